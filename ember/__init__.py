@@ -1,0 +1,26 @@
+"""Ember: a small, readable deep-learning framework on NumPy and CuPy.
+
+>>> import ember
+>>> x = ember.randn(3, requires_grad=True)
+>>> (x * x).sum().backward()
+"""
+
+from ember.tensor import Tensor  # first: it loads autograd and the op library in order
+from ember import ops
+from ember.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.backend import (
+    Device, bfloat16, bool_, cuda_is_available, float16, float32, float64, int32, int64, result_type, uint8,
+)
+from ember.creation import (
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
+    rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
+from ember.ops import __all__ as _ops_all
+from ember.random import get_rng_state, manual_seed, set_rng_state
+from ember.sparse import RowSparse
+
+bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
+device = Device
+
+__version__ = "0.1.0"

@@ -1,0 +1,324 @@
+"""The eager tape: running ops on Tensors, recording them, and reverse-mode differentiation.
+
+``apply`` runs an op's forward at once and, when some input requires a gradient, records a Node.
+``backward`` is micrograd's algorithm: an iterative topological sort from the output, then one reversed
+loop calling each op's vjp. vjp rules are written with Ember ops, so with ``create_graph=True`` the
+backward pass is itself recorded and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend.devices import array_module
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops called now are recorded for backward."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets whether ops are recorded."""
+
+    __slots__ = ("mode", "prev")
+
+    def __init__(self, mode: bool):
+        self.mode = mode
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        def wrapper(*args, **kwargs):
+            with _GradMode(mode):
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+def no_grad() -> _GradMode:
+    """Stop recording ops: ``with ember.no_grad(): y = model(x)`` (also a decorator)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Record ops again inside a ``no_grad`` block (also a decorator)."""
+    return _GradMode(True)
+
+
+def set_grad_enabled(mode: bool) -> _GradMode:
+    """Set recording on or off; usable as a context manager or a plain call."""
+    global _grad_enabled
+    guard = _GradMode(mode)
+    guard.prev = _grad_enabled
+    _grad_enabled = mode
+    return guard
+
+
+class Node:
+    """One recorded op call: the op, its input Tensors, attributes and, if the vjp needs it, the output."""
+
+    __slots__ = ("op", "inputs", "attrs", "needs", "out", "hooks")
+
+    def __init__(self, op, inputs, attrs, needs, out):
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.needs = needs
+        self.out = out
+        self.hooks = None
+
+    @property
+    def output(self) -> Tensor:
+        """The op's result as a Tensor still connected to this node (for vjps that reuse it)."""
+        return Tensor._make(self.out, self)
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.name}>"
+
+
+def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
+    """Turn a failure inside a forward into an error naming the op, shapes and dtypes."""
+    from ember.ops.registry import Spec, describe
+
+    specs = [Spec(t.data.shape, t.data.dtype) for t in inputs]
+    try:
+        op.infer(*specs, **(attrs or {}))
+    except (ValueError, TypeError) as inferred:
+        return inferred
+    detail = f" with {attrs}" if attrs else ""
+    return type(exc)(f"{op.name}: {exc} (inputs: {describe(specs)}{detail})") if isinstance(
+        exc, (ValueError, TypeError, IndexError)
+    ) else exc
+
+
+def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
+    """Run ``op`` on Tensors now; record a Node when gradients are needed."""
+    arrays = [t.data for t in inputs]
+    first = arrays[0]
+    xp = np if first.__class__ is np.ndarray else array_module(first)
+    try:
+        out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
+    except Exception as exc:
+        raise _forward_error(op, inputs, attrs, exc) from exc
+    if out.__class__ is not np.ndarray and xp is np:
+        out = np.asarray(out)
+    if _grad_enabled and op.differentiable:
+        for t in inputs:
+            if t.requires_grad:
+                needs = tuple([t.requires_grad for t in inputs])
+                return Tensor._make(out, Node(op, inputs, attrs, needs, out if op.saves_output else None))
+    return Tensor._make(out, None)
+
+
+# --- backward ---------------------------------------------------------------------------------------
+
+
+def _freed_error() -> RuntimeError:
+    return RuntimeError(
+        "backward through a graph whose saved values were already freed: a second backward (or a grad "
+        "call) over the same graph needs retain_graph=True on the first one"
+    )
+
+
+def _topological_order(roots) -> list:
+    """Nodes reachable from ``roots``, each after every node it depends on (iterative DFS)."""
+    order, visited = [], set()
+    stack = [(node, False) for node in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        if node.inputs is None:
+            raise _freed_error()
+        stack.append((node, True))
+        for t in node.inputs:
+            parent = t.node
+            if parent is not None and parent not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if a.__class__ is RowSparse:
+        return a.add(b)
+    if b.__class__ is RowSparse:
+        return b.add(a)
+    return a + b
+
+
+def _run_hooks(hooks, grad):
+    for hook in hooks:
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
+
+
+def _dense(grad):
+    return grad.to_dense() if grad.__class__ is RowSparse else grad
+
+
+def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None):
+    """The engine behind ``Tensor.backward`` and ``ember.grad``.
+
+    Without ``capture`` the gradients of leaves are accumulated into their ``.grad``. With ``capture``
+    (a list of Tensors) nothing is accumulated and their gradients are returned in that order.
+    """
+    grads: dict = {}
+    leaf_grads: dict = {}
+    root_nodes = []
+    for t, g in zip(roots, root_grads):
+        if t.node is None:
+            leaf_grads[id(t)] = [t, _add(leaf_grads.get(id(t), (None, None))[1], g)]
+        else:
+            grads[t.node] = _add(grads.get(t.node), g)
+            root_nodes.append(t.node)
+    captured_nodes = {}
+    if capture is not None:
+        for i, t in enumerate(capture):
+            if t.node is not None:
+                captured_nodes.setdefault(t.node, []).append(i)
+    results = [None] * (len(capture) if capture is not None else 0)
+
+    order = _topological_order(root_nodes)
+    with _GradMode(create_graph):
+        for node in reversed(order):
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if node.hooks:
+                g = _run_hooks(node.hooks, _dense(g))
+            if node in captured_nodes:
+                for i in captured_nodes[node]:
+                    results[i] = g
+            if node.inputs is None:
+                raise _freed_error()
+            g = _dense(g)
+            input_grads = node.op.vjp(node, g)
+            for t, gt, need in zip(node.inputs, input_grads, node.needs):
+                if not need or gt is None:
+                    continue
+                parent = t.node
+                if parent is not None:
+                    grads[parent] = _add(grads.get(parent), gt)
+                else:
+                    entry = leaf_grads.get(id(t))
+                    if entry is None:
+                        leaf_grads[id(t)] = [t, gt]
+                    else:
+                        entry[1] = _add(entry[1], gt)
+            if not retain_graph:
+                node.inputs = None
+                node.out = None
+
+        if capture is not None:
+            for i, t in enumerate(capture):
+                if t.node is None:
+                    entry = leaf_grads.get(id(t))
+                    if entry is not None:
+                        g = entry[1]
+                        results[i] = _run_hooks(t._hooks, g) if t._hooks else g
+            return results
+        for leaf, g in leaf_grads.values():
+            if not leaf.requires_grad:
+                continue
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, _dense(g))
+            if g.__class__ is not RowSparse and not create_graph:
+                g = g.detach()
+            leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
+    return None
+
+
+def _root_grads(outputs, grad_outputs, what: str):
+    result = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"{what}: element {i} of the outputs does not require grad and has no recorded history "
+                f"({t.dtype}{list(t.shape)}); call requires_grad_() on an input, and do not compute it "
+                "under no_grad"
+            )
+        if g is None:
+            if t.data.size != 1:
+                raise RuntimeError(
+                    f"{what}: a gradient can be created implicitly only for a one-element output, got "
+                    f"shape {list(t.shape)}; pass the gradient of the output explicitly"
+                )
+            g = Tensor._make(array_module(t.data).ones(t.shape, t.dtype), None)
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor(g, dtype=t.dtype, device=t.device)
+            if tuple(g.shape) != tuple(t.shape):
+                raise RuntimeError(
+                    f"{what}: the gradient for output {i} has shape {list(g.shape)}, expected {list(t.shape)}"
+                )
+        result.append(g)
+    return result
+
+
+def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _root_grads([tensor], [gradient], "backward")
+    run_backward([tensor], roots, retain_graph, create_graph)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than stored in ``.grad``.
+
+    >>> x = ember.tensor([3.0], requires_grad=True)
+    >>> (dx,) = ember.grad((x ** 3).sum(), x, create_graph=True)   # 3x^2 = 27
+    >>> (ddx,) = ember.grad(dx.sum(), x)                            # 6x = 18
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) does not require grad")
+    roots = _root_grads(outputs, grad_outputs, "grad")
+    results = run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
+    for i, (t, g) in enumerate(zip(inputs, results)):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} ({t.dtype}{list(t.shape)}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return tuple(_dense(g) if g is not None else None for g in results)

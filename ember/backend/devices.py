@@ -1,0 +1,100 @@
+"""Devices and their array modules: ``cpu`` is NumPy, ``cuda`` is CuPy (imported only when used)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_cupy = None
+
+
+def cupy_module():
+    """Import CuPy on first use, with a clear error when it or a GPU is missing."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy
+        except ImportError as exc:
+            raise RuntimeError(
+                "device 'cuda' needs CuPy: install Ember with the 'gpu' extra (pip install ember[gpu])"
+            ) from exc
+        _cupy = cupy
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        return cupy_module().cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+class Device:
+    """A place where tensors live: ``Device("cpu")``, ``Device("cuda")``, ``Device("cuda:1")``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: str | Device = "cpu"):
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
+        kind, _, index = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+        if kind == "cpu" and index:
+            raise ValueError(f"device 'cpu' takes no index, got {spec!r}")
+        self.type = kind
+        self.index = int(index) if index else (0 if kind == "cuda" else None)
+
+    @property
+    def xp(self):
+        """The array module for this device."""
+        return np if self.type == "cpu" else cupy_module()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __repr__(self) -> str:
+        return f"device('{self}')"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+CPU = Device("cpu")
+
+
+def array_module(array):
+    """The module (numpy or cupy) that owns ``array``: Chainer's ``get_array_module``."""
+    if array.__class__ is np.ndarray or isinstance(array, np.generic):
+        return np
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(array) -> Device:
+    """The Device an array lives on."""
+    if array.__class__ is np.ndarray:
+        return CPU
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return Device(f"cuda:{array.device.id}")
+    return CPU
+
+
+def move(array, device: Device):
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    if device.type == "cpu":
+        if array.__class__ is np.ndarray:
+            return array
+        return array.get()
+    cp = cupy_module()
+    with cp.cuda.Device(device.index):
+        return cp.asarray(array)

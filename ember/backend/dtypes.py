@@ -1,0 +1,108 @@
+"""Ember's dtypes and the one promotion rule.
+
+Dtypes are plain NumPy dtype objects, so arrays never need converting. bfloat16 comes from ml_dtypes.
+
+Promotion (``result_type``) follows PyTorch's rule:
+
+* categories rank ``bool < integer < floating``; the result takes the higher category;
+* inside a category the wider type wins; float16 with bfloat16 gives float32;
+* Python scalars are *weak*: they never widen a tensor inside its category (``float32 * 2.0`` stays
+  float32, ``int32 + 1`` stays int32); a Python float with an integer or bool tensor gives the default
+  float dtype (float32), a Python int with a bool tensor gives int64.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+bool_ = np.dtype(np.bool_)
+uint8 = np.dtype(np.uint8)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+float16 = np.dtype(np.float16)
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+
+DEFAULT_FLOAT = float32
+DEFAULT_INT = int64
+
+FLOATING = frozenset({float16, bfloat16, float32, float64})
+INTEGER = frozenset({uint8, int32, int64})
+SUPPORTED = FLOATING | INTEGER | {bool_}
+
+# Rank inside each category; float16 and bfloat16 share a rank and meet at float32.
+_RANK = {bool_: 0, uint8: 10, int32: 11, int64: 12, float16: 20, bfloat16: 20, float32: 21, float64: 22}
+
+_ALIASES = {
+    "bool": bool_, "uint8": uint8, "int32": int32, "int64": int64, "int": int64, "long": int64,
+    "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
+    "float64": float64, "double": float64,
+}
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Normalise a dtype given as an Ember/NumPy dtype, a type or a name; reject unsupported ones."""
+    if dtype.__class__ is np.dtype and dtype in _RANK:
+        return dtype
+    if isinstance(dtype, str):
+        found = _ALIASES.get(dtype)
+        if found is None:
+            raise TypeError(f"unknown dtype name {dtype!r}; expected one of {sorted(_ALIASES)}")
+        return found
+    if dtype is float:
+        return DEFAULT_FLOAT
+    if dtype is int:
+        return DEFAULT_INT
+    if dtype is bool:
+        return bool_
+    try:
+        found = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"not a dtype: {dtype!r}") from exc
+    if found not in _RANK:
+        names = ", ".join(sorted(str(d) for d in SUPPORTED))
+        raise TypeError(f"dtype {found} is not supported by Ember; supported: {names}")
+    return found
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    """True for float16, bfloat16, float32 and float64."""
+    return dtype in FLOATING
+
+
+def _category(dtype: np.dtype) -> int:
+    return _RANK[dtype] // 10
+
+
+def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The dtype two tensors promote to (see the module docstring)."""
+    if a is b or a == b:
+        return a
+    ra, rb = _RANK[a], _RANK[b]
+    if ra // 10 != rb // 10:
+        return a if ra > rb else b
+    if ra == rb:  # float16 with bfloat16
+        return float32
+    return a if ra > rb else b
+
+
+def scalar_result_type(dtype: np.dtype, scalar) -> np.dtype:
+    """The dtype of ``tensor <op> python_scalar``: scalars are weak and only lift the category."""
+    if isinstance(scalar, bool):
+        return dtype
+    if isinstance(scalar, int):
+        return DEFAULT_INT if dtype is bool_ else dtype
+    if isinstance(scalar, float):
+        return dtype if dtype in FLOATING else DEFAULT_FLOAT
+    raise TypeError(f"unsupported scalar of type {type(scalar).__name__}: {scalar!r}")
+
+
+def dtype_of_python(value) -> np.dtype:
+    """Default dtype for Python data: bool, int64 or float32."""
+    if isinstance(value, bool):
+        return bool_
+    if isinstance(value, int):
+        return DEFAULT_INT
+    return DEFAULT_FLOAT

@@ -1,0 +1,187 @@
+"""Creating tensors: from data, filled, ranges, identity, and random."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import random as _random
+from ember.backend.devices import CPU, Device, move
+from ember.backend.dtypes import DEFAULT_FLOAT, DEFAULT_INT, FLOATING, as_dtype
+from ember.tensor import Tensor
+
+
+def _device(device) -> Device:
+    return CPU if device is None else Device(device)
+
+
+def _finish(array, dtype, device, requires_grad) -> Tensor:
+    device = _device(device)
+    if device.type != "cpu":
+        array = move(array, device)
+    t = Tensor._make(array, None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _shape(shape) -> tuple:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimension in shape {list(shape)}")
+    return shape
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (Python numbers, nested lists, arrays or Tensors).
+
+    >>> ember.tensor([[1, 2], [3, 4]], dtype=ember.float32)
+    """
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (no copy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    as_dtype(array.dtype)
+    return Tensor._make(array, None)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, without copying when it already is one with that dtype and device."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == as_dtype(dtype)) and (
+        device is None or data.device == Device(device)
+    ):
+        return data
+    if isinstance(data, np.ndarray) and device in (None, "cpu") and (dtype is None or data.dtype == as_dtype(dtype)):
+        return from_numpy(data)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros."""
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    return _finish(np.zeros(_shape(shape), dtype), dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    return _finish(np.ones(_shape(shape), dtype), dtype, device, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value`` (dtype from the value when not given)."""
+    if dtype is None:
+        dtype = np.dtype(np.bool_) if isinstance(fill_value, bool) else (
+            DEFAULT_INT if isinstance(fill_value, int) else DEFAULT_FLOAT)
+    dtype = as_dtype(dtype)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor (filled with zeros here, so results never depend on garbage)."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _like(x: Tensor, dtype, device):
+    return (dtype if dtype is not None else x.dtype), (device if device is not None else x.device)
+
+
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(x, dtype, device)
+    return zeros(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(x, dtype, device)
+    return ones(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(x, dtype, device)
+    return full(x.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros_like(x, dtype, device, requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    if dtype is None:
+        dtype = DEFAULT_INT if all(isinstance(v, int) for v in (start, stop, step)) else DEFAULT_FLOAT
+    dtype = as_dtype(dtype)
+    return _finish(np.arange(start, stop, step).astype(dtype), dtype, device, requires_grad)
+
+
+def linspace(start: float, stop: float, num: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``num`` evenly spaced values from start to stop, both included."""
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    return _finish(np.linspace(start, stop, num).astype(dtype), dtype, device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n x m)."""
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    return _finish(np.eye(n, m, dtype=dtype), dtype, device, requires_grad)
+
+
+def _float_dtype(name, dtype):
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    if dtype not in FLOATING:
+        raise TypeError(f"{name}: needs a floating dtype, got {dtype}")
+    return dtype
+
+
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the global generator."""
+    dtype = _float_dtype("rand", dtype)
+    array = _random.generator().random(_shape(shape)).astype(dtype)
+    return _finish(array, dtype, device, requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the global generator."""
+    dtype = _float_dtype("randn", dtype)
+    array = _random.generator().standard_normal(_shape(shape)).astype(dtype)
+    return _finish(array, dtype, device, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size=(), dtype=None, device=None) -> Tensor:
+    """Integers uniform in [low, high) (in [0, low) when ``high`` is None), int64 by default."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
+    size = (size,) if isinstance(size, int) else tuple(size)
+    array = _random.generator().integers(low, high, size).astype(dtype)
+    return _finish(array, dtype, device, False)
+
+
+def rand_like(x: Tensor, dtype=None, device=None) -> Tensor:
+    dtype, device = _like(x, dtype, device)
+    return rand(x.shape, dtype=dtype, device=device)
+
+
+def randn_like(x: Tensor, dtype=None, device=None) -> Tensor:
+    dtype, device = _like(x, dtype, device)
+    return randn(x.shape, dtype=dtype, device=device)
+
+
+def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None) -> Tensor:
+    return randint(low, high, x.shape, dtype=dtype if dtype is not None else x.dtype, device=x.device)
+
+
+def randperm(n: int, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0..n-1."""
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
+    return _finish(_random.generator().permutation(n).astype(dtype), dtype, device, False)

@@ -1,0 +1,170 @@
+"""The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
+this package gathers them and attaches the Tensor operators and methods."""
+
+from ember.ops.activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu6, silu, softmax
+from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.elementwise import (
+    abs,
+    add,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    clip,
+    cos,
+    div,
+    eq,
+    erf,
+    exp,
+    floor_divide,
+    ge,
+    gt,
+    invert,
+    le,
+    log,
+    log1p,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    power,
+    relu,
+    remainder,
+    sigmoid,
+    sign,
+    sin,
+    softplus,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
+from ember.ops.indexing import embedding, gather, getitem, index_add, index_arrays, one_hot, scatter_add, take
+from ember.ops.linalg import dot, matmul
+from ember.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from ember.ops.normalization import batch_norm, dropout, layer_norm
+from ember.ops.reduction import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
+from ember.ops.registry import ELEMENTWISE, NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, ShapeError, Spec, defop
+from ember.ops.shape import (
+    broadcast_to,
+    cat,
+    chunk,
+    clone,
+    concat,
+    concatenate,
+    expand,
+    expand_dims,
+    flatten,
+    moveaxis,
+    pad,
+    permute,
+    ravel,
+    repeat,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    tile,
+    to_device,
+    transpose,
+    unbroadcast,
+    unsqueeze,
+)
+
+__all__ = [
+    "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "add",
+    "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "attach_methods", "batch_norm",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "broadcast_to", "cast", "cat", "chunk", "clip", "clone", "concat", "concatenate", "cos", "cross_entropy",
+    "defop", "div", "dot", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
+    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardtanh", "huber_loss",
+    "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "log", "log1p",
+    "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mish",
+    "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
+    "promote", "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
+    "silu", "sin", "smooth_l1_loss", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std",
+    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "unbroadcast",
+    "unsqueeze", "var", "where",
+]
+
+
+def _reflected(fn):
+    def reflected(self, other):
+        return fn(other, self)
+
+    return reflected
+
+
+def _inplace(fn):
+    def inplace(self, other):
+        from ember import autograd
+
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"{fn.__name__}_: in-place update of a tensor that requires grad; use ember.no_grad()")
+        result = fn(self, other)
+        self.data[...] = result.data
+        return self
+
+    return inplace
+
+
+def attach_methods(cls) -> None:
+    """Give Tensor its operators and methods: each is the op function itself, taking the tensor first."""
+    operators = {
+        "__add__": add, "__sub__": sub, "__mul__": mul, "__truediv__": div, "__floordiv__": floor_divide,
+        "__mod__": remainder, "__pow__": power, "__matmul__": matmul, "__and__": bitwise_and,
+        "__or__": bitwise_or, "__xor__": bitwise_xor, "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le,
+        "__gt__": gt, "__ge__": ge, "__neg__": neg, "__abs__": abs, "__invert__": invert,
+    }
+    reflected = {
+        "__radd__": add, "__rsub__": sub, "__rmul__": mul, "__rtruediv__": div, "__rfloordiv__": floor_divide,
+        "__rmod__": remainder, "__rpow__": power, "__rmatmul__": matmul, "__rand__": bitwise_and,
+        "__ror__": bitwise_or, "__rxor__": bitwise_xor,
+    }
+    for name, fn in operators.items():
+        setattr(cls, name, fn)
+    for name, fn in reflected.items():
+        setattr(cls, name, _reflected(fn))
+    cls.__pos__ = lambda self: self
+    for fn in (add, sub, mul, div):
+        setattr(cls, fn.__name__ + "_", _inplace(fn))
+    methods = [
+        abs, add, all, any, argmax, argmin, broadcast_to, chunk, clip, cos, div, erf, exp, expand, flatten,
+        gather, index_add, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
+        mul, permute, power, prod, relu, repeat, reshape, scatter_add, sigmoid, sign, sin, softmax, split,
+        sqrt, squeeze, std, sub, sum, swapaxes, take, tanh, tile, transpose, unsqueeze, var,
+    ]
+    for fn in methods:
+        setattr(cls, fn.__name__, fn)
+    cls.pow = power
+    cls.clamp = clip
+    cls.view = reshape
+    cls.amax, cls.amin = max, min
+    cls.T = property(lambda self: transpose(self))
+    cls.mT = property(lambda self: swapaxes(self, -1, -2))

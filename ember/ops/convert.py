@@ -1,0 +1,103 @@
+"""Casting and turning Python values into Tensors for the ops: one place for dtype promotion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd import apply
+from ember.backend.dtypes import (
+    DEFAULT_FLOAT,
+    FLOATING,
+    as_dtype,
+    result_type,
+    scalar_result_type,
+)
+from ember.ops.infer import movement_cost
+from ember.ops.registry import Spec, defop
+from ember.tensor import Tensor
+
+
+def _cast_forward(xp, x, *, dtype):
+    return x.astype(dtype)
+
+
+def _cast_vjp(ctx, g):
+    return (cast(g, ctx.inputs[0].dtype),)
+
+
+CAST = defop(
+    "cast",
+    forward=_cast_forward,
+    infer=lambda x, *, dtype: Spec(tuple(x.shape), dtype),
+    vjp=_cast_vjp,
+    cost=movement_cost,
+    onnx="Cast",
+    elementwise=True,
+)
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    """``x`` converted to ``dtype``; differentiable between floating dtypes, detached otherwise."""
+    dtype = as_dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    out = apply(CAST, (x,), {"dtype": dtype})
+    if dtype not in FLOATING and out.node is not None:
+        out = out.detach()
+    return out
+
+
+_constants: dict = {}
+
+
+def constant(value, dtype, like: Tensor) -> Tensor:
+    """A cached read-only Tensor holding a Python scalar, on ``like``'s device."""
+    xp = np if like.data.__class__ is np.ndarray else like.xp
+    key = (value.__class__, value, dtype, xp)
+    found = _constants.get(key)
+    if found is None:
+        if len(_constants) > 4096:
+            _constants.clear()
+        array = xp.asarray(value, dtype=dtype)
+        if xp is np:
+            array.flags.writeable = False
+        found = _constants[key] = Tensor._make(array, None)
+    return found
+
+
+_SCALARS = (bool, int, float)
+
+
+def as_tensor(value, like: Tensor | None = None) -> Tensor:
+    """``value`` as a Tensor (on ``like``'s device when given); Tensors pass through."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and value.__class__ in _SCALARS:
+        return constant(value, scalar_result_type(like.data.dtype, value), like)
+    device = like.device if like is not None else None
+    return Tensor(value, device=device)
+
+
+def promote(a, b) -> tuple:
+    """Two operands as Tensors of one dtype, by ``ember.backend.dtypes.result_type``."""
+    if a.__class__ is not Tensor:
+        if b.__class__ is not Tensor:
+            a = as_tensor(a)
+        else:
+            a = as_tensor(a, b)
+    if b.__class__ is not Tensor:
+        b = as_tensor(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da is db:
+        return a, b
+    dtype = result_type(da, db)
+    return cast(a, dtype), cast(b, dtype)
+
+
+def to_float(x) -> Tensor:
+    """``x`` as a floating Tensor: integers and bools become the default float dtype."""
+    if x.__class__ is not Tensor:
+        x = as_tensor(x)
+    if x.data.dtype in FLOATING:
+        return x
+    return cast(x, DEFAULT_FLOAT)

@@ -1,0 +1,439 @@
+"""Elementwise math: unary functions, broadcasting binary ops, comparisons, ``where`` and ``clip``."""
+
+from __future__ import annotations
+
+import math
+
+from ember.autograd import apply
+from ember.backend.dtypes import bool_
+from ember.ops.convert import as_tensor, promote, to_float
+from ember.ops.infer import binary, elementwise_cost, unary, unary_float
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, defop
+from ember.ops.shape import unbroadcast
+from ember.tensor import Tensor
+
+
+def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True):
+    return defop(
+        name,
+        forward=forward,
+        infer=unary_float(name) if float_only else unary(name),
+        vjp=vjp,
+        cost=elementwise_cost(flops),
+        onnx=onnx,
+        elementwise=True,
+        saves_output=saves_output,
+    )
+
+
+def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None):
+    return defop(
+        name,
+        forward=forward,
+        infer=binary(name, out_dtype),
+        vjp=vjp,
+        cost=elementwise_cost(flops),
+        onnx=onnx,
+        elementwise=True,
+    )
+
+
+# --- unary ---------------------------------------------------------------------------------------------
+
+NEG = _unary("neg", lambda xp, x: xp.negative(x), lambda ctx, g: (neg(g),), onnx="Neg", float_only=False)
+EXP = _unary("exp", lambda xp, x: xp.exp(x), lambda ctx, g: (g * ctx.output,), onnx="Exp", flops=8,
+             saves_output=True)
+LOG = _unary("log", lambda xp, x: xp.log(x), lambda ctx, g: (g / ctx.inputs[0],), onnx="Log", flops=8)
+LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x), lambda ctx, g: (g / (ctx.inputs[0] + 1.0),),
+               onnx=NO_ONNX, flops=8)
+SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda ctx, g: (g * 0.5 / ctx.output,), onnx="Sqrt",
+              flops=4, saves_output=True)
+ABS = _unary("abs", lambda xp, x: xp.abs(x), lambda ctx, g: (g * sign(ctx.inputs[0]),), onnx="Abs",
+             float_only=False)
+SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign", float_only=False)
+SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[0]),), onnx="Sin", flops=8)
+COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.inputs[0])),), onnx="Cos",
+             flops=8)
+TANH = _unary("tanh", lambda xp, x: xp.tanh(x), lambda ctx, g: (g * (1.0 - ctx.output * ctx.output),),
+              onnx="Tanh", flops=8, saves_output=True)
+
+
+def _sigmoid_forward(xp, x):
+    # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x)).
+    half = x.dtype.type(0.5)
+    return half * xp.tanh(half * x) + half
+
+
+def _sigmoid_vjp(ctx, g):
+    out = ctx.output
+    return (g * out * (1.0 - out),)
+
+
+SIGMOID = _unary("sigmoid", _sigmoid_forward, _sigmoid_vjp, onnx="Sigmoid", flops=10, saves_output=True)
+RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)),
+              lambda ctx, g: (where(ctx.inputs[0] > 0, g, 0.0),), onnx="Relu", float_only=False)
+
+
+def _erf_forward(xp, x):
+    if x.dtype.itemsize >= 8:  # float64: exact, for references and tests
+        import math as _math
+
+        return xp.asarray(xp.vectorize(_math.erf, otypes=[x.dtype])(x)) if xp.__name__ == "numpy" else \
+            _cuda_erf(x)
+    # Abramowitz & Stegun 7.1.26 refined (max abs error 1.5e-7, below float32 resolution).
+    work = x.astype("float32") if x.dtype.itemsize < 4 else x
+    a = xp.abs(work)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    y = 1.0 - poly * xp.exp(-a * a)
+    return xp.copysign(y, work).astype(x.dtype)
+
+
+def _cuda_erf(x):
+    from cupyx.scipy.special import erf as cuda_erf
+
+    return cuda_erf(x)
+
+
+ERF = _unary("erf", _erf_forward,
+             lambda ctx, g: (g * (2.0 / math.sqrt(math.pi)) * exp(-(ctx.inputs[0] * ctx.inputs[0])),),
+             onnx="Erf", flops=20)
+
+
+def _softplus_forward(xp, x, *, beta, threshold):
+    z = x * x.dtype.type(beta)
+    # max(z, 0) + log1p(exp(-|z|)) is stable for any z; above threshold the result is linear.
+    soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(beta)
+    return xp.where(z > threshold, x, soft)
+
+
+def _softplus_vjp(ctx, g):
+    x = ctx.inputs[0]
+    beta, threshold = ctx.attrs["beta"], ctx.attrs["threshold"]
+    return (where(x * beta > threshold, g, g * sigmoid(x * beta)),)
+
+
+SOFTPLUS = _unary("softplus", _softplus_forward, _softplus_vjp, onnx="Softplus", flops=20)
+
+
+def _clip_forward(xp, x, *, min, max):
+    return xp.clip(x, min, max)
+
+
+def _clip_vjp(ctx, g):
+    x, lo, hi = ctx.inputs[0], ctx.attrs["min"], ctx.attrs["max"]
+    if lo is not None:
+        g = where(x < lo, 0.0, g)
+    if hi is not None:
+        g = where(x > hi, 0.0, g)
+    return (g,)
+
+
+CLIP = _unary("clip", _clip_forward, _clip_vjp, onnx="Clip", float_only=False)
+
+
+def neg(x) -> Tensor:
+    """Elementwise ``-x``."""
+    return apply(NEG, (as_tensor(x),))
+
+
+def exp(x) -> Tensor:
+    """Elementwise e**x."""
+    return apply(EXP, (to_float(x),))
+
+
+def log(x) -> Tensor:
+    """Elementwise natural logarithm."""
+    return apply(LOG, (to_float(x),))
+
+
+def log1p(x) -> Tensor:
+    """Elementwise log(1 + x), accurate for small x."""
+    return apply(LOG1P, (to_float(x),))
+
+
+def sqrt(x) -> Tensor:
+    """Elementwise square root."""
+    return apply(SQRT, (to_float(x),))
+
+
+def abs(x) -> Tensor:
+    """Elementwise absolute value (gradient 0 at 0, like PyTorch)."""
+    return apply(ABS, (as_tensor(x),))
+
+
+def sign(x) -> Tensor:
+    """Elementwise -1, 0 or 1."""
+    return apply(SIGN, (as_tensor(x),))
+
+
+def sin(x) -> Tensor:
+    """Elementwise sine."""
+    return apply(SIN, (to_float(x),))
+
+
+def cos(x) -> Tensor:
+    """Elementwise cosine."""
+    return apply(COS, (to_float(x),))
+
+
+def tanh(x) -> Tensor:
+    """Elementwise hyperbolic tangent."""
+    return apply(TANH, (to_float(x),))
+
+
+def sigmoid(x) -> Tensor:
+    """Elementwise logistic function 1 / (1 + e**-x)."""
+    return apply(SIGMOID, (to_float(x),))
+
+
+def relu(x) -> Tensor:
+    """Elementwise max(x, 0)."""
+    return apply(RELU, (as_tensor(x),))
+
+
+def erf(x) -> Tensor:
+    """Elementwise Gauss error function."""
+    return apply(ERF, (to_float(x),))
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold (PyTorch's definition)."""
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta}")
+    return apply(SOFTPLUS, (to_float(x),), {"beta": float(beta), "threshold": float(threshold)})
+
+
+def clip(x, min=None, max=None) -> Tensor:
+    """Limit values to [min, max]; either bound may be None. The gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) is greater than max ({max})")
+    return apply(CLIP, (as_tensor(x),), {"min": min, "max": max})
+
+
+# --- binary --------------------------------------------------------------------------------------------
+
+
+def _add_vjp(ctx, g):
+    a, b = ctx.inputs
+    return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+
+
+def _sub_vjp(ctx, g):
+    a, b = ctx.inputs
+    return unbroadcast(g, a.shape), (unbroadcast(neg(g), b.shape) if ctx.needs[1] else None)
+
+
+def _mul_vjp(ctx, g):
+    a, b = ctx.inputs
+    return (
+        unbroadcast(g * b, a.shape) if ctx.needs[0] else None,
+        unbroadcast(g * a, b.shape) if ctx.needs[1] else None,
+    )
+
+
+def _div_vjp(ctx, g):
+    a, b = ctx.inputs
+    return (
+        unbroadcast(g / b, a.shape) if ctx.needs[0] else None,
+        unbroadcast(neg(g * a) / (b * b), b.shape) if ctx.needs[1] else None,
+    )
+
+
+def _pow_forward(xp, a, b):
+    return xp.power(a, b)
+
+
+def _pow_vjp(ctx, g):
+    a, b = ctx.inputs
+    ga = gb = None
+    if ctx.needs[0]:
+        ga = unbroadcast(g * b * power(a, b - 1.0), a.shape)
+    if ctx.needs[1]:
+        positive = a > 0
+        log_a = log(where(positive, a, 1.0))
+        gb = unbroadcast(where(positive, g * power(a, b) * log_a, 0.0), b.shape)
+    return ga, gb
+
+
+def _extremum_vjp(wins_when_greater: bool):
+    def vjp(ctx, g):
+        a, b = ctx.inputs
+        a_wins = (a > b) if wins_when_greater else (a < b)
+        ga = where(a_wins, g, where(a == b, g * 0.5, 0.0))
+        gb = g - ga
+        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+
+    return vjp
+
+
+ADD = _binary("add", lambda xp, a, b: a + b, _add_vjp, onnx="Add")
+SUB = _binary("sub", lambda xp, a, b: a - b, _sub_vjp, onnx="Sub")
+MUL = _binary("mul", lambda xp, a, b: a * b, _mul_vjp, onnx="Mul")
+DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div")
+POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10)
+MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max")
+MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(False), onnx="Min")
+FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
+                       onnx=NO_ONNX)
+REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod")
+
+EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_)
+NE = _binary("ne", lambda xp, a, b: a != b, NON_DIFFERENTIABLE, onnx=NO_ONNX, out_dtype=bool_)
+LT = _binary("lt", lambda xp, a, b: a < b, NON_DIFFERENTIABLE, onnx="Less", out_dtype=bool_)
+LE = _binary("le", lambda xp, a, b: a <= b, NON_DIFFERENTIABLE, onnx="LessOrEqual", out_dtype=bool_)
+GT = _binary("gt", lambda xp, a, b: a > b, NON_DIFFERENTIABLE, onnx="Greater", out_dtype=bool_)
+GE = _binary("ge", lambda xp, a, b: a >= b, NON_DIFFERENTIABLE, onnx="GreaterOrEqual", out_dtype=bool_)
+BITWISE_AND = _binary("bitwise_and", lambda xp, a, b: a & b, NON_DIFFERENTIABLE, onnx="And")
+BITWISE_OR = _binary("bitwise_or", lambda xp, a, b: a | b, NON_DIFFERENTIABLE, onnx="Or")
+BITWISE_XOR = _binary("bitwise_xor", lambda xp, a, b: a ^ b, NON_DIFFERENTIABLE, onnx="Xor")
+INVERT = _unary("invert", lambda xp, x: ~x, NON_DIFFERENTIABLE, onnx="Not", float_only=False)
+
+
+def add(a, b) -> Tensor:
+    """Elementwise a + b with broadcasting."""
+    return apply(ADD, promote(a, b))
+
+
+def sub(a, b) -> Tensor:
+    """Elementwise a - b with broadcasting."""
+    return apply(SUB, promote(a, b))
+
+
+def mul(a, b) -> Tensor:
+    """Elementwise a * b with broadcasting."""
+    return apply(MUL, promote(a, b))
+
+
+def div(a, b) -> Tensor:
+    """Elementwise true division; integers divide as floats."""
+    a, b = promote(a, b)
+    return apply(DIV, (to_float(a), to_float(b)))
+
+
+def power(a, b) -> Tensor:
+    """Elementwise a ** b."""
+    return apply(POW, promote(a, b))
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise larger value; on ties the gradient is split evenly."""
+    return apply(MAXIMUM, promote(a, b))
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise smaller value; on ties the gradient is split evenly."""
+    return apply(MINIMUM, promote(a, b))
+
+
+def floor_divide(a, b) -> Tensor:
+    """Elementwise floor(a / b) (no gradient)."""
+    return apply(FLOOR_DIVIDE, promote(a, b))
+
+
+def remainder(a, b) -> Tensor:
+    """Elementwise a mod b with the sign of b, like Python's % (no gradient)."""
+    return apply(REMAINDER, promote(a, b))
+
+
+def eq(a, b) -> Tensor:
+    """Elementwise a == b (bool)."""
+    return apply(EQ, promote(a, b))
+
+
+def ne(a, b) -> Tensor:
+    """Elementwise a != b (bool)."""
+    return apply(NE, promote(a, b))
+
+
+def lt(a, b) -> Tensor:
+    """Elementwise a < b (bool)."""
+    return apply(LT, promote(a, b))
+
+
+def le(a, b) -> Tensor:
+    """Elementwise a <= b (bool)."""
+    return apply(LE, promote(a, b))
+
+
+def gt(a, b) -> Tensor:
+    """Elementwise a > b (bool)."""
+    return apply(GT, promote(a, b))
+
+
+def ge(a, b) -> Tensor:
+    """Elementwise a >= b (bool)."""
+    return apply(GE, promote(a, b))
+
+
+def _integral(name, a, b):
+    a, b = promote(a, b)
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"{name}: needs bool or integer tensors, got {a.dtype}")
+    return a, b
+
+
+def bitwise_and(a, b) -> Tensor:
+    """Elementwise a & b on bool or integer tensors (logical and for masks)."""
+    return apply(BITWISE_AND, _integral("bitwise_and", a, b))
+
+
+def bitwise_or(a, b) -> Tensor:
+    """Elementwise a | b on bool or integer tensors."""
+    return apply(BITWISE_OR, _integral("bitwise_or", a, b))
+
+
+def bitwise_xor(a, b) -> Tensor:
+    """Elementwise a ^ b on bool or integer tensors."""
+    return apply(BITWISE_XOR, _integral("bitwise_xor", a, b))
+
+
+def invert(x) -> Tensor:
+    """Elementwise ~x: logical not for bool, bitwise not for integers."""
+    x = as_tensor(x)
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"invert: needs a bool or integer tensor, got {x.dtype}")
+    return apply(INVERT, (x,))
+
+
+# --- where ---------------------------------------------------------------------------------------------
+
+
+def _where_infer(cond, a, b):
+    from ember.ops.infer import broadcast_shapes, same_dtype
+    from ember.ops.registry import Spec, shape_error
+
+    if cond.dtype != bool_:
+        raise shape_error("where", [cond, a, b], "the condition must be bool")
+    return Spec(broadcast_shapes("where", [cond, a, b]), same_dtype("where", [a, b]))
+
+
+def _where_vjp(ctx, g):
+    cond, a, b = ctx.inputs
+    return (
+        None,
+        unbroadcast(where(cond, g, 0.0), a.shape) if ctx.needs[1] else None,
+        unbroadcast(where(cond, 0.0, g), b.shape) if ctx.needs[2] else None,
+    )
+
+
+WHERE = defop(
+    "where",
+    forward=lambda xp, cond, a, b: xp.where(cond, a, b),
+    infer=_where_infer,
+    vjp=_where_vjp,
+    cost=elementwise_cost(1),
+    onnx="Where",
+    elementwise=True,
+)
+
+
+def where(condition, a, b) -> Tensor:
+    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
+    a, b = promote(a, b)
+    condition = as_tensor(condition, a)
+    if condition.data.dtype != bool_:
+        raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
+    return apply(WHERE, (condition, a, b))

@@ -1,0 +1,334 @@
+"""Indexing ops: ``x[index]`` (basic, integer-array and boolean), take/index_add, gather/scatter_add,
+one_hot and the embedding lookup with its row-sparse gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import autograd
+from ember.autograd import apply
+from ember.backend.dtypes import int64
+from ember.ops.convert import as_tensor, promote
+from ember.ops.infer import movement_cost, normalize_axis
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+
+def index_arrays(index):
+    """Normalise an index: Tensors become arrays and boolean masks become integer arrays."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for item in index:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = np.asarray(item)
+        if hasattr(item, "dtype") and hasattr(item, "ndim"):
+            if item.dtype == np.bool_:
+                out.extend(item.nonzero())
+                continue
+            if item.dtype.kind not in "iu":
+                raise IndexError(f"getitem: index arrays must be integer or bool, got {item.dtype}")
+        out.append(item)
+    return tuple(out)
+
+
+def _is_basic(index) -> bool:
+    return all(item is None or item is Ellipsis or isinstance(item, (int, slice)) for item in index)
+
+
+def _indexed_shape(shape, dtype, index) -> tuple:
+    # Index a zero-stride stand-in of the right shape: exact NumPy semantics, no data touched.
+    dummy = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape, (0,) * len(shape))
+    host = tuple(np.asarray(i.get()) if hasattr(i, "get") else i for i in index)
+    return dummy[host].shape
+
+
+def _getitem_infer(x, *, index):
+    try:
+        return Spec(_indexed_shape(tuple(x.shape), x.dtype, index), x.dtype)
+    except IndexError as exc:
+        raise shape_error("getitem", [x], f"index {index!r} does not fit: {exc}") from exc
+
+
+GETITEM = defop(
+    "getitem",
+    forward=lambda xp, x, *, index: x[index],
+    infer=_getitem_infer,
+    vjp=lambda ctx, g: (_getitem_grad(g, ctx.inputs[0].shape, ctx.attrs["index"]),),
+    cost=movement_cost,
+    onnx="Slice",
+)
+
+
+def _getitem_grad_forward(xp, g, *, shape, index):
+    out = xp.zeros(shape, g.dtype)
+    if _is_basic(index):
+        out[index] = g
+    else:
+        xp.add.at(out, index, g)
+    return out
+
+
+GETITEM_GRAD = defop(
+    "getitem_grad",
+    forward=_getitem_grad_forward,
+    infer=lambda g, *, shape, index: Spec(tuple(shape), g.dtype),
+    vjp=lambda ctx, gg: (getitem(gg, ctx.attrs["index"]),),
+    cost=movement_cost,
+    onnx=NO_ONNX,
+)
+
+
+def _getitem_grad(g: Tensor, shape, index) -> Tensor:
+    return apply(GETITEM_GRAD, (g,), {"shape": tuple(shape), "index": index})
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
+    x = as_tensor(x)
+    index = index_arrays(index)
+    return apply(GETITEM, (x,), {"index": index})
+
+
+# --- take / index_add -----------------------------------------------------------------------------------
+
+
+def _axis_index(axis: int, indices) -> tuple:
+    return (slice(None),) * axis + (indices,)
+
+
+def _check_indices(name, indices: Tensor):
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be an integer tensor, got {indices.dtype}")
+
+
+def _take_infer(x, indices, *, axis):
+    axis = normalize_axis("take", axis, x.ndim, [x, indices])[0]
+    return Spec(tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:]), x.dtype)
+
+
+TAKE = defop(
+    "take",
+    forward=lambda xp, x, indices, *, axis: xp.take(x, indices, axis=axis),
+    infer=_take_infer,
+    vjp=lambda ctx, g: (
+        index_add(_zeros_like(ctx.inputs[0], g), ctx.inputs[1], g, axis=ctx.attrs["axis"]), None),
+    cost=movement_cost,
+    onnx="Gather",
+)
+
+
+def take(x: Tensor, indices, axis: int = 0) -> Tensor:
+    """Elements of ``x`` at ``indices`` along ``axis`` (``numpy.take``; ``torch.index_select``)."""
+    x = as_tensor(x)
+    indices = as_tensor(indices, x) if not isinstance(indices, Tensor) else indices
+    _check_indices("take", indices)
+    axis = normalize_axis("take", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return apply(TAKE, (x, indices), {"axis": axis})
+
+
+def _index_add_forward(xp, x, indices, src, *, axis):
+    out = x.copy()
+    xp.add.at(out, _axis_index(axis, indices), src)
+    return out
+
+
+def _index_add_infer(x, indices, src, *, axis):
+    expected = _take_infer(x, indices, axis=axis).shape
+    if tuple(src.shape) != expected or src.dtype != x.dtype:
+        raise shape_error("index_add", [x, indices, src], f"src must be {x.dtype}{list(expected)}")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+INDEX_ADD = defop(
+    "index_add",
+    forward=_index_add_forward,
+    infer=_index_add_infer,
+    vjp=lambda ctx, g: (g, None, take(g, ctx.inputs[1], axis=ctx.attrs["axis"]) if ctx.needs[2] else None),
+    cost=movement_cost,
+    onnx=NO_ONNX,
+)
+
+
+def index_add(x: Tensor, indices, src, axis: int = 0) -> Tensor:
+    """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate."""
+    x, src = promote(x, src)
+    indices = indices if isinstance(indices, Tensor) else as_tensor(np.asarray(indices), x)
+    _check_indices("index_add", indices)
+    axis = normalize_axis("index_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return apply(INDEX_ADD, (x, indices, src), {"axis": axis})
+
+
+def _zeros_like(x: Tensor, like: Tensor) -> Tensor:
+    return Tensor._make(like.xp.zeros(x.shape, like.dtype), None)
+
+
+# --- gather / scatter_add (PyTorch's dim-wise indexing) ----------------------------------------------------
+
+
+def _along_axis(xp, index, axis: int) -> tuple:
+    grids = []
+    for d, size in enumerate(index.shape):
+        if d == axis:
+            grids.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[d] = size
+            grids.append(xp.arange(size).reshape(shape))
+    return tuple(grids)
+
+
+def _gather_infer(x, index, *, axis):
+    if index.ndim != x.ndim:
+        raise shape_error("gather", [x, index], "index must have as many dimensions as the input")
+    for d, (a, b) in enumerate(zip(index.shape, x.shape)):
+        if d != axis and a > b:
+            raise shape_error("gather", [x, index], f"index is larger than the input along axis {d}")
+    return Spec(tuple(index.shape), x.dtype)
+
+
+GATHER = defop(
+    "gather",
+    forward=lambda xp, x, index, *, axis: x[_along_axis(xp, index, axis)],
+    infer=_gather_infer,
+    vjp=lambda ctx, g: (
+        scatter_add(_zeros_like(ctx.inputs[0], g), ctx.attrs["axis"], ctx.inputs[1], g), None),
+    cost=movement_cost,
+    onnx="GatherElements",
+)
+
+
+def gather(x: Tensor, axis: int, index) -> Tensor:
+    """``out[i][j] = x[index[i][j]][j]`` for axis 0 and so on: PyTorch's ``gather``."""
+    x = as_tensor(x)
+    index = index if isinstance(index, Tensor) else as_tensor(np.asarray(index), x)
+    _check_indices("gather", index)
+    axis = normalize_axis("gather", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return apply(GATHER, (x, index), {"axis": axis})
+
+
+def _scatter_add_forward(xp, x, index, src, *, axis):
+    out = x.copy()
+    region = tuple(slice(0, d) for d in index.shape)
+    xp.add.at(out, _along_axis(xp, index, axis), src[region])
+    return out
+
+
+def _scatter_add_infer(x, index, src, *, axis):
+    _gather_infer(x, index, axis=axis)
+    if src.ndim != index.ndim or any(s < i for s, i in zip(src.shape, index.shape)) or src.dtype != x.dtype:
+        raise shape_error("scatter_add", [x, index, src], "src must cover the index and match the input dtype")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+def _scatter_add_vjp(ctx, g):
+    x, index, src = ctx.inputs
+    gsrc = None
+    if ctx.needs[2]:
+        gsrc = gather(g, ctx.attrs["axis"], index)
+        if tuple(gsrc.shape) != tuple(src.shape):
+            from ember.ops.shape import pad
+
+            gsrc = pad(gsrc, [(0, s - i) for s, i in zip(src.shape, index.shape)])
+    return g, None, gsrc
+
+
+SCATTER_ADD = defop(
+    "scatter_add",
+    forward=_scatter_add_forward,
+    infer=_scatter_add_infer,
+    vjp=_scatter_add_vjp,
+    cost=movement_cost,
+    onnx="ScatterElements",
+)
+
+
+def scatter_add(x: Tensor, axis: int, index, src) -> Tensor:
+    """A copy of ``x`` with ``out[index[i][j]][j] += src[i][j]`` (axis 0): PyTorch's ``scatter_add``."""
+    x, src = promote(x, src)
+    index = index if isinstance(index, Tensor) else as_tensor(np.asarray(index), x)
+    _check_indices("scatter_add", index)
+    axis = normalize_axis("scatter_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return apply(SCATTER_ADD, (x, index, src), {"axis": axis})
+
+
+# --- one_hot ------------------------------------------------------------------------------------------------
+
+
+def _one_hot_forward(xp, indices, *, num_classes):
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise IndexError(
+            f"one_hot: indices must lie in [0, {num_classes}), got values from {int(indices.min())} "
+            f"to {int(indices.max())}"
+        )
+    return (indices[..., None] == xp.arange(num_classes)).astype(int64)
+
+
+ONE_HOT = defop(
+    "one_hot",
+    forward=_one_hot_forward,
+    infer=lambda indices, *, num_classes: Spec(tuple(indices.shape) + (num_classes,), int64),
+    vjp=NON_DIFFERENTIABLE,
+    cost=movement_cost,
+    onnx="OneHot",
+)
+
+
+def one_hot(indices, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows for integer class indices; ``num_classes=-1`` uses max + 1."""
+    indices = as_tensor(indices)
+    _check_indices("one_hot", indices)
+    if num_classes == -1:
+        num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
+    return apply(ONE_HOT, (indices,), {"num_classes": int(num_classes)})
+
+
+# --- embedding ----------------------------------------------------------------------------------------------
+
+
+def _embedding_forward(xp, weight, ids, *, sparse):
+    return weight[ids]
+
+
+def _embedding_infer(weight, ids, *, sparse):
+    if weight.ndim != 2:
+        raise shape_error("embedding", [weight, ids], "weight must be 2-D (num_embeddings, dim)")
+    if ids.dtype.kind not in "iu":
+        raise shape_error("embedding", [weight, ids], "ids must be integers")
+    return Spec(tuple(ids.shape) + (weight.shape[1],), weight.dtype)
+
+
+def _embedding_vjp(ctx, g):
+    weight, ids = ctx.inputs
+    rows = g.reshape(-1, weight.shape[1])
+    flat_ids = ids.data.reshape(-1)
+    if ctx.attrs["sparse"] and not autograd.is_grad_enabled():
+        return RowSparse(flat_ids, rows, weight.shape), None
+    return index_add(_zeros_like(weight, g), Tensor._make(flat_ids, None), rows, axis=0), None
+
+
+EMBEDDING = defop(
+    "embedding",
+    forward=_embedding_forward,
+    infer=_embedding_infer,
+    vjp=_embedding_vjp,
+    cost=movement_cost,
+    onnx="Gather",
+)
+
+
+def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
+    is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
+    ids = as_tensor(ids)
+    _check_indices("embedding", ids)
+    n = weight.shape[0]
+    if ids.data.size and (int(ids.data.min()) < 0 or int(ids.data.max()) >= n):
+        raise IndexError(
+            f"embedding: ids must lie in [0, {n}) for a weight of shape {list(weight.shape)}, got values "
+            f"from {int(ids.data.min())} to {int(ids.data.max())}"
+        )
+    return apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})

@@ -1,0 +1,108 @@
+"""Shared shape/dtype rules and cost formulas used by the op records."""
+
+from __future__ import annotations
+
+from ember.backend.dtypes import FLOATING, bool_
+from ember.ops.registry import Cost, Spec, shape_error
+
+
+def broadcast_shapes(name: str, specs) -> tuple:
+    """NumPy broadcasting of the specs' shapes, or a ShapeError naming ``name``."""
+    ndim = max(len(s.shape) for s in specs)
+    out = []
+    for i in range(-ndim, 0):
+        size = 1
+        for s in specs:
+            if len(s.shape) >= -i:
+                d = s.shape[i]
+                if d != 1:
+                    if size != 1 and d != size:
+                        raise shape_error(name, specs, "shapes cannot be broadcast together")
+                    size = d
+        out.append(size)
+    return tuple(out)
+
+
+def same_dtype(name: str, specs):
+    dtype = specs[0].dtype
+    for s in specs[1:]:
+        if s.dtype != dtype:
+            raise shape_error(name, specs, "inputs must have one dtype (promote them first)")
+    return dtype
+
+
+def require_float(name: str, specs):
+    for s in specs:
+        if s.dtype not in FLOATING:
+            raise shape_error(name, specs, "needs floating-point inputs")
+
+
+def unary(name: str):
+    """Rule for an elementwise op that keeps shape and dtype."""
+
+    def infer(x: Spec, **attrs) -> Spec:
+        return Spec(tuple(x.shape), x.dtype)
+
+    return infer
+
+
+def unary_float(name: str):
+    """Rule for elementwise math that needs a floating-point input."""
+
+    def infer(x: Spec, **attrs) -> Spec:
+        require_float(name, [x])
+        return Spec(tuple(x.shape), x.dtype)
+
+    return infer
+
+
+def binary(name: str, out_dtype=None):
+    """Rule for a broadcasting binary op; ``out_dtype`` fixes the result (bool for comparisons)."""
+
+    def infer(*specs: Spec, **attrs) -> Spec:
+        dtype = same_dtype(name, specs)
+        return Spec(broadcast_shapes(name, specs), out_dtype or dtype)
+
+    return infer
+
+
+def normalize_axis(name: str, axis, ndim: int, specs=()) -> tuple:
+    """``axis`` (None, int or sequence) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise shape_error(name, specs, f"axis {a} is out of range for {ndim} dimensions")
+        out.append(a % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise shape_error(name, specs, f"axis {axis} repeats an axis")
+    return tuple(sorted(out))
+
+
+def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def elementwise_cost(flops_per_element: int = 1):
+    """Cost of an op touching every element once: inputs read, output written."""
+
+    def cost(out: Spec, *inputs: Spec, **attrs) -> Cost:
+        return Cost(flops_per_element * out.size, out.nbytes + sum(s.nbytes for s in inputs))
+
+    return cost
+
+
+def movement_cost(out: Spec, *inputs: Spec, **attrs) -> Cost:
+    """Cost of an op that only moves data."""
+    return Cost(0, out.nbytes + sum(s.nbytes for s in inputs))
+
+
+def reduction_cost(out: Spec, *inputs: Spec, **attrs) -> Cost:
+    return Cost(inputs[0].size, out.nbytes + sum(s.nbytes for s in inputs))
+
+
+BOOL = bool_

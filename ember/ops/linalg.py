@@ -1,0 +1,79 @@
+"""Matrix multiplication with NumPy's ``matmul`` semantics (1-D promotion, batch broadcasting)."""
+
+from __future__ import annotations
+
+from ember.autograd import apply
+from ember.backend.dtypes import bfloat16, float32
+from ember.ops.convert import promote
+from ember.ops.infer import broadcast_shapes, same_dtype
+from ember.ops.registry import Cost, Spec, defop, shape_error
+from ember.ops.shape import reshape, swapaxes, unbroadcast
+from ember.tensor import Tensor
+
+
+def _matmul_forward(xp, a, b):
+    if a.dtype == bfloat16 and xp.__name__ == "numpy":
+        # NumPy on bfloat16 is slow or naive; compute in float32 and store bfloat16.
+        return xp.matmul(a.astype(float32), b.astype(float32)).astype(bfloat16)
+    return xp.matmul(a, b)
+
+
+def _matmul_infer(a, b):
+    specs = [a, b]
+    same_dtype("matmul", specs)
+    if a.ndim == 0 or b.ndim == 0:
+        raise shape_error("matmul", specs, "inputs must have at least one dimension")
+    a_shape = (1,) + tuple(a.shape) if a.ndim == 1 else tuple(a.shape)
+    b_shape = tuple(b.shape) + (1,) if b.ndim == 1 else tuple(b.shape)
+    if a_shape[-1] != b_shape[-2]:
+        raise shape_error("matmul", specs, f"inner dimensions differ ({a_shape[-1]} vs {b_shape[-2]})")
+    batch = broadcast_shapes("matmul", [Spec(a_shape[:-2], a.dtype), Spec(b_shape[:-2], b.dtype)])
+    shape = batch + (a_shape[-2], b_shape[-1])
+    if a.ndim == 1:
+        shape = shape[:-2] + shape[-1:]
+    if b.ndim == 1:
+        shape = shape[:-1]
+    return Spec(shape, a.dtype)
+
+
+def _matmul_cost(out, a, b):
+    k = a.shape[-1]
+    return Cost(2 * out.size * k, out.nbytes + a.nbytes + b.nbytes)
+
+
+def _matmul_vjp(ctx, g):
+    a, b = ctx.inputs
+    a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
+    b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
+    out_shape = g.shape
+    if a.ndim == 1:
+        out_shape = out_shape[:-1] + (1,) + out_shape[-1:]
+    if b.ndim == 1:
+        out_shape = out_shape + (1,)
+    g2 = reshape(g, out_shape)
+    ga = gb = None
+    if ctx.needs[0]:
+        ga = reshape(unbroadcast(matmul(g2, swapaxes(b2, -1, -2)), a2.shape), a.shape)
+    if ctx.needs[1]:
+        gb = reshape(unbroadcast(matmul(swapaxes(a2, -1, -2), g2), b2.shape), b.shape)
+    return ga, gb
+
+
+MATMUL = defop(
+    "matmul",
+    forward=_matmul_forward,
+    infer=_matmul_infer,
+    vjp=_matmul_vjp,
+    cost=_matmul_cost,
+    onnx="MatMul",
+)
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with broadcasting batch dimensions, like ``numpy.matmul`` and the ``@`` operator."""
+    return apply(MATMUL, promote(a, b))
+
+
+def dot(a, b) -> Tensor:
+    """Inner product of two 1-D tensors (``matmul`` for anything else)."""
+    return matmul(a, b)

@@ -1,0 +1,164 @@
+"""Loss functions, composed from primitives (PyTorch's definitions and reductions)."""
+
+from __future__ import annotations
+
+from ember.ops.activation import log_softmax
+from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.elementwise import abs, clip, log, softplus, where
+from ember.ops.indexing import gather, take
+from ember.ops.reduction import mean, sum
+from ember.ops.shape import squeeze, unsqueeze
+from ember.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(losses)
+    if reduction == "sum":
+        return sum(losses)
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _same_shape(name: str, a: Tensor, b: Tensor):
+    if a.shape != b.shape:
+        raise ValueError(f"{name}: input {a.dtype}{list(a.shape)} and target {b.dtype}{list(b.shape)} differ in shape")
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error."""
+    input, target = to_float(input), to_float(as_tensor(target))
+    _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce("mse_loss", diff * diff, reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error."""
+    input, target = to_float(input), to_float(as_tensor(target))
+    _same_shape("l1_loss", input, target)
+    return _reduce("l1_loss", abs(input - target), reduction)
+
+
+def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss)."""
+    input, target = to_float(input), to_float(as_tensor(target))
+    _same_shape("huber_loss", input, target)
+    err = abs(input - target)
+    losses = where(err < delta, err * err * 0.5, (err - 0.5 * delta) * delta)
+    return _reduce("huber_loss", losses, reduction)
+
+
+def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") -> Tensor:
+    """Huber loss divided by ``beta`` (PyTorch's SmoothL1Loss)."""
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    input, target = to_float(input), to_float(as_tensor(target))
+    _same_shape("smooth_l1_loss", input, target)
+    err = abs(input - target)
+    losses = where(err < beta, err * err * (0.5 / beta), err - 0.5 * beta)
+    return _reduce("smooth_l1_loss", losses, reduction)
+
+
+def _check_class_target(name: str, input: Tensor, target: Tensor):
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class targets must be integers, got {target.dtype}")
+    expected = (input.shape[0],) + input.shape[2:] if input.ndim >= 2 else ()
+    if input.ndim < 1 or tuple(target.shape) != expected:
+        raise ValueError(
+            f"{name}: input {input.dtype}{list(input.shape)} (N, C, ...) needs a target of shape "
+            f"{list(expected)}, got {list(target.shape)}"
+        )
+    classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
+    data = target.data
+    if data.size:
+        bad = (data < 0) | (data >= classes)
+        if bad.any():
+            values = data[bad]
+            raise IndexError(f"{name}: target values must lie in [0, {classes}) or be ignore_index, got {values[:5]}")
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...)."""
+    input, target = to_float(input), as_tensor(target)
+    valid = target != ignore_index
+    safe = where(valid, target, 0)
+    _check_class_target("nll_loss", input, safe)
+    picked = squeeze(gather(input, 1, unsqueeze(safe, 1)), 1)
+    w = cast(valid, input.dtype)
+    if weight is not None:
+        w = take(cast(as_tensor(weight), input.dtype), safe) * w
+    losses = -(picked * w)
+    if reduction == "mean":
+        return sum(losses) / sum(w)
+    return _reduce("nll_loss", losses, reduction)
+
+
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy of logits (N, C, ...) against class indices or class probabilities."""
+    input, target = to_float(input), as_tensor(target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim < 2:
+        raise ValueError(f"cross_entropy: input must be (N, C, ...), got {input.dtype}{list(input.shape)}")
+    logp = log_softmax(input, axis=1)
+    classes = input.shape[1]
+    w_row = None
+    if weight is not None:
+        weight = cast(as_tensor(weight), input.dtype)
+        w_row = weight.reshape((1, classes) + (1,) * (input.ndim - 2))
+    if target.dtype.kind == "f":  # class probabilities
+        _same_shape("cross_entropy", input, target)
+        if label_smoothing:
+            target = target * (1.0 - label_smoothing) + label_smoothing / classes
+        terms = logp * target if w_row is None else logp * target * w_row
+        return _reduce("cross_entropy", -sum(terms, axis=1), reduction)
+    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return nll
+    valid = cast(target != ignore_index, input.dtype)
+    smooth_terms = logp if w_row is None else logp * w_row
+    smooth = -sum(smooth_terms, axis=1) * valid * (1.0 / classes)
+    if reduction == "mean":
+        if weight is None:
+            denominator = sum(valid)
+        else:
+            denominator = sum(take(weight, where(target != ignore_index, target, 0)) * valid)
+        smooth = sum(smooth) / denominator
+    else:
+        smooth = _reduce("cross_entropy", smooth, reduction)
+    return nll * (1.0 - label_smoothing) + smooth * label_smoothing
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 like PyTorch."""
+    input, target = to_float(input), to_float(as_tensor(target))
+    _same_shape("binary_cross_entropy", input, target)
+    losses = -(target * clip(log(input), min=-100.0) + (1.0 - target) * clip(log(1.0 - input), min=-100.0))
+    if weight is not None:
+        losses = losses * weight
+    return _reduce("binary_cross_entropy", losses, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction: str = "mean") -> Tensor:
+    """BCE of sigmoid(input), computed from the logits without overflow; ``pos_weight`` scales positives."""
+    input, target = to_float(input), to_float(as_tensor(target))
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    negative_part = softplus(-input)
+    if pos_weight is None:
+        losses = (1.0 - target) * input + negative_part
+    else:
+        losses = (1.0 - target) * input + (target * (as_tensor(pos_weight, input) - 1.0) + 1.0) * negative_part
+    if weight is not None:
+        losses = losses * weight
+    return _reduce("binary_cross_entropy_with_logits", losses, reduction)

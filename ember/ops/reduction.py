@@ -1,0 +1,228 @@
+"""Reductions over axes: sum, prod, max, min, argmax, argmin, any, all as primitives; mean, var, std
+and logsumexp as compositions of them."""
+
+from __future__ import annotations
+
+from ember.autograd import apply
+from ember.backend.dtypes import FLOATING, bool_, int64
+from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.elementwise import exp, log, sqrt, where
+from ember.ops.infer import normalize_axis, reduced_shape, reduction_cost
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop
+from ember.ops.shape import broadcast_to, reshape
+from ember.tensor import Tensor
+
+
+def _reduce_infer(name, out_dtype=None):
+    def infer(x, *, axis, keepdims):
+        axes = normalize_axis(name, axis, x.ndim, [x])
+        dtype = out_dtype(x.dtype) if out_dtype else x.dtype
+        return Spec(reduced_shape(tuple(x.shape), axes, keepdims), dtype)
+
+    return infer
+
+
+def _sum_dtype(dtype):
+    return dtype if dtype in FLOATING else int64
+
+
+def _keepdims_shape(ctx) -> tuple:
+    x = ctx.inputs[0]
+    axes = normalize_axis("reduce", ctx.attrs["axis"], x.ndim)
+    return reduced_shape(tuple(x.shape), axes, True)
+
+
+def _sum_vjp(ctx, g):
+    return (broadcast_to(reshape(g, _keepdims_shape(ctx)), ctx.inputs[0].shape),)
+
+
+def _prod_vjp(ctx, g):
+    # Zero-safe: the gradient of each element is the product of the others.
+    x, axis = ctx.inputs[0], ctx.attrs["axis"]
+    keep = _keepdims_shape(ctx)
+    g = reshape(g, keep)
+    is_zero = x == 0
+    nonzero_prod = prod(where(is_zero, 1.0, x), axis=axis, keepdims=True)
+    zeros = sum(cast(is_zero, int64), axis=axis, keepdims=True)
+    at_zero = where(zeros == 1, nonzero_prod, 0.0)
+    elsewhere = where(zeros == 0, nonzero_prod / where(is_zero, 1.0, x), 0.0)
+    return (g * where(is_zero, at_zero, elsewhere),)
+
+
+def _extremum_vjp(ctx, g):
+    # Ties share the gradient evenly (like PyTorch's amax/amin).
+    x = ctx.inputs[0]
+    keep = _keepdims_shape(ctx)
+    hit = cast(x == reshape(ctx.output, keep), x.dtype)
+    count = sum(hit, axis=ctx.attrs["axis"], keepdims=True)
+    return (hit * (reshape(g, keep) / count),)
+
+
+def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False):
+    return defop(
+        name,
+        forward=forward,
+        infer=_reduce_infer(name, out_dtype),
+        vjp=vjp,
+        cost=reduction_cost,
+        onnx=onnx,
+        saves_output=saves_output,
+    )
+
+
+def _sum_forward(xp, x, *, axis, keepdims):
+    out = x.sum(axis=axis, keepdims=keepdims)
+    return out if x.dtype in FLOATING else out.astype(int64)
+
+
+SUM = _reduction("sum", _sum_forward, _sum_vjp, "ReduceSum", _sum_dtype)
+PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
+    _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype)
+MAX = _reduction("max", lambda xp, x, *, axis, keepdims: x.max(axis=axis, keepdims=keepdims), _extremum_vjp,
+                 "ReduceMax", saves_output=True)
+MIN = _reduction("min", lambda xp, x, *, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extremum_vjp,
+                 "ReduceMin", saves_output=True)
+ANY = _reduction("any", lambda xp, x, *, axis, keepdims: x.any(axis=axis, keepdims=keepdims), NON_DIFFERENTIABLE,
+                 NO_ONNX, lambda d: bool_)
+ALL = _reduction("all", lambda xp, x, *, axis, keepdims: x.all(axis=axis, keepdims=keepdims), NON_DIFFERENTIABLE,
+                 NO_ONNX, lambda d: bool_)
+
+
+def _arg_infer(name):
+    def infer(x, *, axis, keepdims):
+        if axis is None:
+            return Spec((1,) * x.ndim if keepdims else (), int64)
+        axes = normalize_axis(name, axis, x.ndim, [x])
+        return Spec(reduced_shape(tuple(x.shape), axes, keepdims), int64)
+
+    return infer
+
+
+def _arg_forward(fn):
+    def forward(xp, x, *, axis, keepdims):
+        return getattr(xp, fn)(x, axis=axis, keepdims=keepdims).astype(int64)
+
+    return forward
+
+
+ARGMAX = defop("argmax", forward=_arg_forward("argmax"), infer=_arg_infer("argmax"), vjp=NON_DIFFERENTIABLE,
+               cost=reduction_cost, onnx="ArgMax")
+ARGMIN = defop("argmin", forward=_arg_forward("argmin"), infer=_arg_infer("argmin"), vjp=NON_DIFFERENTIABLE,
+               cost=reduction_cost, onnx="ArgMin")
+
+
+def _attrs(name, x: Tensor, axis, keepdims) -> dict:
+    if axis is not None:
+        axes = normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
+        axis = axes if len(axes) != 1 else axes[0]
+    return {"axis": axis, "keepdims": bool(keepdims)}
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
+    x = as_tensor(x)
+    return apply(SUM, (x,), _attrs("sum", x, axis, keepdims))
+
+
+def prod(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Product over ``axis``; the gradient is exact even where elements are zero."""
+    x = as_tensor(x)
+    return apply(PROD, (x,), _attrs("prod", x, axis, keepdims))
+
+
+def _check_nonempty(name, x, axis):
+    if x.data.size == 0:
+        raise ValueError(f"{name}: the reduction of an empty tensor of shape {list(x.shape)} has no identity")
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Largest value over ``axis`` (ties share the gradient)."""
+    x = as_tensor(x)
+    _check_nonempty("max", x, axis)
+    return apply(MAX, (x,), _attrs("max", x, axis, keepdims))
+
+
+def min(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Smallest value over ``axis`` (ties share the gradient)."""
+    x = as_tensor(x)
+    _check_nonempty("min", x, axis)
+    return apply(MIN, (x,), _attrs("min", x, axis, keepdims))
+
+
+amax = max
+amin = min
+
+
+def any(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Whether any element over ``axis`` is true (non-zero)."""
+    x = as_tensor(x)
+    return apply(ANY, (x,), _attrs("any", x, axis, keepdims))
+
+
+def all(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Whether every element over ``axis`` is true (non-zero)."""
+    x = as_tensor(x)
+    return apply(ALL, (x,), _attrs("all", x, axis, keepdims))
+
+
+def argmax(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the largest value along ``axis`` (of the flattened tensor when None), int64."""
+    x = as_tensor(x)
+    _check_nonempty("argmax", x, axis)
+    if axis is not None:
+        axis = normalize_axis("argmax", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return apply(ARGMAX, (x,), {"axis": axis, "keepdims": bool(keepdims)})
+
+
+def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the smallest value along ``axis`` (of the flattened tensor when None), int64."""
+    x = as_tensor(x)
+    _check_nonempty("argmin", x, axis)
+    if axis is not None:
+        axis = normalize_axis("argmin", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return apply(ARGMIN, (x,), {"axis": axis, "keepdims": bool(keepdims)})
+
+
+def _count(x: Tensor, axis) -> int:
+    axes = normalize_axis("mean", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis``; integers average as floats."""
+    x = to_float(x)
+    n = _count(x, axis)
+    if n == 0:
+        raise ValueError(f"mean: no elements to average over axis {axis} of shape {list(x.shape)}")
+    return sum(x, axis, keepdims) * (1.0 / n)
+
+
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: unbiased like PyTorch's default)."""
+    x = to_float(x)
+    n = _count(x, axis)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} elements over axis {axis} are too few for ddof={ddof}")
+    centred = x - mean(x, axis, keepdims=True)
+    return sum(centred * centred, axis, keepdims) * (1.0 / (n - ddof))
+
+
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Standard deviation over ``axis`` (see ``var`` for ``ddof``)."""
+    return sqrt(var(x, axis, keepdims, ddof))
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    x = to_float(x)
+    xp = x.xp
+    shift = x.data.max(axis=axis, keepdims=True) if x.data.size else xp.zeros((1,) * x.ndim, x.dtype)
+    shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype), None)
+    out = log(sum(exp(x - shift), axis, keepdims=True)) + shift
+    if keepdims:
+        return out
+    axes = normalize_axis("logsumexp", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    return reshape(out, reduced_shape(tuple(x.shape), axes, False))

@@ -1,0 +1,464 @@
+"""Shape and layout ops: reshape, transpose, broadcast, concatenate, stack, pad, repeat, tile, and the
+helpers built on them (squeeze, unsqueeze, flatten, split, unbroadcast)."""
+
+from __future__ import annotations
+
+from ember.autograd import apply
+from ember.ops.convert import as_tensor
+from ember.ops.infer import broadcast_shapes, movement_cost, normalize_axis, same_dtype
+from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
+from ember.tensor import Tensor
+
+
+def _prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _resolve_shape(name: str, spec: Spec, shape) -> tuple:
+    """Fill in one -1 in ``shape`` and check the element count."""
+    shape = tuple(int(d) for d in shape)
+    if shape.count(-1) > 1:
+        raise shape_error(name, [spec], f"only one dimension may be -1, got {list(shape)}")
+    known = _prod(d for d in shape if d != -1)
+    if -1 in shape:
+        if known == 0 or spec.size % known:
+            raise shape_error(name, [spec], f"cannot reshape to {list(shape)}")
+        shape = tuple(spec.size // known if d == -1 else d for d in shape)
+    elif known != spec.size:
+        raise shape_error(name, [spec], f"cannot reshape {spec.size} elements to {list(shape)}")
+    return shape
+
+
+# --- reshape / transpose / broadcast ------------------------------------------------------------------
+
+RESHAPE = defop(
+    "reshape",
+    forward=lambda xp, x, *, shape: x.reshape(shape),
+    infer=lambda x, *, shape: Spec(_resolve_shape("reshape", x, shape), x.dtype),
+    vjp=lambda ctx, g: (reshape(g, ctx.inputs[0].shape),),
+    cost=movement_cost,
+    onnx="Reshape",
+)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """The same elements in a new shape; one dimension may be -1."""
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    x = as_tensor(x)
+    if shape == x.data.shape:
+        return x
+    return apply(RESHAPE, (x,), {"shape": shape})
+
+
+def _transpose_infer(x, *, axes):
+    if sorted(axes) != list(range(x.ndim)):
+        raise shape_error("transpose", [x], f"axes {list(axes)} are not a permutation of {x.ndim} dimensions")
+    return Spec(tuple(x.shape[a] for a in axes), x.dtype)
+
+
+def _inverse_permutation(axes) -> tuple:
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a] = i
+    return tuple(inverse)
+
+
+TRANSPOSE = defop(
+    "transpose",
+    forward=lambda xp, x, *, axes: x.transpose(axes),
+    infer=_transpose_infer,
+    vjp=lambda ctx, g: (transpose(g, _inverse_permutation(ctx.attrs["axes"])),),
+    cost=movement_cost,
+    onnx="Transpose",
+)
+
+
+def transpose(x: Tensor, axes=None) -> Tensor:
+    """Permute the axes (reverse them when ``axes`` is None), like ``numpy.transpose``."""
+    x = as_tensor(x)
+    if axes is None:
+        axes = tuple(range(x.ndim - 1, -1, -1))
+    axes = tuple(a % x.ndim if x.ndim else a for a in axes)
+    if len(axes) != x.ndim or sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {list(axes)} are not a permutation of {x.ndim} dimensions")
+    return apply(TRANSPOSE, (x,), {"axes": axes})
+
+
+def permute(x: Tensor, *axes) -> Tensor:
+    """PyTorch's name for ``transpose`` with explicit axes."""
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = tuple(axes[0])
+    return transpose(x, axes)
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def moveaxis(x: Tensor, source: int, destination: int) -> Tensor:
+    """Move one axis to a new position, keeping the order of the others."""
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    axes.insert(destination % x.ndim, axes.pop(source % x.ndim))
+    return transpose(x, axes)
+
+
+def _broadcast_infer(x, *, shape):
+    target = Spec(tuple(shape), x.dtype)
+    if broadcast_shapes("broadcast_to", [x, target]) != tuple(shape):
+        raise shape_error("broadcast_to", [x], f"cannot broadcast to {list(shape)}")
+    return target
+
+
+BROADCAST_TO = defop(
+    "broadcast_to",
+    forward=lambda xp, x, *, shape: xp.broadcast_to(x, shape),
+    infer=_broadcast_infer,
+    vjp=lambda ctx, g: (unbroadcast(g, ctx.inputs[0].shape),),
+    cost=movement_cost,
+    onnx="Expand",
+)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    """A read-only view of ``x`` repeated to ``shape`` by broadcasting; -1 keeps a dimension."""
+    x = as_tensor(x)
+    shape = tuple(shape)
+    offset = len(shape) - x.ndim
+    shape = tuple(x.shape[i - offset] if d == -1 and i >= offset else d for i, d in enumerate(shape))
+    if shape == x.shape:
+        return x
+    return apply(BROADCAST_TO, (x,), {"shape": shape})
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    """PyTorch's name for ``broadcast_to``."""
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    return broadcast_to(x, shape)
+
+
+def unbroadcast(g: Tensor, shape) -> Tensor:
+    """Sum a broadcast gradient back to ``shape``: the one helper every broadcasting vjp uses."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    from ember.ops.reduction import sum as sum_
+
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1
+    )
+    if axes:
+        g = sum_(g, axis=axes)
+    return reshape(g, shape)
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Drop axes of length 1 (all of them, or the given ones)."""
+    x = as_tensor(x)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axis("squeeze", axis, x.ndim, [Spec(x.shape, x.dtype)])
+        axes = tuple(a for a in axes if x.shape[a] == 1)
+    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert an axis of length 1 at ``axis``."""
+    x = as_tensor(x)
+    if not -x.ndim - 1 <= axis <= x.ndim:
+        raise ValueError(f"unsqueeze: axis {axis} is out of range for {x.ndim} dimensions, shape {list(x.shape)}")
+    axis = axis % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+expand_dims = unsqueeze
+
+
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge axes ``start_axis..end_axis`` into one."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = start_axis % x.ndim, end_axis % x.ndim
+    merged = _prod(x.shape[start:end + 1])
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def ravel(x: Tensor) -> Tensor:
+    return flatten(x)
+
+
+# --- concatenate / stack / split ------------------------------------------------------------------------
+
+
+def _concat_infer(*specs, axis):
+    same_dtype("concat", specs)
+    first = specs[0]
+    if first.ndim == 0:
+        raise shape_error("concat", specs, "zero-dimensional inputs cannot be concatenated")
+    axis = normalize_axis("concat", axis, first.ndim, specs)[0]
+    for s in specs[1:]:
+        if s.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(s.shape, first.shape)) if i != axis):
+            raise shape_error("concat", specs, f"shapes must match except along axis {axis}")
+    shape = list(first.shape)
+    shape[axis] = sum(s.shape[axis] for s in specs)
+    return Spec(tuple(shape), first.dtype)
+
+
+def _concat_vjp(ctx, g):
+    axis = ctx.attrs["axis"] % g.ndim
+    grads, start = [], 0
+    for t, need in zip(ctx.inputs, ctx.needs):
+        stop = start + t.shape[axis]
+        grads.append(_slice_axis(g, axis, start, stop) if need else None)
+        start = stop
+    return tuple(grads)
+
+
+def _slice_axis(x: Tensor, axis: int, start: int, stop: int) -> Tensor:
+    from ember.ops.indexing import getitem
+
+    return getitem(x, (slice(None),) * axis + (slice(start, stop),))
+
+
+CONCAT = defop(
+    "concat",
+    forward=lambda xp, *xs, axis: xp.concatenate(xs, axis=axis),
+    infer=_concat_infer,
+    vjp=_concat_vjp,
+    cost=movement_cost,
+    onnx="Concat",
+)
+
+
+def _same_dtype_tensors(name, tensors):
+    from ember.backend.dtypes import result_type
+    from ember.ops.convert import cast
+
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{name}: needs at least one tensor")
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = result_type(dtype, t.dtype)
+    return tuple(cast(t, dtype) for t in tensors)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return apply(CONCAT, _same_dtype_tensors("concat", tensors), {"axis": axis})
+
+
+concatenate = concat
+cat = concat
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    tensors = _same_dtype_tensors("stack", tensors)
+    shape = tensors[0].shape
+    for t in tensors[1:]:
+        if t.shape != shape:
+            raise ValueError(f"stack: all tensors need one shape, got {list(shape)} and {list(t.shape)}")
+    axis = axis % (len(shape) + 1)
+    return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
+
+
+def split(x: Tensor, sections, axis: int = 0) -> list:
+    """Split into ``sections`` equal parts (an int) or into parts of the given sizes (a list), like
+    ``torch.split`` with sizes and ``numpy.array_split``-free equal parts."""
+    x = as_tensor(x)
+    axis = axis % x.ndim
+    length = x.shape[axis]
+    if isinstance(sections, int):
+        if sections <= 0 or length % sections:
+            raise ValueError(f"split: axis {axis} of length {length} does not split into {sections} equal parts")
+        sizes = [length // sections] * sections
+    else:
+        sizes = list(sections)
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(_slice_axis(x, axis, start, start + size))
+        start += size
+    return parts
+
+
+def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
+    """Split into ``chunks`` parts of equal size (the last may be smaller), like ``torch.chunk``."""
+    x = as_tensor(x)
+    length = x.shape[axis]
+    size = -(-length // chunks)
+    sizes = [size] * (length // size) + ([length % size] if length % size else [])
+    return split(x, sizes, axis)
+
+
+# --- pad / repeat / tile --------------------------------------------------------------------------------
+
+
+def _pad_infer(x, *, pad_width, value):
+    if len(pad_width) != x.ndim or any(p < 0 for pair in pad_width for p in pair):
+        raise shape_error("pad", [x], f"pad_width {pad_width} needs one non-negative (before, after) pair per axis")
+    return Spec(tuple(d + a + b for d, (a, b) in zip(x.shape, pad_width)), x.dtype)
+
+
+def _pad_vjp(ctx, g):
+    from ember.ops.indexing import getitem
+
+    index = tuple(slice(a, a + d) for (a, _), d in zip(ctx.attrs["pad_width"], ctx.inputs[0].shape))
+    return (getitem(g, index),)
+
+
+PAD = defop(
+    "pad",
+    forward=lambda xp, x, *, pad_width, value: xp.pad(x, pad_width, mode="constant", constant_values=value),
+    infer=_pad_infer,
+    vjp=_pad_vjp,
+    cost=movement_cost,
+    onnx="Pad",
+)
+
+
+def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
+    """Pad with a constant; ``pad_width`` is NumPy's: an int, one (before, after) pair, or one per axis."""
+    x = as_tensor(x)
+    if isinstance(pad_width, int):
+        pad_width = ((pad_width, pad_width),) * x.ndim
+    else:
+        pad_width = tuple(tuple(int(p) for p in pair) if not isinstance(pair, int) else (pair, pair)
+                          for pair in pad_width)
+        if len(pad_width) == 1 and x.ndim != 1:
+            pad_width = pad_width * x.ndim
+    return apply(PAD, (x,), {"pad_width": pad_width, "value": value})
+
+
+def _repeat_infer(x, *, repeats, axis):
+    if axis is None:
+        return Spec((x.size * repeats,), x.dtype)
+    axis_ = normalize_axis("repeat", axis, x.ndim, [x])[0]
+    shape = list(x.shape)
+    shape[axis_] *= repeats
+    return Spec(tuple(shape), x.dtype)
+
+
+def _repeat_vjp(ctx, g):
+    from ember.ops.reduction import sum as sum_
+
+    x, repeats, axis = ctx.inputs[0], ctx.attrs["repeats"], ctx.attrs["axis"]
+    if axis is None:
+        return (reshape(sum_(reshape(g, (x.data.size, repeats)), axis=1), x.shape),)
+    axis = axis % x.ndim
+    split_shape = x.shape[:axis] + (x.shape[axis], repeats) + x.shape[axis + 1:]
+    return (sum_(reshape(g, split_shape), axis=axis + 1),)
+
+
+REPEAT = defop(
+    "repeat",
+    forward=lambda xp, x, *, repeats, axis: xp.repeat(x, repeats, axis=axis),
+    infer=_repeat_infer,
+    vjp=_repeat_vjp,
+    cost=movement_cost,
+    onnx=NO_ONNX,
+)
+
+
+def repeat(x: Tensor, repeats: int, axis: int | None = None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``axis`` (NumPy's ``repeat``; PyTorch's
+    ``repeat_interleave``). With ``axis=None`` the input is flattened first."""
+    if not isinstance(repeats, int) or repeats < 0:
+        raise ValueError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
+    return apply(REPEAT, (as_tensor(x),), {"repeats": repeats, "axis": axis})
+
+
+def _tile_infer(x, *, reps):
+    shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+    return Spec(tuple(d * r for d, r in zip(shape, reps)), x.dtype)
+
+
+def _tile_vjp(ctx, g):
+    from ember.ops.reduction import sum as sum_
+
+    x, reps = ctx.inputs[0], ctx.attrs["reps"]
+    shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+    interleaved = []
+    for r, d in zip(reps, shape):
+        interleaved += [r, d]
+    g = sum_(reshape(g, interleaved), axis=tuple(range(0, 2 * len(reps), 2)))
+    return (reshape(g, x.shape),)
+
+
+TILE = defop(
+    "tile",
+    forward=lambda xp, x, *, reps: xp.tile(x, reps),
+    infer=_tile_infer,
+    vjp=_tile_vjp,
+    cost=movement_cost,
+    onnx="Tile",
+)
+
+
+def tile(x: Tensor, reps) -> Tensor:
+    """Repeat the whole tensor ``reps`` times per axis (NumPy's ``tile``; PyTorch's ``Tensor.repeat``)."""
+    x = as_tensor(x)
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    return apply(TILE, (x,), {"reps": reps})
+
+
+# --- copies and devices ---------------------------------------------------------------------------------
+
+COPY = defop(
+    "copy",
+    forward=lambda xp, x: x.copy(),
+    infer=lambda x: Spec(tuple(x.shape), x.dtype),
+    vjp=lambda ctx, g: (g,),
+    cost=movement_cost,
+    onnx="Identity",
+    elementwise=True,
+)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of the data that stays connected to the graph."""
+    return apply(COPY, (as_tensor(x),))
+
+
+def _to_device_forward(xp, x, *, device):
+    from ember.backend.devices import move
+
+    return move(x, device)
+
+
+def _to_device_vjp(ctx, g):
+    from ember.backend.devices import device_of
+
+    return (to_device(g, device_of(ctx.inputs[0].data)),)
+
+
+TO_DEVICE = defop(
+    "to_device",
+    forward=_to_device_forward,
+    infer=lambda x, *, device: Spec(tuple(x.shape), x.dtype),
+    vjp=_to_device_vjp,
+    cost=movement_cost,
+    onnx=NO_ONNX,
+)
+
+
+def to_device(x: Tensor, device) -> Tensor:
+    """Copy to another device; the gradient is copied back."""
+    from ember.backend.devices import Device
+
+    return apply(TO_DEVICE, (as_tensor(x),), {"device": Device(device)})

@@ -1,0 +1,318 @@
+"""Tensor: an array on a device, plus what autograd needs (requires_grad, grad, the node that made it).
+
+Operators and methods are the functions of ``ember.ops`` attached at import time, so ``x.exp()``,
+``ember.exp(x)`` and ``ember.ops.exp(x)`` are one code path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend.devices import CPU, Device, array_module, device_of, move
+from ember.backend.dtypes import FLOATING, as_dtype
+
+_PYTHON_DEFAULTS = {
+    "f": np.dtype(np.float32), "i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_),
+}
+
+
+def _to_array(data, dtype, device: Device):
+    """Copy ``data`` (Python numbers or lists, NumPy/CuPy arrays, Tensors) into a new array on ``device``."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if not hasattr(data, "dtype"):
+        try:
+            data = np.array(data)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}: {exc}") from exc
+        if dtype is None:
+            dtype = _PYTHON_DEFAULTS.get(data.dtype.kind)
+            if dtype is None:
+                raise TypeError(f"tensor: cannot build a tensor from data of NumPy dtype {data.dtype}")
+    elif dtype is None:
+        dtype = as_dtype(data.dtype)
+    return device.xp.array(move(data, device), dtype=dtype, copy=True)
+
+
+class Tensor:
+    """An n-dimensional array with autograd.
+
+    >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad.numpy()   # 2x
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "node", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
+
+    def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
+        device = Device(device) if device is not None else (
+            device_of(data.data if isinstance(data, Tensor) else data) if hasattr(data, "dtype") else CPU
+        )
+        self.data = _to_array(data, as_dtype(dtype) if dtype is not None else None, device)
+        self.node = None
+        self.grad = None
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data, node) -> Tensor:
+        """Wrap an array without copying; ``node`` is the recorded op that produced it, or None."""
+        t = _new(Tensor)
+        t.data = data
+        t.node = node
+        t.requires_grad = node is not None
+        t.grad = None
+        t._hooks = None
+        return t
+
+    # --- properties ---
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return device_of(self.data)
+
+    @property
+    def xp(self):
+        """The array module (numpy or cupy) holding this tensor."""
+        return array_module(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.node is None
+
+    @property
+    def grad_fn(self):
+        return self.node
+
+    def size(self, axis: int | None = None):
+        """The shape, or one dimension of it."""
+        return self.data.shape if axis is None else self.data.shape[axis]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # --- conversion ---
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array: shares memory on CPU, copies from a GPU. Refuses while it has grad."""
+        if self.requires_grad:
+            raise RuntimeError("numpy(): the tensor requires grad; call .detach().numpy() instead")
+        return self.data if self.data.__class__ is np.ndarray else self.data.get()
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors convert to a number, got shape {list(self.shape)}")
+        return self.data.reshape(()).item() if self.data.__class__ is np.ndarray else self.data.get().item()
+
+    def tolist(self):
+        return np.asarray(self.detach().numpy()).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.detach().numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def to(self, target=None, dtype=None, device=None) -> Tensor:
+        """Move and/or cast: ``x.to("cuda")``, ``x.to(ember.float64)``, ``x.to("cpu", ember.bfloat16)``."""
+        if target is not None:
+            if isinstance(target, (Device,)) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
+                device = target
+            else:
+                dtype = target
+        out = self
+        if device is not None:
+            device = Device(device)
+            if device != self.device:
+                out = _ops.to_device(out, device)
+        if dtype is not None:
+            out = _ops.cast(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, "float32")
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, "float64")
+
+    def half(self) -> Tensor:
+        return _ops.cast(self, "float16")
+
+    def bfloat16(self) -> Tensor:
+        return _ops.cast(self, "bfloat16")
+
+    def long(self) -> Tensor:
+        return _ops.cast(self, "int64")
+
+    def int(self) -> Tensor:
+        return _ops.cast(self, "int32")
+
+    def bool(self) -> Tensor:
+        return _ops.cast(self, "bool")
+
+    def astype(self, dtype) -> Tensor:
+        return _ops.cast(self, dtype)
+
+    # --- autograd ---
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data, None)
+
+    def detach_(self) -> Tensor:
+        self.node = None
+        self.requires_grad = False
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays on the graph (the gradient flows back to ``self``)."""
+        return _ops.clone(self)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf tensor as one whose gradient is wanted."""
+        if self.node is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach() instead")
+        if requires_grad and self.data.dtype not in FLOATING:
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
+        _autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook on a tensor that does not require grad")
+        if self.node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self.node.hooks is None:
+                self.node.hooks = []
+            hooks = self.node.hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for a non-leaf tensor too."""
+        if self.node is None:
+            return
+        def keep(grad, tensor=self):
+            tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        self.register_hook(keep)
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self.data[...] = value
+        return self
+
+    def copy_(self, src) -> Tensor:
+        """Overwrite the data in place (shapes must broadcast); not recorded by autograd."""
+        src = src.data if isinstance(src, Tensor) else src
+        self.data[...] = move(src, self.device) if hasattr(src, "dtype") else src
+        return self
+
+    # --- indexing ---
+    def __getitem__(self, index) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        if self.requires_grad and _autograd.is_grad_enabled():
+            raise RuntimeError(
+                "in-place assignment to a tensor that requires grad; do it under ember.no_grad() or "
+                "build a new tensor (for example with ember.where)"
+            )
+        index = _ops.index_arrays(index)
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self.detach().numpy(), dtype=np.float64 if self.dtype.kind == "V"
+                                          else self.dtype), separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype={self.dtype}")
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.node is not None:
+            extras.append(f"grad_fn={self.node.op.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+_new = object.__new__
+
+
+class _HookHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+from ember import autograd as _autograd  # noqa: E402  (Tensor must exist before these import)
+from ember import ops as _ops  # noqa: E402
+
+_ops.attach_methods(Tensor)
