@@ -8,6 +8,8 @@ backward pass is itself recorded and can be differentiated again.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ember.backend.devices import array_module
@@ -70,12 +72,16 @@ def set_grad_enabled(mode: bool) -> _GradMode:
     return guard
 
 
+_next_seq = itertools.count().__next__
+
+
 class Node:
     """One recorded op call: the op, its input Tensors, attributes and, if the vjp needs it, the output."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs", "out", "hooks")
+    __slots__ = ("op", "inputs", "attrs", "needs", "out", "hooks", "seq")
 
     def __init__(self, op, inputs, attrs, needs, out):
+        self.seq = _next_seq()  # creation order: a node is always created after every node it reads
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
@@ -108,9 +114,22 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
 
 
 def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
-    """Run ``op`` on Tensors now; record a Node when gradients are needed."""
-    arrays = [t.data for t in inputs]
-    first = arrays[0]
+    """Run ``op`` on Tensors now; record a Node when gradients are needed.
+
+    This is the hottest function in eager mode, hence the unrolled one- and two-input paths.
+    """
+    n = len(inputs)
+    if n == 2:
+        a, b = inputs
+        first = a.data
+        arrays = (first, b.data)
+    elif n == 1:
+        a = inputs[0]
+        first = a.data
+        arrays = (first,)
+    else:
+        arrays = tuple([t.data for t in inputs])
+        first = arrays[0]
     xp = np if first.__class__ is np.ndarray else array_module(first)
     try:
         out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
@@ -118,12 +137,27 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         raise _forward_error(op, inputs, attrs, exc) from exc
     if out.__class__ is not np.ndarray and xp is np:
         out = np.asarray(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t._hooks = None
     if _grad_enabled and op.differentiable:
-        for t in inputs:
-            if t.requires_grad:
-                needs = tuple([t.requires_grad for t in inputs])
-                return Tensor._make(out, Node(op, inputs, attrs, needs, out if op.saves_output else None))
-    return Tensor._make(out, None)
+        if n == 2:
+            needs = (a.requires_grad, b.requires_grad)
+        elif n == 1:
+            needs = (a.requires_grad,)
+        else:
+            needs = tuple([x.requires_grad for x in inputs])
+        if True in needs:
+            t.node = Node(op, inputs, attrs, needs, out if op.saves_output else None)
+            t.requires_grad = True
+            return t
+    t.node = None
+    t.requires_grad = False
+    return t
+
+
+_new = object.__new__
 
 
 # --- backward ---------------------------------------------------------------------------------------
@@ -137,25 +171,27 @@ def _freed_error() -> RuntimeError:
 
 
 def _topological_order(roots) -> list:
-    """Nodes reachable from ``roots``, each after every node it depends on (iterative DFS)."""
-    order, visited = [], set()
-    stack = [(node, False) for node in roots]
+    """Nodes reachable from ``roots``, each before every node it depends on.
+
+    Creation order is already a topological order of the tape, so collecting the reachable nodes and
+    sorting them by creation number (newest first) is enough.
+    """
+    seen = set(roots)
+    stack = list(seen)
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        if node.inputs is None:
+        inputs = stack.pop().inputs
+        if inputs is None:
             raise _freed_error()
-        stack.append((node, True))
-        for t in node.inputs:
+        for t in inputs:
             parent = t.node
-            if parent is not None and parent not in visited:
-                stack.append((parent, False))
-    return order
+            if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_seq, reverse=True)
+
+
+def _seq(node) -> int:
+    return node.seq
 
 
 def _add(a, b):
@@ -204,25 +240,28 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
 
     order = _topological_order(root_nodes)
     with _GradMode(create_graph):
-        for node in reversed(order):
+        for node in order:
             g = grads.pop(node, None)
             if g is None:
                 continue
+            if g.__class__ is RowSparse:
+                g = g.to_dense()
             if node.hooks:
-                g = _run_hooks(node.hooks, _dense(g))
-            if node in captured_nodes:
+                g = _run_hooks(node.hooks, g)
+            if captured_nodes and node in captured_nodes:
                 for i in captured_nodes[node]:
                     results[i] = g
-            if node.inputs is None:
+            inputs = node.inputs
+            if inputs is None:
                 raise _freed_error()
-            g = _dense(g)
             input_grads = node.op.vjp(node, g)
-            for t, gt, need in zip(node.inputs, input_grads, node.needs):
+            for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue
                 parent = t.node
                 if parent is not None:
-                    grads[parent] = _add(grads.get(parent), gt)
+                    previous = grads.get(parent)
+                    grads[parent] = gt if previous is None else _add(previous, gt)
                 else:
                     entry = leaf_grads.get(id(t))
                     if entry is None:

@@ -4,8 +4,8 @@ the vjp against central finite differences, grad-of-grad for smooth ops, and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -80,12 +80,21 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
 
 def promote(a, b) -> tuple:
     """Two operands as Tensors of one dtype, by ``ember.backend.dtypes.result_type``."""
-    if a.__class__ is not Tensor:
-        if b.__class__ is not Tensor:
+    # Fast path: a float tensor with a Python float, the commonest mixed case in model code.
+    if b.__class__ is float and isinstance(a, Tensor):
+        dtype = a.data.dtype
+        if dtype in FLOATING:
+            return a, constant(b, dtype, a)
+    if a.__class__ is float and isinstance(b, Tensor):
+        dtype = b.data.dtype
+        if dtype in FLOATING:
+            return constant(a, dtype, b), b
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
             a = as_tensor(a)
         else:
             a = as_tensor(a, b)
-    if b.__class__ is not Tensor:
+    if not isinstance(b, Tensor):
         b = as_tensor(b, a)
     da, db = a.data.dtype, b.data.dtype
     if da is db:
@@ -96,7 +105,7 @@ def promote(a, b) -> tuple:
 
 def to_float(x) -> Tensor:
     """``x`` as a floating Tensor: integers and bools become the default float dtype."""
-    if x.__class__ is not Tensor:
+    if not isinstance(x, Tensor):
         x = as_tensor(x)
     if x.data.dtype in FLOATING:
         return x

@@ -54,8 +54,12 @@ SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign",
 SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[0]),), onnx="Sin", flops=8)
 COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.inputs[0])),), onnx="Cos",
              flops=8)
-TANH = _unary("tanh", lambda xp, x: xp.tanh(x), lambda ctx, g: (g * (1.0 - ctx.output * ctx.output),),
-              onnx="Tanh", flops=8, saves_output=True)
+def _tanh_vjp(ctx, g):
+    out = ctx.output
+    return (g * (1.0 - out * out),)
+
+
+TANH = _unary("tanh", lambda xp, x: xp.tanh(x), _tanh_vjp, onnx="Tanh", flops=8, saves_output=True)
 
 
 def _sigmoid_forward(xp, x):
@@ -218,12 +222,14 @@ def clip(x, min=None, max=None) -> Tensor:
 
 def _add_vjp(ctx, g):
     a, b = ctx.inputs
-    return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+    need_a, need_b = ctx.needs
+    return (unbroadcast(g, a.shape) if need_a else None), (unbroadcast(g, b.shape) if need_b else None)
 
 
 def _sub_vjp(ctx, g):
     a, b = ctx.inputs
-    return unbroadcast(g, a.shape), (unbroadcast(neg(g), b.shape) if ctx.needs[1] else None)
+    need_a, need_b = ctx.needs
+    return (unbroadcast(g, a.shape) if need_a else None), (unbroadcast(neg(g), b.shape) if need_b else None)
 
 
 def _mul_vjp(ctx, g):

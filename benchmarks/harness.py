@@ -1,0 +1,42 @@
+"""Timing harness: Ember and its baselines timed in one process, reported as ratios.
+
+One "step" is a callable; each framework's step runs interleaved rounds so machine noise hits them alike.
+Per round: warm up, time steps for about ``seconds`` seconds, take the median; the figure is the median
+of the round medians (shared/BENCHMARKS.md's method).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def time_step(step: Callable[[int], object], seconds: float, warmup: int = 5) -> float:
+    """Median seconds per call of ``step(i)`` over about ``seconds`` seconds."""
+    for i in range(warmup):
+        step(i)
+    times = []
+    start = time.perf_counter()
+    i = 0
+    while time.perf_counter() - start < seconds or len(times) < 5:
+        t0 = time.perf_counter()
+        step(i)
+        times.append(time.perf_counter() - t0)
+        i += 1
+    return statistics.median(times)
+
+
+def compare(steps: dict[str, Callable[[int], object]], seconds: float, rounds: int) -> dict[str, float]:
+    """Median-of-medians seconds per step for each named step, rounds interleaved."""
+    per_round: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            per_round[name].append(time_step(step, seconds))
+    return {name: statistics.median(values) for name, values in per_round.items()}
+
+
+def format_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    return f"{seconds * 1e3:8.2f} ms"
