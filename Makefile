@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/ember train --example digits-cnn
+	$(VENV)/bin/ember train digits-cnn
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 tests

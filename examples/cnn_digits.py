@@ -1,0 +1,32 @@
+"""A CNN on scikit-learn's 8x8 digits with Model.fit, callbacks and a checkpoint (what `make demo` runs).
+
+    python examples/cnn_digits.py
+"""
+
+import ember
+from ember import nn
+from ember.callbacks import EarlyStopping
+from ember.data.datasets import load_digits, train_test_split
+from ember.model import Model, Net
+
+
+def main(epochs: int = 15) -> float:
+    ember.manual_seed(0)
+    x, y = load_digits(images=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
+    net = Net([
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
+    ])
+    print(net)
+    model = Model(net, nn.CrossEntropyLoss(), ember.optim.Adam(net.parameters(), lr=2e-3))
+    model.fit(x_train, y_train, epochs=epochs, batch_size=32, metrics=["accuracy"],
+              validation_data=(x_test, y_test), callbacks=[EarlyStopping("val_accuracy", patience=4)])
+    result = model.evaluate(x_test, y_test, metrics=["accuracy"])
+    print(f"test accuracy {result['accuracy']:.4f}")
+    return result["accuracy"]
+
+
+if __name__ == "__main__":
+    main()

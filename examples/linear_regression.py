@@ -1,0 +1,32 @@
+"""Fit y = w * x + b with two scalar parameters and plain autograd (MiniFlow's first example).
+
+    python examples/linear_regression.py
+"""
+
+import numpy as np
+
+import ember
+
+
+def main(steps: int = 300, lr: float = 0.1) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 256).astype(np.float32)
+    y = 3.0 * x + 0.5 + rng.normal(0, 0.05, 256).astype(np.float32)
+    x, y = ember.from_numpy(x), ember.from_numpy(y)
+    w = ember.zeros((), requires_grad=True)
+    b = ember.zeros((), requires_grad=True)
+    for step in range(steps):
+        loss = ((w * x + b - y) ** 2).mean()
+        w.grad = b.grad = None
+        loss.backward()
+        with ember.no_grad():
+            w.data -= lr * w.grad.data
+            b.data -= lr * b.grad.data
+        if step % 50 == 0:
+            print(f"step {step:3d}  loss {loss.item():.5f}  w {w.item():.3f}  b {b.item():.3f}")
+    print(f"learned w = {w.item():.3f} (true 3.0), b = {b.item():.3f} (true 0.5)")
+    return w.item(), b.item()
+
+
+if __name__ == "__main__":
+    main()

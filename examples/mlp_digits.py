@@ -1,0 +1,44 @@
+"""A PyTorch-style training loop: an MLP on scikit-learn's digits with Module, DataLoader and SGD.
+
+    python examples/mlp_digits.py
+"""
+
+import ember
+from ember import nn
+from ember.data import DataLoader, TensorDataset
+from ember.data.datasets import load_digits, train_test_split
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(64, 128)
+        self.out = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.out(ember.relu(self.hidden(x)))
+
+
+def main(epochs: int = 20) -> float:
+    ember.manual_seed(0)
+    x, y = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
+    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True)
+    model = MLP()
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for epoch in range(epochs):
+        model.train()
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = ember.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with ember.no_grad():
+            accuracy = (model(ember.tensor(x_test)).argmax(axis=1).numpy() == y_test).mean()
+        print(f"epoch {epoch + 1:2d}  last loss {loss.item():.4f}  test accuracy {accuracy:.4f}")
+    return float(accuracy)
+
+
+if __name__ == "__main__":
+    main()
