@@ -1,0 +1,19 @@
+"""Data loading: datasets, samplers, collation, the prefetching DataLoader, file readers and small datasets.
+
+>>> from ember.data import DataLoader, TensorDataset
+>>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
+"""
+
+from ember.data.collate import collate, collate_fn_map, default_collate
+from ember.data.dataset import Dataset, IterableDataset, Subset, TensorDataset, random_split
+from ember.data.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, train_test_split
+from ember.data.loader import DataLoader
+from ember.data.readers import CSR, CSVDataset, LibSVMDataset, read_csv, read_libsvm
+from ember.data.sampler import BatchSampler, DistributedSampler, RandomSampler, Sampler, SequentialSampler
+
+__all__ = [
+    "CSR", "BatchSampler", "CSVDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",
+    "LibSVMDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "TensorDataset", "collate",
+    "collate_fn_map", "default_collate", "load_breast_cancer", "load_diabetes", "load_digits", "load_iris",
+    "load_wine", "random_split", "read_csv", "read_libsvm", "train_test_split",
+]

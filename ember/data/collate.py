@@ -1,0 +1,130 @@
+"""Collation: turning a list of samples into one batch, through a registry keyed by type.
+
+``collate_fn_map`` maps a type to ``fn(batch, *, collate_fn_map)``; ``collate`` looks up the first
+type of the first sample's MRO that has an entry, so registering a subclass (a namedtuple, a sparse
+row) takes precedence over its base. Add an entry to teach ``default_collate`` a new type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ember.backend.devices import array_module
+from ember.data.dataset import as_array
+from ember.tensor import Tensor
+
+CollateFn = Callable[..., object]
+
+
+def collate(batch: Sequence, *, collate_fn_map: dict[type, CollateFn] | None = None):
+    """Collate ``batch`` (a list of samples of one structure) with the functions in ``collate_fn_map``.
+
+    >>> collate([(1, 2.0), (3, 4.0)], collate_fn_map=collate_fn_map)  # (int64 Tensor, float32 Tensor)
+    """
+    if collate_fn_map is None:
+        collate_fn_map = globals()["collate_fn_map"]
+    if len(batch) == 0:
+        raise ValueError("collate: the batch is empty")
+    elem = batch[0]
+    for cls in type(elem).__mro__:
+        fn = collate_fn_map.get(cls)
+        if fn is not None:
+            return fn(batch, collate_fn_map=collate_fn_map)
+    raise TypeError(
+        f"collate: no rule for samples of type {type(elem).__name__}; register one in "
+        "ember.data.collate_fn_map or pass collate_fn to the DataLoader"
+    )
+
+
+def default_collate(batch: Sequence):
+    """Stack a list of samples into a batch: arrays, Tensors and numbers become stacked Ember Tensors
+    (Python ints int64, floats float32, bools bool), strings a list, and tuples, lists, dicts and
+    namedtuples are collated field by field.
+
+    >>> x, y = default_collate([(np.zeros(3), 0), (np.ones(3), 1)])   # x: (2, 3), y: int64 (2,)
+    """
+    return collate(batch, collate_fn_map=collate_fn_map)
+
+
+def _same(batch: Sequence, what, name: str) -> None:
+    first = what(batch[0])
+    for i, elem in enumerate(batch):
+        if what(elem) != first:
+            raise ValueError(f"collate: sample 0 has {name} {first} but sample {i} has {what(elem)}")
+
+
+def _collate_array(batch, *, collate_fn_map):
+    _same(batch, lambda a: a.shape, "shape")
+    stacked = array_module(batch[0]).stack(batch)
+    if stacked.dtype.kind in "USO":
+        return stacked
+    return Tensor._make(as_array(stacked, "collate"), None)
+
+
+def _collate_tensor(batch, *, collate_fn_map):
+    _same(batch, lambda t: t.shape, "shape")
+    return Tensor._make(array_module(batch[0].data).stack([t.data for t in batch]), None)
+
+
+def _collate_numpy_scalar(batch, *, collate_fn_map):
+    return Tensor._make(as_array(np.array(batch), "collate"), None)
+
+
+_PYTHON_NUMBER_DTYPES = {"b": np.bool_, "i": np.int64, "f": np.float32}
+
+
+def _collate_numbers(batch, *, collate_fn_map):
+    array = np.array(batch)  # a mix of ints and floats becomes float, never truncated
+    dtype = _PYTHON_NUMBER_DTYPES.get(array.dtype.kind)
+    if dtype is None:
+        raise TypeError(f"collate: cannot batch the numbers {batch[:4]}... (NumPy dtype {array.dtype})")
+    return Tensor._make(array.astype(dtype, copy=False), None)
+
+
+def _collate_list_of(batch, *, collate_fn_map):
+    return list(batch)
+
+
+def _collate_none(batch, *, collate_fn_map):
+    if any(elem is not None for elem in batch):
+        raise TypeError("collate: some samples have None where others have a value")
+    return None
+
+
+def _collate_mapping(batch, *, collate_fn_map):
+    _same(batch, lambda d: sorted(d, key=repr), "keys")
+    fields = {key: collate([d[key] for d in batch], collate_fn_map=collate_fn_map) for key in batch[0]}
+    try:
+        return type(batch[0])(fields)
+    except TypeError:  # a mapping type that cannot be built from a dict
+        return fields
+
+
+def _collate_sequence(batch, *, collate_fn_map):
+    _same(batch, len, "length")
+    fields = [collate(list(column), collate_fn_map=collate_fn_map) for column in zip(*batch)]
+    elem = batch[0]
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
+        return type(elem)(*fields)
+    if isinstance(elem, tuple):
+        return tuple(fields)
+    return fields
+
+
+collate_fn_map: dict[type, CollateFn] = {
+    Tensor: _collate_tensor,
+    np.ndarray: _collate_array,
+    np.generic: _collate_numpy_scalar,
+    bool: _collate_numbers,
+    int: _collate_numbers,
+    float: _collate_numbers,
+    str: _collate_list_of,
+    bytes: _collate_list_of,
+    type(None): _collate_none,
+    Mapping: _collate_mapping,
+    dict: _collate_mapping,
+    tuple: _collate_sequence,
+    list: _collate_sequence,
+}

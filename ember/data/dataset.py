@@ -1,0 +1,146 @@
+"""Datasets: the map-style protocol (``__getitem__`` + ``__len__``), iterable datasets, and splits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from ember import random as _random
+from ember.backend.dtypes import SUPPORTED
+from ember.tensor import Tensor
+
+
+class Dataset:
+    """A map-style dataset: ``dataset[i]`` is one sample and ``len(dataset)`` the number of samples.
+
+    Any object with ``__getitem__`` and ``__len__`` works with a DataLoader; subclassing is optional.
+
+    >>> class Squares(Dataset):
+    ...     def __getitem__(self, i): return i, i * i
+    ...     def __len__(self): return 10
+    """
+
+    def __getitem__(self, index: int):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+class IterableDataset:
+    """A dataset read as a stream: implement ``__iter__`` (and optionally ``__len__``).
+
+    >>> class Counter(IterableDataset):
+    ...     def __iter__(self): return iter(range(5))
+    """
+
+    def __iter__(self) -> Iterator:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+
+def as_array(data, name: str = "array"):
+    """``data`` as an array of a dtype Ember supports (unsupported ints become int64, floats float32)."""
+    if isinstance(data, Tensor):
+        return data.data
+    array = data if hasattr(data, "dtype") and hasattr(data, "shape") else np.asarray(data)
+    if array.dtype in SUPPORTED or array.dtype.kind in "USO":
+        return array
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    raise TypeError(f"{name}: arrays of dtype {array.dtype} cannot become Ember tensors")
+
+
+def _array_row(array, index):
+    row = array[index]
+    return np.asarray(row) if isinstance(row, np.generic) else row  # a NumPy scalar becomes a 0-d array
+
+
+class TensorDataset(Dataset):
+    """Samples are rows of equally long Tensors or arrays: ``dataset[i] == (t[i] for t in tensors)``.
+
+    The DataLoader reads whole batches from it with one indexing per array (``take_batch``).
+
+    >>> ds = TensorDataset(np.zeros((100, 3), np.float32), np.arange(100))
+    >>> x, y = ds[0]
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one tensor or array")
+        self.arrays = tuple(as_array(t, "TensorDataset") for t in tensors)
+        lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
+        if None in lengths or len(set(lengths)) != 1:
+            shapes = [list(a.shape) for a in self.arrays]
+            raise ValueError(f"TensorDataset: all tensors need the same first dimension, got shapes {shapes}")
+
+    @property
+    def tensors(self) -> tuple:
+        """The arrays as Ember Tensors (sharing memory)."""
+        return tuple(Tensor._make(a, None) for a in self.arrays)
+
+    def __getitem__(self, index: int) -> tuple:
+        return tuple(Tensor._make(_array_row(a, index), None) for a in self.arrays)
+
+    def __len__(self) -> int:
+        return self.arrays[0].shape[0]
+
+    def take_batch(self, indices: np.ndarray) -> tuple:
+        """The rows ``indices`` of every array at once, already collated into Tensors."""
+        return tuple(Tensor._make(a[indices], None) for a in self.arrays)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order.
+
+    >>> evens = Subset(dataset, range(0, len(dataset), 2))
+    """
+
+    def __init__(self, dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+
+    def __getitem__(self, index: int):
+        return self.dataset[int(self.indices[index])]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _rng(generator) -> np.random.Generator:
+    """A NumPy generator from None (Ember's global one), an int seed, or a generator."""
+    if generator is None:
+        return _random.generator()
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)):
+        return np.random.default_rng(int(generator))
+    raise TypeError(f"generator must be None, an int seed or a numpy.random.Generator, got {type(generator).__name__}")
+
+
+def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
+    """Split ``dataset`` into disjoint random Subsets of the given lengths, or fractions that sum to 1.
+
+    Fractions are turned into lengths by flooring, then the leftover samples go one each to the first
+    splits. ``generator`` is an int seed or a NumPy Generator; by default Ember's global generator.
+
+    >>> train, val = random_split(dataset, [0.8, 0.2], generator=0)
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(v, float) for v in lengths):
+        if any(v < 0 for v in lengths) or abs(sum(lengths) - 1.0) > 1e-6:
+            raise ValueError(f"random_split: fractions must be non-negative and sum to 1, got {lengths}")
+        counts = [int(np.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(not isinstance(v, (int, np.integer)) or v < 0 for v in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative ints or fractions, got {lengths}")
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, but the dataset has {n} samples")
+    order = _rng(generator).permutation(n)
+    bounds = np.cumsum([0] + [int(v) for v in lengths])
+    return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]

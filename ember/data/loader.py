@@ -1,0 +1,185 @@
+"""DataLoader: batches from a dataset, read in a background thread while the training step runs."""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ember.data.collate import default_collate
+from ember.data.dataset import IterableDataset, Subset
+from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+
+
+def _batch_reader(dataset) -> Callable | None:
+    """A function reading a whole batch of rows at once (TensorDataset and Subsets of it), or None."""
+    if isinstance(dataset, Subset):
+        inner = _batch_reader(dataset.dataset)
+        return None if inner is None else (lambda indices: inner(dataset.indices[indices]))
+    return getattr(dataset, "take_batch", None)
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches.
+
+    Batches come from ``batch_sampler`` (default: ``batch_size`` indices of ``sampler``, which defaults
+    to a RandomSampler when ``shuffle`` else a SequentialSampler) and are built by ``collate_fn``
+    (default ``default_collate``). With ``prefetch > 0`` a worker thread keeps up to ``prefetch``
+    batches ready in a queue while the loop body runs; an exception raised while loading re-raises in
+    the loop, and breaking out of the loop stops the thread. Shuffling draws from Ember's global
+    generator when iteration starts, so ``ember.manual_seed`` makes it reproducible. A TensorDataset
+    (or a Subset of one) with the default collation is read one indexing per array per batch.
+
+    >>> loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    >>> for xb, yb in loader:
+    ...     loss = step(xb, yb)
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, sampler: Iterable | None = None,
+                 batch_sampler: Iterable | None = None, drop_last: bool = False, collate_fn: Callable | None = None,
+                 prefetch: int = 2):
+        if not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"DataLoader: prefetch must be a non-negative int, got {prefetch!r}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        self.prefetch = prefetch
+        self.sampler = None
+        self.batch_sampler = None
+        self._iterable = isinstance(dataset, IterableDataset) or not hasattr(dataset, "__getitem__")
+        if self._iterable:
+            if shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader: an iterable dataset takes no shuffle, sampler or batch_sampler")
+            BatchSampler([], batch_size, drop_last)  # validates batch_size
+            self._take = None
+            return
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler excludes batch_size, shuffle, sampler and drop_last")
+            self.batch_size = None
+        else:
+            if sampler is not None and shuffle:
+                raise ValueError("DataLoader: give either shuffle=True or a sampler, not both")
+            if sampler is None:
+                sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self._take = _batch_reader(dataset) if self.collate_fn is default_collate else None
+
+    def __len__(self) -> int:
+        if not self._iterable:
+            return len(self.batch_sampler)
+        if not hasattr(self.dataset, "__len__"):
+            raise TypeError("len(DataLoader): the iterable dataset has no __len__")
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator:
+        # Start the sampler (or the stream) here, in the caller's thread, so its random draws happen now.
+        source = self._stream_batches(iter(self.dataset)) if self._iterable else self._map_batches(
+            iter(self.batch_sampler))
+        return source if self.prefetch == 0 else _Prefetcher(source, self.prefetch)
+
+    def _map_batches(self, index_batches: Iterator) -> Iterator:
+        dataset, take, collate_fn = self.dataset, self._take, self.collate_fn
+        for indices in index_batches:
+            if take is not None:
+                yield take(np.asarray(indices, dtype=np.int64))
+            else:
+                yield collate_fn([dataset[i] for i in indices])
+
+    def _stream_batches(self, samples: Iterator) -> Iterator:
+        batch = []
+        for sample in samples:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)
+
+
+_BATCH, _END, _ERROR = 0, 1, 2
+_POLL_S = 0.05
+
+
+def _put(q: queue.Queue, stop: threading.Event, message: tuple) -> bool:
+    """Put into the bounded queue, giving up (False) once ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            q.put(message, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _fill(source: Iterator, q: queue.Queue, stop: threading.Event) -> None:
+    """The worker: pull batches from ``source`` until it ends, fails, or the consumer stops."""
+    try:
+        while not stop.is_set():
+            try:
+                batch = next(source)
+            except StopIteration:
+                _put(q, stop, (_END, None))
+                return
+            if not _put(q, stop, (_BATCH, batch)):
+                return
+    except BaseException as exc:  # handed to the consumer, which re-raises it
+        _put(q, stop, (_ERROR, exc))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
+class _Prefetcher:
+    """An iterator over ``source`` that a daemon thread runs ahead of by up to ``depth`` items.
+
+    The thread holds no reference to this object, so dropping the iterator (a ``break`` out of a for
+    loop) runs ``__del__``, which stops and joins the thread.
+    """
+
+    def __init__(self, source: Iterator, depth: int):
+        self._queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=_fill, args=(source, self._queue, self._stop),
+                                        name="ember-data-prefetch", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> _Prefetcher:
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == _BATCH:
+            return value
+        self._done = True
+        self._thread.join()
+        if kind == _ERROR:
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the worker thread and wait for it (it finishes the batch it is loading first)."""
+        self._done = True
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                while True:
+                    self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(timeout=_POLL_S)
+
+    def __del__(self) -> None:
+        if getattr(self, "_thread", None) is not None:
+            self.close()

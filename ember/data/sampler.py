@@ -1,0 +1,164 @@
+"""Samplers: which indices a DataLoader reads, in which order, and how they group into batches.
+
+Random samplers draw their whole order when iteration starts, in the calling thread, so the order only
+depends on the generator's state at that moment, even when a DataLoader prefetches in the background.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from ember.data.dataset import _rng
+
+
+class Sampler:
+    """Yields dataset indices; ``len(sampler)`` is how many. Any iterable of ints with ``__len__`` works."""
+
+    def __iter__(self) -> Iterator[int]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(dataset) - 1.
+
+    >>> list(SequentialSampler(range(3)))
+    [0, 1, 2]
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.dataset)))
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+class RandomSampler(Sampler):
+    """A random order of the dataset's indices (or ``num_samples`` draws with replacement).
+
+    Draws from Ember's global generator unless ``generator`` (an int seed or a NumPy Generator) is
+    given, so ``ember.manual_seed`` makes the shuffling reproducible. A seeded sampler gives a new,
+    reproducible order every epoch.
+
+    >>> ember.manual_seed(0); order = list(RandomSampler(range(5)))
+    """
+
+    def __init__(self, dataset, replacement: bool = False, num_samples: int | None = None, generator=None):
+        if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 0):
+            raise ValueError(f"RandomSampler: num_samples must be a non-negative int, got {num_samples!r}")
+        if num_samples is not None and not replacement and num_samples > len(dataset):
+            raise ValueError(
+                f"RandomSampler: num_samples={num_samples} exceeds the dataset size {len(dataset)} "
+                "without replacement"
+            )
+        self.dataset = dataset
+        self.replacement = replacement
+        self.num_samples = num_samples
+        self._generator = None if generator is None else _rng(generator)
+
+    def __len__(self) -> int:
+        return len(self.dataset) if self.num_samples is None else self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        rng = self._generator if self._generator is not None else _rng(None)
+        n = len(self.dataset)
+        if self.replacement:
+            order = rng.integers(0, n, size=len(self))
+        else:
+            order = rng.permutation(n)[: len(self)]
+        return iter(order.tolist())
+
+
+class BatchSampler(Sampler):
+    """Groups the indices of ``sampler`` into lists of ``batch_size``; the last may be short.
+
+    >>> list(BatchSampler(range(5), batch_size=2, drop_last=False))
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool = False):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"BatchSampler: batch_size must be a positive int, got {batch_size!r}")
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return self._batches(iter(self.sampler))  # start the sampler now: its randomness is drawn here
+
+    def _batches(self, indices: Iterator[int]) -> Iterator[list[int]]:
+        batch = []
+        for index in indices:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+
+def _world_from_env() -> tuple[int, int]:
+    """(world size, rank) as set by a launcher (Ember's, torchrun, MPICH or Open MPI), else (1, 0)."""
+    for size_key, rank_key in (("WORLD_SIZE", "RANK"), ("PMI_SIZE", "PMI_RANK"),
+                               ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK")):
+        if size_key in os.environ and rank_key in os.environ:
+            return int(os.environ[size_key]), int(os.environ[rank_key])
+    return 1, 0
+
+
+class DistributedSampler(Sampler):
+    """The share of the dataset that replica ``rank`` of ``num_replicas`` reads this epoch.
+
+    Every replica shuffles with the same ``seed + epoch``, then takes every ``num_replicas``-th index
+    from ``rank``; the order is padded by repeating its start so all replicas get equally many samples
+    (or, with ``drop_last``, cut to a multiple of ``num_replicas``). Call ``set_epoch`` before each epoch.
+    ``num_replicas`` and ``rank`` default to the launcher's environment (WORLD_SIZE/RANK and MPI's).
+
+    >>> sampler = DistributedSampler(dataset, num_replicas=4, rank=1, seed=0)
+    >>> sampler.set_epoch(3)
+    """
+
+    def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False):
+        env_size, env_rank = _world_from_env()
+        num_replicas = env_size if num_replicas is None else num_replicas
+        rank = env_rank if rank is None else rank
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank}")
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.epoch = 0
+        n = len(dataset)
+        self.num_samples = n // num_replicas if drop_last else math.ceil(n / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the shuffle of this epoch (the same on every replica)."""
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        if self.total_size > n:
+            order = np.resize(order, self.total_size)  # repeats the order from its start
+        order = order[: self.total_size]
+        return iter(order[self.rank :: self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples

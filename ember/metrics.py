@@ -1,0 +1,423 @@
+"""Metrics on NumPy arrays or Ember Tensors, and streaming versions of them for a training loop.
+
+Predictions may be labels, or scores from which labels are read: an (N, C) array of logits or
+probabilities gives its argmax; a float array of the target's shape holds binary probabilities,
+thresholded at 0.5.
+
+>>> accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
+0.5
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.tensor import Tensor
+
+_AVERAGES = ("binary", "macro", "micro", "weighted")
+
+
+def _np(x) -> np.ndarray:
+    if isinstance(x, Tensor):
+        x = x.detach().numpy()
+    elif hasattr(x, "get") and not isinstance(x, np.ndarray):  # a CuPy array
+        x = x.get()
+    return np.asarray(x)
+
+
+def _labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted labels, target labels), both 1-D."""
+    pred, target = _np(pred), _np(target)
+    if pred.ndim == target.ndim + 1:
+        pred = (pred[..., 0] >= threshold).astype(np.int64) if pred.shape[-1] == 1 else pred.argmax(-1)
+    elif pred.dtype.kind == "f":
+        pred = (pred >= threshold).astype(np.int64)
+    if pred.shape != target.shape:
+        raise ValueError(f"metrics: predictions of shape {list(pred.shape)} do not match targets "
+                         f"of shape {list(target.shape)}")
+    return pred.reshape(-1), target.reshape(-1)
+
+
+def accuracy(pred, target, threshold: float = 0.5) -> float:
+    """The fraction of correct predictions (labels, (N, C) scores, or binary probabilities).
+
+    >>> accuracy(np.array([0, 2, 1]), np.array([0, 1, 1]))   # 2/3
+    """
+    pred, target = _labels(pred, target, threshold)
+    return float(np.mean(pred == target)) if target.size else float("nan")
+
+
+def top_k_accuracy(logits, target, k: int = 5) -> float:
+    """The fraction of samples whose target is among the ``k`` highest scores of its (N, C) row.
+
+    >>> top_k_accuracy(np.array([[0.5, 0.3, 0.2]]), np.array([1]), k=2)   # 1.0
+    """
+    logits, target = _np(logits), _np(target).reshape(-1)
+    if logits.ndim != 2 or logits.shape[0] != target.shape[0]:
+        raise ValueError(f"top_k_accuracy: expected scores (N, C) and targets (N,), got {list(logits.shape)} "
+                         f"and {list(target.shape)}")
+    if k >= logits.shape[1]:
+        return 1.0
+    top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+    return float(np.mean(np.any(top == target[:, None], axis=1)))
+
+
+def _counts(pred: np.ndarray, target: np.ndarray, labels: np.ndarray):
+    """Per-label true positives, predicted counts and true counts (values outside ``labels`` ignored)."""
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+
+    def positions(values):
+        pos = np.clip(np.searchsorted(sorted_labels, values), 0, len(labels) - 1)
+        return order[pos], sorted_labels[pos] == values
+
+    p, p_known = positions(pred)
+    t, t_known = positions(target)
+    n = len(labels)
+    tp = np.bincount(p[p_known & (pred == target)], minlength=n).astype(np.float64)
+    predicted = np.bincount(p[p_known], minlength=n).astype(np.float64)
+    actual = np.bincount(t[t_known], minlength=n).astype(np.float64)
+    return tp, predicted, actual
+
+
+def _divide(num, den, zero_division: float):
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), zero_division)
+
+
+def _prf(pred, target, average: str, pos_label, labels, zero_division: float, threshold: float):
+    """(precision, recall, f1) averaged as asked."""
+    if average not in _AVERAGES:
+        raise ValueError(f"metrics: average must be one of {_AVERAGES}, got {average!r}")
+    pred, target = _labels(pred, target, threshold)
+    if average == "binary":
+        labels = np.array([pos_label])
+    elif labels is None:
+        labels = np.union1d(pred, target)
+    else:
+        labels = np.asarray(labels)
+    tp, predicted, actual = _counts(pred, target, labels)
+    if average == "micro":
+        tp, predicted, actual = tp.sum(), predicted.sum(), actual.sum()
+    precision = _divide(tp, predicted, zero_division)
+    recall = _divide(tp, actual, zero_division)
+    f1 = _divide(2 * tp, predicted + actual, zero_division)
+    if average == "macro":
+        precision, recall, f1 = precision.mean(), recall.mean(), f1.mean()
+    elif average == "weighted":
+        weights = actual / actual.sum() if actual.sum() > 0 else np.zeros_like(actual)
+        precision, recall, f1 = (precision * weights).sum(), (recall * weights).sum(), (f1 * weights).sum()
+    return float(np.sum(precision)), float(np.sum(recall)), float(np.sum(f1))
+
+
+def precision(pred, target, average: str = "binary", pos_label=1, labels=None, zero_division: float = 0.0,
+              threshold: float = 0.5) -> float:
+    """Of the samples predicted as a class, the fraction that are: ``tp / (tp + fp)``.
+
+    ``average``: "binary" (the class ``pos_label``), "macro" (mean over classes), "micro" (global
+    counts) or "weighted" (mean weighted by class support). ``labels`` fixes the classes averaged over.
+
+    >>> precision(np.array([1, 1, 0]), np.array([1, 0, 0]))   # 0.5
+    """
+    return _prf(pred, target, average, pos_label, labels, zero_division, threshold)[0]
+
+
+def recall(pred, target, average: str = "binary", pos_label=1, labels=None, zero_division: float = 0.0,
+           threshold: float = 0.5) -> float:
+    """Of the samples of a class, the fraction predicted as it: ``tp / (tp + fn)`` (see ``precision``).
+
+    >>> recall(np.array([1, 0, 0]), np.array([1, 1, 0]))   # 0.5
+    """
+    return _prf(pred, target, average, pos_label, labels, zero_division, threshold)[1]
+
+
+def f1_score(pred, target, average: str = "binary", pos_label=1, labels=None, zero_division: float = 0.0,
+             threshold: float = 0.5) -> float:
+    """The harmonic mean of precision and recall, ``2 tp / (2 tp + fp + fn)`` (see ``precision``).
+
+    >>> f1_score(np.array([1, 1, 0]), np.array([1, 0, 1]))   # 0.5
+    """
+    return _prf(pred, target, average, pos_label, labels, zero_division, threshold)[2]
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..N, tied values sharing the mean of their ranks."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
+    ends = np.concatenate([starts[1:], [len(values)]])
+    mean_rank = (starts + ends + 1) / 2.0  # ranks start..end-1 (0-based) have mean (start + end - 1)/2 + 1
+    ranks = np.empty(len(values), np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def roc_auc(scores, target, pos_label=1) -> float:
+    """Area under the ROC curve of binary ``scores`` (higher means positive; ties count half).
+
+    Computed exactly from average ranks (the Mann-Whitney U statistic). (N, 2) scores use column 1.
+
+    >>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))   # 0.75
+    """
+    scores, target = _np(scores), _np(target)
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        scores = scores[:, 1]
+    scores, positive = scores.reshape(-1).astype(np.float64), target.reshape(-1) == pos_label
+    if scores.shape != positive.shape:
+        raise ValueError(f"roc_auc: {scores.size} scores but {positive.size} targets")
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("roc_auc: needs both positive and negative targets")
+    ranks = _average_ranks(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def log_loss(probs, target, eps: float = 1e-15) -> float:
+    """Mean negative log-likelihood of the targets: ``probs`` (N,) of class 1, or (N, C) per class
+    with integer targets 0..C-1. Probabilities are clipped to [eps, 1 - eps].
+
+    >>> log_loss(np.array([0.9, 0.2]), np.array([1, 0]))   # -(log .9 + log .8) / 2
+    """
+    probs, target = _np(probs).astype(np.float64), _np(target).reshape(-1)
+    if probs.ndim == 2 and probs.shape[1] > 1:
+        p = probs[np.arange(len(target)), target.astype(np.int64)]
+    else:
+        p1 = probs.reshape(-1)
+        p = np.where(target.astype(bool), p1, 1.0 - p1)
+    return float(-np.mean(np.log(np.clip(p, eps, 1.0 - eps))))
+
+
+def mean_squared_error(pred, target) -> float:
+    """Mean of ``(pred - target) ** 2``.
+
+    >>> mean_squared_error(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 2.0
+    """
+    pred, target = _np(pred).astype(np.float64), _np(target).astype(np.float64)
+    return float(np.mean((pred.reshape(target.shape) - target) ** 2))
+
+
+def mean_absolute_error(pred, target) -> float:
+    """Mean of ``|pred - target|``.
+
+    >>> mean_absolute_error(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 1.0
+    """
+    pred, target = _np(pred).astype(np.float64), _np(target).astype(np.float64)
+    return float(np.mean(np.abs(pred.reshape(target.shape) - target)))
+
+
+# --- streaming metrics -----------------------------------------------------------------------------------
+class Metric:
+    """A metric accumulated over batches: ``update(pred, target)`` per batch, ``result()`` at the end,
+    ``reset()`` between epochs; ``name`` labels it in logs."""
+
+    name = "metric"
+
+    def __init__(self, name: str | None = None):
+        if name is not None:
+            self.name = name
+        self.reset()
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, pred, target) -> None:
+        raise NotImplementedError
+
+    def result(self) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accuracy(Metric):
+    """Running accuracy (see ``accuracy``).
+
+    >>> m = Accuracy(); m.update(logits, labels); m.result()
+    """
+
+    name = "accuracy"
+
+    def __init__(self, threshold: float = 0.5, name: str | None = None):
+        self.threshold = threshold
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self.correct, self.count = 0, 0
+
+    def update(self, pred, target) -> None:
+        pred, target = _labels(pred, target, self.threshold)
+        self.correct += int(np.sum(pred == target))
+        self.count += target.size
+
+    def result(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+
+
+class TopKAccuracy(Metric):
+    """Running top-k accuracy (see ``top_k_accuracy``).
+
+    >>> m = TopKAccuracy(k=5); m.update(logits, labels); m.result()
+    """
+
+    def __init__(self, k: int = 5, name: str | None = None):
+        self.k = k
+        self.name = f"top_{k}_accuracy"
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self.correct, self.count = 0.0, 0
+
+    def update(self, pred, target) -> None:
+        n = _np(target).size
+        self.correct += top_k_accuracy(pred, target, self.k) * n
+        self.count += n
+
+    def result(self) -> float:
+        return self.correct / self.count if self.count else float("nan")
+
+
+class Mean(Metric):
+    """Running (weighted) mean of values such as a batch's loss: ``update(value, weight=1)``.
+
+    >>> m = Mean("loss"); m.update(0.5); m.update(0.3); m.result()   # 0.4
+    """
+
+    name = "mean"
+
+    def reset(self) -> None:
+        self.total, self.weight = 0.0, 0.0
+
+    def update(self, value, weight: float = 1.0) -> None:
+        values = _np(value).astype(np.float64)
+        if values.ndim == 0:
+            self.total += float(values) * weight
+            self.weight += weight
+        else:
+            self.total += float(values.sum())
+            self.weight += values.size
+
+    def result(self) -> float:
+        return self.total / self.weight if self.weight else float("nan")
+
+
+class _ErrorMean(Metric):
+    def reset(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, pred, target) -> None:
+        pred, target = _np(pred).astype(np.float64), _np(target).astype(np.float64)
+        self.total += float(self._error(pred.reshape(target.shape) - target).sum())
+        self.count += target.size
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+
+
+class MSE(_ErrorMean):
+    """Running mean squared error.
+
+    >>> m = MSE(); m.update(pred, target); m.result()
+    """
+
+    name = "mse"
+    _error = staticmethod(np.square)
+
+
+class MAE(_ErrorMean):
+    """Running mean absolute error.
+
+    >>> m = MAE(); m.update(pred, target); m.result()
+    """
+
+    name = "mae"
+    _error = staticmethod(np.abs)
+
+
+class AUC(Metric):
+    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``).
+
+    >>> m = AUC(); m.update(scores, labels); m.result()
+    """
+
+    name = "auc"
+
+    def __init__(self, pos_label=1, name: str | None = None):
+        self.pos_label = pos_label
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self.scores, self.targets = [], []
+
+    def update(self, pred, target) -> None:
+        scores = _np(pred)
+        self.scores.append((scores[:, 1] if scores.ndim == 2 and scores.shape[1] == 2 else scores).reshape(-1))
+        self.targets.append(_np(target).reshape(-1))
+
+    def result(self) -> float:
+        if not self.scores:
+            return float("nan")
+        return roc_auc(np.concatenate(self.scores), np.concatenate(self.targets), self.pos_label)
+
+
+class _LabelMetric(Metric):
+    _which = 0
+
+    def __init__(self, average: str = "binary", pos_label=1, labels=None, threshold: float = 0.5,
+                 name: str | None = None):
+        if average not in _AVERAGES:
+            raise ValueError(f"{type(self).__name__}: average must be one of {_AVERAGES}, got {average!r}")
+        self.average, self.pos_label, self.labels, self.threshold = average, pos_label, labels, threshold
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self.preds, self.targets = [], []
+
+    def update(self, pred, target) -> None:
+        pred, target = _labels(pred, target, self.threshold)
+        self.preds.append(pred)
+        self.targets.append(target)
+
+    def result(self) -> float:
+        if not self.preds:
+            return float("nan")
+        return _prf(np.concatenate(self.preds), np.concatenate(self.targets), self.average, self.pos_label,
+                    self.labels, 0.0, self.threshold)[self._which]
+
+
+class Precision(_LabelMetric):
+    """Running precision (see ``precision``).
+
+    >>> m = Precision(average="macro"); m.update(logits, labels); m.result()
+    """
+
+    name = "precision"
+    _which = 0
+
+
+class Recall(_LabelMetric):
+    """Running recall (see ``recall``).
+
+    >>> m = Recall(); m.update(probs, labels); m.result()
+    """
+
+    name = "recall"
+    _which = 1
+
+
+class F1(_LabelMetric):
+    """Running F1 score (see ``f1_score``).
+
+    >>> m = F1(average="weighted"); m.update(logits, labels); m.result()
+    """
+
+    name = "f1"
+    _which = 2
+
+
+__all__ = [
+    "AUC", "F1", "MAE", "MSE", "Accuracy", "Mean", "Metric", "Precision", "Recall", "TopKAccuracy", "accuracy",
+    "f1_score", "log_loss", "mean_absolute_error", "mean_squared_error", "precision", "recall", "roc_auc",
+    "top_k_accuracy",
+]

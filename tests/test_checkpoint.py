@@ -1,0 +1,171 @@
+"""ember.save / ember.load: round trips of every supported value, RNG state, atomic writes, errors."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import ember
+from ember import checkpoint
+
+
+def _same(a, b) -> None:
+    """Recursive equality that also checks types and dtypes."""
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, ember.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    elif isinstance(a, (np.ndarray, np.generic)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for key in a:
+            _same(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b)
+    else:
+        assert a == b
+
+
+def test_round_trip_every_supported_type(tmp_path):
+    obj = {
+        "model": {
+            "fc.weight": ember.randn(3, 4, requires_grad=True),
+            "fc.bias": ember.zeros(4),
+            "emb": ember.randn(5, 2).to(ember.bfloat16),
+            "half": ember.ones(2, dtype=ember.float16),
+            "count": ember.tensor(7),
+            "mask": ember.tensor([True, False]),
+            "u8": ember.tensor([1, 255], dtype=ember.uint8),
+            "i32": ember.tensor([-3], dtype=ember.int32),
+            "f64": ember.tensor([1e300], dtype=ember.float64),
+        },
+        "optimizer": {
+            "state": {0: {"step": 10, "exp_avg": np.ones((3, 4), np.float32)}, 1: {"momentum": None}},
+            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0, 1], "nesterov": False}],
+        },
+        "arrays": [np.arange(6, dtype=np.int16).reshape(2, 3)[:, ::2], np.zeros((0, 3)), np.array(2.5),
+                   np.arange(3, dtype=">i4"), np.ones(2, ml_dtypes.bfloat16)],
+        "scalars": (np.float32(1.5), np.int64(-4), np.bool_(True)),
+        "epoch": 3,
+        "big": [2**100, -(2**64) - 1, 2**53 + 1],
+        "floats": [0.1, float("inf"), float("-inf"), float("nan"), -0.0],
+        "text": "épochs ✓",
+        "flags": [True, False, None],
+        "keys": {1: "int key", "1": "str key", None: "none key", 2.5: "float key", False: "bool key"},
+        "empty": {"list": [], "tuple": (), "dict": {}},
+    }
+    path = tmp_path / "ckpt.safetensors"
+    ember.save(obj, path)
+    back = ember.load(path)
+    _same(obj["model"], back["model"])
+    expected = dict(obj)
+    expected["arrays"] = [np.array(a, order="C") for a in obj["arrays"]]
+    expected["arrays"][3] = obj["arrays"][3].astype("<i4")
+    for key in expected:
+        if key != "model":
+            _same(expected[key], back[key])
+    assert back["model"]["emb"].dtype == ember.bfloat16 and back["model"]["fc.weight"].requires_grad
+    assert isinstance(back["arrays"][0], np.ndarray) and isinstance(back["model"]["fc.bias"], ember.Tensor)
+    back["optimizer"]["state"][0]["exp_avg"] += 1  # loaded arrays are writable
+
+
+def test_bfloat16_is_stored_as_safetensors_bf16(tmp_path):
+    path = tmp_path / "bf16.safetensors"
+    ember.save({"w": ember.ones(4, dtype=ember.bfloat16)}, path)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        assert f.metadata()["format"] == "ember.checkpoint"
+    header = path.read_bytes()[8:200].decode(errors="ignore")
+    assert '"dtype":"BF16"' in header
+
+
+def test_top_level_values_and_containers(tmp_path):
+    for obj in (ember.arange(5), np.eye(2), 42, "s", None, [1, (2, 3)], OrderedDict(a=1)):
+        ember.save(obj, tmp_path / "x")
+        back = ember.load(tmp_path / "x")
+        _same(dict(obj) if isinstance(obj, OrderedDict) else obj, back)
+
+
+def test_rng_state_restores_the_draws(tmp_path):
+    ember.manual_seed(123)
+    ember.randn(10)
+    ember.save({"rng": ember.get_rng_state(), "epoch": 1}, tmp_path / "rng")
+    after_save = ember.randn(5).numpy().copy()
+    ember.manual_seed(999)
+    ember.randn(3)
+    state = ember.load(tmp_path / "rng")["rng"]
+    assert isinstance(state["state"]["state"], int) and state["state"]["state"] > 2**64
+    ember.set_rng_state(state)
+    np.testing.assert_array_equal(ember.randn(5).numpy(), after_save)
+
+
+def test_load_to_device_cpu(tmp_path):
+    ember.save({"w": ember.ones(2)}, tmp_path / "c")
+    assert ember.load(tmp_path / "c", device="cpu")["w"].device == ember.device("cpu")
+
+
+def _leftovers(directory):
+    return [name for name in os.listdir(directory) if name.endswith(".tmp")]
+
+
+def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    ember.save({"w": ember.ones(1000), "epoch": 1}, path)
+    before = path.read_bytes()
+    real = checkpoint.serialize_file
+
+    def half_then_crash(specs, filename, metadata=None):
+        real(specs, filename, metadata=metadata)
+        size = os.path.getsize(filename)
+        with open(filename, "r+b") as f:
+            f.truncate(size // 2)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "serialize_file", half_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        ember.save({"w": ember.zeros(1000), "epoch": 2}, path)
+    assert path.read_bytes() == before and ember.load(path)["epoch"] == 1
+    assert not _leftovers(tmp_path)
+
+    monkeypatch.setattr(checkpoint, "serialize_file", real)
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("fsync failed")))
+    with pytest.raises(OSError, match="fsync failed"):
+        ember.save({"epoch": 3}, path)
+    assert path.read_bytes() == before and not _leftovers(tmp_path)
+
+
+def test_unsupported_objects_name_the_key_path(tmp_path):
+    with pytest.raises(TypeError, match=r"obj\['model'\]\['layers'\]\[1\] of type set"):
+        ember.save({"model": {"layers": [1, {2}]}}, tmp_path / "x")
+    with pytest.raises(TypeError, match="cannot save obj of type function"):
+        ember.save(lambda: 0, tmp_path / "x")
+    with pytest.raises(TypeError, match=r"obj\['a'\] has dtype complex128"):
+        ember.save({"a": np.ones(2, np.complex128)}, tmp_path / "x")
+    with pytest.raises(TypeError, match="key of type tuple"):
+        ember.save({(1, 2): 3}, tmp_path / "x")
+    with pytest.raises(TypeError, match="object"):
+        ember.save({"a": np.array([object()])}, tmp_path / "x")
+    assert not (tmp_path / "x").exists() and not _leftovers(tmp_path)
+
+
+def test_load_rejects_foreign_files(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.ones(2, np.float32)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(ValueError, match="not an Ember checkpoint"):
+        ember.load(tmp_path / "plain.safetensors")
+    (tmp_path / "junk").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00hello")
+    with pytest.raises(ValueError, match="not a safetensors"):
+        ember.load(tmp_path / "junk")

@@ -1,0 +1,389 @@
+"""ember.data: datasets, samplers, collation, the prefetching DataLoader, readers and small datasets."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+import ember
+from ember.data import (
+    CSR,
+    BatchSampler,
+    CSVDataset,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    IterableDataset,
+    LibSVMDataset,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+    collate_fn_map,
+    default_collate,
+    random_split,
+    read_csv,
+    read_libsvm,
+    train_test_split,
+)
+from ember.data import datasets as data_sets
+
+Point = namedtuple("Point", ["x", "y"])
+
+
+class Squares(Dataset):
+    def __init__(self, n: int = 10):
+        self.n = n
+
+    def __getitem__(self, i):
+        return {"i": i, "sq": float(i * i), "vec": np.full(3, i, np.float64)}
+
+    def __len__(self):
+        return self.n
+
+
+def _xy(n=10):
+    return np.arange(n * 2, dtype=np.float32).reshape(n, 2), np.arange(n)
+
+
+# --- datasets and samplers ------------------------------------------------------------------------------
+def test_tensor_dataset_items_and_length_check():
+    x, y = _xy()
+    ds = TensorDataset(x, ember.tensor(y))
+    assert len(ds) == 10
+    xi, yi = ds[3]
+    assert isinstance(xi, ember.Tensor) and xi.tolist() == [6.0, 7.0] and yi.item() == 3
+    with pytest.raises(ValueError, match="same first dimension"):
+        TensorDataset(x, y[:5])
+
+
+def test_random_split_sizes_disjoint_and_seeded():
+    ds = Squares(103)
+    parts = random_split(ds, [0.7, 0.2, 0.1], generator=0)
+    assert [len(p) for p in parts] == [73, 20, 10]
+    seen = np.concatenate([p.indices for p in parts])
+    assert sorted(seen.tolist()) == list(range(103))
+    again = random_split(ds, [0.7, 0.2, 0.1], generator=0)
+    assert all(np.array_equal(a.indices, b.indices) for a, b in zip(parts, again))
+    a, b = random_split(ds, [100, 3], generator=1)
+    assert (len(a), len(b)) == (100, 3) and b[0]["i"] == b.indices[0]
+    with pytest.raises(ValueError, match="sum to"):
+        random_split(ds, [50, 50])
+
+
+def test_samplers():
+    assert list(SequentialSampler(range(4))) == [0, 1, 2, 3]
+    ember.manual_seed(7)
+    first = list(RandomSampler(range(20)))
+    ember.manual_seed(7)
+    assert list(RandomSampler(range(20))) == first and sorted(first) == list(range(20))
+    seeded = RandomSampler(range(20), generator=3)
+    e1, e2 = list(seeded), list(seeded)
+    assert e1 != e2 and list(RandomSampler(range(20), generator=3)) == e1
+    drawn = list(RandomSampler(range(5), replacement=True, num_samples=50, generator=0))
+    assert len(drawn) == 50 and set(drawn) <= set(range(5))
+    assert list(BatchSampler(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    assert list(BatchSampler(range(5), 2, drop_last=True)) == [[0, 1], [2, 3]]
+    assert len(BatchSampler(range(5), 2)) == 3 and len(BatchSampler(range(5), 2, drop_last=True)) == 2
+
+
+@pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (12, 4, False), (2, 4, False)])
+def test_distributed_sampler_partitions(n, replicas, drop_last):
+    samplers = [DistributedSampler(range(n), replicas, r, seed=5, drop_last=drop_last) for r in range(replicas)]
+    shards = [list(s) for s in samplers]
+    assert all(len(shard) == len(s) == len(shards[0]) for shard, s in zip(shards, samplers))
+    merged = [i for s in shards for i in s]
+    if drop_last:
+        assert len(merged) == (n // replicas) * replicas and len(set(merged)) == len(merged)
+    else:
+        assert set(merged) == set(range(n))  # covers the dataset; padding repeats a few
+        assert len(merged) == -(-n // replicas) * replicas
+
+
+def test_distributed_sampler_epochs():
+    s = DistributedSampler(range(50), num_replicas=2, rank=0, seed=1)
+    e0 = list(s)
+    assert list(s) == e0
+    s.set_epoch(1)
+    assert list(s) != e0
+    assert list(DistributedSampler(range(6), 2, 1, shuffle=False)) == [1, 3, 5]
+    with pytest.raises(ValueError, match="rank"):
+        DistributedSampler(range(6), 2, 2)
+
+
+def test_distributed_sampler_reads_the_launcher_environment(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("RANK", "2")
+    s = DistributedSampler(range(9), shuffle=False)
+    assert (s.num_replicas, s.rank, list(s)) == (3, 2, [2, 5, 8])
+
+
+# --- collation ------------------------------------------------------------------------------------------
+def test_default_collate_nested_structures():
+    batch = [
+        {"p": Point(1, 2.5), "seq": [np.ones(2), True], "name": "a", "t": ember.tensor([1.0, 2.0])},
+        {"p": Point(3, 4.0), "seq": [np.zeros(2), False], "name": "b", "t": ember.tensor([3.0, 4.0])},
+    ]
+    out = default_collate(batch)
+    assert isinstance(out["p"], Point)
+    assert out["p"].x.dtype == ember.int64 and out["p"].x.tolist() == [1, 3]
+    assert out["p"].y.dtype == ember.float32 and out["p"].y.tolist() == [2.5, 4.0]
+    assert isinstance(out["seq"], list) and out["seq"][0].shape == (2, 2) and out["seq"][1].dtype == ember.bool
+    assert out["name"] == ["a", "b"]
+    assert isinstance(out["t"], ember.Tensor) and out["t"].shape == (2, 2)
+    mixed = default_collate([1, 2.5])
+    assert mixed.dtype == ember.float32 and mixed.tolist() == [1.0, 2.5]
+    assert default_collate([np.float64(1.0), np.float64(2.0)]).dtype == ember.float64
+    assert default_collate([(1, 2), (3, 4)])[0].tolist() == [1, 3]
+
+
+def test_collate_errors_and_registry():
+    with pytest.raises(ValueError, match="shape"):
+        default_collate([np.zeros(2), np.zeros(3)])
+    with pytest.raises(TypeError, match="no rule"):
+        default_collate([object(), object()])
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+    collate_fn_map[Box] = lambda batch, *, collate_fn_map: sum(b.v for b in batch)
+    try:
+        assert default_collate([(Box(1), 0), (Box(2), 1)])[0] == 3
+    finally:
+        del collate_fn_map[Box]
+
+
+# --- DataLoader -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_loader_batches_and_drop_last(prefetch):
+    x, y = _xy(10)
+    loader = DataLoader(TensorDataset(x, y), batch_size=4, prefetch=prefetch)
+    batches = list(loader)
+    assert len(loader) == 3 and [b[0].shape[0] for b in batches] == [4, 4, 2]
+    assert np.array_equal(np.concatenate([b[1].numpy() for b in batches]), y)
+    assert len(DataLoader(TensorDataset(x, y), batch_size=4, drop_last=True)) == 2
+    assert [b[1].shape[0] for b in DataLoader(TensorDataset(x, y), batch_size=4, drop_last=True)] == [4, 4]
+
+
+def test_loader_map_dataset_collates_dicts():
+    batches = list(DataLoader(Squares(5), batch_size=2))
+    assert batches[0]["i"].tolist() == [0, 1] and batches[2]["sq"].tolist() == [16.0]
+    assert batches[1]["vec"].shape == (2, 3) and batches[1]["vec"].dtype == ember.float64
+
+
+def test_loader_fast_path_equals_item_by_item():
+    x, y = _xy(13)
+    ds = TensorDataset(x, y)
+    ember.manual_seed(0)
+    fast = list(DataLoader(ds, batch_size=5, shuffle=True))
+    ember.manual_seed(0)
+    slow = list(DataLoader(ds, batch_size=5, shuffle=True, collate_fn=lambda b: default_collate(b)))
+    for (fx, fy), (sx, sy) in zip(fast, slow):
+        assert np.array_equal(fx.numpy(), sx.numpy()) and np.array_equal(fy.numpy(), sy.numpy())
+        assert fx.dtype == sx.dtype and fy.dtype == sy.dtype
+    train, _ = random_split(ds, [10, 3], generator=0)
+    xb, yb = next(iter(DataLoader(train, batch_size=10)))
+    assert np.array_equal(yb.numpy(), train.indices) and np.array_equal(xb.numpy(), x[train.indices])
+
+
+def test_loader_shuffle_reproducible():
+    ds = TensorDataset(*_xy(30))
+
+    def order(seed):
+        ember.manual_seed(seed)
+        return np.concatenate([yb.numpy() for _, yb in DataLoader(ds, batch_size=7, shuffle=True)])
+
+    assert np.array_equal(order(1), order(1)) and not np.array_equal(order(1), order(2))
+    assert sorted(order(1).tolist()) == list(range(30))
+
+
+def test_loader_sampler_and_argument_checks():
+    ds = Squares(6)
+    sampler = DistributedSampler(ds, num_replicas=2, rank=1, shuffle=False)
+    assert [b["i"].tolist() for b in DataLoader(ds, batch_size=2, sampler=sampler)] == [[1, 3], [5]]
+    assert [b["i"].tolist() for b in DataLoader(ds, batch_sampler=[[5, 0], [2]])] == [[5, 0], [2]]
+    with pytest.raises(ValueError, match="shuffle"):
+        DataLoader(ds, shuffle=True, sampler=sampler)
+    with pytest.raises(ValueError, match="batch_sampler"):
+        DataLoader(ds, batch_size=2, batch_sampler=[[0]])
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader(ds, batch_size=0)
+
+
+def test_loader_iterable_dataset():
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(range(7))
+
+    assert [b.tolist() for b in DataLoader(Stream(), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [b.tolist() for b in DataLoader(Stream(), batch_size=3, drop_last=True)] == [[0, 1, 2], [3, 4, 5]]
+    with pytest.raises(TypeError, match="__len__"):
+        len(DataLoader(Stream(), batch_size=3))
+    with pytest.raises(ValueError, match="iterable"):
+        DataLoader(Stream(), shuffle=True)
+
+
+class Slow(Dataset):
+    def __init__(self, n, delay, fail_at=None):
+        self.n, self.delay, self.fail_at = n, delay, fail_at
+
+    def __getitem__(self, i):
+        if i == self.fail_at:
+            raise KeyError(f"bad sample {i}")
+        time.sleep(self.delay)
+        return np.float32(i)
+
+    def __len__(self):
+        return self.n
+
+
+def _epoch_time(prefetch: int) -> float:
+    start = time.perf_counter()
+    for _ in DataLoader(Slow(8, 0.02), batch_size=1, prefetch=prefetch):
+        time.sleep(0.02)  # the simulated training step
+    return time.perf_counter() - start
+
+
+def test_prefetch_overlaps_loading_with_the_step():
+    serial, overlapped = _epoch_time(0), _epoch_time(2)
+    assert serial > 8 * 0.04 * 0.95
+    assert overlapped < serial * 0.8, (serial, overlapped)
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_loader_errors_reraise_in_the_loop(prefetch):
+    loader = DataLoader(Slow(6, 0.0, fail_at=3), batch_size=2, prefetch=prefetch)
+    got = []
+    with pytest.raises(KeyError, match="bad sample 3"):
+        for batch in loader:
+            got.append(batch.tolist())
+    assert got == [[0.0, 1.0]]
+    again = [b.tolist() for b in DataLoader(Slow(4, 0.0), batch_size=2, prefetch=prefetch)]
+    assert again == [[0.0, 1.0], [2.0, 3.0]]
+
+
+def _prefetch_threads():
+    return [t for t in threading.enumerate() if t.name == "ember-data-prefetch"]
+
+
+def test_prefetch_no_thread_leak_and_restart():
+    loader = DataLoader(Slow(50, 0.001), batch_size=2, prefetch=3)
+    for _ in range(3):
+        for i, batch in enumerate(loader):
+            if i == 2:
+                assert batch.tolist() == [4.0, 5.0]
+                break  # iterating again restarts from the beginning
+    deadline = time.time() + 2.0
+    while _prefetch_threads() and time.time() < deadline:
+        time.sleep(0.01)
+    assert not _prefetch_threads()
+    assert len(list(loader)) == 25
+    assert not _prefetch_threads()
+
+
+# --- readers --------------------------------------------------------------------------------------------
+def test_read_csv(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,label,c\n1,2.5,0,3\n4,,1,6\n7,8,1,9\n")
+    x, y = read_csv(path, target_column="label")
+    assert x.dtype == np.float32 and x.shape == (3, 3) and np.isnan(x[1, 1])
+    assert y.dtype == np.int64 and y.tolist() == [0, 1, 1]
+    x2, y2 = read_csv(path, target_column=-1)
+    assert x2.shape == (3, 3) and y2.tolist() == [3, 6, 9]
+    x3, y3 = read_csv(path, target_column=None)
+    assert x3.shape == (3, 4) and y3 is None
+    semi = tmp_path / "s.csv"
+    semi.write_text("1;2;0.5\n3;4;1.5\n")
+    x4, y4 = read_csv(semi, delimiter=";", header=False)
+    assert x4.tolist() == [[1, 2], [3, 4]] and y4.dtype == np.float32
+    with pytest.raises(ValueError, match="no column"):
+        read_csv(path, target_column="nope")
+
+
+def test_csv_dataset_text_labels(tmp_path):
+    path = tmp_path / "iris.csv"
+    path.write_text("f1,f2,species\n1,2,setosa\n3,4,virginica\n5,6,setosa\n")
+    ds = CSVDataset(path, target_column="species")
+    assert ds.classes == ["setosa", "virginica"] and len(ds) == 3
+    xb, yb = next(iter(DataLoader(ds, batch_size=3)))
+    assert xb.shape == (3, 2) and yb.tolist() == [0, 1, 0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\nx,1\n")
+    with pytest.raises(ValueError, match="not numeric"):
+        read_csv(bad)
+
+
+LIBSVM = "1 1:0.5 3:2 # comment\n-1 qid:3 2:1.5\n\n1 4:-1 1:1\n"
+
+
+def test_read_libsvm(tmp_path):
+    path = tmp_path / "d.svm"
+    path.write_text(LIBSVM)
+    (indptr, indices, values, shape), y = read_libsvm(path)
+    assert indptr.tolist() == [0, 2, 3, 5] and indices.tolist() == [0, 2, 1, 3, 0]
+    assert values.dtype == np.float32 and shape == (3, 4) and y.tolist() == [1, -1, 1]
+    matrix, _ = read_libsvm(path, n_features=6, zero_based=True)
+    assert matrix.shape == (3, 6) and matrix.indices.tolist() == [1, 3, 2, 4, 1]
+    dense = matrix.to_dense()
+    assert dense[0, 1] == 0.5 and dense[2, 4] == -1.0
+    with pytest.raises(ValueError, match="n_features"):
+        read_libsvm(path, n_features=2)
+
+
+def test_libsvm_dataset_dense_and_sparse(tmp_path):
+    path = tmp_path / "d.svm"
+    path.write_text(LIBSVM)
+    dense = LibSVMDataset(path)
+    row, label = dense[2]
+    assert row.tolist() == [1.0, 0.0, 0.0, -1.0] and label == 1
+    xb, yb = next(iter(DataLoader(dense, batch_size=3)))
+    assert xb.shape == (3, 4) and yb.tolist() == [1, -1, 1]
+    sparse = LibSVMDataset(path, dense=False)
+    assert isinstance(sparse[0][0], CSR)
+    for loader in (DataLoader(sparse, batch_size=3), DataLoader(sparse, batch_size=3, collate_fn=default_collate,
+                                                                  sampler=[0, 1, 2])):
+        batch, labels = next(iter(loader))
+        assert isinstance(batch, CSR) and np.array_equal(batch.to_dense(), xb.numpy())
+    rows = default_collate([sparse[2], sparse[0]])[0]
+    assert np.array_equal(rows.to_dense(), xb.numpy()[[2, 0]])
+
+
+# --- small datasets -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, shape, classes", [
+    ("load_iris", (150, 4), 3), ("load_wine", (178, 13), 3), ("load_breast_cancer", (569, 30), 2),
+    ("load_digits", (1797, 64), 10), ("load_diabetes", (442, 10), None),
+])
+def test_sklearn_loaders(name, shape, classes):
+    pytest.importorskip("sklearn")
+    x, y = getattr(data_sets, name)()
+    assert x.shape == shape and x.dtype == np.float32 and y.shape == (shape[0],)
+    if classes is None:
+        assert y.dtype == np.float32
+    else:
+        assert y.dtype == np.int64 and len(np.unique(y)) == classes
+
+
+def test_digits_images_and_missing_sklearn(monkeypatch):
+    pytest.importorskip("sklearn")
+    x, _ = data_sets.load_digits(images=True)
+    assert x.shape == (1797, 1, 8, 8) and x.min() == 0.0 and x.max() == 1.0
+    monkeypatch.setitem(__import__("sys").modules, "sklearn", None)
+    with pytest.raises(ImportError, match=r"pip install ember\[data\]"):
+        data_sets.load_iris()
+
+
+def test_train_test_split():
+    x = np.arange(100).reshape(50, 2)
+    y = np.array([0] * 40 + [1] * 10)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, 0.2, seed=0)
+    assert len(x_te) == 10 and len(x_tr) == 40
+    assert sorted(np.concatenate([x_tr[:, 0], x_te[:, 0]]).tolist()) == list(range(0, 100, 2))
+    assert np.array_equal(x_tr[:, 0] // 2, np.arange(50)[x_tr[:, 0] // 2]) and np.all(y_tr == y[x_tr[:, 0] // 2])
+    _, x_te2, _, _ = train_test_split(x, y, 0.2, seed=0)
+    assert np.array_equal(x_te, x_te2)
+    _, _, y_tr, y_te = train_test_split(x, y, 0.3, seed=1, stratify=True)
+    assert len(y_te) == 15 and np.bincount(y_te).tolist() == [12, 3] and np.bincount(y_tr).tolist() == [28, 7]

@@ -1,0 +1,130 @@
+"""ember.metrics against scikit-learn's metrics, on arrays and Tensors, one-shot and streaming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import metrics
+
+skm = pytest.importorskip("sklearn.metrics")
+
+
+def _multiclass(n=200, c=4, seed=0):
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((n, c)).astype(np.float32)
+    target = rng.integers(0, c, n)
+    return logits, target
+
+
+def test_accuracy_forms():
+    logits, target = _multiclass()
+    expected = skm.accuracy_score(target, logits.argmax(1))
+    assert metrics.accuracy(logits, target) == pytest.approx(expected)
+    assert metrics.accuracy(ember.tensor(logits, requires_grad=True), ember.tensor(target)) == pytest.approx(expected)
+    assert metrics.accuracy(logits.argmax(1), target) == pytest.approx(expected)
+    probs = np.array([0.2, 0.7, 0.5, 0.1])
+    assert metrics.accuracy(probs, np.array([0, 1, 1, 1])) == 0.75
+    assert metrics.accuracy(probs[:, None], np.array([0, 1, 1, 1])) == 0.75
+    with pytest.raises(ValueError, match="do not match"):
+        metrics.accuracy(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_accuracy(k):
+    logits, target = _multiclass(c=5, seed=k)
+    expected = skm.top_k_accuracy_score(target, logits, k=k, labels=np.arange(5))
+    assert metrics.top_k_accuracy(logits, target, k) == pytest.approx(expected)
+    assert metrics.top_k_accuracy(logits, target, 5) == 1.0
+
+
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
+def test_precision_recall_f1_multiclass(average):
+    logits, target = _multiclass(c=5, seed=3)
+    pred = logits.argmax(1)
+    pred[pred == 4] = 3  # a class never predicted: zero_division
+    for ours, theirs in ((metrics.precision, skm.precision_score), (metrics.recall, skm.recall_score),
+                         (metrics.f1_score, skm.f1_score)):
+        assert ours(pred, target, average=average) == pytest.approx(
+            theirs(target, pred, average=average, zero_division=0))
+        assert ours(logits, target, average=average) == pytest.approx(
+            theirs(target, logits.argmax(1), average=average, zero_division=0))
+
+
+def test_precision_recall_f1_binary():
+    rng = np.random.default_rng(1)
+    probs = rng.random(300)
+    target = (rng.random(300) < probs).astype(np.int64)
+    pred = (probs >= 0.5).astype(np.int64)
+    assert metrics.precision(probs, target) == pytest.approx(skm.precision_score(target, pred))
+    assert metrics.recall(probs, target) == pytest.approx(skm.recall_score(target, pred))
+    assert metrics.f1_score(probs, target) == pytest.approx(skm.f1_score(target, pred))
+    assert metrics.f1_score(pred, target, pos_label=0) == pytest.approx(skm.f1_score(target, pred, pos_label=0))
+    with pytest.raises(ValueError, match="average"):
+        metrics.precision(pred, target, average="samples")
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_roc_auc_matches_sklearn(ties):
+    rng = np.random.default_rng(2)
+    target = rng.integers(0, 2, 500)
+    scores = rng.random(500) + 0.3 * target
+    if ties:
+        scores = np.round(scores * 5) / 5  # many tied scores across both classes
+    assert metrics.roc_auc(scores, target) == pytest.approx(skm.roc_auc_score(target, scores), abs=1e-12)
+    two_column = np.stack([1 - scores, scores], 1)
+    assert metrics.roc_auc(ember.tensor(two_column), target) == pytest.approx(skm.roc_auc_score(target, scores))
+    assert metrics.roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert metrics.roc_auc(np.ones(4), np.array([0, 1, 0, 1])) == 0.5
+    with pytest.raises(ValueError, match="both"):
+        metrics.roc_auc(np.ones(3), np.ones(3))
+
+
+def test_log_loss_and_regression_errors():
+    rng = np.random.default_rng(4)
+    p = rng.random(50) * 0.98 + 0.01
+    y = rng.integers(0, 2, 50)
+    assert metrics.log_loss(p, y) == pytest.approx(skm.log_loss(y, p))
+    logits, target = _multiclass(50, 3)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert metrics.log_loss(probs, target) == pytest.approx(skm.log_loss(target, probs, labels=[0, 1, 2]), rel=1e-5)
+    a, b = rng.standard_normal(40), rng.standard_normal(40)
+    assert metrics.mean_squared_error(a, b) == pytest.approx(skm.mean_squared_error(b, a))
+    assert metrics.mean_absolute_error(ember.tensor(a), b) == pytest.approx(skm.mean_absolute_error(b, a), rel=1e-6)
+
+
+def test_streaming_metrics_equal_one_shot():
+    logits, target = _multiclass(300, 4, seed=5)
+    probs = 1 / (1 + np.exp(-logits[:, 0]))
+    binary = (target % 2).astype(np.int64)
+    cases = [
+        (metrics.Accuracy(), logits, target, metrics.accuracy(logits, target)),
+        (metrics.TopKAccuracy(2), logits, target, metrics.top_k_accuracy(logits, target, 2)),
+        (metrics.AUC(), probs, binary, skm.roc_auc_score(binary, probs)),
+        (metrics.Precision(average="macro"), logits, target, skm.precision_score(target, logits.argmax(1),
+                                                                                  average="macro")),
+        (metrics.Recall(), probs, binary, skm.recall_score(binary, probs >= 0.5)),
+        (metrics.F1(average="weighted"), logits, target, skm.f1_score(target, logits.argmax(1), average="weighted")),
+        (metrics.MSE(), probs, binary, skm.mean_squared_error(binary, probs)),
+        (metrics.MAE(), probs, binary, skm.mean_absolute_error(binary, probs)),
+    ]
+    for metric, pred, tgt, expected in cases:
+        assert np.isnan(metric.result())
+        for start in range(0, 300, 64):
+            metric.update(ember.tensor(pred[start:start + 64]), tgt[start:start + 64])
+        assert metric.result() == pytest.approx(expected), metric.name
+        metric.reset()
+        assert np.isnan(metric.result())
+    names = [m.name for m, *_ in cases]
+    assert names == ["accuracy", "top_2_accuracy", "auc", "precision", "recall", "f1", "mse", "mae"]
+    assert metrics.Accuracy(name="acc").name == "acc"
+
+
+def test_mean_metric():
+    m = metrics.Mean("loss")
+    m.update(ember.tensor(0.5))
+    m.update(0.2, weight=2)
+    assert m.name == "loss" and m.result() == pytest.approx(0.3)
+    m.update(np.array([1.0, 1.0]))
+    assert m.result() == pytest.approx(2.9 / 5)
