@@ -125,7 +125,10 @@ class Tensor:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors convert to a number, got shape {list(self.shape)}")
-        return self.data.reshape(()).item() if self.data.__class__ is np.ndarray else self.data.get().item()
+        data = self.data
+        if data.__class__ is not np.ndarray and hasattr(data, "get"):
+            data = data.get()
+        return np.asarray(data).reshape(()).item()
 
     def tolist(self):
         return np.asarray(self.detach().numpy()).tolist()
