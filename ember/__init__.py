@@ -18,7 +18,11 @@ from ember.creation import (
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
 from ember.random import get_rng_state, manual_seed, set_rng_state
+from ember import optim
 from ember.sparse import RowSparse
+from ember import data, metrics
+from ember.checkpoint import load, save
+from ember import nn
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device

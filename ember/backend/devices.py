@@ -94,7 +94,7 @@ def move(array, device: Device):
     if device.type == "cpu":
         if array.__class__ is np.ndarray:
             return array
-        return array.get()
+        return array.get() if hasattr(array, "get") else np.asarray(array)  # CuPy, or a NumPy scalar
     cp = cupy_module()
     with cp.cuda.Device(device.index):
         return cp.asarray(array)

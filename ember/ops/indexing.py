@@ -190,9 +190,15 @@ def _gather_infer(x, index, *, axis):
     return Spec(tuple(index.shape), x.dtype)
 
 
+def _gather_forward(xp, x, index, *, axis):
+    if index.ndim != x.ndim:  # NumPy would index silently with the wrong meaning; infer names the problem
+        raise ValueError("gather: index and input differ in dimensions")
+    return x[_along_axis(xp, index, axis)]
+
+
 GATHER = defop(
     "gather",
-    forward=lambda xp, x, index, *, axis: x[_along_axis(xp, index, axis)],
+    forward=_gather_forward,
     infer=_gather_infer,
     vjp=lambda ctx, g: (
         scatter_add(_zeros_like(ctx.inputs[0], g), ctx.attrs["axis"], ctx.inputs[1], g), None),
@@ -211,6 +217,9 @@ def gather(x: Tensor, axis: int, index) -> Tensor:
 
 
 def _scatter_add_forward(xp, x, index, src, *, axis):
+    if index.ndim != x.ndim or src.ndim != index.ndim or any(s < i for s, i in zip(src.shape, index.shape)):
+        # add.at would broadcast a too-small src silently; infer names the problem
+        raise ValueError("scatter_add: index and src do not fit the input")
     out = x.copy()
     region = tuple(slice(0, d) for d in index.shape)
     xp.add.at(out, _along_axis(xp, index, axis), src[region])

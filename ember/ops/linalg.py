@@ -6,7 +6,7 @@ from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
 from ember.ops.convert import promote
 from ember.ops.infer import broadcast_shapes, same_dtype
-from ember.ops.registry import Cost, Spec, defop, shape_error
+from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
 from ember.ops.shape import reshape, swapaxes, unbroadcast
 from ember.tensor import Tensor
 
@@ -27,7 +27,10 @@ def _matmul_infer(a, b):
     b_shape = tuple(b.shape) + (1,) if b.ndim == 1 else tuple(b.shape)
     if a_shape[-1] != b_shape[-2]:
         raise shape_error("matmul", specs, f"inner dimensions differ ({a_shape[-1]} vs {b_shape[-2]})")
-    batch = broadcast_shapes("matmul", [Spec(a_shape[:-2], a.dtype), Spec(b_shape[:-2], b.dtype)])
+    try:
+        batch = broadcast_shapes("matmul", [Spec(a_shape[:-2], a.dtype), Spec(b_shape[:-2], b.dtype)])
+    except ShapeError:
+        raise shape_error("matmul", specs, "batch dimensions cannot be broadcast together") from None
     shape = batch + (a_shape[-2], b_shape[-1])
     if a.ndim == 1:
         shape = shape[:-2] + shape[-1:]

@@ -83,10 +83,15 @@ def _check_class_target(name: str, input: Tensor, target: Tensor):
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...)."""
+    return _nll("nll_loss", input, target, weight, ignore_index, reduction)
+
+
+def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> Tensor:
+    # ``name`` is the function the user called, for the error messages.
     input, target = to_float(input), as_tensor(target)
     valid = target != ignore_index
     safe = where(valid, target, 0)
-    _check_class_target("nll_loss", input, safe)
+    _check_class_target(name, input, safe)
     picked = squeeze(gather(input, 1, unsqueeze(safe, 1)), 1)
     w = cast(valid, input.dtype)
     if weight is not None:
@@ -94,7 +99,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     losses = -(picked * w)
     if reduction == "mean":
         return sum(losses) / sum(w)
-    return _reduce("nll_loss", losses, reduction)
+    return _reduce(name, losses, reduction)
 
 
 def cross_entropy(
@@ -123,7 +128,7 @@ def cross_entropy(
             target = target * (1.0 - label_smoothing) + label_smoothing / classes
         terms = logp * target if w_row is None else logp * target * w_row
         return _reduce("cross_entropy", -sum(terms, axis=1), reduction)
-    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    nll = _nll("cross_entropy", logp, target, weight, ignore_index, reduction)
     if not label_smoothing:
         return nll
     valid = cast(target != ignore_index, input.dtype)

@@ -1,0 +1,66 @@
+"""Neural-network building blocks: Module and Parameter, layers, losses, ``init`` and ``functional``.
+
+>>> net = ember.nn.Sequential(ember.nn.Linear(784, 256), ember.nn.ReLU(), ember.nn.Linear(256, 10))
+>>> loss = ember.nn.CrossEntropyLoss()(net(ember.randn(64, 784)), ember.randint(0, 10, (64,)))
+"""
+
+from ember.nn import functional, init
+from ember.nn.layers.activation import (
+    ELU,
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from ember.nn.layers.attention import (
+    MultiheadAttention,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    scaled_dot_product_attention,
+)
+from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from ember.nn.layers.dropout import Dropout
+from ember.nn.layers.embedding import Embedding
+from ember.nn.layers.embedding_bag import EmbeddingBag
+from ember.nn.layers.flatten import Flatten, Unflatten
+from ember.nn.layers.linear import Bilinear, Identity, Linear
+from ember.nn.layers.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from ember.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from ember.nn.layers.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
+from ember.nn.parameter import Parameter
+
+__all__ = [
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
+    "BatchNorm2d", "Bilinear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout",
+    "ELU", "Embedding", "EmbeddingBag", "Flatten", "GELU", "GRU", "GRUCell", "Hardtanh", "HuberLoss", "Identity",
+    "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d",
+    "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "NLLLoss", "Parameter", "RNN", "RNNCell",
+    "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
+    "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "functional", "init", "scaled_dot_product_attention",
+]

@@ -1,0 +1,121 @@
+"""PyTorch's ``torch.nn.functional`` names over Ember's ops.
+
+Most names are the op functions themselves; the few whose PyTorch signature differs (``dim`` for
+``axis``, ``linear``, ``pad``, ``embedding``) are thin wrappers.
+
+>>> import ember.nn.functional as F
+>>> F.cross_entropy(F.linear(ember.randn(4, 8), ember.randn(3, 8)), ember.tensor([0, 1, 2, 0]))
+"""
+
+from __future__ import annotations
+
+from ember import ops as _ops
+from ember.ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    batch_norm,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    cross_entropy,
+    elu,
+    gelu,
+    hardtanh,
+    huber_loss,
+    l1_loss,
+    layer_norm,
+    leaky_relu,
+    max_pool1d,
+    max_pool2d,
+    mish,
+    mse_loss,
+    nll_loss,
+    one_hot,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    smooth_l1_loss,
+    softplus,
+    tanh,
+)
+from ember.tensor import Tensor
+
+__all__ = [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+    "cross_entropy", "dropout", "elu", "embedding", "gelu", "hardtanh", "huber_loss", "l1_loss", "layer_norm",
+    "leaky_relu", "linear", "log_softmax", "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot",
+    "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` with weight (out_features, in_features).
+
+    >>> F.linear(ember.randn(2, 4), ember.randn(3, 4)).shape
+    (2, 3)
+    """
+    y = _ops.matmul(input, _ops.transpose(weight))
+    return y if bias is None else y + bias
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """Softmax along ``dim``.
+
+    >>> F.softmax(ember.randn(2, 5), dim=1).sum(axis=1)
+    """
+    return _ops.softmax(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """Log-softmax along ``dim``.
+
+    >>> F.log_softmax(ember.randn(2, 5), dim=1).shape
+    (2, 5)
+    """
+    return _ops.log_softmax(input, dim)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Dropout; ``inplace`` is accepted for compatibility and the result is always a new tensor.
+
+    >>> F.dropout(ember.ones(4), 0.5, training=False).sum()
+    """
+    return _ops.dropout(input, p, training)
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` for integer ids; the ``padding_idx`` rows get no gradient.
+
+    >>> F.embedding(ember.tensor([[0, 2]]), ember.randn(5, 3)).shape
+    (1, 2, 3)
+    """
+    out = _ops.embedding(input, weight, sparse=sparse)
+    if padding_idx is not None and out.requires_grad:
+        keep = _ops.unsqueeze(_ops.cast(_ops.ne(_ops.as_tensor(input), padding_idx % weight.shape[0]), out.dtype), -1)
+        out.register_hook(lambda g: g * keep)
+    return out
+
+
+def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's padding spec: (left, right) of the last axis, then (left, right) of the one before, ...
+
+    >>> F.pad(ember.zeros(1, 2, 3), (1, 1)).shape
+    (1, 2, 5)
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: pad must hold (before, after) pairs for at most {input.ndim} axes, got {tuple(pad)}")
+    pairs = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        pairs[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if any(a < 0 or b < 0 for a, b in pairs):
+        raise ValueError(f"pad: negative padding (cropping) is not supported, got {tuple(pad)}")
+    return _ops.pad(input, pairs, value)

@@ -1,0 +1,206 @@
+"""Weight initialisation, in place on ``tensor.data``, with PyTorch's formulas.
+
+Random draws come from ``ember.random.generator()``, so ``ember.manual_seed`` makes them reproducible.
+
+>>> from ember.nn import init
+>>> init.kaiming_uniform_(ember.empty(256, 784), a=5 ** 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember import random as _random
+from ember.tensor import Tensor
+
+__all__ = [
+    "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+]
+
+_LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+
+def _draw_dtype(tensor: Tensor):
+    # Draw in float32 for float32 and narrower weights (half the memory traffic), float64 otherwise.
+    return np.float64 if tensor.dtype == np.float64 else np.float32
+
+
+def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
+    tensor.copy_(values.astype(tensor.dtype, copy=False))
+    return tensor
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for an activation: 1 for linear/conv/sigmoid, 5/3 for tanh, sqrt(2) for
+    relu, sqrt(2 / (1 + slope^2)) for leaky_relu, 3/4 for selu.
+
+    >>> init.calculate_gain("relu")
+    1.4142135623730951
+    """
+    if nonlinearity in _LINEAR_LIKE or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative slope {param!r} is not a number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight shaped (out, in, *kernel)."""
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"fan in and fan out need a tensor with at least 2 dimensions, got shape {list(tensor.shape)}"
+        )
+    receptive_field = 1
+    for d in tensor.shape[2:]:
+        receptive_field *= d
+    return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
+
+
+def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with draws from U(a, b).
+
+    >>> init.uniform_(ember.empty(3, 5), -0.1, 0.1)
+    """
+    values = _random.generator().random(tensor.shape, dtype=_draw_dtype(tensor))
+    return _write(tensor, values * (b - a) + a)
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with draws from N(mean, std^2).
+
+    >>> init.normal_(ember.empty(3, 5), std=0.02)
+    """
+    values = _random.generator().standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
+    return _write(tensor, values * std + mean)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
+    """Fill with N(mean, std^2) draws truncated to [a, b] (redrawn until inside).
+
+    >>> init.trunc_normal_(ember.empty(3, 5), std=0.02, a=-0.04, b=0.04)
+    """
+    gen = _random.generator()
+    values = gen.standard_normal(tensor.shape) * std + mean
+    outside = (values < a) | (values > b)
+    while outside.any():
+        values[outside] = gen.standard_normal(int(outside.sum())) * std + mean
+        outside = (values < a) | (values > b)
+    return _write(tensor, values)
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with ``val``.
+
+    >>> init.constant_(ember.empty(3), 0.1)
+    """
+    tensor.data[...] = val
+    return tensor
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0.
+
+    >>> init.zeros_(ember.empty(3))
+    """
+    return constant_(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1.
+
+    >>> init.ones_(ember.empty(3))
+    """
+    return constant_(tensor, 1)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix.
+
+    >>> init.eye_(ember.empty(3, 3))
+    """
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {list(tensor.shape)}")
+    return _write(tensor, np.eye(*tensor.shape))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix (rows flattened over trailing dimensions), times ``gain``.
+
+    >>> init.orthogonal_(ember.empty(4, 6))
+    """
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got {list(tensor.shape)}")
+    rows = tensor.shape[0]
+    cols = tensor.data.size // rows
+    flat = _random.generator().standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _write(tensor, (q * gain).reshape(tensor.shape))
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).
+
+    >>> init.xavier_uniform_(ember.empty(3, 5), gain=init.calculate_gain("tanh"))
+    """
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    >>> init.xavier_normal_(ember.empty(3, 5))
+    """
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a).
+
+    >>> init.kaiming_uniform_(ember.empty(16, 3, 3, 3), nonlinearity="relu")
+    """
+    if 0 in tensor.shape:
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+    """He normal: N(0, std^2) with std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a).
+
+    >>> init.kaiming_normal_(ember.empty(16, 3, 3, 3), mode="fan_out", nonlinearity="relu")
+    """
+    if 0 in tensor.shape:
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))

@@ -1,0 +1,1 @@
+"""Layers: one small module per file (import them from ``ember.nn``)."""

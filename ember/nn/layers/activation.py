@@ -1,0 +1,215 @@
+"""Activation functions as modules (each calls the op of the same name)."""
+
+from __future__ import annotations
+
+from ember.nn.module import Module
+from ember.ops import (
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    mish,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from ember.tensor import Tensor
+
+
+class ReLU(Module):
+    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+
+    >>> ember.nn.ReLU()(ember.tensor([-1.0, 2.0]))
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU6(ReLU):
+    """min(max(x, 0), 6).
+
+    >>> ember.nn.ReLU6()(ember.tensor([-1.0, 8.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu6(x)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else ``negative_slope * x``.
+
+    >>> ember.nn.LeakyReLU(0.2)(ember.tensor([-1.0, 2.0]))
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x where x > 0, else ``alpha * (exp(x) - 1)``.
+
+    >>> ember.nn.ELU()(ember.tensor([-1.0, 2.0]))
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(Module):
+    """Gaussian error linear unit; ``approximate="tanh"`` for the tanh formula.
+
+    >>> ember.nn.GELU()(ember.tensor([-1.0, 2.0]))
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate='{self.approximate}'"
+
+
+class SiLU(ReLU):
+    """x * sigmoid(x).
+
+    >>> ember.nn.SiLU()(ember.tensor([-1.0, 2.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return silu(x)
+
+
+class Mish(ReLU):
+    """x * tanh(softplus(x)).
+
+    >>> ember.nn.Mish()(ember.tensor([-1.0, 2.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return mish(x)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)).
+
+    >>> ember.nn.Sigmoid()(ember.tensor([0.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sigmoid(x)
+
+
+class Tanh(Module):
+    """Hyperbolic tangent.
+
+    >>> ember.nn.Tanh()(ember.tensor([0.5]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return tanh(x)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, linear above ``threshold``.
+
+    >>> ember.nn.Softplus()(ember.tensor([0.0]))
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """x limited to [min_val, max_val].
+
+    >>> ember.nn.Hardtanh(-2.0, 2.0)(ember.tensor([-3.0, 1.0]))
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+def _softmax_dim(ndim: int) -> int:
+    # PyTorch's implicit choice when dim is None (kept for compatibility).
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``.
+
+    >>> ember.nn.Softmax(dim=-1)(ember.randn(2, 5)).sum(axis=-1)
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, computed stably.
+
+    >>> ember.nn.LogSoftmax(dim=1)(ember.randn(2, 5)).shape
+    (2, 5)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return log_softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))

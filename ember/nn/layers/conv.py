@@ -1,0 +1,176 @@
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+
+from __future__ import annotations
+
+import math
+
+from ember.creation import empty
+from ember.nn import init
+from ember.nn.module import Module
+from ember.nn.parameter import Parameter
+from ember.ops import conv1d, conv2d, conv_transpose1d, conv_transpose2d, pad
+from ember.tensor import Tensor
+
+
+def _tuple(value, n: int, name: str, arg: str) -> tuple:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * n
+    value = tuple(value)
+    if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise TypeError(f"{name}: {arg} must be an int or {n} ints, got {value!r}")
+    return value
+
+
+class _ConvNd(Module):
+    _dims = 2
+    _transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", output_padding=0,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        name, n = type(self).__name__, self._dims
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n, name, "kernel_size")
+        self.stride = _tuple(stride, n, name, "stride")
+        self.dilation = _tuple(dilation, n, name, "dilation")
+        self.output_padding = _tuple(output_padding, n, name, "output_padding")
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self._pad_input = None
+        if isinstance(padding, str):
+            if padding not in ("same", "valid") or self._transposed:
+                raise ValueError(f"{name}: padding must be 'valid', 'same' or ints, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{name}: padding='same' needs stride 1, got stride {self.stride}")
+            self.padding = padding
+            self._op_padding = (0,) * n
+            if padding == "same":
+                totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+                self._op_padding = tuple(t // 2 for t in totals)
+                if any(t % 2 for t in totals):  # uneven: pad the extra element on the right of the input
+                    self._pad_input = ((0, 0), (0, 0)) + tuple((0, t % 2) for t in totals)
+        else:
+            self.padding = _tuple(padding, n, name, "padding")
+            self._op_padding = self.padding
+        if self._transposed:
+            shape = (in_channels, out_channels // groups) + self.kernel_size
+        else:
+            shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # PyTorch's defaults: weight U(-1/sqrt(fan_in), 1/sqrt(fan_in)) via kaiming_uniform_(a=sqrt(5)), bias alike.
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _padded(self, x: Tensor) -> Tensor:
+        return x if self._pad_input is None else pad(x, self._pad_input)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if isinstance(self.padding, str):
+            text += f", padding={self.padding}"
+        elif self.padding != (0,) * self._dims:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._dims:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L); weight is (C_out, C_in / groups, k).
+
+    >>> ember.nn.Conv1d(2, 6, 5, stride=2)(ember.randn(4, 2, 50)).shape
+    (4, 6, 23)
+    """
+
+    _dims = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv1d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
+                      self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W); weight is (C_out, C_in / groups, kH, kW).
+
+    >>> ember.nn.Conv2d(3, 16, 3, padding=1)(ember.randn(8, 3, 32, 32)).shape
+    (8, 16, 32, 32)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv2d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
+                      self.groups)
+
+
+class ConvTranspose1d(_ConvNd):
+    """Transposed 1-D convolution over (N, C_in, L); weight is (C_in, C_out / groups, k).
+
+    >>> ember.nn.ConvTranspose1d(4, 3, 3, stride=2)(ember.randn(2, 4, 10)).shape
+    (2, 3, 21)
+    """
+
+    _dims = 1
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+                 device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                self.groups, self.dilation)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution over (N, C_in, H, W); weight is (C_in, C_out / groups, kH, kW).
+
+    >>> ember.nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(2, 8, 7, 7)).shape
+    (2, 4, 14, 14)
+    """
+
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+                 device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                self.groups, self.dilation)

@@ -1,0 +1,190 @@
+"""EmbeddingBag: the sum, mean or max of bags of embedding rows, without materialising the rows per bag.
+
+The rows of all ids are looked up once (``ember.embedding``), then reduced per bag with a segment sum
+(``index_add`` over a bag-id vector). With ``sparse=True`` the weight's gradient is row-sparse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import ops
+from ember.creation import empty
+from ember.nn import init
+from ember.nn.module import Module
+from ember.nn.parameter import Parameter
+from ember.tensor import Tensor
+
+_MODES = ("sum", "mean", "max")
+
+
+def _host(t) -> np.ndarray:
+    """An integer tensor or array as a NumPy array (ids and offsets steer Python-side bookkeeping)."""
+    if isinstance(t, Tensor):
+        t = t.detach().data
+    return t.get() if hasattr(t, "get") else np.asarray(t)
+
+
+class EmbeddingBag(Module):
+    """Reduce bags of embeddings with ``mode`` "mean" (default), "sum" or "max", like ``torch.nn.EmbeddingBag``.
+
+    A 2-D ``input`` (B, n) holds B bags of n ids; a 1-D ``input`` with ``offsets`` holds ragged bags,
+    bag i being ``input[offsets[i]:offsets[i + 1]]`` (the last runs to the end unless
+    ``include_last_offset``). ``per_sample_weights`` scales each id's row (mode "sum" only). Ids equal to
+    ``padding_idx`` are left out of their bag; empty bags give zeros.
+
+    >>> bag = ember.nn.EmbeddingBag(100, 8, mode="sum")
+    >>> bag(ember.tensor([1, 2, 4, 5, 4]), offsets=ember.tensor([0, 2])).shape
+    (2, 8)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Tensor | None = None,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        if mode not in _MODES:
+            raise ValueError(f"EmbeddingBag: mode must be one of {_MODES}, got {mode!r}")
+        if max_norm is not None or scale_grad_by_freq:
+            raise NotImplementedError("EmbeddingBag: max_norm and scale_grad_by_freq are not supported")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"EmbeddingBag: padding_idx {padding_idx} is out of range for "
+                                 f"{num_embeddings} rows")
+            padding_idx %= num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.mode = mode
+        self.sparse = sparse
+        self.include_last_offset = include_last_offset
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dtype, device=device))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"EmbeddingBag: _weight must have shape {[num_embeddings, embedding_dim]}, "
+                                 f"got {list(_weight.shape)}")
+            self.weight = Parameter(_weight)
+
+    def reset_parameters(self) -> None:
+        """N(0, 1) rows, with the padding row zeroed, like PyTorch."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, mode: str = "mean", sparse: bool = False,
+                        include_last_offset: bool = False, padding_idx: int | None = None) -> EmbeddingBag:
+        """An EmbeddingBag whose weight is ``embeddings`` (shared), frozen unless ``freeze=False``.
+
+        >>> bag = ember.nn.EmbeddingBag.from_pretrained(ember.randn(10, 4), mode="sum")
+        """
+        if embeddings.ndim != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {list(embeddings.shape)}")
+        rows, dim = embeddings.shape
+        bag = cls(rows, dim, mode=mode, sparse=sparse, _weight=embeddings, include_last_offset=include_last_offset,
+                  padding_idx=padding_idx)
+        bag.weight.requires_grad_(not freeze)
+        return bag
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}"
+        if self.sparse:
+            text += ", sparse=True"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        return text
+
+    def _bags(self, input, offsets) -> tuple[np.ndarray, np.ndarray, int]:
+        """(flat ids, bag id of each, number of bags) from the fixed-size or ragged layout."""
+        ids = _host(input)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"EmbeddingBag: input must hold integer ids, got {ids.dtype}")
+        if ids.ndim == 2:
+            if offsets is not None:
+                raise ValueError("EmbeddingBag: offsets must be None for a 2-D input (fixed-size bags)")
+            num_bags, size = ids.shape
+            return ids.reshape(-1), np.repeat(np.arange(num_bags), size), num_bags
+        if ids.ndim != 1:
+            raise ValueError(f"EmbeddingBag: input must be 1-D (with offsets) or 2-D, got shape {list(ids.shape)}")
+        if offsets is None:
+            raise ValueError("EmbeddingBag: a 1-D input needs offsets (the start of each bag)")
+        starts = _host(offsets).astype(np.int64).reshape(-1)
+        if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > ids.size:
+            raise ValueError(f"EmbeddingBag: offsets must start at 0 and be non-decreasing up to len(input) = "
+                             f"{ids.size}, got {starts.tolist()}")
+        bounds = starts if self.include_last_offset else np.append(starts, ids.size)
+        num_bags = bounds.size - 1
+        lengths = np.diff(bounds)
+        bag_ids = np.repeat(np.arange(num_bags), lengths)
+        return ids[:bounds[-1]], bag_ids, num_bags
+
+    def forward(self, input: Tensor, offsets: Tensor | None = None,
+                per_sample_weights: Tensor | None = None) -> Tensor:
+        ids, bag_ids, num_bags = self._bags(input, offsets)
+        weight = self.weight
+        psw = None
+        if per_sample_weights is not None:
+            if self.mode != "sum":
+                raise ValueError(f"EmbeddingBag: per_sample_weights need mode='sum', got mode={self.mode!r}")
+            psw = ops.reshape(ops.as_tensor(per_sample_weights, weight), (-1,))
+            size = int(np.size(_host(input)))
+            if psw.shape[0] != size:
+                raise ValueError(f"EmbeddingBag: per_sample_weights must have the input's shape "
+                                 f"{list(np.shape(_host(input)))}, got {list(per_sample_weights.shape)}")
+            if size != ids.size:  # include_last_offset with a last offset short of len(input)
+                psw = psw[:ids.size]
+        if self.padding_idx is not None:
+            keep = ids != self.padding_idx
+            if not keep.all():
+                ids, bag_ids = ids[keep], bag_ids[keep]
+                if psw is not None:
+                    psw = psw[np.nonzero(keep)[0]]
+        xp = weight.xp
+        device_ids = xp.asarray(ids)
+        rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=self.sparse)
+        if psw is not None:
+            rows = rows * ops.unsqueeze(ops.cast(psw, rows.dtype), 1)
+        if self.mode == "max":
+            return self._max(rows, bag_ids, num_bags)
+        segments = Tensor._make(xp.asarray(bag_ids), None)
+        out = ops.index_add(Tensor._make(xp.zeros((num_bags, self.embedding_dim), rows.dtype), None), segments, rows)
+        if self.mode == "mean":
+            counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(rows.dtype)
+            out = out / Tensor._make(xp.asarray(counts[:, None]), None)
+        return out
+
+    def _max(self, rows: Tensor, bag_ids: np.ndarray, num_bags: int) -> Tensor:
+        """Per-bag maximum: scatter the rows into a (bags, longest bag, dim) block padded with -inf."""
+        xp = rows.xp
+        counts = np.bincount(bag_ids, minlength=num_bags)
+        longest = int(counts.max()) if counts.size else 0
+        if longest == 0:
+            return Tensor._make(xp.zeros((num_bags, self.embedding_dim), rows.dtype), None)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(bag_ids.size) - starts[bag_ids]  # position of each id inside its bag
+        # Gather rows by index into the padded block; the -inf filler is one extra row at the end.
+        filler = Tensor._make(xp.full((1, self.embedding_dim), -np.inf, rows.dtype), None)
+        table = ops.concat([rows, filler])
+        index = np.full((num_bags, longest), rows.shape[0], np.int64)
+        index[bag_ids, slot] = np.arange(bag_ids.size)
+        block = ops.take(table, Tensor._make(xp.asarray(index), None), axis=0)
+        out = ops.max(block, axis=1)
+        if (counts == 0).any():
+            out = ops.where(Tensor._make(xp.asarray((counts > 0)[:, None]), None), out, 0.0)
+        return out

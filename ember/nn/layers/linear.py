@@ -1,0 +1,106 @@
+"""Identity, Linear and Bilinear layers."""
+
+from __future__ import annotations
+
+import math
+
+from ember.creation import empty
+from ember.nn import init
+from ember.nn.module import Module
+from ember.nn.parameter import Parameter
+from ember.ops import matmul, reshape, sum, transpose, unsqueeze
+from ember.tensor import Tensor
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder that accepts and ignores any arguments).
+
+    >>> ember.nn.Identity()(ember.ones(2)).shape
+    (2,)
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+def _reset_linear(weight: Parameter, bias: Parameter | None) -> None:
+    # PyTorch's defaults: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight;
+    # the bias draws from the same range.
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` on the last axis; weight is (out_features, in_features).
+
+    >>> fc = ember.nn.Linear(784, 256)
+    >>> fc(ember.randn(64, 784)).shape
+    (64, 256)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _reset_linear(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = matmul(x, transpose(self.weight))
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    """``y[..., k] = x1 @ weight[k] @ x2 + bias[k]``; weight is (out_features, in1_features, in2_features).
+
+    >>> layer = ember.nn.Bilinear(5, 3, 4)
+    >>> layer(ember.randn(8, 5), ember.randn(8, 3)).shape
+    (8, 4)
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        out_f, in1, in2 = self.weight.shape
+        # (..., in1) @ (in1, out * in2) -> (..., out, in2), then contract in2 with x2.
+        w = reshape(transpose(self.weight, (1, 0, 2)), (in1, out_f * in2))
+        t = reshape(matmul(x1, w), tuple(x1.shape[:-1]) + (out_f, in2))
+        y = sum(t * unsqueeze(x2, -2), axis=-1)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

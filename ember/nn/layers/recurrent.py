@@ -1,0 +1,428 @@
+"""Recurrent layers with PyTorch's names, gate order and initialisation: RNN, LSTM, GRU and their cells.
+
+The input projection ``x @ W_ih^T + b`` of a whole sequence is one matmul; the time loop then does only
+the hidden matmul and the gate arithmetic per step, all with Ember ops (so autograd needs nothing else).
+Gate order: LSTM (i, f, g, o), GRU (r, z, n) with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ember import ops
+from ember.creation import empty, zeros
+from ember.nn import init
+from ember.nn.module import Module
+from ember.nn.parameter import Parameter
+from ember.tensor import Tensor
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, relu: bool) -> Tensor:
+    # gx already holds x @ W_ih^T + b_ih + b_hh.
+    pre = gx + ops.matmul(h, w_hh_t)
+    return ops.relu(pre) if relu else ops.tanh(pre)
+
+
+def _lstm_step(gx: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
+    # gx already holds both biases. One sigmoid over all four gates costs less than three separate calls.
+    n = h.shape[-1]
+    gates = gx + ops.matmul(h, w_hh_t)
+    s = ops.sigmoid(gates)
+    i = s[..., :n]
+    f = s[..., n:2 * n]
+    o = s[..., 3 * n:]
+    g = ops.tanh(gates[..., 2 * n:3 * n])
+    c = f * c + i * g
+    return o * ops.tanh(c), c
+
+
+def _gru_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
+    # gx holds x @ W_ih^T + b_ih; b_hh stays on the hidden side because r multiplies W_hn h + b_hn.
+    n = h.shape[-1]
+    gh = ops.matmul(h, w_hh_t)
+    if b_hh is not None:
+        gh = gh + b_hh
+    rz = ops.sigmoid(gx[..., :2 * n] + gh[..., :2 * n])
+    r = rz[..., :n]
+    z = rz[..., n:]
+    cand = ops.tanh(gx[..., 2 * n:] + r * gh[..., 2 * n:])
+    return cand + z * (h - cand)
+
+
+class RNNBase(Module):
+    """The shared machinery of RNN, LSTM and GRU: parameters per layer and direction, and the time loop."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{name}: unknown mode {mode!r}")
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        num_directions = 2 if bidirectional else 1
+        gate_size = _GATES[mode] * hidden_size
+        self._weight_names = []
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * num_directions
+            for direction in range(num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
+                setattr(self, names[0], Parameter(empty(gate_size, layer_input)))
+                setattr(self, names[1], Parameter(empty(gate_size, hidden_size)))
+                if bias:
+                    names += [f"bias_ih{suffix}", f"bias_hh{suffix}"]
+                    setattr(self, names[2], Parameter(empty(gate_size)))
+                    setattr(self, names[3], Parameter(empty(gate_size)))
+                self._weight_names.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) for every weight and bias, like PyTorch."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    @property
+    def all_weights(self) -> list:
+        """The parameters per layer and direction: [[w_ih, w_hh, b_ih, b_hh], ...]."""
+        return [[getattr(self, n) for n in names] for names in self._weight_names]
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+    def _check_state(self, what: str, state: Tensor, expected: tuple) -> None:
+        if tuple(state.shape) != expected:
+            raise ValueError(f"{type(self).__name__}: {what} must have shape {list(expected)}, "
+                             f"got {list(state.shape)}")
+
+    def _run(self, input: Tensor, h0: Tensor | None, c0: Tensor | None):
+        """(output, h_n, c_n or None) for a time-major batched input (L, N, H_in)."""
+        name = type(self).__name__
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input must have {self.input_size} features in its last dimension, "
+                             f"got shape {list(input.shape)}")
+        batch = input.shape[1]
+        num_directions = 2 if self.bidirectional else 1
+        state_shape = (self.num_layers * num_directions, batch, self.hidden_size)
+        if h0 is None:
+            h0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
+        else:
+            self._check_state("the initial hidden state", h0, state_shape)
+        is_lstm = self.mode == "LSTM"
+        if is_lstm:
+            if c0 is None:
+                c0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
+            else:
+                self._check_state("the initial cell state", c0, state_shape)
+        layer_input = input
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(num_directions):
+                k = layer * num_directions + direction
+                out, h, c = self._direction(layer_input, k, h0[k], c0[k] if is_lstm else None, bool(direction))
+                outputs.append(out)
+                h_n.append(h)
+                c_n.append(c)
+            layer_input = outputs[0] if num_directions == 1 else ops.concat(outputs, axis=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = ops.dropout(layer_input, self.dropout, True)
+        return layer_input, ops.stack(h_n), ops.stack(c_n) if is_lstm else None
+
+    def _direction(self, x: Tensor, k: int, h: Tensor, c: Tensor | None, reverse: bool):
+        """Run one layer in one direction over the whole sequence."""
+        params = [getattr(self, n) for n in self._weight_names[k]]
+        w_ih, w_hh = params[0], params[1]
+        b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
+        steps, batch, features = x.shape
+        gx = ops.matmul(ops.reshape(x, (steps * batch, features)), ops.transpose(w_ih))
+        if b_ih is not None:
+            gx = gx + (b_ih if self.mode == "GRU" else b_ih + b_hh)
+        gx = ops.reshape(gx, (steps, batch, gx.shape[-1]))
+        w_hh_t = ops.transpose(w_hh)
+        outputs = [None] * steps
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
+        mode = self.mode
+        for t in order:
+            if mode == "LSTM":
+                h, c = _lstm_step(gx[t], h, c, w_hh_t)
+            elif mode == "GRU":
+                h = _gru_step(gx[t], h, w_hh_t, b_hh)
+            else:
+                h = _rnn_step(gx[t], h, w_hh_t, mode == "RNN_RELU")
+            outputs[t] = h
+        return ops.stack(outputs), h, c
+
+    def _prepare(self, input: Tensor) -> tuple[Tensor, bool]:
+        """The input made time-major and batched, and whether it came batched."""
+        input = ops.to_float(input)
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: input must be (L, H_in), (L, N, H_in) or, with "
+                             f"batch_first, (N, L, H_in); got shape {list(input.shape)}")
+        batched = input.ndim == 3
+        if not batched:
+            input = ops.unsqueeze(input, 1)
+        elif self.batch_first:
+            input = ops.swapaxes(input, 0, 1)
+        return input, batched
+
+    def _unbatch_state(self, state: Tensor | None, batched: bool, what: str) -> Tensor | None:
+        if state is None or batched:
+            return state
+        if state.ndim != 2:
+            raise ValueError(f"{type(self).__name__}: for an unbatched input the {what} must be 2-D, "
+                             f"got shape {list(state.shape)}")
+        return ops.unsqueeze(state, 1)
+
+    def _finish(self, output: Tensor, batched: bool) -> Tensor:
+        if not batched:
+            return ops.squeeze(output, 1)
+        return ops.swapaxes(output, 0, 1) if self.batch_first else output
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu), stacked and
+    optionally bidirectional. Returns ``(output, h_n)`` like ``torch.nn.RNN``.
+
+    >>> rnn = ember.nn.RNN(8, 16, num_layers=2, batch_first=True)
+    >>> output, h_n = rnn(ember.randn(4, 10, 8))
+    >>> output.shape, h_n.shape
+    ((4, 10, 16), (2, 4, 16))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        input, batched = self._prepare(input)
+        hx = self._unbatch_state(hx, batched, "hidden state")
+        output, h_n, _ = self._run(input, hx, None)
+        return self._finish(output, batched), h_n if batched else ops.squeeze(h_n, 1)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, gates (i, f, g, o) like PyTorch. Returns ``(output, (h_n, c_n))``.
+
+    >>> lstm = ember.nn.LSTM(8, 16, num_layers=2, bidirectional=True)
+    >>> output, (h_n, c_n) = lstm(ember.randn(10, 4, 8))
+    >>> output.shape, h_n.shape
+    ((10, 4, 32), (4, 4, 16))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        input, batched = self._prepare(input)
+        h0 = c0 = None
+        if hx is not None:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
+            h0 = self._unbatch_state(hx[0], batched, "hidden state")
+            c0 = self._unbatch_state(hx[1], batched, "cell state")
+        output, h_n, c_n = self._run(input, h0, c0)
+        if not batched:
+            h_n, c_n = ops.squeeze(h_n, 1), ops.squeeze(c_n, 1)
+        return self._finish(output, batched), (h_n, c_n)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, gates (r, z, n) like PyTorch. Returns ``(output, h_n)``.
+
+    >>> gru = ember.nn.GRU(8, 16, batch_first=True)
+    >>> output, h_n = gru(ember.randn(4, 10, 8))
+    >>> output.shape, h_n.shape
+    ((4, 10, 16), (1, 4, 16))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        input, batched = self._prepare(input)
+        hx = self._unbatch_state(hx, batched, "hidden state")
+        output, h_n, _ = self._run(input, hx, None)
+        return self._finish(output, batched), h_n if batched else ops.squeeze(h_n, 1)
+
+
+# --- cells ----------------------------------------------------------------------------------------------
+
+
+class RNNCellBase(Module):
+    """Parameters weight_ih, weight_hh, bias_ih, bias_hh of one recurrent step, initialised like PyTorch."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size))
+        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size))
+        if bias:
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) for every weight and bias, like PyTorch."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        return s if self.bias else s + ", bias=False"
+
+    def _input(self, input: Tensor, fold_hidden_bias: bool) -> Tensor:
+        """x @ W_ih^T plus b_ih (and b_hh when it can be folded in), for a (N, H_in) or (H_in,) input."""
+        input = ops.to_float(input)
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: input must be (N, {self.input_size}) or "
+                             f"({self.input_size},), got shape {list(input.shape)}")
+        gx = ops.matmul(input, ops.transpose(self.weight_ih))
+        if self.bias:
+            gx = gx + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
+        return gx
+
+    def _state(self, state: Tensor | None, input: Tensor, what: str) -> Tensor:
+        expected = tuple(input.shape[:-1]) + (self.hidden_size,)
+        if state is None:
+            return zeros(*expected, dtype=ops.to_float(input).dtype, device=input.device)
+        if tuple(state.shape) != expected:
+            raise ValueError(f"{type(self).__name__}: {what} must have shape {list(expected)}, "
+                             f"got {list(state.shape)}")
+        return state
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu).
+
+    >>> cell = ember.nn.RNNCell(8, 16)
+    >>> cell(ember.randn(4, 8)).shape
+    (4, 16)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, 1)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        gx = self._input(input, True)
+        h = self._state(hx, input, "hx")
+        return _rnn_step(gx, h, ops.transpose(self.weight_hh), self.nonlinearity == "relu")
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step; returns ``(h', c')``.
+
+    >>> cell = ember.nn.LSTMCell(8, 16)
+    >>> h, c = cell(ember.randn(4, 8))
+    >>> h.shape, c.shape
+    ((4, 16), (4, 16))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias, 4)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        gx = self._input(input, True)
+        if hx is None:
+            h = c = self._state(None, input, "h")
+        else:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("LSTMCell: hx must be a tuple (h, c)")
+            h = self._state(hx[0], input, "h")
+            c = self._state(hx[1], input, "c")
+        return _lstm_step(gx, h, c, ops.transpose(self.weight_hh))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step, gates (r, z, n) like PyTorch.
+
+    >>> cell = ember.nn.GRUCell(8, 16)
+    >>> cell(ember.randn(4, 8)).shape
+    (4, 16)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias, 3)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        gx = self._input(input, False)
+        h = self._state(hx, input, "hx")
+        return _gru_step(gx, h, ops.transpose(self.weight_hh), self.bias_hh)

@@ -1,0 +1,634 @@
+"""Module: the base class of layers and models, and the containers Sequential, ModuleList, ModuleDict.
+
+A Module finds its parameters, buffers and submodules by attribute assignment. Each is kept in an
+ordered dict (``_parameters``, ``_buffers``, ``_modules``) and also in the instance ``__dict__``, so
+reading ``self.weight`` inside ``forward`` is a plain attribute lookup with no Python-level overhead.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterable, Iterator
+
+from ember.backend.devices import Device
+from ember.nn.parameter import Parameter
+from ember.tensor import Tensor
+
+_setattr = object.__setattr__
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class RemovableHandle:
+    """Returned by hook registration; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("module", "hooks", "key")
+
+    def __init__(self, module: Module, hooks: dict, key: int):
+        self.module, self.hooks, self.key = module, hooks, key
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)
+        self.module._update_hooked()
+
+
+class Module:
+    """Base class for all layers and models: subclasses assign parameters and submodules in
+    ``__init__`` and compute the output in ``forward``.
+
+    >>> class Net(ember.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = ember.nn.Linear(4, 2)
+    ...     def forward(self, x):
+    ...         return ember.relu(self.fc(x))
+    >>> Net()(ember.randn(3, 4)).shape
+    (3, 2)
+    """
+
+    training: bool
+    _hooked = False  # True while the instance has forward hooks
+    _hook_counter = 0
+
+    def __init__(self) -> None:
+        _setattr(self, "training", True)
+        _setattr(self, "_parameters", OrderedDict())
+        _setattr(self, "_buffers", OrderedDict())
+        _setattr(self, "_non_persistent_buffers", set())
+        _setattr(self, "_modules", OrderedDict())
+        _setattr(self, "_forward_pre_hooks", OrderedDict())
+        _setattr(self, "_forward_hooks", OrderedDict())
+        _setattr(self, "_hooked", False)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")
+
+    @property
+    def __call__(self):
+        # ``module(x)`` runs forward. Handing out the bound method, rather than wrapping it in a
+        # ``def __call__(*args, **kwargs)``, skips packing the arguments on every call of every layer.
+        return self._call_with_hooks if self._hooked else self.forward
+
+    def _call_with_hooks(self, *args, **kwargs):
+        for hook in tuple(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # --- hooks ---
+    def _add_hook(self, hooks: dict, hook: Callable) -> RemovableHandle:
+        Module._hook_counter += 1
+        key = Module._hook_counter
+        hooks[key] = hook
+        self._update_hooked()
+        return RemovableHandle(self, hooks, key)
+
+    def _update_hooked(self) -> None:
+        _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks))
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args)`` before ``forward``; a returned value replaces the arguments."""
+        return self._add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after ``forward``; a returned value replaces the output."""
+        return self._add_hook(self._forward_hooks, hook)
+
+    # --- registration by attribute assignment ---
+    def __setattr__(self, name: str, value) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() is called")
+            self._forget(name, keep=params)
+            params[name] = value
+        elif isinstance(value, Module):
+            if params is None:
+                raise AttributeError("cannot assign submodules before Module.__init__() is called")
+            self._forget(name, keep=self._modules)
+            self._modules[name] = value
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' of {type(self).__name__} "
+                    "(ember.nn.Parameter or None expected)"
+                )
+            params[name] = None
+        elif params is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' of {type(self).__name__} "
+                    "(ember.nn.Module or None expected)"
+                )
+            self._modules[name] = None
+        elif params is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer '{name}' of {type(self).__name__} "
+                    "(ember.Tensor or None expected)"
+                )
+            self._buffers[name] = value
+        _setattr(self, name, value)
+
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        # Drop ``name`` from the tables, except ``keep``, where replacing an entry keeps its position.
+        for table in (self._parameters, self._modules, self._buffers):
+            if table is not keep:
+                table.pop(name, None)
+        if keep is not self._buffers:
+            self._non_persistent_buffers.discard(name)
+
+    def __getattr__(self, name: str):
+        # Only reached when ``name`` is not in __dict__, e.g. after someone wrote to _parameters directly.
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = d.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters or name in self._buffers or name in self._modules:
+            self._forget(name)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a None placeholder, e.g. an absent bias) under ``name``."""
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be an ember.nn.Parameter or None, "
+                            f"got {type(param).__name__}")
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = param
+        _setattr(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is state but not a parameter (e.g. running statistics); ``persistent=False``
+        keeps it out of ``state_dict``."""
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be an ember.Tensor or None, got {type(tensor).__name__}")
+        self._forget(name, keep=self._buffers)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        _setattr(self, name, tensor)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module under ``name`` (what attribute assignment does)."""
+        self._check_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: '{name}' must be an ember.nn.Module or None, got {type(module).__name__}")
+        self._forget(name, keep=self._modules)
+        self._modules[name] = module
+        _setattr(self, name, module)
+
+    register_module = add_module
+
+    def _check_name(self, name: str, what: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot register a {what} before Module.__init__() is called")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{what} name must be a non-empty string without '.', got {name!r}")
+        if hasattr(type(self), name) and name not in self.__dict__:
+            raise KeyError(f"{what} name '{name}' clashes with an attribute of {type(self).__name__}")
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at a dotted path such as ``"encoder.0"``; ``""`` is the module itself."""
+        module = self
+        for part in target.split(".") if target else ():
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule '{part}' (path '{target}')")
+            module = child
+        return module
+
+    # --- traversal ---
+    def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True):
+        """(dotted name, module) for this module and every descendant, depth first, each once."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, prefix + "." + name if prefix else name, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every descendant."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for the direct children."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """The direct child modules."""
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, table: str, prefix: str, recurse: bool, remove_duplicate: bool = True):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (module_prefix + "." + name if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, parameter) in registration order; a shared parameter appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter, in the order of ``named_parameters``."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, buffer) in registration order."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer, in the order of ``named_buffers``."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # --- modes and gradients ---
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch norm uses batch statistics) here and below."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            _setattr(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode here and below: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Turn gradient tracking of every parameter on or off (e.g. to freeze a backbone)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: drop it (default) or fill it with zeros."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none or not isinstance(p.grad, Tensor):
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every submodule (children first) and then on this module."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, target=None, dtype=None, device=None) -> Module:
+        """Move parameters and buffers to a device and/or cast floating ones to a dtype, in place
+        (the Parameter objects stay the same, so optimizers keep their references)."""
+        if target is not None:
+            if isinstance(target, Device) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
+                device = target
+            else:
+                dtype = target
+
+        def convert(t: Tensor) -> None:
+            moved = Tensor._make(t.data, None)
+            if device is not None:
+                moved = moved.to(device=device)
+            if dtype is not None and t.dtype.kind in "fV":
+                moved = moved.to(dtype=dtype)
+            t.data = moved.data
+
+        for module in self.modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    convert(p)
+                    if isinstance(p.grad, Tensor):
+                        convert(p.grad)
+            for b in module._buffers.values():
+                if b is not None:
+                    convert(b)
+        return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Module:
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> Module:
+        return self.to(dtype="float32")
+
+    def double(self) -> Module:
+        return self.to(dtype="float64")
+
+    def half(self) -> Module:
+        return self.to(dtype="float16")
+
+    def bfloat16(self) -> Module:
+        return self.to(dtype="bfloat16")
+
+    # --- state ---
+    def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """Every parameter and persistent buffer by dotted name, in registration order, detached
+        (sharing memory with the module: copy before mutating)."""
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` into the parameters and buffers in place.
+
+        Mis-shaped entries always raise; with ``strict`` missing and unexpected keys raise too. The error
+        lists every problem. Returns the missing and unexpected keys.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        mismatched = []
+        for key, target in own.items():
+            if key in state_dict:
+                value = state_dict[key]
+                shape = tuple(getattr(value, "shape", ()))
+                if shape != tuple(target.shape):
+                    mismatched.append(f"size mismatch for {key}: expected shape {list(target.shape)}, "
+                                      f"got {list(shape)}")
+        errors = list(mismatched)
+        if strict:
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+            if unexpected:
+                errors.insert(1 if missing else 0,
+                              "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        for key, target in own.items():
+            if key in state_dict:
+                target.copy_(state_dict[key])
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- printing ---
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr`` (hyper-parameters); override it."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, module in self._modules.items():
+            text = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {text}")
+        if not self._modules:
+            return f"{self._get_name()}({extra})"
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+
+class Sequential(Module):
+    """Modules called in order, each on the previous one's output.
+
+    >>> net = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.ReLU(), ember.nn.Linear(8, 2))
+    >>> net(ember.randn(3, 4)).shape
+    (3, 2)
+    >>> net[0], len(net)
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int | slice):
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return self._modules[self._key(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        setattr(self, self._key(index), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        keys = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
+        for key in keys:
+            delattr(self, key)
+        self._renumber()
+
+    def _key(self, index: int) -> str:
+        keys = list(self._modules)
+        n = len(keys)
+        if not -n <= index < n:
+            raise IndexError(f"{type(self).__name__} index {index} out of range for length {n}")
+        return keys[index % n]
+
+    def _renumber(self) -> None:
+        # Keep integer names contiguous after a deletion, like PyTorch.
+        if all(k.isdigit() for k in self._modules):
+            items = list(self._modules.values())
+            for key in list(self._modules):
+                delattr(self, key)
+            for i, module in enumerate(items):
+                self.add_module(str(i), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        """Add a module at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Add modules at the end."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert a module before position ``index``."""
+        items = list(self._modules.values())
+        n = len(items)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert index {index} out of range for length {n}")
+        items.insert(index % (n + 1) if index < 0 else index, module)
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered so their parameters are found; it has no forward.
+
+    >>> layers = ember.nn.ModuleList([ember.nn.Linear(4, 4) for _ in range(3)])
+    >>> len(list(layers.parameters()))
+    6
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    _key = Sequential._key
+
+    def __getitem__(self, index: int | slice):
+        if isinstance(index, slice):
+            return ModuleList(list(self._modules.values())[index])
+        return self._modules[self._key(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        setattr(self, self._key(index), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        keys = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
+        items = [m for k, m in self._modules.items() if k not in keys]
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        return ModuleList(list(self) + list(other))
+
+    def append(self, module: Module) -> ModuleList:
+        """Add a module at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add modules at the end."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert a module before position ``index``."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
+
+
+class ModuleDict(Module):
+    """A dict of modules keyed by name, registered so their parameters are found; it has no forward.
+
+    >>> heads = ember.nn.ModuleDict({"cls": ember.nn.Linear(8, 3), "reg": ember.nn.Linear(8, 1)})
+    >>> heads["reg"](ember.randn(2, 8)).shape
+    (2, 1)
+    """
+
+    def __init__(self, modules: dict | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        """Remove and return the module under ``key``."""
+        module = self._modules[key]
+        delattr(self, key)
+        return module
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            delattr(self, key)
+
+    def update(self, modules: dict | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping or (name, module) pairs."""
+        items = modules.items() if hasattr(modules, "items") else modules
+        for key, module in items:
+            self.add_module(key, module)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward(); index it and call its modules")

@@ -1,0 +1,59 @@
+"""Parameter: a Tensor that a Module registers as one of its trainable weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that ``Module.__setattr__`` registers as a parameter; requires grad by default.
+
+    The data is shared with the Tensor or array it is built from, not copied.
+
+    >>> w = ember.nn.Parameter(ember.zeros(3, 2))
+    >>> w.requires_grad
+    True
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            array = np.empty((0,), np.float32)
+        elif isinstance(data, Tensor):
+            array = data.data
+        elif hasattr(data, "dtype") and hasattr(data, "shape"):
+            array = data  # a NumPy or CuPy array: shared as is
+        else:
+            array = Tensor(data).data
+        self.data = array
+        self.node = None
+        self.grad = None
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, protocol):
+        # Rebuild through __init__ so copies and pickles stay Parameters with their own gradient state.
+        return _rebuild, (self.data, self.requires_grad, self.grad)
+
+    def __deepcopy__(self, memo) -> Parameter:
+        import copy
+
+        copied = Parameter(self.data.copy(), self.requires_grad)
+        if self.grad is not None:
+            copied.grad = copy.deepcopy(self.grad, memo)
+        memo[id(self)] = copied
+        return copied
+
+
+def _rebuild(data, requires_grad: bool, grad) -> Parameter:
+    p = Parameter(data, requires_grad)
+    p.grad = grad
+    return p

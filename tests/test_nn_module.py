@@ -1,0 +1,451 @@
+"""Module, Parameter, containers, init and functional: registration, traversal order, state_dict and its
+errors, modes, gradients, hooks, device/dtype moves, printing, and PyTorch's init and F semantics."""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.nn import functional as F
+from ember.nn import init
+
+
+class Block(nn.Module):
+    def __init__(self, n: int = 4):
+        super().__init__()
+        self.fc = nn.Linear(n, n)
+        self.scale = nn.Parameter(ember.ones(n))
+        self.register_buffer("steps", ember.zeros(1))
+        self.register_buffer("cache", ember.zeros(n), persistent=False)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(self.fc(x)) * self.scale
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(Block(), nn.ReLU(), Block())
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+
+# --- Parameter --------------------------------------------------------------------------------------------
+
+
+def test_parameter_shares_data_and_requires_grad():
+    t = ember.zeros(2, 3)
+    p = nn.Parameter(t)
+    assert isinstance(p, ember.Tensor) and p.requires_grad and p.is_leaf
+    assert p.data is t.data
+    array = np.ones(3, np.float32)
+    assert nn.Parameter(array).data is array
+    assert not nn.Parameter(ember.zeros(2), requires_grad=False).requires_grad
+    assert repr(nn.Parameter(ember.zeros(2))).startswith("Parameter containing:\ntensor(")
+    assert not hasattr(p, "__dict__")
+
+
+def test_parameter_copy_and_pickle_stay_parameters():
+    p = nn.Parameter(ember.tensor([1.0, 2.0]))
+    for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert isinstance(q, nn.Parameter) and q.requires_grad
+        assert q.data is not p.data
+        np.testing.assert_array_equal(q.detach().numpy(), [1.0, 2.0])
+
+
+# --- registration and traversal ------------------------------------------------------------------------------
+
+
+def test_named_parameters_follow_registration_order():
+    net = Net()
+    names = [name for name, _ in net.named_parameters()]
+    assert names == [  # a module's own parameters, then its children's, like PyTorch
+        "encoder.0.scale", "encoder.0.fc.weight", "encoder.0.fc.bias",
+        "encoder.2.scale", "encoder.2.fc.weight", "encoder.2.fc.bias",
+        "head.weight", "head.bias",
+    ]
+    assert len(list(net.parameters())) == 8
+    assert [n for n, _ in net.named_parameters(recurse=False)] == []
+    assert [n for n, _ in net.head.named_parameters(prefix="head")] == ["head.weight", "head.bias"]
+
+
+def test_state_dict_has_nested_keys_and_persistent_buffers_only():
+    net = Net()
+    keys = list(net.state_dict())
+    assert keys == [
+        "encoder.0.scale", "encoder.0.steps", "encoder.0.fc.weight", "encoder.0.fc.bias",
+        "encoder.2.scale", "encoder.2.steps", "encoder.2.fc.weight", "encoder.2.fc.bias",
+        "head.weight", "head.bias",
+    ]
+    assert "encoder.0.cache" in dict(net.named_buffers())
+    state = net.state_dict()
+    assert not any(v.requires_grad for v in state.values())
+    assert state["head.weight"].data is net.head.weight.data  # detached views, no copies
+
+
+def test_state_dict_order_matches_torch_for_the_same_structure():
+    torch = pytest.importorskip("torch")
+
+    def build(nn):
+        return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
+
+    assert list(build(nn).state_dict()) == list(build(torch.nn).state_dict())
+
+
+def test_modules_children_and_shared_parameters_are_listed_once():
+    shared = nn.Linear(3, 3)
+    net = nn.Sequential(shared, nn.ReLU(), shared)
+    assert len(list(net.parameters())) == 2
+    assert [name for name, _ in net.named_modules()] == ["", "0", "1"]
+    assert [name for name, _ in net.named_children()] == ["0", "1"]
+    assert list(net.children())[0] is shared
+    assert len(list(net.modules())) == 3
+    assert net.get_submodule("1") is net[1]
+
+
+def test_setattr_bookkeeping_and_deletion():
+    block = Block()
+    assert "fc" in block._modules and "scale" in block._parameters and "steps" in block._buffers
+    block.scale = nn.Parameter(ember.zeros(4))  # replacing keeps one entry
+    assert list(block._parameters) == ["scale"]
+    block.fc = None
+    assert block.fc is None and "fc.weight" not in block.state_dict()
+    with pytest.raises(TypeError, match="Parameter or None expected"):
+        block.scale = ember.zeros(4)
+    block.steps = ember.ones(1)  # a buffer may be replaced by a tensor
+    assert block.state_dict()["steps"].item() == 1.0
+    del block.scale
+    assert "scale" not in block._parameters and not hasattr(block, "scale")
+    block.plain = 3
+    assert block.plain == 3 and "plain" not in block.state_dict()
+
+
+def test_assigning_before_init_is_an_error():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(ember.zeros(1))
+
+    with pytest.raises(AttributeError, match="before Module.__init__"):
+        Broken()
+
+
+def test_register_checks_names_and_types():
+    m = nn.Module()
+    with pytest.raises(KeyError, match="without '.'"):
+        m.register_buffer("a.b", ember.zeros(1))
+    with pytest.raises(TypeError, match="ember.Tensor"):
+        m.register_buffer("x", np.zeros(1))
+    with pytest.raises(KeyError, match="clashes"):
+        m.register_parameter("forward", nn.Parameter(ember.zeros(1)))
+    m.register_parameter("bias", None)
+    assert m.bias is None and list(m.parameters()) == []
+
+
+# --- load_state_dict ----------------------------------------------------------------------------------------
+
+
+def test_load_state_dict_copies_in_place():
+    src, dst = Net(), Net()
+    weight = dst.head.weight
+    dst.load_state_dict(src.state_dict())
+    assert dst.head.weight is weight  # same Parameter object: optimizers keep their references
+    for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    x = ember.randn(3, 4)
+    src.eval(), dst.eval()
+    np.testing.assert_array_equal(src(x).detach().numpy(), dst(x).detach().numpy())
+
+
+def test_load_state_dict_accepts_numpy_arrays():
+    fc = nn.Linear(2, 2)
+    fc.load_state_dict({"weight": np.eye(2, dtype=np.float32), "bias": np.zeros(2)})
+    np.testing.assert_array_equal(fc.weight.detach().numpy(), np.eye(2))
+    assert fc.bias.dtype == np.float32
+
+
+def test_load_state_dict_lists_every_problem():
+    net = Net()
+    state = dict(net.state_dict())
+    del state["head.bias"]
+    state["head.extra"] = ember.zeros(1)
+    state["encoder.0.fc.weight"] = ember.zeros(5, 4)
+    with pytest.raises(RuntimeError) as info:
+        net.load_state_dict(state)
+    message = str(info.value)
+    assert 'Missing key(s) in state_dict: "head.bias"' in message
+    assert 'Unexpected key(s) in state_dict: "head.extra"' in message
+    assert "size mismatch for encoder.0.fc.weight: expected shape [4, 4], got [5, 4]" in message
+
+
+def test_load_state_dict_non_strict_reports_keys_but_still_checks_shapes():
+    net = Net()
+    state = dict(net.state_dict())
+    del state["head.bias"]
+    state["junk"] = ember.zeros(1)
+    result = net.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["head.bias"] and result.unexpected_keys == ["junk"]
+    state["head.weight"] = ember.zeros(2, 5)
+    with pytest.raises(RuntimeError, match="size mismatch for head.weight"):
+        net.load_state_dict(state, strict=False)
+
+
+# --- modes, gradients, apply, to ------------------------------------------------------------------------------
+
+
+def test_train_and_eval_propagate():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    net.encoder.eval()
+    assert net.training and not net.encoder[0].drop.training
+
+
+def test_zero_grad_and_requires_grad():
+    net = Net()
+    net(ember.randn(2, 4)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.numpy().any() for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    net.encoder.requires_grad_(False)
+    net(ember.randn(2, 4)).sum().backward()
+    assert net.encoder[0].fc.weight.grad is None and net.head.weight.grad is not None
+
+
+def test_apply_visits_children_first():
+    net = Net()
+    seen = []
+    net.apply(lambda m: seen.append(type(m).__name__))
+    assert seen[-1] == "Net" and seen[0] == "Linear"
+
+    def reinit(m):
+        if isinstance(m, nn.Linear):
+            init.zeros_(m.weight)
+
+    net.apply(reinit)
+    assert not net.head.weight.detach().numpy().any()
+
+
+def test_to_dtype_keeps_parameter_objects_and_skips_integer_buffers():
+    bn = nn.BatchNorm1d(3)
+    weight = bn.weight
+    assert bn.to(ember.float64) is bn
+    assert bn.weight is weight and bn.weight.dtype == np.float64 and bn.running_mean.dtype == np.float64
+    assert bn.num_batches_tracked.dtype == np.int64
+    assert bn(ember.randn(4, 3).double()).dtype == np.float64
+    bn.float().to("cpu")
+    assert bn.weight.dtype == np.float32 and bn.weight.device.type == "cpu"
+
+
+def test_forward_hooks_can_replace_inputs_and_outputs():
+    fc = nn.Linear(2, 2)
+    calls = []
+    pre = fc.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    post = fc.register_forward_hook(lambda m, args, out: calls.append(out.shape) or out + 1)
+    out = fc(ember.ones(1, 2))
+    np.testing.assert_allclose(out.detach().numpy(), fc.bias.detach().numpy()[None] + 1, rtol=1e-6)
+    assert calls == [(1, 2)]
+    pre.remove()
+    post.remove()
+    assert not fc._hooked
+    np.testing.assert_allclose(fc(ember.zeros(1, 2)).detach().numpy(), fc.bias.detach().numpy()[None])
+
+
+def test_deepcopy_and_pickle_keep_structure():
+    net = Net()
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert list(clone.state_dict()) == list(net.state_dict())
+        assert clone.head.weight is clone.head._parameters["weight"]
+        assert clone.head.weight is not net.head.weight
+        np.testing.assert_array_equal(clone.head.weight.detach().numpy(), net.head.weight.detach().numpy())
+
+
+def test_missing_forward_and_attribute_errors():
+    with pytest.raises(NotImplementedError, match="no forward"):
+        nn.Module()(1)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        nn.Linear(1, 1).nope  # noqa: B018
+
+
+# --- printing ------------------------------------------------------------------------------------------------
+
+
+def test_repr_is_nested_like_torch():
+    net = nn.Sequential(nn.Linear(4, 3), nn.Sequential(nn.ReLU(), nn.Dropout(0.1)))
+    expected = (
+        "Sequential(\n"
+        "  (0): Linear(in_features=4, out_features=3, bias=True)\n"
+        "  (1): Sequential(\n"
+        "    (0): ReLU()\n"
+        "    (1): Dropout(p=0.1, inplace=False)\n"
+        "  )\n"
+        ")"
+    )
+    assert repr(net) == expected
+    torch = pytest.importorskip("torch")
+    assert repr(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Sequential(torch.nn.ReLU(),
+                                                                             torch.nn.Dropout(0.1)))) == expected
+
+
+# --- containers ----------------------------------------------------------------------------------------------
+
+
+def test_sequential_indexing_slicing_and_editing():
+    a, b, c = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)
+    seq = nn.Sequential(a, b)
+    seq.append(c)
+    assert len(seq) == 3 and list(seq) == [a, b, c] and seq[-1] is c
+    assert tuple(seq(ember.randn(5, 2)).shape) == (5, 1)
+    tail = seq[1:]
+    assert isinstance(tail, nn.Sequential) and list(tail) == [b, c]
+    seq[1] = nn.Tanh()
+    assert isinstance(seq[1], nn.Tanh)
+    del seq[0]
+    assert [name for name, _ in seq.named_children()] == ["0", "1"]
+    seq.insert(0, a)
+    assert list(seq)[0] is a and len(seq) == 3
+    with pytest.raises(IndexError, match="out of range"):
+        seq[5]
+    from collections import OrderedDict
+
+    named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.ReLU())]))
+    assert list(named.state_dict()) == ["fc.weight", "fc.bias"] and isinstance(named[1], nn.ReLU)
+
+
+def test_module_list_and_dict_register_their_modules():
+    layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
+    layers.append(nn.Linear(2, 1))
+    layers += [nn.ReLU()]
+    assert len(layers) == 4 and len(list(layers.parameters())) == 6
+    assert isinstance(layers[1:3], nn.ModuleList) and len(layers[1:3]) == 2
+    del layers[0]
+    assert [n for n, _ in layers.named_children()] == ["0", "1", "2"]
+    heads = nn.ModuleDict({"a": nn.Linear(2, 1)})
+    heads["b"] = nn.Linear(2, 3)
+    assert list(heads) == ["a", "b"] and "b" in heads and len(heads) == 2
+    assert list(heads.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert isinstance(heads.pop("a"), nn.Linear) and list(heads.keys()) == ["b"]
+    with pytest.raises(NotImplementedError):
+        layers(ember.zeros(1))
+
+
+# --- init ----------------------------------------------------------------------------------------------------
+
+
+def test_init_is_reproducible_with_manual_seed():
+    def draw():
+        ember.manual_seed(42)
+        return nn.Linear(5, 3).weight.detach().numpy().copy()
+
+    np.testing.assert_array_equal(draw(), draw())
+
+
+@pytest.mark.parametrize(
+    "nonlinearity, param, expected",
+    [("linear", None, 1.0), ("conv2d", None, 1.0), ("sigmoid", None, 1.0), ("tanh", None, 5 / 3),
+     ("relu", None, math.sqrt(2)), ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))),
+     ("leaky_relu", 0.2, math.sqrt(2 / 1.04)), ("selu", None, 0.75)],
+)
+def test_calculate_gain(nonlinearity, param, expected):
+    assert init.calculate_gain(nonlinearity, param) == pytest.approx(expected)
+    torch = pytest.importorskip("torch")
+    assert torch.nn.init.calculate_gain(nonlinearity, param) == pytest.approx(expected)
+
+
+def test_fan_in_and_fan_out():
+    assert init._calculate_fan_in_and_fan_out(ember.empty(8, 3, 5, 5)) == (75, 200)
+    assert init._calculate_fan_in_and_fan_out(ember.empty(4, 6)) == (6, 4)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        init._calculate_fan_in_and_fan_out(ember.empty(3))
+
+
+@pytest.mark.parametrize(
+    "fill, expected_std, bound",
+    [
+        (lambda t: init.uniform_(t, -2.0, 2.0), 2 / math.sqrt(3), 2.0),
+        (lambda t: init.normal_(t, 0.0, 0.5), 0.5, None),
+        (lambda t: init.xavier_uniform_(t, gain=2.0), 2 * math.sqrt(2 / 600), 2 * math.sqrt(6 / 600)),
+        (lambda t: init.xavier_normal_(t), math.sqrt(2 / 600), None),
+        (lambda t: init.kaiming_uniform_(t, a=math.sqrt(5)), 1 / math.sqrt(400) / math.sqrt(3), 1 / math.sqrt(400)),
+        (lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), math.sqrt(2 / 200), None),
+        (lambda t: init.trunc_normal_(t, std=0.02, a=-0.04, b=0.04), 0.02 * 0.880, 0.04),
+    ],
+    ids=["uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "trunc_normal"],
+)
+def test_random_init_statistics(fill, expected_std, bound):
+    ember.manual_seed(0)
+    t = ember.empty(200, 400)
+    assert fill(t) is t
+    values = t.numpy().astype(np.float64)
+    assert abs(values.std() / expected_std - 1) < 0.03
+    assert abs(values.mean()) < 0.03 * expected_std
+    if bound is not None:
+        assert np.abs(values).max() <= bound
+
+
+def test_constant_init_and_orthogonal():
+    t = ember.empty(3, 4)
+    assert not init.zeros_(t).numpy().any()
+    assert (init.ones_(t).numpy() == 1).all()
+    assert (init.constant_(t, 0.5).numpy() == 0.5).all()
+    np.testing.assert_array_equal(init.eye_(t).numpy(), np.eye(3, 4))
+    q = init.orthogonal_(ember.empty(3, 5)).numpy()
+    np.testing.assert_allclose(q @ q.T, np.eye(3), atol=1e-5)
+
+
+def test_init_preserves_dtype():
+    t = ember.empty(10, 10, dtype=ember.float64)
+    init.kaiming_uniform_(t)
+    assert t.dtype == np.float64
+
+
+# --- functional ----------------------------------------------------------------------------------------------
+
+
+def test_functional_matches_torch():
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    w = rng.standard_normal((5, 4)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    ex, tx = ember.tensor(x), torch.from_numpy(x)
+    pairs = [
+        (F.linear(ex, ember.tensor(w), ember.tensor(b)), tF.linear(tx, torch.from_numpy(w), torch.from_numpy(b))),
+        (F.linear(ex, ember.tensor(w)), tF.linear(tx, torch.from_numpy(w))),
+        (F.softmax(ex, dim=1), tF.softmax(tx, dim=1)),
+        (F.log_softmax(ex, dim=-1), tF.log_softmax(tx, dim=-1)),
+        (F.pad(ex, (1, 2)), tF.pad(tx, (1, 2))),
+        (F.pad(ex, (1, 0, 0, 2), value=3.0), tF.pad(tx, (1, 0, 0, 2), value=3.0)),
+        (F.dropout(ex, 0.5, training=False), tF.dropout(tx, 0.5, training=False)),
+        (F.gelu(ex, approximate="tanh"), tF.gelu(tx, approximate="tanh")),
+        (F.embedding(ember.tensor([[0, 2]]), ember.tensor(w)),
+         tF.embedding(torch.tensor([[0, 2]]), torch.from_numpy(w))),
+        (F.one_hot(ember.tensor([0, 2, 1]), 3), tF.one_hot(torch.tensor([0, 2, 1]), 3)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    assert set(F.__all__) <= set(dir(tF))
+    with pytest.raises(ValueError, match="only mode='constant'"):
+        F.pad(ex, (1, 1), mode="reflect")
+
+
+def test_functional_embedding_padding_idx_blocks_gradient():
+    weight = ember.randn(4, 3, requires_grad=True)
+    F.embedding(ember.tensor([1, 3, 1]), weight, padding_idx=1).sum().backward()
+    grad = weight.grad.numpy()
+    np.testing.assert_array_equal(grad[1], 0)
+    np.testing.assert_array_equal(grad[3], 1)
