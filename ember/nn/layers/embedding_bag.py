@@ -154,7 +154,7 @@ class EmbeddingBag(Module):
             if not keep.all():
                 ids, bag_ids = ids[keep], bag_ids[keep]
                 if psw is not None:
-                    psw = psw[np.nonzero(keep)[0]]
+                    psw = psw[Tensor._make(psw.xp.asarray(np.nonzero(keep)[0]), None)]
         xp = weight.xp
         device_ids = xp.asarray(ids)
         rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=self.sparse)

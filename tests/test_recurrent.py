@@ -1,0 +1,227 @@
+"""RNN, LSTM, GRU and their cells: parity with PyTorch (outputs, states, input/state/parameter gradients),
+state_dict names, initialisation, errors, and a small training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+
+LAYERS = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+CONFIGS = [
+    {},
+    {"num_layers": 2},
+    {"batch_first": True},
+    {"bidirectional": True},
+    {"num_layers": 2, "bidirectional": True, "batch_first": True},
+    {"bias": False},
+]
+
+
+def _copy_to_torch(module, torch_module) -> None:
+    import torch
+
+    torch_module.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in module.state_dict().items()})
+
+
+def _close(actual, expected, atol: float = 1e-5) -> None:
+    np.testing.assert_allclose(np.asarray(actual.detach().numpy()), expected.detach().numpy(), atol=atol, rtol=1e-4)
+
+
+def _adam(params, state: dict, step: int, lr: float = 0.01, b1: float = 0.9, b2: float = 0.999) -> None:
+    """A plain Adam step on ``.data`` (the test does not depend on ember.optim)."""
+    for i, p in enumerate(params):
+        g = p.grad.data
+        m, v = state.get(i, (0.0, 0.0))
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        state[i] = (m, v)
+        p.data -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + 1e-8)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "default")
+@pytest.mark.parametrize("kind", ["RNN", "RNN_relu", "LSTM", "GRU"])
+def test_matches_torch(kind, config, steps: int = 6):
+    torch = pytest.importorskip("torch")
+    name = "RNN" if kind.startswith("RNN") else kind
+    extra = {"nonlinearity": "relu"} if kind == "RNN_relu" else {}
+    ember.manual_seed(0)
+    layer = LAYERS[name](3, 5, **config, **extra)
+    ref = getattr(torch.nn, name)(3, 5, **config, **extra)
+    _copy_to_torch(layer, ref)
+    rng = np.random.default_rng(1)
+    batch = 4
+    shape = (batch, steps, 3) if config.get("batch_first") else (steps, batch, 3)
+    x = rng.standard_normal(shape).astype(np.float32)
+    directions = 2 if config.get("bidirectional") else 1
+    state_shape = (config.get("num_layers", 1) * directions, batch, 5)
+    states = [rng.standard_normal(state_shape).astype(np.float32) for _ in range(2 if name == "LSTM" else 1)]
+
+    xe = ember.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    se = [ember.tensor(s, requires_grad=True) for s in states]
+    st = [torch.tensor(s, requires_grad=True) for s in states]
+    out_e, hn_e = layer(xe, tuple(se) if name == "LSTM" else se[0])
+    out_t, hn_t = ref(xt, tuple(st) if name == "LSTM" else st[0])
+    finals_e = list(hn_e) if name == "LSTM" else [hn_e]
+    finals_t = list(hn_t) if name == "LSTM" else [hn_t]
+    _close(out_e, out_t)
+    for a, b in zip(finals_e, finals_t):
+        _close(a, b)
+
+    g = rng.standard_normal(out_t.shape).astype(np.float32)
+    loss_e = (out_e * ember.tensor(g)).sum() + sum((f * f).sum() for f in finals_e)
+    loss_t = (out_t * torch.tensor(g)).sum() + sum((f * f).sum() for f in finals_t)
+    loss_e.backward()
+    loss_t.backward()
+    _close(xe.grad, xt.grad)
+    for a, b in zip(se, st):
+        _close(a.grad, b.grad)
+    torch_params = dict(ref.named_parameters())
+    for pname, p in layer.named_parameters():
+        _close(p.grad, torch_params[pname].grad)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_long_sequence_matches_torch(kind):
+    # 40 steps take the blocked slicing path of the time loop.
+    test_matches_torch(kind, {"bidirectional": True}, steps=40)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_state_dict_names_match_torch(name):
+    torch = pytest.importorskip("torch")
+    layer = LAYERS[name](4, 6, num_layers=2, bidirectional=True)
+    ref = getattr(torch.nn, name)(4, 6, num_layers=2, bidirectional=True)
+    assert list(layer.state_dict()) == list(ref.state_dict())
+    for key, value in ref.state_dict().items():
+        assert tuple(layer.state_dict()[key].shape) == tuple(value.shape)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_unbatched_input_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    layer = LAYERS[name](3, 4, num_layers=2)
+    ref = getattr(torch.nn, name)(3, 4, num_layers=2)
+    _copy_to_torch(layer, ref)
+    x = np.random.default_rng(2).standard_normal((5, 3)).astype(np.float32)
+    out_e, hn_e = layer(ember.tensor(x))
+    out_t, hn_t = ref(torch.tensor(x))
+    _close(out_e, out_t)
+    if name == "LSTM":
+        _close(hn_e[0], hn_t[0])
+        _close(hn_e[1], hn_t[1])
+    else:
+        assert hn_e.shape == (2, 4)
+        _close(hn_e, hn_t)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_cells_match_torch(name, bias):
+    torch = pytest.importorskip("torch")
+    cell = getattr(nn, name)(3, 5, bias=bias)
+    ref = getattr(torch.nn, name)(3, 5, bias=bias)
+    assert list(cell.state_dict()) == list(ref.state_dict())
+    _copy_to_torch(cell, ref)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    states = [rng.standard_normal((4, 5)).astype(np.float32) for _ in range(2 if name == "LSTMCell" else 1)]
+    xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    se = [ember.tensor(s, requires_grad=True) for s in states]
+    st = [torch.tensor(s, requires_grad=True) for s in states]
+    if name == "LSTMCell":
+        out_e, out_t = cell(xe, tuple(se)), ref(xt, tuple(st))
+        loss_e = (out_e[0] * out_e[0]).sum() + out_e[1].sum()
+        loss_t = (out_t[0] * out_t[0]).sum() + out_t[1].sum()
+        _close(out_e[1], out_t[1])
+        out_e, out_t = out_e[0], out_t[0]
+    else:
+        out_e, out_t = cell(xe, se[0]), ref(xt, st[0])
+        loss_e, loss_t = (out_e * out_e).sum(), (out_t * out_t).sum()
+    _close(out_e, out_t)
+    loss_e.backward()
+    loss_t.backward()
+    _close(xe.grad, xt.grad)
+    for a, b in zip(se, st):
+        _close(a.grad, b.grad)
+    torch_params = dict(ref.named_parameters())
+    for pname, p in cell.named_parameters():
+        _close(p.grad, torch_params[pname].grad)
+    # Without a state the cells start from zeros, on a batched or an unbatched input.
+    first = cell(ember.tensor(x[0]))
+    first_ref = ref(torch.tensor(x[0]))
+    _close(first[0] if name == "LSTMCell" else first, first_ref[0] if name == "LSTMCell" else first_ref)
+
+
+def test_initialisation_range_and_shapes():
+    ember.manual_seed(0)
+    lstm = nn.LSTM(10, 16, num_layers=2, bidirectional=True)
+    bound = 1 / np.sqrt(16)
+    for name, p in lstm.named_parameters():
+        values = p.detach().numpy()
+        assert np.abs(values).max() <= bound, name
+        assert values.std() > bound / 3, name  # uniform, not zeros
+    assert lstm.weight_ih_l0.shape == (64, 10)
+    assert lstm.weight_ih_l1_reverse.shape == (64, 32)
+    assert len(lstm.all_weights) == 4 and len(lstm.all_weights[0]) == 4
+    assert "bidirectional=True" in repr(lstm)
+
+
+def test_dropout_between_layers_only_in_training():
+    ember.manual_seed(0)
+    gru = nn.GRU(4, 8, num_layers=2, dropout=0.5)
+    x = ember.randn(5, 3, 4)
+    gru.eval()
+    first, _ = gru(x)
+    second, _ = gru(x)
+    np.testing.assert_array_equal(first.detach().numpy(), second.detach().numpy())
+    gru.train()
+    out, _ = gru(x)
+    assert not np.allclose(out.detach().numpy(), first.detach().numpy())
+
+
+def test_errors_name_the_problem():
+    lstm = nn.LSTM(3, 4)
+    with pytest.raises(ValueError, match="3 features"):
+        lstm(ember.randn(5, 2, 7))
+    with pytest.raises(ValueError, match="initial hidden state"):
+        lstm(ember.randn(5, 2, 3), (ember.zeros(1, 3, 4), ember.zeros(1, 2, 4)))
+    with pytest.raises(TypeError, match="tuple"):
+        lstm(ember.randn(5, 2, 3), ember.zeros(1, 2, 4))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="hidden_size"):
+        nn.GRU(3, 0)
+
+
+def test_lstm_learns_to_count_ones():
+    """An LSTM reads 8 bits and classifies how many are set (9 classes): >= 95% accuracy."""
+    ember.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(1, 24, batch_first=True)
+            self.head = nn.Linear(24, 9)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(x)
+            return self.head(h[-1])
+
+    net = Counter()
+    params = list(net.parameters())
+    state: dict = {}
+    for step in range(1, 301):
+        bits = rng.integers(0, 2, (64, 8))
+        loss = ember.cross_entropy(net(ember.tensor(bits[..., None].astype(np.float32))), ember.tensor(bits.sum(1)))
+        net.zero_grad()
+        loss.backward()
+        _adam(params, state, step)
+    bits = rng.integers(0, 2, (500, 8))
+    with ember.no_grad():
+        predicted = net(ember.tensor(bits[..., None].astype(np.float32))).numpy().argmax(1)
+    assert (predicted == bits.sum(1)).mean() >= 0.95
