@@ -219,13 +219,13 @@ class Metric:
         self.reset()
 
     def reset(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define reset()")  # abstract
 
     def update(self, pred, target) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define update()")  # abstract
 
     def result(self) -> float:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define result()")  # abstract
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

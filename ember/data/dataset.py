@@ -22,10 +22,10 @@ class Dataset:
     """
 
     def __getitem__(self, index: int):
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")  # abstract
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")  # abstract
 
 
 class IterableDataset:
@@ -36,7 +36,7 @@ class IterableDataset:
     """
 
     def __iter__(self) -> Iterator:
-        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")  # abstract
 
 
 def as_array(data, name: str = "array"):

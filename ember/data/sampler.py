@@ -19,7 +19,7 @@ class Sampler:
     """Yields dataset indices; ``len(sampler)`` is how many. Any iterable of ints with ``__len__`` works."""
 
     def __iter__(self) -> Iterator[int]:
-        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")  # abstract
 
 
 class SequentialSampler(Sampler):

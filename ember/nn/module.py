@@ -61,7 +61,7 @@ class Module:
         _setattr(self, "_hooked", False)
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")
+        raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")  # abstract
 
     @property
     def __call__(self):
@@ -571,7 +571,7 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
+        raise TypeError("ModuleList has no forward(); iterate over it and call its modules")
 
 
 class ModuleDict(Module):
@@ -631,4 +631,4 @@ class ModuleDict(Module):
             self.add_module(key, module)
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward(); index it and call its modules")
+        raise TypeError("ModuleDict has no forward(); index it and call its modules")

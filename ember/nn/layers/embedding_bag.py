@@ -57,7 +57,7 @@ class EmbeddingBag(Module):
         if mode not in _MODES:
             raise ValueError(f"EmbeddingBag: mode must be one of {_MODES}, got {mode!r}")
         if max_norm is not None or scale_grad_by_freq:
-            raise NotImplementedError("EmbeddingBag: max_norm and scale_grad_by_freq are not supported")
+            raise ValueError("EmbeddingBag: max_norm and scale_grad_by_freq are not supported")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"EmbeddingBag: padding_idx {padding_idx} is out of range for "
