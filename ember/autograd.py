@@ -280,15 +280,31 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         g = entry[1]
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
+        handed_out = {id(g.data) for g in root_grads}
         for leaf, g in leaf_grads.values():
             if not leaf.requires_grad:
                 continue
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, _dense(g))
             if g.__class__ is not RowSparse and not create_graph:
-                g = g.detach()
+                g = _private(g, handed_out)
             leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
     return None
+
+
+def _private(g: Tensor, handed_out: set) -> Tensor:
+    """``g`` detached, copied if its array is a view or already belongs to another gradient.
+
+    Pass-through vjps (add, reshape, broadcast) let two leaves receive one array; each ``.grad`` must own
+    its memory so that in-place updates of one gradient never change another (or the caller's).
+    """
+    data = g.data
+    if id(data) in handed_out or data.base is not None or (
+        data.__class__ is np.ndarray and not data.flags.writeable
+    ):
+        data = data.copy()
+    handed_out.add(id(data))
+    return Tensor._make(data, None)
 
 
 def _root_grads(outputs, grad_outputs, what: str):

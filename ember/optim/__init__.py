@@ -1,0 +1,45 @@
+"""Optimizers, learning-rate schedules and gradient clipping.
+
+The update math lives in ``ember.optim.functional`` as pure functions on arrays; the optimizer classes
+hold parameter groups and state and call them.
+
+>>> opt = ember.optim.Adam(model.parameters(), lr=1e-3)
+>>> sched = ember.optim.CosineAnnealingLR(opt, T_max=100)
+>>> loss.backward(); ember.optim.clip_grad_norm_(model.parameters(), 1.0); opt.step(); opt.zero_grad()
+"""
+
+from ember.optim import functional, lr_scheduler
+from ember.optim.clip import clip_grad_norm_, clip_grad_value_
+from ember.optim.functional import (
+    adagrad_update,
+    adam_update,
+    adamw_update,
+    ftrl_update,
+    rmsprop_update,
+    sgd_update,
+    sparse_adagrad_update,
+    sparse_adam_update,
+    sparse_ftrl_update,
+    sparse_sgd_update,
+)
+from ember.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
+from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, SparseAdam
+
+__all__ = [
+    "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "Ftrl", "LRScheduler", "LambdaLR", "LinearLR",
+    "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "SGD", "SequentialLR", "SparseAdam",
+    "StepLR", "adagrad_update", "adam_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_", "ftrl_update",
+    "functional", "lr_scheduler", "rmsprop_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
+    "sparse_ftrl_update", "sparse_sgd_update",
+]

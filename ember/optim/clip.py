@@ -1,0 +1,102 @@
+"""Gradient clipping by total norm or by value (``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from ember.backend.devices import array_module
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _with_grads(parameters) -> list:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    return [p for p in params if p.grad is not None]
+
+
+def _grad_array(p):
+    """The gradient's values; a RowSparse is coalesced first (repeated rows must be summed to measure them)."""
+    grad = p.grad
+    if grad.__class__ is RowSparse:
+        grad = p.grad = grad.coalesce()
+        return grad.values.data
+    return grad.data
+
+
+def _norm(array, norm_type: float) -> float:
+    xp = array_module(array)
+    if array.size == 0:
+        return 0.0
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float32)
+    if norm_type == 2.0:
+        return float(xp.sqrt(xp.vdot(array, array)))
+    if norm_type == math.inf:
+        return float(xp.abs(array).max())
+    if norm_type == 1.0:
+        return float(xp.abs(array).sum())
+    return float((xp.abs(array) ** norm_type).sum() ** (1.0 / norm_type))
+
+
+def _scaled(p, array, factor: float) -> None:
+    # A new array, not an in-place product: a leaf's gradient may share memory with another leaf's.
+    if p.grad.__class__ is RowSparse:
+        p.grad = RowSparse(p.grad.indices, Tensor._make(array * factor, None), p.grad.shape)
+    else:
+        p.grad = Tensor._make(array * factor, None)
+
+
+def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``.
+
+    Returns the total norm before clipping (a 0-d float32 tensor). Row-sparse gradients are coalesced.
+
+    >>> total = ember.optim.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    """
+    params = _with_grads(parameters)
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if not (norm_type > 0 or norm_type == math.inf):
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+    if not params:
+        return Tensor._make(np.zeros((), np.float32), None)
+    arrays = [_grad_array(p) for p in params]
+    norms = np.array([_norm(a, norm_type) for a in arrays], np.float32)
+    if norm_type == math.inf:
+        total = norms.max()
+    elif norm_type == 2.0:
+        total = np.sqrt(np.dot(norms, norms))
+    else:
+        total = (norms**norm_type).sum() ** np.float32(1.0 / norm_type)
+    total = np.float32(total)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
+                           "pass error_if_nonfinite=False to clip anyway")
+    # torch computes max_norm / t as reciprocal(t) * max_norm, in float32
+    coef = min(np.float32(1.0) / (total + np.float32(1e-6)) * np.float32(max_norm), np.float32(1.0))
+    if coef < 1.0:
+        for p, array in zip(params, arrays):
+            _scaled(p, array, float(coef))
+    return Tensor._make(np.asarray(total), None)
+
+
+def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
+    """Clamp every gradient element to ``[-clip_value, clip_value]``; row-sparse gradients are coalesced first.
+
+    >>> ember.optim.clip_grad_value_(model.parameters(), clip_value=0.5)
+    """
+    clip_value = float(clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in _with_grads(parameters):
+        array = _grad_array(p)
+        clipped = array_module(array).clip(array, -clip_value, clip_value)
+        if p.grad.__class__ is RowSparse:
+            p.grad = RowSparse(p.grad.indices, Tensor._make(clipped, None), p.grad.shape)
+        else:
+            p.grad = Tensor._make(clipped, None)

@@ -1,0 +1,379 @@
+"""Optimizer math: one pure function per rule, updating one parameter array and its state dict in place.
+
+Every function takes the parameter array, its gradient (an array, or a ``RowSparse`` for the ``sparse_*``
+rules) and a dict holding the rule's state (created on the first call), plus keyword hyper-parameters.
+The same functions serve ``Optimizer.step()`` in eager mode and the graph's update pass. Bodies use the
+parameter's array module, so one body runs on NumPy and CuPy.
+
+Float32 results follow PyTorch's order of operations (``torch.optim`` single-tensor code paths), so they
+agree with it to rounding; FTRL follows TensorFlow's ``ApplyFtrlV2`` kernel.
+
+>>> w, g, state = np.ones(3, np.float32), np.full(3, 0.5, np.float32), {}
+>>> sgd_update(w, g, state, lr=0.1, momentum=0.9)
+>>> w                      # 1 - 0.1 * 0.5
+array([0.95, 0.95, 0.95], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ember.backend.devices import array_module
+from ember.sparse import RowSparse
+
+__all__ = [
+    "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "sgd_update",
+    "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_sgd_update",
+]
+
+
+def _scalar_safe(update):
+    """Run a 0-d parameter as a 1-element view: NumPy returns scalars, not arrays, from ufuncs on 0-d
+    arrays, which ``out=`` and in-place updates cannot use. The state keeps the parameter's shape."""
+
+    @functools.wraps(update)
+    def run(param, grad, state: dict, **hyper) -> None:
+        if param.ndim:
+            return update(param, grad, state, **hyper)
+        view = {key: value.reshape(1) if getattr(value, "ndim", None) == 0 else value for key, value in state.items()}
+        update(param.reshape(1), grad.reshape(1), view, **hyper)
+        for key, value in view.items():
+            if getattr(state.get(key), "ndim", None) != 0:  # new, or a number: 0-d arrays were updated in place
+                state[key] = value.reshape(()) if getattr(value, "shape", None) == (1,) else value
+        return None
+
+    return run
+
+
+def _lerp_(xp, avg, target, weight: float, tmp) -> None:
+    """``avg.lerp_(target, weight)`` with torch's two formulas (exact at both ends); clobbers ``tmp``."""
+    weight32 = np.float32(weight)
+    xp.subtract(target, avg, out=tmp)
+    if abs(weight32) < 0.5:
+        tmp *= float(weight32)
+        avg += tmp
+    else:
+        tmp *= float(np.float32(1) - weight32)
+        xp.subtract(target, tmp, out=avg)
+
+
+def _rows(grad: RowSparse, maximize: bool):
+    """Coalesced ``(indices, values)`` of a row-sparse gradient, negated for ``maximize``."""
+    grad = grad.coalesce()
+    values = grad.values.data
+    return grad.indices, (-values if maximize else values)
+
+
+# --- SGD ---
+
+@_scalar_safe
+def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+               nesterov: bool = False, weight_decay: float = 0.0, maximize: bool = False) -> None:
+    """SGD with optional momentum, dampening, Nesterov and L2 weight decay (``torch.optim.SGD``).
+
+    State: ``momentum_buffer`` (when momentum is used).
+    """
+    lr = float(lr)
+    if not (momentum or weight_decay or maximize):
+        param -= grad * lr  # the common case; p + (-lr) * g rounds the same
+        return
+    xp = array_module(param)
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = xp.add(grad, param * float(weight_decay))
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = grad.copy()
+        else:
+            buf *= float(momentum)
+            buf += grad if dampening == 0 else grad * float(1 - dampening)
+        if nesterov:
+            grad = xp.add(grad, buf * float(momentum))
+        else:
+            grad = buf
+    param -= grad * lr
+
+
+def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentum: float = 0.0,
+                      dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+                      maximize: bool = False) -> None:
+    """SGD on the rows a ``RowSparse`` gradient touches; other rows are left alone.
+
+    Without momentum and weight decay this equals ``torch.optim.SGD`` on a sparse gradient. Weight decay
+    and momentum are lazy (TensorFlow's sparse momentum): only touched rows decay, and a row first touched
+    after the first step starts from a zero buffer.
+    """
+    lr = float(lr)
+    index, values = _rows(grad, maximize)
+    xp = array_module(param)
+    if weight_decay != 0:
+        values = xp.add(values, param[index] * float(weight_decay))
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = xp.zeros_like(param)
+            rows = buf[index] = values
+        else:
+            rows = buf[index]
+            rows *= float(momentum)
+            rows += values if dampening == 0 else values * float(1 - dampening)
+            buf[index] = rows
+        values = xp.add(values, rows * float(momentum)) if nesterov else rows
+    param[index] -= values * lr
+
+
+# --- Adam / AdamW ---
+
+@_scalar_safe
+def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+                decoupled_weight_decay: bool = False) -> None:
+    """Adam (``torch.optim.Adam``); ``decoupled_weight_decay=True`` is AdamW.
+
+    State: ``step``, ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq`` (amsgrad).
+    """
+    xp = array_module(param)
+    lr = float(lr)
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = xp.zeros_like(param)
+        state["exp_avg_sq"] = xp.zeros_like(param)
+    if amsgrad and "max_exp_avg_sq" not in state:
+        state["max_exp_avg_sq"] = xp.zeros_like(param)
+    step = state["step"] = state["step"] + 1
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = xp.add(grad, param * float(weight_decay))
+    tmp = xp.empty_like(param)
+    _lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
+    exp_avg_sq *= float(beta2)
+    xp.multiply(grad, float(1 - beta2), out=tmp)  # addcmul: v + ((1 - beta2) * g) * g
+    tmp *= grad
+    exp_avg_sq += tmp
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    second = exp_avg_sq
+    if amsgrad:
+        second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+    denom = xp.sqrt(second, out=tmp)
+    denom /= bias_correction2**0.5
+    denom += float(eps)
+    numer = exp_avg * (-lr / bias_correction1)  # addcdiv: p + (value * m) / denom
+    numer /= denom
+    param += numer
+
+
+@_scalar_safe
+def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 maximize: bool = False) -> None:
+    """AdamW (``torch.optim.AdamW``): Adam with weight decay applied to the parameter, not the gradient."""
+    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+
+
+def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1: float = 0.9,
+                       beta2: float = 0.999, eps: float = 1e-8, maximize: bool = False) -> None:
+    """Lazy Adam (``torch.optim.SparseAdam``): only the touched rows' moments and values change.
+
+    ``step`` counts every call; the bias correction uses it for every row. State: ``step``, ``exp_avg``,
+    ``exp_avg_sq``.
+    """
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = xp.zeros_like(param)
+        state["exp_avg_sq"] = xp.zeros_like(param)
+    step = state["step"] = state["step"] + 1
+    index, values = _rows(grad, maximize)
+    if values.size == 0:
+        return
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    old_avg = exp_avg[index]
+    update_avg = xp.subtract(values, old_avg)
+    update_avg *= float(1 - beta1)
+    exp_avg[index] = old_avg + update_avg
+    old_sq = exp_avg_sq[index]
+    update_sq = values * values
+    update_sq -= old_sq
+    update_sq *= float(1 - beta2)
+    exp_avg_sq[index] = old_sq + update_sq
+    update_avg += old_avg  # the new first moment of the rows
+    update_sq += old_sq
+    denom = xp.sqrt(update_sq, out=update_sq)
+    denom += float(eps)
+    step_size = float(lr) * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+    update_avg /= denom
+    update_avg *= -step_size
+    param[index] += update_avg
+
+
+# --- RMSprop ---
+
+@_scalar_safe
+def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, eps: float = 1e-8,
+                   weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                   maximize: bool = False) -> None:
+    """RMSprop (``torch.optim.RMSprop``), optionally centered and with momentum.
+
+    State: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0), ``grad_avg`` (centered).
+    """
+    xp = array_module(param)
+    lr = float(lr)
+    if not state:
+        state["step"] = 0
+        state["square_avg"] = xp.zeros_like(param)
+    if momentum > 0 and "momentum_buffer" not in state:
+        state["momentum_buffer"] = xp.zeros_like(param)
+    if centered and "grad_avg" not in state:
+        state["grad_avg"] = xp.zeros_like(param)
+    state["step"] += 1
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = xp.add(grad, param * float(weight_decay))
+    square_avg = state["square_avg"]
+    square_avg *= float(alpha)
+    tmp = xp.multiply(grad, float(1 - alpha))
+    tmp *= grad
+    square_avg += tmp
+    if centered:
+        grad_avg = state["grad_avg"]
+        _lerp_(xp, grad_avg, grad, 1 - alpha, tmp)
+        xp.multiply(grad_avg, grad_avg, out=tmp)
+        avg = xp.subtract(square_avg, tmp, out=tmp)
+        xp.sqrt(avg, out=avg)
+    else:
+        avg = xp.sqrt(square_avg, out=tmp)
+    avg += float(eps)
+    if momentum > 0:
+        buf = state["momentum_buffer"]
+        buf *= float(momentum)
+        buf += xp.divide(grad, avg, out=avg)
+        param -= xp.multiply(buf, lr, out=avg)
+    else:
+        numer = grad * -lr
+        numer /= avg
+        param += numer
+
+
+# --- Adagrad ---
+
+@_scalar_safe
+def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                   initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
+    """Adagrad (``torch.optim.Adagrad``). State: ``step``, ``sum`` (starts at initial_accumulator_value)."""
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["sum"] = xp.full_like(param, initial_accumulator_value)
+    step = state["step"] = state["step"] + 1
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = xp.add(grad, param * float(weight_decay))
+    clr = float(lr) / (1 + (step - 1) * lr_decay)
+    state_sum = state["sum"]
+    tmp = xp.multiply(grad, grad)
+    state_sum += tmp
+    std = xp.sqrt(state_sum, out=tmp)
+    std += float(eps)
+    numer = grad * -clr
+    numer /= std
+    param += numer
+
+
+def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_decay: float = 0.0,
+                          weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                          maximize: bool = False) -> None:
+    """Adagrad on the touched rows (``torch.optim.Adagrad`` on a sparse gradient; weight decay is lazy)."""
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["sum"] = xp.full_like(param, initial_accumulator_value)
+    step = state["step"] = state["step"] + 1
+    index, values = _rows(grad, maximize)
+    if weight_decay != 0:
+        values = xp.add(values, param[index] * float(weight_decay))
+    clr = float(lr) / (1 + (step - 1) * lr_decay)
+    state_sum = state["sum"]
+    std = state_sum[index]
+    std += values * values
+    state_sum[index] = std
+    xp.sqrt(std, out=std)
+    std += float(eps)
+    update = xp.divide(values, std, out=std)
+    update *= -clr
+    param[index] += update
+
+
+# --- FTRL ---
+
+def _ftrl(xp, var, grad, accum, linear, *, lr, learning_rate_power, l1, l2, l2_shrinkage, beta):
+    """TensorFlow's ApplyFtrlV2 on arrays of equal shape, in place on ``var``, ``accum`` and ``linear``."""
+    lr = float(lr)
+    l2 = float(l2) + float(beta) / (2.0 * lr)
+    power = -float(learning_rate_power)
+    grad_shrunk = xp.add(grad, var * float(2 * l2_shrinkage)) if l2_shrinkage else grad
+    sigma = xp.sqrt(accum) if power == 0.5 else xp.power(accum, power)
+    square = xp.multiply(grad, grad)
+    accum += square
+    new_power = xp.sqrt(accum, out=square) if power == 0.5 else xp.power(accum, power, out=square)
+    xp.subtract(new_power, sigma, out=sigma)  # sigma = (n_new^p - n^p) / lr, as TF orders it
+    sigma /= lr
+    sigma *= var
+    linear += xp.subtract(grad_shrunk, sigma, out=sigma)
+    quadratic = new_power
+    quadratic /= lr
+    quadratic += float(2 * l2)
+    shrunk = xp.sign(linear, out=sigma)
+    shrunk *= float(l1)
+    shrunk -= linear
+    shrunk /= quadratic
+    keep = xp.abs(linear, out=quadratic) > float(l1)
+    var[...] = 0
+    xp.copyto(var, shrunk, where=keep)
+
+
+@_scalar_safe
+def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: float = -0.5,
+                initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
+                l2_shrinkage: float = 0.0, beta: float = 0.0) -> None:
+    """FTRL-Proximal (McMahan et al. 2013), as TensorFlow's ``Ftrl`` optimizer computes it.
+
+    State: ``accumulator`` (sum of squared gradients, starting at initial_accumulator_value) and
+    ``linear``. ``beta`` adds ``beta / (2 lr)`` to l2, as in TensorFlow.
+    """
+    xp = array_module(param)
+    if not state:
+        state["accumulator"] = xp.full_like(param, initial_accumulator_value)
+        state["linear"] = xp.zeros_like(param)
+    _ftrl(xp, param, grad, state["accumulator"], state["linear"], lr=lr, learning_rate_power=learning_rate_power,
+          l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, beta=beta)
+
+
+def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learning_rate_power: float = -0.5,
+                       initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
+                       l2_shrinkage: float = 0.0, beta: float = 0.0) -> None:
+    """FTRL on the touched rows only (TensorFlow's ``SparseApplyFtrlV2``)."""
+    xp = array_module(param)
+    if not state:
+        state["accumulator"] = xp.full_like(param, initial_accumulator_value)
+        state["linear"] = xp.zeros_like(param)
+    index, values = _rows(grad, False)
+    var, accum, linear = param[index], state["accumulator"][index], state["linear"][index]
+    _ftrl(xp, var, values, accum, linear, lr=lr, learning_rate_power=learning_rate_power, l1=l1, l2=l2,
+          l2_shrinkage=l2_shrinkage, beta=beta)
+    param[index] = var
+    state["accumulator"][index] = accum
+    state["linear"][index] = linear

@@ -1,0 +1,383 @@
+"""Optimizers: parameter groups and state around the pure update rules of ``ember.optim.functional``."""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+
+from ember.autograd import enable_grad
+from ember.backend.devices import array_module, device_of, move
+from ember.optim import functional as F
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+__all__ = ["Adagrad", "Adam", "AdamW", "Ftrl", "Optimizer", "RMSprop", "SGD", "SparseAdam"]
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (dicts of params and hyper-parameters) and per-parameter ``state``.
+
+    A subclass names its update rules (``update`` for dense gradients, ``sparse_update`` for ``RowSparse``
+    ones, either may be None), maps a group to their keyword arguments in ``hyper`` and checks a group's
+    values in ``validate``.
+
+    >>> w = ember.zeros(3, requires_grad=True)
+    >>> opt = ember.optim.SGD([{"params": [w], "lr": 0.5}], lr=0.1)
+    >>> opt.param_groups[0]["lr"]
+    0.5
+    """
+
+    update: Callable | None = None
+    sparse_update: Callable | None = None
+
+    def __init__(self, params, defaults: dict):
+        name = type(self).__name__
+        if isinstance(params, (Tensor, dict)):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, got a single {type(params).__name__}"
+            )
+        self.defaults = dict(defaults)
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyper-parameters (missing ones come from the defaults)."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a param group must be a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(f"{name}: params must be an ordered iterable, not a set (its order changes between runs)")
+        params = list(params)
+        seen = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: params[{i}] must be a Tensor, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: params[{i}] is not a leaf tensor (it was computed from others); "
+                                 "optimize the leaves instead")
+            if p.dtype.kind not in "fV":
+                raise TypeError(f"{name}: params[{i}] must be floating point, got dtype {p.dtype}")
+            if id(p) in seen:
+                raise ValueError(f"{name}: params[{i}] appears twice in the same param group")
+            seen.add(id(p))
+        taken = {id(p) for group in self.param_groups for p in group["params"]}
+        if not taken.isdisjoint(seen):
+            raise ValueError(f"{name}: some parameters appear in more than one param group")
+        group = dict(param_group)
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self.validate(group)
+        self.param_groups.append(group)
+
+    def validate(self, group: dict) -> None:
+        """Raise a ValueError naming the first bad hyper-parameter of ``group``."""
+
+    def hyper(self, group: dict) -> dict:
+        """Keyword arguments of the update rules for ``group``: by default its values of the defaults' keys
+        (a group may hold other keys, such as a scheduler's ``initial_lr``)."""
+        return {key: group[key] for key in self.defaults}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (``set_to_none``) or zero them in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                elif grad.__class__ is RowSparse:
+                    xp = array_module(grad.indices)
+                    empty = xp.zeros((0,) + grad.shape[1:], grad.values.dtype)
+                    p.grad = RowSparse(grad.indices[:0], Tensor._make(empty, None), grad.shape)
+                else:
+                    grad.detach_()
+                    grad.data[...] = 0
+
+    def step(self, closure: Callable | None = None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss when given one."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        state = self.state
+        for group in self.param_groups:
+            kwargs = self.hyper(group)
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                if grad.__class__ is RowSparse:
+                    if self.sparse_update is None:
+                        raise TypeError(
+                            f"{type(self).__name__} does not support sparse gradients (a RowSparse of shape "
+                            f"{list(grad.shape)}); use SGD, Adagrad, Ftrl or SparseAdam for them, or make the "
+                            "embedding dense (sparse=False)"
+                        )
+                    self.sparse_update(p.data, grad, state[p], **kwargs)
+                else:
+                    if self.update is None:
+                        raise TypeError(
+                            f"{type(self).__name__} supports only sparse gradients, got a dense one of shape "
+                            f"{list(grad.shape)}; use Adam for dense gradients"
+                        )
+                    self.update(p.data, grad.data, state[p], **kwargs)
+        return loss
+
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``, as in PyTorch.
+
+        Parameters are numbered in group order. The arrays are the live state buffers (the update writes
+        into them): copy them, or save them, before stepping again if you need a snapshot.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore from ``state_dict()``: copies its arrays onto each parameter's device and dtype."""
+        name = type(self).__name__
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}: the state dict has {len(saved_groups)} param groups, "
+                             f"the optimizer has {len(self.param_groups)}")
+        by_index = {}
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}: param group {i} has {len(saved['params'])} parameters in the state "
+                                 f"dict and {len(group['params'])} in the optimizer")
+            by_index.update(zip((int(k) for k in saved["params"]), group["params"]))
+        state: defaultdict = defaultdict(dict)
+        for key, values in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise ValueError(f"{name}: the state dict has state for parameter {key}, which no group lists")
+            state[p] = {k: _restore(p, k, v) for k, v in values.items()}
+        groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            restored = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
+            restored["params"] = group["params"]
+            groups.append(restored)
+        self.state = state
+        self.param_groups = groups
+
+    def __repr__(self) -> str:
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
+        return "\n".join(lines) + "\n)"
+
+
+def _restore(param, key: str, value):
+    """A state value from a state dict, copied; floating arrays take the parameter's dtype and device."""
+    if key == "step":
+        return int(value.item() if hasattr(value, "item") else value)
+    if isinstance(value, Tensor):
+        value = value.data
+    if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
+        dtype = param.dtype if value.dtype.kind in "fV" else value.dtype
+        device = device_of(param.data)
+        return device.xp.array(move(value, device), dtype=dtype, copy=True)
+    return copy.deepcopy(value)
+
+
+def _check(owner: str, name: str, value, ok: Callable[[float], bool], requirement: str) -> None:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")
+    if not ok(value):
+        raise ValueError(f"{owner}: {name} must be {requirement}, got {value!r}")
+
+
+def _nonneg(owner: str, group: dict, *names: str) -> None:
+    for name in names:
+        _check(owner, name, group[name], lambda v: v >= 0, ">= 0")
+
+
+def _betas(owner: str, betas) -> None:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        _check(owner, f"betas[{i}]", beta, lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+
+    Row-sparse gradients get ``sparse_sgd_update`` (lazy momentum and weight decay).
+
+    >>> w = ember.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = ember.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w.detach().numpy()   # w - 0.1 * 2w
+    array([0.8, 1.6], dtype=float32)
+    """
+
+    update = staticmethod(F.sgd_update)
+    sparse_update = staticmethod(F.sparse_sgd_update)
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        _nonneg("SGD", group, "lr", "momentum", "weight_decay")
+        _check("SGD", "dampening", group["dampening"], math.isfinite, "finite")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening == 0, got momentum="
+                             f"{group['momentum']!r} and dampening={group['dampening']!r}")
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with optional L2 weight decay and AMSGrad; numerics follow ``torch.optim.Adam``.
+
+    >>> w = ember.zeros(4, requires_grad=True)
+    >>> opt = ember.optim.Adam([w], lr=1e-3, betas=(0.9, 0.999))
+    """
+
+    update = staticmethod(F.adam_update)
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                  "amsgrad": amsgrad, "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        owner = type(self).__name__
+        _nonneg(owner, group, "lr", "eps", "weight_decay")
+        _betas(owner, group["betas"])
+
+    def hyper(self, group: dict) -> dict:
+        beta1, beta2 = group["betas"]
+        return {"lr": group["lr"], "beta1": beta1, "beta2": beta2, "eps": group["eps"],
+                "weight_decay": group["weight_decay"], "amsgrad": group["amsgrad"], "maximize": group["maximize"],
+                "decoupled_weight_decay": self.decoupled_weight_decay}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``w -= lr * weight_decay * w`` each step.
+
+    >>> w = ember.zeros(4, requires_grad=True)
+    >>> opt = ember.optim.AdamW([w], lr=1e-3, weight_decay=1e-2)
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+class SparseAdam(Optimizer):
+    """Lazy Adam for row-sparse gradients (embeddings with ``sparse=True``), as ``torch.optim.SparseAdam``:
+    only the rows in the gradient update their moments and values.
+
+    >>> table = ember.randn(1000, 16, requires_grad=True)
+    >>> opt = ember.optim.SparseAdam([table], lr=1e-2)
+    """
+
+    sparse_update = staticmethod(F.sparse_adam_update)
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8, *,
+                 maximize: bool = False):
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        _check("SparseAdam", "lr", group["lr"], lambda v: v > 0, "> 0")
+        _check("SparseAdam", "eps", group["eps"], lambda v: v > 0, "> 0")
+        _betas("SparseAdam", group["betas"])
+
+    def hyper(self, group: dict) -> dict:
+        beta1, beta2 = group["betas"]
+        return {"lr": group["lr"], "beta1": beta1, "beta2": beta2, "eps": group["eps"],
+                "maximize": group["maximize"]}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), optionally centered and with momentum; numerics follow ``torch.optim.RMSprop``.
+
+    >>> w = ember.zeros(4, requires_grad=True)
+    >>> opt = ember.optim.RMSprop([w], lr=1e-2, alpha=0.99, centered=True)
+    """
+
+    update = staticmethod(F.rmsprop_update)
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                                  "momentum": momentum, "centered": centered, "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        _nonneg("RMSprop", group, "lr", "alpha", "eps", "weight_decay", "momentum")
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), dense or row-sparse; numerics follow ``torch.optim.Adagrad``.
+
+    >>> table = ember.randn(1000, 16, requires_grad=True)
+    >>> opt = ember.optim.Adagrad([table], lr=0.01)
+    """
+
+    update = staticmethod(F.adagrad_update)
+    sparse_update = staticmethod(F.sparse_adagrad_update)
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False):
+        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps,
+                                  "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        _nonneg("Adagrad", group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+
+
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al.) with L1/L2 and L2-shrinkage regularization, as TensorFlow's ``Ftrl``.
+
+    Row-sparse gradients update only their rows (``sparse_ftrl_update``).
+
+    >>> w = ember.zeros(100, 1, requires_grad=True)
+    >>> opt = ember.optim.Ftrl([w], lr=0.1, l1=1e-3, l2=1e-4)
+    """
+
+    update = staticmethod(F.ftrl_update)
+    sparse_update = staticmethod(F.sparse_ftrl_update)
+
+    def __init__(self, params, lr: float = 1e-3, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
+                 l2_shrinkage: float = 0.0, beta: float = 0.0):
+        super().__init__(params, {"lr": lr, "learning_rate_power": learning_rate_power,
+                                  "initial_accumulator_value": initial_accumulator_value, "l1": l1, "l2": l2,
+                                  "l2_shrinkage": l2_shrinkage, "beta": beta})
+
+    def validate(self, group: dict) -> None:
+        _check("Ftrl", "lr", group["lr"], lambda v: v > 0, "> 0")
+        _check("Ftrl", "learning_rate_power", group["learning_rate_power"], lambda v: v <= 0, "<= 0")
+        _nonneg("Ftrl", group, "initial_accumulator_value", "l1", "l2", "l2_shrinkage", "beta")

@@ -1,0 +1,194 @@
+"""ember.optim.lr_scheduler: every schedule's lr (and momentum) sequence against torch.optim.lr_scheduler."""
+
+import math
+
+import pytest
+
+import ember
+from ember import optim
+
+STEPS = 120
+
+
+def _pair(torch, kind="SGD", **kwargs):
+    """An Ember and a torch optimizer with the same two param groups (lr 0.1 and 0.05)."""
+    ours = getattr(optim, kind)([{"params": [ember.zeros(2, requires_grad=True)]},
+                                 {"params": [ember.zeros(2, requires_grad=True)], "lr": 0.05}], lr=0.1, **kwargs)
+    theirs = getattr(torch.optim, kind)([{"params": [torch.zeros(2, requires_grad=True)]},
+                                         {"params": [torch.zeros(2, requires_grad=True)], "lr": 0.05}],
+                                        lr=0.1, **kwargs)
+    return ours, theirs
+
+
+def _momenta(opt):
+    return [g["betas"][0] if "betas" in g else g.get("momentum") for g in opt.param_groups]
+
+
+def _run(torch, build, steps=STEPS, kind="SGD", **opt_kwargs):
+    """Step both schedulers ``steps`` times; the lrs (and momenta) must be equal to the last bit."""
+    ours, theirs = _pair(torch, kind, **opt_kwargs)
+    mine, ref = build(optim, ours), build(torch.optim.lr_scheduler, theirs)
+    assert mine.get_last_lr() == ref.get_last_lr()
+    for _ in range(steps):
+        theirs.step()  # torch warns when its scheduler steps before its optimizer
+        mine.step()
+        ref.step()
+        assert mine.get_last_lr() == ref.get_last_lr()
+        assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
+        assert _momenta(ours) == _momenta(theirs)
+    return mine, ours
+
+
+SCHEDULES = {
+    "step": lambda m, o: m.StepLR(o, step_size=7, gamma=0.5),
+    "multistep": lambda m, o: m.MultiStepLR(o, milestones=[10, 30, 30, 60], gamma=0.3),
+    "exponential": lambda m, o: m.ExponentialLR(o, gamma=0.95),
+    "cosine": lambda m, o: m.CosineAnnealingLR(o, T_max=20, eta_min=0.001),
+    "cosine-long": lambda m, o: m.CosineAnnealingLR(o, T_max=200),
+    "linear-warmup": lambda m, o: m.LinearLR(o, start_factor=0.1, total_iters=25),
+    "linear-decay": lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=10),
+    "lambda": lambda m, o: m.LambdaLR(o, lambda epoch: 1 / (epoch + 1)),
+    "lambda-per-group": lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, lambda e: min(1.0, (e + 1) / 10)]),
+    "sequential": lambda m, o: m.SequentialLR(
+        o, [m.LinearLR(o, start_factor=0.1, total_iters=5), m.CosineAnnealingLR(o, T_max=40)], milestones=[5]),
+    "sequential-3": lambda m, o: m.SequentialLR(
+        o, [m.ExponentialLR(o, gamma=0.9), m.StepLR(o, step_size=3), m.LinearLR(o, 0.5, total_iters=4)],
+        milestones=[10, 40]),
+}
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_schedule_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    _run(torch, SCHEDULES[name])
+
+
+ONE_CYCLE = [
+    ("SGD", {"momentum": 0.9}, {}),
+    ("SGD", {"momentum": 0.9}, {"anneal_strategy": "linear", "pct_start": 0.25}),
+    ("SGD", {"momentum": 0.9}, {"three_phase": True, "div_factor": 10.0, "final_div_factor": 100.0}),
+    ("Adam", {}, {"max_momentum": 0.9, "base_momentum": 0.8}),
+    ("Adam", {}, {"three_phase": True, "anneal_strategy": "linear", "max_lr": [0.5, 0.2]}),
+    ("Adagrad", {}, {"cycle_momentum": False}),
+]
+
+
+@pytest.mark.parametrize("kind,opt_kwargs,kwargs", ONE_CYCLE)
+def test_one_cycle_matches_torch(kind, opt_kwargs, kwargs):
+    torch = pytest.importorskip("torch")
+    kwargs = {"max_lr": 1.0, "total_steps": 100, **kwargs}
+    mine, _ = _run(torch, lambda m, o: m.OneCycleLR(o, **kwargs), steps=99, kind=kind, **opt_kwargs)
+    with pytest.raises(ValueError, match="stepped 101 times, but total_steps is 100"):
+        mine.step(), mine.step()
+
+
+def test_one_cycle_by_epochs_and_errors():
+    opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    assert optim.OneCycleLR(opt, max_lr=0.1, epochs=3, steps_per_epoch=7).total_steps == 21
+    with pytest.raises(ValueError, match="give total_steps, or both epochs and steps_per_epoch"):
+        optim.OneCycleLR(opt, max_lr=0.1)
+    with pytest.raises(ValueError, match="total_steps must be a positive integer, got 0"):
+        optim.OneCycleLR(opt, max_lr=0.1, total_steps=0)
+    with pytest.raises(ValueError, match="pct_start must be a float in"):
+        optim.OneCycleLR(opt, max_lr=0.1, total_steps=10, pct_start=1.5)
+    with pytest.raises(ValueError, match="anneal_strategy must be 'cos' or 'linear'"):
+        optim.OneCycleLR(opt, max_lr=0.1, total_steps=10, anneal_strategy="step")
+    with pytest.raises(ValueError, match="Adagrad has neither"):
+        optim.OneCycleLR(optim.Adagrad([ember.zeros(1, requires_grad=True)]), max_lr=0.1, total_steps=10)
+
+
+def test_chained_schedules_compose_like_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = [optim.ExponentialLR(ours, gamma=0.97), optim.StepLR(ours, step_size=5, gamma=0.5)]
+    ref = [torch.optim.lr_scheduler.ExponentialLR(theirs, gamma=0.97),
+           torch.optim.lr_scheduler.StepLR(theirs, step_size=5, gamma=0.5)]
+    for _ in range(40):
+        theirs.step()
+        for a, b in zip(mine, ref):
+            a.step()
+            b.step()
+        assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
+
+
+PLATEAU = [
+    {},
+    {"mode": "max", "factor": 0.5, "patience": 2},
+    {"threshold_mode": "abs", "threshold": 0.05, "patience": 1, "cooldown": 2},
+    {"mode": "max", "threshold_mode": "abs", "patience": 0, "min_lr": [0.01, 0.02], "factor": 0.3},
+    {"patience": 3, "cooldown": 1, "min_lr": 0.004, "factor": 0.5},
+]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU)
+def test_reduce_on_plateau_matches_torch(kwargs):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = optim.ReduceLROnPlateau(ours, **kwargs)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, **kwargs)
+    metrics = [1.0 / (1 + i % 17) + 0.01 * math.sin(i) + (0.3 if i % 23 < 5 else 0.0) for i in range(150)]
+    for metric in metrics:
+        mine.step(metric)
+        ref.step(metric)
+        assert mine.get_last_lr() == ref.get_last_lr()
+        assert (mine.num_bad_epochs, mine.cooldown_counter, mine.best) == (ref.num_bad_epochs,
+                                                                            ref.cooldown_counter, ref.best)
+    assert mine.get_last_lr() != [0.1, 0.05]
+
+
+@pytest.mark.parametrize("name", ["step", "cosine", "sequential", "lambda"])
+def test_scheduler_state_dict_round_trip(name):
+    build = SCHEDULES[name]
+
+    def fresh():
+        opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)
+        return opt, build(optim, opt)
+
+    opt, sched = fresh()
+    for _ in range(13):
+        sched.step()
+    saved_opt, saved = opt.state_dict(), sched.state_dict()
+    assert "optimizer" not in saved
+    expected = []
+    for _ in range(30):
+        sched.step()
+        expected.append(sched.get_last_lr())
+    opt2, sched2 = fresh()
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved)
+    got = []
+    for _ in range(30):
+        sched2.step()
+        got.append(sched2.get_last_lr())
+    assert got == expected
+
+
+def test_resume_with_last_epoch_needs_initial_lr():
+    opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(KeyError, match="no 'initial_lr'"):
+        optim.StepLR(opt, step_size=2, last_epoch=5)
+
+
+SCHEDULER_ERRORS = [
+    (lambda o: optim.StepLR(o, step_size=0), "StepLR: step_size must be a positive integer, got 0"),
+    (lambda o: optim.LinearLR(o, start_factor=0.0), r"LinearLR: start_factor must be in \(0, 1\], got 0.0"),
+    (lambda o: optim.LinearLR(o, end_factor=1.5), r"LinearLR: end_factor must be in \[0, 1\], got 1.5"),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=0), "CosineAnnealingLR: T_max must be > 0, got 0"),
+    (lambda o: optim.ReduceLROnPlateau(o, factor=1.0), "ReduceLROnPlateau: factor must be < 1, got 1.0"),
+    (lambda o: optim.ReduceLROnPlateau(o, mode="up"), "mode must be 'min' or 'max'"),
+    (lambda o: optim.ReduceLROnPlateau(o, min_lr=[0.1, 0.2]), "min_lr has 2 values, the optimizer has 1"),
+    (lambda o: optim.LambdaLR(o, [lambda e: 1.0] * 2), "lr_lambda has 2 values"),
+    (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 2)], milestones=[3]), "1 schedulers need 0 milestones"),
+]
+
+
+@pytest.mark.parametrize("build,message", SCHEDULER_ERRORS)
+def test_scheduler_validation(build, message):
+    opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match=message):
+        build(opt)
+
+
+def test_scheduler_needs_an_optimizer():
+    with pytest.raises(TypeError, match="StepLR: optimizer must be an ember.optim.Optimizer"):
+        optim.StepLR(object(), step_size=1)

@@ -1,0 +1,475 @@
+"""ember.optim: update rules against torch.optim (and a float64 TensorFlow-formula reference for FTRL), sparse
+rules, state_dict round trips, validation, and gradient clipping against torch.nn.utils."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import ember
+from ember import optim
+from ember.optim import functional as F
+
+SHAPES = [(13, 7), (5,), ()]
+STEPS = 60
+
+
+def _grads(seed, shapes=SHAPES, steps=STEPS):
+    rng = np.random.default_rng(seed)
+    return [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(steps)]
+
+
+def _start(seed, shapes=SHAPES):
+    rng = np.random.default_rng(seed + 1000)
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+DENSE_CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.05}),
+    ("SGD", {"lr": 0.05, "momentum": 0.5, "maximize": True}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.02, "betas": (0.4, 0.9), "eps": 1e-6, "maximize": True}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.3, "amsgrad": True}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.01}),
+    ("RMSprop", {"lr": 0.005, "alpha": 0.3, "centered": True, "momentum": 0.5, "maximize": True}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01}),
+    ("Adagrad", {"lr": 0.1, "eps": 1e-6, "maximize": True}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", DENSE_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(DENSE_CASES)])
+def test_dense_optimizers_match_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    start, grads = _start(1), _grads(2)
+    ours = [ember.tensor(a, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    buffers = [p.data for p in ours]
+    opt = getattr(optim, name)(ours, **kwargs)
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad = ember.tensor(g)
+            t.grad = torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert all(p.data is b for p, b in zip(ours, buffers))  # updated in place
+    for p, t in zip(ours, theirs):
+        for key, value in ref.state[t].items():
+            if key == "step":
+                assert opt.state[p][key] == int(value)
+            elif value is not None:
+                np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_param_groups_match_torch():
+    torch = pytest.importorskip("torch")
+    start, grads = _start(3), _grads(4)
+    ours = [ember.tensor(a, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    groups = lambda ps: [{"params": ps[:1], "lr": 0.1, "momentum": 0.9}, {"params": ps[1:]}]  # noqa: E731
+    opt = optim.SGD(groups(ours), lr=0.01, nesterov=False, momentum=0.5)
+    ref = torch.optim.SGD(groups(theirs), lr=0.01, momentum=0.5)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
+    for step_grads in grads[:20]:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _ftrl_reference(w, grads, *, lr, power, init, l1, l2, shrink, beta):
+    """TensorFlow's FTRL-Proximal update (ApplyFtrlV2), in float64."""
+    w = w.astype(np.float64)
+    acc = np.full_like(w, init)
+    lin = np.zeros_like(w)
+    l2 = l2 + beta / (2 * lr)
+    for g in grads:
+        g = g.astype(np.float64)
+        g_shrunk = g + 2 * shrink * w
+        new_acc = acc + g**2
+        lin = lin + g_shrunk - (new_acc ** (-power) - acc ** (-power)) / lr * w
+        quadratic = new_acc ** (-power) / lr + 2 * l2
+        w = (np.clip(lin, -l1, l1) - lin) / quadratic
+        acc = new_acc
+    return w, acc, lin
+
+
+FTRL_CASES = [
+    {"lr": 0.1, "learning_rate_power": -0.5, "initial_accumulator_value": 0.1, "l1": 0.0, "l2": 0.0,
+     "l2_shrinkage": 0.0, "beta": 0.0},
+    {"lr": 0.05, "learning_rate_power": -0.5, "initial_accumulator_value": 0.1, "l1": 0.5, "l2": 0.1,
+     "l2_shrinkage": 0.0, "beta": 0.0},
+    {"lr": 0.2, "learning_rate_power": -0.3, "initial_accumulator_value": 0.5, "l1": 0.1, "l2": 0.01,
+     "l2_shrinkage": 0.05, "beta": 0.5},
+    {"lr": 0.1, "learning_rate_power": 0.0, "initial_accumulator_value": 0.0, "l1": 0.05, "l2": 0.2,
+     "l2_shrinkage": 0.1, "beta": 0.0},
+]
+
+
+@pytest.mark.parametrize("hyper", FTRL_CASES)
+def test_ftrl_matches_tensorflow_formula(hyper):
+    start, grads = _start(5)[0], [g[0] for g in _grads(6)]
+    ref = _ftrl_reference(start, grads, lr=hyper["lr"], power=hyper["learning_rate_power"],
+                          init=hyper["initial_accumulator_value"], l1=hyper["l1"], l2=hyper["l2"],
+                          shrink=hyper["l2_shrinkage"], beta=hyper["beta"])
+    w64, state = start.astype(np.float64), {}
+    for g in grads:
+        F.ftrl_update(w64, g.astype(np.float64), state, **hyper)
+    np.testing.assert_allclose(w64, ref[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(state["accumulator"], ref[1], rtol=1e-10)
+    np.testing.assert_allclose(state["linear"], ref[2], rtol=1e-10, atol=1e-12)
+    w = ember.tensor(start, requires_grad=True)
+    opt = optim.Ftrl([w], **hyper)
+    for g in grads:
+        w.grad = ember.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(w.data, ref[0], rtol=2e-4, atol=2e-5)
+    if hyper["l1"] >= 0.5:
+        assert (w.data == 0).any()  # L1 makes exact zeros
+
+
+def _sparse_steps(seed, rows=20, dim=3, steps=STEPS, touched=None):
+    """Per step: ids (with repeats) and values; ``touched`` fixes the set of rows used every step."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(steps):
+        ids = rng.choice(touched, size=8) if touched is not None else rng.integers(0, rows, size=8)
+        if touched is not None:
+            ids = np.concatenate([ids, touched])
+        out.append((ids.astype(np.int64), rng.standard_normal((len(ids), dim)).astype(np.float32)))
+    return out
+
+
+def _row_sparse(ids, values, shape):
+    return ember.RowSparse(ids, ember.tensor(values), shape)
+
+
+SPARSE_TORCH_CASES = [
+    ("SparseAdam", {"lr": 0.01}),
+    ("SparseAdam", {"lr": 0.05, "betas": (0.5, 0.99), "eps": 1e-6, "maximize": True}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.2, "maximize": True}),
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "maximize": True}),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")
+@pytest.mark.parametrize("name,kwargs", SPARSE_TORCH_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(SPARSE_TORCH_CASES)])
+def test_sparse_optimizers_match_torch_sparse_grads(name, kwargs):
+    torch = pytest.importorskip("torch")
+    shape = (20, 3)
+    start = _start(7, [shape])[0]
+    ours = ember.tensor(start, requires_grad=True)
+    theirs = torch.tensor(start, requires_grad=True)
+    opt = getattr(optim, name)([ours], **kwargs)
+    ref = getattr(torch.optim, name)([theirs], **kwargs)
+    for ids, values in _sparse_steps(8):
+        ours.grad = _row_sparse(ids, values, shape)
+        theirs.grad = torch.sparse_coo_tensor(torch.tensor(ids)[None], torch.tensor(values), shape,
+                                           check_invariants=True)
+        opt.step()
+        ref.step()
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_adam_is_lazy():
+    shape = (10, 2)
+    w = ember.zeros(*shape, requires_grad=True)
+    opt = optim.SparseAdam([w], lr=0.1)
+    w.grad = _row_sparse(np.array([1, 4, 1]), np.ones((3, 2), np.float32), shape)
+    opt.step()
+    w.grad = _row_sparse(np.array([4]), np.ones((1, 2), np.float32), shape)
+    opt.step()
+    state = opt.state[w]
+    assert state["step"] == 2
+    assert (state["exp_avg"][[0, 2, 3, 5]] == 0).all() and (w.data[[0, 2, 3]] == 0).all()
+    assert (state["exp_avg"][1] == np.float32(0.2)).all()  # untouched in step 2: no decay
+    assert (w.data[1] != 0).all() and (w.data[4] < w.data[1]).all()
+
+
+@pytest.mark.parametrize("rule,dense,hyper", [
+    (F.sparse_sgd_update, F.sgd_update, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}),
+    (F.sparse_sgd_update, F.sgd_update, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "maximize": True}),
+    (F.sparse_sgd_update, F.sgd_update, {"lr": 0.1, "momentum": 0.7, "dampening": 0.2}),
+    (F.sparse_adagrad_update, F.adagrad_update, {"lr": 0.1, "weight_decay": 0.05, "lr_decay": 0.01}),
+    (F.sparse_ftrl_update, F.ftrl_update, {"lr": 0.1, "l1": 0.05, "l2": 0.01, "l2_shrinkage": 0.02}),
+    (F.sparse_ftrl_update, F.ftrl_update, {"lr": 0.1, "learning_rate_power": -0.7, "beta": 0.3}),
+])
+def test_sparse_rules_equal_dense_rules_on_touched_rows(rule, dense, hyper):
+    shape, touched = (12, 4), np.array([0, 3, 4, 9])
+    start = _start(9, [shape])[0]
+    w_sparse, w_dense, s_sparse, s_dense = start.copy(), start[touched].copy(), {}, {}
+    for ids, values in _sparse_steps(10, dim=4, touched=touched):
+        grad = _row_sparse(ids, values, shape)
+        rule(w_sparse, grad, s_sparse, **hyper)
+        dense(w_dense, grad.to_dense().data[touched], s_dense, **hyper)
+    np.testing.assert_allclose(w_sparse[touched], w_dense, rtol=1e-5, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(shape[0]), touched)
+    np.testing.assert_array_equal(w_sparse[untouched], start[untouched])
+    for key, value in s_dense.items():
+        if key != "step":
+            np.testing.assert_allclose(s_sparse[key][touched], value, rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_gradient_from_embedding_backward():
+    table = ember.randn(50, 8, requires_grad=True)
+    before = table.data.copy()
+    opt = optim.Adagrad([table], lr=0.5)
+    ids = ember.tensor([[1, 7, 7], [3, 1, 49]])
+    out = ember.embedding(ids, table, sparse=True)
+    (out * out).sum().backward()
+    assert isinstance(table.grad, ember.RowSparse)
+    opt.step()
+    changed = np.flatnonzero((table.data != before).any(axis=1))
+    np.testing.assert_array_equal(changed, [1, 3, 7, 49])
+
+
+def test_sparse_gradient_errors():
+    w = ember.zeros(6, 2, requires_grad=True)
+    w.grad = _row_sparse(np.array([0]), np.ones((1, 2), np.float32), (6, 2))
+    for cls in (optim.Adam, optim.AdamW, optim.RMSprop):
+        with pytest.raises(TypeError, match=f"{cls.__name__} does not support sparse gradients"):
+            cls([w]).step()
+    w.grad = ember.ones(6, 2)
+    with pytest.raises(TypeError, match="SparseAdam supports only sparse gradients"):
+        optim.SparseAdam([w]).step()
+
+
+STATE_CASES = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("AdamW", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+    ("Ftrl", {"lr": 0.1, "l1": 0.01}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", STATE_CASES, ids=[n for n, _ in STATE_CASES])
+def test_state_dict_round_trip_continues_identically(name, kwargs):
+    start, grads = _start(11), _grads(12, steps=30)
+
+    def train(params, opt, steps):
+        for step_grads in steps:
+            for p, g in zip(params, step_grads):
+                p.grad = ember.tensor(g)
+            opt.step()
+
+    params = [ember.tensor(a, requires_grad=True) for a in start]
+    opt = getattr(optim, name)([{"params": params[:1]}, {"params": params[1:], "lr": 0.02}], **kwargs)
+    train(params, opt, grads[:15])
+    saved = copy.deepcopy(opt.state_dict())
+    assert sorted(saved["state"]) == [0, 1, 2]
+    assert [g["params"] for g in saved["param_groups"]] == [[0], [1, 2]]
+    middle = [p.data.copy() for p in params]
+    train(params, opt, grads[15:])
+
+    resumed = [ember.tensor(a, requires_grad=True) for a in middle]
+    opt2 = getattr(optim, name)([{"params": resumed[:1]}, {"params": resumed[1:]}], lr=0.5)
+    opt2.load_state_dict(saved)
+    assert opt2.param_groups[1]["lr"] == 0.02 and opt2.param_groups[1]["params"][0] is resumed[1]
+    train(resumed, opt2, grads[15:])
+    for p, q in zip(params, resumed):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_sparse_adam_state_dict_round_trip():
+    shape = (20, 3)
+    steps = _sparse_steps(13)
+    w = ember.tensor(_start(14, [shape])[0], requires_grad=True)
+    opt = optim.SparseAdam([w], lr=0.05)
+    for i, (ids, values) in enumerate(steps):
+        if i == 30:
+            saved, middle = copy.deepcopy(opt.state_dict()), w.data.copy()
+        w.grad = _row_sparse(ids, values, shape)
+        opt.step()
+    w2 = ember.tensor(middle, requires_grad=True)
+    opt2 = optim.SparseAdam([w2], lr=0.05)
+    opt2.load_state_dict(saved)
+    for ids, values in steps[30:]:
+        w2.grad = _row_sparse(ids, values, shape)
+        opt2.step()
+    np.testing.assert_array_equal(w.data, w2.data)
+
+
+def test_load_state_dict_casts_and_checks():
+    w = ember.zeros(3, 2, requires_grad=True)
+    opt = optim.Adam([w])
+    saved = {"state": {"0": {"step": np.array(4), "exp_avg": np.ones((3, 2)), "exp_avg_sq": np.ones((3, 2))}},
+             "param_groups": [{"lr": 0.1, "betas": [0.9, 0.99], "eps": 1e-8, "weight_decay": 0.0,
+                               "amsgrad": False, "maximize": False, "params": [0]}]}
+    opt.load_state_dict(saved)
+    state = opt.state[w]
+    assert state["step"] == 4 and isinstance(state["step"], int)
+    assert state["exp_avg"].dtype == np.float32 and state["exp_avg"] is not saved["state"]["0"]["exp_avg"]
+    w.grad = ember.ones(3, 2)
+    opt.step()
+    assert state["step"] == 5
+    with pytest.raises(ValueError, match="1 param groups"):
+        optim.Adam([{"params": [w]}, {"params": [ember.zeros(1, requires_grad=True)]}]).load_state_dict(saved)
+    with pytest.raises(ValueError, match="param group 0 has 1 parameters"):
+        optim.Adam([w, ember.zeros(1, requires_grad=True)]).load_state_dict(saved)
+
+
+VALIDATION_CASES = [
+    (optim.SGD, {"lr": -1}, ValueError, "SGD: lr must be >= 0, got -1"),
+    (optim.SGD, {"lr": 0.1, "momentum": -0.5}, ValueError, "SGD: momentum must be >= 0, got -0.5"),
+    (optim.SGD, {"lr": 0.1, "nesterov": True}, ValueError, "SGD: nesterov=True needs momentum > 0"),
+    (optim.SGD, {"lr": 0.1, "weight_decay": float("nan")}, ValueError, "SGD: weight_decay must be >= 0"),
+    (optim.SGD, {"lr": "0.1"}, TypeError, "SGD: lr must be a real number, got '0.1'"),
+    (optim.Adam, {"betas": (1.0, 0.9)}, ValueError, r"Adam: betas\[0\] must be in \[0, 1\), got 1.0"),
+    (optim.Adam, {"betas": (0.9,)}, ValueError, "Adam: betas must be a pair"),
+    (optim.Adam, {"eps": -1e-8}, ValueError, "Adam: eps must be >= 0"),
+    (optim.AdamW, {"weight_decay": -0.1}, ValueError, "AdamW: weight_decay must be >= 0, got -0.1"),
+    (optim.SparseAdam, {"lr": 0.0}, ValueError, "SparseAdam: lr must be > 0, got 0.0"),
+    (optim.RMSprop, {"alpha": -0.1}, ValueError, "RMSprop: alpha must be >= 0, got -0.1"),
+    (optim.Adagrad, {"lr_decay": -1}, ValueError, "Adagrad: lr_decay must be >= 0, got -1"),
+    (optim.Adagrad, {"initial_accumulator_value": -1}, ValueError, "Adagrad: initial_accumulator_value"),
+    (optim.Ftrl, {"learning_rate_power": 0.5}, ValueError, "Ftrl: learning_rate_power must be <= 0, got 0.5"),
+    (optim.Ftrl, {"l1": -1.0}, ValueError, "Ftrl: l1 must be >= 0, got -1.0"),
+    (optim.Ftrl, {"lr": 0}, ValueError, "Ftrl: lr must be > 0, got 0"),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs,error,message", VALIDATION_CASES)
+def test_hyper_parameter_validation(cls, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cls([ember.zeros(2, requires_grad=True)], **kwargs)
+
+
+def test_param_validation():
+    w = ember.zeros(2, requires_grad=True)
+    with pytest.raises(TypeError, match="single Tensor"):
+        optim.SGD(w, lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="not a leaf"):
+        optim.SGD([w * 2], lr=0.1)
+    with pytest.raises(TypeError, match=r"params\[1\] must be a Tensor"):
+        optim.SGD([w, np.zeros(2)], lr=0.1)
+    with pytest.raises(ValueError, match="more than one param group"):
+        optim.SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
+    with pytest.raises(TypeError, match="not a set"):
+        optim.SGD([{"params": {w}}], lr=0.1)
+    opt = optim.SGD([w], lr=0.1)
+    with pytest.raises(ValueError, match="SGD: lr must be >= 0, got -2"):
+        opt.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": -2})
+
+
+def test_zero_grad_step_closure_and_repr():
+    w = ember.tensor([1.0, -2.0], requires_grad=True)
+    table = ember.zeros(4, 2, requires_grad=True)
+    opt = optim.SGD([w, table], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert float(loss) == 5.0
+    np.testing.assert_allclose(w.data, [0.5, -1.0])  # w - 0.25 * 2w
+    grad = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is grad and (grad.data == 0).all()
+    table.grad = _row_sparse(np.array([1]), np.ones((1, 2), np.float32), (4, 2))
+    opt.zero_grad(set_to_none=False)
+    assert isinstance(table.grad, ember.RowSparse) and len(table.grad.indices) == 0
+    opt.step()  # an empty sparse gradient changes nothing
+    assert (table.data == 0).all()
+    opt.zero_grad()
+    assert w.grad is None and table.grad is None
+    assert "Parameter Group 0" in repr(opt) and "lr: 0.25" in repr(opt)
+
+
+def test_update_functions_accept_zero_dim_and_keep_state_shapes():
+    for rule, hyper in [(F.sgd_update, {"lr": 0.1, "momentum": 0.9}), (F.adam_update, {"lr": 0.1}),
+                        (F.rmsprop_update, {"lr": 0.1, "centered": True, "momentum": 0.5}),
+                        (F.adagrad_update, {"lr": 0.1}), (F.ftrl_update, {"lr": 0.1})]:
+        p, g, state = np.array(1.0, np.float32), np.array(0.5, np.float32), {}
+        vector, vector_state = np.ones(1, np.float32), {}
+        for _ in range(3):
+            rule(p, g, state, **hyper)
+            rule(vector, g.reshape(1), vector_state, **hyper)
+        assert p.shape == () and p == vector[0], rule.__name__
+        assert all(getattr(v, "shape", ()) == () for v in state.values()), rule.__name__
+
+
+CLIP_NORMS = [(2.0, 0.5), (2.0, 100.0), (1.0, 1.0), (float("inf"), 0.3), (3.0, 0.7)]
+
+
+@pytest.mark.parametrize("norm_type,max_norm", CLIP_NORMS)
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    grads = _grads(15, steps=1)[0]
+    ours = [ember.zeros(*g.shape, requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    ours.append(ember.zeros(3, requires_grad=True))  # no gradient: ignored
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert isinstance(total, ember.Tensor) and total.dtype == np.float32
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_clip_grad_norm_sparse_shared_and_nonfinite():
+    table = ember.zeros(6, 2, requires_grad=True)
+    ids, values = np.array([1, 4, 1]), np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0]], np.float32)
+    table.grad = _row_sparse(ids, values, (6, 2))
+    dense = table.grad.to_dense().data
+    total = optim.clip_grad_norm_([table], max_norm=1.0)
+    np.testing.assert_allclose(total.item(), np.linalg.norm(dense), rtol=1e-6)  # repeated rows summed first
+    np.testing.assert_allclose(table.grad.to_dense().data, dense / (np.linalg.norm(dense) + 1e-6), rtol=1e-6)
+
+    x, b = ember.ones(3, requires_grad=True), ember.ones(3, requires_grad=True)
+    (x + b).sum().backward()  # both leaves may receive the same gradient array
+    optim.clip_grad_norm_([x, b], max_norm=1.0)
+    np.testing.assert_allclose(x.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
+    np.testing.assert_allclose(b.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
+
+    x.grad = ember.tensor([np.inf, 1.0, 0.0])
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total 2.0-norm"):
+        optim.clip_grad_norm_(x, 1.0, error_if_nonfinite=True)
+    assert optim.clip_grad_norm_([], 1.0).item() == 0.0
+    with pytest.raises(ValueError, match="norm_type"):
+        optim.clip_grad_norm_(x, 1.0, norm_type=-1)
+
+
+def test_clip_grad_value_matches_torch_and_coalesces():
+    torch = pytest.importorskip("torch")
+    g = _grads(16, steps=1)[0][0]
+    w, t = ember.zeros(*g.shape, requires_grad=True), torch.zeros(g.shape, requires_grad=True)
+    w.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    optim.clip_grad_value_(w, 0.5)
+    torch.nn.utils.clip_grad_value_(t, 0.5)
+    np.testing.assert_array_equal(w.grad.data, t.grad.numpy())
+    table = ember.zeros(5, 1, requires_grad=True)
+    table.grad = _row_sparse(np.array([2, 2, 0]), np.array([[0.4], [0.4], [-3.0]], np.float32), (5, 1))
+    optim.clip_grad_value_([table], 0.5)
+    np.testing.assert_allclose(table.grad.to_dense().data[:, 0], [-0.5, 0, 0.5, 0, 0])
+    with pytest.raises(ValueError, match="clip_value must be >= 0"):
+        optim.clip_grad_value_([table], -1)
+
+
+def test_exports_are_sorted_and_documented():
+    assert optim.__all__ == sorted(optim.__all__)
+    for name in optim.__all__:
+        assert getattr(optim, name).__doc__, name
