@@ -31,15 +31,18 @@ class _GradMode:
 
     def __init__(self, mode: bool):
         self.mode = mode
+        self.prev = None
 
     def __enter__(self):
         global _grad_enabled
-        self.prev = _grad_enabled
+        if self.prev is None:  # set_grad_enabled already switched and saved the previous mode
+            self.prev = _grad_enabled
         _grad_enabled = self.mode
 
     def __exit__(self, *exc):
         global _grad_enabled
         _grad_enabled = self.prev
+        self.prev = None
 
     def __call__(self, fn):
         mode = self.mode

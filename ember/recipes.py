@@ -10,13 +10,14 @@ import numpy as np
 
 import ember
 from ember import nn
+from ember.callbacks import LearningRateScheduler
 from ember.model import Model, Net
 
 
 @dataclass
 class Recipe:
     description: str
-    build: Callable  # (args) -> (model, (x_train, y_train), (x_test, y_test), metrics)
+    build: Callable  # (lr, seed, epochs, batch_size) -> (model, train, test, metrics, callbacks)
     epochs: int
     batch_size: int
     lr: float
@@ -29,8 +30,9 @@ def _digits(images: bool, seed: int):
     return train_test_split(x, y, test_fraction=0.2, seed=seed, stratify=True)
 
 
-def digits_cnn(lr: float, seed: int):
-    """A small CNN on 8x8 digits: two 3x3 conv blocks and a two-layer classifier."""
+def digits_cnn(lr: float, seed: int, epochs: int, batch_size: int):
+    """A small CNN on 8x8 digits: two 3x3 conv blocks and a two-layer classifier, Adam with a one-cycle
+    learning-rate schedule."""
     x_train, x_test, y_train, y_test = _digits(images=True, seed=seed)
     net = Net([
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -38,18 +40,22 @@ def digits_cnn(lr: float, seed: int):
         nn.Flatten(), nn.Linear(32 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10),
     ])
     optimizer = ember.optim.Adam(net.parameters(), lr=lr)
-    return Model(net, nn.CrossEntropyLoss(), optimizer), (x_train, y_train), (x_test, y_test), ["accuracy"]
+    steps = epochs * -(-len(x_train) // batch_size)
+    schedule = LearningRateScheduler(ember.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps),
+                                     per_batch=True)
+    model = Model(net, nn.CrossEntropyLoss(), optimizer)
+    return model, (x_train, y_train), (x_test, y_test), ["accuracy"], [schedule]
 
 
-def digits_mlp(lr: float, seed: int):
+def digits_mlp(lr: float, seed: int, epochs: int, batch_size: int):
     """An MLP 64-128-64-10 on flattened digits."""
     x_train, x_test, y_train, y_test = _digits(images=False, seed=seed)
     net = Net([nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)])
     optimizer = ember.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-    return Model(net, nn.CrossEntropyLoss(), optimizer), (x_train, y_train), (x_test, y_test), ["accuracy"]
+    return Model(net, nn.CrossEntropyLoss(), optimizer), (x_train, y_train), (x_test, y_test), ["accuracy"], []
 
 
-def breast_cancer_logistic(lr: float, seed: int):
+def breast_cancer_logistic(lr: float, seed: int, epochs: int, batch_size: int):
     """Logistic regression on the breast-cancer data, features standardised on the training split."""
     from ember.data.datasets import load_breast_cancer, train_test_split
 
@@ -60,11 +66,12 @@ def breast_cancer_logistic(lr: float, seed: int):
     net = Net([nn.Linear(x.shape[1], 1), nn.Flatten(0)])
     optimizer = ember.optim.SGD(net.parameters(), lr=lr)
     y_train, y_test = y_train.astype(np.float32), y_test.astype(np.float32)
-    return Model(net, nn.BCEWithLogitsLoss(), optimizer), (x_train, y_train), (x_test, y_test), ["accuracy"]
+    model = Model(net, nn.BCEWithLogitsLoss(), optimizer)
+    return model, (x_train, y_train), (x_test, y_test), ["accuracy"], []
 
 
 RECIPES = {
-    "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=15, batch_size=32, lr=2e-3),
+    "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=15, batch_size=32, lr=3e-3),
     "digits-mlp": Recipe("MLP on scikit-learn's digits", digits_mlp, epochs=20, batch_size=32, lr=0.05),
     "breast-cancer": Recipe("logistic regression on breast cancer", breast_cancer_logistic, epochs=30,
                             batch_size=32, lr=0.05),
@@ -78,12 +85,14 @@ def run(name: str, epochs: int | None = None, batch_size: int | None = None, lr:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
     recipe = RECIPES[name]
     ember.manual_seed(seed)
-    model, train, test, metrics = recipe.build(lr if lr is not None else recipe.lr, seed)
+    epochs, batch_size = epochs or recipe.epochs, batch_size or recipe.batch_size
+    model, train, test, metrics, callbacks = recipe.build(lr if lr is not None else recipe.lr, seed, epochs,
+                                                          batch_size)
     if verbose:
         print(f"{name}: {recipe.description}; {len(train[0])} training and {len(test[0])} test samples")
     start = time.perf_counter()
-    model.fit(*train, epochs=epochs or recipe.epochs, batch_size=batch_size or recipe.batch_size,
-              validation_data=test, metrics=metrics, verbose=verbose)
+    model.fit(*train, epochs=epochs, batch_size=batch_size, validation_data=test, metrics=metrics,
+              callbacks=callbacks, verbose=verbose)
     result = model.evaluate(*test, metrics=metrics)
     result["seconds"] = time.perf_counter() - start
     return result

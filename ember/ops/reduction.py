@@ -45,7 +45,9 @@ def _prod_vjp(ctx, g):
     nonzero_prod = prod(where(is_zero, 1.0, x), axis=axis, keepdims=True)
     zeros = sum(cast(is_zero, int64), axis=axis, keepdims=True)
     at_zero = where(zeros == 1, nonzero_prod, 0.0)
-    elsewhere = where(zeros == 0, nonzero_prod / where(is_zero, 1.0, x), 0.0)
+    # prod(x) / x rather than a where on the zero count: equal in value, and its own gradient is right
+    # when another element is zero (so grad-of-grad holds with one zero).
+    elsewhere = prod(x, axis=axis, keepdims=True) / where(is_zero, 1.0, x)
     return (g * where(is_zero, at_zero, elsewhere),)
 
 

@@ -1,0 +1,475 @@
+"""Convolutions in NCHW layout with PyTorch's signatures: conv1d, conv2d, conv_transpose1d/2d.
+
+Three primitives carry all of them. ``conv2d(x, w)`` is bilinear, and its two partial adjoints are
+``conv_transpose2d(gy, w)`` (with respect to x) and ``conv2d_weight_grad(x, gy)`` (with respect to w).
+Each of the three is bilinear too, and the vjps of each are the other two, so gradients of any order
+stay inside this closed set. Forward passes use im2col: a strided window view of the padded input, one
+copy into columns and one batched matmul per call; the adjoint scatters columns back with one strided
+add per kernel position (col2im).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd import apply
+from ember.backend.dtypes import bfloat16, float32
+from ember.ops.convert import as_tensor, promote
+from ember.ops.infer import require_float, same_dtype
+from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
+from ember.ops.shape import reshape
+from ember.tensor import Tensor
+
+# --- shared helpers ---------------------------------------------------------------------------------------
+
+
+def pair(name: str, arg: str, value, minimum: int) -> tuple:
+    """An int or a pair of ints as a pair, each at least ``minimum``; the error names the op and argument."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    else:
+        try:
+            value = tuple(value)
+        except TypeError:
+            raise TypeError(f"{name}: {arg} must be an int or a pair of ints, got {value!r}") from None
+        if len(value) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+            raise TypeError(f"{name}: {arg} must be an int or a pair of ints, got {value!r}")
+        value = (int(value[0]), int(value[1]))
+    if min(value) < minimum:
+        raise ValueError(f"{name}: {arg} must be at least {minimum}, got {value}")
+    return value
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis (may be <= 0 when the kernel does not fit)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pad2d(xp, x, top: int, bottom: int, left: int, right: int, value=0):
+    """``x`` (N, C, H, W) padded on its last two axes with ``value``; ``x`` itself when nothing is added."""
+    if not (top or bottom or left or right):
+        return x
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def window_slice(i: int, j: int, out_h: int, out_w: int, stride, dilation) -> tuple:
+    """Index of the padded input elements that kernel position (i, j) meets, one per output pixel."""
+    top, left = i * dilation[0], j * dilation[1]
+    return (
+        slice(None), slice(None),
+        slice(top, top + stride[0] * (out_h - 1) + 1, stride[0]),
+        slice(left, left + stride[1] * (out_w - 1) + 1, stride[1]),
+    )
+
+
+def _compute_dtype(xp, *arrays) -> tuple:
+    # NumPy's bfloat16 matmul is slow or naive: compute in float32 and round the result back.
+    if arrays[0].dtype == bfloat16 and xp is np:
+        return tuple(a.astype(float32) for a in arrays), bfloat16
+    return arrays, None
+
+
+def _batch_last(xp, x, padding=(0, 0)):
+    """``x`` (N, C, H, W) as a contiguous, zero-padded (C, H + 2 * ph, W + 2 * pw, N) array.
+
+    The convolutions work batch-last: every window slice then keeps runs of OW * N contiguous elements,
+    where NCHW would give runs of OW, and NumPy's per-run overhead dominates at small spatial sizes.
+    """
+    n, c, h, w = x.shape
+    ph, pw = padding
+    if not (ph or pw):
+        return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    out[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
+    return out
+
+
+def _batch_first(xp, y):
+    """(C, H, W, N) back to a contiguous (N, C, H, W)."""
+    return xp.ascontiguousarray(y.transpose(3, 0, 1, 2))
+
+
+def _im2col(xp, x, kernel, stride, padding, dilation, out_h: int, out_w: int):
+    """Columns (C * kh * kw, OH * OW * N) of ``x`` (N, C, H, W): one copy of a strided window view."""
+    xt = _batch_last(xp, x, padding)
+    c, n = xt.shape[0], xt.shape[3]
+    sc, sh, sw, sn = xt.strides
+    view = xp.lib.stride_tricks.as_strided(
+        xt,
+        (c, kernel[0], kernel[1], out_h, out_w, n),
+        (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn),
+    )
+    return view.reshape(c * kernel[0] * kernel[1], out_h * out_w * n)
+
+
+def _col2im(xp, cols, shape, kernel, stride, padding, dilation, out_h: int, out_w: int):
+    """The adjoint of ``_im2col``: columns summed back into an (N, C, H, W) array of ``shape``."""
+    n, c, h, w = shape
+    kh, kw = kernel
+    ph, pw = padding
+    cols = cols.reshape(c, kh, kw, out_h, out_w, n)
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            index = window_slice(i, j, out_h, out_w, stride, dilation)[1:]  # axes (C, H, W) of (C, H, W, N)
+            out[index] += cols[:, i, j]
+    return _batch_first(xp, out[:, ph:ph + h, pw:pw + w])
+
+
+# --- conv2d -------------------------------------------------------------------------------------------------
+
+
+def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
+    (x, w), result_dtype = _compute_dtype(xp, x, w)
+    n = x.shape[0]
+    o, _, kh, kw = w.shape
+    out_h = conv_out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
+    out_w = conv_out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
+    cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, out_h, out_w)
+    y = xp.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
+    y = _batch_first(xp, y.reshape(o, out_h, out_w, n))
+    return y.astype(result_dtype) if result_dtype is not None else y
+
+
+def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False):
+    """Channel, group and dtype checks shared by conv2d and conv_transpose2d."""
+    specs = [x, w]
+    if x.ndim != 4:
+        raise shape_error(name, specs, f"input must be 4-D (N, C, H, W), got {x.ndim}-D")
+    if w.ndim != 4:
+        raise shape_error(name, specs, f"weight must be 4-D, got {w.ndim}-D")
+    same_dtype(name, specs)
+    require_float(name, specs)
+    if transposed:
+        if w.shape[0] != x.shape[1]:
+            raise shape_error(
+                name, specs, f"weight (C_in, C_out/groups, kH, kW) has C_in={w.shape[0]}, input has {x.shape[1]} "
+                "channels")
+        if x.shape[1] % groups:
+            raise shape_error(name, specs, f"input channels ({x.shape[1]}) are not divisible by groups={groups}")
+        return
+    if x.shape[1] % groups or w.shape[0] % groups:
+        raise shape_error(
+            name, specs, f"input channels ({x.shape[1]}) and output channels ({w.shape[0]}) must both be divisible "
+            f"by groups={groups}")
+    if w.shape[1] * groups != x.shape[1]:
+        raise shape_error(
+            name, specs, f"weight expects {w.shape[1] * groups} input channels ({w.shape[1]} per group x {groups} "
+            f"groups), input has {x.shape[1]}")
+
+
+def _conv2d_infer(x, w, *, stride, padding, dilation, groups):
+    _check_conv("conv2d", x, w, groups)
+    sizes = []
+    for axis in (0, 1):
+        size, kernel = x.shape[2 + axis], w.shape[2 + axis]
+        out = conv_out_size(size, kernel, stride[axis], padding[axis], dilation[axis])
+        if out <= 0:
+            raise shape_error(
+                "conv2d", [x, w], f"kernel size {kernel} (dilated: {dilation[axis] * (kernel - 1) + 1}) is larger "
+                f"than the padded input size {size + 2 * padding[axis]} along {'HW'[axis]}")
+        sizes.append(out)
+    return Spec((x.shape[0], w.shape[0], sizes[0], sizes[1]), x.dtype)
+
+
+def _conv2d_vjp(ctx, g):
+    x, w = ctx.inputs
+    attrs = ctx.attrs
+    gx = gw = None
+    if ctx.needs[0]:
+        gx = _conv_transpose2d(g, w, output_size=tuple(x.shape[2:]), **attrs)
+    if ctx.needs[1]:
+        gw = _conv2d_weight_grad(x, g, kernel_size=tuple(w.shape[2:]), **attrs)
+    return gx, gw
+
+
+def _conv2d_cost(out, x, w, **attrs):
+    per_output = w.size // w.shape[0]  # (C / groups) * kh * kw multiply-adds per output element
+    return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes)
+
+
+CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=_conv2d_vjp, cost=_conv2d_cost, onnx="Conv")
+
+
+# --- conv2d_weight_grad ------------------------------------------------------------------------------------
+
+
+def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel_size):
+    # gy may cover fewer output pixels than conv2d(x, w) has (the leading OH x OW of them): the adjoint of
+    # a convolution cropped at the bottom/right, which conv_transpose2d's vjp needs when output_padding
+    # adds rows that no window of its input reaches.
+    (x, gy), result_dtype = _compute_dtype(xp, x, gy)
+    c = x.shape[1]
+    o, out_h, out_w = gy.shape[1:]
+    cols = _im2col(xp, x, kernel_size, stride, padding, dilation, out_h, out_w)
+    cols = cols.reshape(groups, -1, cols.shape[1])
+    gy = _batch_last(xp, gy).reshape(groups, o // groups, -1)
+    gw = xp.matmul(gy, cols.transpose(0, 2, 1)).reshape((o, c // groups) + tuple(kernel_size))
+    return gw.astype(result_dtype) if result_dtype is not None else gw
+
+
+def _weight_grad_infer(x, gy, *, stride, padding, dilation, groups, kernel_size):
+    specs = [x, gy]
+    if x.ndim != 4 or gy.ndim != 4:
+        raise shape_error("conv2d_weight_grad", specs, "input and output gradient must be 4-D")
+    same_dtype("conv2d_weight_grad", specs)
+    if x.shape[0] != gy.shape[0] or x.shape[1] % groups or gy.shape[1] % groups:
+        raise shape_error("conv2d_weight_grad", specs, f"batch sizes or channels do not fit groups={groups}")
+    for axis in (0, 1):
+        expected = conv_out_size(x.shape[2 + axis], kernel_size[axis], stride[axis], padding[axis], dilation[axis])
+        if not 1 <= gy.shape[2 + axis] <= expected:
+            raise shape_error("conv2d_weight_grad", specs, f"output gradient must have size at most {expected} "
+                              f"along {'HW'[axis]}, got {gy.shape[2 + axis]}")
+    return Spec((gy.shape[1], x.shape[1] // groups) + tuple(kernel_size), x.dtype)
+
+
+def _weight_grad_vjp(ctx, gg):
+    x, gy = ctx.inputs
+    attrs = dict(ctx.attrs)
+    del attrs["kernel_size"]
+    gx = _conv_transpose2d(gy, gg, output_size=tuple(x.shape[2:]), **attrs) if ctx.needs[0] else None
+    ggy = _crop(apply(CONV2D, (x, gg), attrs), gy.shape) if ctx.needs[1] else None
+    return gx, ggy
+
+
+def _weight_grad_cost(out, x, gy, **attrs):
+    per_output = out.size // out.shape[0]
+    return Cost(2 * gy.size * per_output, out.nbytes + x.nbytes + gy.nbytes)
+
+
+CONV2D_WEIGHT_GRAD = defop(
+    "conv2d_weight_grad",
+    forward=_weight_grad_forward,
+    infer=_weight_grad_infer,
+    vjp=_weight_grad_vjp,
+    cost=_weight_grad_cost,
+    onnx=NO_ONNX,
+)
+
+
+# --- conv_transpose2d --------------------------------------------------------------------------------------
+
+
+def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, output_padding):
+    (x, w), result_dtype = _compute_dtype(xp, x, w)
+    n, c_in, in_h, in_w = x.shape
+    _, c_out_group, kh, kw = w.shape
+    out_h, out_w = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
+    xt = _batch_last(xp, x).reshape(groups, c_in // groups, -1)
+    cols = xp.matmul(w.reshape(groups, c_in // groups, -1).transpose(0, 2, 1), xt)
+    shape = (n, c_out_group * groups, out_h, out_w)
+    y = _col2im(xp, cols, shape, (kh, kw), stride, padding, dilation, in_h, in_w)
+    return y.astype(result_dtype) if result_dtype is not None else y
+
+
+def _transposed_size(x_shape, w_shape, stride, padding, dilation, output_padding) -> tuple:
+    return tuple(
+        (x_shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (w_shape[2 + a] - 1)
+        + output_padding[a] + 1
+        for a in (0, 1)
+    )
+
+
+def _conv_transpose2d_infer(x, w, *, stride, padding, dilation, groups, output_padding):
+    _check_conv("conv_transpose2d", x, w, groups, transposed=True)
+    size = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
+    if min(size) <= 0:
+        raise shape_error("conv_transpose2d", [x, w], f"the output size {list(size)} is not positive")
+    return Spec((x.shape[0], w.shape[1] * groups) + size, x.dtype)
+
+
+def _conv_transpose2d_vjp(ctx, g):
+    x, w = ctx.inputs
+    attrs = dict(ctx.attrs)
+    del attrs["output_padding"]
+    gx = _crop(apply(CONV2D, (g, w), attrs), x.shape) if ctx.needs[0] else None
+    gw = _conv2d_weight_grad(g, x, kernel_size=tuple(w.shape[2:]), **attrs) if ctx.needs[1] else None
+    return gx, gw
+
+
+def _conv_transpose2d_cost(out, x, w, **attrs):
+    per_input = w.size // w.shape[0]  # (C_out / groups) * kh * kw multiply-adds per input element
+    return Cost(2 * x.size * per_input, out.nbytes + x.nbytes + w.nbytes)
+
+
+CONV_TRANSPOSE2D = defop(
+    "conv_transpose2d",
+    forward=_conv_transpose2d_forward,
+    infer=_conv_transpose2d_infer,
+    vjp=_conv_transpose2d_vjp,
+    cost=_conv_transpose2d_cost,
+    onnx="ConvTranspose",
+)
+
+
+def _crop(t: Tensor, shape) -> Tensor:
+    """``t`` cut to the spatial size of ``shape`` (extra rows/columns appear when output_padding >= stride)."""
+    if tuple(t.shape[2:]) == tuple(shape[2:]):
+        return t
+    from ember.ops.indexing import getitem
+
+    return getitem(t, (slice(None), slice(None), slice(0, shape[2]), slice(0, shape[3])))
+
+
+def _check_output_padding(name: str, output_padding, stride, dilation):
+    for a in (0, 1):
+        if output_padding[a] >= max(stride[a], dilation[a]):
+            raise ValueError(
+                f"{name}: output_padding {output_padding} must be smaller than stride {stride} or dilation "
+                f"{dilation} (per axis)")
+
+
+def _conv_transpose2d(g: Tensor, w: Tensor, *, output_size, stride, padding, dilation, groups) -> Tensor:
+    """conv_transpose2d of ``g`` whose output has the spatial ``output_size`` of the convolution's input."""
+    output_padding = tuple(
+        output_size[a] + 2 * padding[a] - dilation[a] * (w.shape[2 + a] - 1) - 1 - (g.shape[2 + a] - 1) * stride[a]
+        for a in (0, 1)
+    )
+    attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+             "output_padding": output_padding}
+    return apply(CONV_TRANSPOSE2D, (g, w), attrs)
+
+
+def _conv2d_weight_grad(x: Tensor, gy: Tensor, *, kernel_size, stride, padding, dilation, groups) -> Tensor:
+    attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+             "kernel_size": tuple(kernel_size)}
+    return apply(CONV2D_WEIGHT_GRAD, (x, gy), attrs)
+
+
+# --- public functions --------------------------------------------------------------------------------------
+
+
+def _operands(name: str, x, weight, bias) -> tuple:
+    x, weight = promote(as_tensor(x), as_tensor(weight))
+    if bias is not None:
+        bias = as_tensor(bias, x)
+        if bias.ndim != 1:
+            raise ValueError(f"{name}: bias must be 1-D, got shape {list(bias.shape)}")
+    return x, weight, bias
+
+
+def _add_bias(name: str, y: Tensor, bias) -> Tensor:
+    if bias is None:
+        return y
+    if bias.shape[0] != y.shape[1]:
+        raise ValueError(f"{name}: bias has {bias.shape[0]} elements, the output has {y.shape[1]} channels")
+    if bias.dtype != y.dtype:
+        from ember.ops.convert import cast
+
+        bias = cast(bias, y.dtype)
+    return y + reshape(bias, (1, -1) + (1,) * (y.ndim - 2))
+
+
+def _groups(name: str, groups) -> int:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
+def _conv_attrs(name: str, stride, padding, dilation, groups) -> dict:
+    return {
+        "stride": pair(name, "stride", stride, 1),
+        "padding": pair(name, "padding", padding, 0),
+        "dilation": pair(name, "dilation", dilation, 1),
+        "groups": _groups(name, groups),
+    }
+
+
+def _specs(*tensors) -> list:
+    return [Spec(tuple(t.shape), t.dtype) for t in tensors]
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation) of ``x`` (N, C, H, W) with ``weight`` (O, C/groups, kH, kW), plus
+    ``bias`` (O,); ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs, as in PyTorch.
+
+    >>> y = ember.conv2d(ember.randn(8, 3, 32, 32), ember.randn(16, 3, 3, 3), padding=1)   # (8, 16, 32, 32)
+    """
+    x, weight, bias = _operands("conv2d", x, weight, bias)
+    attrs = _conv_attrs("conv2d", stride, padding, dilation, groups)
+    _conv2d_infer(*_specs(x, weight), **attrs)
+    return _add_bias("conv2d", apply(CONV2D, (x, weight), attrs), bias)
+
+
+def conv1d(x, weight, bias=None, stride: int = 1, padding: int = 0, dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D convolution of ``x`` (N, C, L) with ``weight`` (O, C/groups, k): conv2d on a height-1 view.
+
+    >>> y = ember.conv1d(ember.randn(4, 2, 50), ember.randn(6, 2, 5), stride=2)   # (4, 6, 23)
+    """
+    x, weight, bias = _operands("conv1d", x, weight, bias)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"conv1d: input (N, C, L) and weight (O, C/groups, k) must be 3-D, got shapes {list(x.shape)} and "
+            f"{list(weight.shape)}")
+    attrs = {
+        "stride": (1, _single("conv1d", "stride", stride, 1)),
+        "padding": (0, _single("conv1d", "padding", padding, 0)),
+        "dilation": (1, _single("conv1d", "dilation", dilation, 1)),
+        "groups": _groups("conv1d", groups),
+    }
+    x4 = reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
+    w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
+    _conv2d_infer(*_specs(x4, w4), **attrs)
+    y = apply(CONV2D, (x4, w4), attrs)
+    return _add_bias("conv1d", reshape(y, (y.shape[0], y.shape[1], y.shape[3])), bias)
+
+
+def _single(name: str, arg: str, value, minimum: int) -> int:
+    """An int (or a one-element sequence, PyTorch's 1-d form) checked to be at least ``minimum``."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return _int(name, arg, value, minimum)
+
+
+def _int(name: str, arg: str, value, minimum: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{name}: {arg} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: {arg} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
+                     dilation=1) -> Tensor:
+    """Transposed 2-D convolution (the gradient of conv2d with respect to its input) of ``x`` (N, C_in, H, W)
+    with ``weight`` (C_in, C_out/groups, kH, kW), as in PyTorch; ``output_padding`` adds rows and columns
+    on one side to pick among the input sizes a strided conv2d maps to the same output size.
+
+    >>> y = ember.conv_transpose2d(ember.randn(2, 8, 7, 7), ember.randn(8, 4, 4, 4), stride=2, padding=1)  # 14x14
+    """
+    x, weight, bias = _operands("conv_transpose2d", x, weight, bias)
+    attrs = _conv_attrs("conv_transpose2d", stride, padding, dilation, groups)
+    attrs["output_padding"] = pair("conv_transpose2d", "output_padding", output_padding, 0)
+    _check_output_padding("conv_transpose2d", attrs["output_padding"], attrs["stride"], attrs["dilation"])
+    _conv_transpose2d_infer(*_specs(x, weight), **attrs)
+    return _add_bias("conv_transpose2d", apply(CONV_TRANSPOSE2D, (x, weight), attrs), bias)
+
+
+def conv_transpose1d(x, weight, bias=None, stride: int = 1, padding: int = 0, output_padding: int = 0,
+                     groups: int = 1, dilation: int = 1) -> Tensor:
+    """Transposed 1-D convolution of ``x`` (N, C_in, L) with ``weight`` (C_in, C_out/groups, k).
+
+    >>> y = ember.conv_transpose1d(ember.randn(2, 4, 10), ember.randn(4, 3, 3), stride=2)   # (2, 3, 21)
+    """
+    x, weight, bias = _operands("conv_transpose1d", x, weight, bias)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"conv_transpose1d: input (N, C_in, L) and weight (C_in, C_out/groups, k) must be 3-D, got shapes "
+            f"{list(x.shape)} and {list(weight.shape)}")
+    name = "conv_transpose1d"
+    attrs = {
+        "stride": (1, _single(name, "stride", stride, 1)),
+        "padding": (0, _single(name, "padding", padding, 0)),
+        "dilation": (1, _single(name, "dilation", dilation, 1)),
+        "groups": _groups(name, groups),
+        "output_padding": (0, _single(name, "output_padding", output_padding, 0)),
+    }
+    _check_output_padding(name, attrs["output_padding"], attrs["stride"], attrs["dilation"])
+    x4 = reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
+    w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
+    _conv_transpose2d_infer(*_specs(x4, w4), **attrs)
+    y = apply(CONV_TRANSPOSE2D, (x4, w4), attrs)
+    return _add_bias(name, reshape(y, (y.shape[0], y.shape[1], y.shape[3])), bias)

@@ -1,0 +1,420 @@
+"""Pooling in NCHW layout with PyTorch's signatures: max, average and adaptive average, 2-D and 1-D.
+
+Each pooling primitive loops over the kernel positions only: position (i, j) meets one strided slice of
+the padded input, so a window reduction is kh * kw whole-array operations. Max pooling routes the
+gradient to the first maximum of each window, as PyTorch does. The gradient primitives are linear in
+the incoming gradient and each is the other's vjp, so gradients of gradients work as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd import apply
+from ember.ops.conv import pad2d, pair, window_slice
+from ember.ops.convert import as_tensor, to_float
+from ember.ops.infer import require_float
+from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
+from ember.ops.shape import reshape
+from ember.tensor import Tensor
+
+
+def pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+    """Output length along one axis; with ``ceil_mode`` a last partial window counts if it starts inside
+    the input or its left padding (PyTorch's rule)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
+    """Output size and the extra padding on the bottom/right that ceil mode's last windows need."""
+    out, extra = [], []
+    for a in (0, 1):
+        size = shape[2 + a]
+        o = pool_out_size(size, kernel_size[a], stride[a], padding[a], dilation[a], ceil_mode)
+        reach = (o - 1) * stride[a] + dilation[a] * (kernel_size[a] - 1) + 1  # extent of the padded input used
+        out.append(o)
+        extra.append(max(0, reach - size - 2 * padding[a]))
+    return tuple(out), tuple(extra)
+
+
+def _padded(xp, x, kernel_size, stride, padding, dilation, ceil_mode, value):
+    (out_h, out_w), (extra_h, extra_w) = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    ph, pw = padding
+    return pad2d(xp, x, ph, ph + extra_h, pw, pw + extra_w, value), out_h, out_w
+
+
+def _positions(kernel_size):
+    return [(i, j) for i in range(kernel_size[0]) for j in range(kernel_size[1])]
+
+
+def _lowest(xp, dtype):
+    return -xp.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+
+
+def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil_mode):
+    if x.ndim != 4:
+        raise shape_error(name, [x], f"input must be 4-D (N, C, H, W), got {x.ndim}-D")
+    for a in (0, 1):
+        if padding[a] > kernel_size[a] // 2:
+            raise shape_error(name, [x], f"padding {padding} must be at most half the kernel size {kernel_size}")
+    out = tuple(
+        pool_out_size(x.shape[2 + a], kernel_size[a], stride[a], padding[a], dilation[a], ceil_mode) for a in (0, 1)
+    )
+    if min(out) <= 0:
+        raise shape_error(name, [x], f"kernel size {kernel_size} (dilation {dilation}) does not fit the padded input "
+                          f"{[x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]]}: output size {list(out)}")
+    return Spec(tuple(x.shape[:2]) + out, x.dtype)
+
+
+def _pool_cost(out, *inputs, kernel_size, **attrs):
+    pooled = min(s.size for s in (out,) + inputs)  # the pooled side: output of a pool, input of its gradient
+    return Cost(kernel_size[0] * kernel_size[1] * pooled, out.nbytes + sum(s.nbytes for s in inputs))
+
+
+# --- max pooling ---------------------------------------------------------------------------------------------
+
+
+def _max_pool2d_forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    x, out_h, out_w = _padded(xp, x, kernel_size, stride, padding, dilation, ceil_mode, _lowest(xp, x.dtype))
+    out = None
+    for i, j in _positions(kernel_size):
+        window = x[window_slice(i, j, out_h, out_w, stride, dilation)]
+        out = window.copy() if out is None else xp.maximum(out, window, out=out)
+    return out
+
+
+def _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Per kernel position: the index of its slice of the padded input, and a mask (N, C, OH, OW) of the
+    windows whose first maximum (row-major over the kernel, as PyTorch picks) sits at that position.
+    Equality with the window maxima plus a running "taken" mask is a few plain array operations per
+    position, much cheaper in NumPy than arg-max bookkeeping with masked assignments."""
+    x, out_h, out_w = _padded(xp, x, kernel_size, stride, padding, dilation, ceil_mode, _lowest(xp, x.dtype))
+    indices = [window_slice(i, j, out_h, out_w, stride, dilation) for i, j in _positions(kernel_size)]
+    best = x[indices[0]].copy()
+    for index in indices[1:]:
+        xp.maximum(best, x[index], out=best)
+    masks, taken = [], None
+    for index in indices:
+        hit = x[index] == best
+        if taken is None:
+            taken = hit
+        else:
+            hit = xp.greater(hit, taken)  # hit and not taken
+            taken = taken | hit
+        masks.append((index, hit))
+    return masks, x.shape
+
+
+def _overlapping(kernel_size, stride, dilation) -> bool:
+    return any(stride[a] < dilation[a] * (kernel_size[a] - 1) + 1 for a in (0, 1))
+
+
+def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
+    masks, padded_shape = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
+    out = xp.zeros(padded_shape, dtype=g.dtype)
+    overlapping = _overlapping(kernel_size, stride, dilation)
+    for index, hit in masks:
+        if overlapping:
+            out[index] += g * hit
+        else:
+            out[index] = g * hit
+    h, w = x.shape[2:]
+    return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+def _max_pool2d_gather_forward(xp, x, h, *, kernel_size, stride, padding, dilation, ceil_mode):
+    masks, _ = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
+    h = _padded(xp, h, kernel_size, stride, padding, dilation, ceil_mode, 0)[0]
+    out = None
+    for index, hit in masks:
+        out = h[index] * hit if out is None else xp.add(out, h[index] * hit, out=out)
+    return out
+
+
+def _max_pool2d_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    return _check_pool("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _max_pool2d_grad_infer(x, g, **attrs):
+    expected = _check_pool("max_pool2d_grad", x, **attrs)
+    if tuple(g.shape) != expected.shape or g.dtype != x.dtype:
+        raise shape_error("max_pool2d_grad", [x, g], f"the gradient must be {x.dtype}{list(expected.shape)}")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+def _max_pool2d_gather_infer(x, h, **attrs):
+    if tuple(h.shape) != tuple(x.shape) or h.dtype != x.dtype:
+        raise shape_error("max_pool2d_gather", [x, h], "both inputs must have one shape and dtype")
+    return _check_pool("max_pool2d_gather", x, **attrs)
+
+
+MAX_POOL2D = defop(
+    "max_pool2d",
+    forward=_max_pool2d_forward,
+    infer=_max_pool2d_infer,
+    vjp=lambda ctx, g: (apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs),),
+    cost=_pool_cost,
+    onnx="MaxPool",
+)
+
+# The routing of the gradient is piecewise constant in x (no gradient there) and linear in g.
+MAX_POOL2D_GRAD = defop(
+    "max_pool2d_grad",
+    forward=_max_pool2d_grad_forward,
+    infer=_max_pool2d_grad_infer,
+    vjp=lambda ctx, gg: (None, apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), ctx.attrs) if ctx.needs[1] else None),
+    cost=_pool_cost,
+    onnx=NO_ONNX,
+)
+
+MAX_POOL2D_GATHER = defop(
+    "max_pool2d_gather",
+    forward=_max_pool2d_gather_forward,
+    infer=_max_pool2d_gather_infer,
+    vjp=lambda ctx, g: (None, apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
+    cost=_pool_cost,
+    onnx=NO_ONNX,
+)
+
+
+# --- average pooling ---------------------------------------------------------------------------------------
+
+_NO_DILATION = (1, 1)
+
+
+def _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype):
+    """How many elements each window averages, (OH, OW): PyTorch's rule, windows clipped to the padded input
+    and, without ``count_include_pad``, to the input itself."""
+    shape = (1, 1) + tuple(input_size)
+    out_size = _geometry(shape, kernel_size, stride, padding, _NO_DILATION, ceil_mode)[0]
+    counts = []
+    for a in (0, 1):
+        start = np.arange(out_size[a]) * stride[a] - padding[a]
+        end = np.minimum(start + kernel_size[a], input_size[a] + padding[a])
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, input_size[a])
+        counts.append(end - start)
+    return xp.asarray(np.outer(counts[0], counts[1]).astype(dtype))
+
+
+def _avg_pool2d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    divisor = _divisor(xp, x.shape[2:], kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype)
+    x, out_h, out_w = _padded(xp, x, kernel_size, stride, padding, _NO_DILATION, ceil_mode, 0)
+    out = None
+    for i, j in _positions(kernel_size):
+        window = x[window_slice(i, j, out_h, out_w, stride, _NO_DILATION)]
+        out = window.copy() if out is None else xp.add(out, window, out=out)
+    out /= divisor
+    return out
+
+
+def _avg_pool2d_grad_forward(xp, g, *, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    g = g / _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, g.dtype)
+    shape = g.shape[:2] + tuple(input_size)
+    extra = _geometry(shape, kernel_size, stride, padding, _NO_DILATION, ceil_mode)[1]
+    h, w = input_size
+    out = xp.zeros(shape[:2] + (h + 2 * padding[0] + extra[0], w + 2 * padding[1] + extra[1]), dtype=g.dtype)
+    out_h, out_w = g.shape[2:]
+    for i, j in _positions(kernel_size):
+        out[window_slice(i, j, out_h, out_w, stride, _NO_DILATION)] += g
+    return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+def _avg_pool2d_infer(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    require_float("avg_pool2d", [x])
+    return _check_pool("avg_pool2d", x, kernel_size, stride, padding, _NO_DILATION, ceil_mode)
+
+
+def _avg_pool2d_grad_infer(g, *, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    shape = tuple(g.shape[:2]) + tuple(input_size)
+    expected = _check_pool("avg_pool2d_grad", Spec(shape, g.dtype), kernel_size, stride, padding, _NO_DILATION,
+                           ceil_mode)
+    if tuple(g.shape) != expected.shape:
+        raise shape_error("avg_pool2d_grad", [g], f"the gradient must have shape {list(expected.shape)}")
+    return Spec(shape, g.dtype)
+
+
+def _avg_pool2d_vjp(ctx, g):
+    return (apply(AVG_POOL2D_GRAD, (g,), {"input_size": tuple(ctx.inputs[0].shape[2:]), **ctx.attrs}),)
+
+
+def _avg_pool2d_grad_vjp(ctx, gg):
+    attrs = dict(ctx.attrs)
+    del attrs["input_size"]
+    return (apply(AVG_POOL2D, (gg,), attrs),)
+
+
+AVG_POOL2D = defop(
+    "avg_pool2d",
+    forward=_avg_pool2d_forward,
+    infer=_avg_pool2d_infer,
+    vjp=_avg_pool2d_vjp,
+    cost=_pool_cost,
+    onnx="AveragePool",
+)
+
+AVG_POOL2D_GRAD = defop(
+    "avg_pool2d_grad",
+    forward=_avg_pool2d_grad_forward,
+    infer=_avg_pool2d_grad_infer,
+    vjp=_avg_pool2d_grad_vjp,
+    cost=_pool_cost,
+    onnx=NO_ONNX,
+)
+
+
+# --- public functions --------------------------------------------------------------------------------------
+
+
+def _pool_attrs(name: str, kernel_size, stride, padding, dilation=1) -> dict:
+    kernel_size = pair(name, "kernel_size", kernel_size, 1)
+    return {
+        "kernel_size": kernel_size,
+        "stride": kernel_size if stride is None else pair(name, "stride", stride, 1),
+        "padding": pair(name, "padding", padding, 0),
+        "dilation": pair(name, "dilation", dilation, 1),
+    }
+
+
+def _one(name: str, arg: str, value):
+    """A 1-D pooling argument (an int or a one-element sequence) as a plain value for the 2-D call."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{name}: {arg} must be an int or a one-element sequence, got {value!r}")
+        value = value[0]
+    return value
+
+
+def _as_3d_input(name: str, x: Tensor) -> Tensor:
+    if x.ndim != 3:
+        raise ValueError(f"{name}: input must be 3-D (N, C, L), got shape {list(x.shape)}")
+    return reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
+
+
+def _from_4d(y: Tensor) -> Tensor:
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+    """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W); ``stride`` defaults to the kernel size,
+    padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch.
+
+    >>> y = ember.max_pool2d(ember.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
+    """
+    x = as_tensor(x)
+    attrs = _pool_attrs("max_pool2d", kernel_size, stride, padding, dilation)
+    attrs["ceil_mode"] = bool(ceil_mode)
+    _max_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
+    return apply(MAX_POOL2D, (x,), attrs)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+    """Maximum over each window of ``x`` (N, C, L): max_pool2d on a height-1 view.
+
+    >>> y = ember.max_pool1d(ember.randn(2, 4, 10), 3, stride=2)   # (2, 4, 4)
+    """
+    name = "max_pool1d"
+    kernel_size, padding, dilation = (_one(name, a, v) for a, v in
+                                      (("kernel_size", kernel_size), ("padding", padding), ("dilation", dilation)))
+    stride = None if stride is None else _one(name, "stride", stride)
+    attrs = _pool_attrs(name, kernel_size, stride, padding, dilation)
+    attrs = {"kernel_size": (1, attrs["kernel_size"][1]), "stride": (1, attrs["stride"][1]),
+             "padding": (0, attrs["padding"][1]), "dilation": (1, attrs["dilation"][1]), "ceil_mode": bool(ceil_mode)}
+    x4 = _as_3d_input(name, as_tensor(x))
+    _max_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
+    return _from_4d(apply(MAX_POOL2D, (x4,), attrs))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over each ``kernel_size`` window of ``x`` (N, C, H, W); zero padding counts in the mean when
+    ``count_include_pad`` (PyTorch's default and divisor rule).
+
+    >>> y = ember.avg_pool2d(ember.randn(1, 3, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4)
+    """
+    x = to_float(x)
+    attrs = _pool_attrs("avg_pool2d", kernel_size, stride, padding)
+    del attrs["dilation"]
+    attrs["ceil_mode"] = bool(ceil_mode)
+    attrs["count_include_pad"] = bool(count_include_pad)
+    _avg_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
+    return apply(AVG_POOL2D, (x,), attrs)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over each window of ``x`` (N, C, L): avg_pool2d on a height-1 view.
+
+    >>> y = ember.avg_pool1d(ember.randn(2, 4, 10), 2)   # (2, 4, 5)
+    """
+    name = "avg_pool1d"
+    kernel_size, padding = _one(name, "kernel_size", kernel_size), _one(name, "padding", padding)
+    stride = None if stride is None else _one(name, "stride", stride)
+    attrs = _pool_attrs(name, kernel_size, stride, padding)
+    attrs = {"kernel_size": (1, attrs["kernel_size"][1]), "stride": (1, attrs["stride"][1]),
+             "padding": (0, attrs["padding"][1]), "ceil_mode": bool(ceil_mode),
+             "count_include_pad": bool(count_include_pad)}
+    x4 = _as_3d_input(name, to_float(x))
+    _avg_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
+    return _from_4d(apply(AVG_POOL2D, (x4,), attrs))
+
+
+def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size) matrix averaging PyTorch's adaptive bins: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    matrix = np.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def _adaptive_axis(x: Tensor, axis: int, out: int) -> Tensor:
+    """Adaptive averaging along axis 2 or 3 of ``x``: a reshaped mean when the bins are equal, else a matmul."""
+    from ember.ops.linalg import matmul
+    from ember.ops.reduction import mean
+
+    size = x.shape[axis]
+    if size == out:
+        return x
+    if size % out == 0:
+        split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
+        return mean(reshape(x, split), axis=axis + 1)
+    matrix = Tensor(_bin_matrix(size, out, np.float64), dtype=x.dtype, device=x.device)
+    if axis == 3:
+        return matmul(x, matrix.T)
+    return matmul(matrix, x)
+
+
+def adaptive_avg_pool2d(x, output_size) -> Tensor:
+    """Average ``x`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
+    size) with PyTorch's bins: bin i spans [floor(i * H / OH), ceil((i + 1) * H / OH)).
+
+    >>> y = ember.adaptive_avg_pool2d(ember.randn(2, 8, 7, 7), 1)   # (2, 8, 1, 1): global average pooling
+    """
+    x = to_float(x)
+    if x.ndim != 4:
+        raise ValueError(f"adaptive_avg_pool2d: input must be 4-D (N, C, H, W), got shape {list(x.shape)}")
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        output_size = (output_size, output_size)
+    output_size = tuple(output_size)
+    if len(output_size) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
+    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive ints, got {output_size!r}")
+    return _adaptive_axis(_adaptive_axis(x, 3, int(sizes[1])), 2, int(sizes[0]))
+
+
+def adaptive_avg_pool1d(x, output_size: int) -> Tensor:
+    """Average ``x`` (N, C, L) into ``output_size`` bins, like adaptive_avg_pool2d along one axis.
+
+    >>> y = ember.adaptive_avg_pool1d(ember.randn(2, 4, 10), 3)   # (2, 4, 3)
+    """
+    x4 = _as_3d_input("adaptive_avg_pool1d", to_float(x))
+    return _from_4d(adaptive_avg_pool2d(x4, (1, _one("adaptive_avg_pool1d", "output_size", output_size))))

@@ -1,0 +1,844 @@
+"""The op test table: one or more rows per registry op (conv and pooling rows live in op_cases_conv.py) and
+rows for the composite functions built from them. tests/test_ops.py runs the generic tests over every row.
+
+Inputs are small so finite differences stay cheap. Inputs of differentiable rows keep a gap from kinks
+(relu and abs at 0, clip bounds, huber's delta) and from domain edges (log, sqrt, pow), so a central
+difference with h ~ 1e-6 never straddles one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from op_table import OpCase
+
+import ember
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the torch comparisons are skipped
+    torch = F = None
+
+CASES: list[OpCase] = []
+
+
+def _row(name, fn, ref, inputs, covers, torch_fn=None, **options):
+    covers = (covers,) if isinstance(covers, str) else tuple(covers)
+    CASES.append(OpCase(name=name, fn=fn, ref=ref, inputs=inputs, covers=covers, torch_fn=torch_fn, **options))
+
+
+# --- samplers: each takes the row's Generator and returns one array ---------------------------------------
+
+
+def normal(*shape, scale=1.0, shift=0.0):
+    return lambda rng: rng.standard_normal(shape) * scale + shift
+
+
+def uniform(lo, hi, *shape):
+    return lambda rng: rng.uniform(lo, hi, shape)
+
+
+def away(*shape, points=(0.0,), gap=0.1, scale=1.0):
+    """Normal samples at least ``gap`` from every point in ``points`` (kinks of the op)."""
+
+    def sample(rng):
+        x = rng.standard_normal(shape) * scale
+        for p in points:
+            d = x - p
+            x = np.where(np.abs(d) < gap, p + np.where(d >= 0, gap, -gap) + d, x)
+        return x
+
+    return sample
+
+
+def ints(lo, hi, *shape):
+    return lambda rng: rng.integers(lo, hi, shape)
+
+
+def int_floats(lo, hi, *shape, scale=1.0):
+    """Float64 values on a grid (exact in float32 too): for comparisons with ties and for floor/mod."""
+    return lambda rng: rng.integers(lo, hi, shape).astype(np.float64) * scale
+
+
+def bools(*shape):
+    return lambda rng: rng.random(shape) < 0.5
+
+
+def const(value, dtype=None):
+    return lambda rng: np.array(value, dtype)
+
+
+def ins(*samplers):
+    return lambda rng: [sample(rng) for sample in samplers]
+
+
+def probabilities(*shape, axis=1):
+    def sample(rng):
+        e = np.exp(rng.standard_normal(shape))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    return sample
+
+
+def some_ignored(sampler, value=-100, where=(1,)):
+    """Integer targets with ``value`` at the given flat positions (for ignore_index)."""
+
+    def sample(rng):
+        t = np.array(sampler(rng))
+        t.reshape(-1)[list(where)] = value
+        return t
+
+    return sample
+
+
+# --- NumPy float64 references for the composite functions -----------------------------------------------
+
+
+def np_erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def np_sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def np_softplus(x, beta=1.0, threshold=20.0):
+    return np.where(beta * x > threshold, x, np.logaddexp(0.0, beta * x) / beta)
+
+
+def np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_log_softmax(x, axis=-1):
+    s = x - x.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def np_logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def np_reduce(losses, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](losses)
+
+
+def np_nll(logp, target, weight=None, ignore_index=-100, reduction="mean"):
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    picked = np.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
+    w = valid * (1.0 if weight is None else weight[safe])
+    losses = -picked * w
+    return losses.sum() / w.sum() if reduction == "mean" else np_reduce(losses, reduction)
+
+
+def np_cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    logp = np_log_softmax(x, axis=1)
+    classes = x.shape[1]
+    w_row = (np.ones(classes) if weight is None else weight).reshape((1, classes) + (1,) * (x.ndim - 2))
+    if target.dtype.kind == "f":
+        t = target * (1.0 - label_smoothing) + label_smoothing / classes
+        return np_reduce(-(logp * t * w_row).sum(axis=1), reduction)
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)
+    w = valid * (1.0 if weight is None else weight[safe])
+    nll = -np.take_along_axis(logp, safe[:, None], axis=1)[:, 0] * w
+    smooth = -(logp * w_row).sum(axis=1) * valid / classes
+    losses = (1.0 - label_smoothing) * nll + label_smoothing * smooth
+    return losses.sum() / w.sum() if reduction == "mean" else np_reduce(losses, reduction)
+
+
+def np_bce(x, t, weight=None, reduction="mean"):
+    losses = -(t * np.maximum(np.log(x), -100.0) + (1 - t) * np.maximum(np.log(1 - x), -100.0))
+    return np_reduce(losses if weight is None else losses * weight, reduction)
+
+
+def np_bce_logits(x, t, weight=None, pos_weight=None, reduction="mean"):
+    pw = 1.0 if pos_weight is None else pos_weight
+    losses = pw * t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
+    return np_reduce(losses if weight is None else losses * weight, reduction)
+
+
+def np_layer_norm(x, k, weight=None, bias=None, eps=1e-5):
+    axes = tuple(range(x.ndim - k, x.ndim))
+    out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    return out * (1.0 if weight is None else weight) + (0.0 if bias is None else bias)
+
+
+def np_batch_norm(x, mean, var, weight=None, bias=None, eps=1e-5):
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    out = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def np_batch_norm_train(x, weight=None, bias=None, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    return np_batch_norm(x, x.mean(axes), x.var(axes), weight, bias, eps)
+
+
+def np_gather(x, axis, index):
+    return np.take_along_axis(x, index, axis=axis)
+
+
+def np_scatter_add(x, axis, index, src):
+    out = x.copy()
+    grids = list(np.indices(index.shape, sparse=True))
+    grids[axis] = index
+    np.add.at(out, tuple(grids), src[tuple(slice(0, d) for d in index.shape)])
+    return out
+
+
+def np_index_add(x, indices, src, axis=0):
+    out = x.copy()
+    np.add.at(out, (slice(None),) * axis + (indices,), src)
+    return out
+
+
+def _dims(axis, ndim):
+    return tuple(range(ndim)) if axis is None else axis
+
+
+# --- elementwise unary ------------------------------------------------------------------------------------
+
+UNARY_SHAPES = [(), (5,), (2, 3, 4)]
+UNARY = [
+    # name, ember, numpy, torch name, sampler factory, options
+    ("neg", ember.neg, np.negative, "neg", normal, {}),
+    ("exp", ember.exp, np.exp, "exp", normal, {}),
+    ("log", ember.log, np.log, "log", lambda *s: uniform(0.3, 3.0, *s), {}),
+    ("log1p", ember.log1p, np.log1p, "log1p", lambda *s: uniform(-0.6, 3.0, *s), {}),
+    ("sqrt", ember.sqrt, np.sqrt, "sqrt", lambda *s: uniform(0.3, 3.0, *s), {}),
+    ("abs", ember.abs, np.abs, "abs", away, {}),
+    ("sin", ember.sin, np.sin, "sin", lambda *s: normal(*s, scale=2.0), {}),
+    ("cos", ember.cos, np.cos, "cos", lambda *s: normal(*s, scale=2.0), {}),
+    ("tanh", ember.tanh, np.tanh, "tanh", normal, {}),
+    ("sigmoid", ember.sigmoid, np_sigmoid, "sigmoid", lambda *s: normal(*s, scale=3.0), {}),
+    ("relu", ember.relu, lambda x: np.maximum(x, 0.0), "relu", away, {}),
+    ("erf", ember.erf, np_erf, "erf", lambda *s: normal(*s, scale=1.5), {}),
+    ("softplus", ember.softplus, np_softplus, "nn.functional.softplus", lambda *s: normal(*s, scale=3.0), {}),
+]
+
+
+def _torch_attr(path):
+    def fn(*args):
+        obj = torch
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj(*args)
+
+    return fn
+
+
+for _name, _fn, _ref, _tname, _sampler, _opts in UNARY:
+    for _shape in UNARY_SHAPES:
+        _row(f"{_name}_{len(_shape)}d", _fn, _ref, ins(_sampler(*_shape)), _name, _torch_attr(_tname), **_opts)
+
+_row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
+_row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
+_row("abs_int", ember.abs, np.abs, ins(ints(-5, 5, 2, 3)), "abs", grad=False)
+_row("neg_int", lambda x: -x, np.negative, ins(ints(-5, 5, 4)), "neg", grad=False)
+_row("relu_int", ember.relu, lambda x: np.maximum(x, 0), ins(ints(-5, 5, 4)), "relu", grad=False)
+_row("exp_of_int", ember.exp, lambda x: np.exp(x.astype(np.float32)), ins(ints(-3, 3, 4)), ("cast", "exp"),
+     grad=False, atol=1e-6, rtol=1e-6)
+_row("softplus_beta2_threshold1", lambda x: ember.softplus(x, beta=2.0, threshold=1.0),
+     lambda x: np_softplus(x, 2.0, 1.0), ins(away(3, 4, points=(0.5,), scale=2.0)), "softplus",
+     lambda x: F.softplus(x, beta=2.0, threshold=1.0))
+_row("softplus_large", ember.softplus, np_softplus, ins(normal(6, scale=30.0)), "softplus", F and F.softplus)
+for _lo, _hi in [(-0.5, 0.5), (None, 0.3), (-0.2, None)]:
+    _points = tuple(b for b in (_lo, _hi) if b is not None)
+    _row(f"clip_{_lo}_{_hi}", lambda x, lo=_lo, hi=_hi: ember.clip(x, lo, hi),
+         lambda x, lo=_lo, hi=_hi: np.clip(x, lo, hi), ins(away(3, 4, points=_points)), "clip",
+         lambda x, lo=_lo, hi=_hi: torch.clamp(x, lo, hi))
+_row("clip_method_int", lambda x: x.clamp(-2, 3), lambda x: np.clip(x, -2, 3), ins(ints(-6, 6, 8)), "clip",
+     grad=False)
+_row("hardtanh", ember.hardtanh, lambda x: np.clip(x, -1.0, 1.0), ins(away(3, 4, points=(-1.0, 1.0), scale=2.0)),
+     "clip", F and F.hardtanh)
+_row("invert_bool", ember.invert, np.invert, ins(bools(3, 4)), "invert", torch and torch.bitwise_not, grad=False)
+_row("invert_int", lambda x: ~x, np.invert, ins(ints(-5, 5, 5)), "invert", torch and torch.bitwise_not,
+     grad=False)
+
+# Python scalars and the reflected operators.
+_row("mul_scalar", lambda x: x * 2.5, lambda x: x * 2.5, ins(normal(2, 3)), "mul", lambda x: x * 2.5)
+_row("radd_scalar", lambda x: 1.5 + x, lambda x: 1.5 + x, ins(normal(4)), "add", lambda x: 1.5 + x)
+_row("rsub_scalar", lambda x: 1.0 - x, lambda x: 1.0 - x, ins(normal(2, 2)), "sub", lambda x: 1.0 - x)
+_row("rtruediv_scalar", lambda x: 2.0 / x, lambda x: 2.0 / x, ins(away(2, 3, gap=0.5)), "div", lambda x: 2.0 / x)
+_row("truediv_int_tensors", lambda a, b: a / b, lambda a, b: (a / b).astype(np.float32),
+     ins(ints(-5, 5, 4), ints(1, 4, 4)), ("cast", "div"), lambda a, b: a / b, grad=False)
+_row("pow_int_exponent", lambda x: x ** 3, lambda x: x ** 3, ins(normal(2, 3)), "pow", lambda x: x ** 3)
+_row("pow_square_negative_base", lambda x: x ** 2.0, lambda x: x ** 2.0, ins(away(5, gap=0.2)), "pow",
+     lambda x: x ** 2.0)
+_row("pow_fractional", lambda x: ember.power(x, 0.5), np.sqrt, ins(uniform(0.3, 2.0, 4)), "pow",
+     lambda x: x ** 0.5)
+_row("rpow_scalar", lambda x: 2.0 ** x, lambda x: 2.0 ** x, ins(normal(2, 3)), "pow", lambda x: 2.0 ** x)
+
+# --- elementwise binary -----------------------------------------------------------------------------------
+
+BROADCAST_SHAPES = [((2, 3), (2, 3)), ((2, 3), (3,)), ((3, 1), (1, 4)), ((2, 1, 3), (4, 1)), ((), (2, 3))]
+BINARY = [
+    ("add", ember.add, np.add, "add", normal, normal),
+    ("sub", ember.sub, np.subtract, "sub", normal, normal),
+    ("mul", ember.mul, np.multiply, "mul", normal, normal),
+    ("div", ember.div, np.divide, "div", normal, lambda *s: away(*s, gap=0.5)),
+    ("pow", ember.power, np.power, "pow", lambda *s: uniform(0.5, 2.0, *s), normal),
+    ("maximum", ember.maximum, np.maximum, "maximum", normal, normal),
+    ("minimum", ember.minimum, np.minimum, "minimum", normal, normal),
+]
+for _name, _fn, _ref, _tname, _sa, _sb in BINARY:
+    for _sha, _shb in BROADCAST_SHAPES:
+        _tag = "x".join(map(str, _sha)) + "_" + "x".join(map(str, _shb))
+        _row(f"{_name}_{_tag}", _fn, _ref, ins(_sa(*_sha), _sb(*_shb)), _name, _torch_attr(_tname))
+    _row(f"{_name}_swapped_broadcast", lambda a, b, f=_fn: f(b, a), lambda a, b, f=_ref: f(b, a),
+         ins(_sb(4, 1), _sa(2, 1, 3)), _name, lambda a, b, t=_tname: _torch_attr(t)(b, a))
+
+_row("add_int", lambda a, b: a + b, np.add, ins(ints(-9, 9, 2, 3), ints(-9, 9, 3)), "add", torch and torch.add,
+     grad=False)
+_row("mul_int_bool", lambda a, b: a * b, lambda a, b: a * b.astype(np.int64), ins(ints(-9, 9, 4), bools(4)),
+     ("cast", "mul"), lambda a, b: a * b, grad=False)
+_row("mul_mixed_int_float", lambda a, b: a * b, np.multiply, ins(ints(-9, 9, 2, 3), normal(3)), ("cast", "mul"),
+     lambda a, b: a * b, grad_inputs=(1,))
+for _name, _np_fn, _tname in [("floor_divide", np.floor_divide, "floor_divide"), ("remainder", np.remainder,
+                                                                                   "remainder")]:
+    _fn = getattr(ember, _name)
+    _row(f"{_name}_int", _fn, _np_fn, ins(ints(-20, 20, 3, 4), ints(1, 5, 4)), _name, _torch_attr(_tname),
+         grad=False)
+    _row(f"{_name}_int_negative_divisor", _fn, _np_fn, ins(ints(-20, 20, 6), ints(-5, -1, 6)), _name,
+         _torch_attr(_tname), grad=False)
+    _row(f"{_name}_float", _fn, _np_fn, ins(int_floats(-16, 17, 2, 3, scale=0.5), const([1.5, -2.0, 0.5])),
+         _name, _torch_attr(_tname), grad=False)
+_row("floordiv_operator", lambda a: a // 3, lambda a: a // 3, ins(ints(-9, 9, 5)), "floor_divide",
+     lambda a: a // 3, grad=False)
+_row("mod_operator", lambda a: a % 4, lambda a: a % 4, ins(ints(-9, 9, 5)), "remainder", lambda a: a % 4,
+     grad=False)
+
+for _name, _np_fn in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
+                      ("gt", np.greater), ("ge", np.greater_equal)]:
+    _fn = getattr(ember, _name)
+    _row(f"{_name}_broadcast", _fn, _np_fn, ins(int_floats(-2, 3, 3, 4), int_floats(-2, 3, 4)), _name,
+         _torch_attr(_name), grad=False)
+    _row(f"{_name}_int_outer", _fn, _np_fn, ins(ints(-2, 3, 3, 1), ints(-2, 3, 1, 4)), _name, _torch_attr(_name),
+         grad=False)
+_row("comparison_operators", lambda a, b: ember.stack([a == b, a != b, a < b, a <= b, a > b, a >= b]),
+     lambda a, b: np.stack([a == b, a != b, a < b, a <= b, a > b, a >= b]),
+     ins(int_floats(-2, 3, 6), int_floats(-2, 3, 6)), ("eq", "ne", "lt", "le", "gt", "ge", "concat", "reshape"),
+     grad=False)
+_row("compare_with_scalar", lambda a: a > 0.5, lambda a: a > 0.5, ins(int_floats(-2, 3, 5, scale=0.5)), "gt",
+     lambda a: a > 0.5, grad=False)
+
+for _name, _np_fn, _op in [("bitwise_and", np.bitwise_and, "__and__"), ("bitwise_or", np.bitwise_or, "__or__"),
+                           ("bitwise_xor", np.bitwise_xor, "__xor__")]:
+    _fn = getattr(ember, _name)
+    _row(f"{_name}_bool", _fn, _np_fn, ins(bools(3, 4), bools(4)), _name, _torch_attr(_name), grad=False)
+    _row(f"{_name}_int", lambda a, b, op=_op: getattr(a, op)(b), _np_fn, ins(ints(0, 16, 2, 3), ints(0, 16, 2, 3)),
+         _name, _torch_attr(_name), grad=False)
+
+_row("where", ember.where, np.where, ins(bools(2, 3), normal(2, 3), normal(2, 3)), "where", torch and torch.where)
+_row("where_broadcast", ember.where, np.where, ins(bools(2, 1, 3), normal(3), normal(4, 1)), "where",
+     torch and torch.where)
+_row("where_scalar", lambda c, a: ember.where(c, a, 0.0), lambda c, a: np.where(c, a, 0.0),
+     ins(bools(3, 4), normal(3, 4)), "where", lambda c, a: torch.where(c, a, 0.0))
+_row("where_from_comparison", lambda a, b: ember.where(a > b, a * b, a - b), lambda a, b: np.where(a > b, a * b, a - b),
+     ins(normal(3, 4), normal(4)), ("where", "gt", "mul", "sub"), lambda a, b: torch.where(a > b, a * b, a - b))
+
+# --- reductions -------------------------------------------------------------------------------------------
+
+AXES = [(None, False), (None, True), (0, False), (-1, True), ((0, 2), False), ((0, 2), True), ((), False)]
+
+
+def _axis_tag(axis, keepdims):
+    name = "all" if axis is None else ("none" if axis == () else "_".join(str(a) for a in np.atleast_1d(axis)))
+    return name.replace("-", "m") + ("_keep" if keepdims else "")
+
+
+def _torch_reduce(name, axis, keepdims, **kw):
+    def fn(x):
+        if name in ("prod", "argmax", "argmin"):
+            if axis is None:
+                out = getattr(torch, name)(x)
+                return out.reshape((1,) * x.ndim) if keepdims else out
+            return getattr(torch, name)(x, axis, keepdim=keepdims)
+        return getattr(torch, name)(x, dim=_dims(axis, x.ndim), keepdim=keepdims, **kw)
+
+    return fn
+
+
+REDUCTIONS = [
+    # name, ember, numpy, torch name, sampler, covers, options
+    ("sum", ember.sum, np.sum, "sum", normal, "sum", {}),
+    ("prod", ember.prod, np.prod, "prod", lambda *s: lambda rng: rng.uniform(0.6, 1.4, s) * rng.choice([-1, 1], s),
+     "prod", {}),
+    ("max", ember.max, np.max, "amax", normal, "max", {}),
+    ("min", ember.min, np.min, "amin", normal, "min", {}),
+    ("mean", ember.mean, np.mean, "mean", normal, ("sum", "mul"), {}),
+    ("var", ember.var, np.var, "var", normal, ("sum", "sub", "mul"), {"correction": 0}),
+    ("std", ember.std, np.std, "std", normal, ("sqrt", "sum", "sub", "mul"), {"correction": 0}),
+    ("logsumexp", ember.logsumexp, np_logsumexp, "logsumexp", normal, ("exp", "log", "sum", "add"), {}),
+]
+for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
+    for _axis, _keep in AXES:
+        if _axis == () and _name in ("logsumexp", "var", "std", "mean"):
+            continue
+        _no_torch = _axis == () or (_name == "prod" and isinstance(_axis, tuple))
+        _torch_fn = None if _no_torch else _torch_reduce(_tname, _axis, _keep, **_tkw)
+        _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, a, keepdims=k),
+             lambda x, f=_ref, a=_axis, k=_keep: f(x, axis=a, keepdims=k), ins(_sampler(2, 3, 4)), _covers, _torch_fn)
+    # std of one element is sqrt(0): its gradient is not finite (as in PyTorch).
+    _row(f"{_name}_0d", _fn, _ref, ins(_sampler()), _covers, grad=_name != "std")
+    _row(f"{_name}_method_1d", lambda x, n=_name: getattr(x, n)(0), lambda x, f=_ref: f(x, axis=0),
+         ins(_sampler(5)), _covers, _torch_reduce(_tname, 0, False, **_tkw))
+
+_row("sum_int", lambda x: x.sum(1), lambda x: x.sum(1), ins(ints(-9, 9, 3, 4)), "sum", lambda x: x.sum(1),
+     grad=False)
+_row("sum_bool_counts", lambda x: x.sum(), lambda x: np.sum(x, dtype=np.int64), ins(bools(3, 4)), "sum",
+     lambda x: x.sum(), grad=False)
+_row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
+     ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
+     lambda x: torch.prod(x, 1))
+# With two zeros the gradient of a zero element is 0 * (the other zero): its derivative is not reproduced.
+_row("prod_with_two_zeros", ember.prod, np.prod, ins(const([0.0, 1.5, 0.0, -0.7])), "prod", torch and torch.prod,
+     double_grad=False)
+_row("mean_int", ember.mean, lambda x: np.mean(x).astype(np.float32), ins(ints(-9, 9, 3, 4)), ("cast", "sum"),
+     grad=False)
+_row("var_ddof1", lambda x: ember.var(x, axis=1, ddof=1), lambda x: np.var(x, axis=1, ddof=1), ins(normal(3, 4)),
+     "sum", lambda x: torch.var(x, dim=1))
+_row("std_ddof1_keepdims", lambda x: ember.std(x, axis=(0, 1), keepdims=True, ddof=1),
+     lambda x: np.std(x, axis=(0, 1), keepdims=True, ddof=1), ins(normal(3, 4, 2)), ("sqrt", "sum"),
+     lambda x: torch.std(x, dim=(0, 1), keepdim=True))
+_row("logsumexp_large", lambda x: ember.logsumexp(x, axis=1), lambda x: np_logsumexp(x, axis=1),
+     ins(normal(3, 4, shift=800.0)), ("exp", "log"), lambda x: torch.logsumexp(x, 1), extra={"f32_atol": 0.1})
+_row("logsumexp_method", lambda x: x.logsumexp(-1, keepdims=True), lambda x: np_logsumexp(x, -1, True),
+     ins(normal(2, 5)), ("exp", "log"), lambda x: torch.logsumexp(x, -1, keepdim=True))
+
+for _name, _np_fn in [("any", np.any), ("all", np.all)]:
+    _fn = getattr(ember, _name)
+    for _axis, _keep in [(None, False), (1, False), ((0, 2), True)]:
+        _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, a, k),
+             lambda x, f=_np_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k), ins(bools(2, 3, 4)), _name,
+             _torch_reduce(_name, _axis, _keep), grad=False)
+    _row(f"{_name}_float", lambda x, f=_fn: f(x, 0), lambda x, f=_np_fn: f(x, 0),
+         ins(lambda rng: rng.integers(0, 2, (2, 3)) * rng.standard_normal((2, 3))), _name,
+         lambda x, n=_name: getattr(torch, n)(x, 0), grad=False)
+_row("all_true_any_false", lambda x: ember.stack([ember.all(x > -10), ember.any(x > 10)]),
+     lambda x: np.stack([np.all(x > -10), np.any(x > 10)]), ins(normal(3, 4)), ("all", "any", "gt", "concat"),
+     grad=False)
+
+for _name in ("argmax", "argmin"):
+    _fn, _np_fn = getattr(ember, _name), getattr(np, _name)
+    for _axis, _keep in [(None, False), (None, True), (1, False), (-1, True)]:
+        _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, a, k),
+             lambda x, f=_np_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k), ins(normal(2, 3, 4)), _name,
+             _torch_reduce(_name, _axis, _keep), grad=False)
+    _row(f"{_name}_int_method", lambda x, n=_name: getattr(x, n)(0), lambda x, f=_np_fn: f(x, 0),
+         ins(lambda rng: rng.permutation(12).reshape(4, 3)), _name, lambda x, n=_name: getattr(torch, n)(x, 0),
+         grad=False)
+
+# --- shape and layout -------------------------------------------------------------------------------------
+
+_row("reshape", lambda x: ember.reshape(x, (6, 4)), lambda x: x.reshape(6, 4), ins(normal(2, 3, 4)), "reshape",
+     lambda x: x.reshape(6, 4))
+_row("reshape_infer_dim", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), ins(normal(2, 3, 4)), "reshape",
+     lambda x: x.reshape(4, -1))
+_row("reshape_from_0d", lambda x: x.reshape(1, 1), lambda x: x.reshape(1, 1), ins(normal()), "reshape",
+     lambda x: x.reshape(1, 1))
+_row("view_flat", lambda x: x.view(-1), lambda x: x.reshape(-1), ins(normal(3, 2)), "reshape",
+     lambda x: x.reshape(-1))
+_row("transpose_reverse", ember.transpose, np.transpose, ins(normal(2, 3, 4)), "transpose",
+     lambda x: x.permute(2, 1, 0))
+_row("transpose_axes", lambda x: ember.transpose(x, (1, 0, 2)), lambda x: np.transpose(x, (1, 0, 2)),
+     ins(normal(2, 3, 4)), "transpose", lambda x: x.permute(1, 0, 2))
+_row("transpose_negative_axes", lambda x: ember.transpose(x, (-1, 0, 1)), lambda x: np.transpose(x, (2, 0, 1)),
+     ins(normal(2, 3, 4)), "transpose", lambda x: x.permute(2, 0, 1))
+_row("permute", lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), ins(normal(2, 3, 4)), "transpose",
+     lambda x: x.permute(2, 0, 1))
+_row("swapaxes", lambda x: x.swapaxes(0, 2), lambda x: x.swapaxes(0, 2), ins(normal(2, 3, 4)), "transpose",
+     lambda x: x.swapaxes(0, 2))
+_row("moveaxis", lambda x: ember.moveaxis(x, 0, -1), lambda x: np.moveaxis(x, 0, -1), ins(normal(2, 3, 4)),
+     "transpose", lambda x: torch.moveaxis(x, 0, -1))
+_row("T_property", lambda x: x.T, lambda x: x.T, ins(normal(2, 3)), "transpose", lambda x: x.T)
+_row("mT_property", lambda x: x.mT, lambda x: np.swapaxes(x, -1, -2), ins(normal(2, 3, 4)), "transpose",
+     lambda x: x.mT)
+_row("broadcast_to", lambda x: ember.broadcast_to(x, (2, 3, 4)), lambda x: np.broadcast_to(x, (2, 3, 4)),
+     ins(normal(3, 1)), "broadcast_to", lambda x: x.expand(2, 3, 4))
+_row("broadcast_to_keep_dim", lambda x: ember.broadcast_to(x, (2, -1, 4)), lambda x: np.broadcast_to(x, (2, 3, 4)),
+     ins(normal(3, 1)), "broadcast_to", lambda x: x.expand(2, -1, 4))
+_row("broadcast_to_from_0d", lambda x: ember.broadcast_to(x, (3,)), lambda x: np.broadcast_to(x, (3,)),
+     ins(normal()), "broadcast_to", lambda x: x.expand(3))
+_row("expand", lambda x: x.expand(2, 4, 3), lambda x: np.broadcast_to(x, (2, 4, 3)), ins(normal(1, 3)),
+     "broadcast_to", lambda x: x.expand(2, 4, 3))
+_row("squeeze_all", ember.squeeze, np.squeeze, ins(normal(1, 3, 1)), "reshape", torch and torch.squeeze)
+_row("squeeze_axis", lambda x: x.squeeze(-1), lambda x: x.squeeze(-1), ins(normal(1, 3, 1)), "reshape",
+     lambda x: x.squeeze(-1))
+_row("squeeze_non_unit_axis_is_noop", lambda x: ember.squeeze(x, 1), lambda x: x, ins(normal(2, 3)), (),
+     lambda x: x.squeeze(1))
+_row("unsqueeze_front", lambda x: x.unsqueeze(0), lambda x: x[None], ins(normal(2, 3)), "reshape",
+     lambda x: x.unsqueeze(0))
+_row("unsqueeze_negative", lambda x: ember.unsqueeze(x, -1), lambda x: x[..., None], ins(normal(2, 3)), "reshape",
+     lambda x: x.unsqueeze(-1))
+_row("expand_dims_middle", lambda x: ember.expand_dims(x, 1), lambda x: np.expand_dims(x, 1), ins(normal(2, 3)),
+     "reshape", lambda x: x.unsqueeze(1))
+_row("flatten", lambda x: x.flatten(), lambda x: x.reshape(-1), ins(normal(2, 3, 4)), "reshape",
+     lambda x: x.flatten())
+_row("flatten_from_1", lambda x: x.flatten(1), lambda x: x.reshape(2, -1), ins(normal(2, 3, 4)), "reshape",
+     lambda x: x.flatten(1))
+_row("flatten_0_1", lambda x: ember.flatten(x, 0, 1), lambda x: x.reshape(6, 4), ins(normal(2, 3, 4)), "reshape",
+     lambda x: x.flatten(0, 1))
+_row("ravel", ember.ravel, np.ravel, ins(normal(3, 2)), "reshape", torch and torch.ravel)
+_row("concat_axis0", lambda a, b: ember.concat([a, b]), lambda a, b: np.concatenate([a, b]),
+     ins(normal(2, 3), normal(1, 3)), "concat", lambda a, b: torch.cat([a, b]))
+_row("concat_axis1", lambda a, b: ember.concatenate([a, b], axis=1), lambda a, b: np.concatenate([a, b], axis=1),
+     ins(normal(2, 3), normal(2, 2)), "concat", lambda a, b: torch.cat([a, b], 1))
+_row("cat_three_negative_axis", lambda a, b, c: ember.cat([a, b, c], -1), lambda a, b, c: np.concatenate([a, b, c], -1),
+     ins(normal(2, 2, 1), normal(2, 2, 3), normal(2, 2, 2)), "concat", lambda a, b, c: torch.cat([a, b, c], -1))
+_row("concat_promotes_int", lambda a, b: ember.concat([a, b]), lambda a, b: np.concatenate([a, b]),
+     ins(normal(2, 3), ints(-3, 3, 1, 3)), ("concat", "cast"), lambda a, b: torch.cat([a, b]))
+_row("stack", lambda a, b: ember.stack([a, b]), lambda a, b: np.stack([a, b]), ins(normal(2, 3), normal(2, 3)),
+     ("concat", "reshape"), lambda a, b: torch.stack([a, b]))
+_row("stack_last_axis", lambda a, b, c: ember.stack([a, b, c], axis=-1), lambda a, b, c: np.stack([a, b, c], -1),
+     ins(normal(2, 3), normal(2, 3), normal(2, 3)), ("concat", "reshape"), lambda a, b, c: torch.stack([a, b, c], -1))
+_row("split_equal", lambda x: ember.split(x, 2), lambda x: np.split(x, 2), ins(normal(4, 3)), "getitem",
+     lambda x: torch.chunk(x, 2))
+_row("split_sizes_axis1", lambda x: x.split([1, 2], axis=1), lambda x: np.split(x, [1], axis=1),
+     ins(normal(2, 3)), "getitem", lambda x: torch.split(x, [1, 2], dim=1))
+_row("chunk_uneven", lambda x: ember.chunk(x, 3), lambda x: np.split(x, [2, 4]), ins(normal(5, 2)), "getitem",
+     lambda x: torch.chunk(x, 3))
+_row("pad_int", lambda x: ember.pad(x, 1), lambda x: np.pad(x, 1), ins(normal(2, 3)), "pad",
+     lambda x: F.pad(x, (1, 1, 1, 1)))
+_row("pad_pairs_value", lambda x: ember.pad(x, ((0, 1), (2, 0)), value=0.5),
+     lambda x: np.pad(x, ((0, 1), (2, 0)), constant_values=0.5), ins(normal(2, 3)), "pad",
+     lambda x: F.pad(x, (2, 0, 0, 1), value=0.5))
+_row("pad_one_pair_all_axes", lambda x: ember.pad(x, ((1, 2),)), lambda x: np.pad(x, ((1, 2),)),
+     ins(normal(2, 2, 2)), "pad", lambda x: F.pad(x, (1, 2, 1, 2, 1, 2)))
+_row("repeat_flat", lambda x: ember.repeat(x, 2), lambda x: np.repeat(x, 2), ins(normal(2, 3)), "repeat",
+     lambda x: torch.repeat_interleave(x, 2))
+_row("repeat_axis1", lambda x: x.repeat(3, axis=1), lambda x: np.repeat(x, 3, axis=1), ins(normal(2, 2, 2)),
+     "repeat", lambda x: torch.repeat_interleave(x, 3, dim=1))
+_row("repeat_negative_axis", lambda x: ember.repeat(x, 2, axis=-1), lambda x: np.repeat(x, 2, axis=-1),
+     ins(normal(3, 2)), "repeat", lambda x: torch.repeat_interleave(x, 2, dim=-1))
+_row("tile", lambda x: ember.tile(x, (2, 1)), lambda x: np.tile(x, (2, 1)), ins(normal(2, 3)), "tile",
+     lambda x: x.repeat(2, 1))
+_row("tile_more_reps_than_dims", lambda x: x.tile((2, 2)), lambda x: np.tile(x, (2, 2)), ins(normal(3)), "tile",
+     lambda x: x.repeat(2, 2))
+_row("tile_int_reps", lambda x: ember.tile(x, 2), lambda x: np.tile(x, 2), ins(normal(2, 3)), "tile",
+     lambda x: x.repeat(1, 2))
+_row("clone", lambda x: x.clone(), lambda x: x.copy(), ins(normal(2, 3)), "copy", lambda x: x.clone())
+_row("to_device_cpu", lambda x: ember.to_device(x, "cpu"), lambda x: x.copy(), ins(normal(2, 3)), "to_device",
+     lambda x: x.to("cpu"))
+
+# --- casts ------------------------------------------------------------------------------------------------
+
+_row("cast_float64_to_float32", lambda x: ember.cast(x, ember.float32), lambda x: x.astype(np.float32),
+     ins(normal(2, 3)), "cast", lambda x: x.float(), grad=False, extra={"fixed_dtype": True})
+_row("cast_float_to_bfloat16", lambda x: x.bfloat16(), lambda x: x.astype(ember.bfloat16),
+     ins(normal(2, 3)), "cast", grad=False, atol=1e-2, rtol=1e-2, extra={"fixed_dtype": True})
+_row("cast_float_to_half_method", lambda x: x.half(), lambda x: x.astype(np.float16), ins(normal(4)), "cast",
+     lambda x: x.half(), grad=False, atol=1e-3, rtol=1e-3, extra={"fixed_dtype": True})
+_row("cast_float_to_int_truncates", lambda x: x.long(), lambda x: x.astype(np.int64),
+     ins(int_floats(-20, 20, 5, scale=0.3)), "cast", lambda x: x.long(), grad=False)
+_row("cast_int_to_float64", lambda x: x.double(), lambda x: x.astype(np.float64), ins(ints(-5, 5, 2, 3)), "cast",
+     lambda x: x.double(), grad=False)
+_row("cast_bool_to_int", lambda x: ember.cast(x, "int64"), lambda x: x.astype(np.int64), ins(bools(2, 3)), "cast",
+     lambda x: x.long(), grad=False)
+_row("cast_float_to_bool", lambda x: x.bool(), lambda x: x.astype(bool), ins(int_floats(-2, 3, 5)), "cast",
+     lambda x: x.bool(), grad=False)
+_row("cast_int64_to_int32", lambda x: x.int(), lambda x: x.astype(np.int32), ins(ints(-5, 5, 4)), "cast",
+     lambda x: x.int(), grad=False)
+
+# --- indexing ---------------------------------------------------------------------------------------------
+
+GETITEM = [
+    ("int", lambda x: x[1], (4, 3)),
+    ("negative_int_pair", lambda x: x[-1, 2], (4, 3)),
+    ("slices", lambda x: x[1:3, ::2], (4, 5)),
+    ("negative_slice_bounds", lambda x: x[-3:-1, 1:], (4, 3)),
+    ("none_ellipsis", lambda x: x[None, ..., 1], (2, 3, 4)),
+    ("ellipsis_slice", lambda x: x[..., 1:3], (2, 3, 4)),
+    ("int_array_repeats", lambda x: x[[0, 2, 0, 0]], (4, 3)),
+    ("int_array_2d", lambda x: x[np.array([[0, 1], [3, 3]])], (4, 3)),
+    ("two_int_arrays", lambda x: x[[0, 1, 1], [2, 2, 0]], (3, 4)),
+    ("slice_and_int_array", lambda x: x[1:, [0, 0, 3]], (3, 4, 2)),
+    ("negative_int_array", lambda x: x[:, [-1, 0, -1]], (2, 3)),
+]
+for _name, _index, _shape in GETITEM:
+    _row(f"getitem_{_name}", _index, _index, ins(normal(*_shape)), ("getitem", "getitem_grad"), _index)
+_row("getitem_reverse_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], ins(normal(3, 2)),
+     ("getitem", "getitem_grad"))
+
+
+def _mask(*shape):
+    def sample(rng):
+        m = rng.random(shape) < 0.5
+        m.reshape(-1)[0] = True
+        return m
+
+    return sample
+
+
+_row("getitem_bool_mask", lambda x, m: x[m], lambda x, m: x[m], ins(normal(3, 4), _mask(3, 4)),
+     ("getitem", "getitem_grad"), lambda x, m: x[m])
+_row("getitem_bool_row_mask", lambda x, m: x[m], lambda x, m: x[m], ins(normal(4, 2), _mask(4)),
+     ("getitem", "getitem_grad"), lambda x, m: x[m])
+_row("getitem_tensor_index", lambda x, i: x[i], lambda x, i: x[i], ins(normal(5, 2), ints(0, 5, 6)),
+     ("getitem", "getitem_grad"), lambda x, i: x[i])
+_row("getitem_repeats_squared", lambda x: x[[0, 2, 0]] * x[[0, 2, 0]], lambda x: x[[0, 2, 0]] ** 2,
+     ins(normal(3, 2)), ("getitem", "getitem_grad", "mul"), lambda x: x[[0, 2, 0]] ** 2)
+_row("getitem_slice_squared", lambda x: x[1:, ::2] * x[1:, ::2], lambda x: x[1:, ::2] ** 2, ins(normal(3, 4)),
+     ("getitem", "getitem_grad", "mul"), lambda x: x[1:, ::2] ** 2)
+
+_row("take_axis0", lambda x, i: ember.take(x, i), lambda x, i: np.take(x, i, axis=0),
+     ins(normal(4, 3), const([[0, 3], [0, 0]])), ("take", "index_add"), lambda x, i: x[i])
+_row("take_axis1", lambda x, i: x.take(i, axis=1), lambda x, i: np.take(x, i, axis=1),
+     ins(normal(2, 4), const([3, 1, 1])), ("take", "index_add"), lambda x, i: x[:, i])
+_row("take_squared", lambda x, i: ember.take(x, i) ** 2, lambda x, i: np.take(x, i, axis=0) ** 2,
+     ins(normal(3, 2), const([2, 2, 0])), ("take", "index_add", "pow"), lambda x, i: x[i] ** 2)
+_row("index_add_axis0", lambda x, i, s: ember.index_add(x, i, s), np_index_add,
+     ins(normal(5, 3), const([0, 2, 0]), normal(3, 3)), ("index_add", "take"), lambda x, i, s: x.index_add(0, i, s))
+_row("index_add_axis1", lambda x, i, s: x.index_add(i, s, axis=1), lambda x, i, s: np_index_add(x, i, s, axis=1),
+     ins(normal(2, 4), const([3, 1, 3]), normal(2, 3)), ("index_add", "take"), lambda x, i, s: x.index_add(1, i, s))
+_row("index_add_squared", lambda x, i, s: ember.index_add(x, i, s) ** 2, lambda x, i, s: np_index_add(x, i, s) ** 2,
+     ins(normal(3, 2), const([1, 1]), normal(2, 2)), ("index_add", "take", "pow"),
+     lambda x, i, s: x.index_add(0, i, s) ** 2)
+_row("gather_axis1", lambda x, i: ember.gather(x, 1, i), lambda x, i: np_gather(x, 1, i),
+     ins(normal(3, 4), ints(0, 4, 3, 2)), ("gather", "scatter_add"), lambda x, i: torch.gather(x, 1, i))
+_row("gather_axis0_repeats", lambda x, i: x.gather(0, i), lambda x, i: np_gather(x, 0, i),
+     ins(normal(3, 4), const([[0, 0, 2, 1], [0, 0, 0, 1]])), ("gather", "scatter_add"),
+     lambda x, i: torch.gather(x, 0, i))
+_row("gather_squared", lambda x, i: ember.gather(x, 1, i) ** 2, lambda x, i: np_gather(x, 1, i) ** 2,
+     ins(normal(2, 3), const([[0, 0], [2, 1]])), ("gather", "scatter_add", "pow"),
+     lambda x, i: torch.gather(x, 1, i) ** 2)
+_row("scatter_add_axis0", lambda x, i, s: ember.scatter_add(x, 0, i, s), lambda x, i, s: np_scatter_add(x, 0, i, s),
+     ins(normal(3, 4), ints(0, 3, 2, 4), normal(2, 4)), ("scatter_add", "gather"),
+     lambda x, i, s: torch.scatter_add(x, 0, i, s))
+_row("scatter_add_larger_src", lambda x, i, s: x.scatter_add(1, i, s), lambda x, i, s: np_scatter_add(x, 1, i, s),
+     ins(normal(3, 4), ints(0, 4, 2, 3), normal(3, 5)), ("scatter_add", "gather", "pad"),
+     lambda x, i, s: torch.scatter_add(x, 1, i, s))
+_row("scatter_add_squared", lambda x, i, s: ember.scatter_add(x, 0, i, s) ** 2,
+     lambda x, i, s: np_scatter_add(x, 0, i, s) ** 2, ins(normal(2, 3), const([[1, 1, 0]]), normal(1, 3)),
+     ("scatter_add", "gather", "pow"), lambda x, i, s: torch.scatter_add(x, 0, i, s) ** 2)
+_row("one_hot", lambda i: ember.one_hot(i, 5), lambda i: np.eye(5, dtype=np.int64)[i], ins(ints(0, 5, 2, 3)),
+     "one_hot", lambda i: F.one_hot(i, 5), grad=False)
+_row("one_hot_infer_classes", ember.one_hot, lambda i: np.eye(i.max() + 1, dtype=np.int64)[i],
+     ins(const([0, 3, 1])), "one_hot", lambda i: F.one_hot(i), grad=False)
+_row("embedding", lambda w, i: ember.embedding(i, w), lambda w, i: w[i], ins(normal(5, 3), ints(0, 5, 4)),
+     ("embedding", "index_add"), lambda w, i: F.embedding(i, w))
+_row("embedding_2d_ids_repeats", lambda w, i: ember.embedding(i, w), lambda w, i: w[i],
+     ins(normal(5, 3), const([[0, 4, 0], [4, 4, 1]])), ("embedding", "index_add"), lambda w, i: F.embedding(i, w))
+_row("embedding_sparse", lambda w, i: ember.embedding(i, w, sparse=True), lambda w, i: w[i],
+     ins(normal(6, 2), const([[1, 5], [1, 1]])), "embedding", lambda w, i: F.embedding(i, w))
+_row("embedding_squared", lambda w, i: ember.embedding(i, w) ** 2, lambda w, i: w[i] ** 2,
+     ins(normal(4, 2), const([0, 3, 0])), ("embedding", "index_add", "take", "pow"),
+     lambda w, i: F.embedding(i, w) ** 2)
+
+# --- matmul -----------------------------------------------------------------------------------------------
+
+MATMUL_SHAPES = [
+    ((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 4)), ((4, 3), (2, 3, 2)),
+    ((2, 1, 2, 3), (3, 3, 2)), ((4, 2, 3), (3,)), ((3,), (2, 3, 2)),
+]
+for _sha, _shb in MATMUL_SHAPES:
+    _tag = "x".join(map(str, _sha)) + "_" + "x".join(map(str, _shb))
+    _row(f"matmul_{_tag}", ember.matmul, np.matmul, ins(normal(*_sha), normal(*_shb)),
+         ("matmul", "transpose"), torch and torch.matmul)
+_row("matmul_operator", lambda a, b: a @ b, lambda a, b: a @ b, ins(normal(2, 3), normal(3, 2)), "matmul",
+     lambda a, b: a @ b)
+_row("rmatmul_numpy", lambda b: np.ones((2, 3)) @ b, lambda b: np.ones((2, 3)) @ b, ins(normal(3, 2)), "matmul",
+     lambda b: torch.ones(2, 3, dtype=b.dtype) @ b, extra={"fixed_dtype": True})
+_row("dot", ember.dot, np.dot, ins(normal(4), normal(4)), "matmul", torch and torch.dot)
+_row("matmul_chain_squared", lambda a, b: (a @ b) * (a @ b), lambda a, b: (a @ b) ** 2,
+     ins(normal(2, 3), normal(3, 2)), ("matmul", "mul"), lambda a, b: (a @ b) ** 2)
+
+# --- activations ------------------------------------------------------------------------------------------
+
+for _axis, _shape in [(-1, (3, 4)), (0, (3, 4)), (1, (2, 3, 4))]:
+    _row(f"softmax_axis{_axis}_{len(_shape)}d", lambda x, a=_axis: ember.softmax(x, a),
+         lambda x, a=_axis: np_softmax(x, a), ins(normal(*_shape, scale=2.0)), "softmax",
+         lambda x, a=_axis: torch.softmax(x, a))
+    _row(f"log_softmax_axis{_axis}_{len(_shape)}d", lambda x, a=_axis: x.log_softmax(a),
+         lambda x, a=_axis: np_log_softmax(x, a), ins(normal(*_shape, scale=2.0)), "log_softmax",
+         lambda x, a=_axis: torch.log_softmax(x, a))
+_row("softmax_large", ember.softmax, np_softmax, ins(normal(2, 5, shift=900.0)), "softmax",
+     lambda x: torch.softmax(x, -1))
+_row("log_softmax_large", ember.log_softmax, np_log_softmax, ins(normal(2, 5, shift=-900.0)), "log_softmax",
+     lambda x: torch.log_softmax(x, -1))
+_row("softmax_of_int", ember.softmax, lambda x: np_softmax(x.astype(np.float32)), ins(ints(-3, 3, 2, 3)),
+     ("softmax", "cast"), grad=False, atol=1e-6, rtol=1e-5)
+_row("leaky_relu", ember.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), ins(away(3, 4)), ("where", "gt", "mul"),
+     F and F.leaky_relu)
+_row("leaky_relu_slope", lambda x: ember.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x), ins(away(5)),
+     ("where", "mul"), lambda x: F.leaky_relu(x, 0.2))
+_row("elu", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(away(3, 4, scale=2.0)), ("where", "exp"),
+     F and F.elu)
+_row("elu_alpha", lambda x: ember.elu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * np.expm1(x)),
+     ins(away(6, scale=2.0)), ("where", "exp", "minimum"), lambda x: F.elu(x, 1.5))
+_row("elu_very_negative", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(const([-800.0, -30.0, 2.0])),
+     ("where", "exp"), F and F.elu)
+_row("gelu", ember.gelu, lambda x: 0.5 * x * (1 + np_erf(x / math.sqrt(2))), ins(normal(3, 4, scale=2.0)),
+     ("erf", "mul", "add"), F and F.gelu)
+_row("gelu_tanh", lambda x: ember.gelu(x, approximate="tanh"),
+     lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+     ins(normal(3, 4, scale=2.0)), ("tanh", "mul", "add"), lambda x: F.gelu(x, approximate="tanh"))
+_row("silu", ember.silu, lambda x: x * np_sigmoid(x), ins(normal(3, 4, scale=2.0)), ("sigmoid", "mul"), F and F.silu)
+_row("mish", ember.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), ins(normal(3, 4, scale=2.0)),
+     ("softplus", "tanh", "mul"), F and F.mish)
+_row("relu6", ember.relu6, lambda x: np.clip(x, 0, 6), ins(away(3, 4, points=(0.0, 6.0), scale=4.0)),
+     ("relu", "minimum"), F and F.relu6)
+_row("hardtanh_bounds", lambda x: ember.hardtanh(x, -0.5, 2.0), lambda x: np.clip(x, -0.5, 2.0),
+     ins(away(3, 4, points=(-0.5, 2.0), scale=2.0)), "clip", lambda x: F.hardtanh(x, -0.5, 2.0))
+_row("sigmoid_extreme", ember.sigmoid, np_sigmoid, ins(const([-800.0, -40.0, 0.0, 40.0, 800.0])), "sigmoid",
+     torch and torch.sigmoid)
+
+# --- losses -----------------------------------------------------------------------------------------------
+
+
+def _pair(offset_sampler):
+    """(input, target) with target = input - offset, so the error keeps a gap from the loss's kinks."""
+
+    def sample(rng):
+        x = rng.standard_normal((3, 4))
+        return [x, x - offset_sampler(rng)]
+
+    return sample
+
+
+for _reduction in ("mean", "sum", "none"):
+    _row(f"mse_loss_{_reduction}", lambda x, t, r=_reduction: ember.mse_loss(x, t, r),
+         lambda x, t, r=_reduction: np_reduce((x - t) ** 2, r), ins(normal(3, 4), normal(3, 4)), ("sub", "mul"),
+         lambda x, t, r=_reduction: F.mse_loss(x, t, reduction=r))
+    _row(f"l1_loss_{_reduction}", lambda x, t, r=_reduction: ember.l1_loss(x, t, r),
+         lambda x, t, r=_reduction: np_reduce(np.abs(x - t), r), _pair(away(3, 4)), ("sub", "abs"),
+         lambda x, t, r=_reduction: F.l1_loss(x, t, reduction=r))
+for _delta in (1.0, 0.5):
+    _kinks = (0.0, _delta, -_delta)
+    _row(f"huber_loss_delta{_delta}", lambda x, t, d=_delta: ember.huber_loss(x, t, d),
+         lambda x, t, d=_delta: np.mean(np.where(np.abs(x - t) < d, 0.5 * (x - t) ** 2, d * (np.abs(x - t) - 0.5 * d))),
+         _pair(away(3, 4, points=_kinks, gap=0.05, scale=1.5)), ("abs", "where", "lt"),
+         lambda x, t, d=_delta: F.huber_loss(x, t, delta=d))
+    _row(f"smooth_l1_loss_beta{_delta}_sum", lambda x, t, b=_delta: ember.smooth_l1_loss(x, t, b, "sum"),
+         lambda x, t, b=_delta: np.sum(np.where(np.abs(x - t) < b, 0.5 * (x - t) ** 2 / b, np.abs(x - t) - 0.5 * b)),
+         _pair(away(3, 4, points=_kinks, gap=0.05, scale=1.5)), ("abs", "where"),
+         lambda x, t, b=_delta: F.smooth_l1_loss(x, t, beta=b, reduction="sum"))
+_row("smooth_l1_loss_beta0", lambda x, t: ember.smooth_l1_loss(x, t, 0.0), lambda x, t: np.mean(np.abs(x - t)),
+     _pair(away(3, 4)), "abs", lambda x, t: F.smooth_l1_loss(x, t, beta=0.0))
+
+NLL = [
+    # name, input shape, target sampler, keyword arguments
+    ("mean", (3, 5), ints(0, 5, 3), {}),
+    ("sum", (3, 5), ints(0, 5, 3), {"reduction": "sum"}),
+    ("none", (3, 5), ints(0, 5, 3), {"reduction": "none"}),
+    ("ignore_index", (4, 5), some_ignored(ints(0, 5, 4)), {}),
+    ("custom_ignore_index", (4, 3), const([2, 0, 2, 1]), {"ignore_index": 2}),
+    ("kdim", (2, 4, 3), ints(0, 4, 2, 3), {}),
+    ("kdim_none", (2, 4, 3), ints(0, 4, 2, 3), {"reduction": "none"}),
+]
+for _name, _shape, _target, _kw in NLL:
+    _row(f"nll_loss_{_name}", lambda x, t, kw=_kw: ember.nll_loss(x, t, **kw),
+         lambda x, t, kw=_kw: np_nll(x, t, **kw), ins(normal(*_shape), _target), ("gather", "scatter_add"),
+         lambda x, t, kw=_kw: F.nll_loss(x, t, **kw))
+_row("nll_loss_weight", lambda x, t, w: ember.nll_loss(x, t, w), lambda x, t, w: np_nll(x, t, w),
+     ins(normal(4, 3), ints(0, 3, 4), uniform(0.5, 2.0, 3)), ("gather", "take", "index_add"),
+     lambda x, t, w: F.nll_loss(x, t, w))
+_row("nll_loss_weight_ignore_sum", lambda x, t, w: ember.nll_loss(x, t, w, reduction="sum"),
+     lambda x, t, w: np_nll(x, t, w, reduction="sum"), ins(normal(4, 3), some_ignored(ints(0, 3, 4), where=(0, 2)),
+                                                           uniform(0.5, 2.0, 3)),
+     ("gather", "take"), lambda x, t, w: F.nll_loss(x, t, w, reduction="sum"))
+
+CE = [
+    # name, logits shape, target sampler, keyword arguments (weight comes as a third input when "w" is set)
+    ("indices", (3, 5), ints(0, 5, 3), {}),
+    ("indices_sum", (3, 5), ints(0, 5, 3), {"reduction": "sum"}),
+    ("indices_none", (3, 5), ints(0, 5, 3), {"reduction": "none"}),
+    ("ignore_index", (4, 3), some_ignored(ints(0, 3, 4)), {}),
+    ("custom_ignore_index", (4, 3), const([0, 1, 1, 2]), {"ignore_index": 1}),
+    ("kdim", (2, 4, 3), ints(0, 4, 2, 3), {}),
+    ("label_smoothing", (3, 5), ints(0, 5, 3), {"label_smoothing": 0.1}),
+    ("label_smoothing_ignore", (4, 3), some_ignored(ints(0, 3, 4)), {"label_smoothing": 0.2}),
+    ("label_smoothing_none", (3, 4), ints(0, 4, 3), {"label_smoothing": 0.3, "reduction": "none"}),
+    ("label_smoothing_kdim_sum", (2, 3, 2), ints(0, 3, 2, 2), {"label_smoothing": 0.1, "reduction": "sum"}),
+    ("probabilities", (3, 4), probabilities(3, 4), {}),
+    ("probabilities_label_smoothing", (3, 4), probabilities(3, 4), {"label_smoothing": 0.2}),
+    ("probabilities_kdim_sum", (2, 3, 2), probabilities(2, 3, 2), {"reduction": "sum"}),
+    ("weight", (4, 3), ints(0, 3, 4), {"w": True}),
+    ("weight_ignore_sum", (4, 3), some_ignored(ints(0, 3, 4)), {"w": True, "reduction": "sum"}),
+    ("weight_label_smoothing", (4, 3), ints(0, 3, 4), {"w": True, "label_smoothing": 0.1}),
+    ("weight_label_smoothing_ignore", (5, 3), some_ignored(ints(0, 3, 5)), {"w": True, "label_smoothing": 0.2}),
+    ("weight_probabilities", (3, 4), probabilities(3, 4), {"w": True}),
+]
+for _name, _shape, _target, _kw in CE:
+    _kw = dict(_kw)
+    _weighted = _kw.pop("w", False)
+    _inputs = [normal(*_shape, scale=2.0), _target] + ([uniform(0.5, 2.0, _shape[1])] if _weighted else [])
+    _row(f"cross_entropy_{_name}", lambda x, t, *w, kw=_kw: ember.cross_entropy(x, t, *w, **kw),
+         lambda x, t, *w, kw=_kw: np_cross_entropy(x, t, *w, **kw), ins(*_inputs), "log_softmax",
+         lambda x, t, *w, kw=_kw: F.cross_entropy(x, t, *w, **kw))
+
+for _name, _weighted in [("mean", False), ("weight", True)]:
+    _inputs = [uniform(0.05, 0.95, 3, 4), uniform(0.0, 1.0, 3, 4)] + ([uniform(0.5, 2, 4)] if _weighted else [])
+    _row(f"binary_cross_entropy_{_name}", ember.binary_cross_entropy, np_bce, ins(*_inputs), ("log", "clip"),
+         F and F.binary_cross_entropy)
+_row("binary_cross_entropy_sum_hard_targets", lambda x, t: ember.binary_cross_entropy(x, t, reduction="sum"),
+     lambda x, t: np_bce(x, t, reduction="sum"), ins(uniform(0.05, 0.95, 5), int_floats(0, 2, 5)), "log",
+     lambda x, t: F.binary_cross_entropy(x, t, reduction="sum"))
+BCE_LOGITS = [
+    # name, extra inputs by keyword, keyword arguments
+    ("mean", {}, {}),
+    ("none", {}, {"reduction": "none"}),
+    ("weight", {"weight": uniform(0.5, 2.0, 3, 4)}, {}),
+    ("pos_weight", {"pos_weight": uniform(0.5, 3.0, 4)}, {}),
+    ("weight_pos_weight_sum", {"weight": uniform(0.5, 2.0, 4), "pos_weight": uniform(0.5, 3.0, 4)},
+     {"reduction": "sum"}),
+]
+for _name, _extra_inputs, _kw in BCE_LOGITS:
+    _samplers = [normal(3, 4, scale=3.0), uniform(0.0, 1.0, 3, 4)] + list(_extra_inputs.values())
+
+    def _call(fn, x, t, *rest, kw=_kw, names=tuple(_extra_inputs)):
+        return fn(x, t, **dict(zip(names, rest)), **kw)
+
+    _row(f"bce_with_logits_{_name}", lambda *a, c=_call: c(ember.binary_cross_entropy_with_logits, *a),
+         lambda *a, c=_call: c(np_bce_logits, *a), ins(*_samplers), ("softplus", "neg", "mul"),
+         lambda *a, c=_call: c(F.binary_cross_entropy_with_logits, *a))
+
+# --- normalization and dropout ----------------------------------------------------------------------------
+
+_row("layer_norm_affine", lambda x, w, b: ember.layer_norm(x, 4, w, b), lambda x, w, b: np_layer_norm(x, 1, w, b),
+     ins(normal(2, 3, 4), normal(4), normal(4)), ("sum", "sqrt", "div"), lambda x, w, b: F.layer_norm(x, (4,), w, b))
+_row("layer_norm_2d_shape", lambda x, w, b: ember.layer_norm(x, (3, 4), w, b),
+     lambda x, w, b: np_layer_norm(x, 2, w, b), ins(normal(2, 3, 4), normal(3, 4), normal(3, 4)), ("sum", "sqrt"),
+     lambda x, w, b: F.layer_norm(x, (3, 4), w, b))
+_row("layer_norm_plain", lambda x: ember.layer_norm(x, [5]), lambda x: np_layer_norm(x, 1), ins(normal(3, 5)),
+     ("sum", "sqrt"), lambda x: F.layer_norm(x, (5,)))
+
+
+def _bn_train(x, *affine):
+    channels = x.shape[1]
+    rm, rv = ember.zeros(channels, dtype=x.dtype), ember.ones(channels, dtype=x.dtype)
+    return ember.batch_norm(x, rm, rv, *affine, training=True)
+
+
+def _torch_bn_train(x, *affine):
+    channels = x.shape[1]
+    rm, rv = torch.zeros(channels, dtype=x.dtype), torch.ones(channels, dtype=x.dtype)
+    return F.batch_norm(x, rm, rv, *affine, training=True)
+
+
+_row("batch_norm_train_2d", _bn_train, np_batch_norm_train, ins(normal(4, 3), normal(3), normal(3)),
+     ("sum", "sqrt", "reshape"), _torch_bn_train)
+_row("batch_norm_train_4d", _bn_train, np_batch_norm_train, ins(normal(2, 3, 2, 2), normal(3), normal(3)),
+     ("sum", "sqrt", "reshape"), _torch_bn_train)
+_row("batch_norm_train_no_affine", _bn_train, np_batch_norm_train, ins(normal(3, 2, 3)), ("sum", "sqrt"),
+     _torch_bn_train)
+_row("batch_norm_eval", lambda x, m, v, w, b: ember.batch_norm(x, m, v, w, b), np_batch_norm,
+     ins(normal(4, 3), normal(3), uniform(0.5, 2.0, 3), normal(3), normal(3)), ("sqrt", "reshape", "div"),
+     lambda x, m, v, w, b: F.batch_norm(x, m, v, w, b))
+_row("batch_norm_eval_3d_no_affine", lambda x, m, v: ember.batch_norm(x, m, v), np_batch_norm,
+     ins(normal(2, 3, 2), normal(3), uniform(0.5, 2.0, 3)), ("sqrt", "reshape"),
+     lambda x, m, v: F.batch_norm(x, m, v))
+_row("dropout_p0", lambda x: ember.dropout(x, 0.0), lambda x: x, ins(normal(3, 4)), (), lambda x: F.dropout(x, 0.0))
+_row("dropout_eval", lambda x: ember.dropout(x, 0.7, training=False), lambda x: x, ins(normal(3, 4)), (),
+     lambda x: F.dropout(x, 0.7, training=False))

@@ -1,0 +1,265 @@
+"""Op table rows for convolution and pooling (run by the generic tests in tests/test_ops.py).
+
+The float64 references below are deliberately naive (loops over output pixels, PyTorch's documented
+size and divisor rules) so they share no code with ember/ops/conv.py and ember/ops/pooling.py.
+Random normal inputs have no ties, so max pooling is differentiable at every sample.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from op_table import OpCase
+
+import ember
+
+try:
+    import torch.nn.functional as F
+except ImportError:  # the torch comparisons are skipped
+    F = None
+
+CASES: list[OpCase] = []
+
+CONV_OPS = ("conv2d", "conv_transpose2d", "conv2d_weight_grad")
+MAX_OPS = ("max_pool2d", "max_pool2d_grad")
+AVG_OPS = ("avg_pool2d", "avg_pool2d_grad")
+
+
+def _row(name, fn, ref, inputs, covers, torch_fn=None, **options):
+    CASES.append(OpCase(name=name, fn=fn, ref=ref, inputs=inputs, covers=tuple(covers), torch_fn=torch_fn, **options))
+
+
+def normal(*shapes):
+    return lambda rng: [rng.standard_normal(shape) for shape in shapes]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# --- references ---------------------------------------------------------------------------------------------
+
+
+def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + wd] = x
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    og = o // groups
+    out = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            for g in range(groups):
+                out[:, g * og:(g + 1) * og, i, j] = np.einsum(
+                    "nckl,ockl->no", patch[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og])
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+def ref_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    oph, opw = _pair(output_padding)
+    n, c, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    cg = c // groups
+    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    ow = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    full = np.zeros((n, og * groups, oh + 2 * ph, ow + 2 * pw))
+    for i in range(h):
+        for j in range(wd):
+            for g in range(groups):
+                contribution = np.einsum("nc,cokl->nokl", x[:, g * cg:(g + 1) * cg, i, j], w[g * cg:(g + 1) * cg])
+                full[:, g * og:(g + 1) * og, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                     j * sw:j * sw + dw * (kw - 1) + 1:dw] += contribution
+    out = full[:, :, ph:ph + oh, pw:pw + ow]
+    if b is not None:
+        out = out + b[None, :, None, None]
+    return out
+
+
+def _pool_size(size, k, s, p, d, ceil_mode):
+    """PyTorch's documented output size, including the ceil-mode rule for the last window."""
+    span = (size + 2 * p - d * (k - 1) - 1) / s
+    out = (math.ceil(span) if ceil_mode else math.floor(span)) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def ref_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    (kh, kw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(padding), _pair(dilation)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    n, c, h, w = x.shape
+    oh, ow = _pool_size(h, kh, sh, ph, dh, ceil_mode), _pool_size(w, kw, sw, pw, dw, ceil_mode)
+    out = np.empty((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            best = np.full((n, c), -np.inf)
+            for a in range(kh):
+                for b in range(kw):
+                    r, q = i * sh - ph + a * dh, j * sw - pw + b * dw
+                    if 0 <= r < h and 0 <= q < w:
+                        best = np.maximum(best, x[:, :, r, q])
+            out[:, :, i, j] = best
+    return out
+
+
+def ref_avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    n, c, h, w = x.shape
+    oh, ow = _pool_size(h, kh, sh, ph, 1, ceil_mode), _pool_size(w, kw, sw, pw, 1, ceil_mode)
+    out = np.empty((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            h0, w0 = i * sh - ph, j * sw - pw
+            h1, w1 = min(h0 + kh, h + ph), min(w0 + kw, w + pw)
+            size = (h1 - h0) * (w1 - w0)
+            h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, h), min(w1, w)
+            divisor = size if count_include_pad else (h1 - h0) * (w1 - w0)
+            out[:, :, i, j] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / divisor
+    return out
+
+
+def ref_adaptive_avg_pool2d(x, output_size):
+    oh, ow = _pair(output_size)
+    n, c, h, w = x.shape
+    out = np.empty((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            h0, h1 = (i * h) // oh, math.ceil((i + 1) * h / oh)
+            w0, w1 = (j * w) // ow, math.ceil((j + 1) * w / ow)
+            out[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+    return out
+
+
+def _as_2d(ref):
+    """A 1-D reference from the 2-D one: (N, C, L) runs as (N, C, 1, L) with height-1 windows."""
+
+    def one_d(x, *args, **kwargs):
+        return ref(x[:, :, None, :], *args, **kwargs)[:, :, 0, :]
+
+    return one_d
+
+
+# --- conv2d -----------------------------------------------------------------------------------------------------
+
+_row("conv2d_basic_bias", lambda x, w, b: ember.conv2d(x, w, b), ref_conv2d,
+     normal((2, 3, 7, 6), (4, 3, 3, 3), (4,)), CONV_OPS, lambda x, w, b: F.conv2d(x, w, b))
+
+# Height 8 with kernel 3, stride 2, padding 1 leaves one input row no window reaches: the input gradient
+# needs conv_transpose2d's output_padding.
+_row("conv2d_stride2_pad1", lambda x, w: ember.conv2d(x, w, stride=2, padding=1),
+     lambda x, w: ref_conv2d(x, w, stride=2, padding=1),
+     normal((2, 3, 8, 7), (4, 3, 3, 2)), CONV_OPS, lambda x, w: F.conv2d(x, w, stride=2, padding=1))
+
+_row("conv2d_pairs_dilation", lambda x, w: ember.conv2d(x, w, stride=(1, 2), padding=(2, 1), dilation=(2, 1)),
+     lambda x, w: ref_conv2d(x, w, stride=(1, 2), padding=(2, 1), dilation=(2, 1)),
+     normal((1, 2, 9, 8), (3, 2, 3, 2)), CONV_OPS,
+     lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(2, 1), dilation=(2, 1)))
+
+_row("conv2d_groups2_bias", lambda x, w, b: ember.conv2d(x, w, b, padding=1, groups=2),
+     lambda x, w, b: ref_conv2d(x, w, b, padding=1, groups=2),
+     normal((2, 4, 5, 6), (6, 2, 3, 3), (6,)), CONV_OPS, lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=2))
+
+_row("conv2d_depthwise_stride2", lambda x, w: ember.conv2d(x, w, stride=2, padding=1, groups=3),
+     lambda x, w: ref_conv2d(x, w, stride=2, padding=1, groups=3),
+     normal((2, 3, 6, 5), (3, 1, 3, 3)), CONV_OPS, lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=3))
+
+_row("conv2d_1x1", lambda x, w: ember.conv2d(x, w), ref_conv2d,
+     normal((2, 3, 4, 4), (5, 3, 1, 1)), CONV_OPS, lambda x, w: F.conv2d(x, w))
+
+_row("conv1d_stride_dilation_groups",
+     lambda x, w, b: ember.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+     lambda x, w, b: _as_2d(ref_conv2d)(x, w[:, :, None, :], b, stride=(1, 2), padding=(0, 1), dilation=(1, 2),
+                                        groups=2),
+     normal((2, 4, 11), (6, 2, 3), (6,)), CONV_OPS + ("reshape",),
+     lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2))
+
+# --- conv_transpose2d -----------------------------------------------------------------------------------------
+
+_row("conv_transpose2d_basic_bias", lambda x, w, b: ember.conv_transpose2d(x, w, b), ref_conv_transpose2d,
+     normal((2, 3, 4, 5), (3, 2, 3, 3), (2,)), CONV_OPS, lambda x, w, b: F.conv_transpose2d(x, w, b))
+
+_row("conv_transpose2d_stride2_output_padding",
+     lambda x, w: ember.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+     lambda x, w: ref_conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+     normal((2, 4, 3, 4), (4, 3, 3, 2)), CONV_OPS,
+     lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1))
+
+_row("conv_transpose2d_groups_dilation",
+     lambda x, w: ember.conv_transpose2d(x, w, stride=(1, 2), output_padding=(1, 1), groups=2, dilation=(2, 1)),
+     lambda x, w: ref_conv_transpose2d(x, w, stride=(1, 2), output_padding=(1, 1), groups=2, dilation=(2, 1)),
+     normal((1, 4, 3, 3), (4, 1, 2, 3)), CONV_OPS,
+     lambda x, w: F.conv_transpose2d(x, w, stride=(1, 2), output_padding=(1, 1), groups=2, dilation=(2, 1)))
+
+_row("conv_transpose1d_stride3_output_padding",
+     lambda x, w, b: ember.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2),
+     lambda x, w, b: _as_2d(ref_conv_transpose2d)(x, w[:, :, None, :], b, stride=(1, 3), padding=(0, 1),
+                                                  output_padding=(0, 2)),
+     normal((2, 3, 4), (3, 2, 3), (2,)), CONV_OPS + ("reshape",),
+     lambda x, w, b: F.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2))
+
+# --- max pooling -------------------------------------------------------------------------------------------------
+
+_row("max_pool2d_k2", lambda x: ember.max_pool2d(x, 2), lambda x: ref_max_pool2d(x, 2),
+     normal((2, 3, 6, 6)), MAX_OPS, lambda x: F.max_pool2d(x, 2))
+
+_row("max_pool2d_k3_s2_p1_ceil", lambda x: ember.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+     lambda x: ref_max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+     normal((2, 2, 7, 8)), MAX_OPS, lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True))
+
+_row("max_pool2d_pairs_dilation",
+     lambda x: ember.max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1)),
+     lambda x: ref_max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1)),
+     normal((1, 2, 9, 8)), MAX_OPS,
+     lambda x: F.max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1)))
+
+# Squaring the pooled values makes the first gradient depend on them, so grad-of-grad runs the
+# gradient's own vjp (max_pool2d_gather).
+_row("max_pool2d_squared_overlapping", lambda x: ember.max_pool2d(x, 3, stride=1) ** 2,
+     lambda x: ref_max_pool2d(x, 3, stride=1) ** 2,
+     normal((1, 2, 5, 6)), MAX_OPS + ("max_pool2d_gather",), lambda x: F.max_pool2d(x, 3, stride=1) ** 2)
+
+_row("max_pool1d_ceil", lambda x: ember.max_pool1d(x, 3, stride=2, padding=1, ceil_mode=True),
+     lambda x: _as_2d(ref_max_pool2d)(x, (1, 3), stride=(1, 2), padding=(0, 1), ceil_mode=True),
+     normal((2, 3, 10)), MAX_OPS + ("reshape",), lambda x: F.max_pool1d(x, 3, stride=2, padding=1, ceil_mode=True))
+
+# --- average pooling ---------------------------------------------------------------------------------------------
+
+_row("avg_pool2d_k2", lambda x: ember.avg_pool2d(x, 2), lambda x: ref_avg_pool2d(x, 2),
+     normal((2, 3, 6, 5)), AVG_OPS, lambda x: F.avg_pool2d(x, 2))
+
+_row("avg_pool2d_k3_s2_p1_ceil", lambda x: ember.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+     lambda x: ref_avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+     normal((2, 2, 7, 8)), AVG_OPS, lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True))
+
+_row("avg_pool2d_exclude_pad_ceil",
+     lambda x: ember.avg_pool2d(x, (3, 2), stride=(2, 3), padding=1, ceil_mode=True, count_include_pad=False),
+     lambda x: ref_avg_pool2d(x, (3, 2), stride=(2, 3), padding=1, ceil_mode=True, count_include_pad=False),
+     normal((2, 2, 7, 8)), AVG_OPS,
+     lambda x: F.avg_pool2d(x, (3, 2), stride=(2, 3), padding=1, ceil_mode=True, count_include_pad=False))
+
+_row("avg_pool1d_ceil", lambda x: ember.avg_pool1d(x, 4, stride=3, padding=2, ceil_mode=True),
+     lambda x: _as_2d(ref_avg_pool2d)(x, (1, 4), stride=(1, 3), padding=(0, 2), ceil_mode=True),
+     normal((2, 3, 11)), AVG_OPS + ("reshape",), lambda x: F.avg_pool1d(x, 4, stride=3, padding=2, ceil_mode=True))
+
+# --- adaptive average pooling ---------------------------------------------------------------------------------------
+
+_row("adaptive_avg_pool2d_uneven_bins", lambda x: ember.adaptive_avg_pool2d(x, (3, 4)),
+     lambda x: ref_adaptive_avg_pool2d(x, (3, 4)), normal((2, 3, 7, 9)), ("matmul",),
+     lambda x: F.adaptive_avg_pool2d(x, (3, 4)))
+
+_row("adaptive_avg_pool2d_global", lambda x: ember.adaptive_avg_pool2d(x, 1),
+     lambda x: ref_adaptive_avg_pool2d(x, 1), normal((2, 3, 5, 5)), ("reshape",),
+     lambda x: F.adaptive_avg_pool2d(x, 1))
+
+_row("adaptive_avg_pool1d", lambda x: ember.adaptive_avg_pool1d(x, 4),
+     lambda x: _as_2d(ref_adaptive_avg_pool2d)(x, (1, 4)), normal((2, 3, 10)), ("matmul", "reshape"),
+     lambda x: F.adaptive_avg_pool1d(x, 4))

@@ -1,0 +1,354 @@
+"""Semantics of the eager tape: backward and grad, accumulation, retained and differentiable graphs, grad
+modes, hooks, and the errors a user meets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def _x(values, **kw):
+    return ember.tensor(np.asarray(values, dtype=np.float64), requires_grad=True, **kw)
+
+
+def _np(t):
+    return t.detach().numpy()
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = _x([1.0, 2.0])
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [2 + 3, 4 + 3])
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [2, 4])
+
+
+def test_leaf_grad_is_detached():
+    x = _x([1.0])
+    (x * x).sum().backward()
+    assert not x.grad.requires_grad and x.grad.is_leaf
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = _x([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    expected = 2 * (np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
+    np.testing.assert_allclose(_np(x.grad), expected)
+
+
+def test_second_backward_without_retain_graph_raises():
+    x = _x([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+def test_grad_after_freed_graph_raises():
+    x = _x([1.0])
+    y = (x * x).sum()
+    ember.grad(y, x)
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        ember.grad(y, x)
+
+
+def test_third_derivative_of_x_to_the_fourth():
+    x = _x([1.5, -2.0])
+    (d1,) = ember.grad((x ** 4).sum(), x, create_graph=True)
+    (d2,) = ember.grad(d1.sum(), x, create_graph=True)
+    (d3,) = ember.grad(d2.sum(), x)
+    v = np.array([1.5, -2.0])
+    np.testing.assert_allclose(_np(d1), 4 * v ** 3)
+    np.testing.assert_allclose(_np(d2), 12 * v ** 2)
+    np.testing.assert_allclose(_np(d3), 24 * v)
+
+
+def test_backward_with_create_graph_gives_differentiable_grad():
+    x = _x([2.0])
+    (x ** 3).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    (g2,) = ember.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(_np(g2), [12.0])  # 6x
+
+
+def test_no_grad_context_and_decorator():
+    x = _x([1.0])
+    with ember.no_grad():
+        assert not ember.is_grad_enabled()
+        y = x * 2
+    assert ember.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+
+    @ember.no_grad()
+    def double(t):
+        """Doc kept."""
+        return t * 2
+
+    assert not double(x).requires_grad
+    assert double.__name__ == "double" and double.__doc__ == "Doc kept."
+    assert ember.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad():
+    x = _x([1.0])
+    with ember.no_grad():
+        with ember.enable_grad():
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+
+        @ember.enable_grad()
+        def f(t):
+            return t * 2
+
+        assert f(x).requires_grad
+    assert ember.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_call():
+    x = _x([1.0])
+    try:
+        ember.set_grad_enabled(False)
+        assert not (x * 2).requires_grad
+    finally:
+        ember.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+
+
+def test_set_grad_enabled_as_a_context_manager():
+    x = _x([1.0])
+    with ember.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    restored = ember.is_grad_enabled()
+    ember.set_grad_enabled(True)  # repair the global state for the other tests before asserting
+    assert restored, "the with block did not restore grad mode"
+    with ember.no_grad():
+        with ember.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        restored = not ember.is_grad_enabled()
+    ember.set_grad_enabled(True)
+    assert restored
+
+
+def test_exception_inside_no_grad_restores_mode():
+    with pytest.raises(ValueError):
+        with ember.no_grad():
+            raise ValueError("boom")
+    assert ember.is_grad_enabled()
+
+
+def test_leaf_hook_replaces_gradient():
+    x = _x([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(_np(g).copy()))
+    x.register_hook(lambda g: g * 10.0)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(seen[0], [2.0, 4.0])
+    np.testing.assert_allclose(_np(x.grad), [20.0, 40.0])
+
+
+def test_non_leaf_hook_changes_what_flows_back():
+    x = _x([1.0, 2.0])
+    y = x * 3.0
+    handle = y.register_hook(lambda g: g * 0.0 + 1.0)
+    (y * y).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [3.0, 3.0])  # d(y*y)/dy replaced by 1, times dy/dx = 3
+    handle.remove()
+    x.grad = None
+    y = x * 3.0
+    (y * y).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [18.0, 36.0])
+
+
+def test_hook_removal_on_leaf():
+    x = _x([1.0])
+    handle = x.register_hook(lambda g: g * 100.0)
+    handle.remove()
+    (x * 2.0).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [2.0])
+
+
+def test_register_hook_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="require grad"):
+        ember.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_retain_grad_keeps_non_leaf_gradient():
+    x = _x([1.0, -2.0])
+    y = x * x
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(_np(y.grad), 2 * np.array([1.0, 4.0]))
+    np.testing.assert_allclose(_np(x.grad), 4 * np.array([1.0, -8.0]))
+    z = x * 1.0
+    assert z.grad is None  # not retained
+
+
+def test_grad_returns_without_touching_dot_grad():
+    x, w = _x([1.0, 2.0]), _x([3.0, 4.0])
+    gx, gw = ember.grad((x * w).sum(), [x, w])
+    np.testing.assert_allclose(_np(gx), [3.0, 4.0])
+    np.testing.assert_allclose(_np(gw), [1.0, 2.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_grad_of_intermediate_and_with_grad_outputs():
+    x = _x([1.0, 2.0])
+    y = x * x
+    (gy,) = ember.grad((y * 3.0).sum(), y)
+    np.testing.assert_allclose(_np(gy), [3.0, 3.0])
+    x2 = _x([1.0, 2.0])
+    (g,) = ember.grad(x2 * x2, x2, grad_outputs=ember.tensor([1.0, 10.0], dtype="float64"))
+    np.testing.assert_allclose(_np(g), [2.0, 40.0])
+
+
+def test_grad_allow_unused():
+    x, unused = _x([1.0]), _x([2.0])
+    y = (x * 2.0).sum()
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ember.grad(y, [x, unused], retain_graph=True)
+    gx, gu = ember.grad(y, [x, unused], allow_unused=True)
+    np.testing.assert_allclose(_np(gx), [2.0])
+    assert gu is None
+
+
+def test_grad_input_without_requires_grad_raises():
+    x = _x([1.0])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ember.grad((x * 2).sum(), ember.tensor([1.0]))
+
+
+def test_backward_of_non_scalar_needs_gradient():
+    x = _x([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="one-element"):
+        (x * 2).backward()
+    (x * 2).backward(ember.tensor([1.0, 1.0], dtype="float64"))
+    np.testing.assert_allclose(_np(x.grad), [2.0, 2.0])
+
+
+def test_backward_gradient_of_wrong_shape_raises():
+    x = _x([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"\[3\]"):
+        (x * 2).backward(ember.tensor([1.0, 1.0, 1.0]))
+
+
+def test_backward_without_history_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ember.tensor([1.0]).sum().backward()
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(RuntimeError, match="floating"):
+        ember.tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="floating"):
+        ember.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating"):
+        ember.zeros(2, dtype="int64", requires_grad=True)
+
+
+def test_integer_results_carry_no_gradient():
+    x = _x([1.5, 2.5])
+    assert not x.argmax().requires_grad
+    assert not (x > 2).requires_grad
+    assert not x.long().requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x > 2).sum().backward()
+
+
+def test_broadcast_gradients_reduce_to_input_shapes():
+    x, y = _x(np.arange(3.0).reshape(3, 1)), _x(np.arange(4.0).reshape(1, 4))
+    b = _x(2.0)
+    ((x * y) + b).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), np.full((3, 1), 6.0))
+    np.testing.assert_allclose(_np(y.grad), np.full((1, 4), 3.0))
+    assert b.grad.shape == () and b.grad.item() == 12.0
+
+
+def test_reused_non_leaf_value():
+    # micrograd #64: a recursive backward mishandles a value used twice
+    x = _x([1.5, -0.5])
+    y = x * x
+    z = y + y * y
+    z.sum().backward()
+    v = np.array([1.5, -0.5])
+    np.testing.assert_allclose(_np(x.grad), 2 * v + 4 * v ** 3)
+
+
+def test_diamond_graph_counts_each_path_once():
+    x = _x([2.0])
+    a, b = x * 3.0, x * 5.0
+    ((a + b) * (a - b)).sum().backward()  # 9x^2 - 25x^2 = -16x^2
+    np.testing.assert_allclose(_np(x.grad), [-64.0])
+
+
+def test_deep_chain_has_no_recursion_limit():
+    x = _x([1.0])
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [1.0001 ** 5000], rtol=1e-9)
+
+
+def test_detach_cuts_the_graph():
+    x = _x([3.0])
+    y = x * x
+    d = y.detach()
+    assert not d.requires_grad and d.is_leaf
+    (d * x).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [9.0])  # d treated as the constant 9
+    assert np.shares_memory(d.numpy(), y.detach().numpy())
+
+
+def test_detach_in_place_turns_tensor_into_leaf():
+    x = _x([2.0])
+    y = (x * x).detach_()
+    assert y.is_leaf and not y.requires_grad
+
+
+def test_in_place_updates_of_requires_grad_tensors_raise():
+    x = _x([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="requires grad"):
+        x[0] = 5.0
+    with pytest.raises(RuntimeError, match="requires grad"):
+        x.add_(1.0)
+    with ember.no_grad():
+        x[0] = 5.0
+        x.mul_(2.0)
+    np.testing.assert_allclose(_np(x), [10.0, 4.0])
+
+
+def test_in_place_update_without_grad_is_allowed():
+    x = ember.tensor([1.0, 2.0, 3.0])
+    x[1] = 7.0
+    x.sub_(1.0)
+    np.testing.assert_allclose(x.numpy(), [0.0, 6.0, 2.0])
+
+
+def test_requires_grad_false_on_non_leaf_raises():
+    x = _x([1.0])
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).requires_grad_(False)
+
+
+def test_grad_fn_and_is_leaf():
+    x = _x([1.0])
+    y = x.exp()
+    assert x.is_leaf and x.grad_fn is None
+    assert not y.is_leaf and y.grad_fn.op.name == "exp"
+
+
+def test_leaves_not_requiring_grad_get_no_grad():
+    x, c = _x([1.0]), ember.tensor([2.0], dtype="float64")
+    (x * c).sum().backward()
+    assert c.grad is None and x.grad is not None
+
+
+def test_grad_mode_is_not_recorded_for_integer_only_ops():
+    a = ember.tensor([1, 2])
+    assert not (a + 1).requires_grad

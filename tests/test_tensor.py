@@ -1,0 +1,350 @@
+"""Tensor basics: creation, random seeding, dtypes and the promotion rule, operators, indexing, conversion,
+repr and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+
+F32, F64, I32, I64 = np.dtype("float32"), np.dtype("float64"), np.dtype("int32"), np.dtype("int64")
+
+
+# --- creation -------------------------------------------------------------------------------------------------
+
+
+def test_tensor_from_python_data_picks_default_dtypes():
+    assert ember.tensor([1.0, 2.0]).dtype == F32
+    assert ember.tensor([1, 2]).dtype == I64
+    assert ember.tensor([True, False]).dtype == np.bool_
+    assert ember.tensor(3.0).shape == ()
+    assert ember.tensor([[1, 2], [3, 4]], dtype=ember.float64).dtype == F64
+    assert ember.tensor(np.arange(3, dtype=np.int32)).dtype == I32  # arrays keep their dtype
+
+
+def test_tensor_copies_its_data():
+    a = np.zeros(3)
+    t = ember.tensor(a)
+    a[0] = 5
+    assert t.numpy()[0] == 0
+
+
+def test_from_numpy_shares_memory():
+    a = np.zeros(3, dtype=np.float32)
+    t = ember.from_numpy(a)
+    a[1] = 7
+    assert t.numpy()[1] == 7
+    t.data[2] = 9
+    assert a[2] == 9
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        ember.from_numpy([1.0, 2.0])
+
+
+def test_filled_creation_functions():
+    np.testing.assert_array_equal(ember.zeros(2, 3).numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(ember.ones((2, 3)).numpy(), np.ones((2, 3)))
+    assert ember.zeros(2, dtype="int64").dtype == I64
+    assert ember.ones(2).dtype == F32
+    full = ember.full((2, 2), 3)
+    assert full.dtype == I64 and full.numpy().tolist() == [[3, 3], [3, 3]]
+    assert ember.full(2, 0.5).dtype == F32
+    assert ember.full(2, True).dtype == np.bool_
+    assert ember.empty(3).shape == (3,)
+
+
+def test_like_creation_functions_follow_the_input():
+    x = ember.tensor([[1, 2, 3]], dtype="int32")
+    for fn in (ember.zeros_like, ember.ones_like, ember.empty_like):
+        y = fn(x)
+        assert y.shape == (1, 3) and y.dtype == I32
+    assert ember.full_like(x, 7).numpy().tolist() == [[7, 7, 7]]
+    assert ember.zeros_like(x, dtype="float64").dtype == F64
+    f = ember.ones(2, 3)
+    assert ember.rand_like(f).shape == (2, 3) and ember.randn_like(f).dtype == F32
+    r = ember.randint_like(x, 0, 4)
+    assert r.dtype == I32 and r.shape == (1, 3) and ((r.numpy() >= 0) & (r.numpy() < 4)).all()
+
+
+def test_ranges_and_identity():
+    assert ember.arange(5).numpy().tolist() == [0, 1, 2, 3, 4]
+    assert ember.arange(5).dtype == I64
+    np.testing.assert_allclose(ember.arange(0, 1, 0.25).numpy(), [0, 0.25, 0.5, 0.75])
+    assert ember.arange(0, 1, 0.25).dtype == F32
+    assert ember.arange(2, 8, 3).numpy().tolist() == [2, 5]
+    np.testing.assert_allclose(ember.linspace(0, 1, 5).numpy(), [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_array_equal(ember.eye(2, 3).numpy(), np.eye(2, 3))
+    assert ember.eye(3, dtype="float64").dtype == F64
+    with pytest.raises(ValueError, match="step"):
+        ember.arange(0, 5, 0)
+
+
+def test_random_creation_shapes_ranges_and_dtypes():
+    r = ember.rand(200)
+    assert r.dtype == F32 and 0 <= r.numpy().min() and r.numpy().max() < 1
+    n = ember.randn(2, 3, dtype="float64")
+    assert n.shape == (2, 3) and n.dtype == F64
+    i = ember.randint(3, 6, (50,))
+    assert i.dtype == I64 and set(i.numpy().tolist()) <= {3, 4, 5}
+    assert set(ember.randint(2, size=20).numpy().tolist()) <= {0, 1}
+    assert sorted(ember.randperm(6).numpy().tolist()) == list(range(6))
+    with pytest.raises(TypeError, match="floating"):
+        ember.randn(2, dtype="int64")
+    with pytest.raises(ValueError, match="high"):
+        ember.randint(5, 5)
+
+
+def test_manual_seed_reproduces_random_streams():
+    ember.manual_seed(123)
+    first = [ember.rand(3).numpy(), ember.randn(2).numpy(), ember.randint(0, 100, (4,)).numpy()]
+    ember.manual_seed(123)
+    second = [ember.rand(3).numpy(), ember.randn(2).numpy(), ember.randint(0, 100, (4,)).numpy()]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    ember.manual_seed(124)
+    assert not np.array_equal(ember.rand(3).numpy(), first[0])
+
+
+def test_rng_state_round_trip():
+    ember.manual_seed(0)
+    state = ember.get_rng_state()
+    a = ember.randn(4).numpy()
+    ember.set_rng_state(state)
+    np.testing.assert_array_equal(ember.randn(4).numpy(), a)
+
+
+def test_negative_dimension_raises():
+    with pytest.raises(ValueError, match="negative"):
+        ember.zeros(2, -1)
+
+
+# --- dtypes and promotion ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("left, right, expected", [
+    ("float32", 2.0, F32),
+    ("float16", 2.0, np.dtype("float16")),
+    ("int32", 1, I32),
+    ("int64", 1, I64),
+    ("int32", 0.5, F32),
+    ("int64", 0.5, F32),
+    ("bool", 1, I64),
+    ("bool", 0.5, F32),
+    ("float64", 1, F64),
+])
+def test_python_scalars_are_weak(left, right, expected):
+    x = ember.ones(2, dtype=left)
+    assert (x * right).dtype == expected
+    assert (right * x).dtype == expected
+
+
+@pytest.mark.parametrize("left, right, expected", [
+    ("float16", "bfloat16", F32),
+    ("int32", "int64", I64),
+    ("float32", "float64", F64),
+    ("int64", "float16", np.dtype("float16")),
+    ("bool", "int32", I32),
+    ("uint8", "int32", I32),
+    ("bfloat16", "float32", F32),
+])
+def test_tensor_promotion(left, right, expected):
+    a, b = ember.ones(2, dtype=left), ember.ones(2, dtype=right)
+    assert (a + b).dtype == expected
+    assert (b + a).dtype == expected
+    assert ember.result_type(a.dtype, b.dtype) == expected
+
+
+def test_division_of_integers_is_float():
+    assert (ember.tensor([1, 2]) / ember.tensor([2, 2])).dtype == F32
+    assert (ember.tensor([7]) // 2).dtype == I64
+
+
+def test_unsupported_dtype_raises():
+    with pytest.raises(TypeError, match="not supported"):
+        ember.zeros(2, dtype=np.complex64)
+    with pytest.raises(TypeError, match="unknown dtype"):
+        ember.zeros(2, dtype="float8")
+
+
+def test_bfloat16_tensors():
+    x = ember.tensor([1.0, 2.5, -3.0], dtype=ember.bfloat16)
+    assert x.dtype == ember.bfloat16
+    assert (x * 2.0).dtype == ember.bfloat16
+    np.testing.assert_allclose(x.float().numpy(), [1.0, 2.5, -3.0])
+    y = ember.tensor([[1.0, 2.0], [3.0, 4.0]], dtype="bfloat16")
+    assert (y @ y).dtype == ember.bfloat16
+    np.testing.assert_allclose((y @ y).float().numpy(), [[7, 10], [15, 22]])
+    assert x.sum().dtype == ember.bfloat16
+    w = ember.tensor([1.0, 2.0], dtype="bfloat16", requires_grad=True)
+    (w * w).sum().backward()
+    assert w.grad.dtype == ember.bfloat16
+    np.testing.assert_allclose(w.grad.float().numpy(), [2.0, 4.0])
+    assert "bfloat16" in repr(x)
+
+
+def test_cast_methods():
+    x = ember.tensor([1.7, -2.2])
+    assert x.double().dtype == F64 and x.half().dtype == np.dtype("float16")
+    assert x.long().numpy().tolist() == [1, -2] and x.int().dtype == I32
+    assert x.bool().numpy().tolist() == [True, True]
+    assert x.astype("float64").dtype == F64
+    assert x.float() is x  # casting to its own dtype is free
+
+
+# --- operators ----------------------------------------------------------------------------------------------------
+
+
+def test_arithmetic_operators_and_reflections():
+    x = ember.tensor([1.0, 2.0, 4.0])
+    np.testing.assert_allclose((x + 1).numpy(), [2, 3, 5])
+    np.testing.assert_allclose((1 + x).numpy(), [2, 3, 5])
+    np.testing.assert_allclose((x - 1).numpy(), [0, 1, 3])
+    np.testing.assert_allclose((1 - x).numpy(), [0, -1, -3])
+    np.testing.assert_allclose((x * 3).numpy(), [3, 6, 12])
+    np.testing.assert_allclose((x / 2).numpy(), [0.5, 1, 2])
+    np.testing.assert_allclose((2 / x).numpy(), [2, 1, 0.5])
+    np.testing.assert_allclose((x ** 2).numpy(), [1, 4, 16])
+    np.testing.assert_allclose((2 ** x).numpy(), [2, 4, 16])
+    np.testing.assert_allclose((-x).numpy(), [-1, -2, -4])
+    np.testing.assert_allclose((+x).numpy(), [1, 2, 4])
+    np.testing.assert_allclose(abs(-x).numpy(), [1, 2, 4])
+    i = ember.tensor([7, -7])
+    assert (i // 2).numpy().tolist() == [3, -4] and (i % 3).numpy().tolist() == [1, 2]
+    assert (20 // i).numpy().tolist() == [2, -3] and (20 % i).numpy().tolist() == [6, -1]
+
+
+def test_numpy_arrays_on_either_side():
+    x = ember.tensor([1.0, 2.0])
+    a = np.array([3.0, 4.0])
+    for result in (a * x, x * a, a + x, a - x, a / x, a @ x):
+        assert isinstance(result, ember.Tensor)
+    np.testing.assert_allclose((a * x).numpy(), [3, 8])
+    np.testing.assert_allclose((a - x).numpy(), [2, 2])
+    assert (a @ x).item() == 11.0
+    assert (a * x).dtype == F64  # arrays are not weak, like tensors
+
+
+def test_comparison_and_logical_operators():
+    x = ember.tensor([1, 2, 3])
+    assert (x == 2).numpy().tolist() == [False, True, False]
+    assert (x != 2).numpy().tolist() == [True, False, True]
+    assert (x < 2).numpy().tolist() == [True, False, False]
+    assert (x >= 2).numpy().tolist() == [False, True, True]
+    m = x > 1
+    assert (m & (x < 3)).numpy().tolist() == [False, True, False]
+    assert (m | (x < 2)).numpy().tolist() == [True, True, True]
+    assert (m ^ (x < 3)).numpy().tolist() == [True, False, True]
+    assert (~m).numpy().tolist() == [True, False, False]
+
+
+def test_matmul_operator_and_transposes():
+    a, b = ember.ones(2, 3), ember.ones(3, 4)
+    assert (a @ b).shape == (2, 4)
+    assert a.T.shape == (3, 2) and ember.ones(5, 2, 3).mT.shape == (5, 3, 2)
+
+
+def test_truth_value_and_len():
+    assert bool(ember.tensor([1.0])) and not bool(ember.tensor(0))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(ember.tensor([1.0, 2.0]))
+    assert len(ember.zeros(4, 2)) == 4
+    with pytest.raises(TypeError, match="0-d"):
+        len(ember.tensor(1.0))
+
+
+# --- indexing ------------------------------------------------------------------------------------------------------
+
+
+def test_getitem_matches_numpy():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = ember.tensor(a)
+    for index in [1, (1, 2), (slice(None), 1), (Ellipsis, -1), (None, 0), ([0, 0, 1],), (slice(None), [2, 0]),
+                  (a[..., 0] > 5,), (0, slice(None, None, -1))]:
+        np.testing.assert_array_equal(x[index].numpy(), a[index])
+    np.testing.assert_array_equal(x[ember.tensor([1, 0])].numpy(), a[[1, 0]])
+    np.testing.assert_array_equal(x[0][x[0] > 3].numpy(), a[0][a[0] > 3])
+
+
+def test_setitem_and_iteration():
+    x = ember.zeros(3, 2)
+    x[1] = 5.0
+    x[:, 0] = ember.tensor([1.0, 2.0, 3.0])
+    x[x > 4] = -1.0
+    np.testing.assert_array_equal(x.numpy(), [[1, 0], [2, -1], [3, 0]])
+    rows = list(x)
+    assert len(rows) == 3 and rows[1].numpy().tolist() == [2, -1]
+
+
+def test_index_with_tensor_scalar():
+    x = ember.tensor([10, 20, 30])
+    assert x[ember.tensor(2)].item() == 30
+    assert [0, 1, 2][ember.tensor(1)] == 1
+    with pytest.raises(TypeError, match="integer"):
+        [0, 1][ember.tensor(1.0)]
+
+
+# --- conversion and utilities ----------------------------------------------------------------------------------------
+
+
+def test_item_numpy_tolist():
+    assert ember.tensor(3.5).item() == 3.5
+    assert isinstance(ember.tensor([2]).item(), int)
+    assert ember.tensor([[1, 2], [3, 4]]).tolist() == [[1, 2], [3, 4]]
+    assert float(ember.tensor([2.5])) == 2.5 and int(ember.tensor(7)) == 7
+    with pytest.raises(ValueError, match="one-element"):
+        ember.tensor([1, 2]).item()
+    x = ember.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="detach"):
+        x.numpy()
+    assert x.detach().numpy().tolist() == [1.0]
+    assert x.tolist() == [1.0]
+    assert isinstance(np.asarray(x), np.ndarray)
+
+
+def test_to_and_clone():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    assert x.to("cpu") is x
+    assert x.to(ember.float64).dtype == F64
+    assert x.to("cpu", ember.float16).dtype == np.dtype("float16")
+    assert x.to(dtype="float64", device="cpu").dtype == F64
+    assert x.cpu().device == ember.device("cpu")
+    c = x.clone()
+    assert c.requires_grad and not np.shares_memory(c.detach().numpy(), x.detach().numpy())
+    (c * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_properties():
+    x = ember.zeros(2, 3, 4)
+    assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3 and x.numel() == 24
+    assert x.size() == (2, 3, 4) and x.size(1) == 3
+    assert x.device.type == "cpu" and x.xp is np
+
+
+def test_in_place_helpers():
+    x = ember.ones(3)
+    x.zero_()
+    assert x.numpy().tolist() == [0, 0, 0]
+    x.fill_(2.0)
+    x.copy_(ember.tensor([1.0, 2.0, 3.0]))
+    assert x.numpy().tolist() == [1, 2, 3]
+    x += 1
+    x *= 2
+    assert x.numpy().tolist() == [4, 6, 8]
+
+
+def test_repr():
+    assert repr(ember.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(ember.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(ember.tensor([1.0], dtype="float64")) == "tensor([1.], dtype=float64)"
+    assert repr(ember.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
+    assert repr(ember.tensor([1.0], requires_grad=True) * 2) == "tensor([2.], grad_fn=mul)"
+
+
+def test_construction_errors():
+    with pytest.raises(TypeError, match="cannot build"):
+        ember.tensor([[1, 2], [3]])
+    with pytest.raises(TypeError, match="cannot build"):
+        ember.tensor("text")
+    with pytest.raises(TypeError, match="not a dtype|not supported|unknown"):
+        ember.tensor([1.0], dtype=object)
