@@ -78,22 +78,27 @@ def tiny_chain_numpy():
     return step
 
 
-# --- MLPs ------------------------------------------------------------------------------------------------
+# --- models built twice: Ember and PyTorch with the same weights ------------------------------------------
 
 
-def mlp_ember(sizes, batch, lr=0.01, momentum=0.9, seed=0):
-    rng = np.random.default_rng(seed)
-    weights = _mlp_weights(sizes, rng)
-    xs, ys = _classification_batches(batch, sizes[0], sizes[-1], rng)
-    net = ember.nn.Sequential(*[
-        layer for i, (w, b) in enumerate(weights)
-        for layer in ([ember.nn.Linear(w.shape[1], w.shape[0])] + ([ember.nn.ReLU()] if i < len(weights) - 1 else []))
-    ])
-    linears = [m for m in net if isinstance(m, ember.nn.Linear)]
-    for layer, (w, b) in zip(linears, weights):
-        layer.weight.data[...] = w
-        layer.bias.data[...] = b
-    optimizer = ember.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+def _mlp_layers(nn, sizes):
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _lenet_layers(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+
+
+def _ember_step(net, optimizer, xs, ys):
     xs = [ember.from_numpy(x) for x in xs]
     ys = [ember.from_numpy(y) for y in ys]
 
@@ -107,23 +112,9 @@ def mlp_ember(sizes, batch, lr=0.01, momentum=0.9, seed=0):
     return step
 
 
-def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+def _torch_step(net, optimizer, xs, ys):
     import torch
 
-    rng = np.random.default_rng(seed)
-    weights = _mlp_weights(sizes, rng)
-    xs, ys = _classification_batches(batch, sizes[0], sizes[-1], rng)
-    layers = []
-    for i, (w, b) in enumerate(weights):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     xs = [torch.from_numpy(x) for x in xs]
     ys = [torch.from_numpy(y) for y in ys]
 
@@ -137,11 +128,64 @@ def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0):
     return step
 
 
+def _ember_net(build, seed):
+    ember.manual_seed(seed)
+    return build(ember.nn)
+
+
+def _torch_net(build, seed):
+    import torch
+
+    net = build(torch.nn)
+    source = _ember_net(build, seed).state_dict()
+    net.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in source.items()})
+    return net
+
+
+def _batches(shape, classes, seed):
+    rng = np.random.default_rng(seed + 1)
+    xs = [rng.standard_normal(shape).astype(np.float32) for _ in range(POOL)]
+    ys = [rng.integers(0, classes, shape[0]).astype(np.int64) for _ in range(POOL)]
+    return xs, ys
+
+
+def mlp_ember(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+    net = _ember_net(lambda nn: _mlp_layers(nn, sizes), seed)
+    optimizer = ember.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    return _ember_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed))
+
+
+def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+    import torch
+
+    net = _torch_net(lambda nn: _mlp_layers(nn, sizes), seed)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    return _torch_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed))
+
+
+def lenet_ember(batch=64, lr=0.01, seed=0):
+    net = _ember_net(_lenet_layers, seed)
+    optimizer = ember.optim.SGD(net.parameters(), lr=lr)
+    return _ember_step(net, optimizer, *_batches((batch, 1, 28, 28), 10, seed))
+
+
+def lenet_torch(batch=64, lr=0.01, seed=0):
+    import torch
+
+    net = _torch_net(_lenet_layers, seed)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    return _torch_step(net, optimizer, *_batches((batch, 1, 28, 28), 10, seed))
+
+
 def mlp_numpy(sizes, batch, lr=0.01, momentum=0.9, seed=0):
     """The hand-written NumPy floor: the same step with no framework at all."""
     rng = np.random.default_rng(seed)
-    weights = [(w.T.copy(), b) for w, b in _mlp_weights(sizes, rng)]
-    xs, ys = _classification_batches(batch, sizes[0], sizes[-1], rng)
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        weights.append((rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32),
+                        rng.uniform(-bound, bound, fan_out).astype(np.float32)))
+    xs, ys = _batches((batch, sizes[0]), sizes[-1], seed)
     bufs = [(np.zeros_like(w), np.zeros_like(b)) for w, b in weights]
     rows = np.arange(batch)
 
@@ -153,8 +197,7 @@ def mlp_numpy(sizes, batch, lr=0.01, momentum=0.9, seed=0):
             acts.append(np.maximum(z, 0) if k < len(weights) - 1 else z)
         z = acts[-1]
         e = np.exp(z - z.max(1, keepdims=True))
-        p = e / e.sum(1, keepdims=True)
-        g = p
+        g = e / e.sum(1, keepdims=True)
         g[rows, y] -= 1
         g /= batch
         for k in range(len(weights) - 1, -1, -1):

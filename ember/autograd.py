@@ -283,7 +283,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         g = entry[1]
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
-        handed_out = {id(g.data) for g in root_grads}
+        handed_out = {id(_owner(g.data)) for g in root_grads}
         for leaf, g in leaf_grads.values():
             if not leaf.requires_grad:
                 continue
@@ -295,18 +295,25 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     return None
 
 
+def _owner(array):
+    """The array that owns the memory ``array`` views."""
+    while array.base is not None:
+        array = array.base
+    return array
+
+
 def _private(g: Tensor, handed_out: set) -> Tensor:
-    """``g`` detached, copied if its array is a view or already belongs to another gradient.
+    """``g`` detached, copied if its memory already belongs to another gradient or is read-only.
 
     Pass-through vjps (add, reshape, broadcast) let two leaves receive one array; each ``.grad`` must own
     its memory so that in-place updates of one gradient never change another (or the caller's).
     """
     data = g.data
-    if id(data) in handed_out or data.base is not None or (
-        data.__class__ is np.ndarray and not data.flags.writeable
-    ):
+    owner = _owner(data)
+    if id(owner) in handed_out or (data.__class__ is np.ndarray and not data.flags.writeable):
         data = data.copy()
-    handed_out.add(id(data))
+        owner = data
+    handed_out.add(id(owner))
     return Tensor._make(data, None)
 
 

@@ -651,6 +651,13 @@ _row("matmul_operator", lambda a, b: a @ b, lambda a, b: a @ b, ins(normal(2, 3)
 _row("rmatmul_numpy", lambda b: np.ones((2, 3)) @ b, lambda b: np.ones((2, 3)) @ b, ins(normal(3, 2)), "matmul",
      lambda b: torch.ones(2, 3, dtype=b.dtype) @ b, extra={"fixed_dtype": True})
 _row("dot", ember.dot, np.dot, ins(normal(4), normal(4)), "matmul", torch and torch.dot)
+_row("linear_bias", ember.linear, lambda x, w, b: x @ w.T + b, ins(normal(4, 3), normal(2, 3), normal(2)),
+     ("linear", "matmul", "transpose", "sum"), torch and F.linear)
+_row("linear_no_bias_3d", ember.linear, lambda x, w: x @ w.T, ins(normal(2, 4, 3), normal(5, 3)),
+     ("linear", "matmul", "transpose", "reshape"), torch and F.linear)
+_row("linear_squared", lambda x, w, b: ember.linear(x, w, b) ** 2, lambda x, w, b: (x @ w.T + b) ** 2,
+     ins(normal(3, 2), normal(4, 2), normal(4)), ("linear", "matmul", "pow"),
+     lambda x, w, b: F.linear(x, w, b) ** 2)
 _row("matmul_chain_squared", lambda a, b: (a @ b) * (a @ b), lambda a, b: (a @ b) ** 2,
      ins(normal(2, 3), normal(3, 2)), ("matmul", "mul"), lambda a, b: (a @ b) ** 2)
 
@@ -739,15 +746,15 @@ NLL = [
 ]
 for _name, _shape, _target, _kw in NLL:
     _row(f"nll_loss_{_name}", lambda x, t, kw=_kw: ember.nll_loss(x, t, **kw),
-         lambda x, t, kw=_kw: np_nll(x, t, **kw), ins(normal(*_shape), _target), ("gather", "scatter_add"),
+         lambda x, t, kw=_kw: np_nll(x, t, **kw), ins(normal(*_shape), _target), ("nll_weights", "mul", "sum"),
          lambda x, t, kw=_kw: F.nll_loss(x, t, **kw))
 _row("nll_loss_weight", lambda x, t, w: ember.nll_loss(x, t, w), lambda x, t, w: np_nll(x, t, w),
-     ins(normal(4, 3), ints(0, 3, 4), uniform(0.5, 2.0, 3)), ("gather", "take", "index_add"),
-     lambda x, t, w: F.nll_loss(x, t, w))
+     ins(normal(4, 3), ints(0, 3, 4), uniform(0.5, 2.0, 3)), ("nll_weights", "mul", "sum"),
+     lambda x, t, w: F.nll_loss(x, t, w), grad_inputs=(0,))
 _row("nll_loss_weight_ignore_sum", lambda x, t, w: ember.nll_loss(x, t, w, reduction="sum"),
      lambda x, t, w: np_nll(x, t, w, reduction="sum"), ins(normal(4, 3), some_ignored(ints(0, 3, 4), where=(0, 2)),
                                                            uniform(0.5, 2.0, 3)),
-     ("gather", "take"), lambda x, t, w: F.nll_loss(x, t, w, reduction="sum"))
+     ("nll_weights", "mul", "sum"), lambda x, t, w: F.nll_loss(x, t, w, reduction="sum"), grad_inputs=(0,))
 
 CE = [
     # name, logits shape, target sampler, keyword arguments (weight comes as a third input when "w" is set)
@@ -776,7 +783,9 @@ for _name, _shape, _target, _kw in CE:
     _inputs = [normal(*_shape, scale=2.0), _target] + ([uniform(0.5, 2.0, _shape[1])] if _weighted else [])
     _row(f"cross_entropy_{_name}", lambda x, t, *w, kw=_kw: ember.cross_entropy(x, t, *w, **kw),
          lambda x, t, *w, kw=_kw: np_cross_entropy(x, t, *w, **kw), ins(*_inputs), "log_softmax",
-         lambda x, t, *w, kw=_kw: F.cross_entropy(x, t, *w, **kw))
+         lambda x, t, *w, kw=_kw: F.cross_entropy(x, t, *w, **kw),
+         # like PyTorch, class weights of index targets get no gradient
+         grad_inputs=(0,) if _weighted and "probabilities" not in _name else None)
 
 for _name, _weighted in [("mean", False), ("weight", True)]:
     _inputs = [uniform(0.05, 0.95, 3, 4), uniform(0.0, 1.0, 3, 4)] + ([uniform(0.5, 2, 4)] if _weighted else [])

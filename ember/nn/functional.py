@@ -61,8 +61,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> F.linear(ember.randn(2, 4), ember.randn(3, 4)).shape
     (2, 3)
     """
-    y = _ops.matmul(input, _ops.transpose(weight))
-    return y if bias is None else y + bias
+    return _ops.linear(input, weight, bias)
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:

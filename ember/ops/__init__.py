@@ -42,7 +42,7 @@ from ember.ops.elementwise import (
     where,
 )
 from ember.ops.indexing import embedding, gather, getitem, index_add, index_arrays, one_hot, scatter_add, take
-from ember.ops.linalg import dot, matmul
+from ember.ops.linalg import dot, linear, matmul
 from ember.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -116,7 +116,7 @@ __all__ = [
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
     "defop", "div", "dot", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardtanh", "huber_loss",
-    "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "log", "log1p",
+    "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
     "minimum", "mish",
     "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",

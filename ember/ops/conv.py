@@ -80,10 +80,13 @@ def _batch_last(xp, x, padding=(0, 0)):
     """
     n, c, h, w = x.shape
     ph, pw = padding
-    if not (ph or pw):
-        return xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
     out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
-    out[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
+    inner = out[:, ph:ph + h, pw:pw + w]
+    # When one sample spans a multiple of 4 KiB, reading across samples hits one cache set over and over
+    # (a 64x16x8x8 float32 batch transposes 3-4x slower); a few samples at a time avoids that.
+    step = 8 if xp is np and (x.strides[0] % 4096 == 0) else n
+    for start in range(0, n, step):
+        inner[..., start:start + step] = x[start:start + step].transpose(1, 2, 3, 0)
     return out
 
 

@@ -80,3 +80,70 @@ def matmul(a, b) -> Tensor:
 def dot(a, b) -> Tensor:
     """Inner product of two 1-D tensors (``matmul`` for anything else)."""
     return matmul(a, b)
+
+
+# --- linear: x @ weight.T + bias ----------------------------------------------------------------------------
+# Its own primitive because measurement showed it pays: composed from transpose + matmul + add, the weight
+# gradient came out as a transposed view, and the optimizer's in-place updates over that strided memory cost
+# more than the matmuls around them (W2 step). Here dW = g.T @ x is computed in the weight's own layout.
+
+
+def _linear_forward(xp, x, weight, bias=None):
+    if x.dtype == bfloat16 and xp.__name__ == "numpy":
+        out = xp.matmul(x.astype(float32), weight.astype(float32).T)
+        if bias is not None:
+            out += bias.astype(float32)
+        return out.astype(bfloat16)
+    out = xp.matmul(x, weight.T)
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _linear_infer(x, weight, bias=None):
+    specs = [x, weight] + ([bias] if bias is not None else [])
+    same_dtype("linear", specs)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise shape_error("linear", specs, "needs input (..., in_features) and weight (out_features, in_features)")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise shape_error("linear", specs, f"bias must have shape [{weight.shape[0]}]")
+    return Spec(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
+
+
+def _linear_cost(out, x, weight, bias=None):
+    return Cost(2 * out.size * weight.shape[1], out.nbytes + x.nbytes + weight.nbytes)
+
+
+def _linear_vjp(ctx, g):
+    x, weight = ctx.inputs[0], ctx.inputs[1]
+    needs = ctx.needs
+    gx = matmul(g, weight) if needs[0] else None
+    gw = gb = None
+    if needs[1] or (len(needs) > 2 and needs[2]):
+        g2 = reshape(g, (-1, weight.shape[0])) if g.ndim != 2 else g
+        if needs[1]:
+            x2 = reshape(x, (-1, weight.shape[1])) if x.ndim != 2 else x
+            gw = matmul(swapaxes(g2, 0, 1), x2)
+        if len(needs) > 2 and needs[2]:
+            from ember.ops.reduction import sum as sum_
+
+            gb = sum_(g2, axis=0)
+    return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+
+
+LINEAR = defop(
+    "linear",
+    forward=_linear_forward,
+    infer=_linear_infer,
+    vjp=_linear_vjp,
+    cost=_linear_cost,
+    onnx="Gemm",
+)
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``."""
+    if bias is None:
+        return apply(LINEAR, promote(x, weight))
+    x, weight = promote(x, weight)
+    return apply(LINEAR, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))

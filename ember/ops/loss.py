@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ember.autograd import apply
 from ember.ops.activation import log_softmax
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import abs, clip, log, softplus, where
-from ember.ops.indexing import gather, take
+from ember.ops.indexing import take
+from ember.ops.infer import elementwise_cost
 from ember.ops.reduction import mean, sum
-from ember.ops.shape import squeeze, unsqueeze
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop
 from ember.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -67,18 +69,39 @@ def _check_class_target(name: str, input: Tensor, target: Tensor):
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: class targets must be integers, got {target.dtype}")
     expected = (input.shape[0],) + input.shape[2:] if input.ndim >= 2 else ()
-    if input.ndim < 1 or tuple(target.shape) != expected:
+    if input.ndim < 2 or tuple(target.shape) != expected:
         raise ValueError(
             f"{name}: input {input.dtype}{list(input.shape)} (N, C, ...) needs a target of shape "
             f"{list(expected)}, got {list(target.shape)}"
         )
-    classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
-    data = target.data
-    if data.size:
-        bad = (data < 0) | (data >= classes)
-        if bad.any():
-            values = data[bad]
-            raise IndexError(f"{name}: target values must lie in [0, {classes}) or be ignore_index, got {values[:5]}")
+
+
+def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, normalize, dtype):
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    if safe.size and (safe.min() < 0 or safe.max() >= num_classes):
+        bad = safe[(safe < 0) | (safe >= num_classes)]
+        raise IndexError(f"target values must lie in [0, {num_classes}) or be ignore_index, got {bad[:5]}")
+    w = valid.astype(dtype) if weight is None else weight[safe] * valid
+    classes = xp.arange(num_classes).reshape((1, num_classes) + (1,) * (target.ndim - 1))
+    out = (xp.expand_dims(safe, 1) == classes) * xp.expand_dims(-w, 1)
+    if normalize:
+        out /= w.sum()  # all targets ignored: 0/0 gives nan, as in PyTorch
+    return out.astype(dtype, copy=False)
+
+
+def _nll_weights_infer(target, weight=None, *, num_classes, ignore_index, normalize, dtype):
+    return Spec((target.shape[0], num_classes) + tuple(target.shape[1:]), dtype)
+
+
+NLL_WEIGHTS = defop(
+    "nll_weights",
+    forward=_nll_weights_forward,
+    infer=_nll_weights_infer,
+    vjp=NON_DIFFERENTIABLE,
+    cost=elementwise_cost(2),
+    onnx=NO_ONNX,
+)
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
@@ -87,19 +110,23 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> Tensor:
+    # The loss is sum(input * W) with W = -one_hot(target) * class weight (/ total weight for the mean),
+    # a constant of the targets: two cheap ops forward and back instead of a gather/scatter chain.
     # ``name`` is the function the user called, for the error messages.
     input, target = to_float(input), as_tensor(target)
-    valid = target != ignore_index
-    safe = where(valid, target, 0)
-    _check_class_target(name, input, safe)
-    picked = squeeze(gather(input, 1, unsqueeze(safe, 1)), 1)
-    w = cast(valid, input.dtype)
-    if weight is not None:
-        w = take(cast(as_tensor(weight), input.dtype), safe) * w
-    losses = -(picked * w)
-    if reduction == "mean":
-        return sum(losses) / sum(w)
-    return _reduce(name, losses, reduction)
+    _check_class_target(name, input, target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    attrs = {"num_classes": input.shape[1], "ignore_index": int(ignore_index), "normalize": reduction == "mean",
+             "dtype": input.dtype}
+    inputs = (target,) if weight is None else (target, cast(as_tensor(weight), input.dtype))
+    try:
+        weights = apply(NLL_WEIGHTS, inputs, attrs)
+    except IndexError as exc:
+        raise IndexError(f"{name}: {exc}") from None
+    if reduction == "none":
+        return sum(input * weights, axis=1)
+    return sum(input * weights)
 
 
 def cross_entropy(

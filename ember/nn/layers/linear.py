@@ -8,7 +8,7 @@ from ember.creation import empty
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
-from ember.ops import matmul, reshape, sum, transpose, unsqueeze
+from ember.ops import linear, matmul, reshape, sum, transpose, unsqueeze
 from ember.tensor import Tensor
 
 
@@ -59,8 +59,7 @@ class Linear(Module):
         _reset_linear(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = matmul(x, transpose(self.weight))
-        return y if self.bias is None else y + self.bias
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
