@@ -92,7 +92,7 @@ class EarlyStopping(Callback):
                 self.best_state = {k: v.data.copy() for k, v in self.model.net.state_dict().items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.best_state is not None:

@@ -1,0 +1,182 @@
+"""The tinynn-style Model: forward/backward/apply_grad, fit/evaluate/predict, callbacks, exact resume and
+convergence parity with PyTorch."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.callbacks import CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ModelCheckpoint
+from ember.data import DataLoader, TensorDataset
+from ember.data.datasets import load_digits, train_test_split
+from ember.model import Model, Net
+
+
+def _digits():
+    x, y = load_digits()
+    return train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
+
+
+def _mlp(dropout: float = 0.0) -> Net:
+    layers = [nn.Linear(64, 128), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return Net(layers + [nn.Linear(128, 10)])
+
+
+def test_forward_backward_apply_grad_lower_the_loss():
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.5))
+    x, y = ember.tensor(x_train[:128]), ember.tensor(y_train[:128])
+    first, grads = model.backward(model.forward(x), y)
+    assert len(grads) == len(list(net.parameters()))
+    assert all(g.shape == p.shape for g, p in zip(grads, net.parameters()))
+    for _ in range(50):
+        loss, grads = model.backward(model.forward(x), y)
+        model.apply_grad(grads)
+    assert loss.item() < 0.5 * first.item()
+
+
+def test_fit_reaches_accuracy_and_evaluate_predict_agree():
+    ember.manual_seed(0)
+    x_train, x_test, y_train, y_test = _digits()
+    net = _mlp()
+    model = Model(net, nn.CrossEntropyLoss(), ember.optim.Adam(net.parameters(), lr=3e-3), metrics=["accuracy"])
+    history = model.fit(x_train, y_train, epochs=15, batch_size=32, validation_data=(x_test, y_test), verbose=0)
+    assert len(history.history["loss"]) == 15
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    result = model.evaluate(x_test, y_test)
+    assert result["accuracy"] >= 0.95
+    assert result["accuracy"] == pytest.approx(history.history["val_accuracy"][-1])
+    predictions = model.predict(x_test)
+    assert predictions.shape == (len(x_test), 10)
+    assert (predictions.argmax(1) == y_test).mean() == pytest.approx(result["accuracy"])
+
+
+def test_fit_accepts_a_dataloader():
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True)
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9))
+    history = model.fit(loader, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="inside the DataLoader"):
+        model.fit(loader, y_train, verbose=0)
+
+
+def test_bad_loss_and_metric_names_are_clear_errors():
+    net = _mlp()
+    with pytest.raises(ValueError, match="unknown loss 'nope'"):
+        Model(net, "nope", ember.optim.SGD(net.parameters(), lr=0.1))
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match="unknown metric 'bogus'"):
+        model.evaluate(np.zeros((2, 64), np.float32), np.zeros(2, np.int64), metrics=["bogus"])
+    with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
+        model.fit(np.zeros((3, 64), np.float32), np.zeros(2, np.int64), verbose=0)
+
+
+def test_callbacks_hook_every_step_and_epoch(tmp_path):
+    ember.manual_seed(0)
+    x_train, x_test, y_train, y_test = _digits()
+    net = _mlp()
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+    model = Model(net, "cross_entropy", optimizer)
+    seen = {"batches": 0, "epochs": []}
+    counter = LambdaCallback(on_batch_end=lambda step, logs: seen.__setitem__("batches", seen["batches"] + 1),
+                             on_epoch_end=lambda epoch, logs: seen["epochs"].append(epoch))
+    schedule = LearningRateScheduler(ember.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5))
+    log_path = tmp_path / "log.csv"
+    checkpoint = ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.emb"), monitor="val_loss")
+    model.fit(x_train[:256], y_train[:256], epochs=3, batch_size=64, validation_data=(x_test, y_test),
+              callbacks=[counter, schedule, CSVLogger(str(log_path)), checkpoint], verbose=0)
+    assert seen == {"batches": 12, "epochs": [0, 1, 2]}
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
+    rows = list(csv.DictReader(open(log_path)))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert float(rows[1]["lr"]) == pytest.approx(0.025)
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-1.emb", "ckpt-2.emb", "ckpt-3.emb"]
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.05))
+    losses = iter([1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1])
+
+    class FakeLoss(ember.callbacks.Callback):  # makes the monitored value worsen after epoch 2
+        def on_epoch_end(self, epoch, logs=None):
+            logs["watched"] = next(losses)
+            if epoch == 1:
+                self.best = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+
+    fake = FakeLoss()
+    stopper = EarlyStopping("watched", patience=2, restore_best_weights=True)
+    history = model.fit(x_train[:128], y_train[:128], epochs=8, batch_size=32, callbacks=[fake, stopper], verbose=0)
+    assert len(history.history["loss"]) == 4  # epochs 0..3: best at 1, two without improvement, stop at 3
+    assert stopper.stopped_epoch == 3
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), fake.best[key])
+
+
+def _resumable_model(seed: int):
+    ember.manual_seed(seed)
+    net = _mlp(dropout=0.2)
+    return Model(net, "cross_entropy", ember.optim.Adam(net.parameters(), lr=1e-3))
+
+
+def test_resume_from_checkpoint_continues_bit_exactly(tmp_path):
+    x_train, _, y_train, _ = _digits()
+    x, y = x_train[:320], y_train[:320]
+    straight = _resumable_model(0)
+    straight_losses = straight.fit(x, y, epochs=4, batch_size=32, verbose=0).history["loss"]
+
+    first = _resumable_model(0)
+    first_losses = first.fit(x, y, epochs=2, batch_size=32, verbose=0).history["loss"]
+    path = str(tmp_path / "resume.emb")
+    first.save(path)
+    ember.manual_seed(123)  # disturb the global RNG: the checkpoint must restore it
+    resumed = _resumable_model(99)  # different initial weights, overwritten by the checkpoint
+    resumed.load(path)
+    assert resumed.epoch == 2
+    rest = resumed.fit(x, y, epochs=4, batch_size=32, verbose=0).history["loss"]
+    assert first_losses + rest == straight_losses  # the same floats, to the last bit
+    for (k, a), (_, b) in zip(straight.net.state_dict().items(), resumed.net.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+
+
+def test_convergence_parity_with_pytorch_over_200_sgd_momentum_steps():
+    torch = pytest.importorskip("torch")
+    ember.manual_seed(0)
+    sizes = (64, 48, 32, 10)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+    net = Net(layers)
+    reference = torch.nn.Sequential(*[
+        torch.nn.Linear(a, b) if isinstance(m, nn.Linear) else torch.nn.ReLU()
+        for m, (a, b) in zip(layers, [(m.in_features, m.out_features) if isinstance(m, nn.Linear) else (0, 0)
+                                      for m in layers])
+    ])
+    reference.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in net.state_dict().items()})
+    ours = ember.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    theirs = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9)
+    x_train, _, y_train, _ = _digits()
+    rng = np.random.default_rng(0)
+    for step in range(200):
+        idx = rng.choice(len(x_train), 32, replace=False)
+        x, y = x_train[idx], y_train[idx]
+        ours.zero_grad()
+        loss = ember.cross_entropy(net(ember.tensor(x)), ember.tensor(y))
+        loss.backward()
+        ours.step()
+        theirs.zero_grad()
+        expected = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y))
+        expected.backward()
+        theirs.step()
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-4), f"step {step}"
