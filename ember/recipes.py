@@ -31,13 +31,13 @@ def _digits(images: bool, seed: int):
 
 
 def digits_cnn(lr: float, seed: int, epochs: int, batch_size: int):
-    """A small CNN on 8x8 digits: two 3x3 conv blocks and a two-layer classifier, Adam with a one-cycle
-    learning-rate schedule."""
+    """A small CNN on 8x8 digits: two conv-batchnorm-relu-pool blocks and a two-layer classifier with
+    dropout, trained by Adam with a one-cycle learning-rate schedule."""
     x_train, x_test, y_train, y_test = _digits(images=True, seed=seed)
     net = Net([
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10),
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.25), nn.Linear(32 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10),
     ])
     optimizer = ember.optim.Adam(net.parameters(), lr=lr)
     steps = epochs * -(-len(x_train) // batch_size)
@@ -71,7 +71,7 @@ def breast_cancer_logistic(lr: float, seed: int, epochs: int, batch_size: int):
 
 
 RECIPES = {
-    "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=15, batch_size=32, lr=3e-3),
+    "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=12, batch_size=32, lr=3e-3),
     "digits-mlp": Recipe("MLP on scikit-learn's digits", digits_mlp, epochs=20, batch_size=32, lr=0.05),
     "breast-cancer": Recipe("logistic regression on breast cancer", breast_cancer_logistic, epochs=30,
                             batch_size=32, lr=0.05),
