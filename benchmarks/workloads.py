@@ -13,21 +13,6 @@ import ember
 POOL = 8
 
 
-def _mlp_weights(sizes, rng):
-    weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(fan_in)
-        weights.append((rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
-                        rng.uniform(-bound, bound, fan_out).astype(np.float32)))
-    return weights
-
-
-def _classification_batches(batch, features, classes, rng):
-    xs = [rng.standard_normal((batch, features)).astype(np.float32) for _ in range(POOL)]
-    ys = [rng.integers(0, classes, batch).astype(np.int64) for _ in range(POOL)]
-    return xs, ys
-
-
 # --- tiny-chain ---------------------------------------------------------------------------------------------
 
 
