@@ -301,7 +301,7 @@ def _from_4d(y: Tensor) -> Tensor:
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
     """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W); ``stride`` defaults to the kernel size,
     padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch.
 
@@ -314,7 +314,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     return apply(MAX_POOL2D, (x,), attrs)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
     """Maximum over each window of ``x`` (N, C, L): max_pool2d on a height-1 view.
 
     >>> y = ember.max_pool1d(ember.randn(2, 4, 10), 3, stride=2)   # (2, 4, 4)
@@ -331,7 +331,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     return _from_4d(apply(MAX_POOL2D, (x4,), attrs))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """Mean over each ``kernel_size`` window of ``x`` (N, C, H, W); zero padding counts in the mean when
     ``count_include_pad`` (PyTorch's default and divisor rule).
@@ -347,7 +347,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
     return apply(AVG_POOL2D, (x,), attrs)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool1d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """Mean over each window of ``x`` (N, C, L): avg_pool2d on a height-1 view.
 
@@ -391,7 +391,7 @@ def _adaptive_axis(x: Tensor, axis: int, out: int) -> Tensor:
     return matmul(matrix, x)
 
 
-def adaptive_avg_pool2d(x, output_size) -> Tensor:
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     """Average ``x`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
     size) with PyTorch's bins: bin i spans [floor(i * H / OH), ceil((i + 1) * H / OH)).
 
@@ -411,7 +411,7 @@ def adaptive_avg_pool2d(x, output_size) -> Tensor:
     return _adaptive_axis(_adaptive_axis(x, 3, int(sizes[1])), 2, int(sizes[0]))
 
 
-def adaptive_avg_pool1d(x, output_size: int) -> Tensor:
+def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
     """Average ``x`` (N, C, L) into ``output_size`` bins, like adaptive_avg_pool2d along one axis.
 
     >>> y = ember.adaptive_avg_pool1d(ember.randn(2, 4, 10), 3)   # (2, 4, 3)
