@@ -76,8 +76,14 @@ def _sigmoid_vjp(ctx, g):
 
 
 SIGMOID = _unary("sigmoid", _sigmoid_forward, _sigmoid_vjp, onnx="Sigmoid", flops=10, saves_output=True)
-RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)),
-              lambda ctx, g: (where(ctx.inputs[0] > 0, g, 0.0),), onnx="Relu", float_only=False)
+def _relu_vjp(ctx, g):
+    # A multiply by the 0/1 mask: NumPy's where() on a random mask is ~10x slower than this.
+    from ember.ops.convert import cast
+
+    return (g * cast(ctx.inputs[0] > 0, g.dtype),)
+
+
+RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), _relu_vjp, onnx="Relu", float_only=False)
 
 
 _exact_erf = None

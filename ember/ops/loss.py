@@ -82,12 +82,15 @@ def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, 
     if safe.size and (safe.min() < 0 or safe.max() >= num_classes):
         bad = safe[(safe < 0) | (safe >= num_classes)]
         raise IndexError(f"target values must lie in [0, {num_classes}) or be ignore_index, got {bad[:5]}")
-    w = valid.astype(dtype) if weight is None else weight[safe] * valid
-    classes = xp.arange(num_classes).reshape((1, num_classes) + (1,) * (target.ndim - 1))
-    out = (xp.expand_dims(safe, 1) == classes) * xp.expand_dims(-w, 1)
+    w = valid.astype(dtype) if weight is None else (weight[safe] * valid).astype(dtype, copy=False)
     if normalize:
-        out /= w.sum()  # all targets ignored: 0/0 gives nan, as in PyTorch
-    return out.astype(dtype, copy=False)
+        w /= w.sum()  # all targets ignored: 0/0 gives nan, as in PyTorch
+    # Fill (samples, classes) with the class axis last, then move it to axis 1.
+    rows = xp.zeros((safe.size, num_classes), dtype)
+    rows[xp.arange(safe.size), safe.reshape(-1)] = -w.reshape(-1)
+    if target.ndim == 1:
+        return rows
+    return xp.moveaxis(rows.reshape(target.shape + (num_classes,)), -1, 1)
 
 
 def _nll_weights_infer(target, weight=None, *, num_classes, ignore_index, normalize, dtype):

@@ -1,0 +1,28 @@
+"""Process memory settings for training loops.
+
+A training step allocates and frees the same large arrays every time. glibc's malloc serves blocks over
+its mmap threshold with fresh mappings and gives freed memory back to the OS at once, so every step pays
+thousands of page faults (measured: 5-6 ms of a 13-17 ms LeNet-5 step). Raising the mmap and trim
+thresholds keeps that memory in the process for reuse. Set ``EMBER_MALLOC_TUNING=0`` to leave malloc alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def tune_malloc(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> bool:
+    """Raise glibc's mmap and trim thresholds; returns whether the settings were applied."""
+    if os.environ.get("EMBER_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, for example): nothing to tune
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
