@@ -114,6 +114,8 @@ ARGMIN = defop("argmin", forward=_arg_forward("argmin"), infer=_arg_infer("argmi
 
 
 def _attrs(name, x: Tensor, axis, keepdims) -> dict:
+    if axis.__class__ is int and -x.data.ndim <= axis < x.data.ndim:  # the common case, checked cheaply
+        return {"axis": axis % x.data.ndim, "keepdims": bool(keepdims)}
     if axis is not None:
         axes = normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
         axis = axes if len(axes) != 1 else axes[0]

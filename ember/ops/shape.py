@@ -80,10 +80,12 @@ TRANSPOSE = defop(
 def transpose(x: Tensor, axes=None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None), like ``numpy.transpose``."""
     x = as_tensor(x)
+    ndim = x.data.ndim
     if axes is None:
-        axes = tuple(range(x.ndim - 1, -1, -1))
-    axes = tuple(a % x.ndim if x.ndim else a for a in axes)
-    if len(axes) != x.ndim or sorted(axes) != list(range(x.ndim)):
+        axes = tuple(range(ndim - 1, -1, -1))
+    else:
+        axes = tuple([a % ndim if ndim else a for a in axes])
+    if len(axes) != ndim or sorted(axes) != list(range(ndim)):
         raise ValueError(f"transpose: axes {list(axes)} are not a permutation of {x.ndim} dimensions")
     return apply(TRANSPOSE, (x,), {"axes": axes})
 
@@ -98,9 +100,9 @@ def permute(x: Tensor, *axes) -> Tensor:
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     x = as_tensor(x)
-    axes = list(range(x.ndim))
+    axes = list(range(x.data.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(x, axes)
+    return apply(TRANSPOSE, (x,), {"axes": tuple(axes)})
 
 
 def moveaxis(x: Tensor, source: int, destination: int) -> Tensor:
