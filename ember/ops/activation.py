@@ -9,6 +9,7 @@ from ember.autograd import apply
 from ember.ops.convert import to_float
 from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
 from ember.ops.infer import elementwise_cost, normalize_axis, require_float
+from ember.ops.kernels import max_last, sum_last
 from ember.ops.reduction import sum
 from ember.ops.registry import Spec, defop
 from ember.tensor import Tensor
@@ -24,13 +25,13 @@ def _softmax_infer(name):
 
 
 def _log_softmax_forward(xp, x, *, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = x - max_last(xp, x, axis, True)
+    return shifted - xp.log(sum_last(xp, xp.exp(shifted), axis, True))
 
 
 def _softmax_forward(xp, x, *, axis):
-    e = xp.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    e = xp.exp(x - max_last(xp, x, axis, True))
+    return e / sum_last(xp, e, axis, True)
 
 
 def _log_softmax_vjp(ctx, g):

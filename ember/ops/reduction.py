@@ -8,6 +8,7 @@ from ember.backend.dtypes import FLOATING, bool_, int64
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import exp, log, sqrt, where
 from ember.ops.infer import normalize_axis, reduced_shape, reduction_cost
+from ember.ops.kernels import max_last, sum_last
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop
 from ember.ops.shape import broadcast_to, reshape
 from ember.tensor import Tensor
@@ -73,14 +74,15 @@ def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False):
 
 
 def _sum_forward(xp, x, *, axis, keepdims):
-    out = x.sum(axis=axis, keepdims=keepdims)
-    return out if x.dtype in FLOATING else out.astype(int64)
+    if x.dtype not in FLOATING:
+        return x.sum(axis=axis, keepdims=keepdims).astype(int64)
+    return sum_last(xp, x, axis, keepdims)
 
 
 SUM = _reduction("sum", _sum_forward, _sum_vjp, "ReduceSum", _sum_dtype)
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
     _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype)
-MAX = _reduction("max", lambda xp, x, *, axis, keepdims: x.max(axis=axis, keepdims=keepdims), _extremum_vjp,
+MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), _extremum_vjp,
                  "ReduceMax", saves_output=True)
 MIN = _reduction("min", lambda xp, x, *, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extremum_vjp,
                  "ReduceMin", saves_output=True)
