@@ -19,10 +19,15 @@ from harness import compare, format_time  # noqa: E402
 
 WORKLOADS = {
     "tiny-chain": {"ember": w.tiny_chain_ember, "torch": w.tiny_chain_torch, "numpy": w.tiny_chain_numpy},
+    "W1b1": {"ember": lambda: w.linreg_ember(1), "torch": lambda: w.linreg_torch(1),
+             "ember-graph": lambda: w.linreg_graph(1)},
+    "W1b32": {"ember": lambda: w.linreg_ember(32), "torch": lambda: w.linreg_torch(32),
+              "ember-graph": lambda: w.linreg_graph(32)},
     "Wtab": {
         "ember": lambda: w.mlp_ember((13, 64, 64, 3), 32),
         "torch": lambda: w.mlp_torch((13, 64, 64, 3), 32),
         "numpy": lambda: w.mlp_numpy((13, 64, 64, 3), 32),
+        "ember-graph": lambda: w.mlp_graph((13, 64, 64, 3), 32),
     },
     "W2": {
         "ember": lambda: w.mlp_ember((784, 256, 128, 10), 64),
@@ -52,7 +57,8 @@ def main(argv=None) -> int:
         print("PyTorch is not installed (pip install -e '.[bench]'): showing Ember alone")
         torch = None
     names = args.workloads or list(WORKLOADS)
-    print(f"{'workload':<12}{'ember':>12}{'torch':>12}{'numpy':>12}   ember/torch  ember/numpy")
+    print(f"{'workload':<12}{'ember':>12}{'torch':>12}{'numpy':>12}   ember/torch  ember/numpy"
+          f"{'ember-graph':>14}  graph/torch")
     for name in names:
         builders = WORKLOADS[name]
         steps = {k: build() for k, build in builders.items() if k != "torch" or torch is not None}
@@ -63,6 +69,10 @@ def main(argv=None) -> int:
             row += f"   {result['ember'] / result['torch']:10.2f}x"
         if "numpy" in result:
             row += f"  {result['ember'] / result['numpy']:10.2f}x"
+        if "ember-graph" in result:  # the compiled graph runtime (ember.compat.tf), one Session.run per step
+            row = row.ljust(74) + f"{format_time(result['ember-graph']):>14}"
+            if "torch" in result:
+                row += f"  {result['ember-graph'] / result['torch']:10.3f}x"
         print(row, flush=True)
     return 0
 

@@ -196,3 +196,99 @@ def mlp_numpy(sizes, batch, lr=0.01, momentum=0.9, seed=0):
                 param -= lr * buf
 
     return step
+
+
+# --- W1b1 / W1b32: linear regression y = w * x + b, SGD lr 0.01 (MiniFlow's benchmark) -------------------
+
+
+def _linreg_batches(batch, seed=0):
+    rng = np.random.default_rng(seed + 1)
+    xs = [rng.standard_normal(batch).astype(np.float32) for _ in range(POOL)]
+    ys = [(2.0 * x + 0.5).astype(np.float32) for x in xs]
+    return xs, ys
+
+
+def linreg_ember(batch, lr=0.01):
+    xs, ys = [[ember.from_numpy(a) for a in pool] for pool in _linreg_batches(batch)]
+    w = ember.tensor(0.3, requires_grad=True)
+    b = ember.tensor(0.1, requires_grad=True)
+    optimizer = ember.optim.SGD([w, b], lr=lr)
+
+    def step(i):
+        optimizer.zero_grad()
+        diff = w * xs[i % POOL] + b - ys[i % POOL]
+        loss = (diff * diff).mean()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def linreg_torch(batch, lr=0.01):
+    import torch
+
+    xs, ys = [[torch.from_numpy(a) for a in pool] for pool in _linreg_batches(batch)]
+    w = torch.tensor(0.3, requires_grad=True)
+    b = torch.tensor(0.1, requires_grad=True)
+    optimizer = torch.optim.SGD([w, b], lr=lr)
+
+    def step(i):
+        optimizer.zero_grad()
+        diff = w * xs[i % POOL] + b - ys[i % POOL]
+        loss = (diff * diff).mean()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def linreg_graph(batch, lr=0.01):
+    """The TF-1 way: placeholders, a training op, one Session.run per step with its feed."""
+    import ember.compat.tf as tf
+
+    xs, ys = _linreg_batches(batch)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None])
+        y = tf.placeholder(tf.float32, [None])
+        w = tf.Variable(0.3)
+        b = tf.Variable(0.1)
+        loss = tf.reduce_mean(tf.square(w * x + b - y))
+        train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+        session = tf.Session(graph=graph)
+        session.run(tf.global_variables_initializer())
+
+    def step(i):
+        session.run(train, feed_dict={x: xs[i % POOL], y: ys[i % POOL]})
+
+    return step
+
+
+def mlp_graph(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+    """The MLP written against ``ember.compat.tf``, compiled by the graph runtime (same weights as eager)."""
+    import ember.compat.tf as tf
+
+    source = _ember_net(lambda nn: _mlp_layers(nn, sizes), seed).state_dict()
+    arrays = [v.numpy().copy() for v in source.values()]
+    xs, labels = _batches((batch, sizes[0]), sizes[-1], seed)
+    onehots = [np.eye(sizes[-1], dtype=np.float32)[y] for y in labels]
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, sizes[0]])
+        y = tf.placeholder(tf.float32, [None, sizes[-1]])
+        h = x
+        for k in range(0, len(arrays), 2):
+            h = tf.matmul(h, tf.Variable(arrays[k].T.copy())) + tf.Variable(arrays[k + 1])
+            if k + 2 < len(arrays):
+                h = tf.nn.relu(h)
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=h))
+        train = tf.train.MomentumOptimizer(lr, momentum).minimize(loss)
+        session = tf.Session(graph=graph)
+        session.run(tf.global_variables_initializer())
+
+    def step(i):
+        session.run(train, feed_dict={x: xs[i % POOL], y: onehots[i % POOL]})
+
+    return step

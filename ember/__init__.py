@@ -23,6 +23,8 @@ from ember.sparse import RowSparse
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
+from ember import graph, passes, runtime
+from ember.jit import jit
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device

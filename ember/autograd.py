@@ -116,11 +116,42 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     ) else exc
 
 
+_graph_builder = None  # set while a graph is built (ember.graph): then apply appends a graph node
+
+
+def set_graph_builder(builder) -> None:
+    """Route ``apply`` to ``builder(op, inputs, attrs)`` (None: back to eager execution)."""
+    global _graph_builder
+    _graph_builder = builder
+
+
+def _symbolic_error(op, inputs) -> Exception | None:
+    """The error for a graph Value used while no graph is being built."""
+    for t in inputs:
+        if getattr(t, "graph", None) is not None:
+            return TypeError(
+                f"{op.name}: %{t.id} is a symbolic graph Value; call ops on it inside `with graph.building():`"
+            )
+    return None
+
+
+def run_eager(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
+    """``apply`` with graph building switched off for this one call (all inputs are concrete)."""
+    global _graph_builder
+    saved, _graph_builder = _graph_builder, None
+    try:
+        return apply(op, inputs, attrs)
+    finally:
+        _graph_builder = saved
+
+
 def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
-    """Run ``op`` on Tensors now; record a Node when gradients are needed.
+    """Run ``op`` on Tensors now; record a Node when gradients are needed (append one while building a graph).
 
     This is the hottest function in eager mode, hence the unrolled one- and two-input paths.
     """
+    if _graph_builder is not None:
+        return _graph_builder(op, inputs, attrs)
     n = len(inputs)
     if n == 2:
         a, b = inputs
@@ -137,7 +168,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     try:
         out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
     except Exception as exc:
-        raise _forward_error(op, inputs, attrs, exc) from exc
+        raise (_symbolic_error(op, inputs) or _forward_error(op, inputs, attrs, exc)) from exc
     if out.__class__ is not np.ndarray and xp is np:
         out = np.asarray(out)
     t = _new(Tensor)

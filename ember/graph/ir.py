@@ -1,0 +1,410 @@
+"""The IR: a Graph of Nodes over Values in SSA form, its text dump, a verifier and a reference interpreter.
+
+A Value is an ``ember.Tensor`` whose ``data`` is a ``Symbol`` (shape and dtype, no numbers), so every op
+function runs unchanged on it: ``ember.autograd.apply`` sees graph building switched on and appends a Node
+instead of computing. Each Value is defined once: by a graph input or by the one Node that outputs it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe
+from ember.tensor import Tensor
+
+
+class Symbol:
+    """Stand-in for an array while a graph is built: shape and dtype only."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    base = None  # like an array that owns its memory
+
+    def __repr__(self) -> str:
+        return type_str(self.shape, self.dtype)
+
+
+def type_str(shape, dtype) -> str:
+    """``float32[?, 10]``: how the dump writes a value's type (``?`` is an unknown dimension)."""
+    return f"{np.dtype(dtype)}[{', '.join('?' if d is None else str(d) for d in shape)}]"
+
+
+class Value(Tensor):
+    """A symbolic Tensor: the result of one Node (or a graph input) in one Graph."""
+
+    __slots__ = ("graph", "id", "name")
+
+    @property
+    def spec(self) -> Spec:
+        return Spec(self.data.shape, self.data.dtype)
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"the truth value of the symbolic value %{self.id} ({self.data!r}) is unknown while the graph is "
+            "built; Python branches on values cannot be recorded"
+        )
+
+    def item(self):
+        raise TypeError(f"item(): %{self.id} ({self.data!r}) is symbolic and has no value yet")
+
+    def numpy(self):
+        raise TypeError(f"numpy(): %{self.id} ({self.data!r}) is symbolic and has no value yet")
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"Value(%{self.id}: {self.data!r})"
+
+
+def _special(name: str, forward) -> Op:
+    """A graph-only op: not a registry primitive, so it has no vjp, cost or ONNX entry of its own."""
+    return Op(name, forward, None, NON_DIFFERENTIABLE, lambda *a, **k: Cost(0, 0), False, NO_ONNX, False)
+
+
+def _const_forward(xp, *, value):
+    return value
+
+
+def _update_forward(xp, param, grad, *, rule, hyper, state):
+    rule(param, grad, state, **hyper)
+
+
+def _random_forward(xp, *, shape, dtype, kind, a, b):
+    """Samples from Ember's generator: normal / truncated_normal with mean a and stddev b, uniform in [a, b)."""
+    from ember import random as _random
+
+    rng = _random.generator()
+    if kind == "uniform":
+        return rng.uniform(a, b, shape).astype(dtype)
+    sample = rng.standard_normal(shape)
+    if kind == "truncated_normal":
+        bad = np.abs(sample) > 2.0
+        while bad.any():
+            sample[bad] = rng.standard_normal(int(bad.sum()))
+            bad = np.abs(sample) > 2.0
+    return (sample * b + a).astype(dtype)
+
+
+def _assign_forward(xp, target, value):
+    target[...] = value
+
+
+CONST = _special("const", _const_forward)
+UPDATE = _special("update", _update_forward)  # an optimizer rule applied in place to a variable
+ASSIGN = _special("assign", _assign_forward)  # target[...] = value, in place
+RANDOM = _special("random", _random_forward)  # fresh samples on every run: never folded or merged
+EFFECTS = frozenset({"update", "assign"})  # ops run for their side effect: they define no Value
+STATEFUL = frozenset({"update", "assign", "random"})
+
+
+class Node:
+    """One op call: ``outputs = op(*inputs, **attrs)``; side-effect nodes have no outputs."""
+
+    __slots__ = ("op", "inputs", "outputs", "attrs")
+
+    def __init__(self, op: Op, inputs: list, outputs: list, attrs: dict):
+        self.op = op
+        self.inputs = inputs
+        self.outputs = outputs
+        self.attrs = attrs
+
+    @property
+    def output(self) -> Value:
+        return self.outputs[0]
+
+    def __repr__(self) -> str:
+        return f"<Node {format_node(self)}>"
+
+
+def _format_attr(value) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size <= 4:
+            return np.array2string(value, separator=", ").replace("\n", "")
+        return f"<{type_str(value.shape, value.dtype)}>"
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        return "{" + ", ".join(f"{k}={_format_attr(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, np.dtype):
+        return str(value)
+    return repr(value)
+
+
+def format_node(node: Node) -> str:
+    """One line of the dump: ``%3 = matmul(%1, %2) : float32[?, 10]``."""
+    args = [f"%{v.id}" for v in node.inputs]
+    shown = {k: v for k, v in node.attrs.items() if k != "state"} if node.attrs else {}
+    if node.op.name == "const":
+        value = node.attrs["value"]
+        args = [_format_attr(np.asarray(value))]
+        shown = {}
+    args += [f"{k}={_format_attr(v)}" for k, v in shown.items()]
+    call = f"{node.op.name}({', '.join(args)})"
+    if not node.outputs:
+        return call
+    outs = ", ".join(f"%{v.id}" for v in node.outputs)
+    types = ", ".join(repr(v.data) for v in node.outputs)
+    return f"{outs} = {call} : {types}"
+
+
+class GraphError(ValueError):
+    """A malformed graph; the message names the node, its op and the shapes at fault."""
+
+
+class Graph:
+    """Inputs, Nodes in execution order, and outputs. Build with ``with graph.building(): ...``.
+
+    >>> g = Graph()
+    >>> x = g.input("x", (2, 3), "float32")
+    >>> with g.building():
+    ...     y = ember.relu(x) * 2.0
+    >>> g.outputs = [y]
+    >>> print(g)
+    """
+
+    def __init__(self):
+        self.inputs: list[Value] = []
+        self.nodes: list[Node] = []
+        self.outputs: list[Value] = []
+        self._next_id = 0
+        self._constants: dict = {}  # id(Tensor) -> (Tensor, Value): each captured Tensor enters once
+        self.requests: list = []  # TrainRequests the autodiff pass resolves
+        self.live_captures = False  # when True, captured leaf Tensors that require grad become inputs
+        self.captured: list = []  # (Tensor, Value) pairs of those inputs, read afresh on every run
+
+    # --- building ---
+    def _value(self, shape, dtype, name: str | None = None) -> Value:
+        v = _new(Value)
+        v.data = Symbol(shape, dtype)
+        v.node = None
+        v.requires_grad = False
+        v.grad = None
+        v._hooks = None
+        v.graph = self
+        v.id = self._next_id
+        v.name = name
+        self._next_id += 1
+        return v
+
+    def input(self, name: str, shape, dtype) -> Value:
+        """A new graph input (a placeholder or a variable the runtime binds)."""
+        v = self._value(shape, dtype, name)
+        self.inputs.append(v)
+        return v
+
+    def add(self, op: Op, inputs, attrs: dict | None = None, specs=()) -> list:
+        """Append ``op(*inputs, **attrs)`` with outputs of the given specs; returns the output Values."""
+        outputs = [self._value(s.shape, s.dtype) for s in specs]
+        self.nodes.append(Node(op, list(inputs), outputs, dict(attrs) if attrs else {}))
+        return outputs
+
+    def constant(self, array, name: str | None = None) -> Value:
+        """A Value holding a fixed array."""
+        array = np.asarray(array)
+        (v,) = self.add(CONST, (), {"value": array}, [Spec(array.shape, array.dtype)])
+        v.name = name
+        return v
+
+    def capture(self, t: Tensor) -> Value:
+        """The Value for a concrete Tensor used while building: a constant (or, with ``live_captures``, an
+        input for a parameter), made once per Tensor."""
+        found = self._constants.get(id(t))
+        if found is None:
+            if self.live_captures and t.requires_grad and t.node is None:  # a parameter: read when run
+                v = self.input(f"captured{len(self.captured)}", t.data.shape, t.data.dtype)
+                self.captured.append((t, v))
+            else:
+                v = self.constant(t.data)
+            found = self._constants[id(t)] = (t, v)
+        return found[1]
+
+    def building(self) -> _Building:
+        """Context manager: op calls on this graph's Values append Nodes to it."""
+        return _Building(self)
+
+    # --- reading ---
+    def producers(self) -> dict:
+        """Value id -> the Node that outputs it."""
+        return {v.id: node for node in self.nodes for v in node.outputs}
+
+    def users(self) -> dict:
+        """Value id -> the Nodes that read it."""
+        found: dict = {}
+        for node in self.nodes:
+            for v in node.inputs:
+                found.setdefault(v.id, []).append(node)
+        return found
+
+    def replace_uses(self, mapping: dict) -> None:
+        """Make every reader of value id ``k`` read ``mapping[k]`` instead."""
+        if not mapping:
+            return
+        for node in self.nodes:
+            node.inputs = [mapping.get(v.id, v) for v in node.inputs]
+        self.outputs = [mapping.get(v.id, v) for v in self.outputs]
+
+    def dump(self) -> str:
+        """The readable text form (stable: golden tests compare it)."""
+        params = ", ".join(f"%{v.id}: {v.data!r}" + (f" {v.name}" if v.name else "") for v in self.inputs)
+        lines = [f"graph({params}) {{"]
+        lines += ["  " + format_node(node) for node in self.nodes]
+        lines.append("  return " + ", ".join(f"%{v.id}" for v in self.outputs))
+        lines.append("}")
+        return "\n".join(lines)
+
+    __str__ = dump
+
+    def verify(self) -> Graph:
+        """Check SSA form, ownership and every node's shapes against its op's rule; raise GraphError."""
+        defined = set()
+        for v in self.inputs:
+            _check_owner(self, v, "input")
+            if v.id in defined:
+                raise GraphError(f"input %{v.id} is defined twice")
+            defined.add(v.id)
+        for node in self.nodes:
+            for v in node.inputs:
+                _check_owner(self, v, format_node(node))
+                if v.id not in defined:
+                    raise GraphError(f"{format_node(node)}: reads %{v.id}, which is not defined before it")
+            _check_node(node)
+            for v in node.outputs:
+                _check_owner(self, v, format_node(node))
+                if v.id in defined:
+                    raise GraphError(f"{format_node(node)}: redefines %{v.id} (SSA allows one definition)")
+                defined.add(v.id)
+        for v in self.outputs:
+            _check_owner(self, v, "output")
+            if v.id not in defined:
+                raise GraphError(f"output %{v.id} is not defined in the graph")
+        return self
+
+
+def _check_owner(graph: Graph, v, where: str) -> None:
+    if not isinstance(v, Value) or v.graph is not graph:
+        raise GraphError(f"{where}: {v!r} is not a Value of this graph")
+
+
+def _check_node(node: Node) -> None:
+    op = node.op
+    if op.name in EFFECTS:
+        if len(node.inputs) != 2 or node.outputs:
+            raise GraphError(f"{format_node(node)}: {op.name} takes (variable, value) and defines nothing")
+        target, value = node.inputs[0].data, node.inputs[1].data
+        if target.shape != value.shape or target.dtype != value.dtype:
+            raise GraphError(f"{format_node(node)}: {op.name} of {value!r} into {target!r}")
+        return
+    if op.infer is None:
+        if node.inputs or len(node.outputs) != 1:
+            raise GraphError(f"{format_node(node)}: {op.name} takes no inputs and defines one value")
+        return
+    specs = [v.spec for v in node.inputs]
+    try:
+        expected = op.infer(*specs, **node.attrs)
+    except (ValueError, TypeError) as exc:
+        raise GraphError(f"{format_node(node)}: {exc}") from None
+    got = node.outputs[0].spec if len(node.outputs) == 1 else None
+    if got is None or tuple(got.shape) != tuple(expected.shape) or got.dtype != expected.dtype:
+        raise GraphError(
+            f"{format_node(node)}: op {op.name} on ({describe(specs)}) gives "
+            f"{type_str(expected.shape, expected.dtype)}, the node says {', '.join(repr(v.data) for v in node.outputs)}"
+        )
+
+
+_new = object.__new__
+
+# --- building: the hook ember.autograd.apply calls while a graph is built ------------------------------
+
+_stack: list[Graph] = []
+
+
+def current() -> Graph | None:
+    """The graph being built, or None."""
+    return _stack[-1] if _stack else None
+
+
+def build_node(op: Op, inputs: tuple, attrs: dict | None) -> Tensor:
+    """``apply`` while building: infer the output with the op's rule and append a Node."""
+    graph = _stack[-1]
+    for t in inputs:
+        if t.__class__ is Value:
+            break
+    else:  # only concrete inputs: compute now, as eager mode does
+        from ember import autograd
+
+        return autograd.run_eager(op, inputs, attrs)
+    values = []
+    for t in inputs:
+        if t.__class__ is not Value:
+            t = graph.capture(t)
+        elif t.graph is not graph:
+            raise GraphError(f"{op.name}: input %{t.id} belongs to another graph")
+        values.append(t)
+    specs = [v.spec for v in values]
+    for spec in specs:
+        if None in spec.shape:
+            raise GraphError(
+                f"{op.name}: inputs ({describe(specs)}) have unknown dimensions; ops are built on known shapes "
+                "(ember.compat.tf and ember.jit build one graph per input signature)"
+            )
+    out = op.infer(*specs, **attrs) if attrs else op.infer(*specs)
+    return graph.add(op, values, attrs, [out])[0]
+
+
+class _Building:
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self) -> Graph:
+        from ember import autograd
+
+        _stack.append(self.graph)
+        autograd.set_graph_builder(build_node)
+        return self.graph
+
+    def __exit__(self, *exc) -> None:
+        from ember import autograd
+
+        _stack.pop()
+        autograd.set_graph_builder(build_node if _stack else None)
+
+
+# --- the reference interpreter ---------------------------------------------------------------------------
+
+
+def interpret(graph: Graph, *args) -> list:
+    """Run ``graph`` on arrays (one per input) by calling each op's forward; returns the outputs' arrays.
+
+    The reference the generated code and every pass are tested against.
+    """
+    if len(args) != len(graph.inputs):
+        raise TypeError(f"interpret: the graph takes {len(graph.inputs)} inputs, got {len(args)}")
+    env = {v.id: a for v, a in zip(graph.inputs, args)}
+    for node in graph.nodes:
+        arrays = [env[v.id] for v in node.inputs]
+        xp = np
+        out = node.op.forward(xp, *arrays, **node.attrs)
+        if node.outputs:
+            env[node.outputs[0].id] = np.asarray(out)
+    return [env[v.id] for v in graph.outputs]

@@ -1,0 +1,16 @@
+"""Graph passes, one file each, run by the pass manager (``EMBER_DUMP_IR=1`` prints the IR after each).
+
+>>> graph = ember.passes.run_passes(graph, ["prune", "fold_constants", "simplify", "cse"])
+"""
+
+from ember.passes.autodiff import TrainRequest, append_updates, autodiff, gradients
+from ember.passes.cse import cse
+from ember.passes.fold_constants import fold_constants
+from ember.passes.manager import DEFAULT_PIPELINE, PASSES, PassManager, run_passes
+from ember.passes.prune import prune
+from ember.passes.simplify import simplify
+
+__all__ = [
+    "DEFAULT_PIPELINE", "PASSES", "PassManager", "TrainRequest", "append_updates", "autodiff", "cse",
+    "fold_constants", "gradients", "prune", "run_passes", "simplify",
+]

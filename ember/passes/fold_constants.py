@@ -1,0 +1,28 @@
+"""fold_constants: compute once, at compile time, every node whose inputs are all constants."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.graph.ir import CONST, STATEFUL, Graph
+
+MAX_FOLDED_ELEMENTS = 1 << 16  # larger results stay computed at run time rather than stored
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Turn nodes with only constant inputs into ``const`` nodes holding their result."""
+    known: dict = {}
+    for node in graph.nodes:
+        name = node.op.name
+        if name == "const":
+            known[node.outputs[0].id] = node.attrs["value"]
+            continue
+        if name in STATEFUL or not node.outputs or not node.inputs:
+            continue
+        if any(v.id not in known for v in node.inputs) or node.outputs[0].data.size > MAX_FOLDED_ELEMENTS:
+            continue
+        value = np.asarray(node.op.forward(np, *[known[v.id] for v in node.inputs], **node.attrs))
+        value.flags.writeable = False
+        node.op, node.inputs, node.attrs = CONST, [], {"value": value}
+        known[node.outputs[0].id] = value
+    return graph

@@ -1,0 +1,58 @@
+"""The pass manager: named passes ``Graph -> Graph`` run in one visible pipeline.
+
+``EMBER_DUMP_IR=1`` prints the IR after each pass; ``verify=True`` (the tests) runs the verifier after each.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from ember.graph.ir import Graph
+from ember.passes.autodiff import autodiff
+from ember.passes.cse import cse
+from ember.passes.fold_constants import fold_constants
+from ember.passes.prune import prune
+from ember.passes.simplify import simplify
+
+PASSES: dict[str, Callable[[Graph], Graph]] = {
+    "autodiff": autodiff,
+    "prune": prune,
+    "fold_constants": fold_constants,
+    "cse": cse,
+    "simplify": simplify,
+}
+DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune")
+
+
+class PassManager:
+    """Runs passes by name, in order.
+
+    >>> PassManager(["prune", "cse"]).run(graph)
+    """
+
+    def __init__(self, names=DEFAULT_PIPELINE, verify: bool = False):
+        unknown = [n for n in names if n not in PASSES]
+        if unknown:
+            raise ValueError(f"PassManager: unknown pass {unknown[0]!r}; known: {', '.join(sorted(PASSES))}")
+        self.names = tuple(names)
+        self.verify = verify
+
+    def run(self, graph: Graph) -> Graph:
+        """Apply the pipeline to ``graph`` (passes may change it in place) and return the result."""
+        dump = os.environ.get("EMBER_DUMP_IR", "") not in ("", "0")
+        if self.verify:
+            graph.verify()
+        for name in self.names:
+            graph = PASSES[name](graph)
+            if self.verify:
+                graph.verify()
+            if dump:
+                print(f"// after {name}\n{graph.dump()}", file=sys.stderr)
+        return graph
+
+
+def run_passes(graph: Graph, names=DEFAULT_PIPELINE, verify: bool = False) -> Graph:
+    """``PassManager(names, verify).run(graph)``."""
+    return PassManager(names, verify).run(graph)

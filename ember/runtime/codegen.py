@@ -1,0 +1,216 @@
+"""Code generation: one straight-line Python function per graph, calling NumPy directly for the hot ops
+and each op's own forward for the rest. The reference it is tested against is ``ember.graph.interpret``.
+
+A graph whose every value holds one floating-point element (linear regression at batch 1) is generated on
+NumPy scalars instead of arrays: the same float32/float64 arithmetic, without array-call overhead.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+
+from ember.backend.dtypes import FLOATING, bfloat16
+from ember.graph.ir import Graph
+from ember.optim.functional import sgd_update
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=", "lt": "<",
+          "le": "<=", "gt": ">", "ge": ">="}
+_UFUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "abs": np.abs, "neg": np.negative,
+           "maximum": np.maximum, "minimum": np.minimum, "where": np.where, "log1p": np.log1p, "sin": np.sin,
+           "cos": np.cos, "sign": np.sign}
+_ALIASES = frozenset({"reshape", "broadcast_to", "sum"})  # on one element these move no data
+_SCALAR_OPS = frozenset({"add", "sub", "mul", "div", "neg", "const", "update", "cast", "relu"} | _ALIASES
+                        | {"exp", "log", "sqrt", "tanh", "abs", "maximum", "minimum"})
+_counter = itertools.count()
+
+
+class CompiledGraph:
+    """A graph turned into Python: ``compiled(*arrays)`` returns the outputs' arrays as a tuple."""
+
+    __slots__ = ("fn", "source", "graph")
+
+    def __init__(self, fn, source: str, graph: Graph):
+        self.fn, self.source, self.graph = fn, source, graph
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+class _Env:
+    """Objects the generated code reads, bound as default arguments (the fastest reads Python has)."""
+
+    def __init__(self):
+        self.objects: dict = {"np": np}
+
+    def bind(self, obj, prefix: str) -> str:
+        name = f"{prefix}{len(self.objects)}"
+        self.objects[name] = obj
+        return name
+
+
+def _plain_sgd(attrs: dict) -> bool:
+    return attrs["rule"] is sgd_update and set(attrs["hyper"]) == {"lr"}
+
+
+def _momentum_sgd(attrs: dict) -> bool:
+    hyper = attrs["hyper"]
+    return (attrs["rule"] is sgd_update and set(hyper) <= {"lr", "momentum", "nesterov", "dampening"}
+            and not hyper.get("nesterov") and not hyper.get("dampening") and hyper.get("momentum"))
+
+
+def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None) -> CompiledGraph:
+    """Generate the function for ``graph``. ``bound`` maps input value ids to arrays fixed into the code
+    (variables, updated in place); the other inputs are the function's arguments, in order. ``layout``
+    lists, per returned item, an index into ``graph.outputs`` or None (returned as None)."""
+    bound = bound or {}
+    env = _Env()
+    params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
+    scalar = _scalar_graph(graph, bound)
+    lines, returned = (_scalar_lines if scalar else _array_lines)(graph, bound, env)
+    if layout is not None:
+        returned = ["None" if k is None else returned[k] for k in layout]
+    body = "\n".join("    " + line for line in lines) or "    pass"
+    func = f"graph_{next(_counter)}"
+    source = f"def {func}({', '.join(params)}):\n{body}\n    return ({', '.join(returned)}{',' if returned else ''})\n"
+    defaults = ", ".join(f"{k}={k}" for k in env.objects)
+    indented = "\n".join("    " + line for line in source.splitlines())
+    wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"
+    namespace: dict = {}
+    exec(compile(wrapper, f"<ember graph {func}>", "exec"), dict(env.objects), namespace)
+    return CompiledGraph(namespace["make"](), source, graph)
+
+
+def _array_lines(graph: Graph, bound: dict, env: _Env):
+    names: dict = {}
+    lines = []
+    for v in graph.inputs:
+        names[v.id] = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
+    fetched_vars = {v.id for v in graph.outputs if v.id in bound}
+    for vid in fetched_vars:  # a fetched variable is copied before any update changes it
+        lines.append(f"v{vid} = {names[vid]}.copy()")
+    for node in graph.nodes:
+        name, attrs = node.op.name, node.attrs
+        args = [names[v.id] for v in node.inputs]
+        if name == "const":
+            names[node.outputs[0].id] = env.bind(attrs["value"], "c")
+        elif name == "update":
+            lines += _update_lines(node, args, env)
+        elif name == "assign":
+            lines.append(f"{args[0]}[...] = {args[1]}")
+        else:
+            target = names[node.outputs[0].id] = f"v{node.outputs[0].id}"
+            lines.append(f"{target} = {_expression(node, args, env)}")
+    return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+
+
+def _update_lines(node, args: list, env: _Env) -> list:
+    attrs = node.attrs
+    hyper, state = attrs["hyper"], attrs["state"]
+    param, grad = args
+    lr = float(hyper["lr"])
+    if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
+        return [f"{param}.__isub__({grad} * {lr!r})"]
+    array = node.inputs[0]
+    if _momentum_sgd(attrs) and array.data.ndim:
+        # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = np.zeros(array.data.shape, array.data.dtype)
+        buf = env.bind(state["momentum_buffer"], "buf")
+        momentum = float(hyper["momentum"])
+        return [f"{buf}.__imul__({momentum!r})", f"{buf}.__iadd__({grad})", f"{param}.__isub__({buf} * {lr!r})"]
+    rule = functools.partial(attrs["rule"], **hyper)
+    return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
+
+
+def _expression(node, args: list, env: _Env) -> str:
+    name, attrs = node.op.name, node.attrs
+    dtypes = [v.data.dtype for v in node.inputs]
+    plain = all(d != bfloat16 for d in dtypes)
+    if name in _INFIX and plain and (name != "div" or all(d in FLOATING for d in dtypes)):
+        return f"{args[0]} {_INFIX[name]} {args[1]}"
+    if name in _UFUNCS and plain:
+        return f"{env.bind(_UFUNCS[name], 'f')}({', '.join(args)})"
+    if name == "relu" and plain:
+        return f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(dtypes[0].type(0), 'c')})"
+    if name == "matmul" and plain:
+        return f"{args[0]} @ {args[1]}"
+    if name == "sum" and dtypes[0] in FLOATING:  # ndarray.sum is np.add.reduce, called more directly
+        return f"{env.bind(np.add.reduce, 'f')}({args[0]}, {attrs['axis']!r}, None, None, {attrs['keepdims']!r})"
+    if name == "reshape":
+        return f"{args[0]}.reshape({tuple(node.outputs[0].data.shape)!r})"
+    if name == "transpose":
+        return f"{args[0]}.transpose({tuple(attrs['axes'])!r})"
+    if name == "broadcast_to":
+        return f"{env.bind(np.broadcast_to, 'f')}({args[0]}, {tuple(attrs['shape'])!r})"
+    if name == "cast":
+        return f"{args[0]}.astype({env.bind(attrs['dtype'], 'c')})"
+    forward = functools.partial(node.op.forward, **attrs) if attrs else node.op.forward
+    return f"{env.bind(forward, 'f')}(np{''.join(', ' + a for a in args)})"
+
+
+# --- one-element graphs on NumPy scalars -------------------------------------------------------------
+
+
+def _scalar_graph(graph: Graph, bound: dict) -> bool:
+    """Whether every value has one float32/float64 element and every node has a scalar form."""
+    ok = (np.dtype(np.float32), np.dtype(np.float64))
+    for v in graph.inputs:
+        if v.data.size != 1 or v.data.dtype not in ok:
+            return False
+    for node in graph.nodes:
+        if node.op.name not in _SCALAR_OPS or (node.op.name == "update" and not _plain_sgd(node.attrs)):
+            return False
+        for v in node.outputs:
+            if v.data.size != 1 or v.data.dtype not in ok:
+                return False
+    return True
+
+
+def _element(name: str, ndim: int) -> str:
+    return f"{name}[{', '.join(['0'] * ndim) if ndim else '()'}]"
+
+
+def _scalar_lines(graph: Graph, bound: dict, env: _Env):
+    names: dict = {}
+    arrays: dict = {}
+    lines = []
+    for v in graph.inputs:
+        array = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
+        arrays[v.id] = array
+        names[v.id] = f"v{v.id}"
+        lines.append(f"v{v.id} = {_element(array, v.data.ndim)}")  # a NumPy scalar, read before any update
+    for node in graph.nodes:
+        name, attrs = node.op.name, node.attrs
+        args = [names[v.id] for v in node.inputs]
+        if name == "update":
+            param = node.inputs[0]
+            lines.append(f"{_element(arrays[param.id], param.data.ndim)} = {args[0]} - {args[1]} * "
+                         f"{float(attrs['hyper']['lr'])!r}")
+            continue
+        out = node.outputs[0]
+        if name == "const":
+            names[out.id] = env.bind(np.asarray(attrs["value"]).reshape(())[()], "c")
+            continue
+        if name in _ALIASES:
+            names[out.id] = args[0]
+            continue
+        if name in _INFIX:
+            expression = f"{args[0]} {_INFIX[name]} {args[1]}"
+        elif name == "neg":
+            expression = f"-{args[0]}"
+        elif name == "cast":
+            expression = f"{env.bind(out.data.dtype.type, 'f')}({args[0]})"
+        elif name == "relu":
+            expression = f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(out.data.dtype.type(0), 'c')})"
+        else:
+            expression = f"{env.bind(_UFUNCS[name], 'f')}({', '.join(args)})"
+        names[out.id] = f"v{out.id}"
+        lines.append(f"v{out.id} = {expression}")
+    returned = []
+    for v in graph.outputs:  # back to arrays of the declared shapes (0-d results stay NumPy scalars)
+        shape = tuple(v.data.shape)
+        returned.append(names[v.id] if not shape else f"np.full({shape!r}, {names[v.id]})")
+    return lines, returned
