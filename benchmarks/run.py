@@ -33,11 +33,13 @@ WORKLOADS = {
         "ember": lambda: w.mlp_ember((784, 256, 128, 10), 64),
         "torch": lambda: w.mlp_torch((784, 256, 128, 10), 64),
         "numpy": lambda: w.mlp_numpy((784, 256, 128, 10), 64),
+        "ember-graph": lambda: w.mlp_graph((784, 256, 128, 10), 64),
     },
     "W3": {
         "ember": lambda: w.mlp_ember((784, 256, 128, 10), 1024),
         "torch": lambda: w.mlp_torch((784, 256, 128, 10), 1024),
         "numpy": lambda: w.mlp_numpy((784, 256, 128, 10), 1024),
+        "ember-graph": lambda: w.mlp_graph((784, 256, 128, 10), 1024),
     },
     "W4": {"ember": w.lenet_ember, "torch": w.lenet_torch},
 }
