@@ -13,31 +13,15 @@ from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, desc
 from ember.tensor import Tensor
 
 
-class Symbol:
-    """Stand-in for an array while a graph is built: shape and dtype only."""
+class Symbol(Spec):
+    """Stand-in for an array while a graph is built: a Spec (shape and dtype) that sits in ``Tensor.data``."""
 
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape: tuple, dtype):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
+    __slots__ = ()
 
     base = None  # like an array that owns its memory
+
+    def __new__(cls, shape: tuple, dtype):
+        return super().__new__(cls, tuple(shape), np.dtype(dtype))
 
     def __repr__(self) -> str:
         return type_str(self.shape, self.dtype)
