@@ -100,13 +100,15 @@ def _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
     for index in indices[1:]:
         xp.maximum(best, x[index], out=best)
     masks, taken = [], None
-    for index in indices:
+    last = len(indices) - 1
+    for k, index in enumerate(indices):
         hit = x[index] == best
         if taken is None:
-            taken = hit
+            taken = hit.copy() if last else hit
         else:
-            hit = xp.greater(hit, taken)  # hit and not taken
-            taken = taken | hit
+            xp.greater(hit, taken, out=hit)  # hit and not yet taken
+            if k != last:
+                xp.logical_or(taken, hit, out=taken)
         masks.append((index, hit))
     return masks, x.shape
 
@@ -115,15 +117,26 @@ def _overlapping(kernel_size, stride, dilation) -> bool:
     return any(stride[a] < dilation[a] * (kernel_size[a] - 1) + 1 for a in (0, 1))
 
 
+def _tiles_exactly(padded_shape, kernel_size, stride, dilation) -> bool:
+    """Whether the windows cover the padded input once each (then no zero fill is needed)."""
+    return all(
+        dilation[a] == 1 and stride[a] == kernel_size[a] and padded_shape[2 + a] % kernel_size[a] == 0
+        for a in (0, 1)
+    )
+
+
 def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
     masks, padded_shape = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
-    out = xp.zeros(padded_shape, dtype=g.dtype)
     overlapping = _overlapping(kernel_size, stride, dilation)
+    if _tiles_exactly(padded_shape, kernel_size, stride, dilation):
+        out = xp.empty(padded_shape, dtype=g.dtype)
+    else:
+        out = xp.zeros(padded_shape, dtype=g.dtype)
     for index, hit in masks:
         if overlapping:
             out[index] += g * hit
         else:
-            out[index] = g * hit
+            xp.multiply(g, hit, out=out[index])
     h, w = x.shape[2:]
     return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 
