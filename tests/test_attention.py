@@ -6,32 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from parity_helpers import adam as _adam
+from parity_helpers import close as _close
+from parity_helpers import copy_to_torch as _copy_to_torch
 
 import ember
 from ember import nn
 
 E, HEADS, L, S, N = 8, 2, 5, 6, 3
-
-
-def _copy_to_torch(module, torch_module) -> None:
-    import torch
-
-    torch_module.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in module.state_dict().items()})
-
-
-def _close(actual, expected, atol: float = 1e-5) -> None:
-    np.testing.assert_allclose(np.asarray(actual.detach().numpy()), expected.detach().numpy(), atol=atol, rtol=1e-4)
-
-
-def _adam(params, state: dict, step: int, lr: float = 0.01, b1: float = 0.9, b2: float = 0.999) -> None:
-    """A plain Adam step on ``.data`` (the test does not depend on ember.optim)."""
-    for i, p in enumerate(params):
-        g = p.grad.data
-        m, v = state.get(i, (0.0, 0.0))
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        state[i] = (m, v)
-        p.data -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + 1e-8)
 
 
 def _masks(rng, which: str, batch: int = N, length: int = L, source: int = S) -> dict:

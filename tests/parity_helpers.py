@@ -1,0 +1,26 @@
+"""Helpers shared by the layer tests that compare Ember modules with PyTorch's."""
+
+import numpy as np
+
+
+def copy_to_torch(module, torch_module) -> None:
+    """Load an Ember module's weights into the matching torch module (strict names)."""
+    import torch
+
+    torch_module.load_state_dict({k: torch.from_numpy(np.array(v.numpy())) for k, v in module.state_dict().items()})
+
+
+def close(actual, expected, atol: float = 1e-5) -> None:
+    """An Ember tensor equals a torch tensor to float32 tolerance."""
+    np.testing.assert_allclose(np.asarray(actual.detach().numpy()), expected.detach().numpy(), atol=atol, rtol=1e-4)
+
+
+def adam(params, state: dict, step: int, lr: float = 0.01, b1: float = 0.9, b2: float = 0.999) -> None:
+    """A plain Adam step on ``.data`` (the tests do not depend on ember.optim)."""
+    for i, p in enumerate(params):
+        g = p.grad.data
+        m, v = state.get(i, (0.0, 0.0))
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        state[i] = (m, v)
+        p.data -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + 1e-8)
