@@ -377,6 +377,10 @@ def _root_grads(outputs, grad_outputs, what: str):
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
     """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    if _graph_builder is not None and getattr(tensor, "graph", None) is not None:
+        from ember.graph import tracing
+
+        return tracing.backward(tensor, gradient)
     if retain_graph is None:
         retain_graph = create_graph
     roots = _root_grads([tensor], [gradient], "backward")
@@ -409,8 +413,13 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) does not require grad")
-    roots = _root_grads(outputs, grad_outputs, "grad")
-    results = run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
+    if _graph_builder is not None and any(getattr(t, "graph", None) is not None for t in outputs):
+        from ember.graph import tracing
+
+        results = tracing.grad(outputs, inputs, grad_outputs)
+    else:
+        roots = _root_grads(outputs, grad_outputs, "grad")
+        results = run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
     for i, (t, g) in enumerate(zip(inputs, results)):
         if g is None and not allow_unused:
             raise RuntimeError(

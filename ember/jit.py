@@ -1,14 +1,31 @@
 """``ember.jit``: trace an eager function into the IR once per input signature, then run generated code.
 
-Tracing calls the function on symbolic Values, so it records exactly what the op functions do. What the
-trace cannot follow is frozen and reported in ``frozen``: non-Tensor arguments (part of the signature, so a
-new value retraces), Tensors captured from outside (constants, except parameters that require grad, which
-are read afresh on every call). Python branches on traced values and ``.item()`` raise a clear TypeError.
-The result is not recorded on the autograd tape (forward and inference only).
+Tracing calls the function once on symbolic Values, so it records exactly what the op functions do, and
+the generated code replays that on every call. A whole training step traces too: ``loss.backward()``
+appends the backward graph, ``optimizer.step()`` becomes in-place update nodes (reading the learning rate
+live, so schedulers work), ``zero_grad()`` drops gradients, batch norm's running statistics and dropout's
+masks are updated and drawn on every run; after the call each parameter's ``.grad`` is set as eager mode
+would leave it (see ``ember.graph.tracing``).
+
+What Python control flow means under tracing: the function runs once per signature, so ``if``/``for``
+on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
+traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace froze is reported in
+``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
+outside as constants (parameters that require grad and module buffers are read afresh on every call). A
+call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
+hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into
+appears or disappears. The compiled function's results are not recorded on the autograd tape.
 
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes
 >>> fast(a2, b2)    # same shapes: runs the cached function
+>>> @ember.jit
+... def train_step(x, y):
+...     optimizer.zero_grad()
+...     loss = ember.cross_entropy(net(x), y)
+...     loss.backward()
+...     optimizer.step()
+...     return loss
 """
 
 from __future__ import annotations
@@ -18,6 +35,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.graph.ir import Graph, Value
+from ember.graph.tracing import Trace
 from ember.passes import run_passes
 from ember.runtime import compile_graph
 from ember.tensor import Tensor
@@ -25,11 +43,15 @@ from ember.tensor import Tensor
 __all__ = ["JitFunction", "jit"]
 
 
-class _Trace:
-    __slots__ = ("fn", "captured", "rebuild", "graph")
+class _Compiled:
+    """One trace: the generated function and what to feed it besides the arguments."""
 
-    def __init__(self, fn, captured, rebuild, graph):
-        self.fn, self.captured, self.rebuild, self.graph = fn, captured, rebuild, graph
+    __slots__ = ("fn", "captured", "grad_params", "writeback", "rebuild", "graph", "trace")
+
+    def __init__(self, fn, graph: Graph, trace: Trace, rebuild, writeback: list):
+        self.fn, self.graph, self.trace, self.rebuild, self.writeback = fn, graph, trace, rebuild, writeback
+        self.captured = [t for t, _ in graph.captured]
+        self.grad_params = [p for p, _ in trace.grad_inputs]
 
 
 def _flatten(out, flat: list):
@@ -57,6 +79,7 @@ class JitFunction:
         self.cache: dict = {}
         self.frozen: list[str] = []
         self.traces = 0
+        self._last: _Compiled | None = None
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -65,7 +88,7 @@ class JitFunction:
         arrays = []
         for a in args:
             if isinstance(a, Tensor):
-                key.append((a.data.shape, a.data.dtype))
+                key.append((a.data.shape, a.data.dtype, a.requires_grad))
                 arrays.append(a.data)
             else:
                 try:
@@ -75,42 +98,86 @@ class JitFunction:
                                     f"into the trace), got {type(a).__name__}") from None
                 key.append(("frozen", type(a), a))
         key = tuple(key)
-        trace = self.cache.get(key)
-        if trace is None:
-            trace = self.cache[key] = self._trace(args)
-        if trace.captured:
-            arrays += [t.data for t in trace.captured]
-        return trace.rebuild(trace.fn(*arrays))
+        compiled = None
+        for candidate in self.cache.get(key, ()):
+            if candidate.trace.matches():
+                compiled = candidate
+                break
+        if compiled is None:
+            compiled = self._trace(args)
+            self.cache.setdefault(key, []).append(compiled)
+        for t in compiled.captured:
+            arrays.append(t.data)
+        for p in compiled.grad_params:
+            arrays.append(p.grad.data)
+        self._last = compiled
+        results = compiled.fn(*arrays)
+        if compiled.writeback:
+            _write_grads(compiled.writeback, results)
+        return compiled.rebuild(results)
 
     def graph_for(self, *args) -> Graph:
         """The optimized graph traced for these arguments' signature."""
         self(*args)
-        return next(reversed(self.cache.values())).graph
+        return self._last.graph
 
-    def _trace(self, args) -> _Trace:
+    def _trace(self, args) -> _Compiled:
         self.traces += 1
         graph = Graph()
         graph.live_captures = True
+        trace = graph.trace = Trace(graph)
         traced = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                traced.append(graph.input(f"arg{i}", a.data.shape, a.data.dtype))
+                v = graph.input(f"arg{i}", a.data.shape, a.data.dtype)
+                v.requires_grad = a.requires_grad
+                traced.append(v)
             else:
                 traced.append(a)
                 self.frozen.append(f"argument {i} = {a!r} (a new value retraces)")
-        with graph.building():
-            out = self.fn(*traced)
-        flat: list = []
-        rebuild = _flatten(out, flat)
-        values = [t if t.__class__ is Value else graph.capture(t) for t in flat]
+        try:
+            with graph.building():
+                out = self.fn(*traced)
+            flat: list = []
+            rebuild = _flatten(out, flat)
+            outputs = [t if t.__class__ is Value else graph.capture(t) for t in flat]
+            writeback = []
+            for param, before in trace.before.values():  # .grad as the traced call leaves it
+                final = param.grad
+                if final is before:
+                    continue
+                if final is None:
+                    writeback.append((param, None))
+                else:
+                    writeback.append((param, len(outputs)))
+                    outputs.append(final if final.__class__ is Value else graph.capture(final))
+        finally:
+            trace.restore()
         live = {v.id for _, v in graph.captured}
         for t, v in graph._constants.values():
             if v.id not in live:
                 self.frozen.append(f"captured Tensor {t.data.dtype}{list(t.data.shape)} as a constant")
-        graph.outputs = values
+        graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
-        compiled = compile_graph(graph)
-        return _Trace(compiled.fn, [t for t, _ in graph.captured], rebuild, graph)
+        return _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+
+
+def _write_grads(writeback: list, results: tuple) -> None:
+    """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode."""
+    owners = set()
+    for param, index in writeback:
+        if index is None:
+            param.grad = None
+            continue
+        array = np.asarray(results[index])
+        owner = array
+        while owner.base is not None:
+            owner = owner.base
+        if id(owner) in owners or not array.flags.writeable:
+            array = array.copy()
+            owner = array
+        owners.add(id(owner))
+        param.grad = Tensor._make(array, None)
 
 
 def jit(fn: Callable | None = None, *, passes=None):

@@ -11,7 +11,10 @@ import numpy as np
 from ember import autograd
 from ember import random as _random
 from ember.callbacks import Callback, History, ProgressBar
+from ember.graph import tracing
+from ember.jit import jit
 from ember.nn.module import Sequential
+from ember.ops.convert import as_tensor
 from ember.tensor import Tensor
 
 
@@ -96,7 +99,7 @@ class Model:
     ...                     validation_data=(x_val, y_val))
     """
 
-    def __init__(self, net, loss, optimizer, metrics: Iterable = ()):
+    def __init__(self, net, loss, optimizer, metrics: Iterable = (), compile: bool = False):
         self.net = net
         self.loss = _resolve_loss(loss)
         self.optimizer = optimizer
@@ -104,6 +107,8 @@ class Model:
         self.stop_training = False
         self.epoch = 0
         self._params = [p for p in net.parameters() if p.requires_grad]
+        # compile=True: fit's training step is traced once per batch shape and run as generated code
+        self._compiled_step = jit(self._traced_step) if compile else None
 
     # --- tinynn's three methods ---
     def forward(self, *inputs) -> Tensor:
@@ -115,8 +120,9 @@ class Model:
     def backward(self, pred: Tensor, target) -> tuple:
         """Loss of ``pred`` against ``target`` and the gradient of every trainable parameter."""
         loss = self.loss(pred, target)
-        for p in self._params:
-            p.grad = None
+        if not tracing.drop_grads(self._params):
+            for p in self._params:
+                p.grad = None
         loss.backward()
         return loss, [p.grad for p in self._params]
 
@@ -128,10 +134,20 @@ class Model:
 
     def train_step(self, inputs: tuple, target) -> tuple:
         """One step on a batch; returns (loss, prediction)."""
+        if self._compiled_step is not None:
+            batch = [t if t is None or isinstance(t, Tensor) else as_tensor(t) for t in (*inputs, target)]
+            return self._compiled_step(self.net.training, *batch)
+        return self._step(inputs, target)
+
+    def _step(self, inputs: tuple, target) -> tuple:
         pred = self.forward(*inputs)
         loss, grads = self.backward(pred, target)
         self.apply_grad(grads)
         return loss, pred
+
+    def _traced_step(self, training: bool, *batch) -> tuple:
+        """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
+        return self._step(batch[:-1], batch[-1])
 
     # --- the loop ---
     def fit(

@@ -1,7 +1,10 @@
 """An autoencoder compresses scikit-learn's digits to 8 numbers and reconstructs them.
 
     python examples/autoencoder.py
+    python examples/autoencoder.py --compile    # Model(..., compile=True): fit runs traced steps
 """
+
+import sys
 
 import ember
 from ember import nn
@@ -9,7 +12,7 @@ from ember.data.datasets import load_digits, train_test_split
 from ember.model import Model, Net
 
 
-def main(epochs: int = 40) -> float:
+def main(epochs: int = 40, compile: bool = False) -> float:
     ember.manual_seed(0)
     x, y = load_digits()
     x_train, x_test, _, _ = train_test_split(x, y, test_fraction=0.2, seed=0)
@@ -17,7 +20,7 @@ def main(epochs: int = 40) -> float:
         nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.ReLU(),  # encoder
         nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64), nn.Sigmoid(),  # decoder
     ])
-    model = Model(net, nn.MSELoss(), ember.optim.Adam(net.parameters(), lr=3e-3))
+    model = Model(net, nn.MSELoss(), ember.optim.Adam(net.parameters(), lr=3e-3), compile=compile)
     baseline = float(((x_test - x_train.mean(0)) ** 2).mean())
     model.fit(x_train, x_train, epochs=epochs, batch_size=64, verbose=0)
     error = model.evaluate(x_test, x_test)["loss"]
@@ -26,4 +29,4 @@ def main(epochs: int = 40) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main(compile="--compile" in sys.argv)

@@ -1,7 +1,10 @@
 """A CNN on scikit-learn's 8x8 digits with Model.fit, callbacks and a checkpoint (what `make demo` runs).
 
     python examples/cnn_digits.py
+    python examples/cnn_digits.py --compile    # Model(..., compile=True): fit runs traced steps
 """
+
+import sys
 
 import ember
 from ember import nn
@@ -10,7 +13,7 @@ from ember.data.datasets import load_digits, train_test_split
 from ember.model import Model, Net
 
 
-def main(epochs: int = 15) -> float:
+def main(epochs: int = 15, compile: bool = False) -> float:
     ember.manual_seed(0)
     x, y = load_digits(images=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
@@ -20,7 +23,7 @@ def main(epochs: int = 15) -> float:
         nn.Flatten(), nn.Dropout(0.25), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
     ])
     print(net)
-    model = Model(net, nn.CrossEntropyLoss(), ember.optim.Adam(net.parameters(), lr=2e-3))
+    model = Model(net, nn.CrossEntropyLoss(), ember.optim.Adam(net.parameters(), lr=2e-3), compile=compile)
     model.fit(x_train, y_train, epochs=epochs, batch_size=32, metrics=["accuracy"],
               validation_data=(x_test, y_test), callbacks=[EarlyStopping("val_accuracy", patience=4)])
     result = model.evaluate(x_test, y_test, metrics=["accuracy"])
@@ -29,4 +32,4 @@ def main(epochs: int = 15) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main(compile="--compile" in sys.argv)

@@ -1,7 +1,10 @@
 """Logistic regression on scikit-learn's breast-cancer data with the tinynn-style Model API.
 
     python examples/logistic_regression.py
+    python examples/logistic_regression.py --compile    # Model(..., compile=True): fit runs traced steps
 """
+
+import sys
 
 import ember
 from ember import nn
@@ -9,14 +12,14 @@ from ember.data.datasets import load_breast_cancer, train_test_split
 from ember.model import Model, Net
 
 
-def main(epochs: int = 30) -> float:
+def main(epochs: int = 30, compile: bool = False) -> float:
     ember.manual_seed(0)
     x, y = load_breast_cancer()
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
     mu, sigma = x_train.mean(0), x_train.std(0) + 1e-8
     x_train, x_test = (x_train - mu) / sigma, (x_test - mu) / sigma
     net = Net([nn.Linear(x.shape[1], 1), nn.Flatten(0)])
-    model = Model(net, nn.BCEWithLogitsLoss(), ember.optim.SGD(net.parameters(), lr=0.05))
+    model = Model(net, nn.BCEWithLogitsLoss(), ember.optim.SGD(net.parameters(), lr=0.05), compile=compile)
     model.fit(x_train, y_train.astype("float32"), epochs=epochs, batch_size=32, metrics=["accuracy"])
     result = model.evaluate(x_test, y_test.astype("float32"), metrics=["accuracy"])
     print(f"test accuracy {result['accuracy']:.4f}")
@@ -24,4 +27,4 @@ def main(epochs: int = 30) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main(compile="--compile" in sys.argv)

@@ -1,7 +1,10 @@
 """A PyTorch-style training loop: an MLP on scikit-learn's digits with Module, DataLoader and SGD.
 
     python examples/mlp_digits.py
+    python examples/mlp_digits.py --compile    # the training step traced by ember.jit
 """
+
+import sys
 
 import ember
 from ember import nn
@@ -19,20 +22,27 @@ class MLP(nn.Module):
         return self.out(ember.relu(self.hidden(x)))
 
 
-def main(epochs: int = 20) -> float:
+def main(epochs: int = 20, compile: bool = False) -> float:
     ember.manual_seed(0)
     x, y = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True)
     model = MLP()
     optimizer = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def train_step(xb, yb):
+        optimizer.zero_grad()
+        loss = ember.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if compile:
+        train_step = ember.jit(train_step)
     for epoch in range(epochs):
         model.train()
         for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = ember.cross_entropy(model(xb), yb)
-            loss.backward()
-            optimizer.step()
+            loss = train_step(xb, yb)
         model.eval()
         with ember.no_grad():
             accuracy = (model(ember.tensor(x_test)).argmax(axis=1).numpy() == y_test).mean()
@@ -41,4 +51,4 @@ def main(epochs: int = 20) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main(compile="--compile" in sys.argv)

@@ -1,7 +1,10 @@
 """An LSTM learns a sequence task: is the running sum of a +1/-1 sequence positive at the end?
 
     python examples/rnn_sequence.py
+    python examples/rnn_sequence.py --compile    # the training step traced by ember.jit
 """
+
+import sys
 
 import numpy as np
 
@@ -26,21 +29,28 @@ class SequenceClassifier(nn.Module):
         return self.head(out[:, -1])
 
 
-def main(epochs: int = 30, length: int = 9) -> float:
+def main(epochs: int = 30, length: int = 9, compile: bool = False) -> float:
     ember.manual_seed(0)
     rng = np.random.default_rng(0)
     x_train, y_train = make_data(2048, length, rng)
     x_test, y_test = make_data(512, length, rng)
     model = SequenceClassifier()
     optimizer = ember.optim.Adam(model.parameters(), lr=1e-2)
+
+    def train_step(xb, yb):
+        optimizer.zero_grad()
+        loss = ember.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if compile:
+        train_step = ember.jit(train_step)
     for epoch in range(epochs):
         order = rng.permutation(len(x_train))
         for start in range(0, len(order), 64):
             idx = order[start:start + 64]
-            optimizer.zero_grad()
-            loss = ember.cross_entropy(model(ember.tensor(x_train[idx])), ember.tensor(y_train[idx]))
-            loss.backward()
-            optimizer.step()
+            loss = train_step(ember.tensor(x_train[idx]), ember.tensor(y_train[idx]))
         with ember.no_grad():
             accuracy = (model(ember.tensor(x_test)).argmax(axis=1).numpy() == y_test).mean()
         print(f"epoch {epoch + 1:2d}  loss {loss.item():.4f}  test accuracy {accuracy:.4f}")
@@ -48,4 +58,4 @@ def main(epochs: int = 30, length: int = 9) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main(compile="--compile" in sys.argv)

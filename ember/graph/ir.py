@@ -68,8 +68,8 @@ def _const_forward(xp, *, value):
     return value
 
 
-def _update_forward(xp, param, grad, *, rule, hyper, state):
-    rule(param, grad, state, **hyper)
+def _update_forward(xp, param, grad, *, rule, hyper, state, live=None):
+    rule(param, grad, state, **(hyper if live is None else live()))
 
 
 def _random_forward(xp, *, shape, dtype, kind, a, b):
@@ -136,7 +136,7 @@ def _format_attr(value) -> str:
 def format_node(node: Node) -> str:
     """One line of the dump: ``%3 = matmul(%1, %2) : float32[?, 10]``."""
     args = [f"%{v.id}" for v in node.inputs]
-    shown = {k: v for k, v in node.attrs.items() if k != "state"} if node.attrs else {}
+    shown = {k: v for k, v in node.attrs.items() if k not in ("state", "live")} if node.attrs else {}
     if node.op.name == "const":
         value = node.attrs["value"]
         args = [_format_attr(np.asarray(value))]
@@ -174,6 +174,7 @@ class Graph:
         self.requests: list = []  # TrainRequests the autodiff pass resolves
         self.live_captures = False  # when True, captured leaf Tensors that require grad become inputs
         self.captured: list = []  # (Tensor, Value) pairs of those inputs, read afresh on every run
+        self.trace = None  # an ember.graph.tracing.Trace while ember.jit traces into this graph
 
     # --- building ---
     def _value(self, shape, dtype, name: str | None = None) -> Value:
@@ -208,14 +209,20 @@ class Graph:
         v.name = name
         return v
 
-    def capture(self, t: Tensor) -> Value:
+    def capture(self, t: Tensor, live: bool = False) -> Value:
         """The Value for a concrete Tensor used while building: a constant (or, with ``live_captures``, an
-        input for a parameter), made once per Tensor."""
+        input for a parameter, or for any Tensor captured with ``live``: state such as running statistics),
+        made once per Tensor."""
         found = self._constants.get(id(t))
+        if found is not None and live and not any(v is found[1] for v in self.inputs):
+            raise GraphError(f"capture: a {t.data.dtype}{list(t.data.shape)} tensor was first read as a constant, "
+                             "then as live state; read it through ember.graph.tracing.read_state every time")
         if found is None:
-            if self.live_captures and t.requires_grad and t.node is None:  # a parameter: read when run
+            if self.live_captures and (live or t.requires_grad and t.node is None):  # read when run
                 v = self.input(f"captured{len(self.captured)}", t.data.shape, t.data.dtype)
                 self.captured.append((t, v))
+                if self.trace is not None and t.requires_grad:
+                    self.trace.touch(t)  # remember its .grad as the caller left it
             else:
                 v = self.constant(t.data)
             found = self._constants[id(t)] = (t, v)
@@ -330,9 +337,9 @@ def build_node(op: Op, inputs: tuple, attrs: dict | None) -> Tensor:
     """``apply`` while building: infer the output with the op's rule and append a Node."""
     graph = _stack[-1]
     for t in inputs:
-        if t.__class__ is Value:
+        if t.__class__ is Value or graph.live_captures and t.requires_grad and t.node is None:
             break
-    else:  # only concrete inputs: compute now, as eager mode does
+    else:  # only concrete inputs (and no parameter read live): compute now, as eager mode does
         from ember import autograd
 
         return autograd.run_eager(op, inputs, attrs)

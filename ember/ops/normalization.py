@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import autograd
 from ember import random as _random
 from ember.ops.convert import as_tensor, to_float
@@ -9,6 +11,10 @@ from ember.ops.elementwise import sqrt
 from ember.ops.reduction import mean, var
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
+
+
+def _traced(x) -> bool:
+    return getattr(x, "graph", None) is not None
 
 
 def batch_norm(
@@ -39,7 +45,17 @@ def batch_norm(
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
         mu = mean(x, axis=axes, keepdims=True)
         sigma2 = var(x, axis=axes, keepdims=True)
-        if running_mean is not None:
+        if running_mean is not None and _traced(x):  # ember.jit: the running statistics update on every run
+            from ember.graph import tracing
+
+            m = momentum
+            with autograd.no_grad():
+                new_mean = (1 - m) * tracing.read_state(running_mean, x) + m * reshape(mu, (channels,))
+                unbiased = reshape(sigma2, (channels,)) * (count / (count - 1))
+                new_var = (1 - m) * tracing.read_state(running_var, x) + m * unbiased
+            tracing.write_state(running_mean, new_mean)
+            tracing.write_state(running_var, new_var)
+        elif running_mean is not None:
             with autograd.no_grad():
                 m = momentum
                 running_mean.data[...] = (1 - m) * running_mean.data + m * mu.data.reshape(channels)
@@ -48,6 +64,10 @@ def batch_norm(
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+        if _traced(x):  # read the statistics when the compiled code runs, not when it is traced
+            from ember.graph import tracing
+
+            running_mean, running_var = tracing.read_state(running_mean, x), tracing.read_state(running_var, x)
         mu = reshape(running_mean, stat_shape)
         sigma2 = reshape(running_var, stat_shape)
     out = (x - mu) / sqrt(sigma2 + eps)
@@ -90,6 +110,11 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
+    if _traced(x):  # ember.jit: a fresh mask on every run, drawn from the same generator
+        from ember.graph import tracing
+
+        keep = tracing.uniform(x.shape, np.float64, x) >= p
+        return x * (keep.astype(x.dtype) * (1.0 / (1.0 - p)))
     keep = _random.generator().random(x.shape) >= p
     mask = (keep * (1.0 / (1.0 - p))).astype(x.dtype)
     if x.device.type != "cpu":

@@ -12,6 +12,8 @@ import numpy as np
 
 from ember.autograd import enable_grad
 from ember.backend.devices import array_module, device_of, move
+from ember.graph import tracing
+from ember.graph.ir import Value
 from ember.optim import functional as F
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -95,6 +97,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
+        if tracing.drop_grads(p for group in self.param_groups for p in group["params"]):
+            return  # ember.jit is tracing: zeros and None add the same; the call drops them on every run
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
@@ -123,6 +127,9 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
+                if grad.__class__ is Value:  # ember.jit is tracing: the step becomes an update node
+                    self._record_step(p, grad, group)
+                    continue
                 if grad.__class__ is RowSparse:
                     if self.sparse_update is None:
                         raise TypeError(
@@ -139,6 +146,11 @@ class Optimizer:
                         )
                     self.update(p.data, grad.data, state[p], **kwargs)
         return loss
+
+    def _record_step(self, p: Tensor, grad: Value, group: dict) -> None:
+        if self.update is None:
+            raise TypeError(f"{type(self).__name__} updates only sparse gradients; ember.jit traces dense ones")
+        tracing.record_update(self, p, grad, group)
 
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``, as in PyTorch.

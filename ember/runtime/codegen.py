@@ -44,6 +44,7 @@ class _Env:
 
     def __init__(self):
         self.objects: dict = {"np": np}
+        self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -52,13 +53,14 @@ class _Env:
 
 
 def _plain_sgd(attrs: dict) -> bool:
-    return attrs["rule"] is sgd_update and set(attrs["hyper"]) == {"lr"}
+    hyper = attrs["hyper"]
+    return attrs["rule"] is sgd_update and not any(v for k, v in hyper.items() if k != "lr")
 
 
 def _momentum_sgd(attrs: dict) -> bool:
     hyper = attrs["hyper"]
-    return (attrs["rule"] is sgd_update and set(hyper) <= {"lr", "momentum", "nesterov", "dampening"}
-            and not hyper.get("nesterov") and not hyper.get("dampening") and hyper.get("momentum"))
+    return (attrs["rule"] is sgd_update and bool(hyper.get("momentum"))
+            and not any(v for k, v in hyper.items() if k not in ("lr", "momentum")))
 
 
 def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None) -> CompiledGraph:
@@ -110,19 +112,30 @@ def _update_lines(node, args: list, env: _Env) -> list:
     attrs = node.attrs
     hyper, state = attrs["hyper"], attrs["state"]
     param, grad = args
-    lr = float(hyper["lr"])
+    lines = []
+    live = attrs.get("live")
+    if live is None:
+        lr = repr(float(hyper["lr"]))
+    else:  # hyper-parameters read on every run (ember.jit: a scheduler changes lr without a retrace)
+        hyper_name = env.live.get(id(live))
+        if hyper_name is None:
+            hyper_name = env.live[id(live)] = f"h{len(env.live)}"
+            lines.append(f"{hyper_name} = {env.bind(live, 'hyper')}()")
+        lr = f"{hyper_name}['lr']"
     if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
-        return [f"{param}.__isub__({grad} * {lr!r})"]
+        return lines + [f"{param}.__isub__({grad} * {lr})"]
     array = node.inputs[0]
     if _momentum_sgd(attrs) and array.data.ndim:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
         if "momentum_buffer" not in state:
             state["momentum_buffer"] = np.zeros(array.data.shape, array.data.dtype)
         buf = env.bind(state["momentum_buffer"], "buf")
-        momentum = float(hyper["momentum"])
-        return [f"{buf}.__imul__({momentum!r})", f"{buf}.__iadd__({grad})", f"{param}.__isub__({buf} * {lr!r})"]
-    rule = functools.partial(attrs["rule"], **hyper)
-    return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
+        momentum = repr(float(hyper["momentum"])) if live is None else f"{hyper_name}['momentum']"
+        return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})", f"{param}.__isub__({buf} * {lr})"]
+    if live is None:
+        rule = functools.partial(attrs["rule"], **hyper)
+        return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
+    return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{hyper_name})"]
 
 
 def _expression(node, args: list, env: _Env) -> str:

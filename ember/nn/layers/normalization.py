@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember.creation import ones, tensor, zeros
+from ember.graph import tracing
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
@@ -60,7 +61,13 @@ class _BatchNorm(Module):
                 f"got shape {list(x.shape)}"
             )
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        if self.training and self.track_running_stats and getattr(x, "graph", None) is not None:
+            # ember.jit is tracing: count batches, and derive the cumulative factor, on every run
+            count = tracing.read_state(self.num_batches_tracked, x) + 1
+            tracing.write_state(self.num_batches_tracked, count)
+            if self.momentum is None:
+                factor = 1.0 / count.astype(x.dtype)
+        elif self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.data)

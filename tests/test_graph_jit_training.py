@@ -1,0 +1,184 @@
+"""``ember.jit`` of whole training steps: backward, optimizer updates, schedulers, state and randomness
+traced into the IR give exactly what eager mode gives."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import pathlib
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.model import Model
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+RNG = np.random.default_rng(0)
+X = [ember.tensor(RNG.standard_normal((8, 6)).astype(np.float32)) for _ in range(4)]
+Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(4)]
+
+NETS = {
+    "mlp": lambda: [nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)],
+    "batchnorm": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 3)],
+    "batchnorm-cumulative": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5, momentum=None), nn.Linear(5, 3)],
+    "dropout": lambda: [nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3)],
+}
+OPTIMIZERS = {
+    "sgd": lambda ps: ember.optim.SGD(ps, lr=0.1),
+    "momentum": lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9),
+    "nesterov-decay": lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    "adam": lambda ps: ember.optim.Adam(ps, lr=1e-2),
+    "adagrad": lambda ps: ember.optim.Adagrad(ps, lr=1e-1),
+}
+
+
+def _build(net_name: str, opt_name: str):
+    ember.manual_seed(0)
+    net = nn.Sequential(*NETS[net_name]())
+    return net, OPTIMIZERS[opt_name](net.parameters())
+
+
+def _step(net, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = ember.cross_entropy(net(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def _assert_same_state(net_a, net_b, rtol: float = 0.0):
+    for (name, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values()):
+        np.testing.assert_allclose(np.asarray(b.data), np.asarray(a.data), rtol=rtol, atol=0, err_msg=name)
+    for a, b in zip(net_a.parameters(), net_b.parameters()):
+        assert (a.grad is None) == (b.grad is None)
+        if a.grad is not None:
+            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+@pytest.mark.parametrize("opt_name", OPTIMIZERS)
+@pytest.mark.parametrize("net_name", NETS)
+def test_traced_training_step_equals_eager_bit_for_bit(net_name, opt_name):
+    eager_net, eager_opt = _build(net_name, opt_name)
+    net, opt = _build(net_name, opt_name)
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    ember.manual_seed(7)
+    expected = [_step(eager_net, eager_opt, x, y).item() for x, y in zip(X, Y)]
+    ember.manual_seed(7)
+    got = [step(x, y).item() for x, y in zip(X, Y)]
+    if net_name == "batchnorm-cumulative":  # the factor 1/n is a float32 value here, a Python float in eager
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+        _assert_same_state(eager_net, net, rtol=1e-6)
+    else:
+        assert got == expected
+        _assert_same_state(eager_net, net)
+    assert step.traces == 1
+    assert not any(v.requires_grad for v in step.graph_for(X[0], Y[0]).outputs)
+
+
+def test_scheduler_changes_lr_without_retracing():
+    eager_net, eager_opt = _build("mlp", "momentum")
+    net, opt = _build("mlp", "momentum")
+    eager_sched = ember.optim.lr_scheduler.StepLR(eager_opt, step_size=1, gamma=0.5)
+    sched = ember.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    for x, y in zip(X, Y):
+        assert step(x, y).item() == _step(eager_net, eager_opt, x, y).item()
+        sched.step()
+        eager_sched.step()
+    _assert_same_state(eager_net, net)
+    assert step.traces == 1
+
+
+def test_other_hyper_parameters_and_new_optimizer_state_retrace():
+    net, opt = _build("mlp", "momentum")
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    step(X[0], Y[0])
+    step(X[1], Y[1])
+    assert step.traces == 1
+    opt.param_groups[0]["momentum"] = 0.5  # compiled into the update code: a new trace
+    step(X[2], Y[2])
+    assert step.traces == 2
+    opt.load_state_dict(opt.state_dict())  # fresh state dicts: the old code would update stale buffers
+    step(X[3], Y[3])
+    assert step.traces == 3
+
+
+def test_gradients_accumulate_across_calls_like_eager():
+    eager_net, _ = _build("mlp", "sgd")
+    net, _ = _build("mlp", "sgd")
+
+    def accumulate(model, x, y):
+        loss = ember.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    fast = ember.jit(lambda x, y: accumulate(net, x, y))
+    for x, y in zip(X, Y):
+        accumulate(eager_net, x, y)
+        fast(x, y)
+    for a, b in zip(eager_net.parameters(), net.parameters()):
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-6, atol=1e-7)
+    assert fast.traces == 2  # the first call starts from no .grad, the later ones add to one
+
+
+def test_grad_inside_a_traced_function_and_second_order():
+    @ember.jit
+    def slope_and_curvature(x):
+        (dx,) = ember.grad((x ** 3).sum(), x, create_graph=True)
+        (ddx,) = ember.grad(dx.sum(), x)
+        return dx, ddx
+
+    x = ember.tensor([1.0, -2.0, 0.5], dtype="float64", requires_grad=True)
+    dx, ddx = slope_and_curvature(x)
+    np.testing.assert_allclose(dx.numpy(), 3 * x.detach().numpy() ** 2)
+    np.testing.assert_allclose(ddx.numpy(), 6 * x.detach().numpy())
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        slope_and_curvature(ember.tensor([1.0], dtype="float64"))
+
+
+def test_backward_under_tracing_needs_a_scalar_or_a_gradient():
+    net, _ = _build("mlp", "sgd")
+    with pytest.raises(RuntimeError, match="single-element"):
+        ember.jit(lambda x: net(x).backward())(X[0])
+
+
+def test_model_compile_fits_exactly_like_eager():
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    results = []
+    for compile in (False, True):
+        ember.manual_seed(0)
+        net = nn.Sequential(nn.Linear(64, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 10))
+        model = Model(net, "cross_entropy", ember.optim.Adam(net.parameters(), lr=1e-2), metrics=["accuracy"],
+                      compile=compile)
+        history = model.fit(x[:1400], y[:1400], epochs=3, batch_size=32, verbose=0)
+        results.append((history.history["loss"], model.evaluate(x[1400:], y[1400:])))
+    assert results[1] == results[0]
+    assert results[1][1]["accuracy"] >= 0.9
+    assert model._compiled_step.traces == 2  # full batches and the shorter last batch
+
+
+def _example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("linear_regression", {"steps": 60}),
+    ("logistic_regression", {"epochs": 2}),
+    ("mlp_digits", {"epochs": 2}),
+    ("cnn_digits", {"epochs": 1}),
+    ("rnn_sequence", {"epochs": 1}),
+    ("autoencoder", {"epochs": 2}),
+])
+def test_every_example_gives_the_same_result_compiled(name, kwargs):
+    main = _example(name).main
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(compile=True, **kwargs) == main(compile=False, **kwargs)
