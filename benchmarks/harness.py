@@ -40,3 +40,11 @@ def format_time(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:8.1f} us"
     return f"{seconds * 1e3:8.2f} ms"
+
+
+def first_step(build: Callable[[], Callable[[int], object]]) -> tuple[float, Callable[[int], object]]:
+    """Seconds to build a step and finish its first call (tracing and compiling included), and the step."""
+    start = time.perf_counter()
+    step = build()
+    step(0)
+    return time.perf_counter() - start, step

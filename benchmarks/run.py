@@ -1,48 +1,112 @@
-"""Run the benchmark workloads: Ember beside PyTorch (and a NumPy floor) in one process, as ratios.
+"""Run the benchmark workloads: Ember beside PyTorch, JAX (and a NumPy floor) in one process, as ratios.
 
-    python benchmarks/run.py                 # every workload
-    python benchmarks/run.py tiny-chain W2   # some of them
+    python benchmarks/run.py                     # every workload
+    python benchmarks/run.py tiny-chain W2       # some of them
     python benchmarks/run.py --seconds 1 --rounds 3
+    python benchmarks/run.py --torch-compile     # add torch.compile (compiles for 10-30 s per workload)
+    python benchmarks/run.py --compile-time      # seconds to the first compiled step, for W2 and Wtab
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import multiprocessing
 import os
+import statistics
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import workloads as w  # noqa: E402
-from harness import compare, format_time  # noqa: E402
+from harness import compare, first_step, format_time  # noqa: E402
+
+MLPS = {"Wtab": ((13, 64, 64, 3), 32), "W2": ((784, 256, 128, 10), 64), "W3": ((784, 256, 128, 10), 1024)}
+
+
+def _linreg(batch):
+    return {
+        "ember": lambda: w.linreg_ember(batch),
+        "torch": lambda: w.linreg_torch(batch),
+        "ember-graph": lambda: w.linreg_graph(batch),
+        "jax": lambda: w.linreg_jax(batch),
+    }
+
+
+def _mlp(sizes, batch):
+    return {
+        "ember": lambda: w.mlp_ember(sizes, batch),
+        "torch": lambda: w.mlp_torch(sizes, batch),
+        "numpy": lambda: w.mlp_numpy(sizes, batch),
+        "ember-graph": lambda: w.mlp_graph(sizes, batch),
+        "jax": lambda: w.mlp_jax(sizes, batch),
+        "torch-compile": lambda: w.mlp_torch(sizes, batch, compiled=True),
+    }
+
 
 WORKLOADS = {
     "tiny-chain": {"ember": w.tiny_chain_ember, "torch": w.tiny_chain_torch, "numpy": w.tiny_chain_numpy},
-    "W1b1": {"ember": lambda: w.linreg_ember(1), "torch": lambda: w.linreg_torch(1),
-             "ember-graph": lambda: w.linreg_graph(1)},
-    "W1b32": {"ember": lambda: w.linreg_ember(32), "torch": lambda: w.linreg_torch(32),
-              "ember-graph": lambda: w.linreg_graph(32)},
-    "Wtab": {
-        "ember": lambda: w.mlp_ember((13, 64, 64, 3), 32),
-        "torch": lambda: w.mlp_torch((13, 64, 64, 3), 32),
-        "numpy": lambda: w.mlp_numpy((13, 64, 64, 3), 32),
-        "ember-graph": lambda: w.mlp_graph((13, 64, 64, 3), 32),
-    },
-    "W2": {
-        "ember": lambda: w.mlp_ember((784, 256, 128, 10), 64),
-        "torch": lambda: w.mlp_torch((784, 256, 128, 10), 64),
-        "numpy": lambda: w.mlp_numpy((784, 256, 128, 10), 64),
-        "ember-graph": lambda: w.mlp_graph((784, 256, 128, 10), 64),
-    },
-    "W3": {
-        "ember": lambda: w.mlp_ember((784, 256, 128, 10), 1024),
-        "torch": lambda: w.mlp_torch((784, 256, 128, 10), 1024),
-        "numpy": lambda: w.mlp_numpy((784, 256, 128, 10), 1024),
-        "ember-graph": lambda: w.mlp_graph((784, 256, 128, 10), 1024),
-    },
-    "W4": {"ember": w.lenet_ember, "torch": w.lenet_torch},
+    "W1b1": _linreg(1),
+    "W1b32": _linreg(32),
+    **{name: _mlp(*shape) for name, shape in MLPS.items()},
+    "W4": {"ember": w.lenet_ember, "torch": w.lenet_torch, "jax": w.lenet_jax},
 }
+COLUMNS = ("ember", "torch", "numpy", "ember-graph", "jax", "torch-compile")
+COMPILED = ("ember-graph", "jax", "torch-compile")
+RATIOS = [(c, "torch") for c in COLUMNS if c != "torch"] + [("ember", "numpy"), ("ember-graph", "jax")]
+IMPORTS = {"ember-graph": "ember.compat.tf", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
+SHORT = {"ember-graph": "graph", "torch-compile": "compile"}
+
+
+def available(torch_compile: bool) -> set[str]:
+    """The columns this machine can run (and that were asked for)."""
+    columns = {c for c in COLUMNS if torch_compile or c != "torch-compile"}
+    for module, needs in (("torch", {"torch", "torch-compile"}), ("jax", {"jax"})):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            print(f"{module} is not installed (pip install -e '.[bench]'): no {', '.join(sorted(needs))} column")
+            columns -= needs
+    if "torch" in columns:
+        import torch
+
+        torch.set_num_threads(2)
+    return columns
+
+
+def first_steps(name: str, column: str, repeats: int) -> list[float]:
+    """Seconds to the first finished step, ``repeats`` times with fresh objects (run in a fresh process)."""
+    importlib.import_module(IMPORTS[column])  # importing is not compiling
+    if column == "torch-compile":
+        import torch
+
+        torch.set_num_threads(2)
+    return [first_step(WORKLOADS[name][column])[0] for _ in range(repeats)]
+
+
+def compile_report(names: list[str], columns: set[str], repeats: int) -> None:
+    """Fresh graph to first finished training step, each framework in its own fresh process."""
+    shown = [c for c in COMPILED if c in columns]
+    print("seconds from a fresh graph to the first finished training step, as 'cold / again': cold in a fresh "
+          f"process (libraries imported), again the median of {max(repeats - 1, 1)} more with fresh objects")
+    both = {"ember-graph", "jax"} <= set(shown)
+    print(f"{'workload':<12}" + "".join(f"{c:>22}" for c in shown) + ("   graph/jax" if both else ""))
+    spawn = multiprocessing.get_context("spawn")
+    for name in names:
+        cells = {}
+        for column in shown:
+            if column in WORKLOADS[name]:
+                with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                    times = pool.submit(first_steps, name, column, repeats).result()
+                cells[column] = (times[0], statistics.median(times[1:] or times))
+        row = f"{name:<12}" + "".join(
+            f"{f'{cells[c][0]:.3f} s / {cells[c][1]:.3f} s' if c in cells else '-':>22}" for c in shown)
+        if "ember-graph" in cells and "jax" in cells:
+            (graph_cold, graph_again), (jax_cold, jax_again) = cells["ember-graph"], cells["jax"]
+            row += f"   {graph_cold / jax_cold:.3f}x / {graph_again / jax_again:.3f}x"
+        print(row, flush=True)
 
 
 def main(argv=None) -> int:
@@ -50,32 +114,34 @@ def main(argv=None) -> int:
     parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
+    parser.add_argument("--torch-compile", action="store_true", help="add torch.compile columns (slow to build)")
+    parser.add_argument("--compile-time", action="store_true", help="time the first compiled step instead")
+    parser.add_argument("--repeats", type=int, default=3, help="first steps timed per framework (--compile-time)")
     args = parser.parse_args(argv)
-    try:
-        import torch
-
-        torch.set_num_threads(2)
-    except ImportError:
-        print("PyTorch is not installed (pip install -e '.[bench]'): showing Ember alone")
-        torch = None
+    columns = available(args.torch_compile)
+    if args.compile_time:
+        compile_report(args.workloads or ["W2", "Wtab"], columns, args.repeats)
+        return 0
     names = args.workloads or list(WORKLOADS)
-    print(f"{'workload':<12}{'ember':>12}{'torch':>12}{'numpy':>12}   ember/torch  ember/numpy"
-          f"{'ember-graph':>14}  graph/torch")
+    print(f"{'workload':<12}" + "".join(f"{c:>14}" for c in COLUMNS))
+    results, compile_times = {}, {}
     for name in names:
-        builders = WORKLOADS[name]
-        steps = {k: build() for k, build in builders.items() if k != "torch" or torch is not None}
-        result = compare(steps, args.seconds, args.rounds)
-        row = f"{name:<12}" + "".join(
-            f"{format_time(result[k]) if k in result else '-':>12}" for k in ("ember", "torch", "numpy"))
-        if "torch" in result:
-            row += f"   {result['ember'] / result['torch']:10.2f}x"
-        if "numpy" in result:
-            row += f"  {result['ember'] / result['numpy']:10.2f}x"
-        if "ember-graph" in result:  # the compiled graph runtime (ember.compat.tf), one Session.run per step
-            row = row.ljust(74) + f"{format_time(result['ember-graph']):>14}"
-            if "torch" in result:
-                row += f"  {result['ember-graph'] / result['torch']:10.3f}x"
-        print(row, flush=True)
+        steps = {}
+        for column, build in WORKLOADS[name].items():
+            if column in columns:
+                seconds, steps[column] = first_step(build)
+                if column == "torch-compile":
+                    compile_times[name] = seconds
+        results[name] = result = compare(steps, args.seconds, args.rounds)
+        print(f"{name:<12}" + "".join(f"{format_time(result[c]) if c in result else '-':>14}" for c in COLUMNS),
+              flush=True)
+    for name, seconds in compile_times.items():
+        print(f"torch-compile {name}: first step (compiling) {seconds:.1f} s")
+    print("\nratios (time / time: below 1 is faster than the second framework)")
+    print(f"{'workload':<12}" + "".join(f"{SHORT.get(a, a) + '/' + SHORT.get(b, b):>15}" for a, b in RATIOS))
+    for name, result in results.items():
+        print(f"{name:<12}" + "".join(
+            f"{f'{result[a] / result[b]:.3f}x' if a in result and b in result else '-':>15}" for a, b in RATIOS))
     return 0
 
 

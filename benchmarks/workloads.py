@@ -1,10 +1,12 @@
-"""The standard workloads of shared/BENCHMARKS.md, each built for Ember and for PyTorch.
+"""The standard workloads of shared/BENCHMARKS.md, each built for Ember, PyTorch and JAX (some for NumPy).
 
 A builder returns ``step(i)``: one training step (forward, loss, backward, update) on batch ``i % 8`` of a
-pool of pre-generated batches. Both frameworks start from the same weights and see the same batches.
+pool of pre-generated batches. All frameworks start from the same weights and see the same batches.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -97,15 +99,24 @@ def _ember_step(net, optimizer, xs, ys):
     return step
 
 
-def _torch_step(net, optimizer, xs, ys):
+def _torch_step(net, optimizer, xs, ys, compiled=False):
+    """The eager step; ``compiled``: forward and loss through ``torch.compile``, compiled from scratch."""
     import torch
 
     xs = [torch.from_numpy(x) for x in xs]
     ys = [torch.from_numpy(y) for y in ys]
+    forward = lambda x, y: torch.nn.functional.cross_entropy(net(x), y)
+    if compiled:
+        import torch._dynamo
+
+        torch._dynamo.reset()  # else a previous workload's graph is reused, recompiled with dynamic shapes
+        torch.compiler.config.force_disable_caches = True  # time a first compile, not a cache hit
+        warnings.filterwarnings("ignore", "dynamo_pgo force disabled")
+        forward = torch.compile(forward)
 
     def step(i):
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(xs[i % POOL]), ys[i % POOL])
+        loss = forward(xs[i % POOL], ys[i % POOL])
         loss.backward()
         optimizer.step()
         return loss
@@ -140,12 +151,12 @@ def mlp_ember(sizes, batch, lr=0.01, momentum=0.9, seed=0):
     return _ember_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed))
 
 
-def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0, compiled=False):
     import torch
 
     net = _torch_net(lambda nn: _mlp_layers(nn, sizes), seed)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    return _torch_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed))
+    return _torch_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed), compiled)
 
 
 def lenet_ember(batch=64, lr=0.01, seed=0):
@@ -266,12 +277,17 @@ def linreg_graph(batch, lr=0.01):
     return step
 
 
+def _mlp_arrays(sizes, seed):
+    """The Ember (and PyTorch) MLP's initial weights as ``[w, b, w, b, ...]``, each ``w`` laid out (in, out)."""
+    source = _ember_net(lambda nn: _mlp_layers(nn, sizes), seed).state_dict().values()
+    return [v.numpy().T.copy() for v in source]
+
+
 def mlp_graph(sizes, batch, lr=0.01, momentum=0.9, seed=0):
     """The MLP written against ``ember.compat.tf``, compiled by the graph runtime (same weights as eager)."""
     import ember.compat.tf as tf
 
-    source = _ember_net(lambda nn: _mlp_layers(nn, sizes), seed).state_dict()
-    arrays = [v.numpy().copy() for v in source.values()]
+    arrays = _mlp_arrays(sizes, seed)
     xs, labels = _batches((batch, sizes[0]), sizes[-1], seed)
     onehots = [np.eye(sizes[-1], dtype=np.float32)[y] for y in labels]
     graph = tf.Graph()
@@ -280,7 +296,7 @@ def mlp_graph(sizes, batch, lr=0.01, momentum=0.9, seed=0):
         y = tf.placeholder(tf.float32, [None, sizes[-1]])
         h = x
         for k in range(0, len(arrays), 2):
-            h = tf.matmul(h, tf.Variable(arrays[k].T.copy())) + tf.Variable(arrays[k + 1])
+            h = tf.matmul(h, tf.Variable(arrays[k])) + tf.Variable(arrays[k + 1])
             if k + 2 < len(arrays):
                 h = tf.nn.relu(h)
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=h))
@@ -292,3 +308,78 @@ def mlp_graph(sizes, batch, lr=0.01, momentum=0.9, seed=0):
         session.run(train, feed_dict={x: xs[i % POOL], y: onehots[i % POOL]})
 
     return step
+
+
+# --- JAX: jax.jit of the whole step, parameters threaded functionally (same weights and batches) -----------
+
+
+def _jax_step(loss_fn, params, xs, ys, lr, momentum=0.0):
+    """``step(i)``: one jitted call of ``loss_fn(params, x, y)``, ``jax.grad`` and SGD (with momentum)."""
+    import jax
+    import jax.numpy as jnp
+
+    def train(params, bufs, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        if momentum:
+            bufs = grads = [momentum * buf + g for buf, g in zip(bufs, grads)]
+        return [p - lr * g for p, g in zip(params, grads)], bufs, loss
+
+    train = jax.jit(train, donate_argnums=(0, 1))
+    xs, ys = [jnp.asarray(x) for x in xs], [jnp.asarray(y) for y in ys]
+    params = [jnp.asarray(p) for p in params]
+    bufs = [jnp.zeros_like(p) for p in params] if momentum else []
+
+    def step(i):
+        nonlocal params, bufs
+        params, bufs, loss = train(params, bufs, xs[i % POOL], ys[i % POOL])
+        return loss.block_until_ready()  # one XLA executable: its outputs are ready together
+
+    return step
+
+
+def _jax_cross_entropy(logits, labels):
+    import jax
+    import jax.numpy as jnp
+
+    return -jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1).mean()
+
+
+def _jax_dense(params, h):
+    """``h`` through the layers ``[w, b, w, b, ...]`` (``w`` as (in, out)) with ReLU between them."""
+    import jax
+
+    for k in range(0, len(params), 2):
+        h = h @ params[k] + params[k + 1]
+        if k + 2 < len(params):
+            h = jax.nn.relu(h)
+    return h
+
+
+def linreg_jax(batch, lr=0.01):
+    import jax.numpy as jnp
+
+    loss = lambda p, x, y: jnp.mean(jnp.square(p[0] * x + p[1] - y))
+    return _jax_step(loss, [np.float32(0.3), np.float32(0.1)], *_linreg_batches(batch), lr)
+
+
+def mlp_jax(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+    loss = lambda params, x, y: _jax_cross_entropy(_jax_dense(params, x), y)
+    return _jax_step(loss, _mlp_arrays(sizes, seed), *_batches((batch, sizes[0]), sizes[-1], seed), lr, momentum)
+
+
+def lenet_jax(batch=64, lr=0.01, seed=0):
+    """LeNet-5 with ``lax.conv_general_dilated`` and a ``reduce_window`` max pool, NCHW like the others."""
+    from jax import lax, nn
+
+    def conv_relu_pool(h, w, b):
+        h = lax.conv_general_dilated(h, w, (1, 1), "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        h = nn.relu(h + b[:, None, None])
+        return lax.reduce_window(h, -np.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def loss(params, x, y):
+        h = conv_relu_pool(conv_relu_pool(x, *params[0:2]), *params[2:4])
+        return _jax_cross_entropy(_jax_dense(params[4:], h.reshape(h.shape[0], -1)), y)
+
+    arrays = [v.numpy().copy() for v in _ember_net(_lenet_layers, seed).state_dict().values()]
+    params = arrays[:4] + [a.T.copy() for a in arrays[4:]]
+    return _jax_step(loss, params, *_batches((batch, 1, 28, 28), 10, seed), lr)
