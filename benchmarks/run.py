@@ -41,6 +41,7 @@ def _mlp(sizes, batch):
         "torch": lambda: w.mlp_torch(sizes, batch),
         "numpy": lambda: w.mlp_numpy(sizes, batch),
         "ember-graph": lambda: w.mlp_graph(sizes, batch),
+        "ember-jit": lambda: w.mlp_ember(sizes, batch, jit=True),
         "jax": lambda: w.mlp_jax(sizes, batch),
         "torch-compile": lambda: w.mlp_torch(sizes, batch, compiled=True),
     }
@@ -51,13 +52,15 @@ WORKLOADS = {
     "W1b1": _linreg(1),
     "W1b32": _linreg(32),
     **{name: _mlp(*shape) for name, shape in MLPS.items()},
-    "W4": {"ember": w.lenet_ember, "torch": w.lenet_torch, "jax": w.lenet_jax},
+    "W4": {"ember": w.lenet_ember, "torch": w.lenet_torch, "ember-jit": lambda: w.lenet_ember(jit=True),
+           "jax": w.lenet_jax},
 }
-COLUMNS = ("ember", "torch", "numpy", "ember-graph", "jax", "torch-compile")
-COMPILED = ("ember-graph", "jax", "torch-compile")
-RATIOS = [(c, "torch") for c in COLUMNS if c != "torch"] + [("ember", "numpy"), ("ember-graph", "jax")]
-IMPORTS = {"ember-graph": "ember.compat.tf", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
-SHORT = {"ember-graph": "graph", "torch-compile": "compile"}
+COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-jit", "jax", "torch-compile")
+COMPILED = ("ember-graph", "ember-jit", "jax", "torch-compile")
+RATIOS = [(c, "torch") for c in COLUMNS if c != "torch"] + [("ember", "numpy"), ("ember-graph", "jax"),
+                                                            ("ember-jit", "jax")]
+IMPORTS = {"ember-graph": "ember.compat.tf", "ember-jit": "ember", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
+SHORT = {"ember-graph": "graph", "ember-jit": "jit", "torch-compile": "compile"}
 
 
 def available(torch_compile: bool) -> set[str]:
@@ -106,6 +109,9 @@ def compile_report(names: list[str], columns: set[str], repeats: int) -> None:
         if "ember-graph" in cells and "jax" in cells:
             (graph_cold, graph_again), (jax_cold, jax_again) = cells["ember-graph"], cells["jax"]
             row += f"   {graph_cold / jax_cold:.3f}x / {graph_again / jax_again:.3f}x"
+        if "ember-jit" in cells and "jax" in cells:
+            (jit_cold, jit_again), (jax_cold, jax_again) = cells["ember-jit"], cells["jax"]
+            row += f"   jit/jax {jit_cold / jax_cold:.3f}x / {jit_again / jax_again:.3f}x"
         print(row, flush=True)
 
 

@@ -85,16 +85,23 @@ def _lenet_layers(nn):
     )
 
 
-def _ember_step(net, optimizer, xs, ys):
+def _ember_step(net, optimizer, xs, ys, jit=False):
+    """The eager step; ``jit``: the same function traced whole (backward and update) by ``ember.jit``."""
     xs = [ember.from_numpy(x) for x in xs]
     ys = [ember.from_numpy(y) for y in ys]
 
-    def step(i):
+    def train(x, y):
         optimizer.zero_grad()
-        loss = ember.cross_entropy(net(xs[i % POOL]), ys[i % POOL])
+        loss = ember.cross_entropy(net(x), y)
         loss.backward()
         optimizer.step()
         return loss
+
+    if jit:
+        train = ember.jit(train)
+
+    def step(i):
+        return train(xs[i % POOL], ys[i % POOL])
 
     return step
 
@@ -145,10 +152,10 @@ def _batches(shape, classes, seed):
     return xs, ys
 
 
-def mlp_ember(sizes, batch, lr=0.01, momentum=0.9, seed=0):
+def mlp_ember(sizes, batch, lr=0.01, momentum=0.9, seed=0, jit=False):
     net = _ember_net(lambda nn: _mlp_layers(nn, sizes), seed)
     optimizer = ember.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    return _ember_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed))
+    return _ember_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed), jit=jit)
 
 
 def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0, compiled=False):
@@ -159,10 +166,10 @@ def mlp_torch(sizes, batch, lr=0.01, momentum=0.9, seed=0, compiled=False):
     return _torch_step(net, optimizer, *_batches((batch, sizes[0]), sizes[-1], seed), compiled)
 
 
-def lenet_ember(batch=64, lr=0.01, seed=0):
+def lenet_ember(batch=64, lr=0.01, seed=0, jit=False):
     net = _ember_net(_lenet_layers, seed)
     optimizer = ember.optim.SGD(net.parameters(), lr=lr)
-    return _ember_step(net, optimizer, *_batches((batch, 1, 28, 28), 10, seed))
+    return _ember_step(net, optimizer, *_batches((batch, 1, 28, 28), 10, seed), jit=jit)
 
 
 def lenet_torch(batch=64, lr=0.01, seed=0):
