@@ -193,20 +193,21 @@ def test_default_pipeline_golden_linear_regression():
     g.outputs = [loss]
     assert run_passes(g, verify=True).dump() == """\
 graph(%0: float32[4] x, %1: float32[4] y, %2: float32[] w, %3: float32[] b) {
-  %4 = mul(%2, %0) : float32[4]
-  %5 = add(%4, %3) : float32[4]
-  %6 = sub(%5, %1) : float32[4]
-  %7 = mul(%6, %6) : float32[4]
+  %4 = mul(%2, %0) : float32[4]  @buf0
+  %5 = add(%4, %3) : float32[4]  @buf0 over %4
+  %6 = sub(%5, %1) : float32[4]  @buf0 over %5
+  %7 = mul(%6, %6) : float32[4]  @buf1
   %8 = sum(%7, axis=None, keepdims=False) : float32[]
   %9 = const(0.25) : float32[]
   %10 = mul(%8, %9) : float32[]
   %14 = const([0.25, 0.25, 0.25, 0.25]) : float32[4]
-  %15 = mul(%14, %6) : float32[4]
-  %17 = add(%15, %15) : float32[4]
+  %15 = mul(%14, %6) : float32[4]  @buf0 over %6
+  %17 = add(%15, %15) : float32[4]  @buf0 over %15
   %18 = sum(%17, axis=0, keepdims=False) : float32[]
-  %19 = mul(%17, %0) : float32[4]
+  %19 = mul(%17, %0) : float32[4]  @buf0 over %17
   %20 = sum(%19, axis=0, keepdims=False) : float32[]
   update(%2, %20, rule=sgd_update, hyper={lr=0.01})
   update(%3, %18, rule=sgd_update, hyper={lr=0.01})
   return %10
+  // buffers (7 values in 2): buf0 16 B, buf1 16 B
 }"""

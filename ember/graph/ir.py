@@ -175,6 +175,7 @@ class Graph:
         self.live_captures = False  # when True, captured leaf Tensors that require grad become inputs
         self.captured: list = []  # (Tensor, Value) pairs of those inputs, read afresh on every run
         self.trace = None  # an ember.graph.tracing.Trace while ember.jit traces into this graph
+        self.memory_plan = None  # an ember.passes.plan_memory.MemoryPlan: which values share which buffer
 
     # --- building ---
     def _value(self, shape, dtype, name: str | None = None) -> Value:
@@ -257,8 +258,11 @@ class Graph:
         """The readable text form (stable: golden tests compare it)."""
         params = ", ".join(f"%{v.id}: {v.data!r}" + (f" {v.name}" if v.name else "") for v in self.inputs)
         lines = [f"graph({params}) {{"]
-        lines += ["  " + format_node(node) for node in self.nodes]
+        plan = self.memory_plan if self.memory_plan is not None and self.memory_plan.matches(self) else None
+        lines += ["  " + format_node(node) + (plan.note(node) if plan else "") for node in self.nodes]
         lines.append("  return " + ", ".join(f"%{v.id}" for v in self.outputs))
+        if plan and plan.buffers:
+            lines.append("  // " + plan.summary())
         lines.append("}")
         return "\n".join(lines)
 

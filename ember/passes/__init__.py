@@ -6,11 +6,13 @@
 from ember.passes.autodiff import TrainRequest, append_updates, autodiff, gradients
 from ember.passes.cse import cse
 from ember.passes.fold_constants import fold_constants
+from ember.passes.fuse_elementwise import fuse_elementwise
 from ember.passes.manager import DEFAULT_PIPELINE, PASSES, PassManager, run_passes
+from ember.passes.plan_memory import MemoryPlan, plan_memory
 from ember.passes.prune import prune
 from ember.passes.simplify import simplify
 
 __all__ = [
-    "DEFAULT_PIPELINE", "PASSES", "PassManager", "TrainRequest", "append_updates", "autodiff", "cse",
-    "fold_constants", "gradients", "prune", "run_passes", "simplify",
+    "DEFAULT_PIPELINE", "MemoryPlan", "PASSES", "PassManager", "TrainRequest", "append_updates", "autodiff", "cse",
+    "fold_constants", "fuse_elementwise", "gradients", "plan_memory", "prune", "run_passes", "simplify",
 ]

@@ -13,6 +13,8 @@ from ember.graph.ir import Graph
 from ember.passes.autodiff import autodiff
 from ember.passes.cse import cse
 from ember.passes.fold_constants import fold_constants
+from ember.passes.fuse_elementwise import fuse_elementwise
+from ember.passes.plan_memory import plan_memory
 from ember.passes.prune import prune
 from ember.passes.simplify import simplify
 
@@ -22,8 +24,11 @@ PASSES: dict[str, Callable[[Graph], Graph]] = {
     "fold_constants": fold_constants,
     "cse": cse,
     "simplify": simplify,
+    "fuse_elementwise": fuse_elementwise,
+    "plan_memory": plan_memory,
 }
-DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune")
+DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune", "fuse_elementwise",
+                    "plan_memory")
 
 
 class PassManager:

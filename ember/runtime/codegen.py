@@ -3,6 +3,10 @@ and each op's own forward for the rest. The reference it is tested against is ``
 
 A graph whose every value holds one floating-point element (linear regression at batch 1) is generated on
 NumPy scalars instead of arrays: the same float32/float64 arithmetic, without array-call overhead.
+
+Two passes shape the code: a ``fused`` node (``fuse_elementwise``) becomes one numexpr call
+(``ember.runtime.kernels``), and the graph's memory plan (``plan_memory``) becomes arrays allocated once per
+compiled function and passed as ``out=``.
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ import numpy as np
 from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
 from ember.optim.functional import sgd_update
+from ember.runtime.kernels import numexpr_kernel
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=", "lt": "<",
           "le": "<=", "gt": ">", "ge": ">="}
 _UFUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "abs": np.abs, "neg": np.negative,
            "maximum": np.maximum, "minimum": np.minimum, "where": np.where, "log1p": np.log1p, "sin": np.sin,
            "cos": np.cos, "sign": np.sign}
+_INFIX_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
+                 "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+                 "ge": np.greater_equal}
+_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 _ALIASES = frozenset({"reshape", "broadcast_to", "sum"})  # on one element these move no data
 _SCALAR_OPS = frozenset({"add", "sub", "mul", "div", "neg", "const", "update", "cast", "relu"} | _ALIASES
                         | {"exp", "log", "sqrt", "tanh", "abs", "maximum", "minimum"})
@@ -66,7 +75,10 @@ def _momentum_sgd(attrs: dict) -> bool:
 def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None) -> CompiledGraph:
     """Generate the function for ``graph``. ``bound`` maps input value ids to arrays fixed into the code
     (variables, updated in place); the other inputs are the function's arguments, in order. ``layout``
-    lists, per returned item, an index into ``graph.outputs`` or None (returned as None)."""
+    lists, per returned item, an index into ``graph.outputs`` or None (returned as None).
+
+    The function reuses the buffers of the graph's memory plan on every call, so one compiled function must
+    not run in two threads at once (returned arrays are never such buffers)."""
     bound = bound or {}
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
@@ -88,6 +100,7 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
 def _array_lines(graph: Graph, bound: dict, env: _Env):
     names: dict = {}
     lines = []
+    into, over = _buffers(graph, env)
     for v in graph.inputs:
         names[v.id] = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
     fetched_vars = {v.id for v in graph.outputs if v.id in bound}
@@ -103,8 +116,10 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
         elif name == "assign":
             lines.append(f"{args[0]}[...] = {args[1]}")
         else:
-            target = names[node.outputs[0].id] = f"v{node.outputs[0].id}"
-            lines.append(f"{target} = {_expression(node, args, env)}")
+            out = node.outputs[0].id
+            dest = into.get(out) or (names[over[out]] if out in over else None)
+            target = names[out] = f"v{out}"
+            lines.append(f"{target} = {_expression(node, args, env, dest)}")
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
 
 
@@ -138,20 +153,58 @@ def _update_lines(node, args: list, env: _Env) -> list:
     return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{hyper_name})"]
 
 
-def _expression(node, args: list, env: _Env) -> str:
+def _buffers(graph: Graph, env: _Env) -> tuple:
+    """From the graph's memory plan: value id -> name of the preallocated array it is computed into (one
+    allocation per buffer, one view per value), and value id -> id of the dying input it overwrites. Both
+    empty without a plan or when the graph changed since it was made."""
+    plan = graph.memory_plan
+    if plan is None or not plan.matches(graph):
+        return {}, {}
+    memory = [np.empty(n, np.uint8) for n in plan.buffers]
+    specs = {v.id: v.data for node in graph.nodes for v in node.outputs}
+    names: dict = {}  # (slot, shape, dtype) -> one view: NumPy checks an exact in-place overlap by identity
+    views = {}
+    for vid, slot in plan.slots.items():
+        spec = specs[vid]
+        key = (slot, spec.shape, spec.dtype)
+        if key not in names:
+            names[key] = env.bind(memory[slot][:spec.nbytes].view(spec.dtype).reshape(spec.shape), "o")
+        views[vid] = names[key]
+    return views, plan.inplace
+
+
+def _same_types(node) -> bool:
+    """Whether NumPy computes ``node`` in its output dtype, so ``out=`` changes nothing but the memory."""
+    dtypes = {v.data.dtype for v in node.inputs}
+    if node.op.name in _COMPARISONS:
+        return len(dtypes) == 1
+    return dtypes == {node.outputs[0].data.dtype}
+
+
+def _expression(node, args: list, env: _Env, out: str | None = None) -> str:
+    """The right-hand side computing ``node``; into the array named ``out`` where NumPy has an ``out=``."""
     name, attrs = node.op.name, node.attrs
     dtypes = [v.data.dtype for v in node.inputs]
     plain = all(d != bfloat16 for d in dtypes)
+    dest = f", out={out}" if out is not None and plain and (name == "fused" or _same_types(node)) else ""
     if name in _INFIX and plain and (name != "div" or all(d in FLOATING for d in dtypes)):
+        if dest:
+            return f"{env.bind(_INFIX_UFUNCS[name], 'f')}({args[0]}, {args[1]}{dest})"
         return f"{args[0]} {_INFIX[name]} {args[1]}"
     if name in _UFUNCS and plain:
-        return f"{env.bind(_UFUNCS[name], 'f')}({', '.join(args)})"
+        return f"{env.bind(_UFUNCS[name], 'f')}({', '.join(args)}{dest if name != 'where' else ''})"
     if name == "relu" and plain:
-        return f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(dtypes[0].type(0), 'c')})"
+        return f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(dtypes[0].type(0), 'c')}{dest})"
     if name == "matmul" and plain:
-        return f"{args[0]} @ {args[1]}"
+        return f"{env.bind(np.matmul, 'f')}({args[0]}, {args[1]}{dest})" if dest else f"{args[0]} @ {args[1]}"
     if name == "sum" and dtypes[0] in FLOATING:  # ndarray.sum is np.add.reduce, called more directly
-        return f"{env.bind(np.add.reduce, 'f')}({args[0]}, {attrs['axis']!r}, None, None, {attrs['keepdims']!r})"
+        target = out if dest else None
+        return f"{env.bind(np.add.reduce, 'f')}({args[0]}, {attrs['axis']!r}, None, {target}, {attrs['keepdims']!r})"
+    if name == "fused":
+        kernel = numexpr_kernel(attrs["body"], dtypes)
+        if kernel is not None:  # one numexpr call; without numexpr the body's forwards run below
+            inputs = args + [env.bind(c, "c") for c in kernel.constants]
+            return f"{env.bind(kernel.fn, 'k')}({', '.join(inputs)}{dest}, ex_uses_vml={kernel.uses_vml})"
     if name == "reshape":
         return f"{args[0]}.reshape({tuple(node.outputs[0].data.shape)!r})"
     if name == "transpose":
