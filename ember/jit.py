@@ -164,19 +164,17 @@ class JitFunction:
 
 def _write_grads(writeback: list, results: tuple) -> None:
     """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode."""
-    owners = set()
+    seen = set()
     for param, index in writeback:
         if index is None:
             param.grad = None
             continue
-        array = np.asarray(results[index])
-        owner = array
-        while owner.base is not None:
-            owner = owner.base
-        if id(owner) in owners or not array.flags.writeable:
-            array = array.copy()
-            owner = array
-        owners.add(id(owner))
+        array = results[index]
+        if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph
+            array = np.array(array)
+        elif array.base is not None or id(array) in seen or not array.flags.writeable:
+            array = array.copy()  # a view, or an array handed out twice: the gradient gets its own memory
+        seen.add(id(array))
         param.grad = Tensor._make(array, None)
 
 

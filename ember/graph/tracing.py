@@ -45,6 +45,7 @@ class Trace:
         self.grad_inputs: list = []  # (param, Value): a gradient present before the call, read live
         self.updates: list = []  # (optimizer, param, state, hyper getter, hyper at trace time) per update
         self.hyper_getters: dict = {}  # id(param group) -> its getter, shared by the group's update nodes
+        self._checks = None
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -66,24 +67,35 @@ class Trace:
         for param, was_none in self.assumed:
             if (param.grad is None) != was_none:
                 return False
-        checked = set()
-        for optimizer, param, state, getter, hyper in self.updates:  # lr is read live; the rest is code
-            if optimizer.state.get(param) is not state:
-                return False
-            if id(getter) not in checked:
-                checked.add(id(getter))
-                if _fixed(getter()) != _fixed(hyper):
+        if self.updates:
+            if self._checks is None:
+                self._freeze_checks()
+            states, hypers = self._checks
+            for container, param, state in states:
+                if container.get(param) is not state:
+                    return False
+            for getter, fixed in hypers:  # lr is read live; the other values are compiled into the code
+                hyper = getter()
+                hyper.pop("lr", None)
+                if hyper != fixed:
                     return False
         return True
+
+    def _freeze_checks(self) -> None:
+        """What ``matches`` compares, computed once: the state dicts bound into the code and, per parameter
+        group, its hyper-parameters other than lr."""
+        states, hypers, seen = [], [], set()
+        for optimizer, param, state, getter, hyper in self.updates:
+            states.append((optimizer.state, param, state))
+            if id(getter) not in seen:
+                seen.add(id(getter))
+                hypers.append((getter, {k: v for k, v in hyper.items() if k != "lr"}))
+        self._checks = (states, hypers)
 
     def restore(self) -> None:
         """Put back every touched ``.grad`` as it was before tracing."""
         for param, grad in self.before.values():
             param.grad = grad
-
-
-def _fixed(hyper: dict) -> dict:
-    return {k: v for k, v in hyper.items() if k != "lr"}
 
 
 def _trace() -> Trace:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.autograd import apply
 from ember.ops.activation import log_softmax
 from ember.ops.convert import as_tensor, cast, to_float
@@ -78,16 +80,22 @@ def _check_class_target(name: str, input: Tensor, target: Tensor):
 
 def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, normalize, dtype):
     valid = target != ignore_index
-    safe = xp.where(valid, target, 0)
+    all_valid = bool(valid.all())
+    safe = target if all_valid else xp.where(valid, target, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= num_classes):
         bad = safe[(safe < 0) | (safe >= num_classes)]
         raise IndexError(f"target values must lie in [0, {num_classes}) or be ignore_index, got {bad[:5]}")
-    w = valid.astype(dtype) if weight is None else (weight[safe] * valid).astype(dtype, copy=False)
-    if normalize:
-        w /= w.sum()  # all targets ignored: 0/0 gives nan, as in PyTorch
+    if all_valid and weight is None and safe.size:  # the common case: one weight, what the division gives
+        one = np.dtype(dtype).type(1)
+        w = -(one / np.dtype(dtype).type(safe.size)) if normalize else -one
+    else:
+        w = valid.astype(dtype) if weight is None else (weight[safe] * valid).astype(dtype, copy=False)
+        if normalize:
+            w /= w.sum()  # all targets ignored: 0/0 gives nan, as in PyTorch
+        w = -w.reshape(-1)
     # Fill (samples, classes) with the class axis last, then move it to axis 1.
     rows = xp.zeros((safe.size, num_classes), dtype)
-    rows[xp.arange(safe.size), safe.reshape(-1)] = -w.reshape(-1)
+    rows[xp.arange(safe.size), safe.reshape(-1)] = w
     if target.ndim == 1:
         return rows
     return xp.moveaxis(rows.reshape(target.shape + (num_classes,)), -1, 1)
