@@ -6,7 +6,7 @@ import pytest
 from ember.ops.kernels import max_last, sum_last
 
 
-@pytest.mark.parametrize("shape", [(7, 10), (3, 4, 5), (2, 1), (5, 32), (4, 33), (6, 0)])
+@pytest.mark.parametrize("shape", [(7, 10), (200, 10), (3, 64, 5), (130, 1), (128, 32), (200, 33), (6, 0), (128, 0)])
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_short_axis_reductions_match_numpy(shape, keepdims, dtype):
@@ -25,5 +25,6 @@ def test_other_axes_and_layouts_fall_back_to_numpy():
 
 
 def test_max_keeps_nan():
-    x = np.array([[1.0, np.nan, 3.0], [2.0, 1.0, 0.0]], np.float32)
+    x = np.tile(np.array([[1.0, np.nan, 3.0], [2.0, 1.0, 0.0]], np.float32), (100, 1))  # 200 rows: the shortcut
     assert np.isnan(max_last(np, x, -1, False)[0]) and np.isnan(x.max(-1)[0])
+    assert not np.isnan(max_last(np, x, -1, False)[1])
