@@ -324,3 +324,42 @@ def test_rerunning_the_initializer_restarts_training(optimizer):
             sess.run(tf.global_variables_initializer())
             runs.append([sess.run([train, loss], {x: data})[1] for _ in range(4)])
     assert runs[0] == runs[1]
+
+
+def _train_alternating_batches(optimizer):
+    """Momentum SGD on an MLP, alternating two batch sizes (two compiled functions share the state)."""
+    x_data, _, onehot = _mlp_data()
+    rng = np.random.default_rng(3)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 13])
+        y = tf.placeholder(tf.float32, [None, 3])
+        w1 = tf.Variable(rng.standard_normal((13, 16)).astype(np.float32) * 0.3)
+        b1 = tf.Variable(np.zeros(16, np.float32))
+        w2 = tf.Variable(rng.standard_normal((16, 3)).astype(np.float32) * 0.3)
+        b2 = tf.Variable(np.zeros(3, np.float32))
+        logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        train = optimizer().minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for step in range(6):
+                n = 32 if step % 2 else 17
+                sess.run(train, {x: x_data[:n], y: onehot[:n]})
+            return [sess.run(v) for v in (w1, b1, w2, b2)]
+
+
+@pytest.mark.parametrize("optimizer", [lambda: tf.train.MomentumOptimizer(0.1, 0.9),
+                                       lambda: tf.train.GradientDescentOptimizer(0.1)])
+def test_variables_updated_together_equal_one_by_one(monkeypatch, optimizer):
+    import ember.runtime.codegen as codegen
+
+    together = _train_alternating_batches(optimizer)
+    sources = []
+    compile_graph = codegen.compile_graph
+    monkeypatch.setattr(tf, "compile_graph", lambda *a, **k: sources.append(compile_graph(*a, **k)) or sources[-1])
+    _train_alternating_batches(optimizer)
+    assert any("grads" in c.source and c.source.count("__isub__") == 1 for c in sources)
+    monkeypatch.setattr(tf, "_arena", lambda pairs: [(var, value.copy()) for var, value in pairs])
+    one_by_one = _train_alternating_batches(optimizer)
+    for a, b in zip(together, one_by_one):
+        np.testing.assert_array_equal(a, b)

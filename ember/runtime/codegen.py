@@ -106,21 +106,111 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     fetched_vars = {v.id for v in graph.outputs if v.id in bound}
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
+    flat_grads, flat_lines = _flat_updates(graph, bound, env)
     for node in graph.nodes:
         name, attrs = node.op.name, node.attrs
         args = [names[v.id] for v in node.inputs]
         if name == "const":
             names[node.outputs[0].id] = env.bind(attrs["value"], "c")
         elif name == "update":
-            lines += _update_lines(node, args, env)
+            grouped = flat_lines.get(id(node))
+            lines += _update_lines(node, args, env) if grouped is None else grouped
         elif name == "assign":
             lines.append(f"{args[0]}[...] = {args[1]}")
         else:
             out = node.outputs[0].id
-            dest = into.get(out) or (names[over[out]] if out in over else None)
+            dest = flat_grads.get(out) or into.get(out) or (names[over[out]] if out in over else None)
             target = names[out] = f"v{out}"
-            lines.append(f"{target} = {_expression(node, args, env, dest)}")
+            expression = _expression(node, args, env, dest)
+            lines.append(f"{target} = {expression}")
+            if out in flat_grads and f"out={dest}" not in expression and f", {dest}, " not in expression:
+                lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+
+
+_ALIGN_BYTES = 64  # how ember.compat.tf lays variables out in one array (see its _arena)
+
+
+def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
+    """Runs of plain or momentum SGD updates over variables that lie side by side in one array: each run
+    becomes a few whole-array calls (the gradients are computed straight into one array too), instead of a
+    few calls per variable, which is what small models spend their time on.
+
+    Returns (gradient value id -> the view its producer writes into, id(update node) -> the lines replacing
+    it: the run's lines for its first node, none for the others).
+    """
+    users = graph.users()
+    outputs = {v.id for v in graph.outputs}
+    producers = graph.producers()
+    position = {id(node): i for i, node in enumerate(graph.nodes)}
+    runs: dict = {}
+    for node in graph.nodes:
+        if node.op.name != "update" or node.attrs.get("live") is not None:
+            continue
+        param, grad = node.inputs
+        kind = "plain" if _plain_sgd(node.attrs) else "momentum" if _momentum_sgd(node.attrs) else None
+        array = bound.get(param.id)
+        if (kind is None or array is None or grad.id in outputs or len(users.get(grad.id, ())) != 1
+                or grad.id not in producers or producers[grad.id].op.name == "const"):
+            continue
+        base = array.base
+        if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
+            continue
+        offset = (array.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // array.itemsize
+        key = (id(base), kind, tuple(sorted((k, repr(v)) for k, v in node.attrs["hyper"].items())))
+        runs.setdefault(key, (base, kind, []))[2].append((offset, node, array))
+    flat_grads, flat_lines = {}, {}
+    for base, kind, members in runs.values():
+        members.sort(key=lambda m: m[0])
+        run = [members[0]]
+        for member in members[1:] + [None]:
+            if member is not None and 0 <= member[0] - (run[-1][0] + run[-1][2].size) < \
+                    _ALIGN_BYTES // base.itemsize:
+                run.append(member)
+                continue
+            if len(run) > 1:
+                _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines)
+            run = [member]
+    return flat_grads, flat_lines
+
+
+def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines) -> None:
+    nodes = [node for _, node, _ in run]
+    first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
+    if any(graph.nodes[i].op.name != "update" for i in range(first, last + 1)):
+        return  # something reads the variables between the updates: keep them one by one
+    if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
+        return
+    start, end = run[0][0], run[-1][0] + run[-1][2].size
+    hyper = nodes[0].attrs["hyper"]
+    if kind == "momentum":
+        states = [n.attrs["state"] for n in nodes]
+        buffers = [state.get("momentum_buffer") for state in states]
+        if all(b is None for b in buffers):
+            flat_buffer = np.zeros(end - start, base.dtype)
+            for (offset, _, array), state in zip(run, states):
+                state["momentum_buffer"] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
+        else:  # another compiled function made them: share its array, or give up
+            flat_buffer = buffers[0].base if buffers[0] is not None else None
+            if flat_buffer is None or flat_buffer.size != end - start or any(
+                    b is None or b.base is not flat_buffer
+                    or b.__array_interface__["data"][0] - flat_buffer.__array_interface__["data"][0]
+                    != (offset - start) * base.itemsize for b, (offset, _, _) in zip(buffers, run)):
+                return
+    grads = np.zeros(end - start, base.dtype)  # the gaps between variables stay zero
+    for offset, node, array in run:
+        view = grads[offset - start:offset - start + array.size].reshape(array.shape)
+        flat_grads[node.inputs[1].id] = env.bind(view, "g")
+    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), repr(float(hyper["lr"]))
+    if kind == "plain":
+        lines = [f"{params}.__isub__({grad_name} * {lr})"]
+    else:
+        buf = env.bind(flat_buffer, "buf")
+        lines = [f"{buf}.__imul__({float(hyper['momentum'])!r})", f"{buf}.__iadd__({grad_name})",
+                 f"{params}.__isub__({buf} * {lr})"]
+    for node in nodes:
+        flat_lines[id(node)] = []
+    flat_lines[id(graph.nodes[first])] = lines
 
 
 def _update_lines(node, args: list, env: _Env) -> list:
