@@ -14,7 +14,9 @@ traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace
 outside as constants (parameters that require grad and module buffers are read afresh on every call). A
 call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
 hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into
-appears or disappears. The compiled function's results are not recorded on the autograd tape.
+appears or disappears. The compiled function's results are not recorded on the autograd tape. Python side
+effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
+Row-sparse embedding gradients (``sparse=True``) are refused with a TypeError.
 
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes

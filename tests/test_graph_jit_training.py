@@ -182,3 +182,29 @@ def test_every_example_gives_the_same_result_compiled(name, kwargs):
     main = _example(name).main
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(compile=True, **kwargs) == main(compile=False, **kwargs)
+
+
+def test_embedding_steps_trace_and_sparse_ones_refuse_clearly():
+    ember.manual_seed(0)
+    emb, ref = nn.Embedding(10, 4), nn.Embedding(10, 4)
+    ref.load_state_dict(emb.state_dict())
+    opt = ember.optim.SGD(emb.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = ember.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+
+    def step(table, optimizer, ids):
+        optimizer.zero_grad()
+        loss = (table(ids) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    fast = ember.jit(lambda ids: step(emb, opt, ids))
+    for i in range(3):
+        ids = ember.tensor([1, 2, 2, i])
+        assert fast(ids).item() == step(ref, ref_opt, ids).item()
+    np.testing.assert_array_equal(emb.weight.detach().numpy(), ref.weight.detach().numpy())
+    with pytest.raises(IndexError, match=r"ids must lie in \[0, 10\)"):
+        fast(ember.tensor([1, 2, 2, 10]))
+    sparse = nn.Embedding(10, 4, sparse=True)
+    with pytest.raises(TypeError, match="sparse=True"):
+        ember.jit(lambda ids: sparse(ids).sum())(ember.tensor([1]))

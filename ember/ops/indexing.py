@@ -299,6 +299,10 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
 
 
 def _embedding_forward(xp, weight, ids, *, sparse):
+    n = weight.shape[0]
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n):
+        raise IndexError(f"embedding: ids must lie in [0, {n}) for a weight of shape {list(weight.shape)}, "
+                         f"got values from {int(ids.min())} to {int(ids.max())}")
     return weight[ids]
 
 
@@ -313,6 +317,8 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_vjp(ctx, g):
     weight, ids = ctx.inputs
     rows = g.reshape(-1, weight.shape[1])
+    if getattr(ids, "graph", None) is not None:  # a graph is built: the ids are symbolic
+        return index_add(_zeros_like(weight, g), ids.reshape(-1), rows, axis=0), None
     flat_ids = ids.data.reshape(-1)
     if ctx.attrs["sparse"] and not autograd.is_grad_enabled():
         return RowSparse(flat_ids, rows, weight.shape), None
@@ -334,10 +340,7 @@ def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
-    n = weight.shape[0]
-    if ids.data.size and (int(ids.data.min()) < 0 or int(ids.data.max()) >= n):
-        raise IndexError(
-            f"embedding: ids must lie in [0, {n}) for a weight of shape {list(weight.shape)}, got values "
-            f"from {int(ids.data.min())} to {int(ids.data.max())}"
-        )
+    if sparse and getattr(ids, "graph", None) is not None:
+        raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
+                        "be traced into a graph; use sparse=False under ember.jit")
     return apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})
