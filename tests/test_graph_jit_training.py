@@ -22,6 +22,7 @@ Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(4)]
 
 NETS = {
     "mlp": lambda: [nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)],
+    "layernorm-gelu": lambda: [nn.Linear(6, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 3)],
     "batchnorm": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 3)],
     "batchnorm-cumulative": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5, momentum=None), nn.Linear(5, 3)],
     "dropout": lambda: [nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3)],
@@ -208,3 +209,34 @@ def test_embedding_steps_trace_and_sparse_ones_refuse_clearly():
     sparse = nn.Embedding(10, 4, sparse=True)
     with pytest.raises(TypeError, match="sparse=True"):
         ember.jit(lambda ids: sparse(ids).sum())(ember.tensor([1]))
+    bags = nn.EmbeddingBag(10, 4)
+    with pytest.raises(TypeError, match="EmbeddingBag: the bags are formed"):
+        ember.jit(lambda ids: bags(ids).sum())(ember.tensor([[1, 2], [3, 4]]))
+
+
+@pytest.mark.parametrize("build,shape", [
+    (lambda: nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, batch_first=True), (4, 5, 16)),
+    (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(36, 2)), (4, 1, 8, 8)),
+    (lambda: nn.GRU(6, 8, batch_first=True), (3, 5, 6)),
+], ids=["transformer", "conv-batchnorm", "gru"])
+def test_larger_layers_train_the_same_traced(build, shape):
+    x = ember.tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    losses = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = build()
+        optimizer = ember.optim.Adam(net.parameters(), lr=1e-2)
+
+        def step(x):
+            optimizer.zero_grad()
+            out = net(x)
+            loss = ((out[0] if isinstance(out, tuple) else out) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        step = ember.jit(step) if traced else step
+        ember.manual_seed(1)
+        losses.append([step(x).item() for _ in range(3)])
+    assert losses[1] == losses[0]
