@@ -102,8 +102,10 @@ def test_other_hyper_parameters_and_new_optimizer_state_retrace():
     opt.param_groups[0]["momentum"] = 0.5  # compiled into the update code: a new trace
     step(X[2], Y[2])
     assert step.traces == 2
-    opt.load_state_dict(opt.state_dict())  # fresh state dicts: the old code would update stale buffers
     step(X[3], Y[3])
+    assert step.traces == 2
+    opt.load_state_dict(opt.state_dict())  # fresh state dicts: the old code would update stale buffers
+    step(X[0], Y[0])
     assert step.traces == 3
 
 

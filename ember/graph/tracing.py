@@ -24,11 +24,6 @@ from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
 
-def symbolic(t) -> bool:
-    """Whether ``t`` is a Value of the graph being built."""
-    return t.__class__ is Value
-
-
 class Trace:
     """The parameters whose ``.grad`` a traced call read or set, and the ``.grad`` each had before.
 
@@ -40,7 +35,7 @@ class Trace:
         self.graph = graph
         self.before: dict = {}  # id(param) -> (param, its .grad before tracing)
         self.assumed: list = []  # (param, whether its .grad was None): the trace read the caller's .grad
-        self.read: set = set()
+        self.read: set = set()  # ids of the parameters in ``assumed``
         self.dropped: set = set()  # ids of parameters whose .grad the call set to None
         self.grad_inputs: list = []  # (param, Value): a gradient present before the call, read live
         self.updates: list = []  # (optimizer, param, state, hyper getter, hyper at trace time) per update
@@ -71,8 +66,8 @@ class Trace:
             if self._checks is None:
                 self._freeze_checks()
             states, hypers = self._checks
-            for container, param, state in states:
-                if container.get(param) is not state:
+            for optimizer, param, state in states:
+                if optimizer.state.get(param) is not state:  # load_state_dict made new state dicts
                     return False
             for getter, fixed in hypers:  # lr is read live; the other values are compiled into the code
                 hyper = getter()
@@ -86,7 +81,7 @@ class Trace:
         group, its hyper-parameters other than lr."""
         states, hypers, seen = [], [], set()
         for optimizer, param, state, getter, hyper in self.updates:
-            states.append((optimizer.state, param, state))
+            states.append((optimizer, param, state))
             if id(getter) not in seen:
                 seen.add(id(getter))
                 hypers.append((getter, {k: v for k, v in hyper.items() if k != "lr"}))
