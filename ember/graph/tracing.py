@@ -20,6 +20,7 @@ import functools
 import numpy as np
 
 from ember.graph.ir import ASSIGN, RANDOM, UPDATE, Graph, GraphError, Value, current
+from ember.ops.registry import Spec
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -166,30 +167,19 @@ def record_update(optimizer, param: Tensor, grad: Value, group: dict) -> None:
     trace.updates.append((optimizer, param, state, getter, hyper))
 
 
-def read_state(t: Tensor, like) -> Tensor:
-    """``t`` (a buffer such as a running mean) as read now: a live graph input when ``like`` is symbolic."""
-    if like.__class__ is not Value:
-        return t
+def read_state(t: Tensor, like: Value) -> Value:
+    """``t`` (a buffer such as a running mean) as a live input of ``like``'s graph: read on every run."""
     return like.graph.capture(t, live=True)
 
 
-def write_state(t: Tensor, value: Tensor) -> None:
-    """``t.data[...] = value`` now, or an ``assign`` node into the live buffer when ``value`` is symbolic."""
-    if value.__class__ is not Value:
-        t.data[...] = value.data
-        return
+def write_state(t: Tensor, value: Value) -> None:
+    """An ``assign`` node writing ``value`` into the live buffer of ``t`` on every run."""
     graph = value.graph
     graph.add(ASSIGN, (graph.capture(t, live=True), value))
 
 
-def uniform(shape: tuple, dtype, like) -> Tensor:
-    """Samples in [0, 1) from Ember's generator: drawn now, or a ``random`` node when ``like`` is symbolic."""
-    if like.__class__ is not Value:
-        from ember import random as _random
-
-        return Tensor._make(_random.generator().random(shape).astype(dtype), None)
-    graph = like.graph
-    attrs = {"shape": tuple(shape), "dtype": np.dtype(dtype), "kind": "uniform", "a": 0.0, "b": 1.0}
-    from ember.ops.registry import Spec
-
-    return graph.add(RANDOM, (), attrs, [Spec(tuple(shape), np.dtype(dtype))])[0]
+def uniform(shape: tuple, dtype, like: Value) -> Value:
+    """A ``random`` node in ``like``'s graph: samples in [0, 1) from Ember's generator, fresh on every run."""
+    dtype = np.dtype(dtype)
+    attrs = {"shape": tuple(shape), "dtype": dtype, "kind": "uniform", "a": 0.0, "b": 1.0}
+    return like.graph.add(RANDOM, (), attrs, [Spec(tuple(shape), dtype)])[0]
