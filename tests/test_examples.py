@@ -1,6 +1,9 @@
-"""Every example trains to a stated result, and the demo recipe reaches its accuracy target."""
+"""Every example trains to a stated result (eager and compiled alike), and the demo recipe reaches its
+accuracy target."""
 
+import contextlib
 import importlib.util
+import io
 import pathlib
 
 import pytest
@@ -53,3 +56,17 @@ def test_the_demo_recipe_reaches_97_percent(capsys):
 def test_cli_lists_recipes(capsys):
     assert cli.main(["train", "--list"]) == 0
     assert "digits-cnn" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("linear_regression", {"steps": 60}),
+    ("logistic_regression", {"epochs": 2}),
+    ("mlp_digits", {"epochs": 2}),
+    ("cnn_digits", {"epochs": 1}),
+    ("rnn_sequence", {"epochs": 1}),
+    ("autoencoder", {"epochs": 2}),
+])
+def test_every_example_gives_the_same_result_compiled(name, kwargs):
+    main = _example(name).main
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(compile=True, **kwargs) == main(compile=False, **kwargs)

@@ -3,11 +3,6 @@ traced into the IR give exactly what eager mode gives."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
-import pathlib
-
 import numpy as np
 import pytest
 
@@ -15,7 +10,6 @@ import ember
 from ember import nn
 from ember.model import Model
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 RNG = np.random.default_rng(0)
 X = [ember.tensor(RNG.standard_normal((8, 6)).astype(np.float32)) for _ in range(4)]
 Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(4)]
@@ -164,27 +158,6 @@ def test_model_compile_fits_exactly_like_eager():
     assert results[1] == results[0]
     assert results[1][1]["accuracy"] >= 0.9
     assert model._compiled_step.traces == 2  # full batches and the shorter last batch
-
-
-def _example(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("name,kwargs", [
-    ("linear_regression", {"steps": 60}),
-    ("logistic_regression", {"epochs": 2}),
-    ("mlp_digits", {"epochs": 2}),
-    ("cnn_digits", {"epochs": 1}),
-    ("rnn_sequence", {"epochs": 1}),
-    ("autoencoder", {"epochs": 2}),
-])
-def test_every_example_gives_the_same_result_compiled(name, kwargs):
-    main = _example(name).main
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(compile=True, **kwargs) == main(compile=False, **kwargs)
 
 
 def test_embedding_steps_trace_and_sparse_ones_refuse_clearly():
