@@ -54,11 +54,21 @@ class _Env:
     def __init__(self):
         self.objects: dict = {"np": np}
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
+        self.scratches: dict = {}
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
         self.objects[name] = obj
         return name
+
+    def scratch(self, shape: tuple, dtype) -> str:
+        """A view of ``shape`` on one scratch array per dtype (sized by ``reserve``), for a step's temporary."""
+        flat = self.scratches[np.dtype(dtype)]
+        return self.bind(flat[:int(np.prod(shape))].reshape(shape), "s")
+
+    def reserve(self, sizes: dict) -> None:
+        """Allocate the scratch arrays: dtype -> the most elements one temporary needs."""
+        self.scratches = {dtype: np.empty(size, dtype) for dtype, size in sizes.items()}
 
 
 def _plain_sgd(attrs: dict) -> bool:
@@ -107,6 +117,12 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
     flat_grads, flat_lines = _flat_updates(graph, bound, env)
+    sizes: dict = {}
+    for node in graph.nodes:
+        if node.op.name == "update" and id(node) not in flat_lines:
+            param = node.inputs[0].data
+            sizes[param.dtype] = max(sizes.get(param.dtype, 0), int(np.prod(param.shape)))
+    env.reserve(sizes)
     for node in graph.nodes:
         name, attrs = node.op.name, node.attrs
         args = [names[v.id] for v in node.inputs]
@@ -229,16 +245,21 @@ def _update_lines(node, args: list, env: _Env) -> list:
             hyper_name = env.live[id(live)] = f"h{len(env.live)}"
             lines.append(f"{hyper_name} = {env.bind(live, 'hyper')}()")
         lr = f"{hyper_name}['lr']"
-    if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
-        return lines + [f"{param}.__isub__({grad} * {lr})"]
     array = node.inputs[0]
+    # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
+    step = env.scratch(array.data.shape, array.data.dtype) if array.data.ndim else None
+    if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
+        if step is None:
+            return lines + [f"{param}.__isub__({grad} * {lr})"]
+        return lines + [f"np.multiply({grad}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if _momentum_sgd(attrs) and array.data.ndim:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
         if "momentum_buffer" not in state:
             state["momentum_buffer"] = np.zeros(array.data.shape, array.data.dtype)
         buf = env.bind(state["momentum_buffer"], "buf")
         momentum = repr(float(hyper["momentum"])) if live is None else f"{hyper_name}['momentum']"
-        return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})", f"{param}.__isub__({buf} * {lr})"]
+        return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
+                        f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if live is None:
         rule = functools.partial(attrs["rule"], **hyper)
         return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
