@@ -412,6 +412,8 @@ _row("var_ddof1", lambda x: ember.var(x, axis=1, ddof=1), lambda x: np.var(x, ax
 _row("std_ddof1_keepdims", lambda x: ember.std(x, axis=(0, 1), keepdims=True, ddof=1),
      lambda x: np.std(x, axis=(0, 1), keepdims=True, ddof=1), ins(normal(3, 4, 2)), ("sqrt", "sum"),
      lambda x: torch.std(x, dim=(0, 1), keepdim=True))
+_row("reciprocal_count_ddof1", lambda x: x * ember.ops.reduction.reciprocal_count(x, axis=(0, 2), ddof=1),
+     lambda x: x / (3 * 2 - 1), ins(normal(3, 4, 2)), ("reciprocal_count", "mul"))
 _row("logsumexp_large", lambda x: ember.logsumexp(x, axis=1), lambda x: np_logsumexp(x, axis=1),
      ins(normal(3, 4, shift=800.0)), ("exp", "log"), lambda x: torch.logsumexp(x, 1), extra={"f32_atol": 0.1})
 _row("logsumexp_method", lambda x: x.logsumexp(-1, keepdims=True), lambda x: np_logsumexp(x, -1, True),

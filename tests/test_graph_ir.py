@@ -36,12 +36,17 @@ def test_dump_golden():
     assert g.verify() is g
 
 
-def test_unknown_dimension_prints_as_question_mark_and_ops_refuse_it_clearly():
+def test_unknown_dimension_prints_as_question_mark_and_flows_through_shape_rules():
     g = Graph()
     x = g.input("x", (None, 10), "float32")
+    w = g.input("w", (10, 3), "float32")
     assert "%0: float32[?, 10] x" in g.dump()
-    with g.building(), pytest.raises(GraphError, match="unknown dimensions"):
-        ember.exp(x)
+    with g.building():
+        y = ember.exp(x) @ w
+        m = y.mean(axis=0)
+    assert y.shape == (None, 3) and m.shape == (3,)
+    assert "%3 = matmul(%2, %1) : float32[?, 3]" in g.dump()
+    assert g.verify() is g
 
 
 def test_values_are_tensors_and_use_the_same_op_functions():

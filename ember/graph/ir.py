@@ -314,7 +314,7 @@ def _check_node(node: Node) -> None:
         return
     specs = [v.spec for v in node.inputs]
     try:
-        expected = op.infer(*specs, **node.attrs)
+        expected = infer(op, specs, node.attrs)
     except (ValueError, TypeError) as exc:
         raise GraphError(f"{format_node(node)}: {exc}") from None
     got = node.outputs[0].spec if len(node.outputs) == 1 else None
@@ -355,14 +355,50 @@ def build_node(op: Op, inputs: tuple, attrs: dict | None) -> Tensor:
             raise GraphError(f"{op.name}: input %{t.id} belongs to another graph")
         values.append(t)
     specs = [v.spec for v in values]
-    for spec in specs:
-        if None in spec.shape:
-            raise GraphError(
-                f"{op.name}: inputs ({describe(specs)}) have unknown dimensions; ops are built on known shapes "
-                "(ember.compat.tf and ember.jit build one graph per input signature)"
-            )
-    out = op.infer(*specs, **attrs) if attrs else op.infer(*specs)
-    return graph.add(op, values, attrs, [out])[0]
+    if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
+        raise GraphError(f"{op.name}: the target shape {_dims(attrs['shape'])} has unknown dimensions "
+                         f"(inputs: {describe(specs)}); give it in known sizes or -1")
+    return graph.add(op, values, attrs, [infer(op, specs, attrs or {})])[0]
+
+
+def infer(op: Op, specs: list, attrs: dict) -> Spec:
+    """The op's output type for inputs of ``specs``; unknown dimensions a rule cannot take are probed."""
+    try:
+        return op.infer(*specs, **attrs)
+    except TypeError:
+        if not any(None in s.shape for s in specs):
+            raise
+        return _probe(op, specs, attrs)
+
+
+_PROBES = (1_000_003, 1_000_033)  # stand-ins for unknown sizes: large, distinct, unlikely to be real sizes
+
+
+def _probe(op: Op, specs: list, attrs: dict) -> Spec:
+    """The output type of an op whose shape rule needs numbers: run the rule twice with the unknown sizes
+    replaced by two different stand-ins; output sizes that differ depend on them and stay unknown (the rule
+    runs again, on known sizes, when the graph is specialized)."""
+    outs = []
+    for probe in _PROBES:
+        filled = [Spec(tuple(probe if d is None else d for d in s.shape), s.dtype) for s in specs]
+        try:
+            outs.append(op.infer(*filled, **attrs))
+        except (ValueError, TypeError, IndexError) as exc:
+            raise GraphError(f"{op.name}: its shape rule needs known sizes for the unknown dimensions of "
+                             f"({describe(specs)}): {exc}") from None
+    a, b = outs
+    if len(a.shape) != len(b.shape) or a.dtype != b.dtype:
+        raise GraphError(f"{op.name}: the rank of its output depends on unknown sizes ({describe(specs)})")
+    return Spec(tuple(x if x == y and x not in _PROBES else None for x, y in zip(a.shape, b.shape)), a.dtype)
+
+
+def _dims(shape) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def has_unknown(shape) -> bool:
+    """Whether a Value's shape has an unknown (None) dimension."""
+    return None in shape
 
 
 class _Building:
@@ -378,11 +414,21 @@ class _Building:
         autograd.set_graph_builder(build_node)
         return self.graph
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, exc, traceback) -> None:
         from ember import autograd
 
         _stack.pop()
         autograd.set_graph_builder(build_node if _stack else None)
+        if kind is TypeError and "NoneType" in str(exc) and any(None in v.data.shape for v in self.graph.inputs):
+            # Python arithmetic on a shape met an unknown dimension: name the function that did it
+            where = None
+            while traceback is not None:
+                code = traceback.tb_frame.f_code
+                if "ember" in code.co_filename.replace("\\", "/").split("/"):
+                    where = code.co_name
+                traceback = traceback.tb_next
+            raise GraphError(f"{where or 'graph building'}: needs the size of an unknown (None) dimension "
+                             f"({exc}); build with known sizes there, or -1 in a reshape") from exc
 
 
 # --- the reference interpreter ---------------------------------------------------------------------------

@@ -168,7 +168,10 @@ def record_update(optimizer, param: Tensor, grad: Value, group: dict) -> None:
 
 
 def read_state(t: Tensor, like: Value) -> Value:
-    """``t`` (a buffer such as a running mean) as a live input of ``like``'s graph: read on every run."""
+    """``t`` (a buffer such as a running mean) as a live input of ``like``'s graph: read on every run.
+    A Value of that graph already is one (statistics given as graph inputs)."""
+    if t.__class__ is Value and t.graph is like.graph:
+        return t
     return like.graph.capture(t, live=True)
 
 

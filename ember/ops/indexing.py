@@ -22,6 +22,9 @@ def index_arrays(index):
     out = []
     for item in index:
         if isinstance(item, Tensor):
+            if getattr(item, "graph", None) is not None:
+                raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
+                                "is built; use take / gather with it, or a constant index")
             item = item.data
         elif isinstance(item, list):
             item = np.asarray(item)
@@ -89,6 +92,8 @@ def _getitem_grad(g: Tensor, shape, index) -> Tensor:
 def getitem(x: Tensor, index) -> Tensor:
     """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
     x = as_tensor(x)
+    if getattr(index, "graph", None) is not None and index.dtype.kind in "iu":  # a graph value picks rows
+        return take(x, index, axis=0)
     index = index_arrays(index)
     return apply(GETITEM, (x,), {"index": index})
 
@@ -291,6 +296,9 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
     indices = as_tensor(indices)
     _check_indices("one_hot", indices)
     if num_classes == -1:
+        if getattr(indices, "graph", None) is not None:
+            raise ValueError(f"one_hot: indices {indices!r} have no values while the graph is built; "
+                             "give num_classes")
         num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
     return apply(ONE_HOT, (indices,), {"num_classes": int(num_classes)})
 

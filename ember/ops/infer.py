@@ -7,20 +7,36 @@ from ember.ops.registry import Cost, Spec, shape_error
 
 
 def broadcast_shapes(name: str, specs) -> tuple:
-    """NumPy broadcasting of the specs' shapes, or a ShapeError naming ``name``."""
+    """NumPy broadcasting of the specs' shapes, or a ShapeError naming ``name``.
+
+    An unknown (None) dimension broadcast with a known size n > 1 gives n (it must be 1 or n when the
+    graph is specialized); with 1 or another unknown one it stays unknown."""
     ndim = max(len(s.shape) for s in specs)
     out = []
     for i in range(-ndim, 0):
         size = 1
+        unknown = False
         for s in specs:
             if len(s.shape) >= -i:
                 d = s.shape[i]
-                if d != 1:
+                if d is None:
+                    unknown = True
+                elif d != 1:
                     if size != 1 and d != size:
                         raise shape_error(name, specs, "shapes cannot be broadcast together")
                     size = d
-        out.append(size)
+        out.append(None if unknown and size == 1 else size)
     return tuple(out)
+
+
+def differ(a, b) -> bool:
+    """Two sizes that are known and different (an unknown, None, size may still match)."""
+    return a is not None and b is not None and a != b
+
+
+def fits(a: tuple, b: tuple) -> bool:
+    """Two shapes that may be equal: one rank, and no dimension known in both and different."""
+    return len(a) == len(b) and not any(differ(x, y) for x, y in zip(a, b))
 
 
 def same_dtype(name: str, specs):

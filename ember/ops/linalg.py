@@ -5,7 +5,7 @@ from __future__ import annotations
 from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
 from ember.ops.convert import promote
-from ember.ops.infer import broadcast_shapes, same_dtype
+from ember.ops.infer import broadcast_shapes, differ, same_dtype
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
 from ember.ops.shape import reshape, swapaxes, unbroadcast
 from ember.tensor import Tensor
@@ -25,7 +25,7 @@ def _matmul_infer(a, b):
         raise shape_error("matmul", specs, "inputs must have at least one dimension")
     a_shape = (1,) + tuple(a.shape) if a.ndim == 1 else tuple(a.shape)
     b_shape = tuple(b.shape) + (1,) if b.ndim == 1 else tuple(b.shape)
-    if a_shape[-1] != b_shape[-2]:
+    if differ(a_shape[-1], b_shape[-2]):
         raise shape_error("matmul", specs, f"inner dimensions differ ({a_shape[-1]} vs {b_shape[-2]})")
     try:
         batch = broadcast_shapes("matmul", [Spec(a_shape[:-2], a.dtype), Spec(b_shape[:-2], b.dtype)])
@@ -103,9 +103,9 @@ def _linear_forward(xp, x, weight, bias=None):
 def _linear_infer(x, weight, bias=None):
     specs = [x, weight] + ([bias] if bias is not None else [])
     same_dtype("linear", specs)
-    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    if weight.ndim != 2 or x.ndim == 0 or differ(x.shape[-1], weight.shape[1]):
         raise shape_error("linear", specs, "needs input (..., in_features) and weight (out_features, in_features)")
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+    if bias is not None and (bias.ndim != 1 or differ(bias.shape[0], weight.shape[0])):
         raise shape_error("linear", specs, f"bias must have shape [{weight.shape[0]}]")
     return Spec(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
 

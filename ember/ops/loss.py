@@ -9,7 +9,7 @@ from ember.ops.activation import log_softmax
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import abs, clip, log, softplus, where
 from ember.ops.indexing import take
-from ember.ops.infer import elementwise_cost
+from ember.ops.infer import elementwise_cost, fits
 from ember.ops.reduction import mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop
 from ember.tensor import Tensor
@@ -28,7 +28,7 @@ def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
 
 
 def _same_shape(name: str, a: Tensor, b: Tensor):
-    if a.shape != b.shape:
+    if not fits(a.shape, b.shape):
         raise ValueError(f"{name}: input {a.dtype}{list(a.shape)} and target {b.dtype}{list(b.shape)} differ in shape")
 
 
@@ -71,7 +71,7 @@ def _check_class_target(name: str, input: Tensor, target: Tensor):
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: class targets must be integers, got {target.dtype}")
     expected = (input.shape[0],) + input.shape[2:] if input.ndim >= 2 else ()
-    if input.ndim < 2 or tuple(target.shape) != expected:
+    if input.ndim < 2 or not fits(tuple(target.shape), expected):
         raise ValueError(
             f"{name}: input {input.dtype}{list(input.shape)} (N, C, ...) needs a target of shape "
             f"{list(expected)}, got {list(target.shape)}"

@@ -8,6 +8,7 @@ from ember import autograd
 from ember import random as _random
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.elementwise import sqrt
+from ember.ops.infer import fits
 from ember.ops.reduction import mean, var
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
@@ -34,7 +35,7 @@ def batch_norm(
         raise ValueError(f"batch_norm: input must be (N, C, ...), got {x.dtype}{list(x.shape)}")
     channels = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != (channels,):
+        if t is not None and not fits(tuple(t.shape), (channels,)):
             raise ValueError(f"batch_norm: {name} must have shape [{channels}] for input {list(x.shape)}, "
                              f"got {list(t.shape)}")
     axes = (0,) + tuple(range(2, x.ndim))

@@ -9,7 +9,7 @@ from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import exp, log, sqrt, where
 from ember.ops.infer import normalize_axis, reduced_shape, reduction_cost
 from ember.ops.kernels import max_last, sum_last
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop
 from ember.ops.shape import broadcast_to, reshape
 from ember.tensor import Tensor
 
@@ -137,7 +137,7 @@ def prod(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def _check_nonempty(name, x, axis):
-    if x.data.size == 0:
+    if x.data.size == 0:  # (None, not 0, when a graph dimension is unknown)
         raise ValueError(f"{name}: the reduction of an empty tensor of shape {list(x.shape)} has no identity")
 
 
@@ -189,12 +189,51 @@ def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
     return apply(ARGMIN, (x,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
-def _count(x: Tensor, axis) -> int:
+def _count(x: Tensor, axis) -> int | None:
+    """How many elements a reduction over ``axis`` combines; None when one of those axes is unknown (graph)."""
     axes = normalize_axis("mean", axis, x.ndim, [Spec(x.shape, x.dtype)])
     n = 1
     for a in axes:
+        if x.shape[a] is None:
+            return None
         n *= x.shape[a]
     return n
+
+
+def reciprocal_count_value(shape, *, axes, ddof, dtype) -> float:
+    """1 / (the number of elements over ``axes`` of ``shape``, less ``ddof``), as a Python float."""
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    if n - ddof <= 0:
+        raise ValueError(f"reciprocal_count: {n} elements over axes {list(axes)} of shape {list(shape)} are too "
+                         f"few (ddof={ddof})")
+    return 1.0 / (n - ddof)
+
+
+RECIPROCAL_COUNT = defop(
+    "reciprocal_count",
+    forward=lambda xp, x, *, axes, ddof, dtype: xp.asarray(reciprocal_count_value(x.shape, axes=axes, ddof=ddof,
+                                                                                  dtype=dtype), dtype),
+    infer=lambda x, *, axes, ddof, dtype: Spec((), dtype),
+    vjp=NON_DIFFERENTIABLE,
+    cost=lambda out, x, **attrs: Cost(0, out.nbytes),
+    onnx=NO_ONNX,
+)
+
+
+def reciprocal_count(x, axis=None, ddof: int = 0) -> Tensor:
+    """1 / (the number of elements over ``axis``, less ``ddof``), a 0-d tensor of x's float dtype, read from
+    x's shape when it runs: what a mean over an unknown graph dimension multiplies by."""
+    x = to_float(x)
+    axes = normalize_axis("reciprocal_count", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    return apply(RECIPROCAL_COUNT, (x,), {"axes": axes, "ddof": int(ddof), "dtype": x.dtype})
+
+
+def _scale(x: Tensor, axis, n: int | None, ddof: int = 0):
+    """The factor 1 / (n - ddof) a mean or variance multiplies by: a Python float, or, over an unknown
+    dimension, a ``reciprocal_count`` node that becomes that float when the graph is specialized."""
+    return 1.0 / (n - ddof) if n is not None else reciprocal_count(x, axis, ddof)
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
@@ -203,17 +242,17 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
     n = _count(x, axis)
     if n == 0:
         raise ValueError(f"mean: no elements to average over axis {axis} of shape {list(x.shape)}")
-    return sum(x, axis, keepdims) * (1.0 / n)
+    return sum(x, axis, keepdims) * _scale(x, axis, n)
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: unbiased like PyTorch's default)."""
     x = to_float(x)
     n = _count(x, axis)
-    if n - ddof <= 0:
+    if n is not None and n - ddof <= 0:
         raise ValueError(f"var: {n} elements over axis {axis} are too few for ddof={ddof}")
     centred = x - mean(x, axis, keepdims=True)
-    return sum(centred * centred, axis, keepdims) * (1.0 / (n - ddof))
+    return sum(centred * centred, axis, keepdims) * _scale(x, axis, n, ddof)
 
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -224,9 +263,13 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, computed without overflow."""
     x = to_float(x)
-    xp = x.xp
-    shift = x.data.max(axis=axis, keepdims=True) if x.data.size else xp.zeros((1,) * x.ndim, x.dtype)
-    shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype), None)
+    if getattr(x, "graph", None) is not None:  # a graph value: the shift is a node too (its gradient is 0)
+        shift = max(x, axis, keepdims=True)
+        shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
+    else:
+        xp = x.xp
+        shift = x.data.max(axis=axis, keepdims=True) if x.data.size else xp.zeros((1,) * x.ndim, x.dtype)
+        shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype), None)
     out = log(sum(exp(x - shift), axis, keepdims=True)) + shift
     if keepdims:
         return out

@@ -45,15 +45,19 @@ class Spec(NamedTuple):
         return len(self.shape)
 
     @property
-    def size(self) -> int:
+    def size(self) -> int | None:
+        """The number of elements; None when a dimension is unknown (a graph value)."""
         n = 1
         for d in self.shape:
+            if d is None:
+                return None
             n *= d
         return n
 
     @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
+    def nbytes(self) -> int | None:
+        n = self.size
+        return None if n is None else n * self.dtype.itemsize
 
 
 class Cost(NamedTuple):
@@ -111,8 +115,8 @@ def defop(
 
 
 def describe(specs) -> str:
-    """``float32[2, 3], int64[4]``: how errors show inputs."""
-    return ", ".join(f"{s.dtype}{list(s.shape)}" for s in specs)
+    """``float32[2, 3], int64[?, 4]``: how errors show inputs (``?``: an unknown dimension)."""
+    return ", ".join(f"{s.dtype}[{', '.join('?' if d is None else str(d) for d in s.shape)}]" for s in specs)
 
 
 def shape_error(op_name: str, specs, detail: str) -> ShapeError:

@@ -5,38 +5,60 @@ from __future__ import annotations
 
 from ember.autograd import apply
 from ember.ops.convert import as_tensor
-from ember.ops.infer import broadcast_shapes, movement_cost, normalize_axis, same_dtype
-from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
+from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
+from ember.ops.registry import NO_ONNX, Spec, defop, describe, shape_error
 from ember.tensor import Tensor
 
 
-def _prod(shape) -> int:
+def _prod(shape) -> int | None:
+    """The product of the sizes; None when one is unknown."""
     n = 1
     for d in shape:
+        if d is None:
+            return None
         n *= d
     return n
 
 
 def _resolve_shape(name: str, spec: Spec, shape) -> tuple:
-    """Fill in one -1 in ``shape`` and check the element count."""
-    shape = tuple(int(d) for d in shape)
+    """Fill in one -1 in ``shape`` and check the element count. In a graph, None at position i stands for
+    the input's unknown dimension i (``x.reshape(x.shape[0], -1)``)."""
+    if any(d is None and i >= spec.ndim for i, d in enumerate(shape)):
+        raise shape_error(name, [spec], f"target {_dims(shape)}: an unknown size must sit where the input has "
+                          "its unknown dimension")
+    shape = tuple(spec.shape[i] if d is None else int(d) for i, d in enumerate(shape))
+    copies = {i for i, d in enumerate(shape) if d is None}
     if shape.count(-1) > 1:
         raise shape_error(name, [spec], f"only one dimension may be -1, got {list(shape)}")
-    known = _prod(d for d in shape if d != -1)
+    unknown = {i for i, d in enumerate(spec.shape) if d is None}
+    if unknown != copies:  # an unknown dimension is merged or moved: -1 stays unknown until specialized
+        return tuple(None if d == -1 else d for d in shape)
+    size = _prod(d for d in spec.shape if d is not None)  # without the copied unknown dimensions
+    known = _prod(d for d in shape if d is not None and d != -1)
     if -1 in shape:
-        if known == 0 or spec.size % known:
-            raise shape_error(name, [spec], f"cannot reshape to {list(shape)}")
-        shape = tuple(spec.size // known if d == -1 else d for d in shape)
-    elif known != spec.size:
-        raise shape_error(name, [spec], f"cannot reshape {spec.size} elements to {list(shape)}")
+        if known == 0 or size % known:
+            raise shape_error(name, [spec], f"cannot reshape to {_dims(shape)}")
+        return tuple(size // known if d == -1 else d for d in shape)
+    if known != size:
+        raise shape_error(name, [spec], f"cannot reshape {spec.size} elements to {_dims(shape)}")
     return shape
 
 
 # --- reshape / transpose / broadcast ------------------------------------------------------------------
 
+def _dims(shape) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _reshape_forward(xp, x, *, shape):
+    if None in shape:  # (a graph's template, run by the interpreter) None: the input's size at that place
+        shape = tuple(x.shape[i] if d is None else d for i, d in enumerate(shape))
+    return x.reshape(shape)
+
+
 RESHAPE = defop(
     "reshape",
-    forward=lambda xp, x, *, shape: x.reshape(shape),
+    forward=_reshape_forward,
     infer=lambda x, *, shape: Spec(_resolve_shape("reshape", x, shape), x.dtype),
     vjp=lambda ctx, g: (reshape(g, ctx.inputs[0].shape),),
     cost=movement_cost,
@@ -49,9 +71,25 @@ def reshape(x: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and not isinstance(shape[0], int):
         shape = tuple(shape[0])
     x = as_tensor(x)
-    if shape == x.data.shape:
+    if shape == x.data.shape and None not in shape:
         return x
+    if None in shape:
+        shape = _unknown_sizes(x, shape)
     return apply(RESHAPE, (x,), {"shape": shape})
+
+
+def _unknown_sizes(x: Tensor, shape: tuple) -> tuple:
+    """A None that repeats the input's unknown dimension at the same place stays (a copy of it); any other
+    None (a size computed from unknown ones) becomes the one -1."""
+    out = list(shape)
+    for i, d in enumerate(shape):
+        if d is None and not (i < x.ndim and x.shape[i] is None and tuple(shape[:i]) == tuple(x.shape[:i])):
+            if -1 in out:
+                raise ValueError(f"reshape: target {_dims(shape)} of {x.dtype}{_dims(x.shape)} leaves more than one "
+                                 "size to infer")
+            out[i] = -1
+    return tuple(out)
+
 
 
 def _transpose_infer(x, *, axes):
@@ -167,11 +205,11 @@ def unbroadcast(g: Tensor, shape) -> Tensor:
 def squeeze(x: Tensor, axis=None) -> Tensor:
     """Drop axes of length 1 (all of them, or the given ones)."""
     x = as_tensor(x)
-    if axis is None:
-        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
-    else:
-        axes = normalize_axis("squeeze", axis, x.ndim, [Spec(x.shape, x.dtype)])
-        axes = tuple(a for a in axes if x.shape[a] == 1)
+    named = normalize_axis("squeeze", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    if any(x.shape[a] is None for a in named):
+        raise ValueError(f"squeeze: whether the unknown dimensions of {describe([Spec(x.shape, x.dtype)])} are 1 "
+                         "is not known while the graph is built; name known axes")
+    axes = tuple(a for a in named if x.shape[a] == 1)
     return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
 
 
@@ -194,7 +232,7 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         return reshape(x, (1,))
     start, end = start_axis % x.ndim, end_axis % x.ndim
     merged = _prod(x.shape[start:end + 1])
-    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+    return reshape(x, x.shape[:start] + (-1 if merged is None else merged,) + x.shape[end + 1:])
 
 
 def ravel(x: Tensor) -> Tensor:
@@ -211,10 +249,11 @@ def _concat_infer(*specs, axis):
         raise shape_error("concat", specs, "zero-dimensional inputs cannot be concatenated")
     axis = normalize_axis("concat", axis, first.ndim, specs)[0]
     for s in specs[1:]:
-        if s.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(s.shape, first.shape)) if i != axis):
+        if s.ndim != first.ndim or any(differ(a, b) for i, (a, b) in enumerate(zip(s.shape, first.shape)) if i != axis):
             raise shape_error("concat", specs, f"shapes must match except along axis {axis}")
-    shape = list(first.shape)
-    shape[axis] = sum(s.shape[axis] for s in specs)
+    shape = [next((s.shape[i] for s in specs if s.shape[i] is not None), None) for i in range(first.ndim)]
+    sizes = [s.shape[axis] for s in specs]
+    shape[axis] = None if None in sizes else sum(sizes)
     return Spec(tuple(shape), first.dtype)
 
 
@@ -271,7 +310,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
     tensors = _same_dtype_tensors("stack", tensors)
     shape = tensors[0].shape
     for t in tensors[1:]:
-        if t.shape != shape:
+        if not fits(t.shape, shape):
             raise ValueError(f"stack: all tensors need one shape, got {list(shape)} and {list(t.shape)}")
     axis = axis % (len(shape) + 1)
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)

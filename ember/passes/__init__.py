@@ -11,8 +11,9 @@ from ember.passes.manager import DEFAULT_PIPELINE, PASSES, PassManager, run_pass
 from ember.passes.plan_memory import MemoryPlan, plan_memory
 from ember.passes.prune import prune
 from ember.passes.simplify import simplify
+from ember.passes.specialize import specialize
 
 __all__ = [
     "DEFAULT_PIPELINE", "MemoryPlan", "PASSES", "PassManager", "TrainRequest", "append_updates", "autodiff", "cse",
-    "fold_constants", "fuse_elementwise", "gradients", "plan_memory", "prune", "run_passes", "simplify",
+    "fold_constants", "fuse_elementwise", "gradients", "plan_memory", "prune", "run_passes", "simplify", "specialize",
 ]

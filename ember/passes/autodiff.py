@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import FLOATING
-from ember.graph.ir import UPDATE, Graph, Value
+from ember.graph.ir import UPDATE, Graph, GraphError, Value
 
 
 class _Context:
@@ -32,6 +32,11 @@ class TrainRequest:
 
 def gradients(graph: Graph, ys: list, xs: list, grad_ys: list | None = None) -> list:
     """Append nodes computing d(sum of ys)/d(x) for each x; None for an x the ys do not depend on."""
+    unknown = next((v for v in graph.inputs if None in v.data.shape), None)
+    if unknown is not None:
+        raise GraphError(f"gradients: input %{unknown.id} is {unknown.data!r}; the vjps need known sizes, so "
+                         "differentiate a specialized copy (ember.passes.specialize, or ember.runtime.GraphFunction "
+                         "which specializes per input signature)")
     wanted = {x.id for x in xs}
     depends = set(wanted)
     for node in graph.nodes:

@@ -1,0 +1,71 @@
+"""specialize: a copy of a graph typed for known input shapes, where the graph has unknown (None) dimensions.
+
+A graph may be built once on unknown sizes (a batch of any size). The passes that need sizes (the vjps
+``autodiff`` appends, ``plan_memory``) and the generated code run on a copy re-typed for the shapes it is
+called with: every node's shape rule runs again on known sizes, which also checks what could not be checked
+before (an unknown inner dimension of a matmul, say). ``reciprocal_count`` nodes (a mean over an unknown
+dimension) become constants, so the copy is the graph a build on the known sizes would have made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.graph.ir import Graph, GraphError, Node, format_node, type_str
+from ember.ops.infer import differ
+from ember.ops.reduction import RECIPROCAL_COUNT, reciprocal_count_value
+from ember.passes.autodiff import TrainRequest
+
+
+def _fits(shape, known) -> bool:
+    return len(shape) == len(known) and not any(differ(a, b) for a, b in zip(shape, known))
+
+
+def specialize(graph: Graph, shapes) -> Graph:
+    """A new graph: ``graph`` with its inputs of ``shapes`` (one per input) and every value re-typed."""
+    if len(shapes) != len(graph.inputs):
+        raise GraphError(f"specialize: the graph has {len(graph.inputs)} inputs, got {len(shapes)} shapes")
+    out = Graph()
+    mapping: dict = {}
+    for v, shape in zip(graph.inputs, shapes):
+        shape = tuple(int(d) for d in shape)
+        if not _fits(v.data.shape, shape):
+            label = f" ({v.name})" if v.name else ""
+            raise GraphError(f"specialize: input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} "
+                             "does not fit it")
+        mapping[v.id] = out.input(v.name, shape, v.data.dtype)
+    for node in graph.nodes:
+        inputs = [mapping[v.id] for v in node.inputs]
+        if not node.outputs:  # update / assign
+            out.nodes.append(Node(node.op, inputs, [], dict(node.attrs)))
+            continue
+        old = node.outputs[0]
+        if node.op is RECIPROCAL_COUNT:
+            value = reciprocal_count_value(inputs[0].data.shape, **node.attrs)
+            new = out.constant(np.asarray(value, node.attrs["dtype"]))
+        else:
+            spec = old.spec if node.op.infer is None else _infer(node, inputs)
+            if not _fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
+                raise GraphError(f"{format_node(node)}: on known sizes it gives "
+                                 f"{type_str(spec.shape, spec.dtype)}")
+            attrs = node.attrs
+            if node.op.name == "reshape" and None in attrs["shape"]:  # sizes read from unknown dimensions
+                attrs = {**attrs, "shape": spec.shape}
+            (new,) = out.add(node.op, inputs, attrs, [spec])
+        new.name = old.name
+        mapping[old.id] = new
+    out.outputs = [mapping[v.id] for v in graph.outputs]
+    out.requests = [TrainRequest(mapping[r.loss.id], [mapping[p.id] for p in r.params], r.rule, r.hyper, r.states)
+                    for r in graph.requests]
+    out.live_captures = graph.live_captures
+    out.captured = [(t, mapping[v.id]) for t, v in graph.captured]
+    return out
+
+
+def _infer(node: Node, inputs: list):
+    specs = [v.spec for v in inputs]
+    try:
+        return node.op.infer(*specs, **node.attrs)
+    except (ValueError, TypeError) as exc:
+        raise GraphError(f"{format_node(node)}: on inputs of shapes "
+                         f"{', '.join(type_str(s.shape, s.dtype) for s in specs)}: {exc}") from None

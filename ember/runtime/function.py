@@ -1,0 +1,69 @@
+"""A graph compiled once per input signature: what runs a graph built on unknown (None) dimensions.
+
+>>> g = ember.graph.Graph()
+>>> x = g.input("x", (None, 3), "float32")
+>>> with g.building():
+...     g.outputs = [ember.relu(x).mean(axis=0)]
+>>> f = ember.runtime.GraphFunction(g)
+>>> f(np.ones((8, 3), np.float32)), f(np.ones((2, 3), np.float32))  # two specializations
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.graph.ir import Graph, GraphError
+from ember.passes.manager import DEFAULT_PIPELINE, run_passes
+from ember.passes.specialize import specialize
+from ember.runtime.codegen import compile_graph
+
+
+class GraphFunction:
+    """Calls ``graph`` on arrays: the graph (left untouched, as a template) is specialized to the shapes
+    of each new input signature, run through ``passes`` and compiled; the result is cached per signature.
+
+    ``bound`` maps input Values to arrays fixed into the code (variables, updated in place by ``update``
+    nodes); the other inputs are the call's arguments, in order."""
+
+    def __init__(self, graph: Graph, passes=DEFAULT_PIPELINE, bound: dict | None = None):
+        self.graph = graph
+        self.passes = tuple(passes)
+        self.bound = {v.id: array for v, array in (bound or {}).items()}
+        self.arguments = [v for v in graph.inputs if v.id not in self.bound]
+        self.concrete: dict = {}  # signature (shapes of the arguments) -> compiled function
+
+    def __call__(self, *arrays) -> tuple:
+        if len(arrays) != len(self.arguments):
+            raise TypeError(f"GraphFunction: the graph takes {len(self.arguments)} arguments, got {len(arrays)}")
+        arrays = [self._check(v, a) for v, a in zip(self.arguments, arrays)]
+        key = tuple(a.shape for a in arrays)
+        compiled = self.concrete.get(key)
+        if compiled is None:
+            compiled = self.concrete[key] = self._compile(key)
+        return compiled(*arrays)
+
+    def concrete_graph(self, *shapes) -> Graph:
+        """The optimized graph for arguments of ``shapes`` (what the generated code for them computes)."""
+        return self._specialize(tuple(tuple(s) for s in shapes))[0]
+
+    def _check(self, v, array) -> np.ndarray:
+        array = np.asarray(array)
+        if array.dtype != v.data.dtype:
+            raise TypeError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.data!r}, "
+                            f"got an array of {array.dtype}{list(array.shape)}")
+        return array
+
+    def _specialize(self, shapes: tuple):
+        given = iter(shapes)
+        all_shapes = [self.bound[v.id].shape if v.id in self.bound else next(given) for v in self.graph.inputs]
+        graph = specialize(self.graph, all_shapes)
+        bound = {new.id: self.bound[old.id] for old, new in zip(self.graph.inputs, graph.inputs)
+                 if old.id in self.bound}
+        return run_passes(graph, self.passes), bound
+
+    def _compile(self, shapes: tuple):
+        try:
+            graph, bound = self._specialize(shapes)
+        except GraphError as exc:
+            raise GraphError(f"GraphFunction: for arguments of shapes {[list(s) for s in shapes]}: {exc}") from None
+        return compile_graph(graph, bound).fn

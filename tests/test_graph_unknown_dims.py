@@ -1,0 +1,230 @@
+"""Graphs built on unknown (None) dimensions: shape rules that carry them, ``specialize``, and
+``ember.runtime.GraphFunction``, which compiles one function per input signature.
+
+The table test builds every op-table row with one input's first dimension unknown. With the batch (the
+first input's first dimension) unknown every row must build, except the few whose result size depends on
+values or on that very size (listed below with why); those, and every other input made unknown, either
+build or refuse with a clear error. What builds must give eager mode's results, gradients included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from op_cases import CASES
+from op_cases_conv import CASES as CONV_CASES
+
+import ember
+from ember.backend.dtypes import FLOATING
+from ember.graph import Graph, GraphError, interpret
+from ember.ops import ShapeError
+from ember.optim.functional import sgd_update
+from ember.passes import TrainRequest, gradients, run_passes, specialize
+from ember.runtime import GraphFunction
+
+ALL_CASES = CASES + CONV_CASES
+
+# Rows that cannot be built with the batch unknown, and why: each must refuse clearly.
+BATCH_REFUSED = {
+    "broadcast_to_keep_dim": "a target shape that names the unknown size",
+    "squeeze_all": "whether the unknown size is 1 decides the output's rank",
+    "split_equal": "the number of pieces depends on the unknown size",
+    "chunk_uneven": "the number of pieces depends on the unknown size",
+    "index_add_axis1": "src must match the unknown size exactly, which is not known",
+    "getitem_bool_mask": "the selection depends on the mask's values",
+    "getitem_bool_row_mask": "the selection depends on the mask's values",
+    "one_hot_infer_classes": "the class count is read from the values",
+    "embedding_sparse": "sparse gradients need the ids' values on the host",
+    "batch_norm_train_2d": "the running statistics' unbiasing factor is a Python number",
+    "batch_norm_train_4d": "the running statistics' unbiasing factor is a Python number",
+    "batch_norm_train_no_affine": "the running statistics' unbiasing factor is a Python number",
+}
+CLEAR = (GraphError, ShapeError, ValueError, TypeError, IndexError)
+
+
+def _arrays(case) -> list:
+    return [np.asarray(a) for a in case.inputs(np.random.default_rng(0))]
+
+
+def _outputs(result) -> list:
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def _build(case, arrays, unknown: int):
+    g = Graph()
+    values = [g.input(f"x{k}", ((None,) + a.shape[1:]) if k == unknown else a.shape, a.dtype)
+              for k, a in enumerate(arrays)]
+    with g.building():
+        outs = _outputs(case.fn(*values))
+    g.outputs = outs
+    return g, values
+
+
+def _check_clear(exc: Exception) -> None:
+    message = str(exc)
+    assert any(word in message for word in ("?", "unknown", "None", "graph")), message
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.name)
+def test_op_rows_with_an_unknown_dimension(case):
+    arrays = _arrays(case)
+    eager = [t.numpy() for t in _outputs(case.fn(*[ember.tensor(a) for a in arrays]))]
+    for k, a in enumerate(arrays):
+        if a.ndim == 0:
+            continue
+        try:
+            g, values = _build(case, arrays, k)
+        except CLEAR as exc:
+            assert k != 0 or case.name in BATCH_REFUSED, f"{case.name}: refused with the batch unknown: {exc}"
+            _check_clear(exc)
+            continue
+        assert not (k == 0 and case.name in BATCH_REFUSED), f"{case.name} builds now: take it off the list"
+        for v, expected in zip(g.outputs, eager):
+            assert len(v.shape) == expected.ndim and all(d is None or d == e for d, e in zip(v.shape, expected.shape))
+        g.verify()
+        got = GraphFunction(g)(*arrays)
+        for out, expected in zip(got, eager):
+            np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=case.name)
+        np.testing.assert_allclose(interpret(g, *arrays)[0], eager[0], rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def _floats(arrays) -> list:
+    return [k for k, a in enumerate(arrays) if a.dtype in FLOATING]
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_CASES if c.grad and c.name not in BATCH_REFUSED],
+                         ids=lambda c: c.name)
+def test_gradients_of_a_specialized_graph_match_eager(case):
+    arrays = _arrays(case)
+    wrt = _floats(arrays) if case.grad_inputs is None else list(case.grad_inputs)
+    if not wrt or arrays[0].ndim == 0:
+        pytest.skip("no float input with a first dimension")
+    tensors = [ember.tensor(a, requires_grad=k in wrt) for k, a in enumerate(arrays)]
+    total = sum(t.sum() for t in _outputs(case.fn(*tensors)))
+    total.backward()
+    template, _ = _build(case, arrays, 0)
+    with pytest.raises(GraphError, match="specialize"):
+        gradients(template, [template.outputs[0]], [template.inputs[wrt[0]]])
+    g = specialize(template, [a.shape for a in arrays])
+    with g.building():
+        g.outputs = gradients(g, [sum(v.sum() for v in g.outputs)], [g.inputs[k] for k in wrt])
+    got = GraphFunction(g, passes=())(*arrays)
+    for k, grad in zip(wrt, got):
+        np.testing.assert_allclose(grad, tensors[k].grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=case.name)
+
+
+def test_one_template_serves_every_batch_size_and_equals_a_build_on_known_sizes():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+
+    def net(x, w):
+        h = ember.relu(x.reshape(x.shape[0], -1) @ w)
+        return ember.log_softmax(h, axis=1).mean(axis=0), ember.softmax(h, axis=1).var(axis=0, ddof=1)
+
+    g = Graph()
+    x, wv = g.input("x", (None, 2, 2), "float32"), g.input("w", (4, 3), "float32")
+    with g.building():
+        g.outputs = list(net(x, wv))
+    assert "reshape(%0, shape=(None, -1)) : float32[?, 4]" in g.dump()
+    f = GraphFunction(g)
+    for n in (5, 2, 9, 5):
+        xs = rng.standard_normal((n, 2, 2)).astype(np.float32)
+        got = f(xs, w)
+        known = Graph()
+        xk, wk = known.input("x", xs.shape, "float32"), known.input("w", w.shape, "float32")
+        with known.building():
+            known.outputs = list(net(xk, wk))
+        expected = interpret(run_passes(known), xs, w)
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
+    assert sorted(s[0][0] for s in f.concrete) == [2, 5, 9]
+    concrete = f.concrete_graph((9, 2, 2), (4, 3))
+    assert "reciprocal_count" not in concrete.dump() and "?" not in concrete.dump()
+
+
+def test_feeding_a_shape_that_does_not_fit_names_the_input_and_the_node():
+    g = Graph()
+    x, y = g.input("x", (None, 4), "float32"), g.input("y", (None, None), "float32")
+    with g.building():
+        g.outputs = [x @ y]
+    f = GraphFunction(g)
+    with pytest.raises(GraphError, match=r"input %0 \(x\) is float32\[\?, 4\].*\[3, 5\]"):
+        f(np.ones((3, 5), np.float32), np.ones((4, 2), np.float32))
+    with pytest.raises(GraphError, match=r"matmul.*inner dimensions differ \(4 vs 3\)"):
+        f(np.ones((3, 4), np.float32), np.ones((3, 2), np.float32))
+    with pytest.raises(TypeError, match=r"input %0 \(x\) is float32\[\?, 4\], got an array of float64\[3, 4\]"):
+        f(np.ones((3, 4)), np.ones((4, 2), np.float32))
+    with pytest.raises(TypeError, match="takes 2 arguments, got 1"):
+        f(np.ones((3, 4), np.float32))
+
+
+def test_shape_rules_carry_unknown_dimensions():
+    g = Graph()
+    a, b = g.input("a", (None, 1, 3), "float32"), g.input("b", (5, None, 3), "float32")
+    with g.building():
+        assert (a + b).shape == (5, None, 3)
+        assert ember.concat([a, a], axis=2).shape == (None, 1, 6)
+        assert ember.concat([a, b[:1]], axis=0).shape == (None, 1, 3)
+        assert a[:, 0, 1:].shape == (None, 2)
+        assert a[2:].shape == (None, 1, 3)
+        assert ember.flatten(b, 1).shape == (5, None)
+        assert ember.tile(a, (2, 1, 1)).shape == (None, 1, 3)
+        assert ember.sum(b, axis=1).shape == (5, 3)
+        with pytest.raises(GraphError, match=r"broadcast_to: the target shape \[\?, 2, 3\]"):
+            ember.broadcast_to(a, (a.shape[0], 2, 3))
+        assert b.reshape(5, b.shape[1], 3, 1).shape == (5, None, 3, 1)
+        assert a.reshape(a.shape[0], -1).shape == (None, 3)  # the usual flattening of a batch
+        assert b.reshape(-1, 3, 1).shape == (None, 3, 1)  # b's unknown size merges: -1 is unknown too
+        with pytest.raises(ValueError, match=r"leaves more than one size to infer"):
+            b.reshape(b.shape[1], -1)
+        with pytest.raises(ShapeError, match="cannot be broadcast"):
+            a + g.input("c", (None, 2, 4), "float32")
+
+
+def test_a_shape_computation_on_an_unknown_size_names_the_function():
+    g = Graph()
+    x = g.input("x", (None, 3), "float32")
+    with pytest.raises(GraphError, match=r"^split: needs the size of an unknown \(None\) dimension"):
+        with g.building():
+            ember.split(x, 2, axis=0)
+
+
+def test_training_on_a_template_with_an_unknown_batch_matches_eager_and_learns():
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    features = ((data.data - data.data.mean(0)) / data.data.std(0)).astype(np.float32)
+    labels = data.target.astype(np.int64)
+    rng = np.random.default_rng(0)
+    w1 = (rng.standard_normal((4, 16)) * 0.5).astype(np.float32)
+    w2 = (rng.standard_normal((16, 3)) * 0.5).astype(np.float32)
+    b1 = np.zeros(16, np.float32)
+    variables = [w1.copy(), b1.copy(), w2.copy()]
+    g = Graph()
+    x, y = g.input("x", (None, 4), "float32"), g.input("y", (None,), "int64")
+    params = [g.input(f"p{k}", v.shape, v.dtype) for k, v in enumerate(variables)]
+    with g.building():
+        logits = ember.relu(x @ params[0] + params[1]) @ params[2]
+        loss = ember.cross_entropy(logits, y)
+    g.outputs = [loss, logits]
+    g.requests.append(TrainRequest(loss, params, sgd_update, {"lr": 0.1, "momentum": 0.9}, [{} for _ in params]))
+    step = GraphFunction(g, bound=dict(zip(params, variables)))
+
+    eager = [ember.tensor(v, requires_grad=True) for v in (w1, b1, w2)]
+    optimizer = ember.optim.SGD(eager, lr=0.1, momentum=0.9)
+    order = rng.permutation(len(labels))
+    for _ in range(15):
+        for start in range(0, len(order), 64):  # batches of 64, 64 and 22
+            batch = order[start:start + 64]
+            loss_value, _ = step(features[batch], labels[batch])
+            optimizer.zero_grad()
+            expected = ember.cross_entropy(ember.relu(ember.tensor(features[batch]) @ eager[0] + eager[1]) @ eager[2],
+                                           ember.tensor(labels[batch]))
+            expected.backward()
+            optimizer.step()
+            np.testing.assert_allclose(loss_value, expected.item(), rtol=1e-5)
+    assert sorted(key[0][0] for key in step.concrete) == [22, 64]
+    for got, want in zip(variables, eager):
+        np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    predictions = interpret(g, features, labels, *variables)[1].argmax(1)
+    assert (predictions == labels).mean() >= 0.95
