@@ -252,6 +252,12 @@ def test_graph_as_default_and_static_shapes():
     assert tf.reduce_mean(h, axis=0).shape.as_list() == [5]
     with pytest.raises(ValueError, match="matmul"):
         tf.matmul(tf.ones([2, 3]), tf.ones([4, 5]))
+    with pytest.raises(ValueError, match=r"matmul: inner dimensions differ \(4 vs 3\).*float32\[\?, 4\]"):
+        tf.matmul(x, tf.ones([3, 5]))  # known sizes conflict beside the unknown batch: caught when built
+    flat = tf.reshape(tf.placeholder(tf.float32, [None, 2, 3]), [-1, 6])
+    assert flat.shape.as_list() == [None, 6]
+    pair = tf.placeholder(tf.float32, [None, None])
+    assert tf.add(pair, tf.ones([1, 7])).shape.as_list() == [None, 7]
 
 
 def test_compiled_functions_are_cached_per_feed_signature():

@@ -27,7 +27,7 @@ from ember.backend.dtypes import FLOATING, as_dtype
 from ember.graph.ir import ASSIGN as _ASSIGN
 from ember.graph.ir import RANDOM, Value
 from ember.graph.ir import Graph as _IRGraph
-from ember.ops.registry import Spec
+from ember.ops.registry import ShapeError, Spec
 from ember.optim import functional as _rules
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as _gradients
@@ -249,12 +249,12 @@ def _substitute(obj, fn):
     return obj
 
 
-def _probe(fn, args, kwargs, fill: int):
-    """Run ``fn`` on Values shaped like ``args``' static shapes (unknown dims set to ``fill``)."""
+def _probe(fn, args, kwargs):
+    """Run ``fn`` on Values typed like ``args``' static shapes (unknown dimensions stay unknown)."""
     graph = _IRGraph()
 
     def value(t):
-        return graph.input(t.name, tuple(fill if d is None else d for d in t._shape), t.dtype)
+        return graph.input(t.name, t._shape, t.dtype)
 
     with graph.building():
         out = fn(*_substitute(args, value), **_substitute(kwargs, value))
@@ -265,19 +265,17 @@ def _probe(fn, args, kwargs, fill: int):
 
 def _op(fn, args, kwargs=None, name: str = "op") -> Tensor:
     """A new tensor for ``fn(*args, **kwargs)``; its static shape and dtype are found by running ``fn`` on
-    symbolic Values, so shape errors surface here, at graph-building time, when every shape is known."""
+    symbolic Values (the IR's shape rules, unknown dimensions included), so shape errors surface here, at
+    graph-building time. Where a rule needs a size that is unknown, the static shape is left unknown."""
     kwargs = kwargs or {}
     inputs = list(_tensors_in(args)) + list(_tensors_in(kwargs))
     shape = dtype = None
     if all(t._shape is not None and t.dtype is not None for t in inputs):
         known = all(d is not None for t in inputs for d in t._shape)
         try:
-            shape, dtype = _probe(fn, args, kwargs, 2)
-            if not known:
-                other, _ = _probe(fn, args, kwargs, 3)
-                shape = tuple(a if a == b else None for a, b in zip(shape, other)) if len(other) == len(shape) else None
+            shape, dtype = _probe(fn, args, kwargs)
         except (ValueError, TypeError, IndexError) as exc:
-            if known:
+            if known or isinstance(exc, ShapeError):  # sizes known to conflict: an error, as in TensorFlow
                 raise type(exc)(f"{name}: {exc}") from None
             shape = dtype = None
     if dtype is None:
