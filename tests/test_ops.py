@@ -200,6 +200,31 @@ def test_vjp_matches_finite_differences(case):
     _compare_gradients(analytic, _finite_difference(f, arrays, idx, case.name), arrays, idx, case, "vjp")
 
 
+ARRAY_VJP_OPS = {name for name, op in REGISTRY.items() if op.vjp_array is not None}
+ARRAY_VJP_CASES = [c for c in GRAD_CASES if ARRAY_VJP_OPS & set(c.covers)]
+
+
+def test_the_hottest_ops_have_array_vjps():
+    assert {"linear", "relu", "log_softmax", "mul", "sum"} <= ARRAY_VJP_OPS
+    assert all(REGISTRY[name].differentiable for name in ARRAY_VJP_OPS)
+
+
+@pytest.mark.parametrize("float_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ARRAY_VJP_CASES, ids=_case_ids(ARRAY_VJP_CASES))
+def test_array_vjps_equal_the_ember_op_rules_bit_for_bit(case, float_dtype):
+    """A first-order backward runs ``vjp_array``; with create_graph it runs the Ember-op ``vjp``."""
+    arrays = [a.astype(float_dtype) if _is_float(a) else a for a in _inputs(case)]
+    idx = _grad_indices(case, arrays)
+    with ember.no_grad():
+        upstream = _upstream(case, _outputs(case.fn(*_tensors(arrays))))
+    _, fast = _first_grads(case, arrays, idx, upstream)
+    _, recorded = _first_grads(case, arrays, idx, upstream, create_graph=True)
+    for a, b in zip(fast, recorded):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(_numpy(a), b.detach().numpy(), err_msg=case.name)
+
+
 # --- (d) grad of grad ---------------------------------------------------------------------------------------
 
 

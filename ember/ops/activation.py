@@ -46,6 +46,8 @@ def _softmax_vjp(ctx, g):
 
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
                     vjp=_log_softmax_vjp, cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True)
+LOG_SOFTMAX.vjp_array = lambda xp, ctx, g: (
+    g - xp.exp(ctx.out) * sum_last(xp, g, ctx.attrs["axis"], True),)
 SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
                 cost=elementwise_cost(12), onnx="Softmax", saves_output=True)
 

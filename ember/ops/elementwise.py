@@ -11,7 +11,7 @@ from ember.backend.dtypes import bool_
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, defop
-from ember.ops.shape import unbroadcast
+from ember.ops.shape import unbroadcast, unbroadcast_array
 from ember.tensor import Tensor
 
 
@@ -85,6 +85,7 @@ def _relu_vjp(ctx, g):
 
 RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), _relu_vjp, onnx="Relu", float_only=False,
               saves_output=True)
+RELU.vjp_array = lambda xp, ctx, g: (g * (ctx.out > 0).astype(ctx.out.dtype),)
 
 
 _exact_erf = None
@@ -288,6 +289,17 @@ def _extremum_vjp(wins_when_greater: bool):
 ADD = _binary("add", lambda xp, a, b: a + b, _add_vjp, onnx="Add")
 SUB = _binary("sub", lambda xp, a, b: a - b, _sub_vjp, onnx="Sub")
 MUL = _binary("mul", lambda xp, a, b: a * b, _mul_vjp, onnx="Mul")
+
+
+def _mul_vjp_array(xp, ctx, g):
+    a, b = ctx.inputs[0].data, ctx.inputs[1].data
+    return (
+        unbroadcast_array(xp, g * b, a.shape) if ctx.needs[0] else None,
+        unbroadcast_array(xp, g * a, b.shape) if ctx.needs[1] else None,
+    )
+
+
+MUL.vjp_array = _mul_vjp_array
 DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div")
 POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10)
 MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max")

@@ -141,6 +141,26 @@ LINEAR = defop(
 )
 
 
+def _linear_vjp_array(xp, ctx, g):
+    x, weight = ctx.inputs[0].data, ctx.inputs[1].data
+    needs = ctx.needs
+    gx = _matmul_forward(xp, g, weight) if needs[0] else None
+    gw = gb = None
+    if needs[1] or (len(needs) > 2 and needs[2]):
+        g2 = g.reshape(-1, weight.shape[0]) if g.ndim != 2 else g
+        if needs[1]:
+            x2 = x.reshape(-1, weight.shape[1]) if x.ndim != 2 else x
+            gw = _matmul_forward(xp, g2.swapaxes(0, 1), x2)
+        if len(needs) > 2 and needs[2]:
+            from ember.ops.reduction import SUM
+
+            gb = SUM.forward(xp, g2, axis=0, keepdims=False)
+    return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+
+
+LINEAR.vjp_array = _linear_vjp_array
+
+
 def linear(x, weight, bias=None) -> Tensor:
     """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``."""
     if bias is None:

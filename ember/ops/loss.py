@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ember.autograd import apply
@@ -78,7 +80,23 @@ def _check_class_target(name: str, input: Tensor, target: Tensor):
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _row_starts(rows: int, num_classes: int) -> np.ndarray:
+    """Flat offsets of the rows of a (rows, num_classes) array (cached: a training loop asks for one size)."""
+    starts = np.arange(rows) * num_classes
+    starts.flags.writeable = False
+    return starts
+
+
 def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, normalize, dtype):
+    if xp is np and weight is None and target.ndim == 1 and target.size and not 0 <= ignore_index < num_classes:
+        # The common case in two range checks: every target is a class, so none can be ignore_index.
+        if target.min() >= 0 and target.max() < num_classes:
+            one = np.dtype(dtype).type(1)
+            rows = np.zeros((target.size, num_classes), dtype)
+            rows.reshape(-1)[_row_starts(target.size, num_classes) + target] = \
+                -(one / np.dtype(dtype).type(target.size)) if normalize else -one
+            return rows
     valid = target != ignore_index
     all_valid = bool(valid.all())
     safe = target if all_valid else xp.where(valid, target, 0)

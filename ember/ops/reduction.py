@@ -80,6 +80,7 @@ def _sum_forward(xp, x, *, axis, keepdims):
 
 
 SUM = _reduction("sum", _sum_forward, _sum_vjp, "ReduceSum", _sum_dtype)
+SUM.vjp_array = lambda xp, ctx, g: (xp.broadcast_to(g.reshape(_keepdims_shape(ctx)), ctx.inputs[0].shape),)
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
     _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype)
 MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), _extremum_vjp,

@@ -72,6 +72,7 @@ class Op:
 
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
+        "vjp_array",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output):
@@ -84,6 +85,9 @@ class Op:
         self.onnx = onnx
         self.saves_output = saves_output
         self.differentiable = vjp is not NON_DIFFERENTIABLE and vjp is not None
+        # Optional: the vjp on arrays, for a first-order backward of the hottest ops, where the Tensor
+        # wrappers of the Ember-op rule cost more than the arithmetic. It must equal ``vjp`` bit for bit.
+        self.vjp_array = None
 
     def __repr__(self) -> str:
         return f"Op({self.name})"

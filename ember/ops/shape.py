@@ -202,6 +202,19 @@ def unbroadcast(g: Tensor, shape) -> Tensor:
     return reshape(g, shape)
 
 
+def unbroadcast_array(xp, g, shape: tuple):
+    """``unbroadcast`` on arrays (the array vjps): the same reduction, so the same bits."""
+    if g.shape == shape:
+        return g
+    from ember.ops.reduction import SUM
+
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = SUM.forward(xp, g, axis=axes, keepdims=False)
+    return g.reshape(shape)
+
+
 def squeeze(x: Tensor, axis=None) -> Tensor:
     """Drop axes of length 1 (all of them, or the given ones)."""
     x = as_tensor(x)
