@@ -3,6 +3,7 @@
     python benchmarks/run.py                     # every workload
     python benchmarks/run.py tiny-chain W2       # some of them
     python benchmarks/run.py --seconds 1 --rounds 3
+    python benchmarks/run.py --seconds 0.3 --rounds 15 --best   # fastest rounds: steadier on a noisy VM
     python benchmarks/run.py --torch-compile     # add torch.compile (compiles for 10-30 s per workload)
     python benchmarks/run.py --compile-time      # seconds to the first compiled step, for W2 and Wtab
 """
@@ -120,6 +121,9 @@ def main(argv=None) -> int:
     parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
+    parser.add_argument("--best", action="store_true",
+                        help="report each framework's fastest round (use many short rounds: steadier ratios "
+                             "through this machine's slow spells)")
     parser.add_argument("--torch-compile", action="store_true", help="add torch.compile columns (slow to build)")
     parser.add_argument("--compile-time", action="store_true", help="time the first compiled step instead")
     parser.add_argument("--repeats", type=int, default=3, help="first steps timed per framework (--compile-time)")
@@ -138,7 +142,7 @@ def main(argv=None) -> int:
                 seconds, steps[column] = first_step(build)
                 if column == "torch-compile":
                     compile_times[name] = seconds
-        results[name] = result = compare(steps, args.seconds, args.rounds)
+        results[name] = result = compare(steps, args.seconds, args.rounds, args.best)
         print(f"{name:<12}" + "".join(f"{format_time(result[c]) if c in result else '-':>14}" for c in COLUMNS),
               flush=True)
     for name, seconds in compile_times.items():
