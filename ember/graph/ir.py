@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
 from ember.tensor import Tensor
 
 
@@ -29,7 +29,7 @@ class Symbol(Spec):
 
 def type_str(shape, dtype) -> str:
     """``float32[?, 10]``: how the dump writes a value's type (``?`` is an unknown dimension)."""
-    return f"{np.dtype(dtype)}[{', '.join('?' if d is None else str(d) for d in shape)}]"
+    return f"{np.dtype(dtype)}{format_shape(shape)}"
 
 
 class Value(Tensor):
@@ -356,7 +356,7 @@ def build_node(op: Op, inputs: tuple, attrs: dict | None) -> Tensor:
         values.append(t)
     specs = [v.spec for v in values]
     if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
-        raise GraphError(f"{op.name}: the target shape {_dims(attrs['shape'])} has unknown dimensions "
+        raise GraphError(f"{op.name}: the target shape {format_shape(attrs['shape'])} has unknown dimensions "
                          f"(inputs: {describe(specs)}); give it in known sizes or -1")
     return graph.add(op, values, attrs, [infer(op, specs, attrs or {})])[0]
 
@@ -391,14 +391,6 @@ def _probe(op: Op, specs: list, attrs: dict) -> Spec:
         raise GraphError(f"{op.name}: the rank of its output depends on unknown sizes ({describe(specs)})")
     return Spec(tuple(x if x == y and x not in _PROBES else None for x, y in zip(a.shape, b.shape)), a.dtype)
 
-
-def _dims(shape) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
-
-def has_unknown(shape) -> bool:
-    """Whether a Value's shape has an unknown (None) dimension."""
-    return None in shape
 
 
 class _Building:

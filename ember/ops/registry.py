@@ -118,9 +118,14 @@ def defop(
     return op
 
 
+def format_shape(shape) -> str:
+    """``[2, ?, 3]``: a shape as messages and the IR dump show it (``?``: an unknown dimension)."""
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
 def describe(specs) -> str:
-    """``float32[2, 3], int64[?, 4]``: how errors show inputs (``?``: an unknown dimension)."""
-    return ", ".join(f"{s.dtype}[{', '.join('?' if d is None else str(d) for d in s.shape)}]" for s in specs)
+    """``float32[2, 3], int64[?, 4]``: how errors show inputs."""
+    return ", ".join(f"{s.dtype}{format_shape(s.shape)}" for s in specs)
 
 
 def shape_error(op_name: str, specs, detail: str) -> ShapeError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ember.autograd import apply
 from ember.ops.convert import as_tensor
 from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
-from ember.ops.registry import NO_ONNX, Spec, defop, describe, shape_error
+from ember.ops.registry import NO_ONNX, Spec, defop, describe, format_shape, shape_error
 from ember.tensor import Tensor
 
 
@@ -24,7 +24,7 @@ def _resolve_shape(name: str, spec: Spec, shape) -> tuple:
     """Fill in one -1 in ``shape`` and check the element count. In a graph, None at position i stands for
     the input's unknown dimension i (``x.reshape(x.shape[0], -1)``)."""
     if any(d is None and i >= spec.ndim for i, d in enumerate(shape)):
-        raise shape_error(name, [spec], f"target {_dims(shape)}: an unknown size must sit where the input has "
+        raise shape_error(name, [spec], f"target {format_shape(shape)}: an unknown size must sit where the input has "
                           "its unknown dimension")
     shape = tuple(spec.shape[i] if d is None else int(d) for i, d in enumerate(shape))
     copies = {i for i, d in enumerate(shape) if d is None}
@@ -37,18 +37,14 @@ def _resolve_shape(name: str, spec: Spec, shape) -> tuple:
     known = _prod(d for d in shape if d is not None and d != -1)
     if -1 in shape:
         if known == 0 or size % known:
-            raise shape_error(name, [spec], f"cannot reshape to {_dims(shape)}")
+            raise shape_error(name, [spec], f"cannot reshape to {format_shape(shape)}")
         return tuple(size // known if d == -1 else d for d in shape)
     if known != size:
-        raise shape_error(name, [spec], f"cannot reshape {spec.size} elements to {_dims(shape)}")
+        raise shape_error(name, [spec], f"cannot reshape {spec.size} elements to {format_shape(shape)}")
     return shape
 
 
 # --- reshape / transpose / broadcast ------------------------------------------------------------------
-
-def _dims(shape) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
 
 def _reshape_forward(xp, x, *, shape):
     if None in shape:  # (a graph's template, run by the interpreter) None: the input's size at that place
@@ -85,8 +81,8 @@ def _unknown_sizes(x: Tensor, shape: tuple) -> tuple:
     for i, d in enumerate(shape):
         if d is None and not (i < x.ndim and x.shape[i] is None and tuple(shape[:i]) == tuple(x.shape[:i])):
             if -1 in out:
-                raise ValueError(f"reshape: target {_dims(shape)} of {x.dtype}{_dims(x.shape)} leaves more than one "
-                                 "size to infer")
+                raise ValueError(f"reshape: target {format_shape(shape)} of {x.dtype}{format_shape(x.shape)} "
+                                 "leaves more than one size to infer")
             out[i] = -1
     return tuple(out)
 
