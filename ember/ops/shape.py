@@ -40,11 +40,12 @@ def _resolve_shape(name: str, spec: Spec, shape) -> tuple:
             raise shape_error(name, [spec], f"cannot reshape to {format_shape(shape)}")
         return tuple(size // known if d == -1 else d for d in shape)
     if known != size:
-        raise shape_error(name, [spec], f"cannot reshape {spec.size} elements to {format_shape(shape)}")
+        raise shape_error(name, [spec], f"cannot reshape {format_shape(spec.shape)} to {format_shape(shape)}")
     return shape
 
 
 # --- reshape / transpose / broadcast ------------------------------------------------------------------
+
 
 def _reshape_forward(xp, x, *, shape):
     if None in shape:  # (a graph's template, run by the interpreter) None: the input's size at that place
