@@ -3,6 +3,10 @@
 A Value is an ``ember.Tensor`` whose ``data`` is a ``Symbol`` (shape and dtype, no numbers), so every op
 function runs unchanged on it: ``ember.autograd.apply`` sees graph building switched on and appends a Node
 instead of computing. Each Value is defined once: by a graph input or by the one Node that outputs it.
+
+A dimension may be unknown (None, shown ``?``): the shape rules carry it, probing with stand-in sizes where a
+rule needs numbers. Such a graph runs through ``ember.passes.specialize`` (one typed copy per input
+signature) before the passes and the code generator, which need known sizes.
 """
 
 from __future__ import annotations
