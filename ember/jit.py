@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember.backend.devices import device_of
 from ember.graph.ir import Graph, Value
 from ember.graph.tracing import Trace
 from ember.passes import run_passes
@@ -131,7 +132,7 @@ class JitFunction:
         traced = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                v = graph.input(f"arg{i}", a.data.shape, a.data.dtype)
+                v = graph.input(f"arg{i}", a.data.shape, a.data.dtype, device_of(a.data))
                 v.requires_grad = a.requires_grad
                 traced.append(v)
             else:

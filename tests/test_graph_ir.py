@@ -7,9 +7,10 @@ import pytest
 from graph_cases import CASES, _eager, _inputs, build_case
 
 import ember
+from ember.backend.devices import CPU, Device
 from ember.graph import CONST, Graph, GraphError, Node, interpret
 from ember.graph.ir import Symbol
-from ember.runtime import compile_graph
+from ember.runtime import GraphFunction, compile_graph
 
 
 def _linear_graph():
@@ -144,3 +145,43 @@ def test_compiled_binds_inputs_and_copies_fetched_variables():
     assert out.tolist() == [0.0, 1.0, 2.0]
     assert fetched is not store and fetched.tolist() == store.tolist()
     assert "def graph_" in run.source
+
+
+def test_values_are_typed_by_device_and_scalars_go_with_any_device():
+    g = Graph()
+    x = g.input("x", (None, 3), "float32", device="cuda")
+    w = g.input("w", (3, 2), "float32", device="cuda:0")
+    with g.building():
+        y = ember.relu(x @ w * 2.0).mean(axis=0)
+    g.outputs = [y]
+    assert y.device == Device("cuda:0") and x.device == "cuda:0"
+    assert "%0: float32[?, 3] cuda:0 x" in g.dump()
+    assert "= matmul(%0, %1) : float32[?, 2] cuda:0" in g.dump()
+    assert "const(2.) : float32[]\n" in g.dump()  # a Python number stays a CPU scalar
+    assert g.verify() is g
+    cpu = g.input("c", (3,), "float32")
+    assert cpu.device == CPU and "%" + str(cpu.id) + ": float32[3] c" in g.dump()
+    with g.building(), pytest.raises(GraphError, match=r"add: inputs on different devices \(float32\[\?, 3\] cuda:0, "
+                                                       r"float32\[3\]\)"):
+        x + cpu
+
+
+def test_the_verifier_and_the_runtime_check_devices():
+    g = Graph()
+    x = g.input("x", (2, 3), "float32", device="cuda")
+    with g.building():
+        y = ember.exp(x)
+    g.outputs = [y]
+    with pytest.raises(NotImplementedError, match=r"compile_graph: %0 is float32\[2, 3\] cuda:0.*not built yet"):
+        compile_graph(g)
+    with pytest.raises(TypeError, match=r"input %0 \(x\) is float32\[2, 3\] cuda:0, got an array of float32\[2, 3\]$"):
+        GraphFunction(g)(np.ones((2, 3), np.float32))
+    y.data.device = CPU  # a node whose output left its inputs' device
+    with pytest.raises(GraphError, match=r"exp\(%0\).*values on different devices \(cuda:0, cpu\)"):
+        g.verify()
+
+
+def test_traced_and_tf_graphs_live_on_the_cpu():
+    traced = ember.jit(lambda a: ember.tanh(a) * 2.0)
+    g = traced.graph_for(ember.ones(2, 3))
+    assert all(v.device == CPU for v in g.inputs + [o for n in g.nodes for o in n.outputs])

@@ -13,27 +13,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.devices import CPU, Device, device_of
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
 from ember.tensor import Tensor
 
 
 class Symbol(Spec):
-    """Stand-in for an array while a graph is built: a Spec (shape and dtype) that sits in ``Tensor.data``."""
-
-    __slots__ = ()
+    """Stand-in for an array while a graph is built: a Spec (shape and dtype) and the device the value will
+    live on, sitting in ``Tensor.data``."""
 
     base = None  # like an array that owns its memory
 
-    def __new__(cls, shape: tuple, dtype):
-        return super().__new__(cls, tuple(shape), np.dtype(dtype))
+    def __new__(cls, shape: tuple, dtype, device=CPU):
+        symbol = super().__new__(cls, tuple(shape), np.dtype(dtype))
+        symbol.device = device if device.__class__ is Device else Device(device)
+        return symbol
 
     def __repr__(self) -> str:
-        return type_str(self.shape, self.dtype)
+        return type_str(self.shape, self.dtype, self.device)
 
 
-def type_str(shape, dtype) -> str:
-    """``float32[?, 10]``: how the dump writes a value's type (``?`` is an unknown dimension)."""
-    return f"{np.dtype(dtype)}{format_shape(shape)}"
+def type_str(shape, dtype, device=CPU) -> str:
+    """``float32[?, 10]``: how the dump writes a value's type (``?`` is an unknown dimension; a device other
+    than the CPU follows, ``float32[8] cuda:0``)."""
+    where = "" if device == CPU else f" {device}"
+    return f"{np.dtype(dtype)}{format_shape(shape)}{where}"
 
 
 class Value(Tensor):
@@ -44,6 +48,10 @@ class Value(Tensor):
     @property
     def spec(self) -> Spec:
         return Spec(self.data.shape, self.data.dtype)
+
+    @property
+    def device(self) -> Device:
+        return self.data.device
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -182,9 +190,9 @@ class Graph:
         self.memory_plan = None  # an ember.passes.plan_memory.MemoryPlan: which values share which buffer
 
     # --- building ---
-    def _value(self, shape, dtype, name: str | None = None) -> Value:
+    def _value(self, shape, dtype, name: str | None = None, device=CPU) -> Value:
         v = _new(Value)
-        v.data = Symbol(shape, dtype)
+        v.data = Symbol(shape, dtype, device)
         v.node = None
         v.requires_grad = False
         v.grad = None
@@ -195,22 +203,27 @@ class Graph:
         self._next_id += 1
         return v
 
-    def input(self, name: str, shape, dtype) -> Value:
-        """A new graph input (a placeholder or a variable the runtime binds)."""
-        v = self._value(shape, dtype, name)
+    def input(self, name: str, shape, dtype, device=CPU) -> Value:
+        """A new graph input (a placeholder or a variable the runtime binds) on ``device``."""
+        v = self._value(shape, dtype, name, device)
         self.inputs.append(v)
         return v
 
-    def add(self, op: Op, inputs, attrs: dict | None = None, specs=()) -> list:
-        """Append ``op(*inputs, **attrs)`` with outputs of the given specs; returns the output Values."""
-        outputs = [self._value(s.shape, s.dtype) for s in specs]
+    def add(self, op: Op, inputs, attrs: dict | None = None, specs=(), device=None) -> list:
+        """Append ``op(*inputs, **attrs)`` with outputs of the given specs; returns the output Values. They
+        live on ``device``: by default the first input's (the CPU for a node without inputs)."""
+        if device is None:
+            device = inputs[0].data.device if inputs else CPU
+        outputs = [self._value(s.shape, s.dtype, None, device) for s in specs]
         self.nodes.append(Node(op, list(inputs), outputs, dict(attrs) if attrs else {}))
         return outputs
 
     def constant(self, array, name: str | None = None) -> Value:
-        """A Value holding a fixed array."""
-        array = np.asarray(array)
-        (v,) = self.add(CONST, (), {"value": array}, [Spec(array.shape, array.dtype)])
+        """A Value holding a fixed array (on the array's device)."""
+        device = device_of(array)
+        if device == CPU:
+            array = np.asarray(array)
+        (v,) = self.add(CONST, (), {"value": array}, [Spec(array.shape, array.dtype)], device)
         v.name = name
         return v
 
@@ -224,7 +237,7 @@ class Graph:
                              "then as live state; read it through ember.graph.tracing.read_state every time")
         if found is None:
             if self.live_captures and (live or t.requires_grad and t.node is None):  # read when run
-                v = self.input(f"captured{len(self.captured)}", t.data.shape, t.data.dtype)
+                v = self.input(f"captured{len(self.captured)}", t.data.shape, t.data.dtype, device_of(t.data))
                 self.captured.append((t, v))
                 if self.trace is not None and t.requires_grad:
                     self.trace.touch(t)  # remember its .grad as the caller left it
@@ -305,6 +318,7 @@ def _check_owner(graph: Graph, v, where: str) -> None:
 
 def _check_node(node: Node) -> None:
     op = node.op
+    _check_devices(node)
     if op.name in EFFECTS:
         if len(node.inputs) != 2 or node.outputs:
             raise GraphError(f"{format_node(node)}: {op.name} takes (variable, value) and defines nothing")
@@ -327,6 +341,15 @@ def _check_node(node: Node) -> None:
             f"{format_node(node)}: op {op.name} on ({describe(specs)}) gives "
             f"{type_str(expected.shape, expected.dtype)}, the node says {', '.join(repr(v.data) for v in node.outputs)}"
         )
+
+
+def _check_devices(node: Node) -> None:
+    if not node.inputs:
+        return
+    device = _common_device(node.inputs)
+    if device is None or any(v.data.device != device for v in node.outputs):
+        raise GraphError(f"{format_node(node)}: values on different devices "
+                         f"({', '.join(str(v.data.device) for v in node.inputs + node.outputs)})")
 
 
 _new = object.__new__
@@ -358,11 +381,24 @@ def build_node(op: Op, inputs: tuple, attrs: dict | None) -> Tensor:
         elif t.graph is not graph:
             raise GraphError(f"{op.name}: input %{t.id} belongs to another graph")
         values.append(t)
+    device = _common_device(values)
+    if device is None:
+        raise GraphError(f"{op.name}: inputs on different devices "
+                         f"({', '.join(repr(v.data) for v in values)}); move them to one with .to()")
     specs = [v.spec for v in values]
     if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
         raise GraphError(f"{op.name}: the target shape {format_shape(attrs['shape'])} has unknown dimensions "
                          f"(inputs: {describe(specs)}); give it in known sizes or -1")
-    return graph.add(op, values, attrs, [infer(op, specs, attrs or {})])[0]
+    return graph.add(op, values, attrs, [infer(op, specs, attrs or {})], device)[0]
+
+
+def _common_device(values) -> Device | None:
+    """The device all ``values`` live on, or None when they disagree. A 0-d value on the CPU (a Python
+    number as a constant) goes with any device, as NumPy scalars do with CuPy arrays."""
+    devices = {v.data.device for v in values if v.data.device != CPU or v.data.shape != ()}
+    if len(devices) > 1:
+        return None
+    return devices.pop() if devices else CPU
 
 
 def infer(op: Op, specs: list, attrs: dict) -> Spec:

@@ -19,6 +19,7 @@ import functools
 
 import numpy as np
 
+from ember.backend.devices import device_of
 from ember.graph.ir import ASSIGN, RANDOM, UPDATE, Graph, GraphError, Value, current
 from ember.ops.registry import Spec
 from ember.sparse import RowSparse
@@ -55,7 +56,7 @@ class Trace:
         if g.__class__ is RowSparse:
             raise GraphError("tracing: a parameter already holds a sparse (RowSparse) gradient; clear it with "
                              "zero_grad() before calling the traced function")
-        v = self.graph.input(f"grad{len(self.grad_inputs)}", g.data.shape, g.data.dtype)
+        v = self.graph.input(f"grad{len(self.grad_inputs)}", g.data.shape, g.data.dtype, device_of(g.data))
         self.grad_inputs.append((param, v))
         return v
 

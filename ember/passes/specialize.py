@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.graph.ir import Graph, GraphError, Node, format_node, type_str
+from ember.graph.ir import CONST, Graph, GraphError, Node, format_node, type_str
 from ember.ops.infer import differ
 from ember.ops.reduction import RECIPROCAL_COUNT, reciprocal_count_value
 from ember.passes.autodiff import TrainRequest
@@ -33,7 +33,7 @@ def specialize(graph: Graph, shapes) -> Graph:
             label = f" ({v.name})" if v.name else ""
             raise GraphError(f"specialize: input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} "
                              "does not fit it")
-        mapping[v.id] = out.input(v.name, shape, v.data.dtype)
+        mapping[v.id] = out.input(v.name, shape, v.data.dtype, v.data.device)
     for node in graph.nodes:
         inputs = [mapping[v.id] for v in node.inputs]
         if not node.outputs:  # update / assign
@@ -41,8 +41,8 @@ def specialize(graph: Graph, shapes) -> Graph:
             continue
         old = node.outputs[0]
         if node.op is RECIPROCAL_COUNT:
-            value = reciprocal_count_value(inputs[0].data.shape, **node.attrs)
-            new = out.constant(np.asarray(value, node.attrs["dtype"]))
+            value = np.asarray(reciprocal_count_value(inputs[0].data.shape, **node.attrs), node.attrs["dtype"])
+            (new,) = out.add(CONST, (), {"value": value}, [old.spec], old.data.device)
         else:
             spec = old.spec if node.op.infer is None else _infer(node, inputs)
             if not _fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
@@ -51,7 +51,7 @@ def specialize(graph: Graph, shapes) -> Graph:
             attrs = node.attrs
             if node.op.name == "reshape" and None in attrs["shape"]:  # sizes read from unknown dimensions
                 attrs = {**attrs, "shape": spec.shape}
-            (new,) = out.add(node.op, inputs, attrs, [spec])
+            (new,) = out.add(node.op, inputs, attrs, [spec], old.data.device)
         new.name = old.name
         mapping[old.id] = new
     out.outputs = [mapping[v.id] for v in graph.outputs]

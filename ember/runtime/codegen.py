@@ -16,6 +16,7 @@ import itertools
 
 import numpy as np
 
+from ember.backend.devices import CPU
 from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
 from ember.optim.functional import sgd_update
@@ -89,6 +90,11 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
 
     The function reuses the buffers of the graph's memory plan on every call, so one compiled function must
     not run in two threads at once (returned arrays are never such buffers)."""
+    off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.data.device != CPU),
+                   None)
+    if off_cpu is not None:
+        raise NotImplementedError(f"compile_graph: %{off_cpu.id} is {off_cpu.data!r}; the generated code calls NumPy, "
+                                  "and a runtime for GPU graphs is not built yet (run the model eagerly on the GPU)")
     bound = bound or {}
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.graph.ir import Graph, GraphError
+from ember.backend.devices import CPU, device_of
+from ember.graph.ir import Graph, GraphError, type_str
 from ember.passes.manager import DEFAULT_PIPELINE, run_passes
 from ember.passes.specialize import specialize
 from ember.runtime.codegen import compile_graph
@@ -47,10 +48,11 @@ class GraphFunction:
         return self._specialize(tuple(tuple(s) for s in shapes))[0]
 
     def _check(self, v, array) -> np.ndarray:
-        array = np.asarray(array)
-        if array.dtype != v.data.dtype:
+        if v.data.device == CPU:
+            array = np.asarray(array)
+        if array.dtype != v.data.dtype or device_of(array) != v.data.device:
             raise TypeError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.data!r}, "
-                            f"got an array of {array.dtype}{list(array.shape)}")
+                            f"got an array of {type_str(array.shape, array.dtype, device_of(array))}")
         return array
 
     def _specialize(self, shapes: tuple):
