@@ -228,3 +228,15 @@ def test_training_on_a_template_with_an_unknown_batch_matches_eager_and_learns()
         np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-4, atol=1e-5)
     predictions = interpret(g, features, labels, *variables)[1].argmax(1)
     assert (predictions == labels).mean() >= 0.95
+
+
+def test_the_ir_dump_shows_the_specialized_graph_first(monkeypatch, capsys):
+    monkeypatch.setenv("EMBER_DUMP_IR", "1")
+    g = Graph()
+    x = g.input("x", (None, 3), "float32")
+    with g.building():
+        g.outputs = [ember.relu(x).mean(axis=0)]
+    GraphFunction(g)(np.ones((4, 3), np.float32))
+    dumps = capsys.readouterr().err.split("// after ")
+    assert dumps[1].startswith("specialize\ngraph(%0: float32[4, 3] x)") and "const(0.25)" in dumps[1]
+    assert [d.split("\n")[0] for d in dumps[2:]] == list(GraphFunction(g).passes)

@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 from ember.backend.devices import CPU, device_of
@@ -59,6 +62,8 @@ class GraphFunction:
         given = iter(shapes)
         all_shapes = [self.bound[v.id].shape if v.id in self.bound else next(given) for v in self.graph.inputs]
         graph = specialize(self.graph, all_shapes)
+        if os.environ.get("EMBER_DUMP_IR", "") not in ("", "0"):  # as the pass manager does after each pass
+            print(f"// after specialize\n{graph.dump()}", file=sys.stderr)
         bound = {new.id: self.bound[old.id] for old, new in zip(self.graph.inputs, graph.inputs)
                  if old.id in self.bound}
         return run_passes(graph, self.passes), bound
