@@ -93,8 +93,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.data.device != CPU),
                    None)
     if off_cpu is not None:
-        raise NotImplementedError(f"compile_graph: %{off_cpu.id} is {off_cpu.data!r}; the generated code calls NumPy, "
-                                  "and a runtime for GPU graphs is not built yet (run the model eagerly on the GPU)")
+        raise RuntimeError(f"compile_graph: %{off_cpu.id} is {off_cpu.data!r}; the generated code calls NumPy, "
+                           "and a runtime for GPU graphs is not built yet (run the model eagerly on the GPU)")
     bound = bound or {}
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
