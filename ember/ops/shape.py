@@ -183,6 +183,12 @@ def expand(x: Tensor, *shape) -> Tensor:
     return broadcast_to(x, shape)
 
 
+def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple:
+    """The axes of a gradient of ``g_shape`` to sum so that it matches the broadcast input's ``shape``."""
+    lead = len(g_shape) - len(shape)
+    return tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and g_shape[i + lead] != 1)
+
+
 def unbroadcast(g: Tensor, shape) -> Tensor:
     """Sum a broadcast gradient back to ``shape``: the one helper every broadcasting vjp uses."""
     shape = tuple(shape)
@@ -190,10 +196,7 @@ def unbroadcast(g: Tensor, shape) -> Tensor:
         return g
     from ember.ops.reduction import sum as sum_
 
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1
-    )
+    axes = _broadcast_axes(g.shape, shape)
     if axes:
         g = sum_(g, axis=axes)
     return reshape(g, shape)
@@ -205,8 +208,7 @@ def unbroadcast_array(xp, g, shape: tuple):
         return g
     from ember.ops.reduction import SUM
 
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
+    axes = _broadcast_axes(g.shape, shape)
     if axes:
         g = SUM.forward(xp, g, axis=axes, keepdims=False)
     return g.reshape(shape)

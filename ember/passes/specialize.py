@@ -12,13 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ember.graph.ir import CONST, Graph, GraphError, Node, format_node, type_str
-from ember.ops.infer import differ
+from ember.ops.infer import fits
 from ember.ops.reduction import RECIPROCAL_COUNT, reciprocal_count_value
 from ember.passes.autodiff import TrainRequest
-
-
-def _fits(shape, known) -> bool:
-    return len(shape) == len(known) and not any(differ(a, b) for a, b in zip(shape, known))
 
 
 def specialize(graph: Graph, shapes) -> Graph:
@@ -29,7 +25,7 @@ def specialize(graph: Graph, shapes) -> Graph:
     mapping: dict = {}
     for v, shape in zip(graph.inputs, shapes):
         shape = tuple(int(d) for d in shape)
-        if not _fits(v.data.shape, shape):
+        if not fits(v.data.shape, shape):
             label = f" ({v.name})" if v.name else ""
             raise GraphError(f"specialize: input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} "
                              "does not fit it")
@@ -45,7 +41,7 @@ def specialize(graph: Graph, shapes) -> Graph:
             (new,) = out.add(CONST, (), {"value": value}, [old.spec], old.data.device)
         else:
             spec = old.spec if node.op.infer is None else _infer(node, inputs)
-            if not _fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
+            if not fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
                 raise GraphError(f"{format_node(node)}: on known sizes it gives "
                                  f"{type_str(spec.shape, spec.dtype)}")
             attrs = node.attrs
