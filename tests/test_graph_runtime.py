@@ -74,3 +74,24 @@ def test_unsupported_scalar_ops_fall_back_to_arrays():
     run = compile_graph(g)
     assert "x0[0]" not in run.source
     assert run(np.array([3.0], np.float32))[0].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("rows", [7, 300])  # 300 rows: the short-last-axis sum takes its BLAS shortcut
+def test_generated_reductions_and_products_equal_eager_bit_for_bit(rows):
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((rows, 10)).astype(np.float32), rng.standard_normal((10, 6)).astype(np.float32)]
+    g = Graph()
+    x, w = g.input("x", (rows, 10), "float32"), g.input("w", (10, 6), "float32")
+    with g.building():
+        h = x @ w
+        outputs = [h, h.sum(axis=0), h.sum(axis=0, keepdims=True), h.sum(axis=1), x.sum(axis=1, keepdims=True),
+                   (h.T.reshape(6 * rows) * 2.0).reshape(rows, 6)]  # the reshape of a transpose copies
+    g.outputs = outputs
+    run = compile_graph(run_passes(g))
+    ex, ew = (ember.from_numpy(a) for a in arrays)
+    eh = ex @ ew
+    expected = [eh, eh.sum(axis=0), eh.sum(axis=0, keepdims=True), eh.sum(axis=1), ex.sum(axis=1, keepdims=True),
+                (eh.T.reshape(6 * rows) * 2.0).reshape(rows, 6)]
+    for _ in range(2):
+        for got, want in zip(run(*arrays), expected):
+            np.testing.assert_array_equal(got, want.numpy())

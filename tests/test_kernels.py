@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ember.ops.kernels import max_last, sum_last
+from ember.ops.kernels import is_blas_matrix_product, matrix_product, max_last, sum_first, sum_last, sums_columns
 
 
 @pytest.mark.parametrize("shape", [(7, 10), (200, 10), (3, 64, 5), (130, 1), (128, 32), (200, 33), (6, 0), (128, 0)])
@@ -28,3 +28,44 @@ def test_max_keeps_nan():
     x = np.tile(np.array([[1.0, np.nan, 3.0], [2.0, 1.0, 0.0]], np.float32), (100, 1))  # 200 rows: the shortcut
     assert np.isnan(max_last(np, x, -1, False)[0]) and np.isnan(x.max(-1)[0])
     assert not np.isnan(max_last(np, x, -1, False)[1])
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (7, 3), (64, 256), (300, 10), (0, 4), (5, 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_sums_through_blas_match_numpy(shape, keepdims, dtype):
+    x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    for axis in (0, -2, (0,)):
+        assert sums_columns(x.shape, x.dtype, axis)
+        got = sum_first(np, x, axis, keepdims)
+        assert got.shape == x.sum(0, keepdims=keepdims).shape and got.dtype == dtype
+        np.testing.assert_allclose(got, x.astype(np.float64).sum(0, keepdims=keepdims), rtol=1e-5, atol=1e-5)
+    assert not sums_columns((4, 5, 6), x.dtype, 0) and not sums_columns(x.shape, x.dtype, 1)
+    assert not sums_columns(x.shape, np.int64, 0)
+
+
+def test_column_sums_keep_nan_and_inf():
+    x = np.array([[1.0, np.inf, np.nan], [2.0, 1.0, 0.0]], np.float32)
+    np.testing.assert_array_equal(sum_first(np, x, 0, False), x.sum(0))
+
+
+@pytest.mark.parametrize("a_shape,b_shape,transpose_a", [((32, 13), (13, 64), False), ((64, 32), (32, 3), True),
+                                                        ((1, 5), (5, 1), False), ((3, 0), (0, 4), False)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matrix_products_through_dot_equal_matmul_bit_for_bit(a_shape, b_shape, transpose_a, dtype):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(a_shape[::-1] if transpose_a else a_shape).astype(dtype)
+    a = a.T if transpose_a else a
+    b = rng.standard_normal(b_shape).astype(dtype)
+    assert is_blas_matrix_product(a, b)
+    np.testing.assert_array_equal(matrix_product(np, a, b), np.matmul(a, b))
+
+
+def test_other_matrix_products_keep_matmul_semantics():
+    rng = np.random.default_rng(4)
+    batched, vector = rng.standard_normal((2, 3, 4)), rng.standard_normal(4)
+    assert not is_blas_matrix_product(batched, vector)
+    np.testing.assert_array_equal(matrix_product(np, batched, vector), np.matmul(batched, vector))
+    ints = np.arange(6).reshape(2, 3)
+    assert not is_blas_matrix_product(ints, ints.T)
+    np.testing.assert_array_equal(matrix_product(np, ints, ints.T), ints @ ints.T)

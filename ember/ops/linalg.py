@@ -6,6 +6,7 @@ from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
 from ember.ops.convert import promote
 from ember.ops.infer import broadcast_shapes, differ, same_dtype
+from ember.ops.kernels import matrix_product
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
 from ember.ops.shape import reshape, swapaxes, unbroadcast
 from ember.tensor import Tensor
@@ -15,7 +16,7 @@ def _matmul_forward(xp, a, b):
     if a.dtype == bfloat16 and xp.__name__ == "numpy":
         # NumPy on bfloat16 is slow or naive; compute in float32 and store bfloat16.
         return xp.matmul(a.astype(float32), b.astype(float32)).astype(bfloat16)
-    return xp.matmul(a, b)
+    return matrix_product(xp, a, b)
 
 
 def _matmul_infer(a, b):
@@ -94,7 +95,7 @@ def _linear_forward(xp, x, weight, bias=None):
         if bias is not None:
             out += bias.astype(float32)
         return out.astype(bfloat16)
-    out = xp.matmul(x, weight.T)
+    out = matrix_product(xp, x, weight.T)
     if bias is not None:
         out += bias
     return out

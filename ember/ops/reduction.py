@@ -8,7 +8,7 @@ from ember.backend.dtypes import FLOATING, bool_, int64
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import exp, log, sqrt, where
 from ember.ops.infer import normalize_axis, reduced_shape, reduction_cost
-from ember.ops.kernels import max_last, sum_last
+from ember.ops.kernels import max_last, sum_first
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop
 from ember.ops.shape import broadcast_to, reshape
 from ember.tensor import Tensor
@@ -76,7 +76,7 @@ def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False):
 def _sum_forward(xp, x, *, axis, keepdims):
     if x.dtype not in FLOATING:
         return x.sum(axis=axis, keepdims=keepdims).astype(int64)
-    return sum_last(xp, x, axis, keepdims)
+    return sum_first(xp, x, axis, keepdims)
 
 
 SUM = _reduction("sum", _sum_forward, _sum_vjp, "ReduceSum", _sum_dtype)

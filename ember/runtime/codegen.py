@@ -19,6 +19,7 @@ import numpy as np
 from ember.backend.devices import CPU
 from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
+from ember.ops.kernels import column_sum_ones, is_blas_matrix_product, reduces_short_last_axis, sums_columns
 from ember.optim.functional import sgd_update
 from ember.runtime.kernels import numexpr_kernel
 
@@ -119,6 +120,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     into, over = _buffers(graph, env)
     for v in graph.inputs:
         names[v.id] = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
+    fixed = {names[vid] for vid in bound if vid in names}  # names of arrays that are the same on every call
     fetched_vars = {v.id for v in graph.outputs if v.id in bound}
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
@@ -139,15 +141,35 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             lines += _update_lines(node, args, env) if grouped is None else grouped
         elif name == "assign":
             lines.append(f"{args[0]}[...] = {args[1]}")
+        elif name in ("transpose", "reshape") and args[0] in fixed and \
+                (view := _view_of(node, env.objects[args[0]])) is not None:
+            # A view of an array that is the same object on every call: made once, here.
+            names[node.outputs[0].id] = name_ = env.bind(view, "c")
+            fixed.add(name_)
         else:
             out = node.outputs[0].id
             dest = flat_grads.get(out) or into.get(out) or (names[over[out]] if out in over else None)
             target = names[out] = f"v{out}"
             expression = _expression(node, args, env, dest)
             lines.append(f"{target} = {expression}")
-            if out in flat_grads and f"out={dest}" not in expression and f", {dest}, " not in expression:
+            wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression)
+            if wrote and dest in env.objects:  # the result is that preallocated array itself
+                names[out] = dest
+                lines[-1] = expression
+                fixed.add(dest)
+            if out in flat_grads and not wrote:
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+
+
+def _view_of(node, array):
+    """What a transpose or reshape node computes from ``array``, when that is a view of it; else None (a
+    reshape of strided memory copies, and a copy made once would go stale)."""
+    if node.op.name == "transpose":
+        result = array.transpose(tuple(node.attrs["axes"]))
+    else:
+        result = array.reshape(tuple(node.outputs[0].data.shape))
+    return result if array.size and np.shares_memory(result, array) else None
 
 
 _ALIGN_BYTES = 64  # how ember.compat.tf lays variables out in one array (see its _arena)
@@ -315,10 +337,19 @@ def _expression(node, args: list, env: _Env, out: str | None = None) -> str:
     if name == "relu" and plain:
         return f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(dtypes[0].type(0), 'c')}{dest})"
     if name == "matmul" and plain:
+        a, b = (v.data for v in node.inputs)
+        if is_blas_matrix_product(a, b):  # what the op's forward calls for these shapes (bit-identical)
+            return f"{env.bind(np.dot, 'f')}({args[0]}, {args[1]}{dest})"
         return f"{env.bind(np.matmul, 'f')}({args[0]}, {args[1]}{dest})" if dest else f"{args[0]} @ {args[1]}"
-    if name == "sum" and dtypes[0] in FLOATING:  # ndarray.sum is np.add.reduce, called more directly
-        target = out if dest else None
-        return f"{env.bind(np.add.reduce, 'f')}({args[0]}, {attrs['axis']!r}, None, {target}, {attrs['keepdims']!r})"
+    if name == "sum" and dtypes[0] in FLOATING:
+        x = node.inputs[0].data
+        if sums_columns(x.shape, x.dtype, attrs["axis"]):  # the op's forward does this too
+            ones = env.bind(column_sum_ones(x.shape[0], x.dtype, attrs["keepdims"]), "c")
+            return f"{env.bind(np.dot, 'f')}({ones}, {args[0]}{dest})"
+        if not reduces_short_last_axis(x.shape, x.dtype, attrs["axis"]):  # else the op's own forward below
+            # ndarray.sum is np.add.reduce, called more directly
+            reduce, target = env.bind(np.add.reduce, "f"), out if dest else None
+            return f"{reduce}({args[0]}, {attrs['axis']!r}, None, {target}, {attrs['keepdims']!r})"
     if name == "fused":
         kernel = numexpr_kernel(attrs["body"], dtypes)
         if kernel is not None:  # one numexpr call; without numexpr the body's forwards run below
