@@ -138,6 +138,24 @@ def test_simplify_removes_identities_but_not_broadcasts():
     assert out[1].tolist() == [2.0, 2.0, 2.0] and out[2].tolist() == [0.0, 1.0, 2.0]
 
 
+def test_simplify_computes_exp_of_log_softmax_as_softmax_only_when_nothing_else_reads_it():
+    x0 = np.random.default_rng(6).standard_normal((5, 4)) * 10
+    for also_fetch_log_probs in (False, True):
+        g = Graph()
+        x = g.input("x", (5, 4), "float64")
+        with g.building():
+            logp = ember.log_softmax(x, axis=1)
+            p = ember.exp(logp) * 2.0
+        g.outputs = [p, logp] if also_fetch_log_probs else [p]
+        simplify(g).verify()
+        prune(g)
+        assert ("softmax" in _ops(g)) != also_fetch_log_probs
+        assert ("log_softmax" in _ops(g)) == also_fetch_log_probs
+        e = np.exp(x0 - x0.max(1, keepdims=True))
+        expected = 2 * e / e.sum(1, keepdims=True)
+        np.testing.assert_allclose(interpret(g, x0)[0], expected, rtol=1e-14)
+
+
 @pytest.mark.parametrize("rule,hyper", [(sgd_update, {"lr": 0.1}), (sgd_update, {"lr": 0.1, "momentum": 0.9}),
                                         (adam_update, {"lr": 0.01})])
 def test_autodiff_updates_match_eager_optimizer_math(rule, hyper):
