@@ -29,12 +29,17 @@ def reduces_short_last_axis(shape: tuple, dtype, axis) -> bool:
 
 
 def _short_last_axis(x, axis) -> bool:
-    return reduces_short_last_axis(x.shape, x.dtype, axis) and x.flags.c_contiguous
+    # reduces_short_last_axis on an array, cheapest tests first: this runs on every softmax and row sum
+    shape = x.shape
+    return len(shape) >= 2 and shape[-1] <= _SHORT and x.size >= _ROWS * shape[-1] \
+        and reduces_short_last_axis(shape, x.dtype, axis) and x.flags.c_contiguous
 
 
 def sum_last(xp, x, axis, keepdims: bool):
     """``x.sum(axis, keepdims)``, through BLAS when ``axis`` is a short last axis."""
     if not _short_last_axis(x, axis):
+        if xp is np:  # what ndarray.sum calls, without its Python-level wrapper
+            return np.add.reduce(x, axis, None, None, keepdims)
         return x.sum(axis=axis, keepdims=keepdims)
     out = x @ xp.ones(x.shape[-1], x.dtype)
     return out[..., None] if keepdims else out
