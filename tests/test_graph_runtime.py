@@ -7,6 +7,7 @@ import pytest
 
 import ember
 from ember.graph import Graph, interpret
+from ember.ops.activation import SOFTMAX
 from ember.optim.functional import adam_update, sgd_update
 from ember.passes import TrainRequest, run_passes
 from ember.runtime import compile_graph
@@ -85,13 +86,16 @@ def test_generated_reductions_and_products_equal_eager_bit_for_bit(rows):
     with g.building():
         h = x @ w
         outputs = [h, h.sum(axis=0), h.sum(axis=0, keepdims=True), h.sum(axis=1), x.sum(axis=1, keepdims=True),
-                   (h.T.reshape(6 * rows) * 2.0).reshape(rows, 6)]  # the reshape of a transpose copies
+                   (h.T.reshape(6 * rows) * 2.0).reshape(rows, 6),  # the reshape of a transpose copies
+                   ember.softmax(h * 3.0, axis=1) + 1.0]
     g.outputs = outputs
     run = compile_graph(run_passes(g))
+    calls_softmax = any(getattr(c.cell_contents, "func", None) is SOFTMAX.forward for c in run.fn.__closure__)
+    assert calls_softmax == (rows >= 128)  # written out inline where the op's forward takes NumPy's own path
     ex, ew = (ember.from_numpy(a) for a in arrays)
     eh = ex @ ew
     expected = [eh, eh.sum(axis=0), eh.sum(axis=0, keepdims=True), eh.sum(axis=1), ex.sum(axis=1, keepdims=True),
-                (eh.T.reshape(6 * rows) * 2.0).reshape(rows, 6)]
+                (eh.T.reshape(6 * rows) * 2.0).reshape(rows, 6), ember.softmax(eh * 3.0, axis=1) + 1.0]
     for _ in range(2):
         for got, want in zip(run(*arrays), expected):
             np.testing.assert_array_equal(got, want.numpy())

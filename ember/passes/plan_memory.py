@@ -26,7 +26,7 @@ MIN_BYTES = 0
 # ops the runtime can compute into a given array (out=); in place only for the elementwise ones
 DESTINATION = frozenset({"add", "sub", "mul", "div", "pow", "eq", "ne", "lt", "le", "gt", "ge", "neg", "exp",
                          "log", "log1p", "sqrt", "tanh", "sin", "cos", "abs", "sign", "maximum", "minimum",
-                         "relu", "fused", "matmul", "sum"})
+                         "relu", "fused", "matmul", "sum", "softmax"})
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array
 _IN_PLACE = DESTINATION - {"matmul", "sum", "sign"}
 # ops whose outputs never share memory with their inputs; any other op's output may be a view of them

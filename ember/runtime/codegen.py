@@ -150,16 +150,32 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             out = node.outputs[0].id
             dest = flat_grads.get(out) or into.get(out) or (names[over[out]] if out in over else None)
             target = names[out] = f"v{out}"
-            expression = _expression(node, args, env, dest)
+            expression, *more = _softmax_lines(node, args, env, dest) or [_expression(node, args, env, dest)]
             lines.append(f"{target} = {expression}")
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression)
             if wrote and dest in env.objects:  # the result is that preallocated array itself
                 names[out] = dest
                 lines[-1] = expression
                 fixed.add(dest)
+            lines += more
             if out in flat_grads and not wrote:
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+
+
+def _softmax_lines(node, args: list, env: _Env, out: str | None) -> list | None:
+    """A softmax into the array named ``out`` as three lines (the op's forward, one allocation fewer and no
+    call into it), when its reductions take NumPy's own path there; else None."""
+    if node.op.name != "softmax" or out is None:
+        return None
+    x, axis = node.inputs[0].data, node.attrs["axis"]
+    if x.dtype not in FLOATING or reduces_short_last_axis(x.shape, x.dtype, axis):
+        return None
+    bind = env.bind
+    row_max = f"{bind(np.maximum.reduce, 'f')}({args[0]}, {axis!r}, None, None, True)"
+    total = f"{bind(np.add.reduce, 'f')}({out}, {axis!r}, None, None, True)"
+    return [f"{bind(np.subtract, 'f')}({args[0]}, {row_max}, out={out})", f"{bind(np.exp, 'f')}({out}, out={out})",
+            f"{bind(np.divide, 'f')}({out}, {total}, out={out})"]
 
 
 def _view_of(node, array):
