@@ -21,6 +21,7 @@ from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
 from ember.ops.kernels import column_sum_ones, is_blas_matrix_product, reduces_short_last_axis, sums_columns
 from ember.optim.functional import sgd_update
+from ember.runtime.bias_fold import fold_biases
 from ember.runtime.kernels import numexpr_kernel
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=", "lt": "<",
@@ -125,6 +126,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
     flat_grads, flat_lines = _flat_updates(graph, bound, env)
+    folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads)
+    lines += folds.copies
     sizes: dict = {}
     for node in graph.nodes:
         if node.op.name == "update" and id(node) not in flat_lines:
@@ -141,6 +144,9 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             lines += _update_lines(node, args, env) if grouped is None else grouped
         elif name == "assign":
             lines.append(f"{args[0]}[...] = {args[1]}")
+        elif id(node) in folds.skip:  # a folded layer's call computes this value
+            out = node.outputs[0].id
+            names[out] = flat_grads.get(out) or into.get(out) or "None"
         elif name in ("transpose", "reshape") and args[0] in fixed and \
                 (view := _view_of(node, env.objects[args[0]])) is not None:
             # A view of an array that is the same object on every call: made once, here.
@@ -148,11 +154,20 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             fixed.add(name_)
         else:
             out = node.outputs[0].id
-            dest = flat_grads.get(out) or into.get(out) or (names[over[out]] if out in over else None)
+            dest = folds.into.get(out) or flat_grads.get(out) or into.get(out) or \
+                (names[over[out]] if out in over and names[over[out]] != "None" else None)
             target = names[out] = f"v{out}"
-            expression, *more = _softmax_lines(node, args, env, dest) or [_expression(node, args, env, dest)]
+            if id(node) in folds.forward:  # [h, 1] @ [W; b]
+                buffer, stacked = folds.forward[id(node)]
+                expression, more = _dot(env, buffer, stacked, dest), []
+            elif id(node) in folds.backward:  # [gW; gb] = [h, 1].T @ delta, into the flat gradient array
+                transposed, stacked = folds.backward[id(node)]
+                expression, more, dest = _dot(env, transposed, args[1], stacked), [], flat_grads[out]
+            else:
+                expression, *more = _softmax_lines(node, args, env, dest) or [_expression(node, args, env, dest)]
             lines.append(f"{target} = {expression}")
-            wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression)
+            wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
+                                          or id(node) in folds.backward)
             if wrote and dest in env.objects:  # the result is that preallocated array itself
                 names[out] = dest
                 lines[-1] = expression
@@ -161,6 +176,10 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             if out in flat_grads and not wrote:
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+
+
+def _dot(env: _Env, a: str, b: str, out: str | None) -> str:
+    return f"{env.bind(np.dot, 'f')}({a}, {b}{'' if out is None else f', out={out}'})"
 
 
 def _softmax_lines(node, args: list, env: _Env, out: str | None) -> list | None:

@@ -1,0 +1,86 @@
+"""Bias folding: ``h @ W + b`` computed as ``[h, 1] @ [W; b]`` when the bias follows its weight in memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+import ember.runtime.codegen as codegen
+from ember.runtime.bias_fold import BiasFolds, _stacked
+
+
+def test_a_bias_right_after_its_weight_is_one_stacked_matrix():
+    base = np.arange(20, dtype=np.float32)
+    weight, bias = base[:12].reshape(4, 3), base[12:15]
+    stacked = _stacked(weight, bias)
+    np.testing.assert_array_equal(stacked, np.vstack([weight, bias]))
+    assert np.shares_memory(stacked, weight) and np.shares_memory(stacked, bias)
+    assert _stacked(weight, base[13:16]) is None  # a gap
+    assert _stacked(weight, base[12:14]) is None  # not one value per column
+    assert _stacked(weight, np.zeros(3, np.float32)) is None  # another array
+    assert _stacked(base[:12].reshape(3, 4).T, base[12:15]) is None  # a transposed weight
+    wide = np.arange(20, dtype=np.float64)
+    assert _stacked(wide[:12].reshape(4, 3), bias) is None
+
+
+def _mlp(sizes, batch, steps, fetch_hidden=False, seed=0):
+    """Momentum-SGD steps of a tf-style MLP; returns the variables, the per-step fetches and the folds made."""
+    rng = np.random.default_rng(seed)
+    xs = rng.standard_normal((steps, batch, sizes[0])).astype(np.float32)
+    ys = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], (steps, batch))]
+    made = []
+    fold = codegen.fold_biases
+
+    def spy(*args):
+        made.append(fold(*args))
+        return made[-1]
+
+    codegen.fold_biases = spy
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.placeholder(tf.float32, [None, sizes[0]])
+            y = tf.placeholder(tf.float32, [None, sizes[-1]])
+            h, variables, hidden = x, [], None
+            for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                w = tf.Variable(rng.standard_normal((fan_in, fan_out)).astype(np.float32) / np.sqrt(fan_in))
+                b = tf.Variable(rng.standard_normal(fan_out).astype(np.float32) * 0.1)
+                variables += [w, b]
+                h = tf.matmul(h, w) + b
+                if k < len(sizes) - 2:
+                    h = hidden = tf.nn.relu(h)
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=h))
+            train = tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                fetched = [sess.run([train, loss, hidden] if fetch_hidden else train, {x: xs[i], y: ys[i]})
+                           for i in range(steps)]
+                return [sess.run(v) for v in variables], fetched, [f for f in made if f.forward]
+    finally:
+        codegen.fold_biases = fold
+
+
+def _unfolded(monkeypatch, *args, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(codegen, "fold_biases", lambda *a: BiasFolds())
+        return _mlp(*args, **kwargs)
+
+
+@pytest.mark.parametrize("sizes,forward_folds", [((13, 64, 64, 3), 3), ((100, 16, 3), 1)])
+def test_folded_training_matches_unfolded(monkeypatch, sizes, forward_folds):
+    folded, _, made = _mlp(sizes, 32, 5)
+    plain, _, _ = _unfolded(monkeypatch, sizes, 32, 5)
+    # every layer folds, except one whose input (100 wide) costs more to copy than its bias add
+    assert [(len(f.forward), len(f.backward)) for f in made] == [(forward_folds, forward_folds)]
+    for a, b in zip(folded, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_fetched_hidden_layer_is_not_folded_and_not_overwritten(monkeypatch):
+    _, fetched, made = _mlp((13, 16, 3), 8, 3, fetch_hidden=True)
+    _, plain, _ = _unfolded(monkeypatch, (13, 16, 3), 8, 3, fetch_hidden=True)
+    assert [len(f.forward) for f in made] == [1]  # the second layer reads the fetched relu: left alone
+    for (_, loss, hidden), (_, plain_loss, plain_hidden) in zip(fetched, plain):
+        np.testing.assert_allclose(loss, plain_loss, rtol=1e-5)
+        np.testing.assert_allclose(hidden, plain_hidden, rtol=1e-5, atol=1e-6)
