@@ -5,10 +5,12 @@ follows its weight in memory: the two are one (in + 1, out) matrix. Writing the 
 whose last column holds ones turns the forward's matmul and bias add into one BLAS call, and the backward's
 weight gradient and bias gradient (``h.T @ delta`` and ``delta.sum(0)``) into one as well, written into the
 flat gradient array where the two gradients lie side by side too. On a small MLP step that is two calls fewer
-per layer (Wtab: about 0.85x the time). Results change by rounding only: the bias enters inside the sum.
+per layer, for one copy. Results change by rounding only: the bias enters inside the sum.
 
-A layer whose input is a graph input is folded only when copying that input into the buffer costs no more
-than the bias add it replaces (an input no larger than the layer's output).
+The layer's input is copied into that buffer once computed: computing it there instead (a strided array)
+measured slower than the copy, in the relu writing it and in every later read. A layer is folded only when
+that copy costs no more than the bias add and the column sum it replaces: an input no larger than twice the
+layer's output, or small enough that the calls' overhead is all they cost.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from ember.graph.ir import Graph
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SMALL = 4096  # elements: below, a NumPy call costs about the same whatever its size (measured on Wtab)
 
 
 class BiasFolds:
@@ -26,15 +29,15 @@ class BiasFolds:
     ``forward``: id(add node) -> (name of the [h, 1] buffer, name of the [W; b] view);
     ``backward``: id(weight-gradient matmul) -> (name of the [h, 1] buffer's transpose, name of the [gW; gb]
     view); ``skip``: ids of nodes whose work the folded calls do (the plain matmul, the bias-gradient sum);
-    ``into``: value id of a layer input -> name of the view it is written into; ``copies``: lines that copy
-    graph inputs into their buffers, first thing in the function.
+    ``copy_after``: value id of a layer input -> name of the buffer view it is copied into once computed;
+    ``copies``: lines that copy graph inputs into their buffers, first thing in the function.
     """
 
     def __init__(self):
         self.forward: dict = {}
         self.backward: dict = {}
         self.skip: set = set()
-        self.into: dict = {}
+        self.copy_after: dict = {}
         self.copies: list = []
 
 
@@ -73,21 +76,21 @@ def fold_biases(graph: Graph, bound: dict, bind, objects: dict, flat_grads: dict
                 or len(users.get(product.id, ())) != 1:
             continue
         h, weight = matmul.inputs
-        if weight.id not in bound or h.id in folds.into or h.id in bound or h.id in outputs or h.data.ndim != 2 \
+        if weight.id not in bound or h.id in folds.copy_after or h.id in bound or h.id in outputs or h.data.ndim != 2 \
                 or h.data.dtype != add.outputs[0].data.dtype:
             continue
         stacked = _stacked(bound[weight.id], bound[bias.id])
         if stacked is None or add.outputs[0].data.shape != (h.data.shape[0], stacked.shape[1]):
             continue
-        if h.id in inputs and h.data.shape[1] > stacked.shape[1]:
-            continue  # the copy would cost more than the add it saves
+        if h.data.size > 2 * add.outputs[0].data.size + _SMALL:
+            continue  # the copy would cost more than the add and the column sum it saves
         if h.id not in inputs and h.id not in producers:
             continue
         rows, cols = h.data.shape
         buffer = np.empty((rows, cols + 1), h.data.dtype)
         buffer[:, cols] = 1
         view = bind(buffer[:, :cols], "o")
-        folds.into[h.id] = view
+        folds.copy_after[h.id] = view
         if h.id in inputs:
             folds.copies.append(f"{bind(np.copyto, 'f')}({view}, x{h.id})")
         folds.forward[id(add)] = (bind(buffer, "o"), bind(stacked, "var"))

@@ -154,7 +154,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             fixed.add(name_)
         else:
             out = node.outputs[0].id
-            dest = folds.into.get(out) or flat_grads.get(out) or into.get(out) or \
+            dest = flat_grads.get(out) or into.get(out) or \
                 (names[over[out]] if out in over and names[over[out]] != "None" else None)
             target = names[out] = f"v{out}"
             if id(node) in folds.forward:  # [h, 1] @ [W; b]
@@ -175,6 +175,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             lines += more
             if out in flat_grads and not wrote:
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
+            if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
+                lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
 
 
