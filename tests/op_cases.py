@@ -783,11 +783,23 @@ for _name, _shape, _target, _kw in CE:
     _kw = dict(_kw)
     _weighted = _kw.pop("w", False)
     _inputs = [normal(*_shape, scale=2.0), _target] + ([uniform(0.5, 2.0, _shape[1])] if _weighted else [])
+    _fused = "probabilities" not in _name and "label_smoothing" not in _name  # class indices: the fused op
     _row(f"cross_entropy_{_name}", lambda x, t, *w, kw=_kw: ember.cross_entropy(x, t, *w, **kw),
-         lambda x, t, *w, kw=_kw: np_cross_entropy(x, t, *w, **kw), ins(*_inputs), "log_softmax",
+         lambda x, t, *w, kw=_kw: np_cross_entropy(x, t, *w, **kw), ins(*_inputs),
+         ("nll_weights", "softmax_cross_entropy") if _fused else "log_softmax",
          lambda x, t, *w, kw=_kw: F.cross_entropy(x, t, *w, **kw),
          # like PyTorch, class weights of index targets get no gradient
          grad_inputs=(0,) if _weighted and "probabilities" not in _name else None)
+
+for _name, _shape, _axis, _total in [("rows", (3, 5), 1, False), ("total", (3, 5), 1, True),
+                                     ("last_axis_kdim", (2, 3, 4), -1, False), ("kdim_total", (2, 4, 3), 1, True)]:
+    _row(f"softmax_cross_entropy_{_name}",
+         lambda x, p, a=_axis, t=_total: ember.softmax_cross_entropy(x, p, axis=a, total=t),
+         lambda x, p, a=_axis, t=_total: -(p * np_log_softmax(x, a)).sum(axis=None if t else a),
+         ins(normal(*_shape, scale=2.0), probabilities(*_shape) if _axis == 1 else uniform(0.0, 1.0, *_shape)),
+         "softmax_cross_entropy",
+         lambda x, p, a=_axis, t=_total: -(p * torch.log_softmax(x, a)).sum() if t else
+         -(p * torch.log_softmax(x, a)).sum(a))
 
 for _name, _weighted in [("mean", False), ("weight", True)]:
     _inputs = [uniform(0.05, 0.95, 3, 4), uniform(0.0, 1.0, 3, 4)] + ([uniform(0.5, 2, 4)] if _weighted else [])

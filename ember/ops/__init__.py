@@ -52,6 +52,7 @@ from ember.ops.loss import (
     mse_loss,
     nll_loss,
     smooth_l1_loss,
+    softmax_cross_entropy,
 )
 from ember.ops.normalization import batch_norm, dropout, layer_norm
 from ember.ops.pooling import (
@@ -121,7 +122,8 @@ __all__ = [
     "minimum", "mish",
     "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
     "promote", "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
-    "silu", "sin", "smooth_l1_loss", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std",
+    "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "squeeze",
+    "stack", "std",
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "unbroadcast",
     "unsqueeze", "var", "where",
 ]
