@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from ember.ops.kernels import is_blas_matrix_product, matrix_product, max_last, sum_first, sum_last, sums_columns
+from ember.ops.kernels import (
+    is_blas_matrix_product,
+    matrix_product,
+    max_last,
+    sum_first,
+    sum_last,
+    sums_columns,
+    sums_rows,
+)
 
 
 @pytest.mark.parametrize("shape", [(7, 10), (200, 10), (3, 64, 5), (130, 1), (128, 32), (200, 33), (6, 0), (128, 0)])
@@ -69,3 +77,15 @@ def test_other_matrix_products_keep_matmul_semantics():
     ints = np.arange(6).reshape(2, 3)
     assert not is_blas_matrix_product(ints, ints.T)
     np.testing.assert_array_equal(matrix_product(np, ints, ints.T), ints @ ints.T)
+
+
+def test_row_sums_through_blas_for_any_row_count_and_axis_spelling():
+    x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype(np.float32)
+    for axis in (-1, 2, (2,), (-1,)):
+        assert sums_rows(x.shape, x.dtype, axis)
+        for keepdims in (False, True):
+            got = sum_last(np, x, axis, keepdims)
+            np.testing.assert_array_equal(got, sum_last(np, x, 2, keepdims))  # one call, however it is spelled
+            np.testing.assert_allclose(got, x.sum(2, keepdims=keepdims), rtol=1e-6, atol=1e-6)
+    assert not sums_rows(x.shape, x.dtype, 1) and not sums_rows((4, 40), x.dtype, 1)
+    assert not sums_rows(x.shape, np.int32, -1) and not sums_rows((5,), x.dtype, 0)

@@ -7,6 +7,8 @@ from ember.backend.dtypes import bfloat16, float32
 from ember.ops.convert import promote
 from ember.ops.infer import broadcast_shapes, differ, same_dtype
 from ember.ops.kernels import matrix_product
+from ember.ops.reduction import SUM
+from ember.ops.reduction import sum as sum_
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
 from ember.ops.shape import reshape, swapaxes, unbroadcast
 from ember.tensor import Tensor
@@ -126,8 +128,6 @@ def _linear_vjp(ctx, g):
             x2 = reshape(x, (-1, weight.shape[1])) if x.ndim != 2 else x
             gw = matmul(swapaxes(g2, 0, 1), x2)
         if len(needs) > 2 and needs[2]:
-            from ember.ops.reduction import sum as sum_
-
             gb = sum_(g2, axis=0)
     return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
 
@@ -153,8 +153,6 @@ def _linear_vjp_array(xp, ctx, g):
             x2 = x.reshape(-1, weight.shape[1]) if x.ndim != 2 else x
             gw = _matmul_forward(xp, g2.swapaxes(0, 1), x2)
         if len(needs) > 2 and needs[2]:
-            from ember.ops.reduction import SUM
-
             gb = SUM.forward(xp, g2, axis=0, keepdims=False)
     return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
 

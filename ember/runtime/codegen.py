@@ -19,7 +19,7 @@ import numpy as np
 from ember.backend.devices import CPU
 from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
-from ember.ops.kernels import column_sum_ones, is_blas_matrix_product, reduces_short_last_axis, sums_columns
+from ember.ops.kernels import is_blas_matrix_product, reduces_short_last_axis, sum_ones, sums_columns, sums_rows
 from ember.optim.functional import sgd_update
 from ember.runtime.bias_fold import fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -194,7 +194,10 @@ def _softmax_lines(node, args: list, env: _Env, out: str | None) -> list | None:
         return None
     bind = env.bind
     row_max = f"{bind(np.maximum.reduce, 'f')}({args[0]}, {axis!r}, None, None, True)"
-    total = f"{bind(np.add.reduce, 'f')}({out}, {axis!r}, None, None, True)"
+    if sums_rows(x.shape, x.dtype, axis):  # as the op's forward sums
+        total = f"{bind(np.dot, 'f')}({out}, {bind(sum_ones(x.shape[-1], x.dtype, 'column'), 'c')})"
+    else:
+        total = f"{bind(np.add.reduce, 'f')}({out}, {axis!r}, None, None, True)"
     return [f"{bind(np.subtract, 'f')}({args[0]}, {row_max}, out={out})", f"{bind(np.exp, 'f')}({out}, out={out})",
             f"{bind(np.divide, 'f')}({out}, {total}, out={out})"]
 
@@ -380,13 +383,16 @@ def _expression(node, args: list, env: _Env, out: str | None = None) -> str:
         return f"{env.bind(np.matmul, 'f')}({args[0]}, {args[1]}{dest})" if dest else f"{args[0]} @ {args[1]}"
     if name == "sum" and dtypes[0] in FLOATING:
         x = node.inputs[0].data
-        if sums_columns(x.shape, x.dtype, attrs["axis"]):  # the op's forward does this too
-            ones = env.bind(column_sum_ones(x.shape[0], x.dtype, attrs["keepdims"]), "c")
+        keepdims = attrs["keepdims"]
+        if sums_columns(x.shape, x.dtype, attrs["axis"]):  # the op's forward makes these calls too
+            ones = env.bind(sum_ones(x.shape[0], x.dtype, "row" if keepdims else "vector"), "c")
             return f"{env.bind(np.dot, 'f')}({ones}, {args[0]}{dest})"
-        if not reduces_short_last_axis(x.shape, x.dtype, attrs["axis"]):  # else the op's own forward below
-            # ndarray.sum is np.add.reduce, called more directly
-            reduce, target = env.bind(np.add.reduce, "f"), out if dest else None
-            return f"{reduce}({args[0]}, {attrs['axis']!r}, None, {target}, {attrs['keepdims']!r})"
+        if sums_rows(x.shape, x.dtype, attrs["axis"]):
+            ones = env.bind(sum_ones(x.shape[-1], x.dtype, "column" if keepdims else "vector"), "c")
+            return f"{env.bind(np.dot, 'f')}({args[0]}, {ones}{dest})"
+        # ndarray.sum is np.add.reduce, called more directly
+        reduce, target = env.bind(np.add.reduce, "f"), out if dest else None
+        return f"{reduce}({args[0]}, {attrs['axis']!r}, None, {target}, {keepdims!r})"
     if name == "fused":
         kernel = numexpr_kernel(attrs["body"], dtypes)
         if kernel is not None:  # one numexpr call; without numexpr the body's forwards run below
