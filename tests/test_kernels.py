@@ -76,6 +76,9 @@ def test_other_matrix_products_keep_matmul_semantics():
     np.testing.assert_array_equal(matrix_product(np, batched, vector), np.matmul(batched, vector))
     ints = np.arange(6).reshape(2, 3)
     assert not is_blas_matrix_product(ints, ints.T)
+    large = np.ones((64, 784), np.float32), np.ones((784, 256), np.float32)  # matmul: faster there
+    assert not is_blas_matrix_product(*large)
+    np.testing.assert_array_equal(matrix_product(np, *large), np.matmul(*large))
     np.testing.assert_array_equal(matrix_product(np, ints, ints.T), ints @ ints.T)
 
 

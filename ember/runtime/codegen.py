@@ -19,7 +19,14 @@ import numpy as np
 from ember.backend.devices import CPU
 from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
-from ember.ops.kernels import is_blas_matrix_product, reduces_short_last_axis, sum_ones, sums_columns, sums_rows
+from ember.ops.kernels import (
+    dot_pays,
+    is_blas_matrix_product,
+    reduces_short_last_axis,
+    sum_ones,
+    sums_columns,
+    sums_rows,
+)
 from ember.optim.functional import sgd_update
 from ember.runtime.bias_fold import fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -159,10 +166,10 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             target = names[out] = f"v{out}"
             if id(node) in folds.forward:  # [h, 1] @ [W; b]
                 buffer, stacked = folds.forward[id(node)]
-                expression, more = _dot(env, buffer, stacked, dest), []
+                expression, more = _product(env, buffer, stacked, dest), []
             elif id(node) in folds.backward:  # [gW; gb] = [h, 1].T @ delta, into the flat gradient array
                 transposed, stacked = folds.backward[id(node)]
-                expression, more, dest = _dot(env, transposed, args[1], stacked), [], flat_grads[out]
+                expression, more, dest = _product(env, transposed, args[1], stacked), [], flat_grads[out]
             else:
                 expression, *more = _softmax_lines(node, args, env, dest) or [_expression(node, args, env, dest)]
             lines.append(f"{target} = {expression}")
@@ -180,8 +187,12 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
 
 
-def _dot(env: _Env, a: str, b: str, out: str | None) -> str:
-    return f"{env.bind(np.dot, 'f')}({a}, {b}{'' if out is None else f', out={out}'})"
+def _product(env: _Env, a: str, b: str, out: str | None) -> str:
+    """``a @ b`` of two bound matrices, by the call the op's forward would choose for their shapes."""
+    rows, inner = env.objects[a].shape
+    cols = env.objects[out if out in env.objects else b].shape[-1]  # b may be computed; then out is bound
+    fn = np.dot if dot_pays(rows, inner, cols) else np.matmul
+    return f"{env.bind(fn, 'f')}({a}, {b}{'' if out is None else f', out={out}'})"
 
 
 def _softmax_lines(node, args: list, env: _Env, out: str | None) -> list | None:
