@@ -31,10 +31,10 @@ def _only_read_log_softmax(value, producers: dict, reads: Counter) -> bool:
 
 
 def simplify(graph: Graph) -> Graph:
-    """Replace identity nodes by their operand."""
+    """Replace identity nodes by their operand; compute ``exp(log_softmax(x))`` as ``softmax(x)``."""
     consts = {n.outputs[0].id: n.attrs["value"] for n in graph.nodes if n.op.name == "const"}
     reads = Counter(v.id for n in graph.nodes for v in n.inputs) + Counter(v.id for v in graph.outputs)
-    producers = {v.id: n for n in graph.nodes for v in n.outputs}
+    producers = graph.producers()
     mapping: dict = {}
     kept = []
     for node in graph.nodes:
