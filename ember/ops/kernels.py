@@ -20,7 +20,7 @@ import numpy as np
 
 _SHORT = 32  # longest last axis for which the shortcuts pay
 _ROWS = 128  # fewest rows for which the column-loop max pays: below, NumPy's own is as fast (measured)
-_BLAS_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+BLAS_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})  # the dtypes BLAS computes in
 
 
 def reduces_short_last_axis(shape: tuple, dtype, axis) -> bool:
@@ -41,7 +41,7 @@ def sums_rows(shape: tuple, dtype, axis) -> bool:
     """Whether a sum over ``axis`` of an array of ``shape``/``dtype`` on NumPy is a BLAS row sum."""
     ndim = len(shape)
     return ndim >= 2 and axis in (-1, ndim - 1, (-1,), (ndim - 1,)) and shape[-1] <= _SHORT \
-        and np.dtype(dtype) in _BLAS_FLOATS
+        and np.dtype(dtype) in BLAS_FLOATS
 
 
 @functools.lru_cache(maxsize=64)
@@ -57,7 +57,7 @@ def sum_last(xp, x, axis, keepdims: bool):
     """``x.sum(axis, keepdims)``, through BLAS when ``axis`` is a short last axis."""
     if xp is np:
         shape = x.shape
-        if len(shape) >= 2 and shape[-1] <= _SHORT and x.dtype in _BLAS_FLOATS and \
+        if len(shape) >= 2 and shape[-1] <= _SHORT and x.dtype in BLAS_FLOATS and \
                 axis in (-1, len(shape) - 1, (-1,), (len(shape) - 1,)):  # sums_rows, cheapest tests first
             return np.dot(x, sum_ones(shape[-1], x.dtype, "column" if keepdims else "vector"))
         return np.add.reduce(x, axis, None, None, keepdims)  # what ndarray.sum calls, without its wrapper
@@ -69,15 +69,14 @@ def sum_last(xp, x, axis, keepdims: bool):
 
 def sums_columns(shape: tuple, dtype, axis) -> bool:
     """Whether a sum over ``axis`` of an array of ``shape``/``dtype`` on NumPy is a BLAS column sum."""
-    return len(shape) == 2 and axis in (0, -2, (0,)) and np.dtype(dtype) in _BLAS_FLOATS
+    return len(shape) == 2 and axis in (0, -2, (0,)) and np.dtype(dtype) in BLAS_FLOATS
 
 
 def sum_first(xp, x, axis, keepdims: bool):
     """``x.sum(axis, keepdims)``, as ``ones @ x`` when it sums the columns of a NumPy matrix."""
-    if xp is not np or x.ndim != 2 or x.dtype not in _BLAS_FLOATS or not (axis == 0 or axis == -2 or axis == (0,)):
+    if xp is not np or x.ndim != 2 or x.dtype not in BLAS_FLOATS or not (axis == 0 or axis == -2 or axis == (0,)):
         return sum_last(xp, x, axis, keepdims)  # sums_columns, its cheapest tests first
     return np.dot(sum_ones(x.shape[0], x.dtype, "row" if keepdims else "vector"), x)
-
 
 
 def dot_pays(rows: int, inner: int, cols: int) -> bool:
@@ -92,7 +91,7 @@ _DOT_MAX = 1 << 18  # multiply-adds (a 64 x 64 x 64 product)
 def is_blas_matrix_product(a, b) -> bool:
     """Whether ``a @ b`` is a small product of two float32/float64 matrices of one dtype, which ``np.dot``
     computes with the same BLAS call as ``np.matmul`` and less overhead (``dot_pays``)."""
-    return a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _BLAS_FLOATS \
+    return a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in BLAS_FLOATS \
         and dot_pays(a.shape[0], a.shape[1], b.shape[1])
 
 

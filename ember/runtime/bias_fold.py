@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ember.graph.ir import Graph
+from ember.ops.kernels import BLAS_FLOATS
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SMALL = 4096  # elements: below, a NumPy call costs about the same whatever its size (measured on Wtab)
 
 
@@ -41,7 +41,8 @@ class BiasFolds:
         self.copies: list = []
 
 
-def _offset(array, base) -> int:
+def element_offset(array, base) -> int:
+    """Where ``array``'s first element lies in ``base``'s memory, in elements."""
     return (array.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // array.itemsize
 
 
@@ -49,12 +50,12 @@ def _stacked(weight, bias):
     """The (in + 1, out) matrix [weight; bias] over their memory when ``bias`` directly follows ``weight``
     in one array; else None."""
     base = weight.base
-    if base is None or bias.base is not base or base.ndim != 1 or weight.dtype not in _FLOATS \
+    if base is None or bias.base is not base or base.ndim != 1 or weight.dtype not in BLAS_FLOATS \
             or bias.dtype != weight.dtype or not weight.flags.c_contiguous or weight.ndim != 2 \
             or bias.shape != (weight.shape[1],):
         return None
-    start = _offset(weight, base)
-    if _offset(bias, base) != start + weight.size:
+    start = element_offset(weight, base)
+    if element_offset(bias, base) != start + weight.size:
         return None
     return base[start:start + weight.size + bias.size].reshape(weight.shape[0] + 1, weight.shape[1])
 

@@ -28,7 +28,7 @@ from ember.ops.kernels import (
     sums_rows,
 )
 from ember.optim.functional import sgd_update
-from ember.runtime.bias_fold import fold_biases
+from ember.runtime.bias_fold import element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=", "lt": "<",
@@ -251,7 +251,7 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
         base = array.base
         if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
             continue
-        offset = (array.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // array.itemsize
+        offset = element_offset(array, base)
         key = (id(base), kind, tuple(sorted((k, repr(v)) for k, v in node.attrs["hyper"].items())))
         runs.setdefault(key, (base, kind, []))[2].append((offset, node, array))
     flat_grads, flat_lines = {}, {}
@@ -289,8 +289,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
             flat_buffer = buffers[0].base if buffers[0] is not None else None
             if flat_buffer is None or flat_buffer.size != end - start or any(
                     b is None or b.base is not flat_buffer
-                    or b.__array_interface__["data"][0] - flat_buffer.__array_interface__["data"][0]
-                    != (offset - start) * base.itemsize for b, (offset, _, _) in zip(buffers, run)):
+                    or element_offset(b, flat_buffer) != offset - start for b, (offset, _, _) in zip(buffers, run)):
                 return
     grads = np.zeros(end - start, base.dtype)  # the gaps between variables stay zero
     for offset, node, array in run:
