@@ -13,7 +13,7 @@ import itertools
 
 import numpy as np
 
-from ember.backend.devices import array_module
+from ember.backend.devices import array_module, as_array
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -171,7 +171,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     except Exception as exc:
         raise (_symbolic_error(op, inputs) or _forward_error(op, inputs, attrs, exc)) from exc
     if out.__class__ is not np.ndarray and xp is np:
-        out = np.asarray(out)
+        out = as_array(out)  # a NumPy scalar, or a CuPy array (to_device)
     t = _new(Tensor)
     t.data = out
     t.grad = None
@@ -231,7 +231,7 @@ def _seq(node) -> int:
 
 def _wrap(array, xp) -> Tensor:
     if array.__class__ is not np.ndarray and xp is np:  # NumPy gives 0-d results as scalars
-        array = np.asarray(array)
+        array = as_array(array)
     t = _new(Tensor)
     t.data = array
     t.node = None

@@ -840,7 +840,8 @@ _row("layer_norm_plain", lambda x: ember.layer_norm(x, [5]), lambda x: np_layer_
 
 def _bn_train(x, *affine):
     channels = x.shape[1]
-    rm, rv = ember.zeros(channels, dtype=x.dtype), ember.ones(channels, dtype=x.dtype)
+    rm = ember.zeros(channels, dtype=x.dtype, device=x.device)
+    rv = ember.ones(channels, dtype=x.dtype, device=x.device)
     return ember.batch_norm(x, rm, rv, *affine, training=True)
 
 

@@ -23,8 +23,8 @@ def test_ops_and_gradients_match_the_cpu():
     a, b = ember.randn(8, 5), ember.randn(5, 3)
     results = []
     for device in ("cpu", "cuda"):
-        x = a.to(device).requires_grad_()
-        w = b.to(device).requires_grad_()
+        x = ember.tensor(a.numpy(), device=device, requires_grad=True)
+        w = ember.tensor(b.numpy(), device=device, requires_grad=True)
         loss = ember.cross_entropy(ember.tanh(x @ w), ember.tensor([0, 1, 2, 0, 1, 2, 0, 1], device=device))
         loss.backward()
         results.append((loss.item(), x.grad.cpu().numpy(), w.grad.cpu().numpy()))
@@ -38,3 +38,47 @@ def test_gradient_flows_back_across_devices():
     x = ember.randn(4, requires_grad=True)
     (x.to("cuda") * 2.0).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full(4, 2.0, np.float32))
+
+
+def test_batch_norm_refuses_running_statistics_on_another_device():
+    x = ember.randn(4, 3).to("cuda")
+    with pytest.raises(ValueError, match=r"batch_norm: running_mean is on cpu, the input float32\[4, 3\] on cuda:0"):
+        ember.batch_norm(x, ember.zeros(3), ember.ones(3), training=True)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd_momentum", "adam"])
+def test_a_module_trains_on_the_gpu_as_on_the_cpu(optimizer):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 6)).astype(np.float32), rng.integers(0, 3, 32)
+    losses, weights = {}, {}
+    for device in ("cpu", "cuda"):
+        ember.manual_seed(0)
+        net = ember.nn.Sequential(ember.nn.Linear(6, 16), ember.nn.ReLU(), ember.nn.BatchNorm1d(16),
+                                  ember.nn.Linear(16, 3)).to(device)
+        opt = (ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd_momentum"
+               else ember.optim.Adam(net.parameters(), lr=0.01))
+        xd, yd = ember.tensor(x, device=device), ember.tensor(y, device=device)
+        history = []
+        for _ in range(20):
+            opt.zero_grad()
+            loss = ember.cross_entropy(net(xd), yd)
+            loss.backward()
+            opt.step()
+            history.append(loss.item())
+        assert all(p.device == ember.device(device) for p in net.parameters())
+        losses[device] = history
+        weights[device] = {k: v.to("cpu").numpy() for k, v in net.state_dict().items()}
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-4, atol=1e-5)
+    assert losses["cuda"][-1] < 0.7 * losses["cuda"][0]
+    for name, value in weights["cpu"].items():
+        np.testing.assert_allclose(weights["cuda"][name], value, rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_a_checkpoint_of_gpu_tensors_loads_back_onto_the_gpu(tmp_path):
+    net = ember.nn.Linear(4, 2).to("cuda")
+    ember.save({"model": net.state_dict(), "step": 3}, tmp_path / "ckpt.safetensors")
+    loaded = ember.load(tmp_path / "ckpt.safetensors", device="cuda")
+    assert loaded["step"] == 3 and loaded["model"]["weight"].device == ember.device("cuda:0")
+    other = ember.nn.Linear(4, 2).to("cuda")
+    other.load_state_dict(loaded["model"])
+    np.testing.assert_array_equal(other.weight.detach().to("cpu").numpy(), net.weight.detach().to("cpu").numpy())

@@ -89,6 +89,14 @@ def device_of(array) -> Device:
     return CPU
 
 
+def as_array(value):
+    """``value`` as an array on its own device: NumPy scalars and Python numbers (what NumPy returns for 0-d
+    results) become 0-d NumPy arrays; CuPy arrays are returned as they are."""
+    if _cupy is not None and isinstance(value, _cupy.ndarray):
+        return value
+    return np.asarray(value)
+
+
 def move(array, device: Device):
     """Copy ``array`` to ``device`` (no copy when it is already there)."""
     if device.type == "cpu":

@@ -38,6 +38,8 @@ def batch_norm(
         if t is not None and not fits(tuple(t.shape), (channels,)):
             raise ValueError(f"batch_norm: {name} must have shape [{channels}] for input {list(x.shape)}, "
                              f"got {list(t.shape)}")
+        if t is not None and t.device != x.device:
+            raise ValueError(f"batch_norm: {name} is on {t.device}, the input {x.dtype}{list(x.shape)} on {x.device}")
     axes = (0,) + tuple(range(2, x.ndim))
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     if training:

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from ember.backend.devices import CPU, device_of
+from ember.backend.devices import CPU, as_array, device_of
 from ember.graph.ir import Graph, GraphError, type_str
 from ember.passes.manager import DEFAULT_PIPELINE, run_passes
 from ember.passes.specialize import specialize
@@ -52,7 +52,7 @@ class GraphFunction:
 
     def _check(self, v, array) -> np.ndarray:
         if v.data.device == CPU:
-            array = np.asarray(array)
+            array = as_array(array)
         if array.dtype != v.data.dtype or device_of(array) != v.data.device:
             raise TypeError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.data!r}, "
                             f"got an array of {type_str(array.shape, array.dtype, device_of(array))}")
