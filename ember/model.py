@@ -92,7 +92,8 @@ def _split_batch(batch):
 
 
 class Model:
-    """A network, its loss and its optimizer, trained by ``fit``.
+    """A network, its loss and its optimizer, trained by ``fit``. Batches go to the device of the network's
+    parameters (as in Keras), so a network moved with ``net.to("cuda")`` trains on NumPy data unchanged.
 
     >>> model = Model(net, "cross_entropy", ember.optim.Adam(net.parameters(), lr=1e-3))
     >>> history = model.fit(x_train, y_train, epochs=5, batch_size=32, metrics=["accuracy"],
@@ -149,6 +150,19 @@ class Model:
         """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
         return self._step(batch[:-1], batch[-1])
 
+    def _placed(self, batch) -> tuple:
+        """``(inputs, target)`` of a loader batch, on the device of the network's parameters."""
+        inputs, target = _split_batch(batch)
+        params = self._params or list(self.net.parameters())
+        if not params or params[0].data.__class__ is np.ndarray:
+            return inputs, target  # a CPU network: the loader's tensors are already where they belong
+        device = params[0].device
+
+        def move(t):
+            return t if t is None else as_tensor(t).to(device)
+
+        return tuple(move(t) for t in inputs), move(target)
+
     # --- the loop ---
     def fit(
         self,
@@ -187,7 +201,7 @@ class Model:
             for step, batch in enumerate(loader):
                 for cb in callbacks:
                     cb.on_batch_begin(step)
-                inputs, target = _split_batch(batch)
+                inputs, target = self._placed(batch)
                 loss, pred = self.train_step(inputs, target)
                 value = loss.item()
                 n = len(target) if target is not None and hasattr(target, "__len__") else 1
@@ -225,7 +239,7 @@ class Model:
         try:
             with autograd.no_grad():
                 for batch in loader:
-                    inputs, target = _split_batch(batch)
+                    inputs, target = self._placed(batch)
                     pred = self.forward(*inputs)
                     n = len(target)
                     total += self.loss(pred, target).item() * n
@@ -248,7 +262,7 @@ class Model:
         try:
             with autograd.no_grad():
                 for batch in loader:
-                    inputs, _ = _split_batch(batch) if isinstance(batch, (tuple, list)) else ((batch,), None)
+                    inputs, _ = self._placed(batch)
                     outputs.append(self.forward(*inputs).numpy())
         finally:
             self.net.train(was_training)

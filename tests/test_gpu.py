@@ -82,3 +82,19 @@ def test_a_checkpoint_of_gpu_tensors_loads_back_onto_the_gpu(tmp_path):
     other = ember.nn.Linear(4, 2).to("cuda")
     other.load_state_dict(loaded["model"])
     np.testing.assert_array_equal(other.weight.detach().to("cpu").numpy(), net.weight.detach().to("cpu").numpy())
+
+
+def test_model_fit_trains_a_gpu_network_on_numpy_data():
+    from ember.data.datasets import load_digits, train_test_split
+    from ember.model import Model
+
+    x, y = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(64, 128), ember.nn.ReLU(), ember.nn.Linear(128, 10)).to("cuda")
+    model = Model(net, "cross_entropy", ember.optim.Adam(net.parameters(), lr=3e-3), metrics=["accuracy"])
+    history = model.fit(x_train, y_train, epochs=10, batch_size=32, validation_data=(x_test, y_test), verbose=0)
+    assert history.history["val_accuracy"][-1] >= 0.95
+    predictions = model.predict(x_test)
+    assert isinstance(predictions, np.ndarray) and predictions.shape == (len(x_test), 10)
+    assert (predictions.argmax(1) == y_test).mean() == pytest.approx(model.evaluate(x_test, y_test)["accuracy"])
