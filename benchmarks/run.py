@@ -55,6 +55,10 @@ WORKLOADS = {
     **{name: _mlp(*shape) for name, shape in MLPS.items()},
     "W4": {"ember": w.lenet_ember, "torch": w.lenet_torch, "ember-jit": lambda: w.lenet_ember(jit=True),
            "jax": w.lenet_jax},
+    "W5s": {"ember": lambda: w.ctr_ember(sparse=True), "torch": lambda: w.ctr_torch(sparse=True)},
+    "W5d": {"ember": lambda: w.ctr_ember(sparse=False), "torch": lambda: w.ctr_torch(sparse=False)},
+    "W6": {"ember": w.transformer_ember, "torch": w.transformer_torch,
+           "ember-jit": lambda: w.transformer_ember(jit=True)},
 }
 COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-jit", "jax", "torch-compile")
 COMPILED = ("ember-graph", "ember-jit", "jax", "torch-compile")

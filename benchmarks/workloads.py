@@ -85,14 +85,21 @@ def _lenet_layers(nn):
     )
 
 
-def _ember_step(net, optimizer, xs, ys, jit=False):
-    """The eager step; ``jit``: the same function traced whole (backward and update) by ``ember.jit``."""
-    xs = [ember.from_numpy(x) for x in xs]
-    ys = [ember.from_numpy(y) for y in ys]
+def _inputs(batch, convert):
+    """A batch's network inputs: one array, or a tuple of them (models with several inputs)."""
+    return tuple(convert(a) for a in batch) if isinstance(batch, tuple) else (convert(batch),)
 
-    def train(x, y):
+
+def _ember_step(net, optimizer, xs, ys, jit=False, loss_fn="cross_entropy"):
+    """The eager step; ``jit``: the same function traced whole (backward and update) by ``ember.jit``.
+    ``loss_fn`` names the loss, the same function in ``ember`` and ``torch.nn.functional``."""
+    xs = [_inputs(x, ember.from_numpy) for x in xs]
+    ys = [ember.from_numpy(y) for y in ys]
+    criterion = getattr(ember, loss_fn)
+
+    def train(y, *x):
         optimizer.zero_grad()
-        loss = ember.cross_entropy(net(x), y)
+        loss = criterion(net(*x), y)
         loss.backward()
         optimizer.step()
         return loss
@@ -101,18 +108,19 @@ def _ember_step(net, optimizer, xs, ys, jit=False):
         train = ember.jit(train)
 
     def step(i):
-        return train(xs[i % POOL], ys[i % POOL])
+        return train(ys[i % POOL], *xs[i % POOL])
 
     return step
 
 
-def _torch_step(net, optimizer, xs, ys, compiled=False):
+def _torch_step(net, optimizer, xs, ys, compiled=False, loss_fn="cross_entropy"):
     """The eager step; ``compiled``: forward and loss through ``torch.compile``, compiled from scratch."""
     import torch
 
-    xs = [torch.from_numpy(x) for x in xs]
+    xs = [_inputs(x, torch.from_numpy) for x in xs]
     ys = [torch.from_numpy(y) for y in ys]
-    forward = lambda x, y: torch.nn.functional.cross_entropy(net(x), y)
+    criterion = getattr(torch.nn.functional, loss_fn)
+    forward = lambda y, *x: criterion(net(*x), y)
     if compiled:
         import torch._dynamo
 
@@ -123,7 +131,7 @@ def _torch_step(net, optimizer, xs, ys, compiled=False):
 
     def step(i):
         optimizer.zero_grad()
-        loss = forward(xs[i % POOL], ys[i % POOL])
+        loss = forward(ys[i % POOL], *xs[i % POOL])
         loss.backward()
         optimizer.step()
         return loss
@@ -178,6 +186,78 @@ def lenet_torch(batch=64, lr=0.01, seed=0):
     net = _torch_net(_lenet_layers, seed)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
     return _torch_step(net, optimizer, *_batches((batch, 1, 28, 28), 10, seed))
+
+
+# --- W6: one transformer encoder layer, MSE, Adam ------------------------------------------------------------
+
+W6_SHAPE = (16, 64, 128)  # batch, sequence, d_model
+
+
+def _encoder_layer(nn):
+    return nn.TransformerEncoderLayer(W6_SHAPE[2], 4, dim_feedforward=512, batch_first=True)
+
+
+def _w6_batches(seed):
+    rng = np.random.default_rng(seed + 1)
+    xs = [rng.standard_normal(W6_SHAPE).astype(np.float32) for _ in range(POOL)]
+    ys = [rng.standard_normal(W6_SHAPE).astype(np.float32) for _ in range(POOL)]
+    return xs, ys
+
+
+def transformer_ember(lr=1e-3, seed=0, jit=False):
+    net = _ember_net(_encoder_layer, seed)
+    return _ember_step(net, ember.optim.Adam(net.parameters(), lr=lr), *_w6_batches(seed), jit=jit,
+                       loss_fn="mse_loss")
+
+
+def transformer_torch(lr=1e-3, seed=0):
+    import torch
+
+    net = _torch_net(_encoder_layer, seed)
+    return _torch_step(net, torch.optim.Adam(net.parameters(), lr=lr), *_w6_batches(seed), loss_fn="mse_loss")
+
+
+# --- W5s / W5d: a CTR model, 26 embedded fields + 13 dense features, BCE, Adagrad ----------------------------
+
+CTR_FIELDS, CTR_VOCAB, CTR_DIM, CTR_DENSE, CTR_BATCH = 26, 100_000, 16, 13, 512
+
+
+def _ctr_model(nn, cat, sparse):
+    class CTR(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = nn.ModuleList([nn.Embedding(CTR_VOCAB, CTR_DIM, sparse=sparse) for _ in range(CTR_FIELDS)])
+            width = CTR_FIELDS * CTR_DIM + CTR_DENSE
+            self.mlp = nn.Sequential(nn.Linear(width, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU(),
+                                     nn.Linear(400, 1))
+
+        def forward(self, ids, dense):
+            features = [table(ids[:, i]) for i, table in enumerate(self.tables)]
+            return self.mlp(cat(features + [dense], 1)).reshape(-1)
+
+    return CTR()
+
+
+def _ctr_batches(seed):
+    rng = np.random.default_rng(seed + 1)
+    xs = [(rng.integers(0, CTR_VOCAB, (CTR_BATCH, CTR_FIELDS)),
+           rng.standard_normal((CTR_BATCH, CTR_DENSE)).astype(np.float32)) for _ in range(POOL)]
+    ys = [rng.integers(0, 2, CTR_BATCH).astype(np.float32) for _ in range(POOL)]
+    return xs, ys
+
+
+def ctr_ember(sparse, lr=0.01, seed=0):
+    net = _ember_net(lambda nn: _ctr_model(nn, ember.cat, sparse), seed)
+    return _ember_step(net, ember.optim.Adagrad(net.parameters(), lr=lr), *_ctr_batches(seed),
+                       loss_fn="binary_cross_entropy_with_logits")
+
+
+def ctr_torch(sparse, lr=0.01, seed=0):
+    import torch
+
+    net = _torch_net(lambda nn: _ctr_model(nn, torch.cat if nn is torch.nn else ember.cat, sparse), seed)
+    return _torch_step(net, torch.optim.Adagrad(net.parameters(), lr=lr), *_ctr_batches(seed),
+                       loss_fn="binary_cross_entropy_with_logits")
 
 
 def mlp_numpy(sizes, batch, lr=0.01, momentum=0.9, seed=0):
