@@ -657,6 +657,9 @@ _row("linear_bias", ember.linear, lambda x, w, b: x @ w.T + b, ins(normal(4, 3),
      ("linear", "matmul", "transpose", "sum"), torch and F.linear)
 _row("linear_no_bias_3d", ember.linear, lambda x, w: x @ w.T, ins(normal(2, 4, 3), normal(5, 3)),
      ("linear", "matmul", "transpose", "reshape"), torch and F.linear)
+_row("linear_bias_strided_4d", lambda x, w, b: ember.linear(ember.swapaxes(x, 0, 2), w, b),
+     lambda x, w, b: np.swapaxes(x, 0, 2) @ w.T + b, ins(normal(3, 2, 4, 5), normal(6, 5), normal(6)),
+     ("linear", "transpose"), torch and (lambda x, w, b: F.linear(x.transpose(0, 2), w, b)))
 _row("linear_squared", lambda x, w, b: ember.linear(x, w, b) ** 2, lambda x, w, b: (x @ w.T + b) ** 2,
      ins(normal(3, 2), normal(4, 2), normal(4)), ("linear", "matmul", "pow"),
      lambda x, w, b: F.linear(x, w, b) ** 2)

@@ -92,15 +92,19 @@ def dot(a, b) -> Tensor:
 
 
 def _linear_forward(xp, x, weight, bias=None):
+    lead = x.shape[:-1]
+    if len(lead) > 1:  # one matrix product over every leading axis, not one per slice (copies a strided x once)
+        x = x.reshape(-1, x.shape[-1])
     if x.dtype == bfloat16 and xp.__name__ == "numpy":
         out = xp.matmul(x.astype(float32), weight.astype(float32).T)
         if bias is not None:
             out += bias.astype(float32)
-        return out.astype(bfloat16)
-    out = matrix_product(xp, x, weight.T)
-    if bias is not None:
-        out += bias
-    return out
+        out = out.astype(bfloat16)
+    else:
+        out = matrix_product(xp, x, weight.T)
+        if bias is not None:
+            out += bias
+    return out.reshape(lead + (weight.shape[0],)) if len(lead) > 1 else out
 
 
 def _linear_infer(x, weight, bias=None):
@@ -120,7 +124,9 @@ def _linear_cost(out, x, weight, bias=None):
 def _linear_vjp(ctx, g):
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs
-    gx = matmul(g, weight) if needs[0] else None
+    gx = None
+    if needs[0]:  # as the forward: one matrix product over every leading axis
+        gx = matmul(g, weight) if g.ndim <= 2 else reshape(matmul(reshape(g, (-1, weight.shape[0])), weight), x.shape)
     gw = gb = None
     if needs[1] or (len(needs) > 2 and needs[2]):
         g2 = reshape(g, (-1, weight.shape[0])) if g.ndim != 2 else g
@@ -145,7 +151,10 @@ LINEAR = defop(
 def _linear_vjp_array(xp, ctx, g):
     x, weight = ctx.inputs[0].data, ctx.inputs[1].data
     needs = ctx.needs
-    gx = _matmul_forward(xp, g, weight) if needs[0] else None
+    gx = None
+    if needs[0]:
+        gx = _matmul_forward(xp, g, weight) if g.ndim <= 2 else \
+            _matmul_forward(xp, g.reshape(-1, weight.shape[0]), weight).reshape(x.shape)
     gw = gb = None
     if needs[1] or (len(needs) > 2 and needs[2]):
         g2 = g.reshape(-1, weight.shape[0]) if g.ndim != 2 else g
