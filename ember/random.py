@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _generator = np.random.default_rng()
@@ -26,3 +28,14 @@ def get_rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     """Restore a state from ``get_rng_state``."""
     _generator.bit_generator.state = state
+
+
+def keep_mask(shape: tuple, p: float) -> np.ndarray:
+    """Booleans, each True with probability ``1 - p``: dropout's mask, from the global generator.
+
+    Each element compares 32 random bits with a threshold, two elements per 64-bit draw of the bit
+    generator: twice as fast as comparing float64 uniforms, and as fine-grained as float32 ones.
+    """
+    n = math.prod(shape)
+    bits = _generator.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+    return bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))

@@ -452,6 +452,19 @@ def test_dropout_mask_statistics_and_scale():
     assert not _numpy(ember.dropout(x, 1.0)).any()
 
 
+@pytest.mark.parametrize("p", [1e-4, 0.1, 0.5, 0.9, 0.9999])
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 11), (400, 500)])
+def test_keep_masks_keep_each_element_with_probability_one_minus_p(p, shape):
+    ember.manual_seed(1)
+    masks = [ember.random.keep_mask(shape, p) for _ in range(max(1, 400_000 // int(np.prod(shape))))]
+    assert all(m.shape == shape and m.dtype == np.bool_ for m in masks)
+    kept = np.concatenate([m.reshape(-1) for m in masks])
+    spread = 4 * np.sqrt(p * (1 - p) / kept.size) + 1e-6  # four standard deviations
+    assert abs(kept.mean() - (1 - p)) < spread
+    ember.manual_seed(1)
+    np.testing.assert_array_equal(ember.random.keep_mask(shape, p), masks[0])  # seeded: reproducible
+
+
 def test_batch_norm_updates_running_statistics():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 3, 2)) * 2 + 1

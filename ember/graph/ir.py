@@ -85,9 +85,12 @@ def _update_forward(xp, param, grad, *, rule, hyper, state, live=None):
 
 
 def _random_forward(xp, *, shape, dtype, kind, a, b):
-    """Samples from Ember's generator: normal / truncated_normal with mean a and stddev b, uniform in [a, b)."""
+    """Samples from Ember's generator: normal / truncated_normal with mean a and stddev b, uniform in [a, b),
+    or dropout's keep mask with drop probability a."""
     from ember import random as _random
 
+    if kind == "keep":
+        return _random.keep_mask(shape, a)
     rng = _random.generator()
     if kind == "uniform":
         return rng.uniform(a, b, shape).astype(dtype)

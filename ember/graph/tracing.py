@@ -182,8 +182,8 @@ def write_state(t: Tensor, value: Value) -> None:
     graph.add(ASSIGN, (graph.capture(t, live=True), value))
 
 
-def uniform(shape: tuple, dtype, like: Value) -> Value:
-    """A ``random`` node in ``like``'s graph: samples in [0, 1) from Ember's generator, fresh on every run."""
-    dtype = np.dtype(dtype)
-    attrs = {"shape": tuple(shape), "dtype": dtype, "kind": "uniform", "a": 0.0, "b": 1.0}
-    return like.graph.add(RANDOM, (), attrs, [Spec(tuple(shape), dtype)])[0]
+def keep_mask(shape: tuple, p: float, like: Value) -> Value:
+    """A ``random`` node in ``like``'s graph: dropout's keep mask (``ember.random.keep_mask``), fresh on
+    every run."""
+    attrs = {"shape": tuple(shape), "dtype": np.dtype(bool), "kind": "keep", "a": float(p), "b": 0.0}
+    return like.graph.add(RANDOM, (), attrs, [Spec(tuple(shape), np.dtype(bool))])[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ember import autograd
 from ember import random as _random
 from ember.ops.convert import as_tensor, to_float
@@ -116,10 +114,10 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
     if _traced(x):  # ember.jit: a fresh mask on every run, drawn from the same generator
         from ember.graph import tracing
 
-        keep = tracing.uniform(x.shape, np.float64, x) >= p
+        keep = tracing.keep_mask(x.shape, p, x)
         return x * (keep.astype(x.dtype) * (1.0 / (1.0 - p)))
-    keep = _random.generator().random(x.shape) >= p
-    mask = (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+    mask = _random.keep_mask(x.shape, p).astype(x.dtype)
+    mask *= mask.dtype.type(1.0 / (1.0 - p))
     if x.device.type != "cpu":
         mask = x.xp.asarray(mask)
     return x * Tensor._make(mask, None)
