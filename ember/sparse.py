@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.backend.devices import array_module
 
 
@@ -28,9 +30,16 @@ class RowSparse:
         from ember.tensor import Tensor
 
         xp = array_module(self.indices)
-        unique, inverse = xp.unique(self.indices, return_inverse=True)
-        rows = xp.zeros((unique.shape[0],) + self.shape[1:], self.values.dtype)
-        xp.add.at(rows, inverse.reshape(-1), self.values.data)
+        indices, values = self.indices.reshape(-1), self.values.data
+        if xp is np and indices.size:  # sort, then one segmented sum: about twice as fast as unique + add.at
+            order = np.argsort(indices, kind="stable")
+            ordered = indices[order]
+            starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+            rows = np.add.reduceat(values[order], starts, axis=0)
+            return RowSparse(ordered[starts], Tensor._make(rows, None), self.shape)
+        unique, inverse = xp.unique(indices, return_inverse=True)
+        rows = xp.zeros((unique.shape[0],) + self.shape[1:], values.dtype)
+        xp.add.at(rows, inverse.reshape(-1), values)
         return RowSparse(unique, Tensor._make(rows, None), self.shape)
 
     def to_dense(self):
