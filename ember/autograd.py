@@ -359,7 +359,7 @@ def _private(g: Tensor, handed_out: set) -> Tensor:
     its memory so that in-place updates of one gradient never change another (or the caller's).
     """
     data = g.data
-    owner = _owner(data)
+    owner = data if data.base is None else _owner(data)
     if id(owner) in handed_out or (data.__class__ is np.ndarray and not data.flags.writeable):
         data = data.copy()
         owner = data
@@ -402,7 +402,11 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
         return tracing.backward(tensor, gradient)
     if retain_graph is None:
         retain_graph = create_graph
-    roots = _root_grads([tensor], [gradient], "backward")
+    data = tensor.data
+    if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
+        roots = [Tensor._make(np.array(1, data.dtype).reshape(data.shape), None)]  # the common scalar loss
+    else:
+        roots = _root_grads([tensor], [gradient], "backward")
     run_backward([tensor], roots, retain_graph, create_graph)
 
 

@@ -82,6 +82,20 @@ def test_other_matrix_products_keep_matmul_semantics():
     np.testing.assert_array_equal(matrix_product(np, ints, ints.T), ints @ ints.T)
 
 
+@pytest.mark.parametrize("a_shape,b_shape,dtype", [
+    ((32, 13), (13, 64), np.float32), ((64, 64), (64, 64), np.float64), ((64, 64), (64, 65), np.float32),
+    ((64, 784), (784, 256), np.float32), ((2, 3, 4), (4, 5), np.float32), ((3, 4), (4, 2), np.int64),
+    ((3, 4), (4,), np.float32)])
+def test_matrix_product_calls_dot_exactly_where_the_code_generator_does(a_shape, b_shape, dtype, monkeypatch):
+    """matrix_product inlines is_blas_matrix_product; the generated code calls the predicate itself."""
+    a, b = np.ones(a_shape, dtype), np.ones(b_shape, dtype)
+    calls = []
+    dot = np.dot
+    monkeypatch.setattr(np, "dot", lambda *args: calls.append(1) or dot(*args))
+    matrix_product(np, a, b)
+    assert bool(calls) == is_blas_matrix_product(a, b)
+
+
 def test_row_sums_through_blas_for_any_row_count_and_axis_spelling():
     x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype(np.float32)
     for axis in (-1, 2, (2,), (-1,)):

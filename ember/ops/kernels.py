@@ -97,7 +97,9 @@ def is_blas_matrix_product(a, b) -> bool:
 
 def matrix_product(xp, a, b):
     """``a @ b`` (``xp.matmul`` semantics), through ``np.dot`` for two NumPy float matrices."""
-    if xp is np and is_blas_matrix_product(a, b):
+    # is_blas_matrix_product and dot_pays inlined: this runs for every product of every layer
+    if xp is np and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in BLAS_FLOATS \
+            and a.shape[0] * a.shape[1] * b.shape[1] <= _DOT_MAX:
         return np.dot(a, b)
     return xp.matmul(a, b)
 
@@ -105,6 +107,8 @@ def matrix_product(xp, a, b):
 def max_last(xp, x, axis, keepdims: bool):
     """``x.max(axis, keepdims)``, column by column when ``axis`` is a short last axis."""
     if not _short_last_axis(x, axis) or x.shape[-1] == 0:
+        if xp is np:
+            return np.maximum.reduce(x, axis, None, None, keepdims)  # what ndarray.max calls, without its wrapper
         return x.max(axis=axis, keepdims=keepdims)
     out = x[..., 0].copy()
     for j in range(1, x.shape[-1]):

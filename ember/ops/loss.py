@@ -92,7 +92,7 @@ def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, 
     # ``negate``: -W, what nll_loss multiplies log-probabilities by; else W, the labels of a cross-entropy
     if xp is np and weight is None and target.ndim == 1 and target.size and not 0 <= ignore_index < num_classes:
         # The common case in two range checks: every target is a class, so none can be ignore_index.
-        if target.min() >= 0 and target.max() < num_classes:
+        if np.minimum.reduce(target) >= 0 and np.maximum.reduce(target) < num_classes:
             one = np.dtype(dtype).type(1)
             rows = np.zeros((target.size, num_classes), dtype)
             w = one / np.dtype(dtype).type(target.size) if normalize else one
