@@ -98,3 +98,30 @@ def test_model_fit_trains_a_gpu_network_on_numpy_data():
     predictions = model.predict(x_test)
     assert isinstance(predictions, np.ndarray) and predictions.shape == (len(x_test), 10)
     assert (predictions.argmax(1) == y_test).mean() == pytest.approx(model.evaluate(x_test, y_test)["accuracy"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fused_momentum_step_equals_the_cpu_bit_for_bit(dtype):
+    from ember.optim.functional import sgd_update
+
+    rng = np.random.default_rng(0)
+    param, grads = rng.standard_normal((37, 5)).astype(dtype), [rng.standard_normal((37, 5)).astype(dtype)
+                                                                  for _ in range(3)]
+    results = []
+    for xp in (np, ember.backend.cupy_module()):
+        p, state = xp.asarray(param.copy()), {}
+        for g in grads:  # the first step creates the buffer; the next two run the fused kernel on the GPU
+            sgd_update(p, xp.asarray(g), state, lr=0.05, momentum=0.9)
+        results.append((ember.backend.move(p, ember.device("cpu")),
+                        ember.backend.move(state["momentum_buffer"], ember.device("cpu"))))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
+def test_cross_entropy_names_targets_out_of_range_on_the_gpu():
+    logits = ember.randn(4, 3).to("cuda")
+    message = r"cross_entropy: nll_weights: target values must lie in \[0, 3\) .* got \[3\]"
+    with pytest.raises(IndexError, match=message):
+        ember.cross_entropy(logits, ember.tensor([0, 1, 3, 2], device="cuda"))
+    loss = ember.cross_entropy(logits, ember.tensor([0, -100, 2, 1], device="cuda"))  # ignore_index is fine
+    assert np.isfinite(loss.item())

@@ -99,9 +99,15 @@ def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, 
             rows.reshape(-1)[_row_starts(target.size, num_classes) + target] = -w if negate else w
             return rows
     valid = target != ignore_index
-    all_valid = bool(valid.all())
-    safe = target if all_valid else xp.where(valid, target, 0)
-    if safe.size and (safe.min() < 0 or safe.max() >= num_classes):
+    if xp is np:
+        all_valid = bool(valid.all())
+        safe = target if all_valid else xp.where(valid, target, 0)
+        out_of_range = safe.size and (safe.min() < 0 or safe.max() >= num_classes)
+    else:  # each copy to the host waits for the GPU to finish its queue: fetch both answers in one
+        safe = xp.where(valid, target, 0)
+        checks = xp.stack([valid.all(), ((safe < 0) | (safe >= num_classes)).any()]).get()
+        all_valid, out_of_range = bool(checks[0]), bool(checks[1])
+    if out_of_range:
         bad = safe[(safe < 0) | (safe >= num_classes)]
         raise IndexError(f"target values must lie in [0, {num_classes}) or be ignore_index, got {bad[:5]}")
     if all_valid and weight is None and safe.size:  # the common case: one weight, what the division gives

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from ember.backend import cuda_kernels
 from ember.backend.devices import array_module
 from ember.sparse import RowSparse
 
@@ -60,6 +61,13 @@ def _lerp_(xp, avg, target, weight: float, tmp) -> None:
         xp.subtract(target, tmp, out=avg)
 
 
+def _fused_on_gpu(*arrays) -> bool:
+    """Whether ``ember.backend.cuda_kernels`` takes these CuPy arrays: one shape, one float32/float64 dtype."""
+    first = arrays[0]
+    return first.dtype.kind == "f" and first.dtype.itemsize >= 4 and all(
+        a.dtype == first.dtype and a.shape == first.shape for a in arrays)
+
+
 def _rows(grad: RowSparse, maximize: bool):
     """Coalesced ``(indices, values)`` of a row-sparse gradient, negated for ``maximize``."""
     grad = grad.coalesce()
@@ -94,6 +102,9 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
         buf = state.get("momentum_buffer")
         if buf is None:
             buf = state["momentum_buffer"] = grad.copy()
+        elif xp is not np and not nesterov and dampening == 0 and _fused_on_gpu(param, grad, buf):
+            cuda_kernels.momentum_sgd()(grad, float(momentum), lr, buf, param)  # one launch, the same numbers
+            return
         else:
             buf *= float(momentum)
             buf += grad if dampening == 0 else grad * float(1 - dampening)
