@@ -125,3 +125,22 @@ def test_cross_entropy_names_targets_out_of_range_on_the_gpu():
         ember.cross_entropy(logits, ember.tensor([0, 1, 3, 2], device="cuda"))
     loss = ember.cross_entropy(logits, ember.tensor([0, -100, 2, 1], device="cuda"))  # ignore_index is fine
     assert np.isfinite(loss.item())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hyper", [{"beta1": 0.9}, {"beta1": 0.3, "weight_decay": 0.1},
+                                   {"beta1": 0.9, "weight_decay": 0.1, "decoupled_weight_decay": True}])
+def test_the_fused_adam_step_equals_the_cpu_bit_for_bit(dtype, hyper):
+    from ember.optim.functional import adam_update
+
+    rng = np.random.default_rng(1)
+    param, grads = rng.standard_normal((29, 3)).astype(dtype), [rng.standard_normal((29, 3)).astype(dtype)
+                                                                  for _ in range(4)]
+    results = []
+    for xp in (np, ember.backend.cupy_module()):
+        p, state = xp.asarray(param.copy()), {}
+        for g in grads:
+            adam_update(p, xp.asarray(g), state, lr=0.01, **hyper)
+        results.append([ember.backend.move(a, ember.device("cpu")) for a in (p, state["exp_avg"], state["exp_avg_sq"])])
+    for gpu, cpu in zip(results[1], results[0]):
+        np.testing.assert_array_equal(gpu, cpu)

@@ -19,6 +19,10 @@ __device__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
 __device__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 __device__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
 __device__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ float div_rn(float a, float b) { return __fdiv_rn(a, b); }
+__device__ double div_rn(double a, double b) { return __ddiv_rn(a, b); }
+__device__ float sqrt_rn(float a) { return __fsqrt_rn(a); }
+__device__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
 """
 
 
@@ -30,4 +34,24 @@ def momentum_sgd():
         "T grad, T momentum, T lr", "T buf, T param",
         "buf = add_rn(mul_rn(buf, momentum), grad); param = sub_rn(param, mul_rn(buf, lr));",
         "ember_momentum_sgd", preamble=_ROUNDED,
+    )
+
+
+@functools.cache
+def adam():
+    """``kernel(grad, weight, low, beta2, one_minus_beta2, bias2_sqrt, eps, step_size, exp_avg, exp_avg_sq,
+    param)``: one Adam step in place, in one launch, with ``ember.optim.functional.adam_update``'s operations
+    in its order (``low``: the lerp formula for a weight below 0.5, as torch picks)."""
+    return cupy_module().ElementwiseKernel(
+        "T grad, T weight, bool low, T beta2, T one_minus_beta2, T bias2_sqrt, T eps, T step_size",
+        "T exp_avg, T exp_avg_sq, T param",
+        """
+        T d = sub_rn(grad, exp_avg);
+        if (low) { exp_avg = add_rn(exp_avg, mul_rn(d, weight)); }
+        else { exp_avg = sub_rn(grad, mul_rn(d, weight)); }
+        exp_avg_sq = add_rn(mul_rn(exp_avg_sq, beta2), mul_rn(mul_rn(grad, one_minus_beta2), grad));
+        T denom = add_rn(div_rn(sqrt_rn(exp_avg_sq), bias2_sqrt), eps);
+        param = add_rn(param, div_rn(mul_rn(exp_avg, step_size), denom));
+        """,
+        "ember_adam", preamble=_ROUNDED,
     )
