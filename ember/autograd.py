@@ -104,9 +104,14 @@ class Node:
 
 def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     """Turn a failure inside a forward into an error naming the op, shapes and dtypes."""
+    from ember.backend.devices import device_of
     from ember.ops.registry import Spec, describe
 
     specs = [Spec(t.data.shape, t.data.dtype) for t in inputs]
+    devices = [device_of(t.data) for t in inputs]
+    if len(set(devices)) > 1:  # as PyTorch: one device per op; CuPy's own error would not say so
+        placed = ", ".join(f"{s.dtype}{list(s.shape)} on {d}" for s, d in zip(specs, devices))
+        return RuntimeError(f"{op.name}: expected all inputs on one device, got {placed}; move them with .to()")
     try:
         op.infer(*specs, **(attrs or {}))
     except (ValueError, TypeError) as inferred:

@@ -352,3 +352,15 @@ def test_leaves_not_requiring_grad_get_no_grad():
 def test_grad_mode_is_not_recorded_for_integer_only_ops():
     a = ember.tensor([1, 2])
     assert not (a + 1).requires_grad
+
+
+def test_an_op_on_inputs_from_two_devices_names_them(monkeypatch):
+    """The error path of apply (the GPU test runs it for real: tests/test_gpu.py)."""
+    from ember.backend import devices
+
+    a, b = ember.randn(2, 3), ember.randn(4, 2)  # the product fails, and a claims to live on the GPU
+    real = devices.device_of
+    monkeypatch.setattr(devices, "device_of", lambda array: ember.device("cuda") if array is a.data else real(array))
+    with pytest.raises(RuntimeError, match=r"matmul: expected all inputs on one device, got float32\[2, 3\] on "
+                                           r"cuda:0, float32\[4, 2\] on cpu"):
+        a @ b

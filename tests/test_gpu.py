@@ -139,3 +139,10 @@ def test_the_fused_adam_step_equals_the_cpu_bit_for_bit(dtype, hyper):
     from ember.optim.functional import adam_update
 
     _assert_rule_runs_as_on_the_cpu(adam_update, dtype, ("exp_avg", "exp_avg_sq"), lr=0.01, **hyper)
+
+
+def test_mixing_devices_in_one_op_is_a_clear_error():
+    a, b = ember.randn(2, 3).to("cuda"), ember.randn(3, 2)
+    with pytest.raises(RuntimeError, match=r"matmul: expected all inputs on one device, got float32\[2, 3\] on "
+                                           r"cuda:0, float32\[3, 2\] on cpu; move them with \.to\(\)"):
+        a @ b
