@@ -234,9 +234,12 @@ def _seq(node) -> int:
     return node.seq
 
 
-def _wrap(array, xp) -> Tensor:
-    if array.__class__ is not np.ndarray and xp is np:  # NumPy gives 0-d results as scalars
-        array = as_array(array)
+def _wrap(array, xp):
+    if array.__class__ is not np.ndarray:
+        if array.__class__ is RowSparse:  # a sparse gradient (embedding) passes as it is
+            return array
+        if xp is np:
+            array = as_array(array)  # NumPy gives 0-d results as scalars
     t = _new(Tensor)
     t.data = array
     t.node = None

@@ -343,6 +343,21 @@ EMBEDDING = defop(
 )
 
 
+def _embedding_vjp_array(xp, ctx, g):
+    # _embedding_vjp on arrays: the dense gradient is index_add's sum into zeros, without index_add's copy of
+    # them (a table-sized copy per lookup: half the CTR model's dense backward)
+    weight, ids = ctx.inputs[0].data, ctx.inputs[1].data
+    rows, flat_ids = g.reshape(-1, weight.shape[1]), ids.reshape(-1)
+    if ctx.attrs["sparse"]:
+        return RowSparse(flat_ids, Tensor._make(rows, None), weight.shape), None
+    out = xp.zeros(weight.shape, g.dtype)
+    xp.add.at(out, flat_ids, rows)
+    return out, None
+
+
+EMBEDDING.vjp_array = _embedding_vjp_array
+
+
 def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
