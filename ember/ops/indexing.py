@@ -351,7 +351,7 @@ def _embedding_vjp_array(xp, ctx, g):
     if ctx.attrs["sparse"]:
         return RowSparse(flat_ids, Tensor._make(rows, None), weight.shape), None
     out = xp.zeros(weight.shape, g.dtype)
-    xp.add.at(out, flat_ids, rows)
+    xp.add.at(out, _axis_index(0, flat_ids), rows)  # the call index_add makes
     return out, None
 
 
