@@ -6,6 +6,7 @@
     python benchmarks/run.py --seconds 0.3 --rounds 15 --best   # fastest rounds: steadier on a noisy VM
     python benchmarks/run.py --torch-compile     # add torch.compile (compiles for 10-30 s per workload)
     python benchmarks/run.py --compile-time      # seconds to the first compiled step, for W2 and Wtab
+    python benchmarks/run.py --device cuda       # on a GPU: Ember and PyTorch eager, each step synchronized
 """
 
 from __future__ import annotations
@@ -59,7 +60,12 @@ WORKLOADS = {
     "W5d": {"ember": lambda: w.ctr_ember(sparse=False), "torch": lambda: w.ctr_torch(sparse=False)},
     "W6": {"ember": w.transformer_ember, "torch": w.transformer_torch,
            "ember-jit": lambda: w.transformer_ember(jit=True)},
+    "R18": {"ember": w.resnet18_ember, "torch": w.resnet18_torch},
+    "T512": {"ember": w.transformer512_ember, "torch": w.transformer512_torch},
 }
+GPU_SIZED = ("R18", "T512")  # the GPU anchors: seconds per step on 2 CPU cores, so not in the CPU default
+GPU_DEFAULT = ("W2", "W3", "W4", "W5s", "W5d", "W6", "R18", "T512")
+GPU_COLUMNS = ("ember", "torch", "torch-compile")  # NumPy, JAX and Ember's compiled modes run on the CPU
 COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-jit", "jax", "torch-compile")
 COMPILED = ("ember-graph", "ember-jit", "jax", "torch-compile")
 RATIOS = [(c, "torch") for c in COLUMNS if c != "torch"] + [("ember", "numpy"), ("ember-graph", "jax"),
@@ -68,9 +74,9 @@ IMPORTS = {"ember-graph": "ember.compat.tf", "ember-jit": "ember", "jax": "jax.n
 SHORT = {"ember-graph": "graph", "ember-jit": "jit", "torch-compile": "compile"}
 
 
-def available(torch_compile: bool) -> set[str]:
+def available(torch_compile: bool, device: str = "cpu") -> set[str]:
     """The columns this machine can run (and that were asked for)."""
-    columns = {c for c in COLUMNS if torch_compile or c != "torch-compile"}
+    columns = {c for c in COLUMNS if (torch_compile or c != "torch-compile") and (device == "cpu" or c in GPU_COLUMNS)}
     for module, needs in (("torch", {"torch", "torch-compile"}), ("jax", {"jax"})):
         try:
             importlib.import_module(module)
@@ -82,6 +88,12 @@ def available(torch_compile: bool) -> set[str]:
 
         torch.set_num_threads(2)
     return columns
+
+
+def _gpu_name() -> str:
+    import cupy
+
+    return cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
 
 
 def first_steps(name: str, column: str, repeats: int) -> list[float]:
@@ -131,12 +143,31 @@ def main(argv=None) -> int:
     parser.add_argument("--torch-compile", action="store_true", help="add torch.compile columns (slow to build)")
     parser.add_argument("--compile-time", action="store_true", help="time the first compiled step instead")
     parser.add_argument("--repeats", type=int, default=3, help="first steps timed per framework (--compile-time)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where Ember and PyTorch run (cuda: both eager, every step synchronized)")
     args = parser.parse_args(argv)
-    columns = available(args.torch_compile)
+    if args.device == "cuda":
+        import ember
+
+        if not ember.cuda.is_available():
+            parser.error("--device cuda: no GPU visible to CuPy (install the 'gpu' extra on a machine with one)")
+        if args.compile_time:
+            parser.error("--compile-time times the CPU compilers; leave out --device cuda")
+    w.DEVICE = args.device
+    columns = available(args.torch_compile, args.device)
     if args.compile_time:
         compile_report(args.workloads or ["W2", "Wtab"], columns, args.repeats)
         return 0
-    names = args.workloads or list(WORKLOADS)
+    names = args.workloads or (list(GPU_DEFAULT) if args.device == "cuda" else
+                               [n for n in WORKLOADS if n not in GPU_SIZED])
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
+    if args.device == "cuda":
+        cpu_only = [n for n in names if n not in GPU_DEFAULT]
+        if cpu_only:
+            parser.error(f"{cpu_only} run on the CPU only; on cuda choose from {', '.join(GPU_DEFAULT)}")
+        print(f"device: {_gpu_name()}")
     print(f"{'workload':<12}" + "".join(f"{c:>14}" for c in COLUMNS))
     results, compile_times = {}, {}
     for name in names:

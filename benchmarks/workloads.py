@@ -13,6 +13,30 @@ import numpy as np
 import ember
 
 POOL = 8
+DEVICE = "cpu"  # where the Ember and PyTorch nets, batches and optimizer state live: run.py's --device sets it
+
+
+def _to_device_ember(array):
+    return ember.from_numpy(array) if DEVICE == "cpu" else ember.tensor(array, device=DEVICE)
+
+
+def _to_device_torch(array):
+    import torch
+
+    return torch.from_numpy(array) if DEVICE == "cpu" else torch.from_numpy(array).to(DEVICE)
+
+
+def _synchronized(step, synchronize):
+    """``step`` waiting for the GPU to finish it: each timed step then includes its kernels' work."""
+    if DEVICE == "cpu":
+        return step
+
+    def synced(i):
+        result = step(i)
+        synchronize()
+        return result
+
+    return synced
 
 
 # --- tiny-chain ---------------------------------------------------------------------------------------------
@@ -93,8 +117,8 @@ def _inputs(batch, convert):
 def _ember_step(net, optimizer, xs, ys, jit=False, loss_fn="cross_entropy"):
     """The eager step; ``jit``: the same function traced whole (backward and update) by ``ember.jit``.
     ``loss_fn`` names the loss, the same function in ``ember`` and ``torch.nn.functional``."""
-    xs = [_inputs(x, ember.from_numpy) for x in xs]
-    ys = [ember.from_numpy(y) for y in ys]
+    xs = [_inputs(x, _to_device_ember) for x in xs]
+    ys = [_to_device_ember(y) for y in ys]
     criterion = getattr(ember, loss_fn)
 
     def train(y, *x):
@@ -110,15 +134,15 @@ def _ember_step(net, optimizer, xs, ys, jit=False, loss_fn="cross_entropy"):
     def step(i):
         return train(ys[i % POOL], *xs[i % POOL])
 
-    return step
+    return _synchronized(step, ember.cuda.synchronize)
 
 
 def _torch_step(net, optimizer, xs, ys, compiled=False, loss_fn="cross_entropy"):
     """The eager step; ``compiled``: forward and loss through ``torch.compile``, compiled from scratch."""
     import torch
 
-    xs = [_inputs(x, torch.from_numpy) for x in xs]
-    ys = [torch.from_numpy(y) for y in ys]
+    xs = [_inputs(x, _to_device_torch) for x in xs]
+    ys = [_to_device_torch(y) for y in ys]
     criterion = getattr(torch.nn.functional, loss_fn)
     forward = lambda y, *x: criterion(net(*x), y)
     if compiled:
@@ -136,21 +160,23 @@ def _torch_step(net, optimizer, xs, ys, compiled=False, loss_fn="cross_entropy")
         optimizer.step()
         return loss
 
-    return step
+    return _synchronized(step, torch.cuda.synchronize)
 
 
-def _ember_net(build, seed):
+def _ember_net(build, seed, device=None):
     ember.manual_seed(seed)
-    return build(ember.nn)
+    net = build(ember.nn)
+    device = DEVICE if device is None else device
+    return net if device == "cpu" else net.to(device)
 
 
 def _torch_net(build, seed):
     import torch
 
     net = build(torch.nn)
-    source = _ember_net(build, seed).state_dict()
+    source = _ember_net(build, seed, "cpu").state_dict()
     net.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in source.items()})
-    return net
+    return net if DEVICE == "cpu" else net.to(DEVICE)
 
 
 def _batches(shape, classes, seed):
@@ -215,6 +241,76 @@ def transformer_torch(lr=1e-3, seed=0):
 
     net = _torch_net(_encoder_layer, seed)
     return _torch_step(net, torch.optim.Adam(net.parameters(), lr=lr), *_w6_batches(seed), loss_fn="mse_loss")
+
+
+# --- GPU anchors (shared/BENCHMARKS.md): ResNet-18 on 32x32 at batch 128, a d512 encoder layer ------------------
+
+R18_BATCH = 128
+T512_SHAPE = (32, 256, 512)  # batch, sequence, d_model
+
+
+def _resnet18(nn, classes=10):
+    """torchvision's ResNet-18 (7x7 stem, max pool, four stages of two basic blocks), written once for both."""
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.shortcut = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+    stages, cin = [], 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        stages += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+        *stages, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, classes),
+    )
+
+
+def resnet18_ember(lr=0.01, seed=0):
+    net = _ember_net(_resnet18, seed)
+    optimizer = ember.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    return _ember_step(net, optimizer, *_batches((R18_BATCH, 3, 32, 32), 10, seed))
+
+
+def resnet18_torch(lr=0.01, seed=0):
+    import torch
+
+    net = _torch_net(_resnet18, seed)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    return _torch_step(net, optimizer, *_batches((R18_BATCH, 3, 32, 32), 10, seed))
+
+
+def _encoder_layer_512(nn):
+    return nn.TransformerEncoderLayer(T512_SHAPE[2], 8, dim_feedforward=2048, batch_first=True)
+
+
+def _t512_batches(seed):
+    rng = np.random.default_rng(seed + 1)
+    return ([rng.standard_normal(T512_SHAPE).astype(np.float32) for _ in range(POOL)],
+            [rng.standard_normal(T512_SHAPE).astype(np.float32) for _ in range(POOL)])
+
+
+def transformer512_ember(lr=1e-3, seed=0):
+    net = _ember_net(_encoder_layer_512, seed)
+    return _ember_step(net, ember.optim.Adam(net.parameters(), lr=lr), *_t512_batches(seed), loss_fn="mse_loss")
+
+
+def transformer512_torch(lr=1e-3, seed=0):
+    import torch
+
+    net = _torch_net(_encoder_layer_512, seed)
+    return _torch_step(net, torch.optim.Adam(net.parameters(), lr=lr), *_t512_batches(seed), loss_fn="mse_loss")
 
 
 # --- W5s / W5d: a CTR model, 26 embedded fields + 13 dense features, BCE, Adagrad ----------------------------

@@ -146,3 +146,12 @@ def test_mixing_devices_in_one_op_is_a_clear_error():
     with pytest.raises(RuntimeError, match=r"matmul: expected all inputs on one device, got float32\[2, 3\] on "
                                            r"cuda:0, float32\[3, 2\] on cpu; move them with \.to\(\)"):
         a @ b
+
+
+def test_synchronize_waits_for_queued_kernels():
+    assert ember.cuda.is_available() and ember.cuda.device_count() >= 1
+    x = ember.randn(512, 512, device="cuda")
+    y = x @ x
+    ember.cuda.synchronize()
+    ember.cuda.synchronize("cuda:0")
+    np.testing.assert_allclose(y.cpu().numpy(), x.cpu().numpy() @ x.cpu().numpy(), rtol=1e-4, atol=1e-3)

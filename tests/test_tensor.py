@@ -314,6 +314,16 @@ def test_to_and_clone():
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
 
 
+def test_cuda_namespace_answers_on_a_machine_without_a_gpu():
+    if ember.cuda.is_available():
+        pytest.skip("this machine has a GPU: tests/test_gpu.py covers ember.cuda")
+    assert ember.cuda.device_count() == 0
+    with pytest.raises(ValueError, match="synchronize: expected a cuda device, got cpu"):
+        ember.cuda.synchronize("cpu")
+    with pytest.raises(RuntimeError, match="cuda"):
+        ember.cuda.synchronize()
+
+
 def test_properties():
     x = ember.zeros(2, 3, 4)
     assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3 and x.numel() == 24

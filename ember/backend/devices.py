@@ -29,6 +29,25 @@ def cuda_is_available() -> bool:
         return False
 
 
+def device_count() -> int:
+    """How many GPUs CuPy sees (0 without CuPy or a GPU)."""
+    try:
+        return cupy_module().cuda.runtime.getDeviceCount()
+    except Exception:
+        return 0
+
+
+def synchronize(device: str | Device | None = None) -> None:
+    """Wait until every kernel queued on a GPU has finished (``torch.cuda.synchronize``): GPU calls return
+    before their work is done, so time a GPU step only after this. ``device`` defaults to the current one."""
+    device = Device(device if device is not None else "cuda")
+    if device.type != "cuda":
+        raise ValueError(f"synchronize: expected a cuda device, got {device}")
+    cp = cupy_module()
+    with cp.cuda.Device(device.index):
+        cp.cuda.Device().synchronize()
+
+
 class Device:
     """A place where tensors live: ``Device("cpu")``, ``Device("cuda")``, ``Device("cuda:1")``."""
 
