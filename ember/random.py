@@ -38,4 +38,14 @@ def keep_mask(shape: tuple, p: float) -> np.ndarray:
     """
     n = math.prod(shape)
     bits = _generator.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
-    return bits >= np.uint32(min(round(p * 2.0**32), 2**32 - 1))
+    return bits >= keep_threshold(p)
+
+
+def keep_threshold(p: float) -> np.uint32:
+    """The 32-bit threshold that random bits reach with probability ``1 - p``."""
+    return np.uint32(min(round(p * 2.0**32), 2**32 - 1))
+
+
+def draw_seed() -> np.uint64:
+    """64 random bits from the global generator: the seed of one counter-based draw on a GPU."""
+    return np.uint64(_generator.bit_generator.random_raw())

@@ -140,6 +140,48 @@ def test_dropout_on_the_gpu_keeps_the_expected_fraction_and_scale():
     np.testing.assert_allclose(kept[kept != 0], 1 / 0.7, rtol=1e-6)
 
 
+def _splitmix64_keep(seed, n: int, threshold) -> np.ndarray:
+    """The GPU dropout kernel's keep decisions, computed with NumPy's wrapping uint64 arithmetic."""
+    u = np.uint64
+    z = u(seed) + np.arange(1, n + 1, dtype=u) * u(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> u(30))) * u(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> u(27))) * u(0x94D049BB133111EB)
+    z ^= z >> u(31)
+    return (z >> u(32)).astype(np.uint32) >= threshold
+
+
+def test_gpu_dropout_masks_are_splitmix64_of_one_seed_from_the_global_generator():
+    ember.manual_seed(5)
+    seed = ember.random.draw_seed()  # what the next dropout draws
+    ember.manual_seed(5)
+    kept = ember.dropout(ember.ones(10_000, device="cuda"), 0.25).cpu().numpy() != 0
+    np.testing.assert_array_equal(kept, _splitmix64_keep(seed, 10_000, ember.random.keep_threshold(0.25)))
+
+
+def test_gpu_dropout_follows_manual_seed_and_the_saved_generator_state():
+    x = ember.ones(4096, device="cuda")
+    ember.manual_seed(1)
+    first = ember.dropout(x, 0.5).cpu().numpy()
+    state = ember.get_rng_state()
+    second = ember.dropout(x, 0.5).cpu().numpy()
+    ember.manual_seed(1)
+    np.testing.assert_array_equal(ember.dropout(x, 0.5).cpu().numpy(), first)
+    ember.set_rng_state(state)
+    np.testing.assert_array_equal(ember.dropout(x, 0.5).cpu().numpy(), second)
+    assert (first != second).any()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_gpu_dropout_keeps_the_dtype_and_its_gradient_is_the_mask(dtype):
+    ember.manual_seed(2)
+    x = ember.tensor(np.ones(3000), dtype=dtype, device="cuda", requires_grad=True)
+    y = ember.dropout(x, 0.2)
+    y.sum().backward()
+    assert y.dtype == np.dtype(dtype) and x.grad.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), y.detach().cpu().numpy())
+    assert abs((y.detach().cpu().numpy() == 0).mean() - 0.2) < 0.03
+
+
 def test_creation_functions_make_tensors_on_the_gpu():
     for t in (ember.zeros(3, device="cuda"), ember.ones(2, 3, device="cuda"), ember.arange(5, device="cuda"),
               ember.randn(4, device="cuda"), ember.full((2,), 7.0, device="cuda"), ember.eye(3, device="cuda")):

@@ -55,3 +55,25 @@ def adam():
         """,
         "ember_adam", preamble=_ROUNDED,
     )
+
+
+@functools.cache
+def dropout_mask():
+    """``kernel(seed, threshold, scale, mask)``: dropout's scaled keep mask, written into ``mask`` in one launch.
+
+    Element ``i`` is kept (``scale``, else 0) when the high 32 bits of splitmix64's output for counter
+    ``seed + (i + 1) * golden`` reach ``threshold``. Counter-based, the kernel keeps no generator state on the
+    GPU: each call takes a fresh seed from Ember's global generator, so ``manual_seed`` and the generator state
+    saved in checkpoints decide GPU masks too, and nothing random crosses from the host but that seed.
+    """
+    return cupy_module().ElementwiseKernel(
+        "uint64 seed, uint32 threshold, T scale", "T mask",
+        """
+        unsigned long long z = seed + (unsigned long long)(i + 1) * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        mask = (unsigned int)(z >> 32) >= threshold ? scale : (T)0;
+        """,
+        "ember_dropout_mask",
+    )

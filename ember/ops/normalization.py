@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import autograd
 from ember import random as _random
 from ember.ops.convert import as_tensor, to_float
@@ -116,8 +118,21 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
 
         keep = tracing.keep_mask(x.shape, p, x)
         return x * (keep.astype(x.dtype) * (1.0 / (1.0 - p)))
+    if x.device.type != "cpu":
+        return x * Tensor._make(_gpu_keep_mask(x.data, p), None)
     mask = _random.keep_mask(x.shape, p).astype(x.dtype)
     mask *= mask.dtype.type(1.0 / (1.0 - p))
-    if x.device.type != "cpu":
-        mask = x.xp.asarray(mask)
     return x * Tensor._make(mask, None)
+
+
+def _gpu_keep_mask(x, p: float):
+    """Dropout's scaled mask for a CuPy array, drawn on its GPU (``cuda_kernels.dropout_mask``)."""
+    from ember.backend import cuda_kernels
+    from ember.backend.devices import cupy_module
+
+    with x.device:
+        exact = x.dtype in (np.float32, np.float64)
+        mask = cupy_module().empty(x.shape, x.dtype if exact else np.float32)  # else computed in float32, cast
+        scale = mask.dtype.type(1.0 / (1.0 - p))
+        cuda_kernels.dropout_mask()(_random.draw_seed(), _random.keep_threshold(p), scale, mask)
+        return mask if exact else mask.astype(x.dtype)
