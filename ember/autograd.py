@@ -117,7 +117,8 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     except (ValueError, TypeError) as inferred:
         return inferred
     detail = f" with {attrs}" if attrs else ""
-    return type(exc)(f"{op.name}: {exc} (inputs: {describe(specs)}{detail})") if isinstance(
+    named = str(exc) if str(exc).startswith(f"{op.name}:") else f"{op.name}: {exc}"
+    return type(exc)(f"{named} (inputs: {describe(specs)}{detail})") if isinstance(
         exc, (ValueError, TypeError, IndexError)
     ) else exc
 

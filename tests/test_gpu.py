@@ -115,6 +115,14 @@ def _assert_rule_runs_as_on_the_cpu(update, dtype, state_keys: tuple, **hyper):
         np.testing.assert_array_equal(gpu, cpu, err_msg=name)
 
 
+def test_embedding_names_ids_out_of_range_on_the_gpu():
+    weight = ember.randn(5, 2).to("cuda")
+    with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 5\) .* got values from -1 to 4"):
+        ember.embedding(ember.tensor([[0, 4], [-1, 2]], device="cuda"), weight)
+    out = ember.embedding(ember.tensor([[0, 4], [1, 2]], device="cuda"), weight)
+    np.testing.assert_array_equal(out.cpu().numpy(), weight.cpu().numpy()[[[0, 4], [1, 2]]])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_fused_momentum_step_equals_the_cpu_bit_for_bit(dtype):
     from ember.optim.functional import sgd_update

@@ -421,6 +421,8 @@ ERRORS = [
     ("softplus_beta", lambda: ember.softplus(_f(2), beta=0.0), ValueError, ["softplus", "beta"]),
     ("gelu_approximate", lambda: ember.gelu(_f(2), approximate="fast"), ValueError, ["gelu", "fast"]),
     ("loss_reduction", lambda: ember.mse_loss(_f(2), _f(2), reduction="avg"), ValueError, ["mse_loss", "avg"]),
+    ("embedding_ids_range", lambda: ember.embedding(ember.tensor([0, 7]), _f(5, 2)), IndexError,
+     ["embedding: ids must lie in [0, 5)", "from 0 to 7", "int64[2]"]),
 ]
 
 
@@ -431,6 +433,7 @@ def test_error_names_op_and_shapes(call, errors, fragments):
     message = str(info.value)
     missing = [f for f in fragments if f not in message]
     assert not missing, f"message {message!r} lacks {missing}"
+    assert not message.startswith(f"{fragments[0].split(':')[0]}: {fragments[0].split(':')[0]}:"), message
 
 
 # --- behaviours outside the table ---------------------------------------------------------------------------------
