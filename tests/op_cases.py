@@ -855,10 +855,12 @@ def _torch_bn_train(x, *affine):
 
 
 _row("batch_norm_train_2d", _bn_train, np_batch_norm_train, ins(normal(4, 3), normal(3), normal(3)),
-     ("sum", "sqrt", "reshape"), _torch_bn_train)
+     ("batch_norm_train", "sum"), _torch_bn_train)
 _row("batch_norm_train_4d", _bn_train, np_batch_norm_train, ins(normal(2, 3, 2, 2), normal(3), normal(3)),
-     ("sum", "sqrt", "reshape"), _torch_bn_train)
-_row("batch_norm_train_no_affine", _bn_train, np_batch_norm_train, ins(normal(3, 2, 3)), ("sum", "sqrt"),
+     ("batch_norm_train", "sum"), _torch_bn_train)
+_row("batch_norm_train_3d_shifted", _bn_train, np_batch_norm_train,
+     ins(normal(3, 4, 5, scale=3.0, shift=2.0), normal(4), normal(4)), ("batch_norm_train", "sum"), _torch_bn_train)
+_row("batch_norm_train_no_affine", _bn_train, np_batch_norm_train, ins(normal(3, 2, 3)), ("batch_norm_train", "sum"),
      _torch_bn_train)
 _row("batch_norm_eval", lambda x, m, v, w, b: ember.batch_norm(x, m, v, w, b), np_batch_norm,
      ins(normal(4, 3), normal(3), uniform(0.5, 2.0, 3), normal(3), normal(3)), ("sqrt", "reshape", "div"),

@@ -37,6 +37,7 @@ BATCH_REFUSED = {
     "embedding_sparse": "sparse gradients need the ids' values on the host",
     "batch_norm_train_2d": "the running statistics' unbiasing factor is a Python number",
     "batch_norm_train_4d": "the running statistics' unbiasing factor is a Python number",
+    "batch_norm_train_3d_shifted": "the running statistics' unbiasing factor is a Python number",
     "batch_norm_train_no_affine": "the running statistics' unbiasing factor is a Python number",
 }
 CLEAR = (GraphError, ShapeError, ValueError, TypeError, IndexError)

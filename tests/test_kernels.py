@@ -9,6 +9,7 @@ from ember.ops.kernels import (
     max_last,
     sum_first,
     sum_last,
+    sums_channels,
     sums_columns,
     sums_rows,
 )
@@ -50,6 +51,30 @@ def test_column_sums_through_blas_match_numpy(shape, keepdims, dtype):
         np.testing.assert_allclose(got, x.astype(np.float64).sum(0, keepdims=keepdims), rtol=1e-5, atol=1e-5)
     assert not sums_columns((4, 5, 6), x.dtype, 0) and not sums_columns(x.shape, x.dtype, 1)
     assert not sums_columns(x.shape, np.int64, 0)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5), (64, 16, 8, 8), (2, 3, 4, 5, 6), (1, 1, 1), (128, 256, 4, 4)])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channel_sums_through_blas_match_numpy(shape, keepdims, dtype):
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    axes = (0,) + tuple(range(2, len(shape)))
+    assert sums_channels(x.shape, x.dtype, axes)
+    expected = x.astype(np.float64).sum(axes, keepdims=keepdims)
+    for array in (x, np.asfortranarray(x)):  # a strided input is summed too (copied by the reshape)
+        got = sum_first(np, array, axes, keepdims)
+        assert got.shape == expected.shape and got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+def test_channel_sums_leave_other_axes_and_empty_arrays_to_numpy():
+    assert not sums_channels((4, 3), np.float32, (0,)) and not sums_channels((4, 3, 5), np.float32, (0, 1))
+    assert not sums_channels((4, 3, 5), np.int64, (0, 2)) and not sums_channels((0, 3, 5), np.float32, (0, 2))
+    for shape in [(0, 3, 5), (2, 0, 5), (2, 3, 0)]:
+        x = np.zeros(shape, np.float32)
+        np.testing.assert_array_equal(sum_first(np, x, (0, 2), True), x.sum((0, 2), keepdims=True))
+    x = np.array([[[1.0, np.inf]], [[np.nan, 2.0]]], np.float32)
+    assert np.isnan(sum_first(np, x, (0, 2), False)[0])
 
 
 def test_column_sums_keep_nan_and_inf():

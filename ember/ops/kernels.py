@@ -3,7 +3,9 @@
 NumPy reduces a short contiguous axis one row at a time (a (1024, 10) row max costs as much as 50 exp
 calls). A matrix-vector product with ones sums such rows in one BLAS call: 1.5-8x faster than
 ``np.add.reduce`` at every row count measured, from 4 rows up. A column sum of a matrix is a vector-matrix
-product too: 2-3x faster than ``x.sum(0)`` at every size measured, and as accurate. For many rows, a loop
+product too: 2-3x faster than ``x.sum(0)`` at every size measured, and as accurate. A per-channel sum of an
+(N, C, ...) array (batch norm, a convolution's bias gradient) is two such products: 3-24x faster than
+``np.add.reduce`` over the axes (0, 2, ...), which steps through the short inner rows. For many rows, a loop
 over the few columns takes the max with whole-column vector operations. Each helper returns exactly what
 ``x.sum``/``x.max`` would, up to float rounding, and falls back to them when the shortcut does not apply.
 
@@ -72,9 +74,33 @@ def sums_columns(shape: tuple, dtype, axis) -> bool:
     return len(shape) == 2 and axis in (0, -2, (0,)) and np.dtype(dtype) in BLAS_FLOATS
 
 
+def sums_channels(shape: tuple, dtype, axis) -> bool:
+    """Whether a sum over ``axis`` of a NumPy array is a per-channel sum of (N, C, ...): every axis but 1."""
+    return len(shape) >= 3 and axis == _channel_axes(len(shape)) and np.dtype(dtype) in BLAS_FLOATS \
+        and math.prod(shape) > 0
+
+
+@functools.cache
+def _channel_axes(ndim: int) -> tuple:
+    return (0,) + tuple(range(2, ndim))
+
+
+def sum_channels(x, keepdims: bool):
+    """``x.sum((0, 2, ...), keepdims)`` of a NumPy float array as two products: the batch summed by
+    ``ones @ x`` over rows of C * H * W, then each channel's row by ``rows @ ones``."""
+    n, c = x.shape[0], x.shape[1]
+    per_position = np.dot(sum_ones(n, x.dtype, "vector"), x.reshape(n, -1))
+    total = np.dot(per_position.reshape(c, -1), sum_ones(per_position.size // c, x.dtype, "vector"))
+    return total.reshape((1, c) + (1,) * (x.ndim - 2)) if keepdims else total
+
+
 def sum_first(xp, x, axis, keepdims: bool):
-    """``x.sum(axis, keepdims)``, as ``ones @ x`` when it sums the columns of a NumPy matrix."""
+    """``x.sum(axis, keepdims)``, as ``ones @ x`` when it sums the columns of a NumPy matrix (and as
+    ``sum_channels`` when it sums every axis but the channels of an (N, C, ...) array)."""
     if xp is not np or x.ndim != 2 or x.dtype not in BLAS_FLOATS or not (axis == 0 or axis == -2 or axis == (0,)):
+        if xp is np and axis.__class__ is tuple and x.ndim >= 3 and axis == _channel_axes(x.ndim) \
+                and x.dtype in BLAS_FLOATS and x.size:  # sums_channels, its cheapest tests first
+            return sum_channels(x, keepdims)
         return sum_last(xp, x, axis, keepdims)  # sums_columns, its cheapest tests first
     return np.dot(sum_ones(x.shape[0], x.dtype, "row" if keepdims else "vector"), x)
 

@@ -1,21 +1,119 @@
-"""Batch norm, layer norm and dropout as compositions of primitives."""
+"""Batch norm, layer norm and dropout: layer norm, dropout and batch norm on running statistics compose
+primitives; batch norm on batch statistics (training) is one primitive, ``batch_norm_train``."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from ember import autograd
 from ember import random as _random
+from ember.autograd import apply
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.elementwise import sqrt
-from ember.ops.infer import fits
-from ember.ops.reduction import mean, var
+from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
+from ember.ops.reduction import SUM, _scale, mean, sum, var
+from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
 
 
 def _traced(x) -> bool:
     return getattr(x, "graph", None) is not None
+
+
+# --- batch norm on batch statistics: one primitive ------------------------------------------------------------
+# Composed from mean, var and elementwise ops it was about 12 ops forward and 25 back: a third of a ResNet-18
+# step on the GPU, where every op is a kernel launch or more. As one op it is two reductions and four passes
+# forward, four reductions and a few passes back. The vjp recomputes the statistics from x rather than keeping
+# them alive; written once over operators (``_normalized``, ``_bn_input_grads``), it runs on arrays (eager)
+# and on Tensors (create_graph, graphs), with the same operations in the same order: the same numbers.
+
+
+def _bn_layout(shape) -> tuple:
+    """The reduced axes (as ``sum`` normalizes them: an int when one) and the (1, C, 1, ...) shape of
+    per-channel values, for input ``shape``."""
+    axes = (0,) + tuple(range(2, len(shape)))
+    return axes if len(axes) > 1 else 0, (1, shape[1]) + (1,) * (len(shape) - 2)
+
+
+def _moments(x, total, inv_count) -> tuple:
+    """Per-channel mean, ``x - mean`` and biased variance; ``total`` sums over the batch axes keeping them.
+    The same operations as ``mean`` and ``var``, so the same numbers."""
+    mu = total(x) * inv_count
+    centred = x - mu
+    return mu, centred, total(centred * centred) * inv_count
+
+
+def _normalized(x, total, inv_count, root, eps: float):
+    """``(x - mean, 1 / sqrt(var + eps))`` per channel."""
+    _, centred, variance = _moments(x, total, inv_count)
+    return centred, 1.0 / root(variance + eps)
+
+
+def _bn_input_grads(x, weight, g, total, inv_count, root, eps: float) -> tuple:
+    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still (1, C, 1, ...))."""
+    centred, rstd = _normalized(x, total, inv_count, root, eps)
+    xhat = centred * rstd
+    g_bias = total(g)
+    g_weight = total(g * xhat)
+    g_x = (weight * rstd) * (g - (g_bias + xhat * g_weight) * inv_count)
+    return g_x, g_weight, g_bias
+
+
+def _bn_train_forward(xp, x, weight, bias, *, eps):
+    axes, shape = _bn_layout(x.shape)
+    total = lambda a: SUM.forward(xp, a, axis=axes, keepdims=True)  # noqa: E731
+    centred, rstd = _normalized(x, total, 1.0 / (x.size // x.shape[1]), xp.sqrt, eps)
+    centred *= rstd * weight.reshape(shape)
+    centred += bias.reshape(shape)
+    return centred
+
+
+def _bn_train_infer(x, weight, bias, *, eps):
+    specs = [x, weight, bias]
+    require_float("batch_norm_train", specs)
+    same_dtype("batch_norm_train", specs)
+    if x.ndim < 2:
+        raise shape_error("batch_norm_train", specs, "input must be (N, C, ...)")
+    if weight.ndim != 1 or bias.ndim != 1 or not (fits(weight.shape, x.shape[1:2]) and fits(bias.shape, x.shape[1:2])):
+        raise shape_error("batch_norm_train", specs, "weight and bias must have shape [C] for input (N, C, ...)")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+def _bn_train_vjp(ctx, g):
+    x, weight, _ = ctx.inputs
+    axes, shape = _bn_layout(x.shape)
+    grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
+                            _scale(x, axes, _count(x)), sqrt, ctx.attrs["eps"])
+    return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
+
+
+def _bn_train_vjp_array(xp, ctx, g):
+    x, weight = ctx.inputs[0].data, ctx.inputs[1].data
+    axes, shape = _bn_layout(x.shape)
+    total = lambda a: SUM.forward(xp, a, axis=axes, keepdims=True)  # noqa: E731
+    g_x, g_weight, g_bias = _bn_input_grads(x, weight.reshape(shape), g, total, 1.0 / (x.size // x.shape[1]),
+                                            xp.sqrt, ctx.attrs["eps"])
+    return g_x, g_weight.reshape(-1), g_bias.reshape(-1)
+
+
+def _count(x) -> int | None:
+    """Values per channel of a (N, C, ...) Tensor or graph Value (None when a dimension is unknown)."""
+    dims = [d for i, d in enumerate(x.shape) if i != 1]
+    return None if None in dims else math.prod(dims)
+
+
+BATCH_NORM_TRAIN = defop(
+    "batch_norm_train",
+    forward=_bn_train_forward,
+    infer=_bn_train_infer,
+    vjp=_bn_train_vjp,
+    cost=elementwise_cost(8),
+    onnx=NO_ONNX,
+)
+BATCH_NORM_TRAIN.vjp_array = _bn_train_vjp_array
 
 
 def batch_norm(
@@ -46,39 +144,47 @@ def batch_norm(
         count = x.data.size // channels
         if count <= 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
-        mu = mean(x, axis=axes, keepdims=True)
-        sigma2 = var(x, axis=axes, keepdims=True)
-        if running_mean is not None and _traced(x):  # ember.jit: the running statistics update on every run
-            from ember.graph import tracing
+        if running_mean is not None:
+            _update_running_stats(x, running_mean, running_var, axes, count, momentum)
+        ones = None if weight is not None and bias is not None else \
+            (np if _traced(x) else x.xp).ones(channels, x.dtype)
+        weight = weight if weight is not None else Tensor._make(ones, None)
+        bias = bias if bias is not None else Tensor._make(ones * 0, None)
+        return apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+    if _traced(x):  # read the statistics when the compiled code runs, not when it is traced
+        from ember.graph import tracing
 
-            m = momentum
-            with autograd.no_grad():
-                new_mean = (1 - m) * tracing.read_state(running_mean, x) + m * reshape(mu, (channels,))
-                unbiased = reshape(sigma2, (channels,)) * (count / (count - 1))
-                new_var = (1 - m) * tracing.read_state(running_var, x) + m * unbiased
-            tracing.write_state(running_mean, new_mean)
-            tracing.write_state(running_var, new_var)
-        elif running_mean is not None:
-            with autograd.no_grad():
-                m = momentum
-                running_mean.data[...] = (1 - m) * running_mean.data + m * mu.data.reshape(channels)
-                unbiased = sigma2.data.reshape(channels) * (count / (count - 1))
-                running_var.data[...] = (1 - m) * running_var.data + m * unbiased
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-        if _traced(x):  # read the statistics when the compiled code runs, not when it is traced
-            from ember.graph import tracing
-
-            running_mean, running_var = tracing.read_state(running_mean, x), tracing.read_state(running_var, x)
-        mu = reshape(running_mean, stat_shape)
-        sigma2 = reshape(running_var, stat_shape)
-    out = (x - mu) / sqrt(sigma2 + eps)
+        running_mean, running_var = tracing.read_state(running_mean, x), tracing.read_state(running_var, x)
+    out = (x - reshape(running_mean, stat_shape)) / sqrt(reshape(running_var, stat_shape) + eps)
     if weight is not None:
         out = out * reshape(weight, stat_shape)
     if bias is not None:
         out = out + reshape(bias, stat_shape)
     return out
+
+
+def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, axes: tuple, count: int, m) -> None:
+    """running = (1 - m) * running + m * batch statistic (the variance unbiased, as PyTorch keeps it)."""
+    channels = x.shape[1]
+    if _traced(x):  # ember.jit: the running statistics update on every run
+        from ember.graph import tracing
+
+        with autograd.no_grad():
+            mu = mean(x, axis=axes, keepdims=True)
+            sigma2 = var(x, axis=axes, keepdims=True)
+            new_mean = (1 - m) * tracing.read_state(running_mean, x) + m * reshape(mu, (channels,))
+            unbiased = reshape(sigma2, (channels,)) * (count / (count - 1))
+            new_var = (1 - m) * tracing.read_state(running_var, x) + m * unbiased
+        tracing.write_state(running_mean, new_mean)
+        tracing.write_state(running_var, new_var)
+        return
+    xp, axis = x.xp, _bn_layout(x.shape)[0]
+    mu, _, sigma2 = _moments(x.data, lambda a: SUM.forward(xp, a, axis=axis, keepdims=True), 1.0 / count)
+    running_mean.data[...] = (1 - m) * running_mean.data + m * mu.reshape(channels)
+    unbiased = sigma2.reshape(channels) * (count / (count - 1))
+    running_var.data[...] = (1 - m) * running_var.data + m * unbiased
 
 
 def layer_norm(

@@ -23,7 +23,9 @@ from ember.ops.kernels import (
     dot_pays,
     is_blas_matrix_product,
     reduces_short_last_axis,
+    sum_channels,
     sum_ones,
+    sums_channels,
     sums_columns,
     sums_rows,
 )
@@ -400,6 +402,8 @@ def _expression(node, args: list, env: _Env, out: str | None = None) -> str:
         if sums_rows(x.shape, x.dtype, attrs["axis"]):
             ones = env.bind(sum_ones(x.shape[-1], x.dtype, "column" if keepdims else "vector"), "c")
             return f"{env.bind(np.dot, 'f')}({args[0]}, {ones}{dest})"
+        if sums_channels(x.shape, x.dtype, attrs["axis"]):
+            return f"{env.bind(sum_channels, 'f')}({args[0]}, {keepdims!r})"
         # ndarray.sum is np.add.reduce, called more directly
         reduce, target = env.bind(np.add.reduce, "f"), out if dest else None
         return f"{reduce}({args[0]}, {attrs['axis']!r}, None, {target}, {keepdims!r})"
