@@ -163,3 +163,23 @@ def test_synchronize_waits_for_queued_kernels():
     ember.cuda.synchronize()
     ember.cuda.synchronize("cuda:0")
     np.testing.assert_allclose(y.cpu().numpy(), x.cpu().numpy() @ x.cpu().numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding, dilation", [
+    ((2, 4, 5, 6), (3, 3), (1, 1), (0, 0), (1, 1)), ((2, 3, 10, 12), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((3, 2, 9, 7), (3, 2), (2, 1), (1, 0), (1, 2)), ((1, 2, 6, 6), (1, 1), (2, 2), (0, 0), (1, 1)),
+])
+def test_the_col2im_kernel_sums_as_the_cpu_does_bit_for_bit(shape, kernel, stride, padding, dilation):
+    import cupy
+
+    from ember.ops.conv import _col2im, conv_out_size
+
+    n, c, h, w = shape
+    out_h, out_w = (conv_out_size(shape[2 + a], kernel[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
+    for dtype in (np.float32, np.float64):
+        cols = np.random.default_rng(0).standard_normal((c * kernel[0] * kernel[1], out_h * out_w * n)).astype(dtype)
+        args = (shape, kernel, stride, padding, dilation, out_h, out_w)
+        cpu = _col2im(np, cols, *args)
+        gpu = _col2im(cupy, cupy.asarray(cols), *args)
+        assert gpu.shape == cpu.shape and gpu.flags.c_contiguous
+        np.testing.assert_array_equal(cupy.asnumpy(gpu), cpu)

@@ -77,3 +77,33 @@ def dropout_mask():
         """,
         "ember_dropout_mask",
     )
+
+
+@functools.cache
+def col2im():
+    """``kernel(cols, C, H, W, N, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW, out, size=N*C*H*W)``: the adjoint of
+    im2col in one launch. ``cols`` is (C, KH, KW, OH, OW, N) contiguous, ``out`` (N, C, H, W) without the
+    padding. Each output element gathers the columns that cover it, kernel rows then kernel columns: the
+    order in which the CPU's strided adds accumulate, so the sums are the same (threads run batch-fastest,
+    so their reads of ``cols`` are contiguous)."""
+    return cupy_module().ElementwiseKernel(
+        "raw T cols, int32 C, int32 H, int32 W, int32 N, int32 KH, int32 KW, int32 OH, int32 OW, int32 SH, "
+        "int32 SW, int32 PH, int32 PW, int32 DH, int32 DW",
+        "raw T out",
+        """
+        int n = i % N; int t = i / N; int w = t % W; t /= W; int h = t % H; int c = t / H;
+        int y = h + PH, x = w + PW;
+        T acc = 0;
+        for (int ki = 0; ki < KH; ++ki) {
+            int ry = y - ki * DH;
+            if (ry < 0 || ry % SH != 0 || ry / SH >= OH) continue;
+            for (int kj = 0; kj < KW; ++kj) {
+                int rx = x - kj * DW;
+                if (rx < 0 || rx % SW != 0 || rx / SW >= OW) continue;
+                acc += cols[((((long long)(c * KH + ki) * KW + kj) * OH + ry / SH) * OW + rx / SW) * N + n];
+            }
+        }
+        out[(((long long)n * C + c) * H + h) * W + w] = acc;
+        """,
+        "ember_col2im",
+    )
