@@ -107,3 +107,44 @@ def col2im():
         """,
         "ember_col2im",
     )
+
+
+# --- batch norm on a GPU: per-channel statistics and the elementwise passes as single launches -------------------
+
+
+@functools.cache
+def squared_deviation_sum():
+    """``kernel(x, mean, axis=..., keepdims=True)``: sum((x - mean)^2) over ``axis`` (``mean`` broadcast)."""
+    return cupy_module().ReductionKernel(
+        "T x, T mean", "T total", "(x - mean) * (x - mean)", "a + b", "total = a", "0", "ember_squared_deviation_sum")
+
+
+@functools.cache
+def product_deviation_sum():
+    """``kernel(g, x, mean, axis=..., keepdims=True)``: sum(g * (x - mean)) over ``axis``."""
+    return cupy_module().ReductionKernel(
+        "T g, T x, T mean", "T total", "g * (x - mean)", "a + b", "total = a", "0", "ember_product_deviation_sum")
+
+
+@functools.cache
+def reciprocal_std():
+    """``kernel(total, inv_count, eps)``: 1 / sqrt(total * inv_count + eps), from a sum of squared deviations."""
+    return cupy_module().ElementwiseKernel(
+        "T total, T inv_count, T eps", "T rstd", "rstd = 1 / sqrt(total * inv_count + eps)", "ember_reciprocal_std")
+
+
+@functools.cache
+def batch_norm_apply():
+    """``kernel(x, mean, scale, shift)``: (x - mean) * scale + shift, per-channel values broadcast."""
+    return cupy_module().ElementwiseKernel(
+        "T x, T mean, T scale, T shift", "T y", "y = (x - mean) * scale + shift", "ember_batch_norm_apply")
+
+
+@functools.cache
+def batch_norm_input_grad():
+    """``kernel(x, g, mean, rstd, weight_rstd, g_bias, g_weight, inv_count)``: batch norm's input gradient,
+    weight * rstd * (g - (g_bias + xhat * g_weight) / count) with xhat = (x - mean) * rstd."""
+    return cupy_module().ElementwiseKernel(
+        "T x, T g, T mean, T rstd, T weight_rstd, T g_bias, T g_weight, T inv_count", "T gx",
+        "T xhat = (x - mean) * rstd; gx = weight_rstd * (g - (g_bias + xhat * g_weight) * inv_count);",
+        "ember_batch_norm_input_grad")

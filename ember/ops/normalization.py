@@ -28,7 +28,8 @@ def _traced(x) -> bool:
 # step on the GPU, where every op is a kernel launch or more. As one op it is two reductions and four passes
 # forward, four reductions and a few passes back. The vjp recomputes the statistics from x rather than keeping
 # them alive; written once over operators (``_normalized``, ``_bn_input_grads``), it runs on arrays (eager)
-# and on Tensors (create_graph, graphs), with the same operations in the same order: the same numbers.
+# and on Tensors (create_graph, graphs), with the same operations in the same order: the same numbers. On a
+# GPU the array forms run as a few kernels (``cuda_kernels``): five launches forward, six back.
 
 
 def _bn_layout(shape) -> tuple:
@@ -62,7 +63,49 @@ def _bn_input_grads(x, weight, g, total, inv_count, root, eps: float) -> tuple:
     return g_x, g_weight, g_bias
 
 
+def _gpu_moments(xp, x, axis, inv_count: float) -> tuple:
+    """Per-channel mean and sum of squared deviations of a CuPy array, in two reduction launches."""
+    from ember.backend import cuda_kernels
+
+    mu = xp.multiply(x.sum(axis=axis, keepdims=True), x.dtype.type(inv_count))
+    return mu, cuda_kernels.squared_deviation_sum()(x, mu, axis=axis, keepdims=True)
+
+
+def _on_gpu_kernels(xp, x) -> bool:
+    return xp is not np and x.dtype in (np.float32, np.float64)
+
+
+def _bn_train_forward_gpu(xp, x, weight, bias, eps: float):
+    """``_bn_train_forward`` on a GPU in five launches: two reductions, the scale, the normalization."""
+    from ember.backend import cuda_kernels
+
+    axis, shape = _bn_layout(x.shape)
+    t = x.dtype.type
+    inv_count = 1.0 / (x.size // x.shape[1])
+    mu, squares = _gpu_moments(xp, x, axis, inv_count)
+    rstd = cuda_kernels.reciprocal_std()(squares, t(inv_count), t(eps))
+    return cuda_kernels.batch_norm_apply()(x, mu, rstd * weight.reshape(shape), bias.reshape(shape))
+
+
+def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
+    """``_bn_train_vjp_array`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
+    from ember.backend import cuda_kernels
+
+    axis, shape = _bn_layout(x.shape)
+    t = x.dtype.type
+    inv_count = 1.0 / (x.size // x.shape[1])
+    mu, squares = _gpu_moments(xp, x, axis, inv_count)
+    rstd = cuda_kernels.reciprocal_std()(squares, t(inv_count), t(eps))
+    g_bias = g.sum(axis=axis, keepdims=True)
+    g_weight = cuda_kernels.product_deviation_sum()(g, x, mu, axis=axis, keepdims=True) * rstd
+    g_x = cuda_kernels.batch_norm_input_grad()(x, g, mu, rstd, weight.reshape(shape) * rstd, g_bias, g_weight,
+                                               t(inv_count))
+    return g_x, g_weight.reshape(-1), g_bias.reshape(-1)
+
+
 def _bn_train_forward(xp, x, weight, bias, *, eps):
+    if _on_gpu_kernels(xp, x):
+        return _bn_train_forward_gpu(xp, x, weight, bias, eps)
     axes, shape = _bn_layout(x.shape)
     total = lambda a: SUM.forward(xp, a, axis=axes, keepdims=True)  # noqa: E731
     centred, rstd = _normalized(x, total, 1.0 / (x.size // x.shape[1]), xp.sqrt, eps)
@@ -92,6 +135,8 @@ def _bn_train_vjp(ctx, g):
 
 def _bn_train_vjp_array(xp, ctx, g):
     x, weight = ctx.inputs[0].data, ctx.inputs[1].data
+    if _on_gpu_kernels(xp, x):
+        return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
     axes, shape = _bn_layout(x.shape)
     total = lambda a: SUM.forward(xp, a, axis=axes, keepdims=True)  # noqa: E731
     g_x, g_weight, g_bias = _bn_input_grads(x, weight.reshape(shape), g, total, 1.0 / (x.size // x.shape[1]),
@@ -181,7 +226,11 @@ def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, 
         tracing.write_state(running_var, new_var)
         return
     xp, axis = x.xp, _bn_layout(x.shape)[0]
-    mu, _, sigma2 = _moments(x.data, lambda a: SUM.forward(xp, a, axis=axis, keepdims=True), 1.0 / count)
+    if _on_gpu_kernels(xp, x.data):
+        mu, squares = _gpu_moments(xp, x.data, axis, 1.0 / count)
+        sigma2 = squares * x.dtype.type(1.0 / count)
+    else:
+        mu, _, sigma2 = _moments(x.data, lambda a: SUM.forward(xp, a, axis=axis, keepdims=True), 1.0 / count)
     running_mean.data[...] = (1 - m) * running_mean.data + m * mu.reshape(channels)
     unbiased = sigma2.reshape(channels) * (count / (count - 1))
     running_var.data[...] = (1 - m) * running_var.data + m * unbiased
