@@ -183,3 +183,44 @@ def test_the_col2im_kernel_sums_as_the_cpu_does_bit_for_bit(shape, kernel, strid
         gpu = _col2im(cupy, cupy.asarray(cols), *args)
         assert gpu.shape == cpu.shape and gpu.flags.c_contiguous
         np.testing.assert_array_equal(cupy.asnumpy(gpu), cpu)
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode", [
+    (2, 2, 0, 1, False), (3, 2, 1, 1, False), ((3, 2), (1, 2), (1, 0), 1, True), (2, 2, 0, 2, True),
+    (3, 2, 1, 1, True), ((2, 3), (3, 1), 1, (2, 1), False),
+])
+def test_the_max_pooling_kernels_pick_as_the_cpu_does(kernel_size, stride, padding, dilation, ceil_mode):
+    rng = np.random.default_rng(1)
+    args = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    ties = rng.integers(-2, 3, (2, 3, 7, 6)).astype(np.float32)
+    special = ties.copy()
+    special[0, 0, 1, 1], special[1, 2, 2, 3] = np.nan, -np.inf
+    for values in (ties, special, rng.standard_normal((2, 3, 7, 6))):
+        results = []
+        for device in ("cpu", "cuda"):
+            x = ember.tensor(values, device=device, requires_grad=True)
+            y = ember.max_pool2d(x, **args)
+            (y * ember.tensor(np.arange(y.numel()).reshape(y.shape) % 7 - 3.0, dtype=y.dtype, device=device)).sum() \
+                .backward()
+            results.append((y.detach().cpu().numpy(), x.grad.cpu().numpy()))
+        np.testing.assert_array_equal(results[1][0], results[0][0])  # NaNs compare equal here
+        np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_plain_sgd_step_equals_the_cpu_bit_for_bit(dtype):
+    from ember.optim.functional import sgd_update
+
+    _assert_rule_runs_as_on_the_cpu(sgd_update, dtype, (), lr=0.05)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_relu_gradient_kernel_equals_the_cpu_bit_for_bit(dtype):
+    values = np.array([[-1.0, 0.0, 2.0, np.nan], [3.0, -0.0, np.inf, -np.inf]], dtype)
+    upstream = np.array([[1.0, -2.0, np.inf, 4.0], [np.nan, -1.0, 0.5, np.inf]], dtype)
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = ember.tensor(values, device=device, requires_grad=True)
+        ember.relu(x).backward(ember.tensor(upstream, device=device))
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])

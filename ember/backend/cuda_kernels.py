@@ -27,6 +27,19 @@ __device__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
 
 
 @functools.cache
+def plain_sgd():
+    """``kernel(grad, lr, param)``: ``param -= grad * lr`` in place, in one launch."""
+    return cupy_module().ElementwiseKernel(
+        "T grad, T lr", "T param", "param = sub_rn(param, mul_rn(grad, lr));", "ember_plain_sgd", preamble=_ROUNDED)
+
+
+@functools.cache
+def relu_grad():
+    """``kernel(out, g)``: ``g * (out > 0)``, relu's gradient from its output, in one launch."""
+    return cupy_module().ElementwiseKernel("T out, T g", "T gx", "gx = g * (T)(out > 0);", "ember_relu_grad")
+
+
+@functools.cache
 def momentum_sgd():
     """``kernel(grad, momentum, lr, buf, param)``: ``buf = buf * momentum + grad; param -= buf * lr`` in place,
     in one launch (float32 or float64 arrays of one shape)."""
@@ -148,3 +161,76 @@ def batch_norm_input_grad():
         "T x, T g, T mean, T rstd, T weight_rstd, T g_bias, T g_weight, T inv_count", "T gx",
         "T xhat = (x - mean) * rstd; gx = weight_rstd * (g - (g_bias + xhat * g_weight) * inv_count);",
         "ember_batch_norm_input_grad")
+
+
+# --- max pooling on a GPU: one launch each way, the CPU's choices -------------------------------------------------
+# A window's maximum is taken in row-major order as np.maximum takes it (NaN wins; of equal values the earlier
+# stays), outside positions count as -inf (the CPU's padding), and the gradient goes to the first position
+# equal to that maximum (none when it is NaN). The gradient gathers, for each input element, the windows
+# whose first maximum it is, in kernel-position order: the CPU's order of adds, so the same sums.
+
+_WINDOW_MAX = r"""
+template <typename T>
+__device__ T window_value(const T* plane, int H, int W, int y, int x, T lowest) {
+    return (y >= 0 && y < H && x >= 0 && x < W) ? plane[(long long)y * W + x] : lowest;
+}
+
+template <typename T>
+__device__ int first_max(const T* plane, int H, int W, int top, int left, int KH, int KW, int DH, int DW,
+                         T lowest, T* best_out) {
+    T best = window_value(plane, H, W, top, left, lowest);
+    for (int k = 1; k < KH * KW; ++k) {
+        T v = window_value(plane, H, W, top + (k / KW) * DH, left + (k % KW) * DW, lowest);
+        if (!(best >= v || isnan(best))) best = v;
+    }
+    *best_out = best;
+    for (int k = 0; k < KH * KW; ++k) {
+        if (window_value(plane, H, W, top + (k / KW) * DH, left + (k % KW) * DW, lowest) == best) return k;
+    }
+    return -1;
+}
+"""
+
+
+@functools.cache
+def max_pool2d():
+    """``kernel(x, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, lowest, y)``: max pooling of (N, C, H, W)
+    ``x`` into (N, C, OH, OW) ``y``, one thread per output (``lowest``: -inf, what outside positions hold)."""
+    return cupy_module().ElementwiseKernel(
+        "raw T x, int32 H, int32 W, int32 OH, int32 OW, int32 KH, int32 KW, int32 SH, int32 SW, int32 PH, "
+        "int32 PW, int32 DH, int32 DW, T lowest",
+        "T y",
+        """
+        int ow = i % OW; int t = i / OW; int oh = t % OH; t /= OH;
+        T best;
+        first_max(&x[(long long)t * H * W], H, W, oh * SH - PH, ow * SW - PW, KH, KW, DH, DW, lowest, &best);
+        y = best;
+        """,
+        "ember_max_pool2d", preamble=_WINDOW_MAX,
+    )
+
+
+@functools.cache
+def max_pool2d_grad():
+    """``kernel(x, g, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, lowest, gx)``: max pooling's input
+    gradient, one thread per input element of (N, C, H, W)."""
+    return cupy_module().ElementwiseKernel(
+        "raw T x, raw T g, int32 H, int32 W, int32 OH, int32 OW, int32 KH, int32 KW, int32 SH, int32 SW, "
+        "int32 PH, int32 PW, int32 DH, int32 DW, T lowest",
+        "T gx",
+        """
+        int xx = i % W; int t = i / W; int yy = t % H; t /= H;
+        const T* plane = &x[(long long)t * H * W];
+        T acc = 0, best;
+        for (int k = 0; k < KH * KW; ++k) {
+            int ry = yy + PH - (k / KW) * DH, rx = xx + PW - (k % KW) * DW;
+            if (ry < 0 || rx < 0 || ry % SH != 0 || rx % SW != 0 || ry / SH >= OH || rx / SW >= OW) continue;
+            int oh = ry / SH, ow = rx / SW;
+            if (first_max(plane, H, W, oh * SH - PH, ow * SW - PW, KH, KW, DH, DW, lowest, &best) == k) {
+                acc += g[((long long)t * OH + oh) * OW + ow];
+            }
+        }
+        gx = acc;
+        """,
+        "ember_max_pool2d_grad", preamble=_WINDOW_MAX,
+    )

@@ -80,7 +80,20 @@ def _pool_cost(out, *inputs, kernel_size, **attrs):
 # --- max pooling ---------------------------------------------------------------------------------------------
 
 
+def _gpu_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
+    """The int32 geometry the max-pooling kernels take: H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW."""
+    (out_h, out_w), _ = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    sizes = (x.shape[2], x.shape[3], out_h, out_w, *kernel_size, *stride, *padding, *dilation)
+    return tuple(np.int32(v) for v in sizes)
+
+
 def _max_pool2d_forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    if xp is not np and x.dtype in (np.float32, np.float64):  # one launch on a GPU
+        from ember.backend import cuda_kernels
+
+        args = _gpu_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode)
+        out = xp.empty(x.shape[:2] + (int(args[2]), int(args[3])), x.dtype)
+        return cuda_kernels.max_pool2d()(xp.ascontiguousarray(x), *args, x.dtype.type(-np.inf), out)
     x, out_h, out_w = _padded(xp, x, kernel_size, stride, padding, dilation, ceil_mode, _lowest(xp, x.dtype))
     out = None
     for i, j in _positions(kernel_size):
@@ -126,6 +139,13 @@ def _tiles_exactly(padded_shape, kernel_size, stride, dilation) -> bool:
 
 
 def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
+    if xp is not np and x.dtype in (np.float32, np.float64):  # one launch on a GPU
+        from ember.backend import cuda_kernels
+
+        args = _gpu_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode)
+        out = xp.empty(x.shape, x.dtype)
+        return cuda_kernels.max_pool2d_grad()(xp.ascontiguousarray(x), xp.ascontiguousarray(g), *args,
+                                              x.dtype.type(-np.inf), out)
     masks, padded_shape = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
     overlapping = _overlapping(kernel_size, stride, dilation)
     if _tiles_exactly(padded_shape, kernel_size, stride, dilation):

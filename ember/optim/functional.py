@@ -91,6 +91,9 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
     """
     lr = float(lr)
     if not (momentum or weight_decay or maximize):
+        if param.__class__ is not np.ndarray and _fused_on_gpu(param, grad):
+            cuda_kernels.plain_sgd()(grad, lr, param)  # one launch, the same numbers
+            return
         param -= grad * lr  # the common case; p + (-lr) * g rounds the same
         return
     xp = array_module(param)
