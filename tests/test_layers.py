@@ -345,6 +345,20 @@ def test_embedding_padding_row_gets_no_gradient_and_sparse_flag():
     assert not frozen.weight.requires_grad and tuple(frozen(ember.tensor([3])).shape) == (1, 2)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_batch_norm_in_training_keeps_the_dtype_everywhere(dtype):
+    bn = nn.BatchNorm2d(3).to(dtype)
+    x = ember.tensor(np.random.default_rng(0).standard_normal((4, 3, 5, 5)), dtype=dtype, requires_grad=True)
+    y = bn(x)
+    y.backward(ember.ones_like(y) * 0.5 + x.detach())
+    for t in (y, x.grad, bn.weight.grad, bn.bias.grad, bn.running_mean, bn.running_var):
+        assert t.dtype == np.dtype(dtype)
+    expected = x.detach().numpy().astype(np.float64)
+    expected = (expected - expected.mean((0, 2, 3), keepdims=True)) / np.sqrt(expected.var((0, 2, 3), keepdims=True))
+    np.testing.assert_allclose(y.detach().numpy().astype(np.float64), expected, atol=0.05 if dtype in
+                               ("float16", "bfloat16") else 1e-4)
+
+
 def test_batch_norm_running_statistics_follow_torch_over_steps():
     torch = pytest.importorskip("torch")
     bn, tbn = nn.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None)

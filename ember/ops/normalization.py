@@ -47,15 +47,16 @@ def _moments(x, total, inv_count) -> tuple:
     return mu, centred, total(centred * centred) * inv_count
 
 
-def _normalized(x, total, inv_count, root, eps: float):
-    """``(x - mean, 1 / sqrt(var + eps))`` per channel."""
+def _normalized(x, total, inv_count, root, eps, one=1.0):
+    """``(x - mean, 1 / sqrt(var + eps))`` per channel. The array forms pass ``inv_count``, ``eps`` and ``one``
+    as scalars of x's dtype (NumPy would widen bfloat16 by a Python float); Tensors keep Python floats weak."""
     _, centred, variance = _moments(x, total, inv_count)
-    return centred, 1.0 / root(variance + eps)
+    return centred, one / root(variance + eps)
 
 
-def _bn_input_grads(x, weight, g, total, inv_count, root, eps: float) -> tuple:
-    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still (1, C, 1, ...))."""
-    centred, rstd = _normalized(x, total, inv_count, root, eps)
+def _bn_input_grads(x, weight, g, total, inv_count, root, eps, one=1.0) -> tuple:
+    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still per channel)."""
+    centred, rstd = _normalized(x, total, inv_count, root, eps, one)
     xhat = centred * rstd
     g_bias = total(g)
     g_weight = total(g * xhat)
@@ -107,10 +108,17 @@ def _bn_train_forward(xp, x, weight, bias, *, eps):
     if _on_gpu_kernels(xp, x):
         return _bn_train_forward_gpu(xp, x, weight, bias, eps)
     rows, total, spread = _channel_rows(xp, x)
-    centred, rstd = _normalized(rows, total, 1.0 / (x.size // x.shape[1]), xp.sqrt, eps)
+    t = _scalars(x)
+    centred, rstd = _normalized(rows, total, t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(eps), t(1))
     centred *= rstd * spread(weight)
     centred += spread(bias)
     return centred.reshape(x.shape)
+
+
+def _scalars(x):
+    """How the array forms write a Python number: as is (NumPy keeps it weak, as Ember's ops do), except for
+    bfloat16, which NumPy would widen to float32 by a Python float: there a scalar of that dtype."""
+    return x.dtype.type if x.dtype.kind == "V" else float
 
 
 def _channel_rows(xp, x) -> tuple:
@@ -157,8 +165,9 @@ def _bn_train_vjp_array(xp, ctx, g):
     if _on_gpu_kernels(xp, x):
         return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
     rows, total, spread = _channel_rows(xp, x)
+    t = _scalars(x)
     g_x, g_weight, g_bias = _bn_input_grads(rows, spread(weight), g.reshape(rows.shape), total,
-                                            1.0 / (x.size // x.shape[1]), xp.sqrt, ctx.attrs["eps"])
+                                            t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
     step = rows.shape[1] // x.shape[1] if x.shape[1] else 1  # the spread rows hold each channel's value this often
     return g_x.reshape(x.shape), g_weight[::step].copy(), g_bias[::step].copy()
 
@@ -250,7 +259,7 @@ def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, 
         sigma2 = squares * x.dtype.type(1.0 / count)
     else:
         rows, total, _ = _channel_rows(xp, x.data)
-        mu, _, sigma2 = _moments(rows, total, 1.0 / count)
+        mu, _, sigma2 = _moments(rows, total, _scalars(x.data)(1.0 / count))
         step = rows.shape[1] // channels
         mu, sigma2 = mu[::step], sigma2[::step]
     running_mean.data[...] = (1 - m) * running_mean.data + m * mu.reshape(channels)
