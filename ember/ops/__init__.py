@@ -2,6 +2,7 @@
 this package gathers them and attaches the Tensor operators and methods."""
 
 from ember.ops.activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu6, silu, softmax
+from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.elementwise import (
@@ -54,7 +55,7 @@ from ember.ops.loss import (
     smooth_l1_loss,
     softmax_cross_entropy,
 )
-from ember.ops.normalization import batch_norm, dropout, layer_norm
+from ember.ops.normalization import dropout, layer_norm
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

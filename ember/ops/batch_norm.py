@@ -1,0 +1,266 @@
+"""Batch normalization: ``batch_norm`` (PyTorch's signature), with batch norm on batch statistics (training)
+as one primitive, ``batch_norm_train``, and batch norm on running statistics composed of elementwise ops."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember import autograd
+from ember.autograd import apply
+from ember.ops.convert import to_float
+from ember.ops.elementwise import sqrt
+from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
+from ember.ops.reduction import SUM, _scale, mean, sum, var
+from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
+from ember.ops.shape import reshape
+from ember.tensor import Tensor
+
+
+def _traced(x) -> bool:
+    return getattr(x, "graph", None) is not None
+
+
+# --- batch norm on batch statistics: one primitive ------------------------------------------------------------
+# Composed from mean, var and elementwise ops it was about 12 ops forward and 25 back: a third of a ResNet-18
+# step on the GPU, where every op is a kernel launch or more. As one op it is two reductions and four passes
+# forward, four reductions and a few passes back. The vjp recomputes the statistics from x rather than keeping
+# them alive; written once over operators (``_normalized``, ``_bn_input_grads``), it runs on arrays (eager)
+# and on Tensors (create_graph, graphs), with the same operations in the same order: the same numbers. On a
+# GPU the array forms run as a few kernels (``cuda_kernels``): five launches forward, six back.
+
+
+def _bn_layout(shape) -> tuple:
+    """The reduced axes (as ``sum`` normalizes them: an int when one) and the (1, C, 1, ...) shape of
+    per-channel values, for input ``shape``."""
+    axes = (0,) + tuple(range(2, len(shape)))
+    return axes if len(axes) > 1 else 0, (1, shape[1]) + (1,) * (len(shape) - 2)
+
+
+def _moments(x, total, inv_count) -> tuple:
+    """Per-channel mean, ``x - mean`` and biased variance; ``total`` sums over the batch axes keeping them.
+    The same operations as ``mean`` and ``var``, so the same numbers."""
+    mu = total(x) * inv_count
+    centred = x - mu
+    return mu, centred, total(centred * centred) * inv_count
+
+
+def _normalized(x, total, inv_count, root, eps, one=1.0):
+    """``(x - mean, 1 / sqrt(var + eps))`` per channel. The array forms pass ``inv_count``, ``eps`` and ``one``
+    as scalars of x's dtype (NumPy would widen bfloat16 by a Python float); Tensors keep Python floats weak."""
+    _, centred, variance = _moments(x, total, inv_count)
+    return centred, one / root(variance + eps)
+
+
+def _bn_input_grads(x, weight, g, total, inv_count, root, eps, one=1.0) -> tuple:
+    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still per channel)."""
+    centred, rstd = _normalized(x, total, inv_count, root, eps, one)
+    xhat = centred * rstd
+    g_bias = total(g)
+    g_weight = total(g * xhat)
+    g_x = (weight * rstd) * (g - (g_bias + xhat * g_weight) * inv_count)
+    return g_x, g_weight, g_bias
+
+
+def _gpu_moments(xp, x, axis, inv_count: float) -> tuple:
+    """Per-channel mean and sum of squared deviations of a CuPy array, in two reduction launches."""
+    from ember.backend import cuda_kernels
+
+    mu = xp.multiply(x.sum(axis=axis, keepdims=True), x.dtype.type(inv_count))
+    return mu, cuda_kernels.squared_deviation_sum()(x, mu, axis=axis, keepdims=True)
+
+
+def _on_gpu_kernels(xp, x) -> bool:
+    return xp is not np and x.dtype in (np.float32, np.float64)
+
+
+def _bn_train_forward_gpu(xp, x, weight, bias, eps: float):
+    """``_bn_train_forward`` on a GPU in five launches: two reductions, the scale, the normalization."""
+    from ember.backend import cuda_kernels
+
+    axis, shape = _bn_layout(x.shape)
+    t = x.dtype.type
+    inv_count = 1.0 / (x.size // x.shape[1])
+    mu, squares = _gpu_moments(xp, x, axis, inv_count)
+    rstd = cuda_kernels.reciprocal_std()(squares, t(inv_count), t(eps))
+    return cuda_kernels.batch_norm_apply()(x, mu, rstd * weight.reshape(shape), bias.reshape(shape))
+
+
+def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
+    """``_bn_train_vjp_array`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
+    from ember.backend import cuda_kernels
+
+    axis, shape = _bn_layout(x.shape)
+    t = x.dtype.type
+    inv_count = 1.0 / (x.size // x.shape[1])
+    mu, squares = _gpu_moments(xp, x, axis, inv_count)
+    rstd = cuda_kernels.reciprocal_std()(squares, t(inv_count), t(eps))
+    g_bias = g.sum(axis=axis, keepdims=True)
+    g_weight = cuda_kernels.product_deviation_sum()(g, x, mu, axis=axis, keepdims=True) * rstd
+    g_x = cuda_kernels.batch_norm_input_grad()(x, g, mu, rstd, weight.reshape(shape) * rstd, g_bias, g_weight,
+                                               t(inv_count))
+    return g_x, g_weight.reshape(-1), g_bias.reshape(-1)
+
+
+def _bn_train_forward(xp, x, weight, bias, *, eps):
+    if _on_gpu_kernels(xp, x):
+        return _bn_train_forward_gpu(xp, x, weight, bias, eps)
+    rows, total, spread = _channel_rows(xp, x)
+    t = _scalars(x)
+    centred, rstd = _normalized(rows, total, t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(eps), t(1))
+    centred *= rstd * spread(weight)
+    centred += spread(bias)
+    return centred.reshape(x.shape)
+
+
+def _scalars(x):
+    """How the array forms write a Python number: as is (NumPy keeps it weak, as Ember's ops do), except for
+    bfloat16, which NumPy would widen to float32 by a Python float: there a scalar of that dtype."""
+    return x.dtype.type if x.dtype.kind == "V" else float
+
+
+def _channel_rows(xp, x) -> tuple:
+    """The array forms' view of (N, C, ...) ``x``: rows of C * H * W, ``total`` (per-channel sums, the same
+    call as ``sum``, spread over such a row) and ``spread`` (per-channel values over a row).
+
+    NumPy broadcasts a (1, C, 1, 1) operand over x in inner loops only H * W long, which cost 5-10x a plain
+    pass at the small maps of deep layers; against a row of C * H * W they run the whole row. The arithmetic
+    per element is the same, so the results equal the Tensor forms' bit for bit."""
+    channels = x.shape[1]
+    per_channel = x.size // (x.shape[0] * channels) if x.size else 1
+    axis = _bn_layout(x.shape)[0]
+
+    def spread(values):
+        return xp.repeat(values.reshape(channels), per_channel)
+
+    def total(rows):
+        return spread(SUM.forward(xp, rows.reshape(x.shape), axis=axis, keepdims=True))
+
+    return x.reshape(x.shape[0], -1), total, spread
+
+
+def _bn_train_infer(x, weight, bias, *, eps):
+    specs = [x, weight, bias]
+    require_float("batch_norm_train", specs)
+    same_dtype("batch_norm_train", specs)
+    if x.ndim < 2:
+        raise shape_error("batch_norm_train", specs, "input must be (N, C, ...)")
+    if weight.ndim != 1 or bias.ndim != 1 or not (fits(weight.shape, x.shape[1:2]) and fits(bias.shape, x.shape[1:2])):
+        raise shape_error("batch_norm_train", specs, "weight and bias must have shape [C] for input (N, C, ...)")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+def _bn_train_vjp(ctx, g):
+    x, weight, _ = ctx.inputs
+    axes, shape = _bn_layout(x.shape)
+    grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
+                            _scale(x, axes, _count(x)), sqrt, ctx.attrs["eps"])
+    return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
+
+
+def _bn_train_vjp_array(xp, ctx, g):
+    x, weight = ctx.inputs[0].data, ctx.inputs[1].data
+    if _on_gpu_kernels(xp, x):
+        return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
+    rows, total, spread = _channel_rows(xp, x)
+    t = _scalars(x)
+    g_x, g_weight, g_bias = _bn_input_grads(rows, spread(weight), g.reshape(rows.shape), total,
+                                            t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
+    step = rows.shape[1] // x.shape[1] if x.shape[1] else 1  # the spread rows hold each channel's value this often
+    return g_x.reshape(x.shape), g_weight[::step].copy(), g_bias[::step].copy()
+
+
+def _count(x) -> int | None:
+    """Values per channel of a (N, C, ...) Tensor or graph Value (None when a dimension is unknown)."""
+    dims = [d for i, d in enumerate(x.shape) if i != 1]
+    return None if None in dims else math.prod(dims)
+
+
+BATCH_NORM_TRAIN = defop(
+    "batch_norm_train",
+    forward=_bn_train_forward,
+    infer=_bn_train_infer,
+    vjp=_bn_train_vjp,
+    cost=elementwise_cost(8),
+    onnx=NO_ONNX,
+)
+BATCH_NORM_TRAIN.vjp_array = _bn_train_vjp_array
+
+
+def batch_norm(
+    x,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (axis 1) of (N, C, ...) input by batch statistics in training (updating
+    the running ones in place, unbiased variance like PyTorch) or by the running statistics otherwise."""
+    x = to_float(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (N, C, ...), got {x.dtype}{list(x.shape)}")
+    channels = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and not fits(tuple(t.shape), (channels,)):
+            raise ValueError(f"batch_norm: {name} must have shape [{channels}] for input {list(x.shape)}, "
+                             f"got {list(t.shape)}")
+        if t is not None and t.device != x.device:
+            raise ValueError(f"batch_norm: {name} is on {t.device}, the input {x.dtype}{list(x.shape)} on {x.device}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    stat_shape = (1, channels) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.data.size // channels
+        if count <= 1:
+            raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
+        if running_mean is not None:
+            _update_running_stats(x, running_mean, running_var, axes, count, momentum)
+        ones = None if weight is not None and bias is not None else \
+            (np if _traced(x) else x.xp).ones(channels, x.dtype)
+        weight = weight if weight is not None else Tensor._make(ones, None)
+        bias = bias if bias is not None else Tensor._make(ones * 0, None)
+        return apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+    if _traced(x):  # read the statistics when the compiled code runs, not when it is traced
+        from ember.graph import tracing
+
+        running_mean, running_var = tracing.read_state(running_mean, x), tracing.read_state(running_var, x)
+    out = (x - reshape(running_mean, stat_shape)) / sqrt(reshape(running_var, stat_shape) + eps)
+    if weight is not None:
+        out = out * reshape(weight, stat_shape)
+    if bias is not None:
+        out = out + reshape(bias, stat_shape)
+    return out
+
+
+def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, axes: tuple, count: int, m) -> None:
+    """running = (1 - m) * running + m * batch statistic (the variance unbiased, as PyTorch keeps it)."""
+    channels = x.shape[1]
+    if _traced(x):  # ember.jit: the running statistics update on every run
+        from ember.graph import tracing
+
+        with autograd.no_grad():
+            mu = mean(x, axis=axes, keepdims=True)
+            sigma2 = var(x, axis=axes, keepdims=True)
+            new_mean = (1 - m) * tracing.read_state(running_mean, x) + m * reshape(mu, (channels,))
+            unbiased = reshape(sigma2, (channels,)) * (count / (count - 1))
+            new_var = (1 - m) * tracing.read_state(running_var, x) + m * unbiased
+        tracing.write_state(running_mean, new_mean)
+        tracing.write_state(running_var, new_var)
+        return
+    xp, axis = x.xp, _bn_layout(x.shape)[0]
+    if _on_gpu_kernels(xp, x.data):
+        mu, squares = _gpu_moments(xp, x.data, axis, 1.0 / count)
+        sigma2 = squares * x.dtype.type(1.0 / count)
+    else:
+        rows, total, _ = _channel_rows(xp, x.data)
+        mu, _, sigma2 = _moments(rows, total, _scalars(x.data)(1.0 / count))
+        step = rows.shape[1] // channels
+        mu, sigma2 = mu[::step], sigma2[::step]
+    running_mean.data[...] = (1 - m) * running_mean.data + m * mu.reshape(channels)
+    unbiased = sigma2.reshape(channels) * (count / (count - 1))
+    running_var.data[...] = (1 - m) * running_var.data + m * unbiased
