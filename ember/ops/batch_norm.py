@@ -229,12 +229,15 @@ def batch_norm(
         from ember.graph import tracing
 
         running_mean, running_var = tracing.read_state(running_mean, x), tracing.read_state(running_var, x)
-    out = (x - reshape(running_mean, stat_shape)) / sqrt(reshape(running_var, stat_shape) + eps)
+    # x * scale + shift with per-channel scale = weight / sqrt(var + eps) and shift = bias - mean * scale:
+    # two passes over x instead of four, the rest on C values (and still differentiable in every input)
+    scale = 1.0 / sqrt(running_var + eps)
     if weight is not None:
-        out = out * reshape(weight, stat_shape)
+        scale = scale * weight
+    shift = -running_mean * scale
     if bias is not None:
-        out = out + reshape(bias, stat_shape)
-    return out
+        shift = shift + bias
+    return x * reshape(scale, stat_shape) + reshape(shift, stat_shape)
 
 
 def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, axes: tuple, count: int, m) -> None:
