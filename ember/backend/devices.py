@@ -23,10 +23,7 @@ def cupy_module():
 
 def cuda_is_available() -> bool:
     """True when CuPy imports and sees at least one GPU."""
-    try:
-        return cupy_module().cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+    return device_count() > 0
 
 
 def device_count() -> int:

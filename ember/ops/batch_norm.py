@@ -3,8 +3,6 @@ as one primitive, ``batch_norm_train``, and batch norm on running statistics com
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ember import autograd
@@ -12,7 +10,7 @@ from ember.autograd import apply
 from ember.ops.convert import to_float
 from ember.ops.elementwise import sqrt
 from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
-from ember.ops.reduction import SUM, _scale, mean, sum, var
+from ember.ops.reduction import SUM, _count, _scale, mean, sum, var
 from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
@@ -106,7 +104,7 @@ def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
 def _bn_train_forward(xp, x, weight, bias, *, eps):
     if _on_gpu_kernels(xp, x):
         return _bn_train_forward_gpu(xp, x, weight, bias, eps)
-    rows, total, spread = _channel_rows(xp, x)
+    rows, total, spread, _ = _channel_rows(xp, x)
     t = _scalars(x)
     centred, rstd = _normalized(rows, total, t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(eps), t(1))
     centred *= rstd * spread(weight)
@@ -122,7 +120,8 @@ def _scalars(x):
 
 def _channel_rows(xp, x) -> tuple:
     """The array forms' view of (N, C, ...) ``x``: rows of C * H * W, ``total`` (per-channel sums, the same
-    call as ``sum``, spread over such a row) and ``spread`` (per-channel values over a row).
+    call as ``sum``, spread over such a row), ``spread`` (per-channel values over a row) and ``collapse``
+    (a spread row back to one value per channel).
 
     NumPy broadcasts a (1, C, 1, 1) operand over x in inner loops only H * W long, which cost 5-10x a plain
     pass at the small maps of deep layers; against a row of C * H * W they run the whole row. The arithmetic
@@ -137,7 +136,10 @@ def _channel_rows(xp, x) -> tuple:
     def total(rows):
         return spread(SUM.forward(xp, rows.reshape(x.shape), axis=axis, keepdims=True))
 
-    return x.reshape(x.shape[0], -1), total, spread
+    def collapse(row):
+        return row[::per_channel].copy()
+
+    return x.reshape(x.shape[0], -1), total, spread, collapse
 
 
 def _bn_train_infer(x, weight, bias, *, eps):
@@ -155,7 +157,7 @@ def _bn_train_vjp(ctx, g):
     x, weight, _ = ctx.inputs
     axes, shape = _bn_layout(x.shape)
     grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
-                            _scale(x, axes, _count(x)), sqrt, ctx.attrs["eps"])
+                            _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
     return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
 
 
@@ -163,18 +165,11 @@ def _bn_train_vjp_array(xp, ctx, g):
     x, weight = ctx.inputs[0].data, ctx.inputs[1].data
     if _on_gpu_kernels(xp, x):
         return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
-    rows, total, spread = _channel_rows(xp, x)
+    rows, total, spread, collapse = _channel_rows(xp, x)
     t = _scalars(x)
     g_x, g_weight, g_bias = _bn_input_grads(rows, spread(weight), g.reshape(rows.shape), total,
                                             t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
-    step = rows.shape[1] // x.shape[1] if x.shape[1] else 1  # the spread rows hold each channel's value this often
-    return g_x.reshape(x.shape), g_weight[::step].copy(), g_bias[::step].copy()
-
-
-def _count(x) -> int | None:
-    """Values per channel of a (N, C, ...) Tensor or graph Value (None when a dimension is unknown)."""
-    dims = [d for i, d in enumerate(x.shape) if i != 1]
-    return None if None in dims else math.prod(dims)
+    return g_x.reshape(x.shape), collapse(g_weight), collapse(g_bias)
 
 
 BATCH_NORM_TRAIN = defop(
@@ -260,10 +255,9 @@ def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, 
         mu, squares = _gpu_moments(xp, x.data, axis, 1.0 / count)
         sigma2 = squares * x.dtype.type(1.0 / count)
     else:
-        rows, total, _ = _channel_rows(xp, x.data)
+        rows, total, _, collapse = _channel_rows(xp, x.data)
         mu, _, sigma2 = _moments(rows, total, _scalars(x.data)(1.0 / count))
-        step = rows.shape[1] // channels
-        mu, sigma2 = mu[::step], sigma2[::step]
+        mu, sigma2 = collapse(mu), collapse(sigma2)
     running_mean.data[...] = (1 - m) * running_mean.data + m * mu.reshape(channels)
     unbiased = sigma2.reshape(channels) * (count / (count - 1))
     running_var.data[...] = (1 - m) * running_var.data + m * unbiased
