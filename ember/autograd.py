@@ -3,8 +3,7 @@
 ``apply`` runs an op's forward at once and, when some input requires a gradient, records a Node.
 ``backward`` is micrograd's algorithm: an iterative topological sort from the output, then one reversed
 loop calling each op's vjp. vjp rules are written with Ember ops, so with ``create_graph=True`` the
-backward pass is itself recorded and can be differentiated again. A first-order backward runs the few ops
-that also have a ``vjp_array`` (the same rule on arrays) without Tensor wrappers.
+backward pass is itself recorded and can be differentiated again.
 """
 
 from __future__ import annotations
@@ -235,21 +234,6 @@ def _seq(node) -> int:
     return node.seq
 
 
-def _wrap(array, xp):
-    if array.__class__ is not np.ndarray:
-        if array.__class__ is RowSparse:  # a sparse gradient (embedding) passes as it is
-            return array
-        if xp is np:
-            array = as_array(array)  # NumPy gives 0-d results as scalars
-    t = _new(Tensor)
-    t.data = array
-    t.node = None
-    t.requires_grad = False
-    t.grad = None
-    t._hooks = None
-    return t
-
-
 def _add(a, b):
     if a is None:
         return b
@@ -310,13 +294,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            vjp_array = node.op.vjp_array
-            if vjp_array is not None and not create_graph:  # the same rule on arrays: no Tensor wrappers
-                data = g.data
-                xp = np if data.__class__ is np.ndarray else array_module(data)
-                input_grads = [None if a is None else _wrap(a, xp) for a in vjp_array(xp, node, data)]
-            else:
-                input_grads = node.op.vjp(node, g)
+            input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ember.autograd import apply
+from ember.ops import lowering
 from ember.ops.convert import to_float
 from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
 from ember.ops.infer import elementwise_cost, normalize_axis, require_float
@@ -49,11 +50,10 @@ def _softmax_vjp(ctx, g):
 
 
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
-                    vjp=_log_softmax_vjp, cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True)
-LOG_SOFTMAX.vjp_array = lambda xp, ctx, g: (
-    g - xp.exp(ctx.out) * sum_last(xp, g, ctx.attrs["axis"], True),)
+                    vjp=_log_softmax_vjp, cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True, fresh=True)
 SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
-                cost=elementwise_cost(12), onnx="Softmax", saves_output=True)
+                cost=elementwise_cost(12), onnx="Softmax", saves_output=True, lower=lowering.softmax, writes_out=True,
+                fresh=True)
 
 
 def _check_axis(name, x: Tensor, axis: int) -> int:

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from ember.autograd import apply
-from ember.ops.activation import _log_softmax_forward, _softmax_forward, log_softmax, softmax
+from ember.ops.activation import _log_softmax_forward, log_softmax, softmax
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import abs, clip, log, softplus, where
 from ember.ops.indexing import take
@@ -184,19 +184,6 @@ def _xent_vjp(ctx, g):
     return g_logits, g_labels
 
 
-def _xent_vjp_array(xp, ctx, g):
-    # _xent_vjp on arrays: the same forwards in the same order, so the same numbers
-    logits, labels = ctx.inputs[0].data, ctx.inputs[1].data
-    axis, g = ctx.attrs["axis"], _xent_upstream(g, ctx)
-    g_logits = g_labels = None
-    if ctx.needs[0]:
-        p = _softmax_forward(xp, logits, axis=axis)
-        g_logits = (p * SUM.forward(xp, labels, axis=axis, keepdims=True) - labels) * g
-    if ctx.needs[1]:
-        g_labels = -_log_softmax_forward(xp, logits, axis=axis) * g
-    return g_logits, g_labels
-
-
 SOFTMAX_CROSS_ENTROPY = defop(
     "softmax_cross_entropy",
     forward=_xent_forward,
@@ -205,7 +192,6 @@ SOFTMAX_CROSS_ENTROPY = defop(
     cost=elementwise_cost(14),
     onnx=NO_ONNX,
 )
-SOFTMAX_CROSS_ENTROPY.vjp_array = _xent_vjp_array
 
 
 def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) -> Tensor:

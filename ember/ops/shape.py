@@ -4,9 +4,10 @@ helpers built on them (squeeze, unsqueeze, flatten, split, unbroadcast)."""
 from __future__ import annotations
 
 from ember.autograd import apply
+from ember.ops import lowering
 from ember.ops.convert import as_tensor
 from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
-from ember.ops.registry import NO_ONNX, Spec, defop, describe, format_shape, shape_error
+from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, Spec, defop, describe, format_shape, shape_error
 from ember.tensor import Tensor
 
 
@@ -60,6 +61,11 @@ RESHAPE = defop(
     vjp=lambda ctx, g: (reshape(g, ctx.inputs[0].shape),),
     cost=movement_cost,
     onnx="Reshape",
+    lower=lowering.reshape,
+    view=lambda array, attrs, shape: array.reshape(shape),
+    same_type_noop=True,
+    scalar_alias=True,
+    shape_attr="shape",
 )
 
 
@@ -109,6 +115,8 @@ TRANSPOSE = defop(
     vjp=lambda ctx, g: (transpose(g, _inverse_permutation(ctx.attrs["axes"])),),
     cost=movement_cost,
     onnx="Transpose",
+    lower=lowering.transpose,
+    view=lambda array, attrs, shape: array.transpose(tuple(attrs["axes"])),
 )
 
 
@@ -162,6 +170,9 @@ BROADCAST_TO = defop(
     vjp=lambda ctx, g: (unbroadcast(g, ctx.inputs[0].shape),),
     cost=movement_cost,
     onnx="Expand",
+    lower=lowering.broadcast_to,
+    same_type_noop=True,
+    scalar_alias=True,
 )
 
 
@@ -200,18 +211,6 @@ def unbroadcast(g: Tensor, shape) -> Tensor:
     if axes:
         g = sum_(g, axis=axes)
     return reshape(g, shape)
-
-
-def unbroadcast_array(xp, g, shape: tuple):
-    """``unbroadcast`` on arrays (the array vjps): the same reduction, so the same bits."""
-    if g.shape == shape:
-        return g
-    from ember.ops.reduction import SUM
-
-    axes = _broadcast_axes(g.shape, shape)
-    if axes:
-        g = SUM.forward(xp, g, axis=axes, keepdims=False)
-    return g.reshape(shape)
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
@@ -480,6 +479,8 @@ COPY = defop(
     cost=movement_cost,
     onnx="Identity",
     elementwise=True,
+    fresh=True,
+    fusion=NOT_FUSIBLE,
 )
 
 
