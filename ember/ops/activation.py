@@ -9,10 +9,10 @@ from ember.autograd import apply
 from ember.ops import lowering
 from ember.ops.convert import to_float
 from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
-from ember.ops.infer import elementwise_cost, normalize_axis, require_float
+from ember.ops.infer import elementwise_cost, normalize_axis, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.reduction import sum
-from ember.ops.registry import Spec, defop
+from ember.ops.registry import Fusion, Spec, defop
 from ember.tensor import Tensor
 
 
@@ -111,6 +111,36 @@ def mish(x) -> Tensor:
 def relu6(x) -> Tensor:
     """min(max(x, 0), 6)."""
     return minimum(relu(x), 6.0)
+
+
+def _hardswish_forward(xp, x):
+    t = x.dtype.type  # scalars of x's dtype: NumPy would widen bfloat16 by a Python number
+    return x * xp.minimum(xp.maximum(x + t(3), t(0)), t(6)) / t(6)
+
+
+def _hardswish_vjp(ctx, g):
+    x = ctx.inputs[0]
+    return (where(x < -3.0, 0.0, where(x <= 3.0, g * (x / 3.0 + 0.5), g)),)  # PyTorch's: x / 3 + 0.5 inside
+
+
+HARDSWISH = defop(
+    "hardswish",
+    forward=_hardswish_forward,
+    infer=unary_float("hardswish"),
+    vjp=_hardswish_vjp,
+    cost=elementwise_cost(5),
+    onnx="HardSwish",
+    elementwise=True,
+    fresh=True,
+    # the forward's four steps in numexpr, each rounded as NumPy rounds it (NaN-exact where() forms)
+    fusion=Fusion("(({0} * where(({0} + {three}) < {zero}, {zero}, where(({0} + {three}) > {six}, {six}, "
+                  "({0} + {three})))) / {six})", selects=True, constants=(("three", 3.0), ("six", 6.0))),
+)
+
+
+def hardswish(x) -> Tensor:
+    """x * relu6(x + 3) / 6 (MobileNetV3's activation; ``torch.nn.functional.hardswish``)."""
+    return apply(HARDSWISH, (to_float(x),))
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
