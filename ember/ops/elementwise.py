@@ -72,7 +72,8 @@ ABS = _unary("abs", lambda xp, x: xp.abs(x), lambda ctx, g: (g * sign(ctx.inputs
 # numexpr's sign computes float32 in float64, hence the where() form (NaN-exact)
 SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign", float_only=False,
               ufunc=_np.sign, in_place=False,
-              fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, {0}))", selects=True))
+              fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, "
+                            "where({0} == {zero}, {zero}, {0})))", selects=True))  # sign(-0.0) is +0.0
 SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[0]),), onnx="Sin", flops=8,
              ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
 COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.inputs[0])),), onnx="Cos",
@@ -105,7 +106,7 @@ def _relu_vjp(ctx, g):
 
 RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), _relu_vjp, onnx="Relu", float_only=False,
               saves_output=True, lower=lowering.relu, writes_out=True,
-              fusion=Fusion("where({0} < {zero}, {zero}, {0})", selects=True))
+              fusion=Fusion("where({0} <= {zero}, {zero}, {0})", selects=True))  # max(-0.0, 0) is +0.0
 
 
 def _relu_grad_forward(xp, g, out):
