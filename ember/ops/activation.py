@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 from ember.autograd import apply
-from ember.ops import lowering
 from ember.ops.convert import to_float
 from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
 from ember.ops.infer import elementwise_cost, normalize_axis, require_float, unary_float
@@ -32,8 +31,8 @@ def _log_softmax_forward(xp, x, *, axis):
     return shifted
 
 
-def _softmax_forward(xp, x, *, axis):
-    e = x - max_last(xp, x, axis, True)
+def _softmax_forward(xp, x, *, axis, out=None):
+    e = xp.subtract(x, max_last(xp, x, axis, True), out=out)  # generated code passes a planned buffer as out
     xp.exp(e, out=e)
     e /= sum_last(xp, e, axis, True)
     return e
@@ -52,8 +51,7 @@ def _softmax_vjp(ctx, g):
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
                     vjp=_log_softmax_vjp, cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True, fresh=True)
 SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
-                cost=elementwise_cost(12), onnx="Softmax", saves_output=True, lower=lowering.softmax, writes_out=True,
-                fresh=True)
+                cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True)
 
 
 def _check_axis(name, x: Tensor, axis: int) -> int:

@@ -3,7 +3,8 @@
 The graph code generator (``ember.runtime.codegen``) asks an op's ``lower(call)`` for the Python expression
 computing one node. An emitter picks the call the op's forward would pick for the same shapes and dtypes
 (``ember.ops.kernels``), so compiled code and eager mode agree bit for bit; it returns None to leave the node
-to the generic forms (the op's ``ufunc``, else a call of its forward).
+to the generic forms (the op's ``ufunc``, else a call of its forward, given ``out=`` when the op
+``writes_out``).
 """
 
 from __future__ import annotations
@@ -11,15 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import FLOATING, bfloat16
-from ember.ops.kernels import (
-    is_blas_matrix_product,
-    reduces_short_last_axis,
-    sum_channels,
-    sum_ones,
-    sums_channels,
-    sums_columns,
-    sums_rows,
-)
+from ember.ops.kernels import is_blas_matrix_product, sum_channels, sum_ones, sums_channels, sums_columns, sums_rows
 
 
 class Call:
@@ -86,22 +79,6 @@ def sum(call: Call) -> str | None:
         return f"{bind(sum_channels, 'f')}({call.args[0]}, {keepdims!r})"
     # ndarray.sum is np.add.reduce, called more directly
     return f"{bind(np.add.reduce, 'f')}({call.args[0]}, {axis!r}, None, {call.out}, {keepdims!r})"
-
-
-def softmax(call: Call) -> list | None:
-    """A softmax into the array ``out`` as three calls (the forward's, one allocation fewer and no call into
-    it), when its reductions take NumPy's own path; else None. The first item is the expression, the others
-    lines after it."""
-    x, axis, out, bind = call.inputs[0], call.attrs["axis"], call.out, call.bind
-    if out is None or x.dtype not in FLOATING or reduces_short_last_axis(x.shape, x.dtype, axis):
-        return None
-    row_max = f"{bind(np.maximum.reduce, 'f')}({call.args[0]}, {axis!r}, None, None, True)"
-    if sums_rows(x.shape, x.dtype, axis):  # as the forward sums
-        total = f"{bind(np.dot, 'f')}({out}, {bind(sum_ones(x.shape[-1], x.dtype, 'column'), 'c')})"
-    else:
-        total = f"{bind(np.add.reduce, 'f')}({out}, {axis!r}, None, None, True)"
-    return [f"{bind(np.subtract, 'f')}({call.args[0]}, {row_max}, out={out})",
-            f"{bind(np.exp, 'f')}({out}, out={out})", f"{bind(np.divide, 'f')}({out}, {total}, out={out})"]
 
 
 def reshape(call: Call) -> str:

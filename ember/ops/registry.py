@@ -97,7 +97,8 @@ class Op:
       a one-operand op);
     - ``lower``: the op's own code emitter, for the kernel choices generated code shares with eager mode
       (``ember.ops.lowering``);
-    - ``writes_out``: generated code can compute the op into a given array (a memory-plan buffer);
+    - ``writes_out``: generated code can compute the op into a given array (a memory-plan buffer): through
+      its ``lower`` or ``ufunc`` form, or else its forward takes that array as ``out=``;
       ``in_place``: that array may be a dying input of the same type; ``fresh``: the output never shares
       memory with an input (any other op's output is assumed to be a view);
     - ``view``: ``view(array, attrs, out_shape)``, the op as a view of its input (made once for inputs that

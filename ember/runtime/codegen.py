@@ -6,7 +6,8 @@ NumPy scalars instead of arrays: the same float32/float64 arithmetic, without ar
 
 What the generator knows of an op is read from its record (``ember.ops.registry.Op``): its own emitter
 (``lower``, for the kernel choices it shares with eager mode), else its ``ufunc`` / ``infix`` form, else a call
-of its forward; ``view`` for views made once of arrays fixed into the code.
+of its forward (with ``out=`` for an op that ``writes_out``); ``view`` for views made once of arrays fixed into
+the code.
 
 Two passes shape the code: a ``fused`` node (``fuse_elementwise``) becomes one numexpr call
 (``ember.runtime.kernels``), and the graph's memory plan (``plan_memory``) becomes arrays allocated once per
@@ -365,7 +366,9 @@ def _expression(node, args: list, env: _Env, out: str | None = None) -> list:
             return [f"{args[0]} {op.infix} {args[1]}" if len(args) == 2 else f"{op.infix}{args[0]}"]
         return [f"{env.bind(op.ufunc, 'f')}({', '.join(args)}{'' if dest is None else f', out={dest}'})"]
     forward = functools.partial(op.forward, **node.attrs) if node.attrs else op.forward
-    return [f"{env.bind(forward, 'f')}(np{''.join(', ' + a for a in args)})"]
+    takes_out = dest is not None and op.lower is None and op.ufunc is None and op is not FUSED
+    into = f", out={dest}" if takes_out else ""
+    return [f"{env.bind(forward, 'f')}(np{''.join(', ' + a for a in args)}{into})"]
 
 
 # --- one-element graphs on NumPy scalars -------------------------------------------------------------
