@@ -234,6 +234,47 @@ def _seq(node) -> int:
     return node.seq
 
 
+class OnArrays:
+    """``run`` on raw arrays of ``xp`` for a rule made by ``ember.ops.modes.vjp_rule``: each op's forward."""
+
+    __slots__ = ("xp",)
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def __call__(self, op, *arrays, **attrs):
+        out = op.forward(self.xp, *arrays, **attrs)
+        if out.__class__ is not np.ndarray and self.xp is np:
+            out = np.asarray(out)  # NumPy gives 0-d results as scalars
+        return out
+
+
+class ArrayContext:
+    """What a rule reads of a recorded node, as arrays: inputs, attributes, which inputs need a gradient, and
+    the output (when the op saves it)."""
+
+    __slots__ = ("inputs", "attrs", "needs", "output")
+
+    def __init__(self, node):
+        self.inputs = [t.data for t in node.inputs]
+        self.attrs, self.needs, self.output = node.attrs, node.needs, node.out
+
+
+def _wrap(array) -> Tensor:
+    if array.__class__ is RowSparse:  # a sparse gradient passes as it is
+        return array
+    t = _new(Tensor)
+    t.data = array
+    t.node = None
+    t.requires_grad = False
+    t.grad = None
+    t._hooks = None
+    return t
+
+
+_ON_NUMPY = OnArrays(np)
+
+
 def _add(a, b):
     if a is None:
         return b
@@ -294,7 +335,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            input_grads = node.op.vjp(node, g)
+            rule = node.op.rule
+            if rule is not None and not create_graph:  # the op's one rule, run on the arrays (ember.ops.modes)
+                data = g.data
+                xp = np if data.__class__ is np.ndarray else array_module(data)
+                run = _ON_NUMPY if xp is np else OnArrays(xp)
+                input_grads = [None if a is None else _wrap(a) for a in rule(run, ArrayContext(node), data)]
+            else:
+                input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue

@@ -7,10 +7,11 @@ import math
 
 from ember.autograd import apply
 from ember.ops.convert import to_float
-from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
+from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
 from ember.ops.infer import elementwise_cost, normalize_axis, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
-from ember.ops.reduction import sum
+from ember.ops.modes import vjp_rule
+from ember.ops.reduction import SUM, sum
 from ember.ops.registry import Fusion, Spec, defop
 from ember.tensor import Tensor
 
@@ -38,9 +39,9 @@ def _softmax_forward(xp, x, *, axis, out=None):
     return e
 
 
-def _log_softmax_vjp(ctx, g):
-    axis = ctx.attrs["axis"]
-    return (g - exp(ctx.output) * sum(g, axis=axis, keepdims=True),)
+def _log_softmax_rule(run, ctx, g):
+    total = run(SUM, g, axis=ctx.attrs["axis"], keepdims=True)
+    return (run(SUB, g, run(MUL, run(EXP, ctx.output), total)),)
 
 
 def _softmax_vjp(ctx, g):
@@ -49,7 +50,8 @@ def _softmax_vjp(ctx, g):
 
 
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
-                    vjp=_log_softmax_vjp, cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True, fresh=True)
+                    vjp=vjp_rule(_log_softmax_rule), cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True,
+                    fresh=True)
 SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
                 cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True)
 

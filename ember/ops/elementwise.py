@@ -11,8 +11,9 @@ from ember.backend.dtypes import bool_
 from ember.ops import lowering
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop
-from ember.ops.shape import unbroadcast
+from ember.ops.shape import unbroadcast, unbroadcast_with
 from ember.tensor import Tensor
 
 
@@ -100,11 +101,11 @@ def _sigmoid_vjp(ctx, g):
 
 SIGMOID = _unary("sigmoid", _sigmoid_forward, _sigmoid_vjp, onnx="Sigmoid", flops=10, saves_output=True,
                  fresh=True, fusion=Fusion("({half} * tanh({half} * {0}) + {half})", exact=False))
-def _relu_vjp(ctx, g):
-    return (apply(RELU_GRAD, (g, ctx.output)),)
+def _relu_rule(run, ctx, g):
+    return (run(RELU_GRAD, g, ctx.output),)
 
 
-RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), _relu_vjp, onnx="Relu", float_only=False,
+RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), vjp_rule(_relu_rule), onnx="Relu", float_only=False,
               saves_output=True, lower=lowering.relu, writes_out=True,
               fusion=Fusion("where({0} <= {zero}, {zero}, {0})", selects=True))  # max(-0.0, 0) is +0.0
 
@@ -295,11 +296,11 @@ def _sub_vjp(ctx, g):
     return (unbroadcast(g, a.shape) if need_a else None), (unbroadcast(neg(g), b.shape) if need_b else None)
 
 
-def _mul_vjp(ctx, g):
+def _mul_rule(run, ctx, g):
     a, b = ctx.inputs
     return (
-        unbroadcast(g * b, a.shape) if ctx.needs[0] else None,
-        unbroadcast(g * a, b.shape) if ctx.needs[1] else None,
+        unbroadcast_with(run, run(MUL, g, b), a.shape) if ctx.needs[0] else None,
+        unbroadcast_with(run, run(MUL, g, a), b.shape) if ctx.needs[1] else None,
     )
 
 
@@ -342,7 +343,7 @@ ADD = _binary("add", lambda xp, a, b: a + b, _add_vjp, onnx="Add", ufunc=_np.add
               fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
 SUB = _binary("sub", lambda xp, a, b: a - b, _sub_vjp, onnx="Sub", ufunc=_np.subtract, infix="-",
               fusion=Fusion("({0} - {1})"), right_identity=0)
-MUL = _binary("mul", lambda xp, a, b: a * b, _mul_vjp, onnx="Mul", ufunc=_np.multiply, infix="*",
+MUL = _binary("mul", lambda xp, a, b: a * b, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
               fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
 DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div", ufunc=_np.true_divide, infix="/",
               fusion=Fusion("({0} / {1})"), right_identity=1)

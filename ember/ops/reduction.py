@@ -10,8 +10,9 @@ from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import exp, log, sqrt, where
 from ember.ops.infer import normalize_axis, reduced_shape, reduction_cost
 from ember.ops.kernels import max_last, sum_first
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop
-from ember.ops.shape import broadcast_to, reshape
+from ember.ops.shape import BROADCAST_TO, RESHAPE, reshape
 from ember.tensor import Tensor
 
 
@@ -34,8 +35,10 @@ def _keepdims_shape(ctx) -> tuple:
     return reduced_shape(tuple(x.shape), axes, True)
 
 
-def _sum_vjp(ctx, g):
-    return (broadcast_to(reshape(g, _keepdims_shape(ctx)), ctx.inputs[0].shape),)
+def _sum_rule(run, ctx, g):
+    shape, keep = tuple(ctx.inputs[0].shape), _keepdims_shape(ctx)
+    g = g if g.shape == keep else run(RESHAPE, g, shape=keep)
+    return (g if g.shape == shape else run(BROADCAST_TO, g, shape=shape),)
 
 
 def _prod_vjp(ctx, g):
@@ -87,7 +90,7 @@ def _sum_simplify(node, facts) -> None:
         node.op, node.attrs = REGISTRY["reshape"], {"shape": tuple(out.shape)}
 
 
-SUM = _reduction("sum", _sum_forward, _sum_vjp, "ReduceSum", _sum_dtype, lower=lowering.sum, writes_out=True,
+SUM = _reduction("sum", _sum_forward, vjp_rule(_sum_rule), "ReduceSum", _sum_dtype, lower=lowering.sum, writes_out=True,
                  in_place=False, fresh=True, scalar_alias=True, simplify=_sum_simplify)
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
     _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype)

@@ -114,7 +114,7 @@ class Op:
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
-        "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact",
+        "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, **traits):
@@ -127,6 +127,8 @@ class Op:
         self.onnx = onnx
         self.saves_output = saves_output
         self.differentiable = vjp is not NON_DIFFERENTIABLE and vjp is not None
+        # a vjp made by ember.ops.modes.vjp_rule: its rule, which also runs on raw arrays (autograd.OnArrays)
+        self.rule = getattr(vjp, "rule", None)
         writes_out = traits.pop("writes_out", None)
         ufunc = traits.get("ufunc")
         self.writes_out = ufunc is not None if writes_out is None else writes_out

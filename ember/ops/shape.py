@@ -7,7 +7,8 @@ from ember.autograd import apply
 from ember.ops import lowering
 from ember.ops.convert import as_tensor
 from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
-from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, Spec, defop, describe, format_shape, shape_error
+from ember.ops.modes import on_tensors
+from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Spec, defop, describe, format_shape, shape_error
 from ember.tensor import Tensor
 
 
@@ -202,15 +203,18 @@ def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple:
 
 def unbroadcast(g: Tensor, shape) -> Tensor:
     """Sum a broadcast gradient back to ``shape``: the one helper every broadcasting vjp uses."""
+    return unbroadcast_with(on_tensors, g, shape)
+
+
+def unbroadcast_with(run, g, shape):
+    """``unbroadcast`` inside a rule over ``run`` (``ember.ops.modes``): on Tensors, graph Values or arrays."""
     shape = tuple(shape)
     if g.shape == shape:
         return g
-    from ember.ops.reduction import sum as sum_
-
     axes = _broadcast_axes(g.shape, shape)
     if axes:
-        g = sum_(g, axis=axes)
-    return reshape(g, shape)
+        g = run(REGISTRY["sum"], g, axis=axes if len(axes) != 1 else axes[0], keepdims=False)
+    return g if g.shape == shape else run(RESHAPE, g, shape=shape)
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
