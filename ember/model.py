@@ -11,7 +11,6 @@ import numpy as np
 from ember import autograd
 from ember import random as _random
 from ember.callbacks import Callback, History, ProgressBar
-from ember.graph import tracing
 from ember.jit import jit
 from ember.nn.module import Sequential
 from ember.ops.convert import as_tensor
@@ -121,9 +120,7 @@ class Model:
     def backward(self, pred: Tensor, target) -> tuple:
         """Loss of ``pred`` against ``target`` and the gradient of every trainable parameter."""
         loss = self.loss(pred, target)
-        if not tracing.drop_grads(self._params):
-            for p in self._params:
-                p.grad = None
+        autograd.drop_grads(self._params)
         loss.backward()
         return loss, [p.grad for p in self._params]
 

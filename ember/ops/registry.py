@@ -72,10 +72,10 @@ class Op:
 
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
-        "vjp_array",
+        "vjp_array", "effect", "writes",
     )
 
-    def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output):
+    def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=()):
         self.name = name
         self.forward = forward
         self.infer = infer
@@ -88,6 +88,11 @@ class Op:
         # Optional: the vjp on arrays, for a first-order backward of the hottest ops, where the Tensor
         # wrappers of the Ember-op rule cost more than the arithmetic. It must equal ``vjp`` bit for bit.
         self.vjp_array = None
+        # A side effect (a variable write, an in-place update, a random draw) writes the inputs at these
+        # positions in place: never folded or merged, and kept while its inputs live; its infer returns None
+        # when it defines no value.
+        self.writes = tuple(writes)
+        self.effect = bool(self.writes)
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -107,11 +112,13 @@ def defop(
     onnx: str | Marker,
     elementwise: bool = False,
     saves_output: bool = False,
+    writes: tuple = (),
 ) -> Op:
-    """Register an op and return its record. ``saves_output`` keeps the result for a vjp that reads it."""
+    """Register an op and return its record. ``saves_output`` keeps the result for a vjp that reads it;
+    ``writes`` lists the inputs a side-effect op changes in place (see ``ember.ops.effects``)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
-    op = Op(name, forward, infer, vjp, cost, elementwise, onnx, saves_output)
+    op = Op(name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes)
     REGISTRY[name] = op
     if elementwise:
         ELEMENTWISE.add(name)
