@@ -10,6 +10,7 @@ import numpy as np
 
 from ember import autograd
 from ember import random as _random
+from ember.backend.memory import tune_malloc
 from ember.callbacks import Callback, History, ProgressBar
 from ember.jit import jit
 from ember.nn.module import Sequential
@@ -174,7 +175,11 @@ class Model:
         verbose: int = 1,
         initial_epoch: int | None = None,
     ) -> History:
-        """Train for ``epochs`` epochs on arrays, a Dataset or a DataLoader; returns the History."""
+        """Train for ``epochs`` epochs on arrays, a Dataset or a DataLoader; returns the History.
+
+        The first call tunes the process's malloc for training loops (``ember.tune_malloc``; set
+        ``EMBER_MALLOC_TUNING=0`` to keep the defaults)."""
+        tune_malloc()
         loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()

@@ -14,6 +14,7 @@ Passes never fold, merge or reorder an effect node. ``assign`` and ``update`` de
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from ember.ops.infer import fits
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
 from ember.tensor import Tensor
 
-__all__ = ["assign", "random_draw", "update"]
+__all__ = ["SgdForm", "assign", "random_draw", "update", "update_rule"]
 
 
 def _same_type(name: str, target, value) -> None:
@@ -77,6 +78,27 @@ def _update_infer(param, grad, **attrs):
 
 UPDATE = defop("update", forward=_update_forward, infer=_update_infer, vjp=NON_DIFFERENTIABLE, cost=_write_cost,
                onnx=NO_ONNX, writes=(0,))
+
+
+class SgdForm(NamedTuple):
+    """What a rule declares (as its ``sgd_form``) when, with only ``lr`` and ``momentum`` set, it computes
+    ``param -= lr * grad``, or with momentum ``buffer = momentum * buffer + grad; param -= lr * buffer``,
+    the buffer kept in ``state[buffer_key]``. The code generator then emits those lines itself, or one
+    update over many variables that lie side by side, without knowing the optimizer."""
+
+    buffer_key: str
+
+
+def update_rule(sgd_form: SgdForm | None = None):
+    """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
+    reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer."""
+
+    def mark(rule):
+        rule.sgd_form = sgd_form
+        rule.keeps_grad = False
+        return rule
+
+    return mark
 
 
 def update(param: Tensor, grad: Tensor, rule, state: dict, hyper: dict, live=None) -> None:

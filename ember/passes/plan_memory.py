@@ -32,7 +32,6 @@ _IN_PLACE = DESTINATION - {"matmul", "sum", "sign"}
 # ops whose outputs never share memory with their inputs; any other op's output may be a view of them
 FRESH = DESTINATION | {"const", "random", "softmax", "log_softmax", "linear", "cast", "copy", "where", "clip",
                        "sigmoid", "max", "min"}
-_OWN_RULES = "ember.optim.functional"  # optimizer rules that copy whatever state they keep
 
 
 class MemoryPlan:
@@ -99,7 +98,7 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
         for v in node.inputs:
             for r in roots[v.id]:
                 end[r] = i
-        if node.op.name == "update" and getattr(node.attrs["rule"], "__module__", None) != _OWN_RULES:
+        if node.op.name == "update" and getattr(node.attrs["rule"], "keeps_grad", True):  # ops.effects.update_rule
             pinned.update(roots[node.inputs[1].id])
     for v in graph.outputs:
         pinned.update(roots[v.id])
