@@ -240,12 +240,14 @@ class Graph:
 
     def build(self, op: Op, inputs: tuple, attrs: dict | None):
         """``ember.autograd.apply`` while this graph is built: infer the output with the op's rule and append
-        a Node (an op on concrete Tensors only computes at once, as in eager mode, unless it is an effect)."""
-        if not op.effect:
+        a Node. Without ``live_captures`` an op on concrete Tensors only computes at once, as in eager mode
+        (unless it is an effect); a trace (``ember.jit``) records every op, so that what it computes from a
+        captured Tensor follows the Tensor when an effect writes it (constants are folded by the passes)."""
+        if not op.effect and not self.live_captures:
             for t in inputs:
-                if t.symbolic or self.live_captures and t.requires_grad and t.node is None:
+                if t.symbolic:
                     break
-            else:  # only concrete inputs (and no parameter read live): compute now, as eager mode does
+            else:  # only concrete inputs: compute now, as eager mode does
                 return autograd.run_eager(op, inputs, attrs)
         values = []
         for i, t in enumerate(inputs):

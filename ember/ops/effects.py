@@ -172,6 +172,8 @@ def generator_state() -> Tensor:
 
 def random_draw(kind: str, shape, dtype, a: float, b: float) -> Tensor:
     """Samples of ``kind`` (see ``RANDOM``) from Ember's generator, fresh on every call or graph run."""
+    if kind not in _KINDS:
+        raise ValueError(f"random: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
     if None in tuple(shape):
         raise ValueError(f"random: the shape {format_shape(shape)} has unknown dimensions; draws need known sizes "
                          "(ember.jit and GraphFunction specialize per input signature)")
