@@ -147,6 +147,11 @@ class Op:
             raise TypeError(f"op {name!r}: unknown traits {sorted(traits)}")
         if self.in_place and not self.writes_out:
             raise ValueError(f"op {name!r}: in_place needs writes_out")
+        # A side effect (a variable write, an in-place update, a random draw) writes the inputs at these
+        # positions in place: never folded or merged, and kept while its inputs live; its infer returns None
+        # when it defines no value.
+        self.writes = tuple(writes)
+        self.effect = bool(self.writes)
 
     def __repr__(self) -> str:
         return f"Op({self.name})"

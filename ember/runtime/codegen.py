@@ -144,7 +144,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
         elif op is ASSIGN:
             lines.append(f"{args[0]}[...] = {args[1]}")
         elif not node.outputs:  # any other effect: the op's forward, writing its inputs in place
-            lines.append(_expression(node, args, env))
+            lines += _expression(node, args, env)
         elif id(node) in folds.skip:  # a folded layer's call computes this value
             out = node.outputs[0].id
             names[out] = flat_grads.get(out) or into.get(out) or "None"
