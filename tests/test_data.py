@@ -313,7 +313,7 @@ def test_csv_dataset_text_labels(tmp_path):
     assert xb.shape == (3, 2) and yb.tolist() == [0, 1, 0]
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\nx,1\n")
-    with pytest.raises(ValueError, match="not numeric"):
+    with pytest.raises(ValueError, match=r"line 2, column 1 \('a'\): 'x' is not a number"):
         read_csv(bad)
 
 
