@@ -306,15 +306,21 @@ class Model:
 
     # --- checkpoints ---
     def state_dict(self) -> dict:
-        """Everything needed to resume exactly: weights, optimizer state, epoch and the RNG state."""
+        """Everything needed to resume exactly: weights, optimizer state and kind, epoch and the RNG state."""
         return {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_class": type(self.optimizer).__name__,
             "epoch": self.epoch,
             "rng": _random.get_rng_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``'s output, all or nothing: a state that does not fit (another optimizer,
+        a wrong shape, no RNG state...) is a ValueError raised before anything is overwritten."""
+        from ember.resume import check_model_state
+
+        check_model_state(self, state)
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
@@ -327,10 +333,15 @@ class Model:
         save(self.state_dict(), path)
 
     def load(self, path: str) -> None:
-        """Restore a checkpoint written by ``save``; ``fit`` then continues from its epoch."""
+        """Restore a checkpoint written by ``save``; ``fit`` then continues from its epoch. A file that is not
+        an intact checkpoint of this model is a ValueError naming the file, and the model is left unchanged."""
         from ember.checkpoint import load
 
-        self.load_state_dict(load(path))
+        state = load(path)
+        try:
+            self.load_state_dict(state)
+        except ValueError as exc:
+            raise ValueError(f"load: {path}: {exc}") from None
 
 
 def _epoch_range(current: int, epochs: int, initial_epoch: int | None) -> tuple[int, int]:
