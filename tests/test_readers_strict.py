@@ -181,7 +181,7 @@ _CSV_DAMAGE = ["blank_target", "text_target", "text_feature", "short_row", "huge
 @FUZZ
 def test_fuzz_malformed_tables_are_errors_at_the_damaged_cell(tmp_path, table, damage, data):
     features, targets, _ = table
-    rows = _csv_text(features, targets, integral=True)
+    rows = _csv_text(features, [int(t) for t in targets], integral=True)  # an integer column: ids, classes
     r = data.draw(st.integers(1, len(rows) - 1), label="row")  # a data row (line r + 1)
     target_col = len(rows[0])
     line, column = r + 1, None

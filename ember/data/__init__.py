@@ -10,7 +10,7 @@ from ember.data.datasets import load_breast_cancer, load_diabetes, load_digits, 
 from ember.data.loader import DataLoader
 from ember.data.readers import CSR, CSVDataset, LibSVMDataset, read_csv, read_libsvm
 from ember.data.sampler import BatchSampler, DistributedSampler, RandomSampler, Sampler, SequentialSampler
-from ember.data.workers import WorkerInfo, get_worker_info
+from ember.data.worker_info import WorkerInfo, get_worker_info
 
 __all__ = [
     "CSR", "BatchSampler", "CSVDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",

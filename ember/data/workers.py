@@ -11,48 +11,25 @@ import queue
 import signal
 import time
 import traceback
-from dataclasses import dataclass
 
 import numpy as np
+
+from ember.data import worker_info
+from ember.data.worker_info import WorkerInfo
 
 _POLL_S = 0.1
 _JOIN_S = 1.0
 _OK, _END, _ERROR = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class WorkerInfo:
-    """What ``get_worker_info()`` returns inside a worker process: its ``id`` (0 .. ``num_workers`` - 1),
-    ``num_workers``, the ``seed`` of Ember's generator in it, and its copy of the ``dataset``."""
-
-    id: int
-    num_workers: int
-    seed: int
-    dataset: object
-
-
-_worker_info: WorkerInfo | None = None
-
-
-def get_worker_info() -> WorkerInfo | None:
-    """Inside a DataLoader worker process, its ``WorkerInfo``; None in the main process. An iterable
-    dataset uses it to give each worker its own share of the stream.
-
-    >>> info = get_worker_info()
-    >>> rows = range(info.id, n, info.num_workers) if info else range(n)
-    """
-    return _worker_info
-
-
 def _worker_loop(loader, worker_id: int, num_workers: int, seed: int, tasks, results) -> None:
     """A worker: answer each task ``(seq, indices)`` with ``(seq, kind, value)`` until it gets None."""
-    global _worker_info
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     results.cancel_join_thread()  # exiting never waits for the main process to read
     from ember import random as _random
 
     _random.manual_seed(seed)
-    _worker_info = WorkerInfo(worker_id, num_workers, seed, loader.dataset)
+    worker_info.current = WorkerInfo(worker_id, num_workers, seed, loader.dataset)
     batches = None
     try:
         if loader.worker_init_fn is not None:
