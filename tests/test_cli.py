@@ -45,7 +45,7 @@ def test_help_documents_defaults_and_version(capsys):
 
 def test_train_save_then_predict(tmp_path, capsys):
     ckpt = str(tmp_path / "bc.emb")
-    assert cli.main(["train", "breast-cancer", "--epochs", "20", "--save", ckpt, "--compile"]) == 0
+    assert cli.main(["train", "breast-cancer", "--epochs", "8", "--save", ckpt, "--compile"]) == 0
     out = capsys.readouterr().out
     trained = float(out.split("final test:")[1].split("accuracy")[1].split()[0])
     assert trained >= 0.95 and f"saved the model to {ckpt}" in out
@@ -70,3 +70,30 @@ def test_train_save_then_predict(tmp_path, capsys):
     assert cli.main(["predict", "digits-mlp", ckpt]) == 1  # another recipe's checkpoint: a clear error
     err = capsys.readouterr().err
     assert err.startswith("ember predict: error: load: ") and "does not fit" in err and "Traceback" not in err
+
+
+EXAMPLES = sorted((__import__("pathlib").Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_examples_take_options_and_help_does_not_train(path, capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr("sys.argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:") and "--compile" in out and "(default: " in out
+    assert "--epochs" in out or "--steps" in out
+    assert "accuracy" not in out and "loss" not in out  # nothing trained
+
+
+def test_an_example_trains_for_the_epochs_asked(capsys, monkeypatch):
+    import runpy
+
+    path = next(p for p in EXAMPLES if p.stem == "mlp_digits")
+    monkeypatch.setattr("sys.argv", [str(path), "--epochs", "2"])
+    runpy.run_path(str(path), run_name="__main__")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2
