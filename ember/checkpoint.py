@@ -279,8 +279,8 @@ def _tensor_views(entries: dict, data, start: int) -> dict[str, np.ndarray]:
         if begin == stop:
             arrays[name] = np.empty(entry["shape"], dtype)
         else:
-            arrays[name] = np.frombuffer(data, dtype=dtype, count=(stop - begin) // dtype.itemsize,
-                                         offset=start + begin).reshape(entry["shape"])
+            array = np.frombuffer(data, dtype=dtype, count=(stop - begin) // dtype.itemsize, offset=start + begin)
+            arrays[name] = (array if array.flags.aligned else array.copy()).reshape(entry["shape"])
     return arrays
 
 

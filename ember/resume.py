@@ -77,9 +77,9 @@ def _check_optimizer(optimizer, saved, saved_class) -> None:
         if len(group["params"]) != len(own["params"]):
             raise ValueError(f"the checkpoint's optimizer param group {i} has {len(group['params'])} parameters, "
                              f"the model's has {len(own['params'])}")
-        params.update(zip(group["params"], own["params"]))
+        params.update(zip((_index(i) for i in group["params"]), own["params"]))
     for index, values in saved["state"].items():
-        param = params.get(index)
+        param = params.get(_index(index))
         if param is None:
             raise ValueError(f"the checkpoint's optimizer has state for parameter {index!r}, which no group lists")
         if not isinstance(values, dict):
@@ -89,6 +89,14 @@ def _check_optimizer(optimizer, saved, saved_class) -> None:
             if key != "step" and shape not in (None, ()) and shape != tuple(param.shape):
                 raise ValueError(f"the checkpoint's optimizer state {key!r} of parameter {index} has shape {shape}, "
                                  f"the parameter has {tuple(param.shape)}")
+
+
+def _index(key):
+    """A parameter number as the optimizer reads it (``int(key)``), or the key itself when it is none."""
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        return key
 
 
 def _check_rng(saved) -> None:

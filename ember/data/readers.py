@@ -12,7 +12,7 @@ import numpy as np
 
 from ember.data.collate import collate_fn_map
 from ember.data.dataset import TensorDataset
-from ember.data.parsing import TARGET_TYPES, Cell, parse_floats, parse_targets
+from ember.data.parsing import TARGET_TYPES, Cell, is_number, parse_floats, parse_targets
 from ember.tensor import Tensor
 
 # --- CSV -------------------------------------------------------------------------------------------------
@@ -256,6 +256,11 @@ def read_libsvm(path: str | os.PathLike, n_features: int | None = None, zero_bas
     def label_cell(i: int) -> Cell:
         return Cell("read_libsvm", path, *label_cells[i], "label")
 
+    if target_type == "auto":  # the format's labels are numbers: text is a damaged line, not a class name
+        for i, label in enumerate(labels):
+            if not is_number(label):
+                raise label_cell(i).error(f"the label {label!r} is not a number (pass target_type='class' to read "
+                                          "text labels as classes)")
     targets, _ = parse_targets(labels, label_cell, target_type)
     index_array = np.array(indices, np.int64)
     if zero_based is False or (zero_based == "auto" and not np.any(index_array == 0)):
