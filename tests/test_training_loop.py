@@ -183,3 +183,13 @@ def test_training_curves_png(tmp_path):
     pixels = image.imread(str(path))
     assert pixels.shape[0] > 100 and pixels.shape[1] > 200 and pixels[..., :3].std() > 0.05  # something drawn
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_missing_extras_say_how_to_install_them_from_a_clone(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tensorboardX", None)
+    with pytest.raises(ImportError, match=r"TensorBoard needs tensorboardX: pip install tensorboardX .*"
+                                          r"pip install -e '\.\[tensorboard\]'"):
+        ember.callbacks.TensorBoard("runs")
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
+        ember.callbacks.TrainingCurves("curves.png")
