@@ -337,7 +337,7 @@ class ProgressBar(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self.bar is not None:
-            self.bar.set_postfix_str(_format_value(logs.get("loss", "")))
+            self.bar.set_postfix_str(_format_logs({k: v for k, v in logs.items() if k == "loss"}))
             self.bar.close()
             self.bar = None
             lines = _wrap("    ", logs, self.width)

@@ -127,6 +127,16 @@ def test_fit_prints_validation_metrics_within_80_columns():
     assert "val_loss" in text and "val_recall" in text and "epoch 2/12" in text
     assert max(len(line) for line in text.splitlines()) <= 80
 
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    model.fit(x, y, epochs=1, batch_size=32, validation_data=(x, y), metrics=["accuracy", "precision", "recall"],
+              callbacks=[ProgressBar(epochs=3, steps=3, stream=terminal)], verbose=0)
+    lines = terminal.getvalue().replace("\r", "\n").splitlines()
+    assert any("val_recall" in line for line in lines) and max(len(line) for line in lines) <= 80
+
 
 def test_summary_lists_layers_shapes_and_parameters():
     net = Net([nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 10)])
