@@ -145,3 +145,6 @@ def _class_codes(stripped: list[str], where: Callable[[int], Cell], classes: Seq
 
 def _show(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+__all__ = ["TARGET_TYPES", "Cell", "is_number", "parse_floats", "parse_targets"]

@@ -187,3 +187,6 @@ class WorkerIterator:
     def __del__(self) -> None:
         if getattr(self, "_workers", None) is not None:
             self.close()
+
+
+__all__ = ["WorkerIterator"]
