@@ -46,7 +46,7 @@ def _read_rows(path: str, delimiter: str) -> tuple[list[list[str]], list[int], l
         if reader.line_num > start and any("\n" in field or "\r" in field for field in row):
             raise ValueError(f"read_csv: {path}, line {start}: a quoted field runs on to line {reader.line_num} "
                              "(an unterminated quote?)")
-        if row and any(field.strip() for field in row) or len(row) > 1:
+        if len(row) > 1 or (row and row[0].strip()):  # skip blank lines; ",," is a row of missing values
             rows.append(row)
             lines.append(start)
     return rows, lines, raw_lines
