@@ -1,6 +1,6 @@
 """Fit y = w * x + b with two scalar parameters and plain autograd (MiniFlow's first example).
 
-    python examples/linear_regression.py [--steps N]
+    python examples/linear_regression.py [--epochs N]
     python examples/linear_regression.py --compile    # the same step, traced by ember.jit
 """
 
@@ -39,7 +39,8 @@ def main(steps: int = 300, lr: float = 0.1, compile: bool = False) -> tuple[floa
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="steps to train (default: 300)")
+    parser.add_argument("--steps", "--epochs", type=int, default=300,
+                        help="full-batch steps (epochs) to train (default: 300)")
     parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default: 0.1)")
     parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
                         "(default: eager)")

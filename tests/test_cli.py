@@ -85,7 +85,7 @@ def test_examples_take_options_and_help_does_not_train(path, capsys, monkeypatch
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage:") and "--compile" in out and "(default: " in out
-    assert "--epochs" in out or "--steps" in out
+    assert "--epochs" in out
     assert "accuracy" not in out and "loss" not in out  # nothing trained
 
 
