@@ -16,8 +16,11 @@ def check_model_state(model, state) -> None:
         raise ValueError(f"a Model checkpoint is a dict with {list(REQUIRED)}, got {type(state).__name__}")
     missing = [k for k in REQUIRED if k not in state]
     if missing:
-        hint = (" (it cannot resume exactly; to take only the weights, use "
-                "model.net.load_state_dict(ember.load(path)['net']))") if "net" in state else ""
+        if "net" in state:
+            hint = (" (it cannot resume exactly; to take only the weights, use "
+                    "model.net.load_state_dict(ember.load(path)['net']))")
+        else:
+            hint = " (a file of weights only? load it with model.net.load_state_dict(ember.load(path)))"
         raise ValueError(f"the checkpoint has no {missing}{hint}; a Model checkpoint holds {list(REQUIRED)}")
     unknown = sorted(str(k) for k in state if k not in REQUIRED + OPTIONAL)
     if unknown:

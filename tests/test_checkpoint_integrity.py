@@ -170,6 +170,11 @@ def test_model_load_refuses_a_mismatched_checkpoint_before_overwriting_anything(
             adam.load(tmp_path / "partial.emb")
         assert _snapshot(adam) == before
 
+    ember.save(adam.net.state_dict(), tmp_path / "weights.emb")
+    with pytest.raises(ValueError, match="a file of weights only\\? load it with model.net.load_state_dict"):
+        adam.load(tmp_path / "weights.emb")
+    assert _snapshot(adam) == before
+
     state = adam.state_dict()
     state["extra"] = 1
     state["net"]["2.weight"] = ember.zeros(1)
