@@ -105,6 +105,8 @@ class ModelCheckpoint(Callback):
     """Save the model (weights, optimizer, epoch and RNG state) after each epoch, or only when
     ``monitor`` improves. ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``."""
 
+    writes_files = True  # in a multi-rank job only rank 0 runs it
+
     def __init__(self, path: str, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
         self.path, self.monitor, self.save_best_only = path, monitor, save_best_only
         self.is_better = _better(_infer_mode(monitor, mode), 0.0)
@@ -146,6 +148,8 @@ class LearningRateScheduler(Callback):
 
 class CSVLogger(Callback):
     """Append one row per epoch (epoch and every log value) to a CSV file."""
+
+    writes_files = True  # in a multi-rank job only rank 0 runs it
 
     def __init__(self, path: str, append: bool = False):
         self.path, self.append = path, append

@@ -4,6 +4,8 @@ expect: ``fit``, ``evaluate``, ``predict``, callbacks, metrics and resumable che
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -178,10 +180,16 @@ class Model:
         initial_epoch: int | None = None,
     ) -> History:
         """Train for ``epochs`` epochs on arrays, a Dataset or a DataLoader; returns the History."""
-        loader = _as_loader(x, y, batch_size, shuffle)
+        leading = []
+        dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
+        if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+            loader, leading, callbacks, verbose = dist.fit.prepare(self, x, y, batch_size, shuffle, list(callbacks),
+                                                                   verbose)
+        else:
+            loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()
-        callbacks = [history, *callbacks]
+        callbacks = [*leading, history, *callbacks]
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(epochs, steps))

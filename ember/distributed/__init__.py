@@ -1,0 +1,32 @@
+"""Distributed training over MPI, with PyTorch's names: ``import ember.distributed as dist``.
+
+Processes are MPI ranks started by ``ember launch -n N script.py`` (or ``mpiexec``, SLURM's ``srun``, the
+Kubernetes MPI Operator). ``init_process_group()`` joins them; collectives work on Tensors in place
+(``dist.all_reduce(t)``) or, differentiably, as ops (``dist.functional.all_reduce(t)``);
+``DistributedDataParallel`` averages gradients in buckets during backward. Needs the ``dist`` extra.
+
+>>> import ember.distributed as dist
+>>> dist.init_process_group()
+>>> t = ember.ones(3) * dist.get_rank()
+>>> dist.all_reduce(t)      # every rank now holds the sum over ranks
+"""
+
+from ember.data.sampler import DistributedSampler
+from ember.distributed.api import (
+    all_gather, all_gather_into_tensor, all_gather_object, all_reduce, all_to_all_single, barrier, broadcast, recv,
+    reduce_scatter_tensor, send,
+)
+from ember.distributed.ddp import DistributedDataParallel
+from ember.distributed.env import World, world_from_env
+from ember.distributed.group import (
+    DEFAULT_TIMEOUT, DistributedError, ProcessGroup, ReduceOp, Work, default_group, destroy_process_group,
+    get_rank, get_world_size, init_process_group, is_initialized,
+)
+from ember.distributed import fit, ops as functional
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "ProcessGroup", "ReduceOp",
+    "Work", "World", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce", "all_to_all_single",
+    "barrier", "broadcast", "default_group", "destroy_process_group", "functional", "get_rank", "get_world_size",
+    "init_process_group", "is_initialized", "recv", "reduce_scatter_tensor", "send", "world_from_env",
+]
