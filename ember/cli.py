@@ -23,7 +23,16 @@ def _train(args) -> int:
     return 0
 
 
+def _launch(args) -> int:
+    from ember.distributed.launch import main as launch_main
+
+    return launch_main(args.rest)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["launch"]:  # everything after `launch` belongs to it (and to the script it runs)
+        return _launch(argparse.Namespace(rest=argv[1:]))
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train models from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a named recipe on bundled data")
@@ -34,6 +43,10 @@ def main(argv=None) -> int:
     train.add_argument("--lr", type=float)
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=_train)
+    launch = commands.add_parser("launch", add_help=False, help="run a script as N MPI ranks (the dist extra); "
+                                 "ember launch --help for its options")
+    launch.add_argument("rest", nargs=argparse.REMAINDER)
+    launch.set_defaults(run=_launch)
     args = parser.parse_args(argv)
     return args.run(args)
 

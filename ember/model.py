@@ -5,7 +5,6 @@ expect: ``fit``, ``evaluate``, ``predict``, callbacks, metrics and resumable che
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Callable, Iterable
 
 import numpy as np

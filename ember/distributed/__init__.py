@@ -12,17 +12,35 @@ Kubernetes MPI Operator). ``init_process_group()`` joins them; collectives work 
 """
 
 from ember.data.sampler import DistributedSampler
+from ember.distributed import fit  # noqa: F401  (dist.fit is read by Model.fit)
+from ember.distributed import ops as functional
 from ember.distributed.api import (
-    all_gather, all_gather_into_tensor, all_gather_object, all_reduce, all_to_all_single, barrier, broadcast, recv,
-    reduce_scatter_tensor, send,
+    all_gather,
+    all_gather_into_tensor,
+    all_gather_object,
+    all_reduce,
+    all_to_all_single,
+    barrier,
+    broadcast,
+    recv,
+    reduce_scatter_tensor,
+    send,
 )
 from ember.distributed.ddp import DistributedDataParallel
 from ember.distributed.env import World, world_from_env
 from ember.distributed.group import (
-    DEFAULT_TIMEOUT, DistributedError, ProcessGroup, ReduceOp, Work, default_group, destroy_process_group,
-    get_rank, get_world_size, init_process_group, is_initialized,
+    DEFAULT_TIMEOUT,
+    DistributedError,
+    ProcessGroup,
+    ReduceOp,
+    Work,
+    default_group,
+    destroy_process_group,
+    get_rank,
+    get_world_size,
+    init_process_group,
+    is_initialized,
 )
-from ember.distributed import fit, ops as functional
 
 __all__ = [
     "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "ProcessGroup", "ReduceOp",

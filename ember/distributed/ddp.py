@@ -58,11 +58,14 @@ class DistributedDataParallel(Module):
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._check_same_layout(named)
         self._broadcast_state()
-        self._buckets = self._make_buckets([p for _, p in named], bucket_cap_mb * 2**20)
+        sparse = _sparse_parameters(module)
+        self._sparse = {id(p) for _, p in named if id(p) in sparse}
+        self._buckets = self._make_buckets([p for _, p in named if id(p) not in sparse], bucket_cap_mb * 2**20)
         self._names = {id(p): n for n, p in named}
         self._ready = set()
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
+        self._bucket_of.update({key: (None, 0) for key in self._sparse})
 
     # --- setup ---
     def _check_same_layout(self, named: list) -> None:
@@ -131,16 +134,34 @@ class DistributedDataParallel(Module):
             return
         self._ready.add(key)
         bucket, i = self._bucket_of[key]
-        grad = param.grad.to_dense() if param.grad.__class__ is RowSparse else param.grad
-        bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = _host(grad.data).reshape(-1)
-        bucket.pending -= 1
-        if bucket.pending == 0:
-            bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
+        if bucket is None:
+            self._average_sparse(param)
+        else:
+            self._fill(bucket, i, param)
         for other in self._buckets:  # let MPI move data of buckets already in flight
             if other.work is not None:
                 other.work.is_completed()
         if len(self._ready) == len(self._bucket_of):
             self._finish()
+
+    def _fill(self, bucket: _Bucket, i: int, param: Tensor) -> None:
+        grad = param.grad.to_dense() if param.grad.__class__ is RowSparse else param.grad
+        bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = _host(grad.data).reshape(-1)
+        bucket.pending -= 1
+        if bucket.pending == 0:
+            bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
+
+    def _average_sparse(self, param: Tensor) -> None:
+        """A row-sparse gradient stays sparse: every rank's rows are gathered (PyTorch's DDP does the same)."""
+        grad = param.grad
+        if grad.__class__ is not RowSparse:
+            param.grad = Tensor._make(self._group.all_reduce(grad.data, ReduceOp.AVG), None)
+            return
+        grad = grad.coalesce()
+        indices, _ = self._group.all_gather_varying(grad.indices.astype(np.int64, copy=False))
+        values, _ = self._group.all_gather_varying(grad.values.data)
+        values = values / values.dtype.type(self._group.size)
+        param.grad = RowSparse(indices, Tensor._make(values, None), grad.shape)
 
     def _finish(self) -> None:
         for bucket in self._buckets:
@@ -152,6 +173,15 @@ class DistributedDataParallel(Module):
                 p.grad = Tensor._make(values, None)
             bucket.reset()
         self._ready.clear()
+
+
+def _sparse_parameters(module: Module) -> set:
+    """ids of the parameters whose layers produce row-sparse gradients (``sparse=True`` embeddings)."""
+    found = set()
+    for m in module.modules():
+        if getattr(m, "sparse", False) is True:
+            found.update(id(p) for p in m.parameters(recurse=False))
+    return found
 
 
 def _host(array) -> np.ndarray:

@@ -13,7 +13,7 @@ import atexit
 import datetime
 import os
 import time
-from enum import Enum
+from enum import Enum, StrEnum
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class DistributedError(RuntimeError):
     """A collective failed across ranks: a rank did not arrive in time, or ranks disagreed on a call."""
 
 
-class ReduceOp(str, Enum):
+class ReduceOp(StrEnum):
     """How ``all_reduce`` and ``reduce_scatter`` combine the ranks' values (PyTorch's names)."""
 
     SUM = "sum"
@@ -212,6 +212,21 @@ class ProcessGroup:
         out = np.empty((self.size,) + moved.shape, dtype=moved.dtype)
         self._wait(self.comm.Iallgather(moved, out), "all_gather", seq)
         return wire.like(out.view(host.dtype), array)
+
+    def all_gather_varying(self, array):
+        """Every rank's array concatenated along the first axis in rank order, where first axes may differ
+        (rows of sparse gradients); returns (the concatenation, the row count of each rank)."""
+        host = wire.to_host(array)
+        moved = wire.movable(host)
+        if moved.ndim == 0:
+            raise ValueError("all_gather_varying: needs at least one dimension")
+        seq = self._agree("all_gather", moved, same_shape=False)
+        counts = np.empty(self.size, dtype=np.int64)
+        self._wait(self.comm.Iallgather(np.array([moved.shape[0]], dtype=np.int64), counts), "all_gather", seq)
+        row = int(np.prod(moved.shape[1:], dtype=np.int64))
+        out = np.empty((int(counts.sum()),) + moved.shape[1:], dtype=moved.dtype)
+        self._wait(self.comm.Iallgatherv(moved, [out, (counts * row, None)]), "all_gather", seq)
+        return wire.like(out.view(host.dtype), array), counts
 
     def reduce_scatter(self, array, op=ReduceOp.SUM):
         """Reduce over ranks, then give rank r the r-th of ``size`` equal slices of the first axis."""

@@ -7,8 +7,6 @@ all-gather, of an all-to-all the reverse all-to-all, of a broadcast the sum of t
 
 from __future__ import annotations
 
-
-
 from ember.autograd import apply
 from ember.distributed.group import ReduceOp, _reduce_op, default_group
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error

@@ -62,6 +62,31 @@ check("mlp accumulated", mlp, x, y, steps=2, accumulate=2)
 images = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
 labels = rng.integers(0, 3, 32)
 check("cnn", cnn, images, labels, steps=2)
+
+
+def embedding_model():
+    ember.manual_seed(3 + r * 100)
+    return nn.Sequential(nn.Embedding(50, 4, sparse=True), nn.Flatten(), nn.Linear(12, 3))
+
+
+ids = rng.integers(0, 50, (32, 3))
+net, ref = embedding_model(), embedding_model()
+ddp = dist.DistributedDataParallel(net)
+for p, q in zip(ref.parameters(), net.parameters()):
+    p.data[...] = q.data
+opt, ref_opt = ember.optim.Adagrad(net.parameters(), lr=0.3), ember.optim.Adagrad(ref.parameters(), lr=0.3)
+for lo in range(0, 32, 8):
+    opt.zero_grad()
+    ref_opt.zero_grad()
+    ember.cross_entropy(ref(ember.tensor(ids[lo : lo + 8])), ember.tensor(labels[lo : lo + 8])).backward()
+    mine = slice(lo + r, lo + 8, n)
+    ember.cross_entropy(ddp(ember.tensor(ids[mine])), ember.tensor(labels[mine])).backward()
+    assert type(net[0].weight.grad).__name__ == "RowSparse"
+    opt.step()
+    ref_opt.step()
+for a, b in zip(params(net), params(ref)):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="sparse embedding")
+
 # every rank ends with the same weights
 gathered = dist.default_group().all_gather(np.concatenate([p.ravel() for p in final]))
 assert all(np.array_equal(gathered[0], gathered[k]) for k in range(n))
@@ -77,7 +102,7 @@ ember.manual_seed(1)
 ref = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
 ref_opt = ember.optim.SGD(ref.parameters(), lr=0.2)
 losses = []
-for epoch in range(2):
+for _epoch in range(2):
     total = 0.0
     for lo in range(0, 64, 4 * n):
         ref_opt.zero_grad()
