@@ -52,7 +52,9 @@ class DistributedDataParallel(Module):
         if bucket_cap_mb <= 0:
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb}")
         self.module = module
-        self._group = default_group() if group is None else group
+        # a communicator of its own: bucket all-reduces skip the per-call signature check, so they must never
+        # meet the user's collectives
+        self._group = (default_group() if group is None else group).split()
         self._sync = True
         self._broadcast_buffers = broadcast_buffers
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
@@ -63,6 +65,7 @@ class DistributedDataParallel(Module):
         self._buckets = self._make_buckets([p for _, p in named if id(p) not in sparse], bucket_cap_mb * 2**20)
         self._names = {id(p): n for n, p in named}
         self._ready = set()
+        self._sparse_ready = []
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
         self._bucket_of.update({key: (None, 0) for key in self._sparse})
@@ -152,18 +155,47 @@ class DistributedDataParallel(Module):
             bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
 
     def _average_sparse(self, param: Tensor) -> None:
-        """A row-sparse gradient stays sparse: every rank's rows are gathered (PyTorch's DDP does the same)."""
-        grad = param.grad
-        if grad.__class__ is not RowSparse:
-            param.grad = Tensor._make(self._group.all_reduce(grad.data, ReduceOp.AVG), None)
+        """Row-sparse gradients stay sparse: collected here, every rank's rows gathered at the end of backward
+        in three collectives for all tables together (PyTorch's DDP gathers sparse gradients too)."""
+        self._sparse_ready.append(param)
+
+    def _exchange_sparse(self) -> None:
+        params, self._sparse_ready = self._sparse_ready, []
+        grads = []
+        for p in params:
+            g = p.grad
+            if g.__class__ is not RowSparse:  # a layer declared sparse gave a dense gradient this time
+                p.grad = Tensor._make(self._group.all_reduce(g.data, ReduceOp.AVG), None)
+            else:
+                grads.append((p, g.coalesce()))
+        if not grads:
             return
-        grad = grad.coalesce()
-        indices, _ = self._group.all_gather_varying(grad.indices.astype(np.int64, copy=False))
-        values, _ = self._group.all_gather_varying(grad.values.data)
-        values = values / values.dtype.type(self._group.size)
-        param.grad = RowSparse(indices, Tensor._make(values, None), grad.shape)
+        group, size = self._group, self._group.size
+        counts = np.array([len(g.indices) for _, g in grads], dtype=np.int64)
+        indices = np.concatenate([_host(g.indices).astype(np.int64, copy=False) for _, g in grads])
+        values = np.concatenate([_host(g.values.data).reshape(-1) for _, g in grads])
+        table_counts = group.all_gather(counts)  # (ranks, tables)
+        all_indices, _ = group.all_gather_varying(indices)
+        all_values, _ = group.all_gather_varying(values)
+        widths = [int(np.prod(g.shape[1:], dtype=np.int64)) for _, g in grads]
+        index_at, value_at = 0, 0
+        pieces = [([], []) for _ in grads]
+        for rank in range(size):
+            for t, (count, width) in enumerate(zip(table_counts[rank], widths)):
+                pieces[t][0].append(all_indices[index_at : index_at + count])
+                pieces[t][1].append(all_values[value_at : value_at + count * width])
+                index_at += count
+                value_at += count * width
+        for (p, g), (idx, vals) in zip(grads, pieces):
+            rows = np.concatenate(vals).reshape((-1,) + tuple(g.shape[1:]))
+            rows = rows / rows.dtype.type(size)
+            idx = np.concatenate(idx)
+            if p.data.__class__ is not np.ndarray:
+                idx, rows = _device_like(idx, p.data), _device_like(rows, p.data)
+            p.grad = RowSparse(idx, Tensor._make(rows, None), g.shape)
 
     def _finish(self) -> None:
+        self._exchange_sparse()
         for bucket in self._buckets:
             averaged = bucket.work.wait()
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):

@@ -93,6 +93,12 @@ class ProcessGroup:
         self._census = comm.Dup()
         self._seq = 0
 
+    def split(self) -> ProcessGroup:
+        """The same ranks on a communicator of their own (a collective call: every rank must make it), so
+        traffic there never matches collectives of this group."""
+        self._check_usable("split")
+        return ProcessGroup(self.comm.Dup(), self.world, self.timeout)
+
     # --- waiting with a deadline ---
     def _wait(self, request, what: str, seq: int) -> None:
         if request.Test():
