@@ -45,8 +45,9 @@ def _data(name: str, batch: int, rank: int, world: int):
 
 
 def ember_step(name: str, rank: int, world: int, parallel: bool):
-    import ember
     import workloads as w
+
+    import ember
     from ember import nn
 
     ember.manual_seed(0)
@@ -145,7 +146,6 @@ def _lockstep(steps: dict, seconds: float, rounds: int, dist) -> dict:
 def single_main(names: list, seconds: float, rounds: int) -> None:
     """One process, 2 threads, the whole global batch."""
     import torch
-
     from harness import compare
 
     torch.set_num_threads(2)
