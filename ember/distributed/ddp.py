@@ -57,7 +57,8 @@ class DistributedDataParallel(Module):
         self._group = (default_group() if group is None else group).split()
         self._sync = True
         self._broadcast_buffers = broadcast_buffers
-        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        own = _sharded_parameters(module)
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad and id(p) not in own]
         self._check_same_layout(named)
         self._broadcast_state()
         sparse = _sparse_parameters(module)
@@ -82,8 +83,10 @@ class DistributedDataParallel(Module):
                                  f"parameters ({diff})")
 
     def _broadcast_state(self) -> None:
+        own = _sharded_parameters(self.module)
         for p in self.module.parameters():
-            p.data[...] = self._group.broadcast(p.data, 0)
+            if id(p) not in own and p.data.size:
+                p.data[...] = self._group.broadcast(p.data, 0)
         if self._broadcast_buffers:
             for b in self.module.buffers():
                 b.data[...] = self._group.broadcast(b.data, 0)
@@ -208,12 +211,18 @@ class DistributedDataParallel(Module):
 
 
 def _sparse_parameters(module: Module) -> set:
-    """ids of the parameters whose layers produce row-sparse gradients (``sparse=True`` embeddings)."""
-    found = set()
+    """ids of the parameters whose layers produce row-sparse gradients (``sparse=True`` embeddings, and
+    hash-table handles, whose rows live outside ``.data``)."""
+    found = {id(p) for p in module.parameters() if hasattr(p, "apply_sparse_update")}
     for m in module.modules():
         if getattr(m, "sparse", False) is True:
             found.update(id(p) for p in m.parameters(recurse=False))
     return found
+
+
+def _sharded_parameters(module: Module) -> set:
+    """ids of the parameters of sharded modules: each rank holds different rows, so they are not averaged."""
+    return {id(p) for m in module.modules() if getattr(m, "sharded", False) is True for p in m.parameters()}
 
 
 def _host(array) -> np.ndarray:

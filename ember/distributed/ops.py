@@ -77,11 +77,27 @@ BROADCAST = defop(
     vjp=_broadcast_vjp, cost=_bytes_cost, onnx=NO_ONNX,
 )
 
-ALL_TO_ALL = defop(
-    "all_to_all", forward=lambda xp, x: default_group().all_to_all(x)[0], infer=_same,
-    vjp=lambda ctx, g: (all_to_all(g),), cost=_bytes_cost, onnx=NO_ONNX,
-)
+def _all_to_all_forward(xp, x, *, send_counts, recv_counts):
+    out, counts = default_group().all_to_all(x, send_counts)
+    if recv_counts is not None and tuple(counts.tolist()) != tuple(recv_counts):
+        raise ValueError(f"all_to_all: expected rows {list(recv_counts)} from the ranks, got {counts.tolist()}")
+    return out
 
+
+def _all_to_all_infer(x: Spec, *, send_counts, recv_counts) -> Spec:
+    if send_counts is None:
+        return _same(x)
+    if x.shape and x.shape[0] is not None and sum(send_counts) != x.shape[0]:
+        raise shape_error("all_to_all", [x], f"send_counts {list(send_counts)} do not sum to the first axis")
+    rows = None if recv_counts is None else sum(recv_counts)
+    return Spec((rows,) + tuple(x.shape[1:]), x.dtype)
+
+
+ALL_TO_ALL = defop(
+    "all_to_all", forward=_all_to_all_forward, infer=_all_to_all_infer,
+    vjp=lambda ctx, g: (all_to_all(g, ctx.attrs["recv_counts"], ctx.attrs["send_counts"]),),
+    cost=_bytes_cost, onnx=NO_ONNX,
+)
 
 
 def _tensor(x) -> Tensor:
@@ -110,8 +126,12 @@ def broadcast(x: Tensor, src: int = 0) -> Tensor:
     return apply(BROADCAST, (_tensor(x),), {"src": int(src)})
 
 
-def all_to_all(x: Tensor) -> Tensor:
-    """Split the first axis into equal pieces, piece r to rank r; the received pieces in rank order."""
-    return apply(ALL_TO_ALL, (_tensor(x),))
-
-
+def all_to_all(x: Tensor, send_counts=None, recv_counts=None) -> Tensor:
+    """Send rows ``send_counts[r]`` of ``x`` (equal pieces by default) to rank r; the rows received, in rank
+    order. ``recv_counts`` (what each rank sends here) makes the exchange differentiable with uneven pieces:
+    the gradient travels back the same way."""
+    if (send_counts is None) != (recv_counts is None):
+        raise ValueError("all_to_all: give both send_counts and recv_counts, or neither")
+    if send_counts is not None:
+        send_counts, recv_counts = tuple(int(c) for c in send_counts), tuple(int(c) for c in recv_counts)
+    return apply(ALL_TO_ALL, (_tensor(x),), {"send_counts": send_counts, "recv_counts": recv_counts})
