@@ -12,7 +12,10 @@ Kubernetes MPI Operator). ``init_process_group()`` joins them; collectives work 
 """
 
 from ember.data.sampler import DistributedSampler
-from ember.distributed import fit  # noqa: F401  (dist.fit is read by Model.fit)
+from ember.distributed import (
+    checkpoint,  # noqa: F401  (dist.checkpoint.save / load)
+    fit,  # noqa: F401  (dist.fit is read by Model.fit)
+)
 from ember.distributed import ops as functional
 from ember.distributed.api import (
     all_gather,

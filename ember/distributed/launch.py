@@ -77,6 +77,17 @@ def _pids(folder: str) -> dict:
     return pids
 
 
+def _first_error(folder: str) -> str | None:
+    """The failure a rank reported about itself (an exception, an exit code), the earliest first."""
+    reports = [os.path.join(folder, name) for name in os.listdir(folder) if name.startswith("exit.")]
+    if not reports:
+        return None
+    first = min(reports, key=os.path.getmtime)
+    with open(first) as f:
+        what = f.read().strip()
+    return f"ember launch: rank {first.rsplit('.', 1)[1]} {what}; the other ranks were ended"
+
+
 def explain_failure(mpiexec_output: str, pids: dict) -> str | None:
     """A line naming the rank that ended the job and why, from mpiexec's report (None if it names none)."""
     match = re.search(r"PID (\d+) RUNNING AT \S+\s*=\s*EXIT CODE: (\d+)", mpiexec_output)
@@ -122,7 +133,7 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
         if rest:
             report.append(rest)
         if proc.returncode != 0:
-            line = explain_failure(b"".join(report).decode(errors="replace"), _pids(folder))
+            line = _first_error(folder) or explain_failure(b"".join(report).decode(errors="replace"), _pids(folder))
             if line:
                 print(line, file=sys.stderr)
         return proc.returncode
@@ -143,7 +154,21 @@ def _rank_main(argv: list) -> None:
         with open(os.path.join(folder, f"pid.{rank}"), "w") as f:
             f.write(str(os.getpid()))
     sys.argv = list(argv)
-    runpy.run_path(argv[0], run_name="__main__")
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            _report(folder, rank, f"exited with code {exc.code}")
+        raise
+    except BaseException as exc:
+        _report(folder, rank, f"raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400])
+        raise
+
+
+def _report(folder: str | None, rank: str, what: str) -> None:
+    if folder:
+        with open(os.path.join(folder, f"exit.{rank}"), "w") as f:
+            f.write(what)
 
 
 def main(argv: list | None = None) -> int:
