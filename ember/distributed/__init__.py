@@ -15,6 +15,7 @@ from ember.data.sampler import DistributedSampler
 from ember.distributed import (
     checkpoint,  # noqa: F401  (dist.checkpoint.save / load)
     fit,  # noqa: F401  (dist.fit is read by Model.fit)
+    ps,  # noqa: F401  (dist.ps: parameter servers)
 )
 from ember.distributed import ops as functional
 from ember.distributed.api import (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import sys
 import time
 from enum import Enum, StrEnum
 
@@ -309,6 +310,8 @@ def _describe_signature(rank: int, row: np.ndarray) -> str:
 
 # --- the default group ---
 _group: ProcessGroup | None = None
+_exit_registered = False
+_crashed = False
 
 
 def init_process_group(backend: str | None = None, timeout=None, world: World | None = None) -> ProcessGroup:
@@ -326,12 +329,21 @@ def init_process_group(backend: str | None = None, timeout=None, world: World | 
         import mpi4py
     except ImportError as exc:
         raise RuntimeError("ember.distributed needs mpi4py: pip install -e '.[dist]'") from exc
-    mpi4py.rc.finalize = False  # finalized below, or aborted when the group broke
-    from mpi4py import MPI
-
-    if not MPI.Is_initialized():
-        MPI.Init_thread(MPI.THREAD_MULTIPLE)
+    global _exit_registered
+    if not _exit_registered:
+        mpi4py.rc.thread_level = "multiple"
+        mpi4py.rc.finalize = False  # finalized at exit by _finalize, or aborted when the group broke
         atexit.register(_finalize)
+        previous_hook = sys.excepthook
+
+        def note_crash(*exc_info):
+            global _crashed
+            _crashed = True
+            previous_hook(*exc_info)
+
+        sys.excepthook = note_crash
+        _exit_registered = True
+    from mpi4py import MPI  # initializes MPI
     comm = MPI.COMM_WORLD.Dup()
     world = world_from_env() if world is None else world
     world = world._replace(rank=comm.Get_rank(), world_size=comm.Get_size())
@@ -344,8 +356,11 @@ def _finalize() -> None:
 
     if MPI.Is_finalized():
         return
-    if _group is not None and _group.broken:
-        MPI.COMM_WORLD.Abort(1)  # a peer is dead or hung: end the whole job rather than wait in Finalize
+    if _crashed or (_group is not None and _group.broken):
+        # an uncaught error here, or a peer dead or hung: end the whole job now; MPI_Finalize would wait for
+        # the other ranks, which may be waiting for this one
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
     MPI.Finalize()
 
 
