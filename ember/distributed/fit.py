@@ -36,6 +36,9 @@ def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbos
     """(loader, leading callbacks, the user's callbacks this rank runs, verbose) for a data-parallel fit."""
     from ember.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
+    if getattr(model, "_compiled_step", None) is not None:
+        raise ValueError("fit: a multi-rank job trains with eager steps; build the Model without compile=True "
+                         "(compiled steps do not average gradients over ranks)")
     if isinstance(x, DataLoader):
         raise ValueError("fit: in a multi-rank job pass arrays or a Dataset (each rank then reads its share), "
                          "or give your DataLoader a DistributedSampler and call it per rank yourself")
