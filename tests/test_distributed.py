@@ -57,6 +57,38 @@ def test_data_parallel_equals_one_process(n):
 
 
 @needs_mpiexec
+def test_compiled_data_parallel_steps_equal_one_process():
+    """A TF-1 Session, ember.jit and Model.fit(compile=True) on 2 ranks: the data_parallel pass."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "compiled_parity.py"))
+    assert code == 0, err
+    assert out.count("compiled data parallel ok") == 2
+
+
+def test_data_parallel_pass_buckets_gradients_before_the_first_update(monkeypatch):
+    import ember
+    import ember.distributed  # noqa: F401  (registers the all_reduce op)
+    from ember.graph.ir import UPDATE, Graph
+    from ember.passes import data_parallel as dp
+    from ember.passes.autodiff import TrainRequest
+
+    monkeypatch.setattr(dp, "BUCKET_BYTES", 8 * 4 * 4)  # 32 float32: w (8x4) alone, then b1 + b2 together
+    graph = Graph()
+    x = graph.input("x", (5, 8), "float32")
+    w, b1, b2 = (graph.input(n, s, "float32") for n, s in (("w", (8, 4)), ("b1", (4,)), ("b2", (4,))))
+    with graph.building():
+        loss = ((x @ w + b1 + b2) ** 2.0).sum()
+    rule = ember.optim.functional.sgd_update
+    graph.requests.append(TrainRequest(loss, [w, b1, b2], rule, {"lr": 0.1}, [{}, {}, {}]))
+    graph = dp.data_parallel(ember.passes.autodiff(graph))
+    names = [node.op.name for node in graph.nodes]
+    first_update = min(i for i, node in enumerate(graph.nodes) if node.op is UPDATE)
+    reduces = [i for i, name in enumerate(names) if name == "all_reduce"]
+    assert len(reduces) == 2 and max(reduces) < first_update
+    assert all(graph.nodes[i].attrs == {"op": "avg"} for i in reduces)
+    graph.verify()
+
+
+@needs_mpiexec
 def test_sharded_embedding_trains_as_one_table():
     """Rows spread over 4 ranks by id hash equal one process's table, Adagrad slots included."""
     code, out, err, _ = run(4, os.path.join(SCRIPTS, "sharded_parity.py"))

@@ -1,7 +1,7 @@
 """What ``Model.fit`` changes when the job has more than one rank.
 
 Each rank reads its share of the data (a ``DistributedSampler``, reshuffled every epoch), gradients are
-averaged by ``DistributedDataParallel``, the epoch's logs are averaged over ranks before any callback reads
+averaged by ``DistributedDataParallel`` (compiled steps by the ``data_parallel`` pass), the epoch's logs are averaged over ranks before any callback reads
 them (so every rank makes the same early-stopping decision), and only rank 0 prints or writes files.
 """
 
@@ -36,9 +36,6 @@ def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbos
     """(loader, leading callbacks, the user's callbacks this rank runs, verbose) for a data-parallel fit."""
     from ember.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
-    if getattr(model, "_compiled_step", None) is not None:
-        raise ValueError("fit: a multi-rank job trains with eager steps; build the Model without compile=True "
-                         "(compiled steps do not average gradients over ranks)")
     if isinstance(x, DataLoader):
         raise ValueError("fit: in a multi-rank job pass arrays or a Dataset (each rank then reads its share), "
                          "or give your DataLoader a DistributedSampler and call it per rank yourself")
