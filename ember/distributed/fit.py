@@ -1,8 +1,9 @@
 """What ``Model.fit`` changes when the job has more than one rank.
 
 Each rank reads its share of the data (a ``DistributedSampler``, reshuffled every epoch), gradients are
-averaged by ``DistributedDataParallel`` (compiled steps by the ``data_parallel`` pass), the epoch's logs are averaged over ranks before any callback reads
-them (so every rank makes the same early-stopping decision), and only rank 0 prints or writes files.
+averaged by ``DistributedDataParallel`` (compiled steps by the ``data_parallel`` pass), the epoch's logs
+are averaged over ranks before any callback reads them (so every rank makes the same early-stopping
+decision), and only rank 0 prints or writes files.
 """
 
 from __future__ import annotations
