@@ -246,6 +246,7 @@ _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.si
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
 _row("abs_int", ember.abs, np.abs, ins(ints(-5, 5, 2, 3)), "abs", grad=False)
 _row("neg_int", lambda x: -x, np.negative, ins(ints(-5, 5, 4)), "neg", grad=False)
+_row("relu_backward", ember.relu, lambda x: np.maximum(x, 0.0), ins(away(3, 5)), ("relu", "relu_grad"), F and F.relu)
 _row("relu_int", ember.relu, lambda x: np.maximum(x, 0), ins(ints(-5, 5, 4)), "relu", grad=False)
 _row("exp_of_int", ember.exp, lambda x: np.exp(x.astype(np.float32)), ins(ints(-3, 3, 4)), ("cast", "exp"),
      grad=False, atol=1e-6, rtol=1e-6)
@@ -629,13 +630,13 @@ _row("one_hot", lambda i: ember.one_hot(i, 5), lambda i: np.eye(5, dtype=np.int6
 _row("one_hot_infer_classes", ember.one_hot, lambda i: np.eye(i.max() + 1, dtype=np.int64)[i],
      ins(const([0, 3, 1])), "one_hot", lambda i: F.one_hot(i), grad=False)
 _row("embedding", lambda w, i: ember.embedding(i, w), lambda w, i: w[i], ins(normal(5, 3), ints(0, 5, 4)),
-     ("embedding", "index_add"), lambda w, i: F.embedding(i, w))
+     ("embedding", "embedding_grad"), lambda w, i: F.embedding(i, w))
 _row("embedding_2d_ids_repeats", lambda w, i: ember.embedding(i, w), lambda w, i: w[i],
-     ins(normal(5, 3), const([[0, 4, 0], [4, 4, 1]])), ("embedding", "index_add"), lambda w, i: F.embedding(i, w))
+     ins(normal(5, 3), const([[0, 4, 0], [4, 4, 1]])), ("embedding", "embedding_grad"), lambda w, i: F.embedding(i, w))
 _row("embedding_sparse", lambda w, i: ember.embedding(i, w, sparse=True), lambda w, i: w[i],
      ins(normal(6, 2), const([[1, 5], [1, 1]])), "embedding", lambda w, i: F.embedding(i, w))
 _row("embedding_squared", lambda w, i: ember.embedding(i, w) ** 2, lambda w, i: w[i] ** 2,
-     ins(normal(4, 2), const([0, 3, 0])), ("embedding", "index_add", "take", "pow"),
+     ins(normal(4, 2), const([0, 3, 0])), ("embedding", "embedding_grad", "take", "pow"),
      lambda w, i: F.embedding(i, w) ** 2)
 
 # --- matmul -----------------------------------------------------------------------------------------------
@@ -699,6 +700,8 @@ _row("gelu_tanh", lambda x: ember.gelu(x, approximate="tanh"),
 _row("silu", ember.silu, lambda x: x * np_sigmoid(x), ins(normal(3, 4, scale=2.0)), ("sigmoid", "mul"), F and F.silu)
 _row("mish", ember.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), ins(normal(3, 4, scale=2.0)),
      ("softplus", "tanh", "mul"), F and F.mish)
+_row("hardswish", ember.hardswish, lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+     ins(away(4, 5, points=(-3.0, 3.0), scale=3.0)), "hardswish", F and F.hardswish)
 _row("relu6", ember.relu6, lambda x: np.clip(x, 0, 6), ins(away(3, 4, points=(0.0, 6.0), scale=4.0)),
      ("relu", "minimum"), F and F.relu6)
 _row("hardtanh_bounds", lambda x: ember.hardtanh(x, -0.5, 2.0), lambda x: np.clip(x, -0.5, 2.0),

@@ -1,7 +1,18 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
 this package gathers them and attaches the Tensor operators and methods."""
 
-from ember.ops.activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu6, silu, softmax
+from ember.ops.activation import (
+    elu,
+    gelu,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    mish,
+    relu6,
+    silu,
+    softmax,
+)
 from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
@@ -119,7 +130,7 @@ __all__ = [
     "broadcast_to", "cast", "cat", "chunk", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
     "defop", "div", "dot", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
-    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardtanh", "huber_loss",
+    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
     "minimum", "mish",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import autograd
 from ember.autograd import apply
+from ember.backend.devices import array_module
 from ember.ops.convert import to_float
 from ember.ops.elementwise import sqrt
 from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
@@ -80,7 +82,7 @@ def _bn_train_forward_gpu(xp, x, weight, bias, eps: float):
 
 
 def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
-    """``_bn_train_vjp_array`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
+    """``_bn_train_vjp`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
     from ember.backend import cuda_kernels
 
     axis, shape = _bn_layout(x.shape)
@@ -148,22 +150,26 @@ def _bn_train_infer(x, weight, bias, *, eps):
 
 
 def _bn_train_vjp(ctx, g):
+    """``_bn_input_grads``, the one rule, run on Ember ops when the backward is recorded (create_graph, a graph
+    being built) and otherwise on the arrays through the same helper (rows of C * H * W, or the GPU kernels):
+    NumPy broadcasts the Ember-op form's (1, C, 1, 1) operands in inner loops only H * W long."""
     x, weight, _ = ctx.inputs
-    axes, shape = _bn_layout(x.shape)
-    grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
-                            _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
-    return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
-
-
-def _bn_train_vjp_array(xp, ctx, g):
-    x, weight = ctx.inputs[0].data, ctx.inputs[1].data
-    if _on_gpu_kernels(xp, x):
-        return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
-    rows, total, spread, collapse = _channel_rows(xp, x)
-    t = _scalars(x)
-    g_x, g_weight, g_bias = _bn_input_grads(rows, spread(weight), g.reshape(rows.shape), total,
-                                            t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
-    return g_x.reshape(x.shape), collapse(g_weight), collapse(g_bias)
+    if autograd.is_grad_enabled() or g.symbolic:
+        axes, shape = _bn_layout(x.shape)
+        grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
+                                _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
+        return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
+    xd, wd, gd = x.data, weight.data, g.data
+    xp = np if xd.__class__ is np.ndarray else array_module(xd)
+    if _on_gpu_kernels(xp, xd):
+        grads = _bn_train_vjp_gpu(xp, xd, wd, gd, ctx.attrs["eps"])
+    else:
+        rows, total, spread, collapse = _channel_rows(xp, xd)
+        t = _scalars(xd)
+        g_x, g_weight, g_bias = _bn_input_grads(rows, spread(wd), gd.reshape(rows.shape), total,
+                                                t(1.0 / (xd.size // xd.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
+        grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
+    return tuple(Tensor._make(a, None) for a in grads)
 
 
 BATCH_NORM_TRAIN = defop(
@@ -174,7 +180,6 @@ BATCH_NORM_TRAIN = defop(
     cost=elementwise_cost(8),
     onnx=NO_ONNX,
 )
-BATCH_NORM_TRAIN.vjp_array = _bn_train_vjp_array
 
 
 def batch_norm(
