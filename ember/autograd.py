@@ -20,10 +20,12 @@ from ember.tensor import Tensor
 
 
 class _Mode(threading.local):
-    """Per-thread switches: whether ops are recorded for backward (a data-loading thread under no_grad
-    leaves the training thread recording)."""
+    """Per-thread switches: whether ops are recorded for backward, and the graph being built, if any (a
+    data-loading thread under no_grad leaves the training thread recording; a thread tracing ``ember.jit``
+    leaves the others eager)."""
 
     grad_enabled = True
+    builder = None  # the Graph being built (set by ember.graph while building): apply appends nodes to it
 
 
 _mode = _Mode()
@@ -129,26 +131,23 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     ) else exc
 
 
-_builder = None  # the Graph being built (set by ember.graph while building): apply appends nodes to it
-
-
 def set_graph_builder(builder) -> None:
     """Route ``apply`` to ``builder.build(op, inputs, attrs)`` (None: back to eager execution). The builder
     is any object with ``build`` and ``drop_grads`` (``ember.graph.Graph``); autograd never imports it."""
-    global _builder
-    _builder = builder
+    _mode.builder = builder
 
 
 def building() -> bool:
     """Whether ops called now append to a graph (``with graph.building()``, ``ember.jit`` tracing)."""
-    return _builder is not None
+    return _mode.builder is not None
 
 
 def drop_grads(params) -> None:
     """Set each parameter's ``.grad`` to None. While a graph is built the builder is told, so that a traced
     call (``ember.jit``) drops them on every run."""
-    if _builder is not None:
-        _builder.drop_grads(params)
+    builder = _mode.builder
+    if builder is not None:
+        builder.drop_grads(params)
         return
     for p in params:
         p.grad = None
@@ -166,12 +165,12 @@ def _symbolic_error(op, inputs) -> Exception | None:
 
 def run_eager(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     """``apply`` with graph building switched off for this one call (all inputs are concrete)."""
-    global _builder
-    saved, _builder = _builder, None
+    mode = _mode
+    saved, mode.builder = mode.builder, None
     try:
         return apply(op, inputs, attrs)
     finally:
-        _builder = saved
+        mode.builder = saved
 
 
 def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
@@ -179,8 +178,9 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
 
     This is the hottest function in eager mode, hence the unrolled one- and two-input paths.
     """
-    if _builder is not None:
-        return _builder.build(op, inputs, attrs)
+    mode = _mode
+    if mode.builder is not None:
+        return mode.builder.build(op, inputs, attrs)
     n = len(inputs)
     if n == 2:
         a, b = inputs
@@ -207,7 +207,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     t.data = out
     t.grad = None
     t._hooks = None
-    if _mode.grad_enabled and op.differentiable:
+    if mode.grad_enabled and op.differentiable:
         if n == 2:
             needs = (a.requires_grad, b.requires_grad)
         elif n == 1:

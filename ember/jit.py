@@ -11,7 +11,10 @@ What Python control flow means under tracing: the function runs once per signatu
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
 traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace froze is reported in
 ``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
-outside as constants (parameters that require grad and module buffers are read afresh on every call). A
+outside as constants (parameters that require grad, and any Tensor an effect op writes during the call,
+such as batch norm's running statistics in training, are read afresh on every call; a buffer that is only
+read, as in evaluation mode, is frozen like any other captured Tensor). Every op of the call is recorded,
+so what the function computes from a Tensor that an effect later writes follows its new value. A
 call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
 hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into
 appears or disappears. The compiled function's results are not recorded on the autograd tape. Python side

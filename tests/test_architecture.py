@@ -58,3 +58,19 @@ def test_traced_values_are_recognised_by_type():
     v = g.input("x", (2,), "float32")
     assert v.symbolic and not ember.ones(2).symbolic
     assert ember.graph.Value.symbolic and not ember.Tensor.symbolic
+
+
+def test_graph_building_is_per_thread():
+    results = {}
+
+    def worker():
+        results["worker"] = (ember.ones(2) + 1).symbolic  # eager here, while the main thread builds a graph
+
+    g = ember.graph.Graph()
+    x = g.input("x", (2,), "float32")
+    with g.building():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        y = x + 1
+    assert results == {"worker": False} and y.symbolic and len(g.nodes) == 2  # const 1, add

@@ -13,6 +13,8 @@ signature) before the passes and the code generator, which need known sizes.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ember import autograd
@@ -394,12 +396,20 @@ _new = object.__new__
 
 # --- building: the hook ember.autograd.apply calls while a graph is built ------------------------------
 
-_stack: list[Graph] = []
+class _Stack(threading.local):
+    graphs: list  # the graphs being built in this thread, innermost last
+
+    def __init__(self):
+        self.graphs = []
+
+
+_stack = _Stack()
 
 
 def current() -> Graph | None:
-    """The graph being built, or None."""
-    return _stack[-1] if _stack else None
+    """The graph being built in this thread, or None."""
+    graphs = _stack.graphs
+    return graphs[-1] if graphs else None
 
 
 def _common_device(values) -> Device | None:
@@ -450,13 +460,14 @@ class _Building:
         self.graph = graph
 
     def __enter__(self) -> Graph:
-        _stack.append(self.graph)
+        _stack.graphs.append(self.graph)
         autograd.set_graph_builder(self.graph)
         return self.graph
 
     def __exit__(self, kind, exc, traceback) -> None:
-        _stack.pop()
-        autograd.set_graph_builder(_stack[-1] if _stack else None)
+        graphs = _stack.graphs
+        graphs.pop()
+        autograd.set_graph_builder(graphs[-1] if graphs else None)
         if kind is TypeError and any(None in v.data.shape for v in self.graph.inputs):
             # A TypeError while sizes are unknown is most likely Python arithmetic on a shape meeting None (the
             # shape rules themselves probe unknown sizes): name the function that did it
