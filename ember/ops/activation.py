@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember.autograd import apply
 from ember.ops.convert import to_float
 from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
-from ember.ops.infer import elementwise_cost, normalize_axis, require_float
+from ember.ops.infer import check_axis, elementwise_cost, normalize_axis, require_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.reduction import sum
 from ember.ops.registry import Spec, defop
@@ -18,13 +20,15 @@ from ember.tensor import Tensor
 def _softmax_infer(name):
     def infer(x, *, axis):
         require_float(name, [x])
-        normalize_axis(name, axis, x.ndim, [x])
+        check_axis(name, axis, x.ndim, [x])
         return Spec(tuple(x.shape), x.dtype)
 
     return infer
 
 
 def _log_softmax_forward(xp, x, *, axis):
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return _log_softmax_forward(xp, x.astype(np.float32), axis=axis).astype(x.dtype)
     shifted = x - max_last(xp, x, axis, True)
     log_total = xp.log(sum_last(xp, xp.exp(shifted), axis, True))
     shifted -= log_total  # in place: the same numbers as a new array, one allocation fewer
@@ -32,6 +36,8 @@ def _log_softmax_forward(xp, x, *, axis):
 
 
 def _softmax_forward(xp, x, *, axis):
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return _softmax_forward(xp, x.astype(np.float32), axis=axis).astype(x.dtype)
     e = x - max_last(xp, x, axis, True)
     xp.exp(e, out=e)
     e /= sum_last(xp, e, axis, True)

@@ -102,6 +102,9 @@ def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
 
 
 def _bn_train_forward(xp, x, weight, bias, *, eps):
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        wide = _bn_train_forward(xp, x.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32), eps=eps)
+        return wide.astype(x.dtype)
     if _on_gpu_kernels(xp, x):
         return _bn_train_forward_gpu(xp, x, weight, bias, eps)
     rows, total, spread, _ = _channel_rows(xp, x)
@@ -163,12 +166,19 @@ def _bn_train_vjp(ctx, g):
 
 def _bn_train_vjp_array(xp, ctx, g):
     x, weight = ctx.inputs[0].data, ctx.inputs[1].data
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once
+        dtype, (x, weight, g) = x.dtype, (a.astype(np.float32) for a in (x, weight, g))
+        return tuple(grad.astype(dtype) for grad in _bn_train_grads(xp, x, weight, g, ctx.attrs["eps"]))
+    return _bn_train_grads(xp, x, weight, g, ctx.attrs["eps"])
+
+
+def _bn_train_grads(xp, x, weight, g, eps: float) -> tuple:
     if _on_gpu_kernels(xp, x):
-        return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
+        return _bn_train_vjp_gpu(xp, x, weight, g, eps)
     rows, total, spread, collapse = _channel_rows(xp, x)
     t = _scalars(x)
     g_x, g_weight, g_bias = _bn_input_grads(rows, spread(weight), g.reshape(rows.shape), total,
-                                            t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
+                                            t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(eps), t(1))
     return g_x.reshape(x.shape), collapse(g_weight), collapse(g_bias)
 
 

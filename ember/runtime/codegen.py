@@ -20,6 +20,7 @@ from ember.backend.devices import CPU
 from ember.backend.dtypes import FLOATING, bfloat16
 from ember.graph.ir import Graph
 from ember.ops.kernels import (
+    BLAS_FLOATS,
     dot_pays,
     is_blas_matrix_product,
     reduces_short_last_axis,
@@ -203,7 +204,7 @@ def _softmax_lines(node, args: list, env: _Env, out: str | None) -> list | None:
     if node.op.name != "softmax" or out is None:
         return None
     x, axis = node.inputs[0].data, node.attrs["axis"]
-    if x.dtype not in FLOATING or reduces_short_last_axis(x.shape, x.dtype, axis):
+    if x.dtype not in BLAS_FLOATS or reduces_short_last_axis(x.shape, x.dtype, axis):
         return None
     bind = env.bind
     row_max = f"{bind(np.maximum.reduce, 'f')}({args[0]}, {axis!r}, None, None, True)"
@@ -393,7 +394,7 @@ def _expression(node, args: list, env: _Env, out: str | None = None) -> str:
         if is_blas_matrix_product(a, b):  # what the op's forward calls for these shapes (bit-identical)
             return f"{env.bind(np.dot, 'f')}({args[0]}, {args[1]}{dest})"
         return f"{env.bind(np.matmul, 'f')}({args[0]}, {args[1]}{dest})" if dest else f"{args[0]} @ {args[1]}"
-    if name == "sum" and dtypes[0] in FLOATING:
+    if name == "sum" and dtypes[0] in BLAS_FLOATS:  # float16/bfloat16 sums accumulate in float32: the op's call
         x = node.inputs[0].data
         keepdims = attrs["keepdims"]
         if sums_columns(x.shape, x.dtype, attrs["axis"]):  # the op's forward makes these calls too
