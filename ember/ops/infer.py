@@ -108,7 +108,7 @@ def normalize_axis(name: str, axis, ndim: int, specs=()) -> tuple:
     """``axis`` (None, int or sequence) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    if axis.__class__ is int or not isinstance(axis, (tuple, list)):
+    if axis.__class__ is int or not isinstance(axis, (tuple, list, range)):
         axes = (axis,)
     else:
         axes = tuple(axis)
