@@ -288,6 +288,12 @@ def _f(*shape):
     (lambda: ember.sum(_f(2, 3), axis=1.0), ["sum", "axis", "1.0"]),
     (lambda: ember.softmax(_f(2, 3), axis=True), ["softmax", "axis", "True"]),
     (lambda: ember.conv2d(_f(1, 1, 4, 4), _f(1, 1, 3, 3), stride=0), ["conv2d", "stride"]),
+    (lambda: _f(4, 3).reshape(-2, 6), ["reshape", "[-2, 6]"]),  # NumPy reads -2 as -1
+    (lambda: ember.pad(_f(4, 3), 1.5), ["pad", "1.5"]),  # was truncated to 1
+    (lambda: ember.argmax(_f(4, 3), (0, 1)), ["argmax", "(0, 1)"]),  # was the first axis only
+    (lambda: ember.logsumexp(_f(4, 3), 1.5), ["logsumexp", "1.5"]),
+    (lambda: ember.one_hot(ember.tensor([0, 1]), 2.5), ["one_hot", "2.5"]),  # was truncated to 2
+    (lambda: ember.std(_f(4, 3), (0, 0)), ["var", "repeats"]),
 ])
 def test_attribute_mistakes_are_refused_naming_the_op(call, fragments):
     with pytest.raises(REFUSALS) as caught:

@@ -177,7 +177,7 @@ def argmax(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
     x = as_tensor(x)
     _check_nonempty("argmax", x, axis)
     if axis is not None:
-        axis = normalize_axis("argmax", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+        axis = check_axis("argmax", axis, x.ndim, [Spec(x.shape, x.dtype)])
     return apply(ARGMAX, (x,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
@@ -186,13 +186,13 @@ def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
     x = as_tensor(x)
     _check_nonempty("argmin", x, axis)
     if axis is not None:
-        axis = normalize_axis("argmin", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+        axis = check_axis("argmin", axis, x.ndim, [Spec(x.shape, x.dtype)])
     return apply(ARGMIN, (x,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
-def _count(x: Tensor, axis) -> int | None:
+def _count(x: Tensor, axis, name: str = "mean") -> int | None:
     """How many elements a reduction over ``axis`` combines; None when one of those axes is unknown (graph)."""
-    axes = normalize_axis("mean", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    axes = normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
     n = 1
     for a in axes:
         if x.shape[a] is None:
@@ -269,7 +269,7 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(var, x, axis, keepdims, ddof)
-    n = _count(x, axis)
+    n = _count(x, axis, "var")
     if n is not None and n - ddof <= 0:
         raise ValueError(f"var: {n} elements over axis {axis} are too few for ddof={ddof}")
     centred = x - mean(x, axis, keepdims=True)
@@ -293,6 +293,8 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(logsumexp, x, axis, keepdims)
+    if axis is not None and axis.__class__ is not int:
+        axis = normalize_axis("logsumexp", axis, x.ndim, [Spec(x.shape, x.dtype)])
     if getattr(x, "graph", None) is not None:  # a graph value: the shift is a node too (its gradient is 0)
         shift = max(x, axis, keepdims=True)
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise

@@ -79,14 +79,24 @@ RESHAPE = defop(
 
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same elements in a new shape; one dimension may be -1."""
-    if len(shape) == 1 and not isinstance(shape[0], int):
+    if len(shape) == 1 and not isinstance(shape[0], int) and not hasattr(shape[0], "__index__"):
         shape = tuple(shape[0])
     x = as_tensor(x)
     if shape == x.data.shape and None not in shape:
         return x
     if None in shape:
         shape = _unknown_sizes(x, shape)
+    elif not _plain_sizes(shape):  # NumPy would read -2 as -1: the shape rule names what is wrong
+        _resolve_shape("reshape", Spec(x.shape, x.dtype), shape)
     return apply(RESHAPE, (x,), {"shape": shape})
+
+
+def _plain_sizes(shape: tuple) -> bool:
+    """Whether ``shape`` holds only ints of at least -1 (checked cheaply: reshape runs often)."""
+    try:
+        return min(shape, default=0) >= -1 and all(d.__class__ is int for d in shape)
+    except TypeError:
+        return False
 
 
 def _unknown_sizes(x: Tensor, shape: tuple) -> tuple:
@@ -428,11 +438,12 @@ PAD = defop(
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     """Pad with a constant; ``pad_width`` is NumPy's: an int, one (before, after) pair, or one per axis."""
     x = as_tensor(x)
-    if isinstance(pad_width, int):
+    if not isinstance(pad_width, (tuple, list)):
+        pad_width = as_int("pad", pad_width, "pad_width")
         pad_width = ((pad_width, pad_width),) * x.ndim
     else:
-        pad_width = tuple(tuple(int(p) for p in pair) if not isinstance(pair, int) else (pair, pair)
-                          for pair in pad_width)
+        pad_width = tuple(check_sizes("pad", pair, "pad_width", minimum=-(2**63)) if isinstance(pair, (tuple, list))
+                          else (as_int("pad", pair, "pad_width"),) * 2 for pair in pad_width)
         if len(pad_width) == 1 and x.ndim != 1:
             pad_width = pad_width * x.ndim
     return apply(PAD, (x,), {"pad_width": pad_width, "value": value})
