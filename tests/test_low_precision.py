@@ -167,3 +167,17 @@ def test_bfloat16_reductions_agree_with_pytorch():
     ]
     for got, expected in pairs:
         _close(got, expected.float().numpy().astype(np.float64), bfloat16, "vs torch")
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_batch_norm_gradient_forms_agree_in_low_precision(dtype):
+    data = _rounded(_rows(rows=256, cols=4), dtype)
+    x = ember.tensor(data, dtype=dtype, requires_grad=True)
+    upstream = ember.tensor(np.linspace(-1, 1, data.size).reshape(data.shape), dtype=dtype)
+    (ember.batch_norm(x, None, None, training=True) * upstream).sum().backward()  # the array form
+    (tensor_form,) = ember.grad([(ember.batch_norm(x, None, None, training=True) * upstream).sum()], [x],
+                                create_graph=True)  # the rule written with Ember ops
+    assert tensor_form.dtype == x.grad.dtype == dtype
+    expected = _np_grad("batch_norm", data.T, upstream.numpy().astype(np.float64).T).T
+    _close(x.grad, expected, dtype, "array form")
+    _close(tensor_form.detach(), expected, dtype, "Tensor form")

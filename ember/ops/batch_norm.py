@@ -7,7 +7,8 @@ import numpy as np
 
 from ember import autograd
 from ember.autograd import apply
-from ember.ops.convert import to_float
+from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops.convert import cast, to_float
 from ember.ops.elementwise import sqrt
 from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
 from ember.ops.reduction import SUM, _count, _scale, mean, sum, var
@@ -158,10 +159,13 @@ def _bn_train_infer(x, weight, bias, *, eps):
 
 def _bn_train_vjp(ctx, g):
     x, weight, _ = ctx.inputs
+    if x.dtype in LOW_PRECISION:  # as the array form: computed in float32, rounded once
+        x, weight, g = (cast(t, float32) for t in (x, weight, g))
     axes, shape = _bn_layout(x.shape)
     grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
                             _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
-    return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
+    dtype = ctx.inputs[0].dtype
+    return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads))
 
 
 def _bn_train_vjp_array(xp, ctx, g):
