@@ -92,9 +92,10 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 
 def _plain_sizes(shape: tuple) -> bool:
-    """Whether ``shape`` holds only ints of at least -1 (checked cheaply: reshape runs often)."""
+    """Whether ``shape`` holds no size below -1 (one cheap check: reshape runs often; a size that is no int at
+    all makes NumPy fail, and the failure is reported by the shape rule)."""
     try:
-        return min(shape, default=0) >= -1 and all(d.__class__ is int for d in shape)
+        return min(shape, default=0) >= -1
     except TypeError:
         return False
 
