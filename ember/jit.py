@@ -35,6 +35,7 @@ Row-sparse embedding gradients (``sparse=True``) are refused with a TypeError.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -43,10 +44,13 @@ from ember.backend.devices import device_of
 from ember.graph.ir import Graph
 from ember.passes import run_passes
 from ember.runtime import compile_graph
+from ember.runtime.cache import CompileCache
 from ember.tensor import Tensor
 from ember.tracing import Trace
 
 __all__ = ["JitFunction", "jit"]
+
+_TRACING = threading.RLock()  # tracing routes every op call of the process into its graph
 
 
 class _Compiled:
@@ -79,10 +83,10 @@ def _flatten(out, flat: list):
 class JitFunction:
     """A function compiled per input signature (see the module docstring)."""
 
-    def __init__(self, fn: Callable, passes=None):
+    def __init__(self, fn: Callable, passes=None, cache_size: int | None = None):
         self.fn = fn
         self.passes = passes
-        self.cache: dict = {}
+        self.cache = CompileCache(cache_size)  # signature -> the traces made for it
         self.frozen: list[str] = []
         self.traces = 0
         self._last: _Compiled | None = None
@@ -104,14 +108,13 @@ class JitFunction:
                                     f"into the trace), got {type(a).__name__}") from None
                 key.append(("frozen", type(a), a))
         key = tuple(key)
-        compiled = None
-        for candidate in self.cache.get(key, ()):
-            if candidate.trace.matches():
-                compiled = candidate
-                break
+        compiled = self._cached(key)
         if compiled is None:
-            compiled = self._trace(args)
-            self.cache.setdefault(key, []).append(compiled)
+            with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
+                compiled = self._cached(key)  # another thread may have traced it meanwhile
+                if compiled is None:
+                    compiled = self._trace(args)
+                    self.cache.setdefault(key, []).append(compiled)
         for t in compiled.captured:
             arrays.append(t.data)
         for p in compiled.grad_params:
@@ -121,6 +124,12 @@ class JitFunction:
         if compiled.writeback:
             _write_grads(compiled.writeback, results)
         return compiled.rebuild(results)
+
+    def _cached(self, key) -> _Compiled | None:
+        for candidate in self.cache.get(key, ()):
+            if candidate.trace.matches():
+                return candidate
+        return None
 
     def graph_for(self, *args) -> Graph:
         """The optimized graph traced for these arguments' signature."""
@@ -184,8 +193,11 @@ def _write_grads(writeback: list, results: tuple) -> None:
         param.grad = Tensor._make(array, None)
 
 
-def jit(fn: Callable | None = None, *, passes=None):
-    """Compile ``fn`` (a function of Tensors) by tracing; usable as ``@ember.jit`` or ``ember.jit(fn)``."""
+def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = None):
+    """Compile ``fn`` (a function of Tensors) by tracing; usable as ``@ember.jit`` or ``ember.jit(fn)``.
+
+    At most ``cache_size`` signatures stay compiled (default ``ember.runtime.cache.COMPILE_CACHE_SIZE``, 64),
+    the least recently called dropped first. A jit function may be called from several threads."""
     if fn is None:
-        return lambda f: JitFunction(f, passes)
-    return JitFunction(fn, passes)
+        return lambda f: JitFunction(f, passes, cache_size)
+    return JitFunction(fn, passes, cache_size)

@@ -29,6 +29,7 @@ DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
 
 FLOATING = frozenset({float16, bfloat16, float32, float64})
+LOW_PRECISION = frozenset({float16, bfloat16})  # reduced in float32 and rounded once, as PyTorch does
 INTEGER = frozenset({uint8, int32, int64})
 SUPPORTED = FLOATING | INTEGER | {bool_}
 

@@ -33,6 +33,7 @@ from ember.optim import functional as _rules
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as _gradients
 from ember.runtime import compile_graph
+from ember.runtime.cache import CompileCache
 
 __all__ = [
     "AUTO_REUSE", "Graph", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape", "Variable",
@@ -850,7 +851,7 @@ class Session:
         self.graph = graph or get_default_graph()
         self.values: dict = {}
         self.slots: dict = {}
-        self.cache: dict = {}
+        self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
         self.closed = False
 
     def __enter__(self) -> Session:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember.autograd import apply
 from ember.ops.convert import to_float
 from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
-from ember.ops.infer import elementwise_cost, normalize_axis, require_float, unary_float
+from ember.ops.infer import check_axis, elementwise_cost, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, sum
@@ -19,13 +21,15 @@ from ember.tensor import Tensor
 def _softmax_infer(name):
     def infer(x, *, axis):
         require_float(name, [x])
-        normalize_axis(name, axis, x.ndim, [x])
+        check_axis(name, axis, x.ndim, [x])
         return Spec(tuple(x.shape), x.dtype)
 
     return infer
 
 
 def _log_softmax_forward(xp, x, *, axis):
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return _log_softmax_forward(xp, x.astype(np.float32), axis=axis).astype(x.dtype)
     shifted = x - max_last(xp, x, axis, True)
     log_total = xp.log(sum_last(xp, xp.exp(shifted), axis, True))
     shifted -= log_total  # in place: the same numbers as a new array, one allocation fewer
@@ -33,6 +37,12 @@ def _log_softmax_forward(xp, x, *, axis):
 
 
 def _softmax_forward(xp, x, *, axis, out=None):
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        wide = _softmax_forward(xp, x.astype(np.float32), axis=axis)
+        if out is None:
+            return wide.astype(x.dtype)
+        out[...] = wide
+        return out
     e = xp.subtract(x, max_last(xp, x, axis, True), out=out)  # generated code passes a planned buffer as out
     xp.exp(e, out=e)
     e /= sum_last(xp, e, axis, True)
@@ -57,7 +67,7 @@ SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softm
 
 
 def _check_axis(name, x: Tensor, axis: int) -> int:
-    return normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    return check_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
 
 
 def softmax(x, axis: int = -1) -> Tensor:

@@ -8,7 +8,8 @@ import numpy as np
 from ember import autograd
 from ember.autograd import apply
 from ember.backend.devices import array_module
-from ember.ops.convert import to_float
+from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops.convert import cast, to_float
 from ember.ops.elementwise import sqrt
 from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
 from ember.ops.reduction import SUM, _count, _scale, sum
@@ -98,6 +99,9 @@ def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
 
 
 def _bn_train_forward(xp, x, weight, bias, *, eps):
+    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        wide = _bn_train_forward(xp, x.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32), eps=eps)
+        return wide.astype(x.dtype)
     if _on_gpu_kernels(xp, x):
         return _bn_train_forward_gpu(xp, x, weight, bias, eps)
     rows, total, spread, _ = _channel_rows(xp, x)
@@ -155,11 +159,16 @@ def _bn_train_vjp(ctx, g):
     NumPy broadcasts the Ember-op form's (1, C, 1, 1) operands in inner loops only H * W long."""
     x, weight, _ = ctx.inputs
     if autograd.is_grad_enabled() or g.symbolic:
+        if x.dtype in LOW_PRECISION:  # as the forward: computed in float32, rounded once
+            x, weight, g = (cast(t, float32) for t in (x, weight, g))
         axes, shape = _bn_layout(x.shape)
         grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
                                 _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
-        return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
+        dtype = ctx.inputs[0].dtype
+        return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads))
     xd, wd, gd = x.data, weight.data, g.data
+    if xd.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once
+        xd, wd, gd = (a.astype(np.float32) for a in (xd, wd, gd))
     xp = np if xd.__class__ is np.ndarray else array_module(xd)
     if _on_gpu_kernels(xp, xd):
         grads = _bn_train_vjp_gpu(xp, xd, wd, gd, ctx.attrs["eps"])
@@ -169,7 +178,8 @@ def _bn_train_vjp(ctx, g):
         g_x, g_weight, g_bias = _bn_input_grads(rows, spread(wd), gd.reshape(rows.shape), total,
                                                 t(1.0 / (xd.size // xd.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
-    return tuple(Tensor._make(a, None) for a in grads)
+    dtype = x.data.dtype
+    return tuple(Tensor._make(a if a.dtype == dtype else a.astype(dtype), None) for a in grads)
 
 
 BATCH_NORM_TRAIN = defop(

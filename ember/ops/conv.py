@@ -18,7 +18,7 @@ import numpy as np
 from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
 from ember.ops.convert import as_tensor, promote
-from ember.ops.infer import require_float, same_dtype
+from ember.ops.infer import as_int, check_window, require_float, same_dtype
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
@@ -151,6 +151,8 @@ def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
 def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False):
     """Channel, group and dtype checks shared by conv2d and conv_transpose2d."""
     specs = [x, w]
+    if as_int(name, groups, "groups", specs) < 1:
+        raise shape_error(name, specs, f"groups must be positive, got {groups}")
     if x.ndim != 4:
         raise shape_error(name, specs, f"input must be 4-D (N, C, H, W), got {x.ndim}-D")
     if w.ndim != 4:
@@ -176,6 +178,7 @@ def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = Fal
 
 
 def _conv2d_infer(x, w, *, stride, padding, dilation, groups):
+    check_window("conv2d", [x, w], stride=stride, padding=padding, dilation=dilation)
     _check_conv("conv2d", x, w, groups)
     sizes = []
     for axis in (0, 1):
@@ -227,6 +230,10 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
 
 def _weight_grad_infer(x, gy, *, stride, padding, dilation, groups, kernel_size):
     specs = [x, gy]
+    check_window("conv2d_weight_grad", specs, stride=stride, padding=padding, dilation=dilation,
+                 kernel_size=kernel_size)
+    if as_int("conv2d_weight_grad", groups, "groups", specs) < 1:
+        raise shape_error("conv2d_weight_grad", specs, f"groups must be positive, got {groups}")
     if x.ndim != 4 or gy.ndim != 4:
         raise shape_error("conv2d_weight_grad", specs, "input and output gradient must be 4-D")
     same_dtype("conv2d_weight_grad", specs)
@@ -288,6 +295,8 @@ def _transposed_size(x_shape, w_shape, stride, padding, dilation, output_padding
 
 
 def _conv_transpose2d_infer(x, w, *, stride, padding, dilation, groups, output_padding):
+    check_window("conv_transpose2d", [x, w], stride=stride, padding=padding, dilation=dilation,
+                 output_padding=output_padding)
     _check_conv("conv_transpose2d", x, w, groups, transposed=True)
     size = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
     if min(size) <= 0:

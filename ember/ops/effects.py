@@ -21,7 +21,7 @@ import numpy as np
 from ember import random as _random
 from ember.autograd import apply
 from ember.ops.convert import as_tensor, cast
-from ember.ops.infer import fits
+from ember.ops.infer import check_sizes, fits
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
 from ember.tensor import Tensor
 
@@ -149,7 +149,7 @@ def _random_infer(state, *, shape, dtype, kind, a, b):
         raise ValueError(f"random: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
     if tuple(state.shape) != (4,) or state.dtype != np.uint64:
         raise shape_error("random", (state,), "the generator state must be uint64[4] (ember.random.stream())")
-    return Spec(tuple(shape), np.dtype(dtype))
+    return Spec(check_sizes("random", shape, "shape", (state,)), np.dtype(dtype))
 
 
 def _random_cost(out, state, **attrs) -> Cost:

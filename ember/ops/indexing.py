@@ -9,16 +9,19 @@ from ember import autograd
 from ember.autograd import apply
 from ember.backend.dtypes import int64
 from ember.ops.convert import as_tensor, promote
-from ember.ops.infer import differ, movement_cost, normalize_axis
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
+from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
 
-def index_arrays(index):
-    """Normalise an index: Tensors become arrays and boolean masks become integer arrays."""
+def index_arrays(index, shape: tuple | None = None):
+    """Normalise an index: Tensors become arrays and boolean masks become integer arrays. Given the indexed
+    ``shape``, each mask is first checked to match the axes it covers (NumPy's rule, which the integer arrays
+    it becomes could no longer tell)."""
     if not isinstance(index, tuple):
         index = (index,)
+    checked = shape is None
     out = []
     for item in index:
         if isinstance(item, Tensor):
@@ -30,12 +33,28 @@ def index_arrays(index):
             item = np.asarray(item)
         if hasattr(item, "dtype") and hasattr(item, "ndim"):
             if item.dtype == np.bool_:
+                if not checked:
+                    _check_masks(index, shape)
+                    checked = True
                 out.extend(item.nonzero())
                 continue
             if item.dtype.kind not in "iu":
                 raise IndexError(f"getitem: index arrays must be integer or bool, got {item.dtype}")
         out.append(item)
     return tuple(out)
+
+
+def _check_masks(index: tuple, shape: tuple) -> None:
+    """A ShapeError naming getitem when a boolean mask in ``index`` does not match the axes it covers."""
+    if None in shape:  # a graph's unknown dimension: checked when the graph is specialized
+        return
+    host = tuple(item.data if isinstance(item, Tensor) else np.asarray(item) if isinstance(item, list) else item
+                 for item in index)
+    try:
+        _indexed_shape(tuple(shape), None, host)
+    except IndexError as exc:
+        raise ShapeError(f"getitem: a boolean mask does not fit the input of shape {format_shape(shape)}: {exc}") \
+            from None
 
 
 def _is_basic(index) -> bool:
@@ -52,7 +71,9 @@ def _indexed_shape(shape, dtype, index) -> tuple:
 def _getitem_infer(x, *, index):
     try:
         return Spec(_indexed_shape(tuple(x.shape), x.dtype, index), x.dtype)
-    except IndexError as exc:
+    except (IndexError, TypeError, ValueError) as exc:
+        if isinstance(exc, TypeError) and None in x.shape:
+            raise  # an unknown dimension: the graph probes it with stand-in sizes
         raise shape_error("getitem", [x], f"index {index!r} does not fit: {exc}") from exc
 
 
@@ -75,10 +96,21 @@ def _getitem_grad_forward(xp, g, *, shape, index):
     return out
 
 
+def _getitem_grad_infer(g, *, shape, index):
+    shape = check_sizes("getitem_grad", shape, "shape", [g])
+    try:
+        indexed = _indexed_shape(shape, g.dtype, index)
+    except (IndexError, TypeError, ValueError) as exc:
+        raise shape_error("getitem_grad", [g], f"index {index!r} does not fit shape {list(shape)}: {exc}") from None
+    if indexed != tuple(g.shape):
+        raise shape_error("getitem_grad", [g], f"index {index!r} of shape {list(shape)} picks {list(indexed)}")
+    return Spec(shape, g.dtype)
+
+
 GETITEM_GRAD = defop(
     "getitem_grad",
     forward=_getitem_grad_forward,
-    infer=lambda g, *, shape, index: Spec(tuple(shape), g.dtype),
+    infer=lambda g, *, shape, index: _getitem_grad_infer(g, shape=shape, index=index),
     vjp=lambda ctx, gg: (getitem(gg, ctx.attrs["index"]),),
     cost=movement_cost,
     onnx=NO_ONNX,
@@ -94,7 +126,7 @@ def getitem(x: Tensor, index) -> Tensor:
     x = as_tensor(x)
     if isinstance(index, Tensor) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
         return take(x, index, axis=0)
-    index = index_arrays(index)
+    index = index_arrays(index, x.shape)
     return apply(GETITEM, (x,), {"index": index})
 
 
@@ -110,8 +142,8 @@ def _check_indices(name, indices: Tensor):
         raise TypeError(f"{name}: indices must be an integer tensor, got {indices.dtype}")
 
 
-def _take_infer(x, indices, *, axis):
-    axis = normalize_axis("take", axis, x.ndim, [x, indices])[0]
+def _take_infer(x, indices, *, axis, name="take"):
+    axis = check_axis(name, axis, x.ndim, [x, indices])
     return Spec(tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:]), x.dtype)
 
 
@@ -142,7 +174,7 @@ def _index_add_forward(xp, x, indices, src, *, axis):
 
 
 def _index_add_infer(x, indices, src, *, axis):
-    expected = _take_infer(x, indices, axis=axis).shape
+    expected = _take_infer(x, indices, axis=axis, name="index_add").shape
     if tuple(src.shape) != expected or src.dtype != x.dtype:
         raise shape_error("index_add", [x, indices, src], f"src must be {x.dtype}{list(expected)}")
     return Spec(tuple(x.shape), x.dtype)
@@ -186,12 +218,13 @@ def _along_axis(xp, index, axis: int) -> tuple:
     return tuple(grids)
 
 
-def _gather_infer(x, index, *, axis):
+def _gather_infer(x, index, *, axis, name="gather"):
+    check_axis(name, axis, x.ndim, [x, index])
     if index.ndim != x.ndim:
-        raise shape_error("gather", [x, index], "index must have as many dimensions as the input")
+        raise shape_error(name, [x, index], "index must have as many dimensions as the input")
     for d, (a, b) in enumerate(zip(index.shape, x.shape)):
         if d != axis and a > b:
-            raise shape_error("gather", [x, index], f"index is larger than the input along axis {d}")
+            raise shape_error(name, [x, index], f"index is larger than the input along axis {d}")
     return Spec(tuple(index.shape), x.dtype)
 
 
@@ -232,7 +265,7 @@ def _scatter_add_forward(xp, x, index, src, *, axis):
 
 
 def _scatter_add_infer(x, index, src, *, axis):
-    _gather_infer(x, index, axis=axis)
+    _gather_infer(x, index, axis=axis, name="scatter_add")
     if src.ndim != index.ndim or any(s < i for s, i in zip(src.shape, index.shape)) or src.dtype != x.dtype:
         raise shape_error("scatter_add", [x, index, src], "src must cover the index and match the input dtype")
     return Spec(tuple(x.shape), x.dtype)
@@ -281,10 +314,16 @@ def _one_hot_forward(xp, indices, *, num_classes):
     return (indices[..., None] == xp.arange(num_classes)).astype(int64)
 
 
+def _num_classes(indices, num_classes) -> int:
+    if as_int("one_hot", num_classes, "num_classes", [indices]) < 0:
+        raise shape_error("one_hot", [indices], f"num_classes must be non-negative, got {num_classes}")
+    return num_classes
+
+
 ONE_HOT = defop(
     "one_hot",
     forward=_one_hot_forward,
-    infer=lambda indices, *, num_classes: Spec(tuple(indices.shape) + (num_classes,), int64),
+    infer=lambda indices, *, num_classes: Spec(tuple(indices.shape) + (_num_classes(indices, num_classes),), int64),
     vjp=NON_DIFFERENTIABLE,
     cost=movement_cost,
     onnx="OneHot",
@@ -300,7 +339,7 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
             raise ValueError(f"one_hot: indices {indices!r} have no values while the graph is built; "
                              "give num_classes")
         num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
-    return apply(ONE_HOT, (indices,), {"num_classes": int(num_classes)})
+    return apply(ONE_HOT, (indices,), {"num_classes": as_int("one_hot", num_classes, "num_classes")})
 
 
 # --- embedding ----------------------------------------------------------------------------------------------
@@ -354,6 +393,8 @@ def _embedding_grad_forward(xp, rows, ids, *, num_embeddings):
 def _embedding_grad_infer(rows, ids, *, num_embeddings):
     if rows.ndim != 2 or ids.ndim != 1 or ids.dtype.kind not in "iu" or differ(rows.shape[0], ids.shape[0]):
         raise shape_error("embedding_grad", [rows, ids], "needs rows (n, dim) and n integer ids")
+    if as_int("embedding_grad", num_embeddings, "num_embeddings", [rows, ids]) < 0:
+        raise shape_error("embedding_grad", [rows, ids], f"num_embeddings must be non-negative, got {num_embeddings}")
     return Spec((num_embeddings, rows.shape[1]), rows.dtype)
 
 
@@ -374,6 +415,8 @@ def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
+    if weight.ndim != 2:
+        _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
     if sparse and isinstance(ids, Tensor) and ids.symbolic:
         raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
                         "be traced into a graph; use sparse=False under ember.jit")

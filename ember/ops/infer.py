@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
+
 from ember.backend.dtypes import FLOATING, bool_
-from ember.ops.registry import Cost, Spec, shape_error
+from ember.ops.registry import Cost, Spec, describe, shape_error
 
 
 def broadcast_shapes(name: str, specs) -> tuple:
@@ -82,19 +84,57 @@ def binary(name: str, out_dtype=None):
     return infer
 
 
+def as_int(name: str, value, what: str = "axis", specs=()) -> int:
+    """``value`` as a Python int (NumPy integers too), or a TypeError naming the op and the argument; bools and
+    floats are refused, as PyTorch refuses them for a dimension."""
+    if value.__class__ is int:
+        return value
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        inputs = f" (inputs: {describe(specs)})" if specs else ""
+        raise TypeError(f"{name}: {what} must be an int, got {value!r}{inputs}")
+    return operator.index(value)
+
+
+def check_axis(name: str, axis, ndim: int, specs=()) -> int:
+    """One axis (negative counts from the end) as a non-negative int, or an error naming the op. A 0-d input
+    takes 0 and -1, as in PyTorch."""
+    axis = as_int(name, axis, "axis", specs)
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise shape_error(name, specs, f"axis {axis} is out of range for {ndim} dimensions")
+    return axis % max(ndim, 1)
+
+
 def normalize_axis(name: str, axis, ndim: int, specs=()) -> tuple:
     """``axis`` (None, int or sequence) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise shape_error(name, specs, f"axis {a} is out of range for {ndim} dimensions")
-        out.append(a % max(ndim, 1))
+    if axis.__class__ is int or not isinstance(axis, (tuple, list, range)):
+        axes = (axis,)
+    else:
+        axes = tuple(axis)
+    out = [check_axis(name, a, ndim, specs) for a in axes]
     if len(set(out)) != len(out):
         raise shape_error(name, specs, f"axis {axis} repeats an axis")
     return tuple(sorted(out))
+
+
+def check_sizes(name: str, sizes, what: str, specs=(), minimum: int = 0) -> tuple:
+    """A sequence of ints each at least ``minimum`` (a shape, strides, paddings), or an error naming the op."""
+    if not isinstance(sizes, (tuple, list)):
+        raise TypeError(f"{name}: {what} must be a sequence of ints, got {sizes!r} (inputs: {describe(specs)})")
+    out = tuple(as_int(name, d, what, specs) for d in sizes)
+    if any(d < minimum for d in out):
+        raise shape_error(name, specs, f"{what} {list(out)} must hold ints of at least {minimum}")
+    return out
+
+
+def check_window(name: str, specs, **pairs) -> None:
+    """Window attributes of a convolution or pooling op: each a pair of ints, ``kernel_size``, ``stride``,
+    ``dilation`` and ``input_size`` at least 1, ``padding`` and ``output_padding`` at least 0."""
+    for what, value in pairs.items():
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise TypeError(f"{name}: {what} must be a pair of ints, got {value!r} (inputs: {describe(specs)})")
+        check_sizes(name, value, what, specs, minimum=0 if what in ("padding", "output_padding") else 1)
 
 
 def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:

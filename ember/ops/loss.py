@@ -11,7 +11,7 @@ from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
 from ember.ops.indexing import take
-from ember.ops.infer import elementwise_cost, fits, normalize_axis, require_float, same_dtype
+from ember.ops.infer import as_int, check_axis, elementwise_cost, fits, require_float, same_dtype
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
@@ -130,6 +130,11 @@ def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, 
 
 
 def _nll_weights_infer(target, weight=None, *, num_classes, ignore_index, normalize, dtype, negate=True):
+    specs = [target] if weight is None else [target, weight]
+    if as_int("nll_weights", num_classes, "num_classes", specs) < 1:
+        raise shape_error("nll_weights", specs, f"num_classes must be positive, got {num_classes}")
+    if target.ndim < 1:
+        raise shape_error("nll_weights", specs, "target must have a batch axis")
     return Spec((target.shape[0], num_classes) + tuple(target.shape[1:]), dtype)
 
 
@@ -150,6 +155,9 @@ NLL_WEIGHTS = defop(
 
 
 def _xent_forward(xp, logits, labels, *, axis, total):
+    if logits.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        wide = _xent_forward(xp, logits.astype(np.float32), labels.astype(np.float32), axis=axis, total=total)
+        return wide.astype(logits.dtype)
     terms = _log_softmax_forward(xp, logits, axis=axis)
     terms *= labels
     return -SUM.forward(xp, terms, axis=None if total else axis, keepdims=False)
@@ -161,7 +169,7 @@ def _xent_infer(logits, labels, *, axis, total):
     same_dtype("softmax_cross_entropy", specs)
     if not fits(tuple(logits.shape), tuple(labels.shape)):
         raise shape_error("softmax_cross_entropy", specs, "logits and labels must have the same shape")
-    (axis,) = normalize_axis("softmax_cross_entropy", axis, logits.ndim, specs)
+    axis = check_axis("softmax_cross_entropy", axis, logits.ndim, specs)
     shape = () if total else tuple(logits.shape[:axis]) + tuple(logits.shape[axis + 1:])
     return Spec(shape, logits.dtype)
 

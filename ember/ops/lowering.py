@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING, bfloat16
-from ember.ops.kernels import is_blas_matrix_product, sum_channels, sum_ones, sums_channels, sums_columns, sums_rows
+from ember.backend.dtypes import bfloat16
+from ember.ops.kernels import (
+    BLAS_FLOATS,
+    is_blas_matrix_product,
+    sum_channels,
+    sum_ones,
+    sums_channels,
+    sums_columns,
+    sums_rows,
+)
 
 
 class Call:
@@ -66,7 +74,7 @@ def matmul(call: Call) -> str:
 def sum(call: Call) -> str | None:
     """The float sum as the forward computes it: a BLAS product with ones for rows, columns and channels."""
     x = call.inputs[0]
-    if x.dtype not in FLOATING:
+    if x.dtype not in BLAS_FLOATS:  # float16/bfloat16 sums accumulate in float32: the forward's own call
         return None
     axis, keepdims, bind = call.attrs["axis"], call.attrs["keepdims"], call.bind
     if sums_columns(x.shape, x.dtype, axis):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ember import random as _random
-from ember.ops.convert import as_tensor, to_float
+from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.effects import random_draw
 from ember.ops.elementwise import sqrt
 from ember.ops.reduction import mean
@@ -15,8 +16,12 @@ from ember.tensor import Tensor
 def layer_norm(
     x, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
-    """Normalise over the trailing ``normalized_shape`` dimensions, then scale and shift."""
+    """Normalise over the trailing ``normalized_shape`` dimensions, then scale and shift; float16 and bfloat16
+    inputs are normalized in float32 and the result rounded once (as PyTorch)."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:
+        wide = [None if t is None else cast(t, float32) for t in (x, weight, bias)]
+        return cast(layer_norm(wide[0], normalized_shape, wide[1], wide[2], eps), x.dtype)
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(x.shape[x.ndim - k:]) != normalized_shape:

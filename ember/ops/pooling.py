@@ -13,7 +13,7 @@ import numpy as np
 from ember.autograd import apply
 from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
-from ember.ops.infer import require_float
+from ember.ops.infer import check_window, require_float
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
@@ -58,6 +58,7 @@ def _lowest(xp, dtype):
 
 
 def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil_mode):
+    check_window(name, [x], kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
     if x.ndim != 4:
         raise shape_error(name, [x], f"input must be 4-D (N, C, H, W), got {x.ndim}-D")
     for a in (0, 1):
@@ -265,6 +266,7 @@ def _avg_pool2d_infer(x, *, kernel_size, stride, padding, ceil_mode, count_inclu
 
 
 def _avg_pool2d_grad_infer(g, *, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    check_window("avg_pool2d_grad", [g], input_size=input_size)
     shape = tuple(g.shape[:2]) + tuple(input_size)
     expected = _check_pool("avg_pool2d_grad", Spec(shape, g.dtype), kernel_size, stride, padding, _NO_DILATION,
                            ceil_mode)

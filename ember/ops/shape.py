@@ -6,7 +6,17 @@ from __future__ import annotations
 from ember.autograd import apply
 from ember.ops import lowering
 from ember.ops.convert import as_tensor
-from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
+from ember.ops.infer import (
+    as_int,
+    broadcast_shapes,
+    check_axis,
+    check_sizes,
+    differ,
+    fits,
+    movement_cost,
+    normalize_axis,
+    same_dtype,
+)
 from ember.ops.modes import on_tensors
 from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Spec, defop, describe, format_shape, shape_error
 from ember.tensor import Tensor
@@ -25,6 +35,10 @@ def _prod(shape) -> int | None:
 def _resolve_shape(name: str, spec: Spec, shape) -> tuple:
     """Fill in one -1 in ``shape`` and check the element count. In a graph, None at position i stands for
     the input's unknown dimension i (``x.reshape(x.shape[0], -1)``)."""
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{name}: shape must be a sequence of ints, got {shape!r} (inputs: {describe([spec])})")
+    if any(d is not None and as_int(name, d, "shape", [spec]) < -1 for d in shape):
+        raise shape_error(name, [spec], f"target {list(shape)}: sizes must be at least -1")
     if any(d is None and i >= spec.ndim for i, d in enumerate(shape)):
         raise shape_error(name, [spec], f"target {format_shape(shape)}: an unknown size must sit where the input has "
                           "its unknown dimension")
@@ -72,14 +86,25 @@ RESHAPE = defop(
 
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same elements in a new shape; one dimension may be -1."""
-    if len(shape) == 1 and not isinstance(shape[0], int):
+    if len(shape) == 1 and not isinstance(shape[0], int) and not hasattr(shape[0], "__index__"):
         shape = tuple(shape[0])
     x = as_tensor(x)
     if shape == x.data.shape and None not in shape:
         return x
     if None in shape:
         shape = _unknown_sizes(x, shape)
+    elif not _plain_sizes(shape):  # NumPy would read -2 as -1: the shape rule names what is wrong
+        _resolve_shape("reshape", Spec(x.shape, x.dtype), shape)
     return apply(RESHAPE, (x,), {"shape": shape})
+
+
+def _plain_sizes(shape: tuple) -> bool:
+    """Whether ``shape`` holds no size below -1 (one cheap check: reshape runs often; a size that is no int at
+    all makes NumPy fail, and the failure is reported by the shape rule)."""
+    try:
+        return min(shape, default=0) >= -1
+    except TypeError:
+        return False
 
 
 def _unknown_sizes(x: Tensor, shape: tuple) -> tuple:
@@ -97,8 +122,9 @@ def _unknown_sizes(x: Tensor, shape: tuple) -> tuple:
 
 
 def _transpose_infer(x, *, axes):
-    if sorted(axes) != list(range(x.ndim)):
-        raise shape_error("transpose", [x], f"axes {list(axes)} are not a permutation of {x.ndim} dimensions")
+    if not isinstance(axes, (tuple, list)) or sorted(as_int("transpose", a, "axes", [x]) for a in axes) != list(
+            range(x.ndim)):
+        raise shape_error("transpose", [x], f"axes {axes!r} are not a permutation of {x.ndim} dimensions")
     return Spec(tuple(x.shape[a] for a in axes), x.dtype)
 
 
@@ -124,13 +150,15 @@ TRANSPOSE = defop(
 def transpose(x: Tensor, axes=None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None), like ``numpy.transpose``."""
     x = as_tensor(x)
-    ndim = x.data.ndim
+    ndim = x.ndim
     if axes is None:
         axes = tuple(range(ndim - 1, -1, -1))
     else:
-        axes = tuple([a % ndim if ndim else a for a in axes])
-    if len(axes) != ndim or sorted(axes) != list(range(ndim)):
-        raise ValueError(f"transpose: axes {list(axes)} are not a permutation of {x.ndim} dimensions")
+        given = axes
+        axes = tuple([check_axis("transpose", a, ndim, [Spec(x.shape, x.dtype)]) for a in axes])
+        if len(axes) != ndim or sorted(axes) != list(range(ndim)):
+            raise ValueError(f"transpose: axes {list(given)} are not a permutation of {x.ndim} dimensions "
+                             f"(input {describe([Spec(x.shape, x.dtype)])})")
     return apply(TRANSPOSE, (x,), {"axes": axes})
 
 
@@ -144,7 +172,9 @@ def permute(x: Tensor, *axes) -> Tensor:
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     x = as_tensor(x)
-    axes = list(range(x.data.ndim))
+    spec = [Spec(x.shape, x.dtype)]
+    axis1, axis2 = check_axis("swapaxes", axis1, x.ndim, spec), check_axis("swapaxes", axis2, x.ndim, spec)
+    axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return apply(TRANSPOSE, (x,), {"axes": tuple(axes)})
 
@@ -152,13 +182,16 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 def moveaxis(x: Tensor, source: int, destination: int) -> Tensor:
     """Move one axis to a new position, keeping the order of the others."""
     x = as_tensor(x)
+    spec = [Spec(x.shape, x.dtype)]
+    source = check_axis("moveaxis", source, x.ndim, spec)
+    destination = check_axis("moveaxis", destination, x.ndim, spec)
     axes = list(range(x.ndim))
-    axes.insert(destination % x.ndim, axes.pop(source % x.ndim))
+    axes.insert(destination, axes.pop(source))
     return transpose(x, axes)
 
 
 def _broadcast_infer(x, *, shape):
-    target = Spec(tuple(shape), x.dtype)
+    target = Spec(check_sizes("broadcast_to", shape, "shape", [x]), x.dtype)
     if broadcast_shapes("broadcast_to", [x, target]) != tuple(shape):
         raise shape_error("broadcast_to", [x], f"cannot broadcast to {list(shape)}")
     return target
@@ -231,6 +264,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert an axis of length 1 at ``axis``."""
     x = as_tensor(x)
+    axis = as_int("unsqueeze", axis)
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise ValueError(f"unsqueeze: axis {axis} is out of range for {x.ndim} dimensions, shape {list(x.shape)}")
     axis = axis % (x.ndim + 1)
@@ -243,9 +277,14 @@ expand_dims = unsqueeze
 def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Merge axes ``start_axis..end_axis`` into one."""
     x = as_tensor(x)
-    if x.ndim == 0:
+    spec = [Spec(x.shape, x.dtype)]
+    if x.ndim == 0:  # as PyTorch: a 0-d tensor flattens to one element with axes 0 or -1
+        check_axis("flatten", start_axis, 1, spec), check_axis("flatten", end_axis, 1, spec)
         return reshape(x, (1,))
-    start, end = start_axis % x.ndim, end_axis % x.ndim
+    start, end = check_axis("flatten", start_axis, x.ndim, spec), check_axis("flatten", end_axis, x.ndim, spec)
+    if start > end:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} for input "
+                         f"{describe(spec)}")
     merged = _prod(x.shape[start:end + 1])
     return reshape(x, x.shape[:start] + (-1 if merged is None else merged,) + x.shape[end + 1:])
 
@@ -262,7 +301,7 @@ def _concat_infer(*specs, axis):
     first = specs[0]
     if first.ndim == 0:
         raise shape_error("concat", specs, "zero-dimensional inputs cannot be concatenated")
-    axis = normalize_axis("concat", axis, first.ndim, specs)[0]
+    axis = check_axis("concat", axis, first.ndim, specs)
     for s in specs[1:]:
         if s.ndim != first.ndim or any(differ(a, b) for i, (a, b) in enumerate(zip(s.shape, first.shape)) if i != axis):
             raise shape_error("concat", specs, f"shapes must match except along axis {axis}")
@@ -313,7 +352,10 @@ def _same_dtype_tensors(name, tensors):
 
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    return apply(CONCAT, _same_dtype_tensors("concat", tensors), {"axis": axis})
+    tensors = _same_dtype_tensors("concat", tensors)
+    if axis.__class__ is not int:
+        axis = as_int("concat", axis, "axis", [Spec(t.shape, t.dtype) for t in tensors])
+    return apply(CONCAT, tensors, {"axis": axis})
 
 
 concatenate = concat
@@ -327,7 +369,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
     for t in tensors[1:]:
         if not fits(t.shape, shape):
             raise ValueError(f"stack: all tensors need one shape, got {list(shape)} and {list(t.shape)}")
-    axis = axis % (len(shape) + 1)
+    axis = check_axis("stack", axis, len(shape) + 1, [Spec(t.shape, t.dtype) for t in tensors])
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
@@ -335,14 +377,16 @@ def split(x: Tensor, sections, axis: int = 0) -> list:
     """Split into ``sections`` equal parts (an int) or into parts of the given sizes (a list), like
     ``torch.split`` with sizes and ``numpy.array_split``-free equal parts."""
     x = as_tensor(x)
-    axis = axis % x.ndim
+    spec = [Spec(x.shape, x.dtype)]
+    axis = check_axis("split", axis, x.ndim, spec)
     length = x.shape[axis]
-    if isinstance(sections, int):
+    if not isinstance(sections, (tuple, list)):
+        sections = as_int("split", sections, "sections", spec)
         if sections <= 0 or length % sections:
             raise ValueError(f"split: axis {axis} of length {length} does not split into {sections} equal parts")
         sizes = [length // sections] * sections
     else:
-        sizes = list(sections)
+        sizes = list(check_sizes("split", sections, "sizes", spec))
         if sum(sizes) != length:
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
     parts, start = [], 0
@@ -355,7 +399,13 @@ def split(x: Tensor, sections, axis: int = 0) -> list:
 def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
     """Split into ``chunks`` parts of equal size (the last may be smaller), like ``torch.chunk``."""
     x = as_tensor(x)
-    length = x.shape[axis]
+    spec = [Spec(x.shape, x.dtype)]
+    chunks = as_int("chunk", chunks, "chunks", spec)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks} (input {describe(spec)})")
+    length = x.shape[check_axis("chunk", axis, x.ndim, spec)]
+    if length == 0:
+        return [x]
     size = -(-length // chunks)
     sizes = [size] * (length // size) + ([length % size] if length % size else [])
     return split(x, sizes, axis)
@@ -365,7 +415,9 @@ def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
 
 
 def _pad_infer(x, *, pad_width, value):
-    if len(pad_width) != x.ndim or any(p < 0 for pair in pad_width for p in pair):
+    if not isinstance(pad_width, (tuple, list)) or len(pad_width) != x.ndim or any(
+            not isinstance(pair, (tuple, list)) or len(pair) != 2 or min(check_sizes("pad", pair, "pad_width", [x]))
+            < 0 for pair in pad_width):
         raise shape_error("pad", [x], f"pad_width {pad_width} needs one non-negative (before, after) pair per axis")
     return Spec(tuple(d + a + b for d, (a, b) in zip(x.shape, pad_width)), x.dtype)
 
@@ -390,17 +442,20 @@ PAD = defop(
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     """Pad with a constant; ``pad_width`` is NumPy's: an int, one (before, after) pair, or one per axis."""
     x = as_tensor(x)
-    if isinstance(pad_width, int):
+    if not isinstance(pad_width, (tuple, list)):
+        pad_width = as_int("pad", pad_width, "pad_width")
         pad_width = ((pad_width, pad_width),) * x.ndim
     else:
-        pad_width = tuple(tuple(int(p) for p in pair) if not isinstance(pair, int) else (pair, pair)
-                          for pair in pad_width)
+        pad_width = tuple(check_sizes("pad", pair, "pad_width", minimum=-(2**63)) if isinstance(pair, (tuple, list))
+                          else (as_int("pad", pair, "pad_width"),) * 2 for pair in pad_width)
         if len(pad_width) == 1 and x.ndim != 1:
             pad_width = pad_width * x.ndim
     return apply(PAD, (x,), {"pad_width": pad_width, "value": value})
 
 
 def _repeat_infer(x, *, repeats, axis):
+    if as_int("repeat", repeats, "repeats", [x]) < 0:
+        raise shape_error("repeat", [x], f"repeats must be non-negative, got {repeats}")
     if axis is None:
         return Spec((x.size * repeats,), x.dtype)
     axis_ = normalize_axis("repeat", axis, x.ndim, [x])[0]
@@ -433,12 +488,20 @@ REPEAT = defop(
 def repeat(x: Tensor, repeats: int, axis: int | None = None) -> Tensor:
     """Repeat each element ``repeats`` times along ``axis`` (NumPy's ``repeat``; PyTorch's
     ``repeat_interleave``). With ``axis=None`` the input is flattened first."""
-    if not isinstance(repeats, int) or repeats < 0:
-        raise ValueError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
-    return apply(REPEAT, (as_tensor(x),), {"repeats": repeats, "axis": axis})
+    x = as_tensor(x)
+    if repeats.__class__ is not int or repeats < 0:
+        if as_int("repeat", repeats, "repeats") < 0:
+            raise ValueError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
+        repeats = int(repeats)
+    if axis is not None:
+        axis = check_axis("repeat", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    return apply(REPEAT, (x,), {"repeats": repeats, "axis": axis})
 
 
 def _tile_infer(x, *, reps):
+    reps = check_sizes("tile", reps, "reps", [x])
+    if len(reps) < x.ndim:  # the public function pads reps with ones; NumPy would too, in front
+        reps = (1,) * (x.ndim - len(reps)) + reps
     shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
     return Spec(tuple(d * r for d, r in zip(shape, reps)), x.dtype)
 
@@ -468,7 +531,7 @@ TILE = defop(
 def tile(x: Tensor, reps) -> Tensor:
     """Repeat the whole tensor ``reps`` times per axis (NumPy's ``tile``; PyTorch's ``Tensor.repeat``)."""
     x = as_tensor(x)
-    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = check_sizes("tile", reps if isinstance(reps, (tuple, list)) else (reps,), "reps", [Spec(x.shape, x.dtype)])
     reps = (1,) * (x.ndim - len(reps)) + reps
     return apply(TILE, (x,), {"reps": reps})
 

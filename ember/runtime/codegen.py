@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 
 import numpy as np
 
@@ -89,8 +90,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     (variables, updated in place); the other inputs are the function's arguments, in order. ``layout``
     lists, per returned item, an index into ``graph.outputs`` or None (returned as None).
 
-    The function reuses the buffers of the graph's memory plan on every call, so one compiled function must
-    not run in two threads at once (returned arrays are never such buffers)."""
+    The function reuses the buffers of the graph's memory plan on every call (returned arrays are never such
+    buffers), so its body holds a lock of its own: threads calling one compiled function take turns."""
     off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.data.device != CPU),
                    None)
     if off_cpu is not None:
@@ -103,9 +104,11 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     lines, returned = (_scalar_lines if scalar else _array_lines)(graph, bound, env)
     if layout is not None:
         returned = ["None" if k is None else returned[k] for k in layout]
-    body = "\n".join("    " + line for line in lines) or "    pass"
+    lock = env.bind(threading.Lock(), "lock")
+    body = "\n".join("        " + line for line in lines)
     func = f"graph_{next(_counter)}"
-    source = f"def {func}({', '.join(params)}):\n{body}\n    return ({', '.join(returned)}{',' if returned else ''})\n"
+    returns = f"return ({', '.join(returned)}{',' if returned else ''})"
+    source = f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}        {returns}\n"
     defaults = ", ".join(f"{k}={k}" for k in env.objects)
     indented = "\n".join("    " + line for line in source.splitlines())
     wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"

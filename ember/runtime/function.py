@@ -19,6 +19,7 @@ from ember.backend.devices import CPU, as_array, device_of
 from ember.graph.ir import Graph, GraphError, type_str
 from ember.passes.manager import run_passes
 from ember.passes.specialize import specialize
+from ember.runtime.cache import CompileCache
 from ember.runtime.codegen import compile_graph
 
 
@@ -27,14 +28,16 @@ class GraphFunction:
     of each new input signature, run through ``passes`` and compiled; the result is cached per signature.
 
     ``bound`` maps input Values to arrays fixed into the code (variables, updated in place by ``update``
-    nodes); the other inputs are the call's arguments, in order."""
+    nodes); the other inputs are the call's arguments, in order. At most ``cache_size`` compiled functions are
+    kept (default ``ember.runtime.cache.COMPILE_CACHE_SIZE``), the least recently called dropped first. One
+    GraphFunction may be called from several threads."""
 
-    def __init__(self, graph: Graph, passes=None, bound: dict | None = None):
+    def __init__(self, graph: Graph, passes=None, bound: dict | None = None, cache_size: int | None = None):
         self.graph = graph
         self.passes = None if passes is None else tuple(passes)  # None: the pass manager's pipeline()
         self.bound = {v.id: array for v, array in (bound or {}).items()}
         self.arguments = [v for v in graph.inputs if v.id not in self.bound]
-        self.concrete: dict = {}  # signature (shapes of the arguments) -> compiled function
+        self.concrete = CompileCache(cache_size)  # signature (shapes of the arguments) -> compiled function
 
     def __call__(self, *arrays) -> tuple:
         if len(arrays) != len(self.arguments):

@@ -19,6 +19,7 @@ from ember import ops
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.dropout import Dropout
+from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
@@ -215,7 +216,8 @@ class MultiheadAttention(Module):
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         self_attention = query is key and key is value
-        query, key, value = ops.to_float(query), ops.to_float(key), ops.to_float(value)
+        for what, t in (("query", query), ("key", key), ("value", value)):
+            check_input_dtype(self, t, self.out_proj.weight.dtype, what)
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise ValueError("MultiheadAttention: query, key and value must all be 3-D (batched) or 2-D, got "
                              f"{list(query.shape)}, {list(key.shape)} and {list(value.shape)}")

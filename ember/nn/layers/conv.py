@@ -6,6 +6,7 @@ import math
 
 from ember.creation import empty
 from ember.nn import init
+from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import conv1d, conv2d, conv_transpose1d, conv_transpose2d, pad
@@ -114,6 +115,8 @@ class Conv1d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
         return conv1d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
                       self.groups)
 
@@ -131,6 +134,8 @@ class Conv2d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
         return conv2d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
                       self.groups)
 
@@ -152,6 +157,8 @@ class ConvTranspose1d(_ConvNd):
                          padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
         return conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)
 
@@ -172,5 +179,7 @@ class ConvTranspose2d(_ConvNd):
                          padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)

@@ -6,6 +6,7 @@ import math
 
 from ember.creation import empty
 from ember.nn import init
+from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import linear, matmul, reshape, sum, transpose, unsqueeze
@@ -59,6 +60,8 @@ class Linear(Module):
         _reset_linear(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -93,6 +96,8 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        check_input_dtype(self, x1, self.weight.dtype, "input1")
+        check_input_dtype(self, x2, self.weight.dtype, "input2")
         out_f, in1, in2 = self.weight.shape
         # (..., in1) @ (in1, out * in2) -> (..., out, in2), then contract in2 with x2.
         w = reshape(transpose(self.weight, (1, 0, 2)), (in1, out_f * in2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ember.creation import ones, tensor, zeros
 from ember.nn import init
+from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import batch_norm, layer_norm
@@ -54,6 +55,10 @@ class _BatchNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        expected = self.running_mean.dtype if self.running_mean is not None else \
+            self.weight.dtype if self.weight is not None else None
+        if expected is not None and x.dtype != expected:
+            check_input_dtype(self, x, expected)
         if x.ndim not in self._expected_ndim:
             raise ValueError(
                 f"{type(self).__name__}: expected {' or '.join(f'{d}-D' for d in self._expected_ndim)} input, "
@@ -132,6 +137,8 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.weight is not None and x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

@@ -12,6 +12,7 @@ import math
 from ember import ops
 from ember.creation import empty, zeros
 from ember.nn import init
+from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
@@ -205,7 +206,7 @@ class RNNBase(Module):
 
     def _prepare(self, input: Tensor) -> tuple[Tensor, bool]:
         """The input made time-major and batched, and whether it came batched."""
-        input = ops.to_float(input)
+        check_input_dtype(self, input, self.weight_ih_l0.dtype)
         if input.ndim not in (2, 3):
             raise ValueError(f"{type(self).__name__}: input must be (L, H_in), (L, N, H_in) or, with "
                              f"batch_first, (N, L, H_in); got shape {list(input.shape)}")
@@ -364,7 +365,7 @@ class RNNCellBase(Module):
 
     def _input(self, input: Tensor, fold_hidden_bias: bool) -> Tensor:
         """x @ W_ih^T plus b_ih (and b_hh when it can be folded in), for a (N, H_in) or (H_in,) input."""
-        input = ops.to_float(input)
+        check_input_dtype(self, input, self.weight_ih.dtype)
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: input must be (N, {self.input_size}) or "
                              f"({self.input_size},), got shape {list(input.shape)}")

@@ -1,0 +1,17 @@
+"""The dtype rule of float layers, as PyTorch has it: the input has the dtype of the layer's parameters.
+
+Integer or bool input into a Linear would otherwise be promoted and computed silently, and float64 input into
+a float32 layer would compute in float64; PyTorch refuses both.
+"""
+
+from __future__ import annotations
+
+
+def check_input_dtype(layer, x, expected, what: str = "input") -> None:
+    """Raise a TypeError naming the layer, the expected and the given dtype unless ``x`` has ``expected``."""
+    given = getattr(x, "dtype", None)
+    if given != expected:
+        shape = list(getattr(x, "shape", ()))
+        raise TypeError(f"{type(layer).__name__}: expected {what} of dtype {expected} (the dtype of its parameters), "
+                        f"got {given}{shape if given is not None else f' ({type(x).__name__})'}; convert the "
+                        f"{what} with .to(ember.{expected}), or the layer with .to(ember.{given or expected})")

@@ -1,0 +1,73 @@
+"""A bounded cache of compiled functions, least recently used out first.
+
+``ember.jit``, ``GraphFunction`` and the TF-1 ``Session`` compile one function per input signature (shapes,
+dtypes, fetches). A loop over many batch sizes would otherwise keep every one of them, and the buffers of its
+memory plan, alive. Each such cache holds at most ``COMPILE_CACHE_SIZE`` functions (64; the environment
+variable ``EMBER_COMPILE_CACHE_SIZE`` overrides it): the least recently called one is dropped, and compiled
+again if its signature comes back.
+
+>>> cache = CompileCache(maxsize=2)
+>>> cache["a"], cache["b"] = 1, 2
+>>> cache.get("a")        # "a" is now the most recently used
+1
+>>> cache["c"] = 3        # drops "b"
+>>> sorted(cache)
+['a', 'c']
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+
+
+def _default_size() -> int:
+    value = os.environ.get("EMBER_COMPILE_CACHE_SIZE", "64")
+    try:
+        size = int(value)
+    except ValueError:
+        raise ValueError(f"EMBER_COMPILE_CACHE_SIZE must be a positive int, got {value!r}") from None
+    if size < 1:
+        raise ValueError(f"EMBER_COMPILE_CACHE_SIZE must be a positive int, got {value!r}")
+    return size
+
+
+COMPILE_CACHE_SIZE = _default_size()
+
+
+class CompileCache(OrderedDict):
+    """A dict of compiled functions bounded to ``maxsize`` entries, least recently used out first; safe to use
+    from several threads."""
+
+    def __init__(self, maxsize: int | None = None):
+        super().__init__()
+        if maxsize is not None and (maxsize.__class__ is not int or maxsize < 1):
+            raise ValueError(f"CompileCache: maxsize must be a positive int, got {maxsize!r}")
+        self.maxsize = COMPILE_CACHE_SIZE if maxsize is None else maxsize
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        """The value for ``key`` (now the most recently used), or ``default``."""
+        with self._lock:
+            try:
+                self.move_to_end(key)
+            except KeyError:
+                return default
+            return super().__getitem__(key)
+
+    def __setitem__(self, key, value) -> None:
+        with self._lock:
+            super().__setitem__(key, value)
+            self.move_to_end(key)
+            while len(self) > self.maxsize:
+                self.popitem(last=False)
+
+    def setdefault(self, key, default=None):
+        with self._lock:
+            if key not in self:
+                super().__setitem__(key, default)
+                while len(self) > self.maxsize:
+                    self.popitem(last=False)
+            self.move_to_end(key)
+            return super().__getitem__(key)

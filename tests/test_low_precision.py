@@ -1,0 +1,183 @@
+"""float16 and bfloat16 reductions accumulate in float32 and round once (as PyTorch), forward and backward;
+and the gradient of std/var over equal values is 0, not NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember.backend.dtypes import bfloat16, float16
+
+try:
+    import torch
+except ImportError:  # the PyTorch comparisons are skipped
+    torch = None
+
+LOW = [pytest.param(bfloat16, id="bfloat16"), pytest.param(float16, id="float16")]
+RTOL = {bfloat16: 2e-2, float16: 4e-3}  # a few units in the last place of one rounding
+
+
+def _rows(rows=64, cols=512, shift=3.0, seed=0):
+    """float64 data whose sums are long (cols terms) and offset from 0 (so low-precision sums lose bits)."""
+    return np.random.default_rng(seed).standard_normal((rows, cols)) + shift
+
+
+def _close(got, expected, dtype, what):
+    got = np.asarray(got.numpy() if hasattr(got, "numpy") else got, np.float64)
+    scale = np.abs(expected).max() if np.size(expected) else 1.0
+    np.testing.assert_allclose(got, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale, err_msg=what)
+
+
+def test_bfloat16_sum_of_many_tenths():
+    x = ember.tensor(np.full(4096, 0.1), dtype="bfloat16")
+    total = float(ember.sum(x).numpy().astype(np.float64))
+    assert abs(total - 409.6) / 409.6 < 4e-3  # one bfloat16 rounding of 409.6 (was 84% off)
+
+
+def test_float16_mean_of_many_ones_does_not_overflow():
+    x = ember.ones(100_000, dtype="float16")
+    assert float(ember.mean(x).numpy()) == 1.0
+    assert float(ember.var(x).numpy()) == 0.0
+
+
+def test_bfloat16_cross_entropy_mean_over_many_rows():
+    rng = np.random.default_rng(1)
+    logits = rng.standard_normal((4096, 10)) * 2
+    target = rng.integers(0, 10, 4096)
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    expected = -logp[np.arange(4096), target].mean()
+    got = ember.cross_entropy(ember.tensor(logits, dtype="bfloat16"), ember.tensor(target))
+    assert got.dtype == bfloat16
+    _close(got, expected, bfloat16, "cross_entropy")
+
+
+def _targets(rows: int) -> np.ndarray:
+    return np.arange(rows) * 7 % 512
+
+
+def _np_layer_norm(x):
+    mu = x.mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + 1e-5)
+
+
+def _np_batch_norm(x):
+    mu = x.mean(0, keepdims=True)
+    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(0, keepdims=True) + 1e-5)
+
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+# name -> (Ember function, float64 reference); each reduces over rows of 512
+FUNCTIONS = {
+    "sum": (lambda x: ember.sum(x, axis=1), lambda x: x.sum(1)),
+    "mean": (lambda x: ember.mean(x, axis=1), lambda x: x.mean(1)),
+    "var": (lambda x: ember.var(x, axis=1), lambda x: x.var(1)),
+    "std": (lambda x: ember.std(x, axis=1, ddof=1), lambda x: x.std(1, ddof=1)),
+    "logsumexp": (lambda x: ember.logsumexp(x, axis=1), lambda x: np.log(np.exp(x).sum(1))),
+    "softmax": (lambda x: ember.softmax(x, axis=1), _np_softmax),
+    "log_softmax": (lambda x: ember.log_softmax(x, axis=1), lambda x: np.log(_np_softmax(x))),
+    "layer_norm": (lambda x: ember.layer_norm(x, 512), _np_layer_norm),
+    "batch_norm": (lambda x: ember.batch_norm(x.T, None, None, training=True).T, lambda x: _np_batch_norm(x.T).T),
+    "cross_entropy": (lambda x: ember.cross_entropy(x, ember.tensor(_targets(x.shape[0]))),
+                      lambda x: -np.log(_np_softmax(x))[np.arange(x.shape[0]), _targets(x.shape[0])].mean()),
+}
+
+
+def _rounded(data, dtype):
+    """The float64 values the low-precision tensor actually holds."""
+    return data.astype(dtype).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_low_precision_forward_matches_float64(name, dtype):
+    fn, ref = FUNCTIONS[name]
+    data = _rows()
+    got = fn(ember.tensor(data, dtype=dtype))
+    assert got.dtype == dtype
+    _close(got, ref(_rounded(data, dtype)), dtype, name)
+
+
+def _np_grad(name, x, g):
+    """The float64 gradient of sum(fn(x) * g), by the float64 Ember (checked against finite differences)."""
+    fn, _ = FUNCTIONS[name]
+    t = ember.tensor(x, requires_grad=True)
+    (fn(t) * ember.tensor(g)).sum().backward()
+    return t.grad.numpy()
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_low_precision_gradient_matches_float64(name, dtype):
+    fn, _ = FUNCTIONS[name]
+    data = _rounded(_rows(rows=16), dtype)
+    x = ember.tensor(data, dtype=dtype, requires_grad=True)
+    out = fn(x)
+    upstream = _rounded(np.random.default_rng(2).standard_normal(out.shape) + 1.0, dtype)
+    (out * ember.tensor(upstream, dtype=dtype)).sum().backward()
+    assert x.grad.dtype == dtype
+    _close(x.grad, _np_grad(name, data, upstream), dtype, f"grad of {name}")
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_low_precision_sum_compiled_equals_eager(dtype):
+    x = ember.tensor(np.full((3, 2048), 0.1), dtype=dtype)
+    fast = ember.jit(lambda t: (ember.sum(t, axis=1), ember.softmax(t, axis=1)))
+    for compiled, eager in zip(fast(x), (ember.sum(x, axis=1), ember.softmax(x, axis=1))):
+        np.testing.assert_array_equal(compiled.numpy(), eager.numpy())
+
+
+@pytest.mark.parametrize("name", ["std", "var"])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_std_var_gradient_over_equal_values_is_zero(name, ddof):
+    data = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])
+    x = ember.tensor(data, requires_grad=True)
+    getattr(ember, name)(x, axis=1, ddof=ddof).sum().backward()
+    grad = x.grad.numpy()
+    assert np.isfinite(grad).all()
+    np.testing.assert_array_equal(grad[0], 0.0)
+    if torch is not None:
+        t = torch.tensor(data, requires_grad=True)
+        getattr(torch, name)(t, dim=1, correction=ddof).sum().backward()
+        np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_std_of_equal_values_second_order_is_finite():
+    x = ember.tensor(np.full((2, 4), 3.0), requires_grad=True)
+    (g,) = ember.grad([ember.std(x)], [x], create_graph=True)
+    (gg,) = ember.grad([(g * g).sum()], [x], allow_unused=True)
+    assert np.isfinite(g.detach().numpy()).all() and (gg is None or np.isfinite(gg.numpy()).all())
+
+
+@pytest.mark.skipif(torch is None, reason="needs PyTorch")
+def test_bfloat16_reductions_agree_with_pytorch():
+    data = _rounded(_rows(rows=8, cols=4096), bfloat16)
+    ours = ember.tensor(data, dtype="bfloat16")
+    theirs = torch.tensor(data, dtype=torch.bfloat16)
+    pairs = [
+        (ember.sum(ours, axis=1), theirs.sum(1)),
+        (ember.mean(ours, axis=1), theirs.mean(1)),
+        (ember.var(ours, axis=1, ddof=1), theirs.var(1)),
+        (ember.softmax(ours, axis=1), torch.softmax(theirs, 1)),
+    ]
+    for got, expected in pairs:
+        _close(got, expected.float().numpy().astype(np.float64), bfloat16, "vs torch")
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_batch_norm_gradient_forms_agree_in_low_precision(dtype):
+    data = _rounded(_rows(rows=256, cols=4), dtype)
+    x = ember.tensor(data, dtype=dtype, requires_grad=True)
+    upstream = ember.tensor(np.linspace(-1, 1, data.size).reshape(data.shape), dtype=dtype)
+    (ember.batch_norm(x, None, None, training=True) * upstream).sum().backward()  # the array form
+    (tensor_form,) = ember.grad([(ember.batch_norm(x, None, None, training=True) * upstream).sum()], [x],
+                                create_graph=True)  # the rule written with Ember ops
+    assert tensor_form.dtype == x.grad.dtype == dtype
+    expected = _np_grad("batch_norm", data.T, upstream.numpy().astype(np.float64).T).T
+    _close(x.grad, expected, dtype, "array form")
+    _close(tensor_form.detach(), expected, dtype, "Tensor form")
