@@ -137,19 +137,6 @@ def _reflected(fn):
     return reflected
 
 
-def _inplace(fn):
-    def inplace(self, other):
-        from ember import autograd
-
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"{fn.__name__}_: in-place update of a tensor that requires grad; use ember.no_grad()")
-        result = fn(self, other)
-        self.data[...] = result.data
-        return self
-
-    return inplace
-
-
 def attach_methods(cls) -> None:
     """Give Tensor its operators and methods: each is the op function itself, taking the tensor first."""
     operators = {
@@ -168,8 +155,6 @@ def attach_methods(cls) -> None:
     for name, fn in reflected.items():
         setattr(cls, name, _reflected(fn))
     cls.__pos__ = lambda self: self
-    for fn in (add, sub, mul, div):
-        setattr(cls, fn.__name__ + "_", _inplace(fn))
     methods = [
         abs, add, all, any, argmax, argmin, broadcast_to, chunk, clip, cos, div, erf, exp, expand, flatten,
         gather, index_add, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,

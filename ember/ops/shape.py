@@ -3,6 +3,8 @@ helpers built on them (squeeze, unsqueeze, flatten, split, unbroadcast)."""
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from ember.autograd import apply
 from ember.ops.convert import as_tensor
 from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
@@ -328,18 +330,22 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
-def split(x: Tensor, sections, axis: int = 0) -> list:
-    """Split into ``sections`` equal parts (an int) or into parts of the given sizes (a list), like
-    ``torch.split`` with sizes and ``numpy.array_split``-free equal parts."""
+def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
+    """Split along ``axis`` into parts of ``split_size_or_sections`` elements (an int; the last part may be
+    smaller) or into parts of the given sizes (a list), like ``torch.split``. For a number of equal parts
+    use ``chunk``."""
     x = as_tensor(x)
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"split: axis {axis} is out of range for {x.ndim} dimensions, shape {list(x.shape)}")
     axis = axis % x.ndim
     length = x.shape[axis]
-    if isinstance(sections, int):
-        if sections <= 0 or length % sections:
-            raise ValueError(f"split: axis {axis} of length {length} does not split into {sections} equal parts")
-        sizes = [length // sections] * sections
+    if isinstance(split_size_or_sections, Integral):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: the part size must be positive, got {size}")
+        sizes = [size] * (length // size) + ([length % size] if length % size else [])
     else:
-        sizes = list(sections)
+        sizes = list(split_size_or_sections)
         if sum(sizes) != length:
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
     parts, start = [], 0
