@@ -73,7 +73,7 @@ from ember.compat.tf.array_ops import (
     pad,
     random_normal,
     random_uniform,
-    range,
+    range_,
     rank,
     reshape,
     shape,
@@ -136,6 +136,7 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "while_loop", "zeros", "zeros_initializer", "zeros_like",
 ]
 
+range = range_  # noqa: A001  (tf.range)
 globals().update(FUNCTIONS)  # the elementwise and reduction names: tf.add, tf.exp, tf.reduce_sum...
 
 float_ = float32

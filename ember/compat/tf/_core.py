@@ -195,10 +195,10 @@ class Tensor:
 
 def _operator(fn, name):
     def method(self, other):
-        return op(fn, (self, as_tf(other)), name=name)
+        return op(fn, (self, as_tf(other, self.graph)), name=name)
 
     def reflected(self, other):
-        return op(fn, (as_tf(other), self), name=name)
+        return op(fn, (as_tf(other, self.graph), self), name=name)
 
     return method, reflected
 
@@ -322,9 +322,14 @@ def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
     return Tensor(lambda: t, name=name, shape=array.shape, dtype=array.dtype)
 
 
-def as_tf(value) -> Tensor:
-    """``value`` as a tf Tensor (a constant when it is not one)."""
-    return value if isinstance(value, Tensor) else constant(value)
+def as_tf(value, graph: Graph | None = None) -> Tensor:
+    """``value`` as a tf Tensor (a constant, in ``graph`` or the default graph, when it is not one)."""
+    if isinstance(value, Tensor):
+        return value
+    if graph is None or graph is get_default_graph():
+        return constant(value)
+    with graph.as_default():
+        return constant(value)
 
 
 convert_to_tensor = as_tf

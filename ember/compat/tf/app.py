@@ -29,15 +29,20 @@ class _Flags:
         """Parse ``--name=value`` flags out of ``argv``; return the rest (program name first)."""
         parser = argparse.ArgumentParser(prog=argv[0] if argv else None)
         for name, default in self._defaults.items():
-            kind = self._types[name]
-            if kind is bool:
-                parser.add_argument(f"--{name}", type=_boolean, nargs="?", const=True, default=default,
-                                    help=self._helps[name])
-            else:
-                parser.add_argument(f"--{name}", type=kind, default=default, help=self._helps[name])
-        known, rest = parser.parse_known_args(argv[1:])
+            kind = _boolean if self._types[name] is bool else self._types[name]
+            parser.add_argument(f"--{name}", type=kind, default=default, help=self._helps[name])
+        known, rest = parser.parse_known_args([self._spell_out(arg) for arg in argv[1:]])
         object.__setattr__(self, "_values", vars(known))
         return argv[:1] + rest
+
+    def _spell_out(self, arg: str) -> str:
+        """absl's boolean forms: ``--flag`` is ``--flag=true`` and ``--noflag`` is ``--flag=false``."""
+        name = arg[2:]
+        if self._types.get(name) is bool:
+            return f"--{name}=true"
+        if name.startswith("no") and self._types.get(name[2:]) is bool:
+            return f"--{name[2:]}=false"
+        return arg
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

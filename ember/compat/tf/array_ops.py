@@ -59,7 +59,8 @@ def _unary(tf_name: str, fn):
 
 def _binary(tf_name: str, fn):
     def binary(x, y, name: str | None = None) -> Tensor:
-        return op(fn, (as_tf(x), as_tf(y)), name=name or tf_name)
+        graph = next((t.graph for t in (x, y) if isinstance(t, Tensor)), None)  # a constant joins its partner's graph
+        return op(fn, (as_tf(x, graph), as_tf(y, graph)), name=name or tf_name)
 
     binary.__name__ = tf_name
     binary.__doc__ = f"Elementwise ``tf.{tf_name}`` with broadcasting."
@@ -237,7 +238,7 @@ def rank(input, name: str | None = None) -> Tensor:
     return op(lambda x: ember.tensor(np.array(x.ndim, np.int32)), (as_tf(input),), name=name or "Rank")
 
 
-def range(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:  # noqa: A001
+def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:
     """``[start, start + delta, ...)`` below ``limit`` (``range(n)``: ``0..n-1``)."""
     if limit is None:
         start, limit = 0, start
@@ -388,7 +389,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     depends on a fed or computed value raises, naming the loop."""
     single = not isinstance(loop_vars, (list, tuple))
     state = [loop_vars] if single else list(loop_vars)
-    for _ in builtins.range(maximum_iterations if maximum_iterations is not None else 100_000):
+    for _ in range(maximum_iterations if maximum_iterations is not None else 100_000):
         keep = cond(*state)
         if isinstance(keep, Tensor):
             keep = _constant_value(keep, "tf.while_loop")

@@ -40,7 +40,7 @@ class SummaryOp(Tensor):
             if kind == "scalar":
                 merged.value.extend(tbx.summary.scalar(tag, float(value)).value)
             else:
-                merged.value.extend(tbx.summary.histogram(tag, value, "tensorflow").value)
+                merged.value.extend(tbx.summary.histogram(tag, value, "auto").value)
         return merged.SerializeToString()
 
 
