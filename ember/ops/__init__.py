@@ -1,6 +1,7 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
 this package gathers them and attaches the Tensor operators and methods."""
 
+from ember.ops import torch_names as _torch_names
 from ember.ops.activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu6, silu, softmax
 from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
@@ -72,9 +73,7 @@ from ember.ops.reduction import (
     argmax,
     argmin,
     logsumexp,
-    max,
     mean,
-    min,
     prod,
     std,
     sum,
@@ -89,7 +88,6 @@ from ember.ops.shape import (
     concat,
     concatenate,
     expand,
-    expand_dims,
     flatten,
     moveaxis,
     pad,
@@ -107,6 +105,20 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
+
+# PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
+# here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
+(
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
+    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+) = (_torch_names.with_torch_names(fn) for fn in (
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
+    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+))
+expand_dims = unsqueeze
+max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
+min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
+transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs",
@@ -166,6 +178,6 @@ def attach_methods(cls) -> None:
     cls.pow = power
     cls.clamp = clip
     cls.view = reshape
-    cls.amax, cls.amin = max, min
+    cls.amax, cls.amin = amax, amin
     cls.T = property(lambda self: transpose(self))
     cls.mT = property(lambda self: swapaxes(self, -1, -2))
