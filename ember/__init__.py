@@ -26,6 +26,8 @@ from ember import nn
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember import cuda
+from ember import utils
+from ember.pytorch_aliases import double, float, half, inference_mode, int, int16, long, short  # noqa: A004
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device

@@ -11,6 +11,7 @@ import numpy as np
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.tensor_inplace import InplaceMethods
+from ember.tensor_torch import TorchMethods
 
 _PYTHON_DEFAULTS = {
     "f": np.dtype(np.float32), "i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_),
@@ -35,7 +36,7 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
-class Tensor(InplaceMethods):
+class Tensor(InplaceMethods, TorchMethods):
     """An n-dimensional array with autograd.
 
     >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -161,6 +162,9 @@ class Tensor(InplaceMethods):
         if target is not None:
             if isinstance(target, (Device,)) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
                 device = target
+            elif isinstance(target, str) and target.split(":")[0] in _OTHER_DEVICES:
+                raise ValueError(f"to(): Ember has no {target!r} device; its devices are 'cpu' and 'cuda' "
+                                 "(or 'cuda:N' for the N-th GPU)")
             else:
                 dtype = target
         out = self
@@ -289,6 +293,7 @@ class Tensor(InplaceMethods):
 
 
 _new = object.__new__
+_OTHER_DEVICES = ("gpu", "mps", "xpu", "tpu", "hip", "xla", "meta", "ipu", "vulkan")
 
 
 class _HookHandle:

@@ -43,3 +43,8 @@ __all__ = [
     "functional", "lr_scheduler", "rmsprop_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
     "sparse_ftrl_update", "sparse_sgd_update",
 ]
+
+from ember.optim.adadelta import Adadelta, adadelta_update  # noqa: E402  (PyTorch-surface additions)
+from ember.optim.lbfgs import LBFGS  # noqa: E402
+
+__all__ += ["Adadelta", "LBFGS", "adadelta_update"]
