@@ -28,3 +28,53 @@ def write_mnist_pickle(directory: str) -> str:
     with gzip.open(path, "wb", compresslevel=1) as f:
         pickle.dump(sets, f)
     return path
+
+
+class MnistDataSet:
+    """One split as TF-1's tutorial ``DataSet``: ``images`` (n, 784), ``labels``, ``num_examples`` and
+    ``next_batch``, which reshuffles at every epoch (its own seeded generator, so runs repeat) and fills the
+    last batch of an epoch from the next one."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, seed: int):
+        self.images, self.labels = images, labels
+        self.num_examples = len(images)
+        self.epochs_completed = 0
+        self._position = 0
+        self._rng = np.random.RandomState(seed)
+        self._order = None
+
+    def _shuffle(self) -> None:
+        self._order = self._rng.permutation(self.num_examples)
+
+    def next_batch(self, batch_size: int, fake_data: bool = False, shuffle: bool = True) -> tuple:
+        if self._order is None:
+            self._order = self._rng.permutation(self.num_examples) if shuffle else np.arange(self.num_examples)
+        rows = []
+        while len(rows) < batch_size:
+            take = min(batch_size - len(rows), self.num_examples - self._position)
+            rows.extend(self._order[self._position:self._position + take])
+            self._position += take
+            if self._position == self.num_examples:
+                self.epochs_completed += 1
+                self._position = 0
+                self._order = self._rng.permutation(self.num_examples) if shuffle else self._order
+        rows = np.array(rows)
+        return self.images[rows], self.labels[rows]
+
+
+class _InputData:
+    """Stands in for ``tensorflow.examples.tutorials.mnist.input_data`` (scikit-learn's digits, no download)."""
+
+    @staticmethod
+    def read_data_sets(train_dir=None, one_hot: bool = False, **unused):
+        images, labels = digits_as_mnist()
+        if one_hot:
+            labels = np.eye(10, dtype=np.float32)[labels]
+        parts = ((0, 1200), (1200, 1400), (1400, len(images)))
+        train, validation, test = (MnistDataSet(images[a:b], labels[a:b], seed=i) for i, (a, b) in enumerate(parts))
+        from types import SimpleNamespace
+
+        return SimpleNamespace(train=train, validation=validation, test=test)
+
+
+input_data = _InputData()

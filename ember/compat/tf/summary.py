@@ -85,6 +85,7 @@ class FileWriter:
             proto.ParseFromString(summary)
             summary = proto
         self.writer.add_summary(summary, None if global_step is None else int(global_step), walltime)
+        self.writer.flush()  # (TF-1 scripts often never close their writer)
 
     def add_graph(self, graph, global_step=None) -> None:
         """Accepted for compatibility; Ember does not write the graph definition."""
