@@ -204,3 +204,13 @@ def test_cuda_helpers_in_torchs_names():
     if not ember.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             ember.cuda.current_device()
+
+
+def test_tensor_repeat_tiles_as_torch_and_numpys_form_needs_axis():
+    ours, theirs = _pair(2, 3)
+    np.testing.assert_array_equal(ours.repeat(2, 3).numpy(), theirs.repeat(2, 3).numpy())
+    np.testing.assert_array_equal(ours.repeat(4, 1, 1).numpy(), theirs.repeat(4, 1, 1).numpy())
+    np.testing.assert_array_equal(ours.repeat_interleave(2).numpy(), theirs.repeat_interleave(2).numpy())
+    np.testing.assert_array_equal(ours.repeat(2, axis=1).numpy(), np.repeat(theirs.numpy(), 2, axis=1))
+    with pytest.raises(ValueError, match="one per dimension"):
+        ours.repeat(2)

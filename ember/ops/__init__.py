@@ -176,6 +176,8 @@ def attach_methods(cls) -> None:
     for fn in methods:
         setattr(cls, fn.__name__, fn)
     cls.pow = power
+    cls.repeat = _torch_names.tensor_repeat(repeat, tile)  # PyTorch's Tensor.repeat tiles
+    cls.repeat_interleave = repeat
     cls.clamp = clip
     cls.view = reshape
     cls.amax, cls.amin = amax, amin

@@ -101,3 +101,25 @@ def transpose_any(permute):
     transpose.__doc__ = ("Swap two axes (``transpose(x, 0, 1)``, as PyTorch), permute them (``transpose(x, (2, 0, 1))``"
                          ", as NumPy), or reverse them (``transpose(x)``).")
     return transpose
+
+
+_NO_AXIS = object()
+
+
+def tensor_repeat(repeat, tile):
+    """``Tensor.repeat`` as PyTorch's (``x.repeat(2, 3)`` tiles); with ``axis=`` it is NumPy's elementwise repeat."""
+
+    def method(self, *sizes, axis=_NO_AXIS, repeats=None):
+        if axis is not _NO_AXIS or repeats is not None:  # NumPy's form: x.repeat(3, axis=1)
+            count = repeats if repeats is not None else sizes[0]
+            return repeat(self, count, axis=None if axis is _NO_AXIS else axis)
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor of {self.ndim} dimensions, shape "
+                             f"{list(self.shape)}; give one per dimension (or use repeat_interleave / axis=)")
+        return tile(self, tuple(sizes))
+
+    method.__name__ = "repeat"
+    method.__doc__ = tensor_repeat.__doc__
+    return method
