@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from ember.autograd import is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend.dtypes import float16, float32, float64, int16, int32, int64
+from ember.creation import get_default_device, set_default_device
 
-__all__ = ["double", "float", "half", "inference_mode", "int", "int16", "long", "short"]
+__all__ = [
+    "double", "float", "get_default_device", "half", "inference_mode", "int", "int16", "long", "set_default_device",
+    "short",
+]
 
 long = int64
 int = int32  # noqa: A001  (torch.int is int32)

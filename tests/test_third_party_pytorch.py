@@ -1,4 +1,5 @@
-"""PyTorch tutorial scripts (github.com/pytorch/tutorials, beginner_source/examples_nn, BSD-3-Clause) with
+"""PyTorch tutorial scripts (github.com/pytorch/tutorials, beginner_source/examples_nn and examples_autograd,
+BSD-3-Clause) with
 ``torch`` renamed to ``ember`` and nothing else, run side by side with the originals on PyTorch.
 
 Each script fits a cubic to sin(x) on [-pi, pi] from random initial weights; the scripts draw them from
@@ -36,7 +37,9 @@ def torch_original(tmp_path):
     return write
 
 
-@pytest.mark.parametrize("name", ["polynomial_nn.py", "polynomial_optim.py", "polynomial_module.py"])
+@pytest.mark.parametrize("name", [
+    "polynomial_autograd.py", "polynomial_nn.py", "polynomial_optim.py", "polynomial_module.py",
+])
 def test_polynomial_tutorials_land_where_pytorch_lands(name, torch_original):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -47,6 +50,7 @@ def test_polynomial_tutorials_land_where_pytorch_lands(name, torch_original):
         theirs = _coefficients(run_script(os.path.relpath(torch_original(name), HERE), []))
     finally:
         torch.set_num_threads(threads)
+        ember.set_default_device("cpu")  # (polynomial_autograd.py sets it)
     assert ours.shape == theirs.shape == (4,)
     assert (np.abs(ours - theirs) <= SPREAD).all(), (ours, theirs)
     assert (np.abs(ours - LEAST_SQUARES) <= SPREAD).all(), ours

@@ -214,3 +214,11 @@ def test_tensor_repeat_tiles_as_torch_and_numpys_form_needs_axis():
     np.testing.assert_array_equal(ours.repeat(2, axis=1).numpy(), np.repeat(theirs.numpy(), 2, axis=1))
     with pytest.raises(ValueError, match="one per dimension"):
         ours.repeat(2)
+
+
+def test_set_default_device_is_where_creation_functions_put_tensors():
+    assert ember.get_default_device() == ember.device("cpu")
+    ember.set_default_device("cpu")
+    assert ember.zeros(2).device.type == "cpu" and ember.tensor([1.0]).device.type == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        ember.set_default_device("gpu")
