@@ -1,6 +1,5 @@
 """PyTorch tutorial scripts (github.com/pytorch/tutorials, beginner_source/examples_nn and examples_autograd,
-BSD-3-Clause) with
-``torch`` renamed to ``ember`` and nothing else, run side by side with the originals on PyTorch.
+BSD-3-Clause) with ``torch`` renamed to ``ember`` and nothing else, run side by side with the originals on PyTorch.
 
 Each script fits a cubic to sin(x) on [-pi, pi] from random initial weights; the scripts draw them from
 their framework's generator, so the two runs start from different points. The check: both land on the
