@@ -72,13 +72,29 @@ def _write(tensor, name: str, result):
         raise RuntimeError(
             f"{name}: result type {array.dtype} cannot be cast to the tensor's dtype {tensor.dtype} in place"
         )
-    if not tensor.data.flags.writeable:
+    if not getattr(tensor.data.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
         raise RuntimeError(
             f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
             "clone() it first"
         )
     tensor.data[...] = array
     return tensor
+
+
+def _operator(fn_name: str, method: str):
+    """``x += y`` and friends: in place on concrete tensors. While a graph is built or traced the result is a
+    symbolic value, which is returned so that Python rebinds the name, as it did before in-place operators."""
+
+    def inplace(self, other):
+        result = getattr(_ops(), fn_name)(self, other)
+        if not hasattr(result.data, "flags"):  # a graph Value: its data is a shape/dtype spec
+            return result
+        _check(self, method, other)
+        return _write(self, method, result)
+
+    inplace.__name__ = method
+    inplace.__doc__ = f"``self = {fn_name}(self, other)`` written into this tensor's array."
+    return inplace
 
 
 def _binary(fn_name: str, method: str):
@@ -117,16 +133,16 @@ class InplaceMethods:
 
     __slots__ = ()
 
-    __iadd__ = _binary("add", "__iadd__")
-    __isub__ = _binary("sub", "__isub__")
-    __imul__ = _binary("mul", "__imul__")
-    __itruediv__ = _binary("div", "__itruediv__")
-    __ifloordiv__ = _binary("floor_divide", "__ifloordiv__")
-    __imod__ = _binary("remainder", "__imod__")
-    __ipow__ = _binary("power", "__ipow__")
-    __iand__ = _binary("bitwise_and", "__iand__")
-    __ior__ = _binary("bitwise_or", "__ior__")
-    __ixor__ = _binary("bitwise_xor", "__ixor__")
+    __iadd__ = _operator("add", "__iadd__")
+    __isub__ = _operator("sub", "__isub__")
+    __imul__ = _operator("mul", "__imul__")
+    __itruediv__ = _operator("div", "__itruediv__")
+    __ifloordiv__ = _operator("floor_divide", "__ifloordiv__")
+    __imod__ = _operator("remainder", "__imod__")
+    __ipow__ = _operator("power", "__ipow__")
+    __iand__ = _operator("bitwise_and", "__iand__")
+    __ior__ = _operator("bitwise_or", "__ior__")
+    __ixor__ = _operator("bitwise_xor", "__ixor__")
     mul_ = _binary("mul", "mul_")
     div_ = _binary("div", "div_")
     pow_ = _binary("power", "pow_")

@@ -85,11 +85,15 @@ def test_in_place_ops_keep_shape_and_refuse_narrowing_casts_as_torch():
     assert half.dtype == np.float32
 
 
-def test_in_place_ops_are_refused_on_graph_values():
+def test_in_place_methods_are_refused_on_graph_values_and_operators_rebind():
     g = ember.graph.Graph()
     x = g.input("x", (2,), "float32")
-    with g.building(), pytest.raises(TypeError, match="not recorded into a graph"):
-        x += 1
+    with g.building():
+        y = x
+        y += 1  # a symbolic value cannot change in place: the name is rebound to the new value
+        assert y is not x and y.shape == (2,)
+        with pytest.raises(TypeError, match="not recorded into a graph"):
+            x.add_(1)
 
 
 def test_normal_and_uniform_fill_in_place_from_the_seeded_generator():
