@@ -9,6 +9,7 @@ hold parameter groups and state and call them.
 """
 
 from ember.optim import functional, lr_scheduler
+from ember.optim.adadelta import Adadelta, adadelta_update
 from ember.optim.clip import clip_grad_norm_, clip_grad_value_
 from ember.optim.functional import (
     adagrad_update,
@@ -22,6 +23,7 @@ from ember.optim.functional import (
     sparse_ftrl_update,
     sparse_sgd_update,
 )
+from ember.optim.lbfgs import LBFGS
 from ember.optim.lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,
@@ -37,14 +39,9 @@ from ember.optim.lr_scheduler import (
 from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, SparseAdam
 
 __all__ = [
-    "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "Ftrl", "LRScheduler", "LambdaLR", "LinearLR",
-    "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "SGD", "SequentialLR", "SparseAdam",
-    "StepLR", "adagrad_update", "adam_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_", "ftrl_update",
-    "functional", "lr_scheduler", "rmsprop_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
-    "sparse_ftrl_update", "sparse_sgd_update",
+    "Adadelta", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "Ftrl", "LBFGS", "LRScheduler",
+    "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "SGD",
+    "SequentialLR", "SparseAdam", "StepLR", "adadelta_update", "adagrad_update", "adam_update", "adamw_update",
+    "clip_grad_norm_", "clip_grad_value_", "ftrl_update", "functional", "lr_scheduler", "rmsprop_update",
+    "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_sgd_update"
 ]
-
-from ember.optim.adadelta import Adadelta, adadelta_update  # noqa: E402  (PyTorch-surface additions)
-from ember.optim.lbfgs import LBFGS  # noqa: E402
-
-__all__ += ["Adadelta", "LBFGS", "adadelta_update"]
