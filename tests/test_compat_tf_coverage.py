@@ -158,6 +158,45 @@ def test_gru_and_basic_rnn_cells_and_sequence_length():
     np.testing.assert_allclose(final, h, rtol=1e-5, atol=1e-6)
 
 
+def test_sizes_from_tf_shape_are_read_when_the_session_runs():
+    x = tf.placeholder(tf.float32, [None, 3])
+    batch = tf.shape(x)[0]
+    noise = tf.random_normal(tf.shape(x), stddev=2.0)
+    index = tf.range(0, batch) * 3 + 2  # dynamic_rnn tutorial's indexing trick
+    picked = tf.gather(tf.reshape(x, [-1]), index)
+    flat = tf.reshape(x, tf.shape(tf.zeros([3, 4])))
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    out = _run({"noise": noise, "picked": picked, "ones": tf.ones(tf.shape(x)), "batch": batch}, {x: values})
+    assert out["noise"].shape == (4, 3) and out["ones"].shape == (4, 3) and out["batch"] == 4
+    np.testing.assert_array_equal(out["picked"], values[:, 2])
+    assert _run(flat, {x: values}).shape == (3, 4)
+
+
+def test_bidirectional_rnns_concatenate_forward_and_reversed_backward_outputs():
+    steps = [tf.placeholder(tf.float32, [None, 2]) for _ in range(3)]
+    fw, bw = tf.nn.rnn_cell.BasicRNNCell(4), tf.nn.rnn_cell.BasicRNNCell(4)
+    outputs, state_fw, state_bw = tf.contrib.rnn.static_bidirectional_rnn(fw, bw, steps, dtype=tf.float32)
+    assert fw.variables["kernel"].name == "bidirectional_rnn/fw/basic_rnn_cell/kernel"
+    data = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([outputs, state_fw, state_bw], dict(zip(steps, data)))
+        kernels = sess.run([fw.variables["kernel"], bw.variables["kernel"]])
+
+    def run(kernel, sequence):
+        h, hs = np.zeros((5, 4)), []
+        for x in sequence:
+            h = np.tanh(np.concatenate([x, h], 1) @ kernel)
+            hs.append(h)
+        return hs
+
+    forward, backward = run(kernels[0], data), run(kernels[1], data[::-1])[::-1]
+    for t in range(3):
+        np.testing.assert_allclose(got[0][t], np.concatenate([forward[t], backward[t]], 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], forward[-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[2], backward[0], rtol=1e-5, atol=1e-6)
+
+
 # --- shape and indexing ops, dtypes ----------------------------------------------------------------------
 
 

@@ -190,6 +190,12 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __getitem__(self, index):
+        if self.kind == "Shape" and isinstance(index, int):  # tf.shape(x)[i]: a size known when the Session runs
+            source, dtype = self.source, self.dtype
+            dim = op(lambda x: ember.tensor(np.array(x.shape[index], dtype)), (source,), name="strided_slice",
+                     kind="ShapeDim")
+            dim.source, dim.axis = source, index
+            return dim
         return op(lambda x: x[index], (self,), name="strided_slice")
 
 

@@ -141,10 +141,31 @@ def _static_shape(shape) -> tuple:
     return tuple(-1 if d is None else int(d) for d in shape)
 
 
+def run_time_dims(what: str, shape) -> tuple:
+    """(source tensors, resolve) for a shape with parts known only when the Session runs: ``tf.shape(t)`` or
+    a list holding ``tf.shape(t)[i]``; ``resolve(*source values)`` gives the ints. Other tensors raise."""
+    if isinstance(shape, Tensor) and shape.kind == "Shape":
+        return [shape.source], lambda value: tuple(value.shape)
+    if isinstance(shape, Tensor):
+        raise TypeError(f"{what}: a shape given as tf.Tensor '{shape.name}' ({shape.kind}) is not supported; pass "
+                        "ints, tf.shape(t) or tf.shape(t)[i]")
+    sources, getters = [], []
+    for d in shape:
+        if isinstance(d, Tensor) and d.kind == "ShapeDim":
+            sources.append(d.source)
+            getters.append(lambda values, k=len(sources) - 1, axis=d.axis: values[k].shape[axis])
+        elif isinstance(d, Tensor):
+            raise TypeError(f"{what}: the size tf.Tensor '{d.name}' is not supported; pass ints or tf.shape(t)[i]")
+        else:
+            getters.append(lambda values, v=-1 if d is None else int(d): v)
+    return sources, lambda *values: tuple(g(values) for g in getters)
+
+
 def reshape(tensor, shape, name: str | None = None) -> Tensor:
-    """The same elements in ``shape`` (one -1 allowed)."""
-    shape = _static_shape(shape)
-    return op(lambda x: ember.reshape(x, shape), (as_tf(tensor),), name=name or "Reshape")
+    """The same elements in ``shape`` (one -1 allowed; ``tf.shape(t)`` and ``tf.shape(t)[i]`` too)."""
+    sources, resolve = run_time_dims("tf.reshape", shape)
+    return op(lambda x, *values: ember.reshape(x, resolve(*values)), (as_tf(tensor), *sources),
+              name=name or "Reshape")
 
 
 def transpose(a, perm=None, name: str | None = None) -> Tensor:
@@ -226,7 +247,10 @@ def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None, const
 def shape(input, name: str | None = None, out_type=int32) -> Tensor:
     """The dynamic shape of ``input`` as a 1-D integer tensor (known when the Session runs)."""
     out_type = as_tf_dtype(out_type)
-    return op(lambda x: ember.tensor(np.array(x.shape, out_type)), (as_tf(input),), name=name or "Shape")
+    source = as_tf(input)
+    result = op(lambda x: ember.tensor(np.array(x.shape, out_type)), (source,), name=name or "Shape", kind="Shape")
+    result.source = source  # (so that sizes taken from it can be read when the Session runs)
+    return result
 
 
 def size(input, name: str | None = None, out_type=int32) -> Tensor:
@@ -242,9 +266,11 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tenso
     """``[start, start + delta, ...)`` below ``limit`` (``range(n)``: ``0..n-1``)."""
     if limit is None:
         start, limit = 0, start
-    for arg, value in (("start", start), ("limit", limit), ("delta", delta)):
-        if isinstance(value, Tensor):
-            raise TypeError(f"tf.range: a tf.Tensor {arg} ('{value.name}') is not supported; pass a Python number")
+    bounds = (start, limit, delta)
+    if any(isinstance(v, Tensor) for v in bounds):  # sizes from tf.shape(t)[i], known when the Session runs
+        sources, resolve = run_time_dims("tf.range", bounds)
+        out = as_tf_dtype(dtype) if dtype is not None else int32
+        return op(lambda *values: ember.tensor(np.arange(*resolve(*values)).astype(out)), tuple(sources), name=name)
     values = np.arange(start, limit, delta)
     if dtype is not None:
         values = values.astype(as_tf_dtype(dtype))
@@ -278,14 +304,21 @@ def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) ->
     return op(lambda x: ember.clip(x, clip_value_min, clip_value_max), (as_tf(t),), name=name or "clip_by_value")
 
 
+def _filled(value, shape, dtype, name) -> Tensor:
+    sources, resolve = run_time_dims(f"tf.{name}", shape)
+    if not sources:
+        return constant(np.full(resolve(), value, dtype), name=name)
+    return op(lambda *values: ember.full(resolve(*values), value, dtype=dtype), tuple(sources), name=name)
+
+
 def zeros(shape, dtype=float32, name: str = "zeros") -> Tensor:
-    """A tensor of zeros."""
-    return constant(np.zeros(_static_shape(shape), as_tf_dtype(dtype)), name=name)
+    """A tensor of zeros (``shape`` may be ``tf.shape(t)``)."""
+    return _filled(0, shape, as_tf_dtype(dtype), name)
 
 
 def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
-    """A tensor of ones."""
-    return constant(np.ones(_static_shape(shape), as_tf_dtype(dtype)), name=name)
+    """A tensor of ones (``shape`` may be ``tf.shape(t)``)."""
+    return _filled(1, shape, as_tf_dtype(dtype), name)
 
 
 def fill(dims, value, name: str = "Fill") -> Tensor:
@@ -311,15 +344,24 @@ def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0):
 
 
 def _random(kind, shape, a, b, dtype, name) -> Tensor:
-    """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples."""
-    shape, dtype = tuple(int(d) for d in shape), as_tf_dtype(dtype)
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+    """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples, and the
+    shape may be ``tf.shape(t)`` (or hold ``tf.shape(t)[i]``)."""
+    dtype = as_tf_dtype(dtype)
+    sources, resolve = run_time_dims(f"tf.{name}", shape)
+    scaled = isinstance(a, Tensor) or isinstance(b, Tensor)
+    if not sources and not scaled:
+        shape = resolve()
         return Tensor(lambda: _draw(kind, shape, dtype, float(a), float(b)), name=name, shape=shape, dtype=dtype)
-    low, high = (0.0, 1.0)
-    if kind == "uniform":
-        return op(lambda lo, hi: lo + (hi - lo) * _draw(kind, shape, dtype, low, high),
-                  (as_tf(a), as_tf(b)), name=name)
-    return op(lambda mean, std: mean + std * _draw(kind, shape, dtype, 0.0, 1.0), (as_tf(a), as_tf(b)), name=name)
+    n = len(sources)
+
+    def fn(*values):
+        if not scaled:
+            return _draw(kind, resolve(*values[:n]), dtype, float(a), float(b))
+        draw = _draw(kind, resolve(*values[:n]), dtype, 0.0, 1.0)
+        first, second = values[n], values[n + 1]
+        return first + (second - first) * draw if kind == "uniform" else first + second * draw
+
+    return op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name)
 
 
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name: str = "random_normal") -> Tensor:

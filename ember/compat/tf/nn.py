@@ -6,14 +6,15 @@ import ember
 from ember.compat.tf import rnn as rnn_cell
 from ember.compat.tf._core import Tensor, as_tf, op
 from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
-from ember.compat.tf.rnn import dynamic_rnn, static_rnn
+from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
 
 __all__ = [
-    "avg_pool", "avg_pool2d", "bias_add", "conv2d", "dropout", "dynamic_rnn", "elu", "embedding_lookup",
+    "avg_pool", "avg_pool2d", "bias_add", "bidirectional_dynamic_rnn", "conv2d", "dropout", "dynamic_rnn", "elu",
+    "embedding_lookup",
     "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "log_softmax", "max_pool", "max_pool2d", "moments", "relu",
     "relu6", "rnn_cell", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax",
     "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
-    "sparse_softmax_cross_entropy_with_logits", "static_rnn", "tanh", "xw_plus_b",
+    "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "tanh", "xw_plus_b",
 ]
 
 sigmoid = FUNCTIONS["sigmoid"]

@@ -15,7 +15,7 @@ from ember.compat.tf.variables import get_variable, zeros_initializer
 
 __all__ = [
     "BasicLSTMCell", "BasicRNNCell", "GRUCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "RNNCell",
-    "dynamic_rnn", "static_rnn",
+    "bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn", "static_rnn",
 ]
 
 LSTMStateTuple = namedtuple("LSTMStateTuple", ["c", "h"])
@@ -268,6 +268,43 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
     steps = unstack(inputs, axis=axis)
     outputs, state = static_rnn(cell, steps, initial_state, dtype, sequence_length, scope)
     return stack(outputs, axis=axis), state
+
+
+def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, initial_state_bw=None, dtype=None,
+                             sequence_length=None, scope=None):
+    """A forward and a backward RNN over the list ``inputs``: (per-step concat([fw, bw]), fw state, bw state).
+
+    Without ``sequence_length`` the backward RNN reads the steps in reverse order; with it, Ember refuses
+    (TF reverses each sequence within its own length)."""
+    from ember.compat.tf.array_ops import concat
+
+    if sequence_length is not None:
+        raise ValueError("static_bidirectional_rnn: sequence_length is not supported; pad the sequences to one length")
+    inputs = [as_tf(x) for x in inputs]
+    with variable_scope(scope or "bidirectional_rnn"):
+        forward, state_fw = static_rnn(cell_fw, inputs, initial_state_fw, dtype, scope="fw")
+        backward, state_bw = static_rnn(cell_bw, inputs[::-1], initial_state_bw, dtype, scope="bw")
+    outputs = [concat([f, b], 1) for f, b in zip(forward, backward[::-1])]
+    return outputs, state_fw, state_bw
+
+
+def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, initial_state_fw=None,
+                              initial_state_bw=None, dtype=None, parallel_iterations=None, swap_memory: bool = False,
+                              time_major: bool = False, scope=None):
+    """((forward outputs, backward outputs), (forward state, backward state)) over the time axis of ``inputs``."""
+    from ember.compat.tf.array_ops import stack, unstack
+
+    inputs = as_tf(inputs)
+    axis = 0 if time_major else 1
+    if inputs.shape is None or inputs.shape[axis] is None:
+        raise ValueError(f"bidirectional_dynamic_rnn: the time dimension must be known; got shape {inputs.shape}")
+    if sequence_length is not None:
+        raise ValueError("bidirectional_dynamic_rnn: sequence_length is not supported; pad the sequences to one length")
+    steps = unstack(inputs, axis=axis)
+    with variable_scope(scope or "bidirectional_rnn"):
+        forward, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, scope="fw")
+        backward, state_bw = static_rnn(cell_bw, steps[::-1], initial_state_bw, dtype, scope="bw")
+    return (stack(forward, axis=axis), stack(backward[::-1], axis=axis)), (state_fw, state_bw)
 
 
 def __getattr__(name: str):
