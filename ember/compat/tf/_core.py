@@ -281,10 +281,11 @@ def graph_of(name: str, inputs) -> Graph:
     return inputs[0].graph if inputs else get_default_graph()
 
 
-def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None) -> Tensor:
+def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: Tensor | None = None) -> Tensor:
     """A new tensor for ``fn(*args, **kwargs)``; its static shape and dtype are found by running ``fn`` on
     symbolic Values (the IR's shape rules, unknown dimensions included), so shape errors surface here, at
-    graph-building time. Where a rule needs a size that is unknown, the static shape is left unknown."""
+    graph-building time. Where a rule needs a size that is unknown, the static shape is left unknown, or is
+    ``like``'s when given (a recipe whose result has its input's shape but cannot be probed: random draws)."""
     kwargs = kwargs or {}
     inputs = list(tensors_in(args)) + list(tensors_in(kwargs))
     graph = graph_of(name, inputs)
@@ -297,6 +298,8 @@ def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None) -> Tens
             if known or isinstance(exc, ShapeError):  # sizes known to conflict: an error, as in TensorFlow
                 raise type(exc)(f"{name}: {exc}") from None
             shape = dtype = None
+    if shape is None and like is not None:
+        shape, dtype = like._shape, like.dtype
     if dtype is None:
         dtype = next((t.dtype for t in inputs if t.dtype is not None), None)
     return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph)

@@ -12,8 +12,7 @@ import numpy as np
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op
-from ember.graph.ir import RANDOM
-from ember.ops.registry import Spec
+from ember.ops.effects import random_draw
 
 
 def _logical_xor(a, b):
@@ -338,9 +337,8 @@ def ones_like(tensor, dtype=None, name: str = "ones_like") -> Tensor:
 
 
 def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0):
-    """A RANDOM node of the graph being replayed: fresh samples on every run."""
-    return ember.graph.current().add(RANDOM, (), {"shape": shape, "dtype": dtype, "kind": kind, "a": a, "b": b},
-                                     [Spec(shape, dtype)])[0]
+    """Fresh samples on every run, from Ember's generator (inside a recipe being replayed)."""
+    return random_draw(kind, shape, dtype, a, b)
 
 
 def _random(kind, shape, a, b, dtype, name) -> Tensor:

@@ -210,7 +210,8 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = N
         mask = ember.cast(ember.ge(noise, 1.0 - keep), a.dtype)
         return a / keep * mask
 
-    return op(fn, (as_tf(x), as_tf(keep_prob)), name=name or "dropout")
+    x = as_tf(x)
+    return op(fn, (x, as_tf(keep_prob)), name=name or "dropout", like=x)
 
 
 # --- losses -------------------------------------------------------------------------------------------------
