@@ -26,6 +26,7 @@ from ember.checkpoint import load, save
 from ember import nn
 from ember import graph, passes, runtime
 from ember.jit import jit
+from ember import embedding
 from ember import cuda
 from ember import utils
 from ember.pytorch_aliases import (  # noqa: A004
