@@ -28,6 +28,10 @@ from ember import graph, passes, runtime
 from ember.jit import jit
 from ember import embedding
 from ember import cuda
+from ember import utils
+from ember.pytorch_aliases import (  # noqa: A004
+    double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device, short,
+)
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device

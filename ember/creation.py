@@ -9,9 +9,22 @@ from ember.backend.devices import CPU, Device, move
 from ember.backend.dtypes import DEFAULT_FLOAT, DEFAULT_INT, FLOATING, as_dtype
 from ember.tensor import Tensor
 
+_default_device = CPU
+
+
+def set_default_device(device) -> None:
+    """The device creation functions use when given none (``torch.set_default_device``); cpu to begin with."""
+    global _default_device
+    _default_device = CPU if device is None else Device(device)
+
+
+def get_default_device() -> Device:
+    """The device creation functions use when given none."""
+    return _default_device
+
 
 def _device(device) -> Device:
-    return CPU if device is None else Device(device)
+    return _default_device if device is None else Device(device)
 
 
 def _finish(array, dtype, device, requires_grad) -> Tensor:
@@ -38,6 +51,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
     >>> ember.tensor([[1, 2], [3, 4]], dtype=ember.float32)
     """
+    if device is None and _default_device is not CPU and not hasattr(data, "dtype"):
+        device = _default_device  # (arrays and tensors keep their own device, as in PyTorch)
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 

@@ -10,6 +10,8 @@ import numpy as np
 
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
+from ember.tensor_inplace import InplaceMethods
+from ember.tensor_torch import TorchMethods
 
 _PYTHON_DEFAULTS = {
     "f": np.dtype(np.float32), "i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_),
@@ -34,7 +36,7 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
-class Tensor:
+class Tensor(InplaceMethods, TorchMethods):
     """An n-dimensional array with autograd.
 
     >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -161,6 +163,9 @@ class Tensor:
         if target is not None:
             if isinstance(target, (Device,)) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
                 device = target
+            elif isinstance(target, str) and target.split(":")[0] in _OTHER_DEVICES:
+                raise ValueError(f"to(): Ember has no {target!r} device; its devices are 'cpu' and 'cuda' "
+                                 "(or 'cuda:N' for the N-th GPU)")
             else:
                 dtype = target
         out = self
@@ -260,20 +265,6 @@ class Tensor:
             tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         self.register_hook(keep)
 
-    def zero_(self) -> Tensor:
-        self.data[...] = 0
-        return self
-
-    def fill_(self, value) -> Tensor:
-        self.data[...] = value
-        return self
-
-    def copy_(self, src) -> Tensor:
-        """Overwrite the data in place (shapes must broadcast); not recorded by autograd."""
-        src = src.data if isinstance(src, Tensor) else src
-        self.data[...] = move(src, self.device) if hasattr(src, "dtype") else src
-        return self
-
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:
         return _ops.getitem(self, index)
@@ -309,6 +300,7 @@ class Tensor:
 
 
 _new = object.__new__
+_OTHER_DEVICES = ("gpu", "mps", "xpu", "tpu", "hip", "xla", "meta", "ipu", "vulkan")
 
 
 class _HookHandle:

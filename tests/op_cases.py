@@ -389,11 +389,11 @@ for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
             continue
         _no_torch = _axis == () or (_name == "prod" and isinstance(_axis, tuple))
         _torch_fn = None if _no_torch else _torch_reduce(_tname, _axis, _keep, **_tkw)
-        _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, a, keepdims=k),
+        _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k),
              lambda x, f=_ref, a=_axis, k=_keep: f(x, axis=a, keepdims=k), ins(_sampler(2, 3, 4)), _covers, _torch_fn)
     # std of one element is sqrt(0): its gradient is not finite (as in PyTorch).
     _row(f"{_name}_0d", _fn, _ref, ins(_sampler()), _covers, grad=_name != "std")
-    _row(f"{_name}_method_1d", lambda x, n=_name: getattr(x, n)(0), lambda x, f=_ref: f(x, axis=0),
+    _row(f"{_name}_method_1d", lambda x, n=_name: getattr(x, n)(axis=0), lambda x, f=_ref: f(x, axis=0),
          ins(_sampler(5)), _covers, _torch_reduce(_tname, 0, False, **_tkw))
 
 _row("sum_int", lambda x: x.sum(1), lambda x: x.sum(1), ins(ints(-9, 9, 3, 4)), "sum", lambda x: x.sum(1),

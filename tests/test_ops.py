@@ -371,7 +371,7 @@ ERRORS = [
     ("softmax_axis", lambda: ember.softmax(_f(2, 3), axis=2), ShapeError, ["softmax", "[2, 3]"]),
     ("squeeze_axis", lambda: ember.squeeze(_f(2, 3), axis=3), ShapeError, ["squeeze", "[2, 3]"]),
     ("unsqueeze_axis", lambda: ember.unsqueeze(_f(2, 3), 4), ValueError, ["unsqueeze", "[2, 3]"]),
-    ("split_uneven", lambda: ember.split(_f(5, 2), 2), ValueError, ["split", "5"]),
+    ("split_size_zero", lambda: ember.split(_f(5, 2), 0), ValueError, ["split", "positive"]),
     ("split_sizes", lambda: ember.split(_f(5, 2), [2, 2]), ValueError, ["split", "[2, 2]", "5"]),
     ("pad_width", lambda: ember.pad(_f(2, 3), ((1, 1), (1, 1), (1, 1))), ShapeError, ["pad", "[2, 3]"]),
     ("getitem_out_of_range", lambda: _f(2, 3)[5], (ShapeError, IndexError), ["getitem", "[2, 3]"]),

@@ -18,6 +18,7 @@ import numpy as np
 
 bool_ = np.dtype(np.bool_)
 uint8 = np.dtype(np.uint8)
+int16 = np.dtype(np.int16)
 int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 float16 = np.dtype(np.float16)
@@ -30,14 +31,15 @@ DEFAULT_INT = int64
 
 FLOATING = frozenset({float16, bfloat16, float32, float64})
 LOW_PRECISION = frozenset({float16, bfloat16})  # reduced in float32 and rounded once, as PyTorch does
-INTEGER = frozenset({uint8, int32, int64})
+INTEGER = frozenset({uint8, int16, int32, int64})
 SUPPORTED = FLOATING | INTEGER | {bool_}
 
 # Rank inside each category; float16 and bfloat16 share a rank and meet at float32.
-_RANK = {bool_: 0, uint8: 10, int32: 11, int64: 12, float16: 20, bfloat16: 20, float32: 21, float64: 22}
+_RANK = {bool_: 0, uint8: 10, int16: 11, int32: 12, int64: 13, float16: 20, bfloat16: 20, float32: 21, float64: 22}
 
 _ALIASES = {
-    "bool": bool_, "uint8": uint8, "int32": int32, "int64": int64, "int": int64, "long": int64,
+    "bool": bool_, "uint8": uint8, "int16": int16, "short": int16, "int32": int32, "int64": int64, "int": int64,
+    "long": int64,
     "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
     "float64": float64, "double": float64,
 }

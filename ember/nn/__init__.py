@@ -4,7 +4,7 @@
 >>> loss = ember.nn.CrossEntropyLoss()(net(ember.randn(64, 784)), ember.randint(0, 10, (64,)))
 """
 
-from ember.nn import functional, init
+from ember.nn import functional, init, utils
 from ember.nn.layers.activation import (
     ELU,
     GELU,
@@ -28,7 +28,7 @@ from ember.nn.layers.attention import (
     scaled_dot_product_attention,
 )
 from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from ember.nn.layers.dropout import Dropout
+from ember.nn.layers.dropout import Dropout, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
@@ -55,6 +55,7 @@ from ember.nn.layers.pooling import (
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
 from ember.nn.parameter import Parameter
+from ember.nn.parameter_list import ParameterList
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -66,3 +67,4 @@ __all__ = [
     "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
     "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "functional", "init", "scaled_dot_product_attention",
 ]
+__all__ += ["Dropout2d", "ParameterList", "utils"]  # PyTorch-surface additions

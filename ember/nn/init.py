@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ember import random as _random
+from ember.autograd import no_grad
 from ember.tensor import Tensor
 
 __all__ = [
@@ -29,7 +30,8 @@ def _draw_dtype(tensor: Tensor):
 
 
 def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.copy_(values.astype(tensor.dtype, copy=False))
+    with no_grad():  # initialising a parameter is not a recorded op (torch.nn.init works the same way)
+        tensor.copy_(values.astype(tensor.dtype, copy=False))
     return tensor
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 
+from ember.autograd import no_grad
 from ember.backend.devices import Device
 from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
@@ -405,9 +406,10 @@ class Module:
                               "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        for key, target in own.items():
-            if key in state_dict:
-                target.copy_(state_dict[key])
+        with no_grad():  # loading weights is not a recorded op
+            for key, target in own.items():
+                if key in state_dict:
+                    target.copy_(state_dict[key])
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing ---

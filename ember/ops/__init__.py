@@ -1,6 +1,7 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
 this package gathers them and attaches the Tensor operators and methods."""
 
+from ember.ops import torch_names as _torch_names
 from ember.ops.activation import (
     elu,
     gelu,
@@ -84,9 +85,7 @@ from ember.ops.reduction import (
     argmax,
     argmin,
     logsumexp,
-    max,
     mean,
-    min,
     prod,
     std,
     sum,
@@ -101,7 +100,6 @@ from ember.ops.shape import (
     concat,
     concatenate,
     expand,
-    expand_dims,
     flatten,
     moveaxis,
     pad,
@@ -119,6 +117,20 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
+
+# PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
+# here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
+(
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
+    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+) = (_torch_names.with_torch_names(fn) for fn in (
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
+    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+))
+expand_dims = unsqueeze
+max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
+min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
+transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs",
@@ -151,19 +163,6 @@ def _reflected(fn):
     return reflected
 
 
-def _inplace(fn):
-    def inplace(self, other):
-        from ember import autograd
-
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"{fn.__name__}_: in-place update of a tensor that requires grad; use ember.no_grad()")
-        result = fn(self, other)
-        self.data[...] = result.data
-        return self
-
-    return inplace
-
-
 def attach_methods(cls) -> None:
     """Give Tensor its operators and methods: each is the op function itself, taking the tensor first."""
     operators = {
@@ -182,8 +181,6 @@ def attach_methods(cls) -> None:
     for name, fn in reflected.items():
         setattr(cls, name, _reflected(fn))
     cls.__pos__ = lambda self: self
-    for fn in (add, sub, mul, div):
-        setattr(cls, fn.__name__ + "_", _inplace(fn))
     methods = [
         abs, add, all, any, argmax, argmin, broadcast_to, chunk, clip, cos, div, erf, exp, expand, flatten,
         gather, index_add, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
@@ -193,8 +190,10 @@ def attach_methods(cls) -> None:
     for fn in methods:
         setattr(cls, fn.__name__, fn)
     cls.pow = power
+    cls.repeat = _torch_names.tensor_repeat(repeat, tile)  # PyTorch's Tensor.repeat tiles
+    cls.repeat_interleave = repeat
     cls.clamp = clip
     cls.view = reshape
-    cls.amax, cls.amin = max, min
+    cls.amax, cls.amin = amax, amin
     cls.T = property(lambda self: transpose(self))
     cls.mT = property(lambda self: swapaxes(self, -1, -2))

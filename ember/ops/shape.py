@@ -373,20 +373,21 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
-def split(x: Tensor, sections, axis: int = 0) -> list:
-    """Split into ``sections`` equal parts (an int) or into parts of the given sizes (a list), like
-    ``torch.split`` with sizes and ``numpy.array_split``-free equal parts."""
+def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
+    """Split along ``axis`` into parts of ``split_size_or_sections`` elements (an int; the last part may be
+    smaller) or into parts of the given sizes (a list), like ``torch.split``. For a number of equal parts
+    use ``chunk``."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
     axis = check_axis("split", axis, x.ndim, spec)
     length = x.shape[axis]
-    if not isinstance(sections, (tuple, list)):
-        sections = as_int("split", sections, "sections", spec)
-        if sections <= 0 or length % sections:
-            raise ValueError(f"split: axis {axis} of length {length} does not split into {sections} equal parts")
-        sizes = [length // sections] * sections
+    if not isinstance(split_size_or_sections, (tuple, list)):
+        size = as_int("split", split_size_or_sections, "split_size", spec)
+        if size <= 0:
+            raise ValueError(f"split: the part size must be positive, got {size}")
+        sizes = [size] * (length // size) + ([length % size] if length % size else [])
     else:
-        sizes = list(check_sizes("split", sections, "sizes", spec))
+        sizes = list(check_sizes("split", split_size_or_sections, "sizes", spec))
         if sum(sizes) != length:
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
     parts, start = [], 0

@@ -171,12 +171,12 @@ class MultiheadAttention(Module):
     def _project(self, query: Tensor, key: Tensor, value: Tensor, self_attention: bool):
         b = self.in_proj_bias
         if self._qkv_same_embed_dim and self_attention:
-            return ops.split(ops.linear(query, self.in_proj_weight, b), 3, axis=-1)
+            return ops.chunk(ops.linear(query, self.in_proj_weight, b), 3, axis=-1)
         if self._qkv_same_embed_dim:
-            weights = ops.split(self.in_proj_weight, 3, axis=0)
+            weights = ops.chunk(self.in_proj_weight, 3, axis=0)
         else:
             weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        biases = ops.split(b, 3, axis=0) if b is not None else (None, None, None)
+        biases = ops.chunk(b, 3, axis=0) if b is not None else (None, None, None)
         return [ops.linear(x, w, bias) for x, w, bias in zip((query, key, value), weights, biases)]
 
     def _mask(self, attn_mask, key_padding_mask, like: Tensor, batch: int, length: int, source: int,

@@ -27,3 +27,31 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Module):
+    """In training, zero whole channels of (N, C, H, W) (or (C, H, W)) inputs with probability ``p`` and scale
+    the rest by 1 / (1 - p); in evaluation, the identity.
+
+    >>> drop = ember.nn.Dropout2d(0.2)
+    >>> drop(ember.ones(8, 16, 4, 4)).shape
+    (8, 16, 4, 4)
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Dropout2d: expected (N, C, H, W) or (C, H, W) inputs, got shape {list(x.shape)}")
+        if not self.training or self.p == 0.0:
+            return x
+        ones = x[..., :1, :1] * 0 + 1  # (built from x, so a traced x gives a traced mask)
+        return x * dropout(ones, self.p, True)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"

@@ -1,0 +1,172 @@
+"""TensorFlow-1 names over Ember's graph mode: ``import ember.compat.tf as tf`` and a TF-1 script runs.
+
+A ``tf.Tensor`` here is a recipe: an Ember op function and its arguments. ``Session.run`` replays the
+recipes its fetches need, for the shapes and dtypes of its feeds, through the same Ember op functions on
+symbolic Values (each recipe kind through one entry of ``session.LOWERINGS``): that builds an IR graph,
+which the pass pipeline optimizes and the runtime compiles into one Python function, cached per
+(fetches, feed signature). A TF-1 name Ember does not have raises an AttributeError saying what to use.
+
+>>> x = tf.placeholder(tf.float32, [None, 1])
+>>> w = tf.Variable(tf.zeros([1, 1]))
+>>> loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0))
+>>> train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+>>> with tf.Session() as sess:
+...     sess.run(tf.global_variables_initializer())
+...     sess.run([train, loss], {x: [[1.0], [2.0]]})
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+import sys
+import types
+
+from ember.compat.tf import app, contrib, layers, losses, nn, rnn, summary, train
+from ember.compat.tf._core import (
+    AUTO_REUSE,
+    Graph,
+    Operation,
+    Tensor,
+    TensorShape,
+    add_to_collection,
+    bool,
+    constant,
+    convert_to_tensor,
+    float16,
+    float32,
+    float64,
+    get_collection,
+    get_default_graph,
+    group,
+    int8,
+    int16,
+    int32,
+    int64,
+    name_scope,
+    no_op,
+    placeholder,
+    placeholder_with_default,
+    reset_default_graph,
+    set_random_seed,
+    uint8,
+    variable_scope,
+)
+from ember.compat.tf._missing import missing
+from ember.compat.tf.array_ops import (
+    FUNCTIONS,
+    arg_max,
+    arg_min,
+    argmax,
+    argmin,
+    clip_by_value,
+    concat,
+    cond,
+    count_nonzero,
+    expand_dims,
+    fill,
+    gather,
+    matmul,
+    one_hot,
+    ones,
+    ones_like,
+    pack,
+    pad,
+    random_normal,
+    random_uniform,
+    range_,
+    rank,
+    reshape,
+    shape,
+    size,
+    split,
+    squeeze,
+    stack,
+    tensordot,
+    tile,
+    transpose,
+    truncated_normal,
+    unpack,
+    unstack,
+    where,
+    while_loop,
+    zeros,
+    zeros_like,
+)
+from ember.compat.tf.session import InteractiveSession, Session, get_default_session
+from ember.compat.tf.train import gradients
+from ember.compat.tf.variables import (
+    Variable,
+    all_variables,
+    assign,
+    assign_add,
+    assign_sub,
+    cast,
+    constant_initializer,
+    get_variable,
+    global_variables,
+    global_variables_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    initialize_all_variables,
+    local_variables_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    trainable_variables,
+    truncated_normal_initializer,
+    variables_initializer,
+    zeros_initializer,
+)
+
+__all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
+    "AUTO_REUSE", "Graph", "GraphKeys", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape",
+    "Variable", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin", "assign",
+    "assign_add", "assign_sub", "bool", "cast", "clip_by_value", "compat", "concat", "cond", "constant",
+    "constant_initializer", "contrib", "convert_to_tensor", "count_nonzero", "disable_eager_execution",
+    "disable_v2_behavior", "dtypes", "expand_dims", "fill", "flags", "float16", "float32", "float64", "float_",
+    "gather", "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_variables",
+    "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
+    "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers",
+    "local_variables_initializer", "logging", "losses", "matmul", "name_scope", "nn", "no_op", "one_hot", "ones",
+    "ones_initializer", "ones_like", "pack", "pad", "placeholder", "placeholder_with_default", "random",
+    "random_normal", "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range", "rank",
+    "reset_default_graph", "reshape", "rnn", "set_random_seed", "shape", "size", "split", "squeeze", "stack",
+    "summary", "tensordot", "tile", "train", "trainable_variables", "transpose", "truncated_normal",
+    "truncated_normal_initializer", "uint8", "unpack", "unstack", "variable_scope", "variables_initializer", "where",
+    "while_loop", "zeros", "zeros_initializer", "zeros_like",
+]
+
+range = range_  # noqa: A001  (tf.range)
+globals().update(FUNCTIONS)  # the elementwise and reduction names: tf.add, tf.exp, tf.reduce_sum...
+
+float_ = float32
+__all__ += sorted(FUNCTIONS)
+dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16,
+                               int32=int32, int64=int64, uint8=uint8, bool=bool)
+GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
+                                  SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops")
+initializers = types.SimpleNamespace(
+    zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
+    random_normal=random_normal_initializer, truncated_normal=truncated_normal_initializer,
+    random_uniform=random_uniform_initializer, glorot_uniform=glorot_uniform_initializer,
+    glorot_normal=glorot_normal_initializer, global_variables=global_variables_initializer,
+)
+random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
+                               set_random_seed=set_random_seed)
+logging = types.SimpleNamespace(
+    set_verbosity=lambda level: _logging.getLogger("tensorflow").setLevel(level),
+    DEBUG=_logging.DEBUG, INFO=_logging.INFO, WARN=_logging.WARNING, ERROR=_logging.ERROR, FATAL=_logging.FATAL,
+    info=_logging.getLogger("tensorflow").info, warning=_logging.getLogger("tensorflow").warning,
+)
+flags = app.flags
+
+
+def disable_v2_behavior() -> None:
+    """Accepted for scripts written for ``tensorflow.compat.v1``: Ember's TF is always TF-1 graph mode."""
+
+
+disable_eager_execution = disable_v2_behavior
+compat = types.SimpleNamespace(v1=sys.modules[__name__])
+
+def __getattr__(name: str):
+    raise missing(__name__, name, globals())

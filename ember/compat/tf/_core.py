@@ -1,0 +1,380 @@
+"""TF-1 graphs and tensors: a ``tf.Tensor`` is a recipe (an Ember op function and its arguments) that a
+Session replays on symbolic Values. Each recipe has a ``kind`` (TF's op type); the Session lowers a recipe
+through the table ``session.LOWERINGS`` keyed by that kind."""
+
+from __future__ import annotations
+
+import contextlib
+import types
+
+import numpy as np
+
+import ember
+from ember.backend.dtypes import as_dtype
+from ember.graph.ir import Graph as _IRGraph
+from ember.ops.registry import ShapeError
+
+float16, float32, float64 = (np.dtype(n) for n in ("float16", "float32", "float64"))
+int8, int16, int32, int64, uint8 = (np.dtype(n) for n in ("int8", "int16", "int32", "int64", "uint8"))
+bool = np.dtype("bool")  # noqa: A001  (tf.bool)
+_DTYPE_NAMES = {"float": float32, "double": float64, "int": int32, "half": float16}
+
+
+def as_tf_dtype(dtype) -> np.dtype:
+    """A TF-1 dtype (``tf.float32``, ``"float"``, a NumPy dtype) as a NumPy dtype."""
+    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
+        return _DTYPE_NAMES[dtype]
+    return as_dtype(dtype)
+
+
+class TensorShape(tuple):
+    """A static shape: a tuple of ints and None (unknown dimensions)."""
+
+    def as_list(self) -> list:
+        return list(self)
+
+    @property
+    def ndims(self) -> int:
+        return len(self)
+
+
+class Graph:
+    """A TF-1 graph: the variables, the names and the scopes of the recipes built under it."""
+
+    def __init__(self):
+        self.variables: list = []
+        self.scopes: list[str] = []  # name scopes: prefixes of tensor names
+        self.var_scopes: list[str] = []  # variable scopes: prefixes of get_variable names
+        self.named: dict = {}  # get_variable names -> variables
+        self.by_name: dict = {}  # tensor names -> tensors, for name-based feeds and fetches
+        self.collections: dict[str, list] = {}
+        self.reuse: list = [False]
+        self.names: dict[str, int] = {}
+        self.seed = None
+
+    @contextlib.contextmanager
+    def as_default(self):
+        """Make this the graph new tensors belong to inside the ``with`` block."""
+        _graphs.append(self)
+        try:
+            yield self
+        finally:
+            _graphs.pop()
+
+    def unique_name(self, name: str) -> str:
+        full = "/".join(self.scopes + [name])
+        count = self.names.get(full, 0)
+        self.names[full] = count + 1
+        return full if count == 0 else f"{full}_{count}"
+
+    def get_tensor_by_name(self, name: str) -> Tensor:
+        """The tensor called ``name`` (``"x"`` or TF's ``"x:0"``)."""
+        found = self.by_name.get(name[:-2] if name.endswith(":0") else name)
+        if found is None:
+            raise KeyError(f"The name '{name}' refers to a Tensor which does not exist in the graph")
+        return found
+
+    get_operation_by_name = get_tensor_by_name
+
+    def finalize(self) -> None:
+        """Accepted for compatibility; Ember's graphs are not frozen."""
+
+
+_graphs: list[Graph] = [Graph()]
+
+
+def get_default_graph() -> Graph:
+    """The graph new tensors are added to."""
+    return _graphs[-1]
+
+
+def reset_default_graph() -> None:
+    """Start a fresh default graph."""
+    _graphs[0] = Graph()
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed the generator random ops and initializers draw from."""
+    ember.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def name_scope(name: str, default_name: str | None = None, values=None):
+    """Prefix the names of the tensors created inside the block with ``name/``."""
+    graph = get_default_graph()
+    graph.scopes.append(name or default_name or "scope")
+    try:
+        yield graph.scopes[-1]
+    finally:
+        graph.scopes.pop()
+
+
+@contextlib.contextmanager
+def variable_scope(name_or_scope, default_name: str | None = None, values=None, reuse=None, initializer=None):
+    """A name scope that also prefixes ``get_variable`` names; with ``reuse=True`` (or ``tf.AUTO_REUSE``)
+    ``get_variable`` returns existing variables."""
+    graph = get_default_graph()
+    name = getattr(name_or_scope, "name", name_or_scope) or default_name or "scope"
+    name = name.rsplit("/", 1)[-1] if "/" in name and name.startswith("/".join(graph.var_scopes)) else name
+    graph.scopes.append(name)
+    graph.var_scopes.append(name)
+    graph.reuse.append(graph.reuse[-1] if reuse is None else reuse)
+    try:
+        yield types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
+                                    reuse_variables=lambda: graph.reuse.__setitem__(-1, True))
+    finally:
+        graph.scopes.pop()
+        graph.var_scopes.pop()
+        graph.reuse.pop()
+
+
+AUTO_REUSE = "auto_reuse"
+
+
+class Tensor:
+    """A symbolic TF-1 tensor: ``fn(*args, **kwargs)`` over other tensors, replayed when a Session runs it."""
+
+    __array_priority__ = 1000
+    kind = "Op"  # TF's op type, the key of the Session's lowering table
+
+    def __init__(self, fn, args=(), kwargs=None, name: str = "op", shape=None, dtype=None, kind: str | None = None,
+                 graph: Graph | None = None):
+        self.graph = graph if graph is not None else get_default_graph()
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.name = self.graph.unique_name(name)
+        self.graph.by_name[self.name] = self
+        self._shape = shape
+        self.dtype = dtype
+        if kind is not None:
+            self.kind = kind
+
+    @property
+    def shape(self) -> TensorShape | None:
+        """The static shape (None dimensions unknown until fed), or None when even the rank is unknown."""
+        return None if self._shape is None else TensorShape(self._shape)
+
+    def get_shape(self) -> TensorShape | None:
+        return self.shape
+
+    @property
+    def op(self) -> Tensor:
+        """The op that makes this tensor (here the recipe itself: it has ``name``, ``type`` and ``run``)."""
+        return self
+
+    @property
+    def type(self) -> str:
+        return self.kind
+
+    def eval(self, feed_dict=None, session=None):
+        """``session.run(self, feed_dict)`` with the default session."""
+        from ember.compat.tf.session import default_session
+
+        return (session or default_session()).run(self, feed_dict)
+
+    def run(self, feed_dict=None, session=None) -> None:
+        """Run this op with the default session (``Operation.run``); returns nothing, as in TF-1."""
+        self.eval(feed_dict, session)
+
+    def __repr__(self) -> str:
+        shape = "<unknown>" if self._shape is None else list(self._shape)
+        return f"<tf.Tensor '{self.name}' shape={shape} dtype={self.dtype}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"using tf.Tensor '{self.name}' as a Python bool is not allowed in graph mode")
+
+    def __iter__(self):
+        raise TypeError(f"tf.Tensor '{self.name}' is not iterable in graph mode; use tf.unstack")
+
+    __hash__ = object.__hash__
+
+    def __getitem__(self, index):
+        if self.kind == "Shape" and isinstance(index, int):  # tf.shape(x)[i]: a size known when the Session runs
+            source, dtype = self.source, self.dtype
+            dim = op(lambda x: ember.tensor(np.array(x.shape[index], dtype)), (source,), name="strided_slice",
+                     kind="ShapeDim")
+            dim.source, dim.axis = source, index
+            return dim
+        return op(lambda x: x[index], (self,), name="strided_slice")
+
+
+def _operator(fn, name):
+    def method(self, other):
+        return op(fn, (self, as_tf(other, self.graph)), name=name)
+
+    def reflected(self, other):
+        return op(fn, (as_tf(other, self.graph), self), name=name)
+
+    return method, reflected
+
+
+for _name, _fn in {"add": ember.add, "sub": ember.sub, "mul": ember.mul, "truediv": ember.div,
+                   "floordiv": ember.floor_divide, "mod": ember.remainder, "pow": ember.power,
+                   "matmul": ember.matmul}.items():
+    _method, _reflected = _operator(_fn, _name)
+    setattr(Tensor, f"__{_name}__", _method)
+    setattr(Tensor, f"__r{_name}__", _reflected)
+for _name, _fn in {"lt": ember.lt, "le": ember.le, "gt": ember.gt, "ge": ember.ge, "and": ember.bitwise_and,
+                   "or": ember.bitwise_or}.items():
+    setattr(Tensor, f"__{_name}__", _operator(_fn, _name)[0])
+Tensor.__neg__ = lambda self: op(ember.neg, (self,), name="neg")
+Tensor.__abs__ = lambda self: op(ember.abs, (self,), name="abs")
+Tensor.__invert__ = lambda self: op(ember.invert, (self,), name="LogicalNot")
+
+
+class Operation(Tensor):
+    """A tensor run for its effect (training step, initializer, group); fetching it gives None."""
+
+    kind = "NoOp"
+
+
+def tensors_in(obj):
+    """The tf Tensors in ``obj`` (a tensor, or nested lists, tuples and dicts of them)."""
+    if isinstance(obj, Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from tensors_in(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from tensors_in(item)
+
+
+def substitute(obj, fn):
+    """``obj`` with every tf Tensor ``t`` in it replaced by ``fn(t)``."""
+    if isinstance(obj, Tensor):
+        return fn(obj)
+    if isinstance(obj, list):
+        return [substitute(o, fn) for o in obj]
+    if isinstance(obj, tuple):
+        return tuple(substitute(o, fn) for o in obj)
+    if isinstance(obj, dict):
+        return {k: substitute(o, fn) for k, o in obj.items()}
+    return obj
+
+
+def _probe(fn, args, kwargs):
+    """Run ``fn`` on Values typed like ``args``' static shapes (unknown dimensions stay unknown)."""
+    graph = _IRGraph()
+
+    def value(t):
+        return graph.input(t.name, t._shape, t.dtype)
+
+    with graph.building():
+        out = fn(*substitute(args, value), **substitute(kwargs, value))
+    if not isinstance(out, ember.Tensor):
+        out = ember.as_tensor(out)
+    return tuple(out.shape), out.dtype
+
+
+def graph_of(name: str, inputs) -> Graph:
+    """The graph an op on ``inputs`` belongs to: theirs (TF-1 builds an op in its inputs' graph), or the
+    default one for an op without inputs; inputs from two graphs are an error, as in TF-1."""
+    graphs = {id(t.graph): t for t in inputs}
+    if len(graphs) > 1:
+        first, second = list(graphs.values())[:2]
+        raise ValueError(
+            f"{name}: tensors '{first.name}' and '{second.name}' must be from the same graph; build each graph's "
+            "ops inside its own `with graph.as_default():` block"
+        )
+    return inputs[0].graph if inputs else get_default_graph()
+
+
+def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: Tensor | None = None) -> Tensor:
+    """A new tensor for ``fn(*args, **kwargs)``; its static shape and dtype are found by running ``fn`` on
+    symbolic Values (the IR's shape rules, unknown dimensions included), so shape errors surface here, at
+    graph-building time. Where a rule needs a size that is unknown, the static shape is left unknown, or is
+    ``like``'s when given (a recipe whose result has its input's shape but cannot be probed: random draws)."""
+    kwargs = kwargs or {}
+    inputs = list(tensors_in(args)) + list(tensors_in(kwargs))
+    graph = graph_of(name, inputs)
+    shape = dtype = None
+    if all(t._shape is not None and t.dtype is not None for t in inputs):
+        known = all(d is not None for t in inputs for d in t._shape)
+        try:
+            shape, dtype = _probe(fn, args, kwargs)
+        except (ValueError, TypeError, IndexError) as exc:
+            if known or isinstance(exc, ShapeError):  # sizes known to conflict: an error, as in TensorFlow
+                raise type(exc)(f"{name}: {exc}") from None
+            shape = dtype = None
+    if shape is None and like is not None:
+        shape, dtype = like._shape, like.dtype
+    if dtype is None:
+        dtype = next((t.dtype for t in inputs if t.dtype is not None), None)
+    return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph)
+
+
+def placeholder(dtype, shape=None, name: str = "Placeholder") -> Tensor:
+    """An input fed at ``Session.run``; ``None`` dimensions (or ``shape=None``) accept any size."""
+    shape = None if shape is None else tuple(None if d is None or d == -1 else int(d) for d in shape)
+    return Tensor(None, name=name, shape=shape, dtype=as_tf_dtype(dtype), kind="Placeholder")
+
+
+def placeholder_with_default(input, shape, name: str = "PlaceholderWithDefault") -> Tensor:
+    """A placeholder that takes ``input``'s value when it is not fed."""
+    default = as_tf(input)
+    return op(lambda x: x, (default,), name=name)
+
+
+def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
+    """A fixed value; without ``dtype``, float data becomes float32 and Python ints int32 (TF-1's defaults)."""
+    array = np.asarray(value, dtype=None if dtype is None else as_tf_dtype(dtype))
+    if dtype is None and array.dtype == np.float64:
+        array = array.astype(np.float32)
+    if dtype is None and array.dtype == np.int64 and not isinstance(value, np.ndarray):
+        array = array.astype(np.int32)
+    if shape is not None:
+        array = np.broadcast_to(array, tuple(shape)).copy()
+    array.flags.writeable = False
+    t = ember.Tensor._make(array, None)
+    return Tensor(lambda: t, name=name, shape=array.shape, dtype=array.dtype)
+
+
+def as_tf(value, graph: Graph | None = None) -> Tensor:
+    """``value`` as a tf Tensor (a constant, in ``graph`` or the default graph, when it is not one)."""
+    if isinstance(value, Tensor):
+        return value
+    if graph is None or graph is get_default_graph():
+        return constant(value)
+    with graph.as_default():
+        return constant(value)
+
+
+convert_to_tensor = as_tf
+
+
+def group(*inputs, name: str = "group") -> Operation:
+    """One op that runs all of ``inputs``."""
+    result = Operation(None, name=name)
+    result.args = tuple(inputs)
+    return result
+
+
+def no_op(name: str = "NoOp") -> Operation:
+    """An op that does nothing."""
+    return group(name=name)
+
+
+def depends(y: Tensor, x: Tensor) -> bool:
+    """Whether the recipe of ``y`` reads ``x``."""
+    seen, stack = set(), [y]
+    while stack:
+        t = stack.pop()
+        if t is x:
+            return True
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.extend(tensors_in(t.args))
+        stack.extend(tensors_in(t.kwargs))
+    return False
+
+
+def add_to_collection(name: str, value) -> None:
+    get_default_graph().collections.setdefault(name, []).append(value)
+
+
+def get_collection(key: str, scope: str | None = None) -> list:
+    items = get_default_graph().collections.get(key, [])
+    return [t for t in items if scope is None or getattr(t, "name", "").startswith(scope)]

@@ -1,0 +1,46 @@
+"""What a TF-1 user should write instead of a name ``ember.compat.tf`` does not have."""
+
+from __future__ import annotations
+
+import difflib
+
+# Where a TF-1 name has no counterpart here, what to write instead.
+INSTEAD = {
+    "Print": "print the fetched values after Session.run",
+    "py_func": "compute in NumPy on the values Session.run returns, and feed the result back",
+    "scan": "tf.while_loop with a known trip count, or unroll with a Python loop",
+    "map_fn": "a batched op, or a Python loop over tf.unstack",
+    "stop_gradient": "feed the value as a placeholder, or leave the variable out of var_list in minimize",
+    "sparse_placeholder": "a dense tf.placeholder",
+    "SparseTensor": "dense tensors",
+    "data": "feed NumPy batches through feed_dict (or use ember.data.DataLoader)",
+    "estimator": "a Session loop, or ember.Model(...).fit",
+    "keras": "ember.nn and ember.Model (Keras-like fit/evaluate)",
+    "string": "numeric dtypes (Ember tensors hold numbers only)",
+    "FIFOQueue": "feed_dict",
+    "TFRecordReader": "ember.data readers (csv, libsvm) and feed_dict",
+    "image": "NumPy preprocessing before feeding",
+    "einsum": "tf.matmul with tf.reshape / tf.transpose",
+    "boolean_mask": "tf.where, or a multiply by a 0/1 mask",
+    "segment_sum": "tf.matmul with a one-hot segment matrix",
+    "unsorted_segment_sum": "tf.matmul with a one-hot segment matrix",
+    "nn.batch_normalization": "(x - mean) / tf.sqrt(var + eps) * scale + offset with tf.nn.moments",
+    "layers.batch_normalization": "tf.nn.moments and the normalization formula",
+}
+
+
+def missing(module: str, name: str, names) -> AttributeError:
+    """The AttributeError for a TF-1 name that Ember does not have, saying what to use instead."""
+    short = "tf" + module.removeprefix("ember.compat.tf")  # "tf", "tf.nn"...
+    hint = INSTEAD.get(f"{short}.{name}".removeprefix("tf."))
+    if hint is not None:
+        text = f"use {hint}"
+    else:
+        close = difflib.get_close_matches(name, [n for n in names if not n.startswith("_")], n=3)
+        text = ("did you mean " + ", ".join(f"{short}.{n}" for n in close) + "?") if close else (
+            "Ember's TF-1 layer does not have it (README: 'TensorFlow 1 scripts' lists what it has)")
+    if name.startswith("__"):
+        return AttributeError(name)
+    return AttributeError(f"module '{short}' has no attribute '{name}' in ember.compat.tf: {text}")
+
+

@@ -1,0 +1,464 @@
+"""TF-1's math, shape, indexing, random and control-flow functions, each a recipe over Ember ops.
+
+Elementwise and reduction names map to Ember ops through the tables ``UNARY``, ``BINARY`` and
+``REDUCTIONS``; the rest are small functions.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+import ember
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op
+from ember.ops.effects import random_draw
+
+
+def _logical_xor(a, b):
+    return ember.ne(a, b)
+
+
+def _squared_difference(a, b):
+    d = a - b
+    return d * d
+
+
+UNARY = {
+    "abs": ember.abs, "ceil": lambda x: -ember.floor_divide(-x, 1), "cos": ember.cos, "erf": ember.erf,
+    "exp": ember.exp, "floor": lambda x: ember.floor_divide(x, 1), "identity": lambda x: x, "log": ember.log,
+    "log1p": ember.log1p, "logical_not": ember.invert, "negative": ember.neg,
+    "reciprocal": lambda x: 1.0 / x, "rsqrt": lambda x: 1.0 / ember.sqrt(x),
+    "sigmoid": ember.sigmoid, "sign": ember.sign, "sin": ember.sin, "sqrt": ember.sqrt, "square": lambda x: x * x,
+    "tanh": ember.tanh,
+}
+BINARY = {
+    "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": ember.div,
+    "truediv": ember.div, "realdiv": ember.div, "floordiv": ember.floor_divide, "mod": ember.remainder,
+    "pow": ember.power, "maximum": ember.maximum, "minimum": ember.minimum, "equal": ember.eq,
+    "not_equal": ember.ne, "greater": ember.gt, "greater_equal": ember.ge, "less": ember.lt,
+    "less_equal": ember.le, "logical_and": ember.bitwise_and, "logical_or": ember.bitwise_or,
+    "logical_xor": _logical_xor, "squared_difference": _squared_difference,
+}
+REDUCTIONS = {
+    "reduce_sum": ember.sum, "reduce_mean": ember.mean, "reduce_max": ember.max, "reduce_min": ember.min,
+    "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
+}
+ALIASES = {"mul": "multiply", "sub": "subtract", "div": "divide", "neg": "negative", "abs": "abs"}
+
+
+def _unary(tf_name: str, fn):
+    def unary(x, name: str | None = None) -> Tensor:
+        return op(fn, (as_tf(x),), name=name or tf_name)
+
+    unary.__name__ = tf_name
+    unary.__doc__ = f"Elementwise ``tf.{tf_name}``."
+    return unary
+
+
+def _binary(tf_name: str, fn):
+    def binary(x, y, name: str | None = None) -> Tensor:
+        graph = next((t.graph for t in (x, y) if isinstance(t, Tensor)), None)  # a constant joins its partner's graph
+        return op(fn, (as_tf(x, graph), as_tf(y, graph)), name=name or tf_name)
+
+    binary.__name__ = tf_name
+    binary.__doc__ = f"Elementwise ``tf.{tf_name}`` with broadcasting."
+    return binary
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _reduction(tf_name: str, fn):
+    def reduction(input_tensor, axis=None, keepdims=None, name: str | None = None, reduction_indices=None,
+                  keep_dims=None) -> Tensor:
+        axis = _axis(reduction_indices if axis is None else axis)
+        keep = builtins.bool(keepdims or keep_dims)
+        return op(lambda x: fn(x, axis=axis, keepdims=keep), (as_tf(input_tensor),), name=name or tf_name)
+
+    reduction.__name__ = tf_name
+    reduction.__doc__ = f"``tf.{tf_name}`` over ``axis`` (all axes when None)."
+    return reduction
+
+
+FUNCTIONS = {
+    **{name: _unary(name, fn) for name, fn in UNARY.items()},
+    **{name: _binary(name, fn) for name, fn in BINARY.items()},
+    **{name: _reduction(name, fn) for name, fn in REDUCTIONS.items()},
+}
+FUNCTIONS.update({alias: FUNCTIONS[target] for alias, target in ALIASES.items()})
+
+
+def count_nonzero(input_tensor, axis=None, keepdims=None, dtype=int64, name: str | None = None) -> Tensor:
+    axis = _axis(axis)
+    return op(lambda x: ember.cast(ember.sum(ember.cast(ember.ne(x, 0), "int64"), axis=axis,
+                                             keepdims=builtins.bool(keepdims)), dtype),
+              (as_tf(input_tensor),), name=name or "count_nonzero")
+
+
+def _arg(fn, default_name):
+    def arg(input, axis=None, name: str | None = None, dimension=None, output_type=int64) -> Tensor:
+        axis = dimension if axis is None else axis
+        axis = 0 if axis is None else int(axis)
+        return op(lambda x: ember.cast(fn(x, axis=axis), output_type), (as_tf(input),), name=name or default_name)
+
+    arg.__name__ = default_name
+    arg.__doc__ = f"Index of the {'largest' if fn is ember.argmax else 'smallest'} value along ``axis`` (0 when None)."
+    return arg
+
+
+argmax = arg_max = _arg(ember.argmax, "argmax")
+argmin = arg_min = _arg(ember.argmin, "argmin")
+
+
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name: str | None = None) -> Tensor:
+    """Matrix product, optionally of transposed operands."""
+    def fn(x, y):
+        return ember.matmul(ember.swapaxes(x, -1, -2) if transpose_a else x,
+                            ember.swapaxes(y, -1, -2) if transpose_b else y)
+
+    return op(fn, (as_tf(a), as_tf(b)), name=name or "MatMul")
+
+
+def tensordot(a, b, axes, name: str | None = None) -> Tensor:
+    if not isinstance(axes, int):
+        raise NotImplementedError("tf.tensordot: only an int `axes` is supported; use tf.matmul with tf.reshape")
+
+    def fn(x, y):
+        lead, tail = x.shape[:x.ndim - axes], y.shape[axes:]
+        k = int(np.prod(y.shape[:axes]))
+        out = ember.matmul(ember.reshape(x, (-1, k)), ember.reshape(y, (k, -1)))
+        return ember.reshape(out, tuple(lead) + tuple(tail))
+
+    return op(fn, (as_tf(a), as_tf(b)), name=name or "Tensordot")
+
+
+def _static_shape(shape) -> tuple:
+    if isinstance(shape, Tensor):
+        raise TypeError(f"a shape given as tf.Tensor '{shape.name}' is not supported; pass a list of ints")
+    return tuple(-1 if d is None else int(d) for d in shape)
+
+
+def run_time_dims(what: str, shape) -> tuple:
+    """(source tensors, resolve) for a shape with parts known only when the Session runs: ``tf.shape(t)`` or
+    a list holding ``tf.shape(t)[i]``; ``resolve(*source values)`` gives the ints. Other tensors raise."""
+    if isinstance(shape, Tensor) and shape.kind == "Shape":
+        return [shape.source], lambda value: tuple(value.shape)
+    if isinstance(shape, Tensor):
+        raise TypeError(f"{what}: a shape given as tf.Tensor '{shape.name}' ({shape.kind}) is not supported; pass "
+                        "ints, tf.shape(t) or tf.shape(t)[i]")
+    sources, getters = [], []
+    for d in shape:
+        if isinstance(d, Tensor) and d.kind == "ShapeDim":
+            sources.append(d.source)
+            getters.append(lambda values, k=len(sources) - 1, axis=d.axis: values[k].shape[axis])
+        elif isinstance(d, Tensor):
+            raise TypeError(f"{what}: the size tf.Tensor '{d.name}' is not supported; pass ints or tf.shape(t)[i]")
+        else:
+            getters.append(lambda values, v=-1 if d is None else int(d): v)
+    return sources, lambda *values: tuple(g(values) for g in getters)
+
+
+def reshape(tensor, shape, name: str | None = None) -> Tensor:
+    """The same elements in ``shape`` (one -1 allowed; ``tf.shape(t)`` and ``tf.shape(t)[i]`` too)."""
+    sources, resolve = run_time_dims("tf.reshape", shape)
+    return op(lambda x, *values: ember.reshape(x, resolve(*values)), (as_tf(tensor), *sources),
+              name=name or "Reshape")
+
+
+def transpose(a, perm=None, name: str | None = None) -> Tensor:
+    """Permute the axes (reverse them when ``perm`` is None)."""
+    return op(lambda x: ember.transpose(x, perm), (as_tf(a),), name=name or "transpose")
+
+
+def expand_dims(input, axis=None, name: str | None = None, dim=None) -> Tensor:
+    axis = dim if axis is None else axis
+    return op(lambda x: ember.unsqueeze(x, int(axis)), (as_tf(input),), name=name or "ExpandDims")
+
+
+def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> Tensor:
+    axis = _axis(squeeze_dims if axis is None else axis)
+    return op(lambda x: ember.squeeze(x, axis), (as_tf(input),), name=name or "Squeeze")
+
+
+def concat(values, axis, name: str = "concat") -> Tensor:
+    """Join tensors along an existing axis."""
+    values = [as_tf(v) for v in values]
+    return op(lambda *xs: ember.concat(list(xs), axis=axis), tuple(values), name=name)
+
+
+def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    values = [as_tf(v) for v in values]
+    return op(lambda *xs: ember.stack(list(xs), axis=axis), tuple(values), name=name)
+
+
+pack = stack
+
+
+def unstack(value, num=None, axis: int = 0, name: str = "unstack") -> list:
+    """The slices of ``value`` along ``axis``, as a list (its length must be known or given as ``num``)."""
+    value = as_tf(value)
+    length = num
+    if length is None:
+        if value.shape is None or value.shape[axis] is None:
+            raise ValueError(f"unstack: cannot infer num from shape {value.shape}; pass num=")
+        length = value.shape[axis]
+    return [op(lambda x, i=i: ember.squeeze(ember.split(x, 1, axis=axis)[i], axis), (value,), name=name)
+            for i in range(int(length))]
+
+
+unpack = unstack
+
+
+def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split") -> list:
+    """TF's split: an int is the number of equal parts (not the part size, as in PyTorch); a list, the sizes."""
+    value = as_tf(value)
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        parts = int(num_or_size_splits)
+        sizes = None
+    else:
+        sizes = [int(s) for s in num_or_size_splits]
+        parts = len(sizes)
+
+    def part(x, i):
+        pieces = ember.chunk(x, parts, axis=axis) if sizes is None else ember.split(x, sizes, axis=axis)
+        if len(pieces) != parts:
+            raise ValueError(f"split: axis {axis} of length {x.shape[axis]} does not split into {parts} equal parts")
+        return pieces[i]
+
+    return [op(lambda x, i=i: part(x, i), (value,), name=name) for i in range(parts)]
+
+
+def tile(input, multiples, name: str | None = None) -> Tensor:
+    multiples = tuple(int(m) for m in multiples)
+    return op(lambda x: ember.tile(x, multiples), (as_tf(input),), name=name or "Tile")
+
+
+def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None, constant_values=0) -> Tensor:
+    if mode.upper() != "CONSTANT":
+        raise NotImplementedError(f"tf.pad: mode {mode!r} is not supported; only CONSTANT is")
+    paddings = tuple(tuple(int(p) for p in pair) for pair in paddings)
+    return op(lambda x: ember.pad(x, paddings, float(constant_values)), (as_tf(tensor),), name=name or "Pad")
+
+
+def shape(input, name: str | None = None, out_type=int32) -> Tensor:
+    """The dynamic shape of ``input`` as a 1-D integer tensor (known when the Session runs)."""
+    out_type = as_tf_dtype(out_type)
+    source = as_tf(input)
+    result = op(lambda x: ember.tensor(np.array(x.shape, out_type)), (source,), name=name or "Shape", kind="Shape")
+    result.source = source  # (so that sizes taken from it can be read when the Session runs)
+    return result
+
+
+def size(input, name: str | None = None, out_type=int32) -> Tensor:
+    return op(lambda x: ember.tensor(np.array(int(np.prod(x.shape)), as_tf_dtype(out_type))), (as_tf(input),),
+              name=name or "Size")
+
+
+def rank(input, name: str | None = None) -> Tensor:
+    return op(lambda x: ember.tensor(np.array(x.ndim, np.int32)), (as_tf(input),), name=name or "Rank")
+
+
+def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:
+    """``[start, start + delta, ...)`` below ``limit`` (``range(n)``: ``0..n-1``)."""
+    if limit is None:
+        start, limit = 0, start
+    bounds = (start, limit, delta)
+    if any(isinstance(v, Tensor) for v in bounds):  # sizes from tf.shape(t)[i], known when the Session runs
+        sources, resolve = run_time_dims("tf.range", bounds)
+        out = as_tf_dtype(dtype) if dtype is not None else int32
+        return op(lambda *values: ember.tensor(np.arange(*resolve(*values)).astype(out)), tuple(sources), name=name)
+    values = np.arange(start, limit, delta)
+    if dtype is not None:
+        values = values.astype(as_tf_dtype(dtype))
+    elif values.dtype == np.int64:
+        values = values.astype(np.int32)
+    return constant(values, name=name)
+
+
+def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
+    """Slices of ``params`` along ``axis`` at ``indices`` (of any shape)."""
+    return op(lambda p, i: ember.take(p, i, axis=axis), (as_tf(params), as_tf(indices)), name=name or "GatherV2")
+
+
+def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis=None, dtype=float32, name: str | None = None):
+    dtype = as_tf_dtype(dtype)
+
+    def fn(i):
+        hot = ember.cast(ember.one_hot(ember.cast(i, "int64"), int(depth)), dtype)
+        return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1.0, 0.0) else hot
+
+    return op(fn, (as_tf(indices),), name=name or "one_hot")
+
+
+def where(condition, x=None, y=None, name: str | None = None) -> Tensor:
+    if x is None or y is None:
+        raise NotImplementedError("tf.where with only a condition (indices of true elements) is not supported")
+    return op(ember.where, (as_tf(condition), as_tf(x), as_tf(y)), name=name or "Select")
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) -> Tensor:
+    return op(lambda x: ember.clip(x, clip_value_min, clip_value_max), (as_tf(t),), name=name or "clip_by_value")
+
+
+def _filled(value, shape, dtype, name) -> Tensor:
+    sources, resolve = run_time_dims(f"tf.{name}", shape)
+    if not sources:
+        return constant(np.full(resolve(), value, dtype), name=name)
+    return op(lambda *values: ember.full(resolve(*values), value, dtype=dtype), tuple(sources), name=name)
+
+
+def zeros(shape, dtype=float32, name: str = "zeros") -> Tensor:
+    """A tensor of zeros (``shape`` may be ``tf.shape(t)``)."""
+    return _filled(0, shape, as_tf_dtype(dtype), name)
+
+
+def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
+    """A tensor of ones (``shape`` may be ``tf.shape(t)``)."""
+    return _filled(1, shape, as_tf_dtype(dtype), name)
+
+
+def fill(dims, value, name: str = "Fill") -> Tensor:
+    value = np.asarray(value)
+    return constant(np.full(_static_shape(dims), value, np.float32 if value.dtype == np.float64 else None), name=name)
+
+
+def zeros_like(tensor, dtype=None, name: str = "zeros_like") -> Tensor:
+    dtype = as_tf_dtype(dtype) if dtype is not None else None
+    # x * 0 keeps unknown dimensions symbolic (a filled constant would need them)
+    return op(lambda x: ember.cast(x * 0, dtype or x.dtype), (as_tf(tensor),), name=name)
+
+
+def ones_like(tensor, dtype=None, name: str = "ones_like") -> Tensor:
+    dtype = as_tf_dtype(dtype) if dtype is not None else None
+    return op(lambda x: ember.cast(x * 0 + 1, dtype or x.dtype), (as_tf(tensor),), name=name)
+
+
+def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0):
+    """Fresh samples on every run, from Ember's generator (inside a recipe being replayed)."""
+    return random_draw(kind, shape, dtype, a, b)
+
+
+def _random(kind, shape, a, b, dtype, name) -> Tensor:
+    """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples, and the
+    shape may be ``tf.shape(t)`` (or hold ``tf.shape(t)[i]``)."""
+    dtype = as_tf_dtype(dtype)
+    sources, resolve = run_time_dims(f"tf.{name}", shape)
+    scaled = isinstance(a, Tensor) or isinstance(b, Tensor)
+    if not sources and not scaled:
+        shape = resolve()
+        return Tensor(lambda: _draw(kind, shape, dtype, float(a), float(b)), name=name, shape=shape, dtype=dtype)
+    n = len(sources)
+
+    def fn(*values):
+        if not scaled:
+            return _draw(kind, resolve(*values[:n]), dtype, float(a), float(b))
+        draw = _draw(kind, resolve(*values[:n]), dtype, 0.0, 1.0)
+        first, second = values[n], values[n + 1]
+        return first + (second - first) * draw if kind == "uniform" else first + second * draw
+
+    return op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name: str = "random_normal") -> Tensor:
+    """Normal samples, fresh on every run (``mean`` and ``stddev`` may be tf Tensors)."""
+    return _random("normal", shape, mean, stddev, dtype, name)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name: str = "truncated_normal") -> Tensor:
+    """Normal samples redrawn beyond two standard deviations, fresh on every run."""
+    return _random("truncated_normal", shape, mean, stddev, dtype, name)
+
+
+def random_uniform(shape, minval=0.0, maxval=1.0, dtype=float32, seed=None, name: str = "random_uniform") -> Tensor:
+    """Uniform samples in [minval, maxval), fresh on every run."""
+    return _random("uniform", shape, minval, maxval, dtype, name)
+
+
+def uniform_like(x, dtype):
+    """Uniform [0, 1) samples of ``x``'s (run-time) shape, inside a recipe being replayed."""
+    return _draw("uniform", tuple(x.shape), np.dtype(dtype))
+
+
+def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, fn2=None):
+    """``true_fn()`` where ``pred`` holds, else ``false_fn()``.
+
+    A Python bool picks one branch while the graph is built. A tf.Tensor predicate builds both branches
+    and selects between their results elementwise (``tf.where``), so both run: branches must be free of
+    side effects (assignments, training ops), which Ember refuses."""
+    true_fn, false_fn = true_fn or fn1, false_fn or fn2
+    if not isinstance(pred, Tensor):
+        return true_fn() if pred else false_fn()
+    yes, no = true_fn(), false_fn()
+    flat_yes, flat_no = _flat(yes), _flat(no)
+    if len(flat_yes) != len(flat_no):
+        raise ValueError(f"tf.cond: the branches return different structures ({len(flat_yes)} vs {len(flat_no)} "
+                         "tensors)")
+    for t in flat_yes + flat_no:
+        if isinstance(t, Tensor) and t.kind in ("Assign", "Train", "Init", "NoOp"):
+            raise ValueError(f"tf.cond on a tf.Tensor predicate runs both branches; '{t.name}' ({t.kind}) has a side "
+                             "effect: run it with its own Session.run instead")
+    chosen = [op(lambda p, a, b: ember.where(p, a, b), (pred, as_tf(a), as_tf(b)), name=name or "cond")
+              for a, b in zip(flat_yes, flat_no)]
+    return _unflat(yes, chosen)
+
+
+def _flat(obj) -> list:
+    return [x for item in obj for x in _flat(item)] if isinstance(obj, (list, tuple)) else [obj]
+
+
+def _unflat(like, flat: list):
+    items = iter(flat)
+
+    def build(obj):
+        if isinstance(obj, (list, tuple)):
+            return type(obj)(build(o) for o in obj)
+        return next(items)
+
+    return build(like)
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations: int = 10, back_prop: bool = True,
+               swap_memory: bool = False, maximum_iterations=None, name: str | None = None):
+    """Repeat ``body`` while ``cond`` holds, for loops whose trip count is known while the graph is built.
+
+    The condition is evaluated on the loop variables that are Python numbers or constants (a counter),
+    and the body is unrolled: the forms tutorials use (``i < n`` with ``i + 1``). A condition that
+    depends on a fed or computed value raises, naming the loop."""
+    single = not isinstance(loop_vars, (list, tuple))
+    state = [loop_vars] if single else list(loop_vars)
+    for _ in range(maximum_iterations if maximum_iterations is not None else 100_000):
+        keep = cond(*state)
+        if isinstance(keep, Tensor):
+            keep = _constant_value(keep, "tf.while_loop")
+        if not keep:
+            break
+        out = body(*state)
+        state = list(out) if isinstance(out, (list, tuple)) else [out]
+    else:
+        if maximum_iterations is None:
+            raise ValueError("tf.while_loop: the loop did not end within 100000 unrolled iterations")
+    return state[0] if single else state
+
+
+def _constant_value(t: Tensor, where: str):
+    """The value of a recipe that depends on constants only (a loop counter), computed now."""
+    from ember.compat.tf.session import Session
+
+    pending = [t]
+    seen = set()
+    while pending:
+        x = pending.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.kind in ("Placeholder", "VariableV2"):
+            raise ValueError(f"{where}: the condition depends on '{x.name}' ({x.kind}), whose value is not known "
+                             "while the graph is built; Ember unrolls loops with a known trip count only")
+        from ember.compat.tf._core import tensors_in
+
+        pending.extend(tensors_in(x.args))
+        pending.extend(tensors_in(x.kwargs))
+    return builtins.bool(np.asarray(Session(graph=t.graph).run(t)))

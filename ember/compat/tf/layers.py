@@ -1,0 +1,124 @@
+"""``tf.layers``: the functional layers of TF-1 (dense, conv2d, pooling, dropout, flatten).
+
+Each call creates its variables under a scope named after the layer (``dense/kernel``, ``dense_1/kernel``,
+or ``name/kernel``), as TF-1 does; ``reuse=True`` with a ``name`` shares them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember.compat.tf import nn
+from ember.compat.tf._core import Tensor, as_tf, get_default_graph, op, variable_scope
+from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, zeros_initializer
+
+__all__ = ["average_pooling2d", "conv2d", "dense", "dropout", "flatten", "max_pooling2d"]
+
+
+def _scope(base: str, name: str | None) -> str:
+    if name is not None:
+        return name
+    graph = get_default_graph()
+    key = "/".join(graph.var_scopes + [f"layer:{base}"])
+    count = graph.names.get(key, 0)
+    graph.names[key] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _last_dim(layer: str, inputs: Tensor) -> int:
+    if inputs.shape is None or inputs.shape[-1] is None:
+        raise ValueError(f"tf.layers.{layer}: the last dimension of the inputs must be known, got shape {inputs.shape}")
+    return int(inputs.shape[-1])
+
+
+def _finish(out: Tensor, bias, activation) -> Tensor:
+    if bias is not None:
+        out = nn.bias_add(out, bias)
+    return activation(out) if activation is not None else out
+
+
+def dense(inputs, units: int, activation=None, use_bias: bool = True, kernel_initializer=None,
+          bias_initializer=None, kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+          kernel_constraint=None, bias_constraint=None, trainable: bool = True, name: str | None = None,
+          reuse=None) -> Tensor:
+    """``activation(inputs @ kernel + bias)`` over the last axis of ``inputs``."""
+    inputs = as_tf(inputs)
+    features = _last_dim("dense", inputs)
+    with variable_scope(_scope("dense", name), reuse=reuse):
+        kernel = get_variable("kernel", [features, int(units)], initializer=kernel_initializer or
+                              glorot_uniform_initializer(), trainable=trainable)
+        bias = get_variable("bias", [int(units)], initializer=bias_initializer or zeros_initializer(),
+                            trainable=trainable) if use_bias else None
+    return _finish(op(ember.matmul, (inputs, kernel), name="Tensordot"), bias, activation)
+
+
+def _pair(value) -> tuple:
+    return (int(value), int(value)) if isinstance(value, (int, np.integer)) else tuple(int(v) for v in value)
+
+
+def _data_format(layer: str, data_format: str) -> str:
+    formats = {"channels_last": "NHWC", "channels_first": "NCHW"}
+    if data_format not in formats:
+        raise ValueError(f"tf.layers.{layer}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    return formats[data_format]
+
+
+def conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
+           data_format: str = "channels_last", dilation_rate=(1, 1), activation=None, use_bias: bool = True,
+           kernel_initializer=None, bias_initializer=None, trainable: bool = True, name: str | None = None,
+           reuse=None, **unsupported) -> Tensor:
+    """2-D convolution with a (kernel_h, kernel_w, in, filters) kernel; ``padding`` is 'valid' or 'same'."""
+    inputs = as_tf(inputs)
+    fmt = _data_format("conv2d", data_format)
+    channels = _last_dim("conv2d", inputs) if fmt == "NHWC" else inputs.shape[1]
+    kh, kw = _pair(kernel_size)
+    with variable_scope(_scope("conv2d", name), reuse=reuse):
+        kernel = get_variable("kernel", [kh, kw, int(channels), int(filters)],
+                              initializer=kernel_initializer or glorot_uniform_initializer(), trainable=trainable)
+        bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
+                            trainable=trainable) if use_bias else None
+    out = nn.conv2d(inputs, kernel, strides=_pair(strides), padding=padding.upper(), data_format=fmt,
+                    dilations=_pair(dilation_rate))
+    if bias is not None:
+        out = nn.bias_add(out, bias, data_format=fmt)
+    return activation(out) if activation is not None else out
+
+
+def max_pooling2d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
+                  name: str | None = None) -> Tensor:
+    """Max pooling over (pool_h, pool_w) windows."""
+    fmt = _data_format("max_pooling2d", data_format)
+    return nn.max_pool(inputs, _pair(pool_size), _pair(strides), padding.upper(), fmt, name=name)
+
+
+def average_pooling2d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
+                      name: str | None = None) -> Tensor:
+    """Average pooling over (pool_h, pool_w) windows."""
+    fmt = _data_format("average_pooling2d", data_format)
+    return nn.avg_pool(inputs, _pair(pool_size), _pair(strides), padding.upper(), fmt, name=name)
+
+
+def dropout(inputs, rate: float = 0.5, noise_shape=None, seed=None, training=False, name: str | None = None) -> Tensor:
+    """Drop each element with probability ``rate`` while ``training`` (a bool or a fed bool tf Tensor)."""
+    inputs = as_tf(inputs)
+    if isinstance(training, Tensor):
+        dropped = nn.dropout(inputs, rate=rate, noise_shape=noise_shape)
+        return op(lambda t, a, b: ember.where(t, a, b), (training, dropped, inputs), name=name or "dropout")
+    return nn.dropout(inputs, rate=rate, noise_shape=noise_shape, name=name) if training and rate else inputs
+
+
+def flatten(inputs, name: str | None = None, data_format: str = "channels_last") -> Tensor:
+    """(batch, everything else): the other dimensions must be known."""
+    inputs = as_tf(inputs)
+    if inputs.shape is None or None in inputs.shape[1:]:
+        raise ValueError(f"tf.layers.flatten: the non-batch dimensions must be known, got shape {inputs.shape}")
+    features = int(np.prod(inputs.shape[1:]))
+    return op(lambda x: ember.reshape(x, (-1, features)), (inputs,), name=name or "flatten")
+
+
+def __getattr__(name: str):
+    from ember.compat.tf._missing import missing
+
+    raise missing(__name__, name, globals())

@@ -1,0 +1,126 @@
+"""``tf.losses``: TF-1's loss functions with ``weights`` and its reductions (default: the weighted sum
+divided by the number of non-zero weights, which with the default ``weights=1.0`` is the mean)."""
+
+from __future__ import annotations
+
+import ember
+from ember.compat.tf._core import Tensor, as_tf, op
+
+__all__ = [
+    "Reduction", "absolute_difference", "huber_loss", "log_loss", "mean_squared_error", "sigmoid_cross_entropy",
+    "softmax_cross_entropy", "sparse_softmax_cross_entropy",
+]
+
+
+class Reduction:
+    NONE = "none"
+    SUM = "weighted_sum"
+    MEAN = "weighted_mean"
+    SUM_OVER_BATCH_SIZE = "weighted_sum_over_batch_size"
+    SUM_BY_NONZERO_WEIGHTS = "weighted_sum_by_nonzero_weights"
+
+
+_REDUCTIONS = {Reduction.NONE, Reduction.SUM, Reduction.MEAN, Reduction.SUM_OVER_BATCH_SIZE,
+               Reduction.SUM_BY_NONZERO_WEIGHTS}
+
+
+def _reduce(losses, weights, reduction: str):
+    weighted = losses * weights
+    if reduction == Reduction.NONE:
+        return weighted
+    total = ember.sum(weighted)
+    if reduction == Reduction.SUM:
+        return total
+    count = 1
+    for d in losses.shape:
+        count *= d
+    if reduction == Reduction.SUM_OVER_BATCH_SIZE:
+        return total / count
+    if isinstance(weights, float):  # one weight for every element
+        if reduction == Reduction.MEAN:
+            return total / (weights * count) if weights else total * 0
+        return total / count if weights else total * 0
+    full = ember.broadcast_to(weights, losses.shape)
+    if reduction == Reduction.MEAN:
+        denominator = ember.sum(full)
+    else:
+        denominator = ember.sum(ember.cast(ember.ne(full, 0), losses.dtype))
+    return ember.where(denominator != 0, total / ember.where(denominator != 0, denominator, 1.0), total * 0)
+
+
+def _loss(name: str, per_element, labels, predictions, weights, reduction: str) -> Tensor:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"tf.losses.{name}: unknown reduction {reduction!r}; use a tf.losses.Reduction value")
+    if isinstance(weights, (int, float)):
+        weights = float(weights)
+        return op(lambda y, p: _reduce(per_element(y, p), weights, reduction), (as_tf(labels), as_tf(predictions)),
+                  name=name)
+    return op(lambda y, p, w: _reduce(per_element(y, p), w, reduction),
+              (as_tf(labels), as_tf(predictions), as_tf(weights)), name=name)
+
+
+def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=None,
+                       reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """(predictions - labels)^2, weighted and reduced."""
+    return _loss("mean_squared_error", lambda y, p: (p - y) * (p - y), labels, predictions, weights, reduction)
+
+
+def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_collection=None,
+                        reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """|predictions - labels|, weighted and reduced."""
+    return _loss("absolute_difference", lambda y, p: ember.abs(p - y), labels, predictions, weights, reduction)
+
+
+def huber_loss(labels, predictions, weights=1.0, delta: float = 1.0, scope=None, loss_collection=None,
+               reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """0.5 d^2 within ``delta``, delta * (|d| - 0.5 delta) outside; weighted and reduced."""
+    def per_element(y, p):
+        d = ember.abs(p - y)
+        quadratic = ember.minimum(d, delta)
+        return 0.5 * quadratic * quadratic + delta * (d - quadratic)
+
+    return _loss("huber_loss", per_element, labels, predictions, weights, reduction)
+
+
+def log_loss(labels, predictions, weights=1.0, epsilon: float = 1e-7, scope=None, loss_collection=None,
+             reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """-y log(p + eps) - (1 - y) log(1 - p + eps), weighted and reduced."""
+    return _loss("log_loss", lambda y, p: -y * ember.log(p + epsilon) - (1 - y) * ember.log(1 - p + epsilon),
+                 labels, predictions, weights, reduction)
+
+
+def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,
+                          loss_collection=None, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Cross-entropy of softmax(logits) against one-hot (or soft) labels, one value per example."""
+    def per_example(y, z):
+        if label_smoothing:
+            y = y * (1 - label_smoothing) + label_smoothing / y.shape[-1]
+        return -ember.sum(y * ember.log_softmax(z, axis=-1), axis=-1)
+
+    return _loss("softmax_cross_entropy", per_example, onehot_labels, logits, weights, reduction)
+
+
+def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=None,
+                                 reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Cross-entropy of softmax(logits) against class indices, one value per example."""
+    return _loss("sparse_softmax_cross_entropy",
+                 lambda y, z: ember.cross_entropy(z, ember.cast(y, "int64"), reduction="none"),
+                 labels, logits, weights, reduction)
+
+
+def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,
+                          loss_collection=None, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Elementwise logistic loss of logits against labels in [0, 1]."""
+    def per_element(y, z):
+        y = ember.cast(y, z.dtype)
+        if label_smoothing:
+            y = y * (1 - label_smoothing) + 0.5 * label_smoothing
+        return ember.binary_cross_entropy_with_logits(z, y, reduction="none")
+
+    return _loss("sigmoid_cross_entropy", per_element, multi_class_labels, logits, weights, reduction)
+
+
+def __getattr__(name: str):
+    from ember.compat.tf._missing import missing
+
+    raise missing(__name__, name, globals())

@@ -1,0 +1,265 @@
+"""``tf.nn``: activations, convolution and pooling (NHWC, TF's SAME/VALID padding), dropout, losses, RNNs."""
+
+from __future__ import annotations
+
+import ember
+from ember.compat.tf import rnn as rnn_cell
+from ember.compat.tf._core import Tensor, as_tf, op
+from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
+from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
+
+__all__ = [
+    "avg_pool", "avg_pool2d", "bias_add", "bidirectional_dynamic_rnn", "conv2d", "dropout", "dynamic_rnn", "elu",
+    "embedding_lookup",
+    "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "log_softmax", "max_pool", "max_pool2d", "moments", "relu",
+    "relu6", "rnn_cell", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax",
+    "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
+    "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "tanh", "xw_plus_b",
+]
+
+sigmoid = FUNCTIONS["sigmoid"]
+tanh = FUNCTIONS["tanh"]
+
+
+def _activation(tf_name: str, fn):
+    def activation(features, name: str | None = None) -> Tensor:
+        return op(fn, (as_tf(features),), name=name or tf_name)
+
+    activation.__name__ = tf_name
+    activation.__doc__ = f"``tf.nn.{tf_name}``, elementwise."
+    return activation
+
+
+relu = _activation("relu", ember.relu)
+relu6 = _activation("relu6", ember.relu6)
+elu = _activation("elu", ember.elu)
+softplus = _activation("softplus", ember.softplus)
+selu = _activation("selu", lambda x: 1.0507009873554805 * ember.elu(x, 1.6732632423543772))
+
+
+def leaky_relu(features, alpha: float = 0.2, name: str | None = None) -> Tensor:
+    return op(lambda x: ember.leaky_relu(x, alpha), (as_tf(features),), name=name or "LeakyRelu")
+
+
+def softmax(logits, axis: int = -1, name: str | None = None, dim=None) -> Tensor:
+    axis = dim if dim is not None else axis
+    return op(lambda x: ember.softmax(x, axis=axis), (as_tf(logits),), name=name or "Softmax")
+
+
+def log_softmax(logits, axis: int = -1, name: str | None = None, dim=None) -> Tensor:
+    axis = dim if dim is not None else axis
+    return op(lambda x: ember.log_softmax(x, axis=axis), (as_tf(logits),), name=name or "LogSoftmax")
+
+
+def bias_add(value, bias, data_format=None, name: str | None = None) -> Tensor:
+    """``value + bias`` along the last axis (the channel axis for NCHW)."""
+    if data_format == "NCHW":
+        return op(lambda x, b: x + ember.reshape(b, (-1, 1, 1)), (as_tf(value), as_tf(bias)), name=name or "BiasAdd")
+    return op(ember.add, (as_tf(value), as_tf(bias)), name=name or "BiasAdd")
+
+
+def xw_plus_b(x, weights, biases, name: str | None = None) -> Tensor:
+    return op(lambda a, w, b: ember.matmul(a, w) + b, (as_tf(x), as_tf(weights), as_tf(biases)),
+              name=name or "xw_plus_b")
+
+
+def l2_loss(t, name: str | None = None) -> Tensor:
+    """sum(t ** 2) / 2."""
+    return op(lambda x: ember.sum(x * x) * 0.5, (as_tf(t),), name=name or "L2Loss")
+
+
+def l2_normalize(x, axis=None, epsilon: float = 1e-12, name: str | None = None, dim=None) -> Tensor:
+    axis = dim if axis is None else axis
+    return op(lambda a: a / ember.sqrt(ember.maximum(ember.sum(a * a, axis=axis, keepdims=True), epsilon)),
+              (as_tf(x),), name=name or "l2_normalize")
+
+
+def embedding_lookup(params, ids, name: str | None = None, max_norm=None) -> Tensor:
+    """Rows of ``params`` at ``ids``."""
+    if isinstance(params, (list, tuple)):
+        if len(params) != 1:
+            raise NotImplementedError("tf.nn.embedding_lookup: sharded params (a list of several) are not supported")
+        params = params[0]
+    return op(lambda p, i: ember.take(p, ember.cast(i, "int64"), axis=0), (as_tf(params), as_tf(ids)),
+              name=name or "embedding_lookup")
+
+
+# --- convolution and pooling: TF's NHWC layout and SAME padding over Ember's NCHW ops -----------------------
+
+
+def _pair(name: str, arg: str, value, data_format: str) -> tuple:
+    """TF's 4-element ``strides``/``ksize`` (or an int, or a pair) as (height, width)."""
+    if isinstance(value, int):
+        return value, value
+    value = [int(v) for v in value]
+    if len(value) == 2:
+        return tuple(value)
+    if len(value) != 4:
+        raise ValueError(f"tf.nn.{name}: {arg} must have 1, 2 or 4 elements, got {value}")
+    return (value[1], value[2]) if data_format == "NHWC" else (value[2], value[3])
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple:
+    """TF's SAME padding of one axis: output ceil(size / stride); the odd pixel goes after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _padding(name: str, padding, x_hw: tuple, kernel: tuple, stride: tuple) -> tuple:
+    """((top, bottom), (left, right)) for TF's padding string."""
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"tf.nn.{name}: padding must be 'SAME' or 'VALID', got {padding!r}")
+    if padding.upper() == "VALID":
+        return (0, 0), (0, 0)
+    return tuple(_same_padding(s, k, st) for s, k, st in zip(x_hw, kernel, stride))
+
+
+def _to_nchw(x, data_format: str):
+    return ember.transpose(x, (0, 3, 1, 2)) if data_format == "NHWC" else x
+
+
+def _from_nchw(y, data_format: str):
+    return ember.transpose(y, (0, 2, 3, 1)) if data_format == "NHWC" else y
+
+
+def _check_format(name: str, data_format: str) -> str:
+    if data_format not in ("NHWC", "NCHW"):
+        raise ValueError(f"tf.nn.{name}: data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
+    return data_format
+
+
+def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu: bool = True, data_format: str = "NHWC",
+           dilations=(1, 1, 1, 1), name: str | None = None, filters=None) -> Tensor:
+    """2-D convolution of NHWC ``input`` with an HWIO ``filter`` (TF's layouts), SAME or VALID padding."""
+    filter = filters if filter is None else filter
+    data_format = _check_format("conv2d", data_format)
+    stride = _pair("conv2d", "strides", strides, data_format)
+    dilation = _pair("conv2d", "dilations", dilations, data_format)
+
+    def fn(x, w):
+        x = _to_nchw(x, data_format)
+        kernel = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dilation))
+        (top, bottom), (left, right) = _padding("conv2d", padding, tuple(x.shape[2:]), kernel, stride)
+        if top or bottom or left or right:
+            x = ember.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+        y = ember.conv2d(x, ember.transpose(w, (3, 2, 0, 1)), stride=stride, dilation=dilation)
+        return _from_nchw(y, data_format)
+
+    return op(fn, (as_tf(input), as_tf(filter)), name=name or "Conv2D")
+
+
+def _pool(name: str, value, ksize, strides, padding, data_format, average: bool) -> Tensor:
+    data_format = _check_format(name, data_format)
+    kernel = _pair(name, "ksize", ksize, data_format)
+    stride = _pair(name, "strides", strides, data_format)
+
+    def fn(x):
+        x = _to_nchw(x, data_format)
+        (top, bottom), (left, right) = _padding(name, padding, tuple(x.shape[2:]), kernel, stride)
+        pads = ((0, 0), (0, 0), (top, bottom), (left, right))
+        if not average:
+            if top or bottom or left or right:
+                x = ember.pad(x, pads, float("-inf"))
+            return _from_nchw(ember.max_pool2d(x, kernel, stride), data_format)
+        if not (top or bottom or left or right):
+            return _from_nchw(ember.avg_pool2d(x, kernel, stride), data_format)
+        # TF averages over the window's pixels inside the image only
+        total = ember.avg_pool2d(ember.pad(x, pads), kernel, stride)
+        inside = ember.avg_pool2d(ember.pad(ember.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype), pads),
+                                  kernel, stride)
+        return _from_nchw(total / inside, data_format)
+
+    return op(fn, (as_tf(value),), name=name)
+
+
+def max_pool(value, ksize, strides, padding, data_format: str = "NHWC", name: str | None = None,
+             input=None) -> Tensor:
+    """Max pooling of NHWC ``value``; SAME padding pads with -inf."""
+    return _pool(name or "MaxPool", input if value is None else value, ksize, strides, padding, data_format, False)
+
+
+max_pool2d = max_pool
+
+
+def avg_pool(value, ksize, strides, padding, data_format: str = "NHWC", name: str | None = None, input=None) -> Tensor:
+    """Average pooling of NHWC ``value``; with SAME padding, windows average over the pixels inside."""
+    return _pool(name or "AvgPool", input if value is None else value, ksize, strides, padding, data_format, True)
+
+
+avg_pool2d = avg_pool
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = None, rate=None) -> Tensor:
+    """Keep each element with probability ``keep_prob`` (a number or a fed tf Tensor) and scale it by
+    1 / keep_prob, as TF-1 (``rate`` is 1 - keep_prob)."""
+    if noise_shape is not None:
+        raise NotImplementedError("tf.nn.dropout: noise_shape is not supported")
+    if keep_prob is None and rate is None:
+        raise ValueError("tf.nn.dropout: give keep_prob (or rate)")
+    if keep_prob is None:
+        keep_prob = 1.0 - rate
+    if not isinstance(keep_prob, Tensor):
+        if not 0.0 < keep_prob <= 1.0:
+            raise ValueError(f"tf.nn.dropout: keep_prob must be in (0, 1], got {keep_prob}")
+        if keep_prob == 1.0:
+            return FUNCTIONS["identity"](x)
+
+    def fn(a, keep):
+        noise = uniform_like(a, a.dtype)
+        mask = ember.cast(ember.ge(noise, 1.0 - keep), a.dtype)
+        return a / keep * mask
+
+    x = as_tf(x)
+    return op(fn, (x, as_tf(keep_prob)), name=name or "dropout", like=x)
+
+
+# --- losses -------------------------------------------------------------------------------------------------
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None,
+                                      axis=None) -> Tensor:
+    """Per-example cross-entropy of ``softmax(logits)`` against the distributions ``labels``."""
+    axis = dim if axis is None else axis
+    return op(lambda y, z: -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis), (as_tf(labels), as_tf(logits)),
+              name=name or "softmax_cross_entropy_with_logits")
+
+
+softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:
+    """Per-example cross-entropy of ``softmax(logits)`` against class indices ``labels``."""
+    return op(lambda y, z: ember.cross_entropy(z, ember.cast(y, "int64"), reduction="none"),
+              (as_tf(labels), as_tf(logits)), name=name or "SparseSoftmaxCrossEntropyWithLogits")
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:
+    """Elementwise logistic loss of ``logits`` against ``labels`` in [0, 1]."""
+    return op(lambda y, z: ember.binary_cross_entropy_with_logits(z, y, reduction="none"),
+              (as_tf(labels), as_tf(logits)), name=name or "logistic_loss")
+
+
+def in_top_k(predictions, targets, k: int, name: str | None = None) -> Tensor:
+    """Whether each target's score is among the ``k`` largest of its row."""
+    def fn(p, t):
+        target = ember.gather(p, 1, ember.reshape(ember.cast(t, "int64"), (-1, 1)))
+        return ember.sum(ember.cast(ember.gt(p, target), "int32"), axis=1) < k
+
+    return op(fn, (as_tf(predictions), as_tf(targets)), name=name or "in_top_k")
+
+
+def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = False, keepdims=None) -> tuple:
+    """(mean, variance) over ``axes``."""
+    axes, keep = tuple(axes), bool(keepdims or keep_dims)
+    x = as_tf(x)
+    mean = op(lambda a: ember.mean(a, axis=axes, keepdims=keep), (x,), name=name or "moments/mean")
+    variance = op(lambda a: ember.var(a, axis=axes, keepdims=keep), (x,), name=name or "moments/variance")
+    return mean, variance
+
+
+
+def __getattr__(name: str):
+    from ember.compat.tf._missing import missing
+
+    raise missing(__name__, name, globals())

@@ -1,0 +1,313 @@
+"""TF-1 recurrent cells (``tf.nn.rnn_cell``, ``tf.contrib.rnn``) and ``static_rnn`` / ``dynamic_rnn``.
+
+A cell creates its variables on its first call, under ``<scope>/<cell name>/`` as TF-1 names them
+(``rnn/basic_lstm_cell/kernel``), and reuses them on later steps. Both RNN functions unroll the time
+steps into the graph, so the number of steps must be known while the graph is built.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import ember
+from ember.compat.tf._core import Tensor, as_tf, float32, op, variable_scope
+from ember.compat.tf.variables import get_variable, zeros_initializer
+
+__all__ = [
+    "BasicLSTMCell", "BasicRNNCell", "GRUCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "RNNCell",
+    "bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn", "static_rnn",
+]
+
+LSTMStateTuple = namedtuple("LSTMStateTuple", ["c", "h"])
+
+
+def _column_slice(t: Tensor, start: int, stop: int, name: str) -> Tensor:
+    return op(lambda x: x[:, start:stop], (t,), name=name)
+
+
+class RNNCell:
+    """A recurrent cell: ``output, new_state = cell(inputs, state)``."""
+
+    scope_name = "rnn_cell"
+    gates = 1
+
+    def __init__(self, num_units: int, activation=None, reuse=None, name: str | None = None):
+        self.num_units = int(num_units)
+        self.activation = activation
+        self.name = name or self.scope_name
+        self.variables: dict | None = None
+
+    @property
+    def state_size(self):
+        return self.num_units
+
+    @property
+    def output_size(self) -> int:
+        return self.num_units
+
+    def _build(self, input_size: int, kernels: dict) -> dict:
+        with variable_scope(self.name):
+            return {key: get_variable(key, shape, initializer=init) for key, (shape, init) in kernels.items()}
+
+    def _input_size(self, inputs: Tensor) -> int:
+        if inputs.shape is None or inputs.shape[-1] is None:
+            raise ValueError(f"{type(self).__name__}: the last dimension of the inputs must be known, "
+                             f"got shape {inputs.shape}")
+        return int(inputs.shape[-1])
+
+    def zero_state(self, batch_size, dtype=float32):
+        """Zeros of shape (batch_size, state size) (a tuple of two for LSTM cells with tuple state)."""
+        from ember.compat.tf.array_ops import zeros
+
+        if isinstance(self.state_size, LSTMStateTuple):
+            shape = [batch_size, self.num_units]
+            return LSTMStateTuple(zeros(shape, dtype), zeros(shape, dtype))
+        if isinstance(self.state_size, tuple):
+            return tuple(zeros([batch_size, s if isinstance(s, int) else s.c], dtype) for s in self.state_size)
+        return zeros([batch_size, self.num_units], dtype)
+
+    def _zero_state_like(self, inputs: Tensor):
+        """Zeros of shape (batch, state size), the batch taken from ``inputs`` when the Session runs."""
+        units = self.num_units
+
+        def zeros(x):
+            return ember.zeros_like(x[:, :1]) + ember.zeros((1, units), dtype=x.dtype)
+
+        make = lambda: op(zeros, (inputs,), name="zeros")  # noqa: E731
+        if isinstance(self.state_size, LSTMStateTuple):
+            return LSTMStateTuple(make(), make())
+        return make()
+
+
+def _act(activation):
+    return activation if activation is not None else ember.tanh
+
+
+class BasicRNNCell(RNNCell):
+    """h = activation(concat(x, h) @ kernel + bias)."""
+
+    scope_name = "basic_rnn_cell"
+
+    def __call__(self, inputs, state, scope=None):
+        inputs = as_tf(inputs)
+        if self.variables is None:
+            n = self._input_size(inputs) + self.num_units
+            self.variables = self._build(n, {"kernel": ([n, self.num_units], None),
+                                             "bias": ([self.num_units], zeros_initializer())})
+        act = _tf_activation(self.activation)
+        h = op(lambda x, s, k, b: act(ember.matmul(ember.concat([x, s], axis=1), k) + b),
+               (inputs, state, self.variables["kernel"], self.variables["bias"]), name=self.name)
+        return h, h
+
+
+def _tf_activation(activation):
+    """A cell's activation on Ember values: tf.nn functions are recipes, so map the common ones to ops."""
+    if activation is None:
+        return ember.tanh
+    known = {"tanh": ember.tanh, "relu": ember.relu, "sigmoid": ember.sigmoid}
+    name = getattr(activation, "__name__", "")
+    if name in known:
+        return known[name]
+    raise ValueError(f"rnn cell: activation {activation!r} is not supported; use tf.tanh, tf.nn.relu or tf.sigmoid")
+
+
+class BasicLSTMCell(RNNCell):
+    """TF-1's LSTM: gates i, j, f, o from concat(x, h) @ kernel + bias; c' = c * sigmoid(f + forget_bias) +
+    sigmoid(i) * tanh(j); h' = tanh(c') * sigmoid(o). The state is ``LSTMStateTuple(c, h)``."""
+
+    scope_name = "basic_lstm_cell"
+
+    def __init__(self, num_units: int, forget_bias: float = 1.0, state_is_tuple: bool = True, activation=None,
+                 reuse=None, name: str | None = None, **unsupported):
+        for key, value in unsupported.items():
+            if value not in (None, False):
+                raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported")
+        super().__init__(num_units, activation, reuse, name)
+        self.forget_bias = float(forget_bias)
+        self.state_is_tuple = state_is_tuple
+
+    @property
+    def state_size(self):
+        return LSTMStateTuple(self.num_units, self.num_units) if self.state_is_tuple else 2 * self.num_units
+
+    def __call__(self, inputs, state, scope=None):
+        inputs = as_tf(inputs)
+        units, forget_bias, act = self.num_units, self.forget_bias, _tf_activation(self.activation)
+        if self.variables is None:
+            n = self._input_size(inputs) + units
+            self.variables = self._build(n, {"kernel": ([n, 4 * units], None),
+                                             "bias": ([4 * units], zeros_initializer())})
+        if self.state_is_tuple:
+            c, h = state
+        else:
+            c, h = _column_slice(state, 0, units, "c"), _column_slice(state, units, 2 * units, "h")
+
+        def step(x, c_prev, h_prev, kernel, bias):
+            z = ember.matmul(ember.concat([x, h_prev], axis=1), kernel) + bias
+            i, j, f, o = ember.chunk(z, 4, axis=1)
+            c_new = c_prev * ember.sigmoid(f + forget_bias) + ember.sigmoid(i) * act(j)
+            return ember.concat([c_new, act(c_new) * ember.sigmoid(o)], axis=1)
+
+        both = op(step, (inputs, as_tf(c), as_tf(h), self.variables["kernel"], self.variables["bias"]), name=self.name)
+        new_c, new_h = _column_slice(both, 0, units, "c"), _column_slice(both, units, 2 * units, "h")
+        return new_h, (LSTMStateTuple(new_c, new_h) if self.state_is_tuple else both)
+
+
+class LSTMCell(BasicLSTMCell):
+    """``tf.nn.rnn_cell.LSTMCell`` without peepholes or projection (the same math as BasicLSTMCell)."""
+
+    scope_name = "lstm_cell"
+
+    def __init__(self, num_units: int, use_peepholes: bool = False, cell_clip=None, initializer=None, num_proj=None,
+                 forget_bias: float = 1.0, state_is_tuple: bool = True, activation=None, reuse=None,
+                 name: str | None = None):
+        super().__init__(num_units, forget_bias, state_is_tuple, activation, reuse, name,
+                         use_peepholes=use_peepholes, cell_clip=cell_clip, num_proj=num_proj)
+
+
+class GRUCell(RNNCell):
+    """TF-1's GRU: r, u = sigmoid(concat(x, h) @ gates + 1-initialized bias); c = tanh(concat(x, r * h) @
+    candidate); h' = u * h + (1 - u) * c."""
+
+    scope_name = "gru_cell"
+
+    def __call__(self, inputs, state, scope=None):
+        from ember.compat.tf.variables import constant_initializer
+
+        inputs = as_tf(inputs)
+        units, act = self.num_units, _tf_activation(self.activation)
+        if self.variables is None:
+            n = self._input_size(inputs) + units
+            with variable_scope(self.name):
+                with variable_scope("gates"):
+                    gates = (get_variable("kernel", [n, 2 * units]),
+                             get_variable("bias", [2 * units], initializer=constant_initializer(1.0)))
+                with variable_scope("candidate"):
+                    candidate = (get_variable("kernel", [n, units]),
+                                 get_variable("bias", [units], initializer=zeros_initializer()))
+            self.variables = {"gates": gates, "candidate": candidate}
+
+        def step(x, h, gk, gb, ck, cb):
+            r, u = ember.chunk(ember.sigmoid(ember.matmul(ember.concat([x, h], axis=1), gk) + gb), 2, axis=1)
+            c = act(ember.matmul(ember.concat([x, r * h], axis=1), ck) + cb)
+            return u * h + (1.0 - u) * c
+
+        h = op(step, (inputs, as_tf(state), *self.variables["gates"], *self.variables["candidate"]), name=self.name)
+        return h, h
+
+
+class MultiRNNCell(RNNCell):
+    """Cells stacked: each one's output is the next one's input; the state is a tuple of their states."""
+
+    def __init__(self, cells, state_is_tuple: bool = True):
+        self.cells = list(cells)
+        self.num_units = self.cells[-1].num_units
+        for i, cell in enumerate(self.cells):
+            cell.name = f"multi_rnn_cell/cell_{i}/{cell.name}"
+
+    @property
+    def state_size(self):
+        return tuple(cell.state_size for cell in self.cells)
+
+    def zero_state(self, batch_size, dtype=float32):
+        return tuple(cell.zero_state(batch_size, dtype) for cell in self.cells)
+
+    def _zero_state_like(self, inputs: Tensor):
+        return tuple(cell._zero_state_like(inputs) for cell in self.cells)
+
+    def __call__(self, inputs, state, scope=None):
+        new_states = []
+        for cell, s in zip(self.cells, state):
+            inputs, s = cell(inputs, s)
+            new_states.append(s)
+        return inputs, tuple(new_states)
+
+
+def _select(mask: Tensor, new, old):
+    """Per-row ``new`` where the sequence is still running, else ``old`` (nested states too)."""
+    if isinstance(new, tuple):
+        return type(new)(*[_select(mask, n, o) for n, o in zip(new, old)]) if hasattr(new, "_fields") else tuple(
+            _select(mask, n, o) for n, o in zip(new, old))
+    return op(lambda m, a, b: ember.where(m, a, b), (mask, new, as_tf(old)), name="select")
+
+
+def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
+    """Run ``cell`` over the list ``inputs`` (one (batch, features) tensor per step): (outputs, final state)."""
+    inputs = [as_tf(x) for x in inputs]
+    if not inputs:
+        raise ValueError("static_rnn: inputs must be a non-empty list of tensors")
+    if initial_state is None and dtype is None:
+        raise ValueError("static_rnn: give dtype (or initial_state)")
+    with variable_scope(scope or "rnn"):
+        state = initial_state if initial_state is not None else cell._zero_state_like(inputs[0])
+        outputs = []
+        length = None if sequence_length is None else as_tf(sequence_length)
+        for t, x in enumerate(inputs):
+            output, new_state = cell(x, state)
+            if length is not None:
+                running = op(lambda n, t=t: ember.reshape(ember.gt(ember.cast(n, "int64"), t), (-1, 1)), (length,),
+                             name="running")
+                output = op(lambda m, a: ember.where(m, a, a * 0), (running, output), name="masked_output")
+                new_state = _select(running, new_state, state)
+            outputs.append(output)
+            state = new_state
+    return outputs, state
+
+
+def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=None, parallel_iterations=None,
+                swap_memory: bool = False, time_major: bool = False, scope=None):
+    """Run ``cell`` over the time axis of ``inputs`` ((batch, time, features), or (time, batch, features)
+    with ``time_major``): (outputs of the same layout, final state). The time length must be known."""
+    from ember.compat.tf.array_ops import stack, unstack
+
+    inputs = as_tf(inputs)
+    axis = 0 if time_major else 1
+    if inputs.shape is None or inputs.shape[axis] is None:
+        raise ValueError(f"dynamic_rnn: Ember unrolls the time steps, so the time dimension must be known; got "
+                         f"shape {inputs.shape}")
+    steps = unstack(inputs, axis=axis)
+    outputs, state = static_rnn(cell, steps, initial_state, dtype, sequence_length, scope)
+    return stack(outputs, axis=axis), state
+
+
+def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, initial_state_bw=None, dtype=None,
+                             sequence_length=None, scope=None):
+    """A forward and a backward RNN over the list ``inputs``: (per-step concat([fw, bw]), fw state, bw state).
+
+    Without ``sequence_length`` the backward RNN reads the steps in reverse order; with it, Ember refuses
+    (TF reverses each sequence within its own length)."""
+    from ember.compat.tf.array_ops import concat
+
+    if sequence_length is not None:
+        raise ValueError("static_bidirectional_rnn: sequence_length is not supported; pad the sequences to one length")
+    inputs = [as_tf(x) for x in inputs]
+    with variable_scope(scope or "bidirectional_rnn"):
+        forward, state_fw = static_rnn(cell_fw, inputs, initial_state_fw, dtype, scope="fw")
+        backward, state_bw = static_rnn(cell_bw, inputs[::-1], initial_state_bw, dtype, scope="bw")
+    outputs = [concat([f, b], 1) for f, b in zip(forward, backward[::-1])]
+    return outputs, state_fw, state_bw
+
+
+def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, initial_state_fw=None,
+                              initial_state_bw=None, dtype=None, parallel_iterations=None, swap_memory: bool = False,
+                              time_major: bool = False, scope=None):
+    """((forward outputs, backward outputs), (forward state, backward state)) over the time axis of ``inputs``."""
+    from ember.compat.tf.array_ops import stack, unstack
+
+    inputs = as_tf(inputs)
+    axis = 0 if time_major else 1
+    if inputs.shape is None or inputs.shape[axis] is None:
+        raise ValueError(f"bidirectional_dynamic_rnn: the time dimension must be known; got shape {inputs.shape}")
+    if sequence_length is not None:
+        raise ValueError("bidirectional_dynamic_rnn: sequence_length is not supported; pad the sequences to one length")
+    steps = unstack(inputs, axis=axis)
+    with variable_scope(scope or "bidirectional_rnn"):
+        forward, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, scope="fw")
+        backward, state_bw = static_rnn(cell_bw, steps[::-1], initial_state_bw, dtype, scope="bw")
+    return (stack(forward, axis=axis), stack(backward[::-1], axis=axis)), (state_fw, state_bw)
+
+
+def __getattr__(name: str):
+    from ember.compat.tf._missing import missing
+
+    raise missing(__name__, name, globals())

@@ -1,0 +1,381 @@
+"""``tf.Session``: replays the recipes its fetches need into an IR graph, compiles it, caches it per signature.
+
+Each recipe kind lowers through one function of the table ``LOWERINGS`` (kind -> lowering); a recipe of
+a kind the table does not hold is an ordinary op, replayed by calling its Ember function on Values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+import ember
+from ember.compat.tf._core import Graph, Operation, Tensor, get_default_graph, substitute, tensors_in
+from ember.graph.ir import ASSIGN, Value
+from ember.graph.ir import Graph as IRGraph
+from ember.passes import TrainRequest, run_passes
+from ember.passes import gradients as graph_gradients
+from ember.runtime import compile_graph
+from ember.runtime.cache import CompileCache
+
+_sessions: list = []
+
+
+def default_session():
+    """The innermost Session entered with ``with``, or ``as_default()``."""
+    if not _sessions:
+        raise RuntimeError("no default session: call eval(session=sess) or use `with tf.Session() as sess:`")
+    return _sessions[-1]
+
+
+get_default_session = default_session
+
+
+# --- lowering: recipe kind -> IR -------------------------------------------------------------------------
+
+
+def _lower_placeholder(replay: Replay, t: Tensor):
+    shape = "<unknown>" if t._shape is None else ["?" if d is None else d for d in t._shape]
+    raise ValueError(f"You must feed a value for placeholder tensor '{t.name}' with dtype {t.dtype} and shape {shape}")
+
+
+def _lower_variable(replay: Replay, t: Tensor):
+    array = replay.session.variable_value(t)
+    v = replay.graph.input(t.name, array.shape, array.dtype)
+    replay.bound[v.id] = array
+    return v
+
+
+def _lower_gradients(replay: Replay, t: Tensor):
+    request, i = t.args
+    if id(request) not in replay.grads:
+        ys, xs, grad_ys = request
+        yv = [replay.value(y) for y in ys]
+        xv = [replay.value(x) for x in xs]
+        gv = None if grad_ys is None else [replay.value(g) for g in grad_ys]
+        grads = graph_gradients(replay.graph, yv, xv, gv)
+        replay.grads[id(request)] = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype))
+                                     for g, x in zip(grads, xv)]
+    return replay.grads[id(request)][i]
+
+
+def _lower_train(replay: Replay, t: Tensor):
+    loss, var_list = t.args
+    params = [replay.value(v) for v in var_list]
+    states = [replay.session.slots(t.optimizer, v) for v in var_list]
+    replay.graph.requests.append(
+        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states)
+    )
+    if t.global_step is not None:
+        replay.value(t.global_step.assign_add(1))
+    return None
+
+
+def _lower_assign(replay: Replay, t: Tensor):
+    graph = replay.graph
+    target, value = replay.value(t.args[0]), replay.value(t.args[1])
+    with graph.building():
+        value = ember.cast(value, target.dtype) if value.dtype != target.dtype else value
+        if tuple(value.shape) != tuple(target.shape):
+            value = ember.broadcast_to(value, target.shape)
+    graph.add(ASSIGN, (target, value), {}, [])
+    return value
+
+
+def _lower_group(replay: Replay, t: Tensor):
+    for part in tensors_in(t.args):
+        replay.value(part)
+    return None
+
+
+def _lower_op(replay: Replay, t: Tensor):
+    graph = replay.graph
+    with graph.building():
+        args = substitute(t.args, replay.value)
+        kwargs = substitute(t.kwargs, replay.value)
+        out = t.fn(*args, **kwargs)
+    if out.__class__ is not Value:
+        out = graph.capture(out if isinstance(out, ember.Tensor) else ember.as_tensor(out))
+    return out
+
+
+LOWERINGS: dict[str, Callable] = {
+    "Placeholder": _lower_placeholder,
+    "VariableV2": _lower_variable,
+    "Gradients": _lower_gradients,
+    "Train": _lower_train,
+    "Assign": _lower_assign,
+    "NoOp": _lower_group,
+    "Init": _lower_group,  # (run by Session.run itself; reached only inside a group)
+}
+
+
+class Replay:
+    """Builds the IR for some fetches by lowering their recipes on symbolic Values."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.graph = IRGraph()
+        self.feeds: dict = {}  # tf Tensor -> Value
+        self.memo: dict = {}
+        self.bound: dict = {}  # value id -> variable array
+        self.grads: dict = {}
+
+    def value(self, t: Tensor):
+        key = id(t)
+        found = self.memo.get(key)
+        if found is None:
+            fed = self.feeds.get(t)
+            found = self.memo[key] = fed if fed is not None else LOWERINGS.get(t.kind, _lower_op)(self, t)
+        return found
+
+
+# --- feeds and fetches ----------------------------------------------------------------------------------
+
+
+def _check_feed(t: Tensor, value) -> np.ndarray:
+    """``value`` as an array of the placeholder's dtype, or a clear error for a wrong dtype, range or shape."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"cannot feed {type(value).__name__} to '{t.name}': {exc}") from None
+    dtype = t.dtype
+    if dtype is not None and array.dtype != dtype:
+        allowed = {"f": "fiub", "i": "iub", "u": "iub", "b": "b"}.get(dtype.kind, dtype.kind)
+        if array.dtype.kind not in allowed:
+            raise TypeError(
+                f"cannot feed a value of dtype {array.dtype} to '{t.name}' of dtype {dtype} "
+                f"(shape {list(array.shape)})"
+            )
+        if dtype.kind in "iu" and array.size and not np.can_cast(array.dtype, dtype):
+            info = np.iinfo(dtype)
+            low, high = array.min(), array.max()
+            if low < info.min or high > info.max:
+                raise ValueError(
+                    f"cannot feed values in [{low}, {high}] to '{t.name}' of dtype {dtype}: they do not fit "
+                    f"[{info.min}, {info.max}]"
+                )
+        array = array.astype(dtype)
+    if t._shape is not None:
+        shape = t._shape
+        if len(shape) != array.ndim or any(d is not None and d != s for d, s in zip(shape, array.shape)):
+            declared = "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+            raise ValueError(
+                f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{t.name}', which has shape {declared}"
+            )
+    return array
+
+
+def _flatten(fetches, flat: list, resolve):
+    """Leaves of nested lists/tuples/dicts into ``flat``; returns a function rebuilding the structure."""
+    if isinstance(fetches, (list, tuple)):
+        builders = [_flatten(f, flat, resolve) for f in fetches]
+        kind = type(fetches)
+        if hasattr(fetches, "_fields"):  # a namedtuple (LSTMStateTuple)
+            return lambda out: kind(*(b(out) for b in builders))
+        return lambda out: kind(b(out) for b in builders)
+    if isinstance(fetches, dict):
+        builders = {k: _flatten(f, flat, resolve) for k, f in fetches.items()}
+        return lambda out: {k: b(out) for k, b in builders.items()}
+    fetches = resolve(fetches)
+    summary = getattr(fetches, "summary_values", None)
+    if summary is not None:  # a tf.summary op: fetch its values, hand back the serialized protobuf
+        parts = [_flatten(t, flat, resolve) for t in summary]
+        return lambda out: fetches.serialize([p(out) for p in parts])
+    i = len(flat)
+    flat.append(fetches)
+    return lambda out: out[i]
+
+
+class Session:
+    """Runs fetches: ``sess.run(fetches, feed_dict)``; holds the variables' values and optimizer slots.
+
+    Each (fetches, feed shapes) pair is compiled once, through the pass pipeline and the runtime's code
+    generator; later runs with the same signature call the cached function directly.
+    """
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config=None):
+        self.graph = graph or get_default_graph()
+        self.values: dict = {}
+        self.slot_states: dict = {}
+        self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
+        self.closed = False
+
+    def __enter__(self) -> Session:
+        _sessions.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if _sessions and _sessions[-1] is self:
+            _sessions.pop()
+        self.close()
+
+    def close(self) -> None:
+        """Release the variables and compiled functions; running afterwards is an error."""
+        self.closed = True
+        self.values.clear()
+        self.cache.clear()
+
+    def as_default(self):
+        return _SessionContext(self)
+
+    def variable_value(self, var) -> np.ndarray:
+        """The array holding ``var``'s value in this session."""
+        array = self.values.get(var)
+        if array is None:
+            raise ValueError(f"Attempting to use uninitialized value {var.name}: run tf.global_variables_initializer()")
+        return array
+
+    def slots(self, optimizer, var) -> dict:
+        """The optimizer state of ``var`` (momentum buffers and the like)."""
+        return self.slot_states.setdefault((id(optimizer), var), {})
+
+    def load_values(self, values: dict) -> None:
+        """Set variables (a dict variable -> array); compiled functions keep seeing the same arrays."""
+        self._reset_slots(list(values))
+        fresh = []
+        for var, value in values.items():
+            value = np.asarray(value, dtype=var.dtype)
+            current = self.values.get(var)
+            if current is not None and current.shape == value.shape:
+                current[...] = value  # in place: compiled functions hold this array
+            else:
+                fresh.append((var, value))
+        for var, array in _arena(fresh):
+            self.values[var] = array
+            self.cache.clear()
+
+    def _initialize(self, variables) -> None:
+        variables = list(variables)
+        self.load_values({var: self._evaluate([var.initial_value], {})[0] for var in variables})
+
+    def _reset_slots(self, variables: list) -> None:
+        """Optimizer slots restart with their variables (in TF-1 they are variables too)."""
+        wanted = set(variables)
+        for (_, var), state in self.slot_states.items():
+            if var in wanted:
+                buffer = state.get("momentum_buffer")
+                state.clear()
+                if buffer is not None:  # compiled code holds this array: zero it in place (0 * m + g == g)
+                    buffer.fill(0)
+                    state["momentum_buffer"] = buffer
+
+    def _evaluate(self, flat: list, feeds: dict):
+        # Keys hold the tensors themselves (not ids), so a cached entry keeps them alive and unambiguous.
+        key = (tuple(flat), *[(t, a.shape) for t, a in feeds.items()])
+        compiled = self.cache.get(key)
+        if compiled is None:
+            compiled = self.cache[key] = self._compile(flat, feeds)
+        return compiled(*feeds.values())
+
+    def _check_graph(self, t: Tensor, role: str) -> None:
+        if t.graph is not self.graph:
+            raise ValueError(
+                f"Session.run: cannot {role} tensor '{t.name}': it is not an element of this session's graph "
+                "(it was built in another tf.Graph, or before tf.reset_default_graph())"
+            )
+
+    def _compile(self, flat: list, feeds: dict):
+        for t in flat:
+            self._check_graph(t, "fetch")
+        replay = Replay(self)
+        graph = replay.graph
+        for t, array in feeds.items():
+            self._check_graph(t, "feed")
+            _check_feed(t, array)
+            replay.feeds[t] = graph.input(t.name, array.shape, array.dtype)
+        results = [replay.value(t) for t in flat]
+        graph.outputs = [v for v in results if v is not None]
+        graph = run_passes(graph)
+        layout = []
+        k = 0
+        for v in results:
+            layout.append(None if v is None else k)
+            k += v is not None
+        return compile_graph(graph, replay.bound, layout).fn
+
+    def _resolve(self, fetch) -> Tensor:
+        """A fetch or feed key as a tf Tensor: tensors as they are, names (``"x"``, ``"x:0"``) looked up."""
+        if isinstance(fetch, Tensor):
+            return fetch
+        if isinstance(fetch, str):
+            try:
+                return self.graph.get_tensor_by_name(fetch)
+            except KeyError as exc:
+                raise KeyError(f"Session.run: {exc.args[0]}") from None
+        raise TypeError(f"Session.run: cannot fetch or feed {fetch!r}; use tf tensors, ops or their names")
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Evaluate ``fetches`` (a tensor, an op, a name, or nested lists/tuples/dicts of them) with ``feed_dict``."""
+        if self.closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        feeds = {}
+        key = [fetches]
+        if feed_dict:
+            for t, value in feed_dict.items():
+                if t.__class__ is not Tensor:
+                    t = self._resolve(t)
+                # The shape is checked once per signature, when it is compiled.
+                if value.__class__ is not np.ndarray or t.kind != "Placeholder" or value.dtype != t.dtype:
+                    value = _check_feed(t, value)
+                feeds[t] = value
+                key.append(t)
+                key.append(value.shape)
+        if fetches.__class__ in _SINGLE and fetches.kind != "Init":  # the hot path: one tensor or training op
+            compiled = self.cache.get(key := tuple(key))
+            if compiled is None:
+                compiled = self.cache[key] = self._compile([fetches], feeds)
+            return compiled(*feeds.values())[0]
+        flat: list = []
+        rebuild = _flatten(fetches, flat, self._resolve)
+        inits = [t for t in flat if t.kind == "Init"]
+        if inits:
+            for t in inits:
+                self._check_graph(t, "fetch")
+                self._initialize(t.args)
+            rest = [t for t in flat if t.kind != "Init"]
+            values = iter(self._evaluate(rest, feeds) if rest else [])
+            return rebuild([None if t.kind == "Init" else next(values) for t in flat])
+        return rebuild(self._evaluate(flat, feeds))
+
+
+def _arena(pairs: list) -> list:
+    """New variables laid side by side in one array per dtype (each start aligned to 64 bytes), so that the
+    runtime can update a run of them with a few whole-array calls instead of a few calls each."""
+    placed = []
+    for dtype in dict.fromkeys(value.dtype for _, value in pairs):
+        group = [(var, value) for var, value in pairs if value.dtype == dtype]
+        align = max(1, 64 // dtype.itemsize)
+        offsets, end = [], 0
+        for _, value in group:
+            offsets.append(end)
+            end = -(-(end + value.size) // align) * align
+        storage = np.zeros(end, dtype)
+        for (var, value), start in zip(group, offsets):
+            array = storage[start:start + value.size].reshape(value.shape)
+            array[...] = value
+            placed.append((var, array))
+    return placed
+
+
+class _SessionContext:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def __enter__(self) -> Session:
+        _sessions.append(self.session)
+        return self.session
+
+    def __exit__(self, *exc) -> None:
+        _sessions.remove(self.session)
+
+
+def _single_classes() -> frozenset:
+    from ember.compat.tf.variables import Variable
+
+    return frozenset({Tensor, Variable, Operation})
+
+
+_SINGLE = _single_classes()
+InteractiveSession = Session

@@ -1,0 +1,217 @@
+"""``tf.train``: optimizers whose ``minimize`` builds the training op, ``Saver``, checkpoint helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+import ember
+from ember.backend.devices import array_module
+from ember.compat.tf._core import Operation, Tensor, depends, get_default_graph, tensors_in
+from ember.compat.tf.variables import Variable, global_variables, trainable_variables
+from ember.optim import functional as rules
+
+__all__ = [
+    "AdagradOptimizer", "AdamOptimizer", "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer",
+    "RMSPropOptimizer", "Saver", "get_global_step", "get_or_create_global_step", "gradients", "latest_checkpoint",
+]
+
+
+def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None) -> list:
+    """Symbolic d(sum of ys)/dx for each x (None where the ys do not depend on x), built by the autodiff pass."""
+    ys = [ys] if isinstance(ys, Tensor) else list(ys)
+    xs = [xs] if isinstance(xs, Tensor) else list(xs)
+    grad_ys = None if grad_ys is None else ([grad_ys] if isinstance(grad_ys, Tensor) else list(grad_ys))
+    request = (tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys))
+    out = []
+    for i, x in enumerate(xs):
+        if not any(depends(y, x) for y in ys):
+            out.append(None)
+            continue
+        out.append(Tensor(None, (request, i), name=name, shape=x._shape, dtype=x.dtype, kind="Gradients"))
+    return out
+
+
+class Optimizer:
+    """A TF-1 optimizer: ``minimize(loss)`` returns the training op (backward plus in-place updates)."""
+
+    rule = None
+
+    def __init__(self, **hyper):
+        for key, value in hyper.items():
+            if isinstance(value, (int, float)) and value < 0:
+                raise ValueError(f"{type(self).__name__}: {key} must be non-negative, got {value}")
+        self.hyper = hyper
+
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str = "minimize", **unused) -> Operation:
+        """The op that runs one step of this rule on ``var_list`` (default: trainable variables)."""
+        var_list = list(var_list) if var_list is not None else trainable_variables()
+        var_list = [v for v in var_list if depends(loss, v)]
+        if not var_list:
+            raise ValueError("minimize: no trainable variable that the loss depends on")
+        op = Operation(None, (loss, tuple(var_list)), name=name, kind="Train")
+        op.optimizer = self
+        op.global_step = global_step
+        return op
+
+    def compute_gradients(self, loss: Tensor, var_list=None, **unused) -> list:
+        """[(gradient, variable)] for the trainable variables the loss depends on."""
+        var_list = list(var_list) if var_list is not None else trainable_variables()
+        var_list = [v for v in var_list if depends(loss, v)]
+        return list(zip(gradients(loss, var_list), var_list))
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None):
+        """Apply gradients from ``compute_gradients``; they must be unmodified (Ember derives them again
+        from the loss in one pass)."""
+        pairs = list(grads_and_vars)
+        requests = {id(g.args[0]): g.args[0] for g, _ in pairs if g is not None and g.kind == "Gradients"}
+        if len(requests) != 1 or any(g is None or g.kind != "Gradients" for g, _ in pairs):
+            raise NotImplementedError(
+                "apply_gradients: only the unmodified output of compute_gradients is supported (clipped or "
+                "transformed gradients are not); use minimize, or tf.clip_by_global_norm is not available"
+            )
+        (ys, _, _), = requests.values()
+        return self.minimize(ys[0], global_step, [v for _, v in pairs], name or "apply_gradients")
+
+
+class GradientDescentOptimizer(Optimizer):
+    """Plain SGD: var -= learning_rate * grad."""
+
+    rule = staticmethod(rules.sgd_update)
+
+    def __init__(self, learning_rate: float, use_locking: bool = False, name: str = "GradientDescent"):
+        super().__init__(lr=float(learning_rate))
+
+
+class MomentumOptimizer(Optimizer):
+    """SGD with momentum: accum = momentum * accum + grad; var -= learning_rate * accum."""
+
+    rule = staticmethod(rules.sgd_update)
+
+    def __init__(self, learning_rate: float, momentum: float, use_locking: bool = False, name: str = "Momentum",
+                 use_nesterov: bool = False):
+        super().__init__(lr=float(learning_rate), momentum=float(momentum), nesterov=use_nesterov)
+
+
+class AdamOptimizer(Optimizer):
+    """Adam."""
+
+    rule = staticmethod(rules.adam_update)
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                 use_locking: bool = False, name: str = "Adam"):
+        super().__init__(lr=float(learning_rate), beta1=float(beta1), beta2=float(beta2), eps=float(epsilon))
+
+
+class AdagradOptimizer(Optimizer):
+    """Adagrad, accumulators starting at ``initial_accumulator_value``."""
+
+    rule = staticmethod(rules.adagrad_update)
+
+    def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1, use_locking: bool = False,
+                 name: str = "Adagrad"):
+        super().__init__(lr=float(learning_rate), initial_accumulator_value=float(initial_accumulator_value), eps=0.0)
+
+
+def tf_rmsprop_update(param, grad, state: dict, *, lr: float, decay: float, momentum: float, eps: float) -> None:
+    """TF-1's RMSProp (``ApplyRMSProp``), which differs from PyTorch's: the mean square starts at 1, epsilon
+    is added inside the square root, and the momentum accumulates the scaled step.
+
+    ms = decay * ms + (1 - decay) * g^2;  mom = momentum * mom + lr * g / sqrt(ms + eps);  var -= mom
+    """
+    xp = array_module(param)
+    kind = param.dtype.type
+    if not state:
+        state["ms"] = xp.ones_like(param)
+        state["mom"] = xp.zeros_like(param)
+    ms, mom = state["ms"], state["mom"]
+    ms *= kind(decay)
+    ms += kind(1.0 - decay) * grad * grad
+    mom *= kind(momentum)
+    mom += kind(lr) * grad / xp.sqrt(ms + kind(eps))
+    param -= mom
+
+
+class RMSPropOptimizer(Optimizer):
+    """RMSProp with TF-1's defaults and update rule (see ``tf_rmsprop_update``)."""
+
+    rule = staticmethod(tf_rmsprop_update)
+
+    def __init__(self, learning_rate: float, decay: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-10,
+                 use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
+        if centered:
+            raise NotImplementedError("RMSPropOptimizer: centered=True is not supported")
+        super().__init__(lr=float(learning_rate), decay=float(decay), momentum=float(momentum), eps=float(epsilon))
+
+
+# --- global step and checkpoints -----------------------------------------------------------------------------
+
+
+def get_or_create_global_step() -> Variable:
+    """The graph's ``global_step`` variable (int64, not trained), created on the first call."""
+    graph = get_default_graph()
+    step = graph.named.get("global_step")
+    if step is None:
+        step = graph.named["global_step"] = Variable(np.int64(0), trainable=False, name="global_step")
+    return step
+
+
+create_global_step = get_or_create_global_step
+
+
+def get_global_step():
+    return get_default_graph().named.get("global_step")
+
+
+class Saver:
+    """Saves and restores variables by name (Ember's checkpoint format at exactly the given path)."""
+
+    def __init__(self, var_list=None, max_to_keep: int = 5, **unused):
+        if isinstance(var_list, dict):
+            self.variables = dict(var_list)
+        else:
+            variables = global_variables() if var_list is None else list(tensors_in(var_list))
+            self.variables = {v.name: v for v in variables}
+
+    def save(self, sess, save_path: str, global_step=None, **unused) -> str:
+        """Write the variables' values to ``save_path`` (``-<step>`` appended with ``global_step``); return the path."""
+        if global_step is not None:
+            step = global_step if isinstance(global_step, (int, np.integer)) else int(sess.run(global_step))
+            save_path = f"{save_path}-{step}"
+        directory = os.path.dirname(os.path.abspath(save_path))
+        os.makedirs(directory, exist_ok=True)
+        ember.save({name: np.array(sess.variable_value(v)) for name, v in self.variables.items()}, save_path)
+        with open(os.path.join(directory, "checkpoint"), "w") as f:
+            json.dump({"model_checkpoint_path": os.path.basename(save_path)}, f)
+        return save_path
+
+    def restore(self, sess, save_path: str) -> None:
+        """Load the variables' values from a file ``save`` wrote."""
+        if not os.path.exists(save_path):
+            raise ValueError(f"Saver.restore: no checkpoint at {save_path!r}")
+        saved = ember.load(save_path)
+        missing = [name for name in self.variables if name not in saved]
+        if missing:
+            raise ValueError(f"Saver.restore: {save_path!r} has no values for {missing}")
+        for name, var in self.variables.items():
+            if tuple(saved[name].shape) != tuple(var.shape):
+                raise ValueError(f"Saver.restore: {name} has shape {list(saved[name].shape)} in {save_path!r}, "
+                                 f"the variable {list(var.shape)}")
+        sess.load_values({var: saved[name] for name, var in self.variables.items()})
+
+
+def latest_checkpoint(checkpoint_dir: str) -> str | None:
+    """The path ``Saver.save`` wrote last in ``checkpoint_dir`` (None when there is none)."""
+    index = os.path.join(checkpoint_dir, "checkpoint")
+    if not os.path.exists(index):
+        return None
+    with open(index) as f:
+        return os.path.join(checkpoint_dir, json.load(f)["model_checkpoint_path"])
+
+
+def __getattr__(name: str):
+    from ember.compat.tf._missing import missing
+
+    raise missing(__name__, name, globals())

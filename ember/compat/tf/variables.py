@@ -1,0 +1,197 @@
+"""TF-1 variables: ``tf.Variable``, ``tf.get_variable`` with scopes, initializers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend.dtypes import FLOATING
+from ember.compat.tf._core import (
+    Operation,
+    Tensor,
+    as_tf,
+    as_tf_dtype,
+    constant,
+    float32,
+    get_default_graph,
+    op,
+)
+
+
+class Variable(Tensor):
+    """A value kept in each Session between runs; set by ``global_variables_initializer`` or ``assign``."""
+
+    kind = "VariableV2"
+
+    def __init__(self, initial_value, trainable: bool = True, name: str = "Variable", dtype=None,
+                 collections=None, validate_shape: bool = True):
+        if callable(initial_value) and not isinstance(initial_value, Tensor):
+            initial_value = initial_value()
+        initial = as_tf(initial_value) if dtype is None else cast(as_tf(initial_value), dtype)
+        if initial.shape is None or None in initial.shape:
+            raise ValueError(f"Variable {name}: the initial value needs a fully known shape, got {initial.shape}")
+        super().__init__(None, name=name, shape=tuple(initial.shape), dtype=initial.dtype)
+        self.initial_value = initial
+        self.trainable = trainable
+        self.graph.variables.append(self)
+        self.initializer = Operation(None, name=f"{self.name}/Assign", kind="Init")
+        self.initializer.args = (self,)
+
+    def assign(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
+        """An op that stores ``value`` into the variable and returns it."""
+        return Tensor(None, (self, as_tf(value)), name=name or f"{self.name}/Assign", shape=self._shape,
+                      dtype=self.dtype, kind="Assign")
+
+    def assign_add(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
+        return self.assign(self + value, name=name)
+
+    def assign_sub(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
+        return self.assign(self - value, name=name)
+
+    def initialized_value(self) -> Tensor:
+        return self.initial_value
+
+    def __repr__(self) -> str:
+        return f"<tf.Variable '{self.name}' shape={list(self._shape)} dtype={self.dtype}>"
+
+
+def cast(x, dtype, name: str | None = None) -> Tensor:
+    """``x`` converted to ``dtype``."""
+    import ember
+
+    dtype = as_tf_dtype(dtype)
+    return op(lambda a: ember.cast(a, dtype), (as_tf(x),), name=name or "Cast")
+
+
+def assign(ref: Variable, value, name: str | None = None) -> Tensor:
+    return ref.assign(value, name=name)
+
+
+def assign_add(ref: Variable, value, name: str | None = None) -> Tensor:
+    return ref.assign_add(value, name=name)
+
+
+def assign_sub(ref: Variable, value, name: str | None = None) -> Tensor:
+    return ref.assign_sub(value, name=name)
+
+
+def global_variables() -> list:
+    return list(get_default_graph().variables)
+
+
+all_variables = global_variables
+
+
+def trainable_variables() -> list:
+    return [v for v in get_default_graph().variables if v.trainable]
+
+
+def variables_initializer(var_list, name: str = "init") -> Operation:
+    """One op running the initializers of ``var_list``."""
+    result = Operation(None, name=name, kind="Init")
+    result.args = tuple(var_list)
+    return result
+
+
+def global_variables_initializer() -> Operation:
+    """The op that gives every variable of the default graph its initial value."""
+    return variables_initializer(global_variables())
+
+
+initialize_all_variables = global_variables_initializer
+
+
+def local_variables_initializer() -> Operation:
+    """Ember has no local variables: an op that does nothing (TF-1 scripts run it beside the global one)."""
+    return variables_initializer([], name="init_local")
+
+
+def zeros_initializer(dtype=float32):
+    return lambda shape, dtype=dtype, partition_info=None: constant(np.zeros(shape, as_tf_dtype(dtype)))
+
+
+def ones_initializer(dtype=float32):
+    return lambda shape, dtype=dtype, partition_info=None: constant(np.ones(shape, as_tf_dtype(dtype)))
+
+
+def constant_initializer(value=0.0, dtype=float32):
+    return lambda shape, dtype=dtype, partition_info=None: constant(np.full(shape, value), as_tf_dtype(dtype))
+
+
+def random_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
+    from ember.compat.tf.array_ops import random_normal
+
+    return lambda shape, dtype=dtype, partition_info=None: random_normal(shape, mean, stddev, dtype)
+
+
+def truncated_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
+    from ember.compat.tf.array_ops import truncated_normal
+
+    return lambda shape, dtype=dtype, partition_info=None: truncated_normal(shape, mean, stddev, dtype)
+
+
+def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None, dtype=float32):
+    from ember.compat.tf.array_ops import random_uniform
+
+    return lambda shape, dtype=dtype, partition_info=None: random_uniform(shape, minval, maxval, dtype)
+
+
+def _fans(shape) -> tuple:
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def glorot_uniform_initializer(seed=None, dtype=float32):
+    from ember.compat.tf.array_ops import random_uniform
+
+    def init(shape, dtype=dtype, partition_info=None):
+        fan_in, fan_out = _fans(shape)
+        limit = float(np.sqrt(6.0 / (fan_in + fan_out)))
+        return random_uniform(shape, -limit, limit, dtype)
+
+    return init
+
+
+def glorot_normal_initializer(seed=None, dtype=float32):
+    from ember.compat.tf.array_ops import truncated_normal
+
+    def init(shape, dtype=dtype, partition_info=None):
+        fan_in, fan_out = _fans(shape)
+        # TF's truncated normal at 2 std has std 0.8796 of the untruncated one
+        return truncated_normal(shape, 0.0, float(np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978), dtype)
+
+    return init
+
+
+def get_variable(name: str, shape=None, dtype=float32, initializer=None, regularizer=None, trainable: bool = True,
+                 collections=None) -> Variable:
+    """The variable ``scope/name``: created (default initializer glorot uniform) or, under reuse, found.
+
+    Only ``variable_scope`` prefixes the name (``name_scope`` does not, as in TF-1)."""
+    graph = get_default_graph()
+    full = "/".join(graph.var_scopes + [name])
+    reuse = graph.reuse[-1]
+    if full in graph.named:
+        if not reuse:
+            raise ValueError(f"Variable {full} already exists; set reuse=True or reuse=tf.AUTO_REUSE in variable_scope")
+        return graph.named[full]
+    if reuse is True:
+        raise ValueError(f"Variable {full} does not exist and reuse=True in variable_scope")
+    if initializer is None:
+        initializer = glorot_uniform_initializer() if as_tf_dtype(dtype) in FLOATING else zeros_initializer()
+    if callable(initializer) and not isinstance(initializer, Tensor):
+        if shape is None:
+            raise ValueError(f"get_variable {full}: a shape is needed with an initializer function")
+        initial = initializer(list(shape), dtype=as_tf_dtype(dtype))
+    else:
+        initial = initializer
+    scopes, graph.scopes = graph.scopes, []
+    try:
+        var = Variable(initial, trainable=trainable, name=full, dtype=dtype)
+    finally:
+        graph.scopes = scopes
+    graph.named[full] = var
+    return var

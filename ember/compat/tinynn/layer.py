@@ -1,0 +1,367 @@
+"""``tn.layer``: tinynn's layers (NHWC images, lazily sized weights, tinynn's padding rules) on Ember ops.
+
+A layer keeps its parameters as NumPy arrays in ``params`` (tinynn's names: ``w``/``b``, ``W``/``b``,
+``W_g``/``b_g``/``W_c``/``b_c``, ``gamma``/``beta``) and its gradients in ``grads`` after a backward.
+``layer.forward(array)`` and ``layer.backward(grad)`` work on one layer alone; inside a ``Net`` the
+layers are chained on Ember Tensors and differentiated by Ember's autograd.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember.compat.tinynn.initializer import Ones, XavierUniform, Zeros
+
+__all__ = [
+    "Activation", "BatchNormalization", "Conv2D", "Dense", "Dropout", "ELU", "Flatten", "GELU", "LSTM", "Layer",
+    "LeakyReLU", "MaxPool2D", "RNN", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
+]
+
+
+def _tensor(x) -> ember.Tensor:
+    return x if isinstance(x, ember.Tensor) else ember.as_tensor(np.asarray(x))
+
+
+class Layer:
+    """A tinynn layer: ``params``/``nt_params`` (name -> array), ``initializers``, ``shapes``, ``grads``."""
+
+    param_names: tuple = ()
+    nt_param_names: tuple = ()
+
+    def __init__(self):
+        self.params = {name: None for name in self.param_names}
+        self.nt_params = {name: None for name in self.nt_param_names}
+        self.initializers: dict = {}
+        self.shapes: dict = {}
+        self.grads: dict = {}
+        self.ctx: dict = {}
+        self._is_training = True
+        self._is_init = False
+        self._leaves: dict = {}  # name -> the Tensor wrapping params[name] in the last forward
+        self._alone: tuple | None = None  # (input, output) Tensors of a forward called on the layer alone
+
+    def __repr__(self) -> str:
+        return f"layer: {self.name}\tshape: {self.shapes or None}"
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def is_training(self) -> bool:
+        return self._is_training
+
+    @is_training.setter
+    def is_training(self, value: bool) -> None:
+        self._is_training = value
+
+    @property
+    def is_init(self) -> bool:
+        return self._is_init
+
+    @is_init.setter
+    def is_init(self, value: bool) -> None:
+        self._is_init = value
+        for name in self.param_names:
+            self.shapes[name] = self.params[name].shape
+
+    def _init_params(self) -> None:
+        for name in self.param_names:
+            self.params[name] = self.initializers[name](self.shapes[name])
+        self.is_init = True
+
+    def _param(self, name: str) -> ember.Tensor:
+        """``params[name]`` as a leaf Tensor sharing its memory, whose gradient ``collect_grads`` reads."""
+        leaf = ember.from_numpy(np.ascontiguousarray(self.params[name])).requires_grad_()
+        self._leaves[name] = leaf
+        return leaf
+
+    def collect_grads(self) -> None:
+        """Copy the gradients of the last forward's parameters into ``grads`` (NumPy arrays)."""
+        for name, leaf in self._leaves.items():
+            self.grads[name] = (np.zeros_like(self.params[name]) if leaf.grad is None
+                                else np.array(leaf.grad.numpy()))
+
+    def call(self, x: ember.Tensor) -> ember.Tensor:
+        """The layer on an Ember Tensor (what ``Net`` chains)."""
+        raise NotImplementedError(f"{self.name} must define call(x)")
+
+    def forward(self, inputs) -> np.ndarray:
+        """The layer alone on an array: returns an array; ``backward`` then gives the input's gradient."""
+        x = ember.from_numpy(np.ascontiguousarray(inputs)) if isinstance(inputs, np.ndarray) else _tensor(inputs)
+        if x.dtype.kind == "f":
+            x = x.detach().requires_grad_()
+        out = self.call(x)
+        self._alone = (x, out)
+        return out.detach().numpy()
+
+    def backward(self, grad) -> np.ndarray:
+        """Gradients of the last ``forward``: fills ``grads`` and returns the gradient of the inputs."""
+        if self._alone is None:
+            raise RuntimeError(f"{self.name}.backward: call forward first")
+        x, out = self._alone
+        out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
+        self.collect_grads()
+        return np.zeros(x.shape, x.dtype) if x.grad is None else x.grad.numpy()
+
+
+class Dense(Layer):
+    """``inputs @ w + b``; the input size is taken from the first input."""
+
+    param_names = ("w", "b")
+
+    def __init__(self, num_out: int, w_init=XavierUniform(), b_init=Zeros()):
+        super().__init__()
+        self.initializers = {"w": w_init, "b": b_init}
+        self.shapes = {"w": [None, int(num_out)], "b": [int(num_out)]}
+
+    def call(self, x):
+        if not self.is_init:
+            if x.ndim != 2:
+                raise ValueError(f"Dense: expected inputs of shape (batch, features), got {list(x.shape)}")
+            self.shapes["w"][0] = x.shape[1]
+            self._init_params()
+        return ember.matmul(x, self._param("w")) + self._param("b")
+
+
+def _same_padding(size: int, kernel: int) -> tuple:
+    """tinynn's SAME padding: kernel - 1 in total, the odd one after (the stride is not considered)."""
+    total = kernel - 1
+    return total // 2, total - total // 2
+
+
+class Conv2D(Layer):
+    """2-D convolution of NHWC inputs with a (k_h, k_w, in, out) kernel, padding "SAME" or "VALID"."""
+
+    param_names = ("w", "b")
+
+    def __init__(self, kernel, stride=(1, 1), padding: str = "SAME", w_init=XavierUniform(), b_init=Zeros()):
+        super().__init__()
+        if len(kernel) != 4:
+            raise ValueError(f"Conv2D: kernel must be (height, width, in_channels, out_channels), got {kernel}")
+        if padding not in ("SAME", "VALID"):
+            raise ValueError(f"Conv2D: padding must be 'SAME' or 'VALID', got {padding!r}")
+        self.kernel_shape = tuple(int(k) for k in kernel)
+        self.stride = tuple(int(s) for s in stride)
+        self.padding_mode = padding
+        self.initializers = {"w": w_init, "b": b_init}
+        self.shapes = {"w": list(self.kernel_shape), "b": self.kernel_shape[-1]}
+
+    def call(self, x):
+        if not self.is_init:
+            self._init_params()
+        k_h, k_w, in_c, _ = self.kernel_shape
+        if x.ndim != 4 or x.shape[3] != in_c:
+            raise ValueError(f"Conv2D: expected NHWC inputs with {in_c} channels, got shape {list(x.shape)}")
+        x = ember.transpose(x, (0, 3, 1, 2))
+        if self.padding_mode == "SAME":
+            x = ember.pad(x, ((0, 0), (0, 0), _same_padding(x.shape[2], k_h), _same_padding(x.shape[3], k_w)))
+        weight = ember.transpose(self._param("w"), (3, 2, 0, 1))
+        y = ember.conv2d(x, weight, stride=self.stride)
+        return ember.transpose(y, (0, 2, 3, 1)) + self._param("b")
+
+
+class MaxPool2D(Layer):
+    """Max pooling of NHWC inputs; "SAME" pads with zeros, as tinynn does; the stride defaults to the pool size."""
+
+    def __init__(self, pool_size=(2, 2), stride=None, padding: str = "VALID"):
+        super().__init__()
+        if padding not in ("SAME", "VALID"):
+            raise ValueError(f"MaxPool2D: padding must be 'SAME' or 'VALID', got {padding!r}")
+        self.kernel_shape = tuple(int(k) for k in pool_size)
+        self.stride = tuple(int(s) for s in (stride if stride is not None else pool_size))
+        self.padding_mode = padding
+
+    def call(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"MaxPool2D: expected NHWC inputs, got shape {list(x.shape)}")
+        x = ember.transpose(x, (0, 3, 1, 2))
+        if self.padding_mode == "SAME":
+            k_h, k_w = self.kernel_shape
+            x = ember.pad(x, ((0, 0), (0, 0), _same_padding(x.shape[2], k_h), _same_padding(x.shape[3], k_w)))
+        return ember.transpose(ember.max_pool2d(x, self.kernel_shape, self.stride), (0, 2, 3, 1))
+
+
+class RNN(Layer):
+    """Elman RNN over (batch, time, features): h_t = tanh([h_{t-1}, x_t] @ W.T + b); returns the last h."""
+
+    param_names = ("W", "b")
+
+    def __init__(self, num_hidden: int, w_init=XavierUniform(), b_init=Zeros()):
+        super().__init__()
+        self.n_h = int(num_hidden)
+        self.initializers = {"W": w_init, "b": b_init}
+
+    def call(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"RNN: expected inputs of shape (batch, time, features), got {list(x.shape)}")
+        if not self.is_init:
+            self.shapes = {"W": [self.n_h, self.n_h + x.shape[2]], "b": [self.n_h]}
+            self._init_params()
+        weight_t, bias = ember.transpose(self._param("W")), self._param("b")
+        h = ember.zeros((x.shape[0], self.n_h), dtype=x.dtype)
+        for t in range(x.shape[1]):
+            h = ember.tanh(ember.matmul(ember.concat([h, x[:, t]], axis=1), weight_t) + bias)
+        return h
+
+
+class LSTM(Layer):
+    """tinynn's LSTM over (batch, time, features): gates (o, i, f) = sigmoid([h, x] @ W_g.T + b_g),
+    c_hat = tanh([h, x] @ W_c.T + b_c), c = f * c + i * c_hat, h = o * tanh(c); returns the last h."""
+
+    param_names = ("W_g", "b_g", "W_c", "b_c")
+
+    def __init__(self, num_hidden: int, w_init=XavierUniform(), b_init=Zeros()):
+        super().__init__()
+        self.n_h = int(num_hidden)
+        self.initializers = {"W_g": w_init, "W_c": w_init, "b_g": b_init, "b_c": b_init}
+
+    def call(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"LSTM: expected inputs of shape (batch, time, features), got {list(x.shape)}")
+        n_h = self.n_h
+        if not self.is_init:
+            self.shapes = {"W_g": [3 * n_h, x.shape[2] + n_h], "b_g": [3 * n_h],
+                           "W_c": [n_h, x.shape[2] + n_h], "b_c": [n_h]}
+            self._init_params()
+        gate_w, gate_b = ember.transpose(self._param("W_g")), self._param("b_g")
+        cell_w, cell_b = ember.transpose(self._param("W_c")), self._param("b_c")
+        h = c = ember.zeros((x.shape[0], n_h), dtype=x.dtype)
+        for t in range(x.shape[1]):
+            z = ember.concat([h, x[:, t]], axis=1)
+            o, i, f = ember.chunk(ember.sigmoid(ember.matmul(z, gate_w) + gate_b), 3, axis=1)
+            c = f * c + i * ember.tanh(ember.matmul(z, cell_w) + cell_b)
+            h = o * ember.tanh(c)
+        return h
+
+
+class BatchNormalization(Layer):
+    """Normalizes over the batch axis; running statistics start at the first batch's and move by ``momentum``."""
+
+    param_names = ("gamma", "beta")
+    nt_param_names = ("r_mean", "r_var")
+
+    def __init__(self, momentum: float = 0.99, gamma_init=Ones(), beta_init=Zeros(), epsilon: float = 1e-5):
+        super().__init__()
+        self.m, self.epsilon = momentum, epsilon
+        self.initializers = {"gamma": gamma_init, "beta": beta_init}
+
+    def call(self, x):
+        if not self.is_init:
+            for name in self.param_names:
+                self.shapes[name] = x.shape[-1]
+            self._init_params()
+        data = x.detach().numpy()
+        if self.nt_params["r_mean"] is None:
+            self.nt_params["r_mean"] = data.mean(0, keepdims=True)
+            self.nt_params["r_var"] = data.var(0, keepdims=True)
+        if self.is_training:
+            mean, var = ember.mean(x, axis=0, keepdims=True), ember.var(x, axis=0, keepdims=True)
+            self.nt_params["r_mean"] = self.m * self.nt_params["r_mean"] + (1.0 - self.m) * data.mean(0, keepdims=True)
+            self.nt_params["r_var"] = self.m * self.nt_params["r_var"] + (1.0 - self.m) * data.var(0, keepdims=True)
+        else:
+            mean, var = ember.as_tensor(self.nt_params["r_mean"]), ember.as_tensor(self.nt_params["r_var"])
+        return self._param("gamma") * ((x - mean) / ember.sqrt(var + self.epsilon)) + self._param("beta")
+
+
+class Reshape(Layer):
+    """Reshape each example to ``output_shape`` (the batch axis is kept)."""
+
+    def __init__(self, *output_shape):
+        super().__init__()
+        self.output_shape = output_shape
+
+    def call(self, x):
+        return ember.reshape(x, (x.shape[0], *self.output_shape))
+
+
+class Flatten(Reshape):
+    """(batch, everything else)."""
+
+    def __init__(self):
+        super().__init__(-1)
+
+
+class Dropout(Layer):
+    """While training, keep each unit with probability ``keep_prob`` (NumPy's global generator) and scale by
+    1 / keep_prob."""
+
+    def __init__(self, keep_prob: float = 0.5):
+        super().__init__()
+        if not 0.0 < keep_prob <= 1.0:
+            raise ValueError(f"Dropout: keep_prob must be in (0, 1], got {keep_prob}")
+        self._keep_prob = keep_prob
+
+    def call(self, x):
+        if not self.is_training:
+            return x
+        mask = np.random.binomial(1, self._keep_prob, x.shape) / self._keep_prob
+        return x * ember.as_tensor(mask.astype(x.dtype))
+
+
+class Activation(Layer):
+    """An elementwise function (``func`` on Ember Tensors)."""
+
+    def call(self, x):
+        return self.func(x)
+
+    def func(self, x):
+        raise NotImplementedError(f"{self.name} must define func(x)")
+
+
+class Sigmoid(Activation):
+    def func(self, x):
+        return ember.sigmoid(x)
+
+
+class Softplus(Activation):
+    def func(self, x):
+        return ember.softplus(x)
+
+
+class Tanh(Activation):
+    def func(self, x):
+        return ember.tanh(x)
+
+
+class ReLU(Activation):
+    def func(self, x):
+        return ember.relu(x)
+
+
+class LeakyReLU(Activation):
+    """x for x >= 0, slope * x below."""
+
+    def __init__(self, slope: float = 0.2):
+        super().__init__()
+        self._slope = slope
+
+    def func(self, x):
+        return ember.leaky_relu(x, self._slope)
+
+
+class GELU(Activation):
+    """tinynn's GELU: x * sigmoid(1.702 x)."""
+
+    def func(self, x):
+        return x * ember.sigmoid(1.702 * x)
+
+
+class ELU(Activation):
+    """x for x > 0, alpha * (exp(x) - 1) below."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self._alpha = alpha
+
+    def func(self, x):
+        return ember.elu(x, self._alpha)
+
+
+def __getattr__(name: str):
+    if name == "ConvTranspose2D":
+        raise AttributeError("tn.layer.ConvTranspose2D is not available in ember.compat.tinynn; use "
+                             "ember.nn.ConvTranspose2d in an Ember model")
+    raise AttributeError(f"module 'tn.layer' has no attribute {name!r} in ember.compat.tinynn; it has: "
+                         + ", ".join(__all__))

@@ -1,0 +1,55 @@
+"""Adadelta (Zeiler, 2012): its update rule and optimizer; numerics follow ``torch.optim.Adadelta``."""
+
+from __future__ import annotations
+
+from ember.backend.devices import array_module
+from ember.optim.optimizer import Optimizer
+
+__all__ = ["Adadelta", "adadelta_update"]
+
+
+def adadelta_update(param, grad, state: dict, *, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                    weight_decay: float = 0.0, maximize: bool = False) -> None:
+    """square_avg = rho * square_avg + (1 - rho) * g^2; delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
+    acc_delta = rho * acc_delta + (1 - rho) * delta^2; param -= lr * delta.
+
+    State: ``step``, ``square_avg``, ``acc_delta``.
+    """
+    xp = array_module(param)
+    if not state:
+        state.update(step=0, square_avg=xp.zeros_like(param), acc_delta=xp.zeros_like(param))
+    state["step"] += 1
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay:
+        grad = grad + param * param.dtype.type(weight_decay)
+    kind = param.dtype.type
+    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+    square_avg *= kind(rho)
+    square_avg += kind(1 - rho) * grad * grad
+    delta = xp.sqrt(acc_delta + kind(eps)) / xp.sqrt(square_avg + kind(eps)) * grad
+    acc_delta *= kind(rho)
+    acc_delta += kind(1 - rho) * delta * delta
+    param -= kind(lr) * delta
+
+
+class Adadelta(Optimizer):
+    """Adadelta with ``torch.optim.Adadelta``'s defaults (lr 1.0, rho 0.9, eps 1e-6).
+
+    >>> w = ember.zeros(4, requires_grad=True)
+    >>> opt = ember.optim.Adadelta([w])
+    """
+
+    update = staticmethod(adadelta_update)
+
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, *,
+                 maximize: bool = False):
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                                  "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        for name in ("lr", "eps", "weight_decay"):
+            if group[name] < 0:
+                raise ValueError(f"Adadelta: {name} must be >= 0, got {group[name]}")
+        if not 0.0 <= group["rho"] <= 1.0:
+            raise ValueError(f"Adadelta: rho must be in [0, 1], got {group['rho']}")

@@ -1,0 +1,241 @@
+"""In-place Tensor methods (``x += y``, ``add_``, ``zero_``, ``copy_``, ``normal_``...) with autograd's rules.
+
+An in-place method writes its result into the tensor's own array, so every name and view of the tensor
+sees the change (``p -= lr * p.grad`` updates the parameter, it does not rebind ``p``). As in PyTorch,
+a leaf that requires grad can be changed in place only under ``ember.no_grad()``. Ember's tape does not
+record in-place ops, so while gradients are recorded it also refuses an in-place op on a non-leaf that
+requires grad, or one whose operand requires grad, where PyTorch would record it: write ``x = x + y``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _autograd():
+    from ember import autograd  # (imported on call: this module is loaded while Tensor is being defined)
+
+    return autograd
+
+
+def _ops():
+    from ember import ops
+
+    return ops
+
+
+def _check(tensor, name: str, *operands) -> None:
+    """Refuse an in-place op that autograd would need to record (see the module docstring)."""
+    if not _autograd().is_grad_enabled():
+        return
+    if tensor.requires_grad:
+        if tensor.node is None:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
+                "do it under ember.no_grad() (as PyTorch requires)"
+            )
+        raise RuntimeError(
+            f"{name}: in-place update of a tensor that requires grad (the output of {tensor.node.op.name}); "
+            "Ember does not record in-place ops: write x = x + y, or work under ember.no_grad()"
+        )
+    for operand in operands:
+        if getattr(operand, "requires_grad", False):
+            raise RuntimeError(
+                f"{name}: the operand requires grad, so the result would need recording; Ember does not record "
+                "in-place ops: write x = x + y, or work under ember.no_grad()"
+            )
+
+
+def _write(tensor, name: str, result):
+    """Store ``result`` (a Tensor or array) into ``tensor``'s array, as PyTorch would: same shape, no
+    narrowing cast (float into an int tensor raises)."""
+    from ember.tensor import Tensor
+
+    array = result.data if isinstance(result, Tensor) else result
+    if not hasattr(array, "flags") or not hasattr(tensor.data, "flags"):  # a symbolic graph Value
+        raise TypeError(
+            f"{name}: in-place ops write into a tensor's array and are not recorded into a graph; "
+            "write x = x + y in traced or graph-building code"
+        )
+    if tuple(array.shape) != tuple(tensor.shape):
+        try:
+            np.broadcast_shapes(tuple(array.shape), tuple(tensor.shape))
+            fits = np.broadcast_shapes(tuple(array.shape), tuple(tensor.shape)) == tuple(tensor.shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"{name}: the result of shape {list(array.shape)} does not fit the tensor of shape "
+                f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)"
+            )
+    if array.dtype != tensor.dtype and not np.can_cast(array.dtype, tensor.dtype, "same_kind"):
+        raise RuntimeError(
+            f"{name}: result type {array.dtype} cannot be cast to the tensor's dtype {tensor.dtype} in place"
+        )
+    if not getattr(tensor.data.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
+        raise RuntimeError(
+            f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
+            "clone() it first"
+        )
+    tensor.data[...] = array
+    return tensor
+
+
+def _operator(fn_name: str, method: str):
+    """``x += y`` and friends: in place on concrete tensors. While a graph is built or traced the result is a
+    symbolic value, which is returned so that Python rebinds the name, as it did before in-place operators."""
+
+    def inplace(self, other):
+        result = getattr(_ops(), fn_name)(self, other)
+        if not hasattr(result.data, "flags"):  # a graph Value: its data is a shape/dtype spec
+            return result
+        _check(self, method, other)
+        return _write(self, method, result)
+
+    inplace.__name__ = method
+    inplace.__doc__ = f"``self = {fn_name}(self, other)`` written into this tensor's array."
+    return inplace
+
+
+def _binary(fn_name: str, method: str):
+    def inplace(self, other):
+        _check(self, method, other)
+        return _write(self, method, getattr(_ops(), fn_name)(self, other))
+
+    inplace.__name__ = method
+    inplace.__doc__ = f"``self = {fn_name}(self, other)`` written into this tensor's array."
+    return inplace
+
+
+def _unary(fn_name: str, method: str):
+    def inplace(self):
+        _check(self, method)
+        return _write(self, method, getattr(_ops(), fn_name)(self))
+
+    inplace.__name__ = method
+    inplace.__doc__ = f"``self = {fn_name}(self)`` written into this tensor's array."
+    return inplace
+
+
+def _scaled(value, alpha):
+    return value if alpha == 1 else value * alpha
+
+
+def _old_scalar_first(other, alpha):
+    # PyTorch's old overload add_(alpha, other), still in many tutorials: p.data.add_(-lr, p.grad.data)
+    if np.isscalar(other) and alpha is not None and not np.isscalar(alpha):
+        return alpha, other
+    return other, 1 if alpha is None else alpha
+
+
+class InplaceMethods:
+    """The in-place half of Tensor's PyTorch surface (mixed into ``Tensor``)."""
+
+    __slots__ = ()
+
+    __iadd__ = _operator("add", "__iadd__")
+    __isub__ = _operator("sub", "__isub__")
+    __imul__ = _operator("mul", "__imul__")
+    __itruediv__ = _operator("div", "__itruediv__")
+    __ifloordiv__ = _operator("floor_divide", "__ifloordiv__")
+    __imod__ = _operator("remainder", "__imod__")
+    __ipow__ = _operator("power", "__ipow__")
+    __iand__ = _operator("bitwise_and", "__iand__")
+    __ior__ = _operator("bitwise_or", "__ior__")
+    __ixor__ = _operator("bitwise_xor", "__ixor__")
+    mul_ = _binary("mul", "mul_")
+    div_ = _binary("div", "div_")
+    pow_ = _binary("power", "pow_")
+    neg_ = _unary("neg", "neg_")
+    abs_ = _unary("abs", "abs_")
+    exp_ = _unary("exp", "exp_")
+    log_ = _unary("log", "log_")
+    sqrt_ = _unary("sqrt", "sqrt_")
+    relu_ = _unary("relu", "relu_")
+    sigmoid_ = _unary("sigmoid", "sigmoid_")
+    tanh_ = _unary("tanh", "tanh_")
+
+    def add_(self, other, alpha=None):
+        """``self += alpha * other`` in place."""
+        other, alpha = _old_scalar_first(other, alpha)
+        _check(self, "add_", other)
+        return _write(self, "add_", _ops().add(self, _scaled(other, alpha)))
+
+    def sub_(self, other, alpha=None):
+        """``self -= alpha * other`` in place."""
+        other, alpha = _old_scalar_first(other, alpha)
+        _check(self, "sub_", other)
+        return _write(self, "sub_", _ops().sub(self, _scaled(other, alpha)))
+
+    def addcmul_(self, tensor1, tensor2, value: float = 1.0):
+        """``self += value * tensor1 * tensor2`` in place."""
+        _check(self, "addcmul_", tensor1, tensor2)
+        return _write(self, "addcmul_", self + value * tensor1 * tensor2)
+
+    def addcdiv_(self, tensor1, tensor2, value: float = 1.0):
+        """``self += value * tensor1 / tensor2`` in place."""
+        _check(self, "addcdiv_", tensor1, tensor2)
+        return _write(self, "addcdiv_", self + value * tensor1 / tensor2)
+
+    def lerp_(self, end, weight):
+        """``self += weight * (end - self)`` in place."""
+        _check(self, "lerp_", end, weight)
+        return _write(self, "lerp_", self + weight * (end - self))
+
+    def clamp_(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
+        """Clip into ``[min, max]`` in place."""
+        _check(self, "clamp_", min, max)
+        return _write(self, "clamp_", _ops().clip(self, min, max))
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        """Set the elements where ``mask`` is true to ``value``, in place."""
+        _check(self, "masked_fill_", value)
+        mask = mask.data if hasattr(mask, "node") else mask
+        value = value.data if hasattr(value, "node") else value
+        return _write(self, "masked_fill_", self.xp.where(mask, value, self.data))
+
+    def zero_(self):
+        """Set every element to 0, in place."""
+        _check(self, "zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        """Set every element to ``value``, in place."""
+        _check(self, "fill_", value)
+        self.data[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
+        return self
+
+    def copy_(self, src):
+        """Overwrite the data with ``src`` (a Tensor, array or number broadcastable to this shape), in place."""
+        from ember.backend.devices import move
+
+        _check(self, "copy_", src)
+        src = src.data if hasattr(src, "node") else src
+        if hasattr(src, "dtype"):
+            src = move(src, self.device)
+            if tuple(src.shape) != tuple(self.shape) and np.broadcast_shapes(src.shape, self.shape) != self.shape:
+                raise RuntimeError(f"copy_: a source of shape {list(src.shape)} does not broadcast to "
+                                   f"{list(self.shape)}")
+        self.data[...] = src  # (copy_ casts between any dtypes, as PyTorch's does)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        """Fill with draws from N(mean, std^2) from Ember's generator, in place."""
+        from ember.backend.devices import move
+        from ember.random import generator
+
+        _check(self, "normal_")
+        self.data[...] = move(generator().normal(mean, std, self.shape), self.device)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        """Fill with draws from U(a, b) from Ember's generator, in place."""
+        from ember.backend.devices import move
+        from ember.random import generator
+
+        _check(self, "uniform_")
+        self.data[...] = move(generator().uniform(a, b, self.shape), self.device)
+        return self

@@ -1,0 +1,407 @@
+"""``ember.compat.tf`` beyond the basics: the TF-1 API tutorials use, each checked against a reference."""
+
+import os
+import struct
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def _run(fetches, feeds=None):
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(fetches, feeds)
+
+
+# --- the two silent TF-1 misuses ----------------------------------------------------------------------------
+
+
+def test_an_int_feed_out_of_the_placeholders_range_raises_instead_of_wrapping():
+    x = tf.placeholder(tf.int32, [None])
+    doubled = x * 2
+    with pytest.raises(ValueError, match=r"cannot feed values in \[1, 1099511627776\] to 'Placeholder' of dtype int32"):
+        _run(doubled, {x: np.array([1, 2 ** 40], np.int64)})
+    assert _run(doubled, {x: np.array([1, 2 ** 30 - 1], np.int64)}).tolist() == [2, 2 ** 31 - 2]
+
+
+def test_tensors_of_another_graph_cannot_be_fetched_or_fed_or_mixed():
+    other = tf.Graph()
+    with other.as_default():
+        foreign = tf.placeholder(tf.float32, [2])
+        foreign_sum = tf.reduce_sum(foreign)
+    local = tf.placeholder(tf.float32, [2])
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match="'reduce_sum': it is not an element of this session's graph"):
+            sess.run(foreign_sum, {foreign: [1.0, 2.0]})
+        with pytest.raises(ValueError, match="feed tensor 'Placeholder'.*not an element"):
+            sess.run(local * 2, {local: [1.0, 2.0], foreign: [1.0, 2.0]})
+    with pytest.raises(ValueError, match="must be from the same graph"):
+        tf.add(local, foreign)
+    tf.reset_default_graph()
+    with tf.Session() as sess, pytest.raises(ValueError, match="not an element"):
+        sess.run(local * 2, {local: [1.0, 2.0]})
+
+
+# --- tf.nn: convolution, pooling, dropout -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("padding, stride, size", [("SAME", 1, 7), ("SAME", 2, 7), ("VALID", 2, 8), ("SAME", 2, 8)])
+def test_conv2d_nhwc_same_and_valid_match_torch(padding, stride, size):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, size, size, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    ours = _run(tf.nn.conv2d(tf.constant(x), tf.constant(w), strides=[1, stride, stride, 1], padding=padding))
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2)
+    if padding == "SAME":  # TF pads ceil(size / stride) windows' worth, the odd pixel after
+        total = max((-(-size // stride) - 1) * stride + 3 - size, 0)
+        xt = torch.nn.functional.pad(xt, (total // 2, total - total // 2, total // 2, total - total // 2))
+    reference = torch.nn.functional.conv2d(xt, torch.from_numpy(w).permute(3, 2, 0, 1), stride=stride)
+    np.testing.assert_allclose(ours, reference.permute(0, 2, 3, 1).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_max_and_avg_pool_same_padding_as_tf():
+    x = np.arange(2 * 5 * 5 * 1, dtype=np.float32).reshape(2, 5, 5, 1) - 20.0
+    pooled_max = _run(tf.nn.max_pool(tf.constant(x), [1, 2, 2, 1], [1, 2, 2, 1], "SAME"))
+    pooled_avg = _run(tf.nn.avg_pool(tf.constant(x), [1, 2, 2, 1], [1, 2, 2, 1], "SAME"))
+    assert pooled_max.shape == (2, 3, 3, 1) == pooled_avg.shape
+    for i in range(3):
+        for j in range(3):
+            window = x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :]  # SAME: the window is cut at the image's edge
+            np.testing.assert_allclose(pooled_max[:, i, j], window.max(axis=(1, 2)))
+            np.testing.assert_allclose(pooled_avg[:, i, j], window.mean(axis=(1, 2)), rtol=1e-6)
+    assert _run(tf.nn.max_pool(tf.constant(x), [1, 2, 2, 1], [1, 2, 2, 1], "VALID")).shape == (2, 2, 2, 1)
+
+
+def test_dropout_with_a_fed_keep_prob_scales_kept_units_as_tf():
+    x = tf.placeholder(tf.float32, [None, 1000])
+    keep = tf.placeholder(tf.float32)
+    out = tf.nn.dropout(x, keep)
+    ones = np.ones((4, 1000), np.float32)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(out, {x: ones, keep: 1.0}), ones)
+        dropped = sess.run(out, {x: ones, keep: 0.8})
+    assert set(np.unique(dropped)) <= {0.0, np.float32(1 / 0.8)}
+    assert 0.75 < (dropped > 0).mean() < 0.85
+
+
+# --- RNN cells against PyTorch -----------------------------------------------------------------------------
+
+
+def test_static_and_dynamic_lstm_match_torch_lstm():
+    rng = np.random.default_rng(1)
+    batch, steps, features, units = 3, 5, 4, 6
+    data = rng.standard_normal((batch, steps, features)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, steps, features])
+    cell = tf.nn.rnn_cell.BasicLSTMCell(units, forget_bias=1.0)
+    outputs, state = tf.nn.static_rnn(cell, tf.unstack(x, steps, 1), dtype=tf.float32)
+    kernel, bias = cell.variables["kernel"], cell.variables["bias"]
+    assert kernel.name == "rnn/basic_lstm_cell/kernel" and kernel.shape.as_list() == [features + units, 4 * units]
+    with tf.variable_scope("dyn"):
+        dynamic_outputs, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(units), x, dtype=tf.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        k, b = sess.run([kernel, bias])
+        b[:] = rng.standard_normal(b.shape)
+        sess.run(bias.assign(b))
+        last, c = sess.run([outputs[-1], state.c], {x: data})
+        assert sess.run(dynamic_outputs, {x: data}).shape == (batch, steps, units)
+    lstm = torch.nn.LSTM(features, units, batch_first=True)
+    i, j, f, o = np.split(k, 4, axis=1)  # TF's gate order i, j, f, o; torch's i, f, g, o
+    bi, bj, bf, bo = np.split(b, 4)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(np.concatenate([i, f, j, o], 1)[:features].T))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(np.concatenate([i, f, j, o], 1)[features:].T))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(np.concatenate([bi, bf + 1.0, bj, bo])))
+        lstm.bias_hh_l0.zero_()
+        out, (_, c_ref) = lstm(torch.from_numpy(data))
+    np.testing.assert_allclose(last, out[:, -1].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(c, c_ref[0].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_gru_and_basic_rnn_cells_and_sequence_length():
+    rng = np.random.default_rng(2)
+    data = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 3, 4])
+    gru = tf.nn.rnn_cell.GRUCell(5)
+    outputs, state = tf.nn.dynamic_rnn(gru, x, sequence_length=tf.constant([3, 1]), dtype=tf.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out, final = sess.run([outputs, state], {x: data})
+        gk, gb = sess.run(list(gru.variables["gates"]))
+        ck, cb = sess.run(list(gru.variables["candidate"]))
+    assert (gb == 1.0).all()  # TF's GRU gate bias starts at 1
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+
+    h = np.zeros((2, 5), np.float32)
+    expected = []
+    for t in range(3):
+        r, u = np.split(sigmoid(np.concatenate([data[:, t], h], 1) @ gk + gb), 2, axis=1)
+        candidate = np.tanh(np.concatenate([data[:, t], r * h], 1) @ ck + cb)
+        new = u * h + (1 - u) * candidate
+        running = (np.array([3, 1]) > t)[:, None]
+        expected.append(np.where(running, new, 0.0))
+        h = np.where(running, new, h)
+    np.testing.assert_allclose(out, np.stack(expected, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(final, h, rtol=1e-5, atol=1e-6)
+
+
+def test_sizes_from_tf_shape_are_read_when_the_session_runs():
+    x = tf.placeholder(tf.float32, [None, 3])
+    batch = tf.shape(x)[0]
+    noise = tf.random_normal(tf.shape(x), stddev=2.0)
+    index = tf.range(0, batch) * 3 + 2  # dynamic_rnn tutorial's indexing trick
+    picked = tf.gather(tf.reshape(x, [-1]), index)
+    flat = tf.reshape(x, tf.shape(tf.zeros([3, 4])))
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    out = _run({"noise": noise, "picked": picked, "ones": tf.ones(tf.shape(x)), "batch": batch}, {x: values})
+    assert out["noise"].shape == (4, 3) and out["ones"].shape == (4, 3) and out["batch"] == 4
+    np.testing.assert_array_equal(out["picked"], values[:, 2])
+    assert _run(flat, {x: values}).shape == (3, 4)
+
+
+def test_bidirectional_rnns_concatenate_forward_and_reversed_backward_outputs():
+    steps = [tf.placeholder(tf.float32, [None, 2]) for _ in range(3)]
+    fw, bw = tf.nn.rnn_cell.BasicRNNCell(4), tf.nn.rnn_cell.BasicRNNCell(4)
+    outputs, state_fw, state_bw = tf.contrib.rnn.static_bidirectional_rnn(fw, bw, steps, dtype=tf.float32)
+    assert fw.variables["kernel"].name == "bidirectional_rnn/fw/basic_rnn_cell/kernel"
+    data = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([outputs, state_fw, state_bw], dict(zip(steps, data)))
+        kernels = sess.run([fw.variables["kernel"], bw.variables["kernel"]])
+
+    def run(kernel, sequence):
+        h, hs = np.zeros((5, 4)), []
+        for x in sequence:
+            h = np.tanh(np.concatenate([x, h], 1) @ kernel)
+            hs.append(h)
+        return hs
+
+    forward, backward = run(kernels[0], data), run(kernels[1], data[::-1])[::-1]
+    for t in range(3):
+        np.testing.assert_allclose(got[0][t], np.concatenate([forward[t], backward[t]], 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], forward[-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[2], backward[0], rtol=1e-5, atol=1e-6)
+
+
+# --- shape and indexing ops, dtypes ----------------------------------------------------------------------
+
+
+def test_shape_and_indexing_ops_match_numpy():
+    x = tf.placeholder(tf.float32, [None, 3])
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    parts = tf.unstack(x, axis=1)
+    fetched = _run({
+        "shape": tf.shape(x), "stacked": tf.stack(parts, axis=0), "range": tf.range(2, 11, 3),
+        "gather": tf.gather(x, [3, 0]), "argmin": tf.arg_min(x, 1), "argmax": tf.argmax(x, axis=0),
+        "int16": tf.cast(x, tf.int16), "split": tf.split(x, 3, axis=1)[2], "rank": tf.rank(x),
+    }, {x: values})
+    assert fetched["shape"].tolist() == [4, 3] and fetched["shape"].dtype == np.int32
+    np.testing.assert_array_equal(fetched["stacked"], values.T)
+    assert fetched["range"].tolist() == [2, 5, 8] and fetched["range"].dtype == np.int32
+    np.testing.assert_array_equal(fetched["gather"], values[[3, 0]])
+    assert fetched["argmin"].tolist() == [0, 0, 0, 0] and fetched["argmax"].tolist() == [3, 3, 3]
+    assert fetched["int16"].dtype == np.int16 and fetched["rank"] == 2
+    np.testing.assert_array_equal(fetched["split"], values[:, 2:])
+    assert len(parts) == 3 and parts[0].shape.as_list() == [None]
+    with pytest.raises(ValueError, match="pass num="):
+        tf.unstack(tf.placeholder(tf.float32, [None, 3]))
+
+
+def test_random_normal_with_a_tensor_stddev_and_feeds_by_name():
+    scale = tf.placeholder(tf.float32, [], name="scale")
+    samples = tf.random_normal([20000], mean=1.0, stddev=scale)
+    tf.set_random_seed(0)
+    drawn = _run(samples, {"scale:0": 3.0})
+    assert abs(drawn.mean() - 1.0) < 0.1 and abs(drawn.std() - 3.0) < 0.1
+    assert _run("scale", {"scale": 2.0}) == 2.0
+
+
+def test_operation_run_and_cond_and_while_loop():
+    counter = tf.Variable(0, dtype=tf.int32)
+    increment = counter.assign_add(1).op
+    flag = tf.placeholder(tf.bool, [])
+    x = tf.constant([1.0, -2.0])
+    chosen = tf.cond(flag, lambda: x * 10.0, lambda: x - 1.0)
+    looped = tf.while_loop(lambda i, acc: i < 4, lambda i, acc: (i + 1, acc * 2.0), [0, x])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        increment.run()
+        tf.group(increment).run(session=sess)
+        assert sess.run(counter) == 2
+        assert sess.run(chosen, {flag: True}).tolist() == [10.0, -20.0]
+        assert sess.run(chosen, {flag: False}).tolist() == [0.0, -3.0]
+        assert looped[0] == 4 and sess.run(looped[1]).tolist() == [16.0, -32.0]
+    with pytest.raises(ValueError, match="depends on 'Placeholder"):
+        n = tf.placeholder(tf.int32, [])
+        tf.while_loop(lambda i: i < n, lambda i: i + 1, [tf.constant(0)])
+
+
+# --- training: RMSProp, losses, layers, Saver ---------------------------------------------------------------
+
+
+def test_rmsprop_follows_tf1s_update_rule():
+    w = tf.Variable([1.0, -2.0])
+    loss = tf.reduce_sum(w * w)
+    step = tf.train.RMSPropOptimizer(0.01, decay=0.9, momentum=0.5, epsilon=1e-10).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(step)
+        ours = sess.run(w)
+    ref, ms, mom = np.array([1.0, -2.0]), np.ones(2), np.zeros(2)
+    for _ in range(3):
+        g = 2 * ref
+        ms = 0.9 * ms + 0.1 * g * g
+        mom = 0.5 * mom + 0.01 * g / np.sqrt(ms + 1e-10)
+        ref = ref - mom
+    np.testing.assert_allclose(ours, ref, rtol=1e-5)
+
+
+def test_losses_match_their_formulas():
+    rng = np.random.default_rng(3)
+    y, p = rng.random((4, 3)).astype(np.float32), rng.random((4, 3)).astype(np.float32)
+    labels = np.array([0, 2, 1, 1])
+    onehot = np.eye(3, dtype=np.float32)[labels]
+    weights = np.array([[1.0], [0.0], [2.0], [1.0]], np.float32)
+    log_softmax = p - np.log(np.exp(p).sum(1, keepdims=True))
+    fetched = _run({
+        "mse": tf.losses.mean_squared_error(y, p), "abs": tf.losses.absolute_difference(y, p),
+        "weighted": tf.losses.mean_squared_error(y, p, weights=weights),
+        "xent": tf.losses.softmax_cross_entropy(onehot, p), "sparse": tf.losses.sparse_softmax_cross_entropy(labels, p),
+        "sigmoid": tf.losses.sigmoid_cross_entropy(y, p), "huber": tf.losses.huber_loss(y, p * 3, delta=0.5),
+    })
+    np.testing.assert_allclose(fetched["mse"], ((p - y) ** 2).mean(), rtol=1e-5)
+    np.testing.assert_allclose(fetched["abs"], np.abs(p - y).mean(), rtol=1e-5)
+    # SUM_BY_NONZERO_WEIGHTS: the weighted sum over the 9 elements whose weight is not zero
+    np.testing.assert_allclose(fetched["weighted"], ((p - y) ** 2 * weights).sum() / 9, rtol=1e-5)
+    np.testing.assert_allclose(fetched["xent"], -(onehot * log_softmax).sum(1).mean(), rtol=1e-5)
+    np.testing.assert_allclose(fetched["sparse"], fetched["xent"], rtol=1e-5)
+    bce = np.maximum(p, 0) - p * y + np.log1p(np.exp(-np.abs(p)))
+    np.testing.assert_allclose(fetched["sigmoid"], bce.mean(), rtol=1e-5)
+    d = np.abs(p * 3 - y)
+    huber = np.where(d <= 0.5, 0.5 * d ** 2, 0.5 * (d - 0.25))
+    np.testing.assert_allclose(fetched["huber"], huber.mean(), rtol=1e-5)
+
+
+def test_tf_layers_train_a_small_cnn_on_digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images[:600] / 16.0).astype(np.float32)[..., None]
+    labels = digits.target[:600]
+    tf.set_random_seed(0)
+    x = tf.placeholder(tf.float32, [None, 8, 8, 1])
+    y = tf.placeholder(tf.int64, [None])
+    training = tf.placeholder(tf.bool, [])
+    h = tf.layers.conv2d(x, 8, 3, padding="same", activation=tf.nn.relu)
+    h = tf.layers.max_pooling2d(h, 2, 2)
+    h = tf.layers.dropout(tf.layers.flatten(h), rate=0.2, training=training)
+    logits = tf.layers.dense(h, 10)
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+    step = tf.train.AdamOptimizer(0.01).minimize(loss)
+    names = sorted(v.name for v in tf.trainable_variables())
+    assert names == ["conv2d/bias", "conv2d/kernel", "dense/bias", "dense/kernel"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(10):
+            for i in range(0, 500, 50):
+                sess.run(step, {x: images[i:i + 50], y: labels[i:i + 50], training: True})
+        held_out = sess.run(accuracy, {x: images[500:], y: labels[500:], training: False})
+    assert held_out > 0.8  # (the same network in PyTorch: about 0.9 on these 100 held-out digits)
+
+
+def test_saver_round_trip_and_latest_checkpoint(tmp_path):
+    w = tf.Variable(tf.random_normal([3, 2]), name="w")
+    b = tf.Variable(tf.zeros([2]), name="b")
+    saver = tf.train.Saver()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(b.assign([1.0, 2.0]))
+        path = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=7)
+        saved = sess.run([w, b])
+    assert path.endswith("model.ckpt-7") and tf.train.latest_checkpoint(str(tmp_path)) == path
+    with tf.Session() as sess:
+        saver.restore(sess, path)
+        for a, e in zip(sess.run([w, b]), saved):
+            np.testing.assert_array_equal(a, e)
+    with tf.Session() as sess, pytest.raises(ValueError, match="no checkpoint"):
+        saver.restore(sess, str(tmp_path / "missing.ckpt"))
+
+
+# --- tf.app, tf.summary, missing names --------------------------------------------------------------------
+
+
+def test_app_run_parses_flags_and_exits_with_mains_result(monkeypatch):
+    tf.app.flags.DEFINE_integer("steps_for_test", 3, "steps")
+    tf.app.flags.DEFINE_boolean("fast_for_test", False, "fast")
+    seen = {}
+
+    def main(argv):
+        seen.update(steps=tf.app.flags.FLAGS.steps_for_test, fast=tf.app.flags.FLAGS.fast_for_test, argv=argv)
+        return 0
+
+    monkeypatch.setattr(sys, "argv", ["prog", "--steps_for_test=9", "--fast_for_test", "extra"])
+    with pytest.raises(SystemExit) as exit_info:
+        tf.app.run(main)
+    assert exit_info.value.code == 0 and seen == {"steps": 9, "fast": True, "argv": ["prog", "extra"]}
+
+
+def _events(directory):
+    from tensorboardX.proto import event_pb2
+
+    (name,) = os.listdir(directory)
+    data = open(os.path.join(directory, name), "rb").read()
+    events, offset = [], 0
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset:offset + 8])
+        event = event_pb2.Event()
+        event.ParseFromString(data[offset + 12:offset + 12 + length])
+        events.append(event)
+        offset += 12 + length + 4
+    return events
+
+
+def test_summary_file_writer_writes_tensorboard_scalars(tmp_path):
+    pytest.importorskip("tensorboardX")
+    w = tf.Variable(2.0)
+    loss = w * w
+    tf.summary.scalar("loss", loss)
+    tf.summary.histogram("weights", tf.reshape(w, [1]))
+    merged = tf.summary.merge_all()
+    step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    writer = tf.summary.FileWriter(str(tmp_path), tf.get_default_graph())
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for i in range(3):
+            summary, _ = sess.run([merged, step])
+            writer.add_summary(summary, i)
+    writer.close()
+    scalars = [(e.step, v.simple_value) for e in _events(tmp_path) for v in e.summary.value if v.tag == "loss"]
+    assert [s for s, _ in scalars] == [0, 1, 2]
+    np.testing.assert_allclose([v for _, v in scalars], [4.0, 4.0 * 0.8 ** 2, 4.0 * 0.8 ** 4], rtol=1e-5)
+
+
+def test_a_missing_name_says_what_to_use_instead():
+    with pytest.raises(AttributeError, match=r"'tf' has no attribute 'Print'.*print the fetched values"):
+        _ = tf.Print
+    with pytest.raises(AttributeError, match=r"'reduce_summ'.*did you mean tf.reduce_sum"):
+        _ = tf.reduce_summ
+    with pytest.raises(AttributeError, match=r"'tf.nn' has no attribute 'batch_normalization'.*tf.nn.moments"):
+        _ = tf.nn.batch_normalization
+    with pytest.raises(AttributeError, match=r"tf.train.*AdamOptimizer"):
+        _ = tf.train.AdamOptimiser

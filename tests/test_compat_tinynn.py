@@ -1,0 +1,179 @@
+"""``ember.compat.tinynn``: layers, losses, optimizers and metrics against tinynn's formulas and references."""
+
+import numpy as np
+import pytest
+import torch
+
+import ember.compat.tinynn as tn
+
+
+def _conv_reference(x, w, stride, pads):
+    """NHWC convolution by loops over output pixels, after tinynn's padding."""
+    x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    k_h, k_w, _, out_c = w.shape
+    out_h, out_w = (x.shape[1] - k_h) // stride + 1, (x.shape[2] - k_w) // stride + 1
+    y = np.zeros((x.shape[0], out_h, out_w, out_c))
+    for i in range(out_h):
+        for j in range(out_w):
+            patch = x[:, i * stride:i * stride + k_h, j * stride:j * stride + k_w, :]
+            y[:, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [0, 1, 2]))
+    return y
+
+
+def test_conv2d_same_pads_kernel_minus_one_whatever_the_stride_as_tinynn():
+    tn.seeder.random_seed(0)
+    x = np.random.rand(2, 7, 7, 3).astype(np.float32)
+    layer = tn.layer.Conv2D(kernel=[4, 4, 3, 5], stride=[2, 2], padding="SAME")
+    y = layer.forward(x)
+    assert y.shape == (2, 4, 4, 5)  # (7 + 3 - 4) // 2 + 1
+    expected = _conv_reference(x, layer.params["w"], 2, ((1, 2), (1, 2))) + layer.params["b"]
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    valid = tn.layer.Conv2D(kernel=[3, 3, 3, 2], padding="VALID")
+    assert valid.forward(x).shape == (2, 5, 5, 2)
+    with pytest.raises(ValueError, match=r"with 4 channels, got shape \[2, 7, 7, 3\]"):
+        tn.layer.Conv2D(kernel=[3, 3, 4, 2]).forward(x)
+
+
+def test_layer_backward_alone_gives_input_and_parameter_gradients():
+    tn.seeder.random_seed(1)
+    x = np.random.rand(4, 3).astype(np.float32)
+    dense = tn.layer.Dense(2)
+    dense.forward(x)
+    g = np.random.rand(4, 2).astype(np.float32)
+    dx = dense.backward(g)
+    np.testing.assert_allclose(dense.grads["w"], x.T @ g, rtol=1e-5)
+    np.testing.assert_allclose(dense.grads["b"], g.sum(0), rtol=1e-5)
+    np.testing.assert_allclose(dx, g @ dense.params["w"].T, rtol=1e-5)
+    assert dense.shapes == {"w": (3, 2), "b": (2,)}
+
+
+def test_max_pool_same_pads_with_zeros_as_tinynn():
+    x = -np.ones((1, 3, 3, 1), np.float32)
+    pooled = tn.layer.MaxPool2D(pool_size=[2, 2], stride=[2, 2], padding="SAME").forward(x)
+    assert pooled.shape == (1, 2, 2, 1) and pooled[0, 1, 1, 0] == 0.0  # the padded zero is the maximum
+    assert tn.layer.MaxPool2D().forward(x).shape == (1, 1, 1, 1)
+
+
+def test_lstm_matches_tinynn_gate_layout():
+    tn.seeder.random_seed(2)
+    x = np.random.rand(2, 4, 3).astype(np.float32)
+    lstm = tn.layer.LSTM(num_hidden=5)
+    out = lstm.forward(x)
+    p = lstm.params
+    h = c = np.zeros((2, 5))
+    for t in range(4):
+        z = np.hstack([h, x[:, t]])
+        o, i, f = np.split(1 / (1 + np.exp(-(z @ p["W_g"].T + p["b_g"]))), 3, axis=1)
+        c = f * c + i * np.tanh(z @ p["W_c"].T + p["b_c"])
+        h = o * np.tanh(c)
+    np.testing.assert_allclose(out, h, rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_and_dropout_follow_the_training_flag():
+    tn.seeder.random_seed(3)
+    x = np.random.rand(64, 4).astype(np.float32) * 3 + 1
+    net = tn.net.Net([tn.layer.BatchNormalization(), tn.layer.Dropout(keep_prob=0.5)])
+    y = net.forward(x)
+    kept = y != 0
+    assert 0.35 < kept.mean() < 0.65
+    normalized = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5)
+    np.testing.assert_allclose(y[kept], (normalized * 2)[kept], rtol=1e-4, atol=1e-5)
+    net.is_training = False
+    np.testing.assert_allclose(net.forward(x), normalized, rtol=1e-4, atol=1e-4)  # running stats = first batch's
+
+
+@pytest.mark.parametrize("name, make, reference", [
+    ("mse", tn.loss.MSE, lambda p, y: 0.5 * ((p - y) ** 2).sum() / len(y)),
+    ("mae", tn.loss.MAE, lambda p, y: np.abs(p - y).sum() / len(y)),
+    ("xent", tn.loss.SoftmaxCrossEntropy,
+     lambda p, y: -(y * (p - np.log(np.exp(p).sum(1, keepdims=True)))).sum() / len(y)),
+])
+def test_losses_and_their_gradients_match_formulas_and_torch(name, make, reference):
+    rng = np.random.default_rng(4)
+    p = rng.standard_normal((5, 3)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 5)]
+    loss = make()
+    np.testing.assert_allclose(loss.loss(p, y), reference(p, y), rtol=1e-5)
+    pt = torch.tensor(p, requires_grad=True)
+    torch_value = {"mse": lambda: 0.5 * ((pt - torch.tensor(y)) ** 2).sum() / 5,
+                   "mae": lambda: (pt - torch.tensor(y)).abs().sum() / 5,
+                   "xent": lambda: torch.nn.functional.cross_entropy(pt, torch.tensor(y.argmax(1)))}[name]()
+    torch_value.backward()
+    np.testing.assert_allclose(loss.grad(p, y), pt.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_sigmoid_cross_entropy_with_class_weights():
+    p = np.array([[0.3], [-1.2], [2.0]], np.float32)
+    y = np.array([[1.0], [0.0], [1.0]], np.float32)
+    s = 1 / (1 + np.exp(-p))
+    expected = -(3.0 * y * np.log(s) + 0.5 * (1 - y) * np.log(1 - s)).sum() / 3
+    np.testing.assert_allclose(tn.loss.SigmoidCrossEntropy(weights=[0.5, 3.0]).loss(p, y), expected, rtol=1e-5)
+
+
+def test_optimizers_follow_tinynns_rules_with_weight_decay():
+    def one_step(optimizer, steps=2):
+        params = tn.structured_param.StructuredParam([{"w": np.array([1.0, -2.0], np.float32)}])
+        grads = tn.structured_param.StructuredParam([{"w": np.array([0.5, 0.25], np.float32)}])
+        for _ in range(steps):
+            optimizer.step(grads, params)
+        return params.values[0]
+
+    w, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    np.testing.assert_allclose(one_step(tn.optimizer.SGD(lr=0.1, weight_decay=0.5), 1), w - 0.1 * g - 0.05 * w,
+                               rtol=1e-6)
+    rms, mom, ref = np.zeros(2), np.zeros(2), w.copy()
+    for _ in range(2):
+        rms += 0.01 * (g * g - rms)
+        mom = 0.9 * mom + 0.01 * g / np.sqrt(rms + 1e-8)
+        ref -= mom
+    np.testing.assert_allclose(one_step(tn.optimizer.RMSProp(lr=0.01, momentum=0.9)), ref, rtol=1e-5)
+    m, v, ref = np.zeros(2), np.zeros(2), w.copy()
+    for t in (1, 2):
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        ref -= 0.001 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    np.testing.assert_allclose(one_step(tn.optimizer.Adam()), ref, rtol=1e-5)
+    acc, ref = np.zeros(2), w.copy()
+    for _ in range(2):
+        acc += g * g
+        ref -= 0.1 / np.sqrt(acc + 1e-8) * g
+    np.testing.assert_allclose(one_step(tn.optimizer.Adagrad(lr=0.1)), ref, rtol=1e-5)
+
+
+def test_metrics_return_value_and_info_and_match_sklearn():
+    from sklearn import metrics
+
+    rng = np.random.default_rng(5)
+    targets = rng.integers(0, 2, 200)
+    scores = np.clip(targets * 0.3 + rng.random(200) * 0.7, 0, 1)
+    preds = (scores > 0.5).astype(int)
+    value, info = tn.metric.accuracy(preds, targets)
+    assert value == metrics.accuracy_score(targets, preds) and info["total_num"] == 200
+    assert tn.metric.precision(preds, targets)[0] == pytest.approx(metrics.precision_score(targets, preds))
+    assert tn.metric.recall(preds, targets)[0] == pytest.approx(metrics.recall_score(targets, preds))
+    assert tn.metric.f1_score(preds, targets)[0] == pytest.approx(metrics.f1_score(targets, preds))
+    assert tn.metric.auc(scores, targets)[0] == pytest.approx(metrics.roc_auc_score(targets, scores))
+    y = rng.standard_normal((50, 2))
+    p = y + rng.standard_normal((50, 2)) * 0.1
+    assert tn.metric.r_square(p, y)[0] == pytest.approx(metrics.r2_score(y, p))
+    assert tn.metric.mean_square_error(p[:, 0], y[:, 0])[0] == pytest.approx(metrics.mean_squared_error(y[:, 0],
+                                                                                                        p[:, 0]))
+
+
+def test_batch_iterator_and_structured_params():
+    tn.seeder.random_seed(6)
+    x, y = np.arange(10).reshape(10, 1), np.arange(10)
+    batches = list(tn.data_iterator.BatchIterator(batch_size=4)(x, y))
+    assert [len(b.inputs) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate([b.targets for b in batches])) == list(range(10))
+    params = tn.structured_param.StructuredParam([{"w": np.ones(2)}, {"b": np.full(3, -4.0)}])
+    doubled = params * 2 + 1
+    assert doubled.values[1].tolist() == [-7.0, -7.0, -7.0] and params.values[0].tolist() == [1.0, 1.0]
+    assert params.clip(-1, 1).values[1].tolist() == [-1.0, -1.0, -1.0]
+    assert params.shape == ({"w": (2,)}, {"b": (3,)})
+
+
+def test_a_missing_name_says_what_is_there():
+    with pytest.raises(AttributeError, match="ConvTranspose2D.*ember.nn.ConvTranspose2d"):
+        _ = tn.layer.ConvTranspose2D
+    with pytest.raises(FileNotFoundError, match="does not download"):
+        tn.dataset.MNIST("/nonexistent-dir")

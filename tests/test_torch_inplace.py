@@ -1,0 +1,118 @@
+"""PyTorch idioms that must not give silently wrong results: in-place updates and split's part size."""
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+
+def test_manual_sgd_step_under_no_grad_updates_the_parameters_like_torch():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
+    w0 = rng.standard_normal((3, 1)).astype(np.float32)
+    model, reference = ember.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    model.weight.data[...] = w0.T
+    model.bias.data[...] = 0.5
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(w0.T))
+        reference.bias.fill_(0.5)
+    for _ in range(3):
+        for net, lib in ((model, ember), (reference, torch)):
+            loss = ((net(lib.from_numpy(x)) - lib.from_numpy(y)) ** 2).mean()
+            net.zero_grad()
+            loss.backward()
+            with lib.no_grad():
+                for p in net.parameters():
+                    p -= 0.1 * p.grad
+    np.testing.assert_allclose(model.weight.detach().numpy(), reference.weight.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(model.bias.detach().numpy(), reference.bias.detach().numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("t += 2", [3.0, 4.0]), ("t -= 2", [-1.0, 0.0]), ("t *= 3", [3.0, 6.0]), ("t /= 2", [0.5, 1.0]),
+    ("t **= 2", [1.0, 4.0]), ("t.add_(1)", [2.0, 3.0]), ("t.add_(ember.tensor([1.0, 1.0]), alpha=-2)", [-1.0, 0.0]),
+    ("t.add_(-2, ember.tensor([1.0, 1.0]))", [-1.0, 0.0]), ("t.sub_(1)", [0.0, 1.0]), ("t.mul_(4)", [4.0, 8.0]),
+    ("t.div_(4)", [0.25, 0.5]), ("t.zero_()", [0.0, 0.0]), ("t.fill_(7)", [7.0, 7.0]),
+    ("t.copy_(ember.tensor([5.0, 6.0]))", [5.0, 6.0]), ("t.clamp_(1.5, 1.8)", [1.5, 1.8]),
+    ("t.addcmul_(ember.tensor([2.0, 2.0]), ember.tensor([1.0, 3.0]), value=0.5)", [2.0, 5.0]),
+    ("t.neg_()", [-1.0, -2.0]), ("t.masked_fill_(ember.tensor([True, False]), 0.0)", [0.0, 2.0]),
+])
+def test_in_place_ops_write_into_every_alias(statement, expected):
+    t = ember.tensor([1.0, 2.0])
+    alias, view = t, t.detach()
+    exec(statement)
+    assert t is alias
+    np.testing.assert_allclose(alias.numpy(), expected)
+    np.testing.assert_allclose(view.numpy(), expected)
+
+
+def test_in_place_on_a_leaf_that_requires_grad_raises_outside_no_grad_as_torch():
+    w = ember.tensor([1.0, 2.0], requires_grad=True)
+    for statement in ("w += 1", "w.add_(1)", "w.zero_()", "w.copy_(ember.zeros(2))", "w.normal_()"):
+        with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+            exec(statement)
+    with pytest.raises(RuntimeError):
+        reference = torch.tensor([1.0, 2.0], requires_grad=True)
+        reference += 1
+    with ember.no_grad():
+        w -= 0.5
+    np.testing.assert_allclose(w.detach().numpy(), [0.5, 1.5])
+    assert w.requires_grad and w.is_leaf
+
+
+def test_in_place_ops_that_autograd_would_record_are_refused_with_a_hint():
+    w = ember.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 2
+    with pytest.raises(RuntimeError, match="x = x \\+ y"):
+        h += 1
+    buffer = ember.zeros(2)
+    with pytest.raises(RuntimeError, match="operand requires grad"):
+        buffer += w
+
+
+def test_in_place_ops_keep_shape_and_refuse_narrowing_casts_as_torch():
+    counts = ember.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="float.* cannot be cast .*int64"):
+        counts += 0.5
+    counts += 1
+    assert counts.dtype == np.int64 and counts.numpy().tolist() == [2, 3]
+    row = ember.zeros(3)
+    with pytest.raises(RuntimeError, match=r"shape \[2, 3\] does not fit .* \[3\]"):
+        row += ember.ones(2, 3)
+    half = ember.zeros(2, dtype="float32")
+    half += ember.tensor([0.25, 0.5], dtype="float64")
+    assert half.dtype == np.float32
+
+
+def test_in_place_methods_are_refused_on_graph_values_and_operators_rebind():
+    g = ember.graph.Graph()
+    x = g.input("x", (2,), "float32")
+    with g.building():
+        y = x
+        y += 1  # a symbolic value cannot change in place: the name is rebound to the new value
+        assert y is not x and y.shape == (2,)
+        with pytest.raises(TypeError, match="not recorded into a graph"):
+            x.add_(1)
+
+
+def test_normal_and_uniform_fill_in_place_from_the_seeded_generator():
+    ember.manual_seed(3)
+    a = ember.zeros(1000).normal_(2.0, 0.5)
+    ember.manual_seed(3)
+    b = ember.zeros(1000).normal_(2.0, 0.5)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert abs(a.numpy().mean() - 2.0) < 0.1 and abs(a.numpy().std() - 0.5) < 0.05
+    u = ember.zeros(1000).uniform_(-1.0, 3.0)
+    assert u.numpy().min() >= -1.0 and u.numpy().max() < 3.0 and u.dtype == np.float32
+
+
+def test_split_with_an_int_is_the_part_size_as_torch():
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    for size, axis in ((1, 1), (2, 1), (3, 0), (5, 1)):
+        ours = ember.split(ember.tensor(x), size, axis=axis)
+        theirs = torch.split(torch.from_numpy(x), size, dim=axis)
+        assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs]
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert len(ember.tensor(x).split(1, axis=1)) == 5

@@ -1,0 +1,224 @@
+"""PyTorch's everyday surface on Ember, each call checked against PyTorch itself."""
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+
+def _pair(*shape, seed=0):
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return ember.tensor(x), torch.from_numpy(x.copy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.sum(x, dim=1), lambda m, x: x.sum(dim=(0, 2), keepdim=True), lambda m, x: x.mean(dim=-1),
+    lambda m, x: x.prod(dim=0), lambda m, x: m.logsumexp(x, dim=1), lambda m, x: x.argmax(dim=2),
+    lambda m, x: x.argmin(dim=1, keepdim=True), lambda m, x: m.softmax(x, dim=1), lambda m, x: x.log_softmax(dim=-1),
+    lambda m, x: x.unsqueeze(dim=1), lambda m, x: m.cat([x, x], dim=2), lambda m, x: m.stack([x, x], dim=1),
+    lambda m, x: m.flatten(x, start_dim=1), lambda m, x: x.amax(dim=1), lambda m, x: x.amin(dim=(1, 2)),
+    lambda m, x: m.split(x, 2, dim=2)[1], lambda m, x: m.chunk(x, 2, dim=2)[0],
+    lambda m, x: (x > 0).any(dim=1), lambda m, x: (x > -3).all(dim=0),
+    lambda m, x: m.gather(x, 1, m.zeros((2, 1, 4), dtype=m.long)),
+])
+def test_dim_and_keepdim_match_torch(call):
+    ours, theirs = _pair(2, 3, 4)
+    np.testing.assert_allclose(np.asarray(call(ember, ours)), call(torch, theirs).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_var_and_std_take_dim_but_keep_numpys_default_ddof():
+    ours, theirs = _pair(3, 4)
+    np.testing.assert_allclose(ours.var(dim=1).numpy(), theirs.var(dim=1, unbiased=False).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.std(dim=0, ddof=1).numpy(), theirs.std(dim=0).numpy(), rtol=1e-5)
+    with pytest.raises(TypeError, match="sum: got both axis= and dim="):
+        ours.sum(axis=0, dim=1)
+
+
+def test_max_and_min_with_dim_return_values_and_indices_as_torch():
+    ours, theirs = _pair(4, 5)
+    for name in ("max", "min"):
+        values, indices = getattr(ember, name)(ours, 1)
+        expected = getattr(torch, name)(theirs, 1)
+        np.testing.assert_array_equal(values.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+        kept = getattr(ours, name)(dim=0, keepdim=True)
+        assert kept.values.shape == (1, 5) and kept.indices.dtype == np.int64
+        assert float(getattr(ours, name)()) == float(getattr(theirs, name)())
+        np.testing.assert_array_equal(getattr(ember, name)(ours, axis=1).numpy(), expected.values.numpy())
+    _, predicted = ember.max(ours, 1)  # the tutorials' idiom
+    np.testing.assert_array_equal(predicted.numpy(), torch.max(theirs, 1)[1].numpy())
+    other = ember.zeros(4, 5)
+    np.testing.assert_array_equal(ember.max(ours, other).numpy(), torch.max(theirs, torch.zeros(4, 5)).numpy())
+
+
+def test_transpose_swaps_two_axes_as_torch_and_permutes_as_numpy():
+    ours, theirs = _pair(2, 3, 4)
+    np.testing.assert_array_equal(ours.transpose(0, 2).numpy(), theirs.transpose(0, 2).numpy())
+    np.testing.assert_array_equal(ember.transpose(ours, -1, 1).numpy(), torch.transpose(theirs, -1, 1).numpy())
+    np.testing.assert_array_equal(ours.transpose((2, 0, 1)).numpy(), theirs.numpy().transpose(2, 0, 1))
+    np.testing.assert_array_equal(ours.transpose(2, 0, 1).numpy(), theirs.numpy().transpose(2, 0, 1))
+    assert ember.transpose(ours).shape == (4, 3, 2)
+    square = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert square.transpose(0, 1).tolist() == [[1.0, 3.0], [2.0, 4.0]]  # PyTorch's reading of two axes
+
+
+def test_tensor_methods_match_torch():
+    ours, theirs = _pair(3, 4)
+    other, other_t = _pair(4, 2, seed=1)
+    np.testing.assert_allclose(ours.mm(other).numpy(), theirs.mm(other_t).numpy(), rtol=1e-5)
+    np.testing.assert_array_equal(ours.t().numpy(), theirs.t().numpy())
+    np.testing.assert_array_equal(ours.narrow(1, 1, 2).numpy(), theirs.narrow(1, 1, 2).numpy())
+    np.testing.assert_array_equal(ours.t().contiguous().numpy(), theirs.t().contiguous().numpy())
+    assert ours.t().contiguous().is_contiguous() and not ours.t().is_contiguous()
+    assert ours.new_zeros(2, 3).shape == (2, 3) and ours.new_ones((2,)).dtype == np.float32
+    assert ours.new_full((2,), 7).tolist() == [7.0, 7.0] and ours.new_tensor([1, 2]).dtype == np.float32
+    np.testing.assert_array_equal(ours.eq(ours).numpy(), theirs.eq(theirs).numpy())
+    np.testing.assert_array_equal(ours.gt(0).numpy(), theirs.gt(0).numpy())
+    assert ours.view_as(ember.zeros(12)).shape == (12,) and ours.sum(dim=0).expand_as(ours).shape == (3, 4)
+    assert ours.type() == "ember.FloatTensor" and ours.type(ember.long).dtype == np.int64
+    assert ours.type("torch.DoubleTensor").dtype == np.float64 and ours.type_as(ember.zeros(1, dtype="int32")).dtype \
+        == np.int32
+    loss = ours.sum()
+    assert f"{loss:.3f}" == f"{theirs.sum():.3f}"
+    assert ours.is_cuda is False and ours.is_floating_point() and ours.element_size() == 4
+    np.testing.assert_array_equal(np.asarray(ours), theirs.numpy())
+    with pytest.raises(IndexError, match="narrow"):
+        ours.narrow(1, 3, 2)
+    with pytest.raises(ValueError, match="mm: expected two 2-D tensors"):
+        ours.mm(ember.zeros(4))
+
+
+def test_to_an_unknown_device_says_which_devices_exist():
+    with pytest.raises(ValueError, match="no 'gpu' device; its devices are 'cpu' and 'cuda'"):
+        ember.zeros(2).to("gpu")
+
+
+def test_dtype_aliases_utils_data_and_inference_mode():
+    assert ember.long == np.int64 and ember.int == np.int32 and ember.short == np.int16
+    assert ember.float == np.float32 and ember.double == np.float64 and ember.half == np.float16
+    from ember.utils.data import DataLoader, TensorDataset
+
+    assert DataLoader is ember.data.DataLoader
+    loader = DataLoader(TensorDataset(ember.arange(6)), batch_size=4)
+    assert [len(b[0]) for b in loader] == [4, 2]
+    w = ember.ones(2, requires_grad=True)
+    with ember.inference_mode():
+        assert not (w * 2).requires_grad
+    assert (w * 2).requires_grad
+
+    @ember.inference_mode()
+    def predict(x):
+        return x * w
+
+    assert not predict(ember.ones(2)).requires_grad
+
+
+def test_parameter_list_registers_its_parameters():
+    class Net(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weights = ember.nn.ParameterList([ember.nn.Parameter(ember.ones(2)) for _ in range(3)])
+
+        def forward(self, x):
+            for w in self.weights:
+                x = x * w
+            return x
+
+    net = Net()
+    assert len(list(net.parameters())) == 3 and list(net.state_dict()) == ["weights.0", "weights.1", "weights.2"]
+    net.weights.append(ember.zeros(2))
+    assert isinstance(net.weights[-1], ember.nn.Parameter) and len(net.weights) == 4
+    net(ember.ones(2)).sum().backward()
+    assert net.weights[0].grad.tolist() == [0.0, 0.0]
+
+
+def test_clip_grad_norm_under_nn_utils_matches_torch():
+    ours, theirs = _pair(5, seed=3)
+    ours.requires_grad_()
+    theirs.requires_grad_()
+    (ours * ours * 3).sum().backward()
+    (theirs * theirs * 3).sum().backward()
+    total = ember.nn.utils.clip_grad_norm_([ours], 1.0)
+    expected = torch.nn.utils.clip_grad_norm_([theirs], 1.0)
+    np.testing.assert_allclose(float(total), float(expected), rtol=1e-5)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5)
+    vector = ember.nn.utils.parameters_to_vector([ours, ember.ones(2)])
+    assert vector.shape == (7,)
+
+
+def test_dropout2d_zeros_whole_channels_and_scales_the_rest():
+    ember.manual_seed(0)
+    out = ember.nn.Dropout2d(0.5)(ember.ones(8, 16, 3, 3)).numpy()
+    per_channel = out.reshape(8, 16, 9)
+    assert set(np.unique(out)) == {0.0, 2.0} and (per_channel == per_channel[..., :1]).all()
+    assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
+    drop = ember.nn.Dropout2d(0.5).eval()
+    assert (drop(ember.ones(2, 3, 2, 2)).numpy() == 1).all()
+
+
+def test_adadelta_matches_torch():
+    ours, theirs = _pair(6, seed=4)
+    ours.requires_grad_()
+    theirs.requires_grad_()
+    opt, ref = ember.optim.Adadelta([ours], lr=0.5, weight_decay=0.01), torch.optim.Adadelta([theirs], lr=0.5,
+                                                                                              weight_decay=0.01)
+    for _ in range(5):
+        for x, o in ((ours, opt), (theirs, ref)):
+            o.zero_grad()
+            ((x - 1.0) ** 2).sum().backward()
+            o.step()
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lbfgs_matches_torch_on_least_squares():
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((20, 4)), rng.standard_normal(20)
+    ours = ember.zeros(4, dtype="float64", requires_grad=True)
+    theirs = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    opt, ref = ember.optim.LBFGS([ours], lr=1.0, max_iter=15), torch.optim.LBFGS([theirs], lr=1.0, max_iter=15)
+
+    def closure_for(x, o, lib):
+        def closure():
+            o.zero_grad()
+            loss = ((lib.from_numpy(a) @ x - lib.from_numpy(b)) ** 2).mean()
+            loss.backward()
+            return loss
+        return closure
+
+    for _ in range(2):
+        first = opt.step(closure_for(ours, opt, ember))
+        expected = ref.step(closure_for(theirs, ref, torch))
+        np.testing.assert_allclose(float(first), float(expected.detach()), rtol=1e-8)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours.detach().numpy(), np.linalg.lstsq(a, b, rcond=None)[0], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="strong_wolfe"):
+        ember.optim.LBFGS([ours], line_search_fn="strong_wolfe")
+
+
+def test_cuda_helpers_in_torchs_names():
+    assert ember.cuda.is_available() in (True, False) and isinstance(ember.cuda.device_count(), int)
+    device = ember.device("cuda" if ember.cuda.is_available() else "cpu")
+    assert ember.zeros(1, device=device).device == device
+    ember.cuda.manual_seed_all(1)
+    if not ember.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            ember.cuda.current_device()
+
+
+def test_tensor_repeat_tiles_as_torch_and_numpys_form_needs_axis():
+    ours, theirs = _pair(2, 3)
+    np.testing.assert_array_equal(ours.repeat(2, 3).numpy(), theirs.repeat(2, 3).numpy())
+    np.testing.assert_array_equal(ours.repeat(4, 1, 1).numpy(), theirs.repeat(4, 1, 1).numpy())
+    np.testing.assert_array_equal(ours.repeat_interleave(2).numpy(), theirs.repeat_interleave(2).numpy())
+    np.testing.assert_array_equal(ours.repeat(2, axis=1).numpy(), np.repeat(theirs.numpy(), 2, axis=1))
+    with pytest.raises(ValueError, match="one per dimension"):
+        ours.repeat(2)
+
+
+def test_set_default_device_is_where_creation_functions_put_tensors():
+    assert ember.get_default_device() == ember.device("cpu")
+    ember.set_default_device("cpu")
+    assert ember.zeros(2).device.type == "cpu" and ember.tensor([1.0]).device.type == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        ember.set_default_device("gpu")
