@@ -629,13 +629,13 @@ _row("one_hot", lambda i: ember.one_hot(i, 5), lambda i: np.eye(5, dtype=np.int6
      "one_hot", lambda i: F.one_hot(i, 5), grad=False)
 _row("one_hot_infer_classes", ember.one_hot, lambda i: np.eye(i.max() + 1, dtype=np.int64)[i],
      ins(const([0, 3, 1])), "one_hot", lambda i: F.one_hot(i), grad=False)
-_row("embedding", lambda w, i: ember.embedding(i, w), lambda w, i: w[i], ins(normal(5, 3), ints(0, 5, 4)),
+_row("embedding", lambda w, i: ember.ops.embedding(i, w), lambda w, i: w[i], ins(normal(5, 3), ints(0, 5, 4)),
      ("embedding", "embedding_grad"), lambda w, i: F.embedding(i, w))
-_row("embedding_2d_ids_repeats", lambda w, i: ember.embedding(i, w), lambda w, i: w[i],
+_row("embedding_2d_ids_repeats", lambda w, i: ember.ops.embedding(i, w), lambda w, i: w[i],
      ins(normal(5, 3), const([[0, 4, 0], [4, 4, 1]])), ("embedding", "embedding_grad"), lambda w, i: F.embedding(i, w))
-_row("embedding_sparse", lambda w, i: ember.embedding(i, w, sparse=True), lambda w, i: w[i],
+_row("embedding_sparse", lambda w, i: ember.ops.embedding(i, w, sparse=True), lambda w, i: w[i],
      ins(normal(6, 2), const([[1, 5], [1, 1]])), "embedding", lambda w, i: F.embedding(i, w))
-_row("embedding_squared", lambda w, i: ember.embedding(i, w) ** 2, lambda w, i: w[i] ** 2,
+_row("embedding_squared", lambda w, i: ember.ops.embedding(i, w) ** 2, lambda w, i: w[i] ** 2,
      ins(normal(4, 2), const([0, 3, 0])), ("embedding", "embedding_grad", "take", "pow"),
      lambda w, i: F.embedding(i, w) ** 2)
 

@@ -118,8 +118,8 @@ def _assert_rule_runs_as_on_the_cpu(update, dtype, state_keys: tuple, **hyper):
 def test_embedding_names_ids_out_of_range_on_the_gpu():
     weight = ember.randn(5, 2).to("cuda")
     with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 5\) .* got values from -1 to 4"):
-        ember.embedding(ember.tensor([[0, 4], [-1, 2]], device="cuda"), weight)
-    out = ember.embedding(ember.tensor([[0, 4], [1, 2]], device="cuda"), weight)
+        ember.ops.embedding(ember.tensor([[0, 4], [-1, 2]], device="cuda"), weight)
+    out = ember.ops.embedding(ember.tensor([[0, 4], [1, 2]], device="cuda"), weight)
     np.testing.assert_array_equal(out.cpu().numpy(), weight.cpu().numpy()[[[0, 4], [1, 2]]])
 
 

@@ -32,7 +32,7 @@ def _all_reduce_vjp(ctx, g):
 
 ALL_REDUCE = defop(
     "all_reduce", forward=lambda xp, x, *, op: default_group().all_reduce(x, op), infer=_same,
-    vjp=_all_reduce_vjp, cost=_bytes_cost, onnx=NO_ONNX,
+    vjp=_all_reduce_vjp, cost=_bytes_cost, onnx=NO_ONNX, collective=True,
 )
 
 
@@ -43,6 +43,7 @@ def _gather_infer(x: Spec, **attrs) -> Spec:
 ALL_GATHER = defop(
     "all_gather", forward=lambda xp, x: default_group().all_gather(x), infer=_gather_infer,
     vjp=lambda ctx, g: (reshape(reduce_scatter(g, "sum"), ctx.inputs[0].shape),), cost=_bytes_cost, onnx=NO_ONNX,
+    collective=True,
 )
 
 
@@ -63,7 +64,7 @@ def _reduce_scatter_vjp(ctx, g):
 
 REDUCE_SCATTER = defop(
     "reduce_scatter", forward=lambda xp, x, *, op: default_group().reduce_scatter(x, op), infer=_scatter_infer,
-    vjp=_reduce_scatter_vjp, cost=_bytes_cost, onnx=NO_ONNX,
+    vjp=_reduce_scatter_vjp, cost=_bytes_cost, onnx=NO_ONNX, collective=True,
 )
 
 
@@ -74,7 +75,7 @@ def _broadcast_vjp(ctx, g):
 
 BROADCAST = defop(
     "broadcast", forward=lambda xp, x, *, src: default_group().broadcast(x, src), infer=lambda x, *, src: _same(x),
-    vjp=_broadcast_vjp, cost=_bytes_cost, onnx=NO_ONNX,
+    vjp=_broadcast_vjp, cost=_bytes_cost, onnx=NO_ONNX, collective=True,
 )
 
 def _all_to_all_forward(xp, x, *, send_counts, recv_counts):
@@ -96,7 +97,7 @@ def _all_to_all_infer(x: Spec, *, send_counts, recv_counts) -> Spec:
 ALL_TO_ALL = defop(
     "all_to_all", forward=_all_to_all_forward, infer=_all_to_all_infer,
     vjp=lambda ctx, g: (all_to_all(g, ctx.attrs["recv_counts"], ctx.attrs["send_counts"]),),
-    cost=_bytes_cost, onnx=NO_ONNX,
+    cost=_bytes_cost, onnx=NO_ONNX, collective=True,
 )
 
 

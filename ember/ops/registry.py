@@ -115,7 +115,7 @@ class Op:
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
-        "effect", "writes",
+        "effect", "writes", "collective",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
@@ -141,6 +141,9 @@ class Op:
                       "shape_attr"):
             setattr(self, trait, traits.pop(trait, None))
         self.same_type_noop = traits.pop("same_type_noop", False)
+        # a collective (ember.distributed): runs on a process group, so it is tested under MPI, not in the
+        # single-process op table
+        self.collective = traits.pop("collective", False)
         self.scalar_alias = traits.pop("scalar_alias", False)
         self.scalar_exact = traits.pop("scalar_exact", True)
         if traits:
