@@ -31,3 +31,16 @@ bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Packages with optional dependencies or rarely used load on first use: `ember.onnx`, `ember.profiler`.
+    if name in ("onnx", "profiler"):
+        import importlib
+
+        return importlib.import_module(f"ember.{name}")
+    if name == "summary":
+        from ember.profiler import summary
+
+        return summary
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

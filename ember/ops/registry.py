@@ -72,7 +72,7 @@ class Op:
 
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
-        "vjp_array",
+        "vjp_array", "onnx_export",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output):
@@ -88,6 +88,9 @@ class Op:
         # Optional: the vjp on arrays, for a first-order backward of the hottest ops, where the Tensor
         # wrappers of the Ember-op rule cost more than the arithmetic. It must equal ``vjp`` bit for bit.
         self.vjp_array = None
+        # Optional: how the op becomes ONNX nodes when it is not a plain rename of ``onnx`` without
+        # attributes: ``rule(emitter, inputs, out, **attrs) -> output name(s)`` (see ember.onnx.export).
+        self.onnx_export = None
 
     def __repr__(self) -> str:
         return f"Op({self.name})"

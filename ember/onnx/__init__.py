@@ -1,0 +1,15 @@
+"""ONNX export and import (the ``onnx`` extra: ``pip install ember[onnx]``).
+
+>>> ember.onnx.export(net, ember.randn(1, 3, 32, 32), "net.onnx")     # Ember -> ONNX
+>>> fn = ember.onnx.load("net.onnx")                                   # ONNX -> Ember
+>>> fn(ember.randn(1, 3, 32, 32))
+"""
+
+try:
+    import onnx as _onnx  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("ember.onnx needs the onnx package: pip install 'ember[onnx]'") from exc
+
+from ember.onnx.export import export, to_onnx
+
+__all__ = ["export", "to_onnx"]
