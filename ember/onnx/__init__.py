@@ -10,6 +10,6 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("ember.onnx needs the onnx package: pip install 'ember[onnx]'") from exc
 
-from ember.onnx.export import export, to_onnx
+from ember.onnx.export import export, to_onnx, trace
 
-__all__ = ["export", "to_onnx"]
+__all__ = ["export", "to_onnx", "trace"]

@@ -16,7 +16,7 @@ from ember.ops.registry import NO_ONNX, Op, Spec
 from ember.passes import run_passes
 from ember.tensor import Tensor
 
-__all__ = ["Emitter", "export", "to_onnx"]
+__all__ = ["Emitter", "export", "to_onnx", "trace"]
 
 _PASSES = ("prune", "fold_constants", "cse", "prune")  # no fusion: ONNX gets registry ops only
 
@@ -242,7 +242,8 @@ def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_a
     elif callable(model_or_fn):
         graph = trace(model_or_fn, example_inputs, dynamic_axes, input_names)
     else:
-        raise TypeError(f"export: expected a Module, a function, a Graph or a Session, got {type(model_or_fn).__name__}")
+        raise TypeError("export: expected a Module, a function, a Graph or a Session, "
+                        f"got {type(model_or_fn).__name__}")
     model = to_onnx(graph, opset=opset, input_names=input_names, output_names=output_names,
                     dynamic_axes=dynamic_axes, bound=bound)
     if path is not None:

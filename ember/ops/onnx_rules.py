@@ -24,11 +24,13 @@ from ember.ops.elementwise import (
     INVERT,
     LOG1P,
     NE,
+    RELU,
     REMAINDER,
     SOFTPLUS,
 )
 from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, SCATTER_ADD, TAKE
 from ember.ops.linalg import LINEAR
+from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
@@ -185,6 +187,8 @@ INVERT.onnx_export = _logical("Not", "BitwiseNot")
 
 def _reduction(onnx_name: str):
     def rule(b, x, *, axis, keepdims):
+        if b.spec(x).dtype != b.out.dtype:  # sums of bools and small ints count in the output's dtype
+            x = b.node("Cast", [x], to=b.dtype(b.out.dtype))
         return b.reduce(onnx_name, x, axis, keepdims)
 
     return rule
@@ -250,8 +254,21 @@ def _conv2d(b, x, w, *, stride, padding, dilation, groups):
 
 @_rule(CONV_TRANSPOSE2D)
 def _conv_transpose2d(b, x, w, *, stride, padding, dilation, groups, output_padding):
-    return b.node("ConvTranspose", [x, w], strides=list(stride), pads=[*padding, *padding],
-                  dilations=list(dilation), group=groups, output_padding=list(output_padding))
+    # ONNX allows output_padding < stride only; rows beyond that are reached by no window: zeros
+    fits = [min(p, s - 1) for p, s in zip(output_padding, stride)]
+    y = b.node("ConvTranspose", [x, w], strides=list(stride), pads=[*padding, *padding],
+               dilations=list(dilation), group=groups, output_padding=fits)
+    extra = [p - f for p, f in zip(output_padding, fits)]
+    if any(extra):
+        y = b.node("Pad", [y, b.ints([0, 0, 0, 0, 0, 0, *extra]), b.const(0, b.out.dtype)], mode="constant")
+    return y
+
+
+@_rule(RELU)
+def _relu(b, x):
+    if b.spec(x).dtype.kind in "iu":  # runtimes implement Relu for floats (and int8/int32) only
+        return b.node("Max", [x, b.const(0, b.spec(x).dtype)])
+    return b.node("Relu", [x])
 
 
 @_rule(MAX_POOL2D)
@@ -299,16 +316,22 @@ def _gather(b, x, index, *, axis):
 
 @_rule(SCATTER_ADD)
 def _scatter_add(b, x, index, src, *, axis):
+    if b.spec(src).shape != b.spec(index).shape:  # as in PyTorch, only src's leading index-shaped part is read
+        rank = len(b.spec(src).shape)
+        src = b.node("Slice", [src, b.ints([0] * rank), b.node("Shape", [index]), b.ints(range(rank))])
     return b.node("ScatterElements", [x, index, src], axis=axis, reduction="add")
 
 
 @_rule(INDEX_ADD)
 def _index_add(b, x, indices, src, *, axis):
-    ndim = len(b.spec(src).shape)
-    axis = axis % ndim
-    column = b.node("Reshape", [indices, b.ints([-1 if a == axis else 1 for a in range(ndim)])])
-    index = b.node("Expand", [column, b.node("Shape", [src])])
-    return b.node("ScatterElements", [x, index, src], axis=axis, reduction="add")
+    shape = b.spec(x).shape
+    axis = axis % len(shape)
+    if None in shape:
+        raise ValueError(f"index_add: needs the known shape of its input, got {list(shape)}")
+    flat = b.node("Reshape", [src, b.ints(list(shape[:axis]) + [-1] + list(shape[axis + 1:]))])
+    column = b.node("Reshape", [indices, b.ints([-1 if a == axis else 1 for a in range(len(shape))])])
+    index = b.node("Expand", [column, b.node("Shape", [flat])])
+    return b.node("ScatterElements", [x, index, flat], axis=axis, reduction="add")
 
 
 @_rule(ONE_HOT)
@@ -323,6 +346,11 @@ def _getitem(b, x, *, index):
     ndim = len(b.spec(x).shape)
     items = list(index) if isinstance(index, tuple) else [index]
     arrays = [i for i, item in enumerate(items) if hasattr(item, "ndim") and not np.isscalar(item)]
+    if len(arrays) > 1 and arrays == list(range(len(arrays))) and all(
+            isinstance(it, slice) and it == slice(None) or it is Ellipsis for it in items[len(arrays):]):
+        # x[i, j] with index arrays on the leading axes: GatherND of the broadcast index tuples
+        index = np.stack(np.broadcast_arrays(*[np.asarray(items[i]) for i in arrays]), axis=-1).astype(np.int64)
+        return b.node("GatherND", [x, b.const(index)])
     if len(arrays) > 1 or arrays and any(isinstance(it, (int, np.integer)) or it is None for it in items):
         raise ValueError(f"getitem: index {index!r} (several index arrays, or arrays mixed with ints or None) "
                          "has no ONNX form here; use take or gather")
@@ -369,3 +397,28 @@ def _getitem(b, x, *, index):
     if unsqueeze:
         y = b.node("Unsqueeze", [y, b.ints(unsqueeze)])
     return y if y != x else b.node("Identity", [x])
+
+
+# --- losses ------------------------------------------------------------------------------------------------
+
+
+@_rule(SOFTMAX_CROSS_ENTROPY)
+def _softmax_cross_entropy(b, logits, labels, *, axis, total):
+    terms = b.node("Mul", [b.node("LogSoftmax", [logits], axis=axis), labels])
+    return b.node("Neg", [b.reduce("ReduceSum", terms, None if total else axis, False)])
+
+
+@_rule(NLL_WEIGHTS)
+def _nll_weights(b, target, weight=None, *, num_classes, ignore_index, normalize, dtype, negate=True):
+    """The (samples, classes, ...) matrix of per-sample weights at each target's class, as the forward."""
+    valid = b.node("Not", [b.node("Equal", [target, b.const(ignore_index, b.spec(target).dtype)])])
+    safe = b.node("Where", [valid, target, b.const(0, b.spec(target).dtype)])
+    w = b.node("Cast", [valid], to=b.dtype(dtype))
+    if weight is not None:
+        w = b.node("Mul", [w, b.node("Gather", [weight, safe], axis=0)])
+    if normalize:
+        w = b.node("Div", [w, b.reduce("ReduceSum", w, None, False)])
+    if negate:
+        w = b.node("Neg", [w])
+    hot = b.node("OneHot", [safe, b.const(num_classes, np.int64), b.const(np.array([0, 1], dtype))], axis=1)
+    return b.node("Mul", [hot, b.node("Unsqueeze", [w, b.ints([1])])])
