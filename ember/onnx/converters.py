@@ -1,0 +1,790 @@
+"""ONNX -> Ember: one converter per ONNX op type, written with Ember's op functions.
+
+A converter is ``fn(cx, *inputs, **attributes)``: ``inputs`` are Tensors (None for an omitted optional
+input; Python lists for ONNX sequences), ``cx`` gives the opset, the node's output count and ``static``
+(an input's value as a NumPy array: shapes, axes, pads, which Ember takes as attributes). ONNX ops that are a
+plain registry op without attributes come from the op records themselves (``onnx`` names), see
+``_from_registry``; this table holds the rest. ``STATIC`` lists the inputs each op reads as values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from onnx import helper
+
+import ember
+from ember.autograd import apply
+from ember.ops.registry import NO_ONNX, REGISTRY
+from ember.tensor import Tensor
+
+
+class UnsupportedError(NotImplementedError):
+    """An ONNX op, attribute or dtype Ember's importer does not handle; the message names it."""
+
+
+CONVERTERS: dict = {}
+STATIC: dict[str, tuple] = {}  # op type -> indices of inputs read as values (frozen when traced)
+
+
+def converter(*names: str, static: tuple = ()):
+    def register(fn):
+        for name in names:
+            CONVERTERS[name] = fn
+            if static:
+                STATIC[name] = static
+        return fn
+
+    return register
+
+
+def _from_registry() -> None:
+    """ONNX ops that are one registry op with no attributes: read from the records' ``onnx`` field."""
+    import inspect
+
+    for op in REGISTRY.values():
+        if op.onnx is NO_ONNX or op.onnx_export is not None or op.onnx in CONVERTERS:
+            continue
+        params = inspect.signature(op.forward).parameters.values()
+        if any(p.kind is p.KEYWORD_ONLY for p in params):
+            continue
+
+        def convert(cx, *xs, _op=op, **attrs):
+            _no_attrs(_op.onnx, attrs)
+            return apply(_op, tuple(xs))
+
+        CONVERTERS[op.onnx] = convert
+
+
+def _no_attrs(name: str, attrs: dict, allowed=()) -> None:
+    extra = [k for k in attrs if k not in allowed]
+    if extra:
+        raise UnsupportedError(f"{name}: attributes {extra} are not supported")
+
+
+def _tensor(array) -> Tensor:
+    return ember.tensor(np.asarray(array))
+
+
+def _dtype(code: int) -> np.dtype:
+    if code in (8, 16):  # string, bfloat16 as ONNX type codes
+        raise UnsupportedError(f"tensor type {helper.tensor_dtype_to_string(code)} is not supported")
+    return np.dtype(helper.tensor_dtype_to_np_dtype(code))
+
+
+def _values(cx, value) -> np.ndarray:
+    """An attribute's list (older opsets) or a static input's array (newer ones) as an array."""
+    return np.asarray(value) if isinstance(value, (list, tuple)) else cx.static(value)
+
+
+def _axes(cx, attrs: dict, axes_input, ndim: int | None = None):
+    """Axes from the ``axes`` attribute (older opsets) or input (newer), normalized when ``ndim`` given."""
+    axes = attrs.pop("axes", None)
+    if axes_input is not None:
+        axes = cx.static(axes_input).reshape(-1).tolist()
+    if axes is None:
+        return None
+    axes = [int(a) for a in axes]
+    return [a % ndim for a in axes] if ndim is not None else axes
+
+
+# --- elementwise -------------------------------------------------------------------------------------------
+
+
+def _legacy_broadcast(b: Tensor, a: Tensor, attrs: dict) -> Tensor:
+    """Opset < 7 binary ops: ``broadcast=1`` with ``axis`` aligns b at that axis of a."""
+    attrs.pop("broadcast", None)
+    axis = attrs.pop("axis", None)
+    if axis is None or b.ndim == a.ndim:
+        return b
+    axis %= a.ndim
+    return b.reshape(tuple(b.shape) + (1,) * (a.ndim - axis - b.ndim))
+
+
+@converter("Add", "Sub", "Mul")
+def _arith(cx, a, b, **attrs):
+    b = _legacy_broadcast(b, a, attrs)
+    _no_attrs(cx.op_type, attrs, ("consumed_inputs",))
+    return {"Add": ember.add, "Sub": ember.sub, "Mul": ember.mul}[cx.op_type](a, b)
+
+
+@converter("Div")
+def _div(cx, a, b, **attrs):
+    b = _legacy_broadcast(b, a, attrs)
+    if a.dtype.kind in "iu":  # ONNX's integer division truncates toward zero
+        q = ember.floor_divide(a, b)
+        inexact = (ember.remainder(a, b) != 0) & ((a < 0) ^ (b < 0))
+        return ember.where(inexact, q + ember.tensor(np.array(1, q.dtype)), q)
+    return ember.div(a, b)
+
+
+@converter("Pow")
+def _pow(cx, a, b, **attrs):
+    b = _legacy_broadcast(b, a, attrs)
+    return ember.cast(ember.power(a, b), a.dtype) if a.dtype.kind == "f" or b.dtype.kind != "f" else ember.cast(
+        ember.power(ember.cast(a, b.dtype), b), a.dtype)
+
+
+@converter("Mod")
+def _mod(cx, a, b, fmod=0):
+    r = ember.remainder(a, b)
+    if not fmod:
+        return r
+    zero = ember.tensor(np.array(0, r.dtype))
+    fix = (r != zero) & ((r < zero) ^ (a < zero))  # C's fmod takes the dividend's sign
+    return ember.where(fix, r - b, r)
+
+
+@converter("Max", "Min", "Sum", "Mean")
+def _variadic(cx, *xs, **attrs):
+    _no_attrs(cx.op_type, attrs, ("consumed_inputs",))
+    fn = {"Max": ember.maximum, "Min": ember.minimum, "Sum": ember.add, "Mean": ember.add}[cx.op_type]
+    out = xs[0]
+    for x in xs[1:]:
+        out = fn(out, x)
+    if cx.op_type == "Mean":
+        out = out / ember.tensor(np.array(len(xs), out.dtype))
+    return out if len(xs) > 1 else ember.clone(out)
+
+
+def _unary(name: str, fn):
+    @converter(name)
+    def convert(cx, x, **attrs):
+        _no_attrs(name, attrs, ("consumed_inputs",))
+        return fn(x)
+
+    return convert
+
+
+def _const_like(x: Tensor, value) -> Tensor:
+    return ember.tensor(np.array(value, x.dtype))
+
+
+_unary("Abs", ember.abs)
+_unary("Neg", ember.neg)
+_unary("Exp", ember.exp)
+_unary("Log", ember.log)
+_unary("Sqrt", ember.sqrt)
+_unary("Sigmoid", ember.sigmoid)
+_unary("Tanh", ember.tanh)
+_unary("Relu", ember.relu)
+_unary("Reciprocal", lambda x: _const_like(x, 1) / x)
+_unary("Floor", lambda x: ember.floor_divide(x, _const_like(x, 1)))
+_unary("Ceil", lambda x: -ember.floor_divide(-x, _const_like(x, 1)))
+_unary("Tan", lambda x: ember.sin(x) / ember.cos(x))
+_unary("Softsign", lambda x: x / (_const_like(x, 1) + ember.abs(x)))
+_unary("Softplus", ember.softplus)
+_unary("Mish", ember.mish)
+_unary("Identity", lambda x: x if isinstance(x, list) else ember.clone(x))
+
+
+@converter("LeakyRelu")
+def _leaky_relu(cx, x, alpha=0.01):
+    return ember.leaky_relu(x, alpha)
+
+
+@converter("Elu")
+def _elu(cx, x, alpha=1.0, **attrs):
+    return ember.elu(x, alpha)
+
+
+@converter("Selu")
+def _selu(cx, x, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875, **attrs):
+    return _const_like(x, gamma) * ember.where(x > _const_like(x, 0), x, _const_like(x, alpha) * (
+        ember.exp(x) - _const_like(x, 1)))
+
+
+@converter("Celu")
+def _celu(cx, x, alpha=1.0):
+    zero = _const_like(x, 0)
+    return ember.maximum(x, zero) + ember.minimum(zero, _const_like(x, alpha) * (
+        ember.exp(x / _const_like(x, alpha)) - _const_like(x, 1)))
+
+
+@converter("ThresholdedRelu")
+def _thresholded_relu(cx, x, alpha=1.0):
+    return ember.where(x > _const_like(x, alpha), x, _const_like(x, 0))
+
+
+@converter("HardSigmoid")
+def _hard_sigmoid(cx, x, alpha=0.2, beta=0.5, **attrs):
+    return ember.clip(x * _const_like(x, alpha) + _const_like(x, beta), 0.0, 1.0)
+
+
+@converter("HardSwish")
+def _hard_swish(cx, x):
+    return x * _hard_sigmoid(cx, x, 1 / 6, 0.5)
+
+
+@converter("Gelu")
+def _gelu(cx, x, approximate="none"):
+    return ember.gelu(x, approximate)
+
+
+@converter("PRelu")
+def _prelu(cx, x, slope, **attrs):
+    if slope.ndim == 1 and x.ndim > 2 and slope.shape[0] == x.shape[1] != 1:  # opset < 7: one slope per channel
+        slope = slope.reshape((slope.shape[0],) + (1,) * (x.ndim - 2))
+    zero = _const_like(x, 0)
+    return ember.maximum(x, zero) + slope * ember.minimum(x, zero)
+
+
+@converter("Shrink")
+def _shrink(cx, x, bias=0.0, lambd=0.5):
+    low, high = _const_like(x, -lambd), _const_like(x, lambd)
+    shifted_up, shifted_down = x + _const_like(x, bias), x - _const_like(x, bias)
+    return ember.where(x < low, shifted_up, ember.where(x > high, shifted_down, _const_like(x, 0)))
+
+
+@converter("Clip", static=(1, 2))
+def _clip(cx, x, low=None, high=None, min=None, max=None, **attrs):
+    if low is not None:
+        min = cx.static(low).item()
+    if high is not None:
+        max = cx.static(high).item()
+    return ember.clip(x, min, max)
+
+
+@converter("Where")
+def _where(cx, cond, a, b):
+    return ember.where(cond, a, b)
+
+
+@converter("Cast")
+def _cast(cx, x, to, saturate=1):
+    return ember.cast(x, _dtype(to))
+
+
+@converter("Dropout", static=(1, 2))
+def _dropout(cx, x, ratio=None, training_mode=None, **attrs):
+    if training_mode is not None and bool(cx.static(training_mode)):
+        raise UnsupportedError("Dropout: training_mode=True is not supported (inference only)")
+    out = ember.clone(x)
+    if cx.outputs > 1:
+        return out, _tensor(np.ones(x.shape, bool))
+    return out
+
+
+# --- constants and shapes ----------------------------------------------------------------------------------
+
+
+@converter("Constant")
+def _constant(cx, **attrs):
+    from onnx import numpy_helper
+
+    (key, value), = attrs.items()
+    if key == "value":
+        return _tensor(numpy_helper.to_array(value))
+    if key == "sparse_value" or key.endswith("string") or key.endswith("strings"):
+        raise UnsupportedError(f"Constant: {key} is not supported")
+    dtype = np.float32 if key.startswith("value_float") else np.int64
+    return _tensor(np.asarray(value, dtype))
+
+
+@converter("ConstantOfShape", static=(0,))
+def _constant_of_shape(cx, shape, value=None):
+    from onnx import numpy_helper
+
+    fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, np.float32)
+    return _tensor(np.full(tuple(cx.static(shape).astype(int).tolist()), fill.reshape(-1)[0], fill.dtype))
+
+
+@converter("Shape")
+def _shape(cx, x, start=0, end=None):
+    shape = list(x.shape)
+    if None in shape:
+        raise UnsupportedError("Shape: the input has unknown dimensions")
+    return _tensor(np.array(shape[start:end], np.int64))
+
+
+@converter("Size")
+def _size(cx, x):
+    return _tensor(np.array(int(np.prod(x.shape)), np.int64))
+
+
+@converter("Range", static=(0, 1, 2))
+def _range(cx, start, limit, delta):
+    s, lim, d = (cx.static(v) for v in (start, limit, delta))
+    return _tensor(np.arange(s.item(), lim.item(), d.item()).astype(s.dtype))
+
+
+@converter("Reshape", static=(1,))
+def _reshape(cx, x, shape=None, allowzero=0, **attrs):
+    target = _values(cx, shape).astype(int).tolist()  # an input, or the attribute before opset 5
+    if not allowzero:
+        target = [x.shape[i] if d == 0 else d for i, d in enumerate(target)]
+    return ember.reshape(x, tuple(target))
+
+
+@converter("Flatten")
+def _flatten(cx, x, axis=1):
+    axis %= max(x.ndim, 1) if axis < 0 else x.ndim + 1
+    lead = int(np.prod(x.shape[:axis]))
+    return ember.reshape(x, (lead, int(np.prod(x.shape[axis:]))))
+
+
+@converter("Transpose")
+def _transpose(cx, x, perm=None):
+    return ember.transpose(x, tuple(perm) if perm is not None else None)
+
+
+@converter("Squeeze", static=(1,))
+def _squeeze(cx, x, axes_input=None, **attrs):
+    axes = _axes(cx, attrs, axes_input, x.ndim)
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    return ember.reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+@converter("Unsqueeze", static=(1,))
+def _unsqueeze(cx, x, axes_input=None, **attrs):
+    rank = x.ndim + len(_axes(cx, dict(attrs), axes_input))
+    axes = sorted(_axes(cx, attrs, axes_input, rank))
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return ember.reshape(x, tuple(shape))
+
+
+@converter("Expand", static=(1,))
+def _expand(cx, x, shape):
+    return ember.broadcast_to(x, np.broadcast_shapes(tuple(x.shape), tuple(cx.static(shape).astype(int).tolist())))
+
+
+@converter("Concat")
+def _concat(cx, *xs, axis=None):
+    return ember.concat(list(xs), axis=1 if axis is None else axis)
+
+
+@converter("Split", static=(1,))
+def _split(cx, x, split=None, axis=0, num_outputs=None, **attrs):
+    sizes = None if split is None else _values(cx, split).astype(int).reshape(-1).tolist()
+    n = x.shape[axis]
+    if sizes is None:
+        parts = cx.outputs
+        step = -(-n // parts)
+        sizes = [min(step, n - i * step) for i in range(parts)]
+    return tuple(_split_sizes(x, sizes, axis))
+
+
+def _split_sizes(x: Tensor, sizes, axis: int) -> list:
+    axis %= x.ndim
+    out, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        out.append(x[index])
+        start += size
+    return out
+
+
+@converter("Slice", static=(1, 2, 3, 4))
+def _slice(cx, x, starts=None, ends=None, axes=None, steps=None, **attrs):
+    starts, ends = _values(cx, starts).tolist(), _values(cx, ends).tolist()  # inputs, or attributes before 10
+    axes = _values(cx, axes).tolist() if axes is not None else None
+    steps = _values(cx, steps).tolist() if steps is not None else None
+    axes = list(range(len(starts))) if axes is None else [a % x.ndim for a in axes]
+    steps = steps or [1] * len(starts)
+    index = [slice(None)] * x.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        index[axis] = _onnx_slice(int(start), int(end), int(step), x.shape[axis])
+    return x[tuple(index)]
+
+
+def _onnx_slice(start: int, end: int, step: int, dim: int) -> slice:
+    """ONNX's clamping rules as a Python slice (they differ from Python's for negative steps)."""
+    if start < 0:
+        start += dim
+    if end < 0:
+        end += dim
+    if step > 0:
+        start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+        return slice(start, end, step)
+    start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+    return slice(start, end if end >= 0 else None, step)
+
+
+@converter("Pad", static=(1, 2, 3))
+def _pad(cx, x, pads=None, constant_value=None, axes=None, mode="constant", **attrs):
+    if mode != "constant":
+        raise UnsupportedError(f"Pad: mode {mode!r} is not supported (only 'constant')")
+    value = attrs.pop("value", 0.0)
+    pads = _values(cx, pads if pads is not None else attrs.pop("paddings")).astype(int).tolist()
+    if constant_value is not None:
+        value = cx.static(constant_value).item()
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in cx.static(axes).tolist()]
+    k = len(axes)
+    width = [[0, 0] for _ in range(x.ndim)]
+    for i, a in enumerate(axes):
+        width[a] = [pads[i], pads[i + k]]
+    crop = tuple(slice(-b if b < 0 else None, e if e < 0 else None) for b, e in width)
+    if any(b < 0 or e < 0 for b, e in width):
+        x = x[crop]
+    width = [(max(b, 0), max(e, 0)) for b, e in width]
+    return ember.pad(x, tuple(width), value) if any(b or e for b, e in width) else ember.clone(x)
+
+
+@converter("Tile", static=(1,))
+def _tile(cx, x, repeats, **attrs):
+    return ember.tile(x, tuple(cx.static(repeats).astype(int).tolist()))
+
+
+# --- indexing ----------------------------------------------------------------------------------------------
+
+
+@converter("Gather")
+def _gather(cx, x, indices, axis=0):
+    axis %= x.ndim
+    if indices.dtype.kind in "iu":
+        n = x.shape[axis]
+        indices = ember.where(indices < 0, indices + ember.tensor(np.array(n, indices.dtype)), indices)
+    return ember.take(x, indices, axis=axis)
+
+
+@converter("GatherElements")
+def _gather_elements(cx, x, index, axis=0):
+    n = x.shape[axis]
+    index = ember.where(index < 0, index + ember.tensor(np.array(n, index.dtype)), index)
+    return ember.gather(x, axis % x.ndim, index)
+
+
+@converter("ScatterElements", "Scatter")
+def _scatter_elements(cx, x, index, updates, axis=0, reduction="none"):
+    axis %= x.ndim
+    n = x.shape[axis]
+    index = ember.where(index < 0, index + ember.tensor(np.array(n, index.dtype)), index)
+    if reduction == "add":
+        return ember.scatter_add(x, axis, index, updates)
+    if reduction != "none":
+        raise UnsupportedError(f"ScatterElements: reduction {reduction!r} is not supported")
+    zeros = ember.zeros_like(x)
+    hit = ember.scatter_add(zeros, axis, index, ember.ones_like(updates)) > _const_like(x, 0)
+    return ember.where(hit, ember.scatter_add(zeros, axis, index, updates), x)
+
+
+@converter("OneHot", static=(1, 2))
+def _one_hot(cx, indices, depth, values, axis=-1):
+    n = int(cx.static(depth).reshape(-1)[0])
+    off, on = cx.static(values).reshape(-1)[:2]
+    indices = ember.cast(indices, np.int64)
+    indices = ember.where(indices < 0, indices + ember.tensor(np.array(n, np.int64)), indices)
+    hot = ember.one_hot(indices, n)  # class axis last
+    out_axis = axis % (indices.ndim + 1)
+    if out_axis != indices.ndim:
+        hot = ember.moveaxis(hot, -1, out_axis)
+    hot = ember.cast(hot, np.asarray(values.dtype if isinstance(values, Tensor) else off.dtype))
+    return hot * ember.tensor(np.array(on - off, hot.dtype)) + ember.tensor(np.array(off, hot.dtype))
+
+
+@converter("ArgMax", "ArgMin")
+def _arg(cx, x, axis=0, keepdims=1, select_last_index=0):
+    fn = ember.argmax if cx.op_type == "ArgMax" else ember.argmin
+    axis %= x.ndim
+    if select_last_index:
+        n = x.shape[axis]
+        flipped = x[(slice(None),) * axis + (slice(None, None, -1),)]
+        return ember.tensor(np.array(n - 1, np.int64)) - fn(flipped, axis, bool(keepdims))
+    return fn(x, axis, bool(keepdims))
+
+
+# --- reductions --------------------------------------------------------------------------------------------
+
+
+def _reduce_axes(cx, x, attrs, axes_input):
+    axes = _axes(cx, attrs, axes_input, x.ndim)
+    keepdims = bool(attrs.pop("keepdims", 1))
+    noop = attrs.pop("noop_with_empty_axes", 0)
+    if axes is not None and not axes:
+        axes = None if not noop else []
+    return (tuple(axes) if axes is not None else None), keepdims
+
+
+_REDUCERS = {
+    "ReduceSum": ember.sum, "ReduceMean": ember.mean, "ReduceMax": ember.max, "ReduceMin": ember.min,
+    "ReduceProd": ember.prod, "ReduceLogSumExp": ember.logsumexp,
+    "ReduceL1": lambda x, axis, keepdims: ember.sum(ember.abs(x), axis, keepdims),
+    "ReduceL2": lambda x, axis, keepdims: ember.sqrt(ember.sum(x * x, axis, keepdims)),
+    "ReduceSumSquare": lambda x, axis, keepdims: ember.sum(x * x, axis, keepdims),
+    "ReduceLogSum": lambda x, axis, keepdims: ember.log(ember.sum(x, axis, keepdims)),
+}
+
+
+@converter(*_REDUCERS, static=(1,))
+def _reduce(cx, x, axes_input=None, **attrs):
+    axes, keepdims = _reduce_axes(cx, x, attrs, axes_input)
+    if axes == ():
+        return ember.clone(x)
+    out = _REDUCERS[cx.op_type](x, axes, keepdims)
+    return ember.cast(out, x.dtype) if out.dtype != x.dtype else out
+
+
+# --- networks ----------------------------------------------------------------------------------------------
+
+
+@converter("MatMul")
+def _matmul(cx, a, b):
+    return ember.matmul(a, b)
+
+
+@converter("Gemm")
+def _gemm(cx, a, b, c=None, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=None):
+    a = a.T if transA else a
+    b = b.T if transB else b
+    y = ember.matmul(a, b)
+    if alpha != 1.0:
+        y = y * _const_like(y, alpha)
+    if c is not None:
+        y = y + (c * _const_like(c, beta) if beta != 1.0 else c)
+    return y
+
+
+def _same_pads(auto_pad: str, sizes, kernel, strides, dilations) -> list:
+    """Begin and end pads of ``SAME_UPPER`` / ``SAME_LOWER``: the output keeps ceil(size / stride)."""
+    begins, ends = [], []
+    for n, k, s, d in zip(sizes, kernel, strides, dilations):
+        total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        small, big = total // 2, total - total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else big)
+        ends.append(big if auto_pad == "SAME_UPPER" else small)
+    return begins + ends
+
+
+def _window(cx, x, attrs, kernel) -> tuple:
+    """(strides, dilations, begin pads, end pads) of a conv or pool node."""
+    k = len(kernel)
+    strides = list(attrs.pop("strides", None) or [1] * k)
+    dilations = list(attrs.pop("dilations", None) or [1] * k)
+    pads = attrs.pop("pads", None) or [0] * (2 * k)
+    auto_pad = attrs.pop("auto_pad", "NOTSET")
+    if isinstance(auto_pad, bytes):
+        auto_pad = auto_pad.decode()
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = _same_pads(auto_pad, x.shape[2:], kernel, strides, dilations)
+    elif auto_pad == "VALID":
+        pads = [0] * (2 * k)
+    return strides, dilations, list(pads[:k]), list(pads[k:])
+
+
+def _pad_spatial(x: Tensor, begins, ends, value=0.0) -> Tensor:
+    return ember.pad(x, ((0, 0), (0, 0)) + tuple(zip(begins, ends)), value)
+
+
+def _as_2d(x: Tensor, *more):
+    """1-D spatial ops run as 2-D ones with a height of one."""
+    return x.reshape(tuple(x.shape[:2]) + (1, x.shape[2])), [m.reshape(tuple(m.shape[:2]) + (1, m.shape[2]))
+                                                             if m is not None else None for m in more]
+
+
+@converter("Conv")
+def _conv(cx, x, w, bias=None, group=1, kernel_shape=None, **attrs):
+    kernel = list(kernel_shape or w.shape[2:])
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel)
+    if len(kernel) not in (1, 2):
+        raise UnsupportedError(f"Conv: {len(kernel)}-D convolution is not supported (1-D and 2-D are)")
+    if begins != ends:
+        x, begins = _pad_spatial(x, begins, ends), [0] * len(kernel)
+    one_d = len(kernel) == 1
+    if one_d:
+        x, (w,) = _as_2d(x, w)
+        strides, dilations, begins = [1] + strides, [1] + dilations, [0] + begins
+    y = ember.conv2d(x, w, bias, tuple(strides), tuple(begins), tuple(dilations), group)
+    return y.reshape(tuple(y.shape[:2]) + (y.shape[3],)) if one_d else y
+
+
+@converter("ConvTranspose")
+def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padding=None, output_shape=None,
+                    **attrs):
+    kernel = list(kernel_shape or w.shape[2:])
+    k = len(kernel)
+    if k not in (1, 2):
+        raise UnsupportedError(f"ConvTranspose: {k}-D is not supported (1-D and 2-D are)")
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    strides, dilations, begins, ends = _window(cx, x, dict(attrs, auto_pad="NOTSET"), kernel)
+    extra = list(output_padding or [0] * k)
+    full = [(n - 1) * s + (kk - 1) * d + 1 + e for n, s, kk, d, e in zip(x.shape[2:], strides, kernel, dilations,
+                                                                         extra)]
+    if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        wanted = list(output_shape)[-k:] if output_shape is not None else [n * s for n, s in zip(x.shape[2:],
+                                                                                                strides)]
+        total = [f - o for f, o in zip(full, wanted)]
+        lower = auto_pad == "SAME_LOWER"
+        begins = [t - t // 2 if lower else t // 2 for t in total]
+        ends = [t - b for t, b in zip(total, begins)]
+    one_d = k == 1
+    if one_d:
+        x, (w,) = _as_2d(x, w)
+        strides, dilations, extra = [1] + strides, [1] + dilations, [0] + extra
+    y = ember.conv_transpose2d(x, w, None, tuple(strides), 0, tuple(extra), group, tuple(dilations))
+    spatial = y.shape[2:] if not one_d else y.shape[3:]
+    crop = tuple(slice(b, n - e) for b, e, n in zip(begins, ends, spatial))
+    y = y[(slice(None), slice(None)) + ((0,) if one_d else ()) + crop]
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * k)
+    return y
+
+
+@converter("MaxPool")
+def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
+    if cx.outputs > 1:
+        raise UnsupportedError("MaxPool: the Indices output is not supported")
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
+    if len(kernel_shape) not in (1, 2):
+        raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D and 2-D are)")
+    if begins != ends:
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        x, begins = _pad_spatial(x, begins, ends, fill), [0] * len(kernel_shape)
+    if len(kernel_shape) == 1:
+        return ember.max_pool1d(x, kernel_shape[0], strides[0], begins[0], dilations[0], bool(ceil_mode))
+    return ember.max_pool2d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations), bool(ceil_mode))
+
+
+@converter("AveragePool")
+def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
+    k = len(kernel_shape)
+    if k not in (1, 2) or any(d != 1 for d in dilations):
+        raise UnsupportedError("AveragePool: only 1-D and 2-D pooling without dilation is supported")
+    pool = ember.avg_pool1d if k == 1 else ember.avg_pool2d
+    args = (kernel_shape[0], strides[0]) if k == 1 else (tuple(kernel_shape), tuple(strides))
+
+    def run(t, pads, include):
+        return pool(t, *args, pads[0] if k == 1 else tuple(pads), bool(ceil_mode), include)
+
+    if begins == ends:
+        return run(x, begins, bool(count_include_pad))
+    padded = _pad_spatial(x, begins, ends)
+    if count_include_pad:
+        return run(padded, [0] * k, True)
+    counts = run(_pad_spatial(ember.ones_like(x), begins, ends), [0] * k, True)
+    return run(padded, [0] * k, True) / counts
+
+
+@converter("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool(cx, x):
+    axes = tuple(range(2, x.ndim))
+    return (ember.mean if cx.op_type == "GlobalAveragePool" else ember.max)(x, axes, True)
+
+
+def _channel(t: Tensor, ndim: int) -> Tensor:
+    return t.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+@converter("BatchNormalization")
+def _batch_norm(cx, x, scale, bias, mean, var, epsilon=1e-5, momentum=0.9, spatial=1, is_test=None,
+                training_mode=0, consumed_inputs=None):
+    if training_mode:
+        raise UnsupportedError("BatchNormalization: training_mode=1 is not supported (inference only)")
+    if cx.outputs > 1 and is_test is None and cx.opset < 7:
+        raise UnsupportedError("BatchNormalization: training outputs are not supported")
+    inv = _channel(scale, x.ndim) / ember.sqrt(_channel(var, x.ndim) + _const_like(var, epsilon))
+    return (x - _channel(mean, x.ndim)) * inv + _channel(bias, x.ndim)
+
+
+@converter("InstanceNormalization")
+def _instance_norm(cx, x, scale, bias, epsilon=1e-5):
+    axes = tuple(range(2, x.ndim))
+    mean = ember.mean(x, axes, True)
+    centered = x - mean
+    var = ember.mean(centered * centered, axes, True)
+    return centered / ember.sqrt(var + _const_like(x, epsilon)) * _channel(scale, x.ndim) + _channel(bias, x.ndim)
+
+
+@converter("LayerNormalization")
+def _layer_norm(cx, x, scale, bias=None, axis=-1, epsilon=1e-5, stash_type=1):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    mean = ember.mean(x, axes, True)
+    centered = x - mean
+    inv = _const_like(x, 1) / ember.sqrt(ember.mean(centered * centered, axes, True) + _const_like(x, epsilon))
+    y = centered * inv * scale
+    if bias is not None:
+        y = y + bias
+    return (y, mean, inv)[:cx.outputs] if cx.outputs > 1 else y
+
+
+@converter("LRN")
+def _lrn(cx, x, size, alpha=1e-4, beta=0.75, bias=1.0):
+    square = x * x
+    low, high = (size - 1) // 2, size - 1 - (size - 1) // 2
+    padded = ember.pad(square, ((0, 0), (low, high)) + ((0, 0),) * (x.ndim - 2))
+    c = x.shape[1]
+    total = padded[:, 0:c]
+    for i in range(1, size):
+        total = total + padded[:, i:i + c]
+    return x / ember.power(total * _const_like(x, alpha / size) + _const_like(x, bias), _const_like(x, beta))
+
+
+@converter("Softmax", "LogSoftmax")
+def _softmax(cx, x, axis=None):
+    fn = ember.softmax if cx.op_type == "Softmax" else ember.log_softmax
+    if cx.opset >= 13:
+        return fn(x, -1 if axis is None else axis)
+    axis = (1 if axis is None else axis) % max(x.ndim, 1)  # before opset 13: over the flattened trailing axes
+    flat = x.reshape((int(np.prod(x.shape[:axis])), -1))
+    return fn(flat, 1).reshape(tuple(x.shape))
+
+
+# --- sequences: Python lists of Tensors --------------------------------------------------------------------
+
+
+@converter("SequenceConstruct")
+def _sequence_construct(cx, *xs):
+    return list(xs)
+
+
+@converter("SequenceEmpty")
+def _sequence_empty(cx, dtype=None):
+    return []
+
+
+def _position(cx, seq: list, position, default: int) -> int:
+    p = default if position is None else int(cx.static(position))
+    return p + len(seq) if p < 0 else p
+
+
+@converter("SequenceAt", static=(1,))
+def _sequence_at(cx, seq, position):
+    return seq[_position(cx, seq, position, 0)]
+
+
+@converter("SequenceInsert", static=(2,))
+def _sequence_insert(cx, seq, tensor, position=None):
+    seq = list(seq)
+    seq.insert(_position(cx, seq, position, len(seq)), tensor)
+    return seq
+
+
+@converter("SequenceErase", static=(1,))
+def _sequence_erase(cx, seq, position=None):
+    seq = list(seq)
+    del seq[_position(cx, seq, position, -1)]
+    return seq
+
+
+@converter("SequenceLength")
+def _sequence_length(cx, seq):
+    return _tensor(np.array(len(seq), np.int64))
+
+
+@converter("SplitToSequence", static=(1,))
+def _split_to_sequence(cx, x, split=None, axis=0, keepdims=1):
+    axis %= x.ndim
+    n = x.shape[axis]
+    if split is None:
+        parts = [x[(slice(None),) * axis + (i,)] for i in range(n)]
+        return parts if not keepdims else [p.reshape(tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:]))
+                                           for p in parts]
+    sizes = cx.static(split).astype(int).reshape(-1).tolist()
+    if len(sizes) == 1:
+        size = sizes[0]
+        sizes = [min(size, n - i) for i in range(0, n, size)]
+    return _split_sizes(x, sizes, axis)
+
+
+@converter("ConcatFromSequence")
+def _concat_from_sequence(cx, seq, axis, new_axis=0):
+    if new_axis:
+        return ember.stack(list(seq), axis=axis)
+    return ember.concat(list(seq), axis=axis)
+
+
+_from_registry()
