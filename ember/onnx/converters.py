@@ -243,6 +243,10 @@ def _clip(cx, x, low=None, high=None, min=None, max=None, **attrs):
         min = cx.static(low).item()
     if high is not None:
         max = cx.static(high).item()
+    if min is None and max is None:
+        return ember.clone(x)
+    if min is not None and max is not None and min > max:  # ONNX (like NumPy) then gives max everywhere
+        return ember.minimum(ember.maximum(x, _const_like(x, min)), _const_like(x, max))
     return ember.clip(x, min, max)
 
 
@@ -406,8 +410,8 @@ def _onnx_slice(start: int, end: int, step: int, dim: int) -> slice:
 
 @converter("Pad", static=(1, 2, 3))
 def _pad(cx, x, pads=None, constant_value=None, axes=None, mode="constant", **attrs):
-    if mode != "constant":
-        raise UnsupportedError(f"Pad: mode {mode!r} is not supported (only 'constant')")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise UnsupportedError(f"Pad: mode {mode!r} is not supported")
     value = attrs.pop("value", 0.0)
     pads = _values(cx, pads if pads is not None else attrs.pop("paddings")).astype(int).tolist()
     if constant_value is not None:
@@ -421,7 +425,24 @@ def _pad(cx, x, pads=None, constant_value=None, axes=None, mode="constant", **at
     if any(b < 0 or e < 0 for b, e in width):
         x = x[crop]
     width = [(max(b, 0), max(e, 0)) for b, e in width]
-    return ember.pad(x, tuple(width), value) if any(b or e for b, e in width) else ember.clone(x)
+    if not any(b or e for b, e in width):
+        return ember.clone(x)
+    if mode == "constant":
+        return ember.pad(x, tuple(width), value)
+    for axis, (b, e) in enumerate(width):  # reflect / edge: concatenate mirrored or repeated slices
+        if not (b or e):
+            continue
+        lead = (slice(None),) * axis
+        if mode == "reflect":
+            left, right = x[lead + (slice(b, 0, -1),)], x[lead + (slice(-2, -2 - e, -1),)]
+        elif mode == "wrap":
+            left, right = x[lead + (slice(x.shape[axis] - b, None),)], x[lead + (slice(0, e),)]
+        else:
+            reps = [1] * x.ndim
+            left = ember.tile(x[lead + (slice(0, 1),)], tuple(reps[:axis] + [b] + reps[axis + 1:]))
+            right = ember.tile(x[lead + (slice(-1, None),)], tuple(reps[:axis] + [e] + reps[axis + 1:]))
+        x = ember.concat([t for t, n in ((left, b), (x, 1), (right, e)) if n], axis=axis)
+    return x
 
 
 @converter("Tile", static=(1,))
@@ -472,7 +493,7 @@ def _one_hot(cx, indices, depth, values, axis=-1):
     out_axis = axis % (indices.ndim + 1)
     if out_axis != indices.ndim:
         hot = ember.moveaxis(hot, -1, out_axis)
-    hot = ember.cast(hot, np.asarray(values.dtype if isinstance(values, Tensor) else off.dtype))
+    hot = ember.cast(hot, values.dtype if isinstance(values, Tensor) else off.dtype)
     return hot * ember.tensor(np.array(on - off, hot.dtype)) + ember.tensor(np.array(off, hot.dtype))
 
 
@@ -579,10 +600,13 @@ def _as_2d(x: Tensor, *more):
 def _conv(cx, x, w, bias=None, group=1, kernel_shape=None, **attrs):
     kernel = list(kernel_shape or w.shape[2:])
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel)
-    if len(kernel) not in (1, 2):
-        raise UnsupportedError(f"Conv: {len(kernel)}-D convolution is not supported (1-D and 2-D are)")
-    if begins != ends:
+    if len(kernel) not in (1, 2, 3):
+        raise UnsupportedError(f"Conv: {len(kernel)}-D convolution is not supported (1-D to 3-D are)")
+    if len(kernel) == 3 or begins != ends:
         x, begins = _pad_spatial(x, begins, ends), [0] * len(kernel)
+    if len(kernel) == 3:
+        return _depth_loop(x, kernel[0], strides[0], dilations[0], lambda t, k: ember.conv2d(
+            t, w[:, :, k], None, tuple(strides[1:]), 0, tuple(dilations[1:]), group), bias, "sum")
     one_d = len(kernel) == 1
     if one_d:
         x, (w,) = _as_2d(x, w)
@@ -607,8 +631,8 @@ def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padd
         wanted = list(output_shape)[-k:] if output_shape is not None else [n * s for n, s in zip(x.shape[2:],
                                                                                                 strides)]
         total = [f - o for f, o in zip(full, wanted)]
-        lower = auto_pad == "SAME_LOWER"
-        begins = [t - t // 2 if lower else t // 2 for t in total]
+        upper = auto_pad == "SAME_UPPER"
+        begins = [t // 2 if upper else t - t // 2 for t in total]
         ends = [t - b for t, b in zip(total, begins)]
     one_d = k == 1
     if one_d:
@@ -616,8 +640,10 @@ def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padd
         strides, dilations, extra = [1] + strides, [1] + dilations, [0] + extra
     y = ember.conv_transpose2d(x, w, None, tuple(strides), 0, tuple(extra), group, tuple(dilations))
     spatial = y.shape[2:] if not one_d else y.shape[3:]
-    crop = tuple(slice(b, n - e) for b, e, n in zip(begins, ends, spatial))
+    crop = tuple(slice(max(b, 0), n - max(e, 0)) for b, e, n in zip(begins, ends, spatial))
     y = y[(slice(None), slice(None)) + ((0,) if one_d else ()) + crop]
+    if any(b < 0 or e < 0 for b, e in zip(begins, ends)):  # an output_shape past the full size: zeros
+        y = _pad_spatial(y, [-min(b, 0) for b in begins], [-min(e, 0) for e in ends])
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * k)
     return y
@@ -628,11 +654,16 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
     if cx.outputs > 1:
         raise UnsupportedError("MaxPool: the Indices output is not supported")
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
-    if len(kernel_shape) not in (1, 2):
-        raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D and 2-D are)")
-    if begins != ends:
+    if len(kernel_shape) not in (1, 2, 3):
+        raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D to 3-D are)")
+    if begins != ends or len(kernel_shape) == 3 or any(2 * p > k for p, k in zip(begins, kernel_shape)):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         x, begins = _pad_spatial(x, begins, ends, fill), [0] * len(kernel_shape)
+    if len(kernel_shape) == 3:
+        if ceil_mode:
+            raise UnsupportedError("MaxPool: ceil_mode for 3-D pooling is not supported")
+        return _depth_loop(x, kernel_shape[0], strides[0], dilations[0], lambda t, k: ember.max_pool2d(
+            t, tuple(kernel_shape[1:]), tuple(strides[1:]), 0, tuple(dilations[1:])), None, "max")
     if len(kernel_shape) == 1:
         return ember.max_pool1d(x, kernel_shape[0], strides[0], begins[0], dilations[0], bool(ceil_mode))
     return ember.max_pool2d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations), bool(ceil_mode))
@@ -642,15 +673,22 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
 def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
     k = len(kernel_shape)
-    if k not in (1, 2) or any(d != 1 for d in dilations):
-        raise UnsupportedError("AveragePool: only 1-D and 2-D pooling without dilation is supported")
+    if k not in (1, 2, 3) or any(d != 1 for d in dilations):
+        raise UnsupportedError("AveragePool: only 1-D to 3-D pooling without dilation is supported")
+    if k == 3:
+        if ceil_mode or (any(begins + ends) and not count_include_pad):
+            raise UnsupportedError("AveragePool: 3-D pooling supports neither ceil_mode nor excluded padding")
+        x = _pad_spatial(x, begins, ends)
+        total = _depth_loop(x, kernel_shape[0], strides[0], 1, lambda t, i: ember.avg_pool2d(
+            t, tuple(kernel_shape[1:]), tuple(strides[1:])), None, "sum")
+        return total / _const_like(total, kernel_shape[0])
     pool = ember.avg_pool1d if k == 1 else ember.avg_pool2d
     args = (kernel_shape[0], strides[0]) if k == 1 else (tuple(kernel_shape), tuple(strides))
 
     def run(t, pads, include):
         return pool(t, *args, pads[0] if k == 1 else tuple(pads), bool(ceil_mode), include)
 
-    if begins == ends:
+    if begins == ends and all(2 * p <= kk for p, kk in zip(begins, kernel_shape)):
         return run(x, begins, bool(count_include_pad))
     padded = _pad_spatial(x, begins, ends)
     if count_include_pad:
@@ -663,6 +701,21 @@ def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
 def _global_pool(cx, x):
     axes = tuple(range(2, x.ndim))
     return (ember.mean if cx.op_type == "GlobalAveragePool" else ember.max)(x, axes, True)
+
+
+def _depth_loop(x: Tensor, kd: int, stride: int, dilation: int, plane, bias, combine: str) -> Tensor:
+    """A 3-D window op on (N, C, D, H, W) as 2-D ones: output depth d combines ``plane(x[:, :, d * stride +
+    k * dilation], k)`` over the kd taps k (summed or maxed); no depth padding (the caller pads)."""
+    depth = (x.shape[2] - (kd - 1) * dilation - 1) // stride + 1
+    planes = []
+    for d in range(depth):
+        out = None
+        for k in range(kd):
+            y = plane(x[:, :, d * stride + k * dilation], k)
+            out = y if out is None else (out + y if combine == "sum" else ember.maximum(out, y))
+        planes.append(out)
+    y = ember.stack(planes, axis=2)
+    return y if bias is None else y + bias.reshape((1, -1, 1, 1, 1))
 
 
 def _channel(t: Tensor, ndim: int) -> Tensor:
@@ -723,6 +776,110 @@ def _softmax(cx, x, axis=None):
     return fn(flat, 1).reshape(tuple(x.shape))
 
 
+# --- more elementwise and normalization ops ----------------------------------------------------------------
+
+
+def _logical(name: str, fn):
+    @converter(name)
+    def convert(cx, *xs):
+        return fn(*xs)
+
+    return convert
+
+
+for _name, _fn in (("And", ember.bitwise_and), ("Or", ember.bitwise_or), ("Xor", ember.bitwise_xor),
+                   ("Not", ember.invert), ("BitwiseAnd", ember.bitwise_and), ("BitwiseOr", ember.bitwise_or),
+                   ("BitwiseXor", ember.bitwise_xor), ("BitwiseNot", ember.invert)):
+    _logical(_name, _fn)
+_unary("Sinh", lambda x: (ember.exp(x) - ember.exp(-x)) * _const_like(x, 0.5))
+_unary("Cosh", lambda x: (ember.exp(x) + ember.exp(-x)) * _const_like(x, 0.5))
+_unary("IsNaN", lambda x: x != x)
+
+
+@converter("CastLike")
+def _cast_like(cx, x, like, saturate=1):
+    return ember.cast(x, like.dtype)
+
+
+@converter("Swish")
+def _swish(cx, x, alpha=1.0):
+    return x * ember.sigmoid(x * _const_like(x, alpha))
+
+
+@converter("IsInf")
+def _is_inf(cx, x, detect_negative=1, detect_positive=1):
+    inf = _const_like(x, np.inf)
+    found = (x == inf) if detect_positive else None
+    if detect_negative:
+        found = (x == -inf) if found is None else found | (x == -inf)
+    return found if found is not None else _tensor(np.zeros(x.shape, bool))
+
+
+@converter("Trilu", static=(1,))
+def _trilu(cx, x, k=None, upper=1):
+    shift = 0 if k is None else int(cx.static(k).reshape(-1)[0])
+    rows, cols = x.shape[-2:]
+    keep = (np.triu if upper else np.tril)(np.ones((rows, cols), bool), shift)
+    return ember.where(_tensor(keep), x, _const_like(x, 0))
+
+
+@converter("Hardmax")
+def _hardmax(cx, x, axis=-1):
+    axis %= x.ndim
+    hot = ember.one_hot(ember.argmax(x, axis), x.shape[axis])
+    return ember.cast(ember.moveaxis(hot, -1, axis), x.dtype)
+
+
+@converter("LpNormalization")
+def _lp_normalization(cx, x, axis=-1, p=2):
+    norm = ember.sum(ember.abs(x), axis, True) if p == 1 else ember.sqrt(ember.sum(x * x, axis, True))
+    return ember.where(norm == _const_like(x, 0), _const_like(x, 0), x / norm)
+
+
+@converter("SpaceToDepth")
+def _space_to_depth(cx, x, blocksize):
+    n, c, h, w = x.shape
+    b = blocksize
+    y = x.reshape((n, c, h // b, b, w // b, b)).transpose((0, 3, 5, 1, 2, 4))
+    return y.reshape((n, c * b * b, h // b, w // b))
+
+
+@converter("DepthToSpace")
+def _depth_to_space(cx, x, blocksize, mode="DCR"):
+    n, c, h, w = x.shape
+    b = blocksize
+    if mode == "DCR":
+        y = x.reshape((n, b, b, c // (b * b), h, w)).transpose((0, 3, 4, 1, 5, 2))
+    else:
+        y = x.reshape((n, c // (b * b), b, b, h, w)).transpose((0, 1, 4, 2, 5, 3))
+    return y.reshape((n, c // (b * b), h * b, w * b))
+
+
+@converter("EyeLike")
+def _eye_like(cx, x, dtype=None, k=0):
+    out = np.eye(x.shape[0], x.shape[1], k, dtype=_dtype(dtype) if dtype is not None else x.dtype)
+    return _tensor(out)
+
+
+@converter("RMSNormalization")
+def _rms_normalization(cx, x, scale, axis=-1, epsilon=1e-5, stash_type=1):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    return x / ember.sqrt(ember.mean(x * x, axes, True) + _const_like(x, epsilon)) * scale
+
+
+@converter("GroupNormalization")
+def _group_normalization(cx, x, scale, bias, epsilon=1e-5, num_groups=1, stash_type=1):
+    n, c = x.shape[:2]
+    grouped = x.reshape((n, num_groups, -1))
+    mean = ember.mean(grouped, 2, True)
+    centered = grouped - mean
+    var = ember.mean(centered * centered, 2, True)
+    y = (centered / ember.sqrt(var + _const_like(x, epsilon))).reshape(tuple(x.shape))
+    if scale.shape[0] != c:  # opset 18: one scale per group
+        scale, bias = (ember.repeat(t, c // num_groups, 0) for t in (scale, bias))
+    return y * _channel(scale, x.ndim) + _channel(bias, x.ndim)
+
+
 # --- sequences: Python lists of Tensors --------------------------------------------------------------------
 
 
@@ -737,7 +894,7 @@ def _sequence_empty(cx, dtype=None):
 
 
 def _position(cx, seq: list, position, default: int) -> int:
-    p = default if position is None else int(cx.static(position))
+    p = default if position is None else int(cx.static(position).reshape(-1)[0])
     return p + len(seq) if p < 0 else p
 
 
