@@ -2,6 +2,7 @@
 
     ember train digits-cnn [--epochs N] [--batch-size B] [--lr LR] [--seed S]
     ember train --list
+    ember profile script.py [args...] [--sort time] [--trace trace.json]
 """
 
 from __future__ import annotations
@@ -23,6 +24,25 @@ def _train(args) -> int:
     return 0
 
 
+def _profile(args) -> int:
+    import runpy
+
+    from ember.profiler import profile
+
+    sys.argv = [args.script, *args.args]
+    with profile() as prof:
+        try:
+            runpy.run_path(args.script, run_name="__main__")
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                raise
+    print(prof.table(sort_by=args.sort, row_limit=args.rows), file=sys.stderr)
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
+        print(f"chrome trace written to {args.trace}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train models from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +54,13 @@ def main(argv=None) -> int:
     train.add_argument("--lr", type=float)
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=_train)
+    prof = commands.add_parser("profile", help="run a Python script under the profiler and print per-op totals")
+    prof.add_argument("script")
+    prof.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    prof.add_argument("--sort", default="time", help="sort rows by time, calls, flops, bytes or memory")
+    prof.add_argument("--rows", type=int, default=30, help="rows to print")
+    prof.add_argument("--trace", help="also write a Chrome trace (JSON) to this path")
+    prof.set_defaults(run=_profile)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -45,6 +45,8 @@ from ember.tensor import Tensor
 
 __all__ = ["JitFunction", "jit"]
 
+profile_hook = None  # set by ember.profiler while it records: runs a compiled graph node by node, timed
+
 
 class _Compiled:
     """One trace: the generated function and what to feed it besides the arguments."""
@@ -114,7 +116,7 @@ class JitFunction:
         for p in compiled.grad_params:
             arrays.append(p.grad.data)
         self._last = compiled
-        results = compiled.fn(*arrays)
+        results = compiled.fn(*arrays) if profile_hook is None else profile_hook(compiled.graph, arrays)
         if compiled.writeback:
             _write_grads(compiled.writeback, results)
         return compiled.rebuild(results)

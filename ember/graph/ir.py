@@ -437,15 +437,17 @@ def _probe(op: Op, specs: list, attrs: dict) -> Spec:
 
 
 class _Building:
-    __slots__ = ("graph",)
+    __slots__ = ("graph", "previous")
 
     def __init__(self, graph: Graph):
         self.graph = graph
+        self.previous = None
 
     def __enter__(self) -> Graph:
         from ember import autograd
 
         _stack.append(self.graph)
+        self.previous = autograd._graph_builder  # the profiler's hook, when it records eager ops
         autograd.set_graph_builder(build_node)
         return self.graph
 
@@ -453,7 +455,7 @@ class _Building:
         from ember import autograd
 
         _stack.pop()
-        autograd.set_graph_builder(build_node if _stack else None)
+        autograd.set_graph_builder(build_node if _stack else self.previous)
         if kind is TypeError and "NoneType" in str(exc) and any(None in v.data.shape for v in self.graph.inputs):
             # Python arithmetic on a shape met an unknown dimension: name the function that did it
             where = None
