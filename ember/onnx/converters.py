@@ -837,10 +837,11 @@ def _lp_normalization(cx, x, axis=-1, p=2):
 
 
 @converter("SpaceToDepth")
-def _space_to_depth(cx, x, blocksize):
+def _space_to_depth(cx, x, blocksize, mode="DCR"):
     n, c, h, w = x.shape
     b = blocksize
-    y = x.reshape((n, c, h // b, b, w // b, b)).transpose((0, 3, 5, 1, 2, 4))
+    order = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
+    y = x.reshape((n, c, h // b, b, w // b, b)).transpose(order)
     return y.reshape((n, c * b * b, h // b, w // b))
 
 
