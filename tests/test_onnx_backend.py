@@ -6,8 +6,7 @@ pytorch-operator, simple and light-model ("real") case. Skipped, and why:
   as ONNX ops, Resize, TopK, CumSum, Einsum, quantization, string and random ops, ...);
 - node cases with element types Ember does not compute in (int8/int16/uint16/uint32/uint64, bfloat16,
   the 8/4/2-bit float and integer types, strings);
-- ``KNOWN_GAPS`` below: cases of supported ops that use an attribute or mode Ember does not implement;
-- simple: the ``Gradient`` (training preview) and ``StringNormalizer`` cases (op types not imported).
+- ``KNOWN_GAPS`` below: cases of supported ops that use an attribute or mode Ember does not implement.
 ``python benchmarks/onnx_backend.py`` runs every group on Ember and onnxruntime and prints the counts.
 """
 
@@ -77,6 +76,7 @@ backend_test.include("^(" + "|".join(re.escape(n) for n in _node_cases()) + ")_c
 backend_test.include(r"^test_(operator_|[A-Z]).*_cpu$")  # pytorch-operator and pytorch-converted
 backend_test.include(r"^test_(bvlc_alexnet|densenet121|inception_v1|inception_v2|resnet50|shufflenet|squeezenet"
                      r"|vgg19|zfnet512)_cpu$")
-backend_test.include(r"^test_(expand_shape_model\d|sequence_model\d|shrink|sign_model|single_relu_model)_cpu$")
+backend_test.include(r"^test_(expand_shape_model\d|sequence_model\d|shrink|sign_model|single_relu_model"
+                     r"|gradient_of_.*|strnorm_model_.*)_cpu$")
 
 globals().update(backend_test.test_cases)

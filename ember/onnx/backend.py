@@ -40,6 +40,9 @@ class EmberRep(BackendRep):
             elif isinstance(value, (list, tuple)):  # an ONNX sequence: lists do not enter a trace
                 eager = True
                 args.append([ember.tensor(np.asarray(v)) for v in value])
+            elif np.asarray(value).dtype.kind in "OUS":  # strings: NumPy arrays, run eagerly
+                eager = True
+                args.append(np.asarray(value))
             else:
                 args.append(ember.tensor(np.asarray(value)))
         with ember.no_grad():
@@ -51,7 +54,7 @@ class EmberRep(BackendRep):
 def _numpy(value):
     if isinstance(value, list):
         return [np.asarray(v.numpy()) for v in value]
-    return np.asarray(value.numpy())
+    return value if isinstance(value, np.ndarray) else np.asarray(value.numpy())
 
 
 class EmberBackend(Backend):

@@ -881,6 +881,30 @@ def _group_normalization(cx, x, scale, bias, epsilon=1e-5, num_groups=1, stash_t
     return y * _channel(scale, x.ndim) + _channel(bias, x.ndim)
 
 
+# --- strings: NumPy arrays of str (Ember computes on numbers; string ops run on the host) -----------------
+
+
+@converter("StringNormalizer")
+def _string_normalizer(cx, x, case_change_action="NONE", is_case_sensitive=0, locale=None, stopwords=None):
+    change = {"LOWER": str.lower, "UPPER": str.upper, "NONE": lambda w: w}.get(case_change_action)
+    if change is None:
+        raise UnsupportedError(f"StringNormalizer: unknown case_change_action {case_change_action!r}")
+    x = np.asarray(x)
+    if x.ndim not in (1, 2) or x.ndim == 2 and x.shape[0] != 1:
+        raise UnsupportedError(f"StringNormalizer: input of shape {list(x.shape)}; expected [C] or [1, C]")
+    stops = set(stopwords or ())
+    if not is_case_sensitive:
+        stops = {w.lower() for w in stops}
+    kept = []
+    for word in x.reshape(-1).tolist():
+        if (word if is_case_sensitive else word.lower()) in stops:
+            continue
+        kept.append(change(word))
+    kept = kept or [""]
+    out = np.array(kept, dtype=object)
+    return out.reshape(1, -1) if x.ndim == 2 else out
+
+
 # --- sequences: Python lists of Tensors --------------------------------------------------------------------
 
 

@@ -81,10 +81,15 @@ def _opset(model: onnx.ModelProto) -> int:
     return 1
 
 
+_GRADIENT = ("ai.onnx.preview.training", "Gradient")  # answered by Ember's autograd, see OnnxModule._gradient
+
+
 def unsupported_ops(model: onnx.ModelProto) -> list[str]:
     """The op types of ``model`` Ember cannot import (other domains, subgraphs, ops without a converter)."""
     found = set()
     for node in model.graph.node:
+        if (node.domain, node.op_type) == _GRADIENT:
+            continue
         if node.domain not in ("", "ai.onnx") or node.op_type not in CONVERTERS:
             found.add(node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}")
     return sorted(found)
@@ -139,12 +144,18 @@ class OnnxModule(Module):
         for name, attr in self.parameter_names.items():
             env[name] = getattr(self, attr)
         for name, value in zip(self.input_names, inputs):
-            if isinstance(value, np.ndarray) or np.isscalar(value):
+            if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+                pass  # strings stay NumPy arrays (only string ops read them)
+            elif isinstance(value, np.ndarray) or np.isscalar(value):
                 value = ember.tensor(np.asarray(value))
             elif isinstance(value, (list, tuple)):
                 value = [v if isinstance(v, Tensor) else ember.tensor(np.asarray(v)) for v in value]
             env[name] = value
         for node in self.nodes:
+            if (node.domain, node.op_type) == _GRADIENT:
+                for name, grad in zip(node.output, self._gradient(node, env)):
+                    env[name] = grad
+                continue
             cx = _NodeContext(node, self.opset)
             args = [env[n] if n else None for n in node.input]
             while args and args[-1] is None:
@@ -161,6 +172,34 @@ class OnnxModule(Module):
                     env[name] = value
         results = tuple(env[n] for n in self.output_names)
         return results[0] if len(results) == 1 else results
+
+    def _gradient(self, node, env: dict) -> tuple:
+        """ONNX's Gradient op: d(y)/d(xs), by replaying the nodes between xs and y on fresh leaves."""
+        attrs = _attributes(node)
+        xs, y = attrs["xs"], attrs["y"]
+        with ember.enable_grad():
+            leaves = {}
+            for name in xs:
+                value = env[name]
+                if getattr(value, "graph", None) is not None:  # traced: differentiate the Value itself
+                    value.requires_grad = True
+                    leaves[name] = value
+                else:
+                    leaves[name] = value.detach().requires_grad_()
+            local = dict(env, **leaves)
+            for other in self.nodes:
+                if other is node:
+                    break
+                if (other.domain, other.op_type) == _GRADIENT:
+                    continue
+                cx = _NodeContext(other, self.opset)
+                args = [local[n] if n else None for n in other.input]
+                out = CONVERTERS[other.op_type](cx, *args, **_attributes(other))
+                for name, value in zip(other.output, out if isinstance(out, tuple) else (out,)):
+                    if name:
+                        local[name] = value
+            target = local[y]
+            return ember.grad(target, [leaves[n] for n in xs], ember.ones_like(target), allow_unused=True)
 
     def to_graph(self, *example_inputs) -> Graph:
         """The Ember Graph of this model for inputs shaped like ``example_inputs`` (parameters as constants)."""
