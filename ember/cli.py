@@ -3,6 +3,8 @@
     ember train digits-cnn [--epochs N] [--batch-size B] [--lr LR] [--seed S]
     ember train --list
     ember profile script.py [args...] [--sort time] [--trace trace.json]
+    ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
+    ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
 """
 
 from __future__ import annotations
@@ -43,6 +45,25 @@ def _profile(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from ember.export import load_model, write_standalone
+
+    if args.standalone:
+        weights = write_standalone(args.model, args.out)
+        print(f"wrote {args.out} and {weights}")
+        return 0
+    if not str(args.out).endswith(".onnx"):
+        print("ember export: give --standalone for Python code, or an output path ending in .onnx", file=sys.stderr)
+        return 2
+    import onnx
+
+    from ember.onnx import to_onnx
+
+    onnx.save(to_onnx(load_model(args.model), opset=args.opset), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train models from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +82,12 @@ def main(argv=None) -> int:
     prof.add_argument("--rows", type=int, default=30, help="rows to print")
     prof.add_argument("--trace", help="also write a Chrome trace (JSON) to this path")
     prof.set_defaults(run=_profile)
+    export = commands.add_parser("export", help="turn a model file (.emb) into standalone NumPy code or ONNX")
+    export.add_argument("model", help="a model file written by ember.export.save_model")
+    export.add_argument("out", help="the .py module (with --standalone) or the .onnx file to write")
+    export.add_argument("--standalone", action="store_true", help="write NumPy-only Python inference code")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (ONNX output)")
+    export.set_defaults(run=_export)
     args = parser.parse_args(argv)
     return args.run(args)
 

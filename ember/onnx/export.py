@@ -3,18 +3,16 @@ ONNX model, node by node from the op records (``onnx`` name, or the ``onnx_expor
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 import ember
-from ember.graph.ir import Graph, Value
+from ember.export.trace import axes_of as _axes
+from ember.export.trace import trace
+from ember.graph.ir import Graph
 from ember.ops.registry import NO_ONNX, Op, Spec
 from ember.passes import run_passes
-from ember.tensor import Tensor
 
 __all__ = ["Emitter", "export", "to_onnx", "trace"]
 
@@ -126,15 +124,6 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
     return model
 
 
-def _axes(spec) -> dict:
-    """dynamic_axes entries come as {axis: name} or [axis, ...], as in torch.onnx.export."""
-    if spec is None:
-        return {}
-    if isinstance(spec, dict):
-        return {int(k): str(v) for k, v in spec.items()}
-    return {int(a): f"dim{a}" for a in spec}
-
-
 def _refuse(node) -> None:
     raise ValueError(f"export: the graph has a {node.op.name} node (a side effect: a variable write or optimizer "
                      "update); export an inference graph")
@@ -162,46 +151,6 @@ def _lower(emitter: Emitter, node, names: dict) -> str:
 
 
 # --- front ends: a module or function, a Graph, a Session -----------------------------------------------
-
-
-def _as_arrays(example_inputs) -> list:
-    if isinstance(example_inputs, (Tensor, np.ndarray)) or np.isscalar(example_inputs):
-        example_inputs = (example_inputs,)
-    return [x.data if isinstance(x, Tensor) else np.asarray(x) for x in example_inputs]
-
-
-def trace(fn: Callable, example_inputs, dynamic_axes=None, input_names=None) -> Graph:
-    """An inference graph of ``fn`` (a Module in eval mode for the trace, or a function of Tensors)."""
-    arrays = _as_arrays(example_inputs)
-    names = list(input_names or [f"input{i}" for i in range(len(arrays))])
-    dynamic_axes = dynamic_axes or {}
-    graph = Graph()
-    values = []
-    for name, a in zip(names, arrays):
-        unknown = set(_axes(dynamic_axes.get(name)))
-        shape = tuple(None if i in unknown else d for i, d in enumerate(a.shape))
-        values.append(graph.input(name, shape, a.dtype))
-    with contextlib.ExitStack() as stack:
-        if isinstance(fn, ember.nn.Module):
-            modes = [(m, m.training) for m in fn.modules()]
-            fn.eval()
-            stack.callback(lambda: [setattr(m, "training", t) for m, t in modes])
-        stack.enter_context(ember.no_grad())
-        stack.enter_context(graph.building())
-        out = fn(*values)
-    flat = _flat_outputs(out)
-    graph.outputs = [t if t.__class__ is Value else graph.capture(t) for t in flat]
-    return graph
-
-
-def _flat_outputs(out) -> list:
-    if isinstance(out, Tensor):
-        return [out]
-    if isinstance(out, (list, tuple)):
-        return [t for o in out for t in _flat_outputs(o)]
-    if isinstance(out, dict):
-        return [t for o in out.values() for t in _flat_outputs(o)]
-    raise TypeError(f"export: the model returned {type(out).__name__}; return Tensors (nested in tuples/lists/dicts)")
 
 
 def _session_graph(session, feed_dict: dict, fetches) -> tuple:

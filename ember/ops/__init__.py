@@ -1,7 +1,7 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
 this package gathers them and attaches the Tensor operators and methods."""
 
-from ember.ops import onnx_rules  # noqa: F401  (attaches the ONNX rules to the op records)
+from ember.ops import onnx_rules, standalone  # noqa: F401  (attach ONNX rules and NumPy kernels to the records)
 from ember.ops.activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu6, silu, softmax
 from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d

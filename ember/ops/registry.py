@@ -72,7 +72,7 @@ class Op:
 
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
-        "vjp_array", "onnx_export",
+        "vjp_array", "onnx_export", "standalone",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output):
@@ -91,6 +91,8 @@ class Op:
         # Optional: how the op becomes ONNX nodes when it is not a plain rename of ``onnx`` without
         # attributes: ``rule(emitter, inputs, out, **attrs) -> output name(s)`` (see ember.onnx.export).
         self.onnx_export = None
+        # Optional: a NumPy-only forward whose source standalone inference code copies (ember.ops.standalone).
+        self.standalone = None
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
