@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import tempfile
 import unittest
@@ -46,16 +47,30 @@ def run_backend(backend, groups=GROUPS, include=None) -> dict:
     return results
 
 
+def _supported_node_cases() -> str:
+    """A pattern matching the node cases whose ops Ember's importer has."""
+    from onnx.backend.test.loader import load_model_tests
+
+    from ember.onnx import unsupported_ops
+
+    names = [c.name for c in load_model_tests(kind="node") if c.model is not None and not unsupported_ops(c.model)]
+    return "^(" + "|".join(re.escape(n) for n in names) + ")_cpu$"
+
+
 def main() -> None:
     import onnxruntime.backend
 
     import ember.onnx.backend
 
+    subset = {"node, Ember's ops": GROUPS["node"]}
+    pattern = _supported_node_cases()
     ember_results = run_backend(ember.onnx.backend.EmberBackend)
+    ember_results.update(run_backend(ember.onnx.backend.EmberBackend, subset, [pattern]))
     ort_results = run_backend(onnxruntime.backend)
+    ort_results.update(run_backend(onnxruntime.backend, subset, [pattern]))
     print(f"{'group':22s} {'ember pass':>10s} {'fail':>5s} {'skip':>5s} | {'onnxruntime pass':>16s} {'fail':>5s} "
           f"{'skip':>5s}")
-    for group in GROUPS:
+    for group in [*GROUPS, *subset]:
         e, o = ember_results.get(group), ort_results.get(group)
         if e is None:
             continue
