@@ -126,3 +126,24 @@ def test_cli_profiles_a_script(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "matmul" in err and "Self CPU time total" in err
     assert [e["name"] for e in json.loads(trace.read_text())["traceEvents"]] == ["matmul", "relu", "sum"]
+
+
+def test_session_runs_are_recorded_and_still_update_variables():
+    from ember.compat import tf
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, (None, 3))
+    w = tf.Variable(np.ones((3, 2), np.float32))
+    loss = tf.reduce_sum(tf.matmul(x, w) ** 2)
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+    feed = {x: np.ones((4, 3), np.float32)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        expected = sess.run(loss, feed)
+        with ember.profiler.profile() as prof:
+            got = sess.run(loss, feed)
+            sess.run([train, loss], feed)
+        after = sess.run(loss, feed)
+    assert got == pytest.approx(expected) and after < expected  # the profiled training step updated w
+    names = [e.name for e in prof.events]
+    assert "matmul" in names and "update" in names and {e.kind for e in prof.events} == {"compiled"}

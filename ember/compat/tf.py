@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import sys
 import types
 
 import numpy as np
@@ -32,6 +33,8 @@ from ember.optim import functional as _rules
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as _gradients
 from ember.runtime import compile_graph
+
+_jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
 
 __all__ = [
     "AUTO_REUSE", "Graph", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape", "Variable",
@@ -912,6 +915,8 @@ class Session:
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self.cache[key] = self._compile(flat, feeds)
+        if _jit.profile_hook is not None:
+            return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))
         return compiled(*feeds.values())
 
     def _compile(self, flat: list, feeds: dict):
@@ -928,7 +933,9 @@ class Session:
         for v in results:
             layout.append(None if v is None else k)
             k += v is not None
-        return compile_graph(graph, replay.bound, layout).fn
+        fn = compile_graph(graph, replay.bound, layout).fn
+        fn.graph_for_profiler = (graph, replay.bound, layout)  # what the profiler runs node by node
+        return fn
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate ``fetches`` (a tensor, an op, or nested lists/tuples/dicts of them) with ``feed_dict``."""
@@ -948,6 +955,8 @@ class Session:
             compiled = self.cache.get(key := tuple(key))
             if compiled is None:
                 compiled = self.cache[key] = self._compile([fetches], feeds)
+            if _jit.profile_hook is not None:
+                return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))[0]
             return compiled(*feeds.values())[0]
         flat: list = []
         rebuild = _flatten(fetches, flat)

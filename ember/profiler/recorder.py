@@ -1,7 +1,8 @@
-"""Recording: while a ``profile`` is active, every eager op call and every node of a compiled (``ember.jit``)
-graph is timed, and its FLOPs and bytes are read from the op record's ``cost``.
+"""Recording: while a ``profile`` is active, every eager op call and every node of a compiled graph
+(``ember.jit``, a ``compat.tf.Session`` run) is timed, and its FLOPs and bytes are read from the op record's
+``cost``.
 
-Eager ops are caught through the hook ``ember.autograd.apply`` already checks for graph building, and compiled
+Eager ops are caught through the hook ``ember.autograd.apply`` already checks for graph building, compiled
 functions through ``ember.jit.profile_hook``: with no profile active both are None, so profiling off costs
 nothing beyond checks the code makes anyway. A compiled function under the profiler runs its optimized graph
 node by node (each node's forward, fused groups included) instead of the generated code.
@@ -75,9 +76,12 @@ def _node_name(node) -> str:
     return node.op.name
 
 
-def _profiled_graph(graph, arrays) -> tuple:
-    """A compiled graph's work, node by node through the ops' forwards, each timed and costed."""
-    env = {v.id: a for v, a in zip(graph.inputs, arrays)}
+def _profiled_graph(graph, bound, layout, arrays) -> tuple:
+    """A compiled graph's work, node by node through the ops' forwards, each timed and costed. ``bound``
+    (input id -> array: a Session's variables) and ``layout`` (returned items) are compile_graph's."""
+    given = iter(arrays)
+    bound = bound or {}
+    env = {v.id: bound[v.id] if v.id in bound else next(given) for v in graph.inputs}
     for node in graph.nodes:
         inputs = [env[v.id] for v in node.inputs]
         start = time.perf_counter_ns()
@@ -87,7 +91,10 @@ def _profiled_graph(graph, arrays) -> tuple:
             env[node.outputs[0].id] = np.asarray(out)
         if node.op.name != "const":
             _record(_node_name(node), node.op, inputs, node.attrs, out, start, end, "compiled")
-    return tuple(env[v.id] for v in graph.outputs)
+    results = [env[v.id] for v in graph.outputs]
+    if layout is not None:
+        results = [None if k is None else results[k] for k in layout]
+    return tuple(results)
 
 
 def start(prof) -> None:
