@@ -881,6 +881,40 @@ def _group_normalization(cx, x, scale, bias, epsilon=1e-5, num_groups=1, stash_t
     return y * _channel(scale, x.ndim) + _channel(bias, x.ndim)
 
 
+# --- losses ---------------------------------------------------------------------------------------------------
+
+
+@converter("NegativeLogLikelihoodLoss")
+def _nll_loss(cx, x, target, weight=None, ignore_index=None, reduction="mean"):
+    target = ember.cast(target, np.int64)
+    valid = None
+    if ignore_index is not None:
+        valid = target != ember.tensor(np.array(ignore_index, np.int64))
+        target = ember.where(valid, target, ember.zeros_like(target))
+    picked = ember.gather(x, 1, ember.unsqueeze(target, 1)).reshape(tuple(target.shape))
+    loss = -picked
+    w = None
+    if weight is not None:
+        w = ember.take(weight, target, axis=0)
+    if valid is not None:
+        mask = ember.cast(valid, x.dtype)
+        w = mask if w is None else w * mask
+    if w is not None:
+        loss = loss * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return ember.sum(loss)
+    return ember.sum(loss) / ember.sum(w) if w is not None else ember.mean(loss)
+
+
+@converter("SoftmaxCrossEntropyLoss")
+def _softmax_cross_entropy_loss(cx, scores, labels, weights=None, ignore_index=None, reduction="mean"):
+    log_prob = ember.log_softmax(scores, 1)
+    loss = _nll_loss(cx, log_prob, labels, weights, ignore_index, reduction)
+    return (loss, log_prob) if cx.outputs > 1 else loss
+
+
 # --- strings: NumPy arrays of str (Ember computes on numbers; string ops run on the host) -----------------
 
 
