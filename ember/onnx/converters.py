@@ -881,6 +881,111 @@ def _group_normalization(cx, x, scale, bias, epsilon=1e-5, num_groups=1, stash_t
     return y * _channel(scale, x.ndim) + _channel(bias, x.ndim)
 
 
+# --- recurrent layers (ONNX's RNN, GRU and LSTM ops), unrolled over the sequence -----------------------------
+
+
+def _activation(name: str, alpha, beta):
+    name = name.lower()
+    table = {
+        "sigmoid": ember.sigmoid, "tanh": ember.tanh, "relu": ember.relu, "softsign": lambda x: x / (
+            _const_like(x, 1) + ember.abs(x)), "softplus": ember.softplus,
+        "leakyrelu": lambda x: ember.leaky_relu(x, 0.01 if alpha is None else alpha),
+        "elu": lambda x: ember.elu(x, 1.0 if alpha is None else alpha),
+        "hardsigmoid": lambda x: ember.clip(x * _const_like(x, 0.2 if alpha is None else alpha)
+                                            + _const_like(x, 0.5 if beta is None else beta), 0.0, 1.0),
+        "affine": lambda x: x * _const_like(x, alpha) + _const_like(x, beta),
+        "scaledtanh": lambda x: ember.tanh(x * _const_like(x, beta)) * _const_like(x, alpha),
+    }
+    if name not in table:
+        raise UnsupportedError(f"recurrent activation {name!r} is not supported")
+    return table[name]
+
+
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+_DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+
+
+@converter("RNN", "GRU", "LSTM", static=(4,))
+def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None, hidden_size=None,
+               activations=None, activation_alpha=None, activation_beta=None, clip=None, direction="forward",
+               layout=0, linear_before_reset=0, input_forget=0):
+    kind = cx.op_type
+    if clip is not None or input_forget:
+        raise UnsupportedError(f"{kind}: clip and input_forget are not supported")
+    if layout:
+        x = ember.swapaxes(x, 0, 1)
+    steps, batch = x.shape[0], x.shape[1]
+    if sequence_lens is not None and not np.all(cx.static(sequence_lens) == steps):
+        raise UnsupportedError(f"{kind}: sequences of different lengths (sequence_lens) are not supported")
+    hidden = hidden_size or r.shape[-1]
+    directions = 2 if direction == "bidirectional" else 1
+    per_direction = len(_DEFAULT_ACTIVATIONS[kind])
+    names = activations or _DEFAULT_ACTIVATIONS[kind] * directions
+    alphas = list(activation_alpha or [])
+    betas = list(activation_beta or [])
+    ys, hs, cs = [], [], []
+    for d in range(directions):
+        reverse = direction == "reverse" or d == 1
+        acts = [_activation(names[d * per_direction + i] if len(names) > per_direction else names[i],
+                            alphas.pop(0) if alphas else None, betas.pop(0) if betas else None)
+                for i in range(per_direction)]
+        n = _GATES[kind]
+        bias = b[d] if b is not None else None
+        wb = bias[:n * hidden] if bias is not None else None
+        rb = bias[n * hidden:] if bias is not None else None
+        h = initial_h[d] if initial_h is not None else ember.tensor(np.zeros((batch, hidden), x.dtype))
+        c = initial_c[d] if initial_c is not None else ember.tensor(np.zeros((batch, hidden), x.dtype))
+        peep = p[d] if p is not None else None
+        xw = ember.matmul(x, ember.transpose(w[d]))  # (steps, batch, n * hidden) for every step at once
+        if wb is not None:
+            xw = xw + wb
+        outs = [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            h, c = _cell(kind, acts, xw[t], h, c, r[d], rb, peep, hidden, linear_before_reset)
+            outs[t] = h
+        ys.append(ember.stack(outs, 0))
+        hs.append(h)
+        cs.append(c)
+    y = ember.stack(ys, 1)  # (steps, directions, batch, hidden)
+    y_h, y_c = ember.stack(hs, 0), ember.stack(cs, 0)
+    if layout:
+        y, y_h, y_c = ember.transpose(y, (2, 0, 1, 3)), ember.swapaxes(y_h, 0, 1), ember.swapaxes(y_c, 0, 1)
+    return (y, y_h, y_c)[:cx.outputs] if cx.outputs > 1 else y
+
+
+def _cell(kind, acts, xw, h, c, r, rb, peep, hidden, linear_before_reset):
+    """One step of an ONNX recurrent cell; ``xw`` is the input's product with W plus W's bias."""
+    def gate(t, i):
+        return t[:, i * hidden:(i + 1) * hidden]
+
+    if kind == "RNN":
+        hr = ember.matmul(h, ember.transpose(r)) + (rb if rb is not None else 0.0)
+        return acts[0](xw + hr), c
+    if kind == "GRU":
+        f, g = acts
+        rbs = [gate(rb.reshape((1, -1)), i) for i in range(3)] if rb is not None else [None] * 3
+        hz = ember.matmul(h, ember.transpose(r[:2 * hidden]))
+        z = f(gate(xw, 0) + gate(hz, 0) + (rbs[0] if rbs[0] is not None else 0.0))
+        reset = f(gate(xw, 1) + gate(hz, 1) + (rbs[1] if rbs[1] is not None else 0.0))
+        rh = ember.transpose(r[2 * hidden:])
+        if linear_before_reset:
+            inner = ember.matmul(h, rh) + (rbs[2] if rbs[2] is not None else 0.0)
+            candidate = g(gate(xw, 2) + reset * inner)
+        else:
+            candidate = g(gate(xw, 2) + ember.matmul(reset * h, rh) + (rbs[2] if rbs[2] is not None else 0.0))
+        return (_const_like(z, 1) - z) * candidate + z * h, c
+    f, g, out_act = acts
+    total = xw + ember.matmul(h, ember.transpose(r)) + (rb if rb is not None else 0.0)
+    i_pre, o_pre, f_pre, c_pre = (gate(total, k) for k in range(4))
+    if peep is not None:
+        i_pre = i_pre + peep[:hidden] * c
+        f_pre = f_pre + peep[2 * hidden:] * c
+    c_new = f(f_pre) * c + f(i_pre) * g(c_pre)
+    if peep is not None:
+        o_pre = o_pre + peep[hidden:2 * hidden] * c_new
+    return f(o_pre) * out_act(c_new), c_new
+
+
 # --- losses ---------------------------------------------------------------------------------------------------
 
 
