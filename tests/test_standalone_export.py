@@ -110,3 +110,49 @@ def test_op_without_kernel_is_named(tmp_path):
     ember.export.save_model(lambda t: ember.tile(t, (2,)), [_float(3)], tmp_path / "m.emb")
     with pytest.raises(ValueError, match="tile"):
         ember.export.write_standalone(tmp_path / "m.emb", tmp_path / "m.py")
+
+
+def _op_cases():
+    from op_cases import CASES
+
+    try:
+        from op_cases_conv import CASES as conv_cases
+    except ImportError:  # pragma: no cover
+        conv_cases = []
+    return CASES + conv_cases
+
+
+@pytest.mark.parametrize("case", _op_cases(), ids=lambda c: c.name)
+def test_op_case_standalone_kernels_match_ember(case, tmp_path):
+    import importlib.util
+
+    from ember.graph.ir import GraphError
+
+    arrays = [np.asarray(a) for a in case.inputs(np.random.default_rng(0))]
+    arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    if any(a.dtype == ember.bfloat16 for a in arrays) or "bfloat16" in case.name:
+        pytest.skip("bfloat16 needs ml_dtypes; standalone code is NumPy only")
+    try:
+        graph = ember.export.trace(case.fn, arrays)
+    except (TypeError, ValueError, GraphError) as exc:
+        if "graph" not in str(exc):
+            raise
+        pytest.skip(f"does not trace into a graph: {exc}")
+    missing = sorted({n.op.name for n in graph.nodes if n.op.name != "const" and n.op.standalone is None})
+    if missing:
+        with pytest.raises(ValueError, match=missing[0]):
+            ember.export.write_standalone(graph, tmp_path / "m.py")
+        return
+    ember.export.write_standalone(graph, tmp_path / "m.py")
+    spec = importlib.util.spec_from_file_location(f"standalone_{case.name}", tmp_path / "m.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.forward(*arrays)
+    got = list(out) if isinstance(out, tuple) else [out]
+    with ember.no_grad():
+        expected = _outputs(case.fn(*[ember.tensor(a) for a in arrays]))
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        g = np.asarray(g)
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
+        np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=1e-6, atol=1e-6)

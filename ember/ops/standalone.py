@@ -313,3 +313,44 @@ def op_softmax(x, *, axis):
 def op_log_softmax(x, *, axis):
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+# --- the rest of the op table -------------------------------------------------------------------------------
+
+_expression("sign", "x", "np.sign(x)")
+_expression("invert", "x", "~x")
+_expression("bitwise_and", "a, b", "a & b")
+_expression("bitwise_or", "a, b", "a | b")
+_expression("bitwise_xor", "a, b", "a ^ b")
+_expression("floor_divide", "a, b", "np.floor_divide(a, b)")
+_expression("remainder", "a, b", "np.remainder(a, b)")
+_expression("tile", "x, *, reps", "np.tile(x, reps)")
+_expression("repeat", "x, *, repeats, axis", "np.repeat(x, repeats, axis=axis)")
+_expression("any", "x, *, axis, keepdims", "x.any(axis=axis, keepdims=keepdims)")
+_expression("all", "x, *, axis, keepdims", "x.all(axis=axis, keepdims=keepdims)")
+_expression("argmin", "x, *, axis, keepdims", "np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int64)")
+_expression("gather", "x, index, *, axis", "np.take_along_axis(x, index, axis=axis)")
+_expression("one_hot", "indices, *, num_classes", "(indices[..., None] == np.arange(num_classes)).astype(np.int64)")
+
+
+@_kernel("prod")
+def op_prod(x, *, axis, keepdims):
+    dtype = x.dtype if x.dtype.kind == "f" else np.int64
+    return x.prod(axis=axis, keepdims=keepdims).astype(dtype)
+
+
+@_kernel("scatter_add")
+def op_scatter_add(x, index, src, *, axis):
+    out = x.copy()
+    axis = axis % x.ndim
+    grids = np.indices(index.shape, sparse=True)
+    where = tuple(index if a == axis else grids[a] for a in range(x.ndim))
+    np.add.at(out, where, src[tuple(slice(0, n) for n in index.shape)])
+    return out
+
+
+@_kernel("index_add")
+def op_index_add(x, indices, src, *, axis):
+    out = x.copy()
+    np.add.at(out, (slice(None),) * (axis % x.ndim) + (indices,), src)
+    return out

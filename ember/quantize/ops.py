@@ -12,7 +12,7 @@ import numpy as np
 
 from ember.ops.conv import CONV2D
 from ember.ops.linalg import LINEAR
-from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Spec, defop
+from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Op, Spec
 
 _EXACT_IN_FLOAT32 = 2**24 // (127 * 127)  # the longest int8 dot product float32 sums exactly
 
@@ -65,10 +65,10 @@ def _qconv2d_cost(out, x, w_q, w_scale, **attrs):
     return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w_q.size)
 
 
-QLINEAR = defop("qlinear", forward=_qlinear_forward, infer=_qlinear_infer, vjp=NON_DIFFERENTIABLE,
-                cost=_qlinear_cost, onnx="Gemm")
-QCONV2D = defop("qconv2d", forward=_qconv2d_forward, infer=_qconv2d_infer, vjp=NON_DIFFERENTIABLE,
-                cost=_qconv2d_cost, onnx="Conv")
+# Graph-only ops, like the fusion pass's: records with a forward, shape rule, cost and ONNX rule, made by the
+# quantization pass and never called on Tensors (Ember has no int8 Tensors), so not registry primitives.
+QLINEAR = Op("qlinear", _qlinear_forward, _qlinear_infer, NON_DIFFERENTIABLE, _qlinear_cost, False, "Gemm", False)
+QCONV2D = Op("qconv2d", _qconv2d_forward, _qconv2d_infer, NON_DIFFERENTIABLE, _qconv2d_cost, False, "Conv", False)
 FLOAT_OPS = {LINEAR.name: QLINEAR, CONV2D.name: QCONV2D}  # the float op each int8 op replaces
 
 
