@@ -776,6 +776,18 @@ def _softmax(cx, x, axis=None):
     return fn(flat, 1).reshape(tuple(x.shape))
 
 
+@converter("CumSum", static=(1,))
+def _cumsum(cx, x, axis, exclusive=0, reverse=0):
+    """A product with a triangular matrix of ones along ``axis`` (Ember has no scan op)."""
+    axis = int(cx.static(axis).reshape(-1)[0]) % x.ndim
+    n = x.shape[axis]
+    j, k = np.arange(n)[:, None], np.arange(n)[None, :]
+    keep = (j >= k if reverse else j <= k) if not exclusive else (j > k if reverse else j < k)
+    moved = ember.moveaxis(x, axis, -1)
+    out = ember.matmul(moved, _tensor(keep.astype(x.dtype)))
+    return ember.moveaxis(out, -1, axis)
+
+
 # --- more elementwise and normalization ops ----------------------------------------------------------------
 
 
