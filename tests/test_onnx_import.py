@@ -98,3 +98,27 @@ def test_value_inputs_are_frozen_by_the_backend():
     (b,) = rep.run([x, np.array([4, -1])])
     assert a.shape == (3, 4) and b.shape == (4, 3)
     np.testing.assert_array_equal(b, x.reshape(4, 3))
+
+
+@pytest.mark.parametrize("name", ["cnn_digits", "mlp_digits", "rnn_sequence", "autoencoder", "logistic_regression",
+                                  "linear_regression"])
+def test_example_models_round_trip(name):
+    from test_onnx_export import _example_models
+
+    ember.manual_seed(0)
+    net, x = _example_models()[name]
+    if isinstance(net, nn.Module):
+        net.eval()
+    imported = ember.onnx.load(ember.onnx.export(net, [x]))
+    with ember.no_grad():
+        expected = net(ember.tensor(x)).numpy()
+        np.testing.assert_allclose(ember.jit(imported)(ember.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_embedding_round_trip():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 2))
+    ids = np.array([[1, 2, 9], [0, 5, 5]])
+    imported = ember.onnx.load(ember.onnx.export(net, [ids]))
+    with ember.no_grad():
+        np.testing.assert_allclose(imported(ember.tensor(ids)).numpy(), net(ember.tensor(ids)).numpy(), rtol=1e-6)
