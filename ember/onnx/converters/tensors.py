@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import ember
@@ -254,3 +256,121 @@ def _cumsum(cx, x, axis, exclusive=0, reverse=0):
     moved = ember.moveaxis(x, axis, -1)
     out = ember.matmul(moved, _tensor(keep.astype(x.dtype)))
     return ember.moveaxis(out, -1, axis)
+
+
+# --- resizing: one interpolation matrix per resized axis ------------------------------------------------------
+
+
+def _source_coordinate(x: int, scale: float, size_in: int, size_out: int, mode: str, roi) -> float | None:
+    """Where output position ``x`` samples the input (ONNX's coordinate_transformation_mode); None: outside
+    the crop of tf_crop_and_resize (the extrapolation value)."""
+    width = scale * size_in
+    if mode == "align_corners":
+        return 0.0 if width == 1 else x * (size_in - 1) / (width - 1)
+    if mode == "asymmetric":
+        return x / scale
+    if mode == "tf_crop_and_resize":
+        start, end = roi
+        at = (end - start) * (size_in - 1) / 2 if width == 1 else x * (end - start) * (size_in - 1) / (width - 1)
+        at += start * (size_in - 1)
+        return None if at < 0 or at > size_in - 1 else at
+    if mode == "pytorch_half_pixel":
+        return -0.5 if width == 1 else (x + 0.5) / scale - 0.5
+    if mode == "half_pixel":
+        return (x + 0.5) / scale - 0.5
+    if mode == "half_pixel_symmetric":
+        offset = size_in / 2 * (1 - size_out / width)
+        return offset + (x + 0.5) / scale - 0.5
+    raise UnsupportedError(f"Resize: coordinate_transformation_mode {mode!r} is not supported")
+
+
+def _taps(mode: str, ratio: float, nearest_mode: str, cubic_a: float) -> list:
+    if mode == "nearest":
+        if ratio == 1:
+            return [0.0, 1.0]
+        left = {"round_prefer_floor": ratio <= 0.5, "round_prefer_ceil": ratio < 0.5, "floor": True,
+                "ceil": False}.get(nearest_mode)
+        if left is None:
+            raise UnsupportedError(f"Resize: nearest_mode {nearest_mode!r} is not supported")
+        return [1.0, 0.0] if left else [0.0, 1.0]
+    if mode == "linear":
+        return [1 - ratio, ratio]
+    a, r, s = cubic_a, ratio, 1 - ratio
+    return [((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a, ((a + 2) * r - (a + 3)) * r * r + 1,
+            ((a + 2) * s - (a + 3)) * s * s + 1, ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a]
+
+
+def _interpolation_matrix(size_in, size_out, scale, attrs, roi) -> tuple:
+    """(M, outside): output = M @ input along one axis; ``outside`` marks the rows given the extrapolation
+    value. Taps past the edges read the edge element, as ONNX's reference does."""
+    m = np.zeros((size_out, size_in))
+    outside = np.zeros(size_out, bool)
+    for x in range(size_out):
+        at = _source_coordinate(x, scale, size_in, size_out, attrs["coordinate_transformation_mode"], roi)
+        if at is None:
+            outside[x] = True
+            continue
+        ratio = 1.0 if float(at).is_integer() else at - math.floor(at)
+        taps = _taps(attrs["mode"], ratio, attrs["nearest_mode"], attrs["cubic_coeff_a"])
+        first = math.ceil(at) - len(taps) // 2
+        index = [first + k for k in range(len(taps))]
+        if attrs["exclude_outside"]:
+            taps = [t if 0 <= i < size_in else 0.0 for t, i in zip(taps, index)]
+            total = sum(taps)
+            taps = [t / total for t in taps]
+        for t, i in zip(taps, index):
+            m[x, min(max(i, 0), size_in - 1)] += t
+    return m, outside
+
+
+@converter("Resize", static=(1, 2, 3))
+def _resize(cx, x, roi=None, scales=None, sizes=None, antialias=0, axes=None,
+            coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75, exclude_outside=0,
+            extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", mode="nearest",
+            nearest_mode="round_prefer_floor"):
+    if antialias:
+        raise UnsupportedError("Resize: antialias is not supported")
+    if cx.opset < 11 and roi is not None and scales is None:  # opset 10: (X, scales)
+        roi, scales = None, roi
+    rank = x.ndim
+    axes = [a % rank for a in axes] if axes is not None else list(range(rank))
+    roi_values = cx.static(roi).astype(float).tolist() if roi is not None and cx.static(roi).size else None
+    shape = list(x.shape)
+    if sizes is not None and cx.static(sizes).size:
+        wanted = cx.static(sizes).astype(int).tolist()
+        factors = [w / shape[a] for w, a in zip(wanted, axes)]
+        if keep_aspect_ratio_policy != "stretch":
+            scale = min(factors) if keep_aspect_ratio_policy == "not_larger" else max(factors)
+            factors = [scale] * len(axes)
+            wanted = [int(scale * shape[a] + 0.5) for a in axes]
+    else:
+        factors = cx.static(scales).astype(float).tolist()
+        if len(factors) == rank and len(axes) != rank:
+            factors = [factors[a] for a in axes]
+        wanted = [int(f * shape[a]) for f, a in zip(factors, axes)]
+    settings = {"coordinate_transformation_mode": coordinate_transformation_mode, "mode": mode,
+                "nearest_mode": nearest_mode, "cubic_coeff_a": cubic_coeff_a, "exclude_outside": exclude_outside}
+    y = x
+    for i, (a, size_out, scale) in enumerate(zip(axes, wanted, factors)):
+        if size_out == shape[a] and scale == 1.0 and coordinate_transformation_mode != "tf_crop_and_resize":
+            continue
+        crop = (roi_values[i], roi_values[i + len(axes)]) if roi_values is not None and len(roi_values) == 2 * len(
+            axes) else (roi_values[a], roi_values[a + rank]) if roi_values is not None else (0.0, 1.0)
+        m, outside = _interpolation_matrix(shape[a], size_out, scale, settings, crop)
+        moved = ember.moveaxis(y, a, -1)
+        if mode == "nearest" and not outside.any():
+            y = ember.moveaxis(ember.take(moved, _tensor(m.argmax(axis=1)), axis=-1), -1, a)
+            continue
+        work = moved if moved.dtype.kind == "f" else ember.cast(moved, np.float64)
+        out = ember.matmul(work, _tensor(m.T.astype(work.dtype)))
+        if outside.any():
+            out = ember.where(_tensor(outside), _const_like(out, extrapolation_value), out)
+        y = ember.moveaxis(ember.cast(out, x.dtype) if out.dtype != x.dtype else out, -1, a)
+    return y if y is not x else ember.clone(x)
+
+
+@converter("Upsample", static=(1,))
+def _upsample(cx, x, scales=None, mode="nearest", **attrs):
+    factors = attrs.pop("scales", None) if scales is None else cx.static(scales).tolist()
+    return _resize(cx, x, None, np.asarray(factors, np.float32), None, coordinate_transformation_mode="asymmetric",
+                   mode="linear" if mode in ("linear", "bilinear") else mode, nearest_mode="floor")
