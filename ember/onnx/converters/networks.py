@@ -12,6 +12,8 @@ from ember.onnx.converters.base import (
     UnsupportedError,
     _channel,
     _const_like,
+    _dtype,
+    _tensor,
     converter,
 )
 
@@ -385,3 +387,85 @@ def _softmax_cross_entropy_loss(cx, scores, labels, weights=None, ignore_index=N
     log_prob = ember.log_softmax(scores, 1)
     loss = _nll_loss(cx, log_prob, labels, weights, ignore_index, reduction)
     return (loss, log_prob) if cx.outputs > 1 else loss
+
+
+# --- attention (opset 23 and later) -----------------------------------------------------------------------
+
+
+def _static_bias(sq: int, skv: int, causal: bool, offset, left: int, right: int, dtype) -> np.ndarray:
+    """0 / -inf of the causal and sliding-window rules; ``offset``: an int or one per batch row."""
+    i = np.arange(sq).reshape(sq, 1)
+    j = np.arange(skv).reshape(1, skv)
+    offset = np.asarray(offset).reshape(-1, 1, 1, 1) if np.ndim(offset) else int(offset)
+    allowed = np.ones(np.broadcast_shapes(np.shape(offset), (sq, skv)), bool)
+    if causal:
+        allowed &= j <= i + offset
+    diff = i + offset - j
+    if left >= 0:
+        allowed &= diff <= left
+    if right >= 0:
+        allowed &= -diff <= right
+    return np.where(allowed, 0, -np.inf).astype(dtype)
+
+
+@converter("Attention", static=(6,))
+def _attention(cx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, is_causal=0,
+               kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
+               softmax_precision=None, left_window_size=-1, right_window_size=-1):
+    three_d = q.ndim == 3
+    if three_d:
+        def heads(t, n):
+            return ember.transpose(t.reshape((t.shape[0], t.shape[1], n, t.shape[2] // n)), (0, 2, 1, 3))
+
+        q, k, v = heads(q, q_num_heads), heads(k, kv_num_heads), heads(v, kv_num_heads)
+    dtype = q.dtype
+    if scale is None:
+        scale = 1 / math.sqrt(q.shape[3])
+    root = _const_like(q, math.sqrt(scale))
+    present_key = ember.concat([past_key, k], axis=2) if past_key is not None else k
+    present_value = ember.concat([past_value, v], axis=2) if past_value is not None else v
+    sq, skv = q.shape[2], present_key.shape[2]
+    bias = None
+    if attn_mask is not None:
+        if attn_mask.shape[-1] < skv:
+            fill = False if attn_mask.dtype == np.bool_ else -np.inf
+            width = ((0, 0),) * (attn_mask.ndim - 1) + ((0, skv - attn_mask.shape[-1]),)
+            attn_mask = ember.pad(attn_mask, width, fill)
+        if attn_mask.dtype == np.bool_:
+            attn_mask = ember.where(attn_mask, _const_like(q, 0), _const_like(q, -np.inf))
+        bias = attn_mask
+    lengths = cx.static(nonpad_kv_seqlen).reshape(-1) if nonpad_kv_seqlen is not None else None
+    offset = past_key.shape[2] if past_key is not None else (lengths - sq if lengths is not None else 0)
+    if is_causal or left_window_size >= 0 or right_window_size >= 0:
+        rule = _tensor(_static_bias(sq, skv, bool(is_causal), offset, left_window_size, right_window_size, dtype))
+        bias = rule if bias is None else bias + rule
+    if lengths is not None:
+        pad = np.where(np.arange(skv) < lengths[:, None], 0, -np.inf).astype(dtype).reshape(-1, 1, 1, skv)
+        bias = _tensor(pad) if bias is None else bias + _tensor(pad)
+    heads_q, heads_kv = q.shape[1], present_key.shape[1]
+    keys, values = present_key, present_value
+    if heads_q != heads_kv:  # grouped-query attention: each key/value head serves several query heads
+        keys, values = (ember.repeat(t, heads_q // heads_kv, 1) for t in (keys, values))
+    qk = ember.matmul(q * root, ember.swapaxes(keys, -1, -2) * root)
+    if softcap and softcap > 0:
+        qk = ember.tanh(qk / _const_like(qk, softcap)) * _const_like(qk, softcap)
+    scores = qk if bias is None else qk + bias
+    qk_out = scores if qk_matmul_output_mode == 2 else qk
+    work = scores if softmax_precision is None else ember.cast(scores, _dtype(softmax_precision))
+    top = ember.max(work, -1, True)
+    top = ember.where(top == _const_like(top, -np.inf), _const_like(top, 0), top)
+    e = ember.exp(work - top)
+    total = ember.sum(e, -1, True)
+    probs = e / ember.where(total == _const_like(total, 0), _const_like(total, 1), total)
+    if bias is not None:
+        masked = ember.max(bias, -1, True) == _const_like(bias, -np.inf)
+        probs = ember.where(masked, _const_like(probs, 0), probs)
+    probs = ember.cast(probs, dtype) if probs.dtype != dtype else probs
+    if qk_matmul_output_mode == 3:
+        qk_out = probs
+    y = ember.matmul(probs, values)
+    if three_d:
+        y = ember.transpose(y, (0, 2, 1, 3))
+        y = y.reshape((y.shape[0], y.shape[1], -1))
+    outs = (y, present_key, present_value, ember.cast(qk_out, dtype) if qk_out.dtype != dtype else qk_out)
+    return outs[:cx.outputs] if cx.outputs > 1 else y
