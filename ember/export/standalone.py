@@ -68,6 +68,12 @@ def write_standalone(model, path: str | os.PathLike) -> Path:
     used: dict = {}
     body = []
     names = {v.id: f"x{i}" for i, v in enumerate(graph.inputs)}
+    missing = sorted({node.op.name for node in graph.nodes
+                      if node.op.name != "const" and (node.op.standalone is None or not node.outputs)})
+    if missing:
+        raise ValueError(f"write_standalone: ops {missing} have no NumPy kernel for standalone inference code "
+                         "(side effects such as variable writes and training-mode statistics never do: export an "
+                         "inference graph)")
     for node in graph.nodes:
         out = f"v{node.outputs[0].id}"
         if node.op.name == "const":
@@ -76,9 +82,6 @@ def write_standalone(model, path: str | os.PathLike) -> Path:
             body.append(f"    {out} = W[{key!r}]")
         else:
             kernel = node.op.standalone
-            if kernel is None:
-                raise ValueError(f"write_standalone: op {node.op.name!r} has no NumPy kernel for standalone code "
-                                 f"(inputs: {', '.join(repr(v.data) for v in node.inputs)})")
             used[kernel.__name__] = kernel
             args = [names[v.id] for v in node.inputs]
             args += [f"{k}={_literal(v, arrays)}" for k, v in node.attrs.items()]

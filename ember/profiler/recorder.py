@@ -2,7 +2,7 @@
 (``ember.jit``, a ``compat.tf.Session`` run) is timed, and its FLOPs and bytes are read from the op record's
 ``cost``.
 
-Eager ops are caught through the hook ``ember.autograd.apply`` already checks for graph building, compiled
+Eager ops are caught through the builder ``ember.autograd.apply`` already checks for graph building, compiled
 functions through ``ember.jit.profile_hook``: with no profile active both are None, so profiling off costs
 nothing beyond checks the code makes anyway. A compiled function under the profiler runs its optimized graph
 node by node (each node's forward, fused groups included) instead of the generated code.
@@ -61,12 +61,24 @@ def _record(op_name: str, op, arrays: list, attrs, out, start: int, end: int, ki
         prof.events.append(Event(op_name, start, end, flops, moved, _out_bytes(out), shapes, kind))
 
 
-def _profiled_apply(op, inputs: tuple, attrs):
-    start = time.perf_counter_ns()
-    out = autograd.run_eager(op, inputs, attrs)
-    end = time.perf_counter_ns()
-    _record(op.name, op, [t.data for t in inputs], attrs, out.data, start, end, "eager")
-    return out
+class _EagerRecorder:
+    """Installed as ``apply``'s builder while profiling: each op runs eagerly, timed and costed."""
+
+    @staticmethod
+    def build(op, inputs: tuple, attrs):
+        start = time.perf_counter_ns()
+        out = autograd.run_eager(op, inputs, attrs)
+        end = time.perf_counter_ns()
+        _record(op.name, op, [t.data for t in inputs], attrs, out.data, start, end, "eager")
+        return out
+
+    @staticmethod
+    def drop_grads(params) -> None:
+        for p in params:
+            p.grad = None
+
+
+_RECORDER = _EagerRecorder()
 
 
 def _node_name(node) -> str:
@@ -101,8 +113,8 @@ def start(prof) -> None:
     """Make ``prof`` record (called by ``profile.__enter__``)."""
     _active.append(prof)
     if len(_active) == 1:
-        if autograd._graph_builder is None:
-            autograd.set_graph_builder(_profiled_apply)
+        if autograd._builder is None:
+            autograd.set_graph_builder(_RECORDER)
         sys.modules["ember.jit"].profile_hook = _profiled_graph
     if prof.profile_memory and not tracemalloc.is_tracing():
         tracemalloc.start()
@@ -121,6 +133,6 @@ def stop(prof) -> None:
             tracemalloc.stop()
     _active.remove(prof)
     if not _active:
-        if autograd._graph_builder is _profiled_apply:
+        if autograd._builder is _RECORDER:
             autograd.set_graph_builder(None)
         sys.modules["ember.jit"].profile_hook = None
