@@ -56,10 +56,30 @@ class _NodeContext:
             return value.array
         if isinstance(value, Tensor):
             if getattr(value, "graph", None) is not None:
-                raise UnsupportedError(f"{self.op_type} ({self.name}): an input it reads as a value (a shape or "
-                                       f"axes) is computed from the model's data ({value!r})")
+                return self._folded(value)
             return np.asarray(value.data)
         return np.asarray(value)
+
+
+    def _folded(self, value) -> np.ndarray:
+        """A traced value computed from constants only (a shape computation the trace recorded): its value."""
+        producers = value.graph.producers()
+        memo: dict = {}
+
+        def evaluate(v):
+            if v.id in memo:
+                return memo[v.id]
+            node = producers.get(v.id)
+            if node is None or node.op.effect:
+                raise UnsupportedError(f"{self.op_type} ({self.name}): an input it reads as a value (a shape or "
+                                       f"axes) is computed from the model's data ({value!r})")
+            if node.op.name == "const":
+                memo[v.id] = np.asarray(node.attrs["value"])
+            else:
+                memo[v.id] = np.asarray(node.op.forward(np, *[evaluate(i) for i in node.inputs], **node.attrs))
+            return memo[v.id]
+
+        return evaluate(value)
 
 
 def _attributes(node) -> dict:
