@@ -26,6 +26,7 @@ from ember.checkpoint import load, save
 from ember import nn
 from ember import graph, passes, runtime
 from ember.jit import jit
+from ember import embedding
 from ember import cuda
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
@@ -40,8 +41,4 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"ember.{name}")
-    if name == "summary":
-        from ember.profiler import summary
-
-        return summary
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

@@ -119,6 +119,8 @@ class ModelCheckpoint(Callback):
     A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
     never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model."""
 
+    writes_files = True  # in a multi-rank job only rank 0 runs it
+
     def __init__(self, path: str, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
         self.path, self.monitor, self.save_best_only = path, monitor, save_best_only
         self.is_better = _better(_infer_mode(monitor, mode), 0.0)
@@ -166,6 +168,8 @@ class LearningRateScheduler(Callback):
 
 class CSVLogger(Callback):
     """Append one row per epoch (epoch and every log value) to a CSV file."""
+
+    writes_files = True  # in a multi-rank job only rank 0 runs it
 
     def __init__(self, path: str, append: bool = False):
         self.path, self.append = path, append

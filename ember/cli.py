@@ -207,7 +207,20 @@ def _add_export(commands) -> None:
     parser.set_defaults(run=_export, parser=parser)
 
 
-COMMANDS = [_add_train, _add_predict, _add_profile, _add_export]
+def _launch(args) -> int:
+    from ember.distributed.launch import main as launch_main
+
+    return launch_main(args.rest)
+
+
+def _add_launch(commands) -> None:
+    parser = commands.add_parser("launch", add_help=False, help="run a script as N MPI ranks (the dist extra); "
+                                 "'ember launch --help' lists its options")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=_launch, parser=parser)
+
+
+COMMANDS = [_add_train, _add_predict, _add_launch, _add_profile, _add_export]
 
 
 def _version() -> str:
@@ -217,6 +230,9 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["launch"]:  # everything after `launch` belongs to it (and to the script it runs)
+        return _launch(argparse.Namespace(rest=argv[1:]))
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train models from the command line.")
     parser.add_argument("--version", action="version", version=_version(), help="print Ember's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

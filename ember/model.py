@@ -5,6 +5,7 @@ expect: ``fit``, ``evaluate``, ``predict``, callbacks, metrics and resumable che
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 
@@ -195,10 +196,16 @@ class Model:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         tune_malloc()
-        loader = _as_loader(x, y, batch_size, shuffle)
+        leading = []
+        dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
+        if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+            loader, leading, callbacks, verbose = dist.fit.prepare(self, x, y, batch_size, shuffle, list(callbacks),
+                                                                   verbose)
+        else:
+            loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()
-        callbacks = [history, *callbacks]
+        callbacks = [*leading, history, *callbacks]
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(end, steps))

@@ -100,7 +100,7 @@ def test_tracing_inside_a_profile_keeps_recording():
 def test_summary_counts_parameters_and_shapes():
     net = _conv_net()
     lines = []
-    text = ember.summary(net, (2, 3, 8, 8), print_fn=lines.append)
+    text = ember.profiler.summary(net, (2, 3, 8, 8), print_fn=lines.append)
     total = sum(p.data.size for p in net.parameters())
     assert f"Total params: {total:,}" in text and lines == [text]
     assert "[2, 8, 8, 8]" in text and "[2, 10]" in text

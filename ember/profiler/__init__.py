@@ -4,7 +4,7 @@
 ...     train_step(x, y)
 >>> print(prof.table(sort_by="time"))
 >>> prof.export_chrome_trace("trace.json")
->>> ember.summary(net, (1, 3, 32, 32))
+>>> ember.profiler.summary(net, (1, 3, 32, 32))
 """
 
 from ember.profiler.profile import OpStats, profile

@@ -1,4 +1,4 @@
-"""``ember.summary``: a model's layers, output shapes, parameters and FLOPs (Keras summary / torchinfo layout)."""
+"""``ember.profiler.summary``: layers, output shapes, parameters and FLOPs (Keras summary / torchinfo layout)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
     inputs) and print one row per module: name and type, output shape, its own parameters and the FLOPs of
     its forward (from the op records' ``cost``). Returns the text.
 
-    >>> ember.summary(net, (1, 1, 28, 28))
+    >>> ember.profiler.summary(net, (1, 1, 28, 28))
     """
     shapes = input_shape if input_shape and isinstance(input_shape[0], (list, tuple)) else [input_shape]
     rng = np.random.default_rng(0)
