@@ -37,3 +37,12 @@ bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Packages with optional dependencies or rarely used load on first use: `ember.onnx`, `ember.profiler`.
+    if name in ("onnx", "profiler", "export", "quantize"):
+        import importlib
+
+        return importlib.import_module(f"ember.{name}")
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

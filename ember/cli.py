@@ -4,6 +4,9 @@
                            [--save CKPT]
     ember train --list
     ember predict digits-cnn CKPT [--input FILE.npy|FILE.csv] [--output FILE.csv]
+    ember profile script.py [args...] [--sort time] [--trace trace.json]
+    ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
+    ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
     ember --version
 
 Each subcommand is one ``_add_<name>(commands)`` function listed in ``COMMANDS``: adding a command adds one
@@ -190,6 +193,65 @@ def _add_bench(commands) -> None:
                                  "and NumPy (benchmarks/run.py; 'ember bench --help' lists its options)")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=_bench, parser=parser)
+def _profile(args) -> int:
+    import runpy
+
+    from ember.profiler import profile
+
+    sys.argv = [args.script, *args.args]
+    with profile() as prof:
+        try:
+            runpy.run_path(args.script, run_name="__main__")
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                raise
+    print(prof.table(sort_by=args.sort, row_limit=args.rows), file=sys.stderr)
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
+        print(f"chrome trace written to {args.trace}", file=sys.stderr)
+    return 0
+
+
+def _add_profile(commands) -> None:
+    parser = commands.add_parser("profile", help="run a Python script under the profiler and print per-op totals",
+                                 description="Run a Python script under ember.profiler and print the time, calls, "
+                                 "FLOPs and bytes of each op it ran.")
+    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    parser.add_argument("--sort", default="time", help="sort rows by time, calls, flops, bytes or memory "
+                        "(default: time)")
+    parser.add_argument("--rows", type=_positive_int, default=30, help="rows to print (default: 30)")
+    parser.add_argument("--trace", help="also write a Chrome trace (JSON) to this path (default: none)")
+    parser.set_defaults(run=_profile, parser=parser)
+
+
+def _export(args) -> int:
+    from ember.export import load_model, write_standalone
+
+    if args.standalone:
+        weights = write_standalone(args.model, args.out)
+        print(f"wrote {args.out} and {weights}")
+        return 0
+    if not str(args.out).endswith(".onnx"):
+        args.parser.error("give --standalone for Python code, or an output path ending in .onnx")
+    import onnx
+
+    from ember.onnx import to_onnx
+
+    onnx.save(to_onnx(load_model(args.model), opset=args.opset), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _add_export(commands) -> None:
+    parser = commands.add_parser("export", help="turn a model file (.emb) into standalone NumPy code or ONNX",
+                                 description="Write a model file (ember.export.save_model) as a NumPy-only Python "
+                                 "module with its weights (--standalone), or as ONNX (a path ending in .onnx).")
+    parser.add_argument("model", help="a model file written by ember.export.save_model")
+    parser.add_argument("out", help="the .py module (with --standalone) or the .onnx file to write")
+    parser.add_argument("--standalone", action="store_true", help="write NumPy-only Python inference code")
+    parser.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default: 17)")
+    parser.set_defaults(run=_export, parser=parser)
 
 
 def _launch(args) -> int:
@@ -205,7 +267,7 @@ def _add_launch(commands) -> None:
     parser.set_defaults(run=_launch, parser=parser)
 
 
-COMMANDS = [_add_train, _add_predict, _add_eval, _add_bench, _add_launch]
+COMMANDS = [_add_train, _add_predict, _add_eval, _add_bench, _add_profile, _add_export, _add_launch]
 
 
 def _version() -> str:

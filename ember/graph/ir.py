@@ -454,20 +454,22 @@ def _probe(op: Op, specs: list, attrs: dict) -> Spec:
 
 
 class _Building:
-    __slots__ = ("graph",)
+    __slots__ = ("graph", "previous")
 
     def __init__(self, graph: Graph):
         self.graph = graph
+        self.previous = None
 
     def __enter__(self) -> Graph:
         _stack.graphs.append(self.graph)
+        self.previous = autograd._mode.builder  # the profiler's recorder, when it records eager ops
         autograd.set_graph_builder(self.graph)
         return self.graph
 
     def __exit__(self, kind, exc, traceback) -> None:
         graphs = _stack.graphs
         graphs.pop()
-        autograd.set_graph_builder(graphs[-1] if graphs else None)
+        autograd.set_graph_builder(graphs[-1] if graphs else self.previous)
         if kind is TypeError and any(None in v.data.shape for v in self.graph.inputs):
             # A TypeError while sizes are unknown is most likely Python arithmetic on a shape meeting None (the
             # shape rules themselves probe unknown sizes): name the function that did it

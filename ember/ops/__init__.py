@@ -1,6 +1,7 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
 this package gathers them and attaches the Tensor operators and methods."""
 
+from ember.ops import onnx_rules, standalone  # noqa: F401  (attach ONNX rules and NumPy kernels to the records)
 from ember.ops import torch_names as _torch_names
 from ember.ops.activation import (
     elu,

@@ -115,7 +115,7 @@ class Op:
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
-        "effect", "writes", "collective",
+        "effect", "writes", "collective", "onnx_export", "standalone",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
@@ -155,6 +155,11 @@ class Op:
         # when it defines no value.
         self.writes = tuple(writes)
         self.effect = bool(self.writes)
+        # Optional: how the op becomes ONNX nodes when it is not a plain rename of ``onnx`` without
+        # attributes: ``rule(emitter, *inputs, **attrs) -> output name`` (ember.ops.onnx_rules, ember.onnx).
+        self.onnx_export = None
+        # Optional: a NumPy-only forward whose source standalone inference code copies (ember.ops.standalone).
+        self.standalone = None
 
     def __repr__(self) -> str:
         return f"Op({self.name})"

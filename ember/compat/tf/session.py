@@ -6,6 +6,7 @@ a kind the table does not hold is an ordinary op, replayed by calling its Ember 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -18,6 +19,8 @@ from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.runtime import compile_graph
 from ember.runtime.cache import CompileCache
+
+_jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
 
 _sessions: list = []
 
@@ -267,6 +270,8 @@ class Session:
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self.cache[key] = self._compile(flat, feeds)
+        if _jit.profile_hook is not None:
+            return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))
         return compiled(*feeds.values())
 
     def _check_graph(self, t: Tensor, role: str) -> None:
@@ -293,7 +298,9 @@ class Session:
         for v in results:
             layout.append(None if v is None else k)
             k += v is not None
-        return compile_graph(graph, replay.bound, layout).fn
+        fn = compile_graph(graph, replay.bound, layout).fn
+        fn.graph_for_profiler = (graph, replay.bound, layout)  # what the profiler runs node by node
+        return fn
 
     def _resolve(self, fetch) -> Tensor:
         """A fetch or feed key as a tf Tensor: tensors as they are, names (``"x"``, ``"x:0"``) looked up."""
@@ -326,6 +333,8 @@ class Session:
             compiled = self.cache.get(key := tuple(key))
             if compiled is None:
                 compiled = self.cache[key] = self._compile([fetches], feeds)
+            if _jit.profile_hook is not None:
+                return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))[0]
             return compiled(*feeds.values())[0]
         flat: list = []
         rebuild = _flatten(fetches, flat, self._resolve)

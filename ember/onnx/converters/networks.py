@@ -1,0 +1,471 @@
+"""Matrix products, convolution, pooling, normalization, recurrent layers and losses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import ember
+from ember.onnx.converters.base import (
+    Tensor,
+    UnsupportedError,
+    _channel,
+    _const_like,
+    _dtype,
+    _tensor,
+    converter,
+)
+
+# --- networks ----------------------------------------------------------------------------------------------
+
+
+@converter("MatMul")
+def _matmul(cx, a, b):
+    return ember.matmul(a, b)
+
+
+@converter("Gemm")
+def _gemm(cx, a, b, c=None, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=None):
+    a = a.T if transA else a
+    b = b.T if transB else b
+    y = ember.matmul(a, b)
+    if alpha != 1.0:
+        y = y * _const_like(y, alpha)
+    if c is not None:
+        y = y + (c * _const_like(c, beta) if beta != 1.0 else c)
+    return y
+
+
+def _same_pads(auto_pad: str, sizes, kernel, strides, dilations) -> list:
+    """Begin and end pads of ``SAME_UPPER`` / ``SAME_LOWER``: the output keeps ceil(size / stride)."""
+    begins, ends = [], []
+    for n, k, s, d in zip(sizes, kernel, strides, dilations):
+        total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        small, big = total // 2, total - total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else big)
+        ends.append(big if auto_pad == "SAME_UPPER" else small)
+    return begins + ends
+
+
+def _window(cx, x, attrs, kernel) -> tuple:
+    """(strides, dilations, begin pads, end pads) of a conv or pool node."""
+    k = len(kernel)
+    strides = list(attrs.pop("strides", None) or [1] * k)
+    dilations = list(attrs.pop("dilations", None) or [1] * k)
+    pads = attrs.pop("pads", None) or [0] * (2 * k)
+    auto_pad = attrs.pop("auto_pad", "NOTSET")
+    if isinstance(auto_pad, bytes):
+        auto_pad = auto_pad.decode()
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = _same_pads(auto_pad, x.shape[2:], kernel, strides, dilations)
+    elif auto_pad == "VALID":
+        pads = [0] * (2 * k)
+    return strides, dilations, list(pads[:k]), list(pads[k:])
+
+
+def _pad_spatial(x: Tensor, begins, ends, value=0.0) -> Tensor:
+    return ember.pad(x, ((0, 0), (0, 0)) + tuple(zip(begins, ends)), value)
+
+
+def _as_2d(x: Tensor, *more):
+    """1-D spatial ops run as 2-D ones with a height of one."""
+    return x.reshape(tuple(x.shape[:2]) + (1, x.shape[2])), [m.reshape(tuple(m.shape[:2]) + (1, m.shape[2]))
+                                                             if m is not None else None for m in more]
+
+
+@converter("Conv")
+def _conv(cx, x, w, bias=None, group=1, kernel_shape=None, **attrs):
+    kernel = list(kernel_shape or w.shape[2:])
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel)
+    if len(kernel) not in (1, 2, 3):
+        raise UnsupportedError(f"Conv: {len(kernel)}-D convolution is not supported (1-D to 3-D are)")
+    if len(kernel) == 3 or begins != ends:
+        x, begins = _pad_spatial(x, begins, ends), [0] * len(kernel)
+    if len(kernel) == 3:
+        return _depth_loop(x, kernel[0], strides[0], dilations[0], lambda t, k: ember.conv2d(
+            t, w[:, :, k], None, tuple(strides[1:]), 0, tuple(dilations[1:]), group), bias, "sum")
+    one_d = len(kernel) == 1
+    if one_d:
+        x, (w,) = _as_2d(x, w)
+        strides, dilations, begins = [1] + strides, [1] + dilations, [0] + begins
+    y = ember.conv2d(x, w, bias, tuple(strides), tuple(begins), tuple(dilations), group)
+    return y.reshape(tuple(y.shape[:2]) + (y.shape[3],)) if one_d else y
+
+
+@converter("ConvTranspose")
+def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padding=None, output_shape=None,
+                    **attrs):
+    kernel = list(kernel_shape or w.shape[2:])
+    k = len(kernel)
+    if k not in (1, 2):
+        raise UnsupportedError(f"ConvTranspose: {k}-D is not supported (1-D and 2-D are)")
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    strides, dilations, begins, ends = _window(cx, x, dict(attrs, auto_pad="NOTSET"), kernel)
+    extra = list(output_padding or [0] * k)
+    full = [(n - 1) * s + (kk - 1) * d + 1 + e for n, s, kk, d, e in zip(x.shape[2:], strides, kernel, dilations,
+                                                                         extra)]
+    if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        wanted = list(output_shape)[-k:] if output_shape is not None else [n * s for n, s in zip(x.shape[2:],
+                                                                                                strides)]
+        total = [f - o for f, o in zip(full, wanted)]
+        upper = auto_pad == "SAME_UPPER"
+        begins = [t // 2 if upper else t - t // 2 for t in total]
+        ends = [t - b for t, b in zip(total, begins)]
+    one_d = k == 1
+    if one_d:
+        x, (w,) = _as_2d(x, w)
+        strides, dilations, extra = [1] + strides, [1] + dilations, [0] + extra
+    y = ember.conv_transpose2d(x, w, None, tuple(strides), 0, tuple(extra), group, tuple(dilations))
+    spatial = y.shape[2:] if not one_d else y.shape[3:]
+    crop = tuple(slice(max(b, 0), n - max(e, 0)) for b, e, n in zip(begins, ends, spatial))
+    y = y[(slice(None), slice(None)) + ((0,) if one_d else ()) + crop]
+    if any(b < 0 or e < 0 for b, e in zip(begins, ends)):  # an output_shape past the full size: zeros
+        y = _pad_spatial(y, [-min(b, 0) for b in begins], [-min(e, 0) for e in ends])
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * k)
+    return y
+
+
+@converter("MaxPool")
+def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
+    if cx.outputs > 1:
+        raise UnsupportedError("MaxPool: the Indices output is not supported")
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
+    if len(kernel_shape) not in (1, 2, 3):
+        raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D to 3-D are)")
+    if begins != ends or len(kernel_shape) == 3 or any(2 * p > k for p, k in zip(begins, kernel_shape)):
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        x, begins = _pad_spatial(x, begins, ends, fill), [0] * len(kernel_shape)
+    if len(kernel_shape) == 3:
+        if ceil_mode:
+            raise UnsupportedError("MaxPool: ceil_mode for 3-D pooling is not supported")
+        return _depth_loop(x, kernel_shape[0], strides[0], dilations[0], lambda t, k: ember.max_pool2d(
+            t, tuple(kernel_shape[1:]), tuple(strides[1:]), 0, tuple(dilations[1:])), None, "max")
+    if len(kernel_shape) == 1:
+        return ember.max_pool1d(x, kernel_shape[0], strides[0], begins[0], dilations[0], bool(ceil_mode))
+    return ember.max_pool2d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations), bool(ceil_mode))
+
+
+@converter("AveragePool")
+def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
+    k = len(kernel_shape)
+    if k not in (1, 2, 3) or any(d != 1 for d in dilations):
+        raise UnsupportedError("AveragePool: only 1-D to 3-D pooling without dilation is supported")
+    if k == 3:
+        if ceil_mode or (any(begins + ends) and not count_include_pad):
+            raise UnsupportedError("AveragePool: 3-D pooling supports neither ceil_mode nor excluded padding")
+        x = _pad_spatial(x, begins, ends)
+        total = _depth_loop(x, kernel_shape[0], strides[0], 1, lambda t, i: ember.avg_pool2d(
+            t, tuple(kernel_shape[1:]), tuple(strides[1:])), None, "sum")
+        return total / _const_like(total, kernel_shape[0])
+    pool = ember.avg_pool1d if k == 1 else ember.avg_pool2d
+    args = (kernel_shape[0], strides[0]) if k == 1 else (tuple(kernel_shape), tuple(strides))
+
+    def run(t, pads, include):
+        return pool(t, *args, pads[0] if k == 1 else tuple(pads), bool(ceil_mode), include)
+
+    if begins == ends and all(2 * p <= kk for p, kk in zip(begins, kernel_shape)):
+        return run(x, begins, bool(count_include_pad))
+    padded = _pad_spatial(x, begins, ends)
+    if count_include_pad:
+        return run(padded, [0] * k, True)
+    counts = run(_pad_spatial(ember.ones_like(x), begins, ends), [0] * k, True)
+    return run(padded, [0] * k, True) / counts
+
+
+@converter("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool(cx, x):
+    axes = tuple(range(2, x.ndim))
+    return (ember.mean if cx.op_type == "GlobalAveragePool" else ember.max)(x, axes, True)
+
+
+def _depth_loop(x: Tensor, kd: int, stride: int, dilation: int, plane, bias, combine: str) -> Tensor:
+    """A 3-D window op on (N, C, D, H, W) as 2-D ones: output depth d combines ``plane(x[:, :, d * stride +
+    k * dilation], k)`` over the kd taps k (summed or maxed); no depth padding (the caller pads)."""
+    depth = (x.shape[2] - (kd - 1) * dilation - 1) // stride + 1
+    planes = []
+    for d in range(depth):
+        out = None
+        for k in range(kd):
+            y = plane(x[:, :, d * stride + k * dilation], k)
+            out = y if out is None else (out + y if combine == "sum" else ember.maximum(out, y))
+        planes.append(out)
+    y = ember.stack(planes, axis=2)
+    return y if bias is None else y + bias.reshape((1, -1, 1, 1, 1))
+
+
+@converter("BatchNormalization")
+def _batch_norm(cx, x, scale, bias, mean, var, epsilon=1e-5, momentum=0.9, spatial=1, is_test=None,
+                training_mode=0, consumed_inputs=None):
+    if training_mode:
+        raise UnsupportedError("BatchNormalization: training_mode=1 is not supported (inference only)")
+    if cx.outputs > 1 and is_test is None and cx.opset < 7:
+        raise UnsupportedError("BatchNormalization: training outputs are not supported")
+    inv = _channel(scale, x.ndim) / ember.sqrt(_channel(var, x.ndim) + _const_like(var, epsilon))
+    return (x - _channel(mean, x.ndim)) * inv + _channel(bias, x.ndim)
+
+
+@converter("InstanceNormalization")
+def _instance_norm(cx, x, scale, bias, epsilon=1e-5):
+    axes = tuple(range(2, x.ndim))
+    mean = ember.mean(x, axes, True)
+    centered = x - mean
+    var = ember.mean(centered * centered, axes, True)
+    return centered / ember.sqrt(var + _const_like(x, epsilon)) * _channel(scale, x.ndim) + _channel(bias, x.ndim)
+
+
+@converter("LayerNormalization")
+def _layer_norm(cx, x, scale, bias=None, axis=-1, epsilon=1e-5, stash_type=1):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    mean = ember.mean(x, axes, True)
+    centered = x - mean
+    inv = _const_like(x, 1) / ember.sqrt(ember.mean(centered * centered, axes, True) + _const_like(x, epsilon))
+    y = centered * inv * scale
+    if bias is not None:
+        y = y + bias
+    return (y, mean, inv)[:cx.outputs] if cx.outputs > 1 else y
+
+
+@converter("LRN")
+def _lrn(cx, x, size, alpha=1e-4, beta=0.75, bias=1.0):
+    square = x * x
+    low, high = (size - 1) // 2, size - 1 - (size - 1) // 2
+    padded = ember.pad(square, ((0, 0), (low, high)) + ((0, 0),) * (x.ndim - 2))
+    c = x.shape[1]
+    total = padded[:, 0:c]
+    for i in range(1, size):
+        total = total + padded[:, i:i + c]
+    return x / ember.power(total * _const_like(x, alpha / size) + _const_like(x, bias), _const_like(x, beta))
+
+
+@converter("Softmax", "LogSoftmax")
+def _softmax(cx, x, axis=None):
+    fn = ember.softmax if cx.op_type == "Softmax" else ember.log_softmax
+    if cx.opset >= 13:
+        return fn(x, -1 if axis is None else axis)
+    axis = (1 if axis is None else axis) % max(x.ndim, 1)  # before opset 13: over the flattened trailing axes
+    flat = x.reshape((int(np.prod(x.shape[:axis])), -1))
+    return fn(flat, 1).reshape(tuple(x.shape))
+
+
+# --- recurrent layers (ONNX's RNN, GRU and LSTM ops), unrolled over the sequence -----------------------------
+
+
+def _activation(name: str, alpha, beta):
+    name = name.lower()
+    table = {
+        "sigmoid": ember.sigmoid, "tanh": ember.tanh, "relu": ember.relu, "softsign": lambda x: x / (
+            _const_like(x, 1) + ember.abs(x)), "softplus": ember.softplus,
+        "leakyrelu": lambda x: ember.leaky_relu(x, 0.01 if alpha is None else alpha),
+        "elu": lambda x: ember.elu(x, 1.0 if alpha is None else alpha),
+        "hardsigmoid": lambda x: ember.clip(x * _const_like(x, 0.2 if alpha is None else alpha)
+                                            + _const_like(x, 0.5 if beta is None else beta), 0.0, 1.0),
+        "affine": lambda x: x * _const_like(x, alpha) + _const_like(x, beta),
+        "scaledtanh": lambda x: ember.tanh(x * _const_like(x, beta)) * _const_like(x, alpha),
+    }
+    if name not in table:
+        raise UnsupportedError(f"recurrent activation {name!r} is not supported")
+    return table[name]
+
+
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+_DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+
+
+@converter("RNN", "GRU", "LSTM", static=(4,))
+def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None, hidden_size=None,
+               activations=None, activation_alpha=None, activation_beta=None, clip=None, direction="forward",
+               layout=0, linear_before_reset=0, input_forget=0):
+    kind = cx.op_type
+    if clip is not None or input_forget:
+        raise UnsupportedError(f"{kind}: clip and input_forget are not supported")
+    if layout:
+        x = ember.swapaxes(x, 0, 1)
+    steps, batch = x.shape[0], x.shape[1]
+    if sequence_lens is not None and not np.all(cx.static(sequence_lens) == steps):
+        raise UnsupportedError(f"{kind}: sequences of different lengths (sequence_lens) are not supported")
+    hidden = hidden_size or r.shape[-1]
+    directions = 2 if direction == "bidirectional" else 1
+    per_direction = len(_DEFAULT_ACTIVATIONS[kind])
+    names = activations or _DEFAULT_ACTIVATIONS[kind] * directions
+    alphas = list(activation_alpha or [])
+    betas = list(activation_beta or [])
+    ys, hs, cs = [], [], []
+    for d in range(directions):
+        reverse = direction == "reverse" or d == 1
+        acts = [_activation(names[d * per_direction + i] if len(names) > per_direction else names[i],
+                            alphas.pop(0) if alphas else None, betas.pop(0) if betas else None)
+                for i in range(per_direction)]
+        n = _GATES[kind]
+        bias = b[d] if b is not None else None
+        wb = bias[:n * hidden] if bias is not None else None
+        rb = bias[n * hidden:] if bias is not None else None
+        h = initial_h[d] if initial_h is not None else ember.tensor(np.zeros((batch, hidden), x.dtype))
+        c = initial_c[d] if initial_c is not None else ember.tensor(np.zeros((batch, hidden), x.dtype))
+        peep = p[d] if p is not None else None
+        xw = ember.matmul(x, ember.transpose(w[d]))  # (steps, batch, n * hidden) for every step at once
+        if wb is not None:
+            xw = xw + wb
+        outs = [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            h, c = _cell(kind, acts, xw[t], h, c, r[d], rb, peep, hidden, linear_before_reset)
+            outs[t] = h
+        ys.append(ember.stack(outs, 0))
+        hs.append(h)
+        cs.append(c)
+    y = ember.stack(ys, 1)  # (steps, directions, batch, hidden)
+    y_h, y_c = ember.stack(hs, 0), ember.stack(cs, 0)
+    if layout:
+        y, y_h, y_c = ember.transpose(y, (2, 0, 1, 3)), ember.swapaxes(y_h, 0, 1), ember.swapaxes(y_c, 0, 1)
+    return (y, y_h, y_c)[:cx.outputs] if cx.outputs > 1 else y
+
+
+def _cell(kind, acts, xw, h, c, r, rb, peep, hidden, linear_before_reset):
+    """One step of an ONNX recurrent cell; ``xw`` is the input's product with W plus W's bias."""
+    def gate(t, i):
+        return t[:, i * hidden:(i + 1) * hidden]
+
+    if kind == "RNN":
+        hr = ember.matmul(h, ember.transpose(r)) + (rb if rb is not None else 0.0)
+        return acts[0](xw + hr), c
+    if kind == "GRU":
+        f, g = acts
+        rbs = [gate(rb.reshape((1, -1)), i) for i in range(3)] if rb is not None else [None] * 3
+        hz = ember.matmul(h, ember.transpose(r[:2 * hidden]))
+        z = f(gate(xw, 0) + gate(hz, 0) + (rbs[0] if rbs[0] is not None else 0.0))
+        reset = f(gate(xw, 1) + gate(hz, 1) + (rbs[1] if rbs[1] is not None else 0.0))
+        rh = ember.transpose(r[2 * hidden:])
+        if linear_before_reset:
+            inner = ember.matmul(h, rh) + (rbs[2] if rbs[2] is not None else 0.0)
+            candidate = g(gate(xw, 2) + reset * inner)
+        else:
+            candidate = g(gate(xw, 2) + ember.matmul(reset * h, rh) + (rbs[2] if rbs[2] is not None else 0.0))
+        return (_const_like(z, 1) - z) * candidate + z * h, c
+    f, g, out_act = acts
+    total = xw + ember.matmul(h, ember.transpose(r)) + (rb if rb is not None else 0.0)
+    i_pre, o_pre, f_pre, c_pre = (gate(total, k) for k in range(4))
+    if peep is not None:
+        i_pre = i_pre + peep[:hidden] * c
+        f_pre = f_pre + peep[2 * hidden:] * c
+    c_new = f(f_pre) * c + f(i_pre) * g(c_pre)
+    if peep is not None:
+        o_pre = o_pre + peep[hidden:2 * hidden] * c_new
+    return f(o_pre) * out_act(c_new), c_new
+
+
+# --- losses ---------------------------------------------------------------------------------------------------
+
+
+@converter("NegativeLogLikelihoodLoss")
+def _nll_loss(cx, x, target, weight=None, ignore_index=None, reduction="mean"):
+    target = ember.cast(target, np.int64)
+    valid = None
+    if ignore_index is not None:
+        valid = target != ember.tensor(np.array(ignore_index, np.int64))
+        target = ember.where(valid, target, ember.zeros_like(target))
+    picked = ember.gather(x, 1, ember.unsqueeze(target, 1)).reshape(tuple(target.shape))
+    loss = -picked
+    w = None
+    if weight is not None:
+        w = ember.take(weight, target, axis=0)
+    if valid is not None:
+        mask = ember.cast(valid, x.dtype)
+        w = mask if w is None else w * mask
+    if w is not None:
+        loss = loss * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return ember.sum(loss)
+    return ember.sum(loss) / ember.sum(w) if w is not None else ember.mean(loss)
+
+
+@converter("SoftmaxCrossEntropyLoss")
+def _softmax_cross_entropy_loss(cx, scores, labels, weights=None, ignore_index=None, reduction="mean"):
+    log_prob = ember.log_softmax(scores, 1)
+    loss = _nll_loss(cx, log_prob, labels, weights, ignore_index, reduction)
+    return (loss, log_prob) if cx.outputs > 1 else loss
+
+
+# --- attention (opset 23 and later) -----------------------------------------------------------------------
+
+
+def _static_bias(sq: int, skv: int, causal: bool, offset, left: int, right: int, dtype) -> np.ndarray:
+    """0 / -inf of the causal and sliding-window rules; ``offset``: an int or one per batch row."""
+    i = np.arange(sq).reshape(sq, 1)
+    j = np.arange(skv).reshape(1, skv)
+    offset = np.asarray(offset).reshape(-1, 1, 1, 1) if np.ndim(offset) else int(offset)
+    allowed = np.ones(np.broadcast_shapes(np.shape(offset), (sq, skv)), bool)
+    if causal:
+        allowed &= j <= i + offset
+    diff = i + offset - j
+    if left >= 0:
+        allowed &= diff <= left
+    if right >= 0:
+        allowed &= -diff <= right
+    return np.where(allowed, 0, -np.inf).astype(dtype)
+
+
+@converter("Attention", static=(6,))
+def _attention(cx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, is_causal=0,
+               kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
+               softmax_precision=None, left_window_size=-1, right_window_size=-1):
+    three_d = q.ndim == 3
+    if three_d:
+        def heads(t, n):
+            return ember.transpose(t.reshape((t.shape[0], t.shape[1], n, t.shape[2] // n)), (0, 2, 1, 3))
+
+        q, k, v = heads(q, q_num_heads), heads(k, kv_num_heads), heads(v, kv_num_heads)
+    dtype = q.dtype
+    if scale is None:
+        scale = 1 / math.sqrt(q.shape[3])
+    root = _const_like(q, math.sqrt(scale))
+    present_key = ember.concat([past_key, k], axis=2) if past_key is not None else k
+    present_value = ember.concat([past_value, v], axis=2) if past_value is not None else v
+    sq, skv = q.shape[2], present_key.shape[2]
+    bias = None
+    if attn_mask is not None:
+        if attn_mask.shape[-1] < skv:
+            fill = False if attn_mask.dtype == np.bool_ else -np.inf
+            width = ((0, 0),) * (attn_mask.ndim - 1) + ((0, skv - attn_mask.shape[-1]),)
+            attn_mask = ember.pad(attn_mask, width, fill)
+        if attn_mask.dtype == np.bool_:
+            attn_mask = ember.where(attn_mask, _const_like(q, 0), _const_like(q, -np.inf))
+        bias = attn_mask
+    lengths = cx.static(nonpad_kv_seqlen).reshape(-1) if nonpad_kv_seqlen is not None else None
+    offset = past_key.shape[2] if past_key is not None else (lengths - sq if lengths is not None else 0)
+    if is_causal or left_window_size >= 0 or right_window_size >= 0:
+        rule = _tensor(_static_bias(sq, skv, bool(is_causal), offset, left_window_size, right_window_size, dtype))
+        bias = rule if bias is None else bias + rule
+    if lengths is not None:
+        pad = np.where(np.arange(skv) < lengths[:, None], 0, -np.inf).astype(dtype).reshape(-1, 1, 1, skv)
+        bias = _tensor(pad) if bias is None else bias + _tensor(pad)
+    heads_q, heads_kv = q.shape[1], present_key.shape[1]
+    keys, values = present_key, present_value
+    if heads_q != heads_kv:  # grouped-query attention: each key/value head serves several query heads
+        keys, values = (ember.repeat(t, heads_q // heads_kv, 1) for t in (keys, values))
+    qk = ember.matmul(q * root, ember.swapaxes(keys, -1, -2) * root)
+    if softcap and softcap > 0:
+        qk = ember.tanh(qk / _const_like(qk, softcap)) * _const_like(qk, softcap)
+    scores = qk if bias is None else qk + bias
+    qk_out = scores if qk_matmul_output_mode == 2 else qk
+    work = scores if softmax_precision is None else ember.cast(scores, _dtype(softmax_precision))
+    top = ember.max(work, -1, True)
+    top = ember.where(top == _const_like(top, -np.inf), _const_like(top, 0), top)
+    e = ember.exp(work - top)
+    total = ember.sum(e, -1, True)
+    probs = e / ember.where(total == _const_like(total, 0), _const_like(total, 1), total)
+    if bias is not None:
+        masked = ember.max(bias, -1, True) == _const_like(bias, -np.inf)
+        probs = ember.where(masked, _const_like(probs, 0), probs)
+    probs = ember.cast(probs, dtype) if probs.dtype != dtype else probs
+    if qk_matmul_output_mode == 3:
+        qk_out = probs
+    y = ember.matmul(probs, values)
+    if three_d:
+        y = ember.transpose(y, (0, 2, 1, 3))
+        y = y.reshape((y.shape[0], y.shape[1], -1))
+    outs = (y, present_key, present_value, ember.cast(qk_out, dtype) if qk_out.dtype != dtype else qk_out)
+    return outs[:cx.outputs] if cx.outputs > 1 else y

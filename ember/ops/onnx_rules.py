@@ -1,0 +1,424 @@
+"""How each op becomes ONNX nodes: the ``onnx_export`` field of the op records that need more than a rename.
+
+A rule is ``rule(emitter, *inputs, **attrs)``: ``inputs`` are ONNX value names, ``attrs`` the node's Ember
+attributes; it returns the output name. The emitter (``ember.onnx.export.Emitter``) offers ``node``,
+``const``, ``ints``, ``reduce``, ``spec`` (the known shape and dtype of an input), ``dtype`` (an ONNX type
+code), ``out`` (the Spec of the Ember node's output) and ``opset``. An op whose ``onnx`` is a name and which
+has no attributes needs no rule: it exports as that one ONNX node. This module only attaches rules to the
+records; it imports nothing of ONNX.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.ops.activation import LOG_SOFTMAX, SOFTMAX
+from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
+from ember.ops.convert import CAST
+from ember.ops.elementwise import (
+    BITWISE_AND,
+    BITWISE_OR,
+    BITWISE_XOR,
+    CLIP,
+    FLOOR_DIVIDE,
+    INVERT,
+    LOG1P,
+    NE,
+    RELU,
+    REMAINDER,
+    SOFTPLUS,
+)
+from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, SCATTER_ADD, TAKE
+from ember.ops.linalg import LINEAR
+from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
+from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
+from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
+from ember.ops.registry import Op
+from ember.ops.shape import BROADCAST_TO, CONCAT, PAD, REPEAT, RESHAPE, TILE, TRANSPOSE
+
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+
+
+def _rule(*ops: Op):
+    def attach(fn):
+        for op in ops:
+            op.onnx_export = fn
+        return fn
+
+    return attach
+
+
+# --- conversion and shape ------------------------------------------------------------------------------
+
+
+@_rule(CAST)
+def _cast(b, x, *, dtype):
+    return b.node("Cast", [x], to=b.dtype(dtype))
+
+
+@_rule(RESHAPE)
+def _reshape(b, x, *, shape):
+    shape = list(shape)
+    unknown = [i for i, d in enumerate(shape) if d is None]
+    if len(unknown) == 1 and -1 not in shape:
+        shape[unknown[0]] = -1
+    else:
+        source = b.spec(x).shape
+        for i in unknown:  # an unknown size carried over from the same axis of the input: ONNX's 0 copies it
+            if i >= len(source) or source[i] is not None:
+                raise ValueError(f"reshape: cannot express the target shape {shape} of an input of shape "
+                                 f"{list(source)} with several unknown sizes in ONNX")
+            shape[i] = 0
+    return b.node("Reshape", [x, b.ints(shape)])
+
+
+@_rule(TRANSPOSE)
+def _transpose(b, x, *, axes):
+    perm = list(axes) if axes is not None else list(range(len(b.spec(x).shape)))[::-1]
+    return b.node("Transpose", [x], perm=perm)
+
+
+@_rule(BROADCAST_TO)
+def _broadcast_to(b, x, *, shape):
+    return b.node("Expand", [x, b.ints([1 if d is None else d for d in shape])])
+
+
+@_rule(CONCAT)
+def _concat(b, *xs, axis):
+    return b.node("Concat", list(xs), axis=axis)
+
+
+@_rule(PAD)
+def _pad(b, x, *, pad_width, value):
+    pairs = [tuple(p) for p in pad_width]
+    pads = [p[0] for p in pairs] + [p[1] for p in pairs]
+    return b.node("Pad", [x, b.ints(pads), b.const(value, b.spec(x).dtype)], mode="constant")
+
+
+@_rule(REPEAT)
+def _repeat(b, x, *, repeats, axis):
+    shape = b.spec(x).shape
+    if axis is None:
+        n = None if None in shape else int(np.prod(shape))
+        x, axis = b.node("Reshape", [x, b.ints([-1])]), 0
+    else:
+        n = shape[axis]
+    if n is None:
+        raise ValueError(f"repeat: needs the size of axis {axis} of {list(shape)} to be known")
+    return b.node("Gather", [x, b.ints(np.repeat(np.arange(n), repeats))], axis=axis)
+
+
+@_rule(TILE)
+def _tile(b, x, *, reps):
+    reps = (reps,) if np.isscalar(reps) else tuple(reps)
+    ndim = len(b.spec(x).shape)
+    if len(reps) > ndim:
+        x = b.node("Unsqueeze", [x, b.ints(range(len(reps) - ndim))])
+    reps = (1,) * (ndim - len(reps)) + reps
+    return b.node("Tile", [x, b.ints(reps)])
+
+
+# --- elementwise -----------------------------------------------------------------------------------------
+
+
+@_rule(LOG1P)
+def _log1p(b, x):
+    return b.node("Log", [b.node("Add", [x, b.const(1, b.spec(x).dtype)])])
+
+
+@_rule(SOFTPLUS)
+def _softplus(b, x, *, beta, threshold):
+    dtype = b.spec(x).dtype
+    z = x if beta == 1 else b.node("Mul", [x, b.const(beta, dtype)])
+    soft = b.node("Softplus", [z])
+    if beta != 1:
+        soft = b.node("Div", [soft, b.const(beta, dtype)])
+    return b.node("Where", [b.node("Greater", [z, b.const(threshold, dtype)]), x, soft])
+
+
+@_rule(CLIP)
+def _clip(b, x, *, min, max):
+    dtype = b.spec(x).dtype
+    low = "" if min is None else b.const(min, dtype)
+    high = "" if max is None else b.const(max, dtype)
+    return b.node("Clip", [x, low, high])
+
+
+@_rule(REMAINDER)
+def _remainder(b, x, y):
+    if b.spec(x).dtype.kind in "iu":
+        return b.node("Mod", [x, y], fmod=0)
+    # NumPy's float remainder takes the divisor's sign: x - floor(x / y) * y
+    return b.node("Sub", [x, b.node("Mul", [b.node("Floor", [b.node("Div", [x, y])]), y])])
+
+
+@_rule(FLOOR_DIVIDE)
+def _floor_divide(b, x, y):
+    if b.spec(x).dtype.kind in "iu":  # (x - x mod y) / y is exact, and ONNX's integer Div truncates
+        return b.node("Div", [b.node("Sub", [x, b.node("Mod", [x, y], fmod=0)]), y])
+    return b.node("Floor", [b.node("Div", [x, y])])
+
+
+@_rule(NE)
+def _ne(b, x, y):
+    return b.node("Not", [b.node("Equal", [x, y])])
+
+
+def _logical(logical: str, bitwise: str):
+    def rule(b, *xs):
+        if b.spec(xs[0]).dtype == np.bool_:
+            return b.node(logical, list(xs))
+        if b.opset < 18:
+            raise ValueError(f"{bitwise}: on {b.spec(xs[0]).dtype} needs ONNX opset 18 or later, got {b.opset}")
+        return b.node(bitwise, list(xs))
+
+    return rule
+
+
+BITWISE_AND.onnx_export = _logical("And", "BitwiseAnd")
+BITWISE_OR.onnx_export = _logical("Or", "BitwiseOr")
+BITWISE_XOR.onnx_export = _logical("Xor", "BitwiseXor")
+INVERT.onnx_export = _logical("Not", "BitwiseNot")
+
+
+# --- reductions ----------------------------------------------------------------------------------------
+
+
+def _reduction(onnx_name: str):
+    def rule(b, x, *, axis, keepdims):
+        if b.spec(x).dtype != b.out.dtype:  # sums of bools and small ints count in the output's dtype
+            x = b.node("Cast", [x], to=b.dtype(b.out.dtype))
+        return b.reduce(onnx_name, x, axis, keepdims)
+
+    return rule
+
+
+SUM.onnx_export = _reduction("ReduceSum")
+PROD.onnx_export = _reduction("ReduceProd")
+MAX.onnx_export = _reduction("ReduceMax")
+MIN.onnx_export = _reduction("ReduceMin")
+
+
+def _boolean_reduction(onnx_name: str):
+    def rule(b, x, *, axis, keepdims):
+        ints = b.node("Cast", [b.node("Cast", [x], to=b.dtype(np.bool_))], to=b.dtype(np.int32))
+        return b.node("Cast", [b.reduce(onnx_name, ints, axis, keepdims)], to=b.dtype(np.bool_))
+
+    return rule
+
+
+ANY.onnx_export = _boolean_reduction("ReduceMax")
+ALL.onnx_export = _boolean_reduction("ReduceMin")
+
+
+def _arg(onnx_name: str):
+    def rule(b, x, *, axis, keepdims):
+        if axis is None:
+            flat = b.node(onnx_name, [b.node("Reshape", [x, b.ints([-1])])], axis=0, keepdims=0)
+            return b.node("Reshape", [flat, b.ints(b.out.shape)])
+        return b.node(onnx_name, [x], axis=axis, keepdims=int(keepdims))
+
+    return rule
+
+
+ARGMAX.onnx_export = _arg("ArgMax")
+ARGMIN.onnx_export = _arg("ArgMin")
+
+
+@_rule(RECIPROCAL_COUNT)
+def _reciprocal_count(b, x, *, axes, ddof, dtype):
+    shape = b.spec(x).shape
+    if all(shape[a] is not None for a in axes):
+        return b.const(1.0 / (int(np.prod([shape[a] for a in axes])) - ddof), dtype)
+    sizes = b.node("Gather", [b.node("Shape", [x]), b.ints(axes)], axis=0)
+    count = b.node("Cast", [b.reduce("ReduceProd", sizes, None, False)], to=b.dtype(dtype))
+    if ddof:
+        count = b.node("Sub", [count, b.const(ddof, dtype)])
+    return b.node("Reciprocal", [count])
+
+
+@_rule(SOFTMAX, LOG_SOFTMAX)
+def _softmax(b, x, *, axis):
+    return b.node(b.op.onnx, [x], axis=axis)
+
+
+# --- convolution and pooling -----------------------------------------------------------------------------
+
+
+@_rule(CONV2D)
+def _conv2d(b, x, w, *, stride, padding, dilation, groups):
+    return b.node("Conv", [x, w], strides=list(stride), pads=[*padding, *padding], dilations=list(dilation),
+                  group=groups)
+
+
+@_rule(CONV_TRANSPOSE2D)
+def _conv_transpose2d(b, x, w, *, stride, padding, dilation, groups, output_padding):
+    # ONNX allows output_padding < stride only; rows beyond that are reached by no window: zeros
+    fits = [min(p, s - 1) for p, s in zip(output_padding, stride)]
+    y = b.node("ConvTranspose", [x, w], strides=list(stride), pads=[*padding, *padding],
+               dilations=list(dilation), group=groups, output_padding=fits)
+    extra = [p - f for p, f in zip(output_padding, fits)]
+    if any(extra):
+        y = b.node("Pad", [y, b.ints([0, 0, 0, 0, 0, 0, *extra]), b.const(0, b.out.dtype)], mode="constant")
+    return y
+
+
+@_rule(RELU)
+def _relu(b, x):
+    if b.spec(x).dtype.kind in "iu":  # runtimes implement Relu for floats (and int8/int32) only
+        return b.node("Max", [x, b.const(0, b.spec(x).dtype)])
+    return b.node("Relu", [x])
+
+
+@_rule(MAX_POOL2D)
+def _max_pool2d(b, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    return b.node("MaxPool", [x], kernel_shape=list(kernel_size), strides=list(stride), pads=[*padding, *padding],
+                  dilations=list(dilation), ceil_mode=int(ceil_mode))
+
+
+@_rule(AVG_POOL2D)
+def _avg_pool2d(b, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    return b.node("AveragePool", [x], kernel_shape=list(kernel_size), strides=list(stride),
+                  pads=[*padding, *padding], ceil_mode=int(ceil_mode), count_include_pad=int(count_include_pad))
+
+
+# --- matrix products ---------------------------------------------------------------------------------------
+
+
+@_rule(LINEAR)
+def _linear(b, x, w, bias=None):
+    if len(b.spec(x).shape) == 2:
+        return b.node("Gemm", [x, w] + ([bias] if bias is not None else []), transB=1)
+    y = b.node("MatMul", [x, b.node("Transpose", [w], perm=[1, 0])])
+    return y if bias is None else b.node("Add", [y, bias])
+
+
+# --- indexing ----------------------------------------------------------------------------------------------
+
+
+@_rule(TAKE)
+def _take(b, x, indices, *, axis):
+    if axis is None:
+        x, axis = b.node("Reshape", [x, b.ints([-1])]), 0
+    return b.node("Gather", [x, indices], axis=axis)
+
+
+@_rule(EMBEDDING)
+def _embedding(b, weight, ids, *, sparse):
+    return b.node("Gather", [weight, ids], axis=0)
+
+
+@_rule(GATHER)
+def _gather(b, x, index, *, axis):
+    return b.node("GatherElements", [x, index], axis=axis)
+
+
+@_rule(SCATTER_ADD)
+def _scatter_add(b, x, index, src, *, axis):
+    if b.spec(src).shape != b.spec(index).shape:  # as in PyTorch, only src's leading index-shaped part is read
+        rank = len(b.spec(src).shape)
+        src = b.node("Slice", [src, b.ints([0] * rank), b.node("Shape", [index]), b.ints(range(rank))])
+    return b.node("ScatterElements", [x, index, src], axis=axis, reduction="add")
+
+
+@_rule(INDEX_ADD)
+def _index_add(b, x, indices, src, *, axis):
+    shape = b.spec(x).shape
+    axis = axis % len(shape)
+    if None in shape:
+        raise ValueError(f"index_add: needs the known shape of its input, got {list(shape)}")
+    flat = b.node("Reshape", [src, b.ints(list(shape[:axis]) + [-1] + list(shape[axis + 1:]))])
+    column = b.node("Reshape", [indices, b.ints([-1 if a == axis else 1 for a in range(len(shape))])])
+    index = b.node("Expand", [column, b.node("Shape", [flat])])
+    return b.node("ScatterElements", [x, index, flat], axis=axis, reduction="add")
+
+
+@_rule(ONE_HOT)
+def _one_hot(b, indices, *, num_classes):
+    values = b.const(np.array([0, 1], b.out.dtype))
+    return b.node("OneHot", [indices, b.const(num_classes, np.int64), values], axis=-1)
+
+
+@_rule(GETITEM)
+def _getitem(b, x, *, index):
+    """Basic indexing (ints, slices, None, ...) as Slice, Squeeze and Unsqueeze; one integer array as Gather."""
+    ndim = len(b.spec(x).shape)
+    items = list(index) if isinstance(index, tuple) else [index]
+    arrays = [i for i, item in enumerate(items) if hasattr(item, "ndim") and not np.isscalar(item)]
+    if len(arrays) > 1 and arrays == list(range(len(arrays))) and all(
+            isinstance(it, slice) and it == slice(None) or it is Ellipsis for it in items[len(arrays):]):
+        # x[i, j] with index arrays on the leading axes: GatherND of the broadcast index tuples
+        index = np.stack(np.broadcast_arrays(*[np.asarray(items[i]) for i in arrays]), axis=-1).astype(np.int64)
+        return b.node("GatherND", [x, b.const(index)])
+    if len(arrays) > 1 or arrays and any(isinstance(it, (int, np.integer)) or it is None for it in items):
+        raise ValueError(f"getitem: index {index!r} (several index arrays, or arrays mixed with ints or None) "
+                         "has no ONNX form here; use take or gather")
+    if Ellipsis in [it for it in items if not hasattr(it, "ndim")]:
+        at = next(i for i, it in enumerate(items) if it is Ellipsis)
+        used = sum(1 for it in items if it is not None and it is not Ellipsis)
+        items[at:at + 1] = [slice(None)] * (ndim - used)
+    starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
+    axis = out_pos = 0
+    gather = None
+    for item in items:
+        if item is None:
+            unsqueeze.append(out_pos)
+            out_pos += 1
+            continue
+        if isinstance(item, slice):
+            step = 1 if item.step is None else int(item.step)
+            start = item.start if item.start is not None else (0 if step > 0 else INT64_MAX)
+            stop = item.stop if item.stop is not None else (INT64_MAX if step > 0 else INT64_MIN)
+            if (start, stop, step) != (0, INT64_MAX, 1):
+                starts.append(int(start))
+                ends.append(int(stop))
+                axes.append(axis)
+                steps.append(step)
+            out_pos += 1
+        elif hasattr(item, "ndim") and not np.isscalar(item):
+            gather = (out_pos, np.asarray(item).astype(np.int64))
+            out_pos += 1
+        else:
+            i = int(item)
+            starts.append(i)
+            ends.append(i + 1 if i != -1 else INT64_MAX)
+            axes.append(axis)
+            steps.append(1)
+            squeeze.append(axis)
+        axis += 1
+    y = x
+    if axes:
+        y = b.node("Slice", [y, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps)])
+    if squeeze:
+        y = b.node("Squeeze", [y, b.ints(squeeze)])
+    if gather is not None:
+        y = b.node("Gather", [y, b.const(gather[1])], axis=gather[0])
+    if unsqueeze:
+        y = b.node("Unsqueeze", [y, b.ints(unsqueeze)])
+    return y if y != x else b.node("Identity", [x])
+
+
+# --- losses ------------------------------------------------------------------------------------------------
+
+
+@_rule(SOFTMAX_CROSS_ENTROPY)
+def _softmax_cross_entropy(b, logits, labels, *, axis, total):
+    terms = b.node("Mul", [b.node("LogSoftmax", [logits], axis=axis), labels])
+    return b.node("Neg", [b.reduce("ReduceSum", terms, None if total else axis, False)])
+
+
+@_rule(NLL_WEIGHTS)
+def _nll_weights(b, target, weight=None, *, num_classes, ignore_index, normalize, dtype, negate=True):
+    """The (samples, classes, ...) matrix of per-sample weights at each target's class, as the forward."""
+    valid = b.node("Not", [b.node("Equal", [target, b.const(ignore_index, b.spec(target).dtype)])])
+    safe = b.node("Where", [valid, target, b.const(0, b.spec(target).dtype)])
+    w = b.node("Cast", [valid], to=b.dtype(dtype))
+    if weight is not None:
+        w = b.node("Mul", [w, b.node("Gather", [weight, safe], axis=0)])
+    if normalize:
+        w = b.node("Div", [w, b.reduce("ReduceSum", w, None, False)])
+    if negate:
+        w = b.node("Neg", [w])
+    hot = b.node("OneHot", [safe, b.const(num_classes, np.int64), b.const(np.array([0, 1], dtype))], axis=1)
+    return b.node("Mul", [hot, b.node("Unsqueeze", [w, b.ints([1])])])

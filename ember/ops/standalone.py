@@ -1,0 +1,356 @@
+"""NumPy-only forwards for standalone inference code: the ``standalone`` field of the op records.
+
+``ember export --standalone`` copies the source of these functions (and of the helpers each lists in
+``NEEDS``) into a generated module that imports NumPy alone. Each takes arrays and the node's attributes,
+like the op's forward without ``xp``, and computes the same numbers (the same formulas, in the same order
+where the order matters for rounding). Nothing here may use Ember: only ``np``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.ops import registry
+
+NEEDS: dict = {}  # kernel name -> names of the helper functions its source needs
+
+
+def _kernel(op_name: str, *helpers):
+    def attach(fn):
+        registry.REGISTRY[op_name].standalone = fn
+        NEEDS[fn.__name__] = helpers
+        return fn
+
+    return attach
+
+
+def _expression(op_name: str, params: str, expression: str):
+    """A one-line kernel ``op_<name>(params): return expression``, made from its source text."""
+    source = f"def op_{op_name}({params}):\n    return {expression}\n"
+    namespace: dict = {}
+    exec(source, {"np": np}, namespace)
+    fn = namespace[f"op_{op_name}"]
+    fn.__source__ = source
+    return _kernel(op_name)(fn)
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def pool_out_size(size, kernel, stride, padding, dilation, ceil_mode):
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def padded_windows(x, kernel_size, stride, padding, dilation, ceil_mode, value):
+    """x padded (with ceil mode's extra bottom/right rows), and the strided slice each kernel tap meets."""
+    out, extra = [], []
+    for a in (0, 1):
+        size = x.shape[2 + a]
+        o = pool_out_size(size, kernel_size[a], stride[a], padding[a], dilation[a], ceil_mode)
+        reach = (o - 1) * stride[a] + dilation[a] * (kernel_size[a] - 1) + 1
+        out.append(o)
+        extra.append(max(0, reach - size - 2 * padding[a]))
+    n, c, h, w = x.shape
+    ph, pw = padding
+    full = np.full((n, c, h + 2 * ph + extra[0], w + 2 * pw + extra[1]), value, dtype=x.dtype)
+    full[:, :, ph:ph + h, pw:pw + w] = x
+    slices = []
+    for i in range(kernel_size[0]):
+        for j in range(kernel_size[1]):
+            top, left = i * dilation[0], j * dilation[1]
+            slices.append((slice(None), slice(None), slice(top, top + stride[0] * (out[0] - 1) + 1, stride[0]),
+                           slice(left, left + stride[1] * (out[1] - 1) + 1, stride[1])))
+    return full, slices, out
+
+
+# --- convolution and pooling ------------------------------------------------------------------------------
+
+
+@_kernel("conv2d")
+def op_conv2d(x, w, *, stride, padding, dilation, groups):
+    n, c, h, width = x.shape
+    o, _, kh, kw = w.shape
+    ph, pw = padding
+    out_h = (h + 2 * ph - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    out_w = (width + 2 * pw - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    xt = np.zeros((c, h + 2 * ph, width + 2 * pw, n), x.dtype)  # batch last, as Ember's kernel
+    xt[:, ph:ph + h, pw:pw + width] = x.transpose(1, 2, 3, 0)
+    sc, sh, sw, sn = xt.strides
+    view = np.lib.stride_tricks.as_strided(
+        xt, (c, kh, kw, out_h, out_w, n),
+        (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn))
+    cols = view.reshape(c * kh * kw, out_h * out_w * n)
+    y = np.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
+    return np.ascontiguousarray(y.reshape(o, out_h, out_w, n).transpose(3, 0, 1, 2))
+
+
+@_kernel("conv_transpose2d")
+def op_conv_transpose2d(x, w, *, stride, padding, dilation, groups, output_padding):
+    n, c_in, in_h, in_w = x.shape
+    _, c_out_group, kh, kw = w.shape
+    out_h = (in_h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    out_w = (in_w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    xt = x.transpose(1, 2, 3, 0).reshape(groups, c_in // groups, -1)
+    cols = np.matmul(w.reshape(groups, c_in // groups, -1).transpose(0, 2, 1), xt)
+    c = c_out_group * groups
+    cols = cols.reshape(c, kh, kw, in_h, in_w, n)
+    ph, pw = padding
+    full = np.zeros((c, out_h + 2 * ph, out_w + 2 * pw, n), cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dilation[0], j * dilation[1]
+            full[:, top:top + stride[0] * (in_h - 1) + 1:stride[0],
+                 left:left + stride[1] * (in_w - 1) + 1:stride[1]] += cols[:, i, j]
+    return np.ascontiguousarray(full[:, ph:ph + out_h, pw:pw + out_w].transpose(3, 0, 1, 2))
+
+
+@_kernel("max_pool2d", "pool_out_size", "padded_windows")
+def op_max_pool2d(x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    full, slices, _ = padded_windows(x, kernel_size, stride, padding, dilation, ceil_mode, lowest)
+    out = full[slices[0]].copy()
+    for index in slices[1:]:
+        np.maximum(out, full[index], out=out)
+    return out
+
+
+@_kernel("avg_pool2d", "pool_out_size", "padded_windows")
+def op_avg_pool2d(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    full, slices, out_size = padded_windows(x, kernel_size, stride, padding, (1, 1), ceil_mode, 0)
+    counts = []
+    for a in (0, 1):
+        start = np.arange(out_size[a]) * stride[a] - padding[a]
+        end = np.minimum(start + kernel_size[a], x.shape[2 + a] + padding[a])
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, x.shape[2 + a])
+        counts.append(end - start)
+    out = full[slices[0]].copy()
+    for index in slices[1:]:
+        np.add(out, full[index], out=out)
+    out /= np.outer(counts[0], counts[1]).astype(x.dtype)
+    return out
+
+
+# --- matrix products and indexing --------------------------------------------------------------------------
+
+
+@_kernel("matmul")
+def op_matmul(a, b):
+    return np.matmul(a, b)
+
+
+@_kernel("linear")
+def op_linear(x, weight, bias=None):
+    y = np.matmul(x, weight.T)
+    return y if bias is None else y + bias
+
+
+@_kernel("embedding")
+def op_embedding(weight, ids, *, sparse):
+    return np.take(weight, ids, axis=0)
+
+
+@_kernel("take")
+def op_take(x, indices, *, axis):
+    return np.take(x, indices, axis=axis)
+
+
+@_kernel("getitem")
+def op_getitem(x, *, index):
+    return x[index]
+
+
+# --- shape -------------------------------------------------------------------------------------------------
+
+
+@_kernel("reshape")
+def op_reshape(x, *, shape):
+    return x.reshape(tuple(-1 if d is None else d for d in shape))
+
+
+@_kernel("transpose")
+def op_transpose(x, *, axes):
+    return x.transpose(axes)
+
+
+@_kernel("broadcast_to")
+def op_broadcast_to(x, *, shape):
+    return np.broadcast_to(x, shape)
+
+
+@_kernel("concat")
+def op_concat(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+@_kernel("pad")
+def op_pad(x, *, pad_width, value):
+    return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+
+@_kernel("copy")
+def op_copy(x):
+    return x.copy()
+
+
+@_kernel("cast")
+def op_cast(x, *, dtype):
+    return x.astype(dtype)
+
+
+# --- elementwise -------------------------------------------------------------------------------------------
+
+
+_expression("neg", "x", "np.negative(x)")
+_expression("exp", "x", "np.exp(x)")
+_expression("log", "x", "np.log(x)")
+_expression("log1p", "x", "np.log1p(x)")
+_expression("sqrt", "x", "np.sqrt(x)")
+_expression("abs", "x", "np.abs(x)")
+_expression("tanh", "x", "np.tanh(x)")
+_expression("sin", "x", "np.sin(x)")
+_expression("cos", "x", "np.cos(x)")
+_expression("relu", "x", "np.maximum(x, x.dtype.type(0))")
+
+
+@_kernel("sigmoid")
+def op_sigmoid(x):
+    half = x.dtype.type(0.5)
+    return half * np.tanh(half * x) + half
+
+
+@_kernel("erf")
+def op_erf(x):
+    work = x.astype(np.float32) if x.dtype.itemsize < 4 else x
+    if work.dtype.itemsize >= 8:
+        import math
+
+        return np.vectorize(math.erf, otypes=[np.float64])(work)
+    a = np.abs(work)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.copysign(1.0 - poly * np.exp(-a * a), work).astype(x.dtype)
+
+
+@_kernel("softplus")
+def op_softplus(x, *, beta, threshold):
+    z = x * x.dtype.type(beta)
+    soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / x.dtype.type(beta)
+    return np.where(z > threshold, x, soft)
+
+
+@_kernel("clip")
+def op_clip(x, *, min, max):
+    return np.clip(x, min, max)
+
+
+_expression("add", "a, b", "a + b")
+_expression("sub", "a, b", "a - b")
+_expression("mul", "a, b", "a * b")
+_expression("div", "a, b", "np.true_divide(a, b)")
+_expression("pow", "a, b", "np.power(a, b)")
+_expression("maximum", "a, b", "np.maximum(a, b)")
+_expression("minimum", "a, b", "np.minimum(a, b)")
+_expression("eq", "a, b", "a == b")
+_expression("ne", "a, b", "a != b")
+_expression("lt", "a, b", "a < b")
+_expression("le", "a, b", "a <= b")
+_expression("gt", "a, b", "a > b")
+_expression("ge", "a, b", "a >= b")
+
+
+@_kernel("where")
+def op_where(cond, a, b):
+    return np.where(cond, a, b)
+
+
+# --- reductions and softmax ---------------------------------------------------------------------------------
+
+
+@_kernel("sum")
+def op_sum(x, *, axis, keepdims):
+    if x.dtype.kind not in "f":
+        return x.sum(axis=axis, keepdims=keepdims).astype(np.int64)
+    return x.sum(axis=axis, keepdims=keepdims)
+
+
+@_kernel("max")
+def op_max(x, *, axis, keepdims):
+    return x.max(axis=axis, keepdims=keepdims)
+
+
+@_kernel("min")
+def op_min(x, *, axis, keepdims):
+    return x.min(axis=axis, keepdims=keepdims)
+
+
+@_kernel("argmax")
+def op_argmax(x, *, axis, keepdims):
+    return np.argmax(x, axis=axis, keepdims=keepdims).astype(np.int64)
+
+
+@_kernel("reciprocal_count")
+def op_reciprocal_count(x, *, axes, ddof, dtype):
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return np.asarray(1.0 / (n - ddof), dtype)
+
+
+@_kernel("softmax")
+def op_softmax(x, *, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@_kernel("log_softmax")
+def op_log_softmax(x, *, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+# --- the rest of the op table -------------------------------------------------------------------------------
+
+_expression("sign", "x", "np.sign(x)")
+_expression("invert", "x", "~x")
+_expression("bitwise_and", "a, b", "a & b")
+_expression("bitwise_or", "a, b", "a | b")
+_expression("bitwise_xor", "a, b", "a ^ b")
+_expression("floor_divide", "a, b", "np.floor_divide(a, b)")
+_expression("remainder", "a, b", "np.remainder(a, b)")
+_expression("tile", "x, *, reps", "np.tile(x, reps)")
+_expression("repeat", "x, *, repeats, axis", "np.repeat(x, repeats, axis=axis)")
+_expression("any", "x, *, axis, keepdims", "x.any(axis=axis, keepdims=keepdims)")
+_expression("all", "x, *, axis, keepdims", "x.all(axis=axis, keepdims=keepdims)")
+_expression("argmin", "x, *, axis, keepdims", "np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int64)")
+_expression("gather", "x, index, *, axis", "np.take_along_axis(x, index, axis=axis)")
+_expression("one_hot", "indices, *, num_classes", "(indices[..., None] == np.arange(num_classes)).astype(np.int64)")
+
+
+@_kernel("prod")
+def op_prod(x, *, axis, keepdims):
+    dtype = x.dtype if x.dtype.kind == "f" else np.int64
+    return x.prod(axis=axis, keepdims=keepdims).astype(dtype)
+
+
+@_kernel("scatter_add")
+def op_scatter_add(x, index, src, *, axis):
+    out = x.copy()
+    axis = axis % x.ndim
+    grids = np.indices(index.shape, sparse=True)
+    where = tuple(index if a == axis else grids[a] for a in range(x.ndim))
+    np.add.at(out, where, src[tuple(slice(0, n) for n in index.shape)])
+    return out
+
+
+@_kernel("index_add")
+def op_index_add(x, indices, src, *, axis):
+    out = x.copy()
+    np.add.at(out, (slice(None),) * (axis % x.ndim) + (indices,), src)
+    return out

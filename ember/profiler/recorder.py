@@ -1,0 +1,138 @@
+"""Recording: while a ``profile`` is active, every eager op call and every node of a compiled graph
+(``ember.jit``, a ``compat.tf.Session`` run) is timed, and its FLOPs and bytes are read from the op record's
+``cost``.
+
+Eager ops are caught through the builder ``ember.autograd.apply`` already checks for graph building, compiled
+functions through ``ember.jit.profile_hook``: with no profile active both are None, so profiling off costs
+nothing beyond checks the code makes anyway. A compiled function under the profiler runs its optimized graph
+node by node (each node's forward, fused groups included) instead of the generated code.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import tracemalloc
+from typing import NamedTuple
+
+import numpy as np
+
+from ember import autograd
+from ember.ops.registry import Spec
+
+_active: list = []  # the profiles recording now, innermost last
+
+
+class Event(NamedTuple):
+    """One op call: its name, start and end (ns, perf_counter), FLOPs, bytes moved, output bytes, the input
+    shapes (when recorded) and where it ran (``eager`` or ``compiled``)."""
+
+    name: str
+    start: int
+    end: int
+    flops: int
+    bytes: int
+    out_bytes: int
+    shapes: tuple
+    kind: str
+
+
+def _spec(array) -> Spec:
+    return Spec(tuple(np.shape(array)), getattr(array, "dtype", np.dtype(type(array))))
+
+
+def op_cost(op, inputs: list, attrs: dict, out) -> tuple:
+    """(flops, bytes) of one call from the op record's ``cost`` (0, 0 where it cannot tell)."""
+    try:
+        cost = op.cost(_spec(out), *[_spec(a) for a in inputs], **(attrs or {}))
+        return int(cost.flops or 0), int(cost.bytes or 0)
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+        return 0, 0
+
+
+def _out_bytes(out) -> int:
+    return int(getattr(out, "nbytes", 0) or 0)
+
+
+def _record(op_name: str, op, arrays: list, attrs, out, start: int, end: int, kind: str) -> None:
+    flops, moved = op_cost(op, arrays, attrs, out)
+    for prof in _active:
+        shapes = tuple(tuple(np.shape(a)) for a in arrays) if prof.record_shapes else ()
+        prof.events.append(Event(op_name, start, end, flops, moved, _out_bytes(out), shapes, kind))
+
+
+class _EagerRecorder:
+    """Installed as ``apply``'s builder while profiling: each op runs eagerly, timed and costed."""
+
+    @staticmethod
+    def build(op, inputs: tuple, attrs):
+        start = time.perf_counter_ns()
+        out = autograd.run_eager(op, inputs, attrs)
+        end = time.perf_counter_ns()
+        _record(op.name, op, [t.data for t in inputs], attrs, out.data, start, end, "eager")
+        return out
+
+    @staticmethod
+    def drop_grads(params) -> None:
+        for p in params:
+            p.grad = None
+
+
+_RECORDER = _EagerRecorder()
+
+
+def _node_name(node) -> str:
+    body = node.attrs.get("body") if node.attrs else None
+    if body is not None and hasattr(body, "steps"):
+        return "fused(" + ",".join(op.name for op, _, _ in body.steps) + ")"
+    return node.op.name
+
+
+def _profiled_graph(graph, bound, layout, arrays) -> tuple:
+    """A compiled graph's work, node by node through the ops' forwards, each timed and costed. ``bound``
+    (input id -> array: a Session's variables) and ``layout`` (returned items) are compile_graph's."""
+    given = iter(arrays)
+    bound = bound or {}
+    env = {v.id: bound[v.id] if v.id in bound else next(given) for v in graph.inputs}
+    for node in graph.nodes:
+        inputs = [env[v.id] for v in node.inputs]
+        start = time.perf_counter_ns()
+        out = node.op.forward(np, *inputs, **node.attrs)
+        end = time.perf_counter_ns()
+        if node.outputs:
+            env[node.outputs[0].id] = np.asarray(out)
+        if node.op.name != "const":
+            _record(_node_name(node), node.op, inputs, node.attrs, out, start, end, "compiled")
+    results = [env[v.id] for v in graph.outputs]
+    if layout is not None:
+        results = [None if k is None else results[k] for k in layout]
+    return tuple(results)
+
+
+def start(prof) -> None:
+    """Make ``prof`` record (called by ``profile.__enter__``)."""
+    _active.append(prof)
+    if len(_active) == 1:
+        if autograd._mode.builder is None:
+            autograd.set_graph_builder(_RECORDER)
+        sys.modules["ember.jit"].profile_hook = _profiled_graph
+    if prof.profile_memory and not tracemalloc.is_tracing():
+        tracemalloc.start()
+        prof._owns_tracing = True
+    if tracemalloc.is_tracing():
+        tracemalloc.reset_peak()
+        prof._memory_base = tracemalloc.get_traced_memory()[0]
+
+
+def stop(prof) -> None:
+    """Stop ``prof`` recording (called by ``profile.__exit__``)."""
+    if tracemalloc.is_tracing() and prof.profile_memory:
+        current, peak = tracemalloc.get_traced_memory()
+        prof.peak_memory = max(peak - prof._memory_base, 0)
+        if prof._owns_tracing:
+            tracemalloc.stop()
+    _active.remove(prof)
+    if not _active:
+        if autograd._mode.builder is _RECORDER:
+            autograd.set_graph_builder(None)
+        sys.modules["ember.jit"].profile_hook = None

@@ -1,0 +1,68 @@
+"""Post-training int8 quantization of an inference graph: Linear and Conv weights per output channel,
+their input activations per tensor from calibration batches (the largest magnitude seen)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.graph.ir import CONST, Graph, infer
+from ember.ops.registry import Spec
+from ember.quantize.ops import FLOAT_OPS
+
+__all__ = ["calibrate", "quantize_int8"]
+
+
+def calibrate(graph: Graph, batches) -> dict:
+    """{node index: largest |input| seen} for each Linear/Conv node, running ``graph`` on ``batches`` (each a
+    tuple of arrays, one per graph input, or one array)."""
+    found: dict = {}
+    targets = {i for i, node in enumerate(graph.nodes) if node.op.name in FLOAT_OPS}
+    for batch in batches:
+        arrays = batch if isinstance(batch, (list, tuple)) else (batch,)
+        env = {v.id: np.asarray(a) for v, a in zip(graph.inputs, arrays)}
+        for i, node in enumerate(graph.nodes):
+            inputs = [env[v.id] for v in node.inputs]
+            if i in targets:
+                found[i] = max(found.get(i, 0.0), float(np.max(np.abs(inputs[0]))) if inputs[0].size else 0.0)
+            if node.outputs:
+                env[node.outputs[0].id] = np.asarray(node.op.forward(np, *inputs, **node.attrs))
+    return found
+
+
+def quantize_int8(graph: Graph, batches) -> Graph:
+    """Replace each Linear and Conv node whose weight is a constant by its int8 form (``qlinear`` /
+    ``qconv2d``), with activation scales from ``batches``; returns the rewritten graph (verified)."""
+    ranges = calibrate(graph, batches)
+    nodes = list(graph.nodes)
+    graph.nodes = []
+    for i, node in enumerate(nodes):
+        weight = _constant_from(nodes, node) if node.op.name in FLOAT_OPS else None
+        if weight is None or i not in ranges or weight.dtype.kind != "f":
+            graph.nodes.append(node)
+            continue
+        w = weight.reshape(weight.shape[0], -1)
+        w_scale = (np.abs(w).max(axis=1) / 127.0).astype(weight.dtype)
+        w_scale[w_scale == 0] = 1.0
+        w_q = np.clip(np.rint(weight / w_scale.reshape((-1,) + (1,) * (weight.ndim - 1))), -127, 127)
+        x_scale = ranges[i] / 127.0 if ranges[i] > 0 else 1.0
+        wq_value = graph.add(CONST, (), {"value": w_q.astype(np.int8)}, [Spec(w_q.shape, np.dtype(np.int8))])[0]
+        ws_value = graph.add(CONST, (), {"value": w_scale}, [Spec(w_scale.shape, w_scale.dtype)])[0]
+        qop = FLOAT_OPS[node.op.name]
+        inputs = [node.inputs[0], wq_value, ws_value, *node.inputs[2:]]
+        attrs = {"x_scale": float(x_scale), **node.attrs}
+        spec = infer(qop, [v.spec for v in inputs], attrs)
+        out = graph.add(qop, inputs, attrs, [spec])[0]
+        graph.replace_uses({node.outputs[0].id: out})
+        for later in nodes[i + 1:]:
+            later.inputs = [out if v.id == node.outputs[0].id else v for v in later.inputs]
+    from ember.passes import prune
+
+    return prune(graph).verify()
+
+
+def _constant_from(nodes: list, node) -> np.ndarray | None:
+    weight = node.inputs[1]
+    for other in nodes:
+        if other.outputs and other.outputs[0].id == weight.id:
+            return np.asarray(other.attrs["value"]) if other.op is CONST else None
+    return None

@@ -1,0 +1,220 @@
+"""ONNX export: every op-table row exports (or names the op that has no ONNX form) and onnxruntime agrees
+with Ember; the layer families and example models round-trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from op_cases import CASES
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import ember  # noqa: E402
+from ember import nn  # noqa: E402
+from ember.graph.ir import GraphError  # noqa: E402
+from ember.ops import NO_ONNX, REGISTRY  # noqa: E402
+
+try:
+    from op_cases_conv import CASES as CONV_CASES
+except ImportError:  # pragma: no cover
+    CONV_CASES = []
+
+
+def run_onnx(model, arrays: list) -> list:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {i.name: a for i, a in zip(session.get_inputs(), arrays)})
+
+
+def as_float32(arrays: list) -> list:
+    arrays = [np.asarray(a) for a in arrays]
+    return [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+
+
+def exportable(op) -> bool:
+    return op.onnx_export is not None or op.onnx is not NO_ONNX
+
+
+def test_every_named_op_with_attributes_has_a_rule():
+    # an op whose ONNX node needs attributes or inputs beyond its own must carry an onnx_export rule
+    import inspect
+
+    for op in REGISTRY.values():
+        if op.onnx is NO_ONNX or op.onnx_export is not None:
+            continue
+        params = inspect.signature(op.forward).parameters.values()
+        keyword = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        assert not keyword, f"{op.name}: ONNX {op.onnx} without a rule, but it has attributes {keyword}"
+
+
+@pytest.mark.parametrize("case", CASES + CONV_CASES, ids=lambda c: c.name)
+def test_op_case_exports_and_matches_onnxruntime(case):
+    rng = np.random.default_rng(0)
+    arrays = as_float32(case.inputs(rng))
+    if any(a.dtype.kind not in "biuf" or a.dtype.itemsize < 2 and a.dtype.kind == "f" for a in arrays) or any(
+            a.dtype == ember.bfloat16 for a in arrays):
+        pytest.skip("bfloat16 inputs: onnxruntime's CPU kernels are float32")
+    try:
+        graph = ember.onnx.trace(case.fn, arrays)
+    except (TypeError, ValueError, GraphError) as exc:  # sizes that depend on data (a mask index, ...)
+        if "graph" not in str(exc):
+            raise
+        pytest.skip(f"does not trace into a graph: {exc}")
+    if any(v.dtype == ember.bfloat16 for v in graph.outputs):
+        pytest.skip("bfloat16 results: onnxruntime's CPU kernels are float32")
+    missing = sorted({n.op.name for n in graph.nodes if n.op.name != "const" and not exportable(n.op)})
+    if missing:
+        with pytest.raises(ValueError, match=missing[0] if len(missing) == 1 else "export"):
+            ember.onnx.to_onnx(graph)
+        return
+    try:
+        model = ember.onnx.to_onnx(graph)
+    except ValueError as exc:
+        if "opset 18" not in str(exc):
+            raise
+        model = ember.onnx.to_onnx(graph, opset=18)  # bitwise ops on integers
+    with ember.no_grad():
+        expected = _outputs(case.fn(*[ember.tensor(a) for a in arrays]))
+    got = run_onnx(model, arrays)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+
+def test_op_without_onnx_form_raises_naming_it():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match="to_device"):
+        ember.onnx.export(lambda t: ember.to_device(t, "cpu") * 2, [x])
+
+
+def _float(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+LAYERS = {
+    "conv_bn_pool": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                           nn.MaxPool2d(2, ceil_mode=True), nn.AvgPool2d(2, padding=1),
+                                           nn.AdaptiveAvgPool2d(1), nn.Flatten()), [_float(2, 3, 17, 17)]),
+    "conv_groups_transpose": (lambda: nn.Sequential(nn.Conv2d(4, 4, 3, groups=2, dilation=2),
+                                                    nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1)),
+                              [_float(2, 4, 9, 9)]),
+    "conv1d": (lambda: nn.Sequential(nn.Conv1d(2, 3, 3), nn.MaxPool1d(2), nn.BatchNorm1d(3), nn.AvgPool1d(2)),
+               [_float(2, 2, 17)]),
+    "layer_norm_gelu": (lambda: nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.GELU(), nn.SiLU(), nn.ELU(),
+                                              nn.LeakyReLU(0.1), nn.Softplus(beta=2.0), nn.Hardtanh(),
+                                              nn.LogSoftmax(dim=-1)), [_float(4, 6)]),
+    "rnn": (lambda: nn.RNN(3, 5, num_layers=2), [_float(4, 2, 3)]),
+    "lstm": (lambda: nn.LSTM(3, 5, batch_first=True, bidirectional=True), [_float(2, 4, 3)]),
+    "gru": (lambda: nn.GRU(3, 5), [_float(4, 2, 3)]),
+    "attention": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2),
+                  [_float(2, 5, 8)]),
+    "embedding": (lambda: nn.Embedding(10, 4), [np.array([[1, 2, 3], [4, 5, 9]])]),
+}
+
+
+def _outputs(out) -> list:
+    if isinstance(out, ember.Tensor):
+        return [out.numpy()]
+    return [a for o in out for a in _outputs(o)]
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_family_round_trip(name, tmp_path):
+    ember.manual_seed(0)
+    make, arrays = LAYERS[name]
+    net = make()
+    path = tmp_path / "model.onnx"
+    ember.onnx.export(net, arrays, path)
+    net.eval()
+    with ember.no_grad():
+        expected = _outputs(net(*[ember.tensor(a) for a in arrays]))
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(path)))
+    got = run_onnx(onnx.load(str(path)), arrays)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_batch_axis():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))
+    model = ember.onnx.export(net, [_float(3, 1, 8, 8)], dynamic_axes={"input0": {0: "batch"},
+                                                                       "output0": {0: "batch"}})
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    x = _float(7, 1, 8, 8, seed=1)
+    with ember.no_grad():
+        expected = net(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(run_onnx(model, [x])[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_graph_and_session_export():
+    from ember.compat import tf
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, (None, 3), name="x")
+    w = tf.Variable(np.arange(6, dtype=np.float32).reshape(3, 2), name="w")
+    y = tf.nn.relu(tf.matmul(x, w) - 4.0)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = _float(5, 3)
+        model = ember.onnx.export(sess, {x: feed}, fetches=[y])
+        np.testing.assert_allclose(run_onnx(model, [feed])[0], sess.run(y, {x: feed}), rtol=1e-5, atol=1e-5)
+    assert [i.name for i in model.graph.input] == ["x"]
+
+
+def test_training_mode_dropout_is_refused_only_when_random():
+    net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    net.train()
+    ember.onnx.export(net, [_float(2, 3)])  # exported in eval mode ...
+    assert net.training  # ... and the module's mode is restored
+
+
+def _example_models() -> dict:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    try:
+        from mlp_digits import MLP
+        from rnn_sequence import SequenceClassifier
+    finally:
+        sys.path.pop(0)
+    from ember.model import Net
+
+    cnn = Net([  # examples/cnn_digits.py
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.25), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
+    ])
+    autoencoder = Net([nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.ReLU(),  # examples/autoencoder.py
+                       nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64), nn.Sigmoid()])
+    logistic = Net([nn.Linear(64, 1), nn.Flatten(0)])  # examples/logistic_regression.py
+    w, b = ember.tensor(3.0), ember.tensor(0.5)  # examples/linear_regression.py
+    return {
+        "cnn_digits": (cnn, _float(4, 1, 8, 8)),
+        "mlp_digits": (MLP(), _float(4, 64)),
+        "rnn_sequence": (SequenceClassifier(), _float(4, 9, 1)),
+        "autoencoder": (autoencoder, _float(4, 64)),
+        "logistic_regression": (logistic, _float(4, 64)),
+        "linear_regression": (lambda x: w * x + b, _float(16)),
+    }
+
+
+@pytest.mark.parametrize("name", ["cnn_digits", "mlp_digits", "rnn_sequence", "autoencoder", "logistic_regression",
+                                  "linear_regression"])
+def test_example_model_round_trip(name):
+    ember.manual_seed(0)
+    net, x = _example_models()[name]
+    if isinstance(net, nn.Module):
+        for m in net.modules():  # non-trivial running statistics
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.data[...] = _float(m.num_features, seed=2)
+                m.running_var.data[...] = 1.0 + np.abs(_float(m.num_features, seed=3))
+        net.eval()
+    model = ember.onnx.export(net, [x])
+    with ember.no_grad():
+        expected = net(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(run_onnx(model, [x])[0], expected, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,149 @@
+"""The profiler: per-op FLOPs against a hand count, the Chrome trace, compiled steps, the summary, the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+from ember import autograd, nn
+
+
+def _conv_net():
+    ember.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 16, 3, stride=2), nn.Flatten(), nn.Linear(16 * 1 * 1 * 1, 10))
+
+
+def test_conv_net_flops_match_a_hand_count():
+    net = _conv_net()
+    x = ember.randn(2, 3, 8, 8)
+    with ember.no_grad(), ember.profiler.profile() as prof:
+        net(x)
+    flops = {s.name: s.flops for s in prof.key_averages()}
+    # fvcore/thop-style count: a multiply-add is 2 FLOPs; conv output elements x (C_in/groups x kH x kW)
+    conv1 = 2 * (2 * 8 * 8 * 8) * (3 * 3 * 3)  # (N, 8, 8, 8) outputs
+    conv2 = 2 * (2 * 16 * 1 * 1) * (8 * 3 * 3)  # 4x4 input, kernel 3, stride 2 -> 1x1
+    linear = 2 * (2 * 10) * 16
+    assert flops["conv2d"] == conv1 + conv2
+    assert flops["linear"] == linear
+    assert flops["relu"] == 2 * 8 * 8 * 8  # one per element
+    calls = {s.name: s.calls for s in prof.key_averages()}
+    assert calls["conv2d"] == 2 and calls["linear"] == 1 and calls["max_pool2d"] == 1
+
+
+def test_chrome_trace_is_json_with_one_event_per_op(tmp_path):
+    x, w = ember.randn(4, 3), ember.randn(3, 5)
+    with ember.profiler.profile(record_shapes=True) as prof:
+        ember.relu(x @ w).sum()
+    path = tmp_path / "trace.json"
+    prof.export_chrome_trace(path)
+    trace = json.loads(path.read_text())
+    names = [e["name"] for e in trace["traceEvents"]]
+    assert names == ["matmul", "relu", "sum"]
+    matmul = trace["traceEvents"][0]
+    assert matmul["ph"] == "X" and matmul["dur"] >= 0 and matmul["args"]["flops"] == 2 * 4 * 5 * 3
+    assert matmul["args"]["input shapes"] == [[4, 3], [3, 5]]
+    table = prof.table(sort_by="flops")
+    assert table.splitlines()[3].startswith("matmul") and "Self CPU time total" in table
+
+
+def test_backward_and_compiled_steps_are_recorded():
+    net = _conv_net()
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+    x = ember.randn(2, 3, 8, 8)
+
+    @ember.jit
+    def step(xb):
+        optimizer.zero_grad()
+        loss = net(xb).sum()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step(x)  # traced outside the profile
+    before = [p.data.copy() for p in net.parameters()]
+    with ember.profiler.profile() as prof:
+        loss = step(x)
+        eager = net(x).sum()
+        eager.backward()
+    kinds = {(e.name, e.kind) for e in prof.events}
+    assert ("conv2d", "compiled") in kinds and ("conv2d_weight_grad", "compiled") in kinds
+    assert ("conv2d", "eager") in kinds and ("conv2d_weight_grad", "eager") in kinds
+    assert any(e.name == "update" for e in prof.events)
+    assert np.isfinite(loss.item())
+    assert any(not np.array_equal(b, p.data) for b, p in zip(before, net.parameters()))  # the step ran
+    assert autograd._builder is None and sys.modules["ember.jit"].profile_hook is None
+
+
+def test_compiled_results_under_the_profiler_equal_the_generated_code():
+    fn = ember.jit(lambda a, b: ember.tanh(a @ b + 1.0).sum(axis=1))
+    a, b = ember.randn(5, 4), ember.randn(4, 3)
+    expected = fn(a, b).numpy()
+    with ember.profiler.profile() as prof:
+        got = fn(a, b).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert {e.kind for e in prof.events} == {"compiled"}
+
+
+def test_tracing_inside_a_profile_keeps_recording():
+    fn = ember.jit(lambda a: ember.exp(a) * 2.0)
+    with ember.profiler.profile() as prof:
+        fn(ember.randn(3))  # traces: graph building starts and ends inside the profile
+        ember.sin(ember.randn(3))
+    assert "sin" in [e.name for e in prof.events]
+
+
+def test_summary_counts_parameters_and_shapes():
+    net = _conv_net()
+    lines = []
+    text = ember.profiler.summary(net, (2, 3, 8, 8), print_fn=lines.append)
+    total = sum(p.data.size for p in net.parameters())
+    assert f"Total params: {total:,}" in text and lines == [text]
+    assert "[2, 8, 8, 8]" in text and "[2, 10]" in text
+    row = next(line for line in text.splitlines() if "(Linear)" in line)
+    assert f"{16 * 10 + 10:,}" in row
+    assert net.training  # the mode is restored
+
+
+def test_table_rejects_an_unknown_sort_key():
+    with ember.profiler.profile() as prof:
+        ember.randn(2) + 1.0
+    with pytest.raises(ValueError, match="sort_by"):
+        prof.table(sort_by="speed")
+
+
+def test_cli_profiles_a_script(tmp_path, capsys):
+    from ember.cli import main
+
+    script = tmp_path / "work.py"
+    script.write_text("import ember\nx = ember.randn(8, 8)\nprint((x @ x).relu().sum().item() >= 0)\n")
+    trace = tmp_path / "trace.json"
+    assert main(["profile", "--trace", str(trace), str(script)]) == 0
+    err = capsys.readouterr().err
+    assert "matmul" in err and "Self CPU time total" in err
+    assert [e["name"] for e in json.loads(trace.read_text())["traceEvents"]] == ["matmul", "relu", "sum"]
+
+
+def test_session_runs_are_recorded_and_still_update_variables():
+    from ember.compat import tf
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, (None, 3))
+    w = tf.Variable(np.ones((3, 2), np.float32))
+    loss = tf.reduce_sum(tf.matmul(x, w) ** 2)
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+    feed = {x: np.ones((4, 3), np.float32)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        expected = sess.run(loss, feed)
+        with ember.profiler.profile() as prof:
+            got = sess.run(loss, feed)
+            sess.run([train, loss], feed)
+        after = sess.run(loss, feed)
+    assert got == pytest.approx(expected) and after < expected  # the profiled training step updated w
+    names = [e.name for e in prof.events]
+    assert "matmul" in names and "update" in names and {e.kind for e in prof.events} == {"compiled"}

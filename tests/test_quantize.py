@@ -1,0 +1,86 @@
+"""int8 post-training quantization: the digits CNN keeps its accuracy, the int8 primitives accumulate exactly
+as int32 does, and the quantized graph exports to ONNX in QDQ form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.quantize import QCONV2D, QLINEAR, quantize_array
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    pytest.importorskip("sklearn")
+    from ember.data.datasets import load_digits, train_test_split
+    from ember.model import Model, Net
+
+    ember.manual_seed(0)
+    x, y = load_digits(images=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=0, stratify=True)
+    net = Net([  # examples/cnn_digits.py
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.25), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
+    ])
+    model = Model(net, nn.CrossEntropyLoss(), ember.optim.Adam(net.parameters(), lr=3e-3), compile=True)
+    model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)
+    net.eval()
+    return net, x_train, x_test, y_test
+
+
+def test_digits_cnn_loses_at_most_one_point(digits_cnn):
+    net, x_train, x_test, y_test = digits_cnn
+    with ember.no_grad():
+        float_accuracy = (net(ember.tensor(x_test)).numpy().argmax(1) == y_test).mean()
+    qnet = ember.quantize.quantize_model(net, [x_train[i:i + 128] for i in range(0, 512, 128)])
+    ops = [node.op.name for node in qnet.graph.nodes]
+    assert ops.count("qconv2d") == 2 and ops.count("qlinear") == 2
+    assert "conv2d" not in ops and "linear" not in ops
+    int8_accuracy = (qnet(x_test).argmax(1) == y_test).mean()
+    assert float_accuracy > 0.8
+    assert int8_accuracy >= float_accuracy - 0.01
+
+
+def test_quantized_graph_exports_as_qdq(digits_cnn):
+    ort = pytest.importorskip("onnxruntime")
+    net, x_train, x_test, _ = digits_cnn
+    qnet = ember.quantize.quantize_model(net, [x_train[:256]])
+    model = ember.onnx.to_onnx(qnet.graph, dynamic_axes={"input0": {0: "batch"}})
+    types = {node.op_type for node in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= types
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input0": x_test})[0]
+    expected = qnet(x_test)
+    assert (got.argmax(1) == expected.argmax(1)).mean() > 0.99  # rounding ties may flip a rare activation
+    np.testing.assert_allclose(np.median(np.abs(got - expected)), 0, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [16, 2000])  # float32-exact accumulation, and the int32 path beyond it
+def test_qlinear_accumulates_like_int32(k):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, k)).astype(np.float32)
+    w_q = rng.integers(-127, 128, (3, k)).astype(np.int8)
+    w_scale = np.array([0.01, 0.02, 0.03], np.float32)
+    x_scale = float(np.abs(x).max() / 127)
+    y = QLINEAR.forward(np, x, w_q, w_scale, x_scale=x_scale)
+    acc = quantize_array(np, x, x_scale).astype(np.int64) @ w_q.astype(np.int64).T  # exact integer reference
+    np.testing.assert_allclose(y, (acc * (w_scale * np.float32(x_scale))).astype(np.float32), rtol=1e-6)
+
+
+def test_qconv2d_matches_integer_reference():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    w_q = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    w_scale = np.full(4, 0.05, np.float32)
+    y = QCONV2D.forward(np, x, w_q, w_scale, x_scale=0.02, stride=(1, 1), padding=(1, 1), dilation=(1, 1),
+                        groups=1)
+    xq = quantize_array(np, x, 0.02).astype(np.int64)
+    padded = np.pad(xq, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ref = np.zeros((2, 4, 5, 5), np.int64)
+    for i in range(5):
+        for j in range(5):
+            ref[:, :, i, j] = np.einsum("nchw,ochw->no", padded[:, :, i:i + 3, j:j + 3], w_q.astype(np.int64))
+    np.testing.assert_allclose(y, (ref * np.float32(0.05 * 0.02)).astype(np.float32), rtol=1e-6)
