@@ -77,6 +77,16 @@ class HashTable:
     def __len__(self) -> int:
         return len(self.index)
 
+    def __getstate__(self) -> dict:
+        with self.lock:  # copies and pickles see one moment; the lock itself is not copied
+            state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # --- rows --------------------------------------------------------------------------------------------
     def _allocate(self, keys: np.ndarray) -> np.ndarray:
         """Rows for new ``keys`` (unique, absent), filled from the initializer, fresh slots and metadata."""
