@@ -8,6 +8,7 @@ their rows, admission and eviction policies, and full and incremental checkpoint
 """
 
 from ember.embedding.admission import CountingBloomFilter, CountThreshold, Probability
+from ember.embedding.checkpoint import load_checkpoint, save_checkpoint
 from ember.embedding.eviction import L2Norm, StepTTL
 from ember.embedding.hashing import hash_strings
 from ember.embedding.initializers import Constant, Normal, TruncatedNormal, Uniform
@@ -18,4 +19,5 @@ from ember.embedding.table import HashTable
 __all__ = [
     "Constant", "CountThreshold", "CountingBloomFilter", "HashEmbedding", "HashEmbeddingBag", "HashTable",
     "HashTableParameter", "L2Norm", "Normal", "Probability", "StepTTL", "TruncatedNormal", "Uniform", "hash_strings",
+    "load_checkpoint", "save_checkpoint",
 ]

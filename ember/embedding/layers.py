@@ -96,14 +96,15 @@ class HashEmbedding(Module):
             destination[prefix + key] = value
         return destination
 
-    def delta_state_dict(self) -> dict:
-        """The rows changed (and keys evicted) since the last ``mark_saved()``; ``load_state_dict`` of it
-        on top of the state saved then gives this table's state."""
-        return self.table.delta_state_dict()
+    def delta_state_dict(self, since: int | None = None) -> dict:
+        """The rows changed (and keys evicted) after snapshot ``since`` (default: the last one given to
+        ``mark_saved``); ``load_state_dict`` of it on top of that snapshot gives this table's state."""
+        return self.table.delta_state_dict(since)
 
-    def mark_saved(self) -> None:
-        """Record a save: the next ``delta_state_dict()`` holds what changes after this point."""
-        self.table.mark_saved()
+    def mark_saved(self, generation: int) -> None:
+        """Record that the snapshot numbered ``generation`` (its ``"generation"`` entry) is stored: the
+        next ``delta_state_dict()`` holds what changed after it."""
+        self.table.mark_saved(generation)
 
     def load_state_dict(self, state_dict: dict, strict: bool = True):
         """Restore a ``state_dict()`` (replacing the table) or apply a ``delta_state_dict()`` on top."""

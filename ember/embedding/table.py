@@ -7,8 +7,8 @@ thread looks ids up sees keys, values, slots and metadata of one moment (DeepRec
 moments and restored NaNs, its issue 1023).
 
 Metadata per row: ``freq`` (training lookups), ``last_step`` (the table's step at the last training
-lookup or update) and ``version`` (the save generation in which the row last changed; rows of the
-current generation are what an incremental checkpoint holds).
+lookup or update) and ``version`` (the generation in which the row last changed). Each snapshot closes a
+generation, so an incremental checkpoint is the rows whose version is newer than its base snapshot's.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ class HashTable:
         self.top = 0  # rows [0, top) have been handed out at least once
         self.free = np.zeros(0, np.int64)  # rows given back by eviction, reused first
         self.step = 0  # optimizer updates applied
-        self.generation = 0  # save generation: bumped by mark_saved()
-        self.deleted: list[np.ndarray] = []  # keys evicted in this generation
+        self.generation = 1  # changes are stamped with it; each snapshot closes one generation
+        self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
+        self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
         self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
 
     def __len__(self) -> int:
@@ -106,6 +107,8 @@ class HashTable:
             pool.reset(plan)
         for pool in self.meta.values():
             pool.reset(plan)
+        if self.meta:
+            self.meta["version"].write(plan, self.generation)
         self.index.add(keys, rows)
         return rows
 
@@ -245,12 +248,13 @@ class HashTable:
 
     def remove_rows(self, rows: np.ndarray) -> None:
         """Delete the keys of ``rows``; the rows are reused by later keys."""
+        rows = np.unique(rows)
         if not rows.size:
             return
         keys = self.index.key_of_row[rows]
         self.index.remove(keys)
         self.free = np.concatenate([self.free, rows])
-        self.deleted.append(keys)
+        self.deleted.append((self.generation, keys))
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def _rows_state(self, rows: np.ndarray) -> dict:
@@ -265,37 +269,44 @@ class HashTable:
 
     def _scalars(self) -> dict:
         state = {"dim": self.dim, "dtype": self.dtype.name, "seed": self.seed, "step": self.step,
-                 "generation": self.generation}
+                 "generation": self.generation}  # the number of this snapshot
         if self.admission is not None:
             state["admission"] = self.admission.state_dict()
         return state
 
-    def state_dict(self) -> dict:
-        """Keys, values, slots, metadata and counters, copied under the lock (one consistent snapshot)."""
+    def _snapshot(self, since: int | None) -> dict:
         with self.lock:
-            state = self._scalars()
-            state.update(self._rows_state(self.live_rows()))
-            return state
-
-    def delta_state_dict(self) -> dict:
-        """What changed since the last ``mark_saved()``: rows changed in this generation, the keys evicted,
-        and the counters. ``load_state_dict`` of it on top of that save gives this table."""
-        with self.lock:
-            if not self.meta:
-                raise RuntimeError("HashEmbedding: incremental checkpoints need the row metadata (metadata=True)")
             rows = self.live_rows()
-            rows = rows[self.meta["version"].read(self.layout.plan(rows)) == self.generation]
             state = self._scalars()
+            if since is not None:
+                if not self.meta:
+                    raise RuntimeError("HashEmbedding: incremental checkpoints need the row metadata (metadata=True)")
+                rows = rows[self.meta["version"].read(self.layout.plan(rows)) > since]
+                state["delta"] = True
+                state["base"] = int(since)
+                gone = [keys for stamp, keys in self.deleted if stamp > since]
+                state["deleted"] = np.concatenate(gone) if gone else np.zeros(0, np.int64)
             state.update(self._rows_state(rows))
-            state["delta"] = True
-            state["deleted"] = np.concatenate(self.deleted) if self.deleted else np.zeros(0, np.int64)
+            self.generation += 1  # later changes belong to the next snapshot
             return state
 
-    def mark_saved(self) -> None:
-        """Start a new save generation: later changes go into the next ``delta_state_dict``."""
+    def state_dict(self) -> dict:
+        """Keys, values, slots, metadata and counters, copied under the lock (one consistent snapshot).
+
+        ``"generation"`` numbers the snapshot; rows changed after it are stamped with later numbers.
+        """
+        return self._snapshot(None)
+
+    def delta_state_dict(self, since: int | None = None) -> dict:
+        """Rows changed, and keys evicted, after the snapshot numbered ``since`` (default: the last one
+        passed to ``mark_saved``), with the counters. Loading it on top of that snapshot gives this table."""
+        return self._snapshot(self.saved_generation if since is None else int(since))
+
+    def mark_saved(self, generation: int) -> None:
+        """Record that the snapshot numbered ``generation`` is safely stored: the base of the next delta."""
         with self.lock:
-            self.generation += 1
-            self.deleted = []
+            self.saved_generation = int(generation)
+            self.deleted = [(stamp, keys) for stamp, keys in self.deleted if stamp > generation]
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
@@ -308,13 +319,14 @@ class HashTable:
             if values.shape != (keys.size, self.dim):
                 raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
                                  f"{keys.size} keys of dim {self.dim}")
-            delta = bool(state.get("delta", False))
-            if not delta:
+            if not state.get("delta", False):
                 self._clear()
             else:
+                if int(state["base"]) != self.saved_generation:
+                    raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
+                                     f"{state['base']}, but the table holds snapshot {self.saved_generation}")
                 gone = self.index.find(np.asarray(state["deleted"], np.int64))
                 self.remove_rows(gone[gone >= 0])
-                self.deleted = []
             for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:
                 fill = np.asarray(state[f"slot_fill.{name}"])
                 if name not in self.slots:
@@ -335,7 +347,9 @@ class HashTable:
                     pool.write(plan, np.asarray(state[f"meta.{name}"]))
             self.seed = int(state["seed"])
             self.step = int(state["step"])
-            self.generation = int(state["generation"])
+            self.saved_generation = int(state["generation"])
+            self.generation = self.saved_generation + 1
+            self.deleted = []
             if self.admission is not None and "admission" in state:
                 self.admission.load_state_dict(state["admission"])
 
