@@ -6,7 +6,7 @@ import numpy as np
 
 from ember import ops
 from ember.embedding.hashing import as_keys
-from ember.embedding.lookup import HashTableParameter, lookup_rows
+from ember.embedding.lookup import HashTableParameter, lookup
 from ember.embedding.table import HashTable
 from ember.nn.module import Module
 from ember.tensor import Tensor
@@ -79,7 +79,8 @@ class HashEmbedding(Module):
         return self.table.lookup(as_keys(ids), train=self.training)
 
     def forward(self, ids) -> Tensor:
-        return lookup_rows(self.weight, self.rows(ids))
+        _refuse_graph(type(self).__name__, ids)
+        return lookup(self.weight, as_keys(ids), self.training)
 
     def evict(self) -> int:
         """Run the eviction policies and capacity cap now; returns the number of rows removed."""
@@ -165,7 +166,7 @@ class HashEmbeddingBag(HashEmbedding):
             bag_ids = np.repeat(np.arange(num_bags), np.diff(bounds))
         else:
             raise ValueError(f"HashEmbeddingBag: ids must be 1-D (with offsets) or 2-D, got shape {list(keys.shape)}")
-        rows = lookup_rows(self.weight, self.table.lookup(keys, train=self.training))
+        rows = lookup(self.weight, keys, self.training)
         if per_sample_weights is not None:
             if self.mode != "sum":
                 raise ValueError(f"HashEmbeddingBag: per_sample_weights need mode='sum', got mode={self.mode!r}")

@@ -128,6 +128,14 @@ class RowPool:
         """Put the pool's fill value in the plan's rows (new rows)."""
         self.write(plan, self.fill)
 
+    def reset_all(self, rows: int) -> None:
+        """Put the fill value in rows ``[0, rows)``, a chunk at a time (no row index arrays)."""
+        for i, chunk in enumerate(self.chunks):
+            lo = int(self.layout.starts[i])
+            if lo >= rows:
+                break
+            chunk[: min(chunk.shape[0], rows - lo)] = self.fill
+
     def to_array(self, rows: int) -> np.ndarray:
         """A contiguous copy of rows ``[0, rows)``."""
         out = np.empty((rows,) + self.row_shape, self.dtype)

@@ -20,6 +20,7 @@ import numpy as np
 from ember.embedding.index import IdIndex
 from ember.embedding.initializers import resolve
 from ember.embedding.pool import ChunkLayout, RowPool
+from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -74,6 +75,8 @@ class HashTable:
         self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
         self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
         self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
+        self.dedupe = Deduper()
+        self._last_plan = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -126,41 +129,64 @@ class HashTable:
 
     def lookup(self, keys: np.ndarray, train: bool) -> np.ndarray:
         """Rows of int64 ``keys`` (any shape). In training, absent keys that the admission policy lets in
-        get new rows, and rows found count the lookup in their metadata; otherwise absent keys get -1."""
+        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1."""
         with self.lock:
-            flat = keys.reshape(-1)
-            rows = self.index.find(flat)
-            if not train:
-                return rows.reshape(keys.shape)
-            missing = rows < 0
-            if missing.any():
-                unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
-                admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
-                given = np.full(unseen.size, -1, np.int64)
-                if admit.any():
-                    given[admit] = self._allocate(unseen[admit])
-                rows[missing] = given[inverse.reshape(-1)]
-            if self.meta:
-                self._touch(rows[rows >= 0])
+            rows = self._find_or_add(keys.reshape(-1), train)
+            if train and self.meta:
+                unique, inverse = self.dedupe(rows, self.top)
+                self._touch(unique, np.bincount(inverse, minlength=unique.size))
             return rows.reshape(keys.shape)
 
-    def _touch(self, rows: np.ndarray) -> None:
-        """Count a training lookup of ``rows`` (repeats count each time)."""
-        if not rows.size:
+    def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows."""
+        with self.lock:
+            rows = self._find_or_add(keys.reshape(-1), train)
+            unique, inverse = self.dedupe(rows, self.top)
+            if train and self.meta:
+                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+            return unique, inverse
+
+    def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
+        rows = self.index.find(flat)
+        if not train:
+            return rows
+        missing = rows < 0
+        if missing.any():
+            unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
+            admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
+            given = np.full(unseen.size, -1, np.int64)
+            if admit.any():
+                given[admit] = self._allocate(unseen[admit])
+            rows[missing] = given[inverse.reshape(-1)]
+        return rows
+
+    def _touch(self, unique: np.ndarray, counts: np.ndarray) -> None:
+        """Count ``counts`` training lookups of the distinct rows ``unique`` (-1 entries are skipped)."""
+        valid = unique >= 0
+        if not valid.all():
+            unique, counts = unique[valid], counts[valid]
+        if not unique.size:
             return
-        plan = self.layout.plan(rows)
+        plan = self.plan(unique)
         freq = self.meta["freq"]
-        for c, _, local in plan.groups:
-            np.add.at(freq.chunks[c], local, 1)
+        freq.write(plan, freq.read(plan) + counts.astype(np.uint32))
         self.meta["last_step"].write(plan, self.step)
         self.meta["version"].write(plan, self.generation)
+
+    def plan(self, rows: np.ndarray):
+        """The chunk plan of ``rows``; the last one is kept, so the update after a lookup reuses it."""
+        cached = self._last_plan
+        if cached is not None and cached.rows is rows:
+            return cached
+        self._last_plan = plan = self.layout.plan(rows)
+        return plan
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """float32 values of ``rows`` (1-D); rows -1 read the default value."""
         with self.lock:
             valid = rows >= 0
             if valid.all():
-                return self.values.read(self.layout.plan(rows)).astype(np.float32, copy=False)
+                return self.values.read(self.plan(rows)).astype(np.float32, copy=False)
             out = np.full((rows.size, self.dim), self.default_value, np.float32)
             out[valid] = self.values.read(self.layout.plan(rows[valid]))
             return out
@@ -200,14 +226,15 @@ class HashTable:
             names = self._slots_of(rule, hyper)
             fresh = "slots" not in state
             if fresh:  # a new optimizer: its slots start over for every row, as a dense table's would
-                everything = self.layout.plan(np.arange(self.top, dtype=np.int64))
                 for name in names:
-                    self.slots[name].reset(everything)
-            grad = grad.coalesce()
-            rows = grad.indices
-            plan = self.layout.plan(rows)
+                    self.slots[name].reset_all(self.top)
+            rows, values = grad.indices, grad.values.data
+            unique, inverse = self.dedupe(rows, self.top)
+            if unique.size < rows.size:  # the same rows from several lookups
+                rows, values = unique, segment_sum(values, inverse, unique.size)
+            plan = self.plan(rows)
             block = self.values.read(plan).astype(np.float32)
-            local = RowSparse(np.arange(rows.size), grad.values, block.shape)
+            local = RowSparse(np.arange(rows.size), Tensor._make(values, None), block.shape)
             compact = {}
             if not fresh:  # else the rule creates its state as on its first call
                 compact.update((k, v) for k, v in state.items() if k != "slots")
@@ -331,7 +358,7 @@ class HashTable:
                 fill = np.asarray(state[f"slot_fill.{name}"])
                 if name not in self.slots:
                     self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill)
-                    self.slots[name].reset(self.layout.plan(np.arange(self.top, dtype=np.int64)))
+                    self.slots[name].reset_all(self.top)
                 self.slots[name].fill = fill.astype(self.slots[name].dtype)
             rows = self.index.find(keys)
             new = rows < 0
