@@ -53,7 +53,7 @@ class HashEmbedding(Module):
     def __init__(self, embedding_dim: int, initializer=None, dtype=np.float32, admission=None, eviction=None,
                  capacity: int | None = None, seed: int | None = None, *, default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, metadata: bool = True,
-                 chunk_rows: int = 1 << 20) -> None:
+                 chunk_rows: int = 1 << 22) -> None:
         super().__init__()
         if capacity_policy not in ("lfu", "lru"):
             raise ValueError(f"HashEmbedding: capacity_policy must be 'lfu' or 'lru', got {capacity_policy!r}")
