@@ -216,9 +216,12 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
         make = ember.optim.Adagrad if optimizer == "adagrad" else ember.optim.RowWiseAdagrad
         opt = make(emb.parameters(), lr=0.01)
         t0 = time.perf_counter()
+        half_rss = None
         with ember.no_grad():  # training-mode lookups insert; no gradient needed to grow the table
             for lo in range(0, n, batch):
                 emb(distinct_ids(lo, min(batch, n - lo)))
+                if half_rss is None and lo + batch >= n // 2:
+                    half_rss, half_rows = rss_bytes(), len(emb)
         insert_s = time.perf_counter() - t0
         inserted_rss = rss_bytes()
         t0 = time.perf_counter()
@@ -235,6 +238,7 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
         base = rss_bytes()
         t0 = time.perf_counter()
         table = torch.nn.Embedding(n, dim, sparse=True)  # the whole fixed table, initialized at once
+        half_rss = None
         if optimizer == "adagrad":
             opt = torch.optim.Adagrad(table.parameters(), lr=0.01)  # allocates its state here
         else:  # row-wise Adagrad by hand: one float of state a row (TorchRec's is a fused kernel)
@@ -258,9 +262,13 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
     train_s = time.perf_counter() - t0
     final = rss_bytes()
     peak = peak_rss_bytes()
-    return {"case": case, "rows": rows, "insert_per_s": rows / insert_s, "step_ms": train_s / steps * 1e3,
-            "inserted_rss_gib": inserted_rss / GIB, "final_rss_gib": final / GIB, "peak_rss_gib": peak / GIB,
-            "bytes_per_row": (final - base) / rows, "extrapolated_100m_gib": (base + (final - base) / rows * 1e8) / GIB}
+    result = {"case": case, "rows": rows, "insert_per_s": rows / insert_s, "step_ms": train_s / steps * 1e3,
+              "inserted_rss_gib": inserted_rss / GIB, "final_rss_gib": final / GIB, "peak_rss_gib": peak / GIB,
+              "bytes_per_row": (final - base) / rows,
+              "extrapolated_100m_gib": (base + (final - base) / rows * 1e8) / GIB}
+    if half_rss is not None:  # growth from half the rows to all of them: fixed costs cancel
+        result["insert_bytes_per_row_slope"] = (inserted_rss - half_rss) / (rows - half_rows)
+    return result
 
 
 def run_memory(n: int, batch: int, dim: int, cases: list[str]) -> list[dict]:
@@ -282,7 +290,9 @@ def _memory_line(r: dict) -> str:
     return (f"  {r['case']:<21} rows {r['rows']:>11,}  RSS {r['final_rss_gib']:6.2f} GiB (peak "
             f"{r['peak_rss_gib']:5.2f})  {r['bytes_per_row']:6.1f} B/row -> 100M rows "
             f"{r['extrapolated_100m_gib']:6.2f} GiB  insert {r['insert_per_s'] / 1e6:5.2f}M rows/s  "
-            f"train step {r['step_ms']:7.1f} ms")
+            f"train step {r['step_ms']:7.1f} ms"
+            + (f"  (insert-phase slope {r['insert_bytes_per_row_slope']:.1f} B/row before slots)"
+               if "insert_bytes_per_row_slope" in r else ""))
 
 
 MEMORY_CASES = ["ember-adagrad", "torch-adagrad", "ember-rowwise", "ember-rowwise-nometa", "torch-rowwise"]

@@ -37,7 +37,7 @@ class HashEmbedding(Module):
       ``evict_every``-th optimizer update and on ``evict()``.
     - ``capacity``: the most rows kept after an eviction run; beyond it the least frequently used rows
       go (``capacity_policy`` "lfu" or "lru").
-    - ``metadata=False`` drops the 16 bytes a row of metadata (no eviction, capacity or incremental
+    - ``metadata=False`` drops the 12 bytes a row of metadata (no eviction, capacity or incremental
       checkpoints then); ``chunk_rows`` is the largest chunk of row storage.
     - In evaluation mode (``emb.eval()``) unseen ids read ``default_value`` and nothing is inserted.
 

@@ -24,7 +24,7 @@ from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_META = {"freq": np.uint32, "last_step": np.int64, "version": np.int32}
+_META = {"freq": np.uint32, "last_step": np.int32, "version": np.int32}  # 12 bytes a row
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
