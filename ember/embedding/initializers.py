@@ -106,12 +106,16 @@ class Normal:
         streams = key_streams(keys, seed)
         z = _normal_rows(streams, dim, 0)
         if self.truncate is not None:
+            limit = np.float32(self.truncate)
+            rows, cols = np.nonzero(np.abs(z) > limit)
             for draw in range(1, 64):  # redraw only the values out of range: about 5% at 2 sigma, then 0.2%...
-                rows, cols = np.nonzero(np.abs(z) > self.truncate)
                 if not rows.size:
                     break
-                z[rows, cols] = _normals(streams[rows], cols, draw)
-            np.clip(z, -self.truncate, self.truncate, out=z)
+                fresh = _normals(streams[rows], cols, draw)
+                z[rows, cols] = fresh
+                still = np.abs(fresh) > limit
+                rows, cols = rows[still], cols[still]
+            np.clip(z, -limit, limit, out=z)
         return (np.float32(self.mean) + np.float32(std) * z).astype(np.float32)
 
     def __repr__(self) -> str:
