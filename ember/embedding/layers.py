@@ -39,6 +39,9 @@ class HashEmbedding(Module):
       go (``capacity_policy`` "lfu" or "lru").
     - ``metadata=False`` drops the 12 bytes a row of metadata (no eviction, capacity or incremental
       checkpoints then); ``chunk_rows`` is the largest chunk of row storage.
+    - ``storage_dir``: keep rows, slots and metadata in memory-mapped files there (an SSD tier): the
+      operating system's page cache holds the recently used rows in memory and leaves cold ones on disk;
+      ids and the index stay in memory. ``flush()`` writes the files' dirty pages.
     - In evaluation mode (``emb.eval()``) unseen ids read ``default_value`` and nothing is inserted.
 
     >>> emb = ember.embedding.HashEmbedding(8, seed=0)
@@ -53,7 +56,7 @@ class HashEmbedding(Module):
     def __init__(self, embedding_dim: int, initializer=None, dtype=np.float32, admission=None, eviction=None,
                  capacity: int | None = None, seed: int | None = None, *, default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, metadata: bool = True,
-                 chunk_rows: int = 1 << 22) -> None:
+                 chunk_rows: int = 1 << 22, storage_dir: str | None = None) -> None:
         super().__init__()
         if capacity_policy not in ("lfu", "lru"):
             raise ValueError(f"HashEmbedding: capacity_policy must be 'lfu' or 'lru', got {capacity_policy!r}")
@@ -61,7 +64,7 @@ class HashEmbedding(Module):
         self.capacity_policy = capacity_policy
         self.table = HashTable(embedding_dim, dtype, initializer, seed, admission, eviction, capacity, metadata,
                                default_value, capacity_policy, evict_every, first_chunk=min(4096, chunk_rows),
-                               max_chunk=chunk_rows)
+                               max_chunk=chunk_rows, storage_dir=storage_dir)
         self.weight = HashTableParameter(self.table)
 
     def __len__(self) -> int:
@@ -85,6 +88,10 @@ class HashEmbedding(Module):
     def evict(self) -> int:
         """Run the eviction policies and capacity cap now; returns the number of rows removed."""
         return self.table.evict()
+
+    def flush(self) -> None:
+        """Write rows kept in memory-mapped files (``storage_dir``) back to disk."""
+        self.table.flush()
 
     # --- checkpoints ---
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> dict:

@@ -83,18 +83,29 @@ class RowPool:
     [[3.0, 4.0]]
     """
 
-    def __init__(self, layout: ChunkLayout, row_shape: tuple, dtype, fill=0):
+    def __init__(self, layout: ChunkLayout, row_shape: tuple, dtype, fill=0, path: str | None = None):
         self.layout = layout
         self.row_shape = tuple(row_shape)
         self.dtype = np.dtype(dtype)
         self.fill = np.asarray(fill, self.dtype)  # what a new row holds (broadcast to row_shape)
+        self.path = path  # chunks in memory-mapped files "<path>.<chunk>" instead of memory
         self.chunks: list[np.ndarray] = []
         self.sync()
 
     def sync(self) -> None:
         """Allocate the chunks the layout added since the last call."""
         for i in range(len(self.chunks), self.layout.num_chunks):
-            self.chunks.append(np.empty((self.layout.chunk_size(i),) + self.row_shape, self.dtype))
+            shape = (self.layout.chunk_size(i),) + self.row_shape
+            if self.path is None:
+                self.chunks.append(np.empty(shape, self.dtype))
+            else:  # a sparse file: disk blocks, like memory pages, are taken when rows are first written
+                self.chunks.append(np.memmap(f"{self.path}.{i}", self.dtype, mode="w+", shape=shape))
+
+    def flush(self) -> None:
+        """Write memory-mapped chunks' dirty pages to their files (a no-op in memory)."""
+        for chunk in self.chunks:
+            if isinstance(chunk, np.memmap):
+                chunk.flush()
 
     @property
     def nbytes(self) -> int:

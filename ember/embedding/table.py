@@ -13,6 +13,7 @@ generation, so an incremental checkpoint is the rows whose version is newer than
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -41,7 +42,7 @@ class HashTable:
     def __init__(self, dim: int, dtype=np.float32, initializer=None, seed: int | None = None, admission=None,
                  eviction=None, capacity: int | None = None, metadata: bool = True, default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, first_chunk: int = 4096,
-                 max_chunk: int = 1 << 20):
+                 max_chunk: int = 1 << 20, storage_dir: str | None = None):
         from ember.random import generator
 
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
@@ -65,9 +66,13 @@ class HashTable:
         self.lock = threading.RLock()
         self.layout = ChunkLayout(first_chunk, max_chunk)
         self.index = IdIndex()
-        self.values = RowPool(self.layout, (self.dim,), self.dtype)
+        self.storage_dir = None if storage_dir is None else os.fspath(storage_dir)
+        if self.storage_dir is not None:
+            os.makedirs(self.storage_dir, exist_ok=True)
+        self.values = RowPool(self.layout, (self.dim,), self.dtype, path=self._file("values"))
         self.slots: dict[str, RowPool] = {}
-        self.meta = {name: RowPool(self.layout, (), dtype) for name, dtype in _META.items()} if metadata else {}
+        self.meta = ({name: RowPool(self.layout, (), dtype, path=self._file(f"meta.{name}"))
+                      for name, dtype in _META.items()} if metadata else {})
         self.top = 0  # rows [0, top) have been handed out at least once
         self.free = np.zeros(0, np.int64)  # rows given back by eviction, reused first
         self.step = 0  # optimizer updates applied
@@ -80,6 +85,16 @@ class HashTable:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def _file(self, pool: str) -> str | None:
+        """Where a pool's chunks live with ``storage_dir`` (None: in memory)."""
+        return None if self.storage_dir is None else os.path.join(self.storage_dir, pool)
+
+    def flush(self) -> None:
+        """Write the rows held in memory-mapped files (``storage_dir``) back to them."""
+        with self.lock:
+            for pool in self._pools():
+                pool.flush()
 
     def __getstate__(self) -> dict:
         with self.lock:  # copies and pickles see one moment; the lock itself is not copied
@@ -208,7 +223,8 @@ class HashTable:
                 if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == 2:
                     names.append(name)
                     if name not in self.slots:
-                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0])
+                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0],
+                                                   path=self._file(f"slot.{name}"))
                     else:
                         self.slots[name].fill = np.asarray(value[0], self.slots[name].dtype)
             self._slot_names[key] = names
@@ -357,7 +373,8 @@ class HashTable:
             for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:
                 fill = np.asarray(state[f"slot_fill.{name}"])
                 if name not in self.slots:
-                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill)
+                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill,
+                                               path=self._file(f"slot.{name}"))
                     self.slots[name].reset_all(self.top)
                 self.slots[name].fill = fill.astype(self.slots[name].dtype)
             rows = self.index.find(keys)
