@@ -97,9 +97,13 @@ class HashEmbedding(Module):
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> dict:
         """Keys, values (in the storage dtype), optimizer slots (``slot.<name>``), metadata
         (``meta.freq``, ``meta.last_step``, ``meta.version``), admission counters and the table's step,
-        all from one snapshot taken under the table's lock."""
+        all from one snapshot taken under the table's lock. ``keep_vars=True`` gives the live handle
+        (``weight``) instead of a copy of the table."""
         if destination is None:
             destination = {}
+        if keep_vars:
+            destination[prefix + "weight"] = self.weight
+            return destination
         for key, value in self.table.state_dict().items():
             destination[prefix + key] = value
         return destination
