@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 
-from ember.autograd import apply
+from ember.autograd import apply, is_grad_enabled
 from ember.embedding.segments import segment_sum
 from ember.nn.parameter import Parameter
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec
@@ -92,6 +92,10 @@ def lookup(weight: HashTableParameter, keys: np.ndarray, train: bool) -> Tensor:
     """The float32 rows of int64 ``keys`` (any shape), shape ``keys.shape + (dim,)``, differentiable with
     respect to ``weight`` (a row-sparse gradient of the distinct rows). ``train``: insert unseen keys
     (as admitted) and count the lookups; otherwise unseen keys read the table's default value."""
-    unique, inverse = weight.table.lookup_unique(keys, train)
+    table = weight.table
+    if not train and not (weight.requires_grad and is_grad_enabled()):  # inference: no bookkeeping needed
+        rows = table.lookup(keys, train=False).reshape(-1)
+        return Tensor._make(table.read(rows).reshape(keys.shape + (table.dim,)), None)
+    unique, inverse = table.lookup_unique(keys, train)
     return apply(HASH_LOOKUP, (weight, Tensor._make(inverse.reshape(keys.shape), None)),
                  {"table": weight.table, "unique": unique})

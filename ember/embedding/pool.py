@@ -61,7 +61,8 @@ class RowPlan:
             return
         self.single = False
         chunk = np.searchsorted(starts, rows, side="right") - 1
-        order = np.argsort(chunk, kind="stable")
+        small = chunk.astype(np.uint16) if layout.num_chunks <= 1 << 16 else chunk
+        order = np.argsort(small, kind="stable")  # 16-bit keys: NumPy's radix sort, linear in the rows
         bounds = np.searchsorted(chunk[order], np.arange(layout.num_chunks + 1))
         groups = []
         for c in range(layout.num_chunks):
