@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/ember train digits-cnn
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests
 
 bench: $(STAMP)

@@ -10,8 +10,8 @@ import numpy as np
 
 from ember import autograd
 from ember import random as _random
+from ember.backend.memory import tune_malloc
 from ember.callbacks import Callback, History, ProgressBar
-from ember.graph import tracing
 from ember.jit import jit
 from ember.nn.module import Sequential
 from ember.ops.convert import as_tensor
@@ -121,9 +121,7 @@ class Model:
     def backward(self, pred: Tensor, target) -> tuple:
         """Loss of ``pred`` against ``target`` and the gradient of every trainable parameter."""
         loss = self.loss(pred, target)
-        if not tracing.drop_grads(self._params):
-            for p in self._params:
-                p.grad = None
+        autograd.drop_grads(self._params)
         loss.backward()
         return loss, [p.grad for p in self._params]
 
@@ -177,7 +175,11 @@ class Model:
         verbose: int = 1,
         initial_epoch: int | None = None,
     ) -> History:
-        """Train for ``epochs`` epochs on arrays, a Dataset or a DataLoader; returns the History."""
+        """Train for ``epochs`` epochs on arrays, a Dataset or a DataLoader; returns the History.
+
+        The first call tunes the process's malloc for training loops (``ember.tune_malloc``; set
+        ``EMBER_MALLOC_TUNING=0`` to keep the defaults)."""
+        tune_malloc()
         loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()

@@ -45,6 +45,7 @@ class Tensor:
 
     __slots__ = ("data", "requires_grad", "grad", "node", "_hooks", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
+    symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         device = Device(device) if device is not None else (
