@@ -15,6 +15,7 @@ import numpy as np
 from ember.autograd import apply, is_grad_enabled
 from ember.embedding.segments import segment_sum
 from ember.nn.parameter import Parameter
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -63,29 +64,24 @@ def _infer(weight, inverse, *, table, unique):
     return Spec(tuple(inverse.shape) + (table.dim,), np.dtype(np.float32))
 
 
-def _sparse_grad(ctx, g: np.ndarray) -> RowSparse:
+def _vjp_rule(run, ctx, g):
+    """The row-sparse gradient of the distinct rows (``ctx`` is the tape's node or its arrays)."""
     table, unique = ctx.attrs["table"], ctx.attrs["unique"]
-    sums = segment_sum(g.reshape(-1, table.dim), ctx.inputs[1].data.reshape(-1), unique.size)
+    inverse = ctx.inputs[1]
+    inverse = inverse.data if isinstance(inverse, Tensor) else inverse
+    g = g.data if isinstance(g, Tensor) else g
+    sums = segment_sum(g.reshape(-1, table.dim), inverse.reshape(-1), unique.size)
     valid = unique >= 0
     if not valid.all():  # ids the admission policy kept out: no row, so no gradient
         unique, sums = unique[valid], sums[valid]
-    return RowSparse(unique, Tensor._make(sums, None), (max(table.top, 1), table.dim))
-
-
-def _vjp(ctx, g):
-    return _sparse_grad(ctx, g.data), None
-
-
-def _vjp_array(xp, ctx, g):
-    return _sparse_grad(ctx, g), None
+    return RowSparse(unique, Tensor._make(sums, None), (max(table.top, 1), table.dim)), None
 
 
 def _cost(out, weight, inverse, *, table, unique):
     return Cost(0, 2 * out.nbytes + inverse.nbytes)
 
 
-HASH_LOOKUP = Op("hash_embedding_lookup", _forward, _infer, _vjp, _cost, False, NO_ONNX, False)
-HASH_LOOKUP.vjp_array = _vjp_array
+HASH_LOOKUP = Op("hash_embedding_lookup", _forward, _infer, vjp_rule(_vjp_rule), _cost, False, NO_ONNX, False)
 
 
 def lookup(weight: HashTableParameter, keys: np.ndarray, train: bool) -> Tensor:
