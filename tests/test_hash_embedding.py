@@ -345,3 +345,14 @@ def test_rows_in_memory_mapped_files_train_like_rows_in_memory(tmp_path):
     assert "values.0" in names and "slot.sum.0" in names and "meta.freq.0" in names
     keys = np.arange(40)
     np.testing.assert_array_equal(_rows(on_disk, keys), _rows(in_memory, keys))
+
+
+def test_tracing_a_lookup_is_refused_with_a_clear_error():
+    emb = HashEmbedding(4, seed=0)
+
+    @ember.jit
+    def traced(x):
+        return emb(np.array([1, 2])).sum() + x.sum()
+
+    with pytest.raises(TypeError, match="HashEmbedding: hash-table lookups .* outside ember.jit"):
+        traced(ember.ones(3))

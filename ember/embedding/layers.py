@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import ops
+from ember.autograd import building
 from ember.embedding.hashing import as_keys
 from ember.embedding.lookup import HashTableParameter, lookup
 from ember.embedding.table import HashTable
@@ -15,7 +16,7 @@ _BAG_MODES = ("sum", "mean")
 
 
 def _refuse_graph(name: str, *values) -> None:
-    if any(getattr(v, "graph", None) is not None for v in values):
+    if building() or any(getattr(v, "graph", None) is not None for v in values):
         raise TypeError(f"{name}: hash-table lookups read and grow a host-side table, which a traced graph "
                         "cannot hold; call it outside ember.jit")
 
