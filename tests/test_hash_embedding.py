@@ -11,6 +11,7 @@ import ember
 from ember.embedding import Constant, HashEmbedding, HashEmbeddingBag, Normal, Uniform, hash_strings
 from ember.embedding.index import IdIndex
 from ember.embedding.pool import ChunkLayout, RowPool
+from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 
 
@@ -58,6 +59,21 @@ def test_row_pool_across_many_chunks_matches_a_dense_array():
     probe = rng.integers(0, 100, 57)
     np.testing.assert_array_equal(pool.read(layout.plan(probe)), dense[probe])
     np.testing.assert_array_equal(pool.to_array(100), dense)
+
+
+@pytest.mark.parametrize("top", [50, 100_000, 1 << 26])  # the last: past the scratch array, np.unique instead
+def test_dedupe_and_segment_sums_match_coalesce_bit_for_bit(top):
+    rng = np.random.default_rng(top)
+    rows = rng.integers(-1, min(top, 400), 3000)
+    unique, inverse = Deduper(max_scratch_rows=1 << 25)(rows, top)
+    np.testing.assert_array_equal(unique[inverse], rows)
+    assert np.unique(unique).size == unique.size
+    values = rng.normal(size=(rows.size, 5)).astype(np.float32)
+    sums = segment_sum(values, inverse, unique.size)
+    keep = rows >= 0
+    coalesced = RowSparse(rows[keep], ember.tensor(values[keep]), (top, 5)).coalesce()
+    order = np.argsort(unique[unique >= 0])
+    np.testing.assert_array_equal(sums[unique >= 0][order], coalesced.values.numpy())
 
 
 def test_string_hashes_are_stable_and_distinct():

@@ -39,13 +39,17 @@ class Deduper:
 def segment_sum(values: np.ndarray, inverse: np.ndarray, m: int) -> np.ndarray:
     """``out[k] = sum of values[i] for inverse[i] == k``, in entry order (as ``RowSparse.coalesce``)."""
     n = values.shape[0]
+    out = np.empty((m,) + values.shape[1:], values.dtype)
     if m == n:  # nothing repeats: a permutation
-        out = np.empty_like(values)
         out[inverse] = values
         return out
-    keys = inverse.astype(np.uint16) if m <= 1 << 16 else inverse  # 16-bit keys: a radix sort
-    order = np.argsort(keys, kind="stable")
-    counts = np.bincount(inverse, minlength=m)
-    starts = np.zeros(m, np.intp)
-    np.cumsum(counts[:-1], out=starts[1:])
-    return np.add.reduceat(np.take(values, order, axis=0), starts, axis=0)
+    repeated = np.bincount(inverse, minlength=m)[inverse] > 1
+    single = np.flatnonzero(~repeated)
+    out[inverse[single]] = np.take(values, single, axis=0)  # most rows of a batch occur once: just placed
+    entries = np.flatnonzero(repeated)
+    keys = inverse[entries]
+    order = entries[np.argsort(keys.astype(np.uint16) if m <= 1 << 16 else keys, kind="stable")]  # radix sort
+    grouped = inverse[order]
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    out[grouped[starts]] = np.add.reduceat(np.take(values, order, axis=0), starts, axis=0)
+    return out
