@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 
 import numpy as np
 
@@ -345,6 +346,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     results = [None] * (len(capture) if capture is not None else 0)
 
     order = _topological_order(root_nodes)
+    handed_out = {id(_owner(g.data)) for g in root_grads}
+    ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
     with _GradMode(create_graph):
         for node in order:
             g = grads.pop(node, None)
@@ -381,6 +384,11 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         leaf_grads[id(t)] = [t, gt]
                     else:
                         entry[1] = _add(entry[1], gt)
+            if ready is not None and node in ready:
+                for leaf in ready[node]:
+                    entry = leaf_grads.pop(id(leaf), None)
+                    if entry is not None:
+                        _accumulate(leaf, entry[1], handed_out, create_graph)
             if not retain_graph:
                 node.inputs = None
                 node.out = None
@@ -393,16 +401,73 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         g = entry[1]
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
-        handed_out = {id(_owner(g.data)) for g in root_grads}
         for leaf, g in leaf_grads.values():
-            if not leaf.requires_grad:
-                continue
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, _dense(g))
-            if g.__class__ is not RowSparse and not create_graph:
-                g = _private(g, handed_out)
-            leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
+            _accumulate(leaf, g, handed_out, create_graph)
     return None
+
+
+def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
+    """Add ``g`` into ``leaf.grad`` (after the leaf's hooks), then run its post-accumulate hooks."""
+    if not leaf.requires_grad:
+        return
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, _dense(g))
+    if g.__class__ is not RowSparse and not create_graph:
+        g = _private(g, handed_out)
+    leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
+    entry = _post_accumulate_hooks.get(id(leaf)) if _post_accumulate_hooks else None
+    if entry is not None:
+        for hook in list(entry[1]):
+            hook(leaf)
+
+
+# id(leaf) -> (weak reference, hooks): hooks called with the leaf once its .grad is final in a backward pass.
+_post_accumulate_hooks: dict = {}
+
+
+def register_post_accumulate_grad_hook(leaf: Tensor, hook) -> object:
+    """Call ``hook(leaf)`` during backward as soon as ``leaf.grad`` holds this pass's full gradient (PyTorch's
+    ``Tensor.register_post_accumulate_grad_hook``; data-parallel training starts communication there).
+    Returns a handle whose ``remove()`` unregisters the hook."""
+    if leaf.node is not None or not leaf.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require grad have one")
+    key = id(leaf)
+    if key not in _post_accumulate_hooks:
+        ref = weakref.ref(leaf, lambda _, key=key: _post_accumulate_hooks.pop(key, None))
+        _post_accumulate_hooks[key] = (ref, [])
+    hooks = _post_accumulate_hooks[key][1]
+    hooks.append(hook)
+    return _PostHookHandle(key, hook)
+
+
+class _PostHookHandle:
+    __slots__ = ("key", "hook")
+
+    def __init__(self, key: int, hook):
+        self.key, self.hook = key, hook
+
+    def remove(self) -> None:
+        entry = _post_accumulate_hooks.get(self.key)
+        if entry is not None and self.hook in entry[1]:
+            entry[1].remove(self.hook)
+            if not entry[1]:
+                del _post_accumulate_hooks[self.key]
+
+
+def _ready_points(order, leaf_grads: dict) -> dict:
+    """node -> the hooked leaves whose gradient is complete once that node's vjp has run (its last reader)."""
+    last = {}
+    for node in order:
+        if node.inputs is None:
+            continue
+        for t, need in zip(node.inputs, node.needs):
+            if need and t.node is None and id(t) in _post_accumulate_hooks:
+                last[id(t)] = (node, t)
+    ready: dict = {}
+    for key, (node, t) in last.items():
+        if key not in leaf_grads:  # a root that is also a leaf gets its gradient at the end
+            ready.setdefault(node, []).append(t)
+    return ready
 
 
 def _owner(array):

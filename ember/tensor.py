@@ -231,6 +231,12 @@ class Tensor:
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
         _autograd.backward(self, gradient, retain_graph, create_graph)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` during backward once ``self.grad`` holds the pass's full gradient (leaves only)."""
+        from ember.autograd import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
         if not self.requires_grad:
