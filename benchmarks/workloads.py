@@ -439,6 +439,45 @@ def linreg_torch(batch, lr=0.01):
     return step
 
 
+def _miniflow():
+    """MiniFlow 0.2.9 as published does a Python-2 ``import graph`` in ``miniflow/ops.py``: load its
+    ``graph.py`` once under both ``graph`` and ``miniflow.graph``, then import the package."""
+    import importlib.util
+    import os
+    import sys
+
+    if "miniflow" not in sys.modules:
+        spec = importlib.util.find_spec("miniflow")
+        if spec is None:
+            raise ImportError("miniflow is not installed (pip install miniflow==0.2.9)")
+        path = os.path.join(spec.submodule_search_locations[0], "graph.py")
+        graph_spec = importlib.util.spec_from_file_location("miniflow.graph", path)
+        graph = importlib.util.module_from_spec(graph_spec)
+        graph_spec.loader.exec_module(graph)
+        sys.modules["graph"] = sys.modules["miniflow.graph"] = graph
+    import miniflow
+
+    return miniflow
+
+
+def linreg_miniflow(batch, lr=0.01):
+    """MiniFlow's own benchmark: its graph works on Python numbers, so batch 1 only, fed as floats."""
+    if batch != 1:
+        raise ValueError("MiniFlow computes on Python scalars: only the batch-1 workload")
+    mf = _miniflow()
+    xs, ys = [[float(a[0]) for a in pool] for pool in _linreg_batches(1)]
+    x, y = mf.placeholder(), mf.placeholder()
+    w, b = mf.Variable(0.3), mf.Variable(0.1)
+    loss = mf.square(y - (w * x + b))
+    train = mf.train.GradientDescentOptimizer(lr).minimize(loss)
+    session = mf.Session()
+
+    def step(i):
+        session.run(train, feed_dict={x: xs[i % POOL], y: ys[i % POOL]})
+
+    return step
+
+
 def linreg_graph(batch, lr=0.01):
     """The TF-1 way: placeholders, a training op, one Session.run per step with its feed."""
     import ember.compat.tf as tf

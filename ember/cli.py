@@ -143,6 +143,55 @@ def _add_predict(commands) -> None:
     parser.set_defaults(run=_predict, parser=parser)
 
 
+def _eval(args) -> int:
+    _, result = _recipes().predict(args.recipe, args.checkpoint, None, device=args.device, batch_size=args.batch_size)
+    print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items()))
+    return 0
+
+
+def _add_eval(commands) -> None:
+    parser = commands.add_parser(
+        "eval", help="report a trained recipe checkpoint's metrics on its test split",
+        description="Load a checkpoint written by 'ember train RECIPE --save CKPT' and print its metrics on the "
+        "recipe's test split.", epilog=_recipe_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe", type=_recipe_name, help="the recipe the checkpoint was trained with")
+    parser.add_argument("checkpoint", help="checkpoint file from 'ember train --save'")
+    parser.add_argument("--batch-size", type=_positive_int, default=256, metavar="B", help="(default: 256)")
+    parser.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.set_defaults(run=_eval, parser=parser)
+
+
+def _benchmark_runner() -> str:
+    """benchmarks/run.py of the source checkout Ember runs from (the workloads are not part of the package)."""
+    import os
+
+    import ember
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(ember.__file__))), "benchmarks", "run.py")
+    if not os.path.exists(path):
+        raise RuntimeError("the benchmark workloads live in benchmarks/ of a source checkout: install Ember from a "
+                           "clone (pip install -e '.[bench]') to run them")
+    return path
+
+
+def _bench(args) -> int:
+    import runpy
+
+    sys.argv = ["benchmarks/run.py", *args.rest]
+    try:
+        runpy.run_path(_benchmark_runner(), run_name="__main__")
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+def _add_bench(commands) -> None:
+    parser = commands.add_parser("bench", add_help=False, help="time the standard workloads beside PyTorch, JAX "
+                                 "and NumPy (benchmarks/run.py; 'ember bench --help' lists its options)")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=_bench, parser=parser)
+
+
 def _launch(args) -> int:
     from ember.distributed.launch import main as launch_main
 
@@ -156,7 +205,7 @@ def _add_launch(commands) -> None:
     parser.set_defaults(run=_launch, parser=parser)
 
 
-COMMANDS = [_add_train, _add_predict, _add_launch]
+COMMANDS = [_add_train, _add_predict, _add_eval, _add_bench, _add_launch]
 
 
 def _version() -> str:
@@ -169,6 +218,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["launch"]:  # everything after `launch` belongs to it (and to the script it runs)
         return _launch(argparse.Namespace(rest=argv[1:]))
+    if argv[:1] == ["bench"]:  # the runner's own options and --help
+        return _bench(argparse.Namespace(rest=argv[1:]))
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train models from the command line.")
     parser.add_argument("--version", action="version", version=_version(), help="print Ember's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -53,6 +53,8 @@ def test_train_save_then_predict(tmp_path, capsys):
     assert cli.main(["predict", "breast-cancer", ckpt]) == 0
     out = capsys.readouterr().out
     assert float(out.split("accuracy")[1].split()[0]) == pytest.approx(trained)
+    assert cli.main(["eval", "breast-cancer", ckpt]) == 0
+    assert capsys.readouterr().out.strip() == out.strip().splitlines()[-1]  # the same test metrics
 
     from ember.data.datasets import load_breast_cancer
 
@@ -97,3 +99,9 @@ def test_an_example_trains_for_the_epochs_asked(capsys, monkeypatch):
     runpy.run_path(str(path), run_name="__main__")
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2
+
+
+def test_bench_runs_the_benchmark_runner(capsys):
+    assert cli.main(["bench", "W1b1", "--seconds", "0.02", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "W1b1" in out and "ratios" in out

@@ -155,6 +155,31 @@ def test_hung_rank_times_out_naming_it(tmp_path):
 
 
 @needs_mpiexec
+def test_ctrl_c_ends_the_job(tmp_path):
+    import signal
+
+    script = write(tmp_path, "import time\ndist.init_process_group(timeout=60)\nprint('started', flush=True)\n"
+                             "while True:\n    dist.all_reduce(ember.ones(3))\n    time.sleep(0.01)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "ember.distributed.launch", "-n", "2", script], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        started = 0
+        while started < 2:
+            line = proc.stdout.readline()
+            assert line, "the job ended before both ranks started"
+            started += "started" in line
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        proc.wait(timeout=30)
+        assert proc.returncode != 0 and time.monotonic() - start < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@needs_mpiexec
 def test_mismatched_shapes_are_an_error_on_every_rank(tmp_path):
     script = write(tmp_path, "dist.init_process_group(timeout=10)\n"
                              "dist.all_reduce(ember.ones(3 + dist.get_rank()))\n")
