@@ -73,7 +73,8 @@ class CountThreshold:
     def load_state_dict(self, state: dict) -> None:
         self._clear()
         keys = np.asarray(state["keys"], np.int64)
-        self.counts[self._add(keys)] = np.asarray(state["counts"], np.int64)
+        slots = self._add(keys)  # first: it may grow self.counts
+        self.counts[slots] = np.asarray(state["counts"], np.int64)
 
     def __repr__(self) -> str:
         return f"CountThreshold({self.threshold})"

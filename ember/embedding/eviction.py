@@ -52,10 +52,12 @@ class L2Norm:
 
 def over_capacity(table, excluded: np.ndarray, excess: int) -> np.ndarray:
     """``excess`` rows to remove, not among ``excluded``: the least frequently used ("lfu", ties: least
-    recently used) or the least recently used ("lru", ties: least frequently used)."""
+    recently used) or the least recently used ("lru", ties: least frequently used). Remaining ties go by
+    key, not by row number, so a restored table (numbered differently) evicts the same ids."""
     rows = np.setdiff1d(table.live_rows(), excluded, assume_unique=True)
     plan = table.layout.plan(rows)
     freq = table.meta["freq"].read(plan)
     last = table.meta["last_step"].read(plan)
-    order = np.lexsort((last, freq) if table.capacity_policy == "lfu" else (freq, last))
+    keys = table.index.key_of_row[rows]
+    order = np.lexsort((keys, last, freq) if table.capacity_policy == "lfu" else (keys, freq, last))
     return rows[order[:excess]]

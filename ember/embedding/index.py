@@ -126,13 +126,14 @@ class IdIndex:
             pos = (pos[going] + step) & mask
 
     def remove(self, keys: np.ndarray) -> np.ndarray:
-        """Delete ``keys``; returns the rows they had (-1 for absent keys, which are ignored)."""
-        keys = np.ascontiguousarray(keys, np.int64).reshape(-1)
+        """Delete ``keys`` (repeats and absent keys are ignored); returns the rows of the unique keys in
+        ascending key order (-1: absent)."""
+        keys = np.unique(np.asarray(keys, np.int64))
         rows = self.find(keys)
         present = rows >= 0
         if not present.any():
             return rows
-        slots, key_of_row, mask = self.slots, self.key_of_row, self.mask
+        slots, mask = self.slots, self.mask
         pos, step = _probe_start(keys[present], mask)
         wanted_rows = rows[present]
         while wanted_rows.size:
@@ -142,7 +143,6 @@ class IdIndex:
             wanted_rows, step = wanted_rows[going], step[going]
             pos = (pos[going] + step) & mask
         self.live -= int(present.sum())
-        del key_of_row  # rows stay readable until reused; DELETED slots no longer lead to them
         return rows
 
     def rows(self) -> np.ndarray:

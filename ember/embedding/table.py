@@ -7,12 +7,13 @@ thread looks ids up sees keys, values, slots and metadata of one moment (DeepRec
 moments and restored NaNs, its issue 1023).
 
 Metadata per row: ``freq`` (training lookups), ``last_step`` (the table's step at the last training
-lookup or update) and ``version`` (the save generation in which the row last changed; rows of the
-current generation are what an incremental checkpoint holds).
+lookup or update) and ``version`` (the generation in which the row last changed). Each snapshot closes a
+generation, so an incremental checkpoint is the rows whose version is newer than its base snapshot's.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -20,10 +21,11 @@ import numpy as np
 from ember.embedding.index import IdIndex
 from ember.embedding.initializers import resolve
 from ember.embedding.pool import ChunkLayout, RowPool
+from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_META = {"freq": np.uint32, "last_step": np.int64, "version": np.int32}
+_META = {"freq": np.uint32, "last_step": np.int32, "version": np.int32}  # 12 bytes a row
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -40,7 +42,7 @@ class HashTable:
     def __init__(self, dim: int, dtype=np.float32, initializer=None, seed: int | None = None, admission=None,
                  eviction=None, capacity: int | None = None, metadata: bool = True, default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, first_chunk: int = 4096,
-                 max_chunk: int = 1 << 20):
+                 max_chunk: int = 1 << 20, storage_dir: str | None = None):
         from ember.random import generator
 
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
@@ -64,18 +66,45 @@ class HashTable:
         self.lock = threading.RLock()
         self.layout = ChunkLayout(first_chunk, max_chunk)
         self.index = IdIndex()
-        self.values = RowPool(self.layout, (self.dim,), self.dtype)
+        self.storage_dir = None if storage_dir is None else os.fspath(storage_dir)
+        if self.storage_dir is not None:
+            os.makedirs(self.storage_dir, exist_ok=True)
+        self.values = RowPool(self.layout, (self.dim,), self.dtype, path=self._file("values"))
         self.slots: dict[str, RowPool] = {}
-        self.meta = {name: RowPool(self.layout, (), dtype) for name, dtype in _META.items()} if metadata else {}
+        self.meta = ({name: RowPool(self.layout, (), dtype, path=self._file(f"meta.{name}"))
+                      for name, dtype in _META.items()} if metadata else {})
         self.top = 0  # rows [0, top) have been handed out at least once
         self.free = np.zeros(0, np.int64)  # rows given back by eviction, reused first
         self.step = 0  # optimizer updates applied
-        self.generation = 0  # save generation: bumped by mark_saved()
-        self.deleted: list[np.ndarray] = []  # keys evicted in this generation
+        self.generation = 1  # changes are stamped with it; each snapshot closes one generation
+        self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
+        self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
         self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
+        self.dedupe = Deduper()
+        self._last_plan = None
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def _file(self, pool: str) -> str | None:
+        """Where a pool's chunks live with ``storage_dir`` (None: in memory)."""
+        return None if self.storage_dir is None else os.path.join(self.storage_dir, pool)
+
+    def flush(self) -> None:
+        """Write the rows held in memory-mapped files (``storage_dir``) back to them."""
+        with self.lock:
+            for pool in self._pools():
+                pool.flush()
+
+    def __getstate__(self) -> dict:
+        with self.lock:  # copies and pickles see one moment; the lock itself is not copied
+            state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     # --- rows --------------------------------------------------------------------------------------------
     def _allocate(self, keys: np.ndarray) -> np.ndarray:
@@ -96,6 +125,8 @@ class HashTable:
             pool.reset(plan)
         for pool in self.meta.values():
             pool.reset(plan)
+        if self.meta:
+            self.meta["version"].write(plan, self.generation)
         self.index.add(keys, rows)
         return rows
 
@@ -113,41 +144,64 @@ class HashTable:
 
     def lookup(self, keys: np.ndarray, train: bool) -> np.ndarray:
         """Rows of int64 ``keys`` (any shape). In training, absent keys that the admission policy lets in
-        get new rows, and rows found count the lookup in their metadata; otherwise absent keys get -1."""
+        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1."""
         with self.lock:
-            flat = keys.reshape(-1)
-            rows = self.index.find(flat)
-            if not train:
-                return rows.reshape(keys.shape)
-            missing = rows < 0
-            if missing.any():
-                unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
-                admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
-                given = np.full(unseen.size, -1, np.int64)
-                if admit.any():
-                    given[admit] = self._allocate(unseen[admit])
-                rows[missing] = given[inverse.reshape(-1)]
-            if self.meta:
-                self._touch(rows[rows >= 0])
+            rows = self._find_or_add(keys.reshape(-1), train)
+            if train and self.meta:
+                unique, inverse = self.dedupe(rows, self.top)
+                self._touch(unique, np.bincount(inverse, minlength=unique.size))
             return rows.reshape(keys.shape)
 
-    def _touch(self, rows: np.ndarray) -> None:
-        """Count a training lookup of ``rows`` (repeats count each time)."""
-        if not rows.size:
+    def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows."""
+        with self.lock:
+            rows = self._find_or_add(keys.reshape(-1), train)
+            unique, inverse = self.dedupe(rows, self.top)
+            if train and self.meta:
+                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+            return unique, inverse
+
+    def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
+        rows = self.index.find(flat)
+        if not train:
+            return rows
+        missing = rows < 0
+        if missing.any():
+            unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
+            admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
+            given = np.full(unseen.size, -1, np.int64)
+            if admit.any():
+                given[admit] = self._allocate(unseen[admit])
+            rows[missing] = given[inverse.reshape(-1)]
+        return rows
+
+    def _touch(self, unique: np.ndarray, counts: np.ndarray) -> None:
+        """Count ``counts`` training lookups of the distinct rows ``unique`` (-1 entries are skipped)."""
+        valid = unique >= 0
+        if not valid.all():
+            unique, counts = unique[valid], counts[valid]
+        if not unique.size:
             return
-        plan = self.layout.plan(rows)
+        plan = self.plan(unique)
         freq = self.meta["freq"]
-        for c, _, local in plan.groups:
-            np.add.at(freq.chunks[c], local, 1)
+        freq.write(plan, freq.read(plan) + counts.astype(np.uint32))
         self.meta["last_step"].write(plan, self.step)
         self.meta["version"].write(plan, self.generation)
+
+    def plan(self, rows: np.ndarray):
+        """The chunk plan of ``rows``; the last one is kept, so the update after a lookup reuses it."""
+        cached = self._last_plan
+        if cached is not None and cached.rows is rows:
+            return cached
+        self._last_plan = plan = self.layout.plan(rows)
+        return plan
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """float32 values of ``rows`` (1-D); rows -1 read the default value."""
         with self.lock:
             valid = rows >= 0
             if valid.all():
-                return self.values.read(self.layout.plan(rows)).astype(np.float32, copy=False)
+                return self.values.read(self.plan(rows)).astype(np.float32, copy=False)
             out = np.full((rows.size, self.dim), self.default_value, np.float32)
             out[valid] = self.values.read(self.layout.plan(rows[valid]))
             return out
@@ -169,7 +223,8 @@ class HashTable:
                 if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == 2:
                     names.append(name)
                     if name not in self.slots:
-                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0])
+                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0],
+                                                   path=self._file(f"slot.{name}"))
                     else:
                         self.slots[name].fill = np.asarray(value[0], self.slots[name].dtype)
             self._slot_names[key] = names
@@ -187,14 +242,15 @@ class HashTable:
             names = self._slots_of(rule, hyper)
             fresh = "slots" not in state
             if fresh:  # a new optimizer: its slots start over for every row, as a dense table's would
-                everything = self.layout.plan(np.arange(self.top, dtype=np.int64))
                 for name in names:
-                    self.slots[name].reset(everything)
-            grad = grad.coalesce()
-            rows = grad.indices
-            plan = self.layout.plan(rows)
+                    self.slots[name].reset_all(self.top)
+            rows, values = grad.indices, grad.values.data
+            unique, inverse = self.dedupe(rows, self.top)
+            if unique.size < rows.size:  # the same rows from several lookups
+                rows, values = unique, segment_sum(values, inverse, unique.size)
+            plan = self.plan(rows)
             block = self.values.read(plan).astype(np.float32)
-            local = RowSparse(np.arange(rows.size), grad.values, block.shape)
+            local = RowSparse(np.arange(rows.size), Tensor._make(values, None), block.shape)
             compact = {}
             if not fresh:  # else the rule creates its state as on its first call
                 compact.update((k, v) for k, v in state.items() if k != "slots")
@@ -235,12 +291,13 @@ class HashTable:
 
     def remove_rows(self, rows: np.ndarray) -> None:
         """Delete the keys of ``rows``; the rows are reused by later keys."""
+        rows = np.unique(rows)
         if not rows.size:
             return
         keys = self.index.key_of_row[rows]
         self.index.remove(keys)
         self.free = np.concatenate([self.free, rows])
-        self.deleted.append(keys)
+        self.deleted.append((self.generation, keys))
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def _rows_state(self, rows: np.ndarray) -> dict:
@@ -255,37 +312,44 @@ class HashTable:
 
     def _scalars(self) -> dict:
         state = {"dim": self.dim, "dtype": self.dtype.name, "seed": self.seed, "step": self.step,
-                 "generation": self.generation}
+                 "generation": self.generation}  # the number of this snapshot
         if self.admission is not None:
             state["admission"] = self.admission.state_dict()
         return state
 
-    def state_dict(self) -> dict:
-        """Keys, values, slots, metadata and counters, copied under the lock (one consistent snapshot)."""
+    def _snapshot(self, since: int | None) -> dict:
         with self.lock:
-            state = self._scalars()
-            state.update(self._rows_state(self.live_rows()))
-            return state
-
-    def delta_state_dict(self) -> dict:
-        """What changed since the last ``mark_saved()``: rows changed in this generation, the keys evicted,
-        and the counters. ``load_state_dict`` of it on top of that save gives this table."""
-        with self.lock:
-            if not self.meta:
-                raise RuntimeError("HashEmbedding: incremental checkpoints need the row metadata (metadata=True)")
             rows = self.live_rows()
-            rows = rows[self.meta["version"].read(self.layout.plan(rows)) == self.generation]
             state = self._scalars()
+            if since is not None:
+                if not self.meta:
+                    raise RuntimeError("HashEmbedding: incremental checkpoints need the row metadata (metadata=True)")
+                rows = rows[self.meta["version"].read(self.layout.plan(rows)) > since]
+                state["delta"] = True
+                state["base"] = int(since)
+                gone = [keys for stamp, keys in self.deleted if stamp > since]
+                state["deleted"] = np.concatenate(gone) if gone else np.zeros(0, np.int64)
             state.update(self._rows_state(rows))
-            state["delta"] = True
-            state["deleted"] = np.concatenate(self.deleted) if self.deleted else np.zeros(0, np.int64)
+            self.generation += 1  # later changes belong to the next snapshot
             return state
 
-    def mark_saved(self) -> None:
-        """Start a new save generation: later changes go into the next ``delta_state_dict``."""
+    def state_dict(self) -> dict:
+        """Keys, values, slots, metadata and counters, copied under the lock (one consistent snapshot).
+
+        ``"generation"`` numbers the snapshot; rows changed after it are stamped with later numbers.
+        """
+        return self._snapshot(None)
+
+    def delta_state_dict(self, since: int | None = None) -> dict:
+        """Rows changed, and keys evicted, after the snapshot numbered ``since`` (default: the last one
+        passed to ``mark_saved``), with the counters. Loading it on top of that snapshot gives this table."""
+        return self._snapshot(self.saved_generation if since is None else int(since))
+
+    def mark_saved(self, generation: int) -> None:
+        """Record that the snapshot numbered ``generation`` is safely stored: the base of the next delta."""
         with self.lock:
-            self.generation += 1
-            self.deleted = []
+            self.saved_generation = int(generation)
+            self.deleted = [(stamp, keys) for stamp, keys in self.deleted if stamp > generation]
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
@@ -298,18 +362,20 @@ class HashTable:
             if values.shape != (keys.size, self.dim):
                 raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
                                  f"{keys.size} keys of dim {self.dim}")
-            delta = bool(state.get("delta", False))
-            if not delta:
+            if not state.get("delta", False):
                 self._clear()
             else:
+                if int(state["base"]) != self.saved_generation:
+                    raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
+                                     f"{state['base']}, but the table holds snapshot {self.saved_generation}")
                 gone = self.index.find(np.asarray(state["deleted"], np.int64))
                 self.remove_rows(gone[gone >= 0])
-                self.deleted = []
             for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:
                 fill = np.asarray(state[f"slot_fill.{name}"])
                 if name not in self.slots:
-                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill)
-                    self.slots[name].reset(self.layout.plan(np.arange(self.top, dtype=np.int64)))
+                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill,
+                                               path=self._file(f"slot.{name}"))
+                    self.slots[name].reset_all(self.top)
                 self.slots[name].fill = fill.astype(self.slots[name].dtype)
             rows = self.index.find(keys)
             new = rows < 0
@@ -325,7 +391,9 @@ class HashTable:
                     pool.write(plan, np.asarray(state[f"meta.{name}"]))
             self.seed = int(state["seed"])
             self.step = int(state["step"])
-            self.generation = int(state["generation"])
+            self.saved_generation = int(state["generation"])
+            self.generation = self.saved_generation + 1
+            self.deleted = []
             if self.admission is not None and "admission" in state:
                 self.admission.load_state_dict(state["admission"])
 
