@@ -5,6 +5,7 @@
     ember profile script.py [args...] [--sort time] [--trace trace.json]
     ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
     ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
+    ember serve MODEL_DIR [--port 8501] [--model-name NAME] [--max-batch-size 64] ...   # the serve extra
 """
 
 from __future__ import annotations
@@ -64,6 +65,37 @@ def _export(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    import os
+
+    try:
+        from ember.serve import ServeOptions, serve, version_numbers
+    except ImportError as exc:
+        print(f"ember serve needs the serve extra (pip install -e '.[serve]'): {exc}", file=sys.stderr)
+        return 2
+    try:
+        version_numbers(args.model_dir)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    name = args.model_name or os.path.basename(os.path.normpath(args.model_dir))
+    options = ServeOptions(name, args.max_batch_size, args.batch_timeout_ms, args.max_queue, args.deadline_ms,
+                           args.max_body_bytes, args.poll_interval)
+    print(f"serving {args.model_dir} as {name!r} on http://{args.host}:{args.port}/v1/models/{name}:predict")
+    serve(args.model_dir, options, args.host, args.port)
+    return 0
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train models from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +120,26 @@ def main(argv=None) -> int:
     export.add_argument("--standalone", action="store_true", help="write NumPy-only Python inference code")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (ONNX output)")
     export.set_defaults(run=_export)
+    serve = commands.add_parser(
+        "serve", help="serve a model directory over HTTP (TensorFlow Serving's REST API)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Serve the highest valid version folder of MODEL_DIR (MODEL_DIR/1/model.onnx, 2/, ...), "
+                    "loading newer versions as they appear.")
+    serve.add_argument("model_dir")
+    serve.add_argument("--port", type=int, default=8501, help="port to listen on")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    serve.add_argument("--model-name", help="the NAME in /v1/models/NAME (default: the folder's name)")
+    serve.add_argument("--max-batch-size", type=_positive(int), default=64,
+                       help="most instances per model call; 1 turns batching off")
+    serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                       help="how long the first request of a batch waits for others")
+    serve.add_argument("--max-queue", type=_positive(int), default=256,
+                       help="requests that may wait; more are answered 503 at once")
+    serve.add_argument("--deadline-ms", type=_positive(float), default=1000.0,
+                       help="a request still waiting after this long is answered 504")
+    serve.add_argument("--max-body-bytes", type=_positive(int), default=10 * 2**20, help="larger bodies get 413")
+    serve.add_argument("--poll-interval", type=float, default=2.0, help="seconds between scans for new versions")
+    serve.set_defaults(run=_serve)
     args = parser.parse_args(argv)
     return args.run(args)
 
