@@ -7,6 +7,7 @@
     ember profile script.py [args...] [--sort time] [--trace trace.json]
     ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
     ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
+    ember serve MODEL_DIR [--port 8501] [--model-name NAME] [--max-batch-size 64] ...   # the serve extra
     ember --version
 
 Each subcommand is one ``_add_<name>(commands)`` function listed in ``COMMANDS``: adding a command adds one
@@ -267,7 +268,58 @@ def _add_launch(commands) -> None:
     parser.set_defaults(run=_launch, parser=parser)
 
 
-COMMANDS = [_add_train, _add_predict, _add_eval, _add_bench, _add_profile, _add_export, _add_launch]
+def _serve(args) -> int:
+    import os
+
+    try:
+        from ember.serve import ServeOptions, serve, version_numbers
+    except ImportError as exc:
+        raise ImportError(f"ember serve needs the serve extra (pip install -e '.[serve]'): {exc}") from exc
+    version_numbers(args.model_dir)  # a missing directory: one error line
+    name = args.model_name or os.path.basename(os.path.normpath(args.model_dir))
+    options = ServeOptions(name, args.max_batch_size, args.batch_timeout_ms, args.max_queue, args.deadline_ms,
+                           args.max_body_bytes, args.poll_interval)
+    print(f"serving {args.model_dir} as {name!r} on http://{args.host}:{args.port}/v1/models/{name}:predict")
+    serve(args.model_dir, options, args.host, args.port)
+    return 0
+
+
+def _positive_number(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _add_serve(commands) -> None:
+    parser = commands.add_parser(
+        "serve", help="serve a model directory over HTTP (TensorFlow Serving's REST API; the serve extra)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Serve the highest valid version folder of MODEL_DIR (MODEL_DIR/1/model.onnx, 2/, ...), "
+                    "loading newer versions as they appear.")
+    parser.add_argument("model_dir")
+    parser.add_argument("--port", type=int, default=8501, help="port to listen on")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    parser.add_argument("--model-name", help="the NAME in /v1/models/NAME (default: the folder's name)")
+    parser.add_argument("--max-batch-size", type=_positive_number(int), default=64,
+                        help="most instances per model call; 1 turns batching off")
+    parser.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                        help="how long the first request of a batch waits for others")
+    parser.add_argument("--max-queue", type=_positive_number(int), default=256,
+                        help="requests that may wait; more are answered 503 at once")
+    parser.add_argument("--deadline-ms", type=_positive_number(float), default=1000.0,
+                        help="a request still waiting after this long is answered 504")
+    parser.add_argument("--max-body-bytes", type=_positive_number(int), default=10 * 2**20,
+                        help="larger bodies get 413")
+    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between scans for new versions")
+    parser.set_defaults(run=_serve, parser=parser)
+
+
+COMMANDS = [_add_train, _add_predict, _add_eval, _add_bench, _add_profile, _add_export, _add_serve,
+            _add_launch]
 
 
 def _version() -> str:

@@ -1,0 +1,216 @@
+"""The HTTP side: TensorFlow Serving's REST API over a ``VersionWatcher`` and a ``Batcher``.
+
+- ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/N:predict``) with ``{"instances": [...]}``
+  answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it answers ``{"outputs": [...]}``.
+- ``GET /v1/models/NAME``: the version status; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
+Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
+field, ragged or non-numeric instances, wrong shape (400); a full queue 503, a passed deadline 504.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ember.serve.batching import Batcher, DeadlineExceeded, Overloaded
+from ember.serve.versions import VersionWatcher
+
+
+@dataclass
+class ServeOptions:
+    """Knobs of ``ember serve``, with their command-line defaults."""
+
+    model_name: str
+    max_batch_size: int = 64
+    batch_timeout_ms: float = 2.0
+    max_queue: int = 256
+    deadline_ms: float = 1000.0
+    max_body_bytes: int = 10 * 2**20
+    poll_interval: float = 2.0
+
+
+class BadRequest(Exception):
+    """A client error: answered with ``status`` and the message."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class _Metrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("ember_serve_requests", "predict requests by HTTP status", ["code"],
+                                registry=self.registry)
+        self.latency = Histogram("ember_serve_request_seconds", "predict latency", registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.batch = Histogram("ember_serve_batch_size", "instances per model call", registry=self.registry,
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+        self.queue = Gauge("ember_serve_queue_depth", "requests waiting for a batch", registry=self.registry)
+        self.version = Gauge("ember_serve_model_version", "the version being served", registry=self.registry)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"the body is {declared} bytes; the limit is {limit}", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"the body is over the {limit}-byte limit", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype) -> tuple[np.ndarray, str]:
+    """The request's instances as one array, and the answer's key; BadRequest saying what is wrong."""
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object with \"instances\" or \"inputs\"")
+    if "instances" in payload:
+        data, key = payload["instances"], "predictions"
+    elif "inputs" in payload:
+        data, key = payload["inputs"], "outputs"
+        if isinstance(data, dict):
+            if len(data) != 1:
+                raise BadRequest(f"\"inputs\" names {len(data)} inputs; this model takes one")
+            data = next(iter(data.values()))
+    else:
+        raise BadRequest("missing field: the body needs \"instances\" (or \"inputs\")")
+    if not isinstance(data, list) or not data:
+        raise BadRequest("\"instances\" must be a non-empty list")
+    try:
+        array = np.array(data)
+    except ValueError as exc:
+        raise BadRequest(f"the instances are ragged ({exc})") from None
+    if array.dtype.kind not in "biuf":
+        raise BadRequest(f"the instances must be numbers of the model's dtype {dtype}, got {array.dtype.kind!r} "
+                         "data (strings, nulls or ragged lists)")
+    if dtype.kind in "iu" and array.dtype.kind == "f":
+        raise BadRequest(f"the model takes integers ({dtype}); the instances hold fractions")
+    shape = array.shape[1:]
+    if len(shape) != len(instance_shape) or any(e is not None and e != g for e, g in zip(instance_shape, shape)):
+        expected = ["?" if d is None else d for d in instance_shape]
+        raise BadRequest(f"each instance must have shape {expected}, got {list(shape)}")
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if array.size and (array.min() < info.min or array.max() > info.max):
+            raise BadRequest(f"instance values beyond the range of {dtype}")
+    return np.ascontiguousarray(array.astype(dtype)), key
+
+
+def create_app(model_dir: str, options: ServeOptions) -> Starlette:
+    """The ASGI application serving ``model_dir``'s versions under ``options.model_name``."""
+    watcher = VersionWatcher(model_dir, options.poll_interval)
+    metrics = _Metrics()
+
+    def run(batch: np.ndarray):
+        model = watcher.current  # read once: the whole batch runs on one version
+        return model(batch), model.version
+
+    batcher = Batcher(run, options.max_batch_size, options.batch_timeout_ms / 1000, options.max_queue,
+                      options.deadline_ms / 1000, on_batch=metrics.batch.observe)
+
+    def check_name(name: str) -> None:
+        if name != options.model_name:
+            raise BadRequest(f"no model named {name!r} (this server has {options.model_name!r})", 404)
+
+    async def predict(request: Request) -> Response:
+        start = time.perf_counter()
+        status = 200
+        try:
+            spec = request.path_params["spec"]
+            if not spec.endswith(":predict"):
+                raise BadRequest(f"unknown method in {spec!r}; use NAME:predict", 404)
+            name = spec[: -len(":predict")].split("/versions/")[0]
+            check_name(name)
+            model = watcher.current
+            if model is None:
+                raise BadRequest("no model version is loaded yet", 503)
+            body = await _read_body(request, options.max_body_bytes)
+            instances, key = parse_instances(body, model.instance_shape, model.dtype)
+            metrics.queue.set(batcher.depth())
+            try:
+                outputs, version = await batcher.submit(instances)
+            except Overloaded as exc:
+                raise BadRequest(str(exc), 503) from None
+            except DeadlineExceeded as exc:
+                raise BadRequest(str(exc), 504) from None
+            except (ValueError, TypeError, IndexError) as exc:  # the model refused these values
+                raise BadRequest(f"the model cannot take these instances: {exc}") from None
+            return JSONResponse({key: outputs.tolist()}, headers={"X-Model-Version": str(version)})
+        except BadRequest as exc:
+            status = exc.status
+            return _error(exc.status, str(exc))
+        finally:
+            metrics.requests.labels(code=str(status)).inc()
+            metrics.latency.observe(time.perf_counter() - start)
+
+    async def status_of(request: Request) -> Response:
+        try:
+            check_name(request.path_params["name"])
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+        model = watcher.current
+        versions = [{"version": str(model.version), "state": "AVAILABLE",
+                     "status": {"error_code": "OK", "error_message": ""}}] if model else []
+        versions += [{"version": str(v), "state": "END", "status": {"error_code": "INVALID_ARGUMENT",
+                                                                     "error_message": reason}}
+                     for v, (_, reason) in sorted(watcher.refused.items())]
+        return JSONResponse({"model_version_status": versions})
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        return PlainTextResponse("ready") if watcher.current else PlainTextResponse("no model loaded", 503)
+
+    async def metrics_text(request: Request) -> Response:
+        metrics.queue.set(batcher.depth())
+        if watcher.current is not None:
+            metrics.version.set(watcher.current.version)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        watcher.refresh()
+        watcher.start()
+        await batcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+            await batcher.stop()
+
+    routes = [
+        Route("/v1/models/{spec:path}", predict, methods=["POST"]),
+        Route("/v1/models/{name}", status_of, methods=["GET"]),
+        Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_text),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.watcher, app.state.batcher = watcher, batcher
+    return app
+
+
+def serve(model_dir: str, options: ServeOptions, host: str = "127.0.0.1", port: int = 8501) -> None:
+    """Run the server until interrupted (uvicorn)."""
+    import uvicorn
+
+    uvicorn.run(create_app(model_dir, options), host=host, port=port, log_level="warning")

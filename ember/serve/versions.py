@@ -1,0 +1,134 @@
+"""Model versions on disk: ``MODEL_DIR/<n>/model.onnx``, the highest valid one served, new ones hot-loaded.
+
+A version is loaded, checked (one input, a test call on a zero batch) and only then swapped in, by one
+reference assignment: a request reads ``watcher.current`` once, so it runs wholly on the old or the new
+version. A version that fails to load is logged and refused (until its files change); the old one keeps
+serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+log = logging.getLogger("ember.serve")
+MODEL_FILE = "model.onnx"
+
+
+class LoadedModel(NamedTuple):
+    """One loaded version: the callable, and the per-instance shape and dtype its input takes."""
+
+    version: int
+    module: object
+    instance_shape: tuple  # dimensions after the batch axis; None where the model takes any size
+    dtype: np.dtype
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import ember
+
+        with ember.no_grad():
+            out = self.module(ember.from_numpy(batch))
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return np.asarray(out.numpy())
+
+
+def version_numbers(model_dir: str) -> list[int]:
+    """The numbered version folders of ``model_dir``, ascending."""
+    try:
+        names = os.listdir(model_dir)
+    except FileNotFoundError:
+        raise ValueError(f"model directory {model_dir!r} does not exist") from None
+    return sorted(int(n) for n in names if n.isdigit() and os.path.isdir(os.path.join(model_dir, n)))
+
+
+def load_version(model_dir: str, version: int) -> LoadedModel:
+    """Load and check ``model_dir/<version>/model.onnx``; raises ValueError saying what is wrong."""
+    import onnx
+
+    import ember.onnx
+
+    path = os.path.join(model_dir, str(version), MODEL_FILE)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: missing")
+    try:
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto)
+        module = ember.onnx.load(proto)
+    except Exception as exc:  # a corrupt file can fail in many ways; all mean "refuse this version"
+        raise ValueError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: {exc})") from exc
+    initializers = {i.name for i in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise ValueError(f"{path}: serving needs a model with one input, this one has {len(inputs)}")
+    tensor_type = inputs[0].type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+    if not dims:
+        raise ValueError(f"{path}: the input must have a batch axis")
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
+    loaded = LoadedModel(version, module, tuple(dims[1:]), dtype)
+    try:
+        loaded(np.zeros((1,) + tuple(d or 1 for d in dims[1:]), dtype))
+    except Exception as exc:
+        raise ValueError(f"{path}: the model fails on a zero batch ({type(exc).__name__}: {exc})") from exc
+    return loaded
+
+
+class VersionWatcher:
+    """Serves the highest loadable version of ``model_dir`` and polls for newer ones in the background."""
+
+    def __init__(self, model_dir: str, poll_interval: float = 2.0):
+        self.model_dir = model_dir
+        self.poll_interval = poll_interval
+        self.current: LoadedModel | None = None
+        self.refused: dict = {}  # version -> (mtime when refused, reason)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _stamp(self, version: int) -> float:
+        path = os.path.join(self.model_dir, str(version), MODEL_FILE)
+        return os.path.getmtime(path) if os.path.exists(path) else -1.0
+
+    def refresh(self) -> LoadedModel | None:
+        """Load the newest version above the current one that loads; returns what now serves."""
+        with self._lock:
+            serving = self.current.version if self.current is not None else -1
+            for version in reversed(version_numbers(self.model_dir)):
+                if version <= serving:
+                    break
+                stamp = self._stamp(version)
+                if version in self.refused and self.refused[version][0] == stamp:
+                    continue
+                try:
+                    loaded = load_version(self.model_dir, version)
+                except ValueError as exc:
+                    self.refused[version] = (stamp, str(exc))
+                    log.error("refused version %d: %s", version, exc)
+                    continue
+                self.current = loaded  # one assignment: requests see the old or the new version, whole
+                log.info("serving version %d", version)
+                break
+            return self.current
+
+    def start(self) -> None:
+        """Poll every ``poll_interval`` seconds in a daemon thread."""
+        if self._thread is None and self.poll_interval > 0:
+            self._thread = threading.Thread(target=self._poll, name="ember-serve-versions", daemon=True)
+            self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            try:
+                self.refresh()
+            except Exception:  # the watcher must outlive a broken folder
+                log.exception("version scan failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

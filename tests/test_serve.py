@@ -1,0 +1,284 @@
+"""The inference server: TF Serving's REST API, dynamic batching, overload, bad requests, hot reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("starlette")
+uvicorn = pytest.importorskip("uvicorn")
+httpx = pytest.importorskip("httpx")
+
+import ember  # noqa: E402
+import ember.onnx  # noqa: E402
+from ember import nn  # noqa: E402
+from ember.serve import ServeOptions, create_app, parse_instances  # noqa: E402
+from ember.serve.versions import LoadedModel  # noqa: E402
+
+X = np.random.default_rng(0).standard_normal((5, 1, 8, 8)).astype(np.float32)
+
+
+def cnn(shift: float = 0.0):
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    with ember.no_grad():
+        net[3].bias.data[...] += shift
+    return net
+
+
+def write_version(model_dir, version: int, shift: float = 0.0):
+    folder = os.path.join(model_dir, str(version))
+    os.makedirs(folder, exist_ok=True)
+    net = cnn(shift)
+    tmp = os.path.join(folder, "model.onnx.tmp")
+    ember.onnx.export(net, ember.randn(1, 1, 8, 8), tmp, dynamic_axes={"input0": {0: "batch"}})
+    os.replace(tmp, os.path.join(folder, "model.onnx"))  # a version appears whole
+    with ember.no_grad():
+        return net(ember.tensor(X)).numpy()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model_dir, **options):
+        self.app = create_app(str(model_dir), ServeOptions("cnn", **options))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def predict(self, body, **kw):
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return httpx.post(f"{self.url}/v1/models/cnn:predict", content=content, timeout=30, **kw)
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    expected = write_version(tmp_path, 1)
+    return tmp_path, expected
+
+
+def test_predict_status_health_and_metrics(model_dir):
+    path, expected = model_dir
+    with Server(path) as s:
+        r = s.predict({"instances": X.tolist()})
+        assert r.status_code == 200 and r.headers["x-model-version"] == "1"
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+        r = s.predict({"inputs": {"input0": X[:2].tolist()}})
+        np.testing.assert_allclose(r.json()["outputs"], expected[:2], rtol=1e-5, atol=1e-6)
+        assert httpx.get(f"{s.url}/v1/models/cnn").json() == {"model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+        assert httpx.get(f"{s.url}/healthz").status_code == 200
+        assert httpx.get(f"{s.url}/readyz").status_code == 200
+        metrics = httpx.get(f"{s.url}/metrics").text
+        assert 'ember_serve_requests_total{code="200"} 2.0' in metrics
+        assert "ember_serve_model_version 1.0" in metrics and "ember_serve_batch_size_bucket" in metrics
+
+
+def test_concurrent_requests_are_batched(model_dir):
+    path, expected = model_dir
+    with Server(path, max_batch_size=64, batch_timeout_ms=20) as s:
+        async def fire():
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(*[client.post(f"{s.url}/v1/models/cnn:predict",
+                                                          json={"instances": X[i % 5 : i % 5 + 1].tolist()})
+                                              for i in range(40)])
+
+        replies = asyncio.run(fire())
+        for i, r in enumerate(replies):
+            assert r.status_code == 200
+            np.testing.assert_allclose(r.json()["predictions"], expected[i % 5 : i % 5 + 1], rtol=1e-5, atol=1e-6)
+        count = float(httpx.get(f"{s.url}/metrics").text.split("ember_serve_batch_size_count ")[1].split()[0])
+        assert count < 40  # fewer model calls than requests
+
+
+BAD = [
+    (b"not json", 400, "not JSON"),
+    (b"[1, 2]", 400, "JSON object"),
+    (b'{"rows": []}', 400, "missing field"),
+    (b'{"instances": []}', 400, "non-empty list"),
+    (b'{"instances": [[1, 2]]}', 400, "shape [1, 8, 8], got [2]"),
+    (b'{"instances": [[[[1]]], [[[1, 2]]]]}', 400, "ragged"),
+    (b'{"instances": [["a"]]}', 400, "numbers"),
+    (b'{"instances": [null]}', 400, "numbers"),
+    (b'{"inputs": {"a": [1], "b": [2]}}', 400, "2 inputs"),
+    (b"\xff\xfe", 400, "not JSON"),
+]
+
+
+def test_bad_requests_get_4xx_with_a_message(model_dir):
+    path, _ = model_dir
+    with Server(path, max_body_bytes=10_000) as s:
+        for body, status, words in BAD:
+            r = s.predict(body)
+            assert r.status_code == status and words in r.json()["error"], (body, r.text)
+        r = s.predict(b'{"instances": [' + b"1," * 10_000 + b"1]}")
+        assert r.status_code == 413
+        assert httpx.post(f"{s.url}/v1/models/other:predict", json={"instances": [1]}).status_code == 404
+        assert httpx.post(f"{s.url}/v1/models/cnn:classify", json={"instances": [1]}).status_code == 404
+        assert httpx.get(f"{s.url}/v1/models/other").status_code == 404
+
+
+def test_fuzzed_requests_get_only_4xx_and_memory_stays_flat(model_dir):
+    """1,000 malformed bodies: random bytes, JSON of wrong structure, wrong shapes and types."""
+    import resource
+
+    path, _ = model_dir
+    rng = np.random.default_rng(1)
+    pieces = [b"{", b"}", b"[", b"]", b'"instances"', b":", b",", b"1", b"-2.5e3", b"null", b'"x"', b"true", b" "]
+
+    def body(i):
+        kind = i % 4
+        if kind == 0:
+            return bytes(rng.integers(0, 256, rng.integers(0, 64), dtype=np.uint8))
+        if kind == 1:
+            return b"".join(pieces[j] for j in rng.integers(0, len(pieces), rng.integers(1, 30)))
+        if kind == 2:
+            shape = tuple(rng.integers(1, 4, rng.integers(1, 4)))
+            return json.dumps({"instances": rng.standard_normal(shape).tolist()}).encode()
+        return json.dumps({"instances": [[["x"] * int(rng.integers(1, 3))]]}).encode()
+
+    with Server(path) as s, httpx.Client(timeout=30) as client:
+        url = f"{s.url}/v1/models/cnn:predict"
+        for i in range(200):
+            client.post(url, content=body(i))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        codes = [client.post(url, content=body(i)).status_code for i in range(200, 1200)]
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert set(codes) <= {400, 404, 413}, sorted(set(codes))
+    assert grown_mb < 30
+
+
+class _Slow:
+    """A model that takes 50 ms a call, to fill the queue."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, batch):
+        time.sleep(0.05)
+        return self.model(batch)
+
+
+def test_overload_gets_503_at_once_and_the_server_keeps_serving(model_dir):
+    path, _ = model_dir
+    with Server(path, max_batch_size=1, max_queue=4, deadline_ms=2000) as s:
+        loaded = s.app.state.watcher.current
+        s.app.state.watcher.current = LoadedModel(loaded.version, _Slow(loaded.module), loaded.instance_shape,
+                                                  loaded.dtype)
+
+        async def fire():
+            async with httpx.AsyncClient(timeout=30) as client:
+                async def one():
+                    start = time.monotonic()
+                    r = await client.post(f"{s.url}/v1/models/cnn:predict", json={"instances": X[:1].tolist()})
+                    return r.status_code, time.monotonic() - start
+
+                return await asyncio.gather(*[one() for _ in range(40)])  # 10x the queue
+
+        replies = asyncio.run(fire())
+        refused = [t for code, t in replies if code == 503]
+        assert refused and all(code in (200, 503, 504) for code, _ in replies)
+        assert max(refused) < 2.0  # answered at once, not after waiting
+        assert s.predict({"instances": X[:1].tolist()}).status_code == 200
+
+
+def test_hot_reload_under_load_and_a_corrupt_version_is_refused(model_dir):
+    path, first = model_dir
+    with Server(path, poll_interval=0.05) as s:
+        stop = threading.Event()
+        seen = []
+
+        def load():
+            with httpx.Client(timeout=30) as client:
+                while not stop.is_set():
+                    r = client.post(f"{s.url}/v1/models/cnn:predict", json={"instances": X.tolist()})
+                    seen.append((r.status_code, r.headers.get("x-model-version"), r.json().get("predictions")))
+
+        workers = [threading.Thread(target=load) for _ in range(3)]
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        second = write_version(path, 2, shift=5.0)
+        deadline = time.monotonic() + 20
+        while s.app.state.watcher.current.version != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.makedirs(path / "3")
+        (path / "3" / "model.onnx").write_bytes(b"this is not a model")
+        time.sleep(0.5)
+        stop.set()
+        for w in workers:
+            w.join()
+        assert s.app.state.watcher.current.version == 2
+        status = httpx.get(f"{s.url}/v1/models/cnn").json()["model_version_status"]
+        assert status[0]["version"] == "2" and status[1]["version"] == "3" and status[1]["state"] == "END"
+        assert s.predict({"instances": X.tolist()}).status_code == 200
+    assert {code for code, _, _ in seen} == {200}
+    versions = {v for _, v, _ in seen}
+    assert versions == {"1", "2"}
+    for _, version, predictions in seen:  # every answer wholly from one version
+        np.testing.assert_allclose(predictions, first if version == "1" else second, rtol=1e-5, atol=1e-5)
+
+
+def test_parse_instances_checks_integer_ranges():
+    with pytest.raises(Exception, match="beyond the range of int32"):
+        parse_instances(b'{"instances": [[3000000000]]}', (1,), np.dtype(np.int32))
+    with pytest.raises(Exception, match="hold fractions"):
+        parse_instances(b'{"instances": [[1.5]]}', (1,), np.dtype(np.int64))
+    array, key = parse_instances(b'{"instances": [[1], [2]]}', (None,), np.dtype(np.int64))
+    assert array.dtype == np.int64 and array.shape == (2, 1) and key == "predictions"
+
+
+def test_command_line_serves_a_model_directory(model_dir):
+    path, expected = model_dir
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ember.cli", "serve", str(path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__))))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+            time.sleep(0.1)
+        name = os.path.basename(str(path))
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/models/{name}:predict", json={"instances": X.tolist()})
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "ember.cli", "serve", str(path / "missing")], capture_output=True,
+                         text=True)
+    assert bad.returncode == 1 and "ember serve: error: model directory" in bad.stderr and "does not exist" in bad.stderr
