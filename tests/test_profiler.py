@@ -76,7 +76,7 @@ def test_backward_and_compiled_steps_are_recorded():
     assert any(e.name == "update" for e in prof.events)
     assert np.isfinite(loss.item())
     assert any(not np.array_equal(b, p.data) for b, p in zip(before, net.parameters()))  # the step ran
-    assert autograd._builder is None and sys.modules["ember.jit"].profile_hook is None
+    assert autograd._mode.builder is None and sys.modules["ember.jit"].profile_hook is None
 
 
 def test_compiled_results_under_the_profiler_equal_the_generated_code():
