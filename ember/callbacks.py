@@ -7,12 +7,15 @@ Setting ``model.stop_training = True`` ends training after the current epoch.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import os
 import sys
 import time
 import warnings
+
+from ember.tensor import Tensor
 
 
 class Callback:
@@ -101,16 +104,18 @@ class EarlyStopping(Callback):
         if _improved(self.is_better, current, self.best):
             self.best, self.wait = current, 0
             if self.restore_best_weights:
-                self.best_state = {k: v.data.copy() for k, v in self.model.net.state_dict().items()}
+                state = self.model.net.state_dict()
+                self._tensor_keys = {k for k, v in state.items() if isinstance(v, Tensor)}
+                self.best_state = {k: v.data.copy() if k in self._tensor_keys else copy.deepcopy(v)
+                                   for k, v in state.items()}
             return
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.best_state is not None:
-                from ember.tensor import Tensor
-
-                self.model.net.load_state_dict({k: Tensor._make(v, None) for k, v in self.best_state.items()})
+            if self.best_state is not None:  # hash tables' entries (ints, key arrays) go back as they were
+                self.model.net.load_state_dict({k: Tensor._make(v, None) if k in self._tensor_keys else v
+                                                for k, v in self.best_state.items()})
 
 
 class ModelCheckpoint(Callback):

@@ -42,14 +42,19 @@ def _check_net(net, saved) -> None:
     if not isinstance(saved, dict):
         raise ValueError(f"the checkpoint's 'net' is a {type(saved).__name__}, not a state dict")
     own = net.state_dict()
+    # a hash table's entries (keys, counters, optimizer slots that appear with training) are checked by its
+    # own load_state_dict
+    owned = tuple(name + "." for name, m in net.named_modules() if name and getattr(m, "_owns_state_dict", False))
     problems = []
-    missing = [k for k in own if k not in saved]
-    unexpected = [str(k) for k in saved if k not in own]
+    missing = [k for k in own if k not in saved and not k.startswith(owned)]
+    unexpected = [str(k) for k in saved if k not in own and not str(k).startswith(owned)]
     if missing:
         problems.append(f"missing keys {missing}")
     if unexpected:
         problems.append(f"unknown keys {unexpected}")
     for key, value in own.items():
+        if key.startswith(owned) or not hasattr(value, "shape"):
+            continue  # a hash table's entries (keys, counters, rows that grow): its load_state_dict checks them
         if key in saved and _shape(saved[key]) != tuple(value.shape):
             problems.append(f"{key} has shape {_shape(saved[key])} in the checkpoint, {tuple(value.shape)} in the "
                             "network")
