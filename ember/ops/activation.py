@@ -33,7 +33,8 @@ def _log_softmax_forward(xp, x, *, axis):
 
 
 def _softmax_forward(xp, x, *, axis, out=None):
-    e = xp.subtract(x, max_last(xp, x, axis, True), out=out)  # generated code passes a planned buffer as out
+    # generated code passes a planned buffer as out
+    e = x - max_last(xp, x, axis, True) if out is None else xp.subtract(x, max_last(xp, x, axis, True), out=out)
     xp.exp(e, out=e)
     e /= sum_last(xp, e, axis, True)
     return e
