@@ -29,12 +29,15 @@ MLPS = {"Wtab": ((13, 64, 64, 3), 32), "W2": ((784, 256, 128, 10), 64), "W3": ((
 
 
 def _linreg(batch):
-    return {
+    steps = {
         "ember": lambda: w.linreg_ember(batch),
         "torch": lambda: w.linreg_torch(batch),
         "ember-graph": lambda: w.linreg_graph(batch),
         "jax": lambda: w.linreg_jax(batch),
     }
+    if batch == 1:  # MiniFlow's graph computes on Python numbers
+        steps["miniflow"] = lambda: w.linreg_miniflow(batch)
+    return steps
 
 
 def _mlp(sizes, batch):
@@ -66,10 +69,10 @@ WORKLOADS = {
 GPU_SIZED = ("R18", "T512")  # the GPU anchors: seconds per step on 2 CPU cores, so not in the CPU default
 GPU_DEFAULT = ("W2", "W3", "W4", "W5s", "W5d", "W6", "R18", "T512")
 GPU_COLUMNS = ("ember", "torch", "torch-compile")  # NumPy, JAX and Ember's compiled modes run on the CPU
-COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-jit", "jax", "torch-compile")
+COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-jit", "jax", "torch-compile", "miniflow")
 COMPILED = ("ember-graph", "ember-jit", "jax", "torch-compile")
 RATIOS = [(c, "torch") for c in COLUMNS if c != "torch"] + [("ember", "numpy"), ("ember-graph", "jax"),
-                                                            ("ember-jit", "jax")]
+                                                            ("ember-jit", "jax"), ("ember-graph", "miniflow")]
 IMPORTS = {"ember-graph": "ember.compat.tf", "ember-jit": "ember", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
 SHORT = {"ember-graph": "graph", "ember-jit": "jit", "torch-compile": "compile"}
 
@@ -77,9 +80,9 @@ SHORT = {"ember-graph": "graph", "ember-jit": "jit", "torch-compile": "compile"}
 def available(torch_compile: bool, device: str = "cpu") -> set[str]:
     """The columns this machine can run (and that were asked for)."""
     columns = {c for c in COLUMNS if (torch_compile or c != "torch-compile") and (device == "cpu" or c in GPU_COLUMNS)}
-    for module, needs in (("torch", {"torch", "torch-compile"}), ("jax", {"jax"})):
+    for module, needs in (("torch", {"torch", "torch-compile"}), ("jax", {"jax"}), ("miniflow", {"miniflow"})):
         try:
-            importlib.import_module(module)
+            w._miniflow() if module == "miniflow" else importlib.import_module(module)
         except ImportError:
             print(f"{module} is not installed (pip install -e '.[bench]'): no {', '.join(sorted(needs))} column")
             columns -= needs

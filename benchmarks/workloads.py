@@ -12,6 +12,7 @@ import numpy as np
 
 import ember
 
+ember.tune_malloc()  # as a training loop does (Model.fit): the step's arrays are reused, not faulted back in
 POOL = 8
 DEVICE = "cpu"  # where the Ember and PyTorch nets, batches and optimizer state live: run.py's --device sets it
 
@@ -434,6 +435,45 @@ def linreg_torch(batch, lr=0.01):
         loss.backward()
         optimizer.step()
         return loss
+
+    return step
+
+
+def _miniflow():
+    """MiniFlow 0.2.9 as published does a Python-2 ``import graph`` in ``miniflow/ops.py``: load its
+    ``graph.py`` once under both ``graph`` and ``miniflow.graph``, then import the package."""
+    import importlib.util
+    import os
+    import sys
+
+    if "miniflow" not in sys.modules:
+        spec = importlib.util.find_spec("miniflow")
+        if spec is None:
+            raise ImportError("miniflow is not installed (pip install miniflow==0.2.9)")
+        path = os.path.join(spec.submodule_search_locations[0], "graph.py")
+        graph_spec = importlib.util.spec_from_file_location("miniflow.graph", path)
+        graph = importlib.util.module_from_spec(graph_spec)
+        graph_spec.loader.exec_module(graph)
+        sys.modules["graph"] = sys.modules["miniflow.graph"] = graph
+    import miniflow
+
+    return miniflow
+
+
+def linreg_miniflow(batch, lr=0.01):
+    """MiniFlow's own benchmark: its graph works on Python numbers, so batch 1 only, fed as floats."""
+    if batch != 1:
+        raise ValueError("MiniFlow computes on Python scalars: only the batch-1 workload")
+    mf = _miniflow()
+    xs, ys = [[float(a[0]) for a in pool] for pool in _linreg_batches(1)]
+    x, y = mf.placeholder(), mf.placeholder()
+    w, b = mf.Variable(0.3), mf.Variable(0.1)
+    loss = mf.square(y - (w * x + b))
+    train = mf.train.GradientDescentOptimizer(lr).minimize(loss)
+    session = mf.Session()
+
+    def step(i):
+        session.run(train, feed_dict={x: xs[i % POOL], y: ys[i % POOL]})
 
     return step
 

@@ -874,3 +874,44 @@ _row("batch_norm_eval_3d_no_affine", lambda x, m, v: ember.batch_norm(x, m, v), 
 _row("dropout_p0", lambda x: ember.dropout(x, 0.0), lambda x: x, ins(normal(3, 4)), (), lambda x: F.dropout(x, 0.0))
 _row("dropout_eval", lambda x: ember.dropout(x, 0.7, training=False), lambda x: x, ins(normal(3, 4)), (),
      lambda x: F.dropout(x, 0.7, training=False))
+
+
+# --- effects: variable writes, in-place updates, random draws (ember.ops.effects) -------------------------
+
+
+def _assigned(target, value):
+    copy = target.clone()
+    ember.ops.assign(copy, value)
+    return copy
+
+
+def _sgd_stepped(param, grad):
+    from ember.optim.functional import sgd_update
+
+    copy = param.clone()
+    ember.ops.update(copy, grad, sgd_update, {}, {"lr": 0.5})
+    return copy
+
+
+def _running_stats(x, mean, var):
+    mean, var = mean.clone(), var.clone()
+    ember.batch_norm(x, mean, var, training=True, momentum=0.25)
+    return ember.stack([mean, var])
+
+
+def np_running_stats(x, mean, var):
+    batch = x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 0, 2).reshape(x.shape[1], -1)
+    return np.stack([0.75 * mean + 0.25 * batch.mean(axis=1), 0.75 * var + 0.25 * batch.var(axis=1, ddof=1)])
+
+
+_row("assign", _assigned, lambda t, v: v, ins(normal(3, 4), normal(3, 4)), "assign", grad=False)
+_row("assign_broadcast", _assigned, lambda t, v: np.broadcast_to(v, t.shape), ins(normal(3, 4), normal(4)),
+     ("assign", "broadcast_to"), grad=False)
+_row("update_sgd", _sgd_stepped, lambda p, g: p - 0.5 * g, ins(normal(3, 4), normal(3, 4)), "update", grad=False)
+_row("running_stats", _running_stats, np_running_stats, ins(normal(4, 3, 2), normal(3), uniform(0.5, 2.0, 3)),
+     ("running_stats", "batch_norm_train"), grad=False)
+# a draw whose values do not depend on the generator: keep everything (p = 0), or a degenerate normal
+_row("random_keep_all", lambda x: x * ember.ops.random_draw("dropout", x.shape, x.dtype, 0.0, 1.0), lambda x: x,
+     ins(normal(3, 4)), ("random", "mul"), grad=False)
+_row("random_degenerate_normal", lambda x: x + ember.ops.random_draw("normal", x.shape, x.dtype, 2.0, 0.0),
+     lambda x: x + 2.0, ins(normal(3, 4)), ("random", "add"), grad=False)

@@ -150,11 +150,8 @@ UNTRACEABLE = {
     "getitem_bool_mask": "a boolean mask's result shape is read from the values",
     "getitem_bool_row_mask": "a boolean mask's result shape is read from the values",
 }
-# Rows ember.jit runs but a Graph built directly refuses: the row makes its running statistics inside the
-# function, and building captures the new zeros as a constant, then refuses batch norm's in-place update of
-# them (a graph/tracing.py limit; module buffers and tensors from outside work).
-NO_GRAPH = {c.name: "running statistics made inside the function" for c in ALL_CASES
-            if c.name.startswith("batch_norm_train")}
+# Rows ember.jit runs but a Graph built directly refuses (none since running statistics became effect ops).
+NO_GRAPH: dict = {}
 # Rows whose compiled results differ from eager ones by rounding, and the tolerance (rtol) that bounds it.
 # logsumexp on graph values keeps its shift (the max) as a node, so the gradient gains the term
 # (1 - sum(softmax)) * d max / dx, zero but for rounding; eagerly the shift is a constant.

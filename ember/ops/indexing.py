@@ -22,7 +22,7 @@ def index_arrays(index):
     out = []
     for item in index:
         if isinstance(item, Tensor):
-            if getattr(item, "graph", None) is not None:
+            if isinstance(item, Tensor) and item.symbolic:
                 raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
                                 "is built; use take / gather with it, or a constant index")
             item = item.data
@@ -92,7 +92,7 @@ def _getitem_grad(g: Tensor, shape, index) -> Tensor:
 def getitem(x: Tensor, index) -> Tensor:
     """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
     x = as_tensor(x)
-    if getattr(index, "graph", None) is not None and index.dtype.kind in "iu":  # a graph value picks rows
+    if isinstance(index, Tensor) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
         return take(x, index, axis=0)
     index = index_arrays(index)
     return apply(GETITEM, (x,), {"index": index})
@@ -296,7 +296,7 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
     indices = as_tensor(indices)
     _check_indices("one_hot", indices)
     if num_classes == -1:
-        if getattr(indices, "graph", None) is not None:
+        if isinstance(indices, Tensor) and indices.symbolic:
             raise ValueError(f"one_hot: indices {indices!r} have no values while the graph is built; "
                              "give num_classes")
         num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
@@ -328,7 +328,7 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_vjp(ctx, g):
     weight, ids = ctx.inputs
     rows = g.reshape(-1, weight.shape[1])
-    if ctx.attrs["sparse"] and not autograd.is_grad_enabled() and getattr(ids, "graph", None) is None:
+    if ctx.attrs["sparse"] and not autograd.is_grad_enabled() and not (isinstance(ids, Tensor) and ids.symbolic):
         return RowSparse(ids.data.reshape(-1), rows, weight.shape), None
     return apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
 
@@ -374,7 +374,7 @@ def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
-    if sparse and getattr(ids, "graph", None) is not None:
+    if sparse and isinstance(ids, Tensor) and ids.symbolic:
         raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
                         "be traced into a graph; use sparse=False under ember.jit")
     return apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})

@@ -275,7 +275,7 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, computed without overflow."""
     x = to_float(x)
-    if getattr(x, "graph", None) is not None:  # a graph value: the shift is a node too (its gradient is 0)
+    if isinstance(x, Tensor) and x.symbolic:  # a graph value: the shift is a node too (its gradient is 0)
         shift = max(x, axis, keepdims=True)
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
     else:

@@ -115,9 +115,10 @@ class Op:
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
+        "effect", "writes",
     )
 
-    def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, **traits):
+    def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
         self.name = name
         self.forward = forward
         self.infer = infer
@@ -146,6 +147,11 @@ class Op:
             raise TypeError(f"op {name!r}: unknown traits {sorted(traits)}")
         if self.in_place and not self.writes_out:
             raise ValueError(f"op {name!r}: in_place needs writes_out")
+        # A side effect (a variable write, an in-place update, a random draw) writes the inputs at these
+        # positions in place: never folded or merged, and kept while its inputs live; its infer returns None
+        # when it defines no value.
+        self.writes = tuple(writes)
+        self.effect = bool(self.writes)
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -165,16 +171,18 @@ def defop(
     onnx: str | Marker,
     elementwise: bool = False,
     saves_output: bool = False,
+    writes: tuple = (),
     **traits,
 ) -> Op:
     """Register an op and return its record. ``saves_output`` keeps the result for a vjp that reads it;
-    ``traits`` are the lowering traits the ``Op`` docstring lists. An elementwise op must say how it fuses
-    (a ``Fusion`` or ``NOT_FUSIBLE``)."""
+    ``writes`` lists the inputs a side-effect op changes in place (see ``ember.ops.effects``); ``traits`` are
+    the lowering traits the ``Op`` docstring lists. An elementwise op must say how it fuses (a ``Fusion`` or
+    ``NOT_FUSIBLE``)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
     if elementwise and traits.get("fusion") is None:
         raise TypeError(f"op {name!r}: an elementwise op declares fusion=Fusion(...) or fusion=NOT_FUSIBLE")
-    op = Op(name, forward, infer, vjp, cost, elementwise, onnx, saves_output, **traits)
+    op = Op(name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes, **traits)
     REGISTRY[name] = op
     if elementwise:
         ELEMENTWISE.add(name)

@@ -23,11 +23,13 @@ import numpy as np
 
 from ember.backend import cuda_kernels
 from ember.backend.devices import array_module
+from ember.ops.effects import SgdForm, update_rule
 from ember.sparse import RowSparse
 
 __all__ = [
-    "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "sgd_update",
-    "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_sgd_update",
+    "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "rowwise_adagrad_update",
+    "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_rowwise_adagrad_update",
+    "sparse_sgd_update",
 ]
 
 
@@ -82,6 +84,7 @@ def _take(xp, array, index):
 
 # --- SGD ---
 
+@update_rule(SgdForm(buffer_key="momentum_buffer"))
 @_scalar_safe
 def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, dampening: float = 0.0,
                nesterov: bool = False, weight_decay: float = 0.0, maximize: bool = False) -> None:
@@ -118,6 +121,7 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
     param -= grad * lr
 
 
+@update_rule()
 def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentum: float = 0.0,
                       dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
                       maximize: bool = False) -> None:
@@ -148,6 +152,7 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
 
 # --- Adam / AdamW ---
 
+@update_rule()
 @_scalar_safe
 def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
@@ -199,6 +204,7 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
     param += numer
 
 
+@update_rule()
 @_scalar_safe
 def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
@@ -208,6 +214,7 @@ def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, bet
                 amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
 
 
+@update_rule()
 def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1: float = 0.9,
                        beta2: float = 0.999, eps: float = 1e-8, maximize: bool = False) -> None:
     """Lazy Adam (``torch.optim.SparseAdam``): only the touched rows' moments and values change.
@@ -246,6 +253,7 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
 
 # --- RMSprop ---
 
+@update_rule()
 @_scalar_safe
 def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, eps: float = 1e-8,
                    weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
@@ -295,6 +303,7 @@ def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, 
 
 # --- Adagrad ---
 
+@update_rule()
 @_scalar_safe
 def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0, weight_decay: float = 0.0,
                    initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
@@ -319,6 +328,7 @@ def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0
     param += numer
 
 
+@update_rule()
 def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_decay: float = 0.0,
                           weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
                           maximize: bool = False) -> None:
@@ -371,6 +381,7 @@ def _ftrl(xp, var, grad, accum, linear, *, lr, learning_rate_power, l1, l2, l2_s
     xp.copyto(var, shrunk, where=keep)
 
 
+@update_rule()
 @_scalar_safe
 def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: float = -0.5,
                 initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
@@ -388,6 +399,7 @@ def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: flo
           l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, beta=beta)
 
 
+@update_rule()
 def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learning_rate_power: float = -0.5,
                        initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
                        l2_shrinkage: float = 0.0, beta: float = 0.0) -> None:
@@ -403,3 +415,57 @@ def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learni
     param[index] = var
     state["accumulator"][index] = accum
     state["linear"][index] = linear
+
+
+# --- row-wise Adagrad ---
+
+def _row_mean_square(xp, values):
+    """Mean of squares over every axis but the first (one number a row)."""
+    square = values * values
+    return square.mean(axis=tuple(range(1, square.ndim))) if square.ndim > 1 else square
+
+
+def _rowwise_step(xp, rows, values, total, lr: float, eps: float):
+    """The new rows: ``rows - lr * values / (sqrt(total) + eps)``, ``total`` one number a row."""
+    std = xp.sqrt(total)
+    std += float(eps)
+    scale = (-float(lr)) / std
+    return rows + values * scale.reshape(scale.shape + (1,) * (values.ndim - 1))
+
+
+def rowwise_adagrad_update(param, grad, state: dict, *, lr: float, weight_decay: float = 0.0,
+                           initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                           maximize: bool = False) -> None:
+    """Row-wise Adagrad (FBGEMM's ``rowwise_adagrad``): per row, ``sum += mean(g**2)``, then
+    ``w -= lr * g / (sqrt(sum) + eps)``. State: ``step``, ``sum`` (one value per row, shape (rows,))."""
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["sum"] = xp.full(param.shape[:1], initial_accumulator_value, param.dtype)
+    state["step"] += 1
+    if param.ndim == 0:
+        raise ValueError("rowwise_adagrad_update: the parameter needs a row axis, got a 0-d one")
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = xp.add(grad, param * float(weight_decay))
+    state["sum"] += _row_mean_square(xp, grad)
+    param[...] = _rowwise_step(xp, param, grad, state["sum"], lr, eps)
+
+
+def sparse_rowwise_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, weight_decay: float = 0.0,
+                                  initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                                  maximize: bool = False) -> None:
+    """Row-wise Adagrad on the touched rows only (weight decay is lazy)."""
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["sum"] = xp.full(param.shape[:1], initial_accumulator_value, param.dtype)
+    state["step"] += 1
+    index, values = _rows(grad, maximize)
+    rows = _take(xp, param, index)
+    if weight_decay != 0:
+        values = xp.add(values, rows * float(weight_decay))
+    total = _take(xp, state["sum"], index) + _row_mean_square(xp, values)
+    state["sum"][index] = total
+    param[index] = _rowwise_step(xp, rows, values, total, lr, eps)

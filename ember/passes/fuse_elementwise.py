@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ember.graph.ir import EFFECTS, Graph, GraphError, Node
+from ember.graph.ir import Graph, GraphError, Node
 from ember.ops.registry import NO_ONNX, Cost, Fusion, Op, Spec
 
 SMALL_ELEMENTS = 128  # up to here one numexpr call beats MIN_CALLS NumPy calls
@@ -131,7 +131,7 @@ def fuse_elementwise(graph: Graph, *, pays: Callable[[list, int], bool] = pays_o
     producer = graph.producers()
     users = graph.users()
     outputs = {v.id for v in graph.outputs}
-    effects = [i for i, node in enumerate(nodes) if node.op.name in EFFECTS]
+    effects = [i for i, node in enumerate(nodes) if node.op.effect and not node.outputs]
     taken: set = set()
     fused_at: dict = {}  # position of a group's last node -> the fused node replacing the group
     for root in reversed(nodes):

@@ -27,7 +27,6 @@ from ember.graph.ir import CONST, RANDOM, UPDATE, Graph, Node
 # fast or faster than thresholds of 16 or 64 KiB (W1b32 0.97-0.99x, Wtab 0.94-0.96x, W2 0.96-1.0x, W3 0.95x).
 MIN_BYTES = 0
 
-_OWN_RULES = "ember.optim.functional"  # optimizer rules that copy whatever state they keep
 
 
 class MemoryPlan:
@@ -99,7 +98,7 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
         for v in node.inputs:
             for r in roots[v.id]:
                 end[r] = i
-        if node.op is UPDATE and getattr(node.attrs["rule"], "__module__", None) != _OWN_RULES:
+        if node.op is UPDATE and getattr(node.attrs["rule"], "keeps_grad", True):  # ops.effects.update_rule
             pinned.update(roots[node.inputs[1].id])
     for v in graph.outputs:
         pinned.update(roots[v.id])

@@ -26,7 +26,6 @@ from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
-from ember.optim.functional import sgd_update
 from ember.passes.fuse_elementwise import FUSED
 from ember.runtime.bias_fold import element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -69,14 +68,19 @@ class _Env:
         self.scratches = {dtype: np.empty(size, dtype) for dtype, size in sizes.items()}
 
 
+def _sgd_form(attrs: dict):
+    """The rule's ``SgdForm`` (``ember.ops.effects``), or None when it declares none."""
+    return getattr(attrs["rule"], "sgd_form", None)
+
+
 def _plain_sgd(attrs: dict) -> bool:
     hyper = attrs["hyper"]
-    return attrs["rule"] is sgd_update and not any(v for k, v in hyper.items() if k != "lr")
+    return _sgd_form(attrs) is not None and not any(v for k, v in hyper.items() if k != "lr")
 
 
 def _momentum_sgd(attrs: dict) -> bool:
     hyper = attrs["hyper"]
-    return (attrs["rule"] is sgd_update and bool(hyper.get("momentum"))
+    return (_sgd_form(attrs) is not None and bool(hyper.get("momentum"))
             and not any(v for k, v in hyper.items() if k not in ("lr", "momentum")))
 
 
@@ -139,6 +143,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             lines += _update_lines(node, args, env) if grouped is None else grouped
         elif op is ASSIGN:
             lines.append(f"{args[0]}[...] = {args[1]}")
+        elif not node.outputs:  # any other effect: the op's forward, writing its inputs in place
+            lines += _expression(node, args, env)
         elif id(node) in folds.skip:  # a folded layer's call computes this value
             out = node.outputs[0].id
             names[out] = flat_grads.get(out) or into.get(out) or "None"
@@ -246,11 +252,12 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     hyper = nodes[0].attrs["hyper"]
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
-        buffers = [state.get("momentum_buffer") for state in states]
+        key = _sgd_form(nodes[0].attrs).buffer_key
+        buffers = [state.get(key) for state in states]
         if all(b is None for b in buffers):
             flat_buffer = np.zeros(end - start, base.dtype)
             for (offset, _, array), state in zip(run, states):
-                state["momentum_buffer"] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
+                state[key] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
         else:  # another compiled function made them: share its array, or give up
             flat_buffer = buffers[0].base if buffers[0] is not None else None
             if flat_buffer is None or flat_buffer.size != end - start or any(
@@ -298,9 +305,10 @@ def _update_lines(node, args: list, env: _Env) -> list:
         return lines + [f"np.multiply({grad}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if _momentum_sgd(attrs) and array.data.ndim:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = np.zeros(array.data.shape, array.data.dtype)
-        buf = env.bind(state["momentum_buffer"], "buf")
+        key = _sgd_form(attrs).buffer_key
+        if key not in state:
+            state[key] = np.zeros(array.data.shape, array.data.dtype)
+        buf = env.bind(state[key], "buf")
         momentum = repr(float(hyper["momentum"])) if live is None else f"{hyper_name}['momentum']"
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
