@@ -9,6 +9,7 @@ backward pass is itself recorded and can be differentiated again.
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 import weakref
 
@@ -269,10 +270,15 @@ class OnArrays:
         self.xp = xp
 
     def __call__(self, op, *arrays, **attrs):
-        out = op.forward(self.xp, *arrays, **attrs)
-        if out.__class__ is not np.ndarray and self.xp is np:
-            out = np.asarray(out)  # NumPy gives 0-d results as scalars
-        return out
+        return op.forward(self.xp, *arrays, **attrs)
+
+
+def _on_numpy(op, *arrays, **attrs):
+    """``OnArrays(np)`` as a plain function: a call fewer per op in the hottest backward."""
+    return op.forward(np, *arrays, **attrs)
+
+
+_data = operator.attrgetter("data")
 
 
 class ArrayContext:
@@ -281,14 +287,13 @@ class ArrayContext:
 
     __slots__ = ("inputs", "attrs", "needs", "output")
 
-    def __init__(self, node):
-        self.inputs = [t.data for t in node.inputs]
-        self.attrs, self.needs, self.output = node.attrs, node.needs, node.out
-
 
 def _wrap(array) -> Tensor:
-    if array.__class__ is RowSparse:  # a sparse gradient passes as it is
-        return array
+    if array.__class__ is not np.ndarray:
+        if array.__class__ is RowSparse:  # a sparse gradient passes as it is
+            return array
+        if isinstance(array, np.generic):
+            array = as_array(array)  # NumPy gives 0-d results as scalars
     t = _new(Tensor)
     t.data = array
     t.node = None
@@ -296,9 +301,6 @@ def _wrap(array) -> Tensor:
     t.grad = None
     t._hooks = None
     return t
-
-
-_ON_NUMPY = OnArrays(np)
 
 
 def _add(a, b):
@@ -346,6 +348,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     results = [None] * (len(capture) if capture is not None else 0)
 
     order = _topological_order(root_nodes)
+    arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
     handed_out = {id(_owner(g.data)) for g in root_grads}
     ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
     with _GradMode(create_graph):
@@ -367,8 +370,13 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             if rule is not None and not create_graph:  # the op's one rule, run on the arrays (ember.ops.modes)
                 data = g.data
                 xp = np if data.__class__ is np.ndarray else array_module(data)
-                run = _ON_NUMPY if xp is np else OnArrays(xp)
-                input_grads = [None if a is None else _wrap(a) for a in rule(run, ArrayContext(node), data)]
+                run = _on_numpy if xp is np else OnArrays(xp)
+                if len(inputs) == 2:
+                    arrays.inputs = (inputs[0].data, inputs[1].data)
+                else:
+                    arrays.inputs = tuple(map(_data, inputs))
+                arrays.attrs, arrays.needs, arrays.output = node.attrs, node.needs, node.out
+                input_grads = [None if a is None else _wrap(a) for a in rule(run, arrays, data)]
             else:
                 input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):

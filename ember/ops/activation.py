@@ -43,7 +43,8 @@ def _softmax_forward(xp, x, *, axis, out=None):
             return wide.astype(x.dtype)
         out[...] = wide
         return out
-    e = xp.subtract(x, max_last(xp, x, axis, True), out=out)  # generated code passes a planned buffer as out
+    # generated code passes a planned buffer as out
+    e = x - max_last(xp, x, axis, True) if out is None else xp.subtract(x, max_last(xp, x, axis, True), out=out)
     xp.exp(e, out=e)
     e /= sum_last(xp, e, axis, True)
     return e
