@@ -1,0 +1,128 @@
+"""The embedding table behind every CTR model, and the field embedding that reads a ``CTRBatch`` with it.
+
+All fields share one table keyed by field-salted keys (``ember.data.features.field_keys``): one lookup,
+one row-sparse gradient and one optimizer update per step instead of one per field.
+``make_table`` chooses its storage: a hash table (``ember.embedding.HashEmbedding``, rows created on
+first sight, unbounded keys) or a fixed table of ``num_rows`` rows indexed by ``key % num_rows``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import ops
+from ember.creation import zeros
+from ember.data.ctr_dataset import CTRBatch
+from ember.nn import init
+from ember.nn.functional import embedding
+from ember.nn.module import Module
+from ember.nn.parameter import Parameter
+from ember.tensor import Tensor
+
+TABLE_KINDS = ("hash", "fixed")
+
+
+def hash_tables_available() -> bool:
+    """Whether ``ember.embedding.HashEmbedding`` exists in this build."""
+    try:
+        from ember.embedding import HashEmbedding  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class FixedTable(Module):
+    """A fixed table of ``num_rows`` rows for unbounded int64 keys (row ``key % num_rows``), drawn from
+    N(0, ``init_std``), with row-sparse gradients. Distinct keys may share a row (hashing trick).
+
+    >>> table = FixedTable(16, num_rows=1 << 20)
+    >>> table(np.array([3, 1 << 40])).shape
+    (2, 16)
+    """
+
+    def __init__(self, embedding_dim: int, num_rows: int, init_std: float = 0.01):
+        super().__init__()
+        if num_rows < 1:
+            raise ValueError(f"FixedTable: num_rows must be >= 1, got {num_rows}")
+        self.embedding_dim, self.num_rows = embedding_dim, num_rows
+        self.weight = Parameter(zeros(num_rows, embedding_dim))
+        init.normal_(self.weight, 0.0, init_std)
+
+    def forward(self, keys) -> Tensor:
+        keys = keys.data if isinstance(keys, Tensor) else np.asarray(keys)
+        return embedding(Tensor._make(keys % self.num_rows, None), self.weight, None, True)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_rows}, {self.embedding_dim}"
+
+
+def make_table(embedding_dim: int, kind: str = "hash", *, num_rows: int = 1 << 20, init_std: float = 0.01,
+               seed: int | None = None) -> Module:
+    """An embedding table for int64 keys: ``kind="hash"`` a ``HashEmbedding`` (rows N(0, ``init_std``),
+    created on first sight), ``"fixed"`` a ``FixedTable`` of ``num_rows`` rows.
+
+    >>> table = make_table(16, "hash", seed=0)
+    """
+    if kind not in TABLE_KINDS:
+        raise ValueError(f"make_table: kind must be one of {TABLE_KINDS}, got {kind!r}")
+    if kind == "fixed":
+        return FixedTable(embedding_dim, num_rows, init_std)
+    if not hash_tables_available():
+        raise ImportError("make_table: kind='hash' needs ember.embedding.HashEmbedding, which this build lacks; "
+                          "use kind='fixed'")
+    from ember.embedding import HashEmbedding
+
+    return HashEmbedding(embedding_dim=embedding_dim, initializer=_normal_initializer(init_std), seed=seed)
+
+
+def _normal_initializer(std: float):
+    def draw(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    return draw
+
+
+_COMBINERS = ("sum", "mean")
+
+
+class FieldEmbedding(Module):
+    """Embeddings of a ``CTRBatch``'s fields: (B, F, dim) for F single-valued fields followed by the pooled
+    (``combiner`` "mean" or "sum") bag fields. Each distinct key of the batch is looked up once.
+
+    >>> emb = FieldEmbedding(make_table(16, "fixed"))
+    >>> emb(batch).shape      # (batch rows, fields, 16)
+    """
+
+    def __init__(self, table: Module, combiner: str = "mean"):
+        super().__init__()
+        if combiner not in _COMBINERS:
+            raise ValueError(f"FieldEmbedding: combiner must be one of {_COMBINERS}, got {combiner!r}")
+        self.table = table
+        self.combiner = combiner
+        self.embedding_dim = table.embedding_dim
+
+    def forward(self, batch: CTRBatch) -> Tensor:
+        if not isinstance(batch, CTRBatch):
+            raise TypeError(f"FieldEmbedding: expected a CTRBatch, got {type(batch).__name__}")
+        if batch.unique is not None:
+            rows = self.table(batch.unique)
+            fields = ops.take(rows, Tensor._make(batch.inverse, None), axis=0)
+        else:
+            fields = self.table(batch.keys)
+        if not batch.bags:
+            return fields
+        pooled = [ops.unsqueeze(self._pool(bag), 1) for bag in batch.bags]
+        return ops.concat([fields] + pooled, axis=1)
+
+    def _pool(self, bag) -> Tensor:
+        rows = self.table(bag.indices)
+        counts = np.diff(bag.indptr)
+        segments = np.repeat(np.arange(len(counts)), counts)
+        zeros = Tensor._make(np.zeros((len(counts), self.embedding_dim), np.float32), None)
+        out = ops.index_add(zeros, Tensor._make(segments, None), rows)
+        if self.combiner == "mean":
+            out = out / Tensor._make(np.maximum(counts, 1).astype(np.float32)[:, None], None)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"combiner={self.combiner!r}"
