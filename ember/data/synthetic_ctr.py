@@ -104,14 +104,15 @@ def _zipf_ranks(rng: np.random.Generator, vocab: int, exponent: float, n: int) -
 
 
 def make_synthetic_ctr(rows: int, seed: int = 0, *, max_vocab: int = 20_000, zipf: float = 1.1,
-                       num_pairs: int = 12, factor_dim: int = 4, interaction_scale: float = 0.4,
+                       interacting_fields: int = 6, factor_dim: int = 4, interaction_scale: float = 0.4,
                        weight_scale: float = 0.2, missing_rate: float = 0.05, ctr: float = 0.25,
                        second_task: bool = False) -> SyntheticCTR:
     """Generate ``rows`` Criteo-shaped rows (13 dense, 26 categorical) from a planted click model.
 
     Vocabulary sizes are log-uniform in [10, ``max_vocab``]; ids follow a Zipf law with ``zipf``; a
-    fraction ``missing_rate`` of values is missing in half the fields. ``num_pairs`` random field pairs
-    interact through ``factor_dim``-dimensional latent factors scaled by ``interaction_scale``; first-order
+    fraction ``missing_rate`` of values is missing in half the fields. Every pair of ``interacting_fields``
+    random fields interacts through ``factor_dim``-dimensional latent factors scaled by
+    ``interaction_scale`` (a factorization machine over those fields); first-order
     weights have scale ``weight_scale``. The bias is set so that the mean click rate is about ``ctr``.
     ``second_task`` adds an ``extra_labels`` column drawn from a second, related model (for multi-task
     models). The same arguments give the same data.
@@ -120,8 +121,8 @@ def make_synthetic_ctr(rows: int, seed: int = 0, *, max_vocab: int = 20_000, zip
     """
     if rows < 0:
         raise ValueError(f"make_synthetic_ctr: rows must be >= 0, got {rows}")
-    if not 0 <= num_pairs <= NUM_CATEGORICAL * (NUM_CATEGORICAL - 1) // 2:
-        raise ValueError(f"make_synthetic_ctr: num_pairs must be in [0, 325], got {num_pairs}")
+    if not 0 <= interacting_fields <= NUM_CATEGORICAL:
+        raise ValueError(f"make_synthetic_ctr: interacting_fields must be in [0, 26], got {interacting_fields}")
     if max_vocab < 10:
         raise ValueError(f"make_synthetic_ctr: max_vocab must be >= 10, got {max_vocab}")
     model_rng = np.random.default_rng([seed, 1])
@@ -129,9 +130,8 @@ def make_synthetic_ctr(rows: int, seed: int = 0, *, max_vocab: int = 20_000, zip
     vocabs = np.exp(model_rng.uniform(np.log(10), np.log(max_vocab), NUM_CATEGORICAL)).astype(np.int64)
     id_values = [model_rng.choice(1 << 32, size=int(v), replace=False).astype(np.int64) for v in vocabs]
     weights = [model_rng.normal(0.0, weight_scale, int(v)) for v in vocabs]
-    all_pairs = [(f, g) for f in range(NUM_CATEGORICAL) for g in range(f + 1, NUM_CATEGORICAL)]
-    chosen = model_rng.choice(len(all_pairs), size=num_pairs, replace=False)
-    pairs = sorted(all_pairs[i] for i in chosen)
+    chosen = sorted(int(f) for f in model_rng.choice(NUM_CATEGORICAL, size=interacting_fields, replace=False))
+    pairs = [(f, g) for i, f in enumerate(chosen) for g in chosen[i + 1:]]
     scale = interaction_scale / np.sqrt(factor_dim)
     factors = {f: model_rng.normal(0.0, np.sqrt(scale), (int(vocabs[f]), factor_dim))
                for f in sorted({f for pair in pairs for f in pair})}
