@@ -25,6 +25,7 @@ from ember.checkpoint import load, save
 from ember import nn
 from ember import graph, passes, runtime
 from ember.jit import jit
+from ember import embedding
 from ember import cuda
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)

@@ -374,9 +374,18 @@ class Module:
         """Copy values from ``state_dict`` into the parameters and buffers in place.
 
         Mis-shaped entries always raise; with ``strict`` missing and unexpected keys raise too. The error
-        lists every problem. Returns the missing and unexpected keys.
+        lists every problem. Returns the missing and unexpected keys. A submodule whose class sets
+        ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``.
         """
+        owners = [(name + ".", m) for name, m in self.named_modules() if name and getattr(m, "_owns_state_dict", False)]
+        if owners:
+            state_dict = dict(state_dict)
+            for prefix, module in owners:
+                mine = {k[len(prefix):]: state_dict.pop(k) for k in list(state_dict) if k.startswith(prefix)}
+                module.load_state_dict(mine, strict)
         own = self.state_dict(keep_vars=True)
+        if owners:
+            own = {k: v for k, v in own.items() if not any(k.startswith(prefix) for prefix, _ in owners)}
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         mismatched = []

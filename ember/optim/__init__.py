@@ -16,10 +16,12 @@ from ember.optim.functional import (
     adamw_update,
     ftrl_update,
     rmsprop_update,
+    rowwise_adagrad_update,
     sgd_update,
     sparse_adagrad_update,
     sparse_adam_update,
     sparse_ftrl_update,
+    sparse_rowwise_adagrad_update,
     sparse_sgd_update,
 )
 from ember.optim.lr_scheduler import (
@@ -34,12 +36,13 @@ from ember.optim.lr_scheduler import (
     SequentialLR,
     StepLR,
 )
-from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, SparseAdam
+from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, RowWiseAdagrad, SparseAdam
 
 __all__ = [
     "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "Ftrl", "LRScheduler", "LambdaLR", "LinearLR",
-    "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "SGD", "SequentialLR", "SparseAdam",
-    "StepLR", "adagrad_update", "adam_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_", "ftrl_update",
-    "functional", "lr_scheduler", "rmsprop_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
-    "sparse_ftrl_update", "sparse_sgd_update",
+    "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau", "RowWiseAdagrad", "SGD", "SequentialLR",
+    "SparseAdam", "StepLR", "adagrad_update", "adam_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_",
+    "ftrl_update", "functional", "lr_scheduler", "rmsprop_update", "rowwise_adagrad_update", "sgd_update",
+    "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_rowwise_adagrad_update",
+    "sparse_sgd_update",
 ]

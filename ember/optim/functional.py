@@ -26,8 +26,9 @@ from ember.backend.devices import array_module
 from ember.sparse import RowSparse
 
 __all__ = [
-    "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "sgd_update",
-    "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_sgd_update",
+    "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "rowwise_adagrad_update",
+    "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update", "sparse_rowwise_adagrad_update",
+    "sparse_sgd_update",
 ]
 
 
@@ -403,3 +404,57 @@ def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learni
     param[index] = var
     state["accumulator"][index] = accum
     state["linear"][index] = linear
+
+
+# --- row-wise Adagrad ---
+
+def _row_mean_square(xp, values):
+    """Mean of squares over every axis but the first (one number a row)."""
+    square = values * values
+    return square.mean(axis=tuple(range(1, square.ndim))) if square.ndim > 1 else square
+
+
+def _rowwise_step(xp, rows, values, total, lr: float, eps: float):
+    """The new rows: ``rows - lr * values / (sqrt(total) + eps)``, ``total`` one number a row."""
+    std = xp.sqrt(total)
+    std += float(eps)
+    scale = (-float(lr)) / std
+    return rows + values * scale.reshape(scale.shape + (1,) * (values.ndim - 1))
+
+
+def rowwise_adagrad_update(param, grad, state: dict, *, lr: float, weight_decay: float = 0.0,
+                           initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                           maximize: bool = False) -> None:
+    """Row-wise Adagrad (FBGEMM's ``rowwise_adagrad``): per row, ``sum += mean(g**2)``, then
+    ``w -= lr * g / (sqrt(sum) + eps)``. State: ``step``, ``sum`` (one value per row, shape (rows,))."""
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["sum"] = xp.full(param.shape[:1], initial_accumulator_value, param.dtype)
+    state["step"] += 1
+    if param.ndim == 0:
+        raise ValueError("rowwise_adagrad_update: the parameter needs a row axis, got a 0-d one")
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = xp.add(grad, param * float(weight_decay))
+    state["sum"] += _row_mean_square(xp, grad)
+    param[...] = _rowwise_step(xp, param, grad, state["sum"], lr, eps)
+
+
+def sparse_rowwise_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, weight_decay: float = 0.0,
+                                  initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                                  maximize: bool = False) -> None:
+    """Row-wise Adagrad on the touched rows only (weight decay is lazy)."""
+    xp = array_module(param)
+    if not state:
+        state["step"] = 0
+        state["sum"] = xp.full(param.shape[:1], initial_accumulator_value, param.dtype)
+    state["step"] += 1
+    index, values = _rows(grad, maximize)
+    rows = _take(xp, param, index)
+    if weight_decay != 0:
+        values = xp.add(values, rows * float(weight_decay))
+    total = _take(xp, state["sum"], index) + _row_mean_square(xp, values)
+    state["sum"][index] = total
+    param[index] = _rowwise_step(xp, rows, values, total, lr, eps)

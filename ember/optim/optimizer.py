@@ -18,7 +18,7 @@ from ember.optim import functional as F
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-__all__ = ["Adagrad", "Adam", "AdamW", "Ftrl", "Optimizer", "RMSprop", "SGD", "SparseAdam"]
+__all__ = ["Adagrad", "Adam", "AdamW", "Ftrl", "Optimizer", "RMSprop", "RowWiseAdagrad", "SGD", "SparseAdam"]
 
 
 class Optimizer:
@@ -137,7 +137,11 @@ class Optimizer:
                             f"{list(grad.shape)}); use SGD, Adagrad, Ftrl or SparseAdam for them, or make the "
                             "embedding dense (sparse=False)"
                         )
-                    self.sparse_update(p.data, grad, state[p], **kwargs)
+                    owner = getattr(p, "apply_sparse_update", None)
+                    if owner is not None:  # a hash table's handle: its rows live in the table (ember.embedding)
+                        owner(self.sparse_update, grad, state[p], kwargs)
+                    else:
+                        self.sparse_update(p.data, grad, state[p], **kwargs)
                 else:
                     if self.update is None:
                         raise TypeError(
@@ -393,3 +397,25 @@ class Ftrl(Optimizer):
         _check("Ftrl", "lr", group["lr"], lambda v: v > 0, "> 0")
         _check("Ftrl", "learning_rate_power", group["learning_rate_power"], lambda v: v <= 0, "<= 0")
         _nonneg("Ftrl", group, "initial_accumulator_value", "l1", "l2", "l2_shrinkage", "beta")
+
+
+class RowWiseAdagrad(Optimizer):
+    """Adagrad with one accumulator per row (FBGEMM's and TorchRec's row-wise Adagrad): the row's mean
+    squared gradient accumulates, and every element of the row steps by ``lr / (sqrt(sum) + eps)``.
+    A (rows, dim) table keeps one float32 of state a row instead of dim.
+
+    >>> table = ember.randn(1000, 16, requires_grad=True)
+    >>> opt = ember.optim.RowWiseAdagrad([table], lr=0.01)
+    """
+
+    update = staticmethod(F.rowwise_adagrad_update)
+    sparse_update = staticmethod(F.sparse_rowwise_adagrad_update)
+
+    def __init__(self, params, lr: float = 1e-2, weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, maximize: bool = False):
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay,
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps,
+                                  "maximize": maximize})
+
+    def validate(self, group: dict) -> None:
+        _nonneg("RowWiseAdagrad", group, "lr", "weight_decay", "initial_accumulator_value", "eps")

@@ -1,0 +1,92 @@
+"""The differentiable lookup: rows of a ``HashTable`` as a Tensor whose gradient is row-sparse.
+
+``HashTableParameter`` is the table's handle among a module's parameters: optimizers see it, and route
+its row-sparse gradients to ``HashTable.apply_update`` (the rows live in the table, not in ``.data``).
+The lookup is an op record kept out of the registry: it reads host-side state, so it has no graph,
+ONNX or generated-code form, and tracing it is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ember.autograd import apply
+from ember.nn.parameter import Parameter
+from ember.ops.registry import NO_ONNX, Cost, Op, Spec
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+
+class HashTableParameter(Parameter):
+    """The trainable handle of a ``HashTable``: ``data`` is an empty (0, dim) array, the rows are in
+    ``table``. Optimizers call ``apply_sparse_update`` with their sparse rule instead of updating ``data``.
+    """
+
+    __slots__ = ("table",)
+
+    def __init__(self, table):
+        super().__init__(np.zeros((0, table.dim), np.float32))
+        self.table = table
+
+    def apply_sparse_update(self, rule, grad: RowSparse, state: dict, hyper: dict) -> None:
+        """Run ``rule`` (an ``ember.optim.functional.sparse_*`` function) on the rows ``grad`` touches."""
+        self.table.apply_update(rule, grad, state, hyper)
+
+    def __repr__(self) -> str:
+        return f"HashTableParameter(rows={len(self.table)}, dim={self.table.dim}, dtype={self.table.dtype})"
+
+    def __reduce_ex__(self, protocol):
+        return _rebuild, (self.table, self.requires_grad)
+
+    def __deepcopy__(self, memo) -> HashTableParameter:
+        copied = HashTableParameter(copy.deepcopy(self.table, memo))
+        copied.requires_grad_(self.requires_grad)
+        memo[id(self)] = copied
+        return copied
+
+
+def _rebuild(table, requires_grad: bool) -> HashTableParameter:
+    p = HashTableParameter(table)
+    p.requires_grad_(requires_grad)
+    return p
+
+
+def _forward(xp, weight, rows, *, table):
+    return table.read(rows.reshape(-1)).reshape(rows.shape + (table.dim,))
+
+
+def _infer(weight, rows, *, table):
+    return Spec(tuple(rows.shape) + (table.dim,), np.dtype(np.float32))
+
+
+def _sparse_grad(rows: np.ndarray, g: np.ndarray, table) -> RowSparse:
+    flat = rows.reshape(-1)
+    g = g.reshape(-1, table.dim)
+    valid = flat >= 0
+    if not valid.all():  # ids the admission policy kept out: no row, so no gradient
+        flat, g = flat[valid], g[valid]
+    return RowSparse(flat, Tensor._make(g, None), (max(table.top, 1), table.dim))
+
+
+def _vjp(ctx, g):
+    return _sparse_grad(ctx.inputs[1].data, g.data, ctx.attrs["table"]), None
+
+
+def _vjp_array(xp, ctx, g):
+    return _sparse_grad(ctx.inputs[1].data, g, ctx.attrs["table"]), None
+
+
+def _cost(out, weight, rows, *, table):
+    return Cost(0, 2 * out.nbytes + rows.nbytes)
+
+
+HASH_LOOKUP = Op("hash_embedding_lookup", _forward, _infer, _vjp, _cost, False, NO_ONNX, False)
+HASH_LOOKUP.vjp_array = _vjp_array
+
+
+def lookup_rows(weight: HashTableParameter, rows: np.ndarray) -> Tensor:
+    """The float32 values of table ``rows`` (any shape; -1 reads the table's default value), shape
+    ``rows.shape + (dim,)``; differentiable with respect to ``weight`` (row-sparse gradient)."""
+    return apply(HASH_LOOKUP, (weight, Tensor._make(rows, None)), {"table": weight.table})

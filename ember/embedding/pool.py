@@ -1,0 +1,140 @@
+"""Row storage in chunks: a table's values, optimizer slots and metadata, all indexed by one row number.
+
+A ``ChunkLayout`` fixes which rows live in which chunk (sizes double from ``first_chunk`` up to
+``max_chunk``, then stay there), and every ``RowPool`` of a table follows it, so a row's value, its slots
+and its metadata sit at the same row number in their pools and move together. Growing appends a chunk:
+rows never move and nothing is copied. Chunks come from ``np.empty``: the operating system hands out their
+pages when rows are first written, so a large last chunk costs address space, not resident memory.
+
+Reads and writes of a batch of rows go through a ``RowPlan`` (which chunk each row is in, rows grouped by
+chunk), computed once per batch and shared by all pools: one ``take`` per chunk touched, no per-row loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ChunkLayout:
+    """Chunk boundaries shared by the pools of one table."""
+
+    def __init__(self, first_chunk: int = 4096, max_chunk: int = 1 << 20):
+        if first_chunk < 1 or max_chunk < first_chunk:
+            raise ValueError(f"ChunkLayout: need 1 <= first_chunk <= max_chunk, got {first_chunk}, {max_chunk}")
+        self.first_chunk, self.max_chunk = int(first_chunk), int(max_chunk)
+        self.starts = np.zeros(1, np.int64)  # starts[i]: first row of chunk i; starts[-1]: the capacity
+
+    @property
+    def capacity(self) -> int:
+        return int(self.starts[-1])
+
+    @property
+    def num_chunks(self) -> int:
+        return self.starts.size - 1
+
+    def chunk_size(self, i: int) -> int:
+        return int(self.starts[i + 1] - self.starts[i])
+
+    def grow_to(self, rows: int) -> None:
+        """Add chunks until ``rows`` rows fit."""
+        sizes = list(np.diff(self.starts))
+        while sum(sizes) < rows:
+            sizes.append(min(self.first_chunk << len(sizes), self.max_chunk))
+        self.starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+    def plan(self, rows: np.ndarray) -> RowPlan:
+        """Where ``rows`` (1-D int64, each < capacity) lie, grouped by chunk."""
+        return RowPlan(self, rows)
+
+
+class RowPlan:
+    """A batch of rows split by chunk: ``groups`` of (chunk, positions in the batch, rows within the chunk)."""
+
+    __slots__ = ("rows", "groups", "single")
+
+    def __init__(self, layout: ChunkLayout, rows: np.ndarray):
+        self.rows = rows
+        starts = layout.starts
+        if layout.num_chunks <= 1 or (rows.size and rows.max() < starts[1]):
+            self.single = True  # the common small-table case: every row in chunk 0, no grouping needed
+            self.groups = ((0, None, rows),)
+            return
+        self.single = False
+        chunk = np.searchsorted(starts, rows, side="right") - 1
+        order = np.argsort(chunk, kind="stable")
+        bounds = np.searchsorted(chunk[order], np.arange(layout.num_chunks + 1))
+        groups = []
+        for c in range(layout.num_chunks):
+            lo, hi = bounds[c], bounds[c + 1]
+            if hi > lo:
+                where = order[lo:hi]
+                groups.append((c, where, rows[where] - starts[c]))
+        self.groups = tuple(groups)
+
+
+class RowPool:
+    """One column group of a table: rows of shape ``row_shape`` (``()`` for one number a row) in ``dtype``.
+
+    >>> layout = ChunkLayout(first_chunk=4)
+    >>> pool = RowPool(layout, (2,), np.float32)
+    >>> layout.grow_to(10); pool.sync()
+    >>> pool.write(layout.plan(np.array([9, 1])), np.array([[1, 2], [3, 4]], np.float32))
+    >>> pool.read(layout.plan(np.array([1]))).tolist()
+    [[3.0, 4.0]]
+    """
+
+    def __init__(self, layout: ChunkLayout, row_shape: tuple, dtype, fill=0):
+        self.layout = layout
+        self.row_shape = tuple(row_shape)
+        self.dtype = np.dtype(dtype)
+        self.fill = np.asarray(fill, self.dtype)  # what a new row holds (broadcast to row_shape)
+        self.chunks: list[np.ndarray] = []
+        self.sync()
+
+    def sync(self) -> None:
+        """Allocate the chunks the layout added since the last call."""
+        for i in range(len(self.chunks), self.layout.num_chunks):
+            self.chunks.append(np.empty((self.layout.chunk_size(i),) + self.row_shape, self.dtype))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated (resident only where rows have been written)."""
+        return sum(c.nbytes for c in self.chunks)
+
+    def read(self, plan: RowPlan) -> np.ndarray:
+        """The rows of ``plan``, in its order (a new array)."""
+        if not plan.rows.size:
+            return np.empty((0,) + self.row_shape, self.dtype)
+        if plan.single:
+            return np.take(self.chunks[0], plan.rows, axis=0)
+        out = np.empty((plan.rows.size,) + self.row_shape, self.dtype)
+        for c, where, local in plan.groups:
+            out[where] = np.take(self.chunks[c], local, axis=0)
+        return out
+
+    def write(self, plan: RowPlan, values) -> None:
+        """Store ``values`` (one per row of ``plan``, cast to the pool's dtype) at the plan's rows."""
+        if not plan.rows.size:
+            return
+        if plan.single:
+            self.chunks[0][plan.rows] = values
+            return
+        values = np.asarray(values)
+        broadcast = values.ndim < 1 + len(self.row_shape)
+        for c, where, local in plan.groups:
+            self.chunks[c][local] = values if broadcast else values[where]
+
+    def reset(self, plan: RowPlan) -> None:
+        """Put the pool's fill value in the plan's rows (new rows)."""
+        self.write(plan, self.fill)
+
+    def to_array(self, rows: int) -> np.ndarray:
+        """A contiguous copy of rows ``[0, rows)``."""
+        out = np.empty((rows,) + self.row_shape, self.dtype)
+        for i, chunk in enumerate(self.chunks):
+            lo = int(self.layout.starts[i])
+            if lo >= rows:
+                break
+            n = min(chunk.shape[0], rows - lo)
+            out[lo : lo + n] = chunk[:n]
+        return out

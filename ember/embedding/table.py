@@ -1,0 +1,361 @@
+"""HashTable: unbounded int64 keys -> rows of a chunked store, with optimizer slots and metadata per row.
+
+The table is the state behind ``HashEmbedding``: an ``IdIndex`` (key -> row), the row pools (values,
+optimizer slots, metadata, all at the same row number), the admission and eviction policies, and the
+bookkeeping for checkpoints. Every public method holds the table's lock, so a snapshot taken while another
+thread looks ids up sees keys, values, slots and metadata of one moment (DeepRec saved them at different
+moments and restored NaNs, its issue 1023).
+
+Metadata per row: ``freq`` (training lookups), ``last_step`` (the table's step at the last training
+lookup or update) and ``version`` (the generation in which the row last changed). Each snapshot closes a
+generation, so an incremental checkpoint is the rows whose version is newer than its base snapshot's.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ember.embedding.index import IdIndex
+from ember.embedding.initializers import resolve
+from ember.embedding.pool import ChunkLayout, RowPool
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+_META = {"freq": np.uint32, "last_step": np.int64, "version": np.int32}
+_STORAGE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _storage_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.name not in _STORAGE_DTYPES:
+        raise TypeError(f"HashEmbedding: dtype must be one of {', '.join(_STORAGE_DTYPES)}, got {dtype}")
+    return dtype
+
+
+class HashTable:
+    """Rows of ``dim`` numbers for unbounded int64 keys, created on first sight (see the module docstring)."""
+
+    def __init__(self, dim: int, dtype=np.float32, initializer=None, seed: int | None = None, admission=None,
+                 eviction=None, capacity: int | None = None, metadata: bool = True, default_value: float = 0.0,
+                 capacity_policy: str = "lfu", evict_every: int = 1, first_chunk: int = 4096,
+                 max_chunk: int = 1 << 20):
+        from ember.random import generator
+
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
+            raise ValueError(f"HashEmbedding: embedding_dim must be a positive int, got {dim!r}")
+        if capacity is not None and (not isinstance(capacity, (int, np.integer)) or capacity < 1):
+            raise ValueError(f"HashEmbedding: capacity must be a positive int or None, got {capacity!r}")
+        self.dim = int(dim)
+        self.dtype = _storage_dtype(dtype)
+        self.initializer = resolve(initializer)
+        self.seed = int(generator().integers(2**63)) if seed is None else int(seed)
+        self.admission = admission
+        self.eviction = list(eviction) if isinstance(eviction, (list, tuple)) else ([eviction] if eviction else [])
+        self.capacity = None if capacity is None else int(capacity)
+        self.capacity_policy = capacity_policy
+        if not isinstance(evict_every, (int, np.integer)) or evict_every < 1:
+            raise ValueError(f"HashEmbedding: evict_every must be an int >= 1, got {evict_every!r}")
+        self.evict_every = int(evict_every)
+        if (self.eviction or capacity is not None) and not metadata:
+            raise ValueError("HashEmbedding: eviction and a capacity need the row metadata (metadata=True)")
+        self.default_value = float(default_value)
+        self.lock = threading.RLock()
+        self.layout = ChunkLayout(first_chunk, max_chunk)
+        self.index = IdIndex()
+        self.values = RowPool(self.layout, (self.dim,), self.dtype)
+        self.slots: dict[str, RowPool] = {}
+        self.meta = {name: RowPool(self.layout, (), dtype) for name, dtype in _META.items()} if metadata else {}
+        self.top = 0  # rows [0, top) have been handed out at least once
+        self.free = np.zeros(0, np.int64)  # rows given back by eviction, reused first
+        self.step = 0  # optimizer updates applied
+        self.generation = 1  # changes are stamped with it; each snapshot closes one generation
+        self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
+        self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
+        self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self) -> dict:
+        with self.lock:  # copies and pickles see one moment; the lock itself is not copied
+            state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
+    # --- rows --------------------------------------------------------------------------------------------
+    def _allocate(self, keys: np.ndarray) -> np.ndarray:
+        """Rows for new ``keys`` (unique, absent), filled from the initializer, fresh slots and metadata."""
+        n = keys.size
+        reused = self.free[-n:] if n else self.free[:0]
+        self.free = self.free[: self.free.size - reused.size]
+        fresh = np.arange(self.top, self.top + n - reused.size, dtype=np.int64)
+        rows = np.concatenate([reused[::-1], fresh])
+        self.top += fresh.size
+        if self.top > self.layout.capacity:
+            self.layout.grow_to(self.top)
+            for pool in self._pools():
+                pool.sync()
+        plan = self.layout.plan(rows)
+        self.values.write(plan, self._initial(keys))
+        for pool in self.slots.values():
+            pool.reset(plan)
+        for pool in self.meta.values():
+            pool.reset(plan)
+        if self.meta:
+            self.meta["version"].write(plan, self.generation)
+        self.index.add(keys, rows)
+        return rows
+
+    def _initial(self, keys: np.ndarray) -> np.ndarray:
+        rows = np.asarray(self.initializer(keys, self.dim, self.seed))
+        if rows.shape != (keys.size, self.dim):
+            raise ValueError(f"HashEmbedding: the initializer returned shape {list(rows.shape)} for "
+                             f"{keys.size} keys, expected {[keys.size, self.dim]}")
+        return rows
+
+    def _pools(self):
+        yield self.values
+        yield from self.slots.values()
+        yield from self.meta.values()
+
+    def lookup(self, keys: np.ndarray, train: bool) -> np.ndarray:
+        """Rows of int64 ``keys`` (any shape). In training, absent keys that the admission policy lets in
+        get new rows, and rows found count the lookup in their metadata; otherwise absent keys get -1."""
+        with self.lock:
+            flat = keys.reshape(-1)
+            rows = self.index.find(flat)
+            if not train:
+                return rows.reshape(keys.shape)
+            missing = rows < 0
+            if missing.any():
+                unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
+                admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
+                given = np.full(unseen.size, -1, np.int64)
+                if admit.any():
+                    given[admit] = self._allocate(unseen[admit])
+                rows[missing] = given[inverse.reshape(-1)]
+            if self.meta:
+                self._touch(rows[rows >= 0])
+            return rows.reshape(keys.shape)
+
+    def _touch(self, rows: np.ndarray) -> None:
+        """Count a training lookup of ``rows`` (repeats count each time)."""
+        if not rows.size:
+            return
+        plan = self.layout.plan(rows)
+        freq = self.meta["freq"]
+        for c, _, local in plan.groups:
+            np.add.at(freq.chunks[c], local, 1)
+        self.meta["last_step"].write(plan, self.step)
+        self.meta["version"].write(plan, self.generation)
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """float32 values of ``rows`` (1-D); rows -1 read the default value."""
+        with self.lock:
+            valid = rows >= 0
+            if valid.all():
+                return self.values.read(self.layout.plan(rows)).astype(np.float32, copy=False)
+            out = np.full((rows.size, self.dim), self.default_value, np.float32)
+            out[valid] = self.values.read(self.layout.plan(rows[valid]))
+            return out
+
+    # --- optimizer updates ------------------------------------------------------------------------------
+    def _slots_of(self, rule, hyper: dict) -> list[str]:
+        """The per-row state ``rule`` keeps, found by running it once on a two-row probe with no gradient;
+        the probe's state also gives each slot's value for new rows."""
+        key = (rule, tuple(sorted((k, v) for k, v in hyper.items() if k != "lr")))
+        names = self._slot_names.get(key)
+        if names is None:
+            probe: dict = {}
+            param = np.zeros((2, self.dim), np.float32)
+            empty = RowSparse(np.zeros(0, np.int64), Tensor._make(np.zeros((0, self.dim), np.float32), None),
+                              param.shape)
+            rule(param, empty, probe, **hyper)
+            names = []
+            for name, value in probe.items():
+                if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == 2:
+                    names.append(name)
+                    if name not in self.slots:
+                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0])
+                    else:
+                        self.slots[name].fill = np.asarray(value[0], self.slots[name].dtype)
+            self._slot_names[key] = names
+        return names
+
+    def apply_update(self, rule, grad: RowSparse, state: dict, hyper: dict) -> None:
+        """Apply a sparse optimizer rule (``ember.optim.functional.sparse_*``) to the rows ``grad`` touches.
+
+        The touched rows and their slots are gathered into compact arrays, the rule runs on those exactly
+        as on a dense table's rows, and the results are written back. ``state`` (the optimizer's, for this
+        table) keeps the rule's scalar state, such as its step count, and under ``"slots"`` the names of
+        the slots the table keeps for it.
+        """
+        with self.lock:
+            names = self._slots_of(rule, hyper)
+            fresh = "slots" not in state
+            if fresh:  # a new optimizer: its slots start over for every row, as a dense table's would
+                everything = self.layout.plan(np.arange(self.top, dtype=np.int64))
+                for name in names:
+                    self.slots[name].reset(everything)
+            grad = grad.coalesce()
+            rows = grad.indices
+            plan = self.layout.plan(rows)
+            block = self.values.read(plan).astype(np.float32)
+            local = RowSparse(np.arange(rows.size), grad.values, block.shape)
+            compact = {}
+            if not fresh:  # else the rule creates its state as on its first call
+                compact.update((k, v) for k, v in state.items() if k != "slots")
+                compact.update((name, self.slots[name].read(plan)) for name in names)
+            rule(block, local, compact, **hyper)
+            self.values.write(plan, block)
+            for name, value in compact.items():
+                if name in names:
+                    self.slots[name].write(plan, value)
+                else:
+                    state[name] = value
+            state["slots"] = list(names)
+            if self.meta:
+                self.meta["last_step"].write(plan, self.step)
+                self.meta["version"].write(plan, self.generation)
+            self.step += 1
+            if (self.eviction or self.capacity is not None) and self.step % self.evict_every == 0:
+                self.evict()
+
+    # --- eviction ---------------------------------------------------------------------------------------
+    def live_rows(self) -> np.ndarray:
+        """Rows in use, ascending."""
+        rows = self.index.rows()
+        rows.sort()
+        return rows
+
+    def evict(self) -> int:
+        """Run the eviction policies (and the capacity cap); returns how many rows were removed."""
+        with self.lock:
+            doomed = [policy.select(self) for policy in self.eviction]
+            rows = np.unique(np.concatenate(doomed)) if doomed else np.zeros(0, np.int64)
+            if self.capacity is not None and len(self) - rows.size > self.capacity:
+                from ember.embedding.eviction import over_capacity
+
+                rows = np.union1d(rows, over_capacity(self, rows, len(self) - rows.size - self.capacity))
+            self.remove_rows(rows)
+            return int(rows.size)
+
+    def remove_rows(self, rows: np.ndarray) -> None:
+        """Delete the keys of ``rows``; the rows are reused by later keys."""
+        rows = np.unique(rows)
+        if not rows.size:
+            return
+        keys = self.index.key_of_row[rows]
+        self.index.remove(keys)
+        self.free = np.concatenate([self.free, rows])
+        self.deleted.append((self.generation, keys))
+
+    # --- checkpoints ------------------------------------------------------------------------------------
+    def _rows_state(self, rows: np.ndarray) -> dict:
+        plan = self.layout.plan(rows)
+        state = {"keys": self.index.key_of_row[rows], "values": self.values.read(plan)}
+        for name, pool in self.slots.items():
+            state[f"slot.{name}"] = pool.read(plan)
+            state[f"slot_fill.{name}"] = pool.fill.copy()
+        for name, pool in self.meta.items():
+            state[f"meta.{name}"] = pool.read(plan)
+        return state
+
+    def _scalars(self) -> dict:
+        state = {"dim": self.dim, "dtype": self.dtype.name, "seed": self.seed, "step": self.step,
+                 "generation": self.generation}  # the number of this snapshot
+        if self.admission is not None:
+            state["admission"] = self.admission.state_dict()
+        return state
+
+    def _snapshot(self, since: int | None) -> dict:
+        with self.lock:
+            rows = self.live_rows()
+            state = self._scalars()
+            if since is not None:
+                if not self.meta:
+                    raise RuntimeError("HashEmbedding: incremental checkpoints need the row metadata (metadata=True)")
+                rows = rows[self.meta["version"].read(self.layout.plan(rows)) > since]
+                state["delta"] = True
+                state["base"] = int(since)
+                gone = [keys for stamp, keys in self.deleted if stamp > since]
+                state["deleted"] = np.concatenate(gone) if gone else np.zeros(0, np.int64)
+            state.update(self._rows_state(rows))
+            self.generation += 1  # later changes belong to the next snapshot
+            return state
+
+    def state_dict(self) -> dict:
+        """Keys, values, slots, metadata and counters, copied under the lock (one consistent snapshot).
+
+        ``"generation"`` numbers the snapshot; rows changed after it are stamped with later numbers.
+        """
+        return self._snapshot(None)
+
+    def delta_state_dict(self, since: int | None = None) -> dict:
+        """Rows changed, and keys evicted, after the snapshot numbered ``since`` (default: the last one
+        passed to ``mark_saved``), with the counters. Loading it on top of that snapshot gives this table."""
+        return self._snapshot(self.saved_generation if since is None else int(since))
+
+    def mark_saved(self, generation: int) -> None:
+        """Record that the snapshot numbered ``generation`` is safely stored: the base of the next delta."""
+        with self.lock:
+            self.saved_generation = int(generation)
+            self.deleted = [(stamp, keys) for stamp, keys in self.deleted if stamp > generation]
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
+        with self.lock:
+            if int(state["dim"]) != self.dim:
+                raise ValueError(f"HashEmbedding.load_state_dict: the state has embedding_dim {state['dim']}, "
+                                 f"this table {self.dim}")
+            keys = np.asarray(state["keys"], np.int64)
+            values = np.asarray(state["values"])
+            if values.shape != (keys.size, self.dim):
+                raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
+                                 f"{keys.size} keys of dim {self.dim}")
+            if not state.get("delta", False):
+                self._clear()
+            else:
+                if int(state["base"]) != self.saved_generation:
+                    raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
+                                     f"{state['base']}, but the table holds snapshot {self.saved_generation}")
+                gone = self.index.find(np.asarray(state["deleted"], np.int64))
+                self.remove_rows(gone[gone >= 0])
+            for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:
+                fill = np.asarray(state[f"slot_fill.{name}"])
+                if name not in self.slots:
+                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill)
+                    self.slots[name].reset(self.layout.plan(np.arange(self.top, dtype=np.int64)))
+                self.slots[name].fill = fill.astype(self.slots[name].dtype)
+            rows = self.index.find(keys)
+            new = rows < 0
+            if new.any():
+                rows[new] = self._allocate(keys[new])
+            plan = self.layout.plan(rows)
+            self.values.write(plan, values)
+            for name, pool in self.slots.items():
+                if f"slot.{name}" in state:
+                    pool.write(plan, np.asarray(state[f"slot.{name}"]))
+            for name, pool in self.meta.items():
+                if f"meta.{name}" in state:
+                    pool.write(plan, np.asarray(state[f"meta.{name}"]))
+            self.seed = int(state["seed"])
+            self.step = int(state["step"])
+            self.saved_generation = int(state["generation"])
+            self.generation = self.saved_generation + 1
+            self.deleted = []
+            if self.admission is not None and "admission" in state:
+                self.admission.load_state_dict(state["admission"])
+
+    def _clear(self) -> None:
+        self.index.clear()
+        self.layout.grow_to(0)
+        self.top = 0
+        self.free = np.zeros(0, np.int64)
+        self.deleted = []

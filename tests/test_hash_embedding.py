@@ -1,0 +1,328 @@
+"""Hash embeddings: the id index, lookups, gradients, sparse optimizers, bags, dtypes and growth."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import ember
+from ember.embedding import Constant, HashEmbedding, HashEmbeddingBag, Normal, Uniform, hash_strings
+from ember.embedding.index import IdIndex
+from ember.embedding.pool import ChunkLayout, RowPool
+from ember.sparse import RowSparse
+
+
+def _rows(emb, ids) -> np.ndarray:
+    with ember.no_grad():
+        return emb(np.asarray(ids)).numpy()
+
+
+# --- the index and the pools ---
+
+def test_index_matches_a_dict_through_inserts_and_removals():
+    rng = np.random.default_rng(0)
+    index, reference, next_row = IdIndex(capacity=16), {}, 0
+    for _ in range(30):
+        batch = np.unique(rng.integers(-2**63, 2**63 - 1, rng.integers(1, 400), dtype=np.int64))
+        batch = np.concatenate([batch, rng.integers(-50, 50, 40)])  # small keys collide with earlier batches
+        found = index.find(batch)
+        assert found.tolist() == [reference.get(int(k), -1) for k in batch]
+        new = np.unique(batch[found < 0])
+        rows = np.arange(next_row, next_row + new.size)
+        next_row += new.size
+        index.add(new, rows)
+        reference.update(zip(new.tolist(), rows.tolist()))
+        gone = np.unique(np.array(list(reference)[:: 7][:20], np.int64))
+        assert index.remove(np.concatenate([gone, gone[:3]])).tolist() == [reference.pop(int(k)) for k in gone]
+        assert len(index) == len(reference)
+    keys = np.array(list(reference), np.int64)
+    assert index.find(keys).tolist() == list(reference.values())
+    assert index.find(keys.reshape(-1, 1)).shape == (keys.size, 1)
+    assert index.capacity * 0.8 >= index.used
+
+
+def test_row_pool_across_many_chunks_matches_a_dense_array():
+    layout = ChunkLayout(first_chunk=3, max_chunk=8)
+    pool = RowPool(layout, (2,), np.float32)
+    layout.grow_to(100)
+    pool.sync()
+    assert layout.num_chunks > 5
+    dense = np.zeros((100, 2), np.float32)
+    rng = np.random.default_rng(1)
+    rows = rng.permutation(100)
+    values = rng.normal(size=(100, 2)).astype(np.float32)
+    pool.write(layout.plan(rows), values)
+    dense[rows] = values
+    probe = rng.integers(0, 100, 57)
+    np.testing.assert_array_equal(pool.read(layout.plan(probe)), dense[probe])
+    np.testing.assert_array_equal(pool.to_array(100), dense)
+
+
+def test_string_hashes_are_stable_and_distinct():
+    keys = hash_strings(["user:1", "user:2", "", "é", b"user:1"])
+    assert keys.dtype == np.int64
+    assert keys[0] == keys[4] and len(set(keys[:4].tolist())) == 4
+    assert hash_strings(np.array([["a", "bb"]])).shape == (1, 2)
+    for text in ["user:1", "é", ""]:  # the same bits on every machine and run: FNV-1a, length, splitmix64
+        assert hash_strings([text])[0] == _reference_hash(text)
+
+
+def _reference_hash(text: str) -> int:
+    data, m = text.encode("utf-8"), 2**64
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) % m
+    h ^= (len(data) * 0x9E3779B97F4A7C15) % m
+    z = (h + 0x9E3779B97F4A7C15) % m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % m
+    z ^= z >> 31
+    return z - m if z >= 2**63 else z
+
+
+# --- lookups ---
+
+def test_lookups_match_a_dict_reference_and_depend_only_on_key_and_seed():
+    emb = HashEmbedding(6, seed=3, chunk_rows=16)  # small chunks: the multi-chunk paths run too
+    rng = np.random.default_rng(2)
+    reference = {}
+    for _ in range(12):
+        ids = rng.choice(np.array([-(2**62), 2**62, 7, 0, -1] + list(range(100, 300))), size=(5, 9))
+        out = _rows(emb, ids)
+        assert out.shape == (5, 9, 6) and out.dtype == np.float32
+        for key, row in zip(ids.reshape(-1).tolist(), out.reshape(-1, 6)):
+            reference.setdefault(key, row.copy())
+            np.testing.assert_array_equal(row, reference[key])
+    assert len(emb) == len(reference)
+    other = HashEmbedding(6, seed=3)
+    keys = np.array(sorted(reference)[::-1])
+    np.testing.assert_array_equal(_rows(other, keys), np.stack([reference[k] for k in keys.tolist()]))
+    assert not np.array_equal(_rows(HashEmbedding(6, seed=4), keys), _rows(other, keys))
+
+
+def test_default_initializer_is_a_truncated_normal_with_std_one_over_sqrt_dim():
+    values = _rows(HashEmbedding(16, seed=0), np.arange(20000))
+    assert np.abs(values).max() <= 2 / 4 + 1e-6
+    assert 0.85 * 0.25 < values.std() < 0.9 * 0.25  # 2-sigma truncation keeps 0.88 of the std
+    assert _rows(HashEmbedding(4, initializer=0.5), [1]).tolist() == [[0.5] * 4]
+    u = _rows(HashEmbedding(4, initializer=Uniform(-1, 1), seed=0), np.arange(5000))
+    assert -1 <= u.min() and u.max() < 1 and abs(u.mean()) < 0.03
+    n = _rows(HashEmbedding(4, initializer=Normal(std=2.0), seed=0), np.arange(5000))
+    assert abs(n.std() - 2) < 0.1
+
+
+def test_string_ids_and_eval_mode():
+    emb = HashEmbedding(4, seed=0)
+    a = _rows(emb, ["cat", "dog", "cat"])
+    np.testing.assert_array_equal(a[0], a[2])
+    np.testing.assert_array_equal(_rows(emb, hash_strings(["dog"])), a[1:2])
+    emb.eval()
+    assert _rows(emb, ["bird"]).tolist() == [[0.0] * 4] and len(emb) == 2  # unseen in eval: default, no row
+
+
+def test_gradient_equals_a_dense_embedding_of_the_same_rows():
+    emb = HashEmbedding(5, seed=1)
+    ids = np.array([[10**12, 4, 4], [-3, 10**12, 9]])
+    keys = np.unique(ids)
+    dense = ember.nn.Embedding(keys.size, 5, sparse=True)
+    dense.weight.data[...] = _rows(emb, keys)
+    local = np.searchsorted(keys, ids)
+    w = ember.tensor(np.random.default_rng(0).normal(size=(2, 3, 5)).astype(np.float32))
+
+    hashed = emb(ids)
+    plain = dense(ember.tensor(local))
+    np.testing.assert_array_equal(hashed.detach().numpy(), plain.detach().numpy())
+    ((hashed * w).sum() * (hashed * hashed).sum()).backward()
+    ((plain * w).sum() * (plain * plain).sum()).backward()
+    g = emb.weight.grad
+    assert isinstance(g, RowSparse)
+    by_row = dict(zip(*(a.tolist() for a in (g.coalesce().indices, g.coalesce().values.numpy()))))
+    hashed_grad = np.array([by_row[r] for r in emb.table.lookup(keys, train=False).tolist()])
+    np.testing.assert_allclose(hashed_grad, dense.weight.grad.to_dense().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_dense_path_gradient_matches_finite_differences():
+    emb = HashEmbedding(3, seed=2)
+    ids = np.array([5, 6, 5, 8])
+    keys = np.unique(ids)
+    table = _rows(emb, keys).astype(np.float64)
+    local = np.searchsorted(keys, ids)
+    w = np.random.default_rng(1).normal(size=(4, 3))
+
+    def loss(t):
+        x = t[local]
+        return float(np.sum(np.tanh(x) * w) + np.sum(x**2) ** 1.5)
+
+    out = emb(ids)
+    ((ember.tanh(out) * ember.tensor(w.astype(np.float32))).sum() + (out * out).sum() ** 1.5).backward()
+    g = emb.weight.grad.coalesce()
+    by_row = dict(zip(g.indices.tolist(), g.values.numpy()))
+    analytic = np.stack([by_row[r] for r in emb.table.lookup(keys, train=False).tolist()])
+    eps = 1e-6
+    numeric = np.zeros_like(table)
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            up, down = table.copy(), table.copy()
+            up[i, j] += eps
+            down[i, j] -= eps
+            numeric[i, j] = (loss(up) - loss(down)) / (2 * eps)
+    np.testing.assert_allclose(analytic, numeric, rtol=2e-4, atol=2e-4)
+
+
+# --- optimizers: each equals its dense counterpart on the touched rows ---
+
+OPTIMIZERS = [
+    ("sgd", lambda p: ember.optim.SGD(p, lr=0.1)),
+    ("sgd_momentum", lambda p: ember.optim.SGD(p, lr=0.1, momentum=0.9)),
+    ("adagrad", lambda p: ember.optim.Adagrad(p, lr=0.05, initial_accumulator_value=0.1, lr_decay=0.01)),
+    ("rowwise_adagrad", lambda p: ember.optim.RowWiseAdagrad(p, lr=0.05, weight_decay=0.01)),
+    ("lazy_adam", lambda p: ember.optim.SparseAdam(p, lr=0.01)),
+    ("ftrl", lambda p: ember.optim.Ftrl(p, lr=0.1, l1=0.01, l2=0.01)),
+]
+
+
+@pytest.mark.parametrize("name,make", OPTIMIZERS, ids=[name for name, _ in OPTIMIZERS])
+def test_optimizer_on_a_hash_table_equals_it_on_a_dense_table(name, make):
+    rng = np.random.default_rng(5)
+    keys = rng.integers(-2**63, 2**63 - 1, 10, dtype=np.int64)
+    emb = HashEmbedding(4, seed=7, chunk_rows=4)  # rows spread over several chunks
+    dense = ember.nn.Embedding(keys.size, 4, sparse=True)
+    dense.weight.data[...] = _rows(emb, keys)
+    opt_hash, opt_dense = make(emb.parameters()), make(dense.parameters())
+    for step in range(6):
+        local = rng.integers(0, 6 + step % 4, size=(3, 4))  # later steps reach rows not touched before
+        w = ember.tensor(rng.normal(size=(3, 4, 4)).astype(np.float32))
+        for layer, ids, opt in ((emb, keys[local], opt_hash), (dense, ember.tensor(local), opt_dense)):
+            out = layer(ids)
+            ((out * w).sum() + (out * out).sum()).backward()
+            opt.step()
+            opt.zero_grad()
+        np.testing.assert_array_equal(_rows(emb, keys), dense.weight.detach().numpy(), err_msg=f"step {step}")
+
+
+def test_rowwise_adagrad_matches_its_formula_dense_and_sparse():
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(3)]
+    w, total = w0.astype(np.float64), np.full(5, 0.1)
+    for g in grads:  # FBGEMM's row-wise Adagrad in float64
+        total += (g.astype(np.float64) ** 2).mean(axis=1)
+        w -= 0.5 * g / (np.sqrt(total) + 1e-10)[:, None]
+    dense, sparse = ember.tensor(w0.copy(), requires_grad=True), ember.tensor(w0.copy(), requires_grad=True)
+    opt_dense = ember.optim.RowWiseAdagrad([dense], lr=0.5, initial_accumulator_value=0.1)
+    opt_sparse = ember.optim.RowWiseAdagrad([sparse], lr=0.5, initial_accumulator_value=0.1)
+    for g in grads:
+        dense.grad = ember.tensor(g)
+        sparse.grad = RowSparse(np.arange(5), ember.tensor(g), (5, 3))
+        opt_dense.step()
+        opt_sparse.step()
+    np.testing.assert_allclose(dense.detach().numpy(), w, rtol=1e-5)
+    np.testing.assert_array_equal(sparse.detach().numpy(), dense.detach().numpy())
+    assert opt_dense.state[dense]["sum"].shape == (5,)
+    with pytest.raises(ValueError, match="RowWiseAdagrad: lr"):
+        ember.optim.RowWiseAdagrad([dense], lr=-1)
+
+
+def test_unadmitted_and_untouched_rows_are_left_alone():
+    emb = HashEmbedding(3, seed=0)
+    opt = ember.optim.Adagrad(emb.parameters(), lr=0.1)
+    before = _rows(emb, [1, 2, 3])
+    emb(np.array([1, 1])).sum().backward()
+    opt.step()
+    after = _rows(emb, [1, 2, 3])
+    assert not np.array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1:], before[1:])
+
+
+# --- storage dtypes ---
+
+@pytest.mark.parametrize("dtype", [ember.bfloat16, ember.float16])
+def test_low_precision_rows_are_stored_rounded_and_computed_in_float32(dtype):
+    emb = HashEmbedding(4, dtype=dtype, seed=1)
+    reference = HashEmbedding(4, seed=1)
+    ids = np.arange(50)
+    out = emb(ids)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.detach().numpy(), _rows(reference, ids).astype(dtype).astype(np.float32))
+    opt = ember.optim.SGD(emb.parameters(), lr=0.5)
+    (out * out).sum().backward()
+    start = out.detach().numpy()
+    opt.step()
+    np.testing.assert_array_equal(_rows(emb, ids), (start - 0.5 * 2 * start).astype(dtype).astype(np.float32))
+    assert emb.state_dict()["values"].dtype == np.dtype(dtype)
+
+
+# --- bags ---
+
+def _torch_bag(torch, emb, keys, mode):
+    table = torch.tensor(emb.table.read(emb.rows(keys)), requires_grad=True)
+    return table, lambda ids, offsets=None, psw=None: torch.nn.functional.embedding_bag(
+        ids, table, offsets, mode=mode, per_sample_weights=psw)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_bag_matches_torch_embedding_bag(mode):
+    torch = pytest.importorskip("torch")
+    bag = HashEmbeddingBag(4, mode=mode, seed=2)
+    keys = np.array([10**11, 5, -2, 77, 8])
+    table, torch_bag = _torch_bag(torch, bag, keys, mode)
+    local = np.array([0, 1, 1, 3, 4, 2, 0])
+    offsets = np.array([0, 3, 3, 5])  # an empty bag in the middle
+    psw = np.linspace(0.5, 2, local.size).astype(np.float32) if mode == "sum" else None
+    out = bag(keys[local], offsets, psw)
+    expected = torch_bag(torch.tensor(local), torch.tensor(offsets), None if psw is None else torch.tensor(psw))
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-6, atol=1e-7)
+    w = np.random.default_rng(0).normal(size=out.shape).astype(np.float32)
+    (out * ember.tensor(w)).sum().backward()
+    (expected * torch.tensor(w)).sum().backward()
+    g = bag.weight.grad.coalesce()
+    by_row = dict(zip(g.indices.tolist(), g.values.numpy()))
+    got = np.array([by_row.get(r, np.zeros(4, np.float32)) for r in bag.table.lookup(keys, False).tolist()])
+    np.testing.assert_allclose(got, table.grad.numpy(), rtol=1e-5, atol=1e-6)
+    two_d = bag(keys[np.array([[0, 1], [2, 2]])])
+    expected_2d = torch_bag(torch.tensor([[0, 1], [2, 2]]))
+    np.testing.assert_allclose(two_d.detach().numpy(), expected_2d.detach().numpy(), rtol=1e-6)
+
+
+def test_bag_include_last_offset_and_errors():
+    bag = HashEmbeddingBag(2, mode="sum", include_last_offset=True, initializer=1.0)
+    assert bag(np.array([1, 2, 3]), np.array([0, 1, 3])).detach().numpy().tolist() == [[1, 1], [2, 2]]
+    with pytest.raises(ValueError, match="offsets must start at 0"):
+        bag(np.array([1, 2]), np.array([1]))
+    with pytest.raises(ValueError, match="1-D ids need offsets"):
+        bag(np.array([1, 2]))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        HashEmbeddingBag(2, mode="max")
+    with pytest.raises(ValueError, match="per_sample_weights need mode='sum'"):
+        HashEmbeddingBag(2, mode="mean")(np.array([1]), np.array([0]), np.array([1.0]))
+
+
+# --- errors, copies ---
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="embedding_dim must be a positive int"):
+        HashEmbedding(0)
+    with pytest.raises(TypeError, match="dtype must be one of"):
+        HashEmbedding(4, dtype=np.int32)
+    with pytest.raises(TypeError, match=r"ids must be integers .* got dtype float64 of shape \[2\]"):
+        HashEmbedding(4)(np.array([1.5, 2.0]))
+    with pytest.raises(TypeError, match="initializer must be None"):
+        HashEmbedding(4, initializer="ones")
+    with pytest.raises(ValueError, match="initializer returned shape"):
+        HashEmbedding(4, initializer=lambda keys, dim, seed: np.zeros((1, 1)))(np.array([1, 2]))
+    with pytest.raises(ValueError, match="capacity must be a positive int"):
+        HashEmbedding(4, capacity=0)
+
+
+def test_deepcopy_copies_the_table():
+    emb = HashEmbedding(3, seed=0)
+    emb(np.array([1, 2]))
+    twin = copy.deepcopy(emb)
+    assert twin.weight.table is twin.table and twin.table is not emb.table
+    opt = ember.optim.SGD(twin.parameters(), lr=1.0)
+    twin(np.array([1])).sum().backward()
+    opt.step()
+    assert not np.array_equal(_rows(twin, [1]), _rows(emb, [1]))
+    assert len(twin) == 2 and Constant(2.0)(np.array([1]), 2, 0).tolist() == [[2.0, 2.0]]

@@ -1,0 +1,195 @@
+"""Hash-embedding checkpoints: resuming in a new process gives bit-identical losses; an incremental
+checkpoint on top of the last full one equals a full one; snapshots are consistent under concurrent inserts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+
+import ember
+from ember.embedding import HashEmbedding, load_checkpoint, save_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# One script, run in this process and in fresh ones: a model with two hash tables (admission, eviction,
+# a capacity cap, bf16 rows), three optimizers, and a fixed stream of batches.
+SCRIPT = r'''
+import sys
+import numpy as np
+import ember
+from ember.embedding import (CountThreshold, CountingBloomFilter, HashEmbedding, HashEmbeddingBag, StepTTL,
+                             load_checkpoint, save_checkpoint)
+
+
+class Net(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.user = HashEmbedding(4, admission=CountThreshold(2), eviction=StepTTL(4), capacity=30,
+                                  capacity_policy="lru")
+        self.items = HashEmbeddingBag(4, mode="mean", dtype=ember.bfloat16,
+                                      admission=CountingBloomFilter(2, num_counters=512), capacity=40)
+        self.head = ember.nn.Linear(8, 1)
+
+    def forward(self, users, items):
+        return self.head(ember.concat([self.user(users), self.items(items)], axis=1))
+
+
+def build(seed):
+    ember.manual_seed(seed)
+    net = Net()
+    optimizers = [ember.optim.Adagrad(net.user.parameters(), lr=0.1),
+                  ember.optim.RowWiseAdagrad(net.items.parameters(), lr=0.1),
+                  ember.optim.Adam(net.head.parameters(), lr=0.01)]
+    return net, optimizers
+
+
+def batch(step):
+    rng = np.random.default_rng(1000 + step)
+    users = rng.zipf(1.3, 32) % 97 + 10**12
+    items = (rng.zipf(1.2, (32, 3)) % 61).astype(np.int64) * 7919
+    labels = ((users + items.sum(axis=1)) % 3 == 0).astype(np.float32)
+    return users, items, labels
+
+
+def train_step(net, optimizers, step):
+    users, items, labels = batch(step)
+    loss = ember.nn.functional.binary_cross_entropy_with_logits(
+        net(users, items).reshape(-1), ember.tensor(labels))
+    loss.backward()
+    for opt in optimizers:
+        opt.step()
+        opt.zero_grad()
+    return float(loss.item())
+
+
+def resume(paths, start, steps):
+    net, optimizers = build(seed=99)  # different initial weights: everything must come from the files
+    load_checkpoint(net, optimizers, *paths)
+    return [train_step(net, optimizers, step) for step in range(start, start + steps)]
+
+
+if __name__ == "__main__":
+    paths = sys.argv[3:]
+    print(" ".join(x.hex() for x in resume(paths, int(sys.argv[1]), int(sys.argv[2]))))
+'''
+
+
+def _script(tmp_path):
+    path = tmp_path / "hash_resume.py"
+    path.write_text(SCRIPT)
+    namespace = {"__name__": "hash_resume"}
+    exec(compile(SCRIPT, str(path), "exec"), namespace)
+    return path, namespace
+
+
+def _run(path, start, steps, *checkpoints) -> list[str]:
+    env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, str(path), str(start), str(steps), *map(str, checkpoints)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_resume_in_a_new_process_gives_bit_identical_losses(tmp_path):
+    path, s = _script(tmp_path)
+    net, optimizers = s["build"](seed=0)
+    for step in range(8):
+        s["train_step"](net, optimizers, step)
+    full = tmp_path / "full.safetensors"
+    save_checkpoint(full, net, optimizers)
+    for step in range(8, 12):
+        s["train_step"](net, optimizers, step)
+    delta = tmp_path / "delta.safetensors"
+    save_checkpoint(delta, net, optimizers, incremental=True)
+    assert net.user.table.evict() == 0 and len(net.user) <= 30
+    assert len(net.user.table.admission) > 0 and net.user.table.free.size > 0  # counters and reused rows
+    expected = [s["train_step"](net, optimizers, step).hex() for step in range(12, 16)]
+    assert _run(path, 12, 4, full, delta) == expected
+    assert _run(path, 8, 4, full)[:1] == [s["resume"]([full], 8, 1)[0].hex()]
+
+
+def _by_key(state: dict) -> dict:
+    order = np.argsort(state["keys"])
+    return {k: (v[order] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == order.size
+                and not k.startswith("slot_fill") else v) for k, v in state.items() if k != "generation"}
+
+
+def test_incremental_checkpoint_on_the_last_full_one_equals_a_full_one(tmp_path):
+    _, s = _script(tmp_path)
+    net, optimizers = s["build"](seed=0)
+    for step in range(6):
+        s["train_step"](net, optimizers, step)
+    save_checkpoint(tmp_path / "a.safetensors", net, optimizers)
+    for step in range(6, 14):
+        s["train_step"](net, optimizers, step)
+    save_checkpoint(tmp_path / "d.safetensors", net, optimizers, incremental=True)
+    delta = ember.load(tmp_path / "d.safetensors")["model"]
+    assert 0 < delta["user.keys"].size < len(net.user) + delta["user.deleted"].size
+    assert delta["user.deleted"].size > 0  # evictions travel as deleted keys
+    full = {name: _by_key(m.state_dict()) for name, m in (("user", net.user), ("items", net.items))}
+
+    restored, restored_optimizers = s["build"](seed=5)
+    load_checkpoint(restored, restored_optimizers, tmp_path / "a.safetensors", tmp_path / "d.safetensors")
+    for name, module in (("user", restored.user), ("items", restored.items)):
+        got = _by_key(module.state_dict())
+        assert sorted(got) == sorted(full[name])
+        for key, value in full[name].items():
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    np.testing.assert_array_equal(got[key][k], v)
+            else:
+                np.testing.assert_array_equal(got[key], value, err_msg=f"{name}.{key}")
+
+
+def test_a_delta_applies_only_on_its_base():
+    emb = HashEmbedding(2, seed=0)
+    emb(np.array([1, 2]))
+    base = emb.state_dict()
+    emb.mark_saved(base["generation"])
+    emb(np.array([3]))
+    delta = emb.delta_state_dict()
+    assert delta["keys"].tolist() == [3]
+    other = HashEmbedding(2, seed=0)
+    try:
+        other.load_state_dict(delta)
+    except ValueError as exc:
+        assert "applies on top of snapshot" in str(exc)
+    else:
+        raise AssertionError("a delta loaded onto the wrong base")
+    other.load_state_dict(base)
+    other.load_state_dict(delta)
+    assert len(other) == 3
+
+
+def test_snapshots_are_consistent_while_another_thread_inserts():
+    def key_rows(keys, dim, seed):  # each row holds its key: a snapshot must pair them up
+        return np.repeat((keys % 1000003).astype(np.float32)[:, None], dim, axis=1)
+
+    emb = HashEmbedding(3, initializer=key_rows)
+    opt = ember.optim.Adagrad(emb.parameters(), lr=0.0)
+    stop = threading.Event()
+
+    def insert():
+        rng = np.random.default_rng(0)
+        while not stop.is_set():
+            emb(rng.integers(0, 10**6, 256)).sum().backward()
+            opt.step()
+            opt.zero_grad()
+
+    worker = threading.Thread(target=insert)
+    worker.start()
+    try:
+        for _ in range(20):
+            state = emb.state_dict()
+            n = state["keys"].size
+            assert all(state[k].shape[0] == n for k in ("values", "slot.sum", "meta.freq", "meta.version")
+                       if k in state)
+            np.testing.assert_array_equal(state["values"][:, 0], (state["keys"] % 1000003).astype(np.float32))
+            assert np.unique(state["keys"]).size == n
+    finally:
+        stop.set()
+        worker.join()
