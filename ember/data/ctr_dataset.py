@@ -25,9 +25,10 @@ from ember.tensor import Tensor
 class CTRBatch:
     """One batch: ``labels`` (B,) and ``dense`` (B, D) float32 Tensors, ``keys`` (B, F) int64 salted ids,
     their distinct values ``unique`` and ``inverse`` (``unique[inverse] == keys``), ``bags`` (CSR of keys
-    per bag field) and ``extra_labels`` (B, T) Tensor or None."""
+    per bag field), ``extra_labels`` (B, T) Tensor or None, and ``prefetched``: what a ``prepare`` hook
+    resolved ahead of the step (table rows of ``unique``, by table)."""
 
-    __slots__ = ("labels", "dense", "keys", "unique", "inverse", "bags", "extra_labels")
+    __slots__ = ("labels", "dense", "keys", "unique", "inverse", "bags", "extra_labels", "prefetched")
 
     def __init__(self, labels, dense, keys: np.ndarray, bags: tuple = (), extra_labels=None, dedup: bool = True):
         self.labels = labels if isinstance(labels, Tensor) else Tensor._make(np.asarray(labels, np.float32), None)
@@ -38,6 +39,7 @@ class CTRBatch:
             extra_labels = Tensor._make(np.asarray(extra_labels, np.float32), None)
         self.extra_labels = extra_labels
         self.unique = self.inverse = None
+        self.prefetched = {}
         if dedup:
             self.unique, inverse = np.unique(keys, return_inverse=True)
             self.inverse = inverse.reshape(keys.shape)

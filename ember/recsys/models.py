@@ -49,6 +49,12 @@ class CTRModel(Module):
         self._seed_offset += 1
         return FieldEmbedding(make_table(dim, **args))
 
+    def prefetch(self, batch: CTRBatch) -> None:
+        """Resolve the batch's table rows ahead of the step (a ``CTRDataset`` ``prepare`` hook)."""
+        for m in self.modules():
+            if isinstance(m, FieldEmbedding):
+                m.prefetch(batch)
+
     def sparse_parameters(self) -> list:
         """The embedding tables' parameters (row-sparse gradients)."""
         return [p for m in self.modules() if isinstance(m, FieldEmbedding) for p in m.parameters()]

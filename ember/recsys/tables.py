@@ -70,16 +70,10 @@ def make_table(embedding_dim: int, kind: str = "hash", *, num_rows: int = 1 << 2
     if not hash_tables_available():
         raise ImportError("make_table: kind='hash' needs ember.embedding.HashEmbedding, which this build lacks; "
                           "use kind='fixed'")
-    from ember.embedding import HashEmbedding
+    from ember.embedding import Constant, HashEmbedding, Normal
 
-    return HashEmbedding(embedding_dim=embedding_dim, initializer=_normal_initializer(init_std), seed=seed)
-
-
-def _normal_initializer(std: float):
-    def draw(rng: np.random.Generator, shape: tuple) -> np.ndarray:
-        return (rng.standard_normal(shape) * std).astype(np.float32)
-
-    return draw
+    initializer = Normal(std=init_std) if init_std > 0 else Constant(0.0)
+    return HashEmbedding(embedding_dim, initializer=initializer, seed=0 if seed is None else seed)
 
 
 _COMBINERS = ("sum", "mean")
@@ -101,10 +95,27 @@ class FieldEmbedding(Module):
         self.combiner = combiner
         self.embedding_dim = table.embedding_dim
 
+    def _prefetchable(self) -> bool:
+        """Hash tables without eviction: a row found now is still that key's row at the step."""
+        table = getattr(self.table, "table", None)
+        return table is not None and not table.eviction and table.capacity is None
+
+    def prefetch(self, batch: CTRBatch) -> None:
+        """Resolve the table rows of ``batch.unique`` now (inserting new keys), so the step only gathers
+        values. Runs in the data loader's thread while the previous step trains; training mode only."""
+        if self.training and batch.unique is not None and self._prefetchable():
+            batch.prefetched[id(self)] = self.table.rows(batch.unique)
+
     def forward(self, batch: CTRBatch) -> Tensor:
         if not isinstance(batch, CTRBatch):
             raise TypeError(f"FieldEmbedding: expected a CTRBatch, got {type(batch).__name__}")
-        if batch.unique is not None:
+        slots = batch.prefetched.get(id(self)) if self.training else None
+        if slots is not None:
+            from ember.embedding.lookup import lookup_rows
+
+            rows = lookup_rows(self.table.weight, slots)
+            fields = ops.take(rows, Tensor._make(batch.inverse, None), axis=0)
+        elif batch.unique is not None:
             rows = self.table(batch.unique)
             fields = ops.take(rows, Tensor._make(batch.inverse, None), axis=0)
         else:

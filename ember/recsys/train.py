@@ -137,6 +137,7 @@ class Trainer:
                                  self.train_set.columns.num_dense, **_model_options(config, num_tasks))
         self.optimizers = {"sparse": build_optimizer(self.model.sparse_parameters(), config["optimizer"]["sparse"]),
                            "dense": build_optimizer(self.model.dense_parameters(), config["optimizer"]["dense"])}
+        self.train_set.prepare = self.model.prefetch  # resolves the next batch's rows during the step
         self.step = 0
 
     def train_step(self, batch: CTRBatch) -> float:
