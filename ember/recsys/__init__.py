@@ -6,10 +6,10 @@
 
 from ember.recsys.layers import CrossNetwork, DotInteraction, MixtureOfExperts, fm_interaction, mlp
 from ember.recsys.models import DLRM, DSSM, FM, LR, MODELS, CTRModel, DCNv2, DeepFM, MMoE, WideDeep, build_model
-from ember.recsys.tables import FieldEmbedding, FixedTable, hash_tables_available, make_table
+from ember.recsys.tables import FieldEmbedding, FixedTable, make_table
 
 __all__ = [
     "DLRM", "DSSM", "FM", "LR", "MODELS", "CTRModel", "CrossNetwork", "DCNv2", "DeepFM", "DotInteraction",
     "FieldEmbedding", "FixedTable", "MMoE", "MixtureOfExperts", "WideDeep", "build_model", "fm_interaction",
-    "hash_tables_available", "make_table", "mlp",
+    "make_table", "mlp",
 ]

@@ -13,6 +13,8 @@ import numpy as np
 from ember import ops
 from ember.creation import zeros
 from ember.data.ctr_dataset import CTRBatch
+from ember.embedding import Constant, HashEmbedding, Normal
+from ember.embedding.lookup import HashTableParameter, lookup_rows
 from ember.nn import init
 from ember.nn.functional import embedding
 from ember.nn.module import Module
@@ -20,15 +22,6 @@ from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
 
 TABLE_KINDS = ("hash", "fixed")
-
-
-def hash_tables_available() -> bool:
-    """Whether ``ember.embedding.HashEmbedding`` exists in this build."""
-    try:
-        from ember.embedding import HashEmbedding  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class FixedTable(Module):
@@ -57,23 +50,21 @@ class FixedTable(Module):
 
 
 def make_table(embedding_dim: int, kind: str = "hash", *, num_rows: int = 1 << 20, init_std: float = 0.01,
-               seed: int | None = None) -> Module:
+               seed: int | None = None, **hash_options) -> Module:
     """An embedding table for int64 keys: ``kind="hash"`` a ``HashEmbedding`` (rows N(0, ``init_std``),
-    created on first sight), ``"fixed"`` a ``FixedTable`` of ``num_rows`` rows.
+    created on first sight; ``hash_options`` such as ``admission``, ``eviction``, ``capacity``, ``dtype``,
+    ``metadata`` go to it), ``"fixed"`` a ``FixedTable`` of ``num_rows`` rows.
 
     >>> table = make_table(16, "hash", seed=0)
     """
     if kind not in TABLE_KINDS:
         raise ValueError(f"make_table: kind must be one of {TABLE_KINDS}, got {kind!r}")
     if kind == "fixed":
+        if hash_options:
+            raise TypeError(f"make_table: {sorted(hash_options)} apply to hash tables, not kind='fixed'")
         return FixedTable(embedding_dim, num_rows, init_std)
-    if not hash_tables_available():
-        raise ImportError("make_table: kind='hash' needs ember.embedding.HashEmbedding, which this build lacks; "
-                          "use kind='fixed'")
-    from ember.embedding import Constant, HashEmbedding, Normal
-
     initializer = Normal(std=init_std) if init_std > 0 else Constant(0.0)
-    return HashEmbedding(embedding_dim, initializer=initializer, seed=0 if seed is None else seed)
+    return HashEmbedding(embedding_dim, initializer=initializer, seed=0 if seed is None else seed, **hash_options)
 
 
 _COMBINERS = ("sum", "mean")
@@ -95,10 +86,13 @@ class FieldEmbedding(Module):
         self.combiner = combiner
         self.embedding_dim = table.embedding_dim
 
+    @property
+    def _hashed(self) -> bool:
+        return isinstance(getattr(self.table, "weight", None), HashTableParameter)
+
     def _prefetchable(self) -> bool:
         """Hash tables without eviction: a row found now is still that key's row at the step."""
-        table = getattr(self.table, "table", None)
-        return table is not None and not table.eviction and table.capacity is None
+        return self._hashed and not self.table.table.eviction and self.table.table.capacity is None
 
     def prefetch(self, batch: CTRBatch) -> None:
         """Resolve the table rows of ``batch.unique`` now (inserting new keys), so the step only gathers
@@ -109,15 +103,13 @@ class FieldEmbedding(Module):
     def forward(self, batch: CTRBatch) -> Tensor:
         if not isinstance(batch, CTRBatch):
             raise TypeError(f"FieldEmbedding: expected a CTRBatch, got {type(batch).__name__}")
-        slots = batch.prefetched.get(id(self)) if self.training else None
-        if slots is not None:
-            from ember.embedding.lookup import lookup_rows
-
-            rows = lookup_rows(self.table.weight, slots)
-            fields = ops.take(rows, Tensor._make(batch.inverse, None), axis=0)
-        elif batch.unique is not None:
-            rows = self.table(batch.unique)
-            fields = ops.take(rows, Tensor._make(batch.inverse, None), axis=0)
+        if self._hashed and batch.unique is not None:
+            # Rows are found once per distinct key; values are gathered per position, so the gradient is
+            # one row-sparse block that the optimizer coalesces (sort + segment sum, no scatter-add here).
+            slots = batch.prefetched.get(id(self)) if self.training else None
+            if slots is None:
+                slots = self.table.rows(batch.unique)
+            fields = lookup_rows(self.table.weight, slots[batch.inverse])
         else:
             fields = self.table(batch.keys)
         if not batch.bags:
