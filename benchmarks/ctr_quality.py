@@ -25,7 +25,7 @@ import numpy as np
 import ember
 from ember.metrics import log_loss, roc_auc
 from ember.recsys.config import load_config
-from ember.recsys.train import Trainer
+from ember.recsys.training import Trainer
 
 SYNTHETIC = {"max_vocab": 1000}
 

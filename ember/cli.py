@@ -12,7 +12,7 @@ import sys
 
 
 def _train_config(path: str) -> int:
-    from ember.recsys.train import train
+    from ember.recsys.training import train
 
     metrics = train(path)
     print("eval: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if isinstance(v, float)))

@@ -13,7 +13,7 @@ from ember import cli
 from ember.data.criteo import write_criteo
 from ember.data.synthetic_ctr import make_synthetic_ctr
 from ember.recsys.config import ConfigError, load_config
-from ember.recsys.train import CHECKPOINT, METRICS, Trainer, evaluate, train
+from ember.recsys.training import CHECKPOINT, METRICS, Trainer, evaluate, train
 
 yaml = pytest.importorskip("yaml")
 
