@@ -101,3 +101,27 @@ def test_group_auc_streaming_auc_and_log_loss():
     assert running.result() == pytest.approx(metrics.log_loss(p, y))
     with pytest.raises(ValueError, match="probabilities"):
         stream.update(np.array([2.0]), np.array([1]))
+
+
+def test_prefetched_rows_give_the_same_step(data):
+    batches = [data.take_batch(np.arange(128)) for _ in range(2)]
+    model = build_model("deepfm", 26, 13, embedding_dim=4, hidden=[8], seed=3)
+    model.prefetch(batches[1])  # rows found ahead (inserting the new keys), as the loader thread does
+    assert len(batches[1].prefetched) == 2 and not batches[0].prefetched
+    out = [model(b).detach().numpy() for b in batches]
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_field_embedding_pools_bags():
+    from ember.data.ctr_dataset import CTRBatch
+    from ember.data.readers import CSR
+    from ember.recsys import FieldEmbedding, make_table
+
+    emb = FieldEmbedding(make_table(4, "hash", seed=0), combiner="mean")
+    keys = np.array([[11], [12]])
+    bag = CSR(np.array([0, 2, 2]), np.array([11, 13]), np.ones(2, np.float32), (2, 0))
+    out = emb(CTRBatch(np.zeros(2), np.zeros((2, 0)), keys, (bag,))).detach().numpy()
+    rows = emb.table(np.array([11, 12, 13])).detach().numpy()
+    np.testing.assert_allclose(out[:, 0], rows[:2])
+    np.testing.assert_allclose(out[0, 1], (rows[0] + rows[2]) / 2, rtol=1e-6)
+    np.testing.assert_array_equal(out[1, 1], 0)  # an empty bag pools to zeros
