@@ -40,6 +40,7 @@ def test_cli_trains_a_criteo_config_and_writes_metrics(tmp_path, capsys):
     assert "auc" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "run" / METRICS).read_text())
     assert metrics["auc"] > 0.68 and metrics["logloss"] < 0.56 and metrics["steps"] == 2 * 24
+    assert 0.6 < metrics["train_auc"] < 0.95  # streaming AUC of the last epoch's training batches
     assert (tmp_path / "run" / CHECKPOINT).exists()
     assert not [p for p in (tmp_path / "run").iterdir() if "tmp" in p.name]  # atomic writes leave no temp files
 

@@ -20,7 +20,7 @@ from ember.data.criteo import read_criteo
 from ember.data.ctr_dataset import CTRBatch, CTRDataset
 from ember.data.features import criteo_columns
 from ember.data.synthetic_ctr import make_synthetic_ctr
-from ember.metrics import log_loss, roc_auc
+from ember.metrics import StreamingAUC, log_loss, roc_auc
 from ember.recsys.config import OPTIMIZERS, load_config
 from ember.recsys.models import CTRModel, build_model
 
@@ -139,12 +139,18 @@ class Trainer:
                            "dense": build_optimizer(self.model.dense_parameters(), config["optimizer"]["dense"])}
         self.train_set.prepare = self.model.prefetch  # resolves the next batch's rows during the step
         self.step = 0
+        self.train_auc = StreamingAUC()
 
     def train_step(self, batch: CTRBatch) -> float:
-        """One step on ``batch``: forward, BCE loss, backward, both optimizers; returns the loss."""
+        """One step on ``batch``: forward, BCE loss, backward, both optimizers; returns the loss. The click
+        task's predictions feed ``train_auc`` (a streaming AUC over the current epoch)."""
         for opt in self.optimizers.values():
             opt.zero_grad()
-        loss = ember.binary_cross_entropy_with_logits(self.model(batch), _targets(self.model, batch))
+        logits = self.model(batch)
+        with ember.no_grad():
+            clicks = logits if logits.ndim == 1 else logits[:, 0]
+            self.train_auc.update(ops.sigmoid(clicks).numpy(), batch.labels.numpy())
+        loss = ember.binary_cross_entropy_with_logits(logits, _targets(self.model, batch))
         loss.backward()
         for opt in self.optimizers.values():
             opt.step()
@@ -170,12 +176,14 @@ class Trainer:
         self.model.train()
         try:
             for epoch in range(settings["epochs"]):
+                self.train_auc.reset()
                 for batch in loader:
                     losses.append(self.train_step(batch))
                     if progress is not None:
                         progress.update(1)
                         if self.step % settings["log_every"] == 0:
-                            progress.set_postfix(loss=f"{np.mean(losses[-settings['log_every']:]):.4f}")
+                            progress.set_postfix(loss=f"{np.mean(losses[-settings['log_every']:]):.4f}",
+                                                 auc=f"{self.train_auc.result():.4f}")
                     if settings["checkpoint_every"] and self.step % settings["checkpoint_every"] == 0:
                         _save_checkpoint(checkpoint, self.model, self.optimizers, epoch, self.step)
                     if settings["max_steps"] and self.step >= settings["max_steps"]:
@@ -191,7 +199,8 @@ class Trainer:
         metrics.update(self.info)
         metrics.update({"model": config["model"]["type"], "steps": self.step, "train_rows": len(self.train_set),
                         "eval_rows": len(self.eval_set), "train_seconds": round(seconds, 3),
-                        "final_train_loss": float(np.mean(losses[-50:])) if losses else float("nan")})
+                        "final_train_loss": float(np.mean(losses[-50:])) if losses else float("nan"),
+                        "train_auc": self.train_auc.result()})
         _write_json(os.path.join(model_dir, METRICS), metrics)
         return metrics
 
