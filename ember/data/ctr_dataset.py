@@ -18,7 +18,6 @@ import numpy as np
 
 from ember.data.criteo import CTRTable
 from ember.data.features import FeatureColumns
-from ember.data.readers import CSR
 from ember.tensor import Tensor
 
 
@@ -52,10 +51,6 @@ class CTRBatch:
         return f"CTRBatch(rows={len(self)}, fields={self.keys.shape[1]}, bags={len(self.bags)}{distinct})"
 
 
-def _take_csr(csr: CSR, rows: np.ndarray) -> CSR:
-    return csr.take_rows(rows)
-
-
 class CTRDataset:
     """A ``CTRTable`` under ``FeatureColumns``, transformed once; each item (or ``take_batch``) gives a
     ``CTRBatch``. ``dedup`` deduplicates each batch's keys; ``prepare(batch)`` runs on each batch too (in
@@ -84,7 +79,7 @@ class CTRDataset:
         f, t = self.features, self.table
         extra = None if t.extra_labels is None else t.extra_labels[indices]
         batch = CTRBatch(t.labels[indices], f.dense[indices], f.keys[indices],
-                         tuple(_take_csr(b, indices) for b in f.bags), extra, self.dedup)
+                         tuple(b.take_rows(indices) for b in f.bags), extra, self.dedup)
         if self.prepare is not None:
             self.prepare(batch)
         return batch

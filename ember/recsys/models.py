@@ -17,8 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ember import ops
+from ember.creation import zeros
 from ember.data.ctr_dataset import CTRBatch
-from ember.nn import Linear, Module, ModuleList
+from ember.nn import Module, ModuleList, Parameter
 from ember.recsys.layers import CrossNetwork, DenseLinear, DotInteraction, MixtureOfExperts, fm_interaction, mlp
 from ember.recsys.tables import FieldEmbedding, make_table
 from ember.tensor import Tensor
@@ -89,8 +90,7 @@ class _FirstOrder(Module):
         super().__init__()
         self.weights = owner._field_embedding(1, init_std=0.0)
         self.dense = DenseLinear(owner.num_dense) if owner.num_dense else None
-        self.bias = Linear(1, 1).bias
-        self.bias.data[...] = 0
+        self.bias = Parameter(zeros(1))
 
     def forward(self, batch: CTRBatch) -> Tensor:
         out = ops.sum(ops.reshape(self.weights(batch), (len(batch), -1)), axis=1) + self.bias
