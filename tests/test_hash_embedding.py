@@ -326,3 +326,22 @@ def test_deepcopy_copies_the_table():
     opt.step()
     assert not np.array_equal(_rows(twin, [1]), _rows(emb, [1]))
     assert len(twin) == 2 and Constant(2.0)(np.array([1]), 2, 0).tolist() == [[2.0, 2.0]]
+
+
+def test_rows_in_memory_mapped_files_train_like_rows_in_memory(tmp_path):
+    rng = np.random.default_rng(3)
+    on_disk = HashEmbedding(4, seed=1, chunk_rows=8, storage_dir=tmp_path / "table")
+    in_memory = HashEmbedding(4, seed=1, chunk_rows=8)
+    optimizers = [ember.optim.Adagrad(emb.parameters(), lr=0.1) for emb in (on_disk, in_memory)]
+    for _ in range(4):
+        ids = rng.integers(0, 40, 16)
+        for emb, opt in zip((on_disk, in_memory), optimizers):
+            (emb(ids) ** 2).sum().backward()
+            opt.step()
+            opt.zero_grad()
+    on_disk.flush()
+    assert isinstance(on_disk.table.values.chunks[0], np.memmap)
+    names = sorted(p.name for p in (tmp_path / "table").iterdir())
+    assert "values.0" in names and "slot.sum.0" in names and "meta.freq.0" in names
+    keys = np.arange(40)
+    np.testing.assert_array_equal(_rows(on_disk, keys), _rows(in_memory, keys))

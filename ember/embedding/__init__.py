@@ -7,6 +7,9 @@ their rows, admission and eviction policies, and full and incremental checkpoint
 >>> loss.backward(); opt.step()
 """
 
+import sys
+import types
+
 from ember.embedding.admission import CountingBloomFilter, CountThreshold, Probability
 from ember.embedding.checkpoint import load_checkpoint, save_checkpoint
 from ember.embedding.eviction import L2Norm, StepTTL
@@ -21,3 +24,16 @@ __all__ = [
     "HashTableParameter", "L2Norm", "Normal", "Probability", "StepTTL", "TruncatedNormal", "Uniform", "hash_strings",
     "load_checkpoint", "save_checkpoint",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``ember.embedding`` is this package and, called, still the ``embedding`` op (``ember.ops.embedding``),
+    which it shadows in the ``ember`` namespace."""
+
+    def __call__(self, ids, weight, sparse: bool = False):
+        from ember.ops import embedding
+
+        return embedding(ids, weight, sparse)
+
+
+sys.modules[__name__].__class__ = _CallableModule

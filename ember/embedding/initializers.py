@@ -17,20 +17,47 @@ from ember.embedding.hashing import mix64
 
 _COLUMN = np.uint64(0xD1B54A32D192ED03)
 _ROUND = 0x8CB92BA72F3D8DD7
+_SCALE24 = np.float32(2.0**-24)
 
 
-def random_bits(keys: np.ndarray, columns: int, seed: int, stream: int = 0) -> np.ndarray:
-    """(n, columns) uint64 bits, a pure function of (key, column, seed, stream)."""
+def key_streams(keys: np.ndarray, seed: int) -> np.ndarray:
+    """One uint64 per key: the start of that key's random stream under ``seed``."""
     seed_bits = mix64(np.array([seed & (2**64 - 1)], np.uint64))  # arrays wrap silently; NumPy scalars warn
-    base = mix64(keys.astype(np.int64, copy=False).reshape(-1).view(np.uint64) ^ seed_bits)
-    base += np.uint64((stream * _ROUND) % 2**64)
-    offsets = (np.arange(1, columns + 1, dtype=np.uint64) * _COLUMN)
-    return mix64(base[:, None] + offsets[None, :])
+    return mix64(keys.astype(np.int64, copy=False).reshape(-1).view(np.uint64) ^ seed_bits)
 
 
-def _unit(bits: np.ndarray) -> np.ndarray:
-    """float64 uniforms in (0, 1] from the top 53 bits."""
-    return ((bits >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
+def random_bits(streams: np.ndarray, columns: np.ndarray, draw: int = 0) -> np.ndarray:
+    """uint64 bits, a pure function of (key stream, column, draw); ``streams`` and ``columns`` broadcast."""
+    counter = streams + (columns.astype(np.uint64) + np.uint64(1)) * _COLUMN
+    counter += np.uint64((draw * _ROUND) % 2**64)
+    return mix64(counter)
+
+
+def _uniform_pairs(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two float32 uniforms from each uint64: one in (0, 1] from the top 24 bits, one in [0, 1) from the low 24."""
+    high = ((bits >> np.uint64(40)).astype(np.float32) + np.float32(1)) * _SCALE24
+    low = (bits & np.uint64(0xFFFFFF)).astype(np.float32) * _SCALE24
+    return high, low
+
+
+def _polar(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    high, low = _uniform_pairs(bits)
+    return np.sqrt(np.float32(-2) * np.log(high)), np.float32(2 * np.pi) * low
+
+
+def _normal_rows(streams: np.ndarray, dim: int, draw: int) -> np.ndarray:
+    """(n, dim) standard normals by Box-Muller, two from each 64-bit draw: columns 2c and 2c + 1 share one."""
+    radius, angle = _polar(random_bits(streams[:, None], np.arange((dim + 1) // 2)[None, :], draw))
+    z = np.empty((streams.size, 2 * radius.shape[1]), np.float32)
+    np.multiply(radius, np.cos(angle), out=z[:, 0::2])
+    np.multiply(radius, np.sin(angle), out=z[:, 1::2])
+    return z[:, :dim]
+
+
+def _normals(streams: np.ndarray, columns: np.ndarray, draw: int) -> np.ndarray:
+    """The normals ``_normal_rows`` would give at (stream, column) pairs of one draw."""
+    radius, angle = _polar(random_bits(streams, columns // 2, draw))
+    return radius * np.where(columns % 2 == 0, np.cos(angle), np.sin(angle))
 
 
 class Constant:
@@ -55,8 +82,9 @@ class Uniform:
         self.low, self.high = float(low), float(high)
 
     def __call__(self, keys: np.ndarray, dim: int, seed: int) -> np.ndarray:
-        u = _unit(random_bits(keys, dim, seed)) - 2.0**-53
-        return (self.low + (self.high - self.low) * u).astype(np.float32)
+        columns = np.arange(dim)[None, :]
+        _, u = _uniform_pairs(random_bits(key_streams(keys, seed)[:, None], columns))
+        return (np.float32(self.low) + np.float32(self.high - self.low) * u).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"Uniform({self.low}, {self.high})"
@@ -75,26 +103,23 @@ class Normal:
 
     def __call__(self, keys: np.ndarray, dim: int, seed: int) -> np.ndarray:
         std = 1.0 / math.sqrt(dim) if self.std is None else float(self.std)
-        z = _box_muller(keys, dim, seed, 0)
+        streams = key_streams(keys, seed)
+        z = _normal_rows(streams, dim, 0)
         if self.truncate is not None:
-            for stream in range(1, 64):  # about 5% redrawn per round at 2 sigma
-                bad = np.abs(z) > self.truncate
-                if not bad.any():
+            limit = np.float32(self.truncate)
+            rows, cols = np.nonzero(np.abs(z) > limit)
+            for draw in range(1, 64):  # redraw only the values out of range: about 5% at 2 sigma, then 0.2%...
+                if not rows.size:
                     break
-                rows = np.flatnonzero(bad.any(axis=1))
-                fresh = _box_muller(keys[rows], dim, seed, stream)
-                z[rows] = np.where(bad[rows], fresh, z[rows])
-            np.clip(z, -self.truncate, self.truncate, out=z)
-        return (self.mean + std * z).astype(np.float32)
+                fresh = _normals(streams[rows], cols, draw)
+                z[rows, cols] = fresh
+                still = np.abs(fresh) > limit
+                rows, cols = rows[still], cols[still]
+            np.clip(z, -limit, limit, out=z)
+        return (np.float32(self.mean) + np.float32(std) * z).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"Normal(mean={self.mean}, std={self.std}, truncate={self.truncate})"
-
-
-def _box_muller(keys: np.ndarray, dim: int, seed: int, stream: int) -> np.ndarray:
-    bits = random_bits(keys, 2 * dim, seed, stream)
-    radius = np.sqrt(-2.0 * np.log(_unit(bits[:, :dim])))
-    return radius * np.cos(2.0 * np.pi * _unit(bits[:, dim:]))
 
 
 def TruncatedNormal(std: float | None = None) -> Normal:  # noqa: N802  (an initializer, named like a class)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ember import ops
 from ember.embedding.hashing import as_keys
-from ember.embedding.lookup import HashTableParameter, lookup_rows
+from ember.embedding.lookup import HashTableParameter, lookup
 from ember.embedding.table import HashTable
 from ember.nn.module import Module
 from ember.tensor import Tensor
@@ -37,8 +37,11 @@ class HashEmbedding(Module):
       ``evict_every``-th optimizer update and on ``evict()``.
     - ``capacity``: the most rows kept after an eviction run; beyond it the least frequently used rows
       go (``capacity_policy`` "lfu" or "lru").
-    - ``metadata=False`` drops the 16 bytes a row of metadata (no eviction, capacity or incremental
+    - ``metadata=False`` drops the 12 bytes a row of metadata (no eviction, capacity or incremental
       checkpoints then); ``chunk_rows`` is the largest chunk of row storage.
+    - ``storage_dir``: keep rows, slots and metadata in memory-mapped files there (an SSD tier): the
+      operating system's page cache holds the recently used rows in memory and leaves cold ones on disk;
+      ids and the index stay in memory. ``flush()`` writes the files' dirty pages.
     - In evaluation mode (``emb.eval()``) unseen ids read ``default_value`` and nothing is inserted.
 
     >>> emb = ember.embedding.HashEmbedding(8, seed=0)
@@ -53,7 +56,7 @@ class HashEmbedding(Module):
     def __init__(self, embedding_dim: int, initializer=None, dtype=np.float32, admission=None, eviction=None,
                  capacity: int | None = None, seed: int | None = None, *, default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, metadata: bool = True,
-                 chunk_rows: int = 1 << 20) -> None:
+                 chunk_rows: int = 1 << 22, storage_dir: str | None = None) -> None:
         super().__init__()
         if capacity_policy not in ("lfu", "lru"):
             raise ValueError(f"HashEmbedding: capacity_policy must be 'lfu' or 'lru', got {capacity_policy!r}")
@@ -61,7 +64,7 @@ class HashEmbedding(Module):
         self.capacity_policy = capacity_policy
         self.table = HashTable(embedding_dim, dtype, initializer, seed, admission, eviction, capacity, metadata,
                                default_value, capacity_policy, evict_every, first_chunk=min(4096, chunk_rows),
-                               max_chunk=chunk_rows)
+                               max_chunk=chunk_rows, storage_dir=storage_dir)
         self.weight = HashTableParameter(self.table)
 
     def __len__(self) -> int:
@@ -79,19 +82,28 @@ class HashEmbedding(Module):
         return self.table.lookup(as_keys(ids), train=self.training)
 
     def forward(self, ids) -> Tensor:
-        return lookup_rows(self.weight, self.rows(ids))
+        _refuse_graph(type(self).__name__, ids)
+        return lookup(self.weight, as_keys(ids), self.training)
 
     def evict(self) -> int:
         """Run the eviction policies and capacity cap now; returns the number of rows removed."""
         return self.table.evict()
 
+    def flush(self) -> None:
+        """Write rows kept in memory-mapped files (``storage_dir``) back to disk."""
+        self.table.flush()
+
     # --- checkpoints ---
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> dict:
         """Keys, values (in the storage dtype), optimizer slots (``slot.<name>``), metadata
         (``meta.freq``, ``meta.last_step``, ``meta.version``), admission counters and the table's step,
-        all from one snapshot taken under the table's lock."""
+        all from one snapshot taken under the table's lock. ``keep_vars=True`` gives the live handle
+        (``weight``) instead of a copy of the table."""
         if destination is None:
             destination = {}
+        if keep_vars:
+            destination[prefix + "weight"] = self.weight
+            return destination
         for key, value in self.table.state_dict().items():
             destination[prefix + key] = value
         return destination
@@ -165,7 +177,7 @@ class HashEmbeddingBag(HashEmbedding):
             bag_ids = np.repeat(np.arange(num_bags), np.diff(bounds))
         else:
             raise ValueError(f"HashEmbeddingBag: ids must be 1-D (with offsets) or 2-D, got shape {list(keys.shape)}")
-        rows = lookup_rows(self.weight, self.table.lookup(keys, train=self.training))
+        rows = lookup(self.weight, keys, self.training)
         if per_sample_weights is not None:
             if self.mode != "sum":
                 raise ValueError(f"HashEmbeddingBag: per_sample_weights need mode='sum', got mode={self.mode!r}")

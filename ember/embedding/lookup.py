@@ -12,7 +12,8 @@ import copy
 
 import numpy as np
 
-from ember.autograd import apply
+from ember.autograd import apply, is_grad_enabled
+from ember.embedding.segments import segment_sum
 from ember.nn.parameter import Parameter
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec
 from ember.sparse import RowSparse
@@ -53,40 +54,48 @@ def _rebuild(table, requires_grad: bool) -> HashTableParameter:
     return p
 
 
-def _forward(xp, weight, rows, *, table):
-    return table.read(rows.reshape(-1)).reshape(rows.shape + (table.dim,))
+def _forward(xp, weight, inverse, *, table, unique):
+    block = table.read(unique)  # each distinct row once
+    return np.take(block, inverse.reshape(-1), axis=0).reshape(inverse.shape + (table.dim,))
 
 
-def _infer(weight, rows, *, table):
-    return Spec(tuple(rows.shape) + (table.dim,), np.dtype(np.float32))
+def _infer(weight, inverse, *, table, unique):
+    return Spec(tuple(inverse.shape) + (table.dim,), np.dtype(np.float32))
 
 
-def _sparse_grad(rows: np.ndarray, g: np.ndarray, table) -> RowSparse:
-    flat = rows.reshape(-1)
-    g = g.reshape(-1, table.dim)
-    valid = flat >= 0
+def _sparse_grad(ctx, g: np.ndarray) -> RowSparse:
+    table, unique = ctx.attrs["table"], ctx.attrs["unique"]
+    sums = segment_sum(g.reshape(-1, table.dim), ctx.inputs[1].data.reshape(-1), unique.size)
+    valid = unique >= 0
     if not valid.all():  # ids the admission policy kept out: no row, so no gradient
-        flat, g = flat[valid], g[valid]
-    return RowSparse(flat, Tensor._make(g, None), (max(table.top, 1), table.dim))
+        unique, sums = unique[valid], sums[valid]
+    return RowSparse(unique, Tensor._make(sums, None), (max(table.top, 1), table.dim))
 
 
 def _vjp(ctx, g):
-    return _sparse_grad(ctx.inputs[1].data, g.data, ctx.attrs["table"]), None
+    return _sparse_grad(ctx, g.data), None
 
 
 def _vjp_array(xp, ctx, g):
-    return _sparse_grad(ctx.inputs[1].data, g, ctx.attrs["table"]), None
+    return _sparse_grad(ctx, g), None
 
 
-def _cost(out, weight, rows, *, table):
-    return Cost(0, 2 * out.nbytes + rows.nbytes)
+def _cost(out, weight, inverse, *, table, unique):
+    return Cost(0, 2 * out.nbytes + inverse.nbytes)
 
 
 HASH_LOOKUP = Op("hash_embedding_lookup", _forward, _infer, _vjp, _cost, False, NO_ONNX, False)
 HASH_LOOKUP.vjp_array = _vjp_array
 
 
-def lookup_rows(weight: HashTableParameter, rows: np.ndarray) -> Tensor:
-    """The float32 values of table ``rows`` (any shape; -1 reads the table's default value), shape
-    ``rows.shape + (dim,)``; differentiable with respect to ``weight`` (row-sparse gradient)."""
-    return apply(HASH_LOOKUP, (weight, Tensor._make(rows, None)), {"table": weight.table})
+def lookup(weight: HashTableParameter, keys: np.ndarray, train: bool) -> Tensor:
+    """The float32 rows of int64 ``keys`` (any shape), shape ``keys.shape + (dim,)``, differentiable with
+    respect to ``weight`` (a row-sparse gradient of the distinct rows). ``train``: insert unseen keys
+    (as admitted) and count the lookups; otherwise unseen keys read the table's default value."""
+    table = weight.table
+    if not train and not (weight.requires_grad and is_grad_enabled()):  # inference: no bookkeeping needed
+        rows = table.lookup(keys, train=False).reshape(-1)
+        return Tensor._make(table.read(rows).reshape(keys.shape + (table.dim,)), None)
+    unique, inverse = table.lookup_unique(keys, train)
+    return apply(HASH_LOOKUP, (weight, Tensor._make(inverse.reshape(keys.shape), None)),
+                 {"table": weight.table, "unique": unique})

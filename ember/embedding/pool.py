@@ -61,7 +61,8 @@ class RowPlan:
             return
         self.single = False
         chunk = np.searchsorted(starts, rows, side="right") - 1
-        order = np.argsort(chunk, kind="stable")
+        small = chunk.astype(np.uint16) if layout.num_chunks <= 1 << 16 else chunk
+        order = np.argsort(small, kind="stable")  # 16-bit keys: NumPy's radix sort, linear in the rows
         bounds = np.searchsorted(chunk[order], np.arange(layout.num_chunks + 1))
         groups = []
         for c in range(layout.num_chunks):
@@ -83,18 +84,29 @@ class RowPool:
     [[3.0, 4.0]]
     """
 
-    def __init__(self, layout: ChunkLayout, row_shape: tuple, dtype, fill=0):
+    def __init__(self, layout: ChunkLayout, row_shape: tuple, dtype, fill=0, path: str | None = None):
         self.layout = layout
         self.row_shape = tuple(row_shape)
         self.dtype = np.dtype(dtype)
         self.fill = np.asarray(fill, self.dtype)  # what a new row holds (broadcast to row_shape)
+        self.path = path  # chunks in memory-mapped files "<path>.<chunk>" instead of memory
         self.chunks: list[np.ndarray] = []
         self.sync()
 
     def sync(self) -> None:
         """Allocate the chunks the layout added since the last call."""
         for i in range(len(self.chunks), self.layout.num_chunks):
-            self.chunks.append(np.empty((self.layout.chunk_size(i),) + self.row_shape, self.dtype))
+            shape = (self.layout.chunk_size(i),) + self.row_shape
+            if self.path is None:
+                self.chunks.append(np.empty(shape, self.dtype))
+            else:  # a sparse file: disk blocks, like memory pages, are taken when rows are first written
+                self.chunks.append(np.memmap(f"{self.path}.{i}", self.dtype, mode="w+", shape=shape))
+
+    def flush(self) -> None:
+        """Write memory-mapped chunks' dirty pages to their files (a no-op in memory)."""
+        for chunk in self.chunks:
+            if isinstance(chunk, np.memmap):
+                chunk.flush()
 
     @property
     def nbytes(self) -> int:
@@ -127,6 +139,14 @@ class RowPool:
     def reset(self, plan: RowPlan) -> None:
         """Put the pool's fill value in the plan's rows (new rows)."""
         self.write(plan, self.fill)
+
+    def reset_all(self, rows: int) -> None:
+        """Put the fill value in rows ``[0, rows)``, a chunk at a time (no row index arrays)."""
+        for i, chunk in enumerate(self.chunks):
+            lo = int(self.layout.starts[i])
+            if lo >= rows:
+                break
+            chunk[: min(chunk.shape[0], rows - lo)] = self.fill
 
     def to_array(self, rows: int) -> np.ndarray:
         """A contiguous copy of rows ``[0, rows)``."""

@@ -13,6 +13,7 @@ generation, so an incremental checkpoint is the rows whose version is newer than
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -20,10 +21,11 @@ import numpy as np
 from ember.embedding.index import IdIndex
 from ember.embedding.initializers import resolve
 from ember.embedding.pool import ChunkLayout, RowPool
+from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_META = {"freq": np.uint32, "last_step": np.int64, "version": np.int32}
+_META = {"freq": np.uint32, "last_step": np.int32, "version": np.int32}  # 12 bytes a row
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -40,7 +42,7 @@ class HashTable:
     def __init__(self, dim: int, dtype=np.float32, initializer=None, seed: int | None = None, admission=None,
                  eviction=None, capacity: int | None = None, metadata: bool = True, default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, first_chunk: int = 4096,
-                 max_chunk: int = 1 << 20):
+                 max_chunk: int = 1 << 20, storage_dir: str | None = None):
         from ember.random import generator
 
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
@@ -64,9 +66,13 @@ class HashTable:
         self.lock = threading.RLock()
         self.layout = ChunkLayout(first_chunk, max_chunk)
         self.index = IdIndex()
-        self.values = RowPool(self.layout, (self.dim,), self.dtype)
+        self.storage_dir = None if storage_dir is None else os.fspath(storage_dir)
+        if self.storage_dir is not None:
+            os.makedirs(self.storage_dir, exist_ok=True)
+        self.values = RowPool(self.layout, (self.dim,), self.dtype, path=self._file("values"))
         self.slots: dict[str, RowPool] = {}
-        self.meta = {name: RowPool(self.layout, (), dtype) for name, dtype in _META.items()} if metadata else {}
+        self.meta = ({name: RowPool(self.layout, (), dtype, path=self._file(f"meta.{name}"))
+                      for name, dtype in _META.items()} if metadata else {})
         self.top = 0  # rows [0, top) have been handed out at least once
         self.free = np.zeros(0, np.int64)  # rows given back by eviction, reused first
         self.step = 0  # optimizer updates applied
@@ -74,9 +80,21 @@ class HashTable:
         self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
         self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
         self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
+        self.dedupe = Deduper()
+        self._last_plan = None
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def _file(self, pool: str) -> str | None:
+        """Where a pool's chunks live with ``storage_dir`` (None: in memory)."""
+        return None if self.storage_dir is None else os.path.join(self.storage_dir, pool)
+
+    def flush(self) -> None:
+        """Write the rows held in memory-mapped files (``storage_dir``) back to them."""
+        with self.lock:
+            for pool in self._pools():
+                pool.flush()
 
     def __getstate__(self) -> dict:
         with self.lock:  # copies and pickles see one moment; the lock itself is not copied
@@ -126,41 +144,64 @@ class HashTable:
 
     def lookup(self, keys: np.ndarray, train: bool) -> np.ndarray:
         """Rows of int64 ``keys`` (any shape). In training, absent keys that the admission policy lets in
-        get new rows, and rows found count the lookup in their metadata; otherwise absent keys get -1."""
+        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1."""
         with self.lock:
-            flat = keys.reshape(-1)
-            rows = self.index.find(flat)
-            if not train:
-                return rows.reshape(keys.shape)
-            missing = rows < 0
-            if missing.any():
-                unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
-                admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
-                given = np.full(unseen.size, -1, np.int64)
-                if admit.any():
-                    given[admit] = self._allocate(unseen[admit])
-                rows[missing] = given[inverse.reshape(-1)]
-            if self.meta:
-                self._touch(rows[rows >= 0])
+            rows = self._find_or_add(keys.reshape(-1), train)
+            if train and self.meta:
+                unique, inverse = self.dedupe(rows, self.top)
+                self._touch(unique, np.bincount(inverse, minlength=unique.size))
             return rows.reshape(keys.shape)
 
-    def _touch(self, rows: np.ndarray) -> None:
-        """Count a training lookup of ``rows`` (repeats count each time)."""
-        if not rows.size:
+    def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows."""
+        with self.lock:
+            rows = self._find_or_add(keys.reshape(-1), train)
+            unique, inverse = self.dedupe(rows, self.top)
+            if train and self.meta:
+                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+            return unique, inverse
+
+    def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
+        rows = self.index.find(flat)
+        if not train:
+            return rows
+        missing = rows < 0
+        if missing.any():
+            unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
+            admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
+            given = np.full(unseen.size, -1, np.int64)
+            if admit.any():
+                given[admit] = self._allocate(unseen[admit])
+            rows[missing] = given[inverse.reshape(-1)]
+        return rows
+
+    def _touch(self, unique: np.ndarray, counts: np.ndarray) -> None:
+        """Count ``counts`` training lookups of the distinct rows ``unique`` (-1 entries are skipped)."""
+        valid = unique >= 0
+        if not valid.all():
+            unique, counts = unique[valid], counts[valid]
+        if not unique.size:
             return
-        plan = self.layout.plan(rows)
+        plan = self.plan(unique)
         freq = self.meta["freq"]
-        for c, _, local in plan.groups:
-            np.add.at(freq.chunks[c], local, 1)
+        freq.write(plan, freq.read(plan) + counts.astype(np.uint32))
         self.meta["last_step"].write(plan, self.step)
         self.meta["version"].write(plan, self.generation)
+
+    def plan(self, rows: np.ndarray):
+        """The chunk plan of ``rows``; the last one is kept, so the update after a lookup reuses it."""
+        cached = self._last_plan
+        if cached is not None and cached.rows is rows:
+            return cached
+        self._last_plan = plan = self.layout.plan(rows)
+        return plan
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """float32 values of ``rows`` (1-D); rows -1 read the default value."""
         with self.lock:
             valid = rows >= 0
             if valid.all():
-                return self.values.read(self.layout.plan(rows)).astype(np.float32, copy=False)
+                return self.values.read(self.plan(rows)).astype(np.float32, copy=False)
             out = np.full((rows.size, self.dim), self.default_value, np.float32)
             out[valid] = self.values.read(self.layout.plan(rows[valid]))
             return out
@@ -182,7 +223,8 @@ class HashTable:
                 if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == 2:
                     names.append(name)
                     if name not in self.slots:
-                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0])
+                        self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0],
+                                                   path=self._file(f"slot.{name}"))
                     else:
                         self.slots[name].fill = np.asarray(value[0], self.slots[name].dtype)
             self._slot_names[key] = names
@@ -200,14 +242,15 @@ class HashTable:
             names = self._slots_of(rule, hyper)
             fresh = "slots" not in state
             if fresh:  # a new optimizer: its slots start over for every row, as a dense table's would
-                everything = self.layout.plan(np.arange(self.top, dtype=np.int64))
                 for name in names:
-                    self.slots[name].reset(everything)
-            grad = grad.coalesce()
-            rows = grad.indices
-            plan = self.layout.plan(rows)
+                    self.slots[name].reset_all(self.top)
+            rows, values = grad.indices, grad.values.data
+            unique, inverse = self.dedupe(rows, self.top)
+            if unique.size < rows.size:  # the same rows from several lookups
+                rows, values = unique, segment_sum(values, inverse, unique.size)
+            plan = self.plan(rows)
             block = self.values.read(plan).astype(np.float32)
-            local = RowSparse(np.arange(rows.size), grad.values, block.shape)
+            local = RowSparse(np.arange(rows.size), Tensor._make(values, None), block.shape)
             compact = {}
             if not fresh:  # else the rule creates its state as on its first call
                 compact.update((k, v) for k, v in state.items() if k != "slots")
@@ -330,8 +373,9 @@ class HashTable:
             for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:
                 fill = np.asarray(state[f"slot_fill.{name}"])
                 if name not in self.slots:
-                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill)
-                    self.slots[name].reset(self.layout.plan(np.arange(self.top, dtype=np.int64)))
+                    self.slots[name] = RowPool(self.layout, fill.shape, fill.dtype, fill=fill,
+                                               path=self._file(f"slot.{name}"))
+                    self.slots[name].reset_all(self.top)
                 self.slots[name].fill = fill.astype(self.slots[name].dtype)
             rows = self.index.find(keys)
             new = rows < 0
