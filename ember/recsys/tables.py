@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ember import ops
+from ember.autograd import apply
 from ember.creation import zeros
 from ember.data.ctr_dataset import CTRBatch
 from ember.embedding import Constant, HashEmbedding, Normal
-from ember.embedding.lookup import HashTableParameter, lookup_rows
+from ember.embedding.lookup import HASH_LOOKUP, HashTableParameter
 from ember.nn import init
 from ember.nn.functional import embedding
 from ember.nn.module import Module
@@ -103,13 +104,10 @@ class FieldEmbedding(Module):
     def forward(self, batch: CTRBatch) -> Tensor:
         if not isinstance(batch, CTRBatch):
             raise TypeError(f"FieldEmbedding: expected a CTRBatch, got {type(batch).__name__}")
-        if self._hashed and batch.unique is not None:
-            # Rows are found once per distinct key; values are gathered per position, so the gradient is
-            # one row-sparse block that the optimizer coalesces (sort + segment sum, no scatter-add here).
-            slots = batch.prefetched.get(id(self)) if self.training else None
-            if slots is None:
-                slots = self.table.rows(batch.unique)
-            fields = lookup_rows(self.table.weight, slots[batch.inverse])
+        slots = batch.prefetched.get(id(self)) if self.training and self._hashed else None
+        if slots is not None:  # the loader found the rows of the batch's distinct keys: gather and go
+            attrs = {"table": self.table.table, "unique": slots}
+            fields = apply(HASH_LOOKUP, (self.table.weight, Tensor._make(batch.inverse, None)), attrs)
         else:
             fields = self.table(batch.keys)
         if not batch.bags:
