@@ -8,12 +8,11 @@ import json
 import numpy as np
 import pytest
 
-import ember
 from ember import cli
 from ember.data.criteo import write_criteo
 from ember.data.synthetic_ctr import make_synthetic_ctr
 from ember.recsys.config import ConfigError, load_config
-from ember.recsys.training import CHECKPOINT, METRICS, Trainer, evaluate, train
+from ember.recsys.training import CHAIN, CHECKPOINT, METRICS, Trainer, evaluate, train
 
 yaml = pytest.importorskip("yaml")
 
@@ -52,12 +51,24 @@ def test_same_config_same_metrics_and_checkpoint_restores(tmp_path):
     assert first["auc"] == second["auc"] and first["logloss"] == second["logloss"]
     assert first["auc"] > 0.6 and 0.8 < first["ceiling_auc"] < 0.95
     trainer = Trainer(load_config(config))  # a fresh, untrained model of the same shape
-    saved = ember.load(str(tmp_path / "wide_deep" / CHECKPOINT))
-    trainer.model.load_state_dict(saved["model"])
-    for name, opt in trainer.optimizers.items():
-        opt.load_state_dict(saved["optimizers"][name])
+    assert trainer.restore()["step"] == first["steps"]
     restored = evaluate(trainer.model, trainer.eval_set)
-    assert restored["auc"] == first["auc"] and saved["step"] == first["steps"]
+    assert restored["auc"] == first["auc"] and restored["logloss"] == first["logloss"]
+
+
+def test_incremental_checkpoints_restore_the_stopped_run(tmp_path):
+    config = _config(tmp_path, {"type": "deepfm", "embedding_dim": 4, "hidden": [8]})
+    config["train"].update(checkpoint_every=4, max_steps=10)
+    trained = Trainer(load_config(config))
+    metrics = trained.fit()
+    chain = json.loads((tmp_path / "deepfm" / CHAIN).read_text())["chain"]
+    assert chain == [CHECKPOINT, "delta-00000004.safetensors", "delta-00000008.safetensors",
+                     "delta-00000010.safetensors"]
+    fresh = Trainer(load_config(config))
+    assert fresh.restore()["step"] == 10
+    assert evaluate(fresh.model, fresh.eval_set)["auc"] == metrics["auc"]
+    batch = fresh.train_set.take_batch(np.arange(256))
+    assert fresh.train_step(batch) == trained.train_step(batch)  # slots restored too: the next step agrees
 
 
 def test_mmoe_trains_two_tasks(tmp_path):

@@ -20,11 +20,13 @@ from ember.data.criteo import read_criteo
 from ember.data.ctr_dataset import CTRBatch, CTRDataset
 from ember.data.features import criteo_columns
 from ember.data.synthetic_ctr import make_synthetic_ctr
+from ember.embedding import load_checkpoint, save_checkpoint
 from ember.metrics import StreamingAUC, log_loss, roc_auc
 from ember.recsys.config import OPTIMIZERS, load_config
 from ember.recsys.models import CTRModel, build_model
 
 CHECKPOINT = "checkpoint.safetensors"
+CHAIN = "checkpoints.json"  # the files to restore, in order: the full checkpoint, then the deltas after it
 METRICS = "metrics.json"
 
 
@@ -104,11 +106,6 @@ def evaluate(model: CTRModel, dataset: CTRDataset, batch_size: int = 4096) -> di
     return result
 
 
-def _save_checkpoint(path: str, model: CTRModel, optimizers: dict, epoch: int, step: int) -> None:
-    ember.save({"model": model.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                "epoch": epoch, "step": step, "rng": ember.get_rng_state()}, path)
-
-
 def _write_json(path: str, obj: dict) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
@@ -140,6 +137,7 @@ class Trainer:
         self.train_set.prepare = self.model.prefetch  # resolves the next batch's rows during the step
         self.step = 0
         self.train_auc = StreamingAUC()
+        self.chain: list[str] = []
 
     def train_step(self, batch: CTRBatch) -> float:
         """One step on ``batch``: forward, BCE loss, backward, both optimizers; returns the loss. The click
@@ -157,13 +155,41 @@ class Trainer:
         self.step += 1
         return float(loss.item())
 
+    def _checkpoint(self, epoch: int, incremental: bool) -> None:
+        """Write a full checkpoint (restarting the chain, dropping the old deltas) or a delta of the hash
+        tables' rows changed since the last one, atomically; then the chain file."""
+        model_dir = self.config["model_dir"]
+        name = f"delta-{self.step:08d}.safetensors" if incremental else CHECKPOINT
+        save_checkpoint(os.path.join(model_dir, name), self.model, list(self.optimizers.values()),
+                        incremental=incremental, extra={"epoch": epoch, "step": self.step})
+        stale = [] if incremental else self.chain[1:]
+        self.chain = self.chain + [name] if incremental else [name]
+        _write_json(os.path.join(model_dir, CHAIN), {"chain": self.chain})
+        for old in stale:
+            os.remove(os.path.join(model_dir, old))
+
+    def restore(self, model_dir: str | None = None) -> dict:
+        """Load the model and optimizers from ``model_dir``'s checkpoint chain (full, then deltas); returns
+        the last checkpoint's ``{"epoch", "step"}``."""
+        model_dir = self.config["model_dir"] if model_dir is None else model_dir
+        with open(os.path.join(model_dir, CHAIN)) as f:
+            chain = json.load(f)["chain"]
+        extra = load_checkpoint(self.model, list(self.optimizers.values()),
+                                *(os.path.join(model_dir, name) for name in chain))
+        self.step = int(extra["step"])
+        return extra
+
     def fit(self) -> dict:
-        """Train for ``train.epochs``, checkpoint into ``model_dir`` after each epoch (and every
-        ``train.checkpoint_every`` steps), evaluate, and write ``metrics.json``; returns the metrics."""
+        """Train for ``train.epochs``, checkpoint into ``model_dir`` (a full checkpoint after each epoch, and
+        with ``train.checkpoint_every`` a delta of the changed rows every that many steps, listed in
+        ``checkpoints.json``), evaluate, and write ``metrics.json``; returns the metrics."""
         config, settings = self.config, self.config["train"]
         model_dir = config["model_dir"]
         os.makedirs(model_dir, exist_ok=True)
-        checkpoint = os.path.join(model_dir, CHECKPOINT)
+        incremental = bool(settings["checkpoint_every"]) and any(
+            getattr(m, "_owns_state_dict", False) for m in self.model.modules())  # deltas need hash tables
+        if incremental:
+            self._checkpoint(0, incremental=False)  # the base the deltas apply to
         loader = DataLoader(self.train_set, batch_size=config["data"]["batch_size"], shuffle=config["data"]["shuffle"],
                             prefetch=2)
         progress = None
@@ -185,11 +211,14 @@ class Trainer:
                             progress.set_postfix(loss=f"{np.mean(losses[-settings['log_every']:]):.4f}",
                                                  auc=f"{self.train_auc.result():.4f}")
                     if settings["checkpoint_every"] and self.step % settings["checkpoint_every"] == 0:
-                        _save_checkpoint(checkpoint, self.model, self.optimizers, epoch, self.step)
+                        self._checkpoint(epoch, incremental=bool(incremental))
                     if settings["max_steps"] and self.step >= settings["max_steps"]:
                         break
-                _save_checkpoint(checkpoint, self.model, self.optimizers, epoch + 1, self.step)
-                if settings["max_steps"] and self.step >= settings["max_steps"]:
+                stopped = bool(settings["max_steps"]) and self.step >= settings["max_steps"]
+                if not (stopped and self.chain and self.chain[-1].endswith(f"{self.step:08d}.safetensors")):
+                    # an epoch's end is a full checkpoint; a run stopped mid-epoch ends its chain with a delta
+                    self._checkpoint(epoch + 1, incremental=bool(incremental) and stopped)
+                if stopped:
                     break
         finally:
             if progress is not None:
