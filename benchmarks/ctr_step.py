@@ -105,7 +105,7 @@ def ember_hash_step(loader: bool):
     labels = [ember.from_numpy(y) for y in labels]
 
     def make_batch(k: int) -> CTRBatch:
-        batch = CTRBatch(labels[k], dense[k], keys[k], dedup=True)
+        batch = CTRBatch(labels[k], dense[k], keys[k], dedup=loader)  # in the step, the table dedups
         if loader:
             model.embedding.prefetch(batch)
         return batch
