@@ -6,7 +6,8 @@ loss, backward, update on the next of 8 pre-generated batches (uniform ids, as W
 
 - ``torch``: 26 ``nn.EmbeddingBag(100_000, 16, mode="sum", sparse=True)`` (one id per bag) + ``torch.optim.Adagrad``.
 - ``ember-hash``: one ``ember.embedding.HashEmbedding`` for all fields (keys salted by field), pre-filled with
-  the same 2.6M rows; the step deduplicates the batch's keys, finds their rows, trains and updates.
+  the same 2.6M rows (no per-row metadata; ``CTR_METADATA=1`` keeps it); the step looks up the batch's
+  keys (the table deduplicates them), trains and updates.
 - ``ember-hash-loader``: the same, with deduplication and row lookup done by the data loader's thread
   (``CTRDataset`` + ``model.prefetch``), as ``ember train`` runs it; not timed here, like data loading.
 - ``ember-fixed``: the W5s Ember step (26 fixed ``nn.Embedding(sparse=True)`` tables), for reference.
