@@ -12,6 +12,7 @@ import numpy as np
 
 import ember
 
+ember.tune_malloc()  # as a training loop does (Model.fit): the step's arrays are reused, not faulted back in
 POOL = 8
 DEVICE = "cpu"  # where the Ember and PyTorch nets, batches and optimizer state live: run.py's --device sets it
 

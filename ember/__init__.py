@@ -9,7 +9,8 @@ from ember.tensor import Tensor  # first: it loads autograd and the op library i
 from ember import ops
 from ember.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend import (
-    Device, bfloat16, bool_, cuda_is_available, float16, float32, float64, int32, int64, result_type, uint8,
+    Device, bfloat16, bool_, cuda_is_available, float16, float32, float64, int32, int64, result_type, tune_malloc,
+    uint8,
 )
 from ember.creation import (
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,

@@ -3,13 +3,14 @@
 ``apply`` runs an op's forward at once and, when some input requires a gradient, records a Node.
 ``backward`` is micrograd's algorithm: an iterative topological sort from the output, then one reversed
 loop calling each op's vjp. vjp rules are written with Ember ops, so with ``create_graph=True`` the
-backward pass is itself recorded and can be differentiated again. A first-order backward runs the few ops
-that also have a ``vjp_array`` (the same rule on arrays) without Tensor wrappers.
+backward pass is itself recorded and can be differentiated again.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 
 import numpy as np
 
@@ -17,16 +18,24 @@ from ember.backend.devices import array_module, as_array
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_grad_enabled = True
+
+class _Mode(threading.local):
+    """Per-thread switches: whether ops are recorded for backward (a data-loading thread under no_grad
+    leaves the training thread recording)."""
+
+    grad_enabled = True
+
+
+_mode = _Mode()
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops called now are recorded for backward."""
-    return _grad_enabled
+    """Whether ops called now (in this thread) are recorded for backward."""
+    return _mode.grad_enabled
 
 
 class _GradMode:
-    """Context manager and decorator that sets whether ops are recorded."""
+    """Context manager and decorator that sets whether ops are recorded (in the calling thread)."""
 
     __slots__ = ("mode", "prev")
 
@@ -35,14 +44,12 @@ class _GradMode:
         self.prev = None
 
     def __enter__(self):
-        global _grad_enabled
         if self.prev is None:  # set_grad_enabled already switched and saved the previous mode
-            self.prev = _grad_enabled
-        _grad_enabled = self.mode
+            self.prev = _mode.grad_enabled
+        _mode.grad_enabled = self.mode
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _mode.grad_enabled = self.prev
         self.prev = None
 
     def __call__(self, fn):
@@ -69,10 +76,9 @@ def enable_grad() -> _GradMode:
 
 def set_grad_enabled(mode: bool) -> _GradMode:
     """Set recording on or off; usable as a context manager or a plain call."""
-    global _grad_enabled
     guard = _GradMode(mode)
-    guard.prev = _grad_enabled
-    _grad_enabled = mode
+    guard.prev = _mode.grad_enabled
+    _mode.grad_enabled = mode
     return guard
 
 
@@ -123,19 +129,35 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     ) else exc
 
 
-_graph_builder = None  # set while a graph is built (ember.graph): then apply appends a graph node
+_builder = None  # the Graph being built (set by ember.graph while building): apply appends nodes to it
 
 
 def set_graph_builder(builder) -> None:
-    """Route ``apply`` to ``builder(op, inputs, attrs)`` (None: back to eager execution)."""
-    global _graph_builder
-    _graph_builder = builder
+    """Route ``apply`` to ``builder.build(op, inputs, attrs)`` (None: back to eager execution). The builder
+    is any object with ``build`` and ``drop_grads`` (``ember.graph.Graph``); autograd never imports it."""
+    global _builder
+    _builder = builder
+
+
+def building() -> bool:
+    """Whether ops called now append to a graph (``with graph.building()``, ``ember.jit`` tracing)."""
+    return _builder is not None
+
+
+def drop_grads(params) -> None:
+    """Set each parameter's ``.grad`` to None. While a graph is built the builder is told, so that a traced
+    call (``ember.jit``) drops them on every run."""
+    if _builder is not None:
+        _builder.drop_grads(params)
+        return
+    for p in params:
+        p.grad = None
 
 
 def _symbolic_error(op, inputs) -> Exception | None:
     """The error for a graph Value used while no graph is being built."""
     for t in inputs:
-        if getattr(t, "graph", None) is not None:
+        if t.symbolic:
             return TypeError(
                 f"{op.name}: %{t.id} is a symbolic graph Value; call ops on it inside `with graph.building():`"
             )
@@ -144,12 +166,12 @@ def _symbolic_error(op, inputs) -> Exception | None:
 
 def run_eager(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     """``apply`` with graph building switched off for this one call (all inputs are concrete)."""
-    global _graph_builder
-    saved, _graph_builder = _graph_builder, None
+    global _builder
+    saved, _builder = _builder, None
     try:
         return apply(op, inputs, attrs)
     finally:
-        _graph_builder = saved
+        _builder = saved
 
 
 def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
@@ -157,8 +179,8 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
 
     This is the hottest function in eager mode, hence the unrolled one- and two-input paths.
     """
-    if _graph_builder is not None:
-        return _graph_builder(op, inputs, attrs)
+    if _builder is not None:
+        return _builder.build(op, inputs, attrs)
     n = len(inputs)
     if n == 2:
         a, b = inputs
@@ -176,13 +198,16 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
     except Exception as exc:
         raise (_symbolic_error(op, inputs) or _forward_error(op, inputs, attrs, exc)) from exc
-    if out.__class__ is not np.ndarray and xp is np:
-        out = as_array(out)  # a NumPy scalar, or a CuPy array (to_device)
+    if out.__class__ is not np.ndarray:
+        if out is None:  # an effect (ember.ops.effects) that defines no value
+            return None
+        if xp is np:
+            out = as_array(out)  # a NumPy scalar, or a CuPy array (to_device)
     t = _new(Tensor)
     t.data = out
     t.grad = None
     t._hooks = None
-    if _grad_enabled and op.differentiable:
+    if _mode.grad_enabled and op.differentiable:
         if n == 2:
             needs = (a.requires_grad, b.requires_grad)
         elif n == 1:
@@ -235,12 +260,35 @@ def _seq(node) -> int:
     return node.seq
 
 
-def _wrap(array, xp):
-    if array.__class__ is not np.ndarray:
-        if array.__class__ is RowSparse:  # a sparse gradient (embedding) passes as it is
-            return array
-        if xp is np:
-            array = as_array(array)  # NumPy gives 0-d results as scalars
+class OnArrays:
+    """``run`` on raw arrays of ``xp`` for a rule made by ``ember.ops.modes.vjp_rule``: each op's forward."""
+
+    __slots__ = ("xp",)
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def __call__(self, op, *arrays, **attrs):
+        out = op.forward(self.xp, *arrays, **attrs)
+        if out.__class__ is not np.ndarray and self.xp is np:
+            out = np.asarray(out)  # NumPy gives 0-d results as scalars
+        return out
+
+
+class ArrayContext:
+    """What a rule reads of a recorded node, as arrays: inputs, attributes, which inputs need a gradient, and
+    the output (when the op saves it)."""
+
+    __slots__ = ("inputs", "attrs", "needs", "output")
+
+    def __init__(self, node):
+        self.inputs = [t.data for t in node.inputs]
+        self.attrs, self.needs, self.output = node.attrs, node.needs, node.out
+
+
+def _wrap(array) -> Tensor:
+    if array.__class__ is RowSparse:  # a sparse gradient passes as it is
+        return array
     t = _new(Tensor)
     t.data = array
     t.node = None
@@ -248,6 +296,9 @@ def _wrap(array, xp):
     t.grad = None
     t._hooks = None
     return t
+
+
+_ON_NUMPY = OnArrays(np)
 
 
 def _add(a, b):
@@ -295,6 +346,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     results = [None] * (len(capture) if capture is not None else 0)
 
     order = _topological_order(root_nodes)
+    handed_out = {id(_owner(g.data)) for g in root_grads}
+    ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
     with _GradMode(create_graph):
         for node in order:
             g = grads.pop(node, None)
@@ -310,11 +363,12 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            vjp_array = node.op.vjp_array
-            if vjp_array is not None and not create_graph:  # the same rule on arrays: no Tensor wrappers
+            rule = node.op.rule
+            if rule is not None and not create_graph:  # the op's one rule, run on the arrays (ember.ops.modes)
                 data = g.data
                 xp = np if data.__class__ is np.ndarray else array_module(data)
-                input_grads = [None if a is None else _wrap(a, xp) for a in vjp_array(xp, node, data)]
+                run = _ON_NUMPY if xp is np else OnArrays(xp)
+                input_grads = [None if a is None else _wrap(a) for a in rule(run, ArrayContext(node), data)]
             else:
                 input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
@@ -330,6 +384,11 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         leaf_grads[id(t)] = [t, gt]
                     else:
                         entry[1] = _add(entry[1], gt)
+            if ready is not None and node in ready:
+                for leaf in ready[node]:
+                    entry = leaf_grads.pop(id(leaf), None)
+                    if entry is not None:
+                        _accumulate(leaf, entry[1], handed_out, create_graph)
             if not retain_graph:
                 node.inputs = None
                 node.out = None
@@ -342,16 +401,73 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         g = entry[1]
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
-        handed_out = {id(_owner(g.data)) for g in root_grads}
         for leaf, g in leaf_grads.values():
-            if not leaf.requires_grad:
-                continue
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, _dense(g))
-            if g.__class__ is not RowSparse and not create_graph:
-                g = _private(g, handed_out)
-            leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
+            _accumulate(leaf, g, handed_out, create_graph)
     return None
+
+
+def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
+    """Add ``g`` into ``leaf.grad`` (after the leaf's hooks), then run its post-accumulate hooks."""
+    if not leaf.requires_grad:
+        return
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, _dense(g))
+    if g.__class__ is not RowSparse and not create_graph:
+        g = _private(g, handed_out)
+    leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
+    entry = _post_accumulate_hooks.get(id(leaf)) if _post_accumulate_hooks else None
+    if entry is not None:
+        for hook in list(entry[1]):
+            hook(leaf)
+
+
+# id(leaf) -> (weak reference, hooks): hooks called with the leaf once its .grad is final in a backward pass.
+_post_accumulate_hooks: dict = {}
+
+
+def register_post_accumulate_grad_hook(leaf: Tensor, hook) -> object:
+    """Call ``hook(leaf)`` during backward as soon as ``leaf.grad`` holds this pass's full gradient (PyTorch's
+    ``Tensor.register_post_accumulate_grad_hook``; data-parallel training starts communication there).
+    Returns a handle whose ``remove()`` unregisters the hook."""
+    if leaf.node is not None or not leaf.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require grad have one")
+    key = id(leaf)
+    if key not in _post_accumulate_hooks:
+        ref = weakref.ref(leaf, lambda _, key=key: _post_accumulate_hooks.pop(key, None))
+        _post_accumulate_hooks[key] = (ref, [])
+    hooks = _post_accumulate_hooks[key][1]
+    hooks.append(hook)
+    return _PostHookHandle(key, hook)
+
+
+class _PostHookHandle:
+    __slots__ = ("key", "hook")
+
+    def __init__(self, key: int, hook):
+        self.key, self.hook = key, hook
+
+    def remove(self) -> None:
+        entry = _post_accumulate_hooks.get(self.key)
+        if entry is not None and self.hook in entry[1]:
+            entry[1].remove(self.hook)
+            if not entry[1]:
+                del _post_accumulate_hooks[self.key]
+
+
+def _ready_points(order, leaf_grads: dict) -> dict:
+    """node -> the hooked leaves whose gradient is complete once that node's vjp has run (its last reader)."""
+    last = {}
+    for node in order:
+        if node.inputs is None:
+            continue
+        for t, need in zip(node.inputs, node.needs):
+            if need and t.node is None and id(t) in _post_accumulate_hooks:
+                last[id(t)] = (node, t)
+    ready: dict = {}
+    for key, (node, t) in last.items():
+        if key not in leaf_grads:  # a root that is also a leaf gets its gradient at the end
+            ready.setdefault(node, []).append(t)
+    return ready
 
 
 def _owner(array):
@@ -405,10 +521,8 @@ def _root_grads(outputs, grad_outputs, what: str):
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
     """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
-    if _graph_builder is not None and getattr(tensor, "graph", None) is not None:
-        from ember.graph import tracing
-
-        return tracing.backward(tensor, gradient)
+    if tensor.symbolic:  # a graph Value: its graph appends the backward nodes
+        return tensor.backward(gradient, retain_graph, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
     data = tensor.data
@@ -445,10 +559,9 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) does not require grad")
-    if _graph_builder is not None and any(getattr(t, "graph", None) is not None for t in outputs):
-        from ember.graph import tracing
-
-        results = tracing.grad(outputs, inputs, grad_outputs)
+    symbolic = next((t for t in outputs if t.symbolic), None)
+    if symbolic is not None:  # graph Values: their graph appends the backward nodes
+        results = symbolic.graph.gradients(outputs, inputs, grad_outputs)
     else:
         roots = _root_grads(outputs, grad_outputs, "grad")
         results = run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)

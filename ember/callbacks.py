@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 
 class Callback:
@@ -68,6 +69,17 @@ def _monitored(logs: dict | None, monitor: str, who: str) -> float:
     return float(logs[monitor])
 
 
+def _improved(is_better, current: float, best: float | None) -> bool:
+    """Whether ``current`` beats ``best``; a NaN or infinite value never does, and never becomes the best."""
+    return math.isfinite(current) and (best is None or is_better(current, best))
+
+
+def _weights_finite(model) -> bool:
+    from ember.backend.devices import array_module
+
+    return all(bool(array_module(p.data).isfinite(p.data).all()) for p in model.net.parameters())
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; optionally put
     back the best weights."""
@@ -86,7 +98,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         current = _monitored(logs, self.monitor, "EarlyStopping")
-        if self.best is None or self.is_better(current, self.best):
+        if _improved(self.is_better, current, self.best):
             self.best, self.wait = current, 0
             if self.restore_best_weights:
                 self.best_state = {k: v.data.copy() for k, v in self.model.net.state_dict().items()}
@@ -103,7 +115,11 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the model (weights, optimizer, epoch and RNG state) after each epoch, or only when
-    ``monitor`` improves. ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``."""
+    ``monitor`` improves. ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``.
+    A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
+    never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model."""
+
+    writes_files = True  # in a multi-rank job only rank 0 runs it
 
     def __init__(self, path: str, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
         self.path, self.monitor, self.save_best_only = path, monitor, save_best_only
@@ -114,10 +130,16 @@ class ModelCheckpoint(Callback):
         logs = logs or {}
         if self.save_best_only:
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if self.best is not None and not self.is_better(current, self.best):
+            if not _improved(self.is_better, current, self.best):
                 return
+        path = self.path.format(epoch=epoch + 1, **logs)
+        if not _weights_finite(self.model):
+            warnings.warn(f"ModelCheckpoint: epoch {epoch + 1}: the weights hold NaN or infinity; {path} is not "
+                          "written", RuntimeWarning, stacklevel=2)
+            return
+        if self.save_best_only:
             self.best = current
-        self.model.save(self.path.format(epoch=epoch + 1, **logs))
+        self.model.save(path)
 
 
 class LearningRateScheduler(Callback):
@@ -147,6 +169,8 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Append one row per epoch (epoch and every log value) to a CSV file."""
 
+    writes_files = True  # in a multi-rank job only rank 0 runs it
+
     def __init__(self, path: str, append: bool = False):
         self.path, self.append = path, append
         self.keys: list[str] | None = None
@@ -168,6 +192,92 @@ class CSVLogger(Callback):
             writer.writerow([epoch, *(logs.get(k, "") for k in self.keys)])
 
 
+class TensorBoard(Callback):
+    """Write the logs as TensorBoard scalars under ``log_dir``: ``epoch/<name>`` once per epoch (step =
+    epoch number, from 1) and, with ``update_freq="batch"``, ``batch/loss`` every step. Needs tensorboardX.
+
+    >>> model.fit(x, y, epochs=5, callbacks=[TensorBoard("runs/exp1")])   # then: tensorboard --logdir runs
+    """
+
+    def __init__(self, log_dir: str = "runs", update_freq: str = "epoch"):
+        if update_freq not in ("epoch", "batch"):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch' or 'batch', got {update_freq!r}")
+        from ember.optional import require
+
+        self._writer_class = require("tensorboardX", "tensorboardX", "tensorboard", "TensorBoard").SummaryWriter
+        self.log_dir, self.update_freq = log_dir, update_freq
+        self.writer, self.steps = None, 0
+
+    def on_train_begin(self, logs=None) -> None:
+        self.writer = self._writer_class(self.log_dir)
+
+    def on_batch_end(self, step: int, logs=None) -> None:
+        self.steps += 1
+        if self.update_freq == "batch" and logs and "loss" in logs:
+            self.writer.add_scalar("batch/loss", float(logs["loss"]), self.steps)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        for key, value in (logs or {}).items():
+            if isinstance(value, (int, float)):
+                self.writer.add_scalar(f"epoch/{key}", float(value), epoch + 1)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class TrainingCurves(Callback):
+    """Draw the training curves (one panel per quantity, training and validation together) into a PNG
+    file after every epoch; the file is replaced atomically. Needs matplotlib.
+
+    >>> model.fit(x, y, epochs=20, validation_split=0.1, callbacks=[TrainingCurves("curves.png")])
+    """
+
+    def __init__(self, path: str, dpi: int = 100):
+        from ember.optional import require
+
+        require("matplotlib", "matplotlib", "plot", "TrainingCurves")
+        self.path, self.dpi = os.fspath(path), dpi
+        self.history: dict[str, list[tuple[int, float]]] = {}
+
+    def on_train_begin(self, logs=None) -> None:
+        self.history = {}
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        for key, value in (logs or {}).items():
+            if isinstance(value, (int, float)):
+                self.history.setdefault(key, []).append((epoch + 1, float(value)))
+        self._draw()
+
+    def _draw(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        names = [k for k in self.history if not k.startswith("val_")]
+        names += [k[4:] for k in self.history if k.startswith("val_") and k[4:] not in names]
+        figure = Figure(figsize=(4 * len(names), 3), layout="constrained")
+        FigureCanvasAgg(figure)
+        for i, name in enumerate(names):
+            axes = figure.add_subplot(1, len(names), i + 1)
+            for key, label in ((name, "training"), (f"val_{name}", "validation")):
+                if key in self.history:
+                    epochs, values = zip(*self.history[key])
+                    axes.plot(epochs, values, marker="o", markersize=3, label=label)
+            axes.set_title(name)
+            axes.set_xlabel("epoch")
+            axes.legend()
+        directory = os.path.dirname(os.path.abspath(self.path))
+        tmp = os.path.join(directory, f".{os.path.basename(self.path)}.{os.getpid()}.tmp")
+        try:
+            figure.savefig(tmp, dpi=self.dpi, format="png")
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
 
@@ -178,21 +288,38 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
+def _format_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) and abs(value) >= 1e-3 else f"{value:.3g}"
+    return str(value)
+
+
 def _format_logs(logs: dict) -> str:
-    parts = []
+    return " - ".join(f"{key} {_format_value(value)}" for key, value in logs.items())
+
+
+def _wrap(head: str, logs: dict, width: int = 80) -> list[str]:
+    """``head`` and then ``key value`` items joined by " - ", in lines of at most ``width`` columns
+    (continuation lines indented); an item too long for any line gets a line of its own."""
+    lines, line = [], head
     for key, value in logs.items():
-        if isinstance(value, float):
-            parts.append(f"{key} {value:.4f}" if math.isfinite(value) and abs(value) >= 1e-3 else f"{key} {value:.3g}")
+        item = f"{key} {_format_value(value)}"
+        joined = f"{line} - {item}" if line.strip() else line + item
+        if len(joined) <= width or not line.strip():
+            line = joined
         else:
-            parts.append(f"{key} {value}")
-    return " - ".join(parts)
+            lines.append(line)
+            line = "    " + item
+    lines.append(line)
+    return lines
 
 
 class ProgressBar(Callback):
-    """A progress bar with loss, metrics and ETA on a terminal; one line per epoch otherwise."""
+    """A progress bar with loss, metrics and ETA on a terminal; one line per epoch otherwise. Every line,
+    validation metrics included, fits in 80 columns (long logs continue on indented lines)."""
 
-    def __init__(self, epochs: int, steps: int | None, stream=None):
-        self.epochs, self.steps = epochs, steps
+    def __init__(self, epochs: int, steps: int | None, stream=None, width: int = 80):
+        self.epochs, self.steps, self.width = epochs, steps, width
         self.stream = stream or sys.stdout
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.bar = None
@@ -203,7 +330,7 @@ class ProgressBar(Callback):
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", file=self.stream,
-                            leave=True, dynamic_ncols=True)
+                            leave=True, ncols=self.width)
 
     def on_batch_end(self, step: int, logs=None) -> None:
         if self.bar is not None:
@@ -212,12 +339,13 @@ class ProgressBar(Callback):
                 self.bar.set_postfix_str(_format_logs(logs), refresh=False)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
         if self.bar is not None:
-            self.bar.set_postfix_str(_format_logs(logs or {}))
+            self.bar.set_postfix_str(_format_logs({k: v for k, v in logs.items() if k == "loss"}))
             self.bar.close()
             self.bar = None
-            return
-        seconds = time.perf_counter() - self.start
-        print(f"epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {_format_logs(logs or {})}", file=self.stream,
-              flush=True)
-
+            lines = _wrap("    ", logs, self.width)
+        else:
+            seconds = time.perf_counter() - self.start
+            lines = _wrap(f"epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s", logs, self.width)
+        print("\n".join(lines), file=self.stream, flush=True)

@@ -3,7 +3,9 @@
 One safetensors file holds every array (bfloat16 included, as safetensors' BF16) and, in its metadata,
 a JSON description of the nesting and of the non-array values. Loading never runs code from the file.
 Writing is atomic: the file is written to a temporary name in the same directory, flushed to disk,
-then renamed over ``path``, so a crash leaves either the old checkpoint or the new one.
+then renamed over ``path``, so a crash leaves either the old checkpoint or the new one. The metadata
+also holds a CRC-32 of every tensor (its dtype, shape and bytes) and of the structure: ``load`` verifies
+them and checks the whole header, so a corrupted, truncated or tampered file is an error, never data.
 
 JSON structure of a node: ``null``, ``true``/``false``, a number, a string, or an object tagged by one
 key: ``{"int": "<digits>"}`` (ints beyond 2**53), ``{"float": "nan"|"inf"|"-inf"}``, ``{"list": [...]}``,
@@ -16,17 +18,20 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
+import zlib
 
 import ml_dtypes
 import numpy as np
-from safetensors import TensorSpec, deserialize, serialize_file
+from safetensors import TensorSpec, serialize_file
 
 from ember.backend.devices import Device
 from ember.tensor import Tensor
 
 FORMAT = "ember.checkpoint"
-VERSION = "1"
+VERSION = "2"  # 2 adds a checksum per tensor and one of the header; version 1 files still load
+_READABLE_VERSIONS = ("1", "2")
 _SAFE_INT = 2**53
 
 # safetensors dtype codes -> NumPy; the writer takes NumPy's dtype names (bfloat16 is ml_dtypes').
@@ -104,25 +109,74 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _checksum(array: np.ndarray) -> str:
+    """CRC-32 of an array's dtype, shape and bytes: a flipped bit, or a reinterpreted tensor, changes it."""
+    head = f"{array.dtype.name}:{list(array.shape)}".encode()
+    return f"{zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8), zlib.crc32(head)):08x}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or no way to tell: keep its file
+    return True
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete the temporary files of saves to ``name`` whose process is gone (killed mid-save)."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[0-9a-f]+\.tmp")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            try:
+                os.remove(os.path.join(directory, entry))
+            except OSError:
+                pass
+
+
+def _create_temporary(directory: str, name: str) -> str:
+    """A new empty file beside the target, named after this process; its mode follows the umask."""
+    while True:
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
 def save(obj, path: str | os.PathLike) -> None:
     """Save ``obj`` (Tensors, NumPy arrays, numbers, strings, bools, None, nested in dicts, lists and
-    tuples) to ``path`` atomically. Dict subclasses are saved as dicts, tuple subclasses as tuples.
+    tuples) to ``path`` atomically, with a checksum of every tensor. Dict subclasses are saved as dicts,
+    tuple subclasses as tuples. The file's mode follows the umask, as ``open`` would create it; temporary
+    files left by a save that was killed are deleted by the next save to the same path.
 
     >>> ember.save({"model": net.state_dict(), "epoch": 3, "rng": ember.get_rng_state()}, "ckpt.safetensors")
     """
     writer = _Writer()
-    structure = writer.encode(obj)
-    metadata = {"format": FORMAT, "version": VERSION, "structure": json.dumps(structure, allow_nan=False)}
+    structure = json.dumps(writer.encode(obj), allow_nan=False)
+    checksums = json.dumps({name: _checksum(a) for name, a in writer.arrays.items()})
+    metadata = {"format": FORMAT, "version": VERSION, "structure": structure, "checksums": checksums,
+                "header_checksum": _text_checksum(structure + checksums)}
     specs = {
         name: TensorSpec(dtype=a.dtype.name, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes)
         for name, a in writer.arrays.items()
     }
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    _remove_stale_temporaries(directory, os.path.basename(path))
+    tmp = _create_temporary(directory, os.path.basename(path))
     try:
+        mode = os.stat(tmp).st_mode & 0o777  # 0o666 less the umask, as open() creates files
         serialize_file(specs, tmp, metadata=metadata)
+        os.chmod(tmp, mode)  # safetensors may replace the file with one of mode 0o600
         with open(tmp, "rb+") as f:
             f.flush()
             os.fsync(f.fileno())
@@ -134,67 +188,223 @@ def save(obj, path: str | os.PathLike) -> None:
     _fsync_dir(directory)
 
 
-def _read_metadata(data: bytes, path: str) -> dict:
-    """The ``__metadata__`` of a safetensors header (8-byte little-endian length, then JSON)."""
+def _text_checksum(text: str) -> str:
+    return f"{zlib.crc32(text.encode()):08x}"
+
+
+# --- loading: every problem is a ValueError naming the file ------------------------------------------------
+_FOREIGN = (
+    (b"PK\x03\x04", "a zip archive (a PyTorch file from torch.save?), not an Ember checkpoint; load it with "
+                     "torch.load and save the tensors with ember.save"),
+    (b"\x93NUMPY", "a NumPy .npy file, not an Ember checkpoint; read it with numpy.load"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras .h5?), not an Ember checkpoint"),
+)
+
+
+class _Bad(Exception):
+    """What is wrong with a checkpoint file; ``load`` turns it into a ValueError naming the file."""
+
+
+def _sniff_foreign(data) -> None:
+    if len(data) == 0:
+        raise _Bad("is empty (a save that never finished?)")
+    for magic, what in _FOREIGN:
+        if bytes(data[: len(magic)]) == magic:
+            raise _Bad("is " + what)
+    if data[0] == 0x80 and len(data) > 1 and 2 <= data[1] <= 5:
+        raise _Bad("is a Python pickle (a legacy torch.save file?), not an Ember checkpoint; Ember never "
+                   "unpickles, since unpickling runs code from the file")
+
+
+def _parse_header(data) -> tuple[dict, dict, int]:
+    """(metadata, tensor entries, start of the byte buffer) of a safetensors file, checked."""
     if len(data) < 8:
-        raise ValueError(f"load: {path} is not a checkpoint (too short)")
+        raise _Bad(f"is not a checkpoint ({len(data)} bytes, too short for a header)")
     size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        if bytes(data[8:9]) == b"{":
+            raise _Bad(f"is truncated (its header alone should be {size} bytes, the file has {len(data) - 8} more)")
+        raise _Bad("is not a safetensors checkpoint (no header)")
     try:
-        header = json.loads(data[8 : 8 + size])
+        header = json.loads(bytes(data[8 : 8 + size]))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"load: {path} is not a safetensors checkpoint ({exc})") from exc
-    metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"load: {path} is a safetensors file but not an Ember checkpoint (no structure metadata)")
-    if metadata.get("version") != VERSION:
-        raise ValueError(f"load: {path} has checkpoint version {metadata.get('version')}, expected {VERSION}")
-    return metadata
+        raise _Bad(f"is not a safetensors checkpoint, or its header is damaged (not JSON: {exc})") from exc
+    if not isinstance(header, dict):
+        raise _Bad("is not a safetensors checkpoint (its header is not a JSON object)")
+    metadata = header.pop("__metadata__", None)
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise _Bad("is a safetensors file but not an Ember checkpoint (no structure metadata)")
+    if metadata.get("version") not in _READABLE_VERSIONS:
+        raise _Bad(f"has checkpoint version {metadata.get('version')!r}, this Ember reads {_READABLE_VERSIONS}")
+    if not all(isinstance(v, str) for v in metadata.values()):
+        raise _Bad("has a damaged header (metadata values must be strings)")
+    return metadata, header, 8 + size
+
+
+def _tensor_views(entries: dict, data, start: int) -> dict[str, np.ndarray]:
+    """The arrays the header describes, checked to tile the byte buffer exactly (as safetensors requires)."""
+    buffer_size = len(data) - start
+    spans = []
+    for name, entry in entries.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise _Bad(f"has a damaged header: the entry of tensor {name!r} is {entry!r}")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _DTYPES:
+            raise _Bad(f"holds {name!r} of unsupported dtype {dtype!r}")
+        if not (isinstance(shape, list) and all(_is_count(d) for d in shape)):
+            raise _Bad(f"has a damaged header: tensor {name!r} has shape {shape!r}")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)
+                and offsets[0] <= offsets[1]):
+            raise _Bad(f"has a damaged header: tensor {name!r} has data offsets {offsets!r}")
+        nbytes = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
+        if offsets[1] - offsets[0] != nbytes:
+            raise _Bad(f"has a damaged header: tensor {name!r} of shape {shape} and dtype {dtype} needs {nbytes} "
+                       f"bytes, its offsets span {offsets[1] - offsets[0]}")
+        spans.append((offsets[0], offsets[1], name))
+    spans.sort()
+    end = 0
+    for begin, stop, name in spans:
+        if begin != end:
+            raise _Bad(f"has a damaged header: tensor {name!r} starts at byte {begin}, expected {end} (tensors "
+                       "overlap or leave a gap)")
+        end = stop
+    if end > buffer_size:
+        raise _Bad(f"is truncated (its tensors need {end} bytes of data, the file holds {buffer_size})")
+    if end < buffer_size:
+        raise _Bad(f"has {buffer_size - end} bytes after its last tensor (damaged or appended to)")
+    arrays = {}
+    for name, entry in entries.items():
+        begin, stop = entry["data_offsets"]
+        dtype = np.dtype(_DTYPES[entry["dtype"]])
+        if begin == stop:
+            arrays[name] = np.empty(entry["shape"], dtype)
+        else:
+            array = np.frombuffer(data, dtype=dtype, count=(stop - begin) // dtype.itemsize, offset=start + begin)
+            arrays[name] = (array if array.flags.aligned else array.copy()).reshape(entry["shape"])
+    return arrays
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _verify(metadata: dict, arrays: dict) -> dict:
+    """Check the header and tensor checksums (version 2); returns the decoded structure."""
+    structure = metadata.get("structure")
+    if structure is None:
+        raise _Bad("has a damaged header (no structure)")
+    if metadata["version"] != "1":
+        checksums_text = metadata.get("checksums")
+        if checksums_text is None or metadata.get("header_checksum") != _text_checksum(structure + checksums_text):
+            raise _Bad("has a damaged header (its checksum does not match: tampered with or corrupted)")
+        checksums = json.loads(checksums_text)
+        if not isinstance(checksums, dict) or set(checksums) != set(arrays):
+            raise _Bad(f"has tensors {sorted(set(arrays) ^ set(checksums))} that its checksum list does not match")
+        for name, array in arrays.items():
+            if _checksum(array) != checksums[name]:
+                raise _Bad(f"is corrupted: tensor {name!r} does not match its checksum (a flipped bit or a "
+                           "damaged disk?)")
+    try:
+        return json.loads(structure)
+    except ValueError as exc:
+        raise _Bad(f"has a damaged header (the structure is not JSON: {exc})") from exc
 
 
 def load(path: str | os.PathLike, device=None):
     """Load what ``save`` wrote: Tensors come back as Ember Tensors (on ``device``, default cpu), arrays
-    as NumPy arrays, and the containers and values as they were.
+    as NumPy arrays, and the containers and values as they were. Every tensor's checksum is verified
+    first. A file that is not an intact Ember checkpoint (truncated, corrupted, tampered with, a PyTorch
+    or other foreign file) is a ValueError naming the file and what is wrong; nothing in it is executed.
 
     >>> checkpoint = ember.load("ckpt.safetensors")
     >>> ember.set_rng_state(checkpoint["rng"])
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
-        data = f.read()
-    structure = json.loads(_read_metadata(data, path)["structure"])
-    arrays = {}
-    for name, view in deserialize(data):
-        dtype = _DTYPES.get(view["dtype"])
-        if dtype is None:
-            raise ValueError(f"load: {path} holds {name!r} of unsupported dtype {view['dtype']}")
-        arrays[name] = np.frombuffer(view["data"], dtype=dtype).reshape(view["shape"])
+        size = os.fstat(f.fileno()).st_size
+        data = bytearray(size)  # writable: the loaded arrays own their memory
+        f.readinto(data)
     device = None if device is None else Device(device)
-    return _decode(structure, arrays, device)
+    try:
+        _sniff_foreign(data)
+        metadata, entries, start = _parse_header(data)
+        arrays = _tensor_views(entries, data, start)
+        structure = _verify(metadata, arrays)
+        return _Decoder(arrays, device).decode(structure)
+    except _Bad as exc:
+        raise ValueError(f"load: {path} {exc}") from None
+    except RecursionError:
+        raise ValueError(f"load: {path} has a structure nested too deeply (tampered with?)") from None
 
 
-def _decode(node, arrays: dict, device):
-    if not isinstance(node, (dict, list)):
-        return node
-    (kind, value), *extra = node.items()
-    if kind == "dict":
-        return {_decode(k, arrays, device): _decode(v, arrays, device) for k, v in value}
-    if kind == "list":
-        return [_decode(v, arrays, device) for v in value]
-    if kind == "tuple":
-        return tuple(_decode(v, arrays, device) for v in value)
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "array":
-        return arrays[value]
-    if kind == "scalar":
-        return arrays[value][()]
-    if kind == "tensor":
-        array = arrays[value]
+_NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": set(),
+              "scalar": set(), "tensor": {"requires_grad"}}
+
+
+class _Decoder:
+    """Rebuilds the saved object from its JSON structure, checking every node."""
+
+    def __init__(self, arrays: dict, device):
+        self.arrays, self.device, self.unused = arrays, device, set(arrays)
+
+    def decode(self, node):
+        obj = self._node(node)
+        if self.unused:
+            raise _Bad(f"holds tensors its structure never uses: {sorted(self.unused)[:5]} (tampered with?)")
+        return obj
+
+    def _array(self, name) -> np.ndarray:
+        if not isinstance(name, str) or name not in self.arrays:
+            raise _Bad(f"refers to a tensor {name!r} it does not hold (tampered with?)")
+        self.unused.discard(name)
+        return self.arrays[name]
+
+    def _node(self, node):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if not isinstance(node, dict) or not node:
+            raise _Bad(f"has an unknown node {_short(node)} in its structure")
+        kind, *extra = node
+        value = node[kind]
+        if kind not in _NODE_KEYS or not set(extra) <= _NODE_KEYS[kind]:
+            raise _Bad(f"has an unknown node {_short(node)} in its structure (unknown keys)")
+        if kind in ("list", "tuple", "dict") and not isinstance(value, list):
+            raise _Bad(f"has a damaged {kind} node {_short(node)} in its structure")
+        if kind == "list":
+            return [self._node(v) for v in value]
+        if kind == "tuple":
+            return tuple(self._node(v) for v in value)
+        if kind == "dict":
+            if not all(isinstance(item, list) and len(item) == 2 for item in value):
+                raise _Bad(f"has a damaged dict node {_short(node)} in its structure")
+            items = [(self._node(k), self._node(v)) for k, v in value]
+            if not all(k is None or isinstance(k, (bool, int, float, str)) for k, _ in items):
+                raise _Bad(f"has a dict key that is not a plain value in {_short(node)}")
+            return dict(items)
+        if kind == "int":
+            if not isinstance(value, str) or not re.fullmatch(r"-?\d{1,4000}", value):
+                raise _Bad(f"has a damaged int node {_short(node)}")
+            return int(value)
+        if kind == "float":
+            if value not in ("nan", "inf", "-inf"):
+                raise _Bad(f"has a damaged float node {_short(node)}")
+            return float(value)
+        if kind == "array":
+            return self._array(value)
+        if kind == "scalar":
+            array = self._array(value)
+            if array.ndim != 0:
+                raise _Bad(f"has a scalar node {_short(node)} whose tensor has shape {list(array.shape)}")
+            return array[()]
+        array = self._array(value)
+        device = self.device
         tensor = Tensor._make(array, None) if device is None or device.type == "cpu" else Tensor(array, device=device)
-        return tensor.requires_grad_(True) if node.get("requires_grad") else tensor
-    raise ValueError(f"load: unknown node {kind!r} in the checkpoint structure")
+        return tensor.requires_grad_(True) if node.get("requires_grad") is True else tensor
+
+
+def _short(node) -> str:
+    text = json.dumps(node)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 __all__ = ["load", "save"]

@@ -5,7 +5,7 @@ the generated code replays that on every call. A whole training step traces too:
 appends the backward graph, ``optimizer.step()`` becomes in-place update nodes (reading the learning rate
 live, so schedulers work), ``zero_grad()`` drops gradients, batch norm's running statistics and dropout's
 masks are updated and drawn on every run; after the call each parameter's ``.grad`` is set as eager mode
-would leave it (see ``ember.graph.tracing``).
+would leave it (see ``ember.tracing``).
 
 What Python control flow means under tracing: the function runs once per signature, so ``if``/``for``
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
@@ -37,11 +37,11 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import Graph, Value
-from ember.graph.tracing import Trace
+from ember.graph.ir import Graph
 from ember.passes import run_passes
 from ember.runtime import compile_graph
 from ember.tensor import Tensor
+from ember.tracing import Trace
 
 __all__ = ["JitFunction", "jit"]
 
@@ -143,7 +143,7 @@ class JitFunction:
                 out = self.fn(*traced)
             flat: list = []
             rebuild = _flatten(out, flat)
-            outputs = [t if t.__class__ is Value else graph.capture(t) for t in flat]
+            outputs = [t if t.symbolic else graph.capture(t) for t in flat]
             writeback = []
             for param, before in trace.before.values():  # .grad as the traced call leaves it
                 final = param.grad
@@ -153,7 +153,7 @@ class JitFunction:
                     writeback.append((param, None))
                 else:
                     writeback.append((param, len(outputs)))
-                    outputs.append(final if final.__class__ is Value else graph.capture(final))
+                    outputs.append(final if final.symbolic else graph.capture(final))
         finally:
             trace.restore()
         live = {v.id for _, v in graph.captured}

@@ -4,14 +4,17 @@ expect: ``fit``, ``evaluate``, ``predict``, callbacks, metrics and resumable che
 
 from __future__ import annotations
 
+import math
+import sys
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from ember import autograd
 from ember import random as _random
+from ember.backend.memory import tune_malloc
 from ember.callbacks import Callback, History, ProgressBar
-from ember.graph import tracing
 from ember.jit import jit
 from ember.nn.module import Sequential
 from ember.ops.convert import as_tensor
@@ -121,9 +124,7 @@ class Model:
     def backward(self, pred: Tensor, target) -> tuple:
         """Loss of ``pred`` against ``target`` and the gradient of every trainable parameter."""
         loss = self.loss(pred, target)
-        if not tracing.drop_grads(self._params):
-            for p in self._params:
-                p.grad = None
+        autograd.drop_grads(self._params)
         loss.backward()
         return loss, [p.grad for p in self._params]
 
@@ -176,22 +177,44 @@ class Model:
         shuffle: bool = True,
         verbose: int = 1,
         initial_epoch: int | None = None,
+        validation_split: float = 0.0,
+        terminate_on_nan: bool = True,
     ) -> History:
-        """Train for ``epochs`` epochs on arrays, a Dataset or a DataLoader; returns the History."""
-        loader = _as_loader(x, y, batch_size, shuffle)
+        """Train on arrays, a Dataset or a DataLoader; returns the History.
+
+        The first call tunes the process's malloc for training loops (``ember.tune_malloc``; set
+        ``EMBER_MALLOC_TUNING=0`` to keep the defaults).
+
+        Without ``initial_epoch``, fit trains ``epochs`` more epochs from ``model.epoch`` (so calling it
+        again, or after ``load``, continues); with it, Keras's rule: epochs ``initial_epoch`` to
+        ``epochs - 1``. ``validation_split`` holds out the last fraction of array inputs (before
+        shuffling) as validation data. A non-finite batch loss stops training at once with a
+        RuntimeWarning (unless ``terminate_on_nan=False``); that epoch's end is not reported to the
+        callbacks, so no checkpoint or early-stopping decision sees it.
+        """
+        if validation_split:
+            x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
+        start, end = _epoch_range(self.epoch, epochs, initial_epoch)
+        tune_malloc()
+        leading = []
+        dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
+        if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+            loader, leading, callbacks, verbose = dist.fit.prepare(self, x, y, batch_size, shuffle, list(callbacks),
+                                                                   verbose)
+        else:
+            loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()
-        callbacks = [history, *callbacks]
+        callbacks = [*leading, history, *callbacks]
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
-            callbacks.append(ProgressBar(epochs, steps))
+            callbacks.append(ProgressBar(end, steps))
         for cb in callbacks:
             cb.set_model(self)
-        start = self.epoch if initial_epoch is None else initial_epoch
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin()
-        for epoch in range(start, epochs):
+        for epoch in range(start, end):
             self.net.train()
             for metric in metric_objs:
                 metric.reset()
@@ -204,6 +227,13 @@ class Model:
                 inputs, target = self._placed(batch)
                 loss, pred = self.train_step(inputs, target)
                 value = loss.item()
+                if terminate_on_nan and not math.isfinite(value):
+                    self.stop_training = True
+                    warnings.warn(f"fit: the loss is {value} at epoch {epoch + 1}, batch {step + 1}; training "
+                                  "stopped (the weights now hold that step's update; lower the learning rate, clip "
+                                  "gradients or check the data; terminate_on_nan=False trains on)",
+                                  RuntimeWarning, stacklevel=2)
+                    break
                 n = len(target) if target is not None and hasattr(target, "__len__") else 1
                 total += value * n
                 count += n
@@ -212,20 +242,25 @@ class Model:
                 logs = {"loss": total / max(count, 1)}
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
-            logs = {"loss": total / max(count, 1)}
-            for metric in metric_objs:
-                logs[metric.name] = float(metric.result())
-            if validation_data is not None:
-                val = self.evaluate(*_validation_args(validation_data), batch_size=batch_size, metrics=metric_objs)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            self.epoch = epoch + 1
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
+            else:
+                self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size, callbacks)
             if self.stop_training:
                 break
         for cb in callbacks:
             cb.on_train_end()
         return history
+
+    def _end_epoch(self, epoch: int, loss: float, metric_objs: list, validation_data, batch_size: int,
+                   callbacks: list) -> None:
+        logs = {"loss": loss}
+        for metric in metric_objs:
+            logs[metric.name] = float(metric.result())
+        if validation_data is not None:
+            val = self.evaluate(*_validation_args(validation_data), batch_size=batch_size, metrics=metric_objs)
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        self.epoch = epoch + 1
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
 
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
@@ -268,17 +303,33 @@ class Model:
             self.net.train(was_training)
         return np.concatenate(outputs) if outputs else np.zeros((0,))
 
+    def summary(self, input_shape: tuple | None = None, print_fn: Callable = print) -> None:
+        """Print the network's layers, output shapes (given ``input_shape``, one sample's shape) and
+        parameter counts in 80 columns, as Keras's ``model.summary()``.
+
+        >>> model.summary(input_shape=(1, 8, 8))
+        """
+        from ember.summary import summary
+
+        print_fn(summary(self.net, input_shape))
+
     # --- checkpoints ---
     def state_dict(self) -> dict:
-        """Everything needed to resume exactly: weights, optimizer state, epoch and the RNG state."""
+        """Everything needed to resume exactly: weights, optimizer state and kind, epoch and the RNG state."""
         return {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_class": type(self.optimizer).__name__,
             "epoch": self.epoch,
             "rng": _random.get_rng_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``'s output, all or nothing: a state that does not fit (another optimizer,
+        a wrong shape, no RNG state...) is a ValueError raised before anything is overwritten."""
+        from ember.resume import check_model_state
+
+        check_model_state(self, state)
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
@@ -291,10 +342,48 @@ class Model:
         save(self.state_dict(), path)
 
     def load(self, path: str) -> None:
-        """Restore a checkpoint written by ``save``; ``fit`` then continues from its epoch."""
+        """Restore a checkpoint written by ``save``; ``fit`` then continues from its epoch. A file that is not
+        an intact checkpoint of this model is a ValueError naming the file, and the model is left unchanged."""
         from ember.checkpoint import load
 
-        self.load_state_dict(load(path))
+        state = load(path)
+        try:
+            self.load_state_dict(state)
+        except ValueError as exc:
+            raise ValueError(f"load: {path}: {exc}") from None
+
+
+def _epoch_range(current: int, epochs: int, initial_epoch: int | None) -> tuple[int, int]:
+    """The epochs fit runs: ``epochs`` more from ``current``, or Keras's ``initial_epoch .. epochs - 1``."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    if initial_epoch is None:
+        return current, current + epochs
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
+        raise ValueError(f"fit: initial_epoch must be a non-negative int, got {initial_epoch!r}")
+    if epochs <= initial_epoch:
+        raise ValueError(f"fit: with initial_epoch={initial_epoch}, epochs={epochs} trains no epoch (epochs is the "
+                         f"index to stop at, as in Keras); pass epochs > {initial_epoch}, or leave initial_epoch out "
+                         f"to train {epochs} more epochs")
+    return initial_epoch, epochs
+
+
+def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
+    """Keras's validation_split: the last ``fraction`` of the samples (before shuffling) validate."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fit: validation_split must be in (0, 1), got {fraction!r}")
+    if validation_data is not None:
+        raise ValueError("fit: give validation_data or validation_split, not both")
+    if y is None or not hasattr(x, "__len__") or not hasattr(x, "__getitem__") or hasattr(x, "batch_sampler"):
+        raise ValueError("fit: validation_split needs arrays x and y; split a Dataset with random_split instead")
+    if len(x) != len(y):
+        raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+    n_val = int(len(x) * fraction)
+    if n_val == 0 or n_val == len(x):
+        raise ValueError(f"fit: validation_split={fraction} of {len(x)} samples leaves {n_val} for validation and "
+                         f"{len(x) - n_val} for training; both need at least one")
+    cut = len(x) - n_val
+    return x[:cut], y[:cut], (x[cut:], y[cut:])
 
 
 def _validation_args(validation_data) -> tuple:

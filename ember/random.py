@@ -1,4 +1,10 @@
-"""The global random generator: seeded by ``manual_seed``, saved and restored with its state."""
+"""The global random generator: seeded by ``manual_seed``, saved and restored with its state.
+
+Two streams: ``generator()`` (a NumPy Generator: initialisation, shuffling, ``rand``/``randn``) and
+``stream()``, the state of the generator that the ``random`` op draws from (dropout's masks, samples in
+graphs). That state is an array the op takes as an input and advances in place, so a draw is an op like any
+other in eager mode and in a graph.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,40 @@ import numpy as np
 _generator = np.random.default_rng()
 
 
+def _words(bit_generator: np.random.PCG64) -> np.ndarray:
+    """A PCG64 state as four uint64 words: the 128-bit state, then the 128-bit increment."""
+    state = bit_generator.state["state"]
+    mask = (1 << 64) - 1
+    return np.array([state["state"] >> 64, state["state"] & mask, state["inc"] >> 64, state["inc"] & mask],
+                    np.uint64)
+
+
+_stream = _words(np.random.PCG64(_generator.bit_generator.random_raw(2)))
+
+
 def manual_seed(seed: int) -> None:
-    """Seed Ember's global generator (initialisation, dropout, shuffling, ``rand``/``randn``)."""
+    """Seed Ember's global generators (initialisation, dropout, shuffling, ``rand``/``randn``)."""
     global _generator
     _generator = np.random.default_rng(int(seed))
+    _stream[...] = _words(np.random.PCG64(np.random.SeedSequence(int(seed)).spawn(1)[0]))
+
+
+def stream() -> np.ndarray:
+    """The ``random`` op's generator state (uint64[4]); the same array for the life of the process."""
+    return _stream
+
+
+def load_stream(words, bit_generator: np.random.PCG64) -> np.random.PCG64:
+    """``bit_generator`` set to the state held in ``words`` (as ``stream()`` holds it)."""
+    hi, lo, inc_hi, inc_lo = (int(w) for w in words)
+    state = {"state": (hi << 64) | lo, "inc": (inc_hi << 64) | inc_lo}
+    bit_generator.state = {"bit_generator": "PCG64", "state": state, "has_uint32": 0, "uinteger": 0}
+    return bit_generator
+
+
+def store_stream(bit_generator: np.random.PCG64, words: np.ndarray) -> None:
+    """Write ``bit_generator``'s state into ``words`` in place."""
+    words[...] = _words(bit_generator)
 
 
 def generator() -> np.random.Generator:
@@ -21,13 +57,19 @@ def generator() -> np.random.Generator:
 
 
 def get_rng_state() -> dict:
-    """The generator's state, a plain dict (for checkpoints)."""
-    return _generator.bit_generator.state
+    """The generators' state, a plain dict (for checkpoints)."""
+    state = dict(_generator.bit_generator.state)
+    state["stream"] = [int(w) for w in _stream]
+    return state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore a state from ``get_rng_state``."""
+    state = dict(state)
+    words = state.pop("stream", None)
     _generator.bit_generator.state = state
+    if words is not None:
+        _stream[...] = np.array(words, np.uint64)
 
 
 def keep_mask(shape: tuple, p: float) -> np.ndarray:

@@ -21,6 +21,20 @@ class Recipe:
     epochs: int
     batch_size: int
     lr: float
+    input_shape: tuple  # one sample's shape, as the network takes it
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / std`` with the training split's statistics kept as buffers, so a checkpoint carries
+    the preprocessing and ``ember predict`` can take raw features."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray):
+        super().__init__()
+        self.register_buffer("mean", ember.tensor(np.asarray(mean, np.float32)))
+        self.register_buffer("std", ember.tensor(np.asarray(std, np.float32)))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
 
 
 def _digits(images: bool, seed: int):
@@ -61,9 +75,7 @@ def breast_cancer_logistic(lr: float, seed: int, epochs: int, batch_size: int):
 
     x, y = load_breast_cancer()
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_fraction=0.2, seed=seed, stratify=True)
-    mu, sigma = x_train.mean(0), x_train.std(0) + 1e-8
-    x_train, x_test = (x_train - mu) / sigma, (x_test - mu) / sigma
-    net = Net([nn.Linear(x.shape[1], 1), nn.Flatten(0)])
+    net = Net([Standardize(x_train.mean(0), x_train.std(0) + 1e-8), nn.Linear(x.shape[1], 1), nn.Flatten(0)])
     optimizer = ember.optim.SGD(net.parameters(), lr=lr)
     y_train, y_test = y_train.astype(np.float32), y_test.astype(np.float32)
     model = Model(net, nn.BCEWithLogitsLoss(), optimizer)
@@ -71,23 +83,31 @@ def breast_cancer_logistic(lr: float, seed: int, epochs: int, batch_size: int):
 
 
 RECIPES = {
-    "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=12, batch_size=32, lr=3e-3),
-    "digits-mlp": Recipe("MLP on scikit-learn's digits", digits_mlp, epochs=20, batch_size=32, lr=0.05),
+    "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=12, batch_size=32, lr=3e-3,
+                         input_shape=(1, 8, 8)),
+    "digits-mlp": Recipe("MLP on scikit-learn's digits", digits_mlp, epochs=20, batch_size=32, lr=0.05,
+                         input_shape=(64,)),
     "breast-cancer": Recipe("logistic regression on breast cancer", breast_cancer_logistic, epochs=30,
-                            batch_size=32, lr=0.05),
+                            batch_size=32, lr=0.05, input_shape=(30,)),
 }
 
 
-def run(name: str, epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
-        seed: int = 0, verbose: int = 1) -> dict:
-    """Train recipe ``name`` and return its final test metrics."""
+def _recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
-    recipe = RECIPES[name]
+    return RECIPES[name]
+
+
+def run(name: str, epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+        seed: int = 0, verbose: int = 1, device: str = "cpu", compile: bool = False, save: str | None = None) -> dict:
+    """Train recipe ``name`` on ``device`` (eagerly, or traced with ``compile``), optionally save the
+    model to the checkpoint ``save``, and return its final test metrics."""
+    recipe = _recipe(name)
     ember.manual_seed(seed)
     epochs, batch_size = epochs or recipe.epochs, batch_size or recipe.batch_size
     model, train, test, metrics, callbacks = recipe.build(lr if lr is not None else recipe.lr, seed, epochs,
                                                           batch_size)
+    model = _placed(model, device, compile)
     if verbose:
         print(f"{name}: {recipe.description}; {len(train[0])} training and {len(test[0])} test samples")
     start = time.perf_counter()
@@ -95,4 +115,36 @@ def run(name: str, epochs: int | None = None, batch_size: int | None = None, lr:
               callbacks=callbacks, verbose=verbose)
     result = model.evaluate(*test, metrics=metrics)
     result["seconds"] = time.perf_counter() - start
+    if save:
+        model.save(save)
     return result
+
+
+def _placed(model: Model, device: str, compile: bool) -> Model:
+    if device != "cpu":
+        model.net.to(device)
+    if compile:
+        model = Model(model.net, model.loss, model.optimizer, metrics=model.metrics, compile=True)
+    return model
+
+
+def predict(name: str, checkpoint: str, inputs: np.ndarray | None = None, device: str = "cpu",
+            batch_size: int = 256) -> tuple[np.ndarray, dict | None]:
+    """Class predictions of recipe ``name``'s model restored from ``checkpoint``: for ``inputs`` (rows of
+    raw features, reshaped to the recipe's input shape), or for its test split, with the test metrics."""
+    recipe = _recipe(name)
+    model, _, test, metrics, _ = recipe.build(recipe.lr, 0, recipe.epochs, recipe.batch_size)
+    model = _placed(model, device, False)
+    model.load(checkpoint)
+    result = None
+    if inputs is None:
+        inputs = test[0]
+        result = model.evaluate(*test, batch_size=batch_size, metrics=metrics)
+    inputs = np.asarray(inputs, np.float32)
+    size = int(np.prod(recipe.input_shape))
+    if inputs.ndim == 0 or inputs.size % size or inputs.reshape(len(inputs), -1).shape[1] != size:
+        raise ValueError(f"{name} takes samples of shape {recipe.input_shape} ({size} values each); the input has "
+                         f"shape {inputs.shape}")
+    outputs = model.predict(inputs.reshape(len(inputs), *recipe.input_shape), batch_size=batch_size)
+    labels = outputs.argmax(axis=1) if outputs.ndim == 2 else (outputs > 0).astype(np.int64)
+    return labels, result

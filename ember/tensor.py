@@ -45,6 +45,7 @@ class Tensor:
 
     __slots__ = ("data", "requires_grad", "grad", "node", "_hooks", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
+    symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         device = Device(device) if device is not None else (
@@ -229,6 +230,12 @@ class Tensor:
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
         _autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` during backward once ``self.grad`` holds the pass's full gradient (leaves only)."""
+        from ember.autograd import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""

@@ -1,10 +1,10 @@
 """An autoencoder compresses scikit-learn's digits to 8 numbers and reconstructs them.
 
-    python examples/autoencoder.py
+    python examples/autoencoder.py [--epochs N]
     python examples/autoencoder.py --compile    # Model(..., compile=True): fit runs traced steps
 """
 
-import sys
+import argparse
 
 import ember
 from ember import nn
@@ -29,4 +29,9 @@ def main(epochs: int = 40, compile: bool = False) -> float:
 
 
 if __name__ == "__main__":
-    main(compile="--compile" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=40, help="epochs to train (default: 40)")
+    parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
+                        "(default: eager)")
+    args = parser.parse_args()
+    main(epochs=args.epochs, compile=args.compile)

@@ -1,10 +1,10 @@
 """A CNN on scikit-learn's 8x8 digits with Model.fit, callbacks and a checkpoint (what `make demo` runs).
 
-    python examples/cnn_digits.py
+    python examples/cnn_digits.py [--epochs N]
     python examples/cnn_digits.py --compile    # Model(..., compile=True): fit runs traced steps
 """
 
-import sys
+import argparse
 
 import ember
 from ember import nn
@@ -32,4 +32,9 @@ def main(epochs: int = 15, compile: bool = False) -> float:
 
 
 if __name__ == "__main__":
-    main(compile="--compile" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15, help="epochs to train (default: 15)")
+    parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
+                        "(default: eager)")
+    args = parser.parse_args()
+    main(epochs=args.epochs, compile=args.compile)

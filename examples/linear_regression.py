@@ -1,10 +1,10 @@
 """Fit y = w * x + b with two scalar parameters and plain autograd (MiniFlow's first example).
 
-    python examples/linear_regression.py
+    python examples/linear_regression.py [--epochs N]
     python examples/linear_regression.py --compile    # the same step, traced by ember.jit
 """
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -38,4 +38,11 @@ def main(steps: int = 300, lr: float = 0.1, compile: bool = False) -> tuple[floa
 
 
 if __name__ == "__main__":
-    main(compile="--compile" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", "--epochs", type=int, default=300,
+                        help="full-batch steps (epochs) to train (default: 300)")
+    parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default: 0.1)")
+    parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
+                        "(default: eager)")
+    args = parser.parse_args()
+    main(steps=args.steps, lr=args.lr, compile=args.compile)

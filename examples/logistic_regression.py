@@ -1,10 +1,10 @@
 """Logistic regression on scikit-learn's breast-cancer data with the tinynn-style Model API.
 
-    python examples/logistic_regression.py
+    python examples/logistic_regression.py [--epochs N]
     python examples/logistic_regression.py --compile    # Model(..., compile=True): fit runs traced steps
 """
 
-import sys
+import argparse
 
 import ember
 from ember import nn
@@ -27,4 +27,9 @@ def main(epochs: int = 30, compile: bool = False) -> float:
 
 
 if __name__ == "__main__":
-    main(compile="--compile" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30, help="epochs to train (default: 30)")
+    parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
+                        "(default: eager)")
+    args = parser.parse_args()
+    main(epochs=args.epochs, compile=args.compile)

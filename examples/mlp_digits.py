@@ -1,10 +1,10 @@
 """A PyTorch-style training loop: an MLP on scikit-learn's digits with Module, DataLoader and SGD.
 
-    python examples/mlp_digits.py
+    python examples/mlp_digits.py [--epochs N]
     python examples/mlp_digits.py --compile    # the training step traced by ember.jit
 """
 
-import sys
+import argparse
 
 import ember
 from ember import nn
@@ -51,4 +51,9 @@ def main(epochs: int = 20, compile: bool = False) -> float:
 
 
 if __name__ == "__main__":
-    main(compile="--compile" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20, help="epochs to train (default: 20)")
+    parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
+                        "(default: eager)")
+    args = parser.parse_args()
+    main(epochs=args.epochs, compile=args.compile)

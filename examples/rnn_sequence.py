@@ -1,10 +1,10 @@
 """An LSTM learns a sequence task: is the running sum of a +1/-1 sequence positive at the end?
 
-    python examples/rnn_sequence.py
+    python examples/rnn_sequence.py [--epochs N]
     python examples/rnn_sequence.py --compile    # the training step traced by ember.jit
 """
 
-import sys
+import argparse
 
 import numpy as np
 
@@ -58,4 +58,9 @@ def main(epochs: int = 30, length: int = 9, compile: bool = False) -> float:
 
 
 if __name__ == "__main__":
-    main(compile="--compile" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30, help="epochs to train (default: 30)")
+    parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
+                        "(default: eager)")
+    args = parser.parse_args()
+    main(epochs=args.epochs, compile=args.compile)

@@ -246,6 +246,7 @@ _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.si
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
 _row("abs_int", ember.abs, np.abs, ins(ints(-5, 5, 2, 3)), "abs", grad=False)
 _row("neg_int", lambda x: -x, np.negative, ins(ints(-5, 5, 4)), "neg", grad=False)
+_row("relu_backward", ember.relu, lambda x: np.maximum(x, 0.0), ins(away(3, 5)), ("relu", "relu_grad"), F and F.relu)
 _row("relu_int", ember.relu, lambda x: np.maximum(x, 0), ins(ints(-5, 5, 4)), "relu", grad=False)
 _row("exp_of_int", ember.exp, lambda x: np.exp(x.astype(np.float32)), ins(ints(-3, 3, 4)), ("cast", "exp"),
      grad=False, atol=1e-6, rtol=1e-6)
@@ -629,13 +630,13 @@ _row("one_hot", lambda i: ember.one_hot(i, 5), lambda i: np.eye(5, dtype=np.int6
 _row("one_hot_infer_classes", ember.one_hot, lambda i: np.eye(i.max() + 1, dtype=np.int64)[i],
      ins(const([0, 3, 1])), "one_hot", lambda i: F.one_hot(i), grad=False)
 _row("embedding", lambda w, i: ember.embedding(i, w), lambda w, i: w[i], ins(normal(5, 3), ints(0, 5, 4)),
-     ("embedding", "index_add"), lambda w, i: F.embedding(i, w))
+     ("embedding", "embedding_grad"), lambda w, i: F.embedding(i, w))
 _row("embedding_2d_ids_repeats", lambda w, i: ember.embedding(i, w), lambda w, i: w[i],
-     ins(normal(5, 3), const([[0, 4, 0], [4, 4, 1]])), ("embedding", "index_add"), lambda w, i: F.embedding(i, w))
+     ins(normal(5, 3), const([[0, 4, 0], [4, 4, 1]])), ("embedding", "embedding_grad"), lambda w, i: F.embedding(i, w))
 _row("embedding_sparse", lambda w, i: ember.embedding(i, w, sparse=True), lambda w, i: w[i],
      ins(normal(6, 2), const([[1, 5], [1, 1]])), "embedding", lambda w, i: F.embedding(i, w))
 _row("embedding_squared", lambda w, i: ember.embedding(i, w) ** 2, lambda w, i: w[i] ** 2,
-     ins(normal(4, 2), const([0, 3, 0])), ("embedding", "index_add", "take", "pow"),
+     ins(normal(4, 2), const([0, 3, 0])), ("embedding", "embedding_grad", "take", "pow"),
      lambda w, i: F.embedding(i, w) ** 2)
 
 # --- matmul -----------------------------------------------------------------------------------------------
@@ -699,6 +700,8 @@ _row("gelu_tanh", lambda x: ember.gelu(x, approximate="tanh"),
 _row("silu", ember.silu, lambda x: x * np_sigmoid(x), ins(normal(3, 4, scale=2.0)), ("sigmoid", "mul"), F and F.silu)
 _row("mish", ember.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), ins(normal(3, 4, scale=2.0)),
      ("softplus", "tanh", "mul"), F and F.mish)
+_row("hardswish", ember.hardswish, lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+     ins(away(4, 5, points=(-3.0, 3.0), scale=3.0)), "hardswish", F and F.hardswish)
 _row("relu6", ember.relu6, lambda x: np.clip(x, 0, 6), ins(away(3, 4, points=(0.0, 6.0), scale=4.0)),
      ("relu", "minimum"), F and F.relu6)
 _row("hardtanh_bounds", lambda x: ember.hardtanh(x, -0.5, 2.0), lambda x: np.clip(x, -0.5, 2.0),
@@ -871,3 +874,44 @@ _row("batch_norm_eval_3d_no_affine", lambda x, m, v: ember.batch_norm(x, m, v), 
 _row("dropout_p0", lambda x: ember.dropout(x, 0.0), lambda x: x, ins(normal(3, 4)), (), lambda x: F.dropout(x, 0.0))
 _row("dropout_eval", lambda x: ember.dropout(x, 0.7, training=False), lambda x: x, ins(normal(3, 4)), (),
      lambda x: F.dropout(x, 0.7, training=False))
+
+
+# --- effects: variable writes, in-place updates, random draws (ember.ops.effects) -------------------------
+
+
+def _assigned(target, value):
+    copy = target.clone()
+    ember.ops.assign(copy, value)
+    return copy
+
+
+def _sgd_stepped(param, grad):
+    from ember.optim.functional import sgd_update
+
+    copy = param.clone()
+    ember.ops.update(copy, grad, sgd_update, {}, {"lr": 0.5})
+    return copy
+
+
+def _running_stats(x, mean, var):
+    mean, var = mean.clone(), var.clone()
+    ember.batch_norm(x, mean, var, training=True, momentum=0.25)
+    return ember.stack([mean, var])
+
+
+def np_running_stats(x, mean, var):
+    batch = x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 0, 2).reshape(x.shape[1], -1)
+    return np.stack([0.75 * mean + 0.25 * batch.mean(axis=1), 0.75 * var + 0.25 * batch.var(axis=1, ddof=1)])
+
+
+_row("assign", _assigned, lambda t, v: v, ins(normal(3, 4), normal(3, 4)), "assign", grad=False)
+_row("assign_broadcast", _assigned, lambda t, v: np.broadcast_to(v, t.shape), ins(normal(3, 4), normal(4)),
+     ("assign", "broadcast_to"), grad=False)
+_row("update_sgd", _sgd_stepped, lambda p, g: p - 0.5 * g, ins(normal(3, 4), normal(3, 4)), "update", grad=False)
+_row("running_stats", _running_stats, np_running_stats, ins(normal(4, 3, 2), normal(3), uniform(0.5, 2.0, 3)),
+     ("running_stats", "batch_norm_train"), grad=False)
+# a draw whose values do not depend on the generator: keep everything (p = 0), or a degenerate normal
+_row("random_keep_all", lambda x: x * ember.ops.random_draw("dropout", x.shape, x.dtype, 0.0, 1.0), lambda x: x,
+     ins(normal(3, 4)), ("random", "mul"), grad=False)
+_row("random_degenerate_normal", lambda x: x + ember.ops.random_draw("normal", x.shape, x.dtype, 2.0, 0.0),
+     lambda x: x + 2.0, ins(normal(3, 4)), ("random", "add"), grad=False)

@@ -1,6 +1,8 @@
 """The op test table's row type. Adding an op adds rows (in tests/op_cases*.py); the generic tests in
 tests/test_ops.py run every row: forward against a float64 NumPy reference (and PyTorch when installed),
-the vjp against central finite differences, grad-of-grad for smooth ops, and the shape rule."""
+the vjp against central finite differences, grad-of-grad for smooth ops, and the shape rule; and
+tests/test_op_traits.py runs every row through ember.jit and a compiled Graph, forward and gradients, against
+eager mode (bit for bit)."""
 
 from __future__ import annotations
 

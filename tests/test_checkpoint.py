@@ -87,7 +87,7 @@ def test_bfloat16_is_stored_as_safetensors_bf16(tmp_path):
 
     with safe_open(str(path), framework="numpy") as f:
         assert f.metadata()["format"] == "ember.checkpoint"
-    header = path.read_bytes()[8:200].decode(errors="ignore")
+    header = path.read_bytes()[8:1000].decode(errors="ignore")
     assert '"dtype":"BF16"' in header
 
 

@@ -20,12 +20,9 @@ from ember.backend.dtypes import (
 )
 
 __all__ = [
-    "CPU", "DEFAULT_FLOAT", "MALLOC_TUNED", "DEFAULT_INT", "FLOATING", "Device", "array_module", "as_dtype", "bfloat16",
+    "CPU", "DEFAULT_FLOAT", "DEFAULT_INT", "FLOATING", "Device", "array_module", "as_dtype", "bfloat16",
     "bool_", "cuda_is_available", "cupy_module", "device_of", "float16", "float32", "float64", "int32",
     "int64", "is_floating", "move", "result_type", "scalar_result_type", "tune_malloc", "uint8",
 ]
 
-from ember.backend.memory import tune_malloc  # noqa: E402
-
-# Reuse freed array memory instead of faulting it back in every step (see ember/backend/memory.py).
-MALLOC_TUNED = tune_malloc()
+from ember.backend.memory import tune_malloc  # noqa: E402  (an explicit call: importing changes nothing)

@@ -14,9 +14,9 @@ def cupy_module():
         try:
             import cupy
         except ImportError as exc:
-            raise RuntimeError(
-                "device 'cuda' needs CuPy: install Ember with the 'gpu' extra (pip install ember[gpu])"
-            ) from exc
+            from ember.optional import install_hint
+
+            raise RuntimeError(f"device 'cuda' needs CuPy: {install_hint('cupy-cuda13x', 'gpu')}") from exc
         _cupy = cupy
     return _cupy
 

@@ -3,7 +3,10 @@
 A training step allocates and frees the same large arrays every time. glibc's malloc serves blocks over
 its mmap threshold with fresh mappings and gives freed memory back to the OS at once, so every step pays
 thousands of page faults (measured: 5-6 ms of a 13-17 ms LeNet-5 step). Raising the mmap and trim
-thresholds keeps that memory in the process for reuse. Set ``EMBER_MALLOC_TUNING=0`` to leave malloc alone.
+thresholds keeps that memory in the process for reuse.
+
+Importing Ember changes nothing: call ``ember.tune_malloc()`` once before a training loop (``Model.fit``,
+``ember train`` and the benchmarks do). Set ``EMBER_MALLOC_TUNING=0`` to make the call leave malloc alone.
 """
 
 from __future__ import annotations
@@ -16,8 +19,19 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
+_tuned = False
+
+
 def tune_malloc(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> bool:
-    """Raise glibc's mmap and trim thresholds; returns whether the settings were applied."""
+    """Raise glibc's mmap and trim thresholds for the whole process; returns whether they are applied (False
+    off glibc, or with ``EMBER_MALLOC_TUNING=0``). Calls after the first successful one change nothing.
+
+    >>> ember.tune_malloc()   # before a hand-written training loop
+    True
+    """
+    global _tuned
+    if _tuned:
+        return True
     if os.environ.get("EMBER_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
@@ -25,4 +39,5 @@ def tune_malloc(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20)
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl, for example): nothing to tune
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+    _tuned = bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+    return _tuned

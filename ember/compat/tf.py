@@ -25,9 +25,10 @@ import numpy as np
 import ember
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.graph.ir import ASSIGN as _ASSIGN
-from ember.graph.ir import RANDOM, Value
 from ember.graph.ir import Graph as _IRGraph
-from ember.ops.registry import ShapeError, Spec
+from ember.graph.ir import Value
+from ember.ops.effects import random_draw
+from ember.ops.registry import ShapeError
 from ember.optim import functional as _rules
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as _gradients
@@ -544,10 +545,9 @@ def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
 
 def _random(kind, shape, a, b, dtype, name) -> Tensor:
     shape, dtype = tuple(int(d) for d in shape), _dtype(dtype)
-    attrs = {"shape": shape, "dtype": dtype, "kind": kind, "a": float(a), "b": float(b)}
 
     def fn():
-        return ember.graph.current().add(RANDOM, (), attrs, [Spec(shape, dtype)])[0]
+        return random_draw(kind, shape, dtype, a, b)
 
     return Tensor(fn, name=name, shape=shape, dtype=dtype)
 

@@ -10,10 +10,11 @@ from ember.data.datasets import load_breast_cancer, load_diabetes, load_digits, 
 from ember.data.loader import DataLoader
 from ember.data.readers import CSR, CSVDataset, LibSVMDataset, read_csv, read_libsvm
 from ember.data.sampler import BatchSampler, DistributedSampler, RandomSampler, Sampler, SequentialSampler
+from ember.data.worker_info import WorkerInfo, get_worker_info
 
 __all__ = [
     "CSR", "BatchSampler", "CSVDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",
-    "LibSVMDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "TensorDataset", "collate",
-    "collate_fn_map", "default_collate", "load_breast_cancer", "load_diabetes", "load_digits", "load_iris",
-    "load_wine", "random_split", "read_csv", "read_libsvm", "train_test_split",
+    "LibSVMDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "TensorDataset", "WorkerInfo",
+    "collate", "collate_fn_map", "default_collate", "get_worker_info", "load_breast_cancer", "load_diabetes",
+    "load_digits", "load_iris", "load_wine", "random_split", "read_csv", "read_libsvm", "train_test_split",
 ]

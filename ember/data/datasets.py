@@ -1,7 +1,8 @@
 """Small real datasets shipped with scikit-learn, and a train/test split.
 
 The loaders return ``(x, y)`` NumPy arrays: ``x`` float32, ``y`` int64 class labels (float32 targets
-for the regression set ``load_diabetes``). They need scikit-learn: ``pip install ember[data]``.
+for the regression set ``load_diabetes``). They need scikit-learn (``pip install scikit-learn``, or
+Ember's ``data`` extra).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from ember.data.dataset import _rng
 
 
 def _sklearn_datasets():
-    try:
-        from sklearn import datasets
-    except ImportError as exc:
-        raise ImportError(
-            "the ember.data dataset loaders need scikit-learn; install it with: pip install ember[data]"
-        ) from exc
+    from ember.optional import require
+
+    require("sklearn", "scikit-learn", "data", "the ember.data dataset loaders")
+    from sklearn import datasets
+
     return datasets
 
 

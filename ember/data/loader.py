@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -29,9 +30,15 @@ class DataLoader:
     to a RandomSampler when ``shuffle`` else a SequentialSampler) and are built by ``collate_fn``
     (default ``default_collate``). With ``prefetch > 0`` a worker thread keeps up to ``prefetch``
     batches ready in a queue while the loop body runs; an exception raised while loading re-raises in
-    the loop, and breaking out of the loop stops the thread. Shuffling draws from Ember's global
-    generator when iteration starts, so ``ember.manual_seed`` makes it reproducible. A TensorDataset
-    (or a Subset of one) with the default collation is read one indexing per array per batch.
+    the loop, and breaking out of the loop stops the thread. With ``num_workers > 0`` (as in PyTorch)
+    that many processes build the batches instead, ``prefetch`` (at least 1) batches ahead each, in
+    order; each worker seeds Ember's generator with its own seed, runs ``worker_init_fn(worker_id)``,
+    and for an iterable dataset reads its own copy of the stream (shard it with ``get_worker_info()``).
+    ``timeout`` (seconds, 0 = none) bounds the wait for a worker's batch. Dropping the iterator, or an
+    exception such as Ctrl-C in the loop, stops the thread or workers without waiting on a stuck
+    dataset. Shuffling draws from Ember's global generator when iteration starts, so
+    ``ember.manual_seed`` makes it reproducible. A TensorDataset (or a Subset of one) with the default
+    collation is read one indexing per array per batch.
 
     >>> loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
     >>> for xb, yb in loader:
@@ -40,9 +47,16 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, sampler: Iterable | None = None,
                  batch_sampler: Iterable | None = None, drop_last: bool = False, collate_fn: Callable | None = None,
-                 prefetch: int = 2):
-        if not isinstance(prefetch, int) or prefetch < 0:
+                 prefetch: int = 2, num_workers: int = 0, worker_init_fn: Callable | None = None,
+                 multiprocessing_context: str | None = None, timeout: float = 0):
+        if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be a non-negative int, got {prefetch!r}")
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
+        if not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, got {timeout!r}")
+        self.num_workers, self.worker_init_fn, self.timeout = num_workers, worker_init_fn, timeout
+        self.multiprocessing_context = multiprocessing_context
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -81,17 +95,33 @@ class DataLoader:
 
     def __iter__(self) -> Iterator:
         # Start the sampler (or the stream) here, in the caller's thread, so its random draws happen now.
+        if self.num_workers > 0:
+            from ember.data.workers import WorkerIterator
+
+            return WorkerIterator(self, None if self._iterable else iter(self.batch_sampler), self.prefetch)
         source = self._stream_batches(iter(self.dataset)) if self._iterable else self._map_batches(
             iter(self.batch_sampler))
         return source if self.prefetch == 0 else _Prefetcher(source, self.prefetch)
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_take"] = None  # may be a closure; rebuilt where the loader is unpickled (a worker process)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if not self._iterable and self.collate_fn is default_collate:
+            self._take = _batch_reader(self.dataset)
+
+    def _fetch(self, indices) -> object:
+        """The batch of the given dataset indices."""
+        if self._take is not None:
+            return self._take(np.asarray(indices, dtype=np.int64))
+        return self.collate_fn([self.dataset[i] for i in indices])
+
     def _map_batches(self, index_batches: Iterator) -> Iterator:
-        dataset, take, collate_fn = self.dataset, self._take, self.collate_fn
         for indices in index_batches:
-            if take is not None:
-                yield take(np.asarray(indices, dtype=np.int64))
-            else:
-                yield collate_fn([dataset[i] for i in indices])
+            yield self._fetch(indices)
 
     def _stream_batches(self, samples: Iterator) -> Iterator:
         batch = []
@@ -106,6 +136,7 @@ class DataLoader:
 
 _BATCH, _END, _ERROR = 0, 1, 2
 _POLL_S = 0.05
+_JOIN_S = 1.0
 
 
 def _put(q: queue.Queue, stop: threading.Event, message: tuple) -> bool:
@@ -169,10 +200,12 @@ class _Prefetcher:
         raise StopIteration
 
     def close(self) -> None:
-        """Stop the worker thread and wait for it (it finishes the batch it is loading first)."""
+        """Stop the worker thread: it exits after the batch it is loading. Waits at most a second, so a
+        stuck dataset never hangs the program (the daemon thread is then left to finish on its own)."""
         self._done = True
         self._stop.set()
-        while self._thread.is_alive():
+        deadline = time.monotonic() + _JOIN_S
+        while self._thread.is_alive() and time.monotonic() < deadline:
             try:
                 while True:
                     self._queue.get_nowait()

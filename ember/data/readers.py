@@ -4,91 +4,139 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from ember.data.collate import collate_fn_map
 from ember.data.dataset import TensorDataset
+from ember.data.parsing import TARGET_TYPES, Cell, is_number, parse_floats, parse_targets
 from ember.tensor import Tensor
 
-
 # --- CSV -------------------------------------------------------------------------------------------------
-def _parse_csv(path, target_column, delimiter: str, header: bool):
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
-    names = rows.pop(0) if header and rows else None
-    if not rows:
-        raise ValueError(f"read_csv: {path} has no data rows")
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise ValueError(f"read_csv: {path} row {i + 1 + bool(header)} has {len(row)} fields, expected {width}")
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _delimiter_hint(text: str, delimiter: str) -> str:
+    """A hint naming another delimiter that ``text`` contains, or ''."""
+    for other in _DELIMITERS:
+        if other != delimiter and other in text:
+            return f" ({other!r} appears in it: is the delimiter {other!r} rather than {delimiter!r}?)"
+    return ""
+
+
+def _read_rows(path: str, delimiter: str) -> tuple[list[list[str]], list[int], list[str]]:
+    """The non-blank records of a CSV file, the line each starts on, and the raw text of each line."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        text = f.read()
+    raw_lines = text.splitlines()
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, strict=True)
+    rows, lines = [], []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ValueError(f"read_csv: {path}, line {start}: {exc} (a quote opened on this line is never "
+                             "closed, or a field has text after its closing quote)") from exc
+        if reader.line_num > start and any("\n" in field or "\r" in field for field in row):
+            raise ValueError(f"read_csv: {path}, line {start}: a quoted field runs on to line {reader.line_num} "
+                             "(an unterminated quote?)")
+        if len(row) > 1 or (row and row[0].strip()):  # skip blank lines; ",," is a row of missing values
+            rows.append(row)
+            lines.append(start)
+    return rows, lines, raw_lines
+
+
+def _target_index(target_column, names: list[str] | None, width: int, path: str) -> int | None:
     if target_column is None:
-        target = None
-    elif isinstance(target_column, str):
+        return None
+    if isinstance(target_column, str):
         if names is None:
             raise ValueError("read_csv: a target column given by name needs header=True")
         if target_column not in names:
             raise ValueError(f"read_csv: no column {target_column!r} in {path}; columns are {names}")
-        target = names.index(target_column)
-    else:
-        target = int(target_column)
-        if not -width <= target < width:
-            raise ValueError(f"read_csv: target_column {target_column} is out of range for {width} columns")
-        target %= width
-    table = np.array(rows, dtype=object)
+        return names.index(target_column)
+    if isinstance(target_column, bool) or not isinstance(target_column, (int, np.integer)):
+        raise TypeError(f"read_csv: target_column must be an int, a column name or None, got {target_column!r}")
+    if not -width <= target_column < width:
+        raise ValueError(f"read_csv: target_column {target_column} is out of range for the {width} columns of {path}")
+    return int(target_column) % width
+
+
+def _parse_csv(path, target_column, delimiter: str, header: bool, target_type: str = "auto", classes=None):
+    if target_type not in TARGET_TYPES:
+        raise ValueError(f"read_csv: target_type must be one of {TARGET_TYPES}, got {target_type!r}")
+    path = os.fspath(path)
+    rows, lines, raw = _read_rows(path, delimiter)
+    names = [n.strip() for n in rows.pop(0)] if header and rows else None
+    header_line = lines.pop(0) if names is not None else None
+    if not rows:
+        raise ValueError(f"read_csv: {path} has no data rows")
+    width = len(names) if names is not None else len(rows[0])
+    first_line = header_line or lines[0]
+    for row, line in zip(rows, lines):
+        if len(row) != width:
+            raise ValueError(f"read_csv: {path}, line {line} has {len(row)} fields, expected {width} (as line "
+                             f"{first_line}){_delimiter_hint(raw[line - 1], delimiter)}")
+    target = _target_index(target_column, names, width, path)
+    if target is not None and width == 1:
+        hint = _delimiter_hint(raw[first_line - 1], delimiter)
+        raise ValueError(f"read_csv: {path} has a single column with delimiter {delimiter!r}, so every row would "
+                         f"be a label with no features; its line {first_line}{hint}")
+
+    def cell(i: int, c: int) -> Cell:
+        return Cell("read_csv", path, lines[i], c + 1, names[c] if names else None)
+
     feature_columns = [c for c in range(width) if c != target]
     features = np.empty((len(rows), len(feature_columns)), np.float32)
     for j, c in enumerate(feature_columns):
-        try:
-            features[:, j] = [float(v) if v.strip() else np.nan for v in table[:, c]]
-        except ValueError as exc:
-            column = names[c] if names else c
-            raise ValueError(f"read_csv: column {column!r} of {path} is not numeric ({exc})") from exc
+        features[:, j] = parse_floats([row[c] for row in rows], lambda i, c=c: cell(i, c),
+                                      lambda text: _delimiter_hint(text, delimiter))
     if target is None:
         return features, None, None
-    return (features, *_parse_targets(table[:, target]))
-
-
-def _parse_targets(column: np.ndarray):
-    """Numeric targets as int64 (when all integral) or float32; text labels as int64 codes + class names."""
-    try:
-        values = np.array([float(v) for v in column], np.float64)
-    except ValueError:
-        classes, codes = np.unique(column.astype(str), return_inverse=True)
-        return codes.astype(np.int64), [str(c) for c in classes]
-    if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-        return values.astype(np.int64), None
-    return values.astype(np.float32), None
+    targets, class_names = parse_targets([row[target] for row in rows], lambda i: cell(i, target), target_type,
+                                         classes)
+    return features, targets, class_names
 
 
 def read_csv(path: str | os.PathLike, target_column: int | str | None = -1, delimiter: str = ",",
-             header: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a numeric CSV table into ``(features, targets)``.
+             header: bool = True, target_type: str = "auto",
+             classes: Sequence | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a numeric CSV table into ``(features, targets)``, strictly.
 
-    Features are float32 (empty fields become NaN). ``target_column`` is a column index or, with a
-    header, a name; ``None`` reads no targets. Integral targets come back int64, other numbers float32,
-    and text labels int64 codes in sorted label order (``CSVDataset.classes`` keeps the names).
+    Features are float32; an empty field is NaN (a missing value), any other non-number is an error.
+    ``target_column`` is a column index or, with a header, a name; ``None`` reads no targets.
+    ``target_type`` says what the targets mean: ``"auto"`` (default) reads integers such as ``0, 2, 10``
+    as int64, other numbers (``0.5``, ``3.0``, ``1e20``) as float32 regression targets and text as
+    classes; ``"integer"``, ``"float"`` and ``"class"`` force one reading. Class labels become int64 codes
+    in the order of ``classes`` (default: sorted, numerically for numbers; ``CSVDataset.classes`` keeps
+    the names). A blank or mistyped target, an integer beyond int64, a row of the wrong width or an
+    unterminated quote is a ValueError naming the file, line and column.
 
     >>> x, y = read_csv("iris.csv", target_column="species")
     """
-    features, targets, _ = _parse_csv(path, target_column, delimiter, header)
+    features, targets, _ = _parse_csv(path, target_column, delimiter, header, target_type, classes)
     return features, targets
 
 
 class CSVDataset(TensorDataset):
-    """A CSV table as a dataset of ``(features, target)`` rows (see ``read_csv``).
+    """A CSV table as a dataset of ``(features, target)`` rows (see ``read_csv``); ``classes`` holds the
+    class names of text labels (pass a training set's ``classes`` to read a test set with the same codes).
 
     >>> ds = CSVDataset("train.csv", target_column="label")
     >>> x, y = ds[0]
     """
 
     def __init__(self, path: str | os.PathLike, target_column: int | str = -1, delimiter: str = ",",
-                 header: bool = True):
+                 header: bool = True, target_type: str = "auto", classes: Sequence | None = None):
         if target_column is None:
             raise ValueError("CSVDataset: needs a target_column; use read_csv for features only")
-        features, targets, self.classes = _parse_csv(path, target_column, delimiter, header)
+        features, targets, self.classes = _parse_csv(path, target_column, delimiter, header, target_type, classes)
         super().__init__(features, targets)
 
 
@@ -141,39 +189,79 @@ def _collate_csr(batch, *, collate_fn_map):
 collate_fn_map[CSR] = _collate_csr
 
 
-def _labels(labels: list[float]) -> np.ndarray:
-    values = np.array(labels, np.float64)
-    if np.all(values == np.round(values)):
-        return values.astype(np.int64)
-    return values.astype(np.float32)
+_FIELD = re.compile(r"\S+")
 
 
-def read_libsvm(path: str | os.PathLike, n_features: int | None = None,
-                zero_based: bool | str = "auto") -> tuple[CSR, np.ndarray]:
+def _parse_libsvm_line(line: str, number: int, path: str) -> tuple[str, int, list[int], list[float]]:
+    """(label text, its column, indices, values) of one line; '' as label for a blank or comment line."""
+    body = line.split("#", 1)[0]
+    fields = [(m.group(), m.start() + 1) for m in _FIELD.finditer(body)]
+    if not fields:
+        return "", 0, [], []
+    (label, label_column), *pairs = fields
+    indices, values, seen = [], [], set()
+    for field, column in pairs:
+        where = Cell("read_libsvm", path, number, column)
+        name, sep, text = field.partition(":")
+        if name == "qid" and sep:
+            continue
+        if not sep or not re.fullmatch(r"\d+", name):
+            raise where.error(f"{field!r} is not an index:value pair")
+        index = int(name)
+        if index in seen:
+            raise where.error(f"index {index} appears twice on the line")
+        if index > np.iinfo(np.int64).max:
+            raise where.error(f"index {index} does not fit in int64")
+        seen.add(index)
+        value = parse_floats([text], lambda i, where=where: where)[0]
+        if not np.isfinite(value):
+            raise where.error(f"the value of {field!r} is " + ("missing" if not text.strip() else "not finite"))
+        indices.append(index)
+        values.append(value)
+    return label, label_column, indices, values
+
+
+def read_libsvm(path: str | os.PathLike, n_features: int | None = None, zero_based: bool | str = "auto",
+                target_type: str = "auto") -> tuple[CSR, np.ndarray]:
     """Read a libsvm/svmlight file (``label index:value ...`` per line) into ``(CSR matrix, labels)``.
 
     Values are float32, indices int64 (zero-based after reading). ``zero_based="auto"`` treats the
     file as one-based unless some index is 0. ``n_features`` defaults to the largest index + 1.
-    ``qid:`` fields and ``#`` comments are skipped. Labels are int64 when all integral, else float32.
+    ``qid:`` fields and ``#`` comments are skipped. Labels follow ``target_type`` as in ``read_csv``
+    (``"auto"``: integers such as ``+1``/``-1`` as int64, other numbers as float32). An index repeated
+    on a line, a value that is not a finite number or a bad label is a ValueError naming the file, line
+    and column.
 
     >>> (indptr, indices, values, shape), y = read_libsvm("a9a.txt")
     """
     if zero_based not in (True, False, "auto"):
         raise ValueError(f"read_libsvm: zero_based must be True, False or 'auto', got {zero_based!r}")
-    labels, counts, indices, values = [], [], [], []
-    with open(path) as f:
+    if target_type not in TARGET_TYPES:
+        raise ValueError(f"read_libsvm: target_type must be one of {TARGET_TYPES}, got {target_type!r}")
+    path = os.fspath(path)
+    labels, label_cells, counts, indices, values = [], [], [], [], []
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
-            fields = line.split("#", 1)[0].split()
-            if not fields:
+            label, column, row_indices, row_values = _parse_libsvm_line(line, number, path)
+            if not label:
                 continue
-            try:
-                labels.append(float(fields[0]))
-                pairs = [field.split(":", 1) for field in fields[1:] if not field.startswith("qid:")]
-                indices.extend(int(i) for i, _ in pairs)
-                values.extend(float(v) for _, v in pairs)
-            except ValueError as exc:
-                raise ValueError(f"read_libsvm: cannot parse line {number} of {path}: {line.strip()!r}") from exc
-            counts.append(len(pairs))
+            labels.append(label)
+            label_cells.append((number, column))
+            indices.extend(row_indices)
+            values.extend(row_values)
+            counts.append(len(row_indices))
+    if not labels:
+        raise ValueError(f"read_libsvm: {path} has no data lines")
+
+    def label_cell(i: int) -> Cell:
+        return Cell("read_libsvm", path, *label_cells[i], "label")
+
+    if target_type == "auto":  # the format's labels are numbers: text is a damaged line, not a class name
+        for i, label in enumerate(labels):
+            if not is_number(label):
+                raise label_cell(i).error(f"the label {label!r} is not a number (pass target_type='class' to read "
+                                          "text labels as classes)")
+    targets, _ = parse_targets(labels, label_cell, target_type)
     index_array = np.array(indices, np.int64)
     if zero_based is False or (zero_based == "auto" and not np.any(index_array == 0)):
         index_array -= 1
@@ -186,7 +274,7 @@ def read_libsvm(path: str | os.PathLike, n_features: int | None = None,
         raise ValueError(f"read_libsvm: {path} has feature index {needed - 1}, beyond n_features={n_features}")
     indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
     matrix = CSR(indptr, index_array, np.array(values, np.float32), (len(counts), n_features))
-    return matrix, _labels(labels)
+    return matrix, targets
 
 
 class LibSVMDataset:
@@ -198,8 +286,8 @@ class LibSVMDataset:
     """
 
     def __init__(self, path: str | os.PathLike, n_features: int | None = None, zero_based: bool | str = "auto",
-                 dense: bool = True):
-        self.matrix, self.labels = read_libsvm(path, n_features, zero_based)
+                 dense: bool = True, target_type: str = "auto"):
+        self.matrix, self.labels = read_libsvm(path, n_features, zero_based, target_type)
         self.dense = dense
 
     @property

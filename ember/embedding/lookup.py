@@ -76,16 +76,11 @@ def _vjp(ctx, g):
     return _sparse_grad(ctx, g.data), None
 
 
-def _vjp_array(xp, ctx, g):
-    return _sparse_grad(ctx, g), None
-
-
 def _cost(out, weight, inverse, *, table, unique):
     return Cost(0, 2 * out.nbytes + inverse.nbytes)
 
 
 HASH_LOOKUP = Op("hash_embedding_lookup", _forward, _infer, _vjp, _cost, False, NO_ONNX, False)
-HASH_LOOKUP.vjp_array = _vjp_array
 
 
 def lookup(weight: HashTableParameter, keys: np.ndarray, train: bool) -> Tensor:

@@ -1,8 +1,10 @@
 """The IR: a Graph of Nodes over Values in SSA form, its text dump, a verifier and a reference interpreter.
 
 A Value is an ``ember.Tensor`` whose ``data`` is a ``Symbol`` (shape and dtype, no numbers), so every op
-function runs unchanged on it: ``ember.autograd.apply`` sees graph building switched on and appends a Node
-instead of computing. Each Value is defined once: by a graph input or by the one Node that outputs it.
+function runs unchanged on it: while a graph is built ``ember.autograd.apply`` hands each call to the graph
+(``Graph.build``), which appends a Node instead of computing. Side effects (variable writes, optimizer
+updates, random draws) are ops of ``ember.ops.effects`` and become nodes the same way.
+Each Value is defined once: by a graph input or by the one Node that outputs it.
 
 A dimension may be unknown (None, shown ``?``): the shape rules carry it, probing with stand-in sizes where a
 rule needs numbers. Such a graph runs through ``ember.passes.specialize`` (one typed copy per input
@@ -13,9 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import autograd
 from ember.backend.devices import CPU, Device, device_of
+from ember.graph.autodiff import gradients
+from ember.graph.errors import GraphError
+from ember.ops.effects import ASSIGN, RANDOM, UPDATE
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
 from ember.tensor import Tensor
+
+__all__ = ["ASSIGN", "CONST", "RANDOM", "UPDATE", "Graph", "GraphError", "Node", "Symbol", "Value", "current",
+           "format_node", "interpret", "type_str"]
 
 
 class Symbol(Spec):
@@ -44,6 +53,15 @@ class Value(Tensor):
     """A symbolic Tensor: the result of one Node (or a graph input) in one Graph."""
 
     __slots__ = ("graph", "id", "name")
+    symbolic = True
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
+        """``loss.backward()`` on a Value: only a traced call (``ember.jit``) has ``.grad`` to fill; a plain
+        graph build takes gradients with ``ember.grad`` or ``ember.passes.gradients``."""
+        if self.graph.trace is None:
+            raise GraphError("backward/step on symbolic values: only ember.jit traces these (a plain graph build "
+                             "takes gradients with ember.passes.gradients)")
+        self.graph.trace.backward(self, gradient)
 
     @property
     def spec(self) -> Spec:
@@ -80,39 +98,7 @@ def _const_forward(xp, *, value):
     return value
 
 
-def _update_forward(xp, param, grad, *, rule, hyper, state, live=None):
-    rule(param, grad, state, **(hyper if live is None else live()))
-
-
-def _random_forward(xp, *, shape, dtype, kind, a, b):
-    """Samples from Ember's generator: normal / truncated_normal with mean a and stddev b, uniform in [a, b),
-    or dropout's keep mask with drop probability a."""
-    from ember import random as _random
-
-    if kind == "keep":
-        return _random.keep_mask(shape, a)
-    rng = _random.generator()
-    if kind == "uniform":
-        return rng.uniform(a, b, shape).astype(dtype)
-    sample = rng.standard_normal(shape)
-    if kind == "truncated_normal":
-        bad = np.abs(sample) > 2.0
-        while bad.any():
-            sample[bad] = rng.standard_normal(int(bad.sum()))
-            bad = np.abs(sample) > 2.0
-    return (sample * b + a).astype(dtype)
-
-
-def _assign_forward(xp, target, value):
-    target[...] = value
-
-
 CONST = _special("const", _const_forward)
-UPDATE = _special("update", _update_forward)  # an optimizer rule applied in place to a variable
-ASSIGN = _special("assign", _assign_forward)  # target[...] = value, in place
-RANDOM = _special("random", _random_forward)  # fresh samples on every run: never folded or merged
-EFFECTS = frozenset({"update", "assign"})  # ops run for their side effect: they define no Value
-STATEFUL = frozenset({"update", "assign", "random"})
 
 
 class Node:
@@ -165,10 +151,6 @@ def format_node(node: Node) -> str:
     return f"{outs} = {call} : {types}"
 
 
-class GraphError(ValueError):
-    """A malformed graph; the message names the node, its op and the shapes at fault."""
-
-
 class Graph:
     """Inputs, Nodes in execution order, and outputs. Build with ``with graph.building(): ...``.
 
@@ -189,7 +171,7 @@ class Graph:
         self.requests: list = []  # TrainRequests the autodiff pass resolves
         self.live_captures = False  # when True, captured leaf Tensors that require grad become inputs
         self.captured: list = []  # (Tensor, Value) pairs of those inputs, read afresh on every run
-        self.trace = None  # an ember.graph.tracing.Trace while ember.jit traces into this graph
+        self.trace = None  # an ember.tracing.Trace while ember.jit traces into this graph
         self.memory_plan = None  # an ember.passes.plan_memory.MemoryPlan: which values share which buffer
 
     # --- building ---
@@ -232,12 +214,12 @@ class Graph:
 
     def capture(self, t: Tensor, live: bool = False) -> Value:
         """The Value for a concrete Tensor used while building: a constant (or, with ``live_captures``, an
-        input for a parameter, or for any Tensor captured with ``live``: state such as running statistics),
-        made once per Tensor."""
+        input for a parameter, or for any Tensor captured with ``live``: state such as running statistics,
+        which an effect writes), made once per Tensor. A Tensor first read as a constant and then captured
+        live becomes an input: every reader then reads it when the graph runs."""
         found = self._constants.get(id(t))
-        if found is not None and live and not any(v is found[1] for v in self.inputs):
-            raise GraphError(f"capture: a {t.data.dtype}{list(t.data.shape)} tensor was first read as a constant, "
-                             "then as live state; read it through ember.graph.tracing.read_state every time")
+        if found is not None and live and self.live_captures and not any(v is found[1] for v in self.inputs):
+            self._promote(t, found[1])
         if found is None:
             if self.live_captures and (live or t.requires_grad and t.node is None):  # read when run
                 v = self.input(f"captured{len(self.captured)}", t.data.shape, t.data.dtype, device_of(t.data))
@@ -248,6 +230,57 @@ class Graph:
                 v = self.constant(t.data)
             found = self._constants[id(t)] = (t, v)
         return found[1]
+
+    def _promote(self, t: Tensor, v: Value) -> None:
+        """Turn the constant ``v`` (holding ``t``) into a live input: drop its const node, keep the Value."""
+        self.nodes = [node for node in self.nodes if not (node.outputs and node.outputs[0] is v)]
+        v.name = f"captured{len(self.captured)}"
+        self.inputs.append(v)
+        self.captured.append((t, v))
+
+    def build(self, op: Op, inputs: tuple, attrs: dict | None):
+        """``ember.autograd.apply`` while this graph is built: infer the output with the op's rule and append
+        a Node. Without ``live_captures`` an op on concrete Tensors only computes at once, as in eager mode
+        (unless it is an effect); a trace (``ember.jit``) records every op, so that what it computes from a
+        captured Tensor follows the Tensor when an effect writes it (constants are folded by the passes)."""
+        if not op.effect and not self.live_captures:
+            for t in inputs:
+                if t.symbolic:
+                    break
+            else:  # only concrete inputs: compute now, as eager mode does
+                return autograd.run_eager(op, inputs, attrs)
+        values = []
+        for i, t in enumerate(inputs):
+            if not t.symbolic:
+                t = self.capture(t, live=i in op.writes)  # a graph run reads what an effect writes
+            elif t.graph is not self:
+                raise GraphError(f"{op.name}: input %{t.id} belongs to another graph")
+            values.append(t)
+        device = _common_device(values)
+        if device is None:
+            raise GraphError(f"{op.name}: inputs on different devices "
+                             f"({', '.join(repr(v.data) for v in values)}); move them to one with .to()")
+        specs = [v.spec for v in values]
+        if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
+            raise GraphError(f"{op.name}: the target shape {format_shape(attrs['shape'])} has unknown dimensions "
+                             f"(inputs: {describe(specs)}); give it in known sizes or -1")
+        spec = infer(op, specs, attrs or {})
+        outputs = self.add(op, values, attrs, [] if spec is None else [spec], device)
+        return outputs[0] if outputs else None
+
+    def drop_grads(self, params) -> None:
+        """``.grad = None`` for each parameter, as part of the traced call (``ember.autograd.drop_grads``)."""
+        if self.trace is not None:
+            self.trace.drop(params)
+            return
+        for p in params:
+            p.grad = None
+
+    def gradients(self, ys: list, xs: list, grad_ys: list | None = None) -> list:
+        """``ember.grad`` on Values: nodes computing the gradients of ``ys`` for ``xs`` (Values, or Tensors
+        the graph captured), appended by the ops' vjp rules; None for an x the ys do not depend on."""
+        xs = [x if x.symbolic else self.capture(x) for x in xs]
+        return gradients(self, list(ys), xs, grad_ys)
 
     def building(self) -> _Building:
         """Context manager: op calls on this graph's Values append Nodes to it."""
@@ -265,6 +298,11 @@ class Graph:
             for v in node.inputs:
                 found.setdefault(v.id, []).append(node)
         return found
+
+    def written(self) -> set:
+        """Ids of the values some effect node writes in place (variables, state, a generator's state)."""
+        return {node.inputs[i].id for node in self.nodes if node.op.effect for i in node.op.writes
+                if i < len(node.inputs)}
 
     def replace_uses(self, mapping: dict) -> None:
         """Make every reader of value id ``k`` read ``mapping[k]`` instead."""
@@ -322,13 +360,6 @@ def _check_owner(graph: Graph, v, where: str) -> None:
 def _check_node(node: Node) -> None:
     op = node.op
     _check_devices(node)
-    if op.name in EFFECTS:
-        if len(node.inputs) != 2 or node.outputs:
-            raise GraphError(f"{format_node(node)}: {op.name} takes (variable, value) and defines nothing")
-        target, value = node.inputs[0].data, node.inputs[1].data
-        if target.shape != value.shape or target.dtype != value.dtype:
-            raise GraphError(f"{format_node(node)}: {op.name} of {value!r} into {target!r}")
-        return
     if op.infer is None:
         if node.inputs or len(node.outputs) != 1:
             raise GraphError(f"{format_node(node)}: {op.name} takes no inputs and defines one value")
@@ -338,6 +369,10 @@ def _check_node(node: Node) -> None:
         expected = infer(op, specs, node.attrs)
     except (ValueError, TypeError) as exc:
         raise GraphError(f"{format_node(node)}: {exc}") from None
+    if expected is None:  # an effect that defines no value
+        if node.outputs:
+            raise GraphError(f"{format_node(node)}: {op.name} is run for its effect and defines no value")
+        return
     got = node.outputs[0].spec if len(node.outputs) == 1 else None
     if got is None or tuple(got.shape) != tuple(expected.shape) or got.dtype != expected.dtype:
         raise GraphError(
@@ -365,34 +400,6 @@ _stack: list[Graph] = []
 def current() -> Graph | None:
     """The graph being built, or None."""
     return _stack[-1] if _stack else None
-
-
-def build_node(op: Op, inputs: tuple, attrs: dict | None) -> Tensor:
-    """``apply`` while building: infer the output with the op's rule and append a Node."""
-    graph = _stack[-1]
-    for t in inputs:
-        if t.__class__ is Value or graph.live_captures and t.requires_grad and t.node is None:
-            break
-    else:  # only concrete inputs (and no parameter read live): compute now, as eager mode does
-        from ember import autograd
-
-        return autograd.run_eager(op, inputs, attrs)
-    values = []
-    for t in inputs:
-        if t.__class__ is not Value:
-            t = graph.capture(t)
-        elif t.graph is not graph:
-            raise GraphError(f"{op.name}: input %{t.id} belongs to another graph")
-        values.append(t)
-    device = _common_device(values)
-    if device is None:
-        raise GraphError(f"{op.name}: inputs on different devices "
-                         f"({', '.join(repr(v.data) for v in values)}); move them to one with .to()")
-    specs = [v.spec for v in values]
-    if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
-        raise GraphError(f"{op.name}: the target shape {format_shape(attrs['shape'])} has unknown dimensions "
-                         f"(inputs: {describe(specs)}); give it in known sizes or -1")
-    return graph.add(op, values, attrs, [infer(op, specs, attrs or {})], device)[0]
 
 
 def _common_device(values) -> Device | None:
@@ -443,19 +450,16 @@ class _Building:
         self.graph = graph
 
     def __enter__(self) -> Graph:
-        from ember import autograd
-
         _stack.append(self.graph)
-        autograd.set_graph_builder(build_node)
+        autograd.set_graph_builder(self.graph)
         return self.graph
 
     def __exit__(self, kind, exc, traceback) -> None:
-        from ember import autograd
-
         _stack.pop()
-        autograd.set_graph_builder(build_node if _stack else None)
-        if kind is TypeError and "NoneType" in str(exc) and any(None in v.data.shape for v in self.graph.inputs):
-            # Python arithmetic on a shape met an unknown dimension: name the function that did it
+        autograd.set_graph_builder(_stack[-1] if _stack else None)
+        if kind is TypeError and any(None in v.data.shape for v in self.graph.inputs):
+            # A TypeError while sizes are unknown is most likely Python arithmetic on a shape meeting None (the
+            # shape rules themselves probe unknown sizes): name the function that did it
             where = None
             while traceback is not None:
                 code = traceback.tb_frame.f_code
@@ -481,6 +485,6 @@ def interpret(graph: Graph, *args) -> list:
         arrays = [env[v.id] for v in node.inputs]
         xp = np
         out = node.op.forward(xp, *arrays, **node.attrs)
-        if node.outputs:
+        if node.outputs:  # an effect without outputs changed its inputs in place
             env[node.outputs[0].id] = np.asarray(out)
     return [env[v.id] for v in graph.outputs]

@@ -8,6 +8,7 @@ from ember.nn import functional, init
 from ember.nn.layers.activation import (
     ELU,
     GELU,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
     LogSoftmax,
@@ -58,7 +59,8 @@ from ember.nn.parameter import Parameter
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
     "BatchNorm2d", "Bilinear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout",
-    "ELU", "Embedding", "EmbeddingBag", "Flatten", "GELU", "GRU", "GRUCell", "Hardtanh", "HuberLoss", "Identity",
+    "ELU", "Embedding", "EmbeddingBag", "Flatten", "GELU", "GRU", "GRUCell", "Hardswish", "Hardtanh", "HuberLoss",
+    "Identity",
     "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d",
     "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "NLLLoss", "Parameter", "RNN", "RNNCell",
     "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",

@@ -25,6 +25,7 @@ from ember.ops import (
     cross_entropy,
     elu,
     gelu,
+    hardswish,
     hardtanh,
     huber_loss,
     l1_loss,
@@ -49,7 +50,8 @@ from ember.tensor import Tensor
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
-    "cross_entropy", "dropout", "elu", "embedding", "gelu", "hardtanh", "huber_loss", "l1_loss", "layer_norm",
+    "cross_entropy", "dropout", "elu", "embedding", "gelu", "hardswish", "hardtanh", "huber_loss", "l1_loss",
+    "layer_norm",
     "leaky_relu", "linear", "log_softmax", "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot",
     "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]

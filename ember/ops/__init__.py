@@ -1,10 +1,22 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
 this package gathers them and attaches the Tensor operators and methods."""
 
-from ember.ops.activation import elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu6, silu, softmax
+from ember.ops.activation import (
+    elu,
+    gelu,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    mish,
+    relu6,
+    silu,
+    softmax,
+)
 from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.effects import assign, random_draw, update
 from ember.ops.elementwise import (
     abs,
     add,
@@ -111,22 +123,24 @@ from ember.ops.shape import (
 __all__ = [
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
-    "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "attach_methods", "avg_pool1d", "avg_pool2d",
+    "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "assign", "attach_methods",
+    "avg_pool1d", "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
     "broadcast_to", "cast", "cat", "chunk", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
     "defop", "div", "dot", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
-    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardtanh", "huber_loss",
+    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
     "minimum", "mish",
     "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
-    "promote", "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
+    "promote", "random_draw",
+    "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
     "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "squeeze",
     "stack", "std",
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "unbroadcast",
-    "unsqueeze", "var", "where",
+    "unsqueeze", "update", "var", "where",
 ]
 
 

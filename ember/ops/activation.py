@@ -7,11 +7,12 @@ import math
 
 from ember.autograd import apply
 from ember.ops.convert import to_float
-from ember.ops.elementwise import erf, exp, minimum, relu, sigmoid, softplus, tanh, where
-from ember.ops.infer import elementwise_cost, normalize_axis, require_float
+from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
+from ember.ops.infer import elementwise_cost, normalize_axis, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
-from ember.ops.reduction import sum
-from ember.ops.registry import Spec, defop
+from ember.ops.modes import vjp_rule
+from ember.ops.reduction import SUM, sum
+from ember.ops.registry import Fusion, Spec, defop
 from ember.tensor import Tensor
 
 
@@ -31,16 +32,16 @@ def _log_softmax_forward(xp, x, *, axis):
     return shifted
 
 
-def _softmax_forward(xp, x, *, axis):
-    e = x - max_last(xp, x, axis, True)
+def _softmax_forward(xp, x, *, axis, out=None):
+    e = xp.subtract(x, max_last(xp, x, axis, True), out=out)  # generated code passes a planned buffer as out
     xp.exp(e, out=e)
     e /= sum_last(xp, e, axis, True)
     return e
 
 
-def _log_softmax_vjp(ctx, g):
-    axis = ctx.attrs["axis"]
-    return (g - exp(ctx.output) * sum(g, axis=axis, keepdims=True),)
+def _log_softmax_rule(run, ctx, g):
+    total = run(SUM, g, axis=ctx.attrs["axis"], keepdims=True)
+    return (run(SUB, g, run(MUL, run(EXP, ctx.output), total)),)
 
 
 def _softmax_vjp(ctx, g):
@@ -49,11 +50,10 @@ def _softmax_vjp(ctx, g):
 
 
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
-                    vjp=_log_softmax_vjp, cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True)
-LOG_SOFTMAX.vjp_array = lambda xp, ctx, g: (
-    g - xp.exp(ctx.out) * sum_last(xp, g, ctx.attrs["axis"], True),)
+                    vjp=vjp_rule(_log_softmax_rule), cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True,
+                    fresh=True)
 SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
-                cost=elementwise_cost(12), onnx="Softmax", saves_output=True)
+                cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True)
 
 
 def _check_axis(name, x: Tensor, axis: int) -> int:
@@ -111,6 +111,36 @@ def mish(x) -> Tensor:
 def relu6(x) -> Tensor:
     """min(max(x, 0), 6)."""
     return minimum(relu(x), 6.0)
+
+
+def _hardswish_forward(xp, x):
+    t = x.dtype.type  # scalars of x's dtype: NumPy would widen bfloat16 by a Python number
+    return x * xp.minimum(xp.maximum(x + t(3), t(0)), t(6)) / t(6)
+
+
+def _hardswish_vjp(ctx, g):
+    x = ctx.inputs[0]
+    return (where(x < -3.0, 0.0, where(x <= 3.0, g * (x / 3.0 + 0.5), g)),)  # PyTorch's: x / 3 + 0.5 inside
+
+
+HARDSWISH = defop(
+    "hardswish",
+    forward=_hardswish_forward,
+    infer=unary_float("hardswish"),
+    vjp=_hardswish_vjp,
+    cost=elementwise_cost(5),
+    onnx="HardSwish",
+    elementwise=True,
+    fresh=True,
+    # the forward's four steps in numexpr, each rounded as NumPy rounds it (NaN-exact where() forms)
+    fusion=Fusion("(({0} * where(({0} + {three}) < {zero}, {zero}, where(({0} + {three}) > {six}, {six}, "
+                  "({0} + {three})))) / {six})", selects=True, constants=(("three", 3.0), ("six", 6.0))),
+)
+
+
+def hardswish(x) -> Tensor:
+    """x * relu6(x + 3) / 6 (MobileNetV3's activation; ``torch.nn.functional.hardswish``)."""
+    return apply(HARDSWISH, (to_float(x),))
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:

@@ -7,18 +7,14 @@ import numpy as np
 
 from ember import autograd
 from ember.autograd import apply
+from ember.backend.devices import array_module
 from ember.ops.convert import to_float
 from ember.ops.elementwise import sqrt
 from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
-from ember.ops.reduction import SUM, _count, _scale, mean, sum, var
-from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
+from ember.ops.reduction import SUM, _count, _scale, sum
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
-
-
-def _traced(x) -> bool:
-    return getattr(x, "graph", None) is not None
-
 
 # --- batch norm on batch statistics: one primitive ------------------------------------------------------------
 # Composed from mean, var and elementwise ops it was about 12 ops forward and 25 back: a third of a ResNet-18
@@ -86,7 +82,7 @@ def _bn_train_forward_gpu(xp, x, weight, bias, eps: float):
 
 
 def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
-    """``_bn_train_vjp_array`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
+    """``_bn_train_vjp`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
     from ember.backend import cuda_kernels
 
     axis, shape = _bn_layout(x.shape)
@@ -154,22 +150,26 @@ def _bn_train_infer(x, weight, bias, *, eps):
 
 
 def _bn_train_vjp(ctx, g):
+    """``_bn_input_grads``, the one rule, run on Ember ops when the backward is recorded (create_graph, a graph
+    being built) and otherwise on the arrays through the same helper (rows of C * H * W, or the GPU kernels):
+    NumPy broadcasts the Ember-op form's (1, C, 1, 1) operands in inner loops only H * W long."""
     x, weight, _ = ctx.inputs
-    axes, shape = _bn_layout(x.shape)
-    grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
-                            _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
-    return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
-
-
-def _bn_train_vjp_array(xp, ctx, g):
-    x, weight = ctx.inputs[0].data, ctx.inputs[1].data
-    if _on_gpu_kernels(xp, x):
-        return _bn_train_vjp_gpu(xp, x, weight, g, ctx.attrs["eps"])
-    rows, total, spread, collapse = _channel_rows(xp, x)
-    t = _scalars(x)
-    g_x, g_weight, g_bias = _bn_input_grads(rows, spread(weight), g.reshape(rows.shape), total,
-                                            t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
-    return g_x.reshape(x.shape), collapse(g_weight), collapse(g_bias)
+    if autograd.is_grad_enabled() or g.symbolic:
+        axes, shape = _bn_layout(x.shape)
+        grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
+                                _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
+        return tuple(grad if i == 0 else reshape(grad, (-1,)) for i, grad in enumerate(grads))
+    xd, wd, gd = x.data, weight.data, g.data
+    xp = np if xd.__class__ is np.ndarray else array_module(xd)
+    if _on_gpu_kernels(xp, xd):
+        grads = _bn_train_vjp_gpu(xp, xd, wd, gd, ctx.attrs["eps"])
+    else:
+        rows, total, spread, collapse = _channel_rows(xp, xd)
+        t = _scalars(xd)
+        g_x, g_weight, g_bias = _bn_input_grads(rows, spread(wd), gd.reshape(rows.shape), total,
+                                                t(1.0 / (xd.size // xd.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
+        grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
+    return tuple(Tensor._make(a, None) for a in grads)
 
 
 BATCH_NORM_TRAIN = defop(
@@ -180,7 +180,6 @@ BATCH_NORM_TRAIN = defop(
     cost=elementwise_cost(8),
     onnx=NO_ONNX,
 )
-BATCH_NORM_TRAIN.vjp_array = _bn_train_vjp_array
 
 
 def batch_norm(
@@ -190,11 +189,16 @@ def batch_norm(
     weight: Tensor | None = None,
     bias: Tensor | None = None,
     training: bool = False,
-    momentum: float = 0.1,
+    momentum: float | None = 0.1,
     eps: float = 1e-5,
+    *,
+    num_batches_tracked: Tensor | None = None,
 ) -> Tensor:
     """Normalise each channel (axis 1) of (N, C, ...) input by batch statistics in training (updating
-    the running ones in place, unbiased variance like PyTorch) or by the running statistics otherwise."""
+    the running ones in place, unbiased variance like PyTorch) or by the running statistics otherwise.
+
+    ``num_batches_tracked`` (a 0-d integer Tensor), when given, counts training batches in place;
+    ``momentum=None`` then makes the running statistics a cumulative average (factor 1 / batches)."""
     x = to_float(x)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, ...), got {x.dtype}{list(x.shape)}")
@@ -205,25 +209,20 @@ def batch_norm(
                              f"got {list(t.shape)}")
         if t is not None and t.device != x.device:
             raise ValueError(f"batch_norm: {name} is on {t.device}, the input {x.dtype}{list(x.shape)} on {x.device}")
-    axes = (0,) + tuple(range(2, x.ndim))
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     if training:
-        count = x.data.size // channels
-        if count <= 1:
+        size = x.data.size  # None in a graph with an unknown dimension: the check waits for known sizes
+        if size is not None and size // channels <= 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
         if running_mean is not None:
-            _update_running_stats(x, running_mean, running_var, axes, count, momentum)
+            _update_running_stats(x, running_mean, running_var, num_batches_tracked, momentum)
         ones = None if weight is not None and bias is not None else \
-            (np if _traced(x) else x.xp).ones(channels, x.dtype)
+            (np if x.symbolic else x.xp).ones(channels, x.dtype)
         weight = weight if weight is not None else Tensor._make(ones, None)
         bias = bias if bias is not None else Tensor._make(ones * 0, None)
         return apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-    if _traced(x):  # read the statistics when the compiled code runs, not when it is traced
-        from ember.graph import tracing
-
-        running_mean, running_var = tracing.read_state(running_mean, x), tracing.read_state(running_var, x)
     # x * scale + shift with per-channel scale = weight / sqrt(var + eps) and shift = bias - mean * scale:
     # two passes over x instead of four, the rest on C values (and still differentiable in every input)
     scale = 1.0 / sqrt(running_var + eps)
@@ -235,29 +234,51 @@ def batch_norm(
     return x * reshape(scale, stat_shape) + reshape(shift, stat_shape)
 
 
-def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, axes: tuple, count: int, m) -> None:
-    """running = (1 - m) * running + m * batch statistic (the variance unbiased, as PyTorch keeps it)."""
-    channels = x.shape[1]
-    if _traced(x):  # ember.jit: the running statistics update on every run
-        from ember.graph import tracing
+def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, counter: Tensor | None,
+                          momentum: float | None) -> None:
+    """running = (1 - m) * running + m * batch statistic (the variance unbiased, as PyTorch keeps it), and
+    ``counter`` += 1: one ``running_stats`` effect, so a graph updates them on every run."""
+    if momentum is None and counter is None:
+        raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked")
+    inputs = (x, running_mean, running_var) if counter is None else (x, running_mean, running_var, counter)
+    apply(RUNNING_STATS, inputs, {"momentum": None if momentum is None else float(momentum)})
 
-        with autograd.no_grad():
-            mu = mean(x, axis=axes, keepdims=True)
-            sigma2 = var(x, axis=axes, keepdims=True)
-            new_mean = (1 - m) * tracing.read_state(running_mean, x) + m * reshape(mu, (channels,))
-            unbiased = reshape(sigma2, (channels,)) * (count / (count - 1))
-            new_var = (1 - m) * tracing.read_state(running_var, x) + m * unbiased
-        tracing.write_state(running_mean, new_mean)
-        tracing.write_state(running_var, new_var)
-        return
-    xp, axis = x.xp, _bn_layout(x.shape)[0]
-    if _on_gpu_kernels(xp, x.data):
-        mu, squares = _gpu_moments(xp, x.data, axis, 1.0 / count)
+
+def _running_stats_forward(xp, x, running_mean, running_var, *counter, momentum):
+    if counter:
+        counter[0][...] += 1
+    m = 1.0 / float(counter[0]) if momentum is None else momentum
+    channels = x.shape[1]
+    count = x.size // channels
+    if _on_gpu_kernels(xp, x):
+        mu, squares = _gpu_moments(xp, x, _bn_layout(x.shape)[0], 1.0 / count)
         sigma2 = squares * x.dtype.type(1.0 / count)
     else:
-        rows, total, _, collapse = _channel_rows(xp, x.data)
-        mu, _, sigma2 = _moments(rows, total, _scalars(x.data)(1.0 / count))
+        rows, total, _, collapse = _channel_rows(xp, x)
+        mu, _, sigma2 = _moments(rows, total, _scalars(x)(1.0 / count))
         mu, sigma2 = collapse(mu), collapse(sigma2)
-    running_mean.data[...] = (1 - m) * running_mean.data + m * mu.reshape(channels)
+    running_mean[...] = (1 - m) * running_mean + m * mu.reshape(channels)
     unbiased = sigma2.reshape(channels) * (count / (count - 1))
-    running_var.data[...] = (1 - m) * running_var.data + m * unbiased
+    running_var[...] = (1 - m) * running_var + m * unbiased
+
+
+def _running_stats_infer(x, running_mean, running_var, *counter, momentum):
+    channels = x.shape[1] if len(x.shape) >= 2 else None
+    for name, spec in (("running_mean", running_mean), ("running_var", running_var)):
+        if tuple(spec.shape) != (channels,):
+            raise shape_error("running_stats", (x, running_mean, running_var), f"{name} must have shape [C]")
+    if counter and (tuple(counter[0].shape) != () or counter[0].dtype.kind not in "iu"):
+        raise shape_error("running_stats", (x, *counter), "the batch counter must be a 0-d integer")
+    if momentum is None and not counter:
+        raise ValueError("running_stats: momentum=None (a cumulative average) needs the batch counter")
+
+
+RUNNING_STATS = defop(
+    "running_stats",
+    forward=_running_stats_forward,
+    infer=_running_stats_infer,
+    vjp=NON_DIFFERENTIABLE,
+    cost=lambda out, x, *stats, **attrs: Cost(4 * (x.size or 0), (x.nbytes or 0) + 4 * (stats[0].nbytes or 0)),
+    onnx=NO_ONNX,
+    writes=(1, 2, 3),
+)

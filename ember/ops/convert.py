@@ -12,8 +12,9 @@ from ember.backend.dtypes import (
     result_type,
     scalar_result_type,
 )
+from ember.ops import lowering
 from ember.ops.infer import movement_cost
-from ember.ops.registry import Spec, defop
+from ember.ops.registry import NOT_FUSIBLE, Spec, defop
 from ember.tensor import Tensor
 
 
@@ -33,6 +34,10 @@ CAST = defop(
     cost=movement_cost,
     onnx="Cast",
     elementwise=True,
+    lower=lowering.cast,
+    same_type_noop=True,
+    fresh=True,
+    fusion=NOT_FUSIBLE,
 )
 
 

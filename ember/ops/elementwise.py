@@ -8,14 +8,16 @@ import numpy as _np
 
 from ember.autograd import apply
 from ember.backend.dtypes import bool_
+from ember.ops import lowering
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, defop
-from ember.ops.shape import unbroadcast, unbroadcast_array
+from ember.ops.modes import vjp_rule
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop
+from ember.ops.shape import unbroadcast, unbroadcast_with
 from ember.tensor import Tensor
 
 
-def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True):
+def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, **traits):
     return defop(
         name,
         forward=forward,
@@ -25,10 +27,11 @@ def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=
         onnx=onnx,
         elementwise=True,
         saves_output=saves_output,
+        **traits,
     )
 
 
-def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None):
+def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, **traits):
     return defop(
         name,
         forward=forward,
@@ -37,31 +40,52 @@ def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None):
         cost=elementwise_cost(flops),
         onnx=onnx,
         elementwise=True,
+        **traits,
     )
 
 
 # --- unary ---------------------------------------------------------------------------------------------
 
-NEG = _unary("neg", lambda xp, x: xp.negative(x), lambda ctx, g: (neg(g),), onnx="Neg", float_only=False)
+def _exp_simplify(node, facts) -> None:
+    """exp(log_softmax(x)) is softmax(x) where nothing else reads the log-probabilities (a softmax
+    cross-entropy's gradient when its loss is not fetched: two calls fewer, results differ by rounding)."""
+    x = node.inputs[0]
+    source = facts.producers.get(x.id)
+    if source is not None and source.op.name == "log_softmax" and facts.reads[x.id] == 1:
+        node.op, node.attrs, node.inputs = REGISTRY["softmax"], dict(source.attrs), list(source.inputs)
+
+
+# numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
+# their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
+NEG = _unary("neg", lambda xp, x: xp.negative(x), lambda ctx, g: (neg(g),), onnx="Neg", float_only=False,
+             ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
 EXP = _unary("exp", lambda xp, x: xp.exp(x), lambda ctx, g: (g * ctx.output,), onnx="Exp", flops=8,
-             saves_output=True)
-LOG = _unary("log", lambda xp, x: xp.log(x), lambda ctx, g: (g / ctx.inputs[0],), onnx="Log", flops=8)
+             saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify)
+LOG = _unary("log", lambda xp, x: xp.log(x), lambda ctx, g: (g / ctx.inputs[0],), onnx="Log", flops=8,
+             ufunc=_np.log, fusion=Fusion("log({0})", exact=False))
 LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x), lambda ctx, g: (g / (ctx.inputs[0] + 1.0),),
-               onnx=NO_ONNX, flops=8)
+               onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False))
 SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda ctx, g: (g * 0.5 / ctx.output,), onnx="Sqrt",
-              flops=4, saves_output=True)
+              flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
 ABS = _unary("abs", lambda xp, x: xp.abs(x), lambda ctx, g: (g * sign(ctx.inputs[0]),), onnx="Abs",
-             float_only=False)
-SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign", float_only=False)
-SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[0]),), onnx="Sin", flops=8)
+             float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
+# NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
+# numexpr's sign computes float32 in float64, hence the where() form (NaN-exact)
+SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign", float_only=False,
+              ufunc=_np.sign, in_place=False,
+              fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, "
+                            "where({0} == {zero}, {zero}, {0})))", selects=True))  # sign(-0.0) is +0.0
+SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[0]),), onnx="Sin", flops=8,
+             ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
 COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.inputs[0])),), onnx="Cos",
-             flops=8)
+             flops=8, ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
 def _tanh_vjp(ctx, g):
     out = ctx.output
     return (g * (1.0 - out * out),)
 
 
-TANH = _unary("tanh", lambda xp, x: xp.tanh(x), _tanh_vjp, onnx="Tanh", flops=8, saves_output=True)
+TANH = _unary("tanh", lambda xp, x: xp.tanh(x), _tanh_vjp, onnx="Tanh", flops=8, saves_output=True,
+              ufunc=_np.tanh, fusion=Fusion("tanh({0})", exact=False))
 
 
 def _sigmoid_forward(xp, x):
@@ -75,26 +99,46 @@ def _sigmoid_vjp(ctx, g):
     return (g * out * (1.0 - out),)
 
 
-SIGMOID = _unary("sigmoid", _sigmoid_forward, _sigmoid_vjp, onnx="Sigmoid", flops=10, saves_output=True)
-def _relu_vjp(ctx, g):
-    # A float 0/1 mask: comparing and casting beats np.sign by 1.6-2.7x and where() by 5-10x (random masks).
-    # A NaN input gets gradient 0.
-    out = ctx.output
-    return (g * gt(out, 0).astype(out.dtype),)
+SIGMOID = _unary("sigmoid", _sigmoid_forward, _sigmoid_vjp, onnx="Sigmoid", flops=10, saves_output=True,
+                 fresh=True, fusion=Fusion("({half} * tanh({half} * {0}) + {half})", exact=False))
+def _relu_rule(run, ctx, g):
+    return (run(RELU_GRAD, g, ctx.output),)
 
 
-RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), _relu_vjp, onnx="Relu", float_only=False,
-              saves_output=True)
-def _relu_vjp_array(xp, ctx, g):
-    out = ctx.out
+RELU = _unary("relu", lambda xp, x: xp.maximum(x, x.dtype.type(0)), vjp_rule(_relu_rule), onnx="Relu", float_only=False,
+              saves_output=True, lower=lowering.relu, writes_out=True,
+              fusion=Fusion("where({0} <= {zero}, {zero}, {0})", selects=True))  # max(-0.0, 0) is +0.0
+
+
+def _relu_grad_forward(xp, g, out):
+    """``g * (out > 0)``: relu's gradient from its output. A float 0/1 mask: comparing and casting beats
+    np.sign by 1.6-2.7x and where() by 5-10x (random masks); a NaN input gets gradient 0. One launch on a GPU."""
     if xp is not _np and out.dtype == g.dtype and out.dtype in (_np.float32, _np.float64):
         from ember.backend import cuda_kernels
 
-        return (cuda_kernels.relu_grad()(out, g),)  # one launch on a GPU, the same products
-    return (g * (out > 0).astype(out.dtype),)
+        return cuda_kernels.relu_grad()(out, g)
+    return g * (out > 0).astype(out.dtype)
 
 
-RELU.vjp_array = _relu_vjp_array
+def _relu_grad_infer(g, out):
+    from ember.ops.infer import same_dtype
+
+    return Spec(tuple(g.shape), same_dtype("relu_grad", [g, out]))
+
+
+# relu's gradient as one primitive (PyTorch's threshold_backward): one call in eager mode, its GPU kernel in
+# the forward, and a vjp of its own for higher-order gradients (the mask's derivative is zero).
+RELU_GRAD = defop(
+    "relu_grad",
+    forward=_relu_grad_forward,
+    infer=_relu_grad_infer,
+    vjp=lambda ctx, gg: (apply(RELU_GRAD, (gg, ctx.inputs[1])) if ctx.needs[0] else None, None),
+    cost=elementwise_cost(2),
+    onnx=NO_ONNX,
+    elementwise=True,
+    fresh=True,
+    fusion=Fusion("where({1} > {zero}, {0}, {0} * {zero})", selects=True),
+)
 
 
 _exact_erf = None
@@ -121,7 +165,7 @@ def _erf_forward(xp, x):
 
 ERF = _unary("erf", _erf_forward,
              lambda ctx, g: (g * (2.0 / math.sqrt(math.pi)) * exp(-(ctx.inputs[0] * ctx.inputs[0])),),
-             onnx="Erf", flops=20)
+             onnx="Erf", flops=20, fusion=NOT_FUSIBLE)
 
 
 def _softplus_forward(xp, x, *, beta, threshold):
@@ -137,7 +181,7 @@ def _softplus_vjp(ctx, g):
     return (where(x * beta > threshold, g, g * sigmoid(x * beta)),)
 
 
-SOFTPLUS = _unary("softplus", _softplus_forward, _softplus_vjp, onnx="Softplus", flops=20)
+SOFTPLUS = _unary("softplus", _softplus_forward, _softplus_vjp, onnx="Softplus", flops=20, fusion=NOT_FUSIBLE)
 
 
 def _clip_forward(xp, x, *, min, max):
@@ -153,7 +197,7 @@ def _clip_vjp(ctx, g):
     return (g,)
 
 
-CLIP = _unary("clip", _clip_forward, _clip_vjp, onnx="Clip", float_only=False)
+CLIP = _unary("clip", _clip_forward, _clip_vjp, onnx="Clip", float_only=False, fresh=True, fusion=NOT_FUSIBLE)
 
 
 def neg(x) -> Tensor:
@@ -252,11 +296,11 @@ def _sub_vjp(ctx, g):
     return (unbroadcast(g, a.shape) if need_a else None), (unbroadcast(neg(g), b.shape) if need_b else None)
 
 
-def _mul_vjp(ctx, g):
+def _mul_rule(run, ctx, g):
     a, b = ctx.inputs
     return (
-        unbroadcast(g * b, a.shape) if ctx.needs[0] else None,
-        unbroadcast(g * a, b.shape) if ctx.needs[1] else None,
+        unbroadcast_with(run, run(MUL, g, b), a.shape) if ctx.needs[0] else None,
+        unbroadcast_with(run, run(MUL, g, a), b.shape) if ctx.needs[1] else None,
     )
 
 
@@ -295,38 +339,44 @@ def _extremum_vjp(wins_when_greater: bool):
     return vjp
 
 
-ADD = _binary("add", lambda xp, a, b: a + b, _add_vjp, onnx="Add")
-SUB = _binary("sub", lambda xp, a, b: a - b, _sub_vjp, onnx="Sub")
-MUL = _binary("mul", lambda xp, a, b: a * b, _mul_vjp, onnx="Mul")
-
-
-def _mul_vjp_array(xp, ctx, g):
-    a, b = ctx.inputs[0].data, ctx.inputs[1].data
-    return (
-        unbroadcast_array(xp, g * b, a.shape) if ctx.needs[0] else None,
-        unbroadcast_array(xp, g * a, b.shape) if ctx.needs[1] else None,
-    )
-
-
-MUL.vjp_array = _mul_vjp_array
-DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div")
-POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10)
-MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max")
-MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(False), onnx="Min")
+ADD = _binary("add", lambda xp, a, b: a + b, _add_vjp, onnx="Add", ufunc=_np.add, infix="+",
+              fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
+SUB = _binary("sub", lambda xp, a, b: a - b, _sub_vjp, onnx="Sub", ufunc=_np.subtract, infix="-",
+              fusion=Fusion("({0} - {1})"), right_identity=0)
+MUL = _binary("mul", lambda xp, a, b: a * b, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
+              fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
+DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div", ufunc=_np.true_divide, infix="/",
+              fusion=Fusion("({0} / {1})"), right_identity=1)
+# NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
+# code on NumPy scalars for it (scalar_exact)
+POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10, ufunc=_np.power, infix="**",
+              scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1)
+# numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
+MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max", ufunc=_np.maximum,
+                  fusion=Fusion("where(({0} < {1}) | ({1} != {1}), {1}, {0})", selects=True))
+MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(False), onnx="Min", ufunc=_np.minimum,
+                  fusion=Fusion("where(({0} > {1}) | ({1} != {1}), {1}, {0})", selects=True))
 FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
-                       onnx=NO_ONNX)
-REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod")
+                       onnx=NO_ONNX, fusion=NOT_FUSIBLE)
+REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod",
+                    fusion=NOT_FUSIBLE)
 
-EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_)
-NE = _binary("ne", lambda xp, a, b: a != b, NON_DIFFERENTIABLE, onnx=NO_ONNX, out_dtype=bool_)
-LT = _binary("lt", lambda xp, a, b: a < b, NON_DIFFERENTIABLE, onnx="Less", out_dtype=bool_)
-LE = _binary("le", lambda xp, a, b: a <= b, NON_DIFFERENTIABLE, onnx="LessOrEqual", out_dtype=bool_)
-GT = _binary("gt", lambda xp, a, b: a > b, NON_DIFFERENTIABLE, onnx="Greater", out_dtype=bool_)
-GE = _binary("ge", lambda xp, a, b: a >= b, NON_DIFFERENTIABLE, onnx="GreaterOrEqual", out_dtype=bool_)
-BITWISE_AND = _binary("bitwise_and", lambda xp, a, b: a & b, NON_DIFFERENTIABLE, onnx="And")
-BITWISE_OR = _binary("bitwise_or", lambda xp, a, b: a | b, NON_DIFFERENTIABLE, onnx="Or")
-BITWISE_XOR = _binary("bitwise_xor", lambda xp, a, b: a ^ b, NON_DIFFERENTIABLE, onnx="Xor")
-INVERT = _unary("invert", lambda xp, x: ~x, NON_DIFFERENTIABLE, onnx="Not", float_only=False)
+EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_, ufunc=_np.equal,
+             infix="==", fusion=Fusion("({0} == {1})"))
+NE = _binary("ne", lambda xp, a, b: a != b, NON_DIFFERENTIABLE, onnx=NO_ONNX, out_dtype=bool_,
+             ufunc=_np.not_equal, infix="!=", fusion=Fusion("({0} != {1})"))
+LT = _binary("lt", lambda xp, a, b: a < b, NON_DIFFERENTIABLE, onnx="Less", out_dtype=bool_, ufunc=_np.less,
+             infix="<", fusion=Fusion("({0} < {1})"))
+LE = _binary("le", lambda xp, a, b: a <= b, NON_DIFFERENTIABLE, onnx="LessOrEqual", out_dtype=bool_,
+             ufunc=_np.less_equal, infix="<=", fusion=Fusion("({0} <= {1})"))
+GT = _binary("gt", lambda xp, a, b: a > b, NON_DIFFERENTIABLE, onnx="Greater", out_dtype=bool_, ufunc=_np.greater,
+             infix=">", fusion=Fusion("({0} > {1})"))
+GE = _binary("ge", lambda xp, a, b: a >= b, NON_DIFFERENTIABLE, onnx="GreaterOrEqual", out_dtype=bool_,
+             ufunc=_np.greater_equal, infix=">=", fusion=Fusion("({0} >= {1})"))
+BITWISE_AND = _binary("bitwise_and", lambda xp, a, b: a & b, NON_DIFFERENTIABLE, onnx="And", fusion=NOT_FUSIBLE)
+BITWISE_OR = _binary("bitwise_or", lambda xp, a, b: a | b, NON_DIFFERENTIABLE, onnx="Or", fusion=NOT_FUSIBLE)
+BITWISE_XOR = _binary("bitwise_xor", lambda xp, a, b: a ^ b, NON_DIFFERENTIABLE, onnx="Xor", fusion=NOT_FUSIBLE)
+INVERT = _unary("invert", lambda xp, x: ~x, NON_DIFFERENTIABLE, onnx="Not", float_only=False, fusion=NOT_FUSIBLE)
 
 
 def add(a, b) -> Tensor:
@@ -464,6 +514,10 @@ WHERE = defop(
     cost=elementwise_cost(1),
     onnx="Where",
     elementwise=True,
+    ufunc=_np.where,
+    writes_out=False,  # np.where has no out=
+    fresh=True,
+    fusion=Fusion("where({0}, {1}, {2})", selects=True),
 )
 
 

@@ -9,7 +9,7 @@ from ember import autograd
 from ember.autograd import apply
 from ember.backend.dtypes import int64
 from ember.ops.convert import as_tensor, promote
-from ember.ops.infer import movement_cost, normalize_axis
+from ember.ops.infer import differ, movement_cost, normalize_axis
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -22,7 +22,7 @@ def index_arrays(index):
     out = []
     for item in index:
         if isinstance(item, Tensor):
-            if getattr(item, "graph", None) is not None:
+            if isinstance(item, Tensor) and item.symbolic:
                 raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
                                 "is built; use take / gather with it, or a constant index")
             item = item.data
@@ -92,7 +92,7 @@ def _getitem_grad(g: Tensor, shape, index) -> Tensor:
 def getitem(x: Tensor, index) -> Tensor:
     """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
     x = as_tensor(x)
-    if getattr(index, "graph", None) is not None and index.dtype.kind in "iu":  # a graph value picks rows
+    if isinstance(index, Tensor) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
         return take(x, index, axis=0)
     index = index_arrays(index)
     return apply(GETITEM, (x,), {"index": index})
@@ -296,7 +296,7 @@ def one_hot(indices, num_classes: int = -1) -> Tensor:
     indices = as_tensor(indices)
     _check_indices("one_hot", indices)
     if num_classes == -1:
-        if getattr(indices, "graph", None) is not None:
+        if isinstance(indices, Tensor) and indices.symbolic:
             raise ValueError(f"one_hot: indices {indices!r} have no values while the graph is built; "
                              "give num_classes")
         num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
@@ -328,12 +328,9 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_vjp(ctx, g):
     weight, ids = ctx.inputs
     rows = g.reshape(-1, weight.shape[1])
-    if getattr(ids, "graph", None) is not None:  # a graph is built: the ids are symbolic
-        return index_add(_zeros_like(weight, g), ids.reshape(-1), rows, axis=0), None
-    flat_ids = ids.data.reshape(-1)
-    if ctx.attrs["sparse"] and not autograd.is_grad_enabled():
-        return RowSparse(flat_ids, rows, weight.shape), None
-    return index_add(_zeros_like(weight, g), Tensor._make(flat_ids, None), rows, axis=0), None
+    if ctx.attrs["sparse"] and not autograd.is_grad_enabled() and not (isinstance(ids, Tensor) and ids.symbolic):
+        return RowSparse(ids.data.reshape(-1), rows, weight.shape), None
+    return apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
 
 
 EMBEDDING = defop(
@@ -346,19 +343,30 @@ EMBEDDING = defop(
 )
 
 
-def _embedding_vjp_array(xp, ctx, g):
-    # _embedding_vjp on arrays: the dense gradient is index_add's sum into zeros, without index_add's copy of
-    # them (a table-sized copy per lookup: half the CTR model's dense backward)
-    weight, ids = ctx.inputs[0].data, ctx.inputs[1].data
-    rows, flat_ids = g.reshape(-1, weight.shape[1]), ids.reshape(-1)
-    if ctx.attrs["sparse"]:
-        return RowSparse(flat_ids, Tensor._make(rows, None), weight.shape), None
-    out = xp.zeros(weight.shape, g.dtype)
-    xp.add.at(out, _axis_index(0, flat_ids), rows)  # the call index_add makes
-    return out, None
+def _embedding_grad_forward(xp, rows, ids, *, num_embeddings):
+    # index_add's sum into zeros, without index_add's copy of them (a table-sized copy per lookup: half the
+    # CTR model's dense backward)
+    out = xp.zeros((num_embeddings, rows.shape[1]), rows.dtype)
+    xp.add.at(out, _axis_index(0, ids), rows)
+    return out
 
 
-EMBEDDING.vjp_array = _embedding_vjp_array
+def _embedding_grad_infer(rows, ids, *, num_embeddings):
+    if rows.ndim != 2 or ids.ndim != 1 or ids.dtype.kind not in "iu" or differ(rows.shape[0], ids.shape[0]):
+        raise shape_error("embedding_grad", [rows, ids], "needs rows (n, dim) and n integer ids")
+    return Spec((num_embeddings, rows.shape[1]), rows.dtype)
+
+
+# The dense gradient of an embedding: each row of ``rows`` summed into row ``ids[i]`` of a zero table.
+EMBEDDING_GRAD = defop(
+    "embedding_grad",
+    forward=_embedding_grad_forward,
+    infer=_embedding_grad_infer,
+    vjp=lambda ctx, g: (take(g, ctx.inputs[1], axis=0) if ctx.needs[0] else None, None),
+    cost=movement_cost,
+    onnx=NO_ONNX,
+    fresh=True,
+)
 
 
 def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
@@ -366,7 +374,7 @@ def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
-    if sparse and getattr(ids, "graph", None) is not None:
+    if sparse and isinstance(ids, Tensor) and ids.symbolic:
         raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
                         "be traced into a graph; use sparse=False under ember.jit")
     return apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
+from ember.ops import lowering
 from ember.ops.convert import promote
 from ember.ops.infer import broadcast_shapes, differ, same_dtype
 from ember.ops.kernels import matrix_product
+from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
-from ember.ops.reduction import sum as sum_
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
-from ember.ops.shape import reshape, swapaxes, unbroadcast
+from ember.ops.shape import RESHAPE, TRANSPOSE, reshape, swapaxes, unbroadcast
 from ember.tensor import Tensor
 
 
@@ -72,6 +73,10 @@ MATMUL = defop(
     vjp=_matmul_vjp,
     cost=_matmul_cost,
     onnx="MatMul",
+    lower=lowering.matmul,
+    writes_out=True,
+    in_place=False,
+    fresh=True,
 )
 
 
@@ -121,20 +126,24 @@ def _linear_cost(out, x, weight, bias=None):
     return Cost(2 * out.size * weight.shape[1], out.nbytes + x.nbytes + weight.nbytes)
 
 
-def _linear_vjp(ctx, g):
+def _linear_rule(run, ctx, g):
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs
     gx = None
     if needs[0]:  # as the forward: one matrix product over every leading axis
-        gx = matmul(g, weight) if g.ndim <= 2 else reshape(matmul(reshape(g, (-1, weight.shape[0])), weight), x.shape)
+        if g.ndim <= 2:
+            gx = run(MATMUL, g, weight)
+        else:
+            rows = run(MATMUL, run(RESHAPE, g, shape=(-1, weight.shape[0])), weight)
+            gx = run(RESHAPE, rows, shape=tuple(x.shape))
     gw = gb = None
     if needs[1] or (len(needs) > 2 and needs[2]):
-        g2 = reshape(g, (-1, weight.shape[0])) if g.ndim != 2 else g
+        g2 = run(RESHAPE, g, shape=(-1, weight.shape[0])) if g.ndim != 2 else g
         if needs[1]:
-            x2 = reshape(x, (-1, weight.shape[1])) if x.ndim != 2 else x
-            gw = matmul(swapaxes(g2, 0, 1), x2)
+            x2 = run(RESHAPE, x, shape=(-1, weight.shape[1])) if x.ndim != 2 else x
+            gw = run(MATMUL, run(TRANSPOSE, g2, axes=(1, 0)), x2)
         if len(needs) > 2 and needs[2]:
-            gb = sum_(g2, axis=0)
+            gb = run(SUM, g2, axis=0, keepdims=False)
     return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
 
 
@@ -142,31 +151,11 @@ LINEAR = defop(
     "linear",
     forward=_linear_forward,
     infer=_linear_infer,
-    vjp=_linear_vjp,
+    vjp=vjp_rule(_linear_rule),
     cost=_linear_cost,
     onnx="Gemm",
+    fresh=True,
 )
-
-
-def _linear_vjp_array(xp, ctx, g):
-    x, weight = ctx.inputs[0].data, ctx.inputs[1].data
-    needs = ctx.needs
-    gx = None
-    if needs[0]:
-        gx = _matmul_forward(xp, g, weight) if g.ndim <= 2 else \
-            _matmul_forward(xp, g.reshape(-1, weight.shape[0]), weight).reshape(x.shape)
-    gw = gb = None
-    if needs[1] or (len(needs) > 2 and needs[2]):
-        g2 = g.reshape(-1, weight.shape[0]) if g.ndim != 2 else g
-        if needs[1]:
-            x2 = x.reshape(-1, weight.shape[1]) if x.ndim != 2 else x
-            gw = _matmul_forward(xp, g2.swapaxes(0, 1), x2)
-        if len(needs) > 2 and needs[2]:
-            gb = SUM.forward(xp, g2, axis=0, keepdims=False)
-    return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
-
-
-LINEAR.vjp_array = _linear_vjp_array
 
 
 def linear(x, weight, bias=None) -> Tensor:

@@ -7,13 +7,15 @@ import functools
 import numpy as np
 
 from ember.autograd import apply
-from ember.ops.activation import _log_softmax_forward, _softmax_forward, log_softmax, softmax
+from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
 from ember.ops.convert import as_tensor, cast, to_float
-from ember.ops.elementwise import abs, clip, log, softplus, where
+from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
 from ember.ops.indexing import take
 from ember.ops.infer import elementwise_cost, fits, normalize_axis, require_float, same_dtype
+from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
+from ember.ops.shape import RESHAPE
 from ember.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -164,36 +166,24 @@ def _xent_infer(logits, labels, *, axis, total):
     return Spec(shape, logits.dtype)
 
 
-def _xent_upstream(g, ctx):
+def _xent_upstream(run, g, ctx):
     """The output gradient shaped to broadcast against the logits."""
     if ctx.attrs["total"]:
         return g
     shape = list(ctx.inputs[0].shape)
     shape[ctx.attrs["axis"]] = 1
-    return g.reshape(tuple(shape))
+    return run(RESHAPE, g, shape=tuple(shape))
 
 
-def _xent_vjp(ctx, g):
+def _xent_rule(run, ctx, g):
     logits, labels = ctx.inputs
-    axis, g = ctx.attrs["axis"], _xent_upstream(g, ctx)
+    axis, g = ctx.attrs["axis"], _xent_upstream(run, g, ctx)
     g_logits = g_labels = None
     if ctx.needs[0]:
-        g_logits = (softmax(logits, axis) * sum(labels, axis=axis, keepdims=True) - labels) * g
+        p = run(MUL, run(SOFTMAX, logits, axis=axis), run(SUM, labels, axis=axis, keepdims=True))
+        g_logits = run(MUL, run(SUB, p, labels), g)
     if ctx.needs[1]:
-        g_labels = -log_softmax(logits, axis) * g
-    return g_logits, g_labels
-
-
-def _xent_vjp_array(xp, ctx, g):
-    # _xent_vjp on arrays: the same forwards in the same order, so the same numbers
-    logits, labels = ctx.inputs[0].data, ctx.inputs[1].data
-    axis, g = ctx.attrs["axis"], _xent_upstream(g, ctx)
-    g_logits = g_labels = None
-    if ctx.needs[0]:
-        p = _softmax_forward(xp, logits, axis=axis)
-        g_logits = (p * SUM.forward(xp, labels, axis=axis, keepdims=True) - labels) * g
-    if ctx.needs[1]:
-        g_labels = -_log_softmax_forward(xp, logits, axis=axis) * g
+        g_labels = run(MUL, run(NEG, run(LOG_SOFTMAX, logits, axis=axis)), g)
     return g_logits, g_labels
 
 
@@ -201,11 +191,10 @@ SOFTMAX_CROSS_ENTROPY = defop(
     "softmax_cross_entropy",
     forward=_xent_forward,
     infer=_xent_infer,
-    vjp=_xent_vjp,
+    vjp=vjp_rule(_xent_rule),
     cost=elementwise_cost(14),
     onnx=NO_ONNX,
 )
-SOFTMAX_CROSS_ENTROPY.vjp_array = _xent_vjp_array
 
 
 def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) -> Tensor:

@@ -6,13 +6,10 @@ import numpy as np
 
 from ember import random as _random
 from ember.ops.convert import as_tensor, to_float
+from ember.ops.effects import random_draw
 from ember.ops.elementwise import sqrt
 from ember.ops.reduction import mean
 from ember.tensor import Tensor
-
-
-def _traced(x) -> bool:
-    return getattr(x, "graph", None) is not None
 
 
 def layer_norm(
@@ -47,16 +44,10 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    if _traced(x):  # ember.jit: a fresh mask on every run, drawn from the same generator
-        from ember.graph import tracing
-
-        keep = tracing.keep_mask(x.shape, p, x)
-        return x * (keep.astype(x.dtype) * (1.0 / (1.0 - p)))
-    if x.device.type != "cpu":
+    if x.device.type != "cpu":  # drawn on the GPU by a counter-based kernel
         return x * Tensor._make(_gpu_keep_mask(x.data, p), None)
-    mask = _random.keep_mask(x.shape, p).astype(x.dtype)
-    mask *= mask.dtype.type(1.0 / (1.0 - p))
-    return x * Tensor._make(mask, None)
+    # the scaled keep mask: a random op, so a graph draws a fresh one on every run
+    return x * random_draw("dropout", x.shape, x.dtype, p, 1.0 / (1.0 - p))
 
 
 def _gpu_keep_mask(x, p: float):

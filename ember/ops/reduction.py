@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from ember.autograd import apply
 from ember.backend.dtypes import FLOATING, bool_, int64
+from ember.ops import lowering
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import exp, log, sqrt, where
 from ember.ops.infer import normalize_axis, reduced_shape, reduction_cost
 from ember.ops.kernels import max_last, sum_first
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop
-from ember.ops.shape import broadcast_to, reshape
+from ember.ops.modes import vjp_rule
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop
+from ember.ops.shape import BROADCAST_TO, RESHAPE, reshape
 from ember.tensor import Tensor
 
 
@@ -33,8 +35,10 @@ def _keepdims_shape(ctx) -> tuple:
     return reduced_shape(tuple(x.shape), axes, True)
 
 
-def _sum_vjp(ctx, g):
-    return (broadcast_to(reshape(g, _keepdims_shape(ctx)), ctx.inputs[0].shape),)
+def _sum_rule(run, ctx, g):
+    shape, keep = tuple(ctx.inputs[0].shape), _keepdims_shape(ctx)
+    g = g if g.shape == keep else run(RESHAPE, g, shape=keep)
+    return (g if g.shape == shape else run(BROADCAST_TO, g, shape=shape),)
 
 
 def _prod_vjp(ctx, g):
@@ -61,7 +65,7 @@ def _extremum_vjp(ctx, g):
     return (hit * (reshape(g, keep) / count),)
 
 
-def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False):
+def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False, **traits):
     return defop(
         name,
         forward=forward,
@@ -70,6 +74,7 @@ def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False):
         cost=reduction_cost,
         onnx=onnx,
         saves_output=saves_output,
+        **traits,
     )
 
 
@@ -79,14 +84,20 @@ def _sum_forward(xp, x, *, axis, keepdims):
     return sum_first(xp, x, axis, keepdims)
 
 
-SUM = _reduction("sum", _sum_forward, _sum_vjp, "ReduceSum", _sum_dtype)
-SUM.vjp_array = lambda xp, ctx, g: (xp.broadcast_to(g.reshape(_keepdims_shape(ctx)), ctx.inputs[0].shape),)
+def _sum_simplify(node, facts) -> None:
+    x, out = node.inputs[0].data, node.outputs[0].data
+    if x.size == out.size and x.dtype == out.dtype:  # summing over axes of length 1 only drops them: a reshape
+        node.op, node.attrs = REGISTRY["reshape"], {"shape": tuple(out.shape)}
+
+
+SUM = _reduction("sum", _sum_forward, vjp_rule(_sum_rule), "ReduceSum", _sum_dtype, lower=lowering.sum, writes_out=True,
+                 in_place=False, fresh=True, scalar_alias=True, simplify=_sum_simplify)
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
     _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype)
 MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), _extremum_vjp,
-                 "ReduceMax", saves_output=True)
+                 "ReduceMax", saves_output=True, fresh=True)
 MIN = _reduction("min", lambda xp, x, *, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extremum_vjp,
-                 "ReduceMin", saves_output=True)
+                 "ReduceMin", saves_output=True, fresh=True)
 ANY = _reduction("any", lambda xp, x, *, axis, keepdims: x.any(axis=axis, keepdims=keepdims), NON_DIFFERENTIABLE,
                  NO_ONNX, lambda d: bool_)
 ALL = _reduction("all", lambda xp, x, *, axis, keepdims: x.all(axis=axis, keepdims=keepdims), NON_DIFFERENTIABLE,
@@ -264,7 +275,7 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, computed without overflow."""
     x = to_float(x)
-    if getattr(x, "graph", None) is not None:  # a graph value: the shift is a node too (its gradient is 0)
+    if isinstance(x, Tensor) and x.symbolic:  # a graph value: the shift is a node too (its gradient is 0)
         shift = max(x, axis, keepdims=True)
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
     else:

@@ -67,15 +67,58 @@ class Cost(NamedTuple):
     bytes: int
 
 
+class Fusion(NamedTuple):
+    """How an elementwise op joins a fused kernel (``fuse_elementwise``): its numexpr ``form`` over the operands
+    ``{0}, {1}, ...`` and named float constants (``{zero}``, ``{one}``, ``{half}`` and any in ``constants``, given
+    as ``(name, value)`` pairs: numexpr turns float32 into float64 when it meets a Python float literal).
+
+    ``exact``: numexpr rounds the form as NumPy rounds the forward, so fusing keeps compiled code bit-identical to
+    eager mode and is done by default. ``selects``: the form is built of ``where()`` calls, which numexpr runs
+    slowly on large arrays."""
+
+    form: str
+    exact: bool = True
+    selects: bool = False
+    constants: tuple = ()
+
+
+NOT_FUSIBLE = Marker("NOT_FUSIBLE")  # an elementwise op numexpr cannot express (integer or bitwise math, erf...)
+
+
 class Op:
-    """One registry entry (see the module docstring)."""
+    """One registry entry (see the module docstring).
+
+    Besides the rules, the record carries what passes and the code generator need to know about the op
+    (its lowering traits), so none of them keeps a list of op names:
+
+    - ``fusion``: a ``Fusion`` (elementwise ops only; ``NOT_FUSIBLE`` when numexpr cannot express it);
+    - ``ufunc``: a NumPy callable that computes exactly what ``forward`` computes on NumPy arrays, taking
+      ``out=`` when ``writes_out``; ``infix``: the Python operator spelling the same call (``+``, or ``-`` for
+      a one-operand op);
+    - ``lower``: the op's own code emitter, for the kernel choices generated code shares with eager mode
+      (``ember.ops.lowering``);
+    - ``writes_out``: generated code can compute the op into a given array (a memory-plan buffer): through
+      its ``lower`` or ``ufunc`` form, or else its forward takes that array as ``out=``;
+      ``in_place``: that array may be a dying input of the same type; ``fresh``: the output never shares
+      memory with an input (any other op's output is assumed to be a view);
+    - ``view``: ``view(array, attrs, out_shape)``, the op as a view of its input (made once for inputs that
+      are the same array on every call);
+    - ``right_identity`` / ``left_identity``: a constant operand that makes the op return the other one
+      (``x * 1``); ``same_type_noop``: the op returns its input when the types agree (a reshape to the same
+      shape); ``simplify``: ``simplify(node, facts)``, a rewrite of its own for the ``simplify`` pass;
+      ``scalar_alias``: on one element it returns its input's value (code on NumPy scalars skips it);
+      ``shape_attr``: the attribute holding the output shape, refilled from known sizes by ``specialize``;
+      ``scalar_exact``: the ``ufunc``/``infix`` form gives on NumPy scalars what it gives on arrays.
+    """
 
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
-        "vjp_array",
+        "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
+        "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
+        "effect", "writes",
     )
 
-    def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output):
+    def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
         self.name = name
         self.forward = forward
         self.infer = infer
@@ -85,9 +128,30 @@ class Op:
         self.onnx = onnx
         self.saves_output = saves_output
         self.differentiable = vjp is not NON_DIFFERENTIABLE and vjp is not None
-        # Optional: the vjp on arrays, for a first-order backward of the hottest ops, where the Tensor
-        # wrappers of the Ember-op rule cost more than the arithmetic. It must equal ``vjp`` bit for bit.
-        self.vjp_array = None
+        # a vjp made by ember.ops.modes.vjp_rule: its rule, which also runs on raw arrays (autograd.OnArrays)
+        self.rule = getattr(vjp, "rule", None)
+        writes_out = traits.pop("writes_out", None)
+        ufunc = traits.get("ufunc")
+        self.writes_out = ufunc is not None if writes_out is None else writes_out
+        in_place = traits.pop("in_place", None)
+        self.in_place = self.writes_out if in_place is None else in_place
+        fresh = traits.pop("fresh", None)
+        self.fresh = self.writes_out if fresh is None else fresh
+        for trait in ("fusion", "ufunc", "infix", "lower", "view", "right_identity", "left_identity", "simplify",
+                      "shape_attr"):
+            setattr(self, trait, traits.pop(trait, None))
+        self.same_type_noop = traits.pop("same_type_noop", False)
+        self.scalar_alias = traits.pop("scalar_alias", False)
+        self.scalar_exact = traits.pop("scalar_exact", True)
+        if traits:
+            raise TypeError(f"op {name!r}: unknown traits {sorted(traits)}")
+        if self.in_place and not self.writes_out:
+            raise ValueError(f"op {name!r}: in_place needs writes_out")
+        # A side effect (a variable write, an in-place update, a random draw) writes the inputs at these
+        # positions in place: never folded or merged, and kept while its inputs live; its infer returns None
+        # when it defines no value.
+        self.writes = tuple(writes)
+        self.effect = bool(self.writes)
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -107,11 +171,18 @@ def defop(
     onnx: str | Marker,
     elementwise: bool = False,
     saves_output: bool = False,
+    writes: tuple = (),
+    **traits,
 ) -> Op:
-    """Register an op and return its record. ``saves_output`` keeps the result for a vjp that reads it."""
+    """Register an op and return its record. ``saves_output`` keeps the result for a vjp that reads it;
+    ``writes`` lists the inputs a side-effect op changes in place (see ``ember.ops.effects``); ``traits`` are
+    the lowering traits the ``Op`` docstring lists. An elementwise op must say how it fuses (a ``Fusion`` or
+    ``NOT_FUSIBLE``)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
-    op = Op(name, forward, infer, vjp, cost, elementwise, onnx, saves_output)
+    if elementwise and traits.get("fusion") is None:
+        raise TypeError(f"op {name!r}: an elementwise op declares fusion=Fusion(...) or fusion=NOT_FUSIBLE")
+    op = Op(name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes, **traits)
     REGISTRY[name] = op
     if elementwise:
         ELEMENTWISE.add(name)

@@ -4,9 +4,11 @@ helpers built on them (squeeze, unsqueeze, flatten, split, unbroadcast)."""
 from __future__ import annotations
 
 from ember.autograd import apply
+from ember.ops import lowering
 from ember.ops.convert import as_tensor
 from ember.ops.infer import broadcast_shapes, differ, fits, movement_cost, normalize_axis, same_dtype
-from ember.ops.registry import NO_ONNX, Spec, defop, describe, format_shape, shape_error
+from ember.ops.modes import on_tensors
+from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Spec, defop, describe, format_shape, shape_error
 from ember.tensor import Tensor
 
 
@@ -60,6 +62,11 @@ RESHAPE = defop(
     vjp=lambda ctx, g: (reshape(g, ctx.inputs[0].shape),),
     cost=movement_cost,
     onnx="Reshape",
+    lower=lowering.reshape,
+    view=lambda array, attrs, shape: array.reshape(shape),
+    same_type_noop=True,
+    scalar_alias=True,
+    shape_attr="shape",
 )
 
 
@@ -109,6 +116,8 @@ TRANSPOSE = defop(
     vjp=lambda ctx, g: (transpose(g, _inverse_permutation(ctx.attrs["axes"])),),
     cost=movement_cost,
     onnx="Transpose",
+    lower=lowering.transpose,
+    view=lambda array, attrs, shape: array.transpose(tuple(attrs["axes"])),
 )
 
 
@@ -162,6 +171,9 @@ BROADCAST_TO = defop(
     vjp=lambda ctx, g: (unbroadcast(g, ctx.inputs[0].shape),),
     cost=movement_cost,
     onnx="Expand",
+    lower=lowering.broadcast_to,
+    same_type_noop=True,
+    scalar_alias=True,
 )
 
 
@@ -191,27 +203,18 @@ def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple:
 
 def unbroadcast(g: Tensor, shape) -> Tensor:
     """Sum a broadcast gradient back to ``shape``: the one helper every broadcasting vjp uses."""
+    return unbroadcast_with(on_tensors, g, shape)
+
+
+def unbroadcast_with(run, g, shape):
+    """``unbroadcast`` inside a rule over ``run`` (``ember.ops.modes``): on Tensors, graph Values or arrays."""
     shape = tuple(shape)
     if g.shape == shape:
         return g
-    from ember.ops.reduction import sum as sum_
-
     axes = _broadcast_axes(g.shape, shape)
     if axes:
-        g = sum_(g, axis=axes)
-    return reshape(g, shape)
-
-
-def unbroadcast_array(xp, g, shape: tuple):
-    """``unbroadcast`` on arrays (the array vjps): the same reduction, so the same bits."""
-    if g.shape == shape:
-        return g
-    from ember.ops.reduction import SUM
-
-    axes = _broadcast_axes(g.shape, shape)
-    if axes:
-        g = SUM.forward(xp, g, axis=axes, keepdims=False)
-    return g.reshape(shape)
+        g = run(REGISTRY["sum"], g, axis=axes if len(axes) != 1 else axes[0], keepdims=False)
+    return g if g.shape == shape else run(RESHAPE, g, shape=shape)
 
 
 def squeeze(x: Tensor, axis=None) -> Tensor:
@@ -480,6 +483,8 @@ COPY = defop(
     cost=movement_cost,
     onnx="Identity",
     elementwise=True,
+    fresh=True,
+    fusion=NOT_FUSIBLE,
 )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ember.backend import cuda_kernels
 from ember.backend.devices import array_module
+from ember.ops.effects import SgdForm, update_rule
 from ember.sparse import RowSparse
 
 __all__ = [
@@ -83,6 +84,7 @@ def _take(xp, array, index):
 
 # --- SGD ---
 
+@update_rule(SgdForm(buffer_key="momentum_buffer"))
 @_scalar_safe
 def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, dampening: float = 0.0,
                nesterov: bool = False, weight_decay: float = 0.0, maximize: bool = False) -> None:
@@ -119,6 +121,7 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
     param -= grad * lr
 
 
+@update_rule()
 def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentum: float = 0.0,
                       dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
                       maximize: bool = False) -> None:
@@ -149,6 +152,7 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
 
 # --- Adam / AdamW ---
 
+@update_rule()
 @_scalar_safe
 def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
@@ -200,6 +204,7 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
     param += numer
 
 
+@update_rule()
 @_scalar_safe
 def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
@@ -209,6 +214,7 @@ def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, bet
                 amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
 
 
+@update_rule()
 def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1: float = 0.9,
                        beta2: float = 0.999, eps: float = 1e-8, maximize: bool = False) -> None:
     """Lazy Adam (``torch.optim.SparseAdam``): only the touched rows' moments and values change.
@@ -247,6 +253,7 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
 
 # --- RMSprop ---
 
+@update_rule()
 @_scalar_safe
 def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, eps: float = 1e-8,
                    weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
@@ -296,6 +303,7 @@ def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, 
 
 # --- Adagrad ---
 
+@update_rule()
 @_scalar_safe
 def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0, weight_decay: float = 0.0,
                    initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
@@ -320,6 +328,7 @@ def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0
     param += numer
 
 
+@update_rule()
 def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_decay: float = 0.0,
                           weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
                           maximize: bool = False) -> None:
@@ -372,6 +381,7 @@ def _ftrl(xp, var, grad, accum, linear, *, lr, learning_rate_power, l1, l2, l2_s
     xp.copyto(var, shrunk, where=keep)
 
 
+@update_rule()
 @_scalar_safe
 def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: float = -0.5,
                 initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
@@ -389,6 +399,7 @@ def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: flo
           l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, beta=beta)
 
 
+@update_rule()
 def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learning_rate_power: float = -0.5,
                        initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
                        l2_shrinkage: float = 0.0, beta: float = 0.0) -> None:

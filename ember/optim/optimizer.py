@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember import autograd
 from ember.autograd import enable_grad
 from ember.backend.devices import array_module, device_of, move
-from ember.graph import tracing
-from ember.graph.ir import Value
+from ember.ops.effects import update
 from ember.optim import functional as F
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -97,22 +97,21 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
-        if tracing.drop_grads(p for group in self.param_groups for p in group["params"]):
-            return  # ember.jit is tracing: zeros and None add the same; the call drops them on every run
-        for group in self.param_groups:
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif grad.__class__ is RowSparse:
-                    xp = array_module(grad.indices)
-                    empty = xp.zeros((0,) + grad.shape[1:], grad.values.dtype)
-                    p.grad = RowSparse(grad.indices[:0], Tensor._make(empty, None), grad.shape)
-                else:
-                    grad.detach_()
-                    grad.data[...] = 0
+        params = [p for group in self.param_groups for p in group["params"]]
+        if set_to_none or autograd.building():  # in a graph, zeros and None add the same: a drop is recorded
+            autograd.drop_grads(params)
+            return
+        for p in params:
+            grad = p.grad
+            if grad is None:
+                continue
+            if grad.__class__ is RowSparse:
+                xp = array_module(grad.indices)
+                empty = xp.zeros((0,) + grad.shape[1:], grad.values.dtype)
+                p.grad = RowSparse(grad.indices[:0], Tensor._make(empty, None), grad.shape)
+            else:
+                grad.detach_()
+                grad.data[...] = 0
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss when given one."""
@@ -123,12 +122,10 @@ class Optimizer:
         state = self.state
         for group in self.param_groups:
             kwargs = self.hyper(group)
+            live = _LiveHyper(self, group)
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
-                    continue
-                if grad.__class__ is Value:  # ember.jit is tracing: the step becomes an update node
-                    self._record_step(p, grad, group)
                     continue
                 if grad.__class__ is RowSparse:
                     if self.sparse_update is None:
@@ -148,13 +145,8 @@ class Optimizer:
                             f"{type(self).__name__} supports only sparse gradients, got a dense one of shape "
                             f"{list(grad.shape)}; use Adam for dense gradients"
                         )
-                    self.update(p.data, grad.data, state[p], **kwargs)
+                    update(p, grad, self.update, state[p], kwargs, live)  # an op: a graph records it
         return loss
-
-    def _record_step(self, p: Tensor, grad: Value, group: dict) -> None:
-        if self.update is None:
-            raise TypeError(f"{type(self).__name__} updates only sparse gradients; ember.jit traces dense ones")
-        tracing.record_update(self, p, grad, group)
 
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``, as in PyTorch.
@@ -207,6 +199,19 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
         return "\n".join(lines) + "\n)"
+
+
+class _LiveHyper:
+    """A param group's hyper-parameters, read when called: compiled code calls it on every run, so a
+    scheduler's new lr applies without retracing (``optimizer`` lets ``ember.jit`` check its state)."""
+
+    __slots__ = ("optimizer", "group")
+
+    def __init__(self, optimizer: Optimizer, group: dict):
+        self.optimizer, self.group = optimizer, group
+
+    def __call__(self) -> dict:
+        return self.optimizer.hyper(self.group)
 
 
 def _restore(param, key: str, value):

@@ -6,19 +6,10 @@ backward nodes: the same rules eager mode runs, no second set.
 
 from __future__ import annotations
 
-import numpy as np
+from ember.graph.autodiff import gradients
+from ember.graph.ir import UPDATE, Graph, Value
 
-from ember.backend.dtypes import FLOATING
-from ember.graph.ir import UPDATE, Graph, GraphError, Value
-
-
-class _Context:
-    """What a vjp rule reads: the node's inputs, attributes, which inputs need a gradient, its output."""
-
-    __slots__ = ("inputs", "attrs", "needs", "output")
-
-    def __init__(self, inputs, attrs, needs, output):
-        self.inputs, self.attrs, self.needs, self.output = inputs, attrs, needs, output
+__all__ = ["TrainRequest", "append_updates", "autodiff", "gradients"]
 
 
 class TrainRequest:
@@ -28,49 +19,6 @@ class TrainRequest:
 
     def __init__(self, loss: Value, params: list, rule, hyper: dict, states: list):
         self.loss, self.params, self.rule, self.hyper, self.states = loss, params, rule, hyper, states
-
-
-def gradients(graph: Graph, ys: list, xs: list, grad_ys: list | None = None) -> list:
-    """Append nodes computing d(sum of ys)/d(x) for each x; None for an x the ys do not depend on."""
-    unknown = next((v for v in graph.inputs if None in v.data.shape), None)
-    if unknown is not None:
-        raise GraphError(f"gradients: input %{unknown.id} is {unknown.data!r}; the vjps need known sizes, so "
-                         "differentiate a specialized copy (ember.passes.specialize, or ember.runtime.GraphFunction "
-                         "which specializes per input signature)")
-    wanted = {x.id for x in xs}
-    depends = set(wanted)
-    for node in graph.nodes:
-        if node.outputs and node.op.differentiable and any(v.id in depends for v in node.inputs):
-            depends.update(v.id for v in node.outputs if v.data.dtype in FLOATING)
-    snapshot = list(graph.nodes)
-    grads: dict = {}
-    with graph.building():
-        for i, y in enumerate(ys):
-            g = grad_ys[i] if grad_ys is not None and grad_ys[i] is not None else None
-            if g is None:
-                g = graph.constant(np.ones(y.data.shape, y.data.dtype))
-            elif g.__class__ is not Value:
-                g = graph.capture(g)
-            grads[y.id] = g if y.id not in grads else grads[y.id] + g
-        for node in reversed(snapshot):
-            if not node.outputs or not node.op.differentiable:
-                continue
-            out = node.outputs[0]
-            g = grads.get(out.id)
-            if g is None or out.id not in depends:
-                continue
-            needs = tuple(v.id in depends for v in node.inputs)
-            if True not in needs:
-                continue
-            input_grads = node.op.vjp(_Context(node.inputs, node.attrs, needs, out), g)
-            for v, gv, need in zip(node.inputs, input_grads, needs):
-                if not need or gv is None:
-                    continue
-                if gv.__class__ is not Value:
-                    gv = graph.capture(gv)
-                previous = grads.get(v.id)
-                grads[v.id] = gv if previous is None else previous + gv
-    return [grads.get(x.id) if x.id in wanted else None for x in xs]
 
 
 def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list) -> None:

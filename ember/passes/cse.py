@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.graph.ir import STATEFUL, Graph
+from ember.graph.ir import Graph
 
 _SMALL = 64  # constants up to this many elements are compared by value
 
@@ -32,9 +32,10 @@ def cse(graph: Graph) -> Graph:
     seen: dict = {}
     mapping: dict = {}
     kept = []
+    written = graph.written()  # a value an effect changes is not equal to another that starts the same
     for node in graph.nodes:
         node.inputs = [mapping.get(v.id, v) for v in node.inputs]
-        if node.op.name in STATEFUL or len(node.outputs) != 1:
+        if node.op.effect or len(node.outputs) != 1 or node.outputs[0].id in written:
             kept.append(node)
             continue
         key = (node.op.name, tuple(v.id for v in node.inputs), _key(node.attrs), node.outputs[0].data.dtype.str)

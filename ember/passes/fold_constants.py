@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.graph.ir import CONST, STATEFUL, Graph
+from ember.graph.ir import CONST, Graph
 
 MAX_FOLDED_ELEMENTS = 1 << 16  # larger results stay computed at run time rather than stored
 
@@ -12,12 +12,13 @@ MAX_FOLDED_ELEMENTS = 1 << 16  # larger results stay computed at run time rather
 def fold_constants(graph: Graph) -> Graph:
     """Turn nodes with only constant inputs into ``const`` nodes holding their result."""
     known: dict = {}
+    written = graph.written()  # a constant an effect writes holds its value only until then
     for node in graph.nodes:
         name = node.op.name
-        if name == "const":
+        if name == "const" and node.outputs[0].id not in written:
             known[node.outputs[0].id] = node.attrs["value"]
             continue
-        if name in STATEFUL or not node.outputs or not node.inputs:
+        if node.op.effect or not node.outputs or not node.inputs:
             continue
         if any(v.id not in known for v in node.inputs) or node.outputs[0].data.size > MAX_FOLDED_ELEMENTS:
             continue

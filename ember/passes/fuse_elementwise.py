@@ -15,9 +15,9 @@ everywhere from 256 to about 500k elements (1.2-5x), and wins again from about a
 NumPy's passes over memory dominate, for three ops or more and without tanh-like or where-based ops
 ((x*y+z)*y-x: 0.57-0.81x, Adam-like 0.64-0.72x, exp(x)*y-x 0.67-0.81x; x*y+z 0.8-1.2x; gelu-tanh 1.8-2x).
 
-By default only ops that numexpr rounds exactly as NumPy does are fused (IEEE arithmetic, sqrt, comparisons
-and selections): numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of
-the elements, and compiled code is promised bit-identical to eager mode.
+What the pass knows of an op is its record's ``fusion`` trait (``ember.ops.registry.Fusion``): the numexpr form,
+whether numexpr rounds it exactly as NumPy does (only those are fused by default: compiled code is promised
+bit-identical to eager mode) and whether it is built of where() calls (slow in numexpr on large arrays).
 """
 
 from __future__ import annotations
@@ -26,37 +26,23 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ember.graph.ir import EFFECTS, Graph, GraphError, Node
-from ember.ops.registry import NO_ONNX, Cost, Op, Spec
+from ember.graph.ir import Graph, GraphError, Node
+from ember.ops.registry import NO_ONNX, Cost, Fusion, Op, Spec
 
 SMALL_ELEMENTS = 128  # up to here one numexpr call beats MIN_CALLS NumPy calls
 MIN_CALLS = 6
-LARGE_ELEMENTS = 1 << 20  # from here one blocked pass beats several passes over memory...
-SLOW = frozenset({"relu", "sign", "maximum", "minimum", "where"})  # ...without these where() forms
-EXACT = frozenset({"add", "sub", "mul", "div", "neg", "abs", "sqrt", "relu", "sign", "maximum", "minimum", "where",
-                   "eq", "ne", "lt", "le", "gt", "ge"})  # bit-identical in numexpr and NumPy
+LARGE_ELEMENTS = 1 << 20  # from here one blocked pass beats several passes over memory (without where() forms)
 MAX_INPUTS = 24  # well inside numexpr's operand limit
 MAX_TEXT = 2000  # forms that repeat an operand (relu, sign) can blow the expression up
+DEFAULT_CONSTANTS = (("zero", 0.0), ("one", 1.0), ("half", 0.5))  # the named constants every form may use
 
-# numexpr forms of the fusible ops; {0}, {1}, {2} are the operands, {zero}/{one}/{half} float constants of
-# the group's dtype (numexpr turns float32 into float64 when it meets a Python float literal).
-# numexpr's maximum/minimum/sign compute float32 in float64, hence the where() forms (NaN-exact).
-FORMS = {
-    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})", "pow": "({0} ** {1})",
-    "neg": "(-{0})", "exp": "exp({0})", "log": "log({0})", "log1p": "log1p({0})", "sqrt": "sqrt({0})",
-    "tanh": "tanh({0})", "sin": "sin({0})", "cos": "cos({0})", "abs": "abs({0})",
-    "relu": "where({0} < {zero}, {zero}, {0})",
-    "sign": "where({0} > {zero}, {one}, where({0} < {zero}, -{one}, {0}))",
-    "sigmoid": "({half} * tanh({half} * {0}) + {half})",
-    "maximum": "where(({0} < {1}) | ({1} != {1}), {1}, {0})",
-    "minimum": "where(({0} > {1}) | ({1} != {1}), {1}, {0})",
-    "where": "where({0}, {1}, {2})",
-    "eq": "({0} == {1})", "ne": "({0} != {1})", "lt": "({0} < {1})", "le": "({0} <= {1})", "gt": "({0} > {1})",
-    "ge": "({0} >= {1})",
-}
-_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _BOOL = np.dtype(bool)
+
+
+def constants(op: Op) -> tuple:
+    """The named float constants ``op``'s fusion form may use: (name, value) pairs."""
+    return DEFAULT_CONSTANTS + tuple(op.fusion.constants)
 
 
 class Body:
@@ -70,14 +56,14 @@ class Body:
         self.steps, self.n_inputs, self.dtype = steps, n_inputs, dtype
 
     def text(self, form, name=lambda i: f"${i}") -> str:
-        """The expression with ``form(op_name, argument texts)`` for each step and ``name(i)`` for inputs."""
+        """The expression with ``form(op, argument texts)`` for each step and ``name(i)`` for inputs."""
         texts = [name(i) for i in range(self.n_inputs)]
         for op, args, _ in self.steps:
-            texts.append(form(op.name, [texts[a] for a in args]))
+            texts.append(form(op, [texts[a] for a in args]))
         return texts[-1]
 
     def __repr__(self) -> str:
-        return self.text(lambda name, args: f"{name}({', '.join(args)})")
+        return self.text(lambda op, args: f"{op.name}({', '.join(args)})")
 
 
 def _fused_forward(xp, *arrays, body: Body):
@@ -104,23 +90,21 @@ def _fused_vjp(ctx, g):
 
 
 # A graph-only op, like const and update: no ONNX entry, and a vjp that only explains why there is none.
-FUSED = Op("fused", _fused_forward, _fused_infer, _fused_vjp, _fused_cost, True, NO_ONNX, False)
+FUSED = Op("fused", _fused_forward, _fused_infer, _fused_vjp, _fused_cost, True, NO_ONNX, False, writes_out=True,
+           in_place=True, fresh=True)
 
 
 def _group_dtype(node: Node):
-    """The float dtype a fusible node computes in, or None when numexpr cannot express it exactly."""
-    name = node.op.name
-    if name not in FORMS or len(node.outputs) != 1 or node.attrs:
+    """The float dtype a fusible node computes in, or None when numexpr cannot express it exactly: every input
+    and the output are that dtype or bool (a comparison's result, a selection's condition)."""
+    if not isinstance(node.op.fusion, Fusion) or len(node.outputs) != 1 or node.attrs:
         return None
-    ins = [v.data.dtype for v in node.inputs]
-    out = node.outputs[0].data.dtype
-    if name in _COMPARISONS:
-        ok = out == _BOOL and ins[0] in _FLOATS and ins[0] == ins[1]
-        return ins[0] if ok else None
-    if name == "where":
-        ok = ins[0] == _BOOL and out in _FLOATS and ins[1] == ins[2] == out
-        return out if ok else None
-    return out if out in _FLOATS and all(d == out for d in ins) else None
+    dtypes = [v.data.dtype for v in node.inputs] + [node.outputs[0].data.dtype]
+    floats = {d for d in dtypes if d != _BOOL}
+    if len(floats) != 1:
+        return None
+    (dtype,) = floats
+    return dtype if dtype in _FLOATS else None
 
 
 def _fusible(node: Node, dtype) -> bool:
@@ -131,12 +115,12 @@ def _fusible(node: Node, dtype) -> bool:
 def pays_off(group: list, elements: int) -> bool:
     """The measured rule (module docstring): fuse ``group`` (nodes) whose result has ``elements`` elements?
     One-element values are left to the runtime's NumPy-scalar path."""
-    names = [node.op.name for node in group]
-    if not EXACT.issuperset(names):
+    fusions = [node.op.fusion for node in group]
+    if not all(f.exact for f in fusions):
         return False
     if elements <= SMALL_ELEMENTS:
-        return elements > 1 and len(names) >= MIN_CALLS
-    return elements >= LARGE_ELEMENTS and len(names) >= 3 and SLOW.isdisjoint(names)
+        return elements > 1 and len(fusions) >= MIN_CALLS
+    return elements >= LARGE_ELEMENTS and len(fusions) >= 3 and not any(f.selects for f in fusions)
 
 
 def fuse_elementwise(graph: Graph, *, pays: Callable[[list, int], bool] = pays_off) -> Graph:
@@ -147,7 +131,7 @@ def fuse_elementwise(graph: Graph, *, pays: Callable[[list, int], bool] = pays_o
     producer = graph.producers()
     users = graph.users()
     outputs = {v.id for v in graph.outputs}
-    effects = [i for i, node in enumerate(nodes) if node.op.name in EFFECTS]
+    effects = [i for i, node in enumerate(nodes) if node.op.effect and not node.outputs]
     taken: set = set()
     fused_at: dict = {}  # position of a group's last node -> the fused node replacing the group
     for root in reversed(nodes):
@@ -173,8 +157,8 @@ def fuse_elementwise(graph: Graph, *, pays: Callable[[list, int], bool] = pays_o
     return graph
 
 
-def _numexpr_form(name: str, args: list) -> str:
-    return FORMS[name].format(*args, zero="z", one="o", half="h")
+def _numexpr_form(op: Op, args: list) -> str:
+    return op.fusion.form.format(*args, **{name: name[0] for name, _ in constants(op)})
 
 
 def _grow(root: Node, dtype, producer: dict, users: dict, outputs: set, taken: set) -> list:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ember.graph.ir import Graph
 from ember.passes.autodiff import autodiff
 from ember.passes.cse import cse
+from ember.passes.data_parallel import data_parallel
 from ember.passes.fold_constants import fold_constants
 from ember.passes.fuse_elementwise import fuse_elementwise
 from ember.passes.plan_memory import plan_memory
@@ -26,9 +27,21 @@ PASSES: dict[str, Callable[[Graph], Graph]] = {
     "simplify": simplify,
     "fuse_elementwise": fuse_elementwise,
     "plan_memory": plan_memory,
+    "data_parallel": data_parallel,
 }
 DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune", "fuse_elementwise",
                     "plan_memory")
+
+
+def pipeline() -> tuple:
+    """The passes a front end runs: ``DEFAULT_PIPELINE``, with ``data_parallel`` after ``autodiff`` in a job whose
+    ``ember.distributed`` process group has more than one rank (read from ``sys.modules``: passes do not import
+    the distributed layer)."""
+    dist = sys.modules.get("ember.distributed")
+    if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+        at = DEFAULT_PIPELINE.index("autodiff") + 1
+        return DEFAULT_PIPELINE[:at] + ("data_parallel",) + DEFAULT_PIPELINE[at:]
+    return DEFAULT_PIPELINE
 
 
 class PassManager:
@@ -58,6 +71,6 @@ class PassManager:
         return graph
 
 
-def run_passes(graph: Graph, names=DEFAULT_PIPELINE, verify: bool = False) -> Graph:
-    """``PassManager(names, verify).run(graph)``."""
-    return PassManager(names, verify).run(graph)
+def run_passes(graph: Graph, names=None, verify: bool = False) -> Graph:
+    """``PassManager(names, verify).run(graph)``; ``names`` defaults to ``pipeline()``."""
+    return PassManager(pipeline() if names is None else names, verify).run(graph)

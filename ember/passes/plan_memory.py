@@ -6,6 +6,10 @@ the largest). An elementwise node whose input dies at it writes over that input 
 array the same call made with no ``out=`` form (a ``linear`` or ``log_softmax`` result). The runtime allocates
 the slots once per compiled function and passes them, or the dying arrays, as ``out=``.
 
+What the pass knows of an op is read from its record: ``writes_out`` (the runtime can compute it into a given
+array), ``in_place`` (that array may be a dying input) and ``fresh`` (its output never shares memory with an
+input).
+
 Safety rules:
 - views (reshape, transpose, broadcast_to, getitem...) and the output of any op not known to return fresh
   memory may alias their inputs: a buffer stays live until every value that may alias it is dead;
@@ -17,22 +21,12 @@ Safety rules:
 
 from __future__ import annotations
 
-from ember.graph.ir import Graph, Node
+from ember.graph.ir import CONST, RANDOM, UPDATE, Graph, Node
 
 # Measured (A/B in one process, tf-style MLP training steps): planning every array, however small, was as
 # fast or faster than thresholds of 16 or 64 KiB (W1b32 0.97-0.99x, Wtab 0.94-0.96x, W2 0.96-1.0x, W3 0.95x).
 MIN_BYTES = 0
 
-# ops the runtime can compute into a given array (out=); in place only for the elementwise ones
-DESTINATION = frozenset({"add", "sub", "mul", "div", "pow", "eq", "ne", "lt", "le", "gt", "ge", "neg", "exp",
-                         "log", "log1p", "sqrt", "tanh", "sin", "cos", "abs", "sign", "maximum", "minimum",
-                         "relu", "fused", "matmul", "sum", "softmax"})
-# NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array
-_IN_PLACE = DESTINATION - {"matmul", "sum", "sign"}
-# ops whose outputs never share memory with their inputs; any other op's output may be a view of them
-FRESH = DESTINATION | {"const", "random", "softmax", "log_softmax", "linear", "cast", "copy", "where", "clip",
-                       "sigmoid", "max", "min"}
-_OWN_RULES = "ember.optim.functional"  # optimizer rules that copy whatever state they keep
 
 
 class MemoryPlan:
@@ -74,12 +68,17 @@ def _fingerprint(graph: Graph) -> tuple:
     return nodes, tuple(v.id for v in graph.outputs)
 
 
+def _fresh(node: Node) -> bool:
+    """Whether ``node``'s outputs never share memory with its inputs (a constant and a random draw have none)."""
+    return node.op.fresh or node.op is CONST or node.op is RANDOM
+
+
 def _aliases(graph: Graph) -> dict:
     """Value id -> ids of the values whose memory it may share (itself included)."""
     roots = {v.id: frozenset((v.id,)) for v in graph.inputs}
     for node in graph.nodes:
         for out in node.outputs:
-            if node.op.name in FRESH:
+            if _fresh(node):
                 roots[out.id] = frozenset((out.id,))
             else:
                 roots[out.id] = frozenset((out.id,)).union(*(roots[v.id] for v in node.inputs))
@@ -99,14 +98,14 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
         for v in node.inputs:
             for r in roots[v.id]:
                 end[r] = i
-        if node.op.name == "update" and getattr(node.attrs["rule"], "__module__", None) != _OWN_RULES:
+        if node.op is UPDATE and getattr(node.attrs["rule"], "keeps_grad", True):  # ops.effects.update_rule
             pinned.update(roots[node.inputs[1].id])
     for v in graph.outputs:
         pinned.update(roots[v.id])
     for r in pinned:
         end[r] = never
     # per-call arrays no one else holds: an elementwise node may write over one that dies at it
-    temporaries = {v.id for n in nodes if n.op.name in FRESH and n.op.name != "const" for v in n.outputs} - pinned
+    temporaries = {v.id for n in nodes if _fresh(n) and n.op is not CONST for v in n.outputs} - pinned
     slots: dict = {}
     buffers: list = []
     inplace: dict = {}
@@ -116,13 +115,13 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
         for item in [b for b in busy if b[0] < i]:
             busy.remove(item)
             free.append(item[1])
-        if node.op.name not in DESTINATION or len(node.outputs) != 1:
+        if not node.op.writes_out or len(node.outputs) != 1:
             continue
         out = node.outputs[0]
         need = out.data.nbytes
         if out.id in pinned or need < min_bytes or not out.data.shape:
             continue
-        donor = _dying_input(node, i, temporaries, end, roots) if node.op.name in _IN_PLACE else None
+        donor = _dying_input(node, i, temporaries, end, roots) if node.op.in_place else None
         if donor is not None:
             inplace[out.id] = donor.id
             if donor.id not in slots:

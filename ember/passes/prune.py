@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember.graph.ir import EFFECTS, Graph
+from ember.graph.ir import Graph
 
 
 def prune(graph: Graph) -> Graph:
@@ -10,7 +10,7 @@ def prune(graph: Graph) -> Graph:
     live = {v.id for v in graph.outputs}
     kept = []
     for node in reversed(graph.nodes):
-        if node.op.name in EFFECTS or any(v.id in live for v in node.outputs):
+        if node.op.effect and not node.outputs or any(v.id in live for v in node.outputs):
             kept.append(node)
             live.update(v.id for v in node.inputs)
     kept.reverse()

@@ -1,6 +1,8 @@
-"""simplify: identities that need no computation (x * 1, x + 0, reshapes and casts to the same type, sums
-over axes of length 1), and ``exp(log_softmax(x))`` as ``softmax(x)`` where nothing else reads the
-log-probabilities (a softmax cross-entropy's gradient when its loss is not fetched: two calls fewer).
+"""simplify: identities that need no computation, read from the ops' records: a constant operand that is an
+op's identity (``x * 1``, ``x + 0``: ``right_identity`` / ``left_identity``), an op that returns its input when
+the types agree (reshapes and casts to the same type: ``same_type_noop``), and the rewrites ops declare for
+themselves (``simplify``: a sum over axes of length 1 is a reshape; ``exp(log_softmax(x))`` is ``softmax(x)``
+where nothing else reads the log-probabilities).
 
 An identity is removed only when the result has exactly the kept operand's shape and dtype, so broadcasting
 and promotion are never changed. The softmax rewrite changes results by rounding only.
@@ -12,51 +14,46 @@ from collections import Counter
 
 import numpy as np
 
-from ember.graph.ir import Graph
-from ember.ops.registry import REGISTRY
+from ember.graph.ir import CONST, Graph
 
-_NEUTRAL_RIGHT = {"mul": 1, "div": 1, "add": 0, "sub": 0, "pow": 1}
-_NEUTRAL_LEFT = {"mul": 1, "add": 0}
-_SAME_TYPE_NOOPS = frozenset({"reshape", "broadcast_to", "cast"})
+
+class Facts:
+    """What an op's own ``simplify(node, facts)`` rewrite may read: ``producers`` (value id -> the node
+    computing it) and ``reads`` (value id -> how many nodes and graph outputs read it)."""
+
+    __slots__ = ("producers", "reads")
+
+    def __init__(self, producers: dict, reads: Counter):
+        self.producers, self.reads = producers, reads
 
 
 def _is(value, neutral) -> bool:
     return value is not None and value.size <= 4096 and bool(np.all(value == neutral))
 
 
-def _only_read_log_softmax(value, producers: dict, reads: Counter) -> bool:
-    """Whether ``value`` comes from a log_softmax and one node reads it."""
-    source = producers.get(value.id)
-    return source is not None and source.op.name == "log_softmax" and reads[value.id] == 1
-
-
 def simplify(graph: Graph) -> Graph:
-    """Replace identity nodes by their operand; compute ``exp(log_softmax(x))`` as ``softmax(x)``."""
-    consts = {n.outputs[0].id: n.attrs["value"] for n in graph.nodes if n.op.name == "const"}
+    """Replace identity nodes by their operand; apply the ops' own rewrites."""
+    consts = {n.outputs[0].id: n.attrs["value"] for n in graph.nodes if n.op is CONST}
     reads = Counter(v.id for n in graph.nodes for v in n.inputs) + Counter(v.id for v in graph.outputs)
-    producers = graph.producers()
+    facts = Facts(graph.producers(), reads)
     mapping: dict = {}
     kept = []
     for node in graph.nodes:
         node.inputs = [mapping.get(v.id, v) for v in node.inputs]
-        name = node.op.name
+        op = node.op
         if len(node.outputs) == 1:
             out = node.outputs[0].data
             keep = None
-            if name in _NEUTRAL_RIGHT and len(node.inputs) == 2:
+            if op.right_identity is not None and len(node.inputs) == 2:
                 a, b = node.inputs
-                if _is(consts.get(b.id), _NEUTRAL_RIGHT[name]):
+                if _is(consts.get(b.id), op.right_identity):
                     keep = a
-                elif name in _NEUTRAL_LEFT and _is(consts.get(a.id), _NEUTRAL_LEFT[name]):
+                elif op.left_identity is not None and _is(consts.get(a.id), op.left_identity):
                     keep = b
-            elif name in _SAME_TYPE_NOOPS:
+            elif op.same_type_noop:
                 keep = node.inputs[0]
-            elif name == "exp" and _only_read_log_softmax(node.inputs[0], producers, reads):
-                source = producers[node.inputs[0].id]
-                node.op, node.attrs, node.inputs = REGISTRY["softmax"], dict(source.attrs), list(source.inputs)
-            elif name == "sum" and node.inputs[0].data.size == out.size and node.inputs[0].data.dtype == out.dtype:
-                # summing over axes of length 1 only drops them: a reshape
-                node.op, node.attrs = REGISTRY["reshape"], {"shape": tuple(out.shape)}
+            elif op.simplify is not None:
+                op.simplify(node, facts)
             if keep is not None and keep.data.shape == out.shape and keep.data.dtype == out.dtype:
                 mapping[node.outputs[0].id] = keep
                 continue

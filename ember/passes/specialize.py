@@ -45,8 +45,9 @@ def specialize(graph: Graph, shapes) -> Graph:
                 raise GraphError(f"{format_node(node)}: on known sizes it gives "
                                  f"{type_str(spec.shape, spec.dtype)}")
             attrs = node.attrs
-            if node.op.name == "reshape" and None in attrs["shape"]:  # sizes read from unknown dimensions
-                attrs = {**attrs, "shape": spec.shape}
+            key = node.op.shape_attr
+            if key is not None and None in attrs[key]:  # sizes read from unknown dimensions
+                attrs = {**attrs, key: spec.shape}
             (new,) = out.add(node.op, inputs, attrs, [spec], old.data.device)
         new.name = old.name
         mapping[old.id] = new

@@ -17,8 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.graph.ir import Graph
+from ember.graph.ir import UPDATE, Graph
+from ember.ops.elementwise import ADD
 from ember.ops.kernels import BLAS_FLOATS
+from ember.ops.linalg import MATMUL
+from ember.ops.reduction import SUM
+from ember.ops.shape import TRANSPOSE
+
+# A pattern over four particular ops (a dense layer's matmul and bias add, its weight-gradient product of a
+# transpose, its bias-gradient sum), so it names their records rather than a trait they share.
 
 _SMALL = 4096  # elements: below, a NumPy call costs about the same whatever its size (measured on Wtab)
 
@@ -66,14 +73,14 @@ def fold_biases(graph: Graph, bound: dict, bind, objects: dict, flat_grads: dict
     folds = BiasFolds()
     users, producers = graph.users(), graph.producers()
     outputs = {v.id for v in graph.outputs}
-    grads = {n.inputs[0].id: n.inputs[1] for n in graph.nodes if n.op.name == "update"}
+    grads = {n.inputs[0].id: n.inputs[1] for n in graph.nodes if n.op is UPDATE}
     inputs = {v.id for v in graph.inputs if v.id not in bound}
     for add in graph.nodes:
-        if add.op.name != "add" or len(add.inputs) != 2:
+        if add.op is not ADD or len(add.inputs) != 2:
             continue
         product, bias = add.inputs if add.inputs[1].id in bound else add.inputs[::-1]
         matmul = producers.get(product.id)
-        if bias.id not in bound or matmul is None or matmul.op.name != "matmul" or product.id in outputs \
+        if bias.id not in bound or matmul is None or matmul.op is not MATMUL or product.id in outputs \
                 or len(users.get(product.id, ())) != 1:
             continue
         h, weight = matmul.inputs
@@ -106,11 +113,11 @@ def _fold_gradients(folds, h, weight, bias, buffer, grads, producers, users, fla
     if gw is None or gb is None or gw.id not in flat_grads or gb.id not in flat_grads:
         return
     weight_grad, bias_grad = producers.get(gw.id), producers.get(gb.id)
-    if weight_grad is None or bias_grad is None or weight_grad.op.name != "matmul" or bias_grad.op.name != "sum":
+    if weight_grad is None or bias_grad is None or weight_grad.op is not MATMUL or bias_grad.op is not SUM:
         return
     transposed, delta = weight_grad.inputs
     flip = producers.get(transposed.id)
-    if flip is None or flip.op.name != "transpose" or flip.inputs[0].id != h.id \
+    if flip is None or flip.op is not TRANSPOSE or flip.inputs[0].id != h.id \
             or tuple(flip.attrs["axes"]) != (1, 0) or bias_grad.inputs[0].id != delta.id \
             or bias_grad.attrs["axis"] not in (0, (0,)) or bias_grad.attrs["keepdims"]:
         return

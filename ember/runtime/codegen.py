@@ -4,6 +4,11 @@ and each op's own forward for the rest. The reference it is tested against is ``
 A graph whose every value holds one floating-point element (linear regression at batch 1) is generated on
 NumPy scalars instead of arrays: the same float32/float64 arithmetic, without array-call overhead.
 
+What the generator knows of an op is read from its record (``ember.ops.registry.Op``): its own emitter
+(``lower``, for the kernel choices it shares with eager mode), else its ``ufunc`` / ``infix`` form, else a call
+of its forward (with ``out=`` for an op that ``writes_out``); ``view`` for views made once of arrays fixed into
+the code.
+
 Two passes shape the code: a ``fused`` node (``fuse_elementwise``) becomes one numexpr call
 (``ember.runtime.kernels``), and the graph's memory plan (``plan_memory``) becomes arrays allocated once per
 compiled function and passed as ``out=``.
@@ -17,34 +22,14 @@ import itertools
 import numpy as np
 
 from ember.backend.devices import CPU
-from ember.backend.dtypes import FLOATING, bfloat16
-from ember.graph.ir import Graph
-from ember.ops.kernels import (
-    dot_pays,
-    is_blas_matrix_product,
-    reduces_short_last_axis,
-    sum_channels,
-    sum_ones,
-    sums_channels,
-    sums_columns,
-    sums_rows,
-)
-from ember.optim.functional import sgd_update
+from ember.backend.dtypes import bfloat16
+from ember.graph.ir import ASSIGN, CONST, UPDATE, Graph
+from ember.ops.kernels import dot_pays
+from ember.ops.lowering import Call
+from ember.passes.fuse_elementwise import FUSED
 from ember.runtime.bias_fold import element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=", "lt": "<",
-          "le": "<=", "gt": ">", "ge": ">="}
-_UFUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "abs": np.abs, "neg": np.negative,
-           "maximum": np.maximum, "minimum": np.minimum, "where": np.where, "log1p": np.log1p, "sin": np.sin,
-           "cos": np.cos, "sign": np.sign}
-_INFIX_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
-                 "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
-                 "ge": np.greater_equal}
-_COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
-_ALIASES = frozenset({"reshape", "broadcast_to", "sum"})  # on one element these move no data
-_SCALAR_OPS = frozenset({"add", "sub", "mul", "div", "neg", "const", "update", "cast", "relu"} | _ALIASES
-                        | {"exp", "log", "sqrt", "tanh", "abs", "maximum", "minimum"})
 _counter = itertools.count()
 
 
@@ -83,14 +68,19 @@ class _Env:
         self.scratches = {dtype: np.empty(size, dtype) for dtype, size in sizes.items()}
 
 
+def _sgd_form(attrs: dict):
+    """The rule's ``SgdForm`` (``ember.ops.effects``), or None when it declares none."""
+    return getattr(attrs["rule"], "sgd_form", None)
+
+
 def _plain_sgd(attrs: dict) -> bool:
     hyper = attrs["hyper"]
-    return attrs["rule"] is sgd_update and not any(v for k, v in hyper.items() if k != "lr")
+    return _sgd_form(attrs) is not None and not any(v for k, v in hyper.items() if k != "lr")
 
 
 def _momentum_sgd(attrs: dict) -> bool:
     hyper = attrs["hyper"]
-    return (attrs["rule"] is sgd_update and bool(hyper.get("momentum"))
+    return (_sgd_form(attrs) is not None and bool(hyper.get("momentum"))
             and not any(v for k, v in hyper.items() if k not in ("lr", "momentum")))
 
 
@@ -139,25 +129,26 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     lines += folds.copies
     sizes: dict = {}
     for node in graph.nodes:
-        if node.op.name == "update" and id(node) not in flat_lines:
+        if node.op is UPDATE and id(node) not in flat_lines:
             param = node.inputs[0].data
             sizes[param.dtype] = max(sizes.get(param.dtype, 0), int(np.prod(param.shape)))
     env.reserve(sizes)
     for node in graph.nodes:
-        name, attrs = node.op.name, node.attrs
+        op, attrs = node.op, node.attrs
         args = [names[v.id] for v in node.inputs]
-        if name == "const":
+        if op is CONST:
             names[node.outputs[0].id] = env.bind(attrs["value"], "c")
-        elif name == "update":
+        elif op is UPDATE:
             grouped = flat_lines.get(id(node))
             lines += _update_lines(node, args, env) if grouped is None else grouped
-        elif name == "assign":
+        elif op is ASSIGN:
             lines.append(f"{args[0]}[...] = {args[1]}")
+        elif not node.outputs:  # any other effect: the op's forward, writing its inputs in place
+            lines += _expression(node, args, env)
         elif id(node) in folds.skip:  # a folded layer's call computes this value
             out = node.outputs[0].id
             names[out] = flat_grads.get(out) or into.get(out) or "None"
-        elif name in ("transpose", "reshape") and args[0] in fixed and \
-                (view := _view_of(node, env.objects[args[0]])) is not None:
+        elif op.view is not None and args[0] in fixed and (view := _view_of(node, env.objects[args[0]])) is not None:
             # A view of an array that is the same object on every call: made once, here.
             names[node.outputs[0].id] = name_ = env.bind(view, "c")
             fixed.add(name_)
@@ -173,7 +164,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
                 transposed, stacked = folds.backward[id(node)]
                 expression, more, dest = _product(env, transposed, args[1], stacked), [], flat_grads[out]
             else:
-                expression, *more = _softmax_lines(node, args, env, dest) or [_expression(node, args, env, dest)]
+                expression, *more = _expression(node, args, env, dest)
             lines.append(f"{target} = {expression}")
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
@@ -197,31 +188,10 @@ def _product(env: _Env, a: str, b: str, out: str | None) -> str:
     return f"{env.bind(fn, 'f')}({a}, {b}{'' if out is None else f', out={out}'})"
 
 
-def _softmax_lines(node, args: list, env: _Env, out: str | None) -> list | None:
-    """A softmax into the array named ``out`` as three lines (the op's forward, one allocation fewer and no
-    call into it), when its reductions take NumPy's own path there; else None."""
-    if node.op.name != "softmax" or out is None:
-        return None
-    x, axis = node.inputs[0].data, node.attrs["axis"]
-    if x.dtype not in FLOATING or reduces_short_last_axis(x.shape, x.dtype, axis):
-        return None
-    bind = env.bind
-    row_max = f"{bind(np.maximum.reduce, 'f')}({args[0]}, {axis!r}, None, None, True)"
-    if sums_rows(x.shape, x.dtype, axis):  # as the op's forward sums
-        total = f"{bind(np.dot, 'f')}({out}, {bind(sum_ones(x.shape[-1], x.dtype, 'column'), 'c')})"
-    else:
-        total = f"{bind(np.add.reduce, 'f')}({out}, {axis!r}, None, None, True)"
-    return [f"{bind(np.subtract, 'f')}({args[0]}, {row_max}, out={out})", f"{bind(np.exp, 'f')}({out}, out={out})",
-            f"{bind(np.divide, 'f')}({out}, {total}, out={out})"]
-
-
 def _view_of(node, array):
-    """What a transpose or reshape node computes from ``array``, when that is a view of it; else None (a
+    """What a view op (its record's ``view``) computes from ``array``, when that is a view of it; else None (a
     reshape of strided memory copies, and a copy made once would go stale)."""
-    if node.op.name == "transpose":
-        result = array.transpose(tuple(node.attrs["axes"]))
-    else:
-        result = array.reshape(tuple(node.outputs[0].data.shape))
+    result = node.op.view(array, node.attrs, tuple(node.outputs[0].data.shape))
     return result if array.size and np.shares_memory(result, array) else None
 
 
@@ -242,13 +212,13 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     position = {id(node): i for i, node in enumerate(graph.nodes)}
     runs: dict = {}
     for node in graph.nodes:
-        if node.op.name != "update" or node.attrs.get("live") is not None:
+        if node.op is not UPDATE or node.attrs.get("live") is not None:
             continue
         param, grad = node.inputs
         kind = "plain" if _plain_sgd(node.attrs) else "momentum" if _momentum_sgd(node.attrs) else None
         array = bound.get(param.id)
         if (kind is None or array is None or grad.id in outputs or len(users.get(grad.id, ())) != 1
-                or grad.id not in producers or producers[grad.id].op.name == "const"):
+                or grad.id not in producers or producers[grad.id].op is CONST):
             continue
         base = array.base
         if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
@@ -274,7 +244,7 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
 def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines) -> None:
     nodes = [node for _, node, _ in run]
     first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
-    if any(graph.nodes[i].op.name != "update" for i in range(first, last + 1)):
+    if any(graph.nodes[i].op is not UPDATE for i in range(first, last + 1)):
         return  # something reads the variables between the updates: keep them one by one
     if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
         return
@@ -282,11 +252,12 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     hyper = nodes[0].attrs["hyper"]
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
-        buffers = [state.get("momentum_buffer") for state in states]
+        key = _sgd_form(nodes[0].attrs).buffer_key
+        buffers = [state.get(key) for state in states]
         if all(b is None for b in buffers):
             flat_buffer = np.zeros(end - start, base.dtype)
             for (offset, _, array), state in zip(run, states):
-                state["momentum_buffer"] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
+                state[key] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
         else:  # another compiled function made them: share its array, or give up
             flat_buffer = buffers[0].base if buffers[0] is not None else None
             if flat_buffer is None or flat_buffer.size != end - start or any(
@@ -334,9 +305,10 @@ def _update_lines(node, args: list, env: _Env) -> list:
         return lines + [f"np.multiply({grad}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if _momentum_sgd(attrs) and array.data.ndim:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = np.zeros(array.data.shape, array.data.dtype)
-        buf = env.bind(state["momentum_buffer"], "buf")
+        key = _sgd_form(attrs).buffer_key
+        if key not in state:
+            state[key] = np.zeros(array.data.shape, array.data.dtype)
+        buf = env.bind(state[key], "buf")
         momentum = repr(float(hyper["momentum"])) if live is None else f"{hyper_name}['momentum']"
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
@@ -367,61 +339,44 @@ def _buffers(graph: Graph, env: _Env) -> tuple:
 
 
 def _same_types(node) -> bool:
-    """Whether NumPy computes ``node`` in its output dtype, so ``out=`` changes nothing but the memory."""
+    """Whether NumPy computes ``node`` in its output dtype, so ``out=`` changes nothing but the memory (a
+    comparison: its operands share a dtype)."""
     dtypes = {v.data.dtype for v in node.inputs}
-    if node.op.name in _COMPARISONS:
+    out = node.outputs[0].data.dtype
+    if out == np.bool_ and out not in dtypes:
         return len(dtypes) == 1
-    return dtypes == {node.outputs[0].data.dtype}
+    return dtypes == {out}
 
 
-def _expression(node, args: list, env: _Env, out: str | None = None) -> str:
-    """The right-hand side computing ``node``; into the array named ``out`` where NumPy has an ``out=``."""
-    name, attrs = node.op.name, node.attrs
+def _call(node, args: list, env: _Env, out: str | None, scalar: bool = False) -> Call:
+    return Call([v.data for v in node.inputs], node.outputs[0].data, node.attrs, args, out, env.bind, scalar)
+
+
+def _expression(node, args: list, env: _Env, out: str | None = None) -> list:
+    """The right-hand side computing ``node``, then any lines to run after it; into the array named ``out``
+    where the op can write into one (``writes_out``) and NumPy computes it in the output's dtype."""
+    op = node.op
     dtypes = [v.data.dtype for v in node.inputs]
     plain = all(d != bfloat16 for d in dtypes)
-    dest = f", out={out}" if out is not None and plain and (name == "fused" or _same_types(node)) else ""
-    if name in _INFIX and plain and (name != "div" or all(d in FLOATING for d in dtypes)):
-        if dest:
-            return f"{env.bind(_INFIX_UFUNCS[name], 'f')}({args[0]}, {args[1]}{dest})"
-        return f"{args[0]} {_INFIX[name]} {args[1]}"
-    if name in _UFUNCS and plain:
-        return f"{env.bind(_UFUNCS[name], 'f')}({', '.join(args)}{dest if name != 'where' else ''})"
-    if name == "relu" and plain:
-        return f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(dtypes[0].type(0), 'c')}{dest})"
-    if name == "matmul" and plain:
-        a, b = (v.data for v in node.inputs)
-        if is_blas_matrix_product(a, b):  # what the op's forward calls for these shapes (bit-identical)
-            return f"{env.bind(np.dot, 'f')}({args[0]}, {args[1]}{dest})"
-        return f"{env.bind(np.matmul, 'f')}({args[0]}, {args[1]}{dest})" if dest else f"{args[0]} @ {args[1]}"
-    if name == "sum" and dtypes[0] in FLOATING:
-        x = node.inputs[0].data
-        keepdims = attrs["keepdims"]
-        if sums_columns(x.shape, x.dtype, attrs["axis"]):  # the op's forward makes these calls too
-            ones = env.bind(sum_ones(x.shape[0], x.dtype, "row" if keepdims else "vector"), "c")
-            return f"{env.bind(np.dot, 'f')}({ones}, {args[0]}{dest})"
-        if sums_rows(x.shape, x.dtype, attrs["axis"]):
-            ones = env.bind(sum_ones(x.shape[-1], x.dtype, "column" if keepdims else "vector"), "c")
-            return f"{env.bind(np.dot, 'f')}({args[0]}, {ones}{dest})"
-        if sums_channels(x.shape, x.dtype, attrs["axis"]):
-            return f"{env.bind(sum_channels, 'f')}({args[0]}, {keepdims!r})"
-        # ndarray.sum is np.add.reduce, called more directly
-        reduce, target = env.bind(np.add.reduce, "f"), out if dest else None
-        return f"{reduce}({args[0]}, {attrs['axis']!r}, None, {target}, {keepdims!r})"
-    if name == "fused":
-        kernel = numexpr_kernel(attrs["body"], dtypes)
+    dest = out if out is not None and plain and op.writes_out and (op is FUSED or _same_types(node)) else None
+    if op is FUSED:
+        kernel = numexpr_kernel(node.attrs["body"], dtypes)
         if kernel is not None:  # one numexpr call; without numexpr the body's forwards run below
             inputs = args + [env.bind(c, "c") for c in kernel.constants]
-            return f"{env.bind(kernel.fn, 'k')}({', '.join(inputs)}{dest}, ex_uses_vml={kernel.uses_vml})"
-    if name == "reshape":
-        return f"{args[0]}.reshape({tuple(node.outputs[0].data.shape)!r})"
-    if name == "transpose":
-        return f"{args[0]}.transpose({tuple(attrs['axes'])!r})"
-    if name == "broadcast_to":
-        return f"{env.bind(np.broadcast_to, 'f')}({args[0]}, {tuple(attrs['shape'])!r})"
-    if name == "cast":
-        return f"{args[0]}.astype({env.bind(attrs['dtype'], 'c')})"
-    forward = functools.partial(node.op.forward, **attrs) if attrs else node.op.forward
-    return f"{env.bind(forward, 'f')}(np{''.join(', ' + a for a in args)})"
+            target = "" if dest is None else f", out={dest}"
+            return [f"{env.bind(kernel.fn, 'k')}({', '.join(inputs)}{target}, ex_uses_vml={kernel.uses_vml})"]
+    if op.lower is not None:
+        code = op.lower(_call(node, args, env, dest))
+        if code is not None:
+            return code if isinstance(code, list) else [code]
+    if op.ufunc is not None and plain:
+        if dest is None and op.infix is not None:
+            return [f"{args[0]} {op.infix} {args[1]}" if len(args) == 2 else f"{op.infix}{args[0]}"]
+        return [f"{env.bind(op.ufunc, 'f')}({', '.join(args)}{'' if dest is None else f', out={dest}'})"]
+    forward = functools.partial(op.forward, **node.attrs) if node.attrs else op.forward
+    takes_out = dest is not None and op.lower is None and op.ufunc is None and op is not FUSED
+    into = f", out={dest}" if takes_out else ""
+    return [f"{env.bind(forward, 'f')}(np{''.join(', ' + a for a in args)}{into})"]
 
 
 # --- one-element graphs on NumPy scalars -------------------------------------------------------------
@@ -434,12 +389,20 @@ def _scalar_graph(graph: Graph, bound: dict) -> bool:
         if v.data.size != 1 or v.data.dtype not in ok:
             return False
     for node in graph.nodes:
-        if node.op.name not in _SCALAR_OPS or (node.op.name == "update" and not _plain_sgd(node.attrs)):
+        if not _has_scalar_form(node):
             return False
         for v in node.outputs:
             if v.data.size != 1 or v.data.dtype not in ok:
                 return False
     return True
+
+
+def _has_scalar_form(node) -> bool:
+    op = node.op
+    if op is UPDATE:
+        return _plain_sgd(node.attrs)
+    return op is CONST or op.scalar_alias or (op.ufunc is not None and op.scalar_exact) \
+        or getattr(op.lower, "scalar", False)
 
 
 def _element(name: str, ndim: int) -> str:
@@ -456,30 +419,26 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env):
         names[v.id] = f"v{v.id}"
         lines.append(f"v{v.id} = {_element(array, v.data.ndim)}")  # a NumPy scalar, read before any update
     for node in graph.nodes:
-        name, attrs = node.op.name, node.attrs
+        op, attrs = node.op, node.attrs
         args = [names[v.id] for v in node.inputs]
-        if name == "update":
+        if op is UPDATE:
             param = node.inputs[0]
             lines.append(f"{_element(arrays[param.id], param.data.ndim)} = {args[0]} - {args[1]} * "
                          f"{float(attrs['hyper']['lr'])!r}")
             continue
         out = node.outputs[0]
-        if name == "const":
+        if op is CONST:
             names[out.id] = env.bind(np.asarray(attrs["value"]).reshape(())[()], "c")
             continue
-        if name in _ALIASES:
+        if op.scalar_alias:
             names[out.id] = args[0]
             continue
-        if name in _INFIX:
-            expression = f"{args[0]} {_INFIX[name]} {args[1]}"
-        elif name == "neg":
-            expression = f"-{args[0]}"
-        elif name == "cast":
-            expression = f"{env.bind(out.data.dtype.type, 'f')}({args[0]})"
-        elif name == "relu":
-            expression = f"{env.bind(np.maximum, 'f')}({args[0]}, {env.bind(out.data.dtype.type(0), 'c')})"
+        if op.lower is not None:
+            expression = op.lower(_call(node, args, env, None, scalar=True))
+        elif op.infix is not None:
+            expression = f"{args[0]} {op.infix} {args[1]}" if len(args) == 2 else f"{op.infix}{args[0]}"
         else:
-            expression = f"{env.bind(_UFUNCS[name], 'f')}({', '.join(args)})"
+            expression = f"{env.bind(op.ufunc, 'f')}({', '.join(args)})"
         names[out.id] = f"v{out.id}"
         lines.append(f"v{out.id} = {expression}")
     returned = []

@@ -17,7 +17,7 @@ import numpy as np
 
 from ember.backend.devices import CPU, as_array, device_of
 from ember.graph.ir import Graph, GraphError, type_str
-from ember.passes.manager import DEFAULT_PIPELINE, run_passes
+from ember.passes.manager import run_passes
 from ember.passes.specialize import specialize
 from ember.runtime.codegen import compile_graph
 
@@ -29,9 +29,9 @@ class GraphFunction:
     ``bound`` maps input Values to arrays fixed into the code (variables, updated in place by ``update``
     nodes); the other inputs are the call's arguments, in order."""
 
-    def __init__(self, graph: Graph, passes=DEFAULT_PIPELINE, bound: dict | None = None):
+    def __init__(self, graph: Graph, passes=None, bound: dict | None = None):
         self.graph = graph
-        self.passes = tuple(passes)
+        self.passes = None if passes is None else tuple(passes)  # None: the pass manager's pipeline()
         self.bound = {v.id: array for v, array in (bound or {}).items()}
         self.arguments = [v for v in graph.inputs if v.id not in self.bound]
         self.concrete: dict = {}  # signature (shapes of the arguments) -> compiled function

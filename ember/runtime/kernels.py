@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.passes.fuse_elementwise import FORMS, Body
+from ember.passes.fuse_elementwise import Body, constants
 
 _cache: dict = {}  # (expression, input dtypes) -> Kernel
 
@@ -28,31 +28,30 @@ def numexpr_kernel(body: Body, dtypes: list) -> Kernel | None:
         from numexpr.necompiler import NumExpr, getContext, getExprNames
     except ImportError:
         return None
-    constants = {"zero": 0, "one": 1, "half": 0.5}
-    used: list = []
+    values: dict = {}  # constant name -> value, in the order the expression first uses them
 
-    def form(name: str, args: list) -> str:
+    def form(op, args: list) -> str:
         named = {}
-        for key in constants:
-            if "{" + key + "}" in FORMS[name]:
+        for key, value in constants(op):
+            if "{" + key + "}" in op.fusion.form:
                 named[key] = f"k_{key}"
-                if key not in used:
-                    used.append(key)
-        return FORMS[name].format(*args, **named)
+                if values.setdefault(key, value) != value:
+                    raise ValueError(f"fused kernel: constant {key!r} means {values[key]} and {value}")
+        return op.fusion.form.format(*args, **named)
 
     expression = body.text(form, lambda i: f"a{i}")
     key = (expression, tuple(np.dtype(d).str for d in dtypes), body.dtype.str)
     kernel = _cache.get(key)
     if kernel is None:
         signature = [(f"a{i}", _numexpr_type(d)) for i, d in enumerate(dtypes)]
-        signature += [(f"k_{k}", _numexpr_type(body.dtype)) for k in used]
+        signature += [(f"k_{k}", _numexpr_type(body.dtype)) for k in values]
         context = getContext({"truediv": True})
         uses_vml = getExprNames(expression, context)[1]
         fn = NumExpr(expression, signature, **context)
-        values = [np.asarray(constants[k], body.dtype) for k in used]
-        for value in values:
-            value.flags.writeable = False  # shared by every function using this kernel
-        kernel = _cache[key] = Kernel(fn, values, expression, uses_vml)
+        arrays = [np.asarray(v, body.dtype) for v in values.values()]
+        for array in arrays:
+            array.flags.writeable = False  # shared by every function using this kernel
+        kernel = _cache[key] = Kernel(fn, arrays, expression, uses_vml)
     return kernel
 
 

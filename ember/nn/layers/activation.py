@@ -6,6 +6,7 @@ from ember.nn.module import Module
 from ember.ops import (
     elu,
     gelu,
+    hardswish,
     hardtanh,
     leaky_relu,
     log_softmax,
@@ -46,6 +47,16 @@ class ReLU6(ReLU):
 
     def forward(self, x: Tensor) -> Tensor:
         return relu6(x)
+
+
+class Hardswish(Module):
+    """x * relu6(x + 3) / 6.
+
+    >>> ember.nn.Hardswish()(ember.tensor([-4.0, 1.0, 4.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardswish(x)
 
 
 class LeakyReLU(Module):

@@ -136,7 +136,7 @@ class EmbeddingBag(Module):
 
     def forward(self, input: Tensor, offsets: Tensor | None = None,
                 per_sample_weights: Tensor | None = None) -> Tensor:
-        if any(getattr(t, "graph", None) is not None for t in (input, offsets)):
+        if any(isinstance(t, Tensor) and t.symbolic for t in (input, offsets)):
             raise TypeError("EmbeddingBag: the bags are formed from the ids' values on the host, which a traced "
                             "graph does not have; call it outside ember.jit, or use Embedding and a mean over "
                             "a fixed bag axis")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ember.creation import ones, tensor, zeros
-from ember.graph import tracing
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
@@ -60,17 +59,6 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected {' or '.join(f'{d}-D' for d in self._expected_ndim)} input, "
                 f"got shape {list(x.shape)}"
             )
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and getattr(x, "graph", None) is not None:
-            # ember.jit is tracing: count batches, and derive the cumulative factor, on every run
-            count = tracing.read_state(self.num_batches_tracked, x) + 1
-            tracing.write_state(self.num_batches_tracked, count)
-            if self.momentum is None:
-                factor = 1.0 / count.astype(x.dtype)
-        elif self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
         # Batch statistics in training, and in evaluation too when no running statistics are kept.
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
@@ -81,8 +69,9 @@ class _BatchNorm(Module):
             self.weight,
             self.bias,
             use_batch,
-            factor,
+            self.momentum,  # None: a cumulative moving average over the batches counted
             self.eps,
+            num_batches_tracked=self.num_batches_tracked if self.training and self.track_running_stats else None,
         )
 
     def extra_repr(self) -> str:

@@ -1,0 +1,192 @@
+"""Worker processes for ``DataLoader(num_workers=N)``, as in PyTorch: each worker holds the dataset and
+builds whole batches; the main process hands out index batches round-robin and yields the results in
+order. Workers ignore Ctrl-C (the main process handles it) and are terminated when the iterator is
+dropped, so a stuck dataset never hangs the program."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import time
+import traceback
+
+import numpy as np
+
+from ember.data import worker_info
+from ember.data.worker_info import WorkerInfo
+
+_POLL_S = 0.1
+_JOIN_S = 1.0
+_OK, _END, _ERROR = 0, 1, 2
+
+
+def _worker_loop(loader, worker_id: int, num_workers: int, seed: int, tasks, results) -> None:
+    """A worker: answer each task ``(seq, indices)`` with ``(seq, kind, value)`` until it gets None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    results.cancel_join_thread()  # exiting never waits for the main process to read
+    from ember import random as _random
+
+    _random.manual_seed(seed)
+    worker_info.current = WorkerInfo(worker_id, num_workers, seed, loader.dataset)
+    batches = None
+    try:
+        if loader.worker_init_fn is not None:
+            loader.worker_init_fn(worker_id)
+        if loader._iterable:
+            batches = loader._stream_batches(iter(loader.dataset))
+    except BaseException as exc:  # reported with the first task
+        failure = exc
+    else:
+        failure = None
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        seq, indices = task
+        try:
+            if failure is not None:
+                raise failure
+            if batches is None:
+                results.put((seq, _OK, loader._fetch(indices)))
+            else:
+                results.put((seq, _OK, next(batches)))
+        except StopIteration:
+            results.put((seq, _END, None))
+        except BaseException as exc:
+            results.put((seq, _ERROR, _picklable(exc, worker_id)))
+
+
+def _picklable(exc: BaseException, worker_id: int):
+    text = "".join(traceback.format_exception(exc))
+    note = f"raised in DataLoader worker {worker_id} (pid {os.getpid()}):\n{text}"
+    try:
+        exc.add_note(note)
+        multiprocessing.reduction.ForkingPickler.dumps(exc)
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}\n{note}")
+
+
+class WorkerIterator:
+    """Batches from ``loader`` built by ``loader.num_workers`` processes, in order, with up to
+    ``depth`` batches per worker requested ahead."""
+
+    def __init__(self, loader, index_batches, depth: int):
+        from ember import random as _random
+
+        context = multiprocessing.get_context(loader.multiprocessing_context)
+        self._index_batches = index_batches  # None for an iterable dataset: the workers read their streams
+        self._timeout = loader.timeout
+        self._results = context.Queue()
+        self._tasks = [context.Queue() for _ in range(loader.num_workers)]
+        base_seed = int(_random.generator().integers(0, 2**62))
+        self._workers = [
+            context.Process(target=_worker_loop, args=(loader, i, loader.num_workers, base_seed + i, q, self._results),
+                            name=f"ember-data-worker-{i}", daemon=True)
+            for i, q in enumerate(self._tasks)
+        ]
+        for worker in self._workers:
+            worker.start()
+        self._active = list(range(loader.num_workers))
+        self._owner: dict[int, int] = {}
+        self._buffer: dict[int, tuple] = {}
+        self._sent = self._yielded = self._turn = 0
+        self._done = False
+        for _ in range(max(1, depth) * loader.num_workers):
+            if not self._send():
+                break
+
+    def _send(self) -> bool:
+        """Hand the next task to the next active worker; False when there is none to hand out."""
+        if not self._active:
+            return False
+        if self._index_batches is None:
+            indices = None
+        else:
+            indices = next(self._index_batches, None)
+            if indices is None:
+                return False
+            indices = np.asarray(indices, dtype=np.int64)
+        worker = self._active[self._turn % len(self._active)]
+        self._turn += 1
+        self._tasks[worker].put((self._sent, indices))
+        self._owner[self._sent] = worker
+        self._sent += 1
+        return True
+
+    def _receive(self, seq: int) -> tuple:
+        waited = 0.0
+        while seq not in self._buffer:
+            try:
+                got, kind, value = self._results.get(timeout=_POLL_S)
+            except queue.Empty:
+                waited += _POLL_S
+                dead = [w for w in self._workers if not w.is_alive()]
+                if dead:
+                    self.close()
+                    raise RuntimeError(f"DataLoader worker {dead[0].name} (pid {dead[0].pid}) exited unexpectedly "
+                                       f"with code {dead[0].exitcode}") from None
+                if self._timeout and waited >= self._timeout:
+                    self.close()
+                    raise RuntimeError(f"DataLoader: no batch from the workers within timeout={self._timeout}s") \
+                        from None
+                continue
+            self._buffer[got] = (kind, value)
+        return self._buffer.pop(seq)
+
+    def __iter__(self) -> WorkerIterator:
+        return self
+
+    def __next__(self):
+        while not self._done:
+            if self._yielded == self._sent:
+                break
+            seq = self._yielded
+            kind, value = self._receive(seq)
+            self._yielded += 1
+            owner = self._owner.pop(seq)
+            if kind == _ERROR:
+                self.close()
+                raise value
+            if kind == _END:
+                if owner in self._active:
+                    self._active.remove(owner)
+                continue
+            self._send()
+            return value
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the workers: ask them to exit, and terminate any that do not within a second (a stuck
+        dataset)."""
+        if self._done:
+            return
+        self._done = True
+        for q in self._tasks:
+            try:
+                q.put(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + _JOIN_S
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in self._workers:
+            if worker.is_alive():
+                worker.terminate()
+                worker.join(timeout=_JOIN_S)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        for q in (*self._tasks, self._results):
+            q.cancel_join_thread()
+            q.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_workers", None) is not None:
+            self.close()
+
+
+__all__ = ["WorkerIterator"]

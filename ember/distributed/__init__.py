@@ -1,0 +1,56 @@
+"""Distributed training over MPI, with PyTorch's names: ``import ember.distributed as dist``.
+
+Processes are MPI ranks started by ``ember launch -n N script.py`` (or ``mpiexec``, SLURM's ``srun``, the
+Kubernetes MPI Operator). ``init_process_group()`` joins them; collectives work on Tensors in place
+(``dist.all_reduce(t)``) or, differentiably, as ops (``dist.functional.all_reduce(t)``);
+``DistributedDataParallel`` averages gradients in buckets during backward. Needs the ``dist`` extra.
+
+>>> import ember.distributed as dist
+>>> dist.init_process_group()
+>>> t = ember.ones(3) * dist.get_rank()
+>>> dist.all_reduce(t)      # every rank now holds the sum over ranks
+"""
+
+from ember.data.sampler import DistributedSampler
+from ember.distributed import (
+    checkpoint,  # noqa: F401  (dist.checkpoint.save / load)
+    fit,  # noqa: F401  (dist.fit is read by Model.fit)
+    ps,  # noqa: F401  (dist.ps: parameter servers)
+)
+from ember.distributed import ops as functional
+from ember.distributed.api import (
+    all_gather,
+    all_gather_into_tensor,
+    all_gather_object,
+    all_reduce,
+    all_to_all_single,
+    barrier,
+    broadcast,
+    recv,
+    reduce_scatter_tensor,
+    send,
+)
+from ember.distributed.ddp import DistributedDataParallel
+from ember.distributed.env import World, world_from_env
+from ember.distributed.group import (
+    DEFAULT_TIMEOUT,
+    DistributedError,
+    ProcessGroup,
+    ReduceOp,
+    Work,
+    default_group,
+    destroy_process_group,
+    get_rank,
+    get_world_size,
+    init_process_group,
+    is_initialized,
+)
+from ember.distributed.sharded import ShardedHashEmbedding, shard_of
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "ProcessGroup",
+    "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather", "all_gather_into_tensor",
+    "all_gather_object", "all_reduce", "all_to_all_single", "barrier", "broadcast", "default_group",
+    "destroy_process_group", "functional", "get_rank", "get_world_size", "init_process_group", "is_initialized",
+    "recv", "reduce_scatter_tensor", "send", "shard_of", "world_from_env",
+]

@@ -1,0 +1,128 @@
+"""Checkpoints of a multi-rank job: one file per rank plus a manifest, loadable at another world size.
+
+``save`` has every rank write its shard file atomically (``ember.checkpoint.save``); after a barrier rank 0
+writes ``manifest.json``, also atomically, so a directory with a manifest always holds a complete
+checkpoint. Rank 0's file also holds the replicated state (dense parameters, buffers, the optimizer).
+``load`` at any world size: every rank reads the replicated state, and each sharded table gathers the rows
+its new shard owns from all the files (re-sharding by the same id hash), with their optimizer slots and
+metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ember import checkpoint
+from ember.distributed.group import default_group
+from ember.distributed.sharded import shard_of
+
+MANIFEST = "manifest.json"
+FORMAT = "ember.distributed.checkpoint"
+
+
+def _shard_file(rank: int, world: int) -> str:
+    return f"shard-{rank:05d}-of-{world:05d}.emb"
+
+
+def _sharded_modules(module) -> dict:
+    return {name: m for name, m in module.named_modules() if getattr(m, "sharded", False) is True}
+
+
+def _replicated_state(module, sharded: dict) -> dict:
+    prefixes = tuple(f"{name}." for name in sharded)
+    return {k: v for k, v in module.state_dict().items() if not k.startswith(prefixes)}
+
+
+def save(directory: str | os.PathLike, module, optimizer=None) -> None:
+    """Write this rank's shard of ``module`` (and, from rank 0, the replicated state and ``optimizer``);
+    a collective call: every rank must make it."""
+    group = default_group()
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    sharded = _sharded_modules(module)
+    shard = {"tables": {name: m.shard.state_dict() for name, m in sharded.items()}}
+    if group.rank == 0:
+        shard["replicated"] = _replicated_state(module, sharded)
+        shard["optimizer"] = None if optimizer is None else optimizer.state_dict()
+    checkpoint.save(shard, os.path.join(directory, _shard_file(group.rank, group.size)))
+    group.barrier()  # every shard is on disk before the manifest says the checkpoint exists
+    if group.rank == 0:
+        manifest = {"format": FORMAT, "world_size": group.size, "tables": sorted(sharded),
+                    "files": [_shard_file(r, group.size) for r in range(group.size)]}
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(directory, MANIFEST))
+    group.barrier()
+
+
+def _read_manifest(directory: str) -> dict:
+    path = os.path.join(directory, MANIFEST)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(
+            f"{directory}: no {MANIFEST}: not a distributed checkpoint, or its save did not finish") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a valid manifest ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an Ember distributed checkpoint manifest")
+    for name in manifest["files"]:
+        if not os.path.exists(os.path.join(directory, name)):
+            raise ValueError(f"{directory}: the manifest lists {name}, which is missing")
+    return manifest
+
+
+def _reshard(pieces: list, keep) -> dict:
+    """One table state holding the rows of ``pieces`` (states of old shards) that ``keep(keys)`` selects."""
+    first = pieces[0]
+    rows = {k for k, v in first.items() if isinstance(v, np.ndarray) and v.ndim and k != "keys"
+            and not k.startswith("slot_fill.") and len(v) == len(first["keys"])}
+    keys = np.concatenate([p["keys"] for p in pieces])
+    mine = keep(keys)
+    state = {k: v for k, v in first.items() if k not in rows and k != "keys"}
+    state["keys"] = keys[mine]
+    for k in rows:
+        state[k] = np.concatenate([p[k] for p in pieces])[mine]
+    state["step"] = max(int(p["step"]) for p in pieces)
+    state["generation"] = max(int(p["generation"]) for p in pieces)
+    if any("admission" in p for p in pieces) and len(pieces) > 1:
+        raise ValueError("distributed checkpoint: a table with an admission policy cannot be re-sharded (its "
+                         "counters are kept per shard); load it at the world size it was saved with")
+    return state
+
+
+def load(directory: str | os.PathLike, module, optimizer=None) -> None:
+    """Restore ``module`` (and ``optimizer``) from ``save``'s directory, at this job's world size."""
+    group = default_group()
+    directory = os.fspath(directory)
+    manifest = _read_manifest(directory)
+    files = [os.path.join(directory, name) for name in manifest["files"]]
+    sharded = _sharded_modules(module)
+    if sorted(sharded) != manifest["tables"]:
+        raise ValueError(f"{directory}: the checkpoint has sharded tables {manifest['tables']}, the module "
+                         f"{sorted(sharded)}")
+    first = checkpoint.load(files[0])
+    replicated = _replicated_state(module, sharded)
+    missing = sorted(set(replicated) - set(first["replicated"]))
+    if missing:
+        raise ValueError(f"{files[0]}: missing replicated entries {missing}")
+    if optimizer is not None and first["optimizer"] is None:
+        raise ValueError(f"{files[0]}: saved without an optimizer state")
+    module.load_state_dict({**module.state_dict(), **first["replicated"]})  # the tables' own entries: below
+    if sharded:
+        same_layout = manifest["world_size"] == group.size
+        shards = [checkpoint.load(files[group.rank])] if same_layout else [first] + [
+            checkpoint.load(f) for f in files[1:]]
+        for name, m in sharded.items():
+            pieces = [s["tables"][name] for s in shards]
+            m.shard.load_state_dict(_reshard(pieces, lambda keys: shard_of(keys, group.size) == group.rank))
+    if optimizer is not None:
+        optimizer.load_state_dict(first["optimizer"])

@@ -1,0 +1,235 @@
+"""Data-parallel training: each rank runs the model on its share of the batch; gradients are averaged.
+
+``DistributedDataParallel`` broadcasts rank 0's parameters and buffers at the start, then, during each
+backward pass, copies every parameter's gradient into a bucket as soon as it is final and starts that
+bucket's all-reduce (non-blocking) when the bucket is full, while backward goes on with the earlier layers.
+When the last gradient is in, it waits for the buckets and writes the averaged gradients back into ``.grad``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ember.distributed.group import ProcessGroup, ReduceOp, default_group
+from ember.nn.module import Module
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+
+class _Bucket:
+    """Parameters whose gradients travel together in one flat array."""
+
+    def __init__(self, params: list, dtype):
+        self.params = params
+        self.offsets = np.cumsum([0] + [p.data.size for p in params]).tolist()
+        self.flat = np.empty(self.offsets[-1], dtype=dtype)
+        self.pending = len(params)
+        self.work = None
+
+    def reset(self) -> None:
+        self.pending = len(self.params)
+        self.work = None
+
+
+class DistributedDataParallel(Module):
+    """Wrap ``module`` for data-parallel training over the process group (PyTorch's DDP).
+
+    >>> dist.init_process_group()
+    >>> model = dist.DistributedDataParallel(net)
+    >>> loss = loss_fn(model(x_shard), y_shard); loss.backward(); optimizer.step()   # grads averaged
+
+    ``bucket_cap_mb`` bounds the bytes per all-reduce; ``no_sync()`` skips the averaging (gradient
+    accumulation: the next synchronized backward averages the accumulated gradients).
+    """
+
+    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True,
+                 group: ProcessGroup | None = None):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel: expected an ember.nn.Module, got {type(module).__name__}")
+        if bucket_cap_mb <= 0:
+            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb}")
+        self.module = module
+        # a communicator of its own: bucket all-reduces skip the per-call signature check, so they must never
+        # meet the user's collectives
+        self._group = (default_group() if group is None else group).split()
+        self._sync = True
+        self._broadcast_buffers = broadcast_buffers
+        own = _sharded_parameters(module)
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad and id(p) not in own]
+        self._check_same_layout(named)
+        self._broadcast_state()
+        sparse = _sparse_parameters(module)
+        self._sparse = {id(p) for _, p in named if id(p) in sparse}
+        self._buckets = self._make_buckets([p for _, p in named if id(p) not in sparse], bucket_cap_mb * 2**20)
+        self._names = {id(p): n for n, p in named}
+        self._ready = set()
+        self._sparse_ready = []
+        self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
+        self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
+        self._bucket_of.update({key: (None, 0) for key in self._sparse})
+
+    # --- setup ---
+    def _check_same_layout(self, named: list) -> None:
+        layout = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
+        layouts = self._group.all_gather_object(layout)
+        for rank, other in enumerate(layouts):
+            if other != layout:
+                diff = next((f"{a} vs {b}" for a, b in zip(layout, other) if a != b),
+                            f"{len(layout)} vs {len(other)} parameters")
+                raise ValueError(f"DistributedDataParallel: rank {self._group.rank} and rank {rank} have different "
+                                 f"parameters ({diff})")
+
+    def _broadcast_state(self) -> None:
+        own = _sharded_parameters(self.module)
+        for p in self.module.parameters():
+            if id(p) not in own and p.data.size:
+                p.data[...] = self._group.broadcast(p.data, 0)
+        if self._broadcast_buffers:
+            for b in self.module.buffers():
+                b.data[...] = self._group.broadcast(b.data, 0)
+
+    @staticmethod
+    def _make_buckets(params: list, cap_bytes: float) -> list:
+        """Buckets in reverse parameter order (backward finishes the last layers first), one dtype each."""
+        buckets, current, size = [], [], 0
+        for p in reversed(params):
+            if current and (size + p.data.nbytes > cap_bytes or p.dtype != current[0].dtype):
+                buckets.append(_Bucket(current, current[0].dtype))
+                current, size = [], 0
+            current.append(p)
+            size += p.data.nbytes
+        if current:
+            buckets.append(_Bucket(current, current[0].dtype))
+        return buckets
+
+    # --- the step ---
+    def forward(self, *args, **kwargs):
+        self._check_previous_step()
+        return self.module(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Inside this block backward accumulates local gradients without averaging them."""
+        previous = self._sync
+        self._sync = False
+        try:
+            yield
+        finally:
+            self._sync = previous
+
+    def _check_previous_step(self) -> None:
+        ready = self._ready
+        if ready and len(ready) < len(self._bucket_of):
+            missing = [self._names[k] for k in self._bucket_of if k not in ready]
+            ready.clear()
+            for b in self._buckets:
+                b.reset()
+            raise RuntimeError(
+                "DistributedDataParallel: the previous backward gave no gradient to parameter(s) "
+                f"{missing}; every rank must use every parameter in each step (or set requires_grad=False on "
+                "the unused ones)")
+
+    def _grad_ready(self, param: Tensor) -> None:
+        if not self._sync:
+            return
+        key = id(param)
+        if key in self._ready:
+            return
+        self._ready.add(key)
+        bucket, i = self._bucket_of[key]
+        if bucket is None:
+            self._average_sparse(param)
+        else:
+            self._fill(bucket, i, param)
+        for other in self._buckets:  # let MPI move data of buckets already in flight
+            if other.work is not None:
+                other.work.is_completed()
+        if len(self._ready) == len(self._bucket_of):
+            self._finish()
+
+    def _fill(self, bucket: _Bucket, i: int, param: Tensor) -> None:
+        grad = param.grad.to_dense() if param.grad.__class__ is RowSparse else param.grad
+        bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = _host(grad.data).reshape(-1)
+        bucket.pending -= 1
+        if bucket.pending == 0:
+            bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
+
+    def _average_sparse(self, param: Tensor) -> None:
+        """Row-sparse gradients stay sparse: collected here, every rank's rows gathered at the end of backward
+        in three collectives for all tables together (PyTorch's DDP gathers sparse gradients too)."""
+        self._sparse_ready.append(param)
+
+    def _exchange_sparse(self) -> None:
+        params, self._sparse_ready = self._sparse_ready, []
+        grads = []
+        for p in params:
+            g = p.grad
+            if g.__class__ is not RowSparse:  # a layer declared sparse gave a dense gradient this time
+                p.grad = Tensor._make(self._group.all_reduce(g.data, ReduceOp.AVG), None)
+            else:
+                grads.append((p, g.coalesce()))
+        if not grads:
+            return
+        group, size = self._group, self._group.size
+        counts = np.array([len(g.indices) for _, g in grads], dtype=np.int64)
+        indices = np.concatenate([_host(g.indices).astype(np.int64, copy=False) for _, g in grads])
+        values = np.concatenate([_host(g.values.data).reshape(-1) for _, g in grads])
+        table_counts = group.all_gather(counts)  # (ranks, tables)
+        all_indices, _ = group.all_gather_varying(indices)
+        all_values, _ = group.all_gather_varying(values)
+        widths = [int(np.prod(g.shape[1:], dtype=np.int64)) for _, g in grads]
+        index_at, value_at = 0, 0
+        pieces = [([], []) for _ in grads]
+        for rank in range(size):
+            for t, (count, width) in enumerate(zip(table_counts[rank], widths)):
+                pieces[t][0].append(all_indices[index_at : index_at + count])
+                pieces[t][1].append(all_values[value_at : value_at + count * width])
+                index_at += count
+                value_at += count * width
+        for (p, g), (idx, vals) in zip(grads, pieces):
+            rows = np.concatenate(vals).reshape((-1,) + tuple(g.shape[1:]))
+            rows = rows / rows.dtype.type(size)
+            idx = np.concatenate(idx)
+            if p.data.__class__ is not np.ndarray:
+                idx, rows = _device_like(idx, p.data), _device_like(rows, p.data)
+            p.grad = RowSparse(idx, Tensor._make(rows, None), g.shape)
+
+    def _finish(self) -> None:
+        self._exchange_sparse()
+        for bucket in self._buckets:
+            averaged = bucket.work.wait()
+            for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
+                values = averaged[start:stop].reshape(p.shape)
+                if p.data.__class__ is not np.ndarray:
+                    values = _device_like(values, p.data)
+                p.grad = Tensor._make(values, None)
+            bucket.reset()
+        self._ready.clear()
+
+
+def _sparse_parameters(module: Module) -> set:
+    """ids of the parameters whose layers produce row-sparse gradients (``sparse=True`` embeddings, and
+    hash-table handles, whose rows live outside ``.data``)."""
+    found = {id(p) for p in module.parameters() if hasattr(p, "apply_sparse_update")}
+    for m in module.modules():
+        if getattr(m, "sparse", False) is True:
+            found.update(id(p) for p in m.parameters(recurse=False))
+    return found
+
+
+def _sharded_parameters(module: Module) -> set:
+    """ids of the parameters of sharded modules: each rank holds different rows, so they are not averaged."""
+    return {id(p) for m in module.modules() if getattr(m, "sharded", False) is True for p in m.parameters()}
+
+
+def _host(array) -> np.ndarray:
+    return array if array.__class__ is np.ndarray else array.get()
+
+
+def _device_like(values: np.ndarray, like):
+    from ember.backend.devices import array_module
+
+    return array_module(like).asarray(values)

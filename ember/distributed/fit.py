@@ -1,0 +1,53 @@
+"""What ``Model.fit`` changes when the job has more than one rank.
+
+Each rank reads its share of the data (a ``DistributedSampler``, reshuffled every epoch), gradients are
+averaged by ``DistributedDataParallel`` (compiled steps by the ``data_parallel`` pass), the epoch's logs
+are averaged over ranks before any callback reads them (so every rank makes the same early-stopping
+decision), and only rank 0 prints or writes files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.callbacks import Callback
+from ember.distributed.ddp import DistributedDataParallel
+from ember.distributed.group import ReduceOp, default_group
+
+
+class _AverageLogs(Callback):
+    """Replace each epoch-end value by its mean over ranks (ranks hold equally many samples)."""
+
+    def __init__(self, sampler):
+        super().__init__()
+        self.sampler = sampler
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if logs:
+            keys = sorted(logs)
+            values = np.array([float(logs[k]) for k in keys], dtype=np.float64)
+            averaged = default_group().all_reduce(values, ReduceOp.AVG)
+            logs.update({k: float(v) for k, v in zip(keys, averaged)})
+
+
+def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbose: int):
+    """(loader, leading callbacks, the user's callbacks this rank runs, verbose) for a data-parallel fit."""
+    from ember.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+
+    if isinstance(x, DataLoader):
+        raise ValueError("fit: in a multi-rank job pass arrays or a Dataset (each rank then reads its share), "
+                         "or give your DataLoader a DistributedSampler and call it per rank yourself")
+    if not isinstance(x, Dataset):
+        if y is not None and len(x) != len(y):
+            raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+        x = TensorDataset(x) if y is None else TensorDataset(x, y)
+    sampler = DistributedSampler(x, shuffle=shuffle)
+    loader = DataLoader(x, batch_size=batch_size, sampler=sampler)
+    if getattr(model, "_data_parallel", None) is None:
+        model._data_parallel = DistributedDataParallel(model.net)
+    lead = default_group().rank == 0
+    kept = [cb for cb in callbacks if lead or not getattr(cb, "writes_files", False)]
+    return loader, [_AverageLogs(sampler)], kept, verbose if lead else 0

@@ -1,0 +1,395 @@
+"""The process group: MPI ranks, collectives on arrays, and what happens when a rank fails.
+
+Every collective first exchanges a small signature (call number, kind, dtype, shape) so that ranks calling
+different collectives, or the same one on different shapes, get an error naming each rank's shape instead of
+a hang or corrupt data. Every wait is bounded by the group's ``timeout``: a rank that arrived raises
+``DistributedError`` naming the ranks that did not. After such an error the group is broken: at exit the
+process aborts the MPI job, so every rank ends instead of hanging in MPI's finalization.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import os
+import sys
+import time
+from enum import Enum, StrEnum
+
+import numpy as np
+
+from ember.distributed import wire
+from ember.distributed.env import World, world_from_env
+
+DEFAULT_TIMEOUT = 30.0
+_CENSUS_GRACE = 1.0
+_MAX_DIMS = 8
+
+
+class DistributedError(RuntimeError):
+    """A collective failed across ranks: a rank did not arrive in time, or ranks disagreed on a call."""
+
+
+class ReduceOp(StrEnum):
+    """How ``all_reduce`` and ``reduce_scatter`` combine the ranks' values (PyTorch's names)."""
+
+    SUM = "sum"
+    AVG = "avg"
+    MAX = "max"
+    MIN = "min"
+    PRODUCT = "product"
+
+
+_KINDS = {name: i for i, name in enumerate(
+    ("barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "all_gather_object"))}
+
+
+def _reduce_op(op) -> ReduceOp:
+    try:
+        return ReduceOp(op.value if isinstance(op, Enum) else str(op).lower())
+    except ValueError:
+        raise ValueError(f"reduce op must be one of {[o.value for o in ReduceOp]}, got {op!r}") from None
+
+
+def _seconds(timeout) -> float:
+    if timeout is None:
+        return float(os.environ.get("EMBER_DIST_TIMEOUT", DEFAULT_TIMEOUT))
+    seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else float(timeout)
+    if seconds <= 0:
+        raise ValueError(f"init_process_group: timeout must be positive, got {timeout!r}")
+    return seconds
+
+
+class Work:
+    """A collective in flight (``async_op=True``): ``wait()`` finishes it and returns its result."""
+
+    def __init__(self, group: ProcessGroup, request, what: str, seq: int, finish):
+        self._group, self._request, self._what, self._seq, self._finish = group, request, what, seq, finish
+        self._result = None
+        self._done = False
+
+    def is_completed(self) -> bool:
+        """True once the data has arrived (does not block)."""
+        return self._done or bool(self._request.Test())
+
+    def wait(self):
+        """Block (at most the group's timeout) until the collective is done; return its result."""
+        if not self._done:
+            self._group._wait(self._request, self._what, self._seq)
+            self._result = self._finish()
+            self._done = True
+        return self._result
+
+
+class ProcessGroup:
+    """The ranks of a job and the collectives between them, over an MPI communicator."""
+
+    def __init__(self, comm, world: World, timeout: float):
+        self.comm = comm
+        self.world = world
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self.timeout = timeout
+        self.broken = False
+        self._census = comm.Dup()
+        self._seq = 0
+
+    def split(self) -> ProcessGroup:
+        """The same ranks on a communicator of their own (a collective call: every rank must make it), so
+        traffic there never matches collectives of this group."""
+        self._check_usable("split")
+        return ProcessGroup(self.comm.Dup(), self.world, self.timeout)
+
+    # --- waiting with a deadline ---
+    def _wait(self, request, what: str, seq: int) -> None:
+        if request.Test():
+            return
+        deadline = time.monotonic() + self.timeout
+        spins = 0
+        while not request.Test():
+            if time.monotonic() > deadline:
+                self._timed_out(what, seq)
+            spins += 1
+            time.sleep(0 if spins < 200 else 0.0002)
+
+    def _timed_out(self, what: str, seq: int):
+        """Find out which ranks reached call ``seq`` (each arrived rank tells the others), then raise."""
+        from mpi4py import MPI
+
+        self.broken = True
+        tag = seq % 30000
+        note = np.array([seq], dtype=np.int64)
+        sends = [self._census.Isend(note, dest=r, tag=tag) for r in range(self.size) if r != self.rank]
+        heard = {self.rank}
+        deadline = time.monotonic() + _CENSUS_GRACE
+        status = MPI.Status()
+        while time.monotonic() < deadline and len(heard) < self.size:
+            if self._census.Iprobe(source=MPI.ANY_SOURCE, tag=tag, status=status):
+                got = np.empty(1, dtype=np.int64)
+                self._census.Recv(got, source=status.Get_source(), tag=tag)
+                if got[0] == seq:
+                    heard.add(status.Get_source())
+            else:
+                time.sleep(0.01)
+        del sends  # left in flight: the job is ending
+        missing = sorted(set(range(self.size)) - heard)
+        raise DistributedError(
+            f"{what}: rank {self.rank} waited {self.timeout:g} s (the group's timeout) for call #{seq}; "
+            f"rank(s) {missing} did not arrive (dead, hung, or in another collective)"
+        )
+
+    # --- agreement before each collective ---
+    def _agree(self, kind: str, array: np.ndarray | None, same_shape: bool = True, extra: int = 0) -> int:
+        """Check that every rank makes the same call; return its call number."""
+        self._check_usable(kind)
+        self._seq += 1
+        seq = self._seq
+        sig = np.zeros(5 + _MAX_DIMS, dtype=np.int64)
+        sig[0], sig[1], sig[4] = seq, _KINDS[kind], extra
+        if array is not None:
+            sig[2], sig[3] = wire.dtype_code(array.dtype), array.ndim
+            if same_shape:
+                if array.ndim > _MAX_DIMS:
+                    raise ValueError(f"{kind}: at most {_MAX_DIMS} dimensions, got {array.ndim}")
+                sig[5 : 5 + array.ndim] = array.shape
+        table = np.empty((self.size, sig.size), dtype=np.int64)
+        self._wait(self.comm.Iallgather(sig, table), kind, seq)
+        if (table != table[0]).any():
+            self.broken = True
+            raise DistributedError(f"{kind}: ranks disagree on call #{seq}: " + "; ".join(
+                _describe_signature(r, row) for r, row in enumerate(table)))
+        return seq
+
+    def _check_usable(self, what: str) -> None:
+        if self.broken:
+            raise DistributedError(f"{what}: the process group is broken by an earlier failure; end the job")
+
+    # --- collectives on arrays (NumPy or CuPy); results are new arrays ---
+    def barrier(self) -> None:
+        seq = self._agree("barrier", None)
+        self._wait(self.comm.Ibarrier(), "barrier", seq)
+
+    def broadcast(self, array, src: int = 0):
+        self._check_rank("broadcast", src)
+        host = wire.to_host(array).copy()
+        seq = self._agree("broadcast", host, extra=src)
+        self._wait(self.comm.Ibcast(wire.movable(host), root=src), "broadcast", seq)
+        return wire.like(host, array)
+
+    def all_reduce(self, array, op=ReduceOp.SUM, async_op: bool = False):
+        op = _reduce_op(op)
+        host = wire.to_host(array)
+        _check_reducible("all_reduce", host, op)
+        seq = self._agree("all_reduce", host, extra=list(ReduceOp).index(op))
+        return self._iall_reduce(array, host, op, seq, async_op)
+
+    def iall_reduce_unchecked(self, array, op=ReduceOp.SUM) -> Work:
+        """``all_reduce`` started without the signature exchange, for callers that checked shapes once
+        (data-parallel buckets); still bounded by the timeout."""
+        self._check_usable("all_reduce")
+        self._seq += 1
+        op = _reduce_op(op)
+        return self._iall_reduce(array, wire.to_host(array), op, self._seq, True)
+
+    def _iall_reduce(self, array, host, op: ReduceOp, seq: int, async_op: bool):
+        from mpi4py import MPI
+
+        send = wire.reducible(host)
+        recv = np.empty_like(send)
+        mpi_op = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN,
+                  ReduceOp.PRODUCT: MPI.PROD}[op]
+        request = self.comm.Iallreduce(send, recv, op=mpi_op)
+
+        def finish():
+            out = recv
+            if op is ReduceOp.AVG:
+                out = out / np.asarray(self.size, dtype=out.dtype)
+            if host.dtype == np.bool_:
+                out = out.view(np.bool_)
+            return wire.like(out.astype(host.dtype, copy=False), array)
+
+        work = Work(self, request, "all_reduce", seq, finish)
+        return work if async_op else work.wait()
+
+    def all_gather(self, array):
+        """Every rank's array stacked on a new first axis, in rank order."""
+        host = wire.to_host(array)
+        moved = wire.movable(host)
+        seq = self._agree("all_gather", host)
+        out = np.empty((self.size,) + moved.shape, dtype=moved.dtype)
+        self._wait(self.comm.Iallgather(moved, out), "all_gather", seq)
+        return wire.like(out.view(host.dtype), array)
+
+    def all_gather_varying(self, array):
+        """Every rank's array concatenated along the first axis in rank order, where first axes may differ
+        (rows of sparse gradients); returns (the concatenation, the row count of each rank)."""
+        host = wire.to_host(array)
+        moved = wire.movable(host)
+        if moved.ndim == 0:
+            raise ValueError("all_gather_varying: needs at least one dimension")
+        seq = self._agree("all_gather", moved, same_shape=False)
+        counts = np.empty(self.size, dtype=np.int64)
+        self._wait(self.comm.Iallgather(np.array([moved.shape[0]], dtype=np.int64), counts), "all_gather", seq)
+        row = int(np.prod(moved.shape[1:], dtype=np.int64))
+        out = np.empty((int(counts.sum()),) + moved.shape[1:], dtype=moved.dtype)
+        self._wait(self.comm.Iallgatherv(moved, [out, (counts * row, None)]), "all_gather", seq)
+        return wire.like(out.view(host.dtype), array), counts
+
+    def reduce_scatter(self, array, op=ReduceOp.SUM):
+        """Reduce over ranks, then give rank r the r-th of ``size`` equal slices of the first axis."""
+        op = _reduce_op(op)
+        host = wire.to_host(array)
+        _check_reducible("reduce_scatter", host, op)
+        if host.ndim == 0 or host.shape[0] % self.size:
+            raise ValueError(f"reduce_scatter: the first axis of {host.dtype}{list(host.shape)} must divide into "
+                             f"{self.size} equal slices")
+        seq = self._agree("reduce_scatter", host, extra=list(ReduceOp).index(op))
+        reduced = self._iall_reduce(array, host, op, seq, False)
+        n = host.shape[0] // self.size
+        return reduced[self.rank * n : (self.rank + 1) * n].copy()
+
+    def all_to_all(self, array, send_counts=None):
+        """Split the first axis into pieces (``send_counts`` rows each, equal pieces by default), send piece r
+        to rank r; returns (the pieces received, concatenated in rank order, and the row counts received)."""
+        host = wire.movable(wire.to_host(array))
+        if host.ndim == 0:
+            raise ValueError("all_to_all: needs at least one dimension")
+        if send_counts is None:
+            if host.shape[0] % self.size:
+                raise ValueError(f"all_to_all: first axis of {list(host.shape)} does not split into {self.size} "
+                                 "equal pieces; pass send_counts")
+            send_counts = [host.shape[0] // self.size] * self.size
+        send_counts = np.asarray(send_counts, dtype=np.int64)
+        if send_counts.shape != (self.size,) or send_counts.min(initial=0) < 0 or send_counts.sum() != host.shape[0]:
+            raise ValueError(f"all_to_all: send_counts {send_counts.tolist()} must be {self.size} non-negative "
+                             f"counts summing to the first axis, {host.shape[0]}")
+        seq = self._agree("all_to_all", host, same_shape=False)
+        recv_counts = np.empty(self.size, dtype=np.int64)
+        self._wait(self.comm.Ialltoall(send_counts, recv_counts), "all_to_all", seq)
+        row = int(np.prod(host.shape[1:], dtype=np.int64))
+        out = np.empty((int(recv_counts.sum()),) + host.shape[1:], dtype=host.dtype)
+        request = self.comm.Ialltoallv([host, (send_counts * row, None)], [out, (recv_counts * row, None)])
+        self._wait(request, "all_to_all", seq)
+        original = wire.to_host(array).dtype
+        return wire.like(out.view(original), array), recv_counts
+
+    def send(self, array, dst: int, tag: int = 0) -> None:
+        self._check_rank("send", dst)
+        host = wire.movable(wire.to_host(array))
+        self._wait(self.comm.Isend(host, dest=dst, tag=tag), "send", self._seq)
+
+    def recv(self, out, src: int, tag: int = 0):
+        """Receive into a new array shaped like ``out`` (its shape and dtype say what to expect)."""
+        self._check_rank("recv", src)
+        host = wire.movable(np.empty(out.shape, dtype=out.dtype))
+        self._wait(self.comm.Irecv(host, source=src, tag=tag), "recv", self._seq)
+        return wire.like(host.view(out.dtype), out)
+
+    def _check_rank(self, what: str, rank: int) -> None:
+        if not 0 <= rank < self.size:
+            raise ValueError(f"{what}: rank {rank} is outside the group of {self.size}")
+
+    def all_gather_object(self, obj) -> list:
+        """Every rank's picklable ``obj``, in rank order (small objects: manifests, counts)."""
+        self._agree("all_gather_object", None)
+        return self.comm.allgather(obj)
+
+
+def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
+    if host.dtype.kind not in "fiub" and host.dtype.name not in ("bfloat16", "float16"):
+        raise TypeError(f"{what}: cannot reduce {host.dtype} arrays")
+    if op is ReduceOp.AVG and host.dtype.kind in "iub":
+        raise TypeError(f"{what}: ReduceOp.AVG needs a floating-point array, got {host.dtype}")
+
+
+def _describe_signature(rank: int, row: np.ndarray) -> str:
+    kind = next((k for k, v in _KINDS.items() if v == row[1]), "?")
+    dims = [int(d) for d in row[5 : 5 + int(row[3])]]
+    return f"rank {rank} called {kind} #{int(row[0])} on shape {dims}"
+
+
+# --- the default group ---
+_group: ProcessGroup | None = None
+_exit_registered = False
+_crashed = False
+
+
+def init_process_group(backend: str | None = None, timeout=None, world: World | None = None) -> ProcessGroup:
+    """Join the job's process group (PyTorch's name). ``backend``: ``"mpi"`` (the default; CPU, and GPU
+    arrays staged through host memory). ``timeout`` (seconds or a timedelta; default 30 s, or
+    ``EMBER_DIST_TIMEOUT``) bounds every wait in a collective.
+    """
+    global _group
+    if _group is not None:
+        raise RuntimeError("init_process_group: already initialized; call destroy_process_group() first")
+    if backend not in (None, "mpi"):
+        raise ValueError(f"init_process_group: backend must be 'mpi' (or None), got {backend!r}")
+    seconds = _seconds(timeout)
+    try:
+        import mpi4py
+    except ImportError as exc:
+        raise RuntimeError("ember.distributed needs mpi4py: pip install -e '.[dist]'") from exc
+    global _exit_registered
+    if not _exit_registered:
+        mpi4py.rc.thread_level = "multiple"
+        mpi4py.rc.finalize = False  # finalized at exit by _finalize, or aborted when the group broke
+        atexit.register(_finalize)
+        previous_hook = sys.excepthook
+
+        def note_crash(*exc_info):
+            global _crashed
+            _crashed = True
+            previous_hook(*exc_info)
+
+        sys.excepthook = note_crash
+        _exit_registered = True
+    from mpi4py import MPI  # initializes MPI
+    comm = MPI.COMM_WORLD.Dup()
+    world = world_from_env() if world is None else world
+    world = world._replace(rank=comm.Get_rank(), world_size=comm.Get_size())
+    _group = ProcessGroup(comm, world, seconds)
+    return _group
+
+
+def _finalize() -> None:
+    from mpi4py import MPI
+
+    if MPI.Is_finalized():
+        return
+    if _crashed or (_group is not None and _group.broken):
+        # an uncaught error here, or a peer dead or hung: end the whole job now; MPI_Finalize would wait for
+        # the other ranks, which may be waiting for this one
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
+    MPI.Finalize()
+
+
+def destroy_process_group() -> None:
+    """Leave the process group (collectives raise until ``init_process_group`` is called again)."""
+    global _group
+    if _group is not None and not _group.broken:
+        _group.comm.Free()
+        _group._census.Free()
+    _group = None
+
+
+def is_initialized() -> bool:
+    """Whether ``init_process_group`` has been called (and not destroyed)."""
+    return _group is not None
+
+
+def default_group() -> ProcessGroup:
+    """The group from ``init_process_group``, or an error saying to call it."""
+    if _group is None:
+        raise RuntimeError("ember.distributed: call dist.init_process_group() first")
+    return _group
+
+
+def get_rank() -> int:
+    """This process's rank (0 when no group is initialized, as a one-process job)."""
+    return _group.rank if _group is not None else world_from_env().rank
+
+
+def get_world_size() -> int:
+    """How many ranks the job has (the launcher's environment when no group is initialized)."""
+    return _group.size if _group is not None else world_from_env().world_size

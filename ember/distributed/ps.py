@@ -1,0 +1,285 @@
+"""Parameter-server mode: embedding rows live on server ranks; workers pull the rows of a batch and push
+their gradients back, and the servers run the sparse optimizer.
+
+Start a job with ``ember launch -n N --servers K``: the last K ranks are servers. Every rank builds the
+same model; ``PSEmbedding`` layers hold a local ``HashEmbedding`` shard on each server (rows by id hash)
+and nothing on workers. Servers then call ``serve(optimizer)`` and workers train; dense parameters are
+averaged among the workers (``DistributedDataParallel(model, group=dist.ps.worker_group())``).
+
+- **Synchronous** (``staleness=0``, the default): a server applies step t once every worker has pushed it,
+  with the mean of their gradients, and answers pulls of step t+1 only after that: training equals one
+  process on the global batch.
+- **Asynchronous** (``staleness=s > 0``): a push is applied as it arrives; a pull of step t waits only while
+  some worker is more than ``s`` steps behind.
+
+``prefetch(ids)`` asks for the next batch's rows while the current step still runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+import numpy as np
+
+from ember.autograd import is_grad_enabled, no_grad
+from ember.distributed.group import DistributedError, ProcessGroup, default_group
+from ember.distributed.sharded import shard_of
+from ember.embedding.hashing import as_keys
+from ember.embedding.layers import HashEmbedding
+from ember.nn.module import Module
+from ember.ops.indexing import take
+from ember.ops.shape import reshape
+from ember.tensor import Tensor
+
+_PULL, _PUSH, _STOP, _READ = 1, 2, 3, 4
+_REQUEST_TAG = 7000
+_ROWS_TAG = 7100
+
+_tables: list = []  # PSEmbedding layers in creation order: the same order on every rank
+_channel: ProcessGroup | None = None
+_workers_group: ProcessGroup | None = None
+_stopped = False
+
+
+def server_ranks() -> list[int]:
+    """The ranks that hold table shards (the last ``EMBER_NUM_SERVERS``)."""
+    group = default_group()
+    return list(range(group.size - group.world.num_servers, group.size))
+
+
+def worker_ranks() -> list[int]:
+    """The ranks that run the model."""
+    return list(range(default_group().size - default_group().world.num_servers))
+
+
+def is_server() -> bool:
+    """Whether this rank is a parameter server."""
+    return default_group().rank in server_ranks()
+
+
+def _channel_group() -> ProcessGroup:
+    global _channel
+    if _channel is None:
+        if not server_ranks():
+            raise RuntimeError("PSEmbedding: the job has no server ranks; start it with ember launch --servers K")
+        _channel = default_group().split()  # a collective: every rank builds the same PSEmbedding layers
+    return _channel
+
+
+def worker_group() -> ProcessGroup | None:
+    """A process group of the worker ranks only (None on servers), for averaging dense gradients; a
+    collective call: every rank must make it."""
+    global _workers_group
+    group = default_group()
+    if _workers_group is None:
+        from mpi4py import MPI
+
+        member = group.rank in worker_ranks()
+        comm = group.comm.Split(0 if member else MPI.UNDEFINED, group.rank)
+        if member:
+            _workers_group = ProcessGroup(comm, group.world, group.timeout)
+    return _workers_group
+
+
+class PSEmbedding(Module):
+    """An embedding table kept on the parameter servers, keyed by unbounded int64 ids (or strings).
+
+    ``emb(ids)`` on a worker pulls the rows of ``ids`` (one training forward per step, then one backward
+    that pushes the gradients) and returns ``ids.shape + (embedding_dim,)``. Keyword arguments go to the
+    servers' ``HashEmbedding`` shards (``seed``, ``initializer``, ``admission``...).
+
+    >>> emb = dist.ps.PSEmbedding(16, seed=0)
+    >>> if dist.ps.is_server(): dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.05))
+    """
+
+    def __init__(self, embedding_dim: int, **shard_options) -> None:
+        super().__init__()
+        self.embedding_dim = int(embedding_dim)
+        self.table_id = len(_tables)
+        _tables.append(self)
+        self._channel = _channel_group()
+        self.shard = HashEmbedding(embedding_dim, **shard_options) if is_server() else None
+        self._step = 0
+        self._awaiting_push = False
+        self._prefetched = None
+
+    def extra_repr(self) -> str:
+        return f"{self.embedding_dim}, servers={server_ranks()}"
+
+    # --- worker side ---
+    def _requests(self, keys: np.ndarray, kind: int, step: int, grads: np.ndarray | None = None) -> list:
+        servers = server_ranks()
+        owner = shard_of(keys, len(servers))
+        sent = []
+        for i, server in enumerate(servers):
+            mine = owner == i
+            payload = (kind, self.table_id, step, keys[mine], None if grads is None else grads[mine])
+            self._channel.comm.send(payload, dest=server, tag=_REQUEST_TAG)
+            sent.append(mine)
+        return sent
+
+    def _gather(self, keys: np.ndarray, parts: list) -> np.ndarray:
+        rows = np.empty((keys.size, self.embedding_dim), np.float32)
+        for server, mine in zip(server_ranks(), parts):
+            request = self._channel.comm.irecv(source=server, tag=_ROWS_TAG + self.table_id)
+            rows[mine] = _wait_object(self._channel, request, "PSEmbedding pull", server)
+        return rows
+
+    def prefetch(self, ids) -> None:
+        """Ask the servers now for the rows of the next training batch ``ids``."""
+        if self.shard is not None:
+            raise RuntimeError("PSEmbedding.prefetch: called on a server rank")
+        keys = np.unique(as_keys(ids).reshape(-1))
+        self._prefetched = (keys, self._requests(keys, _PULL, self._step + (1 if self._awaiting_push else 0)))
+
+    def forward(self, ids) -> Tensor:
+        if self.shard is not None:
+            raise RuntimeError("PSEmbedding: a server rank does not run the model; call dist.ps.serve()")
+        keys = as_keys(ids)
+        unique, inverse = np.unique(keys.reshape(-1), return_inverse=True)
+        training = self.training and is_grad_enabled()
+        if training and self._awaiting_push:
+            raise RuntimeError("PSEmbedding: a second training forward before the backward of the first; each "
+                               "step is one forward and one backward")
+        if training and self._prefetched is not None and np.array_equal(self._prefetched[0], unique):
+            parts = self._prefetched[1]
+        else:
+            if self._prefetched is not None:  # rows asked for another batch: take them, then ask again
+                self._gather(*self._prefetched)
+            parts = self._requests(unique, _PULL if training else _READ, self._step)
+        self._prefetched = None
+        rows = Tensor(self._gather(unique, parts), requires_grad=training)
+        if training:
+            self._awaiting_push = True
+            rows.register_post_accumulate_grad_hook(lambda leaf: self._push(unique, leaf))
+        out = take(rows, inverse.reshape(-1), axis=0)
+        return reshape(out, tuple(keys.shape) + (self.embedding_dim,))
+
+    def _push(self, keys: np.ndarray, leaf: Tensor) -> None:
+        grads = leaf.grad.data
+        self._requests(keys, _PUSH, self._step, np.ascontiguousarray(grads, dtype=np.float32))
+        self._step += 1
+        self._awaiting_push = False
+
+
+def _wait_object(channel: ProcessGroup, request, what: str, peer: int):
+    import time
+
+    deadline = time.monotonic() + channel.timeout
+    spins = 0
+    while True:
+        done, value = request.test()
+        if done:
+            return value
+        if time.monotonic() > deadline:
+            channel.broken = True
+            raise DistributedError(f"{what}: no answer from server rank {peer} within {channel.timeout:g} s")
+        spins += 1
+        time.sleep(0 if spins < 200 else 0.0002)
+
+
+def shutdown() -> None:
+    """Tell the servers this worker is done (also run at exit); servers return from ``serve`` when every
+    worker has."""
+    global _stopped
+    if _stopped or _channel is None or is_server():
+        return
+    _stopped = True
+    for server in server_ranks():
+        # synchronous: returns once the server has it, and with it every earlier request (MPI keeps order)
+        _channel.comm.ssend((_STOP, -1, -1, None, None), dest=server, tag=_REQUEST_TAG)
+
+
+atexit.register(shutdown)
+
+
+class _ServedTable:
+    """A server's shard of one table and the bookkeeping of the workers' steps."""
+
+    def __init__(self, layer: PSEmbedding, optimizer, workers: int, staleness: int):
+        self.shard = layer.shard
+        self.optimizer = optimizer
+        self.staleness = staleness
+        self.pushed = dict.fromkeys(range(workers), 0)  # steps each worker has pushed
+        self.pending: dict = {}  # step -> [(keys, grads)] waiting for the other workers (synchronous)
+        self.applied = 0  # steps fully applied (synchronous)
+        self.waiting: list = []  # pulls that must wait: (worker, step, keys, insert)
+        self.workers = workers
+
+    def ready(self, step: int) -> bool:
+        if self.staleness == 0:
+            return self.applied >= step
+        return min(self.pushed.values()) >= step - self.staleness
+
+    def rows(self, keys: np.ndarray, insert: bool) -> np.ndarray:
+        with no_grad():
+            if insert:
+                return self.shard(keys).data
+            self.shard.eval()
+            try:
+                return self.shard(keys).data
+            finally:
+                self.shard.train()
+
+    def apply(self, keys: np.ndarray, grads: np.ndarray) -> None:
+        if keys.size:
+            out = self.shard(keys)
+            out.backward(Tensor(grads / np.float32(self.workers)))
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+
+    def push(self, worker: int, step: int, keys: np.ndarray, grads: np.ndarray) -> None:
+        self.pushed[worker] = step + 1
+        if self.staleness > 0:
+            self.apply(keys, grads)
+            return
+        self.pending.setdefault(step, []).append((keys, grads))
+        while len(self.pending.get(self.applied, ())) == self.workers:
+            batch = self.pending.pop(self.applied)
+            self.apply(np.concatenate([k for k, _ in batch]), np.concatenate([g for _, g in batch]))
+            self.applied += 1
+
+
+def serve(optimizer_factory, staleness: int = 0) -> None:
+    """Run this server rank until every worker has called ``shutdown`` (or exited). ``optimizer_factory``
+    makes the sparse optimizer of each table shard from its parameters, e.g.
+    ``lambda params: ember.optim.Adagrad(params, lr=0.05)``."""
+    if not is_server():
+        raise RuntimeError("dist.ps.serve: this rank is a worker; only the last --servers ranks serve")
+    if staleness < 0:
+        raise ValueError(f"dist.ps.serve: staleness must be >= 0, got {staleness}")
+    channel = _channel_group()
+    workers = worker_ranks()
+    tables = [_ServedTable(t, optimizer_factory(t.shard.parameters()), len(workers), staleness) for t in _tables]
+    active = set(workers)
+    while active:
+        kind, table_id, step, keys, grads = channel.comm.recv(source=_any_source(), tag=_REQUEST_TAG,
+                                                              status=(status := _status()))
+        worker = status.Get_source()
+        if kind == _STOP:
+            active.discard(worker)
+            continue
+        table = tables[table_id]
+        if kind == _PUSH:
+            table.push(worker, step, keys, grads)
+        else:  # a pull answers once the steps it must see are applied (reads for evaluation too)
+            table.waiting.append((worker, step, keys, kind == _PULL))
+        still = []
+        for worker_rank, wanted_step, wanted, insert in table.waiting:
+            if table.ready(wanted_step):
+                channel.comm.send(table.rows(wanted, insert), dest=worker_rank, tag=_ROWS_TAG + table_id)
+            else:
+                still.append((worker_rank, wanted_step, wanted, insert))
+        table.waiting = still
+
+
+def _any_source() -> int:
+    from mpi4py import MPI
+
+    return MPI.ANY_SOURCE
+
+
+def _status():
+    from mpi4py import MPI
+
+    return MPI.Status()

@@ -1,0 +1,182 @@
+"""Side effects as ops: a variable write, an optimizer rule applied in place, a random draw.
+
+Each is a registry primitive that names the inputs it writes in place (``writes``): eager mode runs its
+forward at once, and while a graph is built the same call appends a node, so tracing needs no special case.
+Passes never fold, merge or reorder an effect node. ``assign`` and ``update`` define no value (their
+``infer`` returns None and the call returns None); ``random`` defines its samples.
+
+>>> counter = ember.zeros((), dtype="int64")
+>>> ember.ops.assign(counter, counter + 1)
+>>> int(counter)
+1
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ember import random as _random
+from ember.autograd import apply
+from ember.ops.convert import as_tensor, cast
+from ember.ops.infer import fits
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
+from ember.tensor import Tensor
+
+__all__ = ["SgdForm", "assign", "random_draw", "update", "update_rule"]
+
+
+def _same_type(name: str, target, value) -> None:
+    if not fits(tuple(target.shape), tuple(value.shape)) or target.dtype != value.dtype:
+        raise shape_error(name, (target, value), "the value must have the variable's shape and dtype")
+
+
+def _write_cost(out, target, value, **attrs) -> Cost:
+    return Cost(0, 2 * (target.nbytes or 0))
+
+
+# --- assign: target[...] = value ------------------------------------------------------------------------
+
+
+def _assign_forward(xp, target, value):
+    target[...] = value
+
+
+def _assign_infer(target, value):
+    _same_type("assign", target, value)
+
+
+ASSIGN = defop("assign", forward=_assign_forward, infer=_assign_infer, vjp=NON_DIFFERENTIABLE, cost=_write_cost,
+               onnx=NO_ONNX, writes=(0,))
+
+
+def assign(target: Tensor, value) -> None:
+    """Write ``value`` (cast and broadcast to ``target``'s dtype and shape) into ``target`` in place: a
+    buffer such as a running mean, or a variable. Not recorded for backward."""
+    value = as_tensor(value, target)
+    if value.dtype != target.dtype:
+        value = cast(value, target.dtype)
+    if not fits(tuple(value.shape), tuple(target.shape)):
+        from ember.ops.shape import broadcast_to
+
+        value = broadcast_to(value, target.shape)
+    apply(ASSIGN, (target, value))
+
+
+# --- update: an optimizer rule applied in place ---------------------------------------------------------
+
+
+def _update_forward(xp, param, grad, *, rule, hyper, state, live=None):
+    rule(param, grad, state, **hyper)
+
+
+def _update_infer(param, grad, **attrs):
+    _same_type("update", param, grad)
+
+
+UPDATE = defop("update", forward=_update_forward, infer=_update_infer, vjp=NON_DIFFERENTIABLE, cost=_write_cost,
+               onnx=NO_ONNX, writes=(0,))
+
+
+class SgdForm(NamedTuple):
+    """What a rule declares (as its ``sgd_form``) when, with only ``lr`` and ``momentum`` set, it computes
+    ``param -= lr * grad``, or with momentum ``buffer = momentum * buffer + grad; param -= lr * buffer``,
+    the buffer kept in ``state[buffer_key]``. The code generator then emits those lines itself, or one
+    update over many variables that lie side by side, without knowing the optimizer."""
+
+    buffer_key: str
+
+
+def update_rule(sgd_form: SgdForm | None = None):
+    """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
+    reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer."""
+
+    def mark(rule):
+        rule.sgd_form = sgd_form
+        rule.keeps_grad = False
+        return rule
+
+    return mark
+
+
+def update(param: Tensor, grad: Tensor, rule, state: dict, hyper: dict, live=None) -> None:
+    """Apply ``rule(param, grad, state, **hyper)`` (a pure per-parameter function of ``ember.optim.functional``)
+    to ``param`` in place. ``live``, when given, returns the hyper-parameters afresh: compiled code calls it
+    on every run, so a scheduler's new lr applies without rebuilding."""
+    attrs = {"rule": rule, "hyper": hyper, "state": state}
+    if live is not None:
+        attrs["live"] = live
+    apply(UPDATE, (param, grad), attrs)
+
+
+# --- random: samples from a generator state, which the draw advances ------------------------------------
+
+_bit_generator = np.random.PCG64(0)  # reloaded from the state input on every draw
+
+
+def _random_forward(xp, state, *, shape, dtype, kind, a, b):
+    """normal / truncated_normal with mean a and stddev b, uniform in [a, b), or dropout's scaled keep mask
+    (drop probability a, scale b) in ``dtype``."""
+    bits = _random.load_stream(state, _bit_generator)
+    if kind == "dropout":
+        n = math.prod(shape)
+        raw = bits.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        sample = (raw >= _random.keep_threshold(a)).astype(dtype)
+        sample *= sample.dtype.type(b)
+    else:
+        rng = np.random.Generator(bits)
+        if kind == "uniform":
+            sample = rng.uniform(a, b, shape).astype(dtype)
+        else:
+            sample = rng.standard_normal(shape)
+            if kind == "truncated_normal":
+                bad = np.abs(sample) > 2.0
+                while bad.any():
+                    sample[bad] = rng.standard_normal(int(bad.sum()))
+                    bad = np.abs(sample) > 2.0
+            sample = (sample * b + a).astype(dtype)
+    _random.store_stream(bits, state)
+    return sample
+
+
+_KINDS = ("normal", "truncated_normal", "uniform", "dropout")
+
+
+def _random_infer(state, *, shape, dtype, kind, a, b):
+    if kind not in _KINDS:
+        raise ValueError(f"random: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
+    if tuple(state.shape) != (4,) or state.dtype != np.uint64:
+        raise shape_error("random", (state,), "the generator state must be uint64[4] (ember.random.stream())")
+    return Spec(tuple(shape), np.dtype(dtype))
+
+
+def _random_cost(out, state, **attrs) -> Cost:
+    return Cost(4 * (out.size or 0), out.nbytes or 0)
+
+
+RANDOM = defop("random", forward=_random_forward, infer=_random_infer, vjp=NON_DIFFERENTIABLE, cost=_random_cost,
+               onnx=NO_ONNX, writes=(0,))
+
+_stream: Tensor | None = None
+
+
+def generator_state() -> Tensor:
+    """``ember.random.stream()`` as one Tensor (the same object on every call, so a graph captures it once)."""
+    global _stream
+    if _stream is None:
+        _stream = Tensor._make(_random.stream(), None)
+    return _stream
+
+
+def random_draw(kind: str, shape, dtype, a: float, b: float) -> Tensor:
+    """Samples of ``kind`` (see ``RANDOM``) from Ember's generator, fresh on every call or graph run."""
+    if kind not in _KINDS:
+        raise ValueError(f"random: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
+    if None in tuple(shape):
+        raise ValueError(f"random: the shape {format_shape(shape)} has unknown dimensions; draws need known sizes "
+                         "(ember.jit and GraphFunction specialize per input signature)")
+    attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(dtype), "kind": kind, "a": float(a),
+             "b": float(b)}
+    return apply(RANDOM, (generator_state(),), attrs)

@@ -1,0 +1,100 @@
+"""Code emitters of the ops whose generated code makes a choice: the record's ``lower`` trait.
+
+The graph code generator (``ember.runtime.codegen``) asks an op's ``lower(call)`` for the Python expression
+computing one node. An emitter picks the call the op's forward would pick for the same shapes and dtypes
+(``ember.ops.kernels``), so compiled code and eager mode agree bit for bit; it returns None to leave the node
+to the generic forms (the op's ``ufunc``, else a call of its forward, given ``out=`` when the op
+``writes_out``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend.dtypes import FLOATING, bfloat16
+from ember.ops.kernels import is_blas_matrix_product, sum_channels, sum_ones, sums_channels, sums_columns, sums_rows
+
+
+class Call:
+    """One node as an emitter sees it: ``inputs`` and ``output`` (shape/dtype specs), ``attrs``, ``args`` (the
+    names of the input arrays in the code), ``out`` (the name of an array to compute into, or None),
+    ``bind(obj, prefix)`` (a name under which the code reads ``obj``) and ``scalar`` (values are NumPy
+    scalars, not arrays)."""
+
+    __slots__ = ("inputs", "output", "attrs", "args", "out", "bind", "scalar")
+
+    def __init__(self, inputs, output, attrs, args, out, bind, scalar=False):
+        self.inputs, self.output, self.attrs, self.args = inputs, output, attrs, args
+        self.out, self.bind, self.scalar = out, bind, scalar
+
+    @property
+    def dest(self) -> str:
+        """``, out=<name>`` or nothing."""
+        return "" if self.out is None else f", out={self.out}"
+
+
+def _on_scalars(emit):
+    """Mark an emitter that also handles ``call.scalar`` (code on NumPy scalars)."""
+    emit.scalar = True
+    return emit
+
+
+def _plain(call: Call) -> bool:
+    """No bfloat16 operand: NumPy's own loops compute these as the forward does."""
+    return all(s.dtype != bfloat16 for s in call.inputs)
+
+
+@_on_scalars
+def relu(call: Call) -> str | None:
+    """``max(x, 0)`` as the forward computes it, with a zero of the input's dtype."""
+    if not _plain(call):
+        return None
+    zero = call.bind(call.inputs[0].dtype.type(0), "c")
+    return f"{call.bind(np.maximum, 'f')}({call.args[0]}, {zero}{call.dest})"
+
+
+def matmul(call: Call) -> str:
+    """``np.dot`` where the forward takes it (a small product of two BLAS matrices), else ``np.matmul``."""
+    if not _plain(call):
+        return None
+    a, b = call.args
+    if is_blas_matrix_product(*call.inputs):
+        return f"{call.bind(np.dot, 'f')}({a}, {b}{call.dest})"
+    return f"{call.bind(np.matmul, 'f')}({a}, {b}{call.dest})" if call.out else f"{a} @ {b}"
+
+
+def sum(call: Call) -> str | None:
+    """The float sum as the forward computes it: a BLAS product with ones for rows, columns and channels."""
+    x = call.inputs[0]
+    if x.dtype not in FLOATING:
+        return None
+    axis, keepdims, bind = call.attrs["axis"], call.attrs["keepdims"], call.bind
+    if sums_columns(x.shape, x.dtype, axis):
+        ones = bind(sum_ones(x.shape[0], x.dtype, "row" if keepdims else "vector"), "c")
+        return f"{bind(np.dot, 'f')}({ones}, {call.args[0]}{call.dest})"
+    if sums_rows(x.shape, x.dtype, axis):
+        ones = bind(sum_ones(x.shape[-1], x.dtype, "column" if keepdims else "vector"), "c")
+        return f"{bind(np.dot, 'f')}({call.args[0]}, {ones}{call.dest})"
+    if sums_channels(x.shape, x.dtype, axis):
+        return f"{bind(sum_channels, 'f')}({call.args[0]}, {keepdims!r})"
+    # ndarray.sum is np.add.reduce, called more directly
+    return f"{bind(np.add.reduce, 'f')}({call.args[0]}, {axis!r}, None, {call.out}, {keepdims!r})"
+
+
+def reshape(call: Call) -> str:
+    return f"{call.args[0]}.reshape({tuple(call.output.shape)!r})"
+
+
+def transpose(call: Call) -> str:
+    return f"{call.args[0]}.transpose({tuple(call.attrs['axes'])!r})"
+
+
+def broadcast_to(call: Call) -> str:
+    return f"{call.bind(np.broadcast_to, 'f')}({call.args[0]}, {tuple(call.attrs['shape'])!r})"
+
+
+@_on_scalars
+def cast(call: Call) -> str:
+    if call.scalar:
+        return f"{call.bind(call.output.dtype.type, 'f')}({call.args[0]})"
+    return f"{call.args[0]}.astype({call.bind(call.attrs['dtype'], 'c')})"

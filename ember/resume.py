@@ -1,0 +1,116 @@
+"""Checks that a Model checkpoint fits the model before anything is overwritten (``Model.load`` is all
+or nothing): the keys, the network's shapes, the optimizer's kind, groups and state shapes, the epoch
+and the random generator's state."""
+
+from __future__ import annotations
+
+import numpy as np
+
+REQUIRED = ("net", "optimizer", "epoch", "rng")
+OPTIONAL = ("optimizer_class",)
+
+
+def check_model_state(model, state) -> None:
+    """Raise a ValueError saying what in ``state`` does not fit ``model``; return None when all fits."""
+    if not isinstance(state, dict):
+        raise ValueError(f"a Model checkpoint is a dict with {list(REQUIRED)}, got {type(state).__name__}")
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        if "net" in state:
+            hint = (" (it cannot resume exactly; to take only the weights, use "
+                    "model.net.load_state_dict(ember.load(path)['net']))")
+        else:
+            hint = " (a file of weights only? load it with model.net.load_state_dict(ember.load(path)))"
+        raise ValueError(f"the checkpoint has no {missing}{hint}; a Model checkpoint holds {list(REQUIRED)}")
+    unknown = sorted(str(k) for k in state if k not in REQUIRED + OPTIONAL)
+    if unknown:
+        raise ValueError(f"the checkpoint has unknown keys {unknown}; a Model checkpoint holds {list(REQUIRED)}")
+    _check_net(model.net, state["net"])
+    _check_optimizer(model.optimizer, state["optimizer"], state.get("optimizer_class"))
+    epoch = state["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise ValueError(f"the checkpoint's epoch is {epoch!r}, not a non-negative int")
+    _check_rng(state["rng"])
+
+
+def _shape(value) -> tuple | None:
+    shape = getattr(value, "shape", None)
+    return None if shape is None else tuple(shape)
+
+
+def _check_net(net, saved) -> None:
+    if not isinstance(saved, dict):
+        raise ValueError(f"the checkpoint's 'net' is a {type(saved).__name__}, not a state dict")
+    own = net.state_dict()
+    problems = []
+    missing = [k for k in own if k not in saved]
+    unexpected = [str(k) for k in saved if k not in own]
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unknown keys {unexpected}")
+    for key, value in own.items():
+        if key in saved and _shape(saved[key]) != tuple(value.shape):
+            problems.append(f"{key} has shape {_shape(saved[key])} in the checkpoint, {tuple(value.shape)} in the "
+                            "network")
+    if problems:
+        raise ValueError(f"the checkpoint's network does not fit {type(net).__name__}: " + "; ".join(problems))
+
+
+def _check_optimizer(optimizer, saved, saved_class) -> None:
+    name = type(optimizer).__name__
+    if saved_class is not None and saved_class != name:
+        raise ValueError(f"the checkpoint holds the state of a {saved_class} optimizer; the model's is {name}")
+    if not isinstance(saved, dict) or not isinstance(saved.get("param_groups"), list) or not isinstance(
+            saved.get("state"), dict):
+        raise ValueError("the checkpoint's 'optimizer' is not an optimizer state dict (state, param_groups)")
+    groups = saved["param_groups"]
+    if len(groups) != len(optimizer.param_groups):
+        raise ValueError(f"the checkpoint's optimizer has {len(groups)} param groups, the model's {name} has "
+                         f"{len(optimizer.param_groups)}")
+    params = {}
+    for i, (group, own) in enumerate(zip(groups, optimizer.param_groups)):
+        if not isinstance(group, dict) or not isinstance(group.get("params"), list):
+            raise ValueError(f"the checkpoint's optimizer param group {i} is damaged")
+        absent = [k for k in optimizer.defaults if k not in group]
+        if absent:
+            kind = saved_class or "another optimizer"
+            raise ValueError(f"the checkpoint's optimizer state comes from {kind} (its param group {i} has no "
+                             f"{absent}, which {name} needs)")
+        if len(group["params"]) != len(own["params"]):
+            raise ValueError(f"the checkpoint's optimizer param group {i} has {len(group['params'])} parameters, "
+                             f"the model's has {len(own['params'])}")
+        params.update(zip((_index(i) for i in group["params"]), own["params"]))
+    for index, values in saved["state"].items():
+        param = params.get(_index(index))
+        if param is None:
+            raise ValueError(f"the checkpoint's optimizer has state for parameter {index!r}, which no group lists")
+        if not isinstance(values, dict):
+            raise ValueError(f"the checkpoint's optimizer state of parameter {index} is damaged")
+        for key, value in values.items():
+            shape = _shape(value)
+            if key != "step" and shape not in (None, ()) and shape != tuple(param.shape):
+                raise ValueError(f"the checkpoint's optimizer state {key!r} of parameter {index} has shape {shape}, "
+                                 f"the parameter has {tuple(param.shape)}")
+
+
+def _index(key):
+    """A parameter number as the optimizer reads it (``int(key)``), or the key itself when it is none."""
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        return key
+
+
+def _check_rng(saved) -> None:
+    from ember import random as _random
+
+    probe = type(_random.generator().bit_generator)()
+    try:
+        probe.state = saved
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"the checkpoint's random generator state does not fit {type(probe).__name__} ({exc})") \
+            from None
+
+
+__all__ = ["check_model_state"]

@@ -1,0 +1,121 @@
+"""What eager-mode side effects mean while ``ember.jit`` traces a function into a graph.
+
+Effects on arrays are ops (``ember.ops.effects``): a batch norm's running statistics are ``assign`` nodes,
+``optimizer.step()`` makes ``update`` nodes, dropout's mask is a ``random`` node, all by plain graph building.
+What remains is Python state outside arrays, each parameter's ``.grad`` attribute, which a ``Trace`` keeps:
+
+- ``backward`` on a Value appends the backward nodes (the ops' vjp rules) and sets each parameter's ``.grad``
+  to a symbolic Value; a gradient that existed before the call becomes a live input, so accumulation works;
+- dropping gradients (``zero_grad``) is recorded, so the compiled call drops them on every run;
+- ``matches`` tells whether a cached trace still fits the caller's ``.grad`` and optimizer state.
+"""
+
+from __future__ import annotations
+
+from ember.backend.devices import device_of
+from ember.graph.ir import UPDATE, Graph, GraphError, Value
+from ember.sparse import RowSparse
+from ember.tensor import Tensor
+
+
+class Trace:
+    """The parameters whose ``.grad`` a traced call read or set, and the ``.grad`` each had before.
+
+    ``matches()`` tells whether a new call can reuse the trace: every ``.grad`` the trace read from the
+    caller must again be present (or absent) as it was.
+    """
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.before: dict = {}  # id(param) -> (param, its .grad before tracing)
+        self.assumed: list = []  # (param, whether its .grad was None): the trace read the caller's .grad
+        self.read: set = set()  # ids of the parameters in ``assumed``
+        self.dropped: set = set()  # ids of parameters whose .grad the call set to None
+        self.grad_inputs: list = []  # (param, Value): a gradient present before the call, read live
+        self._checks = None  # what matches() compares about the optimizer updates the call made
+
+    def touch(self, param: Tensor) -> None:
+        if id(param) not in self.before:
+            self.before[id(param)] = (param, param.grad)
+
+    def grad_value(self, param: Tensor):
+        """``param.grad`` as a Value of the graph (a live input when it is a concrete gradient)."""
+        g = param.grad
+        if g is None or g.symbolic:
+            return g
+        if g.__class__ is RowSparse:
+            raise GraphError("tracing: a parameter already holds a sparse (RowSparse) gradient; clear it with "
+                             "zero_grad() before calling the traced function")
+        v = self.graph.input(f"grad{len(self.grad_inputs)}", g.data.shape, g.data.dtype, device_of(g.data))
+        self.grad_inputs.append((param, v))
+        return v
+
+    def matches(self) -> bool:
+        for param, was_none in self.assumed:
+            if (param.grad is None) != was_none:
+                return False
+        if self._checks is None:
+            self._freeze_checks()
+        states, hypers = self._checks
+        if states:
+            for optimizer, param, state in states:
+                if optimizer.state.get(param) is not state:  # load_state_dict made new state dicts
+                    return False
+            for getter, fixed in hypers:  # lr is read live; the other values are compiled into the code
+                hyper = getter()
+                hyper.pop("lr", None)
+                if hyper != fixed:
+                    return False
+        return True
+
+    def _freeze_checks(self) -> None:
+        """What ``matches`` compares, read once from the graph's ``update`` nodes: the state dicts bound into
+        the code and, per parameter group, its hyper-parameters other than lr. An update made by an
+        ``Optimizer`` carries a live hyper-parameter reader that names its optimizer."""
+        params = {v.id: t for t, v in self.graph.captured}
+        states, hypers, seen = [], [], set()
+        for node in self.graph.nodes:
+            live = node.attrs.get("live") if node.op is UPDATE else None
+            optimizer = getattr(live, "optimizer", None)
+            if optimizer is None or node.inputs[0].id not in params:
+                continue
+            states.append((optimizer, params[node.inputs[0].id], node.attrs["state"]))
+            if id(live) not in seen:
+                seen.add(id(live))
+                hypers.append((live, {k: v for k, v in node.attrs["hyper"].items() if k != "lr"}))
+        self._checks = (states, hypers)
+
+    def drop(self, params) -> None:
+        """Set each ``.grad`` to None as part of the traced call (the compiled call does it on every run)."""
+        for p in params:
+            self.touch(p)
+            self.dropped.add(id(p))
+            p.grad = None
+
+    def backward(self, loss: Value, gradient=None) -> None:
+        """``loss.backward()`` while tracing: gradients of every parameter captured so far, into ``.grad``."""
+        graph = self.graph
+        if loss.graph is not graph:
+            raise GraphError(f"backward: %{loss.id} belongs to another graph")
+        if gradient is None and loss.data.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for a single-element output, got "
+                               f"shape {list(loss.data.shape)}; pass gradient=")
+        params = [t for t, _ in graph.captured if t.requires_grad]
+        grad_ys = None if gradient is None else [gradient]
+        grads = graph.gradients([loss], [graph.capture(t) for t in params], grad_ys)
+        with graph.building():
+            for param, g in zip(params, grads):
+                if g is None:
+                    continue
+                self.touch(param)
+                caller_grad = self.before[id(param)][1]
+                if param.grad is caller_grad and id(param) not in self.read | self.dropped:  # into the caller's
+                    self.read.add(id(param))
+                    self.assumed.append((param, caller_grad is None))
+                previous = self.grad_value(param)
+                param.grad = g if previous is None else previous + g
+
+    def restore(self) -> None:
+        """Put back every touched ``.grad`` as it was before tracing."""
+        for param, grad in self.before.values():
+            param.grad = grad

@@ -1,0 +1,117 @@
+"""Run under `ember launch -n N`: data-parallel training equals one process on the same global batch."""
+
+import numpy as np
+
+import ember
+import ember.distributed as dist
+from ember import nn
+from ember.model import Model
+
+dist.init_process_group(timeout=30)
+r, n = dist.get_rank(), dist.get_world_size()
+rng = np.random.default_rng(0)
+
+
+def mlp():
+    ember.manual_seed(1 + r * 100)  # different on each rank: DDP must broadcast rank 0's weights
+    return nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def cnn():
+    ember.manual_seed(2 + r * 100)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+
+
+def params(net):
+    return [p.detach().numpy().copy() for p in net.parameters()]
+
+
+def check(name, net_fn, x, y, steps=4, accumulate=1):
+    net = net_fn()
+    ddp = dist.DistributedDataParallel(net, bucket_cap_mb=0.0005)  # several buckets
+    ref = net_fn()
+    for p, q in zip(ref.parameters(), net.parameters()):
+        p.data[...] = q.data  # rank 0's weights, as broadcast
+    opt = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = ember.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    g = len(x) // (steps * accumulate)  # global micro-batch
+    for step in range(steps):
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        for k in range(accumulate):
+            lo = (step * accumulate + k) * g
+            xs, ys = x[lo : lo + g], y[lo : lo + g]
+            ember.cross_entropy(ref(ember.tensor(xs)), ember.tensor(ys)).backward()
+            mine = slice(r, None, n)
+            if k < accumulate - 1:
+                with ddp.no_sync():
+                    ember.cross_entropy(ddp(ember.tensor(xs[mine])), ember.tensor(ys[mine])).backward()
+            else:
+                ember.cross_entropy(ddp(ember.tensor(xs[mine])), ember.tensor(ys[mine])).backward()
+        opt.step()
+        ref_opt.step()
+    for a, b in zip(params(net), params(ref)):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg=name)
+    return params(net)
+
+
+x = rng.standard_normal((64, 8)).astype(np.float32)
+y = rng.integers(0, 3, 64)
+final = check("mlp", mlp, x, y)
+check("mlp accumulated", mlp, x, y, steps=2, accumulate=2)
+images = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
+labels = rng.integers(0, 3, 32)
+check("cnn", cnn, images, labels, steps=2)
+
+
+def embedding_model():
+    ember.manual_seed(3 + r * 100)
+    return nn.Sequential(nn.Embedding(50, 4, sparse=True), nn.Flatten(), nn.Linear(12, 3))
+
+
+ids = rng.integers(0, 50, (32, 3))
+net, ref = embedding_model(), embedding_model()
+ddp = dist.DistributedDataParallel(net)
+for p, q in zip(ref.parameters(), net.parameters()):
+    p.data[...] = q.data
+opt, ref_opt = ember.optim.Adagrad(net.parameters(), lr=0.3), ember.optim.Adagrad(ref.parameters(), lr=0.3)
+for lo in range(0, 32, 8):
+    opt.zero_grad()
+    ref_opt.zero_grad()
+    ember.cross_entropy(ref(ember.tensor(ids[lo : lo + 8])), ember.tensor(labels[lo : lo + 8])).backward()
+    mine = slice(lo + r, lo + 8, n)
+    ember.cross_entropy(ddp(ember.tensor(ids[mine])), ember.tensor(labels[mine])).backward()
+    assert type(net[0].weight.grad).__name__ == "RowSparse"
+    opt.step()
+    ref_opt.step()
+for a, b in zip(params(net), params(ref)):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="sparse embedding")
+
+# every rank ends with the same weights
+gathered = dist.default_group().all_gather(np.concatenate([p.ravel() for p in final]))
+assert all(np.array_equal(gathered[0], gathered[k]) for k in range(n))
+
+# Model.fit: per-rank batch b over a DistributedSampler equals one process with batch b * n
+net = mlp()
+model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.2))
+ref = mlp()
+ember.manual_seed(0)
+history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+# the reference starts from rank 0's initial weights: rebuild it as rank 0 did
+ember.manual_seed(1)
+ref = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
+ref_opt = ember.optim.SGD(ref.parameters(), lr=0.2)
+losses = []
+for _epoch in range(2):
+    total = 0.0
+    for lo in range(0, 64, 4 * n):
+        ref_opt.zero_grad()
+        loss = ember.cross_entropy(ref(ember.tensor(x[lo : lo + 4 * n])), ember.tensor(y[lo : lo + 4 * n]))
+        loss.backward()
+        ref_opt.step()
+        total += loss.item()
+    losses.append(total / (64 / (4 * n)))
+for a, b in zip(params(net), params(ref)):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Model.fit")
+np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-5)
+print(f"data parallel ok on rank {r} of {n}")

@@ -1,0 +1,99 @@
+"""The ``ember`` command: usage errors instead of tracebacks, documented defaults, --version, --save and
+``ember predict`` on the saved model."""
+
+import numpy as np
+import pytest
+
+from ember import cli
+
+
+def _usage_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ember") and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "nope"], "unknown recipe 'nope'; choose one of: digits-cnn"),
+    (["train", "digits-mlp", "--epochs", "-3"], "--epochs: must be a positive whole number, got -3"),
+    (["train", "digits-mlp", "--epochs", "2.5"], "--epochs: '2.5' is not a whole number"),
+    (["train", "digits-mlp", "--lr", "abc"], "--lr: 'abc' is not a number"),
+    (["train", "digits-mlp", "--lr", "nan"], "--lr: must be a positive finite number"),
+    (["train", "digits-mlp", "--device", "gpu"], "'gpu' is not a device; use cpu, cuda or cuda:N"),
+    (["train"], "give a recipe name, or --list"),
+    (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_bad_command_lines_are_usage_errors(capsys, argv, message):
+    assert message in _usage_error(capsys, argv)
+
+
+def test_help_documents_defaults_and_version(capsys):
+    for argv in (["train", "--help"], ["predict", "--help"], ["--version"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "(default: 0)" in out and "(default: cpu)" in out and "(default: the recipe's)" in out
+    assert "digits-cnn" in out and "epochs 12, batch size 32, lr 0.003" in out
+    assert "--save CKPT" in out and "--compile" in out and "(default: 256)" in out
+    assert "ember 0.1.0 (Python 3." in out
+
+
+def test_train_save_then_predict(tmp_path, capsys):
+    ckpt = str(tmp_path / "bc.emb")
+    assert cli.main(["train", "breast-cancer", "--epochs", "8", "--save", ckpt, "--compile"]) == 0
+    out = capsys.readouterr().out
+    trained = float(out.split("final test:")[1].split("accuracy")[1].split()[0])
+    assert trained >= 0.95 and f"saved the model to {ckpt}" in out
+
+    assert cli.main(["predict", "breast-cancer", ckpt]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split("accuracy")[1].split()[0]) == pytest.approx(trained)
+
+    from ember.data.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer()
+    np.save(tmp_path / "rows.npy", x[:50])  # raw features: the checkpoint holds the standardisation
+    output = tmp_path / "pred.csv"
+    assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "rows.npy"), "--output",
+                     str(output)]) == 0
+    predicted = np.array(output.read_text().split()[1:], np.int64)
+    assert len(predicted) == 50 and (predicted == y[:50]).mean() >= 0.9
+
+    (tmp_path / "narrow.csv").write_text("1,2,3\n")
+    assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "narrow.csv")]) == 1
+    assert "takes samples of shape (30,)" in capsys.readouterr().err
+    assert cli.main(["predict", "digits-mlp", ckpt]) == 1  # another recipe's checkpoint: a clear error
+    err = capsys.readouterr().err
+    assert err.startswith("ember predict: error: load: ") and "does not fit" in err and "Traceback" not in err
+
+
+EXAMPLES = sorted((__import__("pathlib").Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_examples_take_options_and_help_does_not_train(path, capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr("sys.argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:") and "--compile" in out and "(default: " in out
+    assert "--epochs" in out
+    assert "accuracy" not in out and "loss" not in out  # nothing trained
+
+
+def test_an_example_trains_for_the_epochs_asked(capsys, monkeypatch):
+    import runpy
+
+    path = next(p for p in EXAMPLES if p.stem == "mlp_digits")
+    monkeypatch.setattr("sys.argv", [str(path), "--epochs", "2"])
+    runpy.run_path(str(path), run_name="__main__")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2

@@ -1,0 +1,144 @@
+"""DataLoader(num_workers=N) builds batches in worker processes (as PyTorch), and no iterator, with a thread
+or with processes, hangs the program when it is dropped over a stuck dataset or after a caught Ctrl-C."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import ember
+from ember.data import DataLoader, Dataset, IterableDataset, TensorDataset, get_worker_info
+
+
+class _Pids(Dataset):
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return np.float32(i), os.getpid()
+
+
+class _Failing(Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if i == 5:
+            raise KeyError(f"row {i} is missing")
+        return np.float32(i)
+
+
+class _Shards(IterableDataset):
+    def __iter__(self):
+        info = get_worker_info()
+        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        return iter(range(start, 20, step))
+
+
+def test_workers_are_processes_and_keep_the_order():
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20)
+    serial = [b for b in DataLoader(TensorDataset(x, y), batch_size=3, num_workers=0)]
+    parallel = [b for b in DataLoader(TensorDataset(x, y), batch_size=3, num_workers=2)]
+    assert len(parallel) == len(serial) == 7
+    for (xs, ys), (xp, yp) in zip(serial, parallel):
+        np.testing.assert_array_equal(xs.numpy(), xp.numpy())
+        np.testing.assert_array_equal(ys.numpy(), yp.numpy())
+    batches = list(DataLoader(_Pids(), batch_size=4, num_workers=2))
+    assert np.concatenate([b[0].numpy() for b in batches]).tolist() == list(range(12))
+    pids = {int(p) for _, pid in batches for p in pid.numpy()}
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_shuffled_workers_follow_the_global_seed():
+    x = np.arange(30, dtype=np.float32)
+
+    def epoch():
+        ember.manual_seed(7)
+        return np.concatenate([b[0].numpy() for b in DataLoader(TensorDataset(x), 4, shuffle=True, num_workers=2)])
+
+    first, second = epoch(), epoch()
+    np.testing.assert_array_equal(first, second)
+    assert sorted(first.tolist()) == x.tolist() and first.tolist() != x.tolist()
+
+
+def test_a_worker_exception_reraises_in_the_loop():
+    with pytest.raises(KeyError, match="row 5 is missing") as info:
+        list(DataLoader(_Failing(), batch_size=2, num_workers=2))
+    assert any("DataLoader worker" in note for note in getattr(info.value, "__notes__", []))
+
+
+def test_iterable_datasets_shard_with_get_worker_info_and_init_fn_runs(tmp_path):
+    items = np.concatenate([b.numpy() for b in DataLoader(_Shards(), batch_size=3, num_workers=3)])
+    assert sorted(items.tolist()) == list(range(20))
+
+    def init(worker_id):
+        (tmp_path / f"worker{worker_id}").write_text(str(float(ember.rand(1).numpy()[0])))
+
+    list(DataLoader(_Pids(), batch_size=4, num_workers=2, worker_init_fn=init))
+    draws = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert set(draws) == {"worker0", "worker1"} and draws["worker0"] != draws["worker1"]  # seeded apart
+
+
+def test_bad_worker_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="num_workers must be a non-negative int"):
+        DataLoader(_Pids(), num_workers=-1)
+    with pytest.raises(ValueError, match="timeout must be"):
+        DataLoader(_Pids(), timeout=-2)
+
+
+def test_timeout_bounds_the_wait_for_a_worker():
+    class Slow(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            import time
+
+            time.sleep(30)
+            return i
+
+    with pytest.raises(RuntimeError, match="no batch from the workers within timeout=0.5s"):
+        next(iter(DataLoader(Slow(), batch_size=2, num_workers=1, timeout=0.5)))
+
+
+_STUCK = textwrap.dedent("""
+    import os, signal, sys, threading
+    from ember.data import DataLoader
+
+    class Stuck:
+        def __len__(self):
+            return 100
+
+        def __getitem__(self, i):
+            if i >= 4:
+                threading.Event().wait()  # never returns
+            return i
+
+    for workers in (0, 2):
+        for mode in ("drop", "interrupt"):
+            it = iter(DataLoader(Stuck(), batch_size=2, num_workers=workers))
+            assert next(it).tolist() == [0, 1]
+            if mode == "interrupt":
+                threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+                try:
+                    next(it)
+                    next(it)
+                except KeyboardInterrupt:
+                    print("caught", workers, flush=True)
+            del it
+            print("done", workers, mode, flush=True)
+""")
+
+
+def test_a_stuck_dataset_never_hangs_the_process():
+    """Dropping the iterator, or catching Ctrl-C while it waits, returns at once (thread and processes)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-c", _STUCK], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["done 0 drop", "caught 0", "done 0 interrupt", "done 2 drop", "caught 2",
+                                          "done 2 interrupt"]

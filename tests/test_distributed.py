@@ -1,0 +1,200 @@
+"""Distributed training over MPI: collectives, data parallel, the launcher and faults (run under ``ember launch``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ember.distributed import launch
+from ember.distributed.env import SERVER, WORKER, world_from_env
+
+pytest.importorskip("mpi4py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(ROOT, "tests", "distributed")
+try:
+    launch.find_mpiexec()
+    HAVE_MPIEXEC = True
+except RuntimeError:
+    HAVE_MPIEXEC = False
+needs_mpiexec = pytest.mark.skipif(not HAVE_MPIEXEC, reason="mpiexec not installed (the dist extra)")
+
+
+def run(n: int, script: str, *args: str, timeout: float = 120, servers: int = 0) -> tuple[int, str, str, float]:
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "ember.distributed.launch", "-n", str(n), "--servers", str(servers),
+                           script, *args],
+                          capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+    return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start
+
+
+def write(tmp_path, body: str) -> str:
+    path = tmp_path / "job.py"
+    path.write_text("import ember, ember.distributed as dist\n" + body)
+    return str(path)
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("n", [4])
+def test_collectives_on_every_rank(n):
+    code, out, err, _ = run(n, os.path.join(SCRIPTS, "collectives.py"))
+    assert code == 0, err
+    assert sorted(line.split("] ", 1)[1] for line in out.splitlines()) == [
+        f"collectives ok on rank {r} of {n}" for r in range(n)]
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("n", [2])
+def test_data_parallel_equals_one_process(n):
+    """MLP and CNN, eager with DDP (buckets, no_sync accumulation) and Model.fit, against one process."""
+    code, out, err, _ = run(n, os.path.join(SCRIPTS, "ddp_parity.py"))
+    assert code == 0, err
+    assert out.count("data parallel ok") == n
+
+
+@needs_mpiexec
+def test_compiled_data_parallel_steps_equal_one_process():
+    """A TF-1 Session, ember.jit and Model.fit(compile=True) on 2 ranks: the data_parallel pass."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "compiled_parity.py"))
+    assert code == 0, err
+    assert out.count("compiled data parallel ok") == 2
+
+
+def test_data_parallel_pass_buckets_gradients_before_the_first_update(monkeypatch):
+    import ember
+    import ember.distributed  # noqa: F401  (registers the all_reduce op)
+    from ember.graph.ir import UPDATE, Graph
+    from ember.passes import data_parallel as dp
+    from ember.passes.autodiff import TrainRequest
+
+    monkeypatch.setattr(dp, "BUCKET_BYTES", 8 * 4 * 4)  # 32 float32: w (8x4) alone, then b1 + b2 together
+    graph = Graph()
+    x = graph.input("x", (5, 8), "float32")
+    w, b1, b2 = (graph.input(n, s, "float32") for n, s in (("w", (8, 4)), ("b1", (4,)), ("b2", (4,))))
+    with graph.building():
+        loss = ((x @ w + b1 + b2) ** 2.0).sum()
+    rule = ember.optim.functional.sgd_update
+    graph.requests.append(TrainRequest(loss, [w, b1, b2], rule, {"lr": 0.1}, [{}, {}, {}]))
+    graph = dp.data_parallel(ember.passes.autodiff(graph))
+    names = [node.op.name for node in graph.nodes]
+    first_update = min(i for i, node in enumerate(graph.nodes) if node.op is UPDATE)
+    reduces = [i for i, name in enumerate(names) if name == "all_reduce"]
+    assert len(reduces) == 2 and max(reduces) < first_update
+    assert all(graph.nodes[i].attrs == {"op": "avg"} for i in reduces)
+    graph.verify()
+
+
+@needs_mpiexec
+def test_sharded_embedding_trains_as_one_table():
+    """Rows spread over 4 ranks by id hash equal one process's table, Adagrad slots included."""
+    code, out, err, _ = run(4, os.path.join(SCRIPTS, "sharded_parity.py"))
+    assert code == 0, err
+    assert out.count("sharded ok") == 4
+
+
+@needs_mpiexec
+def test_checkpoint_written_at_4_ranks_loads_at_2_and_1(tmp_path):
+    script = os.path.join(SCRIPTS, "checkpoint_reshard.py")
+    code, _, err, _ = run(4, script, "save", str(tmp_path / "ckpt"))
+    assert code == 0, err
+    files = sorted(os.listdir(tmp_path / "ckpt"))
+    assert files == ["manifest.json"] + [f"shard-0000{r}-of-00004.emb" for r in range(4)]
+    for n in (2, 1):
+        code, out, err, _ = run(n, script, "check", str(tmp_path / "ckpt"))
+        assert code == 0, err
+        assert out.count("from 4") == n
+
+
+@needs_mpiexec
+def test_parameter_servers_sync_equals_one_process_and_async_converges():
+    """2 workers + 2 servers: synchronous training equals one process on the global batch (rows, dense
+    weights and AUC, checked inside the script); asynchronous (staleness 2) lands within 0.005 AUC of it."""
+    script = os.path.join(SCRIPTS, "ps_training.py")
+    aucs = {}
+    for staleness in (0, 2):
+        code, out, err, _ = run(4, script, str(staleness), servers=2)
+        assert code == 0, err
+        lines = [line for line in out.splitlines() if f"ps staleness {staleness} auc" in line]
+        assert len(lines) == 2
+        aucs[staleness] = float(lines[0].split("auc ")[1].split()[0])
+    assert aucs[0] > 0.7
+    assert abs(aucs[2] - aucs[0]) < 0.005
+
+
+@needs_mpiexec
+def test_failing_rank_is_named_with_its_error(tmp_path):
+    script = write(tmp_path, "dist.init_process_group(timeout=10)\nif dist.get_rank() == 1:\n"
+                             "    raise KeyError('no such feature')\ndist.barrier()\n")
+    code, _, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert "ember launch: rank 1 raised KeyError: 'no such feature'" in err
+
+
+@needs_mpiexec
+def test_killed_rank_is_named_and_the_job_ends(tmp_path):
+    script = write(tmp_path, "import os, signal\ndist.init_process_group(timeout=20)\n"
+                             "if dist.get_rank() == 1:\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+                             "dist.all_reduce(ember.ones(3))\nimport time; time.sleep(60)\n")
+    code, _, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert "rank 1" in err and "signal 9 (SIGKILL)" in err
+
+
+@needs_mpiexec
+def test_hung_rank_times_out_naming_it(tmp_path):
+    script = write(tmp_path, "import time\ndist.init_process_group(timeout=2)\n"
+                             "if dist.get_rank() == 1:\n    time.sleep(120)\n"
+                             "dist.all_reduce(ember.ones(3))\n")
+    code, _, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert "DistributedError: all_reduce: rank 0 waited 2 s" in err and "rank(s) [1] did not arrive" in err
+
+
+@needs_mpiexec
+def test_mismatched_shapes_are_an_error_on_every_rank(tmp_path):
+    script = write(tmp_path, "dist.init_process_group(timeout=10)\n"
+                             "dist.all_reduce(ember.ones(3 + dist.get_rank()))\n")
+    code, _, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert ("DistributedError: all_reduce: ranks disagree on call #1: rank 0 called all_reduce #1 on shape [3]; "
+            "rank 1 called all_reduce #1 on shape [4]") in err
+
+
+def test_world_from_launcher_environments():
+    assert world_from_env({}) == (0, 1, 0, 0)
+    assert world_from_env({"PMI_RANK": "1", "PMI_SIZE": "4", "MPI_LOCALRANKID": "1"})[:3] == (1, 4, 1)
+    assert world_from_env({"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0"})[:3] == (3, 4, 0)
+    assert world_from_env({"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "3"})[:3] == (2, 3, 2)
+    world = world_from_env({"EMBER_RANK": "3", "EMBER_WORLD_SIZE": "4", "EMBER_NUM_SERVERS": "1", "RANK": "0",
+                            "WORLD_SIZE": "2"})
+    assert world.rank == 3 and world.world_size == 4 and world.role == SERVER
+    assert world._replace(rank=2).role == WORKER
+    with pytest.raises(ValueError, match="rank 5 of a world of 4"):
+        world_from_env({"EMBER_RANK": "5", "EMBER_WORLD_SIZE": "4"})
+    with pytest.raises(ValueError, match="EMBER_NUM_SERVERS=4"):
+        world_from_env({"EMBER_RANK": "0", "EMBER_WORLD_SIZE": "4", "EMBER_NUM_SERVERS": "4"})
+    with pytest.raises(ValueError, match="PMI_RANK='x'"):
+        world_from_env({"PMI_RANK": "x", "PMI_SIZE": "2"})
+
+
+def test_launcher_shares_cores_and_explains_failures(monkeypatch):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    env = launch.rank_environment(2, servers=1, cores=2)
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1" and env["EMBER_NUM_SERVERS"] == "1"
+    assert launch.rank_environment(4, 0, cores=16)["OMP_NUM_THREADS"] == "4"
+    report = ("=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES\n=   PID 4242 RUNNING AT node7\n"
+              "=   EXIT CODE: 9\n=   CLEANING UP\nYOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)")
+    assert launch.explain_failure(report, {4242: 3}) == (
+        "ember launch: rank 3 (pid 4242) was killed by signal 9 (SIGKILL); the other ranks were ended")
+    assert "exited with code 2" in launch.explain_failure(report.replace("EXIT CODE: 9", "EXIT CODE: 2").replace(
+        "Killed (signal 9)", ""), {})
+    assert launch.explain_failure("all fine", {}) is None
+    with pytest.raises(ValueError, match="--servers"):
+        launch.launch(2, ["x.py"], servers=2)
+    with pytest.raises(ValueError, match="-n must be at least 1"):
+        launch.launch(0, ["x.py"])
