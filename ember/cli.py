@@ -3,6 +3,7 @@
     ember train digits-cnn [--epochs N] [--batch-size B] [--lr LR] [--seed S] [--device D] [--compile]
                            [--save CKPT]
     ember train --list
+    ember train CONFIG.yaml              (a CTR model from a config: see ember.recsys.config)
     ember predict digits-cnn CKPT [--input FILE.npy|FILE.csv] [--output FILE.csv]
     ember profile script.py [args...] [--sort time] [--trace trace.json]
     ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
@@ -55,6 +56,8 @@ def _recipes():
 
 
 def _recipe_name(text: str) -> str:
+    if text.endswith((".yaml", ".yml")):  # a CTR training config
+        return text
     names = _recipes().RECIPES
     if text not in names:
         raise argparse.ArgumentTypeError(f"unknown recipe {text!r}; choose one of: {', '.join(names)}")
@@ -68,7 +71,17 @@ def _recipe_table() -> str:
     return "\n".join(lines)
 
 
+def _train_config(path: str) -> int:
+    from ember.recsys.training import train
+
+    metrics = train(path)
+    print("eval: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()) if isinstance(v, float)))
+    return 0
+
+
 def _train(args) -> int:
+    if args.recipe and args.recipe.endswith((".yaml", ".yml")):
+        return _train_config(args.recipe)
     recipes = _recipes()
     if args.list or not args.recipe:
         print(_recipe_table())
@@ -88,7 +101,7 @@ def _add_train(commands) -> None:
     parser = commands.add_parser(
         "train", help="train a named recipe on bundled data", description="Train a named recipe on bundled data "
         "and report its test metrics.", epilog=_recipe_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipe", nargs="?", type=_recipe_name, help="recipe name (see --list)")
+    parser.add_argument("recipe", nargs="?", type=_recipe_name, help="recipe name (see --list), or a CTR config .yaml")
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs to train (default: the recipe's)")
     parser.add_argument("--batch-size", type=_positive_int, metavar="B", help="batch size (default: the recipe's)")

@@ -1,0 +1,143 @@
+"""Training configs: read a YAML file (or take a dict), check it, fill in defaults.
+
+A config has ``data``, ``model``, ``optimizer``, ``train``, ``model_dir`` and ``seed``::
+
+    data: {format: criteo, train: train.txt, eval: eval.txt, batch_size: 512}
+    model: {type: deepfm, embedding_dim: 16, hidden: [400, 400]}
+    optimizer: {sparse: {type: adagrad, lr: 0.05}, dense: {type: adam, lr: 0.001}}
+    train: {epochs: 1}
+    model_dir: runs/deepfm
+
+``format: synthetic`` generates the data instead (``rows``, ``eval_rows`` and generator options under
+``synthetic``). Unknown keys are errors, so a typo does not silently train something else.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+from ember.recsys.models import MODELS
+
+FORMATS = ("criteo", "synthetic")
+OPTIMIZERS = {"sgd": "SGD", "adagrad": "Adagrad", "adam": "Adam", "adamw": "AdamW", "ftrl": "Ftrl",
+              "lazy_adam": "SparseAdam", "sparse_adam": "SparseAdam", "rowwise_adagrad": "RowWiseAdagrad",
+              "rmsprop": "RMSprop"}
+_SECTIONS = {"data", "model", "optimizer", "train", "model_dir", "seed"}
+_DATA_KEYS = {"format", "train", "eval", "batch_size", "limit", "eval_limit", "rows", "eval_rows", "synthetic",
+              "num_buckets", "shuffle"}
+_TRAIN_KEYS = {"epochs", "log_every", "checkpoint_every", "progress", "max_steps"}
+_DEFAULTS = {
+    "seed": 0,
+    "data": {"batch_size": 512, "shuffle": True, "num_buckets": None},
+    "model": {"embedding_dim": 16},
+    "train": {"epochs": 1, "log_every": 100, "checkpoint_every": None, "progress": True, "max_steps": None},
+}
+_DEFAULT_OPTIMIZERS = {"sparse": {"type": "adagrad", "lr": 0.05}, "dense": {"type": "adam", "lr": 0.001}}
+_LR_OPTIMIZERS = {"sparse": {"type": "ftrl", "lr": 0.05, "l2": 1e-4}, "dense": {"type": "ftrl", "lr": 0.05}}
+
+
+class ConfigError(ValueError):
+    """A config that cannot be trained: names the key and what was expected."""
+
+
+def load_config(source) -> dict:
+    """A checked config with defaults filled in, from a YAML path or a dict (which is not modified).
+
+    Relative data paths in a file are resolved against the file's folder.
+
+    >>> config = load_config("deepfm.yaml")
+    >>> config["model"]["type"]
+    'deepfm'
+    """
+    base = None
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            import yaml
+        except ImportError as exc:
+            raise ImportError("load_config: reading a YAML config needs PyYAML (pip install 'ember[recsys]')") from exc
+        with open(source) as f:
+            config = yaml.safe_load(f)
+        base = os.path.dirname(os.path.abspath(source))
+        if not isinstance(config, dict):
+            raise ConfigError(f"load_config: {source} must hold a mapping at the top level, got "
+                              f"{type(config).__name__}")
+    elif isinstance(source, dict):
+        config = copy.deepcopy(source)
+    else:
+        raise TypeError(f"load_config: expected a YAML path or a dict, got {type(source).__name__}")
+    return _check(config, base)
+
+
+def _section(config: dict, name: str, allowed: set | None = None) -> dict:
+    section = config.get(name, {})
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"config: {name} must be a mapping, got {section!r}")
+    if allowed is not None and set(section) - allowed:
+        raise ConfigError(f"config: unknown keys {sorted(set(section) - allowed)} in {name}; allowed: "
+                          f"{sorted(allowed)}")
+    merged = dict(_DEFAULTS.get(name, {}))
+    merged.update(section)
+    return merged
+
+
+def _positive_int(value, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"config: {where} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check(config: dict, base: str | None) -> dict:
+    if set(config) - _SECTIONS:
+        raise ConfigError(f"config: unknown top-level keys {sorted(set(config) - _SECTIONS)}; allowed: "
+                          f"{sorted(_SECTIONS)}")
+    data = _section(config, "data", _DATA_KEYS)
+    if data.get("format") not in FORMATS:
+        raise ConfigError(f"config: data.format must be one of {FORMATS}, got {data.get('format')!r}")
+    _positive_int(data["batch_size"], "data.batch_size")
+    if data["format"] == "criteo":
+        for key in ("train", "eval"):
+            if not isinstance(data.get(key), str):
+                raise ConfigError(f"config: data.{key} must be the path of a Criteo file, got {data.get(key)!r}")
+            if base is not None and not os.path.isabs(data[key]):
+                data[key] = os.path.join(base, data[key])
+    else:
+        _positive_int(data.setdefault("rows", 100_000), "data.rows")
+        _positive_int(data.setdefault("eval_rows", max(1, data["rows"] // 4)), "data.eval_rows")
+        if not isinstance(data.setdefault("synthetic", {}), dict):
+            raise ConfigError(f"config: data.synthetic must be a mapping of generator options, got "
+                              f"{data['synthetic']!r}")
+    model = _section(config, "model")
+    if model.get("type") not in MODELS:
+        raise ConfigError(f"config: model.type must be one of {sorted(MODELS)}, got {model.get('type')!r}")
+    _positive_int(model["embedding_dim"], "model.embedding_dim")
+    if "hidden" in model and (not isinstance(model["hidden"], list)
+                              or not all(isinstance(h, int) and h > 0 for h in model["hidden"])):
+        raise ConfigError(f"config: model.hidden must be a list of positive widths, got {model['hidden']!r}")
+    optimizer = config.get("optimizer") or {}
+    if not isinstance(optimizer, dict) or set(optimizer) - {"sparse", "dense"}:
+        raise ConfigError(f"config: optimizer must be a mapping with 'sparse' and/or 'dense', got {optimizer!r}")
+    defaults = _LR_OPTIMIZERS if model["type"] == "lr" else _DEFAULT_OPTIMIZERS
+    optimizers = {}
+    for part in ("sparse", "dense"):
+        spec = dict(optimizer.get(part) or defaults[part])
+        if spec.get("type") not in OPTIMIZERS:
+            raise ConfigError(f"config: optimizer.{part}.type must be one of {sorted(OPTIMIZERS)}, got "
+                              f"{spec.get('type')!r}")
+        if not isinstance(spec.get("lr", 0.01), (int, float)) or spec.get("lr", 0.01) <= 0:
+            raise ConfigError(f"config: optimizer.{part}.lr must be a positive number, got {spec.get('lr')!r}")
+        optimizers[part] = spec
+    train = _section(config, "train", _TRAIN_KEYS)
+    _positive_int(train["epochs"], "train.epochs")
+    model_dir = config.get("model_dir")
+    if not isinstance(model_dir, str) or not model_dir:
+        raise ConfigError(f"config: model_dir must be a folder path, got {model_dir!r}")
+    if base is not None and not os.path.isabs(model_dir):
+        model_dir = os.path.join(base, model_dir)
+    seed = config.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"config: seed must be an integer, got {seed!r}")
+    return {"data": data, "model": model, "optimizer": optimizers, "train": train, "model_dir": model_dir,
+            "seed": seed}

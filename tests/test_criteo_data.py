@@ -1,0 +1,126 @@
+"""Criteo reader and writer, the synthetic click log, feature columns and deduplicated CTR batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember.data import DataLoader
+from ember.data.criteo import CTRTable, read_criteo, write_criteo
+from ember.data.ctr_dataset import CTRDataset
+from ember.data.features import (
+    Bag,
+    Bucketized,
+    Crossed,
+    FeatureColumns,
+    HashBucket,
+    Identity,
+    LogNormalized,
+    Numeric,
+    Vocabulary,
+    criteo_columns,
+    field_keys,
+    hash64,
+)
+from ember.data.synthetic_ctr import make_synthetic_ctr
+
+
+def _line(label="1", dense=None, cats=None):
+    dense = dense if dense is not None else ["1", "", "3"] + ["0"] * 10
+    cats = cats if cats is not None else ["68fd1e64", ""] + ["0a1b2c3d"] * 24
+    return "\t".join([label] + dense + cats) + "\n"
+
+
+def test_read_criteo_fields_and_missing_values(tmp_path):
+    path = tmp_path / "day.txt"
+    path.write_text(_line() + _line("0", cats=["ffffffff"] * 26))
+    table = read_criteo(path)
+    assert table.labels.tolist() == [1.0, 0.0]
+    assert table.dense.shape == (2, 13) and np.isnan(table.dense[0, 1]) and table.dense[0, 2] == 3
+    assert table.categorical[0, 0] == 0x68FD1E64 and table.categorical[0, 1] == -1
+    assert table.categorical[1, 5] == 0xFFFFFFFF
+    assert len(read_criteo(path, limit=1)) == 1
+
+
+@pytest.mark.parametrize("line, where", [
+    (_line(label="2"), "line 2, column 1 (label)"),
+    (_line(dense=["1", "x"] + ["0"] * 11), "line 2, column 3 (I2)"),
+    (_line(cats=["zz"] + ["0"] * 25), "line 2, column 15 (C1)"),
+    ("1\t2\t3\n", "line 2: expected 40 tab-separated fields"),
+])
+def test_read_criteo_errors_name_file_line_and_column(tmp_path, line, where):
+    path = tmp_path / "bad.txt"
+    path.write_text(_line() + line)
+    with pytest.raises(ValueError, match="bad.txt") as info:
+        read_criteo(path)
+    assert where in str(info.value)
+
+
+def test_write_then_read_round_trips_a_synthetic_log(tmp_path):
+    table = make_synthetic_ctr(500, seed=3).table
+    write_criteo(tmp_path / "s.txt", table)
+    back = read_criteo(tmp_path / "s.txt")
+    np.testing.assert_array_equal(back.labels, table.labels)
+    np.testing.assert_array_equal(back.categorical, table.categorical)
+    np.testing.assert_array_equal(np.isnan(back.dense), np.isnan(table.dense))
+    np.testing.assert_array_equal(np.nan_to_num(back.dense), np.nan_to_num(table.dense))
+
+
+def test_synthetic_log_is_seeded_power_law_and_has_a_ceiling():
+    a, b = make_synthetic_ctr(20_000, seed=1), make_synthetic_ctr(20_000, seed=1)
+    np.testing.assert_array_equal(a.table.categorical, b.table.categorical)
+    assert not np.array_equal(a.table.labels, make_synthetic_ctr(20_000, seed=2).table.labels)
+    assert abs(a.table.labels.mean() - 0.25) < 0.02
+    _, counts = np.unique(a.table.categorical[:, 0], return_counts=True)
+    counts = np.sort(counts)[::-1]
+    assert counts[0] > 20 * np.median(counts)  # a heavy head, a long tail
+    assert 0.8 < a.ceiling_auc() < 0.95 and a.ceiling_logloss() < 0.5
+    train, test = a.split(0.75)
+    assert len(train.table) == 15_000 and len(test.table) == 5_000
+    with pytest.raises(ValueError, match="ctr"):
+        make_synthetic_ctr(10, ctr=1.5)
+
+
+def test_feature_columns():
+    raw = {"x": np.array([0.0, 9.0, np.nan, -2.0]), "c": np.array(["a", "b", "a", "zz"]),
+           "k": np.array([3, 1, 3, 2]), "age": np.array([10.0, 30.0, 70.0, np.nan])}
+    np.testing.assert_allclose(LogNormalized("x").transform(raw), [0, np.log(10), 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(Numeric("x", mean=1, std=2).transform(raw), [-0.5, 4, -0.5, -1.5])
+    assert Bucketized("age", [18, 30, 50]).transform(raw).tolist() == [0, 2, 3, 4]
+    hashed = HashBucket("c", 1000).transform(raw)
+    assert hashed[0] == hashed[2] != hashed[1] and hashed.max() < 1000
+    assert Vocabulary("c", ["b", "a"]).transform(raw).tolist() == [1, 0, 1, 2]
+    assert Identity("k", 4).transform(raw).tolist() == [3, 1, 3, 2]
+    with pytest.raises(ValueError, match="outside"):
+        Identity("k", 3).transform(raw)
+    crossed = Crossed(["c", "k"]).transform(raw)
+    assert crossed[0] == crossed[2] and len(set(crossed.tolist())) == 3
+    bags = Bag("tags").transform({"tags": [np.array([3, 5]), np.array([], np.int64), np.array([5])]})
+    assert bags.indptr.tolist() == [0, 2, 2, 3] and bags.indices[1] == bags.indices[2]
+    with pytest.raises(KeyError, match="no raw column 'nope'"):
+        HashBucket("nope").transform(raw)
+    assert (hash64(np.arange(1000)) >= 0).all() and len(set(hash64(np.arange(1000)).tolist())) == 1000
+
+
+def test_feature_batch_salts_keys_by_field():
+    columns = FeatureColumns([LogNormalized("x"), Identity("a", 10), Identity("b", 10), Bag("t")])
+    batch = columns.transform({"x": np.array([1.0, 2.0]), "a": np.array([4, 5]), "b": np.array([4, 4]),
+                               "t": [np.array([4]), np.array([1, 2])]})
+    assert batch.dense.shape == (2, 1) and batch.ids.tolist() == [[4, 4], [5, 4]]
+    assert batch.keys[0, 0] != batch.keys[0, 1]  # the same id in two fields: two keys
+    np.testing.assert_array_equal(batch.keys[:, 1], field_keys(np.array([4, 4]), 1))
+    assert columns.num_fields == 3 and columns.field_names == ["a", "b", "t"]
+
+
+def test_ctr_dataset_dedups_and_prefetches_in_the_loader():
+    table = make_synthetic_ctr(2_000, seed=0, second_task=True).table
+    seen = []
+    dataset = CTRDataset(table, criteo_columns(), prepare=lambda b: seen.append(len(b)))
+    ember.manual_seed(0)
+    batches = list(DataLoader(dataset, batch_size=512, shuffle=True, prefetch=2))
+    assert [len(b) for b in batches] == [512, 512, 512, 464] and seen == [512, 512, 512, 464]
+    b = batches[0]
+    np.testing.assert_array_equal(b.unique[b.inverse], b.keys)
+    assert len(b.unique) < b.keys.size and b.extra_labels.shape == (512, 1)
+    assert isinstance(table, CTRTable) and table.take(np.arange(3)).dense.shape == (3, 13)

@@ -1,0 +1,127 @@
+"""CTR models and their layers, and the CTR metrics (group AUC, streaming AUC, log loss)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import ember
+from ember import metrics
+from ember.data.ctr_dataset import CTRDataset
+from ember.data.features import criteo_columns
+from ember.data.synthetic_ctr import make_synthetic_ctr
+from ember.recsys import MODELS, CrossNetwork, DotInteraction, build_model, fm_interaction
+
+
+@pytest.fixture(scope="module")
+def data():
+    table = make_synthetic_ctr(1_024, seed=0, second_task=True, max_vocab=200).table
+    return CTRDataset(table, criteo_columns())
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_trains_a_few_steps(data, name):
+    options = {} if name == "lr" else {"embedding_dim": 8}
+    if name not in ("lr", "fm"):
+        options["hidden"] = [16]
+    model = build_model(name, 26, 13, seed=0, **options)
+    sparse = ember.optim.Adagrad(model.sparse_parameters(), lr=0.1)
+    dense = ember.optim.Adam(model.dense_parameters(), lr=0.01)
+    batch = data.take_batch(np.arange(256))
+    target = batch.labels if model.num_tasks == 1 else ember.concat(
+        [ember.reshape(batch.labels, (-1, 1)), batch.extra_labels], 1)
+    losses = []
+    for _ in range(8):
+        sparse.zero_grad()
+        dense.zero_grad()
+        out = model(batch)
+        assert tuple(out.shape) == ((256,) if model.num_tasks == 1 else (256, 2))
+        loss = ember.binary_cross_entropy_with_logits(out, target)
+        loss.backward()
+        sparse.step()
+        dense.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.01, losses
+    assert model.sparse_parameters() and all(p.grad is not None for p in model.sparse_parameters())
+
+
+def test_models_check_their_input(data):
+    model = build_model("deepfm", 20, 13, embedding_dim=4, hidden=[8])
+    with pytest.raises(ValueError, match="built for 20 fields"):
+        model(data.take_batch(np.arange(4)))
+    with pytest.raises(ValueError, match="unknown model type 'xgb'"):
+        build_model("xgb", 26, 13)
+    with pytest.raises(TypeError, match="hidden"):
+        build_model("fm", 26, 13, hidden=[8])
+
+
+def test_fixed_and_hash_tables_give_the_same_shapes(data):
+    batch = data.take_batch(np.arange(64))
+    fixed = build_model("dlrm", 26, 13, embedding_dim=4, hidden=[8], table="fixed", num_rows=1000)
+    hashed = build_model("dlrm", 26, 13, embedding_dim=4, hidden=[8], table="hash")
+    assert fixed(batch).shape == hashed(batch).shape == (64,)
+
+
+def test_layers_against_numpy():
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    brute = sum((v[:, i] * v[:, j]).sum(1) for i, j in itertools.combinations(range(5), 2))
+    np.testing.assert_allclose(fm_interaction(ember.tensor(v)).numpy(), brute, rtol=1e-5, atol=1e-5)
+    dots = DotInteraction(5)(ember.tensor(v)).numpy()
+    expected = np.stack([(v[:, i] * v[:, j]).sum(1) for i, j in itertools.combinations(range(5), 2)], 1)
+    np.testing.assert_allclose(dots, expected, rtol=1e-5, atol=1e-5)
+    cross = CrossNetwork(4, num_layers=1)
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    w, b = cross.layers[0].weight.detach().numpy(), cross.layers[0].bias.detach().numpy()
+    np.testing.assert_allclose(cross(ember.tensor(x0)).detach().numpy(), x0 * (x0 @ w.T + b) + x0, rtol=1e-5, atol=1e-5)
+
+
+def test_group_auc_streaming_auc_and_log_loss():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 5_000)
+    p = np.clip(0.3 * y + rng.random(5_000) * 0.7, 0, 1)
+    groups = rng.integers(0, 50, 5_000)
+    expected = []
+    for g in np.unique(groups):
+        rows = groups == g
+        if 0 < y[rows].sum() < rows.sum():
+            expected.append((metrics.roc_auc(p[rows], y[rows]), rows.sum()))
+    value = sum(a * n for a, n in expected) / sum(n for _, n in expected)
+    assert metrics.group_auc(p, y, groups) == pytest.approx(value)
+    assert metrics.group_auc([0.9, 0.1, 0.4, 0.6], [1, 0, 0, 1], [7, 7, 8, 8]) == 1.0
+    with pytest.raises(ValueError, match="both positive and negative"):
+        metrics.group_auc([0.1, 0.2], [1, 1], [0, 1])
+    stream, running = metrics.StreamingAUC(), metrics.LogLoss()
+    for part in np.array_split(np.arange(5_000), 7):
+        stream.update(p[part], y[part])
+        running.update(p[part], y[part])
+    assert stream.result() == pytest.approx(metrics.roc_auc(p, y), abs=1e-3)
+    assert running.result() == pytest.approx(metrics.log_loss(p, y))
+    with pytest.raises(ValueError, match="probabilities"):
+        stream.update(np.array([2.0]), np.array([1]))
+
+
+def test_prefetched_rows_give_the_same_step(data):
+    batches = [data.take_batch(np.arange(128)) for _ in range(2)]
+    model = build_model("deepfm", 26, 13, embedding_dim=4, hidden=[8], seed=3)
+    model.prefetch(batches[1])  # rows found ahead (inserting the new keys), as the loader thread does
+    assert len(batches[1].prefetched) == 2 and not batches[0].prefetched
+    out = [model(b).detach().numpy() for b in batches]
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_field_embedding_pools_bags():
+    from ember.data.ctr_dataset import CTRBatch
+    from ember.data.readers import CSR
+    from ember.recsys import FieldEmbedding, make_table
+
+    emb = FieldEmbedding(make_table(4, "hash", seed=0), combiner="mean")
+    keys = np.array([[11], [12]])
+    bag = CSR(np.array([0, 2, 2]), np.array([11, 13]), np.ones(2, np.float32), (2, 0))
+    out = emb(CTRBatch(np.zeros(2), np.zeros((2, 0)), keys, (bag,))).detach().numpy()
+    rows = emb.table(np.array([11, 12, 13])).detach().numpy()
+    np.testing.assert_allclose(out[:, 0], rows[:2])
+    np.testing.assert_allclose(out[0, 1], (rows[0] + rows[2]) / 2, rtol=1e-6)
+    np.testing.assert_array_equal(out[1, 1], 0)  # an empty bag pools to zeros
