@@ -154,12 +154,12 @@ def _lower(emitter: Emitter, node, names: dict) -> str:
 
 
 def _session_graph(session, feed_dict: dict, fetches) -> tuple:
-    from ember.compat import tf
+    from ember.compat.tf.session import Replay, _check_feed
 
-    replay = tf._Replay(session, {})
+    replay = Replay(session)
     names = []
     for t, array in (feed_dict or {}).items():
-        array = tf._check_feed(t, array)
+        array = _check_feed(t, array)
         replay.feeds[t] = replay.graph.input(t.name, array.shape, array.dtype)
         names.append(t.name)
     fetches = list(fetches) if isinstance(fetches, (list, tuple)) else [fetches]

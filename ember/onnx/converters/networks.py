@@ -178,7 +178,7 @@ def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
 @converter("GlobalAveragePool", "GlobalMaxPool")
 def _global_pool(cx, x):
     axes = tuple(range(2, x.ndim))
-    return (ember.mean if cx.op_type == "GlobalAveragePool" else ember.max)(x, axes, True)
+    return (ember.mean if cx.op_type == "GlobalAveragePool" else ember.max)(x, axis=axes, keepdims=True)
 
 
 def _depth_loop(x: Tensor, kd: int, stride: int, dilation: int, plane, bias, combine: str) -> Tensor:
@@ -452,13 +452,13 @@ def _attention(cx, q, k, v, attn_mask=None, past_key=None, past_value=None, nonp
     scores = qk if bias is None else qk + bias
     qk_out = scores if qk_matmul_output_mode == 2 else qk
     work = scores if softmax_precision is None else ember.cast(scores, _dtype(softmax_precision))
-    top = ember.max(work, -1, True)
+    top = ember.max(work, axis=-1, keepdims=True)
     top = ember.where(top == _const_like(top, -np.inf), _const_like(top, 0), top)
     e = ember.exp(work - top)
     total = ember.sum(e, -1, True)
     probs = e / ember.where(total == _const_like(total, 0), _const_like(total, 1), total)
     if bias is not None:
-        masked = ember.max(bias, -1, True) == _const_like(bias, -np.inf)
+        masked = ember.max(bias, axis=-1, keepdims=True) == _const_like(bias, -np.inf)
         probs = ember.where(masked, _const_like(probs, 0), probs)
     probs = ember.cast(probs, dtype) if probs.dtype != dtype else probs
     if qk_matmul_output_mode == 3:
