@@ -188,9 +188,9 @@ def _split_ref(a, sections, axis):
         if any(s < 0 for s in sections) or sum(sections) != a.shape[axis]:
             raise ValueError("sizes")
         return np.split(a, np.cumsum(sections)[:-1], axis=axis)
-    if sections <= 0:
-        raise ValueError("sections")
-    return np.split(a, sections, axis=axis)
+    if sections <= 0:  # torch.split: an int is the part size, the last part may be smaller
+        raise ValueError("split size")
+    return np.split(a, range(sections, a.shape[axis], sections), axis=axis)
 
 
 def _chunk_ref(a, chunks, axis):
