@@ -82,7 +82,8 @@ MAX_OUTPUT_BYTES = 1 << 20  # a legal but huge result (one_hot with 2**31 classe
 
 
 def test_every_registry_op_was_recorded():
-    assert not sorted(set(REGISTRY) - set(CALLS)), "registry ops the op table never ran"
+    single_process = {name for name, op in REGISTRY.items() if not getattr(op, "collective", False)}
+    assert not sorted(single_process - set(CALLS)), "registry ops the op table never ran (collectives: under MPI)"
 
 
 def _structural(name: str) -> list:
