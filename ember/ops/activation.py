@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ember.autograd import apply
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.convert import to_float
 from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
 from ember.ops.infer import check_axis, elementwise_cost, require_float, unary_float
@@ -28,7 +29,7 @@ def _softmax_infer(name):
 
 
 def _log_softmax_forward(xp, x, *, axis):
-    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         return _log_softmax_forward(xp, x.astype(np.float32), axis=axis).astype(x.dtype)
     shifted = x - max_last(xp, x, axis, True)
     log_total = xp.log(sum_last(xp, xp.exp(shifted), axis, True))
@@ -37,7 +38,7 @@ def _log_softmax_forward(xp, x, *, axis):
 
 
 def _softmax_forward(xp, x, *, axis, out=None):
-    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         wide = _softmax_forward(xp, x.astype(np.float32), axis=axis)
         if out is None:
             return wide.astype(x.dtype)

@@ -99,7 +99,7 @@ def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
 
 
 def _bn_train_forward(xp, x, weight, bias, *, eps):
-    if x.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         wide = _bn_train_forward(xp, x.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32), eps=eps)
         return wide.astype(x.dtype)
     if _on_gpu_kernels(xp, x):
@@ -167,7 +167,7 @@ def _bn_train_vjp(ctx, g):
         dtype = ctx.inputs[0].dtype
         return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads))
     xd, wd, gd = x.data, weight.data, g.data
-    if xd.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once
+    if xd.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
         xd, wd, gd = (a.astype(np.float32) for a in (xd, wd, gd))
     xp = np if xd.__class__ is np.ndarray else array_module(xd)
     if _on_gpu_kernels(xp, xd):

@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from ember.backend.dtypes import LOW_PRECISION
+
 _SHORT = 32  # longest last axis for which the shortcuts pay
 _ROWS = 128  # fewest rows for which the column-loop max pays: below, NumPy's own is as fast (measured)
 BLAS_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})  # the dtypes BLAS computes in
@@ -62,7 +64,7 @@ def sum_last(xp, x, axis, keepdims: bool):
         if len(shape) >= 2 and shape[-1] <= _SHORT and x.dtype in BLAS_FLOATS and \
                 axis in (-1, len(shape) - 1, (-1,), (len(shape) - 1,)):  # sums_rows, cheapest tests first
             return np.dot(x, sum_ones(shape[-1], x.dtype, "column" if keepdims else "vector"))
-        if x.dtype.itemsize == 2:  # float16 / bfloat16: accumulate in float32, round once (as PyTorch)
+        if x.dtype in LOW_PRECISION:  # float16 / bfloat16: accumulate in float32, round once (as PyTorch)
             return np.add.reduce(x, axis, np.float32, None, keepdims).astype(x.dtype)
         return np.add.reduce(x, axis, None, None, keepdims)  # what ndarray.sum calls, without its wrapper
     if not _short_last_axis(x, axis):

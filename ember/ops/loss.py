@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from ember.autograd import apply
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
@@ -155,7 +156,7 @@ NLL_WEIGHTS = defop(
 
 
 def _xent_forward(xp, logits, labels, *, axis, total):
-    if logits.dtype.itemsize == 2:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+    if logits.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         wide = _xent_forward(xp, logits.astype(np.float32), labels.astype(np.float32), axis=axis, total=total)
         return wide.astype(logits.dtype)
     terms = _log_softmax_forward(xp, logits, axis=axis)
