@@ -196,11 +196,11 @@ class Model:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         tune_malloc()
-        leading = []
+        leading, shared_loss = [], None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
         if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
-            loader, leading, callbacks, verbose = dist.fit.prepare(self, x, y, batch_size, shuffle, list(callbacks),
-                                                                   verbose)
+            loader, leading, callbacks, verbose, shared_loss = dist.fit.prepare(self, x, y, batch_size, shuffle,
+                                                                                list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
@@ -227,7 +227,7 @@ class Model:
                 inputs, target = self._placed(batch)
                 loss, pred = self.train_step(inputs, target)
                 value = loss.item()
-                if terminate_on_nan and not math.isfinite(value):
+                if terminate_on_nan and not math.isfinite(value if shared_loss is None else shared_loss(value)):
                     self.stop_training = True
                     warnings.warn(f"fit: the loss is {value} at epoch {epoch + 1}, batch {step + 1}; training "
                                   "stopped (the weights now hold that step's update; lower the learning rate, clip "

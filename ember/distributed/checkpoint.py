@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 
 import numpy as np
 
 from ember import checkpoint
+from ember.checkpoint import _fsync_dir
 from ember.distributed.group import default_group
 from ember.distributed.sharded import shard_of
+from ember.nn.module import Module
+from ember.optim.optimizer import Optimizer
 
 MANIFEST = "manifest.json"
 FORMAT = "ember.distributed.checkpoint"
@@ -37,29 +41,55 @@ def _replicated_state(module, sharded: dict) -> dict:
     return {k: v for k, v in module.state_dict().items() if not k.startswith(prefixes)}
 
 
-def save(directory: str | os.PathLike, module, optimizer=None) -> None:
+def save(directory: str | os.PathLike, module: Module, optimizer: Optimizer | None = None) -> None:
     """Write this rank's shard of ``module`` (and, from rank 0, the replicated state and ``optimizer``);
-    a collective call: every rank must make it."""
+    a collective call: every rank must make it. Saving over an earlier checkpoint first removes its
+    manifest, so a save that dies half way leaves no manifest rather than one over mixed shards."""
     group = default_group()
     directory = os.fspath(directory)
-    os.makedirs(directory, exist_ok=True)
+    manifest_path = os.path.join(directory, MANIFEST)
+    if group.rank == 0:
+        os.makedirs(directory, exist_ok=True)
+        if os.path.exists(manifest_path):
+            os.remove(manifest_path)
+            _fsync_dir(directory)
+    save_id = bytes(group.broadcast(np.frombuffer(uuid.uuid4().bytes, np.uint8).copy(), 0)).hex()
+    group.barrier()  # no rank changes a shard while an old manifest still vouches for it
     sharded = _sharded_modules(module)
-    shard = {"tables": {name: m.shard.state_dict() for name, m in sharded.items()}}
+    shard = {"save_id": save_id, "tables": {name: m.shard.state_dict() for name, m in sharded.items()}}
     if group.rank == 0:
         shard["replicated"] = _replicated_state(module, sharded)
         shard["optimizer"] = None if optimizer is None else optimizer.state_dict()
     checkpoint.save(shard, os.path.join(directory, _shard_file(group.rank, group.size)))
     group.barrier()  # every shard is on disk before the manifest says the checkpoint exists
     if group.rank == 0:
-        manifest = {"format": FORMAT, "world_size": group.size, "tables": sorted(sharded),
-                    "files": [_shard_file(r, group.size) for r in range(group.size)]}
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest-")
+        files = [_shard_file(r, group.size) for r in range(group.size)]
+        _write_manifest(manifest_path, {"format": FORMAT, "save_id": save_id, "world_size": group.size,
+                                        "tables": sorted(sharded), "files": files})
+        for name in os.listdir(directory):  # shards of an earlier save at another world size
+            if name.startswith("shard-") and name.endswith(".emb") and name not in files:
+                os.remove(os.path.join(directory, name))
+    group.barrier()
+
+
+def _write_manifest(path: str, manifest: dict) -> None:
+    """Write ``path`` atomically (a temporary beside it, flushed, renamed), with the umask's file mode."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest-")
+    try:
         with os.fdopen(fd, "w") as f:
             json.dump(manifest, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, os.path.join(directory, MANIFEST))
-    group.barrier()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(directory)
 
 
 def _read_manifest(directory: str) -> dict:
@@ -99,7 +129,13 @@ def _reshard(pieces: list, keep) -> dict:
     return state
 
 
-def load(directory: str | os.PathLike, module, optimizer=None) -> None:
+def _check_save_id(shard: dict, path: str, manifest: dict) -> None:
+    if shard.get("save_id") != manifest.get("save_id"):
+        raise ValueError(f"{path}: written by another save than the manifest's (a save over this directory did not "
+                         "finish): not a consistent checkpoint")
+
+
+def load(directory: str | os.PathLike, module: Module, optimizer: Optimizer | None = None) -> None:
     """Restore ``module`` (and ``optimizer``) from ``save``'s directory, at this job's world size."""
     group = default_group()
     directory = os.fspath(directory)
@@ -110,6 +146,7 @@ def load(directory: str | os.PathLike, module, optimizer=None) -> None:
         raise ValueError(f"{directory}: the checkpoint has sharded tables {manifest['tables']}, the module "
                          f"{sorted(sharded)}")
     first = checkpoint.load(files[0])
+    _check_save_id(first, files[0], manifest)
     replicated = _replicated_state(module, sharded)
     missing = sorted(set(replicated) - set(first["replicated"]))
     if missing:
@@ -119,8 +156,10 @@ def load(directory: str | os.PathLike, module, optimizer=None) -> None:
     module.load_state_dict({**module.state_dict(), **first["replicated"]})  # the tables' own entries: below
     if sharded:
         same_layout = manifest["world_size"] == group.size
-        shards = [checkpoint.load(files[group.rank])] if same_layout else [first] + [
-            checkpoint.load(f) for f in files[1:]]
+        paths = [files[group.rank]] if same_layout else files
+        shards = [first if path == files[0] else checkpoint.load(path) for path in paths]
+        for path, shard in zip(paths, shards):
+            _check_save_id(shard, path, manifest)
         for name, m in sharded.items():
             pieces = [s["tables"][name] for s in shards]
             m.shard.load_state_dict(_reshard(pieces, lambda keys: shard_of(keys, group.size) == group.rank))

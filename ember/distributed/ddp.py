@@ -163,7 +163,8 @@ class DistributedDataParallel(Module):
         self._sparse_ready.append(param)
 
     def _exchange_sparse(self) -> None:
-        params, self._sparse_ready = self._sparse_ready, []
+        # in name order: every rank packs the tables alike, whatever order its backward reached them in
+        params, self._sparse_ready = sorted(self._sparse_ready, key=lambda p: self._names[id(p)]), []
         grads = []
         for p in params:
             g = p.grad

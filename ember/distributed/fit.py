@@ -34,7 +34,8 @@ class _AverageLogs(Callback):
 
 
 def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbose: int):
-    """(loader, leading callbacks, the user's callbacks this rank runs, verbose) for a data-parallel fit."""
+    """(loader, leading callbacks, the user's callbacks this rank runs, verbose, the loss check) for a
+    data-parallel fit."""
     from ember.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
     if isinstance(x, DataLoader):
@@ -46,8 +47,20 @@ def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbos
         x = TensorDataset(x) if y is None else TensorDataset(x, y)
     sampler = DistributedSampler(x, shuffle=shuffle)
     loader = DataLoader(x, batch_size=batch_size, sampler=sampler)
+    holders = [name or type(m).__name__ for name, m in model.net.named_modules()
+               if getattr(m, "sharded", False) is True or type(m).__name__ == "PSEmbedding"]
+    writers = [type(cb).__name__ for cb in callbacks if getattr(cb, "writes_files", False)]
+    if holders and writers:
+        raise ValueError(f"fit: {writers} would save only rank 0's rows of the distributed table(s) {holders}; save "
+                         "with dist.checkpoint.save(directory, model.net, optimizer) on every rank instead")
     if getattr(model, "_data_parallel", None) is None:
         model._data_parallel = DistributedDataParallel(model.net)
     lead = default_group().rank == 0
     kept = [cb for cb in callbacks if lead or not getattr(cb, "writes_files", False)]
-    return loader, [_AverageLogs(sampler)], kept, verbose if lead else 0
+    return loader, [_AverageLogs(sampler)], kept, verbose if lead else 0, _loss_anywhere
+
+
+def _loss_anywhere(value: float) -> float:
+    """This rank's loss, or NaN when any rank's is not finite: every rank then stops at the same step."""
+    bad = default_group().all_reduce(np.array([0.0 if np.isfinite(value) else 1.0]), ReduceOp.MAX)[0]
+    return float("nan") if bad else value

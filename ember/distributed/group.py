@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import pickle
 import sys
 import time
 from enum import Enum, StrEnum
@@ -41,7 +42,7 @@ class ReduceOp(StrEnum):
 
 
 _KINDS = {name: i for i, name in enumerate(
-    ("barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "all_gather_object"))}
+    ("barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "all_gather_object", "split"))}
 
 
 def _reduce_op(op) -> ReduceOp:
@@ -166,10 +167,12 @@ class ProcessGroup:
 
     # --- collectives on arrays (NumPy or CuPy); results are new arrays ---
     def barrier(self) -> None:
+        """Wait until every rank has called ``barrier``."""
         seq = self._agree("barrier", None)
         self._wait(self.comm.Ibarrier(), "barrier", seq)
 
     def broadcast(self, array, src: int = 0):
+        """Rank ``src``'s ``array`` (a new array) on every rank."""
         self._check_rank("broadcast", src)
         host = wire.to_host(array).copy()
         seq = self._agree("broadcast", host, extra=src)
@@ -177,6 +180,7 @@ class ProcessGroup:
         return wire.like(host, array)
 
     def all_reduce(self, array, op=ReduceOp.SUM, async_op: bool = False):
+        """The elementwise reduction of ``array`` over the ranks (a new array); with ``async_op`` a ``Work``."""
         op = _reduce_op(op)
         host = wire.to_host(array)
         _check_reducible("all_reduce", host, op)
@@ -274,6 +278,7 @@ class ProcessGroup:
         return wire.like(out.view(original), array), recv_counts
 
     def send(self, array, dst: int, tag: int = 0) -> None:
+        """Send ``array`` to rank ``dst`` (which calls ``recv``)."""
         self._check_rank("send", dst)
         host = wire.movable(wire.to_host(array))
         self._wait(self.comm.Isend(host, dest=dst, tag=tag), "send", self._seq)
@@ -290,9 +295,21 @@ class ProcessGroup:
             raise ValueError(f"{what}: rank {rank} is outside the group of {self.size}")
 
     def all_gather_object(self, obj) -> list:
-        """Every rank's picklable ``obj``, in rank order (small objects: manifests, counts)."""
-        self._agree("all_gather_object", None)
-        return self.comm.allgather(obj)
+        """Every rank's picklable ``obj``, in rank order (small objects: manifests, counts); bounded by the
+        timeout like every collective."""
+        payload = np.frombuffer(pickle.dumps(obj), np.uint8).copy()
+        gathered, counts = self.all_gather_varying(payload)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        return [pickle.loads(gathered[bounds[r] : bounds[r + 1]].tobytes()) for r in range(self.size)]
+
+    def split_by(self, member: bool) -> ProcessGroup | None:
+        """The ranks that pass ``member=True``, as a group of their own (None on the others); a collective call,
+        bounded by the timeout until every rank has arrived."""
+        from mpi4py import MPI
+
+        self._agree("split", None)
+        comm = self.comm.Split(0 if member else MPI.UNDEFINED, self.rank)
+        return ProcessGroup(comm, self.world, self.timeout) if member else None
 
 
 def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
@@ -388,6 +405,20 @@ def default_group() -> ProcessGroup:
 def get_rank() -> int:
     """This process's rank (0 when no group is initialized, as a one-process job)."""
     return _group.rank if _group is not None else world_from_env().rank
+
+
+_compiled_data_parallel = True
+
+
+def compiled_data_parallel(enabled: bool | None = None) -> bool:
+    """Whether compiled training steps (Session, ``ember.jit``, ``Model(compile=True)``) average their gradients
+    over the ranks (the ``data_parallel`` pass). On by default in a multi-rank job without parameter servers;
+    ``compiled_data_parallel(False)`` switches it off for steps that run on one rank or average by themselves."""
+    global _compiled_data_parallel
+    if enabled is not None:
+        _compiled_data_parallel = bool(enabled)
+    return (_compiled_data_parallel and _group is not None and _group.size > 1
+            and _group.world.num_servers == 0)
 
 
 def get_world_size() -> int:

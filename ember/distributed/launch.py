@@ -118,6 +118,7 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
            "-errfile-pattern", os.path.join(folder, "err.%r"),
            sys.executable, "-m", "ember.distributed.launch", "--rank-main", *argv]
     tagger = _Tagger(folder, nprocs)
+    proc = None
     try:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         report = []
@@ -138,8 +139,13 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
                 print(line, file=sys.stderr)
         return proc.returncode
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        proc.wait()
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         tagger.pump(final=True)
         return 130
     finally:
@@ -188,7 +194,7 @@ def main(argv: list | None = None) -> int:
     try:
         return launch(opts.nprocs, [opts.script, *opts.args], opts.servers)
     except ValueError as exc:
-        parser.error(str(exc))
+        parser.error(str(exc).removeprefix("ember launch: "))
         return 2
 
 

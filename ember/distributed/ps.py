@@ -18,6 +18,7 @@ averaged among the workers (``DistributedDataParallel(model, group=dist.ps.worke
 from __future__ import annotations
 
 import atexit
+import time
 
 import numpy as np
 
@@ -36,6 +37,7 @@ _REQUEST_TAG = 7000
 _ROWS_TAG = 7100
 
 _tables: list = []  # PSEmbedding layers in creation order: the same order on every rank
+_in_flight: list = []  # this worker's requests not yet known to be delivered
 _channel: ProcessGroup | None = None
 _workers_group: ProcessGroup | None = None
 _stopped = False
@@ -72,12 +74,7 @@ def worker_group() -> ProcessGroup | None:
     global _workers_group
     group = default_group()
     if _workers_group is None:
-        from mpi4py import MPI
-
-        member = group.rank in worker_ranks()
-        comm = group.comm.Split(0 if member else MPI.UNDEFINED, group.rank)
-        if member:
-            _workers_group = ProcessGroup(comm, group.world, group.timeout)
+        _workers_group = group.split_by(group.rank in worker_ranks())
     return _workers_group
 
 
@@ -114,8 +111,10 @@ class PSEmbedding(Module):
         for i, server in enumerate(servers):
             mine = owner == i
             payload = (kind, self.table_id, step, keys[mine], None if grads is None else grads[mine])
-            self._channel.comm.send(payload, dest=server, tag=_REQUEST_TAG)
+            # non-blocking: a server busy sending rows never waits on a worker busy sending a push
+            _in_flight.append(self._channel.comm.isend(payload, dest=server, tag=_REQUEST_TAG))
             sent.append(mine)
+        _settle(_in_flight)
         return sent
 
     def _gather(self, keys: np.ndarray, parts: list) -> np.ndarray:
@@ -162,9 +161,12 @@ class PSEmbedding(Module):
         self._awaiting_push = False
 
 
-def _wait_object(channel: ProcessGroup, request, what: str, peer: int):
-    import time
+def _settle(requests: list) -> None:
+    """Drop the requests that have completed (keeps the list short; MPI progresses them as it is asked)."""
+    requests[:] = [r for r in requests if not r.Test()]
 
+
+def _wait_object(channel: ProcessGroup, request, what: str, peer: int):
     deadline = time.monotonic() + channel.timeout
     spins = 0
     while True:
@@ -188,6 +190,9 @@ def shutdown() -> None:
     for server in server_ranks():
         # synchronous: returns once the server has it, and with it every earlier request (MPI keeps order)
         _channel.comm.ssend((_STOP, -1, -1, None, None), dest=server, tag=_REQUEST_TAG)
+    for request in _in_flight:
+        request.Wait()
+    _in_flight.clear()
 
 
 atexit.register(shutdown)
@@ -252,10 +257,16 @@ def serve(optimizer_factory, staleness: int = 0) -> None:
     workers = worker_ranks()
     tables = [_ServedTable(t, optimizer_factory(t.shard.parameters()), len(workers), staleness) for t in _tables]
     active = set(workers)
+    sending: list = []  # rows on their way to workers (non-blocking, so no worker-server send cycle can block)
+    status = _status()
     while active:
-        kind, table_id, step, keys, grads = channel.comm.recv(source=_any_source(), tag=_REQUEST_TAG,
-                                                              status=(status := _status()))
+        spins = 0
+        while not channel.comm.Iprobe(source=_any_source(), tag=_REQUEST_TAG, status=status):
+            _settle(sending)
+            spins += 1
+            time.sleep(0 if spins < 200 else 0.0002)
         worker = status.Get_source()
+        kind, table_id, step, keys, grads = channel.comm.recv(source=worker, tag=_REQUEST_TAG)
         if kind == _STOP:
             active.discard(worker)
             continue
@@ -267,10 +278,13 @@ def serve(optimizer_factory, staleness: int = 0) -> None:
         still = []
         for worker_rank, wanted_step, wanted, insert in table.waiting:
             if table.ready(wanted_step):
-                channel.comm.send(table.rows(wanted, insert), dest=worker_rank, tag=_ROWS_TAG + table_id)
+                sending.append(channel.comm.isend(table.rows(wanted, insert), dest=worker_rank,
+                                                  tag=_ROWS_TAG + table_id))
             else:
                 still.append((worker_rank, wanted_step, wanted, insert))
         table.waiting = still
+    for request in sending:
+        request.Wait()
 
 
 def _any_source() -> int:

