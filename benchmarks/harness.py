@@ -31,7 +31,7 @@ def compare(steps: dict[str, Callable[[int], object]], seconds: float, rounds: i
             best: bool = False) -> dict[str, float]:
     """Median-of-medians seconds per step for each named step, rounds interleaved.
 
-    ``best`` takes the fastest round's median instead: this VM has slow spells of seconds in which every
+    ``best`` takes the fastest round's median instead: a shared VM has slow spells of seconds in which every
     step takes about twice as long, and with many short rounds each framework gets some outside them."""
     per_round: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):

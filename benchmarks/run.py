@@ -78,7 +78,7 @@ SHORT = {"ember-graph": "graph", "ember-jit": "jit", "torch-compile": "compile"}
 
 
 def available(torch_compile: bool, device: str = "cpu") -> set[str]:
-    """The columns this machine can run (and that were asked for)."""
+    """The columns the installed frameworks can run (and that were asked for)."""
     columns = {c for c in COLUMNS if (torch_compile or c != "torch-compile") and (device == "cpu" or c in GPU_COLUMNS)}
     for module, needs in (("torch", {"torch", "torch-compile"}), ("jax", {"jax"}), ("miniflow", {"miniflow"})):
         try:
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--best", action="store_true",
                         help="report each framework's fastest round (use many short rounds: steadier ratios "
-                             "through this machine's slow spells)")
+                             "through a shared machine's slow spells)")
     parser.add_argument("--torch-compile", action="store_true", help="add torch.compile columns (slow to build)")
     parser.add_argument("--compile-time", action="store_true", help="time the first compiled step instead")
     parser.add_argument("--repeats", type=int, default=3, help="first steps timed per framework (--compile-time)")

@@ -316,7 +316,7 @@ def test_to_and_clone():
 
 def test_cuda_namespace_answers_on_a_machine_without_a_gpu():
     if ember.cuda.is_available():
-        pytest.skip("this machine has a GPU: tests/test_gpu.py covers ember.cuda")
+        pytest.skip("a GPU is present: tests/test_gpu.py covers ember.cuda")
     assert ember.cuda.device_count() == 0
     with pytest.raises(ValueError, match="synchronize: expected a cuda device, got cpu"):
         ember.cuda.synchronize("cpu")
