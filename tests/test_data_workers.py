@@ -142,3 +142,11 @@ def test_a_stuck_dataset_never_hangs_the_process():
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["done 0 drop", "caught 0", "done 0 interrupt", "done 2 drop", "caught 2",
                                           "done 2 interrupt"]
+
+
+def test_a_worker_that_cannot_start_is_a_clear_error():
+    ds = TensorDataset(np.arange(20.0).reshape(10, 2))
+    loader = DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context="spawn",
+                        collate_fn=lambda batch: batch)  # a lambda: 'spawn' cannot pickle it
+    with pytest.raises(ValueError, match=r"could not start worker 0 of num_workers=2 .*'spawn'.*picklable"):
+        next(iter(loader))

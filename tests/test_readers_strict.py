@@ -264,3 +264,13 @@ def test_fuzz_malformed_libsvm_is_an_error_at_the_damaged_line(tmp_path, rows, d
     path = _write(tmp_path, "\n".join(" ".join(f) for f in lines) + "\n", "d.svm")
     with _raises_at(path, r + 1):
         read_libsvm(path)
+
+
+def test_values_beyond_float32_are_errors_not_inf(tmp_path):
+    csv_path, svm_path = tmp_path / "big.csv", tmp_path / "big.svm"
+    csv_path.write_text("a,b,y\n1,2,0\n1e40,2,1\n")
+    svm_path.write_text("1 1:0.5\n0 2:-1e39\n")
+    with pytest.raises(ValueError, match=r"line 3, column 1 .*'1e40' is beyond float32's range"):
+        read_csv(csv_path)
+    with pytest.raises(ValueError, match=r"line 2, .*'-1e39' is beyond float32's range"):
+        read_libsvm(svm_path)

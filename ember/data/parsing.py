@@ -38,6 +38,9 @@ def is_number(text: str) -> bool:
     return _NUMBER.fullmatch(text.strip()) is not None
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def parse_floats(cells: Sequence[str], where: Callable[[int], Cell],
                  hint: Callable[[str], str] | None = None) -> np.ndarray:
     """Cells as float64 values; a blank cell is NaN (a missing value), any other non-number an error.
@@ -49,7 +52,10 @@ def parse_floats(cells: Sequence[str], where: Callable[[int], Cell],
         if not stripped:
             values[i] = np.nan
         elif match(stripped) is not None:
-            values[i] = float(stripped)
+            value = float(stripped)
+            if np.isfinite(value) and abs(value) > _FLOAT32_MAX:  # would become inf in the float32 arrays
+                raise where(i).error(f"{_show(text)} is beyond float32's range (about 3.4e38)")
+            values[i] = value
         else:
             raise where(i).error(f"{_show(text)} is not a number" + (hint(text) if hint else ""))
     return values

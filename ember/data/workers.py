@@ -87,13 +87,23 @@ class WorkerIterator:
                             name=f"ember-data-worker-{i}", daemon=True)
             for i, q in enumerate(self._tasks)
         ]
-        for worker in self._workers:
-            worker.start()
+        self._done = False
+        started = []
+        try:
+            for worker in self._workers:
+                worker.start()
+                started.append(worker)
+        except Exception as exc:  # e.g. a dataset or collate_fn that the start method cannot pickle
+            self._workers = started
+            self.close()
+            raise ValueError(f"DataLoader: could not start worker {len(started)} of num_workers="
+                             f"{loader.num_workers} with the {context.get_start_method()!r} start method: {exc} "
+                             "(with 'spawn' or 'forkserver', the dataset, collate_fn and worker_init_fn must be "
+                             "picklable)") from exc
         self._active = list(range(loader.num_workers))
         self._owner: dict[int, int] = {}
         self._buffer: dict[int, tuple] = {}
         self._sent = self._yielded = self._turn = 0
-        self._done = False
         for _ in range(max(1, depth) * loader.num_workers):
             if not self._send():
                 break
