@@ -20,6 +20,7 @@ import math
 import os
 import re
 import secrets
+import socket
 import zlib
 
 import ml_dtypes
@@ -125,9 +126,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _host() -> str:
+    """This machine's name as it appears in temporary file names (no dots)."""
+    return socket.gethostname().replace(".", "-") or "host"
+
+
 def _remove_stale_temporaries(directory: str, name: str) -> None:
-    """Delete the temporary files of saves to ``name`` whose process is gone (killed mid-save)."""
-    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[0-9a-f]+\.tmp")
+    """Delete the temporary files of saves to ``name`` whose process is gone (killed mid-save). Only this
+    host's: on a shared filesystem another host's process ids mean nothing here."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.{re.escape(_host())}\.(\d+)\.[0-9a-f]+\.tmp")
     try:
         entries = os.listdir(directory)
     except OSError:
@@ -144,12 +151,32 @@ def _remove_stale_temporaries(directory: str, name: str) -> None:
 def _create_temporary(directory: str, name: str) -> str:
     """A new empty file beside the target, named after this process; its mode follows the umask."""
     while True:
-        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(directory, f".{name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
             return tmp
         except FileExistsError:
             continue
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, as ``save`` writes checkpoints (a temporary beside it, flushed,
+    renamed; the umask's file mode; the directory flushed)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temporaries(directory, os.path.basename(path))
+    tmp = _create_temporary(directory, os.path.basename(path))
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_dir(directory)
 
 
 def save(obj, path: str | os.PathLike) -> None:

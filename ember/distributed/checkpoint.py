@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 
 import numpy as np
@@ -64,32 +63,13 @@ def save(directory: str | os.PathLike, module: Module, optimizer: Optimizer | No
     group.barrier()  # every shard is on disk before the manifest says the checkpoint exists
     if group.rank == 0:
         files = [_shard_file(r, group.size) for r in range(group.size)]
-        _write_manifest(manifest_path, {"format": FORMAT, "save_id": save_id, "world_size": group.size,
-                                        "tables": sorted(sharded), "files": files})
+        checkpoint.write_text(manifest_path, json.dumps({"format": FORMAT, "save_id": save_id,
+                                                         "world_size": group.size, "tables": sorted(sharded),
+                                                         "files": files}, indent=1))
         for name in os.listdir(directory):  # shards of an earlier save at another world size
             if name.startswith("shard-") and name.endswith(".emb") and name not in files:
                 os.remove(os.path.join(directory, name))
     group.barrier()
-
-
-def _write_manifest(path: str, manifest: dict) -> None:
-    """Write ``path`` atomically (a temporary beside it, flushed, renamed), with the umask's file mode."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(directory)
 
 
 def _read_manifest(directory: str) -> dict:
