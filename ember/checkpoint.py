@@ -15,6 +15,7 @@ key: ``{"int": "<digits>"}`` (ints beyond 2**53), ``{"float": "nan"|"inf"|"-inf"
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -159,17 +160,19 @@ def _create_temporary(directory: str, name: str) -> str:
             continue
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, as ``save`` writes checkpoints (a temporary beside it, flushed,
-    renamed; the umask's file mode; the directory flushed)."""
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike):
+    """Yield a temporary file beside ``path`` to fill; on success it is flushed to disk and renamed over
+    ``path`` (keeping the umask's mode), on failure removed. Leftovers of killed writers go first."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = _create_temporary(directory, os.path.basename(path))
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
+        mode = os.stat(tmp).st_mode & 0o777  # 0o666 less the umask, as open() creates files
+        yield tmp
+        os.chmod(tmp, mode)  # a writer (safetensors) may have replaced the file with one of mode 0o600
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -177,6 +180,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
             os.remove(tmp)
         raise
     _fsync_dir(directory)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, as ``save`` writes checkpoints."""
+    with _atomic(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
 
 
 def save(obj, path: str | os.PathLike) -> None:
@@ -196,23 +205,8 @@ def save(obj, path: str | os.PathLike) -> None:
         name: TensorSpec(dtype=a.dtype.name, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes)
         for name, a in writer.arrays.items()
     }
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    _remove_stale_temporaries(directory, os.path.basename(path))
-    tmp = _create_temporary(directory, os.path.basename(path))
-    try:
-        mode = os.stat(tmp).st_mode & 0o777  # 0o666 less the umask, as open() creates files
+    with _atomic(path) as tmp:
         serialize_file(specs, tmp, metadata=metadata)
-        os.chmod(tmp, mode)  # safetensors may replace the file with one of mode 0o600
-        with open(tmp, "rb+") as f:
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(directory)
 
 
 def _text_checksum(text: str) -> str:

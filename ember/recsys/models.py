@@ -148,18 +148,12 @@ class WideDeep(CTRModel):
         return self.linear(batch) + deep
 
 
-class DeepFM(CTRModel):
-    """DeepFM (Guo et al.): FM's first- and second-order terms plus an MLP, sharing one embedding.
+class DeepFM(WideDeep):
+    """DeepFM (Guo et al.): FM's first- and second-order terms plus an MLP, sharing one embedding (Wide & Deep's
+    parts with FM's pairwise term added).
 
     >>> DeepFM(num_fields=26, num_dense=13, embedding_dim=16, hidden=[400, 400])
     """
-
-    def __init__(self, num_fields: int, num_dense: int, embedding_dim: int = 16,
-                 hidden: Sequence[int] = (400, 400), **table):
-        super().__init__(num_fields, num_dense, embedding_dim, **table)
-        self.linear = _FirstOrder(self)
-        self.embedding = self._field_embedding(embedding_dim)
-        self.deep = mlp(self.deep_width, hidden, 1)
 
     def forward(self, batch: CTRBatch) -> Tensor:
         self._check(batch)
