@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from ember.backend.devices import array_module, as_array
+from ember.ops import dispatch
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -580,3 +581,16 @@ def grad(
                 "pass allow_unused=True to get None for it"
             )
     return tuple(_dense(g) if g is not None else None for g in results)
+
+
+def _new_tensor(data, dtype, device) -> Tensor:
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def _wrap_array(array) -> Tensor:
+    return Tensor._make(array, None)
+
+
+# The op functions reach the tape through ember.ops.dispatch: the op library never imports this layer.
+dispatch.install(apply_fn=apply, wrap_fn=_wrap_array, new_fn=_new_tensor, grad_enabled_fn=is_grad_enabled,
+                 row_sparse_fn=RowSparse)

@@ -1,16 +1,18 @@
 """Tensor: an array on a device, plus what autograd needs (requires_grad, grad, the node that made it).
 
-Operators and methods are the functions of ``ember.ops`` attached at import time, so ``x.exp()``,
-``ember.exp(x)`` and ``ember.ops.exp(x)`` are one code path.
+Operators and op methods are the functions of ``ember.ops`` themselves, listed in ``OpMethods``
+(``ember.tensor_methods``), so ``x.exp()``, ``ember.exp(x)`` and ``ember.ops.exp(x)`` are one code path.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ember import ops as _ops
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.tensor_inplace import InplaceMethods
+from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
 
 _PYTHON_DEFAULTS = {
@@ -36,7 +38,7 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
-class Tensor(InplaceMethods, TorchMethods):
+class Tensor(OpMethods, InplaceMethods, TorchMethods):
     """An n-dimensional array with autograd.
 
     >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -314,7 +316,4 @@ class _HookHandle:
             self.hooks.remove(self.hook)
 
 
-from ember import autograd as _autograd  # noqa: E402  (Tensor must exist before these import)
-from ember import ops as _ops  # noqa: E402
-
-_ops.attach_methods(Tensor)
+from ember import autograd as _autograd  # noqa: E402  (it needs Tensor; importing it installs the op dispatch)

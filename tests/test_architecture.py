@@ -74,3 +74,36 @@ def test_graph_building_is_per_thread():
         thread.join()
         y = x + 1
     assert results == {"worker": False} and y.symbolic and len(g.nodes) == 2  # const 1, add
+
+
+def _layer_of(module: str, layers: list) -> int:
+    for i, layer in enumerate(layers):
+        for part in layer.split(" : "):
+            if module == part or module.startswith(part + "."):
+                return i
+    return -1
+
+
+def test_no_import_cycle_crosses_a_layer():
+    grimp = pytest.importorskip("grimp")
+    tomllib = pytest.importorskip("tomllib")
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    assert "ignore_imports" not in contract  # the layers hold without exceptions
+    graph = grimp.build_graph("ember")
+    layers = contract["layers"]
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            low, high = _layer_of(imported, layers), _layer_of(module, layers)
+            if low != high and -1 not in (low, high):  # an import between two layers: no way back
+                assert not graph.chain_exists(importer=imported, imported=module), (module, imported)
+
+def test_tensor_methods_are_the_op_functions_in_one_class():
+    from ember.ops import dispatch
+    from ember.tensor_methods import OpMethods
+
+    assert dispatch.apply is ember.autograd.apply
+    for name in ("exp", "sum", "reshape", "__add__", "__matmul__", "T"):
+        assert name in vars(OpMethods) and name in dir(ember.Tensor)
+    assert ember.Tensor.exp is ember.exp and ember.Tensor.__mul__ is ember.mul
+    x = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert (2 - x).tolist() == [[1.0, 0.0], [-1.0, -2.0]] and x.T.tolist() == [[1.0, 3.0], [2.0, 4.0]]

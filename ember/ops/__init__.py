@@ -1,5 +1,6 @@
 """The op library. Each module registers primitives in ``REGISTRY`` and defines the public functions;
-this package gathers them and attaches the Tensor operators and methods."""
+this package gathers them. It imports nothing above it: values come from the layer above through
+``ember.ops.dispatch``, and ``Tensor`` lists its methods itself (``ember.tensor_methods``)."""
 
 from ember.ops import onnx_rules, standalone  # noqa: F401  (attach ONNX rules and NumPy kernels to the records)
 from ember.ops import torch_names as _torch_names
@@ -136,7 +137,7 @@ transpose = _torch_names.transpose_any(transpose)
 __all__ = [
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
-    "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "assign", "attach_methods",
+    "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "assign",
     "avg_pool1d", "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
@@ -156,45 +157,3 @@ __all__ = [
     "unsqueeze", "update", "var", "where",
 ]
 
-
-def _reflected(fn):
-    def reflected(self, other):
-        return fn(other, self)
-
-    return reflected
-
-
-def attach_methods(cls) -> None:
-    """Give Tensor its operators and methods: each is the op function itself, taking the tensor first."""
-    operators = {
-        "__add__": add, "__sub__": sub, "__mul__": mul, "__truediv__": div, "__floordiv__": floor_divide,
-        "__mod__": remainder, "__pow__": power, "__matmul__": matmul, "__and__": bitwise_and,
-        "__or__": bitwise_or, "__xor__": bitwise_xor, "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le,
-        "__gt__": gt, "__ge__": ge, "__neg__": neg, "__abs__": abs, "__invert__": invert,
-    }
-    reflected = {
-        "__radd__": add, "__rsub__": sub, "__rmul__": mul, "__rtruediv__": div, "__rfloordiv__": floor_divide,
-        "__rmod__": remainder, "__rpow__": power, "__rmatmul__": matmul, "__rand__": bitwise_and,
-        "__ror__": bitwise_or, "__rxor__": bitwise_xor,
-    }
-    for name, fn in operators.items():
-        setattr(cls, name, fn)
-    for name, fn in reflected.items():
-        setattr(cls, name, _reflected(fn))
-    cls.__pos__ = lambda self: self
-    methods = [
-        abs, add, all, any, argmax, argmin, broadcast_to, chunk, clip, cos, div, erf, exp, expand, flatten,
-        gather, index_add, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
-        mul, permute, power, prod, relu, repeat, reshape, scatter_add, sigmoid, sign, sin, softmax, split,
-        sqrt, squeeze, std, sub, sum, swapaxes, take, tanh, tile, transpose, unsqueeze, var,
-    ]
-    for fn in methods:
-        setattr(cls, fn.__name__, fn)
-    cls.pow = power
-    cls.repeat = _torch_names.tensor_repeat(repeat, tile)  # PyTorch's Tensor.repeat tiles
-    cls.repeat_interleave = repeat
-    cls.clamp = clip
-    cls.view = reshape
-    cls.amax, cls.amin = amax, amin
-    cls.T = property(lambda self: transpose(self))
-    cls.mT = property(lambda self: swapaxes(self, -1, -2))

@@ -7,16 +7,16 @@ import math
 
 import numpy as np
 
-from ember.autograd import apply
 from ember.backend.dtypes import LOW_PRECISION
+from ember.ops import dispatch
 from ember.ops.convert import to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
 from ember.ops.infer import check_axis, elementwise_cost, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, sum
 from ember.ops.registry import Fusion, Spec, defop
-from ember.tensor import Tensor
 
 
 def _softmax_infer(name):
@@ -68,36 +68,36 @@ SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softm
                 cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True)
 
 
-def _check_axis(name, x: Tensor, axis: int) -> int:
+def _check_axis(name, x: TensorLike, axis: int) -> int:
     return check_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
 
 
-def softmax(x, axis: int = -1) -> Tensor:
+def softmax(x, axis: int = -1) -> TensorLike:
     """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
     x = to_float(x)
-    return apply(SOFTMAX, (x,), {"axis": _check_axis("softmax", x, axis)})
+    return dispatch.apply(SOFTMAX, (x,), {"axis": _check_axis("softmax", x, axis)})
 
 
-def log_softmax(x, axis: int = -1) -> Tensor:
+def log_softmax(x, axis: int = -1) -> TensorLike:
     """log(softmax(x)) along ``axis``, computed stably."""
     x = to_float(x)
-    return apply(LOG_SOFTMAX, (x,), {"axis": _check_axis("log_softmax", x, axis)})
+    return dispatch.apply(LOG_SOFTMAX, (x,), {"axis": _check_axis("log_softmax", x, axis)})
 
 
-def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x, negative_slope: float = 0.01) -> TensorLike:
     """x where x > 0, else ``negative_slope * x``."""
     x = to_float(x)
     return where(x > 0, x, x * negative_slope)
 
 
-def elu(x, alpha: float = 1.0) -> Tensor:
+def elu(x, alpha: float = 1.0) -> TensorLike:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     x = to_float(x)
     # exp of min(x, 0) keeps the unused branch finite, so its gradient is never inf * 0.
     return where(x > 0, x, (exp(minimum(x, 0.0)) - 1.0) * alpha)
 
 
-def gelu(x, approximate: str = "none") -> Tensor:
+def gelu(x, approximate: str = "none") -> TensorLike:
     """Gaussian error linear unit: x * Phi(x); ``approximate="tanh"`` uses the tanh formula."""
     x = to_float(x)
     if approximate == "tanh":
@@ -108,19 +108,19 @@ def gelu(x, approximate: str = "none") -> Tensor:
     return x * 0.5 * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0)
 
 
-def silu(x) -> Tensor:
+def silu(x) -> TensorLike:
     """x * sigmoid(x) (also called swish)."""
     x = to_float(x)
     return x * sigmoid(x)
 
 
-def mish(x) -> Tensor:
+def mish(x) -> TensorLike:
     """x * tanh(softplus(x))."""
     x = to_float(x)
     return x * tanh(softplus(x))
 
 
-def relu6(x) -> Tensor:
+def relu6(x) -> TensorLike:
     """min(max(x, 0), 6)."""
     return minimum(relu(x), 6.0)
 
@@ -150,12 +150,12 @@ HARDSWISH = defop(
 )
 
 
-def hardswish(x) -> Tensor:
+def hardswish(x) -> TensorLike:
     """x * relu6(x + 3) / 6 (MobileNetV3's activation; ``torch.nn.functional.hardswish``)."""
-    return apply(HARDSWISH, (to_float(x),))
+    return dispatch.apply(HARDSWISH, (to_float(x),))
 
 
-def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> TensorLike:
     """x limited to [min_val, max_val]."""
     from ember.ops.elementwise import clip
 

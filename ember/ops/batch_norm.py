@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import autograd
-from ember.autograd import apply
 from ember.backend.devices import array_module
 from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops import dispatch
 from ember.ops.convert import cast, to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import sqrt
 from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
 from ember.ops.reduction import SUM, _count, _scale, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
-from ember.tensor import Tensor
 
 # --- batch norm on batch statistics: one primitive ------------------------------------------------------------
 # Composed from mean, var and elementwise ops it was about 12 ops forward and 25 back: a third of a ResNet-18
@@ -158,7 +157,7 @@ def _bn_train_vjp(ctx, g):
     being built) and otherwise on the arrays through the same helper (rows of C * H * W, or the GPU kernels):
     NumPy broadcasts the Ember-op form's (1, C, 1, 1) operands in inner loops only H * W long."""
     x, weight, _ = ctx.inputs
-    if autograd.is_grad_enabled() or g.symbolic:
+    if dispatch.grad_enabled() or g.symbolic:
         if x.dtype in LOW_PRECISION:  # as the forward: computed in float32, rounded once
             x, weight, g = (cast(t, float32) for t in (x, weight, g))
         axes, shape = _bn_layout(x.shape)
@@ -179,7 +178,7 @@ def _bn_train_vjp(ctx, g):
                                                 t(1.0 / (xd.size // xd.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
     dtype = x.data.dtype
-    return tuple(Tensor._make(a if a.dtype == dtype else a.astype(dtype), None) for a in grads)
+    return tuple(dispatch.wrap(a if a.dtype == dtype else a.astype(dtype)) for a in grads)
 
 
 BATCH_NORM_TRAIN = defop(
@@ -194,16 +193,16 @@ BATCH_NORM_TRAIN = defop(
 
 def batch_norm(
     x,
-    running_mean: Tensor | None,
-    running_var: Tensor | None,
-    weight: Tensor | None = None,
-    bias: Tensor | None = None,
+    running_mean: TensorLike | None,
+    running_var: TensorLike | None,
+    weight: TensorLike | None = None,
+    bias: TensorLike | None = None,
     training: bool = False,
     momentum: float | None = 0.1,
     eps: float = 1e-5,
     *,
-    num_batches_tracked: Tensor | None = None,
-) -> Tensor:
+    num_batches_tracked: TensorLike | None = None,
+) -> TensorLike:
     """Normalise each channel (axis 1) of (N, C, ...) input by batch statistics in training (updating
     the running ones in place, unbiased variance like PyTorch) or by the running statistics otherwise.
 
@@ -228,9 +227,9 @@ def batch_norm(
             _update_running_stats(x, running_mean, running_var, num_batches_tracked, momentum)
         ones = None if weight is not None and bias is not None else \
             (np if x.symbolic else x.xp).ones(channels, x.dtype)
-        weight = weight if weight is not None else Tensor._make(ones, None)
-        bias = bias if bias is not None else Tensor._make(ones * 0, None)
-        return apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
+        weight = weight if weight is not None else dispatch.wrap(ones)
+        bias = bias if bias is not None else dispatch.wrap(ones * 0)
+        return dispatch.apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
     # x * scale + shift with per-channel scale = weight / sqrt(var + eps) and shift = bias - mean * scale:
@@ -244,14 +243,14 @@ def batch_norm(
     return x * reshape(scale, stat_shape) + reshape(shift, stat_shape)
 
 
-def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, counter: Tensor | None,
+def _update_running_stats(x: TensorLike, running_mean: TensorLike, running_var: TensorLike, counter: TensorLike | None,
                           momentum: float | None) -> None:
     """running = (1 - m) * running + m * batch statistic (the variance unbiased, as PyTorch keeps it), and
     ``counter`` += 1: one ``running_stats`` effect, so a graph updates them on every run."""
     if momentum is None and counter is None:
         raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked")
     inputs = (x, running_mean, running_var) if counter is None else (x, running_mean, running_var, counter)
-    apply(RUNNING_STATS, inputs, {"momentum": None if momentum is None else float(momentum)})
+    dispatch.apply(RUNNING_STATS, inputs, {"momentum": None if momentum is None else float(momentum)})
 
 
 def _running_stats_forward(xp, x, running_mean, running_var, *counter, momentum):

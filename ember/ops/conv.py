@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
+from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
-from ember.tensor import Tensor
 
 # --- shared helpers ---------------------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ def _weight_grad_vjp(ctx, gg):
     attrs = dict(ctx.attrs)
     del attrs["kernel_size"]
     gx = _conv_transpose2d(gy, gg, output_size=tuple(x.shape[2:]), **attrs) if ctx.needs[0] else None
-    ggy = _crop(apply(CONV2D, (x, gg), attrs), gy.shape) if ctx.needs[1] else None
+    ggy = _crop(dispatch.apply(CONV2D, (x, gg), attrs), gy.shape) if ctx.needs[1] else None
     return gx, ggy
 
 
@@ -308,7 +308,7 @@ def _conv_transpose2d_vjp(ctx, g):
     x, w = ctx.inputs
     attrs = dict(ctx.attrs)
     del attrs["output_padding"]
-    gx = _crop(apply(CONV2D, (g, w), attrs), x.shape) if ctx.needs[0] else None
+    gx = _crop(dispatch.apply(CONV2D, (g, w), attrs), x.shape) if ctx.needs[0] else None
     gw = _conv2d_weight_grad(g, x, kernel_size=tuple(w.shape[2:]), **attrs) if ctx.needs[1] else None
     return gx, gw
 
@@ -328,7 +328,7 @@ CONV_TRANSPOSE2D = defop(
 )
 
 
-def _crop(t: Tensor, shape) -> Tensor:
+def _crop(t: TensorLike, shape) -> TensorLike:
     """``t`` cut to the spatial size of ``shape`` (extra rows/columns appear when output_padding >= stride)."""
     if tuple(t.shape[2:]) == tuple(shape[2:]):
         return t
@@ -345,7 +345,7 @@ def _check_output_padding(name: str, output_padding, stride, dilation):
                 f"{dilation} (per axis)")
 
 
-def _conv_transpose2d(g: Tensor, w: Tensor, *, output_size, stride, padding, dilation, groups) -> Tensor:
+def _conv_transpose2d(g: TensorLike, w: TensorLike, *, output_size, stride, padding, dilation, groups) -> TensorLike:
     """conv_transpose2d of ``g`` whose output has the spatial ``output_size`` of the convolution's input."""
     output_padding = tuple(
         output_size[a] + 2 * padding[a] - dilation[a] * (w.shape[2 + a] - 1) - 1 - (g.shape[2 + a] - 1) * stride[a]
@@ -353,13 +353,13 @@ def _conv_transpose2d(g: Tensor, w: Tensor, *, output_size, stride, padding, dil
     )
     attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
              "output_padding": output_padding}
-    return apply(CONV_TRANSPOSE2D, (g, w), attrs)
+    return dispatch.apply(CONV_TRANSPOSE2D, (g, w), attrs)
 
 
-def _conv2d_weight_grad(x: Tensor, gy: Tensor, *, kernel_size, stride, padding, dilation, groups) -> Tensor:
+def _conv2d_weight_grad(x: TensorLike, gy: TensorLike, *, kernel_size, stride, padding, dilation, groups) -> TensorLike:
     attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
              "kernel_size": tuple(kernel_size)}
-    return apply(CONV2D_WEIGHT_GRAD, (x, gy), attrs)
+    return dispatch.apply(CONV2D_WEIGHT_GRAD, (x, gy), attrs)
 
 
 # --- public functions --------------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ def _operands(name: str, x, weight, bias) -> tuple:
     return x, weight, bias
 
 
-def _add_bias(name: str, y: Tensor, bias) -> Tensor:
+def _add_bias(name: str, y: TensorLike, bias) -> TensorLike:
     if bias is None:
         return y
     if bias.shape[0] != y.shape[1]:
@@ -405,8 +405,8 @@ def _specs(*tensors) -> list:
     return [Spec(tuple(t.shape), t.dtype) for t in tensors]
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+def conv2d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> TensorLike:
     """2-D convolution (cross-correlation) of ``x`` (N, C, H, W) with ``weight`` (O, C/groups, kH, kW), plus
     ``bias`` (O,); ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs, as in PyTorch.
 
@@ -415,11 +415,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     x, weight, bias = _operands("conv2d", x, weight, bias)
     attrs = _conv_attrs("conv2d", stride, padding, dilation, groups)
     _conv2d_infer(*_specs(x, weight), **attrs)
-    return _add_bias("conv2d", apply(CONV2D, (x, weight), attrs), bias)
+    return _add_bias("conv2d", dispatch.apply(CONV2D, (x, weight), attrs), bias)
 
 
-def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0,
-           dilation: int = 1, groups: int = 1) -> Tensor:
+def conv1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride: int = 1, padding: int = 0,
+           dilation: int = 1, groups: int = 1) -> TensorLike:
     """1-D convolution of ``x`` (N, C, L) with ``weight`` (O, C/groups, k): conv2d on a height-1 view.
 
     >>> y = ember.conv1d(ember.randn(4, 2, 50), ember.randn(6, 2, 5), stride=2)   # (4, 6, 23)
@@ -438,7 +438,7 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 
     x4 = reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
     w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
     _conv2d_infer(*_specs(x4, w4), **attrs)
-    y = apply(CONV2D, (x4, w4), attrs)
+    y = dispatch.apply(CONV2D, (x4, w4), attrs)
     return _add_bias("conv1d", reshape(y, (y.shape[0], y.shape[1], y.shape[3])), bias)
 
 
@@ -457,8 +457,8 @@ def _int(name: str, arg: str, value, minimum: int) -> int:
     return int(value)
 
 
-def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose2d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> TensorLike:
     """Transposed 2-D convolution (the gradient of conv2d with respect to its input) of ``x`` (N, C_in, H, W)
     with ``weight`` (C_in, C_out/groups, kH, kW), as in PyTorch; ``output_padding`` adds rows and columns
     on one side to pick among the input sizes a strided conv2d maps to the same output size.
@@ -470,11 +470,11 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     attrs["output_padding"] = pair("conv_transpose2d", "output_padding", output_padding, 0)
     _check_output_padding("conv_transpose2d", attrs["output_padding"], attrs["stride"], attrs["dilation"])
     _conv_transpose2d_infer(*_specs(x, weight), **attrs)
-    return _add_bias("conv_transpose2d", apply(CONV_TRANSPOSE2D, (x, weight), attrs), bias)
+    return _add_bias("conv_transpose2d", dispatch.apply(CONV_TRANSPOSE2D, (x, weight), attrs), bias)
 
 
-def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0,
-                     output_padding: int = 0, groups: int = 1, dilation: int = 1) -> Tensor:
+def conv_transpose1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride: int = 1,
+                     padding: int = 0, output_padding: int = 0, groups: int = 1, dilation: int = 1) -> TensorLike:
     """Transposed 1-D convolution of ``x`` (N, C_in, L) with ``weight`` (C_in, C_out/groups, k).
 
     >>> y = ember.conv_transpose1d(ember.randn(2, 4, 10), ember.randn(4, 3, 3), stride=2)   # (2, 3, 21)
@@ -496,5 +496,5 @@ def conv_transpose1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     x4 = reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
     w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
     _conv_transpose2d_infer(*_specs(x4, w4), **attrs)
-    y = apply(CONV_TRANSPOSE2D, (x4, w4), attrs)
+    y = dispatch.apply(CONV_TRANSPOSE2D, (x4, w4), attrs)
     return _add_bias(name, reshape(y, (y.shape[0], y.shape[1], y.shape[3])), bias)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd import apply
 from ember.backend.dtypes import (
     DEFAULT_FLOAT,
     FLOATING,
@@ -12,10 +11,10 @@ from ember.backend.dtypes import (
     result_type,
     scalar_result_type,
 )
-from ember.ops import lowering
+from ember.ops import dispatch, lowering
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import movement_cost
 from ember.ops.registry import NOT_FUSIBLE, Spec, defop
-from ember.tensor import Tensor
 
 
 def _cast_forward(xp, x, *, dtype):
@@ -41,12 +40,12 @@ CAST = defop(
 )
 
 
-def cast(x: Tensor, dtype) -> Tensor:
+def cast(x: TensorLike, dtype) -> TensorLike:
     """``x`` converted to ``dtype``; differentiable between floating dtypes, detached otherwise."""
     dtype = as_dtype(dtype)
     if x.data.dtype == dtype:
         return x
-    out = apply(CAST, (x,), {"dtype": dtype})
+    out = dispatch.apply(CAST, (x,), {"dtype": dtype})
     if dtype not in FLOATING and out.node is not None:
         out = out.detach()
     return out
@@ -55,7 +54,7 @@ def cast(x: Tensor, dtype) -> Tensor:
 _constants: dict = {}
 
 
-def constant(value, dtype, like: Tensor) -> Tensor:
+def constant(value, dtype, like: TensorLike) -> TensorLike:
     """A cached read-only Tensor holding a Python scalar, on ``like``'s device."""
     xp = np if like.data.__class__ is np.ndarray else like.xp
     key = (value.__class__, value, dtype, xp)
@@ -66,40 +65,40 @@ def constant(value, dtype, like: Tensor) -> Tensor:
         array = xp.asarray(value, dtype=dtype)
         if xp is np:
             array.flags.writeable = False
-        found = _constants[key] = Tensor._make(array, None)
+        found = _constants[key] = dispatch.wrap(array)
     return found
 
 
 _SCALARS = (bool, int, float)
 
 
-def as_tensor(value, like: Tensor | None = None) -> Tensor:
+def as_tensor(value, like: TensorLike | None = None) -> TensorLike:
     """``value`` as a Tensor (on ``like``'s device when given); Tensors pass through."""
-    if isinstance(value, Tensor):
+    if isinstance(value, TensorLike):
         return value
     if like is not None and value.__class__ in _SCALARS:
         return constant(value, scalar_result_type(like.data.dtype, value), like)
     device = like.device if like is not None else None
-    return Tensor(value, device=device)
+    return dispatch.new(value, None, device)
 
 
 def promote(a, b) -> tuple:
     """Two operands as Tensors of one dtype, by ``ember.backend.dtypes.result_type``."""
     # Fast path: a float tensor with a Python float, the commonest mixed case in model code.
-    if b.__class__ is float and isinstance(a, Tensor):
+    if b.__class__ is float and isinstance(a, TensorLike):
         dtype = a.data.dtype
         if dtype in FLOATING:
             return a, constant(b, dtype, a)
-    if a.__class__ is float and isinstance(b, Tensor):
+    if a.__class__ is float and isinstance(b, TensorLike):
         dtype = b.data.dtype
         if dtype in FLOATING:
             return constant(a, dtype, b), b
-    if not isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
+    if not isinstance(a, TensorLike):
+        if not isinstance(b, TensorLike):
             a = as_tensor(a)
         else:
             a = as_tensor(a, b)
-    if not isinstance(b, Tensor):
+    if not isinstance(b, TensorLike):
         b = as_tensor(b, a)
     da, db = a.data.dtype, b.data.dtype
     if da is db:
@@ -108,9 +107,9 @@ def promote(a, b) -> tuple:
     return cast(a, dtype), cast(b, dtype)
 
 
-def to_float(x) -> Tensor:
+def to_float(x) -> TensorLike:
     """``x`` as a floating Tensor: integers and bools become the default float dtype."""
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorLike):
         x = as_tensor(x)
     if x.data.dtype in FLOATING:
         return x

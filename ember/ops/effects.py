@@ -19,11 +19,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ember import random as _random
-from ember.autograd import apply
+from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import check_sizes, fits
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
-from ember.tensor import Tensor
 
 __all__ = ["SgdForm", "assign", "random_draw", "update", "update_rule"]
 
@@ -52,7 +52,7 @@ ASSIGN = defop("assign", forward=_assign_forward, infer=_assign_infer, vjp=NON_D
                onnx=NO_ONNX, writes=(0,))
 
 
-def assign(target: Tensor, value) -> None:
+def assign(target: TensorLike, value) -> None:
     """Write ``value`` (cast and broadcast to ``target``'s dtype and shape) into ``target`` in place: a
     buffer such as a running mean, or a variable. Not recorded for backward."""
     value = as_tensor(value, target)
@@ -62,7 +62,7 @@ def assign(target: Tensor, value) -> None:
         from ember.ops.shape import broadcast_to
 
         value = broadcast_to(value, target.shape)
-    apply(ASSIGN, (target, value))
+    dispatch.apply(ASSIGN, (target, value))
 
 
 # --- update: an optimizer rule applied in place ---------------------------------------------------------
@@ -101,14 +101,14 @@ def update_rule(sgd_form: SgdForm | None = None):
     return mark
 
 
-def update(param: Tensor, grad: Tensor, rule, state: dict, hyper: dict, live=None) -> None:
+def update(param: TensorLike, grad: TensorLike, rule, state: dict, hyper: dict, live=None) -> None:
     """Apply ``rule(param, grad, state, **hyper)`` (a pure per-parameter function of ``ember.optim.functional``)
     to ``param`` in place. ``live``, when given, returns the hyper-parameters afresh: compiled code calls it
     on every run, so a scheduler's new lr applies without rebuilding."""
     attrs = {"rule": rule, "hyper": hyper, "state": state}
     if live is not None:
         attrs["live"] = live
-    apply(UPDATE, (param, grad), attrs)
+    dispatch.apply(UPDATE, (param, grad), attrs)
 
 
 # --- random: samples from a generator state, which the draw advances ------------------------------------
@@ -159,18 +159,18 @@ def _random_cost(out, state, **attrs) -> Cost:
 RANDOM = defop("random", forward=_random_forward, infer=_random_infer, vjp=NON_DIFFERENTIABLE, cost=_random_cost,
                onnx=NO_ONNX, writes=(0,))
 
-_stream: Tensor | None = None
+_stream: TensorLike | None = None
 
 
-def generator_state() -> Tensor:
+def generator_state() -> TensorLike:
     """``ember.random.stream()`` as one Tensor (the same object on every call, so a graph captures it once)."""
     global _stream
     if _stream is None:
-        _stream = Tensor._make(_random.stream(), None)
+        _stream = dispatch.wrap(_random.stream())
     return _stream
 
 
-def random_draw(kind: str, shape, dtype, a: float, b: float) -> Tensor:
+def random_draw(kind: str, shape, dtype, a: float, b: float) -> TensorLike:
     """Samples of ``kind`` (see ``RANDOM``) from Ember's generator, fresh on every call or graph run."""
     if kind not in _KINDS:
         raise ValueError(f"random: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
@@ -179,4 +179,4 @@ def random_draw(kind: str, shape, dtype, a: float, b: float) -> Tensor:
                          "(ember.jit and GraphFunction specialize per input signature)")
     attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(dtype), "kind": kind, "a": float(a),
              "b": float(b)}
-    return apply(RANDOM, (generator_state(),), attrs)
+    return dispatch.apply(RANDOM, (generator_state(),), attrs)

@@ -6,15 +6,14 @@ import math
 
 import numpy as _np
 
-from ember.autograd import apply
 from ember.backend.dtypes import bool_
-from ember.ops import lowering
+from ember.ops import dispatch, lowering
 from ember.ops.convert import as_tensor, promote, to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop
 from ember.ops.shape import unbroadcast, unbroadcast_with
-from ember.tensor import Tensor
 
 
 def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, **traits):
@@ -132,7 +131,7 @@ RELU_GRAD = defop(
     "relu_grad",
     forward=_relu_grad_forward,
     infer=_relu_grad_infer,
-    vjp=lambda ctx, gg: (apply(RELU_GRAD, (gg, ctx.inputs[1])) if ctx.needs[0] else None, None),
+    vjp=lambda ctx, gg: (dispatch.apply(RELU_GRAD, (gg, ctx.inputs[1])) if ctx.needs[0] else None, None),
     cost=elementwise_cost(2),
     onnx=NO_ONNX,
     elementwise=True,
@@ -200,85 +199,85 @@ def _clip_vjp(ctx, g):
 CLIP = _unary("clip", _clip_forward, _clip_vjp, onnx="Clip", float_only=False, fresh=True, fusion=NOT_FUSIBLE)
 
 
-def neg(x) -> Tensor:
+def neg(x) -> TensorLike:
     """Elementwise ``-x``."""
-    return apply(NEG, (as_tensor(x),))
+    return dispatch.apply(NEG, (as_tensor(x),))
 
 
-def exp(x) -> Tensor:
+def exp(x) -> TensorLike:
     """Elementwise e**x."""
-    return apply(EXP, (to_float(x),))
+    return dispatch.apply(EXP, (to_float(x),))
 
 
-def log(x) -> Tensor:
+def log(x) -> TensorLike:
     """Elementwise natural logarithm."""
-    return apply(LOG, (to_float(x),))
+    return dispatch.apply(LOG, (to_float(x),))
 
 
-def log1p(x) -> Tensor:
+def log1p(x) -> TensorLike:
     """Elementwise log(1 + x), accurate for small x."""
-    return apply(LOG1P, (to_float(x),))
+    return dispatch.apply(LOG1P, (to_float(x),))
 
 
-def sqrt(x) -> Tensor:
+def sqrt(x) -> TensorLike:
     """Elementwise square root."""
-    return apply(SQRT, (to_float(x),))
+    return dispatch.apply(SQRT, (to_float(x),))
 
 
-def abs(x) -> Tensor:
+def abs(x) -> TensorLike:
     """Elementwise absolute value (gradient 0 at 0, like PyTorch)."""
-    return apply(ABS, (as_tensor(x),))
+    return dispatch.apply(ABS, (as_tensor(x),))
 
 
-def sign(x) -> Tensor:
+def sign(x) -> TensorLike:
     """Elementwise -1, 0 or 1."""
-    return apply(SIGN, (as_tensor(x),))
+    return dispatch.apply(SIGN, (as_tensor(x),))
 
 
-def sin(x) -> Tensor:
+def sin(x) -> TensorLike:
     """Elementwise sine."""
-    return apply(SIN, (to_float(x),))
+    return dispatch.apply(SIN, (to_float(x),))
 
 
-def cos(x) -> Tensor:
+def cos(x) -> TensorLike:
     """Elementwise cosine."""
-    return apply(COS, (to_float(x),))
+    return dispatch.apply(COS, (to_float(x),))
 
 
-def tanh(x) -> Tensor:
+def tanh(x) -> TensorLike:
     """Elementwise hyperbolic tangent."""
-    return apply(TANH, (to_float(x),))
+    return dispatch.apply(TANH, (to_float(x),))
 
 
-def sigmoid(x) -> Tensor:
+def sigmoid(x) -> TensorLike:
     """Elementwise logistic function 1 / (1 + e**-x)."""
-    return apply(SIGMOID, (to_float(x),))
+    return dispatch.apply(SIGMOID, (to_float(x),))
 
 
-def relu(x) -> Tensor:
+def relu(x) -> TensorLike:
     """Elementwise max(x, 0)."""
-    return apply(RELU, (as_tensor(x),))
+    return dispatch.apply(RELU, (as_tensor(x),))
 
 
-def erf(x) -> Tensor:
+def erf(x) -> TensorLike:
     """Elementwise Gauss error function."""
-    return apply(ERF, (to_float(x),))
+    return dispatch.apply(ERF, (to_float(x),))
 
 
-def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> TensorLike:
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold (PyTorch's definition)."""
     if beta <= 0:
         raise ValueError(f"softplus: beta must be positive, got {beta}")
-    return apply(SOFTPLUS, (to_float(x),), {"beta": float(beta), "threshold": float(threshold)})
+    return dispatch.apply(SOFTPLUS, (to_float(x),), {"beta": float(beta), "threshold": float(threshold)})
 
 
-def clip(x, min=None, max=None) -> Tensor:
+def clip(x, min=None, max=None) -> TensorLike:
     """Limit values to [min, max]; either bound may be None. The gradient passes where min <= x <= max."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
-    return apply(CLIP, (as_tensor(x),), {"min": min, "max": max})
+    return dispatch.apply(CLIP, (as_tensor(x),), {"min": min, "max": max})
 
 
 # --- binary --------------------------------------------------------------------------------------------
@@ -379,80 +378,80 @@ BITWISE_XOR = _binary("bitwise_xor", lambda xp, a, b: a ^ b, NON_DIFFERENTIABLE,
 INVERT = _unary("invert", lambda xp, x: ~x, NON_DIFFERENTIABLE, onnx="Not", float_only=False, fusion=NOT_FUSIBLE)
 
 
-def add(a, b) -> Tensor:
+def add(a, b) -> TensorLike:
     """Elementwise a + b with broadcasting."""
-    return apply(ADD, promote(a, b))
+    return dispatch.apply(ADD, promote(a, b))
 
 
-def sub(a, b) -> Tensor:
+def sub(a, b) -> TensorLike:
     """Elementwise a - b with broadcasting."""
-    return apply(SUB, promote(a, b))
+    return dispatch.apply(SUB, promote(a, b))
 
 
-def mul(a, b) -> Tensor:
+def mul(a, b) -> TensorLike:
     """Elementwise a * b with broadcasting."""
-    return apply(MUL, promote(a, b))
+    return dispatch.apply(MUL, promote(a, b))
 
 
-def div(a, b) -> Tensor:
+def div(a, b) -> TensorLike:
     """Elementwise true division; integers divide as floats."""
     a, b = promote(a, b)
-    return apply(DIV, (to_float(a), to_float(b)))
+    return dispatch.apply(DIV, (to_float(a), to_float(b)))
 
 
-def power(a, b) -> Tensor:
+def power(a, b) -> TensorLike:
     """Elementwise a ** b."""
-    return apply(POW, promote(a, b))
+    return dispatch.apply(POW, promote(a, b))
 
 
-def maximum(a, b) -> Tensor:
+def maximum(a, b) -> TensorLike:
     """Elementwise larger value; on ties the gradient is split evenly."""
-    return apply(MAXIMUM, promote(a, b))
+    return dispatch.apply(MAXIMUM, promote(a, b))
 
 
-def minimum(a, b) -> Tensor:
+def minimum(a, b) -> TensorLike:
     """Elementwise smaller value; on ties the gradient is split evenly."""
-    return apply(MINIMUM, promote(a, b))
+    return dispatch.apply(MINIMUM, promote(a, b))
 
 
-def floor_divide(a, b) -> Tensor:
+def floor_divide(a, b) -> TensorLike:
     """Elementwise floor(a / b) (no gradient)."""
-    return apply(FLOOR_DIVIDE, promote(a, b))
+    return dispatch.apply(FLOOR_DIVIDE, promote(a, b))
 
 
-def remainder(a, b) -> Tensor:
+def remainder(a, b) -> TensorLike:
     """Elementwise a mod b with the sign of b, like Python's % (no gradient)."""
-    return apply(REMAINDER, promote(a, b))
+    return dispatch.apply(REMAINDER, promote(a, b))
 
 
-def eq(a, b) -> Tensor:
+def eq(a, b) -> TensorLike:
     """Elementwise a == b (bool)."""
-    return apply(EQ, promote(a, b))
+    return dispatch.apply(EQ, promote(a, b))
 
 
-def ne(a, b) -> Tensor:
+def ne(a, b) -> TensorLike:
     """Elementwise a != b (bool)."""
-    return apply(NE, promote(a, b))
+    return dispatch.apply(NE, promote(a, b))
 
 
-def lt(a, b) -> Tensor:
+def lt(a, b) -> TensorLike:
     """Elementwise a < b (bool)."""
-    return apply(LT, promote(a, b))
+    return dispatch.apply(LT, promote(a, b))
 
 
-def le(a, b) -> Tensor:
+def le(a, b) -> TensorLike:
     """Elementwise a <= b (bool)."""
-    return apply(LE, promote(a, b))
+    return dispatch.apply(LE, promote(a, b))
 
 
-def gt(a, b) -> Tensor:
+def gt(a, b) -> TensorLike:
     """Elementwise a > b (bool)."""
-    return apply(GT, promote(a, b))
+    return dispatch.apply(GT, promote(a, b))
 
 
-def ge(a, b) -> Tensor:
+def ge(a, b) -> TensorLike:
     """Elementwise a >= b (bool)."""
-    return apply(GE, promote(a, b))
+    return dispatch.apply(GE, promote(a, b))
 
 
 def _integral(name, a, b):
@@ -462,27 +461,27 @@ def _integral(name, a, b):
     return a, b
 
 
-def bitwise_and(a, b) -> Tensor:
+def bitwise_and(a, b) -> TensorLike:
     """Elementwise a & b on bool or integer tensors (logical and for masks)."""
-    return apply(BITWISE_AND, _integral("bitwise_and", a, b))
+    return dispatch.apply(BITWISE_AND, _integral("bitwise_and", a, b))
 
 
-def bitwise_or(a, b) -> Tensor:
+def bitwise_or(a, b) -> TensorLike:
     """Elementwise a | b on bool or integer tensors."""
-    return apply(BITWISE_OR, _integral("bitwise_or", a, b))
+    return dispatch.apply(BITWISE_OR, _integral("bitwise_or", a, b))
 
 
-def bitwise_xor(a, b) -> Tensor:
+def bitwise_xor(a, b) -> TensorLike:
     """Elementwise a ^ b on bool or integer tensors."""
-    return apply(BITWISE_XOR, _integral("bitwise_xor", a, b))
+    return dispatch.apply(BITWISE_XOR, _integral("bitwise_xor", a, b))
 
 
-def invert(x) -> Tensor:
+def invert(x) -> TensorLike:
     """Elementwise ~x: logical not for bool, bitwise not for integers."""
     x = as_tensor(x)
     if x.dtype.kind not in "biu":
         raise TypeError(f"invert: needs a bool or integer tensor, got {x.dtype}")
-    return apply(INVERT, (x,))
+    return dispatch.apply(INVERT, (x,))
 
 
 # --- where ---------------------------------------------------------------------------------------------
@@ -521,10 +520,10 @@ WHERE = defop(
 )
 
 
-def where(condition, a, b) -> Tensor:
+def where(condition, a, b) -> TensorLike:
     """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
     a, b = promote(a, b)
     condition = as_tensor(condition, a)
     if condition.data.dtype != bool_:
         raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
-    return apply(WHERE, (condition, a, b))
+    return dispatch.apply(WHERE, (condition, a, b))

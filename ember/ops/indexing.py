@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import autograd
-from ember.autograd import apply
 from ember.backend.dtypes import int64
+from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
-from ember.sparse import RowSparse
-from ember.tensor import Tensor
 
 
 def index_arrays(index, shape: tuple | None = None):
@@ -24,8 +22,8 @@ def index_arrays(index, shape: tuple | None = None):
     checked = shape is None
     out = []
     for item in index:
-        if isinstance(item, Tensor):
-            if isinstance(item, Tensor) and item.symbolic:
+        if isinstance(item, TensorLike):
+            if isinstance(item, TensorLike) and item.symbolic:
                 raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
                                 "is built; use take / gather with it, or a constant index")
             item = item.data
@@ -48,7 +46,7 @@ def _check_masks(index: tuple, shape: tuple) -> None:
     """A ShapeError naming getitem when a boolean mask in ``index`` does not match the axes it covers."""
     if None in shape:  # a graph's unknown dimension: checked when the graph is specialized
         return
-    host = tuple(item.data if isinstance(item, Tensor) else np.asarray(item) if isinstance(item, list) else item
+    host = tuple(item.data if isinstance(item, TensorLike) else np.asarray(item) if isinstance(item, list) else item
                  for item in index)
     try:
         _indexed_shape(tuple(shape), None, host)
@@ -117,17 +115,17 @@ GETITEM_GRAD = defop(
 )
 
 
-def _getitem_grad(g: Tensor, shape, index) -> Tensor:
-    return apply(GETITEM_GRAD, (g,), {"shape": tuple(shape), "index": index})
+def _getitem_grad(g: TensorLike, shape, index) -> TensorLike:
+    return dispatch.apply(GETITEM_GRAD, (g,), {"shape": tuple(shape), "index": index})
 
 
-def getitem(x: Tensor, index) -> Tensor:
+def getitem(x: TensorLike, index) -> TensorLike:
     """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
     x = as_tensor(x)
-    if isinstance(index, Tensor) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
+    if isinstance(index, TensorLike) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
         return take(x, index, axis=0)
     index = index_arrays(index, x.shape)
-    return apply(GETITEM, (x,), {"index": index})
+    return dispatch.apply(GETITEM, (x,), {"index": index})
 
 
 # --- take / index_add -----------------------------------------------------------------------------------
@@ -137,7 +135,7 @@ def _axis_index(axis: int, indices) -> tuple:
     return (slice(None),) * axis + (indices,)
 
 
-def _check_indices(name, indices: Tensor):
+def _check_indices(name, indices: TensorLike):
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{name}: indices must be an integer tensor, got {indices.dtype}")
 
@@ -158,13 +156,13 @@ TAKE = defop(
 )
 
 
-def take(x: Tensor, indices, axis: int = 0) -> Tensor:
+def take(x: TensorLike, indices, axis: int = 0) -> TensorLike:
     """Elements of ``x`` at ``indices`` along ``axis`` (``numpy.take``; ``torch.index_select``)."""
     x = as_tensor(x)
-    indices = as_tensor(indices, x) if not isinstance(indices, Tensor) else indices
+    indices = as_tensor(indices, x) if not isinstance(indices, TensorLike) else indices
     _check_indices("take", indices)
     axis = normalize_axis("take", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
-    return apply(TAKE, (x, indices), {"axis": axis})
+    return dispatch.apply(TAKE, (x, indices), {"axis": axis})
 
 
 def _index_add_forward(xp, x, indices, src, *, axis):
@@ -190,17 +188,17 @@ INDEX_ADD = defop(
 )
 
 
-def index_add(x: Tensor, indices, src, axis: int = 0) -> Tensor:
+def index_add(x: TensorLike, indices, src, axis: int = 0) -> TensorLike:
     """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate."""
     x, src = promote(x, src)
-    indices = indices if isinstance(indices, Tensor) else as_tensor(np.asarray(indices), x)
+    indices = indices if isinstance(indices, TensorLike) else as_tensor(np.asarray(indices), x)
     _check_indices("index_add", indices)
     axis = normalize_axis("index_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
-    return apply(INDEX_ADD, (x, indices, src), {"axis": axis})
+    return dispatch.apply(INDEX_ADD, (x, indices, src), {"axis": axis})
 
 
-def _zeros_like(x: Tensor, like: Tensor) -> Tensor:
-    return Tensor._make(like.xp.zeros(x.shape, like.dtype), None)
+def _zeros_like(x: TensorLike, like: TensorLike) -> TensorLike:
+    return dispatch.wrap(like.xp.zeros(x.shape, like.dtype))
 
 
 # --- gather / scatter_add (PyTorch's dim-wise indexing) ----------------------------------------------------
@@ -245,13 +243,13 @@ GATHER = defop(
 )
 
 
-def gather(x: Tensor, axis: int, index) -> Tensor:
+def gather(x: TensorLike, axis: int, index) -> TensorLike:
     """``out[i][j] = x[index[i][j]][j]`` for axis 0 and so on: PyTorch's ``gather``."""
     x = as_tensor(x)
-    index = index if isinstance(index, Tensor) else as_tensor(np.asarray(index), x)
+    index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     _check_indices("gather", index)
     axis = normalize_axis("gather", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
-    return apply(GATHER, (x, index), {"axis": axis})
+    return dispatch.apply(GATHER, (x, index), {"axis": axis})
 
 
 def _scatter_add_forward(xp, x, index, src, *, axis):
@@ -293,13 +291,13 @@ SCATTER_ADD = defop(
 )
 
 
-def scatter_add(x: Tensor, axis: int, index, src) -> Tensor:
+def scatter_add(x: TensorLike, axis: int, index, src) -> TensorLike:
     """A copy of ``x`` with ``out[index[i][j]][j] += src[i][j]`` (axis 0): PyTorch's ``scatter_add``."""
     x, src = promote(x, src)
-    index = index if isinstance(index, Tensor) else as_tensor(np.asarray(index), x)
+    index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     _check_indices("scatter_add", index)
     axis = normalize_axis("scatter_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
-    return apply(SCATTER_ADD, (x, index, src), {"axis": axis})
+    return dispatch.apply(SCATTER_ADD, (x, index, src), {"axis": axis})
 
 
 # --- one_hot ------------------------------------------------------------------------------------------------
@@ -330,16 +328,16 @@ ONE_HOT = defop(
 )
 
 
-def one_hot(indices, num_classes: int = -1) -> Tensor:
+def one_hot(indices, num_classes: int = -1) -> TensorLike:
     """int64 one-hot rows for integer class indices; ``num_classes=-1`` uses max + 1."""
     indices = as_tensor(indices)
     _check_indices("one_hot", indices)
     if num_classes == -1:
-        if isinstance(indices, Tensor) and indices.symbolic:
+        if isinstance(indices, TensorLike) and indices.symbolic:
             raise ValueError(f"one_hot: indices {indices!r} have no values while the graph is built; "
                              "give num_classes")
         num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
-    return apply(ONE_HOT, (indices,), {"num_classes": as_int("one_hot", num_classes, "num_classes")})
+    return dispatch.apply(ONE_HOT, (indices,), {"num_classes": as_int("one_hot", num_classes, "num_classes")})
 
 
 # --- embedding ----------------------------------------------------------------------------------------------
@@ -367,9 +365,9 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_vjp(ctx, g):
     weight, ids = ctx.inputs
     rows = g.reshape(-1, weight.shape[1])
-    if ctx.attrs["sparse"] and not autograd.is_grad_enabled() and not (isinstance(ids, Tensor) and ids.symbolic):
-        return RowSparse(ids.data.reshape(-1), rows, weight.shape), None
-    return apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
+    if ctx.attrs["sparse"] and not dispatch.grad_enabled() and not (isinstance(ids, TensorLike) and ids.symbolic):
+        return dispatch.row_sparse(ids.data.reshape(-1), rows, weight.shape), None
+    return dispatch.apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
 
 
 EMBEDDING = defop(
@@ -410,14 +408,14 @@ EMBEDDING_GRAD = defop(
 )
 
 
-def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
+def embedding(ids, weight: TensorLike, sparse: bool = False) -> TensorLike:
     """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
     if weight.ndim != 2:
         _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
-    if sparse and isinstance(ids, Tensor) and ids.symbolic:
+    if sparse and isinstance(ids, TensorLike) and ids.symbolic:
         raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
                         "be traced into a graph; use sparse=False under ember.jit")
-    return apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})
+    return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})

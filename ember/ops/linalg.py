@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from ember.autograd import apply
 from ember.backend.dtypes import bfloat16, float32
-from ember.ops import lowering
+from ember.ops import dispatch, lowering
 from ember.ops.convert import promote
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import broadcast_shapes, differ, same_dtype
 from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE, TRANSPOSE, reshape, swapaxes, unbroadcast
-from ember.tensor import Tensor
 
 
 def _matmul_forward(xp, a, b):
@@ -80,12 +79,12 @@ MATMUL = defop(
 )
 
 
-def matmul(a, b) -> Tensor:
+def matmul(a, b) -> TensorLike:
     """Matrix product with broadcasting batch dimensions, like ``numpy.matmul`` and the ``@`` operator."""
-    return apply(MATMUL, promote(a, b))
+    return dispatch.apply(MATMUL, promote(a, b))
 
 
-def dot(a, b) -> Tensor:
+def dot(a, b) -> TensorLike:
     """Inner product of two 1-D tensors (``matmul`` for anything else)."""
     return matmul(a, b)
 
@@ -158,9 +157,9 @@ LINEAR = defop(
 )
 
 
-def linear(x, weight, bias=None) -> Tensor:
+def linear(x, weight, bias=None) -> TensorLike:
     """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``."""
     if bias is None:
-        return apply(LINEAR, promote(x, weight))
+        return dispatch.apply(LINEAR, promote(x, weight))
     x, weight = promote(x, weight)
-    return apply(LINEAR, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))
+    return dispatch.apply(LINEAR, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))

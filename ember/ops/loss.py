@@ -6,10 +6,11 @@ import functools
 
 import numpy as np
 
-from ember.autograd import apply
 from ember.backend.dtypes import LOW_PRECISION
+from ember.ops import dispatch
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
 from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
 from ember.ops.indexing import take
 from ember.ops.infer import as_int, check_axis, elementwise_cost, fits, require_float, same_dtype
@@ -17,12 +18,11 @@ from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE
-from ember.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
+def _reduce(name: str, losses: TensorLike, reduction: str) -> TensorLike:
     if reduction == "mean":
         return mean(losses)
     if reduction == "sum":
@@ -32,12 +32,12 @@ def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _same_shape(name: str, a: Tensor, b: Tensor):
+def _same_shape(name: str, a: TensorLike, b: TensorLike):
     if not fits(a.shape, b.shape):
         raise ValueError(f"{name}: input {a.dtype}{list(a.shape)} and target {b.dtype}{list(b.shape)} differ in shape")
 
 
-def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+def mse_loss(input, target, reduction: str = "mean") -> TensorLike:
     """Mean squared error."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("mse_loss", input, target)
@@ -45,14 +45,14 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     return _reduce("mse_loss", diff * diff, reduction)
 
 
-def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+def l1_loss(input, target, reduction: str = "mean") -> TensorLike:
     """Mean absolute error."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("l1_loss", input, target)
     return _reduce("l1_loss", abs(input - target), reduction)
 
 
-def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> TensorLike:
     """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss)."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("huber_loss", input, target)
@@ -61,7 +61,7 @@ def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Te
     return _reduce("huber_loss", losses, reduction)
 
 
-def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") -> Tensor:
+def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") -> TensorLike:
     """Huber loss divided by ``beta`` (PyTorch's SmoothL1Loss)."""
     if beta == 0:
         return l1_loss(input, target, reduction)
@@ -72,7 +72,7 @@ def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") ->
     return _reduce("smooth_l1_loss", losses, reduction)
 
 
-def _check_class_target(name: str, input: Tensor, target: Tensor):
+def _check_class_target(name: str, input: TensorLike, target: TensorLike):
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: class targets must be integers, got {target.dtype}")
     expected = (input.shape[0],) + input.shape[2:] if input.ndim >= 2 else ()
@@ -206,16 +206,16 @@ SOFTMAX_CROSS_ENTROPY = defop(
 )
 
 
-def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) -> Tensor:
+def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) -> TensorLike:
     """-sum(labels * log_softmax(logits)) along ``axis`` (over everything when ``total``): TensorFlow's
     ``softmax_cross_entropy_with_logits`` as one primitive."""
     logits, labels = to_float(logits), as_tensor(labels)
     if labels.dtype != logits.dtype:
         labels = cast(labels, logits.dtype)
-    return apply(SOFTMAX_CROSS_ENTROPY, (logits, labels), {"axis": axis, "total": bool(total)})
+    return dispatch.apply(SOFTMAX_CROSS_ENTROPY, (logits, labels), {"axis": axis, "total": bool(total)})
 
 
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> TensorLike:
     """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...)."""
     return _nll("nll_loss", input, target, weight, ignore_index, reduction)
 
@@ -231,12 +231,12 @@ def _class_weights(name: str, input, target, weight, ignore_index: int, reductio
              "dtype": input.dtype, "negate": negate}
     inputs = (target,) if weight is None else (target, cast(as_tensor(weight), input.dtype))
     try:
-        return apply(NLL_WEIGHTS, inputs, attrs)
+        return dispatch.apply(NLL_WEIGHTS, inputs, attrs)
     except IndexError as exc:
         raise IndexError(f"{name}: {exc}") from None
 
 
-def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> Tensor:
+def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> TensorLike:
     # The loss is sum(input * W) with W = -one_hot(target) * class weight (/ total weight for the mean),
     # a constant of the targets: two cheap ops forward and back instead of a gather/scatter chain.
     input = to_float(input)
@@ -253,7 +253,7 @@ def cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
-) -> Tensor:
+) -> TensorLike:
     """Softmax cross-entropy of logits (N, C, ...) against class indices or class probabilities."""
     input, target = to_float(input), as_tensor(target)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -292,7 +292,7 @@ def cross_entropy(
     return nll * (1.0 - label_smoothing) + smooth * label_smoothing
 
 
-def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> TensorLike:
     """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 like PyTorch."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy", input, target)
@@ -302,7 +302,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     return _reduce("binary_cross_entropy", losses, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
+                                     reduction: str = "mean") -> TensorLike:
     """BCE of sigmoid(input), computed from the logits without overflow; ``pos_weight`` scales positives."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy_with_logits", input, target)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ember.autograd import apply
+from ember.ops import dispatch
 
 
 def on_tensors(op, *inputs, **attrs):
     """``run`` on Tensors and graph Values: the op applied (recorded or added to the graph as usual)."""
-    return apply(op, inputs, attrs)
+    return dispatch.apply(op, inputs, attrs)
 
 
 def vjp_rule(rule: Callable) -> Callable:

@@ -6,16 +6,17 @@ import numpy as np
 
 from ember import random as _random
 from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.effects import random_draw
 from ember.ops.elementwise import sqrt
 from ember.ops.reduction import mean
-from ember.tensor import Tensor
 
 
 def layer_norm(
-    x, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
-) -> Tensor:
+    x, normalized_shape, weight: TensorLike | None = None, bias: TensorLike | None = None, eps: float = 1e-5
+) -> TensorLike:
     """Normalise over the trailing ``normalized_shape`` dimensions, then scale and shift; float16 and bfloat16
     inputs are normalized in float32 and the result rounded once (as PyTorch)."""
     x = to_float(x)
@@ -40,7 +41,7 @@ def layer_norm(
     return out
 
 
-def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x, p: float = 0.5, training: bool = True) -> TensorLike:
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p), when training."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
@@ -50,7 +51,7 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * 0.0
     if x.device.type != "cpu":  # drawn on the GPU by a counter-based kernel
-        return x * Tensor._make(_gpu_keep_mask(x.data, p), None)
+        return x * dispatch.wrap(_gpu_keep_mask(x.data, p))
     # the scaled keep mask: a random op, so a graph draws a fresh one on every run
     return x * random_draw("dropout", x.shape, x.dtype, p, 1.0 / (1.0 - p))
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd import apply
+from ember.ops import dispatch
 from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import check_window, require_float
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
-from ember.tensor import Tensor
 
 
 def pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
@@ -192,7 +192,7 @@ MAX_POOL2D = defop(
     "max_pool2d",
     forward=_max_pool2d_forward,
     infer=_max_pool2d_infer,
-    vjp=lambda ctx, g: (apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs),),
+    vjp=lambda ctx, g: (dispatch.apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs),),
     cost=_pool_cost,
     onnx="MaxPool",
 )
@@ -202,7 +202,8 @@ MAX_POOL2D_GRAD = defop(
     "max_pool2d_grad",
     forward=_max_pool2d_grad_forward,
     infer=_max_pool2d_grad_infer,
-    vjp=lambda ctx, gg: (None, apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), ctx.attrs) if ctx.needs[1] else None),
+    vjp=lambda ctx, gg: (None,
+                         dispatch.apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), ctx.attrs) if ctx.needs[1] else None),
     cost=_pool_cost,
     onnx=NO_ONNX,
 )
@@ -211,7 +212,7 @@ MAX_POOL2D_GATHER = defop(
     "max_pool2d_gather",
     forward=_max_pool2d_gather_forward,
     infer=_max_pool2d_gather_infer,
-    vjp=lambda ctx, g: (None, apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
+    vjp=lambda ctx, g: (None, dispatch.apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
     cost=_pool_cost,
     onnx=NO_ONNX,
 )
@@ -276,13 +277,13 @@ def _avg_pool2d_grad_infer(g, *, input_size, kernel_size, stride, padding, ceil_
 
 
 def _avg_pool2d_vjp(ctx, g):
-    return (apply(AVG_POOL2D_GRAD, (g,), {"input_size": tuple(ctx.inputs[0].shape[2:]), **ctx.attrs}),)
+    return (dispatch.apply(AVG_POOL2D_GRAD, (g,), {"input_size": tuple(ctx.inputs[0].shape[2:]), **ctx.attrs}),)
 
 
 def _avg_pool2d_grad_vjp(ctx, gg):
     attrs = dict(ctx.attrs)
     del attrs["input_size"]
-    return (apply(AVG_POOL2D, (gg,), attrs),)
+    return (dispatch.apply(AVG_POOL2D, (gg,), attrs),)
 
 
 AVG_POOL2D = defop(
@@ -326,17 +327,17 @@ def _one(name: str, arg: str, value):
     return value
 
 
-def _as_3d_input(name: str, x: Tensor) -> Tensor:
+def _as_3d_input(name: str, x: TensorLike) -> TensorLike:
     if x.ndim != 3:
         raise ValueError(f"{name}: input must be 3-D (N, C, L), got shape {list(x.shape)}")
     return reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
 
 
-def _from_4d(y: Tensor) -> Tensor:
+def _from_4d(y: TensorLike) -> TensorLike:
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+def max_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> TensorLike:
     """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W); ``stride`` defaults to the kernel size,
     padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch.
 
@@ -346,10 +347,10 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_
     attrs = _pool_attrs("max_pool2d", kernel_size, stride, padding, dilation)
     attrs["ceil_mode"] = bool(ceil_mode)
     _max_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return apply(MAX_POOL2D, (x,), attrs)
+    return dispatch.apply(MAX_POOL2D, (x,), attrs)
 
 
-def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> TensorLike:
     """Maximum over each window of ``x`` (N, C, L): max_pool2d on a height-1 view.
 
     >>> y = ember.max_pool1d(ember.randn(2, 4, 10), 3, stride=2)   # (2, 4, 4)
@@ -363,11 +364,11 @@ def max_pool1d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_
              "padding": (0, attrs["padding"][1]), "dilation": (1, attrs["dilation"][1]), "ceil_mode": bool(ceil_mode)}
     x4 = _as_3d_input(name, as_tensor(x))
     _max_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
-    return _from_4d(apply(MAX_POOL2D, (x4,), attrs))
+    return _from_4d(dispatch.apply(MAX_POOL2D, (x4,), attrs))
 
 
-def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
+def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> TensorLike:
     """Mean over each ``kernel_size`` window of ``x`` (N, C, H, W); zero padding counts in the mean when
     ``count_include_pad`` (PyTorch's default and divisor rule).
 
@@ -379,11 +380,11 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     attrs["ceil_mode"] = bool(ceil_mode)
     attrs["count_include_pad"] = bool(count_include_pad)
     _avg_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return apply(AVG_POOL2D, (x,), attrs)
+    return dispatch.apply(AVG_POOL2D, (x,), attrs)
 
 
-def avg_pool1d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
+def avg_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> TensorLike:
     """Mean over each window of ``x`` (N, C, L): avg_pool2d on a height-1 view.
 
     >>> y = ember.avg_pool1d(ember.randn(2, 4, 10), 2)   # (2, 4, 5)
@@ -397,7 +398,7 @@ def avg_pool1d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
              "count_include_pad": bool(count_include_pad)}
     x4 = _as_3d_input(name, to_float(x))
     _avg_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
-    return _from_4d(apply(AVG_POOL2D, (x4,), attrs))
+    return _from_4d(dispatch.apply(AVG_POOL2D, (x4,), attrs))
 
 
 def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
@@ -409,7 +410,7 @@ def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
     return matrix
 
 
-def _adaptive_axis(x: Tensor, axis: int, out: int) -> Tensor:
+def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
     """Adaptive averaging along axis 2 or 3 of ``x``: a reshaped mean when the bins are equal, else a matmul."""
     from ember.ops.linalg import matmul
     from ember.ops.reduction import mean
@@ -420,13 +421,13 @@ def _adaptive_axis(x: Tensor, axis: int, out: int) -> Tensor:
     if size % out == 0:
         split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
         return mean(reshape(x, split), axis=axis + 1)
-    matrix = Tensor(_bin_matrix(size, out, np.float64), dtype=x.dtype, device=x.device)
+    matrix = dispatch.new(_bin_matrix(size, out, np.float64), x.dtype, x.device)
     if axis == 3:
         return matmul(x, matrix.T)
     return matmul(matrix, x)
 
 
-def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+def adaptive_avg_pool2d(x: TensorLike, output_size) -> TensorLike:
     """Average ``x`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
     size) with PyTorch's bins: bin i spans [floor(i * H / OH), ceil((i + 1) * H / OH)).
 
@@ -446,7 +447,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     return _adaptive_axis(_adaptive_axis(x, 3, int(sizes[1])), 2, int(sizes[0]))
 
 
-def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
+def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:
     """Average ``x`` (N, C, L) into ``output_size`` bins, like adaptive_avg_pool2d along one axis.
 
     >>> y = ember.adaptive_avg_pool1d(ember.randn(2, 4, 10), 3)   # (2, 4, 3)

@@ -3,17 +3,16 @@ and logsumexp as compositions of them."""
 
 from __future__ import annotations
 
-from ember.autograd import apply
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, float32, int64
-from ember.ops import lowering
+from ember.ops import dispatch, lowering
 from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import exp, log, sqrt, where
 from ember.ops.infer import as_int, check_axis, normalize_axis, reduced_shape, reduction_cost
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
 from ember.ops.shape import BROADCAST_TO, RESHAPE, reshape
-from ember.tensor import Tensor
 
 
 def _reduce_infer(name, out_dtype=None):
@@ -127,7 +126,7 @@ ARGMIN = defop("argmin", forward=_arg_forward("argmin"), infer=_arg_infer("argmi
                cost=reduction_cost, onnx="ArgMin")
 
 
-def _attrs(name, x: Tensor, axis, keepdims) -> dict:
+def _attrs(name, x: TensorLike, axis, keepdims) -> dict:
     if axis.__class__ is int and -x.data.ndim <= axis < x.data.ndim:  # the common case, checked cheaply
         return {"axis": axis % x.data.ndim, "keepdims": bool(keepdims)}
     if axis is not None:
@@ -136,16 +135,16 @@ def _attrs(name, x: Tensor, axis, keepdims) -> dict:
     return {"axis": axis, "keepdims": bool(keepdims)}
 
 
-def sum(x, axis=None, keepdims: bool = False) -> Tensor:
+def sum(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
     x = as_tensor(x)
-    return apply(SUM, (x,), _attrs("sum", x, axis, keepdims))
+    return dispatch.apply(SUM, (x,), _attrs("sum", x, axis, keepdims))
 
 
-def prod(x, axis=None, keepdims: bool = False) -> Tensor:
+def prod(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Product over ``axis``; the gradient is exact even where elements are zero."""
     x = as_tensor(x)
-    return apply(PROD, (x,), _attrs("prod", x, axis, keepdims))
+    return dispatch.apply(PROD, (x,), _attrs("prod", x, axis, keepdims))
 
 
 def _check_nonempty(name, x, axis):
@@ -153,55 +152,55 @@ def _check_nonempty(name, x, axis):
         raise ValueError(f"{name}: the reduction of an empty tensor of shape {list(x.shape)} has no identity")
 
 
-def max(x, axis=None, keepdims: bool = False) -> Tensor:
+def max(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Largest value over ``axis`` (ties share the gradient)."""
     x = as_tensor(x)
     _check_nonempty("max", x, axis)
-    return apply(MAX, (x,), _attrs("max", x, axis, keepdims))
+    return dispatch.apply(MAX, (x,), _attrs("max", x, axis, keepdims))
 
 
-def min(x, axis=None, keepdims: bool = False) -> Tensor:
+def min(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Smallest value over ``axis`` (ties share the gradient)."""
     x = as_tensor(x)
     _check_nonempty("min", x, axis)
-    return apply(MIN, (x,), _attrs("min", x, axis, keepdims))
+    return dispatch.apply(MIN, (x,), _attrs("min", x, axis, keepdims))
 
 
 amax = max
 amin = min
 
 
-def any(x, axis=None, keepdims: bool = False) -> Tensor:
+def any(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Whether any element over ``axis`` is true (non-zero)."""
     x = as_tensor(x)
-    return apply(ANY, (x,), _attrs("any", x, axis, keepdims))
+    return dispatch.apply(ANY, (x,), _attrs("any", x, axis, keepdims))
 
 
-def all(x, axis=None, keepdims: bool = False) -> Tensor:
+def all(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Whether every element over ``axis`` is true (non-zero)."""
     x = as_tensor(x)
-    return apply(ALL, (x,), _attrs("all", x, axis, keepdims))
+    return dispatch.apply(ALL, (x,), _attrs("all", x, axis, keepdims))
 
 
-def argmax(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+def argmax(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
     """Index of the largest value along ``axis`` (of the flattened tensor when None), int64."""
     x = as_tensor(x)
     _check_nonempty("argmax", x, axis)
     if axis is not None:
         axis = check_axis("argmax", axis, x.ndim, [Spec(x.shape, x.dtype)])
-    return apply(ARGMAX, (x,), {"axis": axis, "keepdims": bool(keepdims)})
+    return dispatch.apply(ARGMAX, (x,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
-def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+def argmin(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
     """Index of the smallest value along ``axis`` (of the flattened tensor when None), int64."""
     x = as_tensor(x)
     _check_nonempty("argmin", x, axis)
     if axis is not None:
         axis = check_axis("argmin", axis, x.ndim, [Spec(x.shape, x.dtype)])
-    return apply(ARGMIN, (x,), {"axis": axis, "keepdims": bool(keepdims)})
+    return dispatch.apply(ARGMIN, (x,), {"axis": axis, "keepdims": bool(keepdims)})
 
 
-def _count(x: Tensor, axis, name: str = "mean") -> int | None:
+def _count(x: TensorLike, axis, name: str = "mean") -> int | None:
     """How many elements a reduction over ``axis`` combines; None when one of those axes is unknown (graph)."""
     axes = normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
     n = 1
@@ -243,28 +242,28 @@ RECIPROCAL_COUNT = defop(
 )
 
 
-def reciprocal_count(x, axis=None, ddof: int = 0) -> Tensor:
+def reciprocal_count(x, axis=None, ddof: int = 0) -> TensorLike:
     """1 / (the number of elements over ``axis``, less ``ddof``), a 0-d tensor of x's float dtype, read from
     x's shape when it runs: what a mean over an unknown graph dimension multiplies by."""
     x = to_float(x)
     axes = normalize_axis("reciprocal_count", axis, x.ndim, [Spec(x.shape, x.dtype)])
-    return apply(RECIPROCAL_COUNT, (x,), {"axes": axes, "ddof": int(ddof), "dtype": x.dtype})
+    return dispatch.apply(RECIPROCAL_COUNT, (x,), {"axes": axes, "ddof": int(ddof), "dtype": x.dtype})
 
 
-def _scale(x: Tensor, axis, n: int | None, ddof: int = 0):
+def _scale(x: TensorLike, axis, n: int | None, ddof: int = 0):
     """The factor 1 / (n - ddof) a mean or variance multiplies by: a Python float, or, over an unknown
     dimension, a ``reciprocal_count`` node that becomes that float when the graph is specialized."""
     return 1.0 / (n - ddof) if n is not None else reciprocal_count(x, axis, ddof)
 
 
-def _in_float32(fn, x: Tensor, *args) -> Tensor:
+def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
     """``fn(x, *args)`` computed in float32 and rounded once to x's float16/bfloat16 dtype (as PyTorch
     reduces them): summed in their own precision, 4,096 values of 0.1 lose 84% and 100,000 float16 ones
     overflow."""
     return cast(fn(cast(x, float32), *args), x.dtype)
 
 
-def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+def mean(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Arithmetic mean over ``axis``; integers average as floats."""
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
@@ -275,7 +274,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
     return sum(x, axis, keepdims) * _scale(x, axis, n)
 
 
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> TensorLike:
     """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: unbiased like PyTorch's default)."""
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
@@ -287,7 +286,7 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     return sum(centred * centred, axis, keepdims) * _scale(x, axis, n, ddof)
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> TensorLike:
     """Standard deviation over ``axis`` (see ``var`` for ``ddof``). Its gradient where the values are all equal
     is 0, as in PyTorch (not the 0 * inf of sqrt's at 0)."""
     x = to_float(x)
@@ -299,20 +298,20 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     return where(spread, sqrt(where(spread, variance, 1.0)), 0.0)
 
 
-def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+def logsumexp(x, axis=None, keepdims: bool = False) -> TensorLike:
     """log(sum(exp(x))) over ``axis``, computed without overflow."""
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(logsumexp, x, axis, keepdims)
     if axis is not None and axis.__class__ is not int:
         axis = normalize_axis("logsumexp", axis, x.ndim, [Spec(x.shape, x.dtype)])
-    if isinstance(x, Tensor) and x.symbolic:  # a graph value: the shift is a node too (its gradient is 0)
+    if isinstance(x, TensorLike) and x.symbolic:  # a graph value: the shift is a node too (its gradient is 0)
         shift = max(x, axis, keepdims=True)
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
     else:
         xp = x.xp
         shift = x.data.max(axis=axis, keepdims=True) if x.data.size else xp.zeros((1,) * x.ndim, x.dtype)
-        shift = Tensor._make(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype), None)
+        shift = dispatch.wrap(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype))
     out = log(sum(exp(x - shift), axis, keepdims=True)) + shift
     if keepdims:
         return out

@@ -3,9 +3,9 @@ helpers built on them (squeeze, unsqueeze, flatten, split, unbroadcast)."""
 
 from __future__ import annotations
 
-from ember.autograd import apply
-from ember.ops import lowering
+from ember.ops import dispatch, lowering
 from ember.ops.convert import as_tensor
+from ember.ops.dispatch import TensorLike
 from ember.ops.infer import (
     as_int,
     broadcast_shapes,
@@ -19,7 +19,6 @@ from ember.ops.infer import (
 )
 from ember.ops.modes import on_tensors
 from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Spec, defop, describe, format_shape, shape_error
-from ember.tensor import Tensor
 
 
 def _prod(shape) -> int | None:
@@ -84,7 +83,7 @@ RESHAPE = defop(
 )
 
 
-def reshape(x: Tensor, *shape) -> Tensor:
+def reshape(x: TensorLike, *shape) -> TensorLike:
     """The same elements in a new shape; one dimension may be -1."""
     if len(shape) == 1 and not isinstance(shape[0], int) and not hasattr(shape[0], "__index__"):
         shape = tuple(shape[0])
@@ -95,7 +94,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
         shape = _unknown_sizes(x, shape)
     elif not _plain_sizes(shape):  # NumPy would read -2 as -1: the shape rule names what is wrong
         _resolve_shape("reshape", Spec(x.shape, x.dtype), shape)
-    return apply(RESHAPE, (x,), {"shape": shape})
+    return dispatch.apply(RESHAPE, (x,), {"shape": shape})
 
 
 def _plain_sizes(shape: tuple) -> bool:
@@ -107,7 +106,7 @@ def _plain_sizes(shape: tuple) -> bool:
         return False
 
 
-def _unknown_sizes(x: Tensor, shape: tuple) -> tuple:
+def _unknown_sizes(x: TensorLike, shape: tuple) -> tuple:
     """A None that repeats the input's unknown dimension at the same place stays (a copy of it); any other
     None (a size computed from unknown ones) becomes the one -1."""
     out = list(shape)
@@ -147,7 +146,7 @@ TRANSPOSE = defop(
 )
 
 
-def transpose(x: Tensor, axes=None) -> Tensor:
+def transpose(x: TensorLike, axes=None) -> TensorLike:
     """Permute the axes (reverse them when ``axes`` is None), like ``numpy.transpose``."""
     x = as_tensor(x)
     ndim = x.ndim
@@ -159,27 +158,27 @@ def transpose(x: Tensor, axes=None) -> Tensor:
         if len(axes) != ndim or sorted(axes) != list(range(ndim)):
             raise ValueError(f"transpose: axes {list(given)} are not a permutation of {x.ndim} dimensions "
                              f"(input {describe([Spec(x.shape, x.dtype)])})")
-    return apply(TRANSPOSE, (x,), {"axes": axes})
+    return dispatch.apply(TRANSPOSE, (x,), {"axes": axes})
 
 
-def permute(x: Tensor, *axes) -> Tensor:
+def permute(x: TensorLike, *axes) -> TensorLike:
     """PyTorch's name for ``transpose`` with explicit axes."""
     if len(axes) == 1 and not isinstance(axes[0], int):
         axes = tuple(axes[0])
     return transpose(x, axes)
 
 
-def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+def swapaxes(x: TensorLike, axis1: int, axis2: int) -> TensorLike:
     """Exchange two axes."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
     axis1, axis2 = check_axis("swapaxes", axis1, x.ndim, spec), check_axis("swapaxes", axis2, x.ndim, spec)
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return apply(TRANSPOSE, (x,), {"axes": tuple(axes)})
+    return dispatch.apply(TRANSPOSE, (x,), {"axes": tuple(axes)})
 
 
-def moveaxis(x: Tensor, source: int, destination: int) -> Tensor:
+def moveaxis(x: TensorLike, source: int, destination: int) -> TensorLike:
     """Move one axis to a new position, keeping the order of the others."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
@@ -210,7 +209,7 @@ BROADCAST_TO = defop(
 )
 
 
-def broadcast_to(x: Tensor, shape) -> Tensor:
+def broadcast_to(x: TensorLike, shape) -> TensorLike:
     """A read-only view of ``x`` repeated to ``shape`` by broadcasting; -1 keeps a dimension."""
     x = as_tensor(x)
     shape = tuple(shape)
@@ -218,10 +217,10 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     shape = tuple(x.shape[i - offset] if d == -1 and i >= offset else d for i, d in enumerate(shape))
     if shape == x.shape:
         return x
-    return apply(BROADCAST_TO, (x,), {"shape": shape})
+    return dispatch.apply(BROADCAST_TO, (x,), {"shape": shape})
 
 
-def expand(x: Tensor, *shape) -> Tensor:
+def expand(x: TensorLike, *shape) -> TensorLike:
     """PyTorch's name for ``broadcast_to``."""
     if len(shape) == 1 and not isinstance(shape[0], int):
         shape = tuple(shape[0])
@@ -234,7 +233,7 @@ def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple:
     return tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and g_shape[i + lead] != 1)
 
 
-def unbroadcast(g: Tensor, shape) -> Tensor:
+def unbroadcast(g: TensorLike, shape) -> TensorLike:
     """Sum a broadcast gradient back to ``shape``: the one helper every broadcasting vjp uses."""
     return unbroadcast_with(on_tensors, g, shape)
 
@@ -250,7 +249,7 @@ def unbroadcast_with(run, g, shape):
     return g if g.shape == shape else run(RESHAPE, g, shape=shape)
 
 
-def squeeze(x: Tensor, axis=None) -> Tensor:
+def squeeze(x: TensorLike, axis=None) -> TensorLike:
     """Drop axes of length 1 (all of them, or the given ones)."""
     x = as_tensor(x)
     named = normalize_axis("squeeze", axis, x.ndim, [Spec(x.shape, x.dtype)])
@@ -261,7 +260,7 @@ def squeeze(x: Tensor, axis=None) -> Tensor:
     return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
+def unsqueeze(x: TensorLike, axis: int) -> TensorLike:
     """Insert an axis of length 1 at ``axis``."""
     x = as_tensor(x)
     axis = as_int("unsqueeze", axis)
@@ -274,7 +273,7 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 expand_dims = unsqueeze
 
 
-def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+def flatten(x: TensorLike, start_axis: int = 0, end_axis: int = -1) -> TensorLike:
     """Merge axes ``start_axis..end_axis`` into one."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
@@ -289,7 +288,7 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     return reshape(x, x.shape[:start] + (-1 if merged is None else merged,) + x.shape[end + 1:])
 
 
-def ravel(x: Tensor) -> Tensor:
+def ravel(x: TensorLike) -> TensorLike:
     return flatten(x)
 
 
@@ -321,7 +320,7 @@ def _concat_vjp(ctx, g):
     return tuple(grads)
 
 
-def _slice_axis(x: Tensor, axis: int, start: int, stop: int) -> Tensor:
+def _slice_axis(x: TensorLike, axis: int, start: int, stop: int) -> TensorLike:
     from ember.ops.indexing import getitem
 
     return getitem(x, (slice(None),) * axis + (slice(start, stop),))
@@ -350,19 +349,19 @@ def _same_dtype_tensors(name, tensors):
     return tuple(cast(t, dtype) for t in tensors)
 
 
-def concat(tensors, axis: int = 0) -> Tensor:
+def concat(tensors, axis: int = 0) -> TensorLike:
     """Join tensors along an existing axis."""
     tensors = _same_dtype_tensors("concat", tensors)
     if axis.__class__ is not int:
         axis = as_int("concat", axis, "axis", [Spec(t.shape, t.dtype) for t in tensors])
-    return apply(CONCAT, tensors, {"axis": axis})
+    return dispatch.apply(CONCAT, tensors, {"axis": axis})
 
 
 concatenate = concat
 cat = concat
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
+def stack(tensors, axis: int = 0) -> TensorLike:
     """Join tensors of one shape along a new axis."""
     tensors = _same_dtype_tensors("stack", tensors)
     shape = tensors[0].shape
@@ -373,7 +372,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
-def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
+def split(x: TensorLike, split_size_or_sections, axis: int = 0) -> list:
     """Split along ``axis`` into parts of ``split_size_or_sections`` elements (an int; the last part may be
     smaller) or into parts of the given sizes (a list), like ``torch.split``. For a number of equal parts
     use ``chunk``."""
@@ -397,7 +396,7 @@ def split(x: Tensor, split_size_or_sections, axis: int = 0) -> list:
     return parts
 
 
-def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
+def chunk(x: TensorLike, chunks: int, axis: int = 0) -> list:
     """Split into ``chunks`` parts of equal size (the last may be smaller), like ``torch.chunk``."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
@@ -440,7 +439,7 @@ PAD = defop(
 )
 
 
-def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
+def pad(x: TensorLike, pad_width, value: float = 0.0) -> TensorLike:
     """Pad with a constant; ``pad_width`` is NumPy's: an int, one (before, after) pair, or one per axis."""
     x = as_tensor(x)
     if not isinstance(pad_width, (tuple, list)):
@@ -451,7 +450,7 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
                           else (as_int("pad", pair, "pad_width"),) * 2 for pair in pad_width)
         if len(pad_width) == 1 and x.ndim != 1:
             pad_width = pad_width * x.ndim
-    return apply(PAD, (x,), {"pad_width": pad_width, "value": value})
+    return dispatch.apply(PAD, (x,), {"pad_width": pad_width, "value": value})
 
 
 def _repeat_infer(x, *, repeats, axis):
@@ -486,7 +485,7 @@ REPEAT = defop(
 )
 
 
-def repeat(x: Tensor, repeats: int, axis: int | None = None) -> Tensor:
+def repeat(x: TensorLike, repeats: int, axis: int | None = None) -> TensorLike:
     """Repeat each element ``repeats`` times along ``axis`` (NumPy's ``repeat``; PyTorch's
     ``repeat_interleave``). With ``axis=None`` the input is flattened first."""
     x = as_tensor(x)
@@ -496,7 +495,7 @@ def repeat(x: Tensor, repeats: int, axis: int | None = None) -> Tensor:
         repeats = int(repeats)
     if axis is not None:
         axis = check_axis("repeat", axis, x.ndim, [Spec(x.shape, x.dtype)])
-    return apply(REPEAT, (x,), {"repeats": repeats, "axis": axis})
+    return dispatch.apply(REPEAT, (x,), {"repeats": repeats, "axis": axis})
 
 
 def _tile_infer(x, *, reps):
@@ -529,12 +528,12 @@ TILE = defop(
 )
 
 
-def tile(x: Tensor, reps) -> Tensor:
+def tile(x: TensorLike, reps) -> TensorLike:
     """Repeat the whole tensor ``reps`` times per axis (NumPy's ``tile``; PyTorch's ``Tensor.repeat``)."""
     x = as_tensor(x)
     reps = check_sizes("tile", reps if isinstance(reps, (tuple, list)) else (reps,), "reps", [Spec(x.shape, x.dtype)])
     reps = (1,) * (x.ndim - len(reps)) + reps
-    return apply(TILE, (x,), {"reps": reps})
+    return dispatch.apply(TILE, (x,), {"reps": reps})
 
 
 # --- copies and devices ---------------------------------------------------------------------------------
@@ -552,9 +551,9 @@ COPY = defop(
 )
 
 
-def clone(x: Tensor) -> Tensor:
+def clone(x: TensorLike) -> TensorLike:
     """A copy of the data that stays connected to the graph."""
-    return apply(COPY, (as_tensor(x),))
+    return dispatch.apply(COPY, (as_tensor(x),))
 
 
 def _to_device_forward(xp, x, *, device):
@@ -579,8 +578,8 @@ TO_DEVICE = defop(
 )
 
 
-def to_device(x: Tensor, device) -> Tensor:
+def to_device(x: TensorLike, device) -> TensorLike:
     """Copy to another device; the gradient is copied back."""
     from ember.backend.devices import Device
 
-    return apply(TO_DEVICE, (as_tensor(x),), {"device": Device(device)})
+    return dispatch.apply(TO_DEVICE, (as_tensor(x),), {"device": Device(device)})

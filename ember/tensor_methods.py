@@ -1,0 +1,151 @@
+"""Tensor's operators and op methods, listed in one class (mixed into ``Tensor``).
+
+Each method is the op function itself, taking the tensor first, so ``x.exp()``, ``ember.exp(x)`` and
+``ember.ops.exp(x)`` are one code path (and one function object: no extra call on the hot path). Graph
+Values are Tensors, so they have the same methods and build graph nodes through them.
+"""
+
+from __future__ import annotations
+
+from ember import ops as _ops
+from ember.ops import torch_names as _torch_names
+from ember.ops.dispatch import TensorLike
+
+
+class OpMethods(TensorLike):
+    """Operators and methods that are op functions (see the module docstring)."""
+
+    __slots__ = ()
+
+    # --- arithmetic, comparison and bitwise operators ---
+    __add__ = _ops.add
+    __sub__ = _ops.sub
+    __mul__ = _ops.mul
+    __truediv__ = _ops.div
+    __floordiv__ = _ops.floor_divide
+    __mod__ = _ops.remainder
+    __pow__ = _ops.power
+    __matmul__ = _ops.matmul
+    __and__ = _ops.bitwise_and
+    __or__ = _ops.bitwise_or
+    __xor__ = _ops.bitwise_xor
+    __eq__ = _ops.eq
+    __ne__ = _ops.ne
+    __lt__ = _ops.lt
+    __le__ = _ops.le
+    __gt__ = _ops.gt
+    __ge__ = _ops.ge
+    __neg__ = _ops.neg
+    __abs__ = _ops.abs
+    __invert__ = _ops.invert
+
+    def __pos__(self):
+        return self
+
+    # --- reflected operators: ``2 * x`` ---
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __rand__(self, other):
+        return _ops.bitwise_and(other, self)
+
+    def __ror__(self, other):
+        return _ops.bitwise_or(other, self)
+
+    def __rxor__(self, other):
+        return _ops.bitwise_xor(other, self)
+
+    # --- elementwise math ---
+    abs = _ops.abs
+    add = _ops.add
+    sub = _ops.sub
+    mul = _ops.mul
+    div = _ops.div
+    power = _ops.power
+    pow = _ops.power
+    maximum = _ops.maximum
+    minimum = _ops.minimum
+    clip = _ops.clip
+    clamp = _ops.clip
+    exp = _ops.exp
+    log = _ops.log
+    log1p = _ops.log1p
+    sqrt = _ops.sqrt
+    sin = _ops.sin
+    cos = _ops.cos
+    tanh = _ops.tanh
+    sigmoid = _ops.sigmoid
+    relu = _ops.relu
+    erf = _ops.erf
+    sign = _ops.sign
+    matmul = _ops.matmul
+    softmax = _ops.softmax
+    log_softmax = _ops.log_softmax
+
+    # --- reductions ---
+    sum = _ops.sum
+    mean = _ops.mean
+    prod = _ops.prod
+    std = _ops.std
+    var = _ops.var
+    max = _ops.max
+    min = _ops.min
+    amax = _ops.amax
+    amin = _ops.amin
+    argmax = _ops.argmax
+    argmin = _ops.argmin
+    all = _ops.all
+    any = _ops.any
+    logsumexp = _ops.logsumexp
+
+    # --- shape and indexing ---
+    reshape = _ops.reshape
+    view = _ops.reshape
+    flatten = _ops.flatten
+    squeeze = _ops.squeeze
+    unsqueeze = _ops.unsqueeze
+    permute = _ops.permute
+    transpose = _ops.transpose
+    swapaxes = _ops.swapaxes
+    broadcast_to = _ops.broadcast_to
+    expand = _ops.expand
+    tile = _ops.tile
+    repeat = _torch_names.tensor_repeat(_ops.repeat, _ops.tile)  # PyTorch's Tensor.repeat tiles
+    repeat_interleave = _ops.repeat
+    chunk = _ops.chunk
+    split = _ops.split
+    gather = _ops.gather
+    take = _ops.take
+    index_add = _ops.index_add
+    scatter_add = _ops.scatter_add
+
+    @property
+    def T(self):
+        """All axes reversed."""
+        return _ops.transpose(self)
+
+    @property
+    def mT(self):
+        """The last two axes swapped (a batch of matrices transposed)."""
+        return _ops.swapaxes(self, -1, -2)
