@@ -17,6 +17,7 @@ import numpy as np
 
 from ember.backend.devices import array_module, as_array
 from ember.ops import dispatch
+from ember.ops.effects import accumulate_grad, drop_grad
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -135,7 +136,7 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
 
 def set_graph_builder(builder) -> None:
     """Route ``apply`` to ``builder.build(op, inputs, attrs)`` (None: back to eager execution). The builder
-    is any object with ``build`` and ``drop_grads`` (``ember.graph.Graph``); autograd never imports it."""
+    is any object with ``build`` (``ember.graph.Graph``); autograd never imports it."""
     _mode.builder = builder
 
 
@@ -145,14 +146,12 @@ def building() -> bool:
 
 
 def drop_grads(params) -> None:
-    """Set each parameter's ``.grad`` to None. While a graph is built the builder is told, so that a traced
-    call (``ember.jit``) drops them on every run."""
-    builder = _mode.builder
-    if builder is not None:
-        builder.drop_grads(params)
-        return
+    """Set each parameter's ``.grad`` to None: a ``drop_grad`` op per parameter that has one, so that while
+    ``ember.jit`` traces, the compiled call drops them on every run."""
+    building = _mode.builder is not None  # a trace drops even a gradient that is None now: later calls may have one
     for p in params:
-        p.grad = None
+        if building or p.grad is not None:
+            drop_grad(p)
 
 
 def _symbolic_error(op, inputs) -> Exception | None:
@@ -421,9 +420,9 @@ def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
         return
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, _dense(g))
-    if g.__class__ is not RowSparse and not create_graph:
-        g = _private(g, handed_out)
-    leaf.grad = g if leaf.grad is None else _add(leaf.grad, g)
+    if leaf.grad is None and g.__class__ is not RowSparse and not create_graph:
+        g = _private(g, handed_out)  # stored as it is: it must own its memory
+    accumulate_grad(leaf, g)
     entry = _post_accumulate_hooks.get(id(leaf)) if _post_accumulate_hooks else None
     if entry is not None:
         for hook in list(entry[1]):

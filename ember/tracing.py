@@ -6,7 +6,8 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 
 - ``backward`` on a Value appends the backward nodes (the ops' vjp rules) and sets each parameter's ``.grad``
   to a symbolic Value; a gradient that existed before the call becomes a live input, so accumulation works;
-- dropping gradients (``zero_grad``) is recorded, so the compiled call drops them on every run;
+- ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
+  to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
 - ``matches`` tells whether a cached trace still fits the caller's ``.grad`` and optimizer state.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from ember.backend.devices import device_of
 from ember.graph.ir import UPDATE, Graph, GraphError, Value
+from ember.ops.effects import DROP_GRAD, accumulate_grad
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -85,9 +87,11 @@ class Trace:
                 hypers.append((live, {k: v for k, v in node.attrs["hyper"].items() if k != "lr"}))
         self._checks = (states, hypers)
 
-    def drop(self, params) -> None:
-        """Set each ``.grad`` to None as part of the traced call (the compiled call does it on every run)."""
-        for p in params:
+    def observe(self, op, inputs: tuple, attrs: dict | None) -> None:
+        """An effect op is being added to the graph: a ``drop_grad`` sets ``.grad`` to None for the rest of the
+        traced call too (its node does it on every run)."""
+        if op is DROP_GRAD:
+            p = attrs["owner"]
             self.touch(p)
             self.dropped.add(id(p))
             p.grad = None
@@ -112,8 +116,9 @@ class Trace:
                 if param.grad is caller_grad and id(param) not in self.read | self.dropped:  # into the caller's
                     self.read.add(id(param))
                     self.assumed.append((param, caller_grad is None))
-                previous = self.grad_value(param)
-                param.grad = g if previous is None else previous + g
+                if param.grad is not None and not param.grad.symbolic:
+                    param.grad = self.grad_value(param)  # the caller's gradient, read on every run
+                accumulate_grad(param, g)
 
     def restore(self) -> None:
         """Put back every touched ``.grad`` as it was before tracing."""

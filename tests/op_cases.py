@@ -893,6 +893,25 @@ def _sgd_stepped(param, grad):
     return copy
 
 
+def _accumulated(total, g):
+    holder = _GradHolder()
+    # a gradient nothing else holds (not even a recorded op output): eager mode adds into it in place
+    holder.grad = total.clone() if total.symbolic else ember.tensor(total.numpy())
+    ember.ops.accumulate_grad(holder, g)
+    return holder.grad
+
+
+class _GradHolder:
+    __slots__ = ("grad",)
+
+
+def _dropped(x):
+    holder = x * 1.0
+    holder.grad = x
+    ember.ops.drop_grad(holder)
+    return holder
+
+
 def _running_stats(x, mean, var):
     mean, var = mean.clone(), var.clone()
     ember.batch_norm(x, mean, var, training=True, momentum=0.25)
@@ -908,6 +927,9 @@ _row("assign", _assigned, lambda t, v: v, ins(normal(3, 4), normal(3, 4)), "assi
 _row("assign_broadcast", _assigned, lambda t, v: np.broadcast_to(v, t.shape), ins(normal(3, 4), normal(4)),
      ("assign", "broadcast_to"), grad=False)
 _row("update_sgd", _sgd_stepped, lambda p, g: p - 0.5 * g, ins(normal(3, 4), normal(3, 4)), "update", grad=False)
+_row("accumulate_grad", _accumulated, lambda t, g: t + g, ins(normal(3, 4), normal(3, 4)), ("accumulate_grad",),
+     grad=False)
+_row("drop_grad", _dropped, lambda x: x, ins(normal(3, 4)), ("drop_grad", "mul"), grad=False)
 _row("running_stats", _running_stats, np_running_stats, ins(normal(4, 3, 2), normal(3), uniform(0.5, 2.0, 3)),
      ("running_stats", "batch_norm_train"), grad=False)
 # a draw whose values do not depend on the generator: keep everything (p = 0), or a degenerate normal

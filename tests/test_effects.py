@@ -8,14 +8,14 @@ import pytest
 import ember
 from ember import nn
 from ember.graph import Graph, interpret
-from ember.ops.effects import ASSIGN, RANDOM, UPDATE
+from ember.ops.effects import ACCUMULATE_GRAD, ASSIGN, DROP_GRAD, RANDOM, UPDATE
 from ember.optim.functional import adam_update, sgd_update
 from ember.passes import run_passes
 from ember.runtime import compile_graph
 
 
 def test_effect_ops_are_registry_primitives_with_writes():
-    for op in (ASSIGN, UPDATE, RANDOM):
+    for op in (ASSIGN, UPDATE, RANDOM, ACCUMULATE_GRAD, DROP_GRAD):
         assert ember.REGISTRY[op.name] is op and op.effect and op.writes == (0,)
     assert ember.REGISTRY["running_stats"].writes == (1, 2, 3)
     assert not ember.REGISTRY["add"].effect
@@ -89,3 +89,86 @@ def test_traced_state_written_after_a_read_is_read_live():
     first, second = fast(x).numpy(), fast(x).numpy()
     assert not np.allclose(first, second)  # the second call sees the statistics the first one wrote
     assert fast.traces == 1
+
+
+def test_backward_accumulates_in_place_only_into_a_gradient_nothing_else_holds():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    first = id(x.grad.data)
+    (x * x).sum().backward()
+    assert id(x.grad.data) == first  # an accumulate_grad op: the sum went into the gradient's memory
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    held = x.grad  # someone holds it now (as PyTorch, the next sum is a new tensor and `held` keeps its value)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(held.numpy(), [4.0, 8.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 12.0])
+    view = x.grad.numpy()  # shares the gradient's memory
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(view, [6.0, 12.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [8.0, 12.0 + 4.0])
+
+
+def test_accumulating_with_create_graph_stays_differentiable():
+    x = ember.tensor([3.0], requires_grad=True)
+    (x ** 3).sum().backward(create_graph=True)
+    (x ** 2).sum().backward(create_graph=True)  # x.grad = 3x^2 + 2x, recorded
+    assert x.grad.requires_grad
+    (dgrad,) = ember.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(dgrad.numpy(), [6 * 3.0 + 2.0])
+
+
+def test_accumulate_grad_adds_sparse_and_dense_gradients():
+    table = nn.Embedding(5, 2, sparse=True)
+    ids = ember.tensor([1, 1, 3])
+    table(ids).sum().backward()
+    assert isinstance(table.weight.grad, ember.RowSparse)
+    table(ids).sum().backward()  # sparse + sparse stays sparse
+    assert isinstance(table.weight.grad, ember.RowSparse)
+    ember.ops.accumulate_grad(table.weight, ember.ones(5, 2))  # sparse + dense is dense
+    expected = np.ones((5, 2))
+    expected[1] += 4.0
+    expected[3] += 2.0
+    np.testing.assert_array_equal(table.weight.grad.numpy(), expected)
+
+
+def test_accumulate_grad_refuses_a_gradient_of_another_shape():
+    w = ember.zeros(2, 3, requires_grad=True)
+    ember.ops.accumulate_grad(w, ember.ones(2, 3))
+    with pytest.raises(ValueError, match="accumulate_grad|add"):
+        ember.ops.accumulate_grad(w, ember.ones(4))
+
+
+def test_zero_grad_is_a_drop_grad_node_of_a_traced_step():
+    ember.manual_seed(0)
+    net = nn.Linear(3, 2)
+    opt = ember.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = net(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = ember.ones(4, 3)
+    compiled = ember.jit(step)
+    graph = compiled.graph_for(x)
+    assert [n.op.name for n in graph.nodes].count("drop_grad") == 2
+    assert "drop_grad(%" in graph.dump() and "owner" not in graph.dump()
+    for p in net.parameters():
+        p.grad = ember.full(p.shape, 100.0)  # a stale gradient: the compiled call drops it, then stores the new one
+    compiled(x)
+    np.testing.assert_array_equal(net.bias.grad.numpy(), [4.0, 4.0])
+    assert not hasattr(Graph, "drop_grads")  # a graph builder needs only build(): the drop is an op
+
+
+def test_drop_grad_runs_eagerly_and_under_the_profiler():
+    w = ember.ones(2, requires_grad=True)
+    (w * 2).sum().backward()
+    net = nn.Linear(2, 2)
+    net(ember.ones(1, 2)).sum().backward()
+    with ember.profiler.profile() as prof:
+        ember.ops.drop_grad(w)
+        net.zero_grad()
+    assert w.grad is None and all(p.grad is None for p in net.parameters())
+    assert [e.name for e in prof.events].count("drop_grad") == 3

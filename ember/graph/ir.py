@@ -139,7 +139,7 @@ def _format_attr(value) -> str:
 def format_node(node: Node) -> str:
     """One line of the dump: ``%3 = matmul(%1, %2) : float32[?, 10]``."""
     args = [f"%{v.id}" for v in node.inputs]
-    shown = {k: v for k, v in node.attrs.items() if k not in ("state", "live")} if node.attrs else {}
+    shown = {k: v for k, v in node.attrs.items() if k not in ("state", "live", "owner")} if node.attrs else {}
     if node.op.name == "const":
         value = node.attrs["value"]
         args = [_format_attr(np.asarray(value))]
@@ -245,6 +245,8 @@ class Graph:
         a Node. Without ``live_captures`` an op on concrete Tensors only computes at once, as in eager mode
         (unless it is an effect); a trace (``ember.jit``) records every op, so that what it computes from a
         captured Tensor follows the Tensor when an effect writes it (constants are folded by the passes)."""
+        if op.effect and self.trace is not None:
+            self.trace.observe(op, inputs, attrs)  # an effect on Python state (a .grad) while ember.jit traces
         if not op.effect and not self.live_captures:
             for t in inputs:
                 if t.symbolic:
@@ -269,14 +271,6 @@ class Graph:
         spec = infer(op, specs, attrs or {})
         outputs = self.add(op, values, attrs, [] if spec is None else [spec], device)
         return outputs[0] if outputs else None
-
-    def drop_grads(self, params) -> None:
-        """``.grad = None`` for each parameter, as part of the traced call (``ember.autograd.drop_grads``)."""
-        if self.trace is not None:
-            self.trace.drop(params)
-            return
-        for p in params:
-            p.grad = None
 
     def gradients(self, ys: list, xs: list, grad_ys: list | None = None) -> list:
         """``ember.grad`` on Values: nodes computing the gradients of ``ys`` for ``xs`` (Values, or Tensors

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from ember.autograd import no_grad
 from ember.backend.devices import Device
 from ember.nn.parameter import Parameter
+from ember.ops.effects import drop_grad
 from ember.tensor import Tensor
 
 _setattr = object.__setattr__
@@ -297,7 +298,7 @@ class Module:
             if p.grad is None:
                 continue
             if set_to_none or not isinstance(p.grad, Tensor):
-                p.grad = None
+                drop_grad(p)  # an op: a traced call (ember.jit) drops it on every run
             else:
                 p.grad.data[...] = 0
 

@@ -19,7 +19,7 @@ from ember.ops.activation import (
 from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
-from ember.ops.effects import assign, random_draw, update
+from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, update
 from ember.ops.elementwise import (
     abs,
     add,
@@ -135,7 +135,7 @@ min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult
 transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
-    "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs",
+    "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "assign",
     "avg_pool1d", "avg_pool2d",
@@ -143,7 +143,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
     "broadcast_to", "cast", "cat", "chunk", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
-    "defop", "div", "dot", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
+    "defop", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",

@@ -1,9 +1,11 @@
-"""Side effects as ops: a variable write, an optimizer rule applied in place, a random draw.
+"""Side effects as ops: a variable write, an optimizer rule applied in place, a random draw, and what backward
+and ``zero_grad`` do to a parameter's ``.grad`` (``accumulate_grad``, ``drop_grad``).
 
 Each is a registry primitive that names the inputs it writes in place (``writes``): eager mode runs its
 forward at once, and while a graph is built the same call appends a node, so tracing needs no special case.
-Passes never fold, merge or reorder an effect node. ``assign`` and ``update`` define no value (their
-``infer`` returns None and the call returns None); ``random`` defines its samples.
+Passes never fold, merge or reorder an effect node. ``assign``, ``update``, ``accumulate_grad`` and
+``drop_grad`` define no value (their ``infer`` returns None and the call returns None); ``random`` defines its
+samples.
 
 >>> counter = ember.zeros((), dtype="int64")
 >>> ember.ops.assign(counter, counter + 1)
@@ -14,6 +16,7 @@ Passes never fold, merge or reorder an effect node. ``assign`` and ``update`` de
 from __future__ import annotations
 
 import math
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +28,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.infer import check_sizes, fits
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
 
-__all__ = ["SgdForm", "assign", "random_draw", "update", "update_rule"]
+__all__ = ["SgdForm", "accumulate_grad", "assign", "drop_grad", "random_draw", "update", "update_rule"]
 
 
 def _same_type(name: str, target, value) -> None:
@@ -180,3 +183,94 @@ def random_draw(kind: str, shape, dtype, a: float, b: float) -> TensorLike:
     attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(dtype), "kind": kind, "a": float(a),
              "b": float(b)}
     return dispatch.apply(RANDOM, (generator_state(),), attrs)
+
+
+# --- gradients: backward's accumulation into .grad, and zero_grad's drop -------------------------------
+
+
+def _accumulate_forward(xp, total, g):
+    xp.add(total, g, out=total)
+
+
+def _accumulate_infer(total, g):
+    _same_type("accumulate_grad", total, g)
+
+
+def _accumulate_cost(out, total, g) -> Cost:
+    return Cost(total.size or 0, 3 * (total.nbytes or 0))
+
+
+ACCUMULATE_GRAD = defop("accumulate_grad", forward=_accumulate_forward, infer=_accumulate_infer,
+                        vjp=NON_DIFFERENTIABLE, cost=_accumulate_cost, onnx=NO_ONNX, writes=(0,))
+
+
+def _in_place(total, g) -> bool:
+    """``total += g`` computes what ``total + g`` would (dense arrays of one type, neither on a tape or a graph)."""
+    if not (isinstance(total, TensorLike) and isinstance(g, TensorLike)):
+        return False  # a row-sparse gradient
+    if total.symbolic or g.symbolic or total.requires_grad or g.requires_grad:
+        return False  # a graph's values are SSA; a recorded sum (create_graph) stays differentiable
+    data = total.data
+    if data.shape != g.data.shape or data.dtype != g.data.dtype or data.base is not None:
+        return False
+    return getattr(data.flags, "writeable", True)
+
+
+class _Probe:
+    __slots__ = ("grad", "data")
+
+
+def _references_when_alone() -> tuple:
+    """The reference counts ``accumulate_grad`` sees for a gradient (and its array) that only its parameter
+    holds: the same statements on a fresh object (the counts differ between Python versions)."""
+    param, grad = _Probe(), _Probe()
+    grad.data = np.zeros(1)
+    param.grad, grad = grad, None
+    total = param.grad
+    return sys.getrefcount(total), sys.getrefcount(total.data)
+
+
+_ALONE = _references_when_alone()
+
+
+def accumulate_grad(param: TensorLike, g) -> None:
+    """Add the gradient ``g`` (a Tensor or a row-sparse gradient) into ``param.grad``: what backward does for
+    each leaf, and a traced backward for each parameter. The first gradient is stored as it is; a later one is
+    added in place (an ``accumulate_grad`` node) when nothing else holds the gradient, else into a new value.
+
+    >>> w = ember.zeros(2, requires_grad=True)
+    >>> ember.ops.accumulate_grad(w, ember.ones(2)); ember.ops.accumulate_grad(w, ember.ones(2))
+    >>> w.grad.tolist()
+    [2.0, 2.0]
+    """
+    total = param.grad
+    if total is None:
+        param.grad = g
+    elif (_in_place(total, g) and sys.getrefcount(total) <= _ALONE[0]
+          and sys.getrefcount(total.data) <= _ALONE[1]):
+        # nothing else holds the gradient, so nobody sees it change (PyTorch's AccumulateGrad checks the same)
+        dispatch.apply(ACCUMULATE_GRAD, (total, g))
+    elif not isinstance(total, TensorLike):
+        param.grad = total.add(g)  # sparse + sparse stays sparse; sparse + dense is dense
+    elif not isinstance(g, TensorLike):
+        param.grad = g.add(total)
+    else:
+        param.grad = total + g
+
+
+def _drop_forward(xp, param, *, owner):
+    owner.grad = None
+
+
+def _drop_infer(param, *, owner):
+    return None
+
+
+DROP_GRAD = defop("drop_grad", forward=_drop_forward, infer=_drop_infer, vjp=NON_DIFFERENTIABLE,
+                  cost=lambda out, param, **attrs: Cost(0, 0), onnx=NO_ONNX, writes=(0,))
+
+
+def drop_grad(param: TensorLike) -> None:
+    """Set ``param.grad`` to None (``zero_grad()``). While ``ember.jit`` traces, this is a node of the traced
+    call, so the compiled call drops the gradient on every run."""
+    dispatch.apply(DROP_GRAD, (param,), {"owner": param})

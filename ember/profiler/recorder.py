@@ -69,13 +69,9 @@ class _EagerRecorder:
         start = time.perf_counter_ns()
         out = autograd.run_eager(op, inputs, attrs)
         end = time.perf_counter_ns()
-        _record(op.name, op, [t.data for t in inputs], attrs, out.data, start, end, "eager")
+        _record(op.name, op, [t.data for t in inputs], attrs, None if out is None else out.data, start, end,
+                "eager")  # an effect (assign, update, drop_grad...) returns None
         return out
-
-    @staticmethod
-    def drop_grads(params) -> None:
-        for p in params:
-            p.grad = None
 
 
 _RECORDER = _EagerRecorder()
