@@ -172,3 +172,19 @@ def test_drop_grad_runs_eagerly_and_under_the_profiler():
         net.zero_grad()
     assert w.grad is None and all(p.grad is None for p in net.parameters())
     assert [e.name for e in prof.events].count("drop_grad") == 3
+
+
+def test_module_zero_grad_in_a_traced_step_drops_on_every_call():
+    ember.manual_seed(0)
+    net = nn.Linear(3, 2)
+
+    def step(x):
+        net.zero_grad()
+        net(x).sum().backward()
+
+    compiled = ember.jit(step)
+    x = ember.ones(4, 3)
+    for _ in range(3):
+        compiled(x)  # without the drop, each call would add another 4 to the bias gradient
+        np.testing.assert_array_equal(net.bias.grad.numpy(), [4.0, 4.0])
+    assert compiled.traces == 1

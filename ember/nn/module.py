@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 
-from ember.autograd import no_grad
+from ember.autograd import drop_grads, no_grad
 from ember.backend.devices import Device
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
@@ -294,11 +294,14 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: drop it (default) or fill it with zeros."""
+        if set_to_none:
+            drop_grads(list(self.parameters()))  # drop_grad ops: a traced call (ember.jit) drops them on every run
+            return
         for p in self.parameters():
             if p.grad is None:
                 continue
-            if set_to_none or not isinstance(p.grad, Tensor):
-                drop_grad(p)  # an op: a traced call (ember.jit) drops it on every run
+            if not isinstance(p.grad, Tensor):
+                drop_grad(p)  # a row-sparse gradient
             else:
                 p.grad.data[...] = 0
 
