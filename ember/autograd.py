@@ -146,12 +146,14 @@ def building() -> bool:
 
 
 def drop_grads(params) -> None:
-    """Set each parameter's ``.grad`` to None: a ``drop_grad`` op per parameter that has one, so that while
-    ``ember.jit`` traces, the compiled call drops them on every run."""
-    building = _mode.builder is not None  # a trace drops even a gradient that is None now: later calls may have one
-    for p in params:
-        if building or p.grad is not None:
-            drop_grad(p)
+    """Set each parameter's ``.grad`` to None: while a graph is built (``ember.jit``, the profiler), a
+    ``drop_grad`` op per parameter, so that the compiled call drops them on every run."""
+    if _mode.builder is None:
+        for p in params:  # the op's effect itself: zero_grad runs every step, and a dispatch costs more
+            p.grad = None
+        return
+    for p in params:  # every one: a trace drops even a gradient that is None now, as later calls may have one
+        drop_grad(p)
 
 
 def _symbolic_error(op, inputs) -> Exception | None:
