@@ -175,6 +175,17 @@ _row("conv2d_depthwise_stride2", lambda x, w: ember.conv2d(x, w, stride=2, paddi
 _row("conv2d_1x1", lambda x, w: ember.conv2d(x, w), ref_conv2d,
      normal((2, 3, 4, 4), (5, 3, 1, 1)), CONV_OPS, lambda x, w: F.conv2d(x, w))
 
+# Output images of 256 pixels and more run the per-sample kernels (forward from 256, weight gradient from
+# 512); with stride 1 the input gradient is the flipped-kernel convolution that reuses the forward.
+_row("conv2d_large_image_dilation", lambda x, w, b: ember.conv2d(x, w, b, padding=2, dilation=(2, 1)),
+     lambda x, w, b: ref_conv2d(x, w, b, padding=2, dilation=(2, 1)),
+     normal((2, 2, 24, 22), (3, 2, 3, 3), (3,)), CONV_OPS,
+     lambda x, w, b: F.conv2d(x, w, b, padding=2, dilation=(2, 1)))
+
+_row("conv2d_large_image_stride2", lambda x, w: ember.conv2d(x, w, stride=(2, 1), padding=1),
+     lambda x, w: ref_conv2d(x, w, stride=(2, 1), padding=1),
+     normal((2, 3, 36, 17), (2, 3, 3, 2)), CONV_OPS, lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1))
+
 _row("conv1d_stride_dilation_groups",
      lambda x, w, b: ember.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
      lambda x, w, b: _as_2d(ref_conv2d)(x, w[:, :, None, :], b, stride=(1, 2), padding=(0, 1), dilation=(1, 2),
@@ -198,6 +209,11 @@ _row("conv_transpose2d_groups_dilation",
      lambda x, w: ref_conv_transpose2d(x, w, stride=(1, 2), output_padding=(1, 1), groups=2, dilation=(2, 1)),
      normal((1, 4, 3, 3), (4, 1, 2, 3)), CONV_OPS,
      lambda x, w: F.conv_transpose2d(x, w, stride=(1, 2), output_padding=(1, 1), groups=2, dilation=(2, 1)))
+
+_row("conv_transpose2d_large_image_stride1", lambda x, w, b: ember.conv_transpose2d(x, w, b, padding=(1, 0)),
+     lambda x, w, b: ref_conv_transpose2d(x, w, b, padding=(1, 0)),
+     normal((2, 3, 16, 15), (3, 2, 3, 3), (2,)), CONV_OPS,
+     lambda x, w, b: F.conv_transpose2d(x, w, b, padding=(1, 0)))
 
 _row("conv_transpose1d_stride3_output_padding",
      lambda x, w, b: ember.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2),

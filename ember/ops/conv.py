@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import bfloat16, float32
-from ember.ops import dispatch
+from ember.ops import conv_per_sample, dispatch
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
@@ -142,9 +142,13 @@ def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
     o, _, kh, kw = w.shape
     out_h = conv_out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
     out_w = conv_out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
-    cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, out_h, out_w)
-    y = xp.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
-    y = _batch_first(xp, y.reshape(o, out_h, out_w, n))
+    if conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.FORWARD_MIN_PIXELS):
+        padded = pad2d(xp, x, padding[0], padding[0], padding[1], padding[1])
+        y = conv_per_sample.conv2d(padded, w, stride, dilation, out_h, out_w)
+    else:
+        cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, out_h, out_w)
+        y = xp.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
+        y = _batch_first(xp, y.reshape(o, out_h, out_w, n))
     return y.astype(result_dtype) if result_dtype is not None else y
 
 
@@ -221,10 +225,19 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
     (x, gy), result_dtype = _compute_dtype(xp, x, gy)
     c = x.shape[1]
     o, out_h, out_w = gy.shape[1:]
+    if conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.WEIGHT_GRAD_MIN_PIXELS):
+        padded = pad2d(xp, x, padding[0], padding[0], padding[1], padding[1])
+        gw = conv_per_sample.conv2d_weight_grad(padded, gy, tuple(kernel_size), stride, dilation)
+        return gw.astype(result_dtype) if result_dtype is not None else gw
     cols = _im2col(xp, x, kernel_size, stride, padding, dilation, out_h, out_w)
     cols = cols.reshape(groups, -1, cols.shape[1])
     gy = _batch_last(xp, gy).reshape(groups, o // groups, -1)
-    gw = xp.matmul(gy, cols.transpose(0, 2, 1)).reshape((o, c // groups) + tuple(kernel_size))
+    if xp is np and o // groups <= 128:
+        # OpenBLAS runs this long-K product about 2x faster with the few output channels as its last axis.
+        gw = xp.matmul(cols, gy.transpose(0, 2, 1)).transpose(0, 2, 1)
+    else:
+        gw = xp.matmul(gy, cols.transpose(0, 2, 1))
+    gw = gw.reshape((o, c // groups) + tuple(kernel_size))
     return gw.astype(result_dtype) if result_dtype is not None else gw
 
 
@@ -279,11 +292,28 @@ def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, ou
     n, c_in, in_h, in_w = x.shape
     _, c_out_group, kh, kw = w.shape
     out_h, out_w = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
+    if _as_flipped_conv(xp, w.shape, stride, padding, dilation, groups, output_padding, out_h, out_w):
+        # With stride 1 the transposed convolution is a convolution of the padded input with the kernel
+        # flipped and its channel axes swapped, which the faster per-sample forward then runs.
+        pad = [dilation[a] * (w.shape[2 + a] - 1) - padding[a] for a in (0, 1)]
+        padded = pad2d(xp, x, pad[0], pad[0], pad[1], pad[1])
+        flipped = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        y = conv_per_sample.conv2d(padded, flipped, stride, dilation, out_h, out_w)
+        return y.astype(result_dtype) if result_dtype is not None else y
     xt = _batch_last(xp, x).reshape(groups, c_in // groups, -1)
     cols = xp.matmul(w.reshape(groups, c_in // groups, -1).transpose(0, 2, 1), xt)
     shape = (n, c_out_group * groups, out_h, out_w)
     y = _col2im(xp, cols, shape, (kh, kw), stride, padding, dilation, in_h, in_w)
     return y.astype(result_dtype) if result_dtype is not None else y
+
+
+def _as_flipped_conv(xp, w_shape, stride, padding, dilation, groups, output_padding, out_h: int,
+                     out_w: int) -> bool:
+    return (
+        tuple(stride) == (1, 1) and not any(output_padding)
+        and all(padding[a] <= dilation[a] * (w_shape[2 + a] - 1) for a in (0, 1))
+        and conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.FORWARD_MIN_PIXELS)
+    )
 
 
 def _transposed_size(x_shape, w_shape, stride, padding, dilation, output_padding) -> tuple:
