@@ -13,6 +13,7 @@ import numpy as np
 
 from ember.graph.ir import CONST, Graph, GraphError, Node, format_node, type_str
 from ember.ops.infer import fits
+from ember.ops.registry import Spec
 from ember.ops.reduction import RECIPROCAL_COUNT, reciprocal_count_value
 from ember.passes.autodiff import TrainRequest
 
@@ -60,7 +61,38 @@ def specialize(graph: Graph, shapes) -> Graph:
 
 
 def _infer(node: Node, inputs: list):
-    specs = [v.spec for v in inputs]
+    return _infer_specs(node, [v.spec for v in inputs])
+
+
+def infer_shapes(graph: Graph, shapes) -> dict:
+    """Value id -> the Spec (known shape, dtype) of every value of ``graph`` (unchanged, possibly optimized) when its inputs
+    have ``shapes``: the shape rules run again on known sizes, as ``specialize`` runs them. What a function
+    compiled once for unknown dimensions sizes its buffers and kernel choices by, per call size."""
+    if len(shapes) != len(graph.inputs):
+        raise GraphError(f"infer_shapes: the graph has {len(graph.inputs)} inputs, got {len(shapes)} shapes")
+    specs: dict = {}
+    for v, shape in zip(graph.inputs, shapes):
+        shape = tuple(int(d) for d in shape)
+        if not fits(v.data.shape, shape):
+            label = f" ({v.name})" if v.name else ""
+            raise GraphError(f"input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} does not fit it")
+        specs[v.id] = Spec(shape, v.data.dtype)
+    for node in graph.nodes:
+        if not node.outputs:
+            continue
+        old = node.outputs[0]
+        if node.op.infer is None or None not in old.data.shape and all(None not in v.data.shape
+                                                                        for v in node.inputs):
+            spec = old.spec  # nothing unknown: the graph's own type
+        else:
+            spec = _infer_specs(node, [specs[v.id] for v in node.inputs])
+            if not fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
+                raise GraphError(f"{format_node(node)}: on known sizes it gives {type_str(spec.shape, spec.dtype)}")
+        specs[old.id] = spec
+    return specs
+
+
+def _infer_specs(node: Node, specs: list):
     try:
         return node.op.infer(*specs, **node.attrs)
     except (ValueError, TypeError) as exc:
