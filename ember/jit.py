@@ -197,7 +197,6 @@ class JitFunction:
     def _trace(self, args, general: tuple | None = None) -> _Compiled:
         """Trace and compile for the arguments' shapes, or for ``general``'s (with unknown dimensions)."""
         self.traces += 1
-        self.cache.count_compile()
         graph = Graph()
         graph.live_captures = True
         trace = graph.trace = Trace(graph)
@@ -237,7 +236,9 @@ class JitFunction:
                 self.frozen.append(f"captured Tensor {t.data.dtype}{list(t.data.shape)} as a constant")
         graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
-        return _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+        compiled = _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+        self.cache.count_compile()
+        return compiled
 
 
 def _fits(general: tuple, key: tuple) -> bool:

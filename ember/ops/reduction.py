@@ -86,7 +86,8 @@ def _sum_forward(xp, x, *, axis, keepdims):
 
 def _sum_simplify(node, facts) -> None:
     x, out = node.inputs[0].data, node.outputs[0].data
-    if x.size is not None and x.size == out.size and x.dtype == out.dtype:  # summing over axes of length 1 only drops them: a reshape
+    # summing over axes of length 1 only drops them: a reshape (an unknown size may be any length)
+    if x.size is not None and x.size == out.size and x.dtype == out.dtype:
         node.op, node.attrs = REGISTRY["reshape"], {"shape": tuple(out.shape)}
 
 

@@ -244,6 +244,11 @@ def unbroadcast_with(run, g, shape):
     shape = tuple(shape)
     if g.shape == shape:
         return g
+    for d, e in zip(reversed(shape), reversed(g.shape)):
+        if d is None and e is not None:  # an unknown size met a known one: broadcast (1) or not, unknown
+            raise ValueError(f"unbroadcast: the gradient of shape {format_shape(g.shape)} sums back to "
+                             f"{format_shape(shape)} over the unknown dimension only if it is 1 when run; "
+                             "build with known sizes there")
     axes = _broadcast_axes(g.shape, shape)
     if axes:
         g = run(REGISTRY["sum"], g, axis=axes if len(axes) != 1 else axes[0], keepdims=False)

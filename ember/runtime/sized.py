@@ -120,7 +120,7 @@ class SizedObjects:
     # --- compile time ---
     def buffer_view(self, slot: int, vids: list, dtype) -> str:
         """The name of the view of buffer ``slot`` that the values ``vids`` (one type) are computed into."""
-        name = f"o{len(self.names)}"
+        name = f"so{len(self.names)}"
         self.names.append(name)
         self._makers.append(("view", (slot, tuple(vids), np.dtype(dtype))))
         return name
@@ -129,7 +129,7 @@ class SizedObjects:
         """The lines computing ``node``: written by ``emit(node, args, env, dest)`` for the probe sizes, the
         objects it binds resolved per size; where the probes get different code, ``fallback`` (the op's
         forward, which makes eager mode's choices on the arrays themselves)."""
-        prefix = f"d{len(self._emitted)}_"
+        prefix = f"sd{len(self._emitted)}_"
         runs = []
         for specs in self.probes:
             recorder = _Recorder(prefix)
@@ -210,7 +210,7 @@ class SizedObjects:
 
     def _emit_at(self, index: int, specs: dict, sizes: tuple) -> list:
         node, emit, args, dest, lines, static = self._emitted[index]
-        recorder = _Recorder(f"d{index}_")
+        recorder = _Recorder(f"sd{index}_")
         if emit(_NodeAt(node, specs), args, recorder, dest) != lines or any(
                 not _same_object(recorder.objects[k], a) for k, a in static.items()):
             raise SizeSpecificCode(f"{node.op.name}: its code for sizes {list(sizes)} of the unknown dimensions "
