@@ -12,7 +12,7 @@ from ember.ops.infer import as_int, check_axis, normalize_axis, reduced_shape, r
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
-from ember.ops.shape import BROADCAST_TO, RESHAPE, reshape
+from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, reshape
 from ember.tensor import Tensor
 
 
@@ -38,7 +38,11 @@ def _keepdims_shape(ctx) -> tuple:
 def _sum_rule(run, ctx, g):
     shape, keep = tuple(ctx.inputs[0].shape), _keepdims_shape(ctx)
     g = g if g.shape == keep else run(RESHAPE, g, shape=keep)
-    return (g if g.shape == shape else run(BROADCAST_TO, g, shape=shape),)
+    if g.shape == shape:
+        return (g,)
+    if None in shape:  # unknown sizes (a graph for every batch size): read them from x when run
+        return (run(BROADCAST_LIKE, g, ctx.inputs[0]),)
+    return (run(BROADCAST_TO, g, shape=shape),)
 
 
 def _prod_vjp(ctx, g):

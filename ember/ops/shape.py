@@ -18,7 +18,7 @@ from ember.ops.infer import (
     same_dtype,
 )
 from ember.ops.modes import on_tensors
-from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Spec, defop, describe, format_shape, shape_error
+from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Cost, Spec, defop, describe, format_shape, shape_error
 from ember.tensor import Tensor
 
 
@@ -208,6 +208,29 @@ BROADCAST_TO = defop(
     same_type_noop=True,
     scalar_alias=True,
 )
+
+
+def _broadcast_like_infer(x, like):
+    if len(like.shape) < len(x.shape) or broadcast_shapes("broadcast_like", [x, like]) != tuple(like.shape):
+        raise shape_error("broadcast_like", [x, like], "x must broadcast to like's shape")
+    return Spec(tuple(like.shape), x.dtype)
+
+
+BROADCAST_LIKE = defop(
+    "broadcast_like",
+    forward=lambda xp, x, like: xp.broadcast_to(x, like.shape),
+    infer=_broadcast_like_infer,
+    vjp=lambda ctx, g: (unbroadcast(g, ctx.inputs[0].shape), None),
+    cost=lambda out, x, like: Cost(0, out.nbytes + x.nbytes),
+    onnx=NO_ONNX,
+    same_type_noop=True,
+)
+
+
+def broadcast_like(x: Tensor, like: Tensor) -> Tensor:
+    """``broadcast_to(x, like.shape)``, the shape read from ``like`` when it runs: what a vjp broadcasts a
+    gradient back with when the shape has unknown (graph) dimensions. ``like``'s values are not read."""
+    return apply(BROADCAST_LIKE, (as_tensor(x), as_tensor(like)), None)
 
 
 def broadcast_to(x: Tensor, shape) -> Tensor:

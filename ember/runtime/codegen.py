@@ -164,7 +164,9 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
         elif id(node) in folds.skip:  # a folded layer's call computes this value
             out = node.outputs[0].id
             names[out] = flat_grads.get(out) or into.get(out) or "None"
-        elif op.view is not None and args[0] in fixed and (view := _view_of(node, env.objects[args[0]])) is not None:
+        elif op.view is not None and args[0] in fixed and node.outputs[0].id not in flat_grads \
+                and node.outputs[0].id not in folds.copy_after \
+                and (view := _view_of(node, env.objects[args[0]])) is not None:
             # A view of an array that is the same object on every call: made once, here.
             names[node.outputs[0].id] = name_ = env.bind(view, "c")
             fixed.add(name_)

@@ -200,7 +200,7 @@ class Session:
     are run with feeds of another shape (a placeholder's unknown dimensions, such as the batch), one function
     is compiled for every size of those dimensions and serves all later shapes (``cache.stats()`` counts the
     compiles); the first shape keeps its own, fully specialized function. Where the graph needs known sizes
-    there, each shape is compiled alone and ``specialized`` says why.
+    there, each shape is compiled alone and ``specialized`` says why; ``dynamic = False`` asks for that.
     """
 
     def __init__(self, target: str = "", graph: Graph | None = None, config=None):
@@ -212,6 +212,7 @@ class Session:
         self.general = CompileCache()  # (fetches, fed tensors) -> a function for every size of their None dims
         self._first_shapes = CompileCache()  # (fetches, fed tensors) -> the feed shapes first compiled
         self.specialized: list[str] = []
+        self.dynamic = True  # False: every feed shape compiled alone
 
     def __enter__(self) -> Session:
         _sessions.append(self)
@@ -304,7 +305,7 @@ class Session:
             self._check_graph(t, "feed")
             _check_feed(t, array)
         first = self._first_shapes.setdefault(base, shapes)
-        if first == shapes or (general := self.general.get(base, False)) is None:
+        if not self.dynamic or first == shapes or (general := self.general.get(base, False)) is None:
             return self._compile_shapes(flat, feeds)
         if general is False:
             try:
