@@ -7,8 +7,8 @@ updates, random draws) are ops of ``ember.ops.effects`` and become nodes the sam
 Each Value is defined once: by a graph input or by the one Node that outputs it.
 
 A dimension may be unknown (None, shown ``?``): the shape rules carry it, probing with stand-in sizes where a
-rule needs numbers. Such a graph runs through ``ember.passes.specialize`` (one typed copy per input
-signature) before the passes and the code generator, which need known sizes.
+rule needs numbers. Such a graph runs through the passes and the code generator as it is (one function for
+every size, ``ember.runtime.sized``), or through ``ember.passes.specialize`` (a typed copy per signature).
 """
 
 from __future__ import annotations

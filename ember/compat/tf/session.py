@@ -301,6 +301,8 @@ class Session:
         once a second shape is fed, else one for these shapes."""
         base = (tuple(flat), tuple(feeds))
         shapes = tuple(a.shape for a in feeds.values())
+        for t in flat:
+            self._check_graph(t, "fetch")
         for t, array in feeds.items():
             self._check_graph(t, "feed")
             _check_feed(t, array)
