@@ -105,6 +105,7 @@ class SizedObjects:
         self._arenas: list = []  # per buffer slot: a uint8 array, grown to the most bytes a size needs
         self._slot_values: dict = {}  # view name -> (slot, value ids)
         self.cache = CompileCache(64)  # sizes -> the objects' tuple
+        self._last_sizes, self._last = None, None  # called under the generated function's lock
         self.probes = [self._specs(tuple(p for _ in self.dims)) for p in probes]
 
     def key_expression(self, names: dict) -> str:
@@ -157,9 +158,12 @@ class SizedObjects:
     # --- call time ---
     def resolve(self, sizes: tuple) -> tuple:
         """The objects for the call's ``sizes`` (cached; the arenas grow when a size needs more)."""
+        if sizes == self._last_sizes:  # the common case: the same batch size as the last call
+            return self._last
         found = self.cache.get(sizes)
         if found is None:
             found = self._make(sizes)
+        self._last_sizes, self._last = sizes, found
         return found
 
     def _make(self, sizes: tuple) -> tuple:
@@ -188,6 +192,7 @@ class SizedObjects:
                 grown = True
         if grown:
             self.cache.clear()  # views of the smaller arenas: dropped, so they can be freed
+            self._last_sizes, self._last = None, None
         emitted = {}
         made = {}  # (slot, shape, dtype) -> one view: NumPy checks an exact in-place overlap by identity
         objects = []
