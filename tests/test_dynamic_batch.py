@@ -223,3 +223,21 @@ def test_model_fit_with_a_partial_last_batch_compiles_once_and_matches_eager():
         np.testing.assert_array_equal(a, b)
     assert model._compiled_step.cache.stats()["compiles"] == 1
     assert results[1][0][-1] < results[1][0][0] * 0.7  # it learns
+
+
+def test_a_size_whose_code_differs_is_compiled_alone():
+    # a per-channel sum is two products with ones, except over an empty batch (NumPy's own reduction)
+    g = Graph()
+    x = g.input("x", (None, 2, 3, 3), "float32")
+    with g.building():
+        g.outputs = [x.sum(axis=(0, 2, 3))]
+    fn = GraphFunction(g)
+    for n in (4, 0, 5, 0):
+        a = np.random.default_rng(n).standard_normal((n, 2, 3, 3)).astype(np.float32)
+        np.testing.assert_array_equal(fn(a)[0], ember.tensor(a).sum(axis=(0, 2, 3)).numpy())
+    assert fn.concrete.stats()["compiles"] == 2 and "differs from the code compiled" in fn.specialized[0]
+    fast = ember.jit(lambda t: t.sum(axis=(0, 2, 3)), dynamic=True)
+    for n in (4, 0, 5, 0):
+        a = np.random.default_rng(n).standard_normal((n, 2, 3, 3)).astype(np.float32)
+        np.testing.assert_array_equal(fast(ember.tensor(a)).numpy(), ember.tensor(a).sum(axis=(0, 2, 3)).numpy())
+    assert fast.cache.stats()["compiles"] == 2 and "differs from the code compiled" in fast.specialized[0]

@@ -106,9 +106,10 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
         hint = max(2, graph.dim_hint)
         sized = SizedObjects(graph, bound, (hint, 2 if hint >= 1024 else 4099))
         lines, returned = _array_lines(graph, bound, env, sized)
-        if sized.names:
+        if sized.needed():  # resolved per size even with no names: it checks the code holds for the size
             sizes = sized.key_expression({i: f"x{v.id}" for i, v in enumerate(graph.inputs)})
-            lines.insert(0, f"{', '.join(sized.names)}, = {env.bind(sized.resolve, 'resolve')}({sizes})")
+            target = f"{', '.join(sized.names)}, = " if sized.names else ""
+            lines.insert(0, f"{target}{env.bind(sized.resolve, 'resolve')}({sizes})")
     else:
         sized = None
         scalar = _scalar_graph(graph, bound)

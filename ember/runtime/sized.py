@@ -112,6 +112,10 @@ class SizedObjects:
         """Python reading the call's sizes from its arguments (``names``: input index -> argument name)."""
         return "(" + "".join(f"{names[i]}.shape[{axis}], " for i, axis in self.dims) + ")"
 
+    def needed(self) -> bool:
+        """Whether the code reads anything per size, or has code that must be checked for each size."""
+        return bool(self.names or self._emitted) and bool(self.dims)
+
     def _specs(self, sizes: tuple) -> dict:
         shapes = [list(s) for s in self.input_shapes]
         for (i, axis), n in zip(self.dims, sizes):
@@ -193,7 +197,7 @@ class SizedObjects:
         if grown:
             self.cache.clear()  # views of the smaller arenas: dropped, so they can be freed
             self._last_sizes, self._last = None, None
-        emitted = {}
+        emitted = {index: self._emit_at(index, specs, sizes) for index in range(len(self._emitted))}
         made = {}  # (slot, shape, dtype) -> one view: NumPy checks an exact in-place overlap by identity
         objects = []
         for kind, data in self._makers:
@@ -206,8 +210,6 @@ class SizedObjects:
                 objects.append(made[key])
                 continue
             index, k = data
-            if index not in emitted:
-                emitted[index] = self._emit_at(index, specs, sizes)
             objects.append(emitted[index][k])
         found = tuple(objects)
         self.cache[sizes] = found
