@@ -28,7 +28,8 @@ them (a loop over batch sizes compiles twice in all). ``dynamic=True`` makes the
 every Tensor argument unknown from the first call (``Model.fit``'s steps: the last, smaller batch of an epoch
 runs the same function); ``dynamic=False`` compiles every signature for its exact shapes. A function whose
 trace needs the unknown sizes (Python arithmetic on ``x.shape[0]``, say) is compiled per signature, and the
-reason is listed in ``specialized``. ``cache.stats()`` counts compilations.
+reason is listed in ``specialized``; so is a call whose unknown dimensions are not all one size (the passes
+take them for one size, the batch). ``cache.stats()`` counts compilations.
 
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes
@@ -187,7 +188,9 @@ class JitFunction:
                             if k[0] != "frozen" else k for k in key)
         else:
             general = next((g for g in map(_differing, list(self.cache), [key] * len(self.cache)) if g), None)
-        return None if general is None or general == key or general in self._per_shape else general
+        if general is None or general == key or general in self._per_shape or not _one_size(general, key):
+            return None
+        return general
 
     def graph_for(self, *args) -> Graph:
         """The optimized graph traced for these arguments' signature."""
@@ -241,9 +244,16 @@ class JitFunction:
         return compiled
 
 
+def _one_size(general: tuple, key: tuple) -> bool:
+    """Whether ``key``'s sizes of ``general``'s unknown dimensions are all one size. The passes take two unknown
+    sizes to be the same (a batch), so a signature with two different ones is compiled for its shapes."""
+    sizes = {d for g, k in zip(general, key) if g[0] != "frozen" for a, d in zip(g[0], k[0]) if a is None}
+    return len(sizes) <= 1
+
+
 def _fits(general: tuple, key: tuple) -> bool:
     """Whether signature ``key`` is one of those that ``general`` (with unknown dimensions) stands for."""
-    if len(general) != len(key):
+    if len(general) != len(key) or not _one_size(general, key):
         return False
     for g, k in zip(general, key):
         if g[0] == "frozen" or k[0] == "frozen":

@@ -241,3 +241,21 @@ def test_a_size_whose_code_differs_is_compiled_alone():
         a = np.random.default_rng(n).standard_normal((n, 2, 3, 3)).astype(np.float32)
         np.testing.assert_array_equal(fast(ember.tensor(a)).numpy(), ember.tensor(a).sum(axis=(0, 2, 3)).numpy())
     assert fast.cache.stats()["compiles"] == 2 and "differs from the code compiled" in fast.specialized[0]
+
+
+def test_unknown_dimensions_of_different_sizes_are_compiled_per_shape():
+    # the passes take the unknown sizes of one function for one size (the batch): (4, 5) is not (n, n)
+    fast = ember.jit(lambda x: (x * 2.0).sum(axis=0))
+    for shape in [(3, 3), (4, 4), (4, 5), (6, 6), (2, 7)]:
+        a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        np.testing.assert_array_equal(fast(ember.tensor(a)).numpy(), (a * 2).sum(axis=0))
+    assert fast.cache.stats()["compiles"] == 4  # (3, 3), (?, ?) for (4, 4) and (6, 6), (4, 5), (2, 7)
+    g = Graph()
+    x = g.input("x", (None, None), "float32")
+    with g.building():
+        g.outputs = [ember.relu(x).sum(axis=0)]
+    fn = GraphFunction(g)
+    for shape in [(3, 3), (4, 5), (6, 6)]:
+        a = np.ones(shape, np.float32)
+        np.testing.assert_array_equal(fn(a)[0], a.sum(axis=0))
+    assert fn.concrete.stats()["compiles"] == 2

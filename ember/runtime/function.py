@@ -39,8 +39,9 @@ class GraphFunction:
 
     ``dynamic=True`` (the default) compiles the graph once for every size of its unknown dimensions: each
     new signature then finds that function (``concrete.stats()`` counts one compile). Where that cannot be
-    done (an op whose code needs the sizes), and with ``dynamic=False``, each signature is specialized and
-    compiled alone; ``specialized`` says why."""
+    done (an op whose code needs the sizes), for arguments whose unknown dimensions differ in size (the passes
+    take them for one size, the batch), and with ``dynamic=False``, each signature is specialized and compiled
+    alone; ``specialized`` says why where it is not asked for."""
 
     def __init__(self, graph: Graph, passes=None, bound: dict | None = None, cache_size: int | None = None,
                  dynamic: bool = True):
@@ -101,7 +102,8 @@ class GraphFunction:
             if not fits(v.data.shape, shape):
                 raise GraphError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.data!r}; "
                                  f"an array of shape {list(shape)} does not fit it")
-        if general and self.dynamic:
+        sizes = {n for v, shape in zip(self.arguments, shapes) for d, n in zip(v.data.shape, shape) if d is None}
+        if general and self.dynamic and len(sizes) <= 1:  # the passes take the unknown sizes for one (a batch)
             if self.general is None:
                 try:
                     graph, bound = self._specialize(shapes, general=True)

@@ -307,7 +307,8 @@ class Session:
             self._check_graph(t, "feed")
             _check_feed(t, array)
         first = self._first_shapes.setdefault(base, shapes)
-        if not self.dynamic or first == shapes or (general := self.general.get(base, False)) is None:
+        sizes = {n for t, a in feeds.items() if t._shape is not None for d, n in zip(t._shape, a.shape) if d is None}
+        if not self.dynamic or len(sizes) > 1 or first == shapes or (general := self.general.get(base, False)) is None:
             return self._compile_shapes(flat, feeds)
         if general is False:
             try:
