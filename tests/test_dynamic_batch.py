@@ -259,3 +259,17 @@ def test_unknown_dimensions_of_different_sizes_are_compiled_per_shape():
         a = np.ones(shape, np.float32)
         np.testing.assert_array_equal(fn(a)[0], a.sum(axis=0))
     assert fn.concrete.stats()["compiles"] == 2
+
+
+def test_the_profiler_runs_a_function_compiled_for_every_batch():
+    (net, opt), (twin, twin_opt) = _twins(_cnn, _momentum)
+    fast = ember.jit(_step(net, opt, ember.cross_entropy), dynamic=True)
+    eager = _step(twin, twin_opt, ember.cross_entropy)
+    rng = np.random.default_rng(0)
+    for n in (4, 3):
+        x = ember.tensor(rng.standard_normal((n, 1, 8, 8)).astype(np.float32))
+        y = ember.tensor(rng.integers(0, 10, n))
+        expected = eager(x, y).item()
+        with ember.profiler.profile() as prof:  # runs the graph node by node, through the ops' forwards
+            assert fast(x, y).item() == expected
+    assert fast.cache.stats()["compiles"] == 1 and "reshape" in str(prof.key_averages())
