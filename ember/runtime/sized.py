@@ -107,6 +107,10 @@ class SizedObjects:
         self.cache = CompileCache(64)  # sizes -> the objects' tuple
         self._last_sizes, self._last = None, None  # called under the generated function's lock
         self.probes = [self._specs(tuple(p for _ in self.dims)) for p in probes]
+        try:  # a third size, 1, to tell what an emitter binds for every size (its code may differ there)
+            self._one = self._specs(tuple(1 for _ in self.dims))
+        except GraphError:
+            self._one = None
 
     def key_expression(self, names: dict) -> str:
         """Python reading the call's sizes from its arguments (``names``: input index -> argument name)."""
@@ -148,10 +152,18 @@ class SizedObjects:
             other = _Recorder(prefix)
             fallback(_NodeAt(node, self.probes[1]), args, other, dest)
             other_objects = other.objects
+        at_one = objects
+        if self._one is not None:
+            one = _Recorder(prefix)
+            try:
+                emit(_NodeAt(node, self._one), args, one, dest)
+                at_one = one.objects if len(one.objects) == len(objects) else [None] * len(objects)
+            except (ValueError, TypeError):
+                at_one = [None] * len(objects)
         static = {}
-        for k, (a, b) in enumerate(zip(objects, other_objects)):
+        for k, (a, b, c) in enumerate(zip(objects, other_objects, at_one)):
             name = f"{prefix}{k}"
-            if _same_object(a, b):
+            if _same_object(a, b) and _same_object(a, c):
                 static[k] = a
             else:
                 self.names.append(name)
