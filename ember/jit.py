@@ -21,6 +21,16 @@ appears or disappears. The compiled function's results are not recorded on the a
 effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
 Row-sparse embedding gradients (``sparse=True``) are refused with a TypeError.
 
+Sizes that change from call to call (``dynamic``, named as in ``torch.compile``): with ``dynamic=None`` (the
+default) the first signature is compiled for its exact shapes; when a call differs from a compiled signature
+only in some dimensions, those become unknown (None) and one function is traced and compiled for every size of
+them (a loop over batch sizes compiles twice in all). ``dynamic=True`` makes the leading (batch) dimension of
+every Tensor argument unknown from the first call (``Model.fit``'s steps: the last, smaller batch of an epoch
+runs the same function); ``dynamic=False`` compiles every signature for its exact shapes. A function whose
+trace needs the unknown sizes (Python arithmetic on ``x.shape[0]``, say) is compiled per signature, and the
+reason is listed in ``specialized``; so is a call whose unknown dimensions are not all one size (the passes
+take them for one size, the batch). ``cache.stats()`` counts compilations.
+
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes
 >>> fast(a2, b2)    # same shapes: runs the cached function
@@ -41,10 +51,11 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import Graph
+from ember.graph.ir import Graph, GraphError
 from ember.passes import run_passes
 from ember.runtime import compile_graph
 from ember.runtime.cache import CompileCache
+from ember.runtime.sized import SizeSpecificCode
 from ember.tensor import Tensor
 from ember.tracing import Trace
 
@@ -84,10 +95,16 @@ def _flatten(out, flat: list):
 class JitFunction:
     """A function compiled per input signature (see the module docstring)."""
 
-    def __init__(self, fn: Callable, passes=None, cache_size: int | None = None):
+    def __init__(self, fn: Callable, passes=None, cache_size: int | None = None, dynamic: bool | None = None):
+        if dynamic not in (None, True, False):
+            raise ValueError(f"jit: dynamic must be None, True or False, got {dynamic!r}")
         self.fn = fn
         self.passes = passes
+        self.dynamic = dynamic
         self.cache = CompileCache(cache_size)  # signature -> the traces made for it
+        self.general: dict = {}  # signature with unknown (None) dimensions -> the traces made for it
+        self.specialized: list[str] = []  # why a signature with unknown dimensions was compiled per shape
+        self._per_shape: set = set()  # such signatures
         self.frozen: list[str] = []
         self.traces = 0
         self._last: _Compiled | None = None
@@ -114,14 +131,23 @@ class JitFunction:
             with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
                 compiled = self._cached(key)  # another thread may have traced it meanwhile
                 if compiled is None:
-                    compiled = self._trace(args)
+                    compiled = self._compile(key, args)
                     self.cache.setdefault(key, []).append(compiled)
         for t in compiled.captured:
             arrays.append(t.data)
         for p in compiled.grad_params:
             arrays.append(p.grad.data)
         self._last = compiled
-        results = compiled.fn(*arrays) if profile_hook is None else profile_hook(compiled.graph, None, None, arrays)
+        try:
+            results = compiled.fn(*arrays) if profile_hook is None else \
+                profile_hook(compiled.graph, None, None, arrays)
+        except SizeSpecificCode as exc:  # checked before the code runs anything: these sizes need their own
+            with _TRACING:
+                self.specialized.append(f"{_describe(key)}: {exc}")
+                compiled = self._trace(args)
+                self.cache[key] = [c for c in self.cache.get(key, ()) if c.graph is not self._last.graph] + \
+                    [compiled]
+            return self(*args)
         if compiled.writeback:
             _write_grads(compiled.writeback, results)
         return compiled.rebuild(results)
@@ -132,12 +158,47 @@ class JitFunction:
                 return candidate
         return None
 
+    def _compile(self, key: tuple, args) -> _Compiled:
+        """The trace for signature ``key``: one made for unknown dimensions that ``key`` fits, else a new one
+        (for unknown dimensions, when the ``dynamic`` setting asks for them and the trace allows them)."""
+        general = self._general(key)
+        if general is None:
+            return self._trace(args)
+        for candidate in self.general.get(general, ()):
+            if candidate.trace.matches():
+                return candidate
+        try:
+            compiled = self._trace(args, general)
+        except (GraphError, TypeError, ValueError) as exc:
+            self._per_shape.add(general)
+            self.specialized.append(f"{_describe(general)}: {exc}")
+            return self._trace(args)
+        self.general.setdefault(general, []).append(compiled)
+        return compiled
+
+    def _general(self, key: tuple):
+        """The signature with unknown dimensions to compile ``key`` for, or None (its exact shapes)."""
+        if self.dynamic is False:
+            return None
+        for general in self.general:
+            if _fits(general, key):
+                return general
+        if self.dynamic:
+            general = tuple((tuple(None if axis == 0 else d for axis, d in enumerate(k[0])), *k[1:])
+                            if k[0] != "frozen" else k for k in key)
+        else:
+            general = next((g for g in map(_differing, list(self.cache), [key] * len(self.cache)) if g), None)
+        if general is None or general == key or general in self._per_shape or not _one_size(general, key):
+            return None
+        return general
+
     def graph_for(self, *args) -> Graph:
         """The optimized graph traced for these arguments' signature."""
         self(*args)
         return self._last.graph
 
-    def _trace(self, args) -> _Compiled:
+    def _trace(self, args, general: tuple | None = None) -> _Compiled:
+        """Trace and compile for the arguments' shapes, or for ``general``'s (with unknown dimensions)."""
         self.traces += 1
         graph = Graph()
         graph.live_captures = True
@@ -145,7 +206,10 @@ class JitFunction:
         traced = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                v = graph.input(f"arg{i}", a.data.shape, a.data.dtype, device_of(a.data))
+                shape = a.data.shape if general is None else general[i][0]
+                if None in shape:  # passes weigh their choices at this call's sizes
+                    graph.dim_hint = next(n for n, d in zip(a.data.shape, shape) if d is None)
+                v = graph.input(f"arg{i}", shape, a.data.dtype, device_of(a.data))
                 v.requires_grad = a.requires_grad
                 traced.append(v)
             else:
@@ -175,7 +239,52 @@ class JitFunction:
                 self.frozen.append(f"captured Tensor {t.data.dtype}{list(t.data.shape)} as a constant")
         graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
-        return _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+        compiled = _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+        self.cache.count_compile()
+        return compiled
+
+
+def _one_size(general: tuple, key: tuple) -> bool:
+    """Whether ``key``'s sizes of ``general``'s unknown dimensions are all one size. The passes take two unknown
+    sizes to be the same (a batch), so a signature with two different ones is compiled for its shapes."""
+    sizes = {d for g, k in zip(general, key) if g[0] != "frozen" for a, d in zip(g[0], k[0]) if a is None}
+    return len(sizes) <= 1
+
+
+def _fits(general: tuple, key: tuple) -> bool:
+    """Whether signature ``key`` is one of those that ``general`` (with unknown dimensions) stands for."""
+    if len(general) != len(key) or not _one_size(general, key):
+        return False
+    for g, k in zip(general, key):
+        if g[0] == "frozen" or k[0] == "frozen":
+            if g != k:
+                return False
+        elif g[1:] != k[1:] or len(g[0]) != len(k[0]) or any(a is not None and a != b for a, b in zip(g[0], k[0])):
+            return False
+    return True
+
+
+def _differing(seen: tuple, key: tuple):
+    """``key`` with the dimensions in which it differs from the signature ``seen`` unknown (None); None when they
+    differ otherwise (a dtype, a rank, a frozen argument)."""
+    if len(seen) != len(key):
+        return None
+    out = []
+    for s, k in zip(seen, key):
+        if s[0] == "frozen" or k[0] == "frozen":
+            if s != k:
+                return None
+            out.append(k)
+        elif s[1:] != k[1:] or len(s[0]) != len(k[0]):
+            return None
+        else:
+            out.append((tuple(a if a == b else None for a, b in zip(s[0], k[0])), *k[1:]))
+    return tuple(out)
+
+
+def _describe(key: tuple) -> str:
+    return "(" + ", ".join(repr(k[2]) if k[0] == "frozen" else
+                           f"{k[1]}[{', '.join('?' if d is None else str(d) for d in k[0])}]" for k in key) + ")"
 
 
 def _write_grads(writeback: list, results: tuple) -> None:
@@ -194,11 +303,15 @@ def _write_grads(writeback: list, results: tuple) -> None:
         param.grad = Tensor._make(array, None)
 
 
-def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = None):
+def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = None, dynamic: bool | None = None):
     """Compile ``fn`` (a function of Tensors) by tracing; usable as ``@ember.jit`` or ``ember.jit(fn)``.
 
     At most ``cache_size`` signatures stay compiled (default ``ember.runtime.cache.COMPILE_CACHE_SIZE``, 64),
-    the least recently called dropped first. A jit function may be called from several threads."""
+    the least recently called dropped first. ``dynamic`` (None, True, False; see the module docstring) says
+    when one compiled function serves many sizes. A jit function may be called from several threads.
+
+    >>> step = ember.jit(train_step, dynamic=True)   # any batch size: one compilation
+    """
     if fn is None:
-        return lambda f: JitFunction(f, passes, cache_size)
-    return JitFunction(fn, passes, cache_size)
+        return lambda f: JitFunction(f, passes, cache_size, dynamic)
+    return JitFunction(fn, passes, cache_size, dynamic)

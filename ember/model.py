@@ -111,8 +111,9 @@ class Model:
         self.stop_training = False
         self.epoch = 0
         self._params = [p for p in net.parameters() if p.requires_grad]
-        # compile=True: fit's training step is traced once per batch shape and run as generated code
-        self._compiled_step = jit(self._traced_step) if compile else None
+        # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
+        # epoch included) and run as generated code
+        self._compiled_step = jit(self._traced_step, dynamic=True) if compile else None
 
     # --- tinynn's three methods ---
     def forward(self, *inputs) -> Tensor:

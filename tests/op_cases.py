@@ -472,6 +472,9 @@ _row("broadcast_to", lambda x: ember.broadcast_to(x, (2, 3, 4)), lambda x: np.br
      ins(normal(3, 1)), "broadcast_to", lambda x: x.expand(2, 3, 4))
 _row("broadcast_to_keep_dim", lambda x: ember.broadcast_to(x, (2, -1, 4)), lambda x: np.broadcast_to(x, (2, 3, 4)),
      ins(normal(3, 1)), "broadcast_to", lambda x: x.expand(2, -1, 4))
+_row("broadcast_like", lambda x, like: ember.ops.shape.broadcast_like(x, like),
+     lambda x, like: np.broadcast_to(x, like.shape), ins(normal(1, 3), normal(4, 3)), "broadcast_like",
+     lambda x, like: x.expand_as(like), grad_inputs=(0,))
 _row("broadcast_to_from_0d", lambda x: ember.broadcast_to(x, (3,)), lambda x: np.broadcast_to(x, (3,)),
      ins(normal()), "broadcast_to", lambda x: x.expand(3))
 _row("expand", lambda x: x.expand(2, 4, 3), lambda x: np.broadcast_to(x, (2, 4, 3)), ins(normal(1, 3)),

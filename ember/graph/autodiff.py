@@ -27,11 +27,11 @@ class _Context:
 
 def gradients(graph, ys: list, xs: list, grad_ys: list | None = None) -> list:
     """Append nodes computing d(sum of ys)/d(x) for each x; None for an x the ys do not depend on."""
-    unknown = next((v for v in graph.inputs if None in v.data.shape), None)
+    unknown = next((y for y in ys if None in y.data.shape and (grad_ys is None or grad_ys[ys.index(y)] is None)),
+                   None)
     if unknown is not None:
-        raise GraphError(f"gradients: input %{unknown.id} is {unknown.data!r}; the vjps need known sizes, so "
-                         "differentiate a specialized copy (ember.passes.specialize, or ember.runtime.GraphFunction "
-                         "which specializes per input signature)")
+        raise GraphError(f"gradients: %{unknown.id} is {unknown.data!r}; a gradient of a value of unknown size "
+                         "needs its seed given (grad_ys)")
     wanted = {x.id for x in xs}
     depends = set(wanted)
     for node in graph.nodes:

@@ -7,8 +7,8 @@ updates, random draws) are ops of ``ember.ops.effects`` and become nodes the sam
 Each Value is defined once: by a graph input or by the one Node that outputs it.
 
 A dimension may be unknown (None, shown ``?``): the shape rules carry it, probing with stand-in sizes where a
-rule needs numbers. Such a graph runs through ``ember.passes.specialize`` (one typed copy per input
-signature) before the passes and the code generator, which need known sizes.
+rule needs numbers. Such a graph runs through the passes and the code generator as it is (one function for
+every size, ``ember.runtime.sized``), or through ``ember.passes.specialize`` (a typed copy per signature).
 """
 
 from __future__ import annotations
@@ -25,8 +25,19 @@ from ember.ops.effects import ASSIGN, RANDOM, UPDATE
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
 from ember.tensor import Tensor
 
-__all__ = ["ASSIGN", "CONST", "RANDOM", "UPDATE", "Graph", "GraphError", "Node", "Symbol", "Value", "current",
-           "format_node", "interpret", "type_str"]
+__all__ = ["ASSIGN", "CONST", "DIM_HINT", "RANDOM", "UPDATE", "Graph", "GraphError", "Node", "Symbol", "Value",
+           "current", "format_node", "hinted_size", "interpret", "type_str"]
+
+DIM_HINT = 64  # a graph's default guess for an unknown dimension (a batch), when a pass weighs sizes
+
+
+def hinted_size(shape: tuple, hint: int) -> int:
+    """The number of elements of ``shape``, counting each unknown (None) dimension as ``hint``: what passes
+    weigh a choice by (fusing, sizing a buffer) in a graph compiled for many sizes."""
+    n = 1
+    for d in shape:
+        n *= hint if d is None else d
+    return n
 
 
 class Symbol(Spec):
@@ -175,6 +186,7 @@ class Graph:
         self.captured: list = []  # (Tensor, Value) pairs of those inputs, read afresh on every run
         self.trace = None  # an ember.tracing.Trace while ember.jit traces into this graph
         self.memory_plan = None  # an ember.passes.plan_memory.MemoryPlan: which values share which buffer
+        self.dim_hint = DIM_HINT  # the size passes assume for an unknown dimension when they weigh a choice
 
     # --- building ---
     def _value(self, shape, dtype, name: str | None = None, device=CPU) -> Value:

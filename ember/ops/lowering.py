@@ -68,7 +68,8 @@ def matmul(call: Call) -> str:
     a, b = call.args
     if is_blas_matrix_product(*call.inputs):
         return f"{call.bind(np.dot, 'f')}({a}, {b}{call.dest})"
-    return f"{call.bind(np.matmul, 'f')}({a}, {b}{call.dest})" if call.out else f"{a} @ {b}"
+    # one form for both calls: code compiled for many sizes binds whichever the call's sizes take
+    return f"{call.bind(np.matmul, 'f')}({a}, {b}{call.dest})"
 
 
 def sum(call: Call) -> str | None:

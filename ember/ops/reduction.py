@@ -12,7 +12,7 @@ from ember.ops.infer import as_int, check_axis, normalize_axis, reduced_shape, r
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
-from ember.ops.shape import BROADCAST_TO, RESHAPE, reshape
+from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, reshape
 
 
 def _reduce_infer(name, out_dtype=None):
@@ -37,7 +37,11 @@ def _keepdims_shape(ctx) -> tuple:
 def _sum_rule(run, ctx, g):
     shape, keep = tuple(ctx.inputs[0].shape), _keepdims_shape(ctx)
     g = g if g.shape == keep else run(RESHAPE, g, shape=keep)
-    return (g if g.shape == shape else run(BROADCAST_TO, g, shape=shape),)
+    if g.shape == shape:
+        return (g,)
+    if None in shape:  # unknown sizes (a graph for every batch size): read them from x when run
+        return (run(BROADCAST_LIKE, g, ctx.inputs[0]),)
+    return (run(BROADCAST_TO, g, shape=shape),)
 
 
 def _prod_vjp(ctx, g):
@@ -85,7 +89,8 @@ def _sum_forward(xp, x, *, axis, keepdims):
 
 def _sum_simplify(node, facts) -> None:
     x, out = node.inputs[0].data, node.outputs[0].data
-    if x.size == out.size and x.dtype == out.dtype:  # summing over axes of length 1 only drops them: a reshape
+    # summing over axes of length 1 only drops them: a reshape (an unknown size may be any length)
+    if x.size is not None and x.size == out.size and x.dtype == out.dtype:
         node.op, node.attrs = REGISTRY["reshape"], {"shape": tuple(out.shape)}
 
 

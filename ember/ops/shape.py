@@ -18,7 +18,7 @@ from ember.ops.infer import (
     same_dtype,
 )
 from ember.ops.modes import on_tensors
-from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Spec, defop, describe, format_shape, shape_error
+from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Cost, Spec, defop, describe, format_shape, shape_error
 
 
 def _prod(shape) -> int | None:
@@ -209,6 +209,29 @@ BROADCAST_TO = defop(
 )
 
 
+def _broadcast_like_infer(x, like):
+    if len(like.shape) < len(x.shape) or broadcast_shapes("broadcast_like", [x, like]) != tuple(like.shape):
+        raise shape_error("broadcast_like", [x, like], "x must broadcast to like's shape")
+    return Spec(tuple(like.shape), x.dtype)
+
+
+BROADCAST_LIKE = defop(
+    "broadcast_like",
+    forward=lambda xp, x, like: xp.broadcast_to(x, like.shape),
+    infer=_broadcast_like_infer,
+    vjp=lambda ctx, g: (unbroadcast(g, ctx.inputs[0].shape), None),
+    cost=lambda out, x, like: Cost(0, out.nbytes + x.nbytes),
+    onnx=NO_ONNX,
+    same_type_noop=True,
+)
+
+
+def broadcast_like(x: TensorLike, like: TensorLike) -> TensorLike:
+    """``broadcast_to(x, like.shape)``, the shape read from ``like`` when it runs: what a vjp broadcasts a
+    gradient back with when the shape has unknown (graph) dimensions. ``like``'s values are not read."""
+    return dispatch.apply(BROADCAST_LIKE, (as_tensor(x), as_tensor(like)), None)
+
+
 def broadcast_to(x: TensorLike, shape) -> TensorLike:
     """A read-only view of ``x`` repeated to ``shape`` by broadcasting; -1 keeps a dimension."""
     x = as_tensor(x)
@@ -243,6 +266,11 @@ def unbroadcast_with(run, g, shape):
     shape = tuple(shape)
     if g.shape == shape:
         return g
+    for d, e in zip(reversed(shape), reversed(g.shape)):
+        if d is None and e is not None:  # an unknown size met a known one: broadcast (1) or not, unknown
+            raise ValueError(f"unbroadcast: the gradient of shape {format_shape(g.shape)} sums back to "
+                             f"{format_shape(shape)} over the unknown dimension only if it is 1 when run; "
+                             "build with known sizes there")
     axes = _broadcast_axes(g.shape, shape)
     if axes:
         g = run(REGISTRY["sum"], g, axis=axes if len(axes) != 1 else axes[0], keepdims=False)

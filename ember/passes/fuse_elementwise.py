@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ember.graph.ir import Graph, GraphError, Node
+from ember.graph.ir import Graph, GraphError, Node, hinted_size
 from ember.ops.registry import NO_ONNX, Cost, Fusion, Op, Spec
 
 SMALL_ELEMENTS = 128  # up to here one numexpr call beats MIN_CALLS NumPy calls
@@ -143,7 +143,7 @@ def fuse_elementwise(graph: Graph, *, pays: Callable[[list, int], bool] = pays_o
         end = position[id(root)]
         if any(first < i < end for i in effects):
             continue  # moving reads past an update or assign could read the updated value
-        if not pays(group, root.outputs[0].data.size):
+        if not pays(group, hinted_size(root.outputs[0].data.shape, graph.dim_hint)):
             continue
         group.sort(key=lambda n: position[id(n)])
         fused = _fuse(group, dtype)

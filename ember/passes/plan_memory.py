@@ -21,7 +21,7 @@ Safety rules:
 
 from __future__ import annotations
 
-from ember.graph.ir import CONST, RANDOM, UPDATE, Graph, Node
+from ember.graph.ir import CONST, RANDOM, UPDATE, Graph, Node, hinted_size
 
 # Measured (A/B in one process, tf-style MLP training steps): planning every array, however small, was as
 # fast or faster than thresholds of 16 or 64 KiB (W1b32 0.97-0.99x, Wtab 0.94-0.96x, W2 0.96-1.0x, W3 0.95x).
@@ -118,7 +118,8 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
         if not node.op.writes_out or len(node.outputs) != 1:
             continue
         out = node.outputs[0]
-        need = out.data.nbytes
+        # an unknown dimension counts as the graph's hint: the runtime sizes the buffers again per call
+        need = hinted_size(out.data.shape, graph.dim_hint) * out.data.dtype.itemsize
         if out.id in pinned or need < min_bytes or not out.data.shape:
             continue
         donor = _dying_input(node, i, temporaries, end, roots) if node.op.in_place else None

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.graph.ir import CONST, Graph, GraphError, Node, format_node, type_str
+from ember.graph.ir import CONST, Graph, GraphError, Node, format_node, infer, type_str
 from ember.ops.infer import fits
 from ember.ops.reduction import RECIPROCAL_COUNT, reciprocal_count_value
+from ember.ops.registry import Spec
 from ember.passes.autodiff import TrainRequest
 
 
 def specialize(graph: Graph, shapes) -> Graph:
-    """A new graph: ``graph`` with its inputs of ``shapes`` (one per input) and every value re-typed."""
+    """A new graph: ``graph`` with its inputs of ``shapes`` (one per input) and every value re-typed. A
+    dimension given as None stays unknown (a copy for many sizes of it)."""
     if len(shapes) != len(graph.inputs):
         raise GraphError(f"specialize: the graph has {len(graph.inputs)} inputs, got {len(shapes)} shapes")
     out = Graph()
     mapping: dict = {}
     for v, shape in zip(graph.inputs, shapes):
-        shape = tuple(int(d) for d in shape)
+        shape = tuple(None if d is None else int(d) for d in shape)
         if not fits(v.data.shape, shape):
             label = f" ({v.name})" if v.name else ""
             raise GraphError(f"specialize: input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} "
@@ -36,7 +38,7 @@ def specialize(graph: Graph, shapes) -> Graph:
             out.nodes.append(Node(node.op, inputs, [], dict(node.attrs)))
             continue
         old = node.outputs[0]
-        if node.op is RECIPROCAL_COUNT:
+        if node.op is RECIPROCAL_COUNT and None not in inputs[0].data.shape:
             value = np.asarray(reciprocal_count_value(inputs[0].data.shape, **node.attrs), node.attrs["dtype"])
             (new,) = out.add(CONST, (), {"value": value}, [old.spec], old.data.device)
         else:
@@ -46,7 +48,7 @@ def specialize(graph: Graph, shapes) -> Graph:
                                  f"{type_str(spec.shape, spec.dtype)}")
             attrs = node.attrs
             key = node.op.shape_attr
-            if key is not None and None in attrs[key]:  # sizes read from unknown dimensions
+            if key is not None and None in attrs[key] and None not in spec.shape:  # sizes read from unknown dimensions
                 attrs = {**attrs, key: spec.shape}
             (new,) = out.add(node.op, inputs, attrs, [spec], old.data.device)
         new.name = old.name
@@ -56,13 +58,45 @@ def specialize(graph: Graph, shapes) -> Graph:
                     for r in graph.requests]
     out.live_captures = graph.live_captures
     out.captured = [(t, mapping[v.id]) for t, v in graph.captured]
+    out.dim_hint = graph.dim_hint
     return out
 
 
 def _infer(node: Node, inputs: list):
-    specs = [v.spec for v in inputs]
+    return _infer_specs(node, [v.spec for v in inputs])
+
+
+def infer_shapes(graph: Graph, shapes) -> dict:
+    """Value id -> the Spec (known shape, dtype) of every value of ``graph`` (unchanged, possibly optimized)
+    when its inputs have ``shapes``: the shape rules run again on known sizes, as ``specialize`` runs them.
+    What a function compiled once for unknown dimensions sizes its buffers and kernel choices by, per size."""
+    if len(shapes) != len(graph.inputs):
+        raise GraphError(f"infer_shapes: the graph has {len(graph.inputs)} inputs, got {len(shapes)} shapes")
+    specs: dict = {}
+    for v, shape in zip(graph.inputs, shapes):
+        shape = tuple(int(d) for d in shape)
+        if not fits(v.data.shape, shape):
+            label = f" ({v.name})" if v.name else ""
+            raise GraphError(f"input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} does not fit it")
+        specs[v.id] = Spec(shape, v.data.dtype)
+    for node in graph.nodes:
+        if not node.outputs:
+            continue
+        old = node.outputs[0]
+        if node.op.infer is None or None not in old.data.shape and all(None not in v.data.shape
+                                                                        for v in node.inputs):
+            spec = old.spec  # nothing unknown: the graph's own type
+        else:
+            spec = _infer_specs(node, [specs[v.id] for v in node.inputs])
+            if not fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
+                raise GraphError(f"{format_node(node)}: on known sizes it gives {type_str(spec.shape, spec.dtype)}")
+        specs[old.id] = spec
+    return specs
+
+
+def _infer_specs(node: Node, specs: list):
     try:
-        return node.op.infer(*specs, **node.attrs)
+        return infer(node.op, specs, node.attrs)  # probes the rules that need numbers where sizes stay unknown
     except (ValueError, TypeError) as exc:
         raise GraphError(f"{format_node(node)}: on inputs of shapes "
                          f"{', '.join(type_str(s.shape, s.dtype) for s in specs)}: {exc}") from None

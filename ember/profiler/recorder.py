@@ -19,6 +19,8 @@ import numpy as np
 
 from ember import autograd
 from ember.ops.registry import Spec
+from ember.passes.specialize import infer_shapes
+from ember.runtime.sized import has_unknown_dims
 
 _active: list = []  # the profiles recording now, innermost last
 
@@ -90,15 +92,21 @@ def _profiled_graph(graph, bound, layout, arrays) -> tuple:
     given = iter(arrays)
     bound = bound or {}
     env = {v.id: bound[v.id] if v.id in bound else next(given) for v in graph.inputs}
+    # a graph compiled for every size: target shapes read from unknown dimensions are filled in for these
+    specs = infer_shapes(graph, [env[v.id].shape for v in graph.inputs]) if has_unknown_dims(graph) else None
     for node in graph.nodes:
         inputs = [env[v.id] for v in node.inputs]
+        attrs = node.attrs
+        key = node.op.shape_attr
+        if specs is not None and key is not None and None in attrs.get(key, ()):
+            attrs = {**attrs, key: specs[node.outputs[0].id].shape}
         start = time.perf_counter_ns()
-        out = node.op.forward(np, *inputs, **node.attrs)
+        out = node.op.forward(np, *inputs, **attrs)
         end = time.perf_counter_ns()
         if node.outputs:
             env[node.outputs[0].id] = np.asarray(out)
         if node.op.name != "const":
-            _record(_node_name(node), node.op, inputs, node.attrs, out, start, end, "compiled")
+            _record(_node_name(node), node.op, inputs, attrs, out, start, end, "compiled")
     results = [env[v.id] for v in graph.outputs]
     if layout is not None:
         results = [None if k is None else results[k] for k in layout]

@@ -13,6 +13,11 @@ again if its signature comes back.
 >>> cache["c"] = 3        # drops "b"
 >>> sorted(cache)
 ['a', 'c']
+>>> cache.stats()
+{'hits': 1, 'misses': 0, 'compiles': 0, 'size': 2, 'maxsize': 2}
+
+``compiles`` counts what the owner reports with ``count_compile()``: a function compiled for several
+signatures (a graph with unknown dimensions) is one compile however many keys lead to it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class CompileCache(OrderedDict):
             raise ValueError(f"CompileCache: maxsize must be a positive int, got {maxsize!r}")
         self.maxsize = COMPILE_CACHE_SIZE if maxsize is None else maxsize
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.compiles = 0
 
     def get(self, key, default=None):
         """The value for ``key`` (now the most recently used), or ``default``."""
@@ -53,8 +61,22 @@ class CompileCache(OrderedDict):
             try:
                 self.move_to_end(key)
             except KeyError:
+                self.misses += 1
                 return default
+            self.hits += 1
             return super().__getitem__(key)
+
+    def count_compile(self) -> None:
+        """Count one compilation made for this cache (see ``stats``)."""
+        with self._lock:
+            self.compiles += 1
+
+    def stats(self) -> dict:
+        """Lookups that found an entry (``hits``) or not (``misses``), compilations reported by the owner
+        (``compiles``), and the number of entries (``size``) out of ``maxsize``."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "compiles": self.compiles, "size": len(self),
+                    "maxsize": self.maxsize}
 
     def __setitem__(self, key, value) -> None:
         with self._lock:

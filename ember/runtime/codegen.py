@@ -28,19 +28,21 @@ from ember.graph.ir import ASSIGN, CONST, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
-from ember.runtime.bias_fold import element_offset, fold_biases
+from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
+from ember.runtime.sized import SizedObjects, has_unknown_dims
 
 _counter = itertools.count()
 
 
 class CompiledGraph:
-    """A graph turned into Python: ``compiled(*arrays)`` returns the outputs' arrays as a tuple."""
+    """A graph turned into Python: ``compiled(*arrays)`` returns the outputs' arrays as a tuple. ``sized``: for a
+    graph with unknown dimensions, the per-size objects its code reads (``ember.runtime.sized``), else None."""
 
-    __slots__ = ("fn", "source", "graph")
+    __slots__ = ("fn", "source", "graph", "sized")
 
-    def __init__(self, fn, source: str, graph: Graph):
-        self.fn, self.source, self.graph = fn, source, graph
+    def __init__(self, fn, source: str, graph: Graph, sized: SizedObjects | None = None):
+        self.fn, self.source, self.graph, self.sized = fn, source, graph, sized
 
     def __call__(self, *args):
         return self.fn(*args)
@@ -100,8 +102,18 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     bound = bound or {}
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
-    scalar = _scalar_graph(graph, bound)
-    lines, returned = (_scalar_lines if scalar else _array_lines)(graph, bound, env)
+    if has_unknown_dims(graph):  # one function for every size of those dimensions
+        hint = max(2, graph.dim_hint)
+        sized = SizedObjects(graph, bound, (hint, 2 if hint >= 1024 else 4099))
+        lines, returned = _array_lines(graph, bound, env, sized)
+        if sized.needed():  # resolved per size even with no names: it checks the code holds for the size
+            sizes = sized.key_expression({i: f"x{v.id}" for i, v in enumerate(graph.inputs)})
+            target = f"{', '.join(sized.names)}, = " if sized.names else ""
+            lines.insert(0, f"{target}{env.bind(sized.resolve, 'resolve')}({sizes})")
+    else:
+        sized = None
+        scalar = _scalar_graph(graph, bound)
+        lines, returned = (_scalar_lines if scalar else _array_lines)(graph, bound, env)
     if layout is not None:
         returned = ["None" if k is None else returned[k] for k in layout]
     lock = env.bind(threading.Lock(), "lock")
@@ -114,13 +126,14 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"
     namespace: dict = {}
     exec(compile(wrapper, f"<ember graph {func}>", "exec"), dict(env.objects), namespace)
-    return CompiledGraph(namespace["make"](), source, graph)
+    return CompiledGraph(namespace["make"](), source, graph, sized)
 
 
-def _array_lines(graph: Graph, bound: dict, env: _Env):
+def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | None = None):
     names: dict = {}
     lines = []
-    into, over = _buffers(graph, env)
+    into, over = _buffers(graph, env, sized)
+    per_size = set(into.values()) if sized is not None else set()  # names of arrays resolved per call size
     for v in graph.inputs:
         names[v.id] = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
     fixed = {names[vid] for vid in bound if vid in names}  # names of arrays that are the same on every call
@@ -128,7 +141,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
     flat_grads, flat_lines = _flat_updates(graph, bound, env)
-    folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads)
+    # folding a bias into a product needs a [h, 1] buffer of known rows
+    folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
     lines += folds.copies
     sizes: dict = {}
     for node in graph.nodes:
@@ -151,7 +165,9 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
         elif id(node) in folds.skip:  # a folded layer's call computes this value
             out = node.outputs[0].id
             names[out] = flat_grads.get(out) or into.get(out) or "None"
-        elif op.view is not None and args[0] in fixed and (view := _view_of(node, env.objects[args[0]])) is not None:
+        elif op.view is not None and args[0] in fixed and node.outputs[0].id not in flat_grads \
+                and node.outputs[0].id not in folds.copy_after \
+                and (view := _view_of(node, env.objects[args[0]])) is not None:
             # A view of an array that is the same object on every call: made once, here.
             names[node.outputs[0].id] = name_ = env.bind(view, "c")
             fixed.add(name_)
@@ -166,15 +182,20 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
             elif id(node) in folds.backward:  # [gW; gb] = [h, 1].T @ delta, into the flat gradient array
                 transposed, stacked = folds.backward[id(node)]
                 expression, more, dest = _product(env, transposed, args[1], stacked), [], flat_grads[out]
+            elif sized is not None and _unknown_dims(node):
+                code, static = sized.emit(node, args, dest, _expression, _forward_call)
+                env.objects.update(static)
+                expression, *more = code
             else:
                 expression, *more = _expression(node, args, env, dest)
             lines.append(f"{target} = {expression}")
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
-            if wrote and dest in env.objects:  # the result is that preallocated array itself
+            if wrote and (dest in env.objects or dest in per_size):  # the result is that preallocated array
                 names[out] = dest
                 lines[-1] = expression
-                fixed.add(dest)
+                if dest in env.objects:
+                    fixed.add(dest)
             lines += more
             if out in flat_grads and not wrote:
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
@@ -321,15 +342,25 @@ def _update_lines(node, args: list, env: _Env) -> list:
     return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{hyper_name})"]
 
 
-def _buffers(graph: Graph, env: _Env) -> tuple:
+def _buffers(graph: Graph, env: _Env, sized: SizedObjects | None = None) -> tuple:
     """From the graph's memory plan: value id -> name of the preallocated array it is computed into (one
     allocation per buffer, one view per value), and value id -> id of the dying input it overwrites. Both
-    empty without a plan or when the graph changed since it was made."""
+    empty without a plan or when the graph changed since it was made. With ``sized`` (a graph with unknown
+    dimensions) the views are made per call size, from buffers that grow to the largest size seen."""
     plan = graph.memory_plan
     if plan is None or not plan.matches(graph):
         return {}, {}
-    memory = [np.empty(n, np.uint8) for n in plan.buffers]
     specs = {v.id: v.data for node in graph.nodes for v in node.outputs}
+    if sized is not None:
+        groups: dict = {}
+        for vid, slot in plan.slots.items():
+            groups.setdefault((slot, specs[vid].shape, specs[vid].dtype), []).append(vid)
+        views = {}
+        for (slot, _, dtype), vids in groups.items():
+            name = sized.buffer_view(slot, vids, dtype)
+            views.update(dict.fromkeys(vids, name))
+        return views, plan.inplace
+    memory = [np.empty(n, np.uint8) for n in plan.buffers]
     names: dict = {}  # (slot, shape, dtype) -> one view: NumPy checks an exact in-place overlap by identity
     views = {}
     for vid, slot in plan.slots.items():
@@ -339,6 +370,16 @@ def _buffers(graph: Graph, env: _Env) -> tuple:
             names[key] = env.bind(memory[slot][:spec.nbytes].view(spec.dtype).reshape(spec.shape), "o")
         views[vid] = names[key]
     return views, plan.inplace
+
+
+def _unknown_dims(node) -> bool:
+    return any(None in v.data.shape for v in node.outputs) or any(None in v.data.shape for v in node.inputs)
+
+
+def _forward_call(node, args: list, env: _Env, out: str | None = None) -> list:
+    """The op's own forward on the arrays: the choices eager mode makes, made on each call's sizes."""
+    forward = functools.partial(node.op.forward, **node.attrs) if node.attrs else node.op.forward
+    return [f"{env.bind(forward, 'f')}(np{''.join(', ' + a for a in args)})"]
 
 
 def _same_types(node) -> bool:

@@ -13,12 +13,13 @@ import numpy as np
 
 import ember
 from ember.compat.tf._core import Graph, Operation, Tensor, get_default_graph, substitute, tensors_in
-from ember.graph.ir import ASSIGN, Value
+from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.runtime import compile_graph
 from ember.runtime.cache import CompileCache
+from ember.runtime.sized import SizeSpecificCode
 
 _jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
 
@@ -195,7 +196,11 @@ class Session:
     """Runs fetches: ``sess.run(fetches, feed_dict)``; holds the variables' values and optimizer slots.
 
     Each (fetches, feed shapes) pair is compiled once, through the pass pipeline and the runtime's code
-    generator; later runs with the same signature call the cached function directly.
+    generator; later runs with the same signature call the cached function directly. When the same fetches
+    are run with feeds of another shape (a placeholder's unknown dimensions, such as the batch), one function
+    is compiled for every size of those dimensions and serves all later shapes (``cache.stats()`` counts the
+    compiles); the first shape keeps its own, fully specialized function. Where the graph needs known sizes
+    there, each shape is compiled alone and ``specialized`` says why; ``dynamic = False`` asks for that.
     """
 
     def __init__(self, target: str = "", graph: Graph | None = None, config=None):
@@ -204,6 +209,10 @@ class Session:
         self.slot_states: dict = {}
         self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
         self.closed = False
+        self.general = CompileCache()  # (fetches, fed tensors) -> a function for every size of their None dims
+        self._first_shapes = CompileCache()  # (fetches, fed tensors) -> the feed shapes first compiled
+        self.specialized: list[str] = []
+        self.dynamic = True  # False: every feed shape compiled alone
 
     def __enter__(self) -> Session:
         _sessions.append(self)
@@ -219,6 +228,7 @@ class Session:
         self.closed = True
         self.values.clear()
         self.cache.clear()
+        self.general.clear()
 
     def as_default(self):
         return _SessionContext(self)
@@ -248,6 +258,7 @@ class Session:
         for var, array in _arena(fresh):
             self.values[var] = array
             self.cache.clear()
+            self.general.clear()
 
     def _initialize(self, variables) -> None:
         variables = list(variables)
@@ -272,7 +283,11 @@ class Session:
             compiled = self.cache[key] = self._compile(flat, feeds)
         if _jit.profile_hook is not None:
             return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))
-        return compiled(*feeds.values())
+        try:
+            return compiled(*feeds.values())
+        except SizeSpecificCode as exc:  # raised before anything runs: these shapes get code of their own
+            compiled = self.cache[key] = self._compile_shapes(flat, feeds, exc)
+            return compiled(*feeds.values())
 
     def _check_graph(self, t: Tensor, role: str) -> None:
         if t.graph is not self.graph:
@@ -282,6 +297,35 @@ class Session:
             )
 
     def _compile(self, flat: list, feeds: dict):
+        """The function for these fetches and feeds: the one for every size of the feeds' unknown dimensions
+        once a second shape is fed, else one for these shapes."""
+        base = (tuple(flat), tuple(feeds))
+        shapes = tuple(a.shape for a in feeds.values())
+        for t in flat:
+            self._check_graph(t, "fetch")
+        for t, array in feeds.items():
+            self._check_graph(t, "feed")
+            _check_feed(t, array)
+        first = self._first_shapes.setdefault(base, shapes)
+        sizes = {n for t, a in feeds.items() if t._shape is not None for d, n in zip(t._shape, a.shape) if d is None}
+        if not self.dynamic or len(sizes) > 1 or first == shapes or (general := self.general.get(base, False)) is None:
+            return self._compile_shapes(flat, feeds)
+        if general is False:
+            try:
+                general = self._compile_shapes(flat, feeds, general=True)
+            except (GraphError, TypeError, ValueError) as exc:
+                self.specialized.append(f"{', '.join(t.name for t in feeds)}: {exc}")
+                self.general[base] = None
+                return self._compile_shapes(flat, feeds)
+            self.general[base] = general
+        return general
+
+    def _compile_shapes(self, flat: list, feeds: dict, general=False):
+        """Compile for the feeds' shapes, or with ``general`` for every size of their unknown dimensions (an
+        exception instead says why these shapes cannot use that function: it is recorded)."""
+        if isinstance(general, Exception):
+            self.specialized.append(f"{[list(a.shape) for a in feeds.values()]}: {general}")
+            general = False
         for t in flat:
             self._check_graph(t, "fetch")
         replay = Replay(self)
@@ -289,7 +333,11 @@ class Session:
         for t, array in feeds.items():
             self._check_graph(t, "feed")
             _check_feed(t, array)
-            replay.feeds[t] = graph.input(t.name, array.shape, array.dtype)
+            shape = array.shape
+            if general and t._shape is not None and None in t._shape:
+                shape = tuple(t._shape)
+                graph.dim_hint = next(n for n, d in zip(array.shape, shape) if d is None)
+            replay.feeds[t] = graph.input(t.name, shape, array.dtype)
         results = [replay.value(t) for t in flat]
         graph.outputs = [v for v in results if v is not None]
         graph = run_passes(graph)
@@ -300,6 +348,7 @@ class Session:
             k += v is not None
         fn = compile_graph(graph, replay.bound, layout).fn
         fn.graph_for_profiler = (graph, replay.bound, layout)  # what the profiler runs node by node
+        self.cache.count_compile()
         return fn
 
     def _resolve(self, fetch) -> Tensor:
@@ -335,7 +384,11 @@ class Session:
                 compiled = self.cache[key] = self._compile([fetches], feeds)
             if _jit.profile_hook is not None:
                 return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))[0]
-            return compiled(*feeds.values())[0]
+            try:
+                return compiled(*feeds.values())[0]
+            except SizeSpecificCode as exc:  # raised before anything runs: these shapes get code of their own
+                compiled = self.cache[key] = self._compile_shapes([fetches], feeds, exc)
+                return compiled(*feeds.values())[0]
         flat: list = []
         rebuild = _flatten(fetches, flat, self._resolve)
         inits = [t for t in flat if t.kind == "Init"]
