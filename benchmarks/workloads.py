@@ -478,15 +478,21 @@ def linreg_miniflow(batch, lr=0.01):
     return step
 
 
-def linreg_graph(batch, lr=0.01):
-    """The TF-1 way: placeholders, a training op, one Session.run per step with its feed."""
+def linreg_graph(batch, lr=0.01, numbers=None):
+    """The TF-1 way: placeholders, a training op, one Session.run per step with its feed. ``numbers``
+    (batch 1): feed each sample as a number, ``float`` (Python floats, as MiniFlow's benchmark does) or
+    ``np.float32`` (NumPy scalars), into placeholders of shape []."""
     import ember.compat.tf as tf
 
     xs, ys = _linreg_batches(batch)
+    if numbers is not None:
+        if batch != 1:
+            raise ValueError("numbers: a sample is one number at batch 1 only")
+        xs, ys = [[numbers(a[0]) for a in pool] for pool in (xs, ys)]
     graph = tf.Graph()
     with graph.as_default():
-        x = tf.placeholder(tf.float32, [None])
-        y = tf.placeholder(tf.float32, [None])
+        x = tf.placeholder(tf.float32, [None] if numbers is None else [])
+        y = tf.placeholder(tf.float32, [None] if numbers is None else [])
         w = tf.Variable(0.3)
         b = tf.Variable(0.1)
         loss = tf.reduce_mean(tf.square(w * x + b - y))

@@ -49,12 +49,13 @@ class CompileCache(OrderedDict):
 
     def get(self, key, default=None):
         """The value for ``key`` (now the most recently used), or ``default``."""
-        with self._lock:
-            try:
-                self.move_to_end(key)
-            except KeyError:
-                return default
-            return super().__getitem__(key)
+        # No lock: each OrderedDict call is atomic, and an entry dropped by another thread between the two
+        # reads as missing (compiled again), as if it had been dropped just before. This runs on every step.
+        try:
+            self.move_to_end(key)
+            return OrderedDict.__getitem__(self, key)
+        except KeyError:
+            return default
 
     def __setitem__(self, key, value) -> None:
         with self._lock:

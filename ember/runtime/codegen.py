@@ -85,30 +85,50 @@ def _momentum_sgd(attrs: dict) -> bool:
             and not any(v for k, v in hyper.items() if k not in ("lr", "momentum")))
 
 
-def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None) -> CompiledGraph:
+def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None,
+                  scalars: dict | None = None) -> CompiledGraph:
     """Generate the function for ``graph``. ``bound`` maps input value ids to arrays fixed into the code
     (variables, updated in place); the other inputs are the function's arguments, in order. ``layout``
-    lists, per returned item, an index into ``graph.outputs`` or None (returned as None).
+    lists, per returned item, an index into ``graph.outputs`` or None (returned as None). ``scalars`` maps
+    ids of inputs of shape () that arrive as numbers rather than 0-d arrays to their class: ``float`` (a
+    Python float, rounded to the input's dtype) or the NumPy scalar type of the input's dtype.
 
     The function reuses the buffers of the graph's memory plan on every call (returned arrays are never such
-    buffers), so its body holds a lock of its own: threads calling one compiled function take turns."""
+    buffers), so its body holds a lock of its own: threads calling one compiled function take turns. Code
+    that shares no buffer between calls (one-element graphs on NumPy scalars) takes no lock."""
     off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.data.device != CPU),
                    None)
     if off_cpu is not None:
         raise RuntimeError(f"compile_graph: %{off_cpu.id} is {off_cpu.data!r}; the generated code calls NumPy, "
                            "and a runtime for GPU graphs is not built yet (run the model eagerly on the GPU)")
     bound = bound or {}
+    scalars = scalars or {}
+    wrong = [v for v in graph.inputs if v.id in scalars and (v.id in bound or tuple(v.data.shape) != ())]
+    if wrong:
+        raise ValueError(f"compile_graph: only unbound inputs of shape () arrive as numbers, not %{wrong[0].id} "
+                         f"({wrong[0].data!r})")
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
-    scalar = _scalar_graph(graph, bound)
-    lines, returned = (_scalar_lines if scalar else _array_lines)(graph, bound, env)
+    if _scalar_graph(graph, bound):
+        lines, returned = _scalar_lines(graph, bound, env, scalars)
+        indent = "    "
+    else:
+        lines = [f"x{vid} = np.asarray(x{vid}, {env.bind(v.data.dtype, 'dt')})"
+                 for v in graph.inputs if (vid := v.id) in scalars]
+        more, returned = _array_lines(graph, bound, env)
+        lines += more
+        indent = "        "
     if layout is not None:
         returned = ["None" if k is None else returned[k] for k in layout]
-    lock = env.bind(threading.Lock(), "lock")
-    body = "\n".join("        " + line for line in lines)
+    body = "\n".join(indent + line for line in lines)
     func = f"graph_{next(_counter)}"
     returns = f"return ({', '.join(returned)}{',' if returned else ''})"
-    source = f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}        {returns}\n"
+    if indent == "    ":  # nothing shared between calls: no lock to take
+        source = f"def {func}({', '.join(params)}):\n{body + chr(10) if body else ''}    {returns}\n"
+    else:
+        lock = env.bind(threading.Lock(), "lock")
+        source = (f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}"
+                  f"        {returns}\n")
     defaults = ", ".join(f"{k}={k}" for k in env.objects)
     indented = "\n".join("    " + line for line in source.splitlines())
     wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"
@@ -412,17 +432,51 @@ def _element(name: str, ndim: int) -> str:
     return f"{name}[{', '.join(['0'] * ndim) if ndim else '()'}]"
 
 
-def _scalar_lines(graph: Graph, bound: dict, env: _Env):
+_WEAK_EXACT = frozenset("+-*/")  # NumPy scalar (op) Python float: the float is first rounded to the dtype
+
+
+def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
     names: dict = {}
     arrays: dict = {}
     lines = []
+    weak: dict = {}  # value id -> id of the Python float argument it still is (not yet rounded to its dtype)
     for v in graph.inputs:
+        kind = scalars.get(v.id)
+        if kind is float:
+            names[v.id] = f"x{v.id}"
+            weak[v.id] = v.id
+            continue
+        if kind is not None:  # a NumPy scalar: of the input's dtype, already what the code computes on
+            names[v.id] = f"x{v.id}"
+            if kind is not v.data.dtype.type:
+                lines.append(f"x{v.id} = {env.bind(v.data.dtype.type, 'dt')}(x{v.id})")
+            continue
         array = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
         arrays[v.id] = array
         names[v.id] = f"v{v.id}"
         lines.append(f"v{v.id} = {_element(array, v.data.ndim)}")  # a NumPy scalar, read before any update
+    dtypes = {v.id: v.data.dtype for v in graph.inputs}
+
+    def rounded(vid: int) -> None:
+        """A Python float argument becomes a NumPy scalar of its dtype, from here on."""
+        arg = weak[vid]
+        lines.append(f"x{arg} = {env.bind(dtypes[arg].type, 'dt')}(x{arg})")
+        for other in [k for k, a in weak.items() if a == arg]:
+            del weak[other]
+
     for node in graph.nodes:
         op, attrs = node.op, node.attrs
+        if weak:
+            ids = [v.id for v in node.inputs]
+            # A float beside a NumPy scalar of its dtype is rounded to it by NumPy itself (NEP 50 weak scalars),
+            # exactly as a conversion would; anywhere else it is converted first.
+            exact = op.infix in _WEAK_EXACT and len(ids) == 2 and op is not UPDATE and \
+                sum(i in weak for i in ids) == 1 and \
+                all(v.data.dtype == node.outputs[0].data.dtype for v in node.inputs)
+            if (not exact or op.lower is not None) and not op.scalar_alias:
+                for i in ids:
+                    if i in weak:
+                        rounded(i)
         args = [names[v.id] for v in node.inputs]
         if op is UPDATE:
             param = node.inputs[0]
@@ -435,6 +489,8 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env):
             continue
         if op.scalar_alias:
             names[out.id] = args[0]
+            if node.inputs[0].id in weak:
+                weak[out.id] = weak[node.inputs[0].id]
             continue
         if op.lower is not None:
             expression = op.lower(_call(node, args, env, None, scalar=True))
@@ -444,6 +500,9 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env):
             expression = f"{env.bind(op.ufunc, 'f')}({', '.join(args)})"
         names[out.id] = f"v{out.id}"
         lines.append(f"v{out.id} = {expression}")
+    for v in graph.outputs:
+        if v.id in weak:
+            rounded(v.id)
     returned = []
     for v in graph.outputs:  # back to arrays of the declared shapes (0-d results stay NumPy scalars)
         shape = tuple(v.data.shape)

@@ -266,12 +266,12 @@ class Session:
 
     def _evaluate(self, flat: list, feeds: dict):
         # Keys hold the tensors themselves (not ids), so a cached entry keeps them alive and unambiguous.
-        key = (tuple(flat), *[(t, a.shape) for t, a in feeds.items()])
+        key = (tuple(flat), *[(t, _signature(a)) for t, a in feeds.items()])
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self.cache[key] = self._compile(flat, feeds)
         if _jit.profile_hook is not None:
-            return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))
+            return _jit.profile_hook(*compiled.graph_for_profiler, _arrays(feeds))
         return compiled(*feeds.values())
 
     def _check_graph(self, t: Tensor, role: str) -> None:
@@ -286,10 +286,13 @@ class Session:
             self._check_graph(t, "fetch")
         replay = Replay(self)
         graph = replay.graph
-        for t, array in feeds.items():
+        scalars = {}
+        for t, value in feeds.items():
             self._check_graph(t, "feed")
-            _check_feed(t, array)
-            replay.feeds[t] = graph.input(t.name, array.shape, array.dtype)
+            array = _check_feed(t, value)
+            v = replay.feeds[t] = graph.input(t.name, array.shape, array.dtype)
+            if value.__class__ is not np.ndarray:
+                scalars[v.id] = value.__class__
         results = [replay.value(t) for t in flat]
         graph.outputs = [v for v in results if v is not None]
         graph = run_passes(graph)
@@ -298,7 +301,7 @@ class Session:
         for v in results:
             layout.append(None if v is None else k)
             k += v is not None
-        fn = compile_graph(graph, replay.bound, layout).fn
+        fn = compile_graph(graph, replay.bound, layout, scalars).fn
         fn.graph_for_profiler = (graph, replay.bound, layout)  # what the profiler runs node by node
         return fn
 
@@ -323,18 +326,30 @@ class Session:
             for t, value in feed_dict.items():
                 if t.__class__ is not Tensor:
                     t = self._resolve(t)
-                # The shape is checked once per signature, when it is compiled.
-                if value.__class__ is not np.ndarray or t.kind != "Placeholder" or value.dtype != t.dtype:
-                    value = _check_feed(t, value)
-                feeds[t] = value
+                # A feed's signature is its shape (a number's: its class); the shape and the dtype a class
+                # implies are checked once per signature, when it is compiled.
+                cls = value.__class__
                 key.append(t)
-                key.append(value.shape)
+                if cls is np.ndarray:
+                    if value.dtype != t.dtype or t.kind != "Placeholder":
+                        value = _check_feed(t, value)
+                    key.append(value.shape)
+                elif cls in _FLOATS:  # a float the generated code takes as it is
+                    key.append(cls)
+                else:
+                    value = _check_feed(t, value)
+                    key.append(value.shape)
+                feeds[t] = value
         if fetches.__class__ in _SINGLE and fetches.kind != "Init":  # the hot path: one tensor or training op
-            compiled = self.cache.get(key := tuple(key))
-            if compiled is None:
+            key = tuple(key)
+            cache = self.cache
+            try:  # CompileCache.get, inlined: this is most of a small step's overhead
+                cache.move_to_end(key)
+                compiled = cache[key]
+            except KeyError:
                 compiled = self.cache[key] = self._compile([fetches], feeds)
             if _jit.profile_hook is not None:
-                return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))[0]
+                return _jit.profile_hook(*compiled.graph_for_profiler, _arrays(feeds))[0]
             return compiled(*feeds.values())[0]
         flat: list = []
         rebuild = _flatten(fetches, flat, self._resolve)
@@ -347,6 +362,22 @@ class Session:
             values = iter(self._evaluate(rest, feeds) if rest else [])
             return rebuild([None if t.kind == "Init" else next(values) for t in flat])
         return rebuild(self._evaluate(flat, feeds))
+
+
+# Floats fed as they are: compiled functions take them, rounded to the placeholder's dtype as _check_feed
+# would; whether one may be fed to a placeholder depends on its class only, so it is checked once, when the
+# signature is compiled. Integers are checked on every run (their range against the dtype's).
+_FLOATS = frozenset({float, np.float32, np.float64})
+
+
+def _signature(value):
+    """What a compiled function is specialized on for one feed: an array's shape, a number's class."""
+    return value.shape if value.__class__ is np.ndarray else value.__class__
+
+
+def _arrays(feeds: dict) -> tuple:
+    """The feeds as arrays (numbers fed as they are become 0-d arrays of their placeholder's dtype)."""
+    return tuple(v if v.__class__ is np.ndarray else np.asarray(v, t.dtype) for t, v in feeds.items())
 
 
 def _arena(pairs: list) -> list:
