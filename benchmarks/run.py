@@ -191,8 +191,8 @@ def main(argv=None) -> int:
                 if column == "torch-compile":
                     compile_times[name] = seconds
         results[name] = result = compare(steps, args.seconds, args.rounds, args.best)
-        print(f"{name:<12}" + "".join(f"{format_time(result[c]) if c in result else '-':>{_width(c)}}" for c in COLUMNS),
-              flush=True)
+        cells = [f"{format_time(result[c]) if c in result else '-':>{_width(c)}}" for c in COLUMNS]
+        print(f"{name:<12}" + "".join(cells), flush=True)
     for name, seconds in compile_times.items():
         print(f"torch-compile {name}: first step (compiling) {seconds:.1f} s")
     print("\nratios (time / time: below 1 is faster than the second framework)")
