@@ -41,9 +41,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import Graph
+from ember.graph.ir import UPDATE, Graph
 from ember.passes import run_passes
-from ember.runtime import compile_graph
+from ember.runtime import arena, compile_graph
 from ember.runtime.cache import CompileCache
 from ember.tensor import Tensor
 from ember.tracing import Trace
@@ -55,14 +55,41 @@ profile_hook = None  # set by ember.profiler while it records: runs a compiled g
 
 
 class _Compiled:
-    """One trace: the generated function and what to feed it besides the arguments."""
+    """One trace: the generated function and what to feed it besides the arguments.
 
-    __slots__ = ("fn", "captured", "grad_params", "writeback", "rebuild", "graph", "trace")
+    The parameters the call updates are fixed into the code (``pinned``), laid side by side in one array
+    first (``ember.runtime.arena``) when each owns its memory: the runtime then updates them with a few
+    whole-array calls. A parameter whose array was replaced since (``p.data = ...``) makes the call compile
+    the graph again for the new arrays; other captured Tensors are read on every call."""
 
-    def __init__(self, fn, graph: Graph, trace: Trace, rebuild, writeback: list):
-        self.fn, self.graph, self.trace, self.rebuild, self.writeback = fn, graph, trace, rebuild, writeback
-        self.captured = [t for t, _ in graph.captured]
+    __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "rebuild", "graph", "trace")
+
+    def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list):
+        self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
         self.grad_params = [p for p, _ in trace.grad_inputs]
+        self.bind()
+
+    def bind(self) -> None:
+        """Compile the graph with the updated parameters' arrays as they are now."""
+        graph = self.graph
+        updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE}
+        params = [(t, v) for t, v in graph.captured if v.id in updated and t.data.__class__ is np.ndarray]
+        movable = [t for t, _ in params if arena.movable(t.data)]
+        if len(movable) > 1:
+            for t, array in zip(movable, arena.lay_out([t.data for t in movable])):
+                t.data = array
+        self.pinned = [(t, t.data) for t, _ in params]
+        pinned = {v.id for _, v in params}
+        self.captured = [t for t, v in graph.captured if v.id not in pinned]
+        self.bound = {v.id: t.data for t, v in params}
+        self.fn = compile_graph(graph, self.bound).fn
+
+    def stale(self) -> bool:
+        """Whether a pinned parameter's array was replaced since the code was made."""
+        for t, array in self.pinned:
+            if t.data is not array:
+                return True
+        return False
 
 
 def _flatten(out, flat: list):
@@ -116,12 +143,15 @@ class JitFunction:
                 if compiled is None:
                     compiled = self._trace(args)
                     self.cache.setdefault(key, []).append(compiled)
+        if compiled.pinned and compiled.stale():
+            with _TRACING:
+                compiled.bind()
         for t in compiled.captured:
             arrays.append(t.data)
         for p in compiled.grad_params:
             arrays.append(p.grad.data)
         self._last = compiled
-        results = compiled.fn(*arrays) if profile_hook is None else profile_hook(compiled.graph, None, None, arrays)
+        results = compiled.fn(*arrays) if profile_hook is None else profile_hook(compiled.graph, compiled.bound, None, arrays)
         if compiled.writeback:
             _write_grads(compiled.writeback, results)
         return compiled.rebuild(results)
@@ -175,7 +205,7 @@ class JitFunction:
                 self.frozen.append(f"captured Tensor {t.data.dtype}{list(t.data.shape)} as a constant")
         graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
-        return _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+        return _Compiled(graph, trace, rebuild, writeback)
 
 
 def _write_grads(writeback: list, results: tuple) -> None:

@@ -28,6 +28,7 @@ from ember.graph.ir import ASSIGN, CONST, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
+from ember.runtime.arena import ALIGN_BYTES
 from ember.runtime.bias_fold import element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 
@@ -52,6 +53,7 @@ class _Env:
     def __init__(self):
         self.objects: dict = {"np": np}
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
+        self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
 
     def bind(self, obj, prefix: str) -> str:
@@ -111,12 +113,13 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
     if _scalar_graph(graph, bound):
         lines, returned = _scalar_lines(graph, bound, env, scalars)
+        lines = env.prologue + lines
         indent = "    "
     else:
         lines = [f"x{vid} = np.asarray(x{vid}, {env.bind(v.data.dtype, 'dt')})"
                  for v in graph.inputs if (vid := v.id) in scalars]
         more, returned = _array_lines(graph, bound, env)
-        lines += more
+        lines += env.prologue + more
         indent = "        "
     if layout is not None:
         returned = ["None" if k is None else returned[k] for k in layout]
@@ -200,7 +203,13 @@ def _array_lines(graph: Graph, bound: dict, env: _Env):
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
-    return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+    returned = []
+    for v in graph.outputs:
+        name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
+        if env.objects.get(name).__class__ is np.ndarray:  # an array made once (a flat gradient's view)
+            name = f"{name}.copy()"  # the caller keeps what it gets
+        returned.append(name)
+    return lines, returned
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
@@ -218,7 +227,6 @@ def _view_of(node, array):
     return result if array.size and np.shares_memory(result, array) else None
 
 
-_ALIGN_BYTES = 64  # how ember.compat.tf lays variables out in one array (see its _arena)
 
 
 def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
@@ -235,19 +243,20 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     position = {id(node): i for i, node in enumerate(graph.nodes)}
     runs: dict = {}
     for node in graph.nodes:
-        if node.op is not UPDATE or node.attrs.get("live") is not None:
+        if node.op is not UPDATE:
             continue
         param, grad = node.inputs
         kind = "plain" if _plain_sgd(node.attrs) else "momentum" if _momentum_sgd(node.attrs) else None
         array = bound.get(param.id)
-        if (kind is None or array is None or grad.id in outputs or len(users.get(grad.id, ())) != 1
+        if (kind is None or array is None or len(users.get(grad.id, ())) != 1
                 or grad.id not in producers or producers[grad.id].op is CONST):
             continue
         base = array.base
         if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
             continue
         offset = element_offset(array, base)
-        key = (id(base), kind, tuple(sorted((k, repr(v)) for k, v in node.attrs["hyper"].items())))
+        live = node.attrs.get("live")  # updates reading their hyper-parameters on every run share the reader
+        key = (id(base), kind, id(live), tuple(sorted((k, repr(v)) for k, v in node.attrs["hyper"].items())))
         runs.setdefault(key, (base, kind, []))[2].append((offset, node, array))
     flat_grads, flat_lines = {}, {}
     for base, kind, members in runs.values():
@@ -255,16 +264,31 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
         run = [members[0]]
         for member in members[1:] + [None]:
             if member is not None and 0 <= member[0] - (run[-1][0] + run[-1][2].size) < \
-                    _ALIGN_BYTES // base.itemsize:
+                    ALIGN_BYTES // base.itemsize:
                 run.append(member)
                 continue
             if len(run) > 1:
-                _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines)
+                returned = any(n.inputs[1].id in outputs for _, n, _ in run)
+                _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned)
             run = [member]
     return flat_grads, flat_lines
 
 
-def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines) -> None:
+def _hyper(env: _Env, node, name: str) -> str:
+    """The expression reading hyper-parameter ``name`` of an update: a literal, or (for an update whose
+    hyper-parameters are read on every run, as ``ember.jit`` makes them) an item of the dict read once, first
+    thing in the function, so that a scheduler's new lr applies without a retrace."""
+    live = node.attrs.get("live")
+    if live is None:
+        return repr(float(node.attrs["hyper"][name]))
+    hyper_name = env.live.get(id(live))
+    if hyper_name is None:
+        hyper_name = env.live[id(live)] = f"h{len(env.live)}"
+        env.prologue.append(f"{hyper_name} = {env.bind(live, 'hyper')}()")
+    return f"{hyper_name}[{name!r}]"
+
+
+def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned) -> None:
     nodes = [node for _, node, _ in run]
     first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
     if any(graph.nodes[i].op is not UPDATE for i in range(first, last + 1)):
@@ -272,7 +296,6 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
         return
     start, end = run[0][0], run[-1][0] + run[-1][2].size
-    hyper = nodes[0].attrs["hyper"]
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
         key = _sgd_form(nodes[0].attrs).buffer_key
@@ -291,15 +314,17 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     for offset, node, array in run:
         view = grads[offset - start:offset - start + array.size].reshape(array.shape)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
-    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), repr(float(hyper["lr"]))
+    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), _hyper(env, nodes[0], "lr")
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
-    # megabyte-sized temporary per step was measured to cost as much as the multiply itself).
+    # megabyte-sized temporary per step was measured to cost as much as the multiply itself). Gradients the
+    # function returns (ember.jit sets .grad) are kept: the step goes into an array of its own.
+    step = env.bind(np.empty(end - start, base.dtype), "s") if returned else grad_name
     if kind == "plain":
-        lines = [f"np.multiply({grad_name}, {lr}, out={grad_name})", f"{params}.__isub__({grad_name})"]
+        lines = [f"np.multiply({grad_name}, {lr}, out={step})", f"{params}.__isub__({step})"]
     else:
         buf = env.bind(flat_buffer, "buf")
-        lines = [f"{buf}.__imul__({float(hyper['momentum'])!r})", f"{buf}.__iadd__({grad_name})",
-                 f"np.multiply({buf}, {lr}, out={grad_name})", f"{params}.__isub__({grad_name})"]
+        lines = [f"{buf}.__imul__({_hyper(env, nodes[0], 'momentum')})", f"{buf}.__iadd__({grad_name})",
+                 f"np.multiply({buf}, {lr}, out={step})", f"{params}.__isub__({step})"]
     for node in nodes:
         flat_lines[id(node)] = []
     flat_lines[id(graph.nodes[first])] = lines
@@ -311,14 +336,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
     param, grad = args
     lines = []
     live = attrs.get("live")
-    if live is None:
-        lr = repr(float(hyper["lr"]))
-    else:  # hyper-parameters read on every run (ember.jit: a scheduler changes lr without a retrace)
-        hyper_name = env.live.get(id(live))
-        if hyper_name is None:
-            hyper_name = env.live[id(live)] = f"h{len(env.live)}"
-            lines.append(f"{hyper_name} = {env.bind(live, 'hyper')}()")
-        lr = f"{hyper_name}['lr']"
+    lr = _hyper(env, node, "lr")
     array = node.inputs[0]
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
     step = env.scratch(array.data.shape, array.data.dtype) if array.data.ndim else None
@@ -332,13 +350,14 @@ def _update_lines(node, args: list, env: _Env) -> list:
         if key not in state:
             state[key] = np.zeros(array.data.shape, array.data.dtype)
         buf = env.bind(state[key], "buf")
-        momentum = repr(float(hyper["momentum"])) if live is None else f"{hyper_name}['momentum']"
+        momentum = _hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if live is None:
         rule = functools.partial(attrs["rule"], **hyper)
         return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
-    return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{hyper_name})"]
+    _hyper(env, node, "lr")
+    return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{env.live[id(live)]})"]
 
 
 def _buffers(graph: Graph, env: _Env) -> tuple:
@@ -481,7 +500,7 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
         if op is UPDATE:
             param = node.inputs[0]
             lines.append(f"{_element(arrays[param.id], param.data.ndim)} = {args[0]} - {args[1]} * "
-                         f"{float(attrs['hyper']['lr'])!r}")
+                         f"{_hyper(env, node, 'lr')}")
             continue
         out = node.outputs[0]
         if op is CONST:

@@ -18,6 +18,7 @@ from ember.graph.ir import Graph as IRGraph
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.runtime import compile_graph
+from ember.runtime.arena import lay_out
 from ember.runtime.cache import CompileCache
 
 _jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
@@ -245,7 +246,9 @@ class Session:
                 current[...] = value  # in place: compiled functions hold this array
             else:
                 fresh.append((var, value))
-        for var, array in _arena(fresh):
+        # New variables side by side in one array: the runtime then updates a run of them with a few
+        # whole-array calls, and folds a dense layer's bias into its weight's product.
+        for (var, _), array in zip(fresh, lay_out([value for _, value in fresh])):
             self.values[var] = array
             self.cache.clear()
 
@@ -378,25 +381,6 @@ def _signature(value):
 def _arrays(feeds: dict) -> tuple:
     """The feeds as arrays (numbers fed as they are become 0-d arrays of their placeholder's dtype)."""
     return tuple(v if v.__class__ is np.ndarray else np.asarray(v, t.dtype) for t, v in feeds.items())
-
-
-def _arena(pairs: list) -> list:
-    """New variables laid side by side in one array per dtype (each start aligned to 64 bytes), so that the
-    runtime can update a run of them with a few whole-array calls instead of a few calls each."""
-    placed = []
-    for dtype in dict.fromkeys(value.dtype for _, value in pairs):
-        group = [(var, value) for var, value in pairs if value.dtype == dtype]
-        align = max(1, 64 // dtype.itemsize)
-        offsets, end = [], 0
-        for _, value in group:
-            offsets.append(end)
-            end = -(-(end + value.size) // align) * align
-        storage = np.zeros(end, dtype)
-        for (var, value), start in zip(group, offsets):
-            array = storage[start:start + value.size].reshape(value.shape)
-            array[...] = value
-            placed.append((var, array))
-    return placed
 
 
 class _SessionContext:
