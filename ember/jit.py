@@ -151,7 +151,10 @@ class JitFunction:
         for p in compiled.grad_params:
             arrays.append(p.grad.data)
         self._last = compiled
-        results = compiled.fn(*arrays) if profile_hook is None else profile_hook(compiled.graph, compiled.bound, None, arrays)
+        if profile_hook is None:
+            results = compiled.fn(*arrays)
+        else:
+            results = profile_hook(compiled.graph, compiled.bound, None, arrays)
         if compiled.writeback:
             _write_grads(compiled.writeback, results)
         return compiled.rebuild(results)
