@@ -153,10 +153,12 @@ class JitFunction:
         self._last = compiled
         if profile_hook is None:
             results = compiled.fn(*arrays)
+            owned = compiled.fn.owned
         else:
             results = profile_hook(compiled.graph, compiled.bound, None, arrays)
+            owned = frozenset()
         if compiled.writeback:
-            _write_grads(compiled.writeback, results)
+            _write_grads(compiled.writeback, results, owned)
         return compiled.rebuild(results)
 
     def _cached(self, key) -> _Compiled | None:
@@ -211,14 +213,18 @@ class JitFunction:
         return _Compiled(graph, trace, rebuild, writeback)
 
 
-def _write_grads(writeback: list, results: tuple) -> None:
-    """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode."""
+def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
+    """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode. ``owned``:
+    indices of results that are the call's own copies (the generated code says which)."""
     seen = set()
     for param, index in writeback:
         if index is None:
             param.grad = None
             continue
         array = results[index]
+        if index in owned:
+            param.grad = Tensor._make(array, None)
+            continue
         if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph
             array = np.array(array)
         elif array.base is not None or id(array) in seen or not array.flags.writeable:

@@ -137,7 +137,11 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"
     namespace: dict = {}
     exec(compile(wrapper, f"<ember graph {func}>", "exec"), dict(env.objects), namespace)
-    return CompiledGraph(namespace["make"](), source, graph)
+    fn = namespace["make"]()
+    # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
+    # out as gradients without copying again).
+    fn.owned = frozenset(i for i, name in enumerate(returned) if name.endswith(".copy()") and returned.count(name) == 1)
+    return CompiledGraph(fn, source, graph)
 
 
 def _array_lines(graph: Graph, bound: dict, env: _Env):
