@@ -7,6 +7,10 @@
     python benchmarks/run.py --torch-compile     # add torch.compile (compiles for 10-30 s per workload)
     python benchmarks/run.py --compile-time      # seconds to the first compiled step, for W2 and Wtab
     python benchmarks/run.py --device cuda       # on a GPU: Ember and PyTorch eager, each step synchronized
+
+Ember's graph columns: ``ember-graph`` is the TF-1 Session running the training op alone (one-hot labels fed);
+on the MLPs ``ember-graph-loss`` does the eager and jit steps' work (class-index labels, the loss fetched too);
+on W1b1 ``ember-graph-np`` / ``ember-graph-float`` feed each sample as a NumPy scalar / Python float.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def _mlp(sizes, batch):
         "torch": lambda: w.mlp_torch(sizes, batch),
         "numpy": lambda: w.mlp_numpy(sizes, batch),
         "ember-graph": lambda: w.mlp_graph(sizes, batch),
+        "ember-graph-loss": lambda: w.mlp_graph(sizes, batch, fetch_loss=True),
         "ember-jit": lambda: w.mlp_ember(sizes, batch, jit=True),
         "jax": lambda: w.mlp_jax(sizes, batch),
         "torch-compile": lambda: w.mlp_torch(sizes, batch, compiled=True),
@@ -72,15 +77,17 @@ WORKLOADS = {
 GPU_SIZED = ("R18", "T512")  # the GPU anchors: seconds per step on 2 CPU cores, so not in the CPU default
 GPU_DEFAULT = ("W2", "W3", "W4", "W5s", "W5d", "W6", "R18", "T512")
 GPU_COLUMNS = ("ember", "torch", "torch-compile")  # NumPy, JAX and Ember's compiled modes run on the CPU
-COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-graph-np", "ember-graph-float", "ember-jit", "jax",
-           "torch-compile", "miniflow")
+COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-graph-loss", "ember-graph-np", "ember-graph-float",
+           "ember-jit", "jax", "torch-compile", "miniflow")
 COMPILED = ("ember-graph", "ember-jit", "jax", "torch-compile")
-RATIOS = [(c, "torch") for c in COLUMNS if c not in ("torch", "ember-graph-np", "ember-graph-float")] + [
+RATIOS = [(c, "torch") for c in COLUMNS if c not in ("torch", "ember-graph-loss", "ember-graph-np",
+                                                     "ember-graph-float")] + [
     ("ember", "numpy"), ("ember-graph", "jax"), ("ember-jit", "jax"), ("ember-graph", "miniflow"),
-    ("ember-graph-np", "miniflow"), ("ember-graph-float", "miniflow"), ("ember-jit", "ember-graph")]
+    ("ember-graph-np", "miniflow"), ("ember-graph-float", "miniflow"), ("ember-jit", "ember-graph"),
+    ("ember-jit", "ember-graph-loss")]
 IMPORTS = {"ember-graph": "ember.compat.tf", "ember-jit": "ember", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
-SHORT = {"ember-graph": "graph", "ember-graph-np": "graph-np", "ember-graph-float": "graph-float", "ember-jit": "jit",
-         "torch-compile": "compile"}
+SHORT = {"ember-graph": "graph", "ember-graph-loss": "graph-loss", "ember-graph-np": "graph-np",
+         "ember-graph-float": "graph-float", "ember-jit": "jit", "torch-compile": "compile"}
 
 
 def _width(heading: str) -> int:
