@@ -214,3 +214,40 @@ def test_compile_graph_numbers_only_for_unbound_0d_inputs():
     assert neg == -x32 + x32 * x32 and prod.dtype == np.float32
     with pytest.raises(ValueError, match="shape"):
         compile_graph(g, scalars={vec.id: float})
+
+
+def test_session_fetching_gradients_beside_the_training_op(monkeypatch):
+    """Gradients a run returns stay intact though the flat update reads them (its step goes elsewhere)."""
+    import ember.compat.tf.session as session
+
+    sources = []
+    monkeypatch.setattr(session, "compile_graph", lambda *a: sources.append(compile_graph(*a)) or sources[-1])
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((5, 4)).astype(np.float32)
+    results = []
+    for fetch_grads in (True, False):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [None, 4])
+        w, b = tf.Variable(np.ones((4, 3), np.float32)), tf.Variable(np.zeros(3, np.float32))
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b))
+        grads = tf.gradients(loss, [w, b])
+        train = tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss)
+        sess = tf.Session()
+        sess.run(tf.global_variables_initializer())
+        fetched = []
+        for _ in range(3):
+            if fetch_grads:
+                _, gw, gb = sess.run([train, *grads], {x: data})
+                fetched.append((gw.copy(), gb.copy()))
+                assert gw.base is None or not np.shares_memory(gw, sess.run(w))
+            else:
+                fetched.append(tuple(sess.run(grads, {x: data})))
+                sess.run(train, {x: data})
+        results.append((fetched, sess.run(w), sess.run(b)))
+    assert any("grads" in c.source and ".copy()" in c.source for c in sources)  # the flat run returned them
+    (got, w1, b1), (expected, w2, b2) = results
+    for (gw, gb), (ew, eb) in zip(got, expected):
+        np.testing.assert_allclose(gw, ew, rtol=1e-6)
+        np.testing.assert_allclose(gb, eb, rtol=1e-6)
+    np.testing.assert_allclose(w1, w2, rtol=1e-6)
+    np.testing.assert_allclose(b1, b2, rtol=1e-6)
