@@ -251,3 +251,10 @@ def test_session_fetching_gradients_beside_the_training_op(monkeypatch):
         np.testing.assert_allclose(gb, eb, rtol=1e-6)
     np.testing.assert_allclose(w1, w2, rtol=1e-6)
     np.testing.assert_allclose(b1, b2, rtol=1e-6)
+
+
+def test_a_feed_error_is_not_chained_to_the_cache_miss():
+    i = tf.placeholder(tf.int32, [])
+    with pytest.raises(TypeError) as info:
+        tf.Session().run(i * 2, {i: 1.5})
+    assert info.value.__context__ is None

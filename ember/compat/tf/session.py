@@ -350,7 +350,9 @@ class Session:
                 cache.move_to_end(key)
                 compiled = cache[key]
             except KeyError:
-                compiled = self.cache[key] = self._compile([fetches], feeds)
+                compiled = None
+            if compiled is None:  # (outside the except: a feed error is not reported as during a KeyError)
+                compiled = cache[key] = self._compile([fetches], feeds)
             if _jit.profile_hook is not None:
                 return _jit.profile_hook(*compiled.graph_for_profiler, _arrays(feeds))[0]
             return compiled(*feeds.values())[0]
