@@ -278,6 +278,12 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     return flat_grads, flat_lines
 
 
+# Gradients of a flat run that the function also returns are copied out of the flat array on every call:
+# worth it while the run is small (Wtab's 5k elements: one copy each against four calls each per variable);
+# W2's 235k elements measured slower that way than one by one.
+_RETURNED_FLAT_MAX = 1 << 15
+
+
 def _hyper(env: _Env, node, name: str) -> str:
     """The expression reading hyper-parameter ``name`` of an update: a literal, or (for an update whose
     hyper-parameters are read on every run, as ``ember.jit`` makes them) an item of the dict read once, first
@@ -300,6 +306,8 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
         return
     start, end = run[0][0], run[-1][0] + run[-1][2].size
+    if returned and end - start > _RETURNED_FLAT_MAX:
+        return  # the copies handed back would cost more than the calls the run saves
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
         key = _sgd_form(nodes[0].attrs).buffer_key
