@@ -21,6 +21,13 @@ appears or disappears. The compiled function's results are not recorded on the a
 effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
 Row-sparse embedding gradients (``sparse=True``) are refused with a TypeError.
 
+Memory layout: the first compilation of a step lays the parameters it updates side by side in one array
+(``ember.runtime.arena``), so the runtime updates them with a few whole-array calls; each such parameter's
+``.data`` becomes a view of that array, with the same values (a parameter that is already a view of another
+array stays where it is). Replacing a parameter's array afterwards (``p.data = ...``) makes the next call
+compile again for the new array; changing it in place (``p.data[...] = ...``, ``load_state_dict``) needs
+nothing.
+
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes
 >>> fast(a2, b2)    # same shapes: runs the cached function
