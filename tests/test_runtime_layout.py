@@ -258,3 +258,27 @@ def test_a_feed_error_is_not_chained_to_the_cache_miss():
     with pytest.raises(TypeError) as info:
         tf.Session().run(i * 2, {i: 1.5})
     assert info.value.__context__ is None
+
+
+def test_one_element_jit_step_reads_lr_on_every_call():
+    """The code on NumPy scalars reads lr live too (it used to freeze the traced value)."""
+    w = ember.tensor(np.float32(0.3), requires_grad=True)
+    opt = ember.optim.SGD([w], lr=0.1)
+
+    @ember.jit
+    def step(x, y):
+        opt.zero_grad()
+        diff = w * x - y
+        loss = (diff * diff).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x, y = ember.tensor(np.float32(2.0)), ember.tensor(np.float32(1.0))
+    step(x, y)
+    for group in opt.param_groups:
+        group["lr"] = 0.0
+    before = w.data.copy()
+    step(x, y)
+    np.testing.assert_array_equal(w.data, before)
+    assert step.traces == 1
