@@ -7,6 +7,10 @@
     python benchmarks/run.py --torch-compile     # add torch.compile (compiles for 10-30 s per workload)
     python benchmarks/run.py --compile-time      # seconds to the first compiled step, for W2 and Wtab
     python benchmarks/run.py --device cuda       # on a GPU: Ember and PyTorch eager, each step synchronized
+
+Ember's graph columns: ``ember-graph`` is the TF-1 Session running the training op alone (one-hot labels fed);
+on the MLPs ``ember-graph-loss`` does the eager and jit steps' work (class-index labels, the loss fetched too);
+on W1b1 ``ember-graph-np`` / ``ember-graph-float`` feed each sample as a NumPy scalar / Python float.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import numpy as np  # noqa: E402
 import workloads as w  # noqa: E402
 from harness import compare, first_step, format_time  # noqa: E402
 
@@ -35,8 +40,10 @@ def _linreg(batch):
         "ember-graph": lambda: w.linreg_graph(batch),
         "jax": lambda: w.linreg_jax(batch),
     }
-    if batch == 1:  # MiniFlow's graph computes on Python numbers
+    if batch == 1:  # MiniFlow's graph computes on Python numbers; Ember's Session takes them too
         steps["miniflow"] = lambda: w.linreg_miniflow(batch)
+        steps["ember-graph-np"] = lambda: w.linreg_graph(batch, numbers=np.float32)
+        steps["ember-graph-float"] = lambda: w.linreg_graph(batch, numbers=float)
     return steps
 
 
@@ -46,6 +53,7 @@ def _mlp(sizes, batch):
         "torch": lambda: w.mlp_torch(sizes, batch),
         "numpy": lambda: w.mlp_numpy(sizes, batch),
         "ember-graph": lambda: w.mlp_graph(sizes, batch),
+        "ember-graph-loss": lambda: w.mlp_graph(sizes, batch, fetch_loss=True),
         "ember-jit": lambda: w.mlp_ember(sizes, batch, jit=True),
         "jax": lambda: w.mlp_jax(sizes, batch),
         "torch-compile": lambda: w.mlp_torch(sizes, batch, compiled=True),
@@ -69,12 +77,21 @@ WORKLOADS = {
 GPU_SIZED = ("R18", "T512")  # the GPU anchors: seconds per step on 2 CPU cores, so not in the CPU default
 GPU_DEFAULT = ("W2", "W3", "W4", "W5s", "W5d", "W6", "R18", "T512")
 GPU_COLUMNS = ("ember", "torch", "torch-compile")  # NumPy, JAX and Ember's compiled modes run on the CPU
-COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-jit", "jax", "torch-compile", "miniflow")
+COLUMNS = ("ember", "torch", "numpy", "ember-graph", "ember-graph-loss", "ember-graph-np", "ember-graph-float",
+           "ember-jit", "jax", "torch-compile", "miniflow")
 COMPILED = ("ember-graph", "ember-jit", "jax", "torch-compile")
-RATIOS = [(c, "torch") for c in COLUMNS if c != "torch"] + [("ember", "numpy"), ("ember-graph", "jax"),
-                                                            ("ember-jit", "jax"), ("ember-graph", "miniflow")]
+RATIOS = [(c, "torch") for c in COLUMNS if c not in ("torch", "ember-graph-loss", "ember-graph-np",
+                                                     "ember-graph-float")] + [
+    ("ember", "numpy"), ("ember-graph", "jax"), ("ember-jit", "jax"), ("ember-graph", "miniflow"),
+    ("ember-graph-np", "miniflow"), ("ember-graph-float", "miniflow"), ("ember-jit", "ember-graph"),
+    ("ember-jit", "ember-graph-loss")]
 IMPORTS = {"ember-graph": "ember.compat.tf", "ember-jit": "ember", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
-SHORT = {"ember-graph": "graph", "ember-jit": "jit", "torch-compile": "compile"}
+SHORT = {"ember-graph": "graph", "ember-graph-loss": "graph-loss", "ember-graph-np": "graph-np",
+         "ember-graph-float": "graph-float", "ember-jit": "jit", "torch-compile": "compile"}
+
+
+def _width(heading: str) -> int:
+    return max(14, len(heading) + 2)
 
 
 def available(torch_compile: bool, device: str = "cpu") -> set[str]:
@@ -171,7 +188,7 @@ def main(argv=None) -> int:
         if cpu_only:
             parser.error(f"{cpu_only} run on the CPU only; on cuda choose from {', '.join(GPU_DEFAULT)}")
         print(f"device: {_gpu_name()}")
-    print(f"{'workload':<12}" + "".join(f"{c:>14}" for c in COLUMNS))
+    print(f"{'workload':<12}" + "".join(f"{c:>{_width(c)}}" for c in COLUMNS))
     results, compile_times = {}, {}
     for name in names:
         steps = {}
@@ -181,15 +198,17 @@ def main(argv=None) -> int:
                 if column == "torch-compile":
                     compile_times[name] = seconds
         results[name] = result = compare(steps, args.seconds, args.rounds, args.best)
-        print(f"{name:<12}" + "".join(f"{format_time(result[c]) if c in result else '-':>14}" for c in COLUMNS),
-              flush=True)
+        cells = [f"{format_time(result[c]) if c in result else '-':>{_width(c)}}" for c in COLUMNS]
+        print(f"{name:<12}" + "".join(cells), flush=True)
     for name, seconds in compile_times.items():
         print(f"torch-compile {name}: first step (compiling) {seconds:.1f} s")
     print("\nratios (time / time: below 1 is faster than the second framework)")
-    print(f"{'workload':<12}" + "".join(f"{SHORT.get(a, a) + '/' + SHORT.get(b, b):>15}" for a, b in RATIOS))
+    names = [SHORT.get(a, a) + "/" + SHORT.get(b, b) for a, b in RATIOS]
+    print(f"{'workload':<12}" + "".join(f"{n:>{_width(n) + 1}}" for n in names))
     for name, result in results.items():
         print(f"{name:<12}" + "".join(
-            f"{f'{result[a] / result[b]:.3f}x' if a in result and b in result else '-':>15}" for a, b in RATIOS))
+            f"{f'{result[a] / result[b]:.3f}x' if a in result and b in result else '-':>{_width(n) + 1}}"
+            for n, (a, b) in zip(names, RATIOS)))
     return 0
 
 

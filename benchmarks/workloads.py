@@ -478,15 +478,21 @@ def linreg_miniflow(batch, lr=0.01):
     return step
 
 
-def linreg_graph(batch, lr=0.01):
-    """The TF-1 way: placeholders, a training op, one Session.run per step with its feed."""
+def linreg_graph(batch, lr=0.01, numbers=None):
+    """The TF-1 way: placeholders, a training op, one Session.run per step with its feed. ``numbers``
+    (batch 1): feed each sample as a number, ``float`` (Python floats, as MiniFlow's benchmark does) or
+    ``np.float32`` (NumPy scalars), into placeholders of shape []."""
     import ember.compat.tf as tf
 
     xs, ys = _linreg_batches(batch)
+    if numbers is not None:
+        if batch != 1:
+            raise ValueError("numbers: a sample is one number at batch 1 only")
+        xs, ys = [[numbers(a[0]) for a in pool] for pool in (xs, ys)]
     graph = tf.Graph()
     with graph.as_default():
-        x = tf.placeholder(tf.float32, [None])
-        y = tf.placeholder(tf.float32, [None])
+        x = tf.placeholder(tf.float32, [None] if numbers is None else [])
+        y = tf.placeholder(tf.float32, [None] if numbers is None else [])
         w = tf.Variable(0.3)
         b = tf.Variable(0.1)
         loss = tf.reduce_mean(tf.square(w * x + b - y))
@@ -506,29 +512,35 @@ def _mlp_arrays(sizes, seed):
     return [v.numpy().T.copy() for v in source]
 
 
-def mlp_graph(sizes, batch, lr=0.01, momentum=0.9, seed=0):
-    """The MLP written against ``ember.compat.tf``, compiled by the graph runtime (same weights as eager)."""
+def mlp_graph(sizes, batch, lr=0.01, momentum=0.9, seed=0, fetch_loss=False):
+    """The MLP written against ``ember.compat.tf``, compiled by the graph runtime (same weights as eager).
+    It feeds one-hot labels and fetches the training op only; ``fetch_loss`` does what the eager and jit steps
+    do: class-index labels (sparse cross-entropy), and the loss fetched with the training op."""
     import ember.compat.tf as tf
 
     arrays = _mlp_arrays(sizes, seed)
     xs, labels = _batches((batch, sizes[0]), sizes[-1], seed)
-    onehots = [np.eye(sizes[-1], dtype=np.float32)[y] for y in labels]
+    targets = labels if fetch_loss else [np.eye(sizes[-1], dtype=np.float32)[y] for y in labels]
     graph = tf.Graph()
     with graph.as_default():
         x = tf.placeholder(tf.float32, [None, sizes[0]])
-        y = tf.placeholder(tf.float32, [None, sizes[-1]])
+        y = tf.placeholder(tf.int64, [None]) if fetch_loss else tf.placeholder(tf.float32, [None, sizes[-1]])
         h = x
         for k in range(0, len(arrays), 2):
             h = tf.matmul(h, tf.Variable(arrays[k])) + tf.Variable(arrays[k + 1])
             if k + 2 < len(arrays):
                 h = tf.nn.relu(h)
-        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=h))
+        if fetch_loss:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
+        else:
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=h))
         train = tf.train.MomentumOptimizer(lr, momentum).minimize(loss)
         session = tf.Session(graph=graph)
         session.run(tf.global_variables_initializer())
+    fetches = [train, loss] if fetch_loss else train
 
     def step(i):
-        session.run(train, feed_dict={x: xs[i % POOL], y: onehots[i % POOL]})
+        return session.run(fetches, feed_dict={x: xs[i % POOL], y: targets[i % POOL]})
 
     return step
 

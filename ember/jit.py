@@ -31,6 +31,13 @@ trace needs the unknown sizes (Python arithmetic on ``x.shape[0]``, say) is comp
 reason is listed in ``specialized``; so is a call whose unknown dimensions are not all one size (the passes
 take them for one size, the batch). ``cache.stats()`` counts compilations.
 
+Memory layout: the first compilation of a step lays the parameters it updates side by side in one array
+(``ember.runtime.arena``), so the runtime updates them with a few whole-array calls; each such parameter's
+``.data`` becomes a view of that array, with the same values (a parameter that is already a view of another
+array stays where it is). Replacing a parameter's array afterwards (``p.data = ...``) makes the next call
+compile again for the new array; changing it in place (``p.data[...] = ...``, ``load_state_dict``) needs
+nothing.
+
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes
 >>> fast(a2, b2)    # same shapes: runs the cached function
@@ -51,9 +58,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import Graph, GraphError
+from ember.graph.ir import UPDATE, Graph, GraphError
 from ember.passes import run_passes
-from ember.runtime import compile_graph
+from ember.runtime import arena, compile_graph
 from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
 from ember.tensor import Tensor
@@ -66,14 +73,41 @@ profile_hook = None  # set by ember.profiler while it records: runs a compiled g
 
 
 class _Compiled:
-    """One trace: the generated function and what to feed it besides the arguments."""
+    """One trace: the generated function and what to feed it besides the arguments.
 
-    __slots__ = ("fn", "captured", "grad_params", "writeback", "rebuild", "graph", "trace")
+    The parameters the call updates are fixed into the code (``pinned``), laid side by side in one array
+    first (``ember.runtime.arena``) when each owns its memory: the runtime then updates them with a few
+    whole-array calls. A parameter whose array was replaced since (``p.data = ...``) makes the call compile
+    the graph again for the new arrays; other captured Tensors are read on every call."""
 
-    def __init__(self, fn, graph: Graph, trace: Trace, rebuild, writeback: list):
-        self.fn, self.graph, self.trace, self.rebuild, self.writeback = fn, graph, trace, rebuild, writeback
-        self.captured = [t for t, _ in graph.captured]
+    __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "rebuild", "graph", "trace")
+
+    def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list):
+        self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
         self.grad_params = [p for p, _ in trace.grad_inputs]
+        self.bind()
+
+    def bind(self) -> None:
+        """Compile the graph with the updated parameters' arrays as they are now."""
+        graph = self.graph
+        updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE}
+        params = [(t, v) for t, v in graph.captured if v.id in updated and t.data.__class__ is np.ndarray]
+        movable = [t for t, _ in params if arena.movable(t.data)]
+        if len(movable) > 1:
+            for t, array in zip(movable, arena.lay_out([t.data for t in movable])):
+                t.data = array
+        self.pinned = [(t, t.data) for t, _ in params]
+        pinned = {v.id for _, v in params}
+        self.captured = [t for t, v in graph.captured if v.id not in pinned]
+        self.bound = {v.id: t.data for t, v in params}
+        self.fn = compile_graph(graph, self.bound).fn
+
+    def stale(self) -> bool:
+        """Whether a pinned parameter's array was replaced since the code was made."""
+        for t, array in self.pinned:
+            if t.data is not array:
+                return True
+        return False
 
 
 def _flatten(out, flat: list):
@@ -133,14 +167,21 @@ class JitFunction:
                 if compiled is None:
                     compiled = self._compile(key, args)
                     self.cache.setdefault(key, []).append(compiled)
+        if compiled.pinned and compiled.stale():
+            with _TRACING:
+                compiled.bind()
         for t in compiled.captured:
             arrays.append(t.data)
         for p in compiled.grad_params:
             arrays.append(p.grad.data)
         self._last = compiled
         try:
-            results = compiled.fn(*arrays) if profile_hook is None else \
-                profile_hook(compiled.graph, None, None, arrays)
+            if profile_hook is None:
+                results = compiled.fn(*arrays)
+                owned = compiled.fn.owned
+            else:
+                results = profile_hook(compiled.graph, compiled.bound, None, arrays)
+                owned = frozenset()
         except SizeSpecificCode as exc:  # checked before the code runs anything: these sizes need their own
             with _TRACING:
                 self.specialized.append(f"{_describe(key)}: {exc}")
@@ -149,7 +190,7 @@ class JitFunction:
                     [compiled]
             return self(*args)
         if compiled.writeback:
-            _write_grads(compiled.writeback, results)
+            _write_grads(compiled.writeback, results, owned)
         return compiled.rebuild(results)
 
     def _cached(self, key) -> _Compiled | None:
@@ -239,7 +280,7 @@ class JitFunction:
                 self.frozen.append(f"captured Tensor {t.data.dtype}{list(t.data.shape)} as a constant")
         graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
-        compiled = _Compiled(compile_graph(graph).fn, graph, trace, rebuild, writeback)
+        compiled = _Compiled(graph, trace, rebuild, writeback)
         self.cache.count_compile()
         return compiled
 
@@ -287,14 +328,18 @@ def _describe(key: tuple) -> str:
                            f"{k[1]}[{', '.join('?' if d is None else str(d) for d in k[0])}]" for k in key) + ")"
 
 
-def _write_grads(writeback: list, results: tuple) -> None:
-    """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode."""
+def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
+    """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode. ``owned``:
+    indices of results that are the call's own copies (the generated code says which)."""
     seen = set()
     for param, index in writeback:
         if index is None:
             param.grad = None
             continue
         array = results[index]
+        if index in owned:
+            param.grad = Tensor._make(array, None)
+            continue
         if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph
             array = np.array(array)
         elif array.base is not None or id(array) in seen or not array.flags.writeable:

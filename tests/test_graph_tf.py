@@ -368,13 +368,13 @@ def test_variables_updated_together_equal_one_by_one(monkeypatch, optimizer):
                         lambda *a, **k: sources.append(compile_graph(*a, **k)) or sources[-1])
     _train_alternating_batches(optimizer)
     assert any("grads" in c.source and c.source.count("__isub__") == 1 for c in sources)
-    monkeypatch.setattr(tf.session, "_arena", lambda pairs: [(var, value.copy()) for var, value in pairs])
+    monkeypatch.setattr(tf.session, "lay_out", lambda arrays: [a.copy() for a in arrays])
     one_by_one = _train_alternating_batches(optimizer)
     for a, b in zip(together, one_by_one):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # bias folding needs the arena: rounding differs
     monkeypatch.undo()
     monkeypatch.setattr(codegen, "fold_biases", lambda *args: BiasFolds())
     together = _train_alternating_batches(optimizer)
-    monkeypatch.setattr(tf.session, "_arena", lambda pairs: [(var, value.copy()) for var, value in pairs])
+    monkeypatch.setattr(tf.session, "lay_out", lambda arrays: [a.copy() for a in arrays])
     for a, b in zip(together, _train_alternating_batches(optimizer)):
         np.testing.assert_array_equal(a, b)  # the flat updates alone change nothing

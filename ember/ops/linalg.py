@@ -153,6 +153,9 @@ LINEAR = defop(
     vjp=vjp_rule(_linear_rule),
     cost=_linear_cost,
     onnx="Gemm",
+    lower=lowering.linear,
+    writes_out=True,
+    in_place=False,
     fresh=True,
 )
 

@@ -14,6 +14,7 @@ import numpy as np
 from ember.backend.dtypes import bfloat16
 from ember.ops.kernels import (
     BLAS_FLOATS,
+    dot_pays,
     is_blas_matrix_product,
     sum_channels,
     sum_ones,
@@ -70,6 +71,17 @@ def matmul(call: Call) -> str:
         return f"{call.bind(np.dot, 'f')}({a}, {b}{call.dest})"
     # one form for both calls: code compiled for many sizes binds whichever the call's sizes take
     return f"{call.bind(np.matmul, 'f')}({a}, {b}{call.dest})"
+
+
+def linear(call: Call) -> str | None:
+    """``x @ weight.T``, then ``+= bias`` in place: the forward's calls (on a 2-d ``x``), into ``out=`` when
+    given."""
+    x, weight = call.inputs[0], call.inputs[1]
+    if not _plain(call) or x.ndim != 2:
+        return None
+    blas = x.dtype == weight.dtype and x.dtype in BLAS_FLOATS and dot_pays(x.shape[0], x.shape[1], weight.shape[0])
+    code = f"{call.bind(np.dot if blas else np.matmul, 'f')}({call.args[0]}, {call.args[1]}.T{call.dest})"
+    return code if len(call.args) == 2 else f"{code}.__iadd__({call.args[2]})"
 
 
 def sum(call: Call) -> str | None:

@@ -57,14 +57,17 @@ class CompileCache(OrderedDict):
 
     def get(self, key, default=None):
         """The value for ``key`` (now the most recently used), or ``default``."""
-        with self._lock:
-            try:
-                self.move_to_end(key)
-            except KeyError:
-                self.misses += 1
-                return default
-            self.hits += 1
-            return super().__getitem__(key)
+        # No lock: each OrderedDict call is atomic, and an entry dropped by another thread between the two
+        # reads as missing (compiled again), as if it had been dropped just before. This runs on every step;
+        # the hit and miss counts are approximate when threads share the cache.
+        try:
+            self.move_to_end(key)
+            value = OrderedDict.__getitem__(self, key)
+        except KeyError:
+            self.misses += 1
+            return default
+        self.hits += 1
+        return value
 
     def count_compile(self) -> None:
         """Count one compilation made for this cache (see ``stats``)."""

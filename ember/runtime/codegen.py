@@ -28,6 +28,7 @@ from ember.graph.ir import ASSIGN, CONST, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
+from ember.runtime.arena import ALIGN_BYTES
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 from ember.runtime.sized import SizedObjects, has_unknown_dims
@@ -54,6 +55,7 @@ class _Env:
     def __init__(self):
         self.objects: dict = {"np": np}
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
+        self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
 
     def bind(self, obj, prefix: str) -> str:
@@ -87,46 +89,69 @@ def _momentum_sgd(attrs: dict) -> bool:
             and not any(v for k, v in hyper.items() if k not in ("lr", "momentum")))
 
 
-def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None) -> CompiledGraph:
+def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None,
+                  scalars: dict | None = None) -> CompiledGraph:
     """Generate the function for ``graph``. ``bound`` maps input value ids to arrays fixed into the code
     (variables, updated in place); the other inputs are the function's arguments, in order. ``layout``
-    lists, per returned item, an index into ``graph.outputs`` or None (returned as None).
+    lists, per returned item, an index into ``graph.outputs`` or None (returned as None). ``scalars`` maps
+    ids of inputs of shape () that arrive as numbers rather than 0-d arrays to their class: ``float`` (a
+    Python float, rounded to the input's dtype) or the NumPy scalar type of the input's dtype.
 
     The function reuses the buffers of the graph's memory plan on every call (returned arrays are never such
-    buffers), so its body holds a lock of its own: threads calling one compiled function take turns."""
+    buffers), so its body holds a lock of its own: threads calling one compiled function take turns. Code
+    that shares no buffer between calls (one-element graphs on NumPy scalars) takes no lock."""
     off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.data.device != CPU),
                    None)
     if off_cpu is not None:
         raise RuntimeError(f"compile_graph: %{off_cpu.id} is {off_cpu.data!r}; the generated code calls NumPy, "
                            "and a runtime for GPU graphs is not built yet (run the model eagerly on the GPU)")
     bound = bound or {}
+    scalars = scalars or {}
+    wrong = [v for v in graph.inputs if v.id in scalars and (v.id in bound or tuple(v.data.shape) != ())]
+    if wrong:
+        raise ValueError(f"compile_graph: only unbound inputs of shape () arrive as numbers, not %{wrong[0].id} "
+                         f"({wrong[0].data!r})")
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
-    if has_unknown_dims(graph):  # one function for every size of those dimensions
-        hint = max(2, graph.dim_hint)
-        sized = SizedObjects(graph, bound, (hint, 2 if hint >= 1024 else 4099))
-        lines, returned = _array_lines(graph, bound, env, sized)
-        if sized.needed():  # resolved per size even with no names: it checks the code holds for the size
+    sized = None
+    if _scalar_graph(graph, bound) and not has_unknown_dims(graph):
+        lines, returned = _scalar_lines(graph, bound, env, scalars)
+        lines = env.prologue + lines
+        indent = "    "
+    else:
+        lines = [f"x{vid} = np.asarray(x{vid}, {env.bind(v.data.dtype, 'dt')})"
+                 for v in graph.inputs if (vid := v.id) in scalars]
+        if has_unknown_dims(graph):  # one function for every size of those dimensions
+            hint = max(2, graph.dim_hint)
+            sized = SizedObjects(graph, bound, (hint, 2 if hint >= 1024 else 4099))
+        more, returned = _array_lines(graph, bound, env, sized)
+        if sized is not None and sized.needed():  # resolved per size even with no names: it checks the code holds
             sizes = sized.key_expression({i: f"x{v.id}" for i, v in enumerate(graph.inputs)})
             target = f"{', '.join(sized.names)}, = " if sized.names else ""
-            lines.insert(0, f"{target}{env.bind(sized.resolve, 'resolve')}({sizes})")
-    else:
-        sized = None
-        scalar = _scalar_graph(graph, bound)
-        lines, returned = (_scalar_lines if scalar else _array_lines)(graph, bound, env)
+            more.insert(0, f"{target}{env.bind(sized.resolve, 'resolve')}({sizes})")
+        lines += env.prologue + more
+        indent = "        "
     if layout is not None:
         returned = ["None" if k is None else returned[k] for k in layout]
-    lock = env.bind(threading.Lock(), "lock")
-    body = "\n".join("        " + line for line in lines)
+    body = "\n".join(indent + line for line in lines)
     func = f"graph_{next(_counter)}"
     returns = f"return ({', '.join(returned)}{',' if returned else ''})"
-    source = f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}        {returns}\n"
+    if indent == "    ":  # nothing shared between calls: no lock to take
+        source = f"def {func}({', '.join(params)}):\n{body + chr(10) if body else ''}    {returns}\n"
+    else:
+        lock = env.bind(threading.Lock(), "lock")
+        source = (f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}"
+                  f"        {returns}\n")
     defaults = ", ".join(f"{k}={k}" for k in env.objects)
     indented = "\n".join("    " + line for line in source.splitlines())
     wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"
     namespace: dict = {}
     exec(compile(wrapper, f"<ember graph {func}>", "exec"), dict(env.objects), namespace)
-    return CompiledGraph(namespace["make"](), source, graph, sized)
+    fn = namespace["make"]()
+    # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
+    # out as gradients without copying again).
+    fn.owned = frozenset(i for i, name in enumerate(returned) if name.endswith(".copy()") and returned.count(name) == 1)
+    return CompiledGraph(fn, source, graph, sized)
 
 
 def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | None = None):
@@ -201,7 +226,13 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
-    return lines, [f"v{v.id}" if v.id in fetched_vars else names[v.id] for v in graph.outputs]
+    returned = []
+    for v in graph.outputs:
+        name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
+        if env.objects.get(name).__class__ is np.ndarray:  # an array made once (a flat gradient's view)
+            name = f"{name}.copy()"  # the caller keeps what it gets
+        returned.append(name)
+    return lines, returned
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
@@ -219,7 +250,6 @@ def _view_of(node, array):
     return result if array.size and np.shares_memory(result, array) else None
 
 
-_ALIGN_BYTES = 64  # how ember.compat.tf lays variables out in one array (see its _arena)
 
 
 def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
@@ -236,19 +266,20 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     position = {id(node): i for i, node in enumerate(graph.nodes)}
     runs: dict = {}
     for node in graph.nodes:
-        if node.op is not UPDATE or node.attrs.get("live") is not None:
+        if node.op is not UPDATE:
             continue
         param, grad = node.inputs
         kind = "plain" if _plain_sgd(node.attrs) else "momentum" if _momentum_sgd(node.attrs) else None
         array = bound.get(param.id)
-        if (kind is None or array is None or grad.id in outputs or len(users.get(grad.id, ())) != 1
+        if (kind is None or array is None or len(users.get(grad.id, ())) != 1
                 or grad.id not in producers or producers[grad.id].op is CONST):
             continue
         base = array.base
         if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
             continue
         offset = element_offset(array, base)
-        key = (id(base), kind, tuple(sorted((k, repr(v)) for k, v in node.attrs["hyper"].items())))
+        live = node.attrs.get("live")  # updates reading their hyper-parameters on every run share the reader
+        key = (id(base), kind, id(live), tuple(sorted((k, repr(v)) for k, v in node.attrs["hyper"].items())))
         runs.setdefault(key, (base, kind, []))[2].append((offset, node, array))
     flat_grads, flat_lines = {}, {}
     for base, kind, members in runs.values():
@@ -256,16 +287,37 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
         run = [members[0]]
         for member in members[1:] + [None]:
             if member is not None and 0 <= member[0] - (run[-1][0] + run[-1][2].size) < \
-                    _ALIGN_BYTES // base.itemsize:
+                    ALIGN_BYTES // base.itemsize:
                 run.append(member)
                 continue
             if len(run) > 1:
-                _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines)
+                returned = any(n.inputs[1].id in outputs for _, n, _ in run)
+                _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned)
             run = [member]
     return flat_grads, flat_lines
 
 
-def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines) -> None:
+# Gradients of a flat run that the function also returns are copied out of the flat array on every call:
+# worth it while the run is small (Wtab's 5k elements: one copy each against four calls each per variable);
+# W2's 235k elements measured slower that way than one by one.
+_RETURNED_FLAT_MAX = 1 << 15
+
+
+def _hyper(env: _Env, node, name: str) -> str:
+    """The expression reading hyper-parameter ``name`` of an update: a literal, or (for an update whose
+    hyper-parameters are read on every run, as ``ember.jit`` makes them) an item of the dict read once, first
+    thing in the function, so that a scheduler's new lr applies without a retrace."""
+    live = node.attrs.get("live")
+    if live is None:
+        return repr(float(node.attrs["hyper"][name]))
+    hyper_name = env.live.get(id(live))
+    if hyper_name is None:
+        hyper_name = env.live[id(live)] = f"h{len(env.live)}"
+        env.prologue.append(f"{hyper_name} = {env.bind(live, 'hyper')}()")
+    return f"{hyper_name}[{name!r}]"
+
+
+def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned) -> None:
     nodes = [node for _, node, _ in run]
     first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
     if any(graph.nodes[i].op is not UPDATE for i in range(first, last + 1)):
@@ -273,7 +325,8 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
         return
     start, end = run[0][0], run[-1][0] + run[-1][2].size
-    hyper = nodes[0].attrs["hyper"]
+    if returned and end - start > _RETURNED_FLAT_MAX:
+        return  # the copies handed back would cost more than the calls the run saves
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
         key = _sgd_form(nodes[0].attrs).buffer_key
@@ -292,15 +345,17 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     for offset, node, array in run:
         view = grads[offset - start:offset - start + array.size].reshape(array.shape)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
-    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), repr(float(hyper["lr"]))
+    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), _hyper(env, nodes[0], "lr")
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
-    # megabyte-sized temporary per step was measured to cost as much as the multiply itself).
+    # megabyte-sized temporary per step was measured to cost as much as the multiply itself). Gradients the
+    # function returns (ember.jit sets .grad) are kept: the step goes into an array of its own.
+    step = env.bind(np.empty(end - start, base.dtype), "s") if returned else grad_name
     if kind == "plain":
-        lines = [f"np.multiply({grad_name}, {lr}, out={grad_name})", f"{params}.__isub__({grad_name})"]
+        lines = [f"np.multiply({grad_name}, {lr}, out={step})", f"{params}.__isub__({step})"]
     else:
         buf = env.bind(flat_buffer, "buf")
-        lines = [f"{buf}.__imul__({float(hyper['momentum'])!r})", f"{buf}.__iadd__({grad_name})",
-                 f"np.multiply({buf}, {lr}, out={grad_name})", f"{params}.__isub__({grad_name})"]
+        lines = [f"{buf}.__imul__({_hyper(env, nodes[0], 'momentum')})", f"{buf}.__iadd__({grad_name})",
+                 f"np.multiply({buf}, {lr}, out={step})", f"{params}.__isub__({step})"]
     for node in nodes:
         flat_lines[id(node)] = []
     flat_lines[id(graph.nodes[first])] = lines
@@ -312,14 +367,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
     param, grad = args
     lines = []
     live = attrs.get("live")
-    if live is None:
-        lr = repr(float(hyper["lr"]))
-    else:  # hyper-parameters read on every run (ember.jit: a scheduler changes lr without a retrace)
-        hyper_name = env.live.get(id(live))
-        if hyper_name is None:
-            hyper_name = env.live[id(live)] = f"h{len(env.live)}"
-            lines.append(f"{hyper_name} = {env.bind(live, 'hyper')}()")
-        lr = f"{hyper_name}['lr']"
+    lr = _hyper(env, node, "lr")
     array = node.inputs[0]
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
     step = env.scratch(array.data.shape, array.data.dtype) if array.data.ndim else None
@@ -333,13 +381,14 @@ def _update_lines(node, args: list, env: _Env) -> list:
         if key not in state:
             state[key] = np.zeros(array.data.shape, array.data.dtype)
         buf = env.bind(state[key], "buf")
-        momentum = repr(float(hyper["momentum"])) if live is None else f"{hyper_name}['momentum']"
+        momentum = _hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if live is None:
         rule = functools.partial(attrs["rule"], **hyper)
         return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
-    return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{hyper_name})"]
+    _hyper(env, node, "lr")
+    return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{env.live[id(live)]})"]
 
 
 def _buffers(graph: Graph, env: _Env, sized: SizedObjects | None = None) -> tuple:
@@ -453,22 +502,56 @@ def _element(name: str, ndim: int) -> str:
     return f"{name}[{', '.join(['0'] * ndim) if ndim else '()'}]"
 
 
-def _scalar_lines(graph: Graph, bound: dict, env: _Env):
+_WEAK_EXACT = frozenset("+-*/")  # NumPy scalar (op) Python float: the float is first rounded to the dtype
+
+
+def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
     names: dict = {}
     arrays: dict = {}
     lines = []
+    weak: dict = {}  # value id -> id of the Python float argument it still is (not yet rounded to its dtype)
     for v in graph.inputs:
+        kind = scalars.get(v.id)
+        if kind is float:
+            names[v.id] = f"x{v.id}"
+            weak[v.id] = v.id
+            continue
+        if kind is not None:  # a NumPy scalar: of the input's dtype, already what the code computes on
+            names[v.id] = f"x{v.id}"
+            if kind is not v.data.dtype.type:
+                lines.append(f"x{v.id} = {env.bind(v.data.dtype.type, 'dt')}(x{v.id})")
+            continue
         array = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
         arrays[v.id] = array
         names[v.id] = f"v{v.id}"
         lines.append(f"v{v.id} = {_element(array, v.data.ndim)}")  # a NumPy scalar, read before any update
+    dtypes = {v.id: v.data.dtype for v in graph.inputs}
+
+    def rounded(vid: int) -> None:
+        """A Python float argument becomes a NumPy scalar of its dtype, from here on."""
+        arg = weak[vid]
+        lines.append(f"x{arg} = {env.bind(dtypes[arg].type, 'dt')}(x{arg})")
+        for other in [k for k, a in weak.items() if a == arg]:
+            del weak[other]
+
     for node in graph.nodes:
         op, attrs = node.op, node.attrs
+        if weak:
+            ids = [v.id for v in node.inputs]
+            # A float beside a NumPy scalar of its dtype is rounded to it by NumPy itself (NEP 50 weak scalars),
+            # exactly as a conversion would; anywhere else it is converted first.
+            exact = op.infix in _WEAK_EXACT and len(ids) == 2 and op is not UPDATE and \
+                sum(i in weak for i in ids) == 1 and \
+                all(v.data.dtype == node.outputs[0].data.dtype for v in node.inputs)
+            if (not exact or op.lower is not None) and not op.scalar_alias:
+                for i in ids:
+                    if i in weak:
+                        rounded(i)
         args = [names[v.id] for v in node.inputs]
         if op is UPDATE:
             param = node.inputs[0]
             lines.append(f"{_element(arrays[param.id], param.data.ndim)} = {args[0]} - {args[1]} * "
-                         f"{float(attrs['hyper']['lr'])!r}")
+                         f"{_hyper(env, node, 'lr')}")
             continue
         out = node.outputs[0]
         if op is CONST:
@@ -476,6 +559,8 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env):
             continue
         if op.scalar_alias:
             names[out.id] = args[0]
+            if node.inputs[0].id in weak:
+                weak[out.id] = weak[node.inputs[0].id]
             continue
         if op.lower is not None:
             expression = op.lower(_call(node, args, env, None, scalar=True))
@@ -485,6 +570,9 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env):
             expression = f"{env.bind(op.ufunc, 'f')}({', '.join(args)})"
         names[out.id] = f"v{out.id}"
         lines.append(f"v{out.id} = {expression}")
+    for v in graph.outputs:
+        if v.id in weak:
+            rounded(v.id)
     returned = []
     for v in graph.outputs:  # back to arrays of the declared shapes (0-d results stay NumPy scalars)
         shape = tuple(v.data.shape)

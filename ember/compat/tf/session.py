@@ -18,6 +18,7 @@ from ember.graph.ir import Graph as IRGraph
 from ember.passes import TrainRequest, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.runtime import compile_graph
+from ember.runtime.arena import lay_out
 from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
 
@@ -255,7 +256,9 @@ class Session:
                 current[...] = value  # in place: compiled functions hold this array
             else:
                 fresh.append((var, value))
-        for var, array in _arena(fresh):
+        # New variables side by side in one array: the runtime then updates a run of them with a few
+        # whole-array calls, and folds a dense layer's bias into its weight's product.
+        for (var, _), array in zip(fresh, lay_out([value for _, value in fresh])):
             self.values[var] = array
             self.cache.clear()
             self.general.clear()
@@ -277,12 +280,12 @@ class Session:
 
     def _evaluate(self, flat: list, feeds: dict):
         # Keys hold the tensors themselves (not ids), so a cached entry keeps them alive and unambiguous.
-        key = (tuple(flat), *[(t, a.shape) for t, a in feeds.items()])
+        key = (tuple(flat), *[(t, _signature(a)) for t, a in feeds.items()])
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self.cache[key] = self._compile(flat, feeds)
         if _jit.profile_hook is not None:
-            return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))
+            return _jit.profile_hook(*compiled.graph_for_profiler, _arrays(feeds))
         try:
             return compiled(*feeds.values())
         except SizeSpecificCode as exc:  # raised before anything runs: these shapes get code of their own
@@ -300,14 +303,15 @@ class Session:
         """The function for these fetches and feeds: the one for every size of the feeds' unknown dimensions
         once a second shape is fed, else one for these shapes."""
         base = (tuple(flat), tuple(feeds))
-        shapes = tuple(a.shape for a in feeds.values())
+        shapes = tuple(np.shape(a) for a in feeds.values())  # a fed number's shape is ()
         for t in flat:
             self._check_graph(t, "fetch")
         for t, array in feeds.items():
             self._check_graph(t, "feed")
             _check_feed(t, array)
         first = self._first_shapes.setdefault(base, shapes)
-        sizes = {n for t, a in feeds.items() if t._shape is not None for d, n in zip(t._shape, a.shape) if d is None}
+        sizes = {n for t, a in feeds.items() if t._shape is not None
+                 for d, n in zip(t._shape, np.shape(a)) if d is None}
         if not self.dynamic or len(sizes) > 1 or first == shapes or (general := self.general.get(base, False)) is None:
             return self._compile_shapes(flat, feeds)
         if general is False:
@@ -324,20 +328,23 @@ class Session:
         """Compile for the feeds' shapes, or with ``general`` for every size of their unknown dimensions (an
         exception instead says why these shapes cannot use that function: it is recorded)."""
         if isinstance(general, Exception):
-            self.specialized.append(f"{[list(a.shape) for a in feeds.values()]}: {general}")
+            self.specialized.append(f"{[list(np.shape(a)) for a in feeds.values()]}: {general}")
             general = False
         for t in flat:
             self._check_graph(t, "fetch")
         replay = Replay(self)
         graph = replay.graph
-        for t, array in feeds.items():
+        scalars = {}
+        for t, value in feeds.items():
             self._check_graph(t, "feed")
-            _check_feed(t, array)
+            array = _check_feed(t, value)
             shape = array.shape
             if general and t._shape is not None and None in t._shape:
                 shape = tuple(t._shape)
                 graph.dim_hint = next(n for n, d in zip(array.shape, shape) if d is None)
-            replay.feeds[t] = graph.input(t.name, shape, array.dtype)
+            v = replay.feeds[t] = graph.input(t.name, shape, array.dtype)
+            if value.__class__ is not np.ndarray:
+                scalars[v.id] = value.__class__
         results = [replay.value(t) for t in flat]
         graph.outputs = [v for v in results if v is not None]
         graph = run_passes(graph)
@@ -346,7 +353,7 @@ class Session:
         for v in results:
             layout.append(None if v is None else k)
             k += v is not None
-        fn = compile_graph(graph, replay.bound, layout).fn
+        fn = compile_graph(graph, replay.bound, layout, scalars).fn
         fn.graph_for_profiler = (graph, replay.bound, layout)  # what the profiler runs node by node
         self.cache.count_compile()
         return fn
@@ -372,18 +379,32 @@ class Session:
             for t, value in feed_dict.items():
                 if t.__class__ is not Tensor:
                     t = self._resolve(t)
-                # The shape is checked once per signature, when it is compiled.
-                if value.__class__ is not np.ndarray or t.kind != "Placeholder" or value.dtype != t.dtype:
-                    value = _check_feed(t, value)
-                feeds[t] = value
+                # A feed's signature is its shape (a number's: its class); the shape and the dtype a class
+                # implies are checked once per signature, when it is compiled.
+                cls = value.__class__
                 key.append(t)
-                key.append(value.shape)
+                if cls is np.ndarray:
+                    if value.dtype != t.dtype or t.kind != "Placeholder":
+                        value = _check_feed(t, value)
+                    key.append(value.shape)
+                elif cls in _FLOATS:  # a float the generated code takes as it is
+                    key.append(cls)
+                else:
+                    value = _check_feed(t, value)
+                    key.append(value.shape)
+                feeds[t] = value
         if fetches.__class__ in _SINGLE and fetches.kind != "Init":  # the hot path: one tensor or training op
-            compiled = self.cache.get(key := tuple(key))
-            if compiled is None:
-                compiled = self.cache[key] = self._compile([fetches], feeds)
+            key = tuple(key)
+            cache = self.cache
+            try:  # CompileCache.get, inlined: this is most of a small step's overhead
+                cache.move_to_end(key)
+                compiled = cache[key]
+            except KeyError:
+                compiled = None
+            if compiled is None:  # (outside the except: a feed error is not reported as during a KeyError)
+                compiled = cache[key] = self._compile([fetches], feeds)
             if _jit.profile_hook is not None:
-                return _jit.profile_hook(*compiled.graph_for_profiler, tuple(feeds.values()))[0]
+                return _jit.profile_hook(*compiled.graph_for_profiler, _arrays(feeds))[0]
             try:
                 return compiled(*feeds.values())[0]
             except SizeSpecificCode as exc:  # raised before anything runs: these shapes get code of their own
@@ -402,23 +423,20 @@ class Session:
         return rebuild(self._evaluate(flat, feeds))
 
 
-def _arena(pairs: list) -> list:
-    """New variables laid side by side in one array per dtype (each start aligned to 64 bytes), so that the
-    runtime can update a run of them with a few whole-array calls instead of a few calls each."""
-    placed = []
-    for dtype in dict.fromkeys(value.dtype for _, value in pairs):
-        group = [(var, value) for var, value in pairs if value.dtype == dtype]
-        align = max(1, 64 // dtype.itemsize)
-        offsets, end = [], 0
-        for _, value in group:
-            offsets.append(end)
-            end = -(-(end + value.size) // align) * align
-        storage = np.zeros(end, dtype)
-        for (var, value), start in zip(group, offsets):
-            array = storage[start:start + value.size].reshape(value.shape)
-            array[...] = value
-            placed.append((var, array))
-    return placed
+# Floats fed as they are: compiled functions take them, rounded to the placeholder's dtype as _check_feed
+# would; whether one may be fed to a placeholder depends on its class only, so it is checked once, when the
+# signature is compiled. Integers are checked on every run (their range against the dtype's).
+_FLOATS = frozenset({float, np.float32, np.float64})
+
+
+def _signature(value):
+    """What a compiled function is specialized on for one feed: an array's shape, a number's class."""
+    return value.shape if value.__class__ is np.ndarray else value.__class__
+
+
+def _arrays(feeds: dict) -> tuple:
+    """The feeds as arrays (numbers fed as they are become 0-d arrays of their placeholder's dtype)."""
+    return tuple(v if v.__class__ is np.ndarray else np.asarray(v, t.dtype) for t, v in feeds.items())
 
 
 class _SessionContext:

@@ -1,0 +1,42 @@
+"""Variable arenas: a model's variables laid side by side in one array per dtype.
+
+The code generator turns a run of optimizer updates over variables that are neighbours in memory into a few
+whole-array calls (``codegen._flat_updates``), and a dense layer whose bias follows its weight into one
+matrix product (``bias_fold``). Both need the variables to live in one array, which is what ``lay_out``
+gives; every front end (the TF-1 ``Session``, ``ember.jit``) places its variables with it.
+
+>>> views = lay_out([np.ones((2, 3), np.float32), np.zeros(3, np.float32)])
+>>> views[1].base is views[0].base   # one array holds both, the bias right after the weight
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ALIGN_BYTES = 64  # each variable starts on a cache line; the gaps between neighbours stay zero
+
+
+def lay_out(arrays: list) -> list:
+    """Copies of ``arrays`` as views of one new 1-d array per dtype, in the order given (each start aligned
+    to ``ALIGN_BYTES``); returns the views, in the order of ``arrays``."""
+    placed: list = [None] * len(arrays)
+    for dtype in dict.fromkeys(a.dtype for a in arrays):
+        group = [i for i, a in enumerate(arrays) if a.dtype == dtype]
+        align = max(1, ALIGN_BYTES // dtype.itemsize)
+        offsets, end = [], 0
+        for i in group:
+            offsets.append(end)
+            end = -(-(end + arrays[i].size) // align) * align
+        storage = np.zeros(end, dtype)
+        for i, start in zip(group, offsets):
+            view = storage[start:start + arrays[i].size].reshape(arrays[i].shape)
+            view[...] = arrays[i]
+            placed[i] = view
+    return placed
+
+
+def movable(array) -> bool:
+    """Whether ``array`` may be moved into an arena: a NumPy array that owns its memory (not a view of
+    another array, which would stop following it) and holds at least one element."""
+    return array.__class__ is np.ndarray and array.flags.owndata and array.size > 0

@@ -1,0 +1,284 @@
+"""The runtime's layout decisions for every front end (variable arenas, flat updates under ``ember.jit``), and
+numbers fed as they are to compiled functions (a ``Session``'s Python floats and NumPy scalars)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.compat.tf as tf
+from ember import nn
+from ember.graph import Graph
+from ember.runtime import compile_graph
+from ember.runtime.arena import lay_out, movable
+
+RNG = np.random.default_rng(0)
+X = [ember.tensor(RNG.standard_normal((8, 6)).astype(np.float32)) for _ in range(3)]
+Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(3)]
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+# --- arenas -----------------------------------------------------------------------------------------------
+
+
+def test_lay_out_copies_side_by_side_per_dtype_aligned():
+    arrays = [RNG.standard_normal((3, 5)).astype(np.float32), np.arange(3, dtype=np.float64),
+              RNG.standard_normal(7).astype(np.float32)]
+    views = lay_out(arrays)
+    for a, v in zip(arrays, views):
+        np.testing.assert_array_equal(v, a)
+        assert v.dtype == a.dtype and v.shape == a.shape and not np.shares_memory(v, a)
+    assert views[0].base is views[2].base and views[1].base is not views[0].base
+    offset = (views[2].__array_interface__["data"][0] - views[0].base.__array_interface__["data"][0]) // 4
+    assert offset == 16  # 15 elements rounded up to a 64-byte line
+    assert movable(arrays[0]) and not movable(views[0]) and not movable(np.empty(0, np.float32))
+
+
+# --- ember.jit: parameters pinned into the code --------------------------------------------------------------
+
+
+def _build(momentum=0.9):
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    return net, ember.optim.SGD(net.parameters(), lr=0.1, momentum=momentum)
+
+
+def _step(net, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = ember.cross_entropy(net(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_jit_lays_updated_parameters_out_and_matches_eager(momentum):
+    eager_net, eager_opt = _build(momentum)
+    net, opt = _build(momentum)
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    for x, y in zip(X, Y):
+        assert step(x, y).item() == _step(eager_net, eager_opt, x, y).item()
+        for p in net.parameters():  # each gradient owns its memory, as eager mode leaves it
+            assert p.grad.data.base is None and p.grad.data.flags.writeable
+    bases = {id(p.data.base) for p in net.parameters()}
+    assert len(bases) == 1 and all(p.data.base is not None for p in net.parameters())  # one arena
+    for p, q in zip(eager_net.parameters(), net.parameters()):
+        np.testing.assert_array_equal(q.data, p.data)
+        np.testing.assert_array_equal(q.grad.data, p.grad.data)
+    assert step.traces == 1
+    if momentum:
+        buffers = [opt.state[p]["momentum_buffer"] for p in net.parameters()]
+        assert len({id(b.base) for b in buffers}) == 1  # one flat buffer, shared with eager steps
+        for p, q in zip(eager_net.parameters(), net.parameters()):
+            np.testing.assert_array_equal(opt.state[q]["momentum_buffer"], eager_opt.state[p]["momentum_buffer"])
+
+
+def test_jit_gradients_of_one_call_survive_the_next():
+    net, opt = _build()
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    step(X[0], Y[0])
+    first = [p.grad for p in net.parameters()]
+    kept = [g.data.copy() for g in first]
+    step(X[1], Y[1])
+    for g, k in zip(first, kept):
+        np.testing.assert_array_equal(g.data, k)
+
+
+def test_jit_follows_a_replaced_parameter_array_and_the_live_lr():
+    eager_net, eager_opt = _build()
+    net, opt = _build()
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    step(X[0], Y[0])
+    _step(eager_net, eager_opt, X[0], Y[0])
+    weight = net[0].weight
+    new = RNG.standard_normal(weight.shape).astype(np.float32)
+    weight.data = new.copy()  # a new array: the step compiles again for it
+    eager_net[0].weight.data = new.copy()
+    step(X[1], Y[1])
+    _step(eager_net, eager_opt, X[1], Y[1])
+    assert weight.data is not None and not np.array_equal(weight.data, new)  # updated where it lives now
+    for p, q in zip(eager_net.parameters(), net.parameters()):
+        np.testing.assert_array_equal(q.data, p.data)
+    for group in opt.param_groups:
+        group["lr"] = 0.0  # read on every call, also by the flat update
+    before = [p.data.copy() for p in net.parameters()]
+    step(X[2], Y[2])
+    for p, b in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+    assert step.traces == 1
+
+
+def test_two_traced_steps_share_one_arena():
+    net, opt = _build()
+    first = ember.jit(lambda x, y: _step(net, opt, x, y))
+    second = ember.jit(lambda x, y: _step(net, opt, x, y))
+    first(X[0], Y[0])
+    arrays = [p.data for p in net.parameters()]
+    second(X[1], Y[1])
+    first(X[2], Y[2])
+    assert all(p.data is a for p, a in zip(net.parameters(), arrays))  # nothing moved twice
+
+
+# --- numbers fed as they are -------------------------------------------------------------------------------
+
+
+def _linear_regression(shape):
+    x = tf.placeholder(tf.float32, shape)
+    y = tf.placeholder(tf.float32, shape)
+    w, b = tf.Variable(0.3), tf.Variable(0.1)
+    loss = tf.reduce_mean(tf.square(w * x + b - y))
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    return sess, x, y, w, b, train, loss
+
+
+@pytest.mark.parametrize("kind", [float, np.float32, np.float64, "0-d"])
+def test_session_takes_numbers_as_0d_arrays(kind):
+    samples = [(0.1 * i + 0.05, 0.3 - 0.07 * i) for i in range(6)]
+    results = {}
+    for feed in (kind, "reference"):
+        tf.reset_default_graph()
+        sess, x, y, w, b, train, loss = _linear_regression([])
+        for xv, yv in samples:
+            if feed == "reference":  # what _check_feed makes of a Python float
+                xv, yv = np.asarray(xv).astype(np.float32), np.asarray(yv).astype(np.float32)
+            elif feed == "0-d":
+                xv, yv = np.array(xv, np.float32), np.array(yv, np.float32)
+            else:
+                xv, yv = feed(xv), feed(yv)
+            sess.run(train, feed_dict={x: xv, y: yv})
+        results[feed] = [sess.run(w), sess.run(b), sess.run(loss, {x: 0.1, y: 0.2})]
+    for got, expected in zip(results[kind], results["reference"]):
+        assert got.dtype == np.float32 and got == expected
+
+
+def test_python_floats_are_rounded_to_the_placeholder_dtype_once():
+    x = tf.placeholder(tf.float32, [])
+    v = tf.Variable(np.float64(1.0 / 3))
+    twice, scaled, mixed = x + x, x * 3.0, tf.cast(x, tf.float64) * v
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    x32 = np.float32(0.1)
+    got = sess.run([twice, scaled, mixed, x], {x: 0.1})
+    assert got[0] == x32 + x32 and got[0].dtype == np.float32
+    assert got[1] == x32 * np.float32(3.0)
+    assert got[2] == np.float64(x32) * sess.run(v).astype(np.float64) and got[2].dtype == np.float64
+    assert got[3] == x32 and got[3].dtype == np.float32
+    assert sess.run(twice, {x: 0.1}) == x32 + x32  # the one-tensor path compiles the same
+
+
+def test_number_feeds_keep_their_checks():
+    i = tf.placeholder(tf.int32, [])
+    small = tf.placeholder(tf.int16, [])
+    vec = tf.placeholder(tf.float32, [None])
+    sess = tf.Session()
+    for _ in range(2):  # an error is not cached as a compiled signature
+        with pytest.raises(TypeError, match="float"):
+            sess.run(i * 2, {i: 1.5})
+        with pytest.raises(ValueError, match="shape"):
+            sess.run(vec * 2.0, {vec: 1.5})
+        with pytest.raises(ValueError, match="do not fit"):
+            sess.run(small + 1, {small: 70000})
+    assert sess.run(small + 1, {small: 5}) == 6
+    assert sess.run(vec * 2.0, {vec: np.array([1.5], np.float32)}).tolist() == [3.0]
+
+
+def test_numbers_into_an_array_graph():
+    scale = tf.placeholder(tf.float32, [])
+    v = tf.Variable(np.arange(4, dtype=np.float32))
+    out = v * scale + scale
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    expected = sess.run(out, {scale: np.array(0.1, np.float32)})
+    for number in (0.1, np.float32(0.1), np.float64(0.1)):
+        np.testing.assert_array_equal(sess.run(out, {scale: number}), expected)
+
+
+def test_compile_graph_numbers_only_for_unbound_0d_inputs():
+    g = Graph()
+    x = g.input("x", (), "float32")
+    vec = g.input("v", (3,), "float32")
+    with g.building():
+        g.outputs = [-x + x * x, vec * x]
+    run = compile_graph(g, scalars={x.id: float})
+    x32 = np.float32(0.7)
+    neg, prod = run(0.7, np.ones(3, np.float32))
+    assert neg == -x32 + x32 * x32 and prod.dtype == np.float32
+    with pytest.raises(ValueError, match="shape"):
+        compile_graph(g, scalars={vec.id: float})
+
+
+def test_session_fetching_gradients_beside_the_training_op(monkeypatch):
+    """Gradients a run returns stay intact though the flat update reads them (its step goes elsewhere)."""
+    import ember.compat.tf.session as session
+
+    sources = []
+    monkeypatch.setattr(session, "compile_graph", lambda *a: sources.append(compile_graph(*a)) or sources[-1])
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((5, 4)).astype(np.float32)
+    results = []
+    for fetch_grads in (True, False):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [None, 4])
+        w, b = tf.Variable(np.ones((4, 3), np.float32)), tf.Variable(np.zeros(3, np.float32))
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b))
+        grads = tf.gradients(loss, [w, b])
+        train = tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss)
+        sess = tf.Session()
+        sess.run(tf.global_variables_initializer())
+        fetched = []
+        for _ in range(3):
+            if fetch_grads:
+                _, gw, gb = sess.run([train, *grads], {x: data})
+                fetched.append((gw.copy(), gb.copy()))
+                assert gw.base is None or not np.shares_memory(gw, sess.run(w))
+            else:
+                fetched.append(tuple(sess.run(grads, {x: data})))
+                sess.run(train, {x: data})
+        results.append((fetched, sess.run(w), sess.run(b)))
+    assert any("grads" in c.source and ".copy()" in c.source for c in sources)  # the flat run returned them
+    (got, w1, b1), (expected, w2, b2) = results
+    for (gw, gb), (ew, eb) in zip(got, expected):
+        np.testing.assert_allclose(gw, ew, rtol=1e-6)
+        np.testing.assert_allclose(gb, eb, rtol=1e-6)
+    np.testing.assert_allclose(w1, w2, rtol=1e-6)
+    np.testing.assert_allclose(b1, b2, rtol=1e-6)
+
+
+def test_a_feed_error_is_not_chained_to_the_cache_miss():
+    i = tf.placeholder(tf.int32, [])
+    with pytest.raises(TypeError) as info:
+        tf.Session().run(i * 2, {i: 1.5})
+    assert info.value.__context__ is None
+
+
+def test_one_element_jit_step_reads_lr_on_every_call():
+    """The code on NumPy scalars reads lr live too (it used to freeze the traced value)."""
+    w = ember.tensor(np.float32(0.3), requires_grad=True)
+    opt = ember.optim.SGD([w], lr=0.1)
+
+    @ember.jit
+    def step(x, y):
+        opt.zero_grad()
+        diff = w * x - y
+        loss = (diff * diff).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x, y = ember.tensor(np.float32(2.0)), ember.tensor(np.float32(1.0))
+    step(x, y)
+    for group in opt.param_groups:
+        group["lr"] = 0.0
+    before = w.data.copy()
+    step(x, y)
+    np.testing.assert_array_equal(w.data, before)
+    assert step.traces == 1
