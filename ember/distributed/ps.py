@@ -144,8 +144,7 @@ class PSEmbedding(Module):
     def _gather(self, keys: np.ndarray, parts: list) -> np.ndarray:
         rows = np.empty((keys.size, self.embedding_dim), np.float32)
         for server, mine in zip(server_ranks(), parts):
-            request = self._channel.comm.irecv(source=server, tag=_ROWS_TAG + self.table_id)
-            rows[mine] = _wait_object(self._channel, request, "PSEmbedding pull", server)
+            rows[mine] = _receive_object(self._channel, server, _ROWS_TAG + self.table_id, "PSEmbedding pull")
         return rows
 
     def prefetch(self, ids) -> None:
@@ -211,13 +210,15 @@ def _settle(requests: list) -> None:
     requests[:] = [r for r in requests if not r.Test()]
 
 
-def _wait_object(channel: ProcessGroup, request, what: str, peer: int):
+def _receive_object(channel: ProcessGroup, peer: int, tag: int, what: str):
+    """The next object ``peer`` sends with ``tag``, waiting at most the channel's timeout. A matched probe
+    sizes the receive from the message (an ``irecv`` without a buffer holds only 32 KiB)."""
     deadline = time.monotonic() + channel.timeout
     spins = 0
     while True:
-        done, value = request.test()
-        if done:
-            return value
+        message = channel.comm.improbe(source=peer, tag=tag)
+        if message is not None:
+            return message.recv()
         if time.monotonic() > deadline:
             channel.broken = True
             raise DistributedError(f"{what}: no answer from server rank {peer} within {channel.timeout:g} s")
