@@ -257,10 +257,13 @@ class _ServedTable:
         self.waiting: list = []  # pulls that must wait: (worker, step, keys, insert)
         self.workers = workers
 
-    def ready(self, step: int) -> bool:
+    def ready(self, worker: int, step: int) -> bool:
+        """Whether a pull of ``step`` from ``worker`` may be answered: synchronous, once every step before it
+        is applied; asynchronous, once the worker's own pushes before it are (a prefetch arrives ahead of
+        the push of the step before) and no worker is more than ``staleness`` steps behind."""
         if self.staleness == 0:
             return self.applied >= step
-        return min(self.pushed.values()) >= step - self.staleness
+        return self.pushed[worker] >= step and min(self.pushed.values()) >= step - self.staleness
 
     def rows(self, keys: np.ndarray, insert: bool) -> np.ndarray:
         with no_grad():
@@ -323,7 +326,7 @@ def serve(optimizer_factory, staleness: int = 0) -> None:
             table.waiting.append((worker, step, keys, kind == _PULL))
         still = []
         for worker_rank, wanted_step, wanted, insert in table.waiting:
-            if table.ready(wanted_step):
+            if table.ready(worker_rank, wanted_step):
                 sending.append(channel.comm.isend(table.rows(wanted, insert), dest=worker_rank,
                                                   tag=_ROWS_TAG + table_id))
             else:
