@@ -11,6 +11,7 @@ import pytest
 
 from ember.distributed import launch
 from ember.distributed.env import SERVER, WORKER, world_from_env
+from ember.nn import Module
 
 pytest.importorskip("mpi4py")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -248,3 +249,58 @@ def test_launcher_shares_cores_and_explains_failures(monkeypatch):
         launch.launch(2, ["x.py"], servers=2)
     with pytest.raises(ValueError, match="-n must be at least 1"):
         launch.launch(0, ["x.py"])
+
+
+class _Placed(Module):
+    distributed_table = True
+
+    def __init__(self, table):
+        super().__init__()
+        self.shard = table
+
+
+def test_placing_tables_replaces_every_hash_embedding_once():
+    from ember import nn
+    from ember.distributed.placement import replace_hash_embeddings
+    from ember.embedding import HashEmbedding, HashEmbeddingBag
+    from ember.recsys import DeepFM
+
+    model = DeepFM(3, 2, embedding_dim=4, hidden=[8], seed=0)
+    shared = HashEmbedding(4, seed=1)
+    model.towers = nn.ModuleList([nn.Sequential(shared), nn.Sequential(shared)])
+    assert replace_hash_embeddings(model, _Placed, "place") is model
+    placed = [m for m in model.modules() if isinstance(m, _Placed)]
+    assert len(placed) == 3  # the first-order weights, the field vectors, and the shared table once
+    assert model.towers[0][0] is model.towers[1][0] and model.towers[0][0].shard is shared
+    assert isinstance(model.embedding.table, _Placed) and isinstance(model.linear.weights.table, _Placed)
+    replace_hash_embeddings(model, _Placed, "place")  # placed tables are not placed again
+    assert [m for m in model.modules() if isinstance(m, _Placed)] == placed
+    assert isinstance(replace_hash_embeddings(HashEmbedding(4), _Placed, "place"), _Placed)
+    with pytest.raises(TypeError, match="place: HashEmbeddingBag is not supported"):
+        replace_hash_embeddings(nn.Sequential(HashEmbeddingBag(4)), _Placed, "place")
+
+
+def test_keeping_owned_rows_keeps_their_values_and_optimizer_slots():
+    import numpy as np
+
+    import ember
+    from ember.distributed.placement import keep_owned_rows
+    from ember.embedding import HashEmbedding
+
+    table = HashEmbedding(4, seed=0)
+    opt = ember.optim.Adagrad(table.parameters(), lr=0.1)
+    keys = np.arange(10) * 7 + 10**12
+    (table(keys) ** 2).sum().backward()
+    opt.step()
+    before = table.state_dict()
+    keep_owned_rows(table, lambda k: k % 2 == 0)
+    after = table.state_dict()
+    mine = before["keys"] % 2 == 0
+    assert sorted(after["keys"].tolist()) == sorted(before["keys"][mine].tolist()) and len(table) == 5
+    order = np.argsort(after["keys"])
+    expected = np.argsort(before["keys"][mine])
+    np.testing.assert_array_equal(after["values"][order], before["values"][mine][expected])
+    slots = [k for k in before if k.startswith("slot.")]
+    assert slots
+    for k in slots:
+        np.testing.assert_array_equal(after[k][order], before[k][mine][expected])
