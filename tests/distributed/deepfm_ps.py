@@ -53,10 +53,12 @@ class Task:
         return CTRBatch(self.labels[rows], f.dense[rows], f.keys[rows], tuple(b.take_rows(rows) for b in f.bags))
 
 
-def step(model, opts: list, b: CTRBatch) -> float:
+def step(model, opts: list, b: CTRBatch, before_backward=None) -> float:
     for o in opts:
         o.zero_grad()
     loss = ember.binary_cross_entropy_with_logits(model(b), b.labels)
+    if before_backward is not None:
+        before_backward()
     loss.backward()
     for o in opts:
         o.step()
@@ -79,13 +81,20 @@ for task in tasks:
     opts = [ember.optim.Adam(model.dense_parameters(), lr=DENSE_LR)]
     starts = [lo for _ in range(EPOCHS) for lo in range(0, TRAIN, GLOBAL_BATCH)]
     mine = [np.arange(lo + rank * local, lo + (rank + 1) * local) for lo in starts]
-    losses = []
-    for i in range(len(starts)):
-        if i + 1 < len(starts):  # ask for the next batch's field rows while this step runs
+    pulls = []
+    for table in tables:  # count the pulls each table sends: a used prefetch saves one per step
+        send = table._requests
+        table._requests = lambda keys, kind, *rest, send=send: (pulls.append(kind), send(keys, kind, *rest))[1]
+
+    def prefetch(i: int) -> None:  # between forward and backward: the rows of the next step's fields
+        if i + 1 < len(starts):
             for table in tables:
                 table.prefetch(task.features.keys[mine[i + 1]])
-        losses.append(step(ddp, opts, task.batch(mine[i])))
+
+    losses = [step(ddp, opts, task.batch(mine[i]), lambda i=i: prefetch(i)) for i in range(len(starts))]
     losses = workers.all_reduce(np.array(losses), dist.ReduceOp.AVG)
+    # per table: the first step's fields, then every step's bag lookup and (but the last) its prefetch
+    assert pulls.count(dist.ps._PULL) == len(tables) * (1 + 2 * len(starts) - 1), pulls.count(dist.ps._PULL)
     if rank != 0:
         continue
 
