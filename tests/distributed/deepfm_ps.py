@@ -33,16 +33,19 @@ columns = FeatureColumns(criteo_columns().columns + [Bag("tags")])
 
 
 class Task:
-    """One seed's data, and the model with its tables on the servers (every rank builds every seed's)."""
+    """One seed's model with its tables on the servers (every rank builds every seed's), and its data (on
+    workers)."""
 
     def __init__(self, seed: int):
         self.seed = seed
+        self.model = dist.ps.place_embeddings(self.build())
+        if dist.ps.is_server():
+            return
         data = make_synthetic_ctr(TRAIN + HELD_OUT, seed=seed, max_vocab=50)
         rng = np.random.default_rng(seed)
         tags = [rng.integers(0, 50, rng.integers(0, 4)) for _ in range(len(data.table))]
         self.features = columns.transform({**data.table.columns(), "tags": tags})
         self.labels = data.table.labels
-        self.model = dist.ps.place_embeddings(self.build())
 
     def build(self) -> DeepFM:
         ember.manual_seed(self.seed)
