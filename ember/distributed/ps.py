@@ -252,7 +252,7 @@ class _ServedTable:
         self.optimizer = optimizer
         self.staleness = staleness
         self.pushed = dict.fromkeys(range(workers), 0)  # steps each worker has pushed
-        self.pending: dict = {}  # step -> [(keys, grads)] waiting for the other workers (synchronous)
+        self.pending: dict = {}  # step -> [(worker, keys, grads)] waiting for the other workers (synchronous)
         self.applied = 0  # steps fully applied (synchronous)
         self.waiting: list = []  # pulls that must wait: (worker, step, keys, insert)
         self.workers = workers
@@ -287,10 +287,10 @@ class _ServedTable:
         if self.staleness > 0:
             self.apply(keys, grads)
             return
-        self.pending.setdefault(step, []).append((keys, grads))
+        self.pending.setdefault(step, []).append((worker, keys, grads))
         while len(self.pending.get(self.applied, ())) == self.workers:
-            batch = self.pending.pop(self.applied)
-            self.apply(np.concatenate([k for k, _ in batch]), np.concatenate([g for _, g in batch]))
+            batch = sorted(self.pending.pop(self.applied), key=lambda push: push[0])  # arrival order varies
+            self.apply(np.concatenate([k for _, k, _ in batch]), np.concatenate([g for _, _, g in batch]))
             self.applied += 1
 
 
