@@ -296,3 +296,22 @@ def test_keeping_owned_rows_keeps_their_values_and_optimizer_slots():
     assert slots
     for k in slots:
         np.testing.assert_array_equal(after[k][order], before[k][mine][expected])
+
+
+def test_async_pull_waits_for_the_workers_own_pushes_and_the_staleness_bound():
+    from types import SimpleNamespace
+
+    from ember.distributed.ps import _ServedTable
+
+    table = _ServedTable(SimpleNamespace(shard=None), optimizer=None, workers=2, staleness=2)
+    table.pushed = {0: 3, 1: 1}  # worker 0 pushed steps 0-2, worker 1 step 0
+    assert table.ready(0, 3)  # its own pushes are in, worker 1 is 2 steps behind
+    assert not table.ready(0, 4)  # a prefetch of step 4 arrives before the push of step 3
+    assert not table.ready(1, 2)  # worker 1's own push of step 1 is not in yet
+    table.pushed[0] = 4
+    assert not table.ready(0, 4)  # worker 1 would be 3 steps behind
+    table.pushed[1] = 2
+    assert table.ready(0, 4) and table.ready(1, 2)
+    sync = _ServedTable(SimpleNamespace(shard=None), optimizer=None, workers=2, staleness=0)
+    sync.pushed, sync.applied = {0: 3, 1: 2}, 2
+    assert sync.ready(1, 2) and not sync.ready(0, 3)
