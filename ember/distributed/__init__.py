@@ -46,12 +46,12 @@ from ember.distributed.group import (
     init_process_group,
     is_initialized,
 )
-from ember.distributed.sharded import ShardedHashEmbedding, shard_of
+from ember.distributed.sharded import ShardedHashEmbedding, shard_embeddings, shard_of
 
 __all__ = [
     "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "ProcessGroup",
     "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather", "all_gather_into_tensor",
     "all_gather_object", "all_reduce", "all_to_all_single", "barrier", "broadcast", "compiled_data_parallel",
     "default_group", "destroy_process_group", "functional", "get_rank", "get_world_size", "init_process_group",
-    "is_initialized", "recv", "reduce_scatter_tensor", "send", "shard_of", "world_from_env",
+    "is_initialized", "recv", "reduce_scatter_tensor", "send", "shard_embeddings", "shard_of", "world_from_env",
 ]

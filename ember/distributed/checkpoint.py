@@ -19,6 +19,7 @@ import numpy as np
 from ember import checkpoint
 from ember.checkpoint import _fsync_dir
 from ember.distributed.group import default_group
+from ember.distributed.placement import select_rows
 from ember.distributed.sharded import shard_of
 from ember.nn.module import Module
 from ember.optim.optimizer import Optimizer
@@ -90,25 +91,6 @@ def _read_manifest(directory: str) -> dict:
     return manifest
 
 
-def _reshard(pieces: list, keep) -> dict:
-    """One table state holding the rows of ``pieces`` (states of old shards) that ``keep(keys)`` selects."""
-    first = pieces[0]
-    rows = {k for k, v in first.items() if isinstance(v, np.ndarray) and v.ndim and k != "keys"
-            and not k.startswith("slot_fill.") and len(v) == len(first["keys"])}
-    keys = np.concatenate([p["keys"] for p in pieces])
-    mine = keep(keys)
-    state = {k: v for k, v in first.items() if k not in rows and k != "keys"}
-    state["keys"] = keys[mine]
-    for k in rows:
-        state[k] = np.concatenate([p[k] for p in pieces])[mine]
-    state["step"] = max(int(p["step"]) for p in pieces)
-    state["generation"] = max(int(p["generation"]) for p in pieces)
-    if any("admission" in p for p in pieces) and len(pieces) > 1:
-        raise ValueError("distributed checkpoint: a table with an admission policy cannot be re-sharded (its "
-                         "counters are kept per shard); load it at the world size it was saved with")
-    return state
-
-
 def _check_save_id(shard: dict, path: str, manifest: dict) -> None:
     if shard.get("save_id") != manifest.get("save_id"):
         raise ValueError(f"{path}: written by another save than the manifest's (a save over this directory did not "
@@ -142,6 +124,6 @@ def load(directory: str | os.PathLike, module: Module, optimizer: Optimizer | No
             _check_save_id(shard, path, manifest)
         for name, m in sharded.items():
             pieces = [s["tables"][name] for s in shards]
-            m.shard.load_state_dict(_reshard(pieces, lambda keys: shard_of(keys, group.size) == group.rank))
+            m.shard.load_state_dict(select_rows(pieces, lambda keys: shard_of(keys, group.size) == group.rank))
     if optimizer is not None:
         optimizer.load_state_dict(first["optimizer"])

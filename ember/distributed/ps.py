@@ -24,6 +24,7 @@ import numpy as np
 
 from ember.autograd import is_grad_enabled, no_grad
 from ember.distributed.group import DistributedError, ProcessGroup, default_group
+from ember.distributed.placement import keep_owned_rows, replace_hash_embeddings
 from ember.distributed.sharded import shard_of
 from ember.embedding.hashing import as_keys
 from ember.embedding.layers import HashEmbedding
@@ -81,23 +82,46 @@ def worker_group() -> ProcessGroup | None:
 class PSEmbedding(Module):
     """An embedding table kept on the parameter servers, keyed by unbounded int64 ids (or strings).
 
-    ``emb(ids)`` on a worker pulls the rows of ``ids`` (one training forward per step, then one backward
-    that pushes the gradients) and returns ``ids.shape + (embedding_dim,)``. Keyword arguments go to the
+    ``emb(ids)`` on a worker pulls the rows of ``ids`` and returns ``ids.shape + (embedding_dim,)``. A step
+    is the training lookups of one batch (one or several) and one backward: when every lookup has its
+    gradient, the worker pushes one summed gradient per key. Keyword arguments go to the
     servers' ``HashEmbedding`` shards (``seed``, ``initializer``, ``admission``...).
 
     >>> emb = dist.ps.PSEmbedding(16, seed=0)
     >>> if dist.ps.is_server(): dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.05))
     """
 
+    distributed_table = True
+
     def __init__(self, embedding_dim: int, **shard_options) -> None:
         super().__init__()
-        self.embedding_dim = int(embedding_dim)
+        self._register(int(embedding_dim), HashEmbedding(embedding_dim, **shard_options) if is_server() else None)
+
+    @classmethod
+    def from_embedding(cls, embedding: HashEmbedding) -> PSEmbedding:
+        """Move an existing ``HashEmbedding``, which every rank holds alike (a freshly built model, or one
+        loaded from the same checkpoint), to the servers: each server keeps the rows it owns (with their
+        optimizer slots) and serves them; workers keep nothing. Its initializer, seed and policies stay."""
+        if not isinstance(embedding, HashEmbedding):
+            raise TypeError(f"PSEmbedding.from_embedding: expected a HashEmbedding, got {type(embedding).__name__}")
+        layer = cls.__new__(cls)
+        Module.__init__(layer)
+        shard = None
+        if is_server():
+            index, count = server_ranks().index(default_group().rank), len(server_ranks())
+            shard = keep_owned_rows(embedding, lambda keys: shard_of(keys, count) == index)
+        layer._register(int(embedding.embedding_dim), shard)
+        return layer
+
+    def _register(self, embedding_dim: int, shard: HashEmbedding | None) -> None:
+        self.embedding_dim = embedding_dim
         self.table_id = len(_tables)
         _tables.append(self)
         self._channel = _channel_group()
-        self.shard = HashEmbedding(embedding_dim, **shard_options) if is_server() else None
+        self.shard = shard
         self._step = 0
-        self._awaiting_push = False
+        self._lookups = 0  # training lookups in this step
+        self._reported: list = []  # (keys, gradients) of those whose gradients have arrived
         self._prefetched = None
 
     def extra_repr(self) -> str:
@@ -120,8 +144,7 @@ class PSEmbedding(Module):
     def _gather(self, keys: np.ndarray, parts: list) -> np.ndarray:
         rows = np.empty((keys.size, self.embedding_dim), np.float32)
         for server, mine in zip(server_ranks(), parts):
-            request = self._channel.comm.irecv(source=server, tag=_ROWS_TAG + self.table_id)
-            rows[mine] = _wait_object(self._channel, request, "PSEmbedding pull", server)
+            rows[mine] = _receive_object(self._channel, server, _ROWS_TAG + self.table_id, "PSEmbedding pull")
         return rows
 
     def prefetch(self, ids) -> None:
@@ -129,7 +152,7 @@ class PSEmbedding(Module):
         if self.shard is not None:
             raise RuntimeError("PSEmbedding.prefetch: called on a server rank")
         keys = np.unique(as_keys(ids).reshape(-1))
-        self._prefetched = (keys, self._requests(keys, _PULL, self._step + (1 if self._awaiting_push else 0)))
+        self._prefetched = (keys, self._requests(keys, _PULL, self._step + (1 if self._lookups else 0)))
 
     def forward(self, ids) -> Tensor:
         if self.shard is not None:
@@ -137,9 +160,10 @@ class PSEmbedding(Module):
         keys = as_keys(ids)
         unique, inverse = np.unique(keys.reshape(-1), return_inverse=True)
         training = self.training and is_grad_enabled()
-        if training and self._awaiting_push:
-            raise RuntimeError("PSEmbedding: a second training forward before the backward of the first; each "
-                               "step is one forward and one backward")
+        if training and self._reported:
+            raise RuntimeError(f"PSEmbedding: the backward of step {self._step} gave gradients to "
+                               f"{len(self._reported)} of its {self._lookups} training lookups; each lookup of a "
+                               "step needs its gradient before the next step's lookups")
         if training and self._prefetched is not None and np.array_equal(self._prefetched[0], unique):
             parts = self._prefetched[1]
         else:
@@ -148,17 +172,37 @@ class PSEmbedding(Module):
             parts = self._requests(unique, _PULL if training else _READ, self._step)
         self._prefetched = None
         rows = Tensor(self._gather(unique, parts), requires_grad=training)
-        if training:
-            self._awaiting_push = True
-            rows.register_post_accumulate_grad_hook(lambda leaf: self._push(unique, leaf))
+        if training:  # a step may look rows up several times (fields, then bags): one push when all are back
+            self._lookups += 1
+            rows.register_post_accumulate_grad_hook(lambda leaf: self._gradient_arrived(unique, leaf))
         out = take(rows, inverse.reshape(-1), axis=0)
         return reshape(out, tuple(keys.shape) + (self.embedding_dim,))
 
-    def _push(self, keys: np.ndarray, leaf: Tensor) -> None:
-        grads = leaf.grad.data
+    def _gradient_arrived(self, keys: np.ndarray, leaf: Tensor) -> None:
+        self._reported.append((keys, leaf.grad.numpy()))
+        if len(self._reported) < self._lookups:
+            return
+        if len(self._reported) == 1:
+            keys, grads = self._reported[0]
+        else:  # the step's lookups met some keys more than once: one summed gradient per key
+            keys, inverse = np.unique(np.concatenate([k for k, _ in self._reported]), return_inverse=True)
+            grads = np.zeros((keys.size, self.embedding_dim), np.float32)
+            np.add.at(grads, inverse.reshape(-1), np.concatenate([g for _, g in self._reported]))
         self._requests(keys, _PUSH, self._step, np.ascontiguousarray(grads, dtype=np.float32))
         self._step += 1
-        self._awaiting_push = False
+        self._lookups = 0
+        self._reported = []
+
+
+def place_embeddings(module: Module) -> Module:
+    """Move every ``HashEmbedding`` inside ``module`` to the servers (``PSEmbedding.from_embedding``), in
+    place; returns ``module`` (or the ``PSEmbedding`` when ``module`` is a ``HashEmbedding``). A collective
+    call: every rank, workers and servers, calls it on the same model before building optimizers.
+
+    >>> model = dist.ps.place_embeddings(ember.recsys.DeepFM(26, 13, embedding_dim=16))
+    >>> if dist.ps.is_server(): dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.05))
+    """
+    return replace_hash_embeddings(module, PSEmbedding.from_embedding, "dist.ps.place_embeddings")
 
 
 def _settle(requests: list) -> None:
@@ -166,13 +210,15 @@ def _settle(requests: list) -> None:
     requests[:] = [r for r in requests if not r.Test()]
 
 
-def _wait_object(channel: ProcessGroup, request, what: str, peer: int):
+def _receive_object(channel: ProcessGroup, peer: int, tag: int, what: str):
+    """The next object ``peer`` sends with ``tag``, waiting at most the channel's timeout. A matched probe
+    sizes the receive from the message (an ``irecv`` without a buffer holds only 32 KiB)."""
     deadline = time.monotonic() + channel.timeout
     spins = 0
     while True:
-        done, value = request.test()
-        if done:
-            return value
+        message = channel.comm.improbe(source=peer, tag=tag)
+        if message is not None:
+            return message.recv()
         if time.monotonic() > deadline:
             channel.broken = True
             raise DistributedError(f"{what}: no answer from server rank {peer} within {channel.timeout:g} s")
@@ -206,15 +252,18 @@ class _ServedTable:
         self.optimizer = optimizer
         self.staleness = staleness
         self.pushed = dict.fromkeys(range(workers), 0)  # steps each worker has pushed
-        self.pending: dict = {}  # step -> [(keys, grads)] waiting for the other workers (synchronous)
+        self.pending: dict = {}  # step -> [(worker, keys, grads)] waiting for the other workers (synchronous)
         self.applied = 0  # steps fully applied (synchronous)
         self.waiting: list = []  # pulls that must wait: (worker, step, keys, insert)
         self.workers = workers
 
-    def ready(self, step: int) -> bool:
+    def ready(self, worker: int, step: int) -> bool:
+        """Whether a pull of ``step`` from ``worker`` may be answered: synchronous, once every step before it
+        is applied; asynchronous, once the worker's own pushes before it are (a prefetch arrives ahead of
+        the push of the step before) and no worker is more than ``staleness`` steps behind."""
         if self.staleness == 0:
             return self.applied >= step
-        return min(self.pushed.values()) >= step - self.staleness
+        return self.pushed[worker] >= step and min(self.pushed.values()) >= step - self.staleness
 
     def rows(self, keys: np.ndarray, insert: bool) -> np.ndarray:
         with no_grad():
@@ -238,10 +287,10 @@ class _ServedTable:
         if self.staleness > 0:
             self.apply(keys, grads)
             return
-        self.pending.setdefault(step, []).append((keys, grads))
+        self.pending.setdefault(step, []).append((worker, keys, grads))
         while len(self.pending.get(self.applied, ())) == self.workers:
-            batch = self.pending.pop(self.applied)
-            self.apply(np.concatenate([k for k, _ in batch]), np.concatenate([g for _, g in batch]))
+            batch = sorted(self.pending.pop(self.applied), key=lambda push: push[0])  # arrival order varies
+            self.apply(np.concatenate([k for _, k, _ in batch]), np.concatenate([g for _, _, g in batch]))
             self.applied += 1
 
 
@@ -277,7 +326,7 @@ def serve(optimizer_factory, staleness: int = 0) -> None:
             table.waiting.append((worker, step, keys, kind == _PULL))
         still = []
         for worker_rank, wanted_step, wanted, insert in table.waiting:
-            if table.ready(wanted_step):
+            if table.ready(worker_rank, wanted_step):
                 sending.append(channel.comm.isend(table.rows(wanted, insert), dest=worker_rank,
                                                   tag=_ROWS_TAG + table_id))
             else:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ember.distributed.group import default_group
 from ember.distributed.ops import all_to_all
+from ember.distributed.placement import keep_owned_rows, replace_hash_embeddings
 from ember.embedding.hashing import as_keys, mix64
 from ember.embedding.layers import HashEmbedding
 from ember.nn.module import Module
@@ -40,11 +41,30 @@ class ShardedHashEmbedding(Module):
     """
 
     sharded = True  # DistributedDataParallel skips the parameters of sharded modules
+    distributed_table = True
 
     def __init__(self, embedding_dim: int, **shard_options) -> None:
         super().__init__()
         self.shard = HashEmbedding(embedding_dim, **shard_options)
         self.embedding_dim = self.shard.embedding_dim
+
+    @classmethod
+    def from_embedding(cls, embedding: HashEmbedding) -> ShardedHashEmbedding:
+        """Shard an existing ``HashEmbedding``, which every rank holds alike (a freshly built model, or one
+        loaded from the same checkpoint): it becomes this rank's shard, keeping only the rows this rank owns
+        (with their optimizer slots); its initializer, seed and policies stay as they are.
+
+        >>> table = dist.ShardedHashEmbedding.from_embedding(HashEmbedding(16, seed=0))
+        """
+        if not isinstance(embedding, HashEmbedding):
+            raise TypeError(f"ShardedHashEmbedding.from_embedding: expected a HashEmbedding, got "
+                            f"{type(embedding).__name__}")
+        group = default_group()
+        sharded = cls.__new__(cls)
+        Module.__init__(sharded)
+        sharded.shard = keep_owned_rows(embedding, lambda keys: shard_of(keys, group.size) == group.rank)
+        sharded.embedding_dim = embedding.embedding_dim
+        return sharded
 
     def extra_repr(self) -> str:
         return f"{self.embedding_dim}, world_size={default_group().size}, local_rows={len(self.shard)}"
@@ -68,3 +88,15 @@ class ShardedHashEmbedding(Module):
         position[order] = np.arange(order.size)
         out = take(returned, position[inverse.reshape(-1)], axis=0)
         return reshape(out, tuple(keys.shape) + (self.embedding_dim,))
+
+
+def shard_embeddings(module: Module) -> Module:
+    """Split every ``HashEmbedding`` inside ``module`` across the ranks (``ShardedHashEmbedding.from_embedding``),
+    in place; returns ``module`` (or the sharded table when ``module`` is a ``HashEmbedding``). Every rank
+    calls it on the same model, before building the optimizers; then wrap the model in
+    ``DistributedDataParallel`` for its dense parameters and give each rank its part of every batch.
+
+    >>> model = dist.shard_embeddings(ember.recsys.DeepFM(26, 13, embedding_dim=16))
+    >>> ddp = dist.DistributedDataParallel(model)
+    """
+    return replace_hash_embeddings(module, ShardedHashEmbedding.from_embedding, "dist.shard_embeddings")
