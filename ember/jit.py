@@ -19,7 +19,8 @@ call retraces when an argument's shape, dtype or requires_grad changes, when an 
 hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into
 appears or disappears. The compiled function's results are not recorded on the autograd tape. Python side
 effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
-Row-sparse embedding gradients (``sparse=True``) are refused with a TypeError.
+A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
+rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
 >>> fast = ember.jit(lambda x, y: ember.relu(x @ y).sum(axis=1))
 >>> fast(a, b)      # traces and compiles for a's and b's shapes and dtypes
@@ -45,6 +46,7 @@ from ember.graph.ir import Graph
 from ember.passes import run_passes
 from ember.runtime import compile_graph
 from ember.runtime.cache import CompileCache
+from ember.sparse import RowSparse
 from ember.tensor import Tensor
 from ember.tracing import Trace
 
@@ -164,6 +166,9 @@ class JitFunction:
                     continue
                 if final is None:
                     writeback.append((param, None))
+                elif final.__class__ is RowSparse:  # its indices and rows come back; the call rebuilds it
+                    writeback.append((param, (len(outputs), len(outputs) + 1, final.shape)))
+                    outputs += [final.indices, final.values]
                 else:
                     writeback.append((param, len(outputs)))
                     outputs.append(final if final.symbolic else graph.capture(final))
@@ -184,6 +189,10 @@ def _write_grads(writeback: list, results: tuple) -> None:
     for param, index in writeback:
         if index is None:
             param.grad = None
+            continue
+        if index.__class__ is tuple:  # a row-sparse gradient: (indices, values, shape)
+            rows = [results[i].copy() for i in index[:2]]
+            param.grad = RowSparse(rows[0], Tensor._make(rows[1], None), index[2])
             continue
         array = results[index]
         if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph

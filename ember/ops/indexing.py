@@ -367,8 +367,11 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_vjp(ctx, g):
     weight, ids = ctx.inputs
     rows = g.reshape(-1, weight.shape[1])
-    if ctx.attrs["sparse"] and not autograd.is_grad_enabled() and not (isinstance(ids, Tensor) and ids.symbolic):
-        return RowSparse(ids.data.reshape(-1), rows, weight.shape), None
+    if ctx.attrs["sparse"]:
+        if isinstance(ids, Tensor) and ids.symbolic:  # a graph's gradients densify it where it is not wanted
+            return RowSparse(ids.reshape(-1), rows, weight.shape), None
+        if not autograd.is_grad_enabled():
+            return RowSparse(ids.data.reshape(-1), rows, weight.shape), None
     return apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
 
 
@@ -410,6 +413,12 @@ EMBEDDING_GRAD = defop(
 )
 
 
+def dense_gradient(grad: RowSparse) -> Tensor:
+    """A row-sparse gradient of a 2-D weight as a dense Tensor, by ops (so it also builds graph nodes)."""
+    indices = grad.indices if isinstance(grad.indices, Tensor) else as_tensor(grad.indices)
+    return apply(EMBEDDING_GRAD, (grad.values, indices), {"num_embeddings": grad.shape[0]})
+
+
 def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
@@ -417,7 +426,4 @@ def embedding(ids, weight: Tensor, sparse: bool = False) -> Tensor:
     _check_indices("embedding", ids)
     if weight.ndim != 2:
         _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
-    if sparse and isinstance(ids, Tensor) and ids.symbolic:
-        raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
-                        "be traced into a graph; use sparse=False under ember.jit")
     return apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})
