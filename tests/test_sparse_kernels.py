@@ -118,3 +118,20 @@ def test_compiled_ctr_step_equals_eager():
     graph = str(compiled.graph_for(ids, features, y))
     assert graph.count("sparse_update") == 3 and "embedding_grad" not in graph
     assert compiled.traces == 1
+
+
+def test_data_parallel_refuses_a_sparse_update_clearly():
+    import ember.distributed  # noqa: F401  (registers the all_reduce op)
+    from ember.passes.data_parallel import data_parallel
+
+    table = nn.Embedding(10, 4, sparse=True)
+    optimizer = ember.optim.Adagrad(table.parameters(), lr=0.1)
+
+    def step(ids):
+        optimizer.zero_grad()
+        table(ids).sum().backward()
+        optimizer.step()
+
+    graph = ember.jit(step, passes=()).graph_for(ember.tensor([1, 2, 1]))
+    with pytest.raises(RuntimeError, match="data_parallel: the graph updates a sparse embedding"):
+        data_parallel(graph)
