@@ -343,9 +343,9 @@ def _ctr_batches(seed):
     return xs, ys
 
 
-def ctr_ember(sparse, lr=0.01, seed=0):
+def ctr_ember(sparse, lr=0.01, seed=0, jit=False):
     net = _ember_net(lambda nn: _ctr_model(nn, ember.cat, sparse), seed)
-    return _ember_step(net, ember.optim.Adagrad(net.parameters(), lr=lr), *_ctr_batches(seed),
+    return _ember_step(net, ember.optim.Adagrad(net.parameters(), lr=lr), *_ctr_batches(seed), jit=jit,
                        loss_fn="binary_cross_entropy_with_logits")
 
 
@@ -618,3 +618,54 @@ def lenet_jax(batch=64, lr=0.01, seed=0):
     arrays = [v.numpy().copy() for v in _ember_net(_lenet_layers, seed).state_dict().values()]
     params = arrays[:4] + [a.T.copy() for a in arrays[4:]]
     return _jax_step(loss, params, *_batches((batch, 1, 28, 28), 10, seed), lr)
+
+
+def ctr_jax(lr=0.01, seed=0, eps=1e-10):
+    """W5s in JAX: the tables' rows gathered, ``jax.grad`` of the BCE through the MLP and the rows, dense
+    Adagrad on the MLP and a hand-written sparse Adagrad per table (the batch's unique ids, their gradients
+    summed by ``segment_sum``, accumulator and rows gathered and scattered back; tables donated)."""
+    import jax
+    import jax.numpy as jnp
+
+    arrays = [v.numpy().copy() for v in _ember_net(lambda nn: _ctr_model(nn, ember.cat, True), seed)
+              .state_dict().values()]
+    tables = [jnp.asarray(a) for a in arrays[:CTR_FIELDS]]
+    dense = [jnp.asarray(a.T.copy() if a.ndim == 2 else a) for a in arrays[CTR_FIELDS:]]
+    table_sums, dense_sums = [jnp.zeros_like(t) for t in tables], [jnp.zeros_like(p) for p in dense]
+
+    def loss_fn(params, rows, x, y):
+        z = _jax_dense(params, jnp.concatenate(rows + [x], axis=1)).reshape(-1)
+        return jnp.mean(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))))
+
+    def adagrad(p, s, g):
+        s = s + g * g
+        return p - lr * g / (jnp.sqrt(s) + eps), s
+
+    def gather(table, unique):  # the padding ids (CTR_VOCAB) read zeros; their writes are dropped
+        return table.at[unique].get(mode="fill", fill_value=0)
+
+    def train(tables, table_sums, dense, dense_sums, ids, x, y):
+        rows = [t[ids[:, i]] for i, t in enumerate(tables)]
+        loss, (g_dense, g_rows) = jax.value_and_grad(loss_fn, argnums=(0, 1))(dense, rows, x, y)
+        dense, dense_sums = map(list, zip(*(adagrad(p, s, g) for p, s, g in zip(dense, dense_sums, g_dense))))
+        new_tables, new_sums = [], []
+        for i, (t, s, g) in enumerate(zip(tables, table_sums, g_rows)):
+            unique, inverse = jnp.unique(ids[:, i], size=CTR_BATCH, fill_value=CTR_VOCAB, return_inverse=True)
+            g = jax.ops.segment_sum(g, inverse.reshape(-1), num_segments=CTR_BATCH)
+            row, acc = adagrad(gather(t, unique), gather(s, unique), g)
+            new_tables.append(t.at[unique].set(row, mode="drop"))
+            new_sums.append(s.at[unique].set(acc, mode="drop"))
+        return new_tables, new_sums, dense, dense_sums, loss
+
+    train = jax.jit(train, donate_argnums=(0, 1, 2, 3))
+    xs, ys = _ctr_batches(seed)
+    batches = [(jnp.asarray(ids), jnp.asarray(x), jnp.asarray(y)) for (ids, x), y in zip(xs, ys)]
+    state = (tables, table_sums, dense, dense_sums)
+
+    def step(i):
+        nonlocal state
+        *new, loss = train(*state, *batches[i % POOL])
+        state = tuple(new)
+        return loss.block_until_ready()
+
+    return step

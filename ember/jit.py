@@ -19,7 +19,8 @@ call retraces when an argument's shape, dtype or requires_grad changes, when an 
 hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into
 appears or disappears. The compiled function's results are not recorded on the autograd tape. Python side
 effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
-Row-sparse embedding gradients (``sparse=True``) are refused with a TypeError.
+A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
+rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
 Sizes that change from call to call (``dynamic``, named as in ``torch.compile``): with ``dynamic=None`` (the
 default) the first signature is compiled for its exact shapes; when a call differs from a compiled signature
@@ -63,6 +64,7 @@ from ember.passes import run_passes
 from ember.runtime import arena, compile_graph
 from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
+from ember.sparse import RowSparse
 from ember.tensor import Tensor
 from ember.tracing import Trace
 
@@ -269,6 +271,9 @@ class JitFunction:
                     continue
                 if final is None:
                     writeback.append((param, None))
+                elif final.__class__ is RowSparse:  # its indices and rows come back; the call rebuilds it
+                    writeback.append((param, (len(outputs), len(outputs) + 1, final.shape)))
+                    outputs += [final.indices, final.values]
                 else:
                     writeback.append((param, len(outputs)))
                     outputs.append(final if final.symbolic else graph.capture(final))
@@ -335,6 +340,10 @@ def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
     for param, index in writeback:
         if index is None:
             param.grad = None
+            continue
+        if index.__class__ is tuple:  # a row-sparse gradient: (indices, values, shape)
+            rows = [results[i].copy() for i in index[:2]]
+            param.grad = RowSparse(rows[0], Tensor._make(rows[1], None), index[2])
             continue
         array = results[index]
         if index in owned:

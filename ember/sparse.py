@@ -2,9 +2,55 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ember.backend.devices import array_module
+
+_marks = threading.local()  # per thread: number of table rows -> an intp array of that length (scratch)
+
+
+def _mark_array(num_rows: int) -> np.ndarray:
+    marks = getattr(_marks, "by_rows", None)
+    if marks is None:
+        marks = _marks.by_rows = {}
+    mark = marks.get(num_rows)
+    if mark is None:
+        mark = marks[num_rows] = np.empty(num_rows, np.intp)
+    return mark
+
+
+def unique_rows(indices: np.ndarray, values: np.ndarray, num_rows: int) -> tuple:
+    """``(indices, values)`` of a NumPy row-sparse gradient with repeated indices merged: each index once, in
+    order of first occurrence, its rows summed in order of occurrence. Without repeats the inputs come back.
+
+    No sort: each position is written into a scratch array of ``num_rows`` (the table's row count) at its
+    index and read back, so a position that does not read itself repeats an earlier index. O(n), where
+    ``np.unique`` and argsort cost O(n log n) and several passes.
+    """
+    n = indices.shape[0]
+    if n < 2:
+        return indices, values
+    mark = _mark_array(num_rows)
+    positions = np.arange(n)
+    mark[indices] = positions  # raises IndexError for an index outside the table
+    first = mark.take(indices)
+    if (first == positions).all():
+        return indices, values
+    mark[indices[::-1]] = positions[::-1]  # now each index's first occurrence is the one kept
+    first = mark.take(indices)
+    keep = first == positions
+    slot = (np.cumsum(keep) - 1).take(first)  # position -> its row of the result
+    rows = values[keep]
+    # the repeated indices' rows, grouped (a sort of those few only) and summed by the same segmented sum
+    # as ``coalesce``, so both give the same bits
+    involved = np.flatnonzero(np.bincount(slot).take(slot) > 1)
+    order = involved.take(np.argsort(slot.take(involved), kind="stable"))
+    grouped = slot.take(order)
+    starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+    rows[grouped.take(starts)] = np.add.reduceat(values.take(order, axis=0), starts, axis=0)
+    return indices[keep], rows
 
 
 class RowSparse:

@@ -14,8 +14,9 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 from __future__ import annotations
 
 from ember.backend.devices import device_of
-from ember.graph.ir import UPDATE, Graph, GraphError, Value
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value
 from ember.ops.effects import DROP_GRAD, accumulate_grad
+from ember.ops.indexing import dense_gradient
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -77,7 +78,7 @@ class Trace:
         params = {v.id: t for t, v in self.graph.captured}
         states, hypers, seen = [], [], set()
         for node in self.graph.nodes:
-            live = node.attrs.get("live") if node.op is UPDATE else None
+            live = node.attrs.get("live") if node.op is UPDATE or node.op is SPARSE_UPDATE else None
             optimizer = getattr(live, "optimizer", None)
             if optimizer is None or node.inputs[0].id not in params:
                 continue
@@ -106,7 +107,7 @@ class Trace:
                                f"shape {list(loss.data.shape)}; pass gradient=")
         params = [t for t, _ in graph.captured if t.requires_grad]
         grad_ys = None if gradient is None else [gradient]
-        grads = graph.gradients([loss], [graph.capture(t) for t in params], grad_ys)
+        grads = graph.gradients([loss], [graph.capture(t) for t in params], grad_ys, sparse=True)
         with graph.building():
             for param, g in zip(params, grads):
                 if g is None:
@@ -116,8 +117,10 @@ class Trace:
                 if param.grad is caller_grad and id(param) not in self.read | self.dropped:  # into the caller's
                     self.read.add(id(param))
                     self.assumed.append((param, caller_grad is None))
-                if param.grad is not None and not param.grad.symbolic:
-                    param.grad = self.grad_value(param)  # the caller's gradient, read on every run
+                previous = self.grad_value(param)  # the caller's gradient is read on every run
+                if previous is not None and g.__class__ is RowSparse:  # a dense gradient plus rows: dense
+                    g = dense_gradient(g)
+                param.grad = previous
                 accumulate_grad(param, g)
 
     def restore(self) -> None:

@@ -915,6 +915,21 @@ def _dropped(x):
     return holder
 
 
+def _sparse_sgd_stepped(param, ids, rows):
+    from ember.optim.functional import sparse_sgd_update
+    from ember.sparse import RowSparse
+
+    copy = param.clone()
+    ember.ops.sparse_update(copy, RowSparse(ids, rows, copy.shape), sparse_sgd_update, {}, {"lr": 0.5})
+    return copy
+
+
+def np_sparse_sgd(param, ids, rows):
+    out = param.copy()
+    np.add.at(out, ids, -0.5 * rows)
+    return out
+
+
 def _running_stats(x, mean, var):
     mean, var = mean.clone(), var.clone()
     ember.batch_norm(x, mean, var, training=True, momentum=0.25)
@@ -933,6 +948,8 @@ _row("update_sgd", _sgd_stepped, lambda p, g: p - 0.5 * g, ins(normal(3, 4), nor
 _row("accumulate_grad", _accumulated, lambda t, g: t + g, ins(normal(3, 4), normal(3, 4)), ("accumulate_grad",),
      grad=False)
 _row("drop_grad", _dropped, lambda x: x, ins(normal(3, 4)), ("drop_grad", "mul"), grad=False)
+_row("sparse_update_sgd", _sparse_sgd_stepped, np_sparse_sgd, ins(normal(5, 3), ints(0, 5, 4), normal(4, 3)),
+     "sparse_update", grad=False)
 _row("running_stats", _running_stats, np_running_stats, ins(normal(4, 3, 2), normal(3), uniform(0.5, 2.0, 3)),
      ("running_stats", "batch_norm_train"), grad=False)
 # a draw whose values do not depend on the generator: keep everything (p = 0), or a degenerate normal

@@ -9,6 +9,7 @@ import pytest
 import ember
 from ember import nn
 from ember.model import Model
+from ember.sparse import RowSparse
 
 RNG = np.random.default_rng(0)
 X = [ember.tensor(RNG.standard_normal((8, 6)).astype(np.float32)) for _ in range(4)]
@@ -163,7 +164,7 @@ def test_model_compile_fits_exactly_like_eager():
     assert step.cache.stats()["compiles"] == 2 and "random" in step.specialized[0]
 
 
-def test_embedding_steps_trace_and_sparse_ones_refuse_clearly():
+def test_embedding_steps_trace_dense_and_sparse():
     ember.manual_seed(0)
     emb, ref = nn.Embedding(10, 4), nn.Embedding(10, 4)
     ref.load_state_dict(emb.state_dict())
@@ -184,9 +185,18 @@ def test_embedding_steps_trace_and_sparse_ones_refuse_clearly():
     np.testing.assert_array_equal(emb.weight.detach().numpy(), ref.weight.detach().numpy())
     with pytest.raises(IndexError, match=r"ids must lie in \[0, 10\)"):
         fast(ember.tensor([1, 2, 2, 10]))
-    sparse = nn.Embedding(10, 4, sparse=True)
-    with pytest.raises(TypeError, match="sparse=True"):
-        ember.jit(lambda ids: sparse(ids).sum())(ember.tensor([1]))
+    sparse, sparse_ref = nn.Embedding(10, 4, sparse=True), nn.Embedding(10, 4, sparse=True)
+    sparse_ref.load_state_dict(sparse.state_dict())
+    opt = ember.optim.Adagrad(sparse.parameters(), lr=0.1)
+    ref_opt = ember.optim.Adagrad(sparse_ref.parameters(), lr=0.1)
+    fast = ember.jit(lambda ids: step(sparse, opt, ids))
+    for ids in ([1, 2, 2, 7], [3], [7, 7, 7, 0]):
+        assert fast(ember.tensor(ids)).item() == step(sparse_ref, ref_opt, ember.tensor(ids)).item()
+        assert isinstance(sparse.weight.grad, RowSparse)  # .grad as eager mode leaves it
+        np.testing.assert_array_equal(sparse.weight.grad.to_dense().numpy(), sparse_ref.weight.grad.to_dense().numpy())
+    np.testing.assert_array_equal(sparse.weight.detach().numpy(), sparse_ref.weight.detach().numpy())
+    np.testing.assert_array_equal(opt.state[sparse.weight]["sum"], ref_opt.state[sparse_ref.weight]["sum"])
+    assert "embedding_grad" not in str(fast.graph_for(ember.tensor([1, 2])))  # never densified
     bags = nn.EmbeddingBag(10, 4)
     with pytest.raises(TypeError, match="EmbeddingBag: the bags are formed"):
         ember.jit(lambda ids: bags(ids).sum())(ember.tensor([[1, 2], [3, 4]]))

@@ -145,7 +145,6 @@ def test_ufunc_computes_what_the_forward_computes(name):
 
 # Rows a traced graph cannot hold, and why: each raises a clear error when traced (test below).
 UNTRACEABLE = {
-    "embedding_sparse": "row-sparse gradients are refused under ember.jit",
     "one_hot_infer_classes": "the number of classes is read from the values",
     "getitem_bool_mask": "a boolean mask's result shape is read from the values",
     "getitem_bool_row_mask": "a boolean mask's result shape is read from the values",

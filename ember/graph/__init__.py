@@ -11,6 +11,7 @@ from ember.graph.ir import (
     ASSIGN,
     CONST,
     RANDOM,
+    SPARSE_UPDATE,
     UPDATE,
     Graph,
     GraphError,
@@ -24,6 +25,6 @@ from ember.graph.ir import (
 )
 
 __all__ = [
-    "ASSIGN", "CONST", "Graph", "GraphError", "Node", "RANDOM", "Symbol", "UPDATE", "Value", "current",
+    "ASSIGN", "CONST", "Graph", "GraphError", "Node", "RANDOM", "SPARSE_UPDATE", "Symbol", "UPDATE", "Value", "current",
     "format_node", "interpret", "type_str",
 ]

@@ -11,6 +11,8 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING
 from ember.graph.errors import GraphError
+from ember.ops.indexing import dense_gradient
+from ember.sparse import RowSparse
 
 __all__ = ["gradients"]
 
@@ -25,8 +27,27 @@ class _Context:
 
 
 
-def gradients(graph, ys: list, xs: list, grad_ys: list | None = None) -> list:
-    """Append nodes computing d(sum of ys)/d(x) for each x; None for an x the ys do not depend on."""
+def _dense(g):
+    return dense_gradient(g) if g.__class__ is RowSparse else g
+
+
+def _accumulate(previous, g):
+    """The sum of two gradients of one value; two row-sparse ones stay row-sparse (their rows concatenated)."""
+    if previous is None:
+        return g
+    if previous.__class__ is RowSparse and g.__class__ is RowSparse:
+        from ember.ops.shape import concat
+
+        return RowSparse(concat([previous.indices, g.indices], 0), concat([previous.values, g.values], 0),
+                         previous.shape)
+    return _dense(previous) + _dense(g)
+
+
+def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False) -> list:
+    """Append nodes computing d(sum of ys)/d(x) for each x; None for an x the ys do not depend on.
+
+    A sparse embedding's weight gets a ``RowSparse`` of Values when ``sparse`` (its rows and their indices),
+    else the dense sum; a row-sparse gradient reaching a computed value is densified first."""
     unknown = next((y for y in ys if None in y.data.shape and (grad_ys is None or grad_ys[ys.index(y)] is None)),
                    None)
     if unknown is not None:
@@ -54,6 +75,7 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None) -> list:
             g = grads.get(out.id)
             if g is None or out.id not in depends:
                 continue
+            g = _dense(g)
             needs = tuple(v.id in depends for v in node.inputs)
             if True not in needs:
                 continue
@@ -61,8 +83,8 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None) -> list:
             for v, gv, need in zip(node.inputs, input_grads, needs):
                 if not need or gv is None:
                     continue
-                if not gv.symbolic:
+                if gv.__class__ is not RowSparse and not gv.symbolic:
                     gv = graph.capture(gv)
-                previous = grads.get(v.id)
-                grads[v.id] = gv if previous is None else previous + gv
-    return [grads.get(x.id) if x.id in wanted else None for x in xs]
+                grads[v.id] = _accumulate(grads.get(v.id), gv)
+        results = [grads.get(x.id) if x.id in wanted else None for x in xs]
+        return results if sparse else [None if g is None else _dense(g) for g in results]

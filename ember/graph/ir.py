@@ -21,12 +21,12 @@ from ember import autograd
 from ember.backend.devices import CPU, Device, device_of
 from ember.graph.autodiff import gradients
 from ember.graph.errors import GraphError
-from ember.ops.effects import ASSIGN, RANDOM, UPDATE
+from ember.ops.effects import ASSIGN, RANDOM, SPARSE_UPDATE, UPDATE
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
 from ember.tensor import Tensor
 
-__all__ = ["ASSIGN", "CONST", "DIM_HINT", "RANDOM", "UPDATE", "Graph", "GraphError", "Node", "Symbol", "Value",
-           "current", "format_node", "hinted_size", "interpret", "type_str"]
+__all__ = ["ASSIGN", "CONST", "DIM_HINT", "RANDOM", "SPARSE_UPDATE", "UPDATE", "Graph", "GraphError", "Node",
+           "Symbol", "Value", "current", "format_node", "hinted_size", "interpret", "type_str"]
 
 DIM_HINT = 64  # a graph's default guess for an unknown dimension (a batch), when a pass weighs sizes
 
@@ -284,11 +284,12 @@ class Graph:
         outputs = self.add(op, values, attrs, [] if spec is None else [spec], device)
         return outputs[0] if outputs else None
 
-    def gradients(self, ys: list, xs: list, grad_ys: list | None = None) -> list:
+    def gradients(self, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False) -> list:
         """``ember.grad`` on Values: nodes computing the gradients of ``ys`` for ``xs`` (Values, or Tensors
-        the graph captured), appended by the ops' vjp rules; None for an x the ys do not depend on."""
+        the graph captured), appended by the ops' vjp rules; None for an x the ys do not depend on.
+        ``sparse``: a sparse embedding's weight gets a ``RowSparse`` of Values instead of a dense sum."""
         xs = [x if x.symbolic else self.capture(x) for x in xs]
-        return gradients(self, list(ys), xs, grad_ys)
+        return gradients(self, list(ys), xs, grad_ys, sparse)
 
     def building(self) -> _Building:
         """Context manager: op calls on this graph's Values append Nodes to it."""

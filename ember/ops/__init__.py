@@ -19,7 +19,7 @@ from ember.ops.activation import (
 from ember.ops.batch_norm import batch_norm
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
-from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, update
+from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
     abs,
     add,
@@ -151,7 +151,8 @@ __all__ = [
     "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
     "promote", "random_draw",
     "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
-    "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "squeeze",
+    "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sparse_update", "split", "sqrt",
+    "squeeze",
     "stack", "std",
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "unbroadcast",
     "unsqueeze", "update", "var", "where",

@@ -28,7 +28,8 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.infer import check_sizes, fits
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
 
-__all__ = ["SgdForm", "accumulate_grad", "assign", "drop_grad", "random_draw", "update", "update_rule"]
+__all__ = ["SgdForm", "accumulate_grad", "assign", "drop_grad", "random_draw", "sparse_update", "update",
+           "update_rule"]
 
 
 def _same_type(name: str, target, value) -> None:
@@ -112,6 +113,43 @@ def update(param: TensorLike, grad: TensorLike, rule, state: dict, hyper: dict, 
     if live is not None:
         attrs["live"] = live
     dispatch.apply(UPDATE, (param, grad), attrs)
+
+
+# --- sparse_update: an optimizer's row-sparse rule applied in place ---------------------------------------
+
+
+def _sparse_update_forward(xp, param, indices, values, *, rule, hyper, state, live=None):
+    if live is not None:  # compiled code: the hyper-parameters as they are now (a scheduler's lr)
+        hyper = live()
+    rule(param, dispatch.row_sparse(indices, dispatch.wrap(values), param.shape), state, **hyper)
+
+
+def _sparse_update_infer(param, indices, values, **attrs):
+    if (param.ndim < 1 or indices.ndim != 1 or indices.dtype.kind not in "iu" or values.dtype != param.dtype
+            or not fits(tuple(values.shape), (indices.shape[0],) + tuple(param.shape[1:]))):
+        raise shape_error("sparse_update", (param, indices, values),
+                          "needs a parameter (rows, ...), n integer row indices and values (n, ...) of the "
+                          "parameter's row shape and dtype")
+
+
+def _sparse_update_cost(out, param, indices, values, **attrs) -> Cost:
+    return Cost(0, 4 * (values.nbytes or 0) + (indices.nbytes or 0))
+
+
+SPARSE_UPDATE = defop("sparse_update", forward=_sparse_update_forward, infer=_sparse_update_infer,
+                      vjp=NON_DIFFERENTIABLE, cost=_sparse_update_cost, onnx=NO_ONNX, writes=(0,))
+
+
+def sparse_update(param: TensorLike, grad, rule, state: dict, hyper: dict, live=None) -> None:
+    """Apply a row-sparse rule ``rule(param, grad, state, **hyper)`` (a ``sparse_*`` function of
+    ``ember.optim.functional``) to ``param`` in place: only the rows ``grad`` names change. While a graph is
+    built (``ember.jit``) the gradient's indices and values are Values and the call appends a node; ``live``
+    is read as in ``update``."""
+    indices = grad.indices if isinstance(grad.indices, TensorLike) else dispatch.wrap(grad.indices)
+    attrs = {"rule": rule, "hyper": hyper, "state": state}
+    if live is not None:
+        attrs["live"] = live
+    dispatch.apply(SPARSE_UPDATE, (param, indices, grad.values), attrs)
 
 
 # --- random: samples from a generator state, which the draw advances ------------------------------------

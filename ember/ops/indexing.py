@@ -365,8 +365,11 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_vjp(ctx, g):
     weight, ids = ctx.inputs
     rows = g.reshape(-1, weight.shape[1])
-    if ctx.attrs["sparse"] and not dispatch.grad_enabled() and not (isinstance(ids, TensorLike) and ids.symbolic):
-        return dispatch.row_sparse(ids.data.reshape(-1), rows, weight.shape), None
+    if ctx.attrs["sparse"]:
+        if isinstance(ids, TensorLike) and ids.symbolic:  # a graph's gradients densify it where it is not wanted
+            return dispatch.row_sparse(ids.reshape(-1), rows, weight.shape), None
+        if not dispatch.grad_enabled():
+            return dispatch.row_sparse(ids.data.reshape(-1), rows, weight.shape), None
     return dispatch.apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
 
 
@@ -408,6 +411,12 @@ EMBEDDING_GRAD = defop(
 )
 
 
+def dense_gradient(grad) -> TensorLike:
+    """A row-sparse gradient of a 2-D weight as a dense Tensor, by ops (so it also builds graph nodes)."""
+    indices = grad.indices if isinstance(grad.indices, TensorLike) else as_tensor(grad.indices)
+    return dispatch.apply(EMBEDDING_GRAD, (grad.values, indices), {"num_embeddings": grad.shape[0]})
+
+
 def embedding(ids, weight: TensorLike, sparse: bool = False) -> TensorLike:
     """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
@@ -415,7 +424,4 @@ def embedding(ids, weight: TensorLike, sparse: bool = False) -> TensorLike:
     _check_indices("embedding", ids)
     if weight.ndim != 2:
         _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
-    if sparse and isinstance(ids, TensorLike) and ids.symbolic:
-        raise TypeError("embedding: sparse=True (row-sparse gradients and their lazy optimizer updates) cannot "
-                        "be traced into a graph; use sparse=False under ember.jit")
     return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})

@@ -24,7 +24,7 @@ import numpy as np
 from ember.backend import cuda_kernels
 from ember.backend.devices import array_module
 from ember.ops.effects import SgdForm, update_rule
-from ember.sparse import RowSparse
+from ember.sparse import RowSparse, unique_rows
 
 __all__ = [
     "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "rowwise_adagrad_update",
@@ -71,15 +71,29 @@ def _fused_on_gpu(*arrays) -> bool:
 
 
 def _rows(grad: RowSparse, maximize: bool):
-    """Coalesced ``(indices, values)`` of a row-sparse gradient, negated for ``maximize``."""
-    grad = grad.coalesce()
-    values = grad.values.data
-    return grad.indices, (-values if maximize else values)
+    """``(indices, values)`` of a row-sparse gradient with repeated indices merged, negated for ``maximize``."""
+    if grad.indices.__class__ is np.ndarray and grad.values.data.__class__ is np.ndarray:
+        index, values = unique_rows(grad.indices.reshape(-1), grad.values.data, grad.shape[0])
+    else:
+        grad = grad.coalesce()
+        index, values = grad.indices, grad.values.data
+    return index, (-values if maximize else values)
 
 
 def _take(xp, array, index):
     """``array[index]`` for the unique row indices of a coalesced gradient: ``take`` gathers rows 2-3x faster."""
     return xp.take(array, index, axis=0)
+
+
+def _put(xp, array, index, rows) -> None:
+    """``array[index] = rows`` for unique row indices. On NumPy a C-contiguous table's rows are written as
+    single items of a row-sized void dtype by ``np.put``: about 3x faster than the row-wise assignment."""
+    if xp is np and array.ndim > 1 and array.flags.c_contiguous and array.dtype == rows.dtype:
+        row = np.dtype((np.void, array.itemsize * math.prod(array.shape[1:])))
+        rows = np.ascontiguousarray(rows)
+        np.put(array.view(row).reshape(array.shape[0]), index, rows.view(row).reshape(rows.shape[0]))
+    else:
+        array[index] = rows
 
 
 # --- SGD ---
@@ -140,14 +154,15 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
         buf = state.get("momentum_buffer")
         if buf is None:
             buf = state["momentum_buffer"] = xp.zeros_like(param)
-            rows = buf[index] = values
+            _put(xp, buf, index, values)
+            rows = values
         else:
             rows = _take(xp, buf, index)
             rows *= float(momentum)
             rows += values if dampening == 0 else values * float(1 - dampening)
-            buf[index] = rows
+            _put(xp, buf, index, rows)
         values = xp.add(values, rows * float(momentum)) if nesterov else rows
-    param[index] = _take(xp, param, index) - values * lr
+    _put(xp, param, index, _take(xp, param, index) - values * lr)
 
 
 # --- Adam / AdamW ---
@@ -235,12 +250,12 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
     old_avg = _take(xp, exp_avg, index)
     update_avg = xp.subtract(values, old_avg)
     update_avg *= float(1 - beta1)
-    exp_avg[index] = old_avg + update_avg
+    _put(xp, exp_avg, index, old_avg + update_avg)
     old_sq = _take(xp, exp_avg_sq, index)
     update_sq = values * values
     update_sq -= old_sq
     update_sq *= float(1 - beta2)
-    exp_avg_sq[index] = old_sq + update_sq
+    _put(xp, exp_avg_sq, index, old_sq + update_sq)
     update_avg += old_avg  # the new first moment of the rows
     update_sq += old_sq
     denom = xp.sqrt(update_sq, out=update_sq)
@@ -248,7 +263,7 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
     step_size = float(lr) * math.sqrt(1 - beta2**step) / (1 - beta1**step)
     update_avg /= denom
     update_avg *= -step_size
-    param[index] = _take(xp, param, index) + update_avg
+    _put(xp, param, index, _take(xp, param, index) + update_avg)
 
 
 # --- RMSprop ---
@@ -343,14 +358,17 @@ def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_
         values = xp.add(values, _take(xp, param, index) * float(weight_decay))
     clr = float(lr) / (1 + (step - 1) * lr_decay)
     state_sum = state["sum"]
+    # one pass over the merged rows: gather the accumulator, add g*g, write it back, then the rows' update
+    square = xp.multiply(values, values)
     std = _take(xp, state_sum, index)
-    std += values * values
-    state_sum[index] = std
+    std += square
+    _put(xp, state_sum, index, std)
     xp.sqrt(std, out=std)
     std += float(eps)
     update = xp.divide(values, std, out=std)
     update *= -clr
-    param[index] = _take(xp, param, index) + update
+    update += _take(xp, param, index)  # p + (-clr) * (g / std), torch's order
+    _put(xp, param, index, update)
 
 
 # --- FTRL ---
@@ -412,9 +430,9 @@ def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learni
     var, accum, linear = (_take(xp, a, index) for a in (param, state["accumulator"], state["linear"]))
     _ftrl(xp, var, values, accum, linear, lr=lr, learning_rate_power=learning_rate_power, l1=l1, l2=l2,
           l2_shrinkage=l2_shrinkage, beta=beta)
-    param[index] = var
-    state["accumulator"][index] = accum
-    state["linear"][index] = linear
+    _put(xp, param, index, var)
+    _put(xp, state["accumulator"], index, accum)
+    _put(xp, state["linear"], index, linear)
 
 
 # --- row-wise Adagrad ---
@@ -468,4 +486,4 @@ def sparse_rowwise_adagrad_update(param, grad: RowSparse, state: dict, *, lr: fl
         values = xp.add(values, rows * float(weight_decay))
     total = _take(xp, state["sum"], index) + _row_mean_square(xp, values)
     state["sum"][index] = total
-    param[index] = _rowwise_step(xp, rows, values, total, lr, eps)
+    _put(xp, param, index, _rowwise_step(xp, rows, values, total, lr, eps))

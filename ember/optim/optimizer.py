@@ -13,7 +13,7 @@ import numpy as np
 from ember import autograd
 from ember.autograd import enable_grad
 from ember.backend.devices import array_module, device_of, move
-from ember.ops.effects import update
+from ember.ops.effects import sparse_update, update
 from ember.optim import functional as F
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -138,7 +138,7 @@ class Optimizer:
                     if owner is not None:  # a hash table's handle: its rows live in the table (ember.embedding)
                         owner(self.sparse_update, grad, state[p], kwargs)
                     else:
-                        self.sparse_update(p.data, grad, state[p], **kwargs)
+                        sparse_update(p, grad, self.sparse_update, state[p], kwargs, live)  # an op, as update
                 else:
                     if self.update is None:
                         raise TypeError(

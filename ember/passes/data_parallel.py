@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ember.autograd import apply
-from ember.graph.ir import UPDATE, Graph
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.registry import REGISTRY
 from ember.ops.shape import concat, reshape
 
@@ -37,6 +37,10 @@ def _buckets(grads: list) -> list:
 
 def data_parallel(graph: Graph) -> Graph:
     """Insert the bucketed gradient all-reduces (a no-op without update nodes)."""
+    if any(node.op is SPARSE_UPDATE for node in graph.nodes):
+        raise RuntimeError("data_parallel: the graph updates a sparse embedding (a sparse_update node), whose rows "
+                           "differ per rank and are not averaged here; use sparse=False, or the sharded embeddings "
+                           "of ember.distributed")
     updates = [node for node in graph.nodes if node.op is UPDATE]
     if not updates:
         return graph

@@ -1,0 +1,137 @@
+"""The row-sparse optimizer kernels (repeated ids merged without a sort, rows written back in place) against
+a float64 NumPy reference of sparse Adagrad, and a CTR training step compiled by ember.jit against eager."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.optim.functional import sparse_adagrad_update, sparse_sgd_update
+from ember.sparse import RowSparse, unique_rows
+from ember.tensor import Tensor
+
+
+def _grad(ids, values, rows):
+    return RowSparse(np.asarray(ids, np.int64), Tensor._make(np.asarray(values, np.float32), None), (rows, 3))
+
+
+def np_sparse_adagrad(param, total, ids, values, lr, eps=1e-10):
+    """Reference in float64: sum each id's rows, then Adagrad on the touched rows only."""
+    param, total = param.astype(np.float64), total.astype(np.float64)
+    summed = np.zeros_like(param)
+    np.add.at(summed, ids, values.astype(np.float64))
+    touched = np.unique(ids)
+    g = summed[touched]
+    total[touched] += g * g
+    param[touched] -= lr * g / (np.sqrt(total[touched]) + eps)
+    return param, total
+
+
+@pytest.mark.parametrize("ids", [
+    [4, 1, 4, 7, 1, 4, 0],  # repeats, unsorted
+    [5, 2, 8],  # no repeats
+    [3],  # one id
+    [6, 6, 6, 6],  # one id, repeated
+    [],  # an empty batch
+], ids=["repeats", "unique", "one", "one-repeated", "empty"])
+def test_sparse_adagrad_equals_a_float64_reference(ids):
+    rng = np.random.default_rng(len(ids))
+    param = rng.standard_normal((9, 3)).astype(np.float32)
+    ref_param, ref_total, state = param.astype(np.float64), np.zeros((9, 3)), {}
+    for step in range(3):
+        values = rng.standard_normal((len(ids), 3)).astype(np.float32)
+        sparse_adagrad_update(param, _grad(ids, values, 9), state, lr=0.1)
+        ref_param, ref_total = np_sparse_adagrad(ref_param, ref_total, np.asarray(ids, np.int64), values, 0.1)
+        np.testing.assert_allclose(param, ref_param, rtol=1e-5, atol=1e-6, err_msg=f"step {step}")
+        np.testing.assert_allclose(state["sum"], ref_total, rtol=1e-5, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(9), ids)
+    assert (state["sum"][untouched] == 0).all()
+
+
+def test_unique_rows_merges_in_order_of_first_occurrence_and_matches_coalesce():
+    rng = np.random.default_rng(0)
+    for n in (2, 7, 40, 300):
+        ids = rng.integers(0, 12, n)
+        values = rng.standard_normal((n, 3)).astype(np.float32)
+        index, rows = unique_rows(ids, values, 12)
+        _, first = np.unique(ids, return_index=True)
+        np.testing.assert_array_equal(index, ids[np.sort(first)])
+        coalesced = _grad(ids, values, 12).coalesce()
+        order = np.argsort(index)
+        np.testing.assert_array_equal(index[order], coalesced.indices)
+        np.testing.assert_array_equal(rows[order], coalesced.values.data)  # the same bits
+    ids = np.array([3, 1, 2])
+    assert unique_rows(ids, values[:3], 12)[0] is ids  # no repeats: handed back as they are
+    with pytest.raises(IndexError):
+        unique_rows(np.array([1, 12]), values[:2], 12)
+
+
+def test_sparse_rules_write_rows_of_a_non_contiguous_table():
+    table = np.zeros((6, 8), np.float32)[:, ::2]  # rows are not contiguous: plain assignment is used
+    sparse_sgd_update(table, _grad([1, 4, 1], np.ones((3, 4)), 6), {}, lr=0.5)
+    expected = np.zeros((6, 4))
+    expected[1], expected[4] = -1.0, -0.5
+    np.testing.assert_array_equal(table, expected)
+
+
+def _ctr(seed, rows=40, fields=3, dim=4, dense=2):
+    ember.manual_seed(seed)
+
+    class CTR(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = nn.ModuleList([nn.Embedding(rows, dim, sparse=True) for _ in range(fields)])
+            self.mlp = nn.Sequential(nn.Linear(fields * dim + dense, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                                     nn.Linear(16, 1))
+
+        def forward(self, ids, features):
+            embedded = [table(ids[:, i]) for i, table in enumerate(self.tables)]
+            return self.mlp(ember.cat(embedded + [features], 1)).reshape(-1)
+
+    net = CTR()
+    return net, ember.optim.Adagrad(net.parameters(), lr=0.05)
+
+
+def test_compiled_ctr_step_equals_eager():
+    """W5s in small: sparse tables, MLP, BCE, Adagrad; ember.jit's step equals eager mode's."""
+    (eager_net, eager_opt), (jit_net, jit_opt) = _ctr(0), _ctr(0)
+
+    def step(net, optimizer, ids, features, y):
+        optimizer.zero_grad()
+        loss = ember.binary_cross_entropy_with_logits(net(ids, features), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    compiled = ember.jit(lambda ids, features, y: step(jit_net, jit_opt, ids, features, y))
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        ids = ember.tensor(rng.integers(0, 12 if i % 2 else 40, (16, 3)))  # odd steps: many repeated ids
+        features = ember.tensor(rng.standard_normal((16, 2)).astype(np.float32))
+        y = ember.tensor(rng.integers(0, 2, 16).astype(np.float32))
+        expected = step(eager_net, eager_opt, ids, features, y).item()
+        np.testing.assert_allclose(compiled(ids, features, y).item(), expected, rtol=1e-6)
+    for (name, a), b in zip(eager_net.state_dict().items(), jit_net.state_dict().values()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+    graph = str(compiled.graph_for(ids, features, y))
+    assert graph.count("sparse_update") == 3 and "embedding_grad" not in graph
+    assert compiled.traces == 1
+
+
+def test_data_parallel_refuses_a_sparse_update_clearly():
+    import ember.distributed  # noqa: F401  (registers the all_reduce op)
+    from ember.passes.data_parallel import data_parallel
+
+    table = nn.Embedding(10, 4, sparse=True)
+    optimizer = ember.optim.Adagrad(table.parameters(), lr=0.1)
+
+    def step(ids):
+        optimizer.zero_grad()
+        table(ids).sum().backward()
+        optimizer.step()
+
+    graph = ember.jit(step, passes=()).graph_for(ember.tensor([1, 2, 1]))
+    with pytest.raises(RuntimeError, match="data_parallel: the graph updates a sparse embedding"):
+        data_parallel(graph)
