@@ -224,6 +224,11 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
                     half_rss, half_rows = rss_bytes(), len(emb)
         insert_s = time.perf_counter() - t0
         inserted_rss = rss_bytes()
+        present = distinct_ids(int(rng.integers(0, n - batch)) if n > batch else 0, min(batch, n))
+        emb.eval()
+        with ember.no_grad():  # present ids, rows gathered, nothing inserted or counted
+            lookup_rate = median_rate(lambda: emb(present), present.size)
+        emb.train()
         t0 = time.perf_counter()
         for _ in range(steps):
             emb(distinct_ids(0, n)[rng.integers(0, n, batch)] if n <= 2 * 10**7 else
@@ -245,6 +250,9 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
             state = torch.zeros(n)
         insert_s = time.perf_counter() - t0
         inserted_rss = rss_bytes()
+        positions = torch.from_numpy(rng.integers(0, n, batch))
+        with torch.no_grad():
+            lookup_rate = median_rate(lambda: table(positions), batch)
         t0 = time.perf_counter()
         for _ in range(steps):
             table(torch.from_numpy(rng.integers(0, n, batch))).sum().backward()
@@ -262,7 +270,8 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
     train_s = time.perf_counter() - t0
     final = rss_bytes()
     peak = peak_rss_bytes()
-    result = {"case": case, "rows": rows, "insert_per_s": rows / insert_s, "step_ms": train_s / steps * 1e3,
+    result = {"case": case, "rows": rows, "insert_per_s": rows / insert_s, "lookup_per_s": lookup_rate,
+              "step_ms": train_s / steps * 1e3,
               "inserted_rss_gib": inserted_rss / GIB, "final_rss_gib": final / GIB, "peak_rss_gib": peak / GIB,
               "bytes_per_row": (final - base) / rows,
               "extrapolated_100m_gib": (base + (final - base) / rows * 1e8) / GIB}
@@ -290,9 +299,31 @@ def _memory_line(r: dict) -> str:
     return (f"  {r['case']:<21} rows {r['rows']:>11,}  RSS {r['final_rss_gib']:6.2f} GiB (peak "
             f"{r['peak_rss_gib']:5.2f})  {r['bytes_per_row']:6.1f} B/row -> 100M rows "
             f"{r['extrapolated_100m_gib']:6.2f} GiB  insert {r['insert_per_s'] / 1e6:5.2f}M rows/s  "
+            f"lookup {r['lookup_per_s'] / 1e6:5.2f}M ids/s  "
             f"train step {r['step_ms']:7.1f} ms"
             + (f"  (insert-phase slope {r['insert_bytes_per_row_slope']:.1f} B/row before slots)"
                if "insert_bytes_per_row_slope" in r else ""))
+
+
+BUDGET_GIB = {"ember-adagrad": 16, "ember-rowwise": 8, "ember-rowwise-nometa": 8}  # peak RSS at 100M rows
+
+
+def _print_ratios(results: list[dict]) -> None:
+    """Each Ember case beside its PyTorch counterpart (peak RSS, lookup rate) and its 100M-row budget."""
+    by_case = {r["case"]: r for r in results if "error" not in r}
+    for case, r in by_case.items():
+        if not case.startswith("ember"):
+            continue
+        line = f"  {case:<21} peak {r['peak_rss_gib']:5.2f} GiB"
+        if case in BUDGET_GIB and r["rows"] >= 10**8:
+            verdict = "within" if r["peak_rss_gib"] <= BUDGET_GIB[case] else "OVER"
+            line += f" ({verdict} the {BUDGET_GIB[case]} GiB budget)"
+        torch_case = "torch-adagrad" if case == "ember-adagrad" else "torch-rowwise"
+        if torch_case in by_case:
+            t = by_case[torch_case]
+            line += (f"; vs {torch_case}: peak RSS {r['peak_rss_gib'] / t['peak_rss_gib']:.2f}x, "
+                     f"lookup time {t['lookup_per_s'] / r['lookup_per_s']:.2f}x")
+        print(line)
 
 
 MEMORY_CASES = ["ember-adagrad", "torch-adagrad", "ember-rowwise", "ember-rowwise-nometa", "torch-rowwise"]
@@ -330,7 +361,9 @@ def main() -> None:
     else:
         print(f"RSS of a {options.rows:,} x {options.dim} table after inserting it and 20 training steps "
               f"(batches of {options.batch:,}):")
-        run_memory(options.rows, options.batch, options.dim, options.only)
+        results = run_memory(options.rows, options.batch, options.dim, options.only)
+        print("Side by side:")
+        _print_ratios(results)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,26 @@ def test_index_matches_a_dict_through_inserts_and_removals():
     assert index.capacity * 0.8 >= index.used
 
 
+def test_index_grows_by_doubling_and_rebuilds_in_blocks(monkeypatch):
+    from ember.embedding import index as index_module
+
+    monkeypatch.setattr(index_module, "_REBUILD_BLOCK", 64)  # many blocks per rebuild
+    rng = np.random.default_rng(1)
+    keys = np.unique(rng.integers(-2**63, 2**63 - 1, 5000, dtype=np.int64))
+    rng.shuffle(keys)
+    index, top = IdIndex(capacity=16), 0
+    for part in np.array_split(keys, 37):
+        index.add(part, np.arange(top, top + part.size))
+        top += part.size
+        # the smallest power of two holding the rows at the 0.8 load factor
+        assert index.capacity == 1 << int(np.ceil(np.log2(top / 0.8 + 1)))
+    index.remove(keys[::3])
+    assert index.find(keys).tolist() == [-1 if i % 3 == 0 else i for i in range(keys.size)]
+    index._rebuild(index.capacity)  # the deleted markers go; the live keys stay
+    assert index.used == len(index) == keys.size - keys[::3].size
+    assert index.find(keys).tolist() == [-1 if i % 3 == 0 else i for i in range(keys.size)]
+
+
 def test_row_pool_across_many_chunks_matches_a_dense_array():
     layout = ChunkLayout(first_chunk=3, max_chunk=8)
     pool = RowPool(layout, (2,), np.float32)

@@ -174,3 +174,18 @@ def test_logistic_regression_on_hashed_string_ids_reaches_the_planted_auc():
     ceiling = _auc(test_p, test_y)  # the planted model's own AUC on these labels
     assert len(bag) == 450
     assert _auc(scores, test_y) > ceiling - 0.02, (_auc(scores, test_y), ceiling)  # 0.873 against 0.878
+
+
+def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
+    emb = HashEmbedding(2, seed=0)
+    with ember.no_grad():
+        emb(np.full(70_000, 5, np.int64))  # one batch repeating a key past 65535
+        emb(np.array([5, 6]))
+    state = emb.state_dict()
+    assert state["meta.freq"].dtype == np.uint16
+    assert dict(zip(state["keys"].tolist(), state["meta.freq"].tolist())) == {5: 65535, 6: 1}
+    state["meta.freq"] = np.array([100_000, 7], np.uint32)[np.argsort(state["keys"])]  # an older checkpoint
+    restored = HashEmbedding(2, seed=0)
+    restored.load_state_dict(state)
+    loaded = restored.state_dict()
+    assert dict(zip(loaded["keys"].tolist(), loaded["meta.freq"].tolist())) == {5: 65535, 6: 7}

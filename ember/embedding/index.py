@@ -19,6 +19,7 @@ from ember.embedding.hashing import mix64
 EMPTY = -1
 DELETED = -2
 _MAX_LOAD = 0.8
+_REBUILD_BLOCK = 1 << 22  # old slots re-placed per round of a rebuild
 
 
 def _probe_start(keys: np.ndarray, mask: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +106,9 @@ class IdIndex:
         if top >= 2**31 - 2 and self.slots.dtype == np.int32:
             self._rebuild(self.capacity)
         if self.used + keys.size > _MAX_LOAD * self.capacity:
-            needed = (self.live + keys.size) / _MAX_LOAD
-            self._rebuild(max(int(needed * 1.25), 16))
+            # the next power of two that holds the rows at the load factor: doubling, no extra headroom
+            # (at 100M rows that is 2**27 slots, 512 MiB, where a 1.25x margin would round up to 1 GiB)
+            self._rebuild(int((self.live + keys.size) / _MAX_LOAD) + 1)
         self._place(keys, rows)
         self.live += keys.size
         self.used += keys.size
@@ -151,10 +153,14 @@ class IdIndex:
         return slots[slots >= 0].astype(np.int64)
 
     def _rebuild(self, capacity: int) -> None:
-        live_rows = self.rows()
-        self._reset_slots(max(capacity, int(live_rows.size / _MAX_LOAD) + 1))
-        self._place(self.key_of_row[live_rows], live_rows)
-        self.used = live_rows.size
+        old = self.slots
+        self._reset_slots(max(capacity, int(self.live / _MAX_LOAD) + 1))
+        # re-placed a block of old slots at a time: the temporaries stay small beside the slot arrays
+        for lo in range(0, old.size, _REBUILD_BLOCK):
+            block = old[lo : lo + _REBUILD_BLOCK]
+            live_rows = block[block >= 0].astype(np.int64)
+            self._place(self.key_of_row[live_rows], live_rows)
+        self.used = self.live
 
     def clear(self) -> None:
         """Forget every key."""

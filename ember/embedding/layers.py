@@ -38,7 +38,7 @@ class HashEmbedding(Module):
       ``evict_every``-th optimizer update and on ``evict()``.
     - ``capacity``: the most rows kept after an eviction run; beyond it the least frequently used rows
       go (``capacity_policy`` "lfu" or "lru").
-    - ``metadata=False`` drops the 12 bytes a row of metadata (no eviction, capacity or incremental
+    - ``metadata=False`` drops the 10 bytes a row of metadata (no eviction, capacity or incremental
       checkpoints then); ``chunk_rows`` is the largest chunk of row storage.
     - ``storage_dir``: keep rows, slots and metadata in memory-mapped files there (an SSD tier): the
       operating system's page cache holds the recently used rows in memory and leaves cold ones on disk;

@@ -22,6 +22,7 @@ class Deduper:
     def __call__(self, rows: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
         n = rows.size
         if top + 1 > self.max_scratch_rows or n >= 2**31:
+            self.scratch = np.zeros(0, np.int32)  # a table past the limit stays past it: give the memory back
             unique, inverse = np.unique(rows, return_inverse=True)
             return unique, inverse.reshape(-1)
         if self.scratch.size < top + 1:

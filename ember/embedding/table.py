@@ -6,7 +6,8 @@ bookkeeping for checkpoints. Every public method holds the table's lock, so a sn
 thread looks ids up sees keys, values, slots and metadata of one moment (DeepRec saved them at different
 moments and restored NaNs, its issue 1023).
 
-Metadata per row: ``freq`` (training lookups), ``last_step`` (the table's step at the last training
+Metadata per row: ``freq`` (training lookups, saturating at 65535: enough to rank rows for eviction, and
+2 bytes a row less across 100M rows), ``last_step`` (the table's step at the last training
 lookup or update) and ``version`` (the generation in which the row last changed). Each snapshot closes a
 generation, so an incremental checkpoint is the rows whose version is newer than its base snapshot's.
 """
@@ -25,7 +26,8 @@ from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_META = {"freq": np.uint32, "last_step": np.int32, "version": np.int32}  # 12 bytes a row
+_META = {"freq": np.uint16, "last_step": np.int32, "version": np.int32}  # 10 bytes a row
+_FREQ_MAX = np.iinfo(np.uint16).max
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -184,7 +186,7 @@ class HashTable:
             return
         plan = self.plan(unique)
         freq = self.meta["freq"]
-        freq.write(plan, freq.read(plan) + counts.astype(np.uint32))
+        freq.write(plan, np.minimum(freq.read(plan) + counts.astype(np.int64), _FREQ_MAX))
         self.meta["last_step"].write(plan, self.step)
         self.meta["version"].write(plan, self.generation)
 
@@ -388,7 +390,10 @@ class HashTable:
                     pool.write(plan, np.asarray(state[f"slot.{name}"]))
             for name, pool in self.meta.items():
                 if f"meta.{name}" in state:
-                    pool.write(plan, np.asarray(state[f"meta.{name}"]))
+                    stored = np.asarray(state[f"meta.{name}"])
+                    if name == "freq":  # checkpoints before the 16-bit counter held uint32 counts
+                        stored = np.minimum(stored, _FREQ_MAX)
+                    pool.write(plan, stored)
             self.seed = int(state["seed"])
             self.step = int(state["step"])
             self.saved_generation = int(state["generation"])
