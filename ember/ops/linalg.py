@@ -94,7 +94,7 @@ def dot(a, b) -> Tensor:
 # Its own primitive because measurement showed it pays: composed from transpose + matmul + add, the weight
 # gradient came out as a transposed view, and the optimizer's in-place updates over that strided memory cost
 # more than the matmuls around them (W2 step). Here dW is computed in the weight's own layout: g.T @ x for a
-# row-major weight, (x.T @ g).T for a column-major one (``nn.Linear``'s, see ``nn.layers.linear.column_major``).
+# row-major weight, (x.T @ g).T for a column-major one (the memory of an (in, out) matrix, seen transposed).
 
 
 def _linear_forward(xp, x, weight, bias=None):

@@ -20,7 +20,7 @@ from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.dropout import Dropout
 from ember.nn.layers.dtype_check import check_input_dtype
-from ember.nn.layers.linear import Linear, column_major
+from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
@@ -136,7 +136,7 @@ class MultiheadAttention(Module):
         self.batch_first = batch_first
         self.head_dim = embed_dim // num_heads
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(column_major(empty(3 * embed_dim, embed_dim, dtype=dtype, device=device)))
+            self.in_proj_weight = Parameter(empty(3 * embed_dim, embed_dim, dtype=dtype, device=device))
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)

@@ -27,19 +27,6 @@ class Identity(Module):
         return x
 
 
-def column_major(weight: Tensor) -> Tensor:
-    """``weight`` (out_features, in_features) with its memory laid out column by column, as an (in, out)
-    matrix would be. The shape and values are the same. ``x @ weight.T`` then reads the weight as a plain
-    (in, out) matrix, which BLAS computes faster than through the transposed layout (measured 20% at 64 rows
-    of ``x``, W2's layers, and 8% at 1024, W6's); the weight gradient costs the same (``linear`` computes it
-    in the weight's layout) and ``g @ weight`` what it costs in a NumPy MLP with (in, out) weights. Loading
-    a state dict keeps the layout (``copy_`` writes in place)."""
-    data = weight.data
-    if data.ndim == 2 and not data.flags.f_contiguous:
-        data = weight.xp.asfortranarray(data)
-    return Tensor._make(data, None) if data is not weight.data else weight
-
-
 def _reset_linear(weight: Parameter, bias: Parameter | None) -> None:
     # PyTorch's defaults: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight;
     # the bias draws from the same range.
@@ -62,7 +49,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(column_major(empty(out_features, in_features, dtype=dtype, device=device)))
+        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
         else:
