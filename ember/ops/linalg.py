@@ -92,7 +92,8 @@ def dot(a, b) -> TensorLike:
 # --- linear: x @ weight.T + bias ----------------------------------------------------------------------------
 # Its own primitive because measurement showed it pays: composed from transpose + matmul + add, the weight
 # gradient came out as a transposed view, and the optimizer's in-place updates over that strided memory cost
-# more than the matmuls around them (W2 step). Here dW = g.T @ x is computed in the weight's own layout.
+# more than the matmuls around them (W2 step). Here dW is computed in the weight's own layout: g.T @ x for a
+# row-major weight, (x.T @ g).T for a column-major one (the memory of an (in, out) matrix, seen transposed).
 
 
 def _linear_forward(xp, x, weight, bias=None):
@@ -125,6 +126,13 @@ def _linear_cost(out, x, weight, bias=None):
     return Cost(2 * out.size * weight.shape[1], out.nbytes + x.nbytes + weight.nbytes)
 
 
+def _column_major(weight) -> bool:
+    """Whether a weight (an array, or a Tensor's data) is stored column by column (``nn.Linear``'s layout)."""
+    array = weight.data if isinstance(weight, Tensor) else weight
+    flags = getattr(array, "flags", None)  # a graph Value's data (a Symbol) has none
+    return flags is not None and flags.f_contiguous and not flags.c_contiguous
+
+
 def _linear_rule(run, ctx, g):
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs
@@ -140,7 +148,10 @@ def _linear_rule(run, ctx, g):
         g2 = run(RESHAPE, g, shape=(-1, weight.shape[0])) if g.ndim != 2 else g
         if needs[1]:
             x2 = run(RESHAPE, x, shape=(-1, weight.shape[1])) if x.ndim != 2 else x
-            gw = run(MATMUL, run(TRANSPOSE, g2, axes=(1, 0)), x2)
+            if _column_major(weight):  # (x.T @ g).T: the same numbers, laid out as the weight is
+                gw = run(TRANSPOSE, run(MATMUL, run(TRANSPOSE, x2, axes=(1, 0)), g2), axes=(1, 0))
+            else:
+                gw = run(MATMUL, run(TRANSPOSE, g2, axes=(1, 0)), x2)
         if len(needs) > 2 and needs[2]:
             gb = run(SUM, g2, axis=0, keepdims=False)
     return (gx, gw, gb) if len(needs) > 2 else (gx, gw)

@@ -121,7 +121,8 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
     if momentum != 0:
         buf = state.get("momentum_buffer")
         if buf is None:
-            buf = state["momentum_buffer"] = grad.copy()
+            buf = state["momentum_buffer"] = xp.empty_like(param)  # in the parameter's memory layout
+            xp.copyto(buf, grad)
         elif xp is not np and not nesterov and dampening == 0 and _fused_on_gpu(param, grad, buf):
             cuda_kernels.momentum_sgd()(grad, float(momentum), lr, buf, param)  # one launch, the same numbers
             return

@@ -120,6 +120,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         state = self.state
+        eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
         for group in self.param_groups:
             kwargs = self.hyper(group)
             live = _LiveHyper(self, group)
@@ -145,7 +146,12 @@ class Optimizer:
                             f"{type(self).__name__} supports only sparse gradients, got a dense one of shape "
                             f"{list(grad.shape)}; use Adam for dense gradients"
                         )
-                    update(p, grad, self.update, state[p], kwargs, live)  # an op: a graph records it
+                    data, grad_data = p.data, grad.data
+                    if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
+                            and grad_data.__class__ is data.__class__:
+                        self.update(data, grad_data, state[p], **kwargs)  # what the op runs, less its dispatch
+                    else:
+                        update(p, grad, self.update, state[p], kwargs, live)  # an op: a graph records it
         return loss
 
     def state_dict(self) -> dict:

@@ -1,0 +1,69 @@
+"""A column-major weight (an (in, out) matrix seen transposed) gets its gradient and optimizer state in its layout."""
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def _grads(weight_array, x, g, create_graph=False):
+    w = ember.from_numpy(weight_array).requires_grad_()
+    xt = ember.from_numpy(x).requires_grad_()
+    out = ember.linear(xt, w)
+    (out * ember.from_numpy(g)).sum().backward(create_graph=create_graph)
+    return w.grad, xt.grad
+
+
+@pytest.mark.parametrize("lead", [(5,), (2, 3)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_weight_gradient_of_a_column_major_weight_keeps_its_layout(lead, create_graph):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 6))
+    x, g = rng.standard_normal(lead + (6,)), rng.standard_normal(lead + (4,))
+    gw_rows, gx_rows = _grads(np.ascontiguousarray(w), x, g, create_graph)
+    gw_cols, gx_cols = _grads(np.asfortranarray(w), x, g, create_graph)
+    expected = g.reshape(-1, 4).T @ x.reshape(-1, 6)
+    np.testing.assert_allclose(gw_rows.detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(gw_cols.detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(gx_cols.detach().numpy(), gx_rows.detach().numpy(), rtol=1e-12)
+    assert gw_rows.data.flags.c_contiguous
+    assert gw_cols.data.flags.f_contiguous and not gw_cols.data.flags.c_contiguous
+
+
+def test_second_derivative_through_a_column_major_weight():
+    rng = np.random.default_rng(1)
+    x = ember.from_numpy(rng.standard_normal((3, 5))).requires_grad_()
+    w = ember.from_numpy(np.asfortranarray(rng.standard_normal((2, 5)))).requires_grad_()
+    y = (ember.linear(x, w) ** 2).sum()
+    (gw,) = ember.grad(y, w, create_graph=True)
+    (gx,) = ember.grad(gw.sum(), x)
+    def f(xv):  # gw.sum() as a function of x
+        return (2 * (xv @ w.detach().numpy().T).T @ xv).sum()
+    base, eps, numeric = x.detach().numpy(), 1e-6, np.zeros((3, 5))
+    for idx in np.ndindex(3, 5):
+        step = np.zeros((3, 5))
+        step[idx] = eps
+        numeric[idx] = (f(base + step) - f(base - step)) / (2 * eps)
+    np.testing.assert_allclose(gx.numpy(), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_training_a_column_major_layer_keeps_the_layout():
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(6, 5), ember.nn.ReLU(), ember.nn.Linear(5, 3))
+    for layer in (net[0], net[2]):
+        layer.weight.data = np.asfortranarray(layer.weight.data)
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(2)
+    x, y = ember.from_numpy(rng.standard_normal((7, 6)).astype(np.float32)), ember.tensor([0, 1, 2, 0, 1, 2, 0])
+    first = None
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = ember.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+        first = float(loss) if first is None else first
+    assert float(ember.cross_entropy(net(x), y)) < first
+    for layer in (net[0], net[2]):
+        assert layer.weight.data.flags.f_contiguous and not layer.weight.data.flags.c_contiguous
+        assert layer.weight.grad.data.flags.f_contiguous
+        assert optimizer.state[layer.weight]["momentum_buffer"].flags.f_contiguous
