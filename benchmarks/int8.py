@@ -57,7 +57,7 @@ def main() -> None:
                 times[name].append((time.perf_counter() - start) / n)
         f, q = statistics.median(times["float32"]), statistics.median(times["int8"])
         print(f"batch {batch:4d}: float32 {f * 1e3:.3f} ms, int8 {q * 1e3:.3f} ms, int8/float32 {q / f:.2f}x")
-    size_f = sum(p.data.nbytes for p in net.parameters())
+    size_f = sum(p.array.nbytes for p in net.parameters())
     size_q = sum(np.asarray(n.attrs["value"]).nbytes for n in qnet.graph.nodes if n.op.name == "const")
     print(f"constants: float32 {size_f} bytes of parameters, int8 graph {size_q} bytes")
 

@@ -118,8 +118,8 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     from ember.backend.devices import device_of
     from ember.ops.registry import Spec, describe
 
-    specs = [Spec(t.data.shape, t.data.dtype) for t in inputs]
-    devices = [device_of(t.data) for t in inputs]
+    specs = [Spec(t.array.shape, t.array.dtype) for t in inputs]
+    devices = [device_of(t.array) for t in inputs]
     if len(set(devices)) > 1:  # as PyTorch: one device per op; CuPy's own error would not say so
         placed = ", ".join(f"{s.dtype}{list(s.shape)} on {d}" for s, d in zip(specs, devices))
         return RuntimeError(f"{op.name}: expected all inputs on one device, got {placed}; move them with .to()")
@@ -187,14 +187,14 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     n = len(inputs)
     if n == 2:
         a, b = inputs
-        first = a.data
-        arrays = (first, b.data)
+        first = a.array
+        arrays = (first, b.array)
     elif n == 1:
         a = inputs[0]
-        first = a.data
+        first = a.array
         arrays = (first,)
     else:
-        arrays = tuple([t.data for t in inputs])
+        arrays = tuple([t.array for t in inputs])
         first = arrays[0]
     xp = np if first.__class__ is np.ndarray else array_module(first)
     try:
@@ -207,7 +207,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         if xp is np:
             out = as_array(out)  # a NumPy scalar, or a CuPy array (to_device)
     t = _new(Tensor)
-    t.data = out
+    t.array = out
     t.grad = None
     t._hooks = None
     if mode.grad_enabled and op.differentiable:
@@ -280,7 +280,7 @@ def _on_numpy(op, *arrays, **attrs):
     return op.forward(np, *arrays, **attrs)
 
 
-_data = operator.attrgetter("data")
+_data = operator.attrgetter("array")
 
 
 class ArrayContext:
@@ -297,7 +297,7 @@ def _wrap(array) -> Tensor:
         if isinstance(array, np.generic):
             array = as_array(array)  # NumPy gives 0-d results as scalars
     t = _new(Tensor)
-    t.data = array
+    t.array = array
     t.node = None
     t.requires_grad = False
     t.grad = None
@@ -351,7 +351,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
 
     order = _topological_order(root_nodes)
     arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
-    handed_out = {id(_owner(g.data)) for g in root_grads}
+    handed_out = {id(_owner(g.array)) for g in root_grads}
     ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
     with _GradMode(create_graph):
         for node in order:
@@ -370,11 +370,11 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 raise _freed_error()
             rule = node.op.rule
             if rule is not None and not create_graph:  # the op's one rule, run on the arrays (ember.ops.modes)
-                data = g.data
+                data = g.array
                 xp = np if data.__class__ is np.ndarray else array_module(data)
                 run = _on_numpy if xp is np else OnArrays(xp)
                 if len(inputs) == 2:
-                    arrays.inputs = (inputs[0].data, inputs[1].data)
+                    arrays.inputs = (inputs[0].array, inputs[1].array)
                 else:
                     arrays.inputs = tuple(map(_data, inputs))
                 arrays.attrs, arrays.needs, arrays.output = node.attrs, node.needs, node.out
@@ -493,7 +493,7 @@ def _private(g: Tensor, handed_out: set) -> Tensor:
     Pass-through vjps (add, reshape, broadcast) let two leaves receive one array; each ``.grad`` must own
     its memory so that in-place updates of one gradient never change another (or the caller's).
     """
-    data = g.data
+    data = g.array
     owner = data if data.base is None else _owner(data)
     if id(owner) in handed_out or (data.__class__ is np.ndarray and not data.flags.writeable):
         data = data.copy()
@@ -512,12 +512,12 @@ def _root_grads(outputs, grad_outputs, what: str):
                 "under no_grad"
             )
         if g is None:
-            if t.data.size != 1:
+            if t.array.size != 1:
                 raise RuntimeError(
                     f"{what}: a gradient can be created implicitly only for a one-element output, got "
                     f"shape {list(t.shape)}; pass the gradient of the output explicitly"
                 )
-            g = Tensor._make(array_module(t.data).ones(t.shape, t.dtype), None)
+            g = Tensor._make(array_module(t.array).ones(t.shape, t.dtype), None)
         else:
             if not isinstance(g, Tensor):
                 g = Tensor(g, dtype=t.dtype, device=t.device)
@@ -535,7 +535,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
         return tensor.backward(gradient, retain_graph, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    data = tensor.data
+    data = tensor.array
     if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
         roots = [Tensor._make(np.array(1, data.dtype).reshape(data.shape), None)]  # the common scalar loss
     else:

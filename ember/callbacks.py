@@ -80,7 +80,7 @@ def _improved(is_better, current: float, best: float | None) -> bool:
 def _weights_finite(model) -> bool:
     from ember.backend.devices import array_module
 
-    return all(bool(array_module(p.data).isfinite(p.data).all()) for p in model.net.parameters())
+    return all(bool(array_module(p.array).isfinite(p.array).all()) for p in model.net.parameters())
 
 
 class EarlyStopping(Callback):
@@ -106,7 +106,7 @@ class EarlyStopping(Callback):
             if self.restore_best_weights:
                 state = self.model.net.state_dict()
                 self._tensor_keys = {k for k, v in state.items() if isinstance(v, Tensor)}
-                self.best_state = {k: v.data.copy() if k in self._tensor_keys else copy.deepcopy(v)
+                self.best_state = {k: v.array.copy() if k in self._tensor_keys else copy.deepcopy(v)
                                    for k, v in state.items()}
             return
         self.wait += 1

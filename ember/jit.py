@@ -93,21 +93,21 @@ class _Compiled:
         """Compile the graph with the updated parameters' arrays as they are now."""
         graph = self.graph
         updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE}
-        params = [(t, v) for t, v in graph.captured if v.id in updated and t.data.__class__ is np.ndarray]
-        movable = [t for t, _ in params if arena.movable(t.data)]
+        params = [(t, v) for t, v in graph.captured if v.id in updated and t.array.__class__ is np.ndarray]
+        movable = [t for t, _ in params if arena.movable(t.array)]
         if len(movable) > 1:
-            for t, array in zip(movable, arena.lay_out([t.data for t in movable])):
-                t.data = array
-        self.pinned = [(t, t.data) for t, _ in params]
+            for t, array in zip(movable, arena.lay_out([t.array for t in movable])):
+                t.array = array
+        self.pinned = [(t, t.array) for t, _ in params]
         pinned = {v.id for _, v in params}
         self.captured = [t for t, v in graph.captured if v.id not in pinned]
-        self.bound = {v.id: t.data for t, v in params}
+        self.bound = {v.id: t.array for t, v in params}
         self.fn = compile_graph(graph, self.bound).fn
 
     def stale(self) -> bool:
         """Whether a pinned parameter's array was replaced since the code was made."""
         for t, array in self.pinned:
-            if t.data is not array:
+            if t.array is not array:
                 return True
         return False
 
@@ -152,8 +152,8 @@ class JitFunction:
         arrays = []
         for a in args:
             if isinstance(a, Tensor):
-                key.append((a.data.shape, a.data.dtype, a.requires_grad))
-                arrays.append(a.data)
+                key.append((a.array.shape, a.array.dtype, a.requires_grad))
+                arrays.append(a.array)
             else:
                 try:
                     hash(a)
@@ -173,9 +173,9 @@ class JitFunction:
             with _TRACING:
                 compiled.bind()
         for t in compiled.captured:
-            arrays.append(t.data)
+            arrays.append(t.array)
         for p in compiled.grad_params:
-            arrays.append(p.grad.data)
+            arrays.append(p.grad.array)
         self._last = compiled
         try:
             if profile_hook is None:
@@ -249,10 +249,10 @@ class JitFunction:
         traced = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                shape = a.data.shape if general is None else general[i][0]
+                shape = a.array.shape if general is None else general[i][0]
                 if None in shape:  # passes weigh their choices at this call's sizes
-                    graph.dim_hint = next(n for n, d in zip(a.data.shape, shape) if d is None)
-                v = graph.input(f"arg{i}", shape, a.data.dtype, device_of(a.data))
+                    graph.dim_hint = next(n for n, d in zip(a.array.shape, shape) if d is None)
+                v = graph.input(f"arg{i}", shape, a.array.dtype, device_of(a.array))
                 v.requires_grad = a.requires_grad
                 traced.append(v)
             else:
@@ -282,7 +282,7 @@ class JitFunction:
         live = {v.id for _, v in graph.captured}
         for t, v in graph._constants.values():
             if v.id not in live:
-                self.frozen.append(f"captured Tensor {t.data.dtype}{list(t.data.shape)} as a constant")
+                self.frozen.append(f"captured Tensor {t.array.dtype}{list(t.array.shape)} as a constant")
         graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
         compiled = _Compiled(graph, trace, rebuild, writeback)

@@ -156,7 +156,7 @@ class Model:
         """``(inputs, target)`` of a loader batch, on the device of the network's parameters."""
         inputs, target = _split_batch(batch)
         params = self._params or list(self.net.parameters())
-        if not params or params[0].data.__class__ is np.ndarray:
+        if not params or params[0].array.__class__ is np.ndarray:
             return inputs, target  # a CPU network: the loader's tensors are already where they belong
         device = params[0].device
 

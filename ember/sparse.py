@@ -76,7 +76,7 @@ class RowSparse:
         from ember.tensor import Tensor
 
         xp = array_module(self.indices)
-        indices, values = self.indices.reshape(-1), self.values.data
+        indices, values = self.indices.reshape(-1), self.values.array
         if indices.size < 2 or bool((indices[1:] > indices[:-1]).all()):
             return self  # already sorted without repeats (a hash table's update hands its rules such ones)
         if xp is np and indices.size:  # sort, then one segmented sum: about twice as fast as unique + add.at
@@ -96,7 +96,7 @@ class RowSparse:
 
         xp = array_module(self.indices)
         dense = xp.zeros(self.shape, self.values.dtype)
-        xp.add.at(dense, self.indices, self.values.data)
+        xp.add.at(dense, self.indices, self.values.array)
         return Tensor._make(dense, None)
 
     def add(self, other):
@@ -106,10 +106,10 @@ class RowSparse:
 
             xp = array_module(self.indices)
             indices = xp.concatenate([self.indices, other.indices])
-            values = xp.concatenate([self.values.data, other.values.data])
+            values = xp.concatenate([self.values.array, other.values.array])
             return RowSparse(indices, Tensor._make(values, None), self.shape)
-        dense = other.data.copy()
-        array_module(dense).add.at(dense, self.indices, self.values.data)
+        dense = other.array.copy()
+        array_module(dense).add.at(dense, self.indices, self.values.array)
         return other._make(dense, None)
 
     def __repr__(self) -> str:

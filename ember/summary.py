@@ -34,7 +34,7 @@ def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, str]:
     try:
         net.eval()
         sample = Tensor._make(np.zeros((1, *input_shape), dtype), None)
-        if params and params[0].data.__class__ is not np.ndarray:
+        if params and params[0].array.__class__ is not np.ndarray:
             sample = sample.to(params[0].device)
         with autograd.no_grad():
             net(sample)

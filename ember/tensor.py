@@ -23,7 +23,7 @@ _PYTHON_DEFAULTS = {
 def _to_array(data, dtype, device: Device):
     """Copy ``data`` (Python numbers or lists, NumPy/CuPy arrays, Tensors) into a new array on ``device``."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if not hasattr(data, "dtype"):
         try:
             data = np.array(data)
@@ -47,15 +47,15 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
     >>> x.grad.numpy()   # 2x
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "node", "_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "node", "_hooks", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
     symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         device = Device(device) if device is not None else (
-            device_of(data.data if isinstance(data, Tensor) else data) if hasattr(data, "dtype") else CPU
+            device_of(data.array if isinstance(data, Tensor) else data) if hasattr(data, "dtype") else CPU
         )
-        self.data = _to_array(data, as_dtype(dtype) if dtype is not None else None, device)
+        self.array = _to_array(data, as_dtype(dtype) if dtype is not None else None, device)
         self.node = None
         self.grad = None
         self._hooks = None
@@ -67,7 +67,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
     def _make(data, node) -> Tensor:
         """Wrap an array without copying; ``node`` is the recorded op that produced it, or None."""
         t = _new(Tensor)
-        t.data = data
+        t.array = data
         t.node = node
         t.requires_grad = node is not None
         t.grad = None
@@ -77,24 +77,24 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
     # --- properties ---
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> Device:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def xp(self):
         """The array module (numpy or cupy) holding this tensor."""
-        return array_module(self.data)
+        return array_module(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -106,31 +106,31 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
 
     def size(self, axis: int | None = None):
         """The shape, or one dimension of it."""
-        return self.data.shape if axis is None else self.data.shape[axis]
+        return self.array.shape if axis is None else self.array.shape[axis]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     # --- conversion ---
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array: shares memory on CPU, copies from a GPU. Refuses while it has grad."""
         if self.requires_grad:
             raise RuntimeError("numpy(): the tensor requires grad; call .detach().numpy() instead")
-        return self.data if self.data.__class__ is np.ndarray else self.data.get()
+        return self.array if self.array.__class__ is np.ndarray else self.array.get()
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors convert to a number, got shape {list(self.shape)}")
-        data = self.data
+        data = self.array
         if data.__class__ is not np.ndarray and hasattr(data, "get"):
             data = data.get()
         return np.asarray(data).reshape(()).item()
@@ -145,14 +145,14 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
@@ -212,7 +212,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
     # --- autograd ---
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor._make(self.data, None)
+        return Tensor._make(self.array, None)
 
     def detach_(self) -> Tensor:
         self.node = None
@@ -227,9 +227,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         """Mark a leaf tensor as one whose gradient is wanted."""
         if self.node is not None and not requires_grad:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach() instead")
-        if requires_grad and self.data.dtype not in FLOATING:
+        if requires_grad and self.array.dtype not in FLOATING:
             raise RuntimeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                f"only floating-point tensors can require gradients, got dtype {self.array.dtype}"
             )
         self.requires_grad = requires_grad
         return self
@@ -278,7 +278,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
                 "build a new tensor (for example with ember.where)"
             )
         index = _ops.index_arrays(index)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        self.array[index] = value.array if isinstance(value, Tensor) else value
 
     def __iter__(self):
         for i in range(len(self)):

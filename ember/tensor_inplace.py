@@ -51,8 +51,8 @@ def _write(tensor, name: str, result):
     narrowing cast (float into an int tensor raises)."""
     from ember.tensor import Tensor
 
-    array = result.data if isinstance(result, Tensor) else result
-    if not hasattr(array, "flags") or not hasattr(tensor.data, "flags"):  # a symbolic graph Value
+    array = result.array if isinstance(result, Tensor) else result
+    if not hasattr(array, "flags") or not hasattr(tensor.array, "flags"):  # a symbolic graph Value
         raise TypeError(
             f"{name}: in-place ops write into a tensor's array and are not recorded into a graph; "
             "write x = x + y in traced or graph-building code"
@@ -72,12 +72,12 @@ def _write(tensor, name: str, result):
         raise RuntimeError(
             f"{name}: result type {array.dtype} cannot be cast to the tensor's dtype {tensor.dtype} in place"
         )
-    if not getattr(tensor.data.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
+    if not getattr(tensor.array.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
         raise RuntimeError(
             f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
             "clone() it first"
         )
-    tensor.data[...] = array
+    tensor.array[...] = array
     return tensor
 
 
@@ -87,7 +87,7 @@ def _operator(fn_name: str, method: str):
 
     def inplace(self, other):
         result = getattr(_ops(), fn_name)(self, other)
-        if not hasattr(result.data, "flags"):  # a graph Value: its data is a shape/dtype spec
+        if not hasattr(result.array, "flags"):  # a graph Value: its data is a shape/dtype spec
             return result
         _check(self, method, other)
         return _write(self, method, result)
@@ -192,20 +192,20 @@ class InplaceMethods:
     def masked_fill_(self, mask, value):
         """Set the elements where ``mask`` is true to ``value``, in place."""
         _check(self, "masked_fill_", value)
-        mask = mask.data if hasattr(mask, "node") else mask
-        value = value.data if hasattr(value, "node") else value
-        return _write(self, "masked_fill_", self.xp.where(mask, value, self.data))
+        mask = mask.array if hasattr(mask, "node") else mask
+        value = value.array if hasattr(value, "node") else value
+        return _write(self, "masked_fill_", self.xp.where(mask, value, self.array))
 
     def zero_(self):
         """Set every element to 0, in place."""
         _check(self, "zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value):
         """Set every element to ``value``, in place."""
         _check(self, "fill_", value)
-        self.data[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
+        self.array[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
         return self
 
     def copy_(self, src):
@@ -213,13 +213,13 @@ class InplaceMethods:
         from ember.backend.devices import move
 
         _check(self, "copy_", src)
-        src = src.data if hasattr(src, "node") else src
+        src = src.array if hasattr(src, "node") else src
         if hasattr(src, "dtype"):
             src = move(src, self.device)
             if tuple(src.shape) != tuple(self.shape) and np.broadcast_shapes(src.shape, self.shape) != self.shape:
                 raise RuntimeError(f"copy_: a source of shape {list(src.shape)} does not broadcast to "
                                    f"{list(self.shape)}")
-        self.data[...] = src  # (copy_ casts between any dtypes, as PyTorch's does)
+        self.array[...] = src  # (copy_ casts between any dtypes, as PyTorch's does)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0):
@@ -228,7 +228,7 @@ class InplaceMethods:
         from ember.random import generator
 
         _check(self, "normal_")
-        self.data[...] = move(generator().normal(mean, std, self.shape), self.device)
+        self.array[...] = move(generator().normal(mean, std, self.shape), self.device)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0):
@@ -237,5 +237,5 @@ class InplaceMethods:
         from ember.random import generator
 
         _check(self, "uniform_")
-        self.data[...] = move(generator().uniform(a, b, self.shape), self.device)
+        self.array[...] = move(generator().uniform(a, b, self.shape), self.device)
         return self

@@ -65,13 +65,13 @@ class TorchMethods:
 
     def contiguous(self):
         """The tensor itself when its data is C-contiguous, else a contiguous copy (gradients flow through)."""
-        flags = getattr(self.data, "flags", None)
+        flags = getattr(self.array, "flags", None)
         if flags is None or flags.c_contiguous:
             return self
         return _ops().clone(self)
 
     def is_contiguous(self) -> bool:
-        flags = getattr(self.data, "flags", None)
+        flags = getattr(self.array, "flags", None)
         return flags is None or bool(flags.c_contiguous)
 
     def _new(self, fill, size, dtype, device, requires_grad):
@@ -139,11 +139,11 @@ class TorchMethods:
         return int(self.dtype.itemsize)
 
     def nelement(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor's value; other tensors format as their repr."""
-        if self.data.size == 1:
+        if self.array.size == 1:
             return format(self.item(), spec)
         if spec:
             raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {list(self.shape)}; format "

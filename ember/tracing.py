@@ -49,7 +49,7 @@ class Trace:
         if g.__class__ is RowSparse:
             raise GraphError("tracing: a parameter already holds a sparse (RowSparse) gradient; clear it with "
                              "zero_grad() before calling the traced function")
-        v = self.graph.input(f"grad{len(self.grad_inputs)}", g.data.shape, g.data.dtype, device_of(g.data))
+        v = self.graph.input(f"grad{len(self.grad_inputs)}", g.array.shape, g.array.dtype, device_of(g.array))
         self.grad_inputs.append((param, v))
         return v
 
@@ -102,9 +102,9 @@ class Trace:
         graph = self.graph
         if loss.graph is not graph:
             raise GraphError(f"backward: %{loss.id} belongs to another graph")
-        if gradient is None and loss.data.size != 1:
+        if gradient is None and loss.array.size != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for a single-element output, got "
-                               f"shape {list(loss.data.shape)}; pass gradient=")
+                               f"shape {list(loss.array.shape)}; pass gradient=")
         params = [t for t, _ in graph.captured if t.requires_grad]
         grad_ys = None if gradient is None else [gradient]
         grads = graph.gradients([loss], [graph.capture(t) for t in params], grad_ys, sparse=True)

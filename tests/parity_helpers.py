@@ -18,9 +18,9 @@ def close(actual, expected, atol: float = 1e-5) -> None:
 def adam(params, state: dict, step: int, lr: float = 0.01, b1: float = 0.9, b2: float = 0.999) -> None:
     """A plain Adam step on ``.data`` (the tests do not depend on ember.optim)."""
     for i, p in enumerate(params):
-        g = p.grad.data
+        g = p.grad.array
         m, v = state.get(i, (0.0, 0.0))
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         state[i] = (m, v)
-        p.data -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + 1e-8)
+        p.array -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + 1e-8)

@@ -360,7 +360,7 @@ def test_an_op_on_inputs_from_two_devices_names_them(monkeypatch):
 
     a, b = ember.randn(2, 3), ember.randn(4, 2)  # the product fails, and a claims to live on the GPU
     real = devices.device_of
-    monkeypatch.setattr(devices, "device_of", lambda array: ember.device("cuda") if array is a.data else real(array))
+    monkeypatch.setattr(devices, "device_of", lambda array: ember.device("cuda") if array is a.array else real(array))
     with pytest.raises(RuntimeError, match=r"matmul: expected all inputs on one device, got float32\[2, 3\] on "
                                            r"cuda:0, float32\[4, 2\] on cpu"):
         a @ b

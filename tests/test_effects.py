@@ -94,9 +94,9 @@ def test_traced_state_written_after_a_read_is_read_live():
 def test_backward_accumulates_in_place_only_into_a_gradient_nothing_else_holds():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
-    first = id(x.grad.data)
+    first = id(x.grad.array)
     (x * x).sum().backward()
-    assert id(x.grad.data) == first  # an accumulate_grad op: the sum went into the gradient's memory
+    assert id(x.grad.array) == first  # an accumulate_grad op: the sum went into the gradient's memory
     np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
     held = x.grad  # someone holds it now (as PyTorch, the next sum is a new tensor and `held` keeps its value)
     (x * x).sum().backward()

@@ -123,9 +123,9 @@ def test_bag_of_words_classifier_learns_with_sparse_updates():
         loss.backward()
         grad = bag.weight.grad
         assert isinstance(grad, RowSparse)
-        np.subtract.at(bag.weight.data, grad.indices, 0.5 * grad.values.data)
+        np.subtract.at(bag.weight.array, grad.indices, 0.5 * grad.values.array)
         for p in head.parameters():
-            p.data -= 0.5 * p.grad.data
+            p.array -= 0.5 * p.grad.array
     ids, offsets, labels = batch(400)
     with ember.no_grad():
         predicted = head(bag(ids, offsets)).numpy().argmax(1)

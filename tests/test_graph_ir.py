@@ -91,7 +91,7 @@ def test_shape_errors_at_building_time_name_the_op():
 def test_verifier_reports_node_op_and_shapes():
     g, x, w, y = _linear_graph()
     out = g.nodes[0].outputs[0]
-    out.data = Symbol((2, 5), out.data.dtype)  # corrupt the recorded type
+    out.array = Symbol((2, 5), out.array.dtype)  # corrupt the recorded type
     with pytest.raises(GraphError, match=r"%2 = matmul\(%0, %1\).*float32\[2, 4\].*float32\[2, 5\]"):
         g.verify()
 
@@ -176,7 +176,7 @@ def test_the_verifier_and_the_runtime_check_devices():
         compile_graph(g)
     with pytest.raises(TypeError, match=r"input %0 \(x\) is float32\[2, 3\] cuda:0, got an array of float32\[2, 3\]$"):
         GraphFunction(g)(np.ones((2, 3), np.float32))
-    y.data.device = CPU  # a node whose output left its inputs' device
+    y.array.device = CPU  # a node whose output left its inputs' device
     with pytest.raises(GraphError, match=r"exp\(%0\).*values on different devices \(cuda:0, cpu\)"):
         g.verify()
 

@@ -30,7 +30,7 @@ def test_jit_retraces_per_signature_and_reads_parameters_live():
     assert fast.traces == 2
     with ember.no_grad():
         for p in net.parameters():
-            p.data[...] = p.data * 0.5  # parameters change in place: the compiled code sees it
+            p.array[...] = p.array * 0.5  # parameters change in place: the compiled code sees it
     np.testing.assert_allclose(fast(x).numpy(), ember.softmax(net(x)).detach().numpy(), rtol=1e-6)
     assert fast.frozen == []
     assert [n.op.name for n in fast.graph_for(x).nodes] == ["linear", "relu", "linear", "softmax"]

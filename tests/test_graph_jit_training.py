@@ -47,7 +47,7 @@ def _step(net, optimizer, x, y):
 
 def _assert_same_state(net_a, net_b, rtol: float = 0.0):
     for (name, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values()):
-        np.testing.assert_allclose(np.asarray(b.data), np.asarray(a.data), rtol=rtol, atol=0, err_msg=name)
+        np.testing.assert_allclose(np.asarray(b.array), np.asarray(a.array), rtol=rtol, atol=0, err_msg=name)
     for a, b in zip(net_a.parameters(), net_b.parameters()):
         assert (a.grad is None) == (b.grad is None)
         if a.grad is not None:

@@ -163,7 +163,7 @@ def test_gradient_equals_a_dense_embedding_of_the_same_rows():
     ids = np.array([[10**12, 4, 4], [-3, 10**12, 9]])
     keys = np.unique(ids)
     dense = ember.nn.Embedding(keys.size, 5, sparse=True)
-    dense.weight.data[...] = _rows(emb, keys)
+    dense.weight.array[...] = _rows(emb, keys)
     local = np.searchsorted(keys, ids)
     w = ember.tensor(np.random.default_rng(0).normal(size=(2, 3, 5)).astype(np.float32))
 
@@ -225,7 +225,7 @@ def test_optimizer_on_a_hash_table_equals_it_on_a_dense_table(name, make):
     keys = rng.integers(-2**63, 2**63 - 1, 10, dtype=np.int64)
     emb = HashEmbedding(4, seed=7, chunk_rows=4)  # rows spread over several chunks
     dense = ember.nn.Embedding(keys.size, 4, sparse=True)
-    dense.weight.data[...] = _rows(emb, keys)
+    dense.weight.array[...] = _rows(emb, keys)
     opt_hash, opt_dense = make(emb.parameters()), make(dense.parameters())
     for step in range(6):
         local = rng.integers(0, 6 + step % 4, size=(3, 4))  # later steps reach rows not touched before

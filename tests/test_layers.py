@@ -221,11 +221,11 @@ def test_one_sgd_step_lowers_the_loss(case):
     loss = loss_value()
     loss.backward()
     grads = [p.grad.to_dense() if isinstance(p.grad, ember.RowSparse) else p.grad for p in trainable]
-    norm = math.sqrt(sum(float((g.data.astype(np.float64) ** 2).sum()) for g in grads))
+    norm = math.sqrt(sum(float((g.array.astype(np.float64) ** 2).sum()) for g in grads))
     assert norm > 0
     lr = 1e-2 / norm
     for p, g in zip(trainable, grads):
-        p.data -= lr * g.data
+        p.array -= lr * g.array
     with ember.no_grad():
         assert float(loss_value()) < float(loss)
 

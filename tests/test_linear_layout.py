@@ -26,8 +26,8 @@ def test_weight_gradient_of_a_column_major_weight_keeps_its_layout(lead, create_
     np.testing.assert_allclose(gw_rows.detach().numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(gw_cols.detach().numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(gx_cols.detach().numpy(), gx_rows.detach().numpy(), rtol=1e-12)
-    assert gw_rows.data.flags.c_contiguous
-    assert gw_cols.data.flags.f_contiguous and not gw_cols.data.flags.c_contiguous
+    assert gw_rows.array.flags.c_contiguous
+    assert gw_cols.array.flags.f_contiguous and not gw_cols.array.flags.c_contiguous
 
 
 def test_second_derivative_through_a_column_major_weight():
@@ -51,7 +51,7 @@ def test_training_a_column_major_layer_keeps_the_layout():
     ember.manual_seed(0)
     net = ember.nn.Sequential(ember.nn.Linear(6, 5), ember.nn.ReLU(), ember.nn.Linear(5, 3))
     for layer in (net[0], net[2]):
-        layer.weight.data = np.asfortranarray(layer.weight.data)
+        layer.weight.array = np.asfortranarray(layer.weight.array)
     optimizer = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     rng = np.random.default_rng(2)
     x, y = ember.from_numpy(rng.standard_normal((7, 6)).astype(np.float32)), ember.tensor([0, 1, 2, 0, 1, 2, 0])
@@ -64,6 +64,6 @@ def test_training_a_column_major_layer_keeps_the_layout():
         first = float(loss) if first is None else first
     assert float(ember.cross_entropy(net(x), y)) < first
     for layer in (net[0], net[2]):
-        assert layer.weight.data.flags.f_contiguous and not layer.weight.data.flags.c_contiguous
-        assert layer.weight.grad.data.flags.f_contiguous
+        assert layer.weight.array.flags.f_contiguous and not layer.weight.array.flags.c_contiguous
+        assert layer.weight.grad.array.flags.f_contiguous
         assert optimizer.state[layer.weight]["momentum_buffer"].flags.f_contiguous

@@ -46,9 +46,9 @@ def test_parameter_shares_data_and_requires_grad():
     t = ember.zeros(2, 3)
     p = nn.Parameter(t)
     assert isinstance(p, ember.Tensor) and p.requires_grad and p.is_leaf
-    assert p.data is t.data
+    assert p.array is t.array
     array = np.ones(3, np.float32)
-    assert nn.Parameter(array).data is array
+    assert nn.Parameter(array).array is array
     assert not nn.Parameter(ember.zeros(2), requires_grad=False).requires_grad
     assert repr(nn.Parameter(ember.zeros(2))).startswith("Parameter containing:\ntensor(")
     assert not hasattr(p, "__dict__")
@@ -58,7 +58,7 @@ def test_parameter_copy_and_pickle_stay_parameters():
     p = nn.Parameter(ember.tensor([1.0, 2.0]))
     for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
         assert isinstance(q, nn.Parameter) and q.requires_grad
-        assert q.data is not p.data
+        assert q.array is not p.array
         np.testing.assert_array_equal(q.detach().numpy(), [1.0, 2.0])
 
 
@@ -89,7 +89,7 @@ def test_state_dict_has_nested_keys_and_persistent_buffers_only():
     assert "encoder.0.cache" in dict(net.named_buffers())
     state = net.state_dict()
     assert not any(v.requires_grad for v in state.values())
-    assert state["head.weight"].data is net.head.weight.data  # detached views, no copies
+    assert state["head.weight"].array is net.head.weight.array  # detached views, no copies
 
 
 def test_state_dict_order_matches_torch_for_the_same_structure():

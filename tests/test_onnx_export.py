@@ -211,8 +211,8 @@ def test_example_model_round_trip(name):
     if isinstance(net, nn.Module):
         for m in net.modules():  # non-trivial running statistics
             if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.data[...] = _float(m.num_features, seed=2)
-                m.running_var.data[...] = 1.0 + np.abs(_float(m.num_features, seed=3))
+                m.running_mean.array[...] = _float(m.num_features, seed=2)
+                m.running_var.array[...] = 1.0 + np.abs(_float(m.num_features, seed=3))
         net.eval()
     model = ember.onnx.export(net, [x])
     with ember.no_grad():

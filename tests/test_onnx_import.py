@@ -59,7 +59,7 @@ def test_imported_model_fine_tunes(tmp_path):
     ember.onnx.export(net, [_float(8, 4)], path)
     imported = ember.onnx.load(path)
     params = list(imported.parameters())
-    assert sum(p.data.size for p in params) == sum(p.data.size for p in net.parameters())
+    assert sum(p.array.size for p in params) == sum(p.array.size for p in net.parameters())
     x = _float(64, 4, seed=1)
     y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)).astype(np.float32)
     optimizer = ember.optim.Adam(params, lr=1e-2)

@@ -51,7 +51,7 @@ def test_dense_optimizers_match_torch(name, kwargs):
     start, grads = _start(1), _grads(2)
     ours = [ember.tensor(a, requires_grad=True) for a in start]
     theirs = [torch.tensor(a, requires_grad=True) for a in start]
-    buffers = [p.data for p in ours]
+    buffers = [p.array for p in ours]
     opt = getattr(optim, name)(ours, **kwargs)
     ref = getattr(torch.optim, name)(theirs, **kwargs)
     for step_grads in grads:
@@ -61,8 +61,8 @@ def test_dense_optimizers_match_torch(name, kwargs):
         opt.step()
         ref.step()
         for p, t in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
-    assert all(p.data is b for p, b in zip(ours, buffers))  # updated in place
+            np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert all(p.array is b for p, b in zip(ours, buffers))  # updated in place
     for p, t in zip(ours, theirs):
         for key, value in ref.state[t].items():
             if key == "step":
@@ -86,7 +86,7 @@ def test_param_groups_match_torch():
         opt.step()
         ref.step()
     for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def _ftrl_reference(w, grads, *, lr, power, init, l1, l2, shrink, beta):
@@ -135,9 +135,9 @@ def test_ftrl_matches_tensorflow_formula(hyper):
     for g in grads:
         w.grad = ember.tensor(g)
         opt.step()
-    np.testing.assert_allclose(w.data, ref[0], rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(w.array, ref[0], rtol=2e-4, atol=2e-5)
     if hyper["l1"] >= 0.5:
-        assert (w.data == 0).any()  # L1 makes exact zeros
+        assert (w.array == 0).any()  # L1 makes exact zeros
 
 
 def _sparse_steps(seed, rows=20, dim=3, steps=STEPS, touched=None):
@@ -183,7 +183,7 @@ def test_sparse_optimizers_match_torch_sparse_grads(name, kwargs):
                                            check_invariants=True)
         opt.step()
         ref.step()
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_sparse_adam_is_lazy():
@@ -196,9 +196,9 @@ def test_sparse_adam_is_lazy():
     opt.step()
     state = opt.state[w]
     assert state["step"] == 2
-    assert (state["exp_avg"][[0, 2, 3, 5]] == 0).all() and (w.data[[0, 2, 3]] == 0).all()
+    assert (state["exp_avg"][[0, 2, 3, 5]] == 0).all() and (w.array[[0, 2, 3]] == 0).all()
     assert (state["exp_avg"][1] == np.float32(0.2)).all()  # untouched in step 2: no decay
-    assert (w.data[1] != 0).all() and (w.data[4] < w.data[1]).all()
+    assert (w.array[1] != 0).all() and (w.array[4] < w.array[1]).all()
 
 
 @pytest.mark.parametrize("rule,dense,hyper", [
@@ -216,7 +216,7 @@ def test_sparse_rules_equal_dense_rules_on_touched_rows(rule, dense, hyper):
     for ids, values in _sparse_steps(10, dim=4, touched=touched):
         grad = _row_sparse(ids, values, shape)
         rule(w_sparse, grad, s_sparse, **hyper)
-        dense(w_dense, grad.to_dense().data[touched], s_dense, **hyper)
+        dense(w_dense, grad.to_dense().array[touched], s_dense, **hyper)
     np.testing.assert_allclose(w_sparse[touched], w_dense, rtol=1e-5, atol=1e-6)
     untouched = np.setdiff1d(np.arange(shape[0]), touched)
     np.testing.assert_array_equal(w_sparse[untouched], start[untouched])
@@ -227,14 +227,14 @@ def test_sparse_rules_equal_dense_rules_on_touched_rows(rule, dense, hyper):
 
 def test_sparse_gradient_from_embedding_backward():
     table = ember.randn(50, 8, requires_grad=True)
-    before = table.data.copy()
+    before = table.array.copy()
     opt = optim.Adagrad([table], lr=0.5)
     ids = ember.tensor([[1, 7, 7], [3, 1, 49]])
     out = ember.ops.embedding(ids, table, sparse=True)
     (out * out).sum().backward()
     assert isinstance(table.grad, ember.RowSparse)
     opt.step()
-    changed = np.flatnonzero((table.data != before).any(axis=1))
+    changed = np.flatnonzero((table.array != before).any(axis=1))
     np.testing.assert_array_equal(changed, [1, 3, 7, 49])
 
 
@@ -275,7 +275,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
     saved = copy.deepcopy(opt.state_dict())
     assert sorted(saved["state"]) == [0, 1, 2]
     assert [g["params"] for g in saved["param_groups"]] == [[0], [1, 2]]
-    middle = [p.data.copy() for p in params]
+    middle = [p.array.copy() for p in params]
     train(params, opt, grads[15:])
 
     resumed = [ember.tensor(a, requires_grad=True) for a in middle]
@@ -284,7 +284,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
     assert opt2.param_groups[1]["lr"] == 0.02 and opt2.param_groups[1]["params"][0] is resumed[1]
     train(resumed, opt2, grads[15:])
     for p, q in zip(params, resumed):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
 
 
 def test_sparse_adam_state_dict_round_trip():
@@ -294,7 +294,7 @@ def test_sparse_adam_state_dict_round_trip():
     opt = optim.SparseAdam([w], lr=0.05)
     for i, (ids, values) in enumerate(steps):
         if i == 30:
-            saved, middle = copy.deepcopy(opt.state_dict()), w.data.copy()
+            saved, middle = copy.deepcopy(opt.state_dict()), w.array.copy()
         w.grad = _row_sparse(ids, values, shape)
         opt.step()
     w2 = ember.tensor(middle, requires_grad=True)
@@ -303,7 +303,7 @@ def test_sparse_adam_state_dict_round_trip():
     for ids, values in steps[30:]:
         w2.grad = _row_sparse(ids, values, shape)
         opt2.step()
-    np.testing.assert_array_equal(w.data, w2.data)
+    np.testing.assert_array_equal(w.array, w2.array)
 
 
 def test_load_state_dict_casts_and_checks():
@@ -383,15 +383,15 @@ def test_zero_grad_step_closure_and_repr():
 
     loss = opt.step(closure)
     assert float(loss) == 5.0
-    np.testing.assert_allclose(w.data, [0.5, -1.0])  # w - 0.25 * 2w
+    np.testing.assert_allclose(w.array, [0.5, -1.0])  # w - 0.25 * 2w
     grad = w.grad
     opt.zero_grad(set_to_none=False)
-    assert w.grad is grad and (grad.data == 0).all()
+    assert w.grad is grad and (grad.array == 0).all()
     table.grad = _row_sparse(np.array([1]), np.ones((1, 2), np.float32), (4, 2))
     opt.zero_grad(set_to_none=False)
     assert isinstance(table.grad, ember.RowSparse) and len(table.grad.indices) == 0
     opt.step()  # an empty sparse gradient changes nothing
-    assert (table.data == 0).all()
+    assert (table.array == 0).all()
     opt.zero_grad()
     assert w.grad is None and table.grad is None
     assert "Parameter Group 0" in repr(opt) and "lr: 0.25" in repr(opt)
@@ -427,23 +427,23 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     assert isinstance(total, ember.Tensor) and total.dtype == np.float32
     np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
     for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_clip_grad_norm_sparse_shared_and_nonfinite():
     table = ember.zeros(6, 2, requires_grad=True)
     ids, values = np.array([1, 4, 1]), np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0]], np.float32)
     table.grad = _row_sparse(ids, values, (6, 2))
-    dense = table.grad.to_dense().data
+    dense = table.grad.to_dense().array
     total = optim.clip_grad_norm_([table], max_norm=1.0)
     np.testing.assert_allclose(total.item(), np.linalg.norm(dense), rtol=1e-6)  # repeated rows summed first
-    np.testing.assert_allclose(table.grad.to_dense().data, dense / (np.linalg.norm(dense) + 1e-6), rtol=1e-6)
+    np.testing.assert_allclose(table.grad.to_dense().array, dense / (np.linalg.norm(dense) + 1e-6), rtol=1e-6)
 
     x, b = ember.ones(3, requires_grad=True), ember.ones(3, requires_grad=True)
     (x + b).sum().backward()  # both leaves may receive the same gradient array
     optim.clip_grad_norm_([x, b], max_norm=1.0)
-    np.testing.assert_allclose(x.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
-    np.testing.assert_allclose(b.grad.data, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
+    np.testing.assert_allclose(b.grad.array, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
 
     x.grad = ember.tensor([np.inf, 1.0, 0.0])
     with pytest.raises(RuntimeError, match="clip_grad_norm_: the total 2.0-norm"):
@@ -460,11 +460,11 @@ def test_clip_grad_value_matches_torch_and_coalesces():
     w.grad, t.grad = ember.tensor(g), torch.tensor(g)
     optim.clip_grad_value_(w, 0.5)
     torch.nn.utils.clip_grad_value_(t, 0.5)
-    np.testing.assert_array_equal(w.grad.data, t.grad.numpy())
+    np.testing.assert_array_equal(w.grad.array, t.grad.numpy())
     table = ember.zeros(5, 1, requires_grad=True)
     table.grad = _row_sparse(np.array([2, 2, 0]), np.array([[0.4], [0.4], [-3.0]], np.float32), (5, 1))
     optim.clip_grad_value_([table], 0.5)
-    np.testing.assert_allclose(table.grad.to_dense().data[:, 0], [-0.5, 0, 0.5, 0, 0])
+    np.testing.assert_allclose(table.grad.to_dense().array[:, 0], [-0.5, 0, 0.5, 0, 0])
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
         optim.clip_grad_value_([table], -1)
 

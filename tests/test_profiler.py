@@ -65,7 +65,7 @@ def test_backward_and_compiled_steps_are_recorded():
         return loss
 
     step(x)  # traced outside the profile
-    before = [p.data.copy() for p in net.parameters()]
+    before = [p.array.copy() for p in net.parameters()]
     with ember.profiler.profile() as prof:
         loss = step(x)
         eager = net(x).sum()
@@ -75,7 +75,7 @@ def test_backward_and_compiled_steps_are_recorded():
     assert ("conv2d", "eager") in kinds and ("conv2d_weight_grad", "eager") in kinds
     assert any(e.name == "update" for e in prof.events)
     assert np.isfinite(loss.item())
-    assert any(not np.array_equal(b, p.data) for b, p in zip(before, net.parameters()))  # the step ran
+    assert any(not np.array_equal(b, p.array) for b, p in zip(before, net.parameters()))  # the step ran
     assert autograd._mode.builder is None and sys.modules["ember.jit"].profile_hook is None
 
 
@@ -101,7 +101,7 @@ def test_summary_counts_parameters_and_shapes():
     net = _conv_net()
     lines = []
     text = ember.profiler.summary(net, (2, 3, 8, 8), print_fn=lines.append)
-    total = sum(p.data.size for p in net.parameters())
+    total = sum(p.array.size for p in net.parameters())
     assert f"Total params: {total:,}" in text and lines == [text]
     assert "[2, 8, 8, 8]" in text and "[2, 10]" in text
     row = next(line for line in text.splitlines() if "(Linear)" in line)

@@ -66,12 +66,12 @@ def test_jit_lays_updated_parameters_out_and_matches_eager(momentum):
     for x, y in zip(X, Y):
         assert step(x, y).item() == _step(eager_net, eager_opt, x, y).item()
         for p in net.parameters():  # each gradient owns its memory, as eager mode leaves it
-            assert p.grad.data.base is None and p.grad.data.flags.writeable
-    bases = {id(p.data.base) for p in net.parameters()}
-    assert len(bases) == 1 and all(p.data.base is not None for p in net.parameters())  # one arena
+            assert p.grad.array.base is None and p.grad.array.flags.writeable
+    bases = {id(p.array.base) for p in net.parameters()}
+    assert len(bases) == 1 and all(p.array.base is not None for p in net.parameters())  # one arena
     for p, q in zip(eager_net.parameters(), net.parameters()):
-        np.testing.assert_array_equal(q.data, p.data)
-        np.testing.assert_array_equal(q.grad.data, p.grad.data)
+        np.testing.assert_array_equal(q.array, p.array)
+        np.testing.assert_array_equal(q.grad.array, p.grad.array)
     assert step.traces == 1
     if momentum:
         buffers = [opt.state[p]["momentum_buffer"] for p in net.parameters()]
@@ -85,10 +85,10 @@ def test_jit_gradients_of_one_call_survive_the_next():
     step = ember.jit(lambda x, y: _step(net, opt, x, y))
     step(X[0], Y[0])
     first = [p.grad for p in net.parameters()]
-    kept = [g.data.copy() for g in first]
+    kept = [g.array.copy() for g in first]
     step(X[1], Y[1])
     for g, k in zip(first, kept):
-        np.testing.assert_array_equal(g.data, k)
+        np.testing.assert_array_equal(g.array, k)
 
 
 def test_jit_follows_a_replaced_parameter_array_and_the_live_lr():
@@ -99,19 +99,19 @@ def test_jit_follows_a_replaced_parameter_array_and_the_live_lr():
     _step(eager_net, eager_opt, X[0], Y[0])
     weight = net[0].weight
     new = RNG.standard_normal(weight.shape).astype(np.float32)
-    weight.data = new.copy()  # a new array: the step compiles again for it
-    eager_net[0].weight.data = new.copy()
+    weight.array = new.copy()  # a new array: the step compiles again for it
+    eager_net[0].weight.array = new.copy()
     step(X[1], Y[1])
     _step(eager_net, eager_opt, X[1], Y[1])
-    assert weight.data is not None and not np.array_equal(weight.data, new)  # updated where it lives now
+    assert weight.array is not None and not np.array_equal(weight.array, new)  # updated where it lives now
     for p, q in zip(eager_net.parameters(), net.parameters()):
-        np.testing.assert_array_equal(q.data, p.data)
+        np.testing.assert_array_equal(q.array, p.array)
     for group in opt.param_groups:
         group["lr"] = 0.0  # read on every call, also by the flat update
-    before = [p.data.copy() for p in net.parameters()]
+    before = [p.array.copy() for p in net.parameters()]
     step(X[2], Y[2])
     for p, b in zip(net.parameters(), before):
-        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_array_equal(p.array, b)
     assert step.traces == 1
 
 
@@ -120,10 +120,10 @@ def test_two_traced_steps_share_one_arena():
     first = ember.jit(lambda x, y: _step(net, opt, x, y))
     second = ember.jit(lambda x, y: _step(net, opt, x, y))
     first(X[0], Y[0])
-    arrays = [p.data for p in net.parameters()]
+    arrays = [p.array for p in net.parameters()]
     second(X[1], Y[1])
     first(X[2], Y[2])
-    assert all(p.data is a for p, a in zip(net.parameters(), arrays))  # nothing moved twice
+    assert all(p.array is a for p, a in zip(net.parameters(), arrays))  # nothing moved twice
 
 
 # --- numbers fed as they are -------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def test_one_element_jit_step_reads_lr_on_every_call():
     step(x, y)
     for group in opt.param_groups:
         group["lr"] = 0.0
-    before = w.data.copy()
+    before = w.array.copy()
     step(x, y)
-    np.testing.assert_array_equal(w.data, before)
+    np.testing.assert_array_equal(w.array, before)
     assert step.traces == 1

@@ -32,7 +32,7 @@ def cnn(shift: float = 0.0):
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
     with ember.no_grad():
-        net[3].bias.data[...] += shift
+        net[3].bias.array[...] += shift
     return net
 
 

@@ -61,7 +61,7 @@ def test_unique_rows_merges_in_order_of_first_occurrence_and_matches_coalesce():
         coalesced = _grad(ids, values, 12).coalesce()
         order = np.argsort(index)
         np.testing.assert_array_equal(index[order], coalesced.indices)
-        np.testing.assert_array_equal(rows[order], coalesced.values.data)  # the same bits
+        np.testing.assert_array_equal(rows[order], coalesced.values.array)  # the same bits
     ids = np.array([3, 1, 2])
     assert unique_rows(ids, values[:3], 12)[0] is ids  # no repeats: handed back as they are
     with pytest.raises(IndexError):

@@ -35,7 +35,7 @@ def test_from_numpy_shares_memory():
     t = ember.from_numpy(a)
     a[1] = 7
     assert t.numpy()[1] == 7
-    t.data[2] = 9
+    t.array[2] = 9
     assert a[2] == 9
     with pytest.raises(TypeError, match="numpy.ndarray"):
         ember.from_numpy([1.0, 2.0])

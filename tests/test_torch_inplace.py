@@ -12,8 +12,8 @@ def test_manual_sgd_step_under_no_grad_updates_the_parameters_like_torch():
     x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
     w0 = rng.standard_normal((3, 1)).astype(np.float32)
     model, reference = ember.nn.Linear(3, 1), torch.nn.Linear(3, 1)
-    model.weight.data[...] = w0.T
-    model.bias.data[...] = 0.5
+    model.weight.array[...] = w0.T
+    model.bias.array[...] = 0.5
     with torch.no_grad():
         reference.weight.copy_(torch.from_numpy(w0.T))
         reference.bias.fill_(0.5)

@@ -36,7 +36,7 @@ class _PoisonAt(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
-            self.model.net[0].weight.data[...] = np.nan
+            self.model.net[0].weight.array[...] = np.nan
 
 
 def test_a_nan_loss_stops_fit_with_a_clear_warning():
@@ -48,7 +48,7 @@ def test_a_nan_loss_stops_fit_with_a_clear_warning():
         history = model.fit(x, y, epochs=6, batch_size=32, callbacks=[_PoisonAt(2), spy], verbose=0)
     assert seen == [0, 1] and len(history.history["loss"]) == 2  # the poisoned epoch never reaches on_epoch_end
     assert model.epoch == 2
-    model.net[0].weight.data[...] = 0.1
+    model.net[0].weight.array[...] = 0.1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         history = model.fit(x, y, epochs=2, batch_size=32, callbacks=[_PoisonAt(3)], terminate_on_nan=False,
@@ -84,7 +84,7 @@ def test_checkpoint_never_overwrites_a_good_file_with_nan_weights(tmp_path):
     model.fit(x, y, epochs=1, batch_size=32, callbacks=[ModelCheckpoint(str(path))], verbose=0)
     good = path.read_bytes()
     poison = ember.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: model.net[2].bias.data.__setitem__(0, np.inf))
+        on_epoch_end=lambda epoch, logs: model.net[2].bias.array.__setitem__(0, np.inf))
     with pytest.warns(RuntimeWarning, match="weights hold NaN or infinity"):
         model.fit(x, y, epochs=1, batch_size=32, callbacks=[poison, ModelCheckpoint(str(path))], verbose=0)
     assert path.read_bytes() == good

@@ -65,7 +65,7 @@ def _collate_array(batch, *, collate_fn_map):
 
 def _collate_tensor(batch, *, collate_fn_map):
     _same(batch, lambda t: t.shape, "shape")
-    return Tensor._make(array_module(batch[0].data).stack([t.data for t in batch]), None)
+    return Tensor._make(array_module(batch[0].array).stack([t.array for t in batch]), None)
 
 
 def _collate_numpy_scalar(batch, *, collate_fn_map):

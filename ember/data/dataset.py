@@ -42,7 +42,7 @@ class IterableDataset:
 def as_array(data, name: str = "array"):
     """``data`` as an array of a dtype Ember supports (unsupported ints become int64, floats float32)."""
     if isinstance(data, Tensor):
-        return data.data
+        return data.array
     array = data if hasattr(data, "dtype") and hasattr(data, "shape") else np.asarray(data)
     if array.dtype in SUPPORTED or array.dtype.kind in "USO":
         return array

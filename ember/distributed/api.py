@@ -13,7 +13,7 @@ def _group(group: ProcessGroup | None) -> ProcessGroup:
 def _data(name: str, t) -> object:
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: expected an ember Tensor, got {type(t).__name__}")
-    return t.data
+    return t.array
 
 
 def _check_out(name: str, out: Tensor, shape: tuple, dtype) -> None:
@@ -58,7 +58,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
     gathered = g.all_gather(data)
     for r, out in enumerate(tensor_list):
         _check_out("all_gather", out, data.shape, data.dtype)
-        out.data[...] = gathered[r]
+        out.array[...] = gathered[r]
 
 
 def all_gather_into_tensor(output: Tensor, input: Tensor, group: ProcessGroup | None = None) -> None:
@@ -68,14 +68,14 @@ def all_gather_into_tensor(output: Tensor, input: Tensor, group: ProcessGroup | 
     gathered = g.all_gather(data)
     shape = (g.size * data.shape[0],) + data.shape[1:] if data.ndim else (g.size,)
     _check_out("all_gather_into_tensor", output, shape, data.dtype)
-    output.data[...] = gathered.reshape(shape)
+    output.array[...] = gathered.reshape(shape)
 
 
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = None) -> None:
     """Reduce ``input`` over ranks; rank r gets the r-th equal slice of its first axis in ``output``."""
     result = _group(group).reduce_scatter(_data("reduce_scatter_tensor", input), op)
     _check_out("reduce_scatter_tensor", output, result.shape, result.dtype)
-    output.data[...] = result
+    output.array[...] = result
 
 
 def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None, input_split_sizes=None,
@@ -86,7 +86,7 @@ def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None, in
         raise ValueError(f"all_to_all_single: output_split_sizes {list(output_split_sizes)} differ from the "
                          f"counts the ranks sent, {counts.tolist()}")
     _check_out("all_to_all_single", output, received.shape, received.dtype)
-    output.data[...] = received
+    output.array[...] = received
 
 
 def send(tensor: Tensor, dst: int, group: ProcessGroup | None = None, tag: int = 0) -> None:

@@ -23,7 +23,7 @@ class _Bucket:
 
     def __init__(self, params: list, dtype):
         self.params = params
-        self.offsets = np.cumsum([0] + [p.data.size for p in params]).tolist()
+        self.offsets = np.cumsum([0] + [p.array.size for p in params]).tolist()
         self.flat = np.empty(self.offsets[-1], dtype=dtype)
         self.pending = len(params)
         self.work = None
@@ -85,22 +85,22 @@ class DistributedDataParallel(Module):
     def _broadcast_state(self) -> None:
         own = _sharded_parameters(self.module)
         for p in self.module.parameters():
-            if id(p) not in own and p.data.size:
-                p.data[...] = self._group.broadcast(p.data, 0)
+            if id(p) not in own and p.array.size:
+                p.array[...] = self._group.broadcast(p.array, 0)
         if self._broadcast_buffers:
             for b in self.module.buffers():
-                b.data[...] = self._group.broadcast(b.data, 0)
+                b.array[...] = self._group.broadcast(b.array, 0)
 
     @staticmethod
     def _make_buckets(params: list, cap_bytes: float) -> list:
         """Buckets in reverse parameter order (backward finishes the last layers first), one dtype each."""
         buckets, current, size = [], [], 0
         for p in reversed(params):
-            if current and (size + p.data.nbytes > cap_bytes or p.dtype != current[0].dtype):
+            if current and (size + p.array.nbytes > cap_bytes or p.dtype != current[0].dtype):
                 buckets.append(_Bucket(current, current[0].dtype))
                 current, size = [], 0
             current.append(p)
-            size += p.data.nbytes
+            size += p.array.nbytes
         if current:
             buckets.append(_Bucket(current, current[0].dtype))
         return buckets
@@ -152,7 +152,7 @@ class DistributedDataParallel(Module):
 
     def _fill(self, bucket: _Bucket, i: int, param: Tensor) -> None:
         grad = param.grad.to_dense() if param.grad.__class__ is RowSparse else param.grad
-        bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = _host(grad.data).reshape(-1)
+        bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = _host(grad.array).reshape(-1)
         bucket.pending -= 1
         if bucket.pending == 0:
             bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
@@ -169,7 +169,7 @@ class DistributedDataParallel(Module):
         for p in params:
             g = p.grad
             if g.__class__ is not RowSparse:  # a layer declared sparse gave a dense gradient this time
-                p.grad = Tensor._make(self._group.all_reduce(g.data, ReduceOp.AVG), None)
+                p.grad = Tensor._make(self._group.all_reduce(g.array, ReduceOp.AVG), None)
             else:
                 grads.append((p, g.coalesce()))
         if not grads:
@@ -177,7 +177,7 @@ class DistributedDataParallel(Module):
         group, size = self._group, self._group.size
         counts = np.array([len(g.indices) for _, g in grads], dtype=np.int64)
         indices = np.concatenate([_host(g.indices).astype(np.int64, copy=False) for _, g in grads])
-        values = np.concatenate([_host(g.values.data).reshape(-1) for _, g in grads])
+        values = np.concatenate([_host(g.values.array).reshape(-1) for _, g in grads])
         table_counts = group.all_gather(counts)  # (ranks, tables)
         all_indices, _ = group.all_gather_varying(indices)
         all_values, _ = group.all_gather_varying(values)
@@ -194,8 +194,8 @@ class DistributedDataParallel(Module):
             rows = np.concatenate(vals).reshape((-1,) + tuple(g.shape[1:]))
             rows = rows / rows.dtype.type(size)
             idx = np.concatenate(idx)
-            if p.data.__class__ is not np.ndarray:
-                idx, rows = _device_like(idx, p.data), _device_like(rows, p.data)
+            if p.array.__class__ is not np.ndarray:
+                idx, rows = _device_like(idx, p.array), _device_like(rows, p.array)
             p.grad = RowSparse(idx, Tensor._make(rows, None), g.shape)
 
     def _finish(self) -> None:
@@ -204,8 +204,8 @@ class DistributedDataParallel(Module):
             averaged = bucket.work.wait()
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
                 values = averaged[start:stop].reshape(p.shape)
-                if p.data.__class__ is not np.ndarray:
-                    values = _device_like(values, p.data)
+                if p.array.__class__ is not np.ndarray:
+                    values = _device_like(values, p.array)
                 p.grad = Tensor._make(values, None)
             bucket.reset()
         self._ready.clear()

@@ -268,10 +268,10 @@ class _ServedTable:
     def rows(self, keys: np.ndarray, insert: bool) -> np.ndarray:
         with no_grad():
             if insert:
-                return self.shard(keys).data
+                return self.shard(keys).array
             self.shard.eval()
             try:
-                return self.shard(keys).data
+                return self.shard(keys).array
             finally:
                 self.shard.train()
 

@@ -80,7 +80,7 @@ def as_keys(ids, what: str = "ids") -> np.ndarray:
     from ember.tensor import Tensor
 
     if isinstance(ids, Tensor):
-        ids = ids.detach().data
+        ids = ids.detach().array
     if hasattr(ids, "get") and not isinstance(ids, np.ndarray):  # a CuPy array: keys live on the host
         ids = ids.get()
     array = np.asarray(ids) if not isinstance(ids, np.ndarray) else ids

@@ -68,8 +68,8 @@ def _vjp_rule(run, ctx, g):
     """The row-sparse gradient of the distinct rows (``ctx`` is the tape's node or its arrays)."""
     table, unique = ctx.attrs["table"], ctx.attrs["unique"]
     inverse = ctx.inputs[1]
-    inverse = inverse.data if isinstance(inverse, Tensor) else inverse
-    g = g.data if isinstance(g, Tensor) else g
+    inverse = inverse.array if isinstance(inverse, Tensor) else inverse
+    g = g.array if isinstance(g, Tensor) else g
     sums = segment_sum(g.reshape(-1, table.dim), inverse.reshape(-1), unique.size)
     valid = unique >= 0
     if not valid.all():  # ids the admission policy kept out: no row, so no gradient

@@ -246,7 +246,7 @@ class HashTable:
             if fresh:  # a new optimizer: its slots start over for every row, as a dense table's would
                 for name in names:
                     self.slots[name].reset_all(self.top)
-            rows, values = grad.indices, grad.values.data
+            rows, values = grad.indices, grad.values.array
             unique, inverse = self.dedupe(rows, self.top)
             if unique.size < rows.size:  # the same rows from several lookups
                 rows, values = unique, segment_sum(values, inverse, unique.size)

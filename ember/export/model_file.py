@@ -75,7 +75,7 @@ def save_model(model_or_fn, example_inputs, path: str | os.PathLike, input_names
         nodes.append([node.op.name, [v.id for v in node.inputs], [node.outputs[0].id], _encode(node.attrs)])
     record = {
         "format": FORMAT, "version": 1,
-        "inputs": [[v.id, v.name or f"input{i}", list(v.data.shape), v.data.dtype.str] for i, v in
+        "inputs": [[v.id, v.name or f"input{i}", list(v.array.shape), v.array.dtype.str] for i, v in
                    enumerate(graph.inputs)],
         "nodes": nodes, "outputs": [v.id for v in graph.outputs], "constants": constants,
     }

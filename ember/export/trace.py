@@ -26,7 +26,7 @@ def axes_of(spec) -> dict:
 def _as_arrays(example_inputs) -> list:
     if isinstance(example_inputs, (Tensor, np.ndarray)) or np.isscalar(example_inputs):
         example_inputs = (example_inputs,)
-    return [x.data if isinstance(x, Tensor) else np.asarray(x) for x in example_inputs]
+    return [x.array if isinstance(x, Tensor) else np.asarray(x) for x in example_inputs]
 
 
 def trace(fn: Callable, example_inputs, dynamic_axes=None, input_names=None) -> Graph:

@@ -48,23 +48,23 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bo
 
     A sparse embedding's weight gets a ``RowSparse`` of Values when ``sparse`` (its rows and their indices),
     else the dense sum; a row-sparse gradient reaching a computed value is densified first."""
-    unknown = next((y for y in ys if None in y.data.shape and (grad_ys is None or grad_ys[ys.index(y)] is None)),
+    unknown = next((y for y in ys if None in y.array.shape and (grad_ys is None or grad_ys[ys.index(y)] is None)),
                    None)
     if unknown is not None:
-        raise GraphError(f"gradients: %{unknown.id} is {unknown.data!r}; a gradient of a value of unknown size "
+        raise GraphError(f"gradients: %{unknown.id} is {unknown.array!r}; a gradient of a value of unknown size "
                          "needs its seed given (grad_ys)")
     wanted = {x.id for x in xs}
     depends = set(wanted)
     for node in graph.nodes:
         if node.outputs and node.op.differentiable and any(v.id in depends for v in node.inputs):
-            depends.update(v.id for v in node.outputs if v.data.dtype in FLOATING)
+            depends.update(v.id for v in node.outputs if v.array.dtype in FLOATING)
     snapshot = list(graph.nodes)
     grads: dict = {}
     with graph.building():
         for i, y in enumerate(ys):
             g = grad_ys[i] if grad_ys is not None and grad_ys[i] is not None else None
             if g is None:
-                g = graph.constant(np.ones(y.data.shape, y.data.dtype))
+                g = graph.constant(np.ones(y.array.shape, y.array.dtype))
             elif not g.symbolic:
                 g = graph.capture(g)
             grads[y.id] = g if y.id not in grads else grads[y.id] + g

@@ -78,28 +78,28 @@ class Value(Tensor):
 
     @property
     def spec(self) -> Spec:
-        return Spec(self.data.shape, self.data.dtype)
+        return Spec(self.array.shape, self.array.dtype)
 
     @property
     def device(self) -> Device:
-        return self.data.device
+        return self.array.device
 
     def __bool__(self) -> bool:
         raise TypeError(
-            f"the truth value of the symbolic value %{self.id} ({self.data!r}) is unknown while the graph is "
+            f"the truth value of the symbolic value %{self.id} ({self.array!r}) is unknown while the graph is "
             "built; Python branches on values cannot be recorded"
         )
 
     def item(self):
-        raise TypeError(f"item(): %{self.id} ({self.data!r}) is symbolic and has no value yet")
+        raise TypeError(f"item(): %{self.id} ({self.array!r}) is symbolic and has no value yet")
 
     def numpy(self):
-        raise TypeError(f"numpy(): %{self.id} ({self.data!r}) is symbolic and has no value yet")
+        raise TypeError(f"numpy(): %{self.id} ({self.array!r}) is symbolic and has no value yet")
 
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        return f"Value(%{self.id}: {self.data!r})"
+        return f"Value(%{self.id}: {self.array!r})"
 
 
 def _special(name: str, forward) -> Op:
@@ -160,7 +160,7 @@ def format_node(node: Node) -> str:
     if not node.outputs:
         return call
     outs = ", ".join(f"%{v.id}" for v in node.outputs)
-    types = ", ".join(repr(v.data) for v in node.outputs)
+    types = ", ".join(repr(v.array) for v in node.outputs)
     return f"{outs} = {call} : {types}"
 
 
@@ -191,7 +191,7 @@ class Graph:
     # --- building ---
     def _value(self, shape, dtype, name: str | None = None, device=CPU) -> Value:
         v = _new(Value)
-        v.data = Symbol(shape, dtype, device)
+        v.array = Symbol(shape, dtype, device)
         v.node = None
         v.requires_grad = False
         v.grad = None
@@ -212,7 +212,7 @@ class Graph:
         """Append ``op(*inputs, **attrs)`` with outputs of the given specs; returns the output Values. They
         live on ``device``: by default the first input's (the CPU for a node without inputs)."""
         if device is None:
-            device = inputs[0].data.device if inputs else CPU
+            device = inputs[0].array.device if inputs else CPU
         outputs = [self._value(s.shape, s.dtype, None, device) for s in specs]
         self.nodes.append(Node(op, list(inputs), outputs, dict(attrs) if attrs else {}))
         return outputs
@@ -236,12 +236,12 @@ class Graph:
             self._promote(t, found[1])
         if found is None:
             if self.live_captures and (live or t.requires_grad and t.node is None):  # read when run
-                v = self.input(f"captured{len(self.captured)}", t.data.shape, t.data.dtype, device_of(t.data))
+                v = self.input(f"captured{len(self.captured)}", t.array.shape, t.array.dtype, device_of(t.array))
                 self.captured.append((t, v))
                 if self.trace is not None and t.requires_grad:
                     self.trace.touch(t)  # remember its .grad as the caller left it
             else:
-                v = self.constant(t.data)
+                v = self.constant(t.array)
             found = self._constants[id(t)] = (t, v)
         return found[1]
 
@@ -275,7 +275,7 @@ class Graph:
         device = _common_device(values)
         if device is None:
             raise GraphError(f"{op.name}: inputs on different devices "
-                             f"({', '.join(repr(v.data) for v in values)}); move them to one with .to()")
+                             f"({', '.join(repr(v.array) for v in values)}); move them to one with .to()")
         specs = [v.spec for v in values]
         if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
             raise GraphError(f"{op.name}: the target shape {format_shape(attrs['shape'])} has unknown dimensions "
@@ -323,7 +323,7 @@ class Graph:
 
     def dump(self) -> str:
         """The readable text form (stable: golden tests compare it)."""
-        params = ", ".join(f"%{v.id}: {v.data!r}" + (f" {v.name}" if v.name else "") for v in self.inputs)
+        params = ", ".join(f"%{v.id}: {v.array!r}" + (f" {v.name}" if v.name else "") for v in self.inputs)
         lines = [f"graph({params}) {{"]
         plan = self.memory_plan if self.memory_plan is not None and self.memory_plan.matches(self) else None
         lines += ["  " + format_node(node) + (plan.note(node) if plan else "") for node in self.nodes]
@@ -386,7 +386,7 @@ def _check_node(node: Node) -> None:
     if got is None or tuple(got.shape) != tuple(expected.shape) or got.dtype != expected.dtype:
         raise GraphError(
             f"{format_node(node)}: op {op.name} on ({describe(specs)}) gives "
-            f"{type_str(expected.shape, expected.dtype)}, the node says {', '.join(repr(v.data) for v in node.outputs)}"
+            f"{type_str(expected.shape, expected.dtype)}, the node says {', '.join(repr(v.array) for v in node.outputs)}"
         )
 
 
@@ -394,9 +394,9 @@ def _check_devices(node: Node) -> None:
     if not node.inputs:
         return
     device = _common_device(node.inputs)
-    if device is None or any(v.data.device != device for v in node.outputs):
+    if device is None or any(v.array.device != device for v in node.outputs):
         raise GraphError(f"{format_node(node)}: values on different devices "
-                         f"({', '.join(str(v.data.device) for v in node.inputs + node.outputs)})")
+                         f"({', '.join(str(v.array.device) for v in node.inputs + node.outputs)})")
 
 
 _new = object.__new__
@@ -422,7 +422,7 @@ def current() -> Graph | None:
 def _common_device(values) -> Device | None:
     """The device all ``values`` live on, or None when they disagree. A 0-d value on the CPU (a Python
     number as a constant) goes with any device, as NumPy scalars do with CuPy arrays."""
-    devices = {v.data.device for v in values if v.data.device != CPU or v.data.shape != ()}
+    devices = {v.array.device for v in values if v.array.device != CPU or v.array.shape != ()}
     if len(devices) > 1:
         return None
     return devices.pop() if devices else CPU
@@ -477,7 +477,7 @@ class _Building:
         graphs = _stack.graphs
         graphs.pop()
         autograd.set_graph_builder(graphs[-1] if graphs else self.previous)
-        if kind is TypeError and any(None in v.data.shape for v in self.graph.inputs):
+        if kind is TypeError and any(None in v.array.shape for v in self.graph.inputs):
             # A TypeError while sizes are unknown is most likely Python arithmetic on a shape meeting None (the
             # shape rules themselves probe unknown sizes): name the function that did it
             where = None

@@ -117,7 +117,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
     >>> init.constant_(ember.empty(3), 0.1)
     """
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 
@@ -155,7 +155,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got {list(tensor.shape)}")
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     flat = _random.generator().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -303,7 +303,7 @@ class Module:
             if not isinstance(p.grad, Tensor):
                 drop_grad(p)  # a row-sparse gradient
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first) and then on this module."""
@@ -322,12 +322,12 @@ class Module:
                 dtype = target
 
         def convert(t: Tensor) -> None:
-            moved = Tensor._make(t.data, None)
+            moved = Tensor._make(t.array, None)
             if device is not None:
                 moved = moved.to(device=device)
             if dtype is not None and t.dtype.kind in "fV":
                 moved = moved.to(dtype=dtype)
-            t.data = moved.data
+            t.array = moved.array
 
         for module in self.modules():
             for p in module._parameters.values():

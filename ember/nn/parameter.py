@@ -23,12 +23,12 @@ class Parameter(Tensor):
         if data is None:
             array = np.empty((0,), np.float32)
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         elif hasattr(data, "dtype") and hasattr(data, "shape"):
             array = data  # a NumPy or CuPy array: shared as is
         else:
-            array = Tensor(data).data
-        self.data = array
+            array = Tensor(data).array
+        self.array = array
         self.node = None
         self.grad = None
         self._hooks = None
@@ -41,12 +41,12 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         # Rebuild through __init__ so copies and pickles stay Parameters with their own gradient state.
-        return _rebuild, (self.data, self.requires_grad, self.grad)
+        return _rebuild, (self.array, self.requires_grad, self.grad)
 
     def __deepcopy__(self, memo) -> Parameter:
         import copy
 
-        copied = Parameter(self.data.copy(), self.requires_grad)
+        copied = Parameter(self.array.copy(), self.requires_grad)
         if self.grad is not None:
             copied.grad = copy.deepcopy(self.grad, memo)
         memo[id(self)] = copied

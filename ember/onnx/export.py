@@ -102,7 +102,7 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
     for v, name in zip(free, input_names):
         names[v.id] = name
         emitter.specs[name] = v.spec
-        graph_inputs.append(_value_info(name, v.data.shape, v.data.dtype, _axes(dynamic_axes.get(name))))
+        graph_inputs.append(_value_info(name, v.array.shape, v.array.dtype, _axes(dynamic_axes.get(name))))
     for v in graph.inputs:
         if v.id in bound:
             names[v.id] = emitter.const(np.asarray(bound[v.id]))
@@ -115,7 +115,7 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
     graph_outputs = []
     for v, name in zip(graph.outputs, output_names):
         emitter.nodes.append(helper.make_node("Identity", [names[v.id]], [name], name=emitter.fresh("output")))
-        graph_outputs.append(_value_info(name, v.data.shape, v.data.dtype, _axes(dynamic_axes.get(name))))
+        graph_outputs.append(_value_info(name, v.array.shape, v.array.dtype, _axes(dynamic_axes.get(name))))
     onnx_graph = helper.make_graph(emitter.nodes, model_name, graph_inputs, graph_outputs, emitter.initializers)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="ember", producer_version=getattr(ember, "__version__", ""))
@@ -141,7 +141,7 @@ def _lower(emitter: Emitter, node, names: dict) -> str:
         except ValueError as exc:
             raise ValueError(f"export: {exc}") from None
     if op.onnx is NO_ONNX or op.onnx is None:
-        shapes = ", ".join(repr(v.data) for v in node.inputs)
+        shapes = ", ".join(repr(v.array) for v in node.inputs)
         what = "a random draw (dropout in training mode?)" if op.name == "random" else "no ONNX equivalent"
         raise ValueError(f"export: op {op.name!r} ({shapes}) has {what}; call .eval() on the model or "
                          "compute it outside the exported function")

@@ -57,7 +57,7 @@ class _NodeContext:
         if isinstance(value, Tensor):
             if getattr(value, "graph", None) is not None:
                 return self._folded(value)
-            return np.asarray(value.data)
+            return np.asarray(value.array)
         return np.asarray(value)
 
 

@@ -165,7 +165,7 @@ def _bn_train_vjp(ctx, g):
                                 _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
         dtype = ctx.inputs[0].dtype
         return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads))
-    xd, wd, gd = x.data, weight.data, g.data
+    xd, wd, gd = x.array, weight.array, g.array
     if xd.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
         xd, wd, gd = (a.astype(np.float32) for a in (xd, wd, gd))
     xp = np if xd.__class__ is np.ndarray else array_module(xd)
@@ -177,7 +177,7 @@ def _bn_train_vjp(ctx, g):
         g_x, g_weight, g_bias = _bn_input_grads(rows, spread(wd), gd.reshape(rows.shape), total,
                                                 t(1.0 / (xd.size // xd.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
-    dtype = x.data.dtype
+    dtype = x.array.dtype
     return tuple(dispatch.wrap(a if a.dtype == dtype else a.astype(dtype)) for a in grads)
 
 
@@ -220,7 +220,7 @@ def batch_norm(
             raise ValueError(f"batch_norm: {name} is on {t.device}, the input {x.dtype}{list(x.shape)} on {x.device}")
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     if training:
-        size = x.data.size  # None in a graph with an unknown dimension: the check waits for known sizes
+        size = x.array.size  # None in a graph with an unknown dimension: the check waits for known sizes
         if size is not None and size // channels <= 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
         if running_mean is not None:

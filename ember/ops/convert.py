@@ -43,7 +43,7 @@ CAST = defop(
 def cast(x: TensorLike, dtype) -> TensorLike:
     """``x`` converted to ``dtype``; differentiable between floating dtypes, detached otherwise."""
     dtype = as_dtype(dtype)
-    if x.data.dtype == dtype:
+    if x.array.dtype == dtype:
         return x
     out = dispatch.apply(CAST, (x,), {"dtype": dtype})
     if dtype not in FLOATING and out.node is not None:
@@ -56,7 +56,7 @@ _constants: dict = {}
 
 def constant(value, dtype, like: TensorLike) -> TensorLike:
     """A cached read-only Tensor holding a Python scalar, on ``like``'s device."""
-    xp = np if like.data.__class__ is np.ndarray else like.xp
+    xp = np if like.array.__class__ is np.ndarray else like.xp
     key = (value.__class__, value, dtype, xp)
     found = _constants.get(key)
     if found is None:
@@ -77,7 +77,7 @@ def as_tensor(value, like: TensorLike | None = None) -> TensorLike:
     if isinstance(value, TensorLike):
         return value
     if like is not None and value.__class__ in _SCALARS:
-        return constant(value, scalar_result_type(like.data.dtype, value), like)
+        return constant(value, scalar_result_type(like.array.dtype, value), like)
     device = like.device if like is not None else None
     return dispatch.new(value, None, device)
 
@@ -86,11 +86,11 @@ def promote(a, b) -> tuple:
     """Two operands as Tensors of one dtype, by ``ember.backend.dtypes.result_type``."""
     # Fast path: a float tensor with a Python float, the commonest mixed case in model code.
     if b.__class__ is float and isinstance(a, TensorLike):
-        dtype = a.data.dtype
+        dtype = a.array.dtype
         if dtype in FLOATING:
             return a, constant(b, dtype, a)
     if a.__class__ is float and isinstance(b, TensorLike):
-        dtype = b.data.dtype
+        dtype = b.array.dtype
         if dtype in FLOATING:
             return constant(a, dtype, b), b
     if not isinstance(a, TensorLike):
@@ -100,7 +100,7 @@ def promote(a, b) -> tuple:
             a = as_tensor(a, b)
     if not isinstance(b, TensorLike):
         b = as_tensor(b, a)
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da is db:
         return a, b
     dtype = result_type(da, db)
@@ -111,6 +111,6 @@ def to_float(x) -> TensorLike:
     """``x`` as a floating Tensor: integers and bools become the default float dtype."""
     if not isinstance(x, TensorLike):
         x = as_tensor(x)
-    if x.data.dtype in FLOATING:
+    if x.array.dtype in FLOATING:
         return x
     return cast(x, DEFAULT_FLOAT)

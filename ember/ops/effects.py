@@ -248,24 +248,24 @@ def _in_place(total, g) -> bool:
         return False  # a row-sparse gradient
     if total.symbolic or g.symbolic or total.requires_grad or g.requires_grad:
         return False  # a graph's values are SSA; a recorded sum (create_graph) stays differentiable
-    data = total.data
-    if data.shape != g.data.shape or data.dtype != g.data.dtype or data.base is not None:
+    data = total.array
+    if data.shape != g.array.shape or data.dtype != g.array.dtype or data.base is not None:
         return False
     return getattr(data.flags, "writeable", True)
 
 
 class _Probe:
-    __slots__ = ("grad", "data")
+    __slots__ = ("grad", "array")
 
 
 def _references_when_alone() -> tuple:
     """The reference counts ``accumulate_grad`` sees for a gradient (and its array) that only its parameter
     holds: the same statements on a fresh object (the counts differ between Python versions)."""
     param, grad = _Probe(), _Probe()
-    grad.data = np.zeros(1)
+    grad.array = np.zeros(1)
     param.grad, grad = grad, None
     total = param.grad
-    return sys.getrefcount(total), sys.getrefcount(total.data)
+    return sys.getrefcount(total), sys.getrefcount(total.array)
 
 
 _ALONE = _references_when_alone()
@@ -285,7 +285,7 @@ def accumulate_grad(param: TensorLike, g) -> None:
     if total is None:
         param.grad = g
     elif (_in_place(total, g) and sys.getrefcount(total) <= _ALONE[0]
-          and sys.getrefcount(total.data) <= _ALONE[1]):
+          and sys.getrefcount(total.array) <= _ALONE[1]):
         # nothing else holds the gradient, so nobody sees it change (PyTorch's AccumulateGrad checks the same)
         dispatch.apply(ACCUMULATE_GRAD, (total, g))
     elif not isinstance(total, TensorLike):

@@ -524,6 +524,6 @@ def where(condition, a, b) -> TensorLike:
     """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
     a, b = promote(a, b)
     condition = as_tensor(condition, a)
-    if condition.data.dtype != bool_:
+    if condition.array.dtype != bool_:
         raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
     return dispatch.apply(WHERE, (condition, a, b))

@@ -26,7 +26,7 @@ def index_arrays(index, shape: tuple | None = None):
             if isinstance(item, TensorLike) and item.symbolic:
                 raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
                                 "is built; use take / gather with it, or a constant index")
-            item = item.data
+            item = item.array
         elif isinstance(item, list):
             item = np.asarray(item)
         if hasattr(item, "dtype") and hasattr(item, "ndim"):
@@ -46,7 +46,7 @@ def _check_masks(index: tuple, shape: tuple) -> None:
     """A ShapeError naming getitem when a boolean mask in ``index`` does not match the axes it covers."""
     if None in shape:  # a graph's unknown dimension: checked when the graph is specialized
         return
-    host = tuple(item.data if isinstance(item, TensorLike) else np.asarray(item) if isinstance(item, list) else item
+    host = tuple(item.array if isinstance(item, TensorLike) else np.asarray(item) if isinstance(item, list) else item
                  for item in index)
     try:
         _indexed_shape(tuple(shape), None, host)
@@ -336,7 +336,7 @@ def one_hot(indices, num_classes: int = -1) -> TensorLike:
         if isinstance(indices, TensorLike) and indices.symbolic:
             raise ValueError(f"one_hot: indices {indices!r} have no values while the graph is built; "
                              "give num_classes")
-        num_classes = int(indices.data.max()) + 1 if indices.data.size else 0
+        num_classes = int(indices.array.max()) + 1 if indices.array.size else 0
     return dispatch.apply(ONE_HOT, (indices,), {"num_classes": as_int("one_hot", num_classes, "num_classes")})
 
 
@@ -369,7 +369,7 @@ def _embedding_vjp(ctx, g):
         if isinstance(ids, TensorLike) and ids.symbolic:  # a graph's gradients densify it where it is not wanted
             return dispatch.row_sparse(ids.reshape(-1), rows, weight.shape), None
         if not dispatch.grad_enabled():
-            return dispatch.row_sparse(ids.data.reshape(-1), rows, weight.shape), None
+            return dispatch.row_sparse(ids.array.reshape(-1), rows, weight.shape), None
     return dispatch.apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
 
 

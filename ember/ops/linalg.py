@@ -128,7 +128,7 @@ def _linear_cost(out, x, weight, bias=None):
 
 def _column_major(weight) -> bool:
     """Whether a weight (an array, or a Tensor's data) is stored column by column (``nn.Linear``'s layout)."""
-    array = weight.data if isinstance(weight, TensorLike) else weight
+    array = weight.array if isinstance(weight, TensorLike) else weight
     flags = getattr(array, "flags", None)  # a graph Value's data (a Symbol) has none
     return flags is not None and flags.f_contiguous and not flags.c_contiguous
 

@@ -51,7 +51,7 @@ def dropout(x, p: float = 0.5, training: bool = True) -> TensorLike:
     if p == 1.0:
         return x * 0.0
     if x.device.type != "cpu":  # drawn on the GPU by a counter-based kernel
-        return x * dispatch.wrap(_gpu_keep_mask(x.data, p))
+        return x * dispatch.wrap(_gpu_keep_mask(x.array, p))
     # the scaled keep mask: a random op, so a graph draws a fresh one on every run
     return x * random_draw("dropout", x.shape, x.dtype, p, 1.0 / (1.0 - p))
 

@@ -88,7 +88,7 @@ def _sum_forward(xp, x, *, axis, keepdims):
 
 
 def _sum_simplify(node, facts) -> None:
-    x, out = node.inputs[0].data, node.outputs[0].data
+    x, out = node.inputs[0].array, node.outputs[0].array
     # summing over axes of length 1 only drops them: a reshape (an unknown size may be any length)
     if x.size is not None and x.size == out.size and x.dtype == out.dtype:
         node.op, node.attrs = REGISTRY["reshape"], {"shape": tuple(out.shape)}
@@ -132,8 +132,8 @@ ARGMIN = defop("argmin", forward=_arg_forward("argmin"), infer=_arg_infer("argmi
 
 
 def _attrs(name, x: TensorLike, axis, keepdims) -> dict:
-    if axis.__class__ is int and -x.data.ndim <= axis < x.data.ndim:  # the common case, checked cheaply
-        return {"axis": axis % x.data.ndim, "keepdims": bool(keepdims)}
+    if axis.__class__ is int and -x.array.ndim <= axis < x.array.ndim:  # the common case, checked cheaply
+        return {"axis": axis % x.array.ndim, "keepdims": bool(keepdims)}
     if axis is not None:
         axes = normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
         axis = axes if len(axes) != 1 else axes[0]
@@ -153,7 +153,7 @@ def prod(x, axis=None, keepdims: bool = False) -> TensorLike:
 
 
 def _check_nonempty(name, x, axis):
-    if x.data.size == 0:  # (None, not 0, when a graph dimension is unknown)
+    if x.array.size == 0:  # (None, not 0, when a graph dimension is unknown)
         raise ValueError(f"{name}: the reduction of an empty tensor of shape {list(x.shape)} has no identity")
 
 
@@ -315,7 +315,7 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> TensorLike:
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
     else:
         xp = x.xp
-        shift = x.data.max(axis=axis, keepdims=True) if x.data.size else xp.zeros((1,) * x.ndim, x.dtype)
+        shift = x.array.max(axis=axis, keepdims=True) if x.array.size else xp.zeros((1,) * x.ndim, x.dtype)
         shift = dispatch.wrap(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype))
     out = log(sum(exp(x - shift), axis, keepdims=True)) + shift
     if keepdims:

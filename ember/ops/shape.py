@@ -88,7 +88,7 @@ def reshape(x: TensorLike, *shape) -> TensorLike:
     if len(shape) == 1 and not isinstance(shape[0], int) and not hasattr(shape[0], "__index__"):
         shape = tuple(shape[0])
     x = as_tensor(x)
-    if shape == x.data.shape and None not in shape:
+    if shape == x.array.shape and None not in shape:
         return x
     if None in shape:
         shape = _unknown_sizes(x, shape)
@@ -497,7 +497,7 @@ def _repeat_vjp(ctx, g):
 
     x, repeats, axis = ctx.inputs[0], ctx.attrs["repeats"], ctx.attrs["axis"]
     if axis is None:
-        return (reshape(sum_(reshape(g, (x.data.size, repeats)), axis=1), x.shape),)
+        return (reshape(sum_(reshape(g, (x.array.size, repeats)), axis=1), x.shape),)
     axis = axis % x.ndim
     split_shape = x.shape[:axis] + (x.shape[axis], repeats) + x.shape[axis + 1:]
     return (sum_(reshape(g, split_shape), axis=axis + 1),)
@@ -593,7 +593,7 @@ def _to_device_forward(xp, x, *, device):
 def _to_device_vjp(ctx, g):
     from ember.backend.devices import device_of
 
-    return (to_device(g, device_of(ctx.inputs[0].data)),)
+    return (to_device(g, device_of(ctx.inputs[0].array)),)
 
 
 TO_DEVICE = defop(

@@ -24,8 +24,8 @@ def _grad_array(p):
     grad = p.grad
     if grad.__class__ is RowSparse:
         grad = p.grad = grad.coalesce()
-        return grad.values.data
-    return grad.data
+        return grad.values.array
+    return grad.array
 
 
 def _norm(array, norm_type: float) -> float:

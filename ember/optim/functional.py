@@ -72,11 +72,11 @@ def _fused_on_gpu(*arrays) -> bool:
 
 def _rows(grad: RowSparse, maximize: bool):
     """``(indices, values)`` of a row-sparse gradient with repeated indices merged, negated for ``maximize``."""
-    if grad.indices.__class__ is np.ndarray and grad.values.data.__class__ is np.ndarray:
-        index, values = unique_rows(grad.indices.reshape(-1), grad.values.data, grad.shape[0])
+    if grad.indices.__class__ is np.ndarray and grad.values.array.__class__ is np.ndarray:
+        index, values = unique_rows(grad.indices.reshape(-1), grad.values.array, grad.shape[0])
     else:
         grad = grad.coalesce()
-        index, values = grad.indices, grad.values.data
+        index, values = grad.indices, grad.values.array
     return index, (-values if maximize else values)
 
 

@@ -54,7 +54,7 @@ class LBFGS(Optimizer):
         start = 0
         for p in self._params:
             n = p.numel()
-            p.data[...] += (step * direction[start:start + n]).reshape(p.shape).astype(p.dtype)
+            p.array[...] += (step * direction[start:start + n]).reshape(p.shape).astype(p.dtype)
             start += n
 
     def step(self, closure: Callable | None = None):

@@ -111,7 +111,7 @@ class Optimizer:
                 p.grad = RowSparse(grad.indices[:0], Tensor._make(empty, None), grad.shape)
             else:
                 grad.detach_()
-                grad.data[...] = 0
+                grad.array[...] = 0
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss when given one."""
@@ -146,7 +146,7 @@ class Optimizer:
                             f"{type(self).__name__} supports only sparse gradients, got a dense one of shape "
                             f"{list(grad.shape)}; use Adam for dense gradients"
                         )
-                    data, grad_data = p.data, grad.data
+                    data, grad_data = p.array, grad.array
                     if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
                             and grad_data.__class__ is data.__class__:
                         self.update(data, grad_data, state[p], **kwargs)  # what the op runs, less its dispatch
@@ -225,10 +225,10 @@ def _restore(param, key: str, value):
     if key == "step":
         return int(value.item() if hasattr(value, "item") else value)
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
         dtype = param.dtype if value.dtype.kind in "fV" else value.dtype
-        device = device_of(param.data)
+        device = device_of(param.array)
         return device.xp.array(move(value, device), dtype=dtype, copy=True)
     return copy.deepcopy(value)
 

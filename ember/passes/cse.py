@@ -38,7 +38,7 @@ def cse(graph: Graph) -> Graph:
         if node.op.effect or len(node.outputs) != 1 or node.outputs[0].id in written:
             kept.append(node)
             continue
-        key = (node.op.name, tuple(v.id for v in node.inputs), _key(node.attrs), node.outputs[0].data.dtype.str)
+        key = (node.op.name, tuple(v.id for v in node.inputs), _key(node.attrs), node.outputs[0].array.dtype.str)
         earlier = seen.get(key)
         if earlier is None:
             seen[key] = node

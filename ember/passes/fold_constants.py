@@ -20,7 +20,7 @@ def fold_constants(graph: Graph) -> Graph:
             continue
         if node.op.effect or not node.outputs or not node.inputs:
             continue
-        size = node.outputs[0].data.size  # None: a size read from an unknown dimension, left to the run
+        size = node.outputs[0].array.size  # None: a size read from an unknown dimension, left to the run
         if any(v.id not in known for v in node.inputs) or size is None or size > MAX_FOLDED_ELEMENTS:
             continue
         value = np.asarray(node.op.forward(np, *[known[v.id] for v in node.inputs], **node.attrs))

@@ -99,7 +99,7 @@ def _group_dtype(node: Node):
     and the output are that dtype or bool (a comparison's result, a selection's condition)."""
     if not isinstance(node.op.fusion, Fusion) or len(node.outputs) != 1 or node.attrs:
         return None
-    dtypes = [v.data.dtype for v in node.inputs] + [node.outputs[0].data.dtype]
+    dtypes = [v.array.dtype for v in node.inputs] + [node.outputs[0].array.dtype]
     floats = {d for d in dtypes if d != _BOOL}
     if len(floats) != 1:
         return None
@@ -143,7 +143,7 @@ def fuse_elementwise(graph: Graph, *, pays: Callable[[list, int], bool] = pays_o
         end = position[id(root)]
         if any(first < i < end for i in effects):
             continue  # moving reads past an update or assign could read the updated value
-        if not pays(group, hinted_size(root.outputs[0].data.shape, graph.dim_hint)):
+        if not pays(group, hinted_size(root.outputs[0].array.shape, graph.dim_hint)):
             continue
         group.sort(key=lambda n: position[id(n)])
         fused = _fuse(group, dtype)

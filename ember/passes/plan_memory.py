@@ -119,8 +119,8 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
             continue
         out = node.outputs[0]
         # an unknown dimension counts as the graph's hint: the runtime sizes the buffers again per call
-        need = hinted_size(out.data.shape, graph.dim_hint) * out.data.dtype.itemsize
-        if out.id in pinned or need < min_bytes or not out.data.shape:
+        need = hinted_size(out.array.shape, graph.dim_hint) * out.array.dtype.itemsize
+        if out.id in pinned or need < min_bytes or not out.array.shape:
             continue
         donor = _dying_input(node, i, temporaries, end, roots) if node.op.in_place else None
         if donor is not None:
@@ -146,9 +146,9 @@ def plan_memory(graph: Graph, *, min_bytes: int = MIN_BYTES) -> Graph:
 def _dying_input(node: Node, i: int, temporaries: set, end: dict, roots: dict):
     """An input that is a temporary whose memory is last needed here, has the output's type, and that no
     other input aliases; None if there is none."""
-    out = node.outputs[0].data
+    out = node.outputs[0].array
     for u in node.inputs:
-        if u.id not in temporaries or end[u.id] != i or u.data.shape != out.shape or u.data.dtype != out.dtype:
+        if u.id not in temporaries or end[u.id] != i or u.array.shape != out.shape or u.array.dtype != out.dtype:
             continue
         if all(w is u or u.id not in roots[w.id] for w in node.inputs):
             return u

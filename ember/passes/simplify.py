@@ -42,7 +42,7 @@ def simplify(graph: Graph) -> Graph:
         node.inputs = [mapping.get(v.id, v) for v in node.inputs]
         op = node.op
         if len(node.outputs) == 1:
-            out = node.outputs[0].data
+            out = node.outputs[0].array
             keep = None
             if op.right_identity is not None and len(node.inputs) == 2:
                 a, b = node.inputs
@@ -54,7 +54,7 @@ def simplify(graph: Graph) -> Graph:
                 keep = node.inputs[0]
             elif op.simplify is not None:
                 op.simplify(node, facts)
-            if keep is not None and keep.data.shape == out.shape and keep.data.dtype == out.dtype:
+            if keep is not None and keep.array.shape == out.shape and keep.array.dtype == out.dtype:
                 mapping[node.outputs[0].id] = keep
                 continue
         kept.append(node)

@@ -27,30 +27,30 @@ def specialize(graph: Graph, shapes) -> Graph:
     mapping: dict = {}
     for v, shape in zip(graph.inputs, shapes):
         shape = tuple(None if d is None else int(d) for d in shape)
-        if not fits(v.data.shape, shape):
+        if not fits(v.array.shape, shape):
             label = f" ({v.name})" if v.name else ""
-            raise GraphError(f"specialize: input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} "
+            raise GraphError(f"specialize: input %{v.id}{label} is {v.array!r}; an array of shape {list(shape)} "
                              "does not fit it")
-        mapping[v.id] = out.input(v.name, shape, v.data.dtype, v.data.device)
+        mapping[v.id] = out.input(v.name, shape, v.array.dtype, v.array.device)
     for node in graph.nodes:
         inputs = [mapping[v.id] for v in node.inputs]
         if not node.outputs:  # update / assign
             out.nodes.append(Node(node.op, inputs, [], dict(node.attrs)))
             continue
         old = node.outputs[0]
-        if node.op is RECIPROCAL_COUNT and None not in inputs[0].data.shape:
-            value = np.asarray(reciprocal_count_value(inputs[0].data.shape, **node.attrs), node.attrs["dtype"])
-            (new,) = out.add(CONST, (), {"value": value}, [old.spec], old.data.device)
+        if node.op is RECIPROCAL_COUNT and None not in inputs[0].array.shape:
+            value = np.asarray(reciprocal_count_value(inputs[0].array.shape, **node.attrs), node.attrs["dtype"])
+            (new,) = out.add(CONST, (), {"value": value}, [old.spec], old.array.device)
         else:
             spec = old.spec if node.op.infer is None else _infer(node, inputs)
-            if not fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
+            if not fits(old.array.shape, spec.shape) or spec.dtype != old.array.dtype:
                 raise GraphError(f"{format_node(node)}: on known sizes it gives "
                                  f"{type_str(spec.shape, spec.dtype)}")
             attrs = node.attrs
             key = node.op.shape_attr
             if key is not None and None in attrs[key] and None not in spec.shape:  # sizes read from unknown dimensions
                 attrs = {**attrs, key: spec.shape}
-            (new,) = out.add(node.op, inputs, attrs, [spec], old.data.device)
+            (new,) = out.add(node.op, inputs, attrs, [spec], old.array.device)
         new.name = old.name
         mapping[old.id] = new
     out.outputs = [mapping[v.id] for v in graph.outputs]
@@ -75,20 +75,20 @@ def infer_shapes(graph: Graph, shapes) -> dict:
     specs: dict = {}
     for v, shape in zip(graph.inputs, shapes):
         shape = tuple(int(d) for d in shape)
-        if not fits(v.data.shape, shape):
+        if not fits(v.array.shape, shape):
             label = f" ({v.name})" if v.name else ""
-            raise GraphError(f"input %{v.id}{label} is {v.data!r}; an array of shape {list(shape)} does not fit it")
-        specs[v.id] = Spec(shape, v.data.dtype)
+            raise GraphError(f"input %{v.id}{label} is {v.array!r}; an array of shape {list(shape)} does not fit it")
+        specs[v.id] = Spec(shape, v.array.dtype)
     for node in graph.nodes:
         if not node.outputs:
             continue
         old = node.outputs[0]
-        if node.op.infer is None or None not in old.data.shape and all(None not in v.data.shape
+        if node.op.infer is None or None not in old.array.shape and all(None not in v.array.shape
                                                                         for v in node.inputs):
             spec = old.spec  # nothing unknown: the graph's own type
         else:
             spec = _infer_specs(node, [specs[v.id] for v in node.inputs])
-            if not fits(old.data.shape, spec.shape) or spec.dtype != old.data.dtype:
+            if not fits(old.array.shape, spec.shape) or spec.dtype != old.array.dtype:
                 raise GraphError(f"{format_node(node)}: on known sizes it gives {type_str(spec.shape, spec.dtype)}")
         specs[old.id] = spec
     return specs

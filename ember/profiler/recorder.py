@@ -71,7 +71,7 @@ class _EagerRecorder:
         start = time.perf_counter_ns()
         out = autograd.run_eager(op, inputs, attrs)
         end = time.perf_counter_ns()
-        _record(op.name, op, [t.data for t in inputs], attrs, None if out is None else out.data, start, end,
+        _record(op.name, op, [t.array for t in inputs], attrs, None if out is None else out.array, start, end,
                 "eager")  # an effect (assign, update, drop_grad...) returns None
         return out
 

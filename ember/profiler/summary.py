@@ -32,7 +32,7 @@ def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
     modules = list(net.named_modules())
     with profile(profile_memory=False) as prof:
         for name, module in modules:
-            own = sum(p.data.size for p in module.parameters(recurse=False))
+            own = sum(p.array.size for p in module.parameters(recurse=False))
             rows[id(module)] = [name or type(module).__name__, type(module).__name__, "--", own, 0]
 
             def before(m, args):
@@ -56,8 +56,8 @@ def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
                 handle.remove()
             for m, training in modes:
                 m.training = training
-    total = sum(p.data.size for p in net.parameters())
-    trainable = sum(p.data.size for p in net.parameters() if p.requires_grad)
+    total = sum(p.array.size for p in net.parameters())
+    trainable = sum(p.array.size for p in net.parameters() if p.requires_grad)
     lines = _format(modules, rows, total, trainable, prof.total_flops)
     text = "\n".join(lines)
     if print_fn is not None:

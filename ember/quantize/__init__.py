@@ -30,7 +30,7 @@ class QuantizedModel:
         self._function = GraphFunction(graph, passes=("prune", "cse", "plan_memory"))
 
     def __call__(self, *inputs):
-        arrays = [np.asarray(getattr(x, "data", x)) for x in inputs]
+        arrays = [np.asarray(getattr(x, "array", x)) for x in inputs]
         out = self._function(*arrays)
         return out[0] if len(out) == 1 else out
 
@@ -39,7 +39,7 @@ def quantize_model(net, calibration_batches) -> QuantizedModel:
     """Trace ``net`` (in eval mode) on the first calibration batch, then quantize its Linear and Conv layers
     with activation ranges from all of ``calibration_batches``."""
     batches = [b if isinstance(b, (list, tuple)) else (b,) for b in calibration_batches]
-    batches = [tuple(np.asarray(getattr(a, "data", a)) for a in b) for b in batches]
+    batches = [tuple(np.asarray(getattr(a, "array", a)) for a in b) for b in batches]
     any_batch = {f"input{i}": {0: "batch"} for i in range(len(batches[0]))}
     graph = trace(net, batches[0], dynamic_axes=any_batch)
     graph = run_passes(graph, ("prune", "fold_constants", "cse", "prune"))

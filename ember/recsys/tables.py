@@ -43,7 +43,7 @@ class FixedTable(Module):
         init.normal_(self.weight, 0.0, init_std)
 
     def forward(self, keys) -> Tensor:
-        keys = keys.data if isinstance(keys, Tensor) else np.asarray(keys)
+        keys = keys.array if isinstance(keys, Tensor) else np.asarray(keys)
         return embedding(Tensor._make(keys % self.num_rows, None), self.weight, None, True)
 
     def extra_repr(self) -> str:

@@ -84,18 +84,18 @@ def fold_biases(graph: Graph, bound: dict, bind, objects: dict, flat_grads: dict
                 or len(users.get(product.id, ())) != 1:
             continue
         h, weight = matmul.inputs
-        if weight.id not in bound or h.id in folds.copy_after or h.id in bound or h.id in outputs or h.data.ndim != 2 \
-                or h.data.dtype != add.outputs[0].data.dtype:
+        if weight.id not in bound or h.id in folds.copy_after or h.id in bound or h.id in outputs or h.array.ndim != 2 \
+                or h.array.dtype != add.outputs[0].array.dtype:
             continue
         stacked = _stacked(bound[weight.id], bound[bias.id])
-        if stacked is None or add.outputs[0].data.shape != (h.data.shape[0], stacked.shape[1]):
+        if stacked is None or add.outputs[0].array.shape != (h.array.shape[0], stacked.shape[1]):
             continue
-        if h.data.size > 2 * add.outputs[0].data.size + _SMALL:
+        if h.array.size > 2 * add.outputs[0].array.size + _SMALL:
             continue  # the copy would cost more than the add and the column sum it saves
         if h.id not in inputs and h.id not in producers:
             continue
-        rows, cols = h.data.shape
-        buffer = np.empty((rows, cols + 1), h.data.dtype)
+        rows, cols = h.array.shape
+        buffer = np.empty((rows, cols + 1), h.array.dtype)
         buffer[:, cols] = 1
         view = bind(buffer[:, :cols], "o")
         folds.copy_after[h.id] = view

@@ -100,17 +100,17 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     The function reuses the buffers of the graph's memory plan on every call (returned arrays are never such
     buffers), so its body holds a lock of its own: threads calling one compiled function take turns. Code
     that shares no buffer between calls (one-element graphs on NumPy scalars) takes no lock."""
-    off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.data.device != CPU),
+    off_cpu = next((v for v in graph.inputs + [o for n in graph.nodes for o in n.outputs] if v.array.device != CPU),
                    None)
     if off_cpu is not None:
-        raise RuntimeError(f"compile_graph: %{off_cpu.id} is {off_cpu.data!r}; the generated code calls NumPy, "
+        raise RuntimeError(f"compile_graph: %{off_cpu.id} is {off_cpu.array!r}; the generated code calls NumPy, "
                            "and a runtime for GPU graphs is not built yet (run the model eagerly on the GPU)")
     bound = bound or {}
     scalars = scalars or {}
-    wrong = [v for v in graph.inputs if v.id in scalars and (v.id in bound or tuple(v.data.shape) != ())]
+    wrong = [v for v in graph.inputs if v.id in scalars and (v.id in bound or tuple(v.array.shape) != ())]
     if wrong:
         raise ValueError(f"compile_graph: only unbound inputs of shape () arrive as numbers, not %{wrong[0].id} "
-                         f"({wrong[0].data!r})")
+                         f"({wrong[0].array!r})")
     env = _Env()
     params = [f"x{v.id}" for v in graph.inputs if v.id not in bound]
     sized = None
@@ -119,7 +119,7 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
         lines = env.prologue + lines
         indent = "    "
     else:
-        lines = [f"x{vid} = np.asarray(x{vid}, {env.bind(v.data.dtype, 'dt')})"
+        lines = [f"x{vid} = np.asarray(x{vid}, {env.bind(v.array.dtype, 'dt')})"
                  for v in graph.inputs if (vid := v.id) in scalars]
         if has_unknown_dims(graph):  # one function for every size of those dimensions
             hint = max(2, graph.dim_hint)
@@ -172,7 +172,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     sizes: dict = {}
     for node in graph.nodes:
         if node.op is UPDATE and id(node) not in flat_lines:
-            param = node.inputs[0].data
+            param = node.inputs[0].array
             sizes[param.dtype] = max(sizes.get(param.dtype, 0), int(np.prod(param.shape)))
     env.reserve(sizes)
     for node in graph.nodes:
@@ -246,7 +246,7 @@ def _product(env: _Env, a: str, b: str, out: str | None) -> str:
 def _view_of(node, array):
     """What a view op (its record's ``view``) computes from ``array``, when that is a view of it; else None (a
     reshape of strided memory copies, and a copy made once would go stale)."""
-    result = node.op.view(array, node.attrs, tuple(node.outputs[0].data.shape))
+    result = node.op.view(array, node.attrs, tuple(node.outputs[0].array.shape))
     return result if array.size and np.shares_memory(result, array) else None
 
 
@@ -370,16 +370,16 @@ def _update_lines(node, args: list, env: _Env) -> list:
     lr = _hyper(env, node, "lr")
     array = node.inputs[0]
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
-    step = env.scratch(array.data.shape, array.data.dtype) if array.data.ndim else None
+    step = env.scratch(array.array.shape, array.array.dtype) if array.array.ndim else None
     if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
         if step is None:
             return lines + [f"{param}.__isub__({grad} * {lr})"]
         return lines + [f"np.multiply({grad}, {lr}, out={step})", f"{param}.__isub__({step})"]
-    if _momentum_sgd(attrs) and array.data.ndim:
+    if _momentum_sgd(attrs) and array.array.ndim:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
         key = _sgd_form(attrs).buffer_key
         if key not in state:
-            state[key] = np.zeros(array.data.shape, array.data.dtype)
+            state[key] = np.zeros(array.array.shape, array.array.dtype)
         buf = env.bind(state[key], "buf")
         momentum = _hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
@@ -399,7 +399,7 @@ def _buffers(graph: Graph, env: _Env, sized: SizedObjects | None = None) -> tupl
     plan = graph.memory_plan
     if plan is None or not plan.matches(graph):
         return {}, {}
-    specs = {v.id: v.data for node in graph.nodes for v in node.outputs}
+    specs = {v.id: v.array for node in graph.nodes for v in node.outputs}
     if sized is not None:
         groups: dict = {}
         for vid, slot in plan.slots.items():
@@ -422,7 +422,7 @@ def _buffers(graph: Graph, env: _Env, sized: SizedObjects | None = None) -> tupl
 
 
 def _unknown_dims(node) -> bool:
-    return any(None in v.data.shape for v in node.outputs) or any(None in v.data.shape for v in node.inputs)
+    return any(None in v.array.shape for v in node.outputs) or any(None in v.array.shape for v in node.inputs)
 
 
 def _forward_call(node, args: list, env: _Env, out: str | None = None) -> list:
@@ -434,22 +434,22 @@ def _forward_call(node, args: list, env: _Env, out: str | None = None) -> list:
 def _same_types(node) -> bool:
     """Whether NumPy computes ``node`` in its output dtype, so ``out=`` changes nothing but the memory (a
     comparison: its operands share a dtype)."""
-    dtypes = {v.data.dtype for v in node.inputs}
-    out = node.outputs[0].data.dtype
+    dtypes = {v.array.dtype for v in node.inputs}
+    out = node.outputs[0].array.dtype
     if out == np.bool_ and out not in dtypes:
         return len(dtypes) == 1
     return dtypes == {out}
 
 
 def _call(node, args: list, env: _Env, out: str | None, scalar: bool = False) -> Call:
-    return Call([v.data for v in node.inputs], node.outputs[0].data, node.attrs, args, out, env.bind, scalar)
+    return Call([v.array for v in node.inputs], node.outputs[0].array, node.attrs, args, out, env.bind, scalar)
 
 
 def _expression(node, args: list, env: _Env, out: str | None = None) -> list:
     """The right-hand side computing ``node``, then any lines to run after it; into the array named ``out``
     where the op can write into one (``writes_out``) and NumPy computes it in the output's dtype."""
     op = node.op
-    dtypes = [v.data.dtype for v in node.inputs]
+    dtypes = [v.array.dtype for v in node.inputs]
     plain = all(d != bfloat16 for d in dtypes)
     dest = out if out is not None and plain and op.writes_out and (op is FUSED or _same_types(node)) else None
     if op is FUSED:
@@ -479,13 +479,13 @@ def _scalar_graph(graph: Graph, bound: dict) -> bool:
     """Whether every value has one float32/float64 element and every node has a scalar form."""
     ok = (np.dtype(np.float32), np.dtype(np.float64))
     for v in graph.inputs:
-        if v.data.size != 1 or v.data.dtype not in ok:
+        if v.array.size != 1 or v.array.dtype not in ok:
             return False
     for node in graph.nodes:
         if not _has_scalar_form(node):
             return False
         for v in node.outputs:
-            if v.data.size != 1 or v.data.dtype not in ok:
+            if v.array.size != 1 or v.array.dtype not in ok:
                 return False
     return True
 
@@ -518,14 +518,14 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
             continue
         if kind is not None:  # a NumPy scalar: of the input's dtype, already what the code computes on
             names[v.id] = f"x{v.id}"
-            if kind is not v.data.dtype.type:
-                lines.append(f"x{v.id} = {env.bind(v.data.dtype.type, 'dt')}(x{v.id})")
+            if kind is not v.array.dtype.type:
+                lines.append(f"x{v.id} = {env.bind(v.array.dtype.type, 'dt')}(x{v.id})")
             continue
         array = env.bind(bound[v.id], "var") if v.id in bound else f"x{v.id}"
         arrays[v.id] = array
         names[v.id] = f"v{v.id}"
-        lines.append(f"v{v.id} = {_element(array, v.data.ndim)}")  # a NumPy scalar, read before any update
-    dtypes = {v.id: v.data.dtype for v in graph.inputs}
+        lines.append(f"v{v.id} = {_element(array, v.array.ndim)}")  # a NumPy scalar, read before any update
+    dtypes = {v.id: v.array.dtype for v in graph.inputs}
 
     def rounded(vid: int) -> None:
         """A Python float argument becomes a NumPy scalar of its dtype, from here on."""
@@ -542,7 +542,7 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
             # exactly as a conversion would; anywhere else it is converted first.
             exact = op.infix in _WEAK_EXACT and len(ids) == 2 and op is not UPDATE and \
                 sum(i in weak for i in ids) == 1 and \
-                all(v.data.dtype == node.outputs[0].data.dtype for v in node.inputs)
+                all(v.array.dtype == node.outputs[0].array.dtype for v in node.inputs)
             if (not exact or op.lower is not None) and not op.scalar_alias:
                 for i in ids:
                     if i in weak:
@@ -550,7 +550,7 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
         args = [names[v.id] for v in node.inputs]
         if op is UPDATE:
             param = node.inputs[0]
-            lines.append(f"{_element(arrays[param.id], param.data.ndim)} = {args[0]} - {args[1]} * "
+            lines.append(f"{_element(arrays[param.id], param.array.ndim)} = {args[0]} - {args[1]} * "
                          f"{_hyper(env, node, 'lr')}")
             continue
         out = node.outputs[0]
@@ -575,6 +575,6 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
             rounded(v.id)
     returned = []
     for v in graph.outputs:  # back to arrays of the declared shapes (0-d results stay NumPy scalars)
-        shape = tuple(v.data.shape)
+        shape = tuple(v.array.shape)
         returned.append(names[v.id] if not shape else f"np.full({shape!r}, {names[v.id]})")
     return lines, returned

@@ -74,10 +74,10 @@ class GraphFunction:
         return self._specialize(tuple(tuple(s) for s in shapes))[0]
 
     def _check(self, v, array) -> np.ndarray:
-        if v.data.device == CPU:
+        if v.array.device == CPU:
             array = as_array(array)
-        if array.dtype != v.data.dtype or device_of(array) != v.data.device:
-            raise TypeError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.data!r}, "
+        if array.dtype != v.array.dtype or device_of(array) != v.array.device:
+            raise TypeError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.array!r}, "
                             f"got an array of {type_str(array.shape, array.dtype, device_of(array))}")
         return array
 
@@ -85,9 +85,9 @@ class GraphFunction:
         given = iter(shapes)
         all_shapes = [self.bound[v.id].shape if v.id in self.bound else next(given) for v in self.graph.inputs]
         if general:  # keep the unknown dimensions; passes weigh their choices at these sizes
-            hint = next((n for v, s in zip(self.graph.inputs, all_shapes) for d, n in zip(v.data.shape, s)
+            hint = next((n for v, s in zip(self.graph.inputs, all_shapes) for d, n in zip(v.array.shape, s)
                          if d is None), None)
-            all_shapes = [v.data.shape if v.id not in self.bound else s for v, s in zip(self.graph.inputs, all_shapes)]
+            all_shapes = [v.array.shape if v.id not in self.bound else s for v, s in zip(self.graph.inputs, all_shapes)]
         graph = specialize(self.graph, all_shapes)
         if general and hint is not None:
             graph.dim_hint = int(hint)
@@ -99,10 +99,10 @@ class GraphFunction:
 
     def _compile(self, shapes: tuple, general: bool = True):
         for v, shape in zip(self.arguments, shapes):  # the one compiled function checks only its unknown sizes
-            if not fits(v.data.shape, shape):
-                raise GraphError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.data!r}; "
+            if not fits(v.array.shape, shape):
+                raise GraphError(f"GraphFunction: input %{v.id}{f' ({v.name})' if v.name else ''} is {v.array!r}; "
                                  f"an array of shape {list(shape)} does not fit it")
-        sizes = {n for v, shape in zip(self.arguments, shapes) for d, n in zip(v.data.shape, shape) if d is None}
+        sizes = {n for v, shape in zip(self.arguments, shapes) for d, n in zip(v.array.shape, shape) if d is None}
         if general and self.dynamic and len(sizes) <= 1:  # the passes take the unknown sizes for one (a batch)
             if self.general is None:
                 try:

@@ -28,17 +28,17 @@ class SizeSpecificCode(GraphError):
 
 def has_unknown_dims(graph: Graph) -> bool:
     """Whether any value of ``graph`` has an unknown (None) dimension."""
-    return any(None in v.data.shape for v in graph.inputs) or any(
-        None in v.data.shape for node in graph.nodes for v in node.outputs)
+    return any(None in v.array.shape for v in graph.inputs) or any(
+        None in v.array.shape for node in graph.nodes for v in node.outputs)
 
 
 class _Typed:
     """A value as an emitter sees it: ``data`` is its Spec."""
 
-    __slots__ = ("data",)
+    __slots__ = ("array",)
 
     def __init__(self, spec: Spec):
-        self.data = spec
+        self.array = spec
 
 
 class _NodeAt:
@@ -53,7 +53,7 @@ class _NodeAt:
         key = node.op.shape_attr
         attrs = node.attrs
         if key is not None and None in attrs.get(key, ()):
-            attrs = {**attrs, key: tuple(self.outputs[0].data.shape)}
+            attrs = {**attrs, key: tuple(self.outputs[0].array.shape)}
         self.attrs = attrs
 
 
@@ -96,7 +96,7 @@ class SizedObjects:
 
     def __init__(self, graph: Graph, bound: dict, probes: tuple):
         self.graph = graph
-        self.input_shapes = [bound[v.id].shape if v.id in bound else v.data.shape for v in graph.inputs]
+        self.input_shapes = [bound[v.id].shape if v.id in bound else v.array.shape for v in graph.inputs]
         self.dims = [(i, axis) for i, (v, shape) in enumerate(zip(graph.inputs, self.input_shapes))
                      for axis, d in enumerate(shape) if d is None]
         self.names: list = []

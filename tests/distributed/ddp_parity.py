@@ -31,7 +31,7 @@ def check(name, net_fn, x, y, steps=4, accumulate=1):
     ddp = dist.DistributedDataParallel(net, bucket_cap_mb=0.0005)  # several buckets
     ref = net_fn()
     for p, q in zip(ref.parameters(), net.parameters()):
-        p.data[...] = q.data  # rank 0's weights, as broadcast
+        p.array[...] = q.array  # rank 0's weights, as broadcast
     opt = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     ref_opt = ember.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
     g = len(x) // (steps * accumulate)  # global micro-batch
@@ -73,7 +73,7 @@ ids = rng.integers(0, 50, (32, 3))
 net, ref = embedding_model(), embedding_model()
 ddp = dist.DistributedDataParallel(net)
 for p, q in zip(ref.parameters(), net.parameters()):
-    p.data[...] = q.data
+    p.array[...] = q.array
 opt, ref_opt = ember.optim.Adagrad(net.parameters(), lr=0.3), ember.optim.Adagrad(ref.parameters(), lr=0.3)
 for lo in range(0, 32, 8):
     opt.zero_grad()

@@ -30,7 +30,7 @@ from ember.tensor import Tensor
 def _bool_mask(mask: Tensor, like: Tensor, blocked_when: bool) -> Tensor:
     """A constant additive mask: -inf where ``mask == blocked_when``, 0 elsewhere, in ``like``'s dtype."""
     xp = like.xp
-    data = mask.data if mask.device == like.device else ops.to_device(mask, like.device).data
+    data = mask.array if mask.device == like.device else ops.to_device(mask, like.device).array
     return Tensor._make(xp.where(data == blocked_when, -np.inf, 0.0).astype(like.dtype), None)
 
 

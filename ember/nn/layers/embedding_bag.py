@@ -21,7 +21,7 @@ _MODES = ("sum", "mean", "max")
 def _host(t) -> np.ndarray:
     """An integer tensor or array as a NumPy array (ids and offsets steer Python-side bookkeeping)."""
     if isinstance(t, Tensor):
-        t = t.detach().data
+        t = t.detach().array
     return t.get() if hasattr(t, "get") else np.asarray(t)
 
 
@@ -85,7 +85,7 @@ class EmbeddingBag(Module):
         """N(0, 1) rows, with the padding row zeroed, like PyTorch."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, mode: str = "mean", sparse: bool = False,
