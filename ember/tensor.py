@@ -75,6 +75,45 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         return t
 
     # --- properties ---
+    # ``array`` (a slot) is the NumPy/CuPy array itself, zero-copy: what every op reads and writes.
+
+    @property
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: the same array as a new Tensor cut from autograd (no node, no grad).
+
+        In-place ops on it write into this tensor and are not seen by autograd, as in PyTorch
+        (``p.data.add_(p.grad, alpha=-lr)``, ``m.weight.data.normal_(0, 0.02)``). Assigning ``x.data = t``
+        swaps in ``t``'s array (a Tensor or a NumPy/CuPy array, shared): shape, dtype and device may change,
+        but a tensor that requires grad keeps a floating-point dtype. ``x.array`` is the raw array.
+
+        >>> w = ember.ones(2, requires_grad=True)
+        >>> _ = w.data.mul_(3)    # no ember.no_grad() needed: .data is not on the tape
+        >>> w.tolist()
+        [3.0, 3.0]
+        """
+        return Tensor._make(self.array, None)
+
+    @data.setter
+    def data(self, value) -> None:
+        if isinstance(value, Tensor):
+            if value.symbolic:
+                raise TypeError(f"data: cannot set a tensor's data to the symbolic graph value {value!r}; "
+                                "only a concrete Tensor or array has data")
+            array = value.array
+        elif isinstance(value, np.ndarray) or (hasattr(value, "__cuda_array_interface__") and hasattr(value, "dtype")):
+            array = value
+        else:
+            raise TypeError(f"data: a tensor's data must be set to a Tensor (or a NumPy/CuPy array), "
+                            f"got {type(value).__name__}")
+        try:
+            as_dtype(array.dtype)
+        except TypeError as exc:
+            raise TypeError(f"data: cannot hold an array of dtype {array.dtype}: {exc}") from None
+        if getattr(self, "requires_grad", False) and array.dtype not in FLOATING:
+            raise RuntimeError(f"data: the tensor requires grad, so its data must be floating point; got an array "
+                               f"of dtype {array.dtype} and shape {list(array.shape)}")
+        self.array = array
+
     @property
     def shape(self) -> tuple:
         return self.array.shape

@@ -87,7 +87,7 @@ def _operator(fn_name: str, method: str):
 
     def inplace(self, other):
         result = getattr(_ops(), fn_name)(self, other)
-        if not hasattr(result.array, "flags"):  # a graph Value: its data is a shape/dtype spec
+        if not hasattr(result.array, "flags"):  # a graph Value: its array is a Symbol (shape, dtype)
             return result
         _check(self, method, other)
         return _write(self, method, result)

@@ -16,7 +16,7 @@ def close(actual, expected, atol: float = 1e-5) -> None:
 
 
 def adam(params, state: dict, step: int, lr: float = 0.01, b1: float = 0.9, b2: float = 0.999) -> None:
-    """A plain Adam step on ``.data`` (the tests do not depend on ember.optim)."""
+    """A plain Adam step on ``.array`` (the tests do not depend on ember.optim)."""
     for i, p in enumerate(params):
         g = p.grad.array
         m, v = state.get(i, (0.0, 0.0))

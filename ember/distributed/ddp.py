@@ -213,7 +213,7 @@ class DistributedDataParallel(Module):
 
 def _sparse_parameters(module: Module) -> set:
     """ids of the parameters whose layers produce row-sparse gradients (``sparse=True`` embeddings, and
-    hash-table handles, whose rows live outside ``.data``)."""
+    hash-table handles, whose rows live outside ``.array``)."""
     found = {id(p) for p in module.parameters() if hasattr(p, "apply_sparse_update")}
     for m in module.modules():
         if getattr(m, "sparse", False) is True:

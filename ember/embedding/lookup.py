@@ -1,7 +1,7 @@
 """The differentiable lookup: rows of a ``HashTable`` as a Tensor whose gradient is row-sparse.
 
 ``HashTableParameter`` is the table's handle among a module's parameters: optimizers see it, and route
-its row-sparse gradients to ``HashTable.apply_update`` (the rows live in the table, not in ``.data``).
+its row-sparse gradients to ``HashTable.apply_update`` (the rows live in the table, not in ``.array``).
 The lookup is an op record kept out of the registry: it reads host-side state, so it has no graph,
 ONNX or generated-code form, and tracing it is refused.
 """

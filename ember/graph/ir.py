@@ -1,6 +1,6 @@
 """The IR: a Graph of Nodes over Values in SSA form, its text dump, a verifier and a reference interpreter.
 
-A Value is an ``ember.Tensor`` whose ``data`` is a ``Symbol`` (shape and dtype, no numbers), so every op
+A Value is an ``ember.Tensor`` whose ``array`` is a ``Symbol`` (shape and dtype, no numbers), so every op
 function runs unchanged on it: while a graph is built ``ember.autograd.apply`` hands each call to the graph
 (``Graph.build``), which appends a Node instead of computing. Side effects (variable writes, optimizer
 updates, random draws) are ops of ``ember.ops.effects`` and become nodes the same way.
@@ -42,7 +42,7 @@ def hinted_size(shape: tuple, hint: int) -> int:
 
 class Symbol(Spec):
     """Stand-in for an array while a graph is built: a Spec (shape and dtype) and the device the value will
-    live on, sitting in ``Tensor.data``."""
+    live on, sitting in ``Tensor.array``."""
 
     base = None  # like an array that owns its memory
 
@@ -95,6 +95,18 @@ class Value(Tensor):
 
     def numpy(self):
         raise TypeError(f"numpy(): %{self.id} ({self.array!r}) is symbolic and has no value yet")
+
+    @property
+    def data(self):
+        """A symbolic value has no data (its ``array`` is a Symbol): PyTorch's ``.data`` idioms (detached reads,
+        in-place updates through it) need concrete tensors, so they raise here rather than record nothing."""
+        raise TypeError(f".data: %{self.id} ({self.array!r}) is a symbolic graph value and has no data while the "
+                        "graph is built; use the value itself in traced code (x, not x.data)")
+
+    @data.setter
+    def data(self, value) -> None:
+        raise TypeError(f".data: cannot replace the data of the symbolic graph value %{self.id} ({self.array!r}); "
+                        "a graph value is defined once, by its node")
 
     __hash__ = object.__hash__
 
@@ -386,7 +398,8 @@ def _check_node(node: Node) -> None:
     if got is None or tuple(got.shape) != tuple(expected.shape) or got.dtype != expected.dtype:
         raise GraphError(
             f"{format_node(node)}: op {op.name} on ({describe(specs)}) gives "
-            f"{type_str(expected.shape, expected.dtype)}, the node says {', '.join(repr(v.array) for v in node.outputs)}"
+            f"{type_str(expected.shape, expected.dtype)}, the node says "
+            f"{', '.join(repr(v.array) for v in node.outputs)}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Weight initialisation, in place on ``tensor.data``, with PyTorch's formulas.
+"""Weight initialisation, in place on ``tensor.array``, with PyTorch's formulas.
 
 Random draws come from ``ember.random.generator()``, so ``ember.manual_seed`` makes them reproducible.
 
