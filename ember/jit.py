@@ -34,7 +34,7 @@ take them for one size, the batch). ``cache.stats()`` counts compilations.
 
 Memory layout: the first compilation of a step lays the parameters it updates side by side in one array
 (``ember.runtime.arena``), so the runtime updates them with a few whole-array calls; each such parameter's
-``.data`` becomes a view of that array, with the same values (a parameter that is already a view of another
+``.array`` becomes a view of that array, with the same values (a parameter that is already a view of another
 array stays where it is). Replacing a parameter's array afterwards (``p.data = ...``) makes the next call
 compile again for the new array; changing it in place (``p.data[...] = ...``, ``load_state_dict``) needs
 nothing.
