@@ -160,4 +160,6 @@ def test_op_case_standalone_kernels_match_ember(case, tmp_path):
     for g, e in zip(got, expected):
         g = np.asarray(g)
         assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
-        np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=1e-6, atol=1e-6)
+        # float32 rounding: Ember picks its convolution kernels by shape (per-sample or batch-last products),
+        # the standalone kernels always sum in the batch-last order
+        np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=2e-5, atol=2e-6)
