@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.rows import put_rows
+
 
 class ChunkLayout:
     """Chunk boundaries shared by the pools of one table."""
@@ -128,13 +130,19 @@ class RowPool:
         """Store ``values`` (one per row of ``plan``, cast to the pool's dtype) at the plan's rows."""
         if not plan.rows.size:
             return
-        if plan.single:
-            self.chunks[0][plan.rows] = values
-            return
-        values = np.asarray(values)
+        values = np.asarray(values, self.dtype)
         broadcast = values.ndim < 1 + len(self.row_shape)
+        if plan.single:
+            if broadcast:
+                self.chunks[0][plan.rows] = values
+            else:
+                put_rows(np, self.chunks[0], plan.rows, values)
+            return
         for c, where, local in plan.groups:
-            self.chunks[c][local] = values if broadcast else values[where]
+            if broadcast:
+                self.chunks[c][local] = values
+            else:
+                put_rows(np, self.chunks[c], local, values[where])
 
     def reset(self, plan: RowPlan) -> None:
         """Put the pool's fill value in the plan's rows (new rows)."""

@@ -23,6 +23,7 @@ import numpy as np
 
 from ember.backend import cuda_kernels
 from ember.backend.devices import array_module
+from ember.backend.rows import put_rows
 from ember.ops.effects import SgdForm, update_rule
 from ember.sparse import RowSparse, unique_rows
 
@@ -85,17 +86,6 @@ def _take(xp, array, index):
     return xp.take(array, index, axis=0)
 
 
-def _put(xp, array, index, rows) -> None:
-    """``array[index] = rows`` for unique row indices. On NumPy a C-contiguous table's rows are written as
-    single items of a row-sized void dtype by ``np.put``: about 3x faster than the row-wise assignment."""
-    if xp is np and array.ndim > 1 and array.flags.c_contiguous and array.dtype == rows.dtype:
-        row = np.dtype((np.void, array.itemsize * math.prod(array.shape[1:])))
-        rows = np.ascontiguousarray(rows)
-        np.put(array.view(row).reshape(array.shape[0]), index, rows.view(row).reshape(rows.shape[0]))
-    else:
-        array[index] = rows
-
-
 # --- SGD ---
 
 @update_rule(SgdForm(buffer_key="momentum_buffer"))
@@ -155,15 +145,15 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
         buf = state.get("momentum_buffer")
         if buf is None:
             buf = state["momentum_buffer"] = xp.zeros_like(param)
-            _put(xp, buf, index, values)
+            put_rows(xp, buf, index, values)
             rows = values
         else:
             rows = _take(xp, buf, index)
             rows *= float(momentum)
             rows += values if dampening == 0 else values * float(1 - dampening)
-            _put(xp, buf, index, rows)
+            put_rows(xp, buf, index, rows)
         values = xp.add(values, rows * float(momentum)) if nesterov else rows
-    _put(xp, param, index, _take(xp, param, index) - values * lr)
+    put_rows(xp, param, index, _take(xp, param, index) - values * lr)
 
 
 # --- Adam / AdamW ---
@@ -251,12 +241,12 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
     old_avg = _take(xp, exp_avg, index)
     update_avg = xp.subtract(values, old_avg)
     update_avg *= float(1 - beta1)
-    _put(xp, exp_avg, index, old_avg + update_avg)
+    put_rows(xp, exp_avg, index, old_avg + update_avg)
     old_sq = _take(xp, exp_avg_sq, index)
     update_sq = values * values
     update_sq -= old_sq
     update_sq *= float(1 - beta2)
-    _put(xp, exp_avg_sq, index, old_sq + update_sq)
+    put_rows(xp, exp_avg_sq, index, old_sq + update_sq)
     update_avg += old_avg  # the new first moment of the rows
     update_sq += old_sq
     denom = xp.sqrt(update_sq, out=update_sq)
@@ -264,7 +254,7 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
     step_size = float(lr) * math.sqrt(1 - beta2**step) / (1 - beta1**step)
     update_avg /= denom
     update_avg *= -step_size
-    _put(xp, param, index, _take(xp, param, index) + update_avg)
+    put_rows(xp, param, index, _take(xp, param, index) + update_avg)
 
 
 # --- RMSprop ---
@@ -363,13 +353,13 @@ def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_
     square = xp.multiply(values, values)
     std = _take(xp, state_sum, index)
     std += square
-    _put(xp, state_sum, index, std)
+    put_rows(xp, state_sum, index, std)
     xp.sqrt(std, out=std)
     std += float(eps)
     update = xp.divide(values, std, out=std)
     update *= -clr
     update += _take(xp, param, index)  # p + (-clr) * (g / std), torch's order
-    _put(xp, param, index, update)
+    put_rows(xp, param, index, update)
 
 
 # --- FTRL ---
@@ -431,9 +421,9 @@ def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learni
     var, accum, linear = (_take(xp, a, index) for a in (param, state["accumulator"], state["linear"]))
     _ftrl(xp, var, values, accum, linear, lr=lr, learning_rate_power=learning_rate_power, l1=l1, l2=l2,
           l2_shrinkage=l2_shrinkage, beta=beta)
-    _put(xp, param, index, var)
-    _put(xp, state["accumulator"], index, accum)
-    _put(xp, state["linear"], index, linear)
+    put_rows(xp, param, index, var)
+    put_rows(xp, state["accumulator"], index, accum)
+    put_rows(xp, state["linear"], index, linear)
 
 
 # --- row-wise Adagrad ---
@@ -487,4 +477,4 @@ def sparse_rowwise_adagrad_update(param, grad: RowSparse, state: dict, *, lr: fl
         values = xp.add(values, rows * float(weight_decay))
     total = _take(xp, state["sum"], index) + _row_mean_square(xp, values)
     state["sum"][index] = total
-    _put(xp, param, index, _rowwise_step(xp, rows, values, total, lr, eps))
+    put_rows(xp, param, index, _rowwise_step(xp, rows, values, total, lr, eps))
