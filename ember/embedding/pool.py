@@ -123,7 +123,7 @@ class RowPool:
             return np.take(self.chunks[0], plan.rows, axis=0)
         out = np.empty((plan.rows.size,) + self.row_shape, self.dtype)
         for c, where, local in plan.groups:
-            out[where] = np.take(self.chunks[c], local, axis=0)
+            put_rows(np, out, where, np.take(self.chunks[c], local, axis=0))
         return out
 
     def write(self, plan: RowPlan, values) -> None:
