@@ -237,6 +237,28 @@ def test_launcher_shares_cores_and_explains_failures(monkeypatch):
     assert "exited with code 2" in launch.explain_failure(report.replace("EXIT CODE: 9", "EXIT CODE: 2").replace(
         "Killed (signal 9)", ""), {})
     assert launch.explain_failure("all fine", {}) is None
+    # mpiexec reports every rank it ended, in no set order: the rank seen dying first is the one named
+    both = report.replace("=   PID 4242", "=   PID 5151 RUNNING AT node7\n=   EXIT CODE: 9\n=   PID 4242")
+    assert "rank 0 (pid 5151)" in launch.explain_failure(both, {4242: 3, 5151: 0})
+    assert "rank 3 (pid 4242)" in launch.explain_failure(both, {4242: 3, 5151: 0}, deaths=(4242, 5151))
+
+
+def test_launcher_notes_deaths_in_order(tmp_path):
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        for rank, proc in enumerate((alive, gone)):
+            (tmp_path / f"pid.{rank}").write_text(str(proc.pid))
+        deaths: list = []
+        launch._note_deaths(str(tmp_path), deaths)
+        assert deaths == [gone.pid]
+        alive.kill()
+        alive.wait()
+        launch._note_deaths(str(tmp_path), deaths)
+        assert deaths == [gone.pid, alive.pid]
+    finally:
+        alive.kill()
     with pytest.raises(ValueError, match="--servers"):
         launch.launch(2, ["x.py"], servers=2)
     with pytest.raises(ValueError, match="-n must be at least 1"):

@@ -88,12 +88,40 @@ def _first_error(folder: str) -> str | None:
     return f"ember launch: rank {first.rsplit('.', 1)[1]} {what}; the other ranks were ended"
 
 
-def explain_failure(mpiexec_output: str, pids: dict) -> str | None:
-    """A line naming the rank that ended the job and why, from mpiexec's report (None if it names none)."""
-    match = re.search(r"PID (\d+) RUNNING AT \S+\s*=\s*EXIT CODE: (\d+)", mpiexec_output)
-    if match is None:
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped by its parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _note_deaths(folder: str, dead: list) -> None:
+    """Append to ``dead`` the pids of ranks that have died since the last call, in the order seen (while the
+    job runs: mpiexec then kills the others, all with the same signal, so this order names the rank that
+    failed)."""
+    for pid in _pids(folder):
+        if pid > 0 and pid not in dead and not _alive(pid):
+            dead.append(pid)
+
+
+def explain_failure(mpiexec_output: str, pids: dict, deaths: tuple = ()) -> str | None:
+    """A line naming the rank that ended the job and why, from mpiexec's report (None if it names none).
+    ``deaths``: rank pids in the order they were seen to die; when the report lists several failed
+    processes, the first of them to die is named."""
+    failed = {int(p): int(c) for p, c in re.findall(r"PID (\d+) RUNNING AT \S+\s*=\s*EXIT CODE: (\d+)",
+                                                    mpiexec_output)}
+    if not failed:
         return None
-    pid, code = int(match.group(1)), int(match.group(2))
+    pid = next((p for p in deaths if failed.get(p)), next(iter(failed)))
+    code = failed[pid]
     who = f"rank {pids[pid]}" if pid in pids else "a rank"
     signal_match = re.search(r"\(signal (\d+)\)", mpiexec_output)
     if signal_match:
@@ -123,8 +151,10 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         report = []
         os.set_blocking(proc.stdout.fileno(), False)
+        deaths: list = []
         while proc.poll() is None:
             tagger.pump()
+            _note_deaths(folder, deaths)
             chunk = proc.stdout.read()
             if chunk:
                 report.append(chunk)
@@ -134,7 +164,8 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
         if rest:
             report.append(rest)
         if proc.returncode != 0:
-            line = _first_error(folder) or explain_failure(b"".join(report).decode(errors="replace"), _pids(folder))
+            line = _first_error(folder) or explain_failure(b"".join(report).decode(errors="replace"), _pids(folder),
+                                                             tuple(deaths))
             if line:
                 print(line, file=sys.stderr)
         return proc.returncode
