@@ -143,6 +143,8 @@ def _agrees(op, arrays, attrs):
             return
     try:
         out = op.forward(np, *arrays, **attrs)
+    except MemoryError:  # valid attributes whose work does not fit in memory (a padding of 2**40): PyTorch's OOM
+        return
     except IndexError as exc:  # indices out of range for the data: only the data can tell, eager mode names the op
         assert any(a.dtype.kind in "iu" for a in arrays), f"{op.name}: infer accepted {attrs}, forward: {exc!r}"
         with pytest.raises(IndexError, match=f"^{op.name}"):
