@@ -2,9 +2,12 @@
 
 Layout: a column of keys by row (``key_of_row``) and a power-of-two array of slots, each holding a row
 number, EMPTY or DELETED. A key's probe sequence is double hashing, ``(h + i * step) & mask`` with an odd
-step, so probe chains stay short at the 0.8 load factor the table grows at. Each probing round handles
-every still-unresolved key of the batch with a few array operations; a batch takes as many rounds as its
-longest chain (a handful), never a Python step per key. Slots are int32 while rows fit (4 bytes a slot).
+step, so probe chains stay short on average at the 0.8 load factor the table grows at. Each probing round
+handles every still-unresolved key of the batch with a few array operations, never a Python step per key.
+Chains are short on average but the slowest of a large batch is long (at load 0.6, a quarter of the keys
+need a second probe and about 15 probes resolve the last of 10k keys), so a lookup widens its rounds: one
+probe, one more, then the next 2, 4, 8... probes of each remaining key at once. Slots are int32 while rows
+fit (4 bytes a slot).
 
 Deleting leaves a DELETED marker (lookups probe past it); the table rebuilds when markers and live slots
 together pass the load factor. Keys are stored once, by row: 8 bytes a row plus about 5 for the slots.
@@ -22,11 +25,14 @@ _MAX_LOAD = 0.8
 _REBUILD_BLOCK = 1 << 22  # old slots re-placed per round of a rebuild
 
 
+def _probe_step(h: np.ndarray, mask: int) -> np.ndarray:
+    """The probe step of hashes ``h``: odd, so a chain visits every slot of the power-of-two table."""
+    return ((h >> np.uint64(40)) | np.uint64(1)).view(np.int64) & mask
+
+
 def _probe_start(keys: np.ndarray, mask: int) -> tuple[np.ndarray, np.ndarray]:
     h = mix64(keys.view(np.uint64))
-    pos = (h & np.uint64(mask)).view(np.int64)
-    step = ((h >> np.uint64(40)) | np.uint64(1)).view(np.int64) & mask  # odd, so every slot is reachable
-    return pos, step
+    return (h & np.uint64(mask)).view(np.int64), _probe_step(h, mask)
 
 
 class IdIndex:
@@ -65,31 +71,50 @@ class IdIndex:
         """Rows of ``keys`` (int64, any shape), -1 where a key is absent."""
         keys = np.ascontiguousarray(keys, np.int64)
         flat = keys.reshape(-1)
-        rows = np.full(flat.size, -1, np.int64)
         if self.live == 0 or flat.size == 0:
-            return rows.reshape(keys.shape)
+            return np.full(keys.shape, -1, np.int64)
         slots, key_of_row, mask = self.slots, self.key_of_row, self.mask
-        pos, step = _probe_start(flat, mask)
-        wanted, active = flat, None  # active: batch positions of the unresolved keys (None: all of them)
+        h = mix64(flat.view(np.uint64))
+        pos = (h & np.uint64(mask)).view(np.int64)
+        # first probe of every key; most keys end here (found, or an EMPTY home slot)
+        found = slots.take(pos)
+        # EMPTY and DELETED (-1, -2) read key_of_row's last entries; found >= 0 masks them out
+        hit = key_of_row.take(found) == flat
+        hit &= found >= 0
+        rows = found.astype(np.int64)
+        rows += 1
+        rows *= hit
+        rows -= 1  # found where hit, else -1: branch-free
+        going = found != EMPTY
+        going ^= hit  # not found yet, and the chain goes on past another key or a deleted one
+        active = np.flatnonzero(going)  # batch positions of the unresolved keys
+        if not active.size:
+            return rows.reshape(keys.shape)
+        step = _probe_step(h.take(active), mask)
+        pos, wanted = pos.take(active), flat.take(active)
+        width = 1
         while True:
-            found = slots[pos]
-            # EMPTY and DELETED (-1, -2) read key_of_row's last entries; found >= 0 masks them out
-            hit = key_of_row[found] == wanted
+            # the next ``width`` probes of each unresolved key at once, one row per probe: the chains'
+            # long tail (about 15 probes for the slowest of 10k keys at load 0.6) then costs a few rounds
+            probes = np.arange(1, width + 1, dtype=np.int64)[:, None] * step
+            probes += pos
+            probes &= mask
+            found = slots.take(probes)
+            hit = key_of_row.take(found) == wanted
             hit &= found >= 0
-            going = found != EMPTY
-            going ^= hit  # not found yet, and the chain goes on past another key or a deleted one
-            if active is None:
-                rows[hit] = found[hit]
-                active = going = np.flatnonzero(going)
-            else:
-                rows[active[hit]] = found[hit]
-                going = np.flatnonzero(going)
-                active = active[going]
+            # a present key sits before the first EMPTY of its chain (inserts fill EMPTY slots only,
+            # deletes leave DELETED): a hit anywhere in the window is the key's slot
+            at = np.flatnonzero(hit)
+            if at.size:
+                rows[active.take(at % active.size)] = found.take(at)
+            stop = found == EMPTY
+            stop |= hit
+            going = np.flatnonzero(~np.logical_or.reduce(stop, axis=0))
             if not going.size:
                 return rows.reshape(keys.shape)
-            wanted, step, pos = wanted[going], step[going], pos[going]
-            pos += step
-            pos &= mask
+            active, wanted, step = active.take(going), wanted.take(going), step.take(going)
+            pos = probes[-1].take(going)
+            width *= 2
 
     def add(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Map ``keys`` (unique, none already present) to ``rows``."""
