@@ -71,3 +71,19 @@ def test_find_of_nothing_and_of_an_empty_index():
     index.add(np.array([3]), np.array([0]))
     out = index.find(np.zeros((0, 4), np.int64))
     assert out.shape == (0, 4) and out.dtype == np.int64
+
+
+def test_segment_sum_of_permutations_few_repeats_and_any_row_shape():
+    from ember.embedding.segments import segment_sum
+
+    rng = np.random.default_rng(3)
+    for inverse, row_shape in [(rng.permutation(500), (4,)), (np.r_[rng.permutation(300), [7, 7, 299]], (2, 3)),
+                               (np.r_[rng.permutation(50), [0, 1, 0]], ())]:
+        m = int(inverse.max()) + 1
+        values = rng.integers(-8, 8, (inverse.size,) + row_shape).astype(np.float32)  # exact sums in any order
+        expected = np.zeros((m,) + row_shape, np.float32)
+        np.add.at(expected, inverse, values)
+        np.testing.assert_array_equal(segment_sum(values, inverse, m), expected)
+        strided = np.stack([values, values], 1)[:, 1]
+        assert not strided.flags.c_contiguous
+        np.testing.assert_array_equal(segment_sum(strided, inverse, m), expected)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.rows import put_rows
+
 
 class Deduper:
     """``dedupe(rows, top) -> (unique, inverse)`` for rows in ``[-1, top)``: ``unique[inverse] == rows``."""
@@ -41,16 +43,14 @@ def segment_sum(values: np.ndarray, inverse: np.ndarray, m: int) -> np.ndarray:
     """``out[k] = sum of values[i] for inverse[i] == k``, in entry order (as ``RowSparse.coalesce``)."""
     n = values.shape[0]
     out = np.empty((m,) + values.shape[1:], values.dtype)
+    # every entry placed at its row (whole rows as single items); rows that repeat are overwritten below
+    put_rows(np, out, inverse, values)
     if m == n:  # nothing repeats: a permutation
-        out[inverse] = values
         return out
-    repeated = np.bincount(inverse, minlength=m)[inverse] > 1
-    single = np.flatnonzero(~repeated)
-    out[inverse[single]] = np.take(values, single, axis=0)  # most rows of a batch occur once: just placed
-    entries = np.flatnonzero(repeated)
-    keys = inverse[entries]
-    order = entries[np.argsort(keys.astype(np.uint16) if m <= 1 << 16 else keys, kind="stable")]  # radix sort
-    grouped = inverse[order]
+    entries = np.flatnonzero(np.bincount(inverse, minlength=m).take(inverse) > 1)
+    keys = inverse.take(entries)
+    order = entries.take(np.argsort(keys.astype(np.uint16) if m <= 1 << 16 else keys, kind="stable"))  # radix
+    grouped = inverse.take(order)
     starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
-    out[grouped[starts]] = np.add.reduceat(np.take(values, order, axis=0), starts, axis=0)
+    put_rows(np, out, grouped.take(starts), np.add.reduceat(np.take(values, order, axis=0), starts, axis=0))
     return out
