@@ -10,6 +10,9 @@ loss, backward, update on the next of 8 pre-generated batches (uniform ids, as W
   keys (the table deduplicates them), trains and updates.
 - ``ember-hash-loader``: the same, with deduplication and row lookup done by the data loader's thread
   (``CTRDataset`` + ``model.prefetch``), as ``ember train`` runs it; not timed here, like data loading.
+- ``ember-hash-overlap``: the loader's work done for real, in one worker thread that prepares the next batch
+  (deduplication, row lookup) while the current step runs: the step's time includes waiting for it and
+  sharing the cores with it.
 - ``ember-fixed``: the W5s Ember step (26 fixed ``nn.Embedding(sparse=True)`` tables), for reference.
 
 Each thread count runs in its own process; inside it the steps alternate round by round.
@@ -89,7 +92,7 @@ def _ember_model():
     return DLRMShaped()
 
 
-def ember_hash_step(loader: bool):
+def ember_hash_step(loader: bool, overlap: bool = False):
     import numpy as np
 
     import ember
@@ -111,13 +114,26 @@ def ember_hash_step(loader: bool):
             model.embedding.prefetch(batch)
         return batch
 
-    # The loader's work (dedup, row lookup) happens once per pool batch, outside the timed step; with every
-    # row present and no eviction the rows it found stay valid.
-    ready = [make_batch(k) for k in range(POOL)] if loader else None
+    if overlap:  # the next batch is prepared in a worker thread while this step runs
+        from concurrent.futures import ThreadPoolExecutor
+
+        worker = ThreadPoolExecutor(1)
+        pending = [None, None]  # (pool index, future)
+
+        def next_batch(k: int):
+            if pending[0] != k:  # the first step, or out of turn
+                pending[:] = k, worker.submit(make_batch, k)
+            batch = pending[1].result()
+            pending[:] = (k + 1) % POOL, worker.submit(make_batch, (k + 1) % POOL)
+            return batch
+    elif loader:
+        # The loader's work (dedup, row lookup) happens once per pool batch, outside the timed step; with every
+        # row present and no eviction the rows it found stay valid.
+        ready = [make_batch(k) for k in range(POOL)]
 
     def step(i):
         k = i % POOL
-        batch = ready[k] if loader else make_batch(k)
+        batch = next_batch(k) if overlap else ready[k] if loader else make_batch(k)
         opt.zero_grad()
         loss = ember.binary_cross_entropy_with_logits(model(batch), batch.labels)
         loss.backward()
@@ -143,7 +159,8 @@ def measure(threads: int, seconds: float, rounds: int) -> dict:
     from harness import compare
 
     steps = {"torch": torch_step(), "ember-hash": ember_hash_step(loader=False),
-             "ember-hash-loader": ember_hash_step(loader=True), "ember-fixed": ember_fixed_step()}
+             "ember-hash-loader": ember_hash_step(loader=True),
+             "ember-hash-overlap": ember_hash_step(loader=True, overlap=True), "ember-fixed": ember_fixed_step()}
     return compare(steps, seconds, rounds)
 
 
