@@ -4,10 +4,10 @@ Layout: a column of keys by row (``key_of_row``) and a power-of-two array of slo
 number, EMPTY or DELETED. A key's probe sequence is double hashing, ``(h + i * step) & mask`` with an odd
 step, so probe chains stay short on average at the 0.8 load factor the table grows at. Each probing round
 handles every still-unresolved key of the batch with a few array operations, never a Python step per key.
-Chains are short on average but the slowest of a large batch is long (at load 0.6, a quarter of the keys
-need a second probe and about 15 probes resolve the last of 10k keys), so a lookup widens its rounds: one
-probe, one more, then the next 2, 4, 8... probes of each remaining key at once. Slots are int32 while rows
-fit (4 bytes a slot).
+The slowest chain of a large batch is long all the same (at load 0.6 a quarter of the keys need a second
+probe, and about 15 probes resolve the last of 10k keys), so a lookup widens its rounds: one probe, one
+more, then the next 2, 4, 8... probes of each remaining key at once. Slots are int32 while rows fit (4
+bytes a slot).
 
 Deleting leaves a DELETED marker (lookups probe past it); the table rebuilds when markers and live slots
 together pass the load factor. Keys are stored once, by row: 8 bytes a row plus about 5 for the slots.
