@@ -84,13 +84,13 @@ def test_probability_admission_rate_and_determinism():
 # --- eviction and metadata ---
 
 def test_metadata_counts_lookups_and_steps():
-    emb = HashEmbedding(2, seed=0)
+    emb = HashEmbedding(2, seed=0, metadata=True)
     opt = ember.optim.SGD(emb.parameters(), lr=0.1)
     _step(emb, opt, [1, 1, 2])
     _step(emb, opt, [1])
     state = emb.state_dict()
     by_key = dict(zip(state["keys"].tolist(), zip(state["meta.freq"].tolist(), state["meta.last_step"].tolist())))
-    assert by_key == {1: (3, 1), 2: (1, 0)}
+    assert by_key == {1: (3, 2), 2: (1, 1)}  # the (1-based) step each row was last written for
     assert state["step"] == 2
 
 
@@ -177,7 +177,7 @@ def test_logistic_regression_on_hashed_string_ids_reaches_the_planted_auc():
 
 
 def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
-    emb = HashEmbedding(2, seed=0)
+    emb = HashEmbedding(2, seed=0, metadata=("freq",))
     with ember.no_grad():
         emb(np.full(70_000, 5, np.int64))  # one batch repeating a key past 65535
         emb(np.array([5, 6]))
@@ -185,7 +185,7 @@ def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
     assert state["meta.freq"].dtype == np.uint16
     assert dict(zip(state["keys"].tolist(), state["meta.freq"].tolist())) == {5: 65535, 6: 1}
     state["meta.freq"] = np.array([100_000, 7], np.uint32)[np.argsort(state["keys"])]  # an older checkpoint
-    restored = HashEmbedding(2, seed=0)
+    restored = HashEmbedding(2, seed=0, metadata=("freq",))
     restored.load_state_dict(state)
     loaded = restored.state_dict()
     assert dict(zip(loaded["keys"].tolist(), loaded["meta.freq"].tolist())) == {5: 65535, 6: 7}

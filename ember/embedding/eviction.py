@@ -1,7 +1,8 @@
 """Eviction policies: which rows leave the table. The table runs them after optimizer updates (every
 ``evict_every`` updates) and on ``HashEmbedding.evict()``; evicted rows are reused by new ids.
 
-A policy has ``select(table) -> rows`` (table rows to remove). The capacity cap is the table's own
+A policy has ``select(table) -> rows`` (table rows to remove) and ``needs``, the metadata columns it
+reads (the table keeps them). The capacity cap is the table's own
 (``capacity`` and ``capacity_policy``), applied after the policies.
 """
 
@@ -21,10 +22,12 @@ class StepTTL:
             raise ValueError(f"StepTTL: steps must be an int >= 1, got {steps!r}")
         self.steps = int(steps)
 
+    needs = ("last_step",)  # the metadata column it reads
+
     def select(self, table) -> np.ndarray:
         rows = table.live_rows()
-        last = table.meta["last_step"].read(table.layout.plan(rows))
-        return rows[table.step - last > self.steps]
+        last = table.meta["last_step"].read(table.layout.plan(rows))  # the step a row was last written for
+        return rows[table.step - last >= self.steps]
 
     def __repr__(self) -> str:
         return f"StepTTL({self.steps})"
@@ -40,6 +43,8 @@ class L2Norm:
         if not min_norm > 0:
             raise ValueError(f"L2Norm: min_norm must be > 0, got {min_norm!r}")
         self.min_norm = float(min_norm)
+
+    needs = ()  # reads the values, no metadata
 
     def select(self, table) -> np.ndarray:
         rows = table.live_rows()
