@@ -110,6 +110,19 @@ def test_step_ttl_evicts_idle_rows_and_reuses_them():
     np.testing.assert_array_equal(fresh, HashEmbedding(2, seed=0)(np.array([3])).detach().numpy())
 
 
+def test_step_ttl_scans_every_chunk_and_skips_rows_given_back():
+    emb = HashEmbedding(2, seed=0, eviction=StepTTL(2), chunk_rows=4)  # rows over several chunks
+    opt = ember.optim.SGD(emb.parameters(), lr=0.5)
+    _step(emb, opt, list(range(1, 11)))
+    _step(emb, opt, [1])
+    _step(emb, opt, [1])  # keys 2..10 idle for two steps: evicted, their rows given back
+    assert len(emb) == 1 and emb.table.free.size == 9
+    for _ in range(3):  # key 2 comes back in a reused row; the others' stale rows must not take it away
+        _step(emb, opt, [1, 2])
+        assert sorted(emb.table.index.key_of_row[emb.table.live_rows()].tolist()) == [1, 2]
+    assert emb.table.free.size == 8
+
+
 def test_l2_eviction_removes_rows_driven_to_zero():
     emb = HashEmbedding(2, initializer=lambda keys, dim, seed: np.repeat((keys % 2)[:, None], dim, 1) * 1.0,
                         eviction=L2Norm(1e-3))
