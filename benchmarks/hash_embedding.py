@@ -202,6 +202,15 @@ def bench_rates(n: int, batch: int, dim: int) -> dict:
 
 # --- memory --------------------------------------------------------------------------------------------
 
+def _ember_options(optimizer: str) -> dict:
+    """The default metadata keeps last_step (for step-TTL eviction, run here after every update, and
+    incremental checkpoints); "rowwise-meta" adds the frequency counts a capacity cap ranks rows by."""
+    from ember.embedding import StepTTL
+
+    return {"rowwise": {"eviction": StepTTL(1000)}, "rowwise-meta": {"metadata": True},
+            "rowwise-nometa": {"metadata": False}}.get(optimizer, {})
+
+
 def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dict:
     """One case in this process: insert ``n`` ids, then train ``steps`` batches of present ids (the first
     update gives every row its optimizer state); RSS after each phase, peak RSS, bytes per row."""
@@ -212,7 +221,7 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
         from ember.embedding import HashEmbedding
 
         base = rss_bytes()
-        emb = HashEmbedding(dim, seed=0, metadata=(optimizer != "rowwise-nometa"))
+        emb = HashEmbedding(dim, seed=0, **_ember_options(optimizer))
         make = ember.optim.Adagrad if optimizer == "adagrad" else ember.optim.RowWiseAdagrad
         opt = make(emb.parameters(), lr=0.01)
         t0 = time.perf_counter()
@@ -305,7 +314,8 @@ def _memory_line(r: dict) -> str:
                if "insert_bytes_per_row_slope" in r else ""))
 
 
-BUDGET_GIB = {"ember-adagrad": 16, "ember-rowwise": 8, "ember-rowwise-nometa": 8}  # peak RSS at 100M rows
+BUDGET_GIB = {"ember-adagrad": 16, "ember-rowwise": 8, "ember-rowwise-meta": 8,  # peak RSS at 100M rows
+              "ember-rowwise-nometa": 8}
 
 
 def _print_ratios(results: list[dict]) -> None:
@@ -326,7 +336,8 @@ def _print_ratios(results: list[dict]) -> None:
         print(line)
 
 
-MEMORY_CASES = ["ember-adagrad", "torch-adagrad", "ember-rowwise", "ember-rowwise-nometa", "torch-rowwise"]
+MEMORY_CASES = ["ember-adagrad", "torch-adagrad", "ember-rowwise", "ember-rowwise-meta", "ember-rowwise-nometa",
+                "torch-rowwise"]
 
 
 def main() -> None:

@@ -378,7 +378,7 @@ def test_rows_in_memory_mapped_files_train_like_rows_in_memory(tmp_path):
     on_disk.flush()
     assert isinstance(on_disk.table.values.chunks[0], np.memmap)
     names = sorted(p.name for p in (tmp_path / "table").iterdir())
-    assert "values.0" in names and "slot.sum.0" in names and "meta.freq.0" in names
+    assert "values.0" in names and "slot.sum.0" in names and "meta.last_step.0" in names
     keys = np.arange(40)
     np.testing.assert_array_equal(_rows(on_disk, keys), _rows(in_memory, keys))
 

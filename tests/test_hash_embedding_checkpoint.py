@@ -9,9 +9,10 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import ember
-from ember.embedding import HashEmbedding, load_checkpoint, save_checkpoint
+from ember.embedding import HashEmbedding, L2Norm, StepTTL, load_checkpoint, save_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -147,12 +148,16 @@ def test_incremental_checkpoint_on_the_last_full_one_equals_a_full_one(tmp_path)
 
 def test_a_delta_applies_only_on_its_base():
     emb = HashEmbedding(2, seed=0)
-    emb(np.array([1, 2]))
-    base = emb.state_dict()
-    emb.mark_saved(base["generation"])
-    emb(np.array([3]))
+    opt = ember.optim.SGD(emb.parameters(), lr=0.1)
+    for ids in ([1, 2], [3]):
+        emb(np.array(ids)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        if ids == [1, 2]:
+            base = emb.state_dict()
+            emb.mark_saved(base["generation"])
     delta = emb.delta_state_dict()
-    assert delta["keys"].tolist() == [3]
+    assert delta["keys"].tolist() == [3]  # rows written in the steps after the base's, no others
     other = HashEmbedding(2, seed=0)
     try:
         other.load_state_dict(delta)
@@ -193,3 +198,74 @@ def test_snapshots_are_consistent_while_another_thread_inserts():
     finally:
         stop.set()
         worker.join()
+
+
+def test_a_chain_of_deltas_on_the_last_full_checkpoint_equals_a_full_one(tmp_path):
+    _, s = _script(tmp_path)
+    net, optimizers = s["build"](seed=0)
+    paths = []
+    for stop in (5, 9, 12, 16):  # a full checkpoint, then three deltas (evictions and re-admissions between)
+        for step in range(stop - 4 if paths else 0, stop):
+            s["train_step"](net, optimizers, step)
+        paths.append(tmp_path / f"c{stop}.safetensors")
+        save_checkpoint(paths[-1], net, optimizers, incremental=len(paths) > 1)
+    restored, restored_optimizers = s["build"](seed=5)
+    load_checkpoint(restored, restored_optimizers, *paths)
+    for original, copy in ((net.user, restored.user), (net.items, restored.items)):
+        want, got = _by_key(original.state_dict()), _by_key(copy.state_dict())
+        assert sorted(got) == sorted(want)
+        for key, value in want.items():
+            if not isinstance(value, dict):
+                np.testing.assert_array_equal(got[key], value, err_msg=key)
+    users = s["batch"](16)[0]
+    with ember.no_grad():
+        np.testing.assert_array_equal(restored.user(users).numpy(), net.user(users).numpy())
+
+
+def test_checkpoints_with_a_version_column_still_load():
+    # Before: meta.version per row, and last_step stamped with the step count before the update.
+    emb = HashEmbedding(2, seed=0, eviction=StepTTL(2), metadata=True)
+    opt = ember.optim.SGD(emb.parameters(), lr=0.1)
+    for ids in ([1, 2], [1, 3], [1]):  # the third step evicts key 2
+        emb(np.array(ids)).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    now = emb.state_dict()
+    old = dict(now, **{"meta.last_step": now["meta.last_step"] - 1,
+                       "meta.version": np.full(now["keys"].size, now["generation"], np.int32)})
+    restored = HashEmbedding(2, seed=0, eviction=StepTTL(2), metadata=True)
+    restored.load_state_dict(old)
+    got, want = _by_key(restored.state_dict()), _by_key(now)
+    for key in ("keys", "values", "meta.freq", "meta.last_step"):
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    restored_opt = ember.optim.SGD(restored.parameters(), lr=0.1)
+    for table, optimizer in ((emb, opt), (restored, restored_opt)):
+        table(np.array([1])).sum().backward()
+        optimizer.step()  # evicts key 3, idle for the last two steps (key 2 went a step earlier)
+    assert sorted(emb.state_dict()["keys"].tolist()) == sorted(restored.state_dict()["keys"].tolist()) == [1]
+
+
+def test_metadata_columns_follow_what_reads_them():
+    def columns(**options):
+        return sorted(HashEmbedding(2, **options).table.meta)
+
+    assert columns() == ["last_step"]  # step-TTL eviction and incremental checkpoints
+    assert columns(capacity=10) == ["freq", "last_step"]
+    assert columns(metadata=True) == ["freq", "last_step"]
+    assert columns(metadata=False, eviction=L2Norm(1e-3)) == []
+    assert columns(metadata=("freq",)) == ["freq"]
+    with pytest.raises(ValueError, match=r"need the metadata columns \['last_step'\], but metadata=False"):
+        HashEmbedding(2, eviction=StepTTL(3), metadata=False)
+    with pytest.raises(ValueError, match=r"need the metadata columns \['freq'\]"):
+        HashEmbedding(2, capacity=5, metadata=("last_step",))
+    with pytest.raises(ValueError, match="unknown metadata columns \\['version'\\]"):
+        HashEmbedding(2, metadata=("version",))
+    emb = HashEmbedding(2, seed=0, metadata=False)
+    emb(np.array([1]))
+    with pytest.raises(RuntimeError, match="incremental checkpoints need the metadata column 'last_step'"):
+        emb.delta_state_dict()
+    emb = HashEmbedding(2, seed=0)
+    emb(np.array([1]))
+    emb.mark_saved(emb.state_dict()["generation"])
+    with pytest.raises(ValueError, match="no snapshot numbered 7 is known"):
+        emb.delta_state_dict(since=7)

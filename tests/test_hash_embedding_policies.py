@@ -84,13 +84,13 @@ def test_probability_admission_rate_and_determinism():
 # --- eviction and metadata ---
 
 def test_metadata_counts_lookups_and_steps():
-    emb = HashEmbedding(2, seed=0)
+    emb = HashEmbedding(2, seed=0, metadata=True)
     opt = ember.optim.SGD(emb.parameters(), lr=0.1)
     _step(emb, opt, [1, 1, 2])
     _step(emb, opt, [1])
     state = emb.state_dict()
     by_key = dict(zip(state["keys"].tolist(), zip(state["meta.freq"].tolist(), state["meta.last_step"].tolist())))
-    assert by_key == {1: (3, 1), 2: (1, 0)}
+    assert by_key == {1: (3, 2), 2: (1, 1)}  # the (1-based) step each row was last written for
     assert state["step"] == 2
 
 
@@ -108,6 +108,19 @@ def test_step_ttl_evicts_idle_rows_and_reuses_them():
     fresh = emb(np.array([3])).detach().numpy()
     assert emb.table.top == top  # the evicted row was reused
     np.testing.assert_array_equal(fresh, HashEmbedding(2, seed=0)(np.array([3])).detach().numpy())
+
+
+def test_step_ttl_scans_every_chunk_and_skips_rows_given_back():
+    emb = HashEmbedding(2, seed=0, eviction=StepTTL(2), chunk_rows=4)  # rows over several chunks
+    opt = ember.optim.SGD(emb.parameters(), lr=0.5)
+    _step(emb, opt, list(range(1, 11)))
+    _step(emb, opt, [1])
+    _step(emb, opt, [1])  # keys 2..10 idle for two steps: evicted, their rows given back
+    assert len(emb) == 1 and emb.table.free.size == 9
+    for _ in range(3):  # key 2 comes back in a reused row; the others' stale rows must not take it away
+        _step(emb, opt, [1, 2])
+        assert sorted(emb.table.index.key_of_row[emb.table.live_rows()].tolist()) == [1, 2]
+    assert emb.table.free.size == 8
 
 
 def test_l2_eviction_removes_rows_driven_to_zero():
@@ -177,7 +190,7 @@ def test_logistic_regression_on_hashed_string_ids_reaches_the_planted_auc():
 
 
 def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
-    emb = HashEmbedding(2, seed=0)
+    emb = HashEmbedding(2, seed=0, metadata=("freq",))
     with ember.no_grad():
         emb(np.full(70_000, 5, np.int64))  # one batch repeating a key past 65535
         emb(np.array([5, 6]))
@@ -185,7 +198,7 @@ def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
     assert state["meta.freq"].dtype == np.uint16
     assert dict(zip(state["keys"].tolist(), state["meta.freq"].tolist())) == {5: 65535, 6: 1}
     state["meta.freq"] = np.array([100_000, 7], np.uint32)[np.argsort(state["keys"])]  # an older checkpoint
-    restored = HashEmbedding(2, seed=0)
+    restored = HashEmbedding(2, seed=0, metadata=("freq",))
     restored.load_state_dict(state)
     loaded = restored.state_dict()
     assert dict(zip(loaded["keys"].tolist(), loaded["meta.freq"].tolist())) == {5: 65535, 6: 7}

@@ -1,7 +1,8 @@
 """Eviction policies: which rows leave the table. The table runs them after optimizer updates (every
 ``evict_every`` updates) and on ``HashEmbedding.evict()``; evicted rows are reused by new ids.
 
-A policy has ``select(table) -> rows`` (table rows to remove). The capacity cap is the table's own
+A policy has ``select(table) -> rows`` (table rows to remove) and ``needs``, the metadata columns it
+reads (the table keeps them). The capacity cap is the table's own
 (``capacity`` and ``capacity_policy``), applied after the policies.
 """
 
@@ -21,10 +22,11 @@ class StepTTL:
             raise ValueError(f"StepTTL: steps must be an int >= 1, got {steps!r}")
         self.steps = int(steps)
 
+    needs = ("last_step",)  # the metadata column it reads
+
     def select(self, table) -> np.ndarray:
-        rows = table.live_rows()
-        last = table.meta["last_step"].read(table.layout.plan(rows))
-        return rows[table.step - last > self.steps]
+        newest_idle = table.step - self.steps  # last_step: the step a row was last written for
+        return _scan(table, table.meta["last_step"], lambda last: last <= newest_idle)
 
     def __repr__(self) -> str:
         return f"StepTTL({self.steps})"
@@ -41,13 +43,32 @@ class L2Norm:
             raise ValueError(f"L2Norm: min_norm must be > 0, got {min_norm!r}")
         self.min_norm = float(min_norm)
 
+    needs = ()  # reads the values, no metadata
+
     def select(self, table) -> np.ndarray:
-        rows = table.live_rows()
-        values = table.values.read(table.layout.plan(rows)).astype(np.float32)
-        return rows[np.sqrt(np.einsum("ij,ij->i", values, values)) < self.min_norm]
+        def small(values):
+            values = values.astype(np.float32, copy=False)
+            return np.sqrt(np.einsum("ij,ij->i", values, values)) < self.min_norm
+
+        return _scan(table, table.values, small)
 
     def __repr__(self) -> str:
         return f"L2Norm({self.min_norm})"
+
+
+def _scan(table, pool, test) -> np.ndarray:
+    """Live rows (ascending) whose entries in ``pool`` pass ``test``, a chunk at a time: a pass over a
+    100M-row table holds one chunk's temporaries, not arrays of every row."""
+    found = []
+    for i, chunk in enumerate(pool.chunks):
+        lo = int(table.layout.starts[i])
+        if lo >= table.top:
+            break
+        found.append(np.flatnonzero(test(chunk[: table.top - lo])) + lo)
+    rows = np.concatenate(found) if found else np.zeros(0, np.int64)
+    if table.free.size:  # rows given back hold stale entries
+        rows = rows[~np.isin(rows, table.free)]
+    return rows
 
 
 def over_capacity(table, excluded: np.ndarray, excess: int) -> np.ndarray:

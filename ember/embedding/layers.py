@@ -38,8 +38,11 @@ class HashEmbedding(Module):
       ``evict_every``-th optimizer update and on ``evict()``.
     - ``capacity``: the most rows kept after an eviction run; beyond it the least frequently used rows
       go (``capacity_policy`` "lfu" or "lru").
-    - ``metadata=False`` drops the 10 bytes a row of metadata (no eviction, capacity or incremental
-      checkpoints then); ``chunk_rows`` is the largest chunk of row storage.
+    - ``metadata``: the per-row metadata kept. "auto" (the default): ``last_step`` (4 bytes a row, the
+      step a row was last written for: step-TTL eviction and incremental checkpoints), plus ``freq``
+      (2 bytes, training lookups) when a ``capacity`` ranks rows by it. True: both; False: none (no
+      step-TTL, capacity or incremental checkpoints then); or a tuple of column names.
+      ``chunk_rows`` is the largest chunk of row storage.
     - ``storage_dir``: keep rows, slots and metadata in memory-mapped files there (an SSD tier): the
       operating system's page cache holds the recently used rows in memory and leaves cold ones on disk;
       ids and the index stay in memory. ``flush()`` writes the files' dirty pages.
@@ -56,7 +59,7 @@ class HashEmbedding(Module):
 
     def __init__(self, embedding_dim: int, initializer=None, dtype=np.float32, admission=None, eviction=None,
                  capacity: int | None = None, seed: int | None = None, *, default_value: float = 0.0,
-                 capacity_policy: str = "lfu", evict_every: int = 1, metadata: bool = True,
+                 capacity_policy: str = "lfu", evict_every: int = 1, metadata="auto",
                  chunk_rows: int = 1 << 22, storage_dir: str | None = None) -> None:
         super().__init__()
         if capacity_policy not in ("lfu", "lru"):
@@ -97,7 +100,7 @@ class HashEmbedding(Module):
     # --- checkpoints ---
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> dict:
         """Keys, values (in the storage dtype), optimizer slots (``slot.<name>``), metadata
-        (``meta.freq``, ``meta.last_step``, ``meta.version``), admission counters and the table's step,
+        (``meta.last_step``, and ``meta.freq`` where kept), admission counters and the table's step,
         all from one snapshot taken under the table's lock. ``keep_vars=True`` gives the live handle
         (``weight``) instead of a copy of the table."""
         if destination is None:

@@ -6,10 +6,13 @@ bookkeeping for checkpoints. Every public method holds the table's lock, so a sn
 thread looks ids up sees keys, values, slots and metadata of one moment (DeepRec saved them at different
 moments and restored NaNs, its issue 1023).
 
-Metadata per row: ``freq`` (training lookups, saturating at 65535: enough to rank rows for eviction, and
-2 bytes a row less across 100M rows), ``last_step`` (the table's step at the last training
-lookup or update) and ``version`` (the generation in which the row last changed). Each snapshot closes a
-generation, so an incremental checkpoint is the rows whose version is newer than its base snapshot's.
+Metadata per row, each column kept only where something reads it (``metadata_columns``): ``freq``
+(training lookups, saturating at 65535: enough to rank rows for eviction, 2 bytes a row) for the capacity
+cap; ``last_step`` (4 bytes a row) for step-TTL eviction and incremental checkpoints. ``last_step`` is the
+number of the optimizer step a row was last written for: every write (a training lookup, an update, an
+admission, a restore without stored metadata) stamps ``step + 1``, the step in progress. A snapshot
+records the table's ``step``, so the rows changed after it are exactly those stamped later than that step
+(plus, harmlessly, rows touched between that step's update and the snapshot): no per-row version.
 """
 
 from __future__ import annotations
@@ -26,9 +29,36 @@ from ember.embedding.segments import Deduper, segment_sum
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_META = {"freq": np.uint16, "last_step": np.int32, "version": np.int32}  # 10 bytes a row
+_META = {"freq": np.uint16, "last_step": np.int32}  # 6 bytes a row with both columns
 _FREQ_MAX = np.iinfo(np.uint16).max
+_KEPT_SNAPSHOTS = 64  # snapshot steps remembered besides the stored base (deltas since older ones: an error)
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def metadata_columns(metadata, eviction: list, capacity: int | None) -> tuple[str, ...]:
+    """The metadata columns a table keeps: ``metadata`` is "auto" (``last_step``, for step-TTL eviction and
+    incremental checkpoints, plus ``freq`` where a capacity or a policy ranks rows by it), True (all),
+    False (none) or the column names. Raises if the eviction policies or the capacity need a missing one."""
+    needed = {name for policy in eviction for name in getattr(policy, "needs", _META)}  # undeclared: all
+    if capacity is not None:
+        needed |= {"freq", "last_step"}  # both capacity policies rank by both (one breaks the other's ties)
+    if isinstance(metadata, str):
+        if metadata != "auto":
+            raise ValueError(f'HashEmbedding: metadata must be "auto", True, False or column names, got {metadata!r}')
+        columns = {"last_step"} | needed
+    elif isinstance(metadata, (bool, np.bool_)):
+        columns = set(_META) if metadata else set()
+    else:
+        columns = set(metadata)
+        unknown = columns - set(_META)
+        if unknown:
+            raise ValueError(f"HashEmbedding: unknown metadata columns {sorted(unknown)}; the columns are "
+                             f"{sorted(_META)}")
+    missing = needed - columns
+    if missing:
+        raise ValueError(f"HashEmbedding: the eviction policies or the capacity need the metadata columns "
+                         f"{sorted(missing)}, but metadata={metadata!r} keeps {sorted(columns) or 'none'}")
+    return tuple(name for name in _META if name in columns)
 
 
 def _storage_dtype(dtype) -> np.dtype:
@@ -38,11 +68,21 @@ def _storage_dtype(dtype) -> np.dtype:
     return dtype
 
 
+def _stored_meta(name: str, state: dict) -> np.ndarray:
+    """A metadata column of a stored state, in this version's meaning."""
+    stored = np.asarray(state[f"meta.{name}"])
+    if name == "freq":  # checkpoints before the 16-bit counter held uint32 counts
+        return np.minimum(stored, _FREQ_MAX)
+    if "meta.version" in state:  # checkpoints with a version column stamped last_step with the step before
+        return stored.astype(np.int64) + 1
+    return stored
+
+
 class HashTable:
     """Rows of ``dim`` numbers for unbounded int64 keys, created on first sight (see the module docstring)."""
 
     def __init__(self, dim: int, dtype=np.float32, initializer=None, seed: int | None = None, admission=None,
-                 eviction=None, capacity: int | None = None, metadata: bool = True, default_value: float = 0.0,
+                 eviction=None, capacity: int | None = None, metadata="auto", default_value: float = 0.0,
                  capacity_policy: str = "lfu", evict_every: int = 1, first_chunk: int = 4096,
                  max_chunk: int = 1 << 20, storage_dir: str | None = None):
         from ember.random import generator
@@ -62,8 +102,6 @@ class HashTable:
         if not isinstance(evict_every, (int, np.integer)) or evict_every < 1:
             raise ValueError(f"HashEmbedding: evict_every must be an int >= 1, got {evict_every!r}")
         self.evict_every = int(evict_every)
-        if (self.eviction or capacity is not None) and not metadata:
-            raise ValueError("HashEmbedding: eviction and a capacity need the row metadata (metadata=True)")
         self.default_value = float(default_value)
         self.lock = threading.RLock()
         self.layout = ChunkLayout(first_chunk, max_chunk)
@@ -73,13 +111,14 @@ class HashTable:
             os.makedirs(self.storage_dir, exist_ok=True)
         self.values = RowPool(self.layout, (self.dim,), self.dtype, path=self._file("values"))
         self.slots: dict[str, RowPool] = {}
-        self.meta = ({name: RowPool(self.layout, (), dtype, path=self._file(f"meta.{name}"))
-                      for name, dtype in _META.items()} if metadata else {})
+        self.meta = {name: RowPool(self.layout, (), _META[name], path=self._file(f"meta.{name}"))
+                     for name in metadata_columns(metadata, self.eviction, self.capacity)}
         self.top = 0  # rows [0, top) have been handed out at least once
         self.free = np.zeros(0, np.int64)  # rows given back by eviction, reused first
         self.step = 0  # optimizer updates applied
-        self.generation = 1  # changes are stamped with it; each snapshot closes one generation
+        self.generation = 1  # the number of the next snapshot
         self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
+        self.snapshot_steps = {0: -1}  # snapshot number -> the table's step when it was taken (0: none yet)
         self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
         self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
         self.dedupe = Deduper()
@@ -125,10 +164,10 @@ class HashTable:
         self.values.write(plan, self._initial(keys))
         for pool in self.slots.values():
             pool.reset(plan)
-        for pool in self.meta.values():
-            pool.reset(plan)
-        if self.meta:
-            self.meta["version"].write(plan, self.generation)
+        if "freq" in self.meta:
+            self.meta["freq"].reset(plan)
+        if "last_step" in self.meta:
+            self.meta["last_step"].write(plan, self.stamp)
         self.index.add(keys, rows)
         return rows
 
@@ -138,6 +177,11 @@ class HashTable:
             raise ValueError(f"HashEmbedding: the initializer returned shape {list(rows.shape)} for "
                              f"{keys.size} keys, expected {[keys.size, self.dim]}")
         return rows
+
+    @property
+    def stamp(self) -> int:
+        """What writes put in ``last_step``: the number of the optimizer step in progress."""
+        return self.step + 1
 
     def _pools(self):
         yield self.values
@@ -185,10 +229,11 @@ class HashTable:
         if not unique.size:
             return
         plan = self.plan(unique)
-        freq = self.meta["freq"]
-        freq.write(plan, np.minimum(freq.read(plan) + counts.astype(np.int64), _FREQ_MAX))
-        self.meta["last_step"].write(plan, self.step)
-        self.meta["version"].write(plan, self.generation)
+        freq = self.meta.get("freq")
+        if freq is not None:
+            freq.write(plan, np.minimum(freq.read(plan) + counts.astype(np.int64), _FREQ_MAX))
+        if "last_step" in self.meta:
+            self.meta["last_step"].write(plan, self.stamp)
 
     def plan(self, rows: np.ndarray):
         """The chunk plan of ``rows``; the last one is kept, so the update after a lookup reuses it."""
@@ -265,9 +310,8 @@ class HashTable:
                 else:
                     state[name] = value
             state["slots"] = list(names)
-            if self.meta:
-                self.meta["last_step"].write(plan, self.step)
-                self.meta["version"].write(plan, self.generation)
+            if "last_step" in self.meta:
+                self.meta["last_step"].write(plan, self.stamp)
             self.step += 1
             if (self.eviction or self.capacity is not None) and self.step % self.evict_every == 0:
                 self.evict()
@@ -324,21 +368,37 @@ class HashTable:
             rows = self.live_rows()
             state = self._scalars()
             if since is not None:
-                if not self.meta:
-                    raise RuntimeError("HashEmbedding: incremental checkpoints need the row metadata (metadata=True)")
-                rows = rows[self.meta["version"].read(self.layout.plan(rows)) > since]
+                if "last_step" not in self.meta:
+                    raise RuntimeError("HashEmbedding: incremental checkpoints need the metadata column "
+                                       "'last_step'; this table keeps "
+                                       f"{sorted(self.meta) or 'none'} (construct it with metadata='auto')")
+                if since not in self.snapshot_steps:
+                    raise ValueError(f"HashEmbedding.delta_state_dict: no snapshot numbered {since} is known "
+                                     f"to this table (known: {sorted(self.snapshot_steps)})")
+                base_step = self.snapshot_steps[since]
+                rows = rows[self.meta["last_step"].read(self.layout.plan(rows)) > base_step]
                 state["delta"] = True
                 state["base"] = int(since)
                 gone = [keys for stamp, keys in self.deleted if stamp > since]
                 state["deleted"] = np.concatenate(gone) if gone else np.zeros(0, np.int64)
             state.update(self._rows_state(rows))
-            self.generation += 1  # later changes belong to the next snapshot
+            self._record_snapshot(self.generation, self.step)
+            self.generation += 1
             return state
+
+    def _record_snapshot(self, generation: int, step: int) -> None:
+        """Remember the step of snapshot ``generation``: deltas since it hold the rows stamped later.
+        Only the stored base and the most recent snapshots are kept (a few ints each)."""
+        self.snapshot_steps[generation] = step
+        if len(self.snapshot_steps) > _KEPT_SNAPSHOTS:
+            for old in sorted(self.snapshot_steps)[: -_KEPT_SNAPSHOTS]:
+                if old != self.saved_generation:
+                    del self.snapshot_steps[old]
 
     def state_dict(self) -> dict:
         """Keys, values, slots, metadata and counters, copied under the lock (one consistent snapshot).
 
-        ``"generation"`` numbers the snapshot; rows changed after it are stamped with later numbers.
+        ``"generation"`` numbers the snapshot, the base a later ``delta_state_dict`` names.
         """
         return self._snapshot(None)
 
@@ -352,6 +412,7 @@ class HashTable:
         with self.lock:
             self.saved_generation = int(generation)
             self.deleted = [(stamp, keys) for stamp, keys in self.deleted if stamp > generation]
+            self.snapshot_steps = {g: s for g, s in self.snapshot_steps.items() if g >= generation}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
@@ -388,16 +449,16 @@ class HashTable:
             for name, pool in self.slots.items():
                 if f"slot.{name}" in state:
                     pool.write(plan, np.asarray(state[f"slot.{name}"]))
+            self.step = int(state["step"])
             for name, pool in self.meta.items():
                 if f"meta.{name}" in state:
-                    stored = np.asarray(state[f"meta.{name}"])
-                    if name == "freq":  # checkpoints before the 16-bit counter held uint32 counts
-                        stored = np.minimum(stored, _FREQ_MAX)
-                    pool.write(plan, stored)
+                    pool.write(plan, _stored_meta(name, state))
+                elif name == "last_step":  # a state without it: the rows count as written now
+                    pool.write(plan, self.stamp)
             self.seed = int(state["seed"])
-            self.step = int(state["step"])
             self.saved_generation = int(state["generation"])
             self.generation = self.saved_generation + 1
+            self.snapshot_steps = {self.saved_generation: self.step}
             self.deleted = []
             if self.admission is not None and "admission" in state:
                 self.admission.load_state_dict(state["admission"])
