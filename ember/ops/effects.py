@@ -93,13 +93,19 @@ class SgdForm(NamedTuple):
     buffer_key: str
 
 
-def update_rule(sgd_form: SgdForm | None = None):
+def update_rule(sgd_form: SgdForm | None = None, many=None):
     """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
-    reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer."""
+    reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer.
+
+    ``many``, for a row-sparse rule: the same rule over several parameters at once,
+    ``many(params, indices, values, states, **hyper)`` (lists, one item per parameter, the gradient as its
+    indices and values arrays), with the results of one call per parameter; the code generator emits one
+    call for a run of ``sparse_update`` nodes of the rule."""
 
     def mark(rule):
         rule.sgd_form = sgd_form
         rule.keeps_grad = False
+        rule.many = many
         return rule
 
     return mark
