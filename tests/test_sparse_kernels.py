@@ -108,7 +108,8 @@ def test_sparse_adagrad_over_many_tables_equals_one_call_per_table(side_by_side,
         ids = [rng.integers(0, 8 if step % 2 else 30, n) for n in (12, 7, 1, 20)]  # odd steps: many repeats
         grads = rng.standard_normal((20, 4 * 3 + 2)).astype(np.float32)
         values = [grads[:n, 3 * k:3 * k + 3] for k, n in enumerate((12, 7, 1, 20))]  # strided, as a cat's grad
-        many(tables, ids, values, states, **hyper)
+        gathered = [t[i] for t, i in zip(tables, ids)] if step else None  # the rows a lookup gathered
+        many(tables, ids, values, states, rows=gathered, **hyper)
         for table, index, value, state in zip(reference, ids, values, ref_states):
             sparse_adagrad_update(table, RowSparse(index, Tensor._make(value, None), table.shape), state, **hyper)
         for k in range(4):
@@ -188,6 +189,7 @@ def test_compiled_ctr_step_equals_eager():
     assert all(t.base is tables[0].base is not None for t in tables)  # laid side by side in one array
     source = compile_graph(compiled._last.graph, compiled._last.bound).source
     assert source.count("many") == 1  # one call of the rule over the three tables
+    assert "rows=[" in source  # reading the rows the lookups gathered (passes.sparse_rows)
 
 
 def test_data_parallel_refuses_a_sparse_update_clearly():
@@ -205,3 +207,30 @@ def test_data_parallel_refuses_a_sparse_update_clearly():
     graph = ember.jit(step, passes=()).graph_for(ember.tensor([1, 2, 1]))
     with pytest.raises(RuntimeError, match="data_parallel: the graph updates a sparse embedding"):
         data_parallel(graph)
+
+
+def _lookup_then_update(write_between: bool):
+    from ember.graph.ir import Graph
+    from ember.ops.effects import assign, sparse_update
+
+    g = Graph()
+    table, ids = g.input("table", (10, 4), np.float32), g.input("ids", (5,), np.int64)
+    with g.building():
+        rows = ember.embedding(ids, table, sparse=True)
+        if write_between:
+            assign(table, ember.zeros((10, 4)))
+        grad = RowSparse(ids.reshape(-1), rows * 2.0, (10, 4))
+        sparse_update(table, grad, sparse_adagrad_update, {}, {"lr": 0.1})
+    g.outputs = [rows]
+    return g, rows
+
+
+def test_sparse_rows_pass_hands_the_lookups_rows_to_the_update_unless_the_table_changed_between():
+    from ember.passes.sparse_rows import sparse_rows
+
+    g, rows = _lookup_then_update(write_between=False)
+    update = sparse_rows(g).nodes[-1]
+    assert update.op.name == "sparse_update" and len(update.inputs) == 4 and update.inputs[3] is rows
+    g.verify()
+    g, _ = _lookup_then_update(write_between=True)
+    assert len(sparse_rows(g).nodes[-1].inputs) == 3  # the assign wrote the table: its rows are gathered anew

@@ -414,12 +414,13 @@ def _many_sparse_fits(params: list, indices: list, values: list) -> bool:
 
 def _sparse_adagrad_many(params: list, indices: list, values: list, states: list, *, lr: float,
                          lr_decay: float = 0.0, weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                         eps: float = 1e-10, maximize: bool = False) -> None:
+                         eps: float = 1e-10, maximize: bool = False, rows: list | None = None) -> None:
     """``sparse_adagrad_update`` on several parameters, with the results of one call each: each parameter's
     repeated indices merged (``sum_repeated_rows``), then the rule's arithmetic once over all the rows, and
     the rows gathered and written back by one call per array, or one in all when the parameters (and their
     accumulators) lie side by side in one array. The accumulators of parameters that start together are
-    made side by side."""
+    made side by side. ``rows``: the parameters' indexed rows as they are now (a lookup's result), read
+    instead of gathering them again."""
     hyper = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
              "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
     fits = weight_decay == 0 and _many_sparse_fits(params, indices, values) \
@@ -449,6 +450,8 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     spans = list(zip([0] + ends[:-1], ends))
     sums = _Rows([state["sum"] for state in states], indices, spans, counts, flat)
     weights = _Rows(params, indices, spans, counts, flat)
+    gathered = None if rows is None or any(r.__class__ is not np.ndarray or r.shape != v.shape
+                                           or r.dtype != v.dtype for r, v in zip(rows, values)) else rows
     rows = np.concatenate(values)
     if sums.keys is not None:  # row numbers of one array: distinct across the parameters
         keys, num_keys = sums.keys, sums.blocks[0].shape[0]
@@ -468,7 +471,7 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     std += float(eps)
     update = np.divide(rows, std, out=std)
     update *= -clr
-    update += weights.take(square)
+    update += weights.take(square) if gathered is None else np.concatenate(gathered, out=square)
     weights.put(update)
 
 

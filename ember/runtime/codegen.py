@@ -394,7 +394,9 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
 
         def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
             columns = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)]
-            return [f"{many}({', '.join(columns)}, {states}, **{hyper})"]
+            if all(len(n.inputs) == 4 for n in run):  # the rows the lookups gathered (passes.sparse_rows)
+                columns.append("rows=[" + ", ".join(names[n.inputs[3].id] for n in run) + "]")
+            return [f"{many}({', '.join(columns[:3])}, {states}{''.join(', ' + c for c in columns[3:])}, **{hyper})"]
 
         for node in run:
             lines[id(node)] = lambda names: []
