@@ -450,28 +450,29 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     spans = list(zip([0] + ends[:-1], ends))
     sums = _Rows([state["sum"] for state in states], indices, spans, counts, flat)
     weights = _Rows(params, indices, spans, counts, flat)
-    gathered = None if rows is None or any(r.__class__ is not np.ndarray or r.shape != v.shape
-                                           or r.dtype != v.dtype for r, v in zip(rows, values)) else rows
-    rows = np.concatenate(values)
+    if rows is not None and any(r.__class__ is not np.ndarray or r.shape != v.shape or r.dtype != v.dtype
+                                for r, v in zip(rows, values)):
+        rows = None
+    grads = np.concatenate(values)
     if sums.keys is not None:  # row numbers of one array: distinct across the parameters
         keys, num_keys = sums.keys, sums.blocks[0].shape[0]
     elif weights.keys is not None:
         keys, num_keys = weights.keys, weights.blocks[0].shape[0]
     else:
         keys, num_keys = flat + np.repeat(np.cumsum([0] + sizes[:-1]), counts), sum(sizes)
-    sum_repeated_rows(keys, rows, num_keys)
+    sum_repeated_rows(keys, grads, num_keys)
     if maximize:
-        np.negative(rows, out=rows)
+        np.negative(grads, out=grads)
     # sparse_adagrad_update's arithmetic, in its order, on all the rows at once
-    square = np.multiply(rows, rows)
-    std = sums.take(np.empty_like(rows))
+    square = np.multiply(grads, grads)
+    std = sums.take(np.empty_like(grads))
     std += square
     sums.put(std)
     np.sqrt(std, out=std)
     std += float(eps)
-    update = np.divide(rows, std, out=std)
+    update = np.divide(grads, std, out=std)
     update *= -clr
-    update += weights.take(square) if gathered is None else np.concatenate(gathered, out=square)
+    update += weights.take(square) if rows is None else np.concatenate(rows, out=square)
     weights.put(update)
 
 

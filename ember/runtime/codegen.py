@@ -364,24 +364,31 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     flat_lines[id(graph.nodes[first])] = lines
 
 
+def _batched_sparse(node) -> bool:
+    return node.op is SPARSE_UPDATE and getattr(node.attrs["rule"], "many", None) is not None
+
+
+def _joins(run: list, node) -> bool:
+    """Whether a ``sparse_update`` node may join a run: the same rule and hyper-parameters, another parameter."""
+    head = run[0].attrs
+    return (node.attrs["rule"] is head["rule"] and node.attrs.get("live") is head.get("live")
+            and (head.get("live") is not None or node.attrs["hyper"] == head["hyper"])
+            and all(n.inputs[0].id != node.inputs[0].id for n in run))
+
+
 def _sparse_runs(graph: Graph, env: _Env) -> dict:
     """Runs of neighbouring ``sparse_update`` nodes of one rule that has a ``many`` form (``ops.effects.
     update_rule``), the same hyper-parameters and distinct parameters: one call of ``many`` for the run (the
-    rule over all the parameters' rows at once). Returns node id -> its lines; the first node's line names
-    the run's arguments through ``names`` placeholders (``{v<id>}``), filled in by the caller."""
+    rule over all the parameters' rows at once). Returns node id -> a function of the value names giving its
+    lines: the run's call for its first node, none for the others."""
     runs, run = [], []
-    for node in graph.nodes + [None]:
-        if node is not None and node.op is SPARSE_UPDATE and getattr(node.attrs["rule"], "many", None) is not None:
-            head = run[0].attrs if run else None
-            if head is None or (node.attrs["rule"] is head["rule"] and node.attrs.get("live") is head.get("live")
-                                and (head.get("live") is not None or node.attrs["hyper"] == head["hyper"])
-                                and node.inputs[0].id not in {n.inputs[0].id for n in run}):
-                run.append(node)
-                continue
-        if len(run) > 1:
-            runs.append(run)
-        run = [node] if node is not None and node.op is SPARSE_UPDATE and \
-            getattr(node.attrs["rule"], "many", None) is not None else []
+    for node in graph.nodes:
+        if _batched_sparse(node) and run and _joins(run, node):
+            run.append(node)
+            continue
+        runs.append(run)
+        run = [node] if _batched_sparse(node) else []
+    runs = [r for r in runs + [run] if len(r) > 1]
     lines = {}
     for run in runs:
         attrs = run[0].attrs
@@ -393,10 +400,10 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
         many, states = env.bind(attrs["rule"].many, "many"), env.bind([n.attrs["state"] for n in run], "s")
 
         def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
-            columns = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)]
+            args = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)] + [states]
             if all(len(n.inputs) == 4 for n in run):  # the rows the lookups gathered (passes.sparse_rows)
-                columns.append("rows=[" + ", ".join(names[n.inputs[3].id] for n in run) + "]")
-            return [f"{many}({', '.join(columns[:3])}, {states}{''.join(', ' + c for c in columns[3:])}, **{hyper})"]
+                args.append("rows=[" + ", ".join(names[n.inputs[3].id] for n in run) + "]")
+            return [f"{many}({', '.join(args)}, **{hyper})"]
 
         for node in run:
             lines[id(node)] = lambda names: []
