@@ -54,7 +54,7 @@ def unique_rows(indices: np.ndarray, values: np.ndarray, num_rows: int) -> tuple
 
 
 def _key_marks(num_keys: int) -> np.ndarray:
-    """A per-thread scratch array of ``num_keys`` positions, int32 when positions fit (half the memory to miss)."""
+    """A per-thread scratch array of ``num_keys`` int32 positions (half the memory of intp to miss in)."""
     marks = getattr(_marks, "by_keys", None)
     if marks is None:
         marks = _marks.by_keys = {}
@@ -82,14 +82,14 @@ def sum_repeated_rows(keys: np.ndarray, rows: np.ndarray, num_keys: int) -> bool
         raise ValueError(f"sum_repeated_rows: {n} rows are more than the int32 positions it tracks")
     mark = _key_marks(num_keys)
     positions = np.arange(n, dtype=np.int32)
-    mark[keys] = positions  # raises IndexError for a key outside [-num_keys, num_keys)
-    first = mark.take(keys)
-    if (first == positions).all():
+    mark[keys] = positions  # raises IndexError for a key outside [-num_keys, num_keys); the last write wins
+    latest = mark.take(keys)  # each key's last occurrence
+    if (latest == positions).all():
         return False
     # Positions that are not their key's last occurrence (few), grouped by that last one (a sort of those
     # few only), each group followed by its last occurrence: the key's positions in order of occurrence.
-    earlier = np.flatnonzero(first != positions)
-    last = first.take(earlier)
+    earlier = np.flatnonzero(latest != positions)
+    last = latest.take(earlier)
     order = np.argsort(last, kind="stable")
     earlier, last = earlier.take(order), last.take(order)
     starts = np.flatnonzero(np.concatenate(([True], last[1:] != last[:-1])))
