@@ -59,7 +59,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import UPDATE, Graph, GraphError
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
 from ember.passes import run_passes
 from ember.runtime import arena, compile_graph
 from ember.runtime.cache import CompileCache
@@ -93,11 +93,13 @@ class _Compiled:
         """Compile the graph with the updated parameters' arrays as they are now."""
         graph = self.graph
         updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE}
-        params = [(t, v) for t, v in graph.captured if v.id in updated and t.array.__class__ is np.ndarray]
-        movable = [t for t, _ in params if arena.movable(t.array)]
-        if len(movable) > 1:
-            for t, array in zip(movable, arena.lay_out([t.array for t in movable])):
-                t.array = array
+        sparse = {n.inputs[0].id for n in graph.nodes if n.op is SPARSE_UPDATE}  # tables: an arena of their own
+        params = [(t, v) for t, v in graph.captured if v.id in updated | sparse and t.array.__class__ is np.ndarray]
+        for group in (updated, sparse):
+            movable = [t for t, v in params if v.id in group and arena.movable(t.array)]
+            if len(movable) > 1:
+                for t, array in zip(movable, arena.lay_out([t.array for t in movable])):
+                    t.array = array
         self.pinned = [(t, t.array) for t, _ in params]
         pinned = {v.id for _, v in params}
         self.captured = [t for t, v in graph.captured if v.id not in pinned]

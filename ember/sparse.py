@@ -53,6 +53,53 @@ def unique_rows(indices: np.ndarray, values: np.ndarray, num_rows: int) -> tuple
     return indices[keep], rows
 
 
+def _key_marks(num_keys: int) -> np.ndarray:
+    """A per-thread scratch array of ``num_keys`` int32 positions (half the memory of intp to miss in)."""
+    marks = getattr(_marks, "by_keys", None)
+    if marks is None:
+        marks = _marks.by_keys = {}
+    mark = marks.get(num_keys)
+    if mark is None:
+        marks.clear()  # one size at a time: a model's tables together may have millions of rows
+        mark = marks[num_keys] = np.empty(num_keys, np.int32)
+    return mark
+
+
+def sum_repeated_rows(keys: np.ndarray, rows: np.ndarray, num_keys: int) -> bool:
+    """In place on NumPy arrays: every row of ``rows`` whose key repeats becomes the sum of all rows of that key,
+    summed in order of occurrence (the bits ``unique_rows`` gives). Gathering, updating and writing back all
+    the rows, repeats included, then writes each key's row once with its merged gradient (repeats write the
+    same value). ``keys`` are row numbers below ``num_keys`` (several tables' rows: each table's indices plus
+    an offset of its own). Returns whether any key repeats.
+
+    The same scratch trick as ``unique_rows``, once for all the tables of a step: no sort but of the few
+    repeated positions.
+    """
+    n = keys.shape[0]
+    if n < 2:
+        return False
+    if n >= 2**31:
+        raise ValueError(f"sum_repeated_rows: {n} rows are more than the int32 positions it tracks")
+    mark = _key_marks(num_keys)
+    positions = np.arange(n, dtype=np.int32)
+    mark[keys] = positions  # raises IndexError for a key outside [-num_keys, num_keys); the last write wins
+    latest = mark.take(keys)  # each key's last occurrence
+    if (latest == positions).all():
+        return False
+    # Positions that are not their key's last occurrence (few), grouped by that last one (a sort of those
+    # few only), each group followed by its last occurrence: the key's positions in order of occurrence.
+    earlier = np.flatnonzero(latest != positions)
+    last = latest.take(earlier)
+    order = np.argsort(last, kind="stable")
+    earlier, last = earlier.take(order), last.take(order)
+    starts = np.flatnonzero(np.concatenate(([True], last[1:] != last[:-1])))
+    ends = np.append(starts[1:], last.size)
+    members = np.insert(earlier, ends, last.take(starts))
+    sums = np.add.reduceat(rows.take(members, axis=0), starts + np.arange(starts.size), axis=0)
+    rows[members] = sums.repeat(ends - starts + 1, axis=0)
+    return True
+
+
 class RowSparse:
     """A gradient that is zero except for some rows: ``dense[indices[i]] += values[i]``.
 

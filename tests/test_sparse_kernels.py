@@ -1,5 +1,6 @@
 """The row-sparse optimizer kernels (repeated ids merged without a sort, rows written back in place) against
-a float64 NumPy reference of sparse Adagrad, and a CTR training step compiled by ember.jit against eager."""
+a float64 NumPy reference of sparse Adagrad, the rule over many tables at once against one call per table, and
+a CTR training step compiled by ember.jit against eager."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 import ember
 from ember import nn
 from ember.optim.functional import sparse_adagrad_update, sparse_sgd_update
-from ember.sparse import RowSparse, unique_rows
+from ember.runtime import arena, compile_graph
+from ember.sparse import RowSparse, sum_repeated_rows, unique_rows
 from ember.tensor import Tensor
 
 
@@ -68,6 +70,71 @@ def test_unique_rows_merges_in_order_of_first_occurrence_and_matches_coalesce():
         unique_rows(np.array([1, 12]), values[:2], 12)
 
 
+def test_sum_repeated_rows_gives_every_repeat_its_keys_merged_row():
+    rng = np.random.default_rng(3)
+    for n, keys_range in ((2, 2), (9, 4), (60, 25), (300, 40), (50, 1000)):  # pairs, triples and more
+        keys = rng.integers(0, keys_range, n)
+        values = rng.standard_normal((n, 3)).astype(np.float32)
+        rows = values.copy()
+        repeated = sum_repeated_rows(keys, rows, keys_range)
+        index, merged = unique_rows(keys, values, keys_range)
+        assert repeated == (index.size < n)
+        by_key = dict(zip(index.tolist(), merged))
+        for key, row in zip(keys.tolist(), rows):
+            np.testing.assert_array_equal(row, by_key[key])  # the same bits as unique_rows' sum
+    rows = values[:3].copy()
+    assert not sum_repeated_rows(np.array([7, 1, 2]), rows, 1000)
+    np.testing.assert_array_equal(rows, values[:3])
+    with pytest.raises(IndexError):
+        sum_repeated_rows(np.array([1, 12]), values[:2].copy(), 12)
+
+
+def _tables(rng, count, rows=30, dim=3, side_by_side=False):
+    tables = [rng.standard_normal((rows, dim)).astype(np.float32) for _ in range(count)]
+    return arena.lay_out(tables) if side_by_side else tables
+
+
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["apart", "one-array"])
+@pytest.mark.parametrize("hyper", [{"lr": 0.1}, {"lr": 0.05, "lr_decay": 0.1, "eps": 1e-6, "maximize": True},
+                                   {"lr": 0.1, "weight_decay": 0.01}], ids=["plain", "decay-maximize", "weight-decay"])
+def test_sparse_adagrad_over_many_tables_equals_one_call_per_table(side_by_side, hyper):
+    """The batched form the code generator emits for a run of sparse updates: the same bits, repeats included."""
+    many = sparse_adagrad_update.many
+    rng = np.random.default_rng(5)
+    tables = _tables(rng, 4, side_by_side=side_by_side)
+    reference = [t.copy() for t in tables]
+    states, ref_states = [{} for _ in tables], [{} for _ in tables]
+    for step in range(3):
+        ids = [rng.integers(0, 8 if step % 2 else 30, n) for n in (12, 7, 1, 20)]  # odd steps: many repeats
+        grads = rng.standard_normal((20, 4 * 3 + 2)).astype(np.float32)
+        values = [grads[:n, 3 * k:3 * k + 3] for k, n in enumerate((12, 7, 1, 20))]  # strided, as a cat's grad
+        gathered = [t[i] for t, i in zip(tables, ids)] if step else None  # the rows a lookup gathered
+        many(tables, ids, values, states, rows=gathered, **hyper)
+        for table, index, value, state in zip(reference, ids, values, ref_states):
+            sparse_adagrad_update(table, RowSparse(index, Tensor._make(value, None), table.shape), state, **hyper)
+        for k in range(4):
+            np.testing.assert_array_equal(tables[k], reference[k], err_msg=f"step {step} table {k}")
+            np.testing.assert_array_equal(states[k]["sum"], ref_states[k]["sum"])
+            assert states[k]["step"] == ref_states[k]["step"] == step + 1
+    if "weight_decay" not in hyper:  # accumulators made together lie side by side
+        assert all(s["sum"].base is states[0]["sum"].base is not None for s in states)
+
+
+def test_sparse_adagrad_over_many_tables_falls_back_where_it_cannot_batch():
+    many = sparse_adagrad_update.many
+    rng = np.random.default_rng(6)
+    table, other = _tables(rng, 2)
+    values = rng.standard_normal((4, 3)).astype(np.float32)
+    ids = np.array([1, 5, 1, 2])
+    expected = table.copy()  # one table twice, with two states: the second update sees the first
+    sparse_adagrad_update(expected, _grad(ids, values, 30), {}, lr=0.1)
+    sparse_adagrad_update(expected, _grad(ids, values, 30), {}, lr=0.1)
+    many([table, table], [ids, ids], [values, values], [{}, {}], lr=0.1)
+    np.testing.assert_array_equal(table, expected)
+    with pytest.raises(IndexError):  # an index past a table's rows: the error one call per table raises
+        many([table, other], [ids, np.array([1, 30])], [values, values[:2]], [{}, {}], lr=0.1)
+
+
 def test_sparse_rules_write_rows_of_a_non_contiguous_table():
     table = np.zeros((6, 8), np.float32)[:, ::2]  # rows are not contiguous: plain assignment is used
     sparse_sgd_update(table, _grad([1, 4, 1], np.ones((3, 4)), 6), {}, lr=0.5)
@@ -118,6 +185,11 @@ def test_compiled_ctr_step_equals_eager():
     graph = str(compiled.graph_for(ids, features, y))
     assert graph.count("sparse_update") == 3 and "embedding_grad" not in graph
     assert compiled.traces == 1
+    tables = [table.weight.array for table in jit_net.tables]
+    assert all(t.base is tables[0].base is not None for t in tables)  # laid side by side in one array
+    source = compile_graph(compiled._last.graph, compiled._last.bound).source
+    assert source.count("many") == 1  # one call of the rule over the three tables
+    assert "rows=[" in source  # reading the rows the lookups gathered (passes.sparse_rows)
 
 
 def test_data_parallel_refuses_a_sparse_update_clearly():
@@ -135,3 +207,30 @@ def test_data_parallel_refuses_a_sparse_update_clearly():
     graph = ember.jit(step, passes=()).graph_for(ember.tensor([1, 2, 1]))
     with pytest.raises(RuntimeError, match="data_parallel: the graph updates a sparse embedding"):
         data_parallel(graph)
+
+
+def _lookup_then_update(write_between: bool):
+    from ember.graph.ir import Graph
+    from ember.ops.effects import assign, sparse_update
+
+    g = Graph()
+    table, ids = g.input("table", (10, 4), np.float32), g.input("ids", (5,), np.int64)
+    with g.building():
+        rows = ember.embedding(ids, table, sparse=True)
+        if write_between:
+            assign(table, ember.zeros((10, 4)))
+        grad = RowSparse(ids.reshape(-1), rows * 2.0, (10, 4))
+        sparse_update(table, grad, sparse_adagrad_update, {}, {"lr": 0.1})
+    g.outputs = [rows]
+    return g, rows
+
+
+def test_sparse_rows_pass_hands_the_lookups_rows_to_the_update_unless_the_table_changed_between():
+    from ember.passes.sparse_rows import sparse_rows
+
+    g, rows = _lookup_then_update(write_between=False)
+    update = sparse_rows(g).nodes[-1]
+    assert update.op.name == "sparse_update" and len(update.inputs) == 4 and update.inputs[3] is rows
+    g.verify()
+    g, _ = _lookup_then_update(write_between=True)
+    assert len(sparse_rows(g).nodes[-1].inputs) == 3  # the assign wrote the table: its rows are gathered anew

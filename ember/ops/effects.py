@@ -93,13 +93,20 @@ class SgdForm(NamedTuple):
     buffer_key: str
 
 
-def update_rule(sgd_form: SgdForm | None = None):
+def update_rule(sgd_form: SgdForm | None = None, many=None):
     """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
-    reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer."""
+    reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer.
+
+    ``many``, for a row-sparse rule: the same rule over several parameters at once,
+    ``many(params, indices, values, states, rows=None, **hyper)`` (lists, one item per parameter, the gradient
+    as its indices and values arrays; ``rows``: each parameter's indexed rows as they are now, gathered
+    already, or None), with the results of one call per parameter; the code generator emits one call for a
+    run of ``sparse_update`` nodes of the rule."""
 
     def mark(rule):
         rule.sgd_form = sgd_form
         rule.keeps_grad = False
+        rule.many = many
         return rule
 
     return mark
@@ -118,21 +125,22 @@ def update(param: TensorLike, grad: TensorLike, rule, state: dict, hyper: dict, 
 # --- sparse_update: an optimizer's row-sparse rule applied in place ---------------------------------------
 
 
-def _sparse_update_forward(xp, param, indices, values, *, rule, hyper, state, live=None):
+def _sparse_update_forward(xp, param, indices, values, rows=None, *, rule, hyper, state, live=None):
     if live is not None:  # compiled code: the hyper-parameters as they are now (a scheduler's lr)
         hyper = live()
     rule(param, dispatch.row_sparse(indices, dispatch.wrap(values), param.shape), state, **hyper)
 
 
-def _sparse_update_infer(param, indices, values, **attrs):
+def _sparse_update_infer(param, indices, values, rows=None, **attrs):
     if (param.ndim < 1 or indices.ndim != 1 or indices.dtype.kind not in "iu" or values.dtype != param.dtype
-            or not fits(tuple(values.shape), (indices.shape[0],) + tuple(param.shape[1:]))):
-        raise shape_error("sparse_update", (param, indices, values),
+            or not fits(tuple(values.shape), (indices.shape[0],) + tuple(param.shape[1:]))
+            or (rows is not None and (rows.dtype != param.dtype or not fits(tuple(rows.shape), tuple(values.shape))))):
+        raise shape_error("sparse_update", (param, indices, values) + ((rows,) if rows is not None else ()),
                           "needs a parameter (rows, ...), n integer row indices and values (n, ...) of the "
-                          "parameter's row shape and dtype")
+                          "parameter's row shape and dtype (and optionally the n rows as they are now, alike)")
 
 
-def _sparse_update_cost(out, param, indices, values, **attrs) -> Cost:
+def _sparse_update_cost(out, param, indices, values, rows=None, **attrs) -> Cost:
     return Cost(0, 4 * (values.nbytes or 0) + (indices.nbytes or 0))
 
 

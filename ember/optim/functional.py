@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 
 import numpy as np
 
 from ember.backend import cuda_kernels
 from ember.backend.devices import array_module
 from ember.backend.rows import put_rows
+from ember.ops import dispatch
 from ember.ops.effects import SgdForm, update_rule
-from ember.sparse import RowSparse, unique_rows
+from ember.sparse import RowSparse, sum_repeated_rows, unique_rows
 
 __all__ = [
     "adagrad_update", "adam_update", "adamw_update", "ftrl_update", "rmsprop_update", "rowwise_adagrad_update",
@@ -334,7 +336,147 @@ def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0
     param += numer
 
 
-@update_rule()
+_layouts: dict = {}  # ids of arrays -> (weak references to them, each one's first row) of a layout found before
+
+
+def _row_blocks(arrays: list):
+    """``(rows, first_rows)`` when the NumPy arrays are C-contiguous views of one 1-d array, each starting on
+    a whole row of their common row shape: that array as a ``(rows, *row_shape)`` view and each array's first
+    row in it (then one gather or scatter serves them all). Else None."""
+    base = arrays[0].base
+    if base.__class__ is not np.ndarray or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    row_shape = arrays[0].shape[1:]
+    width = math.prod(row_shape)
+    if width == 0:
+        return None
+    key = tuple(map(id, arrays))
+    known = _layouts.get(key)
+    if known is not None and all(ref() is a for ref, a in zip(known[0], arrays)):  # views keep their place
+        firsts = known[1]
+    else:
+        start = base.__array_interface__["data"][0]
+        firsts = []
+        for a in arrays:
+            if a.base is not base or not a.flags.c_contiguous or a.shape[1:] != row_shape:
+                return None
+            offset, extra = divmod(a.__array_interface__["data"][0] - start, a.itemsize * width)
+            if extra:
+                return None
+            firsts.append(offset)
+        firsts = np.array(firsts)
+        if len(_layouts) >= 64:
+            _layouts.clear()
+        _layouts[key] = ([weakref.ref(a) for a in arrays], firsts)
+    return base[:base.size // width * width].reshape((-1,) + row_shape), firsts
+
+
+class _Rows:
+    """The rows that row indices name in several arrays of one row shape: gathered into and written back from
+    one ``(n, *row_shape)`` array, by one call when the arrays lie side by side in one array (``_row_blocks``),
+    else by one call per array."""
+
+    __slots__ = ("arrays", "indices", "spans", "blocks", "keys")
+
+    def __init__(self, arrays: list, indices: list, spans: list, counts: np.ndarray, flat: np.ndarray):
+        self.arrays, self.indices, self.spans = arrays, indices, spans
+        self.blocks = _row_blocks(arrays)
+        self.keys = None if self.blocks is None else flat + np.repeat(self.blocks[1], counts)
+
+    def take(self, out: np.ndarray) -> np.ndarray:
+        if self.blocks is not None:
+            return np.take(self.blocks[0], self.keys, axis=0, out=out)
+        for array, index, (a, b) in zip(self.arrays, self.indices, self.spans):
+            np.take(array, index, axis=0, out=out[a:b])
+        return out
+
+    def put(self, rows: np.ndarray) -> None:
+        if self.blocks is not None:
+            put_rows(np, self.blocks[0], self.keys, rows)
+            return
+        for array, index, (a, b) in zip(self.arrays, self.indices, self.spans):
+            put_rows(np, array, index, rows[a:b])
+
+
+def _many_sparse_fits(params: list, indices: list, values: list) -> bool:
+    """Whether several row-sparse updates can run as one: NumPy arrays of one dtype and row shape, each index
+    inside its parameter's rows (others go one by one, which raises the usual errors), no parameter twice."""
+    first = params[0]
+    if first.__class__ is not np.ndarray or first.ndim < 1 or len({id(p) for p in params}) < len(params):
+        return False
+    for p, i, v in zip(params, indices, values):
+        if p.__class__ is not np.ndarray or i.__class__ is not np.ndarray or v.__class__ is not np.ndarray \
+                or p.dtype != first.dtype or v.dtype != first.dtype or p.shape[1:] != first.shape[1:] \
+                or i.ndim != 1 or v.shape != i.shape + first.shape[1:] or i.dtype.kind not in "iu":
+            return False
+    return True
+
+
+def _sparse_adagrad_many(params: list, indices: list, values: list, states: list, *, lr: float,
+                         lr_decay: float = 0.0, weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                         eps: float = 1e-10, maximize: bool = False, rows: list | None = None) -> None:
+    """``sparse_adagrad_update`` on several parameters, with the results of one call each: each parameter's
+    repeated indices merged (``sum_repeated_rows``), then the rule's arithmetic once over all the rows, and
+    the rows gathered and written back by one call per array, or one in all when the parameters (and their
+    accumulators) lie side by side in one array. The accumulators of parameters that start together are
+    made side by side. ``rows``: the parameters' indexed rows as they are now (a lookup's result), read
+    instead of gathering them again."""
+    hyper = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+             "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
+    fits = weight_decay == 0 and _many_sparse_fits(params, indices, values) \
+        and len({state.get("step", 0) for state in states}) == 1
+    if fits:
+        counts = np.array([i.shape[0] for i in indices])
+        flat = np.concatenate(indices)
+        sizes = [p.shape[0] for p in params]
+        fits = flat.size > 0 and (len(set(sizes)) > 1 or (flat.min() >= 0 and flat.max() < sizes[0]))
+        if fits and len(set(sizes)) > 1:
+            fits = all(i.size == 0 or (i.min() >= 0 and i.max() < n) for i, n in zip(indices, sizes))
+    if not fits:
+        for param, index, value, state in zip(params, indices, values, states):
+            sparse_adagrad_update(param, dispatch.row_sparse(index, dispatch.wrap(value), param.shape), state,
+                                  **hyper)
+        return
+    if not states[0]:  # all start now: their accumulators side by side in one array
+        width = math.prod(params[0].shape[1:])
+        storage = np.full(sum(sizes) * width, initial_accumulator_value, params[0].dtype)
+        for state, param, begin in zip(states, params, np.cumsum([0] + sizes).tolist()):
+            state["step"], state["sum"] = 0, storage[begin * width:begin * width + param.size].reshape(param.shape)
+    step = states[0]["step"] + 1
+    for state in states:
+        state["step"] = step
+    clr = float(lr) / (1 + (step - 1) * lr_decay)
+    ends = np.cumsum(counts).tolist()
+    spans = list(zip([0] + ends[:-1], ends))
+    sums = _Rows([state["sum"] for state in states], indices, spans, counts, flat)
+    weights = _Rows(params, indices, spans, counts, flat)
+    if rows is not None and any(r.__class__ is not np.ndarray or r.shape != v.shape or r.dtype != v.dtype
+                                for r, v in zip(rows, values)):
+        rows = None
+    grads = np.concatenate(values)
+    if sums.keys is not None:  # row numbers of one array: distinct across the parameters
+        keys, num_keys = sums.keys, sums.blocks[0].shape[0]
+    elif weights.keys is not None:
+        keys, num_keys = weights.keys, weights.blocks[0].shape[0]
+    else:
+        keys, num_keys = flat + np.repeat(np.cumsum([0] + sizes[:-1]), counts), sum(sizes)
+    sum_repeated_rows(keys, grads, num_keys)
+    if maximize:
+        np.negative(grads, out=grads)
+    # sparse_adagrad_update's arithmetic, in its order, on all the rows at once
+    square = np.multiply(grads, grads)
+    std = sums.take(np.empty_like(grads))
+    std += square
+    sums.put(std)
+    np.sqrt(std, out=std)
+    std += float(eps)
+    update = np.divide(grads, std, out=std)
+    update *= -clr
+    update += weights.take(square) if rows is None else np.concatenate(rows, out=square)
+    weights.put(update)
+
+
+@update_rule(many=_sparse_adagrad_many)
 def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_decay: float = 0.0,
                           weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
                           maximize: bool = False) -> None:

@@ -18,6 +18,7 @@ from ember.passes.fuse_elementwise import fuse_elementwise
 from ember.passes.plan_memory import plan_memory
 from ember.passes.prune import prune
 from ember.passes.simplify import simplify
+from ember.passes.sparse_rows import sparse_rows
 
 PASSES: dict[str, Callable[[Graph], Graph]] = {
     "autodiff": autodiff,
@@ -28,9 +29,10 @@ PASSES: dict[str, Callable[[Graph], Graph]] = {
     "fuse_elementwise": fuse_elementwise,
     "plan_memory": plan_memory,
     "data_parallel": data_parallel,
+    "sparse_rows": sparse_rows,
 }
-DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune", "fuse_elementwise",
-                    "plan_memory")
+DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune", "sparse_rows",
+                    "fuse_elementwise", "plan_memory")
 
 
 def pipeline() -> tuple:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ember.backend.devices import CPU
 from ember.backend.dtypes import bfloat16
-from ember.graph.ir import ASSIGN, CONST, UPDATE, Graph
+from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
@@ -166,6 +166,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
     flat_grads, flat_lines = _flat_updates(graph, bound, env)
+    sparse_lines = _sparse_runs(graph, env)
     # folding a bias into a product needs a [h, 1] buffer of known rows
     folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
     lines += folds.copies
@@ -185,6 +186,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             lines += _update_lines(node, args, env) if grouped is None else grouped
         elif op is ASSIGN:
             lines.append(f"{args[0]}[...] = {args[1]}")
+        elif id(node) in sparse_lines:
+            lines += sparse_lines[id(node)](names)
         elif not node.outputs:  # any other effect: the op's forward, writing its inputs in place
             lines += _expression(node, args, env)
         elif id(node) in folds.skip:  # a folded layer's call computes this value
@@ -359,6 +362,53 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     for node in nodes:
         flat_lines[id(node)] = []
     flat_lines[id(graph.nodes[first])] = lines
+
+
+def _batched_sparse(node) -> bool:
+    return node.op is SPARSE_UPDATE and getattr(node.attrs["rule"], "many", None) is not None
+
+
+def _joins(run: list, node) -> bool:
+    """Whether a ``sparse_update`` node may join a run: the same rule and hyper-parameters, another parameter."""
+    head = run[0].attrs
+    return (node.attrs["rule"] is head["rule"] and node.attrs.get("live") is head.get("live")
+            and (head.get("live") is not None or node.attrs["hyper"] == head["hyper"])
+            and all(n.inputs[0].id != node.inputs[0].id for n in run))
+
+
+def _sparse_runs(graph: Graph, env: _Env) -> dict:
+    """Runs of neighbouring ``sparse_update`` nodes of one rule that has a ``many`` form (``ops.effects.
+    update_rule``), the same hyper-parameters and distinct parameters: one call of ``many`` for the run (the
+    rule over all the parameters' rows at once). Returns node id -> a function of the value names giving its
+    lines: the run's call for its first node, none for the others."""
+    runs, run = [], []
+    for node in graph.nodes:
+        if _batched_sparse(node) and run and _joins(run, node):
+            run.append(node)
+            continue
+        runs.append(run)
+        run = [node] if _batched_sparse(node) else []
+    runs = [r for r in runs + [run] if len(r) > 1]
+    lines = {}
+    for run in runs:
+        attrs = run[0].attrs
+        if attrs.get("live") is not None:
+            _hyper(env, run[0], "lr")
+            hyper = env.live[id(attrs["live"])]
+        else:
+            hyper = env.bind(attrs["hyper"], "hyper")
+        many, states = env.bind(attrs["rule"].many, "many"), env.bind([n.attrs["state"] for n in run], "s")
+
+        def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
+            args = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)] + [states]
+            if all(len(n.inputs) == 4 for n in run):  # the rows the lookups gathered (passes.sparse_rows)
+                args.append("rows=[" + ", ".join(names[n.inputs[3].id] for n in run) + "]")
+            return [f"{many}({', '.join(args)}, **{hyper})"]
+
+        for node in run:
+            lines[id(node)] = lambda names: []
+        lines[id(run[0])] = call
+    return lines
 
 
 def _update_lines(node, args: list, env: _Env) -> list:
