@@ -155,7 +155,7 @@ class JitFunction:
         self.frozen: list[str] = []
         self.traces = 0
         self._last: _Compiled | None = None
-        self._last_key: tuple | None = None  # the signature _last was called with
+        self._recent: tuple = (None, None)  # (signature, _Compiled) of the latest call, for the steady state
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -174,9 +174,11 @@ class JitFunction:
                                     f"into the trace), got {type(a).__name__}") from None
                 key.append(("frozen", type(a), a))
         key = tuple(key)
-        compiled = self._last
-        if compiled is None or key != self._last_key or not compiled.trace.matches():  # the steady state skips this
+        recent_key, compiled = self._recent  # one read: another thread may be replacing it
+        if key != recent_key or compiled is None or not compiled.trace.matches():  # the steady state skips this
             compiled = self._cached(key)
+        else:
+            self.cache.hits += 1  # what the lookup would have counted (the entry is the most recent already)
         if compiled is None:
             with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
                 compiled = self._cached(key)  # another thread may have traced it meanwhile
@@ -190,7 +192,8 @@ class JitFunction:
             arrays.append(t.array)
         for p in compiled.grad_params:
             arrays.append(p.grad.array)
-        self._last, self._last_key = compiled, key
+        self._last = compiled
+        self._recent = (key, compiled)
         try:
             if profile_hook is None:
                 results = compiled.fn(*arrays)
@@ -204,7 +207,7 @@ class JitFunction:
                 compiled = self._trace(args)
                 self.cache[key] = [c for c in self.cache.get(key, ()) if c.graph is not self._last.graph] + \
                     [compiled]
-                self._last = None  # the next lookup finds the new code
+                self._recent = (None, None)  # the next lookup finds the new code
             return self(*args)
         if compiled.fresh is not None and owned is compiled.fn.owned:  # each gradient is the call's own copy
             for param, index in compiled.fresh:
