@@ -53,6 +53,7 @@ nothing.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 
@@ -60,7 +61,9 @@ import numpy as np
 
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
+from ember.ops.effects import DROP_GRAD
 from ember.passes import run_passes
+from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
 from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
@@ -70,6 +73,7 @@ from ember.tracing import Trace
 
 __all__ = ["JitFunction", "jit"]
 
+_wrap = Tensor._make
 _TRACING = threading.RLock()  # tracing routes every op call of the process into its graph
 profile_hook = None  # set by ember.profiler while it records: runs a compiled graph node by node, timed
 
@@ -82,7 +86,8 @@ class _Compiled:
     whole-array calls. A parameter whose array was replaced since (``p.data = ...``) makes the call compile
     the graph again for the new arrays; other captured Tensors are read on every call."""
 
-    __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "rebuild", "graph", "trace")
+    __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "fresh", "rebuild", "graph",
+                 "trace")
 
     def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list):
         self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
@@ -104,7 +109,13 @@ class _Compiled:
         pinned = {v.id for _, v in params}
         self.captured = [t for t, v in graph.captured if v.id not in pinned]
         self.bound = {v.id: t.array for t, v in params}
-        self.fn = compile_graph(graph, self.bound).fn
+        self.fn = compile_graph(_without_overwritten_drops(graph, self.writeback), self.bound).fn
+        # (parameter, result index) when every gradient set after the call is a copy the call made for it alone:
+        # the steady state then wraps each result, with none of _write_grads' checks
+        indices = [index for _, index in self.writeback]
+        fresh = all(index.__class__ is int and index in self.fn.owned for index in indices) \
+            and len(set(indices)) == len(indices)
+        self.fresh = list(self.writeback) if fresh and indices else None
 
     def stale(self) -> bool:
         """Whether a pinned parameter's array was replaced since the code was made."""
@@ -146,6 +157,7 @@ class JitFunction:
         self.frozen: list[str] = []
         self.traces = 0
         self._last: _Compiled | None = None
+        self._recent: tuple = (None, None)  # (signature, _Compiled) of the latest call, for the steady state
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -164,7 +176,11 @@ class JitFunction:
                                     f"into the trace), got {type(a).__name__}") from None
                 key.append(("frozen", type(a), a))
         key = tuple(key)
-        compiled = self._cached(key)
+        recent_key, compiled = self._recent  # one read: another thread may be replacing it
+        if key != recent_key or compiled is None or not compiled.trace.matches():  # the steady state skips this
+            compiled = self._cached(key)
+        else:
+            self.cache.hits += 1  # what the lookup would have counted (the entry is the most recent already)
         if compiled is None:
             with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
                 compiled = self._cached(key)  # another thread may have traced it meanwhile
@@ -179,6 +195,7 @@ class JitFunction:
         for p in compiled.grad_params:
             arrays.append(p.grad.array)
         self._last = compiled
+        self._recent = (key, compiled)
         try:
             if profile_hook is None:
                 results = compiled.fn(*arrays)
@@ -192,8 +209,12 @@ class JitFunction:
                 compiled = self._trace(args)
                 self.cache[key] = [c for c in self.cache.get(key, ()) if c.graph is not self._last.graph] + \
                     [compiled]
+                self._recent = (None, None)  # the next lookup finds the new code
             return self(*args)
-        if compiled.writeback:
+        if compiled.fresh is not None and owned is compiled.fn.owned:  # each gradient is the call's own copy
+            for param, index in compiled.fresh:
+                param.grad = _wrap(results[index], None)
+        elif compiled.writeback:
             _write_grads(compiled.writeback, results, owned)
         return compiled.rebuild(results)
 
@@ -290,6 +311,19 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback)
         self.cache.count_compile()
         return compiled
+
+
+def _without_overwritten_drops(graph: Graph, writeback: list) -> Graph:
+    """``graph`` for the code generator, less the ``drop_grad`` nodes of parameters whose ``.grad`` the call sets
+    from the results: the call stores that gradient after the code has run, and the code never reads a ``.grad``,
+    so such a drop shows no effect (the graph itself keeps the node: it is what the traced function did)."""
+    replaced = {id(param) for param, index in writeback if index is not None}
+    nodes = [n for n in graph.nodes if n.op is not DROP_GRAD or id(n.attrs["owner"]) not in replaced]
+    if len(nodes) == len(graph.nodes):
+        return graph
+    code_graph = copy.copy(graph)
+    code_graph.nodes = nodes
+    return plan_memory(code_graph) if graph.memory_plan is not None else code_graph
 
 
 def _one_size(general: tuple, key: tuple) -> bool:

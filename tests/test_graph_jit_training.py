@@ -228,3 +228,56 @@ def test_larger_layers_train_the_same_traced(build, shape):
         ember.manual_seed(1)
         losses.append([step(x).item() for _ in range(3)])
     assert losses[1] == losses[0]
+
+
+def test_grad_after_each_traced_step_is_a_fresh_array_as_in_eager_mode():
+    # zero_grad() drops .grad and backward makes a new one (PyTorch's set_to_none): a gradient kept from one
+    # step keeps its values after the next, and the compiled call's own buffers are never handed out.
+    eager_net, eager_opt = _build("mlp", "momentum")
+    net, optimizer = _build("mlp", "momentum")
+    fast = ember.jit(lambda x, y: _step(net, optimizer, x, y))
+    kept = []
+    for i in range(3):
+        _step(eager_net, eager_opt, X[i], Y[i])
+        fast(X[i], Y[i])
+        _assert_same_state(eager_net, net)
+        kept.append([(p.grad, p.grad.numpy().copy()) for p in net.parameters()])
+    assert fast.traces == 1
+    arrays = [g.array for step in kept for g, _ in step]
+    assert len({id(a) for a in arrays}) == len(arrays)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:])
+    for step in kept:
+        for grad, values in step:
+            np.testing.assert_array_equal(grad.numpy(), values)
+    net[0].weight.grad.array[...] = 1e6  # changing a handed-out gradient changes nothing the next step reads
+    _step(eager_net, eager_opt, X[3], Y[3])
+    fast(X[3], Y[3])
+    _assert_same_state(eager_net, net)
+
+
+def test_a_gradient_dropped_or_replaced_before_a_traced_call_is_set_as_eager_mode_sets_it():
+    # The code leaves out drop_grad nodes whose .grad the call then sets from its results: a stale gradient
+    # is still replaced, and one dropped after the update (zero_grad at the end of the step) stays None; so does
+    # the gradient of a parameter that the loss does not use, whose drop the code keeps.
+    ember.manual_seed(0)
+    net = nn.Sequential(*NETS["mlp"]())
+    unused = nn.Parameter(ember.zeros(2))
+    optimizer = ember.optim.SGD([*net.parameters(), unused], lr=0.1)
+
+    def update_then_drop(x, y):
+        loss = _step(net, optimizer, x, y)
+        optimizer.zero_grad()
+        return loss
+
+    for fn, after, drops in ((lambda x, y: _step(net, optimizer, x, y), "set", 5), (update_then_drop, None, 10)):
+        fast = ember.jit(fn)
+        for i in range(2):
+            for p in [*net.parameters(), unused][:None if i else -1]:  # unused.grad is None when traced
+                p.grad = ember.full(p.shape, 100.0)
+            fast(X[i], Y[i])
+            assert unused.grad is None
+            for p in net.parameters():
+                assert (p.grad is None) == (after is None)
+                if p.grad is not None:
+                    assert np.abs(p.grad.numpy()).max() < 100.0
+        assert [n.op.name for n in fast.graph_for(X[0], Y[0]).nodes].count("drop_grad") == drops
