@@ -378,7 +378,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            if rule is not None and not create_graph:  # the op's one rule, run on the arrays (ember.ops.modes)
+            on_arrays = rule is not None and not create_graph
+            if on_arrays:  # the op's one rule, run on the arrays (ember.ops.modes)
                 data = g if g.__class__ is np.ndarray else g.array
                 xp = np if data.__class__ is np.ndarray else array_module(data)
                 run = _on_numpy if xp is np else OnArrays(xp)
@@ -387,13 +388,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 else:
                     arrays.inputs = tuple(map(_data, inputs))
                 arrays.attrs, arrays.needs, arrays.output = node.attrs, node.needs, node.out
-                input_grads = [a if a is None or a.__class__ is np.ndarray else _wrap(a)
-                               for a in rule(run, arrays, data)]
+                input_grads = rule(run, arrays, data)
             else:
                 input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue
+                if on_arrays and gt.__class__ is not np.ndarray:
+                    gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
                 parent = t.node
                 if parent is not None:
                     previous = grads.get(parent)
