@@ -259,8 +259,7 @@ def _topological_order(roots) -> list:
     return sorted(seen, key=_seq, reverse=True)
 
 
-def _seq(node) -> int:
-    return node.seq
+_seq = operator.attrgetter("seq")
 
 
 class OnArrays:
@@ -308,6 +307,10 @@ def _wrap(array) -> Tensor:
 def _add(a, b):
     if a is None:
         return b
+    if a.__class__ is np.ndarray:  # a rule's raw result (see run_backward)
+        a = _wrap(a)
+    if b.__class__ is np.ndarray:
+        b = _wrap(b)
     if a.__class__ is RowSparse:
         return a.add(b)
     if b.__class__ is RowSparse:
@@ -332,6 +335,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
 
     Without ``capture`` the gradients of leaves are accumulated into their ``.grad``. With ``capture``
     (a list of Tensors) nothing is accumulated and their gradients are returned in that order.
+
+    A gradient waiting for its node is a Tensor, a RowSparse, or a NumPy array that a rule run on arrays
+    returned: it stays an array until something needs a Tensor (a vjp, a hook, a sum, a leaf's ``.grad``).
     """
     grads: dict = {}
     leaf_grads: dict = {}
@@ -358,7 +364,11 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             g = grads.pop(node, None)
             if g is None:
                 continue
-            if g.__class__ is RowSparse:
+            rule = node.op.rule
+            if g.__class__ is np.ndarray:
+                if rule is None or create_graph or node.hooks or (captured_nodes and node in captured_nodes):
+                    g = _wrap(g)
+            elif g.__class__ is RowSparse:
                 g = g.to_dense()
             if node.hooks:
                 g = _run_hooks(node.hooks, g)
@@ -368,9 +378,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            rule = node.op.rule
-            if rule is not None and not create_graph:  # the op's one rule, run on the arrays (ember.ops.modes)
-                data = g.array
+            on_arrays = rule is not None and not create_graph
+            if on_arrays:  # the op's one rule, run on the arrays (ember.ops.modes)
+                data = g if g.__class__ is np.ndarray else g.array
                 xp = np if data.__class__ is np.ndarray else array_module(data)
                 run = _on_numpy if xp is np else OnArrays(xp)
                 if len(inputs) == 2:
@@ -378,12 +388,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 else:
                     arrays.inputs = tuple(map(_data, inputs))
                 arrays.attrs, arrays.needs, arrays.output = node.attrs, node.needs, node.out
-                input_grads = [None if a is None else _wrap(a) for a in rule(run, arrays, data)]
+                input_grads = rule(run, arrays, data)
             else:
                 input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue
+                if on_arrays and gt.__class__ is not np.ndarray:
+                    gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
                 parent = t.node
                 if parent is not None:
                     previous = grads.get(parent)
@@ -408,7 +420,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 if t.node is None:
                     entry = leaf_grads.get(id(t))
                     if entry is not None:
-                        g = entry[1]
+                        g = entry[1] if entry[1].__class__ is not np.ndarray else _wrap(entry[1])
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
         for leaf, g in leaf_grads.values():
@@ -421,9 +433,11 @@ def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
     if not leaf.requires_grad:
         return
     if leaf._hooks:
-        g = _run_hooks(leaf._hooks, _dense(g))
+        g = _run_hooks(leaf._hooks, _dense(_wrap(g) if g.__class__ is np.ndarray else g))
     if leaf.grad is None and g.__class__ is not RowSparse and not create_graph:
-        g = _private(g, handed_out)  # stored as it is: it must own its memory
+        g = _private(g if g.__class__ is np.ndarray else g.array, handed_out)  # stored as it is: owns its memory
+    elif g.__class__ is np.ndarray:
+        g = _wrap(g)
     accumulate_grad(leaf, g)
     entry = _post_accumulate_hooks.get(id(leaf)) if _post_accumulate_hooks else None
     if entry is not None:
@@ -487,13 +501,13 @@ def _owner(array):
     return array
 
 
-def _private(g: Tensor, handed_out: set) -> Tensor:
-    """``g`` detached, copied if its memory already belongs to another gradient or is read-only.
+def _private(data, handed_out: set) -> Tensor:
+    """A gradient's array ``data`` as a new Tensor, copied if its memory already belongs to another gradient
+    or is read-only.
 
     Pass-through vjps (add, reshape, broadcast) let two leaves receive one array; each ``.grad`` must own
     its memory so that in-place updates of one gradient never change another (or the caller's).
     """
-    data = g.array
     owner = data if data.base is None else _owner(data)
     if id(owner) in handed_out or (data.__class__ is np.ndarray and not data.flags.writeable):
         data = data.copy()

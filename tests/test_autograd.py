@@ -189,6 +189,25 @@ def test_retain_grad_keeps_non_leaf_gradient():
     assert z.grad is None  # not retained
 
 
+def test_array_gradients_meet_tensor_gradients_hooks_and_leaves():
+    # mul and relu run their rules on arrays, add its vjp on Tensors: their gradients meet in y and in the
+    # leaf x, and a hook on y sees a Tensor
+    x = _x([1.0, -2.0, 3.0])
+    w = _x([0.5, 0.5, 0.5])
+    y = ember.relu(x)
+    seen = []
+    y.register_hook(lambda g: seen.append(isinstance(g, ember.Tensor)))
+    z = y * w + y + x
+    (z * z).sum().backward()
+    relu, zv = np.array([1.0, 0.0, 1.0]), np.array([2.5, -2.0, 7.5])
+    np.testing.assert_allclose(_np(x.grad), 2 * zv * ((0.5 + 1.0) * relu + 1.0))
+    np.testing.assert_allclose(_np(w.grad), 2 * zv * np.array([1.0, 0.0, 3.0]))
+    assert seen == [True]
+    (gy,) = ember.grad((ember.relu(x) * w + x).sum(), [x])
+    assert isinstance(gy, ember.Tensor) and gy.array.flags.writeable
+    np.testing.assert_allclose(_np(gy), 0.5 * relu + 1.0)
+
+
 def test_grad_returns_without_touching_dot_grad():
     x, w = _x([1.0, 2.0]), _x([3.0, 4.0])
     gx, gw = ember.grad((x * w).sum(), [x, w])
