@@ -384,3 +384,34 @@ def test_jit_retraces_when_the_autocast_state_changes():
     assert out.dtype == bfloat16
     np.testing.assert_array_equal(out.numpy(), eager.detach().numpy())
     assert forward(x).dtype == float32 and forward.traces == 2
+
+
+def test_jit_conv_batch_norm_step_under_autocast_equals_eager():
+    def make():
+        ember.manual_seed(0)
+        return ember.nn.Sequential(ember.nn.Conv2d(3, 4, 3, padding=1), ember.nn.BatchNorm2d(4), ember.nn.ReLU(),
+                                   ember.nn.Flatten(), ember.nn.Linear(4 * 6 * 6, 3))
+
+    eager_model, jit_model = make(), make()
+    eager_step = _train_step(eager_model, ember.optim.SGD(eager_model.parameters(), lr=0.05))
+    jit_step = ember.jit(_train_step(jit_model, ember.optim.SGD(jit_model.parameters(), lr=0.05)))
+    rng = _rng(9)
+    for _ in range(3):
+        x = ember.tensor(rng.standard_normal((8, 3, 6, 6)).astype(np.float32))
+        y = ember.tensor(rng.integers(0, 3, 8))
+        assert eager_step(x, y).item() == jit_step(x, y).item()
+    for p, q in zip(eager_model.parameters(), jit_model.parameters()):
+        assert p.grad.dtype == q.grad.dtype == float32
+        np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+
+
+def test_a_graph_built_under_autocast_holds_the_casts():
+    from ember.graph.ir import Graph
+
+    graph = Graph()
+    x = graph.input("x", (None, 4), float32)
+    w = graph.input("w", (4, 3), float32)
+    with graph.building(), ember.autocast("cpu"):
+        y = ember.softmax(x @ w, axis=1)
+    casts = [n.attrs["dtype"] for n in graph.nodes if n.op.name == "cast"]
+    assert casts == [bfloat16, bfloat16, float32] and y.dtype == float32
