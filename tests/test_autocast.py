@@ -261,6 +261,7 @@ def test_cuda_autocast_leaves_cpu_tensors_alone():
     x = ember.randn(2, 3)
     with ember.autocast("cuda"):
         assert ember.is_autocast_enabled() and ember.get_autocast_dtype() == float16
+        assert ember.is_autocast_enabled("cuda") and not ember.is_autocast_enabled("cpu")
         assert (x @ x.T).dtype == float32
 
 

@@ -102,20 +102,22 @@ def _close_region() -> None:
             dispatch.apply = _tape_apply
 
 
-def is_autocast_enabled() -> bool:
-    """Whether ops called now (in this thread) are autocast."""
-    return _state.dtype is not None
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether ops called now (in this thread) are autocast (for tensors of ``device_type``, when given)."""
+    return _state.dtype is not None and (device_type is None or device_type == _state.device_type)
 
 
-def get_autocast_dtype():
-    """The dtype autocast runs ``LOWER`` ops in now (in this thread), or None when it is off."""
-    return _state.dtype
+def get_autocast_dtype(device_type: str | None = None):
+    """The dtype autocast runs ``LOWER`` ops in now (in this thread), or None when it is off (for
+    ``device_type``, when given)."""
+    return _state.dtype if is_autocast_enabled(device_type) else None
 
 
 def state() -> tuple:
-    """This thread's autocast as a hashable ``(dtype, device_type)``; ``(None, device)`` when off. ``ember.jit``
+    """This thread's autocast as a hashable ``(dtype, device_type)``; ``(None, None)`` when off. ``ember.jit``
     keeps a trace for the state it was made in."""
-    return _state.dtype, _state.device_type
+    dtype = _state.dtype
+    return (None, None) if dtype is None else (dtype, _state.device_type)
 
 
 class autocast:  # noqa: N801  (PyTorch's name)
