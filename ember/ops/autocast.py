@@ -4,7 +4,7 @@ Each op record says how autocast treats it (``Op.autocast``, PyTorch's autocast 
 
 - ``LOWER``: matrix products and convolutions cast their float32 (and other half-precision) inputs to the
   autocast dtype. On NumPy their forward computes in float32 and rounds the result once (bf16 storage,
-  float32 compute); on CuPy the product runs in the low dtype with float32 accumulation.
+  float32 compute); on CuPy the op's own kernel computes in the low dtype.
 - ``FLOAT32``: ops whose range or accumulation needs it (softmax, cross-entropy, exp/log, sums) cast
   float16/bfloat16 inputs to float32 and return float32.
 - ``None``: the op follows its inputs (type promotion).
@@ -30,7 +30,6 @@ from ember.ops.dispatch import TensorLike
 
 LOWER = "lower"
 FLOAT32 = "float32"
-POLICIES = (LOWER, FLOAT32)
 
 _DEVICE_TYPES = ("cpu", "cuda")
 _DEFAULT_DTYPE = {"cpu": bfloat16, "cuda": float16}  # PyTorch's defaults per device type
