@@ -12,6 +12,7 @@ from ember.backend import (
     Device, bfloat16, bool_, cuda_is_available, float16, float32, float64, int32, int64, result_type, tune_malloc,
     uint8,
 )
+from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
 from ember.creation import (
     arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand,
     rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
@@ -19,7 +20,7 @@ from ember.creation import (
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
 from ember.random import get_rng_state, manual_seed, set_rng_state
-from ember import optim
+from ember import amp, optim
 from ember.sparse import RowSparse
 from ember import data, metrics
 from ember.checkpoint import load, save

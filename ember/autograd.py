@@ -17,6 +17,7 @@ import numpy as np
 
 from ember.backend.devices import array_module, as_array
 from ember.ops import dispatch
+from ember.ops.autocast import suspended as autocast_suspended
 from ember.ops.effects import accumulate_grad, drop_grad
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -359,7 +360,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
     handed_out = {id(_owner(g.array)) for g in root_grads}
     ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
-    with _GradMode(create_graph):
+    with _GradMode(create_graph), autocast_suspended():  # vjps run in the forward's dtypes
         for node in order:
             g = grads.pop(node, None)
             if g is None:

@@ -8,13 +8,14 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
   to a symbolic Value; a gradient that existed before the call becomes a live input, so accumulation works;
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
-- ``matches`` tells whether a cached trace still fits the caller's ``.grad`` and optimizer state.
+- ``matches`` tells whether a cached trace still fits the caller's ``.grad``, optimizer and autocast state.
 """
 
 from __future__ import annotations
 
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value
+from ember.ops import autocast
 from ember.ops.effects import DROP_GRAD, accumulate_grad
 from ember.ops.indexing import dense_gradient
 from ember.sparse import RowSparse
@@ -36,6 +37,7 @@ class Trace:
         self.dropped: set = set()  # ids of parameters whose .grad the call set to None
         self.grad_inputs: list = []  # (param, Value): a gradient present before the call, read live
         self._checks = None  # what matches() compares about the optimizer updates the call made
+        self.autocast = autocast.state()  # the casts ember.autocast put in the graph depend on it
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -54,6 +56,8 @@ class Trace:
         return v
 
     def matches(self) -> bool:
+        if self.autocast != autocast.state():
+            return False
         for param, was_none in self.assumed:
             if (param.grad is None) != was_none:
                 return False

@@ -11,6 +11,7 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING
 from ember.graph.errors import GraphError
+from ember.ops.autocast import suspended as autocast_suspended
 from ember.ops.indexing import dense_gradient
 from ember.sparse import RowSparse
 
@@ -60,7 +61,7 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bo
             depends.update(v.id for v in node.outputs if v.array.dtype in FLOATING)
     snapshot = list(graph.nodes)
     grads: dict = {}
-    with graph.building():
+    with graph.building(), autocast_suspended():  # vjps run in the forward's dtypes
         for i, y in enumerate(ys):
             g = grad_ys[i] if grad_ys is not None and grad_ys[i] is not None else None
             if g is None:

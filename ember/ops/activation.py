@@ -9,6 +9,7 @@ import numpy as np
 
 from ember.backend.dtypes import LOW_PRECISION
 from ember.ops import dispatch
+from ember.ops.autocast import FLOAT32
 from ember.ops.convert import to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
@@ -63,9 +64,10 @@ def _softmax_vjp(ctx, g):
 
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
                     vjp=vjp_rule(_log_softmax_rule), cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True,
-                    fresh=True)
+                    fresh=True, autocast=FLOAT32)
 SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
-                cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True)
+                cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True,
+                autocast=FLOAT32)
 
 
 def _check_axis(name, x: TensorLike, axis: int) -> int:

@@ -229,6 +229,8 @@ def batch_norm(
             (np if x.symbolic else x.xp).ones(channels, x.dtype)
         weight = weight if weight is not None else dispatch.wrap(ones)
         bias = bias if bias is not None else dispatch.wrap(ones * 0)
+        # float32 parameters with bfloat16 input (ember.autocast): cast, so their gradients come back float32
+        weight, bias = (t if t.dtype == x.dtype else cast(t, x.dtype) for t in (weight, bias))
         return dispatch.apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")

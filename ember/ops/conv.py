@@ -17,6 +17,7 @@ import numpy as np
 
 from ember.backend.dtypes import bfloat16, float32
 from ember.ops import conv_per_sample, dispatch
+from ember.ops.autocast import LOWER
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
@@ -212,7 +213,8 @@ def _conv2d_cost(out, x, w, **attrs):
     return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes)
 
 
-CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=_conv2d_vjp, cost=_conv2d_cost, onnx="Conv")
+CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=_conv2d_vjp, cost=_conv2d_cost, onnx="Conv",
+                autocast=LOWER)
 
 
 # --- conv2d_weight_grad ------------------------------------------------------------------------------------
@@ -355,6 +357,7 @@ CONV_TRANSPOSE2D = defop(
     vjp=_conv_transpose2d_vjp,
     cost=_conv_transpose2d_cost,
     onnx="ConvTranspose",
+    autocast=LOWER,
 )
 
 

@@ -8,6 +8,7 @@ import numpy as _np
 
 from ember.backend.dtypes import bool_
 from ember.ops import dispatch, lowering
+from ember.ops.autocast import FLOAT32
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
@@ -59,11 +60,13 @@ def _exp_simplify(node, facts) -> None:
 NEG = _unary("neg", lambda xp, x: xp.negative(x), lambda ctx, g: (neg(g),), onnx="Neg", float_only=False,
              ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
 EXP = _unary("exp", lambda xp, x: xp.exp(x), lambda ctx, g: (g * ctx.output,), onnx="Exp", flops=8,
-             saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify)
+             saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify,
+             autocast=FLOAT32)
 LOG = _unary("log", lambda xp, x: xp.log(x), lambda ctx, g: (g / ctx.inputs[0],), onnx="Log", flops=8,
-             ufunc=_np.log, fusion=Fusion("log({0})", exact=False))
+             ufunc=_np.log, fusion=Fusion("log({0})", exact=False), autocast=FLOAT32)
 LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x), lambda ctx, g: (g / (ctx.inputs[0] + 1.0),),
-               onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False))
+               onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False),
+               autocast=FLOAT32)
 SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda ctx, g: (g * 0.5 / ctx.output,), onnx="Sqrt",
               flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
 ABS = _unary("abs", lambda xp, x: xp.abs(x), lambda ctx, g: (g * sign(ctx.inputs[0]),), onnx="Abs",
@@ -180,7 +183,8 @@ def _softplus_vjp(ctx, g):
     return (where(x * beta > threshold, g, g * sigmoid(x * beta)),)
 
 
-SOFTPLUS = _unary("softplus", _softplus_forward, _softplus_vjp, onnx="Softplus", flops=20, fusion=NOT_FUSIBLE)
+SOFTPLUS = _unary("softplus", _softplus_forward, _softplus_vjp, onnx="Softplus", flops=20, fusion=NOT_FUSIBLE,
+                  autocast=FLOAT32)
 
 
 def _clip_forward(xp, x, *, min, max):
@@ -349,7 +353,8 @@ DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div"
 # NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
 # code on NumPy scalars for it (scalar_exact)
 POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10, ufunc=_np.power, infix="**",
-              scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1)
+              scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1,
+              autocast=FLOAT32)
 # numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
 MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max", ufunc=_np.maximum,
                   fusion=Fusion("where(({0} < {1}) | ({1} != {1}), {1}, {0})", selects=True))

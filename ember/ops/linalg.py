@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ember.backend.dtypes import bfloat16, float32
 from ember.ops import dispatch, lowering
+from ember.ops.autocast import LOWER
 from ember.ops.convert import promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import broadcast_shapes, differ, same_dtype
@@ -73,6 +74,7 @@ MATMUL = defop(
     cost=_matmul_cost,
     onnx="MatMul",
     lower=lowering.matmul,
+    autocast=LOWER,
     writes_out=True,
     in_place=False,
     fresh=True,
@@ -165,6 +167,7 @@ LINEAR = defop(
     cost=_linear_cost,
     onnx="Gemm",
     lower=lowering.linear,
+    autocast=LOWER,
     writes_out=True,
     in_place=False,
     fresh=True,

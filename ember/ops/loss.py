@@ -9,6 +9,7 @@ import numpy as np
 from ember.backend.dtypes import LOW_PRECISION
 from ember.ops import dispatch
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
+from ember.ops.autocast import FLOAT32
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
@@ -203,6 +204,7 @@ SOFTMAX_CROSS_ENTROPY = defop(
     vjp=vjp_rule(_xent_rule),
     cost=elementwise_cost(14),
     onnx=NO_ONNX,
+    autocast=FLOAT32,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
+from ember.ops.autocast import FLOAT32
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import exp, log, sqrt, where
@@ -95,9 +96,10 @@ def _sum_simplify(node, facts) -> None:
 
 
 SUM = _reduction("sum", _sum_forward, vjp_rule(_sum_rule), "ReduceSum", _sum_dtype, lower=lowering.sum, writes_out=True,
-                 in_place=False, fresh=True, scalar_alias=True, simplify=_sum_simplify)
+                 in_place=False, fresh=True, scalar_alias=True, simplify=_sum_simplify,
+                 autocast=FLOAT32)
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
-    _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype)
+    _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype, autocast=FLOAT32)
 MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), _extremum_vjp,
                  "ReduceMax", saves_output=True, fresh=True)
 MIN = _reduction("min", lambda xp, x, *, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extremum_vjp,

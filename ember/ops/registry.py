@@ -108,14 +108,16 @@ class Op:
       shape); ``simplify``: ``simplify(node, facts)``, a rewrite of its own for the ``simplify`` pass;
       ``scalar_alias``: on one element it returns its input's value (code on NumPy scalars skips it);
       ``shape_attr``: the attribute holding the output shape, refilled from known sizes by ``specialize``;
-      ``scalar_exact``: the ``ufunc``/``infix`` form gives on NumPy scalars what it gives on arrays.
+      ``scalar_exact``: the ``ufunc``/``infix`` form gives on NumPy scalars what it gives on arrays;
+    - ``autocast``: what ``ember.autocast`` does to its inputs (``ember.ops.autocast``): ``"lower"`` (cast to the
+      autocast dtype), ``"float32"``, or None (the op follows its inputs).
     """
 
     __slots__ = (
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
-        "effect", "writes", "collective", "onnx_export", "standalone",
+        "effect", "writes", "collective", "onnx_export", "standalone", "autocast",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
@@ -146,6 +148,9 @@ class Op:
         self.collective = traits.pop("collective", False)
         self.scalar_alias = traits.pop("scalar_alias", False)
         self.scalar_exact = traits.pop("scalar_exact", True)
+        self.autocast = traits.pop("autocast", None)
+        if self.autocast not in (None, "lower", "float32"):
+            raise ValueError(f"op {name!r}: autocast must be 'lower', 'float32' or None, got {self.autocast!r}")
         if traits:
             raise TypeError(f"op {name!r}: unknown traits {sorted(traits)}")
         if self.in_place and not self.writes_out:

@@ -1,0 +1,191 @@
+"""Mixed-precision training: ``autocast`` and ``GradScaler`` (PyTorch's ``torch.amp``).
+
+float16 has a narrow range: small gradients underflow to zero. ``GradScaler`` multiplies the loss by a large
+factor before backward, divides the gradients by it before the optimizer step, skips a step whose gradients
+hold an inf or a NaN (the factor was too large) and adjusts the factor as training goes. bfloat16 has float32's
+range and needs no scaler.
+
+>>> scaler = ember.amp.GradScaler()
+>>> with ember.autocast("cpu", dtype=ember.float16):
+...     loss = loss_fn(model(x), y)
+>>> scaler.scale(loss).backward()
+>>> scaler.step(optimizer)   # unscales the gradients; skipped when one is not finite
+>>> scaler.update()
+"""
+
+from __future__ import annotations
+
+import math
+
+from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
+from ember.sparse import RowSparse
+
+_READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
+
+
+class GradScaler:
+    """Dynamic loss scaling for float16 training (``torch.amp.GradScaler``'s API and rules).
+
+    ``scale(loss)`` multiplies by the scale; ``unscale_(optimizer)`` divides that optimizer's gradients by it in
+    place and notes whether one holds an inf or a NaN; ``step(optimizer)`` unscales (unless done) and runs
+    ``optimizer.step()`` only when every gradient is finite; ``update()`` multiplies the scale by
+    ``backoff_factor`` after a skipped step, and by ``growth_factor`` after ``growth_interval`` finite steps in
+    a row. With ``enabled=False`` every method passes through.
+
+    >>> scaler = GradScaler(init_scale=2.0 ** 16)
+    >>> scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
+    """
+
+    def __init__(self, device: str = "cpu", init_scale: float = 2.0 ** 16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True):
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"GradScaler: device must be 'cpu' or 'cuda', got {device!r}")
+        for name, value in (("init_scale", init_scale), ("growth_factor", growth_factor)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"GradScaler: {name} must be a positive finite number, got {value!r}")
+        if growth_factor <= 1.0:
+            raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
+        if not isinstance(backoff_factor, (int, float)) or not 0.0 < backoff_factor < 1.0:
+            raise ValueError(f"GradScaler: backoff_factor must be in (0, 1), got {backoff_factor!r}")
+        if not isinstance(growth_interval, int) or isinstance(growth_interval, bool) or growth_interval < 1:
+            raise ValueError(f"GradScaler: growth_interval must be a positive int, got {growth_interval!r}")
+        self.device = device
+        self._enabled = bool(enabled)
+        self._scale = float(init_scale)
+        self._growth_factor = float(growth_factor)
+        self._backoff_factor = float(backoff_factor)
+        self._growth_interval = growth_interval
+        self._growth_tracker = 0
+        self._per_optimizer: dict = {}  # id(optimizer) -> [stage, found_inf]
+
+    # --- the training step ---
+    def scale(self, outputs):
+        """``outputs`` (a Tensor, or a list/tuple of them, nested) multiplied by the current scale."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        if not hasattr(outputs, "dtype") or not hasattr(outputs, "backward"):
+            raise TypeError(f"GradScaler.scale: expected a Tensor or a list/tuple of Tensors, got "
+                            f"{type(outputs).__name__}")
+        return outputs * self._scale
+
+    def unscale_(self, optimizer) -> None:
+        """Divide ``optimizer``'s gradients by the scale, in place, and note whether one is not finite. At most
+        once per optimizer between ``update`` calls (call it before clipping gradients)."""
+        if not self._enabled:
+            return
+        entry = self._per_optimizer.setdefault(id(optimizer), [_READY, False])
+        if entry[0] == _UNSCALED:
+            raise RuntimeError("GradScaler.unscale_ has already been called on this optimizer since the last "
+                               "update()")
+        if entry[0] == _STEPPED:
+            raise RuntimeError("GradScaler.unscale_ is being called after step(); call update() first")
+        inverse = 1.0 / self._scale
+        found_inf = False
+        done: set = set()
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if g.__class__ is RowSparse:
+                    g = g.values
+                if id(g) in done:  # one gradient Tensor serving two parameters is unscaled once
+                    continue
+                done.add(id(g))
+                # a new array: the backward may have handed one array to several gradients
+                g.array = g.array * g.array.dtype.type(inverse)
+                if not bool(g.xp.isfinite(g.array).all()):
+                    found_inf = True
+        entry[0], entry[1] = _UNSCALED, found_inf
+
+    def step(self, optimizer, *args, **kwargs):
+        """Unscale ``optimizer``'s gradients (unless ``unscale_`` did) and run ``optimizer.step(*args, **kwargs)``
+        when they are all finite; returns what it returned, or None for a skipped step."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("GradScaler.step does not support a closure")
+        entry = self._per_optimizer.get(id(optimizer))
+        if entry is not None and entry[0] == _STEPPED:
+            raise RuntimeError("GradScaler.step has already been called on this optimizer since the last update()")
+        if entry is None or entry[0] == _READY:
+            self.unscale_(optimizer)
+            entry = self._per_optimizer[id(optimizer)]
+        result = None if entry[1] else optimizer.step(*args, **kwargs)
+        entry[0] = _STEPPED
+        return result
+
+    def update(self, new_scale: float | None = None) -> None:
+        """Adjust the scale after the step(s) of this iteration (or set it to ``new_scale``)."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            new_scale = float(getattr(new_scale, "item", lambda: new_scale)())
+            if not math.isfinite(new_scale) or new_scale <= 0:
+                raise ValueError(f"GradScaler.update: new_scale must be a positive finite number, got {new_scale}")
+            self._scale = new_scale
+        else:
+            if not self._per_optimizer:
+                raise RuntimeError("GradScaler.update: no step() or unscale_() was recorded in this iteration")
+            if any(found for _, found in self._per_optimizer.values()):
+                self._scale *= self._backoff_factor
+                self._growth_tracker = 0
+            else:
+                self._growth_tracker += 1
+                if self._growth_tracker == self._growth_interval:
+                    self._scale *= self._growth_factor
+                    self._growth_tracker = 0
+        self._per_optimizer = {}
+
+    # --- state ---
+    def get_scale(self) -> float:
+        """The current scale (1.0 when disabled, as PyTorch)."""
+        return self._scale if self._enabled else 1.0
+
+    def get_growth_factor(self) -> float:
+        return self._growth_factor
+
+    def set_growth_factor(self, value: float) -> None:
+        self._growth_factor = float(value)
+
+    def get_backoff_factor(self) -> float:
+        return self._backoff_factor
+
+    def set_backoff_factor(self, value: float) -> None:
+        self._backoff_factor = float(value)
+
+    def get_growth_interval(self) -> int:
+        return self._growth_interval
+
+    def set_growth_interval(self, value: int) -> None:
+        self._growth_interval = int(value)
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def state_dict(self) -> dict:
+        """The scale and its schedule (empty when disabled), with PyTorch's keys."""
+        if not self._enabled:
+            return {}
+        return {"scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
+                "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+        if not self._enabled:
+            return
+        if not state:
+            raise RuntimeError("GradScaler.load_state_dict: the state is empty (saved by a disabled scaler)")
+        self._scale = float(state["scale"])
+        self._growth_factor = float(state["growth_factor"])
+        self._backoff_factor = float(state["backoff_factor"])
+        self._growth_interval = int(state["growth_interval"])
+        self._growth_tracker = int(state["_growth_tracker"])
+
+    def __repr__(self) -> str:
+        return f"GradScaler(scale={self.get_scale()}, enabled={self._enabled})"
+
+
+__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled"]

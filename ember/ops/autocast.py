@@ -1,0 +1,192 @@
+"""Automatic mixed precision: ``ember.autocast`` runs chosen ops in bfloat16 or float16.
+
+Each op record says how autocast treats it (``Op.autocast``, PyTorch's autocast op lists):
+
+- ``LOWER``: matrix products and convolutions cast their float32 (and other half-precision) inputs to the
+  autocast dtype. On NumPy their forward computes in float32 and rounds the result once (bf16 storage,
+  float32 compute); on CuPy the op's own kernel computes in the low dtype.
+- ``FLOAT32``: ops whose range or accumulation needs it (softmax, cross-entropy, exp/log, sums) cast
+  float16/bfloat16 inputs to float32 and return float32.
+- ``None``: the op follows its inputs (type promotion).
+
+The hook costs nothing while no thread is in an enabled autocast region: ``dispatch.apply`` is then the tape's
+own ``apply``. Entering the first region (in any thread) replaces it with ``autocast_apply``, which reads this
+thread's state and casts only for ops with a policy; leaving the last region puts the tape's ``apply`` back.
+Backward rules run with autocast off (``suspended``), in the dtypes the forward chose, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from ember.backend.dtypes import LOW_PRECISION, as_dtype, bfloat16, float16, float32
+from ember.ops import dispatch
+from ember.ops.convert import cast
+from ember.ops.dispatch import TensorLike
+
+LOWER = "lower"
+FLOAT32 = "float32"
+
+_DEVICE_TYPES = ("cpu", "cuda")
+_DEFAULT_DTYPE = {"cpu": bfloat16, "cuda": float16}  # PyTorch's defaults per device type
+_ELIGIBLE = LOW_PRECISION | {float32}  # the dtypes autocast casts (float64 is left alone, as in PyTorch)
+
+
+class _State(threading.local):
+    """This thread's autocast: the dtype of ``LOWER`` ops (None: autocast is off here) and the device type."""
+
+    dtype = None
+    device_type = "cpu"
+
+
+_state = _State()
+_lock = threading.Lock()
+_regions = 0  # enabled autocast regions open now, in all threads
+_tape_apply: Callable | None = None  # the apply ``autocast_apply`` hands calls to while installed
+
+
+def _on_device(x: TensorLike, device_type: str) -> bool:
+    array = x.array
+    if array.__class__ is np.ndarray or isinstance(array, np.generic):
+        return device_type == "cpu"
+    device = getattr(array, "device", None)  # a graph Value's Symbol carries an ember Device
+    kind = getattr(device, "type", None)
+    if kind is None:  # a CuPy array's device is a cupy Device
+        kind = "cuda" if type(array).__module__.startswith("cupy") else "cpu"
+    return kind == device_type
+
+
+def _cast_inputs(policy: str, inputs: tuple, state: _State) -> tuple:
+    target = state.dtype if policy == LOWER else float32
+    out = []
+    for x in inputs:
+        if isinstance(x, TensorLike):
+            dtype = x.dtype
+            if dtype != target and dtype in _ELIGIBLE and (policy == LOWER or dtype in LOW_PRECISION) \
+                    and _on_device(x, state.device_type):
+                x = cast(x, target)
+        out.append(x)
+    return tuple(out)
+
+
+def autocast_apply(op, inputs: tuple, attrs: dict | None = None):
+    """``dispatch.apply`` while an autocast region is open: cast ``inputs`` as ``op.autocast`` asks (when this
+    thread's autocast is on), then run or record the op as usual."""
+    policy = op.autocast
+    if policy is not None:
+        state = _state
+        if state.dtype is not None:
+            inputs = _cast_inputs(policy, inputs, state)
+    return _tape_apply(op, inputs, attrs)
+
+
+def _open_region() -> None:
+    global _regions, _tape_apply
+    with _lock:
+        if _regions == 0:
+            _tape_apply = dispatch.apply
+            dispatch.apply = autocast_apply
+        _regions += 1
+
+
+def _close_region() -> None:
+    global _regions
+    with _lock:
+        _regions -= 1
+        if _regions == 0:
+            dispatch.apply = _tape_apply
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether ops called now (in this thread) are autocast (for tensors of ``device_type``, when given)."""
+    return _state.dtype is not None and (device_type is None or device_type == _state.device_type)
+
+
+def get_autocast_dtype(device_type: str | None = None):
+    """The dtype autocast runs ``LOWER`` ops in now (in this thread), or None when it is off (for
+    ``device_type``, when given)."""
+    return _state.dtype if is_autocast_enabled(device_type) else None
+
+
+def state() -> tuple:
+    """This thread's autocast as a hashable ``(dtype, device_type)``; ``(None, None)`` when off. ``ember.jit``
+    keeps a trace for the state it was made in."""
+    dtype = _state.dtype
+    return (None, None) if dtype is None else (dtype, _state.device_type)
+
+
+class autocast:  # noqa: N801  (PyTorch's name)
+    """Context manager and decorator: ops in it run in mixed precision, in the calling thread.
+
+    Matrix products and convolutions compute in ``dtype`` (bfloat16 by default on the CPU, float16 on CUDA),
+    softmax, losses, exp/log and sums in float32, other ops in their inputs' dtype. Parameters stay float32
+    and get float32 gradients: the casts are recorded ops. Call ``backward`` inside or after the region alike
+    (backward runs in the forward's dtypes).
+
+    >>> with ember.autocast("cpu", dtype=ember.bfloat16):
+    ...     y = model(x)          # nn.Linear computes in bfloat16, y.dtype is bfloat16
+    ...     loss = ember.nn.functional.cross_entropy(y, labels)   # float32
+    """
+
+    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True):
+        if device_type not in _DEVICE_TYPES:
+            raise ValueError(f"autocast: device_type must be one of {_DEVICE_TYPES}, got {device_type!r}")
+        dtype = _DEFAULT_DTYPE[device_type] if dtype is None else as_dtype(dtype)
+        if dtype not in LOW_PRECISION:
+            raise ValueError(f"autocast: dtype must be bfloat16 or float16, got {dtype}")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"autocast: enabled must be a bool, got {type(enabled).__name__}")
+        self.device_type = device_type
+        self.dtype = dtype
+        self.enabled = enabled
+        self._saved: list = []  # the states this object replaced (an object may be entered again, nested)
+
+    def __enter__(self):
+        state = _state
+        self._saved.append((state.dtype, state.device_type))
+        if self.enabled:
+            _open_region()
+            state.dtype, state.device_type = self.dtype, self.device_type
+        else:
+            state.dtype = None
+        return self
+
+    def __exit__(self, *exc):
+        _state.dtype, _state.device_type = self._saved.pop()
+        if self.enabled:
+            _close_region()
+        return False
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with autocast(self.device_type, self.dtype, self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def __repr__(self) -> str:
+        return f"autocast({self.device_type!r}, dtype={self.dtype}, enabled={self.enabled})"
+
+
+class suspended:  # noqa: N801  (used like no_grad)
+    """Autocast off in this thread for a block (backward rules run in the forward's dtypes)."""
+
+    __slots__ = ("saved",)
+
+    def __enter__(self):
+        self.saved = _state.dtype
+        if self.saved is not None:
+            _state.dtype = None
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            _state.dtype = self.saved
+        return False
+
+
+__all__ = ["FLOAT32", "LOWER", "autocast", "get_autocast_dtype", "is_autocast_enabled", "state", "suspended"]

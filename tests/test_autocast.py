@@ -1,0 +1,418 @@
+"""``ember.autocast``: which ops compute in the low dtype and which in float32 (compared with
+``torch.autocast("cpu")`` where installed), numerics against float64 references, float32 gradients for float32
+parameters, nesting and threads, the hook's absence outside autocast, training, and ``ember.jit`` under
+autocast equal to eager mode."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import autograd
+from ember.backend.dtypes import bfloat16, float16, float32
+from ember.ops import dispatch
+from ember.ops.registry import REGISTRY, Spec, defop
+
+try:
+    import torch
+except ImportError:  # the PyTorch comparisons are skipped
+    torch = None
+
+RTOL = {bfloat16: 2e-2, float16: 4e-3}  # one rounding of each operand and of the result
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _round(a, dtype):
+    """float64 values of ``a`` rounded to ``dtype``."""
+    return np.asarray(a, np.float32).astype(dtype).astype(np.float64)
+
+
+# --- the policy lives on the op record ----------------------------------------------------------------------
+
+
+def test_policy_is_a_field_of_the_op_record():
+    lower = {name for name, op in REGISTRY.items() if op.autocast == "lower"}
+    to_float32 = {name for name, op in REGISTRY.items() if op.autocast == "float32"}
+    assert lower == {"matmul", "linear", "conv2d", "conv_transpose2d"}
+    assert {"softmax", "log_softmax", "softmax_cross_entropy", "exp", "log", "sum", "pow"} <= to_float32
+    assert REGISTRY["relu"].autocast is None and REGISTRY["add"].autocast is None
+    with pytest.raises(ValueError, match="autocast must be"):
+        defop("autocast_bad_policy", forward=None, infer=lambda x: Spec(x.shape, x.dtype), vjp=None,
+              cost=None, onnx=None, autocast="half")
+    assert "autocast_bad_policy" not in REGISTRY
+
+
+# --- output dtypes per op class ------------------------------------------------------------------------------
+
+
+def _ops():
+    """name -> (ember call, torch call or None): the same computation on the same float32 inputs."""
+    rng = _rng(1)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    w = rng.standard_normal((5, 6)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    img = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    k = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    kt = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    seq = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    kseq = rng.standard_normal((4, 3, 2)).astype(np.float32)
+    labels = np.array([0, 2, 1, 4])
+    e, t = ember.tensor, (torch.tensor if torch is not None else None)
+    ops = {
+        "linear": (lambda: F.linear(e(x), e(w), e(b)), lambda: torch.nn.functional.linear(t(x), t(w), t(b))),
+        "matmul": (lambda: e(x) @ e(w).T, lambda: t(x) @ t(w).T),
+        "batched matmul": (lambda: ember.matmul(e(img[:, 0]), e(img[:, 1])), lambda: t(img[:, 0]) @ t(img[:, 1])),
+        "conv2d": (lambda: F.conv2d(e(img), e(k), e(b[:4]), padding=1),
+                   lambda: torch.nn.functional.conv2d(t(img), t(k), t(b[:4]), padding=1)),
+        "conv1d": (lambda: F.conv1d(e(seq), e(kseq)), lambda: torch.nn.functional.conv1d(t(seq), t(kseq))),
+        "conv_transpose2d": (lambda: F.conv_transpose2d(e(img), e(kt), stride=2),
+                             lambda: torch.nn.functional.conv_transpose2d(t(img), t(kt), stride=2)),
+        "cross_entropy": (lambda: F.cross_entropy(e(x @ w.T), e(labels)),
+                          lambda: torch.nn.functional.cross_entropy(t(x @ w.T), t(labels))),
+        "mse_loss": (lambda: F.mse_loss(e(x), e(x[::-1].copy())),
+                     lambda: torch.nn.functional.mse_loss(t(x), t(x[::-1].copy()))),
+        "relu": (lambda: ember.relu(e(x)), lambda: torch.relu(t(x))),
+        "add": (lambda: e(x) + e(x), lambda: t(x) + t(x)),
+        # float32 in Ember on every device (PyTorch lists these for CUDA only; on the CPU it keeps bfloat16)
+        "softmax": (lambda: ember.softmax(e(x), axis=1), None),
+        "log_softmax": (lambda: ember.log_softmax(e(x), axis=1), None),
+        "exp": (lambda: ember.exp(e(x)), None),
+        "log": (lambda: ember.log(ember.abs(e(x)) + 1.0), None),
+        "sum": (lambda: ember.sum(e(x)), None),
+        "mean": (lambda: ember.mean(e(x)), None),
+        "layer_norm": (lambda: F.layer_norm(e(x), (6,)), None),
+    }
+    return ops
+
+
+EXPECTED = {"linear": bfloat16, "matmul": bfloat16, "batched matmul": bfloat16, "conv2d": bfloat16,
+            "conv1d": bfloat16, "conv_transpose2d": bfloat16, "cross_entropy": float32, "mse_loss": float32,
+            "relu": float32, "add": float32, "softmax": float32, "log_softmax": float32, "exp": float32,
+            "log": float32, "sum": float32, "mean": float32, "layer_norm": float32}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_output_dtype_per_op_class(name):
+    call, torch_call = _ops()[name]
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        out = call()
+    assert out.dtype == EXPECTED[name], name
+    assert call().dtype == float32  # outside the region: float32 in, float32 out
+    if torch is not None and torch_call is not None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            expected = torch_call()
+        assert str(expected.dtype).removeprefix("torch.") == str(out.dtype), name
+
+
+def test_ops_follow_their_inputs_after_a_low_precision_op():
+    x = ember.randn(4, 6)
+    w = ember.randn(6, 6)
+    with ember.autocast("cpu"):
+        h = x @ w
+        assert ember.relu(h).dtype == bfloat16
+        assert (h * 2.0).dtype == bfloat16
+        assert (h + x).dtype == float32  # type promotion: bfloat16 with float32
+        assert ember.softmax(h, axis=1).dtype == float32
+        assert (ember.randn(3, dtype="float64") @ ember.randn(3, 2, dtype="float64")).dtype == np.float64
+
+
+# --- numerics ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [bfloat16, float16], ids=["bfloat16", "float16"])
+def test_linear_rounds_inputs_and_result_once(dtype):
+    rng = _rng(2)
+    x, w, b = rng.standard_normal((16, 64)), rng.standard_normal((32, 64)), rng.standard_normal(32)
+    with ember.autocast("cpu", dtype=dtype):
+        out = F.linear(ember.tensor(x.astype(np.float32)), ember.tensor(w.astype(np.float32)),
+                       ember.tensor(b.astype(np.float32)))
+    assert out.dtype == dtype
+    # reference: the operands rounded to the low dtype, the product in float64, then one rounding
+    expected = _round(_round(x, dtype) @ _round(w, dtype).T + _round(b, dtype), dtype)
+    got = out.numpy().astype(np.float64)
+    np.testing.assert_allclose(got, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(expected).max())
+    exact = x @ w.T + b  # and within the low dtype's precision of the float64 result
+    assert np.linalg.norm(got - exact) / np.linalg.norm(exact) < RTOL[dtype]
+
+
+def test_conv2d_within_bfloat16_precision_of_float64():
+    rng = _rng(3)
+    x, k = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
+    exact = F.conv2d(ember.tensor(x), ember.tensor(k), padding=1).numpy()
+    with ember.autocast("cpu"):
+        got = F.conv2d(ember.tensor(x.astype(np.float32)), ember.tensor(k.astype(np.float32)), padding=1)
+    assert got.dtype == bfloat16
+    assert np.linalg.norm(got.numpy().astype(np.float64) - exact) / np.linalg.norm(exact) < 1e-2
+
+
+def test_softmax_of_low_precision_logits_is_float32_and_matches_the_reference():
+    rng = _rng(4)
+    logits = rng.standard_normal((8, 10)) * 4
+    h = ember.tensor(logits.astype(np.float32)).to(dtype=bfloat16)
+    with ember.autocast("cpu"):
+        p = ember.softmax(h, axis=1)
+    z = _round(logits, bfloat16)
+    expected = np.exp(z - z.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert p.dtype == float32
+    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-5, atol=1e-7)
+
+
+# --- gradients -----------------------------------------------------------------------------------------------
+
+
+def _mlp_grads(autocast: bool, backward_inside: bool = True):
+    ember.manual_seed(0)
+    # tanh, not relu: a bfloat16 rounding may move a pre-activation across relu's kink and change a gradient
+    # entry from 0 to its full value, which no tolerance on rounding covers
+    model = ember.nn.Sequential(ember.nn.Linear(12, 16), ember.nn.Tanh(), ember.nn.Linear(16, 3))
+    x = ember.tensor(_rng(5).standard_normal((32, 12)).astype(np.float32))
+    y = ember.tensor(_rng(6).integers(0, 3, 32))
+    with ember.autocast("cpu", enabled=autocast):
+        loss = F.cross_entropy(model(x), y)
+        if backward_inside:
+            loss.backward()
+    if not backward_inside:
+        loss.backward()
+    return loss, [p.grad for p in model.parameters()], list(model.parameters())
+
+
+def test_gradients_reach_float32_parameters():
+    loss, grads, params = _mlp_grads(autocast=True)
+    _, reference, _ = _mlp_grads(autocast=False)
+    assert loss.dtype == float32
+    for p, g, r in zip(params, grads, reference):
+        assert p.dtype == float32 and g.dtype == float32
+        assert np.linalg.norm(g.numpy() - r.numpy()) / np.linalg.norm(r.numpy()) < 1e-2
+
+
+def test_backward_inside_or_after_the_region_agree():
+    _, inside, _ = _mlp_grads(autocast=True, backward_inside=True)
+    _, after, _ = _mlp_grads(autocast=True, backward_inside=False)
+    for a, b in zip(inside, after):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_gradients_match_torch_autocast():
+    rng = _rng(7)
+    x = rng.standard_normal((8, 10)).astype(np.float32)
+    w = rng.standard_normal((4, 10)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    labels = rng.integers(0, 4, 8)
+    ew, eb = ember.tensor(w, requires_grad=True), ember.tensor(b, requires_grad=True)
+    with ember.autocast("cpu"):
+        loss = F.cross_entropy(F.linear(ember.tensor(x), ew, eb), ember.tensor(labels))
+    loss.backward()
+    tw, tb = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        tloss = torch.nn.functional.cross_entropy(torch.nn.functional.linear(torch.tensor(x), tw, tb),
+                                                  torch.tensor(labels))
+    tloss.backward()
+    assert tw.grad.dtype == torch.float32 and ew.grad.dtype == float32
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-2)
+    for got, expected in ((ew.grad, tw.grad), (eb.grad, tb.grad)):
+        e = expected.numpy()
+        assert np.linalg.norm(got.numpy() - e) / np.linalg.norm(e) < 2e-2
+
+
+# --- regions: nesting, disabling, decorator, threads, and no hook outside ------------------------------------
+
+
+def test_nested_and_disabled_regions_restore_the_state():
+    x, w = ember.randn(2, 3), ember.randn(3, 3)
+    assert not ember.is_autocast_enabled()
+    with ember.autocast("cpu", dtype=ember.float16):
+        assert ember.get_autocast_dtype() == float16
+        with ember.autocast("cpu", dtype=ember.bfloat16):
+            assert (x @ w).dtype == bfloat16
+            with ember.autocast("cpu", enabled=False):
+                assert not ember.is_autocast_enabled()
+                assert (x @ w).dtype == float32
+            assert (x @ w).dtype == bfloat16
+        assert (x @ w).dtype == float16
+    assert (x @ w).dtype == float32 and ember.get_autocast_dtype() is None
+
+
+def test_decorator_and_reentered_object():
+    region = ember.autocast("cpu")
+
+    @region
+    def product(a, b):
+        return a @ b
+
+    x = ember.randn(2, 2)
+    assert product(x, x).dtype == bfloat16
+    with region:
+        with region:
+            assert (x @ x).dtype == bfloat16
+        assert (x @ x).dtype == bfloat16
+    assert (x @ x).dtype == float32
+
+
+def test_cuda_autocast_leaves_cpu_tensors_alone():
+    x = ember.randn(2, 3)
+    with ember.autocast("cuda"):
+        assert ember.is_autocast_enabled() and ember.get_autocast_dtype() == float16
+        assert ember.is_autocast_enabled("cuda") and not ember.is_autocast_enabled("cpu")
+        assert (x @ x.T).dtype == float32
+
+
+def test_state_is_per_thread():
+    results = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        inside.wait()
+        results["other"] = (ember.randn(2, 2) @ ember.randn(2, 2)).dtype
+        release.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with ember.autocast("cpu"):
+        inside.set()
+        release.wait(10)
+        results["main"] = (ember.randn(2, 2) @ ember.randn(2, 2)).dtype
+    thread.join()
+    assert results == {"main": bfloat16, "other": float32}
+
+
+def test_no_hook_outside_any_region():
+    assert dispatch.apply is autograd.apply
+    with ember.autocast("cpu"):
+        assert dispatch.apply is not autograd.apply
+    assert dispatch.apply is autograd.apply
+    with pytest.raises(RuntimeError), ember.autocast("cpu"):
+        raise RuntimeError("leaving by an exception restores the hook too")
+    assert dispatch.apply is autograd.apply and not ember.is_autocast_enabled()
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="device_type"):
+        ember.autocast("tpu")
+    with pytest.raises(ValueError, match="bfloat16 or float16"):
+        ember.autocast("cpu", dtype=ember.float32)
+    with pytest.raises(TypeError, match="enabled"):
+        ember.autocast("cpu", enabled=1)
+
+
+# --- training ------------------------------------------------------------------------------------------------
+
+
+def _spirals(n=300, seed=0):
+    rng = _rng(seed)
+    labels = rng.integers(0, 3, n)
+    r = rng.uniform(0.2, 1.0, n)
+    angle = labels * 2 * np.pi / 3 + r * 3 + rng.normal(0, 0.1, n)
+    x = np.stack([r * np.cos(angle), r * np.sin(angle)], 1).astype(np.float32)
+    return x, labels
+
+
+def _train_step(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        with ember.autocast("cpu", dtype=ember.bfloat16):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def test_mlp_trains_under_autocast():
+    ember.manual_seed(0)
+    x, labels = _spirals()
+    model = ember.nn.Sequential(ember.nn.Linear(2, 64), ember.nn.ReLU(), ember.nn.Linear(64, 64), ember.nn.ReLU(),
+                                ember.nn.Linear(64, 3))
+    opt = ember.optim.Adam(model.parameters(), lr=0.02)
+    step = _train_step(model, opt)
+    xt, yt = ember.tensor(x), ember.tensor(labels)
+    for _ in range(300):
+        step(xt, yt)
+    assert all(p.dtype == float32 for p in model.parameters())
+    with ember.no_grad(), ember.autocast("cpu"):
+        accuracy = float((model(xt).numpy().argmax(1) == labels).mean())
+    assert accuracy >= 0.95, accuracy
+
+
+# --- compiled mode -------------------------------------------------------------------------------------------
+
+
+def _pair(seed=0):
+    ember.manual_seed(seed)
+    models = []
+    for _ in range(2):
+        ember.manual_seed(seed)
+        models.append(ember.nn.Sequential(ember.nn.Linear(6, 8), ember.nn.ReLU(), ember.nn.Linear(8, 3)))
+    return models
+
+
+def test_jit_under_autocast_equals_eager_under_autocast():
+    eager_model, jit_model = _pair()
+    eager_opt = ember.optim.SGD(eager_model.parameters(), lr=0.1, momentum=0.9)
+    jit_opt = ember.optim.SGD(jit_model.parameters(), lr=0.1, momentum=0.9)
+    eager_step, jit_step = _train_step(eager_model, eager_opt), ember.jit(_train_step(jit_model, jit_opt))
+    rng = _rng(8)
+    for i in range(4):
+        x = ember.tensor(rng.standard_normal((16, 6)).astype(np.float32))
+        y = ember.tensor(rng.integers(0, 3, 16))
+        a, b = eager_step(x, y), jit_step(x, y)
+        assert a.dtype == b.dtype == float32
+        np.testing.assert_allclose(b.item(), a.item(), rtol=1e-6, err_msg=f"step {i}")
+    for p, q in zip(eager_model.parameters(), jit_model.parameters()):
+        assert q.dtype == float32
+        np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-5, atol=1e-6)
+    graph = jit_step.graph_for(x, y)
+    assert any(n.op.name == "cast" and n.attrs["dtype"] == bfloat16 for n in graph.nodes)
+
+
+def test_jit_retraces_when_the_autocast_state_changes():
+    model = ember.nn.Linear(4, 2)
+    forward = ember.jit(lambda x: model(x))
+    x = ember.randn(3, 4)
+    assert forward(x).dtype == float32
+    with ember.autocast("cpu"):
+        out = forward(x)
+        eager = model(x)
+    assert out.dtype == bfloat16
+    np.testing.assert_array_equal(out.numpy(), eager.detach().numpy())
+    assert forward(x).dtype == float32 and forward.traces == 2
+
+
+def test_jit_conv_batch_norm_step_under_autocast_equals_eager():
+    def make():
+        ember.manual_seed(0)
+        return ember.nn.Sequential(ember.nn.Conv2d(3, 4, 3, padding=1), ember.nn.BatchNorm2d(4), ember.nn.ReLU(),
+                                   ember.nn.Flatten(), ember.nn.Linear(4 * 6 * 6, 3))
+
+    eager_model, jit_model = make(), make()
+    eager_step = _train_step(eager_model, ember.optim.SGD(eager_model.parameters(), lr=0.05))
+    jit_step = ember.jit(_train_step(jit_model, ember.optim.SGD(jit_model.parameters(), lr=0.05)))
+    rng = _rng(9)
+    for _ in range(3):
+        x = ember.tensor(rng.standard_normal((8, 3, 6, 6)).astype(np.float32))
+        y = ember.tensor(rng.integers(0, 3, 8))
+        assert eager_step(x, y).item() == jit_step(x, y).item()
+    for p, q in zip(eager_model.parameters(), jit_model.parameters()):
+        assert p.grad.dtype == q.grad.dtype == float32
+        np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+
+
+def test_a_graph_built_under_autocast_holds_the_casts():
+    from ember.graph.ir import Graph
+
+    graph = Graph()
+    x = graph.input("x", (None, 4), float32)
+    w = graph.input("w", (4, 3), float32)
+    with graph.building(), ember.autocast("cpu"):
+        y = ember.softmax(x @ w, axis=1)
+    casts = [n.attrs["dtype"] for n in graph.nodes if n.op.name == "cast"]
+    assert casts == [bfloat16, bfloat16, float32] and y.dtype == float32
