@@ -176,7 +176,8 @@ _row("conv2d_1x1", lambda x, w: ember.conv2d(x, w), ref_conv2d,
      normal((2, 3, 4, 4), (5, 3, 1, 1)), CONV_OPS, lambda x, w: F.conv2d(x, w))
 
 # Output images of 256 pixels and more run the per-sample kernels (forward from 256, weight gradient from
-# 512); with stride 1 the input gradient is the flipped-kernel convolution that reuses the forward.
+# 512, or from 256 with fewer C * kh * kw than pixels: the stride-2 row's 306); with stride 1 the input
+# gradient is the flipped-kernel convolution that reuses the forward.
 _row("conv2d_large_image_dilation", lambda x, w, b: ember.conv2d(x, w, b, padding=2, dilation=(2, 1)),
      lambda x, w, b: ref_conv2d(x, w, b, padding=2, dilation=(2, 1)),
      normal((2, 2, 24, 22), (3, 2, 3, 3), (3,)), CONV_OPS,

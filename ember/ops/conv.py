@@ -230,7 +230,7 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
     if xp is np and conv_dense.use_dense(groups, x.shape[2], x.shape[3], kernel_size):
         gw = conv_dense.conv2d_weight_grad(x, gy, tuple(kernel_size), stride, padding, dilation)
         return gw.astype(result_dtype) if result_dtype is not None else gw
-    if conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.WEIGHT_GRAD_MIN_PIXELS):
+    if conv_per_sample.weight_grad_per_sample(xp, groups, out_h, out_w, c * kernel_size[0] * kernel_size[1]):
         padded = pad2d(xp, x, padding[0], padding[0], padding[1], padding[1])
         gw = conv_per_sample.conv2d_weight_grad(padded, gy, tuple(kernel_size), stride, dilation)
         return gw.astype(result_dtype) if result_dtype is not None else gw
