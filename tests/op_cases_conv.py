@@ -207,6 +207,11 @@ _row("conv2d_dense_many_pairs", lambda x, w: ember.conv2d(x, w, padding=2),
      lambda x, w: ref_conv2d(x, w, padding=2),
      normal((2, 2, 3, 3), (3, 2, 3, 3)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=2))
 
+# A dilated kernel can step over the only pixel: no tap joins input and output, the output is the bias.
+_row("conv2d_dense_no_tap_reaches", lambda x, w, b: ember.conv2d(x, w, b, padding=1, dilation=2),
+     lambda x, w, b: ref_conv2d(x, w, b, padding=1, dilation=2),
+     normal((2, 2, 1, 1), (3, 2, 2, 2), (3,)), CONV_OPS, lambda x, w, b: F.conv2d(x, w, b, padding=1, dilation=2))
+
 _row("conv1d_stride_dilation_groups",
      lambda x, w, b: ember.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
      lambda x, w, b: _as_2d(ref_conv2d)(x, w[:, :, None, :], b, stride=(1, 2), padding=(0, 1), dilation=(1, 2),

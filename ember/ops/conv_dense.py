@@ -66,7 +66,7 @@ def dense_matrix(w, index_key: tuple):
     if len(pairs) <= _LOOP_PAIRS:  # a few blocks: copy each tap where it goes (1x1 images: one block)
         taps = w.reshape(o, c, kh * kw)
         p_out, p_in = index.shape
-        if p_out == p_in == 1:
+        if len(pairs) == p_out * p_in == 1:  # a 1x1 image to a 1x1 output: the tap that joins them
             return taps[:, :, index[0, 0]]
         dense = np.zeros((o, p_out, c, p_in), dtype=w.dtype)
         for q, p in pairs:
