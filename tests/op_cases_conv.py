@@ -207,6 +207,18 @@ _row("conv2d_dense_many_pairs", lambda x, w: ember.conv2d(x, w, padding=2),
      lambda x, w: ref_conv2d(x, w, padding=2),
      normal((2, 2, 3, 3), (3, 2, 3, 3)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=2))
 
+# Output images of 64-255 pixels with C * kw >= 128 run one product per kernel row (stride 1 along H; any
+# stride along W, dilation).
+_row("conv2d_kernel_rows", lambda x, w: ember.conv2d(x, w, padding=(1, 4)),
+     lambda x, w: ref_conv2d(x, w, padding=(1, 4)),
+     normal((2, 16, 8, 8), (3, 16, 3, 8)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=(1, 4)))
+
+_row("conv2d_kernel_rows_stride_dilation",
+     lambda x, w: ember.conv2d(x, w, stride=(1, 2), padding=(1, 4), dilation=(2, 1)),
+     lambda x, w: ref_conv2d(x, w, stride=(1, 2), padding=(1, 4), dilation=(2, 1)),
+     normal((2, 16, 12, 12), (3, 16, 3, 8)), CONV_OPS,
+     lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(1, 4), dilation=(2, 1)))
+
 # A dilated kernel can step over the only pixel: no tap joins input and output, the output is the bias.
 _row("conv2d_dense_no_tap_reaches", lambda x, w, b: ember.conv2d(x, w, b, padding=1, dilation=2),
      lambda x, w, b: ref_conv2d(x, w, b, padding=1, dilation=2),
