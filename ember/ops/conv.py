@@ -9,6 +9,11 @@ Each forward is im2col: the input moved batch-last (C, H, W, N), a strided windo
 once into columns (C * kh * kw, OH * OW * N), and one matmul per group; the adjoint scatters columns
 back with one strided add per kernel position (col2im). Batch-last keeps every copy and add running
 over long contiguous stretches, which is what makes NumPy fast at the small images of CNNs.
+
+On NumPy the kernel is chosen by shape alone (so eager mode and generated code, which both call these
+forwards, sum in the same order): images no larger than the kernel as one dense product
+(``conv_dense``); large output images per sample (``conv_per_sample``); stride-1 outputs of 64-255 pixels
+one product per kernel row; stride-1 transposed convolutions as a flipped-kernel conv2d.
 """
 
 from __future__ import annotations
