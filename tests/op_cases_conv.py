@@ -176,7 +176,8 @@ _row("conv2d_1x1", lambda x, w: ember.conv2d(x, w), ref_conv2d,
      normal((2, 3, 4, 4), (5, 3, 1, 1)), CONV_OPS, lambda x, w: F.conv2d(x, w))
 
 # Output images of 256 pixels and more run the per-sample kernels (forward from 256, weight gradient from
-# 512); with stride 1 the input gradient is the flipped-kernel convolution that reuses the forward.
+# 512, or from 256 with fewer C * kh * kw than pixels: the stride-2 row's 306); with stride 1 the input
+# gradient is the flipped-kernel convolution that reuses the forward.
 _row("conv2d_large_image_dilation", lambda x, w, b: ember.conv2d(x, w, b, padding=2, dilation=(2, 1)),
      lambda x, w, b: ref_conv2d(x, w, b, padding=2, dilation=(2, 1)),
      normal((2, 2, 24, 22), (3, 2, 3, 3), (3,)), CONV_OPS,
@@ -185,6 +186,43 @@ _row("conv2d_large_image_dilation", lambda x, w, b: ember.conv2d(x, w, b, paddin
 _row("conv2d_large_image_stride2", lambda x, w: ember.conv2d(x, w, stride=(2, 1), padding=1),
      lambda x, w: ref_conv2d(x, w, stride=(2, 1), padding=1),
      normal((2, 3, 36, 17), (2, 3, 3, 2)), CONV_OPS, lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1))
+
+# Images with no more pixels than the kernel has taps run as one dense matrix product (conv_dense.py):
+# 1x1 and 2x2 images under a 3x3 kernel, odd sizes, strides and dilation; above 32 connected pixel pairs
+# the dense matrix is gathered and the weight gradient summed by a one-hot product instead of a loop.
+_row("conv2d_dense_2x2_image", lambda x, w: ember.conv2d(x, w, padding=1),
+     lambda x, w: ref_conv2d(x, w, padding=1),
+     normal((2, 3, 2, 2), (4, 3, 3, 3)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=1))
+
+_row("conv2d_dense_1x1_image_bias", lambda x, w, b: ember.conv2d(x, w, b, padding=1),
+     lambda x, w, b: ref_conv2d(x, w, b, padding=1),
+     normal((3, 4, 1, 1), (5, 4, 3, 3), (5,)), CONV_OPS, lambda x, w, b: F.conv2d(x, w, b, padding=1))
+
+_row("conv2d_dense_stride_dilation", lambda x, w: ember.conv2d(x, w, stride=(2, 1), padding=(2, 1), dilation=(2, 1)),
+     lambda x, w: ref_conv2d(x, w, stride=(2, 1), padding=(2, 1), dilation=(2, 1)),
+     normal((2, 3, 3, 2), (4, 3, 3, 3)), CONV_OPS,
+     lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=(2, 1), dilation=(2, 1)))
+
+_row("conv2d_dense_many_pairs", lambda x, w: ember.conv2d(x, w, padding=2),
+     lambda x, w: ref_conv2d(x, w, padding=2),
+     normal((2, 2, 3, 3), (3, 2, 3, 3)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=2))
+
+# Output images of 64-255 pixels with C * kw >= 128 run one product per kernel row (stride 1 along H; any
+# stride along W, dilation).
+_row("conv2d_kernel_rows", lambda x, w: ember.conv2d(x, w, padding=(1, 4)),
+     lambda x, w: ref_conv2d(x, w, padding=(1, 4)),
+     normal((2, 16, 8, 8), (3, 16, 3, 8)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=(1, 4)))
+
+_row("conv2d_kernel_rows_stride_dilation",
+     lambda x, w: ember.conv2d(x, w, stride=(1, 2), padding=(1, 4), dilation=(2, 1)),
+     lambda x, w: ref_conv2d(x, w, stride=(1, 2), padding=(1, 4), dilation=(2, 1)),
+     normal((2, 16, 12, 12), (3, 16, 3, 8)), CONV_OPS,
+     lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(1, 4), dilation=(2, 1)))
+
+# A dilated kernel can step over the only pixel: no tap joins input and output, the output is the bias.
+_row("conv2d_dense_no_tap_reaches", lambda x, w, b: ember.conv2d(x, w, b, padding=1, dilation=2),
+     lambda x, w, b: ref_conv2d(x, w, b, padding=1, dilation=2),
+     normal((2, 2, 1, 1), (3, 2, 2, 2), (3,)), CONV_OPS, lambda x, w, b: F.conv2d(x, w, b, padding=1, dilation=2))
 
 _row("conv1d_stride_dilation_groups",
      lambda x, w, b: ember.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
@@ -214,6 +252,19 @@ _row("conv_transpose2d_large_image_stride1", lambda x, w, b: ember.conv_transpos
      lambda x, w, b: ref_conv_transpose2d(x, w, b, padding=(1, 0)),
      normal((2, 3, 16, 15), (3, 2, 3, 3), (2,)), CONV_OPS,
      lambda x, w, b: F.conv_transpose2d(x, w, b, padding=(1, 0)))
+
+# Transposed convolutions to 2x2 outputs (dense), and stride-1 ones run as a flipped-kernel conv2d.
+_row("conv_transpose2d_dense_stride2_output_padding",
+     lambda x, w: ember.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+     lambda x, w: ref_conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+     normal((2, 4, 1, 1), (4, 3, 3, 3)), CONV_OPS,
+     lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1))
+
+_row("conv_transpose2d_flipped_groups_dilation",
+     lambda x, w: ember.conv_transpose2d(x, w, padding=(1, 2), groups=2, dilation=(1, 2)),
+     lambda x, w: ref_conv_transpose2d(x, w, padding=(1, 2), groups=2, dilation=(1, 2)),
+     normal((2, 4, 5, 6), (4, 3, 3, 2)), CONV_OPS,
+     lambda x, w: F.conv_transpose2d(x, w, padding=(1, 2), groups=2, dilation=(1, 2)))
 
 _row("conv_transpose1d_stride3_output_padding",
      lambda x, w, b: ember.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2),

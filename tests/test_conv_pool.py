@@ -162,6 +162,31 @@ def test_float32_lenet_sizes_match_torch(shape, kernel, kwargs):
     np.testing.assert_allclose(we.grad.numpy(), wt.grad.numpy(), rtol=1e-3, atol=1e-3)
 
 
+@needs_torch
+@pytest.mark.parametrize("shape, kernel, kwargs", [
+    ((8, 64, 2, 2), (64, 64, 3, 3), dict(padding=1)),
+    ((8, 32, 2, 2), (64, 32, 3, 3), dict(stride=2, padding=1)),
+    ((8, 64, 1, 1), (48, 64, 3, 3), dict(padding=1)),
+])
+def test_float32_small_images_match_float64_torch(shape, kernel, kwargs):
+    """ResNet's last stages (images no larger than the kernel) run as one dense product, within float32
+    rounding of float64 in the forward and both gradients."""
+    from ember.ops import conv_dense
+
+    assert conv_dense.use_dense(1, shape[2], shape[3], kernel[2:])
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(kernel).astype(np.float32)
+    xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    xt, wt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w))
+    ye, yt = ember.conv2d(xe, we, **kwargs), F.conv2d(xt, wt, **kwargs)
+    up = rng.standard_normal(ye.shape).astype(np.float32)
+    ye.backward(ember.tensor(up))
+    yt.backward(torch.tensor(up, dtype=torch.float64))
+    for got, want in ((ye.detach(), yt.detach()), (xe.grad, xt.grad), (we.grad, wt.grad)):
+        want = want.numpy()
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
 def test_non_contiguous_input_and_reference():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 2, 6, 7)).transpose(1, 0, 2, 3)  # a (2, 3, 6, 7) view

@@ -9,6 +9,11 @@ Each forward is im2col: the input moved batch-last (C, H, W, N), a strided windo
 once into columns (C * kh * kw, OH * OW * N), and one matmul per group; the adjoint scatters columns
 back with one strided add per kernel position (col2im). Batch-last keeps every copy and add running
 over long contiguous stretches, which is what makes NumPy fast at the small images of CNNs.
+
+On NumPy the kernel is chosen by shape alone (so eager mode and generated code, which both call these
+forwards, sum in the same order): images no larger than the kernel as one dense product
+(``conv_dense``); large output images per sample (``conv_per_sample``); stride-1 outputs of 64-255 pixels
+one product per kernel row; stride-1 transposed convolutions as a flipped-kernel conv2d.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import bfloat16, float32
-from ember.ops import conv_per_sample, dispatch
+from ember.ops import conv_dense, conv_per_sample, dispatch
 from ember.ops.autocast import LOWER
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
@@ -143,14 +148,71 @@ def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
     o, _, kh, kw = w.shape
     out_h = conv_out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
     out_w = conv_out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
-    if conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.FORWARD_MIN_PIXELS):
+    if xp is np and conv_dense.use_dense(groups, x.shape[2], x.shape[3], (kh, kw)):
+        y = conv_dense.conv2d(x, w, stride, padding, dilation, out_h, out_w)
+    elif conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.FORWARD_MIN_PIXELS):
         padded = pad2d(xp, x, padding[0], padding[0], padding[1], padding[1])
         y = conv_per_sample.conv2d(padded, w, stride, dilation, out_h, out_w)
+    elif _by_kernel_rows(xp, groups, stride, out_h, out_w, x.shape[1] * kw):
+        y = _batch_first(xp, _conv2d_by_kernel_rows(xp, x, w, stride, padding, dilation, out_h, out_w))
     else:
         cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, out_h, out_w)
         y = xp.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
         y = _batch_first(xp, y.reshape(o, out_h, out_w, n))
     return y.astype(result_dtype) if result_dtype is not None else y
+
+
+# Output pixels from which (below the per-sample kernels' 256) and rows per product (C * kw) from which the
+# kernel-row products pay: ResNet-18's 8x8 stage (64 pixels, 192 rows) and 32 channels under a 5x5 kernel
+# on 8x8 images ran 1.05-1.2x faster; its 4x4 stage (16 pixels) no faster, LeNet's second layer (30 rows)
+# 1.2x slower.
+_ROWS_MIN_PIXELS = 64
+_ROWS_MIN_DEPTH = 128
+
+
+def _by_kernel_rows(xp, groups: int, stride, out_h: int, out_w: int, depth: int) -> bool:
+    return xp is np and groups == 1 and stride[0] == 1 and out_h * out_w >= _ROWS_MIN_PIXELS \
+        and depth >= _ROWS_MIN_DEPTH
+
+
+def _kernel_row_columns(xp, x, kernel_width: int, stride, padding, dilation, out_w: int):
+    """Columns (C * kw, H', OW * N) of ``x`` (N, C, H, W) over the kernel's width and the full padded height
+    H': kh times less to copy than im2col's. Kernel row i meets rows i * dh .. i * dh + OH of it, a strided
+    view that BLAS reads in place (stride 1 along H)."""
+    xt = _batch_last(xp, x, padding)
+    c, height, _, n = xt.shape
+    sc, sh, sw, sn = xt.strides
+    span = xp.lib.stride_tricks.as_strided(
+        xt, (c, kernel_width, height, out_w, n), (sc, sw * dilation[1], sh, sw * stride[1], sn))
+    return span.reshape(c * kernel_width, height, out_w * n)
+
+
+def _kernel_row(columns, i: int, dilation, out_h: int):
+    return columns[:, i * dilation[0]:i * dilation[0] + out_h].reshape(columns.shape[0], -1)
+
+
+def _conv2d_by_kernel_rows(xp, x, w, stride, padding, dilation, out_h: int, out_w: int):
+    """conv2d with stride 1 along H as batch-last (O, OH, OW, N): one product per kernel row, summed."""
+    o, c, kh, kw = w.shape
+    columns = _kernel_row_columns(xp, x, kw, stride, padding, dilation, out_w)
+    rows = xp.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(kh, o, c * kw)
+    y = None
+    for i in range(kh):
+        product = xp.matmul(rows[i], _kernel_row(columns, i, dilation, out_h))
+        y = product if y is None else xp.add(y, product, out=y)
+    return y.reshape(o, out_h, out_w, x.shape[0])
+
+
+def _weight_grad_by_kernel_rows(xp, x, gy, kernel, stride, padding, dilation):
+    """conv2d_weight_grad with stride 1 along H: each kernel row's (O, C, kw) slice is one product."""
+    o, out_h, out_w = gy.shape[1:]
+    c = x.shape[1]
+    columns = _kernel_row_columns(xp, x, kernel[1], stride, padding, dilation, out_w)
+    gy = _batch_last(xp, gy).reshape(o, -1)
+    gw = xp.empty((kernel[0], c * kernel[1], o), dtype=xp.result_type(x, gy))
+    for i in range(kernel[0]):  # (C * kw, OH * OW * N) @ (OH * OW * N, O): the few output channels last
+        xp.matmul(_kernel_row(columns, i, dilation, out_h), gy.T, out=gw[i])
+    return xp.ascontiguousarray(gw.reshape(kernel[0], c, kernel[1], o).transpose(3, 1, 0, 2))
 
 
 def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False):
@@ -227,9 +289,15 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
     (x, gy), result_dtype = _compute_dtype(xp, x, gy)
     c = x.shape[1]
     o, out_h, out_w = gy.shape[1:]
-    if conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.WEIGHT_GRAD_MIN_PIXELS):
+    if xp is np and conv_dense.use_dense(groups, x.shape[2], x.shape[3], kernel_size):
+        gw = conv_dense.conv2d_weight_grad(x, gy, tuple(kernel_size), stride, padding, dilation)
+        return gw.astype(result_dtype) if result_dtype is not None else gw
+    if conv_per_sample.weight_grad_per_sample(xp, groups, out_h, out_w, c * kernel_size[0] * kernel_size[1]):
         padded = pad2d(xp, x, padding[0], padding[0], padding[1], padding[1])
         gw = conv_per_sample.conv2d_weight_grad(padded, gy, tuple(kernel_size), stride, dilation)
+        return gw.astype(result_dtype) if result_dtype is not None else gw
+    if _by_kernel_rows(xp, groups, stride, out_h, out_w, c * kernel_size[1]) and o <= 128:
+        gw = _weight_grad_by_kernel_rows(xp, x, gy, tuple(kernel_size), stride, padding, dilation)
         return gw.astype(result_dtype) if result_dtype is not None else gw
     cols = _im2col(xp, x, kernel_size, stride, padding, dilation, out_h, out_w)
     cols = cols.reshape(groups, -1, cols.shape[1])
@@ -294,13 +362,17 @@ def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, ou
     n, c_in, in_h, in_w = x.shape
     _, c_out_group, kh, kw = w.shape
     out_h, out_w = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
-    if _as_flipped_conv(xp, w.shape, stride, padding, dilation, groups, output_padding, out_h, out_w):
-        # With stride 1 the transposed convolution is a convolution of the padded input with the kernel
-        # flipped and its channel axes swapped, which the faster per-sample forward then runs.
-        pad = [dilation[a] * (w.shape[2 + a] - 1) - padding[a] for a in (0, 1)]
-        padded = pad2d(xp, x, pad[0], pad[0], pad[1], pad[1])
-        flipped = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        y = conv_per_sample.conv2d(padded, flipped, stride, dilation, out_h, out_w)
+    if xp is np and conv_dense.use_dense(groups, out_h, out_w, (kh, kw)):
+        y = conv_dense.conv_transpose2d(x, w, stride, padding, dilation, out_h, out_w)
+        return y.astype(result_dtype) if result_dtype is not None else y
+    if _as_flipped_conv(xp, x.shape, w.shape, stride, padding, dilation, groups, output_padding, out_h, out_w):
+        # With stride 1 the transposed convolution is a convolution with the kernel flipped and its channel
+        # axes swapped: one copy into columns (im2col) instead of kh * kw strided adds (col2im), about
+        # 1.2-1.5x faster whichever forward kernel the shape selects.
+        pad = tuple(dilation[a] * (w.shape[2 + a] - 1) - padding[a] for a in (0, 1))
+        flipped = w[:, :, ::-1, ::-1].reshape(groups, c_in // groups, c_out_group, kh, kw).transpose(0, 2, 1, 3, 4)
+        flipped = xp.ascontiguousarray(flipped).reshape(groups * c_out_group, c_in // groups, kh, kw)
+        y = _conv2d_forward(xp, x, flipped, stride=stride, padding=pad, dilation=dilation, groups=groups)
         return y.astype(result_dtype) if result_dtype is not None else y
     xt = _batch_last(xp, x).reshape(groups, c_in // groups, -1)
     cols = xp.matmul(w.reshape(groups, c_in // groups, -1).transpose(0, 2, 1), xt)
@@ -309,12 +381,14 @@ def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, ou
     return y.astype(result_dtype) if result_dtype is not None else y
 
 
-def _as_flipped_conv(xp, w_shape, stride, padding, dilation, groups, output_padding, out_h: int,
+def _as_flipped_conv(xp, x_shape, w_shape, stride, padding, dilation, groups, output_padding, out_h: int,
                      out_w: int) -> bool:
+    # Only where its columns are no larger than col2im's: (C_in * kh * kw) x output pixels against
+    # (C_out * kh * kw) x input pixels (LeNet's second layer has 6x more, and runs 4x slower).
     return (
-        tuple(stride) == (1, 1) and not any(output_padding)
+        xp is np and tuple(stride) == (1, 1) and not any(output_padding)
         and all(padding[a] <= dilation[a] * (w_shape[2 + a] - 1) for a in (0, 1))
-        and conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.FORWARD_MIN_PIXELS)
+        and x_shape[1] * out_h * out_w <= w_shape[1] * groups * x_shape[2] * x_shape[3]
     )
 
 

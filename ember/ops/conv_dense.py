@@ -1,0 +1,128 @@
+"""Convolutions of small images as one dense matrix product, beside conv.py's im2col kernels.
+
+When an image has no more pixels than the kernel has taps (ResNet's last stages: 2x2 and 1x1 images
+under 3x3 kernels), im2col multiplies mostly zeros of the padding: a 3x3 kernel on a 1x1 image does
+9 times the work that matters. There a convolution is better seen as what it is, a linear map from the
+(C, H, W) input of a sample to its (O, OH, OW) output: one dense (O * OH * OW, C * H * W) matrix whose
+blocks are the kernel taps that connect an output pixel to an input pixel (zero blocks where none does).
+Its products run on the NCHW arrays as they are, with no copies or transposes; the weight gradient is
+the same product's gradient, summed back into the taps.
+
+The choice depends only on shapes (``use_dense``), so a model always runs the same kernels.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+
+def use_dense(groups: int, in_h: int, in_w: int, kernel) -> bool:
+    """Whether a convolution over ``in_h`` x ``in_w`` images is cheaper as one dense matrix: when the
+    dense matrix has no more blocks per output pixel (H * W) than im2col has taps (kh * kw)."""
+    return groups == 1 and in_h * in_w <= kernel[0] * kernel[1]
+
+
+_LOOP_PAIRS = 32  # up to this many connected pixel pairs, a loop over blocks beats a gather or a one-hot product
+
+
+@functools.lru_cache(maxsize=128)
+def tap_index(in_hw: tuple, out_hw: tuple, kernel: tuple, stride: tuple, padding: tuple,
+              dilation: tuple) -> np.ndarray:
+    """(OH * OW, H * W) int array: the kernel tap (i * kw + j) joining each output pixel to each input
+    pixel, or kh * kw (the index of a zero block) where no tap does. Read-only, cached per geometry."""
+    taps = []
+    for axis in (0, 1):
+        out = np.arange(out_hw[axis])[:, None]
+        position = np.arange(in_hw[axis])[None, :] + padding[axis] - out * stride[axis]
+        tap, rest = np.divmod(position, dilation[axis])
+        valid = (rest == 0) & (tap >= 0) & (tap < kernel[axis])
+        taps.append(np.where(valid, tap, -1))
+    th, tw = taps  # (OH, H) and (OW, W)
+    index = th[:, None, :, None] * kernel[1] + tw[None, :, None, :]  # (OH, OW, H, W)
+    valid = (th[:, None, :, None] >= 0) & (tw[None, :, None, :] >= 0)
+    index = np.where(valid, index, kernel[0] * kernel[1]).reshape(out_hw[0] * out_hw[1], in_hw[0] * in_hw[1])
+    index.flags.writeable = False
+    return index
+
+
+@functools.lru_cache(maxsize=128)
+def _gather_index(index_key: tuple, channels: int) -> np.ndarray:
+    """Flat positions in an (O, C * (T + 1)) weight matrix of each (OH * OW, C, H * W) dense column."""
+    index = tap_index(*index_key)
+    taps = index_key[2][0] * index_key[2][1] + 1
+    flat = np.arange(channels)[None, :, None] * taps + index[:, None, :]
+    flat.flags.writeable = False
+    return flat
+
+
+def dense_matrix(w, index_key: tuple):
+    """The (O * OH * OW, C * H * W) matrix of conv2d with weight ``w`` (O, C, kh, kw) for the geometry
+    ``index_key`` (the arguments of ``tap_index``)."""
+    o, c, kh, kw = w.shape
+    index = tap_index(*index_key)
+    pairs = np.argwhere(index < kh * kw)
+    if len(pairs) <= _LOOP_PAIRS:  # a few blocks: copy each tap where it goes (1x1 images: one block)
+        taps = w.reshape(o, c, kh * kw)
+        p_out, p_in = index.shape
+        if len(pairs) == p_out * p_in == 1:  # a 1x1 image to a 1x1 output: the tap that joins them
+            return taps[:, :, index[0, 0]]
+        dense = np.zeros((o, p_out, c, p_in), dtype=w.dtype)
+        for q, p in pairs:
+            dense[:, q, :, p] = taps[:, :, index[q, p]]
+        return dense.reshape(o * p_out, c * p_in)
+    padded = np.zeros((o, c, kh * kw + 1), dtype=w.dtype)  # the last tap is the zero block
+    padded[:, :, :-1] = w.reshape(o, c, kh * kw)
+    gathered = np.take(padded.reshape(o, -1), _gather_index(index_key, c), axis=1)  # (O, OH*OW, C, H*W)
+    return gathered.reshape(o * gathered.shape[1], -1)
+
+
+def _geometry(in_hw, out_hw, kernel, stride, padding, dilation) -> tuple:
+    return tuple(in_hw), tuple(out_hw), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation)
+
+
+def conv2d(x, w, stride, padding, dilation, out_h: int, out_w: int):
+    """conv2d of ``x`` (N, C, H, W) with ``w`` (O, C, kh, kw), groups 1, as (N, O, OH, OW)."""
+    n = x.shape[0]
+    key = _geometry(x.shape[2:], (out_h, out_w), w.shape[2:], stride, padding, dilation)
+    y = np.matmul(x.reshape(n, -1), dense_matrix(w, key).T)
+    return y.reshape(n, w.shape[0], out_h, out_w)
+
+
+def conv_transpose2d(x, w, stride, padding, dilation, out_h: int, out_w: int):
+    """conv_transpose2d of ``x`` (N, C_in, H, W) with ``w`` (C_in, C_out, kh, kw), groups 1: the adjoint
+    of the conv2d from (C_out, out_h, out_w) images to (C_in, H, W) ones, as (N, C_out, out_h, out_w)."""
+    n = x.shape[0]
+    key = _geometry((out_h, out_w), x.shape[2:], w.shape[2:], stride, padding, dilation)
+    y = np.matmul(x.reshape(n, -1), dense_matrix(w, key))
+    return y.reshape(n, w.shape[1], out_h, out_w)
+
+
+def conv2d_weight_grad(x, gy, kernel, stride, padding, dilation):
+    """The (O, C, kh, kw) weight gradient of conv2d for ``x`` (N, C, H, W) and ``gy`` (N, O, OH, OW)
+    (the leading OH x OW output pixels): the dense matrix's gradient, each block added into its tap."""
+    n, c = x.shape[:2]
+    o = gy.shape[1]
+    key = _geometry(x.shape[2:], gy.shape[2:], kernel, stride, padding, dilation)
+    index = tap_index(*key)
+    p_out, p_in = index.shape
+    taps = kernel[0] * kernel[1]
+    grad = np.matmul(gy.reshape(n, -1).T, x.reshape(n, -1)).reshape(o, p_out, c, p_in)
+    pairs = np.argwhere(index < taps)
+    if len(pairs) > _LOOP_PAIRS:  # many blocks: one product with a (pairs, taps) one-hot matrix sums them
+        blocks = grad.transpose(0, 2, 1, 3).reshape(o * c, p_out * p_in)
+        one_hot = _one_hot(index.tobytes(), taps).astype(grad.dtype, copy=False)
+        return np.matmul(blocks, one_hot).reshape(o, c, *kernel)
+    gw = np.zeros((o, c, taps), dtype=grad.dtype)
+    for q, p in pairs:
+        gw[:, :, index[q, p]] += grad[:, q, :, p]
+    return gw.reshape(o, c, kernel[0], kernel[1])
+
+
+@functools.lru_cache(maxsize=32)
+def _one_hot(index_bytes: bytes, taps: int) -> np.ndarray:
+    index = np.frombuffer(index_bytes, dtype=np.intp).reshape(-1)
+    one_hot = np.zeros((index.size, taps + 1), dtype=np.float32)
+    one_hot[np.arange(index.size), index] = 1
+    return one_hot[:, :taps]
