@@ -104,15 +104,18 @@ class RowSparse:
     """A gradient that is zero except for some rows: ``dense[indices[i]] += values[i]``.
 
     Indices may repeat; ``coalesce()`` sums duplicates. Sparse optimizers read ``indices`` and
-    ``values`` directly; everything else may call ``to_dense()``.
+    ``values`` directly; everything else may call ``to_dense()``. ``distinct=True`` is a promise by the
+    maker that no index repeats (a hash lookup's gradient, one row per distinct id), so consumers may skip
+    merging repeats; sums and every other constructor leave it False.
     """
 
-    __slots__ = ("indices", "values", "shape")
+    __slots__ = ("indices", "values", "shape", "distinct")
 
-    def __init__(self, indices, values, shape: tuple):
+    def __init__(self, indices, values, shape: tuple, distinct: bool = False):
         self.indices = indices  # integer array, shape (nnz,)
         self.values = values  # Tensor, shape (nnz, *shape[1:])
         self.shape = tuple(shape)
+        self.distinct = distinct
 
     @property
     def dtype(self):

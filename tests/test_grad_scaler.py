@@ -19,30 +19,13 @@ except ImportError:  # the PyTorch comparisons are skipped
 STEPS = [1.0, 2.0, np.inf, -1.0, 0.5, np.nan, 3.0, 1.5]
 
 
-def _ember_run(scaler_args):
-    w = ember.tensor(np.array([0.5, -0.25, 1.0], np.float32), requires_grad=True)
-    opt = ember.optim.SGD([w], lr=0.1)
-    scaler = GradScaler(**scaler_args)
+def _run(lib, scaler):
+    """Eight SGD steps of one model under `scaler`, in Ember or PyTorch (the same API)."""
+    w = lib.tensor(np.array([0.5, -0.25, 1.0], np.float32), requires_grad=True)
+    opt = lib.optim.SGD([w], lr=0.1)
     scales, weights = [], []
     for s in STEPS:
-        x = ember.tensor(np.array([s, 2 * s, -s], np.float32))
-        opt.zero_grad()
-        loss = ((w * x) ** 2).sum() * 0.5
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        scales.append(scaler.get_scale())
-        weights.append(w.detach().numpy().copy())
-    return scales, weights, scaler
-
-
-def _torch_run(scaler_args):
-    w = torch.tensor(np.array([0.5, -0.25, 1.0], np.float32), requires_grad=True)
-    opt = torch.optim.SGD([w], lr=0.1)
-    scaler = torch.amp.GradScaler("cpu", **scaler_args)
-    scales, weights = [], []
-    for s in STEPS:
-        x = torch.tensor(np.array([s, 2 * s, -s], np.float32))
+        x = lib.tensor(np.array([s, 2 * s, -s], np.float32))
         opt.zero_grad()
         loss = ((w * x) ** 2).sum() * 0.5
         scaler.scale(loss).backward()
@@ -51,6 +34,15 @@ def _torch_run(scaler_args):
         scales.append(scaler.get_scale())
         weights.append(w.detach().numpy().copy())
     return scales, weights
+
+
+def _ember_run(scaler_args):
+    scaler = GradScaler(**scaler_args)
+    return (*_run(ember, scaler), scaler)
+
+
+def _torch_run(scaler_args):
+    return _run(torch, torch.amp.GradScaler("cpu", **scaler_args))
 
 
 ARGS = {"init_scale": 2.0 ** 10, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2}

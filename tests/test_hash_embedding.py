@@ -238,6 +238,30 @@ def test_optimizer_on_a_hash_table_equals_it_on_a_dense_table(name, make):
         np.testing.assert_array_equal(_rows(emb, keys), dense.weight.detach().numpy(), err_msg=f"step {step}")
 
 
+def test_two_lookups_of_one_table_merge_their_rows_before_the_update():
+    """One lookup's gradient holds each row once (``distinct``), so the update skips merging; the sum of
+    two lookups' gradients repeats rows and must be merged: both equal a dense table's step."""
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, 2**40, 6, dtype=np.int64)
+    emb = HashEmbedding(3, seed=1, chunk_rows=4)
+    dense = ember.nn.Embedding(keys.size, 3, sparse=True)
+    dense.weight.array[...] = _rows(emb, keys)
+    opt_hash, opt_dense = ember.optim.Adagrad(emb.parameters(), lr=0.1), ember.optim.Adagrad(dense.parameters(), lr=0.1)
+    first, second = np.array([0, 1, 1, 2]), np.array([2, 3, 0])
+    for layer, opt, ids in ((emb, opt_hash, keys), (dense, opt_dense, None)):
+        pick = (lambda i: keys[i]) if ids is not None else (lambda i: ember.tensor(i))
+        out = (layer(pick(first)) ** 2).sum() + (layer(pick(second)) * 3.0).sum()
+        out.backward()
+        if layer is emb:
+            assert not layer.weight.grad.distinct  # a sum of two lookups' rows
+        opt.step()
+    np.testing.assert_array_equal(_rows(emb, keys), dense.weight.detach().numpy())
+    emb.zero_grad()
+    emb(keys[first]).sum().backward()
+    assert emb.weight.grad.distinct and np.unique(emb.weight.grad.indices).size == emb.weight.grad.indices.size
+    assert not RowSparse(np.array([1, 1]), ember.zeros(2, 3), (4, 3)).distinct
+
+
 def test_rowwise_adagrad_matches_its_formula_dense_and_sparse():
     rng = np.random.default_rng(0)
     w0 = rng.normal(size=(5, 3)).astype(np.float32)

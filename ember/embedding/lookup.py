@@ -74,7 +74,7 @@ def _vjp_rule(run, ctx, g):
     valid = unique >= 0
     if not valid.all():  # ids the admission policy kept out: no row, so no gradient
         unique, sums = unique[valid], sums[valid]
-    return RowSparse(unique, Tensor._make(sums, None), (max(table.top, 1), table.dim)), None
+    return RowSparse(unique, Tensor._make(sums, None), (max(table.top, 1), table.dim), distinct=True), None
 
 
 def _cost(out, weight, inverse, *, table, unique):

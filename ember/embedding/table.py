@@ -292,9 +292,10 @@ class HashTable:
                 for name in names:
                     self.slots[name].reset_all(self.top)
             rows, values = grad.indices, grad.values.array
-            unique, inverse = self.dedupe(rows, self.top)
-            if unique.size < rows.size:  # the same rows from several lookups
-                rows, values = unique, segment_sum(values, inverse, unique.size)
+            if not grad.distinct:  # one lookup's gradient has each row once; several lookups' may repeat
+                unique, inverse = self.dedupe(rows, self.top)
+                if unique.size < rows.size:
+                    rows, values = unique, segment_sum(values, inverse, unique.size)
             plan = self.plan(rows)
             block = self.values.read(plan).astype(np.float32)
             local = RowSparse(np.arange(rows.size), Tensor._make(values, None), block.shape)
