@@ -54,7 +54,8 @@ def specialize(graph: Graph, shapes) -> Graph:
         new.name = old.name
         mapping[old.id] = new
     out.outputs = [mapping[v.id] for v in graph.outputs]
-    out.requests = [TrainRequest(mapping[r.loss.id], [mapping[p.id] for p in r.params], r.rule, r.hyper, r.states)
+    out.requests = [TrainRequest(mapping[r.loss.id], [mapping[p.id] for p in r.params], r.rule, r.hyper, r.states,
+                                 r.loss_scale and r.loss_scale.remapped(mapping))
                     for r in graph.requests]
     out.live_captures = graph.live_captures
     out.captured = [(t, mapping[v.id]) for t, v in graph.captured]

@@ -21,7 +21,8 @@ import numpy as np
 from ember.backend.devices import CPU, as_array, device_of
 from ember.graph.ir import Graph, GraphError, type_str
 from ember.ops.infer import fits
-from ember.passes.manager import run_passes
+from ember.passes.manager import pipeline, run_passes
+from ember.passes.mixed_precision import low_precision_dtype
 from ember.passes.specialize import specialize
 from ember.runtime.cache import CompileCache
 from ember.runtime.codegen import compile_graph
@@ -41,11 +42,15 @@ class GraphFunction:
     new signature then finds that function (``concrete.stats()`` counts one compile). Where that cannot be
     done (an op whose code needs the sizes), for arguments whose unknown dimensions differ in size (the passes
     take them for one size, the batch), and with ``dynamic=False``, each signature is specialized and compiled
-    alone; ``specialized`` says why where it is not asked for."""
+    alone; ``specialized`` says why where it is not asked for.
+
+    ``mixed_precision="bfloat16"`` (or ``"float16"``) runs the ``mixed_precision`` pass first (before
+    ``autodiff``): matrix products and convolutions in that dtype, float32 variables and outputs."""
 
     def __init__(self, graph: Graph, passes=None, bound: dict | None = None, cache_size: int | None = None,
-                 dynamic: bool = True):
+                 dynamic: bool = True, mixed_precision=None):
         self.graph = graph
+        self.mixed_precision = None if mixed_precision is None else low_precision_dtype(mixed_precision)
         self.passes = None if passes is None else tuple(passes)  # None: the pass manager's pipeline()
         self.bound = {v.id: array for v, array in (bound or {}).items()}
         self.arguments = [v for v in graph.inputs if v.id not in self.bound]
@@ -95,7 +100,14 @@ class GraphFunction:
             print(f"// after specialize\n{graph.dump()}", file=sys.stderr)
         bound = {new.id: self.bound[old.id] for old, new in zip(self.graph.inputs, graph.inputs)
                  if old.id in self.bound}
-        return run_passes(graph, self.passes), bound
+        return run_passes(graph, self._pipeline()), bound
+
+    def _pipeline(self) -> tuple:
+        if self.passes is None:
+            return pipeline(self.mixed_precision)
+        if self.mixed_precision is None:
+            return self.passes
+        return (("mixed_precision", {"dtype": self.mixed_precision}),) + self.passes
 
     def _compile(self, shapes: tuple, general: bool = True):
         for v, shape in zip(self.arguments, shapes):  # the one compiled function checks only its unknown sizes

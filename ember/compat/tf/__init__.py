@@ -21,7 +21,7 @@ import logging as _logging
 import sys
 import types
 
-from ember.compat.tf import app, contrib, layers, losses, nn, rnn, summary, train
+from ember.compat.tf import app, contrib, layers, losses, mixed_precision, nn, rnn, summary, train
 from ember.compat.tf._core import (
     AUTO_REUSE,
     Graph,
@@ -127,7 +127,8 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "gather", "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
     "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers",
-    "local_variables_initializer", "logging", "losses", "matmul", "name_scope", "nn", "no_op", "one_hot", "ones",
+    "local_variables_initializer", "logging", "losses", "matmul", "mixed_precision", "name_scope", "nn", "no_op",
+    "one_hot", "ones",
     "ones_initializer", "ones_like", "pack", "pad", "placeholder", "placeholder_with_default", "random",
     "random_normal", "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range", "rank",
     "reset_default_graph", "reshape", "rnn", "set_random_seed", "shape", "size", "split", "squeeze", "stack",

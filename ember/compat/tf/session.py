@@ -13,10 +13,12 @@ import numpy as np
 
 import ember
 from ember.compat.tf._core import Graph, Operation, Tensor, get_default_graph, substitute, tensors_in
+from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
-from ember.passes import TrainRequest, run_passes
+from ember.passes import TrainRequest, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
+from ember.passes.loss_scale import LossScale
 from ember.runtime import compile_graph
 from ember.runtime.arena import lay_out
 from ember.runtime.cache import CompileCache
@@ -69,8 +71,13 @@ def _lower_train(replay: Replay, t: Tensor):
     loss, var_list = t.args
     params = [replay.value(v) for v in var_list]
     states = [replay.session.slots(t.optimizer, v) for v in var_list]
+    scaled = getattr(t, "loss_scale", None)  # set by a MixedPrecisionLossScaleOptimizer
+    if scaled is not None:
+        dynamic = getattr(scaled, "good_steps", None) is not None
+        scaled = LossScale(replay.value(scaled.scale), replay.value(scaled.good_steps) if dynamic else None,
+                           *((scaled.increment_period, scaled.multiplier) if dynamic else ()))
     replay.graph.requests.append(
-        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states)
+        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled)
     )
     if t.global_step is not None:
         replay.value(t.global_step.assign_add(1))
@@ -202,6 +209,9 @@ class Session:
     is compiled for every size of those dimensions and serves all later shapes (``cache.stats()`` counts the
     compiles); the first shape keeps its own, fully specialized function. Where the graph needs known sizes
     there, each shape is compiled alone and ``specialized`` says why; ``dynamic = False`` asks for that.
+
+    A Session created after ``tf.train.experimental.enable_mixed_precision_graph_rewrite`` runs the
+    ``mixed_precision`` pass first on every graph it compiles; ``mixed_precision`` holds its dtype (or None).
     """
 
     def __init__(self, target: str = "", graph: Graph | None = None, config=None):
@@ -214,6 +224,7 @@ class Session:
         self._first_shapes = CompileCache()  # (fetches, fed tensors) -> the feed shapes first compiled
         self.specialized: list[str] = []
         self.dynamic = True  # False: every feed shape compiled alone
+        self._mixed_precision = rewrite_dtype()  # fixed when the Session is made, as TF-1's config is
 
     def __enter__(self) -> Session:
         _sessions.append(self)
@@ -233,6 +244,11 @@ class Session:
 
     def as_default(self):
         return _SessionContext(self)
+
+    @property
+    def mixed_precision(self):
+        """The dtype (bfloat16 or float16) the ``mixed_precision`` pass runs this Session's graphs in, or None."""
+        return self._mixed_precision
 
     def variable_value(self, var) -> np.ndarray:
         """The array holding ``var``'s value in this session."""
@@ -347,7 +363,7 @@ class Session:
                 scalars[v.id] = value.__class__
         results = [replay.value(t) for t in flat]
         graph.outputs = [v for v in results if v is not None]
-        graph = run_passes(graph)
+        graph = run_passes(graph, pipeline(self._mixed_precision))
         layout = []
         k = 0
         for v in results:

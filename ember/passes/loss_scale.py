@@ -1,0 +1,132 @@
+"""Loss scaling for a ``TrainRequest``: the backward of ``loss * scale``, gradients divided by the scale before the
+updates, and (dynamic) a step whose gradients hold an inf or a NaN skipped, the scale adjusted in the graph.
+
+float16 has a narrow range: small gradients underflow to zero in its backward. The ``autodiff`` pass resolves a
+request with a ``LossScale`` through ``append_scaled_updates``, which appends, as nodes of the graph, what
+TensorFlow's ``LossScaleOptimizer`` with a ``DynamicLossScale`` (and ``ember.amp.GradScaler`` in eager mode) does:
+
+- the backward is seeded with the scale (the gradient of ``loss * scale``), and each gradient is multiplied by
+  ``1 / scale``;
+- dynamic scaling: ``bad``, the sum over the gradients of ``sum(g * 0)``, is 0 when they are all finite and NaN
+  otherwise; adding it to every unscaled gradient makes all of a bad step's gradients NaN, and the update rule,
+  wrapped by ``skip_nonfinite``, then leaves its parameter and state alone (graphs have no branches: this is how
+  every update of the step learns the verdict);
+- after the updates the scale and the count of good steps are written (``assign``): a bad step halves the scale
+  (not below 1) and restarts the count; ``period`` good steps in a row multiply it by ``multiplier``.
+
+The scale and the count are values of the graph that the front end binds to its state (a Session's variables),
+read and written on every run.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ember.graph.ir import Graph, GraphError, Value
+from ember.ops.effects import assign, update_rule
+from ember.ops.elementwise import eq, ge, maximum, where
+from ember.ops.reduction import sum as reduce_sum
+from ember.ops.shape import broadcast_to
+
+__all__ = ["LossScale", "append_scaled_updates", "skip_nonfinite"]
+
+
+class LossScale:
+    """How a request's loss is scaled: ``scale`` (a float32 value of shape ()), and for dynamic scaling
+    ``good_steps`` (an integer value of shape ()), ``period`` and ``multiplier``; ``good_steps=None`` is a fixed
+    scale (every step applied, as TensorFlow's ``FixedLossScale``)."""
+
+    __slots__ = ("scale", "good_steps", "period", "multiplier")
+
+    def __init__(self, scale: Value, good_steps: Value | None = None, period: int = 2000, multiplier: float = 2.0):
+        if scale.shape != () or scale.dtype.kind != "f":
+            raise GraphError(f"LossScale: the scale must be a floating value of shape (), got {scale.array!r}")
+        if good_steps is not None and (good_steps.shape != () or good_steps.dtype.kind not in "iu"):
+            raise GraphError(f"LossScale: good_steps must be an integer value of shape (), got {good_steps.array!r}")
+        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
+            raise ValueError(f"LossScale: period must be a positive int, got {period!r}")
+        if not isinstance(multiplier, (int, float)) or not math.isfinite(multiplier) or multiplier <= 1:
+            raise ValueError(f"LossScale: multiplier must be a finite number > 1, got {multiplier!r}")
+        self.scale, self.good_steps, self.period, self.multiplier = scale, good_steps, period, float(multiplier)
+
+    @property
+    def dynamic(self) -> bool:
+        return self.good_steps is not None
+
+    def remapped(self, mapping: dict) -> LossScale:
+        """The same scaling over the values ``mapping`` (value id -> Value) gives for this one's (a graph copy)."""
+        steps = None if self.good_steps is None else mapping[self.good_steps.id]
+        return LossScale(mapping[self.scale.id], steps, self.period, self.multiplier)
+
+
+@functools.cache
+def skip_nonfinite(rule):
+    """``rule`` (a per-parameter update rule) that leaves the parameter and its state alone when the gradient is
+    NaN: ``append_scaled_updates`` makes every element of a bad step's gradients NaN, so one element decides."""
+
+    @update_rule()
+    def update(param, grad, state: dict, **hyper) -> None:
+        first = grad.reshape(-1)[:1]
+        if first.size and bool((first != first).all()):  # NaN: the step's gradients held an inf or a NaN
+            return
+        rule(param, grad, state, **hyper)
+
+    update.keeps_grad = getattr(rule, "keeps_grad", True)
+    update.__name__ = update.__qualname__ = f"skip_nonfinite({getattr(rule, '__name__', 'rule')})"
+    return update
+
+
+def _seed(loss: Value, scale: Value):
+    """The gradient of ``loss * scale`` with respect to ``loss``: the scale, in the loss's dtype and shape."""
+    if None in loss.shape:
+        raise GraphError(f"loss scaling: the loss %{loss.id} is {loss.array!r}; its shape must be known")
+    seed = scale.astype(loss.dtype) if scale.dtype != loss.dtype else scale
+    return seed if loss.shape == () else broadcast_to(seed, loss.shape)
+
+
+def append_scaled_updates(graph: Graph, request) -> None:
+    """Resolve ``request`` (a ``TrainRequest`` with a ``loss_scale``): the scaled backward, the unscaled gradients,
+    the update nodes and, for a dynamic scale, the skip of a bad step and the new scale (see the module's
+    docstring)."""
+    from ember.passes.autodiff import append_updates, gradients
+
+    ls = request.loss_scale
+    with graph.building():
+        seed = _seed(request.loss, ls.scale)
+    grads = gradients(graph, [request.loss], request.params, [seed])
+    rule = request.rule
+    with graph.building():
+        inverse = 1.0 / ls.scale
+        grads = [None if g is None else g * inverse.astype(g.dtype) for g in grads]
+        if ls.dynamic:
+            checks = [reduce_sum(g * 0.0).astype(ls.scale.dtype) for g in grads if g is not None]
+            bad = checks[0]
+            for check in checks[1:]:
+                bad = bad + check
+            grads = [None if g is None else g + bad.astype(g.dtype) for g in grads]
+            rule = skip_nonfinite(rule)
+    append_updates(graph, request.params, grads, rule, request.hyper, request.states)
+    if ls.dynamic:
+        with graph.building():
+            _update_scale(graph, ls, eq(bad, 0.0))
+
+
+def _update_scale(graph: Graph, ls: LossScale, finite) -> None:
+    """TensorFlow's ``DynamicLossScale.update``: after a bad step halve the scale (not below 1) and restart the
+    count; after ``period`` good steps in a row multiply it by ``multiplier`` (when that stays finite)."""
+    scale, steps = ls.scale, ls.good_steps
+    dtype = scale.dtype
+    one = graph.constant(np.asarray(1, steps.dtype))
+    zero = graph.constant(np.asarray(0, steps.dtype))
+    counted = steps + one
+    grow = ge(counted, graph.constant(np.asarray(ls.period, steps.dtype)))
+    grown = scale * graph.constant(np.asarray(ls.multiplier, dtype))
+    grown = where(eq(grown * 0.0, 0.0), grown, scale)  # an overflow to inf keeps the scale
+    shrunk = maximum(scale / graph.constant(np.asarray(ls.multiplier, dtype)), graph.constant(np.asarray(1, dtype)))
+    new_scale = where(finite, where(grow, grown, scale), shrunk)
+    new_steps = where(finite, where(grow, zero, counted), zero)
+    assign(scale, new_scale)
+    assign(steps, new_steps)
