@@ -66,7 +66,23 @@ def test_dtypes_per_op_after_the_pass():
     b = g.inputs[3]
     assert sum(1 for n in g.nodes if n.op.name == "cast" and n.inputs[0] is b) == 1  # b: to bfloat16 for linear
     mul = next(n for n in g.nodes if n.op.name == "mul")
-    assert mul.inputs[1].dtype == bfloat16 and float(mul.inputs[1].array.shape == ()) == 1.0
+    assert mul.inputs[1].dtype == bfloat16 and mul.inputs[1].shape == ()  # the 0.5, as a bfloat16 constant
+
+
+def test_batch_norm_runs_in_float32():
+    """The one documented difference from building under autocast: a normalization after a bfloat16 op promotes
+    to its float32 weights (the op's shape rule wants one dtype), where autocast casts the weights down."""
+    graphs = []
+    for region in (contextlib.nullcontext(), ember.autocast("cpu")):
+        g = Graph()
+        x, k = g.input("x", (4, 3, 5, 5), float32), g.input("k", (3, 3, 3, 3), float32)
+        w, b = g.input("w", (3,), float32), g.input("b", (3,), float32)
+        with g.building(), region:
+            g.outputs = [F.batch_norm(F.conv2d(x, k, padding=1), None, None, w, b, training=True)]
+        graphs.append(g)
+    rewritten = mixed_precision(graphs[0]).verify()
+    assert _dtypes(rewritten)["conv2d"] == [bfloat16] and _dtypes(rewritten)["batch_norm_train"] == [float32]
+    assert _dtypes(graphs[1])["batch_norm_train"] == [bfloat16]
 
 
 def test_float16_and_float64_inputs():
