@@ -12,7 +12,8 @@ TensorFlow's ``LossScaleOptimizer`` with a ``DynamicLossScale`` (and ``ember.amp
   wrapped by ``skip_nonfinite``, then leaves its parameter and state alone (graphs have no branches: this is how
   every update of the step learns the verdict);
 - after the updates the scale and the count of good steps are written (``assign``): a bad step halves the scale
-  (not below 1) and restarts the count; ``period`` good steps in a row multiply it by ``multiplier``.
+  (not below 1) and restarts the count; ``period`` good steps in a row multiply it by ``multiplier``; a step
+  counter (TF's ``global_step``) counts the applied steps only.
 
 The scale and the count are values of the graph that the front end binds to its state (a Session's variables),
 read and written on every run.
@@ -37,11 +38,13 @@ __all__ = ["LossScale", "append_scaled_updates", "skip_nonfinite"]
 class LossScale:
     """How a request's loss is scaled: ``scale`` (a float32 value of shape ()), and for dynamic scaling
     ``good_steps`` (an integer value of shape ()), ``period`` and ``multiplier``; ``good_steps=None`` is a fixed
-    scale (every step applied, as TensorFlow's ``FixedLossScale``)."""
+    scale (every step applied, as TensorFlow's ``FixedLossScale``). ``step``: an integer value of shape () that a
+    dynamic scale's applied steps count (TF's ``global_step``, which a skipped step leaves alone)."""
 
-    __slots__ = ("scale", "good_steps", "period", "multiplier")
+    __slots__ = ("scale", "good_steps", "period", "multiplier", "step")
 
-    def __init__(self, scale: Value, good_steps: Value | None = None, period: int = 2000, multiplier: float = 2.0):
+    def __init__(self, scale: Value, good_steps: Value | None = None, period: int = 2000, multiplier: float = 2.0,
+                 step: Value | None = None):
         if scale.shape != () or scale.dtype.kind != "f":
             raise GraphError(f"LossScale: the scale must be a floating value of shape (), got {scale.array!r}")
         if good_steps is not None and (good_steps.shape != () or good_steps.dtype.kind not in "iu"):
@@ -50,7 +53,11 @@ class LossScale:
             raise ValueError(f"LossScale: period must be a positive int, got {period!r}")
         if not isinstance(multiplier, (int, float)) or not math.isfinite(multiplier) or multiplier <= 1:
             raise ValueError(f"LossScale: multiplier must be a finite number > 1, got {multiplier!r}")
+        if step is not None and (good_steps is None or step.shape != () or step.dtype.kind not in "iu"):
+            raise GraphError(f"LossScale: step needs a dynamic scale and an integer value of shape (), got "
+                             f"{step.array!r}")
         self.scale, self.good_steps, self.period, self.multiplier = scale, good_steps, period, float(multiplier)
+        self.step = step
 
     @property
     def dynamic(self) -> bool:
@@ -59,7 +66,8 @@ class LossScale:
     def remapped(self, mapping: dict) -> LossScale:
         """The same scaling over the values ``mapping`` (value id -> Value) gives for this one's (a graph copy)."""
         steps = None if self.good_steps is None else mapping[self.good_steps.id]
-        return LossScale(mapping[self.scale.id], steps, self.period, self.multiplier)
+        step = None if self.step is None else mapping[self.step.id]
+        return LossScale(mapping[self.scale.id], steps, self.period, self.multiplier, step)
 
 
 @functools.cache
@@ -130,3 +138,6 @@ def _update_scale(graph: Graph, ls: LossScale, finite) -> None:
     new_steps = where(finite, where(grow, zero, counted), zero)
     assign(scale, new_scale)
     assign(steps, new_steps)
+    if ls.step is not None:
+        done = ls.step
+        assign(done, where(finite, done + graph.constant(np.asarray(1, done.dtype)), done))

@@ -74,7 +74,7 @@ class DynamicLossScale(LossScale):
         self.increment_period = increment_period
         self.multiplier = float(multiplier)
         self.scale = Variable(np.float32(initial_loss_scale), trainable=False, name="current_loss_scale")
-        self.good_steps = Variable(np.int64(0), trainable=False, name="good_steps")
+        self.good_steps = Variable(np.int64(0), trainable=False, name="good_steps", dtype=np.int64)
 
 
 def _loss_scale(loss_scale) -> LossScale:

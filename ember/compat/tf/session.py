@@ -72,14 +72,19 @@ def _lower_train(replay: Replay, t: Tensor):
     params = [replay.value(v) for v in var_list]
     states = [replay.session.slots(t.optimizer, v) for v in var_list]
     scaled = getattr(t, "loss_scale", None)  # set by a MixedPrecisionLossScaleOptimizer
+    counted = t.global_step is not None
     if scaled is not None:
-        dynamic = getattr(scaled, "good_steps", None) is not None
-        scaled = LossScale(replay.value(scaled.scale), replay.value(scaled.good_steps) if dynamic else None,
-                           *((scaled.increment_period, scaled.multiplier) if dynamic else ()))
+        if getattr(scaled, "good_steps", None) is None:
+            scaled = LossScale(replay.value(scaled.scale))
+        else:  # a dynamic scale: a skipped step leaves the global step alone, as in TF
+            step = replay.value(t.global_step) if counted else None
+            scaled = LossScale(replay.value(scaled.scale), replay.value(scaled.good_steps), scaled.increment_period,
+                               scaled.multiplier, step)
+            counted = False
     replay.graph.requests.append(
         TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled)
     )
-    if t.global_step is not None:
+    if counted:
         replay.value(t.global_step.assign_add(1))
     return None
 
