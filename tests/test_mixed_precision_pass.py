@@ -8,6 +8,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from graph_cases import CASES, _inputs
 
 import ember
 import ember.nn.functional as F
@@ -167,6 +168,30 @@ def test_the_pass_equals_building_under_autocast(dtype):
     assert out_a[1].tobytes() == out_b[1].astype(float32).tobytes()  # ...with the same values
     for p, q in zip(a[2:], b[2:]):
         assert p.dtype == float32 and p.tobytes() == q.tobytes()  # updated float32 master weights
+
+
+@pytest.mark.parametrize("dtype", [bfloat16, float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_every_graph_case_equals_building_under_autocast(case, dtype):
+    """The shared graph cases in float32: the pass on the forward, then the gradients, against both built under
+    ember.autocast: the same values bit for bit (outputs compared in float32)."""
+    _, fn, shapes = case
+    arrays = [a.astype(np.float32) for a in _inputs(shapes, seed=1)]
+    results = []
+    for region in (None, ember.autocast("cpu", dtype=dtype)):
+        g = Graph()
+        xs = [g.input(f"x{i}", s, float32) for i, s in enumerate(shapes)]
+        with g.building(), region or contextlib.nullcontext():
+            out = fn(*xs)
+            total = out.sum()
+        g.outputs = [out, total]
+        if region is None:
+            g = mixed_precision(g, dtype)
+        g.outputs += g.gradients([total], xs)
+        results.append(interpret(g.verify(), *arrays))
+    for got, want in zip(*results):
+        assert got.dtype == float32 or got.dtype == want.dtype
+        assert got.astype(float32).tobytes() == want.astype(float32).tobytes()
 
 
 # --- numerics against float32 --------------------------------------------------------------------------------
