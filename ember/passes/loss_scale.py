@@ -110,10 +110,10 @@ def append_scaled_updates(graph: Graph, request) -> None:
         inverse = 1.0 / ls.scale
         grads = [None if g is None else g * inverse.astype(g.dtype) for g in grads]
         if ls.dynamic:
-            checks = [reduce_sum(g * 0.0).astype(ls.scale.dtype) for g in grads if g is not None]
-            bad = checks[0]
-            for check in checks[1:]:
-                bad = bad + check
+            bad = graph.constant(np.asarray(0, ls.scale.dtype))  # 0 + the checks: NaN if one is
+            for g in grads:
+                if g is not None:
+                    bad = bad + reduce_sum(g * 0.0).astype(ls.scale.dtype)
             grads = [None if g is None else g + bad.astype(g.dtype) for g in grads]
             rule = skip_nonfinite(rule)
     append_updates(graph, request.params, grads, rule, request.hyper, request.states)
