@@ -223,6 +223,33 @@ def test_graph_function_numerics_within_the_low_precision(dtype):
     mixed_fn(rng.standard_normal((5, 32)).astype(np.float32), *arrays[1:])  # another batch size
 
 
+def test_jit_training_step_through_the_pass():
+    """ember.jit with the pass in its pipeline: the traced graph holds its backward, .grad effects and updates
+    already; the products run in bfloat16, gradients and parameters stay float32, the losses follow float32's."""
+    losses = []
+    for passes in (None, pipeline(mixed_precision="bfloat16")):
+        ember.manual_seed(0)
+        model = ember.nn.Sequential(ember.nn.Linear(6, 16), ember.nn.Tanh(), ember.nn.Linear(16, 3))
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        @ember.jit(passes=passes)
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        rng = _rng(6)
+        x = ember.tensor(rng.standard_normal((32, 6)).astype(np.float32))
+        y = ember.tensor((x.numpy()[:, 0] > 0).astype(np.int64))
+        losses.append([step(x, y).item() for _ in range(20)])
+        assert all(p.dtype == p.grad.dtype == float32 for p in model.parameters())
+    assert set(_dtypes(step.graph_for(x, y))["linear"]) == {bfloat16}
+    np.testing.assert_allclose(losses[1], losses[0], rtol=0.05)
+    assert losses[1][-1] < losses[1][0] / 2
+
+
 # --- TF-1: the graph rewrite and loss scaling ----------------------------------------------------------------
 
 
