@@ -26,8 +26,8 @@ from ember.ops.shape import reshape
 # A recorded backward (create_graph, a graph being built) recomputes them from x with Ember ops instead, so
 # that its x-gradient stays a function of x for higher-order gradients. The rule is written once over
 # operators (``_moments``, ``_bn_input_grads``) and runs on arrays (eager) and on Tensors with the same
-# operations in the same order: the same numbers. On a GPU the array forms run as a few kernels
-# (``cuda_kernels``).
+# operations in the same order: the same numbers (on NumPy arrays partly in place, ``_bn_input_grads_in_place``;
+# tests compare the two bit for bit). On a GPU the array forms run as a few kernels (``cuda_kernels``).
 
 
 def _bn_layout(shape) -> tuple:
