@@ -51,33 +51,34 @@ def _reciprocal_std(variance, root, eps, one=1.0):
     return one / root(variance + eps)
 
 
-def _bn_input_grads(g, xhat, weight_rstd, total, inv_count) -> tuple:
-    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still per channel), from the
-    normalized input ``xhat`` and ``weight * rstd``. The x-gradient, weight_rstd * (g - (g_bias + xhat *
-    g_weight) / count), is taken as ``g * a + (xhat * b + c)`` with per-channel a, b, c: four passes over x."""
+def _bn_input_grads(g, centred, rstd, weight, total, inv_count) -> tuple:
+    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still per channel), from
+    ``x - mean`` and the per-channel ``rstd`` and ``weight``. The x-gradient, weight * rstd * (g - (g_bias +
+    xhat * g_weight) / count) with xhat = (x - mean) * rstd, is taken as ``g * a + ((x - mean) * b + c)`` with
+    per-channel a, b, c."""
     g_bias = total(g)
-    g_weight = total(g * xhat)
-    a, b, c = _input_grad_coefficients(weight_rstd, g_weight, g_bias, inv_count)
-    return g * a + (xhat * b + c), g_weight, g_bias
+    g_weight = total(g * centred) * rstd
+    a, b, c = _input_grad_coefficients(weight * rstd, rstd, g_weight, g_bias, inv_count)
+    return g * a + (centred * b + c), g_weight, g_bias
 
 
-def _input_grad_coefficients(weight_rstd, g_weight, g_bias, inv_count) -> tuple:
+def _input_grad_coefficients(weight_rstd, rstd, g_weight, g_bias, inv_count) -> tuple:
     ratio = weight_rstd * inv_count
-    return weight_rstd, -(ratio * g_weight), -(ratio * g_bias)
+    return weight_rstd, -(ratio * g_weight) * rstd, -(ratio * g_bias)
 
 
-def _bn_input_grads_in_place(g, xhat, weight_rstd, total, inv_count) -> tuple:
-    """``_bn_input_grads`` on arrays with the same operations, computed into ``xhat`` and one new array:
-    at ResNet's stem a new (N, C, H, W) result costs about twice an in-place pass."""
+def _bn_input_grads_in_place(g, centred, rstd, weight, total, inv_count) -> tuple:
+    """``_bn_input_grads`` on arrays with the same operations, computed into ``centred`` and one new array:
+    six passes over x, where a new (N, C, H, W) result costs about twice an in-place pass."""
     g_bias = total(g)
-    g_x = g * xhat
-    g_weight = total(g_x)
-    a, b, c = _input_grad_coefficients(weight_rstd, g_weight, g_bias, inv_count)
+    g_x = g * centred
+    g_weight = total(g_x) * rstd
+    a, b, c = _input_grad_coefficients(weight * rstd, rstd, g_weight, g_bias, inv_count)
     g_x = np.multiply(g, a, out=g_x)
     # in place only where the dtype stays: a float64 gradient of float32 input makes b and c float64
-    xhat = np.multiply(xhat, b, out=xhat if b.dtype == xhat.dtype else None)
-    xhat += c
-    g_x += xhat
+    centred = np.multiply(centred, b, out=centred if b.dtype == centred.dtype else None)
+    centred += c
+    g_x += centred
     return g_x, g_weight, g_bias
 
 
@@ -178,9 +179,11 @@ def _bn_train_forward(xp, x, weight, bias, moments, *, eps):
         return _bn_train_forward_gpu(x, weight, bias, moments, eps)
     rows, _, spread, _ = _channel_rows(xp, x)
     t = _scalars(x)
-    out = rows - spread(moments[0])
-    out *= spread(_reciprocal_std(moments[1], xp.sqrt, t(eps), t(1)) * weight)
-    out += spread(bias)
+    # x * scale + shift with scale = weight / sqrt(var + eps), shift = bias - mean * scale: two passes over x
+    # (PyTorch's CPU kernel takes the same form)
+    scale = _reciprocal_std(moments[1], xp.sqrt, t(eps), t(1)) * weight
+    out = rows * spread(scale)
+    out += spread(bias - moments[0] * scale)
     return out.reshape(x.shape)
 
 
@@ -243,8 +246,7 @@ def _bn_train_vjp(ctx, g):
         axes, shape = _bn_layout(x.shape)
         inv_count = _scale(x, axes, _count(x, axes))
         _, centred, variance = _moments(x, lambda a: sum(a, axes, keepdims=True), inv_count)
-        rstd = _reciprocal_std(variance, sqrt, eps)
-        grads = _bn_input_grads(g, centred * rstd, reshape(weight, shape) * rstd,
+        grads = _bn_input_grads(g, centred, _reciprocal_std(variance, sqrt, eps), reshape(weight, shape),
                                 lambda a: sum(a, axes, keepdims=True), inv_count)
         dtype = ctx.inputs[0].dtype
         return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads)) + (None,)
@@ -257,11 +259,9 @@ def _bn_train_vjp(ctx, g):
     else:
         rows, total, spread, collapse = _channel_rows(xp, xd)
         t = _scalars(xd)
-        rstd = _reciprocal_std(md[1], xp.sqrt, t(eps), t(1))
-        xhat = rows - spread(md[0])
-        xhat *= spread(rstd)
-        g_x, g_weight, g_bias = _bn_input_grads_in_place(gd.reshape(rows.shape), xhat, spread(wd * rstd), total,
-                                                         t(1.0 / (xd.size // xd.shape[1])))
+        rstd = spread(_reciprocal_std(md[1], xp.sqrt, t(eps), t(1)))
+        g_x, g_weight, g_bias = _bn_input_grads_in_place(gd.reshape(rows.shape), rows - spread(md[0]), rstd,
+                                                         spread(wd), total, t(1.0 / (xd.size // xd.shape[1])))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
     dtype = x.array.dtype
     return tuple(dispatch.wrap(a if a.dtype == dtype else a.astype(dtype)) for a in grads) + (None,)
