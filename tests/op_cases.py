@@ -14,6 +14,7 @@ import numpy as np
 from op_table import OpCase
 
 import ember
+from ember.ops.batch_norm import batch_moments
 
 try:
     import torch
@@ -861,13 +862,23 @@ def _torch_bn_train(x, *affine):
 
 
 _row("batch_norm_train_2d", _bn_train, np_batch_norm_train, ins(normal(4, 3), normal(3), normal(3)),
-     ("batch_norm_train", "sum"), _torch_bn_train)
+     ("batch_norm_train", "batch_moments", "sum"), _torch_bn_train)
 _row("batch_norm_train_4d", _bn_train, np_batch_norm_train, ins(normal(2, 3, 2, 2), normal(3), normal(3)),
-     ("batch_norm_train", "sum"), _torch_bn_train)
+     ("batch_norm_train", "batch_moments", "sum"), _torch_bn_train)
 _row("batch_norm_train_3d_shifted", _bn_train, np_batch_norm_train,
-     ins(normal(3, 4, 5, scale=3.0, shift=2.0), normal(4), normal(4)), ("batch_norm_train", "sum"), _torch_bn_train)
-_row("batch_norm_train_no_affine", _bn_train, np_batch_norm_train, ins(normal(3, 2, 3)), ("batch_norm_train", "sum"),
+     ins(normal(3, 4, 5, scale=3.0, shift=2.0), normal(4), normal(4)), ("batch_norm_train", "batch_moments", "sum"),
      _torch_bn_train)
+_row("batch_norm_train_no_affine", _bn_train, np_batch_norm_train, ins(normal(3, 2, 3)),
+     ("batch_norm_train", "batch_moments", "sum"), _torch_bn_train)
+
+
+def np_batch_moments(x):
+    axes = (0,) + tuple(range(2, x.ndim))
+    return np.stack([x.mean(axes), x.var(axes)])
+
+
+_row("batch_moments", batch_moments, np_batch_moments,
+     ins(normal(5, 3, 4, 2, scale=3.0, shift=2.0)), "batch_moments", grad=False)
 _row("batch_norm_eval", lambda x, m, v, w, b: ember.batch_norm(x, m, v, w, b), np_batch_norm,
      ins(normal(4, 3), normal(3), uniform(0.5, 2.0, 3), normal(3), normal(3)), ("sqrt", "reshape", "div"),
      lambda x, m, v, w, b: F.batch_norm(x, m, v, w, b))
@@ -951,7 +962,7 @@ _row("drop_grad", _dropped, lambda x: x, ins(normal(3, 4)), ("drop_grad", "mul")
 _row("sparse_update_sgd", _sparse_sgd_stepped, np_sparse_sgd, ins(normal(5, 3), ints(0, 5, 4), normal(4, 3)),
      "sparse_update", grad=False)
 _row("running_stats", _running_stats, np_running_stats, ins(normal(4, 3, 2), normal(3), uniform(0.5, 2.0, 3)),
-     ("running_stats", "batch_norm_train"), grad=False)
+     ("running_stats", "batch_norm_train", "batch_moments"), grad=False)
 # a draw whose values do not depend on the generator: keep everything (p = 0), or a degenerate normal
 _row("random_keep_all", lambda x: x * ember.ops.random_draw("dropout", x.shape, x.dtype, 0.0, 1.0), lambda x: x,
      ins(normal(3, 4)), ("random", "mul"), grad=False)

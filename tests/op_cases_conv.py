@@ -282,6 +282,11 @@ _row("max_pool2d_k3_s2_p1_ceil", lambda x: ember.max_pool2d(x, 3, stride=2, padd
      lambda x: ref_max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
      normal((2, 2, 7, 8)), MAX_OPS, lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True))
 
+# ResNet's stem pooling: overlapping windows, run on phase planes (ember.ops.pool_planes) on NumPy
+_row("max_pool2d_k3_s2_p1", lambda x: ember.max_pool2d(x, 3, stride=2, padding=1),
+     lambda x: ref_max_pool2d(x, 3, stride=2, padding=1),
+     normal((2, 3, 8, 6)), MAX_OPS, lambda x: F.max_pool2d(x, 3, stride=2, padding=1))
+
 _row("max_pool2d_pairs_dilation",
      lambda x: ember.max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1)),
      lambda x: ref_max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1)),

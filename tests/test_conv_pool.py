@@ -133,6 +133,40 @@ def test_max_pool_ties_route_to_the_first_maximum():
         _grads_vs_torch("max_pool2d", [x], kwargs)
 
 
+def _ref_max_pool2d_grad(x, g, kernel, stride, padding, dilation, out_hw):
+    """Each window's gradient to its first maximum in row-major order (none when that maximum is NaN)."""
+    out = np.zeros(x.shape)
+    for n, c, oh, ow in np.ndindex(*x.shape[:2], *out_hw):
+        taps = [(oh * stride[0] - padding[0] + i * dilation[0], ow * stride[1] - padding[1] + j * dilation[1])
+                for i in range(kernel[0]) for j in range(kernel[1])]
+        taps = [(h, w) for h, w in taps if 0 <= h < x.shape[2] and 0 <= w < x.shape[3]]
+        values = [x[n, c, h, w] for h, w in taps]
+        if not np.isnan(values).any():
+            out[(n, c) + taps[int(np.argmax(values))]] += g[n, c, oh, ow]
+    return out
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode", [
+    ((3, 3), (2, 2), (1, 1), (1, 1), False),  # ResNet's stem
+    ((3, 3), (1, 1), (1, 1), (1, 1), False),
+    ((3, 2), (2, 1), (1, 0), (2, 1), True),
+    ((2, 2), (3, 3), (0, 0), (1, 1), True),  # windows that leave rows and columns out
+    ((2, 2), (2, 2), (0, 0), (1, 1), False),
+])
+def test_max_pool_gradient_with_many_ties_and_a_nan(kernel, stride, padding, dilation, ceil_mode):
+    """Overlapping windows run on phase planes (ember.ops.pool_planes), the others on window slices: both
+    route each window's gradient to its first maximum, against a loop over the windows."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2, 2, (2, 3, 9, 8)).astype(np.float32)
+    x[1, 2, 4, 4] = np.nan
+    xt = ember.tensor(x, requires_grad=True)
+    y = ember.max_pool2d(xt, kernel, stride, padding, dilation, ceil_mode)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(ember.tensor(g))
+    expected = _ref_max_pool2d_grad(x, g, kernel, stride, padding, dilation, y.shape[2:])
+    np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_max_pool_padding_is_minus_infinity():
     x = -np.ones((1, 1, 3, 3))
     y = ember.max_pool2d(ember.tensor(x), 3, stride=1, padding=1).numpy()

@@ -11,18 +11,23 @@ from ember.ops import dispatch
 from ember.ops.convert import cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import sqrt
-from ember.ops.infer import elementwise_cost, fits, require_float, same_dtype
+from ember.ops.infer import fits, require_float, same_dtype
 from ember.ops.reduction import SUM, _count, _scale, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 
-# --- batch norm on batch statistics: one primitive ------------------------------------------------------------
+# --- batch norm on batch statistics: one primitive, with the statistics computed once -------------------------
 # Composed from mean, var and elementwise ops it was about 12 ops forward and 25 back: a third of a ResNet-18
-# step on the GPU, where every op is a kernel launch or more. As one op it is two reductions and four passes
-# forward, four reductions and a few passes back. The vjp recomputes the statistics from x rather than keeping
-# them alive; written once over operators (``_normalized``, ``_bn_input_grads``), it runs on arrays (eager)
-# and on Tensors (create_graph, graphs), with the same operations in the same order: the same numbers. On a
-# GPU the array forms run as a few kernels (``cuda_kernels``): five launches forward, six back.
+# step on the GPU, where every op is a kernel launch or more. As one op it is a few passes each way. The batch
+# moments (mean and biased variance per channel) are their own op, ``batch_moments``, computed once per step
+# and read by the forward, the running-statistics update and the backward (as PyTorch saves the mean and
+# inverse std of its forward): ``batch_norm_train(x, weight, bias, moments)`` takes them as an input whose
+# gradient it folds into x's, so ``moments`` must be ``batch_moments(x)``; ``batch_norm`` is the one caller.
+# A recorded backward (create_graph, a graph being built) recomputes them from x with Ember ops instead, so
+# that its x-gradient stays a function of x for higher-order gradients. The rule is written once over
+# operators (``_moments``, ``_bn_input_grads``) and runs on arrays (eager) and on Tensors with the same
+# operations in the same order: the same numbers (on NumPy arrays partly in place, ``_bn_input_grads_in_place``;
+# tests compare the two bit for bit). On a GPU the array forms run as a few kernels (``cuda_kernels``).
 
 
 def _bn_layout(shape) -> tuple:
@@ -40,20 +45,40 @@ def _moments(x, total, inv_count) -> tuple:
     return mu, centred, total(centred * centred) * inv_count
 
 
-def _normalized(x, total, inv_count, root, eps, one=1.0):
-    """``(x - mean, 1 / sqrt(var + eps))`` per channel. The array forms pass ``inv_count``, ``eps`` and ``one``
-    as scalars of x's dtype (NumPy would widen bfloat16 by a Python float); Tensors keep Python floats weak."""
-    _, centred, variance = _moments(x, total, inv_count)
-    return centred, one / root(variance + eps)
+def _reciprocal_std(variance, root, eps, one=1.0):
+    """``1 / sqrt(var + eps)``. The array forms pass ``eps`` and ``one`` as scalars of x's dtype (NumPy would
+    widen bfloat16 by a Python float); Tensors keep Python floats weak."""
+    return one / root(variance + eps)
 
 
-def _bn_input_grads(x, weight, g, total, inv_count, root, eps, one=1.0) -> tuple:
-    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still per channel)."""
-    centred, rstd = _normalized(x, total, inv_count, root, eps, one)
-    xhat = centred * rstd
+def _bn_input_grads(g, centred, rstd, weight, total, inv_count) -> tuple:
+    """The gradients of ``batch_norm_train`` for x, weight and bias (these two still per channel), from
+    ``x - mean`` and the per-channel ``rstd`` and ``weight``. The x-gradient, weight * rstd * (g - (g_bias +
+    xhat * g_weight) / count) with xhat = (x - mean) * rstd, is taken as ``g * a + ((x - mean) * b + c)`` with
+    per-channel a, b, c."""
     g_bias = total(g)
-    g_weight = total(g * xhat)
-    g_x = (weight * rstd) * (g - (g_bias + xhat * g_weight) * inv_count)
+    g_weight = total(g * centred) * rstd
+    a, b, c = _input_grad_coefficients(weight * rstd, rstd, g_weight, g_bias, inv_count)
+    return g * a + (centred * b + c), g_weight, g_bias
+
+
+def _input_grad_coefficients(weight_rstd, rstd, g_weight, g_bias, inv_count) -> tuple:
+    ratio = weight_rstd * inv_count
+    return weight_rstd, -(ratio * g_weight) * rstd, -(ratio * g_bias)
+
+
+def _bn_input_grads_in_place(g, centred, rstd, weight, total, inv_count) -> tuple:
+    """``_bn_input_grads`` on arrays with the same operations, computed into ``centred`` and one new array:
+    six passes over x, where a new (N, C, H, W) result costs about twice an in-place pass."""
+    g_bias = total(g)
+    g_x = g * centred
+    g_weight = total(g_x) * rstd
+    a, b, c = _input_grad_coefficients(weight * rstd, rstd, g_weight, g_bias, inv_count)
+    g_x = np.multiply(g, a, out=g_x)
+    # in place only where the dtype stays: a float64 gradient of float32 input makes b and c float64
+    centred = np.multiply(centred, b, out=centred if b.dtype == centred.dtype else None)
+    centred += c
+    g_x += centred
     return g_x, g_weight, g_bias
 
 
@@ -69,46 +94,97 @@ def _on_gpu_kernels(xp, x) -> bool:
     return xp is not np and x.dtype in (np.float32, np.float64)
 
 
-def _bn_train_forward_gpu(xp, x, weight, bias, eps: float):
-    """``_bn_train_forward`` on a GPU in five launches: two reductions, the scale, the normalization."""
+def _gpu_mean_rstd(x, moments, eps: float) -> tuple:
+    """The (1, C, 1, ...) mean and 1 / sqrt(var + eps) of ``moments`` on a GPU."""
     from ember.backend import cuda_kernels
 
-    axis, shape = _bn_layout(x.shape)
+    shape = _bn_layout(x.shape)[1]
     t = x.dtype.type
-    inv_count = 1.0 / (x.size // x.shape[1])
-    mu, squares = _gpu_moments(xp, x, axis, inv_count)
-    rstd = cuda_kernels.reciprocal_std()(squares, t(inv_count), t(eps))
+    return moments[0].reshape(shape), cuda_kernels.reciprocal_std()(moments[1].reshape(shape), t(1), t(eps))
+
+
+def _bn_train_forward_gpu(x, weight, bias, moments, eps: float):
+    """``_bn_train_forward`` on a GPU: the scale, then one normalization launch."""
+    from ember.backend import cuda_kernels
+
+    shape = _bn_layout(x.shape)[1]
+    mu, rstd = _gpu_mean_rstd(x, moments, eps)
     return cuda_kernels.batch_norm_apply()(x, mu, rstd * weight.reshape(shape), bias.reshape(shape))
 
 
-def _bn_train_vjp_gpu(xp, x, weight, g, eps: float) -> tuple:
-    """``_bn_train_vjp`` on a GPU: the statistics again, two gradient reductions, one input-gradient pass."""
+def _bn_train_vjp_gpu(xp, x, weight, g, moments, eps: float) -> tuple:
+    """``_bn_train_vjp`` on a GPU: two gradient reductions and one input-gradient pass."""
     from ember.backend import cuda_kernels
 
     axis, shape = _bn_layout(x.shape)
-    t = x.dtype.type
-    inv_count = 1.0 / (x.size // x.shape[1])
-    mu, squares = _gpu_moments(xp, x, axis, inv_count)
-    rstd = cuda_kernels.reciprocal_std()(squares, t(inv_count), t(eps))
+    mu, rstd = _gpu_mean_rstd(x, moments, eps)
     g_bias = g.sum(axis=axis, keepdims=True)
     g_weight = cuda_kernels.product_deviation_sum()(g, x, mu, axis=axis, keepdims=True) * rstd
     g_x = cuda_kernels.batch_norm_input_grad()(x, g, mu, rstd, weight.reshape(shape) * rstd, g_bias, g_weight,
-                                               t(inv_count))
+                                               x.dtype.type(1.0 / (x.size // x.shape[1])))
     return g_x, g_weight.reshape(-1), g_bias.reshape(-1)
 
 
-def _bn_train_forward(xp, x, weight, bias, *, eps):
+def _batch_moments_forward(xp, x):
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: the statistics in float32 (as PyTorch keeps them)
+        x = x.astype(np.float32)
+    channels = x.shape[1]
+    count = x.size // channels
+    if _on_gpu_kernels(xp, x):
+        mu, squares = _gpu_moments(xp, x, _bn_layout(x.shape)[0], 1.0 / count)
+        return xp.stack([mu.reshape(channels), (squares * x.dtype.type(1.0 / count)).reshape(channels)])
+    rows, total, _, collapse = _channel_rows(xp, x)
+    inv_count = _scalars(x)(1.0 / count)
+    mu = total(rows) * inv_count  # _moments, the squares taken in place
+    centred = rows - mu
+    centred *= centred
+    return xp.stack([collapse(mu), collapse(total(centred) * inv_count)])
+
+
+def _batch_moments_infer(x):
+    require_float("batch_moments", [x])
+    if x.ndim < 2:
+        raise shape_error("batch_moments", [x], "input must be (N, C, ...)")
+    return Spec((2, x.shape[1]), float32 if x.dtype in LOW_PRECISION else x.dtype)
+
+
+BATCH_MOMENTS = defop(
+    "batch_moments",
+    forward=_batch_moments_forward,
+    infer=_batch_moments_infer,
+    # its gradient reaches x through batch_norm_train's rule, which folds it into x's
+    vjp=NON_DIFFERENTIABLE,
+    cost=lambda out, x: Cost(4 * (x.size or 0), (x.nbytes or 0) + (out.nbytes or 0)),
+    onnx=NO_ONNX,
+)
+
+
+def batch_moments(x: TensorLike) -> TensorLike:
+    """Per-channel (axis 1) mean and biased variance of (N, C, ...) ``x`` as one (2, C) array: row 0 the mean,
+    row 1 the variance (float32 for float16 / bfloat16 input). Not differentiable: ``batch_norm`` passes it to
+    ``batch_norm_train``, whose x-gradient includes the path through these statistics.
+
+    >>> from ember.ops.batch_norm import batch_moments
+    >>> m = batch_moments(ember.randn(8, 3, 4, 4))   # (2, 3)
+    """
+    return dispatch.apply(BATCH_MOMENTS, (x,), None)
+
+
+def _bn_train_forward(xp, x, weight, bias, moments, *, eps):
     if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
-        wide = _bn_train_forward(xp, x.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32), eps=eps)
+        wide = _bn_train_forward(xp, x.astype(np.float32), weight.astype(np.float32), bias.astype(np.float32),
+                                 moments, eps=eps)
         return wide.astype(x.dtype)
     if _on_gpu_kernels(xp, x):
-        return _bn_train_forward_gpu(xp, x, weight, bias, eps)
-    rows, total, spread, _ = _channel_rows(xp, x)
+        return _bn_train_forward_gpu(x, weight, bias, moments, eps)
+    rows, _, spread, _ = _channel_rows(xp, x)
     t = _scalars(x)
-    centred, rstd = _normalized(rows, total, t(1.0 / (x.size // x.shape[1])), xp.sqrt, t(eps), t(1))
-    centred *= rstd * spread(weight)
-    centred += spread(bias)
-    return centred.reshape(x.shape)
+    # x * scale + shift with scale = weight / sqrt(var + eps), shift = bias - mean * scale: two passes over x
+    # (PyTorch's CPU kernel takes the same form)
+    scale = _reciprocal_std(moments[1], xp.sqrt, t(eps), t(1)) * weight
+    out = rows * spread(scale)
+    out += spread(bias - moments[0] * scale)
+    return out.reshape(x.shape)
 
 
 def _scalars(x):
@@ -141,44 +217,54 @@ def _channel_rows(xp, x) -> tuple:
     return x.reshape(x.shape[0], -1), total, spread, collapse
 
 
-def _bn_train_infer(x, weight, bias, *, eps):
-    specs = [x, weight, bias]
+def _bn_train_infer(x, weight, bias, moments, *, eps):
+    specs = [x, weight, bias, moments]
     require_float("batch_norm_train", specs)
-    same_dtype("batch_norm_train", specs)
+    same_dtype("batch_norm_train", specs[:3])
     if x.ndim < 2:
         raise shape_error("batch_norm_train", specs, "input must be (N, C, ...)")
     if weight.ndim != 1 or bias.ndim != 1 or not (fits(weight.shape, x.shape[1:2]) and fits(bias.shape, x.shape[1:2])):
         raise shape_error("batch_norm_train", specs, "weight and bias must have shape [C] for input (N, C, ...)")
+    expected = _batch_moments_infer(x)
+    if moments.ndim != 2 or not fits(tuple(moments.shape), expected.shape) or moments.dtype != expected.dtype:
+        raise shape_error("batch_norm_train", specs, f"moments must be batch_moments(x): {expected.dtype}"
+                          f"{list(expected.shape)}")
     return Spec(tuple(x.shape), x.dtype)
 
 
 def _bn_train_vjp(ctx, g):
     """``_bn_input_grads``, the one rule, run on Ember ops when the backward is recorded (create_graph, a graph
-    being built) and otherwise on the arrays through the same helper (rows of C * H * W, or the GPU kernels):
-    NumPy broadcasts the Ember-op form's (1, C, 1, 1) operands in inner loops only H * W long."""
-    x, weight, _ = ctx.inputs
+    being built: the moments recomputed from x) and otherwise on the arrays through the same helper with the
+    forward's moments (rows of C * H * W, or the GPU kernels): NumPy broadcasts the Ember-op form's
+    (1, C, 1, 1) operands in inner loops only H * W long. The moments get no gradient of their own: x's
+    includes the path through them."""
+    x, weight, _, moments = ctx.inputs
+    eps = ctx.attrs["eps"]
     if dispatch.grad_enabled() or g.symbolic:
         if x.dtype in LOW_PRECISION:  # as the forward: computed in float32, rounded once
             x, weight, g = (cast(t, float32) for t in (x, weight, g))
         axes, shape = _bn_layout(x.shape)
-        grads = _bn_input_grads(x, reshape(weight, shape), g, lambda a: sum(a, axes, keepdims=True),
-                                _scale(x, axes, _count(x, axes)), sqrt, ctx.attrs["eps"])
+        inv_count = _scale(x, axes, _count(x, axes))
+        _, centred, variance = _moments(x, lambda a: sum(a, axes, keepdims=True), inv_count)
+        grads = _bn_input_grads(g, centred, _reciprocal_std(variance, sqrt, eps), reshape(weight, shape),
+                                lambda a: sum(a, axes, keepdims=True), inv_count)
         dtype = ctx.inputs[0].dtype
-        return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads))
-    xd, wd, gd = x.array, weight.array, g.array
+        return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads)) + (None,)
+    xd, wd, gd, md = x.array, weight.array, g.array, moments.array
     if xd.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
         xd, wd, gd = (a.astype(np.float32) for a in (xd, wd, gd))
     xp = np if xd.__class__ is np.ndarray else array_module(xd)
     if _on_gpu_kernels(xp, xd):
-        grads = _bn_train_vjp_gpu(xp, xd, wd, gd, ctx.attrs["eps"])
+        grads = _bn_train_vjp_gpu(xp, xd, wd, gd, md, eps)
     else:
         rows, total, spread, collapse = _channel_rows(xp, xd)
         t = _scalars(xd)
-        g_x, g_weight, g_bias = _bn_input_grads(rows, spread(wd), gd.reshape(rows.shape), total,
-                                                t(1.0 / (xd.size // xd.shape[1])), xp.sqrt, t(ctx.attrs["eps"]), t(1))
+        rstd = spread(_reciprocal_std(md[1], xp.sqrt, t(eps), t(1)))
+        g_x, g_weight, g_bias = _bn_input_grads_in_place(gd.reshape(rows.shape), rows - spread(md[0]), rstd,
+                                                         spread(wd), total, t(1.0 / (xd.size // xd.shape[1])))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
     dtype = x.array.dtype
-    return tuple(dispatch.wrap(a if a.dtype == dtype else a.astype(dtype)) for a in grads)
+    return tuple(dispatch.wrap(a if a.dtype == dtype else a.astype(dtype)) for a in grads) + (None,)
 
 
 BATCH_NORM_TRAIN = defop(
@@ -186,7 +272,8 @@ BATCH_NORM_TRAIN = defop(
     forward=_bn_train_forward,
     infer=_bn_train_infer,
     vjp=_bn_train_vjp,
-    cost=elementwise_cost(8),
+    cost=lambda out, x, weight, bias, moments, **attrs: Cost(
+        8 * (x.size or 0), 2 * (x.nbytes or 0) + 2 * (weight.nbytes or 0) + (moments.nbytes or 0)),
     onnx=NO_ONNX,
 )
 
@@ -223,15 +310,16 @@ def batch_norm(
         size = x.array.size  # None in a graph with an unknown dimension: the check waits for known sizes
         if size is not None and size // channels <= 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
+        moments = batch_moments(x)
         if running_mean is not None:
-            _update_running_stats(x, running_mean, running_var, num_batches_tracked, momentum)
+            _update_running_stats(x, moments, running_mean, running_var, num_batches_tracked, momentum)
         ones = None if weight is not None and bias is not None else \
             (np if x.symbolic else x.xp).ones(channels, x.dtype)
         weight = weight if weight is not None else dispatch.wrap(ones)
         bias = bias if bias is not None else dispatch.wrap(ones * 0)
         # float32 parameters with bfloat16 input (ember.autocast): cast, so their gradients come back float32
         weight, bias = (t if t.dtype == x.dtype else cast(t, x.dtype) for t in (weight, bias))
-        return dispatch.apply(BATCH_NORM_TRAIN, (x, weight, bias), {"eps": float(eps)})
+        return dispatch.apply(BATCH_NORM_TRAIN, (x, weight, bias, moments), {"eps": float(eps)})
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
     # x * scale + shift with per-channel scale = weight / sqrt(var + eps) and shift = bias - mean * scale:
@@ -245,36 +333,30 @@ def batch_norm(
     return x * reshape(scale, stat_shape) + reshape(shift, stat_shape)
 
 
-def _update_running_stats(x: TensorLike, running_mean: TensorLike, running_var: TensorLike, counter: TensorLike | None,
-                          momentum: float | None) -> None:
+def _update_running_stats(x: TensorLike, moments: TensorLike, running_mean: TensorLike, running_var: TensorLike,
+                          counter: TensorLike | None, momentum: float | None) -> None:
     """running = (1 - m) * running + m * batch statistic (the variance unbiased, as PyTorch keeps it), and
-    ``counter`` += 1: one ``running_stats`` effect, so a graph updates them on every run."""
+    ``counter`` += 1: one ``running_stats`` effect, so a graph updates them on every run. ``moments`` are
+    ``batch_moments(x)``; x gives the count of values per channel."""
     if momentum is None and counter is None:
         raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked")
-    inputs = (x, running_mean, running_var) if counter is None else (x, running_mean, running_var, counter)
+    inputs = (x, moments, running_mean, running_var) + (() if counter is None else (counter,))
     dispatch.apply(RUNNING_STATS, inputs, {"momentum": None if momentum is None else float(momentum)})
 
 
-def _running_stats_forward(xp, x, running_mean, running_var, *counter, momentum):
+def _running_stats_forward(xp, x, moments, running_mean, running_var, *counter, momentum):
     if counter:
         counter[0][...] += 1
     m = 1.0 / float(counter[0]) if momentum is None else momentum
-    channels = x.shape[1]
-    count = x.size // channels
-    if _on_gpu_kernels(xp, x):
-        mu, squares = _gpu_moments(xp, x, _bn_layout(x.shape)[0], 1.0 / count)
-        sigma2 = squares * x.dtype.type(1.0 / count)
-    else:
-        rows, total, _, collapse = _channel_rows(xp, x)
-        mu, _, sigma2 = _moments(rows, total, _scalars(x)(1.0 / count))
-        mu, sigma2 = collapse(mu), collapse(sigma2)
-    running_mean[...] = (1 - m) * running_mean + m * mu.reshape(channels)
-    unbiased = sigma2.reshape(channels) * (count / (count - 1))
-    running_var[...] = (1 - m) * running_var + m * unbiased
+    count = x.size // x.shape[1]
+    running_mean[...] = (1 - m) * running_mean + m * moments[0]
+    running_var[...] = (1 - m) * running_var + m * (moments[1] * (count / (count - 1)))
 
 
-def _running_stats_infer(x, running_mean, running_var, *counter, momentum):
+def _running_stats_infer(x, moments, running_mean, running_var, *counter, momentum):
     channels = x.shape[1] if len(x.shape) >= 2 else None
+    if tuple(moments.shape) != (2, channels):
+        raise shape_error("running_stats", (x, moments), "moments must be batch_moments(x), shape [2, C]")
     for name, spec in (("running_mean", running_mean), ("running_var", running_var)):
         if tuple(spec.shape) != (channels,):
             raise shape_error("running_stats", (x, running_mean, running_var), f"{name} must have shape [C]")
@@ -289,7 +371,7 @@ RUNNING_STATS = defop(
     forward=_running_stats_forward,
     infer=_running_stats_infer,
     vjp=NON_DIFFERENTIABLE,
-    cost=lambda out, x, *stats, **attrs: Cost(4 * (x.size or 0), (x.nbytes or 0) + 4 * (stats[0].nbytes or 0)),
+    cost=lambda out, x, moments, *stats, **attrs: Cost(4 * (moments.size or 0), 4 * (stats[0].nbytes or 0)),
     onnx=NO_ONNX,
-    writes=(1, 2, 3),
+    writes=(2, 3, 4),
 )
