@@ -142,6 +142,20 @@ def test_linear_rounds_inputs_and_result_once(dtype):
     assert np.linalg.norm(got - exact) / np.linalg.norm(exact) < RTOL[dtype]
 
 
+@pytest.mark.parametrize("dtype", [bfloat16, float16], ids=["bfloat16", "float16"])
+def test_low_precision_products_accumulate_in_float32_and_round_once(dtype):
+    # NumPy's float16 matmul has no BLAS and rounds as it goes; Ember's products and convolutions do not
+    rng = _rng(4)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in ((8, 512), (512, 8)))
+    expected = (a.astype(np.float32) @ b.astype(np.float32)).astype(dtype)
+    np.testing.assert_array_equal(ember.matmul(ember.tensor(a), ember.tensor(b)).numpy(), expected)
+    x, k = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
+    exact = F.conv2d(ember.tensor(x), ember.tensor(k), padding=1).numpy()
+    got = F.conv2d(ember.tensor(x.astype(dtype)), ember.tensor(k.astype(dtype)), padding=1)
+    assert got.dtype == dtype
+    assert np.linalg.norm(got.numpy().astype(np.float64) - exact) / np.linalg.norm(exact) < RTOL[dtype]
+
+
 def test_conv2d_within_bfloat16_precision_of_float64():
     rng = _rng(3)
     x, k = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))

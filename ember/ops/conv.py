@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import bfloat16, float32
+from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
 from ember.ops.autocast import LOWER
 from ember.ops.convert import as_tensor, promote
@@ -75,9 +75,9 @@ def window_slice(i: int, j: int, out_h: int, out_w: int, stride, dilation) -> tu
 
 
 def _compute_dtype(xp, *arrays) -> tuple:
-    # NumPy's bfloat16 matmul is slow or naive: compute in float32 and round the result back.
-    if arrays[0].dtype == bfloat16 and xp is np:
-        return tuple(a.astype(float32) for a in arrays), bfloat16
+    # NumPy has no BLAS for float16 / bfloat16 products: compute in float32 and round the result back once.
+    if arrays[0].dtype in LOW_PRECISION and xp is np:
+        return tuple(a.astype(float32) for a in arrays), arrays[0].dtype
     return arrays, None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember.backend.dtypes import bfloat16, float32
+from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import LOWER
 from ember.ops.convert import promote
@@ -16,9 +16,9 @@ from ember.ops.shape import RESHAPE, TRANSPOSE, reshape, swapaxes, unbroadcast
 
 
 def _matmul_forward(xp, a, b):
-    if a.dtype == bfloat16 and xp.__name__ == "numpy":
-        # NumPy on bfloat16 is slow or naive; compute in float32 and store bfloat16.
-        return xp.matmul(a.astype(float32), b.astype(float32)).astype(bfloat16)
+    if a.dtype in LOW_PRECISION and xp.__name__ == "numpy":
+        # NumPy has no BLAS for float16 / bfloat16: compute in float32 and round once (as PyTorch's CPU does).
+        return xp.matmul(a.astype(float32), b.astype(float32)).astype(a.dtype)
     return matrix_product(xp, a, b)
 
 
@@ -102,11 +102,11 @@ def _linear_forward(xp, x, weight, bias=None):
     lead = x.shape[:-1]
     if len(lead) > 1:  # one matrix product over every leading axis, not one per slice (copies a strided x once)
         x = x.reshape(-1, x.shape[-1])
-    if x.dtype == bfloat16 and xp.__name__ == "numpy":
+    if x.dtype in LOW_PRECISION and xp.__name__ == "numpy":
         out = xp.matmul(x.astype(float32), weight.astype(float32).T)
         if bias is not None:
             out += bias.astype(float32)
-        out = out.astype(bfloat16)
+        out = out.astype(x.dtype)
     else:
         out = matrix_product(xp, x, weight.T)
         if bias is not None:
