@@ -176,9 +176,16 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             param = node.inputs[0].array
             sizes[param.dtype] = max(sizes.get(param.dtype, 0), int(np.prod(param.shape)))
     env.reserve(sizes)
+    joints = _joint_pairs(graph, set(flat_grads) | set(folds.copy_after))
+    joined = {id(second) for second in joints.values()}
     for node in graph.nodes:
         op, attrs = node.op, node.attrs
+        if id(node) in joined:  # computed with its partner, earlier
+            continue
         args = [names[v.id] for v in node.inputs]
+        if id(node) in joints:
+            lines.append(_joint_line(node, joints[id(node)], names, env, graph))
+            continue
         if op is CONST:
             names[node.outputs[0].id] = env.bind(attrs["value"], "c")
         elif op is UPDATE:
@@ -236,6 +243,48 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             name = f"{name}.copy()"  # the caller keeps what it gets
         returned.append(name)
     return lines, returned
+
+
+def _joint_pairs(graph: Graph, placed: set) -> dict:
+    """id(first node) -> second node, for the pairs one call computes (the ``joint`` trait of the second's op):
+    the first is of the trait's partner op, over the second's shared inputs with the same attributes, and the
+    second's other inputs are known by then (computed earlier, or constants). ``placed``: value ids whose
+    memory the generator chose already (flat gradients, folded layers' inputs), left alone."""
+    produced = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.outputs:
+            produced[v.id] = (i, node.op is CONST)
+    firsts, pairs = {}, {}
+    for i, node in enumerate(graph.nodes):
+        joint = node.op.joint
+        if joint is None:
+            if node.outputs:
+                firsts.setdefault((node.op, tuple(v.id for v in node.inputs)), (i, node))
+            continue
+        found = firsts.get((joint.partner, tuple(v.id for v in node.inputs[:joint.shared])))
+        if found is None or id(found[1]) in pairs or found[1].attrs != node.attrs:
+            continue
+        start, first = found
+        later = [v for v in node.inputs[joint.shared:] if v.id in produced and produced[v.id][0] >= start
+                 and not produced[v.id][1]]
+        if later or {first.outputs[0].id, node.outputs[0].id} & placed:
+            continue
+        pairs[id(first)] = node
+    return pairs
+
+
+def _joint_line(first, second, names: dict, env: _Env, graph: Graph) -> str:
+    """One call computing both nodes of a joint pair (see ``_joint_pairs``)."""
+    missing = [v for v in second.inputs if v.id not in names]
+    if missing:  # constants defined after the first node: bound here already
+        producers = graph.producers()
+        for v in missing:
+            names[v.id] = env.bind(producers[v.id].attrs["value"], "c")
+    forward = functools.partial(second.op.joint.forward, **second.attrs)
+    args = ", ".join(names[v.id] for v in second.inputs)
+    a, b = first.outputs[0].id, second.outputs[0].id
+    names[a], names[b] = f"v{a}", f"v{b}"
+    return f"v{a}, v{b} = {env.bind(forward, 'f')}(np, {args})"
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
