@@ -65,6 +65,7 @@ from ember.ops.effects import DROP_GRAD
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
+from ember.runtime.bias_fold import linear_layout
 from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
 from ember.sparse import RowSparse
@@ -101,10 +102,10 @@ class _Compiled:
         sparse = {n.inputs[0].id for n in graph.nodes if n.op is SPARSE_UPDATE}  # tables: an arena of their own
         params = [(t, v) for t, v in graph.captured if v.id in updated | sparse and t.array.__class__ is np.ndarray]
         for group in (updated, sparse):
-            movable = [t for t, v in params if v.id in group and arena.movable(t.array)]
+            movable = [(t, v) for t, v in params if v.id in group and arena.movable(t.array)]
             if len(movable) > 1:
-                for t, array in zip(movable, arena.lay_out([t.array for t in movable])):
-                    t.array = array
+                for t, array in zip(movable, _lay_out(graph, movable)):
+                    t[0].array = array
         self.pinned = [(t, t.array) for t, _ in params]
         pinned = {v.id for _, v in params}
         self.captured = [t for t, v in graph.captured if v.id not in pinned]
@@ -311,6 +312,22 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback)
         self.cache.count_compile()
         return compiled
+
+
+def _lay_out(graph: Graph, params: list) -> list:
+    """New arrays for the (Tensor, Value) pairs ``params``, side by side in one arena, in the layout the runtime
+    asks for: a ``linear`` layer's weight column by column with its bias right after it, where that folds the
+    bias into the layer's product (``ember.runtime.bias_fold``)."""
+    index = {v.id: i for i, (_, v) in enumerate(params)}
+    pairs = linear_layout(graph, {v.id: t.array for t, v in params})
+    order = []
+    for weight, bias in pairs:
+        order += [index[weight], index[bias]]
+    order += [i for i in range(len(params)) if i not in set(order)]
+    position = {i: k for k, i in enumerate(order)}
+    arrays = arena.lay_out([params[i][0].array for i in order], column_major={position[index[w]] for w, _ in pairs},
+                           packed={position[index[b]] for _, b in pairs})
+    return [arrays[position[i]] for i in range(len(params))]
 
 
 def _without_overwritten_drops(graph: Graph, writeback: list) -> Graph:

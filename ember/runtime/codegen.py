@@ -28,7 +28,7 @@ from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
-from ember.runtime.arena import ALIGN_BYTES
+from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 from ember.runtime.sized import SizedObjects, has_unknown_dims
@@ -215,12 +215,14 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 buffer, stacked = folds.forward[id(node)]
                 expression, more = _product(env, buffer, stacked, dest), []
             elif id(node) in folds.backward:  # [gW; gb] = [h, 1].T @ delta, into the flat gradient array
-                transposed, stacked = folds.backward[id(node)]
-                expression, more, dest = _product(env, transposed, args[1], stacked), [], flat_grads[out]
+                transposed, stacked, delta = folds.backward[id(node)]
+                expression, more, dest = _product(env, transposed, names[delta], stacked), [], flat_grads[out]
             elif sized is not None and _unknown_dims(node):
                 code, static = sized.emit(node, args, dest, _expression, _forward_call)
                 env.objects.update(static)
                 expression, *more = code
+            elif out in flat_grads and not env.objects[dest].flags.c_contiguous:
+                expression, *more = _expression(node, args, env)  # out= takes C-ordered arrays: copied in below
             else:
                 expression, *more = _expression(node, args, env, dest)
             lines.append(f"{target} = {expression}")
@@ -327,7 +329,8 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
                 or grad.id not in producers or producers[grad.id].op is CONST):
             continue
         base = array.base
-        if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
+        if base is None or base.ndim != 1 or not (array.flags.c_contiguous or array.flags.f_contiguous) \
+                or array.size == 0:
             continue
         offset = element_offset(array, base)
         live = node.attrs.get("live")  # updates reading their hyper-parameters on every run share the reader
@@ -386,7 +389,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
         if all(b is None for b in buffers):
             flat_buffer = np.zeros(end - start, base.dtype)
             for (offset, _, array), state in zip(run, states):
-                state[key] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
+                state[key] = laid_out_like(flat_buffer[offset - start:offset - start + array.size], array)
         else:  # another compiled function made them: share its array, or give up
             flat_buffer = buffers[0].base if buffers[0] is not None else None
             if flat_buffer is None or flat_buffer.size != end - start or any(
@@ -395,7 +398,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
                 return
     grads = np.zeros(end - start, base.dtype)  # the gaps between variables stay zero
     for offset, node, array in run:
-        view = grads[offset - start:offset - start + array.size].reshape(array.shape)
+        view = laid_out_like(grads[offset - start:offset - start + array.size], array)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
     params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), _hyper(env, nodes[0], "lr")
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
