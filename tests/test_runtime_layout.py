@@ -14,6 +14,7 @@ from ember.runtime import compile_graph
 from ember.runtime.arena import lay_out, movable
 
 RNG = np.random.default_rng(0)
+ROUNDING = {"rtol": 1e-6, "atol": 1e-7}  # where a runtime pass reorders float32 arithmetic (bias folding)
 X = [ember.tensor(RNG.standard_normal((8, 6)).astype(np.float32)) for _ in range(3)]
 Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(3)]
 
@@ -63,21 +64,36 @@ def test_jit_lays_updated_parameters_out_and_matches_eager(momentum):
     eager_net, eager_opt = _build(momentum)
     net, opt = _build(momentum)
     step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    # each layer's bias folds into its product (the weight stored column by column, the bias after it): the
+    # eager step's numbers up to float32 rounding, per step
     for x, y in zip(X, Y):
-        assert step(x, y).item() == _step(eager_net, eager_opt, x, y).item()
-        for p in net.parameters():  # each gradient owns its memory, as eager mode leaves it
-            assert p.grad.array.base is None and p.grad.array.flags.writeable
+        np.testing.assert_allclose(step(x, y).item(), _step(eager_net, eager_opt, x, y).item(), **ROUNDING)
+        state = [p.array for p in net.parameters()] + [opt.state[p].get("momentum_buffer") for p in net.parameters()]
+        for p in net.parameters():  # a gradient of its own, shared with nothing the next step writes
+            assert p.grad.array.flags.writeable
+            assert not any(np.shares_memory(p.grad.array, a) for a in state if a is not None)
+        for p, q in zip(eager_net.parameters(), net.parameters()):
+            np.testing.assert_allclose(q.array, p.array, **ROUNDING)
+            np.testing.assert_allclose(q.grad.array, p.grad.array, **ROUNDING)
+            p.array[...] = q.array  # the next step starts from one state
+            if momentum:
+                eager_opt.state[p]["momentum_buffer"][...] = opt.state[q]["momentum_buffer"]
     bases = {id(p.array.base) for p in net.parameters()}
     assert len(bases) == 1 and all(p.array.base is not None for p in net.parameters())  # one arena
-    for p, q in zip(eager_net.parameters(), net.parameters()):
-        np.testing.assert_array_equal(q.array, p.array)
-        np.testing.assert_array_equal(q.grad.array, p.grad.array)
+    assert all(p.array.flags.f_contiguous for p in (net[0].weight, net[2].weight))
     assert step.traces == 1
     if momentum:
         buffers = [opt.state[p]["momentum_buffer"] for p in net.parameters()]
         assert len({id(b.base) for b in buffers}) == 1  # one flat buffer, shared with eager steps
         for p, q in zip(eager_net.parameters(), net.parameters()):
-            np.testing.assert_array_equal(opt.state[q]["momentum_buffer"], eager_opt.state[p]["momentum_buffer"])
+            assert opt.state[q]["momentum_buffer"].flags.f_contiguous == q.array.flags.f_contiguous
+            np.testing.assert_allclose(opt.state[q]["momentum_buffer"], eager_opt.state[p]["momentum_buffer"],
+                                       **ROUNDING)
+    for a, b in zip(eager_net.parameters(), net.parameters()):  # eager steps go on from the laid-out state
+        b.array[...] = a.array
+    for x, y in zip(X, Y):
+        np.testing.assert_allclose(_step(net, opt, x, y).item(), _step(eager_net, eager_opt, x, y).item(),
+                                   **ROUNDING)
 
 
 def test_jit_gradients_of_one_call_survive_the_next():
@@ -244,7 +260,7 @@ def test_session_fetching_gradients_beside_the_training_op(monkeypatch):
                 fetched.append(tuple(sess.run(grads, {x: data})))
                 sess.run(train, {x: data})
         results.append((fetched, sess.run(w), sess.run(b)))
-    assert any("grads" in c.source and ".copy()" in c.source for c in sources)  # the flat run returned them
+    assert any("grads" in c.source and "rot" in c.source for c in sources)  # the flat run returned them
     (got, w1, b1), (expected, w2, b2) = results
     for (gw, gb), (ew, eb) in zip(got, expected):
         np.testing.assert_allclose(gw, ew, rtol=1e-6)

@@ -31,6 +31,7 @@ from ember.passes.fuse_elementwise import FUSED
 from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
+from ember.runtime.rotation import Rotation
 from ember.runtime.sized import SizedObjects, has_unknown_dims
 
 _counter = itertools.count()
@@ -57,6 +58,8 @@ class _Env:
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
         self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
+        self.rotating: list = []  # flat gradient arrays whose views the function returns (``rotation``)
+        self.handed: set = set()  # names of arrays taken from a Rotation on every call
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -150,7 +153,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     fn = namespace["make"]()
     # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
     # out as gradients without copying again).
-    fn.owned = frozenset(i for i, name in enumerate(returned) if name.endswith(".copy()") and returned.count(name) == 1)
+    fn.owned = frozenset(i for i, name in enumerate(returned)
+                         if (name.endswith(".copy()") or name in env.handed) and returned.count(name) == 1)
     return CompiledGraph(fn, source, graph, sized)
 
 
@@ -238,6 +242,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
+    _rotate(env)
     returned = []
     for v in graph.outputs:
         name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
@@ -287,6 +292,20 @@ def _joint_line(first, second, names: dict, env: _Env, graph: Graph) -> str:
     a, b = first.outputs[0].id, second.outputs[0].id
     names[a], names[b] = f"v{a}", f"v{b}"
     return f"v{a}, v{b} = {env.bind(forward, 'f')}(np, {args})"
+
+
+def _rotate(env: _Env) -> None:
+    """Each flat gradient array the function returns views of, and every view the code reads of it, becomes
+    one set of a ``Rotation``, taken first thing on every call: returned without a copy, never overwritten
+    while a caller holds it."""
+    for base in env.rotating:
+        names = [k for k, o in env.objects.items() if o is base] + \
+            [k for k, o in env.objects.items() if o.__class__ is np.ndarray and o.base is base]
+        rotation = Rotation(base, [env.objects[k] for k in names[1:]])
+        for k in names:
+            del env.objects[k]
+        env.handed.update(names)
+        env.prologue.append(f"{', '.join(names)}, = {env.bind(rotation, 'rot')}()")
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
@@ -352,12 +371,6 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     return flat_grads, flat_lines
 
 
-# Gradients of a flat run that the function also returns are copied out of the flat array on every call:
-# worth it while the run is small (Wtab's 5k elements: one copy each against four calls each per variable);
-# W2's 235k elements measured slower that way than one by one.
-_RETURNED_FLAT_MAX = 1 << 15
-
-
 def _hyper(env: _Env, node, name: str) -> str:
     """The expression reading hyper-parameter ``name`` of an update: a literal, or (for an update whose
     hyper-parameters are read on every run, as ``ember.jit`` makes them) an item of the dict read once, first
@@ -380,8 +393,6 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
         return
     start, end = run[0][0], run[-1][0] + run[-1][2].size
-    if returned and end - start > _RETURNED_FLAT_MAX:
-        return  # the copies handed back would cost more than the calls the run saves
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
         key = _sgd_form(nodes[0].attrs).buffer_key
@@ -401,6 +412,8 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
         view = laid_out_like(grads[offset - start:offset - start + array.size], array)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
     params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), _hyper(env, nodes[0], "lr")
+    if returned:  # handed out: a caller may keep them (``_rotate``)
+        env.rotating.append(grads)
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
     # megabyte-sized temporary per step was measured to cost as much as the multiply itself). Gradients the
     # function returns (ember.jit sets .grad) are kept: the step goes into an array of its own.
