@@ -225,12 +225,16 @@ def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) ->
 # generated code compute both in one call that shares them, with the numbers the two forwards give apart.
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # integer targets seen without their sign
+
+
 def _class_offsets(xp, target, classes: int, ignore_index: int):
     """(flat offset of each row's target in a (rows, classes) array, mask of the rows that count, or None when
     every row does)."""
     if xp is np and target.size and not 0 <= ignore_index < classes \
-            and np.minimum.reduce(target) >= 0 and np.maximum.reduce(target) < classes:
-        return _row_starts(target.size, classes) + target, None  # every target a class: none is ignore_index
+            and np.maximum.reduce(target.view(_UNSIGNED[target.dtype.itemsize])) < classes:
+        # every target a class (a negative one is a huge unsigned number): none is ignore_index
+        return _row_starts(target.size, classes) + target, None
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
     bad = (safe < 0) | (safe >= classes)

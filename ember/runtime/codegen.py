@@ -385,6 +385,19 @@ def _hyper(env: _Env, node, name: str) -> str:
     return f"{hyper_name}[{name!r}]"
 
 
+def _sgd_hyper(env: _Env, node, name: str) -> str:
+    """``_hyper`` for the SGD lines the generator writes itself: a value that is the param group's own entry
+    (``lr``, ``momentum`` of ``ember.optim.SGD``) is read there, without making the reader's dict."""
+    live = node.attrs.get("live")
+    group = getattr(live, "group", None)
+    if isinstance(group, dict) and name in group and group[name] is live()[name]:
+        key = ("group", id(group))
+        if key not in env.live:
+            env.live[key] = env.bind(group, "group")
+        return f"{env.live[key]}[{name!r}]"
+    return _hyper(env, node, name)
+
+
 def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned) -> None:
     nodes = [node for _, node, _ in run]
     first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
@@ -411,7 +424,8 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     for offset, node, array in run:
         view = laid_out_like(grads[offset - start:offset - start + array.size], array)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
-    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), _hyper(env, nodes[0], "lr")
+    params, grad_name = env.bind(base[start:end], "vars"), env.bind(grads, "grads")
+    lr = _sgd_hyper(env, nodes[0], "lr")
     if returned:  # handed out: a caller may keep them (``_rotate``)
         env.rotating.append(grads)
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
@@ -422,7 +436,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
         lines = [f"np.multiply({grad_name}, {lr}, out={step})", f"{params}.__isub__({step})"]
     else:
         buf = env.bind(flat_buffer, "buf")
-        lines = [f"{buf}.__imul__({_hyper(env, nodes[0], 'momentum')})", f"{buf}.__iadd__({grad_name})",
+        lines = [f"{buf}.__imul__({_sgd_hyper(env, nodes[0], 'momentum')})", f"{buf}.__iadd__({grad_name})",
                  f"np.multiply({buf}, {lr}, out={step})", f"{params}.__isub__({step})"]
     for node in nodes:
         flat_lines[id(node)] = []
@@ -482,7 +496,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
     param, grad = args
     lines = []
     live = attrs.get("live")
-    lr = _hyper(env, node, "lr")
+    lr = _sgd_hyper(env, node, "lr") if _sgd_form(attrs) is not None else None
     array = node.inputs[0]
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
     step = env.scratch(array.array.shape, array.array.dtype) if array.array.ndim else None
@@ -496,7 +510,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
         if key not in state:
             state[key] = np.zeros(array.array.shape, array.array.dtype)
         buf = env.bind(state[key], "buf")
-        momentum = _hyper(env, node, "momentum")
+        momentum = _sgd_hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if live is None:
