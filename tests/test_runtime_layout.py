@@ -298,3 +298,45 @@ def test_one_element_jit_step_reads_lr_on_every_call():
     step(x, y)
     np.testing.assert_array_equal(w.array, before)
     assert step.traces == 1
+
+
+# --- gradients handed out from a flat run ------------------------------------------------------------------
+
+
+def test_rotation_hands_out_only_arrays_nothing_else_holds():
+    from ember.runtime.rotation import Rotation
+
+    flat = np.zeros(12, np.float32)
+    rotation = Rotation(flat, [flat[:6].reshape(2, 3), flat[6:12].reshape(3, 2).T])
+    first = rotation()
+    assert first[1].shape == (2, 3) and first[2].shape == (2, 3) and first[2].flags.f_contiguous
+    assert all(a.base is first[0] for a in first[1:]) and not np.shares_memory(first[0], flat)
+    first[1][...] = 1
+    assert rotation()[1] is first[1]  # nothing outside holds the set: taken again
+    kept = first[1]
+    second = rotation()
+    assert second[1] is not kept and not np.shares_memory(second[0], first[0])
+    del kept
+    again = rotation()
+    assert again[1] is first[1]
+    row = first[2][0]  # an array made from a handed-out view holds the set's memory too
+    assert rotation()[0] is not first[0]
+    del row
+    assert len(rotation.sets) == 2
+
+
+def test_jit_gradients_alternate_between_two_sets_unless_kept():
+    net, opt = _build()
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    bases = set()
+    for i in range(6):
+        step(X[i % 3], Y[i % 3])
+        bases.add(id(net[0].weight.grad.array.base))
+    assert len(bases) == 2  # this step's .grad replaces the last: its arrays are free again
+    kept = [p.grad for p in net.parameters()]
+    values = [g.numpy().copy() for g in kept]
+    for i in range(4):
+        step(X[i % 3], Y[i % 3])
+        assert net[0].weight.grad.array.base is not kept[0].array.base
+    for g, v in zip(kept, values):  # a gradient kept from an earlier step keeps its values
+        np.testing.assert_array_equal(g.numpy(), v)

@@ -261,7 +261,7 @@ def _class_loss(xp, shifted, total, offsets, valid, reduction: str):
         rows *= valid
     if reduction == "none":
         return rows
-    loss = SUM.forward(xp, rows, axis=None, keepdims=False)
+    loss = np.add.reduce(rows, None) if xp is np else rows.sum()  # what SUM's forward calls on a vector
     if reduction == "sum":
         return loss
     count = rows.size if valid is None else int(valid.sum())
@@ -281,7 +281,10 @@ def _class_gradient(xp, exp, total, offsets, valid, g, reduction: str, out=None)
         count = int(valid.sum())
     else:
         count = probs.shape[0]
-    probs *= g / probs.dtype.type(count) if reduction == "mean" else g
+    if reduction == "sum":
+        probs *= g
+    elif count:  # every target ignored: a zero gradient, as in PyTorch (the loss is nan)
+        probs *= g / probs.dtype.type(count)
     return probs
 
 
