@@ -221,14 +221,16 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             elif id(node) in folds.backward:  # [gW; gb] = [h, 1].T @ delta, into the flat gradient array
                 transposed, stacked, delta = folds.backward[id(node)]
                 expression, more, dest = _product(env, transposed, names[delta], stacked), [], flat_grads[out]
-            elif sized is not None and _unknown_dims(node):
-                code, static = sized.emit(node, args, dest, _expression, _forward_call)
-                env.objects.update(static)
-                expression, *more = code
-            elif out in flat_grads and not env.objects[dest].flags.c_contiguous:
-                expression, *more = _expression(node, args, env)  # out= takes C-ordered arrays: copied in below
             else:
-                expression, *more = _expression(node, args, env, dest)
+                # a column-major flat gradient view (a folding layer's weight) is copied in below: out= takes
+                # C-ordered arrays
+                into_dest = None if out in flat_grads and not env.objects[dest].flags.c_contiguous else dest
+                if sized is not None and _unknown_dims(node):
+                    code, static = sized.emit(node, args, into_dest, _expression, _forward_call)
+                    env.objects.update(static)
+                    expression, *more = code
+                else:
+                    expression, *more = _expression(node, args, env, into_dest)
             lines.append(f"{target} = {expression}")
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
