@@ -323,6 +323,8 @@ def test_rotation_hands_out_only_arrays_nothing_else_holds():
     assert rotation()[0] is not first[0]
     del row
     assert len(rotation.sets) == 2
+    held = [list(rotation()) for _ in range(6)]  # every set held: new ones, the pool itself bounded
+    assert len({id(h[0]) for h in held}) == 6 and len(rotation.sets) <= 4
 
 
 def test_jit_gradients_alternate_between_two_sets_unless_kept():

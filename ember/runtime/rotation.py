@@ -17,6 +17,8 @@ import sys
 
 import numpy as np
 
+_KEPT = 4  # sets a Rotation keeps at most: gradients kept for many steps are not kept alive by it as well
+
 
 class Rotation:
     """Sets of (a 1-d array, views of it laid out as ``views`` are on ``base``); calling it returns a set whose
@@ -42,6 +44,8 @@ class Rotation:
         for arrays, idle in self.sets:
             if _references(arrays) == idle:
                 return arrays
+        if len(self.sets) >= _KEPT:  # every set is held outside: the oldest is left to its holders alone
+            del self.sets[0]
         self.sets.append(self._make())
         return self.sets[-1][0]
 
