@@ -21,6 +21,8 @@ from ember.ops.indexing import dense_gradient
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
+_MISSING = object()
+
 
 class Trace:
     """The parameters whose ``.grad`` a traced call read or set, and the ``.grad`` each had before.
@@ -69,6 +71,12 @@ class Trace:
                 if optimizer.state.get(param) is not state:  # load_state_dict made new state dicts
                     return False
             for getter, fixed in hypers:  # lr is read live; the other values are compiled into the code
+                if getter.__class__ is tuple:  # (the group dict, its other entries as traced): no dict made
+                    group = getter[0]
+                    for key, value in fixed:
+                        if group.get(key, _MISSING) != value:
+                            return False
+                    continue
                 hyper = getter()
                 hyper.pop("lr", None)
                 if hyper != fixed:
@@ -89,7 +97,14 @@ class Trace:
             states.append((optimizer, params[node.inputs[0].id], node.attrs["state"]))
             if id(live) not in seen:
                 seen.add(id(live))
-                hypers.append((live, {k: v for k, v in node.attrs["hyper"].items() if k != "lr"}))
+                fixed = {k: v for k, v in node.attrs["hyper"].items() if k != "lr"}
+                group = getattr(live, "group", None)
+                now = live()
+                if isinstance(group, dict) and all(k in group and group[k] is now[k] for k in fixed):
+                    # the values are the group's own entries: compare those, without making the dict
+                    hypers.append(((group,), tuple(fixed.items())))
+                else:
+                    hypers.append((live, fixed))
         self._checks = (states, hypers)
 
     def observe(self, op, inputs: tuple, attrs: dict | None) -> None:

@@ -794,8 +794,11 @@ for _name, _shape, _target, _kw in CE:
     _weighted = _kw.pop("w", False)
     _inputs = [normal(*_shape, scale=2.0), _target] + ([uniform(0.5, 2.0, _shape[1])] if _weighted else [])
     _fused = "probabilities" not in _name and "label_smoothing" not in _name  # class indices: the fused op
+    # (N, C) logits against class indices without class weights: the loss op and its gradient op
+    _sparse = _fused and not _weighted and len(_shape) == 2
     _row(f"cross_entropy_{_name}", lambda x, t, *w, kw=_kw: ember.cross_entropy(x, t, *w, **kw),
          lambda x, t, *w, kw=_kw: np_cross_entropy(x, t, *w, **kw), ins(*_inputs),
+         ("sparse_softmax_cross_entropy", "sparse_softmax_cross_entropy_grad") if _sparse else
          ("nll_weights", "softmax_cross_entropy") if _fused else "log_softmax",
          lambda x, t, *w, kw=_kw: F.cross_entropy(x, t, *w, **kw),
          # like PyTorch, class weights of index targets get no gradient

@@ -84,3 +84,71 @@ def test_a_fetched_hidden_layer_is_not_folded_and_not_overwritten(monkeypatch):
     for (_, loss, hidden), (_, plain_loss, plain_hidden) in zip(fetched, plain):
         np.testing.assert_allclose(loss, plain_loss, rtol=1e-5)
         np.testing.assert_allclose(hidden, plain_hidden, rtol=1e-5, atol=1e-6)
+
+
+# --- ember.jit: nn.Linear's (out, in) weight, laid out column by column with its bias after it ---------------
+
+
+def test_an_out_in_weight_stored_by_columns_with_its_bias_after_it_is_one_stacked_matrix():
+    from ember.runtime.arena import lay_out
+    from ember.runtime.bias_fold import _stacked_columns
+
+    rng = np.random.default_rng(0)
+    weight, bias = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    w, b = lay_out([weight, bias], column_major={0}, packed={1})
+    np.testing.assert_array_equal(w, weight)
+    np.testing.assert_array_equal(b, bias)
+    assert w.flags.f_contiguous and not w.flags.c_contiguous
+    stacked = _stacked_columns(w, b)
+    np.testing.assert_array_equal(stacked, np.vstack([weight.T, bias]))
+    assert np.shares_memory(stacked, w) and np.shares_memory(stacked, b)
+    assert _stacked_columns(*lay_out([weight, bias], column_major={0})) is None  # aligned: a gap after the weight
+    assert _stacked_columns(*lay_out([weight, bias], packed={1})) is None  # stored by rows
+
+
+def _jit_mlp(monkeypatch, fold: bool, sizes=(13, 64, 64, 3), batch=32, steps=4):
+    """A jit-compiled momentum-SGD step of an nn.Linear MLP; returns the parameters after ``steps``, the losses,
+    the folds made and the parameters' layouts."""
+    import sys
+
+    import ember
+    from ember import nn
+
+    jit_module = sys.modules["ember.jit"]  # the module (``ember.jit`` is also the function)
+    made = []
+    if fold:
+        real = codegen.fold_biases
+        monkeypatch.setattr(codegen, "fold_biases", lambda *a: made.append(real(*a)) or made[-1])
+    else:
+        monkeypatch.setattr(jit_module, "linear_layout", lambda *a: [])
+    ember.manual_seed(0)
+    layers = []
+    for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [nn.Linear(fan_in, fan_out)] + ([nn.ReLU()] if k < len(sizes) - 2 else [])
+    net = nn.Sequential(*layers)
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+
+    @ember.jit
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = ember.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    rng = np.random.default_rng(1)
+    losses = [step(ember.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32)),
+                   ember.tensor(rng.integers(0, sizes[-1], batch))).item() for _ in range(steps)]
+    layouts = [p.array.flags.f_contiguous and p.array.ndim == 2 for p in net.parameters()]
+    return [p.detach().numpy().copy() for p in net.parameters()], losses, list(made), layouts
+
+
+def test_jit_folds_linear_layers_and_matches_the_unfolded_code(monkeypatch):
+    folded, losses, made, layouts = _jit_mlp(monkeypatch, fold=True)
+    with monkeypatch.context() as m:
+        plain, plain_losses, _, plain_layouts = _jit_mlp(m, fold=False)
+    assert [(len(f.forward), len(f.backward)) for f in made] == [(3, 3)]  # every layer, forward and backward
+    assert layouts == [True, False] * 3 and not any(plain_layouts)
+    np.testing.assert_allclose(losses, plain_losses, rtol=1e-5)
+    for a, b in zip(folded, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

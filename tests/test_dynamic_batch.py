@@ -3,7 +3,8 @@
 
 Each test counts compilations through the cache's stats and checks the results against eager mode (or a
 compilation per shape) bit for bit: the code compiled for unknown sizes makes the kernel choices eager mode
-makes for each call's sizes.
+makes for each call's sizes. (Code compiled for known sizes may fold biases into products, which rounds
+differently: compared with it, results agree within float32 rounding.)
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def test_a_training_step_over_many_batch_sizes_compiles_once_and_equals_eager(na
 
 
 def test_dynamic_code_equals_code_compiled_per_shape():
+    # code for known sizes folds each layer's bias into its product (momentum SGD over the flat arena): the
+    # same numbers up to float32 rounding, per step
     (net, opt), (twin, twin_opt) = _twins(_mlp, _momentum)
     general = ember.jit(_step(net, opt, ember.cross_entropy), dynamic=True)
     per_shape = ember.jit(_step(twin, twin_opt, ember.cross_entropy), dynamic=False)
@@ -94,8 +97,10 @@ def test_dynamic_code_equals_code_compiled_per_shape():
     for n in [3, 64, 200]:
         x = ember.tensor(rng.standard_normal((n, 13)).astype(np.float32))
         y = ember.tensor(rng.integers(0, 3, n))
-        assert general(x, y).item() == per_shape(x, y).item()
-        _same_parameters(net, twin)
+        np.testing.assert_allclose(general(x, y).item(), per_shape(x, y).item(), rtol=1e-6, atol=1e-7)
+        for p, q in zip(net.parameters(), twin.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-7)
+            p.array[...] = q.array  # the next step starts from one state
     assert general.cache.stats()["compiles"] == 1 and per_shape.cache.stats()["compiles"] == 3
 
 

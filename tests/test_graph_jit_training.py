@@ -45,31 +45,44 @@ def _step(net, optimizer, x, y):
     return loss
 
 
-def _assert_same_state(net_a, net_b, rtol: float = 0.0):
+# Where the runtime reorders arithmetic (a bias folded into its layer's product, when the updates run over
+# the flat arena: plain and momentum SGD), traced steps equal eager ones within float32 rounding, per step:
+ROUNDING = {"rtol": 1e-6, "atol": 1e-7}
+REORDERED = {"sgd", "momentum"}
+
+
+def _assert_same_state(net_a, net_b, rtol: float = 0.0, atol: float = 0.0):
     for (name, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values()):
-        np.testing.assert_allclose(np.asarray(b.array), np.asarray(a.array), rtol=rtol, atol=0, err_msg=name)
+        np.testing.assert_allclose(np.asarray(b.array), np.asarray(a.array), rtol=rtol, atol=atol, err_msg=name)
     for a, b in zip(net_a.parameters(), net_b.parameters()):
         assert (a.grad is None) == (b.grad is None)
         if a.grad is not None:
-            np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+            np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("opt_name", OPTIMIZERS)
 @pytest.mark.parametrize("net_name", NETS)
-def test_traced_training_step_equals_eager_bit_for_bit(net_name, opt_name):
+def test_traced_training_step_equals_eager(net_name, opt_name):
+    """Bit for bit where no pass reorders arithmetic; within ``ROUNDING`` per step where one does."""
     eager_net, eager_opt = _build(net_name, opt_name)
     net, opt = _build(net_name, opt_name)
     step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    tolerance = ROUNDING if opt_name in REORDERED or net_name == "batchnorm-cumulative" else {}
+    # (batchnorm-cumulative: the factor 1/n is a float32 value traced, a Python float in eager mode)
     ember.manual_seed(7)
-    expected = [_step(eager_net, eager_opt, x, y).item() for x, y in zip(X, Y)]
-    ember.manual_seed(7)
-    got = [step(x, y).item() for x, y in zip(X, Y)]
-    if net_name == "batchnorm-cumulative":  # the factor 1/n is a float32 value here, a Python float in eager
-        np.testing.assert_allclose(got, expected, rtol=1e-6)
-        _assert_same_state(eager_net, net, rtol=1e-6)
-    else:
-        assert got == expected
-        _assert_same_state(eager_net, net)
+    for x, y in zip(X, Y):
+        state = ember.random.get_rng_state()  # both steps draw the same dropout mask
+        expected = _step(eager_net, eager_opt, x, y).item()
+        ember.random.set_rng_state(state)
+        got = step(x, y).item()
+        if tolerance:
+            np.testing.assert_allclose(got, expected, **tolerance)
+            _assert_same_state(eager_net, net, **tolerance)
+            for a, b in zip(eager_net.parameters(), net.parameters()):  # the next step starts from one state
+                b.array[...] = a.array
+        else:
+            assert got == expected
+            _assert_same_state(eager_net, net)
     assert step.traces == 1
     assert not any(v.requires_grad for v in step.graph_for(X[0], Y[0]).outputs)
 

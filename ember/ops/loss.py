@@ -15,9 +15,10 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
 from ember.ops.indexing import take
 from ember.ops.infer import as_int, check_axis, elementwise_cost, fits, require_float, same_dtype
+from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Joint, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -217,6 +218,206 @@ def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) ->
     return dispatch.apply(SOFTMAX_CROSS_ENTROPY, (logits, labels), {"axis": axis, "total": bool(total)})
 
 
+# --- softmax cross-entropy against class indices ----------------------------------------------------------
+# (N, C) logits and integer targets, without one-hot labels: the loss picks each row's target logit, the
+# gradient subtracts one at the target. The loss and the gradient are two ops (the gradient its own, so it has a
+# vjp of its own for second derivatives) over the same softmax parts; the gradient's ``joint`` trait lets
+# generated code compute both in one call that shares them, with the numbers the two forwards give apart.
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # integer targets seen without their sign
+
+
+def _class_offsets(xp, target, classes: int, ignore_index: int):
+    """(flat offset of each row's target in a (rows, classes) array, mask of the rows that count, or None when
+    every row does)."""
+    if xp is np and target.size and not 0 <= ignore_index < classes \
+            and np.maximum.reduce(target.view(_UNSIGNED[target.dtype.itemsize])) < classes:
+        # every target a class (a negative one is a huge unsigned number): none is ignore_index
+        return _row_starts(target.size, classes) + target, None
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    bad = (safe < 0) | (safe >= classes)
+    if bool(bad.any()):
+        raise IndexError(f"sparse_softmax_cross_entropy: target values must lie in [0, {classes}) or be "
+                         f"ignore_index ({ignore_index}), got {safe[bad][:5]}")
+    return xp.arange(target.size) * classes + safe, None if bool(valid.all()) else valid
+
+
+def _softmax_parts(xp, logits, target, ignore_index: int):
+    """What both the loss and its gradient start from: logits less each row's max, their exp, the rows' sums
+    of those (a column), and ``_class_offsets``."""
+    offsets, valid = _class_offsets(xp, target, logits.shape[1], ignore_index)
+    shifted = logits - max_last(xp, logits, 1, True)
+    exp = xp.exp(shifted)
+    return shifted, exp, sum_last(xp, exp, 1, True), offsets, valid
+
+
+def _class_loss(xp, shifted, total, offsets, valid, reduction: str):
+    """log(sum(exp)) less the target's shifted logit, per row, then reduced."""
+    rows = xp.log(total).reshape(-1)
+    rows -= shifted.reshape(-1).take(offsets)
+    if valid is not None:
+        rows *= valid
+    if reduction == "none":
+        return rows
+    loss = np.add.reduce(rows, None) if xp is np else rows.sum()  # what SUM's forward calls on a vector
+    if reduction == "sum":
+        return loss
+    count = rows.size if valid is None else int(valid.sum())
+    return loss / rows.dtype.type(count) if count else xp.asarray(np.nan, rows.dtype)  # all ignored: nan, as PyTorch
+
+
+def _class_gradient(xp, exp, total, offsets, valid, g, reduction: str, out=None):
+    """(softmax - one_hot(target)) times the upstream gradient (per row for ``"none"``, divided by the count of
+    rows for ``"mean"``); computed into ``exp`` (or ``out``)."""
+    probs = xp.divide(exp, total, out=exp if out is None else out)
+    probs.reshape(-1)[offsets] -= 1
+    if reduction == "none":
+        probs *= g.reshape(-1, 1) if valid is None else (g * valid).reshape(-1, 1)
+        return probs
+    if valid is not None:
+        probs *= valid.reshape(-1, 1)
+        count = int(valid.sum())
+    else:
+        count = probs.shape[0]
+    if reduction == "sum":
+        probs *= g
+    elif count:  # every target ignored: a zero gradient, as in PyTorch (the loss is nan)
+        probs *= g / probs.dtype.type(count)
+    return probs
+
+
+def _wide(forward):
+    """``forward`` for float16 / bfloat16 logits: computed in float32, rounded once (as PyTorch)."""
+
+    def run(xp, logits, target, *rest, out=None, **attrs):
+        results = forward(xp, logits.astype(np.float32), target, *(r.astype(np.float32) for r in rest), **attrs)
+        if results.__class__ is tuple:
+            loss, grad = results
+            return xp.asarray(loss).astype(logits.dtype), _into(grad.astype(logits.dtype), out)
+        return _into(xp.asarray(results).astype(logits.dtype), out)
+
+    return run
+
+
+def _into(array, out):
+    if out is None:
+        return array
+    out[...] = array
+    return out
+
+
+def _sparse_xent_forward(xp, logits, target, *, ignore_index, reduction):
+    if logits.dtype in LOW_PRECISION:
+        return _wide(_sparse_xent_forward)(xp, logits, target, ignore_index=ignore_index, reduction=reduction)
+    shifted, _, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
+    return _class_loss(xp, shifted, total, offsets, valid, reduction)
+
+
+def _sparse_xent_grad_forward(xp, logits, target, g, *, ignore_index, reduction, out=None):
+    if logits.dtype in LOW_PRECISION:
+        return _wide(_sparse_xent_grad_forward)(xp, logits, target, g, out=out, ignore_index=ignore_index,
+                                               reduction=reduction)
+    _, exp, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
+    return _class_gradient(xp, exp, total, offsets, valid, g, reduction, out)
+
+
+def _sparse_xent_joint(xp, logits, target, g, *, ignore_index, reduction, out=None):
+    """(the loss, its gradient) from one softmax: what the two forwards give, in one call."""
+    if logits.dtype in LOW_PRECISION:
+        return _wide(_sparse_xent_joint)(xp, logits, target, g, out=out, ignore_index=ignore_index,
+                                        reduction=reduction)
+    shifted, exp, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
+    loss = _class_loss(xp, shifted, total, offsets, valid, reduction)
+    return loss, _class_gradient(xp, exp, total, offsets, valid, g, reduction, out)
+
+
+def _sparse_xent_specs(name, logits, target, reduction):
+    specs = [logits, target]
+    require_float(name, [logits])
+    if target.dtype.kind not in "iu":
+        raise shape_error(name, specs, "the target must hold integer class indices")
+    if logits.ndim != 2 or target.ndim != 1 or not fits((logits.shape[0],), tuple(target.shape)):
+        raise shape_error(name, specs, "logits must be (N, C) and the target (N,)")
+    if reduction not in _REDUCTIONS:
+        raise shape_error(name, specs, f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return () if reduction != "none" else (logits.shape[0],)
+
+
+def _sparse_xent_infer(logits, target, *, ignore_index, reduction):
+    return Spec(_sparse_xent_specs("sparse_softmax_cross_entropy", logits, target, reduction), logits.dtype)
+
+
+def _sparse_xent_grad_infer(logits, target, g, *, ignore_index, reduction):
+    name = "sparse_softmax_cross_entropy_grad"
+    shape = _sparse_xent_specs(name, logits, target, reduction)
+    if g.dtype != logits.dtype or not fits(shape, tuple(g.shape)):
+        raise shape_error(name, [logits, target, g], f"the upstream gradient must be {logits.dtype}{list(shape)}")
+    return Spec(tuple(logits.shape), logits.dtype)
+
+
+def _sparse_xent_rule(run, ctx, g):
+    logits, target = ctx.inputs
+    return run(SPARSE_XENT_GRAD, logits, target, g, **ctx.attrs), None
+
+
+def _sparse_xent_grad_rule(run, ctx, u):
+    """The gradient is s * (p - y) per row (p the softmax, y the one-hot target, s the row's weight times the
+    upstream gradient): its vjp is s * p * (u - sum(u * p)) for the logits and sum(u * (p - y) * weight) for the
+    upstream gradient."""
+    logits, target, g = ctx.inputs
+    reduction = ctx.attrs["reduction"]
+    labels = run(NLL_WEIGHTS, target, num_classes=logits.shape[1], ignore_index=ctx.attrs["ignore_index"],
+                 normalize=reduction == "mean", dtype=logits.dtype, negate=False)  # one_hot(target) * row weight
+    weight = run(SUM, labels, axis=1, keepdims=True)
+    p = run(SOFTMAX, logits, axis=1)
+    g_logits = g_upstream = None
+    if ctx.needs[0]:
+        scale = run(MUL, weight, run(RESHAPE, g, shape=(-1, 1)) if reduction == "none" else g)
+        inner = run(SUM, run(MUL, u, p), axis=1, keepdims=True)
+        g_logits = run(MUL, run(MUL, p, run(SUB, u, inner)), scale)
+    if ctx.needs[2]:
+        unit = run(SUB, run(MUL, p, weight), labels)  # the gradient for an upstream gradient of one
+        g_upstream = run(SUM, run(MUL, u, unit), axis=1 if reduction == "none" else None, keepdims=False)
+    return g_logits, None, g_upstream
+
+
+SPARSE_XENT = defop(
+    "sparse_softmax_cross_entropy",
+    forward=_sparse_xent_forward,
+    infer=_sparse_xent_infer,
+    vjp=vjp_rule(_sparse_xent_rule),
+    cost=elementwise_cost(8),
+    onnx=NO_ONNX,
+    autocast=FLOAT32,
+)
+
+SPARSE_XENT_GRAD = defop(
+    "sparse_softmax_cross_entropy_grad",
+    forward=_sparse_xent_grad_forward,
+    infer=_sparse_xent_grad_infer,
+    vjp=vjp_rule(_sparse_xent_grad_rule),
+    cost=elementwise_cost(8),
+    onnx=NO_ONNX,
+    writes_out=True,
+    in_place=False,
+    fresh=True,
+    autocast=FLOAT32,
+    joint=Joint(SPARSE_XENT, 2, _sparse_xent_joint),
+)
+
+
+def sparse_softmax_cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "mean") -> TensorLike:
+    """Softmax cross-entropy of (N, C) ``logits`` against (N,) integer class indices, without one-hot labels
+    (targets equal to ``ignore_index`` count for nothing; ``"mean"`` divides by the targets that count)."""
+    logits, target = to_float(logits), as_tensor(target)
+    _check_class_target("sparse_softmax_cross_entropy", logits, target)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"sparse_softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return dispatch.apply(SPARSE_XENT, (logits, target), {"ignore_index": int(ignore_index), "reduction": reduction})
+
+
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> TensorLike:
     """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...)."""
     return _nll("nll_loss", input, target, weight, ignore_index, reduction)
@@ -262,6 +463,8 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim < 2:
         raise ValueError(f"cross_entropy: input must be (N, C, ...), got {input.dtype}{list(input.shape)}")
+    if target.dtype.kind != "f" and not label_smoothing and weight is None and input.ndim == 2:
+        return sparse_softmax_cross_entropy(input, target, ignore_index, reduction)
     if target.dtype.kind != "f" and not label_smoothing:  # class indices: one fused op
         labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
         return softmax_cross_entropy(input, labels, total=reduction != "none")

@@ -82,6 +82,16 @@ class Fusion(NamedTuple):
     constants: tuple = ()
 
 
+class Joint(NamedTuple):
+    """One call computing two nodes (the ``joint`` trait of the second one's op): ``partner``, the first node's op,
+    takes the second's first ``shared`` inputs and the same attributes; ``forward(xp, *second_inputs, out=None,
+    **attrs)`` returns (the first node's result, the second's), each equal to what the two forwards give."""
+
+    partner: object
+    shared: int
+    forward: Callable
+
+
 NOT_FUSIBLE = Marker("NOT_FUSIBLE")  # an elementwise op numexpr cannot express (integer or bitwise math, erf...)
 
 
@@ -109,6 +119,8 @@ class Op:
       ``scalar_alias``: on one element it returns its input's value (code on NumPy scalars skips it);
       ``shape_attr``: the attribute holding the output shape, refilled from known sizes by ``specialize``;
       ``scalar_exact``: the ``ufunc``/``infix`` form gives on NumPy scalars what it gives on arrays;
+    - ``joint``: a ``Joint``: this op and an earlier node of another op over the same inputs are computed by one
+      call that shares their work (a loss and its gradient sharing one softmax);
     - ``autocast``: what ``ember.autocast`` does to its inputs (``ember.ops.autocast``): ``"lower"`` (cast to the
       autocast dtype), ``"float32"``, or None (the op follows its inputs).
     """
@@ -117,7 +129,7 @@ class Op:
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
-        "effect", "writes", "collective", "onnx_export", "standalone", "autocast",
+        "effect", "writes", "collective", "onnx_export", "standalone", "autocast", "joint",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
@@ -140,7 +152,7 @@ class Op:
         fresh = traits.pop("fresh", None)
         self.fresh = self.writes_out if fresh is None else fresh
         for trait in ("fusion", "ufunc", "infix", "lower", "view", "right_identity", "left_identity", "simplify",
-                      "shape_attr"):
+                      "shape_attr", "joint"):
             setattr(self, trait, traits.pop(trait, None))
         self.same_type_noop = traits.pop("same_type_noop", False)
         # a collective (ember.distributed): runs on a process group, so it is tested under MPI, not in the

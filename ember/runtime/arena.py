@@ -17,23 +17,36 @@ import numpy as np
 ALIGN_BYTES = 64  # each variable starts on a cache line; the gaps between neighbours stay zero
 
 
-def lay_out(arrays: list) -> list:
+def lay_out(arrays: list, column_major=(), packed=()) -> list:
     """Copies of ``arrays`` as views of one new 1-d array per dtype, in the order given (each start aligned
-    to ``ALIGN_BYTES``); returns the views, in the order of ``arrays``."""
+    to ``ALIGN_BYTES``); returns the views, in the order of ``arrays``. The arrays at the indices in
+    ``column_major`` are stored column by column (their views are Fortran-ordered); those at the indices in
+    ``packed`` start right where the one before them ends (a bias right after its weight, for ``bias_fold``)."""
     placed: list = [None] * len(arrays)
     for dtype in dict.fromkeys(a.dtype for a in arrays):
         group = [i for i, a in enumerate(arrays) if a.dtype == dtype]
         align = max(1, ALIGN_BYTES // dtype.itemsize)
         offsets, end = [], 0
         for i in group:
+            if i in packed and offsets:
+                end = offsets[-1] + arrays[group[len(offsets) - 1]].size
             offsets.append(end)
             end = -(-(end + arrays[i].size) // align) * align
         storage = np.zeros(end, dtype)
         for i, start in zip(group, offsets):
-            view = storage[start:start + arrays[i].size].reshape(arrays[i].shape)
+            flat = storage[start:start + arrays[i].size]
+            view = flat.reshape(arrays[i].shape[::-1]).T if i in column_major else flat.reshape(arrays[i].shape)
             view[...] = arrays[i]
             placed[i] = view
     return placed
+
+
+def laid_out_like(flat, array):
+    """The 1-d ``flat`` seen with ``array``'s shape and memory order (column by column for a Fortran-ordered
+    ``array``), so that elementwise work over the flat memory of both pairs the same elements."""
+    if array.ndim > 1 and array.flags.f_contiguous and not array.flags.c_contiguous:
+        return flat.reshape(array.shape[::-1]).T
+    return flat.reshape(array.shape)
 
 
 def movable(array) -> bool:

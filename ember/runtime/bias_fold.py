@@ -11,6 +11,10 @@ The layer's input is copied into that buffer once computed: computing it there i
 measured slower than the copy, in the relu writing it and in every later read. A layer is folded only when
 that copy costs no more than the bias add and the column sum it replaces: an input no larger than twice the
 layer's output, or small enough that the calls' overhead is all they cost.
+
+``nn.Linear``'s ``linear`` op computes ``x @ W.T + b`` with an (out, in) weight. The runtime lays such a
+weight out column by column with its bias right after it (``linear_layout``, then ``arena.lay_out``): ``W.T``
+and ``b`` are then the one (in + 1, out) matrix ``[W.T; b]``, and the layer folds as above.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 from ember.graph.ir import UPDATE, Graph
 from ember.ops.elementwise import ADD
 from ember.ops.kernels import BLAS_FLOATS
-from ember.ops.linalg import MATMUL
+from ember.ops.linalg import LINEAR, MATMUL
 from ember.ops.reduction import SUM
 from ember.ops.shape import TRANSPOSE
 
@@ -33,9 +37,10 @@ _SMALL = 4096  # elements: below, a NumPy call costs about the same whatever its
 class BiasFolds:
     """What the code generator does differently for the folded layers.
 
-    ``forward``: id(add node) -> (name of the [h, 1] buffer, name of the [W; b] view);
+    ``forward``: id(add or linear node) -> (name of the [h, 1] buffer, name of the [W; b] view);
     ``backward``: id(weight-gradient matmul) -> (name of the [h, 1] buffer's transpose, name of the [gW; gb]
-    view); ``skip``: ids of nodes whose work the folded calls do (the plain matmul, the bias-gradient sum);
+    view, value id of the layer's output gradient); ``skip``: ids of nodes whose work the folded calls do (the
+    plain matmul, the bias-gradient sum, the transpose only they read);
     ``copy_after``: value id of a layer input -> name of the buffer view it is copied into once computed;
     ``copies``: lines that copy graph inputs into their buffers, first thing in the function.
     """
@@ -61,6 +66,18 @@ def _stacked(weight, bias):
             or bias.dtype != weight.dtype or not weight.flags.c_contiguous or weight.ndim != 2 \
             or bias.shape != (weight.shape[1],):
         return None
+    return _following(weight, bias, base)
+
+
+def _stacked_columns(weight, bias):
+    """The (in + 1, out) matrix [weight.T; bias] for an (out, in) ``weight`` stored column by column with
+    ``bias`` directly after it in one array; else None."""
+    if weight.ndim != 2 or not weight.flags.f_contiguous or bias.shape != (weight.shape[0],):
+        return None
+    return _stacked(weight.T, bias)
+
+
+def _following(weight, bias, base):
     start = element_offset(weight, base)
     if element_offset(bias, base) != start + weight.size:
         return None
@@ -75,24 +92,12 @@ def fold_biases(graph: Graph, bound: dict, bind, objects: dict, flat_grads: dict
     outputs = {v.id for v in graph.outputs}
     grads = {n.inputs[0].id: n.inputs[1] for n in graph.nodes if n.op is UPDATE}
     inputs = {v.id for v in graph.inputs if v.id not in bound}
-    for add in graph.nodes:
-        if add.op is not ADD or len(add.inputs) != 2:
+    for node, h, weight, bias, matmul in _layers(graph, bound, producers, users, outputs):
+        stacked = (_stacked if node.op is ADD else _stacked_columns)(bound[weight.id], bound[bias.id])
+        if stacked is None or h.id in folds.copy_after or node.outputs[0].array.shape != (h.array.shape[0],
+                                                                                        stacked.shape[1]):
             continue
-        product, bias = add.inputs if add.inputs[1].id in bound else add.inputs[::-1]
-        matmul = producers.get(product.id)
-        if bias.id not in bound or matmul is None or matmul.op is not MATMUL or product.id in outputs \
-                or len(users.get(product.id, ())) != 1:
-            continue
-        h, weight = matmul.inputs
-        if weight.id not in bound or h.id in folds.copy_after or h.id in bound or h.id in outputs or h.array.ndim != 2 \
-                or h.array.dtype != add.outputs[0].array.dtype:
-            continue
-        stacked = _stacked(bound[weight.id], bound[bias.id])
-        if stacked is None or add.outputs[0].array.shape != (h.array.shape[0], stacked.shape[1]):
-            continue
-        if h.array.size > 2 * add.outputs[0].array.size + _SMALL:
-            continue  # the copy would cost more than the add and the column sum it saves
-        if h.id not in inputs and h.id not in producers:
+        if not _worth_folding(h, node, inputs, producers):
             continue
         rows, cols = h.array.shape
         buffer = np.empty((rows, cols + 1), h.array.dtype)
@@ -101,32 +106,97 @@ def fold_biases(graph: Graph, bound: dict, bind, objects: dict, flat_grads: dict
         folds.copy_after[h.id] = view
         if h.id in inputs:
             folds.copies.append(f"{bind(np.copyto, 'f')}({view}, x{h.id})")
-        folds.forward[id(add)] = (bind(buffer, "o"), bind(stacked, "var"))
-        folds.skip.add(id(matmul))
-        _fold_gradients(folds, h, weight, bias, buffer, grads, producers, users, flat_grads, bind, objects)
+        folds.forward[id(node)] = (bind(buffer, "o"), bind(stacked, "var"))
+        if matmul is not None:
+            folds.skip.add(id(matmul))
+        gradients = _gradient_nodes(h, weight, bias, grads, producers, users, transposed=node.op is LINEAR)
+        if gradients is None or grads[weight.id].id not in flat_grads or grads[bias.id].id not in flat_grads:
+            continue
+        stacked_grads = (_stacked if node.op is ADD else _stacked_columns)(
+            objects[flat_grads[grads[weight.id].id]], objects[flat_grads[grads[bias.id].id]])
+        if stacked_grads is None:
+            continue
+        weight_grad, skipped, delta = gradients
+        folds.backward[id(weight_grad)] = (bind(buffer.T, "o"), bind(stacked_grads, "g"), delta.id)
+        folds.skip.update(skipped)
     return folds
 
 
-def _fold_gradients(folds, h, weight, bias, buffer, grads, producers, users, flat_grads, bind, objects):
-    """[gW; gb] = [h, 1].T @ delta, when gW = h.T @ delta and gb = delta.sum(0) go to adjacent flat views."""
+def _layers(graph: Graph, bound: dict, producers: dict, users: dict, outputs: set):
+    """(node, h, weight, bias, matmul) of each dense layer over variables (ids in ``bound``): ``h @ W + b`` (an ``add``
+    node of a ``matmul`` used nowhere else) or ``linear(h, W, b)``, with a 2-d input ``h`` that is computed
+    (or fed) and not returned."""
+    for node in graph.nodes:
+        if node.op is LINEAR and len(node.inputs) == 3:
+            (h, weight, bias), matmul = node.inputs, None
+        elif node.op is ADD and len(node.inputs) == 2:
+            product, bias = node.inputs if node.inputs[1].id in bound else node.inputs[::-1]
+            matmul = producers.get(product.id)
+            if matmul is None or matmul.op is not MATMUL or product.id in outputs \
+                    or len(users.get(product.id, ())) != 1:
+                continue
+            h, weight = matmul.inputs
+        else:
+            continue
+        if weight.id in bound and bias.id in bound and h.id not in bound and h.id not in outputs \
+                and h.array.ndim == 2 and h.array.dtype == node.outputs[0].array.dtype:
+            yield node, h, weight, bias, matmul
+
+
+def _worth_folding(h, node, inputs: set, producers: dict) -> bool:
+    """Whether copying the layer's input into the [h, 1] buffer costs no more than the calls folding saves."""
+    if None in h.array.shape or h.array.size > 2 * node.outputs[0].array.size + _SMALL:
+        return False  # the copy would cost more than the add and the column sum it saves
+    return h.id in inputs or h.id in producers
+
+
+def _gradient_nodes(h, weight, bias, grads: dict, producers: dict, users: dict, transposed: bool):
+    """(the weight-gradient matmul, ids of the nodes the folded product replaces, the output gradient) when
+    the weight's gradient is ``h.T @ delta`` (``delta.T @ h`` for a ``linear`` layer's (out, in) weight) and the
+    bias's is ``delta.sum(0)``, each read only by its update; else None."""
     gw, gb = grads.get(weight.id), grads.get(bias.id)
-    if gw is None or gb is None or gw.id not in flat_grads or gb.id not in flat_grads:
-        return
+    if gw is None or gb is None or len(users.get(gw.id, ())) != 1 or len(users.get(gb.id, ())) != 1:
+        return None
     weight_grad, bias_grad = producers.get(gw.id), producers.get(gb.id)
     if weight_grad is None or bias_grad is None or weight_grad.op is not MATMUL or bias_grad.op is not SUM:
-        return
-    transposed, delta = weight_grad.inputs
-    flip = producers.get(transposed.id)
-    if flip is None or flip.op is not TRANSPOSE or flip.inputs[0].id != h.id \
-            or tuple(flip.attrs["axes"]) != (1, 0) or bias_grad.inputs[0].id != delta.id \
+        return None
+    flip = producers.get(weight_grad.inputs[0].id)  # transpose(h), or transpose(delta) for a linear layer
+    if flip is None or flip.op is not TRANSPOSE or tuple(flip.attrs["axes"]) != (1, 0):
+        return None
+    delta = flip.inputs[0] if transposed else weight_grad.inputs[1]
+    if (weight_grad.inputs[1] if transposed else flip.inputs[0]).id != h.id or bias_grad.inputs[0].id != delta.id \
             or bias_grad.attrs["axis"] not in (0, (0,)) or bias_grad.attrs["keepdims"]:
-        return
-    if len(users.get(gw.id, ())) != 1 or len(users.get(gb.id, ())) != 1:
-        return
-    stacked = _stacked(objects[flat_grads[gw.id]], objects[flat_grads[gb.id]])
-    if stacked is None:
-        return
-    folds.backward[id(weight_grad)] = (bind(buffer.T, "o"), bind(stacked, "g"))
-    folds.skip.add(id(bias_grad))
-    if len(users[transposed.id]) == 1:
-        folds.skip.add(id(flip))
+        return None
+    skipped = {id(bias_grad)}
+    if len(users[flip.outputs[0].id]) == 1:
+        skipped.add(id(flip))
+    return weight_grad, skipped, delta
+
+
+def _flat_update(attrs: dict) -> bool:
+    """Whether the code generator runs this update over the flat arena, its gradient computed there (plain or
+    momentum SGD: ``codegen._flat_updates``); only such gradients fold."""
+    return getattr(attrs["rule"], "sgd_form", None) is not None and \
+        not any(v for k, v in attrs["hyper"].items() if k not in ("lr", "momentum"))
+
+
+def linear_layout(graph: Graph, params: dict) -> list:
+    """(weight id, bias id) of the ``linear`` layers over ``params`` (value id -> array, the variables the
+    runtime is about to lay out) that fold once the weight is stored column by column with its bias right after
+    it, forward and backward (the weight's and the bias's gradients read only by their updates)."""
+    if any(None in v.array.shape for node in graph.nodes for v in node.outputs):
+        return []  # code for unknown sizes does not fold (its [h, 1] buffer needs the rows)
+    users, producers = graph.users(), graph.producers()
+    outputs = {v.id for v in graph.outputs}
+    grads = {n.inputs[0].id: n.inputs[1] for n in graph.nodes if n.op is UPDATE and _flat_update(n.attrs)}
+    inputs = {v.id for v in graph.inputs if v.id not in params}
+    pairs, seen = [], set()
+    for node, h, weight, bias, _ in _layers(graph, params, producers, users, outputs):
+        w, b = params[weight.id], params[bias.id]
+        if node.op is not LINEAR or {weight.id, bias.id} & seen or w.dtype not in BLAS_FLOATS or b.dtype != w.dtype \
+                or b.shape != (w.shape[0],) or not _worth_folding(h, node, inputs, producers) \
+                or _gradient_nodes(h, weight, bias, grads, producers, users, transposed=True) is None:
+            continue
+        seen |= {weight.id, bias.id}
+        pairs.append((weight.id, bias.id))
+    return pairs

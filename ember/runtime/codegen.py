@@ -28,9 +28,10 @@ from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
-from ember.runtime.arena import ALIGN_BYTES
+from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
+from ember.runtime.rotation import Rotation
 from ember.runtime.sized import SizedObjects, has_unknown_dims
 
 _counter = itertools.count()
@@ -57,6 +58,8 @@ class _Env:
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
         self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
+        self.rotating: list = []  # flat gradient arrays whose views the function returns (``rotation``)
+        self.handed: set = set()  # names of arrays taken from a Rotation on every call
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -150,7 +153,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     fn = namespace["make"]()
     # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
     # out as gradients without copying again).
-    fn.owned = frozenset(i for i, name in enumerate(returned) if name.endswith(".copy()") and returned.count(name) == 1)
+    fn.owned = frozenset(i for i, name in enumerate(returned)
+                         if (name.endswith(".copy()") or name in env.handed) and returned.count(name) == 1)
     return CompiledGraph(fn, source, graph, sized)
 
 
@@ -176,9 +180,16 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             param = node.inputs[0].array
             sizes[param.dtype] = max(sizes.get(param.dtype, 0), int(np.prod(param.shape)))
     env.reserve(sizes)
+    joints = _joint_pairs(graph, set(flat_grads) | set(folds.copy_after))
+    joined = {id(second) for second in joints.values()}
     for node in graph.nodes:
         op, attrs = node.op, node.attrs
+        if id(node) in joined:  # computed with its partner, earlier
+            continue
         args = [names[v.id] for v in node.inputs]
+        if id(node) in joints:
+            lines.append(_joint_line(node, joints[id(node)], names, env, graph))
+            continue
         if op is CONST:
             names[node.outputs[0].id] = env.bind(attrs["value"], "c")
         elif op is UPDATE:
@@ -208,14 +219,18 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 buffer, stacked = folds.forward[id(node)]
                 expression, more = _product(env, buffer, stacked, dest), []
             elif id(node) in folds.backward:  # [gW; gb] = [h, 1].T @ delta, into the flat gradient array
-                transposed, stacked = folds.backward[id(node)]
-                expression, more, dest = _product(env, transposed, args[1], stacked), [], flat_grads[out]
-            elif sized is not None and _unknown_dims(node):
-                code, static = sized.emit(node, args, dest, _expression, _forward_call)
-                env.objects.update(static)
-                expression, *more = code
+                transposed, stacked, delta = folds.backward[id(node)]
+                expression, more, dest = _product(env, transposed, names[delta], stacked), [], flat_grads[out]
             else:
-                expression, *more = _expression(node, args, env, dest)
+                # a column-major flat gradient view (a folding layer's weight) is copied in below: out= takes
+                # C-ordered arrays
+                into_dest = None if out in flat_grads and not env.objects[dest].flags.c_contiguous else dest
+                if sized is not None and _unknown_dims(node):
+                    code, static = sized.emit(node, args, into_dest, _expression, _forward_call)
+                    env.objects.update(static)
+                    expression, *more = code
+                else:
+                    expression, *more = _expression(node, args, env, into_dest)
             lines.append(f"{target} = {expression}")
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
@@ -229,6 +244,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
+    _rotate(env)
     returned = []
     for v in graph.outputs:
         name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
@@ -236,6 +252,62 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             name = f"{name}.copy()"  # the caller keeps what it gets
         returned.append(name)
     return lines, returned
+
+
+def _joint_pairs(graph: Graph, placed: set) -> dict:
+    """id(first node) -> second node, for the pairs one call computes (the ``joint`` trait of the second's op):
+    the first is of the trait's partner op, over the second's shared inputs with the same attributes, and the
+    second's other inputs are known by then (computed earlier, or constants). ``placed``: value ids whose
+    memory the generator chose already (flat gradients, folded layers' inputs), left alone."""
+    produced = {}
+    for i, node in enumerate(graph.nodes):
+        for v in node.outputs:
+            produced[v.id] = (i, node.op is CONST)
+    firsts, pairs = {}, {}
+    for i, node in enumerate(graph.nodes):
+        joint = node.op.joint
+        if joint is None:
+            if node.outputs:
+                firsts.setdefault((node.op, tuple(v.id for v in node.inputs)), (i, node))
+            continue
+        found = firsts.get((joint.partner, tuple(v.id for v in node.inputs[:joint.shared])))
+        if found is None or id(found[1]) in pairs or found[1].attrs != node.attrs:
+            continue
+        start, first = found
+        later = [v for v in node.inputs[joint.shared:] if v.id in produced and produced[v.id][0] >= start
+                 and not produced[v.id][1]]
+        if later or {first.outputs[0].id, node.outputs[0].id} & placed:
+            continue
+        pairs[id(first)] = node
+    return pairs
+
+
+def _joint_line(first, second, names: dict, env: _Env, graph: Graph) -> str:
+    """One call computing both nodes of a joint pair (see ``_joint_pairs``)."""
+    missing = [v for v in second.inputs if v.id not in names]
+    if missing:  # constants defined after the first node: bound here already
+        producers = graph.producers()
+        for v in missing:
+            names[v.id] = env.bind(producers[v.id].attrs["value"], "c")
+    forward = functools.partial(second.op.joint.forward, **second.attrs)
+    args = ", ".join(names[v.id] for v in second.inputs)
+    a, b = first.outputs[0].id, second.outputs[0].id
+    names[a], names[b] = f"v{a}", f"v{b}"
+    return f"v{a}, v{b} = {env.bind(forward, 'f')}(np, {args})"
+
+
+def _rotate(env: _Env) -> None:
+    """Each flat gradient array the function returns views of, and every view the code reads of it, becomes
+    one set of a ``Rotation``, taken first thing on every call: returned without a copy, never overwritten
+    while a caller holds it."""
+    for base in env.rotating:
+        names = [k for k, o in env.objects.items() if o is base] + \
+            [k for k, o in env.objects.items() if o.__class__ is np.ndarray and o.base is base]
+        rotation = Rotation(base, [env.objects[k] for k in names[1:]])
+        for k in names:
+            del env.objects[k]
+        env.handed.update(names)
+        env.prologue.append(f"{', '.join(names)}, = {env.bind(rotation, 'rot')}()")
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
@@ -278,7 +350,8 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
                 or grad.id not in producers or producers[grad.id].op is CONST):
             continue
         base = array.base
-        if base is None or base.ndim != 1 or not array.flags.c_contiguous or array.size == 0:
+        if base is None or base.ndim != 1 or not (array.flags.c_contiguous or array.flags.f_contiguous) \
+                or array.size == 0:
             continue
         offset = element_offset(array, base)
         live = node.attrs.get("live")  # updates reading their hyper-parameters on every run share the reader
@@ -300,12 +373,6 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     return flat_grads, flat_lines
 
 
-# Gradients of a flat run that the function also returns are copied out of the flat array on every call:
-# worth it while the run is small (Wtab's 5k elements: one copy each against four calls each per variable);
-# W2's 235k elements measured slower that way than one by one.
-_RETURNED_FLAT_MAX = 1 << 15
-
-
 def _hyper(env: _Env, node, name: str) -> str:
     """The expression reading hyper-parameter ``name`` of an update: a literal, or (for an update whose
     hyper-parameters are read on every run, as ``ember.jit`` makes them) an item of the dict read once, first
@@ -320,6 +387,19 @@ def _hyper(env: _Env, node, name: str) -> str:
     return f"{hyper_name}[{name!r}]"
 
 
+def _sgd_hyper(env: _Env, node, name: str) -> str:
+    """``_hyper`` for the SGD lines the generator writes itself: a value that is the param group's own entry
+    (``lr``, ``momentum`` of ``ember.optim.SGD``) is read there, without making the reader's dict."""
+    live = node.attrs.get("live")
+    group = getattr(live, "group", None)
+    if isinstance(group, dict) and name in group and group[name] is live()[name]:
+        key = ("group", id(group))
+        if key not in env.live:
+            env.live[key] = env.bind(group, "group")
+        return f"{env.live[key]}[{name!r}]"
+    return _hyper(env, node, name)
+
+
 def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned) -> None:
     nodes = [node for _, node, _ in run]
     first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
@@ -328,8 +408,6 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     if any(position[id(producers[n.inputs[1].id])] > first for n in nodes):
         return
     start, end = run[0][0], run[-1][0] + run[-1][2].size
-    if returned and end - start > _RETURNED_FLAT_MAX:
-        return  # the copies handed back would cost more than the calls the run saves
     if kind == "momentum":
         states = [n.attrs["state"] for n in nodes]
         key = _sgd_form(nodes[0].attrs).buffer_key
@@ -337,7 +415,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
         if all(b is None for b in buffers):
             flat_buffer = np.zeros(end - start, base.dtype)
             for (offset, _, array), state in zip(run, states):
-                state[key] = flat_buffer[offset - start:offset - start + array.size].reshape(array.shape)
+                state[key] = laid_out_like(flat_buffer[offset - start:offset - start + array.size], array)
         else:  # another compiled function made them: share its array, or give up
             flat_buffer = buffers[0].base if buffers[0] is not None else None
             if flat_buffer is None or flat_buffer.size != end - start or any(
@@ -346,9 +424,12 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
                 return
     grads = np.zeros(end - start, base.dtype)  # the gaps between variables stay zero
     for offset, node, array in run:
-        view = grads[offset - start:offset - start + array.size].reshape(array.shape)
+        view = laid_out_like(grads[offset - start:offset - start + array.size], array)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
-    params, grad_name, lr = env.bind(base[start:end], "vars"), env.bind(grads, "grads"), _hyper(env, nodes[0], "lr")
+    params, grad_name = env.bind(base[start:end], "vars"), env.bind(grads, "grads")
+    lr = _sgd_hyper(env, nodes[0], "lr")
+    if returned:  # handed out: a caller may keep them (``_rotate``)
+        env.rotating.append(grads)
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
     # megabyte-sized temporary per step was measured to cost as much as the multiply itself). Gradients the
     # function returns (ember.jit sets .grad) are kept: the step goes into an array of its own.
@@ -357,7 +438,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
         lines = [f"np.multiply({grad_name}, {lr}, out={step})", f"{params}.__isub__({step})"]
     else:
         buf = env.bind(flat_buffer, "buf")
-        lines = [f"{buf}.__imul__({_hyper(env, nodes[0], 'momentum')})", f"{buf}.__iadd__({grad_name})",
+        lines = [f"{buf}.__imul__({_sgd_hyper(env, nodes[0], 'momentum')})", f"{buf}.__iadd__({grad_name})",
                  f"np.multiply({buf}, {lr}, out={step})", f"{params}.__isub__({step})"]
     for node in nodes:
         flat_lines[id(node)] = []
@@ -417,7 +498,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
     param, grad = args
     lines = []
     live = attrs.get("live")
-    lr = _hyper(env, node, "lr")
+    lr = _sgd_hyper(env, node, "lr") if _sgd_form(attrs) is not None else None
     array = node.inputs[0]
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
     step = env.scratch(array.array.shape, array.array.dtype) if array.array.ndim else None
@@ -431,7 +512,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
         if key not in state:
             state[key] = np.zeros(array.array.shape, array.array.dtype)
         buf = env.bind(state[key], "buf")
-        momentum = _hyper(env, node, "momentum")
+        momentum = _sgd_hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
     if live is None:

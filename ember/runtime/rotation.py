@@ -1,0 +1,55 @@
+"""Arrays a compiled function computes into and hands out: a flat gradient array whose views it returns.
+
+``ember.jit`` sets each parameter's ``.grad`` from the gradients the step returns, and a gradient a caller
+keeps from one step must keep its values after the next. Copying each gradient out of the flat gradient
+array on every call costs one call per parameter; instead the function computes into one of several copies of
+that array (and of the views the code reads of it), taking one that nothing outside holds any more: two
+alternate while each step's ``.grad`` replaces the one before, and a new one is made when a caller keeps
+gradients.
+
+>>> rotation = Rotation(flat, [flat[:6].reshape(2, 3), flat[6:9]])
+>>> flat_now, weight_grad, bias_grad = rotation()   # arrays no caller holds
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+_KEPT = 4  # sets a Rotation keeps at most: gradients kept for many steps are not kept alive by it as well
+
+
+class Rotation:
+    """Sets of (a 1-d array, views of it laid out as ``views`` are on ``base``); calling it returns a set whose
+    arrays nothing outside the set references."""
+
+    __slots__ = ("size", "dtype", "layout", "sets")
+
+    def __init__(self, base: np.ndarray, views: list):
+        start = base.__array_interface__["data"][0]
+        self.size, self.dtype = base.size, base.dtype
+        self.layout = [(v.shape, v.__array_interface__["data"][0] - start, v.strides) for v in views]
+        self.sets: list = []
+
+    def _make(self) -> list:
+        base = np.zeros(self.size, self.dtype)  # the gaps between variables stay zero
+        arrays = (base,) + tuple(np.ndarray(shape, self.dtype, buffer=base, offset=offset, strides=strides)
+                                 for shape, offset, strides in self.layout)
+        idle = _references(arrays)  # when nothing outside holds them: the set's tuple, the views' base
+        idle[0] -= 1  # less the local name ``base``
+        return [arrays, idle]
+
+    def __call__(self) -> tuple:
+        for arrays, idle in self.sets:
+            if _references(arrays) == idle:
+                return arrays
+        if len(self.sets) >= _KEPT:  # every set is held outside: the oldest is left to its holders alone
+            del self.sets[0]
+        self.sets.append(self._make())
+        return self.sets[-1][0]
+
+
+def _references(arrays: tuple) -> list:
+    # a caller holding a returned view references the view, one holding an array made from it the base
+    return [sys.getrefcount(a) for a in arrays]
