@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import threading
 
 import numpy as np
@@ -25,9 +26,11 @@ import numpy as np
 from ember.backend.devices import CPU
 from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
+from ember.ops.indexing import EMBEDDING
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
+from ember.runtime import parallel
 from ember.runtime.arena import ALIGN_BYTES
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -169,6 +172,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     sparse_lines = _sparse_runs(graph, env)
     # folding a bias into a product needs a [h, 1] buffer of known rows
     folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
+    if sized is None:
+        sparse_lines.update(_lookup_runs(graph, bound, env, set(flat_grads) | set(folds.copy_after)))
     lines += folds.copies
     sizes: dict = {}
     for node in graph.nodes:
@@ -397,7 +402,11 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             hyper = env.live[id(attrs["live"])]
         else:
             hyper = env.bind(attrs["hyper"], "hyper")
-        many, states = env.bind(attrs["rule"].many, "many"), env.bind([n.attrs["state"] for n in run], "s")
+        many = attrs["rule"].many
+        parts = _parallel_parts(run)
+        if len(parts) > 1:  # the tables' updates touch disjoint memory: a part of them per thread
+            many = _ManyInParts(many, parts)
+        many, states = env.bind(many, "many"), env.bind([n.attrs["state"] for n in run], "s")
 
         def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
             args = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)] + [states]
@@ -409,6 +418,132 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             lines[id(node)] = lambda names: []
         lines[id(run[0])] = call
     return lines
+
+
+def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
+    """Embedding lookups of tables that lie side by side in one array (``ember.jit``'s sparse arena), with ids of
+    one shape: one gather serves a run of them (``TableRows``), emitted where the run's last lookup stands (a
+    run ends where a node reads a lookup's rows before the next lookup). ``keep``: value ids whose producers
+    must stay as they are. Returns node id -> a function of the value names giving its lines (none but for the
+    run's last lookup, whose line names all the run's rows)."""
+    users = graph.users()
+    position = {id(node): i for i, node in enumerate(graph.nodes)}
+    groups: dict = {}  # (base id, row shape, dtype, ids shape) -> the lookups
+    for node in graph.nodes:
+        if node.op is not EMBEDDING or node.outputs[0].id in keep:
+            continue
+        table, ids = node.inputs
+        array = bound.get(table.id)
+        if array is None or array.ndim != 2 or not array.flags.c_contiguous or array.base is None \
+                or array.base.ndim != 1 or array.dtype == bfloat16 or None in ids.array.shape:
+            continue
+        key = (id(array.base), array.shape[1], array.dtype, tuple(ids.array.shape))
+        groups.setdefault(key, []).append(node)
+    runs = []
+    for group in groups.values():  # split where a lookup's rows are read before the next lookup
+        run, first_read = [], len(graph.nodes)
+        for node in group:
+            if run and first_read < position[id(node)]:
+                runs.append(run)
+                run, first_read = [], len(graph.nodes)
+            run.append(node)
+            first_read = min([first_read] + [position[id(u)] for u in users.get(node.outputs[0].id, ())])
+        runs.append(run)
+    lines: dict = {}
+    for run in runs:
+        rows = TableRows.of([bound[n.inputs[0].id] for n in run], [functools.partial(n.op.forward, **n.attrs)
+                                                                   for n in run]) if len(run) > 1 else None
+        if rows is None:
+            continue
+        gather = env.bind(rows, "rows")
+
+        def call(names, run=run, gather=gather) -> list:
+            for n in run:
+                names[n.outputs[0].id] = f"v{n.outputs[0].id}"
+            targets = ", ".join(f"v{n.outputs[0].id}" for n in run)
+            return [f"{targets}, = {gather}({', '.join(names[n.inputs[1].id] for n in run)})"]
+
+        for node in run:
+            lines[id(node)] = lambda names: []
+        lines[id(run[-1])] = call
+    return lines
+
+
+class TableRows:
+    """Rows of several tables that lie side by side in one array, gathered by one ``take``: ``rows(*ids)`` gives
+    each table's ``table[ids]``, as the lookups' own forward would (its checks and errors: a table whose ids
+    fall outside it is looked up by that forward, which raises)."""
+
+    __slots__ = ("blocks", "offsets", "sizes", "lookups", "tables")
+
+    def __init__(self, blocks, offsets, sizes, lookups: list, tables: list):
+        self.blocks, self.offsets, self.sizes, self.lookups, self.tables = blocks, offsets, sizes, lookups, tables
+
+    @classmethod
+    def of(cls, tables: list, lookups: list):
+        """For 2-d C-contiguous ``tables`` of one row width and dtype in one 1-d array, each starting on a whole
+        row of it; else None. ``lookups``: each table's lookup function ``(np, table, ids)``."""
+        base, width = tables[0].base, tables[0].shape[1]
+        if width == 0 or any(t.base is not base or t.shape[1] != width or t.dtype != base.dtype for t in tables):
+            return None
+        starts = [element_offset(t, base) for t in tables]
+        if any(start % width or start < 0 for start in starts):
+            return None
+        blocks = base[:base.size // width * width].reshape(-1, width)
+        offsets = np.array([start // width for start in starts])
+        sizes = np.array([t.shape[0] for t in tables])
+        return cls(blocks, offsets, sizes, lookups, tables)
+
+    def __call__(self, *ids) -> np.ndarray:
+        keys = np.stack(ids).reshape(len(ids), -1).astype(np.intp, copy=False)  # (tables, ids)
+        if keys.shape[1]:
+            low, high = keys.min(axis=1), keys.max(axis=1)
+            bad = np.flatnonzero((low < 0) | (high >= self.sizes))
+            if bad.size:
+                i = int(bad[0])
+                self.lookups[i](np, self.tables[i], ids[i])  # raises the lookup's own error
+        keys += self.offsets[:, None]
+        rows = np.take(self.blocks, keys, axis=0, mode="clip")  # in bounds: checked above
+        return rows.reshape((len(ids),) + ids[0].shape + (self.blocks.shape[1],))
+
+
+_PART_ELEMENTS = 1 << 15  # the least gradient elements a part of a sparse run gets a thread for (~50 us of work)
+
+
+def _parallel_parts(run: list) -> list:
+    """``[(start, stop), ...]``: the run's updates in contiguous parts of about equal rows, one per thread, each
+    of at least ``_PART_ELEMENTS`` gradient elements; one part when the threads are one or the rows are few
+    or of unknown count."""
+    sizes = [math.prod(n.inputs[2].array.shape) for n in run if None not in n.inputs[2].array.shape]
+    if len(sizes) < len(run):
+        return [(0, len(run))]
+    count = min(parallel.num_threads(), len(run), sum(sizes) // _PART_ELEMENTS)
+    if count < 2:
+        return [(0, len(run))]
+    bounds, total, done = [0], sum(sizes), 0
+    for i, size in enumerate(sizes[:-1]):
+        done += size
+        if len(bounds) < count and done * count >= total * len(bounds):
+            bounds.append(i + 1)
+    return list(zip(bounds, bounds[1:] + [len(run)]))
+
+
+class _ManyInParts:
+    """A sparse rule's ``many`` form over a run's parameters in parts, the parts on threads at once
+    (``ember.runtime.parallel``): the parameters are distinct, so each part reads and writes memory of its own,
+    and the results are those of one call over them all."""
+
+    __slots__ = ("many", "parts")
+
+    def __init__(self, many, parts: list):
+        self.many, self.parts = many, parts
+
+    def __call__(self, params: list, indices: list, values: list, states: list, rows: list | None = None,
+                 **hyper) -> None:
+        many = self.many
+        parallel.run_pieces([functools.partial(many, params[a:b], indices[a:b], values[a:b], states[a:b],
+                                               rows=None if rows is None else rows[a:b], **hyper)
+                             for a, b in self.parts])
 
 
 def _update_lines(node, args: list, env: _Env) -> list:
