@@ -113,6 +113,8 @@ def test_compiled_ctr_step_in_parts_equals_the_plain_path_and_eager(monkeypatch,
     fn = compiled._last.fn
     bound = [cell.cell_contents for cell in fn.__closure__]  # the objects the generated code reads
     in_parts = [obj for obj in bound if isinstance(obj, codegen._ManyInParts)]
+    gathers = [obj for obj in bound if isinstance(obj, TableRows)]
+    assert len(gathers) == 1 and len(gathers[0].parts) == int(threads)
     if threads == "1":
         assert not in_parts
     else:
@@ -138,6 +140,9 @@ def test_table_rows_gathers_what_each_lookup_gathers():
     ids = [rng.integers(0, t.shape[0], (4, 2)) for t in tables]
     for got, table, index in zip(rows(*ids), tables, ids):
         np.testing.assert_array_equal(got, table[index])
+    for parts in ([(0, 2), (2, 4)], [(0, 1), (1, 3), (3, 4)]):  # gathered on threads: the same rows
+        for got, table, index in zip(TableRows.of(tables, [lookup] * 4, parts)(*ids), tables, ids):
+            np.testing.assert_array_equal(got, table[index])
     empty = [np.zeros((0,), np.int64)] * 4
     assert [r.shape for r in rows(*empty)] == [(0, 4)] * 4
     with pytest.raises(IndexError, match=r"\[0, 1\) for a weight of shape \[1, 4\]"):

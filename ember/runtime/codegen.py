@@ -403,7 +403,9 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
         else:
             hyper = env.bind(attrs["hyper"], "hyper")
         many = attrs["rule"].many
-        parts = _parallel_parts(run)
+        shapes = [n.inputs[2].array.shape for n in run]  # the gradients' rows
+        parts = [(0, len(run))] if any(None in shape for shape in shapes) else \
+            _parallel_parts([math.prod(shape) for shape in shapes])
         if len(parts) > 1:  # the tables' updates touch disjoint memory: a part of them per thread
             many = _ManyInParts(many, parts)
         many, states = env.bind(many, "many"), env.bind([n.attrs["state"] for n in run], "s")
@@ -451,8 +453,9 @@ def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
         runs.append(run)
     lines: dict = {}
     for run in runs:
+        parts = _parallel_parts([math.prod(n.outputs[0].array.shape) for n in run])
         rows = TableRows.of([bound[n.inputs[0].id] for n in run], [functools.partial(n.op.forward, **n.attrs)
-                                                                   for n in run]) if len(run) > 1 else None
+                                                                   for n in run], parts) if len(run) > 1 else None
         if rows is None:
             continue
         gather = env.bind(rows, "rows")
@@ -474,15 +477,17 @@ class TableRows:
     each table's ``table[ids]``, as the lookups' own forward would (its checks and errors: a table whose ids
     fall outside it is looked up by that forward, which raises)."""
 
-    __slots__ = ("blocks", "offsets", "sizes", "lookups", "tables")
+    __slots__ = ("blocks", "offsets", "sizes", "lookups", "tables", "parts")
 
-    def __init__(self, blocks, offsets, sizes, lookups: list, tables: list):
+    def __init__(self, blocks, offsets, sizes, lookups: list, tables: list, parts: list):
         self.blocks, self.offsets, self.sizes, self.lookups, self.tables = blocks, offsets, sizes, lookups, tables
+        self.parts = parts
 
     @classmethod
-    def of(cls, tables: list, lookups: list):
+    def of(cls, tables: list, lookups: list, parts: list | None = None):
         """For 2-d C-contiguous ``tables`` of one row width and dtype in one 1-d array, each starting on a whole
-        row of it; else None. ``lookups``: each table's lookup function ``(np, table, ids)``."""
+        row of it; else None. ``lookups``: each table's lookup function ``(np, table, ids)``; ``parts``: ranges
+        of the tables whose rows are gathered on threads at once (default: all in one)."""
         base, width = tables[0].base, tables[0].shape[1]
         if width == 0 or any(t.base is not base or t.shape[1] != width or t.dtype != base.dtype for t in tables):
             return None
@@ -492,7 +497,7 @@ class TableRows:
         blocks = base[:base.size // width * width].reshape(-1, width)
         offsets = np.array([start // width for start in starts])
         sizes = np.array([t.shape[0] for t in tables])
-        return cls(blocks, offsets, sizes, lookups, tables)
+        return cls(blocks, offsets, sizes, lookups, tables, parts or [(0, len(tables))])
 
     def __call__(self, *ids) -> np.ndarray:
         keys = np.stack(ids).reshape(len(ids), -1).astype(np.intp, copy=False)  # (tables, ids)
@@ -503,29 +508,32 @@ class TableRows:
                 i = int(bad[0])
                 self.lookups[i](np, self.tables[i], ids[i])  # raises the lookup's own error
         keys += self.offsets[:, None]
-        rows = np.take(self.blocks, keys, axis=0, mode="clip")  # in bounds: checked above
-        return rows.reshape((len(ids),) + ids[0].shape + (self.blocks.shape[1],))
+        blocks = self.blocks
+        rows = np.empty(keys.shape + blocks.shape[1:], blocks.dtype)
+        if len(self.parts) == 1:
+            np.take(blocks, keys, axis=0, out=rows, mode="clip")  # in bounds: checked above
+        else:
+            parallel.run_pieces([functools.partial(np.take, blocks, keys[a:b], axis=0, out=rows[a:b], mode="clip")
+                                 for a, b in self.parts])
+        return rows.reshape((len(ids),) + ids[0].shape + blocks.shape[1:])
 
 
-_PART_ELEMENTS = 1 << 15  # the least gradient elements a part of a sparse run gets a thread for (~50 us of work)
+_PART_ELEMENTS = 1 << 15  # the least elements a part of the sparse work gets a thread for (~50 us of work)
 
 
-def _parallel_parts(run: list) -> list:
-    """``[(start, stop), ...]``: the run's updates in contiguous parts of about equal rows, one per thread, each
-    of at least ``_PART_ELEMENTS`` gradient elements; one part when the threads are one or the rows are few
-    or of unknown count."""
-    sizes = [math.prod(n.inputs[2].array.shape) for n in run if None not in n.inputs[2].array.shape]
-    if len(sizes) < len(run):
-        return [(0, len(run))]
-    count = min(parallel.num_threads(), len(run), sum(sizes) // _PART_ELEMENTS)
+def _parallel_parts(sizes: list) -> list:
+    """``[(start, stop), ...]``: items of these sizes (elements each moves) in contiguous parts of about equal
+    size, one per thread, each of at least ``_PART_ELEMENTS``; one part when the threads are one or the
+    elements few."""
+    count = min(parallel.num_threads(), len(sizes), sum(sizes) // _PART_ELEMENTS)
     if count < 2:
-        return [(0, len(run))]
+        return [(0, len(sizes))]
     bounds, total, done = [0], sum(sizes), 0
     for i, size in enumerate(sizes[:-1]):
         done += size
         if len(bounds) < count and done * count >= total * len(bounds):
             bounds.append(i + 1)
-    return list(zip(bounds, bounds[1:] + [len(run)]))
+    return list(zip(bounds, bounds[1:] + [len(sizes)]))
 
 
 class _ManyInParts:
