@@ -185,3 +185,29 @@ def test_a_lookup_read_before_the_last_one_keeps_its_own_call():
     compiled(ids)
     for a, b in zip(tables.parameters(), eager_tables.parameters()):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("write_between", [False, True], ids=["one-gather", "table-written-between"])
+def test_lookups_around_a_write_of_a_table_read_it_where_they_stand(write_between):
+    from ember.graph.ir import Graph
+    from ember.ops.effects import assign
+
+    g = Graph()
+    first, second = g.input("first", (10, 4), np.float32), g.input("second", (10, 4), np.float32)
+    ids = g.input("ids", (5,), np.int64)
+    with g.building():
+        before = ember.embedding(ids, first)
+        if write_between:
+            assign(first, ember.zeros((10, 4)))
+        after = ember.embedding(ids, second)
+        again = ember.embedding(ids, first)
+    g.outputs = [before, after, again]
+    rng = np.random.default_rng(4)
+    tables = arena.lay_out([rng.standard_normal((10, 4)).astype(np.float32) for _ in range(2)])
+    expected = [tables[0][[1, 2, 9, 2, 0]], tables[1][[1, 2, 9, 2, 0]]]
+    run = compile_graph(g, {first.id: tables[0], second.id: tables[1]})
+    got = run(np.array([1, 2, 9, 2, 0]))
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(got[2], 0 if write_between else expected[0])
+    assert run.source.count("= rows") == 1  # the two lookups after the write, or all three

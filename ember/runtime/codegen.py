@@ -16,6 +16,7 @@ compiled function and passed as ``out=``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -425,9 +426,9 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
 def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
     """Embedding lookups of tables that lie side by side in one array (``ember.jit``'s sparse arena), with ids of
     one shape: one gather serves a run of them (``TableRows``), emitted where the run's last lookup stands (a
-    run ends where a node reads a lookup's rows before the next lookup). ``keep``: value ids whose producers
-    must stay as they are. Returns node id -> a function of the value names giving its lines (none but for the
-    run's last lookup, whose line names all the run's rows)."""
+    run ends where a node reads a lookup's rows, or an effect stands, before the next lookup). ``keep``: value
+    ids whose producers must stay as they are. Returns node id -> a function of the value names giving its
+    lines (none but for the run's last lookup, whose line names all the run's rows)."""
     users = graph.users()
     position = {id(node): i for i, node in enumerate(graph.nodes)}
     groups: dict = {}  # (base id, row shape, dtype, ids shape) -> the lookups
@@ -441,15 +442,19 @@ def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
             continue
         key = (id(array.base), array.shape[1], array.dtype, tuple(ids.array.shape))
         groups.setdefault(key, []).append(node)
+    effects = [i for i, node in enumerate(graph.nodes) if node.op.effect]
     runs = []
-    for group in groups.values():  # split where a lookup's rows are read before the next lookup
-        run, first_read = [], len(graph.nodes)
+    for group in groups.values():
+        # a run ends where a lookup's rows are read, or an effect may write a table, before the next lookup
+        run, barrier = [], len(graph.nodes)
         for node in group:
-            if run and first_read < position[id(node)]:
+            at = position[id(node)]
+            if run and barrier < at:
                 runs.append(run)
-                run, first_read = [], len(graph.nodes)
+                run, barrier = [], len(graph.nodes)
             run.append(node)
-            first_read = min([first_read] + [position[id(u)] for u in users.get(node.outputs[0].id, ())])
+            next_effect = effects[bisect.bisect(effects, at)] if effects and effects[-1] > at else barrier
+            barrier = min([barrier, next_effect] + [position[id(u)] for u in users.get(node.outputs[0].id, ())])
         runs.append(run)
     lines: dict = {}
     for run in runs:
