@@ -211,3 +211,21 @@ def test_lookups_around_a_write_of_a_table_read_it_where_they_stand(write_betwee
     np.testing.assert_array_equal(got[1], expected[1])
     np.testing.assert_array_equal(got[2], 0 if write_between else expected[0])
     assert run.source.count("= rows") == 1  # the two lookups after the write, or all three
+
+
+def test_updates_in_parts_of_overlapping_parameters_run_as_one_call():
+    from ember.optim.functional import sparse_adagrad_update
+
+    rng = np.random.default_rng(7)
+    memory = rng.standard_normal(40).astype(np.float32)
+    overlapping = [memory[:24].reshape(6, 4), memory[16:40].reshape(6, 4)]  # rows 4-5 of one are rows 0-1 of the other
+    expected = memory.copy()
+    reference = [expected[:24].reshape(6, 4), expected[16:40].reshape(6, 4)]
+    ids = [np.array([5, 4, 1]), np.array([0, 1, 3])]
+    values = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2)]
+    many = sparse_adagrad_update.many
+    in_parts = codegen._ManyInParts(many, [(0, 1), (1, 2)])
+    in_parts(overlapping, ids, values, [{}, {}], lr=0.1)
+    many(reference, ids, values, [{}, {}], lr=0.1)
+    np.testing.assert_array_equal(memory, expected)
+    assert not codegen._disjoint(overlapping) and codegen._disjoint(arena.lay_out([np.ones((2, 4))] * 3))

@@ -543,20 +543,35 @@ def _parallel_parts(sizes: list) -> list:
 
 class _ManyInParts:
     """A sparse rule's ``many`` form over a run's parameters in parts, the parts on threads at once
-    (``ember.runtime.parallel``): the parameters are distinct, so each part reads and writes memory of its own,
-    and the results are those of one call over them all."""
+    (``ember.runtime.parallel``): parameters whose memory does not overlap are updated by each part alone, so
+    the results are those of one call over them all (parameters that overlap get that one call)."""
 
-    __slots__ = ("many", "parts")
+    __slots__ = ("many", "parts", "apart")
 
     def __init__(self, many, parts: list):
         self.many, self.parts = many, parts
+        self.apart: tuple = ((), False)  # (the parameters last seen, whether their memory is disjoint)
 
     def __call__(self, params: list, indices: list, values: list, states: list, rows: list | None = None,
                  **hyper) -> None:
         many = self.many
+        seen = self.apart[0]
+        if len(seen) != len(params) or any(a is not b for a, b in zip(seen, params)):
+            self.apart = (tuple(params), _disjoint(params))
+        if not self.apart[1]:
+            many(params, indices, values, states, rows=rows, **hyper)
+            return
         parallel.run_pieces([functools.partial(many, params[a:b], indices[a:b], values[a:b], states[a:b],
                                                rows=None if rows is None else rows[a:b], **hyper)
                              for a, b in self.parts])
+
+
+def _disjoint(arrays: list) -> bool:
+    """Whether the NumPy arrays' memory ranges do not overlap."""
+    if any(a.__class__ is not np.ndarray for a in arrays):
+        return False
+    spans = sorted(np.lib.array_utils.byte_bounds(a) for a in arrays if a.size)
+    return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 def _update_lines(node, args: list, env: _Env) -> list:
