@@ -477,6 +477,9 @@ def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
     return lines
 
 
+_CHECKED = "clip"  # np.take's mode (not the op) for keys checked to lie in bounds: no second check, no buffering
+
+
 class TableRows:
     """Rows of several tables that lie side by side in one array, gathered by one ``take``: ``rows(*ids)`` gives
     each table's ``table[ids]``, as the lookups' own forward would (its checks and errors: a table whose ids
@@ -516,9 +519,9 @@ class TableRows:
         blocks = self.blocks
         rows = np.empty(keys.shape + blocks.shape[1:], blocks.dtype)
         if len(self.parts) == 1:
-            np.take(blocks, keys, axis=0, out=rows, mode="clip")  # in bounds: checked above
+            np.take(blocks, keys, axis=0, out=rows, mode=_CHECKED)
         else:
-            parallel.run_pieces([functools.partial(np.take, blocks, keys[a:b], axis=0, out=rows[a:b], mode="clip")
+            parallel.run_pieces([functools.partial(np.take, blocks, keys[a:b], axis=0, out=rows[a:b], mode=_CHECKED)
                                  for a, b in self.parts])
         return rows.reshape((len(ids),) + ids[0].shape + blocks.shape[1:])
 
