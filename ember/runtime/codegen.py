@@ -16,8 +16,10 @@ compiled function and passed as ``out=``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
+import math
 import threading
 
 import numpy as np
@@ -25,9 +27,11 @@ import numpy as np
 from ember.backend.devices import CPU
 from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
+from ember.ops.indexing import EMBEDDING
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
+from ember.runtime import parallel
 from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -173,6 +177,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     sparse_lines = _sparse_runs(graph, env)
     # folding a bias into a product needs a [h, 1] buffer of known rows
     folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
+    if sized is None:
+        sparse_lines.update(_lookup_runs(graph, bound, env, set(flat_grads) | set(folds.copy_after)))
     lines += folds.copies
     sizes: dict = {}
     for node in graph.nodes:
@@ -478,7 +484,13 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             hyper = env.live[id(attrs["live"])]
         else:
             hyper = env.bind(attrs["hyper"], "hyper")
-        many, states = env.bind(attrs["rule"].many, "many"), env.bind([n.attrs["state"] for n in run], "s")
+        many = attrs["rule"].many
+        shapes = [n.inputs[2].array.shape for n in run]  # the gradients' rows
+        parts = [(0, len(run))] if any(None in shape for shape in shapes) else \
+            _parallel_parts([math.prod(shape) for shape in shapes])
+        if len(parts) > 1:  # the tables' updates touch disjoint memory: a part of them per thread
+            many = _ManyInParts(many, parts)
+        many, states = env.bind(many, "many"), env.bind([n.attrs["state"] for n in run], "s")
 
         def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
             args = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)] + [states]
@@ -490,6 +502,160 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             lines[id(node)] = lambda names: []
         lines[id(run[0])] = call
     return lines
+
+
+def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
+    """Embedding lookups of tables that lie side by side in one array (``ember.jit``'s sparse arena), with ids of
+    one shape: one gather serves a run of them (``TableRows``), emitted where the run's last lookup stands (a
+    run ends where a node reads a lookup's rows, or an effect stands, before the next lookup). ``keep``: value
+    ids whose producers must stay as they are. Returns node id -> a function of the value names giving its
+    lines (none but for the run's last lookup, whose line names all the run's rows)."""
+    users = graph.users()
+    position = {id(node): i for i, node in enumerate(graph.nodes)}
+    groups: dict = {}  # (base id, row shape, dtype, ids shape) -> the lookups
+    for node in graph.nodes:
+        if node.op is not EMBEDDING or node.outputs[0].id in keep:
+            continue
+        table, ids = node.inputs
+        array = bound.get(table.id)
+        if array is None or array.ndim != 2 or not array.flags.c_contiguous or array.base is None \
+                or array.base.ndim != 1 or array.dtype == bfloat16 or None in ids.array.shape:
+            continue
+        key = (id(array.base), array.shape[1], array.dtype, tuple(ids.array.shape))
+        groups.setdefault(key, []).append(node)
+    effects = [i for i, node in enumerate(graph.nodes) if node.op.effect]
+    runs = []
+    for group in groups.values():
+        # a run ends where a lookup's rows are read, or an effect may write a table, before the next lookup
+        run, barrier = [], len(graph.nodes)
+        for node in group:
+            at = position[id(node)]
+            if run and barrier < at:
+                runs.append(run)
+                run, barrier = [], len(graph.nodes)
+            run.append(node)
+            next_effect = effects[bisect.bisect(effects, at)] if effects and effects[-1] > at else barrier
+            barrier = min([barrier, next_effect] + [position[id(u)] for u in users.get(node.outputs[0].id, ())])
+        runs.append(run)
+    lines: dict = {}
+    for run in runs:
+        parts = _parallel_parts([math.prod(n.outputs[0].array.shape) for n in run])
+        rows = TableRows.of([bound[n.inputs[0].id] for n in run], [functools.partial(n.op.forward, **n.attrs)
+                                                                   for n in run], parts) if len(run) > 1 else None
+        if rows is None:
+            continue
+        gather = env.bind(rows, "rows")
+
+        def call(names, run=run, gather=gather) -> list:
+            for n in run:
+                names[n.outputs[0].id] = f"v{n.outputs[0].id}"
+            targets = ", ".join(f"v{n.outputs[0].id}" for n in run)
+            return [f"{targets}, = {gather}({', '.join(names[n.inputs[1].id] for n in run)})"]
+
+        for node in run:
+            lines[id(node)] = lambda names: []
+        lines[id(run[-1])] = call
+    return lines
+
+
+_CHECKED = "clip"  # np.take's mode (not the op) for keys checked to lie in bounds: no second check, no buffering
+
+
+class TableRows:
+    """Rows of several tables that lie side by side in one array, gathered by one ``take``: ``rows(*ids)`` gives
+    each table's ``table[ids]``, as the lookups' own forward would (its checks and errors: a table whose ids
+    fall outside it is looked up by that forward, which raises)."""
+
+    __slots__ = ("blocks", "offsets", "sizes", "lookups", "tables", "parts")
+
+    def __init__(self, blocks, offsets, sizes, lookups: list, tables: list, parts: list):
+        self.blocks, self.offsets, self.sizes, self.lookups, self.tables = blocks, offsets, sizes, lookups, tables
+        self.parts = parts
+
+    @classmethod
+    def of(cls, tables: list, lookups: list, parts: list | None = None):
+        """For 2-d C-contiguous ``tables`` of one row width and dtype in one 1-d array, each starting on a whole
+        row of it; else None. ``lookups``: each table's lookup function ``(np, table, ids)``; ``parts``: ranges
+        of the tables whose rows are gathered on threads at once (default: all in one)."""
+        base, width = tables[0].base, tables[0].shape[1]
+        if width == 0 or any(t.base is not base or t.shape[1] != width or t.dtype != base.dtype for t in tables):
+            return None
+        starts = [element_offset(t, base) for t in tables]
+        if any(start % width or start < 0 for start in starts):
+            return None
+        blocks = base[:base.size // width * width].reshape(-1, width)
+        offsets = np.array([start // width for start in starts])
+        sizes = np.array([t.shape[0] for t in tables])
+        return cls(blocks, offsets, sizes, lookups, tables, parts or [(0, len(tables))])
+
+    def __call__(self, *ids) -> np.ndarray:
+        keys = np.stack(ids).reshape(len(ids), -1).astype(np.intp, copy=False)  # (tables, ids)
+        if keys.shape[1]:
+            low, high = keys.min(axis=1), keys.max(axis=1)
+            bad = np.flatnonzero((low < 0) | (high >= self.sizes))
+            if bad.size:
+                i = int(bad[0])
+                self.lookups[i](np, self.tables[i], ids[i])  # raises the lookup's own error
+        keys += self.offsets[:, None]
+        blocks = self.blocks
+        rows = np.empty(keys.shape + blocks.shape[1:], blocks.dtype)
+        if len(self.parts) == 1:
+            np.take(blocks, keys, axis=0, out=rows, mode=_CHECKED)
+        else:
+            parallel.run_pieces([functools.partial(np.take, blocks, keys[a:b], axis=0, out=rows[a:b], mode=_CHECKED)
+                                 for a, b in self.parts])
+        return rows.reshape((len(ids),) + ids[0].shape + blocks.shape[1:])
+
+
+_PART_ELEMENTS = 1 << 15  # the least elements a part of the sparse work gets a thread for (~50 us of work)
+
+
+def _parallel_parts(sizes: list) -> list:
+    """``[(start, stop), ...]``: items of these sizes (elements each moves) in contiguous parts of about equal
+    size, one per thread, each of at least ``_PART_ELEMENTS``; one part when the threads are one or the
+    elements few."""
+    count = min(parallel.num_threads(), len(sizes), sum(sizes) // _PART_ELEMENTS)
+    if count < 2:
+        return [(0, len(sizes))]
+    bounds, total, done = [0], sum(sizes), 0
+    for i, size in enumerate(sizes[:-1]):
+        done += size
+        if len(bounds) < count and done * count >= total * len(bounds):
+            bounds.append(i + 1)
+    return list(zip(bounds, bounds[1:] + [len(sizes)]))
+
+
+class _ManyInParts:
+    """A sparse rule's ``many`` form over a run's parameters in parts, the parts on threads at once
+    (``ember.runtime.parallel``): parameters whose memory does not overlap are updated by each part alone, so
+    the results are those of one call over them all (parameters that overlap get that one call)."""
+
+    __slots__ = ("many", "parts", "apart")
+
+    def __init__(self, many, parts: list):
+        self.many, self.parts = many, parts
+        self.apart: tuple = ((), False)  # (the parameters last seen, whether their memory is disjoint)
+
+    def __call__(self, params: list, indices: list, values: list, states: list, rows: list | None = None,
+                 **hyper) -> None:
+        many = self.many
+        seen = self.apart[0]
+        if len(seen) != len(params) or any(a is not b for a, b in zip(seen, params)):
+            self.apart = (tuple(params), _disjoint(params))
+        if not self.apart[1]:
+            many(params, indices, values, states, rows=rows, **hyper)
+            return
+        parallel.run_pieces([functools.partial(many, params[a:b], indices[a:b], values[a:b], states[a:b],
+                                               rows=None if rows is None else rows[a:b], **hyper)
+                             for a, b in self.parts])
+
+
+def _disjoint(arrays: list) -> bool:
+    """Whether the NumPy arrays' memory ranges do not overlap."""
+    if any(a.__class__ is not np.ndarray for a in arrays):
+        return False
+    spans = sorted(np.lib.array_utils.byte_bounds(a) for a in arrays if a.size)
+    return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 def _update_lines(node, args: list, env: _Env) -> list:
