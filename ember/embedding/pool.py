@@ -48,9 +48,21 @@ class ChunkLayout:
         """Where ``rows`` (1-D int64, each < capacity) lie, grouped by chunk."""
         return RowPlan(self, rows)
 
+    def order(self, rows: np.ndarray) -> np.ndarray | None:
+        """A stable permutation that lists ``rows`` chunk by chunk (None: they already are), so that their
+        plan's groups are slices: reads and writes then need no per-chunk gather or scatter of the batch."""
+        if self.num_chunks <= 1 or rows.size < 2:
+            return None
+        chunk = np.searchsorted(self.starts, rows, side="right") - 1
+        if (chunk[1:] >= chunk[:-1]).all():
+            return None
+        small = chunk.astype(np.uint16) if self.num_chunks <= 1 << 16 else chunk
+        return np.argsort(small, kind="stable")  # 16-bit keys: NumPy's radix sort
+
 
 class RowPlan:
-    """A batch of rows split by chunk: ``groups`` of (chunk, positions in the batch, rows within the chunk)."""
+    """A batch of rows split by chunk: ``groups`` of (chunk, positions in the batch, rows within the chunk).
+    The positions are a slice when the batch lists its rows chunk by chunk (``ChunkLayout.order``)."""
 
     __slots__ = ("rows", "groups", "single")
 
@@ -63,6 +75,11 @@ class RowPlan:
             return
         self.single = False
         chunk = np.searchsorted(starts, rows, side="right") - 1
+        if (chunk[1:] >= chunk[:-1]).all():  # already grouped by chunk (a lookup's rows): slices of the batch
+            bounds = np.searchsorted(chunk, np.arange(layout.num_chunks + 1)).tolist()
+            self.groups = tuple((c, slice(lo, hi), rows[lo:hi] - starts[c])
+                                for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo)
+            return
         small = chunk.astype(np.uint16) if layout.num_chunks <= 1 << 16 else chunk
         order = np.argsort(small, kind="stable")  # 16-bit keys: NumPy's radix sort, linear in the rows
         bounds = np.searchsorted(chunk[order], np.arange(layout.num_chunks + 1))
@@ -123,7 +140,10 @@ class RowPool:
             return np.take(self.chunks[0], plan.rows, axis=0)
         out = np.empty((plan.rows.size,) + self.row_shape, self.dtype)
         for c, where, local in plan.groups:
-            put_rows(np, out, where, np.take(self.chunks[c], local, axis=0))
+            if where.__class__ is slice:  # straight into place; "clip": the plan's rows are in range, and
+                np.take(self.chunks[c], local, axis=0, out=out[where], mode="clip")  # "raise" buffers `out`
+            else:
+                put_rows(np, out, where, np.take(self.chunks[c], local, axis=0))
         return out
 
     def write(self, plan: RowPlan, values) -> None:

@@ -1,0 +1,107 @@
+"""A hash table's rows chunk by chunk: lookups list them so, and row-local rules update them in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember.embedding import HashEmbedding
+from ember.embedding.admission import CountThreshold
+from ember.embedding.pool import ChunkLayout, RowPool
+
+OPTIMIZERS = [
+    ("sgd", lambda p: ember.optim.SGD(p, lr=0.1)),
+    ("sgd_momentum", lambda p: ember.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01)),
+    ("adagrad", lambda p: ember.optim.Adagrad(p, lr=0.05, initial_accumulator_value=0.1, lr_decay=0.01)),
+    ("adagrad_maximize", lambda p: ember.optim.Adagrad(p, lr=0.05, weight_decay=0.02, maximize=True)),
+    ("rowwise_adagrad", lambda p: ember.optim.RowWiseAdagrad(p, lr=0.05, weight_decay=0.01)),
+    ("lazy_adam", lambda p: ember.optim.SparseAdam(p, lr=0.01)),
+    ("ftrl", lambda p: ember.optim.Ftrl(p, lr=0.1, l1=0.01, l2=0.01)),
+]
+
+
+def _plain(rule):
+    """``rule`` without its traits: the table runs it on compact copies of the rows (the general path)."""
+
+    def plain(param, grad, state, **hyper):
+        return rule(param, grad, state, **hyper)
+
+    return plain
+
+
+def _assert_same_state(got: dict, want: dict, where: str) -> None:
+    assert sorted(got) == sorted(want), where
+    for key, value in want.items():
+        if isinstance(value, dict):  # the admission policy's counters
+            _assert_same_state(got[key], value, f"{key} {where}")
+        else:
+            np.testing.assert_array_equal(got[key], value, err_msg=f"{key} {where}")
+
+
+@pytest.mark.parametrize("name,make", OPTIMIZERS, ids=[name for name, _ in OPTIMIZERS])
+def test_in_place_update_equals_the_compact_update_bit_for_bit(name, make):
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 2**40, 400, dtype=np.int64)
+    fast, reference = (HashEmbedding(4, seed=7, chunk_rows=8, admission=CountThreshold(2)) for _ in range(2))
+    opt_fast, opt_reference = make(fast.parameters()), make(reference.parameters())
+    assert getattr(opt_fast.sparse_update, "row_local", False)
+    opt_reference.sparse_update = _plain(opt_reference.sparse_update)
+    in_place = []
+    run = fast.table._update_in_place
+    fast.table._update_in_place = lambda *args: (in_place.append(args[1]), run(*args))
+    for step in range(6):
+        ids = keys[rng.integers(0, 100 + 60 * step, (24, 3))]  # repeats; later steps add rows in new chunks
+        w = ember.tensor(rng.normal(size=(24, 3, 4)).astype(np.float32))
+        for emb, opt in ((fast, opt_fast), (reference, opt_reference)):
+            out = emb(ids)
+            ((out * w).sum() + (out * out).sum()).backward()
+            opt.step()
+            opt.zero_grad()
+        _assert_same_state(fast.state_dict(), reference.state_dict(), f"after step {step}")
+        for p_fast, p_reference in zip(fast.parameters(), reference.parameters()):
+            scalars = {k: v for k, v in opt_reference.state[p_reference].items()}
+            assert opt_fast.state[p_fast] == scalars
+    # the first update starts the optimizer's slots (the general path); the later ones span several chunks
+    assert len(in_place) == 5 and all(len(plan.groups) > 3 for plan in in_place)
+    assert fast.table.layout.num_chunks > 8
+
+
+def test_lookup_lists_distinct_rows_chunk_by_chunk():
+    emb = HashEmbedding(2, seed=0, chunk_rows=8, admission=CountThreshold(2))
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 1000, 300)
+    with ember.no_grad():
+        emb(keys)
+        emb(keys[:150])  # admits the keys seen twice
+    table = emb.table
+    unique, inverse = table.lookup_unique(keys, train=False)
+    np.testing.assert_array_equal(unique[inverse], table.lookup(keys, train=False))
+    assert (unique == -1).any() and np.unique(unique).size == unique.size
+    chunk = np.searchsorted(table.layout.starts, unique, side="right") - 1
+    valid = chunk[unique >= 0]
+    assert valid.size > 20 and (np.diff(valid) >= 0).all() and np.unique(valid).size > 3
+    assert table.layout.order(unique[unique >= 0]) is None
+    plan = table.layout.plan(unique[unique >= 0])
+    assert all(where.__class__ is slice for _, where, _ in plan.groups)
+
+
+def test_row_pool_reads_and_writes_rows_listed_chunk_by_chunk():
+    layout = ChunkLayout(first_chunk=3, max_chunk=8)
+    pool = RowPool(layout, (2,), np.float32)
+    layout.grow_to(100)
+    pool.sync()
+    rng = np.random.default_rng(2)
+    dense = rng.normal(size=(100, 2)).astype(np.float32)
+    pool.write(layout.plan(np.arange(100)), dense)
+    rows = rng.choice(100, 60, replace=False)
+    order = layout.order(rows)
+    assert order is not None and layout.order(rows[order]) is None
+    plan = layout.plan(rows[order])
+    assert len(plan.groups) > 5 and all(where.__class__ is slice for _, where, _ in plan.groups)
+    np.testing.assert_array_equal(pool.read(plan), dense[rows[order]])
+    values = rng.normal(size=(60, 2)).astype(np.float32)
+    pool.write(plan, values)
+    dense[rows[order]] = values
+    np.testing.assert_array_equal(pool.to_array(100), dense)
+    assert layout.order(np.array([5])) is None and ChunkLayout().order(rows) is None
