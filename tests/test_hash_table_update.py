@@ -105,3 +105,16 @@ def test_row_pool_reads_and_writes_rows_listed_chunk_by_chunk():
     dense[rows[order]] = values
     np.testing.assert_array_equal(pool.to_array(100), dense)
     assert layout.order(np.array([5])) is None and ChunkLayout().order(rows) is None
+
+
+@pytest.mark.parametrize("first,largest,rows", [(4096, 1 << 22, 2_600_000), (3, 8, 100), (4096, 5000, 30_000),
+                                                (2, 1 << 30, 1 << 21)])  # the last: a binary search per row
+def test_chunk_of_rows_matches_a_binary_search_over_the_chunk_starts(first, largest, rows):
+    layout = ChunkLayout(first, largest)
+    layout.grow_to(rows)
+    probe = np.concatenate([np.random.default_rng(0).integers(0, layout.capacity, 2000), layout.starts[:-1],
+                            layout.starts[1:] - 1])
+    np.testing.assert_array_equal(layout.chunk_of(probe), np.searchsorted(layout.starts, probe, side="right") - 1)
+    layout.grow_to(layout.capacity + 1)  # a new chunk: the block table follows
+    np.testing.assert_array_equal(layout.chunk_of(probe), np.searchsorted(layout.starts, probe, side="right") - 1)
+    assert layout.chunk_of(np.array([layout.capacity - 1])).item() == layout.num_chunks - 1
