@@ -118,3 +118,27 @@ def test_chunk_of_rows_matches_a_binary_search_over_the_chunk_starts(first, larg
     layout.grow_to(layout.capacity + 1)  # a new chunk: the block table follows
     np.testing.assert_array_equal(layout.chunk_of(probe), np.searchsorted(layout.starts, probe, side="right") - 1)
     assert layout.chunk_of(np.array([layout.capacity - 1])).item() == layout.num_chunks - 1
+
+
+def test_rows_prefetched_by_the_loader_come_chunk_by_chunk_and_train_alike():
+    from ember.data.ctr_dataset import CTRBatch
+    from ember.recsys import FieldEmbedding, make_table
+
+    rng = np.random.default_rng(4)
+    keys = [rng.integers(0, 500, (32, 5)) for _ in range(4)]
+    models = [FieldEmbedding(make_table(3, "hash", seed=1, chunk_rows=16)) for _ in range(2)]
+    opts = [ember.optim.Adagrad(m.parameters(), lr=0.1) for m in models]
+    for step, k in enumerate(keys):
+        w = ember.tensor(rng.normal(size=(32, 5, 3)).astype(np.float32))
+        batches = [CTRBatch(np.zeros(32), np.zeros((32, 0)), k, dedup=True) for _ in models]
+        models[0].prefetch(batches[0])  # as the loader's thread does; the other model looks its keys up itself
+        rows, inverse = batches[0].prefetched[id(models[0])]
+        table = models[0].table.table
+        np.testing.assert_array_equal(rows[inverse], table.lookup(k.reshape(-1), train=False))
+        if step:
+            assert table.layout.order(rows) is None and len(table.layout.plan(rows).groups) > 3
+        for model, batch, opt in zip(models, batches, opts):
+            ((model(batch) * w).sum() ** 2).backward()
+            opt.step()
+            opt.zero_grad()
+        _assert_same_state(models[0].table.state_dict(), models[1].table.state_dict(), f"after step {step}")

@@ -203,16 +203,20 @@ class HashTable:
         distinct rows come chunk by chunk, so reading them and updating them touch slices of the batch."""
         with self.lock:
             rows = self._find_or_add(keys.reshape(-1), train)
-            unique, inverse = self.dedupe(rows, self.top)
-            order = self.layout.order(unique)
-            if order is not None:
-                unique = unique.take(order)
-                rank = np.empty_like(order)
-                rank[order] = np.arange(order.size)
-                inverse = rank.take(inverse)
+            unique, inverse = self.by_chunk(*self.dedupe(rows, self.top))
             if train and self.meta:
                 self._touch(unique, np.bincount(inverse, minlength=unique.size))
             return unique, inverse
+
+    def by_chunk(self, unique: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct rows ``unique`` and ``inverse`` (``unique[inverse]``: a batch's rows) reordered so that the
+        rows come chunk by chunk; ``unique[inverse]`` stays the same."""
+        order = self.layout.order(unique)
+        if order is None:
+            return unique, inverse
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return unique.take(order), rank.take(inverse)
 
     def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
         rows = self.index.find(flat)
