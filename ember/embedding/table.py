@@ -291,10 +291,12 @@ class HashTable:
     def apply_update(self, rule, grad: RowSparse, state: dict, hyper: dict) -> None:
         """Apply a sparse optimizer rule (``ember.optim.functional.sparse_*``) to the rows ``grad`` touches.
 
-        The touched rows and their slots are gathered into compact arrays, the rule runs on those exactly
-        as on a dense table's rows, and the results are written back. ``state`` (the optimizer's, for this
-        table) keeps the rule's scalar state, such as its step count, and under ``"slots"`` the names of
-        the slots the table keeps for it.
+        A ``row_local`` rule (``ember.ops.effects.update_rule``) on float32 rows runs on each chunk the rows
+        touch, in place, as on a dense table; otherwise (and on an optimizer's first update, which starts its
+        slots) the touched rows and their slots are gathered into compact arrays, the rule runs on those, and
+        the results are written back. Both give the same bits. ``state`` (the optimizer's, for this table)
+        keeps the rule's scalar state, such as its step count, and under ``"slots"`` the names of the slots
+        the table keeps for it.
         """
         with self.lock:
             names = self._slots_of(rule, hyper)
