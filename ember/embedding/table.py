@@ -199,13 +199,24 @@ class HashTable:
             return rows.reshape(keys.shape)
 
     def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
-        """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows."""
+        """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows. The
+        distinct rows come chunk by chunk, so reading them and updating them touch slices of the batch."""
         with self.lock:
             rows = self._find_or_add(keys.reshape(-1), train)
-            unique, inverse = self.dedupe(rows, self.top)
+            unique, inverse = self.by_chunk(*self.dedupe(rows, self.top))
             if train and self.meta:
                 self._touch(unique, np.bincount(inverse, minlength=unique.size))
             return unique, inverse
+
+    def by_chunk(self, unique: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct rows ``unique`` and ``inverse`` (``unique[inverse]``: a batch's rows) reordered so that the
+        rows come chunk by chunk; ``unique[inverse]`` stays the same."""
+        order = self.layout.order(unique)
+        if order is None:
+            return unique, inverse
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return unique.take(order), rank.take(inverse)
 
     def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
         rows = self.index.find(flat)
@@ -280,10 +291,12 @@ class HashTable:
     def apply_update(self, rule, grad: RowSparse, state: dict, hyper: dict) -> None:
         """Apply a sparse optimizer rule (``ember.optim.functional.sparse_*``) to the rows ``grad`` touches.
 
-        The touched rows and their slots are gathered into compact arrays, the rule runs on those exactly
-        as on a dense table's rows, and the results are written back. ``state`` (the optimizer's, for this
-        table) keeps the rule's scalar state, such as its step count, and under ``"slots"`` the names of
-        the slots the table keeps for it.
+        A ``row_local`` rule (``ember.ops.effects.update_rule``) on float32 rows runs on each chunk the rows
+        touch, in place, as on a dense table; otherwise (and on an optimizer's first update, which starts its
+        slots) the touched rows and their slots are gathered into compact arrays, the rule runs on those, and
+        the results are written back. Both give the same bits. ``state`` (the optimizer's, for this table)
+        keeps the rule's scalar state, such as its step count, and under ``"slots"`` the names of the slots
+        the table keeps for it.
         """
         with self.lock:
             names = self._slots_of(rule, hyper)
@@ -297,25 +310,44 @@ class HashTable:
                 if unique.size < rows.size:
                     rows, values = unique, segment_sum(values, inverse, unique.size)
             plan = self.plan(rows)
-            block = self.values.read(plan).astype(np.float32)
-            local = RowSparse(np.arange(rows.size), Tensor._make(values, None), block.shape)
-            compact = {}
-            if not fresh:  # else the rule creates its state as on its first call
-                compact.update((k, v) for k, v in state.items() if k != "slots")
-                compact.update((name, self.slots[name].read(plan)) for name in names)
-            rule(block, local, compact, **hyper)
-            self.values.write(plan, block)
-            for name, value in compact.items():
-                if name in names:
-                    self.slots[name].write(plan, value)
-                else:
-                    state[name] = value
+            if not fresh and rows.size and getattr(rule, "row_local", False) and self.values.dtype == np.float32:
+                self._update_in_place(rule, plan, values, state, names, hyper)
+            else:
+                self._update_compact(rule, plan, values, state, names, hyper, fresh)
             state["slots"] = list(names)
             if "last_step" in self.meta:
                 self.meta["last_step"].write(plan, self.stamp)
             self.step += 1
             if (self.eviction or self.capacity is not None) and self.step % self.evict_every == 0:
                 self.evict()
+
+    def _update_compact(self, rule, plan, values, state: dict, names: list, hyper: dict, fresh: bool) -> None:
+        """The rule on compact copies of the rows and their slots, written back after."""
+        block = self.values.read(plan).astype(np.float32)
+        local = RowSparse(np.arange(plan.rows.size), Tensor._make(values, None), block.shape, distinct=True)
+        compact = {}
+        if not fresh:  # else the rule creates its state as on its first call
+            compact.update((k, v) for k, v in state.items() if k != "slots")
+            compact.update((name, self.slots[name].read(plan)) for name in names)
+        rule(block, local, compact, **hyper)
+        self.values.write(plan, block)
+        for name, value in compact.items():
+            if name in names:
+                self.slots[name].write(plan, value)
+            else:
+                state[name] = value
+
+    def _update_in_place(self, rule, plan, values, state: dict, names: list, hyper: dict) -> None:
+        """A ``row_local`` rule on each chunk's rows where they lie, once per chunk the rows touch: it gathers
+        and writes back only what it reads and changes, with no compact copies."""
+        scalars = {k: v for k, v in state.items() if k != "slots"}
+        for c, where, local in plan.groups:
+            part = dict(scalars)  # every chunk starts from the same scalar state (the rule's step count)
+            part.update((name, self.slots[name].chunks[c]) for name in names)
+            chunk_values = values if where is None else values[where]
+            rule(self.values.chunks[c], RowSparse(local, Tensor._make(chunk_values, None),
+                                                  self.values.chunks[c].shape, distinct=True), part, **hyper)
+        state.update((k, v) for k, v in part.items() if k not in names)
 
     # --- eviction ---------------------------------------------------------------------------------------
     def live_rows(self) -> np.ndarray:

@@ -93,9 +93,14 @@ class SgdForm(NamedTuple):
     buffer_key: str
 
 
-def update_rule(sgd_form: SgdForm | None = None, many=None):
+def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = False):
     """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
     reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer.
+
+    ``row_local``, for a row-sparse rule: each row's new value and slots depend only on that row's gradient,
+    value and slots and on the scalar state, which advances the same whatever the rows (a step count). The
+    rule may then run on a parameter's rows part by part (a hash table's chunks, in place), each part with
+    its own copy of the scalar state, and give the bits of one call.
 
     ``many``, for a row-sparse rule: the same rule over several parameters at once,
     ``many(params, indices, values, states, rows=None, **hyper)`` (lists, one item per parameter, the gradient
@@ -107,6 +112,7 @@ def update_rule(sgd_form: SgdForm | None = None, many=None):
         rule.sgd_form = sgd_form
         rule.keeps_grad = False
         rule.many = many
+        rule.row_local = row_local
         return rule
 
     return mark

@@ -75,7 +75,9 @@ def _fused_on_gpu(*arrays) -> bool:
 
 def _rows(grad: RowSparse, maximize: bool):
     """``(indices, values)`` of a row-sparse gradient with repeated indices merged, negated for ``maximize``."""
-    if grad.indices.__class__ is np.ndarray and grad.values.array.__class__ is np.ndarray:
+    if grad.distinct:  # its maker promises no repeats (a hash table's rows)
+        index, values = grad.indices.reshape(-1), grad.values.array
+    elif grad.indices.__class__ is np.ndarray and grad.values.array.__class__ is np.ndarray:
         index, values = unique_rows(grad.indices.reshape(-1), grad.values.array, grad.shape[0])
     else:
         grad = grad.coalesce()
@@ -128,7 +130,7 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
     param -= grad * lr
 
 
-@update_rule()
+@update_rule(row_local=True)
 def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentum: float = 0.0,
                       dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
                       maximize: bool = False) -> None:
@@ -222,7 +224,7 @@ def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, bet
                 amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
 
 
-@update_rule()
+@update_rule(row_local=True)
 def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1: float = 0.9,
                        beta2: float = 0.999, eps: float = 1e-8, maximize: bool = False) -> None:
     """Lazy Adam (``torch.optim.SparseAdam``): only the touched rows' moments and values change.
@@ -476,7 +478,7 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     weights.put(update)
 
 
-@update_rule(many=_sparse_adagrad_many)
+@update_rule(many=_sparse_adagrad_many, row_local=True)
 def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_decay: float = 0.0,
                           weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
                           maximize: bool = False) -> None:
@@ -550,7 +552,7 @@ def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: flo
           l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, beta=beta)
 
 
-@update_rule()
+@update_rule(row_local=True)
 def sparse_ftrl_update(param, grad: RowSparse, state: dict, *, lr: float, learning_rate_power: float = -0.5,
                        initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,
                        l2_shrinkage: float = 0.0, beta: float = 0.0) -> None:
@@ -604,6 +606,7 @@ def rowwise_adagrad_update(param, grad, state: dict, *, lr: float, weight_decay:
     param[...] = _rowwise_step(xp, param, grad, state["sum"], lr, eps)
 
 
+@update_rule(row_local=True)
 def sparse_rowwise_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, weight_decay: float = 0.0,
                                   initial_accumulator_value: float = 0.0, eps: float = 1e-10,
                                   maximize: bool = False) -> None:

@@ -99,15 +99,18 @@ class FieldEmbedding(Module):
         """Resolve the table rows of ``batch.unique`` now (inserting new keys), so the step only gathers
         values. Runs in the data loader's thread while the previous step trains; training mode only."""
         if self.training and batch.unique is not None and self._prefetchable():
-            batch.prefetched[id(self)] = self.table.rows(batch.unique)
+            rows = self.table.rows(batch.unique)  # (rows chunk by chunk, the batch's entries among them)
+            batch.prefetched[id(self)] = self.table.table.by_chunk(rows, batch.inverse.reshape(-1))
 
     def forward(self, batch: CTRBatch) -> Tensor:
         if not isinstance(batch, CTRBatch):
             raise TypeError(f"FieldEmbedding: expected a CTRBatch, got {type(batch).__name__}")
-        slots = batch.prefetched.get(id(self)) if self.training and self._hashed else None
-        if slots is not None:  # the loader found the rows of the batch's distinct keys: gather and go
-            attrs = {"table": self.table.table, "unique": slots}
-            fields = apply(HASH_LOOKUP, (self.table.weight, Tensor._make(batch.inverse, None)), attrs)
+        found = batch.prefetched.get(id(self)) if self.training and self._hashed else None
+        if found is not None:  # the loader found the rows of the batch's distinct keys: gather and go
+            rows, inverse = found
+            attrs = {"table": self.table.table, "unique": rows}
+            inverse = Tensor._make(inverse.reshape(batch.inverse.shape), None)
+            fields = apply(HASH_LOOKUP, (self.table.weight, inverse), attrs)
         else:
             fields = self.table(batch.keys)
         if not batch.bags:
