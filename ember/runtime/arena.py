@@ -30,10 +30,18 @@ def lay_out(arrays: list) -> list:
             end = -(-(end + arrays[i].size) // align) * align
         storage = np.zeros(end, dtype)
         for i, start in zip(group, offsets):
-            view = storage[start:start + arrays[i].size].reshape(arrays[i].shape)
+            view = _shaped_like(storage[start:start + arrays[i].size], arrays[i])
             view[...] = arrays[i]
             placed[i] = view
     return placed
+
+
+def _shaped_like(flat, array):
+    """``flat`` seen with ``array``'s shape and memory order: a matrix stored column by column (``nn.Linear``'s
+    weight) stays so, and the code compiled for it computes its gradient in that order."""
+    if array.ndim == 2 and array.flags.f_contiguous and not array.flags.c_contiguous:
+        return flat.reshape(array.shape[::-1]).T
+    return flat.reshape(array.shape)
 
 
 def movable(array) -> bool:

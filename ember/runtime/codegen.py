@@ -63,10 +63,11 @@ class _Env:
         self.objects[name] = obj
         return name
 
-    def scratch(self, shape: tuple, dtype) -> str:
-        """A view of ``shape`` on one scratch array per dtype (sized by ``reserve``), for a step's temporary."""
-        flat = self.scratches[np.dtype(dtype)]
-        return self.bind(flat[:int(np.prod(shape))].reshape(shape), "s")
+    def scratch(self, shape: tuple, dtype, column_major: bool = False) -> str:
+        """A view of ``shape`` on one scratch array per dtype (sized by ``reserve``), for a step's temporary;
+        ``column_major``: laid out column by column, as a matrix it is computed with is."""
+        flat = self.scratches[np.dtype(dtype)][:int(np.prod(shape))]
+        return self.bind(flat.reshape(shape[::-1]).T if column_major else flat.reshape(shape), "s")
 
     def reserve(self, sizes: dict) -> None:
         """Allocate the scratch arrays: dtype -> the most elements one temporary needs."""
@@ -419,8 +420,11 @@ def _update_lines(node, args: list, env: _Env) -> list:
     live = attrs.get("live")
     lr = _hyper(env, node, "lr")
     array = node.inputs[0]
+    # a weight stored column by column (nn.Linear's) keeps its state and temporaries in that order: elementwise
+    # work between arrays of two orders walks one of them across its rows
+    column_major = getattr(array.array, "column_major", False)
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
-    step = env.scratch(array.array.shape, array.array.dtype) if array.array.ndim else None
+    step = env.scratch(array.array.shape, array.array.dtype, column_major) if array.array.ndim else None
     if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
         if step is None:
             return lines + [f"{param}.__isub__({grad} * {lr})"]
@@ -429,7 +433,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
         key = _sgd_form(attrs).buffer_key
         if key not in state:
-            state[key] = np.zeros(array.array.shape, array.array.dtype)
+            state[key] = np.zeros(array.array.shape, array.array.dtype, order="F" if column_major else "C")
         buf = env.bind(state[key], "buf")
         momentum = _hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
