@@ -50,7 +50,8 @@ def _reset_linear(weight: Parameter, bias: Parameter | None) -> None:
 
 
 class Linear(Module):
-    """``y = x @ weight.T + bias`` on the last axis; weight is (out_features, in_features).
+    """``y = x @ weight.T + bias`` on the last axis; weight is (out_features, in_features), stored column by
+    column (see ``column_major``).
 
     >>> fc = ember.nn.Linear(784, 256)
     >>> fc(ember.randn(64, 784)).shape
