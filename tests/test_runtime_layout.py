@@ -65,8 +65,14 @@ def test_jit_lays_updated_parameters_out_and_matches_eager(momentum):
     step = ember.jit(lambda x, y: _step(net, opt, x, y))
     for x, y in zip(X, Y):
         assert step(x, y).item() == _step(eager_net, eager_opt, x, y).item()
-        for p in net.parameters():  # each gradient owns its memory, as eager mode leaves it
-            assert p.grad.array.base is None and p.grad.array.flags.writeable
+        owners = []
+        for p in net.parameters():  # each gradient owns its memory, as eager mode leaves it (a column-major
+            grad = p.grad.array  # weight's: the whole of a fresh array, seen transposed)
+            owner = grad if grad.base is None else grad.base
+            assert owner.base is None and owner.size == grad.size and grad.flags.writeable
+            assert grad.flags.f_contiguous == p.array.flags.f_contiguous
+            owners.append(id(owner))
+        assert len(set(owners)) == len(owners)
     bases = {id(p.array.base) for p in net.parameters()}
     assert len(bases) == 1 and all(p.array.base is not None for p in net.parameters())  # one arena
     for p, q in zip(eager_net.parameters(), net.parameters()):

@@ -54,6 +54,7 @@ class _Env:
 
     def __init__(self):
         self.objects: dict = {"np": np}
+        self.owned_views: set = set()  # names of returned views of the call's own fresh arrays (_fresh_views)
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
         self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
@@ -151,7 +152,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     fn = namespace["make"]()
     # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
     # out as gradients without copying again).
-    fn.owned = frozenset(i for i, name in enumerate(returned) if name.endswith(".copy()") and returned.count(name) == 1)
+    fn.owned = frozenset(i for i, name in enumerate(returned)
+                         if (name.endswith(".copy()") or name in env.owned_views) and returned.count(name) == 1)
     return CompiledGraph(fn, source, graph, sized)
 
 
@@ -231,12 +233,37 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
     returned = []
+    fresh_views = _fresh_views(graph, bound, into, names)
     for v in graph.outputs:
         name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
         if env.objects.get(name).__class__ is np.ndarray:  # an array made once (a flat gradient's view)
             name = f"{name}.copy()"  # the caller keeps what it gets
+        elif v.id in fresh_views:
+            env.owned_views.add(name)
         returned.append(name)
     return lines, returned
+
+
+def _fresh_views(graph: Graph, bound: dict, into: dict, names: dict) -> set:
+    """Ids of values that are a whole view (a transpose, a reshape) of an array the call makes anew and reads
+    nowhere else: the caller may keep them as they are (a column-major weight's gradient is the transpose of
+    a fresh product)."""
+    producers, users = graph.producers(), graph.users()
+    outputs = {v.id for v in graph.outputs}
+    found = set()
+    for v in graph.outputs:
+        node = producers.get(v.id)
+        if node is None or node.op.view is None or not node.inputs:
+            continue
+        source = node.inputs[0]
+        made = producers.get(source.id)
+        # a local of the call (not a preallocated or bound array's name) that an op made afresh
+        if made is not None and made.op.fresh and source.id not in bound and source.id not in into \
+                and names.get(source.id, "") == f"v{source.id}" \
+                and source.id not in outputs and len(users.get(source.id, ())) == 1 \
+                and None not in source.array.shape and source.array.size == v.array.size:
+            found.add(v.id)
+    return found
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
