@@ -137,3 +137,24 @@ def test_jit_computes_in_the_weights_layout_and_equals_eager_bit_for_bit():
         assert layer.weight.array.flags.f_contiguous and not layer.weight.array.flags.c_contiguous
         assert layer.weight.grad.array.flags.f_contiguous
         assert opt.state[layer.weight]["momentum_buffer"].flags.f_contiguous
+
+
+def test_column_major_weight_gradients_match_finite_differences():
+    rng = np.random.default_rng(8)
+    layer = ember.nn.Linear(4, 3, dtype=ember.float64)
+    assert layer.weight.array.flags.f_contiguous
+    x = rng.standard_normal((5, 4))
+    target = rng.standard_normal((5, 3))
+
+    def loss_of(weight):
+        return float((((x @ weight.T + layer.bias.detach().numpy()) - target) ** 2).sum())
+
+    loss = ((layer(ember.from_numpy(x)) - ember.from_numpy(target)) ** 2).sum()
+    loss.backward()
+    base, eps, numeric = layer.weight.detach().numpy().copy(), 1e-6, np.zeros((3, 4))
+    for idx in np.ndindex(3, 4):
+        step = np.zeros((3, 4))
+        step[idx] = eps
+        numeric[idx] = (loss_of(base + step) - loss_of(base - step)) / (2 * eps)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
+    assert layer.weight.grad.array.flags.f_contiguous
