@@ -412,7 +412,7 @@ def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
         if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph
             array = np.array(array)
         elif array.base is not None or id(array) in seen or not array.flags.writeable:
-            array = array.copy()  # a view, or an array handed out twice: the gradient gets its own memory
+            array = array.copy(order="K")  # a view, or an array handed out twice: its own memory, same layout
         seen.add(id(array))
         param.grad = Tensor._make(array, None)
 

@@ -148,7 +148,7 @@ def test_jit_folds_linear_layers_and_matches_the_unfolded_code(monkeypatch):
     with monkeypatch.context() as m:
         plain, plain_losses, _, plain_layouts = _jit_mlp(m, fold=False)
     assert [(len(f.forward), len(f.backward)) for f in made] == [(3, 3)]  # every layer, forward and backward
-    assert layouts == [True, False] * 3 and not any(plain_layouts)
+    assert layouts == plain_layouts == [True, False] * 3  # nn.Linear's weights are column-major either way
     np.testing.assert_allclose(losses, plain_losses, rtol=1e-5)
     for a, b in zip(folded, plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

