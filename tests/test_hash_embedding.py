@@ -485,3 +485,30 @@ def test_tracing_a_lookup_is_refused_with_a_clear_error():
 
     with pytest.raises(TypeError, match="HashEmbedding: hash-table lookups .* outside ember.jit"):
         traced(ember.ones(3))
+
+
+def test_training_steps_of_varying_sizes_keep_no_scratch_per_size():
+    import gc
+    import tracemalloc
+
+    emb = HashEmbedding(4, seed=0)
+    opt = ember.optim.RowWiseAdagrad(emb.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+
+    def step(n):
+        emb(rng.permutation(30_000)[:n]).sum().backward()  # n distinct ids
+        opt.step()
+        opt.zero_grad()
+
+    step(30_000)  # every id in the table, and the largest scratch, before measuring
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(1000, 30_000, 1000):  # 29 steps, each with its own number of distinct rows
+            step(n)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000, grown  # an 8-byte scratch kept per size would be 3.5 MB

@@ -206,11 +206,7 @@ class IdIndex:
 
     def _place(self, keys: np.ndarray, rows: np.ndarray) -> None:
         slots, size = self.slots, self.slots.size
-        h = mix64(keys.view(np.uint64))
-        if h.size > 4096:  # in home order (a radix sort on 16 bits): the slots are then read and written
-            order = np.argsort((h >> np.uint64(48)).astype(np.uint16), kind="stable")  # in one sweep
-            h, rows = h.take(order), rows.take(order)
-        pos, step = _home(h, size), _probe_step(h, size)
+        pos, step = _probe_start(keys, size)
         pending = rows.astype(slots.dtype)
         while pending.size:
             free = slots.take(pos) == EMPTY
