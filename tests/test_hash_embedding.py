@@ -70,7 +70,7 @@ def test_index_grows_to_prime_slot_counts_and_rebuilds_in_blocks(monkeypatch):
     assert index.rows().tolist() == [i for i in range(keys.size) if i % 3]
 
 
-def test_a_large_index_grows_by_a_quarter_to_load_0_7(monkeypatch):
+def test_a_large_index_grows_by_a_quarter_to_load_0_72(monkeypatch):
     from ember.embedding import index as index_module
 
     monkeypatch.setattr(index_module, "_LARGE", 1000)  # "large" past 1000 rows
@@ -80,10 +80,10 @@ def test_a_large_index_grows_by_a_quarter_to_load_0_7(monkeypatch):
         index.add(keys[lo : lo + 500], np.arange(lo, lo + 500))
         if not sizes or index.capacity != sizes[-1]:
             sizes.append(index.capacity)
-            if lo + 500 > 1000:  # grown for load 0.7, after passing 0.88
-                assert index.capacity == index_module.next_prime(int((lo + 500) / 0.7) + 1)
-        assert index.used <= 0.88 * index.capacity
-    assert len(sizes) >= 8 and 0.7 <= keys.size / index.capacity <= 0.88
+            if lo + 500 > 1000:  # grown for load 0.72, after passing 0.9
+                assert index.capacity == index_module.next_prime(int((lo + 500) / 0.72) + 1)
+        assert index.used <= 0.9 * index.capacity
+    assert len(sizes) >= 8 and 0.72 <= keys.size / index.capacity <= 0.9
     assert all(1.1 < b / a < 1.35 for a, b in zip(sizes[-4:-1], sizes[-3:]))
     assert index.find(keys).tolist() == list(range(keys.size))
 

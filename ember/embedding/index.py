@@ -5,14 +5,14 @@ DELETED. The slot count is a prime, sized for the rows (not rounded up to a powe
 double the slots). A key's 64-bit hash gives its home slot (the high half, by multiply-shift range
 reduction) and its probe step (the low half, in ``[1, size)``, coprime with the prime size), and its chain
 is double hashing, ``(home + i * step) mod size``: chains stay short on average up to the 0.8 load factor
-a small table grows at, and the 0.88 of a large one. Each probing round handles every still-unresolved key
+a small table grows at, and the 0.9 of a large one. Each probing round handles every still-unresolved key
 of the batch with a few array operations, never a Python step per key. The slowest chain of a large batch
 is long all the same, so a lookup widens its rounds: one probe, one more, then the next 2, 4, 8... probes
 of each remaining key at once. Slots are int32 while rows fit (4 bytes a slot).
 
 Deleting leaves a DELETED marker (lookups probe past it); the table rebuilds when markers and live slots
-together pass the load factor. Keys are stored once, by row: 8 bytes a row plus, in a large table, 4.5 to
-5.7 for the slots. While every row below the highest is live (no evictions), a rebuild re-places the keys
+together pass the load factor. Keys are stored once, by row: 8 bytes a row plus, in a large table, 4.4 to
+5.6 for the slots. While every row below the highest is live (no evictions), a rebuild re-places the keys
 from ``key_of_row`` after dropping the old slots, so growing never holds two slot arrays.
 """
 
@@ -27,11 +27,13 @@ from ember.embedding.hashing import mix64
 EMPTY = -1
 DELETED = -2
 # A small table (up to _LARGE rows) keeps its loads low and grows 2x: its slots take little memory and
-# short chains keep lookups fast. A large one rebuilds when live slots and DELETED markers pass 0.88 of the
-# slots, to a load of 0.7 (1.26x growth): 4.5 to 5.7 bytes of slots a row, where doubling costs 5 to 10.
+# short chains keep lookups fast. A large one rebuilds when live slots and DELETED markers pass 0.9 of the
+# slots, to a load of 0.72 (1.25x growth): 4.4 to 5.6 bytes of slots a row (4.9 on average over sizes),
+# where doubling at 0.8 costs 5 to 10 (6.9 on average); the price is about 4 re-placements of every key
+# over the growth, where doubling takes 1.
 _LARGE = 1 << 22
-_MAX_LOAD = {False: 0.8, True: 0.88}  # by "is large"
-_GROWN_LOAD = {False: 0.4, True: 0.7}
+_MAX_LOAD = {False: 0.8, True: 0.9}  # by "is large"
+_GROWN_LOAD = {False: 0.4, True: 0.72}
 _REBUILD_BLOCK = 1 << 20  # keys re-placed per round of a rebuild (about 40 bytes of temporaries each)
 _HALF = np.uint64(32)
 _LOW = np.uint64(0xFFFFFFFF)
@@ -241,10 +243,11 @@ class IdIndex:
         """The live rows, ascending."""
         if self.live == self.top:
             return np.arange(self.top, dtype=np.int64)
-        slots = self.slots
-        rows = slots[slots >= 0].astype(np.int64)
-        rows.sort()
-        return rows
+        present = np.zeros(self.top, bool)  # marked a block of slots at a time: no sort, small temporaries
+        for lo in range(0, self.slots.size, _REBUILD_BLOCK):
+            block = self.slots[lo : lo + _REBUILD_BLOCK]
+            present[block[block >= 0]] = True
+        return np.flatnonzero(present)
 
     def _rebuild(self, capacity: int, adding: int = 0) -> None:
         """New slots for at least ``capacity`` slots and the live keys, without DELETED markers."""
