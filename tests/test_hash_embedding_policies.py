@@ -205,10 +205,12 @@ def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
 
 
 @pytest.mark.parametrize("policy", ["lfu", "lru"])
-def test_capacity_selection_equals_a_full_sort_with_ties_free_rows_and_many_chunks(policy):
+def test_capacity_selection_equals_a_full_sort_with_ties_free_rows_and_many_chunks(policy, monkeypatch):
+    from ember.embedding import eviction
     from ember.embedding.eviction import over_capacity
 
-    emb = HashEmbedding(2, capacity=10**6, capacity_policy=policy, seed=0, chunk_rows=64)  # 64-row chunks
+    monkeypatch.setattr(eviction, "_BLOCK", 24)  # blocks of 24 rows, within chunks of 64
+    emb = HashEmbedding(2, capacity=10**6, capacity_policy=policy, seed=0, chunk_rows=64)
     table = emb.table
     rng = np.random.default_rng(7)
     keys = rng.permutation(2000).astype(np.int64) * 7 - 5000

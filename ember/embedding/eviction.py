@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_BLOCK = 1 << 18  # rows scored at a time by the capacity selection (about 50 bytes of temporaries each)
+
 
 class StepTTL:
     """Remove rows not looked up in training or updated during the last ``steps`` table steps (updates).
@@ -111,24 +113,22 @@ def over_capacity(table, excluded: np.ndarray, excess: int) -> np.ndarray:
 
 
 def _scores(table, skipped: np.ndarray, with_rows: bool = False):
-    """(rows or None, uint64 scores) of the live rows not in ``skipped`` (sorted), a chunk at a time: the
-    policy's first column in the high bits, the other below it (``last_step`` shifted to be unsigned)."""
+    """(rows or None, uint64 scores) of the live rows not in ``skipped`` (sorted), a block of rows at a time:
+    the policy's first column in the high bits, the other below it (``last_step`` shifted to be unsigned)."""
     lfu = table.capacity_policy == "lfu"
     freq_chunks, last_chunks = table.meta["freq"].chunks, table.meta["last_step"].chunks
-    for i, (freq, last) in enumerate(zip(freq_chunks, last_chunks)):
-        lo = int(table.layout.starts[i])
-        if lo >= table.top:
-            break
-        n = min(freq.shape[0], table.top - lo)
-        f = freq[:n].astype(np.uint64)
-        t = (last[:n].astype(np.int64) + 2**31).view(np.uint64)
-        score = (f << np.uint64(32)) | t if lfu else (t << np.uint64(16)) | f
-        start, stop = np.searchsorted(skipped, [lo, lo + n])
-        if stop > start:
-            keep = np.ones(n, bool)
-            keep[skipped[start:stop] - lo] = False
-            kept = np.flatnonzero(keep)
-            score = score.take(kept)
-            yield (kept + lo if with_rows else None), score
-        else:
-            yield (np.arange(lo, lo + n, dtype=np.int64) if with_rows else None), score
+    for i, (freq_chunk, last_chunk) in enumerate(zip(freq_chunks, last_chunks)):
+        start = int(table.layout.starts[i])
+        for lo in range(start, min(start + freq_chunk.shape[0], table.top), _BLOCK):
+            hi = min(lo + _BLOCK, start + freq_chunk.shape[0], table.top)
+            f = freq_chunk[lo - start : hi - start].astype(np.uint64)
+            t = (last_chunk[lo - start : hi - start].astype(np.int64) + 2**31).view(np.uint64)
+            score = (f << np.uint64(32)) | t if lfu else (t << np.uint64(16)) | f
+            first, last = np.searchsorted(skipped, [lo, hi])
+            if last > first:
+                keep = np.ones(hi - lo, bool)
+                keep[skipped[first:last] - lo] = False
+                kept = np.flatnonzero(keep)
+                yield (kept + lo if with_rows else None), score.take(kept)
+            else:
+                yield (np.arange(lo, hi, dtype=np.int64) if with_rows else None), score
