@@ -113,18 +113,30 @@ def test_growing_a_dense_index_never_holds_two_slot_arrays(monkeypatch):
         index._rebuild(capacity)
         return tracemalloc.get_traced_memory()[1] - before
 
-    n = 60_000
+    n = 150_000
     keys = np.random.default_rng(4).permutation(n).astype(np.int64) * 7919
+    monkeypatch.setattr(index_module, "_GROWN_LOAD", {False: 0.3, True: 0.3})  # growth away from key_of_row's
     tracemalloc.start()  # before the slots are made, so that freeing them counts
     try:
         index = IdIndex()
-        index.add(keys, np.arange(n))
+        for lo, hi in [(0, 50_000), (50_000, 90_000), (90_000, 110_000), (110_000, 131_000)]:
+            index.add(keys[lo:hi], np.arange(lo, hi))
+        old_bytes, key_column = index.slots.nbytes, index.key_of_row.size
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        index.add(keys[131_000:134_000], np.arange(131_000, 134_000))  # past the 0.8 load: the slots grow
+        peak = tracemalloc.get_traced_memory()[1] - before
+        new_bytes = index.slots.nbytes
+        assert new_bytes > 2 * old_bytes and index.key_of_row.size == key_column
+        assert peak < new_bytes - 0.25 * old_bytes  # the old slots went before the new ones came
+        np.testing.assert_array_equal(index.find(keys[:134_000]), np.arange(134_000))  # (no Python ints)
+        index.add(keys[134_000:], np.arange(134_000, n))
         old_bytes = index.slots.nbytes
         peak = rebuild_peak(index, 2 * index.capacity)  # every row below the top is live: keys suffice
         new_bytes = index.slots.nbytes
         assert new_bytes > 1.9 * old_bytes
-        assert peak < new_bytes - 0.5 * old_bytes  # the old slots went before the new ones came
-        np.testing.assert_array_equal(index.find(keys), np.arange(n))  # (no Python ints: traced memory)
+        assert peak < new_bytes - 0.5 * old_bytes
+        np.testing.assert_array_equal(index.find(keys), np.arange(n))
         index.remove(keys[:1])  # a row missing below the top: the live rows come from the old slots
         peak = rebuild_peak(index, index.capacity)
         assert peak >= index.slots.nbytes  # the new slots came while the old ones were still held

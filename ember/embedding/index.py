@@ -112,10 +112,10 @@ class IdIndex:
         self.live = 0
         self._reset_slots(max(int(capacity), 16))
 
-    def _reset_slots(self, capacity: int) -> None:
-        """Fresh slots, all EMPTY: the smallest prime count >= ``capacity``."""
+    def _reset_slots(self, capacity: int, top: int | None = None) -> None:
+        """Fresh slots, all EMPTY: the smallest prime count >= ``capacity``, wide enough for rows below ``top``."""
         self.slots = None  # the old slots go before the new ones come
-        dtype = np.int32 if self.top < 2**31 - 2 else np.int64
+        dtype = np.int32 if (self.top if top is None else top) < 2**31 - 2 else np.int64
         self.slots = np.full(next_prime(max(capacity, 16)), EMPTY, dtype)
         self.used = 0  # live slots plus DELETED markers
 
@@ -189,19 +189,19 @@ class IdIndex:
         rows = np.ascontiguousarray(rows, np.int64).reshape(-1)
         if keys.size == 0:
             return
-        top = int(rows.max()) + 1
+        top = max(self.top, int(rows.max()) + 1)
         if top > self.key_of_row.size:  # key_of_row must hold at least 2 entries for find's masked reads
             # pages of the doubled column are taken as rows are written: resident memory follows the rows
             grown = np.empty(max(top, 2 * self.key_of_row.size, 1024), np.int64)
             grown[: self.key_of_row.size] = self.key_of_row
             self.key_of_row = grown
         self.key_of_row[rows] = keys
-        self.top = max(self.top, top)
-        if self.top >= 2**31 - 2 and self.slots.dtype == np.int32:
-            self._rebuild(self.capacity)
         large = self.live + keys.size > _LARGE
         if self.used + keys.size > _MAX_LOAD[large] * self.capacity:
-            self._rebuild(int((self.live + keys.size) / _GROWN_LOAD[large]) + 1, adding=keys.size)
+            self._rebuild(int((self.live + keys.size) / _GROWN_LOAD[large]) + 1, keys.size, top)
+        elif top >= 2**31 - 2 and self.slots.dtype == np.int32:
+            self._rebuild(self.capacity, keys.size, top)
+        self.top = top  # after a rebuild: it re-places the rows below the old top, not the ones coming
         self._place(keys, rows)
         self.live += keys.size
         self.used += keys.size
@@ -249,17 +249,19 @@ class IdIndex:
             present[block[block >= 0]] = True
         return np.flatnonzero(present)
 
-    def _rebuild(self, capacity: int, adding: int = 0) -> None:
-        """New slots for at least ``capacity`` slots and the live keys, without DELETED markers."""
+    def _rebuild(self, capacity: int, adding: int = 0, top: int | None = None) -> None:
+        """New slots, at least ``capacity`` of them, holding the live keys (``adding`` more to come, with rows
+        below ``top``), without DELETED markers."""
         capacity = max(capacity, int((self.live + adding) / _MAX_LOAD[True]) + 1)
+        top = self.top if top is None else top
         if self.live == self.top:  # every row below top is live: its key is all a slot needs
-            self._reset_slots(capacity)
+            self._reset_slots(capacity, top)
             for lo in range(0, self.top, _REBUILD_BLOCK):
                 hi = min(lo + _REBUILD_BLOCK, self.top)
                 self._place(self.key_of_row[lo:hi], np.arange(lo, hi, dtype=np.int64))
         else:  # the live rows are known from the old slots: re-placed a block of them at a time
             old = self.slots
-            self._reset_slots(capacity)
+            self._reset_slots(capacity, top)
             for lo in range(0, old.size, _REBUILD_BLOCK):
                 block = old[lo : lo + _REBUILD_BLOCK]
                 live_rows = block[block >= 0].astype(np.int64)
