@@ -55,9 +55,14 @@ def peak_rss_bytes() -> int:
 
 def distinct_ids(start: int, n: int) -> np.ndarray:
     """n distinct int64 ids spread over the whole int64 range (a bijection of a counter)."""
+    return ids_at(np.arange(start, start + n, dtype=np.uint64))
+
+
+def ids_at(counters: np.ndarray) -> np.ndarray:
+    """The ids ``distinct_ids`` gives at these counter values (no array of all the ids before them)."""
     from ember.embedding.hashing import mix64
 
-    return mix64(np.arange(start, start + n, dtype=np.uint64)).view(np.int64)
+    return mix64(counters.astype(np.uint64)).view(np.int64)
 
 
 def median_rate(run, items: int, rounds: int = 5) -> float:
@@ -232,16 +237,16 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
                 if half_rss is None and lo + batch >= n // 2:
                     half_rss, half_rows = rss_bytes(), len(emb)
         insert_s = time.perf_counter() - t0
-        inserted_rss = rss_bytes()
+        inserted_rss, inserted_peak = rss_bytes(), peak_rss_bytes()
+        index_slots = emb.table.index.capacity
         present = distinct_ids(int(rng.integers(0, n - batch)) if n > batch else 0, min(batch, n))
         emb.eval()
         with ember.no_grad():  # present ids, rows gathered, nothing inserted or counted
             lookup_rate = median_rate(lambda: emb(present), present.size)
         emb.train()
         t0 = time.perf_counter()
-        for _ in range(steps):
-            emb(distinct_ids(0, n)[rng.integers(0, n, batch)] if n <= 2 * 10**7 else
-                distinct_ids(int(rng.integers(0, n - batch)), batch)).sum().backward()
+        for _ in range(steps):  # ids drawn from all the rows: each step touches rows all over the table
+            emb(ids_at(rng.integers(0, n, batch))).sum().backward()
             opt.step()
             opt.zero_grad()
         rows = len(emb)
@@ -258,7 +263,7 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
         else:  # row-wise Adagrad by hand: one float of state a row (TorchRec's is a fused kernel)
             state = torch.zeros(n)
         insert_s = time.perf_counter() - t0
-        inserted_rss = rss_bytes()
+        inserted_rss, inserted_peak, index_slots = rss_bytes(), peak_rss_bytes(), 0
         positions = torch.from_numpy(rng.integers(0, n, batch))
         with torch.no_grad():
             lookup_rate = median_rate(lambda: table(positions), batch)
@@ -282,6 +287,7 @@ def memory_case(case: str, n: int, batch: int, dim: int, steps: int = 20) -> dic
     result = {"case": case, "rows": rows, "insert_per_s": rows / insert_s, "lookup_per_s": lookup_rate,
               "step_ms": train_s / steps * 1e3,
               "inserted_rss_gib": inserted_rss / GIB, "final_rss_gib": final / GIB, "peak_rss_gib": peak / GIB,
+              "insert_phase_peak_gib": inserted_peak / GIB, "index_slot_bytes_per_row": 4 * index_slots / rows,
               "bytes_per_row": (final - base) / rows,
               "extrapolated_100m_gib": (base + (final - base) / rows * 1e8) / GIB}
     if half_rss is not None:  # growth from half the rows to all of them: fixed costs cancel
@@ -310,8 +316,9 @@ def _memory_line(r: dict) -> str:
             f"{r['extrapolated_100m_gib']:6.2f} GiB  insert {r['insert_per_s'] / 1e6:5.2f}M rows/s  "
             f"lookup {r['lookup_per_s'] / 1e6:5.2f}M ids/s  "
             f"train step {r['step_ms']:7.1f} ms"
-            + (f"  (insert-phase slope {r['insert_bytes_per_row_slope']:.1f} B/row before slots)"
-               if "insert_bytes_per_row_slope" in r else ""))
+            + (f"  (insert-phase slope {r['insert_bytes_per_row_slope']:.1f} B/row before slots; peak "
+               f"{r['insert_phase_peak_gib']:.2f} GiB by the end of inserting; index slots "
+               f"{r['index_slot_bytes_per_row']:.2f} B/row)" if "insert_bytes_per_row_slope" in r else ""))
 
 
 BUDGET_GIB = {"ember-adagrad": 16, "ember-rowwise": 8, "ember-rowwise-meta": 8,  # peak RSS at 100M rows

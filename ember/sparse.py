@@ -8,17 +8,16 @@ import numpy as np
 
 from ember.backend.devices import array_module
 
-_marks = threading.local()  # per thread: number of table rows -> an intp array of that length (scratch)
+_marks = threading.local()  # per thread: scratch arrays
 
 
 def _mark_array(num_rows: int) -> np.ndarray:
-    marks = getattr(_marks, "by_rows", None)
-    if marks is None:
-        marks = _marks.by_rows = {}
-    mark = marks.get(num_rows)
-    if mark is None:
-        mark = marks[num_rows] = np.empty(num_rows, np.intp)
-    return mark
+    """intp scratch of ``num_rows`` entries: a view of one array per thread, grown when too small. (An array
+    per size piled up: a hash table's gradient has a new number of rows at nearly every step.)"""
+    mark = getattr(_marks, "rows", None)
+    if mark is None or mark.size < num_rows:
+        mark = _marks.rows = np.empty(num_rows, np.intp)
+    return mark[:num_rows]
 
 
 def unique_rows(indices: np.ndarray, values: np.ndarray, num_rows: int) -> tuple:

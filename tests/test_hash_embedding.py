@@ -44,24 +44,105 @@ def test_index_matches_a_dict_through_inserts_and_removals():
     assert index.capacity * 0.8 >= index.used
 
 
-def test_index_grows_by_doubling_and_rebuilds_in_blocks(monkeypatch):
+def test_index_grows_to_prime_slot_counts_and_rebuilds_in_blocks(monkeypatch):
     from ember.embedding import index as index_module
 
     monkeypatch.setattr(index_module, "_REBUILD_BLOCK", 64)  # many blocks per rebuild
     rng = np.random.default_rng(1)
     keys = np.unique(rng.integers(-2**63, 2**63 - 1, 5000, dtype=np.int64))
     rng.shuffle(keys)
-    index, top = IdIndex(capacity=16), 0
+    index, top, growths = IdIndex(capacity=16), 0, 0
     for part in np.array_split(keys, 37):
+        before = index.capacity
         index.add(part, np.arange(top, top + part.size))
         top += part.size
-        # the smallest power of two holding the rows at the 0.8 load factor
-        assert index.capacity == 1 << int(np.ceil(np.log2(top / 0.8 + 1)))
+        if index.capacity != before:  # grown to the smallest prime holding the rows at the grown load
+            growths += 1
+            assert index.capacity == index_module.next_prime(int(top / 0.4) + 1)
+        assert index.used <= 0.8 * index.capacity
+    assert growths >= 5
+    assert index.find(keys).tolist() == list(range(keys.size))
     index.remove(keys[::3])
     assert index.find(keys).tolist() == [-1 if i % 3 == 0 else i for i in range(keys.size)]
-    index._rebuild(index.capacity)  # the deleted markers go; the live keys stay
+    index._rebuild(index.capacity)  # rows are missing below top: re-placed from the old slots; markers go
     assert index.used == len(index) == keys.size - keys[::3].size
     assert index.find(keys).tolist() == [-1 if i % 3 == 0 else i for i in range(keys.size)]
+    assert index.rows().tolist() == [i for i in range(keys.size) if i % 3]
+
+
+def test_a_large_index_grows_by_a_quarter_to_load_0_72(monkeypatch):
+    from ember.embedding import index as index_module
+
+    monkeypatch.setattr(index_module, "_LARGE", 1000)  # "large" past 1000 rows
+    keys = np.random.default_rng(5).permutation(20_000).astype(np.int64) * 104729
+    index, sizes = IdIndex(capacity=16), []
+    for lo in range(0, keys.size, 500):
+        index.add(keys[lo : lo + 500], np.arange(lo, lo + 500))
+        if not sizes or index.capacity != sizes[-1]:
+            sizes.append(index.capacity)
+            if lo + 500 > 1000:  # grown for load 0.72, after passing 0.9
+                assert index.capacity == index_module.next_prime(int((lo + 500) / 0.72) + 1)
+        assert index.used <= 0.9 * index.capacity
+    assert len(sizes) >= 8 and 0.72 <= keys.size / index.capacity <= 0.9
+    assert all(1.1 < b / a < 1.35 for a, b in zip(sizes[-4:-1], sizes[-3:]))
+    assert index.find(keys).tolist() == list(range(keys.size))
+
+
+def test_next_prime_and_the_probe_start_for_any_slot_count():
+    from ember.embedding.index import _probe_start, next_prime
+
+    assert [next_prime(n) for n in (0, 2, 14, 17, 18, 7920, 2**31 - 2)] == [2, 2, 17, 17, 19, 7927, 2**31 - 1]
+    keys = np.arange(-1000, 1000, dtype=np.int64)
+    for size in (17, 4099, 2**31 - 1, 2**33 + 17):
+        home, step = _probe_start(keys, size)
+        assert home.min() >= 0 and home.max() < size
+        assert step.min() >= 1 and step.max() < size
+
+
+def test_growing_a_dense_index_never_holds_two_slot_arrays(monkeypatch):
+    import tracemalloc
+
+    from ember.embedding import index as index_module
+
+    monkeypatch.setattr(index_module, "_REBUILD_BLOCK", 2048)  # temporaries small beside the slots
+
+    def rebuild_peak(index, capacity):
+        """Traced memory's peak during a rebuild, above what was traced before it."""
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        index._rebuild(capacity)
+        return tracemalloc.get_traced_memory()[1] - before
+
+    n = 150_000
+    keys = np.random.default_rng(4).permutation(n).astype(np.int64) * 7919
+    monkeypatch.setattr(index_module, "_GROWN_LOAD", {False: 0.3, True: 0.3})  # growth away from key_of_row's
+    tracemalloc.start()  # before the slots are made, so that freeing them counts
+    try:
+        index = IdIndex()
+        for lo, hi in [(0, 50_000), (50_000, 90_000), (90_000, 110_000), (110_000, 131_000)]:
+            index.add(keys[lo:hi], np.arange(lo, hi))
+        old_bytes, key_column = index.slots.nbytes, index.key_of_row.size
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        index.add(keys[131_000:134_000], np.arange(131_000, 134_000))  # past the 0.8 load: the slots grow
+        peak = tracemalloc.get_traced_memory()[1] - before
+        new_bytes = index.slots.nbytes
+        assert new_bytes > 2 * old_bytes and index.key_of_row.size == key_column
+        assert peak < new_bytes - 0.25 * old_bytes  # the old slots went before the new ones came
+        np.testing.assert_array_equal(index.find(keys[:134_000]), np.arange(134_000))  # (no Python ints)
+        index.add(keys[134_000:], np.arange(134_000, n))
+        old_bytes = index.slots.nbytes
+        peak = rebuild_peak(index, 2 * index.capacity)  # every row below the top is live: keys suffice
+        new_bytes = index.slots.nbytes
+        assert new_bytes > 1.9 * old_bytes
+        assert peak < new_bytes - 0.5 * old_bytes
+        np.testing.assert_array_equal(index.find(keys), np.arange(n))
+        index.remove(keys[:1])  # a row missing below the top: the live rows come from the old slots
+        peak = rebuild_peak(index, index.capacity)
+        assert peak >= index.slots.nbytes  # the new slots came while the old ones were still held
+        np.testing.assert_array_equal(index.find(keys), np.r_[-1, 1:n])
+    finally:
+        tracemalloc.stop()
 
 
 def test_row_pool_across_many_chunks_matches_a_dense_array():
@@ -416,3 +497,30 @@ def test_tracing_a_lookup_is_refused_with_a_clear_error():
 
     with pytest.raises(TypeError, match="HashEmbedding: hash-table lookups .* outside ember.jit"):
         traced(ember.ones(3))
+
+
+def test_training_steps_of_varying_sizes_keep_no_scratch_per_size():
+    import gc
+    import tracemalloc
+
+    emb = HashEmbedding(4, seed=0)
+    opt = ember.optim.RowWiseAdagrad(emb.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+
+    def step(n):
+        emb(rng.permutation(30_000)[:n]).sum().backward()  # n distinct ids
+        opt.step()
+        opt.zero_grad()
+
+    step(30_000)  # every id in the table, and the largest scratch, before measuring
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(1000, 30_000, 1000):  # 29 steps, each with its own number of distinct rows
+            step(n)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000, grown  # an 8-byte scratch kept per size would be 3.5 MB

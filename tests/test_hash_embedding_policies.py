@@ -202,3 +202,32 @@ def test_frequency_saturates_at_16_bits_and_old_32_bit_counts_load_clipped():
     restored.load_state_dict(state)
     loaded = restored.state_dict()
     assert dict(zip(loaded["keys"].tolist(), loaded["meta.freq"].tolist())) == {5: 65535, 6: 7}
+
+
+@pytest.mark.parametrize("policy", ["lfu", "lru"])
+def test_capacity_selection_equals_a_full_sort_with_ties_free_rows_and_many_chunks(policy, monkeypatch):
+    from ember.embedding import eviction
+    from ember.embedding.eviction import over_capacity
+
+    monkeypatch.setattr(eviction, "_BLOCK", 24)  # blocks of 24 rows, within chunks of 64
+    emb = HashEmbedding(2, capacity=10**6, capacity_policy=policy, seed=0, chunk_rows=64)
+    table = emb.table
+    rng = np.random.default_rng(7)
+    keys = rng.permutation(2000).astype(np.int64) * 7 - 5000
+    with ember.no_grad():
+        for part in np.array_split(keys, 200):  # rows in batch order, not key order (a batch gets sorted ids)
+            emb(part)
+    table.remove_rows(rng.choice(2000, 150, replace=False))  # free rows keep stale metadata
+    plan = table.layout.plan(np.arange(table.top))
+    table.meta["freq"].write(plan, rng.integers(0, 4, table.top) * 30000)  # few values: many ties
+    table.meta["last_step"].write(plan, rng.choice([-2**31, -7, 0, 3, 2**31 - 1], table.top))
+    live = table.live_rows()
+    for excess in (1, 2, 37, 500, 1700, 1849, 1850, 5000):
+        excluded = np.unique(rng.choice(live, 60, replace=False))
+        candidates = np.setdiff1d(live, excluded)
+        freq = table.meta["freq"].read(table.layout.plan(candidates))
+        last = table.meta["last_step"].read(table.layout.plan(candidates))
+        ids = table.index.key_of_row[candidates]
+        order = np.lexsort((ids, last, freq) if policy == "lfu" else (ids, freq, last))
+        expected = np.sort(candidates[order[:excess]])
+        assert np.sort(over_capacity(table, excluded, excess)).tolist() == expected.tolist()

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from ember.embedding.index import EMPTY, IdIndex, _probe_start
+from ember.embedding.index import EMPTY, IdIndex, _probe_start, next_prime
 
 
 def _walk(index: IdIndex, key: int) -> tuple[int, int]:
     """(row or -1, probes taken) for one key, one slot at a time: the definition find must match."""
-    pos, step = _probe_start(np.array([key], np.int64), index.mask)
+    pos, step = _probe_start(np.array([key], np.int64), index.capacity)
     p, s, probes = int(pos[0]), int(step[0]), 1
     while True:
         row = int(index.slots[p])
@@ -15,7 +15,7 @@ def _walk(index: IdIndex, key: int) -> tuple[int, int]:
             return -1, probes
         if row >= 0 and int(index.key_of_row[row]) == key:
             return row, probes
-        p, probes = (p + s) & index.mask, probes + 1
+        p, probes = (p + s) % index.capacity, probes + 1
 
 
 def _full_index(capacity: int, n: int, seed: int) -> tuple[IdIndex, np.ndarray]:
@@ -23,9 +23,9 @@ def _full_index(capacity: int, n: int, seed: int) -> tuple[IdIndex, np.ndarray]:
     keys = np.unique(rng.integers(-2**63, 2**63 - 1, 2 * n, dtype=np.int64))[:n]
     rng.shuffle(keys)
     index = IdIndex(capacity=capacity)
-    for part in np.array_split(keys, 5):  # several inserts, no rebuild: up to the 0.8 load factor
+    for part in np.array_split(keys, 5):  # several inserts, no rebuild: up to the 0.85 load factor
         index.add(part, np.flatnonzero(np.isin(keys, part)))
-    assert index.capacity == capacity
+    assert index.capacity == next_prime(capacity)
     return index, keys
 
 

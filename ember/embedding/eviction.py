@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_BLOCK = 1 << 18  # rows scored at a time by the capacity selection (about 50 bytes of temporaries each)
+
 
 class StepTTL:
     """Remove rows not looked up in training or updated during the last ``steps`` table steps (updates).
@@ -74,11 +76,59 @@ def _scan(table, pool, test) -> np.ndarray:
 def over_capacity(table, excluded: np.ndarray, excess: int) -> np.ndarray:
     """``excess`` rows to remove, not among ``excluded``: the least frequently used ("lfu", ties: least
     recently used) or the least recently used ("lru", ties: least frequently used). Remaining ties go by
-    key, not by row number, so a restored table (numbered differently) evicts the same ids."""
-    rows = np.setdiff1d(table.live_rows(), excluded, assume_unique=True)
-    plan = table.layout.plan(rows)
-    freq = table.meta["freq"].read(plan)
-    last = table.meta["last_step"].read(plan)
-    keys = table.index.key_of_row[rows]
-    order = np.lexsort((keys, last, freq) if table.capacity_policy == "lfu" else (keys, freq, last))
-    return rows[order[:excess]]
+    key, not by row number, so a restored table (numbered differently) evicts the same ids.
+
+    Nothing sorts the rows: both columns make one 48-bit score a row, and a radix selection finds the
+    score of the last row to go, a 16-bit digit per pass over the table (a histogram each), a chunk at a
+    time. A last pass gathers the rows below that score and, among the rows at it, the smallest keys.
+    Temporaries: a chunk's, and the rows returned.
+    """
+    if excess <= 0:
+        return np.zeros(0, np.int64)
+    skipped = np.union1d(table.free, excluded)  # rows given back (stale metadata) or already going
+    prefix, need = 0, int(excess)
+    for shift in (32, 16, 0):
+        counts = np.zeros(1 << 16, np.int64)
+        for _, score in _scores(table, skipped):
+            if shift < 32:
+                score = score[(score >> np.uint64(shift + 16)) == np.uint64(prefix)]
+            counts += np.bincount(((score >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.intp),
+                                  minlength=1 << 16)
+        total = np.cumsum(counts)
+        if shift == 32 and total[-1] <= need:  # every candidate goes
+            return np.concatenate([rows for rows, _ in _scores(table, skipped, with_rows=True)] or
+                                  [np.zeros(0, np.int64)])
+        digit = int(np.searchsorted(total, need))  # the first digit whose cumulative count reaches need
+        need -= int(total[digit - 1]) if digit else 0
+        prefix = (prefix << 16) | digit
+    threshold = np.uint64(prefix)
+    below, tied = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for rows, score in _scores(table, skipped, with_rows=True):
+        below.append(rows[score < threshold])
+        tied.append(rows[score == threshold])
+    below, tied = np.concatenate(below), np.concatenate(tied)
+    if need < tied.size:
+        tied = tied[np.argpartition(table.index.key_of_row[tied], need - 1)[:need]]
+    return np.concatenate([below, tied])
+
+
+def _scores(table, skipped: np.ndarray, with_rows: bool = False):
+    """(rows or None, uint64 scores) of the live rows not in ``skipped`` (sorted), a block of rows at a time:
+    the policy's first column in the high bits, the other below it (``last_step`` shifted to be unsigned)."""
+    lfu = table.capacity_policy == "lfu"
+    freq_chunks, last_chunks = table.meta["freq"].chunks, table.meta["last_step"].chunks
+    for i, (freq_chunk, last_chunk) in enumerate(zip(freq_chunks, last_chunks)):
+        start = int(table.layout.starts[i])
+        for lo in range(start, min(start + freq_chunk.shape[0], table.top), _BLOCK):
+            hi = min(lo + _BLOCK, start + freq_chunk.shape[0], table.top)
+            f = freq_chunk[lo - start : hi - start].astype(np.uint64)
+            t = (last_chunk[lo - start : hi - start].astype(np.int64) + 2**31).view(np.uint64)
+            score = (f << np.uint64(32)) | t if lfu else (t << np.uint64(16)) | f
+            first, last = np.searchsorted(skipped, [lo, hi])
+            if last > first:
+                keep = np.ones(hi - lo, bool)
+                keep[skipped[first:last] - lo] = False
+                kept = np.flatnonzero(keep)
+                yield (kept + lo if with_rows else None), score.take(kept)
+            else:
+                yield (np.arange(lo, hi, dtype=np.int64) if with_rows else None), score

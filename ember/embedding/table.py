@@ -352,9 +352,7 @@ class HashTable:
     # --- eviction ---------------------------------------------------------------------------------------
     def live_rows(self) -> np.ndarray:
         """Rows in use, ascending."""
-        rows = self.index.rows()
-        rows.sort()
-        return rows
+        return self.index.rows()
 
     def evict(self) -> int:
         """Run the eviction policies (and the capacity cap); returns how many rows were removed."""
