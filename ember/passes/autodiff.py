@@ -36,7 +36,7 @@ def autodiff(graph: Graph) -> Graph:
     requests, graph.requests = graph.requests, []
     for request in requests:
         if request.loss_scale is not None:
-            append_scaled_updates(graph, request)
+            append_scaled_updates(graph, request, gradients, append_updates)
             continue
         grads = gradients(graph, [request.loss], request.params)
         append_updates(graph, request.params, grads, request.rule, request.hyper, request.states)

@@ -95,12 +95,10 @@ def _seed(loss: Value, scale: Value):
     return seed if loss.shape == () else broadcast_to(seed, loss.shape)
 
 
-def append_scaled_updates(graph: Graph, request) -> None:
+def append_scaled_updates(graph: Graph, request, gradients, append_updates) -> None:
     """Resolve ``request`` (a ``TrainRequest`` with a ``loss_scale``): the scaled backward, the unscaled gradients,
     the update nodes and, for a dynamic scale, the skip of a bad step and the new scale (see the module's
-    docstring)."""
-    from ember.passes.autodiff import append_updates, gradients
-
+    docstring). ``gradients`` and ``append_updates`` are the ``autodiff`` pass's own (it calls this module)."""
     ls = request.loss_scale
     with graph.building():
         seed = _seed(request.loss, ls.scale)
