@@ -243,22 +243,30 @@ def test_launcher_shares_cores_and_explains_failures(monkeypatch):
     assert "rank 3 (pid 4242)" in launch.explain_failure(both, {4242: 3, 5151: 0}, deaths=(4242, 5151))
 
 
-def test_launcher_notes_deaths_in_order(tmp_path):
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_launcher_notes_deaths_in_order(tmp_path, pidfd):
+    if pidfd and not hasattr(os, "pidfd_open"):
+        pytest.skip("no pidfd on this system")
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
+    watch = launch._DeathWatch(str(tmp_path))
+    if not pidfd:
+        watch.poller = None
     try:
         for rank, proc in enumerate((alive, gone)):
             (tmp_path / f"pid.{rank}").write_text(str(proc.pid))
-        deaths: list = []
-        launch._note_deaths(str(tmp_path), deaths)
-        assert deaths == [gone.pid]
+        watch.wait(0.01)
+        assert watch.order == [gone.pid]
         alive.kill()
-        alive.wait()
-        launch._note_deaths(str(tmp_path), deaths)
-        assert deaths == [gone.pid, alive.pid]
+        start = time.monotonic()
+        watch.wait(5 if pidfd else 0.01)
+        assert watch.order == [gone.pid, alive.pid]
+        assert time.monotonic() - start < 1  # a pidfd wakes the watch at the death, not at the timeout
     finally:
         alive.kill()
+        alive.wait()
+        watch.close()
     with pytest.raises(ValueError, match="--servers"):
         launch.launch(2, ["x.py"], servers=2)
     with pytest.raises(ValueError, match="-n must be at least 1"):

@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import runpy
+import select
 import shutil
 import signal
 import subprocess
@@ -103,13 +104,58 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _note_deaths(folder: str, dead: list) -> None:
-    """Append to ``dead`` the pids of ranks that have died since the last call, in the order seen (while the
-    job runs: mpiexec then kills the others, all with the same signal, so this order names the rank that
-    failed)."""
-    for pid in _pids(folder):
-        if pid > 0 and pid not in dead and not _alive(pid):
-            dead.append(pid)
+class _DeathWatch:
+    """Records the order in which ranks die while the job runs. mpiexec kills the other ranks as soon as one
+    dies, all with the same signal, so this order is what names the rank that failed.
+
+    Each rank is watched through a pidfd (Linux), which wakes the launcher the moment the rank exits; a 50 ms
+    poll could see the failed rank and the ranks mpiexec then killed in the same round, and guess wrong."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.order: list = []
+        self.watched: dict = {}
+        self.poller = select.poll() if hasattr(os, "pidfd_open") else None
+
+    def wait(self, seconds: float) -> None:
+        """Watch ranks that started since the last call, then wait up to ``seconds`` for one to die."""
+        for pid in _pids(self.folder):
+            if pid > 0 and pid not in self.watched and pid not in self.order:
+                self._watch(pid)
+        if self.poller is None:
+            time.sleep(seconds)
+            for pid in list(self.watched):
+                if not _alive(pid):
+                    self._died(pid)
+            return
+        for fd, _ in self.poller.poll(seconds * 1000):
+            pid = next(p for p, f in self.watched.items() if f == fd)
+            self._died(pid)
+
+    def _watch(self, pid: int) -> None:
+        if self.poller is None:
+            self.watched[pid] = None
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self.order.append(pid)
+            return
+        self.watched[pid] = fd
+        self.poller.register(fd, select.POLLIN)
+
+    def _died(self, pid: int) -> None:
+        fd = self.watched.pop(pid)
+        if fd is not None:
+            self.poller.unregister(fd)
+            os.close(fd)
+        self.order.append(pid)
+
+    def close(self) -> None:
+        for fd in self.watched.values():
+            if fd is not None:
+                os.close(fd)
+        self.watched.clear()
 
 
 def explain_failure(mpiexec_output: str, pids: dict, deaths: tuple = ()) -> str | None:
@@ -146,26 +192,25 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
            "-errfile-pattern", os.path.join(folder, "err.%r"),
            sys.executable, "-m", "ember.distributed.launch", "--rank-main", *argv]
     tagger = _Tagger(folder, nprocs)
+    deaths = _DeathWatch(folder)
     proc = None
     try:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         report = []
         os.set_blocking(proc.stdout.fileno(), False)
-        deaths: list = []
         while proc.poll() is None:
             tagger.pump()
-            _note_deaths(folder, deaths)
             chunk = proc.stdout.read()
             if chunk:
                 report.append(chunk)
-            time.sleep(0.05)
+            deaths.wait(0.05)
         tagger.pump(final=True)
         rest = proc.stdout.read()
         if rest:
             report.append(rest)
         if proc.returncode != 0:
             line = _first_error(folder) or explain_failure(b"".join(report).decode(errors="replace"), _pids(folder),
-                                                             tuple(deaths))
+                                                             tuple(deaths.order))
             if line:
                 print(line, file=sys.stderr)
         return proc.returncode
@@ -180,6 +225,7 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
         tagger.pump(final=True)
         return 130
     finally:
+        deaths.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
