@@ -30,6 +30,8 @@ import os
 import subprocess
 import sys
 
+from harness import machine_line
+
 FIELDS, VOCAB, DIM, DENSE, BATCH, POOL, LR = 26, 100_000, 16, 13, 512, 8, 0.01
 METADATA = os.environ.get("CTR_METADATA", "0") == "1"
 
@@ -180,6 +182,7 @@ def main(argv=None) -> int:
     if args.child:
         _child(args.threads[0], args.seconds, args.rounds, args.best)
         return 0
+    print(f"# {machine_line()}")
     print(f"DLRM-shaped step: {FIELDS} tables of {VOCAB:,} x {DIM}, {DENSE} dense, batch {BATCH}, MLP 429-400-400-1, "
           f"Adagrad lr {LR}")
     for threads in args.threads:

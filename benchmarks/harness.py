@@ -7,9 +7,31 @@ of the round medians (shared/BENCHMARKS.md's method).
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+
+
+def machine_line() -> str:
+    """The CPU model, its vector flags and the BLAS kernel in use: ratios only mean something beside them."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        text = ""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    flags = set(fields.get("Flags", "").split())
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16") if f in flags]
+    model = fields.get("Model name", "unknown CPU").strip()
+    line = f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none'}"
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return line
+    blas = [f"{i['internal_api']} {i.get('version') or ''} {i.get('architecture') or ''} kernel, "
+            f"{i['num_threads']} threads" for i in threadpool_info() if i.get("user_api") == "blas"]
+    return line + "".join(f"; {b}" for b in blas)
 
 
 def time_step(step: Callable[[int], object], seconds: float, warmup: int = 5) -> float:

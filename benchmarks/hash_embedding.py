@@ -28,20 +28,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import machine_line  # noqa: E402
 
 GIB = 2**30
-
-
-def cpu_model() -> str:
-    """The CPU model and its vector flags, for the figures' context."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except OSError:
-        return "unknown CPU"
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = set(fields.get("Flags", "").split())
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
-    return f"{fields.get('Model name', '?').strip()}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none'}"
 
 
 def rss_bytes() -> int:
@@ -361,7 +352,7 @@ def main() -> None:
         case, n, batch, dim = options.args
         print(json.dumps(memory_case(case, int(n), int(batch), int(dim))))
         return
-    print(f"# {cpu_model()}; shared, loaded machine: figures are noisy")
+    print(f"# {machine_line()}; shared, loaded machine: figures are noisy")
     if options.what == "index":
         print(f"id -> row, {options.keys:,} distinct int64 keys, lookups of {options.batch:,} present keys:")
         for name, r in bench_index(options.keys, options.batch).items():

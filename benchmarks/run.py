@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import workloads as w  # noqa: E402
-from harness import compare, first_step, format_time  # noqa: E402
+from harness import compare, first_step, format_time, machine_line  # noqa: E402
 
 MLPS = {"Wtab": ((13, 64, 64, 3), 32), "W2": ((784, 256, 128, 10), 64), "W3": ((784, 256, 128, 10), 1024)}
 
@@ -189,6 +189,7 @@ def main(argv=None) -> int:
         if cpu_only:
             parser.error(f"{cpu_only} run on the CPU only; on cuda choose from {', '.join(GPU_DEFAULT)}")
         print(f"device: {_gpu_name()}")
+    print(f"# {machine_line()}")
     print(f"{'workload':<12}" + "".join(f"{c:>{_width(c)}}" for c in COLUMNS))
     results, compile_times = {}, {}
     for name in names:
