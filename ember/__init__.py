@@ -5,7 +5,8 @@
 >>> (x * x).sum().backward()
 """
 
-from ember.tensor import Tensor  # first: it loads autograd and the op library in order
+from ember.tensor import Tensor  # first: it loads the op library
+from ember import tensor_attach  # then autograd (which installs the op dispatch) and Tensor's methods from above
 from ember import ops
 from ember.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend import (

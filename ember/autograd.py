@@ -10,83 +10,19 @@ from __future__ import annotations
 
 import itertools
 import operator
-import threading
 import weakref
 
 import numpy as np
 
 from ember.backend.devices import array_module, as_array
+from ember.grad_mode import GradMode as _GradMode
+from ember.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
+from ember.grad_mode import thread_mode as _mode  # (apply reads it on every call; ember.graph sets its builder)
 from ember.ops import dispatch
 from ember.ops.autocast import suspended as autocast_suspended
 from ember.ops.effects import accumulate_grad, drop_grad
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
-
-
-class _Mode(threading.local):
-    """Per-thread switches: whether ops are recorded for backward, and the graph being built, if any (a
-    data-loading thread under no_grad leaves the training thread recording; a thread tracing ``ember.jit``
-    leaves the others eager)."""
-
-    grad_enabled = True
-    builder = None  # the Graph being built (set by ember.graph while building): apply appends nodes to it
-
-
-_mode = _Mode()
-
-
-def is_grad_enabled() -> bool:
-    """Whether ops called now (in this thread) are recorded for backward."""
-    return _mode.grad_enabled
-
-
-class _GradMode:
-    """Context manager and decorator that sets whether ops are recorded (in the calling thread)."""
-
-    __slots__ = ("mode", "prev")
-
-    def __init__(self, mode: bool):
-        self.mode = mode
-        self.prev = None
-
-    def __enter__(self):
-        if self.prev is None:  # set_grad_enabled already switched and saved the previous mode
-            self.prev = _mode.grad_enabled
-        _mode.grad_enabled = self.mode
-
-    def __exit__(self, *exc):
-        _mode.grad_enabled = self.prev
-        self.prev = None
-
-    def __call__(self, fn):
-        mode = self.mode
-
-        def wrapper(*args, **kwargs):
-            with _GradMode(mode):
-                return fn(*args, **kwargs)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        return wrapper
-
-
-def no_grad() -> _GradMode:
-    """Stop recording ops: ``with ember.no_grad(): y = model(x)`` (also a decorator)."""
-    return _GradMode(False)
-
-
-def enable_grad() -> _GradMode:
-    """Record ops again inside a ``no_grad`` block (also a decorator)."""
-    return _GradMode(True)
-
-
-def set_grad_enabled(mode: bool) -> _GradMode:
-    """Set recording on or off; usable as a context manager or a plain call."""
-    guard = _GradMode(mode)
-    guard.prev = _mode.grad_enabled
-    _mode.grad_enabled = mode
-    return guard
-
 
 _next_seq = itertools.count().__next__
 
@@ -545,7 +481,7 @@ def _root_grads(outputs, grad_outputs, what: str):
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
-    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    """Accumulate the gradient of ``tensor`` into the ``.grad`` of every leaf it depends on (``Tensor.backward``)."""
     if tensor.symbolic:  # a graph Value: its graph appends the backward nodes
         return tensor.backward(gradient, retain_graph, create_graph)
     if retain_graph is None:

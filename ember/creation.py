@@ -200,3 +200,37 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1."""
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
     return _finish(_random.generator().permutation(n).astype(dtype), dtype, device, False)
+
+
+# --- Tensor methods: a new tensor with this one's dtype and device (attached to Tensor in tensor_attach.py) ---
+
+
+def _new_like(self: Tensor, fill, size, dtype, device, requires_grad) -> Tensor:
+    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
+    made = full(shape, fill, dtype=dtype or self.dtype, device=device or self.device)
+    return made.requires_grad_() if requires_grad else made
+
+
+def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``size``, with this tensor's dtype and device unless given."""
+    return _new_like(self, 0, size, dtype, device, requires_grad)
+
+
+def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``size``, with this tensor's dtype and device unless given."""
+    return _new_like(self, 1, size, dtype, device, requires_grad)
+
+
+def new_full(self: Tensor, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` everywhere in ``size``, with this tensor's dtype and device unless given."""
+    return _new_like(self, fill_value, (size,), dtype, device, requires_grad)
+
+
+def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` (zero-filled: Ember does not hand out uninitialized memory)."""
+    return _new_like(self, 0, size, dtype, device, requires_grad)
+
+
+def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor from ``data``, with this tensor's dtype and device unless given."""
+    return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)

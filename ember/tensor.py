@@ -11,6 +11,7 @@ import numpy as np
 from ember import ops as _ops
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
+from ember.grad_mode import is_grad_enabled
 from ember.tensor_inplace import InplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -249,6 +250,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         return _ops.cast(self, dtype)
 
     # --- autograd ---
+    # (``backward`` and ``register_post_accumulate_grad_hook`` are ember.autograd's functions: see tensor_attach.py)
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
         return Tensor._make(self.array, None)
@@ -272,16 +274,6 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
             )
         self.requires_grad = requires_grad
         return self
-
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
-        _autograd.backward(self, gradient, retain_graph, create_graph)
-
-    def register_post_accumulate_grad_hook(self, hook):
-        """Call ``hook(self)`` during backward once ``self.grad`` holds the pass's full gradient (leaves only)."""
-        from ember.autograd import register_post_accumulate_grad_hook
-
-        return register_post_accumulate_grad_hook(self, hook)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -311,7 +303,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        if self.requires_grad and _autograd.is_grad_enabled():
+        if self.requires_grad and is_grad_enabled():
             raise RuntimeError(
                 "in-place assignment to a tensor that requires grad; do it under ember.no_grad() or "
                 "build a new tensor (for example with ember.where)"
@@ -353,6 +345,3 @@ class _HookHandle:
     def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
-
-
-from ember import autograd as _autograd  # noqa: E402  (it needs Tensor; importing it installs the op dispatch)

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _autograd():
-    from ember import autograd  # (imported on call: this module is loaded while Tensor is being defined)
-
-    return autograd
+from ember.grad_mode import is_grad_enabled
+from ember.ops.dispatch import TensorLike
 
 
 def _ops():
@@ -26,7 +23,7 @@ def _ops():
 
 def _check(tensor, name: str, *operands) -> None:
     """Refuse an in-place op that autograd would need to record (see the module docstring)."""
-    if not _autograd().is_grad_enabled():
+    if not is_grad_enabled():
         return
     if tensor.requires_grad:
         if tensor.node is None:
@@ -49,9 +46,7 @@ def _check(tensor, name: str, *operands) -> None:
 def _write(tensor, name: str, result):
     """Store ``result`` (a Tensor or array) into ``tensor``'s array, as PyTorch would: same shape, no
     narrowing cast (float into an int tensor raises)."""
-    from ember.tensor import Tensor
-
-    array = result.array if isinstance(result, Tensor) else result
+    array = result.array if isinstance(result, TensorLike) else result
     if not hasattr(array, "flags") or not hasattr(tensor.array, "flags"):  # a symbolic graph Value
         raise TypeError(
             f"{name}: in-place ops write into a tensor's array and are not recorded into a graph; "

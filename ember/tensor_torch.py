@@ -1,8 +1,9 @@
 """Tensor methods under PyTorch's names that are not op functions themselves (mixed into ``Tensor``).
 
-``mm``, ``t``, ``narrow``, ``contiguous``, ``new_zeros``/``new_ones``/``new_full``/``new_empty``/``new_tensor``,
-comparisons ``eq``/``ne``/``lt``/``le``/``gt``/``ge``, ``view_as``/``reshape_as``/``expand_as``/``type_as``,
-``type``, ``is_cuda``, ``is_floating_point``, ``element_size``, ``nelement`` and ``format(t, spec)``.
+``mm``, ``t``, ``narrow``, ``contiguous``, comparisons ``eq``/``ne``/``lt``/``le``/``gt``/``ge``,
+``view_as``/``reshape_as``/``expand_as``/``type_as``, ``type``, ``is_cuda``, ``is_floating_point``, ``element_size``,
+``nelement`` and ``format(t, spec)``. (``new_zeros``, ``new_tensor``... make tensors: they are ``ember.creation``'s,
+attached in ``tensor_attach.py``.)
 """
 
 from __future__ import annotations
@@ -73,35 +74,6 @@ class TorchMethods:
     def is_contiguous(self) -> bool:
         flags = getattr(self.array, "flags", None)
         return flags is None or bool(flags.c_contiguous)
-
-    def _new(self, fill, size, dtype, device, requires_grad):
-        from ember import creation
-
-        shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
-        made = creation.full(shape, fill, dtype=dtype or self.dtype, device=device or self.device)
-        return made.requires_grad_() if requires_grad else made
-
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        """Zeros of ``size``, with this tensor's dtype and device unless given."""
-        return self._new(0, size, dtype, device, requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        """Ones of ``size``, with this tensor's dtype and device unless given."""
-        return self._new(1, size, dtype, device, requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False):
-        """``fill_value`` everywhere in ``size``, with this tensor's dtype and device unless given."""
-        return self._new(fill_value, (size,), dtype, device, requires_grad)
-
-    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
-        """A tensor of ``size`` (zero-filled: Ember does not hand out uninitialized memory)."""
-        return self._new(0, size, dtype, device, requires_grad)
-
-    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
-        """A new tensor from ``data``, with this tensor's dtype and device unless given."""
-        from ember.tensor import Tensor
-
-        return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def view_as(self, other):
         """This tensor with ``other``'s shape."""

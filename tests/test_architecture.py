@@ -97,6 +97,42 @@ def test_no_import_cycle_crosses_a_layer():
             if low != high and -1 not in (low, high):  # an import between two layers: no way back
                 assert not graph.chain_exists(importer=imported, imported=module), (module, imported)
 
+
+def _import_cycles(graph) -> list[list[str]]:
+    """The strongly connected components of more than one module: each module with those it both imports and is
+    imported by, directly or through others (function-level imports count)."""
+    cycles = set()
+    for module in graph.modules:
+        both_ways = graph.find_upstream_modules(module) & graph.find_downstream_modules(module)
+        if both_ways:
+            cycles.add(frozenset(both_ways | {module}))
+    return sorted(sorted(cycle) for cycle in cycles)
+
+
+def test_the_import_graph_has_no_cycle():
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("ember", cache_dir=None)
+    cycles = _import_cycles(graph)
+    report = []
+    for cycle in cycles:
+        report.append(f"a cycle of {len(cycle)} modules: {', '.join(cycle)}")
+        for module in cycle:
+            for imported in sorted(graph.find_modules_directly_imported_by(module) & set(cycle)):
+                lines = [d["line_number"] for d in graph.get_import_details(importer=module, imported=imported)]
+                report.append(f"  {module} imports {imported} (line {', '.join(map(str, lines))})")
+    assert not cycles, "\n".join(report)
+
+
+def test_tensor_methods_from_modules_above_it_are_attached():
+    from ember import autograd, creation
+
+    assert ember.Tensor.backward is autograd.backward and ember.nn.Parameter.backward is autograd.backward
+    assert ember.Tensor.new_zeros is creation.new_zeros and ember.graph.Value.backward is not autograd.backward
+    x = ember.ones(2, requires_grad=True)
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0] and x.new_full((1,), 3).tolist() == [3.0]
+
+
 def test_tensor_methods_are_the_op_functions_in_one_class():
     from ember.ops import dispatch
     from ember.tensor_methods import OpMethods

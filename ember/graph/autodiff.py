@@ -37,7 +37,7 @@ def _accumulate(previous, g):
     if previous is None:
         return g
     if previous.__class__ is RowSparse and g.__class__ is RowSparse:
-        from ember.ops.shape import concat
+        from ember.ops.join import concat
 
         return RowSparse(concat([previous.indices, g.indices], 0), concat([previous.values, g.values], 0),
                          previous.shape)

@@ -57,7 +57,8 @@ from ember.ops.elementwise import (
     tanh,
     where,
 )
-from ember.ops.indexing import embedding, gather, getitem, index_add, index_arrays, one_hot, scatter_add, take
+from ember.ops.indexing import embedding, gather, getitem, index_add, index_arrays, one_hot, pad, scatter_add, take
+from ember.ops.join import cat, chunk, concat, concatenate, repeat, split, stack, tile
 from ember.ops.linalg import dot, linear, matmul
 from ember.ops.loss import (
     binary_cross_entropy,
@@ -96,24 +97,15 @@ from ember.ops.reduction import (
 from ember.ops.registry import ELEMENTWISE, NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, ShapeError, Spec, defop
 from ember.ops.shape import (
     broadcast_to,
-    cat,
-    chunk,
     clone,
-    concat,
-    concatenate,
     expand,
     flatten,
     moveaxis,
-    pad,
     permute,
     ravel,
-    repeat,
     reshape,
-    split,
     squeeze,
-    stack,
     swapaxes,
-    tile,
     to_device,
     transpose,
     unbroadcast,

@@ -1,5 +1,5 @@
-"""Indexing ops: ``x[index]`` (basic, integer-array and boolean), take/index_add, gather/scatter_add,
-one_hot and the embedding lookup with its row-sparse gradient."""
+"""Indexing ops: ``x[index]`` (basic, integer-array and boolean), pad (a slice's adjoint), take/index_add,
+gather/scatter_add, one_hot and the embedding lookup with its row-sparse gradient."""
 
 from __future__ import annotations
 
@@ -126,6 +126,46 @@ def getitem(x: TensorLike, index) -> TensorLike:
         return take(x, index, axis=0)
     index = index_arrays(index, x.shape)
     return dispatch.apply(GETITEM, (x,), {"index": index})
+
+
+# --- pad: the adjoint of a basic slice -----------------------------------------------------------------
+
+
+def _pad_infer(x, *, pad_width, value):
+    if not isinstance(pad_width, (tuple, list)) or len(pad_width) != x.ndim or any(
+            not isinstance(pair, (tuple, list)) or len(pair) != 2 or min(check_sizes("pad", pair, "pad_width", [x]))
+            < 0 for pair in pad_width):
+        raise shape_error("pad", [x], f"pad_width {pad_width} needs one non-negative (before, after) pair per axis")
+    return Spec(tuple(d + a + b for d, (a, b) in zip(x.shape, pad_width)), x.dtype)
+
+
+def _pad_vjp(ctx, g):
+    index = tuple(slice(a, a + d) for (a, _), d in zip(ctx.attrs["pad_width"], ctx.inputs[0].shape))
+    return (getitem(g, index),)
+
+
+PAD = defop(
+    "pad",
+    forward=lambda xp, x, *, pad_width, value: xp.pad(x, pad_width, mode="constant", constant_values=value),
+    infer=_pad_infer,
+    vjp=_pad_vjp,
+    cost=movement_cost,
+    onnx="Pad",
+)
+
+
+def pad(x: TensorLike, pad_width, value: float = 0.0) -> TensorLike:
+    """Pad with a constant; ``pad_width`` is NumPy's: an int, one (before, after) pair, or one per axis."""
+    x = as_tensor(x)
+    if not isinstance(pad_width, (tuple, list)):
+        pad_width = as_int("pad", pad_width, "pad_width")
+        pad_width = ((pad_width, pad_width),) * x.ndim
+    else:
+        pad_width = tuple(check_sizes("pad", pair, "pad_width", minimum=-(2**63)) if isinstance(pair, (tuple, list))
+                          else (as_int("pad", pair, "pad_width"),) * 2 for pair in pad_width)
+        if len(pad_width) == 1 and x.ndim != 1:
+            pad_width = pad_width * x.ndim
+    return dispatch.apply(PAD, (x,), {"pad_width": pad_width, "value": value})
 
 
 # --- take / index_add -----------------------------------------------------------------------------------
@@ -275,8 +315,6 @@ def _scatter_add_vjp(ctx, g):
     if ctx.needs[2]:
         gsrc = gather(g, ctx.attrs["axis"], index)
         if tuple(gsrc.shape) != tuple(src.shape):
-            from ember.ops.shape import pad
-
             gsrc = pad(gsrc, [(0, s - i) for s, i in zip(src.shape, index.shape)])
     return g, None, gsrc
 

@@ -28,13 +28,14 @@ from ember.ops.elementwise import (
     REMAINDER,
     SOFTPLUS,
 )
-from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, SCATTER_ADD, TAKE
+from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
+from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR
 from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
-from ember.ops.shape import BROADCAST_TO, CONCAT, PAD, REPEAT, RESHAPE, TILE, TRANSPOSE
+from ember.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min

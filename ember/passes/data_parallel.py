@@ -12,8 +12,9 @@ import math
 
 from ember.autograd import apply
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph
+from ember.ops.join import concat
 from ember.ops.registry import REGISTRY
-from ember.ops.shape import concat, reshape
+from ember.ops.shape import reshape
 
 BUCKET_BYTES = 25 * 2**20
 

@@ -60,7 +60,6 @@ from ember.compat.tf.array_ops import (
     argmin,
     clip_by_value,
     concat,
-    cond,
     count_nonzero,
     expand_dims,
     fill,
@@ -88,10 +87,10 @@ from ember.compat.tf.array_ops import (
     unpack,
     unstack,
     where,
-    while_loop,
     zeros,
     zeros_like,
 )
+from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.train import gradients
 from ember.compat.tf.variables import (
@@ -160,6 +159,7 @@ logging = types.SimpleNamespace(
     info=_logging.getLogger("tensorflow").info, warning=_logging.getLogger("tensorflow").warning,
 )
 flags = app.flags
+train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 
 
 def disable_v2_behavior() -> None:

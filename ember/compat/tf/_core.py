@@ -88,6 +88,16 @@ def get_default_graph() -> Graph:
     return _graphs[-1]
 
 
+default_sessions: list = []  # the Sessions entered with ``with`` or ``as_default()``, innermost last
+
+
+def default_session():
+    """The innermost Session entered with ``with``, or ``as_default()``."""
+    if not default_sessions:
+        raise RuntimeError("no default session: call eval(session=sess) or use `with tf.Session() as sess:`")
+    return default_sessions[-1]
+
+
 def reset_default_graph() -> None:
     """Start a fresh default graph."""
     _graphs[0] = Graph()
@@ -169,8 +179,6 @@ class Tensor:
 
     def eval(self, feed_dict=None, session=None):
         """``session.run(self, feed_dict)`` with the default session."""
-        from ember.compat.tf.session import default_session
-
         return (session or default_session()).run(self, feed_dict)
 
     def run(self, feed_dict=None, session=None) -> None:

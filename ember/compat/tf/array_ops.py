@@ -1,4 +1,5 @@
-"""TF-1's math, shape, indexing, random and control-flow functions, each a recipe over Ember ops.
+"""TF-1's math, shape, indexing and random functions, each a recipe over Ember ops (control flow is in
+``control_flow_ops``).
 
 Elementwise and reduction names map to Ember ops through the tables ``UNARY``, ``BINARY`` and
 ``REDUCTIONS``; the rest are small functions.
@@ -380,85 +381,3 @@ def random_uniform(shape, minval=0.0, maxval=1.0, dtype=float32, seed=None, name
 def uniform_like(x, dtype):
     """Uniform [0, 1) samples of ``x``'s (run-time) shape, inside a recipe being replayed."""
     return _draw("uniform", tuple(x.shape), np.dtype(dtype))
-
-
-def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, fn2=None):
-    """``true_fn()`` where ``pred`` holds, else ``false_fn()``.
-
-    A Python bool picks one branch while the graph is built. A tf.Tensor predicate builds both branches
-    and selects between their results elementwise (``tf.where``), so both run: branches must be free of
-    side effects (assignments, training ops), which Ember refuses."""
-    true_fn, false_fn = true_fn or fn1, false_fn or fn2
-    if not isinstance(pred, Tensor):
-        return true_fn() if pred else false_fn()
-    yes, no = true_fn(), false_fn()
-    flat_yes, flat_no = _flat(yes), _flat(no)
-    if len(flat_yes) != len(flat_no):
-        raise ValueError(f"tf.cond: the branches return different structures ({len(flat_yes)} vs {len(flat_no)} "
-                         "tensors)")
-    for t in flat_yes + flat_no:
-        if isinstance(t, Tensor) and t.kind in ("Assign", "Train", "Init", "NoOp"):
-            raise ValueError(f"tf.cond on a tf.Tensor predicate runs both branches; '{t.name}' ({t.kind}) has a side "
-                             "effect: run it with its own Session.run instead")
-    chosen = [op(lambda p, a, b: ember.where(p, a, b), (pred, as_tf(a), as_tf(b)), name=name or "cond")
-              for a, b in zip(flat_yes, flat_no)]
-    return _unflat(yes, chosen)
-
-
-def _flat(obj) -> list:
-    return [x for item in obj for x in _flat(item)] if isinstance(obj, (list, tuple)) else [obj]
-
-
-def _unflat(like, flat: list):
-    items = iter(flat)
-
-    def build(obj):
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(build(o) for o in obj)
-        return next(items)
-
-    return build(like)
-
-
-def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations: int = 10, back_prop: bool = True,
-               swap_memory: bool = False, maximum_iterations=None, name: str | None = None):
-    """Repeat ``body`` while ``cond`` holds, for loops whose trip count is known while the graph is built.
-
-    The condition is evaluated on the loop variables that are Python numbers or constants (a counter),
-    and the body is unrolled: the forms tutorials use (``i < n`` with ``i + 1``). A condition that
-    depends on a fed or computed value raises, naming the loop."""
-    single = not isinstance(loop_vars, (list, tuple))
-    state = [loop_vars] if single else list(loop_vars)
-    for _ in range(maximum_iterations if maximum_iterations is not None else 100_000):
-        keep = cond(*state)
-        if isinstance(keep, Tensor):
-            keep = _constant_value(keep, "tf.while_loop")
-        if not keep:
-            break
-        out = body(*state)
-        state = list(out) if isinstance(out, (list, tuple)) else [out]
-    else:
-        if maximum_iterations is None:
-            raise ValueError("tf.while_loop: the loop did not end within 100000 unrolled iterations")
-    return state[0] if single else state
-
-
-def _constant_value(t: Tensor, where: str):
-    """The value of a recipe that depends on constants only (a loop counter), computed now."""
-    from ember.compat.tf.session import Session
-
-    pending = [t]
-    seen = set()
-    while pending:
-        x = pending.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if x.kind in ("Placeholder", "VariableV2"):
-            raise ValueError(f"{where}: the condition depends on '{x.name}' ({x.kind}), whose value is not known "
-                             "while the graph is built; Ember unrolls loops with a known trip count only")
-        from ember.compat.tf._core import tensors_in
-
-        pending.extend(tensors_in(x.args))
-        pending.extend(tensors_in(x.kwargs))
-    return builtins.bool(np.asarray(Session(graph=t.graph).run(t)))

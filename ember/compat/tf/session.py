@@ -12,8 +12,18 @@ from collections.abc import Callable
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Graph, Operation, Tensor, get_default_graph, substitute, tensors_in
+from ember.compat.tf._core import (
+    Graph,
+    Operation,
+    Tensor,
+    default_session,
+    default_sessions,
+    get_default_graph,
+    substitute,
+    tensors_in,
+)
 from ember.compat.tf.mixed_precision import rewrite_dtype
+from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
 from ember.passes import TrainRequest, pipeline, run_passes
@@ -25,16 +35,6 @@ from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
 
 _jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
-
-_sessions: list = []
-
-
-def default_session():
-    """The innermost Session entered with ``with``, or ``as_default()``."""
-    if not _sessions:
-        raise RuntimeError("no default session: call eval(session=sess) or use `with tf.Session() as sess:`")
-    return _sessions[-1]
-
 
 get_default_session = default_session
 
@@ -232,12 +232,12 @@ class Session:
         self._mixed_precision = rewrite_dtype()  # fixed when the Session is made, as TF-1's config is
 
     def __enter__(self) -> Session:
-        _sessions.append(self)
+        default_sessions.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        if _sessions and _sessions[-1] is self:
-            _sessions.pop()
+        if default_sessions and default_sessions[-1] is self:
+            default_sessions.pop()
         self.close()
 
     def close(self) -> None:
@@ -465,18 +465,12 @@ class _SessionContext:
         self.session = session
 
     def __enter__(self) -> Session:
-        _sessions.append(self.session)
+        default_sessions.append(self.session)
         return self.session
 
     def __exit__(self, *exc) -> None:
-        _sessions.remove(self.session)
+        default_sessions.remove(self.session)
 
 
-def _single_classes() -> frozenset:
-    from ember.compat.tf.variables import Variable
-
-    return frozenset({Tensor, Variable, Operation})
-
-
-_SINGLE = _single_classes()
+_SINGLE = frozenset({Tensor, Variable, Operation})
 InteractiveSession = Session

@@ -212,10 +212,6 @@ def latest_checkpoint(checkpoint_dir: str) -> str | None:
 
 
 def __getattr__(name: str):
-    if name == "experimental":  # tf.train.experimental: the mixed-precision graph rewrite (which imports this module)
-        from ember.compat.tf.mixed_precision import experimental
-
-        return experimental
     from ember.compat.tf._missing import missing
 
     raise missing(__name__, name, globals())

@@ -15,6 +15,7 @@ from ember.compat.tf._core import (
     get_default_graph,
     op,
 )
+from ember.compat.tf.array_ops import random_normal, random_uniform, truncated_normal
 
 
 class Variable(Tensor):
@@ -118,20 +119,14 @@ def constant_initializer(value=0.0, dtype=float32):
 
 
 def random_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
-    from ember.compat.tf.array_ops import random_normal
-
     return lambda shape, dtype=dtype, partition_info=None: random_normal(shape, mean, stddev, dtype)
 
 
 def truncated_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
-    from ember.compat.tf.array_ops import truncated_normal
-
     return lambda shape, dtype=dtype, partition_info=None: truncated_normal(shape, mean, stddev, dtype)
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None, dtype=float32):
-    from ember.compat.tf.array_ops import random_uniform
-
     return lambda shape, dtype=dtype, partition_info=None: random_uniform(shape, minval, maxval, dtype)
 
 
@@ -145,8 +140,6 @@ def _fans(shape) -> tuple:
 
 
 def glorot_uniform_initializer(seed=None, dtype=float32):
-    from ember.compat.tf.array_ops import random_uniform
-
     def init(shape, dtype=dtype, partition_info=None):
         fan_in, fan_out = _fans(shape)
         limit = float(np.sqrt(6.0 / (fan_in + fan_out)))
@@ -156,8 +149,6 @@ def glorot_uniform_initializer(seed=None, dtype=float32):
 
 
 def glorot_normal_initializer(seed=None, dtype=float32):
-    from ember.compat.tf.array_ops import truncated_normal
-
     def init(shape, dtype=dtype, partition_info=None):
         fan_in, fan_out = _fans(shape)
         # TF's truncated normal at 2 std has std 0.8796 of the untruncated one

@@ -1,0 +1,20 @@
+"""Tensor methods whose code lives in modules above ``ember.tensor``, attached to the class here: the one place
+that adds methods to ``Tensor`` after its definition. (Methods from modules below it are mixins: ``OpMethods``,
+``InplaceMethods``, ``TorchMethods``.) ``ember/__init__.py`` imports this module right after ``ember.tensor``.
+"""
+
+from __future__ import annotations
+
+from ember import autograd, creation
+from ember.tensor import Tensor
+
+# the tape (ember.autograd)
+Tensor.backward = autograd.backward
+Tensor.register_post_accumulate_grad_hook = autograd.register_post_accumulate_grad_hook
+
+# a new tensor with this one's dtype and device (ember.creation)
+Tensor.new_zeros = creation.new_zeros
+Tensor.new_ones = creation.new_ones
+Tensor.new_full = creation.new_full
+Tensor.new_empty = creation.new_empty
+Tensor.new_tensor = creation.new_tensor
