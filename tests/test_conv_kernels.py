@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_cases_conv import ref_conv2d, ref_max_pool2d
+from op_cases_conv import ref_conv2d, ref_conv_transpose2d, ref_max_pool2d
 
 import ember
 from ember.ops import conv, conv_per_sample, pooling
@@ -102,3 +102,19 @@ def test_matrix_rows_are_not_a_multiple_of_1kib_apart(columns, itemsize):
     assert m.shape == (8, columns) and m.dtype == dtype and m.strides[1] == itemsize
     assert m.strides[0] % 1024
     assert not conv.matrix_rows(np, 3, columns, dtype, zeros=True).any()
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((2, 4, 5, 6), (4, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 5, 4, 3), (5, 2, 3, 2), dict(padding=(1, 0), dilation=(1, 2))),  # stride 1, fewer outputs than inputs
+])
+def test_col2im_in_parts_of_the_channels_equals_one_part(monkeypatch, x_shape, w_shape, kwargs):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    results = []
+    for elements in (1 << 40, 0):
+        monkeypatch.setattr(conv, "_PARALLEL_ELEMENTS", elements)
+        results.append(ember.conv_transpose2d(ember.tensor(x), ember.tensor(w), **kwargs).numpy())
+    assert np.array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[1], ref_conv_transpose2d(x, w, **kwargs), rtol=1e-10, atol=1e-10)
