@@ -118,3 +118,18 @@ def test_col2im_in_parts_of_the_channels_equals_one_part(monkeypatch, x_shape, w
         results.append(ember.conv_transpose2d(ember.tensor(x), ember.tensor(w), **kwargs).numpy())
     assert np.array_equal(results[0], results[1])
     np.testing.assert_allclose(results[1], ref_conv_transpose2d(x, w, **kwargs), rtol=1e-10, atol=1e-10)
+
+
+def test_im2col_in_parts_of_the_channels_equals_one_part(monkeypatch):
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((3, 5, 9, 8)), rng.standard_normal((4, 5, 3, 2))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    results = []
+    for elements in (1 << 40, 0):
+        monkeypatch.setattr(conv, "_PARALLEL_ELEMENTS", elements)
+        xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        y = ember.conv2d(xe, we, stride=(1, 2), padding=1)
+        (y * y).sum().backward()
+        results.append((y.detach().numpy(), xe.grad.numpy(), we.grad.numpy()))
+    assert all(np.array_equal(a, b) for a, b in zip(*results))
+    np.testing.assert_allclose(results[1][0], ref_conv2d(x, w, stride=(1, 2), padding=1), rtol=1e-10, atol=1e-10)
