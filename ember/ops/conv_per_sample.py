@@ -21,9 +21,11 @@ from ember.backend import threads
 # because its per-sample products are summed afterwards.
 FORWARD_MIN_PIXELS = 256
 WEIGHT_GRAD_MIN_PIXELS = 512
-# Columns per chunk of samples: enough to keep BLAS busy, few enough to stay in the L2 cache. (A chunk's products
-# are one per sample, each too small for OpenBLAS to thread, so the chunks themselves run on the CPU's threads.)
+# Columns per chunk of samples: enough to keep BLAS busy, few enough to stay in the L2 cache. A chunk's products
+# are one per sample; where each has fewer multiply-adds than _SMALL_PRODUCT, too few for OpenBLAS to use its
+# threads (LeNet's first layer: 100k), the chunks themselves run on the CPU's threads.
 _CHUNK_BYTES = 1 << 20
+_SMALL_PRODUCT = 1 << 18
 
 
 def use_per_sample(xp, groups: int, out_h: int, out_w: int, min_pixels: int) -> bool:
@@ -80,6 +82,12 @@ def _wide_columns(x, kernel, dilation, out_h: int, out_w: int):
     return view.reshape(n, c * kernel[0] * kernel[1], span)
 
 
+def _threads(product_size: int) -> int | None:
+    """Threads for the chunks: the CPU's when a sample's product (M * N * K multiply-adds) is too small for
+    OpenBLAS to split over its own threads (it keeps those under 2**18 on one), else one (BLAS splits them)."""
+    return None if product_size < _SMALL_PRODUCT else 1
+
+
 def _chunks(n: int, per_sample_bytes: int) -> list:
     """(start, stop) of the chunks of samples: about ``_CHUNK_BYTES`` of columns each, an even number of them
     (two threads take equal shares) that does not depend on the thread count (nor, then, do the sums)."""
@@ -110,7 +118,8 @@ def conv2d(x, w, stride, dilation, out_h: int, out_w: int):
         np.matmul(w2, cols, out=y[:, :, :span])
         out[start:stop] = y.reshape(stop - start, o, out_h, x.shape[3])[..., :out_w]
 
-    threads.run_pieces([functools.partial(chunk, a, b) for a, b in _chunks(n, rows * span * x.itemsize)])
+    pieces = [functools.partial(chunk, a, b) for a, b in _chunks(n, rows * span * x.itemsize)]
+    threads.run_pieces(pieces, _threads(o * rows * span))
     return out
 
 
@@ -138,7 +147,7 @@ def conv2d_weight_grad(x, gy, kernel, stride, dilation):
             g = gy[start:stop].reshape(stop - start, o, span)
         sums[k] = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0)
 
-    threads.run_pieces([functools.partial(chunk, k) for k in range(len(bounds))])
+    threads.run_pieces([functools.partial(chunk, k) for k in range(len(bounds))], _threads(o * rows * span))
     total = sums[0]
     for part in sums[1:]:
         np.add(total, part, out=total)
