@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend import threads
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
 from ember.ops.autocast import LOWER
@@ -135,13 +134,7 @@ def _im2col(xp, x, kernel, stride, padding, dilation, out_h: int, out_w: int):
         (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn),
     )
     cols = matrix_rows(xp, c * kernel[0] * kernel[1], out_h * out_w * n, x.dtype)
-    target = cols.reshape(view.shape)  # a view of cols: its rows split into (c, kh, kw), its columns into pixels
-
-    def channels(start: int, stop: int):
-        target[start:stop] = view[start:stop]
-
-    parts = min(threads.num_threads(), c) if xp is np and cols.size >= _PARALLEL_ELEMENTS else 1
-    threads.run_parts(channels, c, parts)
+    cols.reshape(view.shape)[...] = view  # a view of cols: its rows split into (c, kh, kw), its columns into pixels
     return cols
 
 
@@ -158,24 +151,12 @@ def _col2im(xp, cols, shape, kernel, stride, padding, dilation, out_h: int, out_
         cuda_kernels.col2im()(xp.ascontiguousarray(cols), *(np.int32(a) for a in args), out, size=out.size)
         return out
     cols = cols.reshape(c, kh, kw, out_h, out_w, n)
-    result = xp.empty(shape, dtype=cols.dtype)
-
-    def channels(start: int, stop: int):  # the channels' sums are independent: parts of them on the threads
-        out = xp.zeros((stop - start, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                index = window_slice(i, j, out_h, out_w, stride, dilation)[1:]  # axes (C, H, W) of (C, H, W, N)
-                out[index] += cols[start:stop, i, j]
-        result[:, start:stop] = out[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
-
-    parts = min(threads.num_threads(), c) if xp is np and cols.size >= _PARALLEL_ELEMENTS else 1
-    threads.run_parts(channels, c, parts)
-    return result
-
-
-# Elements of a column matrix from which im2col copies it, and col2im sums it, in parts of the channels on the
-# CPU's threads (LeNet's second layer has 614k).
-_PARALLEL_ELEMENTS = 1 << 18
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            index = window_slice(i, j, out_h, out_w, stride, dilation)[1:]  # axes (C, H, W) of (C, H, W, N)
+            out[index] += cols[:, i, j]
+    return _batch_first(xp, out[:, ph:ph + h, pw:pw + w])
 
 
 # --- conv2d -------------------------------------------------------------------------------------------------

@@ -10,23 +10,15 @@ The choice depends only on shapes, so a given model always runs the same kernels
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-
-from ember.backend import threads
 
 # Output pixels per image from which the per-sample kernels win (measured on LeNet-5 and ResNet-18 shapes:
 # 576 and 1024 pixels win by 1.5-3x, 64 pixels loses by 10-40%); the weight gradient needs more pixels,
 # because its per-sample products are summed afterwards.
 FORWARD_MIN_PIXELS = 256
 WEIGHT_GRAD_MIN_PIXELS = 512
-# Columns per chunk of samples: enough to keep BLAS busy, few enough to stay in the L2 cache. A chunk's products
-# are one per sample; where each has fewer multiply-adds than _SMALL_PRODUCT, too few for OpenBLAS to use its
-# threads (LeNet's first layer: 100k), the chunks themselves run on the CPU's threads.
-_CHUNK_BYTES = 1 << 20
-_SMALL_PRODUCT = 1 << 18
-
+# Samples per batched matmul: enough columns to keep BLAS busy, few enough to stay in the L2 cache.
+_CHUNK_BYTES = 2 << 20
 
 def use_per_sample(xp, groups: int, out_h: int, out_w: int, min_pixels: int) -> bool:
     """Whether a NumPy convolution of this output size runs faster through the per-sample kernels."""
@@ -82,73 +74,56 @@ def _wide_columns(x, kernel, dilation, out_h: int, out_w: int):
     return view.reshape(n, c * kernel[0] * kernel[1], span)
 
 
-def _threads(product_size: int) -> int | None:
-    """Threads for the chunks: the CPU's when a sample's product (M * N * K multiply-adds) is too small for
-    OpenBLAS to split over its own threads (it keeps those under 2**18 on one), else one (BLAS splits them)."""
-    return None if product_size < _SMALL_PRODUCT else 1
-
-
-def _chunks(n: int, per_sample_bytes: int) -> list:
-    """(start, stop) of the chunks of samples: about ``_CHUNK_BYTES`` of columns each, an even number of them
-    (two threads take equal shares) that does not depend on the thread count (nor, then, do the sums)."""
-    count = -(-n * per_sample_bytes // _CHUNK_BYTES)
-    count = min(n, count + count % 2)
-    return [(n * k // count, n * (k + 1) // count) for k in range(count)]
+def _chunk(per_sample_bytes: int, n: int) -> int:
+    return max(1, min(n, _CHUNK_BYTES // max(per_sample_bytes, 1)))
 
 
 def conv2d(x, w, stride, dilation, out_h: int, out_w: int):
-    """conv2d of a padded float (N, C, H, W) ``x`` with ``w`` (O, C, kh, kw) as (N, O, OH, OW), chunks of
-    samples on the CPU's threads."""
+    """conv2d of a padded float (N, C, H, W) ``x`` with ``w`` (O, C, kh, kw) as (N, O, OH, OW)."""
     n, o = x.shape[0], w.shape[0]
     kernel = w.shape[2:]
     w2 = w.reshape(o, -1)
     out = np.empty((n, o, out_h, out_w), dtype=np.result_type(x, w))
     wide = _wide(x, stride)
-    x = x if wide is None else wide
-    span = out_h * out_w if wide is None else _wide_span(x.shape, out_h, out_w)
-    rows = w2.shape[1]
-
-    def chunk(start: int, stop: int):
-        if wide is None:
-            cols = _columns(x[start:stop], kernel, stride, dilation, out_h, out_w)
-            np.matmul(w2, cols, out=out[start:stop].reshape(stop - start, o, -1))
-            return
-        cols = _wide_columns(x[start:stop], kernel, dilation, out_h, out_w)
-        y = np.empty((stop - start, o, out_h * x.shape[3]), dtype=out.dtype)
-        np.matmul(w2, cols, out=y[:, :, :span])
-        out[start:stop] = y.reshape(stop - start, o, out_h, x.shape[3])[..., :out_w]
-
-    pieces = [functools.partial(chunk, a, b) for a, b in _chunks(n, rows * span * x.itemsize)]
-    threads.run_pieces(pieces, _threads(o * rows * span))
+    if wide is None:
+        flat = out.reshape(n, o, out_h * out_w)
+        step = _chunk(w2.shape[1] * out_h * out_w * x.itemsize, n)
+        for start in range(0, n, step):
+            cols = _columns(x[start:start + step], kernel, stride, dilation, out_h, out_w)
+            np.matmul(w2, cols, out=flat[start:start + step])
+        return out
+    span = _wide_span(wide.shape, out_h, out_w)
+    step = _chunk(w2.shape[1] * span * x.itemsize, n)
+    y = np.empty((min(step, n), o, out_h * wide.shape[3]), dtype=out.dtype)  # one chunk's wide outputs
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        cols = _wide_columns(wide[start:stop], kernel, dilation, out_h, out_w)
+        np.matmul(w2, cols, out=y[:stop - start, :, :span])
+        out[start:stop] = y[:stop - start].reshape(stop - start, o, out_h, wide.shape[3])[..., :out_w]
     return out
 
 
 def conv2d_weight_grad(x, gy, kernel, stride, dilation):
-    """The (O, C, kh, kw) weight gradient of conv2d for a padded float ``x`` and ``gy`` (N, O, OH, OW): per
-    chunk of samples (on the CPU's threads) a sum of per-sample products, the chunks' sums added in order."""
+    """The (O, C, kh, kw) weight gradient of conv2d for a padded float ``x`` and ``gy`` (N, O, OH, OW)."""
     n, c = x.shape[:2]
     o, out_h, out_w = gy.shape[1:]
-    wide = _wide(x, stride)
-    x = x if wide is None else wide
-    span = out_h * out_w if wide is None else _wide_span(x.shape, out_h, out_w)
     rows = c * kernel[0] * kernel[1]
-    bounds = _chunks(n, rows * span * x.itemsize)
-    sums = [None] * len(bounds)
-
-    def chunk(k: int):
-        start, stop = bounds[k]
-        if wide is not None:  # the output gradient on the wide pixels, zero past OW
-            cols = _wide_columns(x[start:stop], kernel, dilation, out_h, out_w)
-            g = np.zeros((stop - start, o, out_h, x.shape[3]), dtype=gy.dtype)
-            g[..., :out_w] = gy[start:stop]
-            g = g.reshape(stop - start, o, -1)[:, :, :span]
+    wide = _wide(x, stride)
+    if wide is not None:  # the output gradient on the wide pixels, zero past OW
+        span = _wide_span(wide.shape, out_h, out_w)
+        g = np.zeros((n, o, out_h, wide.shape[3]), dtype=gy.dtype)
+        g[..., :out_w] = gy
+        g = g.reshape(n, o, -1)[:, :, :span]
+    else:
+        span = out_h * out_w
+        g = gy.reshape(n, o, span)
+    total = None
+    step = _chunk(rows * span * x.itemsize, n)
+    for start in range(0, n, step):
+        if wide is not None:
+            cols = _wide_columns(wide[start:start + step], kernel, dilation, out_h, out_w)
         else:
-            cols = _columns(x[start:stop], kernel, stride, dilation, out_h, out_w)
-            g = gy[start:stop].reshape(stop - start, o, span)
-        sums[k] = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0)
-
-    threads.run_pieces([functools.partial(chunk, k) for k in range(len(bounds))], _threads(o * rows * span))
-    total = sums[0]
-    for part in sums[1:]:
-        np.add(total, part, out=total)
+            cols = _columns(x[start:start + step], kernel, stride, dilation, out_h, out_w)
+        part = np.matmul(g[start:start + step], cols.transpose(0, 2, 1)).sum(axis=0)
+        total = part if total is None else np.add(total, part, out=total)
     return total.reshape((o, c) + tuple(kernel))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend import threads
 from ember.ops import dispatch, pool_planes
 from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
@@ -91,36 +90,7 @@ def _gpu_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode) -> tupl
     return tuple(np.int32(v) for v in sizes)
 
 
-def _by_batch_parts(xp, x, out_shape, work):
-    """``work(x_part, *more_parts)`` over parts of the batch on the CPU's threads when ``x`` is large enough (the
-    samples are pooled independently, so the results equal one call's); None where one call should do it all."""
-    parts = min(threads.num_threads(), x.shape[0]) if xp is np and x.size >= _PARALLEL_ELEMENTS else 1
-    if parts < 2:
-        return None
-    out = np.empty(out_shape, dtype=x.dtype)
-
-    def part(start: int, stop: int):
-        out[start:stop] = work(start, stop)
-
-    threads.run_parts(part, x.shape[0], parts)
-    return out
-
-
-# Input elements from which max pooling runs in parts of the batch on several threads: LeNet's second pooling
-# (64 x 16 x 8 x 8) is the smallest it meets.
-_PARALLEL_ELEMENTS = 1 << 15
-
-
 def _max_pool2d_forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
-    attrs = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation,
-             "ceil_mode": ceil_mode}
-    out_hw = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)[0]
-    out = _by_batch_parts(xp, x, x.shape[:2] + out_hw,
-                          lambda a, b: _max_pool2d_one_part(xp, x[a:b], **attrs))
-    return out if out is not None else _max_pool2d_one_part(xp, x, **attrs)
-
-
-def _max_pool2d_one_part(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
     if xp is not np and x.dtype in (np.float32, np.float64):  # one launch on a GPU
         from ember.backend import cuda_kernels
 
@@ -175,13 +145,6 @@ def _tiles_exactly(padded_shape, kernel_size, stride, dilation) -> bool:
 
 
 def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
-    attrs = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation,
-             "ceil_mode": ceil_mode}
-    out = _by_batch_parts(xp, x, x.shape, lambda a, b: _max_pool2d_grad_one_part(xp, x[a:b], g[a:b], **attrs))
-    return out if out is not None else _max_pool2d_grad_one_part(xp, x, g, **attrs)
-
-
-def _max_pool2d_grad_one_part(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
     if xp is not np and x.dtype in (np.float32, np.float64):  # one launch on a GPU
         from ember.backend import cuda_kernels
 

@@ -1,6 +1,103 @@
-"""A few independent pieces of a compiled step run on the CPU's cores at once: the runner of
-``ember.backend.threads``, which the op library's kernels share (one set of helper threads per process)."""
+"""A few independent pieces of a compiled step run on the CPU's cores at once.
 
-from ember.backend.threads import num_threads, run_parts, run_pieces
+NumPy's kernels are single-threaded but release the GIL, so pieces that touch disjoint memory (the sparse
+updates of different tables, their lookups) run side by side on Python threads. The caller takes part: it and
+the helper threads claim the pieces one at a time, so a helper that the OS has not yet scheduled never holds
+the step up (the caller runs the unclaimed pieces itself); the call returns when every piece has run.
 
-__all__ = ["num_threads", "run_parts", "run_pieces"]
+The number of threads is the process's thread setting (``OMP_NUM_THREADS``, which a benchmark or launcher sets
+for the BLAS too), else the CPUs the process may run on.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+
+_helpers: list | None = None  # one queue per helper thread, started on first use
+_start_lock = threading.Lock()
+
+
+def num_threads() -> int:
+    """Threads a compiled step may use: ``OMP_NUM_THREADS`` when set to a positive number, else the CPUs the
+    process may run on."""
+    setting = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call on this platform
+        return os.cpu_count() or 1
+
+
+class _Batch:
+    """Pieces claimed one at a time by whichever thread asks next."""
+
+    __slots__ = ("pieces", "next", "left", "lock", "done", "error")
+
+    def __init__(self, pieces: Sequence[Callable[[], object]]):
+        self.pieces, self.next, self.left = pieces, 0, len(pieces)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        while True:
+            with self.lock:
+                i = self.next
+                if i == len(self.pieces):
+                    return
+                self.next = i + 1
+            try:
+                self.pieces[i]()
+            except BaseException as exc:  # re-raised by the caller
+                if self.error is None:
+                    self.error = exc
+            with self.lock:
+                self.left -= 1
+                if self.left == 0:
+                    self.done.set()
+
+
+def _helper(tasks: queue.SimpleQueue) -> None:
+    while True:
+        tasks.get().work()
+
+
+def _started(count: int) -> list:
+    global _helpers
+    with _start_lock:
+        if _helpers is None or len(_helpers) < count:
+            _helpers = _helpers or []
+            for _ in range(count - len(_helpers)):
+                tasks: queue.SimpleQueue = queue.SimpleQueue()
+                threading.Thread(target=_helper, args=(tasks,), name="ember-runtime", daemon=True).start()
+                _helpers.append(tasks)
+        return _helpers[:count]
+
+
+def _forget_helpers() -> None:  # a forked child has none of its parent's threads
+    global _helpers
+    _helpers = None
+
+
+os.register_at_fork(after_in_child=_forget_helpers)
+
+
+def run_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = None) -> None:
+    """Run every piece (a callable without arguments), on up to ``threads`` threads (default ``num_threads()``)
+    with the caller among them; re-raises the first exception a piece raised once all have finished."""
+    threads = num_threads() if threads is None else threads
+    if threads < 2 or len(pieces) < 2:
+        for piece in pieces:
+            piece()
+        return
+    batch = _Batch(pieces)
+    for tasks in _started(min(threads, len(pieces)) - 1):
+        tasks.put(batch)
+    batch.work()
+    batch.done.wait()
+    if batch.error is not None:
+        raise batch.error
