@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_cases_conv import ref_conv2d
+from op_cases_conv import ref_conv2d, ref_conv_transpose2d
 
 import ember
 from ember.ops import conv, conv_per_sample
@@ -66,3 +66,26 @@ def test_matrix_rows_are_not_a_multiple_of_1kib_apart(columns, itemsize):
     assert m.strides[0] % 1024
     assert not conv.matrix_rows(np, 3, columns, dtype, zeros=True).any()
 
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((3, 16, 8, 8), (16, 6, 5, 5), {}),  # LeNet's second layer's input gradient
+    ((1, 8, 5, 7), (8, 1, 3, 2), dict(padding=(1, 0), groups=2)),
+    ((2, 6, 4, 6), (6, 2, 2, 3), dict(padding=(0, 2), dilation=(2, 3), output_padding=(1, 2))),
+])
+def test_stride_1_transposed_convolution_by_rows_matches_float64(x_shape, w_shape, kwargs):
+    """Stride-1 transposed convolutions that reduce channels sum their columns by flat offsets into wide rows."""
+    groups = kwargs.get("groups", 1)
+    attrs = {"stride": (1, 1), "padding": kwargs.get("padding", (0, 0)), "dilation": kwargs.get("dilation", (1, 1)),
+             "groups": groups, "output_padding": kwargs.get("output_padding", (0, 0))}
+    out_hw = conv._transposed_size(x_shape, w_shape, (1, 1), attrs["padding"], attrs["dilation"],
+                                   attrs["output_padding"])
+    assert not conv._as_flipped_conv(np, x_shape, w_shape, groups=groups, out_h=out_hw[0], out_w=out_hw[1], **{
+        k: v for k, v in attrs.items() if k != "groups"})
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    y = ember.conv_transpose2d(ember.tensor(x), ember.tensor(w), **kwargs).numpy()
+    np.testing.assert_allclose(y, ref_conv_transpose2d(x, w, **kwargs), rtol=1e-10, atol=1e-10)
+    y32 = conv._conv_transpose2d_forward(np, x.astype(np.float32), w.astype(np.float32), **attrs)
+    assert y32.dtype == np.float32 and y32.flags.c_contiguous
+    np.testing.assert_allclose(y32, y, rtol=1e-4, atol=1e-4)
