@@ -89,3 +89,27 @@ def test_stride_1_transposed_convolution_by_rows_matches_float64(x_shape, w_shap
     y32 = conv._conv_transpose2d_forward(np, x.astype(np.float32), w.astype(np.float32), **attrs)
     assert y32.dtype == np.float32 and y32.flags.c_contiguous
     np.testing.assert_allclose(y32, y, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape, kernel", [
+    ((3, 2, 8, 6), (2, 2)),
+    ((1, 3, 7, 11), (3, 3)),  # rows and columns past the last window get no gradient
+    ((2, 2, 9, 8), (2, 4)),
+    ((2, 1, 5, 5), (1, 1)),
+])
+def test_side_by_side_max_pool_gradient_routes_to_the_first_maximum(shape, kernel):
+    """Windows side by side (stride = kernel, no padding): ties go to the first maximum in row-major order, a
+    window whose maximum is NaN routes nothing, as the phase-plane kernel does for any geometry."""
+    from ember.ops import pool_planes, pooling
+
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 3, shape).astype(np.float32)  # many ties
+    x[0, 0, 0, 0] = np.nan
+    out_hw = tuple(shape[2 + a] // kernel[a] for a in (0, 1))
+    g = rng.standard_normal(shape[:2] + out_hw).astype(np.float32)
+    assert pooling._side_by_side(shape, g.shape, kernel, kernel, (0, 0), (1, 1))
+    got = pooling._max_pool2d_grad_forward(np, x, g, kernel_size=kernel, stride=kernel, padding=(0, 0),
+                                           dilation=(1, 1), ceil_mode=False)
+    want = pool_planes.max_pool2d_grad(x, g, kernel, kernel, (0, 0), (1, 1), -np.inf)
+    assert np.array_equal(got, want)
+    assert got[0, 0, :kernel[0], :kernel[1]].sum() == 0  # the NaN window
