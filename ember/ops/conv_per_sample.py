@@ -65,7 +65,7 @@ def _wide_columns(x, kernel, dilation, out_h: int, out_w: int):
     output pixels oh * W + ow that run on past OW to the end of each input row. Each row of the columns is
     then one contiguous run of the input (kernel tap (i, j) starts at i * dh * W + j * dw), so the copy makes
     C * kh * kw long runs per sample instead of C * kh * kw * OH short ones of OW; the pixels past OW are
-    computed and dropped (LeNet's first layer: 1.2x faster forward and weight gradient)."""
+    computed and dropped (LeNet's first layer: forward 1.13x faster in a training step)."""
     n, c = x.shape[:2]
     sn, sc, sh, sw = x.strides
     span = _wide_span(x.shape, out_h, out_w)
@@ -104,26 +104,16 @@ def conv2d(x, w, stride, dilation, out_h: int, out_w: int):
 
 
 def conv2d_weight_grad(x, gy, kernel, stride, dilation):
-    """The (O, C, kh, kw) weight gradient of conv2d for a padded float ``x`` and ``gy`` (N, O, OH, OW)."""
+    """The (O, C, kh, kw) weight gradient of conv2d for a padded float ``x`` and ``gy`` (N, O, OH, OW).
+    (Columns over whole input rows would need the output gradient widened with zeros too: in a training step,
+    with its caches cold, that ran LeNet's first layer 1.2x slower.)"""
     n, c = x.shape[:2]
     o, out_h, out_w = gy.shape[1:]
-    rows = c * kernel[0] * kernel[1]
-    wide = _wide(x, stride)
-    if wide is not None:  # the output gradient on the wide pixels, zero past OW
-        span = _wide_span(wide.shape, out_h, out_w)
-        g = np.zeros((n, o, out_h, wide.shape[3]), dtype=gy.dtype)
-        g[..., :out_w] = gy
-        g = g.reshape(n, o, -1)[:, :, :span]
-    else:
-        span = out_h * out_w
-        g = gy.reshape(n, o, span)
+    gy = gy.reshape(n, o, out_h * out_w)
     total = None
-    step = _chunk(rows * span * x.itemsize, n)
+    step = _chunk(c * kernel[0] * kernel[1] * out_h * out_w * x.itemsize, n)
     for start in range(0, n, step):
-        if wide is not None:
-            cols = _wide_columns(wide[start:start + step], kernel, dilation, out_h, out_w)
-        else:
-            cols = _columns(x[start:start + step], kernel, stride, dilation, out_h, out_w)
-        part = np.matmul(g[start:start + step], cols.transpose(0, 2, 1)).sum(axis=0)
+        cols = _columns(x[start:start + step], kernel, stride, dilation, out_h, out_w)
+        part = np.matmul(gy[start:start + step], cols.transpose(0, 2, 1)).sum(axis=0)
         total = part if total is None else np.add(total, part, out=total)
     return total.reshape((o, c) + tuple(kernel))
