@@ -13,7 +13,9 @@ over long contiguous stretches, which is what makes NumPy fast at the small imag
 On NumPy the kernel is chosen by shape alone (so eager mode and generated code, which both call these
 forwards, sum in the same order): images no larger than the kernel as one dense product
 (``conv_dense``); large output images per sample (``conv_per_sample``); stride-1 outputs of 64-255 pixels
-one product per kernel row; stride-1 transposed convolutions as a flipped-kernel conv2d.
+one product per kernel row; stride-1 transposed convolutions as a flipped-kernel conv2d, or, where that
+one's columns would be larger (fewer output than input channels), col2im by flat offsets into wide rows.
+Column matrices and products keep their rows off multiples of 1 KiB (``matrix_rows``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Each pooling primitive loops over the kernel positions only: position (i, j) meets one strided slice of
 the padded input, so a window reduction is kh * kw whole-array operations. Max pooling with overlapping
-windows runs on NumPy over phase planes instead (``pool_planes``), where every position is a contiguous slice.
+windows runs on NumPy over phase planes instead (``pool_planes``), where every position is a contiguous slice;
+the gradient of windows side by side copies each position's elements into a contiguous plane once.
 Max pooling routes the gradient to the first maximum of each window, as PyTorch does. The gradient
 primitives are linear in the incoming gradient and each is the other's vjp, so gradients of gradients work
 as well.
