@@ -2,7 +2,8 @@
 
 Each pooling primitive loops over the kernel positions only: position (i, j) meets one strided slice of
 the padded input, so a window reduction is kh * kw whole-array operations. Max pooling with overlapping
-windows runs on NumPy over phase planes instead (``pool_planes``), where every position is a contiguous slice.
+windows runs on NumPy over phase planes instead (``pool_planes``), where every position is a contiguous slice;
+the gradient of windows side by side copies each position's elements into a contiguous plane once.
 Max pooling routes the gradient to the first maximum of each window, as PyTorch does. The gradient
 primitives are linear in the incoming gradient and each is the other's vjp, so gradients of gradients work
 as well.
@@ -155,6 +156,8 @@ def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation
     overlapping = _overlapping(kernel_size, stride, dilation)
     if xp is np and overlapping:  # 1.7x faster at ResNet's stem; no faster for windows that do not overlap
         return pool_planes.max_pool2d_grad(x, g, kernel_size, stride, padding, dilation, _lowest(xp, x.dtype))
+    if xp is np and _side_by_side(x.shape, g.shape, kernel_size, stride, padding, dilation):
+        return _side_by_side_grad(x, g, kernel_size)
     masks, padded_shape = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
     if _tiles_exactly(padded_shape, kernel_size, stride, dilation):
         out = xp.empty(padded_shape, dtype=g.dtype)
@@ -167,6 +170,40 @@ def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation
             xp.multiply(g, hit, out=out[index])
     h, w = x.shape[2:]
     return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+def _side_by_side(x_shape, g_shape, kernel_size, stride, padding, dilation) -> bool:
+    """Whether the windows lie side by side inside the input, without padding (LeNet's 2 x 2 pooling)."""
+    return (tuple(stride) == tuple(kernel_size) and not any(padding) and tuple(dilation) == (1, 1)
+            and all(g_shape[2 + a] * kernel_size[a] <= x_shape[2 + a] for a in (0, 1)))
+
+
+def _side_by_side_grad(x, g, kernel_size):
+    """max_pool2d_grad on NumPy for windows side by side: each kernel position's elements copied once into a
+    contiguous (N, C, OH, OW) plane, so the maxima and first-maximum masks run on contiguous arrays, and only
+    the copies and the routed gradients' stores are strided (LeNet's poolings: 1.3x faster than window slices)."""
+    kh, kw = kernel_size
+    n, c, out_h, out_w = g.shape
+    covered = (slice(None), slice(None), slice(0, out_h * kh), slice(0, out_w * kw))
+    windows = x[covered].reshape(n, c, out_h, kh, out_w, kw)
+    planes = [np.ascontiguousarray(windows[:, :, :, i, :, j]) for i in range(kh) for j in range(kw)]
+    best = planes[0] if len(planes) == 1 else np.maximum(planes[0], planes[1])
+    for plane in planes[2:]:
+        np.maximum(best, plane, out=best)
+    whole = (out_h * kh, out_w * kw) == tuple(x.shape[2:])
+    out = np.empty(x.shape, dtype=g.dtype) if whole else np.zeros(x.shape, dtype=g.dtype)
+    routed = out[covered].reshape(n, c, out_h, kh, out_w, kw)
+    taken, last = None, len(planes) - 1
+    for k, plane in enumerate(planes):  # equal to the maximum and not yet taken: the first maximum, row-major
+        hit = plane == best
+        if taken is None:
+            taken = hit.copy() if last else hit
+        else:
+            np.greater(hit, taken, out=hit)
+            if k != last:
+                np.logical_or(taken, hit, out=taken)
+        np.multiply(g, hit, out=routed[:, :, :, k // kw, :, k % kw])
+    return out
 
 
 def _max_pool2d_gather_forward(xp, x, h, *, kernel_size, stride, padding, dilation, ceil_mode):
