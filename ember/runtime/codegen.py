@@ -31,7 +31,7 @@ from ember.ops.indexing import EMBEDDING
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
-from ember.runtime import parallel
+from ember.runtime import blas_threads, parallel
 from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -65,6 +65,7 @@ class _Env:
         self.scratches: dict = {}
         self.rotating: list = []  # flat gradient arrays whose views the function returns (``rotation``)
         self.handed: set = set()  # names of arrays taken from a Rotation on every call
+        self.threaded = False  # whether the code splits work over the runtime's threads (parallel.py)
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -149,6 +150,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
         source = f"def {func}({', '.join(params)}):\n{body + chr(10) if body else ''}    {returns}\n"
     else:
         lock = env.bind(threading.Lock(), "lock")
+        if env.threaded:  # BLAS keeps to the calling thread in the whole step (blas_threads)
+            lock += f", {env.bind(blas_threads.single_threaded(), 'blas')}"
         source = (f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}"
                   f"        {returns}\n")
     defaults = ", ".join(f"{k}={k}" for k in env.objects)
@@ -241,6 +244,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 else:
                     expression, *more = _expression(node, args, env, into_dest)
             lines.append(f"{target} = {expression}")
+            _thread_product(node, expression, env)
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
             if wrote and (dest in env.objects or dest in per_size):  # the result is that preallocated array
@@ -518,6 +522,7 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             _parallel_parts([math.prod(shape) for shape in shapes])
         if len(parts) > 1:  # the tables' updates touch disjoint memory: a part of them per thread
             many = _ManyInParts(many, parts)
+            env.threaded = True
         many, states = env.bind(many, "many"), env.bind([n.attrs["state"] for n in run], "s")
 
         def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
@@ -573,6 +578,7 @@ def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
         if rows is None:
             continue
         gather = env.bind(rows, "rows")
+        env.threaded = env.threaded or len(parts) > 1
 
         def call(names, run=run, gather=gather) -> list:
             for n in run:
@@ -653,6 +659,34 @@ def _parallel_parts(sizes: list) -> list:
         if len(bounds) < count and done * count >= total * len(bounds):
             bounds.append(i + 1)
     return list(zip(bounds, bounds[1:] + [len(sizes)]))
+
+
+# The least floating-point operations a part of a matrix product gets a thread for (about 0.1 ms on one core):
+# W5s's products (170 MFLOP) take 0.85 ms in two halves on 2 CPUs, as OpenBLAS's own 2 threads do. Parts this
+# large also keep clear of OpenBLAS's kernel for small products, which rounds differently.
+_PART_FLOPS = 1 << 23
+
+
+def _thread_product(node, expression: str, env: _Env) -> None:
+    """When ``expression`` starts with a BLAS product call (``np.dot`` / ``np.matmul``) for a node of at least
+    two parts of ``_PART_FLOPS``, rebind that call to one computing the rows in parts on the runtime's threads
+    (``parallel.RowsInParts``)."""
+    name = expression.split("(", 1)[0]
+    product = env.objects.get(name)
+    if product is not np.dot and product is not np.matmul:
+        return
+    threads = parallel.num_threads()
+    if threads < 2 or not blas_threads.available():
+        return
+    out = node.outputs[0].array
+    if len(out.shape) != 2 or _unknown_dims(node):
+        return
+    flops = node.op.cost(out, *(v.array for v in node.inputs), **node.attrs).flops
+    parts = min(threads, flops // _PART_FLOPS, out.shape[0] // 8)
+    if parts < 2:
+        return
+    env.objects[name] = parallel.RowsInParts(product, parts)
+    env.threaded = True
 
 
 class _ManyInParts:

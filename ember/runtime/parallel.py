@@ -11,10 +11,15 @@ for the BLAS too), else the CPUs the process may run on.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ember.runtime import blas_threads
 
 _helpers: list | None = None  # one queue per helper thread, started on first use
 _start_lock = threading.Lock()
@@ -101,3 +106,32 @@ def run_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = Non
     batch.done.wait()
     if batch.error is not None:
         raise batch.error
+
+
+class RowsInParts:
+    """A BLAS matrix product (``np.dot`` or ``np.matmul``) with the first matrix's rows, and so the result's, in
+    ``parts`` contiguous parts computed on the runtime's threads at once, each BLAS call on its own thread
+    (``blas_threads.single_threaded``). Each result element is the same BLAS dot product over the inner axis
+    as in one call, so the bits are the one call's. Anything but two float matrices of one dtype (and a
+    C-contiguous ``out`` of theirs) goes to the product unsplit."""
+
+    __slots__ = ("product", "parts")
+
+    def __init__(self, product: Callable, parts: int):
+        self.product, self.parts = product, parts
+
+    def __call__(self, a, b, out=None):
+        if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.ndim != 2 or b.ndim != 2 \
+                or a.dtype != b.dtype or a.dtype.char not in "fd" or a.shape[0] < 2 * self.parts \
+                or a.shape[1] != b.shape[0] \
+                or (out is not None and (out.__class__ is not np.ndarray or out.dtype != a.dtype
+                                         or out.shape != (a.shape[0], b.shape[1]) or not out.flags.c_contiguous)):
+            return self.product(a, b) if out is None else self.product(a, b, out=out)
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        product, rows = self.product, a.shape[0]
+        bounds = [rows * k // self.parts for k in range(self.parts + 1)]
+        with blas_threads.single_threaded():
+            run_pieces([functools.partial(product, a[start:stop], b, out=out[start:stop])
+                        for start, stop in zip(bounds, bounds[1:])], self.parts)
+        return out
