@@ -66,6 +66,7 @@ class _Env:
         self.rotating: list = []  # flat gradient arrays whose views the function returns (``rotation``)
         self.handed: set = set()  # names of arrays taken from a Rotation on every call
         self.threaded = False  # whether the code splits work over the runtime's threads (parallel.py)
+        self.joins: dict = {}  # id of a node (None: the end) -> lines finishing work started earlier on threads
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -180,7 +181,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
     flat_grads, flat_lines = _flat_updates(graph, bound, env)
-    sparse_lines = _sparse_runs(graph, env)
+    sparse_lines = _sparse_runs(graph, env, bound)
     # folding a bias into a product needs a [h, 1] buffer of known rows
     folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
     if sized is None:
@@ -195,6 +196,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     joints = _joint_pairs(graph, set(flat_grads) | set(folds.copy_after))
     joined = {id(second) for second in joints.values()}
     for node in graph.nodes:
+        if id(node) in env.joins:  # pieces started on the runtime's threads (_sparse_runs) end here
+            lines += env.joins.pop(id(node))
         op, attrs = node.op, node.attrs
         if id(node) in joined:  # computed with its partner, earlier
             continue
@@ -257,6 +260,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
+    for finishing in env.joins.values():
+        lines += finishing
     _rotate(env)
     returned = []
     fresh_views = _fresh_views(graph, bound, into, names)
@@ -495,7 +500,7 @@ def _joins(run: list, node) -> bool:
             and all(n.inputs[0].id != node.inputs[0].id for n in run))
 
 
-def _sparse_runs(graph: Graph, env: _Env) -> dict:
+def _sparse_runs(graph: Graph, env: _Env, bound: dict) -> dict:
     """Runs of neighbouring ``sparse_update`` nodes of one rule that has a ``many`` form (``ops.effects.
     update_rule``), the same hyper-parameters and distinct parameters: one call of ``many`` for the run (the
     rule over all the parameters' rows at once). Returns node id -> a function of the value names giving its
@@ -524,17 +529,60 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             many = _ManyInParts(many, parts)
             env.threaded = True
         many, states = env.bind(many, "many"), env.bind([n.attrs["state"] for n in run], "s")
+        join = _beside_run(graph, run, bound)
+        if join is not False:  # the work that follows runs while the sparse update does (parallel.py)
+            env.threaded = True
+            pending = f"pending{len(env.objects)}"
+            env.joins.setdefault(join, []).append(f"{env.bind(parallel.finish_pieces, 'finish')}({pending})")
 
-        def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
+        def call(names, run=run, many=many, states=states, hyper=hyper, join=join) -> list:
             args = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)] + [states]
             if all(len(n.inputs) == 4 for n in run):  # the rows the lookups gathered (passes.sparse_rows)
                 args.append("rows=[" + ", ".join(names[n.inputs[3].id] for n in run) + "]")
+            if join is not False:
+                start, partial = env.bind(parallel.start_pieces, "start"), env.bind(functools.partial, "partial")
+                return [f"{pending} = {start}(({partial}({many}, {', '.join(args)}, **{hyper}),))"]
             return [f"{many}({', '.join(args)}, **{hyper})"]
 
         for node in run:
             lines[id(node)] = lambda names: []
         lines[id(run[0])] = call
     return lines
+
+
+def _beside_run(graph: Graph, run: list, bound: dict):
+    """Whether the nodes right after a run of sparse updates may run while it does (on another thread): when the
+    step has threads and one node at least qualifies. Then the id of the first node after those, where the run
+    must have finished (None: the end of the step); else False.
+
+    The run reads its own inputs and writes its tables and their accumulators. A dense ``update`` after it
+    qualifies when its variable's memory is no table's (it reads its gradient and writes its variable, its state
+    and the step's scratch arrays); a pure node when it reads no table and its result goes to no buffer of the
+    memory plan that holds one of the run's inputs (nor over one of them, in place)."""
+    if parallel.num_threads() < 2:
+        return False
+    at = next(i for i, node in enumerate(graph.nodes) if node is run[-1]) + 1
+    tables = [bound.get(n.inputs[0].id) for n in run]
+    written = {n.inputs[i].id for n in run for i in n.op.writes}
+    read = {v.id for n in run for v in n.inputs}
+    plan = graph.memory_plan
+    slots = plan.slots if plan is not None and plan.matches(graph) else {}
+    inplace = plan.inplace if slots else {}
+    taken = {slots[vid] for vid in read if vid in slots}
+    updated, first = [], at
+    while at < len(graph.nodes):
+        node = graph.nodes[at]
+        if node.op is UPDATE:
+            if node.inputs[0].id not in bound or node.inputs[0].id in written:
+                break
+            updated.append(bound[node.inputs[0].id])
+        elif node.op.effect or any(v.id in written for v in node.inputs) \
+                or any(slots.get(v.id) in taken or inplace.get(v.id) in read for v in node.outputs):
+            break
+        at += 1
+    if at == first or not _disjoint(tables + updated):
+        return False
+    return id(graph.nodes[at]) if at < len(graph.nodes) else None
 
 
 def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:

@@ -135,3 +135,30 @@ class RowsInParts:
             run_pieces([functools.partial(product, a[start:stop], b, out=out[start:stop])
                         for start, stop in zip(bounds, bounds[1:])], self.parts)
         return out
+
+
+def start_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = None) -> _Batch | None:
+    """Hand the pieces to up to ``threads`` - 1 helper threads (default ``num_threads()``) and return at once,
+    so the caller can go on with other work that touches none of the pieces' memory; ``finish_pieces`` on the
+    result runs the pieces no helper has claimed and waits for the others. With one thread, runs them now and
+    returns None."""
+    threads = num_threads() if threads is None else threads
+    if threads < 2:
+        for piece in pieces:
+            piece()
+        return None
+    batch = _Batch(pieces)
+    for tasks in _started(min(threads - 1, len(pieces))):
+        tasks.put(batch)
+    return batch
+
+
+def finish_pieces(batch: _Batch | None) -> None:
+    """Finish what ``start_pieces`` started: run the unclaimed pieces here, wait for the rest, re-raise the first
+    exception a piece raised."""
+    if batch is None:
+        return
+    batch.work()
+    batch.done.wait()
+    if batch.error is not None:
+        raise batch.error
