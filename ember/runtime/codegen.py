@@ -719,9 +719,12 @@ _PART_FLOPS = 1 << 23
 
 
 def _thread_product(node, expression: str, env: _Env) -> None:
-    """When ``expression`` starts with a BLAS product call (``np.dot`` / ``np.matmul``) for a node of at least
-    two parts of ``_PART_FLOPS``, rebind that call to one computing the rows in parts on the runtime's threads
-    (``parallel.RowsInParts``)."""
+    """In a step that runs work on the runtime's threads (sparse parts; BLAS on one thread throughout, so
+    that OpenBLAS's spinning threads do not fight them for the cores): when ``expression`` starts with a BLAS
+    product call (``np.dot`` / ``np.matmul``) for a node of at least two parts of ``_PART_FLOPS``, rebind that
+    call to one computing the rows in parts on those threads (``parallel.RowsInParts``)."""
+    if not env.threaded:  # a step of dense layers alone: OpenBLAS's own threads are faster on an idle machine
+        return
     name = expression.split("(", 1)[0]
     product = env.objects.get(name)
     if product is not np.dot and product is not np.matmul:
