@@ -91,6 +91,7 @@ def _batches(count, fields=4, rows=50):
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_compiled_ctr_step_in_parts_equals_the_plain_path_and_eager(monkeypatch, threads):
     monkeypatch.setattr(codegen, "_PART_ELEMENTS", 64)  # parts of the small model's updates get threads too
+    monkeypatch.setattr(codegen, "_GATHER_PART_ELEMENTS", 64)  # and of its gathers
     monkeypatch.setenv("OMP_NUM_THREADS", threads)
     (eager_net, eager_opt), (jit_net, jit_opt) = _ctr(0), _ctr(0)
     compiled = ember.jit(lambda ids, features, y: _step(jit_net, jit_opt, ids, features, y))

@@ -21,6 +21,7 @@ from ember.passes.mixed_precision import low_precision_dtype, mixed_precision
 from ember.passes.plan_memory import plan_memory
 from ember.passes.prune import prune
 from ember.passes.simplify import simplify
+from ember.passes.sparse_first import sparse_first
 from ember.passes.sparse_rows import sparse_rows
 
 PASSES: dict[str, Callable[[Graph], Graph]] = {
@@ -33,10 +34,11 @@ PASSES: dict[str, Callable[[Graph], Graph]] = {
     "plan_memory": plan_memory,
     "data_parallel": data_parallel,
     "sparse_rows": sparse_rows,
+    "sparse_first": sparse_first,
     "mixed_precision": mixed_precision,
 }
 DEFAULT_PIPELINE = ("autodiff", "prune", "fold_constants", "simplify", "cse", "prune", "sparse_rows",
-                    "fuse_elementwise", "plan_memory")
+                    "sparse_first", "fuse_elementwise", "plan_memory")
 
 
 def pipeline(mixed_precision=None) -> tuple:

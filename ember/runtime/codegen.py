@@ -31,7 +31,7 @@ from ember.ops.indexing import EMBEDDING
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
-from ember.runtime import parallel
+from ember.runtime import blas_threads, parallel
 from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
@@ -65,6 +65,8 @@ class _Env:
         self.scratches: dict = {}
         self.rotating: list = []  # flat gradient arrays whose views the function returns (``rotation``)
         self.handed: set = set()  # names of arrays taken from a Rotation on every call
+        self.threaded = False  # whether the code splits work over the runtime's threads (parallel.py)
+        self.joins: dict = {}  # id of a node (None: the end) -> lines finishing work started earlier on threads
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -149,6 +151,8 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
         source = f"def {func}({', '.join(params)}):\n{body + chr(10) if body else ''}    {returns}\n"
     else:
         lock = env.bind(threading.Lock(), "lock")
+        if env.threaded:  # BLAS keeps to the calling thread in the whole step (blas_threads)
+            lock += f", {env.bind(blas_threads.single_threaded(), 'blas')}"
         source = (f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}"
                   f"        {returns}\n")
     defaults = ", ".join(f"{k}={k}" for k in env.objects)
@@ -177,7 +181,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     for vid in fetched_vars:  # a fetched variable is copied before any update changes it
         lines.append(f"v{vid} = {names[vid]}.copy()")
     flat_grads, flat_lines = _flat_updates(graph, bound, env)
-    sparse_lines = _sparse_runs(graph, env)
+    sparse_lines = _sparse_runs(graph, env, bound)
     # folding a bias into a product needs a [h, 1] buffer of known rows
     folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
     if sized is None:
@@ -192,6 +196,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     joints = _joint_pairs(graph, set(flat_grads) | set(folds.copy_after))
     joined = {id(second) for second in joints.values()}
     for node in graph.nodes:
+        if id(node) in env.joins:  # pieces started on the runtime's threads (_sparse_runs) end here
+            lines += env.joins.pop(id(node))
         op, attrs = node.op, node.attrs
         if id(node) in joined:  # computed with its partner, earlier
             continue
@@ -241,6 +247,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 else:
                     expression, *more = _expression(node, args, env, into_dest)
             lines.append(f"{target} = {expression}")
+            _thread_product(node, expression, env)
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
             if wrote and (dest in env.objects or dest in per_size):  # the result is that preallocated array
@@ -253,6 +260,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
+    for finishing in env.joins.values():
+        lines += finishing
     _rotate(env)
     returned = []
     fresh_views = _fresh_views(graph, bound, into, names)
@@ -491,7 +500,7 @@ def _joins(run: list, node) -> bool:
             and all(n.inputs[0].id != node.inputs[0].id for n in run))
 
 
-def _sparse_runs(graph: Graph, env: _Env) -> dict:
+def _sparse_runs(graph: Graph, env: _Env, bound: dict) -> dict:
     """Runs of neighbouring ``sparse_update`` nodes of one rule that has a ``many`` form (``ops.effects.
     update_rule``), the same hyper-parameters and distinct parameters: one call of ``many`` for the run (the
     rule over all the parameters' rows at once). Returns node id -> a function of the value names giving its
@@ -518,18 +527,62 @@ def _sparse_runs(graph: Graph, env: _Env) -> dict:
             _parallel_parts([math.prod(shape) for shape in shapes])
         if len(parts) > 1:  # the tables' updates touch disjoint memory: a part of them per thread
             many = _ManyInParts(many, parts)
+            env.threaded = True
         many, states = env.bind(many, "many"), env.bind([n.attrs["state"] for n in run], "s")
+        join = _beside_run(graph, run, bound)
+        if join is not False:  # the work that follows runs while the sparse update does (parallel.py)
+            env.threaded = True
+            pending = f"pending{len(env.objects)}"
+            env.joins.setdefault(join, []).append(f"{env.bind(parallel.finish_pieces, 'finish')}({pending})")
 
-        def call(names, run=run, many=many, states=states, hyper=hyper) -> list:
+        def call(names, run=run, many=many, states=states, hyper=hyper, join=join) -> list:
             args = ["[" + ", ".join(names[n.inputs[k].id] for n in run) + "]" for k in range(3)] + [states]
             if all(len(n.inputs) == 4 for n in run):  # the rows the lookups gathered (passes.sparse_rows)
                 args.append("rows=[" + ", ".join(names[n.inputs[3].id] for n in run) + "]")
+            if join is not False:
+                start, partial = env.bind(parallel.start_pieces, "start"), env.bind(functools.partial, "partial")
+                return [f"{pending} = {start}(({partial}({many}, {', '.join(args)}, **{hyper}),))"]
             return [f"{many}({', '.join(args)}, **{hyper})"]
 
         for node in run:
             lines[id(node)] = lambda names: []
         lines[id(run[0])] = call
     return lines
+
+
+def _beside_run(graph: Graph, run: list, bound: dict):
+    """Whether the nodes right after a run of sparse updates may run while it does (on another thread): when the
+    step has threads and one node at least qualifies. Then the id of the first node after those, where the run
+    must have finished (None: the end of the step); else False.
+
+    The run reads its own inputs and writes its tables and their accumulators. A dense ``update`` after it
+    qualifies when its variable's memory is no table's (it reads its gradient and writes its variable, its state
+    and the step's scratch arrays); a pure node when it reads no table and its result goes to no buffer of the
+    memory plan that holds one of the run's inputs (nor over one of them, in place)."""
+    if parallel.num_threads() < 2:
+        return False
+    at = next(i for i, node in enumerate(graph.nodes) if node is run[-1]) + 1
+    tables = [bound.get(n.inputs[0].id) for n in run]
+    written = {n.inputs[i].id for n in run for i in n.op.writes}
+    read = {v.id for n in run for v in n.inputs}
+    plan = graph.memory_plan
+    slots = plan.slots if plan is not None and plan.matches(graph) else {}
+    inplace = plan.inplace if slots else {}
+    taken = {slots[vid] for vid in read if vid in slots}
+    updated, first = [], at
+    while at < len(graph.nodes):
+        node = graph.nodes[at]
+        if node.op is UPDATE:
+            if node.inputs[0].id not in bound or node.inputs[0].id in written:
+                break
+            updated.append(bound[node.inputs[0].id])
+        elif node.op.effect or any(v.id in written for v in node.inputs) \
+                or any(slots.get(v.id) in taken or inplace.get(v.id) in read for v in node.outputs):
+            break
+        at += 1
+    if at == first or not _disjoint(tables + updated):
+        return False
+    return id(graph.nodes[at]) if at < len(graph.nodes) else None
 
 
 def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
@@ -567,12 +620,13 @@ def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
         runs.append(run)
     lines: dict = {}
     for run in runs:
-        parts = _parallel_parts([math.prod(n.outputs[0].array.shape) for n in run])
+        parts = _parallel_parts([math.prod(n.outputs[0].array.shape) for n in run], _GATHER_PART_ELEMENTS)
         rows = TableRows.of([bound[n.inputs[0].id] for n in run], [functools.partial(n.op.forward, **n.attrs)
                                                                    for n in run], parts) if len(run) > 1 else None
         if rows is None:
             continue
         gather = env.bind(rows, "rows")
+        env.threaded = env.threaded or len(parts) > 1
 
         def call(names, run=run, gather=gather) -> list:
             for n in run:
@@ -638,13 +692,16 @@ class TableRows:
 # The least elements a part of the sparse work gets a thread for. W5s's update (213k elements: 26 tables' rows
 # of a 512 batch) measured 4% slower in two parts than in one call on 2 CPUs, so parts start well above it.
 _PART_ELEMENTS = 1 << 20
+# The least elements a part of a gather gets a thread for: W5s's lookups (213k elements, 0.45 ms on one core)
+# gain from two parts.
+_GATHER_PART_ELEMENTS = 1 << 16
 
 
-def _parallel_parts(sizes: list) -> list:
+def _parallel_parts(sizes: list, least: int | None = None) -> list:
     """``[(start, stop), ...]``: items of these sizes (elements each moves) in contiguous parts of about equal
     size, one per thread, each of at least ``_PART_ELEMENTS``; one part when the threads are one or the
     elements few."""
-    count = min(parallel.num_threads(), len(sizes), sum(sizes) // _PART_ELEMENTS)
+    count = min(parallel.num_threads(), len(sizes), sum(sizes) // (least or _PART_ELEMENTS))
     if count < 2:
         return [(0, len(sizes))]
     bounds, total, done = [0], sum(sizes), 0
@@ -653,6 +710,37 @@ def _parallel_parts(sizes: list) -> list:
         if len(bounds) < count and done * count >= total * len(bounds):
             bounds.append(i + 1)
     return list(zip(bounds, bounds[1:] + [len(sizes)]))
+
+
+# The least floating-point operations a part of a matrix product gets a thread for (about 0.1 ms on one core):
+# W5s's products (170 MFLOP) take 0.85 ms in two halves on 2 CPUs, as OpenBLAS's own 2 threads do. Parts this
+# large also keep clear of OpenBLAS's kernel for small products, which rounds differently.
+_PART_FLOPS = 1 << 23
+
+
+def _thread_product(node, expression: str, env: _Env) -> None:
+    """In a step that runs work on the runtime's threads (sparse parts; BLAS on one thread throughout, so
+    that OpenBLAS's spinning threads do not fight them for the cores): when ``expression`` starts with a BLAS
+    product call (``np.dot`` / ``np.matmul``) for a node of at least two parts of ``_PART_FLOPS``, rebind that
+    call to one computing the rows in parts on those threads (``parallel.RowsInParts``)."""
+    if not env.threaded:  # a step of dense layers alone: OpenBLAS's own threads are faster on an idle machine
+        return
+    name = expression.split("(", 1)[0]
+    product = env.objects.get(name)
+    if product is not np.dot and product is not np.matmul:
+        return
+    threads = parallel.num_threads()
+    if threads < 2 or not blas_threads.available():
+        return
+    out = node.outputs[0].array
+    if len(out.shape) != 2 or _unknown_dims(node):
+        return
+    flops = node.op.cost(out, *(v.array for v in node.inputs), **node.attrs).flops
+    parts = min(threads, flops // _PART_FLOPS, out.shape[0] // 8)
+    if parts < 2:
+        return
+    env.objects[name] = parallel.RowsInParts(product, parts)
+    env.threaded = True
 
 
 class _ManyInParts:

@@ -11,10 +11,15 @@ for the BLAS too), else the CPUs the process may run on.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ember.runtime import blas_threads
 
 _helpers: list | None = None  # one queue per helper thread, started on first use
 _start_lock = threading.Lock()
@@ -97,6 +102,68 @@ def run_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = Non
     batch = _Batch(pieces)
     for tasks in _started(min(threads, len(pieces)) - 1):
         tasks.put(batch)
+    batch.work()
+    batch.done.wait()
+    if batch.error is not None:
+        raise batch.error
+
+
+# The work one core does while a sleeping helper thread wakes up (about 40 us at 100 GFLOP/s).
+_WAKING_FLOPS = 4_000_000
+
+
+class RowsInParts:
+    """A BLAS matrix product (``np.dot`` or ``np.matmul``) with the first matrix's rows, and so the result's, in
+    ``parts`` contiguous parts computed on the runtime's threads at once, each BLAS call on its own thread
+    (``blas_threads.single_threaded``). Each result element is the same BLAS dot product over the inner axis
+    as in one call, so the bits are the one call's. Anything but two float matrices of one dtype (and a
+    C-contiguous ``out`` of theirs) goes to the product unsplit."""
+
+    __slots__ = ("product", "parts")
+
+    def __init__(self, product: Callable, parts: int):
+        self.product, self.parts = product, parts
+
+    def __call__(self, a, b, out=None):
+        if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.ndim != 2 or b.ndim != 2 \
+                or a.dtype != b.dtype or a.dtype.char not in "fd" or a.shape[0] < 2 * self.parts \
+                or a.shape[1] != b.shape[0] \
+                or (out is not None and (out.__class__ is not np.ndarray or out.dtype != a.dtype
+                                         or out.shape != (a.shape[0], b.shape[1]) or not out.flags.c_contiguous)):
+            return self.product(a, b) if out is None else self.product(a, b, out=out)
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        product, rows, parts = self.product, a.shape[0], self.parts
+        # the caller starts at once, a helper some tens of microseconds later: the caller's part is longer
+        lead = min(_WAKING_FLOPS // (2 * a.shape[1] * b.shape[1] or 1), rows // (2 * parts))
+        bounds = [0] + [lead + (rows - lead) * k // parts for k in range(1, parts + 1)]
+        with blas_threads.single_threaded():
+            run_pieces([functools.partial(product, a[start:stop], b, out=out[start:stop])
+                        for start, stop in zip(bounds, bounds[1:])], self.parts)
+        return out
+
+
+def start_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = None) -> _Batch | None:
+    """Hand the pieces to up to ``threads`` - 1 helper threads (default ``num_threads()``) and return at once,
+    so the caller can go on with other work that touches none of the pieces' memory; ``finish_pieces`` on the
+    result runs the pieces no helper has claimed and waits for the others. With one thread, runs them now and
+    returns None."""
+    threads = num_threads() if threads is None else threads
+    if threads < 2:
+        for piece in pieces:
+            piece()
+        return None
+    batch = _Batch(pieces)
+    for tasks in _started(min(threads - 1, len(pieces))):
+        tasks.put(batch)
+    return batch
+
+
+def finish_pieces(batch: _Batch | None) -> None:
+    """Finish what ``start_pieces`` started: run the unclaimed pieces here, wait for the rest, re-raise the first
+    exception a piece raised."""
+    if batch is None:
+        return
     batch.work()
     batch.done.wait()
     if batch.error is not None:

@@ -1,0 +1,94 @@
+"""The BLAS library's thread count, lowered to one while the runtime's own threads share out the work.
+
+NumPy's wheels bundle OpenBLAS, which runs a large product on its own threads. Where a compiled step splits a
+product into parts on the runtime's threads (``ember.runtime.parallel``), or runs a product beside other work,
+each BLAS call must keep to the thread it is called on: two OpenBLAS calls of two threads each on two cores
+wait on each other's spinning threads, many times slower than either alone. ``single_threaded()`` sets
+OpenBLAS to one thread for the duration of a region and restores the count after the last region ends; regions
+of several threads nest (a count of those open).
+
+Only OpenBLAS is controlled (found beside NumPy, under the symbol names its wheels and distributions use);
+``available()`` says whether it was found, and callers split their work only then.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+
+import numpy as np
+
+# (set, get) symbol pairs: NumPy >= 2's wheels (64-bit ints, "scipy_" prefix), then plain OpenBLAS builds
+_SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+            ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+            ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
+def _find_openblas():
+    """``(set, get)`` of the OpenBLAS that NumPy loaded, or None."""
+    here = os.path.dirname(np.__file__)
+    candidates = glob.glob(os.path.join(here + ".libs", "*openblas*")) \
+        + glob.glob(os.path.join(here, ".dylibs", "*openblas*"))
+    for path in candidates:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in _SYMBOLS:
+            setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+                return setter, getter
+    return None
+
+
+_library = _find_openblas()
+_lock = threading.Lock()
+_open = 0  # regions open now
+_saved = 1  # the thread count before the first of them
+
+
+def available() -> bool:
+    """Whether the BLAS library's thread count can be set (NumPy's OpenBLAS was found)."""
+    return _library is not None
+
+
+def threads() -> int:
+    """The BLAS library's thread count now (1 when it cannot be read)."""
+    return _library[1]() if _library is not None else 1
+
+
+class _SingleThreaded:
+    """Context manager: OpenBLAS on one thread inside, its count before restored when the last region ends."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        global _open, _saved
+        if _library is not None:
+            with _lock:
+                if _open == 0:
+                    _saved = _library[1]()
+                    if _saved != 1:
+                        _library[0](1)
+                _open += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _open
+        if _library is not None:
+            with _lock:
+                _open -= 1
+                if _open == 0 and _saved != 1:
+                    _library[0](_saved)
+        return False
+
+
+_REGION = _SingleThreaded()
+
+
+def single_threaded() -> _SingleThreaded:
+    """A region (``with single_threaded(): ...``) in which every BLAS call runs on the thread that makes it."""
+    return _REGION

@@ -1,0 +1,213 @@
+"""A compiled step's work shared over the runtime's threads: large products in row parts (BLAS on one thread per
+call), a sparse update started on another thread while the work it does not need runs (``sparse_first`` moves it
+up), each against the sequential path (the same bits) and eager mode."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.graph.ir import Graph
+from ember.ops.effects import sparse_update
+from ember.optim.functional import sparse_adagrad_update
+from ember.passes.sparse_first import sparse_first
+from ember.runtime import blas_threads, codegen, parallel
+from ember.sparse import RowSparse
+
+needs_blas_control = pytest.mark.skipif(not blas_threads.available(), reason="NumPy's OpenBLAS was not found")
+
+
+@needs_blas_control
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("product", [np.dot, np.matmul])
+def test_rows_in_parts_equal_one_call_bit_for_bit(dtype, product):
+    rng = np.random.default_rng(0)
+    for rows, inner, cols in ((512, 430, 400), (401, 512, 400)):
+        b = rng.standard_normal((inner, cols)).astype(dtype)
+        for a in (rng.standard_normal((rows, inner)).astype(dtype), rng.standard_normal((inner, rows)).astype(dtype).T):
+            with blas_threads.single_threaded():
+                want = product(a, b)
+            for parts in (2, 3):
+                split = parallel.RowsInParts(product, parts)
+                np.testing.assert_array_equal(split(a, b), want)
+                out = np.empty_like(want)
+                assert split(a, b, out=out) is out
+                np.testing.assert_array_equal(out, want)
+
+
+def test_rows_in_parts_hand_what_they_do_not_split_to_the_product():
+    split = parallel.RowsInParts(np.matmul, 2)
+    ints = np.arange(12).reshape(4, 3)
+    np.testing.assert_array_equal(split(ints, ints.T), ints @ ints.T)  # not a BLAS float
+    vector = np.ones(3, np.float32)
+    np.testing.assert_array_equal(split(np.ones((4, 3), np.float32), vector), np.full(4, 3, np.float32))
+    strided = np.zeros((8, 6), np.float32)[:, ::2]  # out= not C-contiguous: the product's own call
+    split(np.ones((8, 3), np.float32), np.eye(3, dtype=np.float32), out=strided)
+    np.testing.assert_array_equal(strided, np.ones((8, 3), np.float32))
+    with pytest.raises(ValueError, match="matmul"):
+        split(np.ones((8, 3), np.float32), np.ones((4, 2), np.float32))
+
+
+@needs_blas_control
+def test_single_threaded_regions_nest_and_restore_the_count():
+    before = blas_threads.threads()
+    with blas_threads.single_threaded():
+        assert blas_threads.threads() == 1
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(blas_threads.threads()))
+        other.start()
+        other.join()
+        assert seen == [1]  # the setting is the process's
+        with blas_threads.single_threaded():
+            assert blas_threads.threads() == 1
+        assert blas_threads.threads() == 1
+    assert blas_threads.threads() == before
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_started_pieces_all_run_and_finish_reraises(threads):
+    ran = []
+    batch = parallel.start_pieces([lambda i=i: ran.append(i) for i in range(5)], threads=threads)
+    if threads == 1:
+        assert batch is None and ran == list(range(5))  # one thread: run at once
+    parallel.finish_pieces(batch)
+    assert sorted(ran) == list(range(5))
+
+    def fail():
+        raise ValueError("piece failed")
+
+    batch = parallel.start_pieces([fail, lambda: ran.append(5)], threads=2)
+    with pytest.raises(ValueError, match="piece failed"):
+        parallel.finish_pieces(batch)
+    assert ran[-1] == 5
+
+
+def _lookup_dense_update():
+    """A lookup, a product the update does not need, a read of the table, then the table's sparse update."""
+    g = Graph()
+    table, ids = g.input("table", (10, 4), np.float32), g.input("ids", (5,), np.int64)
+    x, w = g.input("x", (5, 3), np.float32), g.input("w", (3, 3), np.float32)
+    with g.building():
+        rows = ember.embedding(ids, table, sparse=True)
+        unneeded = ember.matmul(x, w)
+        total = table.sum()  # reads the table: stays before its update
+        grad = RowSparse(ids.reshape(-1), rows * 2.0, (10, 4))
+        sparse_update(table, grad, sparse_adagrad_update, {}, {"lr": 0.1})
+    g.outputs = [unneeded, total]
+    return g
+
+
+def test_sparse_first_moves_the_update_before_what_it_does_not_need():
+    g = _lookup_dense_update()
+    before = [node.op.name for node in g.nodes]
+    assert before.index("matmul") < before.index("sparse_update")
+    after = [node.op.name for node in sparse_first(g).nodes]
+    g.verify()
+    assert sorted(after) == sorted(before)
+    assert after.index("sparse_update") < after.index("matmul")  # the product follows the update now
+    assert after.index("sum") < after.index("sparse_update")  # the table's reader still precedes it
+    ids, x, w = np.array([1, 3, 3, 9, 0]), np.ones((5, 3), np.float32), np.eye(3, dtype=np.float32)
+    table = np.arange(40, dtype=np.float32).reshape(10, 4)
+    tables = [table.copy(), table.copy()]
+    results = [ember.graph.interpret(graph, t, ids, x, w) for graph, t in zip((_lookup_dense_update(), g), tables)]
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(tables[0], tables[1])  # the update ran on both
+    assert not np.array_equal(tables[0], table)
+
+
+def _ctr(seed, fields=8, rows=300, dim=32, hidden=256):
+    """Layers wide enough that their products are split (over two parts of codegen._PART_FLOPS each)."""
+    ember.manual_seed(seed)
+
+    class CTR(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = nn.ModuleList([nn.Embedding(rows, dim, sparse=True) for _ in range(fields)])
+            self.mlp = nn.Sequential(nn.Linear(fields * dim + 2, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                     nn.ReLU(), nn.Linear(hidden, 1))
+
+        def forward(self, ids, features):
+            embedded = [table(ids[:, i]) for i, table in enumerate(self.tables)]
+            return self.mlp(ember.cat(embedded + [features], 1)).reshape(-1)
+
+    net = CTR()
+    optimizer = ember.optim.Adagrad(net.parameters(), lr=0.05)
+
+    def step(ids, features, y):
+        optimizer.zero_grad()
+        loss = ember.binary_cross_entropy_with_logits(net(ids, features), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return net, step
+
+
+def _batches(count, fields=8, rows=300, batch=256):
+    rng = np.random.default_rng(4)
+    for i in range(count):
+        ids = ember.tensor(rng.integers(0, 7 if i % 2 else rows, (batch, fields)))  # odd steps: repeated ids
+        features = ember.tensor(rng.standard_normal((batch, 2)).astype(np.float32))
+        yield ids, features, ember.tensor(rng.integers(0, 2, batch).astype(np.float32))
+
+
+@needs_blas_control
+def test_threaded_ctr_step_equals_the_sequential_one_and_eager(monkeypatch):
+    batches = list(_batches(4))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    plain_net, plain_step = _ctr(0)
+    plain = ember.jit(plain_step)
+    with blas_threads.single_threaded():  # the split products equal one-thread BLAS calls
+        plain_losses = [plain(*batch).item() for batch in batches]
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    net, step = _ctr(0)
+    threaded = ember.jit(step)
+    eager_net, eager_step = _ctr(0)
+    for batch, expected in zip(batches, plain_losses):
+        assert threaded(*batch).item() == expected
+        np.testing.assert_allclose(eager_step(*batch).item(), expected, rtol=1e-5)
+    for name, a in net.state_dict().items():
+        np.testing.assert_array_equal(a.numpy(), plain_net.state_dict()[name].numpy(), err_msg=name)
+        np.testing.assert_allclose(a.numpy(), eager_net.state_dict()[name].numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    fn = threaded._last.fn
+    bound = [cell.cell_contents for cell in fn.__closure__]  # the objects the generated code reads
+    assert sum(isinstance(obj, parallel.RowsInParts) for obj in bound) >= 4  # forward and backward products
+    assert any(obj is parallel.start_pieces for obj in bound) and any(obj is parallel.finish_pieces for obj in bound)
+    plain_bound = [cell.cell_contents for cell in plain._last.fn.__closure__]
+    assert not any(isinstance(obj, parallel.RowsInParts) for obj in plain_bound)
+    assert not any(obj is parallel.start_pieces for obj in plain_bound)
+    assert blas_threads._open == 0  # every step's region closed
+
+
+def test_a_read_of_the_table_after_its_update_waits_for_the_update(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+
+    def make():
+        ember.manual_seed(5)
+        tables = nn.ModuleList([nn.Embedding(20, 4, sparse=True) for _ in range(2)])
+        layer = nn.Linear(3, 2)
+        optimizer = ember.optim.Adagrad(list(tables.parameters()) + list(layer.parameters()), lr=0.1)
+
+        def step(ids, x):
+            optimizer.zero_grad()
+            (tables[0](ids).sum() + (tables[1](ids) ** 2).sum() + (layer(x) ** 2).sum()).backward()
+            optimizer.step()
+            return tables[1].weight.sum()  # read after the update: the update must have finished
+
+        return step
+
+    compiled, eager = ember.jit(make()), make()
+    ids, x = ember.tensor(np.array([1, 3, 3, 19])), ember.ones(5, 3)
+    for _ in range(3):
+        assert compiled(ids, x).item() == pytest.approx(eager(ids, x).item(), rel=1e-6)
+    lines = codegen.compile_graph(compiled._last.graph, compiled._last.bound).source.splitlines()
+    started = [i for i, line in enumerate(lines) if " = start" in line]
+    finished = [i for i, line in enumerate(lines) if "finish" in line]
+    assert len(started) == len(finished) == 1 and started[0] < finished[0]
+    assert "(var" in lines[finished[0] + 1]  # the table's sum follows the finish
