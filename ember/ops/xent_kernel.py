@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ember.ops.kernels import sum_ones
+from ember.ops.kernels import sum_ones, sums_rows
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # targets seen without their sign
 
@@ -48,7 +48,8 @@ class SparseXentKernel:
         self.picked = np.empty(rows, dtype)
         self.starts = np.arange(rows) * classes
         self.offsets = np.empty(rows, self.starts.dtype)
-        self.ones = sum_ones(classes, dtype, "column")
+        # the row sums as eager mode's ``sum_last`` computes them: by a product with ones, or a reduction
+        self.ones = sum_ones(classes, dtype, "column") if sums_rows(shape, dtype, 1) else None
 
     def __call__(self, logits, target, g):
         if logits.strides != self.strides or np.maximum.reduce(target.view(self.unsigned)) >= self.classes:
@@ -63,7 +64,10 @@ class SparseXentKernel:
             np.maximum.reduce(logits, 1, None, self.top_column, True)
         np.subtract(logits, self.top_column, out=shifted)
         np.exp(shifted, out=exp)
-        np.dot(exp, self.ones, out=total)
+        if self.ones is not None:
+            np.dot(exp, self.ones, out=total)
+        else:
+            np.add.reduce(exp, 1, None, total, True)
         np.add(self.starts, target, out=offsets)
         # the loss: log(sum(exp)) less the target's shifted logit, per row, then reduced (computed into ``rows``
         # after the gradient has read ``total``)
