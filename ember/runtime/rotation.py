@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+_getrefcount = sys.getrefcount
 _KEPT = 4  # sets a Rotation keeps at most: gradients kept for many steps are not kept alive by it as well
 
 
@@ -52,4 +53,4 @@ class Rotation:
 
 def _references(arrays: tuple) -> list:
     # a caller holding a returned view references the view, one holding an array made from it the base
-    return [sys.getrefcount(a) for a in arrays]
+    return list(map(_getrefcount, arrays))
