@@ -56,9 +56,11 @@ def test_kernel_hands_other_targets_and_layouts_to_the_general_forward():
     target = np.array([0, 1, 2, 3, 0, 1])
     for got, want in zip(kernel(columns, target, np.float32(1)), general(columns, target, np.float32(1))):
         np.testing.assert_array_equal(got, want)
+    small, _ = _kernel((6, 4), np.float32, np.int8)
     for bad in ([0, 1, 2, 4, 0, 1], [0, 1, -1, 3, 0, 1]):
-        with pytest.raises(IndexError, match=r"sparse_softmax_cross_entropy: target values must lie in \[0, 4\)"):
-            kernel(logits, np.array(bad), np.float32(1))
+        for made, dtype in ((kernel, np.int64), (small, np.int8)):
+            with pytest.raises(IndexError, match=r"sparse_softmax_cross_entropy: target values must lie in \[0, 4\)"):
+                made(logits, np.array(bad, dtype), np.float32(1))
 
 
 @pytest.mark.parametrize("case", [

@@ -27,8 +27,8 @@ class SparseXentKernel:
     float32/float64 logits of ``shape`` against integer targets, every one a class; else ``general(np, ...)``.
     The loss is a NumPy scalar and the gradient a new array on every call."""
 
-    __slots__ = ("shape", "strides", "classes", "unsigned", "general", "mean", "count", "top", "top_column",
-                 "shifted", "shifted_flat", "exp", "total", "rows", "picked", "starts", "offsets", "ones")
+    __slots__ = ("shape", "strides", "classes", "unsigned", "limit", "valid", "general", "mean", "count", "top",
+                 "top_column", "shifted", "shifted_flat", "exp", "total", "rows", "picked", "starts", "offsets", "ones")
 
     def __init__(self, shape: tuple, dtype, target_dtype, reduction: str, general: Callable):
         rows, classes = shape
@@ -36,6 +36,8 @@ class SparseXentKernel:
         self.shape, self.classes, self.general = shape, classes, general
         self.strides = (classes * dtype.itemsize, dtype.itemsize)
         self.unsigned = _UNSIGNED[np.dtype(target_dtype).itemsize]
+        self.limit = np.uint64(classes)
+        self.valid = np.ones(rows, bool).tobytes()
         self.mean = reduction == "mean"
         self.count = dtype.type(rows)
         self.top = np.empty(rows, dtype)
@@ -52,7 +54,8 @@ class SparseXentKernel:
         self.ones = sum_ones(classes, dtype, "column") if sums_rows(shape, dtype, 1) else None
 
     def __call__(self, logits, target, g):
-        if logits.strides != self.strides or np.maximum.reduce(target.view(self.unsigned)) >= self.classes:
+        # every target a class (a negative one is a huge unsigned number), checked without a reduction's setup
+        if logits.strides != self.strides or (target.view(self.unsigned) < self.limit).tobytes() != self.valid:
             return self.general(np, logits, target, g)  # ignored or invalid targets, another layout
         top, shifted, exp, total, rows, offsets = (self.top, self.shifted, self.exp, self.total, self.rows,
                                                    self.offsets)

@@ -42,8 +42,11 @@ class Rotation:
         return [arrays, idle]
 
     def __call__(self) -> tuple:
-        for arrays, idle in self.sets:
+        sets = self.sets
+        for i, (arrays, idle) in enumerate(sets):
             if _references(arrays) == idle:
+                if i != len(sets) - 1:  # the set handed out longest ago is tried first: alternating sets cost one look
+                    sets.append(sets.pop(i))
                 return arrays
         if len(self.sets) >= _KEPT:  # every set is held outside: the oldest is left to its holders alone
             del self.sets[0]
