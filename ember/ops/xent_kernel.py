@@ -27,64 +27,62 @@ class SparseXentKernel:
     float32/float64 logits of ``shape`` against integer targets, every one a class; else ``general(np, ...)``.
     The loss is a NumPy scalar and the gradient a new array on every call."""
 
-    __slots__ = ("shape", "strides", "classes", "unsigned", "limit", "valid", "general", "mean", "count", "top",
-                 "top_column", "shifted", "shifted_flat", "exp", "total", "rows", "picked", "starts", "offsets", "ones")
+    __slots__ = ("shape", "strides", "unsigned", "limit", "valid", "general", "parts")
 
     def __init__(self, shape: tuple, dtype, target_dtype, reduction: str, general: Callable):
         rows, classes = shape
         dtype = np.dtype(dtype)
-        self.shape, self.classes, self.general = shape, classes, general
+        self.shape, self.general = shape, general
         self.strides = (classes * dtype.itemsize, dtype.itemsize)
         self.unsigned = _UNSIGNED[np.dtype(target_dtype).itemsize]
         self.limit = np.uint64(classes)
         self.valid = np.ones(rows, bool).tobytes()
-        self.mean = reduction == "mean"
-        self.count = dtype.type(rows)
-        self.top = np.empty(rows, dtype)
-        self.top_column = self.top.reshape(rows, 1)
-        self.shifted = np.empty(shape, dtype)
-        self.shifted_flat = self.shifted.reshape(-1)
-        self.exp = np.empty(shape, dtype)
-        self.total = np.empty((rows, 1), dtype)
-        self.rows = self.total.reshape(-1)
-        self.picked = np.empty(rows, dtype)
-        self.starts = np.arange(rows) * classes
-        self.offsets = np.empty(rows, self.starts.dtype)
+        top = np.empty(rows, dtype)
+        shifted = np.empty(shape, dtype)
+        total = np.empty((rows, 1), dtype)
+        starts = np.arange(rows) * classes
+        # the row max column by column for short rows (fewer passes than a reduction over them), else reduced
+        columns = [(slice(None), j) for j in range(classes)] if classes <= 8 else None
         # the row sums as eager mode's ``sum_last`` computes them: by a product with ones, or a reduction
-        self.ones = sum_ones(classes, dtype, "column") if sums_rows(shape, dtype, 1) else None
+        ones = sum_ones(classes, dtype, "column") if sums_rows(shape, dtype, 1) else None
+        # read in one go on every call
+        self.parts = (columns, top, top.reshape(rows, 1), shifted, shifted.reshape(-1), np.empty(shape, dtype),
+                      ones, total, total.reshape(-1), starts, np.empty(rows, starts.dtype), np.empty(rows, dtype),
+                      dtype.type(rows) if reduction == "mean" else None)
 
     def __call__(self, logits, target, g):
         # every target a class (a negative one is a huge unsigned number), checked without a reduction's setup
         if logits.strides != self.strides or (target.view(self.unsigned) < self.limit).tobytes() != self.valid:
             return self.general(np, logits, target, g)  # ignored or invalid targets, another layout
-        top, shifted, exp, total, rows, offsets = (self.top, self.shifted, self.exp, self.total, self.rows,
-                                                   self.offsets)
-        if self.classes <= 8:  # the row max column by column: fewer passes than a reduction over short rows
-            np.maximum(logits[:, 0], logits[:, 1], out=top) if self.classes > 1 else np.copyto(top, logits[:, 0])
-            for j in range(2, self.classes):
-                np.maximum(top, logits[:, j], out=top)
+        columns, top, top_column, shifted, shifted_flat, exp, ones, total, rows, starts, offsets, picked, count = \
+            self.parts
+        if columns is None:
+            np.maximum.reduce(logits, 1, None, top_column, True)
+        elif len(columns) == 1:
+            np.copyto(top, logits[columns[0]])
         else:
-            np.maximum.reduce(logits, 1, None, self.top_column, True)
-        np.subtract(logits, self.top_column, out=shifted)
+            np.maximum(logits[columns[0]], logits[columns[1]], out=top)
+            for column in columns[2:]:
+                np.maximum(top, logits[column], out=top)
+        np.subtract(logits, top_column, out=shifted)
         np.exp(shifted, out=exp)
-        if self.ones is not None:
-            np.dot(exp, self.ones, out=total)
+        if ones is not None:
+            np.dot(exp, ones, out=total)
         else:
             np.add.reduce(exp, 1, None, total, True)
-        np.add(self.starts, target, out=offsets)
-        # the loss: log(sum(exp)) less the target's shifted logit, per row, then reduced (computed into ``rows``
-        # after the gradient has read ``total``)
+        np.add(starts, target, out=offsets)
         grad = np.divide(exp, total)
+        # the loss: log(sum(exp)) less the target's shifted logit, per row, then reduced (into ``rows``, the row
+        # sums' memory, once the gradient has read them)
         np.log(rows, out=rows)
-        rows -= self.shifted_flat.take(offsets, out=self.picked)
+        rows -= shifted_flat.take(offsets, out=picked)
         loss = np.add.reduce(rows, None)
         grad.reshape(-1)[offsets] -= 1
-        if self.mean:
-            loss = loss / self.count
-            grad *= g / self.count
-        else:
+        if count is None:  # "sum"
             grad *= g
-        return loss, grad
+            return loss, grad
+        grad *= g / count
+        return loss / count, grad
 
 
 def sparse_xent_kernel(general: Callable, logits, target, g, *, ignore_index: int,
