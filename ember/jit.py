@@ -81,7 +81,7 @@ from ember.tracing import Trace
 
 __all__ = ["JitFunction", "jit"]
 
-_wrap = Tensor._make
+_new = object.__new__
 _TRACING = threading.RLock()  # tracing routes every op call of the process into its graph
 profile_hook = None  # set by ember.profiler while it records: runs a compiled graph node by node, timed
 
@@ -174,8 +174,9 @@ class JitFunction:
         arrays = []
         for a in args:
             if isinstance(a, Tensor):
-                key.append((a.array.shape, a.array.dtype, a.requires_grad))
-                arrays.append(a.array)
+                array = a.array
+                key.append((array.shape, array.dtype, a.requires_grad))
+                arrays.append(array)
             else:
                 try:
                     hash(a)
@@ -184,33 +185,35 @@ class JitFunction:
                                     f"into the trace), got {type(a).__name__}") from None
                 key.append(("frozen", type(a), a))
         key = tuple(key)
-        recent_key, compiled = self._recent  # one read: another thread may be replacing it
-        if key != recent_key or compiled is None or not compiled.trace.matches():  # the steady state skips this
-            compiled = self._cached(key)
-        else:
+        recent_key, compiled = recent = self._recent  # one read: another thread may be replacing it
+        if key == recent_key and compiled is not None and compiled.trace.matches():  # the steady state
             self.cache.hits += 1  # what the lookup would have counted (the entry is the most recent already)
-        if compiled is None:
-            with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
-                compiled = self._cached(key)  # another thread may have traced it meanwhile
-                if compiled is None:
-                    compiled = self._compile(key, args)
-                    self.cache.setdefault(key, []).append(compiled)
+        else:
+            compiled = self._cached(key)
+            if compiled is None:
+                with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
+                    compiled = self._cached(key)  # another thread may have traced it meanwhile
+                    if compiled is None:
+                        compiled = self._compile(key, args)
+                        self.cache.setdefault(key, []).append(compiled)
+            recent = (key, compiled)
         if compiled.pinned and compiled.stale():
             with _TRACING:
                 compiled.bind()
-        for t in compiled.captured:
-            arrays.append(t.array)
-        for p in compiled.grad_params:
-            arrays.append(p.grad.array)
+        if compiled.captured:
+            arrays += [t.array for t in compiled.captured]
+        if compiled.grad_params:
+            arrays += [p.grad.array for p in compiled.grad_params]
         self._last = compiled
-        self._recent = (key, compiled)
+        self._recent = recent
+        fn = compiled.fn
         try:
             if profile_hook is None:
-                results = compiled.fn(*arrays)
-                owned = compiled.fn.owned
+                results = fn(*arrays)
+                fresh = compiled.fresh
             else:
                 results = profile_hook(compiled.graph, compiled.bound, None, arrays)
-                owned = frozenset()
+                fresh = None
         except SizeSpecificCode as exc:  # checked before the code runs anything: these sizes need their own
             with _TRACING:
                 self.specialized.append(f"{_describe(key)}: {exc}")
@@ -219,11 +222,17 @@ class JitFunction:
                     [compiled]
                 self._recent = (None, None)  # the next lookup finds the new code
             return self(*args)
-        if compiled.fresh is not None and owned is compiled.fn.owned:  # each gradient is the call's own copy
-            for param, index in compiled.fresh:
-                param.grad = _wrap(results[index], None)
+        if fresh is not None:  # each gradient is the call's own copy: wrapped as it is (Tensor._make inlined)
+            for param, index in fresh:
+                grad = _new(Tensor)
+                grad.array = results[index]
+                grad.node = None
+                grad.requires_grad = False
+                grad.grad = None
+                grad._hooks = None
+                param.grad = grad
         elif compiled.writeback:
-            _write_grads(compiled.writeback, results, owned)
+            _write_grads(compiled.writeback, results, fn.owned if profile_hook is None else frozenset())
         return compiled.rebuild(results)
 
     def _cached(self, key) -> _Compiled | None:

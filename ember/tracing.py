@@ -13,6 +13,8 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 
 from __future__ import annotations
 
+from operator import is_not, itemgetter
+
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value
 from ember.ops import autocast
@@ -21,7 +23,11 @@ from ember.ops.indexing import dense_gradient
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-_MISSING = object()
+
+def _reader(keys: list):
+    """A function of a dict returning the tuple of its values at ``keys`` (KeyError when one is missing)."""
+    get = itemgetter(*keys)
+    return get if len(keys) > 1 else lambda d: (get(d),)
 
 
 class Trace:
@@ -66,21 +72,20 @@ class Trace:
         if self._checks is None:
             self._freeze_checks()
         states, hypers = self._checks
-        if states:
-            for optimizer, param, state in states:
-                if optimizer.state.get(param) is not state:  # load_state_dict made new state dicts
+        try:
+            for optimizer, params, expected in states:  # load_state_dict made new state dicts
+                if any(map(is_not, map(optimizer.state.get, params), expected)):
                     return False
-            for getter, fixed in hypers:  # lr is read live; the other values are compiled into the code
-                if getter.__class__ is tuple:  # (the group dict, its other entries as traced): no dict made
-                    group = getter[0]
-                    for key, value in fixed:
-                        if group.get(key, _MISSING) != value:
-                            return False
-                    continue
-                hyper = getter()
-                hyper.pop("lr", None)
-                if hyper != fixed:
+            for group, read_values, fixed in hypers:  # lr is read live; the other values are compiled into the code
+                if group is None:  # a reader that makes a dict
+                    hyper = read_values()
+                    hyper.pop("lr", None)
+                    if hyper != fixed:
+                        return False
+                elif read_values(group) != fixed:
                     return False
+        except KeyError:  # a hyper-parameter is gone
+            return False
         return True
 
     def _freeze_checks(self) -> None:
@@ -88,13 +93,14 @@ class Trace:
         the code and, per parameter group, its hyper-parameters other than lr. An update made by an
         ``Optimizer`` carries a live hyper-parameter reader that names its optimizer."""
         params = {v.id: t for t, v in self.graph.captured}
-        states, hypers, seen = [], [], set()
+        per_optimizer, hypers, seen = {}, [], set()
         for node in self.graph.nodes:
             live = node.attrs.get("live") if node.op is UPDATE or node.op is SPARSE_UPDATE else None
             optimizer = getattr(live, "optimizer", None)
             if optimizer is None or node.inputs[0].id not in params:
                 continue
-            states.append((optimizer, params[node.inputs[0].id], node.attrs["state"]))
+            per_optimizer.setdefault(id(optimizer), (optimizer, []))[1].append((params[node.inputs[0].id],
+                                                                             node.attrs["state"]))
             if id(live) not in seen:
                 seen.add(id(live))
                 fixed = {k: v for k, v in node.attrs["hyper"].items() if k != "lr"}
@@ -102,9 +108,12 @@ class Trace:
                 now = live()
                 if isinstance(group, dict) and all(k in group and group[k] is now[k] for k in fixed):
                     # the values are the group's own entries: compare those, without making the dict
-                    hypers.append(((group,), tuple(fixed.items())))
+                    if fixed:
+                        hypers.append((group, _reader(list(fixed)), tuple(fixed.values())))
                 else:
-                    hypers.append((live, fixed))
+                    hypers.append((None, live, fixed))
+        states = [(optimizer, tuple(p for p, _ in pairs), tuple(state for _, state in pairs))
+                  for optimizer, pairs in per_optimizer.values()]
         self._checks = (states, hypers)
 
     def observe(self, op, inputs: tuple, attrs: dict | None) -> None:

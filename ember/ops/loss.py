@@ -20,6 +20,7 @@ from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Joint, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE
+from ember.ops.xent_kernel import sparse_xent_kernel
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -404,7 +405,7 @@ SPARSE_XENT_GRAD = defop(
     in_place=False,
     fresh=True,
     autocast=FLOAT32,
-    joint=Joint(SPARSE_XENT, 2, _sparse_xent_joint),
+    joint=Joint(SPARSE_XENT, 2, _sparse_xent_joint, functools.partial(sparse_xent_kernel, _sparse_xent_joint)),
 )
 
 

@@ -85,11 +85,14 @@ class Fusion(NamedTuple):
 class Joint(NamedTuple):
     """One call computing two nodes (the ``joint`` trait of the second one's op): ``partner``, the first node's op,
     takes the second's first ``shared`` inputs and the same attributes; ``forward(xp, *second_inputs, out=None,
-    **attrs)`` returns (the first node's result, the second's), each equal to what the two forwards give."""
+    **attrs)`` returns (the first node's result, the second's), each equal to what the two forwards give.
+    ``kernel(*second_inputs, **attrs)``, given the inputs' values (shapes and dtypes known), may return a callable
+    ``kernel(*arrays)`` for generated code that computes the same for those shapes, or None."""
 
     partner: object
     shared: int
     forward: Callable
+    kernel: Callable | None = None
 
 
 NOT_FUSIBLE = Marker("NOT_FUSIBLE")  # an elementwise op numexpr cannot express (integer or bitwise math, erf...)

@@ -310,10 +310,14 @@ def _joint_line(first, second, names: dict, env: _Env, graph: Graph) -> str:
         producers = graph.producers()
         for v in missing:
             names[v.id] = env.bind(producers[v.id].attrs["value"], "c")
-    forward = functools.partial(second.op.joint.forward, **second.attrs)
+    joint = second.op.joint
     args = ", ".join(names[v.id] for v in second.inputs)
     a, b = first.outputs[0].id, second.outputs[0].id
     names[a], names[b] = f"v{a}", f"v{b}"
+    kernel = None if joint.kernel is None else joint.kernel(*(v.array for v in second.inputs), **second.attrs)
+    if kernel is not None:  # made for these shapes: its temporaries allocated once
+        return f"v{a}, v{b} = {env.bind(kernel, 'k')}({args})"
+    forward = functools.partial(joint.forward, **second.attrs)
     return f"v{a}, v{b} = {env.bind(forward, 'f')}(np, {args})"
 
 

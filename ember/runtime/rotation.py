@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+_getrefcount = sys.getrefcount
 _KEPT = 4  # sets a Rotation keeps at most: gradients kept for many steps are not kept alive by it as well
 
 
@@ -36,13 +37,17 @@ class Rotation:
         base = np.zeros(self.size, self.dtype)  # the gaps between variables stay zero
         arrays = (base,) + tuple(np.ndarray(shape, self.dtype, buffer=base, offset=offset, strides=strides)
                                  for shape, offset, strides in self.layout)
-        idle = _references(arrays)  # when nothing outside holds them: the set's tuple, the views' base
-        idle[0] -= 1  # less the local name ``base``
+        # references when nothing outside holds them (the set's tuple, the views' base), less the local name
+        # ``base``: each array has at least its own, so an equal sum means no array has more
+        idle = _references(arrays) - 1
         return [arrays, idle]
 
     def __call__(self) -> tuple:
-        for arrays, idle in self.sets:
-            if _references(arrays) == idle:
+        sets = self.sets
+        for i, (arrays, idle) in enumerate(sets):
+            if _references(arrays) == idle:  # nothing outside holds any of them
+                if i != len(sets) - 1:  # the set handed out longest ago is tried first: alternating sets cost one look
+                    sets.append(sets.pop(i))
                 return arrays
         if len(self.sets) >= _KEPT:  # every set is held outside: the oldest is left to its holders alone
             del self.sets[0]
@@ -50,6 +55,7 @@ class Rotation:
         return self.sets[-1][0]
 
 
-def _references(arrays: tuple) -> list:
-    # a caller holding a returned view references the view, one holding an array made from it the base
-    return [sys.getrefcount(a) for a in arrays]
+def _references(arrays: tuple) -> int:
+    """The arrays' reference counts, summed: a caller holding a returned view references the view, one holding
+    an array made from it the base."""
+    return sum(map(_getrefcount, arrays))
