@@ -4,7 +4,9 @@ up), each against the sequential path (the same bits) and eager mode."""
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -211,3 +213,38 @@ def test_a_read_of_the_table_after_its_update_waits_for_the_update(monkeypatch):
     finished = [i for i, line in enumerate(lines) if "finish" in line]
     assert len(started) == len(finished) == 1 and started[0] < finished[0]
     assert "(var" in lines[finished[0] + 1]  # the table's sum follows the finish
+
+
+@needs_blas_control
+def test_a_step_failing_beside_the_sparse_update_waits_for_it_before_raising(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    started, finished = [], []
+    real_start = parallel.start_pieces
+
+    def slow_start(pieces, threads=None):
+        def slowly(piece):
+            time.sleep(0.2)
+            piece()
+            finished.append(piece)
+
+        started.append(True)
+        return real_start([functools.partial(slowly, piece) for piece in pieces], threads)
+
+    monkeypatch.setattr(parallel, "start_pieces", slow_start)
+    net, step = _ctr(0)
+    compiled = ember.jit(step)
+    batch = next(_batches(1))
+    compiled(*batch)
+    started.clear(), finished.clear()
+    real_call = parallel.RowsInParts.__call__
+
+    def fail_after_the_start(self, *args, **kwargs):
+        if started:
+            raise FloatingPointError("a product beside the sparse update failed")
+        return real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(parallel.RowsInParts, "__call__", fail_after_the_start)
+    with pytest.raises(FloatingPointError, match="beside the sparse update"):
+        compiled(*batch)
+    assert started and len(finished) == len(started)  # the update had finished when the step raised
+    assert blas_threads._open == 0

@@ -67,6 +67,7 @@ class _Env:
         self.handed: set = set()  # names of arrays taken from a Rotation on every call
         self.threaded = False  # whether the code splits work over the runtime's threads (parallel.py)
         self.joins: dict = {}  # id of a node (None: the end) -> lines finishing work started earlier on threads
+        self.pending: list = []  # names of the batches those lines finish
 
     def bind(self, obj, prefix: str) -> str:
         name = f"{prefix}{len(self.objects)}"
@@ -153,8 +154,16 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
         lock = env.bind(threading.Lock(), "lock")
         if env.threaded:  # BLAS keeps to the calling thread in the whole step (blas_threads)
             lock += f", {env.bind(blas_threads.single_threaded(), 'blas')}"
+        if env.pending:  # a failing step waits for the work it started on threads before it raises
+            names = ", ".join(env.pending)
+            settle = env.bind(parallel.settle_pieces, "settle")
+            body = "\n".join(["        " + f"{n} = None" for n in env.pending] + ["        try:"]
+                             + ["    " + line for line in body.splitlines()]
+                             + [f"            {returns}", "        except BaseException:",
+                                f"            {settle}({names})", "            raise"])
+            returns = ""
         source = (f"def {func}({', '.join(params)}):\n    with {lock}:\n{body + chr(10) if body else ''}"
-                  f"        {returns}\n")
+                  + (f"        {returns}\n" if returns else ""))
     defaults = ", ".join(f"{k}={k}" for k in env.objects)
     indented = "\n".join("    " + line for line in source.splitlines())
     wrapper = f"def make({defaults}):\n{indented}\n    return {func}\n"
@@ -537,6 +546,7 @@ def _sparse_runs(graph: Graph, env: _Env, bound: dict) -> dict:
         if join is not False:  # the work that follows runs while the sparse update does (parallel.py)
             env.threaded = True
             pending = f"pending{len(env.objects)}"
+            env.pending.append(pending)
             env.joins.setdefault(join, []).append(f"{env.bind(parallel.finish_pieces, 'finish')}({pending})")
 
         def call(names, run=run, many=many, states=states, hyper=hyper, join=join) -> list:

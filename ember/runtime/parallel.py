@@ -159,6 +159,15 @@ def start_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = N
     return batch
 
 
+def settle_pieces(*batches: _Batch | None) -> None:
+    """Wait for started pieces without raising their errors: a step that fails part-way uses this before it
+    raises its own error, so no piece still writes the step's memory after the step has returned."""
+    for batch in batches:
+        if batch is not None:
+            batch.work()
+            batch.done.wait()
+
+
 def finish_pieces(batch: _Batch | None) -> None:
     """Finish what ``start_pieces`` started: run the unclaimed pieces here, wait for the rest, re-raise the first
     exception a piece raised."""
