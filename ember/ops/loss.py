@@ -332,6 +332,10 @@ def _sparse_xent_grad_forward(xp, logits, target, g, *, ignore_index, reduction,
     """The gradient of the loss for upstream gradient ``g``; ``residuals``: the loss forward's softmax parts of
     these logits (eager mode), else they are computed here."""
     if residuals is not None:
+        if residuals.__class__ is not tuple or len(residuals) != 4 or \
+                not all(hasattr(r, "dtype") for r in residuals[:3]):
+            raise TypeError("sparse_softmax_cross_entropy_grad: residuals must be what the loss's residuals forward "
+                            f"saved, (exp, total, offsets, valid), got {type(residuals).__name__}")
         exp, total, offsets, valid = residuals
         if exp.dtype == logits.dtype:
             return _class_gradient(xp, exp, total, offsets, valid, g, reduction, out)
