@@ -28,17 +28,19 @@ _next_seq = itertools.count().__next__
 
 
 class Node:
-    """One recorded op call: the op, its input Tensors, attributes and, if the vjp needs it, the output."""
+    """One recorded op call: the op, its input Tensors, attributes and, if the vjp needs them, the output and the
+    forward's residuals (``Op.residuals``)."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs", "out", "hooks", "seq")
+    __slots__ = ("op", "inputs", "attrs", "needs", "out", "residuals", "hooks", "seq")
 
-    def __init__(self, op, inputs, attrs, needs, out):
+    def __init__(self, op, inputs, attrs, needs, out, residuals=None):
         self.seq = _next_seq()  # creation order: a node is always created after every node it reads
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.needs = needs
         self.out = out
+        self.residuals = residuals
         self.hooks = None
 
     @property
@@ -134,8 +136,12 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         arrays = tuple([t.array for t in inputs])
         first = arrays[0]
     xp = np if first.__class__ is np.ndarray else array_module(first)
+    saved = None
     try:
-        out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
+        if op.residuals is not None and mode.grad_enabled and True in [x.requires_grad for x in inputs]:
+            out, saved = op.residuals(xp, *arrays, **(attrs or {}))  # recorded: keep what the vjp reuses
+        else:
+            out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
     except Exception as exc:
         raise (_symbolic_error(op, inputs) or _forward_error(op, inputs, attrs, exc)) from exc
     if out.__class__ is not np.ndarray:
@@ -155,7 +161,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         else:
             needs = tuple([x.requires_grad for x in inputs])
         if True in needs:
-            t.node = Node(op, inputs, attrs, needs, out if op.saves_output else None)
+            t.node = Node(op, inputs, attrs, needs, out if op.saves_output else None, saved)
             t.requires_grad = True
             return t
     t.node = None
@@ -220,10 +226,10 @@ _data = operator.attrgetter("array")
 
 
 class ArrayContext:
-    """What a rule reads of a recorded node, as arrays: inputs, attributes, which inputs need a gradient, and
-    the output (when the op saves it)."""
+    """What a rule reads of a recorded node, as arrays: inputs, attributes, which inputs need a gradient, the
+    output (when the op saves it) and the forward's residuals (when it has them)."""
 
-    __slots__ = ("inputs", "attrs", "needs", "output")
+    __slots__ = ("inputs", "attrs", "needs", "output", "residuals")
 
 
 def _wrap(array) -> Tensor:
@@ -324,7 +330,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                     arrays.inputs = (inputs[0].array, inputs[1].array)
                 else:
                     arrays.inputs = tuple(map(_data, inputs))
-                arrays.attrs, arrays.needs, arrays.output = node.attrs, node.needs, node.out
+                arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
+                    node.attrs, node.needs, node.out, node.residuals
                 input_grads = rule(run, arrays, data)
             else:
                 input_grads = node.op.vjp(node, g)
@@ -351,6 +358,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             if not retain_graph:
                 node.inputs = None
                 node.out = None
+                node.residuals = None
 
         if capture is not None:
             for i, t in enumerate(capture):

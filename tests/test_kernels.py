@@ -15,7 +15,8 @@ from ember.ops.kernels import (
 )
 
 
-@pytest.mark.parametrize("shape", [(7, 10), (200, 10), (3, 64, 5), (130, 1), (128, 32), (200, 33), (6, 0), (128, 0)])
+@pytest.mark.parametrize("shape", [(7, 10), (64, 10), (200, 10), (3, 64, 5), (3, 20, 6), (130, 1), (200, 4), (128, 32),
+                                   (200, 33), (6, 0), (128, 0)])
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_short_axis_reductions_match_numpy(shape, keepdims, dtype):
@@ -37,6 +38,9 @@ def test_max_keeps_nan():
     x = np.tile(np.array([[1.0, np.nan, 3.0], [2.0, 1.0, 0.0]], np.float32), (100, 1))  # 200 rows: the shortcut
     assert np.isnan(max_last(np, x, -1, False)[0]) and np.isnan(x.max(-1)[0])
     assert not np.isnan(max_last(np, x, -1, False)[1])
+    wide = np.tile(np.array([[1.0, 2.0, 5.0, 4.0, 3.0, np.nan], [np.inf, 0.0, -np.inf, 1.0, 2.0, 3.0]], np.float32),
+                   (32, 1))  # 64 rows of 6: the transposed copy
+    np.testing.assert_array_equal(max_last(np, wide, -1, True), wide.max(-1, keepdims=True))
 
 
 @pytest.mark.parametrize("shape", [(1, 5), (7, 3), (64, 256), (300, 10), (0, 4), (5, 0)])

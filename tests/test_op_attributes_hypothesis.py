@@ -43,14 +43,22 @@ def _record_calls() -> dict:
     calls: dict = {}
     saved = {}
     for op in REGISTRY.values():
-        saved[op] = forward = op.forward
+        saved[op] = forward, residuals = op.forward, op.residuals
 
         def recorded(xp, *arrays, _op=op, _forward=forward, **attrs):
             if _op.name not in calls and all(isinstance(a, np.ndarray) for a in arrays):
-                calls[_op.name] = ([a.copy() for a in arrays], dict(attrs))
+                # an eager forward's saved values (``residuals=``) are arrays of one call, not attributes
+                calls[_op.name] = ([a.copy() for a in arrays], {k: v for k, v in attrs.items() if k != "residuals"})
             return _forward(xp, *arrays, **attrs)
 
+        def recorded_residuals(xp, *arrays, _op=op, _residuals=residuals, **attrs):  # the forward eager mode records
+            if _op.name not in calls and all(isinstance(a, np.ndarray) for a in arrays):
+                calls[_op.name] = ([a.copy() for a in arrays], dict(attrs))
+            return _residuals(xp, *arrays, **attrs)
+
         op.forward = recorded
+        if residuals is not None:
+            op.residuals = recorded_residuals
     try:
         for case in ALL_CASES:
             if set(case.covers) <= set(calls):
@@ -67,8 +75,8 @@ def _record_calls() -> dict:
                 if live:
                     ember.grad(live, targets, allow_unused=True)
     finally:
-        for op, forward in saved.items():
-            op.forward = forward
+        for op, (forward, residuals) in saved.items():
+            op.forward, op.residuals = forward, residuals
     return calls
 
 

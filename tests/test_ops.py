@@ -266,19 +266,26 @@ def _recording():
     """Record every registry op call (forward and backward): op, input specs, attributes, output."""
     calls, saved = [], {}
     for op in REGISTRY.values():
-        saved[op] = forward = op.forward
+        saved[op] = forward, residuals = op.forward, op.residuals
 
         def recorded(xp, *arrays, _op=op, _forward=forward, **attrs):
             out = _forward(xp, *arrays, **attrs)
             calls.append((_op, [Spec(tuple(a.shape), a.dtype) for a in arrays], attrs, out))
             return out
 
+        def recorded_residuals(xp, *arrays, _op=op, _residuals=residuals, **attrs):  # the forward eager mode records
+            out, kept = _residuals(xp, *arrays, **attrs)
+            calls.append((_op, [Spec(tuple(a.shape), a.dtype) for a in arrays], attrs, out))
+            return out, kept
+
         op.forward = recorded
+        if residuals is not None:
+            op.residuals = recorded_residuals
     try:
         yield calls
     finally:
-        for op, forward in saved.items():
-            op.forward = forward
+        for op, (forward, residuals) in saved.items():
+            op.forward, op.residuals = forward, residuals
 
 
 def _check_cost(op, out, specs, attrs):

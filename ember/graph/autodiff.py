@@ -22,6 +22,7 @@ class _Context:
     """What a vjp rule reads: the node's inputs, attributes, which inputs need a gradient, its output."""
 
     __slots__ = ("inputs", "attrs", "needs", "output")
+    residuals = None  # what an eager forward saved (``Op.residuals``): a graph's backward recomputes it
 
     def __init__(self, inputs, attrs, needs, output):
         self.inputs, self.attrs, self.needs, self.output = inputs, attrs, needs, output

@@ -5,8 +5,9 @@ calls). A matrix-vector product with ones sums such rows in one BLAS call: 1.5-8
 ``np.add.reduce`` at every row count measured, from 4 rows up. A column sum of a matrix is a vector-matrix
 product too: 2-3x faster than ``x.sum(0)`` at every size measured, and as accurate. A per-channel sum of an
 (N, C, ...) array (batch norm, a convolution's bias gradient) is two such products: 3-24x faster than
-``np.add.reduce`` over the axes (0, 2, ...), which steps through the short inner rows. For many rows, a loop
-over the few columns takes the max with whole-column vector operations. Each helper returns exactly what
+``np.add.reduce`` over the axes (0, 2, ...), which steps through the short inner rows. For many rows, the max
+over the rows of a transposed copy (or, for a few columns, a loop over them) takes the row max with whole-row
+vector operations. Each helper returns exactly what
 ``x.sum``/``x.max`` would, up to float rounding, and falls back to them when the shortcut does not apply.
 
 The graph code generator emits the same calls for the same shapes (``sums_rows``, ``sums_columns``,
@@ -24,6 +25,10 @@ from ember.backend.dtypes import LOW_PRECISION
 
 _SHORT = 32  # longest last axis for which the shortcuts pay
 _ROWS = 128  # fewest rows for which the column-loop max pays: below, NumPy's own is as fast (measured)
+# A row max over a short last axis of NumPy: from this many rows, the max over the rows of a transposed copy pays
+# (2x NumPy's own at 64 rows of 10, 9x at 4096); with at most _FEW columns, the column loop is cheaper still.
+_ROWS_TRANSPOSED = 32
+_FEW = 4
 BLAS_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})  # the dtypes BLAS computes in
 
 
@@ -135,7 +140,14 @@ def matrix_product(xp, a, b):
 
 
 def max_last(xp, x, axis, keepdims: bool):
-    """``x.max(axis, keepdims)``, column by column when ``axis`` is a short last axis."""
+    """``x.max(axis, keepdims)``; over a short last axis of many rows, by whole-row vector operations: the max
+    over the rows of a transposed copy (NumPy), or a loop over the columns."""
+    shape = x.shape
+    if xp is np and len(shape) >= 2 and _FEW < shape[-1] <= _SHORT and x.size >= _ROWS_TRANSPOSED * shape[-1] \
+            and axis in (-1, len(shape) - 1) and x.dtype in BLAS_FLOATS and x.flags.c_contiguous:
+        columns = x.reshape(-1, shape[-1]).T.copy()  # (columns, rows), each row of it one column of x
+        out = np.maximum.reduce(columns, 0)
+        return out.reshape(shape[:-1] + (1,) if keepdims else shape[:-1])
     if not _short_last_axis(x, axis) or x.shape[-1] == 0:
         if xp is np:
             return np.maximum.reduce(x, axis, None, None, keepdims)  # what ndarray.max calls, without its wrapper

@@ -78,8 +78,9 @@ def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") ->
 def _check_class_target(name: str, input: TensorLike, target: TensorLike):
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: class targets must be integers, got {target.dtype}")
-    expected = (input.shape[0],) + input.shape[2:] if input.ndim >= 2 else ()
-    if input.ndim < 2 or not fits(tuple(target.shape), expected):
+    shape = input.shape
+    expected = (shape[0],) + shape[2:] if len(shape) >= 2 else ()
+    if len(shape) < 2 or (target.shape != expected and not fits(tuple(target.shape), expected)):
         raise ValueError(
             f"{name}: input {input.dtype}{list(input.shape)} (N, C, ...) needs a target of shape "
             f"{list(expected)}, got {list(target.shape)}"
@@ -222,8 +223,9 @@ def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) ->
 # --- softmax cross-entropy against class indices ----------------------------------------------------------
 # (N, C) logits and integer targets, without one-hot labels: the loss picks each row's target logit, the
 # gradient subtracts one at the target. The loss and the gradient are two ops (the gradient its own, so it has a
-# vjp of its own for second derivatives) over the same softmax parts; the gradient's ``joint`` trait lets
-# generated code compute both in one call that shares them, with the numbers the two forwards give apart.
+# vjp of its own for second derivatives) over the same softmax parts. Eager mode keeps those parts from the loss's
+# forward (its ``residuals``) for the gradient; the gradient's ``joint`` trait lets generated code compute both
+# in one call that shares them. Every path gives the numbers the two forwards give apart.
 
 
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # integer targets seen without their sign
@@ -246,18 +248,19 @@ def _class_offsets(xp, target, classes: int, ignore_index: int):
 
 
 def _softmax_parts(xp, logits, target, ignore_index: int):
-    """What both the loss and its gradient start from: logits less each row's max, their exp, the rows' sums
-    of those (a column), and ``_class_offsets``."""
+    """What both the loss and its gradient start from: each row's target logit less the row's max (a vector),
+    exp of the logits less their row's max, the rows' sums of those (a column), and ``_class_offsets``."""
     offsets, valid = _class_offsets(xp, target, logits.shape[1], ignore_index)
-    shifted = logits - max_last(xp, logits, 1, True)
-    exp = xp.exp(shifted)
-    return shifted, exp, sum_last(xp, exp, 1, True), offsets, valid
+    exp = logits - max_last(xp, logits, 1, True)
+    picked = exp.take(offsets)
+    xp.exp(exp, out=exp)
+    return picked, exp, sum_last(xp, exp, 1, True), offsets, valid
 
 
-def _class_loss(xp, shifted, total, offsets, valid, reduction: str):
+def _class_loss(xp, picked, total, valid, reduction: str):
     """log(sum(exp)) less the target's shifted logit, per row, then reduced."""
-    rows = xp.log(total).reshape(-1)
-    rows -= shifted.reshape(-1).take(offsets)
+    rows = xp.log(total.reshape(-1))
+    rows -= picked
     if valid is not None:
         rows *= valid
     if reduction == "none":
@@ -271,8 +274,8 @@ def _class_loss(xp, shifted, total, offsets, valid, reduction: str):
 
 def _class_gradient(xp, exp, total, offsets, valid, g, reduction: str, out=None):
     """(softmax - one_hot(target)) times the upstream gradient (per row for ``"none"``, divided by the count of
-    rows for ``"mean"``); computed into ``exp`` (or ``out``)."""
-    probs = xp.divide(exp, total, out=exp if out is None else out)
+    rows for ``"mean"``), computed into ``out`` (a new array when None)."""
+    probs = xp.divide(exp, total, out=out)
     probs.reshape(-1)[offsets] -= 1
     if reduction == "none":
         probs *= g.reshape(-1, 1) if valid is None else (g * valid).reshape(-1, 1)
@@ -312,16 +315,38 @@ def _into(array, out):
 def _sparse_xent_forward(xp, logits, target, *, ignore_index, reduction):
     if logits.dtype in LOW_PRECISION:
         return _wide(_sparse_xent_forward)(xp, logits, target, ignore_index=ignore_index, reduction=reduction)
-    shifted, _, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
-    return _class_loss(xp, shifted, total, offsets, valid, reduction)
+    picked, _, total, _, valid = _softmax_parts(xp, logits, target, ignore_index)
+    return _class_loss(xp, picked, total, valid, reduction)
 
 
-def _sparse_xent_grad_forward(xp, logits, target, g, *, ignore_index, reduction, out=None):
+def _sparse_xent_residuals(xp, logits, target, *, ignore_index, reduction):
+    """The loss, and the softmax parts its gradient reuses (``Op.residuals``)."""
+    if logits.dtype in LOW_PRECISION:  # float32 parts: the gradient is computed in float32 too
+        picked, exp, total, offsets, valid = _softmax_parts(xp, logits.astype(np.float32), target, ignore_index)
+        loss = _class_loss(xp, picked, total, valid, reduction)
+        return xp.asarray(loss).astype(logits.dtype), (exp, total, offsets, valid)
+    picked, exp, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
+    return _class_loss(xp, picked, total, valid, reduction), (exp, total, offsets, valid)
+
+
+def _sparse_xent_grad_forward(xp, logits, target, g, *, ignore_index, reduction, residuals=None, out=None):
+    """The gradient of the loss for upstream gradient ``g``; ``residuals``: the loss forward's softmax parts of
+    these logits (eager mode), else they are computed here."""
+    if residuals is not None:
+        if residuals.__class__ is not tuple or len(residuals) != 4 or \
+                not all(hasattr(r, "dtype") for r in residuals[:3]):
+            raise TypeError("sparse_softmax_cross_entropy_grad: residuals must be what the loss's residuals forward "
+                            f"saved, (exp, total, offsets, valid), got {type(residuals).__name__}")
+        exp, total, offsets, valid = residuals
+        if exp.dtype == logits.dtype:
+            return _class_gradient(xp, exp, total, offsets, valid, g, reduction, out)
+        grad = _class_gradient(xp, exp, total, offsets, valid, g.astype(exp.dtype), reduction)
+        return _into(grad.astype(logits.dtype), out)  # float16 / bfloat16: rounded once
     if logits.dtype in LOW_PRECISION:
         return _wide(_sparse_xent_grad_forward)(xp, logits, target, g, out=out, ignore_index=ignore_index,
                                                reduction=reduction)
     _, exp, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
-    return _class_gradient(xp, exp, total, offsets, valid, g, reduction, out)
+    return _class_gradient(xp, exp, total, offsets, valid, g, reduction, exp if out is None else out)
 
 
 def _sparse_xent_joint(xp, logits, target, g, *, ignore_index, reduction, out=None):
@@ -329,9 +354,9 @@ def _sparse_xent_joint(xp, logits, target, g, *, ignore_index, reduction, out=No
     if logits.dtype in LOW_PRECISION:
         return _wide(_sparse_xent_joint)(xp, logits, target, g, out=out, ignore_index=ignore_index,
                                         reduction=reduction)
-    shifted, exp, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
-    loss = _class_loss(xp, shifted, total, offsets, valid, reduction)
-    return loss, _class_gradient(xp, exp, total, offsets, valid, g, reduction, out)
+    picked, exp, total, offsets, valid = _softmax_parts(xp, logits, target, ignore_index)
+    loss = _class_loss(xp, picked, total, valid, reduction)
+    return loss, _class_gradient(xp, exp, total, offsets, valid, g, reduction, exp if out is None else out)
 
 
 def _sparse_xent_specs(name, logits, target, reduction):
@@ -350,7 +375,7 @@ def _sparse_xent_infer(logits, target, *, ignore_index, reduction):
     return Spec(_sparse_xent_specs("sparse_softmax_cross_entropy", logits, target, reduction), logits.dtype)
 
 
-def _sparse_xent_grad_infer(logits, target, g, *, ignore_index, reduction):
+def _sparse_xent_grad_infer(logits, target, g, *, ignore_index, reduction, residuals=None):
     name = "sparse_softmax_cross_entropy_grad"
     shape = _sparse_xent_specs(name, logits, target, reduction)
     if g.dtype != logits.dtype or not fits(shape, tuple(g.shape)):
@@ -360,7 +385,9 @@ def _sparse_xent_grad_infer(logits, target, g, *, ignore_index, reduction):
 
 def _sparse_xent_rule(run, ctx, g):
     logits, target = ctx.inputs
-    return run(SPARSE_XENT_GRAD, logits, target, g, **ctx.attrs), None
+    if ctx.residuals is None:
+        return run(SPARSE_XENT_GRAD, logits, target, g, **ctx.attrs), None
+    return run(SPARSE_XENT_GRAD, logits, target, g, residuals=ctx.residuals, **ctx.attrs), None
 
 
 def _sparse_xent_grad_rule(run, ctx, u):
@@ -392,6 +419,7 @@ SPARSE_XENT = defop(
     cost=elementwise_cost(8),
     onnx=NO_ONNX,
     autocast=FLOAT32,
+    residuals=_sparse_xent_residuals,
 )
 
 SPARSE_XENT_GRAD = defop(
@@ -412,7 +440,10 @@ SPARSE_XENT_GRAD = defop(
 def sparse_softmax_cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "mean") -> TensorLike:
     """Softmax cross-entropy of (N, C) ``logits`` against (N,) integer class indices, without one-hot labels
     (targets equal to ``ignore_index`` count for nothing; ``"mean"`` divides by the targets that count)."""
-    logits, target = to_float(logits), as_tensor(target)
+    return _sparse_xent(to_float(logits), as_tensor(target), ignore_index, reduction)
+
+
+def _sparse_xent(logits: TensorLike, target: TensorLike, ignore_index: int, reduction: str) -> TensorLike:
     _check_class_target("sparse_softmax_cross_entropy", logits, target)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"sparse_softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -462,10 +493,11 @@ def cross_entropy(
     input, target = to_float(input), as_tensor(target)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if input.ndim < 2:
+    ndim = len(input.shape)
+    if ndim < 2:
         raise ValueError(f"cross_entropy: input must be (N, C, ...), got {input.dtype}{list(input.shape)}")
-    if target.dtype.kind != "f" and not label_smoothing and weight is None and input.ndim == 2:
-        return sparse_softmax_cross_entropy(input, target, ignore_index, reduction)
+    if ndim == 2 and weight is None and not label_smoothing and target.dtype.kind != "f":  # one op
+        return _sparse_xent(input, target, ignore_index, reduction)
     if target.dtype.kind != "f" and not label_smoothing:  # class indices: one fused op
         labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
         return softmax_cross_entropy(input, labels, total=reduction != "none")

@@ -124,6 +124,10 @@ class Op:
       ``scalar_exact``: the ``ufunc``/``infix`` form gives on NumPy scalars what it gives on arrays;
     - ``joint``: a ``Joint``: this op and an earlier node of another op over the same inputs are computed by one
       call that shares their work (a loss and its gradient sharing one softmax);
+    - ``residuals``: ``residuals(xp, *arrays, **attrs) -> (output, saved)``, the forward that also returns values
+      its vjp can reuse instead of recomputing them (a loss's softmax). Eager mode calls it in place of
+      ``forward`` when it records the node and hands ``saved`` to the rule as ``ctx.residuals``, which is None
+      wherever nothing was saved (a graph's backward), so the rule must also work without;
     - ``autocast``: what ``ember.autocast`` does to its inputs (``ember.ops.autocast``): ``"lower"`` (cast to the
       autocast dtype), ``"float32"``, or None (the op follows its inputs).
     """
@@ -132,7 +136,7 @@ class Op:
         "name", "forward", "infer", "vjp", "cost", "elementwise", "onnx", "saves_output", "differentiable",
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
-        "effect", "writes", "collective", "onnx_export", "standalone", "autocast", "joint",
+        "effect", "writes", "collective", "onnx_export", "standalone", "autocast", "joint", "residuals",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
@@ -155,7 +159,7 @@ class Op:
         fresh = traits.pop("fresh", None)
         self.fresh = self.writes_out if fresh is None else fresh
         for trait in ("fusion", "ufunc", "infix", "lower", "view", "right_identity", "left_identity", "simplify",
-                      "shape_attr", "joint"):
+                      "shape_attr", "joint", "residuals"):
             setattr(self, trait, traits.pop(trait, None))
         self.same_type_noop = traits.pop("same_type_noop", False)
         # a collective (ember.distributed): runs on a process group, so it is tested under MPI, not in the
