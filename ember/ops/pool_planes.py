@@ -86,6 +86,21 @@ def _window_maxima(planes: dict, taps: list, size: int):
     return best
 
 
+def first_maxima(hits, count: int):
+    """Given, in row-major tap order, each of ``count`` taps' mask of the windows whose maximum it equals, yield
+    each tap's mask of the windows whose first maximum it holds (equal and not taken by an earlier tap),
+    computed in place over the mask given."""
+    taken = None
+    for k, hit in enumerate(hits):
+        if taken is None:
+            taken = hit.copy() if count > 1 else hit
+        else:
+            np.greater(hit, taken, out=hit)
+            if k != count - 1:
+                np.logical_or(taken, hit, out=taken)
+        yield hit
+
+
 def max_pool2d(x, out_hw, kernel_size, stride, padding, dilation, fill):
     """Max pooling of NumPy ``x`` (N, C, H, W) into ``out_hw``; ``fill``: the padding value (-inf)."""
     rows, cols = _geometry(x.shape, out_hw, kernel_size, stride, padding, dilation)
@@ -111,16 +126,9 @@ def max_pool2d_grad(x, g, kernel_size, stride, padding, dilation, fill):
     grad.reshape(channels, rows.extent, cols.extent)[:, :out_hw[0], :out_hw[1]] = g.reshape(channels, *out_hw)
     # each tap's windows whose first maximum (row-major) it holds: equal to the maximum and not yet taken;
     # boolean passes over the flat planes (np.copyto and np.where with a mask run 10-20x slower)
-    sums, taken, routed = {}, None, np.empty(size, dtype=g.dtype)
-    last = len(taps) - 1
-    for tap, (key, offset) in enumerate(taps):
-        hit = planes[key][offset:offset + size] == best
-        if taken is None:
-            taken = hit.copy() if last else hit
-        else:
-            np.greater(hit, taken, out=hit)
-            if tap != last:
-                np.logical_or(taken, hit, out=taken)
+    sums, routed = {}, np.empty(size, dtype=g.dtype)
+    hits = (planes[key][offset:offset + size] == best for key, offset in taps)
+    for (key, offset), hit in zip(taps, first_maxima(hits, len(taps))):
         np.multiply(grad, hit, out=routed)
         target = sums.get(key)
         if target is None:

@@ -193,15 +193,8 @@ def _side_by_side_grad(x, g, kernel_size):
     whole = (out_h * kh, out_w * kw) == tuple(x.shape[2:])
     out = np.empty(x.shape, dtype=g.dtype) if whole else np.zeros(x.shape, dtype=g.dtype)
     routed = out[covered].reshape(n, c, out_h, kh, out_w, kw)
-    taken, last = None, len(planes) - 1
-    for k, plane in enumerate(planes):  # equal to the maximum and not yet taken: the first maximum, row-major
-        hit = plane == best
-        if taken is None:
-            taken = hit.copy() if last else hit
-        else:
-            np.greater(hit, taken, out=hit)
-            if k != last:
-                np.logical_or(taken, hit, out=taken)
+    hits = pool_planes.first_maxima((plane == best for plane in planes), len(planes))
+    for k, hit in enumerate(hits):  # each window's first maximum, row-major
         np.multiply(g, hit, out=routed[:, :, :, k // kw, :, k % kw])
     return out
 
