@@ -119,11 +119,13 @@ _STUCK = textwrap.dedent("""
             return i
 
     for workers in (0, 2):
-        for mode in ("drop", "interrupt"):
+        for mode in ("drop", "interrupt", "elsewhere"):
             it = iter(DataLoader(Stuck(), batch_size=2, num_workers=workers))
             assert next(it).tolist() == [0, 1]
-            if mode == "interrupt":
-                threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            if mode != "drop":  # "elsewhere": the signal reaches another thread than the waiting one
+                send = (lambda: os.kill(os.getpid(), signal.SIGINT)) if mode == "interrupt" else \
+                    (lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT))
+                threading.Timer(0.3, send).start()
                 try:
                     next(it)
                     next(it)
@@ -135,13 +137,14 @@ _STUCK = textwrap.dedent("""
 
 
 def test_a_stuck_dataset_never_hangs_the_process():
-    """Dropping the iterator, or catching Ctrl-C while it waits, returns at once (thread and processes)."""
+    """Dropping the iterator, or catching Ctrl-C while it waits, returns at once (thread and processes), also
+    when the signal reaches a thread other than the waiting one."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, "-c", _STUCK], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["done 0 drop", "caught 0", "done 0 interrupt", "done 2 drop", "caught 2",
-                                          "done 2 interrupt"]
+    assert result.stdout.splitlines() == [f"{line} {workers}{mode}" for workers in (0, 2) for line, mode in (
+        ("done", " drop"), ("caught", ""), ("done", " interrupt"), ("caught", ""), ("done", " elsewhere"))]
 
 
 def test_a_worker_that_cannot_start_is_a_clear_error():

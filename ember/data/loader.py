@@ -190,7 +190,14 @@ class _Prefetcher:
     def __next__(self):
         if self._done:
             raise StopIteration
-        kind, value = self._queue.get()
+        while True:
+            # in short waits: Ctrl-C may reach another thread of the process, and a main thread blocked without a
+            # timeout would not see it until a batch came (never, for a stuck dataset)
+            try:
+                kind, value = self._queue.get(timeout=_POLL_S)
+                break
+            except queue.Empty:
+                continue
         if kind == _BATCH:
             return value
         self._done = True
