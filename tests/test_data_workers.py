@@ -109,6 +109,10 @@ _STUCK = textwrap.dedent("""
     import os, signal, sys, threading
     from ember.data import DataLoader
 
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even where this runs in the background (started with SIGINT
+    # ignored, which Python then keeps)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     class Stuck:
         def __len__(self):
             return 100
