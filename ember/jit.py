@@ -61,6 +61,7 @@ enters inside its layer's product): there a step differs from the eager step by 
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections.abc import Callable
 
@@ -68,6 +69,7 @@ import numpy as np
 
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
+from ember.jit_steady import MISS, steady_call
 from ember.ops.effects import DROP_GRAD
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
@@ -83,6 +85,7 @@ __all__ = ["JitFunction", "jit"]
 
 _new = object.__new__
 _TRACING = threading.RLock()  # tracing routes every op call of the process into its graph
+_STEADY_KEPT = 4  # steady-state calls kept per trace
 profile_hook = None  # set by ember.profiler while it records: runs a compiled graph node by node, timed
 
 
@@ -95,10 +98,11 @@ class _Compiled:
     the graph again for the new arrays; other captured Tensors are read on every call."""
 
     __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "fresh", "rebuild", "graph",
-                 "trace")
+                 "trace", "single_output", "steady")
 
-    def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list):
+    def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list, single_output: int | None = None):
         self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
+        self.single_output = single_output  # the result index when the function returns one Tensor
         self.grad_params = [p for p, _ in trace.grad_inputs]
         self.bind()
 
@@ -124,6 +128,17 @@ class _Compiled:
         fresh = all(index.__class__ is int and index in self.fn.owned for index in indices) \
             and len(set(indices)) == len(indices)
         self.fresh = list(self.writeback) if fresh and indices else None
+        self.steady: dict = {}  # signature -> its steady-state call (ember.jit_steady), made for these arrays
+
+    def steady_for(self, key: tuple):
+        """The steady-state call for signature ``key`` (made on first use), or None. A few are kept: a trace
+        for unknown sizes serves many signatures."""
+        call = self.steady.get(key)
+        if call is None and key not in self.steady:
+            if len(self.steady) >= _STEADY_KEPT:
+                del self.steady[next(iter(self.steady))]
+            call = self.steady[key] = steady_call(key, self, sys.modules[__name__])
+        return call
 
     def stale(self) -> bool:
         """Whether a pinned parameter's array was replaced since the code was made."""
@@ -166,10 +181,18 @@ class JitFunction:
         self.traces = 0
         self._last: _Compiled | None = None
         self._recent: tuple = (None, None)  # (signature, _Compiled) of the latest call, for the steady state
+        self._steady: tuple = (None, None)  # (_Compiled, its steady-state call) of the latest call
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
 
     def __call__(self, *args):
+        last, steady = self._steady  # one read: another thread may be replacing it
+        if steady is not None:
+            out = steady(args)
+            if out is not MISS:
+                self.cache.hits += 1  # what the general path counts
+                self._last = last
+                return out
         key = []
         arrays = []
         for a in args:
@@ -233,6 +256,8 @@ class JitFunction:
                 param.grad = grad
         elif compiled.writeback:
             _write_grads(compiled.writeback, results, fn.owned if profile_hook is None else frozenset())
+        if profile_hook is None and recent_key == key:  # a signature called twice in a row: likely again
+            self._steady = (compiled, compiled.steady_for(key))
         return compiled.rebuild(results)
 
     def _cached(self, key) -> _Compiled | None:
@@ -303,6 +328,7 @@ class JitFunction:
                 out = self.fn(*traced)
             flat: list = []
             rebuild = _flatten(out, flat)
+            single_output = 0 if isinstance(out, Tensor) else None
             outputs = [t if t.symbolic else graph.capture(t) for t in flat]
             writeback = []
             for param, before in trace.before.values():  # .grad as the traced call leaves it
@@ -325,7 +351,7 @@ class JitFunction:
                 self.frozen.append(f"captured Tensor {t.array.dtype}{list(t.array.shape)} as a constant")
         graph.outputs = outputs
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
-        compiled = _Compiled(graph, trace, rebuild, writeback)
+        compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
 

@@ -69,14 +69,12 @@ class Trace:
         for param, was_none in self.assumed:
             if (param.grad is None) != was_none:
                 return False
-        if self._checks is None:
-            self._freeze_checks()
-        states, hypers = self._checks
+        states, hypers = self.checks()
         try:
             for optimizer, params, expected in states:  # load_state_dict made new state dicts
                 if any(map(is_not, map(optimizer.state.get, params), expected)):
                     return False
-            for group, read_values, fixed in hypers:  # lr is read live; the other values are compiled into the code
+            for group, read_values, fixed, _ in hypers:  # lr is read live; the other values are compiled into the code
                 if group is None:  # a reader that makes a dict
                     hyper = read_values()
                     hyper.pop("lr", None)
@@ -87,6 +85,14 @@ class Trace:
         except KeyError:  # a hyper-parameter is gone
             return False
         return True
+
+    def checks(self) -> tuple:
+        """What ``matches`` compares about optimizers, ``(states, hypers)``: per optimizer ``(optimizer, params,
+        their state dicts)``, per parameter group ``(group, reader, values, keys)`` (``group`` and ``keys`` None
+        where ``reader()`` makes the dict itself)."""
+        if self._checks is None:
+            self._freeze_checks()
+        return self._checks
 
     def _freeze_checks(self) -> None:
         """What ``matches`` compares, read once from the graph's ``update`` nodes: the state dicts bound into
@@ -109,9 +115,9 @@ class Trace:
                 if isinstance(group, dict) and all(k in group and group[k] is now[k] for k in fixed):
                     # the values are the group's own entries: compare those, without making the dict
                     if fixed:
-                        hypers.append((group, _reader(list(fixed)), tuple(fixed.values())))
+                        hypers.append((group, _reader(list(fixed)), tuple(fixed.values()), tuple(fixed)))
                 else:
-                    hypers.append((None, live, fixed))
+                    hypers.append((None, live, fixed, None))
         states = [(optimizer, tuple(p for p, _ in pairs), tuple(state for _, state in pairs))
                   for optimizer, pairs in per_optimizer.values()]
         self._checks = (states, hypers)

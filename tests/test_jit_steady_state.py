@@ -4,6 +4,7 @@ call's checks and gradient writes on every call (a changed signature or optimize
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
 import pytest
@@ -165,3 +166,115 @@ def test_one_parameter_optimizer_state_and_hyper_parameters_are_checked_on_every
     optimizer.param_groups[0]["lr"] = 0.01  # read live: no new trace
     fast(x)
     assert fast.traces == 3
+
+
+_CHANGES = {
+    "lr": (lambda n, o: o.param_groups[0].__setitem__("lr", 0.05), 1),  # read live by the code: no new trace
+    "momentum": (lambda n, o: o.param_groups[0].__setitem__("momentum", 0.5), 2),
+    "nesterov": (lambda n, o: o.param_groups[0].__setitem__("nesterov", True), 2),
+    "load_state_dict": (lambda n, o: o.load_state_dict(o.state_dict()), 2),
+    "replaced array": (lambda n, o: setattr(n[0].weight, "data", ember.tensor(n[0].weight.detach().numpy() * 0.5)),
+                       1),  # compiled again for the new array, not traced
+}
+
+
+@pytest.mark.parametrize("change", list(_CHANGES))
+def test_generated_steady_call_notices_what_the_general_path_checks(change):
+    """After a signature repeats, calls run generated straight-line checks (ember.jit_steady); a change the
+    general path notices still takes effect: each step equals the eager twin's."""
+    net, optimizer, step = _mlp_step()
+    eager_net, eager_optimizer, eager_step = _mlp_step()
+    fast = ember.jit(step)
+    x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
+    y = ember.tensor(RNG.integers(0, 3, 4))
+
+    def both():
+        for _ in range(3):
+            loss, expected = fast(x, y), eager_step(x, y)
+            np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-5)
+        for p, q in zip(net.parameters(), eager_net.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+    both()
+    steady = fast._steady[1]
+    assert steady is not None and steady.source.startswith("def steady(args):")
+    hits = fast.cache.hits
+    both()
+    assert fast.cache.hits == hits + 3 and fast.traces == 1
+    apply, traces = _CHANGES[change]
+    apply(net, optimizer)
+    apply(eager_net, eager_optimizer)
+    both()
+    assert fast.traces == traces
+
+
+def test_steady_call_takes_another_signature_and_comes_back():
+    net, optimizer, step = _mlp_step()
+    fast = ember.jit(step)
+    x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
+    y = ember.tensor(RNG.integers(0, 3, 4))
+    for _ in range(3):
+        fast(x, y)
+    steady = fast._steady[1]
+    loss = fast(ember.tensor(x.numpy(), requires_grad=True), y)  # another signature: traced
+    assert fast.traces == 2 and loss.shape == ()
+    fast(x, y)
+    assert fast.traces == 2 and fast._steady[1] is steady  # kept with its trace
+
+
+def test_no_steady_call_for_frozen_arguments_and_none_while_profiling():
+    net, optimizer, step = _mlp_step()
+    fast = ember.jit(lambda x, y, scale: step(x * scale, y))
+    x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
+    y = ember.tensor(RNG.integers(0, 3, 4))
+    for _ in range(3):
+        fast(x, y, 2.0)
+    assert fast._steady == (fast._last, None)
+    plain = ember.jit(step)
+    for _ in range(3):
+        plain(x, y)
+    jit_module = importlib.import_module("ember.jit")
+    seen = []
+    real = jit_module.profile_hook
+    jit_module.profile_hook = lambda graph, bound, layout, arrays: seen.append(graph) or \
+        jit_module.compile_graph(graph, bound).fn(*arrays)
+    try:
+        plain(x, y)
+    finally:
+        jit_module.profile_hook = real
+    assert seen  # the steady call stepped aside for the profiler's hook
+
+
+def test_steady_call_notices_a_gradient_that_appeared():
+    net, optimizer, _ = _mlp_step()
+    eager_net, eager_optimizer, _ = _mlp_step()
+
+    def stepper(net, optimizer):
+        def step(x, y):  # no zero_grad inside: the caller's .grad is read (accumulated into when present)
+            loss = ember.cross_entropy(net(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step
+
+    fast, eager_step = ember.jit(stepper(net, optimizer)), stepper(eager_net, eager_optimizer)
+    x = ember.tensor(RNG.standard_normal((4, 5)).astype(np.float32))
+    y = ember.tensor(RNG.integers(0, 3, 4))
+
+    def both(zero_first: bool):
+        for _ in range(3):
+            if zero_first:
+                optimizer.zero_grad()
+                eager_optimizer.zero_grad()
+            np.testing.assert_allclose(fast(x, y).numpy(), eager_step(x, y).detach().numpy(), rtol=1e-5)
+        for p, q in zip(net.parameters(), eager_net.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+    both(zero_first=True)  # .grad None before each call: the trace assumed it
+    steady = fast._steady[1]
+    assert steady is not None and "grad is None" in steady.source
+    both(zero_first=False)  # .grad present: accumulated into, by another trace
+    both(zero_first=True)
+    assert fast.traces == 2

@@ -28,7 +28,8 @@ def _sources(monkeypatch) -> list:
 def _joint_calls(compiled) -> int:
     """Calls computing the loss and its gradient together: the joint forward, or a kernel made for the shapes."""
     closure = [c.cell_contents for c in compiled.fn.__closure__ or ()]
-    return sum(getattr(o, "func", None) is _sparse_xent_joint or o.__class__ is SparseXentKernel for o in closure)
+    return sum(getattr(o, "func", None) is _sparse_xent_joint
+               or getattr(o, "__self__", None).__class__ is SparseXentKernel for o in closure)
 
 
 def _loss_and_grad(reduction, ignore_index):

@@ -325,7 +325,7 @@ def _joint_line(first, second, names: dict, env: _Env, graph: Graph) -> str:
     names[a], names[b] = f"v{a}", f"v{b}"
     kernel = None if joint.kernel is None else joint.kernel(*(v.array for v in second.inputs), **second.attrs)
     if kernel is not None:  # made for these shapes: its temporaries allocated once
-        return f"v{a}, v{b} = {env.bind(kernel, 'k')}({args})"
+        return f"v{a}, v{b} = {env.bind(kernel.__call__, 'k')}({args})"  # a bound method: the cheaper call
     forward = functools.partial(joint.forward, **second.attrs)
     return f"v{a}, v{b} = {env.bind(forward, 'f')}(np, {args})"
 
@@ -341,7 +341,7 @@ def _rotate(env: _Env) -> None:
         for k in names:
             del env.objects[k]
         env.handed.update(names)
-        env.prologue.append(f"{', '.join(names)}, = {env.bind(rotation, 'rot')}()")
+        env.prologue.append(f"{', '.join(names)}, = {env.bind(rotation.__call__, 'rot')}()")
 
 
 def _fresh_views(graph: Graph, bound: dict, into: dict, names: dict) -> set:

@@ -44,6 +44,12 @@ class Rotation:
 
     def __call__(self) -> tuple:
         sets = self.sets
+        if len(sets) > 1:  # the steady state: the set handed out longest ago is idle again
+            first = sets[0]
+            if sum(map(_getrefcount, first[0])) == first[1]:  # _references, inlined
+                del sets[0]
+                sets.append(first)
+                return first[0]
         for i, (arrays, idle) in enumerate(sets):
             if _references(arrays) == idle:  # nothing outside holds any of them
                 if i != len(sets) - 1:  # the set handed out longest ago is tried first: alternating sets cost one look
