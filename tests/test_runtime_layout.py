@@ -342,3 +342,52 @@ def test_jit_gradients_alternate_between_two_sets_unless_kept():
         assert net[0].weight.grad.array.base is not kept[0].array.base
     for g, v in zip(kept, values):  # a gradient kept from an earlier step keeps its values
         np.testing.assert_array_equal(g.numpy(), v)
+
+
+def _resumed(hold: bool):
+    """A momentum-SGD MLP after one eager step, its state restored into a new optimizer (checkpoint resume);
+    ``hold``: the caller keeps a reference to one restored momentum buffer."""
+    def build():
+        ember.manual_seed(0)
+        net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+        return net, ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    net, optimizer = build()
+    optimizer.zero_grad()
+    ember.cross_entropy(net(X[0]), Y[0]).backward()
+    optimizer.step()
+    restored_net, restored = build()
+    restored_net.load_state_dict(net.state_dict())
+    restored.load_state_dict(optimizer.state_dict())
+    held = restored.state[restored_net[0].weight]["momentum_buffer"] if hold else None
+    return restored_net, restored, held
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_restored_momentum_buffers_are_gathered_for_flat_updates_unless_held(hold):
+    net, optimizer, held = _resumed(hold)
+    eager_net, eager_optimizer, _ = _resumed(hold)
+
+    def stepper(net, optimizer):
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = ember.cross_entropy(net(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step
+
+    fast, eager = ember.jit(stepper(net, optimizer)), stepper(eager_net, eager_optimizer)
+    for i in range(6):
+        np.testing.assert_allclose(fast(X[i % 3], Y[i % 3]).numpy(), eager(X[i % 3], Y[i % 3]).detach().numpy(),
+                                   **ROUNDING)
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **ROUNDING)
+        np.testing.assert_allclose(optimizer.state[p]["momentum_buffer"], eager_optimizer.state[q]["momentum_buffer"],
+                                   **ROUNDING)
+    buffers = [optimizer.state[p]["momentum_buffer"] for p in net.parameters()]
+    if hold:  # a buffer someone holds stays where it is (and keeps being updated)
+        assert buffers[0] is held
+        np.testing.assert_array_equal(held, buffers[0])
+    else:  # side by side in one array: the code updates them in a few whole-array calls
+        assert all(b.base is not None and b.base is buffers[0].base for b in buffers)

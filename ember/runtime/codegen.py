@@ -20,6 +20,7 @@ import bisect
 import functools
 import itertools
 import math
+import sys
 import threading
 
 import numpy as np
@@ -37,6 +38,8 @@ from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 from ember.runtime.rotation import Rotation
 from ember.runtime.sized import SizedObjects, has_unknown_dims
+
+_getrefcount = sys.getrefcount
 
 _counter = itertools.count()
 
@@ -429,6 +432,24 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
     return flat_grads, flat_lines
 
 
+def _gathered_buffers(run, states, key: str, buffers: list, start: int, end: int):
+    """Momentum buffers that are one array each (eager steps made them, ``load_state_dict`` restored them) copied
+    side by side into one new array, each state then holding its view, as for buffers made here; None where one
+    may be held elsewhere (the code of another compiled function binds the buffers it updates)."""
+    dtype = run[0][2].dtype
+    for i, (_, _, array) in enumerate(run):
+        b = buffers[i]
+        if b is None or b.__class__ is not np.ndarray or b.shape != array.shape or b.dtype != dtype \
+                or not b.flags.owndata or _getrefcount(buffers[i]) > 4:  # the state, the list, ``b``, the argument
+            return None
+    flat_buffer = np.zeros(end - start, dtype)
+    for (offset, _, array), state, b in zip(run, states, buffers):
+        view = laid_out_like(flat_buffer[offset - start:offset - start + array.size], array)
+        view[...] = b
+        state[key] = view
+    return flat_buffer
+
+
 def _hyper(env: _Env, node, name: str) -> str:
     """The expression reading hyper-parameter ``name`` of an update: a literal, or (for an update whose
     hyper-parameters are read on every run, as ``ember.jit`` makes them) an item of the dict read once, first
@@ -472,12 +493,14 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
             flat_buffer = np.zeros(end - start, base.dtype)
             for (offset, _, array), state in zip(run, states):
                 state[key] = laid_out_like(flat_buffer[offset - start:offset - start + array.size], array)
-        else:  # another compiled function made them: share its array, or give up
+        else:  # another compiled function made them: share its array; or gather them; or give up
             flat_buffer = buffers[0].base if buffers[0] is not None else None
             if flat_buffer is None or flat_buffer.size != end - start or any(
                     b is None or b.base is not flat_buffer
                     or element_offset(b, flat_buffer) != offset - start for b, (offset, _, _) in zip(buffers, run)):
-                return
+                flat_buffer = _gathered_buffers(run, states, key, buffers, start, end)
+                if flat_buffer is None:
+                    return
     grads = np.zeros(end - start, base.dtype)  # the gaps between variables stay zero
     for offset, node, array in run:
         view = laid_out_like(grads[offset - start:offset - start + array.size], array)
