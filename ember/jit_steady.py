@@ -6,6 +6,8 @@ checks are the general path's: the arguments' shapes, dtypes and requires_grad (
 ``Trace.matches`` compares (autocast, which ``.grad`` exist, optimizer state dicts and hyper-parameters), and
 that no parameter the code updates in place had its array replaced. ``steady_call`` writes all of it as one
 function with every object bound by name, so a call builds no signature tuple and runs no loop over lists.
+Once the checks pass, the ``.grad`` attributes the call replaces are let go before the step runs (as the
+traced ``zero_grad()`` would), so the step may compute into the same memory again (``runtime.rotation``).
 The function returns ``MISS`` where anything differs, before it runs the step: the caller then takes its
 general path, which decides what to do (retrace, bind again, pick another trace) as it always has.
 
@@ -96,6 +98,10 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
     src.miss_unless([f"{src.bind('M', module)}.profile_hook is not None"])
     inputs = [f"x{i}" for i in range(n)] + [f"{src.bind('C', t)}.array" for t in compiled.captured] + \
         [f"{src.bind('P', p)}.grad.array" for p in compiled.grad_params]
+    read = {id(p) for p in compiled.grad_params}
+    for param, _ in compiled.fresh or ():  # replaced below: let go first, so the code may reuse their memory
+        if id(param) not in read:
+            src.add(f"{src.bind('P', param)}.grad = None")
     src.add("try:")
     src.add(f"results = {src.bind('FN', compiled.fn)}({', '.join(inputs)})", 2)
     src.add("except SizeSpecificCode:")  # raised before the code runs anything: the general path handles it

@@ -3,9 +3,10 @@
 ``ember.jit`` sets each parameter's ``.grad`` from the gradients the step returns, and a gradient a caller
 keeps from one step must keep its values after the next. Copying each gradient out of the flat gradient
 array on every call costs one call per parameter; instead the function computes into one of several copies of
-that array (and of the views the code reads of it), taking one that nothing outside holds any more: two
-alternate while each step's ``.grad`` replaces the one before, and a new one is made when a caller keeps
-gradients.
+that array (and of the views the code reads of it), taking one that nothing outside holds any more: the one
+handed out last when its holders let it go first (``ember.jit``'s steady state drops the ``.grad`` it replaces
+before the step runs: the same memory, still in cache), else one handed out earlier (two alternate while each
+step's ``.grad`` replaces the one before), and a new one when a caller keeps gradients.
 
 >>> rotation = Rotation(flat, [flat[:6].reshape(2, 3), flat[6:9]])
 >>> flat_now, weight_grad, bias_grad = rotation()   # arrays no caller holds
@@ -44,12 +45,10 @@ class Rotation:
 
     def __call__(self) -> tuple:
         sets = self.sets
-        if len(sets) > 1:  # the steady state: the set handed out longest ago is idle again
-            first = sets[0]
-            if sum(map(_getrefcount, first[0])) == first[1]:  # _references, inlined
-                del sets[0]
-                sets.append(first)
-                return first[0]
+        if sets:  # the set handed out last, when its holders let it go (its memory is the one in cache)
+            last = sets[-1]
+            if sum(map(_getrefcount, last[0])) == last[1]:  # _references, inlined
+                return last[0]
         for i, (arrays, idle) in enumerate(sets):
             if _references(arrays) == idle:  # nothing outside holds any of them
                 if i != len(sets) - 1:  # the set handed out longest ago is tried first: alternating sets cost one look
