@@ -24,6 +24,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+THREADS = int(os.environ["OMP_NUM_THREADS"])  # every framework's: OMP_NUM_THREADS=1 compares them on one core
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
@@ -107,7 +108,7 @@ def available(torch_compile: bool, device: str = "cpu") -> set[str]:
     if "torch" in columns:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(THREADS)
     return columns
 
 
@@ -123,7 +124,7 @@ def first_steps(name: str, column: str, repeats: int) -> list[float]:
     if column == "torch-compile":
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(THREADS)
     return [first_step(WORKLOADS[name][column])[0] for _ in range(repeats)]
 
 
