@@ -184,7 +184,11 @@ def main() -> None:
         return
     for threads in args.threads:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-                   NUMBA_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+                   NUMBA_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                   # A training process soon raises glibc's thresholds past its temporaries (no page faults
+                   # in a LeNet step); a fresh process maps and faults each one in again, which made Ember's
+                   # first layer look 7-10x slower here (4 ms against 0.4 ms, ~1000 page faults a call).
+                   MALLOC_MMAP_THRESHOLD_="67108864", MALLOC_TRIM_THRESHOLD_="268435456")
         times = {}
         for library in LIBRARIES:
             command = [sys.executable, __file__, "--child", library, "--threads", str(threads),
