@@ -302,43 +302,44 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
     handed_out = {id(_owner(g.array)) for g in root_grads}
     ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
+    first_order = not create_graph  # rules may then run on raw arrays (ember.ops.modes)
     with _GradMode(create_graph), autocast_suspended():  # vjps run in the forward's dtypes
         for node in order:
             g = grads.pop(node, None)
             if g is None:
                 continue
-            rule = node.op.rule
+            rule = node.op.rule if first_order else None
+            hooks = node.hooks
+            captured = captured_nodes.get(node) if captured_nodes else None
             if g.__class__ is np.ndarray:
-                if rule is None or create_graph or node.hooks or (captured_nodes and node in captured_nodes):
+                if rule is None or hooks or captured:
                     g = _wrap(g)
             elif g.__class__ is RowSparse:
                 g = g.to_dense()
-            if node.hooks:
-                g = _run_hooks(node.hooks, g)
-            if captured_nodes and node in captured_nodes:
-                for i in captured_nodes[node]:
+            if hooks:
+                g = _run_hooks(hooks, g)
+            if captured:
+                for i in captured:
                     results[i] = g
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            on_arrays = rule is not None and not create_graph
-            if on_arrays:  # the op's one rule, run on the arrays (ember.ops.modes)
+            if rule is not None:  # the op's one rule, run on the arrays
                 data = g if g.__class__ is np.ndarray else g.array
-                xp = np if data.__class__ is np.ndarray else array_module(data)
-                run = _on_numpy if xp is np else OnArrays(xp)
                 if len(inputs) == 2:
                     arrays.inputs = (inputs[0].array, inputs[1].array)
                 else:
                     arrays.inputs = tuple(map(_data, inputs))
                 arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
                     node.attrs, node.needs, node.out, node.residuals
-                input_grads = rule(run, arrays, data)
+                input_grads = rule(_on_numpy if data.__class__ is np.ndarray else OnArrays(array_module(data)),
+                                   arrays, data)
             else:
                 input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue
-                if on_arrays and gt.__class__ is not np.ndarray:
+                if rule is not None and gt.__class__ is not np.ndarray:
                     gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
                 parent = t.node
                 if parent is not None:
@@ -369,6 +370,14 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
         for leaf, g in leaf_grads.values():
+            if g.__class__ is np.ndarray and first_order and leaf.grad is None and not leaf._hooks \
+                    and leaf.requires_grad and not _post_accumulate_hooks:
+                # the common first gradient of a step, stored as it is (what _accumulate does, inlined)
+                owner = g if g.base is None else _owner(g)
+                if id(owner) not in handed_out and g.flags.writeable:
+                    handed_out.add(id(owner))
+                    accumulate_grad(leaf, Tensor._make(g, None))
+                    continue
             _accumulate(leaf, g, handed_out, create_graph)
     return None
 
