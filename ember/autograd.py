@@ -132,6 +132,10 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         a = inputs[0]
         first = a.array
         arrays = (first,)
+    elif n == 3:  # linear with a bias, the commonest three-input call
+        a, b, c = inputs
+        first = a.array
+        arrays = (first, b.array, c.array)
     else:
         arrays = tuple([t.array for t in inputs])
         first = arrays[0]
@@ -158,10 +162,20 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
             needs = (a.requires_grad, b.requires_grad)
         elif n == 1:
             needs = (a.requires_grad,)
+        elif n == 3:
+            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
         else:
             needs = tuple([x.requires_grad for x in inputs])
         if True in needs:
-            t.node = Node(op, inputs, attrs, needs, out if op.saves_output else None, saved)
+            node = t.node = _new(Node)  # Node(...) without the call: this runs for every recorded op
+            node.seq = _next_seq()
+            node.op = op
+            node.inputs = inputs
+            node.attrs = attrs
+            node.needs = needs
+            node.out = out if op.saves_output else None
+            node.residuals = saved
+            node.hooks = None
             t.requires_grad = True
             return t
     t.node = None
