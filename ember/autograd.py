@@ -296,12 +296,12 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     A gradient waiting for its node is a Tensor, a RowSparse, or a NumPy array that a rule run on arrays
     returned: it stays an array until something needs a Tensor (a vjp, a hook, a sum, a leaf's ``.grad``).
     """
-    grads: dict = {}
-    leaf_grads: dict = {}
+    grads: dict = {}  # node -> the gradient of its output so far
+    leaf_grads: dict = {}  # leaf Tensor -> its gradient so far (Tensors hash by identity)
     root_nodes = []
     for t, g in zip(roots, root_grads):
         if t.node is None:
-            leaf_grads[id(t)] = [t, _add(leaf_grads.get(id(t), (None, None))[1], g)]
+            leaf_grads[t] = _add(leaf_grads.get(t), g)
         else:
             grads[t.node] = _add(grads.get(t.node), g)
             root_nodes.append(t.node)
@@ -356,20 +356,17 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 if rule is not None and gt.__class__ is not np.ndarray:
                     gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
                 parent = t.node
-                if parent is not None:
+                if parent is None:
+                    previous = leaf_grads.get(t)
+                    leaf_grads[t] = gt if previous is None else _add(previous, gt)
+                else:
                     previous = grads.get(parent)
                     grads[parent] = gt if previous is None else _add(previous, gt)
-                else:
-                    entry = leaf_grads.get(id(t))
-                    if entry is None:
-                        leaf_grads[id(t)] = [t, gt]
-                    else:
-                        entry[1] = _add(entry[1], gt)
             if ready is not None and node in ready:
                 for leaf in ready[node]:
-                    entry = leaf_grads.pop(id(leaf), None)
-                    if entry is not None:
-                        _accumulate(leaf, entry[1], handed_out, create_graph)
+                    g = leaf_grads.pop(leaf, None)
+                    if g is not None:
+                        _accumulate(leaf, g, handed_out, create_graph)
             if not retain_graph:
                 node.inputs = None
                 node.out = None
@@ -378,19 +375,25 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
         if capture is not None:
             for i, t in enumerate(capture):
                 if t.node is None:
-                    entry = leaf_grads.get(id(t))
-                    if entry is not None:
-                        g = entry[1] if entry[1].__class__ is not np.ndarray else _wrap(entry[1])
+                    g = leaf_grads.get(t)
+                    if g is not None:
+                        g = g if g.__class__ is not np.ndarray else _wrap(g)
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
-        for leaf, g in leaf_grads.values():
-            if g.__class__ is np.ndarray and first_order and leaf.grad is None and not leaf._hooks \
-                    and leaf.requires_grad and not _post_accumulate_hooks:
+        simple = first_order and not _post_accumulate_hooks
+        for leaf, g in leaf_grads.items():
+            if simple and g.__class__ is np.ndarray and leaf.grad is None and not leaf._hooks and leaf.requires_grad:
                 # the common first gradient of a step, stored as it is (what _accumulate does, inlined)
                 owner = g if g.base is None else _owner(g)
                 if id(owner) not in handed_out and g.flags.writeable:
                     handed_out.add(id(owner))
-                    accumulate_grad(leaf, Tensor._make(g, None))
+                    t = _new(Tensor)
+                    t.array = g
+                    t.node = None
+                    t.requires_grad = False
+                    t.grad = None
+                    t._hooks = None
+                    accumulate_grad(leaf, t)
                     continue
             _accumulate(leaf, g, handed_out, create_graph)
     return None
@@ -456,8 +459,8 @@ def _ready_points(order, leaf_grads: dict) -> dict:
             if need and t.node is None and id(t) in _post_accumulate_hooks:
                 last[id(t)] = (node, t)
     ready: dict = {}
-    for key, (node, t) in last.items():
-        if key not in leaf_grads:  # a root that is also a leaf gets its gradient at the end
+    for node, t in last.values():
+        if t not in leaf_grads:  # a root that is also a leaf gets its gradient at the end
             ready.setdefault(node, []).append(t)
     return ready
 
