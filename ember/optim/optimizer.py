@@ -97,8 +97,14 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
+        building = autograd.building()
+        if set_to_none and not building:  # drop_grads' eager effect, without gathering the parameters first
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+            return
         params = [p for group in self.param_groups for p in group["params"]]
-        if set_to_none or autograd.building():  # in a graph, zeros and None add the same: a drop is recorded
+        if set_to_none or building:  # in a graph, zeros and None add the same: a drop is recorded
             autograd.drop_grads(params)
             return
         for p in params:
