@@ -131,6 +131,7 @@ class Optimizer:
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
+            live = None  # the group's hyper-parameter reader, one for all its update ops (compiled code groups by it)
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -146,7 +147,8 @@ class Optimizer:
                     if owner is not None:  # a hash table's handle: its rows live in the table (ember.embedding)
                         owner(self.sparse_update, grad, state[p], kwargs)
                     else:  # an op, as update
-                        sparse_update(p, grad, self.sparse_update, state[p], kwargs, _LiveHyper(self, group))
+                        live = live or _LiveHyper(self, group)
+                        sparse_update(p, grad, self.sparse_update, state[p], kwargs, live)
                     continue
                 if self.update is None:
                     raise TypeError(
@@ -163,7 +165,8 @@ class Optimizer:
                     else:
                         self.update(data, grad_data, state[p], **kwargs)
                 else:  # an op: a graph records it
-                    update(p, grad, self.update, state[p], kwargs, _LiveHyper(self, group))
+                    live = live or _LiveHyper(self, group)
+                    update(p, grad, self.update, state[p], kwargs, live)
             if params:
                 foreach(params, grads, states, **kwargs)
         return loss
