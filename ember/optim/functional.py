@@ -109,6 +109,14 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
             buf += grad
             param -= buf * lr
         return
+    if not (momentum or weight_decay or maximize):  # plain SGD
+        lr = float(lr)
+        for param, grad, state in zip(params, grads, states):
+            if param.__class__ is not np.ndarray or not param.ndim:
+                sgd_update(param, grad, state, lr=lr)  # a GPU or a 0-d parameter
+                continue
+            param -= grad * lr
+        return
     for param, grad, state in zip(params, grads, states):
         sgd_update(param, grad, state, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
                    weight_decay=weight_decay, maximize=maximize)
