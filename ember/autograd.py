@@ -132,6 +132,10 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         a = inputs[0]
         first = a.array
         arrays = (first,)
+    elif n == 3:  # linear with a bias, the commonest three-input call
+        a, b, c = inputs
+        first = a.array
+        arrays = (first, b.array, c.array)
     else:
         arrays = tuple([t.array for t in inputs])
         first = arrays[0]
@@ -158,10 +162,20 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
             needs = (a.requires_grad, b.requires_grad)
         elif n == 1:
             needs = (a.requires_grad,)
+        elif n == 3:
+            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
         else:
             needs = tuple([x.requires_grad for x in inputs])
         if True in needs:
-            t.node = Node(op, inputs, attrs, needs, out if op.saves_output else None, saved)
+            node = t.node = _new(Node)  # Node(...) without the call: this runs for every recorded op
+            node.seq = _next_seq()
+            node.op = op
+            node.inputs = inputs
+            node.attrs = attrs
+            node.needs = needs
+            node.out = out if op.saves_output else None
+            node.residuals = saved
+            node.hooks = None
             t.requires_grad = True
             return t
     t.node = None
@@ -282,12 +296,12 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     A gradient waiting for its node is a Tensor, a RowSparse, or a NumPy array that a rule run on arrays
     returned: it stays an array until something needs a Tensor (a vjp, a hook, a sum, a leaf's ``.grad``).
     """
-    grads: dict = {}
-    leaf_grads: dict = {}
+    grads: dict = {}  # node -> the gradient of its output so far
+    leaf_grads: dict = {}  # leaf Tensor -> its gradient so far (Tensors hash by identity)
     root_nodes = []
     for t, g in zip(roots, root_grads):
         if t.node is None:
-            leaf_grads[id(t)] = [t, _add(leaf_grads.get(id(t), (None, None))[1], g)]
+            leaf_grads[t] = _add(leaf_grads.get(t), g)
         else:
             grads[t.node] = _add(grads.get(t.node), g)
             root_nodes.append(t.node)
@@ -302,59 +316,57 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
     handed_out = {id(_owner(g.array)) for g in root_grads}
     ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
+    first_order = not create_graph  # rules may then run on raw arrays (ember.ops.modes)
     with _GradMode(create_graph), autocast_suspended():  # vjps run in the forward's dtypes
         for node in order:
             g = grads.pop(node, None)
             if g is None:
                 continue
-            rule = node.op.rule
+            rule = node.op.rule if first_order else None
+            hooks = node.hooks
+            captured = captured_nodes.get(node) if captured_nodes else None
             if g.__class__ is np.ndarray:
-                if rule is None or create_graph or node.hooks or (captured_nodes and node in captured_nodes):
+                if rule is None or hooks or captured:
                     g = _wrap(g)
             elif g.__class__ is RowSparse:
                 g = g.to_dense()
-            if node.hooks:
-                g = _run_hooks(node.hooks, g)
-            if captured_nodes and node in captured_nodes:
-                for i in captured_nodes[node]:
+            if hooks:
+                g = _run_hooks(hooks, g)
+            if captured:
+                for i in captured:
                     results[i] = g
             inputs = node.inputs
             if inputs is None:
                 raise _freed_error()
-            on_arrays = rule is not None and not create_graph
-            if on_arrays:  # the op's one rule, run on the arrays (ember.ops.modes)
+            if rule is not None:  # the op's one rule, run on the arrays
                 data = g if g.__class__ is np.ndarray else g.array
-                xp = np if data.__class__ is np.ndarray else array_module(data)
-                run = _on_numpy if xp is np else OnArrays(xp)
                 if len(inputs) == 2:
                     arrays.inputs = (inputs[0].array, inputs[1].array)
                 else:
                     arrays.inputs = tuple(map(_data, inputs))
                 arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
                     node.attrs, node.needs, node.out, node.residuals
-                input_grads = rule(run, arrays, data)
+                input_grads = rule(_on_numpy if data.__class__ is np.ndarray else OnArrays(array_module(data)),
+                                   arrays, data)
             else:
                 input_grads = node.op.vjp(node, g)
             for t, gt, need in zip(inputs, input_grads, node.needs):
                 if not need or gt is None:
                     continue
-                if on_arrays and gt.__class__ is not np.ndarray:
+                if rule is not None and gt.__class__ is not np.ndarray:
                     gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
                 parent = t.node
-                if parent is not None:
+                if parent is None:
+                    previous = leaf_grads.get(t)
+                    leaf_grads[t] = gt if previous is None else _add(previous, gt)
+                else:
                     previous = grads.get(parent)
                     grads[parent] = gt if previous is None else _add(previous, gt)
-                else:
-                    entry = leaf_grads.get(id(t))
-                    if entry is None:
-                        leaf_grads[id(t)] = [t, gt]
-                    else:
-                        entry[1] = _add(entry[1], gt)
             if ready is not None and node in ready:
                 for leaf in ready[node]:
-                    entry = leaf_grads.pop(id(leaf), None)
-                    if entry is not None:
-                        _accumulate(leaf, entry[1], handed_out, create_graph)
+                    g = leaf_grads.pop(leaf, None)
+                    if g is not None:
+                        _accumulate(leaf, g, handed_out, create_graph)
             if not retain_graph:
                 node.inputs = None
                 node.out = None
@@ -363,12 +375,26 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
         if capture is not None:
             for i, t in enumerate(capture):
                 if t.node is None:
-                    entry = leaf_grads.get(id(t))
-                    if entry is not None:
-                        g = entry[1] if entry[1].__class__ is not np.ndarray else _wrap(entry[1])
+                    g = leaf_grads.get(t)
+                    if g is not None:
+                        g = g if g.__class__ is not np.ndarray else _wrap(g)
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
-        for leaf, g in leaf_grads.values():
+        simple = first_order and not _post_accumulate_hooks
+        for leaf, g in leaf_grads.items():
+            if simple and g.__class__ is np.ndarray and leaf.grad is None and not leaf._hooks and leaf.requires_grad:
+                # the common first gradient of a step, stored as it is (what _accumulate does, inlined)
+                owner = g if g.base is None else _owner(g)
+                if id(owner) not in handed_out and g.flags.writeable:
+                    handed_out.add(id(owner))
+                    t = _new(Tensor)
+                    t.array = g
+                    t.node = None
+                    t.requires_grad = False
+                    t.grad = None
+                    t._hooks = None
+                    accumulate_grad(leaf, t)
+                    continue
             _accumulate(leaf, g, handed_out, create_graph)
     return None
 
@@ -433,8 +459,8 @@ def _ready_points(order, leaf_grads: dict) -> dict:
             if need and t.node is None and id(t) in _post_accumulate_hooks:
                 last[id(t)] = (node, t)
     ready: dict = {}
-    for key, (node, t) in last.items():
-        if key not in leaf_grads:  # a root that is also a leaf gets its gradient at the end
+    for node, t in last.values():
+        if t not in leaf_grads:  # a root that is also a leaf gets its gradient at the end
             ready.setdefault(node, []).append(t)
     return ready
 

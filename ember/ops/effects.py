@@ -93,7 +93,7 @@ class SgdForm(NamedTuple):
     buffer_key: str
 
 
-def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = False):
+def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = False, foreach=None):
     """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
     reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer.
 
@@ -106,10 +106,16 @@ def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = Fa
     ``many(params, indices, values, states, rows=None, **hyper)`` (lists, one item per parameter, the gradient
     as its indices and values arrays; ``rows``: each parameter's indexed rows as they are now, gathered
     already, or None), with the results of one call per parameter; the code generator emits one call for a
-    run of ``sparse_update`` nodes of the rule."""
+    run of ``sparse_update`` nodes of the rule.
+
+    ``foreach``, for a dense rule: the same rule over several parameters at once,
+    ``foreach(params, grads, states, **hyper)`` (lists of arrays and state dicts), with the numbers of one call
+    per parameter; an eager ``Optimizer.step()`` makes one such call per param group (PyTorch's
+    ``foreach=True``)."""
 
     def mark(rule):
         rule.sgd_form = sgd_form
+        rule.foreach = foreach
         rule.keeps_grad = False
         rule.many = many
         rule.row_local = row_local

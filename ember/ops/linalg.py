@@ -99,6 +99,11 @@ def dot(a, b) -> TensorLike:
 
 
 def _linear_forward(xp, x, weight, bias=None):
+    if x.ndim == 2 and x.dtype not in LOW_PRECISION:  # the common case first: a batch of vectors
+        out = matrix_product(xp, x, weight.T)
+        if bias is not None:
+            out += bias
+        return out
     lead = x.shape[:-1]
     if len(lead) > 1:  # one matrix product over every leading axis, not one per slice (copies a strided x once)
         x = x.reshape(-1, x.shape[-1])

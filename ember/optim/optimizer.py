@@ -97,8 +97,14 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
+        building = autograd.building()
+        if set_to_none and not building:  # drop_grads' eager effect, without gathering the parameters first
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+            return
         params = [p for group in self.param_groups for p in group["params"]]
-        if set_to_none or autograd.building():  # in a graph, zeros and None add the same: a drop is recorded
+        if set_to_none or building:  # in a graph, zeros and None add the same: a drop is recorded
             autograd.drop_grads(params)
             return
         for p in params:
@@ -121,9 +127,11 @@ class Optimizer:
                 loss = closure()
         state = self.state
         eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
+        foreach = getattr(self.update, "foreach", None) if eager else None
         for group in self.param_groups:
             kwargs = self.hyper(group)
-            live = _LiveHyper(self, group)
+            params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
+            live = None  # the group's hyper-parameter reader, one for all its update ops (compiled code groups by it)
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -138,20 +146,29 @@ class Optimizer:
                     owner = getattr(p, "apply_sparse_update", None)
                     if owner is not None:  # a hash table's handle: its rows live in the table (ember.embedding)
                         owner(self.sparse_update, grad, state[p], kwargs)
+                    else:  # an op, as update
+                        live = live or _LiveHyper(self, group)
+                        sparse_update(p, grad, self.sparse_update, state[p], kwargs, live)
+                    continue
+                if self.update is None:
+                    raise TypeError(
+                        f"{type(self).__name__} supports only sparse gradients, got a dense one of shape "
+                        f"{list(grad.shape)}; use Adam for dense gradients"
+                    )
+                data, grad_data = p.array, grad.array
+                if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
+                        and grad_data.__class__ is data.__class__:  # what the op runs, less its dispatch
+                    if foreach is not None:
+                        params.append(data)
+                        grads.append(grad_data)
+                        states.append(state[p])
                     else:
-                        sparse_update(p, grad, self.sparse_update, state[p], kwargs, live)  # an op, as update
-                else:
-                    if self.update is None:
-                        raise TypeError(
-                            f"{type(self).__name__} supports only sparse gradients, got a dense one of shape "
-                            f"{list(grad.shape)}; use Adam for dense gradients"
-                        )
-                    data, grad_data = p.array, grad.array
-                    if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
-                            and grad_data.__class__ is data.__class__:
-                        self.update(data, grad_data, state[p], **kwargs)  # what the op runs, less its dispatch
-                    else:
-                        update(p, grad, self.update, state[p], kwargs, live)  # an op: a graph records it
+                        self.update(data, grad_data, state[p], **kwargs)
+                else:  # an op: a graph records it
+                    live = live or _LiveHyper(self, group)
+                    update(p, grad, self.update, state[p], kwargs, live)
+            if params:
+                foreach(params, grads, states, **kwargs)
         return loss
 
     def state_dict(self) -> dict:
