@@ -47,6 +47,22 @@ def test_kernel_equals_the_joint_forward_bit_for_bit_call_after_call(shape, dtyp
         np.testing.assert_array_equal(grad, values)
 
 
+@pytest.mark.parametrize("shape", [(32, 3), (6, 9)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_kernel_scales_like_the_joint_forward_when_the_upstream_gradient_repeats_or_changes(shape, reduction):
+    kernel, general = _kernel(shape, np.float32, reduction=reduction)
+    upstream = [np.float32(1), np.asarray(1, np.float32), np.float32(1), np.float32(-0.0), np.float32(0.0),
+                np.float64(0.1), np.float64(0.1), 0.1, 0.1, np.float32(np.nan), np.float32(np.nan), np.float32(3)]
+    for g in upstream:
+        logits = RNG.standard_normal(shape).astype(np.float32)
+        target = RNG.integers(0, shape[1], shape[0])
+        loss, grad = kernel(logits, target, g)
+        expected_loss, expected_grad = general(logits, target, g)
+        np.testing.assert_array_equal(loss, expected_loss)
+        assert grad.dtype == expected_grad.dtype
+        assert grad.tobytes() == expected_grad.tobytes()  # signed zeros and NaN bits too
+
+
 def test_kernel_hands_other_targets_and_layouts_to_the_general_forward():
     kernel, general = _kernel((6, 4), np.float32)
     logits = RNG.standard_normal((6, 4)).astype(np.float32)
