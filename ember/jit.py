@@ -95,7 +95,8 @@ class _Compiled:
     The parameters the call updates are fixed into the code (``pinned``), laid side by side in one array
     first (``ember.runtime.arena``) when each owns its memory: the runtime then updates them with a few
     whole-array calls. A parameter whose array was replaced since (``p.data = ...``) makes the call compile
-    the graph again for the new arrays; other captured Tensors are read on every call."""
+    the graph again for the new arrays, the new one moved into a new arena with its neighbours; other captured
+    Tensors are read on every call."""
 
     __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "fresh", "rebuild", "graph",
                  "trace", "single_output", "steady")
@@ -114,6 +115,9 @@ class _Compiled:
         params = [(t, v) for t, v in graph.captured if v.id in updated | sparse and t.array.__class__ is np.ndarray]
         for group in (updated, sparse):
             movable = [(t, v) for t, v in params if v.id in group and arena.movable(t.array)]
+            if movable:  # a replaced array (``p.data = ...``) joins its neighbours in a new arena, with them
+                movable = [(t, v) for t, v in params if v.id in group and (arena.movable(t.array)
+                                                                          or arena.in_arena(t.array))]
             if len(movable) > 1:
                 for t, array in zip(movable, _lay_out(graph, movable)):
                     t[0].array = array

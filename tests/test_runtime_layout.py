@@ -11,7 +11,7 @@ import ember.compat.tf as tf
 from ember import nn
 from ember.graph import Graph
 from ember.runtime import compile_graph
-from ember.runtime.arena import lay_out, movable
+from ember.runtime.arena import in_arena, lay_out, movable
 
 RNG = np.random.default_rng(0)
 ROUNDING = {"rtol": 1e-6, "atol": 1e-7}  # where a runtime pass reorders float32 arithmetic (bias folding)
@@ -40,6 +40,8 @@ def test_lay_out_copies_side_by_side_per_dtype_aligned():
     offset = (views[2].__array_interface__["data"][0] - views[0].base.__array_interface__["data"][0]) // 4
     assert offset == 16  # 15 elements rounded up to a 64-byte line
     assert movable(arrays[0]) and not movable(views[0]) and not movable(np.empty(0, np.float32))
+    # views of an arena may move with their neighbours; a user's views of their own arrays may not
+    assert in_arena(views[0]) and in_arena(views[2]) and not in_arena(arrays[0]) and not in_arena(arrays[0][1:])
 
 
 # --- ember.jit: parameters pinned into the code --------------------------------------------------------------
@@ -120,6 +122,9 @@ def test_jit_follows_a_replaced_parameter_array_and_the_live_lr():
     step(X[1], Y[1])
     _step(eager_net, eager_opt, X[1], Y[1])
     assert weight.array is not None and not np.array_equal(weight.array, new)  # updated where it lives now
+    # the new array and its neighbours share a new arena: the step keeps its whole-array updates
+    assert len({id(p.array.base) for p in net.parameters()}) == 1
+    assert all(p.array.base is not None for p in net.parameters())
     for p, q in zip(eager_net.parameters(), net.parameters()):
         np.testing.assert_array_equal(q.array, p.array)
     for group in opt.param_groups:

@@ -12,9 +12,12 @@ True
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 ALIGN_BYTES = 64  # each variable starts on a cache line; the gaps between neighbours stay zero
+_ARENAS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> a 1-d array lay_out made, while alive
 
 
 def lay_out(arrays: list, column_major=(), packed=()) -> list:
@@ -33,6 +36,7 @@ def lay_out(arrays: list, column_major=(), packed=()) -> list:
             offsets.append(end)
             end = -(-(end + arrays[i].size) // align) * align
         storage = np.zeros(end, dtype)
+        _ARENAS[id(storage)] = storage
         for i, start in zip(group, offsets):
             flat = storage[start:start + arrays[i].size]
             view = flat.reshape(arrays[i].shape[::-1]).T if i in column_major else laid_out_like(flat, arrays[i])
@@ -54,3 +58,10 @@ def movable(array) -> bool:
     """Whether ``array`` may be moved into an arena: a NumPy array that owns its memory (not a view of
     another array, which would stop following it) and holds at least one element."""
     return array.__class__ is np.ndarray and array.flags.owndata and array.size > 0
+
+
+def in_arena(array) -> bool:
+    """Whether ``array`` is a view of an arena ``lay_out`` made: its variable may move to a new arena with its
+    neighbours (nothing but the arena's own variables sees that memory)."""
+    base = getattr(array, "base", None)
+    return base is not None and _ARENAS.get(id(base)) is base
