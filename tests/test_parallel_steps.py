@@ -310,3 +310,92 @@ def test_dense_updates_beside_a_sparse_one_run_as_pieces_only_on_memory_of_their
     # beside the sparse update, a piece each; overlapping memory: one after the other, after the sparse update
     assert any(obj is parallel.start_pieces for obj in bound) == any(obj is parallel.run_pieces for obj in bound) \
         == (not overlap)
+
+
+@needs_blas_control
+def test_joined_lookups_ordered_rows_and_update_pieces_keep_the_sequential_bits(monkeypatch):
+    """The threaded step with the joined gather, the sparse rule taking rows id by id, the first long product
+    right after the sparse update's start and the dense updates as pieces, against a one-thread step with all of
+    them off: parameters and accumulators equal bit for bit after each of 3 steps (repeated ids included)."""
+    from ember.optim import functional
+    from ember.passes import sparse_first as sparse_first_module
+
+    batches = list(_batches(3))
+    by_id = functional._Rows.by_id.__func__
+    in_id_order = []
+
+    def spied(cls, *args):
+        rows = by_id(cls, *args)
+        in_id_order.append(rows is not None)
+        return rows
+
+    def run(threads: str, features_on: bool):
+        with monkeypatch.context() as patch:
+            patch.setenv("OMP_NUM_THREADS", threads)
+            if features_on:
+                patch.setattr(functional._Rows, "by_id", classmethod(spied))
+            else:
+                patch.setattr(codegen, "_joining_concat", lambda *args: None)
+                patch.setattr(codegen, "_UPDATE_PIECE_ELEMENTS", 1 << 60)
+                patch.setattr(sparse_first_module, "LONG_FLOPS", 1 << 60)
+                patch.setattr(functional, "_side_by_side", lambda arrays: None)
+            net, step = _ctr(3)
+            compiled = ember.jit(step)
+            snapshots = []
+            with blas_threads.single_threaded():  # the split products equal one-thread BLAS calls
+                for batch in batches:
+                    loss = compiled(*batch).item()
+                    snapshots.append((loss, {k: v.numpy().copy() for k, v in net.state_dict().items()}))
+            source = codegen.compile_graph(compiled._last.graph, compiled._last.bound).source
+            bound = [cell.cell_contents for cell in compiled._last.fn.__closure__]
+        return snapshots, source, bound
+
+    plain, plain_source, _ = run("1", False)
+    threaded, source, bound = run("2", True)
+    assert "joined" in source and "joined" not in plain_source
+    assert any(obj is parallel.run_pieces for obj in bound) and any(obj is parallel.start_pieces for obj in bound)
+    assert in_id_order and all(in_id_order)  # the sparse rule took the rows id by id
+    for step, ((loss, params), (plain_loss, plain_params)) in enumerate(zip(threaded, plain)):
+        assert loss == plain_loss, f"step {step}"
+        for name, array in params.items():
+            np.testing.assert_array_equal(array, plain_params[name], err_msg=f"step {step}: {name}")
+
+
+@needs_blas_control
+def test_a_failing_dense_update_piece_waits_for_the_sparse_update_before_raising(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    started, finished = [], []
+    real_start, real_run = parallel.start_pieces, parallel.run_pieces
+
+    def slow_start(pieces, threads=None):
+        def slowly(piece):
+            time.sleep(0.2)
+            piece()
+            finished.append(piece)
+
+        started.append(True)
+        return real_start([functools.partial(slowly, piece) for piece in pieces], threads)
+
+    failing = []
+
+    def run_failing(pieces, threads=None):
+        def fail():
+            raise FloatingPointError("a dense update piece failed")
+
+        updates = any("lr" in getattr(piece, "keywords", {}) for piece in pieces)  # not a product's parts
+        return real_run(list(pieces) + [fail] if failing and updates else pieces, threads)
+
+    monkeypatch.setattr(parallel, "start_pieces", slow_start)
+    monkeypatch.setattr(parallel, "run_pieces", run_failing)
+    net, step = _ctr(0)
+    compiled = ember.jit(step)
+    batch = next(_batches(1))
+    compiled(*batch)
+    bound = [cell.cell_contents for cell in compiled._last.fn.__closure__]
+    assert any(obj is run_failing for obj in bound)  # the dense updates run as pieces
+    started.clear(), finished.clear()
+    failing.append(True)
+    with pytest.raises(FloatingPointError, match="dense update piece"):
+        compiled(*batch)
+    assert started and len(finished) == len(started)  # the sparse update had finished when the step raised
+    assert blas_threads._open == 0
