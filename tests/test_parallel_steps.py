@@ -122,6 +122,29 @@ def test_sparse_first_moves_the_update_before_what_it_does_not_need():
     assert not np.array_equal(tables[0], table)
 
 
+def test_sparse_first_puts_the_first_long_product_right_after_the_update():
+    g = Graph()
+    table, ids = g.input("table", (10, 4), np.float32), g.input("ids", (5,), np.int64)
+    x, w = g.input("x", (64, 256), np.float32), g.input("w", (256, 256), np.float32)
+    with g.building():
+        rows = ember.embedding(ids, table, sparse=True)
+        small = ember.exp(x[:2]).sum()  # a few small calls, then two long products
+        first = ember.matmul(ember.tanh(x), w)
+        second = ember.matmul(first, w)
+        sparse_update(table, RowSparse(ids.reshape(-1), rows * 2.0, (10, 4)), sparse_adagrad_update, {}, {"lr": 0.1})
+    g.outputs = [small, second]
+    names = [node.op.name for node in sparse_first(g).nodes]
+    g.verify()
+    after = names[names.index("sparse_update") + 1:]
+    assert after[:2] == ["tanh", "matmul"]  # the first product, after what it needs
+    assert after.index("exp") < after.index("matmul", 2)  # the small calls still before the second product
+    inputs = (np.arange(40, dtype=np.float32).reshape(10, 4), np.array([1, 3, 3, 9, 0]),
+              np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32) / 16,
+              np.eye(256, dtype=np.float32))
+    for a, b in zip(ember.graph.interpret(g, *inputs), [np.exp(inputs[2][:2]).sum(), np.tanh(inputs[2])]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def _ctr(seed, fields=8, rows=300, dim=32, hidden=256):
     """Layers wide enough that their products are split (over two parts of codegen._PART_FLOPS each)."""
     ember.manual_seed(seed)
@@ -181,6 +204,7 @@ def test_threaded_ctr_step_equals_the_sequential_one_and_eager(monkeypatch):
     bound = [cell.cell_contents for cell in fn.__closure__]  # the objects the generated code reads
     assert sum(isinstance(obj, parallel.RowsInParts) for obj in bound) >= 4  # forward and backward products
     assert any(obj is parallel.start_pieces for obj in bound) and any(obj is parallel.finish_pieces for obj in bound)
+    assert any(obj is parallel.run_pieces for obj in bound)  # the hidden layers' updates, a piece each
     plain_bound = [cell.cell_contents for cell in plain._last.fn.__closure__]
     assert not any(isinstance(obj, parallel.RowsInParts) for obj in plain_bound)
     assert not any(obj is parallel.start_pieces for obj in plain_bound)
@@ -247,4 +271,131 @@ def test_a_step_failing_beside_the_sparse_update_waits_for_it_before_raising(mon
     with pytest.raises(FloatingPointError, match="beside the sparse update"):
         compiled(*batch)
     assert started and len(finished) == len(started)  # the update had finished when the step raised
+    assert blas_threads._open == 0
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["apart", "overlapping"])
+def test_dense_updates_beside_a_sparse_one_run_as_pieces_only_on_memory_of_their_own(monkeypatch, overlap):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(codegen, "_UPDATE_PIECE_ELEMENTS", 1)
+    monkeypatch.setattr(codegen, "_GATHER_PART_ELEMENTS", 1)  # a step on threads, whatever the updates
+
+    def make():
+        ember.manual_seed(6)
+        tables = nn.ModuleList([nn.Embedding(20, 4, sparse=True) for _ in range(2)])
+        memory = np.random.default_rng(2).standard_normal(60).astype(np.float32)
+        views = (memory[:30], memory[20:50]) if overlap else (memory[:30], memory[30:60])
+        first, second = (nn.Parameter(ember.from_numpy(v)) for v in views)  # not moved into an arena: views
+        optimizer = ember.optim.Adagrad(list(tables.parameters()) + [first, second], lr=0.1)
+
+        def step(ids):
+            optimizer.zero_grad()
+            a, b = tables[0](ids), tables[1](ids)
+            loss = a.sum() + (b ** 2).sum() + (first ** 2).sum() + (second * 3.0).sum()
+            loss.backward()
+            optimizer.step()
+            return loss + first.sum() + second.sum()
+
+        return step, list(tables.parameters()) + [first, second]
+
+    (compiled_step, compiled_params), (eager_step, eager_params) = make(), make()
+    compiled = ember.jit(compiled_step)
+    ids = ember.tensor(np.array([1, 3, 3, 19]))
+    for _ in range(3):
+        assert compiled(ids).item() == pytest.approx(eager_step(ids).item(), rel=1e-6)
+    for a, b in zip(compiled_params, eager_params):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6)
+    bound = [cell.cell_contents for cell in compiled._last.fn.__closure__]
+    assert any(isinstance(obj, codegen.TableRows) and len(obj.parts) == 2 for obj in bound)
+    # beside the sparse update, a piece each; overlapping memory: one after the other, after the sparse update
+    assert any(obj is parallel.start_pieces for obj in bound) == any(obj is parallel.run_pieces for obj in bound) \
+        == (not overlap)
+
+
+@needs_blas_control
+def test_joined_lookups_ordered_rows_and_update_pieces_keep_the_sequential_bits(monkeypatch):
+    """The threaded step with the joined gather, the sparse rule taking rows id by id, the first long product
+    right after the sparse update's start and the dense updates as pieces, against a one-thread step with all of
+    them off: parameters and accumulators equal bit for bit after each of 3 steps (repeated ids included)."""
+    from ember.optim import functional
+    from ember.passes import sparse_first as sparse_first_module
+
+    batches = list(_batches(3))
+    by_id = functional._Rows.by_id.__func__
+    in_id_order = []
+
+    def spied(cls, *args):
+        rows = by_id(cls, *args)
+        in_id_order.append(rows is not None)
+        return rows
+
+    def run(threads: str, features_on: bool):
+        with monkeypatch.context() as patch:
+            patch.setenv("OMP_NUM_THREADS", threads)
+            if features_on:
+                patch.setattr(functional._Rows, "by_id", classmethod(spied))
+            else:
+                patch.setattr(codegen, "_joining_concat", lambda *args: None)
+                patch.setattr(codegen, "_UPDATE_PIECE_ELEMENTS", 1 << 60)
+                patch.setattr(sparse_first_module, "LONG_FLOPS", 1 << 60)
+                patch.setattr(functional, "_side_by_side", lambda arrays: None)
+            net, step = _ctr(3)
+            compiled = ember.jit(step)
+            snapshots = []
+            with blas_threads.single_threaded():  # the split products equal one-thread BLAS calls
+                for batch in batches:
+                    loss = compiled(*batch).item()
+                    snapshots.append((loss, {k: v.numpy().copy() for k, v in net.state_dict().items()}))
+            source = codegen.compile_graph(compiled._last.graph, compiled._last.bound).source
+            bound = [cell.cell_contents for cell in compiled._last.fn.__closure__]
+        return snapshots, source, bound
+
+    plain, plain_source, _ = run("1", False)
+    threaded, source, bound = run("2", True)
+    assert "joined" in source and "joined" not in plain_source
+    assert any(obj is parallel.run_pieces for obj in bound) and any(obj is parallel.start_pieces for obj in bound)
+    assert in_id_order and all(in_id_order)  # the sparse rule took the rows id by id
+    for step, ((loss, params), (plain_loss, plain_params)) in enumerate(zip(threaded, plain)):
+        assert loss == plain_loss, f"step {step}"
+        for name, array in params.items():
+            np.testing.assert_array_equal(array, plain_params[name], err_msg=f"step {step}: {name}")
+
+
+@needs_blas_control
+def test_a_failing_dense_update_piece_waits_for_the_sparse_update_before_raising(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    started, finished = [], []
+    real_start, real_run = parallel.start_pieces, parallel.run_pieces
+
+    def slow_start(pieces, threads=None):
+        def slowly(piece):
+            time.sleep(0.2)
+            piece()
+            finished.append(piece)
+
+        started.append(True)
+        return real_start([functools.partial(slowly, piece) for piece in pieces], threads)
+
+    failing = []
+
+    def run_failing(pieces, threads=None):
+        def fail():
+            raise FloatingPointError("a dense update piece failed")
+
+        updates = any("lr" in getattr(piece, "keywords", {}) for piece in pieces)  # not a product's parts
+        return real_run(list(pieces) + [fail] if failing and updates else pieces, threads)
+
+    monkeypatch.setattr(parallel, "start_pieces", slow_start)
+    monkeypatch.setattr(parallel, "run_pieces", run_failing)
+    net, step = _ctr(0)
+    compiled = ember.jit(step)
+    batch = next(_batches(1))
+    compiled(*batch)
+    bound = [cell.cell_contents for cell in compiled._last.fn.__closure__]
+    assert any(obj is run_failing for obj in bound)  # the dense updates run as pieces
+    started.clear(), finished.clear()
+    failing.append(True)
+    with pytest.raises(FloatingPointError, match="dense update piece"):
+        compiled(*batch)
+    assert started and len(finished) == len(started)  # the sparse update had finished when the step raised
     assert blas_threads._open == 0

@@ -156,6 +156,71 @@ def test_table_rows_gathers_what_each_lookup_gathers():
     assert TableRows.of(odd, [lookup] * 2) is None  # the second starts inside a row of width 3
 
 
+def test_joined_table_rows_lie_id_by_id_as_their_concatenation():
+    rng = np.random.default_rng(1)
+    tables = arena.lay_out([rng.standard_normal((n, 4)).astype(np.float32) for n in (5, 9, 1, 7)])
+    lookup = lambda xp, table, ids: _embedding_forward(xp, table, ids, sparse=True)  # noqa: E731
+    for shape in [(6,), (3, 2), ()]:
+        ids = [rng.integers(0, t.shape[0], shape) for t in tables]
+        for parts in ([(0, 6)], [(0, 2), (2, 6)]) if shape == (6,) else ([(0, 1)],):
+            block, *got = TableRows.of(tables, [lookup] * 4, parts, joined=True)(*ids)
+            np.testing.assert_array_equal(block, np.concatenate([t[i] for t, i in zip(tables, ids)], axis=-1))
+            for rows, table, index in zip(got, tables, ids):
+                np.testing.assert_array_equal(rows, table[index])
+                assert np.shares_memory(rows, block)
+    rows = TableRows.of(tables, [lookup] * 4, joined=True)
+    with pytest.raises(IndexError, match=r"\[0, 1\) for a weight of shape \[1, 4\]"):
+        rows(np.array([0, 1]), np.array([0, 8]), np.array([0, 1]), np.array([0, 6]))
+
+
+def _joined_lookups_graph():
+    from ember.graph.ir import Graph
+
+    g = Graph()
+    first, second = g.input("first", (10, 4), np.float32), g.input("second", (10, 4), np.float32)
+    ids, x = g.input("ids", (5,), np.int64), g.input("x", (5, 3), np.float32)
+    with g.building():
+        a, b = ember.embedding(ids, first), ember.embedding(ids, second)
+        around = ember.cat([x, a, b, x], 1)  # the rows in the middle of other inputs
+        alone = ember.cat([a, b], -1)  # the rows alone: a copy of the gathered block
+    return g, (first, second), (around, alone, a, b)
+
+
+@pytest.mark.parametrize("returned", ["around", "alone"])
+def test_a_concatenation_of_joined_lookups_copies_the_gathered_block_once(returned):
+    g, (first, second), (around, alone, a, b) = _joined_lookups_graph()
+    g.outputs = [around, a, b] if returned == "around" else [alone, a, b]
+    rng = np.random.default_rng(4)
+    tables = arena.lay_out([rng.standard_normal((10, 4)).astype(np.float32) for _ in range(2)])
+    run = compile_graph(g, {first.id: tables[0], second.id: tables[1]})
+    ids, x = np.array([1, 2, 9, 2, 0]), rng.standard_normal((5, 3)).astype(np.float32)
+    joined, rows_a, rows_b = run(ids, x)
+    a_, b_ = tables[0][ids], tables[1][ids]
+    expected = np.concatenate([x, a_, b_, x], 1) if returned == "around" else np.concatenate([a_, b_], 1)
+    np.testing.assert_array_equal(joined, expected)
+    np.testing.assert_array_equal(rows_a, a_)
+    np.testing.assert_array_equal(rows_b, b_)
+    assert not np.shares_memory(joined, rows_a)  # the caller's concatenation is not the lookups' memory
+    assert run.source.count("= rows") == 1 and run.source.count("joined") == 2  # the gather and the one copy
+
+
+def test_a_folded_layer_reads_joined_lookups_from_its_input_buffer(monkeypatch):
+    """A CTR model's first layer folded with its bias: the concatenation writes into the layer's [h, 1] buffer."""
+    monkeypatch.setattr(codegen, "_GATHER_PART_ELEMENTS", 64)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    (net, optimizer), (eager_net, eager_opt) = _ctr(0), _ctr(0)
+    compiled = ember.jit(lambda ids, features, y: _step(net, optimizer, ids, features, y))
+    for batch in _batches(3):
+        np.testing.assert_allclose(compiled(*batch).item(), _step(eager_net, eager_opt, *batch).item(), rtol=1e-6)
+    source = compile_graph(compiled._last.graph, compiled._last.bound).source
+    lines = [line.strip() for line in source.splitlines()]
+    gather = next(i for i, line in enumerate(lines) if "= rows" in line)
+    assert lines[gather].startswith("joined")
+    assert "out=o" in lines[gather + 1] and "joined" in lines[gather + 1]  # straight into the layer's buffer
+    for name, a in net.state_dict().items():
+        np.testing.assert_allclose(a.numpy(), eager_net.state_dict()[name].numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_a_lookup_read_before_the_last_one_keeps_its_own_call():
     ember.manual_seed(2)
     tables = nn.ModuleList([nn.Embedding(10, 4, sparse=True) for _ in range(3)])

@@ -120,6 +120,66 @@ def test_sparse_adagrad_over_many_tables_equals_one_call_per_table(side_by_side,
         assert all(s["sum"].base is states[0]["sum"].base is not None for s in states)
 
 
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["apart", "one-array"])
+@pytest.mark.parametrize("gathered", [False, True], ids=["rows-gathered-here", "lookup-rows"])
+def test_sparse_adagrad_over_tables_in_id_order_equals_one_call_per_table(monkeypatch, side_by_side, gathered):
+    """Ids, gradient rows and looked-up rows that lie id by id (the columns of one ids array, the slices of a
+    concatenation's gradient, a joined gather's rows): the rule takes them in that order, with the same bits."""
+    from ember.optim import functional
+
+    in_id_order = []
+    by_id = functional._Rows.by_id.__func__
+
+    def spied(cls, *args):
+        rows = by_id(cls, *args)
+        in_id_order.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(functional._Rows, "by_id", classmethod(spied))
+    many = sparse_adagrad_update.many
+    rng = np.random.default_rng(8)
+    tables = _tables(rng, 4, side_by_side=side_by_side)
+    reference = [t.copy() for t in tables]
+    states, ref_states = [{} for _ in tables], [{} for _ in tables]
+    for step in range(3):
+        ids = rng.integers(0, 6 if step % 2 else 30, (16, 4))  # odd steps: many repeats
+        grads = rng.standard_normal((16, 4 * 3 + 2)).astype(np.float32)
+        values = [grads[:, 3 * k:3 * k + 3] for k in range(4)]
+        rows = None
+        if gathered:
+            block = np.empty((16, 4, 3), np.float32)
+            for k, table in enumerate(tables):
+                block[:, k] = table[ids[:, k]]
+            rows = [block[:, k] for k in range(4)]
+        many(tables, [ids[:, k] for k in range(4)], values, states, rows=rows, lr=0.1, eps=1e-6)
+        for k, (table, state) in enumerate(zip(reference, ref_states)):
+            sparse_adagrad_update(table, RowSparse(ids[:, k], Tensor._make(values[k], None), table.shape), state,
+                                  lr=0.1, eps=1e-6)
+        for k in range(4):
+            np.testing.assert_array_equal(tables[k], reference[k], err_msg=f"step {step} table {k}")
+            np.testing.assert_array_equal(states[k]["sum"], ref_states[k]["sum"])
+    assert in_id_order and all(in_id_order) == side_by_side  # tables apart: gathered table by table
+
+
+def test_side_by_side_views_only_neighbours_in_order():
+    from ember.optim.functional import _side_by_side
+
+    ids = np.arange(40).reshape(10, 4)
+    block = _side_by_side([ids[:, k] for k in range(4)])
+    np.testing.assert_array_equal(block, ids)
+    assert not block.flags.writeable
+    grads = np.arange(70, dtype=np.float32).reshape(5, 14)
+    block = _side_by_side([grads[:, 3 * k:3 * k + 3] for k in range(4)])
+    np.testing.assert_array_equal(block, grads[:, :12].reshape(5, 4, 3))
+    assert _side_by_side([ids[:, k] for k in (0, 2)]) is None  # a gap between them
+    assert _side_by_side([ids[:, k] for k in (1, 0)]) is None  # not in order
+    assert _side_by_side([ids[:, 0], ids.copy()[:, 1]]) is None  # two arrays
+    assert _side_by_side([grads[:, 0:3], grads[:, 3:5]]) is None  # rows of two widths
+    assert _side_by_side([grads[:, 3 * k:3 * k + 3] for k in range(5)]) is None  # 15 columns of a 14-column row
+    assert _side_by_side([grads[:, 2 * k:2 * k + 3] for k in range(3)]) is None  # overlapping rows
+    assert _side_by_side([grads.T[:, k] for k in range(3)]) is None  # rows that are not one piece of memory
+
+
 def test_sparse_adagrad_over_many_tables_falls_back_where_it_cannot_batch():
     many = sparse_adagrad_update.many
     rng = np.random.default_rng(6)

@@ -415,6 +415,18 @@ class _Rows:
         self.blocks = _row_blocks(arrays)
         self.keys = None if self.blocks is None else flat + np.repeat(self.blocks[1], counts)
 
+    @classmethod
+    def by_id(cls, arrays: list, ids: np.ndarray):
+        """The rows ``ids`` (an (n, arrays) array: column k indexes ``arrays[k]``) names, id by id: an id's rows
+        of all the arrays next to each other. Only for arrays that lie side by side in one array (else None)."""
+        blocks = _row_blocks(arrays)
+        if blocks is None:
+            return None
+        rows = cls.__new__(cls)
+        rows.arrays, rows.indices, rows.spans, rows.blocks = arrays, None, None, blocks
+        rows.keys = (ids + blocks[1]).reshape(-1)
+        return rows
+
     def take(self, out: np.ndarray) -> np.ndarray:
         if self.blocks is not None:
             return np.take(self.blocks[0], self.keys, axis=0, out=out)
@@ -457,9 +469,17 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
              "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
     fits = weight_decay == 0 and _many_sparse_fits(params, indices, values) \
         and len({state.get("step", 0) for state in states}) == 1
+    # an id's indices, gradient rows and rows of all the parameters next to each other (a joined lookup's rows,
+    # the slices of its concatenation's gradient): the rows in that order, without gathering them in parameter
+    # order first
+    by_id = None
+    if fits and len(params) > 1 and (rows is None or len(rows) == len(params)):
+        by_id = (_side_by_side(indices), _side_by_side(values), None if rows is None else _side_by_side(rows))
+        if by_id[0] is None or by_id[1] is None or (rows is not None and by_id[2] is None):
+            by_id = None
     if fits:
         counts = np.array([i.shape[0] for i in indices])
-        flat = np.concatenate(indices)
+        flat = np.concatenate(indices) if by_id is None else by_id[0]  # the checks read it whatever its order
         sizes = [p.shape[0] for p in params]
         fits = flat.size > 0 and (len(set(sizes)) > 1 or (flat.min() >= 0 and flat.max() < sizes[0]))
         if fits and len(set(sizes)) > 1:
@@ -478,14 +498,23 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     for state in states:
         state["step"] = step
     clr = float(lr) / (1 + (step - 1) * lr_decay)
-    ends = np.cumsum(counts).tolist()
-    spans = list(zip([0] + ends[:-1], ends))
-    sums = _Rows([state["sum"] for state in states], indices, spans, counts, flat)
-    weights = _Rows(params, indices, spans, counts, flat)
     if rows is not None and any(r.__class__ is not np.ndarray or r.shape != v.shape or r.dtype != v.dtype
                                 for r, v in zip(rows, values)):
-        rows = None
-    grads = np.concatenate(values)
+        rows = by_id = None
+    sums = weights = None
+    if by_id is not None:
+        sums = _Rows.by_id([state["sum"] for state in states], by_id[0])
+        weights = _Rows.by_id(params, by_id[0])
+    if sums is None or weights is None:
+        flat = np.concatenate(indices) if flat.ndim > 1 else flat
+        ends = np.cumsum(counts).tolist()
+        spans = list(zip([0] + ends[:-1], ends))
+        sums = _Rows([state["sum"] for state in states], indices, spans, counts, flat)
+        weights = _Rows(params, indices, spans, counts, flat)
+        grads, by_id = np.concatenate(values), None
+    else:
+        grads = np.empty((by_id[1].shape[0] * len(values),) + values[0].shape[1:], values[0].dtype)
+        np.copyto(grads.reshape(by_id[1].shape), by_id[1])
     if sums.keys is not None:  # row numbers of one array: distinct across the parameters
         keys, num_keys = sums.keys, sums.blocks[0].shape[0]
     elif weights.keys is not None:
@@ -504,8 +533,33 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     std += float(eps)
     update = np.divide(grads, std, out=std)
     update *= -clr
-    update += weights.take(square) if rows is None else np.concatenate(rows, out=square)
+    if rows is None:
+        update += weights.take(square)
+    else:
+        update += by_id[2].reshape(update.shape) if by_id is not None else np.concatenate(rows, out=square)
     weights.put(update)
+
+
+def _side_by_side(arrays: list):
+    """The arrays as one read-only view with a new axis after their first, ``(n, len(arrays), ...)``, when they lie
+    next to each other along it (each one's first row right after the previous one's: the columns of one (n,
+    k) array, the slices of a concatenation along its last axis); else None."""
+    first = arrays[0]
+    if first.__class__ is not np.ndarray or first.ndim < 1:
+        return None
+    row_bytes = first.itemsize * math.prod(first.shape[1:])
+    packed = tuple(first.itemsize * math.prod(first.shape[k + 1:]) for k in range(1, first.ndim))
+    if first.strides[1:] != packed or (first.shape[0] > 1 and first.strides[0] < len(arrays) * row_bytes):
+        return None  # a row of it is not one piece of memory, or the arrays' rows would overlap
+    base = first if first.base is None else first.base
+    start = first.__array_interface__["data"][0]
+    for k, a in enumerate(arrays):
+        if a.__class__ is not np.ndarray or a.shape != first.shape or a.strides != first.strides \
+                or a.dtype != first.dtype or (a if a.base is None else a.base) is not base \
+                or a.__array_interface__["data"][0] != start + k * row_bytes:
+            return None
+    return np.lib.stride_tricks.as_strided(first, first.shape[:1] + (len(arrays),) + first.shape[1:],
+                                           first.strides[:1] + (row_bytes,) + first.strides[1:], writeable=False)
 
 
 @update_rule(many=_sparse_adagrad_many, row_local=True)

@@ -29,6 +29,7 @@ from ember.backend.devices import CPU
 from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.indexing import EMBEDDING
+from ember.ops.join import CONCAT
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
@@ -197,7 +198,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     # folding a bias into a product needs a [h, 1] buffer of known rows
     folds = fold_biases(graph, bound, env.bind, env.objects, flat_grads) if sized is None else BiasFolds()
     if sized is None:
-        sparse_lines.update(_lookup_runs(graph, bound, env, set(flat_grads) | set(folds.copy_after)))
+        sparse_lines.update(_lookup_runs(graph, bound, env, set(flat_grads) | set(folds.copy_after), folds.copy_after))
     lines += folds.copies
     sizes: dict = {}
     for node in graph.nodes:
@@ -206,6 +207,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             sizes[param.dtype] = max(sizes.get(param.dtype, 0), int(np.prod(param.shape)))
     env.reserve(sizes)
     joints = _joint_pairs(graph, set(flat_grads) | set(folds.copy_after))
+    update_pieces = _update_pieces(graph, bound, env, flat_lines)
     joined = {id(second) for second in joints.values()}
     for node in graph.nodes:
         if id(node) in env.joins:  # pieces started on the runtime's threads (_sparse_runs) end here
@@ -221,7 +223,10 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             names[node.outputs[0].id] = env.bind(attrs["value"], "c")
         elif op is UPDATE:
             grouped = flat_lines.get(id(node))
-            lines += _update_lines(node, args, env) if grouped is None else grouped
+            if id(node) in update_pieces:
+                lines += update_pieces[id(node)](names)
+            else:
+                lines += _update_lines(node, args, env) if grouped is None else grouped
         elif op is ASSIGN:
             lines.append(f"{args[0]}[...] = {args[1]}")
         elif id(node) in sparse_lines:
@@ -622,12 +627,17 @@ def _beside_run(graph: Graph, run: list, bound: dict):
     return id(graph.nodes[at]) if at < len(graph.nodes) else None
 
 
-def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
+def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set, copy_after: dict | None = None) -> dict:
     """Embedding lookups of tables that lie side by side in one array (``ember.jit``'s sparse arena), with ids of
     one shape: one gather serves a run of them (``TableRows``), emitted where the run's last lookup stands (a
     run ends where a node reads a lookup's rows, or an effect stands, before the next lookup). ``keep``: value
     ids whose producers must stay as they are. Returns node id -> a function of the value names giving its
-    lines (none but for the run's last lookup, whose line names all the run's rows)."""
+    lines (none but for the run's last lookup, whose line names all the run's rows).
+
+    When a concatenation along the last axis takes a run's rows side by side, in the run's order (a CTR model's
+    embeddings joined for its first layer), the gather writes each id's rows of all the tables next to each
+    other: those inputs of the concatenation are then one block, copied once, into the folded layer's input
+    buffer (``copy_after``: value id -> that buffer's view) when it has one."""
     users = graph.users()
     position = {id(node): i for i, node in enumerate(graph.nodes)}
     groups: dict = {}  # (base id, row shape, dtype, ids shape) -> the lookups
@@ -656,24 +666,77 @@ def _lookup_runs(graph: Graph, bound: dict, env: _Env, keep: set) -> dict:
             barrier = min([barrier, next_effect] + [position[id(u)] for u in users.get(node.outputs[0].id, ())])
         runs.append(run)
     lines: dict = {}
+    outputs = {v.id for v in graph.outputs}
     for run in runs:
-        parts = _parallel_parts([math.prod(n.outputs[0].array.shape) for n in run], _GATHER_PART_ELEMENTS)
+        if len(run) < 2:
+            continue
+        joined = _joining_concat(run, users, keep - set(copy_after or ()))
+        sizes = [math.prod(n.outputs[0].array.shape) for n in run]
+        if joined is None:
+            parts = _parallel_parts(sizes, _GATHER_PART_ELEMENTS)
+        else:  # parts of the ids' first axis: each part's rows of every table
+            ids_shape = run[0].inputs[1].array.shape
+            parts = _even_parts(ids_shape[0] if ids_shape else 1, sum(sizes) // _GATHER_PART_ELEMENTS)
         rows = TableRows.of([bound[n.inputs[0].id] for n in run], [functools.partial(n.op.forward, **n.attrs)
-                                                                   for n in run], parts) if len(run) > 1 else None
+                                                                   for n in run], parts, joined is not None)
         if rows is None:
             continue
         gather = env.bind(rows, "rows")
         env.threaded = env.threaded or len(parts) > 1
+        block = None if joined is None else f"joined{joined[0].outputs[0].id}"
 
-        def call(names, run=run, gather=gather) -> list:
+        def call(names, run=run, gather=gather, block=block) -> list:
             for n in run:
                 names[n.outputs[0].id] = f"v{n.outputs[0].id}"
-            targets = ", ".join(f"v{n.outputs[0].id}" for n in run)
+            targets = ", ".join(([block] if block else []) + [f"v{n.outputs[0].id}" for n in run])
             return [f"{targets}, = {gather}({', '.join(names[n.inputs[1].id] for n in run)})"]
 
         for node in run:
             lines[id(node)] = lambda names: []
         lines[id(run[-1])] = call
+        if joined is not None:
+            concat, start = joined
+            into = None if concat.outputs[0].id in outputs else (copy_after or {}).get(concat.outputs[0].id)
+            lines[id(concat)] = functools.partial(_joined_lines, env, concat, start, len(run), block, into,
+                                                  (copy_after or {}).get(concat.outputs[0].id))
+    return lines
+
+
+def _joining_concat(run: list, users: dict, keep: set):
+    """``(concat node, index of the run's first rows among its inputs)`` for a concatenation along the last axis
+    that takes the run's rows as neighbouring inputs in the run's order, each once; else None."""
+    rows = [n.outputs[0].id for n in run]
+    for node in users.get(rows[0], ()):
+        if node.op is not CONCAT or node.outputs[0].id in keep:
+            continue
+        ndim = len(node.outputs[0].array.shape)
+        inputs = [v.id for v in node.inputs]
+        if node.attrs["axis"] % ndim != ndim - 1 or any(inputs.count(r) != 1 for r in rows):
+            continue
+        start = inputs.index(rows[0])
+        if inputs[start:start + len(rows)] == rows:
+            return node, start
+    return None
+
+
+def _joined_lines(env: _Env, concat, start: int, count: int, block: str, into: str | None, copied: str | None,
+                  names: dict) -> list:
+    """A concatenation whose inputs ``start`` to ``start + count`` are the joined rows ``block`` of a gather:
+    the block and the other inputs copied once, into ``into`` (a folded layer's input buffer) when given. The
+    result is never the gather's own memory, which the lookups' rows are views of. ``copied``: the buffer a
+    folded layer copies the result into (when the result is returned, it is made apart and copied in)."""
+    pieces = [names[v.id] for v in concat.inputs[:start]] + [block] \
+        + [names[v.id] for v in concat.inputs[start + count:]]
+    out = concat.outputs[0].id
+    join = env.bind(np.concatenate, "f")
+    if into is not None:
+        names[out] = into
+        return [f"{join}(({', '.join(pieces)},), axis=-1, out={into})"]
+    names[out] = target = f"v{out}"
+    joined = f"{block}.copy()" if len(pieces) == 1 else f"{join}(({', '.join(pieces)},), axis=-1)"
+    lines = [f"{target} = {joined}"]
+    if copied is not None:
+        lines.append(f"{env.bind(np.copyto, 'f')}({copied}, {target})")
     return lines
 
 
@@ -683,19 +746,23 @@ _CHECKED = "clip"  # np.take's mode (not the op) for keys checked to lie in boun
 class TableRows:
     """Rows of several tables that lie side by side in one array, gathered by one ``take``: ``rows(*ids)`` gives
     each table's ``table[ids]``, as the lookups' own forward would (its checks and errors: a table whose ids
-    fall outside it is looked up by that forward, which raises)."""
+    fall outside it is looked up by that forward, which raises).
 
-    __slots__ = ("blocks", "offsets", "sizes", "lookups", "tables", "parts")
+    ``joined``: each id's rows of all the tables are gathered next to each other, and ``rows(*ids)`` gives first
+    that block, the tables' rows concatenated along the last axis, then each table's rows (views of it)."""
 
-    def __init__(self, blocks, offsets, sizes, lookups: list, tables: list, parts: list):
+    __slots__ = ("blocks", "offsets", "sizes", "lookups", "tables", "parts", "joined")
+
+    def __init__(self, blocks, offsets, sizes, lookups: list, tables: list, parts: list, joined: bool = False):
         self.blocks, self.offsets, self.sizes, self.lookups, self.tables = blocks, offsets, sizes, lookups, tables
-        self.parts = parts
+        self.parts, self.joined = parts, joined
 
     @classmethod
-    def of(cls, tables: list, lookups: list, parts: list | None = None):
+    def of(cls, tables: list, lookups: list, parts: list | None = None, joined: bool = False):
         """For 2-d C-contiguous ``tables`` of one row width and dtype in one 1-d array, each starting on a whole
         row of it; else None. ``lookups``: each table's lookup function ``(np, table, ids)``; ``parts``: ranges
-        of the tables whose rows are gathered on threads at once (default: all in one)."""
+        gathered on threads at once (default: all in one), of the tables, or ``joined``, of the ids' first
+        axis."""
         base, width = tables[0].base, tables[0].shape[1]
         if width == 0 or any(t.base is not base or t.shape[1] != width or t.dtype != base.dtype for t in tables):
             return None
@@ -705,24 +772,31 @@ class TableRows:
         blocks = base[:base.size // width * width].reshape(-1, width)
         offsets = np.array([start // width for start in starts])
         sizes = np.array([t.shape[0] for t in tables])
-        return cls(blocks, offsets, sizes, lookups, tables, parts or [(0, len(tables))])
+        return cls(blocks, offsets, sizes, lookups, tables, parts or [(0, len(tables))], joined)
 
-    def __call__(self, *ids) -> np.ndarray:
-        keys = np.stack(ids).reshape(len(ids), -1).astype(np.intp, copy=False)  # (tables, ids)
-        if keys.shape[1]:
-            low, high = keys.min(axis=1), keys.max(axis=1)
+    def __call__(self, *ids):
+        if self.joined:  # (*ids shape, tables): an id's keys of all the tables next to each other
+            keys = np.stack(ids, axis=-1).astype(np.intp, copy=False)
+            checked = keys.reshape(-1, len(ids)).T
+        else:
+            keys = checked = np.stack(ids).reshape(len(ids), -1).astype(np.intp, copy=False)  # (tables, ids)
+        if checked.shape[1]:
+            low, high = checked.min(axis=1), checked.max(axis=1)
             bad = np.flatnonzero((low < 0) | (high >= self.sizes))
             if bad.size:
                 i = int(bad[0])
                 self.lookups[i](np, self.tables[i], ids[i])  # raises the lookup's own error
-        keys += self.offsets[:, None]
+        keys += self.offsets if self.joined else self.offsets[:, None]
         blocks = self.blocks
         rows = np.empty(keys.shape + blocks.shape[1:], blocks.dtype)
-        if len(self.parts) == 1:
+        if len(self.parts) == 1 or keys.ndim < 2:
             np.take(blocks, keys, axis=0, out=rows, mode=_CHECKED)
         else:
             parallel.run_pieces([functools.partial(np.take, blocks, keys[a:b], axis=0, out=rows[a:b], mode=_CHECKED)
                                  for a, b in self.parts])
+        if self.joined:
+            return (rows.reshape(ids[0].shape + (len(ids) * blocks.shape[1],)),) \
+                + tuple(rows[..., t, :] for t in range(len(ids)))
         return rows.reshape((len(ids),) + ids[0].shape + blocks.shape[1:])
 
 
@@ -747,6 +821,16 @@ def _parallel_parts(sizes: list, least: int | None = None) -> list:
         if len(bounds) < count and done * count >= total * len(bounds):
             bounds.append(i + 1)
     return list(zip(bounds, bounds[1:] + [len(sizes)]))
+
+
+def _even_parts(length: int, most: int) -> list:
+    """``[(start, stop), ...]``: ``range(length)`` in contiguous parts of about equal size, one per thread but at
+    most ``most``; one part when the threads are one."""
+    count = min(parallel.num_threads(), length, most)
+    if count < 2:
+        return [(0, length)]
+    bounds = [length * k // count for k in range(count + 1)]
+    return list(zip(bounds, bounds[1:]))
 
 
 # The least floating-point operations a part of a matrix product gets a thread for (about 0.1 ms on one core):
@@ -815,10 +899,9 @@ def _disjoint(arrays: list) -> bool:
 
 def _update_lines(node, args: list, env: _Env) -> list:
     attrs = node.attrs
-    hyper, state = attrs["hyper"], attrs["state"]
+    state = attrs["state"]
     param, grad = args
     lines = []
-    live = attrs.get("live")
     lr = _sgd_hyper(env, node, "lr") if _sgd_form(attrs) is not None else None
     array = node.inputs[0]
     # a weight stored column by column (nn.Linear's) keeps its state and temporaries in that order: elementwise
@@ -839,11 +922,70 @@ def _update_lines(node, args: list, env: _Env) -> list:
         momentum = _sgd_hyper(env, node, "momentum")
         return lines + [f"{buf}.__imul__({momentum})", f"{buf}.__iadd__({grad})",
                         f"np.multiply({buf}, {lr}, out={step})", f"{param}.__isub__({step})"]
+    callee, arguments = _rule_call(node, args, env)
+    return lines + [f"{callee}({arguments})"]
+
+
+def _called(node) -> bool:
+    """Whether ``_update_lines`` emits the update as one call of its rule (not as inlined SGD lines)."""
+    return not _plain_sgd(node.attrs) and not (_momentum_sgd(node.attrs) and node.inputs[0].array.ndim)
+
+
+def _rule_call(node, args: list, env: _Env) -> tuple:
+    """The callee and the arguments of an update emitted as one call of its rule."""
+    attrs, (param, grad) = node.attrs, args
+    live = attrs.get("live")
     if live is None:
-        rule = functools.partial(attrs["rule"], **hyper)
-        return [f"{env.bind(rule, 'u')}({param}, {grad}, {env.bind(state, 's')})"]
+        return env.bind(functools.partial(attrs["rule"], **attrs["hyper"]), "u"), \
+            f"{param}, {grad}, {env.bind(attrs['state'], 's')}"
     _hyper(env, node, "lr")
-    return lines + [f"{env.bind(attrs['rule'], 'u')}({param}, {grad}, {env.bind(state, 's')}, **{env.live[id(live)]})"]
+    return env.bind(attrs["rule"], "u"), f"{param}, {grad}, {env.bind(attrs['state'], 's')}, **{env.live[id(live)]}"
+
+
+# The least elements of the second-largest update of a run of dense updates for the run to be shared by the
+# runtime's threads (W5s's two hidden layers' Adagrad updates: 160k elements, 0.25-0.3 ms each).
+_UPDATE_PIECE_ELEMENTS = 1 << 16
+
+
+def _update_pieces(graph: Graph, bound: dict, env: _Env, flat_lines: dict) -> dict:
+    """In a step that works on the runtime's threads already: runs of neighbouring dense ``update`` nodes, each
+    emitted as one call of its rule, become one ``parallel.run_pieces`` call, an update per piece (the largest
+    first), taken by whichever thread is free (the other may still be running a sparse update, or a part of a
+    product). The rule must be a declared per-parameter one (``update_rule``) and the parameters' and their
+    states' memory must not overlap: each piece then writes memory of its own, and the results are the
+    sequential ones. Returns node id -> a function of the value names giving the run's line (none for all but
+    the run's first node)."""
+    if not env.threaded or parallel.num_threads() < 2:
+        return {}
+    runs, run = [], []
+    for node in graph.nodes:
+        if node.op is UPDATE and id(node) not in flat_lines and node.inputs[0].id in bound and _called(node) \
+                and getattr(node.attrs["rule"], "sgd_form", False) is not False:
+            run.append(node)
+            continue
+        runs.append(run)
+        run = []
+    runs.append(run)
+    pieces: dict = {}
+    for run in runs:
+        sizes = sorted(bound[n.inputs[0].id].size for n in run)
+        if len(run) < 2 or sizes[-2] < _UPDATE_PIECE_ELEMENTS:
+            continue
+        arrays = [bound[n.inputs[0].id] for n in run] \
+            + [a for n in run for a in n.attrs["state"].values() if a.__class__ is np.ndarray]
+        if not _disjoint(arrays):
+            continue
+        largest_first = sorted(run, key=lambda n: -bound[n.inputs[0].id].size)
+
+        def line(names, largest_first=largest_first) -> list:
+            partial = env.bind(functools.partial, "partial")
+            calls = [_rule_call(n, [names[v.id] for v in n.inputs], env) for n in largest_first]
+            return [f"{env.bind(parallel.run_pieces, 'run')}([{', '.join(f'{partial}({c}, {a})' for c, a in calls)}])"]
+
+        for node in run:
+            pieces[id(node)] = lambda names: []
+        pieces[id(run[0])] = line
+    return pieces
 
 
 def _buffers(graph: Graph, env: _Env, sized: SizedObjects | None = None) -> tuple:
