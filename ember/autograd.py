@@ -468,7 +468,7 @@ def _store_first_grads(leaf_grads: dict, handed_out: set) -> list:
                 t.requires_grad = False
                 t.grad = None
                 t._hooks = None
-                accumulate_grad(leaf, t)
+                leaf.grad = t  # accumulate_grad's effect on an empty .grad, without its call
                 continue
         rest.append((leaf, g))
     return rest

@@ -127,7 +127,8 @@ class Optimizer:
                 loss = closure()
         state = self.state
         eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
-        foreach = getattr(self.update, "foreach", None) if eager else None
+        rule = self.update
+        foreach = getattr(rule, "foreach", None) if eager else None
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
@@ -136,6 +137,14 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
+                if foreach is not None and grad.__class__ is Tensor:  # the common case, its checks first
+                    data, grad_data = p.array, grad.array
+                    if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
+                            and grad_data.dtype == data.dtype:
+                        params.append(data)
+                        grads.append(grad_data)
+                        states.append(state[p])
+                        continue
                 if grad.__class__ is RowSparse:
                     if self.sparse_update is None:
                         raise TypeError(
