@@ -103,3 +103,31 @@ def test_retain_grad_and_grad_capture_still_see_middle_gradients():
     h2 = x * 3.0
     (dh,) = ember.grad((h2 * h2).sum(), h2)
     np.testing.assert_allclose(dh.numpy(), h.grad.numpy(), rtol=1e-6)
+
+
+def _linear_grads(x, w, b, needs, create_graph):
+    tensors = [ember.tensor(a, requires_grad=need) for a, need in zip((x, w, b), needs)]
+    if tensors[1].array.ndim == 2:
+        tensors[1].array = np.asfortranarray(tensors[1].array)  # nn.Linear's column-major layout
+    out = ember.linear(*tensors)
+    weights = np.linspace(-1.0, 1.0, out.array.size, dtype=np.float32).reshape(out.shape)
+    (out * ember.tensor(weights)).sum().backward(create_graph=create_graph)
+    return [t.grad.detach().numpy() if t.grad is not None else None for t in tensors], weights
+
+
+def test_linear_rule_on_arrays_equals_it_on_tensors_for_every_rank_and_needs():
+    rng = np.random.default_rng(2)
+    for x_shape in ((3,), (4, 3), (2, 4, 3)):
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal((5, 3)).astype(np.float32)
+        b = rng.standard_normal(5).astype(np.float32)
+        for needs in ((True, True, True), (False, True, True), (True, False, False), (False, False, True)):
+            on_arrays, weights = _linear_grads(x, w, b, needs, create_graph=False)
+            on_tensors, _ = _linear_grads(x, w, b, needs, create_graph=True)  # the rule run with ops, recorded
+            g = weights.reshape(-1, 5).astype(np.float64)
+            expected = (g @ w.astype(np.float64)).reshape(x_shape), g.T @ x.reshape(-1, 3), g.sum(0)
+            for got, same, ref, need in zip(on_arrays, on_tensors, expected, needs):
+                assert (got is None) == (not need)
+                if need:
+                    np.testing.assert_array_equal(got, same)
+                    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
