@@ -127,8 +127,7 @@ class Optimizer:
                 loss = closure()
         state = self.state
         eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
-        rule = self.update
-        foreach = getattr(rule, "foreach", None) if eager else None
+        foreach = getattr(self.update, "foreach", None) if eager else None
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
