@@ -12,7 +12,7 @@ from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE, TRANSPOSE, reshape, swapaxes, unbroadcast
+from ember.ops.shape import RESHAPE, reshape, swapaxes, unbroadcast
 
 
 def _matmul_forward(xp, a, b):
@@ -164,10 +164,12 @@ def _linear_rule(run, ctx, g):
         x2 = run(RESHAPE, x, shape=(-1, weight.shape[1])) if needs[1] and x.ndim != 2 else x
     gw = None
     if needs[1]:
+        # ``.T`` is the transpose op on Tensors and graph Values and a free view on the arrays of the array
+        # mode, where it spares a run call per transpose in the hottest backward
         if _column_major(weight):  # (x.T @ g).T: the same numbers, laid out as the weight is
-            gw = run(TRANSPOSE, run(MATMUL, run(TRANSPOSE, x2, axes=(1, 0)), g2), axes=(1, 0))
+            gw = run(MATMUL, x2.T, g2).T
         else:
-            gw = run(MATMUL, run(TRANSPOSE, g2, axes=(1, 0)), x2)
+            gw = run(MATMUL, g2.T, x2)
     if biased:
         return gx, gw, run(SUM, g2, axis=0, keepdims=False) if needs[2] else None
     return gx, gw
