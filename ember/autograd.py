@@ -303,75 +303,28 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
         if t.node is None:
             leaf_grads[t] = _add(leaf_grads.get(t), g)
         else:
-            grads[t.node] = _add(grads.get(t.node), g)
+            previous = grads.get(t.node)
+            if previous is None and g.__class__ is Tensor and g.array.__class__ is np.ndarray:
+                g = g.array  # (waiting gradients are kept as arrays, see above)
+            grads[t.node] = _add(previous, g)
             root_nodes.append(t.node)
-    captured_nodes = {}
-    if capture is not None:
-        for i, t in enumerate(capture):
-            if t.node is not None:
-                captured_nodes.setdefault(t.node, []).append(i)
-    results = [None] * (len(capture) if capture is not None else 0)
-
     order = _topological_order(root_nodes)
-    arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
     handed_out = {id(_owner(g.array)) for g in root_grads}
-    ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
-    first_order = not create_graph  # rules may then run on raw arrays (ember.ops.modes)
+    plain = capture is None and not create_graph and not _post_accumulate_hooks
+    done = _run_rules_on_numpy(order, grads, leaf_grads, retain_graph) if plain else 0
+    if done == len(order) and plain:
+        rest = _store_first_grads(leaf_grads, handed_out)
+        if not rest:
+            return None
+    else:
+        rest = None
     with _GradMode(create_graph), autocast_suspended():  # vjps run in the forward's dtypes
-        for node in order:
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            rule = node.op.rule if first_order else None
-            hooks = node.hooks
-            captured = captured_nodes.get(node) if captured_nodes else None
-            if g.__class__ is np.ndarray:
-                if rule is None or hooks or captured:
-                    g = _wrap(g)
-            elif g.__class__ is RowSparse:
-                g = g.to_dense()
-            if hooks:
-                g = _run_hooks(hooks, g)
-            if captured:
-                for i in captured:
-                    results[i] = g
-            inputs = node.inputs
-            if inputs is None:
-                raise _freed_error()
-            if rule is not None:  # the op's one rule, run on the arrays
-                data = g if g.__class__ is np.ndarray else g.array
-                if len(inputs) == 2:
-                    arrays.inputs = (inputs[0].array, inputs[1].array)
-                else:
-                    arrays.inputs = tuple(map(_data, inputs))
-                arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
-                    node.attrs, node.needs, node.out, node.residuals
-                input_grads = rule(_on_numpy if data.__class__ is np.ndarray else OnArrays(array_module(data)),
-                                   arrays, data)
-            else:
-                input_grads = node.op.vjp(node, g)
-            for t, gt, need in zip(inputs, input_grads, node.needs):
-                if not need or gt is None:
-                    continue
-                if rule is not None and gt.__class__ is not np.ndarray:
-                    gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
-                parent = t.node
-                if parent is None:
-                    previous = leaf_grads.get(t)
-                    leaf_grads[t] = gt if previous is None else _add(previous, gt)
-                else:
-                    previous = grads.get(parent)
-                    grads[parent] = gt if previous is None else _add(previous, gt)
-            if ready is not None and node in ready:
-                for leaf in ready[node]:
-                    g = leaf_grads.pop(leaf, None)
-                    if g is not None:
-                        _accumulate(leaf, g, handed_out, create_graph)
-            if not retain_graph:
-                node.inputs = None
-                node.out = None
-                node.residuals = None
-
+        if rest is not None:
+            for leaf, g in rest:
+                _accumulate(leaf, g, handed_out, create_graph)
+            return None
+        results = _run_nodes(order[done:] if done else order, grads, leaf_grads, handed_out, retain_graph,
+                             create_graph, capture)
         if capture is not None:
             for i, t in enumerate(capture):
                 if t.node is None:
@@ -380,23 +333,145 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                         g = g if g.__class__ is not np.ndarray else _wrap(g)
                         results[i] = _run_hooks(t._hooks, g) if t._hooks else g
             return results
-        simple = first_order and not _post_accumulate_hooks
-        for leaf, g in leaf_grads.items():
-            if simple and g.__class__ is np.ndarray and leaf.grad is None and not leaf._hooks and leaf.requires_grad:
-                # the common first gradient of a step, stored as it is (what _accumulate does, inlined)
-                owner = g if g.base is None else _owner(g)
-                if id(owner) not in handed_out and g.flags.writeable:
-                    handed_out.add(id(owner))
-                    t = _new(Tensor)
-                    t.array = g
-                    t.node = None
-                    t.requires_grad = False
-                    t.grad = None
-                    t._hooks = None
-                    accumulate_grad(leaf, t)
-                    continue
+        rest = _store_first_grads(leaf_grads, handed_out) if not create_graph and not _post_accumulate_hooks \
+            else list(leaf_grads.items())
+        for leaf, g in rest:
             _accumulate(leaf, g, handed_out, create_graph)
     return None
+
+
+def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool) -> int:
+    """The common first-order backward, beside ``_run_nodes`` and with its results: each node's rule run on
+    NumPy arrays, with no per-node checks for hooks or captured gradients. Stops at the first node that needs
+    more (a hook, a vjp without an array rule, a gradient that is not a NumPy array) and returns its index,
+    so that ``_run_nodes`` goes on from there; ``len(order)`` when every node ran."""
+    ctx = _new(ArrayContext)
+    index = 0
+    for node in order:
+        g = grads.pop(node, None)
+        if g is None:
+            index += 1
+            continue
+        rule = node.op.rule
+        if rule is None or node.hooks or g.__class__ is not np.ndarray:
+            grads[node] = g
+            return index
+        inputs = node.inputs
+        if inputs is None:
+            raise _freed_error()
+        if len(inputs) == 2:
+            ctx.inputs = (inputs[0].array, inputs[1].array)
+        else:
+            ctx.inputs = tuple(map(_data, inputs))
+        ctx.attrs, ctx.needs, ctx.output, ctx.residuals = node.attrs, node.needs, node.out, node.residuals
+        for t, gt, need in zip(inputs, rule(_on_numpy, ctx, g), node.needs):
+            if not need or gt is None:
+                continue
+            if gt.__class__ is not np.ndarray:
+                gt = _wrap(gt)  # a NumPy scalar or a RowSparse
+            parent = t.node
+            if parent is None:
+                previous = leaf_grads.get(t)
+                leaf_grads[t] = gt if previous is None else _add(previous, gt)
+            else:
+                previous = grads.get(parent)
+                grads[parent] = gt if previous is None else _add(previous, gt)
+        if not retain_graph:
+            node.inputs = None
+            node.out = None
+            node.residuals = None
+        index += 1
+    return index
+
+
+def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_graph: bool, create_graph: bool,
+               capture):
+    """Every node's vjp in ``order``, in the general case: hooks, captured gradients, recorded rules
+    (``create_graph``), post-accumulate hooks. Returns the captured gradients (a list, with ``capture``)."""
+    captured_nodes = {}
+    if capture is not None:
+        for i, t in enumerate(capture):
+            if t.node is not None:
+                captured_nodes.setdefault(t.node, []).append(i)
+    results = [None] * (len(capture) if capture is not None else 0)
+    arrays = _new(ArrayContext)  # refilled for each node whose rule runs on arrays
+    ready = _ready_points(order, leaf_grads) if _post_accumulate_hooks and capture is None else None
+    first_order = not create_graph  # rules may then run on raw arrays (ember.ops.modes)
+    for node in order:
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        rule = node.op.rule if first_order else None
+        hooks = node.hooks
+        captured = captured_nodes.get(node) if captured_nodes else None
+        if g.__class__ is np.ndarray:
+            if rule is None or hooks or captured:
+                g = _wrap(g)
+        elif g.__class__ is RowSparse:
+            g = g.to_dense()
+        if hooks:
+            g = _run_hooks(hooks, g)
+        if captured:
+            for i in captured:
+                results[i] = g
+        inputs = node.inputs
+        if inputs is None:
+            raise _freed_error()
+        if rule is not None:  # the op's one rule, run on the arrays
+            data = g if g.__class__ is np.ndarray else g.array
+            if len(inputs) == 2:
+                arrays.inputs = (inputs[0].array, inputs[1].array)
+            else:
+                arrays.inputs = tuple(map(_data, inputs))
+            arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
+                node.attrs, node.needs, node.out, node.residuals
+            input_grads = rule(_on_numpy if data.__class__ is np.ndarray else OnArrays(array_module(data)),
+                               arrays, data)
+        else:
+            input_grads = node.op.vjp(node, g)
+        for t, gt, need in zip(inputs, input_grads, node.needs):
+            if not need or gt is None:
+                continue
+            if rule is not None and gt.__class__ is not np.ndarray:
+                gt = _wrap(gt)  # a CuPy array, a NumPy scalar or a RowSparse
+            parent = t.node
+            if parent is None:
+                previous = leaf_grads.get(t)
+                leaf_grads[t] = gt if previous is None else _add(previous, gt)
+            else:
+                previous = grads.get(parent)
+                grads[parent] = gt if previous is None else _add(previous, gt)
+        if ready is not None and node in ready:
+            for leaf in ready[node]:
+                g = leaf_grads.pop(leaf, None)
+                if g is not None:
+                    _accumulate(leaf, g, handed_out, create_graph)
+        if not retain_graph:
+            node.inputs = None
+            node.out = None
+            node.residuals = None
+    return results
+
+
+def _store_first_grads(leaf_grads: dict, handed_out: set) -> list:
+    """Store each leaf's gradient that is a NumPy array arriving in an empty ``.grad`` of a leaf without hooks,
+    as it is (what ``_accumulate`` does for it); returns the other (leaf, gradient) pairs, for ``_accumulate``."""
+    rest = []
+    for leaf, g in leaf_grads.items():
+        if g.__class__ is np.ndarray and leaf.grad is None and not leaf._hooks and leaf.requires_grad:
+            owner = g if g.base is None else _owner(g)
+            if id(owner) not in handed_out and g.flags.writeable:
+                handed_out.add(id(owner))
+                t = _new(Tensor)
+                t.array = g
+                t.node = None
+                t.requires_grad = False
+                t.grad = None
+                t._hooks = None
+                leaf.grad = t  # accumulate_grad's effect on an empty .grad, without its call
+                continue
+        rest.append((leaf, g))
+    return rest
 
 
 def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:

@@ -12,7 +12,7 @@ from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE, TRANSPOSE, reshape, swapaxes, unbroadcast
+from ember.ops.shape import RESHAPE, reshape, swapaxes, unbroadcast
 
 
 def _matmul_forward(xp, a, b):
@@ -146,25 +146,33 @@ def _column_major(weight) -> bool:
 def _linear_rule(run, ctx, g):
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs
-    gx = None
-    if needs[0]:  # as the forward: one matrix product over every leading axis
-        if g.ndim <= 2:
-            gx = run(MATMUL, g, weight)
-        else:
-            rows = run(MATMUL, run(RESHAPE, g, shape=(-1, weight.shape[0])), weight)
-            gx = run(RESHAPE, rows, shape=tuple(x.shape))
-    gw = gb = None
-    if needs[1] or (len(needs) > 2 and needs[2]):
-        g2 = run(RESHAPE, g, shape=(-1, weight.shape[0])) if g.ndim != 2 else g
-        if needs[1]:
-            x2 = run(RESHAPE, x, shape=(-1, weight.shape[1])) if x.ndim != 2 else x
-            if _column_major(weight):  # (x.T @ g).T: the same numbers, laid out as the weight is
-                gw = run(TRANSPOSE, run(MATMUL, run(TRANSPOSE, x2, axes=(1, 0)), g2), axes=(1, 0))
+    biased = len(needs) > 2
+    if g.ndim == 2:  # the common case, a batch of vectors: the products below take g and x as they are
+        gx = run(MATMUL, g, weight) if needs[0] else None
+        g2, x2 = g, x
+    else:
+        gx = None
+        if needs[0]:  # as the forward: one matrix product over every leading axis
+            if g.ndim < 2:
+                gx = run(MATMUL, g, weight)
             else:
-                gw = run(MATMUL, run(TRANSPOSE, g2, axes=(1, 0)), x2)
-        if len(needs) > 2 and needs[2]:
-            gb = run(SUM, g2, axis=0, keepdims=False)
-    return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+                rows = run(MATMUL, run(RESHAPE, g, shape=(-1, weight.shape[0])), weight)
+                gx = run(RESHAPE, rows, shape=tuple(x.shape))
+        if not (needs[1] or (biased and needs[2])):
+            return (gx, None, None) if biased else (gx, None)
+        g2 = run(RESHAPE, g, shape=(-1, weight.shape[0]))
+        x2 = run(RESHAPE, x, shape=(-1, weight.shape[1])) if needs[1] and x.ndim != 2 else x
+    gw = None
+    if needs[1]:
+        # ``.T`` is the transpose op on Tensors and graph Values and a free view on the arrays of the array
+        # mode, where it spares a run call per transpose in the hottest backward
+        if _column_major(weight):  # (x.T @ g).T: the same numbers, laid out as the weight is
+            gw = run(MATMUL, x2.T, g2).T
+        else:
+            gw = run(MATMUL, g2.T, x2)
+    if biased:
+        return gx, gw, run(SUM, g2, axis=0, keepdims=False) if needs[2] else None
+    return gx, gw
 
 
 LINEAR = defop(

@@ -136,6 +136,14 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
+                if foreach is not None and grad.__class__ is Tensor:  # the common case, its checks first
+                    data, grad_data = p.array, grad.array
+                    if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
+                            and grad_data.dtype == data.dtype:
+                        params.append(data)
+                        grads.append(grad_data)
+                        states.append(state[p])
+                        continue
                 if grad.__class__ is RowSparse:
                     if self.sparse_update is None:
                         raise TypeError(
