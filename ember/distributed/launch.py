@@ -11,7 +11,6 @@ import argparse
 import os
 import re
 import runpy
-import select
 import shutil
 import signal
 import subprocess
@@ -89,85 +88,13 @@ def _first_error(folder: str) -> str | None:
     return f"ember launch: rank {first.rsplit('.', 1)[1]} {what}; the other ranks were ended"
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped by its parent, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-
-class _DeathWatch:
-    """Records the order in which ranks die while the job runs. mpiexec kills the other ranks as soon as one
-    dies, all with the same signal, so this order is what names the rank that failed.
-
-    Each rank is watched through a pidfd (Linux), which wakes the launcher the moment the rank exits; a 50 ms
-    poll could see the failed rank and the ranks mpiexec then killed in the same round, and guess wrong."""
-
-    def __init__(self, folder: str):
-        self.folder = folder
-        self.order: list = []
-        self.watched: dict = {}
-        self.poller = select.poll() if hasattr(os, "pidfd_open") else None
-
-    def wait(self, seconds: float) -> None:
-        """Watch ranks that started since the last call, then wait up to ``seconds`` for one to die."""
-        for pid in _pids(self.folder):
-            if pid > 0 and pid not in self.watched and pid not in self.order:
-                self._watch(pid)
-        if self.poller is None:
-            time.sleep(seconds)
-            for pid in list(self.watched):
-                if not _alive(pid):
-                    self._died(pid)
-            return
-        for fd, _ in self.poller.poll(seconds * 1000):
-            pid = next(p for p, f in self.watched.items() if f == fd)
-            self._died(pid)
-
-    def _watch(self, pid: int) -> None:
-        if self.poller is None:
-            self.watched[pid] = None
-            return
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self.order.append(pid)
-            return
-        self.watched[pid] = fd
-        self.poller.register(fd, select.POLLIN)
-
-    def _died(self, pid: int) -> None:
-        fd = self.watched.pop(pid)
-        if fd is not None:
-            self.poller.unregister(fd)
-            os.close(fd)
-        self.order.append(pid)
-
-    def close(self) -> None:
-        for fd in self.watched.values():
-            if fd is not None:
-                os.close(fd)
-        self.watched.clear()
-
-
-def explain_failure(mpiexec_output: str, pids: dict, deaths: tuple = ()) -> str | None:
+def explain_failure(mpiexec_output: str, pids: dict) -> str | None:
     """A line naming the rank that ended the job and why, from mpiexec's report (None if it names none).
-    ``deaths``: rank pids in the order they were seen to die; when the report lists several failed
-    processes, the first of them to die is named."""
-    failed = {int(p): int(c) for p, c in re.findall(r"PID (\d+) RUNNING AT \S+\s*=\s*EXIT CODE: (\d+)",
-                                                    mpiexec_output)}
+    Only a fallback: a rank's guard process reports its own death first (see ``_guard``)."""
+    failed = re.findall(r"PID (\d+) RUNNING AT \S+\s*=\s*EXIT CODE: (\d+)", mpiexec_output)
     if not failed:
         return None
-    pid = next((p for p in deaths if failed.get(p)), next(iter(failed)))
-    code = failed[pid]
+    pid, code = (int(field) for field in failed[0])
     who = f"rank {pids[pid]}" if pid in pids else "a rank"
     signal_match = re.search(r"\(signal (\d+)\)", mpiexec_output)
     if signal_match:
@@ -192,7 +119,6 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
            "-errfile-pattern", os.path.join(folder, "err.%r"),
            sys.executable, "-m", "ember.distributed.launch", "--rank-main", *argv]
     tagger = _Tagger(folder, nprocs)
-    deaths = _DeathWatch(folder)
     proc = None
     try:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -203,14 +129,13 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
             chunk = proc.stdout.read()
             if chunk:
                 report.append(chunk)
-            deaths.wait(0.05)
+            time.sleep(0.05)
         tagger.pump(final=True)
         rest = proc.stdout.read()
         if rest:
             report.append(rest)
         if proc.returncode != 0:
-            line = _first_error(folder) or explain_failure(b"".join(report).decode(errors="replace"), _pids(folder),
-                                                             tuple(deaths.order))
+            line = _first_error(folder) or explain_failure(b"".join(report).decode(errors="replace"), _pids(folder))
             if line:
                 print(line, file=sys.stderr)
         return proc.returncode
@@ -225,17 +150,19 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
         tagger.pump(final=True)
         return 130
     finally:
-        deaths.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _rank_main(argv: list) -> None:
-    """Inside each rank: note this rank's pid for the launcher, then run the script as ``__main__``."""
+    """Inside each rank: note this rank's pid for the launcher, then run the script as ``__main__`` in a child
+    process watched by this one (see ``_guard``)."""
     folder = os.environ.get("EMBER_LAUNCH_DIR")
     rank = os.environ.get("PMI_RANK", "0")
     if folder:
         with open(os.path.join(folder, f"pid.{rank}"), "w") as f:
             f.write(str(os.getpid()))
+        if hasattr(os, "fork"):
+            _guard(folder, rank)
     sys.argv = list(argv)
     try:
         runpy.run_path(argv[0], run_name="__main__")
@@ -246,6 +173,48 @@ def _rank_main(argv: list) -> None:
     except BaseException as exc:
         _report(folder, rank, f"raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400])
         raise
+
+
+def _guard(folder: str, rank: str) -> None:
+    """Fork; the child returns and runs the script, this process waits for it and ends the same way.
+
+    A rank killed by a signal cannot say so itself, and mpiexec, which then kills the other ranks with the same
+    signal, may name any of them. The guard sees its own child's death before mpiexec learns of it (mpiexec
+    watches the guard), so the report it writes is always the first, and always names the right rank."""
+    guard = os.getpid()
+    child = os.fork()
+    if child == 0:
+        _die_with_parent(guard)
+        return
+
+    # mpiexec and terminals signal the whole process group, so the child gets these itself; the guard only
+    # outlives it to report how it ended (and the child dies with the guard if the guard alone is killed).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        if not os.path.exists(os.path.join(folder, f"exit.{rank}")):
+            _report(folder, rank, f"(pid {child}) was killed by signal {signum} ({signal.Signals(signum).name})")
+        if signum != signal.SIGKILL:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+            signal.signal(signum, signal.SIG_DFL)
+        os.kill(guard, signum)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent, the guard, dies (if the guard alone is killed)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _report(folder: str | None, rank: str, what: str) -> None:
