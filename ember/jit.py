@@ -128,10 +128,7 @@ class _Compiled:
         self.fn = compile_graph(_without_overwritten_drops(graph, self.writeback), self.bound).fn
         # (parameter, result index) when every gradient set after the call is a copy the call made for it alone:
         # the steady state then wraps each result, with none of _write_grads' checks
-        indices = [index for _, index in self.writeback]
-        fresh = all(index.__class__ is int and index in self.fn.owned for index in indices) \
-            and len(set(indices)) == len(indices)
-        self.fresh = list(self.writeback) if fresh and indices else None
+        self.fresh = _fresh_writeback(self.writeback, self.fn.owned)
         self.steady: dict = {}  # signature -> its steady-state call (ember.jit_steady), made for these arrays
 
     def steady_for(self, key: tuple):
@@ -252,11 +249,16 @@ class JitFunction:
         if fresh is not None:  # each gradient is the call's own copy: wrapped as it is (Tensor._make inlined)
             for param, index in fresh:
                 grad = _new(Tensor)
-                grad.array = results[index]
                 grad.node = None
                 grad.requires_grad = False
                 grad.grad = None
                 grad._hooks = None
+                if index.__class__ is tuple:  # a row-sparse gradient's (indices, values, shape, copy indices?)
+                    grad.array = results[index[1]]
+                    param.grad = RowSparse(results[index[0]].copy() if index[3] else results[index[0]], grad,
+                                           index[2])
+                    continue
+                grad.array = results[index]
                 param.grad = grad
         elif compiled.writeback:
             _write_grads(compiled.writeback, results, fn.owned if profile_hook is None else frozenset())
@@ -432,6 +434,23 @@ def _describe(key: tuple) -> str:
                            f"{k[1]}[{', '.join('?' if d is None else str(d) for d in k[0])}]" for k in key) + ")"
 
 
+def _fresh_writeback(writeback: list, owned: frozenset) -> list | None:
+    """``writeback`` for the fast path, when every gradient's memory is the call's own and handed out once:
+    a dense gradient's result index, or a row-sparse one's (indices, values, shape, whether the indices need a
+    copy: they are often a view of the caller's ids). None when some gradient needs ``_write_grads``."""
+    fresh, used = [], []
+    for param, index in writeback:
+        if index.__class__ is int and index in owned:
+            fresh.append((param, index))
+            used.append(index)
+        elif index.__class__ is tuple and index[1] in owned:
+            fresh.append((param, (index[0], index[1], index[2], index[0] not in owned)))
+            used += index[:2]
+        else:
+            return None
+    return fresh if fresh and len(set(used)) == len(used) else None
+
+
 def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
     """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode. ``owned``:
     indices of results that are the call's own copies (the generated code says which)."""
@@ -441,7 +460,7 @@ def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
             param.grad = None
             continue
         if index.__class__ is tuple:  # a row-sparse gradient: (indices, values, shape)
-            rows = [results[i].copy() for i in index[:2]]
+            rows = [results[i] if i in owned else results[i].copy() for i in index[:2]]
             param.grad = RowSparse(rows[0], Tensor._make(rows[1], None), index[2])
             continue
         array = results[index]

@@ -23,6 +23,7 @@ import numpy as np
 
 from ember.ops import autocast
 from ember.runtime.sized import SizeSpecificCode
+from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
 __all__ = ["MISS", "steady_call"]
@@ -107,6 +108,11 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
     src.add("except SizeSpecificCode:")  # raised before the code runs anything: the general path handles it
     src.add("return MISS", 2)
     for param, index in compiled.fresh or ():  # each gradient is the call's own copy: wrapped as it is
+        if index.__class__ is tuple:  # a row-sparse gradient: (indices, values, shape, copy the indices?)
+            _wrap(src, f"results[{index[1]}]")
+            rows = f"results[{index[0]}]" + (".copy()" if index[3] else "")
+            src.add(f"{src.bind('P', param)}.grad = {src.bind('RS', RowSparse)}({rows}, t, {src.bind('S', index[2])})")
+            continue
         _wrap(src, f"results[{index}]")
         src.add(f"{src.bind('P', param)}.grad = t")
     if compiled.single_output is not None:

@@ -243,6 +243,59 @@ def test_larger_layers_train_the_same_traced(build, shape):
     assert losses[1] == losses[0]
 
 
+class _Tables(nn.Module):
+    """Three sparse tables looked up by one id column each, joined, then a linear layer: the tables' gradient
+    rows are column blocks of the one product that gives the join's gradient."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables = nn.ModuleList([nn.Embedding(50, 4, sparse=True) for _ in range(3)])
+        self.head = nn.Linear(12, 1, bias=False)
+
+    def forward(self, ids):
+        return self.head(ember.cat([table(ids[:, k]) for k, table in enumerate(self.tables)], dim=1))
+
+
+def test_sparse_gradients_of_a_traced_step_are_its_own_rows_kept_as_in_eager_mode():
+    ember.manual_seed(0)
+    net, ref = _Tables(), _Tables()
+    ref.load_state_dict(net.state_dict())
+
+    def step(model, optimizer, ids, y):
+        optimizer.zero_grad()
+        loss = ember.mse_loss(model(ids).reshape(-1), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    optimizer = ember.optim.Adagrad(net.parameters(), lr=0.1)
+    ref_optimizer = ember.optim.Adagrad(ref.parameters(), lr=0.1)
+    fast = ember.jit(lambda ids, y: step(net, optimizer, ids, y))
+    kept = []
+    for _ in range(4):  # the general call, then the steady-state one
+        ids = RNG.integers(0, 50, (16, 3))
+        y = ember.tensor(RNG.standard_normal(16).astype(np.float32))
+        loss = fast(ember.from_numpy(ids), y)  # shares the ids' memory
+        np.testing.assert_allclose(loss.item(), step(ref, ref_optimizer, ember.tensor(ids), y).item(), rtol=1e-6)
+        grads = [table.weight.grad for table in net.tables]
+        for grad, expected in zip(grads, (table.weight.grad for table in ref.tables)):
+            assert isinstance(grad, RowSparse)
+            np.testing.assert_allclose(grad.to_dense().numpy(), expected.to_dense().numpy(), rtol=1e-5, atol=1e-7)
+        rows = [grad.values.array for grad in grads]  # the product's own blocks, handed out without copies
+        assert all(r.base is not None and r.base is rows[0].base for r in rows)
+        assert not any(np.shares_memory(a, b) for i, a in enumerate(rows) for b in rows[i + 1:])
+        ids[...] = -1  # the caller's ids change: the gradients' indices are copies
+        kept.append([(grad, grad.indices.copy(), grad.values.numpy().copy()) for grad in grads])
+    assert fast.traces == 1
+    for grads in kept:  # gradients kept from earlier steps keep their rows
+        for grad, indices, values in grads:
+            np.testing.assert_array_equal(grad.indices, indices)
+            assert (grad.indices >= 0).all()
+            np.testing.assert_array_equal(grad.values.numpy(), values)
+    for table, expected in zip(net.tables, ref.tables):
+        np.testing.assert_allclose(table.weight.detach().numpy(), expected.weight.detach().numpy(), rtol=1e-5)
+
+
 def test_grad_after_each_traced_step_is_a_fresh_array_as_in_eager_mode():
     # zero_grad() drops .grad and backward makes a new one (PyTorch's set_to_none): a gradient kept from one
     # step keeps its values after the next, and the compiled call's own buffers are never handed out.

@@ -81,6 +81,7 @@ GETITEM = defop(
     infer=_getitem_infer,
     vjp=lambda ctx, g: (_getitem_grad(g, ctx.inputs[0].shape, ctx.attrs["index"]),),
     cost=movement_cost,
+    view=lambda array, attrs, shape: array[attrs["index"]],  # a view for basic indexing only: callers check
     onnx="Slice",
 )
 

@@ -63,7 +63,7 @@ class _Env:
 
     def __init__(self):
         self.objects: dict = {"np": np}
-        self.owned_views: set = set()  # names of returned views of the call's own fresh arrays (_fresh_views)
+        self.owned_results: set = set()  # names of returned arrays the call made anew (_fresh_results)
         self.live: dict = {}  # id(hyper getter) -> the local name its result is read into
         self.prologue: list = []  # lines run first (reading those getters)
         self.scratches: dict = {}
@@ -177,7 +177,7 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
     # Returned items that are copies made by the call itself: nothing else holds them (ember.jit hands them
     # out as gradients without copying again).
     fn.owned = frozenset(i for i, name in enumerate(returned)
-                         if (name.endswith(".copy()") or name in env.handed or name in env.owned_views)
+                         if (name.endswith(".copy()") or name in env.handed or name in env.owned_results)
                          and returned.count(name) == 1)
     return CompiledGraph(fn, source, graph, sized)
 
@@ -281,13 +281,13 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
         lines += finishing
     _rotate(env)
     returned = []
-    fresh_views = _fresh_views(graph, bound, into, names)
+    fresh = _fresh_results(graph, bound, into, over, names)
     for v in graph.outputs:
         name = f"v{v.id}" if v.id in fetched_vars else names[v.id]
         if env.objects.get(name).__class__ is np.ndarray:  # an array made once (a flat gradient's view)
             name = f"{name}.copy()"  # the caller keeps what it gets
-        elif v.id in fresh_views:
-            env.owned_views.add(name)
+        elif v.id in fresh:
+            env.owned_results.add(name)
         returned.append(name)
     return lines, returned
 
@@ -352,26 +352,48 @@ def _rotate(env: _Env) -> None:
         env.prologue.append(f"{', '.join(names)}, = {env.bind(rotation.__call__, 'rot')}()")
 
 
-def _fresh_views(graph: Graph, bound: dict, into: dict, names: dict) -> set:
-    """Ids of values that are a whole view (a transpose, a reshape) of an array the call makes anew and reads
-    nowhere else: the caller may keep them as they are (a column-major weight's gradient is the transpose of
-    a fresh product)."""
+def _fresh_results(graph: Graph, bound: dict, into: dict, over: dict, names: dict) -> set:
+    """Ids of returned values whose memory the call makes anew on every call and keeps nowhere: the caller may
+    keep them as they are. Such a value is an op's fresh output in a local of the call (not a preallocated,
+    bound or overwritten array), or views (a transpose, a reshape, disjoint slices) of one read by nothing
+    else (a column-major weight's gradient is the transpose of a fresh product; the rows of several embedding
+    tables' gradients are column blocks of one product)."""
     producers, users = graph.producers(), graph.users()
     outputs = {v.id for v in graph.outputs}
-    found = set()
+
+    def local(vid: int) -> bool:
+        made = producers.get(vid)
+        return made is not None and made.op.fresh and vid not in bound and vid not in into and vid not in over \
+            and names.get(vid, "") == f"v{vid}"
+
+    found = {vid for vid in outputs if local(vid)}
+    views_of: dict = {}
     for v in graph.outputs:
         node = producers.get(v.id)
-        if node is None or node.op.view is None or not node.inputs:
-            continue
-        source = node.inputs[0]
-        made = producers.get(source.id)
-        # a local of the call (not a preallocated or bound array's name) that an op made afresh
-        if made is not None and made.op.fresh and source.id not in bound and source.id not in into \
-                and names.get(source.id, "") == f"v{source.id}" \
-                and source.id not in outputs and len(users.get(source.id, ())) == 1 \
-                and None not in source.array.shape and source.array.size == v.array.size:
-            found.add(v.id)
+        if node is not None and node.op.view is not None and node.inputs:
+            views_of.setdefault(node.inputs[0].id, []).append((v, node))
+    for source_id, views in views_of.items():
+        source = views[0][1].inputs[0]
+        if local(source_id) and source_id not in outputs and len(users.get(source_id, ())) == len(views) \
+                and None not in source.array.shape and _disjoint_views(source.array.shape, views):
+            found.update(v.id for v, _ in views)
     return found
+
+
+def _disjoint_views(shape: tuple, views: list) -> bool:
+    """Whether the views, computed from one array of ``shape``, are views of it with no element in common
+    that together span at least half of it (a handed-out view keeps its whole base alive)."""
+    probe = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    taken = []
+    for v, node in views:
+        if None in v.array.shape:
+            return False
+        view = node.op.view(probe, node.attrs, tuple(v.array.shape))
+        if view.size and not np.shares_memory(view, probe):
+            return False
+        taken.append(view.ravel())
+    elements = np.concatenate(taken) if taken else probe[:0].ravel()
+    return 2 * elements.size >= probe.size and np.unique(elements).size == elements.size
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
