@@ -470,3 +470,22 @@ def test_gradients_through_a_fused_node_are_refused():
     x = graph.inputs[0]
     with pytest.raises(GraphError, match="before fuse_elementwise"):
         gradients(graph, [graph.outputs[0]], [x])
+
+
+@pytest.mark.parametrize("second", [slice(3, 6), slice(2, 5)], ids=["disjoint", "overlapping"])
+def test_returned_slices_of_a_fresh_product_are_the_calls_own_only_when_disjoint(second):
+    g = Graph()
+    a = g.input("a", (4, 5), "float64")
+    b = g.input("b", (5, 6), "float64")
+    with g.building():
+        product = a @ b
+        first, other = product[:, 0:3], product[:, second]
+    g.outputs = [first, other]
+    run = compile_graph(g)
+    arrays = [np.arange(20.0).reshape(4, 5), np.ones((5, 6))]
+    results = run(*arrays)
+    _assert_close(results, interpret(g, *arrays), 0, 0)
+    if second.start == 3:  # the call's own: handed out as they are, views of one product
+        assert run.fn.owned == {0, 1} and results[0].base is results[1].base
+    else:  # a caller changing one would change the other: not the call's own
+        assert run.fn.owned == set()

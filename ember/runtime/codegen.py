@@ -383,7 +383,9 @@ def _fresh_results(graph: Graph, bound: dict, into: dict, over: dict, names: dic
 def _disjoint_views(shape: tuple, views: list) -> bool:
     """Whether the views, computed from one array of ``shape``, are views of it with no element in common
     that together span at least half of it (a handed-out view keeps its whole base alive)."""
-    probe = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    if len(views) > _MAX_DISJOINT_VIEWS:
+        return False
+    probe = np.empty(shape, np.uint8)  # overlaps are per element: any dtype shows them
     taken = []
     for v, node in views:
         if None in v.array.shape:
@@ -391,9 +393,12 @@ def _disjoint_views(shape: tuple, views: list) -> bool:
         view = node.op.view(probe, node.attrs, tuple(v.array.shape))
         if view.size and not np.shares_memory(view, probe):
             return False
-        taken.append(view.ravel())
-    elements = np.concatenate(taken) if taken else probe[:0].ravel()
-    return 2 * elements.size >= probe.size and np.unique(elements).size == elements.size
+        taken.append(view)
+    return 2 * sum(view.size for view in taken) >= probe.size \
+        and not any(np.shares_memory(a, b) for i, a in enumerate(taken) for b in taken[i + 1:])
+
+
+_MAX_DISJOINT_VIEWS = 64  # the pairwise check's cost grows with the square
 
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
