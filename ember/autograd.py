@@ -346,14 +346,13 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
     more (a hook, a vjp without an array rule, a gradient that is not a NumPy array) and returns its index,
     so that ``_run_nodes`` goes on from there; ``len(order)`` when every node ran."""
     ctx = _new(ArrayContext)
-    index = 0
-    for node in order:
+    ndarray, run = np.ndarray, _on_numpy  # (locals: read for every node and every input)
+    for index, node in enumerate(order):
         g = grads.pop(node, None)
         if g is None:
-            index += 1
             continue
         rule = node.op.rule
-        if rule is None or node.hooks or g.__class__ is not np.ndarray:
+        if rule is None or node.hooks or g.__class__ is not ndarray:
             grads[node] = g
             return index
         inputs = node.inputs
@@ -369,11 +368,13 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
         else:
             ctx.inputs = tuple(map(_data, inputs))
         needs = ctx.needs = node.needs
-        ctx.attrs, ctx.output, ctx.residuals = node.attrs, node.out, node.residuals
-        for t, gt, need in zip(inputs, rule(_on_numpy, ctx, g), needs):
+        ctx.attrs = node.attrs
+        ctx.output = node.out
+        ctx.residuals = node.residuals
+        for t, gt, need in zip(inputs, rule(run, ctx, g), needs):
             if not need or gt is None:
                 continue
-            if gt.__class__ is not np.ndarray:
+            if gt.__class__ is not ndarray:
                 gt = _wrap(gt)  # a NumPy scalar or a RowSparse
             parent = t.node
             if parent is None:
@@ -386,8 +387,7 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
             node.inputs = None
             node.out = None
             node.residuals = None
-        index += 1
-    return index
+    return len(order)
 
 
 def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_graph: bool, create_graph: bool,
