@@ -346,28 +346,35 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
     more (a hook, a vjp without an array rule, a gradient that is not a NumPy array) and returns its index,
     so that ``_run_nodes`` goes on from there; ``len(order)`` when every node ran."""
     ctx = _new(ArrayContext)
-    index = 0
-    for node in order:
+    ndarray, run = np.ndarray, _on_numpy  # (locals: read for every node and every input)
+    for index, node in enumerate(order):
         g = grads.pop(node, None)
         if g is None:
-            index += 1
             continue
         rule = node.op.rule
-        if rule is None or node.hooks or g.__class__ is not np.ndarray:
+        if rule is None or node.hooks or g.__class__ is not ndarray:
             grads[node] = g
             return index
         inputs = node.inputs
         if inputs is None:
             raise _freed_error()
-        if len(inputs) == 2:
+        n = len(inputs)
+        if n == 2:
             ctx.inputs = (inputs[0].array, inputs[1].array)
+        elif n == 1:
+            ctx.inputs = (inputs[0].array,)
+        elif n == 3:
+            ctx.inputs = (inputs[0].array, inputs[1].array, inputs[2].array)
         else:
             ctx.inputs = tuple(map(_data, inputs))
-        ctx.attrs, ctx.needs, ctx.output, ctx.residuals = node.attrs, node.needs, node.out, node.residuals
-        for t, gt, need in zip(inputs, rule(_on_numpy, ctx, g), node.needs):
+        needs = ctx.needs = node.needs
+        ctx.attrs = node.attrs
+        ctx.output = node.out
+        ctx.residuals = node.residuals
+        for t, gt, need in zip(inputs, rule(run, ctx, g), needs):
             if not need or gt is None:
                 continue
-            if gt.__class__ is not np.ndarray:
+            if gt.__class__ is not ndarray:
                 gt = _wrap(gt)  # a NumPy scalar or a RowSparse
             parent = t.node
             if parent is None:
@@ -380,8 +387,7 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
             node.inputs = None
             node.out = None
             node.residuals = None
-        index += 1
-    return index
+    return len(order)
 
 
 def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_graph: bool, create_graph: bool,
@@ -459,7 +465,11 @@ def _store_first_grads(leaf_grads: dict, handed_out: set) -> list:
     rest = []
     for leaf, g in leaf_grads.items():
         if g.__class__ is np.ndarray and leaf.grad is None and not leaf._hooks and leaf.requires_grad:
-            owner = g if g.base is None else _owner(g)
+            owner = g.base
+            if owner is None:
+                owner = g
+            elif owner.base is not None:
+                owner = _owner(owner)
             if id(owner) not in handed_out and g.flags.writeable:
                 handed_out.add(id(owner))
                 t = _new(Tensor)
@@ -597,10 +607,37 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
         retain_graph = create_graph
     data = tensor.array
     if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
-        roots = [Tensor._make(np.array(1, data.dtype).reshape(data.shape), None)]  # the common scalar loss
+        seed = np.array(1, data.dtype)
+        if tensor.node is not None and not create_graph and not _post_accumulate_hooks:
+            _backward_scalar(tensor.node, seed.reshape(data.shape), seed, retain_graph)
+            return
+        roots = [Tensor._make(seed.reshape(data.shape), None)]  # the common scalar loss
     else:
         roots = _root_grads([tensor], [gradient], "backward")
     run_backward([tensor], roots, retain_graph, create_graph)
+
+
+def _backward_scalar(root, g, owner, retain_graph: bool) -> None:
+    """``run_backward`` for the commonest call, a first-order ``loss.backward()`` of a recorded one-element
+    loss with no post-accumulate hooks, less its general set-up: the same steps on the same state, falling
+    back to ``_run_nodes`` at the first node that needs more. ``g`` is the seed gradient, a view of ``owner``."""
+    grads = {root: g}
+    leaf_grads: dict = {}
+    order = _topological_order((root,))
+    handed_out = {id(owner)}
+    done = _run_rules_on_numpy(order, grads, leaf_grads, retain_graph)
+    if done == len(order):
+        rest = _store_first_grads(leaf_grads, handed_out)
+        if not rest:
+            return
+        with _GradMode(False), autocast_suspended():
+            for leaf, grad in rest:
+                _accumulate(leaf, grad, handed_out, False)
+        return
+    with _GradMode(False), autocast_suspended():
+        _run_nodes(order[done:], grads, leaf_grads, handed_out, retain_graph, False, None)
+        for leaf, grad in _store_first_grads(leaf_grads, handed_out):
+            _accumulate(leaf, grad, handed_out, False)
 
 
 def grad(

@@ -131,3 +131,47 @@ def test_linear_rule_on_arrays_equals_it_on_tensors_for_every_rank_and_needs():
                 if need:
                     np.testing.assert_array_equal(got, same)
                     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_scalar_loss_path_keeps_the_freed_graph_error_and_leaf_hooks():
+    """``loss.backward()`` of a one-element loss takes its own short path: a second backward still fails
+    without retain_graph, works with it (accumulating), and a hook on a leaf still sees and replaces its gradient."""
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10.0)
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    np.testing.assert_array_equal(seen[0], [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [20.0, 40.0, 60.0])
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [40.0, 80.0, 120.0])
+    try:
+        loss.backward()
+    except RuntimeError as exc:
+        assert "retain_graph" in str(exc)
+    else:
+        raise AssertionError("a third backward over a freed graph must fail")
+
+
+def test_scalar_loss_seed_passed_through_to_two_leaves_gives_each_its_own_memory():
+    a = ember.tensor(2.0, requires_grad=True)
+    b = ember.tensor(3.0, requires_grad=True)
+    (a + b).backward()
+    assert a.grad.item() == 1.0 and b.grad.item() == 1.0
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[...] = 5.0  # in place on one gradient leaves the other as it was
+    assert b.grad.item() == 1.0
+
+
+def test_scalar_loss_path_leaves_post_accumulate_hooks_and_create_graph_to_the_general_engine():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    handle = x.register_post_accumulate_grad_hook(lambda leaf: calls.append(leaf.grad.numpy().copy()))
+    (x * x).sum().backward()
+    handle.remove()
+    np.testing.assert_array_equal(calls[0], [2.0, 4.0])
+    y = ember.tensor([1.0, 2.0], requires_grad=True)
+    (y * y * y).sum().backward(create_graph=True)
+    assert y.grad.requires_grad  # 3y^2, recorded
+    (gy,) = ember.grad(y.grad.sum(), y)
+    np.testing.assert_allclose(gy.numpy(), [6.0, 12.0])

@@ -158,3 +158,17 @@ def test_column_major_weight_gradients_match_finite_differences():
         numeric[idx] = (loss_of(base + step) - loss_of(base - step)) / (2 * eps)
     np.testing.assert_allclose(layer.weight.grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
     assert layer.weight.grad.array.flags.f_contiguous
+
+
+def test_linear_of_one_dtype_and_of_mixed_dtypes_give_the_promoted_result():
+    """``linear`` hands three values of one dtype to the op as they are; any other mix still goes through
+    promotion (the bias cast to the input's dtype), with the same numbers."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 5)).astype(np.float32)
+    b = rng.standard_normal(3)
+    same = ember.nn.functional.linear(ember.tensor(x), ember.tensor(w), ember.tensor(b.astype(np.float32)))
+    mixed = ember.nn.functional.linear(ember.tensor(x), ember.tensor(w), ember.tensor(b))  # a float64 bias
+    assert same.dtype == mixed.dtype == np.float32
+    np.testing.assert_array_equal(same.numpy(), mixed.numpy())
+    np.testing.assert_allclose(same.numpy(), x @ w.T + b.astype(np.float32), rtol=1e-6)

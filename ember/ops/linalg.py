@@ -194,5 +194,9 @@ def linear(x, weight, bias=None) -> TensorLike:
     """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``."""
     if bias is None:
         return dispatch.apply(LINEAR, promote(x, weight))
+    if isinstance(x, TensorLike) and isinstance(weight, TensorLike) and isinstance(bias, TensorLike):
+        dtype = x.array.dtype  # a layer's call: three values of one dtype, which promote returns as they are
+        if weight.array.dtype is dtype and bias.array.dtype is dtype:
+            return dispatch.apply(LINEAR, (x, weight, bias))
     x, weight = promote(x, weight)
     return dispatch.apply(LINEAR, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))

@@ -333,8 +333,8 @@ def _sparse_xent_grad_forward(xp, logits, target, g, *, ignore_index, reduction,
     """The gradient of the loss for upstream gradient ``g``; ``residuals``: the loss forward's softmax parts of
     these logits (eager mode), else they are computed here."""
     if residuals is not None:
-        if residuals.__class__ is not tuple or len(residuals) != 4 or \
-                not all(hasattr(r, "dtype") for r in residuals[:3]):
+        if residuals.__class__ is not tuple or len(residuals) != 4 or not (
+                hasattr(residuals[0], "dtype") and hasattr(residuals[1], "dtype") and hasattr(residuals[2], "dtype")):
             raise TypeError("sparse_softmax_cross_entropy_grad: residuals must be what the loss's residuals forward "
                             f"saved, (exp, total, offsets, valid), got {type(residuals).__name__}")
         exp, total, offsets, valid = residuals
