@@ -1,10 +1,11 @@
 """Do compiled direct convolutions (numba) beat Ember's im2col + BLAS kernels, or PyTorch's, on LeNet-5?
 
 Times, per op and in milliseconds, LeNet-5's two convolutions (batch 64: 1x28x28 under 6@5x5, 6x12x12
-under 16@5x5) three ways: Ember's current kernels (``ember.ops.conv``), direct numba kernels (prange over
-batch x channels, the output row the vector axis, no im2col), and PyTorch's ``conv2d`` and its two
-gradients. Each library runs in its own process with 1 or 2 threads: libraries that spin their worker
-threads after a parallel region slow each other down when they share a process on few cores.
+under 16@5x5) four ways: Ember's current kernels (``ember.ops.conv``), the same kernels on the batch split
+over the runtime's threads ("split"), direct numba kernels (prange over batch x channels, the output row the
+vector axis, no im2col), and PyTorch's ``conv2d`` and its two gradients. Each library runs in its own
+process with 1 or 2 threads: libraries that spin their worker threads after a parallel region slow each
+other down when they share a process on few cores.
 
     python benchmarks/conv_kernels.py [--threads 1 2] [--rounds 5]
 
@@ -15,6 +16,13 @@ A batch-last numba forward (the batch the vector axis) reaches 0.29 (conv1) and 
 transposes, 0.57 and 0.54 with them. So direct numba kernels do not beat Ember's products here even with
 perfect scaling over two threads, and Ember's kernels already match PyTorch's at one thread: the eager
 step's gap to PyTorch at two threads lies in how each uses the second core, not in the convolutions.
+
+Splitting Ember's kernels over the batch does not give them the second core either (two threads, ms, Ember /
+split / PyTorch): conv1 forward 0.31 / 0.31 / 0.26, weight gradient 0.38 / 0.27 / 0.26; conv2 forward 0.30 /
+0.40 / 0.15, input gradient 0.63 / 0.73 / 0.37, weight gradient 0.40 / 0.48 / 0.42. Each part is a dozen or
+more NumPy calls (transposes, window copies, products, adds) whose handovers of the interpreter lock cost
+about what the second core saves, and the window copies are bound by memory bandwidth, which the two cores
+share; only the conv1 weight gradient (two large calls a part) gains.
 
 Needs numba and torch (the ``bench`` extra). The first numba call compiles (about 2-3 s a kernel) or,
 with ``cache=True``, loads the cached machine code (about 20 ms a kernel).
@@ -35,7 +43,7 @@ import numpy as np
 SHAPES = {"conv1": (64, 1, 28, 6), "conv2": (64, 6, 12, 16)}  # batch, channels, image side, output channels
 KERNEL = 5
 prange = range  # the parallel loop: numba.prange once compiled
-LIBRARIES = ("ember", "numba", "torch")
+LIBRARIES = ("ember", "split", "numba", "torch")
 OPS = ("forward", "input_grad", "weight_grad")
 
 
@@ -128,6 +136,41 @@ def _ember_ops(x, w, gy) -> dict:
     }
 
 
+def _split_ops(x, w, gy, threads: int) -> dict:
+    """Ember's kernels on the batch cut into one part per thread, the parts run at once on the runtime's threads
+    (``ember.runtime.parallel``) with OpenBLAS held at one thread each: outputs written into one result, weight
+    gradients summed."""
+    from ember.runtime import blas_threads, parallel
+
+    ops = _ember_ops(x, w, gy)
+    bounds = [len(x) * k // threads for k in range(threads + 1)]
+    parts = [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    per_part = [_ember_ops(x[part], w, gy[part]) for part in parts]
+
+    def batched(op: str, out_shape: tuple):
+        def run():
+            out = np.empty(out_shape, np.float32)
+
+            def piece(k: int) -> None:
+                out[parts[k]] = per_part[k][op]()
+            with blas_threads.single_threaded():
+                parallel.run_pieces([functools.partial(piece, k) for k in range(threads)], threads)
+            return out
+        return run
+
+    def weight_grad():
+        sums = [None] * threads
+
+        def piece(k: int) -> None:
+            sums[k] = per_part[k]["weight_grad"]()
+        with blas_threads.single_threaded():
+            parallel.run_pieces([functools.partial(piece, k) for k in range(threads)], threads)
+        return functools.reduce(np.add, sums)
+
+    return {"forward": batched("forward", ops["forward"]().shape), "input_grad": batched("input_grad", x.shape),
+            "weight_grad": weight_grad}
+
+
 def _torch_ops(x, w, gy) -> dict:
     import torch
 
@@ -169,7 +212,8 @@ def _measure(library: str, threads: int, rounds: int) -> dict:
         if library == "numba":
             ops, first = _numba_ops(x, w, gy)
         else:
-            ops = {"ember": _ember_ops, "torch": _torch_ops}[library](x, w, gy)
+            ops = _split_ops(x, w, gy, threads) if library == "split" else \
+                {"ember": _ember_ops, "torch": _torch_ops}[library](x, w, gy)
         reference = _ember_ops(x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64))
         for op in OPS:
             expected = reference[op]()
