@@ -25,9 +25,9 @@ PyTorch's time on one thread and 0.21-2.2x on two. On small images (8x8, 4x4 inp
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from harness import best_ms, machine_line
 
 from ember.ops import conv
 from ember.runtime import blas_threads
@@ -88,26 +88,13 @@ class _TorchThreads:
             self.torch.set_num_threads(self.saved)
 
 
-def _best_ms(fn, rounds: int) -> float:
-    fn()
-    start = time.perf_counter()
-    fn()
-    inner = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best * 1e3
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if not blas_threads.available():
         raise SystemExit("NumPy's OpenBLAS was not found: its thread count cannot be set")
+    print(f"# {machine_line()}")
     print(f"OpenBLAS threads: {blas_threads.threads()}; ms per call (best of {args.rounds}), all threads / one")
     print(f"{'gradient':>20} {'weight':>16}  {'rows':>22}  {'general':>22}  {'torch':>22}  {'ember/torch':>11}")
     rng = np.random.default_rng(0)
@@ -122,9 +109,9 @@ def main() -> None:
             kernels["torch"] = torch_kernel
         cells, many_ms = [], {}
         for name, fn in kernels.items():
-            many_ms[name] = _best_ms(fn, args.rounds)
+            many_ms[name] = best_ms(fn, args.rounds)
             with blas_threads.single_threaded(), _TorchThreads():
-                one = _best_ms(fn, args.rounds)
+                one = best_ms(fn, args.rounds)
             cells.append(f"{many_ms[name]:6.3f} / {one:6.3f} {many_ms[name] / one:6.2f}")
         ratio = f"{min(many_ms['rows'], many_ms['general']) / many_ms['torch']:11.2f}" if "torch" in many_ms else ""
         print(f"{str(g_shape):>20} {str(w_shape):>16}  " + "  ".join(cells) + f"  {ratio}")

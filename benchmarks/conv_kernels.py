@@ -39,6 +39,7 @@ import sys
 import time
 
 import numpy as np
+from harness import best_ms
 
 SHAPES = {"conv1": (64, 1, 28, 6), "conv2": (64, 6, 12, 16)}  # batch, channels, image side, output channels
 KERNEL = 5
@@ -182,20 +183,6 @@ def _torch_ops(x, w, gy) -> dict:
     }
 
 
-def _best_ms(fn, rounds: int) -> float:
-    fn()
-    start = time.perf_counter()
-    fn()
-    inner = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best * 1e3
-
-
 def _measure(library: str, threads: int, rounds: int) -> dict:
     """One library's per-op times in this process; also checks its results against Ember's."""
     if library == "torch":
@@ -220,7 +207,7 @@ def _measure(library: str, threads: int, rounds: int) -> dict:
             error = np.abs(ops[op]() - expected).max() / np.abs(expected).max()
             if error > 1e-4:
                 raise AssertionError(f"{library} {layer} {op}: relative error {error:.1e}")
-            result[f"{layer} {op}"] = _best_ms(ops[op], rounds)
+            result[f"{layer} {op}"] = best_ms(ops[op], rounds)
         result.update({f"{layer} {op} first call": seconds * 1e3 for op, seconds in first.items()})
     return result
 

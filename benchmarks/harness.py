@@ -49,6 +49,22 @@ def time_step(step: Callable[[int], object], seconds: float, warmup: int = 5) ->
     return statistics.median(times)
 
 
+def best_ms(fn: Callable[[], object], rounds: int) -> float:
+    """Milliseconds per call of ``fn()``: the fastest of ``rounds`` rounds of about 50 ms each (for single ops,
+    where the fastest round is the one the machine's noise touched least)."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    inner = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        best = min(best, (time.perf_counter() - start) / inner)
+    return best * 1e3
+
+
 def compare(steps: dict[str, Callable[[int], object]], seconds: float, rounds: int,
             best: bool = False) -> dict[str, float]:
     """Median-of-medians seconds per step for each named step, rounds interleaved.
