@@ -194,11 +194,12 @@ def test_hung_rank_times_out_naming_it(tmp_path):
 
 @needs_mpiexec
 def test_ctrl_c_ends_the_job(tmp_path):
-    # each rank gets the interrupt once: a second one would cut its handler short
+    # each rank gets the interrupt once (a second one would cut its handler short), and the rank whose handler
+    # ends first waits for the other's before the job ends
     script = write(tmp_path, "import time\ndist.init_process_group(timeout=60)\nprint('started', flush=True)\n"
                              "try:\n    while True:\n        dist.all_reduce(ember.ones(3))\n        time.sleep(0.01)\n"
-                             "except KeyboardInterrupt:\n    time.sleep(0.5)\n    print('handled', flush=True)\n"
-                             "    raise\n")
+                             "except KeyboardInterrupt:\n    time.sleep(0.2 + 1.5 * dist.get_rank())\n"
+                             "    print('handled', flush=True)\n    raise\n")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "ember.distributed.launch", "-n", "2", script], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -217,6 +218,16 @@ def test_ctrl_c_ends_the_job(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@needs_mpiexec
+def test_an_interrupt_on_one_rank_still_ends_the_job_within_the_timeout(tmp_path):
+    script = write(tmp_path, "dist.init_process_group(timeout=2)\ndist.all_reduce(ember.ones(3))\n"
+                             "if dist.get_rank() == 1:\n    raise KeyboardInterrupt\n"
+                             "while True:\n    dist.all_reduce(ember.ones(3))\n")
+    code, _, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30  # rank 1 waits the timeout for rank 0, which never comes, then ends the job
+    assert "ember launch: rank 1 raised KeyboardInterrupt;" in err, err
 
 
 @needs_mpiexec

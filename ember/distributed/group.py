@@ -329,6 +329,7 @@ def _describe_signature(rank: int, row: np.ndarray) -> str:
 _group: ProcessGroup | None = None
 _exit_registered = False
 _crashed = False
+_interrupted = False  # the uncaught error was a KeyboardInterrupt
 
 
 def init_process_group(backend: str | None = None, timeout=None, world: World | None = None) -> ProcessGroup:
@@ -354,8 +355,9 @@ def init_process_group(backend: str | None = None, timeout=None, world: World | 
         previous_hook = sys.excepthook
 
         def note_crash(*exc_info):
-            global _crashed
+            global _crashed, _interrupted
             _crashed = True
+            _interrupted = issubclass(exc_info[0], KeyboardInterrupt)
             previous_hook(*exc_info)
 
         sys.excepthook = note_crash
@@ -373,12 +375,28 @@ def _finalize() -> None:
 
     if MPI.Is_finalized():
         return
-    if _crashed or (_group is not None and _group.broken):
+    broken = _group is not None and _group.broken
+    if _crashed or broken:
         # an uncaught error here, or a peer dead or hung: end the whole job now; MPI_Finalize would wait for
-        # the other ranks, which may be waiting for this one
+        # the other ranks, which may be waiting for this one. A Ctrl-C reaches every rank, though: each runs its
+        # own KeyboardInterrupt handler (saving a checkpoint, say), and aborting when the first one ends would
+        # cut the others short, so the job ends once every rank has come here or after the group's timeout.
         sys.stderr.flush()
-        MPI.COMM_WORLD.Abort(1)
+        if not (_interrupted and not broken and _all_ranks_end(MPI, _seconds(None) if _group is None
+                                                                else _group.timeout)):
+            MPI.COMM_WORLD.Abort(1)
     MPI.Finalize()
+
+
+def _all_ranks_end(MPI, seconds: float) -> bool:
+    """Whether every rank reaches the end of its program within ``seconds`` (a barrier that gives up)."""
+    request = MPI.COMM_WORLD.Ibarrier()
+    deadline = time.monotonic() + seconds
+    while not request.Test():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def destroy_process_group() -> None:

@@ -171,7 +171,8 @@ def _rank_main(argv: list) -> None:
             _report(folder, rank, f"exited with code {exc.code}")
         raise
     except BaseException as exc:
-        _report(folder, rank, f"raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400])
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        _report(folder, rank, f"raised {type(exc).__name__}{': ' + detail if detail else ''}"[:400])
         raise
 
 
