@@ -382,8 +382,8 @@ def _finalize() -> None:
         # own KeyboardInterrupt handler (saving a checkpoint, say), and aborting when the first one ends would
         # cut the others short, so the job ends once every rank has come here or after the group's timeout.
         sys.stderr.flush()
-        if not (_interrupted and not broken and _all_ranks_end(MPI, _seconds(None) if _group is None
-                                                                else _group.timeout)):
+        timeout = _group.timeout if _group is not None else _seconds(None)
+        if not (_interrupted and not broken and _all_ranks_end(MPI, timeout)):
             MPI.COMM_WORLD.Abort(1)
     MPI.Finalize()
 
