@@ -29,8 +29,8 @@ import argparse
 import numpy as np
 from harness import best_ms, machine_line
 
+from ember.backend import blas_threads
 from ember.ops import conv
-from ember.runtime import blas_threads
 
 CASES = [  # (gradient shape N, C_in, H, W), (weight shape C_in, C_out, kh, kw), padding
     ((64, 6, 24, 24), (6, 1, 5, 5), (0, 0)),  # LeNet-5's first layer

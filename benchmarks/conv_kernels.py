@@ -141,7 +141,8 @@ def _split_ops(x, w, gy, threads: int) -> dict:
     """Ember's kernels on the batch cut into one part per thread, the parts run at once on the runtime's threads
     (``ember.runtime.parallel``) with OpenBLAS held at one thread each: outputs written into one result, weight
     gradients summed."""
-    from ember.runtime import blas_threads, parallel
+    from ember.backend import blas_threads
+    from ember.runtime import parallel
 
     ops = _ember_ops(x, w, gy)
     bounds = [len(x) * k // threads for k in range(threads + 1)]

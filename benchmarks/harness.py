@@ -24,7 +24,7 @@ def machine_line() -> str:
     flags = set(fields.get("Flags", "").split())
     wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16") if f in flags]
     model = fields.get("Model name", "unknown CPU").strip()
-    line = f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none'}"
+    line = f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'none'}; {_onednn_state()}"
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -32,6 +32,16 @@ def machine_line() -> str:
     blas = [f"{i['internal_api']} {i.get('version') or ''} {i.get('architecture') or ''} kernel, "
             f"{i['num_threads']} threads" for i in threadpool_info() if i.get("user_api") == "blas"]
     return line + "".join(f"; {b}" for b in blas)
+
+
+def _onednn_state() -> str:
+    from ember.backend import onednn
+
+    if not onednn.enabled():
+        return "convolutions on NumPy (oneDNN " + ("off)" if onednn.available() else "not installed)")
+    kernel = onednn.implementation("forward", (64, 16, 12, 12), (16, 16, 3, 3), (64, 16, 10, 10), (1, 1), (0, 0),
+                                   (1, 1))
+    return f"convolutions on oneDNN ({kernel})"
 
 
 def time_step(step: Callable[[int], object], seconds: float, warmup: int = 5) -> float:

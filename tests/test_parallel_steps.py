@@ -13,11 +13,12 @@ import pytest
 
 import ember
 from ember import nn
+from ember.backend import blas_threads
 from ember.graph.ir import Graph
 from ember.ops.effects import sparse_update
 from ember.optim.functional import sparse_adagrad_update
 from ember.passes.sparse_first import sparse_first
-from ember.runtime import blas_threads, codegen, parallel
+from ember.runtime import codegen, parallel
 from ember.sparse import RowSparse
 
 needs_blas_control = pytest.mark.skipif(not blas_threads.available(), reason="NumPy's OpenBLAS was not found")

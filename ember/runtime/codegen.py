@@ -25,6 +25,7 @@ import threading
 
 import numpy as np
 
+from ember.backend import blas_threads
 from ember.backend.devices import CPU
 from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
@@ -33,7 +34,7 @@ from ember.ops.join import CONCAT
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
-from ember.runtime import blas_threads, parallel
+from ember.runtime import parallel
 from ember.runtime.arena import ALIGN_BYTES, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ember.runtime import blas_threads
+from ember.backend import blas_threads
 
 _helpers: list | None = None  # one queue per helper thread, started on first use
 _start_lock = threading.Lock()

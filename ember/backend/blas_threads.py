@@ -1,4 +1,5 @@
-"""The BLAS library's thread count, lowered to one while the runtime's own threads share out the work.
+"""The BLAS library's thread count, lowered to one while the runtime's own threads share out the work, and
+while oneDNN's threads run the convolutions (``ember.backend.onednn``).
 
 NumPy's wheels bundle OpenBLAS, which runs a large product on its own threads. Where a compiled step splits a
 product into parts on the runtime's threads (``ember.runtime.parallel``), or runs a product beside other work,
@@ -58,6 +59,29 @@ def available() -> bool:
 def threads() -> int:
     """The BLAS library's thread count now (1 when it cannot be read)."""
     return _library[1]() if _library is not None else 1
+
+
+def outside_regions() -> int:
+    """The BLAS thread count outside ``single_threaded`` regions (what the last open one restores)."""
+    with _lock:
+        return _saved if _open else threads()
+
+
+def set_outside_regions(count: int) -> None:
+    """Set the BLAS thread count outside ``single_threaded`` regions: now, or when the last open one ends."""
+    global _saved
+    if _library is None:
+        return
+    with _lock:
+        if _open:
+            _saved = count
+        else:
+            _library[0](count)
+
+
+def regions_open() -> bool:
+    """Whether a ``single_threaded`` region is open (on any thread)."""
+    return _open > 0
 
 
 class _SingleThreaded:

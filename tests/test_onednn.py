@@ -1,0 +1,204 @@
+"""float32 convolutions on oneDNN (the ``onednn`` extra) against the float64 references, the kernel choice
+between oneDNN and NumPy, and the thread counts each library keeps. Skipped where oneDNN is not installed,
+but for the tests of what happens without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from op_cases_conv import ref_conv2d, ref_conv_transpose2d
+from test_conv_kernels import _ref_weight_grad
+
+import ember
+from ember.backend import blas_threads, onednn
+from ember.ops import conv
+
+needs_onednn = pytest.mark.skipif(not onednn.available(), reason=f"oneDNN not available: {onednn.unavailable_reason()}")
+
+GEOMETRIES = [  # (x shape, w shape, conv2d keywords)
+    ((4, 6, 12, 12), (16, 6, 5, 5), {}),
+    ((3, 8, 9, 11), (5, 8, 3, 3), dict(padding=1)),
+    ((2, 8, 13, 10), (6, 8, 3, 2), dict(stride=2, padding=(1, 0))),
+    ((2, 8, 15, 15), (4, 8, 3, 3), dict(padding=2, dilation=2)),
+    ((2, 8, 10, 10), (8, 2, 3, 3), dict(padding=1, groups=4)),
+    ((2, 8, 10, 10), (8, 1, 3, 3), dict(padding=1, groups=8)),  # depthwise
+    ((3, 4, 9, 9), (8, 4, 1, 1), dict(stride=2)),
+    ((2, 5, 8, 8), (7, 5, 4, 4), dict(stride=3, padding=1)),  # the transposed conv needs output padding
+]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """The directions oneDNN ran, in order."""
+    seen = []
+    run = onednn._run
+
+    def recording(direction, *args):
+        out = run(direction, *args)
+        seen.append((direction, out is not None))
+        return out
+
+    monkeypatch.setattr(onednn, "_run", recording)
+    return seen
+
+
+def _attrs(kwargs):
+    return conv._conv_attrs("conv2d", kwargs.get("stride", 1), kwargs.get("padding", 0), kwargs.get("dilation", 1),
+                            kwargs.get("groups", 1))
+
+
+@needs_onednn
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", GEOMETRIES)
+def test_convolutions_and_both_gradients_match_float64(calls, x_shape, w_shape, kwargs):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    xt = ember.tensor(x.astype(np.float32), requires_grad=True)
+    wt = ember.tensor(w.astype(np.float32), requires_grad=True)
+    y = ember.conv2d(xt, wt, **kwargs)
+    ref = ref_conv2d(x, w, **kwargs)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-4, atol=1e-4)
+    gy = rng.standard_normal(ref.shape)
+    (y * ember.tensor(gy.astype(np.float32))).sum().backward()
+    attrs = _attrs(kwargs)
+    groups = attrs["groups"]
+    ref_gx = np.stack([  # d(sum(conv2d(x, w) * gy))/dx, by the transposed convolution's own reference
+        ref_conv_transpose2d(gy[n:n + 1], w, stride=attrs["stride"], padding=attrs["padding"],
+                             dilation=attrs["dilation"], groups=groups,
+                             output_padding=_output_padding(x_shape, w_shape, ref.shape, attrs))[0]
+        for n in range(x_shape[0])])
+    np.testing.assert_allclose(xt.grad.numpy(), ref_gx, rtol=1e-4, atol=1e-4)
+    ref_gw = np.concatenate([  # per group: that group's input channels against its output channels
+        _ref_weight_grad(x[:, g * w_shape[1]:(g + 1) * w_shape[1]], gy[:, g * (w_shape[0] // groups):
+                         (g + 1) * (w_shape[0] // groups)], w_shape[2:], **{k: v for k, v in kwargs.items()
+                                                                            if k != "groups"})
+        for g in range(groups)])
+    np.testing.assert_allclose(wt.grad.numpy(), ref_gw, rtol=1e-4, atol=1e-4)
+    assert sorted(calls) == [("forward", True), ("input_grad", True), ("weight_grad", True)]
+
+
+def _output_padding(x_shape, w_shape, y_shape, attrs):
+    return tuple(x_shape[2 + a] + 2 * attrs["padding"][a] - attrs["dilation"][a] * (w_shape[2 + a] - 1) - 1
+                 - (y_shape[2 + a] - 1) * attrs["stride"][a] for a in (0, 1))
+
+
+@needs_onednn
+def test_weight_gradient_of_a_cropped_output_gradient(calls):
+    """conv_transpose2d's vjp asks for the weight gradient of an output gradient that covers fewer rows and
+    columns than conv2d(x, w) has: oneDNN runs it with a negative right padding."""
+    rng = np.random.default_rng(1)
+    x, gy = rng.standard_normal((2, 4, 11, 11)), rng.standard_normal((2, 6, 4, 5))
+    attrs = _attrs(dict(stride=2, padding=1))
+    gw = conv._weight_grad_forward(np, x.astype(np.float32), gy.astype(np.float32), kernel_size=(3, 3), **attrs)
+    padded = np.zeros((2, 6, 6, 6))  # conv2d(x, w) here is 6x6: the gradient's missing rows and columns are zeros
+    padded[:, :, :4, :5] = gy
+    np.testing.assert_allclose(gw, _ref_weight_grad(x, padded, (3, 3), stride=2, padding=1), rtol=1e-4, atol=1e-4)
+    assert calls == [("weight_grad", True)]
+
+
+@needs_onednn
+@pytest.mark.parametrize("padding, side", [(1, 10), (0, 12)])
+def test_conv_transpose2d_layer_with_output_padding(calls, padding, side):
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 6, 5, 5)), rng.standard_normal((6, 4, 3, 3))
+    y = ember.conv_transpose2d(ember.tensor(x.astype(np.float32)), ember.tensor(w.astype(np.float32)), stride=2,
+                               padding=padding, output_padding=1)
+    assert y.shape == (2, 4, side, side)
+    np.testing.assert_allclose(y.numpy(), ref_conv_transpose2d(x, w, stride=2, padding=padding, output_padding=1),
+                               rtol=1e-4, atol=1e-4)
+    assert calls == [("input_grad", True)]
+
+
+@needs_onednn
+def test_kernel_choice_keeps_numpy_where_it_is_faster(calls):
+    rng = np.random.default_rng(3)
+    f32 = np.float32
+    # images no larger than the kernel: one dense product
+    x, w = rng.standard_normal((4, 16, 2, 2)).astype(f32), rng.standard_normal((8, 16, 3, 3)).astype(f32)
+    ember.conv2d(ember.tensor(x), ember.tensor(w), padding=1)
+    # float64 has no oneDNN kernel
+    ember.conv2d(ember.tensor(x.astype(np.float64)), ember.tensor(w.astype(np.float64)), padding=1)
+    assert calls == []
+    # the input gradient over one image channel stays on NumPy; the forward and weight gradient do not
+    x = ember.tensor(rng.standard_normal((4, 1, 12, 12)).astype(f32), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((6, 1, 5, 5)).astype(f32), requires_grad=True)
+    ember.conv2d(x, w).sum().backward()
+    assert sorted(calls) == [("forward", True), ("weight_grad", True)]
+
+
+@needs_onednn
+def test_turned_off_runs_numpy_and_gives_blas_its_threads_back(calls):
+    x = ember.tensor(np.random.default_rng(4).standard_normal((2, 4, 8, 8)).astype(np.float32))
+    w = ember.tensor(np.random.default_rng(5).standard_normal((4, 4, 3, 3)).astype(np.float32))
+    try:
+        onednn.set_enabled(False)
+        blas_threads.set_outside_regions(2)
+        expected = ember.conv2d(x, w).numpy()
+        onednn.set_enabled(True)
+        onednn.set_threads(2)
+        got = ember.conv2d(x, w).numpy()
+        if blas_threads.available():
+            assert blas_threads.outside_regions() == 1  # oneDNN's threads took the cores
+        onednn.set_enabled(False)
+        if blas_threads.available():
+            assert blas_threads.outside_regions() == 2
+        assert calls == [("forward", True)]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    finally:
+        onednn.set_threads(0)
+        onednn.set_enabled(True)
+
+
+@needs_onednn
+def test_one_thread_inside_the_runtimes_parallel_regions(monkeypatch):
+    counts = []
+    lib, engine, stream, set_threads, default = onednn._state()
+    monkeypatch.setattr(onednn, "_loaded", (lib, engine, stream, counts.append, default))
+    x = ember.tensor(np.ones((2, 4, 8, 8), np.float32))
+    w = ember.tensor(np.ones((4, 4, 3, 3), np.float32))
+    onednn.set_threads(2)
+    try:
+        ember.conv2d(x, w)
+        with blas_threads.single_threaded():
+            ember.conv2d(x, w)
+    finally:
+        onednn.set_threads(0)
+    assert counts == [2, 1]
+
+
+def test_missing_library_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(onednn, "_library_paths", lambda: ["/nonexistent/libdnnl.so.3"])
+    reason = onednn._load()
+    assert isinstance(reason, str) and "pip install ember[onednn]" in reason
+
+
+def test_without_onednn_convolutions_run_on_numpy(monkeypatch):
+    monkeypatch.setattr(onednn, "_loaded", "not installed")
+    assert not onednn.available() and not onednn.enabled() and onednn.unavailable_reason() == "not installed"
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
+    y = ember.conv2d(ember.tensor(x.astype(np.float32)), ember.tensor(w.astype(np.float32)), padding=1)
+    np.testing.assert_allclose(y.numpy(), ref_conv2d(x, w, padding=1), rtol=1e-4, atol=1e-4)
+
+
+def test_set_threads_rejects_a_negative_count():
+    with pytest.raises(ValueError, match="onednn.set_threads: count must be >= 0, got -1"):
+        onednn.set_threads(-1)
+
+
+@needs_onednn
+def test_a_process_forked_after_a_convolution_still_convolves():
+    """GNU OpenMP's pool does not survive a fork: the child runs on one thread instead of waiting forever."""
+    script = (
+        "import os, numpy as np, ember\n"
+        "x, w = ember.ones(4, 8, 12, 12), ember.ones(8, 8, 3, 3)\n"
+        "before = float(ember.conv2d(x, w).sum())\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if float(ember.conv2d(x, w).sum()) == before else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "assert os.waitstatus_to_exitcode(status) == 0\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
