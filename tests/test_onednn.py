@@ -36,9 +36,9 @@ def calls(monkeypatch):
     seen = []
     run = onednn._run
 
-    def recording(direction, *args):
-        out = run(direction, *args)
-        seen.append((direction, out is not None))
+    def recording(key, *args):
+        out = run(key, *args)
+        seen.append((key[0], out is not None))
         return out
 
     monkeypatch.setattr(onednn, "_run", recording)
@@ -202,3 +202,43 @@ def test_a_process_forked_after_a_convolution_still_convolves():
         "assert os.waitstatus_to_exitcode(status) == 0\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+POOLS = [  # (x shape, max_pool2d keywords)
+    ((3, 2, 8, 6), dict(kernel_size=2)),
+    ((2, 3, 9, 11), dict(kernel_size=3, stride=2, padding=1)),  # overlapping windows
+    ((2, 2, 10, 9), dict(kernel_size=(2, 3), stride=2, ceil_mode=True)),
+    ((1, 3, 11, 11), dict(kernel_size=2, stride=1, dilation=2)),
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape, kwargs", POOLS)
+def test_max_pooling_and_its_gradient_match_the_numpy_kernels_with_ties(calls, shape, kwargs):
+    """Ties go to the first maximum in row-major order, as in the NumPy kernels and PyTorch."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 3, shape).astype(np.float32)  # many ties
+    results = []
+    for on in (True, False):
+        onednn.set_enabled(on)
+        try:
+            xt = ember.tensor(x, requires_grad=True)
+            y = ember.max_pool2d(xt, **kwargs)
+            g = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+            (y * ember.tensor(g)).sum().backward()
+            results.append((y.detach().numpy(), xt.grad.numpy()))
+        finally:
+            onednn.set_enabled(True)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
+    assert calls == [("max_pool", True), ("max_pool_grad", True)]
+
+
+@needs_onednn
+def test_max_pooling_keeps_nan_as_numpy_does(calls):
+    """oneDNN's maximum skips NaN: inputs holding NaN take the NumPy kernels, whose maximum is NaN."""
+    x = np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4)
+    x[0, 0, 0, 0] = np.nan
+    y = ember.max_pool2d(ember.tensor(x), 2).numpy()
+    assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 1, 1]) and y[0, 1, 1, 1] == 31
+    assert calls == []

@@ -1,4 +1,4 @@
-"""oneDNN's convolutions for float32 NumPy arrays, through its C API (the optional ``onednn`` extra).
+"""oneDNN's convolutions and max pooling for float32 NumPy arrays, through its C API (the ``onednn`` extra).
 
 oneDNN is the library PyTorch's CPU convolutions run on: direct kernels in blocked layouts (channels in
 blocks of 8 or 16), compiled at run time for the CPU's vector width, spread over OpenMP threads. Ember calls
@@ -27,12 +27,14 @@ _CPU_ENGINE = 1
 _IN_ORDER_STREAM = 1
 _F32 = 3
 _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 1, 2, 5, 6
-_FORWARD_TRAINING = 64
+_FORWARD_TRAINING, _FORWARD_INFERENCE = 64, 96
 _DIRECT = 1
+_POOLING_MAX = 0x1FF
 _QUERY_IMPL = 8
-_QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = 129, 130, 131, 132, \
-    133, 134
-_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 1, 17, 33, 129, 145, 161
+_QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = range(129, 135)
+_QUERY_WORKSPACE = 135
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_WORKSPACE = 1, 17, 33, 64
+_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _MAX_DIMS = 12
 
 _Dims = ctypes.c_int64 * _MAX_DIMS
@@ -63,6 +65,7 @@ def _declare(lib) -> None:
         "dnnl_memory_desc_destroy": [handle],
         "dnnl_memory_create": [pointer, handle, handle, handle],
         "dnnl_memory_set_data_handle": [handle, handle],
+        "dnnl_memory_get_memory_desc": [handle, pointer],
         "dnnl_convolution_forward_primitive_desc_create": [
             pointer, handle, ctypes.c_int, ctypes.c_int, handle, handle, handle, handle, _Dims, _Dims, _Dims, _Dims,
             handle],
@@ -70,6 +73,10 @@ def _declare(lib) -> None:
             pointer, handle, ctypes.c_int, handle, handle, handle, _Dims, _Dims, _Dims, _Dims, handle, handle],
         "dnnl_convolution_backward_weights_primitive_desc_create": [
             pointer, handle, ctypes.c_int, handle, handle, handle, handle, _Dims, _Dims, _Dims, _Dims, handle, handle],
+        "dnnl_pooling_forward_primitive_desc_create": [
+            pointer, handle, ctypes.c_int, ctypes.c_int, handle, handle, _Dims, _Dims, _Dims, _Dims, _Dims, handle],
+        "dnnl_pooling_backward_primitive_desc_create": [
+            pointer, handle, ctypes.c_int, handle, handle, _Dims, _Dims, _Dims, _Dims, _Dims, handle, handle],
         "dnnl_reorder_primitive_desc_create": [pointer, handle, handle, handle, handle, handle],
         "dnnl_primitive_desc_query": [handle, ctypes.c_int, ctypes.c_int, handle],
         "dnnl_primitive_create": [pointer, handle],
@@ -219,89 +226,75 @@ def runs(dtype) -> bool:
 # --- primitives ------------------------------------------------------------------------------------------------
 
 
-class _Operand:
-    """One array argument of a primitive: its plain (user) layout, the layout the primitive chose, and the
-    reorder between them when they differ."""
+class _Call:
+    """Primitives run in order over memory objects, the ``bound`` ones pointed at the caller's arrays (inputs, then
+    the output) on each call, the others over buffers of their own (``buffers``: the layouts oneDNN chose, a max
+    pooling's workspace)."""
 
-    __slots__ = ("arg", "user", "inner", "reorder", "buffer", "into_primitive")
+    __slots__ = ("steps", "bound", "memories", "buffers", "implementation")
 
-    def __init__(self, lib, engine, arg: int, plain_desc, chosen_desc, into_primitive: bool):
-        self.arg, self.into_primitive = arg, into_primitive
-        self.user = _memory(lib, engine, plain_desc)
-        if lib.dnnl_memory_desc_equal(plain_desc, chosen_desc):
-            self.inner, self.reorder, self.buffer = self.user, None, None
+    def __init__(self, implementation: str):
+        self.steps, self.bound, self.memories, self.buffers = [], [], [], []
+        self.implementation = implementation
+
+    def memory(self, lib, engine, descriptor, bound: bool = False):
+        """A memory object of ``descriptor``: bound to an argument, or over a buffer of its own."""
+        address = None
+        if not bound:
+            buffer = np.empty(lib.dnnl_memory_desc_get_size(descriptor), np.uint8)
+            self.buffers.append(buffer)
+            address = buffer.ctypes.data
+        memory = _Handle()
+        _check(lib.dnnl_memory_create(ctypes.byref(memory), descriptor, engine, _Handle(address)),
+               "dnnl_memory_create")
+        self.memories.append(memory)
+        if bound:
+            self.bound.append(memory)
+        return memory
+
+    def add(self, lib, descriptor, args) -> None:
+        """Run the primitive of ``descriptor`` on ``args`` ((argument kind, memory) pairs) at this point."""
+        primitive = _Handle()
+        _check(lib.dnnl_primitive_create(ctypes.byref(primitive), descriptor), "dnnl_primitive_create")
+        self.steps.append((primitive, len(args), (_Arg * len(args))(*(_Arg(kind, memory) for kind, memory in args))))
+
+    def in_layout(self, lib, engine, user, plain_desc, chosen_desc):
+        """The memory a primitive uses in its ``chosen_desc`` layout for the ``user`` memory: ``user`` itself where
+        that is the plain layout, else a buffer of its own."""
+        return user if lib.dnnl_memory_desc_equal(plain_desc, chosen_desc) else self.memory(lib, engine, chosen_desc)
+
+    def reorder(self, lib, engine, source, target) -> None:
+        """Copy memory ``source`` into ``target`` (another layout) at this point; nothing when they are one."""
+        if source is target:
             return
-        self.buffer = np.empty(lib.dnnl_memory_desc_get_size(chosen_desc) // 4, np.float32)
-        self.inner = _memory(lib, engine, chosen_desc, self.buffer.ctypes.data)
-        source, target = (plain_desc, chosen_desc) if into_primitive else (chosen_desc, plain_desc)
         descriptor = _Handle()
-        _check(lib.dnnl_reorder_primitive_desc_create(ctypes.byref(descriptor), source, engine, target, engine, None),
-               "dnnl_reorder_primitive_desc_create")
+        _check(lib.dnnl_reorder_primitive_desc_create(
+            ctypes.byref(descriptor), _memory_layout(lib, source), engine, _memory_layout(lib, target), engine, None),
+            "dnnl_reorder_primitive_desc_create")
         try:
-            self.reorder = _primitive(lib, descriptor)
+            self.add(lib, descriptor, ((_ARG_SRC, source), (_ARG_DST, target)))
         finally:
             lib.dnnl_primitive_desc_destroy(descriptor)
 
-    def release(self, lib) -> None:
-        lib.dnnl_memory_destroy(self.user)
-        if self.reorder is not None:
-            lib.dnnl_memory_destroy(self.inner)
-            lib.dnnl_primitive_destroy(self.reorder)
-
-    def run_reorder(self, lib, stream) -> None:
-        if self.into_primitive:
-            _execute(lib, stream, self.reorder, ((_ARG_SRC, self.user), (_ARG_DST, self.inner)))
-        else:
-            _execute(lib, stream, self.reorder, ((_ARG_SRC, self.inner), (_ARG_DST, self.user)))
-
-
-class _Convolution:
-    """A convolution primitive (one shape, one direction) with its operands: ``inputs`` in order, one output."""
-
-    __slots__ = ("primitive", "inputs", "output", "implementation")
-
-    def __init__(self, lib, descriptor, inputs, output):
-        self.primitive = _primitive(lib, descriptor)
-        text = ctypes.c_char_p()
-        lib.dnnl_primitive_desc_query(descriptor, _QUERY_IMPL, 0, ctypes.byref(text))
-        self.implementation = (text.value or b"").decode()
-        self.inputs, self.output = inputs, output
-
-    def release(self, lib) -> None:
-        """Free the primitive and its memory objects (the cache drops it)."""
-        lib.dnnl_primitive_destroy(self.primitive)
-        for operand in self.inputs + (self.output,):
-            operand.release(lib)
-
-    def __call__(self, lib, stream, arrays, out: np.ndarray) -> np.ndarray:
-        operands = self.inputs + (self.output,)
-        for operand, array in zip(operands, arrays + (out,)):
-            _check(lib.dnnl_memory_set_data_handle(operand.user, array.ctypes.data), "dnnl_memory_set_data_handle")
-        for operand in self.inputs:
-            if operand.reorder is not None:
-                operand.run_reorder(lib, stream)
-        _execute(lib, stream, self.primitive, tuple((o.arg, o.inner) for o in operands))
-        if self.output.reorder is not None:
-            self.output.run_reorder(lib, stream)
+    def __call__(self, lib, stream, arrays: tuple) -> None:
+        for memory, array in zip(self.bound, arrays):
+            _check(lib.dnnl_memory_set_data_handle(memory, array.ctypes.data), "dnnl_memory_set_data_handle")
+        for primitive, count, args in self.steps:
+            _check(lib.dnnl_primitive_execute(primitive, stream, count, args), "dnnl_primitive_execute")
         _check(lib.dnnl_stream_wait(stream), "dnnl_stream_wait")
-        return out
+
+    def release(self, lib) -> None:
+        """Free the primitives and memory objects (the cache drops this call)."""
+        for primitive, _, _ in self.steps:
+            lib.dnnl_primitive_destroy(primitive)
+        for memory in self.memories:
+            lib.dnnl_memory_destroy(memory)
 
 
-def _memory(lib, engine, descriptor, address=None):
-    memory = _Handle()
-    _check(lib.dnnl_memory_create(ctypes.byref(memory), descriptor, engine, _Handle(address)), "dnnl_memory_create")
-    return memory
-
-
-def _primitive(lib, descriptor):
-    primitive = _Handle()
-    _check(lib.dnnl_primitive_create(ctypes.byref(primitive), descriptor), "dnnl_primitive_create")
-    return primitive
-
-
-def _execute(lib, stream, primitive, args) -> None:
-    array = (_Arg * len(args))(*(_Arg(arg, memory) for arg, memory in args))
-    _check(lib.dnnl_primitive_execute(primitive, stream, len(args), array), "dnnl_primitive_execute")
+def _implementation(lib, descriptor) -> str:
+    text = ctypes.c_char_p()
+    lib.dnnl_primitive_desc_query(descriptor, _QUERY_IMPL, 0, ctypes.byref(text))
+    return (text.value or b"").decode()
 
 
 def _descriptor(lib, shape: tuple, any_layout: bool):
@@ -312,8 +305,14 @@ def _descriptor(lib, shape: tuple, any_layout: bool):
     return descriptor
 
 
-def _weight_shape(w_shape: tuple, groups: int) -> tuple:
-    return w_shape if groups == 1 else (groups, w_shape[0] // groups) + tuple(w_shape[1:])
+def _memory_layout(lib, memory):
+    layout = _Handle()
+    _check(lib.dnnl_memory_get_memory_desc(memory, ctypes.byref(layout)), "dnnl_memory_get_memory_desc")
+    return layout
+
+
+def _layout(lib, descriptor, what: int):
+    return _Handle(lib.dnnl_primitive_desc_query_md(descriptor, what, 0))
 
 
 def _right_padding(size: int, out: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -324,102 +323,176 @@ def _right_padding(size: int, out: int, kernel: int, stride: int, padding: int, 
     return (out - 1) * stride + span - size - padding
 
 
-def _build(direction: str, x_shape: tuple, w_shape: tuple, y_shape: tuple, stride, padding, dilation, groups: int):
-    """The convolution primitive of one direction and shape, or None where oneDNN has none. Every descriptor made
-    here is freed before it returns (memory objects and primitives keep copies of theirs)."""
-    lib, engine = _state()[:2]
-    w_shape = _weight_shape(w_shape, groups)
-    kernel = w_shape[-2:]
+def _window_dims(x_shape, y_shape, kernel, stride, padding, dilation) -> tuple:
+    """strides, dilations (oneDNN counts the gaps: 0 is none), left and right paddings."""
     right = [_right_padding(x_shape[2 + a], y_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
              for a in (0, 1)]
-    dims = (_Dims(*stride), _Dims(*(d - 1 for d in dilation)), _Dims(*padding), _Dims(*right))
-    shapes = {"x": x_shape, "w": w_shape, "y": y_shape}
-    plain = {name: _descriptor(lib, shape, False) for name, shape in shapes.items()}
-    chosen = {name: _descriptor(lib, shape, True) for name, shape in shapes.items()}
-    forward, descriptor = _Handle(), _Handle()
-    try:
-        if lib.dnnl_convolution_forward_primitive_desc_create(
+    return _Dims(*stride), _Dims(*(d - 1 for d in dilation)), _Dims(*padding), _Dims(*right)
+
+
+class _Descriptors:
+    """Memory and primitive descriptors made while building a call, all freed at its end (memory objects and
+    primitives keep copies of what they need)."""
+
+    def __init__(self, lib):
+        self.lib, self.memory, self.primitive = lib, [], []
+
+    def tensor(self, shape: tuple, any_layout: bool = False):
+        descriptor = _descriptor(self.lib, shape, any_layout)
+        self.memory.append(descriptor)
+        return descriptor
+
+    def made(self, status: int, descriptor) -> bool:
+        """Whether a primitive descriptor was made (it is freed at the end either way)."""
+        self.primitive.append(descriptor)
+        return status == 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for descriptor in self.primitive:
+            if descriptor.value:
+                self.lib.dnnl_primitive_desc_destroy(descriptor)
+        for descriptor in self.memory:
+            self.lib.dnnl_memory_desc_destroy(descriptor)
+        return False
+
+
+def _weight_shape(w_shape: tuple, groups: int) -> tuple:
+    return w_shape if groups == 1 else (groups, w_shape[0] // groups) + tuple(w_shape[1:])
+
+
+_CONVOLUTION_ARGS = {  # direction: (inputs, output) as (argument kind, tensor, layout query)
+    "forward": (((_ARG_SRC, "x", _QUERY_SRC), (_ARG_WEIGHTS, "w", _QUERY_WEIGHTS)), (_ARG_DST, "y", _QUERY_DST)),
+    "input_grad": (((_ARG_DIFF_DST, "y", _QUERY_DIFF_DST), (_ARG_WEIGHTS, "w", _QUERY_WEIGHTS)),
+                   (_ARG_DIFF_SRC, "x", _QUERY_DIFF_SRC)),
+    "weight_grad": (((_ARG_SRC, "x", _QUERY_SRC), (_ARG_DIFF_DST, "y", _QUERY_DIFF_DST)),
+                    (_ARG_DIFF_WEIGHTS, "w", _QUERY_DIFF_WEIGHTS)),
+}
+
+
+def _build_convolution(direction: str, x_shape: tuple, w_shape: tuple, y_shape: tuple, stride, padding, dilation,
+                       groups: int):
+    """The call computing a convolution's ``direction`` from plain arrays, or None where oneDNN has no kernel."""
+    lib, engine = _state()[:2]
+    w_shape = _weight_shape(w_shape, groups)
+    dims = _window_dims(x_shape, y_shape, w_shape[-2:], stride, padding, dilation)
+    with _Descriptors(lib) as made:
+        shapes = {"x": x_shape, "w": w_shape, "y": y_shape}
+        plain = {name: made.tensor(shape) for name, shape in shapes.items()}
+        chosen = {name: made.tensor(shape, any_layout=True) for name, shape in shapes.items()}
+        forward = _Handle()
+        if not made.made(lib.dnnl_convolution_forward_primitive_desc_create(
                 ctypes.byref(forward), engine, _FORWARD_TRAINING, _DIRECT, chosen["x"], chosen["w"], None, chosen["y"],
-                *dims, None) != 0:
+                *dims, None), forward):
             return None
-        if direction == "forward":
-            status = 0
-            descriptor, forward = forward, _Handle()
-            inputs = ((_ARG_SRC, "x", _QUERY_SRC), (_ARG_WEIGHTS, "w", _QUERY_WEIGHTS))
-            output = (_ARG_DST, "y", _QUERY_DST)
-        elif direction == "input_grad":
+        descriptor = forward
+        if direction == "input_grad":
+            descriptor = _Handle()
             status = lib.dnnl_convolution_backward_data_primitive_desc_create(
                 ctypes.byref(descriptor), engine, _DIRECT, chosen["x"], chosen["w"], chosen["y"], *dims, forward, None)
-            inputs = ((_ARG_DIFF_DST, "y", _QUERY_DIFF_DST), (_ARG_WEIGHTS, "w", _QUERY_WEIGHTS))
-            output = (_ARG_DIFF_SRC, "x", _QUERY_DIFF_SRC)
-        else:
+        elif direction == "weight_grad":
+            descriptor = _Handle()
             status = lib.dnnl_convolution_backward_weights_primitive_desc_create(
                 ctypes.byref(descriptor), engine, _DIRECT, chosen["x"], chosen["w"], None, chosen["y"], *dims,
                 forward, None)
-            inputs = ((_ARG_SRC, "x", _QUERY_SRC), (_ARG_DIFF_DST, "y", _QUERY_DIFF_DST))
-            output = (_ARG_DIFF_WEIGHTS, "w", _QUERY_DIFF_WEIGHTS)
-        if status != 0:
+        if descriptor is not forward and not made.made(status, descriptor):
             return None
+        call = _Call(_implementation(lib, descriptor))
+        inputs, (out_kind, out_name, out_query) = _CONVOLUTION_ARGS[direction]
+        args = []
+        for kind, name, query in inputs:
+            user = call.memory(lib, engine, plain[name], bound=True)
+            inner = call.in_layout(lib, engine, user, plain[name], _layout(lib, descriptor, query))
+            call.reorder(lib, engine, user, inner)
+            args.append((kind, inner))
+        user = call.memory(lib, engine, plain[out_name], bound=True)
+        inner = call.in_layout(lib, engine, user, plain[out_name], _layout(lib, descriptor, out_query))
+        call.add(lib, descriptor, args + [(out_kind, inner)])
+        call.reorder(lib, engine, inner, user)
+        return call
 
-        def operand(arg, name, what, into):
-            layout = _Handle(lib.dnnl_primitive_desc_query_md(descriptor, what, 0))
-            return _Operand(lib, engine, arg, plain[name], layout, into)
 
-        inputs = tuple(operand(*spec, True) for spec in inputs)
-        return _Convolution(lib, descriptor, inputs, operand(*output, False))
-    finally:
-        for handle in (forward, descriptor):
-            if handle.value:
-                lib.dnnl_primitive_desc_destroy(handle)
-        for handle in (*plain.values(), *chosen.values()):
-            lib.dnnl_memory_desc_destroy(handle)
+def _build_max_pool(direction: str, x_shape: tuple, y_shape: tuple, kernel, stride, padding, dilation):
+    """The call computing max pooling (``forward``: x -> y) or its gradient (``grad``: x, gy -> gx, as the forward
+    pass that records each window's maximum and the backward pass that routes gy there)."""
+    lib, engine = _state()[:2]
+    dims = _window_dims(x_shape, y_shape, kernel, stride, padding, dilation)
+    window = (dims[0], _Dims(*kernel), dims[1], dims[2], dims[3])
+    with _Descriptors(lib) as made:
+        x, y = made.tensor(x_shape), made.tensor(y_shape)
+        forward = _Handle()
+        kind = _FORWARD_INFERENCE if direction == "forward" else _FORWARD_TRAINING
+        if not made.made(lib.dnnl_pooling_forward_primitive_desc_create(
+                ctypes.byref(forward), engine, kind, _POOLING_MAX, x, y, *window, None), forward):
+            return None
+        if direction == "forward":
+            call = _Call(_implementation(lib, forward))
+            call.add(lib, forward, ((_ARG_SRC, call.memory(lib, engine, x, bound=True)),
+                                    (_ARG_DST, call.memory(lib, engine, y, bound=True))))
+            return call
+        backward = _Handle()
+        if not made.made(lib.dnnl_pooling_backward_primitive_desc_create(
+                ctypes.byref(backward), engine, _POOLING_MAX, x, y, *window, forward, None), backward):
+            return None
+        call = _Call(_implementation(lib, backward))
+        source, gradient, result = (call.memory(lib, engine, d, bound=True) for d in (x, y, x))
+        workspace = call.memory(lib, engine, _layout(lib, forward, _QUERY_WORKSPACE))
+        call.add(lib, forward, ((_ARG_SRC, source), (_ARG_DST, call.memory(lib, engine, y)),
+                                (_ARG_WORKSPACE, workspace)))
+        call.add(lib, backward, ((_ARG_DIFF_DST, gradient), (_ARG_WORKSPACE, workspace), (_ARG_DIFF_SRC, result)))
+        return call
 
 
-def _run(direction: str, x_shape, w_shape, y_shape, stride, padding, dilation, groups, arrays, out_shape):
-    """The convolution ``direction`` of ``arrays`` as a new array of ``out_shape``; None where oneDNN has no
-    primitive for it (the caller runs its own kernel)."""
+def _run(key: tuple, build, arrays: tuple, out_shape: tuple):
+    """``arrays`` through the call ``build()`` makes (cached under ``key``) into a new float32 array of
+    ``out_shape``; None where oneDNN has no kernel for it (the caller runs its own)."""
     lib, _, stream, set_threads, default_threads = _state()
     # one thread inside the runtime's own parallel regions. A primitive keeps the thread count it was created
     # under (oneDNN sizes its work split then), so the count is part of the key; OpenMP's is per calling thread.
     count = 1 if blas_threads.regions_open() else _threads or default_threads
-    key = (direction, x_shape, w_shape, y_shape, stride, padding, dilation, groups, count)
+    key += (count,)
     arrays = tuple(np.ascontiguousarray(a) for a in arrays)
+    out = np.empty(out_shape, np.float32)
     with _lock:
         _take_cores(count)
         if set_threads is not None:
             set_threads(count)
-        convolution = _cache.get(key, False)
-        if convolution is False:
+        call = _cache.get(key, False)
+        if call is False:
             if len(_cache) >= _CACHE_LIMIT:
                 _clear_cache(lib)
-            convolution = _cache[key] = _build(direction, x_shape, w_shape, y_shape, stride, padding, dilation,
-                                               groups)
-        if convolution is None:
+            call = _cache[key] = build()
+        if call is None:
             return None
-        return convolution(lib, stream, arrays, np.empty(out_shape, np.float32))
+        call(lib, stream, arrays + (out,))
+    return out
 
 
 def _clear_cache(lib) -> None:
-    for convolution in _cache.values():
-        if convolution is not None:
-            convolution.release(lib)
+    for call in _cache.values():
+        if call is not None:
+            call.release(lib)
     _cache.clear()
 
 
-def _shapes(x_shape, w_shape, y_shape):
-    return tuple(map(int, x_shape)), tuple(map(int, w_shape)), tuple(map(int, y_shape))
+def _ints(*values) -> tuple:
+    return tuple(tuple(map(int, v)) if isinstance(v, (tuple, list)) else int(v) for v in values)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, out_hw: tuple, stride, padding, dilation, groups: int):
     """conv2d of float32 ``x`` (N, C, H, W) and ``w`` (O, C/groups, kh, kw) as (N, O, OH, OW), or None."""
-    shapes = _shapes(x.shape, w.shape, (x.shape[0], w.shape[0]) + tuple(out_hw))
-    return _run("forward", *shapes, tuple(stride), tuple(padding), tuple(dilation), groups, (x, w), shapes[2])
+    y_shape = (x.shape[0], w.shape[0]) + tuple(out_hw)
+    args = _ints(x.shape, w.shape, y_shape, stride, padding, dilation, groups)
+    return _run(("forward",) + args, lambda: _build_convolution("forward", *args), (x, w), args[2])
 
 
 def conv2d_input_grad(gy: np.ndarray, w: np.ndarray, x_hw: tuple, stride, padding, dilation, groups: int):
     """The gradient of conv2d with respect to its input (conv_transpose2d of ``gy``), of spatial size ``x_hw``."""
-    shapes = _shapes((gy.shape[0], w.shape[1] * groups) + tuple(x_hw), w.shape, gy.shape)
-    return _run("input_grad", *shapes, tuple(stride), tuple(padding), tuple(dilation), groups, (gy, w), shapes[0])
+    x_shape = (gy.shape[0], w.shape[1] * groups) + tuple(x_hw)
+    args = _ints(x_shape, w.shape, gy.shape, stride, padding, dilation, groups)
+    return _run(("input_grad",) + args, lambda: _build_convolution("input_grad", *args), (gy, w), args[0])
 
 
 def conv2d_weight_grad(x: np.ndarray, gy: np.ndarray, kernel: tuple, stride, padding, dilation, groups: int):
@@ -430,15 +503,26 @@ def conv2d_weight_grad(x: np.ndarray, gy: np.ndarray, kernel: tuple, stride, pad
     reach = [(gy.shape[2 + a] - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 - padding[a] for a in (0, 1)]
     if reach[0] < x.shape[2] or reach[1] < x.shape[3]:
         x = x[:, :, :reach[0], :reach[1]]
-    shapes = _shapes(x.shape, w_shape, gy.shape)
-    return _run("weight_grad", *shapes, tuple(stride), tuple(padding), tuple(dilation), groups, (x, gy), shapes[1])
+    args = _ints(x.shape, w_shape, gy.shape, stride, padding, dilation, groups)
+    return _run(("weight_grad",) + args, lambda: _build_convolution("weight_grad", *args), (x, gy), args[1])
+
+
+def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
+    """Max pooling of float32 ``x`` (N, C, H, W) into (N, C, OH, OW) (``out_hw`` gives ceil mode's size), or None."""
+    args = _ints(x.shape, tuple(x.shape[:2]) + tuple(out_hw), kernel, stride, padding, dilation)
+    return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
+
+
+def max_pool2d_grad(x: np.ndarray, gy: np.ndarray, kernel, stride, padding, dilation):
+    """The gradient of max pooling: each window's ``gy`` routed to its first maximum in ``x``, or None."""
+    args = _ints(x.shape, gy.shape, kernel, stride, padding, dilation)
+    return _run(("max_pool_grad",) + args, lambda: _build_max_pool("grad", *args), (x, gy), args[0])
 
 
 def implementation(direction: str, x_shape, w_shape, y_shape, stride, padding, dilation, groups: int = 1) -> str:
     """The name oneDNN gives the kernel it chooses for a convolution ('' when it has none), e.g. 'jit:avx512_core'."""
-    convolution = _build(direction, *_shapes(x_shape, w_shape, y_shape), tuple(stride), tuple(padding),
-                         tuple(dilation), groups)
-    if convolution is None:
+    call = _build_convolution(direction, *_ints(x_shape, w_shape, y_shape, stride, padding, dilation, groups))
+    if call is None:
         return ""
-    convolution.release(_state()[0])
-    return convolution.implementation
+    call.release(_state()[0])
+    return call.implementation

@@ -4,7 +4,8 @@ Each pooling primitive loops over the kernel positions only: position (i, j) mee
 the padded input, so a window reduction is kh * kw whole-array operations. Max pooling with overlapping
 windows runs on NumPy over phase planes instead (``pool_planes``), where every position is a contiguous slice;
 the gradient of windows side by side copies each position's elements into a contiguous plane once.
-Max pooling routes the gradient to the first maximum of each window, as PyTorch does. The gradient
+Max pooling routes the gradient to the first maximum of each window, as PyTorch does; with the ``onednn``
+extra, float32 max pooling and its gradient run on oneDNN's kernels (the same first maxima). The gradient
 primitives are linear in the incoming gradient and each is the other's vjp, so gradients of gradients work
 as well.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend import onednn
 from ember.ops import dispatch, pool_planes
 from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
@@ -91,6 +93,12 @@ def _gpu_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode) -> tupl
     return tuple(np.int32(v) for v in sizes)
 
 
+def _on_onednn(xp, x) -> bool:
+    # oneDNN's maximum skips NaN where PyTorch's and NumPy's keep it: inputs holding NaN (NumPy's maximum of all
+    # of them, one fast pass, is NaN) take the NumPy kernels
+    return xp is np and onednn.runs(x.dtype) and x.size > 0 and not np.isnan(np.maximum.reduce(x, axis=None))
+
+
 def _max_pool2d_forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
     if xp is not np and x.dtype in (np.float32, np.float64):  # one launch on a GPU
         from ember.backend import cuda_kernels
@@ -98,6 +106,11 @@ def _max_pool2d_forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_m
         args = _gpu_pool_args(x, kernel_size, stride, padding, dilation, ceil_mode)
         out = xp.empty(x.shape[:2] + (int(args[2]), int(args[3])), x.dtype)
         return cuda_kernels.max_pool2d()(xp.ascontiguousarray(x), *args, x.dtype.type(-np.inf), out)
+    if _on_onednn(xp, x):  # 2-7x faster than the NumPy kernels below on LeNet-5's and ResNet's
+        out_hw = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)[0]
+        out = onednn.max_pool2d(x, out_hw, kernel_size, stride, padding, dilation)
+        if out is not None:
+            return out
     if xp is np and _overlapping(kernel_size, stride, dilation):
         out_hw = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)[0]
         return pool_planes.max_pool2d(x, out_hw, kernel_size, stride, padding, dilation, _lowest(xp, x.dtype))
@@ -153,6 +166,10 @@ def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation
         out = xp.empty(x.shape, x.dtype)
         return cuda_kernels.max_pool2d_grad()(xp.ascontiguousarray(x), xp.ascontiguousarray(g), *args,
                                               x.dtype.type(-np.inf), out)
+    if _on_onednn(xp, x):
+        out = onednn.max_pool2d_grad(x, g, kernel_size, stride, padding, dilation)
+        if out is not None:
+            return out
     overlapping = _overlapping(kernel_size, stride, dilation)
     if xp is np and overlapping:  # 1.7x faster at ResNet's stem; no faster for windows that do not overlap
         return pool_planes.max_pool2d_grad(x, g, kernel_size, stride, padding, dilation, _lowest(xp, x.dtype))
