@@ -115,12 +115,16 @@ def test_conv_transpose2d_layer_with_output_padding(calls, padding, side):
 def test_kernel_choice_keeps_numpy_where_it_is_faster(calls):
     rng = np.random.default_rng(3)
     f32 = np.float32
-    # images no larger than the kernel: one dense product
-    x, w = rng.standard_normal((4, 16, 2, 2)).astype(f32), rng.standard_normal((8, 16, 3, 3)).astype(f32)
-    ember.conv2d(ember.tensor(x), ember.tensor(w), padding=1)
+    # images no larger than the kernel: one dense product for a single output pixel, and for the weight gradient
+    x = ember.tensor(rng.standard_normal((4, 16, 2, 2)).astype(f32), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((8, 16, 3, 3)).astype(f32), requires_grad=True)
+    ember.conv2d(x, w, stride=2, padding=1).sum().backward()  # 1x1 outputs
     # float64 has no oneDNN kernel
-    ember.conv2d(ember.tensor(x.astype(np.float64)), ember.tensor(w.astype(np.float64)), padding=1)
+    ember.conv2d(x.detach().double(), w.detach().double(), padding=1)
     assert calls == []
+    ember.conv2d(x, w, padding=1).sum().backward()  # 2x2 outputs
+    assert sorted(calls) == [("forward", True), ("input_grad", True)]
+    calls.clear()
     # the input gradient over one image channel stays on NumPy; the forward and weight gradient do not
     x = ember.tensor(rng.standard_normal((4, 1, 12, 12)).astype(f32), requires_grad=True)
     w = ember.tensor(rng.standard_normal((6, 1, 5, 5)).astype(f32), requires_grad=True)

@@ -17,7 +17,7 @@ one product per kernel row; stride-1 transposed convolutions as a flipped-kernel
 one's columns would be larger (fewer output than input channels), col2im by flat offsets into wide rows.
 Column matrices and products keep their rows off multiples of 1 KiB (``matrix_rows``).
 
-With the ``onednn`` extra, float32 convolutions run on oneDNN's direct kernels instead (``_on_onednn``), the
+With the ``onednn`` extra, float32 convolutions run on oneDNN's direct kernels instead (``_on_onednn``), some
 dense products of tiny images excepted; they sum in their own order, the same in eager mode and generated code.
 """
 
@@ -165,12 +165,17 @@ def _col2im(xp, cols, shape, kernel, stride, padding, dilation, out_h: int, out_
     return _batch_first(xp, out[:, ph:ph + h, pw:pw + w])
 
 
-def _on_onednn(xp, dtype, groups: int, image_hw, kernel) -> bool:
-    """Whether a float32 convolution over images of ``image_hw`` runs on oneDNN (``ember.backend.onednn``).
+def _on_onednn(xp, dtype, groups: int, image_hw, kernel, out_pixels: int, weight_grad: bool = False) -> bool:
+    """Whether a float32 convolution over images of ``image_hw`` with ``out_pixels`` output pixels per channel runs
+    on oneDNN (``ember.backend.onednn``).
 
-    Its direct kernels ran 1.2-9x faster than the NumPy ones on LeNet-5's and ResNet-18's layers, on two cores,
-    except where images are no larger than the kernel: there one dense product is 1.5-7x faster."""
-    return xp is np and onednn.runs(dtype) and not conv_dense.use_dense(groups, image_hw[0], image_hw[1], kernel)
+    Its direct kernels ran 1.2-9x faster than the NumPy ones on LeNet-5's and ResNet-18's layers, on two cores.
+    Where images are no larger than the kernel, one dense product was 1.9-7x faster for a single output pixel
+    (ResNet-18's last stage) and 1.25x faster for the weight gradient; with 2x2 outputs oneDNN's forward and input
+    gradient were 1.2-1.4x faster."""
+    if xp is not np or not onednn.runs(dtype):
+        return False
+    return not (conv_dense.use_dense(groups, image_hw[0], image_hw[1], kernel) and (weight_grad or out_pixels == 1))
 
 
 # --- conv2d -------------------------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
     out_h = conv_out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
     out_w = conv_out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
     y = None
-    if _on_onednn(xp, x.dtype, groups, x.shape[2:], (kh, kw)):
+    if _on_onednn(xp, x.dtype, groups, x.shape[2:], (kh, kw), out_h * out_w):
         y = onednn.conv2d(x, w, (out_h, out_w), stride, padding, dilation, groups)
     if y is not None:
         pass
@@ -330,7 +335,7 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
     (x, gy), result_dtype = _compute_dtype(xp, x, gy)
     c = x.shape[1]
     o, out_h, out_w = gy.shape[1:]
-    if _on_onednn(xp, x.dtype, groups, x.shape[2:], kernel_size):
+    if _on_onednn(xp, x.dtype, groups, x.shape[2:], kernel_size, out_h * out_w, weight_grad=True):
         gw = onednn.conv2d_weight_grad(x, gy, tuple(kernel_size), stride, padding, dilation, groups)
         if gw is not None:
             return gw.astype(result_dtype) if result_dtype is not None else gw
@@ -407,7 +412,7 @@ def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, ou
     n, c_in, in_h, in_w = x.shape
     _, c_out_group, kh, kw = w.shape
     out_h, out_w = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
-    if _on_onednn(xp, x.dtype, groups, (out_h, out_w), (kh, kw)) and (groups > 1 or c_out_group >= 4):
+    if _on_onednn(xp, x.dtype, groups, (out_h, out_w), (kh, kw), in_h * in_w) and (groups > 1 or c_out_group >= 4):
         # (oneDNN's input gradient of a convolution over 1-3 image channels ran 1.1-4x slower than NumPy's)
         y = onednn.conv2d_input_grad(x, w, (out_h, out_w), stride, padding, dilation, groups)
         if y is not None:
