@@ -29,8 +29,8 @@ On two threads oneDNN's kernels ran 1.3-2.7x faster than the NumPy ones at their
 0.30, input gradient 0.27 against 0.55; conv1's input gradient, over one image channel, stays on NumPy), level with
 or ahead of PyTorch's, which run on the same library.
 
-Needs numba and torch (the ``bench`` extra) and the ``onednn`` extra. The first numba call compiles (about 2-3 s a kernel) or,
-with ``cache=True``, loads the cached machine code (about 20 ms a kernel).
+Needs numba and torch (the ``bench`` extra) and the ``onednn`` extra. The first numba call compiles (about 2-3 s
+a kernel) or, with ``cache=True``, loads the cached machine code (about 20 ms a kernel).
 """
 
 from __future__ import annotations
