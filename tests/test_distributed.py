@@ -196,8 +196,10 @@ def test_hung_rank_times_out_naming_it(tmp_path):
 def test_ctrl_c_ends_the_job(tmp_path):
     # each rank gets the interrupt once (a second one would cut its handler short), and the rank whose handler
     # ends first waits for the other's before the job ends
-    script = write(tmp_path, "import time\ndist.init_process_group(timeout=60)\nprint('started', flush=True)\n"
-                             "try:\n    while True:\n        dist.all_reduce(ember.ones(3))\n        time.sleep(0.01)\n"
+    # 'started' is printed inside the try: the interrupt can arrive before print returns
+    script = write(tmp_path, "import time\ndist.init_process_group(timeout=60)\n"
+                             "try:\n    print('started', flush=True)\n"
+                             "    while True:\n        dist.all_reduce(ember.ones(3))\n        time.sleep(0.01)\n"
                              "except KeyboardInterrupt:\n    time.sleep(0.2 + 1.5 * dist.get_rank())\n"
                              "    print('handled', flush=True)\n    raise\n")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))

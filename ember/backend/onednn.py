@@ -138,7 +138,8 @@ _loaded = None  # the result of _load(), on first use
 _enabled = os.environ.get("EMBER_ONEDNN", "1") != "0"  # EMBER_ONEDNN=0 turns it off from the start
 _threads = 0  # 0: oneDNN's default (all cores)
 _blas_before: int | None = None  # OpenBLAS's thread count before oneDNN took the cores (None: not taken)
-_lock = threading.Lock()
+_lock = threading.Lock()  # one call at a time: the cached calls' own buffers are shared
+_load_lock = threading.Lock()
 _cache: dict = {}
 _CACHE_LIMIT = 512
 
@@ -146,7 +147,8 @@ _CACHE_LIMIT = 512
 def _after_fork_in_child() -> None:
     # GNU OpenMP's thread pool does not survive a fork: a child that starts a parallel region on it waits forever.
     # oneDNN runs a one-thread region without the pool, so a forked child keeps to one thread.
-    global _threads
+    global _threads, _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
     if _loaded is not None and not isinstance(_loaded, str):
         _threads = 1
 
@@ -158,7 +160,9 @@ if hasattr(os, "register_at_fork"):
 def _state():
     global _loaded
     if _loaded is None:
-        _loaded = _load()
+        with _load_lock:
+            if _loaded is None:
+                _loaded = _load()
     return _loaded
 
 
@@ -174,13 +178,13 @@ def unavailable_reason() -> str:
 
 
 def enabled() -> bool:
-    """Whether convolutions run on oneDNN now: the library is available and not turned off."""
+    """Whether convolutions and max pooling run on oneDNN now: the library is available and not turned off."""
     return _enabled and available()
 
 
 def set_enabled(flag: bool) -> None:
-    """Turn oneDNN's convolutions on or off (``ember.ops.conv`` then runs its NumPy kernels); off gives
-    OpenBLAS back the thread count it had before oneDNN's first convolution."""
+    """Turn oneDNN's kernels on or off (the convolutions and max pooling then run on Ember's NumPy kernels); off
+    gives OpenBLAS back the thread count it had before oneDNN's first call."""
     global _enabled
     _enabled = bool(flag)
     if not _enabled:
