@@ -231,29 +231,25 @@ def runs(dtype) -> bool:
 
 
 class _Call:
-    """Primitives run in order over memory objects, the ``bound`` ones pointed at the caller's arrays (inputs, then
-    the output) on each call, the others over buffers of their own (``buffers``: the layouts oneDNN chose, a max
-    pooling's workspace)."""
+    """Primitives run in order over memory objects: the ``bound`` ones pointed at the caller's arrays (inputs, then
+    the output), the ``scratch`` ones at buffers allocated for the call (the layouts oneDNN chose, a max pooling's
+    workspace), so that a cached call holds no array memory between calls."""
 
-    __slots__ = ("steps", "bound", "memories", "buffers", "implementation")
+    __slots__ = ("steps", "bound", "scratch", "memories", "implementation")
 
     def __init__(self, implementation: str):
-        self.steps, self.bound, self.memories, self.buffers = [], [], [], []
+        self.steps, self.bound, self.scratch, self.memories = [], [], [], []
         self.implementation = implementation
 
     def memory(self, lib, engine, descriptor, bound: bool = False):
-        """A memory object of ``descriptor``: bound to an argument, or over a buffer of its own."""
-        address = None
-        if not bound:
-            buffer = np.empty(lib.dnnl_memory_desc_get_size(descriptor), np.uint8)
-            self.buffers.append(buffer)
-            address = buffer.ctypes.data
+        """A memory object of ``descriptor``: bound to an argument, or over a buffer of its own at each call."""
         memory = _Handle()
-        _check(lib.dnnl_memory_create(ctypes.byref(memory), descriptor, engine, _Handle(address)),
-               "dnnl_memory_create")
+        _check(lib.dnnl_memory_create(ctypes.byref(memory), descriptor, engine, None), "dnnl_memory_create")
         self.memories.append(memory)
         if bound:
             self.bound.append(memory)
+        else:
+            self.scratch.append((memory, lib.dnnl_memory_desc_get_size(descriptor)))
         return memory
 
     def add(self, lib, descriptor, args) -> None:
@@ -281,7 +277,8 @@ class _Call:
             lib.dnnl_primitive_desc_destroy(descriptor)
 
     def __call__(self, lib, stream, arrays: tuple) -> None:
-        for memory, array in zip(self.bound, arrays):
+        buffers = [np.empty(size, np.uint8) for _, size in self.scratch]
+        for memory, array in zip(self.bound + [memory for memory, _ in self.scratch], arrays + tuple(buffers)):
             _check(lib.dnnl_memory_set_data_handle(memory, array.ctypes.data), "dnnl_memory_set_data_handle")
         for primitive, count, args in self.steps:
             _check(lib.dnnl_primitive_execute(primitive, stream, count, args), "dnnl_primitive_execute")
