@@ -33,7 +33,7 @@ _POOLING_MAX = 0x1FF
 _QUERY_IMPL = 8
 _QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _QUERY_DIFF_DST = range(129, 135)
 _QUERY_WORKSPACE = 135
-_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_WORKSPACE = 1, 17, 33, 64
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS, _ARG_WORKSPACE = 1, 17, 33, 41, 64
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _MAX_DIMS = 12
 
@@ -374,8 +374,9 @@ _CONVOLUTION_ARGS = {  # direction: (inputs, output) as (argument kind, tensor, 
 
 
 def _build_convolution(direction: str, x_shape: tuple, w_shape: tuple, y_shape: tuple, stride, padding, dilation,
-                       groups: int):
-    """The call computing a convolution's ``direction`` from plain arrays, or None where oneDNN has no kernel."""
+                       groups: int, biased: bool = False):
+    """The call computing a convolution's ``direction`` from plain arrays (``biased``: the forward adds a bias, its
+    third input), or None where oneDNN has no kernel."""
     lib, engine = _state()[:2]
     w_shape = _weight_shape(w_shape, groups)
     dims = _window_dims(x_shape, y_shape, w_shape[-2:], stride, padding, dilation)
@@ -383,9 +384,10 @@ def _build_convolution(direction: str, x_shape: tuple, w_shape: tuple, y_shape: 
         shapes = {"x": x_shape, "w": w_shape, "y": y_shape}
         plain = {name: made.tensor(shape) for name, shape in shapes.items()}
         chosen = {name: made.tensor(shape, any_layout=True) for name, shape in shapes.items()}
+        bias = made.tensor((y_shape[1],)) if biased else None
         forward = _Handle()
         if not made.made(lib.dnnl_convolution_forward_primitive_desc_create(
-                ctypes.byref(forward), engine, _FORWARD_TRAINING, _DIRECT, chosen["x"], chosen["w"], None, chosen["y"],
+                ctypes.byref(forward), engine, _FORWARD_TRAINING, _DIRECT, chosen["x"], chosen["w"], bias, chosen["y"],
                 *dims, None), forward):
             return None
         descriptor = forward
@@ -408,6 +410,8 @@ def _build_convolution(direction: str, x_shape: tuple, w_shape: tuple, y_shape: 
             inner = call.in_layout(lib, engine, user, plain[name], _layout(lib, descriptor, query))
             call.reorder(lib, engine, user, inner)
             args.append((kind, inner))
+        if bias is not None:
+            args.append((_ARG_BIAS, call.memory(lib, engine, bias, bound=True)))
         user = call.memory(lib, engine, plain[out_name], bound=True)
         inner = call.in_layout(lib, engine, user, plain[out_name], _layout(lib, descriptor, out_query))
         call.add(lib, descriptor, args + [(out_kind, inner)])
@@ -482,11 +486,14 @@ def _ints(*values) -> tuple:
     return tuple(tuple(map(int, v)) if isinstance(v, (tuple, list)) else int(v) for v in values)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, out_hw: tuple, stride, padding, dilation, groups: int):
-    """conv2d of float32 ``x`` (N, C, H, W) and ``w`` (O, C/groups, kh, kw) as (N, O, OH, OW), or None."""
+def conv2d(x: np.ndarray, w: np.ndarray, out_hw: tuple, stride, padding, dilation, groups: int,
+           bias: np.ndarray | None = None):
+    """conv2d of float32 ``x`` (N, C, H, W) and ``w`` (O, C/groups, kh, kw) as (N, O, OH, OW), plus ``bias`` (O,)
+    when given; None where oneDNN has no kernel for it."""
     y_shape = (x.shape[0], w.shape[0]) + tuple(out_hw)
-    args = _ints(x.shape, w.shape, y_shape, stride, padding, dilation, groups)
-    return _run(("forward",) + args, lambda: _build_convolution("forward", *args), (x, w), args[2])
+    args = _ints(x.shape, w.shape, y_shape, stride, padding, dilation, groups) + (bias is not None,)
+    arrays = (x, w) if bias is None else (x, w, bias)
+    return _run(("forward",) + args, lambda: _build_convolution("forward", *args), arrays, args[2])
 
 
 def conv2d_input_grad(gy: np.ndarray, w: np.ndarray, x_hw: tuple, stride, padding, dilation, groups: int):

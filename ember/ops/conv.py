@@ -32,6 +32,7 @@ from ember.ops.autocast import LOWER
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
+from ember.ops.reduction import SUM
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 
@@ -181,18 +182,19 @@ def _on_onednn(xp, dtype, groups: int, image_hw, kernel, out_pixels: int, weight
 # --- conv2d -------------------------------------------------------------------------------------------------
 
 
-def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
+def _conv2d_forward(xp, x, w, bias=None, *, stride, padding, dilation, groups):
     (x, w), result_dtype = _compute_dtype(xp, x, w)
+    if bias is not None and result_dtype is not None:
+        bias = bias.astype(float32)
     n = x.shape[0]
     o, _, kh, kw = w.shape
     out_h = conv_out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
     out_w = conv_out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
-    y = None
     if _on_onednn(xp, x.dtype, groups, x.shape[2:], (kh, kw), out_h * out_w):
-        y = onednn.conv2d(x, w, (out_h, out_w), stride, padding, dilation, groups)
-    if y is not None:
-        pass
-    elif xp is np and conv_dense.use_dense(groups, x.shape[2], x.shape[3], (kh, kw)):
+        y = onednn.conv2d(x, w, (out_h, out_w), stride, padding, dilation, groups, bias)  # the bias added in it
+        if y is not None:
+            return y.astype(result_dtype) if result_dtype is not None else y
+    if xp is np and conv_dense.use_dense(groups, x.shape[2], x.shape[3], (kh, kw)):
         y = conv_dense.conv2d(x, w, stride, padding, dilation, out_h, out_w)
     elif conv_per_sample.use_per_sample(xp, groups, out_h, out_w, conv_per_sample.FORWARD_MIN_PIXELS):
         padded = pad2d(xp, x, padding[0], padding[0], padding[1], padding[1])
@@ -205,6 +207,8 @@ def _conv2d_forward(xp, x, w, *, stride, padding, dilation, groups):
         xp.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]),
                   out=y.reshape(groups, o // groups, -1))
         y = _batch_first(xp, y.reshape(o, out_h, out_w, n))
+    if bias is not None:  # y is this kernel's own new array
+        xp.add(y, bias.reshape(1, -1, 1, 1), out=y)
     return y.astype(result_dtype) if result_dtype is not None else y
 
 
@@ -290,9 +294,14 @@ def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = Fal
             f"groups), input has {x.shape[1]}")
 
 
-def _conv2d_infer(x, w, *, stride, padding, dilation, groups):
+def _conv2d_infer(x, w, bias=None, *, stride, padding, dilation, groups):
     check_window("conv2d", [x, w], stride=stride, padding=padding, dilation=dilation)
     _check_conv("conv2d", x, w, groups)
+    if bias is not None:
+        specs = [x, w, bias]
+        same_dtype("conv2d", specs)
+        if bias.ndim != 1 or bias.shape[0] != w.shape[0]:
+            raise shape_error("conv2d", specs, f"bias must have shape [{w.shape[0]}] (one per output channel)")
     sizes = []
     for axis in (0, 1):
         size, kernel = x.shape[2 + axis], w.shape[2 + axis]
@@ -306,19 +315,23 @@ def _conv2d_infer(x, w, *, stride, padding, dilation, groups):
 
 
 def _conv2d_vjp(ctx, g):
-    x, w = ctx.inputs
+    x, w = ctx.inputs[:2]
     attrs = ctx.attrs
     gx = gw = None
     if ctx.needs[0]:
         gx = _conv_transpose2d(g, w, output_size=tuple(x.shape[2:]), **attrs)
     if ctx.needs[1]:
         gw = _conv2d_weight_grad(x, g, kernel_size=tuple(w.shape[2:]), **attrs)
-    return gx, gw
+    if len(ctx.inputs) == 2:
+        return gx, gw
+    gb = dispatch.apply(SUM, (g,), {"axis": (0, 2, 3), "keepdims": False}) if ctx.needs[2] else None
+    return gx, gw, gb
 
 
-def _conv2d_cost(out, x, w, **attrs):
-    per_output = w.size // w.shape[0]  # (C / groups) * kh * kw multiply-adds per output element
-    return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes)
+def _conv2d_cost(out, x, w, bias=None, **attrs):
+    per_output = w.size // w.shape[0]  # (C / groups) * kh * kw multiply-adds per output element (the bias's adds
+    # uncounted, as linear's and fvcore's counts leave them out)
+    return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes + (bias.nbytes if bias is not None else 0))
 
 
 CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=_conv2d_vjp, cost=_conv2d_cost, onnx="Conv",
@@ -613,7 +626,15 @@ def conv2d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, st
     x, weight, bias = _operands("conv2d", x, weight, bias)
     attrs = _conv_attrs("conv2d", stride, padding, dilation, groups)
     _conv2d_infer(*_specs(x, weight), **attrs)
+    if _fits(bias, x, weight):  # added inside the op (in oneDNN's kernel, where it runs)
+        return dispatch.apply(CONV2D, (x, weight, bias), attrs)
     return _add_bias("conv2d", dispatch.apply(CONV2D, (x, weight), attrs), bias)
+
+
+def _fits(bias, x, weight) -> bool:
+    """Whether ``bias`` can be the op's third input: one value per output channel, in the input's dtype
+    (otherwise ``_add_bias`` casts it or names the mismatch)."""
+    return bias is not None and bias.dtype == x.dtype and tuple(bias.shape) == (weight.shape[0],)
 
 
 def conv1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride: int = 1, padding: int = 0,
@@ -636,6 +657,9 @@ def conv1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, st
     x4 = reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
     w4 = reshape(weight, (weight.shape[0], weight.shape[1], 1, weight.shape[2]))
     _conv2d_infer(*_specs(x4, w4), **attrs)
+    if _fits(bias, x4, w4):
+        y = dispatch.apply(CONV2D, (x4, w4, bias), attrs)
+        return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
     y = dispatch.apply(CONV2D, (x4, w4), attrs)
     return _add_bias("conv1d", reshape(y, (y.shape[0], y.shape[1], y.shape[3])), bias)
 

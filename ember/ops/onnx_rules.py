@@ -248,9 +248,9 @@ def _softmax(b, x, *, axis):
 
 
 @_rule(CONV2D)
-def _conv2d(b, x, w, *, stride, padding, dilation, groups):
-    return b.node("Conv", [x, w], strides=list(stride), pads=[*padding, *padding], dilations=list(dilation),
-                  group=groups)
+def _conv2d(b, x, w, bias=None, *, stride, padding, dilation, groups):
+    return b.node("Conv", [x, w] + ([bias] if bias is not None else []), strides=list(stride),
+                  pads=[*padding, *padding], dilations=list(dilation), group=groups)
 
 
 @_rule(CONV_TRANSPOSE2D)

@@ -73,7 +73,7 @@ def padded_windows(x, kernel_size, stride, padding, dilation, ceil_mode, value):
 
 
 @_kernel("conv2d")
-def op_conv2d(x, w, *, stride, padding, dilation, groups):
+def op_conv2d(x, w, bias=None, *, stride, padding, dilation, groups):
     n, c, h, width = x.shape
     o, _, kh, kw = w.shape
     ph, pw = padding
@@ -87,7 +87,8 @@ def op_conv2d(x, w, *, stride, padding, dilation, groups):
         (sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn))
     cols = view.reshape(c * kh * kw, out_h * out_w * n)
     y = np.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
-    return np.ascontiguousarray(y.reshape(o, out_h, out_w, n).transpose(3, 0, 1, 2))
+    y = np.ascontiguousarray(y.reshape(o, out_h, out_w, n).transpose(3, 0, 1, 2))
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
 
 
 @_kernel("conv_transpose2d")

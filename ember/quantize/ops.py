@@ -44,7 +44,7 @@ def _qlinear_cost(out, x, w_q, w_scale, bias=None, *, x_scale):
     return Cost(2 * out.size * w_q.shape[1], out.nbytes + x.nbytes + w_q.size)
 
 
-def _qconv2d_forward(xp, x, w_q, w_scale, *, x_scale, stride, padding, dilation, groups):
+def _qconv2d_forward(xp, x, w_q, w_scale, bias=None, *, x_scale, stride, padding, dilation, groups):
     xq = quantize_array(xp, x, x_scale)
     k = w_q.shape[1] * w_q.shape[2] * w_q.shape[3]
 
@@ -52,15 +52,16 @@ def _qconv2d_forward(xp, x, w_q, w_scale, *, x_scale, stride, padding, dilation,
         return CONV2D.forward(xp, a, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     acc = _accumulate(xp, conv, k, xq, w_q)
-    return (acc * (w_scale.reshape(1, -1, 1, 1) * x.dtype.type(x_scale))).astype(x.dtype)
+    y = acc * (w_scale.reshape(1, -1, 1, 1) * x.dtype.type(x_scale))
+    return (y + bias.reshape(1, -1, 1, 1) if bias is not None else y).astype(x.dtype)
 
 
-def _qconv2d_infer(x, w_q, w_scale, *, x_scale, stride, padding, dilation, groups):
+def _qconv2d_infer(x, w_q, w_scale, bias=None, *, x_scale, stride, padding, dilation, groups):
     return CONV2D.infer(x, Spec(w_q.shape, x.dtype), stride=stride, padding=padding, dilation=dilation,
                         groups=groups)
 
 
-def _qconv2d_cost(out, x, w_q, w_scale, **attrs):
+def _qconv2d_cost(out, x, w_q, w_scale, bias=None, **attrs):
     per_output = w_q.size // w_q.shape[0]
     return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w_q.size)
 
@@ -92,10 +93,11 @@ def _qlinear_onnx(b, x, w_q, w_scale, bias=None, *, x_scale):
     return y if bias is None else b.node("Add", [y, bias])
 
 
-def _qconv2d_onnx(b, x, w_q, w_scale, *, x_scale, stride, padding, dilation, groups):
+def _qconv2d_onnx(b, x, w_q, w_scale, bias=None, *, x_scale, stride, padding, dilation, groups):
     xd = _qdq_input(b, x, x_scale, b.spec(x).dtype)
-    return b.node("Conv", [xd, _qdq_weight(b, w_q, w_scale)], strides=list(stride), pads=[*padding, *padding],
-                  dilations=list(dilation), group=groups)
+    inputs = [xd, _qdq_weight(b, w_q, w_scale)] + ([bias] if bias is not None else [])
+    return b.node("Conv", inputs, strides=list(stride), pads=[*padding, *padding], dilations=list(dilation),
+                  group=groups)
 
 
 QLINEAR.onnx_export = _qlinear_onnx
