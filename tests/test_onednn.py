@@ -246,3 +246,16 @@ def test_max_pooling_keeps_nan_as_numpy_does(calls):
     y = ember.max_pool2d(ember.tensor(x), 2).numpy()
     assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 1, 1]) and y[0, 1, 1, 1] == 31
     assert calls == []
+
+
+@needs_onednn
+def test_the_bias_is_added_inside_onednns_convolution(calls):
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((3, 4, 9, 9)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    bt = ember.tensor(b.astype(np.float32), requires_grad=True)
+    y = ember.conv2d(ember.tensor(x.astype(np.float32)), ember.tensor(w.astype(np.float32)), bt, padding=1)
+    np.testing.assert_allclose(y.detach().numpy(), ref_conv2d(x, w, b, padding=1), rtol=1e-4, atol=1e-4)
+    gy = rng.standard_normal(y.shape)
+    (y * ember.tensor(gy.astype(np.float32))).sum().backward()
+    np.testing.assert_allclose(bt.grad.numpy(), gy.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
+    assert calls == [("forward", True)]  # no input or weight gradient asked for
