@@ -120,8 +120,12 @@ def _load():
             errors.append(f"{path}: {exc}")
             continue
         engine, stream = _Handle(), _Handle()
-        _check(lib.dnnl_engine_create(ctypes.byref(engine), _CPU_ENGINE, 0), "dnnl_engine_create")
-        _check(lib.dnnl_stream_create(ctypes.byref(stream), engine, _IN_ORDER_STREAM), "dnnl_stream_create")
+        try:
+            _check(lib.dnnl_engine_create(ctypes.byref(engine), _CPU_ENGINE, 0), "dnnl_engine_create")
+            _check(lib.dnnl_stream_create(ctypes.byref(stream), engine, _IN_ORDER_STREAM), "dnnl_stream_create")
+        except OneDNNError as exc:  # a CPU it does not support, say: the NumPy kernels run instead
+            errors.append(f"{path}: {exc}")
+            continue
         set_threads = getattr(lib, "omp_set_num_threads", None)
         if set_threads is None:  # the OpenMP runtime oneDNN was linked against
             try:
