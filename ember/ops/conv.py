@@ -3,7 +3,8 @@
 Three primitives carry all of them. ``conv2d(x, w)`` is bilinear, and its two partial adjoints are
 ``conv_transpose2d(gy, w)`` (with respect to x) and ``conv2d_weight_grad(x, gy)`` (with respect to w).
 Each of the three is bilinear too, and the vjps of each are the other two, so gradients of any order
-stay inside this closed set.
+stay inside this closed set. conv2d also takes the bias as an optional third input (added inside the kernel;
+its gradient is a sum of gy).
 
 Each forward is im2col: the input moved batch-last (C, H, W, N), a strided window view of it copied
 once into columns (C * kh * kw, OH * OW * N), and one matmul per group; the adjoint scatters columns
