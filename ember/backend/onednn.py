@@ -462,8 +462,6 @@ def _run(key: tuple, build, arrays: tuple, out_shape: tuple):
     # under (oneDNN sizes its work split then), so the count is part of the key; OpenMP's is per calling thread.
     count = 1 if blas_threads.regions_open() else _threads or default_threads
     key += (count,)
-    arrays = tuple(np.ascontiguousarray(a) for a in arrays)
-    out = np.empty(out_shape, np.float32)
     with _lock:
         _take_cores(count)
         if set_threads is not None:
@@ -473,9 +471,10 @@ def _run(key: tuple, build, arrays: tuple, out_shape: tuple):
             if len(_cache) >= _CACHE_LIMIT:
                 _clear_cache(lib)
             call = _cache[key] = build()
-        if call is None:
+        if call is None:  # before any copy: the caller's own kernel runs on the arrays as they are
             return None
-        call(lib, stream, arrays + (out,))
+        out = np.empty(out_shape, np.float32)
+        call(lib, stream, tuple(np.ascontiguousarray(a) for a in arrays) + (out,))
     return out
 
 
