@@ -15,6 +15,7 @@ from op_table import OpCase
 
 import ember
 from ember.ops.batch_norm import batch_moments
+from ember.ops.linalg import linear_relu
 
 try:
     import torch
@@ -668,6 +669,14 @@ _row("linear_bias_strided_4d", lambda x, w, b: ember.linear(ember.swapaxes(x, 0,
 _row("linear_squared", lambda x, w, b: ember.linear(x, w, b) ** 2, lambda x, w, b: (x @ w.T + b) ** 2,
      ins(normal(3, 2), normal(4, 2), normal(4)), ("linear", "matmul", "pow"),
      lambda x, w, b: F.linear(x, w, b) ** 2)
+_row("linear_relu", linear_relu, lambda x, w, b: np.maximum(x @ w.T + b, 0.0),
+     ins(normal(4, 3, scale=0.1), normal(5, 3), away(5, gap=1.0)), ("linear_relu", "relu_grad"),
+     torch and (lambda x, w, b: F.relu(F.linear(x, w, b))))
+_row("linear_relu_3d", linear_relu, lambda x, w, b: np.maximum(x @ w.T + b, 0.0),
+     ins(normal(2, 4, 3, scale=0.1), normal(5, 3), away(5, gap=1.0)), ("linear_relu", "relu_grad"),
+     torch and (lambda x, w, b: F.relu(F.linear(x, w, b))))
+_row("linear_relu_no_bias", linear_relu, lambda x, w: np.maximum(x @ w.T, 0.0),
+     ins(normal(4, 3), normal(5, 3)), "linear_relu", torch and (lambda x, w: F.relu(F.linear(x, w))), grad=False)
 _row("matmul_chain_squared", lambda a, b: (a @ b) * (a @ b), lambda a, b: (a @ b) ** 2,
      ins(normal(2, 3), normal(3, 2)), ("matmul", "mul"), lambda a, b: (a @ b) ** 2)
 

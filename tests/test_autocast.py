@@ -15,6 +15,7 @@ import ember.nn.functional as F
 from ember import autograd
 from ember.backend.dtypes import bfloat16, float16, float32
 from ember.ops import dispatch
+from ember.ops.linalg import linear_relu
 from ember.ops.registry import REGISTRY, Spec, defop
 
 try:
@@ -40,7 +41,7 @@ def _round(a, dtype):
 def test_policy_is_a_field_of_the_op_record():
     lower = {name for name, op in REGISTRY.items() if op.autocast == "lower"}
     to_float32 = {name for name, op in REGISTRY.items() if op.autocast == "float32"}
-    assert lower == {"matmul", "linear", "conv2d", "conv_transpose2d"}
+    assert lower == {"matmul", "linear", "linear_relu", "conv2d", "conv_transpose2d"}
     assert {"softmax", "log_softmax", "softmax_cross_entropy", "exp", "log", "sum", "pow"} <= to_float32
     assert REGISTRY["relu"].autocast is None and REGISTRY["add"].autocast is None
     with pytest.raises(ValueError, match="autocast must be"):
@@ -67,6 +68,8 @@ def _ops():
     e, t = ember.tensor, (torch.tensor if torch is not None else None)
     ops = {
         "linear": (lambda: F.linear(e(x), e(w), e(b)), lambda: torch.nn.functional.linear(t(x), t(w), t(b))),
+        "linear_relu": (lambda: linear_relu(e(x), e(w), e(b)),
+                        lambda: torch.relu(torch.nn.functional.linear(t(x), t(w), t(b)))),
         "matmul": (lambda: e(x) @ e(w).T, lambda: t(x) @ t(w).T),
         "batched matmul": (lambda: ember.matmul(e(img[:, 0]), e(img[:, 1])), lambda: t(img[:, 0]) @ t(img[:, 1])),
         "conv2d": (lambda: F.conv2d(e(img), e(k), e(b[:4]), padding=1),
@@ -92,10 +95,10 @@ def _ops():
     return ops
 
 
-EXPECTED = {"linear": bfloat16, "matmul": bfloat16, "batched matmul": bfloat16, "conv2d": bfloat16,
-            "conv1d": bfloat16, "conv_transpose2d": bfloat16, "cross_entropy": float32, "mse_loss": float32,
-            "relu": float32, "add": float32, "softmax": float32, "log_softmax": float32, "exp": float32,
-            "log": float32, "sum": float32, "mean": float32, "layer_norm": float32}
+EXPECTED = {"linear": bfloat16, "linear_relu": bfloat16, "matmul": bfloat16, "batched matmul": bfloat16,
+            "conv2d": bfloat16, "conv1d": bfloat16, "conv_transpose2d": bfloat16, "cross_entropy": float32,
+            "mse_loss": float32, "relu": float32, "add": float32, "softmax": float32, "log_softmax": float32,
+            "exp": float32, "log": float32, "sum": float32, "mean": float32, "layer_norm": float32}
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

@@ -325,6 +325,67 @@ def test_sequential_indexing_slicing_and_editing():
     assert list(named.state_dict()) == ["fc.weight", "fc.bias"] and isinstance(named[1], nn.ReLU)
 
 
+def _mlp(seed: int = 0) -> nn.Sequential:
+    ember.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2))
+
+
+def _layer_by_layer(net, x):
+    for module in net:
+        x = module(x)
+    return x
+
+
+def _outputs_and_grads(net, x, forward):
+    net.zero_grad()
+    out = forward(net, x)
+    (out * ember.arange(out.shape[1], dtype="float32")).sum().backward()
+    return [out.detach().numpy()] + [p.grad.numpy().copy() for p in net.parameters()]
+
+
+def _tape_ops(out) -> list:
+    """The op names on the tape from ``out`` back, following each node's first input."""
+    names, node = [], out.node
+    while node is not None:
+        names.append(node.op.name)
+        node = node.inputs[0].node
+    return names[::-1]
+
+
+def test_sequential_runs_linear_then_relu_as_one_op_with_the_same_numbers():
+    net, x = _mlp(), ember.randn(7, 5)
+    assert _tape_ops(net(x)) == ["linear_relu", "linear_relu", "linear"]
+    fused = _outputs_and_grads(net, x, lambda n, v: n(v))
+    apart = _outputs_and_grads(net, x, _layer_by_layer)
+    for a, b in zip(fused, apart):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sequential_keeps_linear_and_relu_apart_where_their_inner_value_shows():
+    x = ember.randn(3, 5)
+    seen = []
+    net = _mlp()
+    net[1].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    assert _tape_ops(net(x)) == ["linear", "relu", "linear_relu", "linear"] and seen[0].shape == (3, 6)
+    net = _mlp()
+    net[2].register_forward_pre_hook(lambda module, inputs: None)
+    assert _tape_ops(net(x)) == ["linear_relu", "linear", "relu", "linear"]
+    net = _mlp()
+    net[0].forward = lambda v: ember.nn.functional.linear(v, net[0].weight, net[0].bias) * 2.0
+    assert _tape_ops(net(x)) == ["linear", "mul", "relu", "linear_relu", "linear"]
+
+    class Scaled(nn.Linear):
+        def forward(self, v):
+            return super().forward(v) * 0.5
+
+    assert _tape_ops(nn.Sequential(Scaled(5, 3), nn.ReLU())(x)) == ["linear", "mul", "relu"]
+    with pytest.raises(TypeError, match="float64"):  # the Linear's own dtype check still speaks
+        _mlp()(x.double())
+    traced = ember.jit(_mlp())
+    traced(x)
+    assert [n.op.name for n in traced.graph_for(x).nodes] == ["linear", "relu", "linear", "relu", "linear"]
+
+
 def test_module_list_and_dict_register_their_modules():
     layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
     layers.append(nn.Linear(2, 1))

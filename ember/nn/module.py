@@ -8,9 +8,10 @@ reading ``self.weight`` inside ``forward`` is a plain attribute lookup with no P
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 
-from ember.autograd import drop_grads, no_grad
+from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
@@ -47,6 +48,10 @@ class Module:
     >>> Net()(ember.randn(3, 4)).shape
     (3, 2)
     """
+
+    # next module's class -> fn(self, x): the pair's output computed as one op, which ``Sequential`` calls in
+    # place of the two (declared by the class itself: a subclass inherits no pairs)
+    _fuses_with: Mapping = MappingProxyType({})
 
     training: bool
     _hooked = False  # True while the instance has forward hooks
@@ -438,6 +443,14 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
 
+def _fuses(first, second, x) -> bool:
+    """Whether ``second(first(x))`` may run as the one op of ``first``'s class's ``_fuses_with``: eager Tensors,
+    and nothing that would see the pair's inner value (hooks, an instance's own forward, a subclass)."""
+    return x.__class__ is Tensor and "_fuses_with" in first.__class__.__dict__ and not first._hooked \
+        and not second._hooked and "forward" not in first.__dict__ and "forward" not in second.__dict__ \
+        and not building()
+
+
 class Sequential(Module):
     """Modules called in order, each on the previous one's output.
 
@@ -457,9 +470,21 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, x):
+        held = None  # a module whose call waits to see the next one: a pair its class fuses runs as one op
         for module in self._modules.values():
+            if held is not None:
+                fused = held._fuses_with.get(module.__class__)
+                if fused is not None and _fuses(held, module, x):
+                    x = fused(held, x)
+                    held = None
+                    continue
+                x = held(x)
+                held = None
+            if module._fuses_with:
+                held = module
+                continue
             x = module(x)
-        return x
+        return x if held is None else held(x)
 
     def __getitem__(self, index: int | slice):
         if isinstance(index, slice):

@@ -30,7 +30,7 @@ from ember.ops.elementwise import (
 )
 from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
-from ember.ops.linalg import LINEAR
+from ember.ops.linalg import LINEAR, LINEAR_RELU
 from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
@@ -293,6 +293,11 @@ def _linear(b, x, w, bias=None):
         return b.node("Gemm", [x, w] + ([bias] if bias is not None else []), transB=1)
     y = b.node("MatMul", [x, b.node("Transpose", [w], perm=[1, 0])])
     return y if bias is None else b.node("Add", [y, bias])
+
+
+@_rule(LINEAR_RELU)
+def _linear_relu(b, x, w, bias=None):
+    return b.node("Relu", [_linear(b, x, w, bias)])
 
 
 # --- indexing ----------------------------------------------------------------------------------------------

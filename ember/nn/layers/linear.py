@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 from ember.creation import empty
 from ember.nn import init
+from ember.nn.layers.activation import ReLU
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import linear, matmul, reshape, sum, transpose, unsqueeze
+from ember.ops.linalg import linear_relu
 from ember.tensor import Tensor
 
 
@@ -76,6 +79,13 @@ class Linear(Module):
         if x.dtype != self.weight.dtype:
             check_input_dtype(self, x, self.weight.dtype)
         return linear(x, self.weight, self.bias)
+
+    def _forward_then_relu(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
+        return linear_relu(x, self.weight, self.bias)
+
+    _fuses_with = MappingProxyType({ReLU: _forward_then_relu})  # in nn.Sequential: one op, the same numbers
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
