@@ -193,14 +193,19 @@ LINEAR = defop(
 
 def linear(x, weight, bias=None) -> TensorLike:
     """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``."""
+    return _apply_linear(LINEAR, x, weight, bias)
+
+
+def _apply_linear(op, x, weight, bias) -> TensorLike:
+    """``op`` (linear or linear_relu) on its inputs, promoted to one dtype."""
     if bias is None:
-        return dispatch.apply(LINEAR, promote(x, weight))
+        return dispatch.apply(op, promote(x, weight))
     if isinstance(x, TensorLike) and isinstance(weight, TensorLike) and isinstance(bias, TensorLike):
         dtype = x.array.dtype  # a layer's call: three values of one dtype, which promote returns as they are
         if weight.array.dtype is dtype and bias.array.dtype is dtype:
-            return dispatch.apply(LINEAR, (x, weight, bias))
+            return dispatch.apply(op, (x, weight, bias))
     x, weight = promote(x, weight)
-    return dispatch.apply(LINEAR, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))
+    return dispatch.apply(op, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))
 
 
 # --- linear then relu, one op -------------------------------------------------------------------------------
@@ -238,7 +243,4 @@ LINEAR_RELU = defop(
 
 def linear_relu(x, weight, bias=None) -> TensorLike:
     """``relu(linear(x, weight, bias))`` as one op: the same numbers as the two, with one node on the tape."""
-    if bias is None:
-        return dispatch.apply(LINEAR_RELU, promote(x, weight))
-    x, weight = promote(x, weight)
-    return dispatch.apply(LINEAR_RELU, (x, weight, bias if bias.dtype == x.dtype else bias.astype(x.dtype)))
+    return _apply_linear(LINEAR_RELU, x, weight, bias)
