@@ -11,7 +11,7 @@ import ember.compat.tf as tf
 from ember import nn
 from ember.graph import Graph
 from ember.runtime import compile_graph
-from ember.runtime.arena import in_arena, lay_out, movable
+from ember.runtime.arena import aligned_empty, in_arena, lay_out, movable
 
 RNG = np.random.default_rng(0)
 ROUNDING = {"rtol": 1e-6, "atol": 1e-7}  # where a runtime pass reorders float32 arithmetic (bias folding)
@@ -39,9 +39,28 @@ def test_lay_out_copies_side_by_side_per_dtype_aligned():
     assert views[0].base is views[2].base and views[1].base is not views[0].base
     offset = (views[2].__array_interface__["data"][0] - views[0].base.__array_interface__["data"][0]) // 4
     assert offset == 16  # 15 elements rounded up to a 64-byte line
+    assert all(v.__array_interface__["data"][0] % 64 == 0 for v in views)  # each starts on a cache line
     assert movable(arrays[0]) and not movable(views[0]) and not movable(np.empty(0, np.float32))
     # views of an arena may move with their neighbours; a user's views of their own arrays may not
     assert in_arena(views[0]) and in_arena(views[2]) and not in_arena(arrays[0]) and not in_arena(arrays[0][1:])
+
+
+def test_aligned_empty_starts_on_a_cache_line_and_is_its_views_base():
+    for size, dtype in [(1, np.uint8), (1000, np.float32), (333, np.float64)]:
+        a = aligned_empty(size, dtype, zeroed=True)
+        assert a.shape == (size,) and a.dtype == dtype and a.flags.writeable and not a.any()
+        assert a.__array_interface__["data"][0] % 64 == 0
+        assert a[1:].base is a and a[:0].reshape(0, 1).T.base is a
+
+
+def test_compiled_buffers_start_on_cache_lines():
+    net, optimizer = _build()
+    step = ember.jit(_step)
+    step(net, optimizer, X[0], Y[0])
+    arrays = [p.array for p in net.parameters()] + [optimizer.state[p]["momentum_buffer"] for p in net.parameters()]
+    bases = {id(a.base): a.base for a in arrays}
+    assert len(bases) == 2  # the parameters' arena, the momentum buffers' flat array
+    assert all(b.__array_interface__["data"][0] % 64 == 0 for b in bases.values())
 
 
 # --- ember.jit: parameters pinned into the code --------------------------------------------------------------

@@ -20,6 +20,18 @@ ALIGN_BYTES = 64  # each variable starts on a cache line; the gaps between neigh
 _ARENAS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> a 1-d array lay_out made, while alive
 
 
+def aligned_empty(size: int, dtype, zeroed: bool = False) -> np.ndarray:
+    """A new 1-d array of ``size`` elements that starts on a cache line (``ALIGN_BYTES``): NumPy's own large
+    allocations start 16 bytes past one, which makes BLAS products that write or read them slower (measured on
+    a (64, 784) @ (784, 256) product: 7% for the output, 4% for the weight). ``zeroed``: filled with zeros."""
+    dtype = np.dtype(dtype)
+    memory = (np.zeros if zeroed else np.empty)(size + -(-ALIGN_BYTES // dtype.itemsize), dtype)
+    # over the buffer protocol, not a slice of ``memory``: the result is then the ``base`` of the views taken
+    # of it (a slice's views would name ``memory`` as theirs), as an arena's variables and the code's buffers
+    # must
+    return np.frombuffer(memory.data, dtype, size, -memory.ctypes.data % ALIGN_BYTES)
+
+
 def lay_out(arrays: list, column_major=(), packed=()) -> list:
     """Copies of ``arrays`` as views of one new 1-d array per dtype, in the order given (each start aligned
     to ``ALIGN_BYTES``); returns the views, in the order of ``arrays``. The arrays at the indices in
@@ -35,7 +47,7 @@ def lay_out(arrays: list, column_major=(), packed=()) -> list:
                 end = offsets[-1] + arrays[group[len(offsets) - 1]].size
             offsets.append(end)
             end = -(-(end + arrays[i].size) // align) * align
-        storage = np.zeros(end, dtype)
+        storage = aligned_empty(end, dtype, zeroed=True)
         _ARENAS[id(storage)] = storage
         for i, start in zip(group, offsets):
             flat = storage[start:start + arrays[i].size]

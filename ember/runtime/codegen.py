@@ -35,7 +35,7 @@ from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
 from ember.passes.fuse_elementwise import FUSED
 from ember.runtime import parallel
-from ember.runtime.arena import ALIGN_BYTES, laid_out_like
+from ember.runtime.arena import ALIGN_BYTES, aligned_empty, laid_out_like
 from ember.runtime.bias_fold import BiasFolds, element_offset, fold_biases
 from ember.runtime.kernels import numexpr_kernel
 from ember.runtime.rotation import Rotation
@@ -87,7 +87,7 @@ class _Env:
 
     def reserve(self, sizes: dict) -> None:
         """Allocate the scratch arrays: dtype -> the most elements one temporary needs."""
-        self.scratches = {dtype: np.empty(size, dtype) for dtype, size in sizes.items()}
+        self.scratches = {dtype: aligned_empty(size, dtype) for dtype, size in sizes.items()}
 
 
 def _sgd_form(attrs: dict):
@@ -475,7 +475,7 @@ def _gathered_buffers(run, states, key: str, buffers: list, start: int, end: int
         if b is None or b.__class__ is not np.ndarray or b.shape != array.shape or b.dtype != dtype \
                 or not b.flags.owndata or _getrefcount(buffers[i]) > 4:  # the state, the list, ``b``, the argument
             return None
-    flat_buffer = np.zeros(end - start, dtype)
+    flat_buffer = aligned_empty(end - start, dtype, zeroed=True)
     for (offset, _, array), state, b in zip(run, states, buffers):
         view = laid_out_like(flat_buffer[offset - start:offset - start + array.size], array)
         view[...] = b
@@ -523,7 +523,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
         key = _sgd_form(nodes[0].attrs).buffer_key
         buffers = [state.get(key) for state in states]
         if all(b is None for b in buffers):
-            flat_buffer = np.zeros(end - start, base.dtype)
+            flat_buffer = aligned_empty(end - start, base.dtype, zeroed=True)
             for (offset, _, array), state in zip(run, states):
                 state[key] = laid_out_like(flat_buffer[offset - start:offset - start + array.size], array)
         else:  # another compiled function made them: share its array; or gather them; or give up
@@ -534,7 +534,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
                 flat_buffer = _gathered_buffers(run, states, key, buffers, start, end)
                 if flat_buffer is None:
                     return
-    grads = np.zeros(end - start, base.dtype)  # the gaps between variables stay zero
+    grads = aligned_empty(end - start, base.dtype, zeroed=True)  # the gaps between variables stay zero
     for offset, node, array in run:
         view = laid_out_like(grads[offset - start:offset - start + array.size], array)
         flat_grads[node.inputs[1].id] = env.bind(view, "g")
@@ -545,7 +545,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
     # megabyte-sized temporary per step was measured to cost as much as the multiply itself). Gradients the
     # function returns (ember.jit sets .grad) are kept: the step goes into an array of its own.
-    step = env.bind(np.empty(end - start, base.dtype), "s") if returned else grad_name
+    step = env.bind(aligned_empty(end - start, base.dtype), "s") if returned else grad_name
     if kind == "plain":
         lines = [f"np.multiply({grad_name}, {lr}, out={step})", f"{params}.__isub__({step})"]
     else:
@@ -1034,7 +1034,7 @@ def _buffers(graph: Graph, env: _Env, sized: SizedObjects | None = None) -> tupl
             name = sized.buffer_view(slot, vids, dtype)
             views.update(dict.fromkeys(vids, name))
         return views, plan.inplace
-    memory = [np.empty(n, np.uint8) for n in plan.buffers]
+    memory = [aligned_empty(n, np.uint8) for n in plan.buffers]
     names: dict = {}  # (slot, shape, dtype) -> one view: NumPy checks an exact in-place overlap by identity
     views = {}
     for vid, slot in plan.slots.items():

@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 
+from ember.runtime.arena import aligned_empty
+
 _getrefcount = sys.getrefcount
 _KEPT = 4  # sets a Rotation keeps at most: gradients kept for many steps are not kept alive by it as well
 
@@ -35,7 +37,7 @@ class Rotation:
         self.sets: list = []
 
     def _make(self) -> list:
-        base = np.zeros(self.size, self.dtype)  # the gaps between variables stay zero
+        base = aligned_empty(self.size, self.dtype, zeroed=True)  # the gaps between variables stay zero
         arrays = (base,) + tuple(np.ndarray(shape, self.dtype, buffer=base, offset=offset, strides=strides)
                                  for shape, offset, strides in self.layout)
         # references when nothing outside holds them (the set's tuple, the views' base), less the local name
