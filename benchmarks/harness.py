@@ -1,8 +1,8 @@
 """Timing harness: Ember and its baselines timed in one process, reported as ratios.
 
-One "step" is a callable; each framework's step runs interleaved rounds so machine noise hits them alike.
-Per round: warm up, time steps for about ``seconds`` seconds, take the median; the figure is the median
-of the round medians (shared/BENCHMARKS.md's method).
+One "step" is a callable; each framework's step runs interleaved rounds so machine noise hits them alike, in
+an order that rotates from round to round (no framework always follows the same one). Per round: warm up, time
+steps for about ``seconds`` seconds, take the median; the figure is the median of the round medians.
 """
 
 from __future__ import annotations
@@ -82,9 +82,10 @@ def compare(steps: dict[str, Callable[[int], object]], seconds: float, rounds: i
     ``best`` takes the fastest round's median instead: a shared VM has slow spells of seconds in which every
     step takes about twice as long, and with many short rounds each framework gets some outside them."""
     per_round: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            per_round[name].append(time_step(step, seconds))
+    names = list(steps)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:  # each framework in each place in turn
+            per_round[name].append(time_step(steps[name], seconds))
     pick = min if best else statistics.median
     return {name: pick(values) for name, values in per_round.items()}
 

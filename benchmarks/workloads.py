@@ -1,4 +1,4 @@
-"""The standard workloads of shared/BENCHMARKS.md, each built for Ember, PyTorch and JAX (some for NumPy).
+"""The standard benchmark workloads, each built for Ember, PyTorch and JAX (some for NumPy).
 
 A builder returns ``step(i)``: one training step (forward, loss, backward, update) on batch ``i % 8`` of a
 pool of pre-generated batches. All frameworks start from the same weights and see the same batches.
@@ -244,7 +244,7 @@ def transformer_torch(lr=1e-3, seed=0):
     return _torch_step(net, torch.optim.Adam(net.parameters(), lr=lr), *_w6_batches(seed), loss_fn="mse_loss")
 
 
-# --- GPU anchors (shared/BENCHMARKS.md): ResNet-18 on 32x32 at batch 128, a d512 encoder layer ------------------
+# --- GPU anchors: ResNet-18 on 32x32 at batch 128, a d512 encoder layer -------------------------------------
 
 R18_BATCH = 128
 T512_SHAPE = (32, 256, 512)  # batch, sequence, d_model
