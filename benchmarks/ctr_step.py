@@ -1,7 +1,7 @@
 """The DLRM-shaped CTR training step, Ember with hash tables beside PyTorch's sparse EmbeddingBag + Adagrad.
 
 26 categorical fields of 100,000 ids each, embedding dim 16, 13 dense features, batch 512; the MLP of
-BENCHMARKS.md's W5 (429-400-400-1, ReLU), sigmoid BCE, Adagrad lr 0.01 on everything. One step = forward,
+the W5 workload (429-400-400-1, ReLU), sigmoid BCE, Adagrad lr 0.01 on everything. One step = forward,
 loss, backward, update on the next of 8 pre-generated batches (uniform ids, as W5s).
 
 - ``torch``: 26 ``nn.EmbeddingBag(100_000, 16, mode="sum", sparse=True)`` (one id per bag) + ``torch.optim.Adagrad``.
