@@ -3,6 +3,9 @@ numbers fed as they are to compiled functions (a ``Session``'s Python floats and
 
 from __future__ import annotations
 
+import copy
+import re
+
 import numpy as np
 import pytest
 
@@ -64,6 +67,26 @@ def test_compiled_buffers_start_on_cache_lines():
 
 
 # --- ember.jit: parameters pinned into the code --------------------------------------------------------------
+
+
+def test_an_unfolded_weight_gradient_is_computed_into_the_flat_gradients():
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 3))  # too wide an input to fold its bias
+    opt = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    eager_net, eager_opt = copy.deepcopy(net), None
+    eager_opt = ember.optim.SGD(eager_net.parameters(), lr=0.1, momentum=0.9)
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        x, y = ember.tensor(rng.standard_normal((64, 784)).astype(np.float32)), ember.tensor(rng.integers(0, 3, 64))
+        step(x, y)
+        _step(eager_net, eager_opt, x, y)
+        for p, q in zip(eager_net.parameters(), net.parameters()):
+            np.testing.assert_allclose(q.grad.array, p.grad.array, **ROUNDING)
+            np.testing.assert_allclose(q.array, p.array, **ROUNDING)
+    source = compile_graph(step._last.graph, step._last.bound).source
+    # (x.T @ g).T: the product writes the first weight's gradient straight into its flat gradient view
+    assert re.search(r"out=g\d+\.T\)", source) and "copyto" not in source
 
 
 def _build(momentum=0.9):

@@ -33,6 +33,7 @@ from ember.ops.indexing import EMBEDDING
 from ember.ops.join import CONCAT
 from ember.ops.kernels import dot_pays
 from ember.ops.lowering import Call
+from ember.ops.shape import TRANSPOSE
 from ember.passes.fuse_elementwise import FUSED
 from ember.runtime import parallel
 from ember.runtime.arena import ALIGN_BYTES, aligned_empty, laid_out_like
@@ -209,6 +210,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     env.reserve(sizes)
     joints = _joint_pairs(graph, set(flat_grads) | set(folds.copy_after))
     update_pieces = _update_pieces(graph, bound, env, flat_lines)
+    into_transposed = _into_transposed_gradients(graph, flat_grads, env)
+    wrote_transposed = set()  # ids of values computed straight into a flat gradient's transpose
     joined = {id(second) for second in joints.values()}
     for node in graph.nodes:
         if id(node) in env.joins:  # pieces started on the runtime's threads (_sparse_runs) end here
@@ -237,6 +240,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
         elif id(node) in folds.skip:  # a folded layer's call computes this value
             out = node.outputs[0].id
             names[out] = flat_grads.get(out) or into.get(out) or "None"
+        elif op is TRANSPOSE and node.inputs[0].id in wrote_transposed:  # the flat gradient holds it already
+            names[node.outputs[0].id] = flat_grads[node.outputs[0].id]
         elif op.view is not None and args[0] in fixed and node.outputs[0].id not in flat_grads \
                 and node.outputs[0].id not in folds.copy_after \
                 and (view := _view_of(node, env.objects[args[0]])) is not None:
@@ -245,7 +250,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             fixed.add(name_)
         else:
             out = node.outputs[0].id
-            dest = flat_grads.get(out) or into.get(out) or \
+            dest = flat_grads.get(out) or into_transposed.get(out) or into.get(out) or \
                 (names[over[out]] if out in over and names[over[out]] != "None" else None)
             target = names[out] = f"v{out}"
             if id(node) in folds.forward:  # [h, 1] @ [W; b]
@@ -268,6 +273,8 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             _thread_product(node, expression, env)
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
+            if wrote and out in into_transposed:
+                wrote_transposed.add(out)
             if wrote and (dest in env.objects or dest in per_size):  # the result is that preallocated array
                 names[out] = dest
                 lines[-1] = expression
@@ -291,6 +298,25 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
             env.owned_results.add(name)
         returned.append(name)
     return lines, returned
+
+
+def _into_transposed_gradients(graph: Graph, flat_grads: dict, env: _Env) -> dict:
+    """Value id -> ``"<flat gradient view>.T"`` for a matrix whose one reader transposes it into a flat gradient
+    laid out column by column (an ``nn.Linear`` weight's, computed as ``(x.T @ g).T``): its producer writes
+    straight into that memory (C-ordered seen transposed) instead of into a new array copied in after. The
+    expression is read on every call: the flat gradients' arrays may rotate between calls."""
+    users = graph.users()
+    outputs = {v.id for v in graph.outputs}
+    found = {}
+    for node in graph.nodes:
+        grad = node.outputs[0].id if node.op is TRANSPOSE else None
+        if grad not in flat_grads or tuple(node.attrs["axes"]) != (1, 0):
+            continue
+        source = node.inputs[0].id
+        view = env.objects[flat_grads[grad]]
+        if view.ndim == 2 and view.T.flags.c_contiguous and source not in outputs and len(users[source]) == 1:
+            found[source] = f"{flat_grads[grad]}.T"
+    return found
 
 
 def _joint_pairs(graph: Graph, placed: set) -> dict:
