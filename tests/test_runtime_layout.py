@@ -63,7 +63,8 @@ def test_compiled_buffers_start_on_cache_lines():
     arrays = [p.array for p in net.parameters()] + [optimizer.state[p]["momentum_buffer"] for p in net.parameters()]
     bases = {id(a.base): a.base for a in arrays}
     assert len(bases) == 2  # the parameters' arena, the momentum buffers' flat array
-    assert all(b.__array_interface__["data"][0] % 64 == 0 for b in bases.values())
+    # made by aligned_empty (over the buffer protocol), not aligned by luck: NumPy's small arrays may start on a line
+    assert all(isinstance(b.base, memoryview) and b.__array_interface__["data"][0] % 64 == 0 for b in bases.values())
 
 
 # --- ember.jit: parameters pinned into the code --------------------------------------------------------------
