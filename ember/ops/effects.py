@@ -93,7 +93,8 @@ class SgdForm(NamedTuple):
     buffer_key: str
 
 
-def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = False, foreach=None):
+def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = False, foreach=None,
+                elementwise: bool = False):
     """Decorator for a pure per-parameter update rule: records ``sgd_form`` and that the rule keeps no
     reference to the gradient array (``keeps_grad = False``), so a memory plan may reuse its buffer.
 
@@ -111,7 +112,14 @@ def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = Fa
     ``foreach``, for a dense rule: the same rule over several parameters at once,
     ``foreach(params, grads, states, **hyper)`` (lists of arrays and state dicts), with the numbers of one call
     per parameter; an eager ``Optimizer.step()`` makes one such call per param group (PyTorch's
-    ``foreach=True``)."""
+    ``foreach=True``).
+
+    ``elementwise``, for a dense rule: each element's new value and slots depend only on that element's
+    gradient, value and slots and on the scalar state, which advances the same whatever the elements; the slots
+    it makes are arrays of the parameter's shape. The rule may then run on flat parts of a parameter (the
+    parameter, its gradient and its slots cut alike), each part with its own copy of the scalar state, and give
+    the bits of one call: an eager ``Optimizer.step()`` runs large parameters so, on the CPU's cores at once
+    (``ember.optim.parts``)."""
 
     def mark(rule):
         rule.sgd_form = sgd_form
@@ -119,6 +127,7 @@ def update_rule(sgd_form: SgdForm | None = None, many=None, row_local: bool = Fa
         rule.keeps_grad = False
         rule.many = many
         rule.row_local = row_local
+        rule.elementwise = elementwise
         return rule
 
     return mark

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ember.backend.devices import array_module
+from ember.ops.effects import update_rule
 from ember.optim.optimizer import Optimizer
 
 __all__ = ["Adadelta", "adadelta_update"]
 
 
+@update_rule(elementwise=True)
 def adadelta_update(param, grad, state: dict, *, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                     weight_decay: float = 0.0, maximize: bool = False) -> None:
     """square_avg = rho * square_avg + (1 - rho) * g^2; delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;

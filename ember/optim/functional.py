@@ -122,7 +122,7 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
                    weight_decay=weight_decay, maximize=maximize)
 
 
-@update_rule(SgdForm(buffer_key="momentum_buffer"), foreach=_sgd_foreach)
+@update_rule(SgdForm(buffer_key="momentum_buffer"), foreach=_sgd_foreach, elementwise=True)
 @_scalar_safe
 def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, dampening: float = 0.0,
                nesterov: bool = False, weight_decay: float = 0.0, maximize: bool = False) -> None:
@@ -192,7 +192,7 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
 
 # --- Adam / AdamW ---
 
-@update_rule()
+@update_rule(elementwise=True)
 @_scalar_safe
 def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
@@ -244,7 +244,7 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
     param += numer
 
 
-@update_rule()
+@update_rule(elementwise=True)
 @_scalar_safe
 def adamw_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
@@ -293,7 +293,7 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
 
 # --- RMSprop ---
 
-@update_rule()
+@update_rule(elementwise=True)
 @_scalar_safe
 def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, eps: float = 1e-8,
                    weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
@@ -343,7 +343,7 @@ def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, 
 
 # --- Adagrad ---
 
-@update_rule()
+@update_rule(elementwise=True)
 @_scalar_safe
 def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0, weight_decay: float = 0.0,
                    initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
@@ -618,7 +618,7 @@ def _ftrl(xp, var, grad, accum, linear, *, lr, learning_rate_power, l1, l2, l2_s
     xp.copyto(var, shrunk, where=keep)
 
 
-@update_rule()
+@update_rule(elementwise=True)
 @_scalar_safe
 def ftrl_update(param, grad, state: dict, *, lr: float, learning_rate_power: float = -0.5,
                 initial_accumulator_value: float = 0.1, l1: float = 0.0, l2: float = 0.0,

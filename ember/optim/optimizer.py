@@ -15,6 +15,7 @@ from ember.autograd import enable_grad
 from ember.backend.devices import array_module, device_of, move
 from ember.ops.effects import sparse_update, update
 from ember.optim import functional as F
+from ember.optim import parts
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -128,6 +129,9 @@ class Optimizer:
         state = self.state
         eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
         foreach = getattr(self.update, "foreach", None) if eager else None
+        in_parts = eager and getattr(self.update, "elementwise", False)
+        large = []  # (rule, param, grad, state, hyper) of large parameters, updated in parts at the end
+        shared = None  # ids of the parameter arrays that overlap another's (found once a large one is seen)
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
@@ -140,6 +144,11 @@ class Optimizer:
                     data, grad_data = p.array, grad.array
                     if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
                             and grad_data.dtype == data.dtype:
+                        if in_parts and data.size >= parts.CUT_FROM and parts.cuttable(data, grad_data):
+                            shared = self._overlapping() if shared is None else shared
+                            if id(data) not in shared:
+                                large.append((self.update, data, grad_data, state[p], kwargs))
+                                continue
                         params.append(data)
                         grads.append(grad_data)
                         states.append(state[p])
@@ -166,6 +175,11 @@ class Optimizer:
                 data, grad_data = p.array, grad.array
                 if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
                         and grad_data.__class__ is data.__class__:  # what the op runs, less its dispatch
+                    if in_parts and data.size >= parts.CUT_FROM and parts.cuttable(data, grad_data):
+                        shared = self._overlapping() if shared is None else shared
+                        if id(data) not in shared:
+                            large.append((self.update, data, grad_data, state[p], kwargs))
+                            continue
                     if foreach is not None:
                         params.append(data)
                         grads.append(grad_data)
@@ -177,7 +191,16 @@ class Optimizer:
                     update(p, grad, self.update, state[p], kwargs, live)
             if params:
                 foreach(params, grads, states, **kwargs)
+        if large:
+            parts.run(large)
         return loss
+
+    def _overlapping(self) -> frozenset:
+        """The ids of the parameters' arrays whose memory overlaps another parameter's (``parts.Overlaps``)."""
+        overlaps = self.__dict__.get("_overlaps")
+        if overlaps is None:
+            overlaps = self._overlaps = parts.Overlaps()
+        return overlaps.of([p.array for group in self.param_groups for p in group["params"]])
 
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``, as in PyTorch.
