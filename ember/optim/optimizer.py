@@ -129,7 +129,8 @@ class Optimizer:
         state = self.state
         eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
         foreach = getattr(self.update, "foreach", None) if eager else None
-        in_parts = eager and getattr(self.update, "elementwise", False)
+        # parameters this large are updated in parts (an eager elementwise rule), others whole
+        cut_from = parts.CUT_FROM if eager and getattr(self.update, "elementwise", False) else math.inf
         large = []  # (rule, param, grad, state, hyper) of large parameters, updated in parts at the end
         shared = None  # ids of the parameter arrays that overlap another's (found once a large one is seen)
         for group in self.param_groups:
@@ -144,7 +145,7 @@ class Optimizer:
                     data, grad_data = p.array, grad.array
                     if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
                             and grad_data.dtype == data.dtype:
-                        if in_parts and data.size >= parts.CUT_FROM and parts.cuttable(data, grad_data):
+                        if data.size >= cut_from and parts.cuttable(data, grad_data):
                             shared = self._overlapping() if shared is None else shared
                             if id(data) not in shared:
                                 large.append((self.update, data, grad_data, state[p], kwargs))
@@ -175,7 +176,7 @@ class Optimizer:
                 data, grad_data = p.array, grad.array
                 if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
                         and grad_data.__class__ is data.__class__:  # what the op runs, less its dispatch
-                    if in_parts and data.size >= parts.CUT_FROM and parts.cuttable(data, grad_data):
+                    if data.size >= cut_from and parts.cuttable(data, grad_data):
                         shared = self._overlapping() if shared is None else shared
                         if id(data) not in shared:
                             large.append((self.update, data, grad_data, state[p], kwargs))
