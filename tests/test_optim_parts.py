@@ -199,3 +199,23 @@ def test_overlaps_finds_every_array_that_shares_bytes():
     late = memory[90:]
     found = parts.Overlaps().of([apart, inside, other, late, np.zeros(0, np.float32)])
     assert found == {id(apart), id(inside)}
+
+
+def test_a_slot_restored_in_another_memory_order_updates_whole(two_threads):
+    """A checkpoint gives a column-major weight's momentum back row by row: that update runs whole, and right."""
+    ember.manual_seed(0)
+    layer = ember.nn.Linear(1030, 600, bias=False)
+    optimizer = ember.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
+    ones = np.ones_like(layer.weight.array)  # the weight's memory order, as backward gives it
+    layer.weight.grad = ember.from_numpy(ones.copy(order="K"))
+    optimizer.step()
+    saved = optimizer.state_dict()
+    saved["state"][0]["momentum_buffer"] = np.ascontiguousarray(saved["state"][0]["momentum_buffer"])
+    restored = ember.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
+    restored.load_state_dict(saved)
+    assert restored.state[layer.weight]["momentum_buffer"].flags.c_contiguous
+    before = layer.weight.detach().numpy().copy()
+    layer.weight.grad = ember.from_numpy(ones.copy(order="K"))
+    restored.step()
+    assert two_threads == [2]  # the first step only
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), before - np.float32(0.1) * np.float32(1.9))

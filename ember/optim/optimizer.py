@@ -145,7 +145,7 @@ class Optimizer:
                     data, grad_data = p.array, grad.array
                     if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
                             and grad_data.dtype == data.dtype:
-                        if data.size >= cut_from and parts.cuttable(data, grad_data):
+                        if data.size >= cut_from and parts.cuttable(data, grad_data, state[p]):
                             shared = self._overlapping() if shared is None else shared
                             if id(data) not in shared:
                                 large.append((self.update, data, grad_data, state[p], kwargs))
@@ -176,7 +176,7 @@ class Optimizer:
                 data, grad_data = p.array, grad.array
                 if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
                         and grad_data.__class__ is data.__class__:  # what the op runs, less its dispatch
-                    if data.size >= cut_from and parts.cuttable(data, grad_data):
+                    if data.size >= cut_from and parts.cuttable(data, grad_data, state[p]):
                         shared = self._overlapping() if shared is None else shared
                         if id(data) not in shared:
                             large.append((self.update, data, grad_data, state[p], kwargs))

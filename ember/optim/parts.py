@@ -28,11 +28,14 @@ PART = 1 << 18
 CUT_FROM = 2 * PART  # the smallest parameter cut
 
 
-def cuttable(param, grad) -> bool:
+def cuttable(param, grad, state: dict) -> bool:
     """Whether an update of ``param`` (at least ``CUT_FROM`` elements) by ``grad`` (its shape and dtype) can run
-    in flat parts: NumPy arrays, the parameter one contiguous block and the gradient laid out alike."""
-    return param.__class__ is np.ndarray and grad.__class__ is np.ndarray and grad.strides == param.strides \
-        and (param.flags.c_contiguous or param.flags.f_contiguous)
+    in flat parts: NumPy arrays, the parameter one contiguous block, the gradient and every array slot laid out
+    alike (a slot restored from a checkpoint may have another memory order: that update runs whole)."""
+    if param.__class__ is not np.ndarray or grad.__class__ is not np.ndarray or grad.strides != param.strides \
+            or not (param.flags.c_contiguous or param.flags.f_contiguous):
+        return False
+    return all(_alike(value, param) for value in state.values() if getattr(value, "ndim", 0))
 
 
 class _Cut:
