@@ -50,12 +50,12 @@ class _Cut:
         self.param, self.state = param, state
         flat = {key: value.ravel("K") for key, value in state.items() if _alike(value, param)}
         p, g = param.ravel("K"), grad.ravel("K")
-        self.parts, self.given, self.pieces = [], [], []
+        self.parts, self.pieces = [], []
         for start, stop in zip(self.bounds, self.bounds[1:]):
             part = {key: flat[key][start:stop] if key in flat else value for key, value in state.items()}
             self.parts.append(part)
-            self.given.append(dict(part))
             self.pieces.append(functools.partial(rule, p[start:stop], g[start:stop], part, **hyper))
+        self.given = dict(self.parts[0])  # what the first part starts from (the rule changes its dict)
 
     def finish(self) -> None:
         """Write the state one call would have left: in-place slots are done; a part's new or replaced arrays are
@@ -64,7 +64,7 @@ class _Cut:
         for key in [key for key in self.state if key not in first]:
             del self.state[key]
         for key, value in first.items():
-            if value is self.given[0].get(key) and _alike(self.state.get(key), self.param):
+            if value is self.given.get(key) and _alike(self.state.get(key), self.param):
                 continue  # a slot the rule updated in place, through every part's slice
             if value.__class__ is np.ndarray and value.ndim == 1 and value.shape[0] == self.bounds[1]:
                 self.state[key] = self._joined(key)
