@@ -222,6 +222,26 @@ def test_default_rule_follows_the_measurements():
     assert not fused(64, lambda a: ember.exp(((a * a + a) * a - a) * a))  # exp rounds unlike NumPy's
 
 
+def test_per_channel_terms_stay_outside_a_full_size_group():
+    """A batch-norm-like chain: the per-channel factors are computed once, by NumPy, not once per element inside
+    the kernel; the kernel holds only the full-size steps."""
+    g = Graph()
+    x = g.input("x", (16, 8, 4, 4), "float32")
+    y = g.input("y", (16, 8, 4, 4), "float32")
+    a = g.input("a", (1, 8, 1, 1), "float32")
+    b = g.input("b", (1, 8, 1, 1), "float32")
+    with g.building():
+        g.outputs = [x * (a * b) + y * (a - b) + b * b]
+    graph = fuse_elementwise(run_passes(g, BEFORE), pays=_always)
+    full = [n for n in graph.nodes if n.op.name == "fused" and tuple(n.outputs[0].array.shape) == (16, 8, 4, 4)]
+    assert len(full) == 1 and repr(full[0].attrs["body"]) == "add(add(mul($0, $1), mul($2, $3)), $4)"
+    assert [tuple(v.array.shape) for v in full[0].inputs] == [(16, 8, 4, 4), (1, 8, 1, 1)] * 2 + [(1, 8, 1, 1)]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(v.array.shape).astype(np.float32) for v in g.inputs]
+    (got,) = compile_graph(graph)(*arrays)
+    np.testing.assert_array_equal(got, interpret(g, *arrays)[0])
+
+
 def _shared_value_graph():
     g = Graph()
     x = g.input("x", (8,), "float32")
