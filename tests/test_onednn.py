@@ -14,7 +14,7 @@ from test_conv_kernels import _ref_weight_grad
 
 import ember
 from ember.backend import blas_threads, onednn
-from ember.ops import conv
+from ember.ops import conv, pooling
 
 needs_onednn = pytest.mark.skipif(not onednn.available(), reason=f"oneDNN not available: {onednn.unavailable_reason()}")
 
@@ -36,8 +36,8 @@ def calls(monkeypatch):
     seen = []
     run = onednn._run
 
-    def recording(key, *args):
-        out = run(key, *args)
+    def recording(key, *args, **kwargs):
+        out = run(key, *args, **kwargs)
         seen.append((key[0], out is not None))
         return out
 
@@ -235,7 +235,29 @@ def test_max_pooling_and_its_gradient_match_the_numpy_kernels_with_ties(calls, s
             onednn.set_enabled(True)
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
-    assert calls == [("max_pool", True), ("max_pool_grad", True)]
+    # a recorded forward keeps oneDNN's workspace, and the gradient routes by it
+    assert calls == [("max_pool_train", True), ("max_pool_backward", True)]
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape, kwargs", [((4, 3, 8, 8), {"kernel_size": 2}),
+                                           ((2, 3, 9, 11), {"kernel_size": 3, "stride": 2, "padding": 1})])
+def test_the_gradient_from_the_forward_s_workspace_equals_the_one_from_the_input(calls, shape, kwargs):
+    """The eager gradient (from the workspace its forward kept) against the gradient op run on the input, which
+    pools it again (what a graph or a recorded backward runs), with many ties; and a forward without grad keeps
+    nothing."""
+    x = np.random.default_rng(11).integers(0, 3, shape).astype(np.float32)
+    xt = ember.tensor(x, requires_grad=True)
+    y = ember.max_pool2d(xt, **kwargs)
+    g = np.random.default_rng(12).standard_normal(y.shape).astype(np.float32)
+    y.backward(ember.tensor(g))
+    attrs = pooling._pool_attrs("max_pool2d", kwargs["kernel_size"], kwargs.get("stride"), kwargs.get("padding", 0), 1)
+    from_input = pooling.MAX_POOL2D_GRAD.forward(np, x, g, ceil_mode=False, **attrs)
+    np.testing.assert_array_equal(xt.grad.numpy(), from_input)
+    with ember.no_grad():
+        ember.max_pool2d(ember.tensor(x), **kwargs)
+    assert calls == [("max_pool_train", True), ("max_pool_backward", True), ("max_pool_grad", True),
+                     ("max_pool", True)]
 
 
 @needs_onednn

@@ -239,11 +239,12 @@ class _Call:
     the output), the ``scratch`` ones at buffers allocated for the call (the layouts oneDNN chose, a max pooling's
     workspace), so that a cached call holds no array memory between calls."""
 
-    __slots__ = ("steps", "bound", "scratch", "memories", "implementation")
+    __slots__ = ("steps", "bound", "scratch", "memories", "implementation", "workspace_bytes")
 
     def __init__(self, implementation: str):
         self.steps, self.bound, self.scratch, self.memories = [], [], [], []
         self.implementation = implementation
+        self.workspace_bytes = 0  # a max pooling's workspace, which the caller keeps between its two calls
 
     def memory(self, lib, engine, descriptor, bound: bool = False):
         """A memory object of ``descriptor``: bound to an argument, or over a buffer of its own at each call."""
@@ -424,8 +425,9 @@ def _build_convolution(direction: str, x_shape: tuple, w_shape: tuple, y_shape: 
 
 
 def _build_max_pool(direction: str, x_shape: tuple, y_shape: tuple, kernel, stride, padding, dilation):
-    """The call computing max pooling (``forward``: x -> y) or its gradient (``grad``: x, gy -> gx, as the forward
-    pass that records each window's maximum and the backward pass that routes gy there)."""
+    """The call computing max pooling (``forward``: x -> y), the training forward (``train``: x -> y and the
+    workspace recording each window's maximum), the gradient from such a workspace (``backward``: gy, workspace
+    -> gx) or from x (``grad``: x, gy -> gx, as the training forward then the backward)."""
     lib, engine = _state()[:2]
     dims = _window_dims(x_shape, y_shape, kernel, stride, padding, dilation)
     window = (dims[0], _Dims(*kernel), dims[1], dims[2], dims[3])
@@ -441,22 +443,35 @@ def _build_max_pool(direction: str, x_shape: tuple, y_shape: tuple, kernel, stri
             call.add(lib, forward, ((_ARG_SRC, call.memory(lib, engine, x, bound=True)),
                                     (_ARG_DST, call.memory(lib, engine, y, bound=True))))
             return call
+        workspace_layout = _layout(lib, forward, _QUERY_WORKSPACE)
+        if direction == "train":
+            call = _Call(_implementation(lib, forward))
+            source, result, workspace = (call.memory(lib, engine, d, bound=True) for d in (x, y, workspace_layout))
+            call.workspace_bytes = lib.dnnl_memory_desc_get_size(workspace_layout)
+            call.add(lib, forward, ((_ARG_SRC, source), (_ARG_DST, result), (_ARG_WORKSPACE, workspace)))
+            return call
         backward = _Handle()
         if not made.made(lib.dnnl_pooling_backward_primitive_desc_create(
                 ctypes.byref(backward), engine, _POOLING_MAX, x, y, *window, forward, None), backward):
             return None
         call = _Call(_implementation(lib, backward))
-        source, gradient, result = (call.memory(lib, engine, d, bound=True) for d in (x, y, x))
-        workspace = call.memory(lib, engine, _layout(lib, forward, _QUERY_WORKSPACE))
-        call.add(lib, forward, ((_ARG_SRC, source), (_ARG_DST, call.memory(lib, engine, y)),
-                                (_ARG_WORKSPACE, workspace)))
+        if direction == "backward":
+            gradient, workspace, result = (call.memory(lib, engine, d, bound=True) for d in (y, workspace_layout, x))
+            call.workspace_bytes = lib.dnnl_memory_desc_get_size(workspace_layout)
+        else:
+            source, gradient, result = (call.memory(lib, engine, d, bound=True) for d in (x, y, x))
+            workspace = call.memory(lib, engine, workspace_layout)
+            call.add(lib, forward, ((_ARG_SRC, source), (_ARG_DST, call.memory(lib, engine, y)),
+                                    (_ARG_WORKSPACE, workspace)))
         call.add(lib, backward, ((_ARG_DIFF_DST, gradient), (_ARG_WORKSPACE, workspace), (_ARG_DIFF_SRC, result)))
         return call
 
 
-def _run(key: tuple, build, arrays: tuple, out_shape: tuple):
+def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = False, reads_workspace: bool = False):
     """``arrays`` through the call ``build()`` makes (cached under ``key``) into a new float32 array of
-    ``out_shape``; None where oneDNN has no kernel for it (the caller runs its own)."""
+    ``out_shape``; None where oneDNN has no kernel for it (the caller runs its own). ``workspace``: the call
+    also writes a workspace (a new uint8 array of its size), returned after the result; ``reads_workspace``:
+    the last of ``arrays`` is one, and a workspace of another size than the call's gives None."""
     lib, _, stream, set_threads, default_threads = _state()
     # one thread inside the runtime's own parallel regions. A primitive keeps the thread count it was created
     # under (oneDNN sizes its work split then), so the count is part of the key; OpenMP's is per calling thread.
@@ -471,11 +486,12 @@ def _run(key: tuple, build, arrays: tuple, out_shape: tuple):
             if len(_cache) >= _CACHE_LIMIT:
                 _clear_cache(lib)
             call = _cache[key] = build()
-        if call is None:  # before any copy: the caller's own kernel runs on the arrays as they are
-            return None
+        if call is None or (reads_workspace and arrays[-1].nbytes != call.workspace_bytes):
+            return None  # before any copy: the caller's own kernel runs on the arrays as they are
         out = np.empty(out_shape, np.float32)
-        call(lib, stream, tuple(np.ascontiguousarray(a) for a in arrays) + (out,))
-    return out
+        outputs = (out, np.empty(call.workspace_bytes, np.uint8)) if workspace else (out,)
+        call(lib, stream, tuple(np.ascontiguousarray(a) for a in arrays) + outputs)
+    return outputs if workspace else out
 
 
 def _clear_cache(lib) -> None:
@@ -522,6 +538,22 @@ def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
     """Max pooling of float32 ``x`` (N, C, H, W) into (N, C, OH, OW) (``out_hw`` gives ceil mode's size), or None."""
     args = _ints(x.shape, tuple(x.shape[:2]) + tuple(out_hw), kernel, stride, padding, dilation)
     return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
+
+
+def max_pool2d_training(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
+    """``max_pool2d`` that also returns the workspace ``max_pool2d_grad_from`` reads (where each window's first
+    maximum lies, as oneDNN records it): ``(y, workspace)``, or None."""
+    args = _ints(x.shape, tuple(x.shape[:2]) + tuple(out_hw), kernel, stride, padding, dilation)
+    return _run(("max_pool_train",) + args, lambda: _build_max_pool("train", *args), (x,), args[1], workspace=True)
+
+
+def max_pool2d_grad_from(workspace: np.ndarray, gy: np.ndarray, x_shape: tuple, kernel, stride, padding, dilation):
+    """The gradient of max pooling from ``max_pool2d_training``'s workspace for an input of ``x_shape``: ``gy``
+    routed to each window's first maximum without a second pass over the input. None where oneDNN has no
+    kernel for it, or the workspace is not one of this shape's."""
+    args = _ints(tuple(x_shape), gy.shape, kernel, stride, padding, dilation)
+    return _run(("max_pool_backward",) + args, lambda: _build_max_pool("backward", *args), (gy, workspace), args[0],
+                reads_workspace=True)
 
 
 def max_pool2d_grad(x: np.ndarray, gy: np.ndarray, kernel, stride, padding, dilation):

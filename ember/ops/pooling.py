@@ -5,7 +5,8 @@ the padded input, so a window reduction is kh * kw whole-array operations. Max p
 windows runs on NumPy over phase planes instead (``pool_planes``), where every position is a contiguous slice;
 the gradient of windows side by side copies each position's elements into a contiguous plane once.
 Max pooling routes the gradient to the first maximum of each window, as PyTorch does; with the ``onednn``
-extra, float32 max pooling and its gradient run on oneDNN's kernels (the same first maxima). The gradient
+extra, float32 max pooling and its gradient run on oneDNN's kernels (the same first maxima); an eager forward
+that will be differentiated keeps oneDNN's workspace for the gradient (``residuals``). The gradient
 primitives are linear in the incoming gradient and each is the other's vjp, so gradients of gradients work
 as well.
 """
@@ -20,6 +21,7 @@ from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import check_window, require_float
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 
@@ -158,7 +160,30 @@ def _tiles_exactly(padded_shape, kernel_size, stride, dilation) -> bool:
     )
 
 
-def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
+def _max_pool2d_residuals(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    """The forward when the gradient will be wanted: on oneDNN, its training pass, which also records each
+    window's first maximum (a workspace) for the gradient to route by; otherwise the forward, nothing saved."""
+    if _on_onednn(xp, x):
+        out_hw = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)[0]
+        found = onednn.max_pool2d_training(x, out_hw, kernel_size, stride, padding, dilation)
+        if found is not None:
+            return found
+    return _max_pool2d_forward(xp, x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                               ceil_mode=ceil_mode), None
+
+
+def _max_pool2d_rule(run, ctx, g):
+    if ctx.residuals is None:
+        return (run(MAX_POOL2D_GRAD, ctx.inputs[0], g, **ctx.attrs),)
+    return (run(MAX_POOL2D_GRAD, ctx.inputs[0], g, workspace=ctx.residuals, **ctx.attrs),)
+
+
+def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode, workspace=None):
+    """``workspace``: the forward's oneDNN workspace for this x (eager mode), read instead of pooling x again."""
+    if workspace is not None and xp is np and g.dtype == np.float32:
+        out = onednn.max_pool2d_grad_from(workspace, g, x.shape, kernel_size, stride, padding, dilation)
+        if out is not None:
+            return out
     if xp is not np and x.dtype in (np.float32, np.float64):  # one launch on a GPU
         from ember.backend import cuda_kernels
 
@@ -229,7 +254,7 @@ def _max_pool2d_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     return _check_pool("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _max_pool2d_grad_infer(x, g, **attrs):
+def _max_pool2d_grad_infer(x, g, workspace=None, **attrs):
     expected = _check_pool("max_pool2d_grad", x, **attrs)
     if tuple(g.shape) != expected.shape or g.dtype != x.dtype:
         raise shape_error("max_pool2d_grad", [x, g], f"the gradient must be {x.dtype}{list(expected.shape)}")
@@ -246,9 +271,10 @@ MAX_POOL2D = defop(
     "max_pool2d",
     forward=_max_pool2d_forward,
     infer=_max_pool2d_infer,
-    vjp=lambda ctx, g: (dispatch.apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs),),
+    vjp=vjp_rule(_max_pool2d_rule),
     cost=_pool_cost,
     onnx="MaxPool",
+    residuals=_max_pool2d_residuals,
 )
 
 # The routing of the gradient is piecewise constant in x (no gradient there) and linear in g.
@@ -256,11 +282,15 @@ MAX_POOL2D_GRAD = defop(
     "max_pool2d_grad",
     forward=_max_pool2d_grad_forward,
     infer=_max_pool2d_grad_infer,
-    vjp=lambda ctx, gg: (None,
-                         dispatch.apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), ctx.attrs) if ctx.needs[1] else None),
+    vjp=lambda ctx, gg: (None, dispatch.apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), _without_workspace(ctx.attrs))
+                         if ctx.needs[1] else None),
     cost=_pool_cost,
     onnx=NO_ONNX,
 )
+
+def _without_workspace(attrs: dict) -> dict:
+    return {k: v for k, v in attrs.items() if k != "workspace"}
+
 
 MAX_POOL2D_GATHER = defop(
     "max_pool2d_gather",
