@@ -129,10 +129,9 @@ class Optimizer:
         state = self.state
         eager = not autograd.building()  # else each update must reach the graph (or profiler) as an op
         foreach = getattr(self.update, "foreach", None) if eager else None
-        # parameters this large are updated in parts (an eager elementwise rule), others whole
+        # parameters this large are updated in parts at the end (an eager elementwise rule), others whole
         cut_from = parts.CUT_FROM if eager and getattr(self.update, "elementwise", False) else math.inf
-        large = []  # (rule, param, grad, state, hyper) of large parameters, updated in parts at the end
-        shared = None  # ids of the parameter arrays that overlap another's (found once a large one is seen)
+        large = None  # a parts.Deferred once a parameter that large is met
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
@@ -145,10 +144,9 @@ class Optimizer:
                     data, grad_data = p.array, grad.array
                     if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
                             and grad_data.dtype == data.dtype:
-                        if data.size >= cut_from and parts.cuttable(data, grad_data, state[p]):
-                            shared = self._overlapping() if shared is None else shared
-                            if id(data) not in shared:
-                                large.append((self.update, data, grad_data, state[p], kwargs))
+                        if data.size >= cut_from:
+                            large = large or parts.Deferred(self)
+                            if large.take(self.update, data, grad_data, state[p], kwargs):
                                 continue
                         params.append(data)
                         grads.append(grad_data)
@@ -176,10 +174,9 @@ class Optimizer:
                 data, grad_data = p.array, grad.array
                 if eager and grad_data.shape == data.shape and grad_data.dtype == data.dtype \
                         and grad_data.__class__ is data.__class__:  # what the op runs, less its dispatch
-                    if data.size >= cut_from and parts.cuttable(data, grad_data, state[p]):
-                        shared = self._overlapping() if shared is None else shared
-                        if id(data) not in shared:
-                            large.append((self.update, data, grad_data, state[p], kwargs))
+                    if data.size >= cut_from:
+                        large = large or parts.Deferred(self)
+                        if large.take(self.update, data, grad_data, state[p], kwargs):
                             continue
                     if foreach is not None:
                         params.append(data)
@@ -192,11 +189,11 @@ class Optimizer:
                     update(p, grad, self.update, state[p], kwargs, live)
             if params:
                 foreach(params, grads, states, **kwargs)
-        if large:
-            parts.run(large)
+        if large is not None:
+            large.run()
         return loss
 
-    def _overlapping(self) -> frozenset:
+    def overlapping_params(self) -> frozenset:
         """The ids of the parameters' arrays whose memory overlaps another parameter's (``parts.Overlaps``)."""
         overlaps = self.__dict__.get("_overlaps")
         if overlaps is None:

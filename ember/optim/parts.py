@@ -118,7 +118,8 @@ class Overlaps:
 
 
 def _overlapping(arrays: list) -> frozenset:
-    spans = sorted((*np.lib.array_utils.byte_bounds(a), id(a)) for a in arrays if a.size)
+    spans = sorted((*np.lib.array_utils.byte_bounds(a), id(a)) for a in arrays
+                   if a.__class__ is np.ndarray and a.size)
     shared = set()
     reach, owner = -1, None  # the furthest end seen so far, and whose
     for start, end, key in spans:
@@ -129,15 +130,37 @@ def _overlapping(arrays: list) -> frozenset:
     return frozenset(shared)
 
 
-def run(jobs: list) -> None:
-    """Run ``jobs``, each ``(rule, param, grad, state, hyper)`` for a parameter that overlaps no other: in parts on
-    the runtime's threads, or whole one after another where the process has one thread."""
-    threads = parallel.num_threads()
-    if threads < 2:
-        for rule, param, grad, state, hyper in jobs:
-            rule(param, grad, state, **hyper)
-        return
-    cuts = [_Cut(*job) for job in jobs]
-    parallel.run_pieces([piece for cut in cuts for piece in cut.pieces], threads)
-    for cut in cuts:
-        cut.finish()
+class Deferred:
+    """The large updates of one ``Optimizer.step()``, taken as the step meets them and run in parts at its end."""
+
+    __slots__ = ("owner", "jobs", "shared")
+
+    def __init__(self, owner):
+        self.owner = owner  # the optimizer: its parameters' overlaps are found once a large one is met
+        self.jobs: list = []
+        self.shared: frozenset | None = None
+
+    def take(self, rule, param, grad, state: dict, hyper: dict) -> bool:
+        """Keep the update of a parameter of at least ``CUT_FROM`` elements for the parts, where it can run so;
+        False when it cannot (the caller runs it now, in its turn)."""
+        if not cuttable(param, grad, state):
+            return False
+        if self.shared is None:
+            self.shared = self.owner.overlapping_params()
+        if id(param) in self.shared:
+            return False
+        self.jobs.append((rule, param, grad, state, hyper))
+        return True
+
+    def run(self) -> None:
+        """Run the kept updates: in parts on the runtime's threads, or whole one after another where the process
+        has one thread (none of them overlaps another parameter, so their order does not matter)."""
+        threads = parallel.num_threads() if self.jobs else 0
+        if threads < 2:
+            for rule, param, grad, state, hyper in self.jobs:
+                rule(param, grad, state, **hyper)
+            return
+        cuts = [_Cut(*job) for job in self.jobs]
+        parallel.run_pieces([piece for cut in cuts for piece in cut.pieces], threads)
+        for cut in cuts:
+            cut.finish()
