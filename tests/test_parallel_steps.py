@@ -13,7 +13,7 @@ import pytest
 
 import ember
 from ember import nn
-from ember.backend import blas_threads
+from ember.backend import blas_threads, onednn
 from ember.graph.ir import Graph
 from ember.ops.effects import sparse_update
 from ember.optim.functional import sparse_adagrad_update
@@ -27,7 +27,9 @@ needs_blas_control = pytest.mark.skipif(not blas_threads.available(), reason="Nu
 @needs_blas_control
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("product", [np.dot, np.matmul])
-def test_rows_in_parts_equal_one_call_bit_for_bit(dtype, product):
+def test_rows_in_parts_equal_one_call_bit_for_bit(dtype, product, monkeypatch):
+    """Without oneDNN (float64, or the extra off), the parts are OpenBLAS's one-thread calls: one call's bits."""
+    monkeypatch.setattr(onednn, "_enabled", False)
     rng = np.random.default_rng(0)
     for rows, inner, cols in ((512, 430, 400), (401, 512, 400)):
         b = rng.standard_normal((inner, cols)).astype(dtype)
@@ -40,6 +42,30 @@ def test_rows_in_parts_equal_one_call_bit_for_bit(dtype, product):
                 out = np.empty_like(want)
                 assert split(a, b, out=out) is out
                 np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.skipif(not onednn.available(), reason="the onednn extra is not installed")
+@pytest.mark.parametrize("product", [np.dot, np.matmul])
+def test_float32_rows_in_parts_run_on_onednn_s_one_thread_sgemm(product, monkeypatch):
+    """With oneDNN, each float32 part is one sgemm on its thread (rows, columns or both transposed), within
+    float32 rounding of the float64 product; a part oneDNN cannot take (a strided matrix) falls back to BLAS."""
+    monkeypatch.setattr(onednn, "_enabled", True)
+    taken = []
+    one_thread_product = onednn.one_thread_product
+    monkeypatch.setattr(onednn, "one_thread_product", lambda a, b, out: taken.append(one_thread_product(a, b, out))
+                        or taken[-1])
+    rng = np.random.default_rng(1)
+    b = rng.standard_normal((430, 400)).astype(np.float32)
+    by_rows = rng.standard_normal((512, 430)).astype(np.float32)
+    by_columns = rng.standard_normal((430, 512)).astype(np.float32).T
+    strided = rng.standard_normal((512, 860)).astype(np.float32)[:, ::2]
+    matrices = (by_rows, by_columns, strided)
+    for a, fast in zip(matrices, (True, True, False)):
+        for right in (b, np.asfortranarray(b)):
+            taken.clear()
+            got = parallel.RowsInParts(product, 2)(a, right)
+            assert taken == [fast, fast]
+            np.testing.assert_allclose(got, a.astype(np.float64) @ right.astype(np.float64), rtol=1e-4, atol=1e-4)
 
 
 def test_rows_in_parts_hand_what_they_do_not_split_to_the_product():
