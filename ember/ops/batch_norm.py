@@ -3,6 +3,8 @@ as one primitive, ``batch_norm_train``, and batch norm on running statistics com
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember.backend.devices import array_module
@@ -11,7 +13,9 @@ from ember.ops import dispatch
 from ember.ops.convert import cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import sqrt
+from ember.ops.indexing import getitem
 from ember.ops.infer import fits, require_float, same_dtype
+from ember.ops.join import repeat
 from ember.ops.reduction import SUM, _count, _scale, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
@@ -217,6 +221,26 @@ def _channel_rows(xp, x) -> tuple:
     return x.reshape(x.shape[0], -1), total, spread, collapse
 
 
+def _tensor_rows(x, axes) -> tuple:
+    """``_channel_rows`` in Ember ops (a recorded backward, a graph): (N, C * H * W) rows of ``x`` and the same
+    ``total``, ``spread`` and ``collapse``, so that the elementwise steps run along whole rows (a graph's
+    (1, C, 1, 1) operands would broadcast in inner loops only H * W long) and differentiate for higher orders."""
+    channels = x.shape[1]
+    per_channel = math.prod(x.shape[2:])
+    shape = (-1,) + tuple(x.shape[1:])
+
+    def spread(values):
+        return repeat(reshape(values, (channels,)), per_channel)
+
+    def total(rows):
+        return spread(sum(reshape(rows, shape), axes, keepdims=True))
+
+    def collapse(row):
+        return getitem(row, slice(None, None, per_channel))
+
+    return reshape(x, (-1, channels * per_channel)), total, spread, collapse
+
+
 def _bn_train_infer(x, weight, bias, moments, *, eps):
     specs = [x, weight, bias, moments]
     require_float("batch_norm_train", specs)
@@ -245,10 +269,18 @@ def _bn_train_vjp(ctx, g):
             x, weight, g = (cast(t, float32) for t in (x, weight, g))
         axes, shape = _bn_layout(x.shape)
         inv_count = _scale(x, axes, _count(x, axes))
+        dtype = ctx.inputs[0].dtype
+        if x.ndim > 2 and None not in tuple(x.shape[1:]):  # as the arrays: rows of C * H * W, the same numbers
+            rows, total, spread, collapse = _tensor_rows(x, axes)
+            _, centred, variance = _moments(rows, total, inv_count)
+            g_x, g_weight, g_bias = _bn_input_grads(reshape(g, (-1, rows.shape[1])), centred,
+                                                    _reciprocal_std(variance, sqrt, eps), spread(weight), total,
+                                                    inv_count)
+            grads = (reshape(g_x, (-1,) + tuple(x.shape[1:])), collapse(g_weight), collapse(g_bias))
+            return tuple(cast(grad, dtype) for grad in grads) + (None,)
         _, centred, variance = _moments(x, lambda a: sum(a, axes, keepdims=True), inv_count)
         grads = _bn_input_grads(g, centred, _reciprocal_std(variance, sqrt, eps), reshape(weight, shape),
                                 lambda a: sum(a, axes, keepdims=True), inv_count)
-        dtype = ctx.inputs[0].dtype
         return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads)) + (None,)
     xd, wd, gd, md = x.array, weight.array, g.array, moments.array
     if xd.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
