@@ -259,9 +259,9 @@ def _bn_train_infer(x, weight, bias, moments, *, eps):
 def _bn_train_vjp(ctx, g):
     """``_bn_input_grads``, the one rule, run on Ember ops when the backward is recorded (create_graph, a graph
     being built: the moments recomputed from x) and otherwise on the arrays through the same helper with the
-    forward's moments (rows of C * H * W, or the GPU kernels): NumPy broadcasts the Ember-op form's
-    (1, C, 1, 1) operands in inner loops only H * W long. The moments get no gradient of their own: x's
-    includes the path through them."""
+    forward's moments (or the GPU kernels). Both take (N, C, H, ...) inputs as rows of C * H * W
+    (``_tensor_rows``, ``_channel_rows``): NumPy broadcasts (1, C, 1, 1) operands in inner loops only H * W long.
+    The moments get no gradient of their own: x's includes the path through them."""
     x, weight, _, moments = ctx.inputs
     eps = ctx.attrs["eps"]
     if dispatch.grad_enabled() or g.symbolic:
