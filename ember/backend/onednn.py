@@ -548,21 +548,51 @@ def one_thread_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
     when oneDNN is enabled, each matrix is stored by rows or by columns and ``out`` by rows; False, with nothing
     written, otherwise. On W5s's products (512 x 400 x 400-class) it measured 9-10% faster than OpenBLAS's
     one-thread kernel; the runtime's row parts run on it (``runtime.parallel.RowsInParts``)."""
-    if not _enabled or a.dtype != np.float32 or b.dtype != np.float32 or out.dtype != np.float32:
-        return False
+    return _sgemm(a, b, out, 1) is not None
+
+
+def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+    """``a @ b`` for float32 matrices by oneDNN's sgemm on its threads (one inside the runtime's parallel
+    regions), into ``out`` (stored by rows) or a new array; None, with nothing written, where oneDNN is off or
+    does not take the operands (another dtype, a matrix stored neither by rows nor by columns).
+
+    Its results do not depend on the thread count or on how the rows are cut into parts (``one_thread_product``
+    computes each part's rows as this computes them). Like a convolution, its first call gives OpenBLAS's cores
+    to OpenMP's pool (``release_cores`` gives them back)."""
+    count = 1 if blas_threads.regions_open() else _threads or _default_count()
+    if count > 1 and _blas_before is None and _enabled:
+        with _lock:
+            _take_cores(count)
+    if out is None:
+        if a.ndim != 2 or b.ndim != 2:
+            return None
+        out = np.empty((a.shape[0], b.shape[1]), np.float32)
+    return _sgemm(a, b, out, count)
+
+
+def _default_count() -> int:
     state = _state()
-    if isinstance(state, str) or state[3] is None:  # not loaded, or no way to keep OpenMP to one thread
-        return False
+    return 1 if isinstance(state, str) else state[4]
+
+
+def _sgemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, count: int) -> np.ndarray | None:
+    """``out`` holding ``a @ b`` by ``dnnl_sgemm`` on ``count`` OpenMP threads, or None with nothing written."""
+    if not _enabled or a.dtype != np.float32 or b.dtype != np.float32 or out.dtype != np.float32 \
+            or a.ndim != 2 or b.ndim != 2:
+        return None
+    state = _state()
+    if isinstance(state, str) or state[3] is None:  # not loaded, or no way to set OpenMP's thread count
+        return None
     (trans_a, lda), (trans_b, ldb) = _gemm_layout(a), _gemm_layout(b)
     rows, inner = a.shape
     cols = b.shape[1]
     if trans_a is None or trans_b is None or out.shape != (rows, cols) or out.strides != (4 * cols, 4) \
             or b.shape[0] != inner:
-        return False
-    state[3](1)  # this thread's OpenMP setting; a convolution sets its own count before it runs
+        return None
+    state[3](count)  # this thread's OpenMP setting; a convolution sets its own count before it runs
     _check(state[0].dnnl_sgemm(trans_a, trans_b, rows, cols, inner, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0,
                                out.ctypes.data, cols), "dnnl_sgemm")
-    return True
+    return out
 
 
 def _gemm_layout(matrix: np.ndarray) -> tuple:

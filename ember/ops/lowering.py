@@ -16,8 +16,9 @@ from ember.backend.dtypes import bfloat16
 from ember.backend.zeros import zeros_of
 from ember.ops.kernels import (
     BLAS_FLOATS,
-    dot_pays,
     is_blas_matrix_product,
+    large_product,
+    large_product_pays,
     sum_channels,
     sum_ones,
     sums_channels,
@@ -69,15 +70,24 @@ def relu(call: Call) -> str | None:
     return f"{call.bind(np.maximum, 'f')}({call.args[0]}, {zero}{call.dest})"
 
 
+def _product_call(a, b):
+    """The product call the forward makes for matrices like ``a`` and ``b`` (``kernels.matrix_product``):
+    ``np.dot`` for a small one, ``large_product`` (oneDNN's sgemm) for a large float32 one, else ``np.matmul``
+    (also for unknown sizes: code compiled for many sizes binds whichever the call's sizes take)."""
+    if is_blas_matrix_product(a, b):
+        return np.dot
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and None not in a.shape and None not in b.shape \
+            and getattr(a, "device", CPU) == CPU and large_product_pays(a.shape[0], a.shape[1], b.shape[1], a.dtype):
+        return large_product
+    return np.matmul
+
+
 def matmul(call: Call) -> str:
-    """``np.dot`` where the forward takes it (a small product of two BLAS matrices), else ``np.matmul``."""
+    """The forward's product call (``_product_call``) on the two inputs."""
     if not _plain(call):
         return None
     a, b = call.args
-    if is_blas_matrix_product(*call.inputs):
-        return f"{call.bind(np.dot, 'f')}({a}, {b}{call.dest})"
-    # one form for both calls: code compiled for many sizes binds whichever the call's sizes take
-    return f"{call.bind(np.matmul, 'f')}({a}, {b}{call.dest})"
+    return f"{call.bind(_product_call(*call.inputs), 'f')}({a}, {b}{call.dest})"
 
 
 def linear(call: Call) -> str | None:
@@ -86,9 +96,19 @@ def linear(call: Call) -> str | None:
     x, weight = call.inputs[0], call.inputs[1]
     if not _plain(call) or x.ndim != 2:
         return None
-    blas = x.dtype == weight.dtype and x.dtype in BLAS_FLOATS and dot_pays(x.shape[0], x.shape[1], weight.shape[0])
-    code = f"{call.bind(np.dot if blas else np.matmul, 'f')}({call.args[0]}, {call.args[1]}.T{call.dest})"
+    product = _product_call(x, _Transposed(weight))
+    code = f"{call.bind(product, 'f')}({call.args[0]}, {call.args[1]}.T{call.dest})"
     return code if len(call.args) == 2 else f"{code}.__iadd__({call.args[2]})"
+
+
+class _Transposed:
+    """A matrix spec seen transposed (what ``weight.T`` is to ``linear``'s forward)."""
+
+    __slots__ = ("shape", "ndim", "dtype", "device")
+
+    def __init__(self, spec):
+        self.shape, self.ndim, self.dtype = tuple(reversed(spec.shape)), spec.ndim, spec.dtype
+        self.device = getattr(spec, "device", CPU)
 
 
 def sum(call: Call) -> str | None:

@@ -31,7 +31,7 @@ from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.indexing import EMBEDDING
 from ember.ops.join import CONCAT
-from ember.ops.kernels import dot_pays
+from ember.ops.kernels import dot_pays, large_product, large_product_pays
 from ember.ops.lowering import Call
 from ember.ops.shape import TRANSPOSE
 from ember.passes.fuse_elementwise import FUSED
@@ -430,9 +430,13 @@ _MAX_DISJOINT_VIEWS = 64  # the pairwise check's cost grows with the square
 
 def _product(env: _Env, a: str, b: str, out: str | None) -> str:
     """``a @ b`` of two bound matrices, by the call the op's forward would choose for their shapes."""
-    rows, inner = env.objects[a].shape
+    first = env.objects[a]
+    rows, inner = first.shape
     cols = env.objects[out if out in env.objects else b].shape[-1]  # b may be computed; then out is bound
-    fn = np.dot if dot_pays(rows, inner, cols) else np.matmul
+    if dot_pays(rows, inner, cols):
+        fn = np.dot
+    else:
+        fn = large_product if large_product_pays(rows, inner, cols, first.dtype) else np.matmul
     return f"{env.bind(fn, 'f')}({a}, {b}{'' if out is None else f', out={out}'})"
 
 
@@ -896,13 +900,14 @@ _PART_FLOPS = 1 << 23
 def _thread_product(node, expression: str, env: _Env) -> None:
     """In a step that runs work on the runtime's threads (sparse parts; BLAS on one thread throughout, so
     that OpenBLAS's spinning threads do not fight them for the cores): when ``expression`` starts with a BLAS
-    product call (``np.dot`` / ``np.matmul``) for a node of at least two parts of ``_PART_FLOPS``, rebind that
-    call to one computing the rows in parts on those threads (``parallel.RowsInParts``)."""
+    product call (``np.dot`` / ``np.matmul`` / ``large_product``) for a node of at least two parts of
+    ``_PART_FLOPS``, rebind that call to one computing the rows in parts on those threads
+    (``parallel.RowsInParts``)."""
     if not env.threaded:  # a step of dense layers alone: OpenBLAS's own threads are faster on an idle machine
         return
     name = expression.split("(", 1)[0]
     product = env.objects.get(name)
-    if product is not np.dot and product is not np.matmul:
+    if product is not np.dot and product is not np.matmul and product is not large_product:
         return
     threads = parallel.num_threads()
     if threads < 2 or not blas_threads.available():

@@ -1,0 +1,146 @@
+"""float32 matrix products on oneDNN's sgemm (the ``onednn`` extra): which products take it, their numbers
+against float64, bits that do not depend on threads or row parts, the fallbacks, the cores it takes from
+OpenBLAS, and compiled steps that call what eager mode calls. Skipped where oneDNN is not installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.backend import blas_threads, onednn
+from ember.ops import kernels
+
+pytestmark = pytest.mark.skipif(not onednn.available(), reason=f"oneDNN not available: {onednn.unavailable_reason()}")
+
+
+@pytest.fixture
+def products(monkeypatch):
+    """The shapes of the products oneDNN computed, in order."""
+    seen = []
+    product = onednn.product
+
+    def recording(a, b, out=None):
+        result = product(a, b, out)
+        seen.append((a.shape, b.shape, result is not None))
+        return result
+
+    monkeypatch.setattr(onednn, "product", recording)
+    return seen
+
+
+def _matrix(rng, shape, order="C"):
+    return np.asarray(rng.standard_normal(shape), np.float32, order=order)
+
+
+@pytest.mark.parametrize("orders", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F")])
+def test_products_openblas_would_thread_run_on_onednn_within_float32_rounding(products, orders):
+    rng = np.random.default_rng(0)
+    a, b = _matrix(rng, (160, 130), orders[0]), _matrix(rng, (130, 144), orders[1])
+    assert kernels.large_product_pays(160, 130, 144, np.float32)
+    got = kernels.matrix_product(np, a, b)
+    assert products == [((160, 130), (130, 144), True)]
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-4)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+
+
+@pytest.mark.parametrize("a_shape, b_shape, dtype", [
+    ((64, 784), (784, 256), np.float32),   # a batch of 64: fewer rows than _ONEDNN_SIDE
+    ((784, 64), (64, 256), np.float32),    # its weight gradient: an inner size of 64
+    ((60, 60), (60, 60), np.float32),      # small: np.dot, one OpenBLAS thread
+    ((160, 130), (130, 144), np.float64),  # not float32
+])
+def test_other_products_stay_on_openblas_bit_for_bit(products, a_shape, b_shape, dtype):
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+    np.testing.assert_array_equal(kernels.matrix_product(np, a, b), np.matmul(a, b))
+    assert products == []
+
+
+def test_bits_do_not_depend_on_the_thread_count_or_the_row_parts():
+    """What lets a compiled step cut a product into row parts (``runtime.parallel.RowsInParts``) on oneDNN's
+    one-thread sgemm and still give eager mode's numbers."""
+    rng = np.random.default_rng(2)
+    for a, b in ((_matrix(rng, (512, 430)), _matrix(rng, (430, 400))),
+                 (_matrix(rng, (430, 512)).T, _matrix(rng, (400, 430), "F").T)):
+        onednn.set_threads(2)
+        try:
+            whole = onednn.product(a, b)
+        finally:
+            onednn.set_threads(0)
+        with blas_threads.single_threaded():  # a parallel region: one OpenMP thread
+            alone = onednn.product(a, b)
+        parts = np.empty_like(whole)
+        for start, stop in ((0, 100), (100, 333), (333, 512)):
+            assert onednn.one_thread_product(a[start:stop], b, parts[start:stop])
+        np.testing.assert_array_equal(alone, whole)
+        np.testing.assert_array_equal(parts, whole)
+
+
+def test_operands_onednn_does_not_take_go_to_numpy(products):
+    rng = np.random.default_rng(3)
+    strided = _matrix(rng, (160, 260))[:, ::2]  # stored neither by rows nor by columns
+    b = _matrix(rng, (130, 144))
+    assert onednn.product(strided, b) is None
+    np.testing.assert_array_equal(kernels.large_product(strided, b), np.matmul(strided, b))
+    out = np.empty((160, 144), np.float32)
+    assert kernels.large_product(strided, b, out=out) is out
+    np.testing.assert_array_equal(out, np.matmul(strided, b))
+    assert onednn.product(strided.astype(np.float64), b) is None
+    assert onednn.product(np.ones(130, np.float32), b) is None  # a vector: not a matrix product here
+    wrong = np.empty((144, 160), np.float32)
+    assert onednn.product(_matrix(rng, (160, 130)), b, wrong) is None  # out of another shape: nothing written
+
+
+def test_a_product_takes_openblas_cores_and_turning_onednn_off_gives_them_back(products):
+    rng = np.random.default_rng(4)
+    a, b = _matrix(rng, (160, 130)), _matrix(rng, (130, 144))
+    onednn.release_cores()
+    try:
+        onednn.set_threads(2)
+        blas_threads.set_outside_regions(2)
+        kernels.matrix_product(np, a, b)
+        if blas_threads.available():
+            assert blas_threads.outside_regions() == 1  # OpenMP's threads took the cores
+        onednn.set_enabled(False)
+        if blas_threads.available():
+            assert blas_threads.outside_regions() == 2
+        np.testing.assert_array_equal(kernels.matrix_product(np, a, b), np.matmul(a, b))
+        assert not kernels.large_product_pays(160, 130, 144, np.float32)
+    finally:
+        onednn.set_threads(0)
+        onednn.set_enabled(True)
+    assert [taken for *_, taken in products] == [True]
+
+
+def test_a_compiled_training_step_takes_the_products_eager_mode_takes(products):
+    """Forward and weight-gradient products of 128-row batches on oneDNN, in eager mode and in ``ember.jit``'s
+    code alike: the same bits after every step (Adam, whose compiled update keeps eager mode's order). The first
+    layer's inner size (430) is one where oneDNN's bits differ from OpenBLAS's."""
+    def build():
+        ember.manual_seed(0)
+        net = nn.Sequential(nn.Linear(430, 144), nn.ReLU(), nn.Linear(144, 136), nn.ReLU(), nn.Linear(136, 10))
+        return net, ember.optim.Adam(net.parameters(), lr=1e-3)
+
+    def train(net, optimizer, x, y):
+        optimizer.zero_grad()
+        loss = ember.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    rng = np.random.default_rng(5)
+    batches = [(ember.tensor(_matrix(rng, (128, 430))), ember.tensor(rng.integers(0, 10, 128))) for _ in range(3)]
+    eager_net, eager_opt = build()
+    net, opt = build()
+    step = ember.jit(lambda x, y: train(net, opt, x, y))
+    for x, y in batches:
+        products.clear()
+        expected = train(eager_net, eager_opt, x, y).item()
+        eager_calls = len(products)
+        assert eager_calls >= 5  # two forward products, three weight gradients, the inner input gradients
+        assert step(x, y).item() == expected
+        assert len(products) > eager_calls  # the compiled step's products went to oneDNN too
+        for a, b in zip(eager_net.parameters(), net.parameters()):
+            np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
