@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 import ember
+from ember.backend import onednn
 
 ember.tune_malloc()  # as a training loop does (Model.fit): the step's arrays are reused, not faulted back in
 POOL = 8
@@ -370,6 +371,7 @@ def mlp_numpy(sizes, batch, lr=0.01, momentum=0.9, seed=0):
     rows = np.arange(batch)
 
     def step(i):
+        onednn.release_cores()  # OpenBLAS's threads, as NumPy has them in a process without Ember's oneDNN calls
         x, y = xs[i % POOL], ys[i % POOL]
         acts = [x]
         for k, (w, b) in enumerate(weights):
