@@ -4,6 +4,9 @@ OpenBLAS, and compiled steps that call what eager mode calls. Skipped where oneD
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -144,3 +147,19 @@ def test_a_compiled_training_step_takes_the_products_eager_mode_takes(products):
         assert len(products) > eager_calls  # the compiled step's products went to oneDNN too
         for a, b in zip(eager_net.parameters(), net.parameters()):
             np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
+
+
+def test_a_process_forked_after_a_product_still_multiplies():
+    """GNU OpenMP's pool does not survive a fork: the child's products run on one thread, not waiting forever."""
+    script = (
+        "import os, numpy as np\n"
+        "from ember.ops import kernels\n"
+        "a, b = np.ones((256, 300), np.float32), np.ones((300, 200), np.float32)\n"
+        "before = kernels.matrix_product(np, a, b).sum()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if kernels.matrix_product(np, a, b).sum() == before == 256 * 300 * 200 else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "assert os.waitstatus_to_exitcode(status) == 0\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

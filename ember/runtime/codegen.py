@@ -903,7 +903,7 @@ def _thread_product(node, expression: str, env: _Env) -> None:
     product call (``np.dot`` / ``np.matmul`` / ``large_product``) for a node of at least two parts of
     ``_PART_FLOPS``, rebind that call to one computing the rows in parts on those threads
     (``parallel.RowsInParts``)."""
-    if not env.threaded:  # a step of dense layers alone: OpenBLAS's own threads are faster on an idle machine
+    if not env.threaded:  # a step of dense layers alone: the BLAS library's own threads are faster on an idle machine
         return
     name = expression.split("(", 1)[0]
     product = env.objects.get(name)
