@@ -110,17 +110,19 @@ def test_a_product_takes_openblas_cores_and_turning_onednn_off_gives_them_back(p
         if blas_threads.available():
             assert blas_threads.outside_regions() == 2
         np.testing.assert_array_equal(kernels.matrix_product(np, a, b), np.matmul(a, b))
-        assert not kernels.large_product_pays(160, 130, 144, np.float32)
+        np.testing.assert_array_equal(kernels.large_product(a, b), np.matmul(a, b))
     finally:
         onednn.set_threads(0)
         onednn.set_enabled(True)
-    assert [taken for *_, taken in products] == [True]
+    assert [taken for *_, taken in products] == [True, False]  # the last while oneDNN was off
 
 
-def test_a_compiled_training_step_takes_the_products_eager_mode_takes(products):
+@pytest.mark.parametrize("compiled_while_off", [False, True])
+def test_a_compiled_training_step_takes_the_products_eager_mode_takes(products, compiled_while_off):
     """Forward and weight-gradient products of 128-row batches on oneDNN, in eager mode and in ``ember.jit``'s
     code alike: the same bits after every step (Adam, whose compiled update keeps eager mode's order). The first
-    layer's inner size (430) is one where oneDNN's bits differ from OpenBLAS's."""
+    layer's inner size (430) is one where oneDNN's bits differ from OpenBLAS's. Code compiled while oneDNN was
+    off asks again on each call, as eager mode does."""
     def build():
         ember.manual_seed(0)
         net = nn.Sequential(nn.Linear(430, 144), nn.ReLU(), nn.Linear(144, 136), nn.ReLU(), nn.Linear(136, 10))
@@ -138,6 +140,12 @@ def test_a_compiled_training_step_takes_the_products_eager_mode_takes(products):
     eager_net, eager_opt = build()
     net, opt = build()
     step = ember.jit(lambda x, y: train(net, opt, x, y))
+    if compiled_while_off:
+        onednn.set_enabled(False)
+        try:
+            assert train(eager_net, eager_opt, *batches[0]).item() == step(*batches[0]).item()
+        finally:
+            onednn.set_enabled(True)
     for x, y in batches:
         products.clear()
         expected = train(eager_net, eager_opt, x, y).item()

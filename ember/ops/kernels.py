@@ -153,11 +153,12 @@ def matrix_product(xp, a, b):
 
 
 def large_product_pays(rows: int, inner: int, cols: int, dtype) -> bool:
-    """Whether a (rows, inner) @ (inner, cols) product of two NumPy matrices of ``dtype`` runs on oneDNN's sgemm
-    (``large_product``): float32, at least ``_ONEDNN_MIN`` multiply-adds, rows and inner size at least
-    ``_ONEDNN_SIDE``, the ``onednn`` extra enabled."""
-    return rows * inner * cols >= _ONEDNN_MIN and min(rows, inner) >= _ONEDNN_SIDE and np.dtype(dtype) == _FLOAT32 \
-        and onednn.enabled()
+    """Whether a (rows, inner) @ (inner, cols) product of two NumPy matrices of ``dtype`` is one that runs on
+    oneDNN's sgemm where the ``onednn`` extra is enabled (``large_product``): float32, at least ``_ONEDNN_MIN``
+    multiply-adds, rows and inner size at least ``_ONEDNN_SIDE``. Generated code binds ``large_product`` for
+    such a product whether oneDNN is enabled or not when it is compiled: the call asks at run time, as eager
+    mode does."""
+    return rows * inner * cols >= _ONEDNN_MIN and min(rows, inner) >= _ONEDNN_SIDE and np.dtype(dtype) == _FLOAT32
 
 
 def large_product(a, b, out=None):
