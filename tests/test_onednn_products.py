@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_graph_jit_training import _step as train_step
 
 import ember
 from ember import nn
@@ -128,27 +129,20 @@ def test_a_compiled_training_step_takes_the_products_eager_mode_takes(products, 
         net = nn.Sequential(nn.Linear(430, 144), nn.ReLU(), nn.Linear(144, 136), nn.ReLU(), nn.Linear(136, 10))
         return net, ember.optim.Adam(net.parameters(), lr=1e-3)
 
-    def train(net, optimizer, x, y):
-        optimizer.zero_grad()
-        loss = ember.cross_entropy(net(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
     rng = np.random.default_rng(5)
     batches = [(ember.tensor(_matrix(rng, (128, 430))), ember.tensor(rng.integers(0, 10, 128))) for _ in range(3)]
     eager_net, eager_opt = build()
     net, opt = build()
-    step = ember.jit(lambda x, y: train(net, opt, x, y))
+    step = ember.jit(lambda x, y: train_step(net, opt, x, y))
     if compiled_while_off:
         onednn.set_enabled(False)
         try:
-            assert train(eager_net, eager_opt, *batches[0]).item() == step(*batches[0]).item()
+            assert train_step(eager_net, eager_opt, *batches[0]).item() == step(*batches[0]).item()
         finally:
             onednn.set_enabled(True)
     for x, y in batches:
         products.clear()
-        expected = train(eager_net, eager_opt, x, y).item()
+        expected = train_step(eager_net, eager_opt, x, y).item()
         eager_calls = len(products)
         assert eager_calls >= 5  # two forward products, three weight gradients, the inner input gradients
         assert step(x, y).item() == expected
