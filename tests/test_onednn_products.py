@@ -14,7 +14,9 @@ from test_graph_jit_training import _step as train_step
 import ember
 from ember import nn
 from ember.backend import blas_threads, onednn
+from ember.graph import Graph
 from ember.ops import kernels
+from ember.runtime import GraphFunction
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason=f"oneDNN not available: {onednn.unavailable_reason()}")
 
@@ -165,3 +167,23 @@ def test_a_process_forked_after_a_product_still_multiplies():
         "assert os.waitstatus_to_exitcode(status) == 0\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_code_for_an_unknown_batch_takes_each_batch_sizes_product(products):
+    """One function serves every batch size (``runtime.sized``): each size's call is the one eager mode makes for
+    it, OpenBLAS's for 8 rows and oneDNN's for 256, with eager mode's bits."""
+    rng = np.random.default_rng(6)
+    weight, bias = _matrix(rng, (144, 430)), _matrix(rng, (144,))
+    graph = Graph()
+    x = graph.input("x", (None, 430), np.float32)
+    with graph.building():
+        graph.outputs = [ember.linear(x, ember.tensor(weight), ember.tensor(bias))]
+    function = GraphFunction(graph)
+    for rows, on_onednn in ((8, False), (256, True), (8, False)):
+        batch = _matrix(rng, (rows, 430))
+        products.clear()
+        expected = ember.linear(ember.tensor(batch), ember.tensor(weight), ember.tensor(bias)).numpy()
+        assert bool(products) == on_onednn
+        got = function(batch)
+        np.testing.assert_array_equal(got[0] if isinstance(got, (list, tuple)) else got, expected)
+        assert len(products) == (2 if on_onednn else 0)

@@ -72,12 +72,12 @@ def relu(call: Call) -> str | None:
 
 def _product_call(a, b):
     """The product call the forward makes for matrices like ``a`` and ``b`` (``kernels.matrix_product``):
-    ``np.dot`` for a small one, ``large_product`` (oneDNN's sgemm) for a large float32 one, else ``np.matmul``
-    (also for unknown sizes: code compiled for many sizes binds whichever the call's sizes take)."""
+    ``np.dot`` for a small one, ``large_product`` (oneDNN's sgemm) for a large float32 one, else ``np.matmul``.
+    Code compiled for many sizes binds, per size, the call that size takes (``runtime.sized``)."""
     if is_blas_matrix_product(a, b):
         return np.dot
-    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and None not in a.shape and None not in b.shape \
-            and getattr(a, "device", CPU) == CPU and large_product_pays(a.shape[0], a.shape[1], b.shape[1], a.dtype):
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and getattr(a, "device", CPU) == CPU \
+            and large_product_pays(a.shape[0], a.shape[1], b.shape[1], a.dtype):
         return large_product
     return np.matmul
 
