@@ -187,3 +187,63 @@ def test_code_for_an_unknown_batch_takes_each_batch_sizes_product(products):
         got = function(batch)
         np.testing.assert_array_equal(got[0] if isinstance(got, (list, tuple)) else got, expected)
         assert len(products) == (2 if on_onednn else 0)
+
+
+@pytest.fixture
+def stacks(monkeypatch):
+    """The shapes of the stacked products oneDNN computed, in order."""
+    seen = []
+    stacked = onednn.stacked_product
+
+    def recording(a, b):
+        result = stacked(a, b)
+        seen.append((a.shape, b.shape, result is not None))
+        return result
+
+    monkeypatch.setattr(onednn, "stacked_product", recording)
+    return seen
+
+
+def test_stacks_of_large_matrices_run_one_onednn_sgemm_a_matrix(stacks):
+    """Attention-shaped stacks (leading batch and head axes, a transposed view on the right) take oneDNN's sgemm
+    matrix by matrix: each matrix has the 2-d product's bits (an inner size of 430, where they differ from
+    OpenBLAS's), within float32 rounding of float64."""
+    rng = np.random.default_rng(7)
+    a = _matrix(rng, (2, 3, 160, 430))
+    b = _matrix(rng, (2, 3, 144, 430)).swapaxes(-1, -2)
+    got = kernels.matrix_product(np, a, b)
+    assert stacks == [(a.shape, b.shape, True)]
+    assert got.shape == (2, 3, 160, 144)
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_array_equal(got[i, j], onednn.product(a[i, j], b[i, j]))
+    np.testing.assert_allclose(got, np.matmul(a.astype(np.float64), b), rtol=1e-5, atol=1e-3)
+    out = np.empty_like(got)
+    assert kernels.large_product(a, b, out=out) is out
+    np.testing.assert_array_equal(out, got)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, taken", [
+    ((64, 64, 32), (64, 32, 64), True),       # small matrices: NumPy's loop, without a call per matrix
+    ((4, 160, 430), (430, 144), False),       # a stack times one matrix (broadcast)
+    ((4, 160, 430), (1, 430, 144), False),    # leading shapes that differ (broadcast)
+])
+def test_other_stacks_stay_on_numpy_bit_for_bit(stacks, a_shape, b_shape, taken):
+    rng = np.random.default_rng(8)
+    a, b = _matrix(rng, a_shape), _matrix(rng, b_shape)
+    np.testing.assert_array_equal(kernels.matrix_product(np, a, b), np.matmul(a, b))
+    assert stacks == []
+    assert (onednn.stacked_product(a, b) is not None) == taken  # what oneDNN itself would take
+
+
+def test_compiled_stacked_products_take_the_call_eager_mode_takes(stacks):
+    rng = np.random.default_rng(9)
+    a, b = _matrix(rng, (3, 160, 430)), _matrix(rng, (3, 430, 144))
+    graph = Graph()
+    x, y = graph.input("x", a.shape, np.float32), graph.input("y", b.shape, np.float32)
+    with graph.building():
+        graph.outputs = [ember.matmul(x, y)]
+    got = GraphFunction(graph)(a, b)
+    expected = ember.matmul(ember.tensor(a), ember.tensor(b)).numpy()
+    np.testing.assert_array_equal(got[0] if isinstance(got, (list, tuple)) else got, expected)
+    assert [taken for *_, taken in stacks] == [True, True]

@@ -570,6 +570,38 @@ def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.n
     return _sgemm(a, b, out, count)
 
 
+def stacked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """``a @ b`` for float32 stacks of matrices of one leading shape (the matrices on the last two axes, as in
+    attention's ``q @ k.T``) by one oneDNN sgemm per matrix on its threads, into a new array; None where oneDNN
+    is off or does not take the operands (leading shapes that differ, matrices stored neither by rows nor by
+    columns). Each matrix's result has ``product``'s bits."""
+    if not _enabled or a.dtype != np.float32 or b.dtype != np.float32 or a.ndim < 3 or a.ndim != b.ndim \
+            or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]:
+        return None
+    state = _state()
+    if isinstance(state, str) or state[3] is None:
+        return None
+    rows, inner = a.shape[-2:]
+    cols = b.shape[-1]
+    a3, b3 = a.reshape((-1, rows, inner)), b.reshape((-1, inner, cols))  # views where the leading axes merge
+    (trans_a, lda), (trans_b, ldb) = _gemm_layout(a3[0]), _gemm_layout(b3[0])
+    if trans_a is None or trans_b is None:
+        return None
+    count = 1 if blas_threads.regions_open() else _threads or state[4]
+    if count > 1 and _blas_before is None:
+        with _lock:
+            _take_cores(count)
+    out = np.empty(a.shape[:-2] + (rows, cols), np.float32)
+    state[3](count)
+    sgemm = state[0].dnnl_sgemm
+    a_at, b_at, out_at = a3.ctypes.data, b3.ctypes.data, out.ctypes.data
+    a_step, b_step, out_step = a3.strides[0], b3.strides[0], rows * cols * 4
+    for i in range(a3.shape[0]):
+        _check(sgemm(trans_a, trans_b, rows, cols, inner, 1.0, a_at + i * a_step, lda, b_at + i * b_step, ldb, 0.0,
+                     out_at + i * out_step, cols), "dnnl_sgemm")
+    return out
+
+
 def _default_count() -> int:
     state = _state()
     return 1 if isinstance(state, str) else state[4]

@@ -129,6 +129,10 @@ _DOT_MAX = 1 << 18  # multiply-adds (a 64 x 64 x 64 product)
 # and backward) stay on OpenBLAS, where an MLP at batch 64 measured 5-10% faster.
 _ONEDNN_MIN = _DOT_MAX + 1
 _ONEDNN_SIDE = 128
+# Stacks of matrices (attention's products) run one sgemm a matrix: from 2^21 multiply-adds a matrix (a 256-token,
+# 64-wide head's) that measured 1.6-1.9x NumPy's loop over one-thread OpenBLAS calls; below, the calls'
+# overhead loses (4x slower at a 64-token, 32-wide head's 2^17).
+_STACKED_ONEDNN_MIN = 1 << 21
 _FLOAT32 = np.dtype(np.float32)
 
 
@@ -149,7 +153,18 @@ def matrix_product(xp, a, b):
             return np.dot(a, b)
         if size >= _ONEDNN_MIN and a.dtype == _FLOAT32 and min(a.shape) >= _ONEDNN_SIDE and onednn.enabled():
             return large_product(a, b)
+    elif xp is np and a.ndim >= 3 and a.dtype == _FLOAT32 and stacked_product_pays(a, b) and onednn.enabled():
+        return large_product(a, b)
     return xp.matmul(a, b)
+
+
+def stacked_product_pays(a, b) -> bool:
+    """Whether ``a @ b`` of two float32 stacks of matrices (arrays or specs) is one that runs on oneDNN's sgemm
+    where the ``onednn`` extra is enabled (``large_product``): one leading shape, and at least
+    ``_STACKED_ONEDNN_MIN`` multiply-adds a matrix."""
+    return a.ndim >= 3 and a.ndim == b.ndim and a.dtype == _FLOAT32 and b.dtype == _FLOAT32 \
+        and tuple(a.shape[:-2]) == tuple(b.shape[:-2]) and a.shape[-1] == b.shape[-2] \
+        and a.shape[-2] * a.shape[-1] * b.shape[-1] >= _STACKED_ONEDNN_MIN
 
 
 def large_product_pays(rows: int, inner: int, cols: int, dtype) -> bool:
@@ -162,9 +177,15 @@ def large_product_pays(rows: int, inner: int, cols: int, dtype) -> bool:
 
 
 def large_product(a, b, out=None):
-    """``a @ b`` of two float32 matrices by oneDNN's sgemm on its threads (``onednn.product``), else by
-    ``np.matmul`` (oneDNN off, or an operand stored neither by rows nor by columns)."""
-    result = onednn.product(a, b, out)
+    """``a @ b`` of two float32 matrices, or stacks of them, by oneDNN's sgemm on its threads (``onednn.product``,
+    ``onednn.stacked_product``), else by ``np.matmul`` (oneDNN off, or an operand it does not take)."""
+    if a.ndim == 2:
+        result = onednn.product(a, b, out)
+    else:
+        result = onednn.stacked_product(a, b)
+        if result is not None and out is not None:
+            np.copyto(out, result)
+            result = out
     if result is not None:
         return result
     return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)

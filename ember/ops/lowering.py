@@ -19,6 +19,7 @@ from ember.ops.kernels import (
     is_blas_matrix_product,
     large_product,
     large_product_pays,
+    stacked_product_pays,
     sum_channels,
     sum_ones,
     sums_channels,
@@ -76,10 +77,12 @@ def _product_call(a, b):
     Code compiled for many sizes binds, per size, the call that size takes (``runtime.sized``)."""
     if is_blas_matrix_product(a, b):
         return np.dot
-    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and getattr(a, "device", CPU) == CPU \
+    if getattr(a, "device", CPU) != CPU:
+        return np.matmul
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype \
             and large_product_pays(a.shape[0], a.shape[1], b.shape[1], a.dtype):
         return large_product
-    return np.matmul
+    return large_product if stacked_product_pays(a, b) else np.matmul
 
 
 def matmul(call: Call) -> str:
