@@ -570,11 +570,12 @@ def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.n
     return _sgemm(a, b, out, count)
 
 
-def stacked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+def stacked_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
     """``a @ b`` for float32 stacks of matrices of one leading shape (the matrices on the last two axes, as in
-    attention's ``q @ k.T``) by one oneDNN sgemm per matrix on its threads, into a new array; None where oneDNN
-    is off or does not take the operands (leading shapes that differ, matrices stored neither by rows nor by
-    columns). Each matrix's result has ``product``'s bits."""
+    attention's ``q @ k.T``) by one oneDNN sgemm per matrix on its threads, into ``out`` (C-ordered) or a new
+    array; None, with nothing written, where oneDNN is off or does not take the operands (leading shapes that
+    differ, matrices stored neither by rows nor by columns, another ``out``). Each matrix's result has
+    ``product``'s bits."""
     if not _enabled or a.dtype != np.float32 or b.dtype != np.float32 or a.ndim < 3 or a.ndim != b.ndim \
             or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]:
         return None
@@ -591,7 +592,11 @@ def stacked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     if count > 1 and _blas_before is None:
         with _lock:
             _take_cores(count)
-    out = np.empty(a.shape[:-2] + (rows, cols), np.float32)
+    shape = a.shape[:-2] + (rows, cols)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        return None
     state[3](count)
     sgemm = state[0].dnnl_sgemm
     a_at, b_at, out_at = a3.ctypes.data, b3.ctypes.data, out.ctypes.data

@@ -179,13 +179,7 @@ def large_product_pays(rows: int, inner: int, cols: int, dtype) -> bool:
 def large_product(a, b, out=None):
     """``a @ b`` of two float32 matrices, or stacks of them, by oneDNN's sgemm on its threads (``onednn.product``,
     ``onednn.stacked_product``), else by ``np.matmul`` (oneDNN off, or an operand it does not take)."""
-    if a.ndim == 2:
-        result = onednn.product(a, b, out)
-    else:
-        result = onednn.stacked_product(a, b)
-        if result is not None and out is not None:
-            np.copyto(out, result)
-            result = out
+    result = onednn.product(a, b, out) if a.ndim == 2 else onednn.stacked_product(a, b, out)
     if result is not None:
         return result
     return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
