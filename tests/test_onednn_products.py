@@ -21,19 +21,30 @@ from ember.runtime import GraphFunction
 pytestmark = pytest.mark.skipif(not onednn.available(), reason=f"oneDNN not available: {onednn.unavailable_reason()}")
 
 
-@pytest.fixture
-def products(monkeypatch):
-    """The shapes of the products oneDNN computed, in order."""
+def _record(monkeypatch, name: str) -> list:
+    """``(a shape, b shape, taken)`` of each call of ``onednn.<name>``, in order."""
     seen = []
-    product = onednn.product
+    call = getattr(onednn, name)
 
     def recording(a, b, out=None):
-        result = product(a, b, out)
+        result = call(a, b, out)
         seen.append((a.shape, b.shape, result is not None))
         return result
 
-    monkeypatch.setattr(onednn, "product", recording)
+    monkeypatch.setattr(onednn, name, recording)
     return seen
+
+
+@pytest.fixture
+def products(monkeypatch):
+    """The matrix products oneDNN computed, in order."""
+    return _record(monkeypatch, "product")
+
+
+@pytest.fixture
+def stacks(monkeypatch):
+    """The stacked products oneDNN computed, in order."""
+    return _record(monkeypatch, "stacked_product")
 
 
 def _matrix(rng, shape, order="C"):
@@ -187,21 +198,6 @@ def test_code_for_an_unknown_batch_takes_each_batch_sizes_product(products):
         got = function(batch)
         np.testing.assert_array_equal(got[0] if isinstance(got, (list, tuple)) else got, expected)
         assert len(products) == (2 if on_onednn else 0)
-
-
-@pytest.fixture
-def stacks(monkeypatch):
-    """The shapes of the stacked products oneDNN computed, in order."""
-    seen = []
-    stacked = onednn.stacked_product
-
-    def recording(a, b, out=None):
-        result = stacked(a, b, out)
-        seen.append((a.shape, b.shape, result is not None))
-        return result
-
-    monkeypatch.setattr(onednn, "stacked_product", recording)
-    return seen
 
 
 def test_stacks_of_large_matrices_run_one_onednn_sgemm_a_matrix(stacks):
