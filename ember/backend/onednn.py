@@ -559,10 +559,7 @@ def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.n
     Its results do not depend on the thread count or on how the rows are cut into parts (``one_thread_product``
     computes each part's rows as this computes them). Like a convolution, its first call gives OpenBLAS's cores
     to OpenMP's pool (``release_cores`` gives them back)."""
-    count = 1 if blas_threads.regions_open() else _threads or _default_count()
-    if count > 1 and _blas_before is None and _enabled:
-        with _lock:
-            _take_cores(count)
+    count = _product_threads() if _enabled else 1
     if out is None:
         if a.ndim != 2 or b.ndim != 2:
             return None
@@ -588,10 +585,7 @@ def stacked_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
     (trans_a, lda), (trans_b, ldb) = _gemm_layout(a3[0]), _gemm_layout(b3[0])
     if trans_a is None or trans_b is None:
         return None
-    count = 1 if blas_threads.regions_open() else _threads or state[4]
-    if count > 1 and _blas_before is None:
-        with _lock:
-            _take_cores(count)
+    count = _product_threads()
     shape = a.shape[:-2] + (rows, cols)
     if out is None:
         out = np.empty(shape, np.float32)
@@ -607,9 +601,17 @@ def stacked_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
     return out
 
 
-def _default_count() -> int:
+def _product_threads() -> int:
+    """The thread count a product runs on now (one inside the runtime's parallel regions), OpenBLAS's cores
+    taken for it first where that is more than one."""
+    if blas_threads.regions_open():
+        return 1
     state = _state()
-    return 1 if isinstance(state, str) else state[4]
+    count = _threads or (1 if isinstance(state, str) else state[4])
+    if count > 1 and _blas_before is None:
+        with _lock:
+            _take_cores(count)
+    return count
 
 
 def _sgemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, count: int) -> np.ndarray | None:
