@@ -398,6 +398,11 @@ for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
     _row(f"{_name}_method_1d", lambda x, n=_name: getattr(x, n)(axis=0), lambda x, f=_ref: f(x, axis=0),
          ins(_sampler(5)), _covers, _torch_reduce(_tname, 0, False, **_tkw))
 
+# the BLAS shortcuts' shapes: rows longer than 32 (ones @ rows up to 1024), every axis but the last of (N, L, E)
+_row("sum_rows_of_40", lambda x: ember.sum(x, -1, keepdims=True), lambda x: x.sum(-1, keepdims=True),
+     ins(normal(3, 40)), "sum", lambda x: x.sum(-1, keepdim=True))
+_row("sum_leading_axes", lambda x: ember.sum(x, (0, 1)), lambda x: x.sum((0, 1)), ins(normal(2, 3, 5)), "sum",
+     lambda x: x.sum((0, 1)))
 _row("sum_int", lambda x: x.sum(1), lambda x: x.sum(1), ins(ints(-9, 9, 3, 4)), "sum", lambda x: x.sum(1),
      grad=False)
 _row("sum_bool_counts", lambda x: x.sum(), lambda x: np.sum(x, dtype=np.int64), ins(bools(3, 4)), "sum",

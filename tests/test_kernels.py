@@ -11,6 +11,7 @@ from ember.ops.kernels import (
     sum_last,
     sums_channels,
     sums_columns,
+    sums_leading,
     sums_rows,
 )
 
@@ -69,6 +70,30 @@ def test_channel_sums_through_blas_match_numpy(shape, keepdims, dtype):
         got = sum_first(np, array, axes, keepdims)
         assert got.shape == expected.shape and got.dtype == dtype
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("shape", [(16, 64, 128), (2, 3, 4, 5), (1, 1, 7), (3, 5, 1), (0, 4, 3), (4, 0, 3), (2, 3, 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_over_every_axis_but_the_last_match_numpy(shape, keepdims, dtype):
+    x = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    axes = tuple(range(len(shape) - 1))
+    assert sums_leading(x.shape, x.dtype, axes)
+    expected = x.astype(np.float64).sum(axes, keepdims=keepdims)
+    for array in (x, np.asfortranarray(x)):  # a strided input is summed too (copied by the reshape)
+        got = sum_first(np, array, axes, keepdims)
+        assert got.shape == expected.shape and got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 if dtype == np.float32 else 1e-10)
+    assert not sums_leading((4, 5), dtype, (0,)) and not sums_leading((4, 5, 6), dtype, (0, 2))
+    assert not sums_leading((4, 5, 6), np.int64, (0, 1))
+
+
+def test_long_row_sums_stay_close_to_float64():
+    x = np.random.default_rng(6).random((64, 1024), dtype=np.float32)  # positive: no cancellation to hide errors
+    expected = x.astype(np.float64).sum(-1)
+    np.testing.assert_allclose(sum_last(np, x, -1, False), expected, rtol=4e-7)
+    np.testing.assert_allclose(sum_first(np, x.reshape(4, 16, 1024), (0, 1), False), x.astype(np.float64).sum(0),
+                               rtol=4e-7)
 
 
 def test_channel_sums_leave_other_axes_and_empty_arrays_to_numpy():
@@ -133,5 +158,6 @@ def test_row_sums_through_blas_for_any_row_count_and_axis_spelling():
             got = sum_last(np, x, axis, keepdims)
             np.testing.assert_array_equal(got, sum_last(np, x, 2, keepdims))  # one call, however it is spelled
             np.testing.assert_allclose(got, x.sum(2, keepdims=keepdims), rtol=1e-6, atol=1e-6)
-    assert not sums_rows(x.shape, x.dtype, 1) and not sums_rows((4, 40), x.dtype, 1)
+    assert not sums_rows(x.shape, x.dtype, 1) and sums_rows((4, 1024), x.dtype, 1)
+    assert not sums_rows((4, 1025), x.dtype, 1)  # longer rows keep NumPy's pairwise sum
     assert not sums_rows(x.shape, np.int32, -1) and not sums_rows((5,), x.dtype, 0)

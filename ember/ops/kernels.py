@@ -1,17 +1,18 @@
 """Array-level helpers the op forwards share: faster reductions and 2-D matrix products.
 
-NumPy reduces a short contiguous axis one row at a time (a (1024, 10) row max costs as much as 50 exp
+NumPy reduces a contiguous last axis one row at a time (a (1024, 10) row max costs as much as 50 exp
 calls). A matrix-vector product with ones sums such rows in one BLAS call: 1.5-8x faster than
-``np.add.reduce`` at every row count measured, from 4 rows up. A column sum of a matrix is a vector-matrix
-product too: 2-3x faster than ``x.sum(0)`` at every size measured, and as accurate. A per-channel sum of an
-(N, C, ...) array (batch norm, a convolution's bias gradient) is two such products: 3-24x faster than
-``np.add.reduce`` over the axes (0, 2, ...), which steps through the short inner rows. For many rows, the max
-over the rows of a transposed copy (or, for a few columns, a loop over them) takes the row max with whole-row
-vector operations. Each helper returns exactly what
-``x.sum``/``x.max`` would, up to float rounding, and falls back to them when the shortcut does not apply.
+``np.add.reduce`` at every row count measured, from 4 rows up, for rows of up to 1024 (``_ROW_SUM``). A
+column sum of a matrix (or of the rows of an (N, L, E) array) is a vector-matrix product too: 2-3x faster than
+``x.sum(0)`` at every size measured, and more accurate (NumPy adds a column's values one after another). A
+per-channel sum of an (N, C, ...) array (batch norm, a convolution's bias gradient) is two such products: 3-24x
+faster than ``np.add.reduce`` over the axes (0, 2, ...), which steps through the short inner rows. For many
+rows, the max over the rows of a transposed copy (or, for a few columns, a loop over them) takes the row max
+with whole-row vector operations. Each helper returns exactly what ``x.sum``/``x.max`` would, up to float
+rounding, and falls back to them when the shortcut does not apply.
 
 The graph code generator emits the same calls for the same shapes (``sums_rows``, ``sums_columns``,
-``sum_ones``, ``is_blas_matrix_product``), so compiled code and eager mode agree bit for bit.
+``sums_leading``, ``sum_ones``, ``is_blas_matrix_product``), so compiled code and eager mode agree bit for bit.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import LOW_PRECISION
 
-_SHORT = 32  # longest last axis for which the shortcuts pay
+_SHORT = 32  # longest last axis for which the row-max shortcuts pay
+# Longest last axis summed as a product with ones: 2.5-7x faster than NumPy's reduce from 48 to 1024 columns
+# (measured), and within about 1.5x its rounding error; longer rows keep NumPy's pairwise sum (more accurate there).
+_ROW_SUM = 1024
 _ROWS = 128  # fewest rows for which the column-loop max pays: below, NumPy's own is as fast (measured)
 # A row max over a short last axis of NumPy: from this many rows, the max over the rows of a transposed copy pays
 # (2x NumPy's own at 64 rows of 10, 9x at 4096); with at most _FEW columns, the column loop is cheaper still.
@@ -50,7 +54,7 @@ def _short_last_axis(x, axis) -> bool:
 def sums_rows(shape: tuple, dtype, axis) -> bool:
     """Whether a sum over ``axis`` of an array of ``shape``/``dtype`` on NumPy is a BLAS row sum."""
     ndim = len(shape)
-    return ndim >= 2 and axis in (-1, ndim - 1, (-1,), (ndim - 1,)) and shape[-1] <= _SHORT \
+    return ndim >= 2 and axis in (-1, ndim - 1, (-1,), (ndim - 1,)) and shape[-1] <= _ROW_SUM \
         and np.dtype(dtype) in BLAS_FLOATS
 
 
@@ -67,7 +71,7 @@ def sum_last(xp, x, axis, keepdims: bool):
     """``x.sum(axis, keepdims)``, through BLAS when ``axis`` is a short last axis."""
     if xp is np:
         shape = x.shape
-        if len(shape) >= 2 and shape[-1] <= _SHORT and x.dtype in BLAS_FLOATS and \
+        if len(shape) >= 2 and shape[-1] <= _ROW_SUM and x.dtype in BLAS_FLOATS and \
                 axis in (-1, len(shape) - 1, (-1,), (len(shape) - 1,)):  # sums_rows, cheapest tests first
             return np.dot(x, sum_ones(shape[-1], x.dtype, "column" if keepdims else "vector"))
         if x.dtype in LOW_PRECISION:  # float16 / bfloat16: accumulate in float32, round once (as PyTorch)
@@ -82,6 +86,25 @@ def sum_last(xp, x, axis, keepdims: bool):
 def sums_columns(shape: tuple, dtype, axis) -> bool:
     """Whether a sum over ``axis`` of an array of ``shape``/``dtype`` on NumPy is a BLAS column sum."""
     return len(shape) == 2 and axis in (0, -2, (0,)) and np.dtype(dtype) in BLAS_FLOATS
+
+
+def sums_leading(shape: tuple, dtype, axis) -> bool:
+    """Whether a sum over ``axis`` of a NumPy array of three or more axes sums every axis but the last (a bias or
+    layer norm's gradient over (N, L, E)): ``sum_leading``, a column sum of its rows."""
+    return len(shape) >= 3 and axis == _leading_axes(len(shape)) and np.dtype(dtype) in BLAS_FLOATS
+
+
+@functools.cache
+def _leading_axes(ndim: int) -> tuple:
+    return tuple(range(ndim - 1))
+
+
+def sum_leading(x, keepdims: bool):
+    """``x.sum(axis=(0, ..., ndim - 2), keepdims)`` of a NumPy float array as ``ones @ rows``."""
+    columns = x.shape[-1]
+    rows = math.prod(x.shape[:-1])
+    total = np.dot(sum_ones(rows, x.dtype, "vector"), x.reshape(rows, columns))
+    return total.reshape((1,) * (x.ndim - 1) + (columns,)) if keepdims else total
 
 
 def sums_channels(shape: tuple, dtype, axis) -> bool:
@@ -108,9 +131,11 @@ def sum_first(xp, x, axis, keepdims: bool):
     """``x.sum(axis, keepdims)``, as ``ones @ x`` when it sums the columns of a NumPy matrix (and as
     ``sum_channels`` when it sums every axis but the channels of an (N, C, ...) array)."""
     if xp is not np or x.ndim != 2 or x.dtype not in BLAS_FLOATS or not (axis == 0 or axis == -2 or axis == (0,)):
-        if xp is np and axis.__class__ is tuple and x.ndim >= 3 and axis == _channel_axes(x.ndim) \
-                and x.dtype in BLAS_FLOATS and x.size:  # sums_channels, its cheapest tests first
-            return sum_channels(x, keepdims)
+        if xp is np and axis.__class__ is tuple and x.ndim >= 3 and x.dtype in BLAS_FLOATS:
+            if axis == _channel_axes(x.ndim) and x.size:  # sums_channels, its cheapest tests first
+                return sum_channels(x, keepdims)
+            if axis == _leading_axes(x.ndim):  # sums_leading
+                return sum_leading(x, keepdims)
         return sum_last(xp, x, axis, keepdims)  # sums_columns, its cheapest tests first
     return np.dot(sum_ones(x.shape[0], x.dtype, "row" if keepdims else "vector"), x)
 

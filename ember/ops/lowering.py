@@ -21,9 +21,11 @@ from ember.ops.kernels import (
     large_product_pays,
     stacked_product_pays,
     sum_channels,
+    sum_leading,
     sum_ones,
     sums_channels,
     sums_columns,
+    sums_leading,
     sums_rows,
 )
 
@@ -128,6 +130,8 @@ def sum(call: Call) -> str | None:
         return f"{bind(np.dot, 'f')}({call.args[0]}, {ones}{call.dest})"
     if sums_channels(x.shape, x.dtype, axis):
         return f"{bind(sum_channels, 'f')}({call.args[0]}, {keepdims!r})"
+    if sums_leading(x.shape, x.dtype, axis):
+        return f"{bind(sum_leading, 'f')}({call.args[0]}, {keepdims!r})"
     # ndarray.sum is np.add.reduce, called more directly
     return f"{bind(np.add.reduce, 'f')}({call.args[0]}, {axis!r}, None, {call.out}, {keepdims!r})"
 
