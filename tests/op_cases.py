@@ -857,12 +857,15 @@ for _name, _extra_inputs, _kw in BCE_LOGITS:
 # --- normalization and dropout ----------------------------------------------------------------------------
 
 _row("layer_norm_affine", lambda x, w, b: ember.layer_norm(x, 4, w, b), lambda x, w, b: np_layer_norm(x, 1, w, b),
-     ins(normal(2, 3, 4), normal(4), normal(4)), ("sum", "sqrt", "div"), lambda x, w, b: F.layer_norm(x, (4,), w, b))
+     ins(normal(2, 3, 4), normal(4), normal(4)), "layer_norm", lambda x, w, b: F.layer_norm(x, (4,), w, b))
 _row("layer_norm_2d_shape", lambda x, w, b: ember.layer_norm(x, (3, 4), w, b),
-     lambda x, w, b: np_layer_norm(x, 2, w, b), ins(normal(2, 3, 4), normal(3, 4), normal(3, 4)), ("sum", "sqrt"),
+     lambda x, w, b: np_layer_norm(x, 2, w, b), ins(normal(2, 3, 4), normal(3, 4), normal(3, 4)), "layer_norm",
      lambda x, w, b: F.layer_norm(x, (3, 4), w, b))
 _row("layer_norm_plain", lambda x: ember.layer_norm(x, [5]), lambda x: np_layer_norm(x, 1), ins(normal(3, 5)),
-     ("sum", "sqrt"), lambda x: F.layer_norm(x, (5,)))
+     "layer_norm", lambda x: F.layer_norm(x, (5,)))
+_row("layer_norm_weight_only_squared", lambda x, w: ember.layer_norm(x, 6, w) ** 2,
+     lambda x, w: np_layer_norm(x, 1, w) ** 2, ins(normal(4, 6), normal(6)), ("layer_norm", "pow"),
+     lambda x, w: F.layer_norm(x, (6,), w) ** 2)
 
 
 def _bn_train(x, *affine):

@@ -138,6 +138,19 @@ def test_layer_family_round_trip(name, tmp_path):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("opset", [13, 17])
+def test_layer_norm_exports_as_one_node_from_opset_17_and_as_its_steps_before(opset):
+    ember.manual_seed(0)
+    net = nn.LayerNorm((3, 4))
+    x = _float(2, 5, 3, 4)
+    model = ember.onnx.export(net, [x], opset=opset)
+    kinds = [node.op_type for node in model.graph.node]
+    assert ("LayerNormalization" in kinds) == (opset >= 17)
+    with ember.no_grad():
+        expected = net(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(run_onnx(model, [x])[0], expected, rtol=1e-5, atol=1e-5)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

@@ -32,6 +32,7 @@ from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, P
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
 from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
+from ember.ops.normalization import LAYER_NORM
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
@@ -242,6 +243,18 @@ def _reciprocal_count(b, x, *, axes, ddof, dtype):
 @_rule(SOFTMAX, LOG_SOFTMAX)
 def _softmax(b, x, *, axis):
     return b.node(b.op.onnx, [x], axis=axis)
+
+
+@_rule(LAYER_NORM)
+def _layer_norm(b, x, weight, bias, *, dims, eps):
+    if b.opset >= 17:
+        return b.node("LayerNormalization", [x, weight, bias], axis=-dims, epsilon=eps)
+    dtype = b.spec(x).dtype  # before opset 17: the forward's steps
+    axes = list(range(-dims, 0))
+    centred = b.node("Sub", [x, b.reduce("ReduceMean", x, axes, True)])
+    variance = b.reduce("ReduceMean", b.node("Mul", [centred, centred]), axes, True)
+    deviation = b.node("Sqrt", [b.node("Add", [variance, b.const(eps, dtype)])])
+    return b.node("Add", [b.node("Mul", [b.node("Div", [centred, deviation]), weight]), bias])
 
 
 # --- convolution and pooling -----------------------------------------------------------------------------

@@ -316,6 +316,15 @@ def op_log_softmax(x, *, axis):
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+@_kernel("layer_norm")
+def op_layer_norm(x, weight, bias, *, dims, eps):
+    n = int(np.prod(x.shape[x.ndim - dims:]))
+    rows = x.reshape(-1, n)
+    centred = rows - rows.sum(axis=-1, keepdims=True) * (1.0 / n)
+    rstd = 1.0 / np.sqrt((centred * centred).sum(axis=-1, keepdims=True) * (1.0 / n) + eps)
+    return (centred * rstd * weight.reshape(n) + bias.reshape(n)).reshape(x.shape)
+
+
 # --- the rest of the op table -------------------------------------------------------------------------------
 
 _expression("sign", "x", "np.sign(x)")

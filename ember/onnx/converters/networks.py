@@ -219,6 +219,10 @@ def _instance_norm(cx, x, scale, bias, epsilon=1e-5):
 @converter("LayerNormalization")
 def _layer_norm(cx, x, scale, bias=None, axis=-1, epsilon=1e-5, stash_type=1):
     axes = tuple(range(axis % x.ndim, x.ndim))
+    trailing = tuple(x.shape[axis % x.ndim:])
+    if cx.outputs == 1 and None not in trailing and tuple(scale.shape) == trailing \
+            and (bias is None or tuple(bias.shape) == trailing):  # Ember's own op: one node
+        return ember.layer_norm(x, trailing, scale, bias, epsilon)
     mean = ember.mean(x, axes, True)
     centered = x - mean
     inv = _const_like(x, 1) / ember.sqrt(ember.mean(centered * centered, axes, True) + _const_like(x, epsilon))
