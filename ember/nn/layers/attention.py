@@ -170,14 +170,15 @@ class MultiheadAttention(Module):
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor, self_attention: bool):
         b = self.in_proj_bias
-        if self._qkv_same_embed_dim and self_attention:
-            return ops.chunk(ops.linear(query, self.in_proj_weight, b), 3, axis=-1)
+        # self-attention too projects by three products of the weight's thirds, not one product and a split of
+        # its result: the backward then joins three small weight gradients rather than three (N, L, 3E) arrays
         if self._qkv_same_embed_dim:
             weights = ops.chunk(self.in_proj_weight, 3, axis=0)
         else:
             weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
         biases = ops.chunk(b, 3, axis=0) if b is not None else (None, None, None)
-        return [ops.linear(x, w, bias) for x, w, bias in zip((query, key, value), weights, biases)]
+        sources = (query, query, query) if self_attention else (query, key, value)
+        return [ops.linear(x, w, bias) for x, w, bias in zip(sources, weights, biases)]
 
     def _mask(self, attn_mask, key_padding_mask, like: Tensor, batch: int, length: int, source: int,
               is_causal: bool) -> Tensor | None:
