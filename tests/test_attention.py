@@ -232,7 +232,7 @@ def test_transformer_layer_learns_to_sort():
     net = Sorter()
     params = list(net.parameters())
     state: dict = {}
-    for step in range(1, 201):
+    for step in range(1, 301):
         x = rng.integers(0, vocab, (64, length))
         logits = net(ember.tensor(x))
         loss = ember.cross_entropy(logits.reshape(-1, vocab), ember.tensor(np.sort(x, axis=1).reshape(-1)))
