@@ -6,7 +6,9 @@ under 3x3 kernels), im2col multiplies mostly zeros of the padding: a 3x3 kernel 
 (C, H, W) input of a sample to its (O, OH, OW) output: one dense (O * OH * OW, C * H * W) matrix whose
 blocks are the kernel taps that connect an output pixel to an input pixel (zero blocks where none does).
 Its products run on the NCHW arrays as they are, with no copies or transposes; the weight gradient is
-the same product's gradient, summed back into the taps.
+the same product's gradient, summed back into the taps. They are ``matrix_product``'s, so the large float32
+ones run on oneDNN's sgemm where the ``onednn`` extra is enabled (1.3-1.9x faster than OpenBLAS's through
+``np.matmul`` on ResNet-18's 2x2 and 1x1 stages).
 
 The choice depends only on shapes (``use_dense``), so a model always runs the same kernels.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from ember.ops.kernels import matrix_product
 
 
 def use_dense(groups: int, in_h: int, in_w: int, kernel) -> bool:
@@ -82,11 +86,17 @@ def _geometry(in_hw, out_hw, kernel, stride, padding, dilation) -> tuple:
     return tuple(in_hw), tuple(out_hw), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation)
 
 
+def _stored(matrix):
+    """``matrix`` stored by rows or by columns, as BLAS takes it: a 1x1 image's one tap, a strided slice of the
+    weight, is copied by rows (that copy and the product beat one product over the slice 1.3-1.5x)."""
+    return matrix if matrix.flags.c_contiguous or matrix.flags.f_contiguous else np.ascontiguousarray(matrix)
+
+
 def conv2d(x, w, stride, padding, dilation, out_h: int, out_w: int):
     """conv2d of ``x`` (N, C, H, W) with ``w`` (O, C, kh, kw), groups 1, as (N, O, OH, OW)."""
     n = x.shape[0]
     key = _geometry(x.shape[2:], (out_h, out_w), w.shape[2:], stride, padding, dilation)
-    y = np.matmul(x.reshape(n, -1), dense_matrix(w, key).T)
+    y = matrix_product(np, x.reshape(n, -1), _stored(dense_matrix(w, key).T))
     return y.reshape(n, w.shape[0], out_h, out_w)
 
 
@@ -95,7 +105,7 @@ def conv_transpose2d(x, w, stride, padding, dilation, out_h: int, out_w: int):
     of the conv2d from (C_out, out_h, out_w) images to (C_in, H, W) ones, as (N, C_out, out_h, out_w)."""
     n = x.shape[0]
     key = _geometry((out_h, out_w), x.shape[2:], w.shape[2:], stride, padding, dilation)
-    y = np.matmul(x.reshape(n, -1), dense_matrix(w, key))
+    y = matrix_product(np, x.reshape(n, -1), _stored(dense_matrix(w, key)))
     return y.reshape(n, w.shape[1], out_h, out_w)
 
 
@@ -108,12 +118,12 @@ def conv2d_weight_grad(x, gy, kernel, stride, padding, dilation):
     index = tap_index(*key)
     p_out, p_in = index.shape
     taps = kernel[0] * kernel[1]
-    grad = np.matmul(gy.reshape(n, -1).T, x.reshape(n, -1)).reshape(o, p_out, c, p_in)
+    grad = matrix_product(np, gy.reshape(n, -1).T, x.reshape(n, -1)).reshape(o, p_out, c, p_in)
     pairs = np.argwhere(index < taps)
     if len(pairs) > _LOOP_PAIRS:  # many blocks: one product with a (pairs, taps) one-hot matrix sums them
         blocks = grad.transpose(0, 2, 1, 3).reshape(o * c, p_out * p_in)
         one_hot = _one_hot(index.tobytes(), taps).astype(grad.dtype, copy=False)
-        return np.matmul(blocks, one_hot).reshape(o, c, *kernel)
+        return matrix_product(np, blocks, one_hot).reshape(o, c, *kernel)
     gw = np.zeros((o, c, taps), dtype=grad.dtype)
     for q, p in pairs:
         gw[:, :, index[q, p]] += grad[:, q, :, p]
