@@ -59,6 +59,10 @@ def _cnn():
                          nn.Linear(4 * 3 * 3, 10))
 
 
+def _layer_norm_mlp():
+    return nn.Sequential(nn.Linear(13, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 3))
+
+
 def _momentum(params):
     return ember.optim.SGD(params, lr=0.05, momentum=0.9)
 
@@ -67,6 +71,7 @@ CASES = {
     "mlp_cross_entropy": (_mlp, (13,), lambda n, rng: rng.integers(0, 3, n), ember.cross_entropy),
     "mlp_mse_mean": (_mlp, (13,), lambda n, rng: rng.standard_normal((n, 3)).astype(np.float32), ember.mse_loss),
     "cnn_batchnorm": (_cnn, (1, 8, 8), lambda n, rng: rng.integers(0, 10, n), ember.cross_entropy),
+    "mlp_layer_norm": (_layer_norm_mlp, (13,), lambda n, rng: rng.integers(0, 3, n), ember.cross_entropy),
 }
 
 
