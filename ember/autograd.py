@@ -374,20 +374,29 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
         for t, gt, need in zip(inputs, rule(run, ctx, g), needs):
             if not need or gt is None:
                 continue
-            if gt.__class__ is not ndarray:
-                gt = _wrap(gt)  # a NumPy scalar or a RowSparse
+            if gt.__class__ is not ndarray:  # a 0-d result NumPy gave as a scalar, or a RowSparse
+                gt = np.asarray(gt) if isinstance(gt, np.generic) else _wrap(gt)
             parent = t.node
             if parent is None:
                 previous = leaf_grads.get(t)
-                leaf_grads[t] = gt if previous is None else _add(previous, gt)
+                leaf_grads[t] = gt if previous is None else _add_arrays(previous, gt)
             else:
                 previous = grads.get(parent)
-                grads[parent] = gt if previous is None else _add(previous, gt)
+                grads[parent] = gt if previous is None else _add_arrays(previous, gt)
         if not retain_graph:
             node.inputs = None
             node.out = None
             node.residuals = None
     return len(order)
+
+
+def _add_arrays(a, b):
+    """``_add`` for the array backward: two NumPy arrays of one shape and dtype summed into a new array (what
+    the add op computes), so that the sum stays an array and the backward on the fast path."""
+    if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.dtype == b.dtype and a.shape == b.shape:
+        total = a + b
+        return total if total.__class__ is np.ndarray else np.asarray(total)  # 0-d: NumPy gives a scalar
+    return _add(a, b)
 
 
 def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_graph: bool, create_graph: bool,

@@ -16,7 +16,7 @@ from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoi
 from ember.ops.infer import check_axis, elementwise_cost, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
-from ember.ops.reduction import SUM, sum
+from ember.ops.reduction import SUM
 from ember.ops.registry import Fusion, Spec, defop
 
 
@@ -57,15 +57,15 @@ def _log_softmax_rule(run, ctx, g):
     return (run(SUB, g, run(MUL, run(EXP, ctx.output), total)),)
 
 
-def _softmax_vjp(ctx, g):
+def _softmax_rule(run, ctx, g):
     out = ctx.output
-    return (out * (g - sum(g * out, axis=ctx.attrs["axis"], keepdims=True)),)
+    return (run(MUL, out, run(SUB, g, run(SUM, run(MUL, g, out), axis=ctx.attrs["axis"], keepdims=True))),)
 
 
 LOG_SOFTMAX = defop("log_softmax", forward=_log_softmax_forward, infer=_softmax_infer("log_softmax"),
                     vjp=vjp_rule(_log_softmax_rule), cost=elementwise_cost(12), onnx="LogSoftmax", saves_output=True,
                     fresh=True, autocast=FLOAT32)
-SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=_softmax_vjp,
+SOFTMAX = defop("softmax", forward=_softmax_forward, infer=_softmax_infer("softmax"), vjp=vjp_rule(_softmax_rule),
                 cost=elementwise_cost(12), onnx="Softmax", saves_output=True, writes_out=True, fresh=True,
                 autocast=FLOAT32)
 

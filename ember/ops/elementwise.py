@@ -302,16 +302,18 @@ def clip(x, min=None, max=None) -> TensorLike:
 # --- binary --------------------------------------------------------------------------------------------
 
 
-def _add_vjp(ctx, g):
+def _add_rule(run, ctx, g):
     a, b = ctx.inputs
     need_a, need_b = ctx.needs
-    return (unbroadcast(g, a.shape) if need_a else None), (unbroadcast(g, b.shape) if need_b else None)
+    return (unbroadcast_with(run, g, a.shape) if need_a else None), \
+        (unbroadcast_with(run, g, b.shape) if need_b else None)
 
 
-def _sub_vjp(ctx, g):
+def _sub_rule(run, ctx, g):
     a, b = ctx.inputs
     need_a, need_b = ctx.needs
-    return (unbroadcast(g, a.shape) if need_a else None), (unbroadcast(neg(g), b.shape) if need_b else None)
+    return (unbroadcast_with(run, g, a.shape) if need_a else None), \
+        (unbroadcast_with(run, run(NEG, g), b.shape) if need_b else None)
 
 
 def _mul_rule(run, ctx, g):
@@ -357,9 +359,9 @@ def _extremum_vjp(wins_when_greater: bool):
     return vjp
 
 
-ADD = _binary("add", lambda xp, a, b: a + b, _add_vjp, onnx="Add", ufunc=_np.add, infix="+",
+ADD = _binary("add", lambda xp, a, b: a + b, vjp_rule(_add_rule), onnx="Add", ufunc=_np.add, infix="+",
               fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
-SUB = _binary("sub", lambda xp, a, b: a - b, _sub_vjp, onnx="Sub", ufunc=_np.subtract, infix="-",
+SUB = _binary("sub", lambda xp, a, b: a - b, vjp_rule(_sub_rule), onnx="Sub", ufunc=_np.subtract, infix="-",
               fusion=Fusion("({0} - {1})"), right_identity=0)
 MUL = _binary("mul", lambda xp, a, b: a * b, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
               fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)

@@ -10,6 +10,7 @@ from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
 
 
@@ -79,7 +80,8 @@ GETITEM = defop(
     "getitem",
     forward=lambda xp, x, *, index: x[index],
     infer=_getitem_infer,
-    vjp=lambda ctx, g: (_getitem_grad(g, ctx.inputs[0].shape, ctx.attrs["index"]),),
+    vjp=vjp_rule(lambda run, ctx, g: (run(GETITEM_GRAD, g, shape=tuple(ctx.inputs[0].shape),
+                                          index=ctx.attrs["index"]),)),
     cost=movement_cost,
     view=lambda array, attrs, shape: array[attrs["index"]],  # a view for basic indexing only: callers check
     onnx="Slice",

@@ -13,7 +13,7 @@ from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE, reshape, swapaxes, unbroadcast
+from ember.ops.shape import RESHAPE, TRANSPOSE, reshape_with, unbroadcast_with
 
 
 def _matmul_forward(xp, a, b):
@@ -49,21 +49,27 @@ def _matmul_cost(out, a, b):
     return Cost(2 * out.size * k, out.nbytes + a.nbytes + b.nbytes)
 
 
-def _matmul_vjp(ctx, g):
+def _last_two_swapped(run, x):
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return run(TRANSPOSE, x, axes=tuple(axes))
+
+
+def _matmul_rule(run, ctx, g):
     a, b = ctx.inputs
-    a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
-    b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
-    out_shape = g.shape
+    a2 = reshape_with(run, a, (1, a.shape[0])) if a.ndim == 1 else a
+    b2 = reshape_with(run, b, (b.shape[0], 1)) if b.ndim == 1 else b
+    out_shape = tuple(g.shape)
     if a.ndim == 1:
         out_shape = out_shape[:-1] + (1,) + out_shape[-1:]
     if b.ndim == 1:
         out_shape = out_shape + (1,)
-    g2 = reshape(g, out_shape)
+    g2 = reshape_with(run, g, out_shape)
     ga = gb = None
     if ctx.needs[0]:
-        ga = reshape(unbroadcast(matmul(g2, swapaxes(b2, -1, -2)), a2.shape), a.shape)
+        ga = reshape_with(run, unbroadcast_with(run, run(MATMUL, g2, _last_two_swapped(run, b2)), a2.shape), a.shape)
     if ctx.needs[1]:
-        gb = reshape(unbroadcast(matmul(swapaxes(a2, -1, -2), g2), b2.shape), b.shape)
+        gb = reshape_with(run, unbroadcast_with(run, run(MATMUL, _last_two_swapped(run, a2), g2), b2.shape), b.shape)
     return ga, gb
 
 
@@ -71,7 +77,7 @@ MATMUL = defop(
     "matmul",
     forward=_matmul_forward,
     infer=_matmul_infer,
-    vjp=_matmul_vjp,
+    vjp=vjp_rule(_matmul_rule),
     cost=_matmul_cost,
     onnx="MatMul",
     lower=lowering.matmul,

@@ -15,7 +15,7 @@ from ember.ops.infer import (
     movement_cost,
     normalize_axis,
 )
-from ember.ops.modes import on_tensors
+from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Cost, Spec, defop, describe, format_shape, shape_error
 
 
@@ -66,11 +66,25 @@ def _reshape_forward(xp, x, *, shape):
     return x.reshape(shape)
 
 
+def reshape_with(run, x, shape):
+    """``reshape(x, shape)`` inside a rule over ``run`` (``ember.ops.modes``): on Tensors, graph Values or arrays."""
+    shape = tuple(shape)
+    if None in shape:  # a graph for every batch size: ``reshape``'s reading of the unknown sizes
+        shape = _unknown_sizes(x, shape)
+    elif tuple(x.shape) == shape:
+        return x
+    return run(RESHAPE, x, shape=shape)
+
+
+def _reshape_rule(run, ctx, g):
+    return (reshape_with(run, g, ctx.inputs[0].shape),)
+
+
 RESHAPE = defop(
     "reshape",
     forward=_reshape_forward,
     infer=lambda x, *, shape: Spec(_resolve_shape("reshape", x, shape), x.dtype),
-    vjp=lambda ctx, g: (reshape(g, ctx.inputs[0].shape),),
+    vjp=vjp_rule(_reshape_rule),
     cost=movement_cost,
     onnx="Reshape",
     lower=lowering.reshape,
@@ -136,7 +150,7 @@ TRANSPOSE = defop(
     "transpose",
     forward=lambda xp, x, *, axes: x.transpose(axes),
     infer=_transpose_infer,
-    vjp=lambda ctx, g: (transpose(g, _inverse_permutation(ctx.attrs["axes"])),),
+    vjp=vjp_rule(lambda run, ctx, g: (run(TRANSPOSE, g, axes=_inverse_permutation(ctx.attrs["axes"])),)),
     cost=movement_cost,
     onnx="Transpose",
     lower=lowering.transpose,
