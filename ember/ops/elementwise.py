@@ -46,6 +46,13 @@ def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, **traits):
 
 
 # --- unary ---------------------------------------------------------------------------------------------
+# Rules written with operators run on Tensors and on arrays alike (``ember.ops.modes``). Their constants are
+# scalars of the operand's dtype: NumPy widens a bfloat16 array by a Python float, a Tensor keeps its dtype.
+
+
+def _one(x, value: float = 1.0):
+    return x.dtype.type(value)
+
 
 def _exp_simplify(node, facts) -> None:
     """exp(log_softmax(x)) is softmax(x) where nothing else reads the log-probabilities (a softmax
@@ -60,16 +67,17 @@ def _exp_simplify(node, facts) -> None:
 # their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
 NEG = _unary("neg", lambda xp, x: xp.negative(x), lambda ctx, g: (neg(g),), onnx="Neg", float_only=False,
              ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
-EXP = _unary("exp", lambda xp, x: xp.exp(x), lambda ctx, g: (g * ctx.output,), onnx="Exp", flops=8,
+EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(lambda run, ctx, g: (g * ctx.output,)), onnx="Exp", flops=8,
              saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify,
              autocast=FLOAT32)
-LOG = _unary("log", lambda xp, x: xp.log(x), lambda ctx, g: (g / ctx.inputs[0],), onnx="Log", flops=8,
+LOG = _unary("log", lambda xp, x: xp.log(x), vjp_rule(lambda run, ctx, g: (g / ctx.inputs[0],)), onnx="Log", flops=8,
              ufunc=_np.log, fusion=Fusion("log({0})", exact=False), autocast=FLOAT32)
-LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x), lambda ctx, g: (g / (ctx.inputs[0] + 1.0),),
+LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x),
+               vjp_rule(lambda run, ctx, g: (g / (ctx.inputs[0] + _one(ctx.inputs[0])),)),
                onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False),
                autocast=FLOAT32)
-SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda ctx, g: (g * 0.5 / ctx.output,), onnx="Sqrt",
-              flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
+SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(lambda run, ctx, g: (g * _one(g, 0.5) / ctx.output,)),
+              onnx="Sqrt", flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
 ABS = _unary("abs", lambda xp, x: xp.abs(x), lambda ctx, g: (g * sign(ctx.inputs[0]),), onnx="Abs",
              float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
@@ -82,12 +90,12 @@ SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[
              ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
 COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.inputs[0])),), onnx="Cos",
              flops=8, ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
-def _tanh_vjp(ctx, g):
+def _tanh_rule(run, ctx, g):
     out = ctx.output
-    return (g * (1.0 - out * out),)
+    return (g * (_one(out) - out * out),)
 
 
-TANH = _unary("tanh", lambda xp, x: xp.tanh(x), _tanh_vjp, onnx="Tanh", flops=8, saves_output=True,
+TANH = _unary("tanh", lambda xp, x: xp.tanh(x), vjp_rule(_tanh_rule), onnx="Tanh", flops=8, saves_output=True,
               ufunc=_np.tanh, fusion=Fusion("tanh({0})", exact=False))
 
 
@@ -97,12 +105,12 @@ def _sigmoid_forward(xp, x):
     return half * xp.tanh(half * x) + half
 
 
-def _sigmoid_vjp(ctx, g):
+def _sigmoid_rule(run, ctx, g):
     out = ctx.output
-    return (g * out * (1.0 - out),)
+    return (g * out * (_one(out) - out),)
 
 
-SIGMOID = _unary("sigmoid", _sigmoid_forward, _sigmoid_vjp, onnx="Sigmoid", flops=10, saves_output=True,
+SIGMOID = _unary("sigmoid", _sigmoid_forward, vjp_rule(_sigmoid_rule), onnx="Sigmoid", flops=10, saves_output=True,
                  fresh=True, fusion=Fusion("({half} * tanh({half} * {0}) + {half})", exact=False))
 def _relu_rule(run, ctx, g):
     return (run(RELU_GRAD, g, ctx.output),)
