@@ -14,6 +14,7 @@ from ember.backend.dtypes import (
 from ember.ops import dispatch, lowering
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import movement_cost
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NOT_FUSIBLE, Spec, defop
 
 
@@ -21,15 +22,16 @@ def _cast_forward(xp, x, *, dtype):
     return x.astype(dtype)
 
 
-def _cast_vjp(ctx, g):
-    return (cast(g, ctx.inputs[0].dtype),)
+def _cast_rule(run, ctx, g):
+    dtype = ctx.inputs[0].dtype
+    return (g if g.dtype == dtype else run(CAST, g, dtype=dtype),)
 
 
 CAST = defop(
     "cast",
     forward=_cast_forward,
     infer=lambda x, *, dtype: Spec(tuple(x.shape), dtype),
-    vjp=_cast_vjp,
+    vjp=vjp_rule(_cast_rule),
     cost=movement_cost,
     onnx="Cast",
     elementwise=True,

@@ -65,8 +65,8 @@ def _exp_simplify(node, facts) -> None:
 
 # numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
 # their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
-NEG = _unary("neg", lambda xp, x: xp.negative(x), lambda ctx, g: (neg(g),), onnx="Neg", float_only=False,
-             ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
+NEG = _unary("neg", lambda xp, x: xp.negative(x), vjp_rule(lambda run, ctx, g: (run(NEG, g),)), onnx="Neg",
+             float_only=False, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
 EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(lambda run, ctx, g: (g * ctx.output,)), onnx="Exp", flops=8,
              saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify,
              autocast=FLOAT32)
@@ -332,11 +332,11 @@ def _mul_rule(run, ctx, g):
     )
 
 
-def _div_vjp(ctx, g):
+def _div_rule(run, ctx, g):
     a, b = ctx.inputs
     return (
-        unbroadcast(g / b, a.shape) if ctx.needs[0] else None,
-        unbroadcast(neg(g * a) / (b * b), b.shape) if ctx.needs[1] else None,
+        unbroadcast_with(run, run(DIV, g, b), a.shape) if ctx.needs[0] else None,
+        unbroadcast_with(run, run(DIV, run(NEG, run(MUL, g, a)), run(MUL, b, b)), b.shape) if ctx.needs[1] else None,
     )
 
 
@@ -373,8 +373,8 @@ SUB = _binary("sub", lambda xp, a, b: a - b, vjp_rule(_sub_rule), onnx="Sub", uf
               fusion=Fusion("({0} - {1})"), right_identity=0)
 MUL = _binary("mul", lambda xp, a, b: a * b, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
               fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
-DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, onnx="Div", ufunc=_np.true_divide, infix="/",
-              fusion=Fusion("({0} / {1})"), right_identity=1)
+DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule), onnx="Div", ufunc=_np.true_divide,
+              infix="/", fusion=Fusion("({0} / {1})"), right_identity=1)
 # NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
 # code on NumPy scalars for it (scalar_exact)
 POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10, ufunc=_np.power, infix="**",

@@ -212,7 +212,7 @@ BROADCAST_TO = defop(
     "broadcast_to",
     forward=lambda xp, x, *, shape: xp.broadcast_to(x, shape),
     infer=_broadcast_infer,
-    vjp=lambda ctx, g: (unbroadcast(g, ctx.inputs[0].shape),),
+    vjp=vjp_rule(lambda run, ctx, g: (unbroadcast_with(run, g, ctx.inputs[0].shape),)),
     cost=movement_cost,
     onnx="Expand",
     lower=lowering.broadcast_to,
