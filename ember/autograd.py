@@ -236,6 +236,16 @@ def _on_numpy(op, *arrays, **attrs):
     return op.forward(np, *arrays, **attrs)
 
 
+_array_run = _on_numpy  # what runs each op of a backward on NumPy arrays (set_array_runner)
+
+
+def set_array_runner(runner) -> None:
+    """Run each op of a first-order eager backward on NumPy arrays as ``runner(op, *arrays, **attrs)`` (None: the
+    op's forward): the profiler times them this way."""
+    global _array_run
+    _array_run = _on_numpy if runner is None else runner
+
+
 _data = operator.attrgetter("array")
 
 
@@ -346,7 +356,7 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
     more (a hook, a vjp without an array rule, a gradient that is not a NumPy array) and returns its index,
     so that ``_run_nodes`` goes on from there; ``len(order)`` when every node ran."""
     ctx = _new(ArrayContext)
-    ndarray, run = np.ndarray, _on_numpy  # (locals: read for every node and every input)
+    ndarray, run = np.ndarray, _array_run  # (locals: read for every node and every input)
     for index, node in enumerate(order):
         g = grads.pop(node, None)
         if g is None:
@@ -440,7 +450,7 @@ def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_gra
                 arrays.inputs = tuple(map(_data, inputs))
             arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
                 node.attrs, node.needs, node.out, node.residuals
-            input_grads = rule(_on_numpy if data.__class__ is np.ndarray else OnArrays(array_module(data)),
+            input_grads = rule(_array_run if data.__class__ is np.ndarray else OnArrays(array_module(data)),
                                arrays, data)
         else:
             input_grads = node.op.vjp(node, g)

@@ -51,6 +51,17 @@ def test_chrome_trace_is_json_with_one_event_per_op(tmp_path):
     assert table.splitlines()[3].startswith("matmul") and "Self CPU time total" in table
 
 
+def test_an_eager_backward_on_arrays_records_each_op():
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    loss = net(ember.randn(4, 8)).sum()
+    with ember.profiler.profile() as prof:
+        loss.backward()
+    names = [e.name for e in prof.events]
+    assert names.count("matmul") == 3 and "relu_grad" in names  # two weight gradients, one input gradient
+    assert all(e.kind == "eager" and e.end >= e.start for e in prof.events)
+    assert autograd._array_run is autograd._on_numpy  # the plain runner is back
+
+
 def test_backward_and_compiled_steps_are_recorded():
     net = _conv_net()
     optimizer = ember.optim.SGD(net.parameters(), lr=0.1)

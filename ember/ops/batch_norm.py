@@ -16,6 +16,7 @@ from ember.ops.elementwise import sqrt
 from ember.ops.indexing import getitem
 from ember.ops.infer import fits, require_float, same_dtype
 from ember.ops.join import repeat
+from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.reduction import SUM, _count, _scale, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
@@ -282,7 +283,13 @@ def _bn_train_vjp(ctx, g):
         grads = _bn_input_grads(g, centred, _reciprocal_std(variance, sqrt, eps), reshape(weight, shape),
                                 lambda a: sum(a, axes, keepdims=True), inv_count)
         return tuple(cast(grad if i == 0 else reshape(grad, (-1,)), dtype) for i, grad in enumerate(grads)) + (None,)
-    xd, wd, gd, md = x.array, weight.array, g.array, moments.array
+    grads = _bn_train_grads_of_arrays(x.array, weight.array, g.array, moments.array, eps)
+    return tuple(dispatch.wrap(a) for a in grads) + (None,)
+
+
+def _bn_train_grads_of_arrays(xd, wd, gd, md, eps: float) -> tuple:
+    """``_bn_train_vjp``'s gradients for x, weight and bias on arrays, from the forward's moments ``md``."""
+    dtype = xd.dtype
     if xd.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
         xd, wd, gd = (a.astype(np.float32) for a in (xd, wd, gd))
     xp = np if xd.__class__ is np.ndarray else array_module(xd)
@@ -295,15 +302,25 @@ def _bn_train_vjp(ctx, g):
         g_x, g_weight, g_bias = _bn_input_grads_in_place(gd.reshape(rows.shape), rows - spread(md[0]), rstd,
                                                          spread(wd), total, t(1.0 / (xd.size // xd.shape[1])))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
-    dtype = x.array.dtype
-    return tuple(dispatch.wrap(a if a.dtype == dtype else a.astype(dtype)) for a in grads) + (None,)
+    return tuple(a if a.dtype == dtype else a.astype(dtype) for a in grads)
+
+
+def _bn_train_rule(run, ctx, g):
+    """On Tensors, ``_bn_train_vjp``; on the arrays of an eager first-order backward, its array form directly."""
+    if run is on_tensors:
+        return _bn_train_vjp(ctx, g)
+    x, weight, _, moments = ctx.inputs
+    return _bn_train_grads_of_arrays(x, weight, g, moments, ctx.attrs["eps"]) + (None,)
+
+
+_bn_train_vjp_rule = vjp_rule(_bn_train_rule)
 
 
 BATCH_NORM_TRAIN = defop(
     "batch_norm_train",
     forward=_bn_train_forward,
     infer=_bn_train_infer,
-    vjp=_bn_train_vjp,
+    vjp=_bn_train_vjp_rule,
     cost=lambda out, x, weight, bias, moments, **attrs: Cost(
         8 * (x.size or 0), 2 * (x.nbytes or 0) + 2 * (weight.nbytes or 0) + (moments.nbytes or 0)),
     onnx=NO_ONNX,

@@ -33,6 +33,7 @@ from ember.ops.autocast import LOWER
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
+from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
@@ -315,17 +316,17 @@ def _conv2d_infer(x, w, bias=None, *, stride, padding, dilation, groups):
     return Spec((x.shape[0], w.shape[0], sizes[0], sizes[1]), x.dtype)
 
 
-def _conv2d_vjp(ctx, g):
+def _conv2d_rule(run, ctx, g):
     x, w = ctx.inputs[:2]
     attrs = ctx.attrs
     gx = gw = None
     if ctx.needs[0]:
-        gx = _conv_transpose2d(g, w, output_size=tuple(x.shape[2:]), **attrs)
+        gx = run(CONV_TRANSPOSE2D, g, w, **_transpose_attrs(g.shape, w.shape, tuple(x.shape[2:]), **attrs))
     if ctx.needs[1]:
-        gw = _conv2d_weight_grad(x, g, kernel_size=tuple(w.shape[2:]), **attrs)
+        gw = run(CONV2D_WEIGHT_GRAD, x, g, kernel_size=tuple(w.shape[2:]), **attrs)
     if len(ctx.inputs) == 2:
         return gx, gw
-    gb = dispatch.apply(SUM, (g,), {"axis": (0, 2, 3), "keepdims": False}) if ctx.needs[2] else None
+    gb = run(SUM, g, axis=(0, 2, 3), keepdims=False) if ctx.needs[2] else None
     return gx, gw, gb
 
 
@@ -335,8 +336,8 @@ def _conv2d_cost(out, x, w, bias=None, **attrs):
     return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes + (bias.nbytes if bias is not None else 0))
 
 
-CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=_conv2d_vjp, cost=_conv2d_cost, onnx="Conv",
-                autocast=LOWER)
+CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=vjp_rule(_conv2d_rule), cost=_conv2d_cost,
+                onnx="Conv", autocast=LOWER)
 
 
 # --- conv2d_weight_grad ------------------------------------------------------------------------------------
@@ -557,14 +558,21 @@ def _check_output_padding(name: str, output_padding, stride, dilation):
                 f"{dilation} (per axis)")
 
 
-def _conv_transpose2d(g: TensorLike, w: TensorLike, *, output_size, stride, padding, dilation, groups) -> TensorLike:
-    """conv_transpose2d of ``g`` whose output has the spatial ``output_size`` of the convolution's input."""
+def _transpose_attrs(g_shape, w_shape, output_size, *, stride, padding, dilation, groups) -> dict:
+    """conv_transpose2d's attributes for a gradient of ``g_shape`` whose output has the spatial ``output_size`` of
+    the convolution's input."""
     output_padding = tuple(
-        output_size[a] + 2 * padding[a] - dilation[a] * (w.shape[2 + a] - 1) - 1 - (g.shape[2 + a] - 1) * stride[a]
+        output_size[a] + 2 * padding[a] - dilation[a] * (w_shape[2 + a] - 1) - 1 - (g_shape[2 + a] - 1) * stride[a]
         for a in (0, 1)
     )
-    attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
-             "output_padding": output_padding}
+    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+            "output_padding": output_padding}
+
+
+def _conv_transpose2d(g: TensorLike, w: TensorLike, *, output_size, stride, padding, dilation, groups) -> TensorLike:
+    """conv_transpose2d of ``g`` whose output has the spatial ``output_size`` of the convolution's input."""
+    attrs = _transpose_attrs(g.shape, w.shape, output_size, stride=stride, padding=padding, dilation=dilation,
+                             groups=groups)
     return dispatch.apply(CONV_TRANSPOSE2D, (g, w), attrs)
 
 

@@ -79,6 +79,15 @@ class _EagerRecorder:
 _RECORDER = _EagerRecorder()
 
 
+def _timed_forward(op, *arrays, **attrs):
+    """An eager backward's op on NumPy arrays (``autograd.set_array_runner``), timed and costed."""
+    start = time.perf_counter_ns()
+    out = op.forward(np, *arrays, **attrs)
+    end = time.perf_counter_ns()
+    _record(op.name, op, list(arrays), attrs, out, start, end, "eager")
+    return out
+
+
 def _node_name(node) -> str:
     body = node.attrs.get("body") if node.attrs else None
     if body is not None and hasattr(body, "steps"):
@@ -119,6 +128,7 @@ def start(prof) -> None:
     if len(_active) == 1:
         if autograd._mode.builder is None:
             autograd.set_graph_builder(_RECORDER)
+        autograd.set_array_runner(_timed_forward)
         sys.modules["ember.jit"].profile_hook = _profiled_graph
     if prof.profile_memory and not tracemalloc.is_tracing():
         tracemalloc.start()
@@ -139,4 +149,5 @@ def stop(prof) -> None:
     if not _active:
         if autograd._mode.builder is _RECORDER:
             autograd.set_graph_builder(None)
+        autograd.set_array_runner(None)
         sys.modules["ember.jit"].profile_hook = None
