@@ -200,14 +200,14 @@ def _softplus_forward(xp, x, *, beta, threshold):
     return xp.where(z > threshold, x, soft)
 
 
-def _softplus_vjp(ctx, g):
+def _softplus_rule(run, ctx, g):
     x = ctx.inputs[0]
-    beta, threshold = ctx.attrs["beta"], ctx.attrs["threshold"]
-    return (where(x * beta > threshold, g, g * sigmoid(x * beta)),)
+    z = x * _one(x, ctx.attrs["beta"])
+    return (run(WHERE, z > _one(x, ctx.attrs["threshold"]), g, g * run(SIGMOID, z)),)
 
 
-SOFTPLUS = _unary("softplus", _softplus_forward, _softplus_vjp, onnx="Softplus", flops=20, fusion=NOT_FUSIBLE,
-                  autocast=FLOAT32)
+SOFTPLUS = _unary("softplus", _softplus_forward, vjp_rule(_softplus_rule), onnx="Softplus", flops=20,
+                  fusion=NOT_FUSIBLE, autocast=FLOAT32)
 
 
 def _clip_forward(xp, x, *, min, max):

@@ -10,8 +10,9 @@ from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
-from ember.ops.modes import vjp_rule
+from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
+from ember.ops.shape import reshape_with
 
 
 def index_arrays(index, shape: tuple | None = None):
@@ -403,22 +404,24 @@ def _embedding_infer(weight, ids, *, sparse):
     return Spec(tuple(ids.shape) + (weight.shape[1],), weight.dtype)
 
 
-def _embedding_vjp(ctx, g):
+def _embedding_rule(run, ctx, g):
     weight, ids = ctx.inputs
-    rows = g.reshape(-1, weight.shape[1])
+    rows = reshape_with(run, g, (-1, weight.shape[1]))
     if ctx.attrs["sparse"]:
+        if run is not on_tensors:  # an eager backward on arrays
+            return dispatch.row_sparse(ids.reshape(-1), dispatch.wrap(rows), weight.shape), None
         if isinstance(ids, TensorLike) and ids.symbolic:  # a graph's gradients densify it where it is not wanted
             return dispatch.row_sparse(ids.reshape(-1), rows, weight.shape), None
         if not dispatch.grad_enabled():
             return dispatch.row_sparse(ids.array.reshape(-1), rows, weight.shape), None
-    return dispatch.apply(EMBEDDING_GRAD, (rows, ids.reshape(-1)), {"num_embeddings": weight.shape[0]}), None
+    return run(EMBEDDING_GRAD, rows, reshape_with(run, ids, (-1,)), num_embeddings=weight.shape[0]), None
 
 
 EMBEDDING = defop(
     "embedding",
     forward=_embedding_forward,
     infer=_embedding_infer,
-    vjp=_embedding_vjp,
+    vjp=vjp_rule(_embedding_rule),
     cost=movement_cost,
     onnx="Gather",
 )

@@ -7,8 +7,9 @@ from ember.backend.dtypes import result_type
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
-from ember.ops.indexing import getitem
+from ember.ops.indexing import GETITEM, getitem, index_arrays
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, fits, movement_cost, normalize_axis, same_dtype
+from ember.ops.modes import vjp_rule
 from ember.ops.reduction import sum as sum_
 from ember.ops.registry import NO_ONNX, Spec, defop, describe, shape_error
 from ember.ops.shape import reshape, unsqueeze
@@ -31,12 +32,13 @@ def _concat_infer(*specs, axis):
     return Spec(tuple(shape), first.dtype)
 
 
-def _concat_vjp(ctx, g):
+def _concat_rule(run, ctx, g):
     axis = ctx.attrs["axis"] % g.ndim
     grads, start = [], 0
     for t, need in zip(ctx.inputs, ctx.needs):
         stop = start + t.shape[axis]
-        grads.append(_slice_axis(g, axis, start, stop) if need else None)
+        index = index_arrays((slice(None),) * axis + (slice(start, stop),), g.shape)  # as getitem reads it
+        grads.append(run(GETITEM, g, index=index) if need else None)
         start = stop
     return tuple(grads)
 
@@ -49,7 +51,7 @@ CONCAT = defop(
     "concat",
     forward=lambda xp, *xs, axis: xp.concatenate(xs, axis=axis),
     infer=_concat_infer,
-    vjp=_concat_vjp,
+    vjp=vjp_rule(_concat_rule),
     cost=movement_cost,
     onnx="Concat",
 )
