@@ -10,10 +10,10 @@ from ember.backend.dtypes import bool_
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import as_tensor, promote, to_float
+from ember.ops.convert import as_tensor, constant, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
-from ember.ops.modes import vjp_rule
+from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop
 from ember.ops.shape import unbroadcast, unbroadcast_with
 
@@ -54,6 +54,12 @@ def _one(x, value: float = 1.0):
     return x.dtype.type(value)
 
 
+def _scalar(run, like, value: float):
+    """``value`` as an op input of ``like``'s dtype: a NumPy scalar on arrays, on Tensors the constant that
+    ``promote`` makes of a Python float."""
+    return constant(float(value), like.dtype, like) if run is on_tensors else like.dtype.type(value)
+
+
 def _exp_simplify(node, facts) -> None:
     """exp(log_softmax(x)) is softmax(x) where nothing else reads the log-probabilities (a softmax
     cross-entropy's gradient when its loss is not fetched: two calls fewer, results differ by rounding)."""
@@ -78,7 +84,7 @@ LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x),
                autocast=FLOAT32)
 SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(lambda run, ctx, g: (g * _one(g, 0.5) / ctx.output,)),
               onnx="Sqrt", flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
-ABS = _unary("abs", lambda xp, x: xp.abs(x), lambda ctx, g: (g * sign(ctx.inputs[0]),), onnx="Abs",
+ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(lambda run, ctx, g: (g * run(SIGN, ctx.inputs[0]),)), onnx="Abs",
              float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
 # numexpr's sign computes float32 in float64, hence the where() form (NaN-exact)
@@ -188,8 +194,12 @@ def _erf_forward(xp, x):
     return xp.copysign(y, work).astype(x.dtype)
 
 
-ERF = _unary("erf", _erf_forward,
-             lambda ctx, g: (g * (2.0 / math.sqrt(math.pi)) * exp(-(ctx.inputs[0] * ctx.inputs[0])),),
+def _erf_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g * _one(g, 2.0 / math.sqrt(math.pi)) * run(EXP, run(NEG, x * x)),)
+
+
+ERF = _unary("erf", _erf_forward, vjp_rule(_erf_rule),
              onnx="Erf", flops=20, fusion=NOT_FUSIBLE)
 
 
@@ -357,14 +367,14 @@ def _pow_vjp(ctx, g):
 
 
 def _extremum_vjp(wins_when_greater: bool):
-    def vjp(ctx, g):
+    def rule(run, ctx, g):
         a, b = ctx.inputs
         a_wins = (a > b) if wins_when_greater else (a < b)
-        ga = where(a_wins, g, where(a == b, g * 0.5, 0.0))
+        ga = run(WHERE, a_wins, g, run(WHERE, a == b, g * _one(g, 0.5), _scalar(run, g, 0.0)))
         gb = g - ga
-        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+        return unbroadcast_with(run, ga, a.shape), unbroadcast_with(run, gb, b.shape)
 
-    return vjp
+    return vjp_rule(rule)
 
 
 ADD = _binary("add", lambda xp, a, b: a + b, vjp_rule(_add_rule), onnx="Add", ufunc=_np.add, infix="+",
@@ -526,12 +536,13 @@ def _where_infer(cond, a, b):
     return Spec(broadcast_shapes("where", [cond, a, b]), same_dtype("where", [a, b]))
 
 
-def _where_vjp(ctx, g):
+def _where_rule(run, ctx, g):
     cond, a, b = ctx.inputs
+    zero = _scalar(run, g, 0.0)
     return (
         None,
-        unbroadcast(where(cond, g, 0.0), a.shape) if ctx.needs[1] else None,
-        unbroadcast(where(cond, 0.0, g), b.shape) if ctx.needs[2] else None,
+        unbroadcast_with(run, run(WHERE, cond, g, zero), a.shape) if ctx.needs[1] else None,
+        unbroadcast_with(run, run(WHERE, cond, zero, g), b.shape) if ctx.needs[2] else None,
     )
 
 
@@ -539,7 +550,7 @@ WHERE = defop(
     "where",
     forward=lambda xp, cond, a, b: xp.where(cond, a, b),
     infer=_where_infer,
-    vjp=_where_vjp,
+    vjp=vjp_rule(_where_rule),
     cost=elementwise_cost(1),
     onnx="Where",
     elementwise=True,
