@@ -21,6 +21,7 @@ from ember.grad_mode import thread_mode as _mode  # (apply reads it on every cal
 from ember.ops import dispatch
 from ember.ops.autocast import suspended as autocast_suspended
 from ember.ops.effects import accumulate_grad, drop_grad
+from ember.ops.modes import OnArrays
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -217,18 +218,6 @@ def _topological_order(roots) -> list:
 
 
 _seq = operator.attrgetter("seq")
-
-
-class OnArrays:
-    """``run`` on raw arrays of ``xp`` for a rule made by ``ember.ops.modes.vjp_rule``: each op's forward."""
-
-    __slots__ = ("xp",)
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    def __call__(self, op, *arrays, **attrs):
-        return op.forward(self.xp, *arrays, **attrs)
 
 
 def _on_numpy(op, *arrays, **attrs):

@@ -14,7 +14,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.effects import random_draw
 from ember.ops.elementwise import SQRT, sqrt
 from ember.ops.infer import as_int, fits, require_float, same_dtype
-from ember.ops.modes import on_tensors
+from ember.ops.modes import OnArrays, on_tensors
 from ember.ops.reduction import SUM, mean
 from ember.ops.registry import Cost, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE
@@ -38,7 +38,7 @@ def _normalized(run, rows, n: int, eps: float) -> tuple:
 
 def _layer_norm_parts(xp, x, weight, bias, *, dims, eps):
     n = math.prod(x.shape[x.ndim - dims:])
-    xhat, rstd = _normalized(_on_arrays(xp), x.reshape(-1, n), n, eps)
+    xhat, rstd = _normalized(OnArrays(xp), x.reshape(-1, n), n, eps)
     out = xhat * weight.reshape(n)
     out += bias.reshape(n)
     return out.reshape(x.shape), (xhat, rstd)
@@ -46,13 +46,6 @@ def _layer_norm_parts(xp, x, weight, bias, *, dims, eps):
 
 def _layer_norm_forward(xp, x, weight, bias, *, dims, eps):
     return _layer_norm_parts(xp, x, weight, bias, dims=dims, eps=eps)[0]
-
-
-def _on_arrays(xp):
-    def run(op, *arrays, **attrs):
-        return op.forward(xp, *arrays, **attrs)
-
-    return run
 
 
 def _layer_norm_infer(x, weight, bias, *, dims, eps):

@@ -149,7 +149,7 @@ class Op:
         self.onnx = onnx
         self.saves_output = saves_output
         self.differentiable = vjp is not NON_DIFFERENTIABLE and vjp is not None
-        # a vjp made by ember.ops.modes.vjp_rule: its rule, which also runs on raw arrays (autograd.OnArrays)
+        # a vjp made by ember.ops.modes.vjp_rule: its rule, which also runs on raw arrays (modes.OnArrays)
         self.rule = getattr(vjp, "rule", None)
         writes_out = traits.pop("writes_out", None)
         ufunc = traits.get("ufunc")
