@@ -313,14 +313,12 @@ def _bn_train_rule(run, ctx, g):
     return _bn_train_grads_of_arrays(x, weight, g, moments, ctx.attrs["eps"]) + (None,)
 
 
-_bn_train_vjp_rule = vjp_rule(_bn_train_rule)
-
 
 BATCH_NORM_TRAIN = defop(
     "batch_norm_train",
     forward=_bn_train_forward,
     infer=_bn_train_infer,
-    vjp=_bn_train_vjp_rule,
+    vjp=vjp_rule(_bn_train_rule),
     cost=lambda out, x, weight, bias, moments, **attrs: Cost(
         8 * (x.size or 0), 2 * (x.nbytes or 0) + 2 * (weight.nbytes or 0) + (moments.nbytes or 0)),
     onnx=NO_ONNX,

@@ -119,10 +119,6 @@ GETITEM_GRAD = defop(
 )
 
 
-def _getitem_grad(g: TensorLike, shape, index) -> TensorLike:
-    return dispatch.apply(GETITEM_GRAD, (g,), {"shape": tuple(shape), "index": index})
-
-
 def getitem(x: TensorLike, index) -> TensorLike:
     """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
     x = as_tensor(x)
