@@ -15,7 +15,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop
-from ember.ops.shape import unbroadcast, unbroadcast_with
+from ember.ops.shape import unbroadcast_with
 
 
 def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, **traits):
@@ -224,16 +224,17 @@ def _clip_forward(xp, x, *, min, max):
     return xp.clip(x, min, max)
 
 
-def _clip_vjp(ctx, g):
+def _clip_rule(run, ctx, g):
     x, lo, hi = ctx.inputs[0], ctx.attrs["min"], ctx.attrs["max"]
     if lo is not None:
-        g = where(x < lo, 0.0, g)
+        g = run(WHERE, x < lo, _scalar(run, g, 0.0), g)
     if hi is not None:
-        g = where(x > hi, 0.0, g)
+        g = run(WHERE, x > hi, _scalar(run, g, 0.0), g)
     return (g,)
 
 
-CLIP = _unary("clip", _clip_forward, _clip_vjp, onnx="Clip", float_only=False, fresh=True, fusion=NOT_FUSIBLE)
+CLIP = _unary("clip", _clip_forward, vjp_rule(_clip_rule), onnx="Clip", float_only=False, fresh=True,
+              fusion=NOT_FUSIBLE)
 
 
 def neg(x) -> TensorLike:
@@ -354,15 +355,15 @@ def _pow_forward(xp, a, b):
     return xp.power(a, b)
 
 
-def _pow_vjp(ctx, g):
+def _pow_rule(run, ctx, g):
     a, b = ctx.inputs
     ga = gb = None
     if ctx.needs[0]:
-        ga = unbroadcast(g * b * power(a, b - 1.0), a.shape)
+        ga = unbroadcast_with(run, g * b * run(POW, a, b - _one(b)), a.shape)
     if ctx.needs[1]:
         positive = a > 0
-        log_a = log(where(positive, a, 1.0))
-        gb = unbroadcast(where(positive, g * power(a, b) * log_a, 0.0), b.shape)
+        log_a = run(LOG, run(WHERE, positive, a, _scalar(run, a, 1.0)))
+        gb = unbroadcast_with(run, run(WHERE, positive, g * run(POW, a, b) * log_a, _scalar(run, g, 0.0)), b.shape)
     return ga, gb
 
 
@@ -387,7 +388,7 @@ DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule),
               infix="/", fusion=Fusion("({0} / {1})"), right_identity=1)
 # NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
 # code on NumPy scalars for it (scalar_exact)
-POW = _binary("pow", _pow_forward, _pow_vjp, onnx="Pow", flops=10, ufunc=_np.power, infix="**",
+POW = _binary("pow", _pow_forward, vjp_rule(_pow_rule), onnx="Pow", flops=10, ufunc=_np.power, infix="**",
               scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1,
               autocast=FLOAT32)
 # numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
