@@ -50,7 +50,8 @@ def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, **traits):
 # scalars of the operand's dtype: NumPy widens a bfloat16 array by a Python float, a Tensor keeps its dtype.
 
 
-def _one(x, value: float = 1.0):
+def _typed(x, value: float = 1.0):
+    """``value`` as a NumPy scalar of ``x``'s dtype: an operand for operators, on arrays and Tensors alike."""
     return x.dtype.type(value)
 
 
@@ -79,10 +80,10 @@ EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(lambda run, ctx, g: (g * c
 LOG = _unary("log", lambda xp, x: xp.log(x), vjp_rule(lambda run, ctx, g: (g / ctx.inputs[0],)), onnx="Log", flops=8,
              ufunc=_np.log, fusion=Fusion("log({0})", exact=False), autocast=FLOAT32)
 LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x),
-               vjp_rule(lambda run, ctx, g: (g / (ctx.inputs[0] + _one(ctx.inputs[0])),)),
+               vjp_rule(lambda run, ctx, g: (g / (ctx.inputs[0] + _typed(ctx.inputs[0])),)),
                onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False),
                autocast=FLOAT32)
-SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(lambda run, ctx, g: (g * _one(g, 0.5) / ctx.output,)),
+SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(lambda run, ctx, g: (g * _typed(g, 0.5) / ctx.output,)),
               onnx="Sqrt", flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
 ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(lambda run, ctx, g: (g * run(SIGN, ctx.inputs[0]),)), onnx="Abs",
              float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
@@ -98,7 +99,7 @@ COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.input
              flops=8, ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
 def _tanh_rule(run, ctx, g):
     out = ctx.output
-    return (g * (_one(out) - out * out),)
+    return (g * (_typed(out) - out * out),)
 
 
 TANH = _unary("tanh", lambda xp, x: xp.tanh(x), vjp_rule(_tanh_rule), onnx="Tanh", flops=8, saves_output=True,
@@ -113,7 +114,7 @@ def _sigmoid_forward(xp, x):
 
 def _sigmoid_rule(run, ctx, g):
     out = ctx.output
-    return (g * out * (_one(out) - out),)
+    return (g * out * (_typed(out) - out),)
 
 
 SIGMOID = _unary("sigmoid", _sigmoid_forward, vjp_rule(_sigmoid_rule), onnx="Sigmoid", flops=10, saves_output=True,
@@ -196,7 +197,7 @@ def _erf_forward(xp, x):
 
 def _erf_rule(run, ctx, g):
     x = ctx.inputs[0]
-    return (g * _one(g, 2.0 / math.sqrt(math.pi)) * run(EXP, run(NEG, x * x)),)
+    return (g * _typed(g, 2.0 / math.sqrt(math.pi)) * run(EXP, run(NEG, x * x)),)
 
 
 ERF = _unary("erf", _erf_forward, vjp_rule(_erf_rule),
@@ -212,8 +213,8 @@ def _softplus_forward(xp, x, *, beta, threshold):
 
 def _softplus_rule(run, ctx, g):
     x = ctx.inputs[0]
-    z = x * _one(x, ctx.attrs["beta"])
-    return (run(WHERE, z > _one(x, ctx.attrs["threshold"]), g, g * run(SIGMOID, z)),)
+    z = x * _typed(x, ctx.attrs["beta"])
+    return (run(WHERE, z > _typed(x, ctx.attrs["threshold"]), g, g * run(SIGMOID, z)),)
 
 
 SOFTPLUS = _unary("softplus", _softplus_forward, vjp_rule(_softplus_rule), onnx="Softplus", flops=20,
@@ -359,7 +360,7 @@ def _pow_rule(run, ctx, g):
     a, b = ctx.inputs
     ga = gb = None
     if ctx.needs[0]:
-        ga = unbroadcast_with(run, g * b * run(POW, a, b - _one(b)), a.shape)
+        ga = unbroadcast_with(run, g * b * run(POW, a, b - _typed(b)), a.shape)
     if ctx.needs[1]:
         positive = a > 0
         log_a = run(LOG, run(WHERE, positive, a, _scalar(run, a, 1.0)))
@@ -371,7 +372,7 @@ def _extremum_vjp(wins_when_greater: bool):
     def rule(run, ctx, g):
         a, b = ctx.inputs
         a_wins = (a > b) if wins_when_greater else (a < b)
-        ga = run(WHERE, a_wins, g, run(WHERE, a == b, g * _one(g, 0.5), _scalar(run, g, 0.0)))
+        ga = run(WHERE, a_wins, g, run(WHERE, a == b, g * _typed(g, 0.5), _scalar(run, g, 0.0)))
         gb = g - ga
         return unbroadcast_with(run, ga, a.shape), unbroadcast_with(run, gb, b.shape)
 
