@@ -209,6 +209,18 @@ def test_overload_gets_503_at_once_and_the_server_keeps_serving(model_dir):
         assert s.predict({"instances": X[:1].tolist()}).status_code == 200
 
 
+def test_a_version_refused_while_its_folder_was_empty_serves_once_written(model_dir):
+    from ember.serve.versions import VersionWatcher
+
+    path, _ = model_dir
+    watcher = VersionWatcher(str(path), poll_interval=0)
+    assert watcher.refresh().version == 1
+    os.makedirs(path / "2")  # the folder appears before its model file
+    assert watcher.refresh().version == 1 and 2 in watcher.refused
+    write_version(path, 2, shift=5.0)
+    assert watcher.refresh().version == 2 and watcher.refused == {}  # not reported as refused any more
+
+
 def test_hot_reload_under_load_and_a_corrupt_version_is_refused(model_dir):
     path, first = model_dir
     with Server(path, poll_interval=0.05) as s:

@@ -110,6 +110,7 @@ class VersionWatcher:
                     self.refused[version] = (stamp, str(exc))
                     log.error("refused version %d: %s", version, exc)
                     continue
+                self.refused.pop(version, None)  # refused while still being written, say: it serves now
                 self.current = loaded  # one assignment: requests see the old or the new version, whole
                 log.info("serving version %d", version)
                 break
