@@ -334,16 +334,16 @@ def test_rerunning_the_initializer_restarts_training(optimizer):
     assert runs[0] == runs[1]
 
 
-def _train_alternating_batches(optimizer):
+def _train_alternating_batches(optimizer, hidden: int = 16):
     """Momentum SGD on an MLP, alternating two batch sizes (two compiled functions share the state)."""
     x_data, _, onehot = _mlp_data()
     rng = np.random.default_rng(3)
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, 13])
         y = tf.placeholder(tf.float32, [None, 3])
-        w1 = tf.Variable(rng.standard_normal((13, 16)).astype(np.float32) * 0.3)
-        b1 = tf.Variable(np.zeros(16, np.float32))
-        w2 = tf.Variable(rng.standard_normal((16, 3)).astype(np.float32) * 0.3)
+        w1 = tf.Variable(rng.standard_normal((13, hidden)).astype(np.float32) * 0.3)
+        b1 = tf.Variable(np.zeros(hidden, np.float32))
+        w2 = tf.Variable(rng.standard_normal((hidden, 3)).astype(np.float32) * 0.3)
         b2 = tf.Variable(np.zeros(3, np.float32))
         logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
@@ -378,3 +378,24 @@ def test_variables_updated_together_equal_one_by_one(monkeypatch, optimizer):
     monkeypatch.setattr(tf.session, "lay_out", lambda arrays: [a.copy() for a in arrays])
     for a, b in zip(together, _train_alternating_batches(optimizer)):
         np.testing.assert_array_equal(a, b)  # the flat updates alone change nothing
+
+
+@pytest.mark.parametrize("optimizer", [lambda: tf.train.MomentumOptimizer(0.1, 0.9),
+                                       lambda: tf.train.GradientDescentOptimizer(0.1)])
+def test_large_flat_updates_run_on_blas_and_equal_one_by_one(monkeypatch, optimizer):
+    """Variables of 6,800 elements together: OpenBLAS's axpby updates them in one pass per line."""
+    import ember.runtime.codegen as codegen
+    from ember.backend import openblas
+
+    if openblas.axpby_routine(np.float32) is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS")
+    sources = []
+    compile_graph = codegen.compile_graph
+    monkeypatch.setattr(tf.session, "compile_graph",
+                        lambda *a, **k: sources.append(compile_graph(*a, **k)) or sources[-1])
+    monkeypatch.setattr(codegen, "fold_biases", lambda *args: BiasFolds())
+    together = _train_alternating_batches(optimizer, hidden=400)
+    assert any("axpby" in c.source and "__isub__" not in c.source for c in sources)
+    monkeypatch.setattr(tf.session, "lay_out", lambda arrays: [a.copy() for a in arrays])
+    for a, b in zip(together, _train_alternating_batches(optimizer, hidden=400)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one fused multiply-add or two roundings

@@ -71,6 +71,48 @@ def test_dense_optimizers_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
+LARGE_SHAPES = [(96, 64), (64, 96), (4100,)]  # at least openblas.AXPBY_MIN_SIZE elements: the one-pass updates
+
+
+@pytest.mark.parametrize("kwargs", [kw for name, kw in DENSE_CASES if name == "SGD"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_sgd_on_large_parameters_matches_torch(kwargs, order):
+    """Parameters large enough for OpenBLAS's axpby (C- and Fortran-ordered): the same numbers as torch."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(5, LARGE_SHAPES), _grads(6, LARGE_SHAPES, steps=20)
+    ours = [ember.tensor(np.asarray(a, order=order), requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    buffers = [p.array for p in ours]
+    opt, ref = optim.SGD(ours, **kwargs), torch.optim.SGD(theirs, **kwargs)
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad = ember.tensor(np.asarray(g, order=order))
+            t.grad = torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs):
+            np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert all(p.array is b for p, b in zip(ours, buffers))
+
+
+def test_sgd_update_on_large_arrays_matches_numpy_formula():
+    """The functional rule's one-pass path (plain, momentum, dampening) against the float64 formula."""
+    rng = np.random.default_rng(7)
+    param = rng.standard_normal((80, 80)).astype(np.float32)
+    expected, buf = param.astype(np.float64), None
+    state: dict = {}
+    for _ in range(5):
+        grad = rng.standard_normal((80, 80)).astype(np.float32)
+        F.sgd_update(param, grad, state, lr=0.1, momentum=0.9, dampening=0.25)
+        buf = grad.astype(np.float64) if buf is None else 0.9 * buf + 0.75 * grad
+        expected -= 0.1 * buf
+        np.testing.assert_allclose(state["momentum_buffer"], buf, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(param, expected, rtol=1e-5, atol=1e-5)
+    plain = param.copy()
+    F.sgd_update(plain, grad, {}, lr=0.5)
+    np.testing.assert_allclose(plain, param - 0.5 * grad, rtol=1e-6, atol=1e-6)
+
+
 def test_param_groups_match_torch():
     torch = pytest.importorskip("torch")
     start, grads = _start(3), _grads(4)

@@ -15,37 +15,21 @@ Only OpenBLAS is controlled (found beside NumPy, under the symbol names its whee
 from __future__ import annotations
 
 import ctypes
-import glob
-import os
 import threading
 
-import numpy as np
-
-# (set, get) symbol pairs: NumPy >= 2's wheels (64-bit ints, "scipy_" prefix), then plain OpenBLAS builds
-_SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-            ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-            ("openblas_set_num_threads", "openblas_get_num_threads"))
+from ember.backend import openblas
 
 
-def _find_openblas():
-    """``(set, get)`` of the OpenBLAS that NumPy loaded, or None."""
-    here = os.path.dirname(np.__file__)
-    candidates = glob.glob(os.path.join(here + ".libs", "*openblas*")) \
-        + glob.glob(os.path.join(here, ".dylibs", "*openblas*"))
-    for path in candidates:
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for set_name, get_name in _SYMBOLS:
-            setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
-            if setter is not None and getter is not None:
-                setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
-                return setter, getter
-    return None
+def _controls():
+    """``(set, get)`` of the thread count of the OpenBLAS that NumPy loaded, or None."""
+    setter, getter = openblas.symbol("openblas_set_num_threads"), openblas.symbol("openblas_get_num_threads")
+    if setter is None or getter is None:
+        return None
+    setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+    return setter, getter
 
 
-_library = _find_openblas()
+_library = _controls()
 _lock = threading.Lock()
 _open = 0  # regions open now
 _saved = 1  # the thread count before the first of them

@@ -22,7 +22,7 @@ import weakref
 
 import numpy as np
 
-from ember.backend import cuda_kernels
+from ember.backend import cuda_kernels, openblas
 from ember.backend.devices import array_module
 from ember.backend.rows import put_rows
 from ember.ops import dispatch
@@ -105,9 +105,11 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
             if buf is None or param.__class__ is not np.ndarray or not param.ndim:
                 sgd_update(param, grad, state, lr=lr, momentum=momentum)  # the first step, a GPU or a 0-d one
                 continue
-            buf *= momentum
-            buf += grad
-            param -= buf * lr
+            if not openblas.axpby(1.0, grad, momentum, buf):  # one pass instead of two
+                buf *= momentum
+                buf += grad
+            if not openblas.axpby(-lr, buf, 1.0, param):  # one pass instead of two and a temporary
+                param -= buf * lr
         return
     if not (momentum or weight_decay or maximize):  # plain SGD
         lr = float(lr)
@@ -115,7 +117,8 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
             if param.__class__ is not np.ndarray or not param.ndim:
                 sgd_update(param, grad, state, lr=lr)  # a GPU or a 0-d parameter
                 continue
-            param -= grad * lr
+            if not openblas.axpby(-lr, grad, 1.0, param):
+                param -= grad * lr
         return
     for param, grad, state in zip(params, grads, states):
         sgd_update(param, grad, state, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
@@ -135,7 +138,8 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
         if param.__class__ is not np.ndarray and _fused_on_gpu(param, grad):
             cuda_kernels.plain_sgd()(grad, lr, param)  # one launch, the same numbers
             return
-        param -= grad * lr  # the common case; p + (-lr) * g rounds the same
+        if not openblas.axpby(-lr, grad, 1.0, param):
+            param -= grad * lr  # the common case; p + (-lr) * g rounds the same
         return
     xp = array_module(param)
     if maximize:
@@ -150,14 +154,15 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
         elif xp is not np and not nesterov and dampening == 0 and _fused_on_gpu(param, grad, buf):
             cuda_kernels.momentum_sgd()(grad, float(momentum), lr, buf, param)  # one launch, the same numbers
             return
-        else:
+        elif not openblas.axpby(float(1 - dampening), grad, float(momentum), buf):
             buf *= float(momentum)
             buf += grad if dampening == 0 else grad * float(1 - dampening)
         if nesterov:
             grad = xp.add(grad, buf * float(momentum))
         else:
             grad = buf
-    param -= grad * lr
+    if not openblas.axpby(-lr, grad, 1.0, param):
+        param -= grad * lr
 
 
 @update_rule(row_local=True)

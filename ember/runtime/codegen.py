@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from ember.backend import blas_threads
+from ember.backend import blas_threads, openblas
 from ember.backend.devices import CPU
 from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
@@ -572,6 +572,23 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     lr = _sgd_hyper(env, nodes[0], "lr")
     if returned:  # handed out: a caller may keep them (``_rotate``)
         env.rotating.append(grads)
+    axpby = openblas.axpby_routine(base.dtype) if end - start >= openblas.AXPBY_MIN_SIZE else None
+    if axpby is not None:  # one pass per line, no temporary; a rotating gradient array is read where it is now
+        call = f"{env.bind(axpby, 'axpby')}({end - start}, "
+        grads_at = f"{grad_name}.ctypes.data" if returned else str(grads.ctypes.data)
+        params_at, step = base[start:end].ctypes.data, f"-float({lr})"
+        if kind == "plain":
+            lines = [f"{call}{step}, {grads_at}, 1, 1.0, {params_at}, 1)"]
+        else:
+            env.bind(flat_buffer, "buf")  # kept alive by the function that writes it by address
+            buf_at = flat_buffer.ctypes.data
+            momentum = f"float({_sgd_hyper(env, nodes[0], 'momentum')})"
+            lines = [f"{call}1.0, {grads_at}, 1, {momentum}, {buf_at}, 1)",
+                     f"{call}{step}, {buf_at}, 1, 1.0, {params_at}, 1)"]
+        for node in nodes:
+            flat_lines[id(node)] = []
+        flat_lines[id(graph.nodes[first])] = lines
+        return
     # The flat gradient array is dead once read, so it holds lr * step: no temporary is allocated (a fresh
     # megabyte-sized temporary per step was measured to cost as much as the multiply itself). Gradients the
     # function returns (ember.jit sets .grad) are kept: the step goes into an array of its own.
