@@ -17,7 +17,7 @@ Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(4)]
 
 NETS = {
     "mlp": lambda: [nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)],
-    "wide": lambda: [nn.Linear(6, 700), nn.ReLU(), nn.Linear(700, 3)],  # SGD by OpenBLAS's axpby (openblas.py)
+    "wide": lambda: [nn.Linear(6, 3000), nn.ReLU(), nn.Linear(3000, 3)],  # SGD by OpenBLAS's axpby (openblas.py)
     "layernorm-gelu": lambda: [nn.Linear(6, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 3)],
     "batchnorm": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 3)],
     "batchnorm-cumulative": lambda: [nn.Linear(6, 5), nn.BatchNorm1d(5, momentum=None), nn.Linear(5, 3)],

@@ -14,8 +14,9 @@ N = openblas.AXPBY_MIN_SIZE
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.9), (-0.01, 1.0), (0.3, 0.0), (0.0, -2.0)])
 def test_axpby_matches_numpy(dtype, rtol, order, alpha, beta):
     rng = np.random.default_rng(0)
-    x = np.asarray(rng.standard_normal((64, 70)), dtype, order=order)
-    y = np.asarray(rng.standard_normal((64, 70)), dtype, order=order)
+    shape = (N // 128 + 3, 128)
+    x = np.asarray(rng.standard_normal(shape), dtype, order=order)
+    y = np.asarray(rng.standard_normal(shape), dtype, order=order)
     expected = alpha * x.astype(np.float64) + beta * y.astype(np.float64)
     assert openblas.axpby(alpha, x, beta, y)
     np.testing.assert_allclose(y, expected, rtol=rtol, atol=rtol)
@@ -34,7 +35,7 @@ def _refused(x, y) -> None:
 
 
 def test_axpby_refuses_what_it_cannot_run_in_one_pass():
-    rows, cols = N // 128, 128
+    rows, cols = N // 128 + 3, 128
     x = np.ones((rows, cols), np.float32)
     _refused(x[:2], np.ones((2, cols), np.float32))  # too small: NumPy is faster
     _refused(x, np.ones((rows, cols), np.float64))  # dtypes differ

@@ -71,19 +71,22 @@ def test_dense_optimizers_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
-LARGE_SHAPES = [(96, 64), (64, 96), (4100,)]  # at least openblas.AXPBY_MIN_SIZE elements: the one-pass updates
+LARGE_SHAPES = [(160, 128), (128, 160), (16400,)]  # at least openblas.AXPBY_MIN_SIZE elements: the one-pass updates
 
 
-@pytest.mark.parametrize("kwargs", [kw for name, kw in DENSE_CASES if name == "SGD"])
+ONE_PASS_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("SGD", "Adagrad")]
+
+
+@pytest.mark.parametrize("name,kwargs", ONE_PASS_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(ONE_PASS_CASES)])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_sgd_on_large_parameters_matches_torch(kwargs, order):
+def test_one_pass_updates_of_large_parameters_match_torch(name, kwargs, order):
     """Parameters large enough for OpenBLAS's axpby (C- and Fortran-ordered): the same numbers as torch."""
     torch = pytest.importorskip("torch")
     start, grads = _start(5, LARGE_SHAPES), _grads(6, LARGE_SHAPES, steps=20)
     ours = [ember.tensor(np.asarray(a, order=order), requires_grad=True) for a in start]
     theirs = [torch.tensor(a, requires_grad=True) for a in start]
     buffers = [p.array for p in ours]
-    opt, ref = optim.SGD(ours, **kwargs), torch.optim.SGD(theirs, **kwargs)
+    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
     for step_grads in grads:
         for p, t, g in zip(ours, theirs, step_grads):
             p.grad = ember.tensor(np.asarray(g, order=order))
@@ -98,11 +101,11 @@ def test_sgd_on_large_parameters_matches_torch(kwargs, order):
 def test_sgd_update_on_large_arrays_matches_numpy_formula():
     """The functional rule's one-pass path (plain, momentum, dampening) against the float64 formula."""
     rng = np.random.default_rng(7)
-    param = rng.standard_normal((80, 80)).astype(np.float32)
+    param = rng.standard_normal((130, 130)).astype(np.float32)
     expected, buf = param.astype(np.float64), None
     state: dict = {}
     for _ in range(5):
-        grad = rng.standard_normal((80, 80)).astype(np.float32)
+        grad = rng.standard_normal((130, 130)).astype(np.float32)
         F.sgd_update(param, grad, state, lr=0.1, momentum=0.9, dampening=0.25)
         buf = grad.astype(np.float64) if buf is None else 0.9 * buf + 0.75 * grad
         expected -= 0.1 * buf

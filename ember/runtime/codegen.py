@@ -540,6 +540,11 @@ def _sgd_hyper(env: _Env, node, name: str) -> str:
     return _hyper(env, node, name)
 
 
+# A run this large updates through OpenBLAS's axpby: its addresses are written into the code, so the call costs
+# less than NumPy's passes from a few thousand elements (openblas.AXPBY_MIN_SIZE is for calls that find them).
+_FLAT_AXPBY_MIN_SIZE = 2048
+
+
 def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, flat_lines, returned) -> None:
     nodes = [node for _, node, _ in run]
     first, last = min(position[id(n)] for n in nodes), max(position[id(n)] for n in nodes)
@@ -572,7 +577,7 @@ def _flatten_run(run, base, kind, graph, producers, position, env, flat_grads, f
     lr = _sgd_hyper(env, nodes[0], "lr")
     if returned:  # handed out: a caller may keep them (``_rotate``)
         env.rotating.append(grads)
-    axpby = openblas.axpby_routine(base.dtype) if end - start >= openblas.AXPBY_MIN_SIZE else None
+    axpby = openblas.axpby_routine(base.dtype) if end - start >= _FLAT_AXPBY_MIN_SIZE else None
     if axpby is not None:  # one pass per line, no temporary; a rotating gradient array is read where it is now
         call = f"{env.bind(axpby, 'axpby')}({end - start}, "
         grads_at = f"{grad_name}.ctypes.data" if returned else str(grads.ctypes.data)
