@@ -12,7 +12,22 @@ from ember.ops import dispatch
 from ember.ops.autocast import FLOAT32
 from ember.ops.convert import to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import EXP, MUL, SUB, erf, exp, minimum, relu, sigmoid, softplus, tanh, where
+from ember.ops.elementwise import (
+    EXP,
+    MUL,
+    SUB,
+    WHERE,
+    _scalar,
+    _typed,
+    erf,
+    exp,
+    minimum,
+    relu,
+    sigmoid,
+    softplus,
+    tanh,
+    where,
+)
 from ember.ops.infer import check_axis, elementwise_cost, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
@@ -132,16 +147,17 @@ def _hardswish_forward(xp, x):
     return x * xp.minimum(xp.maximum(x + t(3), t(0)), t(6)) / t(6)
 
 
-def _hardswish_vjp(ctx, g):
+def _hardswish_rule(run, ctx, g):
     x = ctx.inputs[0]
-    return (where(x < -3.0, 0.0, where(x <= 3.0, g * (x / 3.0 + 0.5), g)),)  # PyTorch's: x / 3 + 0.5 inside
+    inside = g * (x / _typed(x, 3.0) + _typed(x, 0.5))  # PyTorch's: x / 3 + 0.5 inside
+    return (run(WHERE, x < _typed(x, -3.0), _scalar(run, g, 0.0), run(WHERE, x <= _typed(x, 3.0), inside, g)),)
 
 
 HARDSWISH = defop(
     "hardswish",
     forward=_hardswish_forward,
     infer=unary_float("hardswish"),
-    vjp=_hardswish_vjp,
+    vjp=vjp_rule(_hardswish_rule),
     cost=elementwise_cost(5),
     onnx="HardSwish",
     elementwise=True,

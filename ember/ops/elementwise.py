@@ -93,10 +93,10 @@ SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign",
               ufunc=_np.sign, in_place=False,
               fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, "
                             "where({0} == {zero}, {zero}, {0})))", selects=True))  # sign(-0.0) is +0.0
-SIN = _unary("sin", lambda xp, x: xp.sin(x), lambda ctx, g: (g * cos(ctx.inputs[0]),), onnx="Sin", flops=8,
-             ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
-COS = _unary("cos", lambda xp, x: xp.cos(x), lambda ctx, g: (-(g * sin(ctx.inputs[0])),), onnx="Cos",
-             flops=8, ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
+SIN = _unary("sin", lambda xp, x: xp.sin(x), vjp_rule(lambda run, ctx, g: (g * run(COS, ctx.inputs[0]),)),
+             onnx="Sin", flops=8, ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
+COS = _unary("cos", lambda xp, x: xp.cos(x), vjp_rule(lambda run, ctx, g: (run(NEG, g * run(SIN, ctx.inputs[0])),)),
+             onnx="Cos", flops=8, ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
 def _tanh_rule(run, ctx, g):
     out = ctx.output
     return (g * (_typed(out) - out * out),)

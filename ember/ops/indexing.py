@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.devices import array_module
 from ember.backend.dtypes import int64
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
@@ -139,16 +140,16 @@ def _pad_infer(x, *, pad_width, value):
     return Spec(tuple(d + a + b for d, (a, b) in zip(x.shape, pad_width)), x.dtype)
 
 
-def _pad_vjp(ctx, g):
+def _pad_rule(run, ctx, g):
     index = tuple(slice(a, a + d) for (a, _), d in zip(ctx.attrs["pad_width"], ctx.inputs[0].shape))
-    return (getitem(g, index),)
+    return (run(GETITEM, g, index=index),)
 
 
 PAD = defop(
     "pad",
     forward=lambda xp, x, *, pad_width, value: xp.pad(x, pad_width, mode="constant", constant_values=value),
     infer=_pad_infer,
-    vjp=_pad_vjp,
+    vjp=vjp_rule(_pad_rule),
     cost=movement_cost,
     onnx="Pad",
 )
@@ -189,8 +190,8 @@ TAKE = defop(
     "take",
     forward=lambda xp, x, indices, *, axis: xp.take(x, indices, axis=axis),
     infer=_take_infer,
-    vjp=lambda ctx, g: (
-        index_add(_zeros_like(ctx.inputs[0], g), ctx.inputs[1], g, axis=ctx.attrs["axis"]), None),
+    vjp=vjp_rule(lambda run, ctx, g: (
+        run(INDEX_ADD, _zeros_with(run, ctx.inputs[0], g), ctx.inputs[1], g, axis=ctx.attrs["axis"]), None)),
     cost=movement_cost,
     onnx="Gather",
 )
@@ -222,7 +223,8 @@ INDEX_ADD = defop(
     "index_add",
     forward=_index_add_forward,
     infer=_index_add_infer,
-    vjp=lambda ctx, g: (g, None, take(g, ctx.inputs[1], axis=ctx.attrs["axis"]) if ctx.needs[2] else None),
+    vjp=vjp_rule(lambda run, ctx, g: (
+        g, None, run(TAKE, g, ctx.inputs[1], axis=ctx.attrs["axis"]) if ctx.needs[2] else None)),
     cost=movement_cost,
     onnx=NO_ONNX,
 )
@@ -237,8 +239,12 @@ def index_add(x: TensorLike, indices, src, axis: int = 0) -> TensorLike:
     return dispatch.apply(INDEX_ADD, (x, indices, src), {"axis": axis})
 
 
-def _zeros_like(x: TensorLike, like: TensorLike) -> TensorLike:
-    return dispatch.wrap(like.xp.zeros(x.shape, like.dtype))
+def _zeros_with(run, x, like):
+    """Zeros of ``x``'s shape in ``like``'s dtype and array module, inside a rule over ``run``: a constant
+    Tensor on Tensors, an array on arrays."""
+    if run is on_tensors:
+        return dispatch.wrap(like.xp.zeros(x.shape, like.dtype))
+    return array_module(like).zeros(x.shape, like.dtype)
 
 
 # --- gather / scatter_add (PyTorch's dim-wise indexing) ----------------------------------------------------
@@ -276,8 +282,8 @@ GATHER = defop(
     "gather",
     forward=_gather_forward,
     infer=_gather_infer,
-    vjp=lambda ctx, g: (
-        scatter_add(_zeros_like(ctx.inputs[0], g), ctx.attrs["axis"], ctx.inputs[1], g), None),
+    vjp=vjp_rule(lambda run, ctx, g: (
+        run(SCATTER_ADD, _zeros_with(run, ctx.inputs[0], g), ctx.inputs[1], g, axis=ctx.attrs["axis"]), None)),
     cost=movement_cost,
     onnx="GatherElements",
 )
@@ -309,13 +315,13 @@ def _scatter_add_infer(x, index, src, *, axis):
     return Spec(tuple(x.shape), x.dtype)
 
 
-def _scatter_add_vjp(ctx, g):
+def _scatter_add_rule(run, ctx, g):
     x, index, src = ctx.inputs
     gsrc = None
     if ctx.needs[2]:
-        gsrc = gather(g, ctx.attrs["axis"], index)
+        gsrc = run(GATHER, g, index, axis=ctx.attrs["axis"])
         if tuple(gsrc.shape) != tuple(src.shape):
-            gsrc = pad(gsrc, [(0, s - i) for s, i in zip(src.shape, index.shape)])
+            gsrc = run(PAD, gsrc, pad_width=tuple((0, s - i) for s, i in zip(src.shape, index.shape)), value=0.0)
     return g, None, gsrc
 
 
@@ -323,7 +329,7 @@ SCATTER_ADD = defop(
     "scatter_add",
     forward=_scatter_add_forward,
     infer=_scatter_add_infer,
-    vjp=_scatter_add_vjp,
+    vjp=vjp_rule(_scatter_add_rule),
     cost=movement_cost,
     onnx="ScatterElements",
 )

@@ -9,10 +9,10 @@ from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import GETITEM, getitem, index_arrays
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, fits, movement_cost, normalize_axis, same_dtype
-from ember.ops.modes import vjp_rule
-from ember.ops.reduction import sum as sum_
+from ember.ops.modes import on_tensors, vjp_rule
+from ember.ops.reduction import SUM
 from ember.ops.registry import NO_ONNX, Spec, defop, describe, shape_error
-from ember.ops.shape import reshape, unsqueeze
+from ember.ops.shape import reshape_with, unsqueeze
 
 # --- concatenate / stack / split ------------------------------------------------------------------------
 
@@ -143,20 +143,23 @@ def _repeat_infer(x, *, repeats, axis):
     return Spec(tuple(shape), x.dtype)
 
 
-def _repeat_vjp(ctx, g):
+def _repeat_rule(run, ctx, g):
     x, repeats, axis = ctx.inputs[0], ctx.attrs["repeats"], ctx.attrs["axis"]
     if axis is None:
-        return (reshape(sum_(reshape(g, (x.array.size, repeats)), axis=1), x.shape),)
+        size = x.array.size if run is on_tensors else x.size
+        summed = run(SUM, reshape_with(run, g, (size, repeats)), axis=1, keepdims=False)
+        return (reshape_with(run, summed, x.shape),)
     axis = axis % x.ndim
-    split_shape = x.shape[:axis] + (x.shape[axis], repeats) + x.shape[axis + 1:]
-    return (sum_(reshape(g, split_shape), axis=axis + 1),)
+    shape = tuple(x.shape)
+    split_shape = shape[:axis] + (shape[axis], repeats) + shape[axis + 1:]
+    return (run(SUM, reshape_with(run, g, split_shape), axis=axis + 1, keepdims=False),)
 
 
 REPEAT = defop(
     "repeat",
     forward=lambda xp, x, *, repeats, axis: xp.repeat(x, repeats, axis=axis),
     infer=_repeat_infer,
-    vjp=_repeat_vjp,
+    vjp=vjp_rule(_repeat_rule),
     cost=movement_cost,
     onnx=NO_ONNX,
 )
@@ -183,21 +186,22 @@ def _tile_infer(x, *, reps):
     return Spec(tuple(d * r for d, r in zip(shape, reps)), x.dtype)
 
 
-def _tile_vjp(ctx, g):
+def _tile_rule(run, ctx, g):
     x, reps = ctx.inputs[0], ctx.attrs["reps"]
     shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
     interleaved = []
     for r, d in zip(reps, shape):
         interleaved += [r, d]
-    g = sum_(reshape(g, interleaved), axis=tuple(range(0, 2 * len(reps), 2)))
-    return (reshape(g, x.shape),)
+    axes = tuple(range(0, 2 * len(reps), 2))  # as ``sum`` normalises them: one axis as an int
+    g = run(SUM, reshape_with(run, g, interleaved), axis=axes if len(axes) != 1 else axes[0], keepdims=False)
+    return (reshape_with(run, g, x.shape),)
 
 
 TILE = defop(
     "tile",
     forward=lambda xp, x, *, reps: xp.tile(x, reps),
     infer=_tile_infer,
-    vjp=_tile_vjp,
+    vjp=vjp_rule(_tile_rule),
     cost=movement_cost,
     onnx="Tile",
 )

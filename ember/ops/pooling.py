@@ -360,21 +360,21 @@ def _avg_pool2d_grad_infer(g, *, input_size, kernel_size, stride, padding, ceil_
     return Spec(shape, g.dtype)
 
 
-def _avg_pool2d_vjp(ctx, g):
-    return (dispatch.apply(AVG_POOL2D_GRAD, (g,), {"input_size": tuple(ctx.inputs[0].shape[2:]), **ctx.attrs}),)
+def _avg_pool2d_rule(run, ctx, g):
+    return (run(AVG_POOL2D_GRAD, g, input_size=tuple(ctx.inputs[0].shape[2:]), **ctx.attrs),)
 
 
-def _avg_pool2d_grad_vjp(ctx, gg):
+def _avg_pool2d_grad_rule(run, ctx, gg):
     attrs = dict(ctx.attrs)
     del attrs["input_size"]
-    return (dispatch.apply(AVG_POOL2D, (gg,), attrs),)
+    return (run(AVG_POOL2D, gg, **attrs),)
 
 
 AVG_POOL2D = defop(
     "avg_pool2d",
     forward=_avg_pool2d_forward,
     infer=_avg_pool2d_infer,
-    vjp=_avg_pool2d_vjp,
+    vjp=vjp_rule(_avg_pool2d_rule),
     cost=_pool_cost,
     onnx="AveragePool",
 )
@@ -383,7 +383,7 @@ AVG_POOL2D_GRAD = defop(
     "avg_pool2d_grad",
     forward=_avg_pool2d_grad_forward,
     infer=_avg_pool2d_grad_infer,
-    vjp=_avg_pool2d_grad_vjp,
+    vjp=vjp_rule(_avg_pool2d_grad_rule),
     cost=_pool_cost,
     onnx=NO_ONNX,
 )

@@ -6,14 +6,14 @@ from __future__ import annotations
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.convert import CAST, as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import exp, log, sqrt, where
+from ember.ops.elementwise import DIV, EQ, WHERE, _scalar, exp, log, sqrt, where
 from ember.ops.infer import as_int, check_axis, normalize_axis, reduced_shape, reduction_cost
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
-from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, reshape
+from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, reshape, reshape_with
 
 
 def _reduce_infer(name, out_dtype=None):
@@ -45,28 +45,29 @@ def _sum_rule(run, ctx, g):
     return (run(BROADCAST_TO, g, shape=shape),)
 
 
-def _prod_vjp(ctx, g):
+def _prod_rule(run, ctx, g):
     # Zero-safe: the gradient of each element is the product of the others.
     x, axis = ctx.inputs[0], ctx.attrs["axis"]
-    keep = _keepdims_shape(ctx)
-    g = reshape(g, keep)
-    is_zero = x == 0
-    nonzero_prod = prod(where(is_zero, 1.0, x), axis=axis, keepdims=True)
-    zeros = sum(cast(is_zero, int64), axis=axis, keepdims=True)
-    at_zero = where(zeros == 1, nonzero_prod, 0.0)
+    g = reshape_with(run, g, _keepdims_shape(ctx))
+    one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
+    is_zero = run(EQ, x, zero)
+    ones_for_zeros = run(WHERE, is_zero, one, x)
+    nonzero_prod = run(PROD, ones_for_zeros, axis=axis, keepdims=True)
+    zeros = run(SUM, run(CAST, is_zero, dtype=int64), axis=axis, keepdims=True)
+    at_zero = run(WHERE, run(EQ, zeros, _scalar(run, zeros, 1)), nonzero_prod, zero)
     # prod(x) / x rather than a where on the zero count: equal in value, and its own gradient is right
     # when another element is zero (so grad-of-grad holds with one zero).
-    elsewhere = prod(x, axis=axis, keepdims=True) / where(is_zero, 1.0, x)
-    return (g * where(is_zero, at_zero, elsewhere),)
+    elsewhere = run(DIV, run(PROD, x, axis=axis, keepdims=True), ones_for_zeros)
+    return (g * run(WHERE, is_zero, at_zero, elsewhere),)
 
 
-def _extremum_vjp(ctx, g):
+def _extremum_rule(run, ctx, g):
     # Ties share the gradient evenly (like PyTorch's amax/amin).
     x = ctx.inputs[0]
     keep = _keepdims_shape(ctx)
-    hit = cast(x == reshape(ctx.output, keep), x.dtype)
-    count = sum(hit, axis=ctx.attrs["axis"], keepdims=True)
-    return (hit * (reshape(g, keep) / count),)
+    hit = run(CAST, run(EQ, x, reshape_with(run, ctx.output, keep)), dtype=x.dtype)
+    count = run(SUM, hit, axis=ctx.attrs["axis"], keepdims=True)
+    return (hit * run(DIV, reshape_with(run, g, keep), count),)
 
 
 def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False, **traits):
@@ -99,10 +100,10 @@ SUM = _reduction("sum", _sum_forward, vjp_rule(_sum_rule), "ReduceSum", _sum_dty
                  in_place=False, fresh=True, scalar_alias=True, simplify=_sum_simplify,
                  autocast=FLOAT32)
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
-    _sum_dtype(x.dtype)), _prod_vjp, "ReduceProd", _sum_dtype, autocast=FLOAT32)
-MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), _extremum_vjp,
+    _sum_dtype(x.dtype)), vjp_rule(_prod_rule), "ReduceProd", _sum_dtype, autocast=FLOAT32)
+MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), vjp_rule(_extremum_rule),
                  "ReduceMax", saves_output=True, fresh=True)
-MIN = _reduction("min", lambda xp, x, *, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extremum_vjp,
+MIN = _reduction("min", lambda xp, x, *, axis, keepdims: x.min(axis=axis, keepdims=keepdims), vjp_rule(_extremum_rule),
                  "ReduceMin", saves_output=True, fresh=True)
 ANY = _reduction("any", lambda xp, x, *, axis, keepdims: x.any(axis=axis, keepdims=keepdims), NON_DIFFERENTIABLE,
                  NO_ONNX, lambda d: bool_)
