@@ -368,10 +368,10 @@ def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0
     state_sum += tmp
     std = xp.sqrt(state_sum, out=tmp)
     std += float(eps)
-    step_ = xp.divide(grad, std, out=std)  # addcdiv: p + value * (g / std), torch's order
-    if not openblas.axpby(-clr, step_, 1.0, param):
-        step_ *= -clr
-        param += step_
+    ratio = xp.divide(grad, std, out=std)  # addcdiv: p + value * (g / std), torch's order
+    if not openblas.axpby(-clr, ratio, 1.0, param):
+        ratio *= -clr
+        param += ratio
 
 
 _layouts: dict = {}  # ids of arrays -> (weak references to them, each one's first row) of a layout found before
