@@ -33,7 +33,7 @@ from ember.ops.autocast import LOWER
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
-from ember.ops.modes import vjp_rule
+from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
@@ -400,7 +400,7 @@ def _weight_grad_vjp(ctx, gg):
     attrs = dict(ctx.attrs)
     del attrs["kernel_size"]
     gx = _conv_transpose2d(gy, gg, output_size=tuple(x.shape[2:]), **attrs) if ctx.needs[0] else None
-    ggy = _crop(dispatch.apply(CONV2D, (x, gg), attrs), gy.shape) if ctx.needs[1] else None
+    ggy = _crop(on_tensors, dispatch.apply(CONV2D, (x, gg), attrs), gy.shape) if ctx.needs[1] else None
     return gx, ggy
 
 
@@ -516,12 +516,12 @@ def _conv_transpose2d_infer(x, w, *, stride, padding, dilation, groups, output_p
     return Spec((x.shape[0], w.shape[1] * groups) + size, x.dtype)
 
 
-def _conv_transpose2d_vjp(ctx, g):
+def _conv_transpose2d_rule(run, ctx, g):
     x, w = ctx.inputs
     attrs = dict(ctx.attrs)
     del attrs["output_padding"]
-    gx = _crop(dispatch.apply(CONV2D, (g, w), attrs), x.shape) if ctx.needs[0] else None
-    gw = _conv2d_weight_grad(g, x, kernel_size=tuple(w.shape[2:]), **attrs) if ctx.needs[1] else None
+    gx = _crop(run, run(CONV2D, g, w, **attrs), x.shape) if ctx.needs[0] else None
+    gw = run(CONV2D_WEIGHT_GRAD, g, x, kernel_size=tuple(w.shape[2:]), **attrs) if ctx.needs[1] else None
     return gx, gw
 
 
@@ -534,20 +534,21 @@ CONV_TRANSPOSE2D = defop(
     "conv_transpose2d",
     forward=_conv_transpose2d_forward,
     infer=_conv_transpose2d_infer,
-    vjp=_conv_transpose2d_vjp,
+    vjp=vjp_rule(_conv_transpose2d_rule),
     cost=_conv_transpose2d_cost,
     onnx="ConvTranspose",
     autocast=LOWER,
 )
 
 
-def _crop(t: TensorLike, shape) -> TensorLike:
-    """``t`` cut to the spatial size of ``shape`` (extra rows/columns appear when output_padding >= stride)."""
+def _crop(run, t, shape):
+    """``t`` cut to the spatial size of ``shape`` (extra rows/columns appear when output_padding >= stride), inside
+    a rule over ``run``."""
     if tuple(t.shape[2:]) == tuple(shape[2:]):
         return t
-    from ember.ops.indexing import getitem
+    from ember.ops.indexing import GETITEM
 
-    return getitem(t, (slice(None), slice(None), slice(0, shape[2]), slice(0, shape[3])))
+    return run(GETITEM, t, index=(slice(None), slice(None), slice(0, shape[2]), slice(0, shape[3])))
 
 
 def _check_output_padding(name: str, output_padding, stride, dilation):
@@ -574,12 +575,6 @@ def _conv_transpose2d(g: TensorLike, w: TensorLike, *, output_size, stride, padd
     attrs = _transpose_attrs(g.shape, w.shape, output_size, stride=stride, padding=padding, dilation=dilation,
                              groups=groups)
     return dispatch.apply(CONV_TRANSPOSE2D, (g, w), attrs)
-
-
-def _conv2d_weight_grad(x: TensorLike, gy: TensorLike, *, kernel_size, stride, padding, dilation, groups) -> TensorLike:
-    attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
-             "kernel_size": tuple(kernel_size)}
-    return dispatch.apply(CONV2D_WEIGHT_GRAD, (x, gy), attrs)
 
 
 # --- public functions --------------------------------------------------------------------------------------
