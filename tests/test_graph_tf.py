@@ -396,6 +396,11 @@ def test_large_flat_updates_run_on_blas_and_equal_one_by_one(monkeypatch, optimi
     monkeypatch.setattr(codegen, "fold_biases", lambda *args: BiasFolds())
     together = _train_alternating_batches(optimizer, hidden=400)
     assert any("axpby" in c.source and "__isub__" not in c.source for c in sources)
+    monkeypatch.setattr(openblas, "axpby_routine", lambda dtype: None)  # a NumPy on another BLAS
+    sources.clear()
+    without = _train_alternating_batches(optimizer, hidden=400)
+    assert any("__isub__" in c.source and "axpby" not in c.source for c in sources)
     monkeypatch.setattr(tf.session, "lay_out", lambda arrays: [a.copy() for a in arrays])
-    for a, b in zip(together, _train_alternating_batches(optimizer, hidden=400)):
+    for a, b, c in zip(together, without, _train_alternating_batches(optimizer, hidden=400)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one fused multiply-add or two roundings
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)

@@ -79,9 +79,15 @@ ONE_PASS_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("SGD", "Ada
 
 @pytest.mark.parametrize("name,kwargs", ONE_PASS_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(ONE_PASS_CASES)])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_one_pass_updates_of_large_parameters_match_torch(name, kwargs, order):
-    """Parameters large enough for OpenBLAS's axpby (C- and Fortran-ordered): the same numbers as torch."""
+@pytest.mark.parametrize("blas", [True, False], ids=["axpby", "numpy"])
+def test_one_pass_updates_of_large_parameters_match_torch(name, kwargs, order, blas, monkeypatch):
+    """Parameters large enough for OpenBLAS's axpby (C- and Fortran-ordered): the same numbers as torch, with the
+    routine and with the NumPy lines a NumPy on another BLAS runs instead."""
     torch = pytest.importorskip("torch")
+    from ember.backend import openblas
+
+    if not blas:
+        monkeypatch.setattr(openblas, "_AXPBY", {})
     start, grads = _start(5, LARGE_SHAPES), _grads(6, LARGE_SHAPES, steps=20)
     ours = [ember.tensor(np.asarray(a, order=order), requires_grad=True) for a in start]
     theirs = [torch.tensor(a, requires_grad=True) for a in start]
