@@ -531,3 +531,20 @@ def test_cast_gradient_returns_to_input_dtype():
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(_numpy(x.grad), [3.0, 4.0])
     assert not x.long().requires_grad
+
+
+def test_clip_by_tensor_bounds_gives_them_gradients_and_float_bounds_keep_float32():
+    # PyTorch's clamp: a Tensor bound broadcasts and gets the gradient where it is the value
+    x = ember.tensor([[1.0, -2.0, 3.0], [0.25, 0.75, -1.0]], requires_grad=True)
+    lo = ember.tensor([0.0, -3.0, 0.0], requires_grad=True)
+    hi = ember.tensor([[2.0], [0.5]], requires_grad=True)
+    y = x.clamp(min=lo, max=hi)
+    (y * ember.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(_numpy(y), [[1.0, -2.0, 2.0], [0.25, 0.5, 0.0]])
+    np.testing.assert_array_equal(_numpy(x.grad), [[1, 2, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(_numpy(lo.grad), [0, 0, 3])
+    np.testing.assert_array_equal(_numpy(hi.grad), [[3], [2]])
+    ints = ember.tensor([1, -2, 3])
+    assert ints.clamp(-1.5, 2.5).dtype == np.float32  # a float bound is a weak scalar
+    np.testing.assert_array_equal(_numpy(ints.clamp(-1.5, 2.5)), [1.0, -1.5, 2.5])
+    assert ints.clamp(max=2).dtype == np.int64

@@ -6,7 +6,7 @@ import math
 
 import numpy as _np
 
-from ember.backend.dtypes import bool_
+from ember.backend.dtypes import FLOATING, bool_
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
@@ -311,12 +311,28 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> TensorLike:
 
 
 def clip(x, min=None, max=None) -> TensorLike:
-    """Limit values to [min, max]; either bound may be None. The gradient passes where min <= x <= max."""
+    """Limit values to [min, max]; either bound may be None, a number or a Tensor (broadcast, and given the
+    gradient where it is the value). The gradient passes to x where min <= x <= max."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    if isinstance(min, TensorLike) or isinstance(max, TensorLike):
+        return _clip_by_tensors(as_tensor(x), min, max)
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
-    return dispatch.apply(CLIP, (as_tensor(x),), {"min": min, "max": max})
+    x = as_tensor(x)
+    if x.array.dtype not in FLOATING and (isinstance(min, float) or isinstance(max, float)):
+        x = to_float(x)  # a float bound is a weak scalar, as in int_tensor * 0.5
+    return dispatch.apply(CLIP, (x,), {"min": min, "max": max})
+
+
+def _clip_by_tensors(x, lo, hi) -> TensorLike:
+    """clip with a Tensor bound, as where() steps: the result's dtype is the operands' promotion, and a
+    bound gets the gradient where it is the value (PyTorch's clamp)."""
+    if lo is not None:
+        x = where(x < lo, lo, x)
+    if hi is not None:
+        x = where(x > hi, hi, x)
+    return x
 
 
 # --- binary --------------------------------------------------------------------------------------------
