@@ -548,3 +548,19 @@ def test_clip_by_tensor_bounds_gives_them_gradients_and_float_bounds_keep_float3
     assert ints.clamp(-1.5, 2.5).dtype == np.float32  # a float bound is a weak scalar
     np.testing.assert_array_equal(_numpy(ints.clamp(-1.5, 2.5)), [1.0, -1.5, 2.5])
     assert ints.clamp(max=2).dtype == np.int64
+
+
+def test_reductions_of_empty_and_0d_tensors_over_an_axis_follow_pytorch():
+    empty = ember.zeros((0, 3), requires_grad=True)
+    for reduced in (empty.amax(1), empty.max(dim=-1)[0], empty.argmin(1), empty.amin(dim=1, keepdim=True)):
+        assert reduced.shape == ((0, 1) if reduced.ndim == 2 else (0,))
+    empty.amax(1).sum().backward()
+    assert empty.grad.shape == (0, 3)
+    with pytest.raises(ValueError, match="max: the reduction of an empty tensor of shape \\[0, 3\\] over axis 0"):
+        empty.amax(0)
+    x = ember.tensor(2.0, requires_grad=True)  # a 0-d tensor takes axis 0 and -1
+    outs = [x.mean(0), x.mean(-1, keepdim=True), ember.logsumexp(x, (0,)), x.var(0), x.std(-1)]
+    assert [o.shape for o in outs] == [()] * 5
+    np.testing.assert_allclose([float(o) for o in outs], [2.0, 2.0, 2.0, 0.0, 0.0])
+    (outs[0] + outs[2]).backward()
+    np.testing.assert_allclose(_numpy(x.grad), 2.0)

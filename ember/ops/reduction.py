@@ -156,8 +156,10 @@ def prod(x, axis=None, keepdims: bool = False) -> TensorLike:
 
 
 def _check_nonempty(name, x, axis):
-    if x.array.size == 0:  # (None, not 0, when a graph dimension is unknown)
-        raise ValueError(f"{name}: the reduction of an empty tensor of shape {list(x.shape)} has no identity")
+    # (size is None, not 0, when a graph dimension is unknown); an empty tensor reduces over its other axes
+    if x.array.size == 0 and _count(x, axis, name) == 0:
+        raise ValueError(f"{name}: the reduction of an empty tensor of shape {list(x.shape)} over axis {axis} has "
+                         "no identity")
 
 
 def max(x, axis=None, keepdims: bool = False) -> TensorLike:
@@ -211,6 +213,8 @@ def argmin(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
 def _count(x: TensorLike, axis, name: str = "mean") -> int | None:
     """How many elements a reduction over ``axis`` combines; None when one of those axes is unknown (graph)."""
     axes = normalize_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
+    if not x.ndim:  # a 0-d tensor takes axis 0 and -1 (its one element), as in PyTorch
+        return 1
     n = 1
     for a in axes:
         if x.shape[a] is None:
@@ -313,6 +317,7 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> TensorLike:
         return _in_float32(logsumexp, x, axis, keepdims)
     if axis is not None and axis.__class__ is not int:
         axis = normalize_axis("logsumexp", axis, x.ndim, [Spec(x.shape, x.dtype)])
+        axis = axis if x.ndim else None  # NumPy's max takes no axis tuple on a 0-d array
     if isinstance(x, TensorLike) and x.symbolic:  # a graph value: the shift is a node too (its gradient is 0)
         shift = max(x, axis, keepdims=True)
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
