@@ -12,6 +12,7 @@ from ember import ops as _ops
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.grad_mode import is_grad_enabled
+from ember.ops.indexing import ints_first
 from ember.tensor_inplace import InplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -309,7 +310,12 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
                 "build a new tensor (for example with ember.where)"
             )
         index = _ops.index_arrays(index)
-        self.array[index] = value.array if isinstance(value, Tensor) else value
+        value = value.array if isinstance(value, Tensor) else value
+        steps = ints_first(index)
+        if steps is not None:  # PyTorch's order: the integers' basic view first, then the arrays
+            self.array[steps[0]][steps[1]] = value
+            return
+        self.array[index] = value
 
     def __iter__(self):
         for i in range(len(self)):

@@ -275,6 +275,29 @@ def test_setitem_and_iteration():
     assert len(rows) == 3 and rows[1].numpy().tolist() == [2, -1]
 
 
+def test_integers_index_before_arrays_as_in_pytorch():
+    # NumPy counts an integer among the arrays and, when a slice parts them, moves their axis first
+    a = np.arange(720.0).reshape(2, 3, 4, 5, 6)
+    x = ember.tensor(a, requires_grad=True)
+    cases = [
+        ((0, slice(None), [0, 1]), a[0][:, [0, 1]]),
+        ((slice(None), [0, 1], slice(None), 0), a[:, :, :, 0][:, [0, 1]]),
+        ((0, [0, 1], slice(None), [1, 2]), a[0][[0, 1], :, [1, 2]]),
+        ((None, 0, slice(None), [0, 1]), a[None, 0][:, :, [0, 1]]),
+        ((ember.tensor(1), slice(None), [0, 1]), a[1][:, [0, 1]]),
+        (([0, 1], 0, [0, 1]), a[[0, 1], 0, [0, 1]]),
+    ]
+    for index, expected in cases:
+        np.testing.assert_array_equal(x[index].detach().numpy(), expected)
+    (x[1, :, [0, 0, 3]] * ember.arange(3 * 3 * 5 * 6.0).reshape(3, 3, 5, 6)).sum().backward()
+    grad = np.zeros_like(a)
+    np.add.at(grad[1], (slice(None), [0, 0, 3]), np.arange(270.0).reshape(3, 3, 5, 6))
+    np.testing.assert_array_equal(x.grad.numpy(), grad)
+    y = ember.zeros(2, 3, 4)
+    y[0, :, [1, 2]] = ember.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).T
+    np.testing.assert_array_equal(y[0].numpy(), [[0, 1, 4, 0], [0, 2, 5, 0], [0, 3, 6, 0]])
+
+
 def test_index_with_tensor_scalar():
     x = ember.tensor([10, 20, 30])
     assert x[ember.tensor(2)].item() == 30

@@ -45,6 +45,34 @@ def index_arrays(index, shape: tuple | None = None):
     return tuple(out)
 
 
+def ints_first(index: tuple) -> tuple | None:
+    """PyTorch's order for a normalised index whose integers and integer arrays NumPy would not find side by
+    side: the integers (and 0-d arrays) index first, as basic indexing, and the arrays then index what is left.
+    For x of shape (4, 5, 6), ``x[0, :, [0, 1]]`` is ``x[0][:, [0, 1]]``, of shape (5, 2), where NumPy, counting
+    0 among the arrays, moves their axis first: (2, 5). Returns the two indexes, or None where NumPy's one step
+    gives PyTorch's result."""
+    ints, arrays = [], []
+    for i, item in enumerate(index):
+        ndim = getattr(item, "ndim", None)
+        if ndim is None:
+            if isinstance(item, int) and not isinstance(item, bool):
+                ints.append(i)
+        elif ndim == 0:
+            if item.dtype.kind in "iu":
+                ints.append(i)
+        else:
+            arrays.append(i)
+    if not ints or not arrays:
+        return None
+    both = sorted(ints + arrays)
+    if both[-1] - both[0] + 1 == len(both):  # side by side: NumPy keeps their axes in place, as PyTorch does
+        return None
+    first = tuple(slice(None) if i in arrays else int(item) if i in ints else item for i, item in enumerate(index))
+    second = tuple(item if i in arrays or item is Ellipsis else slice(None)
+                   for i, item in enumerate(index) if i not in ints)
+    return first, second
+
+
 def _check_masks(index: tuple, shape: tuple) -> None:
     """A ShapeError naming getitem when a boolean mask in ``index`` does not match the axes it covers."""
     if None in shape:  # a graph's unknown dimension: checked when the graph is specialized
@@ -121,11 +149,16 @@ GETITEM_GRAD = defop(
 
 
 def getitem(x: TensorLike, index) -> TensorLike:
-    """``x[index]`` with NumPy semantics; repeated integer indices accumulate their gradients."""
+    """``x[index]`` with NumPy semantics, except that integers index before integer arrays, as in PyTorch
+    (``ints_first``); repeated integer indices accumulate their gradients."""
     x = as_tensor(x)
     if isinstance(index, TensorLike) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
         return take(x, index, axis=0)
     index = index_arrays(index, x.shape)
+    if not _is_basic(index):
+        steps = ints_first(index)
+        if steps is not None:
+            return getitem(getitem(x, steps[0]), steps[1])
     return dispatch.apply(GETITEM, (x,), {"index": index})
 
 
