@@ -71,6 +71,27 @@ def test_dense_optimizers_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
+FLOAT64_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("Adam", "AdamW") or kw.get("centered")]
+
+
+@pytest.mark.parametrize("name,kwargs", FLOAT64_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FLOAT64_CASES)])
+def test_float64_optimizers_match_torch_to_float64_rounding(name, kwargs):
+    """The moving averages' lerp weight (1 - beta1, 1 - alpha) is a float64 for float64 parameters, as in torch."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(21), _grads(22, steps=30)
+    ours = [ember.tensor(a.astype(np.float64), requires_grad=True) for a in start]
+    theirs = [torch.tensor(a.astype(np.float64), requires_grad=True) for a in start]
+    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g.astype(np.float64)), torch.tensor(g.astype(np.float64))
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        assert p.dtype == np.float64
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-13, atol=1e-14)
+
+
 LARGE_SHAPES = [(160, 128), (128, 160), (16400,)]  # at least openblas.AXPBY_MIN_SIZE elements: the one-pass updates
 
 
