@@ -378,6 +378,36 @@ def test_sparse_adam_state_dict_round_trip():
     np.testing.assert_array_equal(w.array, w2.array)
 
 
+def test_lbfgs_state_dict_round_trip_continues_identically():
+    """L-BFGS's history (directions, steps, the last gradient) is in the state dict, as in torch, and a resumed
+    run continues as the uninterrupted one, its float64 vectors kept for float32 parameters."""
+    rng = np.random.default_rng(15)
+    a, b = rng.standard_normal((20, 4)).astype(np.float32), rng.standard_normal(20).astype(np.float32)
+
+    def run(x, opt, steps):
+        def closure():
+            opt.zero_grad()
+            loss = ((ember.tensor(a) @ x - ember.tensor(b)) ** 2).mean() + (x**4).sum() * 0.01
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            opt.step(closure)
+
+    x = ember.zeros(4, requires_grad=True)
+    opt = optim.LBFGS([x], lr=0.5, max_iter=3)
+    run(x, opt, 2)
+    saved, middle = copy.deepcopy(opt.state_dict()), x.array.copy()
+    assert sorted(saved["state"][0]) == ["H_diag", "d", "func_evals", "n_iter", "old_dirs", "old_stps",
+                                         "prev_flat_grad", "ro", "t"]
+    run(x, opt, 2)
+    resumed = ember.tensor(middle, requires_grad=True)
+    opt2 = optim.LBFGS([resumed], lr=0.5, max_iter=3)
+    opt2.load_state_dict(saved)
+    assert opt2.state[resumed]["d"].dtype == np.float64
+    run(resumed, opt2, 2)
+    np.testing.assert_array_equal(resumed.array, x.array)
+
+
 def test_load_state_dict_casts_and_checks():
     w = ember.zeros(3, 2, requires_grad=True)
     opt = optim.Adam([w])
