@@ -555,6 +555,18 @@ def test_clip_grad_norm_sparse_shared_and_nonfinite():
         optim.clip_grad_norm_(x, 1.0, norm_type=-1)
 
 
+@pytest.mark.parametrize("clip", [lambda w: optim.clip_grad_norm_([w], 1.0), lambda w: optim.clip_grad_value_(w, 1.0)],
+                         ids=["norm", "value"])
+def test_clipping_a_zero_dim_gradient_keeps_an_array(clip):
+    w = ember.tensor(3.0, requires_grad=True)
+    (w * w).backward()
+    clip(w)
+    assert w.grad.array.__class__ is np.ndarray and w.grad.shape == ()
+    np.testing.assert_allclose(w.grad.numpy(), 1.0, rtol=1e-6)
+    optim.SGD([w], lr=0.5, momentum=0.9).step()
+    np.testing.assert_allclose(w.item(), 2.5, rtol=1e-6)
+
+
 def test_clip_grad_value_matches_torch_and_coalesces():
     torch = pytest.importorskip("torch")
     g = _grads(16, steps=1)[0][0]

@@ -43,12 +43,14 @@ def _norm(array, norm_type: float) -> float:
     return float((xp.abs(array) ** norm_type).sum() ** (1.0 / norm_type))
 
 
-def _scaled(p, array, factor: float) -> None:
-    # A new array, not an in-place product: a leaf's gradient may share memory with another leaf's.
+def _set_grad(p, array) -> None:
+    """Give ``p`` the gradient values ``array`` (a 0-d result of NumPy arithmetic is a scalar: made an array)."""
+    if isinstance(array, np.generic):
+        array = np.asarray(array)
     if p.grad.__class__ is RowSparse:
-        p.grad = RowSparse(p.grad.indices, Tensor._make(array * factor, None), p.grad.shape)
+        p.grad = RowSparse(p.grad.indices, Tensor._make(array, None), p.grad.shape)
     else:
-        p.grad = Tensor._make(array * factor, None)
+        p.grad = Tensor._make(array, None)
 
 
 def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: float = 2.0,
@@ -81,7 +83,8 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
     coef = min(np.float32(1.0) / (total + np.float32(1e-6)) * np.float32(max_norm), np.float32(1.0))
     if coef < 1.0:
         for p, array in zip(params, arrays):
-            _scaled(p, array, float(coef))
+            # a new array, not an in-place product: a leaf's gradient may share memory with another leaf's
+            _set_grad(p, array * float(coef))
     return Tensor._make(np.asarray(total), None)
 
 
@@ -95,8 +98,4 @@ def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
         array = _grad_array(p)
-        clipped = array_module(array).clip(array, -clip_value, clip_value)
-        if p.grad.__class__ is RowSparse:
-            p.grad = RowSparse(p.grad.indices, Tensor._make(clipped, None), p.grad.shape)
-        else:
-            p.grad = Tensor._make(clipped, None)
+        _set_grad(p, array_module(array).clip(array, -clip_value, clip_value))
