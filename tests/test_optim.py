@@ -532,6 +532,22 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
         np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("norm_type,max_norm", CLIP_NORMS)
+def test_clip_grad_norm_of_float64_gradients_matches_torch_in_float64(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    grads = [g.astype(np.float64) * 3 for g in _grads(17, steps=1)[0]]
+    ours = [ember.zeros(*g.shape, dtype="float64", requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.dtype == np.float64
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-13)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
 def test_clip_grad_norm_sparse_shared_and_nonfinite():
     table = ember.zeros(6, 2, requires_grad=True)
     ids, values = np.array([1, 4, 1]), np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0]], np.float32)

@@ -57,7 +57,8 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``.
 
-    Returns the total norm before clipping (a 0-d float32 tensor). Row-sparse gradients are coalesced.
+    Returns the total norm before clipping (a 0-d float32 tensor, float64 when a gradient is float64).
+    Row-sparse gradients are coalesced.
 
     >>> total = ember.optim.clip_grad_norm_(model.parameters(), max_norm=1.0)
     """
@@ -68,19 +69,21 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
     if not params:
         return Tensor._make(np.zeros((), np.float32), None)
     arrays = [_grad_array(p) for p in params]
-    norms = np.array([_norm(a, norm_type) for a in arrays], np.float32)
+    # float64 when some gradient is (torch's type promotion of the per-gradient norms), else float32
+    real = np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    norms = np.array([_norm(a, norm_type) for a in arrays], real)
     if norm_type == math.inf:
         total = norms.max()
     elif norm_type == 2.0:
         total = np.sqrt(np.dot(norms, norms))
     else:
-        total = (norms**norm_type).sum() ** np.float32(1.0 / norm_type)
-    total = np.float32(total)
+        total = (norms**norm_type).sum() ** real(1.0 / norm_type)
+    total = real(total)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
                            "pass error_if_nonfinite=False to clip anyway")
-    # torch computes max_norm / t as reciprocal(t) * max_norm, in float32
-    coef = min(np.float32(1.0) / (total + np.float32(1e-6)) * np.float32(max_norm), np.float32(1.0))
+    # torch computes max_norm / t as reciprocal(t) * max_norm, in the norm's dtype
+    coef = min(real(1.0) / (total + real(1e-6)) * real(max_norm), real(1.0))
     if coef < 1.0:
         for p, array in zip(params, arrays):
             # a new array, not an in-place product: a leaf's gradient may share memory with another leaf's
