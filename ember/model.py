@@ -206,7 +206,7 @@ class Model:
             loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()
-        callbacks = [*leading, history, *callbacks]
+        callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(end, steps))

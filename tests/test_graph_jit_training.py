@@ -88,6 +88,52 @@ def test_traced_training_step_equals_eager(net_name, opt_name):
     assert not any(v.requires_grad for v in step.graph_for(X[0], Y[0]).outputs)
 
 
+CLIPS = {
+    "norm2": lambda ps: ember.optim.clip_grad_norm_(ps, 0.3),
+    "norm2-unclipped": lambda ps: ember.optim.clip_grad_norm_(ps, 100.0),
+    "norm-inf": lambda ps: ember.optim.clip_grad_norm_(ps, 0.05, float("inf")),
+    "norm1": lambda ps: ember.optim.clip_grad_norm_(ps, 0.5, 1),
+    "value": lambda ps: ember.optim.clip_grad_value_(ps, 0.02),
+}
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_gradient_clipping_in_a_traced_step_equals_eager(clip):
+    """Clipping between backward and step traces as ops; a 1-norm sums the gradient in the layout the trace
+    computes it in, so it equals eager mode's within rounding."""
+    eager_net, eager_opt = _build("mlp", "adam")
+    net, opt = _build("mlp", "adam")
+
+    def clipped_step(model, optimizer, x, y):
+        optimizer.zero_grad()
+        loss = ember.cross_entropy(model(x), y)
+        loss.backward()
+        CLIPS[clip](model.parameters())
+        optimizer.step()
+        return loss
+
+    step = ember.jit(lambda x, y: clipped_step(net, opt, x, y))
+    tolerance = {"rtol": 1e-6, "atol": 1e-7} if clip == "norm1" else {}
+    for x, y in zip(X, Y):
+        expected = clipped_step(eager_net, eager_opt, x, y).item()
+        assert step(x, y).item() == expected
+        _assert_same_state(eager_net, net, **tolerance)
+    assert step.traces == 1
+
+
+def test_a_traced_step_cannot_check_the_gradient_norm():
+    net, _ = _build("mlp", "sgd")
+
+    def strict(x, y):
+        loss = ember.cross_entropy(net(x), y)
+        loss.backward()
+        ember.optim.clip_grad_norm_(net.parameters(), 1.0, error_if_nonfinite=True)
+        return loss
+
+    with pytest.raises(TypeError, match="error_if_nonfinite=True reads the norm's value"):
+        ember.jit(strict)(X[0], Y[0])
+
+
 def test_scheduler_changes_lr_without_retracing():
     eager_net, eager_opt = _build("mlp", "momentum")
     net, opt = _build("mlp", "momentum")

@@ -102,6 +102,23 @@ def test_callbacks_hook_every_step_and_epoch(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-1.emb", "ckpt-2.emb", "ckpt-3.emb"]
 
 
+def test_history_records_what_callbacks_add_to_the_logs():
+    """As in Keras, History runs after the user's callbacks: a value a callback writes into an epoch's logs
+    (LearningRateScheduler's lr, a custom score) is in ``history.history``."""
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+    model = Model(net, "cross_entropy", optimizer)
+    score = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.__setitem__("score", 10 * epoch))
+    schedule = LearningRateScheduler(ember.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5))
+    history = model.fit(x_train[:128], y_train[:128], epochs=2, batch_size=64, callbacks=[score, schedule],
+                        verbose=0)
+    assert history.history["score"] == [0, 10]
+    assert history.history["lr"] == pytest.approx([0.05, 0.025])
+    assert len(history.history["loss"]) == 2
+
+
 def test_early_stopping_stops_and_restores_the_best_weights():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()

@@ -71,6 +71,27 @@ def test_dense_optimizers_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
+FLOAT64_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("Adam", "AdamW") or kw.get("centered")]
+
+
+@pytest.mark.parametrize("name,kwargs", FLOAT64_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FLOAT64_CASES)])
+def test_float64_optimizers_match_torch_to_float64_rounding(name, kwargs):
+    """The moving averages' lerp weight (1 - beta1, 1 - alpha) is a float64 for float64 parameters, as in torch."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(21), _grads(22, steps=30)
+    ours = [ember.tensor(a.astype(np.float64), requires_grad=True) for a in start]
+    theirs = [torch.tensor(a.astype(np.float64), requires_grad=True) for a in start]
+    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g.astype(np.float64)), torch.tensor(g.astype(np.float64))
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        assert p.dtype == np.float64
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-13, atol=1e-14)
+
+
 LARGE_SHAPES = [(160, 128), (128, 160), (16400,)]  # at least openblas.AXPBY_MIN_SIZE elements: the one-pass updates
 
 
@@ -357,6 +378,36 @@ def test_sparse_adam_state_dict_round_trip():
     np.testing.assert_array_equal(w.array, w2.array)
 
 
+def test_lbfgs_state_dict_round_trip_continues_identically():
+    """L-BFGS's history (directions, steps, the last gradient) is in the state dict, as in torch, and a resumed
+    run continues as the uninterrupted one, its float64 vectors kept for float32 parameters."""
+    rng = np.random.default_rng(15)
+    a, b = rng.standard_normal((20, 4)).astype(np.float32), rng.standard_normal(20).astype(np.float32)
+
+    def run(x, opt, steps):
+        def closure():
+            opt.zero_grad()
+            loss = ((ember.tensor(a) @ x - ember.tensor(b)) ** 2).mean() + (x**4).sum() * 0.01
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            opt.step(closure)
+
+    x = ember.zeros(4, requires_grad=True)
+    opt = optim.LBFGS([x], lr=0.5, max_iter=3)
+    run(x, opt, 2)
+    saved, middle = copy.deepcopy(opt.state_dict()), x.array.copy()
+    assert sorted(saved["state"][0]) == ["H_diag", "d", "func_evals", "n_iter", "old_dirs", "old_stps",
+                                         "prev_flat_grad", "ro", "t"]
+    run(x, opt, 2)
+    resumed = ember.tensor(middle, requires_grad=True)
+    opt2 = optim.LBFGS([resumed], lr=0.5, max_iter=3)
+    opt2.load_state_dict(saved)
+    assert opt2.state[resumed]["d"].dtype == np.float64
+    run(resumed, opt2, 2)
+    np.testing.assert_array_equal(resumed.array, x.array)
+
+
 def test_load_state_dict_casts_and_checks():
     w = ember.zeros(3, 2, requires_grad=True)
     opt = optim.Adam([w])
@@ -481,6 +532,22 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
         np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("norm_type,max_norm", CLIP_NORMS)
+def test_clip_grad_norm_of_float64_gradients_matches_torch_in_float64(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    grads = [g.astype(np.float64) * 3 for g in _grads(17, steps=1)[0]]
+    ours = [ember.zeros(*g.shape, dtype="float64", requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.dtype == np.float64
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-13)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
 def test_clip_grad_norm_sparse_shared_and_nonfinite():
     table = ember.zeros(6, 2, requires_grad=True)
     ids, values = np.array([1, 4, 1]), np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0]], np.float32)
@@ -502,6 +569,18 @@ def test_clip_grad_norm_sparse_shared_and_nonfinite():
     assert optim.clip_grad_norm_([], 1.0).item() == 0.0
     with pytest.raises(ValueError, match="norm_type"):
         optim.clip_grad_norm_(x, 1.0, norm_type=-1)
+
+
+@pytest.mark.parametrize("clip", [lambda w: optim.clip_grad_norm_([w], 1.0), lambda w: optim.clip_grad_value_(w, 1.0)],
+                         ids=["norm", "value"])
+def test_clipping_a_zero_dim_gradient_keeps_an_array(clip):
+    w = ember.tensor(3.0, requires_grad=True)
+    (w * w).backward()
+    clip(w)
+    assert w.grad.array.__class__ is np.ndarray and w.grad.shape == ()
+    np.testing.assert_allclose(w.grad.numpy(), 1.0, rtol=1e-6)
+    optim.SGD([w], lr=0.5, momentum=0.9).step()
+    np.testing.assert_allclose(w.item(), 2.5, rtol=1e-6)
 
 
 def test_clip_grad_value_matches_torch_and_coalesces():

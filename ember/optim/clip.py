@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ember.backend.devices import array_module
+from ember.ops import elementwise, join, linalg, reduction
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -43,19 +44,67 @@ def _norm(array, norm_type: float) -> float:
     return float((xp.abs(array) ** norm_type).sum() ** (1.0 / norm_type))
 
 
-def _scaled(p, array, factor: float) -> None:
-    # A new array, not an in-place product: a leaf's gradient may share memory with another leaf's.
+def _set_grad(p, array) -> None:
+    """Give ``p`` the gradient values ``array`` (a 0-d result of NumPy arithmetic is a scalar: made an array)."""
+    if isinstance(array, np.generic):
+        array = np.asarray(array)
     if p.grad.__class__ is RowSparse:
-        p.grad = RowSparse(p.grad.indices, Tensor._make(array * factor, None), p.grad.shape)
+        p.grad = RowSparse(p.grad.indices, Tensor._make(array, None), p.grad.shape)
     else:
-        p.grad = Tensor._make(array * factor, None)
+        p.grad = Tensor._make(array, None)
+
+
+def _traced(params: list) -> bool:
+    """Whether the gradients are graph Values (a step ``ember.jit`` traces): clipping is then built of ops."""
+    grads = [p.grad for p in params]
+    if not any((g.values if g.__class__ is RowSparse else g).symbolic for g in grads):
+        return False
+    if any(g.__class__ is RowSparse for g in grads):
+        raise TypeError("clipping: a traced step's row-sparse (RowSparse) gradient cannot be clipped, its repeated "
+                        "rows are merged only when it runs; clip outside ember.jit, or make the embedding dense")
+    return True
+
+
+def _norm_op(g, norm_type: float, real):
+    """``_norm`` of a gradient Value, as ops (the same formulas)."""
+    if g.dtype not in (np.float32, np.float64):
+        g = g.astype(np.float32)
+    if norm_type == 2.0:
+        flat = g.reshape(-1)
+        norm = elementwise.sqrt(linalg.dot(flat, flat))
+    elif norm_type == math.inf:
+        norm = reduction.max(elementwise.abs(g))
+    elif norm_type == 1.0:
+        norm = reduction.sum(elementwise.abs(g))
+    else:
+        norm = reduction.sum(elementwise.abs(g) ** norm_type) ** (1.0 / norm_type)
+    return norm if norm.dtype == real else norm.astype(real)
+
+
+def _clip_norm_traced(params: list, max_norm: float, norm_type: float) -> Tensor:
+    """``clip_grad_norm_`` of gradient Values: eager mode's arithmetic as ops, each gradient multiplied by the
+    coefficient (exactly 1 where eager mode leaves it unscaled)."""
+    grads = [p.grad for p in params]
+    real = np.float64 if any(g.dtype == np.float64 for g in grads) else np.float32
+    norms = join.stack([_norm_op(g, norm_type, real) for g in grads if math.prod(g.shape)])
+    if norm_type == math.inf:
+        total = reduction.max(norms)
+    elif norm_type == 2.0:
+        total = elementwise.sqrt(linalg.dot(norms, norms))
+    else:
+        total = reduction.sum(norms**norm_type) ** (1.0 / norm_type)
+    coef = elementwise.minimum(1.0 / (total + 1e-6) * max_norm, 1.0)
+    for p, g in zip(params, grads):
+        p.grad = g * coef
+    return total
 
 
 def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``.
 
-    Returns the total norm before clipping (a 0-d float32 tensor). Row-sparse gradients are coalesced.
+    Returns the total norm before clipping (a 0-d float32 tensor, float64 when a gradient is float64).
+    Row-sparse gradients are coalesced. In a step ``ember.jit`` traces, the same arithmetic is built of ops.
 
     >>> total = ember.optim.clip_grad_norm_(model.parameters(), max_norm=1.0)
     """
@@ -65,23 +114,31 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
     if not params:
         return Tensor._make(np.zeros((), np.float32), None)
+    if _traced(params):
+        if error_if_nonfinite:
+            raise TypeError("clip_grad_norm_: error_if_nonfinite=True reads the norm's value, which a traced step "
+                            "(ember.jit) does not have; pass error_if_nonfinite=False there")
+        return _clip_norm_traced(params, max_norm, norm_type)
     arrays = [_grad_array(p) for p in params]
-    norms = np.array([_norm(a, norm_type) for a in arrays], np.float32)
+    # float64 when some gradient is (torch's type promotion of the per-gradient norms), else float32
+    real = np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    norms = np.array([_norm(a, norm_type) for a in arrays], real)
     if norm_type == math.inf:
         total = norms.max()
     elif norm_type == 2.0:
         total = np.sqrt(np.dot(norms, norms))
     else:
-        total = (norms**norm_type).sum() ** np.float32(1.0 / norm_type)
-    total = np.float32(total)
+        total = (norms**norm_type).sum() ** real(1.0 / norm_type)
+    total = real(total)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
                            "pass error_if_nonfinite=False to clip anyway")
-    # torch computes max_norm / t as reciprocal(t) * max_norm, in float32
-    coef = min(np.float32(1.0) / (total + np.float32(1e-6)) * np.float32(max_norm), np.float32(1.0))
+    # torch computes max_norm / t as reciprocal(t) * max_norm, in the norm's dtype
+    coef = min(real(1.0) / (total + real(1e-6)) * real(max_norm), real(1.0))
     if coef < 1.0:
         for p, array in zip(params, arrays):
-            _scaled(p, array, float(coef))
+            # a new array, not an in-place product: a leaf's gradient may share memory with another leaf's
+            _set_grad(p, array * float(coef))
     return Tensor._make(np.asarray(total), None)
 
 
@@ -93,10 +150,11 @@ def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
     clip_value = float(clip_value)
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for p in _with_grads(parameters):
+    params = _with_grads(parameters)
+    if params and _traced(params):
+        for p in params:
+            p.grad = elementwise.clip(p.grad, -clip_value, clip_value)
+        return
+    for p in params:
         array = _grad_array(p)
-        clipped = array_module(array).clip(array, -clip_value, clip_value)
-        if p.grad.__class__ is RowSparse:
-            p.grad = RowSparse(p.grad.indices, Tensor._make(clipped, None), p.grad.shape)
-        else:
-            p.grad = Tensor._make(clipped, None)
+        _set_grad(p, array_module(array).clip(array, -clip_value, clip_value))

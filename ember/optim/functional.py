@@ -54,15 +54,20 @@ def _scalar_safe(update):
     return run
 
 
+def _lerp_weight(dtype, weight: float):
+    """The lerp weight as torch's kernel holds it: float32 for float32 (and narrower) arrays, float64 else."""
+    return np.float32(weight) if dtype.itemsize <= 4 else np.float64(weight)
+
+
 def _lerp_(xp, avg, target, weight: float, tmp) -> None:
     """``avg.lerp_(target, weight)`` with torch's two formulas (exact at both ends); clobbers ``tmp``."""
-    weight32 = np.float32(weight)
+    weight = _lerp_weight(avg.dtype, weight)
     xp.subtract(target, avg, out=tmp)
-    if abs(weight32) < 0.5:
-        tmp *= float(weight32)
+    if abs(weight) < 0.5:
+        tmp *= float(weight)
         avg += tmp
     else:
-        tmp *= float(np.float32(1) - weight32)
+        tmp *= float(weight.dtype.type(1) - weight)
         xp.subtract(target, tmp, out=avg)
 
 
@@ -224,9 +229,9 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
         else:
             grad = xp.add(grad, param * float(weight_decay))
     if xp is not np and not amsgrad and _fused_on_gpu(param, grad, exp_avg, exp_avg_sq):
-        weight32 = np.float32(1 - beta1)  # _lerp_'s two formulas, its weight rounded as there
-        low = bool(abs(weight32) < 0.5)
-        cuda_kernels.adam()(grad, float(weight32) if low else float(np.float32(1) - weight32), low, float(beta2),
+        weight = _lerp_weight(param.dtype, 1 - beta1)  # _lerp_'s two formulas, its weight rounded as there
+        low = bool(abs(weight) < 0.5)
+        cuda_kernels.adam()(grad, float(weight) if low else float(weight.dtype.type(1) - weight), low, float(beta2),
                             float(1 - beta2), (1 - beta2**step) ** 0.5, float(eps), -lr / (1 - beta1**step),
                             exp_avg, exp_avg_sq, param)  # one launch instead of about twelve, the same numbers
         return

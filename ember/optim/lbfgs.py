@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -35,7 +36,6 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS: takes one parameter group")
         self._params = self.param_groups[0]["params"]
-        self._lbfgs: dict = {"func_evals": 0, "n_iter": 0}
 
     def validate(self, group: dict) -> None:
         for name in ("lr", "tolerance_grad", "tolerance_change"):
@@ -44,6 +44,14 @@ class LBFGS(Optimizer):
         for name in ("max_iter", "max_eval", "history_size"):
             if group[name] < 1:
                 raise ValueError(f"LBFGS: {name} must be >= 1, got {group[name]}")
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """As the base class, but the flat vectors stay float64 NumPy arrays (the base class would cast them to
+        the parameters' dtype)."""
+        super().load_state_dict(state_dict)
+        by_index = dict(zip((int(k) for k in state_dict["param_groups"][0]["params"]), self._params))
+        for key, values in state_dict["state"].items():
+            self.state[by_index[int(key)]] = copy.deepcopy(values)
 
     def _flat_grad(self) -> np.ndarray:
         parts = [np.zeros(p.numel(), np.float64) if p.grad is None else
@@ -64,7 +72,9 @@ class LBFGS(Optimizer):
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
-        state = self._lbfgs
+        state = self.state[self._params[0]]  # all of it on the first parameter, as in torch (state_dict saves it)
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
         with enable_grad():
             first_loss = closure()
         loss = float(first_loss)
