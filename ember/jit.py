@@ -13,7 +13,9 @@ traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace
 ``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
 outside as constants (parameters that require grad, and any Tensor an effect op writes during the call,
 such as batch norm's running statistics in training, are read afresh on every call; a buffer that is only
-read, as in evaluation mode, is frozen like any other captured Tensor). Every op of the call is recorded,
+read, as in evaluation mode, is frozen like any other captured Tensor). ``ember.rand`` and ``ember.randn`` draw
+anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
+eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded,
 so what the function computes from a Tensor that an effect later writes follows its new value. A
 call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
 hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into

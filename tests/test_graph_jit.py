@@ -58,3 +58,19 @@ def test_jit_reports_what_it_froze_and_refuses_value_branches():
         branchy(ember.ones(2))
     with pytest.raises(TypeError, match="hashable"):
         scaled(ember.ones(3), [1.0])
+
+
+def test_rand_and_randn_in_a_traced_function_draw_anew_on_every_call():
+    @ember.jit
+    def noisy(x):
+        return x + ember.randn(2, 3), ember.rand(2, 3)
+
+    x = ember.zeros(2, 3)
+    ember.manual_seed(0)
+    first = [[t.numpy() for t in noisy(x)] for _ in range(3)]
+    assert not np.array_equal(first[0][0], first[1][0]) and not np.array_equal(first[1][1], first[2][1])
+    assert all(0.0 <= u.min() and u.max() < 1.0 for _, u in first)
+    ember.manual_seed(0)  # the draws follow the seed
+    again = [[t.numpy() for t in noisy(x)] for _ in range(3)]
+    np.testing.assert_array_equal(np.array(first), np.array(again))
+    assert noisy.traces == 1 and noisy.frozen == []
