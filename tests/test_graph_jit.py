@@ -74,3 +74,24 @@ def test_rand_and_randn_in_a_traced_function_draw_anew_on_every_call():
     again = [[t.numpy() for t in noisy(x)] for _ in range(3)]
     np.testing.assert_array_equal(np.array(first), np.array(again))
     assert noisy.traces == 1 and noisy.frozen == []
+
+
+def test_switching_train_and_eval_retraces_and_each_mode_keeps_its_trace():
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.Dropout(0.5), ember.nn.Linear(8, 2))
+    fast = ember.jit(lambda x: net(x))
+    x = ember.randn(3, 4)
+    for _ in range(3):  # into the steady state
+        fast(x)
+    net.eval()
+    expected = net(x).detach().numpy()
+    for _ in range(3):
+        np.testing.assert_array_equal(fast(x).numpy(), expected)
+    net.train()
+    ember.manual_seed(1)
+    eager = net(x).detach().numpy()
+    ember.manual_seed(1)
+    np.testing.assert_array_equal(fast(x).numpy(), eager)
+    net.eval()
+    np.testing.assert_array_equal(fast(x).numpy(), expected)
+    assert fast.traces == 2
