@@ -95,3 +95,9 @@ def test_switching_train_and_eval_retraces_and_each_mode_keeps_its_trace():
     net.eval()
     np.testing.assert_array_equal(fast(x).numpy(), expected)
     assert fast.traces == 2
+
+
+def test_detach_in_a_traced_function_is_a_clear_error():
+    fast = ember.jit(lambda x: (x * 2).detach() + 1)
+    with pytest.raises(TypeError, match=r"detach\(\): %\d+ .* symbolic graph value"):
+        fast(ember.ones(2))
