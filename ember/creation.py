@@ -7,6 +7,8 @@ import numpy as np
 from ember import random as _random
 from ember.backend.devices import CPU, Device, move
 from ember.backend.dtypes import DEFAULT_FLOAT, DEFAULT_INT, FLOATING, as_dtype
+from ember.grad_mode import thread_mode
+from ember.ops.effects import random_draw
 from ember.tensor import Tensor
 
 _default_device = CPU
@@ -156,16 +158,29 @@ def _float_dtype(name, dtype):
     return dtype
 
 
+def _drawn_per_run(device, requires_grad: bool) -> bool:
+    """Whether a sample made now must be a ``random`` op: while ``ember.jit`` traces (a graph that records
+    every op and runs it again on every call), a sample made as an array would be frozen into the trace."""
+    return (getattr(thread_mode.builder, "live_captures", False) and not requires_grad
+            and _device(device).type == "cpu")
+
+
 def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the global generator."""
+    """Uniform samples in [0, 1) from the global generator (traced by ``ember.jit``: a new draw on every call,
+    from the ``random`` op's stream, ``ember.random.stream()``)."""
     dtype = _float_dtype("rand", dtype)
+    if _drawn_per_run(device, requires_grad):
+        return random_draw("uniform", _shape(shape), dtype, 0.0, 1.0)
     array = _random.generator().random(_shape(shape)).astype(dtype)
     return _finish(array, dtype, device, requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator."""
+    """Standard normal samples from the global generator (traced by ``ember.jit``: a new draw on every call,
+    from the ``random`` op's stream, ``ember.random.stream()``)."""
     dtype = _float_dtype("randn", dtype)
+    if _drawn_per_run(device, requires_grad):
+        return random_draw("normal", _shape(shape), dtype, 0.0, 1.0)
     array = _random.generator().standard_normal(_shape(shape)).astype(dtype)
     return _finish(array, dtype, device, requires_grad)
 

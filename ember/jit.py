@@ -13,11 +13,14 @@ traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace
 ``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
 outside as constants (parameters that require grad, and any Tensor an effect op writes during the call,
 such as batch norm's running statistics in training, are read afresh on every call; a buffer that is only
-read, as in evaluation mode, is frozen like any other captured Tensor). Every op of the call is recorded,
+read, as in evaluation mode, is frozen like any other captured Tensor). ``ember.rand`` and ``ember.randn`` draw
+anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
+eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded,
 so what the function computes from a Tensor that an effect later writes follows its new value. A
 call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
-hyper-parameters other than lr change, or when a parameter's ``.grad`` that the trace accumulated into
-appears or disappears. The compiled function's results are not recorded on the autograd tape. Python side
+hyper-parameters other than lr change, when a parameter's ``.grad`` that the trace accumulated into
+appears or disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``:
+each mode keeps its trace). The compiled function's results are not recorded on the autograd tape. Python side
 effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
@@ -63,6 +66,7 @@ from __future__ import annotations
 import copy
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -70,6 +74,7 @@ import numpy as np
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
 from ember.jit_steady import MISS, steady_call
+from ember.nn.module import observe_modes, on_mode_change
 from ember.ops.effects import DROP_GRAD
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
@@ -87,6 +92,17 @@ _new = object.__new__
 _TRACING = threading.RLock()  # tracing routes every op call of the process into its graph
 _STEADY_KEPT = 4  # steady-state calls kept per trace
 profile_hook = None  # set by ember.profiler while it records: runs a compiled graph node by node, timed
+_LIVE: weakref.WeakSet = weakref.WeakSet()  # every JitFunction: a module's mode change drops their steady calls
+
+
+def _forget_steady_calls() -> None:
+    """A module's mode changed: the next call of each jit function takes the general path, which checks the
+    modes its trace read (the steady-state calls check none)."""
+    for function in list(_LIVE):
+        function._steady = (None, None)
+
+
+on_mode_change(_forget_steady_calls)
 
 
 class _Compiled:
@@ -185,6 +201,7 @@ class JitFunction:
         self._steady: tuple = (None, None)  # (_Compiled, its steady-state call) of the latest call
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
+        _LIVE.add(self)
 
     def __call__(self, *args):
         last, steady = self._steady  # one read: another thread may be replacing it
@@ -329,6 +346,8 @@ class JitFunction:
             else:
                 traced.append(a)
                 self.frozen.append(f"argument {i} = {a!r} (a new value retraces)")
+        modes = {}
+        outer = observe_modes(modes)  # the modules whose mode (train()/eval()) the call reads
         try:
             with graph.building():
                 out = self.fn(*traced)
@@ -350,7 +369,12 @@ class JitFunction:
                     writeback.append((param, len(outputs)))
                     outputs.append(final if final.symbolic else graph.capture(final))
         finally:
+            observe_modes(outer)
             trace.restore()
+        trace.modes = list(modes.values())
+        if outer is not None:  # traced inside another trace: that one read these modes too
+            for key, seen in modes.items():
+                outer.setdefault(key, seen)
         live = {v.id for _, v in graph.captured}
         for t, v in graph._constants.values():
             if v.id not in live:

@@ -8,7 +8,8 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
   to a symbolic Value; a gradient that existed before the call becomes a live input, so accumulation works;
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
-- ``matches`` tells whether a cached trace still fits the caller's ``.grad``, optimizer and autocast state.
+- ``matches`` tells whether a cached trace still fits the caller's ``.grad``, optimizer and autocast state, and
+  the modes (``train()``/``eval()``) of the modules the call read.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Trace:
         self.grad_inputs: list = []  # (param, Value): a gradient present before the call, read live
         self._checks = None  # what matches() compares about the optimizer updates the call made
         self.autocast = autocast.state()  # the casts ember.autocast put in the graph depend on it
+        self.modes: list = []  # (module, training): the modes of the modules the traced call read
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -66,6 +68,9 @@ class Trace:
     def matches(self) -> bool:
         if self.autocast != autocast.state():
             return False
+        for module, training in self.modes:
+            if module.training != training:
+                return False
         for param, was_none in self.assumed:
             if (param.grad is None) != was_none:
                 return False

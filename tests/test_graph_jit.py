@@ -58,3 +58,46 @@ def test_jit_reports_what_it_froze_and_refuses_value_branches():
         branchy(ember.ones(2))
     with pytest.raises(TypeError, match="hashable"):
         scaled(ember.ones(3), [1.0])
+
+
+def test_rand_and_randn_in_a_traced_function_draw_anew_on_every_call():
+    @ember.jit
+    def noisy(x):
+        return x + ember.randn(2, 3), ember.rand(2, 3)
+
+    x = ember.zeros(2, 3)
+    ember.manual_seed(0)
+    first = [[t.numpy() for t in noisy(x)] for _ in range(3)]
+    assert not np.array_equal(first[0][0], first[1][0]) and not np.array_equal(first[1][1], first[2][1])
+    assert all(0.0 <= u.min() and u.max() < 1.0 for _, u in first)
+    ember.manual_seed(0)  # the draws follow the seed
+    again = [[t.numpy() for t in noisy(x)] for _ in range(3)]
+    np.testing.assert_array_equal(np.array(first), np.array(again))
+    assert noisy.traces == 1 and noisy.frozen == []
+
+
+def test_switching_train_and_eval_retraces_and_each_mode_keeps_its_trace():
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.Dropout(0.5), ember.nn.Linear(8, 2))
+    fast = ember.jit(lambda x: net(x))
+    x = ember.randn(3, 4)
+    for _ in range(3):  # into the steady state
+        fast(x)
+    net.eval()
+    expected = net(x).detach().numpy()
+    for _ in range(3):
+        np.testing.assert_array_equal(fast(x).numpy(), expected)
+    net.train()
+    ember.manual_seed(1)
+    eager = net(x).detach().numpy()
+    ember.manual_seed(1)
+    np.testing.assert_array_equal(fast(x).numpy(), eager)
+    net.eval()
+    np.testing.assert_array_equal(fast(x).numpy(), expected)
+    assert fast.traces == 2
+
+
+def test_detach_in_a_traced_function_is_a_clear_error():
+    fast = ember.jit(lambda x: (x * 2).detach() + 1)
+    with pytest.raises(TypeError, match=r"detach\(\): %\d+ .* symbolic graph value"):
+        fast(ember.ones(2))

@@ -394,3 +394,21 @@ def test_a_gradient_dropped_or_replaced_before_a_traced_call_is_set_as_eager_mod
                 if p.grad is not None:
                     assert np.abs(p.grad.numpy()).max() < 100.0
         assert [n.op.name for n in fast.graph_for(X[0], Y[0]).nodes].count("drop_grad") == drops
+
+
+def test_the_same_expression_before_and_after_an_update_is_not_merged():
+    ember.manual_seed(0)
+    net = nn.Linear(3, 2)
+    opt = ember.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        before = net.bias * 2
+        net(x).sum().backward()
+        opt.step()
+        return net.bias * 2 - before
+
+    x = ember.ones(4, 3)
+    expected = step(x).detach().numpy()  # -2 * lr * 4 per element
+    np.testing.assert_allclose(ember.jit(step)(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(expected, -0.8, rtol=1e-6)

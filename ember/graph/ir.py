@@ -106,6 +106,12 @@ class Value(Tensor):
     def numpy(self):
         raise TypeError(f"numpy(): %{self.id} ({self.array!r}) is symbolic and has no value yet")
 
+    def detach(self):
+        # Tensor.detach would wrap the Symbol in a plain Tensor, which later fails far from here
+        raise TypeError(f"detach(): %{self.id} ({self.array!r}) is a symbolic graph value and a graph has no op that "
+                        "stops gradients; return the value itself from a traced function (its results are not on "
+                        "the tape), or compute what must not be differentiated outside it")
+
     @property
     def data(self):
         """A symbolic value has no data (its ``array`` is a Symbol): PyTorch's ``.data`` idioms (detached reads,

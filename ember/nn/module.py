@@ -19,6 +19,23 @@ from ember.tensor import Tensor
 
 _setattr = object.__setattr__
 
+_observed: dict | None = None  # see observe_modes
+_mode_listeners: list = []
+
+
+def observe_modes(observed: dict | None) -> dict | None:
+    """From now on record in ``observed`` each module whose ``training`` is read or set, as ``id(module) ->
+    (module, its mode before)`` (None: stop recording); returns the recorder it replaces. ``ember.jit`` traces
+    with one: a traced call depends on the modes its modules were in."""
+    global _observed
+    previous, _observed = _observed, observed
+    return previous
+
+
+def on_mode_change(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` whenever a module's mode changes (``train()``, ``eval()``, ``training = ...``)."""
+    _mode_listeners.append(listener)
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -53,7 +70,6 @@ class Module:
     # place of the two (declared by the class itself: a subclass inherits no pairs)
     _fuses_with: Mapping = MappingProxyType({})
 
-    training: bool
     _hooked = False  # True while the instance has forward hooks
     _hook_counter = 0
 
@@ -66,6 +82,24 @@ class Module:
         _setattr(self, "_forward_pre_hooks", OrderedDict())
         _setattr(self, "_forward_hooks", OrderedDict())
         _setattr(self, "_hooked", False)
+
+    @property
+    def training(self) -> bool:
+        """Whether the module is in training mode (dropout active, batch norm on batch statistics)."""
+        if _observed is not None and id(self) not in _observed:
+            _observed[id(self)] = (self, self._training)
+        return self._training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        before = self.__dict__.get("_training")
+        if before is None or before != mode:
+            if _observed is not None and before is not None and id(self) not in _observed:
+                _observed[id(self)] = (self, before)
+            _setattr(self, "_training", mode)
+            if before is not None:
+                for listener in _mode_listeners:
+                    listener()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")  # abstract

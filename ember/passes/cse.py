@@ -33,12 +33,28 @@ def cse(graph: Graph) -> Graph:
     mapping: dict = {}
     kept = []
     written = graph.written()  # a value an effect changes is not equal to another that starts the same
+    # A node reads a written value as the effects before it left it: nodes alike on either side of an effect
+    # differ. ``roots``: value id -> the written values it may share memory with (a view of a variable);
+    # ``writes``: written value id -> how many effect nodes have written it so far.
+    roots: dict = {vid: (vid,) for vid in written}
+    writes: dict = {}
     for node in graph.nodes:
         node.inputs = [mapping.get(v.id, v) for v in node.inputs]
+        if node.op.effect:
+            for i in node.op.writes:
+                for r in roots.get(node.inputs[i].id, ()) if i < len(node.inputs) else ():
+                    writes[r] = writes.get(r, 0) + 1
+        elif not node.op.fresh:
+            shared = tuple(sorted({r for v in node.inputs for r in roots.get(v.id, ())}))
+            if shared:
+                for out in node.outputs:
+                    roots[out.id] = tuple(sorted(set(shared) | set(roots.get(out.id, ()))))
         if node.op.effect or len(node.outputs) != 1 or node.outputs[0].id in written:
             kept.append(node)
             continue
-        key = (node.op.name, tuple(v.id for v in node.inputs), _key(node.attrs), node.outputs[0].array.dtype.str)
+        states = tuple(tuple(writes.get(r, 0) for r in roots.get(v.id, ())) for v in node.inputs)
+        key = (node.op.name, tuple(v.id for v in node.inputs), states, _key(node.attrs),
+               node.outputs[0].array.dtype.str)
         earlier = seen.get(key)
         if earlier is None:
             seen[key] = node
