@@ -11,9 +11,9 @@ What Python control flow means under tracing: the function runs once per signatu
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
 traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace froze is reported in
 ``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
-outside as constants (parameters that require grad, and any Tensor an effect op writes during the call,
-such as batch norm's running statistics in training, are read afresh on every call; a buffer that is only
-read, as in evaluation mode, is frozen like any other captured Tensor). ``ember.rand`` and ``ember.randn`` draw
+outside as constants (a module's parameters and buffers, such as batch norm's running statistics, a
+Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
+so a traced evaluation follows the training between its calls). ``ember.rand`` and ``ember.randn`` draw
 anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
 eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded,
 so what the function computes from a Tensor that an effect later writes follows its new value. A

@@ -36,6 +36,28 @@ def test_jit_retraces_per_signature_and_reads_parameters_live():
     assert [n.op.name for n in fast.graph_for(x).nodes] == ["linear", "relu", "linear", "softmax"]
 
 
+def test_a_traced_evaluation_reads_buffers_and_frozen_parameters_as_they_are_now():
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.BatchNorm1d(8), ember.nn.ReLU(), ember.nn.Linear(8, 2))
+    opt = ember.optim.SGD(net.parameters(), lr=0.1)
+    evaluate = ember.jit(lambda x: net(x))
+    x = ember.randn(16, 4)
+    for _ in range(3):  # training between the calls moves the running statistics
+        net.train()
+        for _ in range(4):
+            opt.zero_grad()
+            (net(ember.randn(16, 4) * 3 + 1) ** 2).mean().backward()
+            opt.step()
+        net.eval()
+        np.testing.assert_allclose(evaluate(x).numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert evaluate.traces == 1 and not any("float32[8]" in f for f in evaluate.frozen)
+    for p in net.parameters():
+        p.requires_grad_(False)  # a frozen model: its parameters are still read on every call
+    evaluate(x)
+    net.load_state_dict({k: v * 0.5 for k, v in net.state_dict().items()})
+    np.testing.assert_allclose(evaluate(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_jit_reports_what_it_froze_and_refuses_value_branches():
     table = ember.tensor([1.0, 2.0, 3.0])
 

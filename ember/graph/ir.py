@@ -23,7 +23,7 @@ from ember.graph.autodiff import gradients
 from ember.graph.errors import GraphError
 from ember.ops.effects import ASSIGN, RANDOM, SPARSE_UPDATE, UPDATE
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
-from ember.tensor import Tensor
+from ember.tensor import Tensor, is_state
 
 __all__ = ["ASSIGN", "CONST", "DIM_HINT", "RANDOM", "SPARSE_UPDATE", "UPDATE", "Graph", "GraphError", "Node",
            "Symbol", "Value", "current", "format_node", "hinted_size", "interpret", "type_str"]
@@ -256,14 +256,14 @@ class Graph:
 
     def capture(self, t: Tensor, live: bool = False) -> Value:
         """The Value for a concrete Tensor used while building: a constant (or, with ``live_captures``, an
-        input for a parameter, or for any Tensor captured with ``live``: state such as running statistics,
-        which an effect writes), made once per Tensor. A Tensor first read as a constant and then captured
+        input for a parameter, a module's buffer (``is_state``), or any Tensor captured with ``live``, which an
+        effect writes), made once per Tensor. A Tensor first read as a constant and then captured
         live becomes an input: every reader then reads it when the graph runs."""
         found = self._constants.get(id(t))
         if found is not None and live and self.live_captures and not any(v is found[1] for v in self.inputs):
             self._promote(t, found[1])
         if found is None:
-            if self.live_captures and (live or t.requires_grad and t.node is None):  # read when run
+            if self.live_captures and (live or t.node is None and (t.requires_grad or is_state(t))):  # read when run
                 v = self.input(f"captured{len(self.captured)}", t.array.shape, t.array.dtype, device_of(t.array))
                 self.captured.append((t, v))
                 _note_layout(t, v)

@@ -15,7 +15,7 @@ from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
-from ember.tensor import Tensor
+from ember.tensor import Tensor, mark_state
 
 _setattr = object.__setattr__
 
@@ -149,6 +149,7 @@ class Module:
                 raise AttributeError("cannot assign parameters before Module.__init__() is called")
             self._forget(name, keep=params)
             params[name] = value
+            mark_state(value)
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign submodules before Module.__init__() is called")
@@ -175,6 +176,8 @@ class Module:
                     "(ember.Tensor or None expected)"
                 )
             self._buffers[name] = value
+            if value is not None:
+                mark_state(value)
         _setattr(self, name, value)
 
     def _forget(self, name: str, keep: dict | None = None) -> None:
@@ -207,6 +210,8 @@ class Module:
                             f"got {type(param).__name__}")
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
+        if param is not None:
+            mark_state(param)
         _setattr(self, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -217,6 +222,8 @@ class Module:
             raise TypeError(f"register_buffer: '{name}' must be an ember.Tensor or None, got {type(tensor).__name__}")
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
+        if tensor is not None:
+            mark_state(tensor)
         if persistent:
             self._non_persistent_buffers.discard(name)
         else:
