@@ -524,6 +524,21 @@ def test_kinks_take_pytorch_subgradients():
     np.testing.assert_array_equal(_numpy(x.grad), [0.0, 0.0])
 
 
+@pytest.mark.parametrize("fn, points, grads", [
+    (lambda x: ember.elu(x), [0.0, -0.0], [1.0, 1.0]),
+    (lambda x: ember.elu(x, 0.5), [0.0], [0.5]),
+    (ember.relu6, [0.0, 6.0], [0.0, 0.0]),
+    (lambda x: ember.hardtanh(x, -2.0, 3.0), [-2.0, 3.0], [0.0, 0.0]),
+    (ember.hardswish, [-3.0, 3.0], [0.0, 1.0]),
+])
+def test_activation_kinks_take_pytorch_gradients(fn, points, grads):
+    # PyTorch's elu_backward takes x <= 0 as the exponential side, hardtanh_backward and hardswish_backward
+    # give the bounds the outer side's gradient.
+    x = ember.tensor(points, requires_grad=True)
+    fn(x).sum().backward()
+    np.testing.assert_array_equal(_numpy(x.grad), grads)
+
+
 def test_cast_gradient_returns_to_input_dtype():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = ember.cast(x, "float64")
