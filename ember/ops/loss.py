@@ -530,11 +530,17 @@ def cross_entropy(
     return nll * (1.0 - label_smoothing) + smooth * label_smoothing
 
 
+def _clamped_log(p: TensorLike) -> TensorLike:
+    """max(log(p), -100), with gradient 0 where p = 0: log's own there (0 / 0) would make it NaN."""
+    positive = p > 0
+    return where(positive, clip(log(where(positive, p, 1.0)), min=-100.0), -100.0)
+
+
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> TensorLike:
     """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 like PyTorch."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy", input, target)
-    losses = -(target * clip(log(input), min=-100.0) + (1.0 - target) * clip(log(1.0 - input), min=-100.0))
+    losses = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy", losses, reduction)
