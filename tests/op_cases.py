@@ -264,7 +264,7 @@ for _lo, _hi in [(-0.5, 0.5), (None, 0.3), (-0.2, None)]:
 _row("clip_method_int", lambda x: x.clamp(-2, 3), lambda x: np.clip(x, -2, 3), ins(ints(-6, 6, 8)), "clip",
      grad=False)
 _row("hardtanh", ember.hardtanh, lambda x: np.clip(x, -1.0, 1.0), ins(away(3, 4, points=(-1.0, 1.0), scale=2.0)),
-     "clip", F and F.hardtanh)
+     ("where", "le", "ge"), F and F.hardtanh)
 _row("invert_bool", ember.invert, np.invert, ins(bools(3, 4)), "invert", torch and torch.bitwise_not, grad=False)
 _row("invert_int", lambda x: ~x, np.invert, ins(ints(-5, 5, 5)), "invert", torch and torch.bitwise_not,
      grad=False)
@@ -707,7 +707,7 @@ _row("leaky_relu_slope", lambda x: ember.leaky_relu(x, 0.2), lambda x: np.where(
 _row("elu", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(away(3, 4, scale=2.0)), ("where", "exp"),
      F and F.elu)
 _row("elu_alpha", lambda x: ember.elu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * np.expm1(x)),
-     ins(away(6, scale=2.0)), ("where", "exp", "minimum"), lambda x: F.elu(x, 1.5))
+     ins(away(6, scale=2.0)), ("where", "exp", "gt"), lambda x: F.elu(x, 1.5))
 _row("elu_very_negative", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(const([-800.0, -30.0, 2.0])),
      ("where", "exp"), F and F.elu)
 _row("gelu", ember.gelu, lambda x: 0.5 * x * (1 + np_erf(x / math.sqrt(2))), ins(normal(3, 4, scale=2.0)),
@@ -721,9 +721,9 @@ _row("mish", ember.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), ins(normal(3
 _row("hardswish", ember.hardswish, lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
      ins(away(4, 5, points=(-3.0, 3.0), scale=3.0)), "hardswish", F and F.hardswish)
 _row("relu6", ember.relu6, lambda x: np.clip(x, 0, 6), ins(away(3, 4, points=(0.0, 6.0), scale=4.0)),
-     ("relu", "minimum"), F and F.relu6)
+     ("where", "le", "ge"), F and F.relu6)
 _row("hardtanh_bounds", lambda x: ember.hardtanh(x, -0.5, 2.0), lambda x: np.clip(x, -0.5, 2.0),
-     ins(away(3, 4, points=(-0.5, 2.0), scale=2.0)), "clip", lambda x: F.hardtanh(x, -0.5, 2.0))
+     ins(away(3, 4, points=(-0.5, 2.0), scale=2.0)), "where", lambda x: F.hardtanh(x, -0.5, 2.0))
 _row("sigmoid_extreme", ember.sigmoid, np_sigmoid, ins(const([-800.0, -40.0, 0.0, 40.0, 800.0])), "sigmoid",
      torch and torch.sigmoid)
 

@@ -345,6 +345,28 @@ def test_embedding_padding_row_gets_no_gradient_and_sparse_flag():
     assert not frozen.weight.requires_grad and tuple(frozen(ember.tensor([3])).shape) == (1, 2)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_embedding_padding_row_gets_no_gradient_under_jit(sparse):
+    emb = nn.Embedding(6, 3, padding_idx=2, sparse=sparse)
+    emb.weight.array[2] = 0.5  # a padding row need not be zero (from_pretrained keeps it): it is still fixed
+    opt = ember.optim.SGD(emb.parameters(), lr=0.1)
+
+    @ember.jit
+    def step(ids):
+        opt.zero_grad()
+        loss = (emb(ids) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    before = emb.weight.detach().numpy().copy()
+    for _ in range(2):
+        step(ember.tensor([[2, 1, 2], [4, 2, 1]]))
+    after = emb.weight.detach().numpy()
+    np.testing.assert_array_equal(after[2], before[2])
+    assert not np.array_equal(after[1], before[1])
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_batch_norm_in_training_keeps_the_dtype_everywhere(dtype):
     bn = nn.BatchNorm2d(3).to(dtype)

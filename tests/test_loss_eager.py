@@ -60,6 +60,22 @@ def test_every_target_ignored_gives_a_zero_gradient(reduction):
         assert not loss.detach().numpy().any()
 
 
+@pytest.mark.parametrize("loss_fn", [
+    lambda x, t: ember.nll_loss(ember.log_softmax(x, axis=1), t),
+    lambda x, t: ember.cross_entropy(x, t, weight=ember.ones(5)),
+    lambda x, t: ember.cross_entropy(x, t, label_smoothing=0.1),
+    lambda x, t: ember.cross_entropy(ember.unsqueeze(x, 2), ember.unsqueeze(t, 1)),
+], ids=["nll_loss", "weighted", "label_smoothing", "3d"])
+def test_every_target_ignored_gives_nan_and_a_zero_gradient_on_every_path(loss_fn):
+    x = ember.tensor(LOGITS, requires_grad=True)
+    loss = loss_fn(x, ember.tensor(np.full(len(TARGETS), -100)))
+    loss.backward()
+    assert np.isnan(loss.item())  # 0 / 0, as in PyTorch
+    assert not x.grad.numpy().any()
+    partly = loss_fn(ember.tensor(LOGITS), ember.tensor(SOME_IGNORED))
+    assert np.isfinite(partly.item())
+
+
 def test_a_retained_graph_reuses_the_saved_softmax_unchanged():
     x = ember.tensor(LOGITS, requires_grad=True)
     loss = ember.cross_entropy(x, ember.tensor(TARGETS))

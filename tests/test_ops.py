@@ -524,6 +524,35 @@ def test_kinks_take_pytorch_subgradients():
     np.testing.assert_array_equal(_numpy(x.grad), [0.0, 0.0])
 
 
+@pytest.mark.parametrize("fn, points, grads", [
+    (lambda x: ember.elu(x), [0.0, -0.0], [1.0, 1.0]),
+    (lambda x: ember.elu(x, 0.5), [0.0], [0.5]),
+    (ember.relu6, [0.0, 6.0], [0.0, 0.0]),
+    (lambda x: ember.hardtanh(x, -2.0, 3.0), [-2.0, 3.0], [0.0, 0.0]),
+    (ember.hardswish, [-3.0, 3.0], [0.0, 1.0]),
+])
+def test_activation_kinks_take_pytorch_gradients(fn, points, grads):
+    # PyTorch's elu_backward takes x <= 0 as the exponential side, hardtanh_backward and hardswish_backward
+    # give the bounds the outer side's gradient.
+    x = ember.tensor(points, requires_grad=True)
+    fn(x).sum().backward()
+    np.testing.assert_array_equal(_numpy(x.grad), grads)
+
+
+def test_binary_cross_entropy_of_saturated_probabilities_has_a_finite_gradient():
+    # sigmoid rounds to exactly 0 or 1 in float32: the clamped log's term must not give 0 / 0 there
+    p = ember.tensor([0.0, 1.0, 0.0, 1.0, 0.5], requires_grad=True)
+    t = ember.tensor([0.0, 1.0, 1.0, 0.0, 1.0])
+    loss = ember.binary_cross_entropy(p, t, reduction="sum")
+    assert float(loss) == pytest.approx(200.0 + np.log(2.0))
+    loss.backward()
+    assert np.isfinite(_numpy(p.grad)).all()
+    assert _numpy(p.grad)[4] == -2.0
+    x = ember.tensor([-30.0, 30.0], requires_grad=True)
+    ember.binary_cross_entropy(ember.sigmoid(x), ember.tensor([0.0, 1.0])).backward()
+    np.testing.assert_array_equal(_numpy(x.grad), [0.0, 0.0])
+
+
 def test_cast_gradient_returns_to_input_dtype():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = ember.cast(x, "float64")

@@ -97,11 +97,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: boo
     >>> F.embedding(ember.tensor([[0, 2]]), ember.randn(5, 3)).shape
     (1, 2, 3)
     """
-    out = _ops.embedding(input, weight, sparse=sparse)
-    if padding_idx is not None and out.requires_grad:
-        keep = _ops.unsqueeze(_ops.cast(_ops.ne(_ops.as_tensor(input), padding_idx % weight.shape[0]), out.dtype), -1)
-        out.register_hook(lambda g: g * keep)
-    return out
+    return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx)
 
 
 def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:

@@ -21,8 +21,6 @@ from ember.ops.elementwise import (
     _typed,
     erf,
     exp,
-    minimum,
-    relu,
     sigmoid,
     softplus,
     tanh,
@@ -110,8 +108,10 @@ def leaky_relu(x, negative_slope: float = 0.01) -> TensorLike:
 def elu(x, alpha: float = 1.0) -> TensorLike:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     x = to_float(x)
-    # exp of min(x, 0) keeps the unused branch finite, so its gradient is never inf * 0.
-    return where(x > 0, x, (exp(minimum(x, 0.0)) - 1.0) * alpha)
+    positive = x > 0
+    # exp of 0 where x > 0 keeps the unused branch finite, so its gradient is never inf * 0; a where (not a
+    # minimum, which splits ties) gives x = 0 PyTorch's gradient, alpha.
+    return where(positive, x, (exp(where(positive, 0.0, x)) - 1.0) * alpha)
 
 
 def gelu(x, approximate: str = "none") -> TensorLike:
@@ -138,8 +138,8 @@ def mish(x) -> TensorLike:
 
 
 def relu6(x) -> TensorLike:
-    """min(max(x, 0), 6)."""
-    return minimum(relu(x), 6.0)
+    """min(max(x, 0), 6); the gradient is 0 at 0 and 6 (PyTorch's)."""
+    return hardtanh(x, 0.0, 6.0)
 
 
 def _hardswish_forward(xp, x):
@@ -149,8 +149,8 @@ def _hardswish_forward(xp, x):
 
 def _hardswish_rule(run, ctx, g):
     x = ctx.inputs[0]
-    inside = g * (x / _typed(x, 3.0) + _typed(x, 0.5))  # PyTorch's: x / 3 + 0.5 inside
-    return (run(WHERE, x < _typed(x, -3.0), _scalar(run, g, 0.0), run(WHERE, x <= _typed(x, 3.0), inside, g)),)
+    inside = g * (x / _typed(x, 3.0) + _typed(x, 0.5))  # PyTorch's: 0 up to -3, x / 3 + 0.5 inside, 1 from 3
+    return (run(WHERE, x <= _typed(x, -3.0), _scalar(run, g, 0.0), run(WHERE, x < _typed(x, 3.0), inside, g)),)
 
 
 HARDSWISH = defop(
@@ -174,7 +174,6 @@ def hardswish(x) -> TensorLike:
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> TensorLike:
-    """x limited to [min_val, max_val]."""
-    from ember.ops.elementwise import clip
-
-    return clip(to_float(x), min_val, max_val)
+    """x limited to [min_val, max_val]; unlike ``clip``'s, the gradient is 0 at the bounds (PyTorch's)."""
+    x = to_float(x)
+    return where(x <= min_val, min_val, where(x >= max_val, max_val, x))

@@ -10,6 +10,7 @@ from ember.backend.dtypes import int64
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import WHERE, _scalar
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
@@ -420,7 +421,7 @@ def one_hot(indices, num_classes: int = -1) -> TensorLike:
 # --- embedding ----------------------------------------------------------------------------------------------
 
 
-def _embedding_forward(xp, weight, ids, *, sparse):
+def _embedding_forward(xp, weight, ids, *, sparse, padding_idx=None):
     n = weight.shape[0]
     if ids.size:
         # On a GPU each answer fetched to the host waits for its queue: fetch both bounds in one copy
@@ -431,7 +432,7 @@ def _embedding_forward(xp, weight, ids, *, sparse):
     return xp.take(weight, ids, axis=0)  # weight[ids], 2-3x faster
 
 
-def _embedding_infer(weight, ids, *, sparse):
+def _embedding_infer(weight, ids, *, sparse, padding_idx=None):
     if weight.ndim != 2:
         raise shape_error("embedding", [weight, ids], "weight must be 2-D (num_embeddings, dim)")
     if ids.dtype.kind not in "iu":
@@ -442,6 +443,9 @@ def _embedding_infer(weight, ids, *, sparse):
 def _embedding_rule(run, ctx, g):
     weight, ids = ctx.inputs
     rows = reshape_with(run, g, (-1, weight.shape[1]))
+    padding_idx = ctx.attrs.get("padding_idx")
+    if padding_idx is not None:  # the padding row gets no gradient
+        rows = run(WHERE, reshape_with(run, ids, (-1, 1)) == ids.dtype.type(padding_idx), _scalar(run, rows, 0.0), rows)
     if ctx.attrs["sparse"]:
         if run is not on_tensors:  # an eager backward on arrays
             return dispatch.row_sparse(ids.reshape(-1), dispatch.wrap(rows), weight.shape), None
@@ -496,11 +500,18 @@ def dense_gradient(grad) -> TensorLike:
     return dispatch.apply(EMBEDDING_GRAD, (grad.values, indices), {"num_embeddings": grad.shape[0]})
 
 
-def embedding(ids, weight: TensorLike, sparse: bool = False) -> TensorLike:
+def embedding(ids, weight: TensorLike, sparse: bool = False, padding_idx: int | None = None) -> TensorLike:
     """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
-    is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice)."""
+    is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice); the ids equal to
+    ``padding_idx`` (a row of the weight) send it no gradient."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
     if weight.ndim != 2:
         _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
-    return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})
+    if padding_idx is None:
+        return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})
+    rows = weight.shape[0]
+    if not -rows <= padding_idx < rows:
+        raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for a weight of shape "
+                         f"{list(weight.shape)}")
+    return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse), "padding_idx": int(padding_idx) % rows})

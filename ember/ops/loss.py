@@ -123,8 +123,9 @@ def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, 
         w = -w if negate else w
     else:
         w = valid.astype(dtype) if weight is None else (weight[safe] * valid).astype(dtype, copy=False)
-        if normalize:
-            w /= w.sum()  # all targets ignored: 0/0 gives nan, as in PyTorch
+        if normalize:  # all targets ignored: zeros, a zero gradient (``_nan_if_no_weight`` makes the loss nan)
+            total = w.sum()
+            w /= xp.where(total != 0, total, 1)
         w = -w.reshape(-1) if negate else w.reshape(-1)
     # Fill (samples, classes) with the class axis last, then move it to axis 1.
     rows = xp.zeros((safe.size, num_classes), dtype)
@@ -471,6 +472,11 @@ def _class_weights(name: str, input, target, weight, ignore_index: int, reductio
         raise IndexError(f"{name}: {exc}") from None
 
 
+def _nan_if_no_weight(loss: TensorLike, weights: TensorLike, reduction: str) -> TensorLike:
+    """A mean over no weight at all (every target ignored) is nan, as in PyTorch, with a zero gradient."""
+    return where(sum(weights) != 0, loss, float("nan")) if reduction == "mean" else loss
+
+
 def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> TensorLike:
     # The loss is sum(input * W) with W = -one_hot(target) * class weight (/ total weight for the mean),
     # a constant of the targets: two cheap ops forward and back instead of a gather/scatter chain.
@@ -478,7 +484,7 @@ def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) ->
     weights = _class_weights(name, input, target, weight, ignore_index, reduction, negate=True)
     if reduction == "none":
         return sum(input * weights, axis=1)
-    return sum(input * weights)
+    return _nan_if_no_weight(sum(input * weights), weights, reduction)
 
 
 def cross_entropy(
@@ -500,7 +506,7 @@ def cross_entropy(
         return _sparse_xent(input, target, ignore_index, reduction)
     if target.dtype.kind != "f" and not label_smoothing:  # class indices: one fused op
         labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
-        return softmax_cross_entropy(input, labels, total=reduction != "none")
+        return _nan_if_no_weight(softmax_cross_entropy(input, labels, total=reduction != "none"), labels, reduction)
     logp = log_softmax(input, axis=1)
     classes = input.shape[1]
     w_row = None
@@ -524,17 +530,23 @@ def cross_entropy(
             denominator = sum(valid)
         else:
             denominator = sum(take(weight, where(target != ignore_index, target, 0)) * valid)
-        smooth = sum(smooth) / denominator
+        smooth = sum(smooth) / where(denominator != 0, denominator, 1.0)  # 0 / 0: nll's nan, not a nan gradient
     else:
         smooth = _reduce("cross_entropy", smooth, reduction)
     return nll * (1.0 - label_smoothing) + smooth * label_smoothing
+
+
+def _clamped_log(p: TensorLike) -> TensorLike:
+    """max(log(p), -100), with gradient 0 where p = 0: log's own there (0 / 0) would make it NaN."""
+    positive = p > 0
+    return where(positive, clip(log(where(positive, p, 1.0)), min=-100.0), -100.0)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> TensorLike:
     """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 like PyTorch."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy", input, target)
-    losses = -(target * clip(log(input), min=-100.0) + (1.0 - target) * clip(log(1.0 - input), min=-100.0))
+    losses = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy", losses, reduction)

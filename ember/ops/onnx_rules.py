@@ -324,7 +324,7 @@ def _take(b, x, indices, *, axis):
 
 
 @_rule(EMBEDDING)
-def _embedding(b, weight, ids, *, sparse):
+def _embedding(b, weight, ids, *, sparse, padding_idx=None):
     return b.node("Gather", [weight, ids], axis=0)
 
 

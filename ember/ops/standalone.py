@@ -153,7 +153,7 @@ def op_linear(x, weight, bias=None):
 
 
 @_kernel("embedding")
-def op_embedding(weight, ids, *, sparse):
+def op_embedding(weight, ids, *, sparse, padding_idx=None):
     return np.take(weight, ids, axis=0)
 
 
