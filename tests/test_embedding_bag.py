@@ -78,6 +78,15 @@ def test_sparse_gradient_holds_only_the_bag_rows(mode):
     np.testing.assert_allclose(grad.to_dense().numpy(), dense.weight.grad.numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_bags_of_padding_alone_give_zeros_and_a_zero_gradient(mode):
+    bag = nn.EmbeddingBag(ROWS, DIM, mode=mode, padding_idx=3)
+    out = bag(ember.tensor([3, 3, 3]), ember.tensor([0, 1]))
+    assert out.requires_grad and out.shape == (2, DIM) and not out.detach().numpy().any()
+    out.sum().backward()  # the weight's gradient is zero, as PyTorch's
+    assert not bag.weight.grad.numpy().any()
+
+
 def test_errors_name_the_problem():
     bag = nn.EmbeddingBag(ROWS, DIM)
     with pytest.raises(ValueError, match="needs offsets"):

@@ -440,6 +440,14 @@ def test_bag_include_last_offset_and_errors():
         HashEmbeddingBag(2, mode="mean")(np.array([1]), np.array([0]), np.array([1.0]))
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_empty_bags_give_zeros_in_both_layouts(mode):
+    bag = HashEmbeddingBag(3, mode=mode, initializer=1.0)
+    ragged = bag(np.zeros(0, np.int64), np.array([0, 0]))
+    fixed = bag(np.zeros((2, 0), np.int64))  # two bags of no ids
+    assert ragged.detach().numpy().tolist() == fixed.detach().numpy().tolist() == [[0.0] * 3] * 2
+
+
 # --- errors, copies ---
 
 def test_bad_arguments_are_named():

@@ -122,3 +122,23 @@ def test_embedding_round_trip():
     imported = ember.onnx.load(ember.onnx.export(net, [ids]))
     with ember.no_grad():
         np.testing.assert_allclose(imported(ember.tensor(ids)).numpy(), net(ember.tensor(ids)).numpy(), rtol=1e-6)
+
+
+def test_a_model_reading_its_input_shape_compiles_for_each_batch_size():
+    # y = reshape(x, [shape(x)[0], -1]): ember.jit's trace for an unknown batch cannot read the shape, so it
+    # traces each size instead of failing on the second one
+    h = onnx.helper
+    nodes = [h.make_node("Shape", ["x"], ["s"]),
+             h.make_node("Gather", ["s", "first"], ["n"], axis=0),
+             h.make_node("Unsqueeze", ["n", "zero"], ["n1"]),
+             h.make_node("Concat", ["n1", "minus_one"], ["target"], axis=0),
+             h.make_node("Reshape", ["x", "target"], ["y"])]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", 1, ["batch", 3, 4])],
+                         [h.make_tensor_value_info("y", 1, ["batch", 12])],
+                         [onnx.numpy_helper.from_array(np.array(0, np.int64), "first"),
+                          onnx.numpy_helper.from_array(np.array([0], np.int64), "zero"),
+                          onnx.numpy_helper.from_array(np.array([-1], np.int64), "minus_one")])
+    compiled = ember.jit(ember.onnx.load(h.make_model(graph)))
+    for batch in (2, 5, 3):
+        x = _float(batch, 3, 4, seed=batch)
+        np.testing.assert_array_equal(compiled(ember.tensor(x)).numpy(), x.reshape(batch, 12))

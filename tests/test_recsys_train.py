@@ -79,6 +79,12 @@ def test_mmoe_trains_two_tasks(tmp_path):
     assert metrics["auc"] > 0.6 and metrics["auc_task1"] > 0.6
 
 
+def test_mmoe_of_one_task_trains_on_data_with_one_label(tmp_path):
+    config = _config(tmp_path, {"type": "mmoe", "embedding_dim": 8, "hidden": [8], "expert_hidden": [16]})
+    metrics = train(config)  # no second label in the data: one task, (B, 1) logits
+    assert metrics["auc"] > 0.6 and "auc_task1" not in metrics
+
+
 def test_config_errors_name_the_key(tmp_path):
     good = _config(tmp_path, {"type": "fm"})
     load_config(good)

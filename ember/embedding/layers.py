@@ -193,8 +193,8 @@ class HashEmbeddingBag(HashEmbedding):
             if bag_ids is not None:
                 weights = ops.reshape(weights, (-1,))[: keys.size]
             rows = rows * ops.unsqueeze(weights, -1)
-        if bag_ids is None:  # fixed-size bags: a reduction over the bag axis
-            return ops.mean(rows, axis=1) if self.mode == "mean" else ops.sum(rows, axis=1)
+        if bag_ids is None:  # fixed-size bags: a reduction over the bag axis (bags of no ids: zeros)
+            return ops.mean(rows, axis=1) if self.mode == "mean" and size else ops.sum(rows, axis=1)
         zeros = Tensor._make(np.zeros((num_bags, self.table.dim), np.float32), None)
         out = ops.index_add(zeros, Tensor._make(bag_ids, None), rows)
         if self.mode == "mean":

@@ -68,9 +68,9 @@ def build_optimizer(params: list, spec: dict) -> optim.Optimizer:
     return cls(params, **kwargs)
 
 
-def _targets(model: CTRModel, batch: CTRBatch):
-    if model.num_tasks == 1:
-        return batch.labels
+def _targets(model: CTRModel, batch: CTRBatch, logits):
+    if model.num_tasks == 1:  # an MMoE of one task gives (B, 1) logits, the other models (B,)
+        return batch.labels if logits.ndim == 1 else ops.reshape(batch.labels, (-1, 1))
     extra = batch.extra_labels
     if extra is None or extra.shape[1] < model.num_tasks - 1:
         raise ValueError(f"train: the model has {model.num_tasks} tasks but the data has "
@@ -148,7 +148,7 @@ class Trainer:
         with ember.no_grad():
             clicks = logits if logits.ndim == 1 else logits[:, 0]
             self.train_auc.update(ops.sigmoid(clicks).numpy(), batch.labels.numpy())
-        loss = ember.binary_cross_entropy_with_logits(logits, _targets(self.model, batch))
+        loss = ember.binary_cross_entropy_with_logits(logits, _targets(self.model, batch, logits))
         loss.backward()
         for opt in self.optimizers.values():
             opt.step()

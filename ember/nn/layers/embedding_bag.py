@@ -178,8 +178,9 @@ class EmbeddingBag(Module):
         xp = rows.xp
         counts = np.bincount(bag_ids, minlength=num_bags)
         longest = int(counts.max()) if counts.size else 0
-        if longest == 0:
-            return Tensor._make(xp.zeros((num_bags, self.embedding_dim), rows.dtype), None)
+        if longest == 0:  # no ids (all padding): zeros that still depend on the weight, as in the other modes
+            zeros = Tensor._make(xp.zeros((num_bags, self.embedding_dim), rows.dtype), None)
+            return ops.index_add(zeros, Tensor._make(xp.asarray(bag_ids), None), rows)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         slot = np.arange(bag_ids.size) - starts[bag_ids]  # position of each id inside its bag
         # Gather rows by index into the padded block; the -inf filler is one extra row at the end.

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 import ember
+from ember.graph.errors import GraphError
 from ember.onnx.converters.base import (
     Tensor,
     UnsupportedError,
@@ -45,8 +46,8 @@ def _constant_of_shape(cx, shape, value=None):
 @converter("Shape")
 def _shape(cx, x, start=0, end=None):
     shape = list(x.shape)
-    if None in shape:
-        raise UnsupportedError("Shape: the input has unknown dimensions")
+    if None in shape:  # a GraphError: ember.jit then traces for the call's own sizes
+        raise GraphError(f"Shape: the input has unknown dimensions {shape}; the model needs known sizes here")
     return _tensor(np.array(shape[start:end], np.int64))
 
 
