@@ -51,7 +51,7 @@ def test_same_config_same_metrics_and_checkpoint_restores(tmp_path):
     assert first["auc"] == second["auc"] and first["logloss"] == second["logloss"]
     assert first["auc"] > 0.6 and 0.8 < first["ceiling_auc"] < 0.95
     trainer = Trainer(load_config(config))  # a fresh, untrained model of the same shape
-    assert trainer.restore()["step"] == first["steps"]
+    assert trainer.restore() == {"step": first["steps"], "epoch": 1}
     restored = evaluate(trainer.model, trainer.eval_set)
     assert restored["auc"] == first["auc"] and restored["logloss"] == first["logloss"]
 
@@ -65,7 +65,7 @@ def test_incremental_checkpoints_restore_the_stopped_run(tmp_path):
     assert chain == [CHECKPOINT, "delta-00000004.safetensors", "delta-00000008.safetensors",
                      "delta-00000010.safetensors"]
     fresh = Trainer(load_config(config))
-    assert fresh.restore()["step"] == 10
+    assert fresh.restore() == {"step": 10, "epoch": 0}  # stopped in the first epoch: none finished
     assert evaluate(fresh.model, fresh.eval_set)["auc"] == metrics["auc"]
     batch = fresh.train_set.take_batch(np.arange(256))
     assert fresh.train_step(batch) == trained.train_step(batch)  # slots restored too: the next step agrees

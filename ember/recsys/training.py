@@ -203,7 +203,9 @@ class Trainer:
         try:
             for epoch in range(settings["epochs"]):
                 self.train_auc.reset()
+                batches = 0
                 for batch in loader:
+                    batches += 1
                     losses.append(self.train_step(batch))
                     if progress is not None:
                         progress.update(1)
@@ -216,8 +218,10 @@ class Trainer:
                         break
                 stopped = bool(settings["max_steps"]) and self.step >= settings["max_steps"]
                 if not (stopped and self.chain and self.chain[-1].endswith(f"{self.step:08d}.safetensors")):
-                    # an epoch's end is a full checkpoint; a run stopped mid-epoch ends its chain with a delta
-                    self._checkpoint(epoch + 1, incremental=bool(incremental) and stopped)
+                    # an epoch's end is a full checkpoint; a run stopped mid-epoch ends its chain with a delta,
+                    # and its "epoch" counts only the epochs finished
+                    finished = batches == len(loader)
+                    self._checkpoint(epoch + 1 if finished else epoch, incremental=bool(incremental) and stopped)
                 if stopped:
                     break
         finally:
