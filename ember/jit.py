@@ -16,7 +16,9 @@ Tensor that requires grad, and any Tensor an effect op writes during the call ar
 so a traced evaluation follows the training between its calls). ``ember.rand`` and ``ember.randn`` draw
 anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
 eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded,
-so what the function computes from a Tensor that an effect later writes follows its new value. A
+so what the function computes from a Tensor that an effect later writes follows its new value, and a value
+computed before the write keeps the old one; a parameter the function returns comes back as the call left it
+(updated), as in eager mode. A
 call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
 hyper-parameters other than lr change, when a parameter's ``.grad`` that the trace accumulated into
 appears or disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``:
@@ -76,6 +78,7 @@ from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
 from ember.jit_steady import MISS, steady_call
 from ember.nn.module import observe_modes, on_mode_change
 from ember.ops.effects import DROP_GRAD
+from ember.ops.shape import COPY
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
@@ -354,7 +357,7 @@ class JitFunction:
             flat: list = []
             rebuild = _flatten(out, flat)
             single_output = 0 if isinstance(out, Tensor) else None
-            outputs = [t if t.symbolic else graph.capture(t) for t in flat]
+            outputs = _read_after_updates(graph, [t if t.symbolic else graph.capture(t) for t in flat])
             writeback = []
             for param, before in trace.before.values():  # .grad as the traced call leaves it
                 final = param.grad
@@ -384,6 +387,18 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
+
+
+def _read_after_updates(graph: Graph, outputs: list) -> list:
+    """``outputs`` with each parameter the traced call updated read by a ``copy`` node after its updates: the
+    function returned the parameter as its step left it, where the code generator copies a fetched variable
+    before any update (a ``Session``'s order)."""
+    updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE or n.op is SPARSE_UPDATE}
+    copies: dict = {}
+    for v in outputs:
+        if v.id in updated and v.id not in copies:
+            (copies[v.id],) = graph.add(COPY, [v], None, [v.spec])
+    return [copies.get(v.id, v) for v in outputs]
 
 
 def _lay_out(graph: Graph, params: list) -> list:

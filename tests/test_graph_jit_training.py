@@ -412,3 +412,62 @@ def test_the_same_expression_before_and_after_an_update_is_not_merged():
     expected = step(x).detach().numpy()  # -2 * lr * 4 per element
     np.testing.assert_allclose(ember.jit(step)(x).numpy(), expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(expected, -0.8, rtol=1e-6)
+
+
+RETURNED = {  # what a step returns, from the layer and a value computed before its update
+    "the parameter": lambda net, before: net.bias,
+    "times one": lambda net, before: net.bias * 1,
+    "plus zero": lambda net, before: net.bias + 0,
+    "a view": lambda net, before: net.weight.T,
+    "before and after": lambda net, before: (before, net.bias, before + 0),
+}
+
+
+def _values(out) -> list:
+    return [np.asarray(t.array).copy() for t in (out if isinstance(out, tuple) else (out,))]
+
+
+@pytest.mark.parametrize("returned", RETURNED)
+def test_a_value_read_after_the_update_is_the_updated_one_and_one_read_before_stays_old(returned):
+    # Eager mode returns the parameter itself, updated; ``bias * 1`` computed before the step keeps the old values.
+    results = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = nn.Linear(3, 2)
+        opt = ember.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x):
+            before = net.bias * 1
+            opt.zero_grad()
+            net(x).sum().backward()
+            opt.step()
+            return RETURNED[returned](net, before)
+
+        fn = ember.jit(step) if traced else step
+        x = ember.ones(4, 3)
+        results.append([_values(fn(x)) for _ in range(3)])
+    for eager, jitted in zip(*results):
+        for a, b in zip(eager, jitted):
+            np.testing.assert_allclose(b, a, **ROUNDING)
+    assert not np.allclose(results[0][0][0], results[0][1][0])  # the step changes what is returned
+
+
+@pytest.mark.parametrize("returned", ["the parameter", "times three", "before and after"])
+def test_one_element_steps_read_the_updated_parameter_after_the_update(returned):
+    # A one-element graph computes on NumPy scalars: a read after the update takes the new value.
+    results = []
+    for traced in (False, True):
+        w = nn.Parameter(ember.tensor([1.0]))
+        opt = ember.optim.SGD([w], lr=0.1)
+
+        def step(x):
+            before = w * 3
+            (w * x).sum().backward()  # no zero_grad: the gradients add up, as the traced code's input
+            opt.step()
+            return {"the parameter": w, "times three": w * 3, "before and after": (before, w, w * 3)}[returned]
+
+        fn = ember.jit(step) if traced else step
+        results.append([_values(fn(ember.tensor([2.0]))) for _ in range(3)])
+    for eager, jitted in zip(*results):
+        for a, b in zip(eager, jitted):
+            np.testing.assert_array_equal(b, a)
