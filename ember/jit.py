@@ -383,6 +383,8 @@ class JitFunction:
             if v.id not in live:
                 self.frozen.append(f"captured Tensor {t.array.dtype}{list(t.array.shape)} as a constant")
         graph.outputs = outputs
+        graph.inputs = [v for v in traced if isinstance(v, Tensor)] + [v for _, v in graph.captured] + \
+            [v for _, v in trace.grad_inputs]  # the order a call passes their arrays in
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()

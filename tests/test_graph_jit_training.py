@@ -471,3 +471,21 @@ def test_one_element_steps_read_the_updated_parameter_after_the_update(returned)
     for eager, jitted in zip(*results):
         for a, b in zip(eager, jitted):
             np.testing.assert_array_equal(b, a)
+
+
+def test_a_gradient_read_before_a_later_layer_is_captured_is_passed_in_its_place():
+    # The second call reads a's .grad (a graph input made by backward) before b's parameters are captured.
+    results = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        a, b = nn.Linear(3, 3), nn.Linear(3, 1)
+
+        def step(x):
+            a(x).sum().backward()
+            return b(x).sum()
+
+        fn = ember.jit(step) if traced else step
+        results.append([(np.asarray(fn(X[i][:, :3]).array), a.weight.grad.numpy().copy()) for i in range(3)])
+    for (out, grad), (out_jit, grad_jit) in zip(*results):
+        np.testing.assert_allclose(out_jit, out, rtol=1e-6)
+        np.testing.assert_allclose(grad_jit, grad, rtol=1e-6)
