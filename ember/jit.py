@@ -4,8 +4,8 @@ Tracing calls the function once on symbolic Values, so it records exactly what t
 the generated code replays that on every call. A whole training step traces too: ``loss.backward()``
 appends the backward graph, ``optimizer.step()`` becomes in-place update nodes (reading the learning rate
 live, so schedulers work), ``zero_grad()`` drops gradients, batch norm's running statistics and dropout's
-masks are updated and drawn on every run; after the call each parameter's ``.grad`` is set as eager mode
-would leave it (see ``ember.tracing``).
+masks are updated and drawn on every run; after the call each parameter's ``.grad``, and that of each Tensor
+argument that requires grad (a leaf), is set as eager mode would leave it (see ``ember.tracing``).
 
 What Python control flow means under tracing: the function runs once per signature, so ``if``/``for``
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
@@ -15,12 +15,13 @@ outside as constants (a module's parameters and buffers, such as batch norm's ru
 Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
 so a traced evaluation follows the training between its calls). ``ember.rand`` and ``ember.randn`` draw
 anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
-eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded,
-so what the function computes from a Tensor that an effect later writes follows its new value. A
-call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's
-hyper-parameters other than lr change, when a parameter's ``.grad`` that the trace accumulated into
-appears or disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``:
-each mode keeps its trace). The compiled function's results are not recorded on the autograd tape. Python side
+eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded, so what the function
+computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
+keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode.
+A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
+other than lr change, when a parameter's or an argument's ``.grad`` that the trace accumulated into appears or
+disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``: each mode
+keeps its trace). The compiled function's results are not recorded on the autograd tape. Python side
 effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
@@ -76,6 +77,7 @@ from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
 from ember.jit_steady import MISS, steady_call
 from ember.nn.module import observe_modes, on_mode_change
 from ember.ops.effects import DROP_GRAD
+from ember.ops.shape import COPY
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
@@ -114,13 +116,14 @@ class _Compiled:
     the graph again for the new arrays, the new one moved into a new arena with its neighbours; other captured
     Tensors are read on every call."""
 
-    __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "writeback", "fresh", "rebuild", "graph",
-                 "trace", "single_output", "steady")
+    __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "arg_grads", "writeback", "fresh", "rebuild",
+                 "graph", "trace", "single_output", "steady")
 
     def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list, single_output: int | None = None):
         self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
         self.single_output = single_output  # the result index when the function returns one Tensor
         self.grad_params = [p for p, _ in trace.grad_inputs]
+        self.arg_grads = [i for i, _ in trace.arg_grad_inputs]  # arguments whose .grad the call reads
         self.bind()
 
     def bind(self) -> None:
@@ -227,13 +230,13 @@ class JitFunction:
                 key.append(("frozen", type(a), a))
         key = tuple(key)
         recent_key, compiled = recent = self._recent  # one read: another thread may be replacing it
-        if key == recent_key and compiled is not None and compiled.trace.matches():  # the steady state
+        if key == recent_key and compiled is not None and compiled.trace.matches(args):  # the steady state
             self.cache.hits += 1  # what the lookup would have counted (the entry is the most recent already)
         else:
-            compiled = self._cached(key)
+            compiled = self._cached(key, args)
             if compiled is None:
                 with _TRACING:  # one trace at a time: while it runs, ops build its graph, not eager results
-                    compiled = self._cached(key)  # another thread may have traced it meanwhile
+                    compiled = self._cached(key, args)  # another thread may have traced it meanwhile
                     if compiled is None:
                         compiled = self._compile(key, args)
                         self.cache.setdefault(key, []).append(compiled)
@@ -245,6 +248,8 @@ class JitFunction:
             arrays += [t.array for t in compiled.captured]
         if compiled.grad_params:
             arrays += [p.grad.array for p in compiled.grad_params]
+        if compiled.arg_grads:
+            arrays += [args[i].grad.array for i in compiled.arg_grads]
         self._last = compiled
         self._recent = recent
         fn = compiled.fn
@@ -278,14 +283,14 @@ class JitFunction:
                 grad.array = results[index]
                 param.grad = grad
         elif compiled.writeback:
-            _write_grads(compiled.writeback, results, fn.owned if profile_hook is None else frozenset())
+            _write_grads(compiled.writeback, results, fn.owned if profile_hook is None else frozenset(), args)
         if profile_hook is None and recent_key == key:  # a signature called twice in a row: likely again
             self._steady = (compiled, compiled.steady_for(key))
         return compiled.rebuild(results)
 
-    def _cached(self, key) -> _Compiled | None:
+    def _cached(self, key, args) -> _Compiled | None:
         for candidate in self.cache.get(key, ()):
-            if candidate.trace.matches():
+            if candidate.trace.matches(args):
                 return candidate
         return None
 
@@ -296,7 +301,7 @@ class JitFunction:
         if general is None:
             return self._trace(args)
         for candidate in self.general.get(general, ()):
-            if candidate.trace.matches():
+            if candidate.trace.matches(args):
                 return candidate
         try:
             compiled = self._trace(args, general)
@@ -342,6 +347,8 @@ class JitFunction:
                     graph.dim_hint = next(n for n, d in zip(a.array.shape, shape) if d is None)
                 v = graph.input(f"arg{i}", shape, a.array.dtype, device_of(a.array))
                 v.requires_grad = a.requires_grad
+                if a.requires_grad:  # backward sets its .grad
+                    trace.arguments[v.id] = (i, a)
                 traced.append(v)
             else:
                 traced.append(a)
@@ -354,7 +361,7 @@ class JitFunction:
             flat: list = []
             rebuild = _flatten(out, flat)
             single_output = 0 if isinstance(out, Tensor) else None
-            outputs = [t if t.symbolic else graph.capture(t) for t in flat]
+            outputs = _read_after_updates(graph, [t if t.symbolic else graph.capture(t) for t in flat])
             writeback = []
             for param, before in trace.before.values():  # .grad as the traced call leaves it
                 final = param.grad
@@ -368,9 +375,13 @@ class JitFunction:
                 else:
                     writeback.append((param, len(outputs)))
                     outputs.append(final if final.symbolic else graph.capture(final))
+            for index, _ in trace.arg_assumed:  # an argument's .grad: set on the caller's Tensor of each call
+                writeback.append((_Argument(index), len(outputs)))
+                outputs.append(traced[index].grad)
         finally:
             observe_modes(outer)
             trace.restore()
+            trace.arguments = {}  # the caller's Tensors: not kept
         trace.modes = list(modes.values())
         if outer is not None:  # traced inside another trace: that one read these modes too
             for key, seen in modes.items():
@@ -380,10 +391,24 @@ class JitFunction:
             if v.id not in live:
                 self.frozen.append(f"captured Tensor {t.array.dtype}{list(t.array.shape)} as a constant")
         graph.outputs = outputs
+        graph.inputs = [v for v in traced if isinstance(v, Tensor)] + [v for _, v in graph.captured] + \
+            [v for _, v in trace.grad_inputs] + [v for _, v in trace.arg_grad_inputs]  # the order a call passes them
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
+
+
+def _read_after_updates(graph: Graph, outputs: list) -> list:
+    """``outputs`` with each parameter the traced call updated read by a ``copy`` node after its updates: the
+    function returned the parameter as its step left it, where the code generator copies a fetched variable
+    before any update (a ``Session``'s order)."""
+    updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE or n.op is SPARSE_UPDATE}
+    copies: dict = {}
+    for v in outputs:
+        if v.id in updated and v.id not in copies:
+            (copies[v.id],) = graph.add(COPY, [v], None, [v.spec])
+    return [copies.get(v.id, v) for v in outputs]
 
 
 def _lay_out(graph: Graph, params: list) -> list:
@@ -458,12 +483,23 @@ def _describe(key: tuple) -> str:
                            f"{k[1]}[{', '.join('?' if d is None else str(d) for d in k[0])}]" for k in key) + ")"
 
 
+class _Argument:
+    """The argument at ``index`` in a ``writeback`` list: its ``.grad`` is set on the Tensor each call passes."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
 def _fresh_writeback(writeback: list, owned: frozenset) -> list | None:
     """``writeback`` for the fast path, when every gradient's memory is the call's own and handed out once:
     a dense gradient's result index, or a row-sparse one's (indices, values, shape, whether the indices need a
     copy: they are often a view of the caller's ids). None when some gradient needs ``_write_grads``."""
     fresh, used = [], []
     for param, index in writeback:
+        if param.__class__ is _Argument:  # set on each call's argument: by _write_grads
+            return None
         if index.__class__ is int and index in owned:
             fresh.append((param, index))
             used.append(index)
@@ -475,11 +511,13 @@ def _fresh_writeback(writeback: list, owned: frozenset) -> list | None:
     return fresh if fresh and len(set(used)) == len(used) else None
 
 
-def _write_grads(writeback: list, results: tuple, owned=frozenset()) -> None:
-    """Set each parameter's ``.grad`` from the results; each owns its memory, as in eager mode. ``owned``:
-    indices of results that are the call's own copies (the generated code says which)."""
+def _write_grads(writeback: list, results: tuple, owned=frozenset(), args: tuple = ()) -> None:
+    """Set each parameter's (and argument's, of ``args``) ``.grad`` from the results; each owns its memory, as in
+    eager mode. ``owned``: indices of results that are the call's own copies (the generated code says which)."""
     seen = set()
     for param, index in writeback:
+        if param.__class__ is _Argument:
+            param = args[param.index]
         if index is None:
             param.grad = None
             continue

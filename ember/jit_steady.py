@@ -57,7 +57,8 @@ class _Source:
 def steady_call(key: tuple, compiled, module) -> Callable | None:
     """The steady-state call for signature ``key`` of ``compiled`` (an ``ember.jit`` trace), taking the call's
     argument tuple; None where every call needs the general path (a non-Tensor argument, gradients that must be
-    copied or are row-sparse). ``module`` is ``ember.jit``, whose ``profile_hook`` is read on every call."""
+    copied, are row-sparse or are set on an argument). ``module`` is ``ember.jit``, whose ``profile_hook`` is read
+    on every call."""
     if any(k[0] == "frozen" for k in key) or (compiled.writeback and compiled.fresh is None):
         return None
     src = _Source()

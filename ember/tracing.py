@@ -6,10 +6,12 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 
 - ``backward`` on a Value appends the backward nodes (the ops' vjp rules) and sets each parameter's ``.grad``
   to a symbolic Value; a gradient that existed before the call becomes a live input, so accumulation works;
+  the same for a Tensor argument that requires grad (a leaf: eager backward would carry the gradient of one
+  computed from others on to those, out of the traced call's reach), whose ``.grad`` the call then sets;
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
-- ``matches`` tells whether a cached trace still fits the caller's ``.grad``, optimizer and autocast state, and
-  the modes (``train()``/``eval()``) of the modules the call read.
+- ``matches`` tells whether a cached trace still fits the caller's ``.grad`` (of parameters and arguments),
+  optimizer and autocast state, and the modes (``train()``/``eval()``) of the modules the call read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from operator import is_not, itemgetter
 
 from ember.backend.devices import device_of
-from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
 from ember.ops import autocast
 from ember.ops.effects import DROP_GRAD, accumulate_grad
 from ember.ops.indexing import dense_gradient
@@ -48,6 +50,9 @@ class Trace:
         self._checks = None  # what matches() compares about the optimizer updates the call made
         self.autocast = autocast.state()  # the casts ember.autocast put in the graph depend on it
         self.modes: list = []  # (module, training): the modes of the modules the traced call read
+        self.arguments: dict = {}  # Value id -> (index, the caller's Tensor) of arguments that require grad
+        self.arg_assumed: list = []  # (index, whether its .grad was None): the trace read an argument's .grad
+        self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -65,9 +70,13 @@ class Trace:
         self.grad_inputs.append((param, v))
         return v
 
-    def matches(self) -> bool:
+    def matches(self, args: tuple) -> bool:
         if self.autocast != autocast.state():
             return False
+        for index, was_none in self.arg_assumed:
+            a = args[index]
+            if (a.grad is None) != was_none or a.node is not None:
+                return False
         for module, training in self.modes:
             if module.training != training:
                 return False
@@ -145,9 +154,13 @@ class Trace:
             raise RuntimeError(f"backward: grad can be implicitly created only for a single-element output, got "
                                f"shape {list(loss.array.shape)}; pass gradient=")
         params = [t for t, _ in graph.captured if t.requires_grad]
+        args = [v for v in graph.inputs if v.id in self.arguments]
         grad_ys = None if gradient is None else [gradient]
-        grads = graph.gradients([loss], [graph.capture(t) for t in params], grad_ys, sparse=True)
+        grads = graph.gradients([loss], [graph.capture(t) for t in params] + args, grad_ys, sparse=True)
         with graph.building():
+            for v, g in zip(args, grads[len(params):]):
+                if g is not None:
+                    self._into_argument(v, g)
             for param, g in zip(params, grads):
                 if g is None:
                     continue
@@ -161,6 +174,34 @@ class Trace:
                     g = dense_gradient(g)
                 param.grad = previous
                 accumulate_grad(param, g)
+
+    def _into_argument(self, v: Value, g) -> None:
+        """Add ``g`` into the ``.grad`` of the argument ``v``, the caller's gradient read live on the first."""
+        index, caller = self.arguments[v.id]
+        if caller.node is not None:
+            raise GraphError(f"backward: argument {index} ({type_str(caller.array.shape, caller.array.dtype)}) "
+                             "requires grad and is not a leaf: eager backward would carry its gradient on to the "
+                             "tensors it was computed from, which a traced call cannot reach; pass a leaf "
+                             "(x.detach().requires_grad_()), or take its gradient with ember.grad")
+        if index not in {i for i, _ in self.arg_assumed}:
+            self.arg_assumed.append((index, caller.grad is None))
+            v.grad = None if caller.grad is None else self._argument_grad(index, v, caller)
+        if g.__class__ is RowSparse:
+            g = dense_gradient(g)
+        accumulate_grad(v, g)
+
+    def _argument_grad(self, index: int, v: Value, caller: Tensor) -> Value:
+        """The caller's ``.grad`` of argument ``index`` as a live input (of the argument's shape, unknown
+        dimensions included, where it has the caller's)."""
+        g = caller.grad
+        if g.__class__ is RowSparse:
+            raise GraphError(f"backward: argument {index} ({type_str(caller.array.shape, caller.array.dtype)}) "
+                             f"holds a sparse (RowSparse) gradient of shape {list(g.shape)}; set its .grad to "
+                             "None before calling the traced function")
+        shape = v.array.shape if g.array.shape == caller.array.shape else g.array.shape
+        grad = self.graph.input(f"argrad{index}", shape, g.array.dtype, device_of(g.array))
+        self.arg_grad_inputs.append((index, grad))
+        return grad
 
     def restore(self) -> None:
         """Put back every touched ``.grad`` as it was before tracing."""

@@ -412,3 +412,133 @@ def test_the_same_expression_before_and_after_an_update_is_not_merged():
     expected = step(x).detach().numpy()  # -2 * lr * 4 per element
     np.testing.assert_allclose(ember.jit(step)(x).numpy(), expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(expected, -0.8, rtol=1e-6)
+
+
+RETURNED = {  # what a step returns, from the layer and a value computed before its update
+    "the parameter": lambda net, before: net.bias,
+    "times one": lambda net, before: net.bias * 1,
+    "plus zero": lambda net, before: net.bias + 0,
+    "a view": lambda net, before: net.weight.T,
+    "before and after": lambda net, before: (before, net.bias, before + 0),
+}
+
+
+def _values(out) -> list:
+    return [np.asarray(t.array).copy() for t in (out if isinstance(out, tuple) else (out,))]
+
+
+@pytest.mark.parametrize("returned", RETURNED)
+def test_a_value_read_after_the_update_is_the_updated_one_and_one_read_before_stays_old(returned):
+    # Eager mode returns the parameter itself, updated; ``bias * 1`` computed before the step keeps the old values.
+    results = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = nn.Linear(3, 2)
+        opt = ember.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x):
+            before = net.bias * 1
+            opt.zero_grad()
+            net(x).sum().backward()
+            opt.step()
+            return RETURNED[returned](net, before)
+
+        fn = ember.jit(step) if traced else step
+        x = ember.ones(4, 3)
+        results.append([_values(fn(x)) for _ in range(3)])
+    for eager, jitted in zip(*results):
+        for a, b in zip(eager, jitted):
+            np.testing.assert_allclose(b, a, **ROUNDING)
+    assert not np.allclose(results[0][0][0], results[0][1][0])  # the step changes what is returned
+
+
+@pytest.mark.parametrize("returned", ["the parameter", "times three", "before and after"])
+def test_one_element_steps_read_the_updated_parameter_after_the_update(returned):
+    # A one-element graph computes on NumPy scalars: a read after the update takes the new value.
+    results = []
+    for traced in (False, True):
+        w = nn.Parameter(ember.tensor([1.0]))
+        opt = ember.optim.SGD([w], lr=0.1)
+
+        def step(x):
+            before = w * 3
+            (w * x).sum().backward()  # no zero_grad: the gradients add up, as the traced code's input
+            opt.step()
+            return {"the parameter": w, "times three": w * 3, "before and after": (before, w, w * 3)}[returned]
+
+        fn = ember.jit(step) if traced else step
+        results.append([_values(fn(ember.tensor([2.0]))) for _ in range(3)])
+    for eager, jitted in zip(*results):
+        for a, b in zip(eager, jitted):
+            np.testing.assert_array_equal(b, a)
+
+
+def test_a_gradient_read_before_a_later_layer_is_captured_is_passed_in_its_place():
+    # The second call reads a's .grad (a graph input made by backward) before b's parameters are captured.
+    results = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        a, b = nn.Linear(3, 3), nn.Linear(3, 1)
+
+        def step(x):
+            a(x).sum().backward()
+            return b(x).sum()
+
+        fn = ember.jit(step) if traced else step
+        results.append([(np.asarray(fn(X[i][:, :3]).array), a.weight.grad.numpy().copy()) for i in range(3)])
+    for (out, grad), (out_jit, grad_jit) in zip(*results):
+        np.testing.assert_allclose(out_jit, out, rtol=1e-6)
+        np.testing.assert_allclose(grad_jit, grad, rtol=1e-6)
+
+
+def _input_gradient_step(net):
+    def step(x):
+        loss = (net(x) ** 2).sum()
+        loss.backward()
+        return x + 0.1 * x.grad.sign(), loss  # FGSM: reads the argument's gradient inside the call
+
+    return step
+
+
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_backward_sets_the_grad_of_an_argument_that_requires_grad_as_eager_mode(dynamic):
+    # Eager mode sets x.grad and adds a later backward's gradient into it; so does the compiled call, which
+    # retraces when an argument's .grad it added into appears or disappears, as for parameters.
+    results, traces = [], None
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = nn.Linear(6, 3)
+        step = _input_gradient_step(net)
+        fn = ember.jit(step, dynamic=dynamic) if traced else step
+        kept = []
+        for i, rows in enumerate((8, 8, 5, 8)):
+            x = ember.tensor(X[i][:rows].numpy(), requires_grad=True)
+            for _ in range(2):  # the second call adds into x.grad
+                adversarial, loss = fn(x)
+                kept.append((np.asarray(adversarial.array).copy(), float(loss.array), x.grad.numpy().copy()))
+            net.zero_grad()
+        results.append(kept)
+        traces = fn.traces if traced else None
+    for eager, jitted in zip(*results):
+        for a, b in zip(eager, jitted):
+            np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    assert traces == (4 if dynamic is None else 2)
+
+
+def test_an_argument_gradient_is_its_own_array_and_a_non_leaf_argument_is_refused_by_name():
+    net = nn.Linear(3, 2)
+    fn = ember.jit(lambda x, w: ((net(x) * w) ** 2).sum().backward())
+    x, w = ember.ones(4, 3, requires_grad=True), ember.ones(4, 2, requires_grad=True)
+    fn(x, w)
+    kept = x.grad
+    values = kept.numpy().copy()
+    fn(x, w)
+    np.testing.assert_array_equal(kept.numpy(), values)  # a later call makes a new .grad, as eager mode does
+    np.testing.assert_allclose(x.grad.numpy(), 2 * values, rtol=1e-6)
+    assert not np.shares_memory(x.grad.array, w.grad.array)
+    with pytest.raises(ember.graph.GraphError, match=r"argument 1 \(float32\[4, 2\]\) requires grad and is not a leaf"):
+        fn(x, w * 2)
+    w.grad = None
+    x.grad = ember.ones(4, 3, dtype="float64")  # eager mode adds a float32 gradient into it: float64
+    fn(x, w)
+    assert x.grad.dtype == np.float64 and w.grad.dtype == np.float32

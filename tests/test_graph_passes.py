@@ -138,6 +138,27 @@ def test_simplify_removes_identities_but_not_broadcasts():
     assert out[1].tolist() == [2.0, 2.0, 2.0] and out[2].tolist() == [0.0, 1.0, 2.0]
 
 
+def test_simplify_keeps_an_identity_of_a_variable_written_before_its_readers():
+    # v * 1 computed before v is written keeps the old values for a reader after the write; one read before
+    # any write is v itself; a graph output of a written variable is read before (Session) or after (ember.jit)
+    g = Graph()
+    v = g.input("v", (3,), "float32")
+    with g.building():
+        early = v * 1.0
+        unchanged = (v + 0.0) * 2.0  # read before the write: v itself
+        ember.ops.effects.assign(v, v * 3.0)
+        late = early + 0.0  # of a fresh value: removed
+        fetched = v * 1.0
+    g.outputs = [late, unchanged, fetched]
+    simplify(g).verify()
+    prune(g)
+    assert _ops(g).count("mul") == 4 and "add" not in _ops(g)
+    v0 = np.arange(3, dtype=np.float32)
+    out = interpret(g, v0.copy())
+    assert out[0].tolist() == [0.0, 1.0, 2.0] and out[1].tolist() == [0.0, 2.0, 4.0]
+    assert out[2].tolist() == [0.0, 3.0, 6.0]
+
+
 def test_simplify_computes_exp_of_log_softmax_as_softmax_only_when_nothing_else_reads_it():
     x0 = np.random.default_rng(6).standard_normal((5, 4)) * 10
     for also_fetch_log_probs in (False, True):

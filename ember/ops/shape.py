@@ -344,6 +344,7 @@ COPY = defop(
     elementwise=True,
     fresh=True,
     fusion=NOT_FUSIBLE,
+    scalar_alias=True,
 )
 
 

@@ -5,7 +5,10 @@ themselves (``simplify``: a sum over axes of length 1 is a reshape; ``exp(log_so
 where nothing else reads the log-probabilities).
 
 An identity is removed only when the result has exactly the kept operand's shape and dtype, so broadcasting
-and promotion are never changed. The softmax rewrite changes results by rounding only.
+and promotion are never changed, and only when it keeps the value its readers read: an operand that shares
+memory with a variable an effect writes (``p * 1`` of an updated parameter) changes between the node and a
+reader when such a write lies between them, and a graph output of it may be read before or after the writes
+(a ``Session`` fetch, an ``ember.jit`` result). The softmax rewrite changes results by rounding only.
 """
 
 from __future__ import annotations
@@ -31,14 +34,49 @@ def _is(value, neutral) -> bool:
     return value is not None and value.size <= 4096 and bool(np.all(value == neutral))
 
 
+class _Writes:
+    """Where effects write variables, in the graph's order: whether a value shares memory with a written one
+    (a variable and its views) and whether a write falls between a node and its readers."""
+
+    def __init__(self, graph: Graph):
+        self.roots: dict = {vid: {vid} for vid in graph.written()}  # value id -> the written values it may view
+        self.at: dict = {}  # written value id -> positions of the effect nodes writing it
+        self.last: dict = {}  # value id -> position of its last reader (past every node for a graph output)
+        for i, node in enumerate(graph.nodes):
+            for v in node.inputs:
+                self.last[v.id] = i
+            if node.op.effect:
+                for k in node.op.writes:
+                    for r in self.roots.get(node.inputs[k].id, ()) if k < len(node.inputs) else ():
+                        self.at.setdefault(r, []).append(i)
+            elif not node.op.fresh:
+                shared = set().union(*(self.roots.get(v.id, ()) for v in node.inputs))
+                for out in node.outputs if shared else ():
+                    self.roots[out.id] = shared | self.roots.get(out.id, set())
+        self.outputs = {v.id for v in graph.outputs}
+
+    def changes(self, kept, node_at: int, out) -> bool:
+        """Whether ``kept``, read in place of ``out`` (computed at position ``node_at``), may differ for a
+        reader of ``out``: a write to its memory lies between them, or ``out`` is a graph output of written
+        memory."""
+        positions = [p for r in self.roots.get(kept.id, ()) for p in self.at.get(r, ())]
+        if not positions:
+            return False
+        if out.id in self.outputs:
+            return True
+        last = self.last.get(out.id, node_at)
+        return any(node_at < p < last for p in positions)
+
+
 def simplify(graph: Graph) -> Graph:
     """Replace identity nodes by their operand; apply the ops' own rewrites."""
+    writes = _Writes(graph)
     consts = {n.outputs[0].id: n.attrs["value"] for n in graph.nodes if n.op is CONST}
     reads = Counter(v.id for n in graph.nodes for v in n.inputs) + Counter(v.id for v in graph.outputs)
     facts = Facts(graph.producers(), reads)
     mapping: dict = {}
     kept = []
-    for node in graph.nodes:
+    for at, node in enumerate(graph.nodes):
         node.inputs = [mapping.get(v.id, v) for v in node.inputs]
         op = node.op
         if len(node.outputs) == 1:
@@ -54,7 +92,8 @@ def simplify(graph: Graph) -> Graph:
                 keep = node.inputs[0]
             elif op.simplify is not None:
                 op.simplify(node, facts)
-            if keep is not None and keep.array.shape == out.shape and keep.array.dtype == out.dtype:
+            if keep is not None and keep.array.shape == out.shape and keep.array.dtype == out.dtype \
+                    and not writes.changes(keep, at, node.outputs[0]):
                 mapping[node.outputs[0].id] = keep
                 continue
         kept.append(node)

@@ -1204,6 +1204,8 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
         names[v.id] = f"v{v.id}"
         lines.append(f"v{v.id} = {_element(array, v.array.ndim)}")  # a NumPy scalar, read before any update
     dtypes = {v.id: v.array.dtype for v in graph.inputs}
+    fetched = dict(names)  # a fetched variable is its value before any update
+    last_read = {v.id: at for at, node in enumerate(graph.nodes) for v in node.inputs}
 
     def rounded(vid: int) -> None:
         """A Python float argument becomes a NumPy scalar of its dtype, from here on."""
@@ -1212,7 +1214,7 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
         for other in [k for k, a in weak.items() if a == arg]:
             del weak[other]
 
-    for node in graph.nodes:
+    for at, node in enumerate(graph.nodes):
         op, attrs = node.op, node.attrs
         if weak:
             ids = [v.id for v in node.inputs]
@@ -1228,8 +1230,11 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
         args = [names[v.id] for v in node.inputs]
         if op is UPDATE:
             param = node.inputs[0]
-            lines.append(f"{_element(arrays[param.id], param.array.ndim)} = {args[0]} - {args[1]} * "
-                         f"{_hyper(env, node, 'lr')}")
+            element = _element(arrays[param.id], param.array.ndim)
+            lines.append(f"{element} = {args[0]} - {args[1]} * {_hyper(env, node, 'lr')}")
+            if last_read.get(param.id, -1) > at:  # a later node reads the updated value
+                names[param.id] = f"v{param.id}_{at}"
+                lines.append(f"{names[param.id]} = {element}")
             continue
         out = node.outputs[0]
         if op is CONST:
@@ -1254,5 +1259,6 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
     returned = []
     for v in graph.outputs:  # back to arrays of the declared shapes (0-d results stay NumPy scalars)
         shape = tuple(v.array.shape)
-        returned.append(names[v.id] if not shape else f"np.full({shape!r}, {names[v.id]})")
+        name = fetched.get(v.id, names[v.id])
+        returned.append(name if not shape else f"np.full({shape!r}, {name})")
     return lines, returned
