@@ -102,6 +102,15 @@ def np_erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def np_int_power(a, b):
+    """Integer a ** b as PyTorch computes it: a negative exponent gives 1 / a ** -b truncated toward zero."""
+    def one(x, y):
+        return x ** y if y >= 0 else int(1 / x ** -y) if x else 0
+
+    dtype = np.result_type(a, b)
+    return np.frompyfunc(one, 2, 1)(a.astype(object), b.astype(object)).astype(dtype)
+
+
 def np_sigmoid(x):
     return np.exp(-np.logaddexp(0.0, -x))
 
@@ -282,6 +291,13 @@ _row("pow_square_negative_base", lambda x: x ** 2.0, lambda x: x ** 2.0, ins(awa
 _row("pow_fractional", lambda x: ember.power(x, 0.5), np.sqrt, ins(uniform(0.3, 2.0, 4)), "pow",
      lambda x: x ** 0.5)
 _row("rpow_scalar", lambda x: 2.0 ** x, lambda x: 2.0 ** x, ins(normal(2, 3)), "pow", lambda x: 2.0 ** x)
+_row("pow_int_negative_exponent", lambda a, b: a ** b, np_int_power,
+     ins(const([[-3], [-2], [-1], [0], [1], [2], [3]]), const([-3, -2, -1, 0, 1, 2])), "pow",
+     lambda a, b: a ** b, grad=False)
+_row("pow_int32_negative_exponent", ember.power, np_int_power,
+     ins(const([[-1], [2], [1]], np.int32), const([-2, -1, 3], np.int32)), "pow", torch and torch.pow, grad=False)
+_row("rpow_int_negative_exponent", lambda b: 2 ** b, lambda b: np_int_power(np.array(2), b),
+     ins(const([-2, -1, 0, 3])), "pow", lambda b: 2 ** b, grad=False)
 
 # --- elementwise binary -----------------------------------------------------------------------------------
 

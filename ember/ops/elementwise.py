@@ -369,7 +369,24 @@ def _div_rule(run, ctx, g):
 
 
 def _pow_forward(xp, a, b):
-    return xp.power(a, b)
+    try:
+        return xp.power(a, b)
+    except ValueError:  # NumPy refuses integers to negative integer powers
+        return _integer_power(xp, a, b)
+
+
+def _integer_power(xp, a, b):
+    """PyTorch's integer a ** b: where b < 0, 1 for a == 1, +-1 for a == -1 (b even, odd), else 0."""
+    negative = b < 0
+    inverse = xp.where(xp.abs(a) == 1, xp.power(a, b & 1), 0)
+    return xp.where(negative, inverse, xp.power(a, xp.where(negative, 0, b))).astype(a.dtype, copy=False)
+
+
+def _pow_lower(call):
+    """Signed integers compute through the forward (negative exponents); other dtypes take the ufunc."""
+    if call.output.dtype.kind != "i":
+        return None
+    return f"{call.bind(_pow_forward, 'f')}(np, {', '.join(call.args)})"
 
 
 def _pow_rule(run, ctx, g):
@@ -406,7 +423,7 @@ DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule),
 # NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
 # code on NumPy scalars for it (scalar_exact)
 POW = _binary("pow", _pow_forward, vjp_rule(_pow_rule), onnx="Pow", flops=10, ufunc=_np.power, infix="**",
-              scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1,
+              lower=_pow_lower, scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1,
               autocast=FLOAT32)
 # numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
 MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max", ufunc=_np.maximum,
