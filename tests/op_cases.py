@@ -255,6 +255,7 @@ for _name, _fn, _ref, _tname, _sampler, _opts in UNARY:
 
 _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
+_row("sign_bool", lambda x: x.sign(), lambda x: x.copy(), ins(bools(2, 3)), "sign", torch and torch.sign, grad=False)
 _row("abs_int", ember.abs, np.abs, ins(ints(-5, 5, 2, 3)), "abs", grad=False)
 _row("neg_int", lambda x: -x, np.negative, ins(ints(-5, 5, 4)), "neg", grad=False)
 _row("relu_backward", ember.relu, lambda x: np.maximum(x, 0.0), ins(away(3, 5)), ("relu", "relu_grad"), F and F.relu)
