@@ -704,7 +704,7 @@ _row("matmul_chain_squared", lambda a, b: (a @ b) * (a @ b), lambda a, b: (a @ b
 
 # --- activations ------------------------------------------------------------------------------------------
 
-for _axis, _shape in [(-1, (3, 4)), (0, (3, 4)), (1, (2, 3, 4))]:
+for _axis, _shape in [(-1, (3, 4)), (0, (3, 4)), (1, (2, 3, 4)), (0, ()), (-1, ())]:
     _row(f"softmax_axis{_axis}_{len(_shape)}d", lambda x, a=_axis: ember.softmax(x, a),
          lambda x, a=_axis: np_softmax(x, a), ins(normal(*_shape, scale=2.0)), "softmax",
          lambda x, a=_axis: torch.softmax(x, a))
