@@ -69,9 +69,14 @@ def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
         return inferred
     detail = f" with {attrs}" if attrs else ""
     named = str(exc) if str(exc).startswith(f"{op.name}:") else f"{op.name}: {exc}"
-    return type(exc)(f"{named} (inputs: {describe(specs)}{detail})") if isinstance(
-        exc, (ValueError, TypeError, IndexError)
-    ) else exc
+    kinds = [kind for kind in (TypeError, ValueError, IndexError) if isinstance(exc, kind)]
+    if not kinds:
+        return exc
+    message = f"{named} (inputs: {describe(specs)}{detail})"
+    try:
+        return type(exc)(message)
+    except TypeError:  # a class whose constructor takes more than a message (NumPy's _UFuncNoLoopError)
+        return kinds[0](message)
 
 
 def set_graph_builder(builder) -> None:

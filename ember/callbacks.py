@@ -149,16 +149,25 @@ class ModelCheckpoint(Callback):
 
 class LearningRateScheduler(Callback):
     """Step an ``ember.optim.lr_scheduler`` every epoch (or every batch with ``per_batch=True``);
-    ``ReduceLROnPlateau`` gets the monitored value."""
+    ``ReduceLROnPlateau`` gets the monitored value. As in Keras, an epoch's logs get the lr its steps used
+    (``lr``; with ``per_batch``, its last step's), not the one the scheduler sets for the next."""
 
     def __init__(self, scheduler, per_batch: bool = False, monitor: str = "val_loss"):
         self.scheduler, self.per_batch, self.monitor = scheduler, per_batch, monitor
+        self.used = None
+
+    def _lr(self) -> float:
+        return self.model.optimizer.param_groups[0]["lr"]
 
     def _step(self, logs) -> None:
+        self.used = self._lr()
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
             self.scheduler.step(_monitored(logs, self.monitor, "LearningRateScheduler"))
         else:
             self.scheduler.step()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.used = self._lr()
 
     def on_batch_end(self, step: int, logs=None) -> None:
         if self.per_batch:
@@ -168,7 +177,7 @@ class LearningRateScheduler(Callback):
         if not self.per_batch:
             self._step(logs)
         if logs is not None:
-            logs["lr"] = self.model.optimizer.param_groups[0]["lr"]
+            logs["lr"] = self.used
 
 
 class CSVLogger(Callback):

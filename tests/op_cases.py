@@ -102,6 +102,15 @@ def np_erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def np_int_power(a, b):
+    """Integer a ** b as PyTorch computes it: a negative exponent gives 1 / a ** -b truncated toward zero."""
+    def one(x, y):
+        return x ** y if y >= 0 else int(1 / x ** -y) if x else 0
+
+    dtype = np.result_type(a, b)
+    return np.frompyfunc(one, 2, 1)(a.astype(object), b.astype(object)).astype(dtype)
+
+
 def np_sigmoid(x):
     return np.exp(-np.logaddexp(0.0, -x))
 
@@ -246,6 +255,7 @@ for _name, _fn, _ref, _tname, _sampler, _opts in UNARY:
 
 _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
+_row("sign_bool", lambda x: x.sign(), lambda x: x.copy(), ins(bools(2, 3)), "sign", torch and torch.sign, grad=False)
 _row("abs_int", ember.abs, np.abs, ins(ints(-5, 5, 2, 3)), "abs", grad=False)
 _row("neg_int", lambda x: -x, np.negative, ins(ints(-5, 5, 4)), "neg", grad=False)
 _row("relu_backward", ember.relu, lambda x: np.maximum(x, 0.0), ins(away(3, 5)), ("relu", "relu_grad"), F and F.relu)
@@ -282,6 +292,13 @@ _row("pow_square_negative_base", lambda x: x ** 2.0, lambda x: x ** 2.0, ins(awa
 _row("pow_fractional", lambda x: ember.power(x, 0.5), np.sqrt, ins(uniform(0.3, 2.0, 4)), "pow",
      lambda x: x ** 0.5)
 _row("rpow_scalar", lambda x: 2.0 ** x, lambda x: 2.0 ** x, ins(normal(2, 3)), "pow", lambda x: 2.0 ** x)
+_row("pow_int_negative_exponent", lambda a, b: a ** b, np_int_power,
+     ins(const([[-3], [-2], [-1], [0], [1], [2], [3]]), const([-3, -2, -1, 0, 1, 2])), "pow",
+     lambda a, b: a ** b, grad=False)
+_row("pow_int32_negative_exponent", ember.power, np_int_power,
+     ins(const([[-1], [2], [1]], np.int32), const([-2, -1, 3], np.int32)), "pow", torch and torch.pow, grad=False)
+_row("rpow_int_negative_exponent", lambda b: 2 ** b, lambda b: np_int_power(np.array(2), b),
+     ins(const([-2, -1, 0, 3])), "pow", lambda b: 2 ** b, grad=False)
 
 # --- elementwise binary -----------------------------------------------------------------------------------
 
@@ -687,7 +704,7 @@ _row("matmul_chain_squared", lambda a, b: (a @ b) * (a @ b), lambda a, b: (a @ b
 
 # --- activations ------------------------------------------------------------------------------------------
 
-for _axis, _shape in [(-1, (3, 4)), (0, (3, 4)), (1, (2, 3, 4))]:
+for _axis, _shape in [(-1, (3, 4)), (0, (3, 4)), (1, (2, 3, 4)), (0, ()), (-1, ())]:
     _row(f"softmax_axis{_axis}_{len(_shape)}d", lambda x, a=_axis: ember.softmax(x, a),
          lambda x, a=_axis: np_softmax(x, a), ins(normal(*_shape, scale=2.0)), "softmax",
          lambda x, a=_axis: torch.softmax(x, a))

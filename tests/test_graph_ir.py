@@ -185,3 +185,18 @@ def test_traced_and_tf_graphs_live_on_the_cpu():
     traced = ember.jit(lambda a: ember.tanh(a) * 2.0)
     g = traced.graph_for(ember.ones(2, 3))
     assert all(v.device == CPU for v in g.inputs + [o for n in g.nodes for o in n.outputs])
+
+
+@pytest.mark.parametrize("dims", [(5, 1), (None, 1)], ids=["known", "unknown"])
+def test_integer_powers_with_negative_exponents_in_every_runner(dims):
+    a = np.array([[-3], [-1], [0], [1], [2]])
+    b = np.array([-2, -1, 0, 3])
+    g = Graph()
+    x, y = g.input("a", dims, "int64"), g.input("b", (4,), "int64")
+    with g.building():
+        g.outputs = [x ** y, 2 ** y]
+    expected = [[[0, 0, 1, -27], [1, -1, 1, -1], [0, 0, 1, 0], [1, 1, 1, 1], [0, 0, 1, 8]], [0, 0, 1, 8]]
+    for run in (lambda *v: interpret(g, *v), compile_graph(g), GraphFunction(g)):
+        for got, want in zip(run(a, b), expected):
+            np.testing.assert_array_equal(got, np.array(want))
+            assert got.dtype == np.int64

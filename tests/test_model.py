@@ -98,7 +98,7 @@ def test_callbacks_hook_every_step_and_epoch(tmp_path):
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
     rows = list(csv.DictReader(open(log_path)))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
-    assert float(rows[1]["lr"]) == pytest.approx(0.025)
+    assert [float(r["lr"]) for r in rows] == pytest.approx([0.1, 0.05, 0.025])
     assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-1.emb", "ckpt-2.emb", "ckpt-3.emb"]
 
 
@@ -115,8 +115,31 @@ def test_history_records_what_callbacks_add_to_the_logs():
     history = model.fit(x_train[:128], y_train[:128], epochs=2, batch_size=64, callbacks=[score, schedule],
                         verbose=0)
     assert history.history["score"] == [0, 10]
-    assert history.history["lr"] == pytest.approx([0.05, 0.025])
+    assert history.history["lr"] == pytest.approx([0.1, 0.05])
     assert len(history.history["loss"]) == 2
+
+
+def test_learning_rate_scheduler_logs_the_lr_each_epoch_used():
+    """Keras's logs["lr"]: the lr of the epoch's steps, before the scheduler sets the next epoch's."""
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+    model = Model(net, "cross_entropy", optimizer)
+    watched = iter([1.0, 2.0, 3.0, 4.0])
+    used = []
+    fake = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.__setitem__("watched", next(watched)),
+                          on_batch_begin=lambda step, logs=None: used.append(optimizer.param_groups[0]["lr"]))
+    plateau = LearningRateScheduler(ember.optim.ReduceLROnPlateau(optimizer, factor=0.5, patience=0),
+                                    monitor="watched")
+    history = model.fit(x_train[:64], y_train[:64], epochs=4, batch_size=32, callbacks=[fake, plateau], verbose=0)
+    assert history.history["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+    assert used[1::2] == pytest.approx(history.history["lr"])
+    optimizer.param_groups[0]["lr"] = 0.1
+    per_batch = LearningRateScheduler(ember.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5),
+                                      per_batch=True)
+    history = model.fit(x_train[:64], y_train[:64], epochs=2, batch_size=32, callbacks=[per_batch], verbose=0)
+    assert history.history["lr"] == pytest.approx([0.05, 0.0125])
 
 
 def test_early_stopping_stops_and_restores_the_best_weights():

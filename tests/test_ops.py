@@ -356,6 +356,15 @@ def _f(*shape, dtype="float32"):
     return ember.zeros(*shape, dtype=dtype)
 
 
+def _neg_of_bool_in_a_graph():
+    from ember.graph import Graph
+
+    graph = Graph()
+    x = graph.input("x", (3,), "bool")
+    with graph.building():
+        return -x
+
+
 ERRORS = [
     # id, call, exception types, fragments the message must contain
     ("matmul_inner", lambda: _f(2, 3) @ _f(4, 5), ShapeError, ["matmul", "[2, 3]", "[4, 5]"]),
@@ -436,7 +445,22 @@ ERRORS = [
     ("loss_reduction", lambda: ember.mse_loss(_f(2), _f(2), reduction="avg"), ValueError, ["mse_loss", "avg"]),
     ("embedding_ids_range", lambda: ember.ops.embedding(ember.tensor([0, 7]), _f(5, 2)), IndexError,
      ["embedding: ids must lie in [0, 5)", "from 0 to 7", "int64[2]"]),
+    ("neg_of_bool", lambda: -ember.tensor([True, False]), TypeError, ["neg", "bool[2]", "~"]),
+    ("neg_of_bool_in_a_graph", _neg_of_bool_in_a_graph, TypeError, ["neg", "bool[3]", "~"]),
 ]
+
+
+def test_forward_errors_of_any_exception_class_name_the_op(monkeypatch):
+    class NoLoop(TypeError):  # constructed like NumPy's _UFuncNoLoopError, not from a message alone
+        def __init__(self, ufunc, dtypes):
+            super().__init__(f"no loop for {ufunc} on {dtypes}")
+
+    def forward(xp, x):
+        raise NoLoop("absolute", "float32")
+
+    monkeypatch.setattr(REGISTRY["abs"], "forward", forward)
+    with pytest.raises(TypeError, match=r"^abs: no loop for absolute on float32 \(inputs: float32\[2\]\)$"):
+        ember.abs(_f(2))
 
 
 @pytest.mark.parametrize("call, errors, fragments", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])

@@ -138,6 +138,27 @@ def test_python_scalars_are_weak(left, right, expected):
     assert (right * x).dtype == expected
 
 
+@pytest.mark.parametrize("call", [
+    lambda t: t + (-2), lambda t: (-2) + t, lambda t: t - 3, lambda t: 3 - t, lambda t: t * -1, lambda t: t + 300,
+    lambda t: t * 256, lambda t: t == -2, lambda t: t // -2,
+])
+def test_python_ints_outside_a_uint8_range_wrap_around_as_in_pytorch(call):
+    torch = pytest.importorskip("torch")
+    values = [1, 2, 200]
+    got = call(ember.tensor(values, dtype=ember.uint8))
+    expected = call(torch.tensor(values, dtype=torch.uint8))
+    assert str(got.dtype) == str(expected.dtype).removeprefix("torch.")
+    assert got.numpy().tolist() == expected.tolist()
+
+
+def test_python_ints_wrap_around_into_integer_dtypes_through_int64():
+    u = ember.tensor([1, 2, 200], dtype=ember.uint8)
+    assert (u + (-2)).numpy().tolist() == [255, 0, 198]
+    assert (ember.tensor([1], dtype=ember.int32) + 2 ** 31).numpy().tolist() == [-2147483647]
+    with pytest.raises(OverflowError, match="1180591620717411303424 is out of range for uint8"):
+        u + 2 ** 70
+
+
 @pytest.mark.parametrize("left, right, expected", [
     ("float16", "bfloat16", F32),
     ("int32", "int64", I64),

@@ -60,7 +60,10 @@ def _softmax_forward(xp, x, *, axis, out=None):
         return out
     # generated code passes a planned buffer as out
     e = x - max_last(xp, x, axis, True) if out is None else xp.subtract(x, max_last(xp, x, axis, True), out=out)
-    xp.exp(e, out=e)
+    try:
+        xp.exp(e, out=e)
+    except TypeError:  # x is 0-d: NumPy gave a scalar, which takes no out=
+        return _softmax_forward(xp, x.reshape(1), axis=0).reshape(())
     e /= sum_last(xp, e, axis, True)
     return e
 

@@ -56,6 +56,22 @@ def cast(x: TensorLike, dtype) -> TensorLike:
 _constants: dict = {}
 
 
+def _scalar_array(xp, value, dtype):
+    try:
+        return xp.asarray(value, dtype=dtype)
+    except OverflowError:
+        return xp.asarray(_wrapped(value, dtype))
+
+
+def _wrapped(value: int, dtype) -> np.ndarray:
+    """An int outside an integer dtype's range, wrapped around into it as PyTorch converts it (through int64:
+    ``uint8_tensor - 2`` wraps like ``uint8_tensor + (-2)``)."""
+    if not -(1 << 63) <= value < 1 << 63:
+        raise OverflowError(f"Python integer {value} is out of range for {dtype} arithmetic (and for int64, "
+                            f"through which it would wrap around)")
+    return np.asarray(value, np.int64).astype(dtype)
+
+
 def constant(value, dtype, like: TensorLike) -> TensorLike:
     """A cached read-only Tensor holding a Python scalar, on ``like``'s device."""
     xp = np if like.array.__class__ is np.ndarray else like.xp
@@ -64,7 +80,7 @@ def constant(value, dtype, like: TensorLike) -> TensorLike:
     if found is None:
         if len(_constants) > 4096:
             _constants.clear()
-        array = xp.asarray(value, dtype=dtype)
+        array = _scalar_array(xp, value, dtype)
         if xp is np:
             array.flags.writeable = False
         found = _constants[key] = dispatch.wrap(array)

@@ -14,15 +14,15 @@ from ember.ops.convert import as_tensor, constant, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
 from ember.ops.modes import on_tensors, vjp_rule
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
 
 
-def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, **traits):
+def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, infer=None, **traits):
     return defop(
         name,
         forward=forward,
-        infer=unary_float(name) if float_only else unary(name),
+        infer=infer or (unary_float(name) if float_only else unary(name)),
         vjp=vjp,
         cost=elementwise_cost(flops),
         onnx=onnx,
@@ -43,6 +43,18 @@ def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, **traits):
         elementwise=True,
         **traits,
     )
+
+
+def _through_forward(forward, kinds: str):
+    """A ``lower`` emitter: results of the dtype kinds ``kinds``, which the op's ufunc refuses, compute through
+    ``forward``; the others take the ufunc."""
+
+    def lower(call):
+        if call.output.dtype.kind not in kinds:
+            return None
+        return f"{call.bind(forward, 'f')}(np, {', '.join(call.args)})"
+
+    return lower
 
 
 # --- unary ---------------------------------------------------------------------------------------------
@@ -70,10 +82,26 @@ def _exp_simplify(node, facts) -> None:
         node.op, node.attrs, node.inputs = REGISTRY["softmax"], dict(source.attrs), list(source.inputs)
 
 
+def _neg_infer(x: Spec, **attrs) -> Spec:
+    if x.dtype == bool_:
+        raise TypeError(f"neg: the - operator on a bool tensor is not supported; use ~ (invert) "
+                        f"(inputs: {describe([x])})")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+def _sign_forward(xp, x):
+    try:
+        return xp.sign(x)
+    except TypeError:  # NumPy's sign has no bool loop; PyTorch's sign of a bool is the bool
+        if x.dtype != bool_:
+            raise
+        return x.copy()
+
+
 # numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
 # their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
 NEG = _unary("neg", lambda xp, x: xp.negative(x), vjp_rule(lambda run, ctx, g: (run(NEG, g),)), onnx="Neg",
-             float_only=False, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
+             infer=_neg_infer, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
 EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(lambda run, ctx, g: (g * ctx.output,)), onnx="Exp", flops=8,
              saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify,
              autocast=FLOAT32)
@@ -89,8 +117,8 @@ ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(lambda run, ctx, g: (g * r
              float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
 # numexpr's sign computes float32 in float64, hence the where() form (NaN-exact)
-SIGN = _unary("sign", lambda xp, x: xp.sign(x), NON_DIFFERENTIABLE, onnx="Sign", float_only=False,
-              ufunc=_np.sign, in_place=False,
+SIGN = _unary("sign", _sign_forward, NON_DIFFERENTIABLE, onnx="Sign", float_only=False,
+              ufunc=_np.sign, in_place=False, lower=_through_forward(_sign_forward, "b"),
               fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, "
                             "where({0} == {zero}, {zero}, {0})))", selects=True))  # sign(-0.0) is +0.0
 SIN = _unary("sin", lambda xp, x: xp.sin(x), vjp_rule(lambda run, ctx, g: (g * run(COS, ctx.inputs[0]),)),
@@ -369,7 +397,19 @@ def _div_rule(run, ctx, g):
 
 
 def _pow_forward(xp, a, b):
-    return xp.power(a, b)
+    try:
+        return xp.power(a, b)
+    except ValueError:  # NumPy refuses integers to negative integer powers
+        return _integer_power(xp, a, b)
+
+
+def _integer_power(xp, a, b):
+    """PyTorch's integer a ** b: where b < 0, 1 for a == 1, +-1 for a == -1 (b even, odd), else 0."""
+    negative = b < 0
+    inverse = xp.where(xp.abs(a) == 1, xp.power(a, b & 1), 0)
+    return xp.where(negative, inverse, xp.power(a, xp.where(negative, 0, b))).astype(a.dtype, copy=False)
+
+
 
 
 def _pow_rule(run, ctx, g):
@@ -406,8 +446,8 @@ DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule),
 # NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
 # code on NumPy scalars for it (scalar_exact)
 POW = _binary("pow", _pow_forward, vjp_rule(_pow_rule), onnx="Pow", flops=10, ufunc=_np.power, infix="**",
-              scalar_exact=False, fusion=Fusion("({0} ** {1})", exact=False), right_identity=1,
-              autocast=FLOAT32)
+              lower=_through_forward(_pow_forward, "i"), scalar_exact=False,
+              fusion=Fusion("({0} ** {1})", exact=False), right_identity=1, autocast=FLOAT32)
 # numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
 MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max", ufunc=_np.maximum,
                   fusion=Fusion("where(({0} < {1}) | ({1} != {1}), {1}, {0})", selects=True))

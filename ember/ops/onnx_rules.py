@@ -24,8 +24,10 @@ from ember.ops.elementwise import (
     INVERT,
     LOG1P,
     NE,
+    POW,
     RELU,
     REMAINDER,
+    SIGN,
     SOFTPLUS,
 )
 from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
@@ -162,6 +164,24 @@ def _floor_divide(b, x, y):
     return b.node("Floor", [b.node("Div", [x, y])])
 
 
+@_rule(SIGN)
+def _sign(b, x):
+    return b.node("Identity" if b.spec(x).dtype == np.bool_ else "Sign", [x])
+
+
+@_rule(POW)
+def _pow(b, x, y):
+    dtype = b.spec(x).dtype
+    if dtype.kind != "i":
+        return b.node("Pow", [x, y])
+    # PyTorch's integer results for negative exponents: 1 for 1, +-1 for -1, else 0
+    zero = b.const(0, dtype)
+    negative = b.node("Less", [y, zero])
+    unit = b.node("Equal", [b.node("Abs", [x]), b.const(1, dtype)])
+    inverse = b.node("Where", [unit, b.node("Pow", [x, b.node("Mod", [y, b.const(2, dtype)], fmod=0)]), zero])
+    return b.node("Where", [negative, inverse, b.node("Pow", [x, b.node("Where", [negative, zero, y])])])
+
+
 @_rule(NE)
 def _ne(b, x, y):
     return b.node("Not", [b.node("Equal", [x, y])])
@@ -242,7 +262,10 @@ def _reciprocal_count(b, x, *, axes, ddof, dtype):
 
 @_rule(SOFTMAX, LOG_SOFTMAX)
 def _softmax(b, x, *, axis):
-    return b.node(b.op.onnx, [x], axis=axis)
+    if b.spec(x).shape != ():
+        return b.node(b.op.onnx, [x], axis=axis)
+    one = b.node(b.op.onnx, [b.node("Reshape", [x, b.ints([1])])], axis=0)  # ONNX's takes rank 1 and up
+    return b.node("Reshape", [one, b.ints([])])
 
 
 @_rule(LAYER_NORM)

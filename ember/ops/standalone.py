@@ -255,7 +255,6 @@ _expression("add", "a, b", "a + b")
 _expression("sub", "a, b", "a - b")
 _expression("mul", "a, b", "a * b")
 _expression("div", "a, b", "np.true_divide(a, b)")
-_expression("pow", "a, b", "np.power(a, b)")
 _expression("maximum", "a, b", "np.maximum(a, b)")
 _expression("minimum", "a, b", "np.minimum(a, b)")
 _expression("eq", "a, b", "a == b")
@@ -264,6 +263,15 @@ _expression("lt", "a, b", "a < b")
 _expression("le", "a, b", "a <= b")
 _expression("gt", "a, b", "a > b")
 _expression("ge", "a, b", "a >= b")
+
+
+@_kernel("pow")
+def op_pow(a, b):
+    if a.dtype.kind != "i":
+        return np.power(a, b)
+    negative = b < 0
+    inverse = np.where(np.abs(a) == 1, np.power(a, b & 1), 0)
+    return np.where(negative, inverse, np.power(a, np.where(negative, 0, b))).astype(a.dtype, copy=False)
 
 
 @_kernel("where")
@@ -327,7 +335,7 @@ def op_layer_norm(x, weight, bias, *, dims, eps):
 
 # --- the rest of the op table -------------------------------------------------------------------------------
 
-_expression("sign", "x", "np.sign(x)")
+_expression("sign", "x", "x.copy() if x.dtype == np.bool_ else np.sign(x)")
 _expression("invert", "x", "~x")
 _expression("bitwise_and", "a, b", "a & b")
 _expression("bitwise_or", "a, b", "a | b")

@@ -1245,11 +1245,10 @@ def _scalar_lines(graph: Graph, bound: dict, env: _Env, scalars: dict):
             if node.inputs[0].id in weak:
                 weak[out.id] = weak[node.inputs[0].id]
             continue
-        if op.lower is not None:
-            expression = op.lower(_call(node, args, env, None, scalar=True))
-        elif op.infix is not None:
+        expression = None if op.lower is None else op.lower(_call(node, args, env, None, scalar=True))
+        if expression is None and op.infix is not None:
             expression = f"{args[0]} {op.infix} {args[1]}" if len(args) == 2 else f"{op.infix}{args[0]}"
-        else:
+        elif expression is None:
             expression = f"{env.bind(op.ufunc, 'f')}({', '.join(args)})"
         names[out.id] = f"v{out.id}"
         lines.append(f"v{out.id} = {expression}")
