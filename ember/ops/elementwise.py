@@ -410,8 +410,6 @@ def _integer_power(xp, a, b):
     return xp.where(negative, inverse, xp.power(a, xp.where(negative, 0, b))).astype(a.dtype, copy=False)
 
 
-
-
 def _pow_rule(run, ctx, g):
     a, b = ctx.inputs
     ga = gb = None
