@@ -190,6 +190,27 @@ def test_loader_fast_path_equals_item_by_item():
     assert np.array_equal(yb.numpy(), train.indices) and np.array_equal(xb.numpy(), x[train.indices])
 
 
+def test_loader_honours_a_subclass_getitem():
+    x, y = _xy(6)
+
+    class Doubled(TensorDataset):
+        def __getitem__(self, i):
+            xi, yi = super().__getitem__(i)
+            return xi * 2, yi
+
+    class Negated(ember.data.Subset):
+        def __getitem__(self, i):
+            xi, yi = super().__getitem__(i)
+            return -xi, yi
+
+    xb, yb = next(iter(DataLoader(Doubled(x, y), batch_size=4)))
+    assert np.array_equal(xb.numpy(), x[:4] * 2) and np.array_equal(yb.numpy(), y[:4])
+    xb, _ = next(iter(DataLoader(Negated(TensorDataset(x, y), [1, 2]), batch_size=2)))
+    assert np.array_equal(xb.numpy(), -x[1:3])
+    xb, _ = next(iter(DataLoader(ember.data.Subset(Doubled(x, y), [3]), batch_size=1)))
+    assert np.array_equal(xb.numpy(), x[3:4] * 2)
+
+
 def test_loader_shuffle_reproducible():
     ds = TensorDataset(*_xy(30))
 

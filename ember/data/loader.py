@@ -15,12 +15,29 @@ from ember.data.dataset import IterableDataset, Subset
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
+def _defined_in(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO whose own attribute ``cls.name`` is."""
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
 def _batch_reader(dataset) -> Callable | None:
-    """A function reading a whole batch of rows at once (TensorDataset and Subsets of it), or None."""
+    """A function reading a whole batch of rows at once (TensorDataset and Subsets of it), or None.
+
+    None when a subclass overrides ``__getitem__`` below the class that defines the batch read: the
+    samples are then what that ``__getitem__`` returns (a transform, say), which the batch read skips.
+    """
+    cls = type(dataset)
     if isinstance(dataset, Subset):
+        if _defined_in(cls, "__getitem__") is not Subset:
+            return None
         inner = _batch_reader(dataset.dataset)
         return None if inner is None else (lambda indices: inner(dataset.indices[indices]))
-    return getattr(dataset, "take_batch", None)
+    take = getattr(dataset, "take_batch", None)
+    item_owner, take_owner = _defined_in(cls, "__getitem__"), _defined_in(cls, "take_batch")
+    if take is not None and item_owner is not None and take_owner is not None \
+            and cls.__mro__.index(item_owner) < cls.__mro__.index(take_owner):
+        return None
+    return take
 
 
 class DataLoader:
