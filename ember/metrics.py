@@ -165,6 +165,9 @@ def roc_auc(scores, target, pos_label=1) -> float:
     scores, positive = scores.reshape(-1).astype(np.float64), target.reshape(-1) == pos_label
     if scores.shape != positive.shape:
         raise ValueError(f"roc_auc: {scores.size} scores but {positive.size} targets")
+    nan = np.flatnonzero(np.isnan(scores))
+    if nan.size:  # NaNs would rank as distinct values above every number and give a plausible AUC
+        raise ValueError(f"roc_auc: {nan.size} of the {scores.size} scores are NaN (the first at index {nan[0]})")
     n_pos = int(positive.sum())
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -336,7 +339,7 @@ class MAE(_ErrorMean):
 
 
 class AUC(Metric):
-    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``).
+    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``); NaN when a score is NaN.
 
     >>> m = AUC(); m.update(scores, labels); m.result()
     """
@@ -356,9 +359,10 @@ class AUC(Metric):
         self.targets.append(_np(target).reshape(-1))
 
     def result(self) -> float:
-        if not self.scores:
+        scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
+        if np.isnan(scores).any() or not scores.size:  # a diverged model's epoch: no AUC, and no crash in fit
             return float("nan")
-        return roc_auc(np.concatenate(self.scores), np.concatenate(self.targets), self.pos_label)
+        return roc_auc(scores, np.concatenate(self.targets), self.pos_label)
 
 
 class _LabelMetric(Metric):

@@ -77,6 +77,11 @@ def test_roc_auc_matches_sklearn(ties):
     assert metrics.roc_auc(ember.tensor(two_column), target) == pytest.approx(skm.roc_auc_score(target, scores))
     assert metrics.roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
     assert metrics.roc_auc(np.ones(4), np.array([0, 1, 0, 1])) == 0.5
+    with pytest.raises(ValueError, match="1 of the 4 scores are NaN"):
+        metrics.roc_auc(np.array([0.2, np.nan, 0.1, 0.9]), np.array([0, 1, 0, 1]))
+    streaming = metrics.AUC()
+    streaming.update(np.array([0.2, np.nan, 0.1, 0.9]), np.array([0, 1, 0, 1]))
+    assert np.isnan(streaming.result())
     with pytest.raises(ValueError, match="both"):
         metrics.roc_auc(np.ones(3), np.ones(3))
 
