@@ -96,6 +96,10 @@ class Optimizer:
         (a group may hold other keys, such as a scheduler's ``initial_lr``)."""
         return {key: group[key] for key in self.defaults}
 
+    def state_shape(self, key: str, param) -> tuple:
+        """The shape of the array state ``key`` of ``param``: the parameter's own, unless a rule keeps less."""
+        return tuple(param.shape)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
         building = autograd.building()
@@ -476,3 +480,6 @@ class RowWiseAdagrad(Optimizer):
 
     def validate(self, group: dict) -> None:
         _nonneg("RowWiseAdagrad", group, "lr", "weight_decay", "initial_accumulator_value", "eps")
+
+    def state_shape(self, key: str, param) -> tuple:
+        return tuple(param.shape[:1]) if key == "sum" else tuple(param.shape)
