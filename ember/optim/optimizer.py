@@ -240,6 +240,12 @@ class Optimizer:
             p = by_index.get(int(key))
             if p is None:
                 raise ValueError(f"{name}: the state dict has state for parameter {key}, which no group lists")
+            for k, v in values.items():
+                shape = getattr(v, "shape", None)
+                if k != "step" and shape is not None and tuple(shape) not in ((), self.state_shape(k, p)):
+                    raise ValueError(f"{name}: the state dict's {k!r} of parameter {key} has shape {list(shape)}, "
+                                     f"expected {list(self.state_shape(k, p))} for a parameter of shape "
+                                     f"{list(p.shape)}")
             state[p] = {k: _restore(p, k, v) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
