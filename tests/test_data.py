@@ -248,6 +248,34 @@ def test_loader_iterable_dataset():
         DataLoader(Stream(), shuffle=True)
 
 
+def test_loader_without_batching_gives_the_samples():
+    x, y = _xy(5)
+    loader = DataLoader(TensorDataset(x, y), batch_size=None)
+    samples = list(loader)
+    assert len(loader) == len(samples) == 5
+    assert samples[3][0].shape == (2,) and np.array_equal(samples[3][0].numpy(), x[3]) and samples[3][1].item() == 3
+
+    ember.manual_seed(3)
+    shuffled = [s["i"] for s in DataLoader(Squares(6), batch_size=None, shuffle=True, prefetch=0)]
+    assert sorted(shuffled) == list(range(6)) and shuffled != list(range(6))
+    sample = next(iter(DataLoader(Squares(3), batch_size=None)))
+    assert sample["i"] == 0 and isinstance(sample["i"], int) and isinstance(sample["vec"], ember.Tensor)
+    assert [s for s in DataLoader(Squares(3), batch_size=None, collate_fn=lambda s: s["sq"])] == [0.0, 1.0, 4.0]
+    assert ember.data.default_convert(Point(np.zeros(2, np.float32), ["a", np.int32(4)])).y[1].dtype == ember.int32
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(np.full(2, i, np.float32) for i in range(3))
+
+        def __len__(self):
+            return 3
+
+    assert [s.tolist() for s in DataLoader(Stream(), batch_size=None)] == [[0, 0], [1, 1], [2, 2]]
+    assert len(DataLoader(Stream(), batch_size=None)) == 3
+    with pytest.raises(ValueError, match="batch_size=None .* excludes drop_last"):
+        DataLoader(Squares(3), batch_size=None, drop_last=True)
+
+
 class Slow(Dataset):
     def __init__(self, n, delay, fail_at=None):
         self.n, self.delay, self.fail_at = n, delay, fail_at
