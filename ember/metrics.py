@@ -184,10 +184,17 @@ def log_loss(probs, target, eps: float = 1e-15) -> float:
     """
     probs, target = _np(probs).astype(np.float64), _np(target).reshape(-1)
     if probs.ndim == 2 and probs.shape[1] > 1:
+        classes = probs.shape[1]
+        if target.size and not np.all((target >= 0) & (target < classes) & (target == np.round(target))):
+            bad = target[(target < 0) | (target >= classes) | (target != np.round(target))][:4].tolist()
+            raise ValueError(f"log_loss: targets must be class indices in [0, {classes}), got {bad}")
         p = probs[np.arange(len(target)), target.astype(np.int64)]
     else:
+        if not np.all((target == 0) | (target == 1)):  # a -1 label, say, would count as class 1
+            bad = target[(target != 0) & (target != 1)][:4].tolist()
+            raise ValueError(f"log_loss: binary targets must be 0 or 1, got {bad}; map them first (y == 1)")
         p1 = probs.reshape(-1)
-        p = np.where(target.astype(bool), p1, 1.0 - p1)
+        p = np.where(target == 1, p1, 1.0 - p1)
     return float(-np.mean(np.log(np.clip(p, eps, 1.0 - eps))))
 
 

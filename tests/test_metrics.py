@@ -94,6 +94,11 @@ def test_log_loss_and_regression_errors():
     logits, target = _multiclass(50, 3)
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     assert metrics.log_loss(probs, target) == pytest.approx(skm.log_loss(target, probs, labels=[0, 1, 2]), rel=1e-5)
+    assert metrics.log_loss(p, y.astype(np.float32)) == pytest.approx(skm.log_loss(y, p))
+    with pytest.raises(ValueError, match=r"binary targets must be 0 or 1, got \[-1, -1"):
+        metrics.log_loss(p, np.where(y == 1, 1, -1))  # libsvm's labels
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\), got \[-1\]"):
+        metrics.log_loss(probs[:2], np.array([0, -1]))
     a, b = rng.standard_normal(40), rng.standard_normal(40)
     assert metrics.mean_squared_error(a, b) == pytest.approx(skm.mean_squared_error(b, a))
     assert metrics.mean_absolute_error(ember.tensor(a), b) == pytest.approx(skm.mean_absolute_error(b, a), rel=1e-6)
