@@ -399,6 +399,12 @@ def test_libsvm_dataset_dense_and_sparse(tmp_path):
         assert isinstance(batch, CSR) and np.array_equal(batch.to_dense(), xb.numpy())
     rows = default_collate([sparse[2], sparse[0]])[0]
     assert np.array_equal(rows.to_dense(), xb.numpy()[[2, 0]])
+    last = len(sparse) - 1  # negative rows count from the end, as in a TensorDataset
+    assert np.array_equal(sparse[-1][0].to_dense(), sparse[last][0].to_dense()) and dense[-1][1] == dense[last][1]
+    assert np.array_equal(sparse.matrix.take_rows(np.array([-1, 0])).to_dense(), sparse.matrix.take_rows(
+        np.array([last, 0])).to_dense())
+    with pytest.raises(IndexError, match=f"rows \\[{last + 1}\\] are out of range for a matrix of {last + 1} rows"):
+        sparse[last + 1]
 
 
 # --- small datasets -------------------------------------------------------------------------------------
