@@ -166,6 +166,11 @@ def _atomic(path: str | os.PathLike):
     ``path`` (keeping the umask's mode), on failure removed. Leftovers of killed writers go first."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    # checked here: the errors of creating the temporary would name it rather than ``path``
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path}: the directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
     _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = _create_temporary(directory, os.path.basename(path))
     try:

@@ -165,6 +165,9 @@ def roc_auc(scores, target, pos_label=1) -> float:
     scores, positive = scores.reshape(-1).astype(np.float64), target.reshape(-1) == pos_label
     if scores.shape != positive.shape:
         raise ValueError(f"roc_auc: {scores.size} scores but {positive.size} targets")
+    nan = np.flatnonzero(np.isnan(scores))
+    if nan.size:  # NaNs would rank as distinct values above every number and give a plausible AUC
+        raise ValueError(f"roc_auc: {nan.size} of the {scores.size} scores are NaN (the first at index {nan[0]})")
     n_pos = int(positive.sum())
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -181,10 +184,17 @@ def log_loss(probs, target, eps: float = 1e-15) -> float:
     """
     probs, target = _np(probs).astype(np.float64), _np(target).reshape(-1)
     if probs.ndim == 2 and probs.shape[1] > 1:
+        classes = probs.shape[1]
+        if target.size and not np.all((target >= 0) & (target < classes) & (target == np.round(target))):
+            bad = target[(target < 0) | (target >= classes) | (target != np.round(target))][:4].tolist()
+            raise ValueError(f"log_loss: targets must be class indices in [0, {classes}), got {bad}")
         p = probs[np.arange(len(target)), target.astype(np.int64)]
     else:
+        if not np.all((target == 0) | (target == 1)):  # a -1 label, say, would count as class 1
+            bad = target[(target != 0) & (target != 1)][:4].tolist()
+            raise ValueError(f"log_loss: binary targets must be 0 or 1, got {bad}; map them first (y == 1)")
         p1 = probs.reshape(-1)
-        p = np.where(target.astype(bool), p1, 1.0 - p1)
+        p = np.where(target == 1, p1, 1.0 - p1)
     return float(-np.mean(np.log(np.clip(p, eps, 1.0 - eps))))
 
 
@@ -336,7 +346,7 @@ class MAE(_ErrorMean):
 
 
 class AUC(Metric):
-    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``).
+    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``); NaN when a score is NaN.
 
     >>> m = AUC(); m.update(scores, labels); m.result()
     """
@@ -356,9 +366,10 @@ class AUC(Metric):
         self.targets.append(_np(target).reshape(-1))
 
     def result(self) -> float:
-        if not self.scores:
+        scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
+        if np.isnan(scores).any() or not scores.size:  # a diverged model's epoch: no AUC, and no crash in fit
             return float("nan")
-        return roc_auc(np.concatenate(self.scores), np.concatenate(self.targets), self.pos_label)
+        return roc_auc(scores, np.concatenate(self.targets), self.pos_label)
 
 
 class _LabelMetric(Metric):

@@ -70,6 +70,12 @@ def _resolve_metric(metric):
     return table[metric]()
 
 
+def _check_batch_size(batch_size) -> None:
+    # a DataLoader's batch_size=None gives unbatched samples, which a training step cannot take
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"fit/evaluate/predict: batch_size must be a positive int, got {batch_size!r}")
+
+
 def _as_loader(x, y, batch_size: int, shuffle: bool):
     from ember.data import DataLoader, Dataset, TensorDataset
 
@@ -77,6 +83,7 @@ def _as_loader(x, y, batch_size: int, shuffle: bool):
         if y is not None:
             raise ValueError("fit/evaluate: pass targets inside the DataLoader, not as y")
         return x
+    _check_batch_size(batch_size)
     if isinstance(x, Dataset):
         return DataLoader(x, batch_size=batch_size, shuffle=shuffle)
     if y is None:
@@ -200,6 +207,7 @@ class Model:
         leading, shared_loss = [], None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
         if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+            _check_batch_size(batch_size)
             loader, leading, callbacks, verbose, shared_loss = dist.fit.prepare(self, x, y, batch_size, shuffle,
                                                                                 list(callbacks), verbose)
         else:

@@ -93,10 +93,11 @@ def _check_optimizer(optimizer, saved, saved_class) -> None:
         if not isinstance(values, dict):
             raise ValueError(f"the checkpoint's optimizer state of parameter {index} is damaged")
         for key, value in values.items():
-            shape = _shape(value)
-            if key != "step" and shape not in (None, ()) and shape != tuple(param.shape):
+            shape, expected = _shape(value), optimizer.state_shape(key, param)
+            if key != "step" and shape not in (None, ()) and shape != expected:
                 raise ValueError(f"the checkpoint's optimizer state {key!r} of parameter {index} has shape {shape}, "
-                                 f"the parameter has {tuple(param.shape)}")
+                                 f"the model's {name} keeps {expected} for a parameter of shape "
+                                 f"{tuple(param.shape)}")
 
 
 def _index(key):

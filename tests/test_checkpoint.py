@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import OrderedDict
 
 import ml_dtypes
@@ -158,6 +159,17 @@ def test_unsupported_objects_name_the_key_path(tmp_path):
     with pytest.raises(TypeError, match="object"):
         ember.save({"a": np.array([object()])}, tmp_path / "x")
     assert not (tmp_path / "x").exists() and not _leftovers(tmp_path)
+
+
+def test_save_to_a_missing_directory_or_a_directory_names_the_path(tmp_path):
+    target = tmp_path / "runs" / "ckpt.emb"
+    with pytest.raises(FileNotFoundError, match=f"cannot write {re.escape(str(target))}: the directory "
+                                                f"{re.escape(str(tmp_path / 'runs'))} does not exist"):
+        ember.save({"epoch": 1}, target)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(IsADirectoryError, match=f"cannot write {re.escape(str(tmp_path / 'runs'))}: it is a directory"):
+        ember.save({"epoch": 1}, tmp_path / "runs")
+    assert not _leftovers(tmp_path)
 
 
 def test_load_rejects_foreign_files(tmp_path):

@@ -193,6 +193,29 @@ def test_model_load_refuses_a_mismatched_checkpoint_before_overwriting_anything(
     assert _snapshot(wider) == before
 
 
+def test_model_load_takes_the_state_shapes_of_the_optimizer(tmp_path):
+    def rowwise() -> Model:
+        model = _model()
+        model.optimizer = ember.optim.RowWiseAdagrad(model.net.parameters(), lr=0.1)  # one accumulator a row
+        return model
+
+    trained = rowwise()
+    rng = np.random.default_rng(0)
+    trained.fit(rng.normal(size=(32, 4)).astype(np.float32), rng.integers(0, 3, 32), epochs=1, batch_size=8,
+                verbose=0)
+    trained.save(tmp_path / "rowwise.emb")
+    fresh = rowwise()
+    fresh.load(tmp_path / "rowwise.emb")
+    assert _snapshot(fresh) == _snapshot(trained)
+
+    state = trained.state_dict()
+    state["optimizer"]["state"][0]["sum"] = np.zeros((8, 4), np.float32)
+    ember.save(state, tmp_path / "shape.emb")
+    with pytest.raises(ValueError, match="'sum' of parameter 0 has shape \\(8, 4\\), the model's RowWiseAdagrad "
+                                         "keeps \\(8,\\) for a parameter of shape \\(8, 4\\)"):
+        fresh.load(tmp_path / "shape.emb")
+
+
 # --- saving: killed saves and file modes -------------------------------------------------------------------
 _KILLED_SAVE = """
 import os, signal, sys

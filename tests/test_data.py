@@ -190,6 +190,27 @@ def test_loader_fast_path_equals_item_by_item():
     assert np.array_equal(yb.numpy(), train.indices) and np.array_equal(xb.numpy(), x[train.indices])
 
 
+def test_loader_honours_a_subclass_getitem():
+    x, y = _xy(6)
+
+    class Doubled(TensorDataset):
+        def __getitem__(self, i):
+            xi, yi = super().__getitem__(i)
+            return xi * 2, yi
+
+    class Negated(ember.data.Subset):
+        def __getitem__(self, i):
+            xi, yi = super().__getitem__(i)
+            return -xi, yi
+
+    xb, yb = next(iter(DataLoader(Doubled(x, y), batch_size=4)))
+    assert np.array_equal(xb.numpy(), x[:4] * 2) and np.array_equal(yb.numpy(), y[:4])
+    xb, _ = next(iter(DataLoader(Negated(TensorDataset(x, y), [1, 2]), batch_size=2)))
+    assert np.array_equal(xb.numpy(), -x[1:3])
+    xb, _ = next(iter(DataLoader(ember.data.Subset(Doubled(x, y), [3]), batch_size=1)))
+    assert np.array_equal(xb.numpy(), x[3:4] * 2)
+
+
 def test_loader_shuffle_reproducible():
     ds = TensorDataset(*_xy(30))
 
@@ -225,6 +246,34 @@ def test_loader_iterable_dataset():
         len(DataLoader(Stream(), batch_size=3))
     with pytest.raises(ValueError, match="iterable"):
         DataLoader(Stream(), shuffle=True)
+
+
+def test_loader_without_batching_gives_the_samples():
+    x, y = _xy(5)
+    loader = DataLoader(TensorDataset(x, y), batch_size=None)
+    samples = list(loader)
+    assert len(loader) == len(samples) == 5
+    assert samples[3][0].shape == (2,) and np.array_equal(samples[3][0].numpy(), x[3]) and samples[3][1].item() == 3
+
+    ember.manual_seed(3)
+    shuffled = [s["i"] for s in DataLoader(Squares(6), batch_size=None, shuffle=True, prefetch=0)]
+    assert sorted(shuffled) == list(range(6)) and shuffled != list(range(6))
+    sample = next(iter(DataLoader(Squares(3), batch_size=None)))
+    assert sample["i"] == 0 and isinstance(sample["i"], int) and isinstance(sample["vec"], ember.Tensor)
+    assert [s for s in DataLoader(Squares(3), batch_size=None, collate_fn=lambda s: s["sq"])] == [0.0, 1.0, 4.0]
+    assert ember.data.default_convert(Point(np.zeros(2, np.float32), ["a", np.int32(4)])).y[1].dtype == ember.int32
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(np.full(2, i, np.float32) for i in range(3))
+
+        def __len__(self):
+            return 3
+
+    assert [s.tolist() for s in DataLoader(Stream(), batch_size=None)] == [[0, 0], [1, 1], [2, 2]]
+    assert len(DataLoader(Stream(), batch_size=None)) == 3
+    with pytest.raises(ValueError, match="batch_size=None .* excludes drop_last"):
+        DataLoader(Squares(3), batch_size=None, drop_last=True)
 
 
 class Slow(Dataset):
@@ -350,6 +399,12 @@ def test_libsvm_dataset_dense_and_sparse(tmp_path):
         assert isinstance(batch, CSR) and np.array_equal(batch.to_dense(), xb.numpy())
     rows = default_collate([sparse[2], sparse[0]])[0]
     assert np.array_equal(rows.to_dense(), xb.numpy()[[2, 0]])
+    last = len(sparse) - 1  # negative rows count from the end, as in a TensorDataset
+    assert np.array_equal(sparse[-1][0].to_dense(), sparse[last][0].to_dense()) and dense[-1][1] == dense[last][1]
+    assert np.array_equal(sparse.matrix.take_rows(np.array([-1, 0])).to_dense(), sparse.matrix.take_rows(
+        np.array([last, 0])).to_dense())
+    with pytest.raises(IndexError, match=f"rows \\[{last + 1}\\] are out of range for a matrix of {last + 1} rows"):
+        sparse[last + 1]
 
 
 # --- small datasets -------------------------------------------------------------------------------------

@@ -65,6 +65,16 @@ def test_shuffled_workers_follow_the_global_seed():
     assert sorted(first.tolist()) == x.tolist() and first.tolist() != x.tolist()
 
 
+def test_workers_without_batching_give_the_samples_in_order():
+    ember.manual_seed(5)
+    serial = [float(s[0]) for s in DataLoader(_Pids(), batch_size=None, shuffle=True)]
+    ember.manual_seed(5)
+    parallel = list(DataLoader(_Pids(), batch_size=None, shuffle=True, num_workers=2))
+    assert [float(s[0]) for s in parallel] == serial and sorted(serial) == list(range(12))
+    assert len({pid for _, pid in parallel}) == 2
+    assert sorted(DataLoader(_Shards(), batch_size=None, num_workers=2)) == list(range(20))
+
+
 def test_a_worker_exception_reraises_in_the_loop():
     with pytest.raises(KeyError, match="row 5 is missing") as info:
         list(DataLoader(_Failing(), batch_size=2, num_workers=2))

@@ -77,6 +77,11 @@ def test_roc_auc_matches_sklearn(ties):
     assert metrics.roc_auc(ember.tensor(two_column), target) == pytest.approx(skm.roc_auc_score(target, scores))
     assert metrics.roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
     assert metrics.roc_auc(np.ones(4), np.array([0, 1, 0, 1])) == 0.5
+    with pytest.raises(ValueError, match="1 of the 4 scores are NaN"):
+        metrics.roc_auc(np.array([0.2, np.nan, 0.1, 0.9]), np.array([0, 1, 0, 1]))
+    streaming = metrics.AUC()
+    streaming.update(np.array([0.2, np.nan, 0.1, 0.9]), np.array([0, 1, 0, 1]))
+    assert np.isnan(streaming.result())
     with pytest.raises(ValueError, match="both"):
         metrics.roc_auc(np.ones(3), np.ones(3))
 
@@ -89,6 +94,11 @@ def test_log_loss_and_regression_errors():
     logits, target = _multiclass(50, 3)
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     assert metrics.log_loss(probs, target) == pytest.approx(skm.log_loss(target, probs, labels=[0, 1, 2]), rel=1e-5)
+    assert metrics.log_loss(p, y.astype(np.float32)) == pytest.approx(skm.log_loss(y, p))
+    with pytest.raises(ValueError, match=r"binary targets must be 0 or 1, got \[-1, -1"):
+        metrics.log_loss(p, np.where(y == 1, 1, -1))  # libsvm's labels
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\), got \[-1\]"):
+        metrics.log_loss(probs[:2], np.array([0, -1]))
     a, b = rng.standard_normal(40), rng.standard_normal(40)
     assert metrics.mean_squared_error(a, b) == pytest.approx(skm.mean_squared_error(b, a))
     assert metrics.mean_absolute_error(ember.tensor(a), b) == pytest.approx(skm.mean_absolute_error(b, a), rel=1e-6)

@@ -78,6 +78,10 @@ def test_bad_loss_and_metric_names_are_clear_errors():
         model.evaluate(np.zeros((2, 64), np.float32), np.zeros(2, np.int64), metrics=["bogus"])
     with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
         model.fit(np.zeros((3, 64), np.float32), np.zeros(2, np.int64), verbose=0)
+    for call in (lambda: model.fit(np.zeros((3, 64), np.float32), np.zeros(3, np.int64), batch_size=None, verbose=0),
+                 lambda: model.predict(np.zeros((3, 64), np.float32), batch_size=None)):
+        with pytest.raises(ValueError, match="batch_size must be a positive int, got None"):
+            call()
 
 
 def test_callbacks_hook_every_step_and_epoch(tmp_path):

@@ -427,6 +427,38 @@ def test_load_state_dict_casts_and_checks():
         optim.Adam([w, ember.zeros(1, requires_grad=True)]).load_state_dict(saved)
 
 
+
+def test_load_state_dict_checks_state_shapes_before_changing_anything():
+    w = ember.zeros(3, 2, requires_grad=True)
+    opt = optim.Adam([w])
+    w.grad = ember.ones(3, 2)
+    opt.step()
+    saved = copy.deepcopy(opt.state_dict())
+    saved["state"][0]["exp_avg"] = np.ones((1, 2), np.float32)  # would broadcast, or fail at the next step
+    with pytest.raises(ValueError, match=r"Adam: the state dict's 'exp_avg' of parameter 0 has shape \[1, 2\], "
+                                         r"expected \[3, 2\] for a parameter of shape \[3, 2\]"):
+        opt.load_state_dict(saved)
+    assert opt.state[w]["exp_avg"].shape == (3, 2) and opt.state[w]["step"] == 1
+
+    table = ember.zeros(5, 4, requires_grad=True)  # one accumulator a row
+    rowwise = optim.RowWiseAdagrad([table], lr=0.1)
+    table.grad = ember.ones(5, 4)
+    rowwise.step()
+    optim.RowWiseAdagrad([table], lr=0.1).load_state_dict(rowwise.state_dict())
+
+    x, y = ember.zeros(2, requires_grad=True), ember.zeros(3, requires_grad=True)  # flat vectors of 5
+    lbfgs = optim.LBFGS([x, y], max_iter=2)
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = ((x - 1.0) ** 2).sum() + ((y + 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    lbfgs.step(closure)
+    optim.LBFGS([x, y], max_iter=2).load_state_dict(lbfgs.state_dict())
+
+
 VALIDATION_CASES = [
     (optim.SGD, {"lr": -1}, ValueError, "SGD: lr must be >= 0, got -1"),
     (optim.SGD, {"lr": 0.1, "momentum": -0.5}, ValueError, "SGD: momentum must be >= 0, got -0.5"),

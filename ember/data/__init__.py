@@ -4,7 +4,7 @@
 >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
 """
 
-from ember.data.collate import collate, collate_fn_map, default_collate
+from ember.data.collate import collate, collate_fn_map, default_collate, default_convert
 from ember.data.dataset import Dataset, IterableDataset, Subset, TensorDataset, random_split
 from ember.data.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, train_test_split
 from ember.data.loader import DataLoader
@@ -15,6 +15,7 @@ from ember.data.worker_info import WorkerInfo, get_worker_info
 __all__ = [
     "CSR", "BatchSampler", "CSVDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",
     "LibSVMDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "TensorDataset", "WorkerInfo",
-    "collate", "collate_fn_map", "default_collate", "get_worker_info", "load_breast_cancer", "load_diabetes",
-    "load_digits", "load_iris", "load_wine", "random_split", "read_csv", "read_libsvm", "train_test_split",
+    "collate", "collate_fn_map", "default_collate", "default_convert", "get_worker_info", "load_breast_cancer",
+    "load_diabetes", "load_digits", "load_iris", "load_wine", "random_split", "read_csv", "read_libsvm",
+    "train_test_split",
 ]

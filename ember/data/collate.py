@@ -48,6 +48,29 @@ def default_collate(batch: Sequence):
     return collate(batch, collate_fn_map=collate_fn_map)
 
 
+def default_convert(sample):
+    """One sample as a DataLoader with ``batch_size=None`` gives it: NumPy arrays and scalars of numbers
+    become Tensors, through tuples, lists, dicts and namedtuples; everything else stays as it is.
+
+    >>> default_convert({"x": np.zeros(3), "id": 7})   # {"x": Tensor (3,), "id": 7}
+    """
+    if isinstance(sample, (np.ndarray, np.generic)):
+        return sample if sample.dtype.kind in "USO" else Tensor._make(as_array(np.asarray(sample), "collate"), None)
+    if isinstance(sample, Mapping):
+        fields = {key: default_convert(value) for key, value in sample.items()}
+        try:
+            return type(sample)(fields)
+        except TypeError:  # a mapping type that cannot be built from a dict
+            return fields
+    if isinstance(sample, tuple) and hasattr(sample, "_fields"):  # namedtuple
+        return type(sample)(*(default_convert(value) for value in sample))
+    if isinstance(sample, tuple):
+        return tuple(default_convert(value) for value in sample)
+    if isinstance(sample, list):
+        return [default_convert(value) for value in sample]
+    return sample
+
+
 def _same(batch: Sequence, what, name: str) -> None:
     first = what(batch[0])
     for i, elem in enumerate(batch):

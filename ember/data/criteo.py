@@ -14,6 +14,7 @@ file, the line and the column.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,8 @@ CATEGORICAL_NAMES = tuple(f"C{i}" for i in range(1, NUM_CATEGORICAL + 1))
 MISSING = -1  # a missing categorical value
 _ID_MASK = (1 << 63) - 1  # hex ids wider than 63 bits keep their low 63 bits (they are hashes already)
 _CHUNK_LINES = 65536
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_INT64 = np.iinfo(np.int64)
 
 
 @dataclass
@@ -87,10 +90,11 @@ def _parse_dense(values: list, path, first_line: int, column: int, name: str) ->
     except (ValueError, OverflowError):
         for i, value in enumerate(values):
             try:
-                if value != "":
-                    int(value)
+                number = None if value == "" else int(value)
             except ValueError:
                 _fail(path, first_line + i, column, name, value, "expected an integer or an empty field")
+            if number is not None and not _INT64.min <= number <= _INT64.max:
+                _fail(path, first_line + i, column, name, value, "the integer does not fit in int64")
         raise
     return out
 
@@ -99,6 +103,8 @@ def _parse_hex(values: tuple, path, first_line: int, column: int, name: str) -> 
     ids = {"": MISSING}
     for value in set(values).difference(ids):  # each distinct id parsed once; the mapping runs at C speed
         try:
+            if not _HEX.fullmatch(value):  # int(value, 16) also takes a sign, "0x", "_" and spaces
+                raise ValueError(value)
             ids[value] = int(value, 16) & _ID_MASK
         except ValueError:
             _fail(path, first_line + values.index(value), column, name, value,

@@ -10,17 +10,34 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ember.data.collate import default_collate
+from ember.data.collate import default_collate, default_convert
 from ember.data.dataset import IterableDataset, Subset
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
+def _defined_in(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO whose own attribute ``cls.name`` is."""
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
 def _batch_reader(dataset) -> Callable | None:
-    """A function reading a whole batch of rows at once (TensorDataset and Subsets of it), or None."""
+    """A function reading a whole batch of rows at once (TensorDataset and Subsets of it), or None.
+
+    None when a subclass overrides ``__getitem__`` below the class that defines the batch read: the
+    samples are then what that ``__getitem__`` returns (a transform, say), which the batch read skips.
+    """
+    cls = type(dataset)
     if isinstance(dataset, Subset):
+        if _defined_in(cls, "__getitem__") is not Subset:
+            return None
         inner = _batch_reader(dataset.dataset)
         return None if inner is None else (lambda indices: inner(dataset.indices[indices]))
-    return getattr(dataset, "take_batch", None)
+    take = getattr(dataset, "take_batch", None)
+    item_owner, take_owner = _defined_in(cls, "__getitem__"), _defined_in(cls, "take_batch")
+    if take is not None and item_owner is not None and take_owner is not None \
+            and cls.__mro__.index(item_owner) < cls.__mro__.index(take_owner):
+        return None
+    return take
 
 
 class DataLoader:
@@ -38,14 +55,15 @@ class DataLoader:
     exception such as Ctrl-C in the loop, stops the thread or workers without waiting on a stuck
     dataset. Shuffling draws from Ember's global generator when iteration starts, so
     ``ember.manual_seed`` makes it reproducible. A TensorDataset (or a Subset of one) with the default
-    collation is read one indexing per array per batch.
+    collation is read one indexing per array per batch. ``batch_size=None`` turns batching off, as in
+    PyTorch: each sample comes as it is, through ``collate_fn`` (default ``default_convert``).
 
     >>> loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
     >>> for xb, yb in loader:
     ...     loss = step(xb, yb)
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, sampler: Iterable | None = None,
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False, sampler: Iterable | None = None,
                  batch_sampler: Iterable | None = None, drop_last: bool = False, collate_fn: Callable | None = None,
                  prefetch: int = 2, num_workers: int = 0, worker_init_fn: Callable | None = None,
                  multiprocessing_context: str | None = None, timeout: float = 0):
@@ -60,7 +78,11 @@ class DataLoader:
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
-        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        self._batching = batch_size is not None or batch_sampler is not None
+        if not self._batching and drop_last:
+            raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last=True")
+        default = default_collate if self._batching else default_convert
+        self.collate_fn = default if collate_fn is None else collate_fn
         self.prefetch = prefetch
         self.sampler = None
         self.batch_sampler = None
@@ -68,7 +90,8 @@ class DataLoader:
         if self._iterable:
             if shuffle or sampler is not None or batch_sampler is not None:
                 raise ValueError("DataLoader: an iterable dataset takes no shuffle, sampler or batch_sampler")
-            BatchSampler([], batch_size, drop_last)  # validates batch_size
+            if self._batching:
+                BatchSampler([], batch_size, drop_last)  # validates batch_size
             self._take = None
             return
         if batch_sampler is not None:
@@ -80,17 +103,20 @@ class DataLoader:
                 raise ValueError("DataLoader: give either shuffle=True or a sampler, not both")
             if sampler is None:
                 sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+            if self._batching:
+                batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self._take = _batch_reader(dataset) if self.collate_fn is default_collate else None
 
     def __len__(self) -> int:
         if not self._iterable:
-            return len(self.batch_sampler)
+            return len(self.batch_sampler if self._batching else self.sampler)
         if not hasattr(self.dataset, "__len__"):
             raise TypeError("len(DataLoader): the iterable dataset has no __len__")
         n = len(self.dataset)
+        if not self._batching:
+            return n
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator:
@@ -98,9 +124,9 @@ class DataLoader:
         if self.num_workers > 0:
             from ember.data.workers import WorkerIterator
 
-            return WorkerIterator(self, None if self._iterable else iter(self.batch_sampler), self.prefetch)
+            return WorkerIterator(self, None if self._iterable else self._index_batches(), self.prefetch)
         source = self._stream_batches(iter(self.dataset)) if self._iterable else self._map_batches(
-            iter(self.batch_sampler))
+            self._index_batches())
         return source if self.prefetch == 0 else _Prefetcher(source, self.prefetch)
 
     def __getstate__(self) -> dict:
@@ -113,8 +139,14 @@ class DataLoader:
         if not self._iterable and self.collate_fn is default_collate:
             self._take = _batch_reader(self.dataset)
 
+    def _index_batches(self) -> Iterator:
+        """The batches' dataset indices (single indices without batching), drawn now."""
+        return iter(self.batch_sampler if self._batching else self.sampler)
+
     def _fetch(self, indices) -> object:
-        """The batch of the given dataset indices."""
+        """The batch of the given dataset indices (the sample of one index without batching)."""
+        if not self._batching:
+            return self.collate_fn(self.dataset[int(indices)])
         if self._take is not None:
             return self._take(np.asarray(indices, dtype=np.int64))
         return self.collate_fn([self.dataset[i] for i in indices])
@@ -124,6 +156,9 @@ class DataLoader:
             yield self._fetch(indices)
 
     def _stream_batches(self, samples: Iterator) -> Iterator:
+        if not self._batching:
+            yield from map(self.collate_fn, samples)
+            return
         batch = []
         for sample in samples:
             batch.append(sample)

@@ -155,13 +155,23 @@ class CSR(NamedTuple):
     shape: tuple
 
     def row(self, i: int) -> CSR:
-        """Row ``i`` as a 1 x n_features CSR matrix."""
+        """Row ``i`` (negative counts from the end) as a 1 x n_features CSR matrix."""
+        i = int(self._rows(np.asarray(i)))
         start, stop = int(self.indptr[i]), int(self.indptr[i + 1])
         return CSR(np.array([0, stop - start], np.int64), self.indices[start:stop], self.values[start:stop],
                    (1, self.shape[1]))
 
+    def _rows(self, rows: np.ndarray) -> np.ndarray:
+        """Row numbers with negative ones counted from the end (``indptr[i + 1]`` of -1 would be row 0's start)."""
+        n = len(self.indptr) - 1
+        if rows.size and (rows.min() < -n or rows.max() >= n):
+            bad = rows[(rows < -n) | (rows >= n)][:4].tolist()
+            raise IndexError(f"CSR: rows {bad} are out of range for a matrix of {n} rows")
+        return np.where(rows < 0, rows + n, rows)
+
     def take_rows(self, rows: np.ndarray) -> CSR:
-        """The given rows, in order, as a new CSR matrix."""
+        """The given rows (negative ones count from the end), in order, as a new CSR matrix."""
+        rows = self._rows(np.asarray(rows, np.int64))
         starts, stops = self.indptr[rows], self.indptr[rows + 1]
         lengths = stops - starts
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

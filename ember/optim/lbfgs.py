@@ -45,6 +45,10 @@ class LBFGS(Optimizer):
             if group[name] < 1:
                 raise ValueError(f"LBFGS: {name} must be >= 1, got {group[name]}")
 
+    def state_shape(self, key: str, param) -> tuple:
+        """The flat vectors (``d``, ``prev_flat_grad``) span every parameter; the state is the first one's."""
+        return (sum(p.numel() for p in self._params),)
+
     def load_state_dict(self, state_dict: dict) -> None:
         """As the base class, but the flat vectors stay float64 NumPy arrays (the base class would cast them to
         the parameters' dtype)."""

@@ -96,6 +96,10 @@ class Optimizer:
         (a group may hold other keys, such as a scheduler's ``initial_lr``)."""
         return {key: group[key] for key in self.defaults}
 
+    def state_shape(self, key: str, param) -> tuple:
+        """The shape of the array state ``key`` of ``param``: the parameter's own, unless a rule keeps less."""
+        return tuple(param.shape)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
         building = autograd.building()
@@ -236,6 +240,12 @@ class Optimizer:
             p = by_index.get(int(key))
             if p is None:
                 raise ValueError(f"{name}: the state dict has state for parameter {key}, which no group lists")
+            for k, v in values.items():
+                shape = getattr(v, "shape", None)
+                if k != "step" and shape is not None and tuple(shape) not in ((), self.state_shape(k, p)):
+                    raise ValueError(f"{name}: the state dict's {k!r} of parameter {key} has shape {list(shape)}, "
+                                     f"expected {list(self.state_shape(k, p))} for a parameter of shape "
+                                     f"{list(p.shape)}")
             state[p] = {k: _restore(p, k, v) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
@@ -476,3 +486,6 @@ class RowWiseAdagrad(Optimizer):
 
     def validate(self, group: dict) -> None:
         _nonneg("RowWiseAdagrad", group, "lr", "weight_decay", "initial_accumulator_value", "eps")
+
+    def state_shape(self, key: str, param) -> tuple:
+        return tuple(param.shape[:1]) if key == "sum" else tuple(param.shape)
