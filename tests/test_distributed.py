@@ -242,6 +242,23 @@ def test_mismatched_shapes_are_an_error_on_every_rank(tmp_path):
             "rank 1 called all_reduce #1 on shape [4]") in err
 
 
+@needs_mpiexec
+@pytest.mark.parametrize("call, expected", [
+    ("dist.all_reduce(ember.ones(3, dtype='float32' if dist.get_rank() == 0 else 'float64'))",
+     "rank 0 called all_reduce #1 on shape [3] of dtype float32; rank 1 called all_reduce #1 on shape [3] of dtype "
+     "float64"),
+    ("dist.all_reduce(ember.ones(3), op='sum' if dist.get_rank() == 0 else 'max')",
+     "rank 0 called all_reduce #1 on shape [3] with op sum; rank 1 called all_reduce #1 on shape [3] with op max"),
+    # rows of different widths: all_to_all would scramble them, not fail
+    ("w = 3 + 2 * dist.get_rank()\ndist.all_to_all_single(ember.zeros((2, w)), ember.ones((2, w)))",
+     "rank 0 called all_to_all #1 on shape [?, 3]; rank 1 called all_to_all #1 on shape [?, 5]"),
+], ids=["dtype", "op", "row shape"])
+def test_ranks_that_differ_in_dtype_op_or_row_shape_get_an_error_naming_it(tmp_path, call, expected):
+    code, _, err, elapsed = run(2, write(tmp_path, f"dist.init_process_group(timeout=10)\n{call}\n"))
+    assert code != 0 and elapsed < 30
+    assert expected in err, err
+
+
 def test_world_from_launcher_environments():
     assert world_from_env({}) == (0, 1, 0, 0)
     assert world_from_env({"PMI_RANK": "1", "PMI_SIZE": "4", "MPI_LOCALRANKID": "1"})[:3] == (1, 4, 1)
