@@ -101,6 +101,19 @@ def test_predict_status_health_and_metrics(model_dir):
         assert "ember_serve_model_version 1.0" in metrics and "ember_serve_batch_size_bucket" in metrics
 
 
+def test_a_request_for_a_version_runs_on_that_version_or_gets_404(model_dir):
+    path, _ = model_dir
+    expected = write_version(path, 2, shift=5.0)
+    with Server(path) as s:
+        r = httpx.post(f"{s.url}/v1/models/cnn/versions/2:predict", json={"instances": X.tolist()})
+        assert r.status_code == 200 and r.headers["x-model-version"] == "2"
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+        for version, words in (("1", "version 1 of 'cnn' is not served (version 2 is)"),
+                               ("x", "the version must be a number, got 'x'")):
+            r = httpx.post(f"{s.url}/v1/models/cnn/versions/{version}:predict", json={"instances": X.tolist()})
+            assert r.status_code == 404 and r.json()["error"] == words, r.text
+
+
 def test_concurrent_requests_are_batched(model_dir):
     path, expected = model_dir
     with Server(path, max_batch_size=64, batch_timeout_ms=20) as s:
