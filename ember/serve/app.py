@@ -162,7 +162,9 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
                 raise BadRequest(f"the model cannot take these instances: {exc}") from None
             if asked and int(asked) != version:  # a newer version was swapped in while this request waited
                 raise BadRequest(f"version {int(asked)} of {name!r} is no longer served (version {version} is)", 404)
-            return JSONResponse({key: outputs.tolist()}, headers={"X-Model-Version": str(version)})
+            # NaN and infinities as TF Serving writes them (JSONResponse refuses them: a 500)
+            body = json.dumps({key: outputs.tolist()}, separators=(",", ":")).encode()
+            return Response(body, media_type="application/json", headers={"X-Model-Version": str(version)})
         except BadRequest as exc:
             status = exc.status
             return _error(exc.status, str(exc))
