@@ -67,6 +67,24 @@ def test_compiled_data_parallel_steps_equal_one_process():
     assert out.count("compiled data parallel ok") == 2
 
 
+@needs_mpiexec
+def test_fit_shares_the_data_among_the_group_s_ranks_whatever_the_environment_says(tmp_path):
+    script = write(tmp_path, "import os\nimport numpy as np\nfrom ember import nn\n"
+                             "from ember.callbacks import Callback\nfrom ember.model import Model\n"
+                             "os.environ.update(WORLD_SIZE='1', RANK='0')  # another launcher's, say\n"
+                             "dist.init_process_group(timeout=30)\n"
+                             "class Count(Callback):\n    seen = 0\n"
+                             "    def on_batch_end(self, step, logs=None):\n        Count.seen += 1\n"
+                             "net = nn.Linear(4, 2)\n"
+                             "model = Model(net, 'cross_entropy', ember.optim.SGD(net.parameters(), lr=0.1))\n"
+                             "model.fit(np.zeros((16, 4), np.float32), np.zeros(16, np.int64), batch_size=4, "
+                             "verbose=0, callbacks=[Count()])\n"
+                             "print('batches', Count.seen)\n")
+    code, out, err, _ = run(2, script)
+    assert code == 0, err
+    assert out.count("batches 2") == 2, out  # 16 samples, 2 ranks, 4 a batch
+
+
 def test_data_parallel_pass_buckets_gradients_before_the_first_update(monkeypatch):
     import ember
     import ember.distributed  # noqa: F401  (registers the all_reduce op)
