@@ -67,6 +67,24 @@ def test_compiled_data_parallel_steps_equal_one_process():
     assert out.count("compiled data parallel ok") == 2
 
 
+@needs_mpiexec
+def test_fit_shares_the_data_among_the_group_s_ranks_whatever_the_environment_says(tmp_path):
+    script = write(tmp_path, "import os\nimport numpy as np\nfrom ember import nn\n"
+                             "from ember.callbacks import Callback\nfrom ember.model import Model\n"
+                             "os.environ.update(WORLD_SIZE='1', RANK='0')  # another launcher's, say\n"
+                             "dist.init_process_group(timeout=30)\n"
+                             "class Count(Callback):\n    seen = 0\n"
+                             "    def on_batch_end(self, step, logs=None):\n        Count.seen += 1\n"
+                             "net = nn.Linear(4, 2)\n"
+                             "model = Model(net, 'cross_entropy', ember.optim.SGD(net.parameters(), lr=0.1))\n"
+                             "model.fit(np.zeros((16, 4), np.float32), np.zeros(16, np.int64), batch_size=4, "
+                             "verbose=0, callbacks=[Count()])\n"
+                             "print('batches', Count.seen)\n")
+    code, out, err, _ = run(2, script)
+    assert code == 0, err
+    assert out.count("batches 2") == 2, out  # 16 samples, 2 ranks, 4 a batch
+
+
 def test_data_parallel_pass_buckets_gradients_before_the_first_update(monkeypatch):
     import ember
     import ember.distributed  # noqa: F401  (registers the all_reduce op)
@@ -240,6 +258,23 @@ def test_mismatched_shapes_are_an_error_on_every_rank(tmp_path):
     assert code != 0 and elapsed < 30
     assert ("DistributedError: all_reduce: ranks disagree on call #1: rank 0 called all_reduce #1 on shape [3]; "
             "rank 1 called all_reduce #1 on shape [4]") in err
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("call, expected", [
+    ("dist.all_reduce(ember.ones(3, dtype='float32' if dist.get_rank() == 0 else 'float64'))",
+     "rank 0 called all_reduce #1 on shape [3] of dtype float32; rank 1 called all_reduce #1 on shape [3] of dtype "
+     "float64"),
+    ("dist.all_reduce(ember.ones(3), op='sum' if dist.get_rank() == 0 else 'max')",
+     "rank 0 called all_reduce #1 on shape [3] with op sum; rank 1 called all_reduce #1 on shape [3] with op max"),
+    # rows of different widths: all_to_all would scramble them, not fail
+    ("w = 3 + 2 * dist.get_rank()\ndist.all_to_all_single(ember.zeros((2, w)), ember.ones((2, w)))",
+     "rank 0 called all_to_all #1 on shape [?, 3]; rank 1 called all_to_all #1 on shape [?, 5]"),
+], ids=["dtype", "op", "row shape"])
+def test_ranks_that_differ_in_dtype_op_or_row_shape_get_an_error_naming_it(tmp_path, call, expected):
+    code, _, err, elapsed = run(2, write(tmp_path, f"dist.init_process_group(timeout=10)\n{call}\n"))
+    assert code != 0 and elapsed < 30
+    assert expected in err, err
 
 
 def test_world_from_launcher_environments():

@@ -51,6 +51,17 @@ def test_chrome_trace_is_json_with_one_event_per_op(tmp_path):
     assert table.splitlines()[3].startswith("matmul") and "Self CPU time total" in table
 
 
+def test_a_nested_profile_keeps_the_peak_memory_of_the_enclosing_one():
+    with ember.profiler.profile() as outer:
+        big = ember.ones(1_000_000)  # 4 MB, freed before the inner profile starts
+        del big
+        with ember.profiler.profile() as inner:
+            small = ember.ones(1000)
+    assert outer.peak_memory >= 4_000_000
+    assert 4000 <= inner.peak_memory < 100_000
+    del small
+
+
 def test_an_eager_backward_on_arrays_records_each_op():
     net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
     loss = net(ember.randn(4, 8)).sum()

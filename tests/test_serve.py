@@ -101,6 +101,30 @@ def test_predict_status_health_and_metrics(model_dir):
         assert "ember_serve_model_version 1.0" in metrics and "ember_serve_batch_size_bucket" in metrics
 
 
+def test_a_request_for_a_version_runs_on_that_version_or_gets_404(model_dir):
+    path, _ = model_dir
+    expected = write_version(path, 2, shift=5.0)
+    with Server(path) as s:
+        r = httpx.post(f"{s.url}/v1/models/cnn/versions/2:predict", json={"instances": X.tolist()})
+        assert r.status_code == 200 and r.headers["x-model-version"] == "2"
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+        for version, words in (("1", "version 1 of 'cnn' is not served (version 2 is)"),
+                               ("x", "the version must be a number, got 'x'")):
+            r = httpx.post(f"{s.url}/v1/models/cnn/versions/{version}:predict", json={"instances": X.tolist()})
+            assert r.status_code == 404 and r.json()["error"] == words, r.text
+
+
+def test_non_finite_predictions_are_written_as_tf_serving_does(model_dir):
+    path, expected = model_dir
+    x = X[:2].copy()
+    x[0, 0, 0, 0] = np.nan  # Python's JSON, as TF Serving's, reads and writes NaN
+    with Server(path) as s:
+        r = s.predict(json.dumps({"instances": x.tolist()}).encode())
+        assert r.status_code == 200, r.text
+        assert r.text.startswith('{"predictions":[[NaN,NaN,NaN],')
+        np.testing.assert_allclose(r.json()["predictions"][1], expected[1], rtol=1e-5, atol=1e-6)
+
+
 def test_concurrent_requests_are_batched(model_dir):
     path, expected = model_dir
     with Server(path, max_batch_size=64, batch_timeout_ms=20) as s:

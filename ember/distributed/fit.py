@@ -45,7 +45,8 @@ def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbos
         if y is not None and len(x) != len(y):
             raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
         x = TensorDataset(x) if y is None else TensorDataset(x, y)
-    sampler = DistributedSampler(x, shuffle=shuffle)
+    group = default_group()  # the ranks that average gradients share the data, whatever the environment says
+    sampler = DistributedSampler(x, num_replicas=group.size, rank=group.rank, shuffle=shuffle)
     loader = DataLoader(x, batch_size=batch_size, sampler=sampler)
     holders = [name or type(m).__name__ for name, m in model.net.named_modules()
                if getattr(m, "sharded", False) is True or type(m).__name__ == "PSEmbedding"]
@@ -55,7 +56,7 @@ def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbos
                          "with dist.checkpoint.save(directory, model.net, optimizer) on every rank instead")
     if getattr(model, "_data_parallel", None) is None:
         model._data_parallel = DistributedDataParallel(model.net)
-    lead = default_group().rank == 0
+    lead = group.rank == 0
     kept = [cb for cb in callbacks if lead or not getattr(cb, "writes_files", False)]
     return loader, [_AverageLogs(sampler)], kept, verbose if lead else 0, _loss_anywhere
 

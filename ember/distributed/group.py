@@ -149,16 +149,17 @@ class ProcessGroup:
         sig[0], sig[1], sig[4] = seq, _KINDS[kind], extra
         if array is not None:
             sig[2], sig[3] = wire.dtype_code(array.dtype), array.ndim
-            if same_shape:
-                if array.ndim > _MAX_DIMS:
-                    raise ValueError(f"{kind}: at most {_MAX_DIMS} dimensions, got {array.ndim}")
-                sig[5 : 5 + array.ndim] = array.shape
+            if array.ndim > _MAX_DIMS:
+                raise ValueError(f"{kind}: at most {_MAX_DIMS} dimensions, got {array.ndim}")
+            sig[5 : 5 + array.ndim] = array.shape
+            if not same_shape and array.ndim:
+                sig[5] = -1  # the first axis may differ; the rows' shape may not
         table = np.empty((self.size, sig.size), dtype=np.int64)
         self._wait(self.comm.Iallgather(sig, table), kind, seq)
         if (table != table[0]).any():
             self.broken = True
             raise DistributedError(f"{kind}: ranks disagree on call #{seq}: " + "; ".join(
-                _describe_signature(r, row) for r, row in enumerate(table)))
+                _describe_signature(r, row, table) for r, row in enumerate(table)))
         return seq
 
     def _check_usable(self, what: str) -> None:
@@ -319,10 +320,19 @@ def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating-point array, got {host.dtype}")
 
 
-def _describe_signature(rank: int, row: np.ndarray) -> str:
+def _describe_signature(rank: int, row: np.ndarray, table: np.ndarray) -> str:
+    """What ``rank`` called, with the dtype, reduce op or source rank where the ranks differ in them."""
     kind = next((k for k, v in _KINDS.items() if v == row[1]), "?")
-    dims = [int(d) for d in row[5 : 5 + int(row[3])]]
-    return f"rank {rank} called {kind} #{int(row[0])} on shape {dims}"
+    dims = ", ".join("?" if d < 0 else str(int(d)) for d in row[5 : 5 + int(row[3])])
+    text = f"rank {rank} called {kind} #{int(row[0])} on shape [{dims}]"
+    if (table[:, 2] != row[2]).any():
+        text += f" of dtype {wire.dtype_name(int(row[2]))}"
+    if (table[:, 4] != row[4]).any():
+        if kind in ("all_reduce", "reduce_scatter"):
+            text += f" with op {list(ReduceOp)[int(row[4])].value}"
+        elif kind == "broadcast":
+            text += f" from src {int(row[4])}"
+    return text
 
 
 # --- the default group ---

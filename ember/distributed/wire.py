@@ -46,3 +46,12 @@ def movable(host: np.ndarray) -> np.ndarray:
 def dtype_code(dtype) -> int:
     """A number naming ``dtype`` that is the same in every process."""
     return zlib.crc32(np.dtype(dtype).name.encode())
+
+
+_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16",
+          "float32", "float64", "complex64", "complex128")
+
+
+def dtype_name(code: int) -> str:
+    """The dtype ``dtype_code`` gave ``code`` (for error messages)."""
+    return next((name for name in _NAMES if zlib.crc32(name.encode()) == code), f"<dtype code {code}>")

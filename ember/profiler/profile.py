@@ -49,6 +49,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self.peak_memory = 0  # bytes allocated at the peak above the level at entry (tracemalloc)
         self._owns_tracing = False
         self._memory_base = 0
+        self._peak_seen = 0  # the traced peak before a nested profile reset it
 
     def __enter__(self) -> profile:
         recorder.start(self)

@@ -134,14 +134,18 @@ def start(prof) -> None:
         tracemalloc.start()
         prof._owns_tracing = True
     if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        for outer in _active:  # the reset below must not lose the peaks the enclosing profiles have seen
+            outer._peak_seen = max(outer._peak_seen, peak)
         tracemalloc.reset_peak()
-        prof._memory_base = tracemalloc.get_traced_memory()[0]
+        prof._memory_base = current
+        prof._peak_seen = 0
 
 
 def stop(prof) -> None:
     """Stop ``prof`` recording (called by ``profile.__exit__``)."""
     if tracemalloc.is_tracing() and prof.profile_memory:
-        current, peak = tracemalloc.get_traced_memory()
+        peak = max(tracemalloc.get_traced_memory()[1], prof._peak_seen)
         prof.peak_memory = max(peak - prof._memory_base, 0)
         if prof._owns_tracing:
             tracemalloc.stop()

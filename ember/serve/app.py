@@ -1,7 +1,8 @@
 """The HTTP side: TensorFlow Serving's REST API over a ``VersionWatcher`` and a ``Batcher``.
 
-- ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/N:predict``) with ``{"instances": [...]}``
-  answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it answers ``{"outputs": [...]}``.
+- ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/N:predict``, 404 unless N is the version
+  served) with ``{"instances": [...]}`` answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it
+  answers ``{"outputs": [...]}``.
 - ``GET /v1/models/NAME``: the version status; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
 Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
 field, ragged or non-numeric instances, wrong shape (400); a full queue 503, a passed deadline 504.
@@ -139,11 +140,15 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             spec = request.path_params["spec"]
             if not spec.endswith(":predict"):
                 raise BadRequest(f"unknown method in {spec!r}; use NAME:predict", 404)
-            name = spec[: -len(":predict")].split("/versions/")[0]
+            name, _, asked = spec[: -len(":predict")].partition("/versions/")
             check_name(name)
+            if asked and not asked.isdigit():
+                raise BadRequest(f"the version must be a number, got {asked!r}", 404)
             model = watcher.current
             if model is None:
                 raise BadRequest("no model version is loaded yet", 503)
+            if asked and int(asked) != model.version:
+                raise BadRequest(f"version {int(asked)} of {name!r} is not served (version {model.version} is)", 404)
             body = await _read_body(request, options.max_body_bytes)
             instances, key = parse_instances(body, model.instance_shape, model.dtype)
             metrics.queue.set(batcher.depth())
@@ -155,7 +160,11 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
                 raise BadRequest(str(exc), 504) from None
             except (ValueError, TypeError, IndexError) as exc:  # the model refused these values
                 raise BadRequest(f"the model cannot take these instances: {exc}") from None
-            return JSONResponse({key: outputs.tolist()}, headers={"X-Model-Version": str(version)})
+            if asked and int(asked) != version:  # a newer version was swapped in while this request waited
+                raise BadRequest(f"version {int(asked)} of {name!r} is no longer served (version {version} is)", 404)
+            # NaN and infinities as TF Serving writes them (JSONResponse refuses them: a 500)
+            body = json.dumps({key: outputs.tolist()}, separators=(",", ":")).encode()
+            return Response(body, media_type="application/json", headers={"X-Model-Version": str(version)})
         except BadRequest as exc:
             status = exc.status
             return _error(exc.status, str(exc))
