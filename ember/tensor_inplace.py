@@ -131,7 +131,7 @@ class InplaceMethods:
     __iadd__ = _operator("add", "__iadd__")
     __isub__ = _operator("sub", "__isub__")
     __imul__ = _operator("mul", "__imul__")
-    __itruediv__ = _operator("div", "__itruediv__")
+    __itruediv__ = _operator("true_divide", "__itruediv__")
     __ifloordiv__ = _operator("floor_divide", "__ifloordiv__")
     __imod__ = _operator("remainder", "__imod__")
     __ipow__ = _operator("power", "__ipow__")
@@ -139,7 +139,6 @@ class InplaceMethods:
     __ior__ = _operator("bitwise_or", "__ior__")
     __ixor__ = _operator("bitwise_xor", "__ixor__")
     mul_ = _binary("mul", "mul_")
-    div_ = _binary("div", "div_")
     pow_ = _binary("power", "pow_")
     neg_ = _unary("neg", "neg_")
     abs_ = _unary("abs", "abs_")
@@ -161,6 +160,11 @@ class InplaceMethods:
         other, alpha = _old_scalar_first(other, alpha)
         _check(self, "sub_", other)
         return _write(self, "sub_", _ops().sub(self, _scaled(other, alpha)))
+
+    def div_(self, other, *, rounding_mode: str | None = None):
+        """``self /= other`` in place; ``rounding_mode`` as in ``div``."""
+        _check(self, "div_", other)
+        return _write(self, "div_", _ops().div(self, other, rounding_mode=rounding_mode))
 
     def addcmul_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 * tensor2`` in place."""

@@ -21,7 +21,7 @@ class OpMethods(TensorLike):
     __add__ = _ops.add
     __sub__ = _ops.sub
     __mul__ = _ops.mul
-    __truediv__ = _ops.div
+    __truediv__ = _ops.true_divide
     __floordiv__ = _ops.floor_divide
     __mod__ = _ops.remainder
     __pow__ = _ops.power
@@ -53,7 +53,7 @@ class OpMethods(TensorLike):
         return _ops.mul(other, self)
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _ops.true_divide(other, self)
 
     def __rfloordiv__(self, other):
         return _ops.floor_divide(other, self)
@@ -82,6 +82,7 @@ class OpMethods(TensorLike):
     sub = _ops.sub
     mul = _ops.mul
     div = _ops.div
+    true_divide = _ops.true_divide
     power = _ops.power
     pow = _ops.power
     maximum = _ops.maximum

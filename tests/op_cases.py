@@ -317,6 +317,17 @@ for _name, _np_fn, _tname in [("floor_divide", np.floor_divide, "floor_divide"),
          _torch_attr(_tname), grad=False)
     _row(f"{_name}_float", _fn, _np_fn, ins(int_floats(-16, 17, 2, 3, scale=0.5), const([1.5, -2.0, 0.5])),
          _name, _torch_attr(_tname), grad=False)
+for _mode, _np_fn in [("trunc", lambda a, b: np.trunc(a / b).astype(np.result_type(a, b))),
+                      ("floor", np.floor_divide)]:
+    _covers = "trunc_divide" if _mode == "trunc" else "floor_divide"
+    _row(f"div_{_mode}_int", lambda a, b, m=_mode: ember.div(a, b, rounding_mode=m), _np_fn,
+         ins(ints(-20, 20, 3, 4), const([3, -3, 7, -1])), _covers,
+         lambda a, b, m=_mode: torch.div(a, b, rounding_mode=m), grad=False)
+    _row(f"div_{_mode}_float", lambda a, b, m=_mode: a.div(b, rounding_mode=m), _np_fn,
+         ins(int_floats(-16, 17, 2, 3, scale=0.5), const([1.5, -2.0, 0.75])), _covers,
+         lambda a, b, m=_mode: a.div(b, rounding_mode=m), grad=False)
+_row("div_trunc_scalar", lambda a: ember.div(a, -4, rounding_mode="trunc"), lambda a: np.trunc(a / -4).astype(a.dtype),
+     ins(ints(-9, 9, 6)), "trunc_divide", lambda a: torch.div(a, -4, rounding_mode="trunc"), grad=False)
 _row("floordiv_operator", lambda a: a // 3, lambda a: a // 3, ins(ints(-9, 9, 5)), "floor_divide",
      lambda a: a // 3, grad=False)
 _row("mod_operator", lambda a: a % 4, lambda a: a % 4, ins(ints(-9, 9, 5)), "remainder", lambda a: a % 4,

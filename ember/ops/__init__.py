@@ -55,6 +55,7 @@ from ember.ops.elementwise import (
     sqrt,
     sub,
     tanh,
+    true_divide,
     where,
 )
 from ember.ops.indexing import embedding, gather, getitem, index_add, index_arrays, one_hot, pad, scatter_add, take
@@ -122,6 +123,7 @@ from ember.ops.shape import (
     logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
 ))
 expand_dims = unsqueeze
+clamp = clip
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -133,7 +135,7 @@ __all__ = [
     "avg_pool1d", "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "broadcast_to", "cast", "cat", "chunk", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
+    "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
     "defop", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
@@ -146,7 +148,8 @@ __all__ = [
     "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sparse_update", "split", "sqrt",
     "squeeze",
     "stack", "std",
-    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "unbroadcast",
+    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "true_divide",
+    "unbroadcast",
     "unsqueeze", "update", "var", "where",
 ]
 

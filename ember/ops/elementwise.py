@@ -415,6 +415,16 @@ MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(Fa
                   fusion=Fusion("where(({0} > {1}) | ({1} != {1}), {1}, {0})", selects=True))
 FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
                        onnx=NO_ONNX, fusion=NOT_FUSIBLE)
+
+
+def _trunc_divide_forward(xp, a, b):
+    if a.dtype in FLOATING:
+        return xp.trunc(xp.true_divide(a, b))
+    quotient = xp.floor_divide(a, b)
+    return quotient + ((quotient < 0) & (quotient * b != a))  # floor rounds a negative inexact quotient down
+
+
+TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE)
 REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod",
                     fusion=NOT_FUSIBLE)
 
@@ -451,10 +461,25 @@ def mul(a, b) -> TensorLike:
     return dispatch.apply(MUL, promote(a, b))
 
 
-def div(a, b) -> TensorLike:
+def true_divide(a, b) -> TensorLike:
     """Elementwise true division; integers divide as floats."""
     a, b = promote(a, b)
     return dispatch.apply(DIV, (to_float(a), to_float(b)))
+
+
+_ROUNDING_MODES = (None, "trunc", "floor")
+
+
+def div(a, b, *, rounding_mode: str | None = None) -> TensorLike:
+    """Elementwise a / b (``true_divide``); ``rounding_mode="trunc"`` rounds the quotient toward zero and
+    ``"floor"`` down, in the operands' dtype (integers stay integers), with no gradient (PyTorch's ``div``)."""
+    if rounding_mode is None:
+        return true_divide(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return dispatch.apply(TRUNC_DIVIDE, promote(a, b))
+    raise ValueError(f"div: rounding_mode must be one of {_ROUNDING_MODES}, got {rounding_mode!r}")
 
 
 def power(a, b) -> TensorLike:

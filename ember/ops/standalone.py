@@ -364,3 +364,11 @@ def op_index_add(x, indices, src, *, axis):
     out = x.copy()
     np.add.at(out, (slice(None),) * (axis % x.ndim) + (indices,), src)
     return out
+
+
+@_kernel("trunc_divide")
+def op_trunc_divide(a, b):
+    if a.dtype.kind == "f":
+        return np.trunc(np.true_divide(a, b))
+    quotient = np.floor_divide(a, b)
+    return quotient + ((quotient < 0) & (quotient * b != a))

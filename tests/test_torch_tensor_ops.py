@@ -1,0 +1,63 @@
+"""PyTorch's tensor functions and methods that Ember spells as PyTorch does, each checked against PyTorch."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _pair(*shape, seed=0, grad=False):
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return ember.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+
+
+def _same(ours, theirs, exact=False):
+    theirs = theirs.detach().numpy()
+    ours = np.asarray(ours.detach().numpy())
+    assert ours.shape == theirs.shape and str(ours.dtype) == str(theirs.dtype), (ours.dtype, theirs.dtype)
+    if exact:
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+# --- division and clamping ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+def test_div_rounding_modes_match_torch_in_values_and_dtypes(mode):
+    a, b = np.array([-7, 7, -8, 5, 0]), np.array([2, -2, 2, -3, 4])
+    for x, y in ((a, b), (a * 0.75, b * 1.0), (a.astype(np.int32), 3), (a.astype(np.int32), -2.5)):
+        ours, theirs = (ember.tensor(y), torch.tensor(y)) if isinstance(y, np.ndarray) else (y, y)
+        _same(ember.div(ember.tensor(x), ours, rounding_mode=mode),
+              torch.div(torch.tensor(x), theirs, rounding_mode=mode), exact=True)
+        _same(ember.tensor(x).div(ours, rounding_mode=mode), torch.tensor(x).div(theirs, rounding_mode=mode),
+              exact=True)
+    with pytest.raises(ValueError, match="div: rounding_mode must be one of .* got 'round'"):
+        ember.div(ember.tensor(a), 2, rounding_mode="round")
+
+
+def test_div_in_place_with_rounding_mode_and_true_divide_as_torch():
+    ours, theirs = ember.tensor([-7.0, 7.5]), torch.tensor([-7.0, 7.5])
+    ours.div_(2, rounding_mode="trunc")
+    theirs.div_(2, rounding_mode="trunc")
+    _same(ours, theirs, exact=True)
+    ours /= 4
+    theirs /= 4
+    _same(ours, theirs, exact=True)
+    _same(ember.true_divide(ember.tensor([1, 2]), 4), torch.true_divide(torch.tensor([1, 2]), 4))
+
+
+def test_clamp_function_and_in_place_method_match_torch():
+    (ours, theirs), (lo, lo_t) = _pair(3, 4, grad=True), _pair(4, seed=1)
+    _same(ember.clamp(ours, -0.5, 0.5), torch.clamp(theirs, -0.5, 0.5))
+    _same(ember.clamp(ours, min=lo), torch.clamp(theirs, min=lo_t))
+    ember.clamp(ours, max=0.2).sum().backward()
+    torch.clamp(theirs, max=0.2).sum().backward()
+    _same(ours.grad, theirs.grad)
+    plain, plain_t = _pair(5, seed=2)
+    plain.clamp_(min=0.0)
+    plain_t.clamp_(min=0.0)
+    _same(plain, plain_t)
