@@ -106,6 +106,7 @@ class OpMethods(TensorLike):
 
     # --- reductions ---
     sum = _ops.sum
+    nansum = _ops.nansum
     mean = _ops.mean
     prod = _ops.prod
     std = _ops.std

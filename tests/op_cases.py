@@ -418,6 +418,31 @@ _row("sum_int", lambda x: x.sum(1), lambda x: x.sum(1), ins(ints(-9, 9, 3, 4)), 
      grad=False)
 _row("sum_bool_counts", lambda x: x.sum(), lambda x: np.sum(x, dtype=np.int64), ins(bools(3, 4)), "sum",
      lambda x: x.sum(), grad=False)
+def _with_nans(*shape):
+    def sample(rng):
+        x = rng.standard_normal(shape)
+        x.reshape(-1)[::3] = np.nan
+        return x
+
+    return sample
+
+
+_row("nansum_axis1", lambda x: ember.nansum(x, dim=1), lambda x: np.nansum(x, axis=1), ins(_with_nans(3, 4)),
+     ("ne", "where", "sum"), lambda x: torch.nansum(x, dim=1))
+_row("nansum_method_all_keepdim", lambda x: x.nansum((0, 1), keepdim=True),
+     lambda x: np.nansum(x, (0, 1), keepdims=True), ins(_with_nans(2, 3)), ("ne", "where", "sum"),
+     lambda x: x.nansum((0, 1), keepdim=True))
+_row("nansum_int", ember.nansum, np.sum, ins(ints(-9, 9, 3, 4)), "sum", torch and torch.nansum, grad=False)
+_row("sum_dtype_int_to_float32", lambda x: x.sum(dim=0, dtype=ember.float32),
+     lambda x: x.sum(0).astype(np.float32), ins(ints(-9, 9, 3, 4)), ("cast", "sum"),
+     lambda x: x.sum(dim=0, dtype=torch.float32), grad=False)
+_row("sum_dtype_float64", lambda x: ember.sum(x, 1, dtype=ember.float64), lambda x: x.sum(1), ins(normal(2, 3)),
+     "sum", lambda x: torch.sum(x, 1, dtype=torch.float64), extra={"fixed_dtype": True})
+_row("mean_dtype_int_to_float64", lambda x: x.mean(dim=1, dtype=ember.float64), lambda x: x.mean(1),
+     ins(ints(-9, 9, 3, 4)), ("cast", "sum"), lambda x: x.mean(dim=1, dtype=torch.float64), grad=False)
+_row("prod_dtype_float64", lambda x: x.prod(dim=0, dtype=ember.float64), lambda x: x.prod(0),
+     ins(uniform(0.5, 1.5, 3, 2)), "prod", lambda x: x.prod(dim=0, dtype=torch.float64),
+     extra={"fixed_dtype": True})
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -90,6 +90,7 @@ from ember.ops.reduction import (
     argmin,
     logsumexp,
     mean,
+    nansum,
     prod,
     std,
     sum,
@@ -117,10 +118,10 @@ from ember.ops.shape import (
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
 (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
-    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+    logsumexp, mean, nansum, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
-    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+    logsumexp, mean, nansum, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
 ))
 expand_dims = unsqueeze
 clamp = clip
@@ -142,7 +143,7 @@ __all__ = [
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
     "minimum", "mish",
-    "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
+    "moveaxis", "mse_loss", "mul", "nansum", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
     "promote", "random_draw",
     "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
     "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sparse_update", "split", "sqrt",

@@ -143,15 +143,24 @@ def _attrs(name, x: TensorLike, axis, keepdims) -> dict:
     return {"axis": axis, "keepdims": bool(keepdims)}
 
 
-def sum(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
-    x = as_tensor(x)
+def sum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """Sum over ``axis`` (an int, a tuple, or None for all axes), of x cast to ``dtype`` first when given."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
     return dispatch.apply(SUM, (x,), _attrs("sum", x, axis, keepdims))
 
 
-def prod(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Product over ``axis``; the gradient is exact even where elements are zero."""
-    x = as_tensor(x)
+def nansum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """``sum`` counting NaNs as zero (they get no gradient)."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
+    if x.dtype in FLOATING:
+        x = where(x != x, 0.0, x)  # (only NaN differs from itself)
+    return sum(x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """Product over ``axis``, of x cast to ``dtype`` first when given; the gradient is exact even where elements
+    are zero."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
     return dispatch.apply(PROD, (x,), _attrs("prod", x, axis, keepdims))
 
 
@@ -275,9 +284,9 @@ def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
     return cast(fn(cast(x, float32), *args), x.dtype)
 
 
-def mean(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Arithmetic mean over ``axis``; integers average as floats."""
-    x = to_float(x)
+def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """Arithmetic mean over ``axis``, of x cast to ``dtype`` first when given; integers average as floats."""
+    x = to_float(x if dtype is None else cast(as_tensor(x), dtype))
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)
