@@ -120,6 +120,8 @@ class OpMethods(TensorLike):
     all = _ops.all
     any = _ops.any
     logsumexp = _ops.logsumexp
+    cumsum = _ops.cumsum
+    cumprod = _ops.cumprod
 
     # --- shape and indexing ---
     reshape = _ops.reshape

@@ -443,6 +443,28 @@ _row("mean_dtype_int_to_float64", lambda x: x.mean(dim=1, dtype=ember.float64), 
 _row("prod_dtype_float64", lambda x: x.prod(dim=0, dtype=ember.float64), lambda x: x.prod(0),
      ins(uniform(0.5, 1.5, 3, 2)), "prod", lambda x: x.prod(dim=0, dtype=torch.float64),
      extra={"fixed_dtype": True})
+_row("cumsum_dim1", lambda x: ember.cumsum(x, dim=1), lambda x: np.cumsum(x, 1), ins(normal(2, 3, 4)), "cumsum",
+     lambda x: torch.cumsum(x, dim=1))
+_row("cumsum_method_negative_dim", lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1), ins(normal(3, 5)), "cumsum",
+     lambda x: x.cumsum(-1))
+_row("cumsum_0d", lambda x: x.cumsum(0), lambda x: x.copy(), ins(normal()), "cumsum", lambda x: x.cumsum(0))
+_row("cumsum_int_and_bool", lambda x, m: ember.stack([x.cumsum(0), m.cumsum(0)]),
+     lambda x, m: np.stack([np.cumsum(x, 0), np.cumsum(m, 0)]), ins(ints(-9, 9, 5), bools(5)), ("cumsum", "concat"),
+     lambda x, m: torch.stack([x.cumsum(0), m.cumsum(0)]), grad=False)
+_row("cumsum_dtype", lambda x: x.cumsum(0, dtype=ember.float32), lambda x: np.cumsum(x, 0).astype(np.float32),
+     ins(ints(-9, 9, 4, 2)), ("cast", "cumsum"), lambda x: x.cumsum(0, dtype=torch.float32), grad=False)
+_row("cumprod_dim0", lambda x: ember.cumprod(x, dim=0), lambda x: np.cumprod(x, 0),
+     ins(lambda rng: rng.uniform(0.5, 1.5, (4, 3)) * rng.choice([-1, 1], (4, 3))), "cumprod",
+     lambda x: torch.cumprod(x, dim=0))
+_row("cumprod_method_last", lambda x: x.cumprod(-1), lambda x: np.cumprod(x, -1), ins(uniform(0.5, 1.5, 2, 2, 3)),
+     "cumprod", lambda x: x.cumprod(-1))
+# rows with one and two zeros (and none): the gradient at and after a zero is exact; its own derivative is not
+# reproduced at the zeros
+_row("cumprod_with_zeros", lambda x: x.cumprod(1), lambda x: np.cumprod(x, 1),
+     ins(const([[0.5, 0.0, 1.5, -2.0, 0.8], [1.2, -0.7, 0.9, 1.1, 0.6], [0.0, 1.3, 0.0, 0.7, -1.4]])), "cumprod",
+     lambda x: x.cumprod(1), double_grad=False)
+_row("cumprod_int", lambda x: x.cumprod(0), lambda x: np.cumprod(x, 0), ins(ints(-3, 4, 5)), "cumprod",
+     lambda x: x.cumprod(0), grad=False)
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

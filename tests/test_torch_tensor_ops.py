@@ -61,3 +61,22 @@ def test_clamp_function_and_in_place_method_match_torch():
     plain.clamp_(min=0.0)
     plain_t.clamp_(min=0.0)
     _same(plain, plain_t)
+
+
+# --- running sums and products -----------------------------------------------------------------------------
+
+
+def test_cumprod_gradient_through_zeros_matches_torch():
+    values = np.array([[0.5, 0.0, 1.5, -2.0], [0.0, 1.3, 0.0, 0.7], [1.2, -0.7, 0.9, 1.1]], np.float32)
+    ours, theirs = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    weights = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    (ours.cumprod(1) * ember.tensor(weights)).sum().backward()
+    (theirs.cumprod(1) * torch.tensor(weights)).sum().backward()
+    _same(ours.grad, theirs.grad)
+
+
+def test_cumsum_needs_a_dim_in_range():
+    with pytest.raises(TypeError, match=r"cumsum: give the dimension .* shape \[2, 3\]"):
+        ember.cumsum(ember.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"cumprod.*axis 2.*\[2, 3\]"):
+        ember.zeros(2, 3).cumprod(2)

@@ -88,6 +88,8 @@ from ember.ops.reduction import (
     any,
     argmax,
     argmin,
+    cumprod,
+    cumsum,
     logsumexp,
     mean,
     nansum,
@@ -117,11 +119,13 @@ from ember.ops.shape import (
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
 (
-    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
-    logsumexp, mean, nansum, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, flatten, gather,
+    index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, softmax, split, squeeze, stack, std, sum,
+    take, unsqueeze, var,
 ) = (_torch_names.with_torch_names(fn) for fn in (
-    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
-    logsumexp, mean, nansum, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, flatten, gather,
+    index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, softmax, split, squeeze, stack, std, sum,
+    take, unsqueeze, var,
 ))
 expand_dims = unsqueeze
 clamp = clip
@@ -137,7 +141,7 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
     "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
-    "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
+    "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy", "cumprod", "cumsum",
     "defop", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
