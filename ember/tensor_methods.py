@@ -141,6 +141,7 @@ class OpMethods(TensorLike):
     split = _ops.split
     gather = _ops.gather
     take = _ops.take
+    nonzero = _ops.nonzero
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add
 

@@ -80,3 +80,23 @@ def test_cumsum_needs_a_dim_in_range():
         ember.cumsum(ember.zeros(2, 3))
     with pytest.raises(ValueError, match=r"cumprod.*axis 2.*\[2, 3\]"):
         ember.zeros(2, 3).cumprod(2)
+
+
+# --- indices of true elements ------------------------------------------------------------------------------
+
+
+def test_one_argument_where_and_nonzero_give_torchs_indices():
+    x = np.array([[0, 1, 0], [2, 0, 3]])
+    for cond in (x, x > 0, np.array([0.0, 1.5, 0.0])):
+        ours, theirs = ember.where(ember.tensor(cond)), torch.where(torch.tensor(cond))
+        assert isinstance(ours, tuple) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _same(a, b, exact=True)
+        _same(ember.tensor(cond).nonzero(), torch.tensor(cond).nonzero(), exact=True)
+        for a, b in zip(ember.nonzero(ember.tensor(cond), as_tuple=True), torch.nonzero(torch.tensor(cond),
+                                                                                        as_tuple=True)):
+            _same(a, b, exact=True)
+    picked = ember.tensor(x * 1.0)[ember.where(ember.tensor(x > 0))]
+    assert picked.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="where: give both a and b, or neither"):
+        ember.where(ember.tensor(x > 0), 1.0)

@@ -6,6 +6,7 @@ import math
 
 import numpy as _np
 
+from ember.backend.devices import array_module
 from ember.backend.dtypes import FLOATING, bool_
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering
@@ -604,10 +605,33 @@ WHERE = defop(
 )
 
 
-def where(condition, a, b) -> TensorLike:
-    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
+_ONE_ARGUMENT = object()
+
+
+def where(condition, a=_ONE_ARGUMENT, b=_ONE_ARGUMENT) -> TensorLike | tuple:
+    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast). ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``: the indices of the true elements, one int64 tensor per dimension."""
+    if a is _ONE_ARGUMENT or b is _ONE_ARGUMENT:
+        if a is not b:
+            raise TypeError("where: give both a and b, or neither (the indices of the true elements)")
+        return nonzero(condition, as_tuple=True)
     a, b = promote(a, b)
     condition = as_tensor(condition, a)
     if condition.array.dtype != bool_:
         raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
     return dispatch.apply(WHERE, (condition, a, b))
+
+
+def nonzero(x, *, as_tuple: bool = False) -> TensorLike | tuple:
+    """The indices of the non-zero (true) elements of x, in row-major order: an int64 tensor of shape
+    (count, x.ndim), or with ``as_tuple`` one index tensor per dimension (PyTorch's ``nonzero``)."""
+    x = as_tensor(x)
+    if x.symbolic:
+        raise TypeError(f"nonzero: how many indices there are depends on the values of {x!r}, which a graph "
+                        "does not have while it is built; use a mask with where(condition, a, b)")
+    array = x.array
+    xp = array_module(array)
+    indices = tuple(i.astype(_np.int64) for i in xp.nonzero(array.reshape(1) if array.ndim == 0 else array))
+    if as_tuple:
+        return tuple(dispatch.wrap(i) for i in indices)
+    return dispatch.wrap(xp.stack(indices, axis=1) if array.ndim else xp.zeros((len(indices[0]), 0), _np.int64))
