@@ -141,6 +141,10 @@ class OpMethods(TensorLike):
     split = _ops.split
     gather = _ops.gather
     take = _ops.take
+    select = _ops.select
+    unbind = _ops.unbind
+    diagonal = _ops.diagonal
+    diag = _ops.diag
     nonzero = _ops.nonzero
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add

@@ -100,3 +100,17 @@ def test_one_argument_where_and_nonzero_give_torchs_indices():
     assert picked.tolist() == [1.0, 2.0, 3.0]
     with pytest.raises(TypeError, match="where: give both a and b, or neither"):
         ember.where(ember.tensor(x > 0), 1.0)
+
+
+# --- indexing by dimension ---------------------------------------------------------------------------------
+
+
+def test_select_unbind_and_diagonal_name_bad_arguments():
+    x = ember.zeros(2, 3)
+    with pytest.raises(IndexError, match=r"select: index 3 is out of range for dimension 1 of size 3 .*\[2, 3\]"):
+        x.select(1, 3)
+    with pytest.raises(ValueError, match=r"diagonal: axis1 and axis2 are both dimension 1 .*\[2, 3\]"):
+        x.diagonal(0, 1, -1)
+    with pytest.raises(ValueError, match=r"diag: expects a 1-D or 2-D tensor .*\[2, 3, 1\]"):
+        ember.diag(ember.zeros(2, 3, 1))
+    assert [tuple(t.shape) for t in x.unbind(1)] == [tuple(t.shape) for t in torch.zeros(2, 3).unbind(1)]
