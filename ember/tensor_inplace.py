@@ -1,4 +1,4 @@
-"""In-place Tensor methods (``x += y``, ``add_``, ``zero_``, ``copy_``, ``normal_``...) with autograd's rules.
+"""In-place Tensor methods (``x += y``, ``add_``, ``zero_``, ``copy_``, ``index_put_``...) with autograd's rules.
 
 An in-place method writes its result into the tensor's own array, so every name and view of the tensor
 sees the change (``p -= lr * p.grad`` updates the parameter, it does not rebind ``p``). As in PyTorch,
@@ -187,6 +187,33 @@ class InplaceMethods:
         return _write(self, "clamp_", _ops().clip(self, min, max))
 
     clip_ = clamp_
+
+    def index_add_(self, dim: int, index, source, *, alpha: float = 1):
+        """``index_add`` (PyTorch's order: dim, index, source) written into this tensor."""
+        _check(self, "index_add_", source)
+        return _write(self, "index_add_", _ops().index_add(self, int(dim), index, source, alpha=alpha))
+
+    def scatter_add_(self, dim: int, index, src):
+        """``scatter_add`` written into this tensor."""
+        _check(self, "scatter_add_", src)
+        return _write(self, "scatter_add_", _ops().scatter_add(self, dim, index, src))
+
+    def index_put_(self, indices, values, accumulate: bool = False):
+        """``self[indices] = values`` in place (``indices`` a tuple of index tensors); with ``accumulate`` the
+        values are added, repeated indices adding up."""
+        _check(self, "index_put_", values)
+        values = values.array if isinstance(values, TensorLike) else np.asarray(values)
+        if values.dtype != self.dtype and not np.can_cast(values.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"index_put_: values of type {values.dtype} cannot be cast to the tensor's dtype "
+                               f"{self.dtype} in place")
+        if not hasattr(self.array, "flags"):
+            return _write(self, "index_put_", self.array)  # (refuses a graph value)
+        index = _ops().index_arrays(tuple(indices) if isinstance(indices, list) else indices, self.shape)
+        if accumulate:
+            self.xp.add.at(self.array, index, values)
+        else:
+            self.array[index] = values
+        return self
 
     def masked_fill_(self, mask, value):
         """Set the elements where ``mask`` is true to ``value``, in place."""

@@ -114,3 +114,58 @@ def test_select_unbind_and_diagonal_name_bad_arguments():
     with pytest.raises(ValueError, match=r"diag: expects a 1-D or 2-D tensor .*\[2, 3, 1\]"):
         ember.diag(ember.zeros(2, 3, 1))
     assert [tuple(t.shape) for t in x.unbind(1)] == [tuple(t.shape) for t in torch.zeros(2, 3).unbind(1)]
+
+
+# --- adding and putting at indices -------------------------------------------------------------------------
+
+
+def test_index_add_takes_torchs_argument_order_and_alpha():
+    (ours, theirs), (src, src_t) = _pair(4, 3, grad=True), _pair(3, 3, seed=1, grad=True)
+    index = np.array([2, 0, 2])
+    result = ours.index_add(0, ember.tensor(index), src, alpha=0.5)
+    expected = theirs.index_add(0, torch.tensor(index), src_t, alpha=0.5)
+    _same(result, expected)
+    _same(ember.index_add(ours, dim=1, index=ember.tensor([1, 1, 0]), source=ours),
+          torch.index_add(theirs, dim=1, index=torch.tensor([1, 1, 0]), source=theirs))
+    (result * result).sum().backward()
+    (expected * expected).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(src.grad, src_t.grad)
+    _same(ember.index_add(ours, ember.tensor(index), src), theirs.index_add(0, torch.tensor(index), src_t))
+    with pytest.raises(TypeError, match="index_add: got index twice"):
+        ember.index_add(ours, 0, ember.tensor(index), index=ember.tensor(index))
+
+
+@pytest.mark.parametrize("statement", [
+    "t.index_add_(1, lib.tensor([0, 2, 0]), lib.ones(2, 3), alpha=2)",
+    "t.scatter_add_(0, lib.tensor([[1, 0, 1, 1]]), lib.ones(1, 4))",
+    "t.index_put_((lib.tensor([0, 1, 1]), lib.tensor([3, 0, 0])), lib.tensor(5.0), accumulate=True)",
+    "t.index_put_((lib.tensor([1, 0]),), lib.tensor([[1.0, 2.0, 3.0, 4.0]]))",
+    "t.index_put_((lib.tensor([[True, False, True, False], [False] * 4]),), lib.tensor([7.0, 8.0]))",
+])
+def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
+    results = []
+    for lib in (ember, torch):
+        t = lib.arange(8.0).reshape(2, 4)
+        view = t.detach()
+        assert eval(statement) is t
+        results.append(view)
+    _same(*results, exact=True)
+
+
+def test_in_place_index_updates_follow_the_in_place_autograd_rules():
+    w = ember.zeros(3, requires_grad=True)
+    for statement in ("w.index_add_(0, ember.tensor([0]), ember.ones(1))",
+                      "w.index_put_((ember.tensor([0]),), ember.tensor(1.0))",
+                      "w.scatter_add_(0, ember.tensor([0]), ember.ones(1))"):
+        with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+            eval(statement)
+    with ember.no_grad():
+        w.index_put_((ember.tensor([2]),), ember.tensor(3.0))
+    assert w.tolist() == [0.0, 0.0, 3.0] and w.requires_grad
+    counts = ember.zeros(3, dtype=ember.long)
+    with pytest.raises(RuntimeError, match="index_put_: values of type float32 cannot be cast to .*int64"):
+        counts.index_put_((ember.tensor([0]),), ember.tensor([0.5]))
+    buffer = ember.zeros(3)
+    with pytest.raises(RuntimeError, match="operand requires grad"):
+        buffer.index_add_(0, ember.tensor([0]), ember.ones(1, requires_grad=True))

@@ -329,8 +329,34 @@ INDEX_ADD = defop(
 )
 
 
-def index_add(x: TensorLike, indices, src, axis: int = 0) -> TensorLike:
-    """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate."""
+def index_add(x: TensorLike, *args, alpha: float = 1, **kwargs) -> TensorLike:
+    """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate. Takes
+    Ember's ``index_add(x, indices, src, axis=0)`` or PyTorch's ``index_add(x, dim, index, source, alpha=1)``
+    (a Python int second argument is PyTorch's dim)."""
+    if (args and isinstance(args[0], int) and not isinstance(args[0], bool)) or "source" in kwargs \
+            or "index" in kwargs:
+        axis, indices, src = _bind("index_add", ("axis", "index", "source"), args, kwargs)
+    else:
+        indices, src, axis = _bind("index_add", ("indices", "src", "axis"), args, kwargs, {"axis": 0})
+    return _index_add(x, indices, src if alpha == 1 else src * alpha, axis)
+
+
+def _bind(name: str, names: tuple, args: tuple, kwargs: dict, defaults: dict | None = None) -> tuple:
+    """``args`` and ``kwargs`` as the values of ``names``, in order, with a TypeError naming what is wrong."""
+    if len(args) > len(names):
+        raise TypeError(f"{name}: takes {len(names)} arguments after the tensor ({', '.join(names)}), got {len(args)}")
+    values = {**(defaults or {}), **dict(zip(names, args))}
+    for key, value in kwargs.items():
+        if key in names[:len(args)]:
+            raise TypeError(f"{name}: got {key} twice")
+        values[key] = value
+    unknown, missing = sorted(set(values) - set(names)), [n for n in names if n not in values]
+    if unknown or missing:
+        raise TypeError(f"{name}: unexpected arguments {unknown}, missing {missing}; it takes {', '.join(names)}")
+    return tuple(values[n] for n in names)
+
+
+def _index_add(x: TensorLike, indices, src, axis: int) -> TensorLike:
     x, src = promote(x, src)
     indices = indices if isinstance(indices, TensorLike) else as_tensor(np.asarray(indices), x)
     _check_indices("index_add", indices)
