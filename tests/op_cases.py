@@ -647,12 +647,12 @@ for _offset, _d1, _d2, _shape in [(0, 0, 1, (3, 4)), (1, 0, 1, (3, 4)), (-2, 0, 
                                   (-1, -1, 1, (2, 3, 4)), (5, 0, 1, (2, 3))]:
     _row(f"diagonal_{_offset}_{_d1}_{_d2}".replace("-", "m"),
          lambda x, o=_offset, a=_d1, b=_d2: x.diagonal(o, dim1=a, dim2=b),
-         lambda x, o=_offset, a=_d1, b=_d2: np.diagonal(x, o, a, b), ins(normal(*_shape)), ("transpose", "getitem"),
+         lambda x, o=_offset, a=_d1, b=_d2: np.diagonal(x, o, a, b), ins(normal(*_shape)), ("reshape", "take"),
          lambda x, o=_offset, a=_d1, b=_d2: torch.diagonal(x, o, a, b))
 for _k in (0, 2, -1):
     _row(f"diag_of_vector_{_k}".replace("-", "m"), lambda x, k=_k: ember.diag(x, k), lambda x, k=_k: np.diag(x, k),
          ins(normal(3)), "getitem_grad", lambda x, k=_k: torch.diag(x, k))
-_row("diag_of_matrix_method", lambda x: x.diag(1), lambda x: np.diag(x, 1), ins(normal(3, 4)), ("getitem", "transpose"),
+_row("diag_of_matrix_method", lambda x: x.diag(1), lambda x: np.diag(x, 1), ins(normal(3, 4)), ("reshape", "take"),
      lambda x: x.diag(1))
 _row("getitem_reverse_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], ins(normal(3, 2)),
      ("getitem", "getitem_grad"))

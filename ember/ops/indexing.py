@@ -15,7 +15,7 @@ from ember.ops.elementwise import WHERE, _scalar
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
-from ember.ops.shape import reshape_with, transpose
+from ember.ops.shape import reshape, reshape_with, transpose
 
 
 def index_arrays(index, shape: tuple | None = None):
@@ -207,7 +207,9 @@ def diagonal(x: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> 
     n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
     steps = np.arange(n)
     rest = tuple(d for d in range(x.ndim) if d not in (first, second))
-    return getitem(transpose(x, rest + (first, second)), (Ellipsis, steps + max(-offset, 0), steps + max(offset, 0)))
+    matrices = reshape(transpose(x, rest + (first, second)), tuple(x.shape[d] for d in rest) + (rows * cols,))
+    flat = (steps + max(-offset, 0)) * cols + steps + max(offset, 0)  # one take: a Gather in ONNX
+    return take(matrices, as_tensor(flat.astype(int64), x), axis=-1)
 
 
 _matrix_diagonal = diagonal  # (diag's argument takes the name)
