@@ -503,6 +503,11 @@ def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
         return
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, _dense(_wrap(g) if g.__class__ is np.ndarray else g))
+    _store(leaf, g, handed_out, create_graph)
+
+
+def _store(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
+    """``_accumulate`` after the leaf's hooks have run on ``g``."""
     if leaf.grad is None and g.__class__ is not RowSparse and not create_graph:
         g = _private(g if g.__class__ is np.ndarray else g.array, handed_out)  # stored as it is: owns its memory
     elif g.__class__ is np.ndarray:
@@ -612,12 +617,17 @@ def _root_grads(outputs, grad_outputs, what: str):
     return result
 
 
-def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
-    """Accumulate the gradient of ``tensor`` into the ``.grad`` of every leaf it depends on (``Tensor.backward``)."""
+def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+             inputs=None):
+    """Accumulate the gradient of ``tensor`` into the ``.grad`` of every leaf it depends on (``Tensor.backward``),
+    or, given ``inputs`` (a Tensor or a sequence of them), into theirs alone."""
     if tensor.symbolic:  # a graph Value: its graph appends the backward nodes
-        return tensor.backward(gradient, retain_graph, create_graph)
+        return tensor.backward(gradient, retain_graph, create_graph, inputs)
     if retain_graph is None:
         retain_graph = create_graph
+    if inputs is not None:
+        _backward_into(tensor, gradient, retain_graph, create_graph, _input_list(inputs))
+        return
     data = tensor.array
     if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
         seed = np.array(1, data.dtype)
@@ -628,6 +638,30 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
     else:
         roots = _root_grads([tensor], [gradient], "backward")
     run_backward([tensor], roots, retain_graph, create_graph)
+
+
+def _input_list(inputs) -> list:
+    """``backward``'s ``inputs``: a list of distinct Tensors that require grad."""
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: inputs= is empty; give the tensors whose .grad to accumulate into")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            what = f"{t.dtype}{list(t.shape)}" if isinstance(t, Tensor) else type(t).__name__
+            raise RuntimeError(f"backward: inputs[{i}] ({what}) is not a tensor that requires grad")
+    return list({id(t): t for t in inputs}.values())
+
+
+def _backward_into(tensor: Tensor, gradient, retain_graph: bool, create_graph: bool, inputs: list) -> None:
+    """``backward(inputs=...)``: the gradients of ``inputs`` (leaves or not) added into their ``.grad``; other
+    leaves' ``.grad`` stay as they were."""
+    roots = _root_grads([tensor], [gradient], "backward")
+    grads = run_backward([tensor], roots, retain_graph, create_graph, capture=inputs)  # (hooks ran on them)
+    handed_out = {id(_owner(roots[0].array))}
+    with _GradMode(create_graph), autocast_suspended():
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                _store(t, g, handed_out, create_graph)
 
 
 def _backward_scalar(root, g, owner, retain_graph: bool) -> None:

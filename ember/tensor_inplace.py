@@ -1,4 +1,4 @@
-"""In-place Tensor methods (``x += y``, ``add_``, ``zero_``, ``copy_``, ``normal_``...) with autograd's rules.
+"""In-place Tensor methods (``x += y``, ``add_``, ``zero_``, ``copy_``, ``index_put_``...) with autograd's rules.
 
 An in-place method writes its result into the tensor's own array, so every name and view of the tensor
 sees the change (``p -= lr * p.grad`` updates the parameter, it does not rebind ``p``). As in PyTorch,
@@ -131,7 +131,7 @@ class InplaceMethods:
     __iadd__ = _operator("add", "__iadd__")
     __isub__ = _operator("sub", "__isub__")
     __imul__ = _operator("mul", "__imul__")
-    __itruediv__ = _operator("div", "__itruediv__")
+    __itruediv__ = _operator("true_divide", "__itruediv__")
     __ifloordiv__ = _operator("floor_divide", "__ifloordiv__")
     __imod__ = _operator("remainder", "__imod__")
     __ipow__ = _operator("power", "__ipow__")
@@ -139,7 +139,6 @@ class InplaceMethods:
     __ior__ = _operator("bitwise_or", "__ior__")
     __ixor__ = _operator("bitwise_xor", "__ixor__")
     mul_ = _binary("mul", "mul_")
-    div_ = _binary("div", "div_")
     pow_ = _binary("power", "pow_")
     neg_ = _unary("neg", "neg_")
     abs_ = _unary("abs", "abs_")
@@ -162,6 +161,11 @@ class InplaceMethods:
         _check(self, "sub_", other)
         return _write(self, "sub_", _ops().sub(self, _scaled(other, alpha)))
 
+    def div_(self, other, *, rounding_mode: str | None = None):
+        """``self /= other`` in place; ``rounding_mode`` as in ``div``."""
+        _check(self, "div_", other)
+        return _write(self, "div_", _ops().div(self, other, rounding_mode=rounding_mode))
+
     def addcmul_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 * tensor2`` in place."""
         _check(self, "addcmul_", tensor1, tensor2)
@@ -183,6 +187,33 @@ class InplaceMethods:
         return _write(self, "clamp_", _ops().clip(self, min, max))
 
     clip_ = clamp_
+
+    def index_add_(self, dim: int, index, source, *, alpha: float = 1):
+        """``index_add`` (PyTorch's order: dim, index, source) written into this tensor."""
+        _check(self, "index_add_", source)
+        return _write(self, "index_add_", _ops().index_add(self, int(dim), index, source, alpha=alpha))
+
+    def scatter_add_(self, dim: int, index, src):
+        """``scatter_add`` written into this tensor."""
+        _check(self, "scatter_add_", src)
+        return _write(self, "scatter_add_", _ops().scatter_add(self, dim, index, src))
+
+    def index_put_(self, indices, values, accumulate: bool = False):
+        """``self[indices] = values`` in place (``indices`` a tuple of index tensors); with ``accumulate`` the
+        values are added, repeated indices adding up."""
+        _check(self, "index_put_", values)
+        values = values.array if isinstance(values, TensorLike) else np.asarray(values)
+        if values.dtype != self.dtype and not np.can_cast(values.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"index_put_: values of type {values.dtype} cannot be cast to the tensor's dtype "
+                               f"{self.dtype} in place")
+        if not hasattr(self.array, "flags"):
+            return _write(self, "index_put_", self.array)  # (refuses a graph value)
+        index = _ops().index_arrays(tuple(indices) if isinstance(indices, list) else indices, self.shape)
+        if accumulate:
+            self.xp.add.at(self.array, index, values)
+        else:
+            self.array[index] = values
+        return self
 
     def masked_fill_(self, mask, value):
         """Set the elements where ``mask`` is true to ``value``, in place."""

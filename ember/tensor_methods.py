@@ -21,7 +21,7 @@ class OpMethods(TensorLike):
     __add__ = _ops.add
     __sub__ = _ops.sub
     __mul__ = _ops.mul
-    __truediv__ = _ops.div
+    __truediv__ = _ops.true_divide
     __floordiv__ = _ops.floor_divide
     __mod__ = _ops.remainder
     __pow__ = _ops.power
@@ -53,7 +53,7 @@ class OpMethods(TensorLike):
         return _ops.mul(other, self)
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _ops.true_divide(other, self)
 
     def __rfloordiv__(self, other):
         return _ops.floor_divide(other, self)
@@ -82,6 +82,7 @@ class OpMethods(TensorLike):
     sub = _ops.sub
     mul = _ops.mul
     div = _ops.div
+    true_divide = _ops.true_divide
     power = _ops.power
     pow = _ops.power
     maximum = _ops.maximum
@@ -105,6 +106,7 @@ class OpMethods(TensorLike):
 
     # --- reductions ---
     sum = _ops.sum
+    nansum = _ops.nansum
     mean = _ops.mean
     prod = _ops.prod
     std = _ops.std
@@ -118,6 +120,8 @@ class OpMethods(TensorLike):
     all = _ops.all
     any = _ops.any
     logsumexp = _ops.logsumexp
+    cumsum = _ops.cumsum
+    cumprod = _ops.cumprod
 
     # --- shape and indexing ---
     reshape = _ops.reshape
@@ -137,6 +141,11 @@ class OpMethods(TensorLike):
     split = _ops.split
     gather = _ops.gather
     take = _ops.take
+    select = _ops.select
+    unbind = _ops.unbind
+    diagonal = _ops.diagonal
+    diag = _ops.diag
+    nonzero = _ops.nonzero
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add
 

@@ -145,8 +145,9 @@ class Trace:
             self.dropped.add(id(p))
             p.grad = None
 
-    def backward(self, loss: Value, gradient=None) -> None:
-        """``loss.backward()`` while tracing: gradients of every parameter captured so far, into ``.grad``."""
+    def backward(self, loss: Value, gradient=None, inputs=None) -> None:
+        """``loss.backward()`` while tracing: gradients of every parameter captured so far (or of those among
+        ``inputs``, and of the arguments among them), into ``.grad``."""
         graph = self.graph
         if loss.graph is not graph:
             raise GraphError(f"backward: %{loss.id} belongs to another graph")
@@ -155,6 +156,8 @@ class Trace:
                                f"shape {list(loss.array.shape)}; pass gradient=")
         params = [t for t, _ in graph.captured if t.requires_grad]
         args = [v for v in graph.inputs if v.id in self.arguments]
+        if inputs is not None:
+            params, args = self._among(inputs, params, args)
         grad_ys = None if gradient is None else [gradient]
         grads = graph.gradients([loss], [graph.capture(t) for t in params] + args, grad_ys, sparse=True)
         with graph.building():
@@ -174,6 +177,18 @@ class Trace:
                     g = dense_gradient(g)
                 param.grad = previous
                 accumulate_grad(param, g)
+
+    def _among(self, inputs, params: list, args: list) -> tuple:
+        """The parameters and arguments that ``backward(inputs=...)`` names."""
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        wanted = {id(t) for t in inputs}
+        args = [v for v in args if id(v) in wanted]
+        named = {id(v) for v in args}
+        other = next((t for t in inputs if getattr(t, "symbolic", False) and id(t) not in named), None)
+        if other is not None:
+            raise GraphError(f"backward: inputs= names {other!r}, which is neither an argument of the traced call "
+                             "nor a parameter; a traced backward fills the .grad of those alone")
+        return [t for t in params if id(t) in wanted], args
 
     def _into_argument(self, v: Value, g) -> None:
         """Add ``g`` into the ``.grad`` of the argument ``v``, the caller's gradient read live on the first."""

@@ -334,6 +334,17 @@ for _name, _np_fn, _tname in [("floor_divide", np.floor_divide, "floor_divide"),
          _torch_attr(_tname), grad=False)
     _row(f"{_name}_float", _fn, _np_fn, ins(int_floats(-16, 17, 2, 3, scale=0.5), const([1.5, -2.0, 0.5])),
          _name, _torch_attr(_tname), grad=False)
+for _mode, _np_fn in [("trunc", lambda a, b: np.trunc(a / b).astype(np.result_type(a, b))),
+                      ("floor", np.floor_divide)]:
+    _covers = "trunc_divide" if _mode == "trunc" else "floor_divide"
+    _row(f"div_{_mode}_int", lambda a, b, m=_mode: ember.div(a, b, rounding_mode=m), _np_fn,
+         ins(ints(-20, 20, 3, 4), const([3, -3, 7, -1])), _covers,
+         lambda a, b, m=_mode: torch.div(a, b, rounding_mode=m), grad=False)
+    _row(f"div_{_mode}_float", lambda a, b, m=_mode: a.div(b, rounding_mode=m), _np_fn,
+         ins(int_floats(-16, 17, 2, 3, scale=0.5), const([1.5, -2.0, 0.75])), _covers,
+         lambda a, b, m=_mode: a.div(b, rounding_mode=m), grad=False)
+_row("div_trunc_scalar", lambda a: ember.div(a, -4, rounding_mode="trunc"), lambda a: np.trunc(a / -4).astype(a.dtype),
+     ins(ints(-9, 9, 6)), "trunc_divide", lambda a: torch.div(a, -4, rounding_mode="trunc"), grad=False)
 _row("floordiv_operator", lambda a: a // 3, lambda a: a // 3, ins(ints(-9, 9, 5)), "floor_divide",
      lambda a: a // 3, grad=False)
 _row("mod_operator", lambda a: a % 4, lambda a: a % 4, ins(ints(-9, 9, 5)), "remainder", lambda a: a % 4,
@@ -424,6 +435,53 @@ _row("sum_int", lambda x: x.sum(1), lambda x: x.sum(1), ins(ints(-9, 9, 3, 4)), 
      grad=False)
 _row("sum_bool_counts", lambda x: x.sum(), lambda x: np.sum(x, dtype=np.int64), ins(bools(3, 4)), "sum",
      lambda x: x.sum(), grad=False)
+def _with_nans(*shape):
+    def sample(rng):
+        x = rng.standard_normal(shape)
+        x.reshape(-1)[::3] = np.nan
+        return x
+
+    return sample
+
+
+_row("nansum_axis1", lambda x: ember.nansum(x, dim=1), lambda x: np.nansum(x, axis=1), ins(_with_nans(3, 4)),
+     ("ne", "where", "sum"), lambda x: torch.nansum(x, dim=1))
+_row("nansum_method_all_keepdim", lambda x: x.nansum((0, 1), keepdim=True),
+     lambda x: np.nansum(x, (0, 1), keepdims=True), ins(_with_nans(2, 3)), ("ne", "where", "sum"),
+     lambda x: x.nansum((0, 1), keepdim=True))
+_row("nansum_int", ember.nansum, np.sum, ins(ints(-9, 9, 3, 4)), "sum", torch and torch.nansum, grad=False)
+_row("sum_dtype_int_to_float32", lambda x: x.sum(dim=0, dtype=ember.float32),
+     lambda x: x.sum(0).astype(np.float32), ins(ints(-9, 9, 3, 4)), ("cast", "sum"),
+     lambda x: x.sum(dim=0, dtype=torch.float32), grad=False)
+_row("sum_dtype_float64", lambda x: ember.sum(x, 1, dtype=ember.float64), lambda x: x.sum(1), ins(normal(2, 3)),
+     "sum", lambda x: torch.sum(x, 1, dtype=torch.float64), extra={"fixed_dtype": True})
+_row("mean_dtype_int_to_float64", lambda x: x.mean(dim=1, dtype=ember.float64), lambda x: x.mean(1),
+     ins(ints(-9, 9, 3, 4)), ("cast", "sum"), lambda x: x.mean(dim=1, dtype=torch.float64), grad=False)
+_row("prod_dtype_float64", lambda x: x.prod(dim=0, dtype=ember.float64), lambda x: x.prod(0),
+     ins(uniform(0.5, 1.5, 3, 2)), "prod", lambda x: x.prod(dim=0, dtype=torch.float64),
+     extra={"fixed_dtype": True})
+_row("cumsum_dim1", lambda x: ember.cumsum(x, dim=1), lambda x: np.cumsum(x, 1), ins(normal(2, 3, 4)), "cumsum",
+     lambda x: torch.cumsum(x, dim=1))
+_row("cumsum_method_negative_dim", lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1), ins(normal(3, 5)), "cumsum",
+     lambda x: x.cumsum(-1))
+_row("cumsum_0d", lambda x: x.cumsum(0), lambda x: x.copy(), ins(normal()), "cumsum", lambda x: x.cumsum(0))
+_row("cumsum_int_and_bool", lambda x, m: ember.stack([x.cumsum(0), m.cumsum(0)]),
+     lambda x, m: np.stack([np.cumsum(x, 0), np.cumsum(m, 0)]), ins(ints(-9, 9, 5), bools(5)), ("cumsum", "concat"),
+     lambda x, m: torch.stack([x.cumsum(0), m.cumsum(0)]), grad=False)
+_row("cumsum_dtype", lambda x: x.cumsum(0, dtype=ember.float32), lambda x: np.cumsum(x, 0).astype(np.float32),
+     ins(ints(-9, 9, 4, 2)), ("cast", "cumsum"), lambda x: x.cumsum(0, dtype=torch.float32), grad=False)
+_row("cumprod_dim0", lambda x: ember.cumprod(x, dim=0), lambda x: np.cumprod(x, 0),
+     ins(lambda rng: rng.uniform(0.5, 1.5, (4, 3)) * rng.choice([-1, 1], (4, 3))), "cumprod",
+     lambda x: torch.cumprod(x, dim=0))
+_row("cumprod_method_last", lambda x: x.cumprod(-1), lambda x: np.cumprod(x, -1), ins(uniform(0.5, 1.5, 2, 2, 3)),
+     "cumprod", lambda x: x.cumprod(-1))
+# rows with one and two zeros (and none): the gradient at and after a zero is exact; its own derivative is not
+# reproduced at the zeros
+_row("cumprod_with_zeros", lambda x: x.cumprod(1), lambda x: np.cumprod(x, 1),
+     ins(const([[0.5, 0.0, 1.5, -2.0, 0.8], [1.2, -0.7, 0.9, 1.1, 0.6], [0.0, 1.3, 0.0, 0.7, -1.4]])), "cumprod",
+     lambda x: x.cumprod(1), double_grad=False)
+_row("cumprod_int", lambda x: x.cumprod(0), lambda x: np.cumprod(x, 0), ins(ints(-3, 4, 5)), "cumprod",
+     lambda x: x.cumprod(0), grad=False)
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))
@@ -598,6 +656,21 @@ GETITEM = [
 ]
 for _name, _index, _shape in GETITEM:
     _row(f"getitem_{_name}", _index, _index, ins(normal(*_shape)), ("getitem", "getitem_grad"), _index)
+_row("select_dim1", lambda x: x.select(1, -2), lambda x: x[:, -2], ins(normal(2, 3, 4)), ("getitem", "getitem_grad"),
+     lambda x: x.select(1, -2))
+_row("unbind_last", lambda x: ember.unbind(x, dim=-1), lambda x: tuple(np.moveaxis(x, -1, 0)), ins(normal(2, 3)),
+     ("getitem", "getitem_grad"), lambda x: torch.unbind(x, dim=-1))
+for _offset, _d1, _d2, _shape in [(0, 0, 1, (3, 4)), (1, 0, 1, (3, 4)), (-2, 0, 1, (4, 3)), (1, 2, 0, (2, 3, 4)),
+                                  (-1, -1, 1, (2, 3, 4)), (5, 0, 1, (2, 3))]:
+    _row(f"diagonal_{_offset}_{_d1}_{_d2}".replace("-", "m"),
+         lambda x, o=_offset, a=_d1, b=_d2: x.diagonal(o, dim1=a, dim2=b),
+         lambda x, o=_offset, a=_d1, b=_d2: np.diagonal(x, o, a, b), ins(normal(*_shape)), ("reshape", "take"),
+         lambda x, o=_offset, a=_d1, b=_d2: torch.diagonal(x, o, a, b))
+for _k in (0, 2, -1):
+    _row(f"diag_of_vector_{_k}".replace("-", "m"), lambda x, k=_k: ember.diag(x, k), lambda x, k=_k: np.diag(x, k),
+         ins(normal(3)), "getitem_grad", lambda x, k=_k: torch.diag(x, k))
+_row("diag_of_matrix_method", lambda x: x.diag(1), lambda x: np.diag(x, 1), ins(normal(3, 4)), ("reshape", "take"),
+     lambda x: x.diag(1))
 _row("getitem_reverse_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], ins(normal(3, 2)),
      ("getitem", "getitem_grad"))
 

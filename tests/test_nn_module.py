@@ -510,3 +510,29 @@ def test_functional_embedding_padding_idx_blocks_gradient():
     grad = weight.grad.numpy()
     np.testing.assert_array_equal(grad[1], 0)
     np.testing.assert_array_equal(grad[3], 1)
+
+
+def test_sequential_pop_add_and_multiply_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (nn, torch.nn):
+        a, b, c = lib.Linear(2, 3), lib.ReLU(), lib.Linear(3, 1)
+        seq = lib.Sequential(a, b, c)
+        assert seq.pop(1) is b and list(seq) == [a, c]
+        assert [name for name, _ in seq.named_children()] == ["0", "1"]
+        joined = seq + lib.Sequential(b)
+        assert isinstance(joined, lib.Sequential) and list(joined) == [a, c, b] and list(seq) == [a, c]
+        seq += lib.Sequential(b)
+        assert list(seq) == [a, c, b]
+        assert list(lib.Sequential(b, a) * 2) == [b, a, b, a] and list(2 * lib.Sequential(b)) == [b, b]
+        popped = seq.pop(slice(0, 2))
+        assert isinstance(popped, lib.Sequential) and list(popped) == [a, c] and list(seq) == [b]
+        with pytest.raises(ValueError, match="Sequential"):
+            seq + lib.ModuleList([a])
+        with pytest.raises(ValueError):
+            seq * 0
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+    seq *= 2
+    assert len(seq) == 4 and seq[2] is seq[0]
+    assert len(list(seq.parameters())) == 2  # a shared module's parameters count once
+    with pytest.raises(IndexError, match="out of range"):
+        seq.pop(7)

@@ -78,13 +78,13 @@ class Value(Tensor):
     __slots__ = ("graph", "id", "name")
     symbolic = True
 
-    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """``loss.backward()`` on a Value: only a traced call (``ember.jit``) has ``.grad`` to fill; a plain
         graph build takes gradients with ``ember.grad`` or ``ember.passes.gradients``."""
         if self.graph.trace is None:
             raise GraphError("backward/step on symbolic values: only ember.jit traces these (a plain graph build "
                              "takes gradients with ember.passes.gradients)")
-        self.graph.trace.backward(self, gradient)
+        self.graph.trace.backward(self, gradient, inputs)
 
     @property
     def spec(self) -> Spec:

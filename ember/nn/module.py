@@ -587,6 +587,43 @@ class Sequential(Module):
             self.add_module(str(i), m)
         return self
 
+    def pop(self, index: int | slice = -1) -> Module | Sequential:
+        """Remove the module at ``index`` (or the slice's modules, as a Sequential) and return it."""
+        removed = self[index]
+        del self[index]
+        return removed
+
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential of this one's modules, then ``other``'s (the same module objects)."""
+        _check_sequential("+", other)
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        _check_sequential("+=", other)
+        return self.extend(list(other))
+
+    def __mul__(self, times: int) -> Sequential:
+        """A new Sequential repeating this one's modules ``times`` times (the same module objects)."""
+        return Sequential(*(list(self) * _repeats("*", times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        return self.extend(list(self) * (_repeats("*=", times) - 1))
+
+
+def _check_sequential(operator: str, other) -> None:
+    if not isinstance(other, Sequential):  # as PyTorch: no other container joins a Sequential
+        raise ValueError(f"Sequential {operator}: supports only another Sequential, got {type(other).__name__}")
+
+
+def _repeats(operator: str, times) -> int:
+    if not isinstance(times, int) or isinstance(times, bool):
+        raise TypeError(f"Sequential {operator}: the count must be an int, got {type(times).__name__}")
+    if times <= 0:
+        raise ValueError(f"Sequential {operator}: the count must be positive, got {times}")
+    return times
+
 
 class ModuleList(Module):
     """A list of modules, registered so their parameters are found; it has no forward.

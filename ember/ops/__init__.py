@@ -45,6 +45,7 @@ from ember.ops.elementwise import (
     mul,
     ne,
     neg,
+    nonzero,
     power,
     relu,
     remainder,
@@ -55,9 +56,24 @@ from ember.ops.elementwise import (
     sqrt,
     sub,
     tanh,
+    true_divide,
     where,
 )
-from ember.ops.indexing import embedding, gather, getitem, index_add, index_arrays, one_hot, pad, scatter_add, take
+from ember.ops.indexing import (
+    diag,
+    diagonal,
+    embedding,
+    gather,
+    getitem,
+    index_add,
+    index_arrays,
+    one_hot,
+    pad,
+    scatter_add,
+    select,
+    take,
+    unbind,
+)
 from ember.ops.join import cat, chunk, concat, concatenate, repeat, split, stack, tile
 from ember.ops.linalg import dot, linear, matmul
 from ember.ops.loss import (
@@ -87,8 +103,11 @@ from ember.ops.reduction import (
     any,
     argmax,
     argmin,
+    cumprod,
+    cumsum,
     logsumexp,
     mean,
+    nansum,
     prod,
     std,
     sum,
@@ -115,13 +134,16 @@ from ember.ops.shape import (
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
 (
-    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
-    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
+    gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
+    stack, std, sum, take, unbind, unsqueeze, var,
 ) = (_torch_names.with_torch_names(fn) for fn in (
-    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, flatten, gather, index_add, log_softmax,
-    logsumexp, mean, prod, scatter_add, softmax, split, squeeze, stack, std, sum, take, unsqueeze, var,
+    all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
+    gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
+    stack, std, sum, take, unbind, unsqueeze, var,
 ))
 expand_dims = unsqueeze
+clamp = clip
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -133,20 +155,24 @@ __all__ = [
     "avg_pool1d", "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "broadcast_to", "cast", "cat", "chunk", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
-    "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy",
-    "defop", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand", "expand_dims",
+    "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
+    "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy", "cumprod", "cumsum",
+    "defop",
+    "diag", "diagonal", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand",
+    "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
     "minimum", "mish",
-    "moveaxis", "mse_loss", "mul", "ne", "neg", "nll_loss", "one_hot", "pad", "permute", "power", "prod",
+    "moveaxis", "mse_loss", "mul", "nansum", "ne", "neg", "nll_loss", "nonzero", "one_hot", "pad", "permute", "power",
+    "prod",
     "promote", "random_draw",
-    "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "sigmoid", "sign",
+    "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "select", "sigmoid", "sign",
     "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sparse_update", "split", "sqrt",
     "squeeze",
     "stack", "std",
-    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "unbroadcast",
+    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "true_divide",
+    "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
 ]
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as _np
 
+from ember.backend.devices import array_module
 from ember.backend.dtypes import FLOATING, bool_
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering
@@ -453,6 +454,16 @@ MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(Fa
                   fusion=Fusion("where(({0} > {1}) | ({1} != {1}), {1}, {0})", selects=True))
 FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
                        onnx=NO_ONNX, fusion=NOT_FUSIBLE)
+
+
+def _trunc_divide_forward(xp, a, b):
+    if a.dtype in FLOATING:
+        return xp.trunc(xp.true_divide(a, b))
+    quotient = xp.floor_divide(a, b)
+    return quotient + ((quotient < 0) & (quotient * b != a))  # floor rounds a negative inexact quotient down
+
+
+TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE)
 REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod",
                     fusion=NOT_FUSIBLE)
 
@@ -489,10 +500,25 @@ def mul(a, b) -> TensorLike:
     return dispatch.apply(MUL, promote(a, b))
 
 
-def div(a, b) -> TensorLike:
+def true_divide(a, b) -> TensorLike:
     """Elementwise true division; integers divide as floats."""
     a, b = promote(a, b)
     return dispatch.apply(DIV, (to_float(a), to_float(b)))
+
+
+_ROUNDING_MODES = (None, "trunc", "floor")
+
+
+def div(a, b, *, rounding_mode: str | None = None) -> TensorLike:
+    """Elementwise a / b (``true_divide``); ``rounding_mode="trunc"`` rounds the quotient toward zero and
+    ``"floor"`` down, in the operands' dtype (integers stay integers), with no gradient (PyTorch's ``div``)."""
+    if rounding_mode is None:
+        return true_divide(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return dispatch.apply(TRUNC_DIVIDE, promote(a, b))
+    raise ValueError(f"div: rounding_mode must be one of {_ROUNDING_MODES}, got {rounding_mode!r}")
 
 
 def power(a, b) -> TensorLike:
@@ -617,10 +643,33 @@ WHERE = defop(
 )
 
 
-def where(condition, a, b) -> TensorLike:
-    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
+_ONE_ARGUMENT = object()
+
+
+def where(condition, a=_ONE_ARGUMENT, b=_ONE_ARGUMENT) -> TensorLike | tuple:
+    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast). ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``: the indices of the true elements, one int64 tensor per dimension."""
+    if a is _ONE_ARGUMENT or b is _ONE_ARGUMENT:
+        if a is not b:
+            raise TypeError("where: give both a and b, or neither (the indices of the true elements)")
+        return nonzero(condition, as_tuple=True)
     a, b = promote(a, b)
     condition = as_tensor(condition, a)
     if condition.array.dtype != bool_:
         raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
     return dispatch.apply(WHERE, (condition, a, b))
+
+
+def nonzero(x, *, as_tuple: bool = False) -> TensorLike | tuple:
+    """The indices of the non-zero (true) elements of x, in row-major order: an int64 tensor of shape
+    (count, x.ndim), or with ``as_tuple`` one index tensor per dimension (PyTorch's ``nonzero``)."""
+    x = as_tensor(x)
+    if x.symbolic:
+        raise TypeError(f"nonzero: how many indices there are depends on the values of {x!r}, which a graph "
+                        "does not have while it is built; use a mask with where(condition, a, b)")
+    array = x.array
+    xp = array_module(array)
+    indices = tuple(i.astype(_np.int64) for i in xp.nonzero(array.reshape(1) if array.ndim == 0 else array))
+    if as_tuple:
+        return tuple(dispatch.wrap(i) for i in indices)
+    return dispatch.wrap(xp.stack(indices, axis=1) if array.ndim else xp.zeros((len(indices[0]), 0), _np.int64))

@@ -1,5 +1,6 @@
 """Indexing ops: ``x[index]`` (basic, integer-array and boolean), pad (a slice's adjoint), take/index_add,
-gather/scatter_add, one_hot and the embedding lookup with its row-sparse gradient."""
+gather/scatter_add, one_hot and the embedding lookup with its row-sparse gradient; select, unbind, diagonal and
+diag as indexing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ember.ops.elementwise import WHERE, _scalar
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
-from ember.ops.shape import reshape_with
+from ember.ops.shape import reshape, reshape_with, transpose
 
 
 def index_arrays(index, shape: tuple | None = None):
@@ -163,6 +164,72 @@ def getitem(x: TensorLike, index) -> TensorLike:
     return dispatch.apply(GETITEM, (x,), {"index": index})
 
 
+# --- select, unbind, diagonal, diag: PyTorch's indexing by dimension ---------------------------------------
+
+
+def _spec(x: TensorLike) -> list:
+    return [Spec(x.shape, x.dtype)]
+
+
+def select(x: TensorLike, axis: int, index: int) -> TensorLike:
+    """The slice at ``index`` along ``axis``, without that dimension (PyTorch's ``select(dim, index)``)."""
+    x = as_tensor(x)
+    axis = check_axis("select", axis, x.ndim, _spec(x))
+    size = x.shape[axis]
+    index = as_int("select", index, "index", _spec(x))
+    if size is not None and not -size <= index < size:
+        raise IndexError(f"select: index {index} is out of range for dimension {axis} of size {size} of the "
+                         f"tensor of shape {list(x.shape)}")
+    return getitem(x, (slice(None),) * axis + (index,))
+
+
+def unbind(x: TensorLike, axis: int = 0) -> tuple:
+    """The slices along ``axis``, each without that dimension (PyTorch's ``unbind``)."""
+    x = as_tensor(x)
+    axis = check_axis("unbind", axis, x.ndim, _spec(x))
+    if x.shape[axis] is None:
+        raise ValueError(f"unbind: dimension {axis} of {x!r} is unknown while the graph is built")
+    return tuple(select(x, axis, i) for i in range(x.shape[axis]))
+
+
+def diagonal(x: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorLike:
+    """The diagonal of the ``axis1`` x ``axis2`` matrices of x (above the main one for a positive ``offset``),
+    as the last dimension (``numpy.diagonal``; PyTorch's ``diagonal(offset, dim1, dim2)``). A copy."""
+    x = as_tensor(x)
+    first, second = check_axis("diagonal", axis1, x.ndim, _spec(x)), check_axis("diagonal", axis2, x.ndim, _spec(x))
+    if first == second:
+        raise ValueError(f"diagonal: axis1 and axis2 are both dimension {first} of the tensor of shape "
+                         f"{list(x.shape)}")
+    offset = as_int("diagonal", offset, "offset", _spec(x))
+    rows, cols = x.shape[first], x.shape[second]
+    if rows is None or cols is None:
+        raise ValueError(f"diagonal: dimensions {first} and {second} of {x!r} must be known")
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    steps = np.arange(n)
+    rest = tuple(d for d in range(x.ndim) if d not in (first, second))
+    matrices = reshape(transpose(x, rest + (first, second)), tuple(x.shape[d] for d in rest) + (rows * cols,))
+    flat = (steps + max(-offset, 0)) * cols + steps + max(offset, 0)  # one take: a Gather in ONNX
+    return take(matrices, as_tensor(flat.astype(int64), x), axis=-1)
+
+
+_matrix_diagonal = diagonal  # (diag's argument takes the name)
+
+
+def diag(x: TensorLike, diagonal: int = 0) -> TensorLike:
+    """A 1-D x as the ``diagonal``-th diagonal of a square matrix of zeros, or a 2-D x's ``diagonal``-th
+    diagonal (PyTorch's ``diag``)."""
+    x = as_tensor(x)
+    offset = as_int("diag", diagonal, "diagonal", _spec(x))
+    if x.ndim == 2:
+        return _matrix_diagonal(x, offset)
+    if x.ndim != 1 or x.shape[0] is None:
+        raise ValueError(f"diag: expects a 1-D or 2-D tensor of known size, got shape {list(x.shape)}")
+    n = x.shape[0] + abs(offset)
+    steps = np.arange(x.shape[0])
+    index = (steps + max(-offset, 0), steps + max(offset, 0))
+    return dispatch.apply(GETITEM_GRAD, (x,), {"shape": (n, n), "index": index})  # x added into zeros at index
+
+
 # --- pad: the adjoint of a basic slice -----------------------------------------------------------------
 
 
@@ -264,8 +331,34 @@ INDEX_ADD = defop(
 )
 
 
-def index_add(x: TensorLike, indices, src, axis: int = 0) -> TensorLike:
-    """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate."""
+def index_add(x: TensorLike, *args, alpha: float = 1, **kwargs) -> TensorLike:
+    """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate. Takes
+    Ember's ``index_add(x, indices, src, axis=0)`` or PyTorch's ``index_add(x, dim, index, source, alpha=1)``
+    (a Python int second argument is PyTorch's dim)."""
+    if (args and isinstance(args[0], int) and not isinstance(args[0], bool)) or "source" in kwargs \
+            or "index" in kwargs:
+        axis, indices, src = _bind("index_add", ("axis", "index", "source"), args, kwargs)
+    else:
+        indices, src, axis = _bind("index_add", ("indices", "src", "axis"), args, kwargs, {"axis": 0})
+    return _index_add(x, indices, src if alpha == 1 else src * alpha, axis)
+
+
+def _bind(name: str, names: tuple, args: tuple, kwargs: dict, defaults: dict | None = None) -> tuple:
+    """``args`` and ``kwargs`` as the values of ``names``, in order, with a TypeError naming what is wrong."""
+    if len(args) > len(names):
+        raise TypeError(f"{name}: takes {len(names)} arguments after the tensor ({', '.join(names)}), got {len(args)}")
+    values = {**(defaults or {}), **dict(zip(names, args))}
+    for key, value in kwargs.items():
+        if key in names[:len(args)]:
+            raise TypeError(f"{name}: got {key} twice")
+        values[key] = value
+    unknown, missing = sorted(set(values) - set(names)), [n for n in names if n not in values]
+    if unknown or missing:
+        raise TypeError(f"{name}: unexpected arguments {unknown}, missing {missing}; it takes {', '.join(names)}")
+    return tuple(values[n] for n in names)
+
+
+def _index_add(x: TensorLike, indices, src, axis: int) -> TensorLike:
     x, src = promote(x, src)
     indices = indices if isinstance(indices, TensorLike) else as_tensor(np.asarray(indices), x)
     _check_indices("index_add", indices)

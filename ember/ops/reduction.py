@@ -1,5 +1,5 @@
 """Reductions over axes: sum, prod, max, min, argmax, argmin, any, all as primitives; mean, var, std
-and logsumexp as compositions of them."""
+and logsumexp as compositions of them; the running sums and products (cumsum, cumprod)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
 from ember.ops.convert import CAST, as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import DIV, EQ, WHERE, _scalar, exp, log, sqrt, where
-from ember.ops.infer import as_int, check_axis, normalize_axis, reduced_shape, reduction_cost
+from ember.ops.elementwise import DIV, EQ, MUL, WHERE, _scalar, exp, log, sqrt, where
+from ember.ops.infer import as_int, check_axis, elementwise_cost, normalize_axis, reduced_shape, reduction_cost
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
@@ -143,15 +143,24 @@ def _attrs(name, x: TensorLike, axis, keepdims) -> dict:
     return {"axis": axis, "keepdims": bool(keepdims)}
 
 
-def sum(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
-    x = as_tensor(x)
+def sum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """Sum over ``axis`` (an int, a tuple, or None for all axes), of x cast to ``dtype`` first when given."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
     return dispatch.apply(SUM, (x,), _attrs("sum", x, axis, keepdims))
 
 
-def prod(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Product over ``axis``; the gradient is exact even where elements are zero."""
-    x = as_tensor(x)
+def nansum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """``sum`` counting NaNs as zero (they get no gradient)."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
+    if x.dtype in FLOATING:
+        x = where(x != x, 0.0, x)  # (only NaN differs from itself)
+    return sum(x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """Product over ``axis``, of x cast to ``dtype`` first when given; the gradient is exact even where elements
+    are zero."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
     return dispatch.apply(PROD, (x,), _attrs("prod", x, axis, keepdims))
 
 
@@ -275,9 +284,9 @@ def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
     return cast(fn(cast(x, float32), *args), x.dtype)
 
 
-def mean(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Arithmetic mean over ``axis``; integers average as floats."""
-    x = to_float(x)
+def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """Arithmetic mean over ``axis``, of x cast to ``dtype`` first when given; integers average as floats."""
+    x = to_float(x if dtype is None else cast(as_tensor(x), dtype))
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)
@@ -330,3 +339,72 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> TensorLike:
         return out
     axes = normalize_axis("logsumexp", axis, x.ndim, [Spec(x.shape, x.dtype)])
     return reshape(out, reduced_shape(tuple(x.shape), axes, False))
+
+
+# --- running sums and products ----------------------------------------------------------------------------
+
+
+def _scan_infer(name):
+    def infer(x, *, axis, **attrs):
+        check_axis(name, axis, x.ndim, [x])
+        return Spec(tuple(x.shape), _sum_dtype(x.dtype))
+
+    return infer
+
+
+def _cumsum_forward(xp, x, *, axis, reverse):
+    if reverse:  # from the end: what the gradient of a running sum is
+        return xp.ascontiguousarray(xp.flip(xp.cumsum(xp.flip(x, axis), axis, dtype=_sum_dtype(x.dtype)), axis))
+    return xp.cumsum(x, axis, dtype=_sum_dtype(x.dtype))
+
+
+CUMSUM = defop("cumsum", forward=_cumsum_forward, infer=_scan_infer("cumsum"),
+               vjp=vjp_rule(lambda run, ctx, g: (run(CUMSUM, g, axis=ctx.attrs["axis"],
+                                                     reverse=not ctx.attrs["reverse"]),)),
+               cost=elementwise_cost(1), onnx=NO_ONNX)
+
+
+def _cumprod_rule(run, ctx, g):
+    # Zero-safe: before a row's first zero the gradient is (the reversed running sum of g * out) / x; at the
+    # first zero it is that sum of g times the products with this zero left out; after it, zero.
+    x, out, axis = ctx.inputs[0], ctx.output, ctx.attrs["axis"]
+    one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
+    is_zero = run(CAST, run(EQ, x, zero), dtype=int64)
+    zeros_so_far = run(CUMSUM, is_zero, axis=axis, reverse=False)
+    before = run(EQ, zeros_so_far, _scalar(run, zeros_so_far, 0))
+    first = run(EQ, run(MUL, is_zero, zeros_so_far), _scalar(run, zeros_so_far, 1))
+    safe = run(WHERE, before, x, one)
+    before_first = run(DIV, run(CUMSUM, g * out, axis=axis, reverse=True), safe)
+    without_first = run(CUMPROD, run(WHERE, first, one, x), axis=axis)
+    at_first = run(CUMSUM, g * without_first, axis=axis, reverse=True)
+    return (run(WHERE, before, before_first, run(WHERE, first, at_first, zero)),)
+
+
+CUMPROD = defop("cumprod", forward=lambda xp, x, *, axis: xp.cumprod(x, axis, dtype=_sum_dtype(x.dtype)),
+                infer=_scan_infer("cumprod"), vjp=vjp_rule(_cumprod_rule), cost=elementwise_cost(1), onnx=NO_ONNX,
+                saves_output=True)
+
+
+def _scan(op, name: str, x, axis, dtype) -> TensorLike:
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
+    if axis is None:
+        raise TypeError(f"{name}: give the dimension to run along (dim=), for the tensor of shape {list(x.shape)}")
+    if x.ndim == 0:  # PyTorch takes dim 0 or -1 of a 0-d tensor: its one element
+        check_axis(name, axis, 1, [Spec(x.shape, x.dtype)])
+        return reshape(_scan(op, name, reshape(x, (1,)), 0, None), ())
+    attrs = {"axis": check_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])}
+    if op is CUMSUM:
+        attrs["reverse"] = False
+    return dispatch.apply(op, (x,), attrs)
+
+
+def cumsum(x, axis: int | None = None, *, dtype=None) -> TensorLike:
+    """Running sums along ``axis`` (PyTorch's ``cumsum(x, dim)``); bools and integers sum as int64, and
+    ``dtype`` casts x first."""
+    return _scan(CUMSUM, "cumsum", x, axis, dtype)
+
+
+def cumprod(x, axis: int | None = None, *, dtype=None) -> TensorLike:
+    """Running products along ``axis`` (PyTorch's ``cumprod(x, dim)``), with an exact gradient where elements
+    are zero; bools and integers multiply as int64, and ``dtype`` casts x first."""
+    return _scan(CUMPROD, "cumprod", x, axis, dtype)

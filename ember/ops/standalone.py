@@ -372,3 +372,24 @@ def op_index_add(x, indices, src, *, axis):
     out = x.copy()
     np.add.at(out, (slice(None),) * (axis % x.ndim) + (indices,), src)
     return out
+
+
+@_kernel("trunc_divide")
+def op_trunc_divide(a, b):
+    if a.dtype.kind == "f":
+        return np.trunc(np.true_divide(a, b))
+    quotient = np.floor_divide(a, b)
+    return quotient + ((quotient < 0) & (quotient * b != a))
+
+
+@_kernel("cumsum")
+def op_cumsum(x, *, axis, reverse):
+    dtype = x.dtype if x.dtype.kind == "f" else np.int64
+    if reverse:
+        return np.ascontiguousarray(np.flip(np.cumsum(np.flip(x, axis), axis, dtype=dtype), axis))
+    return np.cumsum(x, axis, dtype=dtype)
+
+
+@_kernel("cumprod")
+def op_cumprod(x, *, axis):
+    return np.cumprod(x, axis, dtype=x.dtype if x.dtype.kind == "f" else np.int64)

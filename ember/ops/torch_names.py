@@ -1,7 +1,7 @@
 """PyTorch's spellings of the op functions, in one place.
 
-* ``dim=`` / ``keepdim=`` (and ``start_dim``/``end_dim``) are accepted beside NumPy's ``axis=`` / ``keepdims=``
-  by every reduction and shape function (``with_torch_names``);
+* ``dim=`` / ``keepdim=`` (and ``start_dim``/``end_dim``, ``dim1``/``dim2``) are accepted beside NumPy's ``axis=`` /
+  ``keepdims=`` by every reduction and shape function (``with_torch_names``);
 * ``max(x, dim)`` / ``min(x, dim)`` return ``(values, indices)`` as PyTorch's do, and ``max(x, other)`` is the
   elementwise maximum; with ``axis=`` they reduce as NumPy's do;
 * ``transpose(x, d0, d1)`` swaps two axes as ``torch.transpose``; one tuple (or three or more axes) is
@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 from collections import namedtuple
 
-_RENAMES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis"}
+_RENAMES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis", "dim1": "axis1",
+            "dim2": "axis2"}
 
 
 def _translate(name: str, kwargs: dict) -> dict:

@@ -1,0 +1,171 @@
+"""PyTorch's tensor functions and methods that Ember spells as PyTorch does, each checked against PyTorch."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _pair(*shape, seed=0, grad=False):
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return ember.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+
+
+def _same(ours, theirs, exact=False):
+    theirs = theirs.detach().numpy()
+    ours = np.asarray(ours.detach().numpy())
+    assert ours.shape == theirs.shape and str(ours.dtype) == str(theirs.dtype), (ours.dtype, theirs.dtype)
+    if exact:
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+# --- division and clamping ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+def test_div_rounding_modes_match_torch_in_values_and_dtypes(mode):
+    a, b = np.array([-7, 7, -8, 5, 0]), np.array([2, -2, 2, -3, 4])
+    for x, y in ((a, b), (a * 0.75, b * 1.0), (a.astype(np.int32), 3), (a.astype(np.int32), -2.5)):
+        ours, theirs = (ember.tensor(y), torch.tensor(y)) if isinstance(y, np.ndarray) else (y, y)
+        _same(ember.div(ember.tensor(x), ours, rounding_mode=mode),
+              torch.div(torch.tensor(x), theirs, rounding_mode=mode), exact=True)
+        _same(ember.tensor(x).div(ours, rounding_mode=mode), torch.tensor(x).div(theirs, rounding_mode=mode),
+              exact=True)
+    with pytest.raises(ValueError, match="div: rounding_mode must be one of .* got 'round'"):
+        ember.div(ember.tensor(a), 2, rounding_mode="round")
+
+
+def test_div_in_place_with_rounding_mode_and_true_divide_as_torch():
+    ours, theirs = ember.tensor([-7.0, 7.5]), torch.tensor([-7.0, 7.5])
+    ours.div_(2, rounding_mode="trunc")
+    theirs.div_(2, rounding_mode="trunc")
+    _same(ours, theirs, exact=True)
+    ours /= 4
+    theirs /= 4
+    _same(ours, theirs, exact=True)
+    _same(ember.true_divide(ember.tensor([1, 2]), 4), torch.true_divide(torch.tensor([1, 2]), 4))
+
+
+def test_clamp_function_and_in_place_method_match_torch():
+    (ours, theirs), (lo, lo_t) = _pair(3, 4, grad=True), _pair(4, seed=1)
+    _same(ember.clamp(ours, -0.5, 0.5), torch.clamp(theirs, -0.5, 0.5))
+    _same(ember.clamp(ours, min=lo), torch.clamp(theirs, min=lo_t))
+    ember.clamp(ours, max=0.2).sum().backward()
+    torch.clamp(theirs, max=0.2).sum().backward()
+    _same(ours.grad, theirs.grad)
+    plain, plain_t = _pair(5, seed=2)
+    plain.clamp_(min=0.0)
+    plain_t.clamp_(min=0.0)
+    _same(plain, plain_t)
+
+
+# --- running sums and products -----------------------------------------------------------------------------
+
+
+def test_cumprod_gradient_through_zeros_matches_torch():
+    values = np.array([[0.5, 0.0, 1.5, -2.0], [0.0, 1.3, 0.0, 0.7], [1.2, -0.7, 0.9, 1.1]], np.float32)
+    ours, theirs = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    weights = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    (ours.cumprod(1) * ember.tensor(weights)).sum().backward()
+    (theirs.cumprod(1) * torch.tensor(weights)).sum().backward()
+    _same(ours.grad, theirs.grad)
+
+
+def test_cumsum_needs_a_dim_in_range():
+    with pytest.raises(TypeError, match=r"cumsum: give the dimension .* shape \[2, 3\]"):
+        ember.cumsum(ember.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"cumprod.*axis 2.*\[2, 3\]"):
+        ember.zeros(2, 3).cumprod(2)
+
+
+# --- indices of true elements ------------------------------------------------------------------------------
+
+
+def test_one_argument_where_and_nonzero_give_torchs_indices():
+    x = np.array([[0, 1, 0], [2, 0, 3]])
+    for cond in (x, x > 0, np.array([0.0, 1.5, 0.0])):
+        ours, theirs = ember.where(ember.tensor(cond)), torch.where(torch.tensor(cond))
+        assert isinstance(ours, tuple) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _same(a, b, exact=True)
+        _same(ember.tensor(cond).nonzero(), torch.tensor(cond).nonzero(), exact=True)
+        for a, b in zip(ember.nonzero(ember.tensor(cond), as_tuple=True), torch.nonzero(torch.tensor(cond),
+                                                                                        as_tuple=True)):
+            _same(a, b, exact=True)
+    picked = ember.tensor(x * 1.0)[ember.where(ember.tensor(x > 0))]
+    assert picked.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="where: give both a and b, or neither"):
+        ember.where(ember.tensor(x > 0), 1.0)
+
+
+# --- indexing by dimension ---------------------------------------------------------------------------------
+
+
+def test_select_unbind_and_diagonal_name_bad_arguments():
+    x = ember.zeros(2, 3)
+    with pytest.raises(IndexError, match=r"select: index 3 is out of range for dimension 1 of size 3 .*\[2, 3\]"):
+        x.select(1, 3)
+    with pytest.raises(ValueError, match=r"diagonal: axis1 and axis2 are both dimension 1 .*\[2, 3\]"):
+        x.diagonal(0, 1, -1)
+    with pytest.raises(ValueError, match=r"diag: expects a 1-D or 2-D tensor .*\[2, 3, 1\]"):
+        ember.diag(ember.zeros(2, 3, 1))
+    assert [tuple(t.shape) for t in x.unbind(1)] == [tuple(t.shape) for t in torch.zeros(2, 3).unbind(1)]
+
+
+# --- adding and putting at indices -------------------------------------------------------------------------
+
+
+def test_index_add_takes_torchs_argument_order_and_alpha():
+    (ours, theirs), (src, src_t) = _pair(4, 3, grad=True), _pair(3, 3, seed=1, grad=True)
+    index = np.array([2, 0, 2])
+    result = ours.index_add(0, ember.tensor(index), src, alpha=0.5)
+    expected = theirs.index_add(0, torch.tensor(index), src_t, alpha=0.5)
+    _same(result, expected)
+    _same(ember.index_add(ours, dim=1, index=ember.tensor([1, 1, 0]), source=ours),
+          torch.index_add(theirs, dim=1, index=torch.tensor([1, 1, 0]), source=theirs))
+    (result * result).sum().backward()
+    (expected * expected).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(src.grad, src_t.grad)
+    _same(ember.index_add(ours, ember.tensor(index), src), theirs.index_add(0, torch.tensor(index), src_t))
+    with pytest.raises(TypeError, match="index_add: got index twice"):
+        ember.index_add(ours, 0, ember.tensor(index), index=ember.tensor(index))
+
+
+@pytest.mark.parametrize("statement", [
+    "t.index_add_(1, lib.tensor([0, 2, 0]), lib.ones(2, 3), alpha=2)",
+    "t.scatter_add_(0, lib.tensor([[1, 0, 1, 1]]), lib.ones(1, 4))",
+    "t.index_put_((lib.tensor([0, 1, 1]), lib.tensor([3, 0, 0])), lib.tensor(5.0), accumulate=True)",
+    "t.index_put_((lib.tensor([1, 0]),), lib.tensor([[1.0, 2.0, 3.0, 4.0]]))",
+    "t.index_put_((lib.tensor([[True, False, True, False], [False] * 4]),), lib.tensor([7.0, 8.0]))",
+])
+def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
+    results = []
+    for lib in (ember, torch):
+        t = lib.arange(8.0).reshape(2, 4)
+        view = t.detach()
+        assert eval(statement) is t
+        results.append(view)
+    _same(*results, exact=True)
+
+
+def test_in_place_index_updates_follow_the_in_place_autograd_rules():
+    w = ember.zeros(3, requires_grad=True)
+    for statement in ("w.index_add_(0, ember.tensor([0]), ember.ones(1))",
+                      "w.index_put_((ember.tensor([0]),), ember.tensor(1.0))",
+                      "w.scatter_add_(0, ember.tensor([0]), ember.ones(1))"):
+        with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+            eval(statement)
+    with ember.no_grad():
+        w.index_put_((ember.tensor([2]),), ember.tensor(3.0))
+    assert w.tolist() == [0.0, 0.0, 3.0] and w.requires_grad
+    counts = ember.zeros(3, dtype=ember.long)
+    with pytest.raises(RuntimeError, match="index_put_: values of type float32 cannot be cast to .*int64"):
+        counts.index_put_((ember.tensor([0]),), ember.tensor([0.5]))
+    buffer = ember.zeros(3)
+    with pytest.raises(RuntimeError, match="operand requires grad"):
+        buffer.index_add_(0, ember.tensor([0]), ember.ones(1, requires_grad=True))
