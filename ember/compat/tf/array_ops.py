@@ -285,10 +285,15 @@ def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
 
 
 def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis=None, dtype=float32, name: str | None = None):
+    """One-hot vectors of ``depth`` along ``axis`` (last when None or -1); an index outside [0, depth), such as
+    -1, gives a row of ``off_value`` (TF-1's rule)."""
     dtype = as_tf_dtype(dtype)
+    depth = int(depth)
 
     def fn(i):
-        hot = ember.cast(ember.one_hot(ember.cast(i, "int64"), int(depth)), dtype)
+        hot = ember.cast(ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth)), dtype)
+        if axis is not None and axis != -1:
+            hot = ember.moveaxis(hot, -1, axis)
         return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1.0, 0.0) else hot
 
     return op(fn, (as_tf(indices),), name=name or "one_hot")
