@@ -181,6 +181,20 @@ def test_math_names_against_numpy():
     assert got["cast"].dtype == np.int32 and got["argmax"].dtype == np.int64
 
 
+def test_division_follows_tf1s_rules_for_integers():
+    a, b = tf.constant([7, -7, 5]), tf.constant([2, 2, -3])
+    small = tf.cast(a, tf.int16) / tf.cast(b, tf.int16)
+    with tf.Session() as sess:
+        div, divide, true, halves, narrow, real = sess.run(
+            [tf.div(a, b), tf.divide(a, b), a / b, a / 2, small, tf.div(tf.cast(a, tf.float32), 2.0)])
+    assert div.tolist() == [3, -4, -2] and div.dtype == np.int32  # Python 2's division: floor for integers
+    for got in (divide, true):  # int32 / int32 is float64
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, np.array([7, -7, 5]) / np.array([2, 2, -3]))
+    assert halves.tolist() == [3.5, -3.5, 2.5] and halves.dtype == np.float64
+    assert narrow.dtype == np.float32 and real.tolist() == [3.5, -3.5, 2.5] and real.dtype == np.float32
+
+
 def test_random_ops_have_the_right_shape_and_spread():
     tf.set_random_seed(0)
     normal = tf.random_normal([2000], mean=1.0, stddev=2.0)

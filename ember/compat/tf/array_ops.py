@@ -12,12 +12,19 @@ import builtins
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op, truediv
 from ember.ops.effects import random_draw
 
 
 def _logical_xor(a, b):
     return ember.ne(a, b)
+
+
+def _div(a, b):
+    """``tf.div``: Python 2's division, floor division for two integer tensors."""
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        return ember.floor_divide(a, b)
+    return ember.div(a, b)
 
 
 def _squared_difference(a, b):
@@ -34,8 +41,8 @@ UNARY = {
     "tanh": ember.tanh,
 }
 BINARY = {
-    "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": ember.div,
-    "truediv": ember.div, "realdiv": ember.div, "floordiv": ember.floor_divide, "mod": ember.remainder,
+    "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": truediv, "div": _div,
+    "truediv": truediv, "realdiv": ember.div, "floordiv": ember.floor_divide, "mod": ember.remainder,
     "pow": ember.power, "maximum": ember.maximum, "minimum": ember.minimum, "equal": ember.eq,
     "not_equal": ember.ne, "greater": ember.gt, "greater_equal": ember.ge, "less": ember.lt,
     "less_equal": ember.le, "logical_and": ember.bitwise_and, "logical_or": ember.bitwise_or,
@@ -45,7 +52,7 @@ REDUCTIONS = {
     "reduce_sum": ember.sum, "reduce_mean": ember.mean, "reduce_max": ember.max, "reduce_min": ember.min,
     "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
 }
-ALIASES = {"mul": "multiply", "sub": "subtract", "div": "divide", "neg": "negative", "abs": "abs"}
+ALIASES = {"mul": "multiply", "sub": "subtract", "neg": "negative", "abs": "abs"}
 
 
 def _unary(tf_name: str, fn):
