@@ -195,6 +195,18 @@ def test_division_follows_tf1s_rules_for_integers():
     assert narrow.dtype == np.float32 and real.tolist() == [3.5, -3.5, 2.5] and real.dtype == np.float32
 
 
+def test_reduce_mean_of_integers_rounds_toward_zero_in_their_dtype():
+    x = tf.placeholder(tf.int32, [None, 2])
+    fetches = [tf.reduce_mean(tf.constant([1, 0, 1, 0])), tf.reduce_mean(x), tf.reduce_mean(x, 0),
+               tf.reduce_mean(x, axis=1, keepdims=True), tf.reduce_mean(tf.constant([1.0, 0.0, 1.0, 0.0]))]
+    assert fetches[2].shape.as_list() == [2] and fetches[3].shape.as_list() == [None, 1]
+    with tf.Session() as sess:
+        docs, total, columns, rows, floats = sess.run(fetches, {x: np.array([[1, 2], [-3, -4], [5, 7]])})
+    assert docs == 0 and docs.dtype == np.int32 and floats == 0.5  # TF-1's documented example
+    assert total == 1 and columns.tolist() == [1, 1] and columns.dtype == np.int32
+    assert rows.tolist() == [[1], [-3], [6]]  # -7 / 2 is -3, as C's division
+
+
 def test_random_ops_have_the_right_shape_and_spread():
     tf.set_random_seed(0)
     normal = tf.random_normal([2000], mean=1.0, stddev=2.0)

@@ -32,6 +32,19 @@ def _squared_difference(a, b):
     return d * d
 
 
+def _mean(x, axis=None, keepdims=False):
+    """``tf.reduce_mean``: of integers, the sum divided by the count rounded toward zero, in their dtype."""
+    if x.dtype.kind not in "iu":
+        return ember.mean(x, axis=axis, keepdims=keepdims)
+    total = ember.sum(x, axis=axis, keepdims=keepdims)
+    sizes = x.shape if axis is None else [x.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,))]
+    if None in sizes:  # counted when the Session runs
+        count = ember.sum(ember.cast(ember.eq(x, x), total.dtype), axis=axis, keepdims=keepdims)
+    else:
+        count = int(np.prod(sizes, dtype=np.int64))
+    return ember.cast(ember.sign(total) * ember.floor_divide(ember.abs(total), count), x.dtype)
+
+
 UNARY = {
     "abs": ember.abs, "ceil": lambda x: -ember.floor_divide(-x, 1), "cos": ember.cos, "erf": ember.erf,
     "exp": ember.exp, "floor": lambda x: ember.floor_divide(x, 1), "identity": lambda x: x, "log": ember.log,
@@ -49,7 +62,7 @@ BINARY = {
     "logical_xor": _logical_xor, "squared_difference": _squared_difference,
 }
 REDUCTIONS = {
-    "reduce_sum": ember.sum, "reduce_mean": ember.mean, "reduce_max": ember.max, "reduce_min": ember.min,
+    "reduce_sum": ember.sum, "reduce_mean": _mean, "reduce_max": ember.max, "reduce_min": ember.min,
     "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
 }
 ALIASES = {"mul": "multiply", "sub": "subtract", "neg": "negative", "abs": "abs"}
