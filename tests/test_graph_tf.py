@@ -207,6 +207,23 @@ def test_reduce_mean_of_integers_rounds_toward_zero_in_their_dtype():
     assert rows.tolist() == [[1], [-3], [6]]  # -7 / 2 is -3, as C's division
 
 
+def test_sparse_softmax_cross_entropy_takes_the_classes_from_the_last_axis_of_any_rank():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    labels = np.array([[0, 1, 2], [4, 3, 2]])
+    z = tf.placeholder(tf.float32, [None, 3, 5])
+    per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z)
+    mean = tf.losses.sparse_softmax_cross_entropy(labels, z)
+    assert per_step.shape.as_list() == [None, 3]
+    with tf.Session() as sess:
+        got, got_mean = sess.run([per_step, mean], {z: logits})
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    expected = -np.take_along_axis(log_p, labels[..., None], -1)[..., 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(got_mean, expected.mean(), rtol=1e-6)
+
+
 def test_random_ops_have_the_right_shape_and_spread():
     tf.set_random_seed(0)
     normal = tf.random_normal([2000], mean=1.0, stddev=2.0)
