@@ -224,6 +224,15 @@ def test_sparse_softmax_cross_entropy_takes_the_classes_from_the_last_axis_of_an
     np.testing.assert_allclose(got_mean, expected.mean(), rtol=1e-6)
 
 
+def test_a_variable_initialized_from_anothers_initialized_value_reads_the_same_draw():
+    v = tf.Variable(tf.random_uniform([10, 4]))
+    w = tf.Variable(v.initialized_value() * 2.0)  # TF-1's documented example
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first, second = sess.run([v, w])
+    np.testing.assert_array_equal(second, first * 2.0)
+
+
 def test_random_ops_have_the_right_shape_and_spread():
     tf.set_random_seed(0)
     normal = tf.random_normal([2000], mean=1.0, stddev=2.0)

@@ -286,7 +286,10 @@ class Session:
 
     def _initialize(self, variables) -> None:
         variables = list(variables)
-        self.load_values({var: self._evaluate([var.initial_value], {})[0] for var in variables})
+        # One run for all: an initial value built on another's (``v.initialized_value() * 2``) reads the same
+        # draw of its random ops.
+        values = self._evaluate([var.initial_value for var in variables], {}) if variables else []
+        self.load_values(dict(zip(variables, values)))
 
     def _reset_slots(self, variables: list) -> None:
         """Optimizer slots restart with their variables (in TF-1 they are variables too)."""
