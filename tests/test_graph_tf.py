@@ -151,6 +151,24 @@ def test_gradients_match_eager_and_none_when_unconnected():
     np.testing.assert_allclose(got["x"], xt.grad.numpy(), rtol=1e-6)
 
 
+def test_gradients_take_grad_ys_as_arrays_numbers_or_none():
+    x = tf.placeholder(tf.float32, [None, 2])
+    w = tf.Variable([[1.0], [2.0]])
+    y = tf.matmul(x, w)
+    seed = np.array([[1.0], [2.0]], np.float32)
+    fetches = [tf.gradients(y, w, grad_ys=seed)[0], tf.gradients(y, w, grad_ys=[seed])[0],
+               tf.gradients([y, tf.reduce_sum(y)], w, grad_ys=[None, 3.0])[0]]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+        array, listed, mixed = sess.run(fetches, {x: feed})
+    np.testing.assert_array_equal(array, feed.T @ seed)
+    np.testing.assert_array_equal(listed, feed.T @ seed)
+    np.testing.assert_array_equal(mixed, 4 * feed.sum(0, keepdims=True).T)  # ones for y, 3 for the sum
+    with pytest.raises(ValueError, match="got 1 grad_ys for 2 ys"):
+        tf.gradients([y, y], w, grad_ys=[seed])
+
+
 def test_math_names_against_numpy():
     a = np.array([[1.0, -2.0], [3.0, 4.5]], np.float32)
     b = np.array([[0.5, 2.0], [-1.0, 3.0]], np.float32)

@@ -60,7 +60,7 @@ def _lower_gradients(replay: Replay, t: Tensor):
         ys, xs, grad_ys = request
         yv = [replay.value(y) for y in ys]
         xv = [replay.value(x) for x in xs]
-        gv = None if grad_ys is None else [replay.value(g) for g in grad_ys]
+        gv = None if grad_ys is None else [None if g is None else replay.value(g) for g in grad_ys]
         grads = graph_gradients(replay.graph, yv, xv, gv)
         replay.grads[id(request)] = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype))
                                      for g, x in zip(grads, xv)]
