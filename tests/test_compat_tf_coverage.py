@@ -221,6 +221,19 @@ def test_shape_and_indexing_ops_match_numpy():
         tf.unstack(tf.placeholder(tf.float32, [None, 3]))
 
 
+def test_one_hot_follows_axis_and_gives_an_off_row_for_an_index_out_of_range():
+    x = tf.placeholder(tf.int32, [None])
+    fetched = _run({
+        "docs": tf.one_hot([[0, 2], [1, -1]], 3),  # TF-1's documented example
+        "axis0": tf.one_hot(x, 4, axis=0, on_value=5.0, off_value=-1.0),
+        "axis1": tf.one_hot([[0, 2], [1, 3]], 3, axis=1),
+    }, {x: np.array([3, 7, 0])})
+    np.testing.assert_array_equal(fetched["docs"], [[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]]])
+    np.testing.assert_array_equal(fetched["axis0"], np.where(np.eye(4)[:, [3, 7 % 4, 0]] * [1, 0, 1], 5.0, -1.0))
+    hot = np.eye(3)[[[0, 2], [1, 0]]] * [[[1], [1]], [[1], [0]]]  # depth 3: index 3 is out of range
+    np.testing.assert_array_equal(fetched["axis1"], hot.transpose(0, 2, 1))
+
+
 def test_random_normal_with_a_tensor_stddev_and_feeds_by_name():
     scale = tf.placeholder(tf.float32, [], name="scale")
     samples = tf.random_normal([20000], mean=1.0, stddev=scale)

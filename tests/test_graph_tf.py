@@ -151,6 +151,24 @@ def test_gradients_match_eager_and_none_when_unconnected():
     np.testing.assert_allclose(got["x"], xt.grad.numpy(), rtol=1e-6)
 
 
+def test_gradients_take_grad_ys_as_arrays_numbers_or_none():
+    x = tf.placeholder(tf.float32, [None, 2])
+    w = tf.Variable([[1.0], [2.0]])
+    y = tf.matmul(x, w)
+    seed = np.array([[1.0], [2.0]], np.float32)
+    fetches = [tf.gradients(y, w, grad_ys=seed)[0], tf.gradients(y, w, grad_ys=[seed])[0],
+               tf.gradients([y, tf.reduce_sum(y)], w, grad_ys=[None, 3.0])[0]]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+        array, listed, mixed = sess.run(fetches, {x: feed})
+    np.testing.assert_array_equal(array, feed.T @ seed)
+    np.testing.assert_array_equal(listed, feed.T @ seed)
+    np.testing.assert_array_equal(mixed, 4 * feed.sum(0, keepdims=True).T)  # ones for y, 3 for the sum
+    with pytest.raises(ValueError, match="got 1 grad_ys for 2 ys"):
+        tf.gradients([y, y], w, grad_ys=[seed])
+
+
 def test_math_names_against_numpy():
     a = np.array([[1.0, -2.0], [3.0, 4.5]], np.float32)
     b = np.array([[0.5, 2.0], [-1.0, 3.0]], np.float32)
@@ -179,6 +197,58 @@ def test_math_names_against_numpy():
     for key, value in expected.items():
         np.testing.assert_allclose(got[key], value, rtol=1e-5, err_msg=key)
     assert got["cast"].dtype == np.int32 and got["argmax"].dtype == np.int64
+
+
+def test_division_follows_tf1s_rules_for_integers():
+    a, b = tf.constant([7, -7, 5]), tf.constant([2, 2, -3])
+    small = tf.cast(a, tf.int16) / tf.cast(b, tf.int16)
+    with tf.Session() as sess:
+        div, divide, true, halves, narrow, real = sess.run(
+            [tf.div(a, b), tf.divide(a, b), a / b, a / 2, small, tf.div(tf.cast(a, tf.float32), 2.0)])
+    assert div.tolist() == [3, -4, -2] and div.dtype == np.int32  # Python 2's division: floor for integers
+    for got in (divide, true):  # int32 / int32 is float64
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, np.array([7, -7, 5]) / np.array([2, 2, -3]))
+    assert halves.tolist() == [3.5, -3.5, 2.5] and halves.dtype == np.float64
+    assert narrow.dtype == np.float32 and real.tolist() == [3.5, -3.5, 2.5] and real.dtype == np.float32
+
+
+def test_reduce_mean_of_integers_rounds_toward_zero_in_their_dtype():
+    x = tf.placeholder(tf.int32, [None, 2])
+    fetches = [tf.reduce_mean(tf.constant([1, 0, 1, 0])), tf.reduce_mean(x), tf.reduce_mean(x, 0),
+               tf.reduce_mean(x, axis=1, keepdims=True), tf.reduce_mean(tf.constant([1.0, 0.0, 1.0, 0.0]))]
+    assert fetches[2].shape.as_list() == [2] and fetches[3].shape.as_list() == [None, 1]
+    with tf.Session() as sess:
+        docs, total, columns, rows, floats = sess.run(fetches, {x: np.array([[1, 2], [-3, -4], [5, 7]])})
+    assert docs == 0 and docs.dtype == np.int32 and floats == 0.5  # TF-1's documented example
+    assert total == 1 and columns.tolist() == [1, 1] and columns.dtype == np.int32
+    assert rows.tolist() == [[1], [-3], [6]]  # -7 / 2 is -3, as C's division
+
+
+def test_sparse_softmax_cross_entropy_takes_the_classes_from_the_last_axis_of_any_rank():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    labels = np.array([[0, 1, 2], [4, 3, 2]])
+    z = tf.placeholder(tf.float32, [None, 3, 5])
+    per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z)
+    mean = tf.losses.sparse_softmax_cross_entropy(labels, z)
+    assert per_step.shape.as_list() == [None, 3]
+    with tf.Session() as sess:
+        got, got_mean = sess.run([per_step, mean], {z: logits})
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    expected = -np.take_along_axis(log_p, labels[..., None], -1)[..., 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(got_mean, expected.mean(), rtol=1e-6)
+
+
+def test_a_variable_initialized_from_anothers_initialized_value_reads_the_same_draw():
+    v = tf.Variable(tf.random_uniform([10, 4]))
+    w = tf.Variable(v.initialized_value() * 2.0)  # TF-1's documented example
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first, second = sess.run([v, w])
+    np.testing.assert_array_equal(second, first * 2.0)
 
 
 def test_random_ops_have_the_right_shape_and_spread():

@@ -84,3 +84,15 @@ def test_qconv2d_matches_integer_reference():
         for j in range(5):
             ref[:, :, i, j] = np.einsum("nchw,ochw->no", padded[:, :, i:i + 3, j:j + 3], w_q.astype(np.int64))
     np.testing.assert_allclose(y, (ref * np.float32(0.05 * 0.02)).astype(np.float32), rtol=1e-6)
+
+
+def test_calibration_batches_must_be_a_nonempty_list_of_batches():
+    net = nn.Sequential(nn.Linear(8, 3))
+    x = np.zeros((4, 8), np.float32)
+    with pytest.raises(TypeError, match=r"one array of shape \[4, 8\]; pass a list of batches"):
+        ember.quantize.quantize_model(net, x)  # would be read as 4 batches of one row each
+    with pytest.raises(TypeError, match="one array"):
+        ember.quantize.quantize_model(net, ember.tensor(x))
+    with pytest.raises(ValueError, match="calibration_batches is empty"):
+        ember.quantize.quantize_model(net, [])
+    assert ember.quantize.quantize_model(net, [x])(x).shape == (4, 3)

@@ -38,7 +38,12 @@ class QuantizedModel:
 def quantize_model(net, calibration_batches) -> QuantizedModel:
     """Trace ``net`` (in eval mode) on the first calibration batch, then quantize its Linear and Conv layers
     with activation ranges from all of ``calibration_batches``."""
+    if isinstance(calibration_batches, np.ndarray) or hasattr(calibration_batches, "array"):
+        raise TypeError(f"quantize_model: calibration_batches is one array of shape "
+                        f"{list(calibration_batches.shape)}; pass a list of batches, such as [x]")
     batches = [b if isinstance(b, (list, tuple)) else (b,) for b in calibration_batches]
+    if not batches:
+        raise ValueError("quantize_model: calibration_batches is empty; pass a list of at least one batch")
     batches = [tuple(np.asarray(getattr(a, "array", a)) for a in b) for b in batches]
     any_batch = {f"input{i}": {0: "batch"} for i in range(len(batches[0]))}
     graph = trace(net, batches[0], dynamic_axes=any_batch)

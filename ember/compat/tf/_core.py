@@ -207,6 +207,14 @@ class Tensor:
         return op(lambda x: x[index], (self,), name="strided_slice")
 
 
+def truediv(x, y):
+    """TF-1's ``x / y``: integers are divided as floats, int8/int16/uint8 as float32, wider ones as float64."""
+    if x.dtype.kind in "iu" and y.dtype.kind in "iu":
+        wide = max(x.dtype.itemsize, y.dtype.itemsize) > 2
+        x, y = ember.cast(x, float64 if wide else float32), ember.cast(y, float64 if wide else float32)
+    return ember.div(x, y)
+
+
 def _operator(fn, name):
     def method(self, other):
         return op(fn, (self, as_tf(other, self.graph)), name=name)
@@ -217,7 +225,7 @@ def _operator(fn, name):
     return method, reflected
 
 
-for _name, _fn in {"add": ember.add, "sub": ember.sub, "mul": ember.mul, "truediv": ember.div,
+for _name, _fn in {"add": ember.add, "sub": ember.sub, "mul": ember.mul, "truediv": truediv,
                    "floordiv": ember.floor_divide, "mod": ember.remainder, "pow": ember.power,
                    "matmul": ember.matmul}.items():
     _method, _reflected = _operator(_fn, _name)

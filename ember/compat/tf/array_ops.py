@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op, truediv
 from ember.ops.effects import random_draw
 
 
@@ -20,9 +20,29 @@ def _logical_xor(a, b):
     return ember.ne(a, b)
 
 
+def _div(a, b):
+    """``tf.div``: Python 2's division, floor division for two integer tensors."""
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        return ember.floor_divide(a, b)
+    return ember.div(a, b)
+
+
 def _squared_difference(a, b):
     d = a - b
     return d * d
+
+
+def _mean(x, axis=None, keepdims=False):
+    """``tf.reduce_mean``: of integers, the sum divided by the count rounded toward zero, in their dtype."""
+    if x.dtype.kind not in "iu":
+        return ember.mean(x, axis=axis, keepdims=keepdims)
+    total = ember.sum(x, axis=axis, keepdims=keepdims)
+    sizes = x.shape if axis is None else [x.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,))]
+    if None in sizes:  # counted when the Session runs
+        count = ember.sum(ember.cast(ember.eq(x, x), total.dtype), axis=axis, keepdims=keepdims)
+    else:
+        count = int(np.prod(sizes, dtype=np.int64))
+    return ember.cast(ember.sign(total) * ember.floor_divide(ember.abs(total), count), x.dtype)
 
 
 UNARY = {
@@ -34,18 +54,18 @@ UNARY = {
     "tanh": ember.tanh,
 }
 BINARY = {
-    "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": ember.div,
-    "truediv": ember.div, "realdiv": ember.div, "floordiv": ember.floor_divide, "mod": ember.remainder,
+    "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": truediv, "div": _div,
+    "truediv": truediv, "realdiv": ember.div, "floordiv": ember.floor_divide, "mod": ember.remainder,
     "pow": ember.power, "maximum": ember.maximum, "minimum": ember.minimum, "equal": ember.eq,
     "not_equal": ember.ne, "greater": ember.gt, "greater_equal": ember.ge, "less": ember.lt,
     "less_equal": ember.le, "logical_and": ember.bitwise_and, "logical_or": ember.bitwise_or,
     "logical_xor": _logical_xor, "squared_difference": _squared_difference,
 }
 REDUCTIONS = {
-    "reduce_sum": ember.sum, "reduce_mean": ember.mean, "reduce_max": ember.max, "reduce_min": ember.min,
+    "reduce_sum": ember.sum, "reduce_mean": _mean, "reduce_max": ember.max, "reduce_min": ember.min,
     "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
 }
-ALIASES = {"mul": "multiply", "sub": "subtract", "div": "divide", "neg": "negative", "abs": "abs"}
+ALIASES = {"mul": "multiply", "sub": "subtract", "neg": "negative", "abs": "abs"}
 
 
 def _unary(tf_name: str, fn):
@@ -285,10 +305,15 @@ def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
 
 
 def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis=None, dtype=float32, name: str | None = None):
+    """One-hot vectors of ``depth`` along ``axis`` (last when None or -1); an index outside [0, depth), such as
+    -1, gives a row of ``off_value`` (TF-1's rule)."""
     dtype = as_tf_dtype(dtype)
+    depth = int(depth)
 
     def fn(i):
-        hot = ember.cast(ember.one_hot(ember.cast(i, "int64"), int(depth)), dtype)
+        hot = ember.cast(ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth)), dtype)
+        if axis is not None and axis != -1:
+            hot = ember.moveaxis(hot, -1, axis)
         return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1.0, 0.0) else hot
 
     return op(fn, (as_tf(indices),), name=name or "one_hot")

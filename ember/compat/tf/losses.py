@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, op
+from ember.compat.tf.nn import sparse_cross_entropy
 
 __all__ = [
     "Reduction", "absolute_difference", "huber_loss", "log_loss", "mean_squared_error", "sigmoid_cross_entropy",
@@ -103,9 +104,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing: f
 def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=None,
                                  reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """Cross-entropy of softmax(logits) against class indices, one value per example."""
-    return _loss("sparse_softmax_cross_entropy",
-                 lambda y, z: ember.cross_entropy(z, ember.cast(y, "int64"), reduction="none"),
-                 labels, logits, weights, reduction)
+    return _loss("sparse_softmax_cross_entropy", sparse_cross_entropy, labels, logits, weights, reduction)
 
 
 def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,

@@ -228,10 +228,16 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
 
 
+def sparse_cross_entropy(labels, logits):
+    """Cross-entropy per index of ``labels`` (shape [d_0, ..., d_{r-1}]) against ``logits`` ([..., classes])."""
+    if logits.ndim > 2:  # TF's classes are the last axis, cross_entropy's the second
+        logits = ember.moveaxis(logits, -1, 1)
+    return ember.cross_entropy(logits, ember.cast(labels, "int64"), reduction="none")
+
+
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:
     """Per-example cross-entropy of ``softmax(logits)`` against class indices ``labels``."""
-    return op(lambda y, z: ember.cross_entropy(z, ember.cast(y, "int64"), reduction="none"),
-              (as_tf(labels), as_tf(logits)), name=name or "SparseSoftmaxCrossEntropyWithLogits")
+    return op(sparse_cross_entropy, (as_tf(labels), as_tf(logits)), name=name or "SparseSoftmaxCrossEntropyWithLogits")
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:

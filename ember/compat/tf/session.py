@@ -60,7 +60,7 @@ def _lower_gradients(replay: Replay, t: Tensor):
         ys, xs, grad_ys = request
         yv = [replay.value(y) for y in ys]
         xv = [replay.value(x) for x in xs]
-        gv = None if grad_ys is None else [replay.value(g) for g in grad_ys]
+        gv = None if grad_ys is None else [None if g is None else replay.value(g) for g in grad_ys]
         grads = graph_gradients(replay.graph, yv, xv, gv)
         replay.grads[id(request)] = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype))
                                      for g, x in zip(grads, xv)]
@@ -286,7 +286,10 @@ class Session:
 
     def _initialize(self, variables) -> None:
         variables = list(variables)
-        self.load_values({var: self._evaluate([var.initial_value], {})[0] for var in variables})
+        # One run for all: an initial value built on another's (``v.initialized_value() * 2``) reads the same
+        # draw of its random ops.
+        values = self._evaluate([var.initial_value for var in variables], {}) if variables else []
+        self.load_values(dict(zip(variables, values)))
 
     def _reset_slots(self, variables: list) -> None:
         """Optimizer slots restart with their variables (in TF-1 they are variables too)."""

@@ -9,7 +9,7 @@ import numpy as np
 
 import ember
 from ember.backend.devices import array_module
-from ember.compat.tf._core import Operation, Tensor, depends, get_default_graph, tensors_in
+from ember.compat.tf._core import Operation, Tensor, as_tf, depends, get_default_graph, tensors_in
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
 
@@ -23,7 +23,11 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
     """Symbolic d(sum of ys)/dx for each x (None where the ys do not depend on x), built by the autodiff pass."""
     ys = [ys] if isinstance(ys, Tensor) else list(ys)
     xs = [xs] if isinstance(xs, Tensor) else list(xs)
-    grad_ys = None if grad_ys is None else ([grad_ys] if isinstance(grad_ys, Tensor) else list(grad_ys))
+    if grad_ys is not None:  # one seed per y, each a tensor, a value to convert or None (ones)
+        grad_ys = [grad_ys] if not isinstance(grad_ys, (list, tuple)) else list(grad_ys)
+        if len(grad_ys) != len(ys):
+            raise ValueError(f"tf.gradients: got {len(grad_ys)} grad_ys for {len(ys)} ys")
+        grad_ys = [None if g is None else as_tf(g, y.graph) for g, y in zip(grad_ys, ys)]
     request = (tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys))
     out = []
     for i, x in enumerate(xs):
