@@ -38,6 +38,9 @@ BATCH_REFUSED = {
     "getitem_bool_mask": "the selection depends on the mask's values",
     "getitem_bool_row_mask": "the selection depends on the mask's values",
     "one_hot_infer_classes": "the class count is read from the values",
+    **{name: "the diagonal's positions are computed from the sizes of its two axes" for name in (
+        "diagonal_0_0_1", "diagonal_1_0_1", "diagonal_m2_0_1", "diagonal_1_2_0", "diagonal_5_0_1",
+        "diag_of_vector_0", "diag_of_vector_2", "diag_of_vector_m1", "diag_of_matrix_method")},
 }
 CLEAR = (GraphError, ShapeError, ValueError, TypeError, IndexError)
 
