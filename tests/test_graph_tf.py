@@ -474,3 +474,19 @@ def test_large_flat_updates_run_on_blas_and_equal_one_by_one(monkeypatch, optimi
     for a, b, c in zip(together, without, _train_alternating_batches(optimizer, hidden=400)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one fused multiply-add or two roundings
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
+def test_running_a_tensors_op_runs_it_for_its_effects_and_gives_none():
+    counter = tf.Variable(1.0)
+    bumped = counter.assign_add(2.0)
+    x = tf.placeholder(tf.float32, [2])
+    doubled = x * 2.0
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(bumped.op) is None and sess.run(counter) == 3.0
+        fetched = sess.run([doubled.op, doubled], {x: [1.0, 2.0]})
+        assert fetched[0] is None and fetched[1].tolist() == [2.0, 4.0]
+    assert bumped.op.type == "Assign" and bumped.op.name == bumped.name and bumped.op is bumped.op
+    assert doubled.op.outputs == [doubled]
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(counter * counter))
+    assert train.op is train

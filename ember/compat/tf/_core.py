@@ -170,8 +170,14 @@ class Tensor:
 
     @property
     def op(self) -> Tensor:
-        """The op that makes this tensor (here the recipe itself: it has ``name``, ``type`` and ``run``)."""
-        return self
+        """The op that makes this tensor: ``name``, ``type``, ``outputs`` and ``run``; a Session running it
+        computes the tensor for its effects and gives None, as TF-1's ``sess.run(t.op)``."""
+        if isinstance(self, Operation):
+            return self
+        found = self.__dict__.get("_op")
+        if found is None:
+            found = self._op = _OpOf(self)
+        return found
 
     @property
     def type(self) -> str:
@@ -243,6 +249,22 @@ class Operation(Tensor):
     """A tensor run for its effect (training step, initializer, group); fetching it gives None."""
 
     kind = "NoOp"
+
+
+class _OpOf(Operation):
+    """``t.op`` for a tensor ``t`` that has a value: a group of ``t`` alone, named and typed as ``t``."""
+
+    def __init__(self, tensor: Tensor):
+        self.graph, self.fn, self.args, self.kwargs = tensor.graph, None, (tensor,), {}
+        self.name, self._shape, self.dtype = tensor.name, None, None
+
+    @property
+    def type(self) -> str:
+        return self.args[0].kind
+
+    @property
+    def outputs(self) -> list:
+        return [self.args[0]]
 
 
 def tensors_in(obj):
