@@ -119,8 +119,9 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (weights, optimizer, epoch and RNG state) after each epoch, or only when
-    ``monitor`` improves. ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``.
+    """Save the model (weights, optimizer, epoch, RNG state and the LearningRateScheduler callbacks' schedulers)
+    after each epoch, or only when ``monitor`` improves (list it after a LearningRateScheduler, so that the file
+    holds the next epoch's lr). ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``.
     A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
     never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model."""
 

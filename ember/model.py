@@ -14,7 +14,7 @@ import numpy as np
 from ember import autograd
 from ember import random as _random
 from ember.backend.memory import tune_malloc
-from ember.callbacks import Callback, History, ProgressBar
+from ember.callbacks import Callback, History, LearningRateScheduler, ModelCheckpoint, ProgressBar
 from ember.jit import jit
 from ember.nn.module import Sequential
 from ember.ops.convert import as_tensor
@@ -117,6 +117,8 @@ class Model:
         self.metrics = list(metrics)
         self.stop_training = False
         self.epoch = 0
+        self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
+        self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
         self._params = [p for p in net.parameters() if p.requires_grad]
         # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
         # epoch included) and run as generated code
@@ -215,6 +217,8 @@ class Model:
         metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
+        _check_checkpoint_order(callbacks)
+        self._resume_schedulers([cb.scheduler for cb in callbacks if isinstance(cb, LearningRateScheduler)])
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(end, steps))
@@ -258,6 +262,20 @@ class Model:
         for cb in callbacks:
             cb.on_train_end()
         return history
+
+    def _resume_schedulers(self, schedulers: list) -> None:
+        """Give this fit's schedulers the states a loaded checkpoint saved (in order), once."""
+        saved, self._scheduler_states = self._scheduler_states, None
+        self._schedulers = schedulers
+        if saved is None:
+            return
+        if len(saved) != len(schedulers):
+            warnings.warn(f"fit: the loaded checkpoint holds the state of {len(saved)} learning-rate scheduler(s) "
+                          f"and this fit has {len(schedulers)} LearningRateScheduler callback(s); their schedules "
+                          "start afresh", RuntimeWarning, stacklevel=3)
+            return
+        for scheduler, state in zip(schedulers, saved):
+            scheduler.load_state_dict(state)
 
     def _end_epoch(self, epoch: int, loss: float, metric_objs: list, validation_data, batch_size: int,
                    callbacks: list) -> None:
@@ -324,14 +342,18 @@ class Model:
 
     # --- checkpoints ---
     def state_dict(self) -> dict:
-        """Everything needed to resume exactly: weights, optimizer state and kind, epoch and the RNG state."""
-        return {
+        """Everything needed to resume exactly: weights, optimizer state and kind, epoch, the RNG state, and the
+        states of the schedulers the latest fit's LearningRateScheduler callbacks step (``schedulers``)."""
+        state = {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "optimizer_class": type(self.optimizer).__name__,
             "epoch": self.epoch,
             "rng": _random.get_rng_state(),
         }
+        if self._schedulers:
+            state["schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore ``state_dict()``'s output, all or nothing: a state that does not fit (another optimizer,
@@ -343,6 +365,7 @@ class Model:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         _random.set_rng_state(state["rng"])
+        self._scheduler_states = state.get("schedulers")  # the next fit's LearningRateScheduler callbacks take them
 
     def save(self, path: str) -> None:
         """Write a checkpoint atomically (see ``ember.save``)."""
@@ -351,7 +374,8 @@ class Model:
         save(self.state_dict(), path)
 
     def load(self, path: str) -> None:
-        """Restore a checkpoint written by ``save``; ``fit`` then continues from its epoch. A file that is not
+        """Restore a checkpoint written by ``save``; ``fit`` then continues from its epoch, its
+        LearningRateScheduler callbacks from the saved schedulers' states (in order). A file that is not
         an intact checkpoint of this model is a ValueError naming the file, and the model is left unchanged."""
         from ember.checkpoint import load
 
@@ -360,6 +384,17 @@ class Model:
             self.load_state_dict(state)
         except ValueError as exc:
             raise ValueError(f"load: {path}: {exc}") from None
+
+
+def _check_checkpoint_order(callbacks: list) -> None:
+    """A RuntimeWarning when a ModelCheckpoint runs before a LearningRateScheduler at an epoch's end: its file
+    would hold the lr the epoch used with the scheduler's state before its step, and a resumed fit would repeat
+    that epoch's lr."""
+    kinds = [type(cb) for cb in callbacks if isinstance(cb, (ModelCheckpoint, LearningRateScheduler))]
+    if ModelCheckpoint in kinds and LearningRateScheduler in kinds[kinds.index(ModelCheckpoint):]:
+        warnings.warn("fit: a ModelCheckpoint comes before a LearningRateScheduler in callbacks, so it saves each "
+                      "epoch before the scheduler's step and a fit resumed from it repeats that epoch's lr; list the "
+                      "ModelCheckpoint after it", RuntimeWarning, stacklevel=3)
 
 
 def _epoch_range(current: int, epochs: int, initial_epoch: int | None) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 REQUIRED = ("net", "optimizer", "epoch", "rng")
-OPTIONAL = ("optimizer_class",)
+OPTIONAL = ("optimizer_class", "schedulers")
 
 
 def check_model_state(model, state) -> None:
@@ -31,6 +31,9 @@ def check_model_state(model, state) -> None:
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
         raise ValueError(f"the checkpoint's epoch is {epoch!r}, not a non-negative int")
     _check_rng(state["rng"])
+    schedulers = state.get("schedulers", [])
+    if not isinstance(schedulers, list) or not all(isinstance(s, dict) for s in schedulers):
+        raise ValueError(f"the checkpoint's 'schedulers' is not a list of scheduler state dicts: {schedulers!r:.80}")
 
 
 def _shape(value) -> tuple | None:

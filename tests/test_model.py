@@ -194,6 +194,31 @@ def test_resume_from_checkpoint_continues_bit_exactly(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
 
 
+def test_resume_from_a_checkpoint_continues_the_learning_rate_schedule(tmp_path):
+    x_train, _, y_train, _ = _digits()
+    x, y = x_train[:320], y_train[:320]
+
+    def scheduled(model):
+        return [LearningRateScheduler(ember.optim.StepLR(model.optimizer, step_size=1, gamma=0.5)),
+                ModelCheckpoint(str(tmp_path / "every.emb"))]
+
+    straight = _resumable_model(0)
+    straight_history = straight.fit(x, y, epochs=4, batch_size=32, verbose=0, callbacks=scheduled(straight)).history
+    first = _resumable_model(0)
+    first_history = first.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=scheduled(first)).history
+    resumed = _resumable_model(99)
+    resumed.load(str(tmp_path / "every.emb"))  # written at the end of the second epoch
+    rest = resumed.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=scheduled(resumed)).history
+    assert first_history["lr"] + rest["lr"] == straight_history["lr"] == [1e-3, 5e-4, 2.5e-4, 1.25e-4]
+    assert first_history["loss"] + rest["loss"] == straight_history["loss"]
+    again = _resumable_model(7)
+    again.load(str(tmp_path / "every.emb"))
+    with pytest.warns(RuntimeWarning, match="1 learning-rate scheduler"):  # no scheduler given: it starts afresh
+        again.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    with pytest.warns(RuntimeWarning, match="ModelCheckpoint comes before a LearningRateScheduler"):
+        again.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=scheduled(again)[::-1])
+
+
 def test_convergence_parity_with_pytorch_over_200_sgd_momentum_steps():
     torch = pytest.importorskip("torch")
     ember.manual_seed(0)
