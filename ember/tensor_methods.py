@@ -122,6 +122,10 @@ class OpMethods(TensorLike):
     logsumexp = _ops.logsumexp
     cumsum = _ops.cumsum
     cumprod = _ops.cumprod
+    median = _ops.median
+    sort = _ops.sort
+    argsort = _ops.argsort
+    topk = _ops.topk
 
     # --- shape and indexing ---
     reshape = _ops.reshape

@@ -482,6 +482,34 @@ _row("cumprod_with_zeros", lambda x: x.cumprod(1), lambda x: np.cumprod(x, 1),
      lambda x: x.cumprod(1), double_grad=False)
 _row("cumprod_int", lambda x: x.cumprod(0), lambda x: np.cumprod(x, 0), ins(ints(-3, 4, 5)), "cumprod",
      lambda x: x.cumprod(0), grad=False)
+
+def np_lower_median(x, axis=None):
+    if axis is None:
+        return np.sort(x.ravel())[(x.size - 1) // 2]
+    return np.take(np.sort(x, axis), (x.shape[axis] - 1) // 2, axis)
+
+
+_row("median_all", ember.median, np_lower_median, ins(normal(3, 4)), "median", torch and torch.median)
+_row("median_all_method_odd", lambda x: x.median(), np_lower_median, ins(normal(5)), "median",
+     lambda x: x.median())
+_row("median_all_int", ember.median, np_lower_median, ins(ints(-9, 9, 4, 2)), "median", torch and torch.median,
+     grad=False)
+_row("median_dim", lambda x: ember.median(x, dim=1).values, lambda x: np_lower_median(x, 1), ins(normal(3, 4)),
+     ("argsort", "getitem", "gather", "ne", "any", "cast", "argmax", "where"), lambda x: torch.median(x, dim=1).values)
+_row("median_dim_keepdim_indices", lambda x: x.median(0, keepdim=True).indices,
+     lambda x: np.argsort(x, 0, kind="stable")[(x.shape[0] - 1) // 2:][:1], ins(normal(5, 3)), "argsort",
+     lambda x: x.median(0, keepdim=True).indices, grad=False)
+_row("sort_descending", lambda x: ember.sort(x, dim=0, descending=True).values, lambda x: -np.sort(-x, 0),
+     ins(normal(4, 3)), ("argsort", "gather"), lambda x: torch.sort(x, dim=0, descending=True).values)
+_row("argsort_ties_stable", lambda x: x.argsort(dim=-1), lambda x: np.argsort(x, -1, kind="stable"),
+     ins(int_floats(0, 3, 3, 6)), "argsort", lambda x: x.argsort(dim=-1, stable=True), grad=False)
+_row("argsort_descending_ties_stable", lambda x: x.argsort(descending=True),
+     lambda x: x.shape[-1] - 1 - np.flip(np.argsort(np.flip(x, -1), -1, kind="stable"), -1),
+     ins(int_floats(0, 3, 3, 6)), "argsort", lambda x: x.argsort(descending=True, stable=True), grad=False)
+_row("topk_largest", lambda x: x.topk(2, dim=1).values, lambda x: -np.sort(-x, 1)[:, :2], ins(normal(3, 5)),
+     ("argsort", "getitem", "gather"), lambda x: x.topk(2, dim=1).values)
+_row("topk_smallest_indices", lambda x: ember.topk(x, 3, largest=False).indices, lambda x: np.argsort(x, -1)[..., :3],
+     ins(normal(2, 5)), ("argsort", "getitem"), lambda x: torch.topk(x, 3, largest=False).indices, grad=False)
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -169,3 +169,58 @@ def test_in_place_index_updates_follow_the_in_place_autograd_rules():
     buffer = ember.zeros(3)
     with pytest.raises(RuntimeError, match="operand requires grad"):
         buffer.index_add_(0, ember.tensor([0]), ember.ones(1, requires_grad=True))
+
+
+# --- median, sort, topk --------------------------------------------------------------------------------------
+
+
+def test_median_of_all_elements_shares_the_gradient_among_ties_as_torch():
+    x = np.array([[1.0, 2.0, 2.0], [2.0, 0.0, 3.0]], np.float32)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    _same(ours.median(), theirs.median(), exact=True)
+    (ours.median() * 3).backward()
+    (theirs.median() * 3).backward()
+    _same(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("dim, keepdim", [(0, False), (1, True), (-1, False)])
+def test_median_along_a_dim_gives_values_indices_and_the_gradient_at_the_index_as_torch(dim, keepdim):
+    ours, theirs = _pair(5, 4, grad=True)  # distinct values: the indices are unique
+    got, want = ember.median(ours, dim=dim, keepdim=keepdim), torch.median(theirs, dim=dim, keepdim=keepdim)
+    _same(got.values, want.values, exact=True)
+    _same(got.indices, want.indices, exact=True)
+    got.values.sum().backward()
+    want.values.sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
+def test_median_and_sort_treat_nan_as_torch():
+    x = np.array([[1.0, np.nan, 3.0, 2.0], [4.0, 0.0, 5.0, 1.0]], np.float32)
+    ours, theirs = ember.tensor(x), torch.tensor(x)
+    _same(ours.median(), theirs.median(), exact=True)
+    for got, want in zip(ours.median(1), theirs.median(1)):
+        _same(got, want, exact=True)
+    for descending in (False, True):
+        for got, want in zip(ours.sort(descending=descending), theirs.sort(descending=descending)):
+            _same(got, want, exact=True)
+
+
+def test_median_of_one_element_and_errors():
+    _same(ember.tensor(2.5).median(0).values, torch.tensor(2.5).median(0).values)
+    _same(ember.tensor(2.5).median(0).indices, torch.tensor(2.5).median(0).indices)
+    with pytest.raises(ValueError, match="median: the tensor of shape \\[0\\] has no elements"):
+        ember.tensor(np.zeros(0, np.float32)).median()
+    with pytest.raises(ValueError, match="topk: k=6 must be in \\[0, 5\\]"):
+        ember.topk(ember.ones(2, 5), 6)
+
+
+def test_topk_and_sort_values_indices_and_gradient_as_torch():
+    ours, theirs = _pair(3, 6, grad=True)
+    for got, want in zip(ours.topk(3, dim=1), theirs.topk(3, dim=1)):
+        _same(got, want, exact=True)
+    for got, want in zip(ember.sort(ours, 0), torch.sort(theirs, 0)):
+        _same(got, want, exact=True)
+    (ours.topk(2).values * ember.tensor([1.0, 2.0])).sum().backward()
+    (theirs.topk(2).values * torch.tensor([1.0, 2.0])).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
