@@ -145,6 +145,7 @@ class InplaceMethods:
     exp_ = _unary("exp", "exp_")
     log_ = _unary("log", "log_")
     sqrt_ = _unary("sqrt", "sqrt_")
+    square_ = _unary("square", "square_")
     relu_ = _unary("relu", "relu_")
     sigmoid_ = _unary("sigmoid", "sigmoid_")
     tanh_ = _unary("tanh", "tanh_")

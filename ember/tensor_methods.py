@@ -100,6 +100,7 @@ class OpMethods(TensorLike):
     relu = _ops.relu
     erf = _ops.erf
     sign = _ops.sign
+    square = _ops.square
     matmul = _ops.matmul
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax

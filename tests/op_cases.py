@@ -510,6 +510,9 @@ _row("topk_largest", lambda x: x.topk(2, dim=1).values, lambda x: -np.sort(-x, 1
      ("argsort", "getitem", "gather"), lambda x: x.topk(2, dim=1).values)
 _row("topk_smallest_indices", lambda x: ember.topk(x, 3, largest=False).indices, lambda x: np.argsort(x, -1)[..., :3],
      ins(normal(2, 5)), ("argsort", "getitem"), lambda x: torch.topk(x, 3, largest=False).indices, grad=False)
+_row("square", ember.square, np.square, ins(normal(3, 4)), "mul", torch and torch.square)
+_row("square_method_int", lambda x: x.square(), np.square, ins(ints(-9, 9, 5)), "mul", lambda x: x.square(),
+     grad=False)
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -171,7 +171,7 @@ def test_in_place_index_updates_follow_the_in_place_autograd_rules():
         buffer.index_add_(0, ember.tensor([0]), ember.ones(1, requires_grad=True))
 
 
-# --- median, sort, topk --------------------------------------------------------------------------------------
+# --- median, sort, topk, square ------------------------------------------------------------------------------
 
 
 def test_median_of_all_elements_shares_the_gradient_among_ties_as_torch():
@@ -224,3 +224,15 @@ def test_topk_and_sort_values_indices_and_gradient_as_torch():
     (theirs.topk(2).values * torch.tensor([1.0, 2.0])).sum().backward()
     _same(ours.grad, theirs.grad, exact=True)
 
+
+def test_square_and_square_in_place_as_torch():
+    ours, theirs = _pair(3, 4, grad=True)
+    _same(ember.square(ours), torch.square(theirs), exact=True)
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(ember.square(ember.tensor([True, False])), torch.square(torch.tensor([True, False])), exact=True)
+    a, b = _pair(2, 3)
+    assert a.square_() is a
+    b.square_()
+    _same(a, b, exact=True)
