@@ -236,3 +236,25 @@ def test_square_and_square_in_place_as_torch():
     assert a.square_() is a
     b.square_()
     _same(a, b, exact=True)
+
+
+# --- PyTorch's argument names of var/std and repeat_interleave ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"unbiased": False}, {"unbiased": True}, {"correction": 0}, {"correction": 2}])
+def test_var_and_std_take_torchs_unbiased_and_correction(kwargs):
+    ours, theirs = _pair(4, 5, grad=True)
+    for name in ("var", "std"):
+        _same(getattr(ours, name)(dim=1, **kwargs), getattr(theirs, name)(dim=1, **kwargs))
+        _same(getattr(ember, name)(ours, **kwargs), getattr(torch, name)(theirs, **kwargs))
+    ours.std(0, keepdim=True, **kwargs).sum().backward()
+    theirs.std(0, keepdim=True, **kwargs).sum().backward()
+    _same(ours.grad, theirs.grad)
+    with pytest.raises(TypeError, match="var: give one of ddof=, unbiased= and correction="):
+        ember.var(ours, ddof=1, unbiased=True)
+
+
+def test_repeat_interleave_takes_dim_as_torch():
+    ours, theirs = _pair(2, 3)
+    _same(ours.repeat_interleave(2, dim=1), theirs.repeat_interleave(2, dim=1), exact=True)
+    _same(ember.repeat_interleave(ours, 3), torch.repeat_interleave(theirs, 3), exact=True)

@@ -138,13 +138,14 @@ from ember.ops.sorting import argsort, median, sort, topk
 (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
-    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk,
+    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
-    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk,
+    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat,
 ))
 expand_dims = unsqueeze
+repeat_interleave = repeat
 clamp = clip
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
@@ -169,7 +170,8 @@ __all__ = [
     "moveaxis", "mse_loss", "mul", "nansum", "ne", "neg", "nll_loss", "nonzero", "one_hot", "pad", "permute", "power",
     "prod",
     "promote", "random_draw",
-    "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "select", "sigmoid", "sign",
+    "ravel", "relu", "relu6", "remainder", "repeat", "repeat_interleave", "reshape", "scatter_add", "select",
+    "sigmoid", "sign",
     "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sort", "sparse_update", "split",
     "sqrt", "square",
     "squeeze",
