@@ -105,6 +105,34 @@ class OpMethods(TensorLike):
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 
+    # --- PyTorch's compositions: tests, roundings, fills ---
+    isnan = _ops.isnan
+    isinf = _ops.isinf
+    isfinite = _ops.isfinite
+    nan_to_num = _ops.nan_to_num
+    reciprocal = _ops.reciprocal
+    rsqrt = _ops.rsqrt
+    floor = _ops.floor
+    ceil = _ops.ceil
+    trunc = _ops.trunc
+    round = _ops.round
+    fmod = _ops.fmod
+    remainder = _ops.remainder
+    neg = _ops.neg
+    masked_fill = _ops.masked_fill
+    lerp = _ops.lerp
+    logical_and = _ops.logical_and
+    logical_or = _ops.logical_or
+    logical_xor = _ops.logical_xor
+    logical_not = _ops.logical_not
+    bitwise_and = _ops.bitwise_and
+    bitwise_or = _ops.bitwise_or
+    bitwise_xor = _ops.bitwise_xor
+    count_nonzero = _ops.count_nonzero
+    isclose = _ops.isclose
+    allclose = _ops.allclose
+    equal = _ops.equal
+
     # --- reductions ---
     sum = _ops.sum
     nansum = _ops.nansum

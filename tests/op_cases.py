@@ -513,6 +513,41 @@ _row("topk_smallest_indices", lambda x: ember.topk(x, 3, largest=False).indices,
 _row("square", ember.square, np.square, ins(normal(3, 4)), "mul", torch and torch.square)
 _row("square_method_int", lambda x: x.square(), np.square, ins(ints(-9, 9, 5)), "mul", lambda x: x.square(),
      grad=False)
+_SPECIAL_VALUES = [1.0, -np.inf, np.inf, np.nan, 0.0, -2.5]
+_row("rsqrt", ember.rsqrt, lambda x: 1 / np.sqrt(x), ins(uniform(0.5, 2.0, 3, 4)), ("sqrt", "div"),
+     torch and torch.rsqrt)
+_row("reciprocal_method", lambda x: x.reciprocal(), lambda x: 1 / x, ins(uniform(0.5, 2.0, 5)), "div",
+     lambda x: x.reciprocal())
+_row("lerp_tensor_weight", ember.lerp, lambda a, b, w: a + w * (b - a), ins(normal(3, 4), normal(3, 4), normal(3, 4)),
+     ("sub", "mul", "add", "abs", "lt", "where"), torch and torch.lerp)
+_row("lerp_scalar_weight_method", lambda a, b: a.lerp(b, 0.75), lambda a, b: a + 0.75 * (b - a),
+     ins(normal(4), normal(4)), ("sub", "mul"), lambda a, b: a.lerp(b, 0.75))
+_row("masked_fill", lambda x, m: x.masked_fill(m, -1.5), lambda x, m: np.where(m, -1.5, x),
+     ins(normal(3, 4), bools(3, 4)), "where", lambda x, m: x.masked_fill(m, -1.5))
+_row("fmod", ember.fmod, np.fmod, ins(away(3, 4, scale=3.0), uniform(0.7, 1.3, 3, 4)), ("trunc_divide", "mul", "sub"),
+     torch and torch.fmod, grad_inputs=(0,))
+_row("nan_to_num", lambda x: ember.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0),
+     lambda x: np.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0), ins(const(_SPECIAL_VALUES)), ("eq", "ne", "where"),
+     lambda x: torch.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0), grad=False)
+_row("nan_to_num_finite", ember.nan_to_num, np.nan_to_num, ins(normal(3, 4)), ("eq", "ne", "where"),
+     torch and torch.nan_to_num)
+_row("round_floor_ceil_trunc", lambda x: ember.stack([x.round(), x.floor(), x.ceil(), x.trunc()]),
+     lambda x: np.stack([np.round(x), np.floor(x), np.ceil(x), np.trunc(x)]), ins(int_floats(-9, 9, 10, scale=0.5)),
+     ("trunc_divide", "where", "remainder"), lambda x: torch.stack([x.round(), x.floor(), x.ceil(), x.trunc()]),
+     grad=False)
+_row("round_decimals", lambda x: ember.round(x, decimals=1), lambda x: np.round(x, 1), ins(normal(6)), "trunc_divide",
+     lambda x: torch.round(x, decimals=1), grad=False)
+_row("isfinite_isinf_isnan", lambda x: ember.stack([x.isfinite(), x.isinf(), x.isnan()]),
+     lambda x: np.stack([np.isfinite(x), np.isinf(x), np.isnan(x)]), ins(const(_SPECIAL_VALUES)),
+     ("abs", "lt", "eq", "ne"), lambda x: torch.stack([x.isfinite(), x.isinf(), x.isnan()]), grad=False)
+_row("logical_ops_and_count_nonzero", lambda a, b: ember.stack([a.logical_and(b), ember.logical_or(a, b),
+                                                                ember.logical_xor(a, b), ember.logical_not(a)]).sum(0)
+     + ember.count_nonzero(a, dim=0),
+     lambda a, b: np.stack([np.logical_and(a, b), np.logical_or(a, b), np.logical_xor(a, b), ~(a != 0)]).sum(0)
+     + np.count_nonzero(a, axis=0), ins(ints(-1, 2, 3, 4), ints(0, 2, 3, 4)),
+     ("ne", "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "sum"),
+     lambda a, b: torch.stack([a.logical_and(b), torch.logical_or(a, b), torch.logical_xor(a, b),
+                               torch.logical_not(a)]).sum(0) + torch.count_nonzero(a, dim=0), grad=False)
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

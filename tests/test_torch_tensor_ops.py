@@ -258,3 +258,85 @@ def test_repeat_interleave_takes_dim_as_torch():
     ours, theirs = _pair(2, 3)
     _same(ours.repeat_interleave(2, dim=1), theirs.repeat_interleave(2, dim=1), exact=True)
     _same(ember.repeat_interleave(ours, 3), torch.repeat_interleave(theirs, 3), exact=True)
+
+
+# --- tests, roundings and fills composed from the primitives -------------------------------------------------
+
+_SPECIAL = [0.5, 1.5, 2.5, -0.5, -2.5, 0.49999997, 3.7, -3.7, -0.3, 1e30, np.nan, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "isnan", "isinf", "isfinite", "nan_to_num",
+                                  "reciprocal", "rsqrt", "logical_not"])
+def test_unary_compositions_match_torch_on_special_values(name):
+    x = np.array(_SPECIAL, np.float32)
+    with np.errstate(all="ignore"):
+        _same(getattr(ember, name)(ember.tensor(x)), getattr(torch, name)(torch.tensor(x)), exact=True)
+    _same(getattr(ember.tensor(x), name)(), getattr(torch.tensor(x), name)(), exact=True)
+    ints = np.array([-3, 0, 4])
+    _same(getattr(ember.tensor(ints), name)(), getattr(torch.tensor(ints), name)(), exact=True)
+
+
+@pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "reciprocal", "rsqrt"])
+def test_in_place_roundings_write_into_the_tensor_as_torch(name):
+    x = np.abs(np.array(_SPECIAL[:9], np.float32))
+    ours, theirs = ember.tensor(x), torch.tensor(x)
+    assert getattr(ours, name + "_")() is ours
+    getattr(theirs, name + "_")()
+    _same(ours, theirs, exact=True)
+
+
+def test_masked_fill_keeps_the_dtype_and_gives_a_tensor_value_its_gradient_as_torch():
+    ours, theirs = _pair(3, 4, grad=True)
+    mask = np.random.default_rng(1).random((3, 4)) < 0.5
+    value_ours, value_theirs = ember.tensor(2.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+    got, want = ours.masked_fill(ember.tensor(mask), value_ours), theirs.masked_fill(torch.tensor(mask), value_theirs)
+    _same(got, want, exact=True)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(value_ours.grad, value_theirs.grad)
+    ints = np.arange(4)
+    _same(ember.masked_fill(ember.tensor(ints), ember.tensor(ints > 1), 7.9),
+          torch.masked_fill(torch.tensor(ints), torch.tensor(ints > 1), 7.9), exact=True)
+    with pytest.raises(TypeError, match="masked_fill: the mask must be a bool tensor, got int64"):
+        ours.masked_fill(ember.tensor(ints), 0.0)
+
+
+@pytest.mark.parametrize("weight", [0.25, 0.75, "tensor"])
+def test_lerp_matches_torch_in_values_and_gradients(weight):
+    (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(3, 4, seed=1, grad=True)
+    w, tw = (weight, weight) if weight != "tensor" else _pair(3, 4, seed=2, grad=True)
+    _same(ember.lerp(a, b, w), torch.lerp(ta, tb, tw), exact=weight != "tensor")  # (torch fuses a tensor weight)
+    (a.lerp(b, w) ** 2).sum().backward()
+    (ta.lerp(tb, tw) ** 2).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    if weight == "tensor":
+        _same(w.grad, tw.grad)
+
+
+def test_fmod_and_nan_to_num_gradients_match_torch():
+    (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(3, 4, seed=1, grad=True)
+    ember.fmod(a * 3, b).sum().backward()
+    torch.fmod(ta * 3, tb).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    x = np.array([1.0, np.nan, np.inf, -2.0], np.float32)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (ours.nan_to_num(posinf=5.0) * 3).sum().backward()
+    (theirs.nan_to_num(posinf=5.0) * 3).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
+def test_isclose_allclose_equal_and_count_nonzero_as_torch():
+    a = np.array([1.0, np.inf, np.nan, 2.0, 0.0], np.float32)
+    b = np.array([1.0 + 1e-7, np.inf, np.nan, 2.1, 1e-9], np.float32)
+    for equal_nan in (False, True):
+        _same(ember.isclose(ember.tensor(a), ember.tensor(b), equal_nan=equal_nan),
+              torch.isclose(torch.tensor(a), torch.tensor(b), equal_nan=equal_nan), exact=True)
+    assert ember.tensor(a[:2]).allclose(ember.tensor(b[:2])) is torch.tensor(a[:2]).allclose(torch.tensor(b[:2]))
+    assert not ember.allclose(ember.tensor(a), ember.tensor(b))
+    assert ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2])) and not ember.equal(ember.ones(2), ember.ones(3))
+    x = np.array([[0, 1, 2], [0, 0, 3]])
+    _same(ember.count_nonzero(ember.tensor(x), dim=1), torch.count_nonzero(torch.tensor(x), dim=1), exact=True)
+    _same(ember.tensor(x).count_nonzero(), torch.tensor(x).count_nonzero(), exact=True)

@@ -17,6 +17,29 @@ from ember.ops.activation import (
     softmax,
 )
 from ember.ops.batch_norm import batch_norm
+from ember.ops.composed import (
+    allclose,
+    ceil,
+    count_nonzero,
+    equal,
+    floor,
+    fmod,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    lerp,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    masked_fill,
+    nan_to_num,
+    reciprocal,
+    round,
+    rsqrt,
+    trunc,
+)
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
@@ -138,11 +161,11 @@ from ember.ops.sorting import argsort, median, sort, topk
 (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
-    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat,
+    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
-    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat,
+    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -152,6 +175,9 @@ min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult
 transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
+    "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "reciprocal", "round",
+    "rsqrt", "trunc",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",
