@@ -102,6 +102,11 @@ class OpMethods(TensorLike):
     sign = _ops.sign
     square = _ops.square
     matmul = _ops.matmul
+    bmm = _ops.bmm
+    outer = _ops.outer
+    addmm = _ops.addmm
+    baddbmm = _ops.baddbmm
+    dot = _ops.dot
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 

@@ -548,6 +548,25 @@ _row("logical_ops_and_count_nonzero", lambda a, b: ember.stack([a.logical_and(b)
      ("ne", "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "sum"),
      lambda a, b: torch.stack([a.logical_and(b), torch.logical_or(a, b), torch.logical_xor(a, b),
                                torch.logical_not(a)]).sum(0) + torch.count_nonzero(a, dim=0), grad=False)
+for _equation, _shapes in [("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+                           ("ij,kj", [(3, 4), (5, 4)]), ("i,j->ij", [(3,), (4,)]),
+                           ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)])]:
+    _row("einsum_" + _equation.replace(",", "_").replace("->", "_to_"),
+         lambda *xs, e=_equation: ember.einsum(e, *xs), lambda *xs, e=_equation: np.einsum(e, *xs),
+         ins(*(normal(*s) for s in _shapes)), ("matmul", "reshape", "transpose"),
+         lambda *xs, e=_equation: torch.einsum(e, *xs))
+_row("einsum_diagonal", lambda x: ember.einsum("ii->i", x), lambda x: np.einsum("ii->i", x), ins(normal(3, 3)),
+     ("reshape", "take"), lambda x: torch.einsum("ii->i", x))
+_row("einsum_sum_out", lambda x: ember.einsum("abc->b", x), lambda x: np.einsum("abc->b", x), ins(normal(2, 3, 4)),
+     "sum", lambda x: torch.einsum("abc->b", x))
+_row("bmm", ember.bmm, np.matmul, ins(normal(2, 3, 4), normal(2, 4, 5)), "matmul", torch and torch.bmm)
+_row("outer_method", lambda a, b: a.outer(b), np.outer, ins(normal(3), normal(4)), "mul", lambda a, b: a.outer(b))
+_row("addmm", lambda c, a, b: ember.addmm(c, a, b, beta=0.5, alpha=2.0), lambda c, a, b: 0.5 * c + 2.0 * (a @ b),
+     ins(normal(4), normal(3, 2), normal(2, 4)), ("matmul", "mul", "add"),
+     lambda c, a, b: torch.addmm(c, a, b, beta=0.5, alpha=2.0))
+_row("baddbmm_method", lambda c, a, b: c.baddbmm(a, b, beta=0.0), lambda c, a, b: a @ b,
+     ins(normal(2, 3, 4), normal(2, 3, 5), normal(2, 5, 4)), "matmul",
+     lambda c, a, b: c.baddbmm(a, b, beta=0.0), grad_inputs=(1, 2))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

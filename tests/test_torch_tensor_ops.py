@@ -340,3 +340,38 @@ def test_isclose_allclose_equal_and_count_nonzero_as_torch():
     x = np.array([[0, 1, 2], [0, 0, 3]])
     _same(ember.count_nonzero(ember.tensor(x), dim=1), torch.count_nonzero(torch.tensor(x), dim=1), exact=True)
     _same(ember.tensor(x).count_nonzero(), torch.tensor(x).count_nonzero(), exact=True)
+
+
+# --- products: mm, bmm, outer, addmm, baddbmm, einsum ---------------------------------------------------------
+
+
+def test_einsum_forms_and_gradients_match_torch():
+    (a, ta), (b, tb) = _pair(2, 3, 4, grad=True), _pair(2, 5, 4, seed=1, grad=True)
+    got, want = ember.einsum("bik,bjk->bij", [a, b]), torch.einsum("bik,bjk->bij", [ta, tb])
+    _same(got, want)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    _same(ember.einsum("bik -> kb", a), torch.einsum("bik -> kb", ta))
+    with pytest.raises(ValueError, match="einsum: the letter 'k' has sizes 4 and 3"):
+        ember.einsum("ik,kj->ij", ember.ones(2, 4), ember.ones(3, 2))
+    with pytest.raises(ValueError, match="einsum: the term 'ij' of 'ij->i' does not fit an operand of shape"):
+        ember.einsum("ij->i", ember.ones(2))
+    with pytest.raises(ValueError, match="einsum: ellipses"):
+        ember.einsum("...ij->...ji", ember.ones(2, 2, 2))
+
+
+def test_mm_bmm_addmm_baddbmm_as_torch():
+    (a, ta), (b, tb), (c, tc) = _pair(2, 3, 4), _pair(2, 4, 5, seed=1), _pair(3, 5, seed=2)
+    _same(ember.bmm(a, b), torch.bmm(ta, tb))
+    _same(a.bmm(b), ta.bmm(tb))
+    _same(ember.mm(a[0], b[0]), torch.mm(ta[0], tb[0]))
+    _same(c.addmm(a[1], b[1], alpha=0.5), tc.addmm(ta[1], tb[1], alpha=0.5))
+    _same(ember.baddbmm(c, a, b, beta=2.0), torch.baddbmm(tc, ta, tb, beta=2.0))
+    nan = ember.tensor(np.full((3, 5), np.nan, np.float32))
+    _same(ember.addmm(nan, a[0], b[0], beta=0), torch.addmm(torch.tensor(nan.numpy()), ta[0], tb[0], beta=0))
+    with pytest.raises(ValueError, match="bmm: the first batch must be 3-D, got shape \\[3, 4\\]"):
+        ember.bmm(a[0], b)
+    with pytest.raises(ValueError, match="bmm: the batches differ in size"):
+        ember.bmm(a, b[:1])

@@ -120,6 +120,7 @@ from ember.ops.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from ember.ops.products import addmm, baddbmm, bmm, einsum, mm, outer
 from ember.ops.reduction import (
     all,
     amax,
@@ -175,6 +176,7 @@ min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult
 transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
+    "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "reciprocal", "round",
     "rsqrt", "trunc",
