@@ -184,6 +184,12 @@ class OpMethods(TensorLike):
     diagonal = _ops.diagonal
     diag = _ops.diag
     nonzero = _ops.nonzero
+    flip = _ops.flip
+    roll = _ops.roll
+    tril = _ops.tril
+    triu = _ops.triu
+    index_select = _ops.index_select
+    masked_select = _ops.masked_select
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add
 

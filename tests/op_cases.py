@@ -567,6 +567,17 @@ _row("addmm", lambda c, a, b: ember.addmm(c, a, b, beta=0.5, alpha=2.0), lambda 
 _row("baddbmm_method", lambda c, a, b: c.baddbmm(a, b, beta=0.0), lambda c, a, b: a @ b,
      ins(normal(2, 3, 4), normal(2, 3, 5), normal(2, 5, 4)), "matmul",
      lambda c, a, b: c.baddbmm(a, b, beta=0.0), grad_inputs=(1, 2))
+_row("flip", lambda x: x.flip(0, 2), lambda x: np.flip(x, (0, 2)), ins(normal(2, 3, 4)), "getitem",
+     lambda x: x.flip(0, 2))
+_row("roll_dims", lambda x: ember.roll(x, (1, -4), (0, 1)), lambda x: np.roll(x, (1, -4), (0, 1)), ins(normal(3, 5)),
+     ("getitem", "concat"), lambda x: torch.roll(x, (1, -4), (0, 1)))
+_row("roll_flat_method", lambda x: x.roll(4), lambda x: np.roll(x, 4), ins(normal(2, 3)),
+     ("reshape", "getitem", "concat"), lambda x: x.roll(4))
+_row("tril_batch", lambda x: ember.tril(x, -1), lambda x: np.tril(x, -1), ins(normal(2, 3, 4)), "where",
+     lambda x: torch.tril(x, -1))
+_row("triu_method", lambda x: x.triu(1), lambda x: np.triu(x, 1), ins(normal(4, 3)), "where", lambda x: x.triu(1))
+_row("index_select", lambda x, i: x.index_select(dim=1, index=i), lambda x, i: np.take(x, i, 1),
+     ins(normal(3, 4), const([3, 0, 3])), "take", lambda x, i: x.index_select(dim=1, index=i))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

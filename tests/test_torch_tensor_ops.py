@@ -375,3 +375,36 @@ def test_mm_bmm_addmm_baddbmm_as_torch():
         ember.bmm(a[0], b)
     with pytest.raises(ValueError, match="bmm: the batches differ in size"):
         ember.bmm(a, b[:1])
+
+
+# --- flip, roll, tril, triu, index_select, masked_select -------------------------------------------------------
+
+
+def test_flip_roll_and_triangles_match_torch_with_gradients():
+    ours, theirs = _pair(3, 4, 5, grad=True)
+    weights = np.random.default_rng(3).standard_normal((3, 4, 5)).astype(np.float32)
+    for fn in (lambda x: x.flip(-1), lambda x: x.flip([0, 1]), lambda x: x.roll(-2, 2), lambda x: x.roll(7),
+               lambda x: x.roll((1, 2), (1, 0)), lambda x: x.tril(1), lambda x: x.triu(-1)):
+        ours.grad = theirs.grad = None
+        _same(fn(ours), fn(theirs), exact=True)
+        (fn(ours) * ember.tensor(weights)).sum().backward()
+        (fn(theirs) * torch.tensor(weights)).sum().backward()
+        _same(ours.grad, theirs.grad, exact=True)
+    with pytest.raises(ValueError, match="flip: dims \\[0, -3\\] name one dimension twice"):
+        ours.flip([0, -3])
+    with pytest.raises(ValueError, match="roll: 2 shifts and 1 dims"):
+        ours.roll((1, 2), 0)
+    with pytest.raises(ValueError, match="tril: needs a matrix or a batch of them, got shape \\[5\\]"):
+        ember.tril(ember.ones(5))
+
+
+def test_index_select_and_masked_select_as_torch():
+    ours, theirs = _pair(3, 4, grad=True)
+    index = np.array([2, 0, 2])
+    got, want = ember.index_select(ours, 0, ember.tensor(index)), torch.index_select(theirs, 0, torch.tensor(index))
+    _same(got, want, exact=True)
+    got.sum().backward()
+    want.sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+    mask = np.array([True, False, True, True])
+    _same(ours.masked_select(ember.tensor(mask)), theirs.masked_select(torch.tensor(mask)), exact=True)

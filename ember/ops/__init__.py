@@ -16,6 +16,7 @@ from ember.ops.activation import (
     silu,
     softmax,
 )
+from ember.ops.arrange import flip, index_select, masked_select, roll, tril, triu
 from ember.ops.batch_norm import batch_norm
 from ember.ops.composed import (
     allclose,
@@ -163,10 +164,12 @@ from ember.ops.sorting import argsort, median, sort, topk
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
+    index_select,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
+    index_select,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -176,6 +179,7 @@ min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult
 transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
+    "flip", "index_select", "masked_select", "roll", "tril", "triu",
     "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "reciprocal", "round",
