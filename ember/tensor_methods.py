@@ -137,6 +137,7 @@ class OpMethods(TensorLike):
     isclose = _ops.isclose
     allclose = _ops.allclose
     equal = _ops.equal
+    norm = _ops.norm
 
     # --- reductions ---
     sum = _ops.sum

@@ -578,6 +578,13 @@ _row("tril_batch", lambda x: ember.tril(x, -1), lambda x: np.tril(x, -1), ins(no
 _row("triu_method", lambda x: x.triu(1), lambda x: np.triu(x, 1), ins(normal(4, 3)), "where", lambda x: x.triu(1))
 _row("index_select", lambda x, i: x.index_select(dim=1, index=i), lambda x, i: np.take(x, i, 1),
      ins(normal(3, 4), const([3, 0, 3])), "take", lambda x, i: x.index_select(dim=1, index=i))
+for _p, _covers in ((2, ("sum", "sqrt", "gt", "where")), (1, ("abs", "sum")), (3, ("abs", "pow", "sum")),
+                    (float("inf"), ("abs", "max"))):
+    _row(f"norm_p{_p}_dim1", lambda x, p=_p: x.norm(p, dim=1), lambda x, p=_p: np.linalg.norm(x, p, axis=1),
+         ins(away(3, 4)), _covers, lambda x, p=_p: x.norm(p, dim=1))
+_row("norm_all_keepdim", lambda x: ember.norm(x, keepdim=True, dim=(0, 1)),
+     lambda x: np.sqrt((x * x).sum(keepdims=True)), ins(normal(3, 4)), ("sum", "sqrt"),
+     lambda x: torch.norm(x, dim=(0, 1), keepdim=True))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -408,3 +408,16 @@ def test_index_select_and_masked_select_as_torch():
     _same(ours.grad, theirs.grad, exact=True)
     mask = np.array([True, False, True, True])
     _same(ours.masked_select(ember.tensor(mask)), theirs.masked_select(torch.tensor(mask)), exact=True)
+
+
+def test_norm_forms_and_the_gradient_of_a_zero_vector_match_torch():
+    x = np.array([[0.0, 0.0, 0.0], [3.0, -4.0, 1.0]], np.float32)
+    for kwargs in ({}, {"dim": 1}, {"p": 1, "dim": 0}, {"p": float("inf"), "dim": 1, "keepdim": True}, {"p": 0},
+                   {"p": "fro"}):
+        _same(ember.tensor(x).norm(**kwargs), torch.tensor(x).norm(**kwargs))
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours.norm(dim=1).sum().backward()
+    theirs.norm(dim=1).sum().backward()
+    _same(ours.grad, theirs.grad)
+    with pytest.raises(ValueError, match="norm: p must be a number or 'fro', got 'nuc'"):
+        ember.norm(ours, "nuc")

@@ -36,6 +36,7 @@ from ember.ops.composed import (
     logical_xor,
     masked_fill,
     nan_to_num,
+    norm,
     reciprocal,
     round,
     rsqrt,
@@ -164,12 +165,12 @@ from ember.ops.sorting import argsort, median, sort, topk
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select,
+    index_select, norm,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select,
+    index_select, norm,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -182,8 +183,8 @@ __all__ = [
     "flip", "index_select", "masked_select", "roll", "tril", "triu",
     "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
-    "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "reciprocal", "round",
-    "rsqrt", "trunc",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
+    "round", "rsqrt", "trunc",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",

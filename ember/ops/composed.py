@@ -1,7 +1,7 @@
 """PyTorch's elementwise tests, roundings and fills composed from the primitives (no op records of their own):
 ``isnan``, ``isinf``, ``isfinite``, ``nan_to_num``, ``rsqrt``, ``reciprocal``, ``floor``, ``ceil``, ``trunc``,
 ``round``, ``fmod``, ``masked_fill``, ``lerp``, the ``logical_*`` functions, ``count_nonzero``, ``isclose``,
-``allclose`` and ``equal``."""
+``allclose``, ``equal`` and the vector ``norm``."""
 
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ from ember.ops.elementwise import (
     le,
     lt,
     ne,
+    power,
     remainder,
     sqrt,
     true_divide,
     where,
 )
-from ember.ops.reduction import all, sum
+from ember.ops.reduction import all, amax, amin, sum
 
 
 def _floating(x: TensorLike) -> bool:
@@ -193,3 +194,30 @@ def equal(a, b) -> bool:
     """Whether a and b have the same shape and elements."""
     a, b = as_tensor(a), as_tensor(b)
     return tuple(a.shape) == tuple(b.shape) and bool(all(eq(a, b)).array)
+
+
+def _safe_sqrt(squares: TensorLike) -> TensorLike:
+    # sqrt of 1 where the sum is 0: the norm of a zero vector gets gradient 0 (as PyTorch's), not 0 * inf
+    positive = gt(squares, 0.0)
+    return where(positive, sqrt(where(positive, squares, 1.0)), 0.0)
+
+
+def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike:
+    """The vector p-norm over ``axis`` (all elements by default), as ``torch.norm``/``linalg.vector_norm``:
+    ``p`` 2 (or "fro"), 1, inf, -inf, 0 (the count of non-zeros) or any other number."""
+    x = to_float(x)
+    if p == "fro":
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r} (matrix norms are not supported)")
+    if p == 2:
+        return _safe_sqrt(sum(x * x, axis, keepdims))
+    if p == 1:
+        return sum(abs(x), axis, keepdims)
+    if p == np.inf:
+        return amax(abs(x), axis, keepdims)
+    if p == -np.inf:
+        return amin(abs(x), axis, keepdims)
+    if p == 0:
+        return sum(cast(ne(x, 0), x.dtype), axis, keepdims)
+    return power(sum(power(abs(x), float(p)), axis, keepdims), 1.0 / p)
