@@ -6,6 +6,7 @@ from __future__ import annotations
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import diagonal
+from ember.ops.infer import differ
 from ember.ops.linalg import matmul
 from ember.ops.reduction import sum
 from ember.ops.shape import permute, reshape
@@ -29,7 +30,7 @@ def bmm(a, b) -> TensorLike:
     a, b = promote(a, b)
     _check_ndim("bmm", "the first batch", a, 3)
     _check_ndim("bmm", "the second batch", b, 3)
-    if a.shape[0] != b.shape[0]:
+    if differ(a.shape[0], b.shape[0]):
         raise ValueError(f"bmm: the batches differ in size, shapes {list(a.shape)} and {list(b.shape)}")
     return matmul(a, b)
 
@@ -69,6 +70,9 @@ def _parse(equation: str, operands: list) -> tuple[list[str], str]:
     if len(terms) != len(operands):
         raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operands, got {len(operands)}")
     for term, x in zip(terms, operands):
+        if None in tuple(x.shape):  # the contractions' reshapes are computed from the sizes
+            raise ValueError(f"einsum: needs known sizes, got an operand of shape {list(x.shape)} with an unknown "
+                             "(None) dimension")
         if "." in term:
             raise ValueError(f"einsum: ellipses ('...') are not supported, in {equation!r}")
         if not term.isalpha() or len(term) != x.ndim:
