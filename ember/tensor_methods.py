@@ -100,9 +100,44 @@ class OpMethods(TensorLike):
     relu = _ops.relu
     erf = _ops.erf
     sign = _ops.sign
+    square = _ops.square
     matmul = _ops.matmul
+    bmm = _ops.bmm
+    outer = _ops.outer
+    addmm = _ops.addmm
+    baddbmm = _ops.baddbmm
+    dot = _ops.dot
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
+
+    # --- PyTorch's compositions: tests, roundings, fills ---
+    isnan = _ops.isnan
+    isinf = _ops.isinf
+    isfinite = _ops.isfinite
+    nan_to_num = _ops.nan_to_num
+    reciprocal = _ops.reciprocal
+    rsqrt = _ops.rsqrt
+    floor = _ops.floor
+    ceil = _ops.ceil
+    trunc = _ops.trunc
+    round = _ops.round
+    fmod = _ops.fmod
+    remainder = _ops.remainder
+    neg = _ops.neg
+    masked_fill = _ops.masked_fill
+    lerp = _ops.lerp
+    logical_and = _ops.logical_and
+    logical_or = _ops.logical_or
+    logical_xor = _ops.logical_xor
+    logical_not = _ops.logical_not
+    bitwise_and = _ops.bitwise_and
+    bitwise_or = _ops.bitwise_or
+    bitwise_xor = _ops.bitwise_xor
+    count_nonzero = _ops.count_nonzero
+    isclose = _ops.isclose
+    allclose = _ops.allclose
+    equal = _ops.equal
+    norm = _ops.norm
 
     # --- reductions ---
     sum = _ops.sum
@@ -122,6 +157,10 @@ class OpMethods(TensorLike):
     logsumexp = _ops.logsumexp
     cumsum = _ops.cumsum
     cumprod = _ops.cumprod
+    median = _ops.median
+    sort = _ops.sort
+    argsort = _ops.argsort
+    topk = _ops.topk
 
     # --- shape and indexing ---
     reshape = _ops.reshape
@@ -146,6 +185,12 @@ class OpMethods(TensorLike):
     diagonal = _ops.diagonal
     diag = _ops.diag
     nonzero = _ops.nonzero
+    flip = _ops.flip
+    roll = _ops.roll
+    tril = _ops.tril
+    triu = _ops.triu
+    index_select = _ops.index_select
+    masked_select = _ops.masked_select
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add
 

@@ -482,6 +482,109 @@ _row("cumprod_with_zeros", lambda x: x.cumprod(1), lambda x: np.cumprod(x, 1),
      lambda x: x.cumprod(1), double_grad=False)
 _row("cumprod_int", lambda x: x.cumprod(0), lambda x: np.cumprod(x, 0), ins(ints(-3, 4, 5)), "cumprod",
      lambda x: x.cumprod(0), grad=False)
+
+def np_lower_median(x, axis=None):
+    if axis is None:
+        return np.sort(x.ravel())[(x.size - 1) // 2]
+    return np.take(np.sort(x, axis), (x.shape[axis] - 1) // 2, axis)
+
+
+_row("median_all", ember.median, np_lower_median, ins(normal(3, 4)), "median", torch and torch.median)
+_row("median_all_method_odd", lambda x: x.median(), np_lower_median, ins(normal(5)), "median",
+     lambda x: x.median())
+_row("median_all_int", ember.median, np_lower_median, ins(ints(-9, 9, 4, 2)), "median", torch and torch.median,
+     grad=False)
+_row("median_dim", lambda x: ember.median(x, dim=1).values, lambda x: np_lower_median(x, 1), ins(normal(3, 4)),
+     ("argsort", "getitem", "gather", "ne", "any", "cast", "argmax", "where"), lambda x: torch.median(x, dim=1).values)
+_row("median_dim_keepdim_indices", lambda x: x.median(0, keepdim=True).indices,
+     lambda x: np.argsort(x, 0, kind="stable")[(x.shape[0] - 1) // 2:][:1], ins(normal(5, 3)), "argsort",
+     lambda x: x.median(0, keepdim=True).indices, grad=False)
+_row("sort_descending", lambda x: ember.sort(x, dim=0, descending=True).values, lambda x: -np.sort(-x, 0),
+     ins(normal(4, 3)), ("argsort", "gather"), lambda x: torch.sort(x, dim=0, descending=True).values)
+_row("argsort_ties_stable", lambda x: x.argsort(dim=-1), lambda x: np.argsort(x, -1, kind="stable"),
+     ins(int_floats(0, 3, 3, 6)), "argsort", lambda x: x.argsort(dim=-1, stable=True), grad=False)
+_row("argsort_descending_ties_stable", lambda x: x.argsort(descending=True),
+     lambda x: x.shape[-1] - 1 - np.flip(np.argsort(np.flip(x, -1), -1, kind="stable"), -1),
+     ins(int_floats(0, 3, 3, 6)), "argsort", lambda x: x.argsort(descending=True, stable=True), grad=False)
+_row("topk_largest", lambda x: x.topk(2, dim=1).values, lambda x: -np.sort(-x, 1)[:, :2], ins(normal(3, 5)),
+     ("argsort", "getitem", "gather"), lambda x: x.topk(2, dim=1).values)
+_row("topk_smallest_indices", lambda x: ember.topk(x, 3, largest=False).indices, lambda x: np.argsort(x, -1)[..., :3],
+     ins(normal(2, 5)), ("argsort", "getitem"), lambda x: torch.topk(x, 3, largest=False).indices, grad=False)
+_row("square", ember.square, np.square, ins(normal(3, 4)), "mul", torch and torch.square)
+_row("square_method_int", lambda x: x.square(), np.square, ins(ints(-9, 9, 5)), "mul", lambda x: x.square(),
+     grad=False)
+_SPECIAL_VALUES = [1.0, -np.inf, np.inf, np.nan, 0.0, -2.5]
+_row("rsqrt", ember.rsqrt, lambda x: 1 / np.sqrt(x), ins(uniform(0.5, 2.0, 3, 4)), ("sqrt", "div"),
+     torch and torch.rsqrt)
+_row("reciprocal_method", lambda x: x.reciprocal(), lambda x: 1 / x, ins(uniform(0.5, 2.0, 5)), "div",
+     lambda x: x.reciprocal())
+_row("lerp_tensor_weight", ember.lerp, lambda a, b, w: a + w * (b - a), ins(normal(3, 4), normal(3, 4), normal(3, 4)),
+     ("sub", "mul", "add", "abs", "lt", "where"), torch and torch.lerp)
+_row("lerp_scalar_weight_method", lambda a, b: a.lerp(b, 0.75), lambda a, b: a + 0.75 * (b - a),
+     ins(normal(4), normal(4)), ("sub", "mul"), lambda a, b: a.lerp(b, 0.75))
+_row("masked_fill", lambda x, m: x.masked_fill(m, -1.5), lambda x, m: np.where(m, -1.5, x),
+     ins(normal(3, 4), bools(3, 4)), "where", lambda x, m: x.masked_fill(m, -1.5))
+_row("fmod", ember.fmod, np.fmod, ins(away(3, 4, scale=3.0), uniform(0.7, 1.3, 3, 4)), ("trunc_divide", "mul", "sub"),
+     torch and torch.fmod, grad_inputs=(0,))
+_row("nan_to_num", lambda x: ember.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0),
+     lambda x: np.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0), ins(const(_SPECIAL_VALUES)), ("eq", "ne", "where"),
+     lambda x: torch.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0), grad=False)
+_row("nan_to_num_finite", ember.nan_to_num, np.nan_to_num, ins(normal(3, 4)), ("eq", "ne", "where"),
+     torch and torch.nan_to_num)
+_row("round_floor_ceil_trunc", lambda x: ember.stack([x.round(), x.floor(), x.ceil(), x.trunc()]),
+     lambda x: np.stack([np.round(x), np.floor(x), np.ceil(x), np.trunc(x)]), ins(int_floats(-9, 9, 10, scale=0.5)),
+     ("trunc_divide", "where", "remainder"), lambda x: torch.stack([x.round(), x.floor(), x.ceil(), x.trunc()]),
+     grad=False)
+_row("round_decimals", lambda x: ember.round(x, decimals=1), lambda x: np.round(x, 1), ins(normal(6)), "trunc_divide",
+     lambda x: torch.round(x, decimals=1), grad=False)
+_row("isfinite_isinf_isnan", lambda x: ember.stack([x.isfinite(), x.isinf(), x.isnan()]),
+     lambda x: np.stack([np.isfinite(x), np.isinf(x), np.isnan(x)]), ins(const(_SPECIAL_VALUES)),
+     ("abs", "lt", "eq", "ne"), lambda x: torch.stack([x.isfinite(), x.isinf(), x.isnan()]), grad=False)
+_row("logical_ops_and_count_nonzero", lambda a, b: ember.stack([a.logical_and(b), ember.logical_or(a, b),
+                                                                ember.logical_xor(a, b), ember.logical_not(a)]).sum(0)
+     + ember.count_nonzero(a, dim=0),
+     lambda a, b: np.stack([np.logical_and(a, b), np.logical_or(a, b), np.logical_xor(a, b), ~(a != 0)]).sum(0)
+     + np.count_nonzero(a, axis=0), ins(ints(-1, 2, 3, 4), ints(0, 2, 3, 4)),
+     ("ne", "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "sum"),
+     lambda a, b: torch.stack([a.logical_and(b), torch.logical_or(a, b), torch.logical_xor(a, b),
+                               torch.logical_not(a)]).sum(0) + torch.count_nonzero(a, dim=0), grad=False)
+for _equation, _shapes in [("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+                           ("ij,kj", [(3, 4), (5, 4)]), ("i,j->ij", [(3,), (4,)]),
+                           ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)])]:
+    _row("einsum_" + _equation.replace(",", "_").replace("->", "_to_"),
+         lambda *xs, e=_equation: ember.einsum(e, *xs), lambda *xs, e=_equation: np.einsum(e, *xs),
+         ins(*(normal(*s) for s in _shapes)), ("matmul", "reshape", "transpose"),
+         lambda *xs, e=_equation: torch.einsum(e, *xs))
+_row("einsum_diagonal", lambda x: ember.einsum("ii->i", x), lambda x: np.einsum("ii->i", x), ins(normal(3, 3)),
+     ("reshape", "take"), lambda x: torch.einsum("ii->i", x))
+_row("einsum_sum_out", lambda x: ember.einsum("abc->b", x), lambda x: np.einsum("abc->b", x), ins(normal(2, 3, 4)),
+     "sum", lambda x: torch.einsum("abc->b", x))
+_row("bmm", ember.bmm, np.matmul, ins(normal(2, 3, 4), normal(2, 4, 5)), "matmul", torch and torch.bmm)
+_row("outer_method", lambda a, b: a.outer(b), np.outer, ins(normal(3), normal(4)), "mul", lambda a, b: a.outer(b))
+_row("addmm", lambda c, a, b: ember.addmm(c, a, b, beta=0.5, alpha=2.0), lambda c, a, b: 0.5 * c + 2.0 * (a @ b),
+     ins(normal(4), normal(3, 2), normal(2, 4)), ("matmul", "mul", "add"),
+     lambda c, a, b: torch.addmm(c, a, b, beta=0.5, alpha=2.0))
+_row("baddbmm_method", lambda c, a, b: c.baddbmm(a, b, beta=0.0), lambda c, a, b: a @ b,
+     ins(normal(2, 3, 4), normal(2, 3, 5), normal(2, 5, 4)), "matmul",
+     lambda c, a, b: c.baddbmm(a, b, beta=0.0), grad_inputs=(1, 2))
+_row("flip", lambda x: x.flip(0, 2), lambda x: np.flip(x, (0, 2)), ins(normal(2, 3, 4)), "getitem",
+     lambda x: x.flip(0, 2))
+_row("roll_dims", lambda x: ember.roll(x, (1, -4), (0, 1)), lambda x: np.roll(x, (1, -4), (0, 1)), ins(normal(3, 5)),
+     ("getitem", "concat"), lambda x: torch.roll(x, (1, -4), (0, 1)))
+_row("roll_flat_method", lambda x: x.roll(4), lambda x: np.roll(x, 4), ins(normal(2, 3)),
+     ("reshape", "getitem", "concat"), lambda x: x.roll(4))
+_row("tril_batch", lambda x: ember.tril(x, -1), lambda x: np.tril(x, -1), ins(normal(2, 3, 4)), "where",
+     lambda x: torch.tril(x, -1))
+_row("triu_method", lambda x: x.triu(1), lambda x: np.triu(x, 1), ins(normal(4, 3)), "where", lambda x: x.triu(1))
+_row("index_select", lambda x, i: x.index_select(dim=1, index=i), lambda x, i: np.take(x, i, 1),
+     ins(normal(3, 4), const([3, 0, 3])), "take", lambda x, i: x.index_select(dim=1, index=i))
+for _p, _covers in ((2, ("sum", "sqrt", "gt", "where")), (1, ("abs", "sum")), (3, ("abs", "pow", "sum")),
+                    (float("inf"), ("abs", "max"))):
+    _row(f"norm_p{_p}_dim1", lambda x, p=_p: x.norm(p, dim=1), lambda x, p=_p: np.linalg.norm(x, p, axis=1),
+         ins(away(3, 4)), _covers, lambda x, p=_p: x.norm(p, dim=1))
+_row("norm_all_keepdim", lambda x: ember.norm(x, keepdim=True, dim=(0, 1)),
+     lambda x: np.sqrt((x * x).sum(keepdims=True)), ins(normal(3, 4)), ("sum", "sqrt"),
+     lambda x: torch.norm(x, dim=(0, 1), keepdim=True))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -41,6 +41,13 @@ BATCH_REFUSED = {
     **{name: "the diagonal's positions are computed from the sizes of its two axes" for name in (
         "diagonal_0_0_1", "diagonal_1_0_1", "diagonal_m2_0_1", "diagonal_1_2_0", "diagonal_5_0_1",
         "diag_of_vector_0", "diag_of_vector_2", "diag_of_vector_m1", "diag_of_matrix_method")},
+    "median_dim_keepdim_indices": "the median's position is computed from the size of its axis",
+    "roll_dims": "the cut is computed from the size of the rolled axis",
+    "roll_flat_method": "the cut is computed from the size of the rolled axis",
+    "triu_method": "the triangle's mask is computed from the sizes of its two axes",
+    **{name: "einsum's reshapes are computed from the sizes" for name in (
+        "einsum_bij_bjk_to_bik", "einsum_bhqd_bhkd_to_bhqk", "einsum_ij_kj", "einsum_i_j_to_ij",
+        "einsum_bn_anm_bm_to_ba", "einsum_diagonal", "einsum_sum_out")},
 }
 CLEAR = (GraphError, ShapeError, ValueError, TypeError, IndexError)
 

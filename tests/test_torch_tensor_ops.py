@@ -169,3 +169,255 @@ def test_in_place_index_updates_follow_the_in_place_autograd_rules():
     buffer = ember.zeros(3)
     with pytest.raises(RuntimeError, match="operand requires grad"):
         buffer.index_add_(0, ember.tensor([0]), ember.ones(1, requires_grad=True))
+
+
+# --- median, sort, topk, square ------------------------------------------------------------------------------
+
+
+def test_median_of_all_elements_shares_the_gradient_among_ties_as_torch():
+    x = np.array([[1.0, 2.0, 2.0], [2.0, 0.0, 3.0]], np.float32)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    _same(ours.median(), theirs.median(), exact=True)
+    (ours.median() * 3).backward()
+    (theirs.median() * 3).backward()
+    _same(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("dim, keepdim", [(0, False), (1, True), (-1, False)])
+def test_median_along_a_dim_gives_values_indices_and_the_gradient_at_the_index_as_torch(dim, keepdim):
+    ours, theirs = _pair(5, 4, grad=True)  # distinct values: the indices are unique
+    got, want = ember.median(ours, dim=dim, keepdim=keepdim), torch.median(theirs, dim=dim, keepdim=keepdim)
+    _same(got.values, want.values, exact=True)
+    _same(got.indices, want.indices, exact=True)
+    got.values.sum().backward()
+    want.values.sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
+def test_median_and_sort_treat_nan_as_torch():
+    x = np.array([[1.0, np.nan, 3.0, 2.0], [4.0, 0.0, 5.0, 1.0]], np.float32)
+    ours, theirs = ember.tensor(x), torch.tensor(x)
+    _same(ours.median(), theirs.median(), exact=True)
+    for got, want in zip(ours.median(1), theirs.median(1)):
+        _same(got, want, exact=True)
+    for descending in (False, True):
+        for got, want in zip(ours.sort(descending=descending), theirs.sort(descending=descending)):
+            _same(got, want, exact=True)
+
+
+def test_median_of_one_element_and_errors():
+    _same(ember.tensor(2.5).median(0).values, torch.tensor(2.5).median(0).values)
+    _same(ember.tensor(2.5).median(0).indices, torch.tensor(2.5).median(0).indices)
+    with pytest.raises(ValueError, match="median: the tensor of shape \\[0\\] has no elements"):
+        ember.tensor(np.zeros(0, np.float32)).median()
+    with pytest.raises(ValueError, match="topk: k=6 must be in \\[0, 5\\]"):
+        ember.topk(ember.ones(2, 5), 6)
+
+
+def test_topk_and_sort_values_indices_and_gradient_as_torch():
+    ours, theirs = _pair(3, 6, grad=True)
+    for got, want in zip(ours.topk(3, dim=1), theirs.topk(3, dim=1)):
+        _same(got, want, exact=True)
+    for got, want in zip(ember.sort(ours, 0), torch.sort(theirs, 0)):
+        _same(got, want, exact=True)
+    (ours.topk(2).values * ember.tensor([1.0, 2.0])).sum().backward()
+    (theirs.topk(2).values * torch.tensor([1.0, 2.0])).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
+def test_square_and_square_in_place_as_torch():
+    ours, theirs = _pair(3, 4, grad=True)
+    _same(ember.square(ours), torch.square(theirs), exact=True)
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(ember.square(ember.tensor([True, False])), torch.square(torch.tensor([True, False])), exact=True)
+    a, b = _pair(2, 3)
+    assert a.square_() is a
+    b.square_()
+    _same(a, b, exact=True)
+
+
+# --- PyTorch's argument names of var/std and repeat_interleave ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"unbiased": False}, {"unbiased": True}, {"correction": 0}, {"correction": 2}])
+def test_var_and_std_take_torchs_unbiased_and_correction(kwargs):
+    ours, theirs = _pair(4, 5, grad=True)
+    for name in ("var", "std"):
+        _same(getattr(ours, name)(dim=1, **kwargs), getattr(theirs, name)(dim=1, **kwargs))
+        _same(getattr(ember, name)(ours, **kwargs), getattr(torch, name)(theirs, **kwargs))
+    ours.std(0, keepdim=True, **kwargs).sum().backward()
+    theirs.std(0, keepdim=True, **kwargs).sum().backward()
+    _same(ours.grad, theirs.grad)
+    with pytest.raises(TypeError, match="var: give one of ddof=, unbiased= and correction="):
+        ember.var(ours, ddof=1, unbiased=True)
+
+
+def test_repeat_interleave_takes_dim_as_torch():
+    ours, theirs = _pair(2, 3)
+    _same(ours.repeat_interleave(2, dim=1), theirs.repeat_interleave(2, dim=1), exact=True)
+    _same(ember.repeat_interleave(ours, 3), torch.repeat_interleave(theirs, 3), exact=True)
+
+
+# --- tests, roundings and fills composed from the primitives -------------------------------------------------
+
+_SPECIAL = [0.5, 1.5, 2.5, -0.5, -2.5, 0.49999997, 3.7, -3.7, -0.3, 1e30, np.nan, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "isnan", "isinf", "isfinite", "nan_to_num",
+                                  "reciprocal", "rsqrt", "logical_not"])
+def test_unary_compositions_match_torch_on_special_values(name):
+    x = np.array(_SPECIAL, np.float32)
+    with np.errstate(all="ignore"):
+        _same(getattr(ember, name)(ember.tensor(x)), getattr(torch, name)(torch.tensor(x)), exact=True)
+    _same(getattr(ember.tensor(x), name)(), getattr(torch.tensor(x), name)(), exact=True)
+    ints = np.array([-3, 0, 4])
+    _same(getattr(ember.tensor(ints), name)(), getattr(torch.tensor(ints), name)(), exact=True)
+
+
+@pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "reciprocal", "rsqrt"])
+def test_in_place_roundings_write_into_the_tensor_as_torch(name):
+    x = np.abs(np.array(_SPECIAL[:9], np.float32))
+    ours, theirs = ember.tensor(x), torch.tensor(x)
+    assert getattr(ours, name + "_")() is ours
+    getattr(theirs, name + "_")()
+    _same(ours, theirs, exact=True)
+
+
+def test_masked_fill_keeps_the_dtype_and_gives_a_tensor_value_its_gradient_as_torch():
+    ours, theirs = _pair(3, 4, grad=True)
+    mask = np.random.default_rng(1).random((3, 4)) < 0.5
+    value_ours, value_theirs = ember.tensor(2.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+    got, want = ours.masked_fill(ember.tensor(mask), value_ours), theirs.masked_fill(torch.tensor(mask), value_theirs)
+    _same(got, want, exact=True)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(value_ours.grad, value_theirs.grad)
+    ints = np.arange(4)
+    _same(ember.masked_fill(ember.tensor(ints), ember.tensor(ints > 1), 7.9),
+          torch.masked_fill(torch.tensor(ints), torch.tensor(ints > 1), 7.9), exact=True)
+    with pytest.raises(TypeError, match="masked_fill: the mask must be a bool tensor, got int64"):
+        ours.masked_fill(ember.tensor(ints), 0.0)
+
+
+@pytest.mark.parametrize("weight", [0.25, 0.75, "tensor"])
+def test_lerp_matches_torch_in_values_and_gradients(weight):
+    (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(3, 4, seed=1, grad=True)
+    w, tw = (weight, weight) if weight != "tensor" else _pair(3, 4, seed=2, grad=True)
+    _same(ember.lerp(a, b, w), torch.lerp(ta, tb, tw), exact=weight != "tensor")  # (torch fuses a tensor weight)
+    (a.lerp(b, w) ** 2).sum().backward()
+    (ta.lerp(tb, tw) ** 2).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    if weight == "tensor":
+        _same(w.grad, tw.grad)
+
+
+def test_fmod_and_nan_to_num_gradients_match_torch():
+    (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(3, 4, seed=1, grad=True)
+    ember.fmod(a * 3, b).sum().backward()
+    torch.fmod(ta * 3, tb).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    x = np.array([1.0, np.nan, np.inf, -2.0], np.float32)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (ours.nan_to_num(posinf=5.0) * 3).sum().backward()
+    (theirs.nan_to_num(posinf=5.0) * 3).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
+def test_isclose_allclose_equal_and_count_nonzero_as_torch():
+    a = np.array([1.0, np.inf, np.nan, 2.0, 0.0], np.float32)
+    b = np.array([1.0 + 1e-7, np.inf, np.nan, 2.1, 1e-9], np.float32)
+    for equal_nan in (False, True):
+        _same(ember.isclose(ember.tensor(a), ember.tensor(b), equal_nan=equal_nan),
+              torch.isclose(torch.tensor(a), torch.tensor(b), equal_nan=equal_nan), exact=True)
+    assert ember.tensor(a[:2]).allclose(ember.tensor(b[:2])) is torch.tensor(a[:2]).allclose(torch.tensor(b[:2]))
+    assert not ember.allclose(ember.tensor(a), ember.tensor(b))
+    assert ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2])) and not ember.equal(ember.ones(2), ember.ones(3))
+    x = np.array([[0, 1, 2], [0, 0, 3]])
+    _same(ember.count_nonzero(ember.tensor(x), dim=1), torch.count_nonzero(torch.tensor(x), dim=1), exact=True)
+    _same(ember.tensor(x).count_nonzero(), torch.tensor(x).count_nonzero(), exact=True)
+
+
+# --- products: mm, bmm, outer, addmm, baddbmm, einsum ---------------------------------------------------------
+
+
+def test_einsum_forms_and_gradients_match_torch():
+    (a, ta), (b, tb) = _pair(2, 3, 4, grad=True), _pair(2, 5, 4, seed=1, grad=True)
+    got, want = ember.einsum("bik,bjk->bij", [a, b]), torch.einsum("bik,bjk->bij", [ta, tb])
+    _same(got, want)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    _same(ember.einsum("bik -> kb", a), torch.einsum("bik -> kb", ta))
+    with pytest.raises(ValueError, match="einsum: the letter 'k' has sizes 4 and 3"):
+        ember.einsum("ik,kj->ij", ember.ones(2, 4), ember.ones(3, 2))
+    with pytest.raises(ValueError, match="einsum: the term 'ij' of 'ij->i' does not fit an operand of shape"):
+        ember.einsum("ij->i", ember.ones(2))
+    with pytest.raises(ValueError, match="einsum: ellipses"):
+        ember.einsum("...ij->...ji", ember.ones(2, 2, 2))
+
+
+def test_mm_bmm_addmm_baddbmm_as_torch():
+    (a, ta), (b, tb), (c, tc) = _pair(2, 3, 4), _pair(2, 4, 5, seed=1), _pair(3, 5, seed=2)
+    _same(ember.bmm(a, b), torch.bmm(ta, tb))
+    _same(a.bmm(b), ta.bmm(tb))
+    _same(ember.mm(a[0], b[0]), torch.mm(ta[0], tb[0]))
+    _same(c.addmm(a[1], b[1], alpha=0.5), tc.addmm(ta[1], tb[1], alpha=0.5))
+    _same(ember.baddbmm(c, a, b, beta=2.0), torch.baddbmm(tc, ta, tb, beta=2.0))
+    nan = ember.tensor(np.full((3, 5), np.nan, np.float32))
+    _same(ember.addmm(nan, a[0], b[0], beta=0), torch.addmm(torch.tensor(nan.numpy()), ta[0], tb[0], beta=0))
+    with pytest.raises(ValueError, match="bmm: the first batch must be 3-D, got shape \\[3, 4\\]"):
+        ember.bmm(a[0], b)
+    with pytest.raises(ValueError, match="bmm: the batches differ in size"):
+        ember.bmm(a, b[:1])
+
+
+# --- flip, roll, tril, triu, index_select, masked_select -------------------------------------------------------
+
+
+def test_flip_roll_and_triangles_match_torch_with_gradients():
+    ours, theirs = _pair(3, 4, 5, grad=True)
+    weights = np.random.default_rng(3).standard_normal((3, 4, 5)).astype(np.float32)
+    for fn in (lambda x: x.flip(-1), lambda x: x.flip([0, 1]), lambda x: x.roll(-2, 2), lambda x: x.roll(7),
+               lambda x: x.roll((1, 2), (1, 0)), lambda x: x.tril(1), lambda x: x.triu(-1)):
+        ours.grad = theirs.grad = None
+        _same(fn(ours), fn(theirs), exact=True)
+        (fn(ours) * ember.tensor(weights)).sum().backward()
+        (fn(theirs) * torch.tensor(weights)).sum().backward()
+        _same(ours.grad, theirs.grad, exact=True)
+    with pytest.raises(ValueError, match="flip: dims \\[0, -3\\] name one dimension twice"):
+        ours.flip([0, -3])
+    with pytest.raises(ValueError, match="roll: 2 shifts and 1 dims"):
+        ours.roll((1, 2), 0)
+    with pytest.raises(ValueError, match="tril: needs a matrix or a batch of them, got shape \\[5\\]"):
+        ember.tril(ember.ones(5))
+
+
+def test_index_select_and_masked_select_as_torch():
+    ours, theirs = _pair(3, 4, grad=True)
+    index = np.array([2, 0, 2])
+    got, want = ember.index_select(ours, 0, ember.tensor(index)), torch.index_select(theirs, 0, torch.tensor(index))
+    _same(got, want, exact=True)
+    got.sum().backward()
+    want.sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+    mask = np.array([True, False, True, True])
+    _same(ours.masked_select(ember.tensor(mask)), theirs.masked_select(torch.tensor(mask)), exact=True)
+
+
+def test_norm_forms_and_the_gradient_of_a_zero_vector_match_torch():
+    x = np.array([[0.0, 0.0, 0.0], [3.0, -4.0, 1.0]], np.float32)
+    for kwargs in ({}, {"dim": 1}, {"p": 1, "dim": 0}, {"p": float("inf"), "dim": 1, "keepdim": True}, {"p": 0},
+                   {"p": "fro"}):
+        _same(ember.tensor(x).norm(**kwargs), torch.tensor(x).norm(**kwargs))
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours.norm(dim=1).sum().backward()
+    theirs.norm(dim=1).sum().backward()
+    _same(ours.grad, theirs.grad)
+    with pytest.raises(ValueError, match="norm: p must be a number or 'fro', got 'nuc'"):
+        ember.norm(ours, "nuc")

@@ -11,8 +11,10 @@ from ember.nn.layers.activation import (
     Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -38,6 +40,7 @@ from ember.nn.layers.loss import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
@@ -53,6 +56,7 @@ from ember.nn.layers.pooling import (
     MaxPool2d,
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
 from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
 from ember.nn.parameter import Parameter
 from ember.nn.parameter_list import ParameterList
@@ -68,3 +72,4 @@ __all__ = [
     "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "functional", "init", "scaled_dot_product_attention",
 ]
 __all__ += ["Dropout2d", "ParameterList", "utils"]  # PyTorch-surface additions
+__all__ += ["CosineSimilarity", "KLDivLoss", "LogSigmoid", "PReLU", "PairwiseDistance"]

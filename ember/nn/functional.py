@@ -10,6 +10,10 @@ Most names are the op functions themselves; the few whose PyTorch signature diff
 from __future__ import annotations
 
 from ember import ops as _ops
+from ember.nn.layers.activation import logsigmoid, prelu
+from ember.nn.layers.attention import scaled_dot_product_attention
+from ember.nn.layers.loss import kl_div
+from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
 from ember.ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -54,6 +58,8 @@ __all__ = [
     "layer_norm",
     "leaky_relu", "linear", "log_softmax", "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot",
     "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "cosine_similarity", "kl_div", "logsigmoid", "normalize", "pairwise_distance", "prelu",
+    "scaled_dot_product_attention",
 ]
 
 
@@ -116,3 +122,11 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -
     if any(a < 0 or b < 0 for a, b in pairs):
         raise ValueError(f"pad: negative padding (cropping) is not supported, got {tuple(pad)}")
     return _ops.pad(input, pairs, value)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input`` divided by its p-norm along ``dim``, the norm held at least ``eps``.
+
+    >>> F.normalize(ember.tensor([[3.0, 4.0]]), dim=1)
+    """
+    return input / _ops.clip(_ops.norm(input, p, dim, keepdims=True), eps, None)

@@ -16,7 +16,32 @@ from ember.ops.activation import (
     silu,
     softmax,
 )
+from ember.ops.arrange import flip, index_select, masked_select, roll, tril, triu
 from ember.ops.batch_norm import batch_norm
+from ember.ops.composed import (
+    allclose,
+    ceil,
+    count_nonzero,
+    equal,
+    floor,
+    fmod,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    lerp,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    masked_fill,
+    nan_to_num,
+    norm,
+    reciprocal,
+    round,
+    rsqrt,
+    trunc,
+)
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
@@ -54,6 +79,7 @@ from ember.ops.elementwise import (
     sin,
     softplus,
     sqrt,
+    square,
     sub,
     tanh,
     true_divide,
@@ -96,6 +122,7 @@ from ember.ops.pooling import (
     max_pool1d,
     max_pool2d,
 )
+from ember.ops.products import addmm, baddbmm, bmm, einsum, mm, outer
 from ember.ops.reduction import (
     all,
     amax,
@@ -130,28 +157,37 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
+from ember.ops.sorting import argsort, median, sort, topk
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
 (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
-    stack, std, sum, take, unbind, unsqueeze, var,
+    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
+    index_select, norm,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
-    stack, std, sum, take, unbind, unsqueeze, var,
+    stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
+    index_select, norm,
 ))
 expand_dims = unsqueeze
+repeat_interleave = repeat
 clamp = clip
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
 
 __all__ = [
+    "flip", "index_select", "masked_select", "roll", "tril", "triu",
+    "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
+    "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
+    "round", "rsqrt", "trunc",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
-    "all", "amax", "amin", "any", "argmax", "argmin", "as_tensor", "assign",
+    "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",
     "avg_pool1d", "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "bitwise_and", "bitwise_or", "bitwise_xor",
@@ -162,16 +198,18 @@ __all__ = [
     "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
-    "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min",
+    "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "median", "min",
     "minimum", "mish",
     "moveaxis", "mse_loss", "mul", "nansum", "ne", "neg", "nll_loss", "nonzero", "one_hot", "pad", "permute", "power",
     "prod",
     "promote", "random_draw",
-    "ravel", "relu", "relu6", "remainder", "repeat", "reshape", "scatter_add", "select", "sigmoid", "sign",
-    "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sparse_update", "split", "sqrt",
+    "ravel", "relu", "relu6", "remainder", "repeat", "repeat_interleave", "reshape", "scatter_add", "select",
+    "sigmoid", "sign",
+    "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sort", "sparse_update", "split",
+    "sqrt", "square",
     "squeeze",
     "stack", "std",
-    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "transpose", "true_divide",
+    "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "topk", "transpose", "true_divide",
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
 ]

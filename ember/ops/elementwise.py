@@ -7,11 +7,11 @@ import math
 import numpy as _np
 
 from ember.backend.devices import array_module
-from ember.backend.dtypes import FLOATING, bool_
+from ember.backend.dtypes import FLOATING, bool_, int64
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import as_tensor, constant, promote, to_float
+from ember.ops.convert import as_tensor, cast, constant, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, unary, unary_float
 from ember.ops.modes import on_tensors, vjp_rule
@@ -498,6 +498,14 @@ def sub(a, b) -> TensorLike:
 def mul(a, b) -> TensorLike:
     """Elementwise a * b with broadcasting."""
     return dispatch.apply(MUL, promote(a, b))
+
+
+def square(x) -> TensorLike:
+    """Elementwise ``x * x`` (bools square as int64, as in PyTorch)."""
+    x = as_tensor(x)
+    if x.dtype == bool_:
+        x = cast(x, int64)
+    return dispatch.apply(MUL, (x, x))
 
 
 def true_divide(a, b) -> TensorLike:

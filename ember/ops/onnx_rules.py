@@ -39,6 +39,7 @@ from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
 from ember.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
+from ember.ops.sorting import ARGSORT, MEDIAN
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -246,6 +247,21 @@ def _arg(onnx_name: str):
 
 ARGMAX.onnx_export = _arg("ArgMax")
 ARGMIN.onnx_export = _arg("ArgMin")
+
+
+@_rule(ARGSORT)
+def _argsort(b, x, *, axis, descending):
+    size = b.node("Gather", [b.node("Shape", [x]), b.ints([axis])], axis=0)
+    return b.node("TopK", [x, size], outputs=2, axis=axis, largest=int(descending), sorted=1)[1]
+
+
+@_rule(MEDIAN)
+def _median(b, x, *, axis, keepdims):
+    flat = b.node("Reshape", [x, b.ints([-1])])
+    size = b.node("Shape", [flat])
+    k = b.node("Div", [b.node("Sub", [size, b.ints([1])]), b.ints([2])])
+    smallest = b.node("TopK", [flat, b.node("Add", [k, b.ints([1])])], outputs=2, axis=0, largest=0, sorted=1)[0]
+    return b.node("Reshape", [b.node("Gather", [smallest, k], axis=0), b.ints(b.out.shape)])
 
 
 @_rule(RECIPROCAL_COUNT)

@@ -295,8 +295,21 @@ def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     return sum(x, axis, keepdims) * _scale(x, axis, n)
 
 
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> TensorLike:
-    """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: unbiased like PyTorch's default)."""
+def _ddof(name: str, ddof: int, unbiased: bool | None, correction: int | None) -> int:
+    """One of NumPy's ``ddof`` and PyTorch's ``unbiased``/``correction`` as the count subtracted from n."""
+    given = [what for what, value in (("unbiased", unbiased), ("correction", correction)) if value is not None]
+    if len(given) > 1 or given and ddof:
+        raise TypeError(f"{name}: give one of ddof=, unbiased= and correction=, got {', '.join(given)} and ddof={ddof}")
+    if unbiased is not None:
+        return int(bool(unbiased))
+    return as_int(name, correction, "correction") if correction is not None else ddof
+
+
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0, *, unbiased: bool | None = None,
+        correction: int | None = None) -> TensorLike:
+    """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: unbiased like PyTorch's default), or
+    PyTorch's ``unbiased=`` or ``correction=`` in its place."""
+    ddof = _ddof("var", ddof, unbiased, correction)
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(var, x, axis, keepdims, ddof)
@@ -307,9 +320,11 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> TensorLike:
     return sum(centred * centred, axis, keepdims) * _scale(x, axis, n, ddof)
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> TensorLike:
-    """Standard deviation over ``axis`` (see ``var`` for ``ddof``). Its gradient where the values are all equal
-    is 0, as in PyTorch (not the 0 * inf of sqrt's at 0)."""
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0, *, unbiased: bool | None = None,
+        correction: int | None = None) -> TensorLike:
+    """Standard deviation over ``axis`` (see ``var`` for ``ddof``, ``unbiased`` and ``correction``). Its gradient
+    where the values are all equal is 0, as in PyTorch (not the 0 * inf of sqrt's at 0)."""
+    ddof = _ddof("std", ddof, unbiased, correction)
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(std, x, axis, keepdims, ddof)

@@ -393,3 +393,19 @@ def op_cumsum(x, *, axis, reverse):
 @_kernel("cumprod")
 def op_cumprod(x, *, axis):
     return np.cumprod(x, axis, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+
+
+@_kernel("argsort")
+def op_argsort(x, *, axis, descending):
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable")
+    flipped = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return np.ascontiguousarray(x.shape[axis] - 1 - np.flip(flipped, axis))
+
+
+@_kernel("median")
+def op_median(x, *, axis, keepdims):
+    flat = x.reshape(-1)
+    k = (flat.size - 1) // 2
+    value = x.dtype.type("nan") if x.dtype.kind == "f" and np.isnan(flat).any() else np.partition(flat, k)[k]
+    return np.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())

@@ -1,8 +1,13 @@
-"""Activation functions as modules (each calls the op of the same name)."""
+"""Activation functions as modules (each calls the op of the same name), and the functions ``logsigmoid`` and
+``prelu`` that ``nn.functional`` lists."""
 
 from __future__ import annotations
 
+from ember import ops as _ops
+from ember.creation import full
+from ember.nn import init as init_
 from ember.nn.module import Module
+from ember.nn.parameter import Parameter
 from ember.ops import (
     elu,
     gelu,
@@ -224,3 +229,54 @@ class LogSoftmax(Softmax):
 
     def forward(self, x: Tensor) -> Tensor:
         return log_softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, computed as ``-softplus(-x)`` without overflow."""
+    return -softplus(-input)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``max(0, x) + weight * min(0, x)``, with one weight, or one per channel (dimension 1).
+
+    >>> ember.nn.functional.prelu(ember.tensor([-1.0, 2.0]), ember.tensor([0.25]))
+    """
+    if weight.ndim != 1 or weight.shape[0] not in (1, input.shape[1] if input.ndim > 1 else 1):
+        raise ValueError(f"prelu: weight of shape {list(weight.shape)} must hold 1 value or one per channel of "
+                         f"the input of shape {list(input.shape)}")
+    if input.ndim > 1 and weight.shape[0] > 1:
+        weight = _ops.reshape(weight, (-1,) + (1,) * (input.ndim - 2))
+    return _ops.where(input > 0, input, weight * input)
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``.
+
+    >>> ember.nn.LogSigmoid()(ember.tensor([0.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return logsigmoid(x)
+
+
+class PReLU(Module):
+    """``max(0, x) + a * min(0, x)`` with a learned slope ``a``: one, or one per channel (``num_parameters``).
+
+    >>> ember.nn.PReLU(3)(ember.randn(2, 3, 4)).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(full((num_parameters,), init, dtype=dtype or "float32", device=device))
+
+    def reset_parameters(self) -> None:
+        init_.constant_(self.weight, self.init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

@@ -1,7 +1,9 @@
-"""Loss modules: each holds its options and calls the loss function of the same name."""
+"""Loss modules: each holds its options and calls the loss function of the same name; ``kl_div`` (listed in
+``nn.functional``) is defined here."""
 
 from __future__ import annotations
 
+from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops import (
     binary_cross_entropy,
@@ -137,3 +139,51 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy_with_logits(input, target, self.weight, self.pos_weight, self.reduction)
+
+
+_KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence of ``target`` from the log-probabilities ``input``, element by element
+    ``target * (log(target) - input)`` (0 where target is 0); ``reduction="batchmean"`` divides the sum by the
+    batch size (the mathematical KL divergence; "mean" averages over every element, as PyTorch's default).
+
+    >>> kl_div(ember.log_softmax(ember.randn(2, 5), dim=1), ember.softmax(ember.randn(2, 5), dim=1), "batchmean")
+    """
+    if reduction not in _KL_REDUCTIONS:
+        raise ValueError(f"kl_div: reduction must be one of {_KL_REDUCTIONS}, got {reduction!r}")
+    input, target = _ops.promote(input, target)
+    if log_target:
+        pointwise = _ops.exp(target) * (target - input)
+    else:
+        positive = target > 0
+        log_target_values = _ops.log(_ops.where(positive, target, 1.0))
+        pointwise = _ops.where(positive, target * (log_target_values - input), 0.0)
+    if reduction == "none":
+        return pointwise
+    if reduction == "sum":
+        return _ops.sum(pointwise)
+    if reduction == "batchmean":
+        return _ops.sum(pointwise) / (input.shape[0] if input.ndim else 1)
+    return _ops.mean(pointwise)
+
+
+class KLDivLoss(Module):
+    """Kullback-Leibler divergence of the target from log-probabilities (see ``kl_div``).
+
+    >>> ember.nn.KLDivLoss("batchmean")(ember.log_softmax(ember.randn(2, 5), 1), ember.softmax(ember.randn(2, 5), 1))
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__()
+        if reduction not in _KL_REDUCTIONS:
+            raise ValueError(f"KLDivLoss: reduction must be one of {_KL_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return kl_div(input, target, self.reduction, self.log_target)
+
+    def extra_repr(self) -> str:
+        return f"reduction='{self.reduction}', log_target={self.log_target}"

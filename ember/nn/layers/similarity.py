@@ -1,0 +1,63 @@
+"""Similarity and distance between two batches of vectors: ``cosine_similarity`` and ``pairwise_distance`` (listed
+in ``nn.functional``) and their modules."""
+
+from __future__ import annotations
+
+from ember import ops as _ops
+from ember.nn.module import Module
+from ember.tensor import Tensor
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between x1 and x2 (broadcast) along ``dim``; each norm held at least ``eps``,
+    as PyTorch computes it.
+
+    >>> ember.nn.functional.cosine_similarity(ember.randn(4, 8), ember.randn(4, 8)).shape
+    (4,)
+    """
+    x1, x2 = _ops.promote(x1, x2)
+    unit1 = x1 / _ops.clip(_ops.norm(x1, 2, dim, keepdims=True), eps, None)
+    unit2 = x2 / _ops.clip(_ops.norm(x2, 2, dim, keepdims=True), eps, None)
+    return _ops.sum(unit1 * unit2, dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of ``x1 - x2 + eps`` along the last dimension.
+
+    >>> ember.nn.functional.pairwise_distance(ember.randn(4, 8), ember.randn(4, 8)).shape
+    (4,)
+    """
+    return _ops.norm(x1 - x2 + eps, p, -1, keepdims=keepdim)
+
+
+class CosineSimilarity(Module):
+    """The cosine similarity of two inputs along ``dim`` (see ``cosine_similarity``).
+
+    >>> ember.nn.CosineSimilarity(dim=1)(ember.randn(4, 8), ember.randn(4, 8)).shape
+    (4,)
+    """
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """The p-norm distance of two inputs along the last dimension (see ``pairwise_distance``).
+
+    >>> ember.nn.PairwiseDistance()(ember.randn(4, 8), ember.randn(4, 8)).shape
+    (4,)
+    """
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
+        super().__init__()
+        self.norm = p
+        self.eps = eps
+        self.keepdim = keepdim
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)

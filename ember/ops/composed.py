@@ -1,0 +1,223 @@
+"""PyTorch's elementwise tests, roundings and fills composed from the primitives (no op records of their own):
+``isnan``, ``isinf``, ``isfinite``, ``nan_to_num``, ``rsqrt``, ``reciprocal``, ``floor``, ``ceil``, ``trunc``,
+``round``, ``fmod``, ``masked_fill``, ``lerp``, the ``logical_*`` functions, ``count_nonzero``, ``isclose``,
+``allclose``, ``equal`` and the vector ``norm``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend.dtypes import FLOATING, bool_
+from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import (
+    abs,
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    div,
+    eq,
+    gt,
+    invert,
+    le,
+    lt,
+    ne,
+    power,
+    remainder,
+    sqrt,
+    true_divide,
+    where,
+)
+from ember.ops.reduction import all, amax, amin, sum
+
+
+def _floating(x: TensorLike) -> bool:
+    return x.dtype in FLOATING
+
+
+def isnan(x) -> TensorLike:
+    """Elementwise test for NaN (bool); integers are never NaN."""
+    x = as_tensor(x)
+    return ne(x, x)
+
+
+def isinf(x) -> TensorLike:
+    """Elementwise test for positive or negative infinity (bool)."""
+    x = as_tensor(x)
+    return eq(abs(x), np.inf) if _floating(x) else ne(x, x)
+
+
+def isfinite(x) -> TensorLike:
+    """Elementwise test for a value that is neither NaN nor infinite (bool)."""
+    x = as_tensor(x)
+    return lt(abs(x), np.inf) if _floating(x) else eq(x, x)
+
+
+def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> TensorLike:
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and the dtype's largest
+    and smallest finite values), as PyTorch's; the gradient passes where x is finite."""
+    x = as_tensor(x)
+    if not _floating(x):
+        return x
+    info = np.finfo(np.dtype(x.dtype))
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    x = where(isnan(x), nan, x)
+    return where(eq(x, np.inf), posinf, where(eq(x, -np.inf), neginf, x))
+
+
+def reciprocal(x) -> TensorLike:
+    """Elementwise 1 / x (integers as floats)."""
+    return true_divide(1.0, to_float(x))
+
+
+def rsqrt(x) -> TensorLike:
+    """Elementwise 1 / sqrt(x)."""
+    return reciprocal(sqrt(x))
+
+
+def trunc(x) -> TensorLike:
+    """Elementwise rounding toward zero (integers unchanged); no gradient, as the steps have none."""
+    x = as_tensor(x)
+    return div(x, 1.0, rounding_mode="trunc") if _floating(x) else x
+
+
+def floor(x) -> TensorLike:
+    """Elementwise floor (integers unchanged)."""
+    x = as_tensor(x)
+    if not _floating(x):
+        return x
+    toward_zero = trunc(x)
+    return where(gt(toward_zero, x), toward_zero - 1.0, toward_zero)
+
+
+def ceil(x) -> TensorLike:
+    """Elementwise ceiling (integers unchanged)."""
+    x = as_tensor(x)
+    if not _floating(x):
+        return x
+    toward_zero = trunc(x)
+    return where(lt(toward_zero, x), toward_zero + 1.0, toward_zero)
+
+
+def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name)
+    """Elementwise rounding to the nearest integer, halves to even (as PyTorch and NumPy); with ``decimals``,
+    to that many decimal places."""
+    x = as_tensor(x)
+    if not _floating(x):
+        return x
+    if decimals:
+        scale = 10.0 ** decimals
+        return true_divide(round(x * scale), scale)
+    finite = isfinite(x)
+    x_finite = where(finite, x, 0.0)  # (infinities and NaN round to themselves)
+    low = floor(x_finite)
+    fraction = x_finite - low  # exact: low and x are within one unit
+    halfway = low + remainder(low, 2.0)  # the even one of low and low + 1
+    rounded = where(lt(fraction, 0.5), low, where(eq(fraction, 0.5), halfway, low + 1.0))
+    return where(finite, rounded, x)
+
+
+def fmod(a, b) -> TensorLike:
+    """Elementwise remainder of a / b with the sign of ``a`` (C's fmod; ``remainder`` takes b's sign)."""
+    a, b = promote(a, b)
+    return a - div(a, b, rounding_mode="trunc") * b
+
+
+def masked_fill(x, mask, value) -> TensorLike:
+    """``x`` with ``value`` where ``mask`` (bool, broadcast to x) is true, in x's dtype; a 0-d tensor ``value``
+    gets the gradient of the filled elements."""
+    x = as_tensor(x)
+    mask = as_tensor(mask, x)
+    if mask.dtype != bool_:
+        raise TypeError(f"masked_fill: the mask must be a bool tensor, got {mask.dtype}")
+    if isinstance(value, TensorLike) and value.ndim != 0:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+    out = where(mask, value, x)
+    return out if out.dtype == x.dtype else cast(out, x.dtype)
+
+
+def lerp(start, end, weight) -> TensorLike:
+    """``start + weight * (end - start)``, with PyTorch's formula (exact at weight 1)."""
+    start, end = promote(start, end)
+    if isinstance(weight, TensorLike):
+        small = lt(abs(weight), 0.5)
+        return where(small, start + weight * (end - start), end - (end - start) * (1.0 - weight))
+    if -0.5 < weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
+
+
+def _as_bool(x) -> TensorLike:
+    x = as_tensor(x)
+    return x if x.dtype == bool_ else ne(x, 0)
+
+
+def logical_and(a, b) -> TensorLike:
+    """Elementwise ``a and b`` of the values' truth (bool)."""
+    return bitwise_and(_as_bool(a), _as_bool(b))
+
+
+def logical_or(a, b) -> TensorLike:
+    """Elementwise ``a or b`` of the values' truth (bool)."""
+    return bitwise_or(_as_bool(a), _as_bool(b))
+
+
+def logical_xor(a, b) -> TensorLike:
+    """Elementwise exclusive or of the values' truth (bool)."""
+    return bitwise_xor(_as_bool(a), _as_bool(b))
+
+
+def logical_not(x) -> TensorLike:
+    """Elementwise ``not x`` (bool)."""
+    return invert(_as_bool(x))
+
+
+def count_nonzero(x, axis=None) -> TensorLike:
+    """The number of non-zero elements over ``axis`` (all of them by default), as int64."""
+    return sum(_as_bool(x), axis)
+
+
+def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> TensorLike:
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` (bool), equal infinities included, as PyTorch's."""
+    a, b = promote(a, b)
+    close = bitwise_or(eq(a, b), le(abs(a - b), atol + rtol * abs(b)))
+    return bitwise_or(close, bitwise_and(isnan(a), isnan(b))) if equal_nan else close
+
+
+def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    """Whether every element of a is close to b's (see ``isclose``)."""
+    return bool(all(isclose(a, b, rtol, atol, equal_nan)).array)
+
+
+def equal(a, b) -> bool:
+    """Whether a and b have the same shape and elements."""
+    a, b = as_tensor(a), as_tensor(b)
+    return tuple(a.shape) == tuple(b.shape) and bool(all(eq(a, b)).array)
+
+
+def _safe_sqrt(squares: TensorLike) -> TensorLike:
+    # sqrt of 1 where the sum is 0: the norm of a zero vector gets gradient 0 (as PyTorch's), not 0 * inf
+    positive = gt(squares, 0.0)
+    return where(positive, sqrt(where(positive, squares, 1.0)), 0.0)
+
+
+def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike:
+    """The vector p-norm over ``axis`` (all elements by default), as ``torch.norm``/``linalg.vector_norm``:
+    ``p`` 2 (or "fro"), 1, inf, -inf, 0 (the count of non-zeros) or any other number."""
+    x = to_float(x)
+    if p == "fro":
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r} (matrix norms are not supported)")
+    if p == 2:
+        return _safe_sqrt(sum(x * x, axis, keepdims))
+    if p == 1:
+        return sum(abs(x), axis, keepdims)
+    if p == np.inf:
+        return amax(abs(x), axis, keepdims)
+    if p == -np.inf:
+        return amin(abs(x), axis, keepdims)
+    if p == 0:
+        return sum(cast(ne(x, 0), x.dtype), axis, keepdims)
+    return power(sum(power(abs(x), float(p)), axis, keepdims), 1.0 / p)

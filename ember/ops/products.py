@@ -1,0 +1,153 @@
+"""PyTorch's products composed from ``matmul``: ``mm``, ``bmm``, ``outer``, ``addmm``, ``baddbmm`` and ``einsum``
+(each pair of operands contracted by one batched matrix product, so gradients come from matmul's)."""
+
+from __future__ import annotations
+
+from ember.ops.convert import as_tensor, promote
+from ember.ops.dispatch import TensorLike
+from ember.ops.indexing import diagonal
+from ember.ops.infer import differ
+from ember.ops.linalg import matmul
+from ember.ops.reduction import sum
+from ember.ops.shape import permute, reshape
+
+
+def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
+    if x.ndim != ndim:
+        raise ValueError(f"{name}: {what} must be {ndim}-D, got shape {list(x.shape)}")
+
+
+def mm(a, b) -> TensorLike:
+    """Product of two matrices."""
+    a, b = promote(a, b)
+    _check_ndim("mm", "the first matrix", a, 2)
+    _check_ndim("mm", "the second matrix", b, 2)
+    return matmul(a, b)
+
+
+def bmm(a, b) -> TensorLike:
+    """Products of two batches of matrices, (B, n, m) @ (B, m, p)."""
+    a, b = promote(a, b)
+    _check_ndim("bmm", "the first batch", a, 3)
+    _check_ndim("bmm", "the second batch", b, 3)
+    if differ(a.shape[0], b.shape[0]):
+        raise ValueError(f"bmm: the batches differ in size, shapes {list(a.shape)} and {list(b.shape)}")
+    return matmul(a, b)
+
+
+def outer(a, b) -> TensorLike:
+    """Outer product of two vectors."""
+    a, b = promote(a, b)
+    _check_ndim("outer", "the first vector", a, 1)
+    _check_ndim("outer", "the second vector", b, 1)
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+def _scaled_sum(inp, product, beta, alpha) -> TensorLike:
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:  # (PyTorch ignores inp then, NaN included)
+        return product
+    return product + (inp if beta == 1 else inp * beta)
+
+
+def addmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
+    """``beta * inp + alpha * (a @ b)`` for matrices a and b, inp broadcast."""
+    return _scaled_sum(as_tensor(inp), mm(a, b), beta, alpha)
+
+
+def baddbmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
+    """``beta * inp + alpha * bmm(a, b)``, inp broadcast."""
+    return _scaled_sum(as_tensor(inp), bmm(a, b), beta, alpha)
+
+
+# --- einsum ------------------------------------------------------------------------------------------------
+
+
+def _parse(equation: str, operands: list) -> tuple[list[str], str]:
+    equation = equation.replace(" ", "")
+    inputs, arrow, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operands, got {len(operands)}")
+    for term, x in zip(terms, operands):
+        if None in tuple(x.shape):  # the contractions' reshapes are computed from the sizes
+            raise ValueError(f"einsum: needs known sizes, got an operand of shape {list(x.shape)} with an unknown "
+                             "(None) dimension")
+        if "." in term:
+            raise ValueError(f"einsum: ellipses ('...') are not supported, in {equation!r}")
+        if not term.isalpha() or len(term) != x.ndim:
+            raise ValueError(f"einsum: the term {term!r} of {equation!r} does not fit an operand of shape "
+                             f"{list(x.shape)}")
+    if not arrow:  # implicit output: the letters seen once, in alphabetical order
+        letters = "".join(terms)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(set(output)) != len(output) or any(c not in inputs for c in output):
+        raise ValueError(f"einsum: the output {output!r} of {equation!r} must name distinct letters of the inputs")
+    return terms, output
+
+
+def _take_diagonals(x: TensorLike, term: str) -> tuple[TensorLike, str]:
+    """A letter repeated within one term (``'ii->i'``) reads the diagonal."""
+    while len(set(term)) != len(term):
+        letter = next(c for c in term if term.count(c) > 1)
+        first, second = term.index(letter), term.index(letter, term.index(letter) + 1)
+        x = diagonal(x, 0, first, second)  # the diagonal becomes the last axis
+        term = "".join(c for i, c in enumerate(term) if i not in (first, second)) + letter
+    return x, term
+
+
+def _sum_unused(x: TensorLike, term: str, keep: str) -> tuple[TensorLike, str]:
+    axes = tuple(i for i, c in enumerate(term) if c not in keep)
+    if not axes:
+        return x, term
+    return sum(x, axes), "".join(c for c in term if c in keep)
+
+
+def _contract(a: TensorLike, ta: str, b: TensorLike, tb: str, keep: str) -> tuple[TensorLike, str]:
+    """``a`` and ``b`` contracted over their shared letters not in ``keep``, as one batched matmul."""
+    a, b = promote(a, b)
+    batch = [c for c in ta if c in tb and c in keep]
+    summed = [c for c in ta if c in tb and c not in keep]
+    left = [c for c in ta if c not in tb]
+    right = [c for c in tb if c not in ta]
+    sizes = {**dict(zip(ta, a.shape)), **dict(zip(tb, b.shape))}
+    for c in batch + summed:
+        if dict(zip(ta, a.shape))[c] != dict(zip(tb, b.shape))[c]:
+            raise ValueError(f"einsum: the letter {c!r} has sizes {dict(zip(ta, a.shape))[c]} and "
+                             f"{dict(zip(tb, b.shape))[c]} in the operands of shapes {list(a.shape)} and "
+                             f"{list(b.shape)}")
+
+    def size(letters):
+        n = 1
+        for c in letters:
+            n *= sizes[c]
+        return n
+
+    a = permute(a, tuple(ta.index(c) for c in batch + left + summed))
+    b = permute(b, tuple(tb.index(c) for c in batch + summed + right))
+    batch_shape = tuple(sizes[c] for c in batch)
+    a = reshape(a, batch_shape + (size(left), size(summed)))
+    b = reshape(b, batch_shape + (size(summed), size(right)))
+    out = reshape(matmul(a, b), batch_shape + tuple(sizes[c] for c in left + right))
+    return out, "".join(batch + left + right)
+
+
+def einsum(equation: str, *operands) -> TensorLike:
+    """Einstein summation as ``torch.einsum`` (``'bij,bjk->bik'``, ``'ii->i'``, implicit outputs; operands as
+    arguments or one list), contracting the operands from left to right with matrix products. Ellipses are
+    not supported."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = [as_tensor(x) for x in operands]
+    if not operands:
+        raise ValueError("einsum: give at least one operand")
+    terms, output = _parse(equation, operands)
+    pairs = [_take_diagonals(x, t) for x, t in zip(operands, terms)]
+    x, term = pairs[0]
+    for i, (y, term_y) in enumerate(pairs[1:], 1):
+        later = output + "".join(t for _, t in pairs[i + 1:])
+        x, term = _sum_unused(x, term, later + term_y)
+        y, term_y = _sum_unused(y, term_y, later + term)
+        x, term = _contract(x, term, y, term_y, later)
+    x, term = _sum_unused(x, term, output)
+    return permute(x, tuple(term.index(c) for c in output)) if term != output else x

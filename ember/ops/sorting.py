@@ -1,0 +1,130 @@
+"""Sorting: ``argsort`` and the lower ``median`` of all elements as primitives; ``sort``, ``topk`` and
+``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to the chosen elements."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from ember.backend.dtypes import FLOATING, int64
+from ember.ops import dispatch
+from ember.ops.convert import as_tensor, cast
+from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import ne, where
+from ember.ops.indexing import gather, getitem
+from ember.ops.infer import as_int, check_axis, reduction_cost
+from ember.ops.modes import vjp_rule
+from ember.ops.reduction import _extremum_rule, _reduce_infer, any, argmax
+from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Spec, defop
+from ember.ops.shape import reshape, squeeze
+
+SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
+TopkResult = namedtuple("topk", ["values", "indices"])
+MedianResult = namedtuple("median", ["values", "indices"])
+
+
+def _argsort_forward(xp, x, *, axis, descending):
+    if not descending:
+        return xp.argsort(x, axis=axis, kind="stable")
+    # descending and stable (ties keep their order, NaN first, as PyTorch): sort the reversed row ascending
+    flipped = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+    return xp.ascontiguousarray(x.shape[axis] - 1 - xp.flip(flipped, axis))
+
+
+def _argsort_infer(x, *, axis, descending):
+    check_axis("argsort", axis, x.ndim, [x])
+    return Spec(tuple(x.shape), int64)
+
+
+def _sort_cost(out: Spec, x: Spec, **attrs) -> Cost:
+    n = max(x.size or 1, 1)
+    return Cost(n * max(n.bit_length(), 1), x.nbytes + out.nbytes)
+
+
+ARGSORT = defop("argsort", forward=_argsort_forward, infer=_argsort_infer, vjp=NON_DIFFERENTIABLE, cost=_sort_cost,
+                onnx="TopK")
+
+
+def _median_forward(xp, x, *, axis, keepdims):
+    flat = x.reshape(-1)
+    k = (flat.size - 1) // 2
+    value = xp.partition(flat, k)[k]
+    if x.dtype in FLOATING and xp.isnan(flat).any():  # a NaN makes the median NaN, as in PyTorch
+        value = x.dtype.type("nan")
+    return xp.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
+
+
+# The lower median of all elements; ties share the gradient evenly (as max's do, and PyTorch's median's).
+MEDIAN = defop("median", forward=_median_forward, infer=_reduce_infer("median"), vjp=vjp_rule(_extremum_rule),
+               cost=reduction_cost, onnx="TopK", saves_output=True)
+
+
+def _axis(name: str, x: TensorLike, axis) -> int:
+    return check_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
+
+
+def argsort(x, axis: int = -1, descending: bool = False, *, stable: bool = False) -> TensorLike:
+    """Indices that sort ``x`` along ``axis`` (PyTorch's ``argsort(dim=-1, descending=False)``); ties keep
+    their order and NaN sorts as the largest value. ``stable`` is accepted: the sort is always stable."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        _axis("argsort", x, axis)
+        return reshape(argsort(reshape(x, (1,)), 0, descending), ())
+    return dispatch.apply(ARGSORT, (x,), {"axis": _axis("argsort", x, axis), "descending": bool(descending)})
+
+
+def sort(x, axis: int = -1, descending: bool = False, *, stable: bool = False) -> SortResult:
+    """``(values, indices)`` of ``x`` sorted along ``axis`` (PyTorch's ``sort``); the values' gradient goes back
+    to the elements they came from."""
+    x = as_tensor(x)
+    indices = argsort(x, axis, descending)
+    if x.ndim == 0:
+        return SortResult(x, indices)
+    return SortResult(gather(x, axis, indices), indices)
+
+
+def topk(x, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> TopkResult:  # noqa: A002
+    """The ``k`` largest (``largest=False``: smallest) elements along ``axis`` and their indices, as PyTorch's
+    ``topk(k, dim=-1)``; always in sorted order."""
+    x = as_tensor(x)
+    k = as_int("topk", k, "k", [Spec(x.shape, x.dtype)])
+    if x.ndim == 0:
+        return TopkResult(*sort(x)) if k in (0, 1) else topk(reshape(x, (1,)), k)
+    axis = _axis("topk", x, axis)
+    size = x.shape[axis]
+    if size is None or not 0 <= k <= size:
+        raise ValueError(f"topk: k={k} must be in [0, {size}], the size of dimension {axis} of the tensor of "
+                         f"shape {list(x.shape)}")
+    indices = getitem(argsort(x, axis, largest), (slice(None),) * axis + (slice(0, k),))
+    return TopkResult(gather(x, axis, indices), indices)
+
+
+def _median_along(x: TensorLike, axis, keepdims: bool) -> MedianResult:
+    axis = _axis("median", x, axis)
+    size = x.shape[axis]
+    if size is None or size == 0:
+        raise ValueError(f"median: dimension {axis} of the tensor of shape {list(x.shape)} must have a known, "
+                         "non-zero size")
+    k = (size - 1) // 2
+    indices = getitem(argsort(x, axis), (slice(None),) * axis + (slice(k, k + 1),))
+    if x.dtype in FLOATING:  # a row holding NaN has a NaN median: its first NaN's
+        is_nan = ne(x, x)
+        first_nan = argmax(cast(is_nan, x.dtype), axis, keepdims=True)  # (ONNX's ArgMax takes no bool)
+        indices = where(any(is_nan, axis, keepdims=True), first_nan, indices)
+    values = gather(x, axis, indices)
+    if keepdims:
+        return MedianResult(values, indices)
+    return MedianResult(squeeze(values, axis), squeeze(indices, axis))
+
+
+def median(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | MedianResult:
+    """The lower median: of all elements (ties share the gradient), or along ``axis`` as ``(values, indices)``
+    (PyTorch's ``median(dim, keepdim)``, the gradient going to the chosen index). NaN wins, as in PyTorch."""
+    x = as_tensor(x)
+    if axis is None:
+        if x.array.size == 0:
+            raise ValueError(f"median: the tensor of shape {list(x.shape)} has no elements")
+        return dispatch.apply(MEDIAN, (x,), {"axis": None, "keepdims": False})
+    if x.ndim == 0:  # PyTorch takes dim 0 or -1 of a 0-d tensor: its one element
+        _axis("median", x, axis)
+        return MedianResult(*(reshape(r, ()) for r in _median_along(reshape(x, (1,)), 0, False)))
+    return _median_along(x, axis, keepdims)

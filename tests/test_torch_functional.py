@@ -1,0 +1,100 @@
+"""nn.functional names and their modules that follow PyTorch's definitions, each checked against PyTorch in values
+and gradients."""
+
+import contextlib
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import nn
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _pair(*shape, seed=0, scale=1.0):
+    x = (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+    return ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+
+def _check(ours, theirs, inputs, atol=1e-6):
+    """Forward values, and the gradients of a weighted sum of the outputs, agree."""
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=atol)
+    weights = np.random.default_rng(9).standard_normal(tuple(theirs.shape)).astype(np.float32)
+    (ours * ember.tensor(weights)).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    for a, b in inputs:
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"p": 1.0, "dim": 0}, {"dim": -1, "eps": 0.5}])
+def test_normalize_matches_torch(kwargs):
+    (x, tx) = _pair(4, 6)
+    _check(F.normalize(x, **kwargs), TF.normalize(tx, **kwargs), [(x, tx)])
+
+
+def test_normalize_of_a_zero_row_is_zero_with_torchs_gradient():
+    x, tx = ember.zeros(2, 3, requires_grad=True), torch.zeros(2, 3, requires_grad=True)
+    _check(F.normalize(x), TF.normalize(tx), [(x, tx)])
+
+
+@pytest.mark.parametrize("dim", [1, -1])
+def test_cosine_similarity_and_its_module_match_torch(dim):
+    (a, ta), (b, tb) = _pair(4, 6), _pair(1, 6, seed=1)
+    _check(F.cosine_similarity(a, b, dim=dim), TF.cosine_similarity(ta, tb, dim=dim), [(a, ta), (b, tb)])
+    np.testing.assert_allclose(nn.CosineSimilarity(dim)(a, b).detach().numpy(),
+                               torch.nn.CosineSimilarity(dim)(ta, tb).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p, keepdim", [(2.0, False), (1.0, True), (3.0, False)])
+def test_pairwise_distance_and_its_module_match_torch(p, keepdim):
+    (a, ta), (b, tb) = _pair(4, 6), _pair(4, 6, seed=1)
+    _check(F.pairwise_distance(a, b, p, keepdim=keepdim), TF.pairwise_distance(ta, tb, p, keepdim=keepdim),
+           [(a, ta), (b, tb)])
+    np.testing.assert_allclose(nn.PairwiseDistance(p)(a, b).detach().numpy(),
+                               torch.nn.PairwiseDistance(p)(ta, tb).detach().numpy(), rtol=1e-5)
+
+
+def test_logsigmoid_matches_torch_far_into_both_tails():
+    x, tx = _pair(3, 5, scale=40.0)
+    _check(F.logsigmoid(x), TF.logsigmoid(tx), [(x, tx)], atol=1e-5)
+    np.testing.assert_allclose(nn.LogSigmoid()(x).detach().numpy(), torch.nn.LogSigmoid()(tx).detach().numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_prelu_and_its_module_match_torch(channels):
+    x, tx = _pair(2, 3, 4)
+    ours, theirs = nn.PReLU(channels), torch.nn.PReLU(channels)
+    _check(ours(x), theirs(tx), [(x, tx), (ours.weight, theirs.weight)])
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    with pytest.raises(ValueError, match="prelu: weight of shape \\[2\\] must hold 1 value or one per channel"):
+        F.prelu(x, ember.ones(2))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_and_kldivloss_match_torch(reduction, log_target):
+    (logits, tlogits), (_, traw) = _pair(4, 5), _pair(4, 5, seed=1)
+    target = np.asarray(TF.softmax(traw.detach(), 1).numpy())
+    if log_target:
+        target = np.log(target)
+    else:
+        target[0, 1] = 0.0  # a zero probability contributes 0
+    inp, tinp = F.log_softmax(logits, dim=1), TF.log_softmax(tlogits, dim=1)
+    ours = F.kl_div(inp, ember.tensor(target), reduction=reduction, log_target=log_target)
+    with pytest.warns(UserWarning) if reduction == "mean" else contextlib.nullcontext():
+        theirs = TF.kl_div(tinp, torch.tensor(target), reduction=reduction, log_target=log_target)
+    _check(ours, theirs, [(logits, tlogits)])
+    module = nn.KLDivLoss(reduction, log_target=log_target)(inp, ember.tensor(target))
+    np.testing.assert_allclose(module.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="kl_div: reduction must be one of"):
+        F.kl_div(inp, ember.tensor(target), reduction="avg")
+
+
+def test_scaled_dot_product_attention_is_in_functional_as_torch():
+    (q, tq), (k, tk), (v, tv) = _pair(2, 3, 5, 4), _pair(2, 3, 6, 4, seed=1), _pair(2, 3, 6, 4, seed=2)
+    _check(F.scaled_dot_product_attention(q, k, v), TF.scaled_dot_product_attention(tq, tk, tv),
+           [(q, tq), (k, tk), (v, tv)])
