@@ -308,16 +308,21 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
             if self.node.hooks is None:
                 self.node.hooks = []
             hooks = self.node.hooks
+            if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
+                hooks.insert(len(hooks) - 1, hook)
+                return _HookHandle(hooks, hook)
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for a non-leaf tensor too."""
+        """Keep ``.grad`` for a non-leaf tensor too: the gradient after every hook of the tensor, whenever
+        they were registered (a second call changes nothing)."""
         if self.node is None:
             return
-        def keep(grad, tensor=self):
-            tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-        self.register_hook(keep)
+        hooks = self.node.hooks
+        if hooks and hooks[-1].__class__ is _RetainGrad:
+            return
+        self.register_hook(_RetainGrad(self))
 
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:
@@ -360,6 +365,20 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
 
 _new = object.__new__
 _OTHER_DEVICES = ("gpu", "mps", "xpu", "tpu", "hip", "xla", "meta", "ipu", "vulkan")
+
+
+class _RetainGrad:
+    """The hook ``retain_grad`` registers: adds the gradient into the tensor's ``.grad``; kept last in its
+    node's hooks."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def __call__(self, grad) -> None:
+        tensor = self.tensor
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
 
 
 class _HookHandle:

@@ -189,6 +189,18 @@ def test_retain_grad_keeps_non_leaf_gradient():
     assert z.grad is None  # not retained
 
 
+def test_retain_grad_keeps_the_gradient_after_every_hook_once():
+    # as PyTorch: a second retain_grad changes nothing, and .grad holds what hooks registered later make
+    x = _x([1.0, -2.0])
+    y = x * x
+    y.retain_grad()
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    (y * 3.0).sum().backward()
+    np.testing.assert_allclose(_np(y.grad), [30.0, 30.0])
+    np.testing.assert_allclose(_np(x.grad), 60.0 * np.array([1.0, -2.0]))
+
+
 def test_array_gradients_meet_tensor_gradients_hooks_and_leaves():
     # mul and relu run their rules on arrays, add its vjp on Tensors: their gradients meet in y and in the
     # leaf x, and a hook on y sees a Tensor
