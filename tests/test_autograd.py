@@ -135,6 +135,44 @@ def test_set_grad_enabled_as_a_context_manager():
     assert restored
 
 
+def test_set_grad_enabled_as_a_decorator_switches_only_inside_the_function():
+    @ember.set_grad_enabled(False)
+    def inside():
+        return ember.is_grad_enabled()
+
+    after_decorating = ember.is_grad_enabled()
+    ember.set_grad_enabled(True)  # repair the global state for the other tests before asserting
+    assert after_decorating, "decorating switched grad mode off for the whole thread"
+    assert inside() is False and ember.is_grad_enabled()
+
+
+def test_one_grad_mode_object_entered_inside_itself_restores_each_level():
+    guard = ember.no_grad()
+    with guard:
+        with guard:
+            pass
+        inner = ember.is_grad_enabled()
+    outer = ember.is_grad_enabled()
+    ember.set_grad_enabled(True)
+    assert inner is False and outer is True
+
+
+def test_grad_mode_decorator_on_a_generator_holds_while_it_runs():
+    @ember.no_grad()
+    def steps():
+        received = yield ember.is_grad_enabled()
+        yield received, ember.is_grad_enabled()
+        return "done"
+
+    it = steps()
+    assert next(it) is False
+    assert ember.is_grad_enabled()  # the caller's mode between steps
+    assert it.send("sent") == ("sent", False)
+    with pytest.raises(StopIteration, match="done"):
+        next(it)
+    assert ember.is_grad_enabled()
+
+
 def test_exception_inside_no_grad_restores_mode():
     with pytest.raises(ValueError):
         with ember.no_grad():
