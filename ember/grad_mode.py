@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import threading
 
 
@@ -19,6 +20,17 @@ class ThreadMode(threading.local):
 
 
 thread_mode = ThreadMode()
+
+# One sequence numbers tape nodes (autograd.Node.seq) and in-place writes (Tensor._written): a backward raises for
+# a node whose input was written after the node was recorded (autograd._check_writes).
+next_stamp = itertools.count().__next__
+last_write = -1  # the stamp of the latest in-place write of any tensor (backward looks closer only past it)
+
+
+def mark_written(tensor) -> None:
+    """Note that ``tensor``'s values change in place now (in-place methods, item assignment, optimizer steps)."""
+    global last_write
+    tensor._written = last_write = next_stamp()
 
 
 def is_grad_enabled() -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 from ember import ops as _ops
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
-from ember.grad_mode import is_grad_enabled
+from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
 from ember.tensor_inplace import InplaceMethods
 from ember.tensor_methods import OpMethods
@@ -69,7 +69,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
     >>> x.grad.numpy()   # 2x
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "node", "_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "node", "_hooks", "_written", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
     symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
 
@@ -337,6 +337,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         index = _ops.index_arrays(index)
         value = value.array if isinstance(value, Tensor) else value
         steps = ints_first(index)
+        mark_written(self)
         if steps is not None:  # PyTorch's order: the integers' basic view first, then the arrays
             self.array[steps[0]][steps[1]] = value
             return

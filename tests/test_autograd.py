@@ -392,6 +392,54 @@ def test_in_place_updates_of_requires_grad_tensors_raise():
     np.testing.assert_allclose(_np(x), [10.0, 4.0])
 
 
+def test_backward_refuses_values_written_in_place_after_the_forward():
+    # as PyTorch's version check: the gradient would silently use the new values
+    w = _x([1.0, 2.0])
+    y = (w * w).sum()
+    with ember.no_grad():
+        w.mul_(10)
+    with pytest.raises(RuntimeError, match=r"an input of mul, float64\[2\]\) was modified by an in-place"):
+        y.backward()
+    x = ember.tensor(np.array([3.0, 4.0]))
+    z = (w * x).sum()
+    x[0] = 5.0
+    with pytest.raises(RuntimeError, match="modified by an in-place"):
+        ember.grad(z, w)
+    e = w.exp()  # exp's gradient reads its saved output
+    with ember.no_grad():
+        e.mul_(2)
+    with pytest.raises(RuntimeError, match="the output of exp"):
+        (e * 3.0).sum().backward()
+    with pytest.raises(RuntimeError, match="the output of exp"):
+        e.sum().exp().backward()  # (the root's own node too)
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_refused():
+    # two optimizers over one graph (GAN training): the step writes the weights the linear gradient reads
+    layer = ember.nn.Linear(2, 1)
+    opt = ember.optim.SGD(layer.parameters(), lr=1.0)
+    x = ember.tensor([[1.0, 2.0]], requires_grad=True)
+    out = layer(x).sum()
+    layer.weight.grad = ember.ones_like(layer.weight)
+    opt.step()
+    with pytest.raises(RuntimeError, match="an input of linear"):
+        out.backward()
+    out = layer(x).sum()  # a forward after the step is fine, and so is the usual loop
+    out.backward()
+    opt.step()
+    opt.zero_grad()
+    layer(x).sum().backward()
+
+
+def test_writes_through_data_are_not_seen_by_autograd():
+    # PyTorch's .data: a write through it is not checked (legacy optimizer code relies on it)
+    w = _x([1.0, 2.0])
+    y = (w * 3.0).sum()
+    w.data.mul_(2)
+    y.backward()
+    np.testing.assert_allclose(_np(w.grad), [3.0, 3.0])
+
+
 def test_in_place_update_without_grad_is_allowed():
     x = ember.tensor([1.0, 2.0, 3.0])
     x[1] = 7.0
