@@ -8,15 +8,16 @@ backward pass is itself recorded and can be differentiated again.
 
 from __future__ import annotations
 
-import itertools
 import operator
 import weakref
 
 import numpy as np
 
+from ember import grad_mode as _grad_mode
 from ember.backend.devices import array_module, as_array
 from ember.grad_mode import GradMode as _GradMode
 from ember.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
+from ember.grad_mode import next_stamp as _next_seq
 from ember.grad_mode import thread_mode as _mode  # (apply reads it on every call; ember.graph sets its builder)
 from ember.ops import dispatch
 from ember.ops.autocast import suspended as autocast_suspended
@@ -24,8 +25,6 @@ from ember.ops.effects import accumulate_grad, drop_grad
 from ember.ops.modes import OnArrays
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
-
-_next_seq = itertools.count().__next__
 
 
 class Node:
@@ -313,6 +312,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             grads[t.node] = _add(previous, g)
             root_nodes.append(t.node)
     order = _topological_order(root_nodes)
+    if order and _grad_mode.last_write > order[-1].seq:  # something was written in place since the oldest node
+        _check_writes(order, roots)
     handed_out = {id(_owner(g.array)) for g in root_grads}
     plain = capture is None and not create_graph and not _post_accumulate_hooks
     done = _run_rules_on_numpy(order, grads, leaf_grads, retain_graph) if plain else 0
@@ -392,6 +393,31 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
             node.out = None
             node.residuals = None
     return len(order)
+
+
+def _check_writes(order, roots) -> None:
+    """Refuse a backward whose nodes would read values written in place after they were recorded (PyTorch's
+    version check): an input written since its node was made, or the saved output of a node written since."""
+    for node in order:
+        for t in node.inputs:
+            written = getattr(t, "_written", -1)  # (a slot set only by in-place writes)
+            if written > node.seq:
+                raise _written_error(node, t, "an input of")
+            parent = t.node
+            if parent is not None and parent.out is not None and written > parent.seq:
+                raise _written_error(parent, t, "the output of")
+    for t in roots:
+        node = t.node
+        if node is not None and node.out is not None and getattr(t, "_written", -1) > node.seq:
+            raise _written_error(node, t, "the output of")
+
+
+def _written_error(node, t, role: str) -> RuntimeError:
+    return RuntimeError(
+        f"backward: a tensor the gradient needs ({role} {node.op.name}, {t.dtype}{list(t.shape)}) was modified by "
+        "an in-place operation after the forward pass recorded it (an optimizer step, an in-place method or an "
+        "item assignment); run the forward again after the change, or change a clone()"
+    )
 
 
 def _add_arrays(a, b):
@@ -632,7 +658,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
     if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
         seed = np.array(1, data.dtype)
         if tensor.node is not None and not create_graph and not _post_accumulate_hooks:
-            _backward_scalar(tensor.node, seed.reshape(data.shape), seed, retain_graph)
+            _backward_scalar(tensor, seed.reshape(data.shape), seed, retain_graph)
             return
         roots = [Tensor._make(seed.reshape(data.shape), None)]  # the common scalar loss
     else:
@@ -664,13 +690,16 @@ def _backward_into(tensor: Tensor, gradient, retain_graph: bool, create_graph: b
                 _store(t, g, handed_out, create_graph)
 
 
-def _backward_scalar(root, g, owner, retain_graph: bool) -> None:
+def _backward_scalar(tensor, g, owner, retain_graph: bool) -> None:
     """``run_backward`` for the commonest call, a first-order ``loss.backward()`` of a recorded one-element
     loss with no post-accumulate hooks, less its general set-up: the same steps on the same state, falling
     back to ``_run_nodes`` at the first node that needs more. ``g`` is the seed gradient, a view of ``owner``."""
+    root = tensor.node
     grads = {root: g}
     leaf_grads: dict = {}
     order = _topological_order((root,))
+    if _grad_mode.last_write > order[-1].seq:  # something was written in place since the oldest node
+        _check_writes(order, (tensor,))
     handed_out = {id(owner)}
     done = _run_rules_on_numpy(order, grads, leaf_grads, retain_graph)
     if done == len(order):

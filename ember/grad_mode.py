@@ -4,6 +4,9 @@ records by it."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import itertools
 import threading
 
 
@@ -18,6 +21,17 @@ class ThreadMode(threading.local):
 
 thread_mode = ThreadMode()
 
+# One sequence numbers tape nodes (autograd.Node.seq) and in-place writes (Tensor._written): a backward raises for
+# a node whose input was written after the node was recorded (autograd._check_writes).
+next_stamp = itertools.count().__next__
+last_write = -1  # the stamp of the latest in-place write of any tensor (backward looks closer only past it)
+
+
+def mark_written(tensor) -> None:
+    """Note that ``tensor``'s values change in place now (in-place methods, item assignment, optimizer steps)."""
+    global last_write
+    tensor._written = last_write = next_stamp()
+
 
 def is_grad_enabled() -> bool:
     """Whether ops called now (in this thread) are recorded for backward."""
@@ -27,31 +41,58 @@ def is_grad_enabled() -> bool:
 class GradMode:
     """Context manager and decorator that sets whether ops are recorded (in the calling thread)."""
 
-    __slots__ = ("mode", "prev")
+    __slots__ = ("mode", "prev", "preset")
 
     def __init__(self, mode: bool):
         self.mode = mode
-        self.prev = None
+        self.prev = []  # the mode to restore per open block (one object may be entered again inside itself)
+        self.preset = None  # set_grad_enabled: the mode its call replaced, restored by the first block's exit
 
     def __enter__(self):
-        if self.prev is None:  # set_grad_enabled already switched and saved the previous mode
-            self.prev = thread_mode.grad_enabled
+        preset = self.preset
+        if preset is None:
+            preset = thread_mode.grad_enabled
+        else:
+            self.preset = None
+        self.prev.append(preset)
         thread_mode.grad_enabled = self.mode
 
     def __exit__(self, *exc):
-        thread_mode.grad_enabled = self.prev
-        self.prev = None
+        thread_mode.grad_enabled = self.prev.pop()
 
     def __call__(self, fn):
+        if self.preset is not None:  # @set_grad_enabled(mode): as PyTorch, decorating switches nothing
+            thread_mode.grad_enabled = self.preset
+            self.preset = None
         mode = self.mode
+        if inspect.isgeneratorfunction(fn):
+            def wrapper(*args, **kwargs):
+                return (yield from _in_mode(fn(*args, **kwargs), mode))
+        else:
+            def wrapper(*args, **kwargs):
+                with GradMode(mode):
+                    return fn(*args, **kwargs)
 
-        def wrapper(*args, **kwargs):
+        return functools.wraps(fn)(wrapper)
+
+
+def _in_mode(gen, mode: bool):
+    """Run the generator ``gen`` in grad mode ``mode`` each time it resumes, its caller in its own mode."""
+    method, value = gen.send, None
+    while True:
+        try:
             with GradMode(mode):
-                return fn(*args, **kwargs)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        return wrapper
+                item = method(value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            method, value = gen.send, (yield item)
+        except GeneratorExit:
+            with GradMode(mode):
+                gen.close()
+            raise
+        except BaseException as exc:  # thrown into this generator: hand it on to gen
+            method, value = gen.throw, exc
 
 
 def no_grad() -> GradMode:
@@ -65,8 +106,8 @@ def enable_grad() -> GradMode:
 
 
 def set_grad_enabled(mode: bool) -> GradMode:
-    """Set recording on or off; usable as a context manager or a plain call."""
+    """Set recording on or off; usable as a plain call, a context manager or a decorator."""
     guard = GradMode(mode)
-    guard.prev = thread_mode.grad_enabled
+    guard.preset = thread_mode.grad_enabled
     thread_mode.grad_enabled = mode
     return guard

@@ -13,7 +13,7 @@ import numpy as np
 from ember import ops as _ops
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
-from ember.grad_mode import is_grad_enabled
+from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
 from ember.tensor_inplace import InplaceMethods
 from ember.tensor_methods import OpMethods
@@ -69,7 +69,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
     >>> x.grad.numpy()   # 2x
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "node", "_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "node", "_hooks", "_written", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
     symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
 
@@ -308,16 +308,21 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
             if self.node.hooks is None:
                 self.node.hooks = []
             hooks = self.node.hooks
+            if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
+                hooks.insert(len(hooks) - 1, hook)
+                return _HookHandle(hooks, hook)
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for a non-leaf tensor too."""
+        """Keep ``.grad`` for a non-leaf tensor too: the gradient after every hook of the tensor, whenever
+        they were registered (a second call changes nothing)."""
         if self.node is None:
             return
-        def keep(grad, tensor=self):
-            tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-        self.register_hook(keep)
+        hooks = self.node.hooks
+        if hooks and hooks[-1].__class__ is _RetainGrad:
+            return
+        self.register_hook(_RetainGrad(self))
 
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:
@@ -332,6 +337,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         index = _ops.index_arrays(index)
         value = value.array if isinstance(value, Tensor) else value
         steps = ints_first(index)
+        mark_written(self)
         if steps is not None:  # PyTorch's order: the integers' basic view first, then the arrays
             self.array[steps[0]][steps[1]] = value
             return
@@ -360,6 +366,20 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
 
 _new = object.__new__
 _OTHER_DEVICES = ("gpu", "mps", "xpu", "tpu", "hip", "xla", "meta", "ipu", "vulkan")
+
+
+class _RetainGrad:
+    """The hook ``retain_grad`` registers: adds the gradient into the tensor's ``.grad``; kept last in its
+    node's hooks."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def __call__(self, grad) -> None:
+        tensor = self.tensor
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
 
 
 class _HookHandle:

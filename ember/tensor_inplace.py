@@ -5,13 +5,15 @@ sees the change (``p -= lr * p.grad`` updates the parameter, it does not rebind 
 a leaf that requires grad can be changed in place only under ``ember.no_grad()``. Ember's tape does not
 record in-place ops, so while gradients are recorded it also refuses an in-place op on a non-leaf that
 requires grad, or one whose operand requires grad, where PyTorch would record it: write ``x = x + y``.
+Each write marks the tensor (``grad_mode.mark_written``): a backward through a node recorded before it raises, as
+PyTorch's version check does, rather than use the new values (a write through ``.data`` is not marked).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ember.grad_mode import is_grad_enabled
+from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.dispatch import TensorLike
 
 
@@ -72,6 +74,7 @@ def _write(tensor, name: str, result):
             f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
             "clone() it first"
         )
+    mark_written(tensor)
     tensor.array[...] = array
     return tensor
 
@@ -217,6 +220,7 @@ class InplaceMethods:
         if not hasattr(self.array, "flags"):
             return _write(self, "index_put_", self.array)  # (refuses a graph value)
         index = _ops().index_arrays(tuple(indices) if isinstance(indices, list) else indices, self.shape)
+        mark_written(self)
         if accumulate:
             self.xp.add.at(self.array, index, values)
         else:
@@ -233,12 +237,14 @@ class InplaceMethods:
     def zero_(self):
         """Set every element to 0, in place."""
         _check(self, "zero_")
+        mark_written(self)
         self.array[...] = 0
         return self
 
     def fill_(self, value):
         """Set every element to ``value``, in place."""
         _check(self, "fill_", value)
+        mark_written(self)
         self.array[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
         return self
 
@@ -253,6 +259,7 @@ class InplaceMethods:
             if tuple(src.shape) != tuple(self.shape) and np.broadcast_shapes(src.shape, self.shape) != self.shape:
                 raise RuntimeError(f"copy_: a source of shape {list(src.shape)} does not broadcast to "
                                    f"{list(self.shape)}")
+        mark_written(self)
         self.array[...] = src  # (copy_ casts between any dtypes, as PyTorch's does)
         return self
 
@@ -262,6 +269,7 @@ class InplaceMethods:
         from ember.random import generator
 
         _check(self, "normal_")
+        mark_written(self)
         self.array[...] = move(generator().normal(mean, std, self.shape), self.device)
         return self
 
@@ -271,5 +279,6 @@ class InplaceMethods:
         from ember.random import generator
 
         _check(self, "uniform_")
+        mark_written(self)
         self.array[...] = move(generator().uniform(a, b, self.shape), self.device)
         return self

@@ -135,6 +135,44 @@ def test_set_grad_enabled_as_a_context_manager():
     assert restored
 
 
+def test_set_grad_enabled_as_a_decorator_switches_only_inside_the_function():
+    @ember.set_grad_enabled(False)
+    def inside():
+        return ember.is_grad_enabled()
+
+    after_decorating = ember.is_grad_enabled()
+    ember.set_grad_enabled(True)  # repair the global state for the other tests before asserting
+    assert after_decorating, "decorating switched grad mode off for the whole thread"
+    assert inside() is False and ember.is_grad_enabled()
+
+
+def test_one_grad_mode_object_entered_inside_itself_restores_each_level():
+    guard = ember.no_grad()
+    with guard:
+        with guard:
+            pass
+        inner = ember.is_grad_enabled()
+    outer = ember.is_grad_enabled()
+    ember.set_grad_enabled(True)
+    assert inner is False and outer is True
+
+
+def test_grad_mode_decorator_on_a_generator_holds_while_it_runs():
+    @ember.no_grad()
+    def steps():
+        received = yield ember.is_grad_enabled()
+        yield received, ember.is_grad_enabled()
+        return "done"
+
+    it = steps()
+    assert next(it) is False
+    assert ember.is_grad_enabled()  # the caller's mode between steps
+    assert it.send("sent") == ("sent", False)
+    with pytest.raises(StopIteration, match="done"):
+        next(it)
+    assert ember.is_grad_enabled()
+
+
 def test_exception_inside_no_grad_restores_mode():
     with pytest.raises(ValueError):
         with ember.no_grad():
@@ -187,6 +225,18 @@ def test_retain_grad_keeps_non_leaf_gradient():
     np.testing.assert_allclose(_np(x.grad), 4 * np.array([1.0, -8.0]))
     z = x * 1.0
     assert z.grad is None  # not retained
+
+
+def test_retain_grad_keeps_the_gradient_after_every_hook_once():
+    # as PyTorch: a second retain_grad changes nothing, and .grad holds what hooks registered later make
+    x = _x([1.0, -2.0])
+    y = x * x
+    y.retain_grad()
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    (y * 3.0).sum().backward()
+    np.testing.assert_allclose(_np(y.grad), [30.0, 30.0])
+    np.testing.assert_allclose(_np(x.grad), 60.0 * np.array([1.0, -2.0]))
 
 
 def test_array_gradients_meet_tensor_gradients_hooks_and_leaves():
@@ -340,6 +390,54 @@ def test_in_place_updates_of_requires_grad_tensors_raise():
         x[0] = 5.0
         x.mul_(2.0)
     np.testing.assert_allclose(_np(x), [10.0, 4.0])
+
+
+def test_backward_refuses_values_written_in_place_after_the_forward():
+    # as PyTorch's version check: the gradient would silently use the new values
+    w = _x([1.0, 2.0])
+    y = (w * w).sum()
+    with ember.no_grad():
+        w.mul_(10)
+    with pytest.raises(RuntimeError, match=r"an input of mul, float64\[2\]\) was modified by an in-place"):
+        y.backward()
+    x = ember.tensor(np.array([3.0, 4.0]))
+    z = (w * x).sum()
+    x[0] = 5.0
+    with pytest.raises(RuntimeError, match="modified by an in-place"):
+        ember.grad(z, w)
+    e = w.exp()  # exp's gradient reads its saved output
+    with ember.no_grad():
+        e.mul_(2)
+    with pytest.raises(RuntimeError, match="the output of exp"):
+        (e * 3.0).sum().backward()
+    with pytest.raises(RuntimeError, match="the output of exp"):
+        e.sum().exp().backward()  # (the root's own node too)
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_refused():
+    # two optimizers over one graph (GAN training): the step writes the weights the linear gradient reads
+    layer = ember.nn.Linear(2, 1)
+    opt = ember.optim.SGD(layer.parameters(), lr=1.0)
+    x = ember.tensor([[1.0, 2.0]], requires_grad=True)
+    out = layer(x).sum()
+    layer.weight.grad = ember.ones_like(layer.weight)
+    opt.step()
+    with pytest.raises(RuntimeError, match="an input of linear"):
+        out.backward()
+    out = layer(x).sum()  # a forward after the step is fine, and so is the usual loop
+    out.backward()
+    opt.step()
+    opt.zero_grad()
+    layer(x).sum().backward()
+
+
+def test_writes_through_data_are_not_seen_by_autograd():
+    # PyTorch's .data: a write through it is not checked (legacy optimizer code relies on it)
+    w = _x([1.0, 2.0])
+    y = (w * 3.0).sum()
+    w.data.mul_(2)
+    y.backward()
+    np.testing.assert_allclose(_np(w.grad), [3.0, 3.0])
 
 
 def test_in_place_update_without_grad_is_allowed():

@@ -149,7 +149,7 @@ def test_each_step_sets_fresh_gradients_with_eager_mode_values_and_loss():
             made = Tensor._make(p.grad.array, None)  # the call wraps gradients as Tensor._make does
             for slot in Tensor.__slots__:
                 if slot != "__weakref__":
-                    assert getattr(p.grad, slot) is getattr(made, slot) or slot == "array"
+                    assert getattr(p.grad, slot, None) is getattr(made, slot, None) or slot == "array"  # (unset: None)
         kept.append([(p.grad, p.grad.numpy().copy()) for p in net.parameters()])
     for grads in kept:  # a gradient kept from an earlier step keeps its values
         for grad, values in grads:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ember import autograd
+from ember import autograd, grad_mode
 from ember.autograd import enable_grad
 from ember.backend.devices import array_module, device_of, move
 from ember.ops.effects import sparse_update, update
@@ -136,6 +136,8 @@ class Optimizer:
         # parameters this large are updated in parts at the end (an eager elementwise rule), others whole
         cut_from = parts.CUT_FROM if eager and getattr(self.update, "elementwise", False) else math.inf
         large = None  # a parts.Deferred once a parameter that large is met
+        stamp = grad_mode.next_stamp()  # each updated parameter is marked written (see grad_mode.mark_written)
+        grad_mode.last_write = stamp
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
@@ -144,6 +146,7 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
+                p._written = stamp
                 if foreach is not None and grad.__class__ is Tensor:  # the common case, its checks first
                     data, grad_data = p.array, grad.array
                     if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
