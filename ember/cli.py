@@ -22,13 +22,24 @@ import argparse
 import sys
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative whole number, got {value}")
     return value
 
 
@@ -106,7 +117,8 @@ def _add_train(commands) -> None:
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs to train (default: the recipe's)")
     parser.add_argument("--batch-size", type=_positive_int, metavar="B", help="batch size (default: the recipe's)")
     parser.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of data split and training (default: 0)")
+    parser.add_argument("--seed", type=_non_negative_int, default=0,
+                        help="random seed of data split and training (default: 0)")
     parser.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--compile", action="store_true",
                         help="trace the training step once and run it as generated code (default: eager)")

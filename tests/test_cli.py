@@ -20,6 +20,7 @@ def _usage_error(capsys, argv) -> str:
     (["train", "nope"], "unknown recipe 'nope'; choose one of: digits-cnn"),
     (["train", "digits-mlp", "--epochs", "-3"], "--epochs: must be a positive whole number, got -3"),
     (["train", "digits-mlp", "--epochs", "2.5"], "--epochs: '2.5' is not a whole number"),
+    (["train", "digits-mlp", "--seed", "-1"], "--seed: must be a non-negative whole number, got -1"),
     (["train", "digits-mlp", "--lr", "abc"], "--lr: 'abc' is not a number"),
     (["train", "digits-mlp", "--lr", "nan"], "--lr: must be a positive finite number"),
     (["train", "digits-mlp", "--device", "gpu"], "'gpu' is not a device; use cpu, cuda or cuda:N"),
