@@ -90,10 +90,22 @@ def _train_config(path: str) -> int:
     return 0
 
 
+def _check_save_path(args) -> None:
+    """A --save path that cannot be written is refused before training, not after it."""
+    from ember.checkpoint import check_writable
+
+    try:
+        check_writable(args.save)
+    except OSError as exc:
+        args.parser.error(f"argument --save: {exc}")
+
+
 def _train(args) -> int:
     if args.recipe and args.recipe.endswith((".yaml", ".yml")):
         return _train_config(args.recipe)
     recipes = _recipes()
+    if args.save:
+        _check_save_path(args)
     if args.list or not args.recipe:
         print(_recipe_table())
         if not args.list:

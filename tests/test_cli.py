@@ -25,6 +25,8 @@ def _usage_error(capsys, argv) -> str:
     (["train", "digits-mlp", "--lr", "nan"], "--lr: must be a positive finite number"),
     (["train", "digits-mlp", "--device", "gpu"], "'gpu' is not a device; use cpu, cuda or cuda:N"),
     (["train"], "give a recipe name, or --list"),
+    (["train", "breast-cancer", "--save", "no/such/folder/bc.emb"],  # refused before training
+     "argument --save: cannot write no/such/folder/bc.emb: the directory"),
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
     (["fly"], "invalid choice: 'fly'"),
 ])
