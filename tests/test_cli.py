@@ -74,7 +74,15 @@ def test_train_save_then_predict(tmp_path, capsys):
     assert "takes samples of shape (30,)" in capsys.readouterr().err
     assert cli.main(["predict", "digits-mlp", ckpt]) == 1  # another recipe's checkpoint: a clear error
     err = capsys.readouterr().err
-    assert err.startswith("ember predict: error: load: ") and "does not fit" in err and "Traceback" not in err
+    assert err == f"ember predict: error: {ckpt} holds a model of recipe 'breast-cancer', not 'digits-mlp'\n"
+
+
+def test_eval_tests_on_the_split_of_the_training_seed(tmp_path, capsys):
+    ckpt = str(tmp_path / "bc.emb")
+    assert cli.main(["train", "breast-cancer", "--epochs", "2", "--seed", "3", "--save", ckpt]) == 0
+    trained = capsys.readouterr().out.split("final test: ")[1].split(" (")[0]
+    assert cli.main(["eval", "breast-cancer", ckpt]) == 0  # not seed 0's split, which holds training samples
+    assert capsys.readouterr().out == f"test: {trained}\n"
 
 
 EXAMPLES = sorted((__import__("pathlib").Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
