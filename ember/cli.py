@@ -100,8 +100,20 @@ def _check_save_path(args) -> None:
         args.parser.error(f"argument --save: {exc}")
 
 
+def _recipe_options(args) -> list[str]:
+    """The recipe options given on the command line (a config sets its own instead)."""
+    given = {"--list": args.list, "--epochs": args.epochs, "--batch-size": args.batch_size, "--lr": args.lr,
+             "--seed": args.seed != 0, "--device": args.device != "cpu", "--compile": args.compile,
+             "--save": args.save}
+    return [name for name, value in given.items() if value]
+
+
 def _train(args) -> int:
     if args.recipe and args.recipe.endswith((".yaml", ".yml")):
+        ignored = _recipe_options(args)
+        if ignored:
+            args.parser.error(f"{', '.join(ignored)}: recipe options, which a config does not take (set epochs, "
+                              f"batch_size, lr, seed and model_dir in {args.recipe})")
         return _train_config(args.recipe)
     recipes = _recipes()
     if args.save:

@@ -27,6 +27,8 @@ def _usage_error(capsys, argv) -> str:
     (["train"], "give a recipe name, or --list"),
     (["train", "breast-cancer", "--save", "no/such/folder/bc.emb"],  # refused before training
      "argument --save: cannot write no/such/folder/bc.emb: the directory"),
+    (["train", "deepfm.yaml", "--epochs", "3", "--save", "x.emb"],  # not silently ignored
+     "--epochs, --save: recipe options, which a config does not take"),
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
     (["fly"], "invalid choice: 'fly'"),
 ])
