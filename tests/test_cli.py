@@ -104,6 +104,17 @@ def test_examples_take_options_and_help_does_not_train(path, capsys, monkeypatch
     assert "accuracy" not in out and "loss" not in out  # nothing trained
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_examples_refuse_zero_epochs(path, capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr("sys.argv", [str(path), "--epochs", "0"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit_info.value.code == 2
+    assert ": must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_an_example_trains_for_the_epochs_asked(capsys, monkeypatch):
     import runpy
 
