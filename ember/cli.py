@@ -5,7 +5,8 @@
     ember train --list
     ember train CONFIG.yaml              (a CTR model from a config: see ember.recsys.config)
     ember predict digits-cnn CKPT [--input FILE.npy|FILE.csv] [--output FILE.csv]
-    ember profile script.py [args...] [--sort time] [--trace trace.json]
+    ember eval digits-cnn CKPT
+    ember profile [--sort time] [--trace trace.json] script.py [args...]
     ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
     ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
     ember serve MODEL_DIR [--port 8501] [--model-name NAME] [--max-batch-size 64] ...   # the serve extra
@@ -243,10 +244,25 @@ def _add_bench(commands) -> None:
                                  "and NumPy (benchmarks/run.py; 'ember bench --help' lists its options)")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=_bench, parser=parser)
+def _sort_key(text: str) -> str:
+    from ember.profiler.profile import SORT_KEYS
+
+    if text not in SORT_KEYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a column; choose one of {', '.join(SORT_KEYS)}")
+    return text
+
+
 def _profile(args) -> int:
     import runpy
 
+    from ember.checkpoint import check_writable
     from ember.profiler import profile
+
+    if args.trace:
+        try:
+            check_writable(args.trace)  # before the script runs, not after
+        except OSError as exc:
+            args.parser.error(f"argument --trace: {exc}")
 
     sys.argv = [args.script, *args.args]
     with profile() as prof:
@@ -267,9 +283,10 @@ def _add_profile(commands) -> None:
                                  description="Run a Python script under ember.profiler and print the time, calls, "
                                  "FLOPs and bytes of each op it ran.")
     parser.add_argument("script", help="the Python script to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
-    parser.add_argument("--sort", default="time", help="sort rows by time, calls, flops, bytes or memory "
-                        "(default: time)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (everything after it, "
+                        "options included: give ember profile's options before the script)")
+    parser.add_argument("--sort", type=_sort_key, default="time",
+                        help="sort rows by time, calls, flops, bytes or memory (default: time)")
     parser.add_argument("--rows", type=_positive_int, default=30, help="rows to print (default: 30)")
     parser.add_argument("--trace", help="also write a Chrome trace (JSON) to this path (default: none)")
     parser.set_defaults(run=_profile, parser=parser)

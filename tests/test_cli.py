@@ -30,6 +30,8 @@ def _usage_error(capsys, argv) -> str:
     (["train", "deepfm.yaml", "--epochs", "3", "--save", "x.emb"],  # not silently ignored
      "--epochs, --save: recipe options, which a config does not take"),
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
+    (["profile", "--sort", "nope", "script.py"], "argument --sort: 'nope' is not a column; choose one of time"),
+    (["profile", "--trace", "no/such/folder/t.json", "script.py"], "argument --trace: cannot write"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_command_lines_are_usage_errors(capsys, argv, message):
