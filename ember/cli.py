@@ -44,13 +44,31 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative finite number, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _whole_number(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
     return value
 
 
@@ -350,37 +368,29 @@ def _serve(args) -> int:
     return 0
 
 
-def _positive_number(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def _add_serve(commands) -> None:
     parser = commands.add_parser(
         "serve", help="serve a model directory over HTTP (TensorFlow Serving's REST API; the serve extra)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Serve the highest valid version folder of MODEL_DIR (MODEL_DIR/1/model.onnx, 2/, ...), "
                     "loading newer versions as they appear.")
-    parser.add_argument("model_dir")
-    parser.add_argument("--port", type=int, default=8501, help="port to listen on")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    parser.add_argument("model_dir", help="a folder of numbered version folders, each holding a model.onnx")
+    parser.add_argument("--port", type=_port, default=8501, help="port to listen on (default: 8501)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on, 0.0.0.0 for every interface (default: 127.0.0.1)")
     parser.add_argument("--model-name", help="the NAME in /v1/models/NAME (default: the folder's name)")
-    parser.add_argument("--max-batch-size", type=_positive_number(int), default=64,
-                        help="most instances per model call; 1 turns batching off")
-    parser.add_argument("--batch-timeout-ms", type=float, default=2.0,
-                        help="how long the first request of a batch waits for others")
-    parser.add_argument("--max-queue", type=_positive_number(int), default=256,
-                        help="requests that may wait; more are answered 503 at once")
-    parser.add_argument("--deadline-ms", type=_positive_number(float), default=1000.0,
-                        help="a request still waiting after this long is answered 504")
-    parser.add_argument("--max-body-bytes", type=_positive_number(int), default=10 * 2**20,
-                        help="larger bodies get 413")
-    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between scans for new versions")
+    parser.add_argument("--max-batch-size", type=_positive_int, default=64,
+                        help="most instances per model call; 1 turns batching off (default: 64)")
+    parser.add_argument("--batch-timeout-ms", type=_non_negative_float, default=2.0,
+                        help="how long the first request of a batch waits for others (default: 2.0)")
+    parser.add_argument("--max-queue", type=_positive_int, default=256,
+                        help="requests that may wait; more are answered 503 at once (default: 256)")
+    parser.add_argument("--deadline-ms", type=_positive_float, default=1000.0,
+                        help="a request still waiting after this long is answered 504 (default: 1000.0)")
+    parser.add_argument("--max-body-bytes", type=_positive_int, default=10 * 2**20,
+                        help="larger bodies get 413 (default: 10485760)")
+    parser.add_argument("--poll-interval", type=_non_negative_float, default=2.0,
+                        help="seconds between scans for new versions; 0 loads only the versions there at the "
+                        "start (default: 2.0)")
     parser.set_defaults(run=_serve, parser=parser)
 
 

@@ -32,6 +32,10 @@ def _usage_error(capsys, argv) -> str:
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
     (["profile", "--sort", "nope", "script.py"], "argument --sort: 'nope' is not a column; choose one of time"),
     (["profile", "--trace", "no/such/folder/t.json", "script.py"], "argument --trace: cannot write"),
+    (["serve", "models", "--port", "70000"], "--port: must be a port number from 1 to 65535, got 70000"),
+    (["serve", "models", "--batch-timeout-ms", "-5"], "--batch-timeout-ms: must be a non-negative finite number"),
+    (["serve", "models", "--deadline-ms", "nan"], "--deadline-ms: must be a positive finite number, got nan"),
+    (["serve", "models", "--max-queue", "abc"], "--max-queue: 'abc' is not a whole number"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_command_lines_are_usage_errors(capsys, argv, message):
