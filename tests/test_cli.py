@@ -135,3 +135,9 @@ def test_bench_runs_the_benchmark_runner(capsys):
     assert cli.main(["bench", "W1b1", "--seconds", "0.02", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "W1b1" in out and "ratios" in out
+
+
+@pytest.mark.parametrize("option, value", [("--rounds", "0"), ("--seconds", "-1")])
+def test_bench_refuses_rounds_and_seconds_that_time_nothing(capsys, option, value):
+    assert cli.main(["bench", "W1b1", option, value, "--rounds" if option == "--seconds" else "--seconds", "1"]) == 2
+    assert f"argument {option}: must be positive, got {value}" in capsys.readouterr().err
