@@ -195,6 +195,9 @@ def main(argv=None) -> int:
             parser.error("--device cuda: no GPU visible to CuPy (install the 'gpu' extra on a machine with one)")
         if args.compile_time:
             parser.error("--compile-time times the CPU compilers; leave out --device cuda")
+    unknown = [n for n in args.workloads if n not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
     w.DEVICE = args.device
     columns = available(args.torch_compile, args.device)
     if args.compile_time:
@@ -202,9 +205,6 @@ def main(argv=None) -> int:
         return 0
     names = args.workloads or (list(GPU_DEFAULT) if args.device == "cuda" else
                                [n for n in WORKLOADS if n not in GPU_SIZED])
-    unknown = [n for n in names if n not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
     if args.device == "cuda":
         cpu_only = [n for n in names if n not in GPU_DEFAULT]
         if cpu_only:

@@ -137,6 +137,11 @@ def test_bench_runs_the_benchmark_runner(capsys):
     assert "W1b1" in out and "ratios" in out
 
 
+def test_bench_names_an_unknown_workload(capsys):
+    assert cli.main(["bench", "--compile-time", "NOPE"]) == 2
+    assert "unknown workloads ['NOPE']; choose from tiny-chain" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("option, value", [("--rounds", "0"), ("--seconds", "-1")])
 def test_bench_refuses_rounds_and_seconds_that_time_nothing(capsys, option, value):
     assert cli.main(["bench", "W1b1", option, value, "--rounds" if option == "--seconds" else "--seconds", "1"]) == 2
