@@ -147,3 +147,20 @@ def test_bench_names_an_unknown_workload(capsys):
 def test_bench_refuses_rounds_and_seconds_that_time_nothing(capsys, option, value):
     assert cli.main(["bench", "W1b1", option, value, "--rounds" if option == "--seconds" else "--seconds", "1"]) == 2
     assert f"argument {option}: must be positive, got {value}" in capsys.readouterr().err
+
+
+def test_export_writes_onnx_that_loads_and_refuses_an_opset_onnx_does_not_know(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    import ember
+    from ember import nn
+
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    x = ember.randn(1, 8)
+    ember.export.save_model(net, x, tmp_path / "model.emb")
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "model.onnx")]) == 0
+    loaded = ember.onnx.load(str(tmp_path / "model.onnx"))
+    np.testing.assert_allclose(loaded(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "new.onnx"), "--opset", "99"]) == 1
+    assert "ember export: error: export: opset 99 is not supported; use 13 to " in capsys.readouterr().err
+    assert not (tmp_path / "new.onnx").exists()
