@@ -171,15 +171,22 @@ def _add_train(commands) -> None:
 
 
 def _read_inputs(path: str):
+    import os
+
     import numpy as np
 
+    if not path.endswith((".npy", ".csv")):
+        raise ValueError(f"--input {path}: expected a .npy or .csv file")
+    if not os.path.isfile(path):
+        raise ValueError(f"--input {path}: no such file")
     if path.endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    if path.endswith(".csv"):
-        from ember.data import read_csv
+        try:
+            return np.load(path, allow_pickle=False)
+        except ValueError:  # not an .npy file, or an array of Python objects: NumPy would unpickle them
+            raise ValueError(f"--input {path}: not a .npy array of numbers") from None
+    from ember.data import read_csv
 
-        return read_csv(path, target_column=None, header=False)[0]
-    raise ValueError(f"--input {path}: expected a .npy or .csv file")
+    return read_csv(path, target_column=None, header=False)[0]
 
 
 def _predict(args) -> int:

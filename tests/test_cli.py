@@ -78,6 +78,11 @@ def test_train_save_then_predict(tmp_path, capsys):
     predicted = np.array(output.read_text().split()[1:], np.int64)
     assert len(predicted) == 50 and (predicted == y[:50]).mean() >= 0.9
 
+    for name, problem in [("objects.npy", "not a .npy array of numbers"), ("missing.npy", "no such file")]:
+        if name == "objects.npy":
+            np.save(tmp_path / name, np.array([{"a": 1}]), allow_pickle=True)
+        assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / name)]) == 1
+        assert capsys.readouterr().err == f"ember predict: error: --input {tmp_path / name}: {problem}\n"
     (tmp_path / "narrow.csv").write_text("1,2,3\n")
     assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "narrow.csv")]) == 1
     assert "takes samples of shape (30,)" in capsys.readouterr().err
