@@ -156,17 +156,35 @@ def compile_report(names: list[str], columns: set[str], repeats: int) -> None:
         print(row, flush=True)
 
 
+def _positive(kind):
+    """An argparse type: a positive finite ``kind`` (int or float)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{' whole' if kind is int else ''} number") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
+    parser.add_argument("--seconds", type=_positive(float), default=3.0,
+                        help="timed seconds per round (default: 3.0)")
+    parser.add_argument("--rounds", type=_positive(int), default=3,
+                        help="interleaved rounds; the median is reported (default: 3)")
     parser.add_argument("--best", action="store_true",
                         help="report each framework's fastest round (use many short rounds: steadier ratios "
                              "through a shared machine's slow spells)")
     parser.add_argument("--torch-compile", action="store_true", help="add torch.compile columns (slow to build)")
     parser.add_argument("--compile-time", action="store_true", help="time the first compiled step instead")
-    parser.add_argument("--repeats", type=int, default=3, help="first steps timed per framework (--compile-time)")
+    parser.add_argument("--repeats", type=_positive(int), default=3,
+                        help="first steps timed per framework (--compile-time; default: 3)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where Ember and PyTorch run (cuda: both eager, every step synchronized)")
     args = parser.parse_args(argv)
@@ -177,6 +195,9 @@ def main(argv=None) -> int:
             parser.error("--device cuda: no GPU visible to CuPy (install the 'gpu' extra on a machine with one)")
         if args.compile_time:
             parser.error("--compile-time times the CPU compilers; leave out --device cuda")
+    unknown = [n for n in args.workloads if n not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
     w.DEVICE = args.device
     columns = available(args.torch_compile, args.device)
     if args.compile_time:
@@ -184,9 +205,6 @@ def main(argv=None) -> int:
         return 0
     names = args.workloads or (list(GPU_DEFAULT) if args.device == "cuda" else
                                [n for n in WORKLOADS if n not in GPU_SIZED])
-    unknown = [n for n in names if n not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
     if args.device == "cuda":
         cpu_only = [n for n in names if n not in GPU_DEFAULT]
         if cpu_only:

@@ -160,10 +160,9 @@ def _create_temporary(directory: str, name: str) -> str:
             continue
 
 
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike):
-    """Yield a temporary file beside ``path`` to fill; on success it is flushed to disk and renamed over
-    ``path`` (keeping the umask's mode), on failure removed. Leftovers of killed writers go first."""
+def check_writable(path: str | os.PathLike) -> str:
+    """Raise the error a save to ``path`` would meet (no such directory, or ``path`` is one), so a caller can
+    refuse before its work rather than after; returns the directory."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     # checked here: the errors of creating the temporary would name it rather than ``path``
@@ -171,6 +170,15 @@ def _atomic(path: str | os.PathLike):
         raise FileNotFoundError(f"cannot write {path}: the directory {directory} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot write {path}: it is a directory")
+    return directory
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike):
+    """Yield a temporary file beside ``path`` to fill; on success it is flushed to disk and renamed over
+    ``path`` (keeping the umask's mode), on failure removed. Leftovers of killed writers go first."""
+    path = os.fspath(path)
+    directory = check_writable(path)
     _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = _create_temporary(directory, os.path.basename(path))
     try:

@@ -5,7 +5,8 @@
     ember train --list
     ember train CONFIG.yaml              (a CTR model from a config: see ember.recsys.config)
     ember predict digits-cnn CKPT [--input FILE.npy|FILE.csv] [--output FILE.csv]
-    ember profile script.py [args...] [--sort time] [--trace trace.json]
+    ember eval digits-cnn CKPT
+    ember profile [--sort time] [--trace trace.json] script.py [args...]
     ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
     ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
     ember serve MODEL_DIR [--port 8501] [--model-name NAME] [--max-batch-size 64] ...   # the serve extra
@@ -22,23 +23,52 @@ import argparse
 import sys
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
     return value
 
 
-def _positive_float(text: str) -> float:
+def _non_negative_int(text: str) -> int:
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative whole number, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative finite number, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _whole_number(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
     return value
 
 
@@ -79,10 +109,34 @@ def _train_config(path: str) -> int:
     return 0
 
 
+def _check_save_path(args) -> None:
+    """A --save path that cannot be written is refused before training, not after it."""
+    from ember.checkpoint import check_writable
+
+    try:
+        check_writable(args.save)
+    except OSError as exc:
+        args.parser.error(f"argument --save: {exc}")
+
+
+def _recipe_options(args) -> list[str]:
+    """The recipe options given on the command line (a config sets its own instead)."""
+    given = {"--list": args.list, "--epochs": args.epochs, "--batch-size": args.batch_size, "--lr": args.lr,
+             "--seed": args.seed != 0, "--device": args.device != "cpu", "--compile": args.compile,
+             "--save": args.save}
+    return [name for name, value in given.items() if value]
+
+
 def _train(args) -> int:
     if args.recipe and args.recipe.endswith((".yaml", ".yml")):
+        ignored = _recipe_options(args)
+        if ignored:
+            args.parser.error(f"{', '.join(ignored)}: recipe options, which a config does not take (set epochs, "
+                              f"batch_size, lr, seed and model_dir in {args.recipe})")
         return _train_config(args.recipe)
     recipes = _recipes()
+    if args.save:
+        _check_save_path(args)
     if args.list or not args.recipe:
         print(_recipe_table())
         if not args.list:
@@ -106,7 +160,8 @@ def _add_train(commands) -> None:
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs to train (default: the recipe's)")
     parser.add_argument("--batch-size", type=_positive_int, metavar="B", help="batch size (default: the recipe's)")
     parser.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of data split and training (default: 0)")
+    parser.add_argument("--seed", type=_non_negative_int, default=0,
+                        help="random seed of data split and training (default: 0)")
     parser.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--compile", action="store_true",
                         help="trace the training step once and run it as generated code (default: eager)")
@@ -116,15 +171,22 @@ def _add_train(commands) -> None:
 
 
 def _read_inputs(path: str):
+    import os
+
     import numpy as np
 
+    if not path.endswith((".npy", ".csv")):
+        raise ValueError(f"--input {path}: expected a .npy or .csv file")
+    if not os.path.isfile(path):
+        raise ValueError(f"--input {path}: no such file")
     if path.endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    if path.endswith(".csv"):
-        from ember.data import read_csv
+        try:
+            return np.load(path, allow_pickle=False)
+        except ValueError:  # not an .npy file, or an array of Python objects: NumPy would unpickle them
+            raise ValueError(f"--input {path}: not a .npy array of numbers") from None
+    from ember.data import read_csv
 
-        return read_csv(path, target_column=None, header=False)[0]
-    raise ValueError(f"--input {path}: expected a .npy or .csv file")
+    return read_csv(path, target_column=None, header=False)[0]
 
 
 def _predict(args) -> int:
@@ -207,10 +269,25 @@ def _add_bench(commands) -> None:
                                  "and NumPy (benchmarks/run.py; 'ember bench --help' lists its options)")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=_bench, parser=parser)
+def _sort_key(text: str) -> str:
+    from ember.profiler.profile import SORT_KEYS
+
+    if text not in SORT_KEYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a column; choose one of {', '.join(SORT_KEYS)}")
+    return text
+
+
 def _profile(args) -> int:
     import runpy
 
+    from ember.checkpoint import check_writable
     from ember.profiler import profile
+
+    if args.trace:
+        try:
+            check_writable(args.trace)  # before the script runs, not after
+        except OSError as exc:
+            args.parser.error(f"argument --trace: {exc}")
 
     sys.argv = [args.script, *args.args]
     with profile() as prof:
@@ -231,9 +308,10 @@ def _add_profile(commands) -> None:
                                  description="Run a Python script under ember.profiler and print the time, calls, "
                                  "FLOPs and bytes of each op it ran.")
     parser.add_argument("script", help="the Python script to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
-    parser.add_argument("--sort", default="time", help="sort rows by time, calls, flops, bytes or memory "
-                        "(default: time)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (everything after it, "
+                        "options included: give ember profile's options before the script)")
+    parser.add_argument("--sort", type=_sort_key, default="time",
+                        help="sort rows by time, calls, flops, bytes or memory (default: time)")
     parser.add_argument("--rows", type=_positive_int, default=30, help="rows to print (default: 30)")
     parser.add_argument("--trace", help="also write a Chrome trace (JSON) to this path (default: none)")
     parser.set_defaults(run=_profile, parser=parser)
@@ -297,37 +375,29 @@ def _serve(args) -> int:
     return 0
 
 
-def _positive_number(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def _add_serve(commands) -> None:
     parser = commands.add_parser(
         "serve", help="serve a model directory over HTTP (TensorFlow Serving's REST API; the serve extra)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Serve the highest valid version folder of MODEL_DIR (MODEL_DIR/1/model.onnx, 2/, ...), "
                     "loading newer versions as they appear.")
-    parser.add_argument("model_dir")
-    parser.add_argument("--port", type=int, default=8501, help="port to listen on")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    parser.add_argument("model_dir", help="a folder of numbered version folders, each holding a model.onnx")
+    parser.add_argument("--port", type=_port, default=8501, help="port to listen on (default: 8501)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on, 0.0.0.0 for every interface (default: 127.0.0.1)")
     parser.add_argument("--model-name", help="the NAME in /v1/models/NAME (default: the folder's name)")
-    parser.add_argument("--max-batch-size", type=_positive_number(int), default=64,
-                        help="most instances per model call; 1 turns batching off")
-    parser.add_argument("--batch-timeout-ms", type=float, default=2.0,
-                        help="how long the first request of a batch waits for others")
-    parser.add_argument("--max-queue", type=_positive_number(int), default=256,
-                        help="requests that may wait; more are answered 503 at once")
-    parser.add_argument("--deadline-ms", type=_positive_number(float), default=1000.0,
-                        help="a request still waiting after this long is answered 504")
-    parser.add_argument("--max-body-bytes", type=_positive_number(int), default=10 * 2**20,
-                        help="larger bodies get 413")
-    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between scans for new versions")
+    parser.add_argument("--max-batch-size", type=_positive_int, default=64,
+                        help="most instances per model call; 1 turns batching off (default: 64)")
+    parser.add_argument("--batch-timeout-ms", type=_non_negative_float, default=2.0,
+                        help="how long the first request of a batch waits for others (default: 2.0)")
+    parser.add_argument("--max-queue", type=_positive_int, default=256,
+                        help="requests that may wait; more are answered 503 at once (default: 256)")
+    parser.add_argument("--deadline-ms", type=_positive_float, default=1000.0,
+                        help="a request still waiting after this long is answered 504 (default: 1000.0)")
+    parser.add_argument("--max-body-bytes", type=_positive_int, default=10 * 2**20,
+                        help="larger bodies get 413 (default: 10485760)")
+    parser.add_argument("--poll-interval", type=_non_negative_float, default=2.0,
+                        help="seconds between scans for new versions; 0 loads only the versions there at the "
+                        "start (default: 2.0)")
     parser.set_defaults(run=_serve, parser=parser)
 
 

@@ -116,7 +116,9 @@ def run(name: str, epochs: int | None = None, batch_size: int | None = None, lr:
     result = model.evaluate(*test, metrics=metrics)
     result["seconds"] = time.perf_counter() - start
     if save:
-        model.save(save)
+        from ember.checkpoint import save as save_checkpoint
+
+        save_checkpoint({**model.state_dict(), "recipe": {"name": name, "seed": seed}}, save)
     return result
 
 
@@ -128,12 +130,28 @@ def _placed(model: Model, device: str, compile: bool) -> Model:
     return model
 
 
+def _trained_with(name: str, checkpoint: str) -> int:
+    """The seed ``checkpoint`` was trained with, whose split holds its test samples (0 for a checkpoint that
+    does not say); a checkpoint of another recipe is a ValueError."""
+    from ember.checkpoint import load
+
+    trained = load(checkpoint)
+    trained = trained.get("recipe") if isinstance(trained, dict) else None
+    if not isinstance(trained, dict):
+        return 0
+    if trained.get("name") != name:
+        raise ValueError(f"{checkpoint} holds a model of recipe {trained.get('name')!r}, not {name!r}")
+    return int(trained.get("seed", 0))
+
+
 def predict(name: str, checkpoint: str, inputs: np.ndarray | None = None, device: str = "cpu",
             batch_size: int = 256) -> tuple[np.ndarray, dict | None]:
     """Class predictions of recipe ``name``'s model restored from ``checkpoint``: for ``inputs`` (rows of
-    raw features, reshaped to the recipe's input shape), or for its test split, with the test metrics."""
+    raw features, reshaped to the recipe's input shape), or for its test split (the split of the seed it was
+    trained with), with the test metrics."""
     recipe = _recipe(name)
-    model, _, test, metrics, _ = recipe.build(recipe.lr, 0, recipe.epochs, recipe.batch_size)
+    seed = _trained_with(name, checkpoint)
+    model, _, test, metrics, _ = recipe.build(recipe.lr, seed, recipe.epochs, recipe.batch_size)
     model = _placed(model, device, False)
     model.load(checkpoint)
     result = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 REQUIRED = ("net", "optimizer", "epoch", "rng")
-OPTIONAL = ("optimizer_class", "schedulers")
+OPTIONAL = ("optimizer_class", "schedulers", "recipe")  # recipe: the name and seed `ember train --save` trained with
 
 
 def check_model_state(model, state) -> None:

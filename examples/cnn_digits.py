@@ -1,4 +1,4 @@
-"""A CNN on scikit-learn's 8x8 digits with Model.fit, callbacks and a checkpoint (what `make demo` runs).
+"""A CNN on scikit-learn's 8x8 digits with Model.fit and a callback (the network `make demo` trains).
 
     python examples/cnn_digits.py [--epochs N]
     python examples/cnn_digits.py --compile    # Model(..., compile=True): fit runs traced steps
@@ -37,4 +37,6 @@ if __name__ == "__main__":
     parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
                         "(default: eager)")
     args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error(f"argument --epochs: must be at least 1, got {args.epochs}")
     main(epochs=args.epochs, compile=args.compile)

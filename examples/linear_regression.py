@@ -45,4 +45,6 @@ if __name__ == "__main__":
     parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
                         "(default: eager)")
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"argument --steps: must be at least 1, got {args.steps}")
     main(steps=args.steps, lr=args.lr, compile=args.compile)

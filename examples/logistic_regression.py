@@ -32,4 +32,6 @@ if __name__ == "__main__":
     parser.add_argument("--compile", action="store_true", help="trace the training step with ember.jit "
                         "(default: eager)")
     args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error(f"argument --epochs: must be at least 1, got {args.epochs}")
     main(epochs=args.epochs, compile=args.compile)

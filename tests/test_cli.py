@@ -20,11 +20,23 @@ def _usage_error(capsys, argv) -> str:
     (["train", "nope"], "unknown recipe 'nope'; choose one of: digits-cnn"),
     (["train", "digits-mlp", "--epochs", "-3"], "--epochs: must be a positive whole number, got -3"),
     (["train", "digits-mlp", "--epochs", "2.5"], "--epochs: '2.5' is not a whole number"),
+    (["train", "digits-mlp", "--seed", "-1"], "--seed: must be a non-negative whole number, got -1"),
     (["train", "digits-mlp", "--lr", "abc"], "--lr: 'abc' is not a number"),
     (["train", "digits-mlp", "--lr", "nan"], "--lr: must be a positive finite number"),
     (["train", "digits-mlp", "--device", "gpu"], "'gpu' is not a device; use cpu, cuda or cuda:N"),
     (["train"], "give a recipe name, or --list"),
+    (["train", "breast-cancer", "--save", "no/such/folder/bc.emb"],  # refused before training
+     "argument --save: cannot write no/such/folder/bc.emb: the directory"),
+    (["train", "deepfm.yaml", "--epochs", "3", "--save", "x.emb"],  # not silently ignored
+     "--epochs, --save: recipe options, which a config does not take"),
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
+    (["profile", "--sort", "nope", "script.py"], "argument --sort: 'nope' is not a column; choose one of time"),
+    (["profile", "--trace", "no/such/folder/t.json", "script.py"], "argument --trace: cannot write"),
+    (["serve", "models", "--port", "70000"], "--port: must be a port number from 1 to 65535, got 70000"),
+    (["serve", "models", "--batch-timeout-ms", "-5"], "--batch-timeout-ms: must be a non-negative finite number"),
+    (["serve", "models", "--deadline-ms", "nan"], "--deadline-ms: must be a positive finite number, got nan"),
+    (["serve", "models", "--max-queue", "abc"], "--max-queue: 'abc' is not a whole number"),
+    (["launch", "-n", "2", "no_such_script.py"], "script no_such_script.py: no such file"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_command_lines_are_usage_errors(capsys, argv, message):
@@ -66,12 +78,25 @@ def test_train_save_then_predict(tmp_path, capsys):
     predicted = np.array(output.read_text().split()[1:], np.int64)
     assert len(predicted) == 50 and (predicted == y[:50]).mean() >= 0.9
 
+    for name, problem in [("objects.npy", "not a .npy array of numbers"), ("missing.npy", "no such file")]:
+        if name == "objects.npy":
+            np.save(tmp_path / name, np.array([{"a": 1}]), allow_pickle=True)
+        assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / name)]) == 1
+        assert capsys.readouterr().err == f"ember predict: error: --input {tmp_path / name}: {problem}\n"
     (tmp_path / "narrow.csv").write_text("1,2,3\n")
     assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "narrow.csv")]) == 1
     assert "takes samples of shape (30,)" in capsys.readouterr().err
     assert cli.main(["predict", "digits-mlp", ckpt]) == 1  # another recipe's checkpoint: a clear error
     err = capsys.readouterr().err
-    assert err.startswith("ember predict: error: load: ") and "does not fit" in err and "Traceback" not in err
+    assert err == f"ember predict: error: {ckpt} holds a model of recipe 'breast-cancer', not 'digits-mlp'\n"
+
+
+def test_eval_tests_on_the_split_of_the_training_seed(tmp_path, capsys):
+    ckpt = str(tmp_path / "bc.emb")
+    assert cli.main(["train", "breast-cancer", "--epochs", "2", "--seed", "3", "--save", ckpt]) == 0
+    trained = capsys.readouterr().out.split("final test: ")[1].split(" (")[0]
+    assert cli.main(["eval", "breast-cancer", ckpt]) == 0  # not seed 0's split, which holds training samples
+    assert capsys.readouterr().out == f"test: {trained}\n"
 
 
 EXAMPLES = sorted((__import__("pathlib").Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
@@ -91,6 +116,17 @@ def test_examples_take_options_and_help_does_not_train(path, capsys, monkeypatch
     assert "accuracy" not in out and "loss" not in out  # nothing trained
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_examples_refuse_zero_epochs(path, capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr("sys.argv", [str(path), "--epochs", "0"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit_info.value.code == 2
+    assert ": must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_an_example_trains_for_the_epochs_asked(capsys, monkeypatch):
     import runpy
 
@@ -105,3 +141,31 @@ def test_bench_runs_the_benchmark_runner(capsys):
     assert cli.main(["bench", "W1b1", "--seconds", "0.02", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert "W1b1" in out and "ratios" in out
+
+
+def test_bench_names_an_unknown_workload(capsys):
+    assert cli.main(["bench", "--compile-time", "NOPE"]) == 2
+    assert "unknown workloads ['NOPE']; choose from tiny-chain" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value", [("--rounds", "0"), ("--seconds", "-1")])
+def test_bench_refuses_rounds_and_seconds_that_time_nothing(capsys, option, value):
+    assert cli.main(["bench", "W1b1", option, value, "--rounds" if option == "--seconds" else "--seconds", "1"]) == 2
+    assert f"argument {option}: must be positive, got {value}" in capsys.readouterr().err
+
+
+def test_export_writes_onnx_that_loads_and_refuses_an_opset_onnx_does_not_know(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    import ember
+    from ember import nn
+
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    x = ember.randn(1, 8)
+    ember.export.save_model(net, x, tmp_path / "model.emb")
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "model.onnx")]) == 0
+    loaded = ember.onnx.load(str(tmp_path / "model.onnx"))
+    np.testing.assert_allclose(loaded(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "new.onnx"), "--opset", "99"]) == 1
+    assert "ember export: error: export: opset 99 is not supported; use 13 to " in capsys.readouterr().err
+    assert not (tmp_path / "new.onnx").exists()

@@ -25,3 +25,23 @@ def test_readme_snippet_runs(code, tmp_path, monkeypatch, capsys):
 
 def test_the_snippets_are_found():
     assert len(BLOCKS) >= 4
+
+
+def test_the_dotted_names_in_the_prose_exist():
+    import importlib
+
+    missing = []
+    for name in sorted(set(re.findall(r"`(ember(?:\.\w+)+)`", README.read_text()))):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+                break
+            except ImportError:
+                continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            missing.append(name)
+    assert not missing

@@ -99,6 +99,10 @@ def test_config_errors_name_the_key(tmp_path):
             load_config(bad)
     with pytest.raises(ConfigError, match="data.train"):
         load_config({**good, "data": {"format": "criteo", "eval": "e.txt"}})
+    (tmp_path / "broken.yaml").write_text("data: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml is not valid YAML: expected ',' or '\]', but got "
+                                          r"'<stream end>' at line 2, column 1$"):
+        load_config(tmp_path / "broken.yaml")
     lr = load_config(_config(tmp_path, {"type": "lr"}))
     assert lr["optimizer"]["sparse"]["type"] == "ftrl"  # LR defaults to FTRL
     assert np.isclose(load_config(good)["optimizer"]["dense"]["lr"], 0.001)

@@ -238,6 +238,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("script", help="the Python script every rank runs")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     opts = parser.parse_args(argv)
+    if not os.path.isfile(opts.script):  # found before the ranks start, not by each of them
+        parser.error(f"script {opts.script}: no such file")
     try:
         return launch(opts.nprocs, [opts.script, *opts.args], opts.servers)
     except ValueError as exc:

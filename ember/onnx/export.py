@@ -87,8 +87,10 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
             bound: dict | None = None, model_name: str = "ember") -> onnx.ModelProto:
     """The ONNX model of an inference ``graph``. ``bound`` maps input value ids to arrays that become
     initializers (a Session's variables); ``dynamic_axes`` names unknown dimensions, as in PyTorch."""
-    if opset < 13:
-        raise ValueError(f"export: opset {opset} is not supported; use 13 or later")
+    newest = onnx.defs.onnx_opset_version()
+    if not 13 <= opset <= newest:
+        raise ValueError(f"export: opset {opset} is not supported; use 13 to {newest} (the newest the installed "
+                         "onnx package knows)")
     graph = run_passes(graph, _PASSES)
     bound = bound or {}
     dynamic_axes = dynamic_axes or {}

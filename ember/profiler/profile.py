@@ -24,7 +24,7 @@ class OpStats(NamedTuple):
         return self.time_ns / self.calls if self.calls else 0.0
 
 
-_SORT_KEYS = {
+SORT_KEYS = {
     "time": lambda s: s.time_ns, "self_cpu_time_total": lambda s: s.time_ns, "cpu_time_total": lambda s: s.time_ns,
     "calls": lambda s: s.calls, "count": lambda s: s.calls, "flops": lambda s: s.flops,
     "bytes": lambda s: s.bytes, "memory": lambda s: s.out_bytes, "cpu_memory_usage": lambda s: s.out_bytes,
@@ -81,9 +81,9 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
 
     def table(self, sort_by: str = "time", row_limit: int = 100) -> str:
         """A text table, one row per op (PyTorch's ``key_averages().table`` layout) with FLOPs and bytes."""
-        key = _SORT_KEYS.get(sort_by)
+        key = SORT_KEYS.get(sort_by)
         if key is None:
-            raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(_SORT_KEYS)}")
+            raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
         stats = sorted(self.key_averages(), key=key, reverse=sort_by != "name")[:row_limit]
         total = sum(s.time_ns for s in self.key_averages()) or 1
         width = max([len("Name")] + [len(s.name) for s in stats]) + 2

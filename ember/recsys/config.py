@@ -41,6 +41,13 @@ class ConfigError(ValueError):
     """A config that cannot be trained: names the key and what was expected."""
 
 
+def _yaml_problem(exc) -> str:
+    """PyYAML's error on one line: the problem and where (its marks count from 0)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+    return f"{getattr(exc, 'problem', None) or exc}{where}"
+
+
 def load_config(source) -> dict:
     """A checked config with defaults filled in, from a YAML path or a dict (which is not modified).
 
@@ -57,7 +64,10 @@ def load_config(source) -> dict:
         except ImportError as exc:
             raise ImportError("load_config: reading a YAML config needs PyYAML (pip install 'ember[recsys]')") from exc
         with open(source) as f:
-            config = yaml.safe_load(f)
+            try:
+                config = yaml.safe_load(f)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"load_config: {source} is not valid YAML: {_yaml_problem(exc)}") from None
         base = os.path.dirname(os.path.abspath(source))
         if not isinstance(config, dict):
             raise ConfigError(f"load_config: {source} must hold a mapping at the top level, got "
