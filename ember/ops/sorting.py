@@ -14,7 +14,7 @@ from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import _extremum_rule, _reduce_infer, any, argmax
-from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Spec, defop
+from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape, squeeze
 
 SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
@@ -53,8 +53,14 @@ def _median_forward(xp, x, *, axis, keepdims):
     return xp.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
 
 
+def _median_infer(x, *, axis, keepdims):
+    if axis is not None:  # median(x, axis) is composed of argsort and gather, not this op
+        raise shape_error("median", [x], f"the op takes the median of every element (axis None), got axis {axis!r}")
+    return _reduce_infer("median")(x, axis=None, keepdims=keepdims)
+
+
 # The lower median of all elements; ties share the gradient evenly (as max's do, and PyTorch's median's).
-MEDIAN = defop("median", forward=_median_forward, infer=_reduce_infer("median"), vjp=vjp_rule(_extremum_rule),
+MEDIAN = defop("median", forward=_median_forward, infer=_median_infer, vjp=vjp_rule(_extremum_rule),
                cost=reduction_cost, onnx="TopK", saves_output=True)
 
 
