@@ -21,8 +21,10 @@ keeps the old one; a parameter the function returns comes back as the call left 
 A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
 other than lr change, when a parameter's or an argument's ``.grad`` that the trace accumulated into appears or
 disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``: each mode
-keeps its trace). The compiled function's results are not recorded on the autograd tape. Python side
-effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
+keeps its trace). A jit function called while another one traces is part of that trace (its function runs on
+the Values), so jit functions nest and may recurse. The compiled function's results are not recorded on the
+autograd tape. Python side effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not
+``p.grad = None``.
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
@@ -73,7 +75,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, current
 from ember.jit_steady import MISS, steady_call
 from ember.nn.module import observe_modes, on_mode_change
 from ember.ops.effects import DROP_GRAD
@@ -97,11 +99,13 @@ profile_hook = None  # set by ember.profiler while it records: runs a compiled g
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # every JitFunction: a module's mode change drops their steady calls
 
 
-def _forget_steady_calls() -> None:
+def _forget_steady_calls(tracing=None) -> None:
     """A module's mode changed: the next call of each jit function takes the general path, which checks the
-    modes its trace read (the steady-state calls check none)."""
+    modes its trace read (the steady-state calls check none). Also when jit function ``tracing`` starts a trace:
+    another one it calls with concrete Tensors then joins the trace (the steady-state call would run it)."""
     for function in list(_LIVE):
-        function._steady = (None, None)
+        if function is not tracing:
+            function._steady = (None, None)
 
 
 on_mode_change(_forget_steady_calls)
@@ -214,6 +218,8 @@ class JitFunction:
                 self.cache.hits += 1  # what the general path counts
                 self._last = last
                 return out
+        if current() is not None:  # called while a graph is built (another jit function's trace): part of it
+            return self.fn(*args)
         key = []
         arrays = []
         for a in args:
@@ -336,6 +342,7 @@ class JitFunction:
     def _trace(self, args, general: tuple | None = None) -> _Compiled:
         """Trace and compile for the arguments' shapes, or for ``general``'s (with unknown dimensions)."""
         self.traces += 1
+        _forget_steady_calls(self)
         graph = Graph()
         graph.live_captures = True
         trace = graph.trace = Trace(graph)

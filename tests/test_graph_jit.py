@@ -123,3 +123,30 @@ def test_detach_in_a_traced_function_is_a_clear_error():
     fast = ember.jit(lambda x: (x * 2).detach() + 1)
     with pytest.raises(TypeError, match=r"detach\(\): %\d+ .* symbolic graph value"):
         fast(ember.ones(2))
+
+
+def test_a_jit_function_called_in_another_trace_joins_it_and_may_recurse():
+    inner = ember.jit(lambda a: a * 2)
+    x = ember.tensor(np.arange(3, dtype=np.float32))
+    for _ in range(3):  # into its steady state
+        inner(x)
+    outer = ember.jit(lambda a: inner(a) + 1)
+    for _ in range(3):
+        np.testing.assert_array_equal(outer(x).numpy(), [1, 3, 5])
+    assert inner.traces == 1 and outer.traces == 1
+    w = ember.nn.Parameter(ember.ones(3))
+    for _ in range(3):
+        inner(w)
+    outer = ember.jit(lambda a: inner(w) + a)  # a parameter captured by the inner call: read on every call
+    outer(x)
+    w.data[...] = 5
+    np.testing.assert_array_equal(outer(x).numpy(), [10, 11, 12])
+
+    @ember.jit(dynamic=False)
+    def total(a):  # unrolled at trace time, once per shape
+        return a.sum() if a.shape[0] == 1 else total(a[1:]) + a[0].sum()
+
+    for n in (4, 4, 3):
+        m = np.arange(3 * n, dtype=np.float32).reshape(n, 3)
+        assert total(ember.tensor(m)).item() == m.sum()
+    assert total.traces == 2
