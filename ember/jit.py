@@ -71,6 +71,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from types import MethodType
 
 import numpy as np
 
@@ -197,6 +198,7 @@ class JitFunction:
         self.fn = fn
         self.passes = passes
         self.dynamic = dynamic
+        self.cache_size = cache_size
         self.cache = CompileCache(cache_size)  # signature -> the traces made for it
         self.general: dict = {}  # signature with unknown (None) dimensions -> the traces made for it
         self.specialized: list[str] = []  # why a signature with unknown dimensions was compiled per shape
@@ -208,7 +210,28 @@ class JitFunction:
         self._steady: tuple = (None, None)  # (_Compiled, its steady-state call) of the latest call
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
+        self._methods = weakref.WeakKeyDictionary()  # instance -> this method's jit function bound to it
         _LIVE.add(self)
+
+    def __get__(self, instance, owner=None):
+        """``@ember.jit`` on a method: each instance gets a jit function of its own, which passes it as ``self``
+        (its parameters are then captured, read on every call, rather than frozen with an argument)."""
+        if instance is None:
+            return self
+        try:
+            return self._methods[instance]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable, or without weak references: passed as a (frozen) argument
+            return MethodType(self, instance)
+        fn, ref = self.fn, weakref.ref(instance)  # held weakly: the entry goes with the instance
+
+        def method(*args):
+            return fn(ref(), *args)
+
+        method.__name__ = self.__name__
+        bound = self._methods[instance] = JitFunction(method, self.passes, self.cache_size, self.dynamic)
+        return bound
 
     def __call__(self, *args):
         last, steady = self._steady  # one read: another thread may be replacing it
@@ -549,7 +572,8 @@ def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = Non
 
     At most ``cache_size`` signatures stay compiled (default ``ember.runtime.cache.COMPILE_CACHE_SIZE``, 64),
     the least recently called dropped first. ``dynamic`` (None, True, False; see the module docstring) says
-    when one compiled function serves many sizes. A jit function may be called from several threads.
+    when one compiled function serves many sizes. A jit function may be called from several threads. On a
+    method (a module's ``forward``), each instance gets its own compiled function.
 
     >>> step = ember.jit(train_step, dynamic=True)   # any batch size: one compilation
     """

@@ -150,3 +150,23 @@ def test_a_jit_function_called_in_another_trace_joins_it_and_may_recurse():
         m = np.arange(3 * n, dtype=np.float32).reshape(n, 3)
         assert total(ember.tensor(m)).item() == m.sum()
     assert total.traces == 2
+
+
+def test_jit_on_a_method_binds_each_instance():
+    class Scaled(ember.nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = ember.nn.Parameter(ember.tensor([float(scale)]))
+
+        @ember.jit
+        def forward(self, x):
+            return x * self.scale
+
+    a, b = Scaled(2), Scaled(3)
+    x = ember.ones(2)
+    for _ in range(3):
+        np.testing.assert_array_equal(a(x).numpy(), [2, 2])
+        np.testing.assert_array_equal(b(x).numpy(), [3, 3])
+    assert a.forward is a.forward and a.forward is not b.forward and a.forward.traces == 1
+    a.scale.data[...] = 5  # its parameter is read on every call
+    np.testing.assert_array_equal(a(x).numpy(), [5, 5])
