@@ -10,7 +10,8 @@ argument that requires grad (a leaf), is set as eager mode would leave it (see `
 What Python control flow means under tracing: the function runs once per signature, so ``if``/``for``
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
 traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace froze is reported in
-``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
+``frozen``: non-Tensor arguments (part of the signature: a new value retraces; a tuple, list or dict holding
+Tensors is refused, as its Tensors would be frozen: pass each as an argument) and Tensors captured from
 outside as constants (a module's parameters and buffers, such as batch norm's running statistics, a
 Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
 so a traced evaluation follows the training between its calls). ``ember.rand`` and ``ember.randn`` draw
@@ -251,6 +252,10 @@ class JitFunction:
                 key.append((array.shape, array.dtype, a.requires_grad))
                 arrays.append(array)
             else:
+                if a.__class__ is not str and _holds_tensor(a):  # frozen, it would be a constant
+                    raise TypeError(f"jit {self.__name__}: argument {len(key)} is a {type(a).__name__} holding "
+                                    "Tensors; pass each Tensor as an argument of its own (a non-Tensor argument is "
+                                    "frozen into the trace)")
                 try:
                     hash(a)
                 except TypeError:
@@ -427,6 +432,15 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
+
+
+def _holds_tensor(value) -> bool:
+    """Whether ``value``, a list, tuple, set or dict (nested), holds a Tensor."""
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple, set, frozenset)):
+        return False
+    return any(isinstance(v, Tensor) or _holds_tensor(v) for v in value)
 
 
 def _read_after_updates(graph: Graph, outputs: list) -> list:

@@ -170,3 +170,12 @@ def test_jit_on_a_method_binds_each_instance():
     assert a.forward is a.forward and a.forward is not b.forward and a.forward.traces == 1
     a.scale.data[...] = 5  # its parameter is read on every call
     np.testing.assert_array_equal(a(x).numpy(), [5, 5])
+
+
+@pytest.mark.parametrize("dynamic", [None, False])
+def test_a_structure_of_tensors_as_an_argument_is_a_clear_error(dynamic):
+    add = ember.jit(lambda pair: pair[0] + pair[1], dynamic=dynamic)
+    x, y = ember.ones(2), ember.ones(2)
+    for pair in [(x, y), [x, y], {0: x, 1: (y,)}]:  # a tuple would be frozen: x's later values never read
+        with pytest.raises(TypeError, match=f"jit <lambda>: argument 0 is a {type(pair).__name__} holding Tensors"):
+            add(pair)
