@@ -20,12 +20,12 @@ eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is r
 computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
 keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode.
 A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
-other than lr change, when a parameter's or an argument's ``.grad`` that the trace accumulated into appears or
-disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``: each mode
-keeps its trace). A jit function called while another one traces is part of that trace (its function runs on
-the Values), so jit functions nest and may recurse. The compiled function's results are not recorded on the
-autograd tape. Python side effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not
-``p.grad = None``.
+other than lr change or its parameter groups do (``add_param_group``, ``load_state_dict``), when a parameter's or
+an argument's ``.grad`` that the trace accumulated into appears or disappears, or when a module whose ``training``
+the call read is switched (``train()``/``eval()``: each mode keeps its trace). A jit function called while another
+one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The
+compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
+gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
@@ -82,6 +82,7 @@ from ember.jit_steady import MISS, steady_call
 from ember.nn.module import observe_modes, on_mode_change
 from ember.ops.effects import DROP_GRAD
 from ember.ops.shape import COPY
+from ember.optim.optimizer import on_param_groups_change
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
@@ -111,6 +112,7 @@ def _forget_steady_calls(tracing=None) -> None:
 
 
 on_mode_change(_forget_steady_calls)
+on_param_groups_change(_forget_steady_calls)  # the general path checks the groups (Trace.matches)
 
 
 class _Compiled:

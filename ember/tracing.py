@@ -11,7 +11,8 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
 - ``matches`` tells whether a cached trace still fits the caller's ``.grad`` (of parameters and arguments),
-  optimizer and autocast state, and the modes (``train()``/``eval()``) of the modules the call read.
+  optimizer and autocast state, the parameter groups of the optimizers the call stepped, and the modes
+  (``train()``/``eval()``) of the modules the call read.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Trace:
         self.arguments: dict = {}  # Value id -> (index, the caller's Tensor) of arguments that require grad
         self.arg_assumed: list = []  # (index, whether its .grad was None): the trace read an argument's .grad
         self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
+        self.optimizers: dict = {}  # id -> (optimizer, its groups_version): the call stepped its groups as they were
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -82,6 +84,9 @@ class Trace:
                 return False
         for param, was_none in self.assumed:
             if (param.grad is None) != was_none:
+                return False
+        for optimizer, version in self.optimizers.values():  # a group added: its parameters need update nodes
+            if optimizer.groups_version != version:
                 return False
         states, hypers = self.checks()
         try:
@@ -144,6 +149,11 @@ class Trace:
             self.touch(p)
             self.dropped.add(id(p))
             p.grad = None
+        elif op is UPDATE or op is SPARSE_UPDATE:
+            optimizer = getattr(attrs.get("live"), "optimizer", None)
+            version = getattr(optimizer, "groups_version", None)
+            if version is not None and id(optimizer) not in self.optimizers:
+                self.optimizers[id(optimizer)] = (optimizer, version)
 
     def backward(self, loss: Value, gradient=None, inputs=None) -> None:
         """``loss.backward()`` while tracing: gradients of every parameter captured so far (or of those among

@@ -164,6 +164,24 @@ def test_other_hyper_parameters_and_new_optimizer_state_retrace():
     assert step.traces == 3
 
 
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+def test_a_param_group_added_after_tracing_is_updated_as_in_eager_mode(opt_name):
+    nets = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = nn.Sequential(*NETS["mlp"]())
+        opt = OPTIMIZERS[opt_name](net[0].parameters())  # the last layer joins later (fine-tuning)
+        step = (ember.jit if traced else lambda f: f)(lambda x, y, net=net, opt=opt: _step(net, opt, x, y))
+        for i, (x, y) in enumerate(zip(X + X, Y + Y)):
+            if i == 3:
+                opt.add_param_group({"params": list(net[2].parameters()), "lr": 0.05})
+                traces = getattr(step, "traces", 0)
+            step(x, y)
+        nets.append(net)
+    _assert_same_state(*nets, **ROUNDING)
+    assert step.traces == traces + 1
+
 def test_gradients_accumulate_across_calls_like_eager():
     eager_net, _ = _build("mlp", "sgd")
     net, _ = _build("mlp", "sgd")
