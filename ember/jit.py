@@ -25,7 +25,10 @@ an argument's ``.grad`` that the trace accumulated into appears or disappears, o
 the call read is switched (``train()``/``eval()``: each mode keeps its trace). A jit function called while another
 one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The
 compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
-gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
+gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A traced backward runs the gradient hooks
+of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
+were when the call traced; a hook added or removed later, or a parameter frozen (``requires_grad = False``) after
+tracing, needs a new jit function (the steady state checks neither).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 

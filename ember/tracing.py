@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from operator import is_not, itemgetter
 
+from ember.autograd import post_accumulate_hooks
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
 from ember.ops import autocast
@@ -32,6 +33,21 @@ def _reader(keys: list):
     """A function of a dict returning the tuple of its values at ``keys`` (KeyError when one is missing)."""
     get = itemgetter(*keys)
     return get if len(keys) > 1 else lambda d: (get(d),)
+
+
+def _accumulate(leaf: Tensor, g, hooked: Tensor) -> None:
+    """``accumulate_grad(leaf, g)`` with the hooks of ``hooked`` (the caller's Tensor of an argument ``leaf``) run
+    as eager backward runs them: its tensor hooks on ``g`` first, its post-accumulate hooks after."""
+    if hooked._hooks:
+        if g.__class__ is RowSparse:
+            g = dense_gradient(g)
+        for hook in hooked._hooks:
+            result = hook(g)
+            if result is not None:
+                g = result
+    accumulate_grad(leaf, g)
+    for hook in post_accumulate_hooks(hooked):
+        hook(leaf)
 
 
 class Trace:
@@ -186,7 +202,7 @@ class Trace:
                 if previous is not None and g.__class__ is RowSparse:  # a dense gradient plus rows: dense
                     g = dense_gradient(g)
                 param.grad = previous
-                accumulate_grad(param, g)
+                _accumulate(param, g, param)
 
     def _among(self, inputs, params: list, args: list) -> tuple:
         """The parameters and arguments that ``backward(inputs=...)`` names."""
@@ -213,7 +229,7 @@ class Trace:
             v.grad = None if caller.grad is None else self._argument_grad(index, v, caller)
         if g.__class__ is RowSparse:
             g = dense_gradient(g)
-        accumulate_grad(v, g)
+        _accumulate(v, g, caller)
 
     def _argument_grad(self, index: int, v: Value, caller: Tensor) -> Value:
         """The caller's ``.grad`` of argument ``index`` as a live input (of the argument's shape, unknown
