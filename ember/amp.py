@@ -23,6 +23,12 @@ from ember.sparse import RowSparse
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 
 
+def _traced(method: str) -> TypeError:
+    return TypeError(f"GradScaler.{method}: called inside ember.jit (on graph values): the scale changes from step to "
+                     "step and a step is skipped by its gradients' values, which a trace would freeze; run "
+                     "float16 steps with a GradScaler eagerly, or trace under bfloat16, which needs no scaler")
+
+
 class GradScaler:
     """Dynamic loss scaling for float16 training (``torch.amp.GradScaler``'s API and rules).
 
@@ -68,6 +74,8 @@ class GradScaler:
         if not hasattr(outputs, "dtype") or not hasattr(outputs, "backward"):
             raise TypeError(f"GradScaler.scale: expected a Tensor or a list/tuple of Tensors, got "
                             f"{type(outputs).__name__}")
+        if outputs.symbolic:
+            raise _traced("scale")
         return outputs * self._scale
 
     def unscale_(self, optimizer) -> None:
@@ -91,6 +99,8 @@ class GradScaler:
                     continue
                 if g.__class__ is RowSparse:
                     g = g.values
+                if g.symbolic:
+                    raise _traced("unscale_")
                 if id(g) in done:  # one gradient Tensor serving two parameters is unscaled once
                     continue
                 done.add(id(g))

@@ -564,6 +564,12 @@ def register_post_accumulate_grad_hook(leaf: Tensor, hook) -> object:
     return _PostHookHandle(key, hook)
 
 
+def post_accumulate_hooks(leaf: Tensor) -> list:
+    """The hooks ``register_post_accumulate_grad_hook`` gave ``leaf`` (``ember.jit`` traces them)."""
+    entry = _post_accumulate_hooks.get(id(leaf)) if _post_accumulate_hooks else None
+    return list(entry[1]) if entry is not None else []
+
+
 class _PostHookHandle:
     __slots__ = ("key", "hook")
 

@@ -10,7 +10,8 @@ argument that requires grad (a leaf), is set as eager mode would leave it (see `
 What Python control flow means under tracing: the function runs once per signature, so ``if``/``for``
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
 traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace froze is reported in
-``frozen``: non-Tensor arguments (part of the signature: a new value retraces) and Tensors captured from
+``frozen``: non-Tensor arguments (part of the signature: a new value retraces; a tuple, list or dict holding
+Tensors is refused, as its Tensors would be frozen: pass each as an argument) and Tensors captured from
 outside as constants (a module's parameters and buffers, such as batch norm's running statistics, a
 Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
 so a traced evaluation follows the training between its calls). ``ember.rand`` and ``ember.randn`` draw
@@ -19,10 +20,15 @@ eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is r
 computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
 keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode.
 A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
-other than lr change, when a parameter's or an argument's ``.grad`` that the trace accumulated into appears or
-disappears, or when a module whose ``training`` the call read is switched (``train()``/``eval()``: each mode
-keeps its trace). The compiled function's results are not recorded on the autograd tape. Python side
-effects are not replayed: set gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``.
+other than lr change or its parameter groups do (``add_param_group``, ``load_state_dict``), when a parameter's or
+an argument's ``.grad`` that the trace accumulated into appears or disappears, or when a module whose ``training``
+the call read is switched (``train()``/``eval()``: each mode keeps its trace). A jit function called while another
+one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The
+compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
+gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A traced backward runs the gradient hooks
+of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
+were when the call traced; a hook added or removed later, or a parameter frozen (``requires_grad = False``) after
+tracing, needs a new jit function (the steady state checks neither).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
@@ -69,15 +75,17 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from types import MethodType
 
 import numpy as np
 
 from ember.backend.devices import device_of
-from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, current
 from ember.jit_steady import MISS, steady_call
 from ember.nn.module import observe_modes, on_mode_change
 from ember.ops.effects import DROP_GRAD
 from ember.ops.shape import COPY
+from ember.optim.optimizer import on_param_groups_change
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
@@ -97,14 +105,17 @@ profile_hook = None  # set by ember.profiler while it records: runs a compiled g
 _LIVE: weakref.WeakSet = weakref.WeakSet()  # every JitFunction: a module's mode change drops their steady calls
 
 
-def _forget_steady_calls() -> None:
+def _forget_steady_calls(tracing=None) -> None:
     """A module's mode changed: the next call of each jit function takes the general path, which checks the
-    modes its trace read (the steady-state calls check none)."""
+    modes its trace read (the steady-state calls check none). Also when jit function ``tracing`` starts a trace:
+    another one it calls with concrete Tensors then joins the trace (the steady-state call would run it)."""
     for function in list(_LIVE):
-        function._steady = (None, None)
+        if function is not tracing:
+            function._steady = (None, None)
 
 
 on_mode_change(_forget_steady_calls)
+on_param_groups_change(_forget_steady_calls)  # the general path checks the groups (Trace.matches)
 
 
 class _Compiled:
@@ -193,6 +204,7 @@ class JitFunction:
         self.fn = fn
         self.passes = passes
         self.dynamic = dynamic
+        self.cache_size = cache_size
         self.cache = CompileCache(cache_size)  # signature -> the traces made for it
         self.general: dict = {}  # signature with unknown (None) dimensions -> the traces made for it
         self.specialized: list[str] = []  # why a signature with unknown dimensions was compiled per shape
@@ -204,7 +216,28 @@ class JitFunction:
         self._steady: tuple = (None, None)  # (_Compiled, its steady-state call) of the latest call
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
+        self._methods = weakref.WeakKeyDictionary()  # instance -> this method's jit function bound to it
         _LIVE.add(self)
+
+    def __get__(self, instance, owner=None):
+        """``@ember.jit`` on a method: each instance gets a jit function of its own, which passes it as ``self``
+        (its parameters are then captured, read on every call, rather than frozen with an argument)."""
+        if instance is None:
+            return self
+        try:
+            return self._methods[instance]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable, or without weak references: passed as a (frozen) argument
+            return MethodType(self, instance)
+        fn, ref = self.fn, weakref.ref(instance)  # held weakly: the entry goes with the instance
+
+        def method(*args):
+            return fn(ref(), *args)
+
+        method.__name__ = self.__name__
+        bound = self._methods[instance] = JitFunction(method, self.passes, self.cache_size, self.dynamic)
+        return bound
 
     def __call__(self, *args):
         last, steady = self._steady  # one read: another thread may be replacing it
@@ -214,6 +247,8 @@ class JitFunction:
                 self.cache.hits += 1  # what the general path counts
                 self._last = last
                 return out
+        if current() is not None:  # called while a graph is built (another jit function's trace): part of it
+            return self.fn(*args)
         key = []
         arrays = []
         for a in args:
@@ -222,6 +257,10 @@ class JitFunction:
                 key.append((array.shape, array.dtype, a.requires_grad))
                 arrays.append(array)
             else:
+                if a.__class__ is not str and _holds_tensor(a):  # frozen, it would be a constant
+                    raise TypeError(f"jit {self.__name__}: argument {len(key)} is a {type(a).__name__} holding "
+                                    "Tensors; pass each Tensor as an argument of its own (a non-Tensor argument is "
+                                    "frozen into the trace)")
                 try:
                     hash(a)
                 except TypeError:
@@ -336,6 +375,7 @@ class JitFunction:
     def _trace(self, args, general: tuple | None = None) -> _Compiled:
         """Trace and compile for the arguments' shapes, or for ``general``'s (with unknown dimensions)."""
         self.traces += 1
+        _forget_steady_calls(self)
         graph = Graph()
         graph.live_captures = True
         trace = graph.trace = Trace(graph)
@@ -397,6 +437,15 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
+
+
+def _holds_tensor(value) -> bool:
+    """Whether ``value``, a list, tuple, set or dict (nested), holds a Tensor."""
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple, set, frozenset)):
+        return False
+    return any(isinstance(v, Tensor) or _holds_tensor(v) for v in value)
 
 
 def _read_after_updates(graph: Graph, outputs: list) -> list:
@@ -542,7 +591,8 @@ def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = Non
 
     At most ``cache_size`` signatures stay compiled (default ``ember.runtime.cache.COMPILE_CACHE_SIZE``, 64),
     the least recently called dropped first. ``dynamic`` (None, True, False; see the module docstring) says
-    when one compiled function serves many sizes. A jit function may be called from several threads.
+    when one compiled function serves many sizes. A jit function may be called from several threads. On a
+    method (a module's ``forward``), each instance gets its own compiled function.
 
     >>> step = ember.jit(train_step, dynamic=True)   # any batch size: one compilation
     """

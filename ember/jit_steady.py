@@ -67,7 +67,8 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
     src.add("return MISS", 2)
     if n:
         src.add(f"{', '.join(f'a{i}' for i in range(n))}, = args")
-        src.miss_unless([f"(a{i}.__class__ is not Tensor and not isinstance(a{i}, Tensor))" for i in range(n)])
+        src.miss_unless([f"(a{i}.__class__ is not Tensor and (not isinstance(a{i}, Tensor) or a{i}.symbolic))"
+                        for i in range(n)])  # a graph Value: called in another trace
         for i in range(n):
             src.add(f"x{i} = a{i}.array")
         checks = []

@@ -298,6 +298,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if self.symbolic:
+            raise TypeError(f"register_hook: %{self.id} is a symbolic graph value (computed inside ember.jit or a "
+                            "graph); a traced backward runs the hooks of parameters and arguments only")
         if not self.requires_grad:
             raise RuntimeError("register_hook on a tensor that does not require grad")
         if self.node is None:

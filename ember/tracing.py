@@ -11,13 +11,15 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
 - ``matches`` tells whether a cached trace still fits the caller's ``.grad`` (of parameters and arguments),
-  optimizer and autocast state, and the modes (``train()``/``eval()``) of the modules the call read.
+  optimizer and autocast state, the parameter groups of the optimizers the call stepped, and the modes
+  (``train()``/``eval()``) of the modules the call read.
 """
 
 from __future__ import annotations
 
 from operator import is_not, itemgetter
 
+from ember.autograd import post_accumulate_hooks
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
 from ember.ops import autocast
@@ -31,6 +33,21 @@ def _reader(keys: list):
     """A function of a dict returning the tuple of its values at ``keys`` (KeyError when one is missing)."""
     get = itemgetter(*keys)
     return get if len(keys) > 1 else lambda d: (get(d),)
+
+
+def _accumulate(leaf: Tensor, g, hooked: Tensor) -> None:
+    """``accumulate_grad(leaf, g)`` with the hooks of ``hooked`` (the caller's Tensor of an argument ``leaf``) run
+    as eager backward runs them: its tensor hooks on ``g`` first, its post-accumulate hooks after."""
+    if hooked._hooks:
+        if g.__class__ is RowSparse:
+            g = dense_gradient(g)
+        for hook in hooked._hooks:
+            result = hook(g)
+            if result is not None:
+                g = result
+    accumulate_grad(leaf, g)
+    for hook in post_accumulate_hooks(hooked):
+        hook(leaf)
 
 
 class Trace:
@@ -53,6 +70,7 @@ class Trace:
         self.arguments: dict = {}  # Value id -> (index, the caller's Tensor) of arguments that require grad
         self.arg_assumed: list = []  # (index, whether its .grad was None): the trace read an argument's .grad
         self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
+        self.optimizers: dict = {}  # id -> (optimizer, its groups_version): the call stepped its groups as they were
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -82,6 +100,9 @@ class Trace:
                 return False
         for param, was_none in self.assumed:
             if (param.grad is None) != was_none:
+                return False
+        for optimizer, version in self.optimizers.values():  # a group added: its parameters need update nodes
+            if optimizer.groups_version != version:
                 return False
         states, hypers = self.checks()
         try:
@@ -144,6 +165,11 @@ class Trace:
             self.touch(p)
             self.dropped.add(id(p))
             p.grad = None
+        elif op is UPDATE or op is SPARSE_UPDATE:
+            optimizer = getattr(attrs.get("live"), "optimizer", None)
+            version = getattr(optimizer, "groups_version", None)
+            if version is not None and id(optimizer) not in self.optimizers:
+                self.optimizers[id(optimizer)] = (optimizer, version)
 
     def backward(self, loss: Value, gradient=None, inputs=None) -> None:
         """``loss.backward()`` while tracing: gradients of every parameter captured so far (or of those among
@@ -176,7 +202,7 @@ class Trace:
                 if previous is not None and g.__class__ is RowSparse:  # a dense gradient plus rows: dense
                     g = dense_gradient(g)
                 param.grad = previous
-                accumulate_grad(param, g)
+                _accumulate(param, g, param)
 
     def _among(self, inputs, params: list, args: list) -> tuple:
         """The parameters and arguments that ``backward(inputs=...)`` names."""
@@ -203,7 +229,7 @@ class Trace:
             v.grad = None if caller.grad is None else self._argument_grad(index, v, caller)
         if g.__class__ is RowSparse:
             g = dense_gradient(g)
-        accumulate_grad(v, g)
+        _accumulate(v, g, caller)
 
     def _argument_grad(self, index: int, v: Value, caller: Tensor) -> Value:
         """The caller's ``.grad`` of argument ``index`` as a live input (of the argument's shape, unknown

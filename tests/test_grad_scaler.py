@@ -157,3 +157,22 @@ def test_float16_training_with_autocast_and_scaler():
     with ember.no_grad(), ember.autocast("cpu", dtype=ember.float16):
         accuracy = float((model(xt).numpy().argmax(1) == labels).mean())
     assert accuracy >= 0.95, accuracy
+
+
+@pytest.mark.parametrize("inside", ["scale", "step"])
+def test_a_scaler_inside_a_traced_step_is_a_clear_error(inside):
+    net = ember.nn.Linear(3, 2)
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+    scaler = ember.amp.GradScaler()
+
+    @ember.jit
+    def step(x):
+        optimizer.zero_grad()
+        with ember.autocast("cpu", dtype=ember.float16):
+            loss = net(x).float().sum()
+        (scaler.scale(loss) if inside == "scale" else loss).backward()
+        scaler.step(optimizer)
+
+    method = "scale" if inside == "scale" else "unscale_"
+    with pytest.raises(TypeError, match=f"GradScaler.{method}: called inside ember.jit"):
+        step(ember.ones(4, 3))

@@ -123,3 +123,59 @@ def test_detach_in_a_traced_function_is_a_clear_error():
     fast = ember.jit(lambda x: (x * 2).detach() + 1)
     with pytest.raises(TypeError, match=r"detach\(\): %\d+ .* symbolic graph value"):
         fast(ember.ones(2))
+
+
+def test_a_jit_function_called_in_another_trace_joins_it_and_may_recurse():
+    inner = ember.jit(lambda a: a * 2)
+    x = ember.tensor(np.arange(3, dtype=np.float32))
+    for _ in range(3):  # into its steady state
+        inner(x)
+    outer = ember.jit(lambda a: inner(a) + 1)
+    for _ in range(3):
+        np.testing.assert_array_equal(outer(x).numpy(), [1, 3, 5])
+    assert inner.traces == 1 and outer.traces == 1
+    w = ember.nn.Parameter(ember.ones(3))
+    for _ in range(3):
+        inner(w)
+    outer = ember.jit(lambda a: inner(w) + a)  # a parameter captured by the inner call: read on every call
+    outer(x)
+    w.data[...] = 5
+    np.testing.assert_array_equal(outer(x).numpy(), [10, 11, 12])
+
+    @ember.jit(dynamic=False)
+    def total(a):  # unrolled at trace time, once per shape
+        return a.sum() if a.shape[0] == 1 else total(a[1:]) + a[0].sum()
+
+    for n in (4, 4, 3):
+        m = np.arange(3 * n, dtype=np.float32).reshape(n, 3)
+        assert total(ember.tensor(m)).item() == m.sum()
+    assert total.traces == 2
+
+
+def test_jit_on_a_method_binds_each_instance():
+    class Scaled(ember.nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = ember.nn.Parameter(ember.tensor([float(scale)]))
+
+        @ember.jit
+        def forward(self, x):
+            return x * self.scale
+
+    a, b = Scaled(2), Scaled(3)
+    x = ember.ones(2)
+    for _ in range(3):
+        np.testing.assert_array_equal(a(x).numpy(), [2, 2])
+        np.testing.assert_array_equal(b(x).numpy(), [3, 3])
+    assert a.forward is a.forward and a.forward is not b.forward and a.forward.traces == 1
+    a.scale.data[...] = 5  # its parameter is read on every call
+    np.testing.assert_array_equal(a(x).numpy(), [5, 5])
+
+
+@pytest.mark.parametrize("dynamic", [None, False])
+def test_a_structure_of_tensors_as_an_argument_is_a_clear_error(dynamic):
+    add = ember.jit(lambda pair: pair[0] + pair[1], dynamic=dynamic)
+    x, y = ember.ones(2), ember.ones(2)
+    for pair in [(x, y), [x, y], {0: x, 1: (y,)}]:  # a tuple would be frozen: x's later values never read
+        with pytest.raises(TypeError, match=f"jit <lambda>: argument 0 is a {type(pair).__name__} holding Tensors"):
+            add(pair)

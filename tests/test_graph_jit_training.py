@@ -164,6 +164,24 @@ def test_other_hyper_parameters_and_new_optimizer_state_retrace():
     assert step.traces == 3
 
 
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+def test_a_param_group_added_after_tracing_is_updated_as_in_eager_mode(opt_name):
+    nets = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = nn.Sequential(*NETS["mlp"]())
+        opt = OPTIMIZERS[opt_name](net[0].parameters())  # the last layer joins later (fine-tuning)
+        step = (ember.jit if traced else lambda f: f)(lambda x, y, net=net, opt=opt: _step(net, opt, x, y))
+        for i, (x, y) in enumerate(zip(X + X, Y + Y)):
+            if i == 3:
+                opt.add_param_group({"params": list(net[2].parameters()), "lr": 0.05})
+                traces = getattr(step, "traces", 0)
+            step(x, y)
+        nets.append(net)
+    _assert_same_state(*nets, **ROUNDING)
+    assert step.traces == traces + 1
+
 def test_gradients_accumulate_across_calls_like_eager():
     eager_net, _ = _build("mlp", "sgd")
     net, _ = _build("mlp", "sgd")
@@ -542,3 +560,41 @@ def test_an_argument_gradient_is_its_own_array_and_a_non_leaf_argument_is_refuse
     x.grad = ember.ones(4, 3, dtype="float64")  # eager mode adds a float32 gradient into it: float64
     fn(x, w)
     assert x.grad.dtype == np.float64 and w.grad.dtype == np.float32
+
+
+def test_gradient_hooks_of_parameters_and_arguments_run_in_a_traced_backward_as_in_eager_mode():
+    results = []
+    for traced in (False, True):
+        ember.manual_seed(0)
+        net = nn.Linear(6, 3)
+        net.weight.register_hook(lambda g: g * 5)
+        per_parameter = ember.optim.SGD([net.bias], lr=0.1)  # an optimizer step in backward
+        handle = net.bias.register_post_accumulate_grad_hook(lambda p: per_parameter.step())
+        x = ember.tensor(X[0].numpy(), requires_grad=True)
+        x.register_hook(lambda g: g * -1)
+
+        def step(x):
+            loss = (net(x) ** 2).mean()
+            loss.backward()
+            return loss
+
+        fn = ember.jit(step) if traced else step
+        for _ in range(3):
+            fn(x)
+        results.append([t.detach().numpy() for t in (net.weight.grad, net.bias, x.grad)])
+        handle.remove()  # the hook holds the optimizer, which holds the parameter
+    for eager, jitted in zip(*results):
+        np.testing.assert_allclose(jitted, eager, rtol=1e-6, atol=1e-7)
+
+
+def test_a_hook_on_a_value_computed_in_a_trace_is_a_clear_error():
+    net = nn.Linear(6, 3)
+
+    @ember.jit
+    def step(x):
+        h = net(x)
+        h.register_hook(lambda g: g * 2)
+        h.sum().backward()
+
+    with pytest.raises(TypeError, match=r"register_hook: %\d+ is a symbolic graph value"):
+        step(X[0])

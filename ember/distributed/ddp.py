@@ -133,8 +133,9 @@ class DistributedDataParallel(Module):
                 "the unused ones)")
 
     def _grad_ready(self, param: Tensor) -> None:
-        if not self._sync:
-            return
+        grad = param.grad
+        if not self._sync or (grad.values if grad.__class__ is RowSparse else grad).symbolic:
+            return  # (a graph value: ember.jit traces the step, and its data_parallel pass averages)
         key = id(param)
         if key in self._ready:
             return

@@ -47,6 +47,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
+        self.groups_version = 0  # counts add_param_group and load_state_dict: a traced step checks it
         groups = list(params)
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
@@ -87,6 +88,7 @@ class Optimizer:
             group.setdefault(key, value)
         self.validate(group)
         self.param_groups.append(group)
+        _groups_changed(self)
 
     def validate(self, group: dict) -> None:
         """Raise a ValueError naming the first bad hyper-parameter of ``group``."""
@@ -257,6 +259,7 @@ class Optimizer:
             groups.append(restored)
         self.state = state
         self.param_groups = groups
+        _groups_changed(self)
 
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
@@ -264,6 +267,21 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
         return "\n".join(lines) + "\n)"
+
+
+_group_listeners: list = []
+
+
+def on_param_groups_change(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` whenever an optimizer's parameter groups change (``add_param_group``,
+    ``load_state_dict``)."""
+    _group_listeners.append(listener)
+
+
+def _groups_changed(optimizer: Optimizer) -> None:
+    optimizer.groups_version += 1
+    for listener in _group_listeners:
+        listener()
 
 
 class _LiveHyper:
