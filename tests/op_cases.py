@@ -236,6 +236,17 @@ UNARY = [
     ("relu", ember.relu, lambda x: np.maximum(x, 0.0), "relu", away, {}),
     ("erf", ember.erf, np_erf, "erf", lambda *s: normal(*s, scale=1.5), {}),
     ("softplus", ember.softplus, np_softplus, "nn.functional.softplus", lambda *s: normal(*s, scale=3.0), {}),
+    ("log2", ember.log2, np.log2, "log2", lambda *s: uniform(0.3, 3.0, *s), {}),
+    ("log10", ember.log10, np.log10, "log10", lambda *s: uniform(0.3, 3.0, *s), {}),
+    ("expm1", ember.expm1, np.expm1, "expm1", normal, {}),
+    ("asin", ember.asin, np.arcsin, "asin", lambda *s: uniform(-0.8, 0.8, *s), {}),
+    ("acos", ember.acos, np.arccos, "acos", lambda *s: uniform(-0.8, 0.8, *s), {}),
+    ("atan", ember.atan, np.arctan, "atan", lambda *s: normal(*s, scale=2.0), {}),
+    ("sinh", ember.sinh, np.sinh, "sinh", normal, {}),
+    ("cosh", ember.cosh, np.cosh, "cosh", normal, {}),
+    ("asinh", ember.asinh, np.arcsinh, "asinh", lambda *s: normal(*s, scale=2.0), {}),
+    ("acosh", ember.acosh, np.arccosh, "acosh", lambda *s: uniform(1.3, 4.0, *s), {}),
+    ("atanh", ember.atanh, np.arctanh, "atanh", lambda *s: uniform(-0.8, 0.8, *s), {}),
 ]
 
 
@@ -271,6 +282,13 @@ for _lo, _hi in [(-0.5, 0.5), (None, 0.3), (-0.2, None)]:
     _row(f"clip_{_lo}_{_hi}", lambda x, lo=_lo, hi=_hi: ember.clip(x, lo, hi),
          lambda x, lo=_lo, hi=_hi: np.clip(x, lo, hi), ins(away(3, 4, points=_points)), "clip",
          lambda x, lo=_lo, hi=_hi: torch.clamp(x, lo, hi))
+_row("atan2", ember.atan2, np.arctan2, ins(away(3, 4), away(4)), "atan2", torch and torch.atan2)
+_row("atan2_method_int", lambda a, b: a.atan2(b), lambda a, b: np.arctan2(a, b).astype(np.float32),
+     ins(ints(-3, 4, 5), ints(1, 4, 5)), ("cast", "atan2"), lambda a, b: a.atan2(b), grad=False)
+_row("clamp_min_max_methods", lambda x: x.clamp_min(-0.5).clamp_max(0.4), lambda x: np.clip(x, -0.5, 0.4),
+     ins(away(3, 4, points=(-0.5, 0.4))), "clip", lambda x: x.clamp_min(-0.5).clamp_max(0.4))
+_row("clamp_min_tensor", ember.clamp_min, np.maximum, ins(normal(3, 4), normal(4)), ("where", "lt"),
+     torch and torch.clamp_min)
 _row("clip_method_int", lambda x: x.clamp(-2, 3), lambda x: np.clip(x, -2, 3), ins(ints(-6, 6, 8)), "clip",
      grad=False)
 _row("hardtanh", ember.hardtanh, lambda x: np.clip(x, -1.0, 1.0), ins(away(3, 4, points=(-1.0, 1.0), scale=2.0)),

@@ -421,3 +421,58 @@ def test_norm_forms_and_the_gradient_of_a_zero_vector_match_torch():
     _same(ours.grad, theirs.grad)
     with pytest.raises(ValueError, match="norm: p must be a number or 'fro', got 'nuc'"):
         ember.norm(ours, "nuc")
+
+
+# --- logarithms, inverse trigonometric and hyperbolic functions, atan2, pow, clamp_min/clamp_max -------------
+
+_MATH = ["log2", "log10", "expm1", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"]
+
+
+@pytest.mark.parametrize("name", _MATH)
+def test_unary_math_matches_torch_in_values_gradients_and_domain_edges(name):
+    x = np.array([0.3, -0.7, 0.95, 1.5, 2.0, -3.0, 0.0, 1.0, -1.0, np.inf, np.nan], np.float32)
+    with np.errstate(all="ignore"):
+        _same(getattr(ember, name)(ember.tensor(x)), getattr(torch, name)(torch.tensor(x)))
+    inside = np.array([0.2, 0.45, 0.7], np.float32) + (1.5 if name == "acosh" else 0.0)
+    ours, theirs = ember.tensor(inside, requires_grad=True), torch.tensor(inside, requires_grad=True)
+    (getattr(ours, name)() * ember.tensor([1.0, -2.0, 3.0])).sum().backward()
+    (getattr(theirs, name)() * torch.tensor([1.0, -2.0, 3.0])).sum().backward()
+    _same(ours.grad, theirs.grad)
+    with np.errstate(all="ignore"):  # integers as float32
+        _same(getattr(ember.tensor([1, 2]), name)(), getattr(torch.tensor([1, 2]), name)())
+    a, b = ember.tensor(inside), torch.tensor(inside)
+    assert getattr(a, name + "_")() is a
+    getattr(b, name + "_")()
+    _same(a, b)
+
+
+def test_atan2_quadrants_broadcasting_and_gradients_as_torch():
+    (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(4, seed=1, grad=True)
+    got, want = ember.atan2(a, b), torch.atan2(ta, tb)
+    _same(got, want)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    signs = np.array([[0.0, -0.0, 1.0, -1.0]], np.float32)
+    got, want = ember.tensor(signs).atan2(ember.tensor(signs.T)), torch.tensor(signs).atan2(torch.tensor(signs.T))
+    _same(got, want)
+    np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+    _same(ember.arctan2(ember.tensor([1, -2]), ember.tensor([3, 4])), torch.arctan2(torch.tensor([1, -2]),
+                                                                                      torch.tensor([3, 4])))
+
+
+def test_pow_and_clamp_min_max_as_torch():
+    (ours, theirs), (lo, lo_t) = _pair(3, 4, grad=True), _pair(4, seed=1)
+    _same(ember.pow(ours, 2), torch.pow(theirs, 2))
+    _same(ember.pow(2.0, ours), torch.pow(2.0, theirs))
+    _same(ember.clamp_min(ours, lo), torch.clamp_min(theirs, lo_t))
+    _same(ours.clamp_max(0.25), theirs.clamp_max(0.25))
+    _same(ember.clamp_min(ember.tensor([1, 5]), 2.5), torch.clamp_min(torch.tensor([1, 5]), 2.5))
+    (ours.clamp_min(lo) * ours.clamp_max(0.1)).sum().backward()
+    (theirs.clamp_min(lo_t) * theirs.clamp_max(0.1)).sum().backward()
+    _same(ours.grad, theirs.grad)
+    plain, plain_t = _pair(5, seed=2)
+    assert plain.clamp_min_(0.0) is plain
+    plain_t.clamp_min_(0.0)
+    _same(plain, plain_t)

@@ -21,6 +21,8 @@ from ember.ops.batch_norm import batch_norm
 from ember.ops.composed import (
     allclose,
     ceil,
+    clamp_max,
+    clamp_min,
     count_nonzero,
     equal,
     floor,
@@ -47,16 +49,25 @@ from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
     abs,
+    acos,
+    acosh,
     add,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
     bitwise_and,
     bitwise_or,
     bitwise_xor,
     clip,
     cos,
+    cosh,
     div,
     eq,
     erf,
     exp,
+    expm1,
     floor_divide,
     ge,
     gt,
@@ -64,6 +75,8 @@ from ember.ops.elementwise import (
     le,
     log,
     log1p,
+    log2,
+    log10,
     lt,
     maximum,
     minimum,
@@ -77,6 +90,7 @@ from ember.ops.elementwise import (
     sigmoid,
     sign,
     sin,
+    sinh,
     softplus,
     sqrt,
     square,
@@ -175,6 +189,8 @@ from ember.ops.sorting import argsort, median, sort, topk
 expand_dims = unsqueeze
 repeat_interleave = repeat
 clamp = clip
+pow = power  # noqa: A001  (PyTorch's name)
+arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -182,6 +198,8 @@ transpose = _torch_names.transpose_any(transpose)
 __all__ = [
     "flip", "index_select", "masked_select", "roll", "tril", "triu",
     "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
+    "clamp_max", "clamp_min", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",
