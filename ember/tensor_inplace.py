@@ -112,6 +112,16 @@ def _unary(fn_name: str, method: str):
     return inplace
 
 
+def _reshape_in_place(tensor, name: str, reshaped):
+    """``tensor`` given the shape of ``reshaped`` (a view of its array), as PyTorch's in-place view ops."""
+    _check(tensor, name)
+    if not hasattr(tensor.array, "flags"):
+        raise TypeError(f"{name}: in-place ops change a tensor's array and are not recorded into a graph; "
+                        "use the out-of-place form in traced or graph-building code")
+    tensor.array = reshaped.array
+    return tensor
+
+
 def _scaled(value, alpha):
     return value if alpha == 1 else value * alpha
 
@@ -244,6 +254,14 @@ class InplaceMethods:
         mask = mask.array if hasattr(mask, "node") else mask
         value = value.array if hasattr(value, "node") else value
         return _write(self, "masked_fill_", self.xp.where(mask, value, self.array))
+
+    def unsqueeze_(self, dim: int):
+        """Insert a dimension of size 1 at ``dim``, changing this tensor's shape in place."""
+        return _reshape_in_place(self, "unsqueeze_", _ops().unsqueeze(self, dim))
+
+    def squeeze_(self, dim=None):
+        """Drop dimensions of size 1 (all, or ``dim``), changing this tensor's shape in place."""
+        return _reshape_in_place(self, "squeeze_", _ops().squeeze(self, dim))
 
     def zero_(self):
         """Set every element to 0, in place."""

@@ -128,6 +128,7 @@ class OpMethods(TensorLike):
     addmm = _ops.addmm
     baddbmm = _ops.baddbmm
     dot = _ops.dot
+    cross = _ops.cross
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 
@@ -163,6 +164,9 @@ class OpMethods(TensorLike):
     # --- reductions ---
     sum = _ops.sum
     nansum = _ops.nansum
+    nanmean = _ops.nanmean
+    kthvalue = _ops.kthvalue
+    diff = _ops.diff
     mean = _ops.mean
     prod = _ops.prod
     std = _ops.std
@@ -187,6 +191,7 @@ class OpMethods(TensorLike):
     reshape = _ops.reshape
     view = _ops.reshape
     flatten = _ops.flatten
+    unflatten = _ops.unflatten
     squeeze = _ops.squeeze
     unsqueeze = _ops.unsqueeze
     permute = _ops.permute

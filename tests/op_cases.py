@@ -603,6 +603,34 @@ for _p, _covers in ((2, ("sum", "sqrt", "gt", "where")), (1, ("abs", "sum")), (3
 _row("norm_all_keepdim", lambda x: ember.norm(x, keepdim=True, dim=(0, 1)),
      lambda x: np.sqrt((x * x).sum(keepdims=True)), ins(normal(3, 4)), ("sum", "sqrt"),
      lambda x: torch.norm(x, dim=(0, 1), keepdim=True))
+_row("hstack_vstack_dstack", lambda a, b: ember.stack([ember.hstack([a, b]).flatten(), ember.vstack([a, b]).flatten(),
+                                                         ember.dstack([a, b]).flatten()]),
+     lambda a, b: np.stack([np.hstack([a, b]).ravel(), np.vstack([a, b]).ravel(), np.dstack([a, b]).ravel()]),
+     ins(normal(2, 3), normal(2, 3)), ("concat", "reshape"),
+     lambda a, b: torch.stack([torch.hstack([a, b]).flatten(), torch.vstack([a, b]).flatten(),
+                               torch.dstack([a, b]).flatten()]))
+_row("meshgrid_xy", lambda a, b: ember.stack(ember.meshgrid(a, b, indexing="xy")),
+     lambda a, b: np.stack(np.meshgrid(a, b, indexing="xy")), ins(normal(3), normal(4)), ("reshape", "broadcast_to"),
+     lambda a, b: torch.stack(torch.meshgrid(a, b, indexing="xy")))
+_row("unflatten", lambda x: x.unflatten(1, (2, -1)), lambda x: x.reshape(3, 2, 2), ins(normal(3, 4)), "reshape",
+     lambda x: x.unflatten(1, (2, -1)))
+_row("diff_n2_prepend", lambda x, p: ember.diff(x, n=2, dim=0, prepend=p),
+     lambda x, p: np.diff(x, n=2, axis=0, prepend=p), ins(normal(4, 3), normal(1, 3)), ("concat", "getitem", "sub"),
+     lambda x, p: torch.diff(x, n=2, dim=0, prepend=p))
+_row("tensordot_pairs", lambda a, b: ember.tensordot(a, b, dims=([1, 2], [1, 0])),
+     lambda a, b: np.tensordot(a, b, axes=([1, 2], [1, 0])), ins(normal(2, 3, 4), normal(4, 3, 5)), "matmul",
+     lambda a, b: torch.tensordot(a, b, dims=([1, 2], [1, 0])))
+_row("cross_dim", lambda a, b: ember.cross(a, b, dim=1), lambda a, b: np.cross(a, b, axis=1),
+     ins(normal(4, 3), normal(4, 3)), ("getitem", "mul", "sub", "concat"), lambda a, b: torch.cross(a, b, dim=1))
+for _p in (2.0, 1.0, float("inf")):
+    _row(f"cdist_p{_p}", lambda a, b, p=_p: ember.cdist(a, b, p=p),
+         lambda a, b, p=_p: np.linalg.norm(a[:, None] - b[None], p, axis=-1), ins(normal(3, 4), normal(5, 4)),
+         ("sub", "abs", "sum") if _p != 2.0 else ("sub", "mul", "sum", "sqrt"), lambda a, b, p=_p: torch.cdist(a, b, p))
+_row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=1),
+     ins(const([[1.0, np.nan, 2.5], [0.5, -1.0, 4.0]])), ("ne", "where", "sum", "div"),
+     lambda x: torch.nanmean(x, dim=1))
+_row("kthvalue", lambda x: x.kthvalue(2, dim=0).values, lambda x: np.sort(x, 0)[1], ins(normal(4, 3)),
+     ("argsort", "getitem", "gather"), lambda x: x.kthvalue(2, dim=0).values)
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -476,3 +476,125 @@ def test_pow_and_clamp_min_max_as_torch():
     assert plain.clamp_min_(0.0) is plain
     plain_t.clamp_min_(0.0)
     _same(plain, plain_t)
+
+
+# --- joining, grids, differences, products, nanmean, kthvalue and in-place shape changes ---------------------
+
+
+def test_hstack_vstack_dstack_and_meshgrid_as_torch():
+    for shapes in ([(3,), (2,)], [(2, 3), (2, 1)], [(), ()]):
+        ours = [ember.tensor(np.arange(np.prod(s), dtype=np.float32).reshape(s)) for s in shapes]
+        theirs = [torch.tensor(t.numpy()) for t in ours]
+        _same(ember.hstack(ours), torch.hstack(theirs), exact=True)
+    for shapes in ([(3,), (2, 3)], [(), ()], [(2, 3), (2, 3)]):
+        ours = [ember.tensor(np.arange(np.prod(s), dtype=np.float32).reshape(s)) for s in shapes]
+        theirs = [torch.tensor(t.numpy()) for t in ours]
+        _same(ember.vstack(ours), torch.vstack(theirs), exact=True)
+        _same(ember.dstack(ours[-1:] * 2), torch.dstack(theirs[-1:] * 2), exact=True)
+    (a, ta), (b, tb), (c, tc) = _pair(3, grad=True), _pair(2, seed=1, grad=True), _pair(4, seed=2)
+    for indexing in ("ij", "xy"):
+        for got, want in zip(ember.meshgrid(a, b, c, indexing=indexing), torch.meshgrid(ta, tb, tc,
+                                                                                       indexing=indexing)):
+            _same(got, want, exact=True)
+    got, want = ember.meshgrid([a, b], indexing="xy"), torch.meshgrid([ta, tb], indexing="xy")
+    (got[0] * got[1] * 2).sum().backward()
+    (want[0] * want[1] * 2).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    with pytest.raises(ValueError, match="meshgrid: indexing must be 'ij' or 'xy', got 'yx'"):
+        ember.meshgrid(a, b, indexing="yx")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n": 2, "dim": 0}, {"dim": 1, "prepend": "tensor"},
+                                    {"n": 3, "append": "tensor"}])
+def test_diff_matches_torch_with_prepend_append_and_gradients(kwargs):
+    ours, theirs = _pair(4, 5, grad=True)
+    kwargs_ours, kwargs_theirs = dict(kwargs), dict(kwargs)
+    for key in ("prepend", "append"):
+        if key in kwargs:
+            shape = (4, 2) if kwargs.get("dim", -1) != 0 else (2, 5)
+            kwargs_ours[key], kwargs_theirs[key] = _pair(*shape, seed=3)
+    got, want = ours.diff(**kwargs_ours), theirs.diff(**kwargs_theirs)
+    _same(got, want)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(ours.grad, theirs.grad)
+    flags = np.array([True, True, False, True])
+    _same(ember.diff(ember.tensor(flags)), torch.diff(torch.tensor(flags)), exact=True)
+
+
+def test_tensordot_cross_and_cdist_match_torch_with_gradients():
+    (a, ta), (b, tb) = _pair(2, 3, 4, grad=True), _pair(4, 3, 5, seed=1, grad=True)
+    _same(ember.tensordot(a, b, 0), torch.tensordot(ta, tb, 0))
+    _same(ember.tensordot(a, b.permute(1, 0, 2), dims=2), torch.tensordot(ta, tb.permute(1, 0, 2), dims=2))
+    _same(ember.tensordot(a, b, dims=([2], [0])), torch.tensordot(ta, tb, dims=([2], [0])))
+    got, want = ember.tensordot(a, b, ([1, 2], [1, 0])), torch.tensordot(ta, tb, ([1, 2], [1, 0]))
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    (u, tu), (v, tv) = _pair(3, 4, grad=True), _pair(3, 1, seed=1, grad=True)
+    got, want = ember.cross(u, v.expand(3, 4), dim=0), torch.cross(tu, tv.expand(3, 4), dim=0)
+    _same(got, want)
+    _same(u.cross(v.expand(3, 4)), tu.cross(tv.expand(3, 4)))
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(u.grad, tu.grad)
+    _same(v.grad, tv.grad)
+    with pytest.raises(ValueError, match="cross: no dimension of size 3 in the shape \\[2, 4\\]"):
+        ember.cross(ember.ones(2, 4), ember.ones(2, 4))
+    for p in (2.0, 1.0, float("inf"), 3.0):
+        (x, tx), (y, ty) = _pair(2, 4, 3, grad=True), _pair(2, 5, 3, seed=1, grad=True)
+        got, want = ember.cdist(x, y, p=p), torch.cdist(tx, ty, p=p)
+        _same(got, want)
+        (got * got).sum().backward()
+        (want * want).sum().backward()
+        _same(x.grad, tx.grad)
+        _same(y.grad, ty.grad)
+    same, same_t = _pair(3, 2, grad=True)
+    ember.cdist(same, same).sum().backward()
+    torch.cdist(same_t, same_t).sum().backward()
+    _same(same.grad, same_t.grad)  # zero distances on the diagonal: gradient 0 there, as torch's
+
+
+def test_nanmean_and_kthvalue_as_torch():
+    x = np.array([[1.0, np.nan, 2.5, -1.0], [np.nan] * 4, [0.5, -1.0, 4.0, 3.0]], np.float32)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with np.errstate(all="ignore"):
+        _same(ours.nanmean(dim=1), theirs.nanmean(dim=1))
+        _same(ember.nanmean(ours), torch.nanmean(theirs))
+        _same(ours.nanmean(0, keepdim=True), theirs.nanmean(0, keepdim=True))
+    ours.nanmean().backward()
+    theirs.nanmean().backward()
+    _same(ours.grad, theirs.grad)
+    with pytest.raises(TypeError, match="nanmean: needs a floating point tensor, got int64"):
+        ember.nanmean(ember.tensor([1, 2]))
+    ours, theirs = _pair(4, 5, grad=True)
+    for k, dim, keepdim in ((1, 0, False), (3, -1, True), (5, 1, False)):
+        got, want = ours.kthvalue(k, dim, keepdim), theirs.kthvalue(k, dim, keepdim)
+        _same(got.values, want.values, exact=True)
+        _same(got.indices, want.indices, exact=True)
+    got, want = ember.kthvalue(ours, 2, dim=0), torch.kthvalue(theirs, 2, dim=0)
+    (got.values * 3).sum().backward()
+    (want.values * 3).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+    nan = np.array([3.0, np.nan, 1.0], np.float32)
+    _same(ember.tensor(nan).kthvalue(3).values, torch.tensor(nan).kthvalue(3).values, exact=True)
+    with pytest.raises(ValueError, match="kthvalue: k=6 must be in \\[1, 5\\]"):
+        ours.kthvalue(6)
+
+
+def test_unflatten_and_in_place_squeeze_unsqueeze_as_torch():
+    ours, theirs = _pair(2, 12)
+    _same(ours.unflatten(1, (3, -1)), theirs.unflatten(1, (3, -1)), exact=True)
+    _same(ember.unflatten(ours, -1, (2, 2, 3)), torch.unflatten(theirs, -1, (2, 2, 3)), exact=True)
+    for ours_step, theirs_step in ((lambda t: t.unsqueeze_(1), lambda t: t.unsqueeze_(1)),
+                                   (lambda t: t.unsqueeze_(-1), lambda t: t.unsqueeze_(-1)),
+                                   (lambda t: t.squeeze_(1), lambda t: t.squeeze_(1)),
+                                   (lambda t: t.squeeze_(), lambda t: t.squeeze_())):
+        assert ours_step(ours) is ours
+        theirs_step(theirs)
+        _same(ours, theirs, exact=True)
+    leaf = ember.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="unsqueeze_: a leaf tensor that requires grad"):
+        leaf.unsqueeze_(0)

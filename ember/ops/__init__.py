@@ -16,7 +16,20 @@ from ember.ops.activation import (
     silu,
     softmax,
 )
-from ember.ops.arrange import flip, index_select, masked_select, roll, tril, triu
+from ember.ops.arrange import (
+    diff,
+    dstack,
+    flip,
+    hstack,
+    index_select,
+    masked_select,
+    meshgrid,
+    roll,
+    tril,
+    triu,
+    unflatten,
+    vstack,
+)
 from ember.ops.batch_norm import batch_norm
 from ember.ops.composed import (
     allclose,
@@ -136,7 +149,7 @@ from ember.ops.pooling import (
     max_pool1d,
     max_pool2d,
 )
-from ember.ops.products import addmm, baddbmm, bmm, einsum, mm, outer
+from ember.ops.products import addmm, baddbmm, bmm, cdist, cross, einsum, mm, outer, tensordot
 from ember.ops.reduction import (
     all,
     amax,
@@ -148,6 +161,7 @@ from ember.ops.reduction import (
     cumsum,
     logsumexp,
     mean,
+    nanmean,
     nansum,
     prod,
     std,
@@ -171,7 +185,7 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
-from ember.ops.sorting import argsort, median, sort, topk
+from ember.ops.sorting import argsort, kthvalue, median, sort, topk
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -179,12 +193,12 @@ from ember.ops.sorting import argsort, median, sort, topk
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select, norm,
+    index_select, norm, nanmean, kthvalue, diff, unflatten, cross,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select, norm,
+    index_select, norm, nanmean, kthvalue, diff, unflatten, cross,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -199,7 +213,8 @@ __all__ = [
     "flip", "index_select", "masked_select", "roll", "tril", "triu",
     "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
-    "clamp_max", "clamp_min", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+    "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
+    "tensordot", "nanmean", "kthvalue", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",

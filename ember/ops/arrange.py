@@ -1,5 +1,6 @@
 """PyTorch's rearranging and selecting functions composed from indexing, ``cat`` and ``where``: ``flip``,
-``roll``, ``tril``, ``triu``, ``index_select`` and ``masked_select`` (gradients come from those ops)."""
+``roll``, ``tril``, ``triu``, ``index_select``, ``masked_select``, ``hstack``/``vstack``/``dstack``,
+``meshgrid``, ``unflatten`` and ``diff`` (gradients come from those ops)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import where
+from ember.ops.elementwise import ne, sub, where
 from ember.ops.indexing import getitem, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
@@ -106,3 +107,97 @@ def masked_select(x, mask) -> TensorLike:
         raise TypeError(f"masked_select: the mask must be a bool tensor, got {mask.dtype}")
     shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
     return getitem(broadcast_to(x, shape), broadcast_to(mask, shape))
+
+
+def _tensors(name: str, tensors) -> list:
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{name}: needs at least one tensor")
+    return tensors
+
+
+def _at_least(x: TensorLike, ndim: int) -> TensorLike:
+    """``x`` with ones added as PyTorch's atleast_1d/2d/3d add them: (n,) -> (1, n) -> (1, n, 1)."""
+    shape = tuple(x.shape)
+    if len(shape) >= ndim:
+        return x
+    if ndim == 3:
+        shape = {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[len(shape)]
+    else:
+        shape = (1,) * (ndim - len(shape)) + shape
+    return reshape(x, shape)
+
+
+def hstack(tensors) -> TensorLike:
+    """The tensors joined column-wise: along dimension 1, or 0 for 1-D tensors (0-d ones count as 1-D)."""
+    tensors = [_at_least(t, 1) for t in _tensors("hstack", tensors)]
+    return concat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> TensorLike:
+    """The tensors joined row-wise (along dimension 0), 1-D tensors as rows."""
+    return concat([_at_least(t, 2) for t in _tensors("vstack", tensors)], 0)
+
+
+def dstack(tensors) -> TensorLike:
+    """The tensors joined depth-wise (along dimension 2), as ``atleast_3d`` shapes them."""
+    return concat([_at_least(t, 3) for t in _tensors("dstack", tensors)], 2)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids of 1-D (or 0-d) tensors: the k-th output varies along dimension k (``indexing="ij"``);
+    ``"xy"`` swaps the first two dimensions, as NumPy's default."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    tensors = [as_tensor(t) for t in tensors]
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-d or 1-D tensors, got shape {list(t.shape)}")
+    sizes = [1 if t.ndim == 0 else t.shape[0] for t in tensors]
+    swap = indexing == "xy" and len(tensors) > 1
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for k, t in enumerate(tensors):
+        axis = {0: 1, 1: 0}.get(k, k) if swap else k
+        shape = [1] * len(tensors)
+        shape[axis] = sizes[axis]
+        grids.append(broadcast_to(reshape(t, tuple(shape)), tuple(sizes)))
+    return tuple(grids)
+
+
+def unflatten(x, axis: int, sizes) -> TensorLike:
+    """``x`` with dimension ``axis`` split into ``sizes`` (one of them may be -1), PyTorch's ``unflatten``."""
+    x = as_tensor(x)
+    axis = _axes("unflatten", x, axis)[0]
+    sizes = tuple(as_int("unflatten", s, "sizes") for s in sizes)
+    if not sizes:
+        raise ValueError("unflatten: sizes must not be empty")
+    return reshape(x, tuple(x.shape[:axis]) + sizes + tuple(x.shape[axis + 1:]))
+
+
+def _difference(x: TensorLike, axis: int) -> TensorLike:
+    before = (slice(None),) * axis
+    later, earlier = getitem(x, before + (slice(1, None),)), getitem(x, before + (slice(None, -1),))
+    return ne(later, earlier) if x.dtype == np.bool_ else sub(later, earlier)
+
+
+def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorLike:
+    """The ``n``-th forward difference along ``axis`` (``x[1:] - x[:-1]``, repeated; bools by xor), after
+    joining ``prepend`` and ``append`` to x along it, as PyTorch's ``diff``."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("diff: needs a tensor of at least one dimension, got a 0-d one")
+    axis = _axes("diff", x, axis)[0]
+    n = as_int("diff", n, "n")
+    if n < 0:
+        raise ValueError(f"diff: n must be non-negative, got {n}")
+    one_slice = tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:])
+    parts = [as_tensor(t, x) for t in (prepend, x, append) if t is not None]
+    parts = [broadcast_to(reshape(t, (1,) * x.ndim), one_slice) if t.ndim == 0 else t for t in parts]
+    x = concat(parts, axis) if len(parts) > 1 else x
+    for _ in range(n):
+        x = _difference(x, axis)
+    return x

@@ -1,5 +1,5 @@
-"""Sorting: ``argsort`` and the lower ``median`` of all elements as primitives; ``sort``, ``topk`` and
-``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to the chosen elements."""
+"""Sorting: ``argsort`` and the lower ``median`` of all elements as primitives; ``sort``, ``topk``, ``kthvalue``
+and ``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to the chosen elements."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ember.ops.shape import reshape, squeeze
 SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
 TopkResult = namedtuple("topk", ["values", "indices"])
 MedianResult = namedtuple("median", ["values", "indices"])
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
 
 
 def _argsort_forward(xp, x, *, axis, descending):
@@ -128,3 +129,24 @@ def median(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | M
         _axis("median", x, axis)
         return MedianResult(*(reshape(r, ()) for r in _median_along(reshape(x, (1,)), 0, False)))
     return _median_along(x, axis, keepdims)
+
+
+def kthvalue(x, k: int, axis: int = -1, keepdims: bool = False) -> KthvalueResult:
+    """The ``k``-th smallest element (k from 1) along ``axis`` and its index, as PyTorch's ``kthvalue(k, dim=-1,
+    keepdim=False)``; NaN sorts as the largest value, and the value's gradient goes to its index."""
+    x = as_tensor(x)
+    k = as_int("kthvalue", k, "k", [Spec(x.shape, x.dtype)])
+    if x.ndim == 0:
+        _axis("kthvalue", x, axis)
+        found = kthvalue(reshape(x, (1,)), k, 0)
+        return KthvalueResult(*(reshape(r, ()) for r in found))
+    axis = _axis("kthvalue", x, axis)
+    size = x.shape[axis]
+    if size is None or not 1 <= k <= size:
+        raise ValueError(f"kthvalue: k={k} must be in [1, {size}], the size of dimension {axis} of the tensor of "
+                         f"shape {list(x.shape)}")
+    indices = getitem(argsort(x, axis), (slice(None),) * axis + (slice(k - 1, k),))
+    values = gather(x, axis, indices)
+    if keepdims:
+        return KthvalueResult(values, indices)
+    return KthvalueResult(squeeze(values, axis), squeeze(indices, axis))
