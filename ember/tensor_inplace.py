@@ -231,6 +231,21 @@ class InplaceMethods:
         _check(self, "scatter_add_", src)
         return _write(self, "scatter_add_", _ops().scatter_add(self, dim, index, src))
 
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce: str | None = None):
+        """``scatter`` written into this tensor."""
+        _check(self, "scatter_", src)
+        return _write(self, "scatter_", _ops().scatter(self, dim, index, src, value=value, reduce=reduce))
+
+    def index_fill_(self, dim: int, index, value):
+        """``index_fill`` written into this tensor."""
+        _check(self, "index_fill_", value)
+        return _write(self, "index_fill_", _ops().index_fill(self, dim, index, value))
+
+    def index_copy_(self, dim: int, index, source):
+        """``index_copy`` written into this tensor."""
+        _check(self, "index_copy_", source)
+        return _write(self, "index_copy_", _ops().index_copy(self, dim, index, source))
+
     def index_put_(self, indices, values, accumulate: bool = False):
         """``self[indices] = values`` in place (``indices`` a tuple of index tensors); with ``accumulate`` the
         values are added, repeated indices adding up."""

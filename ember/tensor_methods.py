@@ -219,6 +219,9 @@ class OpMethods(TensorLike):
     masked_select = _ops.masked_select
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add
+    scatter = _ops.scatter
+    index_fill = _ops.index_fill
+    index_copy = _ops.index_copy
 
     @property
     def T(self):

@@ -631,6 +631,31 @@ _row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=
      lambda x: torch.nanmean(x, dim=1))
 _row("kthvalue", lambda x: x.kthvalue(2, dim=0).values, lambda x: np.sort(x, 0)[1], ins(normal(4, 3)),
      ("argsort", "getitem", "gather"), lambda x: x.kthvalue(2, dim=0).values)
+def np_scatter(x, index, src):
+    out = x.copy()
+    np.put_along_axis(out, index, src[:index.shape[0], :index.shape[1]], 0)
+    return out
+
+
+def np_index_copy(x, source, index=(2, 0)):
+    out = x.copy()
+    out[list(index)] = source
+    return out
+
+
+_row("scatter_src", lambda x, s: x.scatter(0, ember.tensor([[2, 0, 1], [0, 1, 2]]), s),
+     lambda x, s: np_scatter(x, np.array([[2, 0, 1], [0, 1, 2]]), s), ins(normal(3, 3), normal(3, 4)),
+     ("scatter_add", "lt", "cast", "add", "gt", "where", "div", "getitem"),
+     lambda x, s: x.scatter(0, torch.tensor([[2, 0, 1], [0, 1, 2]]), s))
+_row("scatter_value", lambda x: ember.scatter(x, 1, ember.tensor([[1], [0]]), 0.5),
+     lambda x: np.where(np.array([[False, True, False], [True, False, False]]), 0.5, x), ins(normal(2, 3)),
+     ("scatter_add", "where"), lambda x: torch.scatter(x, 1, torch.tensor([[1], [0]]), 0.5))
+_row("index_fill", lambda x: x.index_fill(1, ember.tensor([2, 0]), -1.0),
+     lambda x: np.where(np.array([True, False, True]), -1.0, x), ins(normal(4, 3)), ("index_add", "take", "where"),
+     lambda x: x.index_fill(1, torch.tensor([2, 0]), -1.0))
+_row("index_copy", lambda x, s: ember.index_copy(x, 0, ember.tensor([2, 0]), s), np_index_copy,
+     ins(normal(3, 4), normal(2, 4)), ("index_add", "where", "div"),
+     lambda x, s: torch.index_copy(x, 0, torch.tensor([2, 0]), s))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

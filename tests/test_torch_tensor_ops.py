@@ -598,3 +598,53 @@ def test_unflatten_and_in_place_squeeze_unsqueeze_as_torch():
     leaf = ember.zeros(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="unsqueeze_: a leaf tensor that requires grad"):
         leaf.unsqueeze_(0)
+
+
+# --- scatter, index_fill, index_copy ----------------------------------------------------------------------------
+
+
+def test_scatter_with_src_or_value_matches_torch_with_gradients():
+    (ours, theirs), (src, src_t) = _pair(3, 5, grad=True), _pair(2, 5, seed=1, grad=True)
+    index = np.array([[0, 1, 2, 0, 1], [2, 0, 1, 1, 2]])  # distinct targets per column: no repeats
+    got, want = ours.scatter(0, ember.tensor(index), src), theirs.scatter(0, torch.tensor(index), src_t)
+    _same(got, want, exact=True)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(src.grad, src_t.grad)
+    _same(ember.scatter(ours, 1, ember.tensor(index[:, :3]), 2.5),
+          torch.scatter(theirs, 1, torch.tensor(index[:, :3]), 2.5), exact=True)
+    _same(ember.scatter(ember.zeros(2, 3, dtype=ember.long), 1, ember.tensor([[2], [0]]), value=7),
+          torch.scatter(torch.zeros(2, 3, dtype=torch.long), 1, torch.tensor([[2], [0]]), value=7), exact=True)
+    plain, plain_t = _pair(3, 5, seed=2)
+    assert plain.scatter_(0, ember.tensor(index), src.detach()) is plain
+    plain_t.scatter_(0, torch.tensor(index), src_t.detach())
+    _same(plain, plain_t, exact=True)
+    with pytest.raises(ValueError, match="scatter: reduce='multiply' is not supported"):
+        ours.scatter(0, ember.tensor(index), src, reduce="multiply")
+
+
+def test_index_fill_and_index_copy_match_torch_with_gradients():
+    (ours, theirs), (source, source_t) = _pair(4, 3, grad=True), _pair(2, 3, seed=1, grad=True)
+    index = np.array([3, 0])
+    value, value_t = ember.tensor(-2.0, requires_grad=True), torch.tensor(-2.0, requires_grad=True)
+    filled, filled_t = ours.index_fill(0, ember.tensor(index), value), theirs.index_fill(0, torch.tensor(index),
+                                                                                         value_t)
+    copied, copied_t = ember.index_copy(ours, 0, ember.tensor(index), source), torch.index_copy(
+        theirs, 0, torch.tensor(index), source_t)
+    _same(filled, filled_t, exact=True)
+    _same(copied, copied_t, exact=True)
+    (filled * filled + copied * copied * 3).sum().backward()
+    (filled_t * filled_t + copied_t * copied_t * 3).sum().backward()
+    for a, b in ((ours, theirs), (source, source_t), (value, value_t)):
+        _same(a.grad, b.grad)
+    _same(ember.index_fill(ember.arange(6).reshape(2, 3), 1, ember.tensor([1]), 9),
+          torch.index_fill(torch.arange(6).reshape(2, 3), 1, torch.tensor([1]), 9), exact=True)
+    a, b = _pair(4, 3, seed=3)
+    assert a.index_fill_(1, ember.tensor([0, 2]), 1.5) is a
+    b.index_fill_(1, torch.tensor([0, 2]), 1.5)
+    a.index_copy_(0, ember.tensor(index), source.detach())
+    b.index_copy_(0, torch.tensor(index), source_t.detach())
+    _same(a, b, exact=True)
+    with pytest.raises(TypeError, match="index_copy: the index must be an integer tensor, got float32"):
+        ember.index_copy(ours, 0, ember.tensor([0.0]), source[:1])

@@ -21,10 +21,13 @@ from ember.ops.arrange import (
     dstack,
     flip,
     hstack,
+    index_copy,
+    index_fill,
     index_select,
     masked_select,
     meshgrid,
     roll,
+    scatter,
     tril,
     triu,
     unflatten,
@@ -193,12 +196,12 @@ from ember.ops.sorting import argsort, kthvalue, median, sort, topk
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select, norm, nanmean, kthvalue, diff, unflatten, cross,
+    index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select, norm, nanmean, kthvalue, diff, unflatten, cross,
+    index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -214,7 +217,8 @@ __all__ = [
     "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
-    "tensordot", "nanmean", "kthvalue", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+    "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy",
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",

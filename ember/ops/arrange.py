@@ -1,15 +1,17 @@
 """PyTorch's rearranging and selecting functions composed from indexing, ``cat`` and ``where``: ``flip``,
 ``roll``, ``tril``, ``triu``, ``index_select``, ``masked_select``, ``hstack``/``vstack``/``dstack``,
-``meshgrid``, ``unflatten`` and ``diff`` (gradients come from those ops)."""
+``meshgrid``, ``unflatten``, ``diff``, ``scatter``, ``index_fill`` and ``index_copy`` (gradients come from those
+ops)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.convert import as_tensor
+from ember.backend.dtypes import FLOATING
+from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import ne, sub, where
-from ember.ops.indexing import getitem, take
+from ember.ops.elementwise import div, gt, lt, ne, sub, true_divide, where
+from ember.ops.indexing import _index_add, getitem, scatter_add, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
@@ -201,3 +203,89 @@ def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorLike
     for _ in range(n):
         x = _difference(x, axis)
     return x
+
+
+def _zeros(x: TensorLike, dtype) -> TensorLike:
+    return cast(lt(x, x), dtype)  # (x < x is false everywhere, NaN included: zeros of x's shape, in graphs too)
+
+
+def _placed(x: TensorLike, add, values: TensorLike) -> TensorLike:
+    """``x`` with the ``values`` that ``add(zeros, values)`` puts in place where it puts any; repeated indices,
+    whose winner PyTorch leaves unspecified, give their values' mean (rounded down for integers)."""
+    values = values if values.dtype == x.dtype else cast(values, x.dtype)
+    counts = add(_zeros(x, x.dtype), _ones(values, x.dtype))
+    placed = add(_zeros(x, x.dtype), values)
+    hit = gt(counts, 0)
+    safe = where(hit, counts, 1)
+    mean = true_divide(placed, safe) if x.dtype in FLOATING else div(placed, safe, rounding_mode="floor")
+    return where(hit, mean if mean.dtype == x.dtype else cast(mean, x.dtype), x)
+
+
+def _ones(x: TensorLike, dtype) -> TensorLike:
+    return _zeros(x, dtype) + 1
+
+
+def _filled(x: TensorLike, add, shape_of: TensorLike, value) -> TensorLike:
+    out = where(gt(add(_zeros(x, x.dtype), _ones(shape_of, x.dtype)), 0), value, x)
+    return out if out.dtype == x.dtype else cast(out, x.dtype)
+
+
+def _index(name: str, x: TensorLike, index) -> TensorLike:
+    index = as_tensor(index, x) if not isinstance(index, TensorLike) else index
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{name}: the index must be an integer tensor, got {index.dtype}")
+    return index
+
+
+def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = None) -> TensorLike:
+    """A copy of ``x`` with ``out[index[i][j]][j] = src[i][j]`` (axis 0) or ``= value`` (a number given as
+    ``src`` or ``value``): PyTorch's ``scatter`` (``reduce`` None only; ``scatter_add`` adds)."""
+    x = as_tensor(x)
+    if reduce is not None:
+        raise ValueError(f"scatter: reduce={reduce!r} is not supported; use scatter_add for 'add'")
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give one of src and value")
+    index = _index("scatter", x, index)
+    axis = _axes("scatter", x, axis)[0]
+    def add(base, values):
+        return scatter_add(base, axis, index, values)
+
+    if value is not None or not isinstance(src, TensorLike):
+        return _filled(x, add, index, src if value is None else value)
+    if src.ndim != index.ndim or any(s is not None and i is not None and s < i for s, i in zip(src.shape,
+                                                                                                  index.shape)):
+        raise ValueError(f"scatter: src of shape {list(src.shape)} must cover the index of shape "
+                         f"{list(index.shape)}")
+    region = tuple(slice(0, d) for d in index.shape)
+    return _placed(x, add, getitem(src, region) if tuple(src.shape) != tuple(index.shape) else src)
+
+
+def _index_along(name: str, x: TensorLike, axis: int, index) -> tuple[int, TensorLike]:
+    index = _index(name, x, index)
+    if index.ndim > 1:
+        raise ValueError(f"{name}: the index must be 1-D, got shape {list(index.shape)}")
+    return _axes(name, x, axis)[0], reshape(index, (-1,))
+
+
+def index_fill(x, axis: int, index, value) -> TensorLike:
+    """A copy of ``x`` with the entries at ``index`` along ``axis`` set to ``value`` (a number or a 0-d
+    tensor, which gets their gradient), as PyTorch's ``index_fill``."""
+    x = as_tensor(x)
+    axis, index = _index_along("index_fill", x, axis, index)
+    if isinstance(value, TensorLike) and value.ndim != 0:
+        raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+    def add(base, values):
+        return _index_add(base, index, values, axis)
+
+    return _filled(x, add, take(x, index, axis), value)
+
+
+def index_copy(x, axis: int, index, source) -> TensorLike:
+    """A copy of ``x`` with the slices at ``index`` along ``axis`` replaced by ``source``'s, as PyTorch's
+    ``index_copy``."""
+    x, source = promote(x, source)
+    axis, index = _index_along("index_copy", x, axis, index)
+    def add(base, values):
+        return _index_add(base, index, values, axis)
+
+    return _placed(x, add, source)
