@@ -186,6 +186,8 @@ class OpMethods(TensorLike):
     sort = _ops.sort
     argsort = _ops.argsort
     topk = _ops.topk
+    unique = _ops.unique
+    bincount = _ops.bincount
 
     # --- shape and indexing ---
     reshape = _ops.reshape

@@ -648,3 +648,30 @@ def test_index_fill_and_index_copy_match_torch_with_gradients():
     _same(a, b, exact=True)
     with pytest.raises(TypeError, match="index_copy: the index must be an integer tensor, got float32"):
         ember.index_copy(ours, 0, ember.tensor([0.0]), source[:1])
+
+
+# --- unique and bincount (eager only) ---------------------------------------------------------------------------
+
+
+def test_unique_and_bincount_match_torch_and_refuse_a_graph():
+    x = np.array([[3, 1, 2], [1, 3, 3]])
+    for kwargs in ({}, {"return_inverse": True}, {"return_counts": True},
+                   {"return_inverse": True, "return_counts": True}):
+        got, want = ember.unique(ember.tensor(x), **kwargs), torch.unique(torch.tensor(x), **kwargs)
+        for a, b in zip(got if kwargs else [got], want if kwargs else [want]):
+            _same(a, b, exact=True)
+    _same(ember.tensor(x * 0.5).unique(), torch.tensor(x * 0.5).unique(), exact=True)
+    counts = np.array([1, 4, 1, 0, 4])
+    _same(ember.bincount(ember.tensor(counts)), torch.bincount(torch.tensor(counts)), exact=True)
+    _same(ember.tensor(counts).bincount(minlength=8), torch.tensor(counts).bincount(minlength=8), exact=True)
+    for weights in (np.array([0.5, 1.0, 2.0, 0.25, 3.0], np.float32), np.arange(5)):
+        _same(ember.bincount(ember.tensor(counts), ember.tensor(weights)),
+              torch.bincount(torch.tensor(counts), torch.tensor(weights)))
+    with pytest.raises(ValueError, match="bincount: the values must be non-negative"):
+        ember.bincount(ember.tensor([1, -1]))
+    graph = ember.graph.Graph()
+    value = graph.input("x", (None,), "int64")
+    with graph.building():
+        for fn in (ember.unique, ember.bincount):
+            with pytest.raises(TypeError, match=f"{fn.__name__}: the size of its result depends on the values"):
+                fn(value)
