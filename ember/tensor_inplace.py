@@ -115,6 +115,16 @@ def _unary(fn_name: str, method: str):
     return inplace
 
 
+def _reshape_in_place(tensor, name: str, reshaped):
+    """``tensor`` given the shape of ``reshaped`` (a view of its array), as PyTorch's in-place view ops."""
+    _check(tensor, name)
+    if not hasattr(tensor.array, "flags"):
+        raise TypeError(f"{name}: in-place ops change a tensor's array and are not recorded into a graph; "
+                        "use the out-of-place form in traced or graph-building code")
+    tensor.array = reshaped.array
+    return tensor
+
+
 def _scaled(value, alpha):
     return value if alpha == 1 else value * alpha
 
@@ -147,6 +157,21 @@ class InplaceMethods:
     abs_ = _unary("abs", "abs_")
     exp_ = _unary("exp", "exp_")
     log_ = _unary("log", "log_")
+    log2_ = _unary("log2", "log2_")
+    log10_ = _unary("log10", "log10_")
+    log1p_ = _unary("log1p", "log1p_")
+    expm1_ = _unary("expm1", "expm1_")
+    asin_ = _unary("asin", "asin_")
+    acos_ = _unary("acos", "acos_")
+    atan_ = _unary("atan", "atan_")
+    sinh_ = _unary("sinh", "sinh_")
+    cosh_ = _unary("cosh", "cosh_")
+    asinh_ = _unary("asinh", "asinh_")
+    acosh_ = _unary("acosh", "acosh_")
+    atanh_ = _unary("atanh", "atanh_")
+    atan2_ = _binary("atan2", "atan2_")
+    clamp_min_ = _binary("clamp_min", "clamp_min_")
+    clamp_max_ = _binary("clamp_max", "clamp_max_")
     sqrt_ = _unary("sqrt", "sqrt_")
     square_ = _unary("square", "square_")
     floor_ = _unary("floor", "floor_")
@@ -209,6 +234,21 @@ class InplaceMethods:
         _check(self, "scatter_add_", src)
         return _write(self, "scatter_add_", _ops().scatter_add(self, dim, index, src))
 
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce: str | None = None):
+        """``scatter`` written into this tensor."""
+        _check(self, "scatter_", src)
+        return _write(self, "scatter_", _ops().scatter(self, dim, index, src, value=value, reduce=reduce))
+
+    def index_fill_(self, dim: int, index, value):
+        """``index_fill`` written into this tensor."""
+        _check(self, "index_fill_", value)
+        return _write(self, "index_fill_", _ops().index_fill(self, dim, index, value))
+
+    def index_copy_(self, dim: int, index, source):
+        """``index_copy`` written into this tensor."""
+        _check(self, "index_copy_", source)
+        return _write(self, "index_copy_", _ops().index_copy(self, dim, index, source))
+
     def index_put_(self, indices, values, accumulate: bool = False):
         """``self[indices] = values`` in place (``indices`` a tuple of index tensors); with ``accumulate`` the
         values are added, repeated indices adding up."""
@@ -233,6 +273,14 @@ class InplaceMethods:
         mask = mask.array if hasattr(mask, "node") else mask
         value = value.array if hasattr(value, "node") else value
         return _write(self, "masked_fill_", self.xp.where(mask, value, self.array))
+
+    def unsqueeze_(self, dim: int):
+        """Insert a dimension of size 1 at ``dim``, changing this tensor's shape in place."""
+        return _reshape_in_place(self, "unsqueeze_", _ops().unsqueeze(self, dim))
+
+    def squeeze_(self, dim=None):
+        """Drop dimensions of size 1 (all, or ``dim``), changing this tensor's shape in place."""
+        return _reshape_in_place(self, "squeeze_", _ops().squeeze(self, dim))
 
     def zero_(self):
         """Set every element to 0, in place."""

@@ -89,9 +89,30 @@ class OpMethods(TensorLike):
     minimum = _ops.minimum
     clip = _ops.clip
     clamp = _ops.clip
+    clamp_min = _ops.clamp_min
+    clamp_max = _ops.clamp_max
     exp = _ops.exp
     log = _ops.log
     log1p = _ops.log1p
+    log2 = _ops.log2
+    log10 = _ops.log10
+    expm1 = _ops.expm1
+    asin = _ops.asin
+    acos = _ops.acos
+    atan = _ops.atan
+    atan2 = _ops.atan2
+    sinh = _ops.sinh
+    cosh = _ops.cosh
+    asinh = _ops.asinh
+    acosh = _ops.acosh
+    atanh = _ops.atanh
+    arcsin = _ops.asin
+    arccos = _ops.acos
+    arctan = _ops.atan
+    arctan2 = _ops.atan2
+    arcsinh = _ops.asinh
+    arccosh = _ops.acosh
+    arctanh = _ops.atanh
     sqrt = _ops.sqrt
     sin = _ops.sin
     cos = _ops.cos
@@ -107,6 +128,7 @@ class OpMethods(TensorLike):
     addmm = _ops.addmm
     baddbmm = _ops.baddbmm
     dot = _ops.dot
+    cross = _ops.cross
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 
@@ -142,6 +164,9 @@ class OpMethods(TensorLike):
     # --- reductions ---
     sum = _ops.sum
     nansum = _ops.nansum
+    nanmean = _ops.nanmean
+    kthvalue = _ops.kthvalue
+    diff = _ops.diff
     mean = _ops.mean
     prod = _ops.prod
     std = _ops.std
@@ -161,11 +186,14 @@ class OpMethods(TensorLike):
     sort = _ops.sort
     argsort = _ops.argsort
     topk = _ops.topk
+    unique = _ops.unique
+    bincount = _ops.bincount
 
     # --- shape and indexing ---
     reshape = _ops.reshape
     view = _ops.reshape
     flatten = _ops.flatten
+    unflatten = _ops.unflatten
     squeeze = _ops.squeeze
     unsqueeze = _ops.unsqueeze
     permute = _ops.permute
@@ -193,6 +221,9 @@ class OpMethods(TensorLike):
     masked_select = _ops.masked_select
     index_add = _ops.index_add
     scatter_add = _ops.scatter_add
+    scatter = _ops.scatter
+    index_fill = _ops.index_fill
+    index_copy = _ops.index_copy
 
     @property
     def T(self):

@@ -236,6 +236,17 @@ UNARY = [
     ("relu", ember.relu, lambda x: np.maximum(x, 0.0), "relu", away, {}),
     ("erf", ember.erf, np_erf, "erf", lambda *s: normal(*s, scale=1.5), {}),
     ("softplus", ember.softplus, np_softplus, "nn.functional.softplus", lambda *s: normal(*s, scale=3.0), {}),
+    ("log2", ember.log2, np.log2, "log2", lambda *s: uniform(0.3, 3.0, *s), {}),
+    ("log10", ember.log10, np.log10, "log10", lambda *s: uniform(0.3, 3.0, *s), {}),
+    ("expm1", ember.expm1, np.expm1, "expm1", normal, {}),
+    ("asin", ember.asin, np.arcsin, "asin", lambda *s: uniform(-0.8, 0.8, *s), {}),
+    ("acos", ember.acos, np.arccos, "acos", lambda *s: uniform(-0.8, 0.8, *s), {}),
+    ("atan", ember.atan, np.arctan, "atan", lambda *s: normal(*s, scale=2.0), {}),
+    ("sinh", ember.sinh, np.sinh, "sinh", normal, {}),
+    ("cosh", ember.cosh, np.cosh, "cosh", normal, {}),
+    ("asinh", ember.asinh, np.arcsinh, "asinh", lambda *s: normal(*s, scale=2.0), {}),
+    ("acosh", ember.acosh, np.arccosh, "acosh", lambda *s: uniform(1.3, 4.0, *s), {}),
+    ("atanh", ember.atanh, np.arctanh, "atanh", lambda *s: uniform(-0.8, 0.8, *s), {}),
 ]
 
 
@@ -271,6 +282,13 @@ for _lo, _hi in [(-0.5, 0.5), (None, 0.3), (-0.2, None)]:
     _row(f"clip_{_lo}_{_hi}", lambda x, lo=_lo, hi=_hi: ember.clip(x, lo, hi),
          lambda x, lo=_lo, hi=_hi: np.clip(x, lo, hi), ins(away(3, 4, points=_points)), "clip",
          lambda x, lo=_lo, hi=_hi: torch.clamp(x, lo, hi))
+_row("atan2", ember.atan2, np.arctan2, ins(away(3, 4), away(4)), "atan2", torch and torch.atan2)
+_row("atan2_method_int", lambda a, b: a.atan2(b), lambda a, b: np.arctan2(a, b).astype(np.float32),
+     ins(ints(-3, 4, 5), ints(1, 4, 5)), ("cast", "atan2"), lambda a, b: a.atan2(b), grad=False)
+_row("clamp_min_max_methods", lambda x: x.clamp_min(-0.5).clamp_max(0.4), lambda x: np.clip(x, -0.5, 0.4),
+     ins(away(3, 4, points=(-0.5, 0.4))), "clip", lambda x: x.clamp_min(-0.5).clamp_max(0.4))
+_row("clamp_min_tensor", ember.clamp_min, np.maximum, ins(normal(3, 4), normal(4)), ("where", "lt"),
+     torch and torch.clamp_min)
 _row("clip_method_int", lambda x: x.clamp(-2, 3), lambda x: np.clip(x, -2, 3), ins(ints(-6, 6, 8)), "clip",
      grad=False)
 _row("hardtanh", ember.hardtanh, lambda x: np.clip(x, -1.0, 1.0), ins(away(3, 4, points=(-1.0, 1.0), scale=2.0)),
@@ -585,6 +603,59 @@ for _p, _covers in ((2, ("sum", "sqrt", "gt", "where")), (1, ("abs", "sum")), (3
 _row("norm_all_keepdim", lambda x: ember.norm(x, keepdim=True, dim=(0, 1)),
      lambda x: np.sqrt((x * x).sum(keepdims=True)), ins(normal(3, 4)), ("sum", "sqrt"),
      lambda x: torch.norm(x, dim=(0, 1), keepdim=True))
+_row("hstack_vstack_dstack", lambda a, b: ember.stack([ember.hstack([a, b]).flatten(), ember.vstack([a, b]).flatten(),
+                                                         ember.dstack([a, b]).flatten()]),
+     lambda a, b: np.stack([np.hstack([a, b]).ravel(), np.vstack([a, b]).ravel(), np.dstack([a, b]).ravel()]),
+     ins(normal(2, 3), normal(2, 3)), ("concat", "reshape"),
+     lambda a, b: torch.stack([torch.hstack([a, b]).flatten(), torch.vstack([a, b]).flatten(),
+                               torch.dstack([a, b]).flatten()]))
+_row("meshgrid_xy", lambda a, b: ember.stack(ember.meshgrid(a, b, indexing="xy")),
+     lambda a, b: np.stack(np.meshgrid(a, b, indexing="xy")), ins(normal(3), normal(4)), ("reshape", "broadcast_to"),
+     lambda a, b: torch.stack(torch.meshgrid(a, b, indexing="xy")))
+_row("unflatten", lambda x: x.unflatten(1, (2, -1)), lambda x: x.reshape(3, 2, 2), ins(normal(3, 4)), "reshape",
+     lambda x: x.unflatten(1, (2, -1)))
+_row("diff_n2_prepend", lambda x, p: ember.diff(x, n=2, dim=0, prepend=p),
+     lambda x, p: np.diff(x, n=2, axis=0, prepend=p), ins(normal(4, 3), normal(1, 3)), ("concat", "getitem", "sub"),
+     lambda x, p: torch.diff(x, n=2, dim=0, prepend=p))
+_row("tensordot_pairs", lambda a, b: ember.tensordot(a, b, dims=([1, 2], [1, 0])),
+     lambda a, b: np.tensordot(a, b, axes=([1, 2], [1, 0])), ins(normal(2, 3, 4), normal(4, 3, 5)), "matmul",
+     lambda a, b: torch.tensordot(a, b, dims=([1, 2], [1, 0])))
+_row("cross_dim", lambda a, b: ember.cross(a, b, dim=1), lambda a, b: np.cross(a, b, axis=1),
+     ins(normal(4, 3), normal(4, 3)), ("getitem", "mul", "sub", "concat"), lambda a, b: torch.cross(a, b, dim=1))
+for _p in (2.0, 1.0, float("inf")):
+    _row(f"cdist_p{_p}", lambda a, b, p=_p: ember.cdist(a, b, p=p),
+         lambda a, b, p=_p: np.linalg.norm(a[:, None] - b[None], p, axis=-1), ins(normal(3, 4), normal(5, 4)),
+         ("sub", "abs", "sum") if _p != 2.0 else ("sub", "mul", "sum", "sqrt"), lambda a, b, p=_p: torch.cdist(a, b, p))
+_row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=1),
+     ins(const([[1.0, np.nan, 2.5], [0.5, -1.0, 4.0]])), ("ne", "where", "sum", "div"),
+     lambda x: torch.nanmean(x, dim=1))
+_row("kthvalue", lambda x: x.kthvalue(2, dim=0).values, lambda x: np.sort(x, 0)[1], ins(normal(4, 3)),
+     ("argsort", "getitem", "gather"), lambda x: x.kthvalue(2, dim=0).values)
+def np_scatter(x, index, src):
+    out = x.copy()
+    np.put_along_axis(out, index, src[:index.shape[0], :index.shape[1]], 0)
+    return out
+
+
+def np_index_copy(x, source, index=(2, 0)):
+    out = x.copy()
+    out[list(index)] = source
+    return out
+
+
+_row("scatter_src", lambda x, s: x.scatter(0, ember.tensor([[2, 0, 1], [0, 1, 2]]), s),
+     lambda x, s: np_scatter(x, np.array([[2, 0, 1], [0, 1, 2]]), s), ins(normal(3, 3), normal(3, 4)),
+     ("scatter_add", "lt", "cast", "add", "gt", "where", "div", "getitem"),
+     lambda x, s: x.scatter(0, torch.tensor([[2, 0, 1], [0, 1, 2]]), s))
+_row("scatter_value", lambda x: ember.scatter(x, 1, ember.tensor([[1], [0]]), 0.5),
+     lambda x: np.where(np.array([[False, True, False], [True, False, False]]), 0.5, x), ins(normal(2, 3)),
+     ("scatter_add", "where"), lambda x: torch.scatter(x, 1, torch.tensor([[1], [0]]), 0.5))
+_row("index_fill", lambda x: x.index_fill(1, ember.tensor([2, 0]), -1.0),
+     lambda x: np.where(np.array([True, False, True]), -1.0, x), ins(normal(4, 3)), ("index_add", "take", "where"),
+     lambda x: x.index_fill(1, torch.tensor([2, 0]), -1.0))
+_row("index_copy", lambda x, s: ember.index_copy(x, 0, ember.tensor([2, 0]), s), np_index_copy,
+     ins(normal(3, 4), normal(2, 4)), ("index_add", "where", "div"),
+     lambda x, s: torch.index_copy(x, 0, torch.tensor([2, 0]), s))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

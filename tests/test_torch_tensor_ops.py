@@ -421,3 +421,257 @@ def test_norm_forms_and_the_gradient_of_a_zero_vector_match_torch():
     _same(ours.grad, theirs.grad)
     with pytest.raises(ValueError, match="norm: p must be a number or 'fro', got 'nuc'"):
         ember.norm(ours, "nuc")
+
+
+# --- logarithms, inverse trigonometric and hyperbolic functions, atan2, pow, clamp_min/clamp_max -------------
+
+_MATH = ["log2", "log10", "expm1", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"]
+
+
+@pytest.mark.parametrize("name", _MATH)
+def test_unary_math_matches_torch_in_values_gradients_and_domain_edges(name):
+    x = np.array([0.3, -0.7, 0.95, 1.5, 2.0, -3.0, 0.0, 1.0, -1.0, np.inf, np.nan], np.float32)
+    with np.errstate(all="ignore"):
+        _same(getattr(ember, name)(ember.tensor(x)), getattr(torch, name)(torch.tensor(x)))
+    inside = np.array([0.2, 0.45, 0.7], np.float32) + (1.5 if name == "acosh" else 0.0)
+    ours, theirs = ember.tensor(inside, requires_grad=True), torch.tensor(inside, requires_grad=True)
+    (getattr(ours, name)() * ember.tensor([1.0, -2.0, 3.0])).sum().backward()
+    (getattr(theirs, name)() * torch.tensor([1.0, -2.0, 3.0])).sum().backward()
+    _same(ours.grad, theirs.grad)
+    with np.errstate(all="ignore"):  # integers as float32
+        _same(getattr(ember.tensor([1, 2]), name)(), getattr(torch.tensor([1, 2]), name)())
+    a, b = ember.tensor(inside), torch.tensor(inside)
+    assert getattr(a, name + "_")() is a
+    getattr(b, name + "_")()
+    _same(a, b)
+
+
+def test_atan2_quadrants_broadcasting_and_gradients_as_torch():
+    (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(4, seed=1, grad=True)
+    got, want = ember.atan2(a, b), torch.atan2(ta, tb)
+    _same(got, want)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    signs = np.array([[0.0, -0.0, 1.0, -1.0]], np.float32)
+    got, want = ember.tensor(signs).atan2(ember.tensor(signs.T)), torch.tensor(signs).atan2(torch.tensor(signs.T))
+    _same(got, want)
+    np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+    _same(ember.arctan2(ember.tensor([1, -2]), ember.tensor([3, 4])), torch.arctan2(torch.tensor([1, -2]),
+                                                                                      torch.tensor([3, 4])))
+
+
+def test_pow_and_clamp_min_max_as_torch():
+    (ours, theirs), (lo, lo_t) = _pair(3, 4, grad=True), _pair(4, seed=1)
+    _same(ember.pow(ours, 2), torch.pow(theirs, 2))
+    _same(ember.pow(2.0, ours), torch.pow(2.0, theirs))
+    _same(ember.clamp_min(ours, lo), torch.clamp_min(theirs, lo_t))
+    _same(ours.clamp_max(0.25), theirs.clamp_max(0.25))
+    _same(ember.clamp_min(ember.tensor([1, 5]), 2.5), torch.clamp_min(torch.tensor([1, 5]), 2.5))
+    (ours.clamp_min(lo) * ours.clamp_max(0.1)).sum().backward()
+    (theirs.clamp_min(lo_t) * theirs.clamp_max(0.1)).sum().backward()
+    _same(ours.grad, theirs.grad)
+    plain, plain_t = _pair(5, seed=2)
+    assert plain.clamp_min_(0.0) is plain
+    plain_t.clamp_min_(0.0)
+    _same(plain, plain_t)
+
+
+# --- joining, grids, differences, products, nanmean, kthvalue and in-place shape changes ---------------------
+
+
+def test_hstack_vstack_dstack_and_meshgrid_as_torch():
+    for shapes in ([(3,), (2,)], [(2, 3), (2, 1)], [(), ()]):
+        ours = [ember.tensor(np.arange(np.prod(s), dtype=np.float32).reshape(s)) for s in shapes]
+        theirs = [torch.tensor(t.numpy()) for t in ours]
+        _same(ember.hstack(ours), torch.hstack(theirs), exact=True)
+    for shapes in ([(3,), (2, 3)], [(), ()], [(2, 3), (2, 3)]):
+        ours = [ember.tensor(np.arange(np.prod(s), dtype=np.float32).reshape(s)) for s in shapes]
+        theirs = [torch.tensor(t.numpy()) for t in ours]
+        _same(ember.vstack(ours), torch.vstack(theirs), exact=True)
+        _same(ember.dstack(ours[-1:] * 2), torch.dstack(theirs[-1:] * 2), exact=True)
+    (a, ta), (b, tb), (c, tc) = _pair(3, grad=True), _pair(2, seed=1, grad=True), _pair(4, seed=2)
+    for indexing in ("ij", "xy"):
+        for got, want in zip(ember.meshgrid(a, b, c, indexing=indexing), torch.meshgrid(ta, tb, tc,
+                                                                                       indexing=indexing)):
+            _same(got, want, exact=True)
+    got, want = ember.meshgrid([a, b], indexing="xy"), torch.meshgrid([ta, tb], indexing="xy")
+    (got[0] * got[1] * 2).sum().backward()
+    (want[0] * want[1] * 2).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    with pytest.raises(ValueError, match="meshgrid: indexing must be 'ij' or 'xy', got 'yx'"):
+        ember.meshgrid(a, b, indexing="yx")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n": 2, "dim": 0}, {"dim": 1, "prepend": "tensor"},
+                                    {"n": 3, "append": "tensor"}])
+def test_diff_matches_torch_with_prepend_append_and_gradients(kwargs):
+    ours, theirs = _pair(4, 5, grad=True)
+    kwargs_ours, kwargs_theirs = dict(kwargs), dict(kwargs)
+    for key in ("prepend", "append"):
+        if key in kwargs:
+            shape = (4, 2) if kwargs.get("dim", -1) != 0 else (2, 5)
+            kwargs_ours[key], kwargs_theirs[key] = _pair(*shape, seed=3)
+    got, want = ours.diff(**kwargs_ours), theirs.diff(**kwargs_theirs)
+    _same(got, want)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(ours.grad, theirs.grad)
+    flags = np.array([True, True, False, True])
+    _same(ember.diff(ember.tensor(flags)), torch.diff(torch.tensor(flags)), exact=True)
+
+
+def test_tensordot_cross_and_cdist_match_torch_with_gradients():
+    (a, ta), (b, tb) = _pair(2, 3, 4, grad=True), _pair(4, 3, 5, seed=1, grad=True)
+    _same(ember.tensordot(a, b, 0), torch.tensordot(ta, tb, 0))
+    _same(ember.tensordot(a, b.permute(1, 0, 2), dims=2), torch.tensordot(ta, tb.permute(1, 0, 2), dims=2))
+    _same(ember.tensordot(a, b, dims=([2], [0])), torch.tensordot(ta, tb, dims=([2], [0])))
+    got, want = ember.tensordot(a, b, ([1, 2], [1, 0])), torch.tensordot(ta, tb, ([1, 2], [1, 0]))
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(a.grad, ta.grad)
+    _same(b.grad, tb.grad)
+    (u, tu), (v, tv) = _pair(3, 4, grad=True), _pair(3, 1, seed=1, grad=True)
+    got, want = ember.cross(u, v.expand(3, 4), dim=0), torch.cross(tu, tv.expand(3, 4), dim=0)
+    _same(got, want)
+    _same(u.cross(v.expand(3, 4)), tu.cross(tv.expand(3, 4)))
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(u.grad, tu.grad)
+    _same(v.grad, tv.grad)
+    with pytest.raises(ValueError, match="cross: no dimension of size 3 in the shape \\[2, 4\\]"):
+        ember.cross(ember.ones(2, 4), ember.ones(2, 4))
+    for p in (2.0, 1.0, float("inf"), 3.0):
+        (x, tx), (y, ty) = _pair(2, 4, 3, grad=True), _pair(2, 5, 3, seed=1, grad=True)
+        got, want = ember.cdist(x, y, p=p), torch.cdist(tx, ty, p=p)
+        _same(got, want)
+        (got * got).sum().backward()
+        (want * want).sum().backward()
+        _same(x.grad, tx.grad)
+        _same(y.grad, ty.grad)
+    same, same_t = _pair(3, 2, grad=True)
+    ember.cdist(same, same).sum().backward()
+    torch.cdist(same_t, same_t).sum().backward()
+    _same(same.grad, same_t.grad)  # zero distances on the diagonal: gradient 0 there, as torch's
+
+
+def test_nanmean_and_kthvalue_as_torch():
+    x = np.array([[1.0, np.nan, 2.5, -1.0], [np.nan] * 4, [0.5, -1.0, 4.0, 3.0]], np.float32)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with np.errstate(all="ignore"):
+        _same(ours.nanmean(dim=1), theirs.nanmean(dim=1))
+        _same(ember.nanmean(ours), torch.nanmean(theirs))
+        _same(ours.nanmean(0, keepdim=True), theirs.nanmean(0, keepdim=True))
+    ours.nanmean().backward()
+    theirs.nanmean().backward()
+    _same(ours.grad, theirs.grad)
+    with pytest.raises(TypeError, match="nanmean: needs a floating point tensor, got int64"):
+        ember.nanmean(ember.tensor([1, 2]))
+    ours, theirs = _pair(4, 5, grad=True)
+    for k, dim, keepdim in ((1, 0, False), (3, -1, True), (5, 1, False)):
+        got, want = ours.kthvalue(k, dim, keepdim), theirs.kthvalue(k, dim, keepdim)
+        _same(got.values, want.values, exact=True)
+        _same(got.indices, want.indices, exact=True)
+    got, want = ember.kthvalue(ours, 2, dim=0), torch.kthvalue(theirs, 2, dim=0)
+    (got.values * 3).sum().backward()
+    (want.values * 3).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+    nan = np.array([3.0, np.nan, 1.0], np.float32)
+    _same(ember.tensor(nan).kthvalue(3).values, torch.tensor(nan).kthvalue(3).values, exact=True)
+    with pytest.raises(ValueError, match="kthvalue: k=6 must be in \\[1, 5\\]"):
+        ours.kthvalue(6)
+
+
+def test_unflatten_and_in_place_squeeze_unsqueeze_as_torch():
+    ours, theirs = _pair(2, 12)
+    _same(ours.unflatten(1, (3, -1)), theirs.unflatten(1, (3, -1)), exact=True)
+    _same(ember.unflatten(ours, -1, (2, 2, 3)), torch.unflatten(theirs, -1, (2, 2, 3)), exact=True)
+    for ours_step, theirs_step in ((lambda t: t.unsqueeze_(1), lambda t: t.unsqueeze_(1)),
+                                   (lambda t: t.unsqueeze_(-1), lambda t: t.unsqueeze_(-1)),
+                                   (lambda t: t.squeeze_(1), lambda t: t.squeeze_(1)),
+                                   (lambda t: t.squeeze_(), lambda t: t.squeeze_())):
+        assert ours_step(ours) is ours
+        theirs_step(theirs)
+        _same(ours, theirs, exact=True)
+    leaf = ember.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="unsqueeze_: a leaf tensor that requires grad"):
+        leaf.unsqueeze_(0)
+
+
+# --- scatter, index_fill, index_copy ----------------------------------------------------------------------------
+
+
+def test_scatter_with_src_or_value_matches_torch_with_gradients():
+    (ours, theirs), (src, src_t) = _pair(3, 5, grad=True), _pair(2, 5, seed=1, grad=True)
+    index = np.array([[0, 1, 2, 0, 1], [2, 0, 1, 1, 2]])  # distinct targets per column: no repeats
+    got, want = ours.scatter(0, ember.tensor(index), src), theirs.scatter(0, torch.tensor(index), src_t)
+    _same(got, want, exact=True)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(src.grad, src_t.grad)
+    _same(ember.scatter(ours, 1, ember.tensor(index[:, :3]), 2.5),
+          torch.scatter(theirs, 1, torch.tensor(index[:, :3]), 2.5), exact=True)
+    _same(ember.scatter(ember.zeros(2, 3, dtype=ember.long), 1, ember.tensor([[2], [0]]), value=7),
+          torch.scatter(torch.zeros(2, 3, dtype=torch.long), 1, torch.tensor([[2], [0]]), value=7), exact=True)
+    plain, plain_t = _pair(3, 5, seed=2)
+    assert plain.scatter_(0, ember.tensor(index), src.detach()) is plain
+    plain_t.scatter_(0, torch.tensor(index), src_t.detach())
+    _same(plain, plain_t, exact=True)
+    with pytest.raises(ValueError, match="scatter: reduce='multiply' is not supported"):
+        ours.scatter(0, ember.tensor(index), src, reduce="multiply")
+
+
+def test_index_fill_and_index_copy_match_torch_with_gradients():
+    (ours, theirs), (source, source_t) = _pair(4, 3, grad=True), _pair(2, 3, seed=1, grad=True)
+    index = np.array([3, 0])
+    value, value_t = ember.tensor(-2.0, requires_grad=True), torch.tensor(-2.0, requires_grad=True)
+    filled, filled_t = ours.index_fill(0, ember.tensor(index), value), theirs.index_fill(0, torch.tensor(index),
+                                                                                         value_t)
+    copied, copied_t = ember.index_copy(ours, 0, ember.tensor(index), source), torch.index_copy(
+        theirs, 0, torch.tensor(index), source_t)
+    _same(filled, filled_t, exact=True)
+    _same(copied, copied_t, exact=True)
+    (filled * filled + copied * copied * 3).sum().backward()
+    (filled_t * filled_t + copied_t * copied_t * 3).sum().backward()
+    for a, b in ((ours, theirs), (source, source_t), (value, value_t)):
+        _same(a.grad, b.grad)
+    _same(ember.index_fill(ember.arange(6).reshape(2, 3), 1, ember.tensor([1]), 9),
+          torch.index_fill(torch.arange(6).reshape(2, 3), 1, torch.tensor([1]), 9), exact=True)
+    a, b = _pair(4, 3, seed=3)
+    assert a.index_fill_(1, ember.tensor([0, 2]), 1.5) is a
+    b.index_fill_(1, torch.tensor([0, 2]), 1.5)
+    a.index_copy_(0, ember.tensor(index), source.detach())
+    b.index_copy_(0, torch.tensor(index), source_t.detach())
+    _same(a, b, exact=True)
+    with pytest.raises(TypeError, match="index_copy: the index must be an integer tensor, got float32"):
+        ember.index_copy(ours, 0, ember.tensor([0.0]), source[:1])
+
+
+# --- unique and bincount (eager only) ---------------------------------------------------------------------------
+
+
+def test_unique_and_bincount_match_torch_and_refuse_a_graph():
+    x = np.array([[3, 1, 2], [1, 3, 3]])
+    for kwargs in ({}, {"return_inverse": True}, {"return_counts": True},
+                   {"return_inverse": True, "return_counts": True}):
+        got, want = ember.unique(ember.tensor(x), **kwargs), torch.unique(torch.tensor(x), **kwargs)
+        for a, b in zip(got if kwargs else [got], want if kwargs else [want]):
+            _same(a, b, exact=True)
+    _same(ember.tensor(x * 0.5).unique(), torch.tensor(x * 0.5).unique(), exact=True)
+    counts = np.array([1, 4, 1, 0, 4])
+    _same(ember.bincount(ember.tensor(counts)), torch.bincount(torch.tensor(counts)), exact=True)
+    _same(ember.tensor(counts).bincount(minlength=8), torch.tensor(counts).bincount(minlength=8), exact=True)
+    for weights in (np.array([0.5, 1.0, 2.0, 0.25, 3.0], np.float32), np.arange(5)):
+        _same(ember.bincount(ember.tensor(counts), ember.tensor(weights)),
+              torch.bincount(torch.tensor(counts), torch.tensor(weights)))
+    with pytest.raises(ValueError, match="bincount: the values must be non-negative"):
+        ember.bincount(ember.tensor([1, -1]))
+    graph = ember.graph.Graph()
+    value = graph.input("x", (None,), "int64")
+    with graph.building():
+        for fn in (ember.unique, ember.bincount):
+            with pytest.raises(TypeError, match=f"{fn.__name__}: the size of its result depends on the values"):
+                fn(value)

@@ -16,11 +16,29 @@ from ember.ops.activation import (
     silu,
     softmax,
 )
-from ember.ops.arrange import flip, index_select, masked_select, roll, tril, triu
+from ember.ops.arrange import (
+    diff,
+    dstack,
+    flip,
+    hstack,
+    index_copy,
+    index_fill,
+    index_select,
+    masked_select,
+    meshgrid,
+    roll,
+    scatter,
+    tril,
+    triu,
+    unflatten,
+    vstack,
+)
 from ember.ops.batch_norm import batch_norm
 from ember.ops.composed import (
     allclose,
     ceil,
+    clamp_max,
+    clamp_min,
     count_nonzero,
     equal,
     floor,
@@ -47,16 +65,25 @@ from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
     abs,
+    acos,
+    acosh,
     add,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
     bitwise_and,
     bitwise_or,
     bitwise_xor,
     clip,
     cos,
+    cosh,
     div,
     eq,
     erf,
     exp,
+    expm1,
     floor_divide,
     ge,
     gt,
@@ -64,6 +91,8 @@ from ember.ops.elementwise import (
     le,
     log,
     log1p,
+    log2,
+    log10,
     lt,
     maximum,
     minimum,
@@ -77,6 +106,7 @@ from ember.ops.elementwise import (
     sigmoid,
     sign,
     sin,
+    sinh,
     softplus,
     sqrt,
     square,
@@ -122,7 +152,7 @@ from ember.ops.pooling import (
     max_pool1d,
     max_pool2d,
 )
-from ember.ops.products import addmm, baddbmm, bmm, einsum, mm, outer
+from ember.ops.products import addmm, baddbmm, bmm, cdist, cross, einsum, mm, outer, tensordot
 from ember.ops.reduction import (
     all,
     amax,
@@ -134,6 +164,7 @@ from ember.ops.reduction import (
     cumsum,
     logsumexp,
     mean,
+    nanmean,
     nansum,
     prod,
     std,
@@ -157,7 +188,7 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
-from ember.ops.sorting import argsort, median, sort, topk
+from ember.ops.sorting import argsort, bincount, kthvalue, median, sort, topk, unique
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -165,16 +196,18 @@ from ember.ops.sorting import argsort, median, sort, topk
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select, norm,
+    index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
-    index_select, norm,
+    index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
 clamp = clip
+pow = power  # noqa: A001  (PyTorch's name)
+arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -182,6 +215,10 @@ transpose = _torch_names.transpose_any(transpose)
 __all__ = [
     "flip", "index_select", "masked_select", "roll", "tril", "triu",
     "addmm", "baddbmm", "bmm", "einsum", "mm", "outer",
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
+    "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
+    "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",

@@ -1,14 +1,17 @@
 """PyTorch's rearranging and selecting functions composed from indexing, ``cat`` and ``where``: ``flip``,
-``roll``, ``tril``, ``triu``, ``index_select`` and ``masked_select`` (gradients come from those ops)."""
+``roll``, ``tril``, ``triu``, ``index_select``, ``masked_select``, ``hstack``/``vstack``/``dstack``,
+``meshgrid``, ``unflatten``, ``diff``, ``scatter``, ``index_fill`` and ``index_copy`` (gradients come from those
+ops)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.convert import as_tensor
+from ember.backend.dtypes import FLOATING
+from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import where
-from ember.ops.indexing import getitem, take
+from ember.ops.elementwise import div, gt, lt, ne, sub, true_divide, where
+from ember.ops.indexing import _index_add, getitem, scatter_add, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
@@ -106,3 +109,183 @@ def masked_select(x, mask) -> TensorLike:
         raise TypeError(f"masked_select: the mask must be a bool tensor, got {mask.dtype}")
     shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
     return getitem(broadcast_to(x, shape), broadcast_to(mask, shape))
+
+
+def _tensors(name: str, tensors) -> list:
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{name}: needs at least one tensor")
+    return tensors
+
+
+def _at_least(x: TensorLike, ndim: int) -> TensorLike:
+    """``x`` with ones added as PyTorch's atleast_1d/2d/3d add them: (n,) -> (1, n) -> (1, n, 1)."""
+    shape = tuple(x.shape)
+    if len(shape) >= ndim:
+        return x
+    if ndim == 3:
+        shape = {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[len(shape)]
+    else:
+        shape = (1,) * (ndim - len(shape)) + shape
+    return reshape(x, shape)
+
+
+def hstack(tensors) -> TensorLike:
+    """The tensors joined column-wise: along dimension 1, or 0 for 1-D tensors (0-d ones count as 1-D)."""
+    tensors = [_at_least(t, 1) for t in _tensors("hstack", tensors)]
+    return concat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> TensorLike:
+    """The tensors joined row-wise (along dimension 0), 1-D tensors as rows."""
+    return concat([_at_least(t, 2) for t in _tensors("vstack", tensors)], 0)
+
+
+def dstack(tensors) -> TensorLike:
+    """The tensors joined depth-wise (along dimension 2), as ``atleast_3d`` shapes them."""
+    return concat([_at_least(t, 3) for t in _tensors("dstack", tensors)], 2)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids of 1-D (or 0-d) tensors: the k-th output varies along dimension k (``indexing="ij"``);
+    ``"xy"`` swaps the first two dimensions, as NumPy's default."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    tensors = [as_tensor(t) for t in tensors]
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-d or 1-D tensors, got shape {list(t.shape)}")
+    sizes = [1 if t.ndim == 0 else t.shape[0] for t in tensors]
+    swap = indexing == "xy" and len(tensors) > 1
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for k, t in enumerate(tensors):
+        axis = {0: 1, 1: 0}.get(k, k) if swap else k
+        shape = [1] * len(tensors)
+        shape[axis] = sizes[axis]
+        grids.append(broadcast_to(reshape(t, tuple(shape)), tuple(sizes)))
+    return tuple(grids)
+
+
+def unflatten(x, axis: int, sizes) -> TensorLike:
+    """``x`` with dimension ``axis`` split into ``sizes`` (one of them may be -1), PyTorch's ``unflatten``."""
+    x = as_tensor(x)
+    axis = _axes("unflatten", x, axis)[0]
+    sizes = tuple(as_int("unflatten", s, "sizes") for s in sizes)
+    if not sizes:
+        raise ValueError("unflatten: sizes must not be empty")
+    return reshape(x, tuple(x.shape[:axis]) + sizes + tuple(x.shape[axis + 1:]))
+
+
+def _difference(x: TensorLike, axis: int) -> TensorLike:
+    before = (slice(None),) * axis
+    later, earlier = getitem(x, before + (slice(1, None),)), getitem(x, before + (slice(None, -1),))
+    return ne(later, earlier) if x.dtype == np.bool_ else sub(later, earlier)
+
+
+def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorLike:
+    """The ``n``-th forward difference along ``axis`` (``x[1:] - x[:-1]``, repeated; bools by xor), after
+    joining ``prepend`` and ``append`` to x along it, as PyTorch's ``diff``."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("diff: needs a tensor of at least one dimension, got a 0-d one")
+    axis = _axes("diff", x, axis)[0]
+    n = as_int("diff", n, "n")
+    if n < 0:
+        raise ValueError(f"diff: n must be non-negative, got {n}")
+    one_slice = tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:])
+    parts = [as_tensor(t, x) for t in (prepend, x, append) if t is not None]
+    parts = [broadcast_to(reshape(t, (1,) * x.ndim), one_slice) if t.ndim == 0 else t for t in parts]
+    x = concat(parts, axis) if len(parts) > 1 else x
+    for _ in range(n):
+        x = _difference(x, axis)
+    return x
+
+
+def _zeros(x: TensorLike, dtype) -> TensorLike:
+    return cast(lt(x, x), dtype)  # (x < x is false everywhere, NaN included: zeros of x's shape, in graphs too)
+
+
+def _placed(x: TensorLike, add, values: TensorLike) -> TensorLike:
+    """``x`` with the ``values`` that ``add(zeros, values)`` puts in place where it puts any; repeated indices,
+    whose winner PyTorch leaves unspecified, give their values' mean (rounded down for integers)."""
+    values = values if values.dtype == x.dtype else cast(values, x.dtype)
+    counts = add(_zeros(x, x.dtype), _ones(values, x.dtype))
+    placed = add(_zeros(x, x.dtype), values)
+    hit = gt(counts, 0)
+    safe = where(hit, counts, 1)
+    mean = true_divide(placed, safe) if x.dtype in FLOATING else div(placed, safe, rounding_mode="floor")
+    return where(hit, mean if mean.dtype == x.dtype else cast(mean, x.dtype), x)
+
+
+def _ones(x: TensorLike, dtype) -> TensorLike:
+    return _zeros(x, dtype) + 1
+
+
+def _filled(x: TensorLike, add, shape_of: TensorLike, value) -> TensorLike:
+    out = where(gt(add(_zeros(x, x.dtype), _ones(shape_of, x.dtype)), 0), value, x)
+    return out if out.dtype == x.dtype else cast(out, x.dtype)
+
+
+def _index(name: str, x: TensorLike, index) -> TensorLike:
+    index = as_tensor(index, x) if not isinstance(index, TensorLike) else index
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{name}: the index must be an integer tensor, got {index.dtype}")
+    return index
+
+
+def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = None) -> TensorLike:
+    """A copy of ``x`` with ``out[index[i][j]][j] = src[i][j]`` (axis 0) or ``= value`` (a number given as
+    ``src`` or ``value``): PyTorch's ``scatter`` (``reduce`` None only; ``scatter_add`` adds)."""
+    x = as_tensor(x)
+    if reduce is not None:
+        raise ValueError(f"scatter: reduce={reduce!r} is not supported; use scatter_add for 'add'")
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give one of src and value")
+    index = _index("scatter", x, index)
+    axis = _axes("scatter", x, axis)[0]
+    def add(base, values):
+        return scatter_add(base, axis, index, values)
+
+    if value is not None or not isinstance(src, TensorLike):
+        return _filled(x, add, index, src if value is None else value)
+    if src.ndim != index.ndim or any(s is not None and i is not None and s < i for s, i in zip(src.shape,
+                                                                                                  index.shape)):
+        raise ValueError(f"scatter: src of shape {list(src.shape)} must cover the index of shape "
+                         f"{list(index.shape)}")
+    region = tuple(slice(0, d) for d in index.shape)
+    return _placed(x, add, getitem(src, region) if tuple(src.shape) != tuple(index.shape) else src)
+
+
+def _index_along(name: str, x: TensorLike, axis: int, index) -> tuple[int, TensorLike]:
+    index = _index(name, x, index)
+    if index.ndim > 1:
+        raise ValueError(f"{name}: the index must be 1-D, got shape {list(index.shape)}")
+    return _axes(name, x, axis)[0], reshape(index, (-1,))
+
+
+def index_fill(x, axis: int, index, value) -> TensorLike:
+    """A copy of ``x`` with the entries at ``index`` along ``axis`` set to ``value`` (a number or a 0-d
+    tensor, which gets their gradient), as PyTorch's ``index_fill``."""
+    x = as_tensor(x)
+    axis, index = _index_along("index_fill", x, axis, index)
+    if isinstance(value, TensorLike) and value.ndim != 0:
+        raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+    def add(base, values):
+        return _index_add(base, index, values, axis)
+
+    return _filled(x, add, take(x, index, axis), value)
+
+
+def index_copy(x, axis: int, index, source) -> TensorLike:
+    """A copy of ``x`` with the slices at ``index`` along ``axis`` replaced by ``source``'s, as PyTorch's
+    ``index_copy``."""
+    x, source = promote(x, source)
+    axis, index = _index_along("index_copy", x, axis, index)
+    def add(base, values):
+        return _index_add(base, index, values, axis)
+
+    return _placed(x, add, source)

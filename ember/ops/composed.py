@@ -1,7 +1,7 @@
 """PyTorch's elementwise tests, roundings and fills composed from the primitives (no op records of their own):
 ``isnan``, ``isinf``, ``isfinite``, ``nan_to_num``, ``rsqrt``, ``reciprocal``, ``floor``, ``ceil``, ``trunc``,
-``round``, ``fmod``, ``masked_fill``, ``lerp``, the ``logical_*`` functions, ``count_nonzero``, ``isclose``,
-``allclose``, ``equal`` and the vector ``norm``."""
+``round``, ``fmod``, ``clamp_min``, ``clamp_max``, ``masked_fill``, ``lerp``, the ``logical_*`` functions,
+``count_nonzero``, ``isclose``, ``allclose``, ``equal`` and the vector ``norm``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ember.ops.elementwise import (
     bitwise_and,
     bitwise_or,
     bitwise_xor,
+    clip,
     div,
     eq,
     gt,
@@ -122,6 +123,16 @@ def fmod(a, b) -> TensorLike:
     """Elementwise remainder of a / b with the sign of ``a`` (C's fmod; ``remainder`` takes b's sign)."""
     a, b = promote(a, b)
     return a - div(a, b, rounding_mode="trunc") * b
+
+
+def clamp_min(x, min) -> TensorLike:  # noqa: A002  (PyTorch's argument name)
+    """``x`` raised to at least ``min`` (a number or a tensor), as ``clamp(x, min=min)``."""
+    return clip(x, min=min)
+
+
+def clamp_max(x, max) -> TensorLike:  # noqa: A002
+    """``x`` lowered to at most ``max`` (a number or a tensor), as ``clamp(x, max=max)``."""
+    return clip(x, max=max)
 
 
 def masked_fill(x, mask, value) -> TensorLike:

@@ -233,6 +233,72 @@ ERF = _unary("erf", _erf_forward, vjp_rule(_erf_rule),
              onnx="Erf", flops=20, fusion=NOT_FUSIBLE)
 
 
+# --- logarithms, inverse trigonometric and hyperbolic functions (PyTorch's names, NumPy's ufuncs) ----------
+
+
+def _inverse_sqrt_of(run, term):
+    return _typed(term) / run(SQRT, term)
+
+
+def _log2_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g / (x * _typed(x, math.log(2.0))),)
+
+
+def _log10_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g / (x * _typed(x, math.log(10.0))),)
+
+
+def _asin_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g * _inverse_sqrt_of(run, _typed(x) - x * x),)
+
+
+def _acos_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (run(NEG, g * _inverse_sqrt_of(run, _typed(x) - x * x)),)
+
+
+def _asinh_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g * _inverse_sqrt_of(run, x * x + _typed(x)),)
+
+
+def _acosh_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g * _inverse_sqrt_of(run, x * x - _typed(x)),)
+
+
+def _atan_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g / (x * x + _typed(x)),)
+
+
+def _atanh_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g / (_typed(x) - x * x),)
+
+
+def _unary_math(name, ufunc, rule, onnx, fusion, **traits):
+    return _unary(name, lambda xp, x: getattr(xp, ufunc.__name__)(x), vjp_rule(rule), onnx=onnx, flops=8,
+                  ufunc=ufunc, fusion=Fusion(fusion, exact=False) if fusion else NOT_FUSIBLE, **traits)
+
+
+LOG2 = _unary_math("log2", _np.log2, _log2_rule, NO_ONNX, "log2({0})", autocast=FLOAT32)
+LOG10 = _unary_math("log10", _np.log10, _log10_rule, NO_ONNX, "log10({0})", autocast=FLOAT32)
+EXPM1 = _unary_math("expm1", _np.expm1, lambda run, ctx, g: (g * (ctx.output + _typed(ctx.output)),), NO_ONNX,
+                    "expm1({0})", saves_output=True, autocast=FLOAT32)
+ASIN = _unary_math("asin", _np.arcsin, _asin_rule, "Asin", "arcsin({0})")
+ACOS = _unary_math("acos", _np.arccos, _acos_rule, "Acos", "arccos({0})")
+ATAN = _unary_math("atan", _np.arctan, _atan_rule, "Atan", "arctan({0})")
+SINH = _unary_math("sinh", _np.sinh, lambda run, ctx, g: (g * run(COSH, ctx.inputs[0]),), "Sinh", "sinh({0})")
+COSH = _unary_math("cosh", _np.cosh, lambda run, ctx, g: (g * run(SINH, ctx.inputs[0]),), "Cosh", "cosh({0})")
+ASINH = _unary_math("asinh", _np.arcsinh, _asinh_rule, "Asinh", "arcsinh({0})")
+ACOSH = _unary_math("acosh", _np.arccosh, _acosh_rule, "Acosh", "arccosh({0})")
+ATANH = _unary_math("atanh", _np.arctanh, _atanh_rule, "Atanh", "arctanh({0})")
+
+
 def _softplus_forward(xp, x, *, beta, threshold):
     z = x * x.dtype.type(beta)
     # max(z, 0) + log1p(exp(-|z|)) is stable for any z; above threshold the result is linear.
@@ -285,6 +351,61 @@ def log(x) -> TensorLike:
 def log1p(x) -> TensorLike:
     """Elementwise log(1 + x), accurate for small x."""
     return dispatch.apply(LOG1P, (to_float(x),))
+
+
+def log2(x) -> TensorLike:
+    """Elementwise base-2 logarithm."""
+    return dispatch.apply(LOG2, (to_float(x),))
+
+
+def log10(x) -> TensorLike:
+    """Elementwise base-10 logarithm."""
+    return dispatch.apply(LOG10, (to_float(x),))
+
+
+def expm1(x) -> TensorLike:
+    """Elementwise e**x - 1, accurate for small x."""
+    return dispatch.apply(EXPM1, (to_float(x),))
+
+
+def asin(x) -> TensorLike:
+    """Elementwise inverse sine."""
+    return dispatch.apply(ASIN, (to_float(x),))
+
+
+def acos(x) -> TensorLike:
+    """Elementwise inverse cosine."""
+    return dispatch.apply(ACOS, (to_float(x),))
+
+
+def atan(x) -> TensorLike:
+    """Elementwise inverse tangent."""
+    return dispatch.apply(ATAN, (to_float(x),))
+
+
+def sinh(x) -> TensorLike:
+    """Elementwise hyperbolic sine."""
+    return dispatch.apply(SINH, (to_float(x),))
+
+
+def cosh(x) -> TensorLike:
+    """Elementwise hyperbolic cosine."""
+    return dispatch.apply(COSH, (to_float(x),))
+
+
+def asinh(x) -> TensorLike:
+    """Elementwise inverse hyperbolic sine."""
+    return dispatch.apply(ASINH, (to_float(x),))
+
+
+def acosh(x) -> TensorLike:
+    """Elementwise inverse hyperbolic cosine."""
+    return dispatch.apply(ACOSH, (to_float(x),))
+
+
+def atanh(x) -> TensorLike:
+    """Elementwise inverse hyperbolic tangent."""
+    return dispatch.apply(ATANH, (to_float(x),))
 
 
 def sqrt(x) -> TensorLike:
@@ -434,6 +555,13 @@ def _extremum_vjp(wins_when_greater: bool):
     return vjp_rule(rule)
 
 
+def _atan2_rule(run, ctx, g):
+    a, b = ctx.inputs
+    scale = g / (a * a + b * b)
+    return (unbroadcast_with(run, scale * b, a.shape) if ctx.needs[0] else None,
+            unbroadcast_with(run, run(NEG, scale * a), b.shape) if ctx.needs[1] else None)
+
+
 ADD = _binary("add", lambda xp, a, b: a + b, vjp_rule(_add_rule), onnx="Add", ufunc=_np.add, infix="+",
               fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
 SUB = _binary("sub", lambda xp, a, b: a - b, vjp_rule(_sub_rule), onnx="Sub", ufunc=_np.subtract, infix="-",
@@ -452,6 +580,8 @@ MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(Tr
                   fusion=Fusion("where(({0} < {1}) | ({1} != {1}), {1}, {0})", selects=True))
 MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(False), onnx="Min", ufunc=_np.minimum,
                   fusion=Fusion("where(({0} > {1}) | ({1} != {1}), {1}, {0})", selects=True))
+ATAN2 = _binary("atan2", lambda xp, a, b: xp.arctan2(a, b), vjp_rule(_atan2_rule), onnx=NO_ONNX, flops=20,
+                ufunc=_np.arctan2, fusion=Fusion("arctan2({0}, {1})", exact=False))
 FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
                        onnx=NO_ONNX, fusion=NOT_FUSIBLE)
 
@@ -532,6 +662,12 @@ def div(a, b, *, rounding_mode: str | None = None) -> TensorLike:
 def power(a, b) -> TensorLike:
     """Elementwise a ** b."""
     return dispatch.apply(POW, promote(a, b))
+
+
+def atan2(a, b) -> TensorLike:
+    """Elementwise angle of the point (b, a): the arctangent of a / b in the right quadrant (integers as floats)."""
+    a, b = promote(a, b)
+    return dispatch.apply(ATAN2, (to_float(a), to_float(b)))
 
 
 def maximum(a, b) -> TensorLike:

@@ -20,9 +20,12 @@ from ember.ops.elementwise import (
     BITWISE_OR,
     BITWISE_XOR,
     CLIP,
+    EXPM1,
     FLOOR_DIVIDE,
     INVERT,
     LOG1P,
+    LOG2,
+    LOG10,
     NE,
     POW,
     RELU,
@@ -130,6 +133,21 @@ def _tile(b, x, *, reps):
 @_rule(LOG1P)
 def _log1p(b, x):
     return b.node("Log", [b.node("Add", [x, b.const(1, b.spec(x).dtype)])])
+
+
+@_rule(LOG2)
+def _log2(b, x):
+    return b.node("Div", [b.node("Log", [x]), b.const(np.log(2.0), b.spec(x).dtype)])
+
+
+@_rule(LOG10)
+def _log10(b, x):
+    return b.node("Div", [b.node("Log", [x]), b.const(np.log(10.0), b.spec(x).dtype)])
+
+
+@_rule(EXPM1)
+def _expm1(b, x):
+    return b.node("Sub", [b.node("Exp", [x]), b.const(1, b.spec(x).dtype)])
 
 
 @_rule(SOFTPLUS)

@@ -1,15 +1,21 @@
-"""PyTorch's products composed from ``matmul``: ``mm``, ``bmm``, ``outer``, ``addmm``, ``baddbmm`` and ``einsum``
-(each pair of operands contracted by one batched matrix product, so gradients come from matmul's)."""
+"""PyTorch's products composed from ``matmul``: ``mm``, ``bmm``, ``outer``, ``addmm``, ``baddbmm``, ``einsum`` and
+``tensordot`` (each pair of operands contracted by one batched matrix product, so gradients come from matmul's);
+``cross`` and ``cdist`` from elementwise ops and ``norm``."""
 
 from __future__ import annotations
 
-from ember.ops.convert import as_tensor, promote
+import numpy as np
+
+from ember.ops.composed import norm
+from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.indexing import diagonal
-from ember.ops.infer import differ
+from ember.ops.indexing import diagonal, select
+from ember.ops.infer import as_int, check_axis, differ
+from ember.ops.join import stack
 from ember.ops.linalg import matmul
 from ember.ops.reduction import sum
-from ember.ops.shape import permute, reshape
+from ember.ops.registry import Spec
+from ember.ops.shape import broadcast_to, permute, reshape, unsqueeze
 
 
 def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
@@ -151,3 +157,69 @@ def einsum(equation: str, *operands) -> TensorLike:
         x, term = _contract(x, term, y, term_y, later)
     x, term = _sum_unused(x, term, output)
     return permute(x, tuple(term.index(c) for c in output)) if term != output else x
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _dims_pair(a: TensorLike, b: TensorLike, dims) -> tuple[list[int], list[int]]:
+    if isinstance(dims, int) or hasattr(dims, "__index__"):
+        n = as_int("tensordot", dims, "dims")
+        if not 0 <= n <= min(a.ndim, b.ndim):
+            raise ValueError(f"tensordot: dims={n} must be in [0, {min(a.ndim, b.ndim)}] for shapes "
+                             f"{list(a.shape)} and {list(b.shape)}")
+        return list(range(a.ndim - n, a.ndim)), list(range(n))
+    dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(dims_a) != len(dims_b):
+        raise ValueError(f"tensordot: dims {dims_a} and {dims_b} must name as many dimensions")
+    specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
+    return ([check_axis("tensordot", d, a.ndim, specs) for d in dims_a],
+            [check_axis("tensordot", d, b.ndim, specs) for d in dims_b])
+
+
+def tensordot(a, b, dims=2) -> TensorLike:
+    """The sum of products over ``dims``: the last ``dims`` dimensions of a with the first of b (an int), or
+    the listed pairs (``([1, 0], [0, 1])``); the result has a's other dimensions, then b's."""
+    a, b = promote(a, b)
+    dims_a, dims_b = _dims_pair(a, b, dims)
+    if a.ndim + b.ndim - len(dims_b) > len(_LETTERS):
+        raise ValueError(f"tensordot: too many dimensions ({list(a.shape)} and {list(b.shape)})")
+    term_a = _LETTERS[:a.ndim]
+    free_b = iter(_LETTERS[a.ndim:])
+    term_b = "".join(term_a[dims_a[dims_b.index(i)]] if i in dims_b else next(free_b) for i in range(b.ndim))
+    output = "".join(c for i, c in enumerate(term_a) if i not in dims_a) + "".join(
+        c for i, c in enumerate(term_b) if i not in dims_b)
+    return einsum(f"{term_a},{term_b}->{output}", a, b)
+
+
+def cross(a, b, axis: int | None = None) -> TensorLike:
+    """The cross product of 3-vectors along ``axis`` (by default the first dimension of size 3), the operands
+    broadcast together, as ``torch.cross``."""
+    a, b = promote(a, b)
+    if a.ndim != b.ndim:
+        shape = tuple(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
+        a, b = broadcast_to(a, shape), broadcast_to(b, shape)
+    # the shape the products broadcast to (an unknown size stands for itself: the products check it)
+    shape = tuple(m if n in (1, None) else n for m, n in zip(a.shape, b.shape))
+    if axis is None:
+        if 3 not in shape:
+            raise ValueError(f"cross: no dimension of size 3 in the shape {list(shape)}")
+        axis = shape.index(3)
+    axis = check_axis("cross", axis, len(shape), [Spec(shape, a.dtype)])
+    if a.shape[axis] != 3 or b.shape[axis] != 3:
+        raise ValueError(f"cross: dimension {axis} of the shapes {list(a.shape)} and {list(b.shape)} must have "
+                         "size 3")
+    (a0, a1, a2), (b0, b1, b2) = ([select(t, axis, i) for i in range(3)] for t in (a, b))
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis)
+
+
+def cdist(x1, x2, p: float = 2.0) -> TensorLike:
+    """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2`` (..., R, M), shape
+    (..., P, R), as ``torch.cdist`` (p 2, 1, inf or any p >= 0; a zero distance has gradient 0)."""
+    x1, x2 = promote(to_float(x1), to_float(x2))
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: expects (..., P, M) and (..., R, M) with one M, got shapes {list(x1.shape)} and "
+                         f"{list(x2.shape)}")
+    if p < 0:
+        raise ValueError(f"cdist: p must be non-negative, got {p}")
+    return norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, axis=-1)

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, prod, max, min, argmax, argmin, any, all as primitives; mean, var, std
+"""Reductions over axes: sum, prod, max, min, argmax, argmin, any, all as primitives; mean, nanmean, var, std
 and logsumexp as compositions of them; the running sums and products (cumsum, cumprod)."""
 
 from __future__ import annotations
@@ -293,6 +293,17 @@ def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     if n == 0:
         raise ValueError(f"mean: no elements to average over axis {axis} of shape {list(x.shape)}")
     return sum(x, axis, keepdims) * _scale(x, axis, n)
+
+
+def nanmean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """``mean`` of the elements that are not NaN (NaN where all are); NaNs get no gradient."""
+    x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
+    if x.dtype not in FLOATING:
+        raise TypeError(f"nanmean: needs a floating point tensor, got {x.dtype}")
+    if x.dtype in LOW_PRECISION:
+        return _in_float32(nanmean, x, axis, keepdims)
+    present = cast(x == x, x.dtype)  # (only NaN differs from itself)
+    return nansum(x, axis, keepdims) / sum(present, axis, keepdims)
 
 
 def _ddof(name: str, ddof: int, unbiased: bool | None, correction: int | None) -> int:

@@ -1,10 +1,11 @@
-"""Sorting: ``argsort`` and the lower ``median`` of all elements as primitives; ``sort``, ``topk`` and
-``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to the chosen elements."""
+"""Sorting: ``argsort`` and the lower ``median`` of all elements as primitives; ``sort``, ``topk``, ``kthvalue``
+and ``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to the chosen elements."""
 
 from __future__ import annotations
 
 from collections import namedtuple
 
+from ember.backend.devices import array_module
 from ember.backend.dtypes import FLOATING, int64
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast
@@ -20,6 +21,7 @@ from ember.ops.shape import reshape, squeeze
 SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
 TopkResult = namedtuple("topk", ["values", "indices"])
 MedianResult = namedtuple("median", ["values", "indices"])
+KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
 
 
 def _argsort_forward(xp, x, *, axis, descending):
@@ -134,3 +136,71 @@ def median(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | M
         _axis("median", x, axis)
         return MedianResult(*(reshape(r, ()) for r in _median_along(reshape(x, (1,)), 0, False)))
     return _median_along(x, axis, keepdims)
+
+
+def kthvalue(x, k: int, axis: int = -1, keepdims: bool = False) -> KthvalueResult:
+    """The ``k``-th smallest element (k from 1) along ``axis`` and its index, as PyTorch's ``kthvalue(k, dim=-1,
+    keepdim=False)``; NaN sorts as the largest value, and the value's gradient goes to its index."""
+    x = as_tensor(x)
+    k = as_int("kthvalue", k, "k", [Spec(x.shape, x.dtype)])
+    if x.ndim == 0:
+        _axis("kthvalue", x, axis)
+        found = kthvalue(reshape(x, (1,)), k, 0)
+        return KthvalueResult(*(reshape(r, ()) for r in found))
+    axis = _axis("kthvalue", x, axis)
+    size = x.shape[axis]
+    if size is None or not 1 <= k <= size:
+        raise ValueError(f"kthvalue: k={k} must be in [1, {size}], the size of dimension {axis} of the tensor of "
+                         f"shape {list(x.shape)}")
+    indices = getitem(argsort(x, axis), (slice(None),) * axis + (slice(k - 1, k),))
+    values = gather(x, axis, indices)
+    if keepdims:
+        return KthvalueResult(values, indices)
+    return KthvalueResult(squeeze(values, axis), squeeze(indices, axis))
+
+
+def _concrete(name: str, x: TensorLike):
+    if x.symbolic:
+        raise TypeError(f"{name}: the size of its result depends on the values of {x!r}, which a graph does not "
+                        "have while it is built; compute it eagerly")
+    return x.array
+
+
+def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim: int | None = None):
+    """The distinct elements of ``x`` in ascending order (1-D), with ``return_inverse`` each element's index
+    into them (x's shape) and ``return_counts`` how often each occurs, as ``torch.unique`` (eager only: the
+    count depends on the values; no gradient)."""
+    x = as_tensor(x)
+    if dim is not None:
+        raise ValueError(f"unique: dim={dim} is not supported; only the flattened tensor's distinct values")
+    array = _concrete("unique", x)
+    xp = array_module(array)
+    values, inverse, counts = xp.unique(array.reshape(-1), return_inverse=True, return_counts=True)
+    results = [dispatch.wrap(values)]
+    if return_inverse:
+        results.append(dispatch.wrap(inverse.reshape(array.shape).astype(int64)))
+    if return_counts:
+        results.append(dispatch.wrap(counts.astype(int64)))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def bincount(x, weights=None, minlength: int = 0) -> TensorLike:
+    """How often each value 0, 1, ... occurs in the non-negative 1-D integer ``x`` (at least ``minlength``
+    bins), or the sums of ``weights`` per value, as ``torch.bincount`` (eager only: the size depends on the
+    values; no gradient)."""
+    x = as_tensor(x)
+    array = _concrete("bincount", x)
+    if x.ndim != 1 or x.dtype.kind not in "iu":
+        raise ValueError(f"bincount: expects a 1-D integer tensor, got {x.dtype} of shape {list(x.shape)}")
+    if array.size and int(array.min()) < 0:
+        raise ValueError("bincount: the values must be non-negative")
+    xp = array_module(array)
+    if weights is None:
+        return dispatch.wrap(xp.bincount(array, minlength=minlength).astype(int64))
+    weights = as_tensor(weights, x)
+    if tuple(weights.shape) != tuple(x.shape):
+        raise ValueError(f"bincount: weights of shape {list(weights.shape)} must match the input's "
+                         f"{list(x.shape)}")
+    counts = xp.bincount(array, _concrete("bincount", weights), minlength=minlength)
+    return dispatch.wrap(counts.astype(weights.dtype if weights.dtype == xp.float32 else xp.float64))
