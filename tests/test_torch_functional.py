@@ -98,3 +98,25 @@ def test_scaled_dot_product_attention_is_in_functional_as_torch():
     (q, tq), (k, tk), (v, tv) = _pair(2, 3, 5, 4), _pair(2, 3, 6, 4, seed=1), _pair(2, 3, 6, 4, seed=2)
     _check(F.scaled_dot_product_attention(q, k, v), TF.scaled_dot_product_attention(tq, tk, tv),
            [(q, tq), (k, tk), (v, tv)])
+
+
+@pytest.mark.parametrize("name, kwargs, module, module_args", [
+    ("selu", {}, "SELU", ()),
+    ("celu", {"alpha": 0.7}, "CELU", (0.7,)),
+    ("hardsigmoid", {}, "Hardsigmoid", ()),
+    ("softsign", {}, "Softsign", ()),
+    ("softmin", {"dim": 1}, "Softmin", (1,)),
+    ("glu", {"dim": 1}, "GLU", (1,)),
+])
+def test_activations_and_their_modules_match_torch(name, kwargs, module, module_args):
+    x, tx = _pair(3, 4, 5, scale=3.0)
+    _check(getattr(F, name)(x, **kwargs), getattr(TF, name)(tx, **kwargs), [(x, tx)])
+    np.testing.assert_allclose(getattr(nn, module)(*module_args)(x).detach().numpy(),
+                               getattr(torch.nn, module)(*module_args)(tx).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_softmin_takes_torchs_implicit_dim_and_glu_refuses_an_odd_size():
+    x, tx = _pair(2, 5)
+    np.testing.assert_allclose(F.softmin(x).detach().numpy(), TF.softmin(tx, dim=1).detach().numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"glu: dimension -1 of the input of shape \[2, 5\] must have an even size"):
+        F.glu(x)

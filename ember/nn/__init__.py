@@ -6,8 +6,12 @@
 
 from ember.nn import functional, init, utils
 from ember.nn.layers.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
     Hardswish,
     Hardtanh,
     LeakyReLU,
@@ -20,7 +24,9 @@ from ember.nn.layers.activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Tanh,
 )
 from ember.nn.layers.attention import (
@@ -73,3 +79,4 @@ __all__ = [
 ]
 __all__ += ["Dropout2d", "ParameterList", "utils"]  # PyTorch-surface additions
 __all__ += ["CosineSimilarity", "KLDivLoss", "LogSigmoid", "PReLU", "PairwiseDistance"]
+__all__ += ["CELU", "GLU", "Hardsigmoid", "SELU", "Softmin", "Softsign"]

@@ -10,7 +10,7 @@ Most names are the op functions themselves; the few whose PyTorch signature diff
 from __future__ import annotations
 
 from ember import ops as _ops
-from ember.nn.layers.activation import logsigmoid, prelu
+from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.loss import kl_div
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
@@ -60,6 +60,7 @@ __all__ = [
     "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
     "cosine_similarity", "kl_div", "logsigmoid", "normalize", "pairwise_distance", "prelu",
     "scaled_dot_product_attention",
+    "celu", "glu", "hardsigmoid", "selu", "softmin", "softsign",
 ]
 
 
