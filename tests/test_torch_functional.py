@@ -120,3 +120,72 @@ def test_softmin_takes_torchs_implicit_dim_and_glu_refuses_an_odd_size():
     np.testing.assert_allclose(F.softmin(x).detach().numpy(), TF.softmin(tx, dim=1).detach().numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"glu: dimension -1 of the input of shape \[2, 5\] must have an even size"):
         F.glu(x)
+
+
+def _copy_parameters(ours, theirs):
+    """Give ``ours`` the values of ``theirs`` (same state_dict keys asserted) and return the pairs to compare."""
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return [(dict(ours.named_parameters())[k], v) for k, v in theirs.named_parameters()]
+
+
+def _same_state(ours, theirs):
+    """The same state_dict keys and values (a deterministic default initialisation)."""
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (k, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=k)
+
+
+def _randomize(module):
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape))
+    return module
+
+
+@pytest.mark.parametrize("groups, shape", [(3, (2, 6, 4, 5)), (1, (3, 4, 7)), (2, (3, 6))])
+def test_group_norm_and_groupnorm_match_torch(groups, shape):
+    x, tx = _pair(*shape, scale=2.0)
+    ours, theirs = nn.GroupNorm(groups, shape[1]), torch.nn.GroupNorm(groups, shape[1])
+    _same_state(ours, theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    with pytest.raises(ValueError, match="GroupNorm: num_channels \\(5\\) must be divisible by num_groups \\(2\\)"):
+        nn.GroupNorm(2, 5)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_and_instancenorm2d_match_torch(affine):
+    x, tx = _pair(2, 3, 4, 5, scale=2.0)
+    ours, theirs = nn.InstanceNorm2d(3, affine=affine), torch.nn.InstanceNorm2d(3, affine=affine)
+    _same_state(ours, theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    unbatched = ours(x[0]).detach().numpy()
+    np.testing.assert_allclose(unbatched, theirs(tx[0]).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_instancenorm_with_running_stats_matches_torch_in_training_and_evaluation():
+    x, tx = _pair(4, 3, 6, scale=2.0)
+    ours, theirs = nn.InstanceNorm1d(3, track_running_stats=True), torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    _same_state(ours, theirs)
+    for _ in range(2):
+        _check(ours(x), theirs(tx), [])
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(ours, name).numpy(), getattr(theirs, name).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.eval()(x).detach().numpy(), theirs.eval()(tx).detach().numpy(), rtol=1e-5,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, eps", [((8,), None), ((3, 8), 1e-3)])
+def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
+    x, tx = _pair(2, 3, 8, scale=2.0)
+    ours, theirs = nn.RMSNorm(shape, eps=eps), torch.nn.RMSNorm(shape, eps=eps)
+    _same_state(ours, theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    with pytest.raises(ValueError, match="rms_norm: normalized_shape \\[4\\] must be the trailing dimensions"):
+        F.rms_norm(x, (4,))

@@ -52,7 +52,15 @@ from ember.nn.layers.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from ember.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from ember.nn.layers.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -80,3 +88,4 @@ __all__ = [
 __all__ += ["Dropout2d", "ParameterList", "utils"]  # PyTorch-surface additions
 __all__ += ["CosineSimilarity", "KLDivLoss", "LogSigmoid", "PReLU", "PairwiseDistance"]
 __all__ += ["CELU", "GLU", "Hardsigmoid", "SELU", "Softmin", "Softsign"]
+__all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]

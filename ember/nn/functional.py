@@ -13,6 +13,7 @@ from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.loss import kl_div
+from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
 from ember.ops import (
     adaptive_avg_pool1d,
@@ -61,6 +62,7 @@ __all__ = [
     "cosine_similarity", "kl_div", "logsigmoid", "normalize", "pairwise_distance", "prelu",
     "scaled_dot_product_attention",
     "celu", "glu", "hardsigmoid", "selu", "softmin", "softsign",
+    "group_norm", "instance_norm", "rms_norm",
 ]
 
 
