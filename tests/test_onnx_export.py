@@ -107,6 +107,8 @@ LAYERS = {
     "norms_activations": (lambda: nn.Sequential(nn.GroupNorm(2, 4), nn.InstanceNorm2d(4, affine=True), nn.RMSNorm(5),
                                                 nn.SELU(), nn.CELU(0.5), nn.Hardsigmoid(), nn.Softsign(),
                                                 nn.GLU(dim=1), nn.Softmin(dim=1)), [_float(2, 4, 3, 5)]),
+    "padding": (lambda: nn.Sequential(nn.ReflectionPad2d(2), nn.ReplicationPad2d((1, 0, 2, 1)), nn.ZeroPad2d(1),
+                                      nn.ConstantPad2d(1, 2.5)), [_float(2, 3, 4, 5)]),
     "rnn": (lambda: nn.RNN(3, 5, num_layers=2), [_float(4, 2, 3)]),
     "lstm": (lambda: nn.LSTM(3, 5, batch_first=True, bidirectional=True), [_float(2, 4, 3)]),
     "gru": (lambda: nn.GRU(3, 5), [_float(4, 2, 3)]),

@@ -189,3 +189,29 @@ def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
     _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
     with pytest.raises(ValueError, match="rms_norm: normalized_shape \\[4\\] must be the trailing dimensions"):
         F.rms_norm(x, (4,))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, spec", [((2, 3, 5), (2, 1)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (0, 4, 3, 3))])
+def test_pad_modes_match_torch(mode, shape, spec):
+    if mode == "reflect" and spec == (0, 4, 3, 3):
+        spec = (0, 3, 2, 1)
+    x, tx = _pair(*shape)
+    _check(F.pad(x, spec, mode=mode), TF.pad(tx, spec, mode=mode), [(x, tx)])
+
+
+def test_pad_refuses_reflection_as_wide_as_the_input():
+    with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the dimension's size 3"):
+        F.pad(ember.zeros(1, 2, 3), (3, 0), mode="reflect")
+
+
+@pytest.mark.parametrize("name, args", [
+    ("ReflectionPad2d", (2,)), ("ReplicationPad2d", ((1, 0, 2, 3),)), ("ZeroPad2d", ((1, 2, 0, 1),)),
+    ("ConstantPad2d", (1, 3.5)), ("ReflectionPad1d", ((2, 1),)), ("ReplicationPad1d", (2,)),
+    ("ConstantPad1d", ((0, 2), -1.0)), ("ZeroPad1d", (1,)),
+])
+def test_padding_modules_match_torch(name, args):
+    shape = (2, 3, 4, 5) if name.endswith("2d") else (2, 3, 5)
+    for s in (shape, shape[1:]):
+        x, tx = _pair(*s)
+        _check(getattr(nn, name)(*args)(x), getattr(torch.nn, name)(*args)(tx), [(x, tx)])

@@ -61,6 +61,16 @@ from ember.nn.layers.normalization import (
     LayerNorm,
     RMSNorm,
 )
+from ember.nn.layers.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -89,3 +99,5 @@ __all__ += ["Dropout2d", "ParameterList", "utils"]  # PyTorch-surface additions
 __all__ += ["CosineSimilarity", "KLDivLoss", "LogSigmoid", "PReLU", "PairwiseDistance"]
 __all__ += ["CELU", "GLU", "Hardsigmoid", "SELU", "Softmin", "Softsign"]
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
+__all__ += ["ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+            "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d"]
