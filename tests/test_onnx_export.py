@@ -109,6 +109,8 @@ LAYERS = {
                                                 nn.GLU(dim=1), nn.Softmin(dim=1)), [_float(2, 4, 3, 5)]),
     "padding": (lambda: nn.Sequential(nn.ReflectionPad2d(2), nn.ReplicationPad2d((1, 0, 2, 1)), nn.ZeroPad2d(1),
                                       nn.ConstantPad2d(1, 2.5)), [_float(2, 3, 4, 5)]),
+    "resampling": (lambda: nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.PixelShuffle(2),
+                                         nn.Upsample(size=(9, 7)), nn.AdaptiveMaxPool2d((4, 3))), [_float(2, 4, 3, 5)]),
     "rnn": (lambda: nn.RNN(3, 5, num_layers=2), [_float(4, 2, 3)]),
     "lstm": (lambda: nn.LSTM(3, 5, batch_first=True, bidirectional=True), [_float(2, 4, 3)]),
     "gru": (lambda: nn.GRU(3, 5), [_float(4, 2, 3)]),

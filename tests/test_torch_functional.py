@@ -215,3 +215,50 @@ def test_padding_modules_match_torch(name, args):
     for s in (shape, shape[1:]):
         x, tx = _pair(*s)
         _check(getattr(nn, name)(*args)(x), getattr(torch.nn, name)(*args)(tx), [(x, tx)])
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 4, 5), {"scale_factor": 2, "mode": "nearest"}),
+    ((2, 3, 5, 7), {"size": (3, 11), "mode": "nearest"}),
+    ((2, 3, 6), {"scale_factor": 1.7, "mode": "nearest"}),
+    ((2, 3, 4, 5), {"scale_factor": 2, "mode": "bilinear", "align_corners": False}),
+    ((2, 3, 4, 5), {"scale_factor": (1.5, 2.5), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 7), {"size": (3, 11), "mode": "bilinear"}),
+    ((2, 3, 5, 7), {"size": (8, 4), "mode": "bilinear", "align_corners": True}),
+    ((1, 2, 6), {"size": 9, "mode": "linear"}),
+])
+def test_interpolate_and_upsample_match_torch(shape, kwargs):
+    x, tx = _pair(*shape)
+    _check(F.interpolate(x, **kwargs), TF.interpolate(tx, **kwargs), [(x, tx)], atol=1e-5)
+    np.testing.assert_allclose(nn.Upsample(**kwargs)(x).detach().numpy(),
+                               torch.nn.Upsample(**kwargs)(tx).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_upsampling_modules_and_interpolate_errors():
+    x, tx = _pair(1, 2, 3, 4)
+    for name in ("UpsamplingNearest2d", "UpsamplingBilinear2d"):
+        _check(getattr(nn, name)(scale_factor=2)(x), getattr(torch.nn, name)(scale_factor=2)(tx), [])
+    with pytest.raises(ValueError, match=r"interpolate: mode 'bilinear' takes 4-D input, got shape \[2, 3\]"):
+        F.interpolate(ember.zeros(2, 3), size=4, mode="bilinear")
+    with pytest.raises(ValueError, match="interpolate: exactly one of size and scale_factor must be given"):
+        F.interpolate(x)
+
+
+@pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])
+def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
+    x, tx = _pair(*shape)
+    _check(F.pixel_shuffle(x, r), TF.pixel_shuffle(tx, r), [(x, tx)])
+    y, ty = _pair(*shape[:-3], shape[-3], shape[-2] * r, shape[-1] * r, seed=1)
+    _check(nn.PixelUnshuffle(r)(y), torch.nn.PixelUnshuffle(r)(ty), [(y, ty)])
+    np.testing.assert_array_equal(nn.PixelShuffle(r)(x).detach().numpy(), torch.nn.PixelShuffle(r)(tx).detach().numpy())
+
+
+@pytest.mark.parametrize("shape, size", [((2, 3, 7, 9), (3, 4)), ((2, 3, 8, 8), 4), ((3, 5, 6), (None, 4)),
+                                         ((2, 3, 5, 5), 7)])
+def test_adaptive_max_pool2d_and_its_module_match_torch(shape, size):
+    x, tx = _pair(*shape)
+    _check(F.adaptive_max_pool2d(x, size), TF.adaptive_max_pool2d(tx, size), [(x, tx)])
+    np.testing.assert_array_equal(nn.AdaptiveMaxPool2d(size)(x).detach().numpy(),
+                                  torch.nn.AdaptiveMaxPool2d(size)(tx).detach().numpy())
+    z, tz = _pair(2, 3, 10)
+    _check(nn.AdaptiveMaxPool1d(3)(z), torch.nn.AdaptiveMaxPool1d(3)(tz), [(z, tz)])

@@ -16,7 +16,9 @@ from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.loss import kl_div
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
+from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
+from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from ember.ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -65,6 +67,7 @@ __all__ = [
     "scaled_dot_product_attention",
     "celu", "glu", "hardsigmoid", "selu", "softmin", "softsign",
     "group_norm", "instance_norm", "rms_norm",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
 ]
 
 
