@@ -262,3 +262,63 @@ def test_adaptive_max_pool2d_and_its_module_match_torch(shape, size):
                                   torch.nn.AdaptiveMaxPool2d(size)(tx).detach().numpy())
     z, tz = _pair(2, 3, 10)
     _check(nn.AdaptiveMaxPool1d(3)(z), torch.nn.AdaptiveMaxPool1d(3)(tz), [(z, tz)])
+
+
+def _signs(n, seed=3):
+    signs = np.where(np.random.default_rng(seed).random(n) < 0.5, -1.0, 1.0).astype(np.float32)
+    return ember.tensor(signs), torch.tensor(signs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_margin_losses_and_their_modules_match_torch(reduction):
+    (a, ta), (b, tb), (c, tc) = _pair(6, 5), _pair(6, 5, seed=1), _pair(6, 5, seed=2)
+    (u, tu), (v, tv) = _pair(6, seed=4), _pair(6, seed=5)
+    y, ty = _signs(6)
+    cases = [
+        ("margin_ranking_loss", "MarginRankingLoss", (u, v, y), (tu, tv, ty), {"margin": 0.3}),
+        ("hinge_embedding_loss", "HingeEmbeddingLoss", (u, y), (tu, ty), {"margin": 0.5}),
+        ("cosine_embedding_loss", "CosineEmbeddingLoss", (a, b, y), (ta, tb, ty), {"margin": 0.1}),
+        ("triplet_margin_loss", "TripletMarginLoss", (a, b, c), (ta, tb, tc), {"margin": 2.0}),
+        ("triplet_margin_loss", "TripletMarginLoss", (a, b, c), (ta, tb, tc), {"p": 1.0, "swap": True}),
+    ]
+    for name, module, ours, theirs, kwargs in cases:
+        for t in (a, b, c, u, v, ta, tb, tc, tu, tv):
+            t.grad = None
+        pairs = [(o, t) for o, t in zip(ours, theirs) if t.requires_grad]
+        _check(getattr(F, name)(*ours, **kwargs, reduction=reduction),
+               getattr(TF, name)(*theirs, **kwargs, reduction=reduction), pairs, atol=1e-5)
+        np.testing.assert_allclose(getattr(nn, module)(**kwargs, reduction=reduction)(*ours).detach().numpy(),
+                                   getattr(torch.nn, module)(**kwargs, reduction=reduction)(*theirs).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_parameterdict_registers_its_parameters_by_key_as_torch():
+    values = {"scale": np.ones(3, np.float32), "shift": np.zeros((2, 3), np.float32)}
+    ours = nn.ParameterDict({k: ember.tensor(v) for k, v in values.items()})
+    theirs = torch.nn.ParameterDict({k: torch.tensor(v) for k, v in values.items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["scale", "shift"]
+    assert isinstance(ours["scale"], nn.Parameter) and "shift" in ours and len(ours) == 2
+    holder = nn.Module()
+    holder.params = ours
+    assert [n for n, _ in holder.named_parameters()] == ["params.scale", "params.shift"]
+    ours["extra"] = ember.ones(1)
+    assert list(ours) == ["scale", "shift", "extra"]
+    assert ours.pop("shift").shape == (2, 3) and list(ours.keys()) == ["scale", "extra"]
+    with pytest.raises(KeyError, match="ParameterDict: no parameter 'shift'"):
+        ours["shift"]
+
+
+def test_dropout1d_zeroes_whole_channels_and_scales_the_rest():
+    ember.manual_seed(0)
+    x = ember.ones(4, 16, 5, requires_grad=True)
+    drop = nn.Dropout1d(0.5)
+    y = drop(x)
+    y.sum().backward()
+    per_channel = y.detach().numpy()
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    assert (per_channel == per_channel[..., :1]).all()
+    np.testing.assert_array_equal(x.grad.numpy(), per_channel)
+    assert drop(ember.ones(16, 5)).shape == (16, 5)
+    np.testing.assert_array_equal(drop.eval()(x).detach().numpy(), x.detach().numpy())
+    with pytest.raises(ValueError, match=r"Dropout1d: expected \(N, C, L\) or \(C, L\) inputs, got shape \[5\]"):
+        drop.train()(ember.ones(5))

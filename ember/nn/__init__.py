@@ -36,7 +36,7 @@ from ember.nn.layers.attention import (
     scaled_dot_product_attention,
 )
 from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from ember.nn.layers.dropout import Dropout, Dropout2d
+from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
@@ -44,13 +44,17 @@ from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
+    TripletMarginLoss,
 )
 from ember.nn.layers.normalization import (
     BatchNorm1d,
@@ -92,7 +96,7 @@ from ember.nn.layers.upsampling import (
 )
 from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
 from ember.nn.parameter import Parameter
-from ember.nn.parameter_list import ParameterList
+from ember.nn.parameter_list import ParameterDict, ParameterList
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -112,3 +116,5 @@ __all__ += ["ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2
             "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d"]
 __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "PixelShuffle", "PixelUnshuffle", "Upsample",
             "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRankingLoss", "ParameterDict",
+            "TripletMarginLoss"]

@@ -13,7 +13,13 @@ from __future__ import annotations
 from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
-from ember.nn.layers.loss import kl_div
+from ember.nn.layers.loss import (
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    kl_div,
+    margin_ranking_loss,
+    triplet_margin_loss,
+)
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
 from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
@@ -68,6 +74,7 @@ __all__ = [
     "celu", "glu", "hardsigmoid", "selu", "softmin", "softsign",
     "group_norm", "instance_norm", "rms_norm",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
 ]
 
 
