@@ -322,3 +322,50 @@ def test_dropout1d_zeroes_whole_channels_and_scales_the_rest():
     np.testing.assert_array_equal(drop.eval()(x).detach().numpy(), x.detach().numpy())
     with pytest.raises(ValueError, match=r"Dropout1d: expected \(N, C, L\) or \(C, L\) inputs, got shape \[5\]"):
         drop.train()(ember.ones(5))
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("batch_first, norm_first", [(False, False), (True, True)])
+def test_transformer_with_weights_copied_from_torch_matches_it_masks_included(batch_first, norm_first):
+    torch.manual_seed(0)
+    kwargs = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16, dropout=0.0,
+                  batch_first=batch_first, norm_first=norm_first)
+    theirs, ours = torch.nn.Transformer(**kwargs), nn.Transformer(**kwargs)
+    params = _copy_parameters(ours, theirs)
+    shape = (lambda n, length: (n, length, 8)) if batch_first else (lambda n, length: (length, n, 8))
+    (src, tsrc), (tgt, ttgt) = _pair(*shape(3, 5)), _pair(*shape(3, 4), seed=1)
+    padding = np.zeros((3, 5), bool)
+    padding[1, 3:] = True
+    tgt_mask = nn.Transformer.generate_square_subsequent_mask(4)
+    np.testing.assert_array_equal(tgt_mask.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+    masks = {"tgt_mask": tgt_mask, "src_key_padding_mask": ember.tensor(padding),
+             "memory_key_padding_mask": ember.tensor(padding)}
+    tmasks = {k: torch.tensor(v.numpy()) for k, v in masks.items()}
+    _check(ours(src, tgt, **masks), theirs(tsrc, ttgt, **tmasks), [(src, tsrc), (tgt, ttgt)] + params, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+def test_transformer_defaults_match_torchs_structure_and_init():
+    ours, theirs = nn.Transformer(16, 2, 1, 2, 32), torch.nn.Transformer(16, 2, 1, 2, 32)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        a, b = a.detach().numpy(), b.detach().numpy()
+        if a.ndim > 1:  # Xavier-uniform: the same bound
+            bound = np.sqrt(6.0 / (a.shape[0] + a.shape[1]))
+            assert np.abs(a).max() <= bound and np.abs(a).max() > 0.8 * bound, name
+        elif np.ptp(b) > 0:  # a Linear's bias: uniform within 1 / sqrt(fan_in), fan_in at least 16
+            assert 0 < np.abs(a).max() <= 0.25 and np.ptp(a) > 0, name
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_transformer_decoder_layer_alone_matches_torch_with_a_memory_mask():
+    torch.manual_seed(1)
+    theirs = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, activation="gelu", batch_first=True)
+    ours = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, activation="gelu", batch_first=True)
+    params = _copy_parameters(ours, theirs)
+    (tgt, ttgt), (memory, tmemory) = _pair(2, 4, 8), _pair(2, 6, 8, seed=1)
+    blocked = np.triu(np.ones((4, 6), bool), k=3)
+    _check(ours(tgt, memory, memory_mask=ember.tensor(blocked)),
+           theirs(ttgt, tmemory, memory_mask=torch.tensor(blocked)), [(tgt, ttgt), (memory, tmemory)] + params,
+           atol=1e-5)

@@ -87,6 +87,7 @@ from ember.nn.layers.pooling import (
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
+from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
 from ember.nn.layers.upsampling import (
     PixelShuffle,
     PixelUnshuffle,
@@ -118,3 +119,4 @@ __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "PixelShuffle", "PixelUnsh
             "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRankingLoss", "ParameterDict",
             "TripletMarginLoss"]
+__all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
