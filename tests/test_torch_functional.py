@@ -98,3 +98,274 @@ def test_scaled_dot_product_attention_is_in_functional_as_torch():
     (q, tq), (k, tk), (v, tv) = _pair(2, 3, 5, 4), _pair(2, 3, 6, 4, seed=1), _pair(2, 3, 6, 4, seed=2)
     _check(F.scaled_dot_product_attention(q, k, v), TF.scaled_dot_product_attention(tq, tk, tv),
            [(q, tq), (k, tk), (v, tv)])
+
+
+@pytest.mark.parametrize("name, kwargs, module, module_args", [
+    ("selu", {}, "SELU", ()),
+    ("celu", {"alpha": 0.7}, "CELU", (0.7,)),
+    ("hardsigmoid", {}, "Hardsigmoid", ()),
+    ("softsign", {}, "Softsign", ()),
+    ("softmin", {"dim": 1}, "Softmin", (1,)),
+    ("glu", {"dim": 1}, "GLU", (1,)),
+])
+def test_activations_and_their_modules_match_torch(name, kwargs, module, module_args):
+    x, tx = _pair(3, 4, 5, scale=3.0)
+    _check(getattr(F, name)(x, **kwargs), getattr(TF, name)(tx, **kwargs), [(x, tx)])
+    np.testing.assert_allclose(getattr(nn, module)(*module_args)(x).detach().numpy(),
+                               getattr(torch.nn, module)(*module_args)(tx).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_softmin_takes_torchs_implicit_dim_and_glu_refuses_an_odd_size():
+    x, tx = _pair(2, 5)
+    np.testing.assert_allclose(F.softmin(x).detach().numpy(), TF.softmin(tx, dim=1).detach().numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"glu: dimension -1 of the input of shape \[2, 5\] must have an even size"):
+        F.glu(x)
+
+
+def _copy_parameters(ours, theirs):
+    """Give ``ours`` the values of ``theirs`` (same state_dict keys asserted) and return the pairs to compare."""
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return [(dict(ours.named_parameters())[k], v) for k, v in theirs.named_parameters()]
+
+
+def _same_state(ours, theirs):
+    """The same state_dict keys and values (a deterministic default initialisation)."""
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (k, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=k)
+
+
+def _randomize(module):
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape))
+    return module
+
+
+@pytest.mark.parametrize("groups, shape", [(3, (2, 6, 4, 5)), (1, (3, 4, 7)), (2, (3, 6))])
+def test_group_norm_and_groupnorm_match_torch(groups, shape):
+    x, tx = _pair(*shape, scale=2.0)
+    ours, theirs = nn.GroupNorm(groups, shape[1]), torch.nn.GroupNorm(groups, shape[1])
+    _same_state(ours, theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    with pytest.raises(ValueError, match="GroupNorm: num_channels \\(5\\) must be divisible by num_groups \\(2\\)"):
+        nn.GroupNorm(2, 5)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_and_instancenorm2d_match_torch(affine):
+    x, tx = _pair(2, 3, 4, 5, scale=2.0)
+    ours, theirs = nn.InstanceNorm2d(3, affine=affine), torch.nn.InstanceNorm2d(3, affine=affine)
+    _same_state(ours, theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    unbatched = ours(x[0]).detach().numpy()
+    np.testing.assert_allclose(unbatched, theirs(tx[0]).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_instancenorm_with_running_stats_matches_torch_in_training_and_evaluation():
+    x, tx = _pair(4, 3, 6, scale=2.0)
+    ours, theirs = nn.InstanceNorm1d(3, track_running_stats=True), torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    _same_state(ours, theirs)
+    for _ in range(2):
+        _check(ours(x), theirs(tx), [])
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(ours, name).numpy(), getattr(theirs, name).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.eval()(x).detach().numpy(), theirs.eval()(tx).detach().numpy(), rtol=1e-5,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, eps", [((8,), None), ((3, 8), 1e-3)])
+def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
+    x, tx = _pair(2, 3, 8, scale=2.0)
+    ours, theirs = nn.RMSNorm(shape, eps=eps), torch.nn.RMSNorm(shape, eps=eps)
+    _same_state(ours, theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    with pytest.raises(ValueError, match="rms_norm: normalized_shape \\[4\\] must be the trailing dimensions"):
+        F.rms_norm(x, (4,))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, spec", [((2, 3, 5), (2, 1)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (0, 4, 3, 3))])
+def test_pad_modes_match_torch(mode, shape, spec):
+    if mode == "reflect" and spec == (0, 4, 3, 3):
+        spec = (0, 3, 2, 1)
+    x, tx = _pair(*shape)
+    _check(F.pad(x, spec, mode=mode), TF.pad(tx, spec, mode=mode), [(x, tx)])
+
+
+def test_pad_refuses_reflection_as_wide_as_the_input():
+    with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the dimension's size 3"):
+        F.pad(ember.zeros(1, 2, 3), (3, 0), mode="reflect")
+
+
+@pytest.mark.parametrize("name, args", [
+    ("ReflectionPad2d", (2,)), ("ReplicationPad2d", ((1, 0, 2, 3),)), ("ZeroPad2d", ((1, 2, 0, 1),)),
+    ("ConstantPad2d", (1, 3.5)), ("ReflectionPad1d", ((2, 1),)), ("ReplicationPad1d", (2,)),
+    ("ConstantPad1d", ((0, 2), -1.0)), ("ZeroPad1d", (1,)),
+])
+def test_padding_modules_match_torch(name, args):
+    shape = (2, 3, 4, 5) if name.endswith("2d") else (2, 3, 5)
+    for s in (shape, shape[1:]):
+        x, tx = _pair(*s)
+        _check(getattr(nn, name)(*args)(x), getattr(torch.nn, name)(*args)(tx), [(x, tx)])
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 4, 5), {"scale_factor": 2, "mode": "nearest"}),
+    ((2, 3, 5, 7), {"size": (3, 11), "mode": "nearest"}),
+    ((2, 3, 6), {"scale_factor": 1.7, "mode": "nearest"}),
+    ((2, 3, 4, 5), {"scale_factor": 2, "mode": "bilinear", "align_corners": False}),
+    ((2, 3, 4, 5), {"scale_factor": (1.5, 2.5), "mode": "bilinear", "align_corners": True}),
+    ((2, 3, 5, 7), {"size": (3, 11), "mode": "bilinear"}),
+    ((2, 3, 5, 7), {"size": (8, 4), "mode": "bilinear", "align_corners": True}),
+    ((1, 2, 6), {"size": 9, "mode": "linear"}),
+])
+def test_interpolate_and_upsample_match_torch(shape, kwargs):
+    x, tx = _pair(*shape)
+    _check(F.interpolate(x, **kwargs), TF.interpolate(tx, **kwargs), [(x, tx)], atol=1e-5)
+    np.testing.assert_allclose(nn.Upsample(**kwargs)(x).detach().numpy(),
+                               torch.nn.Upsample(**kwargs)(tx).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_upsampling_modules_and_interpolate_errors():
+    x, tx = _pair(1, 2, 3, 4)
+    for name in ("UpsamplingNearest2d", "UpsamplingBilinear2d"):
+        _check(getattr(nn, name)(scale_factor=2)(x), getattr(torch.nn, name)(scale_factor=2)(tx), [])
+    with pytest.raises(ValueError, match=r"interpolate: mode 'bilinear' takes 4-D input, got shape \[2, 3\]"):
+        F.interpolate(ember.zeros(2, 3), size=4, mode="bilinear")
+    with pytest.raises(ValueError, match="interpolate: exactly one of size and scale_factor must be given"):
+        F.interpolate(x)
+
+
+@pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])
+def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
+    x, tx = _pair(*shape)
+    _check(F.pixel_shuffle(x, r), TF.pixel_shuffle(tx, r), [(x, tx)])
+    y, ty = _pair(*shape[:-3], shape[-3], shape[-2] * r, shape[-1] * r, seed=1)
+    _check(nn.PixelUnshuffle(r)(y), torch.nn.PixelUnshuffle(r)(ty), [(y, ty)])
+    np.testing.assert_array_equal(nn.PixelShuffle(r)(x).detach().numpy(), torch.nn.PixelShuffle(r)(tx).detach().numpy())
+
+
+@pytest.mark.parametrize("shape, size", [((2, 3, 7, 9), (3, 4)), ((2, 3, 8, 8), 4), ((3, 5, 6), (None, 4)),
+                                         ((2, 3, 5, 5), 7)])
+def test_adaptive_max_pool2d_and_its_module_match_torch(shape, size):
+    x, tx = _pair(*shape)
+    _check(F.adaptive_max_pool2d(x, size), TF.adaptive_max_pool2d(tx, size), [(x, tx)])
+    np.testing.assert_array_equal(nn.AdaptiveMaxPool2d(size)(x).detach().numpy(),
+                                  torch.nn.AdaptiveMaxPool2d(size)(tx).detach().numpy())
+    z, tz = _pair(2, 3, 10)
+    _check(nn.AdaptiveMaxPool1d(3)(z), torch.nn.AdaptiveMaxPool1d(3)(tz), [(z, tz)])
+
+
+def _signs(n, seed=3):
+    signs = np.where(np.random.default_rng(seed).random(n) < 0.5, -1.0, 1.0).astype(np.float32)
+    return ember.tensor(signs), torch.tensor(signs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_margin_losses_and_their_modules_match_torch(reduction):
+    (a, ta), (b, tb), (c, tc) = _pair(6, 5), _pair(6, 5, seed=1), _pair(6, 5, seed=2)
+    (u, tu), (v, tv) = _pair(6, seed=4), _pair(6, seed=5)
+    y, ty = _signs(6)
+    cases = [
+        ("margin_ranking_loss", "MarginRankingLoss", (u, v, y), (tu, tv, ty), {"margin": 0.3}),
+        ("hinge_embedding_loss", "HingeEmbeddingLoss", (u, y), (tu, ty), {"margin": 0.5}),
+        ("cosine_embedding_loss", "CosineEmbeddingLoss", (a, b, y), (ta, tb, ty), {"margin": 0.1}),
+        ("triplet_margin_loss", "TripletMarginLoss", (a, b, c), (ta, tb, tc), {"margin": 2.0}),
+        ("triplet_margin_loss", "TripletMarginLoss", (a, b, c), (ta, tb, tc), {"p": 1.0, "swap": True}),
+    ]
+    for name, module, ours, theirs, kwargs in cases:
+        for t in (a, b, c, u, v, ta, tb, tc, tu, tv):
+            t.grad = None
+        pairs = [(o, t) for o, t in zip(ours, theirs) if t.requires_grad]
+        _check(getattr(F, name)(*ours, **kwargs, reduction=reduction),
+               getattr(TF, name)(*theirs, **kwargs, reduction=reduction), pairs, atol=1e-5)
+        np.testing.assert_allclose(getattr(nn, module)(**kwargs, reduction=reduction)(*ours).detach().numpy(),
+                                   getattr(torch.nn, module)(**kwargs, reduction=reduction)(*theirs).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_parameterdict_registers_its_parameters_by_key_as_torch():
+    values = {"scale": np.ones(3, np.float32), "shift": np.zeros((2, 3), np.float32)}
+    ours = nn.ParameterDict({k: ember.tensor(v) for k, v in values.items()})
+    theirs = torch.nn.ParameterDict({k: torch.tensor(v) for k, v in values.items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["scale", "shift"]
+    assert isinstance(ours["scale"], nn.Parameter) and "shift" in ours and len(ours) == 2
+    holder = nn.Module()
+    holder.params = ours
+    assert [n for n, _ in holder.named_parameters()] == ["params.scale", "params.shift"]
+    ours["extra"] = ember.ones(1)
+    assert list(ours) == ["scale", "shift", "extra"]
+    assert ours.pop("shift").shape == (2, 3) and list(ours.keys()) == ["scale", "extra"]
+    with pytest.raises(KeyError, match="ParameterDict: no parameter 'shift'"):
+        ours["shift"]
+
+
+def test_dropout1d_zeroes_whole_channels_and_scales_the_rest():
+    ember.manual_seed(0)
+    x = ember.ones(4, 16, 5, requires_grad=True)
+    drop = nn.Dropout1d(0.5)
+    y = drop(x)
+    y.sum().backward()
+    per_channel = y.detach().numpy()
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    assert (per_channel == per_channel[..., :1]).all()
+    np.testing.assert_array_equal(x.grad.numpy(), per_channel)
+    assert drop(ember.ones(16, 5)).shape == (16, 5)
+    np.testing.assert_array_equal(drop.eval()(x).detach().numpy(), x.detach().numpy())
+    with pytest.raises(ValueError, match=r"Dropout1d: expected \(N, C, L\) or \(C, L\) inputs, got shape \[5\]"):
+        drop.train()(ember.ones(5))
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("batch_first, norm_first", [(False, False), (True, True)])
+def test_transformer_with_weights_copied_from_torch_matches_it_masks_included(batch_first, norm_first):
+    torch.manual_seed(0)
+    kwargs = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16, dropout=0.0,
+                  batch_first=batch_first, norm_first=norm_first)
+    theirs, ours = torch.nn.Transformer(**kwargs), nn.Transformer(**kwargs)
+    params = _copy_parameters(ours, theirs)
+    shape = (lambda n, length: (n, length, 8)) if batch_first else (lambda n, length: (length, n, 8))
+    (src, tsrc), (tgt, ttgt) = _pair(*shape(3, 5)), _pair(*shape(3, 4), seed=1)
+    padding = np.zeros((3, 5), bool)
+    padding[1, 3:] = True
+    tgt_mask = nn.Transformer.generate_square_subsequent_mask(4)
+    np.testing.assert_array_equal(tgt_mask.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+    masks = {"tgt_mask": tgt_mask, "src_key_padding_mask": ember.tensor(padding),
+             "memory_key_padding_mask": ember.tensor(padding)}
+    tmasks = {k: torch.tensor(v.numpy()) for k, v in masks.items()}
+    _check(ours(src, tgt, **masks), theirs(tsrc, ttgt, **tmasks), [(src, tsrc), (tgt, ttgt)] + params, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+def test_transformer_defaults_match_torchs_structure_and_init():
+    ours, theirs = nn.Transformer(16, 2, 1, 2, 32), torch.nn.Transformer(16, 2, 1, 2, 32)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        a, b = a.detach().numpy(), b.detach().numpy()
+        if a.ndim > 1:  # Xavier-uniform: the same bound
+            bound = np.sqrt(6.0 / (a.shape[0] + a.shape[1]))
+            assert np.abs(a).max() <= bound and np.abs(a).max() > 0.8 * bound, name
+        elif np.ptp(b) > 0:  # a Linear's bias: uniform within 1 / sqrt(fan_in), fan_in at least 16
+            assert 0 < np.abs(a).max() <= 0.25 and np.ptp(a) > 0, name
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_transformer_decoder_layer_alone_matches_torch_with_a_memory_mask():
+    torch.manual_seed(1)
+    theirs = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, activation="gelu", batch_first=True)
+    ours = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, activation="gelu", batch_first=True)
+    params = _copy_parameters(ours, theirs)
+    (tgt, ttgt), (memory, tmemory) = _pair(2, 4, 8), _pair(2, 6, 8, seed=1)
+    blocked = np.triu(np.ones((4, 6), bool), k=3)
+    _check(ours(tgt, memory, memory_mask=ember.tensor(blocked)),
+           theirs(ttgt, tmemory, memory_mask=torch.tensor(blocked)), [(tgt, ttgt), (memory, tmemory)] + params,
+           atol=1e-5)

@@ -6,8 +6,12 @@
 
 from ember.nn import functional, init, utils
 from ember.nn.layers.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
     Hardswish,
     Hardtanh,
     LeakyReLU,
@@ -20,7 +24,9 @@ from ember.nn.layers.activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Tanh,
 )
 from ember.nn.layers.attention import (
@@ -30,7 +36,7 @@ from ember.nn.layers.attention import (
     scaled_dot_product_attention,
 )
 from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from ember.nn.layers.dropout import Dropout, Dropout2d
+from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
@@ -38,18 +44,42 @@ from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
+    TripletMarginLoss,
 )
-from ember.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from ember.nn.layers.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
+from ember.nn.layers.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
@@ -57,9 +87,17 @@ from ember.nn.layers.pooling import (
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
+from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
+from ember.nn.layers.upsampling import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
 from ember.nn.parameter import Parameter
-from ember.nn.parameter_list import ParameterList
+from ember.nn.parameter_list import ParameterDict, ParameterList
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -73,3 +111,12 @@ __all__ = [
 ]
 __all__ += ["Dropout2d", "ParameterList", "utils"]  # PyTorch-surface additions
 __all__ += ["CosineSimilarity", "KLDivLoss", "LogSigmoid", "PReLU", "PairwiseDistance"]
+__all__ += ["CELU", "GLU", "Hardsigmoid", "SELU", "Softmin", "Softsign"]
+__all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
+__all__ += ["ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+            "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d"]
+__all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "PixelShuffle", "PixelUnshuffle", "Upsample",
+            "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRankingLoss", "ParameterDict",
+            "TripletMarginLoss"]
+__all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]

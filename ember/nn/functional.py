@@ -1,7 +1,8 @@
 """PyTorch's ``torch.nn.functional`` names over Ember's ops.
 
 Most names are the op functions themselves; the few whose PyTorch signature differs (``dim`` for
-``axis``, ``linear``, ``pad``, ``embedding``) are thin wrappers.
+``axis``, ``linear``, ``embedding``) are thin wrappers, and the ones composed of several ops live beside their
+modules in ``nn.layers``.
 
 >>> import ember.nn.functional as F
 >>> F.cross_entropy(F.linear(ember.randn(4, 8), ember.randn(3, 8)), ember.tensor([0, 1, 2, 0]))
@@ -10,10 +11,20 @@ Most names are the op functions themselves; the few whose PyTorch signature diff
 from __future__ import annotations
 
 from ember import ops as _ops
-from ember.nn.layers.activation import logsigmoid, prelu
+from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
-from ember.nn.layers.loss import kl_div
+from ember.nn.layers.loss import (
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    kl_div,
+    margin_ranking_loss,
+    triplet_margin_loss,
+)
+from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
+from ember.nn.layers.padding import pad
+from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
+from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from ember.ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -60,6 +71,10 @@ __all__ = [
     "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
     "cosine_similarity", "kl_div", "logsigmoid", "normalize", "pairwise_distance", "prelu",
     "scaled_dot_product_attention",
+    "celu", "glu", "hardsigmoid", "selu", "softmin", "softsign",
+    "group_norm", "instance_norm", "rms_norm",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
+    "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
 ]
 
 
@@ -104,24 +119,6 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: boo
     (1, 2, 3)
     """
     return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx)
-
-
-def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """PyTorch's padding spec: (left, right) of the last axis, then (left, right) of the one before, ...
-
-    >>> F.pad(ember.zeros(1, 2, 3), (1, 1)).shape
-    (1, 2, 5)
-    """
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: pad must hold (before, after) pairs for at most {input.ndim} axes, got {tuple(pad)}")
-    pairs = [(0, 0)] * input.ndim
-    for i in range(len(pad) // 2):
-        pairs[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    if any(a < 0 or b < 0 for a, b in pairs):
-        raise ValueError(f"pad: negative padding (cropping) is not supported, got {tuple(pad)}")
-    return _ops.pad(input, pairs, value)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

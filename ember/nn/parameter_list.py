@@ -1,4 +1,5 @@
-"""``ParameterList``: a list of Parameters registered on a Module (``torch.nn.ParameterList``)."""
+"""``ParameterList`` and ``ParameterDict``: Parameters registered on a Module in a list or by key
+(``torch.nn.ParameterList``, ``torch.nn.ParameterDict``)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,69 @@ class ParameterList(Module):
 
     def extra_repr(self) -> str:
         return "\n".join(f"({i}): Parameter of shape {list(p.shape)} ({p.dtype})" for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """Parameters keyed by name, found by ``parameters()``, ``state_dict()`` (under their keys) and optimizers;
+    a Tensor set into it is wrapped in a Parameter.
+
+    >>> scales = ember.nn.ParameterDict({"a": ember.nn.Parameter(ember.ones(3))})
+    >>> list(scales.state_dict())
+    ['a']
+    """
+
+    def __init__(self, parameters: dict | Iterable[tuple[str, object]] | None = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        if key not in self._parameters:
+            raise KeyError(f"ParameterDict: no parameter {key!r}")
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.register_parameter(key, value if isinstance(value, Parameter) or value is None else Parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key: str, default=None):
+        """The parameter under ``key``, or ``default``."""
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        """Remove and return the parameter under ``key``."""
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        for key in list(self._parameters):
+            del self[key]
+
+    def update(self, parameters) -> None:
+        """Add (or replace) parameters from a mapping or (key, value) pairs."""
+        for key, value in (parameters.items() if hasattr(parameters, "items") else parameters):
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter of shape {list(p.shape)} ({p.dtype})" for k, p in self.items())

@@ -1,5 +1,5 @@
-"""Activation functions as modules (each calls the op of the same name), and the functions ``logsigmoid`` and
-``prelu`` that ``nn.functional`` lists."""
+"""Activation functions as modules (each calls the op of the same name), and the functions ``logsigmoid``,
+``prelu``, ``selu``, ``celu``, ``hardsigmoid``, ``softsign``, ``softmin`` and ``glu`` that ``nn.functional`` lists."""
 
 from __future__ import annotations
 
@@ -280,3 +280,131 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with PyTorch's self-normalizing constants.
+
+    >>> ember.nn.functional.selu(ember.tensor([-1.0, 2.0]))
+    """
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else ``alpha * (exp(x / alpha) - 1)``.
+
+    >>> ember.nn.functional.celu(ember.tensor([-1.0, 2.0]), alpha=0.5)
+    """
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return elu(input / alpha, 1.0) * alpha
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``.
+
+    >>> ember.nn.functional.hardsigmoid(ember.tensor([-4.0, 0.0, 4.0]))
+    """
+    return relu6(input + 3.0) / 6.0
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``.
+
+    >>> ember.nn.functional.softsign(ember.tensor([-1.0, 3.0]))
+    """
+    return input / (_ops.abs(input) + 1.0)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-x)`` along ``dim`` (PyTorch's implicit dim when None), in ``dtype`` when given.
+
+    >>> ember.nn.functional.softmin(ember.randn(2, 5), dim=1).sum(axis=1)
+    """
+    if dtype is not None:
+        input = _ops.cast(input, dtype)
+    return softmax(-input, dim if dim is not None else _softmax_dim(input.ndim))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: the first half of ``dim`` times the sigmoid of the second half.
+
+    >>> ember.nn.functional.glu(ember.randn(2, 6)).shape
+    (2, 3)
+    """
+    if input.ndim == 0 or input.shape[dim] % 2:
+        raise ValueError(f"glu: dimension {dim} of the input of shape {list(input.shape)} must have an even size")
+    a, b = _ops.chunk(input, 2, axis=dim)
+    return a * sigmoid(b)
+
+
+class SELU(ReLU):
+    """``scale * elu(x, alpha)`` (see ``selu``).
+
+    >>> ember.nn.SELU()(ember.tensor([-1.0, 2.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return selu(x)
+
+
+class CELU(ELU):
+    """x where x > 0, else ``alpha * (exp(x / alpha) - 1)`` (see ``celu``).
+
+    >>> ember.nn.CELU(0.5)(ember.tensor([-1.0, 2.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return celu(x, self.alpha)
+
+
+class Hardsigmoid(ReLU):
+    """``relu6(x + 3) / 6``.
+
+    >>> ember.nn.Hardsigmoid()(ember.tensor([-4.0, 0.0, 4.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardsigmoid(x)
+
+
+class Softsign(Module):
+    """``x / (1 + |x|)``.
+
+    >>> ember.nn.Softsign()(ember.tensor([-1.0, 3.0]))
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softsign(x)
+
+
+class Softmin(Softmax):
+    """``softmax(-x)`` along ``dim``.
+
+    >>> ember.nn.Softmin(dim=1)(ember.randn(2, 5)).sum(axis=1)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmin(x, self.dim)
+
+
+class GLU(Module):
+    """The gated linear unit along ``dim`` (see ``glu``).
+
+    >>> ember.nn.GLU()(ember.randn(2, 6)).shape
+    (2, 3)
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

@@ -1,5 +1,5 @@
-"""Loss modules: each holds its options and calls the loss function of the same name; ``kl_div`` (listed in
-``nn.functional``) is defined here."""
+"""Loss modules: each holds its options and calls the loss function of the same name; ``kl_div`` and the margin
+losses (listed in ``nn.functional``) are defined here."""
 
 from __future__ import annotations
 
@@ -187,3 +187,137 @@ class KLDivLoss(Module):
 
     def extra_repr(self) -> str:
         return f"reduction='{self.reduction}', log_target={self.log_target}"
+
+
+def _reduce(name: str, loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return _ops.mean(loss)
+    if reduction == "sum":
+        return _ops.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _hinge(x: Tensor) -> Tensor:
+    return _ops.clip(x, 0.0, None)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, -target * (input1 - input2) + margin)``: target 1 ranks input1 higher, -1 input2.
+
+    >>> margin_ranking_loss(ember.randn(4), ember.randn(4), ember.tensor([1.0, -1.0, 1.0, 1.0]))
+    """
+    return _reduce("margin_ranking_loss", _hinge(-target * (input1 - input2) + margin), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean") -> Tensor:
+    """``input`` where target is 1, ``max(0, margin - input)`` where it is -1 (PyTorch's definition).
+
+    >>> hinge_embedding_loss(ember.rand(4), ember.tensor([1.0, -1.0, 1.0, -1.0]))
+    """
+    margin_part = _ops.where(target != 1, _hinge(margin - input), 0.0)
+    self_part = _ops.where(target != -1, input, 0.0)
+    return _reduce("hinge_embedding_loss", margin_part + self_part, reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          reduction: str = "mean") -> Tensor:
+    """``1 - cos(input1, input2)`` where target is 1, ``max(0, cos - margin)`` where it is -1, the cosine along
+    the last dimension.
+
+    >>> cosine_embedding_loss(ember.randn(4, 8), ember.randn(4, 8), ember.tensor([1.0, -1.0, 1.0, -1.0]))
+    """
+    if input1.shape != input2.shape or input1.ndim not in (1, 2):
+        raise ValueError(f"cosine_embedding_loss: inputs must be (N, D) or (D,) of one shape, got "
+                         f"{list(input1.shape)} and {list(input2.shape)}")
+    dim = input1.ndim - 1
+    eps = 1e-12  # PyTorch's, added to each squared magnitude
+    product = _ops.sum(input1 * input2, dim)
+    magnitudes = (_ops.sum(input1 * input1, dim) + eps) * (_ops.sum(input2 * input2, dim) + eps)
+    cos = product / _ops.sqrt(magnitudes)
+    loss = _ops.where(target == 1, 1.0 - cos, 0.0) + _ops.where(target == -1, _hinge(cos - margin), 0.0)
+    return _reduce("cosine_embedding_loss", loss, reduction)
+
+
+def _distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
+    return _ops.norm(x1 - x2 + eps, p, -1)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0,
+                        eps: float = 1e-6, swap: bool = False, reduction: str = "mean") -> Tensor:
+    """``max(0, d(anchor, positive) - d(anchor, negative) + margin)`` with the p-norm distance of
+    ``pairwise_distance``; ``swap`` takes the smaller of d(anchor, negative) and d(positive, negative).
+
+    >>> triplet_margin_loss(ember.randn(4, 8), ember.randn(4, 8), ember.randn(4, 8))
+    """
+    if not anchor.shape == positive.shape == negative.shape or anchor.ndim not in (1, 2):
+        raise ValueError(f"triplet_margin_loss: anchor, positive and negative must be (N, D) or (D,) of one shape, "
+                         f"got {list(anchor.shape)}, {list(positive.shape)} and {list(negative.shape)}")
+    d_pos = _distance(anchor, positive, p, eps)
+    d_neg = _distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = _ops.minimum(d_neg, _distance(positive, negative, p, eps))
+    return _reduce("triplet_margin_loss", _hinge(margin + d_pos - d_neg), reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """The margin ranking loss of two inputs and a target of 1 or -1 (see ``margin_ranking_loss``).
+
+    >>> ember.nn.MarginRankingLoss(0.5)(ember.randn(4), ember.randn(4), ember.tensor([1.0, -1.0, 1.0, 1.0]))
+    """
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """The hinge embedding loss of an input and a target of 1 or -1 (see ``hinge_embedding_loss``).
+
+    >>> ember.nn.HingeEmbeddingLoss()(ember.rand(4), ember.tensor([1.0, -1.0, 1.0, -1.0]))
+    """
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """The cosine embedding loss of two inputs and a target of 1 or -1 (see ``cosine_embedding_loss``).
+
+    >>> ember.nn.CosineEmbeddingLoss()(ember.randn(4, 8), ember.randn(4, 8), ember.tensor([1.0, -1.0, 1.0, 1.0]))
+    """
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """The triplet margin loss of anchors, positives and negatives (see ``triplet_margin_loss``).
+
+    >>> ember.nn.TripletMarginLoss()(ember.randn(4, 8), ember.randn(4, 8), ember.randn(4, 8))
+    """
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+        self.p = p
+        self.eps = eps
+        self.swap = swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps, self.swap,
+                                   self.reduction)

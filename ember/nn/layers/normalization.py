@@ -1,7 +1,14 @@
-"""BatchNorm1d, BatchNorm2d and LayerNorm."""
+"""BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d/2d and RMSNorm, and the functions ``group_norm``,
+``instance_norm`` and ``rms_norm`` that ``nn.functional`` lists."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from ember import ops as _ops
+from ember.autograd import no_grad
 from ember.creation import ones, tensor, zeros
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
@@ -144,3 +151,214 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+def _per_channel(t: Tensor, ndim: int) -> Tensor:
+    """A (C,) tensor shaped to broadcast over axis 1 of an ``ndim``-D input."""
+    return _ops.reshape(t, (-1,) + (1,) * (ndim - 2))
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    if weight is not None:
+        y = y * _per_channel(weight, y.ndim)
+    if bias is not None:
+        y = y + _per_channel(bias, y.ndim)
+    return y
+
+
+def _check_channels(name: str, x: Tensor, **tensors) -> None:
+    if x.ndim < 2:
+        raise ValueError(f"{name}: input must be (N, C, ...), got shape {list(x.shape)}")
+    for what, t in tensors.items():
+        if t is not None and tuple(t.shape) != (x.shape[1],):
+            raise ValueError(f"{name}: {what} must have shape [{x.shape[1]}] for input {list(x.shape)}, "
+                             f"got {list(t.shape)}")
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each sample's channels in ``num_groups`` groups (the mean and biased variance over a group's
+    channels and positions), then scale and shift per channel.
+
+    >>> ember.nn.functional.group_norm(ember.randn(2, 6, 4, 4), 3).shape
+    (2, 6, 4, 4)
+    """
+    _check_channels("group_norm", input, weight=weight, bias=bias)
+    channels = input.shape[1]
+    if num_groups <= 0 or channels % num_groups:
+        raise ValueError(f"group_norm: {channels} channels of input {list(input.shape)} do not divide into "
+                         f"{num_groups} groups")
+    size = channels // num_groups * math.prod(input.shape[2:])
+    grouped = _ops.reshape(input, (-1, num_groups, size))
+    y = _ops.layer_norm(grouped, (size,), None, None, eps)
+    return _affine(_ops.reshape(y, (-1,) + tuple(input.shape[1:])), weight, bias)
+
+
+def _update_instance_stats(x: Tensor, running_mean: Tensor, running_var: Tensor, momentum: float) -> None:
+    """PyTorch's: the running statistics move toward the batch average of each instance's mean and unbiased
+    variance."""
+    axes = tuple(range(2, x.ndim))
+    with no_grad():
+        mean = _ops.mean(_ops.mean(x, axes), 0)
+        var = _ops.mean(_ops.var(x, axes, ddof=1), 0)
+        _ops.assign(running_mean, running_mean * (1.0 - momentum) + mean * momentum)
+        _ops.assign(running_var, running_var * (1.0 - momentum) + var * momentum)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its positions (``use_input_stats``, updating the running
+    statistics when given), or by the running statistics; then scale and shift per channel.
+
+    >>> ember.nn.functional.instance_norm(ember.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
+    _check_channels("instance_norm", input, running_mean=running_mean, running_var=running_var, weight=weight,
+                    bias=bias)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        shift, var = _per_channel(running_mean, input.ndim), _per_channel(running_var, input.ndim)
+        return _affine((input - shift) / _ops.sqrt(var + eps), weight, bias)
+    if running_mean is not None and running_var is not None:
+        _update_instance_stats(input, running_mean, running_var, momentum)
+    size = math.prod(input.shape[2:])
+    flat = _ops.reshape(input, (-1, input.shape[1], size))
+    y = _ops.layer_norm(flat, (size,), None, None, eps)
+    return _affine(_ops.reshape(y, (-1,) + tuple(input.shape[1:])), weight, bias)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape`` dimensions; ``eps`` None is
+    the machine epsilon of the input's dtype.
+
+    >>> ember.nn.functional.rms_norm(ember.randn(2, 8), (8,)).shape
+    (2, 8)
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise ValueError(f"rms_norm: normalized_shape {list(shape)} must be the trailing dimensions of the input "
+                         f"of shape {list(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ValueError(f"rms_norm: weight must have shape {list(shape)}, got {list(weight.shape)}")
+    eps = float(np.finfo(input.dtype).eps) if eps is None else eps
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    y = input * _ops.rsqrt(_ops.mean(input * input, axes, keepdims=True) + eps)
+    return y if weight is None else y * weight
+
+
+class GroupNorm(Module):
+    """Group normalisation of (N, C, ...) input in ``num_groups`` groups of channels, with a learned scale and
+    shift per channel (see ``group_norm``).
+
+    >>> ember.nn.GroupNorm(2, 6)(ember.randn(4, 6, 5, 5)).shape
+    (4, 6, 5, 5)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(ones(num_channels, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight is not None and x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected (N, {self.num_channels}, ...) input, got shape {list(x.shape)}")
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    _expected_ndim: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in self._expected_ndim:
+            raise ValueError(f"{type(self).__name__}: expected {self._expected_ndim[1]}-D (batched) or "
+                             f"{self._expected_ndim[0]}-D (unbatched) input, got shape {list(x.shape)}")
+        batched = x.ndim == self._expected_ndim[1]
+        if not batched:
+            x = _ops.unsqueeze(x, 0)
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels, got input of shape "
+                             f"{list(x.shape)}")
+        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          self.training or not self.track_running_stats,
+                          self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y if batched else _ops.squeeze(y, 0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L) input: each channel of each sample over its positions.
+
+    >>> ember.nn.InstanceNorm1d(4)(ember.randn(2, 4, 10)).shape
+    (2, 4, 10)
+    """
+
+    _expected_ndim = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or (C, H, W) input: each channel of each sample over its positions.
+
+    >>> ember.nn.InstanceNorm2d(3, affine=True)(ember.randn(2, 3, 8, 8)).shape
+    (2, 3, 8, 8)
+    """
+
+    _expected_ndim = (3, 4)
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dimensions, with a learned scale
+    (see ``rms_norm``).
+
+    >>> ember.nn.RMSNorm(64)(ember.randn(2, 10, 64)).shape
+    (2, 10, 64)
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(*self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight is not None and x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,7 +1,9 @@
-"""Pooling layers: max, average and adaptive average, in 1-D and 2-D."""
+"""Pooling layers: max, average, adaptive average and adaptive max, in 1-D and 2-D; ``adaptive_max_pool1d`` and
+``adaptive_max_pool2d`` (listed in ``nn.functional``)."""
 
 from __future__ import annotations
 
+from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from ember.tensor import Tensor
@@ -106,3 +108,80 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
 
     def forward(self, x: Tensor) -> Tensor:
         return adaptive_avg_pool2d(x, self.output_size)
+
+
+def _adaptive_max_axis(x: Tensor, axis: int, size_out: int) -> Tensor:
+    """The maximum of each of PyTorch's ``size_out`` adaptive bins along ``axis``: [floor(i n / out),
+    ceil((i + 1) n / out))."""
+    n = x.shape[axis]
+    if size_out == n:
+        return x
+    lead = (slice(None),) * axis
+    bins = [x[lead + (slice(i * n // size_out, -(-(i + 1) * n // size_out)),)] for i in range(size_out)]
+    return _ops.concat([_ops.amax(b, axis, keepdims=True) for b in bins], axis)
+
+
+def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_indices: bool) -> Tensor:
+    if return_indices:
+        raise ValueError(f"{name}: return_indices=True is not supported")
+    if input.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"{name}: expected {dims + 1}-D or {dims + 2}-D input, got shape {list(input.shape)}")
+    sizes = (output_size,) * dims if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(sizes) != dims:
+        raise ValueError(f"{name}: output_size must be an int or {dims} values, got {output_size!r}")
+    first = input.ndim - dims
+    for axis, size in enumerate(sizes, first):
+        size = input.shape[axis] if size is None else size
+        if size <= 0 or input.shape[axis] <= 0:
+            raise ValueError(f"{name}: output_size {output_size} and input {list(input.shape)} must be positive")
+        input = _adaptive_max_axis(input, axis, size)
+    return input
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int, return_indices: bool = False) -> Tensor:
+    """The maximum of (N, C, L) or (C, L) input over ``output_size`` adaptive bins.
+
+    >>> ember.nn.functional.adaptive_max_pool1d(ember.randn(2, 4, 10), 3).shape
+    (2, 4, 3)
+    """
+    return _adaptive_max_pool("adaptive_max_pool1d", input, output_size, 1, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    """The maximum of (N, C, H, W) or (C, H, W) input over an ``output_size`` grid of adaptive bins (int or pair;
+    None keeps that size).
+
+    >>> ember.nn.functional.adaptive_max_pool2d(ember.randn(2, 4, 7, 9), (3, 4)).shape
+    (2, 4, 3, 4)
+    """
+    return _adaptive_max_pool("adaptive_max_pool2d", input, output_size, 2, return_indices)
+
+
+class AdaptiveMaxPool1d(Module):
+    """The maximum of (N, C, L) input over ``output_size`` bins, whatever L is.
+
+    >>> ember.nn.AdaptiveMaxPool1d(3)(ember.randn(2, 4, 10)).shape
+    (2, 4, 3)
+    """
+
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """The maximum of (N, C, H, W) input over an ``output_size`` grid (int or pair; None keeps that size).
+
+    >>> ember.nn.AdaptiveMaxPool2d((2, 3))(ember.randn(2, 8, 7, 7)).shape
+    (2, 8, 2, 3)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)

@@ -1,0 +1,173 @@
+"""Padding: ``pad`` (listed in ``nn.functional``; modes constant, reflect, replicate and circular) and the modules
+ZeroPad, ConstantPad, ReflectionPad and ReplicationPad in 1-D and 2-D."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import ops as _ops
+from ember.nn.module import Module
+from ember.tensor import Tensor
+
+_NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pairs(input: Tensor, pad) -> list:
+    """PyTorch's flat spec, last axis first, as one (before, after) pair per axis of ``input``."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: pad must hold (before, after) pairs for at most {input.ndim} axes, got {pad}")
+    pairs = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        pairs[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if any(a < 0 or b < 0 for a, b in pairs):
+        raise ValueError(f"pad: negative padding (cropping) is not supported, got {pad}")
+    return pairs
+
+
+def _positions(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """The source index of each padded position along an axis of ``size``."""
+    if mode == "reflect" and max(before, after) >= size:
+        raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension's size {size}")
+    if mode == "circular" and max(before, after) > size:
+        raise ValueError(f"pad: circular padding ({before}, {after}) must be at most the dimension's size {size}")
+    return np.pad(np.arange(size), (before, after), mode=_NUMPY_MODES[mode])
+
+
+def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
+    """PyTorch's padding spec: (left, right) of the last axis, then (left, right) of the one before, ...;
+    ``mode`` "constant" (``value``, 0 by default), "reflect" (mirrored without the edge), "replicate" (the edge
+    repeated) or "circular" (wrapped around).
+
+    >>> F.pad(ember.zeros(1, 2, 3), (1, 1)).shape
+    (1, 2, 5)
+    """
+    pairs = _pairs(input, pad)
+    if mode == "constant":
+        return _ops.pad(input, pairs, 0.0 if value is None else value)
+    if mode not in _NUMPY_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    for axis, (before, after) in enumerate(pairs):
+        if before or after:
+            input = _ops.take(input, _positions(input.shape[axis], before, after, mode), axis)
+    return input
+
+
+def _spec(padding, dims: int, name: str) -> tuple:
+    spec = (padding,) * (2 * dims) if isinstance(padding, int) else tuple(padding)
+    if len(spec) != 2 * dims:
+        raise ValueError(f"{name}: padding must be an int or {2 * dims} values, got {padding!r}")
+    return spec
+
+
+class _PadNd(Module):
+    _dims = 1
+    _mode = "constant"
+
+    def __init__(self, padding) -> None:
+        super().__init__()
+        self.padding = _spec(padding, self._dims, type(self).__name__)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (self._dims + 1, self._dims + 2):
+            raise ValueError(f"{type(self).__name__}: expected {self._dims + 1}-D or {self._dims + 2}-D input, "
+                             f"got shape {list(x.shape)}")
+        return pad(x, self.padding, self._mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding, value: float) -> None:
+        super().__init__(padding)
+        self.value = value
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (self._dims + 1, self._dims + 2):
+            raise ValueError(f"{type(self).__name__}: expected {self._dims + 1}-D or {self._dims + 2}-D input, "
+                             f"got shape {list(x.shape)}")
+        return pad(x, self.padding, "constant", self.value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    """Pad the last axis with ``value`` (int or (left, right)).
+
+    >>> ember.nn.ConstantPad1d(2, 3.5)(ember.zeros(1, 2, 4)).shape
+    (1, 2, 8)
+    """
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """Pad the last two axes with ``value`` (int or (left, right, top, bottom)).
+
+    >>> ember.nn.ConstantPad2d((1, 1, 2, 0), 3.5)(ember.zeros(1, 2, 4, 4)).shape
+    (1, 2, 6, 6)
+    """
+
+    _dims = 2
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Pad the last axis with zeros.
+
+    >>> ember.nn.ZeroPad1d(1)(ember.ones(1, 2, 4)).shape
+    (1, 2, 6)
+    """
+
+    def __init__(self, padding) -> None:
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Pad the last two axes with zeros.
+
+    >>> ember.nn.ZeroPad2d(1)(ember.ones(1, 2, 4, 4)).shape
+    (1, 2, 6, 6)
+    """
+
+    def __init__(self, padding) -> None:
+        super().__init__(padding, 0.0)
+
+
+class ReflectionPad1d(_PadNd):
+    """Pad the last axis with its reflection (the edge not repeated).
+
+    >>> ember.nn.ReflectionPad1d(2)(ember.randn(1, 2, 4)).shape
+    (1, 2, 8)
+    """
+
+    _mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    """Pad the last two axes with their reflection (the edge not repeated).
+
+    >>> ember.nn.ReflectionPad2d(1)(ember.randn(1, 2, 4, 4)).shape
+    (1, 2, 6, 6)
+    """
+
+    _dims = 2
+
+
+class ReplicationPad1d(_PadNd):
+    """Pad the last axis by repeating its edge values.
+
+    >>> ember.nn.ReplicationPad1d(2)(ember.randn(1, 2, 4)).shape
+    (1, 2, 8)
+    """
+
+    _mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    """Pad the last two axes by repeating their edge values.
+
+    >>> ember.nn.ReplicationPad2d(1)(ember.randn(1, 2, 4, 4)).shape
+    (1, 2, 6, 6)
+    """
+
+    _dims = 2

@@ -1,0 +1,212 @@
+"""Resampling: ``interpolate`` (nearest, linear and bilinear), ``pixel_shuffle`` and ``pixel_unshuffle`` (listed in
+``nn.functional``) and their modules. Each resampled axis is gathered with ``take`` at positions computed as
+PyTorch's kernels compute them (in float32), so values and gradients match PyTorch's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember import ops as _ops
+from ember.nn.module import Module
+from ember.tensor import Tensor
+
+_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+
+
+def _output_sizes(input: Tensor, size, scale_factor) -> tuple[list, list]:
+    """Each spatial axis' output size and the scale factor given for it (None when ``size`` is given)."""
+    dims = input.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: exactly one of size and scale_factor must be given")
+    if size is not None:
+        sizes = [int(size)] * dims if isinstance(size, int) else [int(s) for s in size]
+        if len(sizes) != dims:
+            raise ValueError(f"interpolate: size {size} must have {dims} values for input {list(input.shape)}")
+        return sizes, [None] * dims
+    scales = [float(scale_factor)] * dims if isinstance(scale_factor, (int, float)) else \
+        [float(s) for s in scale_factor]
+    if len(scales) != dims:
+        raise ValueError(f"interpolate: scale_factor {scale_factor} must have {dims} values for input "
+                         f"{list(input.shape)}")
+    return [math.floor(n * s) for n, s in zip(input.shape[2:], scales)], scales
+
+
+def _scale(size_in: int, size_out: int, factor: float | None, align_corners: bool) -> np.float32:
+    """PyTorch's ``area_pixel_compute_scale``: output-to-input coordinate ratio."""
+    if align_corners:
+        return np.float32((size_in - 1) / (size_out - 1)) if size_out > 1 else np.float32(0)
+    if factor is not None and factor > 0:
+        return np.float32(1.0 / factor)
+    return np.float32(size_in) / np.float32(size_out)
+
+
+def _nearest(x: Tensor, axis: int, size_out: int, scale: np.float32) -> Tensor:
+    source = np.floor(np.arange(size_out, dtype=np.float32) * scale).astype(np.int64)
+    return _ops.take(x, np.minimum(source, x.shape[axis] - 1), axis)
+
+
+def _linear(x: Tensor, axis: int, size_out: int, scale: np.float32, align_corners: bool) -> Tensor:
+    size_in = x.shape[axis]
+    dst = np.arange(size_out, dtype=np.float32)
+    real = scale * dst if align_corners else np.maximum(scale * (dst + np.float32(0.5)) - np.float32(0.5), 0)
+    first = real.astype(np.int64)
+    second = first + (first < size_in - 1)
+    weight = np.clip(real - first.astype(np.float32), 0, 1).astype(x.dtype)
+    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+    lam1 = _ops.as_tensor(weight.reshape(shape), x)
+    lam0 = _ops.as_tensor((1 - weight).reshape(shape), x)
+    return _ops.take(x, first, axis) * lam0 + _ops.take(x, second, axis) * lam1
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
+    """Resample the spatial axes of (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``: mode
+    "nearest" (3-D, 4-D), "linear" (3-D) or "bilinear" (4-D), ``align_corners`` for the linear modes.
+
+    >>> ember.nn.functional.interpolate(ember.randn(1, 3, 4, 4), scale_factor=2, mode="bilinear").shape
+    (1, 3, 8, 8)
+    """
+    if mode not in _MODES:
+        raise ValueError(f"interpolate: mode must be one of {sorted(_MODES)}, got {mode!r}")
+    if input.ndim not in _MODES[mode]:
+        raise ValueError(f"interpolate: mode {mode!r} takes {' or '.join(f'{d}-D' for d in _MODES[mode])} input, "
+                         f"got shape {list(input.shape)}")
+    if align_corners is not None and mode == "nearest":
+        raise ValueError("interpolate: align_corners is only for the linear modes, not 'nearest'")
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported")
+    sizes, factors = _output_sizes(input, size, scale_factor)
+    if recompute_scale_factor:
+        factors = [None] * len(factors)
+    corners = bool(align_corners)
+    for axis in reversed(range(2, input.ndim)):  # the last axis first, in PyTorch's order of the blend
+        n_in, n_out, factor = input.shape[axis], sizes[axis - 2], factors[axis - 2]
+        if n_out <= 0:
+            raise ValueError(f"interpolate: the output size {sizes} must be positive for input {list(input.shape)}")
+        scale = _scale(n_in, n_out, factor, corners and mode != "nearest")
+        input = _nearest(input, axis, n_out, scale) if mode == "nearest" else \
+            _linear(input, axis, n_out, scale, corners)
+    return input
+
+
+def _shuffle_check(name: str, input: Tensor, channels_divisor: int) -> None:
+    if input.ndim < 3 or input.shape[-3] % channels_divisor:
+        raise ValueError(f"{name}: input must be (*, C, H, W) with C divisible by {channels_divisor}, got shape "
+                         f"{list(input.shape)}")
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) to (*, C, H r, W r): each group of r^2 channels becomes an r-by-r block.
+
+    >>> ember.nn.functional.pixel_shuffle(ember.randn(1, 8, 3, 3), 2).shape
+    (1, 2, 6, 6)
+    """
+    r = upscale_factor
+    _shuffle_check("pixel_shuffle", input, r * r)
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    y = _ops.reshape(input, (*lead, c // (r * r), r, r, h, w))
+    y = _ops.transpose(y, (*range(k), k, k + 3, k + 1, k + 4, k + 2))
+    return _ops.reshape(y, (*lead, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """The inverse of ``pixel_shuffle``: (*, C, H r, W r) to (*, C r^2, H, W).
+
+    >>> ember.nn.functional.pixel_unshuffle(ember.randn(1, 2, 6, 6), 2).shape
+    (1, 8, 3, 3)
+    """
+    r = downscale_factor
+    _shuffle_check("pixel_unshuffle", input, 1)
+    *lead, c, h, w = input.shape
+    if h % r or w % r:
+        raise ValueError(f"pixel_unshuffle: height and width of input {list(input.shape)} must be divisible by {r}")
+    k = len(lead)
+    y = _ops.reshape(input, (*lead, c, h // r, r, w // r, r))
+    y = _ops.transpose(y, (*range(k), k, k + 2, k + 4, k + 1, k + 3))
+    return _ops.reshape(y, (*lead, c * r * r, h // r, w // r))
+
+
+class Upsample(Module):
+    """Resample to ``size`` or by ``scale_factor`` (see ``interpolate``).
+
+    >>> ember.nn.Upsample(scale_factor=2, mode="nearest")(ember.randn(1, 3, 4, 4)).shape
+    (1, 3, 8, 8)
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
+                 recompute_scale_factor: bool | None = None) -> None:
+        super().__init__()
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                           self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
+        return f"{what}, mode='{self.mode}'"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Nearest-neighbour upsampling of (N, C, H, W) input.
+
+    >>> ember.nn.UpsamplingNearest2d(scale_factor=2)(ember.randn(1, 3, 4, 4)).shape
+    (1, 3, 8, 8)
+    """
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear upsampling of (N, C, H, W) input with ``align_corners=True``.
+
+    >>> ember.nn.UpsamplingBilinear2d(scale_factor=2)(ember.randn(1, 3, 4, 4)).shape
+    (1, 3, 8, 8)
+    """
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class PixelShuffle(Module):
+    """(*, C r^2, H, W) to (*, C, H r, W r) (see ``pixel_shuffle``).
+
+    >>> ember.nn.PixelShuffle(2)(ember.randn(1, 8, 3, 3)).shape
+    (1, 2, 6, 6)
+    """
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H r, W r) to (*, C r^2, H, W) (see ``pixel_unshuffle``).
+
+    >>> ember.nn.PixelUnshuffle(2)(ember.randn(1, 2, 6, 6)).shape
+    (1, 8, 3, 3)
+    """
+
+    def __init__(self, downscale_factor: int) -> None:
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
