@@ -28,13 +28,19 @@ from ember.optim.functional import (
 )
 from ember.optim.lbfgs import LBFGS
 from ember.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
     ExponentialLR,
     LambdaLR,
     LinearLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
     SequentialLR,
     StepLR,
@@ -42,8 +48,9 @@ from ember.optim.lr_scheduler import (
 from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, RowWiseAdagrad, SparseAdam
 
 __all__ = [
-    "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "CosineAnnealingLR", "ExponentialLR", "Ftrl", "LBFGS",
-    "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "NAdam", "OneCycleLR", "Optimizer", "RAdam", "RMSprop",
+    "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "Ftrl", "LBFGS", "LRScheduler", "LambdaLR", "LinearLR",
+    "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer", "PolynomialLR", "RAdam", "RMSprop",
     "ReduceLROnPlateau", "RowWiseAdagrad", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update",
     "adagrad_update", "adam_update", "adamax_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_",
     "ftrl_update", "functional", "lr_scheduler", "nadam_update", "radam_update", "rmsprop_update",
