@@ -54,6 +54,24 @@ SCHEDULES = {
     "sequential-3": lambda m, o: m.SequentialLR(
         o, [m.ExponentialLR(o, gamma=0.9), m.StepLR(o, step_size=3), m.LinearLR(o, 0.5, total_iters=4)],
         milestones=[10, 40]),
+    "constant": lambda m, o: m.ConstantLR(o, factor=0.5, total_iters=4),
+    "polynomial": lambda m, o: m.PolynomialLR(o, total_iters=50, power=2.0),
+    "multiplicative": lambda m, o: m.MultiplicativeLR(o, lambda e: 0.97 if e % 3 else 1.01),
+    "warm-restarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=7, eta_min=0.001),
+    "warm-restarts-mult": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+    "cyclic-triangular": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=9),
+    "cyclic-triangular2": lambda m, o: m.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=5,
+                                                  step_size_down=11, mode="triangular2", base_momentum=0.7),
+    "cyclic-exp-range": lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=6, mode="exp_range", gamma=0.99,
+                                                cycle_momentum=False),
+    "cyclic-scale-fn": lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=4, scale_fn=lambda x: 0.5 ** x,
+                                               scale_mode="iterations"),
+    "chained": lambda m, o: m.ChainedScheduler([m.ConstantLR(o, 0.1, total_iters=3), m.ExponentialLR(o, 0.95),
+                                                m.MultiplicativeLR(o, lambda e: 0.99)]),
+    "sequential-warm-restarts": lambda m, o: m.SequentialLR(
+        o, [m.ConstantLR(o, 0.2, total_iters=5), m.CosineAnnealingWarmRestarts(o, T_0=9)], milestones=[5]),
+    "sequential-polynomial": lambda m, o: m.SequentialLR(
+        o, [m.ConstantLR(o, 0.2, total_iters=8), m.PolynomialLR(o, total_iters=30)], milestones=[8]),
 }
 
 
@@ -80,6 +98,39 @@ def test_one_cycle_matches_torch(kind, opt_kwargs, kwargs):
     mine, _ = _run(torch, lambda m, o: m.OneCycleLR(o, **kwargs), steps=99, kind=kind, **opt_kwargs)
     with pytest.raises(ValueError, match="stepped 101 times, but total_steps is 100"):
         mine.step(), mine.step()
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "triangular2", "max_momentum": 0.95},
+                                    {"mode": "exp_range", "gamma": 0.97, "step_size_down": 3}])
+def test_cyclic_lr_cycles_adam_beta1_like_torch(kwargs):
+    torch = pytest.importorskip("torch")
+    _run(torch, lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=7, **kwargs), kind="Adam")
+
+
+def test_cyclic_lr_momentum_needs_an_optimizer_with_momentum():
+    with pytest.raises(ValueError, match="CyclicLR: cycle_momentum=True needs an optimizer with momentum or betas"):
+        optim.CyclicLR(optim.Adagrad([ember.zeros(1, requires_grad=True)]), 0.01, 0.1)
+
+
+@pytest.mark.parametrize("T_mult", [1, 2, 3])
+def test_warm_restarts_at_fractional_epochs_match_torch(T_mult):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = optim.CosineAnnealingWarmRestarts(ours, T_0=4, T_mult=T_mult, eta_min=0.002)
+    ref = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs, T_0=4, T_mult=T_mult, eta_min=0.002)
+    batches = 7
+    for epoch in range(30):
+        for i in range(batches):
+            mine.step(epoch + i / batches)
+            ref.step(epoch + i / batches)
+            assert mine.get_last_lr() == ref.get_last_lr()
+            assert (mine.last_epoch, mine.T_i, mine.T_cur) == (ref.last_epoch, ref.T_i, ref.T_cur)
+    for epoch in [3, 100, 0.5, 41.25]:  # jumps, back and forth
+        mine.step(epoch)
+        ref.step(epoch)
+        assert mine.get_last_lr() == ref.get_last_lr()
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: epoch must be >= 0, got -1"):
+        mine.step(-1)
 
 
 def test_one_cycle_by_epochs_and_errors():
@@ -136,7 +187,9 @@ def test_reduce_on_plateau_matches_torch(kwargs):
     assert mine.get_last_lr() != [0.1, 0.05]
 
 
-@pytest.mark.parametrize("name", ["step", "cosine", "sequential", "lambda"])
+@pytest.mark.parametrize("name", ["step", "cosine", "sequential", "lambda", "constant", "polynomial", "multiplicative",
+                                  "warm-restarts-mult", "cyclic-triangular", "cyclic-exp-range", "chained",
+                                  "sequential-warm-restarts"])
 def test_scheduler_state_dict_round_trip(name):
     build = SCHEDULES[name]
 
@@ -179,6 +232,18 @@ SCHEDULER_ERRORS = [
     (lambda o: optim.ReduceLROnPlateau(o, min_lr=[0.1, 0.2]), "min_lr has 2 values, the optimizer has 1"),
     (lambda o: optim.LambdaLR(o, [lambda e: 1.0] * 2), "lr_lambda has 2 values"),
     (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 2)], milestones=[3]), "1 schedulers need 0 milestones"),
+    (lambda o: optim.ConstantLR(o, factor=1.5), r"ConstantLR: factor must be in \[0, 1\], got 1.5"),
+    (lambda o: optim.PolynomialLR(o, total_iters=0), "PolynomialLR: total_iters must be a positive integer, got 0"),
+    (lambda o: optim.MultiplicativeLR(o, [lambda e: 1.0] * 3), "MultiplicativeLR: lr_lambda has 3 values"),
+    (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=0), "T_0 must be a positive integer, got 0"),
+    (lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=1.5), "T_mult must be an integer >= 1, got 1.5"),
+    (lambda o: optim.CyclicLR(o, 0.01, 0.1, mode="sine"), "CyclicLR: mode must be 'triangular', 'triangular2' or"),
+    (lambda o: optim.CyclicLR(o, 0.01, 0.1, step_size_up=0), "CyclicLR: step_size_up must be > 0"),
+    (lambda o: optim.ChainedScheduler([]), "ChainedScheduler: needs at least one scheduler"),
+    (lambda o: optim.ChainedScheduler([optim.StepLR(o, 2), optim.ReduceLROnPlateau(o)]),
+     r"ChainedScheduler: schedulers\[1\] is a ReduceLROnPlateau"),
+    (lambda o: optim.ChainedScheduler([optim.StepLR(optim.SGD([ember.zeros(1, requires_grad=True)]), 2)], o),
+     r"ChainedScheduler: schedulers\[0\] \(StepLR\) drives another optimizer"),
 ]
 
 

@@ -27,6 +27,9 @@ OPTIMIZERS = [
     (ember.optim.Adagrad, {"lr": 1e-2, "lr_decay": 0.1, "initial_accumulator_value": 0.1}),
     (ember.optim.Ftrl, {"lr": 0.1, "learning_rate_power": -0.6, "l1": 0.01, "l2": 0.01}),
     (Adadelta, {"lr": 1.0, "weight_decay": 0.01}),
+    (ember.optim.Adamax, {"lr": 1e-2, "weight_decay": 0.1}),
+    (ember.optim.NAdam, {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (ember.optim.RAdam, {"lr": 1e-2, "weight_decay": 0.1}),
 ]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +28,9 @@ class Dataset:
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")  # abstract
 
+    def __add__(self, other) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
 
 class IterableDataset:
     """A dataset read as a stream: implement ``__iter__`` (and optionally ``__len__``).
@@ -37,6 +41,9 @@ class IterableDataset:
 
     def __iter__(self) -> Iterator:
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")  # abstract
+
+    def __add__(self, other) -> ChainDataset:
+        return ChainDataset([self, other])
 
 
 def as_array(data, name: str = "array"):
@@ -107,6 +114,62 @@ class Subset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Map-style datasets one after another: index ``len(a) + i`` is ``b[i]``; ``a + b`` makes one.
+
+    >>> both = ConcatDataset([train, extra])
+    >>> len(both) == len(train) + len(extra)
+    True
+    """
+
+    def __init__(self, datasets: Iterable):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets must not be empty")
+        for i, dataset in enumerate(self.datasets):
+            if isinstance(dataset, IterableDataset):
+                raise TypeError(f"ConcatDataset: datasets[{i}] is an IterableDataset ({type(dataset).__name__}); "
+                                "chain iterable datasets with ChainDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int):
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        if index < 0:
+            index += n
+        which = bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets read one after another; ``a + b`` makes one.
+
+    >>> stream = ChainDataset([first_stream, second_stream])
+    """
+
+    def __init__(self, datasets: Iterable):
+        self.datasets = list(datasets)
+        for i, dataset in enumerate(self.datasets):
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(f"ChainDataset: datasets[{i}] must be an IterableDataset, got "
+                                f"{type(dataset).__name__}; join map-style datasets with ConcatDataset")
+
+    def __iter__(self) -> Iterator:
+        for dataset in self.datasets:
+            yield from dataset
+
+    def __len__(self) -> int:
+        for i, dataset in enumerate(self.datasets):
+            if not hasattr(dataset, "__len__"):
+                raise TypeError(f"len(ChainDataset): datasets[{i}] ({type(dataset).__name__}) has no __len__")
+        return sum(len(dataset) for dataset in self.datasets)
 
 
 def _rng(generator) -> np.random.Generator:

@@ -75,6 +75,76 @@ class RandomSampler(Sampler):
         return iter(order.tolist())
 
 
+class SubsetRandomSampler(Sampler):
+    """The given indices in a random order, drawn anew each epoch (Ember's global generator unless
+    ``generator``, an int seed or a NumPy Generator, is given).
+
+    >>> validation = SubsetRandomSampler(range(900, 1000))
+    """
+
+    def __init__(self, indices, generator=None):
+        self.indices = indices.tolist() if isinstance(indices, np.ndarray) else list(indices)
+        self._generator = None if generator is None else _rng(generator)
+
+    def __iter__(self) -> Iterator:
+        rng = self._generator if self._generator is not None else _rng(None)
+        return iter([self.indices[i] for i in rng.permutation(len(self.indices)).tolist()])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights``: with replacement, or
+    (``replacement=False``) each index at most once, heavier ones likelier to come early (successive draws).
+
+    >>> labels_weight = 1.0 / np.bincount(labels)[labels]   # balance the classes
+    >>> sampler = WeightedRandomSampler(labels_weight, num_samples=len(labels))
+    """
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
+        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples must be a positive int, got {num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement must be a bool, got {replacement!r}")
+        self.weights = _weights(weights)
+        nonzero = int(np.count_nonzero(self.weights))
+        if not replacement and num_samples > nonzero:
+            raise ValueError(f"WeightedRandomSampler: cannot draw num_samples={num_samples} without replacement "
+                             f"from {nonzero} indices of non-zero weight")
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self._generator = None if generator is None else _rng(generator)
+
+    def __iter__(self) -> Iterator[int]:
+        rng = self._generator if self._generator is not None else _rng(None)
+        weights = self.weights
+        if self.replacement:
+            order = rng.choice(len(weights), size=self.num_samples, p=weights / weights.sum())
+        else:  # the smallest exponential(1) / weight keys: successive draws proportional to the weights
+            keys = np.full(len(weights), np.inf)
+            positive = weights > 0
+            keys[positive] = rng.exponential(size=len(weights))[positive] / weights[positive]
+            order = np.argsort(keys, kind="stable")[: self.num_samples]
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def _weights(weights) -> np.ndarray:
+    """The sampling weights as a float64 vector; refuses what no distribution has."""
+    array = np.asarray(getattr(weights, "array", weights), dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"WeightedRandomSampler: weights must be a 1-d sequence, got shape {list(array.shape)}")
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError("WeightedRandomSampler: weights must be finite and >= 0, got "
+                         f"{array[~np.isfinite(array) | (array < 0)][:3].tolist()} among them")
+    if not array.sum() > 0:
+        raise ValueError("WeightedRandomSampler: weights must have a positive sum")
+    return array
+
+
 class BatchSampler(Sampler):
     """Groups the indices of ``sampler`` into lists of ``batch_size``; the last may be short.
 

@@ -17,8 +17,8 @@ from ember.autograd import no_grad
 from ember.tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
-    "orthogonal_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_", "sparse_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -145,6 +145,44 @@ def eye_(tensor: Tensor) -> Tensor:
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {list(tensor.shape)}")
     return _write(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: the convolution passes as many input
+    channels through as it can, each of ``groups`` groups of output channels its own.
+
+    >>> init.dirac_(ember.empty(8, 8, 3, 3))
+    """
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3-, 4- or 5-D tensors are supported, got shape {list(tensor.shape)}")
+    if groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: the tensor's dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+    per_group = tensor.shape[0] // groups
+    channels = np.arange(min(per_group, tensor.shape[1]))
+    centre = tuple(size // 2 for size in tensor.shape[2:])
+    values = np.zeros(tensor.shape, _draw_dtype(tensor))
+    for g in range(groups):
+        values[(g * per_group + channels, channels, *centre)] = 1
+    return _write(tensor, values)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: np.random.Generator | None = None
+            ) -> Tensor:
+    """Fill a 2-D tensor with N(0, std^2) draws, then zero ``ceil(sparsity * rows)`` random rows of each column
+    (Martens, 2010). ``generator``: a NumPy Generator to draw from instead of Ember's global one.
+
+    >>> init.sparse_(ember.empty(100, 20), sparsity=0.1)
+    """
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {list(tensor.shape)}")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
+    gen = _random.generator() if generator is None else generator
+    rows, cols = tensor.shape
+    values = gen.standard_normal((rows, cols), dtype=_draw_dtype(tensor)) * std
+    zeroed = np.argsort(gen.random((rows, cols)), axis=0)[: math.ceil(sparsity * rows)]  # a permutation a column
+    values[zeroed, np.arange(cols)] = 0
+    return _write(tensor, values)
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:

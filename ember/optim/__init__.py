@@ -10,6 +10,7 @@ hold parameter groups and state and call them.
 
 from ember.optim import functional, lr_scheduler
 from ember.optim.adadelta import Adadelta, adadelta_update
+from ember.optim.adam_variants import Adamax, NAdam, RAdam, adamax_update, nadam_update, radam_update
 from ember.optim.clip import clip_grad_norm_, clip_grad_value_
 from ember.optim.functional import (
     adagrad_update,
@@ -27,13 +28,19 @@ from ember.optim.functional import (
 )
 from ember.optim.lbfgs import LBFGS
 from ember.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
     ExponentialLR,
     LambdaLR,
     LinearLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
     SequentialLR,
     StepLR,
@@ -41,10 +48,12 @@ from ember.optim.lr_scheduler import (
 from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, RowWiseAdagrad, SparseAdam
 
 __all__ = [
-    "Adadelta", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "Ftrl", "LBFGS", "LRScheduler",
-    "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau",
-    "RowWiseAdagrad", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update", "adagrad_update",
-    "adam_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_", "ftrl_update", "functional", "lr_scheduler",
-    "rmsprop_update", "rowwise_adagrad_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
-    "sparse_ftrl_update", "sparse_rowwise_adagrad_update", "sparse_sgd_update",
+    "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "Ftrl", "LBFGS", "LRScheduler", "LambdaLR", "LinearLR",
+    "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer", "PolynomialLR", "RAdam", "RMSprop",
+    "ReduceLROnPlateau", "RowWiseAdagrad", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update",
+    "adagrad_update", "adam_update", "adamax_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_",
+    "ftrl_update", "functional", "lr_scheduler", "nadam_update", "radam_update", "rmsprop_update",
+    "rowwise_adagrad_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update",
+    "sparse_rowwise_adagrad_update", "sparse_sgd_update",
 ]

@@ -1,0 +1,64 @@
+"""nn.init.dirac_ (equal to torch's) and sparse_ (torch's definition: per column, ceil(sparsity * rows) zeros)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember.nn import init
+
+
+@pytest.mark.parametrize("shape,groups", [((4, 4, 3), 1), ((6, 4, 5), 1), ((3, 5, 2, 2), 1), ((8, 2, 3, 3), 2),
+                                          ((6, 3, 3, 4, 5), 3), ((4, 2, 1, 1, 1), 4)])
+def test_dirac_equals_torch(shape, groups):
+    torch = pytest.importorskip("torch")
+    ours = init.dirac_(ember.randn(*shape), groups=groups)
+    theirs = torch.nn.init.dirac_(torch.empty(shape), groups=groups)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_a_dirac_convolution_passes_its_input_through():
+    x = ember.randn(2, 4, 7, 7)
+    conv = ember.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    init.dirac_(conv.weight)
+    np.testing.assert_allclose(conv(x).detach().numpy(), x.numpy(), rtol=0, atol=1e-6)
+
+
+def test_dirac_errors():
+    with pytest.raises(ValueError, match=r"dirac_: only 3-, 4- or 5-D tensors are supported, got shape \[3, 3\]"):
+        init.dirac_(ember.empty(3, 3))
+    with pytest.raises(ValueError, match=r"dirac_: the tensor's dim 0 \(6\) must be divisible by groups \(4\)"):
+        init.dirac_(ember.empty(6, 2, 3), groups=4)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.35, 1.0])
+def test_sparse_zeros_the_same_count_in_every_column(sparsity):
+    torch = pytest.importorskip("torch")
+    ember.manual_seed(0)
+    w = init.sparse_(ember.empty(200, 300), sparsity, std=0.5).numpy()
+    ref = torch.nn.init.sparse_(torch.empty(200, 300), sparsity, std=0.5).numpy()
+    zeros = math.ceil(sparsity * 200)
+    assert ((w == 0).sum(axis=0) == zeros).all() and ((ref == 0).sum(axis=0) == zeros).all()
+    if zeros < 200:
+        kept = w[w != 0]
+        assert abs(kept.std() - 0.5) < 0.01 and abs(kept.mean()) < 0.01
+
+
+def test_sparse_zeros_rows_uniformly_and_is_seeded():
+    ember.manual_seed(3)
+    a = init.sparse_(ember.empty(10, 20000), 0.3).numpy()
+    np.testing.assert_allclose((a == 0).mean(axis=1), 0.3, atol=0.015)  # every row is zeroed equally often
+    ember.manual_seed(3)
+    np.testing.assert_array_equal(init.sparse_(ember.empty(10, 20000), 0.3).numpy(), a)
+    one, two = (init.sparse_(ember.empty(5, 4, dtype=ember.float64), 0.4, generator=np.random.default_rng(1))
+                for _ in range(2))
+    assert one.dtype == np.float64
+    np.testing.assert_array_equal(one.numpy(), two.numpy())
+
+
+def test_sparse_errors():
+    with pytest.raises(ValueError, match=r"sparse_: only 2-D tensors are supported, got shape \[3, 3, 3\]"):
+        init.sparse_(ember.empty(3, 3, 3), 0.1)
+    with pytest.raises(ValueError, match="sparse_: sparsity must be in \\[0, 1\\], got -0.5"):
+        init.sparse_(ember.empty(3, 3), -0.5)
