@@ -655,7 +655,23 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = self._lrs()
 
 
-class SequentialLR(LRScheduler):
+class _OfSchedulers(LRScheduler):
+    """A scheduler made of others (``_schedulers``): its state holds theirs."""
+
+    def state_dict(self) -> dict:
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_schedulers")
+        self.__dict__.update(state)
+        for scheduler, sub in zip(self._schedulers, saved):
+            scheduler.load_state_dict(sub)
+
+
+class SequentialLR(_OfSchedulers):
     """Run ``schedulers`` one after another, switching at the ``milestones`` (warm-up, then decay).
 
     >>> warm = ember.optim.LinearLR(opt, start_factor=0.1, total_iters=5)
@@ -699,18 +715,6 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict:
-        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        saved = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for scheduler, sub in zip(self._schedulers, saved):
-            scheduler.load_state_dict(sub)
-
 
 def _undo_step(schedulers: list) -> None:
     for scheduler in schedulers:
@@ -720,7 +724,7 @@ def _undo_step(schedulers: list) -> None:
             scheduler.last_epoch -= 1
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_OfSchedulers):
     """Step several schedules of one optimizer together, each ``step()`` applying them all in order.
 
     >>> sched = ember.optim.ChainedScheduler([ember.optim.ConstantLR(opt, 0.1, total_iters=2),
@@ -748,15 +752,3 @@ class ChainedScheduler(LRScheduler):
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = self._lrs()
-
-    def state_dict(self) -> dict:
-        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        saved = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for scheduler, sub in zip(self._schedulers, saved):
-            scheduler.load_state_dict(sub)
