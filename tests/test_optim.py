@@ -328,6 +328,9 @@ STATE_CASES = [
     ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
     ("Ftrl", {"lr": 0.1, "l1": 0.01}),
+    ("Adamax", {"lr": 0.01, "weight_decay": 0.1}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"lr": 0.02, "betas": (0.5, 0.9)}),  # rho_t passes 5 at the seventh step: both branches saved
 ]
 
 
