@@ -536,3 +536,81 @@ def test_sequential_pop_add_and_multiply_as_torch():
     assert len(list(seq.parameters())) == 2  # a shared module's parameters count once
     with pytest.raises(IndexError, match="out of range"):
         seq.pop(7)
+
+
+def _scaled(lib):
+    class Scaled(lib.nn.Module):
+        def forward(self, x, scale=1.0):
+            if scale < 0:
+                raise ValueError("negative scale")
+            return x * scale
+
+    return Scaled()
+
+
+def _forward_hook_calls(lib) -> tuple[list, float]:
+    """What prepended and keyword-taking forward hooks see and do, in PyTorch's order."""
+    module, log = _scaled(lib), []
+    module.register_forward_pre_hook(lambda m, args: log.append(("pre", float(args[0].sum()))))
+    module.register_forward_pre_hook(
+        lambda m, args, kwargs: log.append(("pre_kw", dict(kwargs))) or ((args[0] + 1,), {"scale": 3.0}),
+        with_kwargs=True)
+    module.register_forward_pre_hook(lambda m, args: log.append(("first",)), prepend=True)
+    module.register_forward_hook(lambda m, args, kwargs, out: log.append(("post_kw", kwargs, float(out.sum()))),
+                                 with_kwargs=True)
+    module.register_forward_hook(lambda m, args, out: out * 2, prepend=True)
+    out = module(lib.tensor([1.0, 2.0]), scale=2.0)
+    return log, float(out.sum())
+
+
+def test_forward_hooks_with_kwargs_and_prepend_as_torch():
+    torch = pytest.importorskip("torch")
+    log, total = _forward_hook_calls(ember)
+    assert log == [("first",), ("pre", 3.0), ("pre_kw", {"scale": 2.0}), ("post_kw", {"scale": 3.0}, 30.0)]
+    assert total == 30.0
+    assert (log, total) == _forward_hook_calls(torch)
+
+
+def _always_called(lib) -> list:
+    """The forward hooks that run when forward raises: only ``always_call`` ones, a failing one silenced."""
+    module, log = _scaled(lib), []
+    module.register_forward_hook(lambda m, args, out: log.append("plain"))
+    module.register_forward_hook(lambda m, args, out: log.append(("always", out)), always_call=True)
+    module.register_forward_hook(lambda m, args, kwargs, out: log.append(("always_kw", kwargs)), with_kwargs=True,
+                                 always_call=True)
+    module.register_forward_hook(lambda m, args, out: 1 / 0, always_call=True)
+    with pytest.warns(UserWarning, match="always_call"), pytest.raises(ValueError, match="negative scale"):
+        module(lib.tensor([1.0]), scale=-1.0)
+    return log
+
+
+def test_always_call_forward_hooks_run_when_forward_raises_as_torch():
+    torch = pytest.importorskip("torch")
+    assert _always_called(ember) == [("always", None), ("always_kw", {"scale": -1.0})] == _always_called(torch)
+
+
+def test_always_call_hooks_run_once_when_a_later_hook_raises():
+    module, log = _scaled(ember), []
+    module.register_forward_hook(lambda m, args, out: log.append(float(out.sum())), always_call=True)
+    module.register_forward_hook(lambda m, args, out: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        module(ember.tensor([2.0]))
+    assert log == [2.0]
+
+
+def test_forward_pre_hook_with_kwargs_must_return_args_and_kwargs():
+    module = _scaled(ember)
+    module.register_forward_pre_hook(lambda m, args, kwargs: args, with_kwargs=True)
+    with pytest.raises(RuntimeError, match="tuple of \\(new_args, new_kwargs\\)"):
+        module(ember.tensor([1.0]))
+
+
+def test_removing_hooks_with_options_restores_the_plain_call():
+    module = _scaled(ember)
+    handles = [module.register_forward_pre_hook(lambda m, a, k: None, with_kwargs=True, prepend=True),
+               module.register_forward_hook(lambda m, a, k, o: o * 2, with_kwargs=True, always_call=True)]
+    assert float(module(ember.tensor([1.0])).sum()) == 2.0
+    for handle in handles:
+        handle.remove()
+    assert not module._hooked and not module._hook_options
+    assert module.__call__ == module.forward

@@ -7,6 +7,7 @@ reading ``self.weight`` inside ``forward`` is a plain attribute lookup with no P
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -48,8 +49,7 @@ class RemovableHandle:
         self.module, self.hooks, self.key = module, hooks, key
 
     def remove(self) -> None:
-        self.hooks.pop(self.key, None)
-        self.module._update_hooked()
+        self.module._remove_hook(self.hooks, self.key)
 
 
 class Module:
@@ -70,8 +70,10 @@ class Module:
     # place of the two (declared by the class itself: a subclass inherits no pairs)
     _fuses_with: Mapping = MappingProxyType({})
 
-    _hooked = False  # True while the instance has forward hooks
+    _hooked = False  # True while the instance has hooks
     _hook_counter = 0
+    # hook key -> its options ("with_kwargs", "always_call"); an instance gets its own dict at its first option
+    _hook_options: Mapping = MappingProxyType({})
 
     def __init__(self) -> None:
         _setattr(self, "training", True)
@@ -111,35 +113,93 @@ class Module:
         return self._call_with_hooks if self._hooked else self.forward
 
     def _call_with_hooks(self, *args, **kwargs):
-        for hook in tuple(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            result = hook(self, args, output)
+        output, ran = None, set()
+        try:
+            args, kwargs = self._run_pre_hooks(args, kwargs)
+            output = self.forward(*args, **kwargs)
+            for key, hook in tuple(self._forward_hooks.items()):
+                ran.add(key)
+                result = self._run_forward_hook(key, hook, args, kwargs, output)
+                if result is not None:
+                    output = result
+            return output
+        except Exception:
+            self._run_always_called(ran, args, kwargs, output)
+            raise
+
+    def _run_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        for key, hook in tuple(self._forward_pre_hooks.items()):
+            if "with_kwargs" in self._hook_options.get(key, ()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        return args, kwargs
+
+    def _run_forward_hook(self, key: int, hook: Callable, args: tuple, kwargs: dict, output):
+        if "with_kwargs" in self._hook_options.get(key, ()):
+            return hook(self, args, kwargs, output)
+        return hook(self, args, output)
+
+    def _run_always_called(self, ran: set, args: tuple, kwargs: dict, output) -> None:
+        """After an error in the call: the ``always_call`` forward hooks that have not run, their own errors
+        silenced (as a warning) so that the first one propagates."""
+        for key, hook in tuple(self._forward_hooks.items()):
+            if key in ran or "always_call" not in self._hook_options.get(key, ()):
+                continue
+            try:
+                result = self._run_forward_hook(key, hook, args, kwargs, output)
+            except Exception as exc:
+                warnings.warn("module forward hook with always_call=True raised an exception that was silenced as "
+                              f"another error was raised in forward: {exc}", stacklevel=3)
+                continue
             if result is not None:
                 output = result
-        return output
 
     # --- hooks ---
-    def _add_hook(self, hooks: dict, hook: Callable) -> RemovableHandle:
+    def _add_hook(self, hooks: dict, hook: Callable, prepend: bool = False, options: tuple = ()) -> RemovableHandle:
         Module._hook_counter += 1
         key = Module._hook_counter
         hooks[key] = hook
+        if prepend:
+            hooks.move_to_end(key, last=False)
+        if options:
+            if "_hook_options" not in self.__dict__:
+                _setattr(self, "_hook_options", {})
+            self._hook_options[key] = frozenset(options)
         self._update_hooked()
         return RemovableHandle(self, hooks, key)
+
+    def _remove_hook(self, hooks: dict, key: int) -> None:
+        hooks.pop(key, None)
+        if "_hook_options" in self.__dict__:
+            self._hook_options.pop(key, None)
+        self._update_hooked()
 
     def _update_hooked(self) -> None:
         _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks))
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args)`` before ``forward``; a returned value replaces the arguments."""
-        return self._add_hook(self._forward_pre_hooks, hook)
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before ``forward``; a returned value replaces the arguments. With
+        ``with_kwargs``: ``hook(module, args, kwargs)``, returning None or ``(args, kwargs)``. ``prepend`` runs it
+        before the hooks already registered."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, ("with_kwargs",) if with_kwargs else ())
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after ``forward``; a returned value replaces the output."""
-        return self._add_hook(self._forward_hooks, hook)
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after ``forward`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``); a returned value replaces the output. ``prepend`` runs it before the hooks already
+        registered; ``always_call`` runs it also when the call raises (with the output so far, None if forward
+        raised)."""
+        options = ("with_kwargs",) * with_kwargs + ("always_call",) * always_call
+        return self._add_hook(self._forward_hooks, hook, prepend, options)
 
     # --- registration by attribute assignment ---
     def __setattr__(self, name: str, value) -> None:
