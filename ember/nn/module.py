@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
+from ember.nn.backward_hooks import BackwardHook
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
 from ember.tensor import Tensor, mark_state
@@ -74,6 +75,9 @@ class Module:
     _hook_counter = 0
     # hook key -> its options ("with_kwargs", "always_call"); an instance gets its own dict at its first option
     _hook_options: Mapping = MappingProxyType({})
+    # key -> hook; an instance gets its own dicts at its first backward hook
+    _backward_hooks: Mapping = MappingProxyType({})
+    _backward_pre_hooks: Mapping = MappingProxyType({})
 
     def __init__(self) -> None:
         _setattr(self, "training", True)
@@ -116,16 +120,26 @@ class Module:
         output, ran = None, set()
         try:
             args, kwargs = self._run_pre_hooks(args, kwargs)
+            backward = self._backward_hook() if self._backward_hooks or self._backward_pre_hooks else None
+            if backward is not None:
+                args = backward.setup_inputs(args)
             output = self.forward(*args, **kwargs)
             for key, hook in tuple(self._forward_hooks.items()):
                 ran.add(key)
                 result = self._run_forward_hook(key, hook, args, kwargs, output)
                 if result is not None:
                     output = result
-            return output
+            return output if backward is None else backward.setup_outputs(output)
         except Exception:
             self._run_always_called(ran, args, kwargs, output)
             raise
+
+    def _backward_hook(self) -> BackwardHook:
+        if building():
+            raise TypeError(f"{self._get_name()}: a module with a full backward hook (register_full_backward_hook, "
+                            "register_full_backward_pre_hook) runs in eager mode only; remove the hook before "
+                            "calling it inside ember.jit or a graph")
+        return BackwardHook(self, tuple(self._backward_hooks.values()), tuple(self._backward_pre_hooks.values()))
 
     def _run_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         for key, hook in tuple(self._forward_pre_hooks.items()):
@@ -182,8 +196,15 @@ class Module:
             self._hook_options.pop(key, None)
         self._update_hooked()
 
+    def _own_hooks(self, name: str) -> OrderedDict:
+        """The instance's own hook dict ``name`` (made at its first hook)."""
+        if name not in self.__dict__:
+            _setattr(self, name, OrderedDict())
+        return self.__dict__[name]
+
     def _update_hooked(self) -> None:
-        _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks))
+        _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                                       or self._backward_pre_hooks))
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
@@ -200,6 +221,17 @@ class Module:
         raised)."""
         options = ("with_kwargs",) * with_kwargs + ("always_call",) * always_call
         return self._add_hook(self._forward_hooks, hook, prepend, options)
+
+    def register_full_backward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` in eager backward once the gradients with respect to the
+        call's inputs are known: ``grad_input`` one entry per positional argument (None for one that is not a
+        Tensor requiring grad), ``grad_output`` one per output. A returned tuple replaces ``grad_input``."""
+        return self._add_hook(self._own_hooks("_backward_hooks"), hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` in eager backward once the gradients with respect to the call's
+        outputs are known; a returned tuple replaces ``grad_output``."""
+        return self._add_hook(self._own_hooks("_backward_pre_hooks"), hook, prepend)
 
     # --- registration by attribute assignment ---
     def __setattr__(self, name: str, value) -> None:
