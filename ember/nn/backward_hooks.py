@@ -2,8 +2,8 @@
 
 As in PyTorch, a hooked call passes its tensor inputs and its outputs through identity ops, and Tensor hooks on
 those ops' results call the module's hooks with the gradients: the pre-hooks once the outputs' gradients are
-known, the hooks once the inputs' are. Only these identity nodes carry hooks, so a backward leaves its fast array
-path where it meets them and nowhere else.
+known, the hooks once the inputs' are. Only these identity nodes carry hooks: a backward that meets none keeps
+its fast array path.
 """
 
 from __future__ import annotations
