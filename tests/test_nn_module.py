@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -536,3 +537,194 @@ def test_sequential_pop_add_and_multiply_as_torch():
     assert len(list(seq.parameters())) == 2  # a shared module's parameters count once
     with pytest.raises(IndexError, match="out of range"):
         seq.pop(7)
+
+
+def _scaled(lib):
+    class Scaled(lib.nn.Module):
+        def forward(self, x, scale=1.0):
+            if scale < 0:
+                raise ValueError("negative scale")
+            return x * scale
+
+    return Scaled()
+
+
+def _forward_hook_calls(lib) -> tuple[list, float]:
+    """What prepended and keyword-taking forward hooks see and do, in PyTorch's order."""
+    module, log = _scaled(lib), []
+    module.register_forward_pre_hook(lambda m, args: log.append(("pre", float(args[0].sum()))))
+    module.register_forward_pre_hook(
+        lambda m, args, kwargs: log.append(("pre_kw", dict(kwargs))) or ((args[0] + 1,), {"scale": 3.0}),
+        with_kwargs=True)
+    module.register_forward_pre_hook(lambda m, args: log.append(("first",)), prepend=True)
+    module.register_forward_hook(lambda m, args, kwargs, out: log.append(("post_kw", kwargs, float(out.sum()))),
+                                 with_kwargs=True)
+    module.register_forward_hook(lambda m, args, out: out * 2, prepend=True)
+    out = module(lib.tensor([1.0, 2.0]), scale=2.0)
+    return log, float(out.sum())
+
+
+def test_forward_hooks_with_kwargs_and_prepend_as_torch():
+    torch = pytest.importorskip("torch")
+    log, total = _forward_hook_calls(ember)
+    assert log == [("first",), ("pre", 3.0), ("pre_kw", {"scale": 2.0}), ("post_kw", {"scale": 3.0}, 30.0)]
+    assert total == 30.0
+    assert (log, total) == _forward_hook_calls(torch)
+
+
+def _always_called(lib) -> list:
+    """The forward hooks that run when forward raises: only ``always_call`` ones, a failing one silenced."""
+    module, log = _scaled(lib), []
+    module.register_forward_hook(lambda m, args, out: log.append("plain"))
+    module.register_forward_hook(lambda m, args, out: log.append(("always", out)), always_call=True)
+    module.register_forward_hook(lambda m, args, kwargs, out: log.append(("always_kw", kwargs)), with_kwargs=True,
+                                 always_call=True)
+    module.register_forward_hook(lambda m, args, out: 1 / 0, always_call=True)
+    with pytest.warns(UserWarning, match="always_call"), pytest.raises(ValueError, match="negative scale"):
+        module(lib.tensor([1.0]), scale=-1.0)
+    return log
+
+
+def test_always_call_forward_hooks_run_when_forward_raises_as_torch():
+    torch = pytest.importorskip("torch")
+    assert _always_called(ember) == [("always", None), ("always_kw", {"scale": -1.0})] == _always_called(torch)
+
+
+def test_always_call_hooks_run_once_when_a_later_hook_raises():
+    module, log = _scaled(ember), []
+    module.register_forward_hook(lambda m, args, out: log.append(float(out.sum())), always_call=True)
+    module.register_forward_hook(lambda m, args, out: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        module(ember.tensor([2.0]))
+    assert log == [2.0]
+
+
+def test_forward_pre_hook_with_kwargs_must_return_args_and_kwargs():
+    module = _scaled(ember)
+    module.register_forward_pre_hook(lambda m, args, kwargs: args, with_kwargs=True)
+    with pytest.raises(RuntimeError, match="tuple of \\(new_args, new_kwargs\\)"):
+        module(ember.tensor([1.0]))
+
+
+def test_removing_hooks_with_options_restores_the_plain_call():
+    module = _scaled(ember)
+    handles = [module.register_forward_pre_hook(lambda m, a, k: None, with_kwargs=True, prepend=True),
+               module.register_forward_hook(lambda m, a, k, o: o * 2, with_kwargs=True, always_call=True)]
+    assert float(module(ember.tensor([1.0])).sum()) == 2.0
+    for handle in handles:
+        handle.remove()
+    assert not module._hooked and not module._hook_options
+    assert module.__call__ == module.forward
+
+
+def _mix(lib):
+    class Mix(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = lib.nn.Linear(3, 2)
+
+        def forward(self, x, y, scale, z):
+            h = self.fc(x * y) * scale
+            return h, (h * z).sum()
+
+    return Mix()
+
+
+def _arrays(values) -> list:
+    return [None if v is None else v.detach().numpy().copy() for v in values]
+
+
+def _backward_hook_calls(lib, state: dict, arrays: list) -> tuple[list, list]:
+    """What backward hooks of a module of two inputs that require grad, a number and one that does not, with two
+    outputs, receive; and the gradients after the pre-hook and a hook replaced some."""
+    module, log = _mix(lib), []
+    module.load_state_dict({k: lib.tensor(v) for k, v in state.items()})
+
+    def pre(m, grad_output):
+        log.append(("pre", _arrays(grad_output)))
+        return grad_output[0] * 2, grad_output[1]
+
+    def full(m, grad_input, grad_output):
+        log.append(("full", _arrays(grad_input), _arrays(grad_output)))
+        return grad_input[0] * 0.5, grad_input[1] + 1, None, None
+
+    module.register_full_backward_pre_hook(pre)
+    module.register_full_backward_hook(full)
+    module.register_full_backward_hook(lambda m, grad_input, grad_output: log.append(("next", _arrays(grad_input))))
+    x, y, z, w = (lib.tensor(a) for a in arrays)
+    x.requires_grad_()
+    y.requires_grad_()
+    h, s = module(x, y, 2.0, z)
+    ((h * w).sum() + 3 * s).backward()
+    return log, _arrays([x.grad, y.grad, module.fc.weight.grad, module.fc.bias.grad])
+
+
+def _assert_close_nested(a, b) -> None:
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b)
+        for u, v in zip(a, b):
+            _assert_close_nested(u, v)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    else:
+        assert a == b
+
+
+def test_full_backward_hooks_see_and_replace_gradients_as_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    state = {k: v.detach().numpy() for k, v in _mix(ember).state_dict().items()}
+    arrays = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(2)] + \
+        [rng.standard_normal((4, 2)).astype(np.float32) for _ in range(2)]
+    log, grads = _backward_hook_calls(ember, state, arrays)
+    assert [entry[0] for entry in log] == ["pre", "full", "next"]
+    assert log[1][1][2] is None and log[1][1][3] is None  # the number, and the input that needs no gradient
+    torch_log, torch_grads = _backward_hook_calls(torch, state, arrays)
+    assert not torch_log[1][1][3].any()  # PyTorch gives zeros there
+    torch_log[1][1][3] = None
+    _assert_close_nested((log, grads), (torch_log, torch_grads))
+
+
+def _hooks_without_input_grads(lib, state: dict, x) -> list:
+    """A module whose input needs no gradient: its hook fires with None for it once the outputs' are known."""
+    fc, log = lib.nn.Linear(3, 2), []
+    fc.load_state_dict({k: lib.tensor(v) for k, v in state.items()})
+    fc.register_full_backward_hook(lambda m, grad_input, grad_output: log.append(_arrays(grad_input + grad_output)))
+    fc(lib.tensor(x)).sum().backward()
+    return log + _arrays([fc.weight.grad])
+
+
+def test_full_backward_hook_of_a_module_whose_inputs_need_no_gradient_as_torch():
+    torch = pytest.importorskip("torch")
+    state = {k: v.detach().numpy() for k, v in nn.Linear(3, 2).state_dict().items()}
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    log = _hooks_without_input_grads(ember, state, x)
+    assert log[0][0] is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch says that the hook fires with the outputs' gradients
+        _assert_close_nested(log, _hooks_without_input_grads(torch, state, x))
+
+
+def test_full_backward_hooks_fire_on_every_backward_and_go_with_their_handles():
+    fc, seen = nn.Linear(3, 2), []
+    handles = [fc.register_full_backward_hook(lambda m, gi, go: seen.append(float(gi[0].sum()))),
+               fc.register_full_backward_pre_hook(lambda m, go: (go[0] * 2,))]
+    x = ember.ones(2, 3, requires_grad=True)
+    out = fc(x)
+    assert _tape_ops(out) == ["reshape", "reshape", "linear", "reshape", "reshape"]
+    out.sum().backward(retain_graph=True)
+    out.sum().backward()
+    expected = 2 * 2 * float(fc.weight.sum())
+    assert seen == [pytest.approx(expected)] * 2
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.full((2, 3), 2) * fc.weight.detach().numpy().sum(0))
+    for handle in handles:
+        handle.remove()
+    assert not fc._hooked and _tape_ops(fc(x)) == ["linear"]
+
+
+def test_full_backward_hooks_are_refused_inside_jit_naming_the_module():
+    fc = nn.Linear(2, 2)
+    fc.register_full_backward_hook(lambda m, grad_input, grad_output: None)
+    step = ember.jit(lambda x: fc(x).sum())
+    with pytest.raises(TypeError, match="Linear.*backward hook"):
+        step(ember.ones(1, 2))

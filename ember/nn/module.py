@@ -7,12 +7,14 @@ reading ``self.weight`` inside ``forward`` is a plain attribute lookup with no P
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
+from ember.nn.backward_hooks import BackwardHook
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
 from ember.tensor import Tensor, mark_state
@@ -48,8 +50,7 @@ class RemovableHandle:
         self.module, self.hooks, self.key = module, hooks, key
 
     def remove(self) -> None:
-        self.hooks.pop(self.key, None)
-        self.module._update_hooked()
+        self.module._remove_hook(self.hooks, self.key)
 
 
 class Module:
@@ -70,8 +71,13 @@ class Module:
     # place of the two (declared by the class itself: a subclass inherits no pairs)
     _fuses_with: Mapping = MappingProxyType({})
 
-    _hooked = False  # True while the instance has forward hooks
+    _hooked = False  # True while the instance has hooks
     _hook_counter = 0
+    # hook key -> its options ("with_kwargs", "always_call"); an instance gets its own dict at its first option
+    _hook_options: Mapping = MappingProxyType({})
+    # key -> hook; an instance gets its own dicts at its first backward hook
+    _backward_hooks: Mapping = MappingProxyType({})
+    _backward_pre_hooks: Mapping = MappingProxyType({})
 
     def __init__(self) -> None:
         _setattr(self, "training", True)
@@ -111,35 +117,121 @@ class Module:
         return self._call_with_hooks if self._hooked else self.forward
 
     def _call_with_hooks(self, *args, **kwargs):
-        for hook in tuple(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            result = hook(self, args, output)
+        output, ran = None, set()
+        try:
+            args, kwargs = self._run_pre_hooks(args, kwargs)
+            backward = self._backward_hook() if self._backward_hooks or self._backward_pre_hooks else None
+            if backward is not None:
+                args = backward.setup_inputs(args)
+            output = self.forward(*args, **kwargs)
+            for key, hook in tuple(self._forward_hooks.items()):
+                ran.add(key)
+                result = self._run_forward_hook(key, hook, args, kwargs, output)
+                if result is not None:
+                    output = result
+            return output if backward is None else backward.setup_outputs(output)
+        except Exception:
+            self._run_always_called(ran, args, kwargs, output)
+            raise
+
+    def _backward_hook(self) -> BackwardHook:
+        if building():
+            raise TypeError(f"{self._get_name()}: a module with a full backward hook (register_full_backward_hook, "
+                            "register_full_backward_pre_hook) runs in eager mode only; remove the hook before "
+                            "calling it inside ember.jit or a graph")
+        return BackwardHook(self, tuple(self._backward_hooks.values()), tuple(self._backward_pre_hooks.values()))
+
+    def _run_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        for key, hook in tuple(self._forward_pre_hooks.items()):
+            if "with_kwargs" in self._hook_options.get(key, ()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        return args, kwargs
+
+    def _run_forward_hook(self, key: int, hook: Callable, args: tuple, kwargs: dict, output):
+        if "with_kwargs" in self._hook_options.get(key, ()):
+            return hook(self, args, kwargs, output)
+        return hook(self, args, output)
+
+    def _run_always_called(self, ran: set, args: tuple, kwargs: dict, output) -> None:
+        """After an error in the call: the ``always_call`` forward hooks that have not run, their own errors
+        silenced (as a warning) so that the first one propagates."""
+        for key, hook in tuple(self._forward_hooks.items()):
+            if key in ran or "always_call" not in self._hook_options.get(key, ()):
+                continue
+            try:
+                result = self._run_forward_hook(key, hook, args, kwargs, output)
+            except Exception as exc:
+                warnings.warn("module forward hook with always_call=True raised an exception that was silenced as "
+                              f"another error was raised in forward: {exc}", stacklevel=3)
+                continue
             if result is not None:
                 output = result
-        return output
 
     # --- hooks ---
-    def _add_hook(self, hooks: dict, hook: Callable) -> RemovableHandle:
+    def _add_hook(self, hooks: dict, hook: Callable, prepend: bool = False, options: tuple = ()) -> RemovableHandle:
         Module._hook_counter += 1
         key = Module._hook_counter
         hooks[key] = hook
+        if prepend:
+            hooks.move_to_end(key, last=False)
+        if options:
+            if "_hook_options" not in self.__dict__:
+                _setattr(self, "_hook_options", {})
+            self._hook_options[key] = frozenset(options)
         self._update_hooked()
         return RemovableHandle(self, hooks, key)
 
+    def _remove_hook(self, hooks: dict, key: int) -> None:
+        hooks.pop(key, None)
+        if "_hook_options" in self.__dict__:
+            self._hook_options.pop(key, None)
+        self._update_hooked()
+
+    def _own_hooks(self, name: str) -> OrderedDict:
+        """The instance's own hook dict ``name`` (made at its first hook)."""
+        if name not in self.__dict__:
+            _setattr(self, name, OrderedDict())
+        return self.__dict__[name]
+
     def _update_hooked(self) -> None:
-        _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks))
+        _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                                       or self._backward_pre_hooks))
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args)`` before ``forward``; a returned value replaces the arguments."""
-        return self._add_hook(self._forward_pre_hooks, hook)
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before ``forward``; a returned value replaces the arguments. With
+        ``with_kwargs``: ``hook(module, args, kwargs)``, returning None or ``(args, kwargs)``. ``prepend`` runs it
+        before the hooks already registered."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, ("with_kwargs",) if with_kwargs else ())
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after ``forward``; a returned value replaces the output."""
-        return self._add_hook(self._forward_hooks, hook)
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after ``forward`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``); a returned value replaces the output. ``prepend`` runs it before the hooks already
+        registered; ``always_call`` runs it also when the call raises (with the output so far, None if forward
+        raised)."""
+        options = ("with_kwargs",) * with_kwargs + ("always_call",) * always_call
+        return self._add_hook(self._forward_hooks, hook, prepend, options)
+
+    def register_full_backward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` in eager backward once the gradients with respect to the
+        call's inputs are known: ``grad_input`` one entry per positional argument (None for one that is not a
+        Tensor requiring grad), ``grad_output`` one per output. A returned tuple replaces ``grad_input``."""
+        return self._add_hook(self._own_hooks("_backward_hooks"), hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` in eager backward once the gradients with respect to the call's
+        outputs are known; a returned tuple replaces ``grad_output``."""
+        return self._add_hook(self._own_hooks("_backward_pre_hooks"), hook, prepend)
 
     # --- registration by attribute assignment ---
     def __setattr__(self, name: str, value) -> None:
