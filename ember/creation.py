@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ember import random as _random
-from ember.backend.devices import CPU, Device, move
+from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import DEFAULT_FLOAT, DEFAULT_INT, FLOATING, as_dtype
-from ember.grad_mode import thread_mode
+from ember.grad_mode import no_grad, thread_mode
+from ember.ops.convert import as_tensor as _as_tensor
+from ember.ops.convert import cast, promote
 from ember.ops.effects import random_draw
 from ember.tensor import Tensor
 
@@ -215,6 +219,109 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1."""
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
     return _finish(_random.generator().permutation(n).astype(dtype), dtype, device, False)
+
+
+# --- sampling from tensors of parameters (PyTorch's bernoulli, multinomial, normal) --------------------------
+
+
+def _eager(name: str, *tensors) -> None:
+    if any(t.symbolic for t in tensors):
+        raise TypeError(f"{name}: draws from the values of its tensor arguments, which a graph does not have "
+                        "while it is built; draw eagerly (or compose from rand/randn, which ember.jit traces)")
+
+
+def _floating(name: str, what: str, t) -> None:
+    if t.dtype not in FLOATING:
+        raise TypeError(f"{name}: {what} must have a floating dtype, got {t.dtype}")
+
+
+def _check_probability(name: str, p) -> None:
+    if not p.symbolic and bool(((p.array < 0) | (p.array > 1) | (p.array != p.array)).any()):
+        raise ValueError(f"{name}: the probabilities must be in [0, 1]")
+
+
+def bernoulli(input, p: float | None = None) -> Tensor:  # noqa: A002  (PyTorch's name)
+    """0 or 1 in ``input``'s dtype and shape, each 1 with probability its element of ``input`` (or ``p`` for
+    every element), drawn from Ember's generator, as ``torch.bernoulli``; no gradient."""
+    input = _as_tensor(input)  # noqa: A001
+    _floating("bernoulli", "the probabilities", input)
+    if p is not None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
+        input = full(input.shape, p, dtype=input.dtype, device=input.device)
+    _check_probability("bernoulli", input)
+    return cast(rand(input.shape, dtype=input.dtype, device=input.device) < input, input.dtype)
+
+
+def _multinomial_checks(probs, num_samples: int, replacement: bool) -> None:
+    _floating("multinomial", "the probabilities", probs)
+    if probs.ndim not in (1, 2):
+        raise ValueError(f"multinomial: the probabilities must be 1-D or 2-D, got shape {list(probs.shape)}")
+    if num_samples <= 0:
+        raise ValueError(f"multinomial: cannot draw num_samples={num_samples} <= 0 samples")
+    if not replacement and num_samples > probs.shape[-1]:
+        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+                         f"{probs.shape[-1]} categories")
+    array = probs.array
+    if bool((~np.isfinite(array) | (array < 0)).any()):
+        raise ValueError("multinomial: the probabilities contain inf, nan or a negative element")
+    if probs.shape[-1] == 0 or bool((array.sum(-1) <= 0).any()):
+        raise ValueError("multinomial: invalid distribution (a row's probabilities sum to 0)")
+
+
+def _with_replacement(xp, rows, num_samples: int):
+    cdf = xp.cumsum(rows, axis=1)
+    cdf /= cdf[:, -1:]  # the last bound is exactly 1: a uniform in [0, 1) never passes it
+    u = move(_random.generator().random((rows.shape[0], num_samples)), device_of(rows))
+    # side="right": a zero-probability category's interval is empty and never chosen
+    return xp.stack([xp.searchsorted(c, row, side="right") for c, row in zip(cdf, u)])
+
+
+def _without_replacement(xp, rows, num_samples: int):
+    # successive draws without replacement are the largest weight / Exp(1) keys
+    keys = rows / move(_random.generator().standard_exponential(rows.shape), device_of(rows))
+    return xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+
+
+def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+    """``num_samples`` category indices (int64) per row of the 1-D or 2-D non-negative weights ``input``,
+    drawn from Ember's generator with probabilities proportional to the weights; without ``replacement`` a
+    row's indices are distinct. As ``torch.multinomial``; eager only, no gradient."""
+    probs = _as_tensor(input)
+    _eager("multinomial", probs)
+    num_samples = operator.index(num_samples)
+    _multinomial_checks(probs, num_samples, replacement)
+    array = probs.array
+    xp = array_module(array)
+    rows = array.reshape(-1, array.shape[-1]).astype(np.float64)
+    draw = _with_replacement if replacement else _without_replacement
+    indices = draw(xp, rows, num_samples).astype(np.int64)
+    return Tensor._make(indices.reshape(array.shape[:-1] + (num_samples,)), None)
+
+
+def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
+    """Samples of N(mean, std^2) from Ember's generator, as ``torch.normal``: ``mean`` and/or ``std`` tensors
+    (broadcast together, std >= 0), or two numbers and a ``size``; no gradient (PyTorch's is zero)."""
+    if not hasattr(mean, "shape") and not hasattr(std, "shape"):
+        if size is None:
+            raise TypeError("normal: with a number for both mean and std, give the size of the sample")
+        if std < 0:
+            raise ValueError(f"normal: std must be >= 0, got {std}")
+        return randn(size, dtype=dtype, device=device) * std + mean
+    for given in (mean, std):
+        if hasattr(given, "shape"):
+            _floating("normal", "mean and std", _as_tensor(given))
+    mean, std = promote(mean, std)
+    _eager("normal", mean, std)
+    if bool((std.array < 0).any()):
+        raise ValueError("normal: every element of std must be >= 0")
+    try:
+        shape = np.broadcast_shapes(mean.shape, std.shape)
+    except ValueError:
+        raise ValueError(f"normal: mean of shape {list(mean.shape)} and std of shape {list(std.shape)} do not "
+                         "broadcast") from None
+    with no_grad():
+        return mean + std * randn(shape, dtype=mean.dtype, device=mean.device)
 
 
 # --- Tensor methods: a new tensor with this one's dtype and device (attached to Tensor in tensor_attach.py) ---

@@ -18,3 +18,7 @@ Tensor.new_ones = creation.new_ones
 Tensor.new_full = creation.new_full
 Tensor.new_empty = creation.new_empty
 Tensor.new_tensor = creation.new_tensor
+
+# samples drawn from this tensor's parameters (ember.creation)
+Tensor.bernoulli = creation.bernoulli
+Tensor.multinomial = creation.multinomial

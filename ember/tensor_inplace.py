@@ -23,6 +23,13 @@ def _ops():
     return ops
 
 
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def _check(tensor, name: str, *operands) -> None:
     """Refuse an in-place op that autograd would need to record (see the module docstring)."""
     if not is_grad_enabled():
@@ -319,6 +326,23 @@ class InplaceMethods:
         _check(self, "normal_")
         mark_written(self)
         self.array[...] = move(generator().normal(mean, std, self.shape), self.device)
+        return self
+
+    def bernoulli_(self, p=0.5):
+        """Fill with 0 or 1, each 1 with probability ``p`` (a number, or a tensor that broadcasts to this
+        shape) from Ember's generator, in place."""
+        from ember.backend.devices import move
+        from ember.random import generator
+
+        _check(self, "bernoulli_", p)
+        probs = move(p.array, self.device) if hasattr(p, "node") else np.float64(p)
+        if not _broadcasts_to(probs.shape, tuple(self.shape)):
+            raise ValueError(f"bernoulli_: p of shape {list(probs.shape)} does not broadcast to the tensor's "
+                             f"shape {list(self.shape)}")
+        if bool(((probs < 0) | (probs > 1) | (probs != probs)).any()):
+            raise ValueError("bernoulli_: p must be in [0, 1]")
+        mark_written(self)
+        self.array[...] = move(generator().random(self.shape), self.device) < probs
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0):

@@ -188,6 +188,7 @@ class OpMethods(TensorLike):
     topk = _ops.topk
     unique = _ops.unique
     bincount = _ops.bincount
+    searchsorted = _ops.searchsorted
 
     # --- shape and indexing ---
     reshape = _ops.reshape

@@ -84,6 +84,11 @@ def probabilities(*shape, axis=1):
     return sample
 
 
+def sorted_rows(sampler):
+    """``sampler``'s samples sorted along their last axis (a searchsorted sequence)."""
+    return lambda rng: np.sort(sampler(rng), axis=-1)
+
+
 def some_ignored(sampler, value=-100, where=(1,)):
     """Integer targets with ``value`` at the given flat positions (for ignore_index)."""
 
@@ -194,6 +199,11 @@ def np_batch_norm(x, mean, var, weight=None, bias=None, eps=1e-5):
 def np_batch_norm_train(x, weight=None, bias=None, eps=1e-5):
     axes = (0,) + tuple(range(2, x.ndim))
     return np_batch_norm(x, x.mean(axes), x.var(axes), weight, bias, eps)
+
+
+def np_searchsorted_rows(boundaries, values, side="left"):
+    rows, queries = boundaries.reshape(-1, boundaries.shape[-1]), values.reshape(-1, values.shape[-1])
+    return np.stack([np.searchsorted(b, v, side) for b, v in zip(rows, queries)]).reshape(values.shape)
 
 
 def np_gather(x, axis, index):
@@ -528,6 +538,16 @@ _row("topk_largest", lambda x: x.topk(2, dim=1).values, lambda x: -np.sort(-x, 1
      ("argsort", "getitem", "gather"), lambda x: x.topk(2, dim=1).values)
 _row("topk_smallest_indices", lambda x: ember.topk(x, 3, largest=False).indices, lambda x: np.argsort(x, -1)[..., :3],
      ins(normal(2, 5)), ("argsort", "getitem"), lambda x: torch.topk(x, 3, largest=False).indices, grad=False)
+_row("searchsorted_1d", ember.searchsorted, np.searchsorted, ins(sorted_rows(int_floats(-3, 4, 7)),
+     int_floats(-4, 5, 3, 4)), "searchsorted", torch and torch.searchsorted, grad=False)
+_row("searchsorted_batched_right", lambda s, v: ember.searchsorted(s, v, right=True),
+     lambda s, v: np_searchsorted_rows(s, v, "right"), ins(sorted_rows(int_floats(-3, 4, 3, 6)),
+                                                            int_floats(-4, 5, 3, 5)),
+     "searchsorted", lambda s, v: torch.searchsorted(s, v, right=True), grad=False)
+_row("searchsorted_method_side_int32", lambda s, v: s.searchsorted(v, side="right", out_int32=True),
+     lambda s, v: np_searchsorted_rows(s, v, "right").astype(np.int32),
+     ins(sorted_rows(ints(-5, 6, 2, 3, 5)), ints(-6, 7, 2, 3, 2)), "searchsorted",
+     lambda s, v: torch.searchsorted(s, v, side="right", out_int32=True), grad=False)
 _row("square", ember.square, np.square, ins(normal(3, 4)), "mul", torch and torch.square)
 _row("square_method_int", lambda x: x.square(), np.square, ins(ints(-9, 9, 5)), "mul", lambda x: x.square(),
      grad=False)

@@ -675,3 +675,37 @@ def test_unique_and_bincount_match_torch_and_refuse_a_graph():
         for fn in (ember.unique, ember.bincount):
             with pytest.raises(TypeError, match=f"{fn.__name__}: the size of its result depends on the values"):
                 fn(value)
+
+
+# --- searchsorted ----------------------------------------------------------------------------------------------
+
+
+def test_searchsorted_matches_torch_on_ties_nan_scalars_and_batches():
+    seq = np.array([1.0, 2.0, 3.0, 3.0, 5.0], np.float32)
+    values = np.array([[3.0, np.nan], [0.0, 9.0]], np.float32)
+    for kwargs in ({}, {"right": True}, {"side": "right"}, {"side": "left", "out_int32": True}):
+        _same(ember.searchsorted(ember.tensor(seq), ember.tensor(values), **kwargs),
+              torch.searchsorted(torch.tensor(seq), torch.tensor(values), **kwargs), exact=True)
+    _same(ember.searchsorted(ember.tensor(seq), 3), torch.searchsorted(torch.tensor(seq), 3), exact=True)
+    _same(ember.searchsorted(ember.tensor(seq), ember.tensor([2, 4])),  # mixed dtypes promote
+          torch.searchsorted(torch.tensor(seq), torch.tensor([2, 4])), exact=True)
+    rows = np.sort(np.random.default_rng(0).integers(0, 6, (2, 3, 7)), -1)
+    queries = np.random.default_rng(1).integers(-1, 7, (2, 3, 4))
+    _same(ember.tensor(rows).searchsorted(ember.tensor(queries), right=True),
+          torch.searchsorted(torch.tensor(rows), torch.tensor(queries), right=True), exact=True)
+
+
+def test_searchsorted_refuses_what_torch_refuses():
+    seq = ember.zeros((2, 3))
+    with pytest.raises(ValueError, match="searchsorted: the values must share the sorted sequence's leading"):
+        ember.searchsorted(seq, ember.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"searchsorted: .* leading .*float32\[2, 3\], float32\[3\]"):
+        ember.searchsorted(seq, ember.zeros(3))
+    with pytest.raises(ValueError, match="searchsorted: .*leading"):
+        ember.searchsorted(seq, 1.0)
+    with pytest.raises(ValueError, match="searchsorted: the sorted sequence must have at least one dimension"):
+        ember.searchsorted(ember.tensor(1.0), ember.zeros(3))
+    with pytest.raises(ValueError, match="searchsorted: side must be 'left' or 'right', got 'middle'"):
+        ember.searchsorted(ember.zeros(3), ember.zeros(2), side="middle")
+    with pytest.raises(ValueError, match="searchsorted: side='left' and right=True ask for opposite sides"):
+        ember.searchsorted(ember.zeros(3), ember.zeros(2), right=True, side="left")

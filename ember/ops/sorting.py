@@ -1,21 +1,22 @@
-"""Sorting: ``argsort`` and the lower ``median`` of all elements as primitives; ``sort``, ``topk``, ``kthvalue``
-and ``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to the chosen elements."""
+"""Sorting: ``argsort``, the lower ``median`` of all elements and ``searchsorted`` as primitives; ``sort``,
+``topk``, ``kthvalue`` and ``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to
+the chosen elements."""
 
 from __future__ import annotations
 
 from collections import namedtuple
 
 from ember.backend.devices import array_module
-from ember.backend.dtypes import FLOATING, int64
+from ember.backend.dtypes import FLOATING, int32, int64
 from ember.ops import dispatch
-from ember.ops.convert import as_tensor, cast
+from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import ne, where
 from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import _extremum_rule, _reduce_infer, any, argmax
-from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape, squeeze
 
 SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
@@ -64,6 +65,64 @@ def _median_infer(x, *, axis, keepdims):
 # The lower median of all elements; ties share the gradient evenly (as max's do, and PyTorch's median's).
 MEDIAN = defop("median", forward=_median_forward, infer=_median_infer, vjp=vjp_rule(_extremum_rule),
                cost=reduction_cost, onnx="TopK", saves_output=True)
+
+
+def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
+    side, dtype = "right" if right else "left", int32 if out_int32 else int64
+    if boundaries.ndim == 1:
+        return xp.asarray(xp.searchsorted(boundaries, values, side=side), dtype=dtype)
+    # NumPy's searchsorted takes one sequence: one call per row of the leading dimensions
+    rows, queries = boundaries.reshape(-1, boundaries.shape[-1]), values.reshape(-1, values.shape[-1])
+    out = xp.empty(queries.shape, dtype)
+    for r in range(rows.shape[0]):
+        out[r] = xp.searchsorted(rows[r], queries[r], side=side)
+    return out.reshape(values.shape)
+
+
+def _searchsorted_infer(boundaries, values, *, right, out_int32):
+    specs = [boundaries, values]
+    if boundaries.ndim == 0:
+        raise shape_error("searchsorted", specs, "the sorted sequence must have at least one dimension")
+    if boundaries.ndim > 1:
+        clash = [a is not None and b is not None and a != b for a, b in zip(values.shape, boundaries.shape[:-1])]
+        if values.ndim != boundaries.ndim or True in clash:  # (this module's any is the op)
+            raise shape_error("searchsorted", specs, "the values must share the sorted sequence's leading "
+                              "dimensions (all but the last) when the sequence has more than one dimension")
+    return Spec(tuple(values.shape), int32 if out_int32 else int64)
+
+
+def _searchsorted_cost(out: Spec, boundaries: Spec, values: Spec, **attrs) -> Cost:
+    n = boundaries.shape[-1] or 1
+    return Cost((out.size or 1) * max(n.bit_length(), 1), boundaries.nbytes + values.nbytes + out.nbytes)
+
+
+# ONNX has no binary search
+SEARCHSORTED = defop("searchsorted", forward=_searchsorted_forward, infer=_searchsorted_infer,
+                     vjp=NON_DIFFERENTIABLE, cost=_searchsorted_cost, onnx=NO_ONNX)
+
+
+def _search_side(right: bool, side: str | None) -> bool:
+    if side is None:
+        return bool(right)
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if right and side == "left":
+        raise ValueError("searchsorted: side='left' and right=True ask for opposite sides")
+    return side == "right"
+
+
+def searchsorted(sorted_sequence, values, *, out_int32: bool = False, right: bool = False,
+                 side: str | None = None) -> TensorLike:
+    """Where each of ``values`` would be inserted into ``sorted_sequence`` (sorted along its last dimension) to
+    keep it sorted: the first such index, or with ``right=True`` / ``side='right'`` the last, as
+    ``torch.searchsorted``. A sequence of more than one dimension searches each row for the values' matching
+    row. int64 indices (``out_int32``: int32); no gradient."""
+    boundaries = as_tensor(sorted_sequence)
+    right = _search_side(right, side)
+    boundaries, values = promote(boundaries, values)
+    attrs = {"right": right, "out_int32": bool(out_int32)}
+    _searchsorted_infer(Spec(boundaries.shape, boundaries.dtype), Spec(values.shape, values.dtype), **attrs)
+    return dispatch.apply(SEARCHSORTED, (boundaries, values), attrs)
 
 
 def _axis(name: str, x: TensorLike, axis) -> int:

@@ -415,6 +415,18 @@ def op_argsort(x, *, axis, descending):
     return np.ascontiguousarray(x.shape[axis] - 1 - np.flip(flipped, axis))
 
 
+@_kernel("searchsorted")
+def op_searchsorted(boundaries, values, *, right, out_int32):
+    side, dtype = "right" if right else "left", np.int32 if out_int32 else np.int64
+    if boundaries.ndim == 1:
+        return np.asarray(np.searchsorted(boundaries, values, side=side), dtype=dtype)
+    rows, queries = boundaries.reshape(-1, boundaries.shape[-1]), values.reshape(-1, values.shape[-1])
+    out = np.empty(queries.shape, dtype)
+    for r in range(rows.shape[0]):
+        out[r] = np.searchsorted(rows[r], queries[r], side=side)
+    return out.reshape(values.shape)
+
+
 @_kernel("median")
 def op_median(x, *, axis, keepdims):
     flat = x.reshape(-1)
