@@ -369,3 +369,56 @@ def test_transformer_decoder_layer_alone_matches_torch_with_a_memory_mask():
     _check(ours(tgt, memory, memory_mask=ember.tensor(blocked)),
            theirs(ttgt, tmemory, memory_mask=torch.tensor(blocked)), [(tgt, ttgt), (memory, tmemory)] + params,
            atol=1e-5)
+
+
+_FOLD_SETTINGS = [
+    ((2, 3, 7, 8), {"kernel_size": 3}),
+    ((2, 3, 7, 8), {"kernel_size": (2, 3), "stride": (2, 1), "padding": (1, 2), "dilation": (2, 1)}),
+    ((1, 2, 9, 10), {"kernel_size": 2, "stride": 3, "padding": 1, "dilation": 2}),
+    ((3, 1, 6, 6), {"kernel_size": (1, 4), "stride": 2}),
+]
+
+
+@pytest.mark.parametrize("shape, kwargs", _FOLD_SETTINGS)
+def test_unfold_and_fold_match_torch_in_values_and_gradients(shape, kwargs):
+    x, tx = _pair(*shape)
+    _check(F.unfold(x, **kwargs), TF.unfold(tx, **kwargs), [(x, tx)])
+    columns = TF.unfold(tx.detach(), **kwargs).shape
+    c, tc = _pair(*columns, seed=1)
+    _check(F.fold(c, shape[2:], **kwargs), TF.fold(tc, shape[2:], **kwargs), [(c, tc)], atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, kwargs", _FOLD_SETTINGS)
+def test_unfold_then_fold_modules_round_trip_as_torchs(shape, kwargs):
+    """Fold(Unfold(x)) is x times how many blocks cover each position, as in PyTorch."""
+    x, tx = _pair(*shape)
+    ours = nn.Fold(shape[2:], **kwargs)(nn.Unfold(**kwargs)(x))
+    theirs = torch.nn.Fold(shape[2:], **kwargs)(torch.nn.Unfold(**kwargs)(tx))
+    _check(ours, theirs, [(x, tx)], atol=1e-5)
+    counts = F.fold(F.unfold(ember.ones(*shape), **kwargs), shape[2:], **kwargs)
+    np.testing.assert_allclose(ours.detach().numpy(), (x * counts).detach().numpy(), rtol=1e-6)
+    assert repr(nn.Unfold(**kwargs)) == repr(torch.nn.Unfold(**kwargs))
+
+
+def test_unfold_and_fold_trace_under_jit():
+    x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3, 6, 7)).astype(np.float32))
+    step = ember.jit(lambda t: F.fold(F.unfold(t, 3, padding=1, stride=2) * 2.0, (6, 7), 3, padding=1, stride=2))
+    eager = F.fold(F.unfold(x, 3, padding=1, stride=2) * 2.0, (6, 7), 3, padding=1, stride=2)
+    for _ in range(2):
+        np.testing.assert_allclose(step(x).numpy(), eager.numpy(), rtol=1e-6)
+
+
+def test_unfold_and_fold_errors_name_the_function_argument_and_shapes():
+    with pytest.raises(ValueError, match=r"unfold: input must be 4-D \(N, C, H, W\), got shape \[3, 5, 5\]"):
+        F.unfold(ember.zeros(3, 5, 5), 2)
+    with pytest.raises(ValueError, match=r"unfold: kernel_size \(6, 6\) with dilation \(1, 1\) does not fit"):
+        F.unfold(ember.zeros(1, 1, 5, 5), 6)
+    with pytest.raises(ValueError, match="unfold: stride must be at least 1, got"):
+        F.unfold(ember.zeros(1, 1, 5, 5), 2, stride=0)
+    with pytest.raises(ValueError, match=r"fold: input's dimension 2 \(L = 15\) must be the number of blocks, "
+                                         r"4 \* 4 = 16, for output_size \(5, 5\)"):
+        F.fold(ember.zeros(2, 12, 15), 5, 2)
+    with pytest.raises(ValueError, match=r"fold: input's dimension 1 \(10\) must be divisible by kh \* kw = 4"):
+        nn.Fold(5, 2)(ember.zeros(2, 10, 16))
+    with pytest.raises(ValueError, match=r"fold: input must be 3-D \(N, C \* kh \* kw, L\), got shape \[12, 16\]"):
+        F.fold(ember.zeros(12, 16), 5, 2)

@@ -40,6 +40,7 @@ from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
+from ember.nn.layers.fold import Fold, Unfold
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
     BCELoss,
@@ -120,3 +121,4 @@ __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "PixelShuffle", "PixelUnsh
 __all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRankingLoss", "ParameterDict",
             "TripletMarginLoss"]
 __all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
+__all__ += ["Fold", "Unfold"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
+from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -75,6 +76,7 @@ __all__ = [
     "group_norm", "instance_norm", "rms_norm",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "fold", "unfold",
 ]
 
 
