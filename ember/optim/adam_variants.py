@@ -9,7 +9,7 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
-from ember.optim.functional import _lerp_, _scalar_safe
+from ember.optim.functional import _adam_family_grad, _lerp_, _scalar_safe
 from ember.optim.optimizer import Optimizer, _betas, _nonneg
 
 __all__ = ["Adamax", "NAdam", "RAdam", "adamax_update", "nadam_update", "radam_update"]
@@ -23,14 +23,7 @@ def _moments(xp, param, grad, state: dict, *, maximize: bool, weight_decay: floa
         for slot in slots:
             state[slot] = xp.zeros_like(param)
     step = state["step"] = state["step"] + 1
-    if maximize:
-        grad = xp.negative(grad)
-    if weight_decay != 0:
-        if decoupled:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = xp.add(grad, param * float(weight_decay))
-    return step, grad
+    return step, _adam_family_grad(xp, param, grad, lr, weight_decay, decoupled, maximize)
 
 
 def _second_moment(xp, exp_avg_sq, grad, beta2: float, tmp) -> None:

@@ -202,6 +202,19 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
 
 # --- Adam / AdamW ---
 
+def _adam_family_grad(xp, param, grad, lr: float, weight_decay: float, decoupled: bool, maximize: bool):
+    """The gradient an Adam-like rule steps on: negated for ``maximize``, plus L2 weight decay; decoupled decay
+    (AdamW's) shrinks ``param`` in place instead."""
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = xp.add(grad, param * float(weight_decay))
+    return grad
+
+
 @update_rule(elementwise=True)
 @_scalar_safe
 def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
@@ -221,13 +234,7 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
         state["max_exp_avg_sq"] = xp.zeros_like(param)
     step = state["step"] = state["step"] + 1
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    if maximize:
-        grad = xp.negative(grad)
-    if weight_decay != 0:
-        if decoupled_weight_decay:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = xp.add(grad, param * float(weight_decay))
+    grad = _adam_family_grad(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     if xp is not np and not amsgrad and _fused_on_gpu(param, grad, exp_avg, exp_avg_sq):
         weight = _lerp_weight(param.dtype, 1 - beta1)  # _lerp_'s two formulas, its weight rounded as there
         low = bool(abs(weight) < 0.5)
