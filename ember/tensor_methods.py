@@ -129,6 +129,15 @@ class OpMethods(TensorLike):
     baddbmm = _ops.baddbmm
     dot = _ops.dot
     cross = _ops.cross
+    det = _ops.det
+    logdet = _ops.logdet
+    slogdet = _ops.slogdet
+    inverse = _ops.inverse
+    pinverse = _ops.pinverse
+    cholesky = _ops.cholesky
+    matrix_power = _ops.matrix_power
+    qr = _ops.qr
+    svd = _ops.svd
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 

@@ -1272,3 +1272,94 @@ _row("random_keep_all", lambda x: x * ember.ops.random_draw("dropout", x.shape, 
      ins(normal(3, 4)), ("random", "mul"), grad=False)
 _row("random_degenerate_normal", lambda x: x + ember.ops.random_draw("normal", x.shape, x.dtype, 2.0, 0.0),
      lambda x: x + 2.0, ins(normal(3, 4)), ("random", "add"), grad=False)
+
+
+# --- linear algebra (ember.linalg): NumPy's np.linalg as the reference -----------------------------------------
+# Symmetric inputs are made inside the row ((a + a^T) / 2), so finite differences move both triangles as the
+# gradient (symmetric, PyTorch's) assumes. Eigenvectors and singular vectors are defined up to sign: rows read
+# them squared, or through sign-free products.
+
+
+def well_conditioned(*shape, shift=3.0):
+    """Normal matrices plus ``shift`` times the identity: far from singular."""
+    return lambda rng: rng.standard_normal(shape) + shift * np.eye(shape[-1])
+
+
+def _sym(a):
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
+def _esym(a):
+    return (a + a.mT) * 0.5
+
+
+def _squares(*arrays):
+    return tuple(a * a for a in arrays)
+
+
+_row("linalg_det_batched", ember.linalg.det, np.linalg.det, ins(well_conditioned(2, 3, 3)), "det",
+     torch and torch.linalg.det)
+_row("det_method", lambda a: a.det(), np.linalg.det, ins(normal(4, 4)), "det", torch and torch.det)
+_row("linalg_slogdet", lambda a: tuple(ember.linalg.slogdet(a)), lambda a: tuple(np.linalg.slogdet(a)),
+     ins(normal(2, 3, 3)), "slogdet", torch and (lambda a: tuple(torch.linalg.slogdet(a))))
+_row("logdet", ember.logdet, lambda a: np.log(np.linalg.det(a)), ins(well_conditioned(3, 3, shift=4.0)),
+     ("slogdet", "log", "add"), torch and torch.logdet)
+_row("linalg_inv_batched", ember.linalg.inv, np.linalg.inv, ins(well_conditioned(2, 3, 3)), "inv",
+     torch and torch.linalg.inv)
+_row("inverse_method", lambda a: a.inverse(), np.linalg.inv, ins(well_conditioned(4, 4)), "inv",
+     torch and torch.inverse)
+_row("linalg_solve_matrix", ember.linalg.solve, np.linalg.solve, ins(well_conditioned(2, 3, 3), normal(2, 3, 2)),
+     "solve", torch and torch.linalg.solve)
+_row("linalg_solve_vector", ember.linalg.solve, lambda a, b: np.linalg.solve(a, b[..., None])[..., 0],
+     ins(well_conditioned(2, 3, 3), normal(2, 3)), ("solve", "getitem"), torch and torch.linalg.solve)
+_row("linalg_cholesky", lambda a: ember.linalg.cholesky(_esym(a)), lambda a: np.linalg.cholesky(_sym(a)),
+     ins(well_conditioned(2, 3, 3)), "cholesky", torch and (lambda a: torch.linalg.cholesky(_esym(a))))
+_row("cholesky_upper", lambda a: ember.cholesky(_esym(a), True),
+     lambda a: np.swapaxes(np.linalg.cholesky(_sym(a)), -1, -2), ins(well_conditioned(3, 3)), "cholesky",
+     torch and (lambda a: torch.linalg.cholesky(_esym(a), upper=True)))
+_row("linalg_qr_tall", lambda a: tuple(ember.linalg.qr(a)), lambda a: tuple(np.linalg.qr(a)), ins(normal(2, 4, 3)),
+     "qr", torch and (lambda a: tuple(torch.linalg.qr(a))))
+_row("linalg_qr_wide_complete", lambda a: tuple(ember.linalg.qr(a, "complete")),
+     lambda a: tuple(np.linalg.qr(a, "complete")), ins(normal(2, 3, 5)), "qr",
+     torch and (lambda a: tuple(torch.linalg.qr(a, "complete"))))
+_row("linalg_qr_r", lambda a: ember.linalg.qr(a, "r").R, lambda a: np.linalg.qr(a, "r"), ins(normal(4, 3)), "qr",
+     torch and (lambda a: torch.linalg.qr(a, "r").R), grad=False)
+_row("linalg_eigh", lambda a: (lambda w, v: (w, v * v))(*ember.linalg.eigh(_esym(a))),
+     lambda a: (lambda w, v: (w, v * v))(*np.linalg.eigh(_sym(a))), ins(normal(2, 4, 4)), "eigh",
+     torch and (lambda a: (lambda w, v: (w, v * v))(*torch.linalg.eigh(_esym(a)))))
+_row("linalg_eigh_upper", lambda a: ember.linalg.eigh(a, UPLO="U").eigenvectors ** 2,
+     lambda a: np.linalg.eigh(a, UPLO="U")[1] ** 2, ins(normal(3, 3)), "eigh",
+     torch and (lambda a: torch.linalg.eigh(a, UPLO="U").eigenvectors ** 2), grad=False)
+_row("linalg_eigvalsh", lambda a: ember.linalg.eigvalsh(_esym(a)), lambda a: np.linalg.eigvalsh(_sym(a)),
+     ins(normal(2, 3, 3)), "eigh", torch and (lambda a: torch.linalg.eigvalsh(_esym(a))))
+_row("linalg_svd_tall", lambda a: (lambda u, s, vh: (*_squares(u, vh), s))(*ember.linalg.svd(a, False)),
+     lambda a: (lambda u, s, vh: (*_squares(u, vh), s))(*np.linalg.svd(a, False)), ins(normal(2, 4, 3)), "svd",
+     torch and (lambda a: (lambda u, s, vh: (*_squares(u, vh), s))(*torch.linalg.svd(a, False))))
+_row("linalg_svd_wide", lambda a: (lambda u, s, vh: (*_squares(u, vh), s))(*ember.linalg.svd(a, False)),
+     lambda a: (lambda u, s, vh: (*_squares(u, vh), s))(*np.linalg.svd(a, False)), ins(normal(3, 5)), "svd",
+     torch and (lambda a: (lambda u, s, vh: (*_squares(u, vh), s))(*torch.linalg.svd(a, False))))
+_row("torch_svd_product", lambda a: (lambda u, s, v: u @ v.mT)(*ember.svd(a)),
+     lambda a: (lambda u, s, vh: u @ vh)(*np.linalg.svd(a, False)), ins(normal(2, 3, 3)),
+     ("svd", "matmul", "transpose"), torch and (lambda a: (lambda u, s, v: u @ v.mT)(*torch.svd(a))))
+_row("linalg_svdvals", ember.linalg.svdvals, lambda a: np.linalg.svd(a, compute_uv=False), ins(normal(2, 3, 5)),
+     "svd", torch and torch.linalg.svdvals)
+_row("linalg_pinv_tall", ember.linalg.pinv, np.linalg.pinv, ins(normal(2, 4, 3)), "pinv", torch and torch.linalg.pinv)
+_row("pinverse_wide", ember.pinverse, np.linalg.pinv, ins(normal(3, 5)), "pinv", torch and torch.pinverse)
+for _n in (-2, 3):
+    _row(f"matrix_power_{_n}", lambda a, n=_n: a.matrix_power(n), lambda a, n=_n: np.linalg.matrix_power(a, n),
+         ins(well_conditioned(2, 3, 3)), ("matmul",) + (("inv",) if _n < 0 else ()),
+         torch and (lambda a, n=_n: torch.linalg.matrix_power(a, n)))
+for _ord in ("fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf):
+    _row(f"linalg_matrix_norm_{_ord}", lambda a, o=_ord: ember.linalg.matrix_norm(a, o),
+         lambda a, o=_ord: np.linalg.norm(a, o, axis=(-2, -1)), ins(normal(2, 3, 4)),
+         ("svd",) if _ord in ("nuc", 2, -2) else ("mul", "sqrt") if _ord == "fro" else ("abs", "sum"),
+         torch and (lambda a, o=_ord: torch.linalg.matrix_norm(a, o)))
+_row("linalg_norm_vector_dim", lambda a: ember.linalg.norm(a, 3, dim=1), lambda a: np.linalg.norm(a, 3, axis=1),
+     ins(normal(2, 3, 4)), ("abs", "pow", "sum"), torch and (lambda a: torch.linalg.norm(a, 3, dim=1)))
+_row("linalg_norm_flat", ember.linalg.norm, lambda a: np.linalg.norm(a.reshape(-1)), ins(normal(2, 3, 4)),
+     ("mul", "sum", "sqrt"), torch and torch.linalg.norm)
+_row("linalg_vector_norm_inf", lambda a: ember.linalg.vector_norm(a, np.inf, dim=(0, 2), keepdim=True),
+     lambda a: np.abs(a).max(axis=(0, 2), keepdims=True), ins(normal(2, 3, 4)), ("abs", "max"),
+     torch and (lambda a: torch.linalg.vector_norm(a, np.inf, dim=(0, 2), keepdim=True)))
+_row("linalg_cross", ember.linalg.cross, np.cross, ins(normal(2, 4, 3), normal(2, 4, 3)), ("mul", "sub"),
+     torch and torch.linalg.cross)

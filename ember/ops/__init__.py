@@ -62,6 +62,7 @@ from ember.ops.composed import (
 )
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.decompositions import det, slogdet
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
     abs,
@@ -143,6 +144,10 @@ from ember.ops.loss import (
     smooth_l1_loss,
     softmax_cross_entropy,
 )
+from ember.ops.matrix_functions import inverse, logdet, matrix_power, pinverse
+from ember.ops.matrix_functions import torch_cholesky as cholesky
+from ember.ops.matrix_functions import torch_qr as qr
+from ember.ops.matrix_functions import torch_svd as svd
 from ember.ops.normalization import dropout, layer_norm
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
@@ -219,6 +224,7 @@ __all__ = [
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
     "searchsorted",
+    "cholesky", "det", "inverse", "logdet", "matrix_power", "pinverse", "qr", "slogdet", "svd",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

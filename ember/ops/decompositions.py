@@ -1,0 +1,547 @@
+"""Matrix decompositions and the functions of a square matrix, with PyTorch's gradients: ``det``, ``slogdet``,
+``inv``, ``solve``, ``cholesky``, ``qr``, ``eigh``, ``svd`` and ``pinv`` as primitives over batches of matrices
+(the last two dimensions; float32 and float64, as ``torch.linalg`` on the CPU).
+
+A decomposition with several results is one op with a ``part`` attribute (``qr``'s ``"Q"`` or ``"R"``), one node per
+result: each part's vjp is the decomposition's gradient with the other parts' gradients zero, so a loss of several
+parts gets the sum, which is the whole gradient (the rules are linear in the incoming gradients). The vjps are
+written with the op functions (triangles, diagonals and identity matrices are constants of the input's size), so
+they run eagerly, build graph nodes and compose for higher-order gradients; they recompute the other parts of a
+decomposition from the input.
+
+As PyTorch's, the gradients of ``eigh``'s eigenvectors and ``svd``'s singular vectors are defined only for distinct
+eigenvalues (singular values): they divide by the differences, and are infinite or NaN when two coincide (or, for
+``svd`` of a non-square matrix, when a singular value is zero). ``eigvalsh`` and ``svdvals`` have gradients
+everywhere.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ember.backend.dtypes import float32, float64
+from ember.ops import dispatch
+from ember.ops.arrange import tril
+from ember.ops.convert import as_tensor
+from ember.ops.dispatch import TensorLike
+from ember.ops.indexing import getitem
+from ember.ops.infer import differ
+from ember.ops.join import cat
+from ember.ops.linalg import matmul
+from ember.ops.registry import NO_ONNX, Cost, Spec, defop, describe, shape_error
+from ember.ops.shape import broadcast_to, swapaxes, unsqueeze
+
+
+def _result(name: str, fields: str, doc: str):
+    result = namedtuple(name, fields)  # like torch.return_types.<name>
+    result.__doc__ = doc
+    return result
+
+
+SlogdetResult = _result("linalg_slogdet", "sign logabsdet",
+                        "``slogdet(A)``: the sign and log absolute value of det(A).")
+
+
+class LinAlgError(RuntimeError):
+    """A matrix the op cannot factor or invert (singular, not positive-definite), as ``torch.linalg.LinAlgError``."""
+
+
+_FLOATS = (np.dtype(float32), np.dtype(float64))
+
+
+def _check_matrices(name: str, specs, square: bool = True) -> None:
+    """Float32/float64 inputs of at least two dimensions, the first (when ``square``) square where known."""
+    for spec in specs:
+        if spec.dtype not in _FLOATS:
+            raise TypeError(f"{name}: expects float32 or float64 matrices, got {describe(specs)}")
+    x = specs[0]
+    if x.ndim < 2:
+        raise shape_error(name, specs, "expects a matrix or a batch of matrices (at least 2 dimensions)")
+    if square and differ(x.shape[-1], x.shape[-2]):
+        raise shape_error(name, specs, "expects square matrices (the last two dimensions equal)")
+
+
+def _cubic_cost(out: Spec, x: Spec, *rest, **attrs) -> Cost:
+    """About n^3 multiply-adds per matrix (LU, Cholesky, QR, eigen and singular value decompositions)."""
+    m, n = (d or 1 for d in x.shape[-2:])
+    batch = (x.size or m * n) // (m * n) if m * n else 0
+    io = (x.nbytes or 0) + (out.nbytes or 0) + sum(s.nbytes or 0 for s in rest)
+    return Cost(2 * batch * m * n * min(m, n), io)
+
+
+def _min(a, b):
+    return None if a is None or b is None else min(a, b)
+
+
+def _describe_shape(x) -> str:
+    return "[" + ", ".join(str(d) for d in x.shape) + "]"
+
+
+def _raise_failure(xp, name: str, x, works, problem: str):
+    """A LinAlgError naming the op, the shape and, in a batch, the first matrix ``works`` fails on."""
+    where = ""
+    if x.ndim > 2:
+        matrices = x.reshape((-1,) + x.shape[-2:])
+        for index in range(matrices.shape[0]):
+            try:
+                works(matrices[index])
+            except np.linalg.LinAlgError:
+                where = f" (batch element {index})"
+                break
+    raise LinAlgError(f"{name}: the input of shape {_describe_shape(x)} is {problem}{where}")
+
+
+def _mT(x: TensorLike) -> TensorLike:
+    return swapaxes(x, -1, -2)
+
+
+def _eye(n: int, like: TensorLike) -> TensorLike:
+    return as_tensor(np.eye(n, dtype=like.dtype), like)
+
+
+def _diag_embed(v: TensorLike) -> TensorLike:
+    """A batch of vectors (..., k) as diagonal matrices (..., k, k)."""
+    return unsqueeze(v, -1) * _eye(v.shape[-1], v)
+
+
+def _batch_infer(name: str):
+    def infer(x, **attrs):
+        _check_matrices(name, [x])
+        return Spec(tuple(x.shape[:-2]), x.dtype)
+
+    return infer
+
+
+def _same_infer(name: str):
+    def infer(x, **attrs):
+        _check_matrices(name, [x])
+        return Spec(tuple(x.shape), x.dtype)
+
+    return infer
+
+
+# --- det, slogdet ----------------------------------------------------------------------------------------------
+
+
+def _det_vjp(ctx, g):
+    a = ctx.inputs[0]
+    scale = unsqueeze(unsqueeze(g * ctx.output, -1), -1)
+    return (scale * _mT(inv(a)),)
+
+
+# The gradient det * inv(A)^T needs an invertible matrix: at a singular one it raises inv's error.
+DET = defop("det", forward=lambda xp, x: xp.asarray(xp.linalg.det(x)), infer=_batch_infer("det"), vjp=_det_vjp,
+            cost=_cubic_cost, onnx="Det", saves_output=True)
+
+
+def _slogdet_forward(xp, x, *, part):
+    sign, logabsdet = xp.linalg.slogdet(x)
+    return xp.asarray(sign if part == "sign" else logabsdet, dtype=x.dtype)
+
+
+def _slogdet_vjp(ctx, g):
+    if ctx.attrs["part"] == "sign":  # piecewise constant
+        return (None,)
+    return (unsqueeze(unsqueeze(g, -1), -1) * _mT(inv(ctx.inputs[0])),)
+
+
+SLOGDET = defop("slogdet", forward=_slogdet_forward, infer=_batch_infer("slogdet"), vjp=_slogdet_vjp,
+                cost=_cubic_cost, onnx=NO_ONNX)
+
+
+# --- inv, solve --------------------------------------------------------------------------------------------------
+
+
+def _inv_forward(xp, x):
+    try:
+        return xp.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        _raise_failure(xp, "inv", x, xp.linalg.inv, "singular: it has no inverse")
+
+
+def _inv_vjp(ctx, g):
+    t = _mT(ctx.output)
+    return (-matmul(t, matmul(g, t)),)
+
+
+INV = defop("inv", forward=_inv_forward, infer=_same_infer("inv"), vjp=_inv_vjp, cost=_cubic_cost, onnx=NO_ONNX,
+            saves_output=True)
+
+
+def _solve_forward(xp, a, b):
+    try:
+        return xp.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        _raise_failure(xp, "solve", a, xp.linalg.inv, "singular: the system has no unique solution")
+
+
+def _solve_infer(a, b):
+    specs = [a, b]
+    _check_matrices("solve", specs)
+    if a.dtype != b.dtype:
+        raise TypeError(f"solve: A and B must have one dtype, got {describe(specs)}")
+    if b.ndim != a.ndim or differ(a.shape[-1], b.shape[-2]) or True in [differ(p, q) for p, q in
+                                                                        zip(a.shape[:-2], b.shape[:-2])]:
+        raise shape_error("solve", specs, "expects A (*, n, n) and B (*, n, k) with the same batch dimensions")
+    batch = tuple(q if p is None else p for p, q in zip(a.shape[:-2], b.shape[:-2]))
+    return Spec(batch + tuple(b.shape[-2:]), b.dtype)
+
+
+def _solve_vjp(ctx, g):
+    a = ctx.inputs[0]
+    gb = solve(_mT(a), g)
+    ga = -matmul(gb, _mT(ctx.output)) if ctx.needs[0] else None
+    return ga, gb
+
+
+SOLVE = defop("solve", forward=_solve_forward, infer=_solve_infer, vjp=_solve_vjp, cost=_cubic_cost, onnx=NO_ONNX,
+              saves_output=True)
+
+
+# --- cholesky ----------------------------------------------------------------------------------------------------
+
+
+def _cholesky_forward(xp, x, *, upper):
+    try:
+        low = xp.linalg.cholesky(x)
+    except np.linalg.LinAlgError:
+        _raise_failure(xp, "cholesky", x, xp.linalg.cholesky, "not positive-definite")
+    return xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
+
+
+def _cholesky_vjp(ctx, g):
+    # gA = L^-T P L^-1 with P = Phi(L^T gL) made symmetric (half the diagonal): PyTorch's rule
+    low, g_low = ctx.output, g
+    if ctx.attrs["upper"]:
+        low, g_low = _mT(low), _mT(g)
+    m = tril(matmul(_mT(low), g_low))
+    p = (m + _mT(tril(m, -1))) * 0.5
+    left = solve(_mT(low), p)  # L^-T P
+    return (_mT(solve(_mT(low), _mT(left))),)
+
+
+# Reads the lower triangle (PyTorch and NumPy alike); upper=True returns L^T
+CHOLESKY = defop("cholesky", forward=_cholesky_forward, infer=_same_infer("cholesky"), vjp=_cholesky_vjp,
+                 cost=_cubic_cost, onnx=NO_ONNX, saves_output=True)
+
+
+def det(x) -> TensorLike:
+    """The determinant of each square matrix of ``x`` (..., n, n), as ``torch.linalg.det``."""
+    return dispatch.apply(DET, (as_tensor(x),))
+
+
+def inv(x) -> TensorLike:
+    """The inverse of each square matrix of ``x``, as ``torch.linalg.inv``; a singular matrix raises
+    ``LinAlgError`` naming the op, the shape and the batch element."""
+    return dispatch.apply(INV, (as_tensor(x),))
+
+
+def _vector_rhs(a: TensorLike, b: TensorLike) -> bool:
+    """``torch.linalg.solve``'s rule: B is a (batch of) vector(s) when 1-D or of A's batch shape plus n."""
+    return b.ndim == 1 or (b.ndim == a.ndim - 1 and True not in [differ(p, q) for p, q in zip(b.shape, a.shape)])
+
+
+def solve(a, b, *, left: bool = True) -> TensorLike:
+    """The solution X of ``A X = B`` for square A (..., n, n) and B (..., n, k) or (..., n), batch dimensions
+    broadcast, as ``torch.linalg.solve`` (``left=False``: ``X A = B``). A singular A raises ``LinAlgError``."""
+    a, b = as_tensor(a), as_tensor(b)
+    if not left:
+        return _mT(solve(_mT(a), _mT(b)))
+    _check_matrices("solve", [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)])
+    vector = _vector_rhs(a, b)
+    if vector:
+        b = unsqueeze(b, -1)
+    if b.ndim < 2:
+        raise shape_error("solve", [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)], "B must be (*, n) or (*, n, k)")
+    if b.ndim != a.ndim or True in [differ(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])]:
+        specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
+        try:
+            batch = tuple(np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
+        except (ValueError, TypeError):  # (an unknown size, None, among them)
+            raise shape_error("solve", specs, "the batch dimensions of A and B cannot be broadcast together") from None
+        a, b = broadcast_to(a, batch + tuple(a.shape[-2:])), broadcast_to(b, batch + tuple(b.shape[-2:]))
+    x = dispatch.apply(SOLVE, (a, b))
+    return getitem(x, (Ellipsis, 0)) if vector else x
+
+
+def cholesky(x, *, upper: bool = False) -> TensorLike:
+    """The Cholesky factor L (lower triangular, ``A = L L^T``) of each symmetric positive-definite matrix, as
+    ``torch.linalg.cholesky`` (``upper=True``: ``U = L^T``). Only the lower triangle is read; a matrix that is
+    not positive-definite raises ``LinAlgError``."""
+    return dispatch.apply(CHOLESKY, (as_tensor(x),), {"upper": bool(upper)})
+
+
+def slogdet(x) -> SlogdetResult:
+    """``(sign, logabsdet)`` of each square matrix's determinant, as ``torch.linalg.slogdet``: the sign (0 for a
+    singular matrix, whose logabsdet is -inf) and the log of the absolute value, which stays finite where
+    ``det`` under- or overflows. Only logabsdet has a gradient."""
+    x = as_tensor(x)
+    return SlogdetResult(dispatch.apply(SLOGDET, (x,), {"part": "sign"}),
+                         dispatch.apply(SLOGDET, (x,), {"part": "logabsdet"}))
+
+
+# --- qr ------------------------------------------------------------------------------------------------------
+
+
+QrResult = _result("linalg_qr", "Q R", "``qr(A)``: Q with orthonormal columns and upper triangular R, A = Q R.")
+
+
+def _qr_forward(xp, x, *, mode, part):
+    if part == "R" and mode == "r":
+        return xp.linalg.qr(x, mode="r")
+    q, r = xp.linalg.qr(x, mode=mode)
+    return q if part == "Q" else r
+
+
+def _qr_infer(x, *, mode, part):
+    _check_matrices("qr", [x], square=False)
+    m, n = x.shape[-2:]
+    k = m if mode == "complete" else _min(m, n)
+    batch = tuple(x.shape[:-2])
+    return Spec(batch + ((m, k) if part == "Q" else (k, n)), x.dtype)
+
+
+def _copyltu(m: TensorLike) -> TensorLike:
+    """The lower triangle of m copied to the upper one (a symmetric matrix)."""
+    return tril(m) + _mT(tril(m, -1))
+
+
+def _qr_grad(q, r, gq, gr):
+    """PyTorch's QR gradient for A (m, n) with m >= n (square R): (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q."""
+    m = None
+    if gr is not None:
+        m = matmul(r, _mT(gr))
+    if gq is not None:
+        m = -matmul(_mT(gq), q) if m is None else m - matmul(_mT(gq), q)
+    b = matmul(q, _copyltu(m))
+    if gq is not None:
+        b = b + gq
+    return _mT(solve(r, _mT(b)))
+
+
+def _qr_vjp(ctx, g):
+    a = ctx.inputs[0]
+    mode, part = ctx.attrs["mode"], ctx.attrs["part"]
+    rows, cols = a.shape[-2:]
+    if mode == "r":
+        raise RuntimeError("qr: the gradient depends on Q, which mode='r' does not compute; use mode='reduced'")
+    if mode == "complete" and rows > cols:
+        raise RuntimeError(f"qr: not differentiable with mode='complete' and more rows than columns (shape "
+                           f"{_describe_shape(a)})")
+    q, r = qr(a)
+    gq, gr = (g, None) if part == "Q" else (None, g)
+    if rows >= cols:
+        return (_qr_grad(q, r, gq, gr),)
+    # a wide A = Q [X Y]: X = Q R1 is square; Y = Q R2 adds Y gR2^T to X's gQ and Q gR2 to Y's gradient
+    r1, y = getitem(r, (Ellipsis, slice(None, rows))), getitem(a, (Ellipsis, slice(rows, None)))
+    gr1 = gr2 = None
+    if gr is not None:
+        gr1, gr2 = getitem(gr, (Ellipsis, slice(None, rows))), getitem(gr, (Ellipsis, slice(rows, None)))
+        gq = matmul(y, _mT(gr2)) if gq is None else gq + matmul(y, _mT(gr2))
+    gy = matmul(q, gr2) if gr2 is not None else y * 0.0
+    return (cat([_qr_grad(q, r1, gq, gr1), gy], -1),)
+
+
+QR = defop("qr", forward=_qr_forward, infer=_qr_infer, vjp=_qr_vjp, cost=_cubic_cost, onnx=NO_ONNX)
+
+_QR_MODES = ("reduced", "complete", "r")
+
+
+def qr(x, mode: str = "reduced") -> QrResult:
+    """``(Q, R)`` with ``A = Q R``, as ``torch.linalg.qr``: ``mode`` "reduced" (Q (m, k), R (k, n), k = min(m, n)),
+    "complete" (Q (m, m)) or "r" (R alone; Q is empty). Gradients for "reduced" and for "complete" with m <= n."""
+    x = as_tensor(x)
+    if mode not in _QR_MODES:
+        raise ValueError(f"qr: mode must be one of {_QR_MODES}, got {mode!r}")
+    r = dispatch.apply(QR, (x,), {"mode": mode, "part": "R"})
+    if mode == "r":
+        return QrResult(as_tensor(np.zeros((0,), x.dtype), x), r)
+    return QrResult(dispatch.apply(QR, (x,), {"mode": mode, "part": "Q"}), r)
+
+
+# --- eigh ----------------------------------------------------------------------------------------------------
+
+
+EighResult = _result("linalg_eigh", "eigenvalues eigenvectors",
+                     "``eigh(A)``: the eigenvalues in ascending order and the eigenvectors as columns.")
+
+
+def _eigh_forward(xp, x, *, uplo, part):
+    if part == "values":
+        return xp.linalg.eigvalsh(x, UPLO=uplo)
+    return xp.linalg.eigh(x, UPLO=uplo)[1]
+
+
+def _eigh_infer(x, *, uplo, part):
+    _check_matrices("eigh", [x])
+    return Spec(tuple(x.shape) if part == "vectors" else tuple(x.shape[:-1]), x.dtype)
+
+
+def _eigh_vjp(ctx, g):
+    a = ctx.inputs[0]
+    values, vectors = eigh(a, ctx.attrs["uplo"])
+    if ctx.attrs["part"] == "values":  # V diag(g) V^T
+        return (matmul(vectors * unsqueeze(g, -2), _mT(vectors)),)
+    # V (skew(V^T gV) / E) V^T with E_ij = w_j - w_i (1 on the diagonal, where the skew part is 0)
+    product = matmul(_mT(vectors), g)
+    skew = (product - _mT(product)) * 0.5
+    gaps = unsqueeze(values, -2) - unsqueeze(values, -1) + _eye(a.shape[-1], a)
+    return (matmul(vectors, matmul(skew / gaps, _mT(vectors))),)
+
+
+# Reads one triangle (UPLO "L", the default, or "U"), as PyTorch and NumPy
+EIGH = defop("eigh", forward=_eigh_forward, infer=_eigh_infer, vjp=_eigh_vjp, cost=_cubic_cost, onnx=NO_ONNX)
+
+
+def _uplo(name: str, uplo: str) -> str:
+    if uplo not in ("L", "U"):
+        raise ValueError(f"{name}: UPLO must be 'L' or 'U', got {uplo!r}")
+    return uplo
+
+
+def eigh(x, UPLO: str = "L") -> EighResult:  # noqa: N803  (PyTorch's name)
+    """``(eigenvalues, eigenvectors)`` of each symmetric matrix (its lower triangle, or the upper with
+    ``UPLO="U"``), eigenvalues ascending, as ``torch.linalg.eigh``. The eigenvectors' gradient needs distinct
+    eigenvalues (see the module docstring)."""
+    x = as_tensor(x)
+    attrs = {"uplo": _uplo("eigh", UPLO)}
+    return EighResult(dispatch.apply(EIGH, (x,), {**attrs, "part": "values"}),
+                      dispatch.apply(EIGH, (x,), {**attrs, "part": "vectors"}))
+
+
+def eigvalsh(x, UPLO: str = "L") -> TensorLike:  # noqa: N803
+    """The eigenvalues of each symmetric matrix in ascending order, as ``torch.linalg.eigvalsh``."""
+    return dispatch.apply(EIGH, (as_tensor(x),), {"uplo": _uplo("eigvalsh", UPLO), "part": "values"})
+
+
+# --- svd -----------------------------------------------------------------------------------------------------
+
+
+SvdResult = _result("linalg_svd", "U S Vh", "``svd(A)``: A = U diag(S) Vh, the singular values S descending.")
+
+
+def _svd_forward(xp, x, *, full_matrices, part):
+    if part == "S":
+        return xp.linalg.svd(x, compute_uv=False)
+    u, _, vh = xp.linalg.svd(x, full_matrices=full_matrices)
+    return u if part == "U" else vh
+
+
+def _svd_infer(x, *, full_matrices, part):
+    _check_matrices("svd", [x], square=False)
+    m, n = x.shape[-2:]
+    k = _min(m, n)
+    batch = tuple(x.shape[:-2])
+    if part == "S":
+        return Spec(batch + (k,), x.dtype)
+    if part == "U":
+        return Spec(batch + (m, m if full_matrices else k), x.dtype)
+    return Spec(batch + (n if full_matrices else k, n), x.dtype)
+
+
+def _svd_grad(u, s, vh, gu, gs, gvh):
+    """PyTorch's SVD gradient for reduced U (m, k), S (k), Vh (k, n); any of gU, gS, gVh may be None."""
+    m, n = u.shape[-2], vh.shape[-1]
+    v = _mT(vh)
+    if gu is None and gvh is None:
+        return matmul(u * unsqueeze(gs, -2), vh)
+    s2 = s * s
+    gaps = unsqueeze(s2, -2) - unsqueeze(s2, -1) + _eye(s.shape[-1], s)  # E_jk = s_k^2 - s_j^2, 1 on the diagonal
+    inner = None
+    if gu is not None:
+        product = matmul(_mT(u), gu)
+        inner = ((product - _mT(product)) / gaps) * unsqueeze(s, -2)
+    gv = None
+    if gvh is not None:
+        gv = _mT(gvh)
+        product = matmul(vh, gv)
+        term = unsqueeze(s, -1) * ((product - _mT(product)) / gaps)
+        inner = term if inner is None else inner + term
+    if gs is not None:
+        inner = inner + _diag_embed(gs)
+    if m > n and gu is not None:  # the part of gU outside U's span
+        scaled = gu / unsqueeze(s, -2)
+        return matmul(matmul(u, inner) + scaled - matmul(u, matmul(_mT(u), scaled)), vh)
+    if m < n and gv is not None:
+        scaled = _mT(gv / unsqueeze(s, -2))
+        return matmul(u, matmul(inner, vh) + scaled - matmul(matmul(scaled, v), vh))
+    return matmul(u, matmul(inner, vh))
+
+
+def _svd_vjp(ctx, g):
+    a = ctx.inputs[0]
+    full, part = ctx.attrs["full_matrices"], ctx.attrs["part"]
+    u, s, vh = svd(a, full_matrices=False)
+    k = s.shape[-1]
+    if part == "U":
+        # full_matrices: the columns past k are any orthonormal completion; PyTorch ignores their gradient
+        gu = getitem(g, (Ellipsis, slice(None, k))) if full and g.shape[-1] != k else g
+        return (_svd_grad(u, s, vh, gu, None, None),)
+    if part == "Vh":
+        gvh = getitem(g, (Ellipsis, slice(None, k), slice(None))) if full and g.shape[-2] != k else g
+        return (_svd_grad(u, s, vh, None, None, gvh),)
+    return (_svd_grad(u, s, vh, None, g, None),)
+
+
+SVD = defop("svd", forward=_svd_forward, infer=_svd_infer, vjp=_svd_vjp, cost=_cubic_cost, onnx=NO_ONNX)
+
+
+def svd(x, full_matrices: bool = True) -> SvdResult:
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh``, as ``torch.linalg.svd``: S descending; ``full_matrices``
+    gives square U (m, m) and Vh (n, n), else U (m, k) and Vh (k, n), k = min(m, n). The gradients of U and Vh
+    need distinct (and, for a non-square A, non-zero) singular values (see the module docstring)."""
+    x = as_tensor(x)
+    attrs = {"full_matrices": bool(full_matrices)}
+    return SvdResult(dispatch.apply(SVD, (x,), {**attrs, "part": "U"}),
+                     dispatch.apply(SVD, (x,), {**attrs, "part": "S"}),
+                     dispatch.apply(SVD, (x,), {**attrs, "part": "Vh"}))
+
+
+def svdvals(x) -> TensorLike:
+    """The singular values of each matrix, descending, as ``torch.linalg.svdvals``."""
+    return dispatch.apply(SVD, (as_tensor(x),), {"full_matrices": False, "part": "S"})
+
+
+# --- pinv ----------------------------------------------------------------------------------------------------
+
+
+def _pinv_forward(xp, x, *, atol, rtol):
+    u, s, vh = xp.linalg.svd(x, full_matrices=False)
+    largest = s[..., :1] if s.shape[-1] else s
+    cutoff = xp.maximum(xp.asarray(atol, s.dtype), rtol * largest)
+    kept = s > cutoff
+    inverse = xp.where(kept, 1 / xp.where(kept, s, 1), 0).astype(x.dtype)
+    return xp.matmul(xp.swapaxes(vh, -1, -2) * inverse[..., None, :], xp.swapaxes(u, -1, -2))
+
+
+def _pinv_infer(x, *, atol, rtol):
+    _check_matrices("pinv", [x], square=False)
+    return Spec(tuple(x.shape[:-2]) + (x.shape[-1], x.shape[-2]), x.dtype)
+
+
+def _pinv_vjp(ctx, g):
+    # d(A+) = -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+ (constant rank), transposed
+    a, p = ctx.inputs[0], ctx.output
+    pt = _mT(p)
+    rows, cols = a.shape[-2:]
+    first = -matmul(pt, matmul(g, pt))
+    second = matmul(_eye(rows, a) - matmul(a, p), matmul(_mT(g), matmul(p, pt)))
+    third = matmul(matmul(pt, p), matmul(_mT(g), _eye(cols, a) - matmul(p, a)))
+    return (first + second + third,)
+
+
+PINV = defop("pinv", forward=_pinv_forward, infer=_pinv_infer, vjp=_pinv_vjp, cost=_cubic_cost, onnx=NO_ONNX,
+             saves_output=True)
+
+
+def pinv(x, *, atol: float | None = None, rtol: float | None = None, hermitian: bool = False) -> TensorLike:
+    """The Moore-Penrose pseudo-inverse of each matrix, as ``torch.linalg.pinv``: singular values at most
+    ``max(atol, rtol * largest)`` count as zero; ``rtol`` defaults to ``eps * max(m, n)`` when ``atol`` is not
+    given (or 0), else to 0. ``hermitian`` is accepted (the same result from the SVD)."""
+    x = as_tensor(x)
+    _check_matrices("pinv", [Spec(x.shape, x.dtype)], square=False)
+    if rtol is None:
+        rtol = float(np.finfo(x.dtype).eps) * max(x.shape[-2:]) if not atol else 0.0
+    return dispatch.apply(PINV, (x,), {"atol": float(atol or 0.0), "rtol": float(rtol)})

@@ -1,0 +1,181 @@
+"""``torch.linalg``'s functions composed from the decompositions and the elementwise ops (no op records of their
+own): ``matrix_power``, ``vector_norm``, ``matrix_norm``, ``norm``, ``logdet``, ``linalg.cross``, and the older
+top-level spellings ``inverse``, ``pinverse``, ``torch.cholesky``, ``torch.qr`` and ``torch.svd``."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ember.ops.composed import norm as _vector_p_norm
+from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
+from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import abs, log
+from ember.ops.infer import as_int, check_axis
+from ember.ops.linalg import matmul
+from ember.ops.products import cross as _cross
+from ember.ops.reduction import amax, amin, sum
+from ember.ops.registry import Spec
+from ember.ops.shape import broadcast_to, permute, squeeze, unsqueeze
+
+SvdResult = namedtuple("svd", ["U", "S", "V"])  # torch.svd's (V, not Vh)
+QrResult = namedtuple("qr", ["Q", "R"])
+
+
+def matrix_power(x, n: int) -> TensorLike:
+    """``x`` multiplied by itself ``n`` times (square matrices, batched), as ``torch.linalg.matrix_power``: n = 0
+    gives identity matrices, a negative n powers the inverse. Repeated squaring, so gradients come from matmul."""
+    x = as_tensor(x)
+    n = as_int("matrix_power", n, "n")
+    _check_matrices("matrix_power", [Spec(x.shape, x.dtype)])
+    if n == 0:
+        return broadcast_to(as_tensor(np.eye(x.shape[-1], dtype=x.dtype), x), tuple(x.shape))
+    if n < 0:
+        x, n = inv(x), -n
+    result = None
+    while n:
+        if n & 1:
+            result = x if result is None else matmul(result, x)
+        n >>= 1
+        if n:
+            x = matmul(x, x)
+    return result
+
+
+def _float_dtype(name: str, x: TensorLike, dtype) -> TensorLike:
+    x = to_float(x) if dtype is None else cast(x, dtype)
+    if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)):
+        raise TypeError(f"{name}: expects a floating-point tensor, got {x.dtype}")
+    return x
+
+
+def vector_norm(x, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=None) -> TensorLike:  # noqa: A002
+    """The vector ``ord``-norm over ``dim`` (all elements, flattened, by default), as ``torch.linalg.vector_norm``:
+    ``ord`` 2, 1, inf, -inf, 0 (the count of non-zeros) or any other number. A zero vector's 2-norm has gradient 0."""
+    if isinstance(ord, str):
+        raise ValueError(f"vector_norm: ord must be a number, got {ord!r}")
+    x = _float_dtype("vector_norm", as_tensor(x), dtype)
+    return _vector_p_norm(x, ord, dim, keepdim)
+
+
+def _two_dims(name: str, x: TensorLike, dim) -> tuple[int, int]:
+    if len(tuple(dim)) != 2:
+        raise ValueError(f"{name}: dim must name two dimensions, got {dim!r}")
+    specs = [Spec(x.shape, x.dtype)]
+    first, second = (check_axis(name, d, x.ndim, specs) for d in dim)
+    if first == second:
+        raise ValueError(f"{name}: dim names dimension {first} twice (shape {list(x.shape)})")
+    return first, second
+
+
+def _to_end(x: TensorLike, first: int, second: int) -> TensorLike:
+    """``x`` with the dimensions ``first`` and ``second`` moved to the end, in that order."""
+    rest = [d for d in range(x.ndim) if d not in (first, second)]
+    order = tuple(rest + [first, second])
+    return x if order == tuple(range(x.ndim)) else permute(x, order)
+
+
+def _kept(value: TensorLike, first: int, second: int, keepdim: bool) -> TensorLike:
+    if keepdim:
+        for d in sorted((first, second)):
+            value = unsqueeze(value, d)
+    return value
+
+
+_MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf)
+
+
+def matrix_norm(x, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> TensorLike:  # noqa: A002
+    """The matrix norm of the matrices along ``dim``, as ``torch.linalg.matrix_norm``: "fro" (Frobenius), "nuc"
+    (the sum of singular values), 2 / -2 (the largest / smallest singular value), 1 / -1 (the largest /
+    smallest column sum of absolute values), inf / -inf (the same over rows)."""
+    if ord not in _MATRIX_ORDS:
+        raise ValueError(f"matrix_norm: ord must be one of 'fro', 'nuc', 1, -1, 2, -2, inf, -inf, got {ord!r}")
+    x = _float_dtype("matrix_norm", as_tensor(x), dtype)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_norm: expects at least 2 dimensions, got shape {list(x.shape)}")
+    first, second = _two_dims("matrix_norm", x, dim)
+    if ord == "fro":
+        return _vector_p_norm(x, 2, (first, second), keepdim)
+    if ord in (1, -1, np.inf, -np.inf):  # sum over one dimension, the extreme over the other
+        summed, over = (first, second) if ord in (1, -1) else (second, first)
+        sums = sum(abs(x), summed, True)
+        value = (amax if ord > 0 else amin)(sums, over, True)
+        return value if keepdim else squeeze(value, (first, second))
+    values = svdvals(_to_end(x, first, second))
+    if ord == "nuc":
+        value = sum(values, -1)
+    else:
+        value = (amax if ord == 2 else amin)(values, -1)
+    return _kept(value, first, second, keepdim)
+
+
+def norm(x, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> TensorLike:  # noqa: A002
+    """``torch.linalg.norm``: with ``dim`` an int, or ``ord`` None and ``dim`` None (the flattened input), the
+    vector norm; with ``dim`` two dimensions, or ``ord`` given for a 2-D input and no ``dim``, the matrix norm
+    (``ord`` None meaning "fro"). A number ``ord`` with ``dim`` None needs a 1-D or 2-D input."""
+    x = as_tensor(x)
+    if isinstance(dim, int) or (dim is not None and len(tuple(dim)) == 1):
+        dim = dim if isinstance(dim, int) else tuple(dim)[0]
+        return vector_norm(x, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+    if dim is not None:
+        return matrix_norm(x, "fro" if ord is None else ord, tuple(dim), keepdim, dtype=dtype)
+    if ord is None:
+        return vector_norm(x, 2, None, keepdim, dtype=dtype)
+    if x.ndim == 2:
+        return matrix_norm(x, ord, (-2, -1), keepdim, dtype=dtype)
+    if x.ndim == 1:
+        return vector_norm(x, ord, None, keepdim, dtype=dtype)
+    raise ValueError(f"linalg.norm: with ord={ord!r} and no dim, the input must be 1-D or 2-D, got shape "
+                     f"{list(x.shape)}")
+
+
+def logdet(x) -> TensorLike:
+    """The log of each square matrix's determinant, as ``torch.logdet``: NaN for a negative determinant, -inf for
+    a singular matrix."""
+    sign, logabsdet = slogdet(x)
+    return logabsdet + log(sign)
+
+
+def linalg_cross(a, b, *, dim: int = -1) -> TensorLike:
+    """The cross product of 3-vectors along ``dim`` (the last by default), as ``torch.linalg.cross``."""
+    return _cross(a, b, dim)
+
+
+def torch_cholesky(x, upper: bool = False) -> TensorLike:
+    """``torch.cholesky``: the lower (or with ``upper``, upper) Cholesky factor (``linalg.cholesky``)."""
+    return cholesky(x, upper=upper)
+
+
+def inverse(x) -> TensorLike:
+    """``torch.inverse``: the inverse of each square matrix (``linalg.inv``)."""
+    return inv(x)
+
+
+def pinverse(x, rcond: float = 1e-15) -> TensorLike:
+    """``torch.pinverse``: the pseudo-inverse, singular values at most ``rcond`` times the largest counting as 0."""
+    return pinv(x, rtol=rcond)
+
+
+def torch_qr(x, some: bool = True) -> QrResult:
+    """``torch.qr``: ``(Q, R)``, reduced (``some=True``) or complete."""
+    q, r = qr(x, "reduced" if some else "complete")
+    return QrResult(q, r)
+
+
+def torch_svd(x, some: bool = True, compute_uv: bool = True) -> SvdResult:
+    """``torch.svd``: ``(U, S, V)`` with ``A = U diag(S) V^T`` (V, not Vh), reduced when ``some``; without
+    ``compute_uv``, U and V are zero matrices, as PyTorch's."""
+    if not compute_uv:
+        x = as_tensor(x)
+        m, n = x.shape[-2:]
+        s = svdvals(x)
+        batch = tuple(x.shape[:-2])
+        zeros = (as_tensor(np.zeros(batch + (m, m if not some else min(m, n)), x.dtype), x),
+                 as_tensor(np.zeros(batch + (n, n if not some else min(m, n)), x.dtype), x))
+        return SvdResult(zeros[0], s, zeros[1])
+    u, s, vh = svd(x, full_matrices=not some)
+    return SvdResult(u, s, _mT(vh))
+
