@@ -26,6 +26,7 @@ from ember.ops import dispatch
 from ember.ops.arrange import tril
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import where
 from ember.ops.indexing import getitem
 from ember.ops.infer import differ
 from ember.ops.join import cat
@@ -126,12 +127,14 @@ def _same_infer(name: str):
 
 
 def _det_vjp(ctx, g):
-    a = ctx.inputs[0]
-    scale = unsqueeze(unsqueeze(g * ctx.output, -1), -1)
-    return (scale * _mT(inv(a)),)
+    # g * det * inv(A)^T; a singular matrix (det exactly 0, LU's zero pivot) gets gradient 0, as PyTorch's:
+    # its inverse is taken of the identity instead, then multiplied by that 0
+    a, d = ctx.inputs[0], ctx.output
+    singular = unsqueeze(unsqueeze(d == 0, -1), -1)
+    safe = where(singular, _eye(a.shape[-1], a), a)
+    return (unsqueeze(unsqueeze(g * d, -1), -1) * _mT(inv(safe)),)
 
 
-# The gradient det * inv(A)^T needs an invertible matrix: at a singular one it raises inv's error.
 DET = defop("det", forward=lambda xp, x: xp.asarray(xp.linalg.det(x)), infer=_batch_infer("det"), vjp=_det_vjp,
             cost=_cubic_cost, onnx="Det", saves_output=True)
 
@@ -144,6 +147,7 @@ def _slogdet_forward(xp, x, *, part):
 def _slogdet_vjp(ctx, g):
     if ctx.attrs["part"] == "sign":  # piecewise constant
         return (None,)
+    # inv(A)^T: infinite at a singular matrix in PyTorch; here inv's LinAlgError names it
     return (unsqueeze(unsqueeze(g, -1), -1) * _mT(inv(ctx.inputs[0])),)
 
 

@@ -12,13 +12,13 @@ from ember.ops.composed import norm as _vector_p_norm
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import abs, log
+from ember.ops.elementwise import abs, lt, where
 from ember.ops.infer import as_int, check_axis
 from ember.ops.linalg import matmul
 from ember.ops.products import cross as _cross
 from ember.ops.reduction import amax, amin, sum
 from ember.ops.registry import Spec
-from ember.ops.shape import broadcast_to, permute, squeeze, unsqueeze
+from ember.ops.shape import permute, squeeze, unsqueeze
 
 SvdResult = namedtuple("svd", ["U", "S", "V"])  # torch.svd's (V, not Vh)
 QrResult = namedtuple("qr", ["Q", "R"])
@@ -30,8 +30,9 @@ def matrix_power(x, n: int) -> TensorLike:
     x = as_tensor(x)
     n = as_int("matrix_power", n, "n")
     _check_matrices("matrix_power", [Spec(x.shape, x.dtype)])
-    if n == 0:
-        return broadcast_to(as_tensor(np.eye(x.shape[-1], dtype=x.dtype), x), tuple(x.shape))
+    if n == 0:  # identity matrices, connected to x as PyTorch's are (a zero gradient)
+        size = x.shape[-1]
+        return where(as_tensor(np.ones((size, size), bool), x), as_tensor(np.eye(size, dtype=x.dtype), x), x)
     if n < 0:
         x, n = inv(x), -n
     result = None
@@ -136,7 +137,7 @@ def logdet(x) -> TensorLike:
     """The log of each square matrix's determinant, as ``torch.logdet``: NaN for a negative determinant, -inf for
     a singular matrix."""
     sign, logabsdet = slogdet(x)
-    return logabsdet + log(sign)
+    return where(lt(sign, 0), float("nan"), logabsdet)
 
 
 def linalg_cross(a, b, *, dim: int = -1) -> TensorLike:

@@ -1,0 +1,340 @@
+"""ember.linalg and the top-level and Tensor spellings of PyTorch's linear algebra, checked against PyTorch: values
+and result types, float32 and float64, batches, gradients, and the errors for singular and indefinite matrices.
+
+Eigenvectors and singular vectors are defined up to sign (and LAPACK drivers may choose differently), so they are
+compared through sign-free quantities: their squares, or products such as U diag(S) Vh."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember.graph.ir import GraphError
+
+torch = pytest.importorskip("torch")
+
+TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-10)}
+DTYPES = [np.float32, np.float64]
+
+
+def _sample(*shape, dtype=np.float64, seed=0, kind="normal"):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if kind == "spd":  # symmetric positive-definite
+        a = a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
+    elif kind == "square":  # well conditioned
+        a = a + 3 * np.eye(shape[-1])
+    return a.astype(dtype)
+
+
+def _outputs(result):
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def _check(ours, theirs, *arrays, dtype=np.float64):
+    """``ours`` and ``theirs`` (functions of the inputs returning a tensor or a tuple) agree in values, dtypes and
+    the gradients of a weighted sum of their outputs."""
+    mine = [ember.tensor(a, requires_grad=True) for a in arrays]
+    ref = [torch.tensor(a, requires_grad=True) for a in arrays]
+    got, want = _outputs(ours(*mine)), _outputs(theirs(*ref))
+    assert len(got) == len(want)
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal(tuple(w.shape)).astype(dtype) for w in want]
+    for g, w in zip(got, want):
+        assert g.dtype == dtype and tuple(g.shape) == tuple(w.shape)
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), **TOL[dtype])
+    sum((g * ember.tensor(u)).sum() for g, u in zip(got, weights)).backward()
+    sum((w * torch.tensor(u)).sum() for w, u in zip(want, weights)).backward()
+    for m, r in zip(mine, ref):
+        assert m.grad.dtype == dtype
+        scale = max(1.0, float(np.abs(r.grad.numpy()).max()))
+        np.testing.assert_allclose(m.grad.numpy() / scale, r.grad.numpy() / scale, **TOL[dtype])
+
+
+# --- values and gradients, float32 and float64, batched and not -----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 4, 4)])
+@pytest.mark.parametrize("name", ["det", "inv"])
+def test_det_and_inv(name, shape, dtype):
+    _check(getattr(ember.linalg, name), getattr(torch.linalg, name), _sample(*shape, dtype=dtype, kind="square"),
+           dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_slogdet_is_a_named_pair_and_logdet_follows_torch(dtype):
+    a = _sample(2, 4, 4, dtype=dtype)
+    _check(lambda x: tuple(ember.linalg.slogdet(x)), lambda x: tuple(torch.linalg.slogdet(x)), a, dtype=dtype)
+    result = ember.slogdet(ember.tensor(a))
+    assert type(result).__name__ == "linalg_slogdet" and result._fields == ("sign", "logabsdet")
+    _check(ember.logdet, torch.logdet, _sample(3, 3, dtype=dtype, kind="spd"), dtype=dtype)
+    negative = np.diag([1.0, -2.0, 3.0]).astype(dtype)  # logdet of a negative determinant is NaN, as torch's
+    assert np.isnan(ember.logdet(ember.tensor(negative)).item())
+    assert np.isnan(torch.logdet(torch.tensor(negative)).item())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a_shape, b_shape, left", [
+    ((3, 3), (3, 2), True), ((2, 3, 3), (2, 3), True), ((2, 3, 3), (3, 4), True), ((3, 3), (4, 2, 3, 1), True),
+    ((2, 3, 3), (2, 5, 3), False)])
+def test_solve_with_vectors_broadcast_batches_and_left(a_shape, b_shape, left, dtype):
+    a, b = _sample(*a_shape, dtype=dtype, kind="square"), _sample(*b_shape, dtype=dtype, seed=1)
+    _check(lambda x, y: ember.linalg.solve(x, y, left=left), lambda x, y: torch.linalg.solve(x, y, left=left), a, b,
+           dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky(upper, dtype):
+    a = _sample(2, 4, 4, dtype=dtype, kind="spd")
+    _check(lambda x: ember.linalg.cholesky(x, upper=upper), lambda x: torch.linalg.cholesky(x, upper=upper), a,
+           dtype=dtype)
+    _check(lambda x: ember.cholesky(x, upper), lambda x: torch.linalg.cholesky(x, upper=upper), a, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, mode", [((5, 3), "reduced"), ((2, 3, 5), "reduced"), ((4, 4), "reduced"),
+                                         ((2, 3, 5), "complete"), ((5, 3), "complete")])
+def test_qr(shape, mode, dtype):
+    a = _sample(*shape, dtype=dtype)
+    q, r = ember.linalg.qr(ember.tensor(a), mode)
+    assert type(ember.linalg.qr(ember.tensor(a))).__name__ == "linalg_qr"
+    np.testing.assert_allclose((q @ r).numpy(), a, **TOL[dtype])
+    if mode == "complete" and shape[-2] > shape[-1]:  # values only: torch refuses this gradient, as Ember does
+        tq, tr = torch.linalg.qr(torch.tensor(a), mode)
+        np.testing.assert_allclose(q.numpy(), tq.numpy(), **TOL[dtype])
+        x = ember.tensor(a, requires_grad=True)
+        with pytest.raises(RuntimeError, match="qr: not differentiable with mode='complete'"):
+            ember.linalg.qr(x, mode).R.sum().backward()
+        return
+    _check(lambda x: tuple(ember.linalg.qr(x, mode)), lambda x: tuple(torch.linalg.qr(x, mode)), a, dtype=dtype)
+
+
+def test_qr_mode_r_gives_r_alone_and_no_gradient():
+    a = _sample(4, 3)
+    q, r = ember.linalg.qr(ember.tensor(a, requires_grad=True), "r")
+    tq, tr = torch.linalg.qr(torch.tensor(a), "r")
+    assert tuple(q.shape) == tuple(tq.shape) == (0,)
+    np.testing.assert_allclose(r.detach().numpy(), tr.numpy(), rtol=1e-10)
+    with pytest.raises(RuntimeError, match="mode='r'"):
+        r.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_values_and_vectors(uplo, dtype):
+    a = _sample(2, 4, 4, dtype=dtype)  # not symmetric: each reads its UPLO triangle, and so do the gradients
+
+    def ours(x):
+        w, v = ember.linalg.eigh(x, UPLO=uplo)
+        return w, v * v
+
+    def theirs(x):
+        w, v = torch.linalg.eigh(x, UPLO=uplo)
+        return w, v * v
+
+    _check(ours, theirs, a, dtype=dtype)
+    _check(lambda x: ember.linalg.eigvalsh(x, UPLO=uplo), lambda x: torch.linalg.eigvalsh(x, UPLO=uplo), a,
+           dtype=dtype)
+    assert ember.linalg.eigh(ember.tensor(a))._fields == ("eigenvalues", "eigenvectors")
+
+
+def _svd_invariants(u, s, vh, k):
+    """Sign-free functions of an SVD: the reconstruction, the rank-one terms' sum with weights, the squares."""
+    weights = s * s  # (a function of S alone, so the product's gradient reaches S too)
+    return (u[..., :, :k] * weights[..., None, :k]) @ vh[..., :k, :], s, u[..., :, :k] ** 2, vh[..., :k, :] ** 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (2, 3, 5)])
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_svd(shape, full_matrices, dtype):
+    k = min(shape[-2:])
+    a = _sample(*shape, dtype=dtype)
+    _check(lambda x: _svd_invariants(*ember.linalg.svd(x, full_matrices), k),
+           lambda x: _svd_invariants(*torch.linalg.svd(x, full_matrices), k), a, dtype=dtype)
+    u, s, vh = ember.linalg.svd(ember.tensor(a), full_matrices)
+    tu, ts, tvh = torch.linalg.svd(torch.tensor(a), full_matrices)
+    assert (u.shape, s.shape, vh.shape) == (tuple(tu.shape), tuple(ts.shape), tuple(tvh.shape))
+    eye = np.eye(u.shape[-1])  # the full matrices' extra columns still complete an orthonormal basis
+    np.testing.assert_allclose((u.mT @ u).numpy(), np.broadcast_to(eye, u.mT.shape[:-1] + (u.shape[-1],)),
+                               atol=1e-5)
+    _check(ember.linalg.svdvals, torch.linalg.svdvals, a, dtype=dtype)
+
+
+def test_torch_svd_returns_v_and_torch_qr_takes_some():
+    a = _sample(2, 5, 3)
+    u, s, v = ember.svd(ember.tensor(a))
+    assert type(ember.svd(ember.tensor(a))).__name__ == "svd" and v.shape == (2, 3, 3)
+    np.testing.assert_allclose((u * s[..., None, :] @ v.mT).numpy(), a, rtol=1e-10, atol=1e-12)
+    u, s, v = ember.tensor(a).svd(some=False)
+    assert u.shape == (2, 5, 5) and v.shape == (2, 3, 3)
+    _, s2, _ = ember.svd(ember.tensor(a), compute_uv=False)
+    np.testing.assert_allclose(s2.numpy(), torch.svd(torch.tensor(a)).S.numpy(), rtol=1e-10)
+    q, r = ember.tensor(a).qr(some=False)
+    assert q.shape == (2, 5, 5) and r.shape == (2, 5, 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5)])
+def test_pinv_and_pinverse(shape, dtype):
+    a = _sample(*shape, dtype=dtype)
+    _check(ember.linalg.pinv, torch.linalg.pinv, a, dtype=dtype)
+    _check(lambda x: x.pinverse(), lambda x: x.pinverse(), a, dtype=dtype)
+    rank_one = np.outer([1.0, 2.0, 3.0], [1.0, -1.0]).astype(dtype)  # the cut drops the zero singular value
+    np.testing.assert_allclose(ember.pinverse(ember.tensor(rank_one)).numpy(),
+                               torch.pinverse(torch.tensor(rank_one)).numpy(), **TOL[dtype])
+    np.testing.assert_allclose(ember.linalg.pinv(ember.tensor(a), atol=1.5).numpy(),
+                               torch.linalg.pinv(torch.tensor(a), atol=1.5).numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [-3, -1, 0, 1, 2, 5])
+def test_matrix_power(n, dtype):
+    a = _sample(2, 3, 3, dtype=dtype, kind="square") / 3
+    _check(lambda x: ember.linalg.matrix_power(x, n), lambda x: torch.linalg.matrix_power(x, n), a, dtype=dtype)
+    _check(lambda x: x.matrix_power(n), lambda x: x.matrix_power(n), a, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+@pytest.mark.parametrize("dim, keepdim", [((-2, -1), False), ((2, 0), True)])
+def test_matrix_norm(ord, dim, keepdim, dtype):
+    a = _sample(3, 2, 4, dtype=dtype)
+    _check(lambda x: ember.linalg.matrix_norm(x, ord, dim, keepdim),
+           lambda x: torch.linalg.matrix_norm(x, ord, dim, keepdim), a, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ord, dim, keepdim", [
+    (2, None, False), (1, 1, False), (np.inf, (0, 2), True), (-np.inf, -1, False), (0.5, 2, False), (3, None, True)])
+def test_vector_norm(ord, dim, keepdim, dtype):
+    a = _sample(3, 2, 4, dtype=dtype)
+    _check(lambda x: ember.linalg.vector_norm(x, ord, dim, keepdim),
+           lambda x: torch.linalg.vector_norm(x, ord, dim, keepdim), a, dtype=dtype)
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((3, 2, 4), {}), ((3, 4), {}), ((3, 4), {"ord": "nuc"}), ((3, 4), {"ord": 2}), ((4,), {"ord": 1}),
+    ((3, 2, 4), {"dim": 1}), ((3, 2, 4), {"ord": -1, "dim": (0, 2)}), ((3, 2, 4), {"dim": (2, 1), "keepdim": True}),
+    ((3, 2, 4), {"ord": np.inf, "dim": 2})])
+def test_linalg_norm_chooses_vector_or_matrix_norms_as_torch(shape, kwargs):
+    _check(lambda x: ember.linalg.norm(x, **kwargs), lambda x: torch.linalg.norm(x, **kwargs), _sample(*shape))
+
+
+def test_linalg_cross_defaults_to_the_last_dimension():
+    a, b = _sample(2, 3, 3), _sample(2, 3, 3, seed=1)
+    _check(ember.linalg.cross, torch.linalg.cross, a, b)
+    _check(lambda x, y: ember.linalg.cross(x, y, dim=1), lambda x, y: torch.linalg.cross(x, y, dim=1), a, b)
+
+
+def test_top_level_and_tensor_spellings():
+    a = _sample(2, 3, 3, kind="square")
+    for ours, theirs in [(ember.det, torch.det), (ember.inverse, torch.inverse), (ember.logdet, torch.logdet),
+                         (lambda x: x.det(), lambda x: x.det()), (lambda x: x.inverse(), lambda x: x.inverse()),
+                         (lambda x: x.logdet(), lambda x: x.logdet()),
+                         (lambda x: tuple(x.slogdet()), lambda x: tuple(x.slogdet()))]:
+        _check(ours, theirs, a)
+    spd = _sample(3, 3, kind="spd")
+    _check(lambda x: x.cholesky(), lambda x: torch.linalg.cholesky(x), spd)
+
+
+# --- degenerate inputs and errors --------------------------------------------------------------------------------
+
+
+def test_singular_matrices_raise_naming_the_op_shape_and_batch_element():
+    batch = np.stack([np.eye(3), np.array([[1.0, 2, 3], [2, 4, 6], [0, 0, 1]])])
+    with pytest.raises(ember.linalg.LinAlgError, match=r"inv: the input of shape \[2, 3, 3\] is singular.*"
+                                                       r"batch element 1"):
+        ember.linalg.inv(ember.tensor(batch))
+    with pytest.raises(torch.linalg.LinAlgError):  # as torch does
+        torch.linalg.inv(torch.tensor(batch))
+    with pytest.raises(ember.linalg.LinAlgError, match=r"solve: the input of shape \[2, 3, 3\] is singular"):
+        ember.linalg.solve(ember.tensor(batch), ember.ones(2, 3, dtype=ember.float64))
+    with pytest.raises(ember.linalg.LinAlgError, match=r"cholesky: the input of shape \[3, 3\] is not "
+                                                       r"positive-definite"):
+        ember.linalg.cholesky(ember.tensor(-np.eye(3)))
+    assert issubclass(ember.linalg.LinAlgError, RuntimeError)
+
+
+def test_det_of_a_singular_matrix_is_zero_with_torchs_zero_gradient():
+    a = np.array([[[1.0, 2], [2, 4]], [[1, 2], [3, 4]]])
+    _check(ember.linalg.det, torch.linalg.det, a)
+    x = ember.tensor(np.zeros((2, 2)), requires_grad=True)
+    sign, logabsdet = ember.linalg.slogdet(x)
+    assert sign.item() == 0 and logabsdet.item() == -np.inf
+
+
+@pytest.mark.parametrize("call, error, fragments", [
+    (lambda: ember.linalg.det(ember.ones(2, 3)), ValueError, ["det", "square", "float32[2, 3]"]),
+    (lambda: ember.linalg.inv(ember.ones(3)), ValueError, ["inv", "at least 2 dimensions", "float32[3]"]),
+    (lambda: ember.linalg.inv(ember.ones(2, 2, dtype=ember.int64)), TypeError, ["inv", "float32 or float64",
+                                                                                "int64[2, 2]"]),
+    (lambda: ember.linalg.solve(ember.ones(3, 3), ember.ones(4, 2)), ValueError, ["solve", "float32[4, 2]"]),
+    (lambda: ember.linalg.solve(ember.ones(2, 3, 3), ember.ones(4, 3, 1)), ValueError, ["solve", "broadcast"]),
+    (lambda: ember.linalg.qr(ember.ones(3, 3), "thin"), ValueError, ["qr", "mode", "thin"]),
+    (lambda: ember.linalg.eigh(ember.ones(3, 3), UPLO="X"), ValueError, ["eigh", "UPLO"]),
+    (lambda: ember.linalg.matrix_norm(ember.ones(3, 3), 3), ValueError, ["matrix_norm", "ord"]),
+    (lambda: ember.linalg.norm(ember.ones(2, 3, 3), 2), ValueError, ["norm", "1-D or 2-D", "[2, 3, 3]"]),
+    (lambda: ember.linalg.matrix_power(ember.ones(2, 3), 2), ValueError, ["matrix_power", "square"]),
+])
+def test_bad_input_errors_name_the_op_and_shapes(call, error, fragments):
+    with pytest.raises(error) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+# --- graph mode and export ----------------------------------------------------------------------------------------
+
+
+def test_jit_gives_eager_values_and_gradients():
+    def loss(a, b):
+        spd = a @ a.mT + ember.tensor(np.eye(3) * 3)
+        x = ember.linalg.solve(ember.linalg.cholesky(spd), b)
+        return (ember.linalg.slogdet(a).logabsdet.sum() + ember.linalg.svdvals(a).sum() + ember.linalg.det(a).sum()
+                + ember.linalg.eigvalsh(spd).sum() + (x * x).sum() + ember.linalg.inv(spd).sum()
+                + ember.linalg.qr(a).R.sum() + ember.linalg.pinv(a).sum())
+
+    def step(a, b):
+        value = loss(a, b)
+        value.backward()
+        return value
+
+    arrays = [_sample(2, 3, 3, kind="square"), _sample(2, 3, 2, seed=1)]
+
+    def run(fn):
+        inputs = [ember.tensor(x, requires_grad=True) for x in arrays]
+        value = fn(*inputs)
+        return [value.item()] + [t.grad.numpy() for t in inputs]
+
+    eager, jitted = run(step), run(ember.jit(step))
+    assert run(ember.jit(step))[0] == jitted[0]
+    np.testing.assert_allclose(jitted[0], eager[0], rtol=1e-12)
+    for g, e in zip(jitted[1:], eager[1:]):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_onnx_exports_det_and_names_the_ops_it_cannot_export():
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    a = _sample(2, 3, 3, dtype=np.float32, kind="square")
+    model = ember.onnx.to_onnx(ember.onnx.trace(ember.linalg.det, [a]))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: a})[0], np.linalg.det(a), rtol=1e-5)
+    for fn, name in [(ember.linalg.inv, "inv"), (ember.linalg.svdvals, "svd"), (ember.linalg.eigvalsh, "eigh")]:
+        with pytest.raises(ValueError, match=name):
+            ember.onnx.to_onnx(ember.onnx.trace(fn, [a]))
+
+
+def test_unknown_batch_builds_and_runs():
+    graph = ember.graph.Graph()
+    x = graph.input("x", (None, 3, 3), "float64")
+    with graph.building():
+        graph.outputs = [ember.linalg.inv(x), ember.linalg.svdvals(x), ember.linalg.qr(x).Q]
+    assert [tuple(v.shape) for v in graph.outputs] == [(None, 3, 3), (None, 3), (None, 3, 3)]
+    a = _sample(4, 3, 3, kind="square")
+    got = ember.runtime.GraphFunction(graph)(a)
+    np.testing.assert_allclose(got[0], np.linalg.inv(a), rtol=1e-12)
+    with pytest.raises((GraphError, ValueError)):
+        ember.runtime.GraphFunction(graph)(a[:, :2])
