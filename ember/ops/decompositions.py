@@ -64,6 +64,16 @@ def _check_matrices(name: str, specs, square: bool = True) -> None:
         raise shape_error(name, specs, "expects square matrices (the last two dimensions equal)")
 
 
+def _check_choice(name: str, key: str, value, allowed) -> None:
+    if value.__class__ not in (str, bool) or value not in allowed:
+        raise ValueError(f"{name}: {key} must be one of {list(allowed)}, got {value!r}")
+
+
+def _check_number(name: str, key: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: {key} must be a number, got {value!r}")
+
+
 def _cubic_cost(out: Spec, x: Spec, *rest, **attrs) -> Cost:
     """About n^3 multiply-adds per matrix (LU, Cholesky, QR, eigen and singular value decompositions)."""
     m, n = (d or 1 for d in x.shape[-2:])
@@ -151,7 +161,12 @@ def _slogdet_vjp(ctx, g):
     return (unsqueeze(unsqueeze(g, -1), -1) * _mT(inv(ctx.inputs[0])),)
 
 
-SLOGDET = defop("slogdet", forward=_slogdet_forward, infer=_batch_infer("slogdet"), vjp=_slogdet_vjp,
+def _slogdet_infer(x, *, part):
+    _check_choice("slogdet", "part", part, ("sign", "logabsdet"))
+    return _batch_infer("slogdet")(x)
+
+
+SLOGDET = defop("slogdet", forward=_slogdet_forward, infer=_slogdet_infer, vjp=_slogdet_vjp,
                 cost=_cubic_cost, onnx=NO_ONNX)
 
 
@@ -227,7 +242,12 @@ def _cholesky_vjp(ctx, g):
 
 
 # Reads the lower triangle (PyTorch and NumPy alike); upper=True returns L^T
-CHOLESKY = defop("cholesky", forward=_cholesky_forward, infer=_same_infer("cholesky"), vjp=_cholesky_vjp,
+def _cholesky_infer(x, *, upper):
+    _check_choice("cholesky", "upper", upper, (False, True))
+    return _same_infer("cholesky")(x)
+
+
+CHOLESKY = defop("cholesky", forward=_cholesky_forward, infer=_cholesky_infer, vjp=_cholesky_vjp,
                  cost=_cubic_cost, onnx=NO_ONNX, saves_output=True)
 
 
@@ -292,6 +312,9 @@ def slogdet(x) -> SlogdetResult:
 QrResult = _result("linalg_qr", "Q R", "``qr(A)``: Q with orthonormal columns and upper triangular R, A = Q R.")
 
 
+_QR_MODES = ("reduced", "complete", "r")
+
+
 def _qr_forward(xp, x, *, mode, part):
     if part == "R" and mode == "r":
         return xp.linalg.qr(x, mode="r")
@@ -300,6 +323,8 @@ def _qr_forward(xp, x, *, mode, part):
 
 
 def _qr_infer(x, *, mode, part):
+    _check_choice("qr", "mode", mode, _QR_MODES)
+    _check_choice("qr", "part", part, ("R",) if mode == "r" else ("Q", "R"))
     _check_matrices("qr", [x], square=False)
     m, n = x.shape[-2:]
     k = m if mode == "complete" else _min(m, n)
@@ -350,9 +375,6 @@ def _qr_vjp(ctx, g):
 
 QR = defop("qr", forward=_qr_forward, infer=_qr_infer, vjp=_qr_vjp, cost=_cubic_cost, onnx=NO_ONNX)
 
-_QR_MODES = ("reduced", "complete", "r")
-
-
 def qr(x, mode: str = "reduced") -> QrResult:
     """``(Q, R)`` with ``A = Q R``, as ``torch.linalg.qr``: ``mode`` "reduced" (Q (m, k), R (k, n), k = min(m, n)),
     "complete" (Q (m, m)) or "r" (R alone; Q is empty). Gradients for "reduced" and for "complete" with m <= n."""
@@ -379,6 +401,8 @@ def _eigh_forward(xp, x, *, uplo, part):
 
 
 def _eigh_infer(x, *, uplo, part):
+    _check_choice("eigh", "uplo", uplo, ("L", "U"))
+    _check_choice("eigh", "part", part, ("values", "vectors"))
     _check_matrices("eigh", [x])
     return Spec(tuple(x.shape) if part == "vectors" else tuple(x.shape[:-1]), x.dtype)
 
@@ -434,6 +458,8 @@ def _svd_forward(xp, x, *, full_matrices, part):
 
 
 def _svd_infer(x, *, full_matrices, part):
+    _check_choice("svd", "full_matrices", full_matrices, (False, True))
+    _check_choice("svd", "part", part, ("U", "S", "Vh"))
     _check_matrices("svd", [x], square=False)
     m, n = x.shape[-2:]
     k = _min(m, n)
@@ -521,6 +547,8 @@ def _pinv_forward(xp, x, *, atol, rtol):
 
 
 def _pinv_infer(x, *, atol, rtol):
+    _check_number("pinv", "atol", atol)
+    _check_number("pinv", "rtol", rtol)
     _check_matrices("pinv", [x], square=False)
     return Spec(tuple(x.shape[:-2]) + (x.shape[-1], x.shape[-2]), x.dtype)
 
