@@ -31,7 +31,7 @@ from ember.ops.indexing import getitem
 from ember.ops.infer import differ
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop, describe, shape_error
+from ember.ops.registry import NO_ONNX, Cost, Spec, defop, describe, format_shape, shape_error
 from ember.ops.shape import broadcast_to, swapaxes, unsqueeze
 
 
@@ -86,22 +86,18 @@ def _min(a, b):
     return None if a is None or b is None else min(a, b)
 
 
-def _describe_shape(x) -> str:
-    return "[" + ", ".join(str(d) for d in x.shape) + "]"
-
-
 def _raise_failure(xp, name: str, x, works, problem: str):
     """A LinAlgError naming the op, the shape and, in a batch, the first matrix ``works`` fails on."""
-    where = ""
+    element = ""
     if x.ndim > 2:
         matrices = x.reshape((-1,) + x.shape[-2:])
         for index in range(matrices.shape[0]):
             try:
                 works(matrices[index])
             except np.linalg.LinAlgError:
-                where = f" (batch element {index})"
+                element = f" (batch element {index})"
                 break
-    raise LinAlgError(f"{name}: the input of shape {_describe_shape(x)} is {problem}{where}")
+    raise LinAlgError(f"{name}: the input of shape {format_shape(x.shape)} is {problem}{element}")
 
 
 def _mT(x: TensorLike) -> TensorLike:
@@ -358,7 +354,7 @@ def _qr_vjp(ctx, g):
         raise RuntimeError("qr: the gradient depends on Q, which mode='r' does not compute; use mode='reduced'")
     if mode == "complete" and rows > cols:
         raise RuntimeError(f"qr: not differentiable with mode='complete' and more rows than columns (shape "
-                           f"{_describe_shape(a)})")
+                           f"{format_shape(a.shape)})")
     q, r = qr(a)
     gq, gr = (g, None) if part == "Q" else (None, g)
     if rows >= cols:
