@@ -315,6 +315,13 @@ def test_jit_gives_eager_values_and_gradients():
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
+def test_a_compiled_inverse_of_a_singular_matrix_raises_the_same_error():
+    doubled = ember.jit(lambda x: ember.linalg.inv(x) * 2)
+    np.testing.assert_allclose(doubled(ember.tensor(np.eye(3) * 4)).numpy(), np.eye(3) / 2)
+    with pytest.raises(ember.linalg.LinAlgError, match=r"inv: the input of shape \[3, 3\] is singular"):
+        doubled(ember.tensor(np.zeros((3, 3))))
+
+
 def test_onnx_exports_det_and_names_the_ops_it_cannot_export():
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
