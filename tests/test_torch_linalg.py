@@ -345,3 +345,15 @@ def test_unknown_batch_builds_and_runs():
     np.testing.assert_allclose(got[0], np.linalg.inv(a), rtol=1e-12)
     with pytest.raises((GraphError, ValueError)):
         ember.runtime.GraphFunction(graph)(a[:, :2])
+
+
+def test_repeated_eigen_and_singular_values_leave_the_values_gradient_finite():
+    # each result is its own node: a loss of the values alone never divides by the gaps between them, as
+    # PyTorch's (whose vectors' gradients are then undefined, and are not asked for here)
+    a = np.diag([2.0, 2.0, 5.0])
+    _check(lambda x: ember.linalg.eigh(x).eigenvalues, lambda x: torch.linalg.eigh(x).eigenvalues, a)
+    _check(lambda x: ember.linalg.svd(x).S, lambda x: torch.linalg.svd(x).S, a)
+    x = ember.tensor(a, requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        (ember.linalg.eigh(x).eigenvectors ** 2).sum().backward()
+    assert not np.isfinite(x.grad.numpy()).all()  # the documented degenerate case

@@ -7,7 +7,8 @@ result: each part's vjp is the decomposition's gradient with the other parts' gr
 parts gets the sum, which is the whole gradient (the rules are linear in the incoming gradients). The vjps are
 written with the op functions (triangles, diagonals and identity matrices are constants of the input's size), so
 they run eagerly, build graph nodes and compose for higher-order gradients; they recompute the other parts of a
-decomposition from the input.
+decomposition from the input. Each part's forward is its own LAPACK call: ``svd`` factors the matrix three times, one
+result each (``svdvals``, the singular values alone, once and cheaper).
 
 As PyTorch's, the gradients of ``eigh``'s eigenvectors and ``svd``'s singular vectors are defined only for distinct
 eigenvalues (singular values): they divide by the differences, and are infinite or NaN when two coincide (or, for
