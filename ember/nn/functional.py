@@ -39,6 +39,7 @@ from ember.ops import (
     conv_transpose1d,
     conv_transpose2d,
     cross_entropy,
+    ctc_loss,
     elu,
     gelu,
     hardswish,
@@ -77,6 +78,7 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "fold", "unfold",
+    "ctc_loss",
 ]
 
 
