@@ -19,7 +19,7 @@ from ember.ops.autocast import FLOAT32
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import clip
-from ember.ops.infer import fits, require_float
+from ember.ops.infer import as_int, fits, require_float
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
@@ -220,6 +220,7 @@ def _ctc_specs(name, log_probs, targets, input_lengths, target_lengths, blank):
     for what, lengths in (("input_lengths", input_lengths), ("target_lengths", target_lengths)):
         if lengths.dtype.kind not in "iu" or not fits((batch,), tuple(lengths.shape)):
             raise shape_error(name, specs, f"{what} must be (N,) integers, N as in log_probs")
+    blank = as_int(name, blank, "blank", specs)
     if classes is not None and not 0 <= blank < classes:
         raise shape_error(name, specs, f"blank must be a class in [0, {classes}), got {blank}")
     return specs
