@@ -142,3 +142,11 @@ def test_ctc_loss_under_jit_equals_eager_in_loss_and_gradient():
         traced_x.grad = None
         np.testing.assert_array_equal(traced(traced_x, *args).numpy(), expected.detach().numpy())
         np.testing.assert_array_equal(traced_x.grad.numpy(), eager_x.grad.numpy())
+
+
+def test_sequences_without_frames_match_torch():
+    # no frame: an empty target is certain (loss 0), any other impossible (inf); neither has a gradient
+    loss, grad = _compare(_log_probs(np.float64, seed=9), TARGETS, np.array([0, 0, 5, 9]), np.array([2, 0, 3, 1]),
+                          rtol=1e-10, atol=1e-10, reduction="none")
+    assert np.isinf(loss.detach().numpy()[0]) and loss.detach().numpy()[1] == 0
+    assert not grad.numpy()[:, :2].any()
