@@ -281,9 +281,9 @@ CTC_LOSS_GRAD = defop(
 
 def _lengths(what: str, lengths, batch: int | None, unbatched: bool, like: TensorLike) -> TensorLike:
     if isinstance(lengths, (int, np.integer)):
-        lengths = [int(lengths)]
+        lengths = [as_int("ctc_loss", lengths, what)]
     elif isinstance(lengths, (tuple, list)):
-        lengths = [int(v) for v in lengths]
+        lengths = [as_int("ctc_loss", v, what) for v in lengths]
     lengths = as_tensor(lengths, like) if isinstance(lengths, list) else as_tensor(lengths)
     if lengths.dtype.kind not in "iu":
         raise TypeError(f"ctc_loss: {what} must hold integers, got {lengths.dtype}")
@@ -322,7 +322,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0, 
     batch = log_probs.shape[1]
     input_lengths = _lengths("input_lengths", input_lengths, batch, unbatched, targets)
     target_lengths = _lengths("target_lengths", target_lengths, batch, unbatched, targets)
-    attrs = {"blank": int(blank), "zero_infinity": bool(zero_infinity)}
+    attrs = {"blank": as_int("ctc_loss", blank, "blank"), "zero_infinity": bool(zero_infinity)}
     inputs = (log_probs, targets, input_lengths, target_lengths)
     _ctc_infer(*(Spec(tuple(t.shape), t.dtype) for t in inputs), **attrs)  # eager mode runs no shape rule
     losses = dispatch.apply(CTC_LOSS, inputs, attrs)
