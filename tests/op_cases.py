@@ -169,6 +169,33 @@ def np_cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean"
     return losses.sum() / w.sum() if reduction == "mean" else np_reduce(losses, reduction)
 
 
+def np_ctc(logits, targets, input_lengths, target_lengths, blank=0, reduction="mean"):
+    """CTC of log_softmax(logits) (T, N, C), one sequence at a time: the alpha recursion over the extended target
+    (probabilities kept as logs), then PyTorch's reductions."""
+    logp = np_log_softmax(logits, axis=2)
+    starts = np.cumsum(target_lengths) - target_lengths
+    losses = []
+    for n, (frames, length) in enumerate(zip(input_lengths, target_lengths)):
+        labels = targets[n, :length] if targets.ndim == 2 else targets[starts[n]:starts[n] + length]
+        ext = [blank]
+        for label in labels:
+            ext += [label, blank]
+        alpha = np.full(len(ext), -np.inf)
+        alpha[:2] = logp[0, n, ext[:2]]
+        for t in range(1, frames):
+            prev = alpha.copy()
+            for s in range(len(ext)):
+                terms = [prev[s]] + ([prev[s - 1]] if s >= 1 else [])
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    terms.append(prev[s - 2])
+                alpha[s] = np.logaddexp.reduce(terms) + logp[t, n, ext[s]]
+        losses.append(-np.logaddexp.reduce(alpha[-2:] if length else alpha[-1:]))
+    losses = np.array(losses)
+    if reduction == "mean":
+        return np.mean(losses / np.maximum(target_lengths, 1))
+    return np_reduce(losses, reduction)
+
+
 def np_bce(x, t, weight=None, reduction="mean"):
     losses = -(t * np.maximum(np.log(x), -100.0) + (1 - t) * np.maximum(np.log(1 - x), -100.0))
     return np_reduce(losses if weight is None else losses * weight, reduction)
@@ -811,6 +838,9 @@ _row("tile_more_reps_than_dims", lambda x: x.tile((2, 2)), lambda x: np.tile(x, 
 _row("tile_int_reps", lambda x: ember.tile(x, 2), lambda x: np.tile(x, 2), ins(normal(2, 3)), "tile",
      lambda x: x.repeat(1, 2))
 _row("clone", lambda x: x.clone(), lambda x: x.copy(), ins(normal(2, 3)), "copy", lambda x: x.clone())
+# (its gradient is none by design, not the derivative: tests/test_autograd.py checks it)
+_row("stop_gradient", lambda x: ember.stop_gradient(x) * x, lambda x: x * x, ins(normal(2, 3)),
+     ("stop_gradient", "mul"), lambda x: x.detach() * x, grad=False)
 _row("to_device_cpu", lambda x: ember.to_device(x, "cpu"), lambda x: x.copy(), ins(normal(2, 3)), "to_device",
      lambda x: x.to("cpu"))
 
@@ -1111,6 +1141,21 @@ for _name, _shape, _axis, _total in [("rows", (3, 5), 1, False), ("total", (3, 5
          "softmax_cross_entropy",
          lambda x, p, a=_axis, t=_total: -(p * torch.log_softmax(x, a)).sum() if t else
          -(p * torch.log_softmax(x, a)).sum(a))
+
+CTC = [
+    # name, targets (padded (N, S) or concatenated), input lengths, target lengths, keyword arguments
+    ("padded_mean", [[1, 2, 2], [3, 1, 0], [2, 0, 0]], [6, 5, 4], [3, 2, 1], {}),
+    ("concatenated_sum_blank2", [1, 3, 3, 0, 1, 0], [6, 6, 3], [3, 2, 1], {"blank": 2, "reduction": "sum"}),
+    ("padded_none_empty_target", [[1, 1, 3], [3, 2, 1], [1, 1, 1]], [6, 4, 5], [3, 2, 0], {"reduction": "none"}),
+]
+for _name, _targets, _il, _tl, _kw in CTC:
+    # log_softmax first: the gradient (PyTorch's) is the derivative for the logits of log_softmax's output
+    _row(f"ctc_loss_{_name}",
+         lambda x, t, il, tl, kw=_kw: ember.ctc_loss(ember.log_softmax(x, 2), t, il, tl, **kw),
+         lambda x, t, il, tl, kw=_kw: np_ctc(x, t, il, tl, **kw),
+         ins(normal(6, 3, 4), const(_targets, np.int64), const(_il, np.int64), const(_tl, np.int64)),
+         ("ctc_loss", "ctc_loss_grad", "log_softmax"),
+         lambda x, t, il, tl, kw=_kw: F.ctc_loss(torch.log_softmax(x, 2), t, il, tl, **kw), double_grad=False)
 
 for _name, _weighted in [("mean", False), ("weight", True)]:
     _inputs = [uniform(0.05, 0.95, 3, 4), uniform(0.0, 1.0, 3, 4)] + ([uniform(0.5, 2, 4)] if _weighted else [])

@@ -374,6 +374,23 @@ def test_detach_cuts_the_graph():
     assert np.shares_memory(d.numpy(), y.detach().numpy())
 
 
+def test_stop_gradient_cuts_the_graph_eagerly_and_under_jit():
+    def step(x):
+        loss = (x * x + ember.stop_gradient(x * x) * x).sum()
+        loss.backward()
+        return loss
+
+    x = _x([3.0])
+    assert not ember.stop_gradient(x * x).requires_grad
+    step(x)
+    np.testing.assert_allclose(_np(x.grad), [15.0])  # 2x + the constant x * x
+    traced = ember.jit(step)
+    for _ in range(2):
+        x.grad = None
+        np.testing.assert_allclose(_np(traced(x)), [36.0])
+        np.testing.assert_allclose(_np(x.grad), [15.0])
+
+
 def test_detach_in_place_turns_tensor_into_leaf():
     x = _x([2.0])
     y = (x * x).detach_()

@@ -85,7 +85,7 @@ CALLS = _record_calls()
 # values are the public functions' to refuse.
 NOT_STRUCTURAL = {"keepdims", "eps", "value", "sparse", "total", "ceil_mode", "count_include_pad", "normalize",
                   "negate", "dtype", "device", "ignore_index", "min", "max", "beta", "threshold", "momentum", "rule",
-                  "hyper", "state", "kind", "a", "b"}
+                  "hyper", "state", "kind", "a", "b", "blank"}
 MAX_OUTPUT_BYTES = 1 << 20  # a legal but huge result (one_hot with 2**31 classes) is checked by infer alone
 
 

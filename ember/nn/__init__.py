@@ -47,6 +47,7 @@ from ember.nn.layers.loss import (
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     HingeEmbeddingLoss,
     HuberLoss,
     KLDivLoss,
@@ -122,3 +123,4 @@ __all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRan
             "TripletMarginLoss"]
 __all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["Fold", "Unfold"]
+__all__ += ["CTCLoss"]

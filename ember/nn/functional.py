@@ -14,6 +14,7 @@ from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.fold import fold, unfold
+from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -39,6 +40,7 @@ from ember.ops import (
     conv_transpose1d,
     conv_transpose2d,
     cross_entropy,
+    ctc_loss,
     elu,
     gelu,
     hardswish,
@@ -77,6 +79,7 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "fold", "unfold",
+    "ctc_loss", "gumbel_softmax",
 ]
 
 

@@ -62,6 +62,7 @@ from ember.ops.composed import (
 )
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.ctc import ctc_loss
 from ember.ops.decompositions import det, slogdet
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
@@ -187,6 +188,7 @@ from ember.ops.shape import (
     ravel,
     reshape,
     squeeze,
+    stop_gradient,
     swapaxes,
     to_device,
     transpose,
@@ -225,6 +227,7 @@ __all__ = [
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
     "searchsorted",
     "cholesky", "det", "inverse", "logdet", "matrix_power", "pinverse", "qr", "slogdet", "svd",
+    "ctc_loss", "stop_gradient",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

@@ -16,7 +16,18 @@ from ember.ops.infer import (
     normalize_axis,
 )
 from ember.ops.modes import on_tensors, vjp_rule
-from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, REGISTRY, Cost, Spec, defop, describe, format_shape, shape_error
+from ember.ops.registry import (
+    NO_ONNX,
+    NON_DIFFERENTIABLE,
+    NOT_FUSIBLE,
+    REGISTRY,
+    Cost,
+    Spec,
+    defop,
+    describe,
+    format_shape,
+    shape_error,
+)
 
 
 def _prod(shape) -> int | None:
@@ -351,6 +362,28 @@ COPY = defop(
 def clone(x: TensorLike) -> TensorLike:
     """A copy of the data that stays connected to the graph."""
     return dispatch.apply(COPY, (as_tensor(x),))
+
+
+# The value itself with no gradient behind it: what ``Tensor.detach`` does eagerly, as an op a graph can hold
+# (TensorFlow's ``stop_gradient``); a straight-through estimator is ``y_hard - stop_gradient(y) + y``.
+STOP_GRADIENT = defop(
+    "stop_gradient",
+    forward=lambda xp, x: x.view(),
+    infer=lambda x: Spec(tuple(x.shape), x.dtype),
+    vjp=NON_DIFFERENTIABLE,
+    cost=lambda out, x: Cost(0, 0),
+    onnx="Identity",
+)
+
+
+def stop_gradient(x: TensorLike) -> TensorLike:
+    """``x``'s value (sharing its memory) through which no gradient flows, eagerly and in graphs (where
+    ``detach`` is refused).
+
+    >>> x = ember.ones(3, requires_grad=True)
+    >>> (x * 2 + ember.stop_gradient(x) * 3).sum().backward()  # x.grad is 2 everywhere
+    """
+    return dispatch.apply(STOP_GRADIENT, (as_tensor(x),))
 
 
 def _to_device_forward(xp, x, *, device):

@@ -9,6 +9,7 @@ from ember.ops import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    ctc_loss,
     huber_loss,
     l1_loss,
     mse_loss,
@@ -139,6 +140,31 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy_with_logits(input, target, self.weight, self.pos_weight, self.reduction)
+
+
+class CTCLoss(_Loss):
+    """The connectionist temporal classification loss of log-probabilities (T, N, C) against unaligned targets
+    (see ``ctc_loss``): ``blank``, the blank label; ``zero_infinity``, zero for impossible alignments.
+
+    >>> ember.nn.CTCLoss()(ember.log_softmax(ember.randn(6, 2, 4), 2), ember.tensor([[1, 2], [3, 1]]), (6, 6), (2, 2))
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths, target_lengths) -> Tensor:
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                        self.zero_infinity)
+
+    def extra_repr(self) -> str:
+        options = [f"blank={self.blank}"] if self.blank else []
+        if self.reduction != "mean":
+            options.append(f"reduction='{self.reduction}'")
+        if self.zero_infinity:
+            options.append("zero_infinity=True")
+        return ", ".join(options)
 
 
 _KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
