@@ -173,6 +173,23 @@ def test_failing_rank_is_named_with_its_error(tmp_path):
 
 
 @needs_mpiexec
+def test_what_a_rank_printed_before_aborting_the_job_is_shown(tmp_path):
+    # mpiexec's forwarding of the ranks' output ends with the job: output it had not passed on was lost
+    script = write(tmp_path, "import sys, time\nfrom mpi4py import MPI\ndist.init_process_group(timeout=20)\n"
+                             "if dist.get_rank() == 0:\n"
+                             "    print(''.join(f'out {i}\\n' for i in range(20000)), end='', flush=True)\n"
+                             "    sys.stderr.write(''.join(f'err {i}\\n' for i in range(20000)))\n"
+                             "    sys.stderr.flush()\n    MPI.COMM_WORLD.Abort(3)\n"
+                             "time.sleep(20)\n")
+    code, out, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert [line for line in out.splitlines() if line.startswith("[rank 0] out")] == [
+        f"[rank 0] out {i}" for i in range(20000)]
+    assert [line for line in err.splitlines() if line.startswith("[rank 0] err")] == [
+        f"[rank 0] err {i}" for i in range(20000)]
+
+
+@needs_mpiexec
 @pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
 def test_killed_rank_is_named_and_the_job_ends(tmp_path, signame):
     pid_file = tmp_path / "rank0.pid"

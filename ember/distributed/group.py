@@ -391,6 +391,7 @@ def _finalize() -> None:
         # the other ranks, which may be waiting for this one. A Ctrl-C reaches every rank, though: each runs its
         # own KeyboardInterrupt handler (saving a checkpoint, say), and aborting when the first one ends would
         # cut the others short, so the job ends once every rank has come here or after the group's timeout.
+        sys.stdout.flush()
         sys.stderr.flush()
         timeout = _group.timeout if _group is not None else _seconds(None)
         if not (_interrupted and not broken and _all_ranks_end(MPI, timeout)):
