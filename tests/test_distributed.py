@@ -60,6 +60,15 @@ def test_data_parallel_equals_one_process(n):
 
 
 @needs_mpiexec
+def test_data_parallel_training_forwards_start_from_rank_0_s_buffers():
+    """broadcast_buffers: one broadcast per training forward (none in eval, none without buffers), eagerly, under
+    ember.jit and in Model.fit (eager and compiled); broadcast_buffers=False keeps each rank's own."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ddp_buffers.py"))
+    assert code == 0, err
+    assert out.count("ddp buffers ok") == 2
+
+
+@needs_mpiexec
 def test_compiled_data_parallel_steps_equal_one_process():
     """A TF-1 Session, ember.jit and Model.fit(compile=True) on 2 ranks: the data_parallel pass."""
     code, out, err, _ = run(2, os.path.join(SCRIPTS, "compiled_parity.py"))

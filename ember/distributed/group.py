@@ -196,6 +196,15 @@ class ProcessGroup:
         op = _reduce_op(op)
         return self._iall_reduce(array, wire.to_host(array), op, self._seq, True)
 
+    def broadcast_unchecked(self, array: np.ndarray, src: int = 0) -> np.ndarray:
+        """``broadcast`` of a host array without the signature exchange, for callers that checked its size on
+        every rank once (data-parallel buffers); still bounded by the timeout."""
+        self._check_usable("broadcast")
+        self._seq += 1
+        host = np.ascontiguousarray(array).copy()
+        self._wait(self.comm.Ibcast(wire.movable(host), root=src), "broadcast", self._seq)
+        return host
+
     def _iall_reduce(self, array, host, op: ReduceOp, seq: int, async_op: bool):
         from mpi4py import MPI
 
