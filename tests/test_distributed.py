@@ -69,6 +69,18 @@ def test_data_parallel_training_forwards_start_from_rank_0_s_buffers():
 
 
 @needs_mpiexec
+@pytest.mark.parametrize("n", [2, 3])
+def test_sync_batch_norm_on_slices_of_a_batch_equals_batch_norm_on_the_whole(n):
+    """nn.SyncBatchNorm against torch's BatchNorm on the concatenated batch (uneven slices): outputs, running
+    statistics, input and parameter gradients; one collective each way; a converted network in a DDP step, eager
+    and under ember.jit."""
+    pytest.importorskip("torch")
+    code, out, err, _ = run(n, os.path.join(SCRIPTS, "sync_batch_norm.py"))
+    assert code == 0, err
+    assert out.count("sync batch norm ok") == n
+
+
+@needs_mpiexec
 def test_compiled_data_parallel_steps_equal_one_process():
     """A TF-1 Session, ember.jit and Model.fit(compile=True) on 2 ranks: the data_parallel pass."""
     code, out, err, _ = run(2, os.path.join(SCRIPTS, "compiled_parity.py"))

@@ -88,6 +88,7 @@ from ember.nn.layers.pooling import (
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
+from ember.nn.layers.sync_batch_norm import SyncBatchNorm
 from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
 from ember.nn.layers.upsampling import (
     PixelShuffle,
@@ -122,3 +123,4 @@ __all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRan
             "TripletMarginLoss"]
 __all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["Fold", "Unfold"]
+__all__ += ["SyncBatchNorm"]
