@@ -142,11 +142,11 @@ class DistributedDataParallel(Module):
         for b in buffers:
             by_dtype.setdefault(b.dtype, []).append(b)
         with no_grad():
-            for group in by_dtype.values():
-                flat = [reshape(b, (-1,)) for b in group]
+            for same in by_dtype.values():
+                flat = [reshape(b, (-1,)) for b in same]
                 shared = collectives.broadcast(flat[0] if len(flat) == 1 else concat(flat, axis=0), 0)
                 start = 0
-                for b in group:
+                for b in same:
                     size = int(np.prod(b.shape, dtype=np.int64))
                     assign(b, reshape(shared[start : start + size], tuple(b.shape)))
                     start += size
