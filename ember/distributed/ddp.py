@@ -71,6 +71,7 @@ class DistributedDataParallel(Module):
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad and id(p) not in own]
         self._check_same_layout(named, "parameters")
         self._buffer_layout = None
+        self._buffer_slots = _buffer_slots(module)
         self._broadcast_state()
         sparse = _sparse_parameters(module)
         self._sparse = {id(p) for _, p in named if id(p) in sparse}
@@ -102,9 +103,15 @@ class DistributedDataParallel(Module):
             self._sync_buffers()
 
     def _shared_buffers(self) -> list:
-        """(name, buffer) of the buffers rank 0 shares: all but those of sharded modules, which differ per rank."""
-        own = _sharded_buffers(self.module)
-        return [(n, b) for n, b in self.module.named_buffers() if id(b) not in own and b.array.size]
+        """(name, buffer) of the buffers rank 0 shares, read from their modules now (a buffer replaced since
+        the wrapping is seen; walking the modules on every forward would cost more than the broadcast)."""
+        named, seen = [], set()
+        for name, module, key in self._buffer_slots:
+            b = module._buffers.get(key)
+            if b is not None and b.array.size and id(b) not in seen:
+                seen.add(id(b))
+                named.append((name, b))
+        return named
 
     def _sync_buffers(self) -> None:
         """Give every rank rank 0's buffers: their bytes packed into one array, one broadcast (its size was
@@ -295,9 +302,12 @@ def _sharded_parameters(module: Module) -> set:
     return {id(p) for m in module.modules() if getattr(m, "sharded", False) is True for p in m.parameters()}
 
 
-def _sharded_buffers(module: Module) -> set:
-    """ids of the buffers of sharded modules, which each rank keeps for its own rows."""
-    return {id(b) for m in module.modules() if getattr(m, "sharded", False) is True for b in m.buffers()}
+def _buffer_slots(module: Module) -> list:
+    """(dotted name, module, key) of every buffer slot whose buffer rank 0 shares: all but those of sharded
+    modules (and their submodules), which each rank keeps for its own rows."""
+    own = {id(m) for s in module.modules() if getattr(s, "sharded", False) is True for m in s.modules()}
+    return [(f"{prefix}.{key}" if prefix else key, m, key) for prefix, m in module.named_modules()
+            if id(m) not in own for key in m._buffers]
 
 
 def _host(array) -> np.ndarray:
