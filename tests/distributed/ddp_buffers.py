@@ -83,6 +83,33 @@ ddp(ember.tensor(x_all[:4]))
 assert_buffers(buffers(net), mine, "eval")
 assert counter.calls == 3
 
+# a buffer replaced after the wrapping is the one shared; a new layout is checked on every rank first
+class WithExtra(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(6, 3)
+        self.register_buffer("extra", ember.full((3,), float(r)))
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+net = WithExtra()
+ddp = dist.DistributedDataParallel(net)
+np.testing.assert_array_equal(net.extra.numpy(), 0.0)
+net.register_buffer("extra", ember.full((5,), 10.0 + r, dtype="float64"))
+ddp(ember.tensor(x_all[:4])).sum().backward()
+assert net.extra.dtype == np.float64
+np.testing.assert_array_equal(net.extra.numpy(), np.full(5, 10.0))
+if n > 1:
+    net.register_buffer("extra", ember.zeros(4 + r))
+    try:
+        ddp(ember.tensor(x_all[:4]))
+        raise AssertionError("buffers of different shapes were broadcast")
+    except ValueError as exc:
+        assert f"rank {r} and rank {1 - r} have different buffers (('extra', ({4 + r},), 'float32') vs " \
+            f"('extra', ({5 - r},), 'float32'))" in str(exc), exc
+
 # broadcast_buffers=False: each rank's buffers follow its own data alone
 net = net_fn()
 ddp = dist.DistributedDataParallel(net, broadcast_buffers=False)
