@@ -123,6 +123,9 @@ class Model:
         # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
         # epoch included) and run as generated code
         self._compiled_step = jit(self._traced_step, dynamic=True) if compile else None
+        # a multi-rank fit's DistributedDataParallel wrapper of ``net`` (set by ember.distributed): the training
+        # step runs its pre_forward (rank 0's buffers to every rank) before each forward
+        self._data_parallel = None
 
     # --- tinynn's three methods ---
     def forward(self, *inputs) -> Tensor:
@@ -152,6 +155,8 @@ class Model:
         return self._step(inputs, target)
 
     def _step(self, inputs: tuple, target) -> tuple:
+        if self._data_parallel is not None:
+            self._data_parallel.pre_forward()
         pred = self.forward(*inputs)
         loss, grads = self.backward(pred, target)
         self.apply_grad(grads)

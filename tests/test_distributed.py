@@ -60,6 +60,27 @@ def test_data_parallel_equals_one_process(n):
 
 
 @needs_mpiexec
+def test_data_parallel_training_forwards_start_from_rank_0_s_buffers():
+    """broadcast_buffers: one broadcast per training forward (none in eval, none without buffers), eagerly, under
+    ember.jit and in Model.fit (eager and compiled); broadcast_buffers=False keeps each rank's own."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ddp_buffers.py"))
+    assert code == 0, err
+    assert out.count("ddp buffers ok") == 2
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("n", [2, 3])
+def test_sync_batch_norm_on_slices_of_a_batch_equals_batch_norm_on_the_whole(n):
+    """nn.SyncBatchNorm against torch's BatchNorm on the concatenated batch (uneven slices): outputs, running
+    statistics, input and parameter gradients; one collective each way; a converted network in a DDP step, eager
+    and under ember.jit."""
+    pytest.importorskip("torch")
+    code, out, err, _ = run(n, os.path.join(SCRIPTS, "sync_batch_norm.py"))
+    assert code == 0, err
+    assert out.count("sync batch norm ok") == n
+
+
+@needs_mpiexec
 def test_compiled_data_parallel_steps_equal_one_process():
     """A TF-1 Session, ember.jit and Model.fit(compile=True) on 2 ranks: the data_parallel pass."""
     code, out, err, _ = run(2, os.path.join(SCRIPTS, "compiled_parity.py"))
@@ -170,6 +191,23 @@ def test_failing_rank_is_named_with_its_error(tmp_path):
     code, _, err, elapsed = run(2, script)
     assert code != 0 and elapsed < 30
     assert "ember launch: rank 1 raised KeyError: 'no such feature'" in err
+
+
+@needs_mpiexec
+def test_what_a_rank_printed_before_aborting_the_job_is_shown(tmp_path):
+    # mpiexec's forwarding of the ranks' output ends with the job: output it had not passed on was lost
+    script = write(tmp_path, "import sys, time\nfrom mpi4py import MPI\ndist.init_process_group(timeout=20)\n"
+                             "if dist.get_rank() == 0:\n"
+                             "    print(''.join(f'out {i}\\n' for i in range(20000)), end='', flush=True)\n"
+                             "    sys.stderr.write(''.join(f'err {i}\\n' for i in range(20000)))\n"
+                             "    sys.stderr.flush()\n    MPI.COMM_WORLD.Abort(3)\n"
+                             "time.sleep(20)\n")
+    code, out, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert [line for line in out.splitlines() if line.startswith("[rank 0] out")] == [
+        f"[rank 0] out {i}" for i in range(20000)]
+    assert [line for line in err.splitlines() if line.startswith("[rank 0] err")] == [
+        f"[rank 0] err {i}" for i in range(20000)]
 
 
 @needs_mpiexec

@@ -101,6 +101,9 @@ CASES = [
     LayerCase("batch_norm1d_3d", lambda nn, T: nn.BatchNorm1d(3, momentum=None), _randn(4, 3, 5), (4, 3, 5)),
     LayerCase("batch_norm2d", lambda nn, T: nn.BatchNorm2d(3, momentum=0.3, eps=1e-3), _randn(4, 3, 3, 3),
               (4, 3, 3, 3)),
+    # one process: SyncBatchNorm is BatchNorm (its multi-rank statistics: tests/distributed/sync_batch_norm.py)
+    LayerCase("sync_batch_norm", lambda nn, T: nn.SyncBatchNorm(3, momentum=0.2), _randn(4, 3, 2, 3), (4, 3, 2, 3)),
+    LayerCase("sync_batch_norm_2d", lambda nn, T: nn.SyncBatchNorm(4, momentum=None), _randn(6, 4), (6, 4)),
     LayerCase("batch_norm1d_no_bias", lambda nn, T: nn.BatchNorm1d(4, bias=False), _randn(6, 4), (6, 4)),
     LayerCase("batch_norm2d_plain", lambda nn, T: nn.BatchNorm2d(3, affine=False, track_running_stats=False),
               _randn(4, 3, 2, 2), (4, 3, 2, 2)),

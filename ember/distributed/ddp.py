@@ -4,6 +4,11 @@
 backward pass, copies every parameter's gradient into a bucket as soon as it is final and starts that
 bucket's all-reduce (non-blocking) when the bucket is full, while backward goes on with the earlier layers.
 When the last gradient is in, it waits for the buckets and writes the averaged gradients back into ``.grad``.
+
+Buffers (batch norm's running statistics) are updated by each rank from its own batch, so they would drift
+apart: with ``broadcast_buffers`` (the default, as PyTorch's), every forward in training mode first copies rank
+0's buffers to the other ranks, all of them packed into one message. Under ``ember.jit`` the forward records the
+same copy as graph nodes: one ``broadcast`` per buffer dtype and an ``assign`` per buffer, run on every call.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import contextlib
 
 import numpy as np
 
+from ember.autograd import building, no_grad
+from ember.distributed import ops as collectives
 from ember.distributed.group import ProcessGroup, ReduceOp, default_group
 from ember.nn.module import Module
+from ember.ops import assign, concat, reshape
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -41,7 +49,9 @@ class DistributedDataParallel(Module):
     >>> loss = loss_fn(model(x_shard), y_shard); loss.backward(); optimizer.step()   # grads averaged
 
     ``bucket_cap_mb`` bounds the bytes per all-reduce; ``no_sync()`` skips the averaging (gradient
-    accumulation: the next synchronized backward averages the accumulated gradients).
+    accumulation: the next synchronized backward averages the accumulated gradients). ``broadcast_buffers``:
+    each forward in training mode gives every rank rank 0's buffers first (one broadcast of them all);
+    ``False`` leaves each rank's own.
     """
 
     def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True,
@@ -59,7 +69,9 @@ class DistributedDataParallel(Module):
         self._broadcast_buffers = broadcast_buffers
         own = _sharded_parameters(module)
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad and id(p) not in own]
-        self._check_same_layout(named)
+        self._check_same_layout(named, "parameters")
+        self._buffer_layout = None
+        self._buffer_slots = _buffer_slots(module)
         self._broadcast_state()
         sparse = _sparse_parameters(module)
         self._sparse = {id(p) for _, p in named if id(p) in sparse}
@@ -72,15 +84,15 @@ class DistributedDataParallel(Module):
         self._bucket_of.update({key: (None, 0) for key in self._sparse})
 
     # --- setup ---
-    def _check_same_layout(self, named: list) -> None:
+    def _check_same_layout(self, named: list, what: str) -> None:
         layout = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
         layouts = self._group.all_gather_object(layout)
         for rank, other in enumerate(layouts):
             if other != layout:
                 diff = next((f"{a} vs {b}" for a, b in zip(layout, other) if a != b),
-                            f"{len(layout)} vs {len(other)} parameters")
+                            f"{len(layout)} vs {len(other)} {what}")
                 raise ValueError(f"DistributedDataParallel: rank {self._group.rank} and rank {rank} have different "
-                                 f"parameters ({diff})")
+                                 f"{what} ({diff})")
 
     def _broadcast_state(self) -> None:
         own = _sharded_parameters(self.module)
@@ -88,8 +100,63 @@ class DistributedDataParallel(Module):
             if id(p) not in own and p.array.size:
                 p.array[...] = self._group.broadcast(p.array, 0)
         if self._broadcast_buffers:
-            for b in self.module.buffers():
-                b.array[...] = self._group.broadcast(b.array, 0)
+            self._sync_buffers()
+
+    def _shared_buffers(self) -> list:
+        """(name, buffer) of the buffers rank 0 shares, read from their modules now (a buffer replaced since
+        the wrapping is seen; walking the modules on every forward would cost more than the broadcast)."""
+        named, seen = [], set()
+        for name, module, key in self._buffer_slots:
+            b = module._buffers.get(key)
+            if b is not None and b.array.size and id(b) not in seen:
+                seen.add(id(b))
+                named.append((name, b))
+        return named
+
+    def _sync_buffers(self) -> None:
+        """Give every rank rank 0's buffers: their bytes packed into one array, one broadcast (its size was
+        checked on every rank when the buffers' layout was last seen)."""
+        named = self._shared_buffers()
+        if not named:
+            return
+        if building():
+            self._record_buffer_sync([b for _, b in named])
+            return
+        layout = [(tuple(b.shape), b.dtype) for _, b in named]
+        if layout != self._buffer_layout:  # first call, or a buffer replaced or cast since
+            self._check_same_layout(named, "buffers")
+            self._buffer_layout = layout
+        group = self._group
+        if group.rank == 0:
+            packed = np.concatenate([_host(b.array).reshape(-1).view(np.uint8) for _, b in named])
+        else:
+            packed = np.empty(sum(b.array.nbytes for _, b in named), dtype=np.uint8)
+        packed = group.broadcast_unchecked(packed, 0)
+        if group.rank == 0:
+            return
+        start = 0
+        for _, b in named:
+            stop = start + b.array.nbytes
+            values = packed[start:stop].view(b.dtype).reshape(b.shape)
+            b.array[...] = values if b.array.__class__ is np.ndarray else _device_like(values, b.array)
+            start = stop
+
+    @staticmethod
+    def _record_buffer_sync(buffers: list) -> None:
+        """The buffer broadcast as graph nodes (``ember.jit``): per dtype one ``broadcast`` from rank 0 of the
+        buffers concatenated, then an ``assign`` into each, run on every call of the compiled step."""
+        by_dtype = {}
+        for b in buffers:
+            by_dtype.setdefault(b.dtype, []).append(b)
+        with no_grad():
+            for same in by_dtype.values():
+                flat = [reshape(b, (-1,)) for b in same]
+                shared = collectives.broadcast(flat[0] if len(flat) == 1 else concat(flat, axis=0), 0)
+                start = 0
+                for b in same:
+                    size = int(np.prod(b.shape, dtype=np.int64))
+                    assign(b, reshape(shared[start : start + size], tuple(b.shape)))
+                    start += size
 
     @staticmethod
     def _make_buckets(params: list, cap_bytes: float) -> list:
@@ -107,8 +174,16 @@ class DistributedDataParallel(Module):
 
     # --- the step ---
     def forward(self, *args, **kwargs):
-        self._check_previous_step()
+        self.pre_forward()
         return self.module(*args, **kwargs)
+
+    def pre_forward(self) -> None:
+        """What ``forward`` does before it runs the module, for callers that run the module themselves
+        (``Model.fit``): check that the previous backward reached every parameter, and in training mode (with
+        ``broadcast_buffers``) give every rank rank 0's buffers."""
+        self._check_previous_step()
+        if self._broadcast_buffers and self.module.training and self._group.size > 1:
+            self._sync_buffers()
 
     @contextlib.contextmanager
     def no_sync(self):
@@ -225,6 +300,14 @@ def _sparse_parameters(module: Module) -> set:
 def _sharded_parameters(module: Module) -> set:
     """ids of the parameters of sharded modules: each rank holds different rows, so they are not averaged."""
     return {id(p) for m in module.modules() if getattr(m, "sharded", False) is True for p in m.parameters()}
+
+
+def _buffer_slots(module: Module) -> list:
+    """(dotted name, module, key) of every buffer slot whose buffer rank 0 shares: all but those of sharded
+    modules (and their submodules), which each rank keeps for its own rows."""
+    own = {id(m) for s in module.modules() if getattr(s, "sharded", False) is True for m in s.modules()}
+    return [(f"{prefix}.{key}" if prefix else key, m, key) for prefix, m in module.named_modules()
+            if id(m) not in own for key in m._buffers]
 
 
 def _host(array) -> np.ndarray:

@@ -196,6 +196,15 @@ class ProcessGroup:
         op = _reduce_op(op)
         return self._iall_reduce(array, wire.to_host(array), op, self._seq, True)
 
+    def broadcast_unchecked(self, array: np.ndarray, src: int = 0) -> np.ndarray:
+        """``broadcast`` of a host array without the signature exchange, for callers that checked its size on
+        every rank once (data-parallel buffers); still bounded by the timeout."""
+        self._check_usable("broadcast")
+        self._seq += 1
+        host = np.ascontiguousarray(array).copy()
+        self._wait(self.comm.Ibcast(wire.movable(host), root=src), "broadcast", self._seq)
+        return host
+
     def _iall_reduce(self, array, host, op: ReduceOp, seq: int, async_op: bool):
         from mpi4py import MPI
 
@@ -391,6 +400,7 @@ def _finalize() -> None:
         # the other ranks, which may be waiting for this one. A Ctrl-C reaches every rank, though: each runs its
         # own KeyboardInterrupt handler (saving a checkpoint, say), and aborting when the first one ends would
         # cut the others short, so the job ends once every rank has come here or after the group's timeout.
+        sys.stdout.flush()
         sys.stderr.flush()
         timeout = _group.timeout if _group is not None else _seconds(None)
         if not (_interrupted and not broken and _all_ranks_end(MPI, timeout)):

@@ -3,6 +3,11 @@
 Each rank gets ``cores / N`` BLAS and OpenMP threads (unless already set), so ranks sharing a machine do not
 oversubscribe it. Every line a rank prints is shown tagged ``[rank r]``. When a rank dies (a signal, an exit
 code), the launcher names it and its cause; MPI then ends the other ranks.
+
+A rank writes its output into files of the launch folder itself, not through mpiexec: when a rank aborts the
+job, mpiexec ends the processes that forward the ranks' output, and what they had not yet forwarded (another
+rank's traceback, often) was lost. mpiexec's own files of each rank's output still catch what a rank prints
+before it redirects its output (an interpreter that fails to start).
 """
 
 from __future__ import annotations
@@ -38,12 +43,17 @@ def rank_environment(nprocs: int, servers: int, cores: int | None = None) -> dic
     return env
 
 
+def _output_file(folder: str, stream: str, rank, by_rank: bool) -> str:
+    """The file of one rank's ``stream`` ("out" or "err"): written by the rank itself, or by mpiexec."""
+    return os.path.join(folder, f"{'rank-' if by_rank else ''}{stream}.{rank}")
+
+
 class _Tagger:
-    """Prints complete lines of each rank's output file, tagged with the rank, as they grow."""
+    """Prints complete lines of each rank's output files, tagged with the rank, as they grow."""
 
     def __init__(self, folder: str, nprocs: int):
-        self.files = {(r, stream): os.path.join(folder, f"{stream}.{r}") for r in range(nprocs)
-                      for stream in ("out", "err")}
+        self.files = {(r, stream, by_rank): _output_file(folder, stream, r, by_rank) for r in range(nprocs)
+                      for stream in ("out", "err") for by_rank in (False, True)}
         self.offsets = dict.fromkeys(self.files, 0)
         self.partial = dict.fromkeys(self.files, b"")
 
@@ -61,7 +71,7 @@ class _Tagger:
             if final and rest:
                 lines, rest = lines + [rest], b""
             self.partial[key] = rest
-            rank, stream = key
+            rank, stream, _ = key
             target = sys.stdout if stream == "out" else sys.stderr
             for line in lines:
                 target.write(f"[rank {rank}] {line.decode(errors='replace')}\n")
@@ -115,8 +125,8 @@ def launch(nprocs: int, argv: list, servers: int = 0) -> int:
         raise ValueError("ember launch: give a script (and its arguments) to run")
     folder = tempfile.mkdtemp(prefix="ember-launch-")
     env = dict(os.environ, **rank_environment(nprocs, servers), EMBER_LAUNCH_DIR=folder)
-    cmd = [find_mpiexec(), "-n", str(nprocs), "-outfile-pattern", os.path.join(folder, "out.%r"),
-           "-errfile-pattern", os.path.join(folder, "err.%r"),
+    cmd = [find_mpiexec(), "-n", str(nprocs), "-outfile-pattern", _output_file(folder, "out", "%r", False),
+           "-errfile-pattern", _output_file(folder, "err", "%r", False),
            sys.executable, "-m", "ember.distributed.launch", "--rank-main", *argv]
     tagger = _Tagger(folder, nprocs)
     proc = None
@@ -161,6 +171,7 @@ def _rank_main(argv: list) -> None:
     if folder:
         with open(os.path.join(folder, f"pid.{rank}"), "w") as f:
             f.write(str(os.getpid()))
+        _write_output_into(folder, rank)
         if hasattr(os, "fork"):
             _guard(folder, rank)
     sys.argv = list(argv)
@@ -174,6 +185,16 @@ def _rank_main(argv: list) -> None:
         detail = str(exc).splitlines()[0] if str(exc) else ""
         _report(folder, rank, f"raised {type(exc).__name__}{': ' + detail if detail else ''}"[:400])
         raise
+
+
+def _write_output_into(folder: str, rank: str) -> None:
+    """Point this process's stdout and stderr (file descriptors 1 and 2, so MPI's own messages too) at its files
+    in the launch folder: what it writes is there even if the job is aborted a moment later."""
+    for stream, fd, py in (("out", 1, sys.stdout), ("err", 2, sys.stderr)):
+        py.flush()
+        target = os.open(_output_file(folder, stream, rank, True), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(target, fd)
+        os.close(target)
 
 
 def _guard(folder: str, rank: str) -> None:
@@ -219,9 +240,13 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _report(folder: str | None, rank: str, what: str) -> None:
+    """Write this rank's ``exit.<rank>`` report whole or not at all (a rank killed while writing it leaves none,
+    so the report its guard then writes is the one read)."""
     if folder:
-        with open(os.path.join(folder, f"exit.{rank}"), "w") as f:
+        partial = os.path.join(folder, f"partial-exit.{rank}")
+        with open(partial, "w") as f:
             f.write(what)
+        os.replace(partial, os.path.join(folder, f"exit.{rank}"))
 
 
 def main(argv: list | None = None) -> int:

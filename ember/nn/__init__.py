@@ -89,6 +89,7 @@ from ember.nn.layers.pooling import (
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
+from ember.nn.layers.sync_batch_norm import SyncBatchNorm
 from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
 from ember.nn.layers.upsampling import (
     PixelShuffle,
@@ -124,3 +125,4 @@ __all__ += ["CosineEmbeddingLoss", "Dropout1d", "HingeEmbeddingLoss", "MarginRan
 __all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["Fold", "Unfold"]
 __all__ += ["CTCLoss"]
+__all__ += ["SyncBatchNorm"]

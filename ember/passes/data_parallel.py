@@ -4,6 +4,10 @@ Runs after ``autodiff`` (the pass manager adds it when ``ember.distributed`` has
 rank). The gradients are packed into buckets of at most ``BUCKET_BYTES`` (flattened and concatenated, one
 dtype per bucket), each bucket is averaged by one ``all_reduce`` node, and the update nodes read their slices:
 the same bucketed all-reduces ``DistributedDataParallel`` makes in eager mode, as nodes of the graph.
+
+Buffers are left as they are: a step traced through ``DistributedDataParallel`` (``ember.jit``, ``Model.fit``)
+already holds its broadcast of rank 0's buffers (``broadcast_buffers``), and a step of an unwrapped network keeps
+each rank's, as eager mode does without the wrapper.
 """
 
 from __future__ import annotations

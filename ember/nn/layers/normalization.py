@@ -59,16 +59,22 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _check_input(self, x: Tensor) -> None:
         expected = self.running_mean.dtype if self.running_mean is not None else \
             self.weight.dtype if self.weight is not None else None
         if expected is not None and x.dtype != expected:
             check_input_dtype(self, x, expected)
+        self._check_input_dim(x)
+
+    def _check_input_dim(self, x: Tensor) -> None:
         if x.ndim not in self._expected_ndim:
             raise ValueError(
                 f"{type(self).__name__}: expected {' or '.join(f'{d}-D' for d in self._expected_ndim)} input, "
                 f"got shape {list(x.shape)}"
             )
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
         # Batch statistics in training, and in evaluation too when no running statistics are kept.
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
