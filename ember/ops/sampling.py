@@ -1,0 +1,306 @@
+"""Sampling at computed positions: ``grid_sample`` (PyTorch's bilinear, nearest and bicubic sampling of
+(N, C, H, W) or (N, C, D, H, W) input at a grid of normalized coordinates, with zeros, border or reflection
+padding) with its two gradient ops, and ``affine_grid``, the sampling grid of an affine map (a matrix product).
+
+Each grid point reads a few taps of the input: the 2^D corners around it (bilinear), the nearest element, or the
+4 x 4 neighbours (bicubic). A tap is a flat index into the input's spatial axes and a weight, both computed as
+PyTorch's kernels compute them, in the input's dtype; taps that fall outside the input weigh 0. The forward
+gathers the taps (``take_along_axis``), the input's gradient adds them back (one ``bincount``), and the grid's
+gradient weighs the gathered values by the weights' derivatives. The grid's gradient has no gradient of its own
+(PyTorch has no double backward for grid_sample either); the input's gradient does, so second-order gradients
+through the input's gradient are exact."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ember.ops import dispatch
+from ember.ops.convert import as_tensor
+from ember.ops.dispatch import TensorLike
+from ember.ops.linalg import matmul
+from ember.ops.modes import vjp_rule
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
+from ember.ops.shape import reshape, transpose
+
+MODES = ("bilinear", "nearest", "bicubic")
+PADDING_MODES = ("zeros", "border", "reflection")
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) cubic convolution constant
+_TAPS = {"bilinear": 2, "nearest": 1, "bicubic": 4}
+
+
+# --- PyTorch's coordinate rules (aten's GridSampler.h), each with its derivative -----------------------------
+
+
+def _unnormalize(coord, size: int, align_corners: bool):
+    """A grid coordinate in [-1, 1] as a position in pixels, and d(position)/d(coordinate)."""
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1), (size - 1) / 2
+    return ((coord + 1) * size - 1) / 2, size / 2
+
+
+def _clip(xp, coord, size: int):
+    """Clipped into [0, size - 1]; the derivative is 0 at and beyond the borders, as PyTorch's."""
+    inside = (coord > 0) & (coord < size - 1)
+    return xp.clip(coord, 0, size - 1), inside.astype(coord.dtype)
+
+
+def _reflect(xp, coord, twice_low: int, twice_high: int):
+    """Reflected into [twice_low / 2, twice_high / 2] as often as needed, with the derivative's sign (+1 or -1)."""
+    if twice_low == twice_high:
+        return xp.zeros_like(coord), xp.zeros_like(coord)
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    shifted = coord - low
+    distance = xp.abs(shifted)
+    extra = xp.fmod(distance, span)
+    even = xp.fmod(xp.floor(distance / span), 2) == 0
+    sign = xp.where(shifted < 0, -1, 1).astype(coord.dtype)
+    return xp.where(even, extra + low, span - extra + low), xp.where(even, sign, -sign)
+
+
+def _padded(xp, coord, size: int, padding_mode: str, align_corners: bool):
+    """PyTorch's ``compute_coordinates``: the position the padding mode reads, and its derivative (None: 1)."""
+    if padding_mode == "border":
+        return _clip(xp, coord, size)
+    if padding_mode == "reflection":
+        low, high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+        coord, reflected = _reflect(xp, coord, low, high)
+        coord, clipped = _clip(xp, coord, size)
+        return coord, reflected * clipped
+    return coord, None
+
+
+def _cubic(t) -> tuple:
+    """The four cubic convolution weights at fraction ``t`` and their derivatives in ``t``."""
+    a = _CUBIC_A
+    near, far = t, 1 - t
+    weights = (((a * (near + 1) - 5 * a) * (near + 1) + 8 * a) * (near + 1) - 4 * a,
+               ((a + 2) * near - (a + 3)) * near * near + 1,
+               ((a + 2) * far - (a + 3)) * far * far + 1,
+               ((a * (far + 1) - 5 * a) * (far + 1) + 8 * a) * (far + 1) - 4 * a)
+    slopes = ((3 * a * (near + 1) - 10 * a) * (near + 1) + 8 * a,
+              (3 * (a + 2) * near - 2 * (a + 3)) * near,
+              -(3 * (a + 2) * far - 2 * (a + 3)) * far,
+              -((3 * a * (far + 1) - 10 * a) * (far + 1) + 8 * a))
+    return weights, slopes
+
+
+def _axis_taps(xp, coord, size: int, mode: str, padding_mode: str, align_corners: bool):
+    """One spatial axis: [(position, weight, d weight / d position)] of its taps, and d position / d coord."""
+    source, scale = _unnormalize(coord, size, align_corners)
+    if mode == "bicubic":  # the taps, not the source position, are padded
+        first = xp.floor(source)
+        weights, slopes = _cubic(source - first)
+        taps = [(_padded(xp, first + (k - 1), size, padding_mode, align_corners)[0], weights[k], slopes[k])
+                for k in range(4)]
+        return taps, scale
+    source, slope = _padded(xp, source, size, padding_mode, align_corners)
+    scale = scale if slope is None else slope * scale
+    if mode == "nearest":
+        return [(xp.rint(source), xp.ones_like(source), xp.zeros_like(source))], scale
+    first = xp.floor(source)
+    one = xp.ones_like(source)
+    return [(first, (first + 1) - source, -one), (first + 1, source - first, one)], scale
+
+
+def _taps(xp, spatial: tuple, grid, mode: str, padding_mode: str, align_corners: bool):
+    """Every tap of every grid point: [(flat index, weight, [d weight / d grid[..., c] for each c])], each of
+    shape (N, points), and d position / d grid[..., c] per component c. Component c addresses spatial axis
+    D - 1 - c (x is the width); taps outside the input have index 0 and weight 0."""
+    dims = len(spatial)
+    n = grid.shape[0]
+    per_component, scales = [], []
+    for c in range(dims):
+        axis = dims - 1 - c
+        size, stride = spatial[axis], math.prod(spatial[axis + 1:])
+        taps, scale = _axis_taps(xp, grid[..., c].reshape(n, -1), size, mode, padding_mode, align_corners)
+        indexed = []
+        for position, weight, slope in taps:
+            known = xp.isfinite(position) & (position > -1) & (position < size)
+            index = xp.where(known, position, -1).astype(np.int64)  # truncation, as PyTorch's int cast
+            inside = (index >= 0) & (index < size)
+            indexed.append((xp.where(inside, index * stride, 0), inside, weight, slope))
+        per_component.append(indexed)
+        scales.append(scale)
+    out = []
+    for combo in itertools.product(*reversed(per_component)):  # x varies fastest: PyTorch's nw, ne, sw, se order
+        combo = combo[::-1]
+        index = sum(t[0] for t in combo)
+        inside = np.logical_and.reduce([t[1] for t in combo]) if dims > 1 else combo[0][1]
+        weight = math.prod(t[2] for t in combo)
+        slopes = [math.prod(t[3] if e == c else t[2] for e, t in enumerate(combo)) for c in range(dims)]
+        out.append((xp.where(inside, index, 0), xp.where(inside, weight, 0), [xp.where(inside, s, 0) for s in slopes]))
+    return out, scales
+
+
+def _gathered(xp, x, index):
+    """x's values at flat spatial indices (N, points): (N, C, points)."""
+    n, c = x.shape[:2]
+    return xp.take_along_axis(x.reshape(n, c, -1), index[:, None, :], axis=2)
+
+
+def _grid_sample_forward(xp, x, grid, *, mode, padding_mode, align_corners):
+    taps, _ = _taps(xp, x.shape[2:], grid, mode, padding_mode, align_corners)
+    out = None
+    for index, weight, _ in taps:
+        term = _gathered(xp, x, index) * weight[:, None, :]
+        out = term if out is None else out + term
+    return out.reshape(x.shape[:2] + grid.shape[1:-1])
+
+
+def _input_grad_forward(xp, x, grid, g, *, mode, padding_mode, align_corners):
+    """The gradient with respect to x (whose shape alone is read): each tap's share of g added back."""
+    n, c = x.shape[:2]
+    size = math.prod(x.shape[2:])
+    taps, _ = _taps(xp, x.shape[2:], grid, mode, padding_mode, align_corners)
+    g = g.reshape(n, c, -1)
+    rows = xp.arange(n * c).reshape(n, c, 1) * size
+    index = xp.concatenate([(rows + i[:, None, :]).reshape(-1) for i, _, _ in taps])
+    shares = xp.concatenate([(g * w[:, None, :]).reshape(-1) for _, w, _ in taps])
+    return xp.bincount(index, weights=shares, minlength=n * c * size).astype(x.dtype).reshape(x.shape)
+
+
+def _grid_grad_forward(xp, x, grid, g, *, mode, padding_mode, align_corners):
+    """The gradient with respect to the grid: the gathered taps weighed by the weights' derivatives."""
+    if mode == "nearest":  # piecewise constant in the grid
+        return xp.zeros_like(grid)
+    dims = x.ndim - 2
+    taps, scales = _taps(xp, x.shape[2:], grid, mode, padding_mode, align_corners)
+    g = g.reshape(x.shape[:2] + (-1,))
+    parts = [None] * dims
+    for index, _, slopes in taps:
+        seen = (_gathered(xp, x, index) * g).sum(axis=1)
+        for c in range(dims):
+            term = seen * slopes[c]
+            parts[c] = term if parts[c] is None else parts[c] + term
+    return xp.stack([(parts[c] * scales[c]).reshape(grid.shape[:-1]) for c in range(dims)], axis=-1)
+
+
+# --- the records --------------------------------------------------------------------------------------------
+
+
+def _check_attrs(name: str, specs, mode, padding_mode, align_corners, dims: int) -> None:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise shape_error(name, specs, f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+        raise shape_error(name, specs, f"padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise shape_error(name, specs, f"align_corners must be a bool, got {align_corners!r}")
+    if mode == "bicubic" and dims != 2:
+        raise shape_error(name, specs, "mode 'bicubic' samples 4-D input only")
+
+
+def _grid_sample_infer(x, grid, *, mode, padding_mode, align_corners, name="grid_sample"):
+    specs = [x, grid]
+    if x.ndim not in (4, 5):
+        raise shape_error(name, specs, "input must be 4-D (N, C, H, W) or 5-D (N, C, D, H, W)")
+    dims = x.ndim - 2
+    _check_attrs(name, specs, mode, padding_mode, align_corners, dims)
+    if grid.ndim != x.ndim or grid.shape[-1] != dims:
+        raise shape_error(name, specs, f"grid must be {x.ndim}-D with last dimension {dims} for {x.ndim}-D input")
+    if None not in (x.shape[0], grid.shape[0]) and x.shape[0] != grid.shape[0]:
+        raise shape_error(name, specs, "input and grid must have the same batch size")
+    if any(d == 0 for d in x.shape[2:]):
+        raise shape_error(name, specs, "the input's spatial dimensions must be non-empty")
+    if x.dtype.kind != "f" or grid.dtype != x.dtype:
+        raise shape_error(name, specs, "input and grid must have the same floating dtype")
+    return Spec(tuple(x.shape[:2]) + tuple(grid.shape[1:-1]), x.dtype)
+
+
+def _grad_infer(name: str, result: int):
+    def infer(x, grid, g, **attrs):
+        out = _grid_sample_infer(x, grid, **attrs, name=name)
+        if g.ndim != out.ndim or any(None not in (a, b) and a != b for a, b in zip(g.shape, out.shape)) \
+                or g.dtype != x.dtype:
+            raise shape_error(name, [x, grid, g], f"the output gradient must be {x.dtype}{list(out.shape)}")
+        return Spec(tuple((x, grid)[result].shape), x.dtype)
+
+    return infer
+
+
+def _cost(out: Spec, x: Spec, grid: Spec, *rest: Spec, mode, **attrs) -> Cost:
+    taps = _TAPS[mode] ** (x.ndim - 2)
+    points = (grid.size or 0) // grid.shape[-1]
+    channels = x.shape[1] or 0
+    nbytes = sum(s.nbytes or 0 for s in (out, x, grid, *rest))
+    return Cost(2 * taps * points * channels, nbytes)
+
+
+def _grid_sample_rule(run, ctx, g):
+    x, grid = ctx.inputs
+    gx = run(GRID_SAMPLE_INPUT_GRAD, x, grid, g, **ctx.attrs) if ctx.needs[0] else None
+    ggrid = run(GRID_SAMPLE_GRID_GRAD, x, grid, g, **ctx.attrs) if ctx.needs[1] else None
+    return gx, ggrid
+
+
+def _input_grad_rule(run, ctx, gg):
+    # input_grad(g) is A(grid)^T g, so <gg, A^T g> = <A gg, g>: g's gradient samples gg, the grid's is grid_grad
+    x, grid, g = ctx.inputs
+    ggrid = run(GRID_SAMPLE_GRID_GRAD, gg, grid, g, **ctx.attrs) if ctx.needs[1] else None
+    gout = run(GRID_SAMPLE, gg, grid, **ctx.attrs) if ctx.needs[2] else None
+    return None, ggrid, gout
+
+
+GRID_SAMPLE = defop("grid_sample", forward=_grid_sample_forward, infer=_grid_sample_infer,
+                    vjp=vjp_rule(_grid_sample_rule), cost=_cost, onnx="GridSample")
+GRID_SAMPLE_INPUT_GRAD = defop("grid_sample_input_grad", forward=_input_grad_forward,
+                               infer=_grad_infer("grid_sample_input_grad", 0), vjp=vjp_rule(_input_grad_rule),
+                               cost=_cost, onnx=NO_ONNX)
+GRID_SAMPLE_GRID_GRAD = defop("grid_sample_grid_grad", forward=_grid_grad_forward,
+                              infer=_grad_infer("grid_sample_grid_grad", 1), vjp=NON_DIFFERENTIABLE, cost=_cost,
+                              onnx=NO_ONNX)
+
+
+def grid_sample(input: TensorLike, grid: TensorLike, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool | None = None) -> TensorLike:
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2) of (x, y) coordinates in [-1, 1], or 5-D
+    input (N, C, D, H, W) at (N, D_out, H_out, W_out, 3) of (x, y, z): PyTorch's ``grid_sample``. ``mode``:
+    "bilinear", "nearest" or "bicubic" (4-D only); ``padding_mode``: "zeros", "border" or "reflection";
+    ``align_corners``: whether -1 and 1 are the corner pixels' centres (True) or their outer edges (False, the
+    default). Differentiable in both input and grid.
+
+    >>> theta = ember.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    >>> ember.grid_sample(ember.randn(1, 3, 4, 4), ember.affine_grid(theta, (1, 3, 8, 8))).shape
+    (1, 3, 8, 8)
+    """
+    input = as_tensor(input)
+    grid = as_tensor(grid, input)
+    attrs = {"mode": mode, "padding_mode": padding_mode, "align_corners": bool(align_corners)}
+    _grid_sample_infer(Spec(tuple(input.shape), input.dtype), Spec(tuple(grid.shape), grid.dtype), **attrs)
+    return dispatch.apply(GRID_SAMPLE, (input, grid), attrs)
+
+
+def _base_grid(size: tuple, align_corners: bool, dtype) -> np.ndarray:
+    """(prod(spatial), D + 1) rows (x, y[, z], 1) over the output's spatial grid, x varying fastest."""
+    steps = []
+    for n in reversed(size):  # x (the width) first
+        line = np.linspace(-1, 1, n) if n > 1 else np.zeros(1)
+        line = line.astype(dtype)
+        steps.append(line if align_corners else line * dtype.type((n - 1) / n))
+    mesh = np.meshgrid(*reversed(steps), indexing="ij")  # spatial axes in order: (D,) H, W
+    columns = [m.reshape(-1) for m in reversed(mesh)] + [np.ones(math.prod(size), dtype)]
+    return np.stack(columns, axis=1)
+
+
+def affine_grid(theta: TensorLike, size, align_corners: bool | None = None) -> TensorLike:
+    """The sampling grid of a batch of affine maps: ``theta`` (N, 2, 3) and ``size`` (N, C, H, W) give
+    (N, H, W, 2); ``theta`` (N, 3, 4) and ``size`` (N, C, D, H, W) give (N, D, H, W, 3). PyTorch's
+    ``affine_grid``; differentiable in ``theta``.
+
+    >>> ember.affine_grid(ember.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]), (1, 3, 4, 5)).shape
+    (1, 4, 5, 2)
+    """
+    theta = as_tensor(theta)
+    size = tuple(size)
+    if len(size) not in (4, 5) or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+        raise ValueError(f"affine_grid: size must be 4 or 5 positive ints (N, C, [D,] H, W), got {size}")
+    dims = len(size) - 2
+    if theta.dtype.kind != "f" or theta.ndim != 3 or tuple(theta.shape[1:]) != (dims, dims + 1) \
+            or theta.shape[0] not in (size[0], None):
+        raise ValueError(f"affine_grid: theta must be floating ({size[0]}, {dims}, {dims + 1}) for size {list(size)}, "
+                         f"got {theta.dtype}{list(theta.shape)}")
+    base = as_tensor(_base_grid(size[2:], bool(align_corners), np.dtype(theta.dtype)), theta)
+    grid = matmul(base, transpose(theta, (0, 2, 1)))  # (N, points, D)
+    return reshape(grid, (-1, *size[2:], dims))
