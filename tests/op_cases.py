@@ -1290,6 +1290,49 @@ _row("grid_sample_of_affine_grid", lambda x, t: ember.grid_sample(x, ember.affin
      lambda x, t: F.grid_sample(x, F.affine_grid(t, (2, 2, 3, 3), False), align_corners=False), double_grad=False)
 
 
+def np_resample_matrix(n_in, n_out, mode, align):
+    """(n_out, n_in): PyTorch's interpolation of one axis to a given size (no scale_factor), in float64."""
+    matrix = np.zeros((n_out, n_in))
+    scale = ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0) if align else n_in / n_out
+    for i in range(n_out):
+        if mode in ("nearest", "nearest-exact"):
+            matrix[i, min(math.floor((i + 0.5 if mode == "nearest-exact" else i) * scale), n_in - 1)] = 1
+            continue
+        real = scale * i if align else scale * (i + 0.5) - 0.5
+        if mode == "bicubic":
+            first = min(math.floor(real), n_in - 1)
+            for k, w in enumerate(np_cubic_weights(min(max(real - first, 0.0), 1.0))):
+                matrix[i, min(max(first + k - 1, 0), n_in - 1)] += w
+        elif mode == "area":
+            start, end = i * n_in // n_out, -(-(i + 1) * n_in // n_out)
+            matrix[i, start:end] = 1 / (end - start)
+        else:
+            real = max(real, 0.0)
+            first = min(math.floor(real), n_in - 1)
+            matrix[i, first] += 1 - (real - first)
+            matrix[i, min(first + 1, n_in - 1)] += real - first
+    return matrix
+
+
+def np_interpolate(x, size, mode, align=False):
+    for axis in range(2, x.ndim):
+        x = np.moveaxis(np.tensordot(np_resample_matrix(x.shape[axis], size[axis - 2], mode, align),
+                                     np.moveaxis(x, axis, 0), 1), 0, axis)
+    return x
+
+
+for _shape, _size, _mode, _align in [((2, 2, 5), (8,), "nearest-exact", None), ((1, 2, 4, 5), (7, 3), "bicubic", False),
+                                     ((1, 1, 3, 4), (5, 6), "bicubic", True), ((1, 2, 2, 3, 4), (3, 2, 5), "trilinear",
+                                                                             False),
+                                     ((2, 1, 5, 7), (3, 4), "area", None), ((1, 2, 4, 3, 5), (2, 2, 3), "area", None),
+                                     ((1, 1, 3, 4, 2), (5, 3, 4), "nearest", None)]:
+    _row(f"interpolate_{len(_shape)}d_{_mode}{'_aligned' if _align else ''}",
+         lambda x, s=_size, m=_mode, a=_align: ember.nn.functional.interpolate(x, s, mode=m, align_corners=a),
+         lambda x, s=_size, m=_mode, a=_align: np_interpolate(x, s, m, bool(a)), ins(normal(*_shape)),
+         "take" if "nearest" in _mode else ("take", "mul", "add") if _mode != "area" else "matmul",
+         lambda x, s=_size, m=_mode, a=_align: F.interpolate(x, s, mode=m, align_corners=a))
+
+
 # --- effects: variable writes, in-place updates, random draws (ember.ops.effects) -------------------------
 
 

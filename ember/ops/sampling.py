@@ -72,8 +72,9 @@ def _padded(xp, coord, size: int, padding_mode: str, align_corners: bool):
     return coord, None
 
 
-def _cubic(t) -> tuple:
-    """The four cubic convolution weights at fraction ``t`` and their derivatives in ``t``."""
+def cubic_weights(t) -> tuple:
+    """The four cubic convolution weights (PyTorch's, A = -0.75) of the taps at -1, 0, 1 and 2 from a point at
+    fraction ``t`` past tap 0, and their derivatives in ``t``."""
     a = _CUBIC_A
     near, far = t, 1 - t
     weights = (((a * (near + 1) - 5 * a) * (near + 1) + 8 * a) * (near + 1) - 4 * a,
@@ -92,7 +93,7 @@ def _axis_taps(xp, coord, size: int, mode: str, padding_mode: str, align_corners
     source, scale = _unnormalize(coord, size, align_corners)
     if mode == "bicubic":  # the taps, not the source position, are padded
         first = xp.floor(source)
-        weights, slopes = _cubic(source - first)
+        weights, slopes = cubic_weights(source - first)
         taps = [(_padded(xp, first + (k - 1), size, padding_mode, align_corners)[0], weights[k], slopes[k])
                 for k in range(4)]
         return taps, scale
