@@ -12,8 +12,10 @@ through the input's gradient are exact."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import operator
 
 import numpy as np
 
@@ -129,7 +131,7 @@ def _taps(xp, spatial: tuple, grid, mode: str, padding_mode: str, align_corners:
     for combo in itertools.product(*reversed(per_component)):  # x varies fastest: PyTorch's nw, ne, sw, se order
         combo = combo[::-1]
         index = sum(t[0] for t in combo)
-        inside = np.logical_and.reduce([t[1] for t in combo]) if dims > 1 else combo[0][1]
+        inside = functools.reduce(operator.and_, [t[1] for t in combo])
         weight = math.prod(t[2] for t in combo)
         slopes = [math.prod(t[3] if e == c else t[2] for e, t in enumerate(combo)) for c in range(dims)]
         out.append((xp.where(inside, index, 0), xp.where(inside, weight, 0), [xp.where(inside, s, 0) for s in slopes]))
