@@ -71,6 +71,31 @@ def test_grid_sample_of_one_pixel_input_reflects_as_torch():
             np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_of_non_finite_and_huge_coordinates_gives_torchs_values(mode, padding):
+    # zeros padding and bicubic give NaN for a NaN or infinite coordinate; clipping reads a NaN as 0
+    x = np.random.default_rng(7).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    grid = np.array([[[[np.nan, 0.2], [np.inf, 0.1], [-np.inf, 0.3], [1e20, 0.0], [0.5, -1e20]]]], np.float32)
+    for align in (False, True):
+        kwargs = {"mode": mode, "padding_mode": padding, "align_corners": align}
+        with np.errstate(invalid="ignore"):
+            ours = F.grid_sample(ember.tensor(x), ember.tensor(grid), **kwargs).numpy()
+        np.testing.assert_allclose(ours, TF.grid_sample(torch.tensor(x), torch.tensor(grid), **kwargs).numpy(),
+                                   atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("batch, out", [(1, (0, 3)), (0, (2, 2))])
+def test_grid_sample_of_empty_grids_and_batches_has_torchs_shapes(batch, out):
+    x = ember.zeros(batch, 2, 3, 4, requires_grad=True)
+    grid = ember.zeros(batch, *out, 2, requires_grad=True)
+    y = F.grid_sample(x, grid)
+    assert y.shape == tuple(TF.grid_sample(torch.zeros(batch, 2, 3, 4), torch.zeros(batch, *out, 2),
+                                                   align_corners=False).shape)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and grid.grad.shape == grid.shape and not x.grad.numpy().any()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 1, 3), (2, 3, 3, 4, 5), (1, 1, 1, 1, 2)])
 @pytest.mark.parametrize("align", [False, True])

@@ -5,7 +5,7 @@ padding) with its two gradient ops, and ``affine_grid``, the sampling grid of an
 Each grid point reads a few taps of the input: the 2^D corners around it (bilinear), the nearest element, or the
 4 x 4 neighbours (bicubic). A tap is a flat index into the input's spatial axes and a weight, both computed as
 PyTorch's kernels compute them, in the input's dtype; taps that fall outside the input weigh 0. The forward
-gathers the taps (``take_along_axis``), the input's gradient adds them back (one ``bincount``), and the grid's
+gathers the taps (``take_along_axis``), the input's gradient adds them back (``bincount``), and the grid's
 gradient weighs the gathered values by the weights' derivatives. The grid's gradient has no gradient of its own
 (PyTorch has no double backward for grid_sample either); the input's gradient does, so second-order gradients
 through the input's gradient are exact."""
@@ -44,9 +44,10 @@ def _unnormalize(coord, size: int, align_corners: bool):
 
 
 def _clip(xp, coord, size: int):
-    """Clipped into [0, size - 1]; the derivative is 0 at and beyond the borders, as PyTorch's."""
+    """Clipped into [0, size - 1]; the derivative is 0 at and beyond the borders, as PyTorch's. A NaN becomes 0
+    (fmax ignores it, as PyTorch's kernels do)."""
     inside = (coord > 0) & (coord < size - 1)
-    return xp.clip(coord, 0, size - 1), inside.astype(coord.dtype)
+    return xp.fmin(xp.fmax(coord, 0), size - 1), inside.astype(coord.dtype)
 
 
 def _reflect(xp, coord, twice_low: int, twice_high: int):
@@ -113,12 +114,12 @@ def _taps(xp, spatial: tuple, grid, mode: str, padding_mode: str, align_corners:
     shape (N, points), and d position / d grid[..., c] per component c. Component c addresses spatial axis
     D - 1 - c (x is the width); taps outside the input have index 0 and weight 0."""
     dims = len(spatial)
-    n = grid.shape[0]
+    n, points = grid.shape[0], math.prod(grid.shape[1:-1])
     per_component, scales = [], []
     for c in range(dims):
         axis = dims - 1 - c
         size, stride = spatial[axis], math.prod(spatial[axis + 1:])
-        taps, scale = _axis_taps(xp, grid[..., c].reshape(n, -1), size, mode, padding_mode, align_corners)
+        taps, scale = _axis_taps(xp, grid[..., c].reshape(n, points), size, mode, padding_mode, align_corners)
         indexed = []
         for position, weight, slope in taps:
             known = xp.isfinite(position) & (position > -1) & (position < size)
@@ -134,14 +135,16 @@ def _taps(xp, spatial: tuple, grid, mode: str, padding_mode: str, align_corners:
         inside = functools.reduce(operator.and_, [t[1] for t in combo])
         weight = math.prod(t[2] for t in combo)
         slopes = [math.prod(t[3] if e == c else t[2] for e, t in enumerate(combo)) for c in range(dims)]
-        out.append((xp.where(inside, index, 0), xp.where(inside, weight, 0), [xp.where(inside, s, 0) for s in slopes]))
+        # a product with the mask, not a where: a NaN or infinite coordinate gives NaN, as PyTorch's CPU kernel
+        inside = inside.astype(grid.dtype)
+        out.append((index * inside.astype(index.dtype), weight * inside, [s * inside for s in slopes]))
     return out, scales
 
 
 def _gathered(xp, x, index):
     """x's values at flat spatial indices (N, points): (N, C, points)."""
     n, c = x.shape[:2]
-    return xp.take_along_axis(x.reshape(n, c, -1), index[:, None, :], axis=2)
+    return xp.take_along_axis(x.reshape(n, c, math.prod(x.shape[2:])), index[:, None, :], axis=2)
 
 
 def _grid_sample_forward(xp, x, grid, *, mode, padding_mode, align_corners):
@@ -154,15 +157,18 @@ def _grid_sample_forward(xp, x, grid, *, mode, padding_mode, align_corners):
 
 
 def _input_grad_forward(xp, x, grid, g, *, mode, padding_mode, align_corners):
-    """The gradient with respect to x (whose shape alone is read): each tap's share of g added back."""
+    """The gradient with respect to x (whose shape alone is read): each tap's share of g added back, by one
+    bincount per channel over every tap of every point (a flat index into the batch's spatial axes)."""
     n, c = x.shape[:2]
     size = math.prod(x.shape[2:])
     taps, _ = _taps(xp, x.shape[2:], grid, mode, padding_mode, align_corners)
-    g = g.reshape(n, c, -1)
-    rows = xp.arange(n * c).reshape(n, c, 1) * size
-    index = xp.concatenate([(rows + i[:, None, :]).reshape(-1) for i, _, _ in taps])
-    shares = xp.concatenate([(g * w[:, None, :]).reshape(-1) for _, w, _ in taps])
-    return xp.bincount(index, weights=shares, minlength=n * c * size).astype(x.dtype).reshape(x.shape)
+    g = g.reshape(n, c, math.prod(g.shape[2:]))
+    index = xp.concatenate([(xp.arange(n).reshape(n, 1) * size + i).reshape(-1) for i, _, _ in taps])
+    out = xp.empty((c, n * size), x.dtype)
+    for channel in range(c):
+        shares = xp.concatenate([(g[:, channel] * w).reshape(-1) for _, w, _ in taps])
+        out[channel] = xp.bincount(index, weights=shares, minlength=n * size)
+    return xp.ascontiguousarray(xp.moveaxis(out.reshape((c, n) + x.shape[2:]), 0, 1))
 
 
 def _grid_grad_forward(xp, x, grid, g, *, mode, padding_mode, align_corners):
@@ -171,7 +177,7 @@ def _grid_grad_forward(xp, x, grid, g, *, mode, padding_mode, align_corners):
         return xp.zeros_like(grid)
     dims = x.ndim - 2
     taps, scales = _taps(xp, x.shape[2:], grid, mode, padding_mode, align_corners)
-    g = g.reshape(x.shape[:2] + (-1,))
+    g = g.reshape(x.shape[:2] + (math.prod(g.shape[2:]),))
     parts = [None] * dims
     for index, _, slopes in taps:
         seen = (_gathered(xp, x, index) * g).sum(axis=1)
