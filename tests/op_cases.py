@@ -1277,7 +1277,7 @@ for _mode, _pad, _align, _shape, _out in [("bilinear", "zeros", False, (2, 2, 3,
          lambda x, g, m=_mode, p=_pad, a=_align: np_grid_sample(x, g, m, p, a),
          ins(normal(*_shape), uniform(-1.4, 1.4, *_out)),
          ("grid_sample", "grid_sample_input_grad", "grid_sample_grid_grad"),
-         lambda x, g, m=_mode, p=_pad, a=_align: F.grid_sample(x, g, m, p, a), double_grad=False)
+         lambda x, g, m=_mode, p=_pad, a=_align: F.grid_sample(x, g, m, p, a))
 for _size, _align in [((2, 3, 4, 5), False), ((1, 1, 3, 2), True), ((2, 1, 2, 3, 4), False)]:
     _dims = len(_size) - 2
     _row(f"affine_grid_{_dims}d_{'aligned' if _align else 'edges'}",
@@ -1287,7 +1287,7 @@ for _size, _align in [((2, 3, 4, 5), False), ((1, 1, 3, 2), True), ((2, 1, 2, 3,
 _row("grid_sample_of_affine_grid", lambda x, t: ember.grid_sample(x, ember.affine_grid(t, (2, 2, 3, 3))),
      lambda x, t: np_grid_sample(x, np_affine_grid(t, (2, 2, 3, 3))),
      ins(normal(2, 2, 4, 5), normal(2, 2, 3, scale=0.5)), ("grid_sample", "matmul"),
-     lambda x, t: F.grid_sample(x, F.affine_grid(t, (2, 2, 3, 3), False), align_corners=False), double_grad=False)
+     lambda x, t: F.grid_sample(x, F.affine_grid(t, (2, 2, 3, 3), False), align_corners=False))
 
 
 def np_resample_matrix(n_in, n_out, mode, align):

@@ -1,6 +1,7 @@
 """grid_sample and affine_grid against PyTorch: values and both gradients over every mode, padding mode,
 align_corners and dtype, PyTorch's conventions at borders and pixel centres, ember.jit, errors, the ONNX form, and a
-spatial transformer that learns to undo a known warp."""
+spatial transformer that learns to undo a known warp; higher-order gradients (which PyTorch lacks) against finite
+differences."""
 
 import contextlib
 import itertools
@@ -158,6 +159,31 @@ def test_the_input_gradient_is_differentiable_in_the_grid(mode):
             moved = grid.copy()
             moved[i] += sign * 1e-6
             numeric[i] += sign * weighted_input_grad(ember.tensor(moved)).item() / 2e-6
+    np.testing.assert_allclose(analytic.numpy(), numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode, padding", [("bilinear", "reflection"), ("bicubic", "zeros"), ("bilinear", "zeros")])
+def test_third_order_gradients_in_the_grid_match_finite_differences(mode, padding):
+    # r(grid) = <d/dgrid <d/dgrid <out, u>, w1>, w2>: its gradient needs the weights' third derivatives
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 2, 4, 5))
+    grid = rng.uniform(-1.2, 1.2, (1, 2, 3, 2))
+    u, w1, w2 = rng.standard_normal((1, 2, 2, 3)), rng.standard_normal(grid.shape), rng.standard_normal(grid.shape)
+
+    def second(g, create_graph):
+        out = F.grid_sample(ember.tensor(x), g, mode=mode, padding_mode=padding, align_corners=True)
+        (first,) = ember.grad((out * ember.tensor(u)).sum(), [g], create_graph=True)
+        (then,) = ember.grad((first * ember.tensor(w1)).sum(), [g], create_graph=create_graph)
+        return (then * ember.tensor(w2)).sum()
+
+    g = ember.tensor(grid, requires_grad=True)
+    (analytic,) = ember.grad(second(g, True), [g])
+    numeric = np.zeros(grid.shape)
+    for i in np.ndindex(*grid.shape):
+        for sign in (1, -1):
+            moved = grid.copy()
+            moved[i] += sign * 1e-6
+            numeric[i] += sign * second(ember.tensor(moved, requires_grad=True), False).item() / 2e-6
     np.testing.assert_allclose(analytic.numpy(), numeric, rtol=1e-5, atol=1e-6)
 
 

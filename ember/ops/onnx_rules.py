@@ -505,8 +505,11 @@ def _nll_weights(b, target, weight=None, *, num_classes, ignore_index, normalize
 
 
 @_rule(GRID_SAMPLE)
-def _grid_sample(b, x, grid, *, mode, padding_mode, align_corners):
+def _grid_sample(b, x, grid, *, mode, padding_mode, align_corners, derivative):
     dims = len(b.spec(x).shape) - 2
+    if any(derivative):
+        raise ValueError(f"grid_sample: a derivative of the sampling (orders {derivative}, from a backward) has no "
+                         "ONNX form")
     if b.opset < 16 or dims == 3 and b.opset < 20:
         raise ValueError(f"grid_sample: {dims + 2}-D input needs ONNX opset {16 if dims == 2 else 20} or later "
                          f"(GridSample), got {b.opset}")

@@ -87,7 +87,7 @@ def _cubic(x: Tensor, axis: int, size_out: int, scale, align_corners: bool) -> T
     size_in = x.shape[axis]
     real = _source(size_out, scale, align_corners, cubic=True)
     first = np.minimum(np.floor(real).astype(np.int64), size_in - 1)  # PyTorch's guard_index_and_lambda
-    weights, _ = cubic_weights(np.clip(real - first.astype(real.dtype), 0, 1))
+    weights = cubic_weights(np.clip(real - first.astype(real.dtype), 0, 1))
     return _weighted(x, axis, [(np.clip(first + k - 1, 0, size_in - 1), w) for k, w in enumerate(weights)])
 
 
