@@ -187,6 +187,23 @@ def test_third_order_gradients_in_the_grid_match_finite_differences(mode, paddin
     np.testing.assert_allclose(analytic.numpy(), numeric, rtol=1e-5, atol=1e-6)
 
 
+def test_second_order_gradients_trace_under_jit():
+    rng = np.random.default_rng(9)
+    x = ember.tensor(rng.standard_normal((1, 2, 4, 5)), requires_grad=True)
+    grid = ember.tensor(rng.uniform(-1, 1, (1, 3, 2, 2)), requires_grad=True)
+
+    def penalty_grads(image, points):
+        out = F.grid_sample(image, points, mode="bicubic", padding_mode="reflection")
+        (first,) = ember.grad((out * out).sum(), [points], create_graph=True)
+        return ember.grad((first * first).sum(), [image, points])
+
+    eager = penalty_grads(x, grid)
+    step = ember.jit(penalty_grads)
+    for _ in range(2):
+        for ours, expected in zip(step(x, grid), eager):
+            np.testing.assert_array_equal(ours.numpy(), expected.numpy())
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: F.grid_sample(ember.zeros(1, 2, 3), ember.zeros(1, 2, 2)),
      r"grid_sample: input must be 4-D \(N, C, H, W\) or 5-D .* float32\[1, 2, 3\]"),
