@@ -8,6 +8,7 @@ difference with h ~ 1e-6 never straddles one.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -1237,6 +1238,144 @@ _row("batch_norm_eval_3d_no_affine", lambda x, m, v: ember.batch_norm(x, m, v), 
 _row("dropout_p0", lambda x: ember.dropout(x, 0.0), lambda x: x, ins(normal(3, 4)), (), lambda x: F.dropout(x, 0.0))
 _row("dropout_eval", lambda x: ember.dropout(x, 0.7, training=False), lambda x: x, ins(normal(3, 4)), (),
      lambda x: F.dropout(x, 0.7, training=False))
+
+
+# --- sampling: grid_sample and affine_grid ----------------------------------------------------------------
+
+
+def np_grid_coordinate(coord, size, padding, align):
+    """PyTorch's unnormalize and compute_coordinates of one grid coordinate (a Python float)."""
+    coord = (coord + 1) / 2 * (size - 1) if align else ((coord + 1) * size - 1) / 2
+    return np_pad_coordinate(coord, size, padding, align)
+
+
+def np_pad_coordinate(coord, size, padding, align):
+    if padding == "reflection":
+        low, span = (0.0, size - 1.0) if align else (-0.5, float(size))
+        if span <= 0:
+            return 0.0
+        distance = abs(coord - low)
+        flips, extra = divmod(distance, span)
+        coord = extra + low if flips % 2 == 0 else span - extra + low
+    if padding in ("border", "reflection"):
+        coord = min(max(coord, 0.0), size - 1.0)
+    return coord
+
+
+def np_cubic_weights(t, a=-0.75):
+    def near(s):  # |s| <= 1
+        return ((a + 2) * s - (a + 3)) * s * s + 1
+
+    def far(s):  # 1 < |s| < 2
+        return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def np_grid_sample(x, grid, mode="bilinear", padding="zeros", align=False):
+    """A loop over every output point of PyTorch's formulas, for 4-D and 5-D input (x: (N, C, *spatial),
+    grid: (N, *out, D) with component c addressing spatial axis D - 1 - c)."""
+    spatial = x.shape[2:]
+    out = np.zeros(x.shape[:2] + grid.shape[1:-1])
+    for n in range(x.shape[0]):
+        for point in np.ndindex(*grid.shape[1:-1]):
+            coords = grid[(n, *point)][::-1]  # in the input's axis order
+            if mode == "bicubic":
+                raw = [(c + 1) / 2 * (s - 1) if align else ((c + 1) * s - 1) / 2 for c, s in zip(coords, spatial)]
+                base = [math.floor(r) for r in raw]
+                axes = [[(np_pad_coordinate(b + k - 1.0, s, padding, align), w)
+                         for k, w in enumerate(np_cubic_weights(r - b))] for r, b, s in zip(raw, base, spatial)]
+            else:
+                source = [np_grid_coordinate(c, s, padding, align) for c, s in zip(coords, spatial)]
+                if mode == "nearest":
+                    axes = [[(float(np.rint(p)), 1.0)] for p in source]
+                else:
+                    axes = [[(math.floor(p), math.floor(p) + 1 - p), (math.floor(p) + 1, p - math.floor(p))]
+                            for p in source]
+            for taps in itertools.product(*axes):
+                index = tuple(int(p) for p, _ in taps)
+                if all(0 <= i < s for i, s in zip(index, spatial)):
+                    out[(n, slice(None), *point)] += x[(n, slice(None), *index)] * math.prod(w for _, w in taps)
+    return out
+
+
+def np_affine_grid(theta, size, align=False):
+    axes = []
+    for n in size[2:]:
+        line = np.linspace(-1, 1, n) if n > 1 else np.zeros(1)
+        axes.append(line if align else line * (n - 1) / n)
+    mesh = np.meshgrid(*axes, indexing="ij")
+    base = np.stack([m for m in mesh[::-1]] + [np.ones(mesh[0].shape)], axis=-1)  # (*spatial, D + 1): x first
+    return np.einsum("...k,njk->n...j", base, theta)
+
+
+for _mode, _pad, _align, _shape, _out in [("bilinear", "zeros", False, (2, 2, 3, 4), (2, 3, 2, 2)),
+                                          ("bilinear", "reflection", True, (1, 2, 4, 3), (1, 2, 3, 2)),
+                                          ("bilinear", "border", False, (1, 2, 2, 3, 3), (1, 2, 2, 1, 3)),
+                                          ("nearest", "border", True, (2, 1, 3, 4), (2, 2, 3, 2)),
+                                          ("nearest", "reflection", False, (1, 2, 2, 2, 3), (1, 1, 2, 2, 3)),
+                                          ("bicubic", "zeros", True, (1, 2, 4, 4), (1, 2, 3, 2)),
+                                          ("bicubic", "reflection", False, (1, 1, 3, 4), (1, 3, 2, 2)),
+                                          ("bicubic", "border", False, (2, 1, 3, 3), (2, 2, 2, 2))]:
+    _row(f"grid_sample_{len(_shape)}d_{_mode}_{_pad}_{'aligned' if _align else 'edges'}",
+         lambda x, g, m=_mode, p=_pad, a=_align: ember.grid_sample(x, g, m, p, a),
+         lambda x, g, m=_mode, p=_pad, a=_align: np_grid_sample(x, g, m, p, a),
+         ins(normal(*_shape), uniform(-1.4, 1.4, *_out)),
+         ("grid_sample", "grid_sample_input_grad", "grid_sample_grid_grad"),
+         lambda x, g, m=_mode, p=_pad, a=_align: F.grid_sample(x, g, m, p, a))
+for _size, _align in [((2, 3, 4, 5), False), ((1, 1, 3, 2), True), ((2, 1, 2, 3, 4), False)]:
+    _dims = len(_size) - 2
+    _row(f"affine_grid_{_dims}d_{'aligned' if _align else 'edges'}",
+         lambda t, s=_size, a=_align: ember.affine_grid(t, s, a),
+         lambda t, s=_size, a=_align: np_affine_grid(t, s, a), ins(normal(_size[0], _dims, _dims + 1)),
+         ("matmul", "transpose", "reshape"), lambda t, s=_size, a=_align: F.affine_grid(t, s, a))
+_row("grid_sample_of_affine_grid", lambda x, t: ember.grid_sample(x, ember.affine_grid(t, (2, 2, 3, 3))),
+     lambda x, t: np_grid_sample(x, np_affine_grid(t, (2, 2, 3, 3))),
+     ins(normal(2, 2, 4, 5), normal(2, 2, 3, scale=0.5)), ("grid_sample", "matmul"),
+     lambda x, t: F.grid_sample(x, F.affine_grid(t, (2, 2, 3, 3), False), align_corners=False))
+
+
+def np_resample_matrix(n_in, n_out, mode, align):
+    """(n_out, n_in): PyTorch's interpolation of one axis to a given size (no scale_factor), in float64."""
+    matrix = np.zeros((n_out, n_in))
+    scale = ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0) if align else n_in / n_out
+    for i in range(n_out):
+        if mode in ("nearest", "nearest-exact"):
+            matrix[i, min(math.floor((i + 0.5 if mode == "nearest-exact" else i) * scale), n_in - 1)] = 1
+            continue
+        real = scale * i if align else scale * (i + 0.5) - 0.5
+        if mode == "bicubic":
+            first = min(math.floor(real), n_in - 1)
+            for k, w in enumerate(np_cubic_weights(min(max(real - first, 0.0), 1.0))):
+                matrix[i, min(max(first + k - 1, 0), n_in - 1)] += w
+        elif mode == "area":
+            start, end = i * n_in // n_out, -(-(i + 1) * n_in // n_out)
+            matrix[i, start:end] = 1 / (end - start)
+        else:
+            real = max(real, 0.0)
+            first = min(math.floor(real), n_in - 1)
+            matrix[i, first] += 1 - (real - first)
+            matrix[i, min(first + 1, n_in - 1)] += real - first
+    return matrix
+
+
+def np_interpolate(x, size, mode, align=False):
+    for axis in range(2, x.ndim):
+        x = np.moveaxis(np.tensordot(np_resample_matrix(x.shape[axis], size[axis - 2], mode, align),
+                                     np.moveaxis(x, axis, 0), 1), 0, axis)
+    return x
+
+
+for _shape, _size, _mode, _align in [((2, 2, 5), (8,), "nearest-exact", None), ((1, 2, 4, 5), (7, 3), "bicubic", False),
+                                     ((1, 1, 3, 4), (5, 6), "bicubic", True), ((1, 2, 2, 3, 4), (3, 2, 5), "trilinear",
+                                                                             False),
+                                     ((2, 1, 5, 7), (3, 4), "area", None), ((1, 2, 4, 3, 5), (2, 2, 3), "area", None),
+                                     ((1, 1, 3, 4, 2), (5, 3, 4), "nearest", None)]:
+    _row(f"interpolate_{len(_shape)}d_{_mode}{'_aligned' if _align else ''}",
+         lambda x, s=_size, m=_mode, a=_align: ember.nn.functional.interpolate(x, s, mode=m, align_corners=a),
+         lambda x, s=_size, m=_mode, a=_align: np_interpolate(x, s, m, bool(a)), ins(normal(*_shape)),
+         "take" if "nearest" in _mode else ("take", "mul", "add") if _mode != "area" else "matmul",
+         lambda x, s=_size, m=_mode, a=_align: F.interpolate(x, s, mode=m, align_corners=a))
 
 
 # --- effects: variable writes, in-place updates, random draws (ember.ops.effects) -------------------------

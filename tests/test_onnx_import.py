@@ -142,3 +142,20 @@ def test_a_model_reading_its_input_shape_compiles_for_each_batch_size():
     for batch in (2, 5, 3):
         x = _float(batch, 3, 4, seed=batch)
         np.testing.assert_array_equal(compiled(ember.tensor(x)).numpy(), x.reshape(batch, 12))
+
+
+@pytest.mark.parametrize("shape, grid_shape, mode, padding, opset", [
+    ((2, 3, 4, 5), (2, 6, 7, 2), "bicubic", "reflection", 17),
+    ((1, 2, 3, 4, 5), (1, 2, 3, 4, 3), "bilinear", "border", 20),
+])
+def test_grid_sample_round_trips_through_gridsample(shape, grid_shape, mode, padding, opset):
+    x, grid = _float(*shape), np.random.default_rng(1).uniform(-1.3, 1.3, grid_shape).astype(np.float32)
+
+    def sample(image, points):
+        return ember.grid_sample(image, points, mode, padding, align_corners=True)
+
+    model = ember.onnx.export(sample, [x, grid], opset=opset)
+    assert "GridSample" in [n.op_type for n in model.graph.node]
+    imported = ember.onnx.load(model.SerializeToString())
+    np.testing.assert_allclose(imported(ember.tensor(x), ember.tensor(grid)).numpy(),
+                               sample(ember.tensor(x), ember.tensor(grid)).numpy(), rtol=1e-6, atol=1e-6)

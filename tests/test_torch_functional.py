@@ -226,12 +226,52 @@ def test_padding_modules_match_torch(name, args):
     ((2, 3, 5, 7), {"size": (3, 11), "mode": "bilinear"}),
     ((2, 3, 5, 7), {"size": (8, 4), "mode": "bilinear", "align_corners": True}),
     ((1, 2, 6), {"size": 9, "mode": "linear"}),
+    ((2, 3, 6), {"scale_factor": 1.7, "mode": "nearest-exact"}),
+    ((2, 3, 4, 5), {"size": (7, 3), "mode": "nearest-exact"}),
+    ((1, 2, 3, 4, 5), {"scale_factor": (1.5, 0.5, 2), "mode": "nearest"}),
+    ((1, 2, 3, 4, 5), {"size": (2, 6, 7), "mode": "nearest-exact"}),
+    ((1, 2, 3, 4, 5), {"scale_factor": (1.5, 0.5, 2), "mode": "trilinear"}),
+    ((1, 2, 3, 4, 5), {"size": (5, 3, 8), "mode": "trilinear", "align_corners": True}),
+    ((2, 3, 4, 5), {"scale_factor": 2, "mode": "bicubic"}),
+    ((2, 3, 4, 5), {"scale_factor": 0.6, "mode": "bicubic", "recompute_scale_factor": True}),
+    ((2, 3, 5, 7), {"size": (3, 11), "mode": "bicubic", "align_corners": True}),
+    ((2, 3, 7), {"size": 3, "mode": "area"}),
+    ((2, 3, 5, 7), {"scale_factor": 0.5, "mode": "area"}),
+    ((1, 2, 4, 5, 6), {"size": (3, 2, 4), "mode": "area"}),
 ])
 def test_interpolate_and_upsample_match_torch(shape, kwargs):
     x, tx = _pair(*shape)
     _check(F.interpolate(x, **kwargs), TF.interpolate(tx, **kwargs), [(x, tx)], atol=1e-5)
     np.testing.assert_allclose(nn.Upsample(**kwargs)(x).detach().numpy(),
                                torch.nn.Upsample(**kwargs)(tx).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode, shape", [("bilinear", (2, 3, 4, 5)), ("bicubic", (2, 3, 4, 5)),
+                                         ("trilinear", (1, 2, 3, 4, 5)), ("linear", (2, 3, 6))])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_interpolate_in_float64_takes_torchs_float64_positions(mode, shape, align_corners):
+    x = np.random.default_rng(2).standard_normal(shape)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = F.interpolate(ours, scale_factor=3.3, mode=mode, align_corners=align_corners)
+    ty = TF.interpolate(theirs, scale_factor=3.3, mode=mode, align_corners=align_corners)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    upstream = np.random.default_rng(3).standard_normal(y.shape)
+    y.backward(ember.tensor(upstream))
+    ty.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_interpolate_modes_trace_under_jit():
+    x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32))
+
+    def resample(t):
+        return (F.interpolate(t, scale_factor=2, mode="bicubic") + F.interpolate(t, size=(8, 10), mode="nearest-exact")
+                + F.interpolate(F.interpolate(t, size=(2, 3), mode="area"), size=(8, 10), mode="bilinear"))
+
+    step = ember.jit(resample)
+    for _ in range(2):
+        np.testing.assert_allclose(step(x).numpy(), resample(x).numpy(), rtol=1e-6)
 
 
 def test_upsampling_modules_and_interpolate_errors():
@@ -242,6 +282,13 @@ def test_upsampling_modules_and_interpolate_errors():
         F.interpolate(ember.zeros(2, 3), size=4, mode="bilinear")
     with pytest.raises(ValueError, match="interpolate: exactly one of size and scale_factor must be given"):
         F.interpolate(x)
+    with pytest.raises(ValueError, match=r"interpolate: mode 'bicubic' takes 4-D input, got shape \[1, 1, 2, 2, 2\]"):
+        F.interpolate(ember.zeros(1, 1, 2, 2, 2), size=4, mode="bicubic")
+    with pytest.raises(ValueError, match="interpolate: align_corners is only for the modes linear, bilinear, "
+                                         "trilinear, bicubic, not 'area'"):
+        F.interpolate(x, size=2, mode="area", align_corners=False)
+    with pytest.raises(ValueError, match="interpolate: mode must be one of"):
+        F.interpolate(x, size=2, mode="cubic")
 
 
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])

@@ -30,6 +30,7 @@ from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuff
 from ember.ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    affine_grid,
     avg_pool1d,
     avg_pool2d,
     batch_norm,
@@ -43,6 +44,7 @@ from ember.ops import (
     ctc_loss,
     elu,
     gelu,
+    grid_sample,
     hardswish,
     hardtanh,
     huber_loss,
@@ -78,7 +80,7 @@ __all__ = [
     "group_norm", "instance_norm", "rms_norm",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
-    "fold", "unfold",
+    "fold", "unfold", "affine_grid", "grid_sample",
     "ctc_loss", "gumbel_softmax",
 ]
 

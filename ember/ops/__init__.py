@@ -178,6 +178,7 @@ from ember.ops.reduction import (
     var,
 )
 from ember.ops.registry import ELEMENTWISE, NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, ShapeError, Spec, defop
+from ember.ops.sampling import affine_grid, grid_sample
 from ember.ops.shape import (
     broadcast_to,
     clone,
@@ -225,7 +226,7 @@ __all__ = [
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
-    "searchsorted",
+    "searchsorted", "affine_grid", "grid_sample",
     "cholesky", "det", "inverse", "logdet", "matrix_power", "pinverse", "qr", "slogdet", "svd",
     "ctc_loss", "stop_gradient",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",

@@ -41,6 +41,7 @@ from ember.ops.normalization import LAYER_NORM
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
+from ember.ops.sampling import GRID_SAMPLE
 from ember.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
 from ember.ops.sorting import ARGSORT, MEDIAN
 
@@ -498,3 +499,20 @@ def _nll_weights(b, target, weight=None, *, num_classes, ignore_index, normalize
         w = b.node("Neg", [w])
     hot = b.node("OneHot", [safe, b.const(num_classes, np.int64), b.const(np.array([0, 1], dtype))], axis=1)
     return b.node("Mul", [hot, b.node("Unsqueeze", [w, b.ints([1])])])
+
+
+# --- sampling ----------------------------------------------------------------------------------------------
+
+
+@_rule(GRID_SAMPLE)
+def _grid_sample(b, x, grid, *, mode, padding_mode, align_corners, derivative):
+    dims = len(b.spec(x).shape) - 2
+    if any(derivative):
+        raise ValueError(f"grid_sample: a derivative of the sampling (orders {derivative}, from a backward) has no "
+                         "ONNX form")
+    if b.opset < 16 or dims == 3 and b.opset < 20:
+        raise ValueError(f"grid_sample: {dims + 2}-D input needs ONNX opset {16 if dims == 2 else 20} or later "
+                         f"(GridSample), got {b.opset}")
+    if b.opset >= 20:  # opset 20 renamed the modes for N-D input
+        mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    return b.node("GridSample", [x, grid], mode=mode, padding_mode=padding_mode, align_corners=int(align_corners))

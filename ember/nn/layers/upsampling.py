@@ -1,6 +1,8 @@
-"""Resampling: ``interpolate`` (nearest, linear and bilinear), ``pixel_shuffle`` and ``pixel_unshuffle`` (listed in
-``nn.functional``) and their modules. Each resampled axis is gathered with ``take`` at positions computed as
-PyTorch's kernels compute them (in float32), so values and gradients match PyTorch's."""
+"""Resampling: ``interpolate`` (nearest, nearest-exact, linear, bilinear, trilinear, bicubic and area),
+``pixel_shuffle`` and ``pixel_unshuffle`` (listed in ``nn.functional``) and their modules. Each resampled axis is
+gathered with ``take`` at positions computed as PyTorch's kernels compute them, so values and gradients match
+PyTorch's; area is adaptive average pooling, as in PyTorch. Nearest positions are computed in float32, the
+interpolating modes' in float64 for float64 input and float32 otherwise (PyTorch's ``opmath`` type)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.nn.module import Module
+from ember.ops.sampling import cubic_weights
 from ember.tensor import Tensor
 
-_MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+_MODES = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,), "bilinear": (4,), "trilinear": (5,),
+          "bicubic": (4,), "area": (3, 4, 5)}
+_INTERPOLATING = ("linear", "bilinear", "trilinear", "bicubic")  # the modes that take align_corners
 
 
 def _output_sizes(input: Tensor, size, scale_factor) -> tuple[list, list]:
@@ -33,37 +38,77 @@ def _output_sizes(input: Tensor, size, scale_factor) -> tuple[list, list]:
     return [math.floor(n * s) for n, s in zip(input.shape[2:], scales)], scales
 
 
-def _scale(size_in: int, size_out: int, factor: float | None, align_corners: bool) -> np.float32:
-    """PyTorch's ``area_pixel_compute_scale``: output-to-input coordinate ratio."""
+def _scale(size_in: int, size_out: int, factor: float | None, align_corners: bool, real=np.float32):
+    """PyTorch's ``area_pixel_compute_scale``: output-to-input coordinate ratio, of type ``real``."""
     if align_corners:
-        return np.float32((size_in - 1) / (size_out - 1)) if size_out > 1 else np.float32(0)
+        return real((size_in - 1) / (size_out - 1)) if size_out > 1 else real(0)
     if factor is not None and factor > 0:
-        return np.float32(1.0 / factor)
-    return np.float32(size_in) / np.float32(size_out)
+        return real(1.0 / factor)
+    return real(size_in) / real(size_out)
 
 
-def _nearest(x: Tensor, axis: int, size_out: int, scale: np.float32) -> Tensor:
-    source = np.floor(np.arange(size_out, dtype=np.float32) * scale).astype(np.int64)
+def _nearest(x: Tensor, axis: int, size_out: int, scale: np.float32, exact: bool) -> Tensor:
+    dst = np.arange(size_out, dtype=np.float32)
+    source = np.floor((dst + np.float32(0.5)) * scale if exact else dst * scale).astype(np.int64)
     return _ops.take(x, np.minimum(source, x.shape[axis] - 1), axis)
 
 
-def _linear(x: Tensor, axis: int, size_out: int, scale: np.float32, align_corners: bool) -> Tensor:
+def _source(size_out: int, scale, align_corners: bool, cubic: bool) -> np.ndarray:
+    """PyTorch's ``area_pixel_compute_source_index`` of every output position (clamped at 0 except for cubic), in
+    the type of ``scale``."""
+    real = type(scale)
+    dst = np.arange(size_out, dtype=real)
+    if align_corners:
+        return scale * dst
+    source = scale * (dst + real(0.5)) - real(0.5)
+    return source if cubic else np.maximum(source, 0)
+
+
+def _weighted(x: Tensor, axis: int, taps: list) -> Tensor:
+    """sum_k take(x, index_k, axis) * weight_k, the weights (one per output position) broadcast along ``axis``."""
+    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+    out = None
+    for index, weight in taps:
+        term = _ops.take(x, index, axis) * _ops.as_tensor(weight.astype(x.dtype).reshape(shape), x)
+        out = term if out is None else out + term
+    return out
+
+
+def _linear(x: Tensor, axis: int, size_out: int, scale, align_corners: bool) -> Tensor:
     size_in = x.shape[axis]
-    dst = np.arange(size_out, dtype=np.float32)
-    real = scale * dst if align_corners else np.maximum(scale * (dst + np.float32(0.5)) - np.float32(0.5), 0)
+    real = _source(size_out, scale, align_corners, cubic=False)
     first = real.astype(np.int64)
     second = first + (first < size_in - 1)
-    weight = np.clip(real - first.astype(np.float32), 0, 1).astype(x.dtype)
-    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
-    lam1 = _ops.as_tensor(weight.reshape(shape), x)
-    lam0 = _ops.as_tensor((1 - weight).reshape(shape), x)
-    return _ops.take(x, first, axis) * lam0 + _ops.take(x, second, axis) * lam1
+    weight = np.clip(real - first.astype(real.dtype), 0, 1)
+    return _weighted(x, axis, [(first, 1 - weight), (second, weight)])
+
+
+def _cubic(x: Tensor, axis: int, size_out: int, scale, align_corners: bool) -> Tensor:
+    size_in = x.shape[axis]
+    real = _source(size_out, scale, align_corners, cubic=True)
+    first = np.minimum(np.floor(real).astype(np.int64), size_in - 1)  # PyTorch's guard_index_and_lambda
+    weights = cubic_weights(np.clip(real - first.astype(real.dtype), 0, 1))
+    return _weighted(x, axis, [(np.clip(first + k - 1, 0, size_in - 1), w) for k, w in enumerate(weights)])
+
+
+def _area(input: Tensor, sizes: list) -> Tensor:
+    """Adaptive average pooling to ``sizes``: PyTorch's area mode. 5-D input pools (H, W), then D."""
+    if input.ndim == 3:
+        return _ops.adaptive_avg_pool1d(input, sizes[0])
+    if input.ndim == 4:
+        return _ops.adaptive_avg_pool2d(input, sizes)
+    n, c, d, h, w = input.shape
+    planes = _ops.adaptive_avg_pool2d(_ops.reshape(input, (-1, c * d, h, w)), sizes[1:])
+    depth = _ops.adaptive_avg_pool2d(_ops.reshape(planes, (-1, c, d, sizes[1] * sizes[2])), (sizes[0], None))
+    return _ops.reshape(depth, (-1, c, *sizes))
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
                 recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
-    """Resample the spatial axes of (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``: mode
-    "nearest" (3-D, 4-D), "linear" (3-D) or "bilinear" (4-D), ``align_corners`` for the linear modes.
+    """Resample the spatial axes of (N, C, L), (N, C, H, W) or (N, C, D, H, W) input to ``size`` or by
+    ``scale_factor``: mode "nearest" or "nearest-exact" (3-D to 5-D), "linear" (3-D), "bilinear" (4-D), "trilinear"
+    (5-D), "bicubic" (4-D) or "area" (3-D to 5-D: adaptive average pooling); ``align_corners`` for linear, bilinear,
+    trilinear and bicubic.
 
     >>> ember.nn.functional.interpolate(ember.randn(1, 3, 4, 4), scale_factor=2, mode="bilinear").shape
     (1, 3, 8, 8)
@@ -73,21 +118,26 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if input.ndim not in _MODES[mode]:
         raise ValueError(f"interpolate: mode {mode!r} takes {' or '.join(f'{d}-D' for d in _MODES[mode])} input, "
                          f"got shape {list(input.shape)}")
-    if align_corners is not None and mode == "nearest":
-        raise ValueError("interpolate: align_corners is only for the linear modes, not 'nearest'")
+    if align_corners is not None and mode not in _INTERPOLATING:
+        raise ValueError(f"interpolate: align_corners is only for the modes {', '.join(_INTERPOLATING)}, "
+                         f"not {mode!r}")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
     sizes, factors = _output_sizes(input, size, scale_factor)
+    if any(n <= 0 for n in sizes):
+        raise ValueError(f"interpolate: the output size {sizes} must be positive for input {list(input.shape)}")
+    if mode == "area":
+        return _area(input, sizes)
     if recompute_scale_factor:
         factors = [None] * len(factors)
     corners = bool(align_corners)
     for axis in reversed(range(2, input.ndim)):  # the last axis first, in PyTorch's order of the blend
         n_in, n_out, factor = input.shape[axis], sizes[axis - 2], factors[axis - 2]
-        if n_out <= 0:
-            raise ValueError(f"interpolate: the output size {sizes} must be positive for input {list(input.shape)}")
-        scale = _scale(n_in, n_out, factor, corners and mode != "nearest")
-        input = _nearest(input, axis, n_out, scale) if mode == "nearest" else \
-            _linear(input, axis, n_out, scale, corners)
+        if mode in ("nearest", "nearest-exact"):
+            input = _nearest(input, axis, n_out, _scale(n_in, n_out, factor, False), exact=mode == "nearest-exact")
+        else:
+            scale = _scale(n_in, n_out, factor, corners, np.float64 if input.dtype == np.float64 else np.float32)
+            input = (_cubic if mode == "bicubic" else _linear)(input, axis, n_out, scale, corners)
     return input
 
 

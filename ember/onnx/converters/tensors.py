@@ -375,3 +375,11 @@ def _upsample(cx, x, scales=None, mode="nearest", **attrs):
     factors = attrs.pop("scales", None) if scales is None else cx.static(scales).tolist()
     return _resize(cx, x, None, np.asarray(factors, np.float32), None, coordinate_transformation_mode="asymmetric",
                    mode="linear" if mode in ("linear", "bilinear") else mode, nearest_mode="floor")
+
+
+@converter("GridSample")
+def _grid_sample(cx, x, grid, align_corners=0, mode="bilinear", padding_mode="zeros"):
+    mode = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, mode)  # opset 20's names
+    if mode not in ember.ops.sampling.MODES or padding_mode not in ember.ops.sampling.PADDING_MODES:
+        raise UnsupportedError(f"GridSample: mode {mode!r} with padding_mode {padding_mode!r} is not supported")
+    return ember.grid_sample(x, grid, mode, padding_mode, bool(align_corners))
