@@ -29,7 +29,7 @@ _ONNX_ORDER = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2)}  # PyTorch's gates in ONN
 
 def _fused(x: Tensor) -> bool:
     """Whether to run the ``recurrent`` op: a graph is being built and nothing will be differentiated."""
-    return x.symbolic and not is_grad_enabled()
+    return getattr(x, "symbolic", False) and not is_grad_enabled()  # (a NumPy input is eager)
 
 
 def _onnx_gates(mode: str, hidden: int, p: Tensor) -> Tensor:
