@@ -193,3 +193,21 @@ def test_recurrent_errors_name_the_op_and_shapes():
         recurrent(x, w, r, b, h, mode="LSTM")
     with pytest.raises(ShapeError, match=r"h0 must have shape \[1, 2, 5\].*got \[1, 3, 5\]"):
         recurrent(x, w, r, b, ember.tensor(_float(1, 3, 5)), h, mode="LSTM")
+
+
+def test_recurrent_takes_arrays_and_gives_the_onnx_node_s_outputs():
+    # onnxruntime's LSTM node on the same arrays: Y, Y_h and Y_c are the packed result's parts
+    from onnx import TensorProto, helper
+
+    x, w, r, b = _float(4, 2, 3), _float(2, 8, 3, seed=1), _float(2, 8, 2, seed=2), _float(2, 16, seed=3)
+    names = ["x", "w", "r", "b"]
+    node = helper.make_node("LSTM", names, ["y", "y_h", "y_c"], hidden_size=2, direction="bidirectional")
+    graph = helper.make_graph([node], "lstm", [helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
+                                               for n in names],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "y_h", "y_c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    y, y_h, y_c = _run(model, dict(zip(names, (x, w, r, b))))
+    packed = recurrent(x, w, r, b, mode="LSTM", direction="bidirectional").numpy()
+    for got, expected in ((packed[:4], y), (packed[4], y_h), (packed[5], y_c)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.ops import dispatch
+from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import relu, sigmoid, tanh
 from ember.ops.infer import differ, require_float, same_dtype
@@ -130,7 +131,7 @@ def recurrent(x, w, r, b, h0=None, c0=None, *, mode: str, direction: str = "forw
         raise ValueError(f"recurrent: a {mode} layer has no cell state; c0 must be None")
     state = tuple(s for s in (h0, c0) if s is not None)
     attrs = {"mode": mode, "direction": direction, "linear_before_reset": int(linear_before_reset)}
-    inputs = (x, w, r, b, *state)
+    inputs = tuple(as_tensor(t) for t in (x, w, r, b, *state))
     _recurrent_infer(*[Spec(tuple(t.shape), t.dtype) for t in inputs], **attrs)
     if dispatch.grad_enabled() and _differentiable(inputs):
         return _unrolled(*inputs, **attrs)
@@ -140,9 +141,8 @@ def recurrent(x, w, r, b, h0=None, c0=None, *, mode: str, direction: str = "forw
 def _differentiable(inputs) -> bool:
     """Whether a gradient may be asked for: an input requires one, or a graph of known sizes is built (a graph's
     gradients are asked for after it is built)."""
-    x = inputs[0]
-    if x.symbolic:
-        return None not in x.shape[:2]
+    if True in [t.symbolic for t in inputs]:
+        return None not in inputs[0].shape[:2]
     return True in [t.requires_grad for t in inputs]
 
 
