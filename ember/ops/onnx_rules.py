@@ -514,6 +514,7 @@ def _recurrent(b, x, w, r, bias, *state, mode, direction, linear_before_reset):
     if mode == "GRU":
         attrs["linear_before_reset"] = linear_before_reset
     op_type = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(mode, mode)
-    outputs = b.node(op_type, [x, w, r, bias, "", *state], outputs=3 if mode == "LSTM" else 2, **attrs)
+    inputs = [x, w, r, bias] + (["", *state] if state else [])  # "": no sequence_lens
+    outputs = b.node(op_type, inputs, outputs=3 if mode == "LSTM" else 2, **attrs)
     finals = [b.node("Unsqueeze", [name, b.ints([0])]) for name in outputs[1:]]
     return b.node("Concat", [outputs[0], *finals], axis=0)
