@@ -8,7 +8,7 @@
     ember eval digits-cnn CKPT
     ember profile [--sort time] [--trace trace.json] script.py [args...]
     ember export --standalone model.emb out.py      # NumPy-only inference code (+ out.npz weights)
-    ember export model.emb out.onnx                 # ONNX (needs the onnx extra)
+    ember export model.emb out.onnx                 # ONNX, any batch size (needs the onnx extra)
     ember serve MODEL_DIR [--port 8501] [--model-name NAME] [--max-batch-size 64] ...   # the serve extra
     ember --version
 
@@ -328,9 +328,21 @@ def _export(args) -> int:
         args.parser.error("give --standalone for Python code, or an output path ending in .onnx")
     import onnx
 
+    from ember.export.batch import with_dynamic_batch
     from ember.onnx import to_onnx
 
-    onnx.save(to_onnx(load_model(args.model), opset=args.opset), args.out)
+    graph, dynamic_axes = load_model(args.model), None
+    if not args.static_batch:
+        try:
+            graph = with_dynamic_batch(graph)
+        except ValueError as exc:
+            print(f"ember export: note: the batch size stays the traced one: {exc}", file=sys.stderr)
+        else:
+            names = [v.name or f"input{i}" for i, v in enumerate(graph.inputs)]
+            names += [f"output{i}" for i in range(len(graph.outputs))]
+            dynamic_axes = {name: {0: "batch"} for name, v in zip(names, graph.inputs + graph.outputs)
+                            if v.array.shape and v.array.shape[0] is None}
+    onnx.save(to_onnx(graph, opset=args.opset, dynamic_axes=dynamic_axes), args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -343,6 +355,9 @@ def _add_export(commands) -> None:
     parser.add_argument("out", help="the .py module (with --standalone) or the .onnx file to write")
     parser.add_argument("--standalone", action="store_true", help="write NumPy-only Python inference code")
     parser.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default: 17)")
+    parser.add_argument("--static-batch", action="store_true",
+                        help="keep the batch size the model was traced at (default: the ONNX file takes any "
+                        "batch size, its inputs' and outputs' first axis named 'batch')")
     parser.set_defaults(run=_export, parser=parser)
 
 

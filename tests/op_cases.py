@@ -17,6 +17,7 @@ from op_table import OpCase
 import ember
 from ember.ops.batch_norm import batch_moments
 from ember.ops.linalg import linear_relu
+from ember.ops.recurrent import recurrent
 
 try:
     import torch
@@ -1376,6 +1377,68 @@ for _shape, _size, _mode, _align in [((2, 2, 5), (8,), "nearest-exact", None), (
          lambda x, s=_size, m=_mode, a=_align: np_interpolate(x, s, m, bool(a)), ins(normal(*_shape)),
          "take" if "nearest" in _mode else ("take", "mul", "add") if _mode != "area" else "matmul",
          lambda x, s=_size, m=_mode, a=_align: F.interpolate(x, s, mode=m, align_corners=a))
+# --- recurrent layers (ONNX's layouts and gate orders) -----------------------------------------------------
+
+
+def np_recurrent(x, w, r, b, *state, mode="LSTM", direction="forward", linear_before_reset=1):
+    """ONNX's RNN/LSTM/GRU in float64, its final states appended along time: [Y; Y_h] or [Y; Y_h; Y_c]."""
+    def sig(v):
+        return 1.0 / (1.0 + np.exp(-v))
+
+    dirs, hidden = w.shape[0], r.shape[2]
+    zero = np.zeros((dirs, x.shape[1], hidden))
+    h0, c0 = (state + (zero, zero))[:2] if state else (zero, zero)
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        wb, rb = np.split(b[d], 2)
+        h, c, seq = h0[d], c0[d], []
+        times = range(x.shape[0])
+        for t in reversed(times) if d == 1 or direction == "reverse" else times:
+            if mode == "GRU":
+                (wz, wr, wh), (rz, rr, rh) = np.split(w[d], 3), np.split(r[d], 3)
+                (bz, br, bh), (qz, qr, qh) = np.split(wb, 3), np.split(rb, 3)
+                z = sig(x[t] @ wz.T + h @ rz.T + bz + qz)
+                g = sig(x[t] @ wr.T + h @ rr.T + br + qr)
+                inner = g * (h @ rh.T + qh) if linear_before_reset else (g * h) @ rh.T + qh
+                h = (1 - z) * np.tanh(x[t] @ wh.T + inner + bh) + z * h
+            elif mode == "LSTM":
+                i, o, f, cand = np.split(x[t] @ w[d].T + h @ r[d].T + wb + rb, 4, axis=-1)
+                c = sig(f) * c + sig(i) * np.tanh(cand)
+                h = sig(o) * np.tanh(c)
+            else:
+                pre = x[t] @ w[d].T + h @ r[d].T + wb + rb
+                h = np.maximum(pre, 0) if mode == "RNN_RELU" else np.tanh(pre)
+            seq.append((t, h))
+        ys.append(np.stack([v for _, v in sorted(seq, key=lambda p: p[0])]))
+        hs.append(h)
+        cs.append(c)
+    finals = [np.stack(hs)[None], np.stack(cs)[None]] if mode == "LSTM" else [np.stack(hs)[None]]
+    return np.concatenate([np.stack(ys, axis=1), *finals], axis=0)
+
+
+def _recurrent_row(name, mode, direction="forward", state=False, lbr=1, grad=False, steps=4, batch=2, feat=3, hid=3):
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    dirs = 2 if direction == "bidirectional" else 1
+    attrs = {"mode": mode, "direction": direction, "linear_before_reset": lbr}
+    samplers = [normal(steps, batch, feat), normal(dirs, gates * hid, feat, scale=0.5),
+                normal(dirs, gates * hid, hid, scale=0.5), normal(dirs, 2 * gates * hid, scale=0.5)]
+    samplers += [normal(dirs, batch, hid)] * (state * (2 if mode == "LSTM" else 1))
+    covers = ("matmul", "tanh", "concat") if grad else "recurrent"
+    _row(name, lambda x, w, r, b, *s: recurrent(x, w, r, b, *s, **attrs),
+         lambda *a: np_recurrent(*a, **attrs), ins(*samplers), covers, grad=grad, double_grad=mode != "RNN_RELU")
+
+
+_recurrent_row("recurrent_rnn_tanh", "RNN_TANH")
+_recurrent_row("recurrent_rnn_relu_reverse_state", "RNN_RELU", "reverse", state=True)
+_recurrent_row("recurrent_lstm_bidirectional_state", "LSTM", "bidirectional", state=True)
+_recurrent_row("recurrent_lstm", "LSTM", batch=1, steps=1)
+_recurrent_row("recurrent_gru_bidirectional", "GRU", "bidirectional")
+_recurrent_row("recurrent_gru_reset_before_state", "GRU", state=True, lbr=0)
+# a gradient is recorded: the same steps composed of Ember ops, which autograd differentiates
+_recurrent_row("recurrent_lstm_grad", "LSTM", "bidirectional", state=True, grad=True, steps=3, hid=2)
+_recurrent_row("recurrent_gru_grad", "GRU", "reverse", state=True, grad=True, steps=3, hid=2)
+_recurrent_row("recurrent_gru_reset_before_grad", "GRU", lbr=0, grad=True, steps=3, hid=2)
+_recurrent_row("recurrent_rnn_tanh_grad", "RNN_TANH", "bidirectional", grad=True, steps=3, hid=2)
 
 
 # --- effects: variable writes, in-place updates, random draws (ember.ops.effects) -------------------------

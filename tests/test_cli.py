@@ -154,6 +154,63 @@ def test_bench_refuses_rounds_and_seconds_that_time_nothing(capsys, option, valu
     assert f"argument {option}: must be positive, got {value}" in capsys.readouterr().err
 
 
+def _flattening_net(fixed: bool = False):
+    """A CNN that flattens with x.reshape(x.shape[0], -1); ``fixed`` also adds zeros(x.shape[0], 3), a
+    constant of the traced batch size."""
+    import ember
+    from ember import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(1, 2, 3), nn.Linear(2 * 6 * 6, 3)
+
+        def forward(self, x):
+            x = self.conv(x)
+            y = self.fc(x.reshape(x.shape[0], -1))
+            return y + ember.zeros(x.shape[0], 3) if fixed else y
+
+    return Net()
+
+
+def _onnx_batch(path) -> list:
+    import onnx
+
+    model = onnx.load(str(path))
+    return [v.type.tensor_type.shape.dim[0].dim_param or v.type.tensor_type.shape.dim[0].dim_value
+            for v in list(model.graph.input) + list(model.graph.output)]
+
+
+def test_export_makes_the_batch_axis_dynamic_unless_told(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import ember
+
+    net = _flattening_net()
+    ember.export.save_model(net, ember.randn(4, 1, 8, 8), tmp_path / "model.emb")
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "model.onnx")]) == 0
+    assert _onnx_batch(tmp_path / "model.onnx") == ["batch", "batch"]
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    for batch in (1, 7):
+        x = np.random.default_rng(batch).standard_normal((batch, 1, 8, 8)).astype(np.float32)
+        expected = net(ember.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(session.run(None, {"input0": x})[0], expected, rtol=1e-5, atol=1e-6)
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "static.onnx"), "--static-batch"]) == 0
+    assert _onnx_batch(tmp_path / "static.onnx") == [4, 4]
+    assert "note" not in capsys.readouterr().err
+
+
+def test_export_keeps_the_traced_batch_where_the_model_fixes_it_and_says_why(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    import ember
+
+    ember.export.save_model(_flattening_net(fixed=True), ember.randn(4, 1, 8, 8), tmp_path / "model.emb")
+    assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "model.onnx")]) == 0
+    assert _onnx_batch(tmp_path / "model.onnx") == [4, 4]
+    assert ("ember export: note: the batch size stays the traced one: output 0 keeps the traced batch size 4 "
+            "(shape [4, 3])") in capsys.readouterr().err
+
+
 def test_export_writes_onnx_that_loads_and_refuses_an_opset_onnx_does_not_know(tmp_path, capsys):
     pytest.importorskip("onnx")
     import ember

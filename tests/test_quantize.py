@@ -96,3 +96,38 @@ def test_calibration_batches_must_be_a_nonempty_list_of_batches():
     with pytest.raises(ValueError, match="calibration_batches is empty"):
         ember.quantize.quantize_model(net, [])
     assert ember.quantize.quantize_model(net, [x])(x).shape == (4, 3)
+
+
+class _NeedsBatchSize(nn.Module):
+    """A CNN whose forward computes with the batch size: a flattening reshape, and a zero bias built from
+    x.shape[0] (a trace with an unknown batch cannot build it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3), nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        h = self.conv(x).relu()
+        return self.fc(h.reshape(x.shape[0], -1)) + ember.zeros(x.shape[0], 3)
+
+
+def test_model_that_needs_its_batch_size_is_traced_per_batch_shape():
+    ember.manual_seed(0)
+    net = _NeedsBatchSize()
+    net.eval()
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((n, 1, 8, 8)).astype(np.float32) for n in (16, 16, 5)]
+    with pytest.warns(UserWarning, match=r"quantize_model: the model needs its batch size to trace .*tracing it "
+                                         r"at each input shape instead"):
+        qnet = ember.quantize.quantize_model(net, batches)
+    assert [node.op.name for node in qnet.graph.nodes].count("qlinear") == 1
+    for n in (16, 5, 3):  # calibration shapes, and a new one traced at its first call
+        x = rng.standard_normal((n, 1, 8, 8)).astype(np.float32)
+        with ember.no_grad():
+            expected = net(ember.tensor(x)).numpy()
+        got = qnet(x)
+        assert got.shape == (n, 3)
+        np.testing.assert_allclose(got, expected, atol=0.05 * np.abs(expected).max())
+    scales = {shapes: sorted(node.attrs["x_scale"] for node in fn.graph.nodes if "x_scale" in node.attrs)
+              for shapes, fn in qnet._by_shapes.items()}
+    assert len(scales) == 3 and len({tuple(s) for s in scales.values()}) == 1  # one set of activation scales

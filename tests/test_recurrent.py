@@ -207,3 +207,12 @@ def test_lstm_learns_to_count_ones():
     with ember.no_grad():
         predicted = net(ember.tensor(bits[..., None].astype(np.float32))).numpy().argmax(1)
     assert (predicted == bits.sum(1)).mean() >= 0.95
+
+
+def test_layers_and_cells_still_take_numpy_arrays():
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    for layer in (nn.RNN(3, 4), nn.LSTM(3, 4), nn.GRU(3, 4)):
+        assert layer(x)[0].shape == (5, 2, 4)
+    for cell in (nn.RNNCell(3, 4), nn.GRUCell(3, 4)):
+        assert cell(x[0]).shape == (2, 4)
+    assert nn.LSTMCell(3, 4)(x[0])[0].shape == (2, 4)

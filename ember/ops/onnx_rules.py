@@ -39,6 +39,7 @@ from ember.ops.linalg import LINEAR, LINEAR_RELU
 from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.normalization import LAYER_NORM
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
+from ember.ops.recurrent import RECURRENT
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
@@ -516,3 +517,20 @@ def _grid_sample(b, x, grid, *, mode, padding_mode, align_corners, derivative):
     if b.opset >= 20:  # opset 20 renamed the modes for N-D input
         mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     return b.node("GridSample", [x, grid], mode=mode, padding_mode=padding_mode, align_corners=int(align_corners))
+# --- recurrent layers -----------------------------------------------------------------------------------
+
+
+@_rule(RECURRENT)
+def _recurrent(b, x, w, r, bias, *state, mode, direction, linear_before_reset):
+    """ONNX's RNN, LSTM or GRU node (no sequence_lens), its final states put after Y along time as the op does."""
+    dirs, hidden = b.spec(w).shape[0], b.spec(r).shape[2]
+    attrs = {"hidden_size": hidden, "direction": direction}
+    if mode == "RNN_RELU":
+        attrs["activations"] = ["Relu"] * dirs
+    if mode == "GRU":
+        attrs["linear_before_reset"] = linear_before_reset
+    op_type = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(mode, mode)
+    inputs = [x, w, r, bias] + (["", *state] if state else [])  # "": no sequence_lens
+    outputs = b.node(op_type, inputs, outputs=3 if mode == "LSTM" else 2, **attrs)
+    finals = [b.node("Unsqueeze", [name, b.ints([0])]) for name in outputs[1:]]
+    return b.node("Concat", [outputs[0], *finals], axis=0)

@@ -433,3 +433,50 @@ def op_median(x, *, axis, keepdims):
     k = (flat.size - 1) // 2
     value = x.dtype.type("nan") if x.dtype.kind == "f" and np.isnan(flat).any() else np.partition(flat, k)[k]
     return np.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
+
+
+def recurrent_sigmoid(x):
+    half = x.dtype.type(0.5)
+    return half * np.tanh(half * x) + half
+
+
+def recurrent_step(mode, gx, h, c, r, rb, linear_before_reset):
+    n = h.shape[-1]
+    if mode == "GRU":
+        gh = h @ r[:2 * n].T + rb[:2 * n]
+        z = recurrent_sigmoid(gx[:, :n] + gh[:, :n])
+        reset = recurrent_sigmoid(gx[:, n:2 * n] + gh[:, n:])
+        if linear_before_reset:
+            cand = np.tanh(gx[:, 2 * n:] + reset * (h @ r[2 * n:].T + rb[2 * n:]))
+        else:
+            cand = np.tanh(gx[:, 2 * n:] + (reset * h) @ r[2 * n:].T + rb[2 * n:])
+        return cand + z * (h - cand), c
+    pre = gx + h @ r.T + rb
+    if mode == "LSTM":
+        gates = recurrent_sigmoid(pre[:, :3 * n])
+        c = gates[:, 2 * n:] * c + gates[:, :n] * np.tanh(pre[:, 3 * n:])
+        return gates[:, n:2 * n] * np.tanh(c), c
+    return np.maximum(pre, 0) if mode == "RNN_RELU" else np.tanh(pre), c
+
+
+@_kernel("recurrent", "recurrent_sigmoid", "recurrent_step")
+def op_recurrent(x, w, r, b, *state, mode, direction, linear_before_reset):
+    steps, batch, _ = x.shape
+    dirs, gate_size, _ = w.shape
+    hidden = r.shape[-1]
+    finals = 2 if mode == "LSTM" else 1
+    out = np.empty((steps + finals, dirs, batch, hidden), x.dtype)
+    zeros = np.zeros((dirs, batch, hidden), x.dtype)
+    h0 = state[0] if state else zeros
+    c0 = state[1] if len(state) > 1 else zeros
+    for d in range(dirs):
+        gx = (x.reshape(steps * batch, -1) @ w[d].T + b[d, :gate_size]).reshape(steps, batch, gate_size)
+        h, c = h0[d], c0[d]
+        reverse = d == 1 or direction == "reverse"
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            h, c = recurrent_step(mode, gx[t], h, c, r[d], b[d, gate_size:], linear_before_reset)
+            out[t, d] = h
+        out[steps, d] = h
+        if mode == "LSTM":
+            out[steps + 1, d] = c
+    return out

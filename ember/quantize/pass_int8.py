@@ -29,10 +29,12 @@ def calibrate(graph: Graph, batches) -> dict:
     return found
 
 
-def quantize_int8(graph: Graph, batches) -> Graph:
+def quantize_int8(graph: Graph, batches=None, *, ranges: dict | None = None) -> Graph:
     """Replace each Linear and Conv node whose weight is a constant by its int8 form (``qlinear`` /
-    ``qconv2d``), with activation scales from ``batches``; returns the rewritten graph (verified)."""
-    ranges = calibrate(graph, batches)
+    ``qconv2d``), with activation scales from ``batches`` (or ``ranges``, what ``calibrate`` found); returns
+    the rewritten graph (verified)."""
+    if ranges is None:
+        ranges = calibrate(graph, batches)
     nodes = list(graph.nodes)
     graph.nodes = []
     for i, node in enumerate(nodes):

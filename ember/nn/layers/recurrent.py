@@ -3,6 +3,10 @@
 The input projection ``x @ W_ih^T + b`` of a whole sequence is one matmul; the time loop then does only
 the hidden matmul and the gate arithmetic per step, all with Ember ops (so autograd needs nothing else).
 Gate order: LSTM (i, f, g, o), GRU (r, z, n) with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+
+A graph built with gradients off (an ONNX export, an inference trace) gets one ``recurrent`` op per layer
+instead (ONNX's RNN/LSTM/GRU node, ONNX's gate orders), which needs neither the batch size nor the sequence
+length; the cells are such an op over one step.
 """
 
 from __future__ import annotations
@@ -11,13 +15,36 @@ import math
 
 from ember import ops
 from ember.creation import empty, zeros
+from ember.grad_mode import is_grad_enabled
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
+from ember.ops.recurrent import recurrent
 from ember.tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+_ONNX_ORDER = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2)}  # PyTorch's gates in ONNX's order: (i, o, f, c), (z, r, h)
+
+
+def _fused(x: Tensor) -> bool:
+    """Whether to run the ``recurrent`` op: a graph is being built and nothing will be differentiated."""
+    return getattr(x, "symbolic", False) and not is_grad_enabled()  # (a NumPy input is eager)
+
+
+def _onnx_gates(mode: str, hidden: int, p: Tensor) -> Tensor:
+    """A weight or bias with its gate blocks (along the first axis) in ONNX's order."""
+    order = _ONNX_ORDER.get(mode)
+    if order is None:
+        return p
+    return ops.concat([p[g * hidden:(g + 1) * hidden] for g in order], axis=0)
+
+
+def _onnx_bias(mode: str, hidden: int, b_ih: Tensor | None, b_hh: Tensor | None, like: Tensor) -> Tensor:
+    """ONNX's B: the input biases then the hidden ones, zeros for a layer without bias."""
+    if b_ih is None:
+        return zeros(2 * _GATES[mode] * hidden, dtype=like.dtype, device=like.device)
+    return ops.concat([_onnx_gates(mode, hidden, b_ih), _onnx_gates(mode, hidden, b_hh)], axis=0)
 
 
 def _time_steps(x: Tensor) -> list[Tensor]:
@@ -154,16 +181,17 @@ class RNNBase(Module):
         batch = input.shape[1]
         num_directions = 2 if self.bidirectional else 1
         state_shape = (self.num_layers * num_directions, batch, self.hidden_size)
+        is_lstm = self.mode == "LSTM"
+        if h0 is not None:
+            self._check_state("the initial hidden state", h0, state_shape)
+        if is_lstm and c0 is not None:
+            self._check_state("the initial cell state", c0, state_shape)
+        if _fused(input):
+            return self._run_fused(input, h0, c0)
         if h0 is None:
             h0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
-        else:
-            self._check_state("the initial hidden state", h0, state_shape)
-        is_lstm = self.mode == "LSTM"
-        if is_lstm:
-            if c0 is None:
-                c0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
-            else:
-                self._check_state("the initial cell state", c0, state_shape)
+        if is_lstm and c0 is None:
+            c0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
         layer_input = input
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -178,6 +206,37 @@ class RNNBase(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = ops.dropout(layer_input, self.dropout, True)
         return layer_input, ops.stack(h_n), ops.stack(c_n) if is_lstm else None
+
+    def _run_fused(self, input: Tensor, h0: Tensor | None, c0: Tensor | None):
+        """``_run`` as one ``recurrent`` op per layer (ONNX's layouts), for any batch size and length."""
+        dirs = 2 if self.bidirectional else 1
+        finals = 2 if self.mode == "LSTM" else 1
+        layer_input, h_n, c_n = input, [], []
+        for layer in range(self.num_layers):
+            w, r, b = self._onnx_weights(layer, dirs)
+            k = slice(layer * dirs, (layer + 1) * dirs)
+            packed = recurrent(layer_input, w, r, b, None if h0 is None else h0[k], None if c0 is None else c0[k],
+                               mode=self.mode, direction="bidirectional" if dirs == 2 else "forward")
+            y = packed[:-finals]  # (L, D, N, H)
+            h_n.append(packed[-finals])
+            if finals == 2:
+                c_n.append(packed[-1])
+            layer_input = y[:, 0] if dirs == 1 else ops.concat([y[:, 0], y[:, 1]], axis=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = ops.dropout(layer_input, self.dropout, True)
+        return layer_input, ops.concat(h_n, axis=0), ops.concat(c_n, axis=0) if c_n else None
+
+    def _onnx_weights(self, layer: int, dirs: int) -> tuple[Tensor, Tensor, Tensor]:
+        """ONNX's W (D, G*H, I), R (D, G*H, H) and B (D, 2*G*H) of one layer."""
+        ws, rs, bs = [], [], []
+        n, mode = self.hidden_size, self.mode
+        for k in range(layer * dirs, (layer + 1) * dirs):
+            params = [getattr(self, name) for name in self._weight_names[k]]
+            ws.append(_onnx_gates(mode, n, params[0]))
+            rs.append(_onnx_gates(mode, n, params[1]))
+            biases = params[2:] if self.bias else (None, None)
+            bs.append(_onnx_bias(mode, n, *biases, like=params[0]))
+        return ops.stack(ws), ops.stack(rs), ops.stack(bs)
 
     def _direction(self, x: Tensor, k: int, h: Tensor, c: Tensor | None, reverse: bool):
         """Run one layer in one direction over the whole sequence."""
@@ -363,16 +422,35 @@ class RNNCellBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         return s if self.bias else s + ", bias=False"
 
-    def _input(self, input: Tensor, fold_hidden_bias: bool) -> Tensor:
-        """x @ W_ih^T plus b_ih (and b_hh when it can be folded in), for a (N, H_in) or (H_in,) input."""
+    def _check_input(self, input: Tensor) -> None:
         check_input_dtype(self, input, self.weight_ih.dtype)
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: input must be (N, {self.input_size}) or "
                              f"({self.input_size},), got shape {list(input.shape)}")
+
+    def _input(self, input: Tensor, fold_hidden_bias: bool) -> Tensor:
+        """x @ W_ih^T plus b_ih (and b_hh when it can be folded in), for a (N, H_in) or (H_in,) input."""
+        self._check_input(input)
         gx = ops.matmul(input, ops.transpose(self.weight_ih))
         if self.bias:
             gx = gx + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
         return gx
+
+    def _step_fused(self, mode: str, input: Tensor, states: tuple) -> list[Tensor]:
+        """The step as a ``recurrent`` op over one time step (see the module docstring): [h'] or [h', c']."""
+        self._check_input(input)
+        states = [self._state(s, input, what) for s, what in zip(states, ("h", "c")) if s is not None]
+        batched = input.ndim == 2
+
+        def sequence(t: Tensor) -> Tensor:  # (N, F) or (F,) -> (1, N, F)
+            return ops.unsqueeze(t if batched else ops.unsqueeze(t, 0), 0)
+
+        n = self.hidden_size
+        w, r = (ops.unsqueeze(_onnx_gates(mode, n, p), 0) for p in (self.weight_ih, self.weight_hh))
+        b = ops.unsqueeze(_onnx_bias(mode, n, self.bias_ih, self.bias_hh, self.weight_ih), 0)
+        packed = recurrent(sequence(input), w, r, b, *map(sequence, states), mode=mode)  # (1 + finals, 1, N, H)
+        out = [packed[1 + i, 0] for i in range(2 if mode == "LSTM" else 1)]
+        return out if batched else [ops.squeeze(t, 0) for t in out]
 
     def _state(self, state: Tensor | None, input: Tensor, what: str) -> Tensor:
         expected = tuple(input.shape[:-1]) + (self.hidden_size,)
@@ -399,6 +477,8 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        if _fused(input):
+            return self._step_fused("RNN_RELU" if self.nonlinearity == "relu" else "RNN_TANH", input, (hx,))[0]
         gx = self._input(input, True)
         h = self._state(hx, input, "hx")
         return _rnn_step(gx, h, ops.transpose(self.weight_hh), self.nonlinearity == "relu")
@@ -417,12 +497,14 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError("LSTMCell: hx must be a tuple (h, c)")
+        if _fused(input):
+            return tuple(self._step_fused("LSTM", input, (None, None) if hx is None else tuple(hx)))
         gx = self._input(input, True)
         if hx is None:
             h = c = self._state(None, input, "h")
         else:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError("LSTMCell: hx must be a tuple (h, c)")
             h = self._state(hx[0], input, "h")
             c = self._state(hx[1], input, "c")
         return _lstm_step(gx, h, c, ops.transpose(self.weight_hh))
@@ -440,6 +522,8 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        if _fused(input):
+            return self._step_fused("GRU", input, (hx,))[0]
         gx = self._input(input, False)
         h = self._state(hx, input, "hx")
         return _gru_step(gx, h, ops.transpose(self.weight_hh), self.bias_hh)

@@ -16,6 +16,7 @@ from ember.onnx.converters.base import (
     _tensor,
     converter,
 )
+from ember.ops.recurrent import recurrent
 
 # --- networks ----------------------------------------------------------------------------------------------
 
@@ -285,6 +286,9 @@ def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_
     kind = cx.op_type
     if clip is not None or input_forget:
         raise UnsupportedError(f"{kind}: clip and input_forget are not supported")
+    mode = _fused_mode(kind, activations, direction, p, sequence_lens)
+    if mode is not None:
+        return _fused(cx, mode, x, w, r, b, initial_h, initial_c, direction, layout, linear_before_reset)
     if layout:
         x = ember.swapaxes(x, 0, 1)
     steps, batch = x.shape[0], x.shape[1]
@@ -323,6 +327,38 @@ def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_
     y_h, y_c = ember.stack(hs, 0), ember.stack(cs, 0)
     if layout:
         y, y_h, y_c = ember.transpose(y, (2, 0, 1, 3)), ember.swapaxes(y_h, 0, 1), ember.swapaxes(y_c, 0, 1)
+    return (y, y_h, y_c)[:cx.outputs] if cx.outputs > 1 else y
+
+
+def _fused_mode(kind: str, activations, direction: str, p, sequence_lens) -> str | None:
+    """The ``recurrent`` op's mode for a node it computes (PyTorch's activations, no peepholes, every sequence
+    whole), else None (the node is unrolled step by step)."""
+    if p is not None or sequence_lens is not None:
+        return None
+    default = [a.lower() for a in _DEFAULT_ACTIVATIONS[kind]]
+    names = [a.lower() for a in activations or default]
+    if kind == "RNN" and len(set(names)) == 1 and names[0] in ("tanh", "relu"):
+        return "RNN_TANH" if names[0] == "tanh" else "RNN_RELU"
+    return kind if kind != "RNN" and names in (default, default * 2) else None
+
+
+def _fused(cx, mode, x, w, r, b, initial_h, initial_c, direction, layout, linear_before_reset):
+    """The node as one ``recurrent`` op (which needs neither the batch size nor the sequence length)."""
+    if layout:  # batch first: (N, L, I), states (N, D, H)
+        x = ember.swapaxes(x, 0, 1)
+        initial_h, initial_c = (None if s is None else ember.swapaxes(s, 0, 1) for s in (initial_h, initial_c))
+    if b is None:
+        b = _tensor(np.zeros((w.shape[0], 2 * w.shape[1]), x.dtype))
+    if mode == "LSTM" and (initial_h is None) != (initial_c is None):
+        initial_h, initial_c = (ember.zeros_like(initial_c) if initial_h is None else initial_h,
+                                ember.zeros_like(initial_h) if initial_c is None else initial_c)
+    packed = recurrent(x, w, r, b, initial_h, initial_c if mode == "LSTM" else None, mode=mode,
+                       direction=direction, linear_before_reset=linear_before_reset)
+    finals = 2 if mode == "LSTM" else 1
+    y, y_h, y_c = packed[:-finals], packed[-finals], packed[-1] if finals == 2 else None
+    if layout:
+        y, y_h = ember.transpose(y, (2, 0, 1, 3)), ember.swapaxes(y_h, 0, 1)
+        y_c = None if y_c is None else ember.swapaxes(y_c, 0, 1)
     return (y, y_h, y_c)[:cx.outputs] if cx.outputs > 1 else y
 
 

@@ -136,6 +136,8 @@ def _slice(cx, x, starts=None, ends=None, axes=None, steps=None, **attrs):
 
 def _onnx_slice(start: int, end: int, step: int, dim: int) -> slice:
     """ONNX's clamping rules as a Python slice (they differ from Python's for negative steps)."""
+    if dim is None:  # an unknown size (a traced graph): Python's rules, which clamp as ONNX's do
+        return slice(start, end, step)
     if start < 0:
         start += dim
     if end < 0:
