@@ -9,15 +9,15 @@ from collections import namedtuple
 from ember.backend.devices import array_module
 from ember.backend.dtypes import FLOATING, int32, int64
 from ember.ops import dispatch
-from ember.ops.convert import as_tensor, cast, promote
+from ember.ops.convert import CAST, as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import ne, where
+from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, ne, where
 from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost
 from ember.ops.modes import vjp_rule
-from ember.ops.reduction import _extremum_rule, _reduce_infer, any, argmax
+from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
-from ember.ops.shape import reshape, squeeze
+from ember.ops.shape import reshape, reshape_with, squeeze
 
 SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
 TopkResult = namedtuple("topk", ["values", "indices"])
@@ -62,8 +62,22 @@ def _median_infer(x, *, axis, keepdims):
     return _reduce_infer("median")(x, axis=None, keepdims=keepdims)
 
 
-# The lower median of all elements; ties share the gradient evenly (as max's do, and PyTorch's median's).
-MEDIAN = defop("median", forward=_median_forward, infer=_median_infer, vjp=vjp_rule(_extremum_rule),
+def _median_rule(run, ctx, g):
+    # Ties share the gradient evenly (PyTorch's median); a NaN median's gradient is shared by the NaNs, which
+    # equality alone would not find.
+    x = ctx.inputs[0]
+    keep = _keepdims_shape(ctx)
+    out = reshape_with(run, ctx.output, keep)
+    hit = run(EQ, x, out)
+    if x.dtype in FLOATING:
+        hit = run(BITWISE_OR, hit, run(BITWISE_AND, run(NE, x, x), run(NE, out, out)))
+    hit = run(CAST, hit, dtype=x.dtype)
+    count = run(SUM, hit, axis=ctx.attrs["axis"], keepdims=True)
+    return (hit * run(DIV, reshape_with(run, g, keep), count),)
+
+
+# The lower median of all elements; NaN wins, as in PyTorch.
+MEDIAN = defop("median", forward=_median_forward, infer=_median_infer, vjp=vjp_rule(_median_rule),
                cost=reduction_cost, onnx="TopK", saves_output=True)
 
 
