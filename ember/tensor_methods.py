@@ -166,6 +166,7 @@ class OpMethods(TensorLike):
     nansum = _ops.nansum
     nanmean = _ops.nanmean
     kthvalue = _ops.kthvalue
+    histc = _ops.histc
     diff = _ops.diff
     mean = _ops.mean
     prod = _ops.prod
@@ -187,6 +188,7 @@ class OpMethods(TensorLike):
     argsort = _ops.argsort
     topk = _ops.topk
     unique = _ops.unique
+    unique_consecutive = _ops.unique_consecutive
     bincount = _ops.bincount
     searchsorted = _ops.searchsorted
 

@@ -651,6 +651,12 @@ _row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=
      lambda x: torch.nanmean(x, dim=1))
 _row("kthvalue", lambda x: x.kthvalue(2, dim=0).values, lambda x: np.sort(x, 0)[1], ins(normal(4, 3)),
      ("argsort", "getitem", "gather"), lambda x: x.kthvalue(2, dim=0).values)
+_row("histc_range", lambda x: ember.histc(x, bins=5, min=-2, max=2),
+     lambda x: np.histogram(x, 5, (-2, 2))[0].astype(x.dtype), ins(normal(40)), "histc",
+     lambda x: torch.histc(x, bins=5, min=-2, max=2), grad=False)
+_row("histc_data_range_method", lambda x: x.histc(4),
+     lambda x: np.histogram(x, 4, (x.min(), x.max()))[0].astype(x.dtype), ins(normal(6, 5)), "histc",
+     lambda x: x.histc(4), grad=False)
 def np_scatter(x, index, src):
     out = x.copy()
     np.put_along_axis(out, index, src[:index.shape[0], :index.shape[1]], 0)

@@ -62,6 +62,7 @@ from ember.ops.composed import (
 )
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.counting import bincount, histc, unique, unique_consecutive
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
     abs,
@@ -188,7 +189,7 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
-from ember.ops.sorting import argsort, bincount, kthvalue, median, searchsorted, sort, topk, unique
+from ember.ops.sorting import argsort, kthvalue, median, searchsorted, sort, topk
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -218,7 +219,7 @@ __all__ = [
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
-    "searchsorted",
+    "searchsorted", "histc", "unique_consecutive",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

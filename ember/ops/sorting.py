@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ember.backend.devices import array_module
 from ember.backend.dtypes import FLOATING, int32, int64
 from ember.ops import dispatch
 from ember.ops.convert import CAST, as_tensor, cast, promote
@@ -230,50 +229,3 @@ def kthvalue(x, k: int, axis: int = -1, keepdims: bool = False) -> KthvalueResul
     if keepdims:
         return KthvalueResult(values, indices)
     return KthvalueResult(squeeze(values, axis), squeeze(indices, axis))
-
-
-def _concrete(name: str, x: TensorLike):
-    if x.symbolic:
-        raise TypeError(f"{name}: the size of its result depends on the values of {x!r}, which a graph does not "
-                        "have while it is built; compute it eagerly")
-    return x.array
-
-
-def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
-           dim: int | None = None):
-    """The distinct elements of ``x`` in ascending order (1-D), with ``return_inverse`` each element's index
-    into them (x's shape) and ``return_counts`` how often each occurs, as ``torch.unique`` (eager only: the
-    count depends on the values; no gradient)."""
-    x = as_tensor(x)
-    if dim is not None:
-        raise ValueError(f"unique: dim={dim} is not supported; only the flattened tensor's distinct values")
-    array = _concrete("unique", x)
-    xp = array_module(array)
-    values, inverse, counts = xp.unique(array.reshape(-1), return_inverse=True, return_counts=True)
-    results = [dispatch.wrap(values)]
-    if return_inverse:
-        results.append(dispatch.wrap(inverse.reshape(array.shape).astype(int64)))
-    if return_counts:
-        results.append(dispatch.wrap(counts.astype(int64)))
-    return results[0] if len(results) == 1 else tuple(results)
-
-
-def bincount(x, weights=None, minlength: int = 0) -> TensorLike:
-    """How often each value 0, 1, ... occurs in the non-negative 1-D integer ``x`` (at least ``minlength``
-    bins), or the sums of ``weights`` per value, as ``torch.bincount`` (eager only: the size depends on the
-    values; no gradient)."""
-    x = as_tensor(x)
-    array = _concrete("bincount", x)
-    if x.ndim != 1 or x.dtype.kind not in "iu":
-        raise ValueError(f"bincount: expects a 1-D integer tensor, got {x.dtype} of shape {list(x.shape)}")
-    if array.size and int(array.min()) < 0:
-        raise ValueError("bincount: the values must be non-negative")
-    xp = array_module(array)
-    if weights is None:
-        return dispatch.wrap(xp.bincount(array, minlength=minlength).astype(int64))
-    weights = as_tensor(weights, x)
-    if tuple(weights.shape) != tuple(x.shape):
-        raise ValueError(f"bincount: weights of shape {list(weights.shape)} must match the input's "
-                         f"{list(x.shape)}")
-    counts = xp.bincount(array, _concrete("bincount", weights), minlength=minlength)
-    return dispatch.wrap(counts.astype(weights.dtype if weights.dtype == xp.float32 else xp.float64))
