@@ -166,6 +166,8 @@ class OpMethods(TensorLike):
     nansum = _ops.nansum
     nanmean = _ops.nanmean
     kthvalue = _ops.kthvalue
+    nanmedian = _ops.nanmedian
+    mode = _ops.mode
     histc = _ops.histc
     diff = _ops.diff
     mean = _ops.mean
@@ -185,6 +187,7 @@ class OpMethods(TensorLike):
     cumprod = _ops.cumprod
     median = _ops.median
     sort = _ops.sort
+    msort = _ops.msort
     argsort = _ops.argsort
     topk = _ops.topk
     unique = _ops.unique

@@ -651,6 +651,38 @@ _row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=
      lambda x: torch.nanmean(x, dim=1))
 _row("kthvalue", lambda x: x.kthvalue(2, dim=0).values, lambda x: np.sort(x, 0)[1], ins(normal(4, 3)),
      ("argsort", "getitem", "gather"), lambda x: x.kthvalue(2, dim=0).values)
+
+
+def np_lower_nanmedian(x, axis=None):
+    def lower(row):
+        row = np.sort(row[~np.isnan(row)])
+        return row[(row.size - 1) // 2] if row.size else np.nan
+
+    return lower(x.ravel()) if axis is None else np.apply_along_axis(lower, axis, x)
+
+
+def np_mode_index(x, axis):
+    """The index of the last occurrence of the smallest most frequent value, along ``axis``."""
+    def index(row):
+        values, counts = np.unique(row, return_counts=True)
+        return np.flatnonzero(row == values[counts.argmax()])[-1]
+
+    return np.apply_along_axis(index, axis, x)
+
+
+_row("nanmedian_all", ember.nanmedian, np_lower_nanmedian, ins(_with_nans(3, 4)), "nanmedian",
+     torch and torch.nanmedian)
+_row("nanmedian_all_nan_int", lambda x, m: ember.stack([ember.nanmedian(x), ember.nanmedian(m).type_as(x)]),
+     lambda x, m: np.stack([np_lower_nanmedian(x), np.median(m)]), ins(const([np.nan, np.nan]), ints(-9, 9, 5)),
+     ("nanmedian", "cast", "concat"), lambda x, m: torch.stack([x.nanmedian(), m.nanmedian().type_as(x)]),
+     grad=False)
+_row("nanmedian_dim", lambda x: ember.nanmedian(x, dim=1).values, lambda x: np_lower_nanmedian(x, 1),
+     ins(_with_nans(3, 5)), ("argsort", "eq", "sum", "gather"), lambda x: torch.nanmedian(x, dim=1).values)
+_row("mode_dim0_keepdim", lambda x: x.mode(0, keepdim=True).values,
+     lambda x: np.take_along_axis(x, np_mode_index(x, 0)[None], 0), ins(int_floats(0, 3, 6, 4)), ("mode", "gather"),
+     lambda x: x.mode(0, keepdim=True).values, grad=False)
+_row("mode_indices", lambda x: ember.mode(x).indices, lambda x: np_mode_index(x, -1), ins(ints(0, 4, 3, 9)), "mode",
+     lambda x: torch.mode(x).indices, grad=False)
 _row("histc_range", lambda x: ember.histc(x, bins=5, min=-2, max=2),
      lambda x: np.histogram(x, 5, (-2, 2))[0].astype(x.dtype), ins(normal(40)), "histc",
      lambda x: torch.histc(x, bins=5, min=-2, max=2), grad=False)

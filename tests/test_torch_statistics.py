@@ -1,5 +1,5 @@
-"""PyTorch's statistics and counting functions (histc, unique with dim, unique_consecutive) against PyTorch:
-values, dtypes, shapes, ties, NaN, gradients and errors."""
+"""PyTorch's statistics and counting functions (mode, nanmedian, msort, histc, unique with dim,
+unique_consecutive) against PyTorch: values, dtypes, shapes, ties, NaN, gradients and errors."""
 
 import numpy as np
 import pytest
@@ -40,6 +40,74 @@ def _grads(fn_ours, fn_theirs, array, seed=1):
     (out * ember.tensor(w)).sum().backward()
     (tout * torch.tensor(w)).sum().backward()
     return x.grad, tx.grad
+
+
+# --- mode, nanmedian, msort --------------------------------------------------------------------------------
+
+
+def test_mode_takes_the_smallest_most_frequent_value_and_its_last_index_as_torch():
+    rng = np.random.default_rng(0)
+    for shape, dim in (((5,), 0), ((3, 9), -1), ((16, 3), 0), ((2, 4, 6), 1)):
+        a = rng.integers(0, 4, shape)
+        for array in (a, a.astype(np.float32) * 0.5, a == 1):
+            x, tx = _both(array)
+            _same_tuple(ember.mode(x, dim), torch.mode(tx, dim))
+            _same_tuple(x.mode(dim, keepdim=True), tx.mode(dim, keepdim=True))
+    _same_tuple(ember.mode(ember.tensor(np.float32(3.0))), torch.mode(torch.tensor(3.0)))
+    result = ember.mode(ember.tensor([1.0, 2.0, 2.0, 1.0, 3.0]))
+    assert type(result).__name__ == "mode" and result.values.item() == 1.0 and result.indices.item() == 3
+
+
+def test_mode_gradient_goes_to_the_chosen_index_as_torch():
+    x, tx = _both(np.array([[1.0, 2.0, 2.0, 1.0, 3.0], [5.0, 5.0, 4.0, 4.0, 4.0]]), grad=True)
+    (ember.mode(x).values * ember.tensor([2.0, -3.0])).sum().backward()
+    (torch.mode(tx).values * torch.tensor([2.0, -3.0], dtype=torch.float64)).sum().backward()
+    _same(x.grad, tx.grad)
+
+
+def test_nanmedian_leaves_nan_out_with_torch_values_indices_and_gradients():
+    rows = np.array([[NAN, 2.0, 1.0, 3.0], [NAN, NAN, NAN, NAN], [4.0, NAN, 4.0, 0.0], [1.0, 2.0, 2.0, 5.0]])
+    x, tx = _both(rows)
+    _same(ember.nanmedian(x), torch.nanmedian(tx))
+    _same_tuple(ember.nanmedian(x, 0), torch.nanmedian(tx, 0))
+    _same_tuple(x.nanmedian(dim=0, keepdim=True), tx.nanmedian(dim=0, keepdim=True))
+    for dim in (1, -1):
+        _same(ember.nanmedian(x, dim).values, torch.nanmedian(tx, dim).values)
+        _same(x.nanmedian(dim=dim, keepdim=True).values, tx.nanmedian(dim=dim, keepdim=True).values)
+    # a row of NaN alone: PyTorch's index there is whatever its selection algorithm leaves (0 up to three
+    # elements, 2 for four...); Ember's is the first NaN's
+    _same_tuple(ember.nanmedian(ember.tensor(rows[:, :3]), 1), torch.nanmedian(torch.tensor(rows[:, :3]), 1))
+    assert ember.nanmedian(x, 1).indices.tolist()[1] == 0
+    ints = np.array([[3, 1, 2, 2], [9, 9, 0, 1]])
+    _same(ember.nanmedian(ember.tensor(ints)), torch.nanmedian(torch.tensor(ints)))
+    _same_tuple(ember.nanmedian(ember.tensor(ints), 1), torch.nanmedian(torch.tensor(ints), 1))
+    _same_tuple(ember.nanmedian(ember.tensor(np.float32(2.0)), 0), torch.nanmedian(torch.tensor(2.0), 0))
+    assert np.isnan(ember.nanmedian(ember.tensor([NAN, NAN])).item())
+    # ties (and a row of NaN alone) share the gradient, the values along a dim send it to their index
+    for array in (np.array([1.0, 2.0, 2.0, 5.0, NAN]), np.array([NAN, NAN, NAN])):
+        grad, expected = _grads(ember.nanmedian, torch.nanmedian, array)
+        _same(grad, expected)
+    grad, expected = _grads(lambda t: ember.nanmedian(t, 1).values, lambda t: torch.nanmedian(t, 1).values,
+                            rows[:, :3])
+    _same(grad, expected)
+
+
+def test_msort_sorts_along_the_first_dimension_as_torch():
+    x, tx = _both(np.array([[3.0, 1.0, NAN], [1.0, 2.0, 0.0], [2.0, -1.0, 5.0]]))
+    _same(ember.msort(x), torch.msort(tx))
+    _same(x.msort(), tx.msort())
+    _same(ember.msort(ember.tensor([3, 1, 2])), torch.msort(torch.tensor([3, 1, 2])))
+    grad, expected = _grads(ember.msort, torch.msort, np.array([[3.0, 1.0], [1.0, 2.0], [2.0, -1.0]]))
+    _same(grad, expected)
+
+
+def test_new_reductions_refuse_bad_dims_naming_the_function():
+    with pytest.raises(ValueError, match="mode"):
+        ember.mode(ember.zeros(2, 3), 2)
+    with pytest.raises(ValueError, match="nanmedian: dimension 1 of the tensor of shape \\[2, 0\\]"):
+        ember.nanmedian(ember.zeros(2, 0), 1)
+    with pytest.raises(ValueError, match="nanmedian: the tensor of shape \\[0\\] has no elements"):
+        ember.nanmedian(ember.zeros(0))
 
 
 # --- histc -------------------------------------------------------------------------------------------------

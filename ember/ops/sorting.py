@@ -1,6 +1,7 @@
-"""Sorting: ``argsort``, the lower ``median`` of all elements and ``searchsorted`` as primitives; ``sort``,
-``topk``, ``kthvalue`` and ``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to
-the chosen elements."""
+"""Sorting: ``argsort``, the lower ``median`` and ``nanmedian`` of all elements, ``mode``'s indices and
+``searchsorted`` as primitives; ``sort``, ``msort``, ``topk``, ``kthvalue``, ``median(x, dim)``,
+``nanmedian(x, dim)`` and ``mode`` composed from them with ``gather``, so the values' gradient goes to the chosen
+elements."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from ember.backend.dtypes import FLOATING, int32, int64
 from ember.ops import dispatch
 from ember.ops.convert import CAST, as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, ne, where
+from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, eq, maximum, ne, where
 from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost
 from ember.ops.modes import vjp_rule
-from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax
+from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape, reshape_with, squeeze
 
@@ -22,6 +23,8 @@ SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_type
 TopkResult = namedtuple("topk", ["values", "indices"])
 MedianResult = namedtuple("median", ["values", "indices"])
 KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+NanmedianResult = namedtuple("nanmedian", ["values", "indices"])
+ModeResult = namedtuple("mode", ["values", "indices"])
 
 
 def _argsort_forward(xp, x, *, axis, descending):
@@ -55,10 +58,25 @@ def _median_forward(xp, x, *, axis, keepdims):
     return xp.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
 
 
-def _median_infer(x, *, axis, keepdims):
-    if axis is not None:  # median(x, axis) is composed of argsort and gather, not this op
-        raise shape_error("median", [x], f"the op takes the median of every element (axis None), got axis {axis!r}")
-    return _reduce_infer("median")(x, axis=None, keepdims=keepdims)
+def _nanmedian_forward(xp, x, *, axis, keepdims):
+    flat = x.reshape(-1)
+    if x.dtype in FLOATING:
+        flat = flat[~xp.isnan(flat)]
+    if flat.size:
+        k = (flat.size - 1) // 2
+        value = xp.partition(flat, k)[k]
+    else:  # every element NaN
+        value = x.dtype.type("nan")
+    return xp.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
+
+
+def _whole_median_infer(name):
+    def infer(x, *, axis, keepdims):
+        if axis is not None:  # along an axis it is composed of argsort and gather, not this op
+            raise shape_error(name, [x], f"the op takes the median of every element (axis None), got axis {axis!r}")
+        return _reduce_infer(name)(x, axis=None, keepdims=keepdims)
+
+    return infer
 
 
 def _median_rule(run, ctx, g):
@@ -75,9 +93,39 @@ def _median_rule(run, ctx, g):
     return (hit * run(DIV, reshape_with(run, g, keep), count),)
 
 
-# The lower median of all elements; NaN wins, as in PyTorch.
-MEDIAN = defop("median", forward=_median_forward, infer=_median_infer, vjp=vjp_rule(_median_rule),
+# The lower median of all elements: NaN wins (median) or is left out (nanmedian), as in PyTorch.
+MEDIAN = defop("median", forward=_median_forward, infer=_whole_median_infer("median"), vjp=vjp_rule(_median_rule),
                cost=reduction_cost, onnx="TopK", saves_output=True)
+NANMEDIAN = defop("nanmedian", forward=_nanmedian_forward, infer=_whole_median_infer("nanmedian"),
+                  vjp=vjp_rule(_median_rule), cost=reduction_cost, onnx=NO_ONNX, saves_output=True)
+
+
+def _mode_forward(xp, x, *, axis):
+    rows = xp.moveaxis(x, axis, -1)
+    order = xp.argsort(rows, axis=-1, kind="stable")
+    ordered = xp.take_along_axis(rows, order, -1)
+    starts = xp.ones(ordered.shape, bool)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]  # (NaN != NaN: each NaN counts once)
+    position = xp.arange(ordered.shape[-1])
+    run_length = position - xp.maximum.accumulate(xp.where(starts, position, 0), axis=-1) + 1
+    # The first longest run is the smallest most frequent value; its end, in a stable order, is the value's
+    # last occurrence (PyTorch's choice)
+    end = xp.argmax(run_length, axis=-1)[..., None]
+    return xp.ascontiguousarray(xp.moveaxis(xp.take_along_axis(order, end, -1), -1, axis))
+
+
+def _mode_infer(x, *, axis):
+    if x.ndim == 0:  # (the function runs a 0-d tensor as one element)
+        raise shape_error("mode", [x], "the op takes a tensor of at least one dimension")
+    axis = check_axis("mode", axis, x.ndim, [x])
+    if x.shape[axis] == 0:
+        raise shape_error("mode", [x], f"dimension {axis} has no elements")
+    return Spec(tuple(1 if d == axis else n for d, n in enumerate(x.shape)), int64)
+
+
+# The index of the most frequent value along an axis (kept, of size 1); mode gathers the value with it.
+MODE = defop("mode", forward=_mode_forward, infer=_mode_infer, vjp=NON_DIFFERENTIABLE, cost=_sort_cost,
+             onnx=NO_ONNX)
 
 
 def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
@@ -150,6 +198,12 @@ def argsort(x, axis: int = -1, descending: bool = False, *, stable: bool = False
         _axis("argsort", x, axis)
         return reshape(argsort(reshape(x, (1,)), 0, descending), ())
     return dispatch.apply(ARGSORT, (x,), {"axis": _axis("argsort", x, axis), "descending": bool(descending)})
+
+
+def msort(x) -> TensorLike:
+    """``x`` sorted along its first dimension (PyTorch's ``msort``: ``sort(x, 0).values``)."""
+    x = as_tensor(x)
+    return sort(x, 0).values
 
 
 def sort(x, axis: int = -1, descending: bool = False, *, stable: bool = False) -> SortResult:
@@ -229,3 +283,54 @@ def kthvalue(x, k: int, axis: int = -1, keepdims: bool = False) -> KthvalueResul
     if keepdims:
         return KthvalueResult(values, indices)
     return KthvalueResult(squeeze(values, axis), squeeze(indices, axis))
+
+
+def _nanmedian_along(x: TensorLike, axis, keepdims: bool) -> NanmedianResult:
+    axis = _axis("nanmedian", x, axis)
+    size = x.shape[axis]
+    if size is None or size == 0:
+        raise ValueError(f"nanmedian: dimension {axis} of the tensor of shape {list(x.shape)} must have a known, "
+                         "non-zero size")
+    order = argsort(x, axis)  # NaN last
+    if x.dtype in FLOATING:  # the lower median of each row's numbers; a row of NaN gives its first NaN
+        valid = sum(eq(x, x), axis, keepdims=True)
+        indices = gather(order, axis, maximum(valid - 1, 0) // 2)
+    else:
+        k = (size - 1) // 2
+        indices = getitem(order, (slice(None),) * axis + (slice(k, k + 1),))
+    values = gather(x, axis, indices)
+    if keepdims:
+        return NanmedianResult(values, indices)
+    return NanmedianResult(squeeze(values, axis), squeeze(indices, axis))
+
+
+def nanmedian(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | NanmedianResult:
+    """``median`` leaving NaN out: the lower median of the numbers of all elements (ties share the gradient), or
+    along ``axis`` as ``(values, indices)`` (PyTorch's ``nanmedian(dim, keepdim)``, the gradient going to the
+    index). A row of NaN alone gives NaN, with its first NaN's index (PyTorch's is left to its selection
+    algorithm there)."""
+    x = as_tensor(x)
+    if axis is None:
+        if x.array.size == 0:
+            raise ValueError(f"nanmedian: the tensor of shape {list(x.shape)} has no elements")
+        return dispatch.apply(NANMEDIAN, (x,), {"axis": None, "keepdims": False})
+    if x.ndim == 0:
+        _axis("nanmedian", x, axis)
+        return NanmedianResult(*(reshape(r, ()) for r in _nanmedian_along(reshape(x, (1,)), 0, False)))
+    return _nanmedian_along(x, axis, keepdims)
+
+
+def mode(x, axis: int = -1, keepdims: bool = False) -> ModeResult:
+    """The most frequent value along ``axis`` and the index of its last occurrence, as PyTorch's ``mode(dim=-1,
+    keepdim=False)``; of values equally frequent the smallest, NaNs each counted once. The value's gradient goes
+    to its index."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        _axis("mode", x, axis)
+        return ModeResult(*(reshape(r, ()) for r in mode(reshape(x, (1,)), 0)))
+    axis = _axis("mode", x, axis)
+    indices = dispatch.apply(MODE, (x,), {"axis": axis})
+    values = gather(x, axis, indices)
+    if keepdims:
+        return ModeResult(values, indices)
+    return ModeResult(squeeze(values, axis), squeeze(indices, axis))
