@@ -166,6 +166,8 @@ class OpMethods(TensorLike):
     nansum = _ops.nansum
     nanmean = _ops.nanmean
     kthvalue = _ops.kthvalue
+    quantile = _ops.quantile
+    nanquantile = _ops.nanquantile
     nanmedian = _ops.nanmedian
     mode = _ops.mode
     histc = _ops.histc

@@ -689,6 +689,12 @@ _row("histc_range", lambda x: ember.histc(x, bins=5, min=-2, max=2),
 _row("histc_data_range_method", lambda x: x.histc(4),
      lambda x: np.histogram(x, 4, (x.min(), x.max()))[0].astype(x.dtype), ins(normal(6, 5)), "histc",
      lambda x: x.histc(4), grad=False)
+_row("quantile_linear_dim", lambda x: ember.quantile(x, [0.0, 0.25, 0.5, 0.9], dim=1),
+     lambda x: np.quantile(x, [0.0, 0.25, 0.5, 0.9], axis=1), ins(normal(3, 5)), ("argsort", "gather", "where"),
+     lambda x: torch.quantile(x, torch.tensor([0.0, 0.25, 0.5, 0.9], dtype=x.dtype), dim=1))
+_row("nanquantile_nearest_keepdim", lambda x: x.nanquantile(0.4, dim=0, keepdim=True, interpolation="nearest"),
+     lambda x: np.nanquantile(x, 0.4, axis=0, keepdims=True, method="nearest"), ins(_with_nans(4, 3)),
+     ("argsort", "gather"), lambda x: x.nanquantile(0.4, dim=0, keepdim=True, interpolation="nearest"))
 def np_scatter(x, index, src):
     out = x.copy()
     np.put_along_axis(out, index, src[:index.shape[0], :index.shape[1]], 0)

@@ -1,5 +1,5 @@
-"""PyTorch's statistics and counting functions (mode, nanmedian, msort, histc, unique with dim,
-unique_consecutive) against PyTorch: values, dtypes, shapes, ties, NaN, gradients and errors."""
+"""PyTorch's statistics and counting functions (quantile, nanquantile, mode, nanmedian, msort, histc, unique with
+dim, unique_consecutive) against PyTorch: values, dtypes, shapes, ties, NaN, gradients and errors."""
 
 import numpy as np
 import pytest
@@ -40,6 +40,78 @@ def _grads(fn_ours, fn_theirs, array, seed=1):
     (out * ember.tensor(w)).sum().backward()
     (tout * torch.tensor(w)).sum().backward()
     return x.grad, tx.grad
+
+
+# --- quantile and nanquantile ------------------------------------------------------------------------------
+
+_ROWS = np.array([[1.0, 2.0, 3.0, 4.0, 3.0], [4.0, 3.0, NAN, 1.0, 0.5], [NAN, NAN, NAN, NAN, NAN],
+                  [2.0, 2.0, 2.0, 7.0, -1.0]], np.float32)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+def test_quantiles_match_torch_for_every_interpolation_q_form_and_nan(name, interpolation):
+    x, tx = _both(_ROWS)
+    ours, theirs = getattr(ember, name), getattr(torch, name)
+    q = np.array([0.0, 0.1, 0.25, 0.5, 0.7, 1.0], np.float32)
+    cases = [((0.3,), {}), ((0.5,), {"dim": 1}), ((q,), {"dim": 1}), ((q,), {"dim": 0, "keepdim": True}),
+             ((q[3],), {"dim": -1, "keepdim": True}), ((q,), {}), ((q[:2],), {"keepdim": True})]
+    for (fraction,), kwargs in cases:
+        q_ours = ember.tensor(fraction) if isinstance(fraction, np.ndarray) else fraction
+        q_theirs = torch.tensor(fraction) if isinstance(fraction, np.ndarray) else fraction
+        _same(ours(x, q_ours, interpolation=interpolation, **kwargs),
+              theirs(tx, q_theirs, interpolation=interpolation, **kwargs))
+    _same(getattr(x, name)(0.75, 1, interpolation=interpolation),
+          getattr(tx, name)(0.75, 1, interpolation=interpolation))
+
+
+def test_quantile_float64_a_python_list_and_a_0d_input_as_torch():
+    x = np.random.default_rng(0).standard_normal((3, 7))
+    _same(ember.quantile(ember.tensor(x), [0.2, 0.8], dim=0), torch.quantile(torch.tensor(x), torch.tensor([0.2, 0.8],
+                                                                               dtype=torch.float64), dim=0))
+    _same(ember.quantile(ember.tensor(np.float64(2.5)), 0.3, dim=0), torch.quantile(torch.tensor(2.5,
+                                                                                     dtype=torch.float64), 0.3, dim=0))
+    _same(ember.nanquantile(ember.tensor(np.float32(2.5)), 0.3), torch.nanquantile(torch.tensor(2.5), 0.3))
+
+
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "midpoint", "nearest"])
+def test_quantile_gradients_go_to_the_sorted_elements_ties_included_as_torch(name, interpolation):
+    x = np.array([[3.0, 1.0, 2.0, 2.0, 5.0, 2.0], [0.5, NAN, -1.0, 4.0, 4.0, 0.0]])
+    q = np.array([0.1, 0.25, 0.5, 0.9])
+    if name == "quantile":
+        x = x[:1]
+    ours, theirs = getattr(ember, name), getattr(torch, name)
+    grad, expected = _grads(lambda t: ours(t, ember.tensor(q), dim=1, interpolation=interpolation),
+                            lambda t: theirs(t, torch.tensor(q), dim=1, interpolation=interpolation), x)
+    _same(grad, expected)
+
+
+def test_quantile_linear_gradient_reaches_q_as_torch():
+    x = np.array([4.0, -1.0, 2.5, 0.0, 7.0])
+    q, tq = _both(np.array([0.3, 0.55, 0.9]), grad=True)
+    (ember.quantile(ember.tensor(x), q) * ember.tensor([1.0, -2.0, 0.5])).sum().backward()
+    (torch.quantile(torch.tensor(x), tq) * torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)).sum().backward()
+    _same(q.grad, tq.grad)
+
+
+def test_quantile_errors_name_the_function_and_the_argument():
+    x = ember.tensor(np.arange(4.0, dtype=np.float32))
+    with pytest.raises(TypeError, match="quantile: the input must be float32 or float64, got int64"):
+        ember.quantile(ember.tensor([1, 2, 3]), 0.5)
+    with pytest.raises(ValueError, match=r"nanquantile: q must be in the range \[0, 1\], got 1.5"):
+        ember.nanquantile(x, 1.5)
+    with pytest.raises(ValueError, match=r"quantile: q must be in the range \[0, 1\], got \[0.5, -0.25\]"):
+        ember.quantile(x, ember.tensor(np.array([0.5, -0.25], np.float32)))
+    with pytest.raises(ValueError, match=r"quantile: q must be a scalar or a 1-D tensor, got shape \[1, 1\]"):
+        ember.quantile(x, ember.tensor(np.array([[0.5]], np.float32)))
+    with pytest.raises(TypeError, match=r"quantile: q \(float64\) must have the input's dtype \(float32\)"):
+        ember.quantile(x, ember.tensor(np.array([0.5])))
+    with pytest.raises(ValueError, match="quantile: interpolation must be one of linear, lower, higher, midpoint, "
+                                         "nearest; got 'cubic'"):
+        ember.quantile(x, 0.5, interpolation="cubic")
+    with pytest.raises(ValueError, match=r"quantile: the input of shape \[2, 0\] has no elements"):
+        ember.quantile(ember.zeros(2, 0), 0.5, dim=0)
 
 
 # --- mode, nanmedian, msort --------------------------------------------------------------------------------

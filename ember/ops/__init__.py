@@ -154,6 +154,7 @@ from ember.ops.pooling import (
     max_pool2d,
 )
 from ember.ops.products import addmm, baddbmm, bmm, cdist, cross, einsum, mm, outer, tensordot
+from ember.ops.quantile import nanquantile, quantile
 from ember.ops.reduction import (
     all,
     amax,
@@ -198,13 +199,13 @@ from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
-    nanmedian, mode,
+    quantile, nanquantile, nanmedian, mode,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
-    nanmedian, mode,
+    quantile, nanquantile, nanmedian, mode,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -221,7 +222,7 @@ __all__ = [
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "expm1", "log2", "log10", "pow", "sinh",
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
-    "searchsorted", "histc", "unique_consecutive", "mode", "nanmedian", "msort",
+    "searchsorted", "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
