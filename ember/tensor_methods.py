@@ -170,6 +170,7 @@ class OpMethods(TensorLike):
     nanquantile = _ops.nanquantile
     nanmedian = _ops.nanmedian
     mode = _ops.mode
+    aminmax = _ops.aminmax
     histc = _ops.histc
     diff = _ops.diff
     mean = _ops.mean
@@ -187,6 +188,9 @@ class OpMethods(TensorLike):
     logsumexp = _ops.logsumexp
     cumsum = _ops.cumsum
     cumprod = _ops.cumprod
+    logcumsumexp = _ops.logcumsumexp
+    cummax = _ops.cummax
+    cummin = _ops.cummin
     median = _ops.median
     sort = _ops.sort
     msort = _ops.msort

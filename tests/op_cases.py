@@ -670,6 +670,19 @@ def np_mode_index(x, axis):
     return np.apply_along_axis(index, axis, x)
 
 
+def np_running_index(x, axis, largest):
+    """The index of the running extremum along ``axis``; a tie takes the later index."""
+    moved = np.moveaxis(x, axis, -1)
+    out = np.zeros(moved.shape, np.int64)
+    for at in np.ndindex(moved.shape[:-1]):
+        best = 0
+        for i, v in enumerate(moved[at]):
+            if (v >= moved[at][best]) if largest else (v <= moved[at][best]):
+                best = i
+            out[at + (i,)] = best
+    return np.moveaxis(out, -1, axis)
+
+
 _row("nanmedian_all", ember.nanmedian, np_lower_nanmedian, ins(_with_nans(3, 4)), "nanmedian",
      torch and torch.nanmedian)
 _row("nanmedian_all_nan_int", lambda x, m: ember.stack([ember.nanmedian(x), ember.nanmedian(m).type_as(x)]),
@@ -689,6 +702,18 @@ _row("histc_range", lambda x: ember.histc(x, bins=5, min=-2, max=2),
 _row("histc_data_range_method", lambda x: x.histc(4),
      lambda x: np.histogram(x, 4, (x.min(), x.max()))[0].astype(x.dtype), ins(normal(6, 5)), "histc",
      lambda x: x.histc(4), grad=False)
+_row("logcumsumexp_dim1", lambda x: ember.logcumsumexp(x, dim=1), lambda x: np.logaddexp.accumulate(x, 1),
+     ins(normal(3, 5, scale=3.0)), "logcumsumexp", lambda x: torch.logcumsumexp(x, dim=1))
+_row("logcumsumexp_method_first_dim", lambda x: x.logcumsumexp(0), lambda x: np.logaddexp.accumulate(x, 0),
+     ins(normal(4, 2, 3)), "logcumsumexp", lambda x: x.logcumsumexp(0))
+_row("cummax_values", lambda x: x.cummax(1).values, lambda x: np.maximum.accumulate(x, 1), ins(normal(3, 6)),
+     ("running_extremum_index", "gather"), lambda x: x.cummax(1).values)
+_row("cummin_values_dim0", lambda x: ember.cummin(x, dim=0).values, lambda x: np.minimum.accumulate(x, 0),
+     ins(normal(5, 3)), ("running_extremum_index", "gather"), lambda x: torch.cummin(x, dim=0).values)
+_row("cummax_cummin_indices_ties", lambda x: ember.stack([x.cummax(0).indices, x.cummin(0).indices]),
+     lambda x: np.stack([np_running_index(x, 0, True), np_running_index(x, 0, False)]), ins(ints(0, 3, 7, 3)),
+     ("running_extremum_index", "concat"), lambda x: torch.stack([x.cummax(0).indices, x.cummin(0).indices]),
+     grad=False)
 _row("quantile_linear_dim", lambda x: ember.quantile(x, [0.0, 0.25, 0.5, 0.9], dim=1),
      lambda x: np.quantile(x, [0.0, 0.25, 0.5, 0.9], axis=1), ins(normal(3, 5)), ("argsort", "gather", "where"),
      lambda x: torch.quantile(x, torch.tensor([0.0, 0.25, 0.5, 0.9], dtype=x.dtype), dim=1))

@@ -1,5 +1,6 @@
-"""PyTorch's statistics and counting functions (quantile, nanquantile, mode, nanmedian, msort, histc, unique with
-dim, unique_consecutive) against PyTorch: values, dtypes, shapes, ties, NaN, gradients and errors."""
+"""PyTorch's statistics and counting functions (quantile, nanquantile, mode, nanmedian, histc, unique with dim,
+unique_consecutive, msort, aminmax, logcumsumexp, cummax, cummin) against PyTorch: values, dtypes, shapes, ties,
+NaN, gradients and errors."""
 
 import numpy as np
 import pytest
@@ -259,3 +260,108 @@ def test_unique_and_unique_consecutive_refuse_a_graph_and_a_dim_out_of_range():
         ember.unique_consecutive(ember.tensor(1.0), dim=0)
 
 
+# --- aminmax, count_nonzero --------------------------------------------------------------------------------
+
+
+def test_aminmax_matches_torch_in_values_names_and_gradients():
+    x, tx = _both(np.array([[1.0, 5.0, 5.0], [3.0, -2.0, -2.0]]))
+    for kwargs in ({}, {"dim": 1}, {"dim": 0, "keepdim": True}, {"dim": -1, "keepdim": False}):
+        ours, theirs = ember.aminmax(x, **kwargs), torch.aminmax(tx, **kwargs)
+        _same_tuple(ours, theirs)
+        assert ours._fields == ("min", "max")
+        _same_tuple(x.aminmax(**kwargs), tx.aminmax(**kwargs))
+    ints, tints = _both(np.array([[3, 1], [2, 7]]))
+    _same_tuple(ember.aminmax(ints, dim=0), torch.aminmax(tints, dim=0))
+    grad, expected = _grads(lambda t: ember.stack(ember.aminmax(t)), lambda t: torch.stack(torch.aminmax(t)),
+                            np.array([[1.0, 5.0, 5.0], [1.0, -2.0, 0.0]]))
+    _same(grad, expected)
+    with pytest.raises(ValueError, match=r"aminmax: the reduction of an empty tensor of shape \[0, 2\]"):
+        ember.aminmax(ember.zeros(0, 2), dim=0)
+
+
+def test_count_nonzero_over_dims_as_torch():
+    x, tx = _both(np.array([[0, 1, 2], [3, 0, 0]]))
+    for dim in (None, 0, 1, (0, 1)):
+        _same(ember.count_nonzero(x, dim=dim), torch.count_nonzero(tx, dim=dim), exact=True)
+
+
+# --- logcumsumexp, cummax, cummin --------------------------------------------------------------------------
+
+
+def test_logcumsumexp_matches_torch_without_overflow_and_in_gradients():
+    x, tx = _both(np.array([[-1000.0, 0.0, 1.0, 800.0], [-np.inf, -np.inf, 2.0, -3.0]], np.float32))
+    _same(ember.logcumsumexp(x, 1), torch.logcumsumexp(tx, 1))
+    _same(x.logcumsumexp(dim=0), tx.logcumsumexp(dim=0))
+    _same(ember.logcumsumexp(ember.tensor(np.float32(2.0)), 0), torch.logcumsumexp(torch.tensor(2.0), 0))
+    array = np.random.default_rng(0).standard_normal((3, 4, 5)) * 4
+    for dim in (0, 1, -1):
+        _same(ember.logcumsumexp(ember.tensor(array), dim), torch.logcumsumexp(torch.tensor(array), dim))
+        grad, expected = _grads(lambda t, d=dim: ember.logcumsumexp(t, d), lambda t, d=dim: torch.logcumsumexp(t, d),
+                                array)
+        _same(grad, expected)
+
+
+def test_logcumsumexp_second_order_gradient_as_torch():
+    array = np.random.default_rng(1).standard_normal((2, 5))
+    w = np.random.default_rng(2).standard_normal((2, 5))
+    x, tx = _both(array, grad=True)
+    (g,) = ember.autograd.grad((ember.logcumsumexp(x, 1) * ember.tensor(w)).sum(), [x], create_graph=True)
+    (tg,) = torch.autograd.grad((torch.logcumsumexp(tx, 1) * torch.tensor(w)).sum(), [tx], create_graph=True)
+    (g * g).sum().backward()
+    (tg * tg).sum().backward()
+    _same(x.grad, tx.grad)
+
+
+def test_logcumsumexp_needs_a_dim_and_a_floating_tensor():
+    with pytest.raises(TypeError, match=r"logcumsumexp: give the dimension to run along \(dim=\)"):
+        ember.logcumsumexp(ember.zeros(3))
+    with pytest.raises(TypeError, match="logcumsumexp: expects a floating-point tensor, got int64"):
+        ember.logcumsumexp(ember.tensor([1, 2]), 0)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_and_cummin_match_torch_with_ties_nan_ints_and_bools(name):
+    rows = np.array([[1.0, 3.0, 3.0, 2.0, NAN, 5.0, NAN, 1.0], [2.0, 2.0, 0.0, 0.0, 4.0, -1.0, -1.0, 4.0]])
+    for array in (rows, rows.astype(np.float32)[1:], np.array([[2, 1, 1, 3], [0, 0, 5, 5]]),
+                  np.array([True, False, True, False])):
+        x, tx = _both(array)
+        for dim in range(-array.ndim, array.ndim):
+            ours, theirs = getattr(ember, name)(x, dim), getattr(torch, name)(tx, dim)
+            _same_tuple(ours, theirs)
+            assert type(ours).__name__ == name
+            _same_tuple(getattr(x, name)(dim=dim), getattr(tx, name)(dim=dim))
+    _same_tuple(getattr(ember, name)(ember.tensor(np.float32(1.5)), 0), getattr(torch, name)(torch.tensor(1.5), 0))
+    grad, expected = _grads(lambda t: getattr(ember, name)(t, 1).values, lambda t: getattr(torch, name)(t, 1).values,
+                            rows[1:])
+    _same(grad, expected)
+    with pytest.raises(TypeError, match=f"{name}: give the dimension to run along"):
+        getattr(ember, name)(ember.zeros(3))
+
+
+# --- graph mode --------------------------------------------------------------------------------------------
+
+
+def test_the_new_functions_trace_under_jit_with_gradients():
+    array = np.random.default_rng(3).standard_normal((4, 6))
+    array[1, 2] = np.nan
+
+    def step(x):
+        parts = [ember.quantile(ember.where(x != x, 0.0, x), [0.2, 0.5], dim=1).sum(),
+                 ember.nanquantile(x, 0.3, interpolation="midpoint").sum() * 2.0,
+                 ember.nanmedian(x, 0).values.sum(), ember.mode(x.round(), 1).values.sum(),
+                 ember.cummax(ember.nan_to_num(x), 1).values.sum(), ember.logcumsumexp(ember.nan_to_num(x), 0).sum(),
+                 ember.aminmax(ember.nan_to_num(x)).max, ember.msort(ember.nan_to_num(x))[0].sum()]
+        loss = ember.stack(parts).sum()
+        loss.backward()
+        return loss, ember.histc(ember.nan_to_num(x), 5, -2.0, 2.0)
+
+    x = ember.tensor(array, requires_grad=True)
+    eager_loss, eager_hist = step(x)
+    eager_grad = x.grad.numpy().copy()
+    compiled = ember.jit(step)
+    for _ in range(2):
+        x.grad = None
+        loss, hist = compiled(x)
+        np.testing.assert_allclose(loss.detach().numpy(), eager_loss.detach().numpy(), rtol=1e-12)
+        np.testing.assert_array_equal(hist.numpy(), eager_hist.numpy())
+        np.testing.assert_allclose(x.grad.numpy(), eager_grad, rtol=1e-12)

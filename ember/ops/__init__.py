@@ -63,6 +63,7 @@ from ember.ops.composed import (
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.counting import bincount, histc, unique, unique_consecutive
+from ember.ops.cumulative import cummax, cummin, logcumsumexp
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
     abs,
@@ -159,6 +160,7 @@ from ember.ops.reduction import (
     all,
     amax,
     amin,
+    aminmax,
     any,
     argmax,
     argmin,
@@ -199,13 +201,13 @@ from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
-    quantile, nanquantile, nanmedian, mode,
+    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
-    quantile, nanquantile, nanmedian, mode,
+    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -223,6 +225,7 @@ __all__ = [
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
     "searchsorted", "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
+    "aminmax", "logcumsumexp", "cummax", "cummin",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
