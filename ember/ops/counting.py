@@ -90,9 +90,11 @@ def _slices(xp, array, dim: int):
 
 
 def _run_starts(xp, rows):
-    """Where each run of equal consecutive rows starts (NaN equals nothing, as in PyTorch)."""
+    """Where each run of equal consecutive elements (of a 1-D ``rows``) or rows starts (NaN equals nothing, as
+    in PyTorch)."""
     starts = xp.ones(rows.shape[0], bool)
-    starts[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    differs = rows[1:] != rows[:-1]
+    starts[1:] = differs if rows.ndim == 1 else differs.any(axis=1)
     return starts
 
 
@@ -115,14 +117,15 @@ def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: 
     array = _concrete("unique", x)
     xp = array_module(array)
     if dim is None:
-        moved, rows = array.reshape(-1), array.reshape(-1, 1)
+        moved = rows = array.reshape(-1)
+        order = xp.argsort(rows)
     else:
         if x.ndim == 0:
             raise ValueError("unique: dim needs a tensor of at least one dimension, got a 0-d tensor")
         dim = check_axis("unique", dim, x.ndim, [Spec(x.shape, x.dtype)])
         moved, rows = _slices(xp, array, dim)
-    # lexsort's last key is the primary one: the first column
-    order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(rows.shape[0])
+        # lexsort's last key is the primary one: the first column
+        order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(rows.shape[0])
     starts = _run_starts(xp, rows[order])
     inverse = xp.empty(rows.shape[0], int64)
     inverse[order] = xp.cumsum(starts) - 1
@@ -143,7 +146,7 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     xp = array_module(array)
     if dim is None:
         flat = array.reshape(-1)
-        starts = _run_starts(xp, flat[:, None])
+        starts = _run_starts(xp, flat)
         inverse = (xp.cumsum(starts) - 1).reshape(array.shape)
         return _results(xp, flat[starts], inverse, starts, return_inverse, return_counts)
     if x.ndim == 0:
