@@ -15,6 +15,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import ABS, EXP, GT, LOG, LT, WHERE, _scalar
 from ember.ops.indexing import gather
 from ember.ops.infer import check_axis, elementwise_cost
+from ember.ops.kernels import accumulate
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
 from ember.ops.shape import reshape
@@ -25,8 +26,8 @@ CumminResult = namedtuple("cummin", ["values", "indices"])
 
 def _logcumsumexp_forward(xp, x, *, axis, reverse):
     if reverse:  # from the end: what its gradient needs
-        return xp.ascontiguousarray(xp.flip(xp.logaddexp.accumulate(xp.flip(x, axis), axis=axis), axis))
-    return xp.logaddexp.accumulate(x, axis=axis)
+        return xp.ascontiguousarray(xp.flip(accumulate(xp, "logaddexp", xp.flip(x, axis), axis), axis))
+    return accumulate(xp, "logaddexp", x, axis)
 
 
 def _logcumsumexp_infer(x, *, axis, reverse):
@@ -60,7 +61,7 @@ LOGCUMSUMEXP = defop("logcumsumexp", forward=_logcumsumexp_forward, infer=_logcu
 
 
 def _running_index_forward(xp, x, *, axis, largest):
-    running = (xp.maximum if largest else xp.minimum).accumulate(x, axis=axis)
+    running = accumulate(xp, "maximum" if largest else "minimum", x, axis)
     # Where x reaches the running extremum (ties and NaN included) the index moves to it, as PyTorch's; in
     # between it stays: the last such place so far.
     reached = x == running
@@ -69,7 +70,7 @@ def _running_index_forward(xp, x, *, axis, largest):
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
     position = xp.arange(x.shape[axis], dtype=int64).reshape(shape)
-    return xp.maximum.accumulate(xp.where(reached, position, 0), axis=axis)
+    return accumulate(xp, "maximum", xp.where(reached, position, 0), axis)
 
 
 def _running_index_infer(x, *, axis, largest):

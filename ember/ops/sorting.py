@@ -14,6 +14,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, eq, maximum, ne, where
 from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost
+from ember.ops.kernels import accumulate
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
@@ -107,7 +108,7 @@ def _mode_forward(xp, x, *, axis):
     starts = xp.ones(ordered.shape, bool)
     starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]  # (NaN != NaN: each NaN counts once)
     position = xp.arange(ordered.shape[-1])
-    run_length = position - xp.maximum.accumulate(xp.where(starts, position, 0), axis=-1) + 1
+    run_length = position - accumulate(xp, "maximum", xp.where(starts, position, 0), -1) + 1
     # The first longest run is the smallest most frequent value; its end, in a stable order, is the value's
     # last occurrence (PyTorch's choice)
     end = xp.argmax(run_length, axis=-1)[..., None]
