@@ -175,6 +175,12 @@ class OpMethods(TensorLike):
     nansum = _ops.nansum
     nanmean = _ops.nanmean
     kthvalue = _ops.kthvalue
+    quantile = _ops.quantile
+    nanquantile = _ops.nanquantile
+    nanmedian = _ops.nanmedian
+    mode = _ops.mode
+    aminmax = _ops.aminmax
+    histc = _ops.histc
     diff = _ops.diff
     mean = _ops.mean
     prod = _ops.prod
@@ -191,11 +197,16 @@ class OpMethods(TensorLike):
     logsumexp = _ops.logsumexp
     cumsum = _ops.cumsum
     cumprod = _ops.cumprod
+    logcumsumexp = _ops.logcumsumexp
+    cummax = _ops.cummax
+    cummin = _ops.cummin
     median = _ops.median
     sort = _ops.sort
+    msort = _ops.msort
     argsort = _ops.argsort
     topk = _ops.topk
     unique = _ops.unique
+    unique_consecutive = _ops.unique_consecutive
     bincount = _ops.bincount
     searchsorted = _ops.searchsorted
 

@@ -680,6 +680,75 @@ _row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=
      lambda x: torch.nanmean(x, dim=1))
 _row("kthvalue", lambda x: x.kthvalue(2, dim=0).values, lambda x: np.sort(x, 0)[1], ins(normal(4, 3)),
      ("argsort", "getitem", "gather"), lambda x: x.kthvalue(2, dim=0).values)
+
+
+def np_lower_nanmedian(x, axis=None):
+    def lower(row):
+        row = np.sort(row[~np.isnan(row)])
+        return row[(row.size - 1) // 2] if row.size else np.nan
+
+    return lower(x.ravel()) if axis is None else np.apply_along_axis(lower, axis, x)
+
+
+def np_mode_index(x, axis):
+    """The index of the last occurrence of the smallest most frequent value, along ``axis``."""
+    def index(row):
+        values, counts = np.unique(row, return_counts=True)
+        return np.flatnonzero(row == values[counts.argmax()])[-1]
+
+    return np.apply_along_axis(index, axis, x)
+
+
+def np_running_index(x, axis, largest):
+    """The index of the running extremum along ``axis``; a tie takes the later index."""
+    moved = np.moveaxis(x, axis, -1)
+    out = np.zeros(moved.shape, np.int64)
+    for at in np.ndindex(moved.shape[:-1]):
+        best = 0
+        for i, v in enumerate(moved[at]):
+            if (v >= moved[at][best]) if largest else (v <= moved[at][best]):
+                best = i
+            out[at + (i,)] = best
+    return np.moveaxis(out, -1, axis)
+
+
+_row("nanmedian_all", ember.nanmedian, np_lower_nanmedian, ins(_with_nans(3, 4)), "nanmedian",
+     torch and torch.nanmedian)
+_row("nanmedian_all_nan_int", lambda x, m: ember.stack([ember.nanmedian(x), ember.nanmedian(m).type_as(x)]),
+     lambda x, m: np.stack([np_lower_nanmedian(x), np.median(m)]), ins(const([np.nan, np.nan]), ints(-9, 9, 5)),
+     ("nanmedian", "cast", "concat"), lambda x, m: torch.stack([x.nanmedian(), m.nanmedian().type_as(x)]),
+     grad=False)
+_row("nanmedian_dim", lambda x: ember.nanmedian(x, dim=1).values, lambda x: np_lower_nanmedian(x, 1),
+     ins(_with_nans(3, 5)), ("argsort", "eq", "sum", "gather"), lambda x: torch.nanmedian(x, dim=1).values)
+_row("mode_dim0_keepdim", lambda x: x.mode(0, keepdim=True).values,
+     lambda x: np.take_along_axis(x, np_mode_index(x, 0)[None], 0), ins(int_floats(0, 3, 6, 4)), ("mode", "gather"),
+     lambda x: x.mode(0, keepdim=True).values, grad=False)
+_row("mode_indices", lambda x: ember.mode(x).indices, lambda x: np_mode_index(x, -1), ins(ints(0, 4, 3, 9)), "mode",
+     lambda x: torch.mode(x).indices, grad=False)
+_row("histc_range", lambda x: ember.histc(x, bins=5, min=-2, max=2),
+     lambda x: np.histogram(x, 5, (-2, 2))[0].astype(x.dtype), ins(normal(40)), "histc",
+     lambda x: torch.histc(x, bins=5, min=-2, max=2), grad=False)
+_row("histc_data_range_method", lambda x: x.histc(4),
+     lambda x: np.histogram(x, 4, (x.min(), x.max()))[0].astype(x.dtype), ins(normal(6, 5)), "histc",
+     lambda x: x.histc(4), grad=False)
+_row("logcumsumexp_dim1", lambda x: ember.logcumsumexp(x, dim=1), lambda x: np.logaddexp.accumulate(x, 1),
+     ins(normal(3, 5, scale=3.0)), "logcumsumexp", lambda x: torch.logcumsumexp(x, dim=1))
+_row("logcumsumexp_method_first_dim", lambda x: x.logcumsumexp(0), lambda x: np.logaddexp.accumulate(x, 0),
+     ins(normal(4, 2, 3)), "logcumsumexp", lambda x: x.logcumsumexp(0))
+_row("cummax_values", lambda x: x.cummax(1).values, lambda x: np.maximum.accumulate(x, 1), ins(normal(3, 6)),
+     ("running_extremum_index", "gather"), lambda x: x.cummax(1).values)
+_row("cummin_values_dim0", lambda x: ember.cummin(x, dim=0).values, lambda x: np.minimum.accumulate(x, 0),
+     ins(normal(5, 3)), ("running_extremum_index", "gather"), lambda x: torch.cummin(x, dim=0).values)
+_row("cummax_cummin_indices_ties", lambda x: ember.stack([x.cummax(0).indices, x.cummin(0).indices]),
+     lambda x: np.stack([np_running_index(x, 0, True), np_running_index(x, 0, False)]), ins(ints(0, 3, 7, 3)),
+     ("running_extremum_index", "concat"), lambda x: torch.stack([x.cummax(0).indices, x.cummin(0).indices]),
+     grad=False)
+_row("quantile_linear_dim", lambda x: ember.quantile(x, [0.0, 0.25, 0.5, 0.9], dim=1),
+     lambda x: np.quantile(x, [0.0, 0.25, 0.5, 0.9], axis=1), ins(normal(3, 5)), ("argsort", "gather", "where"),
+     lambda x: torch.quantile(x, torch.tensor([0.0, 0.25, 0.5, 0.9], dtype=x.dtype), dim=1))
+_row("nanquantile_nearest_keepdim", lambda x: x.nanquantile(0.4, dim=0, keepdim=True, interpolation="nearest"),
+     lambda x: np.nanquantile(x, 0.4, axis=0, keepdims=True, method="nearest"), ins(_with_nans(4, 3)),
+     ("argsort", "gather"), lambda x: x.nanquantile(0.4, dim=0, keepdim=True, interpolation="nearest"))
 def np_scatter(x, index, src):
     out = x.copy()
     np.put_along_axis(out, index, src[:index.shape[0], :index.shape[1]], 0)

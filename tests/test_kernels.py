@@ -1,9 +1,11 @@
-"""The reduction shortcuts give what NumPy's own reductions give."""
+"""The reduction shortcuts give what NumPy's own reductions give, and the running ufuncs what NumPy's accumulate
+gives."""
 
 import numpy as np
 import pytest
 
 from ember.ops.kernels import (
+    accumulate_by_doubling,
     is_blas_matrix_product,
     matrix_product,
     max_last,
@@ -161,3 +163,19 @@ def test_row_sums_through_blas_for_any_row_count_and_axis_spelling():
     assert not sums_rows(x.shape, x.dtype, 1) and sums_rows((4, 1024), x.dtype, 1)
     assert not sums_rows((4, 1025), x.dtype, 1)  # longer rows keep NumPy's pairwise sum
     assert not sums_rows(x.shape, np.int32, -1) and not sums_rows((5,), x.dtype, 0)
+
+
+@pytest.mark.parametrize("shape, axis", [((1,), 0), ((2,), 0), ((7,), 0), ((3, 8), 1), ((9, 4), 0), ((2, 5, 17), 1),
+                                         ((2, 3, 33), -1), ((4, 0), 1)])
+def test_the_running_ufuncs_by_doubling_give_numpys_accumulate(shape, axis):
+    # the path array modules without a general ufunc.accumulate (CuPy) take
+    x = np.random.default_rng(0).standard_normal(shape)
+    if x.size > 4:
+        x.reshape(-1)[3] = np.nan
+    for ufunc in (np.maximum, np.minimum):
+        np.testing.assert_array_equal(accumulate_by_doubling(np, ufunc, x, axis), ufunc.accumulate(x, axis=axis))
+    ints = np.random.default_rng(1).integers(0, 5, shape)
+    np.testing.assert_array_equal(accumulate_by_doubling(np, np.maximum, ints, axis), np.maximum.accumulate(ints, axis))
+    finite = np.nan_to_num(x) * 20
+    np.testing.assert_allclose(accumulate_by_doubling(np, np.logaddexp, finite, axis),
+                               np.logaddexp.accumulate(finite, axis=axis), rtol=1e-13)

@@ -183,6 +183,15 @@ def test_median_of_all_elements_shares_the_gradient_among_ties_as_torch():
     _same(ours.grad, theirs.grad)
 
 
+def test_median_of_all_elements_with_nan_sends_the_gradient_to_the_nans_as_torch():
+    # regression: the NaN median matched no element, and the gradient was NaN everywhere
+    for x in (np.array([1.0, np.nan, 2.0]), np.array([np.nan, 0.5, np.nan, 3.0])):
+        ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (ours.median() * 2).backward()
+        (theirs.median() * 2).backward()
+        _same(ours.grad, theirs.grad)
+
+
 @pytest.mark.parametrize("dim, keepdim", [(0, False), (1, True), (-1, False)])
 def test_median_along_a_dim_gives_values_indices_and_the_gradient_at_the_index_as_torch(dim, keepdim):
     ours, theirs = _pair(5, 4, grad=True)  # distinct values: the indices are unique

@@ -62,7 +62,9 @@ from ember.ops.composed import (
 )
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.counting import bincount, histc, unique, unique_consecutive
 from ember.ops.ctc import ctc_loss
+from ember.ops.cumulative import cummax, cummin, logcumsumexp
 from ember.ops.decompositions import det, slogdet
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
@@ -159,10 +161,12 @@ from ember.ops.pooling import (
     max_pool2d,
 )
 from ember.ops.products import addmm, baddbmm, bmm, cdist, cross, einsum, mm, outer, tensordot
+from ember.ops.quantile import nanquantile, quantile
 from ember.ops.reduction import (
     all,
     amax,
     amin,
+    aminmax,
     any,
     argmax,
     argmin,
@@ -196,7 +200,7 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
-from ember.ops.sorting import argsort, bincount, kthvalue, median, searchsorted, sort, topk, unique
+from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -205,11 +209,13 @@ from ember.ops.sorting import argsort, bincount, kthvalue, median, searchsorted,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
+    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
+    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
 ))
 expand_dims = unsqueeze
 repeat_interleave = repeat
@@ -229,6 +235,8 @@ __all__ = [
     "searchsorted", "affine_grid", "grid_sample",
     "cholesky", "det", "inverse", "logdet", "matrix_power", "pinverse", "qr", "slogdet", "svd",
     "ctc_loss", "stop_gradient",
+    "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
+    "aminmax", "logcumsumexp", "cummax", "cummin",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

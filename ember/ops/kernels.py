@@ -1,4 +1,4 @@
-"""Array-level helpers the op forwards share: faster reductions and 2-D matrix products.
+"""Array-level helpers the op forwards share: faster reductions, 2-D matrix products and running ufuncs.
 
 NumPy reduces a contiguous last axis one row at a time (a (1024, 10) row max costs as much as 50 exp
 calls). A matrix-vector product with ones sums such rows in one BLAS call: 1.5-8x faster than
@@ -227,3 +227,24 @@ def max_last(xp, x, axis, keepdims: bool):
     for j in range(1, x.shape[-1]):
         xp.maximum(out, x[..., j], out=out)
     return out[..., None] if keepdims else out
+
+
+def accumulate(xp, name: str, x, axis: int):
+    """``xp.<name>.accumulate(x, axis=axis)`` for the binary ufunc ``name`` (``maximum``, ``minimum``,
+    ``logaddexp``): NumPy's own; on other array modules (CuPy's accumulate covers add and multiply only) in
+    log2(n) whole-array steps (``accumulate_by_doubling``)."""
+    if xp is np:
+        return getattr(np, name).accumulate(x, axis=axis)
+    return accumulate_by_doubling(xp, getattr(xp, name), x, axis)
+
+
+def accumulate_by_doubling(xp, ufunc, x, axis: int):
+    """A running ``ufunc`` along ``axis``: after the steps of 1, 2, 4... elements, each element has combined
+    every one before it (Hillis and Steele's scan). The same values as ``ufunc.accumulate`` for an associative
+    ``ufunc``, rounded in another order for ``logaddexp``."""
+    out = xp.moveaxis(x, axis, -1).copy()
+    step = 1
+    while step < out.shape[-1]:
+        out[..., step:] = ufunc(out[..., step:], out[..., :-step])  # (the right side is computed first)
+        step *= 2
+    return xp.ascontiguousarray(xp.moveaxis(out, -1, axis))

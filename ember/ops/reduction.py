@@ -1,7 +1,9 @@
-"""Reductions over axes: sum, prod, max, min, argmax, argmin, any, all as primitives; mean, nanmean, var, std
-and logsumexp as compositions of them; the running sums and products (cumsum, cumprod)."""
+"""Reductions over axes: sum, prod, max, min, argmax, argmin, any, all as primitives; mean, nanmean, var, std,
+aminmax and logsumexp as compositions of them; the running sums and products (cumsum, cumprod)."""
 
 from __future__ import annotations
+
+from collections import namedtuple
 
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
@@ -187,6 +189,15 @@ def min(x, axis=None, keepdims: bool = False) -> TensorLike:
 
 amax = max
 amin = min
+AminmaxResult = namedtuple("aminmax", ["min", "max"])  # like torch.return_types.aminmax
+
+
+def aminmax(x, *, axis: int | None = None, keepdims: bool = False) -> AminmaxResult:
+    """``(min, max)`` of all elements or along ``axis``, as PyTorch's ``aminmax(dim=None, keepdim=False)``;
+    ties share each one's gradient, as ``amin``'s and ``amax``'s."""
+    x = as_tensor(x)
+    _check_nonempty("aminmax", x, axis)
+    return AminmaxResult(min(x, axis, keepdims), max(x, axis, keepdims))
 
 
 def any(x, axis=None, keepdims: bool = False) -> TensorLike:

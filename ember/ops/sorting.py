@@ -1,28 +1,31 @@
-"""Sorting: ``argsort``, the lower ``median`` of all elements and ``searchsorted`` as primitives; ``sort``,
-``topk``, ``kthvalue`` and ``median(x, dim)`` composed from them with ``gather``, so the values' gradient goes to
-the chosen elements."""
+"""Sorting: ``argsort``, the lower ``median`` and ``nanmedian`` of all elements, ``mode``'s indices and
+``searchsorted`` as primitives; ``sort``, ``msort``, ``topk``, ``kthvalue``, ``median(x, dim)``,
+``nanmedian(x, dim)`` and ``mode`` composed from them with ``gather``, so the values' gradient goes to the chosen
+elements."""
 
 from __future__ import annotations
 
 from collections import namedtuple
 
-from ember.backend.devices import array_module
 from ember.backend.dtypes import FLOATING, int32, int64
 from ember.ops import dispatch
-from ember.ops.convert import as_tensor, cast, promote
+from ember.ops.convert import CAST, as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import ne, where
+from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, eq, maximum, ne, where
 from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost
+from ember.ops.kernels import accumulate
 from ember.ops.modes import vjp_rule
-from ember.ops.reduction import _extremum_rule, _reduce_infer, any, argmax
+from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
-from ember.ops.shape import reshape, squeeze
+from ember.ops.shape import reshape, reshape_with, squeeze
 
 SortResult = namedtuple("sort", ["values", "indices"])  # like torch.return_types.sort
 TopkResult = namedtuple("topk", ["values", "indices"])
 MedianResult = namedtuple("median", ["values", "indices"])
 KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+NanmedianResult = namedtuple("nanmedian", ["values", "indices"])
+ModeResult = namedtuple("mode", ["values", "indices"])
 
 
 def _argsort_forward(xp, x, *, axis, descending):
@@ -56,15 +59,74 @@ def _median_forward(xp, x, *, axis, keepdims):
     return xp.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
 
 
-def _median_infer(x, *, axis, keepdims):
-    if axis is not None:  # median(x, axis) is composed of argsort and gather, not this op
-        raise shape_error("median", [x], f"the op takes the median of every element (axis None), got axis {axis!r}")
-    return _reduce_infer("median")(x, axis=None, keepdims=keepdims)
+def _nanmedian_forward(xp, x, *, axis, keepdims):
+    flat = x.reshape(-1)
+    if x.dtype in FLOATING:
+        flat = flat[~xp.isnan(flat)]
+    if flat.size:
+        k = (flat.size - 1) // 2
+        value = xp.partition(flat, k)[k]
+    else:  # every element NaN
+        value = x.dtype.type("nan")
+    return xp.asarray(value, dtype=x.dtype).reshape((1,) * x.ndim if keepdims else ())
 
 
-# The lower median of all elements; ties share the gradient evenly (as max's do, and PyTorch's median's).
-MEDIAN = defop("median", forward=_median_forward, infer=_median_infer, vjp=vjp_rule(_extremum_rule),
+def _whole_median_infer(name):
+    def infer(x, *, axis, keepdims):
+        if axis is not None:  # along an axis it is composed of argsort and gather, not this op
+            raise shape_error(name, [x], f"the op takes the median of every element (axis None), got axis {axis!r}")
+        return _reduce_infer(name)(x, axis=None, keepdims=keepdims)
+
+    return infer
+
+
+def _median_rule(run, ctx, g):
+    # Ties share the gradient evenly (PyTorch's median); a NaN median's gradient is shared by the NaNs, which
+    # equality alone would not find.
+    x = ctx.inputs[0]
+    keep = _keepdims_shape(ctx)
+    out = reshape_with(run, ctx.output, keep)
+    hit = run(EQ, x, out)
+    if x.dtype in FLOATING:
+        hit = run(BITWISE_OR, hit, run(BITWISE_AND, run(NE, x, x), run(NE, out, out)))
+    hit = run(CAST, hit, dtype=x.dtype)
+    count = run(SUM, hit, axis=ctx.attrs["axis"], keepdims=True)
+    return (hit * run(DIV, reshape_with(run, g, keep), count),)
+
+
+# The lower median of all elements: NaN wins (median) or is left out (nanmedian), as in PyTorch.
+MEDIAN = defop("median", forward=_median_forward, infer=_whole_median_infer("median"), vjp=vjp_rule(_median_rule),
                cost=reduction_cost, onnx="TopK", saves_output=True)
+NANMEDIAN = defop("nanmedian", forward=_nanmedian_forward, infer=_whole_median_infer("nanmedian"),
+                  vjp=vjp_rule(_median_rule), cost=reduction_cost, onnx=NO_ONNX, saves_output=True)
+
+
+def _mode_forward(xp, x, *, axis):
+    rows = xp.moveaxis(x, axis, -1)
+    order = xp.argsort(rows, axis=-1, kind="stable")
+    ordered = xp.take_along_axis(rows, order, -1)
+    starts = xp.ones(ordered.shape, bool)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]  # (NaN != NaN: each NaN counts once)
+    position = xp.arange(ordered.shape[-1])
+    run_length = position - accumulate(xp, "maximum", xp.where(starts, position, 0), -1) + 1
+    # The first longest run is the smallest most frequent value; its end, in a stable order, is the value's
+    # last occurrence (PyTorch's choice)
+    end = xp.argmax(run_length, axis=-1)[..., None]
+    return xp.ascontiguousarray(xp.moveaxis(xp.take_along_axis(order, end, -1), -1, axis))
+
+
+def _mode_infer(x, *, axis):
+    if x.ndim == 0:  # (the function runs a 0-d tensor as one element)
+        raise shape_error("mode", [x], "the op takes a tensor of at least one dimension")
+    axis = check_axis("mode", axis, x.ndim, [x])
+    if x.shape[axis] == 0:
+        raise shape_error("mode", [x], f"dimension {axis} has no elements")
+    return Spec(tuple(1 if d == axis else n for d, n in enumerate(x.shape)), int64)
+
+
+# The index of the most frequent value along an axis (kept, of size 1); mode gathers the value with it.
+MODE = defop("mode", forward=_mode_forward, infer=_mode_infer, vjp=NON_DIFFERENTIABLE, cost=_sort_cost,
+             onnx=NO_ONNX)
 
 
 def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
@@ -137,6 +199,12 @@ def argsort(x, axis: int = -1, descending: bool = False, *, stable: bool = False
         _axis("argsort", x, axis)
         return reshape(argsort(reshape(x, (1,)), 0, descending), ())
     return dispatch.apply(ARGSORT, (x,), {"axis": _axis("argsort", x, axis), "descending": bool(descending)})
+
+
+def msort(x) -> TensorLike:
+    """``x`` sorted along its first dimension (PyTorch's ``msort``: ``sort(x, 0).values``)."""
+    x = as_tensor(x)
+    return sort(x, 0).values
 
 
 def sort(x, axis: int = -1, descending: bool = False, *, stable: bool = False) -> SortResult:
@@ -218,48 +286,52 @@ def kthvalue(x, k: int, axis: int = -1, keepdims: bool = False) -> KthvalueResul
     return KthvalueResult(squeeze(values, axis), squeeze(indices, axis))
 
 
-def _concrete(name: str, x: TensorLike):
-    if x.symbolic:
-        raise TypeError(f"{name}: the size of its result depends on the values of {x!r}, which a graph does not "
-                        "have while it is built; compute it eagerly")
-    return x.array
+def _nanmedian_along(x: TensorLike, axis, keepdims: bool) -> NanmedianResult:
+    axis = _axis("nanmedian", x, axis)
+    size = x.shape[axis]
+    if size is None or size == 0:
+        raise ValueError(f"nanmedian: dimension {axis} of the tensor of shape {list(x.shape)} must have a known, "
+                         "non-zero size")
+    order = argsort(x, axis)  # NaN last
+    if x.dtype in FLOATING:  # the lower median of each row's numbers; a row of NaN gives its first NaN
+        valid = sum(eq(x, x), axis, keepdims=True)
+        indices = gather(order, axis, maximum(valid - 1, 0) // 2)
+    else:
+        k = (size - 1) // 2
+        indices = getitem(order, (slice(None),) * axis + (slice(k, k + 1),))
+    values = gather(x, axis, indices)
+    if keepdims:
+        return NanmedianResult(values, indices)
+    return NanmedianResult(squeeze(values, axis), squeeze(indices, axis))
 
 
-def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
-           dim: int | None = None):
-    """The distinct elements of ``x`` in ascending order (1-D), with ``return_inverse`` each element's index
-    into them (x's shape) and ``return_counts`` how often each occurs, as ``torch.unique`` (eager only: the
-    count depends on the values; no gradient)."""
+def nanmedian(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | NanmedianResult:
+    """``median`` leaving NaN out: the lower median of the numbers of all elements (ties share the gradient), or
+    along ``axis`` as ``(values, indices)`` (PyTorch's ``nanmedian(dim, keepdim)``, the gradient going to the
+    index). A row of NaN alone gives NaN, with its first NaN's index (PyTorch's is left to its selection
+    algorithm there)."""
     x = as_tensor(x)
-    if dim is not None:
-        raise ValueError(f"unique: dim={dim} is not supported; only the flattened tensor's distinct values")
-    array = _concrete("unique", x)
-    xp = array_module(array)
-    values, inverse, counts = xp.unique(array.reshape(-1), return_inverse=True, return_counts=True)
-    results = [dispatch.wrap(values)]
-    if return_inverse:
-        results.append(dispatch.wrap(inverse.reshape(array.shape).astype(int64)))
-    if return_counts:
-        results.append(dispatch.wrap(counts.astype(int64)))
-    return results[0] if len(results) == 1 else tuple(results)
+    if axis is None:
+        if x.array.size == 0:
+            raise ValueError(f"nanmedian: the tensor of shape {list(x.shape)} has no elements")
+        return dispatch.apply(NANMEDIAN, (x,), {"axis": None, "keepdims": False})
+    if x.ndim == 0:
+        _axis("nanmedian", x, axis)
+        return NanmedianResult(*(reshape(r, ()) for r in _nanmedian_along(reshape(x, (1,)), 0, False)))
+    return _nanmedian_along(x, axis, keepdims)
 
 
-def bincount(x, weights=None, minlength: int = 0) -> TensorLike:
-    """How often each value 0, 1, ... occurs in the non-negative 1-D integer ``x`` (at least ``minlength``
-    bins), or the sums of ``weights`` per value, as ``torch.bincount`` (eager only: the size depends on the
-    values; no gradient)."""
+def mode(x, axis: int = -1, keepdims: bool = False) -> ModeResult:
+    """The most frequent value along ``axis`` and the index of its last occurrence, as PyTorch's ``mode(dim=-1,
+    keepdim=False)``; of values equally frequent the smallest, NaNs each counted once. The value's gradient goes
+    to its index."""
     x = as_tensor(x)
-    array = _concrete("bincount", x)
-    if x.ndim != 1 or x.dtype.kind not in "iu":
-        raise ValueError(f"bincount: expects a 1-D integer tensor, got {x.dtype} of shape {list(x.shape)}")
-    if array.size and int(array.min()) < 0:
-        raise ValueError("bincount: the values must be non-negative")
-    xp = array_module(array)
-    if weights is None:
-        return dispatch.wrap(xp.bincount(array, minlength=minlength).astype(int64))
-    weights = as_tensor(weights, x)
-    if tuple(weights.shape) != tuple(x.shape):
-        raise ValueError(f"bincount: weights of shape {list(weights.shape)} must match the input's "
-                         f"{list(x.shape)}")
-    counts = xp.bincount(array, _concrete("bincount", weights), minlength=minlength)
-    return dispatch.wrap(counts.astype(weights.dtype if weights.dtype == xp.float32 else xp.float64))
+    if x.ndim == 0:
+        _axis("mode", x, axis)
+        return ModeResult(*(reshape(r, ()) for r in mode(reshape(x, (1,)), 0)))
+    axis = _axis("mode", x, axis)
+    indices = dispatch.apply(MODE, (x,), {"axis": axis})
+    values = gather(x, axis, indices)
+    if keepdims:
+        return ModeResult(values, indices)
+    return ModeResult(squeeze(values, axis), squeeze(indices, axis))
