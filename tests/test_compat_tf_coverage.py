@@ -418,3 +418,31 @@ def test_a_missing_name_says_what_to_use_instead():
         _ = tf.nn.batch_normalization
     with pytest.raises(AttributeError, match=r"tf.train.*AdamOptimizer"):
         _ = tf.train.AdamOptimiser
+
+
+def test_stop_gradient_blocks_the_gradient_in_minimize_and_gradients():
+    x = tf.Variable(2.0)
+    y = tf.Variable(3.0)
+    loss = x * tf.stop_gradient(x * y) + y
+    gx, gy = tf.gradients(loss, [x, y])
+    step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run([gx, gy]) == pytest.approx([6.0, 1.0])  # d/dx = x*y held fixed, d/dy = 1 only
+        sess.run(step)
+        assert sess.run([x, y]) == pytest.approx([2.0 - 0.6, 3.0 - 0.1])
+    with pytest.raises(NotImplementedError, match="tf.gradients: stop_gradients .* tf.stop_gradient"):
+        tf.gradients(loss, [x], stop_gradients=[y])
+
+
+def test_einsum_and_tensordot_over_listed_axes_match_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((4, 3, 5)).astype(np.float32)
+    pa, pb = tf.placeholder(tf.float32, [None, 3, 4]), tf.placeholder(tf.float32, [4, 3, 5])
+    batched = tf.einsum("bij,jik->bk", pa, pb)
+    dot = tf.tensordot(pa, pb, axes=[[1, 2], [1, 0]])
+    with tf.Session() as sess:
+        got_e, got_t = sess.run([batched, dot], {pa: a, pb: b})
+    want = np.einsum("bij,jik->bk", a, b)
+    np.testing.assert_allclose(got_e, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_t, want, rtol=1e-5, atol=1e-5)

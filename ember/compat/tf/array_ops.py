@@ -51,7 +51,7 @@ UNARY = {
     "log1p": ember.log1p, "logical_not": ember.invert, "negative": ember.neg,
     "reciprocal": lambda x: 1.0 / x, "rsqrt": lambda x: 1.0 / ember.sqrt(x),
     "sigmoid": ember.sigmoid, "sign": ember.sign, "sin": ember.sin, "sqrt": ember.sqrt, "square": lambda x: x * x,
-    "tanh": ember.tanh,
+    "stop_gradient": ember.stop_gradient, "tanh": ember.tanh,
 }
 BINARY = {
     "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": truediv, "div": _div,
@@ -143,8 +143,10 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name: str
 
 
 def tensordot(a, b, axes, name: str | None = None) -> Tensor:
+    """``tf.tensordot``: contract the last ``axes`` axes of a with the first of b, or the two lists of axes."""
     if not isinstance(axes, int):
-        raise NotImplementedError("tf.tensordot: only an int `axes` is supported; use tf.matmul with tf.reshape")
+        pair = [list(side) if isinstance(side, (list, tuple)) else [side] for side in axes]
+        return op(lambda x, y: ember.tensordot(x, y, dims=pair), (as_tf(a), as_tf(b)), name=name or "Tensordot")
 
     def fn(x, y):
         lead, tail = x.shape[:x.ndim - axes], y.shape[axes:]
@@ -153,6 +155,13 @@ def tensordot(a, b, axes, name: str | None = None) -> Tensor:
         return ember.reshape(out, tuple(lead) + tuple(tail))
 
     return op(fn, (as_tf(a), as_tf(b)), name=name or "Tensordot")
+
+
+def einsum(equation: str, *inputs, name: str | None = None) -> Tensor:
+    """``tf.einsum``: Einstein summation over the inputs (no ellipses)."""
+    graph = next((t.graph for t in inputs if isinstance(t, Tensor)), None)
+    return op(lambda *xs: ember.einsum(equation, *xs), tuple(as_tf(x, graph) for x in inputs),
+              name=name or "Einsum")
 
 
 def _static_shape(shape) -> tuple:

@@ -21,6 +21,9 @@ __all__ = [
 
 def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None) -> list:
     """Symbolic d(sum of ys)/dx for each x (None where the ys do not depend on x), built by the autodiff pass."""
+    if stop_gradients is not None:
+        raise NotImplementedError("tf.gradients: stop_gradients is not supported; wrap those tensors in "
+                                  "tf.stop_gradient where they are computed")
     ys = [ys] if isinstance(ys, Tensor) else list(ys)
     xs = [xs] if isinstance(xs, Tensor) else list(xs)
     if grad_ys is not None:  # one seed per y, each a tensor, a value to convert or None (ones)
