@@ -43,16 +43,24 @@ from ember.ops.shape import reshape
 
 def pair(name: str, arg: str, value, minimum: int) -> tuple:
     """An int or a pair of ints as a pair, each at least ``minimum``; the error names the op and argument."""
+    return ints(name, arg, value, minimum, 2)
+
+
+def ints(name: str, arg: str, value, minimum: int, count: int) -> tuple:
+    """An int or ``count`` ints as a tuple of ``count`` ints, each at least ``minimum``; the error names the op and
+    argument."""
+    what = "a pair of ints" if count == 2 else f"{count} ints"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value), int(value))
+        value = (int(value),) * count
     else:
         try:
             value = tuple(value)
         except TypeError:
-            raise TypeError(f"{name}: {arg} must be an int or a pair of ints, got {value!r}") from None
-        if len(value) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-            raise TypeError(f"{name}: {arg} must be an int or a pair of ints, got {value!r}")
-        value = (int(value[0]), int(value[1]))
+            raise TypeError(f"{name}: {arg} must be an int or {what}, got {value!r}") from None
+        if len(value) != count or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                          for v in value):
+            raise TypeError(f"{name}: {arg} must be an int or {what}, got {value!r}")
+        value = tuple(int(v) for v in value)
     if min(value) < minimum:
         raise ValueError(f"{name}: {arg} must be at least {minimum}, got {value}")
     return value
@@ -552,7 +560,7 @@ def _crop(run, t, shape):
 
 
 def _check_output_padding(name: str, output_padding, stride, dilation):
-    for a in (0, 1):
+    for a in range(len(output_padding)):
         if output_padding[a] >= max(stride[a], dilation[a]):
             raise ValueError(
                 f"{name}: output_padding {output_padding} must be smaller than stride {stride} or dilation "

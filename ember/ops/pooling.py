@@ -495,9 +495,11 @@ def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
 
 
 def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
-    """Adaptive averaging along axis 2 or 3 of ``x``: a reshaped mean when the bins are equal, else a matmul."""
+    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else a matmul
+    (on the last two axes; an earlier axis is swapped in and back)."""
     from ember.ops.linalg import matmul
     from ember.ops.reduction import mean
+    from ember.ops.shape import swapaxes
 
     size = x.shape[axis]
     if size == out:
@@ -506,9 +508,11 @@ def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
         split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
         return mean(reshape(x, split), axis=axis + 1)
     matrix = dispatch.new(_bin_matrix(size, out, np.float64), x.dtype, x.device)
-    if axis == 3:
+    if axis == x.ndim - 1:
         return matmul(x, matrix.T)
-    return matmul(matrix, x)
+    if axis == x.ndim - 2:
+        return matmul(matrix, x)
+    return swapaxes(matmul(matrix, swapaxes(x, axis, x.ndim - 2)), axis, x.ndim - 2)
 
 
 def adaptive_avg_pool2d(x: TensorLike, output_size) -> TensorLike:
