@@ -61,6 +61,7 @@ from ember.ops.composed import (
     trunc,
 )
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ember.ops.conv3d import conv3d, conv_transpose3d
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
 from ember.ops.elementwise import (
@@ -144,6 +145,7 @@ from ember.ops.loss import (
     softmax_cross_entropy,
 )
 from ember.ops.normalization import dropout, layer_norm
+from ember.ops.pool3d import adaptive_avg_pool3d, avg_pool3d, max_pool3d
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -219,6 +221,7 @@ __all__ = [
     "clamp_max", "clamp_min", "diff", "dstack", "hstack", "meshgrid", "unflatten", "vstack", "cdist", "cross",
     "tensordot", "nanmean", "kthvalue", "scatter", "index_fill", "index_copy", "bincount", "unique",
     "searchsorted",
+    "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
