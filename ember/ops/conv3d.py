@@ -3,11 +3,17 @@
 As for the 2-D ones (``ember.ops.conv``), three bilinear primitives carry both: ``conv3d(x, w)``, its adjoint
 with respect to x ``conv_transpose3d(gy, w)`` and with respect to w ``conv3d_weight_grad(x, gy)``; the vjps
 of each are the other two, so gradients of any order stay inside the set. The kernels are ``conv_nd``'s
-batch-last im2col and col2im over three spatial axes, on NumPy or CuPy.
+batch-last im2col and col2im over three spatial axes, on NumPy or CuPy; with the ``onednn`` extra, float32 ones run
+on oneDNN's direct kernels instead (the 2-D calls of ``ember.backend.onednn``, which take any spatial rank), the
+same in eager mode and generated code.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from ember.backend import onednn
+from ember.backend.dtypes import float32
 from ember.ops import conv_nd, dispatch
 from ember.ops.autocast import LOWER
 from ember.ops.conv import _add_bias, _check_output_padding, _compute_dtype, _groups, _operands, _specs, ints
@@ -54,8 +60,19 @@ def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = Fal
 # --- conv3d -------------------------------------------------------------------------------------------------
 
 
+def _on_onednn(xp, dtype) -> bool:
+    return xp is np and onednn.runs(dtype)
+
+
 def _conv3d_forward(xp, x, w, bias=None, *, stride, padding, dilation, groups):
     (x, w), result_dtype = _compute_dtype(xp, x, w)
+    if _on_onednn(xp, x.dtype):
+        out_size = conv_nd.conv_out_sizes(x.shape[2:], w.shape[2:], stride, padding, dilation)
+        if bias is not None and bias.dtype != x.dtype:
+            bias = bias.astype(float32)
+        y = onednn.conv2d(x, w, out_size, stride, padding, dilation, groups, bias)  # the bias added in it
+        if y is not None:
+            return _result(y, result_dtype)
     y = conv_nd.conv(xp, x, w, stride, padding, dilation, groups)
     if bias is not None:  # y is this kernel's own new array
         xp.add(y, bias.astype(y.dtype, copy=False).reshape(1, -1, 1, 1, 1), out=y)
@@ -110,6 +127,10 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
     # gy may cover only the leading output pixels of conv3d(x, w): the adjoint of a convolution cropped at the
     # far end, which conv_transpose3d's vjp needs when output_padding adds planes no window of its input reaches.
     (x, gy), result_dtype = _compute_dtype(xp, x, gy)
+    if _on_onednn(xp, x.dtype):
+        gw = onednn.conv2d_weight_grad(x, gy, tuple(kernel_size), stride, padding, dilation, groups)
+        if gw is not None:
+            return _result(gw, result_dtype)
     return _result(conv_nd.conv_weight_grad(xp, x, gy, kernel_size, stride, padding, dilation, groups), result_dtype)
 
 
@@ -165,6 +186,11 @@ CONV3D_WEIGHT_GRAD = defop(
 
 def _conv_transpose3d_forward(xp, x, w, *, stride, padding, dilation, groups, output_padding):
     (x, w), result_dtype = _compute_dtype(xp, x, w)
+    if _on_onednn(xp, x.dtype):  # the gradient of a convolution with respect to its input
+        out_size = conv_nd.transposed_sizes(x.shape[2:], w.shape[2:], stride, padding, dilation, output_padding)
+        y = onednn.conv2d_input_grad(x, w, out_size, stride, padding, dilation, groups)
+        if y is not None:
+            return _result(y, result_dtype)
     return _result(conv_nd.conv_transpose(xp, x, w, stride, padding, dilation, groups, output_padding), result_dtype)
 
 
