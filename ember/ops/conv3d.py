@@ -16,9 +16,20 @@ from ember.backend import onednn
 from ember.backend.dtypes import float32
 from ember.ops import conv_nd, dispatch
 from ember.ops.autocast import LOWER
-from ember.ops.conv import _add_bias, _check_output_padding, _compute_dtype, _groups, _operands, _specs, ints
+from ember.ops.conv import (
+    _add_bias,
+    _check_conv,
+    _check_output_padding,
+    _compute_dtype,
+    _crop,
+    _groups,
+    _operands,
+    _specs,
+    _transpose_attrs,
+    ints,
+)
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import as_int, check_window, require_float, same_dtype
+from ember.ops.infer import as_int, check_window, same_dtype
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
@@ -29,32 +40,6 @@ _AXES = "DHW"
 
 def _result(y, result_dtype):
     return y.astype(result_dtype) if result_dtype is not None else y
-
-
-def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False) -> None:
-    """Channel, group and dtype checks shared by conv3d and conv_transpose3d."""
-    specs = [x, w]
-    if as_int(name, groups, "groups", specs) < 1:
-        raise shape_error(name, specs, f"groups must be positive, got {groups}")
-    if x.ndim != 5:
-        raise shape_error(name, specs, f"input must be 5-D (N, C, D, H, W), got {x.ndim}-D")
-    if w.ndim != 5:
-        raise shape_error(name, specs, f"weight must be 5-D, got {w.ndim}-D")
-    same_dtype(name, specs)
-    require_float(name, specs)
-    if transposed:
-        if w.shape[0] != x.shape[1]:
-            raise shape_error(name, specs, f"weight (C_in, C_out/groups, kD, kH, kW) has C_in={w.shape[0]}, input "
-                              f"has {x.shape[1]} channels")
-        if x.shape[1] % groups:
-            raise shape_error(name, specs, f"input channels ({x.shape[1]}) are not divisible by groups={groups}")
-        return
-    if x.shape[1] % groups or w.shape[0] % groups:
-        raise shape_error(name, specs, f"input channels ({x.shape[1]}) and output channels ({w.shape[0]}) must both "
-                          f"be divisible by groups={groups}")
-    if w.shape[1] * groups != x.shape[1]:
-        raise shape_error(name, specs, f"weight expects {w.shape[1] * groups} input channels ({w.shape[1]} per group "
-                          f"x {groups} groups), input has {x.shape[1]}")
 
 
 # --- conv3d -------------------------------------------------------------------------------------------------
@@ -81,7 +66,7 @@ def _conv3d_forward(xp, x, w, bias=None, *, stride, padding, dilation, groups):
 
 def _conv3d_infer(x, w, bias=None, *, stride, padding, dilation, groups):
     check_window("conv3d", [x, w], _RANK, stride=stride, padding=padding, dilation=dilation)
-    _check_conv("conv3d", x, w, groups)
+    _check_conv("conv3d", x, w, groups, rank=_RANK)
     if bias is not None:
         specs = [x, w, bias]
         same_dtype("conv3d", specs)
@@ -197,7 +182,7 @@ def _conv_transpose3d_forward(xp, x, w, *, stride, padding, dilation, groups, ou
 def _conv_transpose3d_infer(x, w, *, stride, padding, dilation, groups, output_padding):
     check_window("conv_transpose3d", [x, w], _RANK, stride=stride, padding=padding, dilation=dilation,
                  output_padding=output_padding)
-    _check_conv("conv_transpose3d", x, w, groups, transposed=True)
+    _check_conv("conv_transpose3d", x, w, groups, transposed=True, rank=_RANK)
     size = conv_nd.transposed_sizes(x.shape[2:], w.shape[2:], stride, padding, dilation, output_padding)
     if min(size) <= 0:
         raise shape_error("conv_transpose3d", [x, w], f"the output size {list(size)} is not positive")
@@ -227,27 +212,6 @@ CONV_TRANSPOSE3D = defop(
     onnx="ConvTranspose",
     autocast=LOWER,
 )
-
-
-def _crop(run, t, shape):
-    """``t`` cut to the spatial size of ``shape`` (extra planes appear when output_padding >= stride), inside a
-    rule over ``run``."""
-    if tuple(t.shape[2:]) == tuple(shape[2:]):
-        return t
-    from ember.ops.indexing import GETITEM
-
-    return run(GETITEM, t, index=(slice(None), slice(None)) + tuple(slice(0, s) for s in shape[2:]))
-
-
-def _transpose_attrs(g_shape, w_shape, output_size, *, stride, padding, dilation, groups) -> dict:
-    """conv_transpose3d's attributes for a gradient of ``g_shape`` whose output has the spatial ``output_size`` of
-    the convolution's input."""
-    output_padding = tuple(
-        output_size[a] + 2 * padding[a] - dilation[a] * (w_shape[2 + a] - 1) - 1 - (g_shape[2 + a] - 1) * stride[a]
-        for a in range(_RANK)
-    )
-    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
-            "output_padding": output_padding}
 
 
 # --- public functions --------------------------------------------------------------------------------------

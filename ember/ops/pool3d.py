@@ -20,8 +20,8 @@ from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import check_window, require_float
 from ember.ops.modes import vjp_rule
-from ember.ops.pooling import _adaptive_axis, _lowest, pool_out_size
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
+from ember.ops.pooling import _adaptive_axis, _lowest, pool_cost, pool_out_size
+from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
 
 _RANK = 3
 _NO_DILATION = (1,) * _RANK
@@ -72,11 +72,6 @@ def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil
         raise shape_error(name, [x], f"kernel size {kernel_size} (dilation {dilation}) does not fit the padded input "
                           f"{padded}: output size {list(out)}")
     return Spec(tuple(x.shape[:2]) + out, x.dtype)
-
-
-def _pool_cost(out, *inputs, kernel_size, **attrs):
-    pooled = min(s.size for s in (out,) + inputs)  # the pooled side: output of a pool, input of its gradient
-    return Cost(int(np.prod(kernel_size)) * pooled, out.nbytes + sum(s.nbytes for s in inputs))
 
 
 # --- max pooling ---------------------------------------------------------------------------------------------
@@ -152,7 +147,7 @@ MAX_POOL3D = defop(
     forward=_max_pool3d_forward,
     infer=_max_pool3d_infer,
     vjp=vjp_rule(_max_pool3d_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx="MaxPool",
 )
 
@@ -163,7 +158,7 @@ MAX_POOL3D_GRAD = defop(
     infer=_max_pool3d_grad_infer,
     vjp=lambda ctx, gg: (None, dispatch.apply(MAX_POOL3D_GATHER, (ctx.inputs[0], gg), ctx.attrs)
                          if ctx.needs[1] else None),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -172,7 +167,7 @@ MAX_POOL3D_GATHER = defop(
     forward=_max_pool3d_gather_forward,
     infer=_max_pool3d_gather_infer,
     vjp=lambda ctx, g: (None, dispatch.apply(MAX_POOL3D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -243,7 +238,7 @@ AVG_POOL3D = defop(
     forward=_avg_pool3d_forward,
     infer=_avg_pool3d_infer,
     vjp=vjp_rule(_avg_pool3d_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx="AveragePool",
 )
 
@@ -252,7 +247,7 @@ AVG_POOL3D_GRAD = defop(
     forward=_avg_pool3d_grad_forward,
     infer=_avg_pool3d_grad_infer,
     vjp=vjp_rule(_avg_pool3d_grad_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 

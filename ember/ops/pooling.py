@@ -13,6 +13,8 @@ as well.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember.backend import onednn
@@ -80,9 +82,10 @@ def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil
     return Spec(tuple(x.shape[:2]) + out, x.dtype)
 
 
-def _pool_cost(out, *inputs, kernel_size, **attrs):
+def pool_cost(out, *inputs, kernel_size, **attrs) -> Cost:
+    """A pooling op's cost, whatever its spatial rank: one operation per kernel tap and pooled element."""
     pooled = min(s.size for s in (out,) + inputs)  # the pooled side: output of a pool, input of its gradient
-    return Cost(kernel_size[0] * kernel_size[1] * pooled, out.nbytes + sum(s.nbytes for s in inputs))
+    return Cost(math.prod(kernel_size) * pooled, out.nbytes + sum(s.nbytes for s in inputs))
 
 
 # --- max pooling ---------------------------------------------------------------------------------------------
@@ -272,7 +275,7 @@ MAX_POOL2D = defop(
     forward=_max_pool2d_forward,
     infer=_max_pool2d_infer,
     vjp=vjp_rule(_max_pool2d_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx="MaxPool",
     residuals=_max_pool2d_residuals,
 )
@@ -284,7 +287,7 @@ MAX_POOL2D_GRAD = defop(
     infer=_max_pool2d_grad_infer,
     vjp=lambda ctx, gg: (None, dispatch.apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), _without_workspace(ctx.attrs))
                          if ctx.needs[1] else None),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -297,7 +300,7 @@ MAX_POOL2D_GATHER = defop(
     forward=_max_pool2d_gather_forward,
     infer=_max_pool2d_gather_infer,
     vjp=lambda ctx, g: (None, dispatch.apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -375,7 +378,7 @@ AVG_POOL2D = defop(
     forward=_avg_pool2d_forward,
     infer=_avg_pool2d_infer,
     vjp=vjp_rule(_avg_pool2d_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx="AveragePool",
 )
 
@@ -384,7 +387,7 @@ AVG_POOL2D_GRAD = defop(
     forward=_avg_pool2d_grad_forward,
     infer=_avg_pool2d_grad_infer,
     vjp=vjp_rule(_avg_pool2d_grad_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
