@@ -20,7 +20,11 @@ from ember.tensor import Tensor
 
 
 class _MaxPoolNd(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> None:
+    # PyTorch's order: return_indices before ceil_mode, so positional arguments mean what they mean there
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        if return_indices:
+            raise ValueError(f"{type(self).__name__}: return_indices=True is not supported")
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
@@ -61,12 +65,6 @@ class MaxPool3d(_MaxPoolNd):
     >>> ember.nn.MaxPool3d(2)(ember.randn(1, 3, 8, 8, 8)).shape
     (1, 3, 4, 4, 4)
     """
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False) -> None:
-        if return_indices:
-            raise ValueError("MaxPool3d: return_indices=True is not supported")
-        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
     def forward(self, x: Tensor) -> Tensor:
         return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
