@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ember.backend import onednn
+from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
 from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
@@ -63,7 +64,8 @@ def _positions(kernel_size):
 
 
 def _lowest(xp, dtype):
-    return -xp.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+    # bfloat16 is a float whose NumPy kind is "V" (ml_dtypes): ask Ember's dtype table, not the kind
+    return -xp.inf if is_floating(np.dtype(dtype)) else np.iinfo(dtype).min
 
 
 def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil_mode):
