@@ -287,6 +287,37 @@ def test_the_gradient_from_the_forward_s_workspace_equals_the_one_from_the_input
                      ("max_pool", True)]
 
 
+POOLS_3D = [  # (x shape, max_pool3d keywords)
+    ((2, 3, 6, 8, 4), dict(kernel_size=2)),
+    ((2, 2, 7, 6, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),  # overlapping windows
+    ((2, 3, 7, 7, 6), dict(kernel_size=(2, 3, 2), stride=1, dilation=(2, 1, 2))),
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape, kwargs", POOLS_3D)
+def test_3d_max_pooling_and_its_gradient_match_the_numpy_kernels_with_ties(calls, shape, kwargs):
+    x = np.random.default_rng(9).integers(0, 3, shape).astype(np.float32)  # many ties: the first maximum wins
+    x[0, 0, 0, 0, 0] = np.nan  # in the second sample only: the first goes to NumPy, whose maximum keeps NaN
+    results = []
+    for on in (True, False):
+        onednn.set_enabled(on)
+        try:
+            xt = ember.tensor(x[1:], requires_grad=True)
+            y = ember.max_pool3d(xt, **kwargs)
+            g = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+            (y * ember.tensor(g)).sum().backward()
+            results.append((y.detach().numpy(), xt.grad.numpy()))
+        finally:
+            onednn.set_enabled(True)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
+    assert calls == [("max_pool", True), ("max_pool_grad", True)]
+    calls.clear()
+    y = ember.max_pool3d(ember.tensor(x[:1]), **kwargs).numpy()
+    assert np.isnan(y[0, 0, 0, 0, 0]) and calls == []
+
+
 @needs_onednn
 def test_max_pooling_keeps_nan_as_numpy_does(calls):
     """oneDNN's maximum skips NaN: inputs holding NaN take the NumPy kernels, whose maximum is NaN."""

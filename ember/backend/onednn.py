@@ -540,7 +540,8 @@ def conv2d_weight_grad(x: np.ndarray, gy: np.ndarray, kernel: tuple, stride, pad
 
 
 def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
-    """Max pooling of float32 ``x`` (N, C, H, W) into (N, C, OH, OW) (``out_hw`` gives ceil mode's size), or None."""
+    """Max pooling of float32 ``x`` (N, C, H, W) into (N, C, OH, OW) (``out_hw`` gives ceil mode's size), or None. The
+    pooling calls take any number of spatial axes, as the convolution calls do."""
     args = _ints(x.shape, tuple(x.shape[:2]) + tuple(out_hw), kernel, stride, padding, dilation)
     return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
 
