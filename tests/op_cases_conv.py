@@ -7,6 +7,7 @@ Random normal inputs have no ties, so max pooling is differentiable at every sam
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -335,3 +336,165 @@ _row("adaptive_avg_pool2d_global", lambda x: ember.adaptive_avg_pool2d(x, 1),
 _row("adaptive_avg_pool1d", lambda x: ember.adaptive_avg_pool1d(x, 4),
      lambda x: _as_2d(ref_adaptive_avg_pool2d)(x, (1, 4)), normal((2, 3, 10)), ("matmul", "reshape"),
      lambda x: F.adaptive_avg_pool1d(x, 4))
+
+
+# --- 3-D convolution and pooling ------------------------------------------------------------------------------------
+
+CONV3D_OPS = ("conv3d", "conv_transpose3d", "conv3d_weight_grad")
+MAX3D_OPS = ("max_pool3d", "max_pool3d_grad")
+AVG3D_OPS = ("avg_pool3d", "avg_pool3d_grad")
+
+
+def _triple(v):
+    return (v, v, v) if isinstance(v, int) else tuple(v)
+
+
+def _outputs(shape):
+    return itertools.product(*(range(s) for s in shape))
+
+
+def ref_conv3d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    (st, pd, dl) = _triple(stride), _triple(padding), _triple(dilation)
+    n, c = x.shape[:2]
+    o, cg = w.shape[:2]
+    kernel = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in pd))
+    out_size = [(s + 2 * p - d * (k - 1) - 1) // t + 1 for s, k, t, p, d in zip(x.shape[2:], kernel, st, pd, dl)]
+    og = o // groups
+    out = np.zeros((n, o, *out_size))
+    for pos in _outputs(out_size):
+        patch = xp[(slice(None), slice(None)) + tuple(slice(i * t, i * t + d * (k - 1) + 1, d)
+                                                      for i, t, d, k in zip(pos, st, dl, kernel))]
+        for g in range(groups):
+            out[(slice(None), slice(g * og, (g + 1) * og)) + pos] = np.einsum(
+                "ncdhw,ocdhw->no", patch[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og])
+    if b is not None:
+        out += b[None, :, None, None, None]
+    return out
+
+
+def ref_conv_transpose3d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    st, pd, dl, op = _triple(stride), _triple(padding), _triple(dilation), _triple(output_padding)
+    n, c = x.shape[:2]
+    og, kernel = w.shape[1], w.shape[2:]
+    cg = c // groups
+    out_size = [(s - 1) * t - 2 * p + d * (k - 1) + e + 1
+                for s, k, t, p, d, e in zip(x.shape[2:], kernel, st, pd, dl, op)]
+    full = np.zeros((n, og * groups) + tuple(s + 2 * p for s, p in zip(out_size, pd)))
+    for pos in _outputs(x.shape[2:]):
+        for g in range(groups):
+            contribution = np.einsum("nc,cokhw->nokhw", x[(slice(None), slice(g * cg, (g + 1) * cg)) + pos],
+                                     w[g * cg:(g + 1) * cg])
+            full[(slice(None), slice(g * og, (g + 1) * og)) + tuple(
+                slice(i * t, i * t + d * (k - 1) + 1, d) for i, t, d, k in zip(pos, st, dl, kernel))] += contribution
+    out = full[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pd, out_size))]
+    if b is not None:
+        out = out + b[None, :, None, None, None]
+    return out
+
+
+def ref_max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    kernel, pd, dl = _triple(kernel_size), _triple(padding), _triple(dilation)
+    st = _triple(kernel_size if stride is None else stride)
+    out_size = [_pool_size(s, k, t, p, d, ceil_mode) for s, k, t, p, d in zip(x.shape[2:], kernel, st, pd, dl)]
+    out = np.empty(x.shape[:2] + tuple(out_size))
+    for pos in _outputs(out_size):
+        best = np.full(x.shape[:2], -np.inf)
+        for tap in _outputs(kernel):
+            at = [i * t - p + j * d for i, t, p, j, d in zip(pos, st, pd, tap, dl)]
+            if all(0 <= a < s for a, s in zip(at, x.shape[2:])):
+                best = np.maximum(best, x[(slice(None), slice(None)) + tuple(at)])
+        out[(slice(None), slice(None)) + pos] = best
+    return out
+
+
+def ref_avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    kernel, pd = _triple(kernel_size), _triple(padding)
+    st = _triple(kernel_size if stride is None else stride)
+    out_size = [_pool_size(s, k, t, p, 1, ceil_mode) for s, k, t, p in zip(x.shape[2:], kernel, st, pd)]
+    out = np.empty(x.shape[:2] + tuple(out_size))
+    for pos in _outputs(out_size):
+        start = [i * t - p for i, t, p in zip(pos, st, pd)]
+        end = [min(a + k, s + p) for a, k, s, p in zip(start, kernel, x.shape[2:], pd)]
+        size = math.prod(e - a for a, e in zip(start, end))
+        start = [max(a, 0) for a in start]
+        end = [min(e, s) for e, s in zip(end, x.shape[2:])]
+        divisor = size if count_include_pad else math.prod(e - a for a, e in zip(start, end))
+        window = x[(slice(None), slice(None)) + tuple(slice(a, e) for a, e in zip(start, end))]
+        out[(slice(None), slice(None)) + pos] = window.sum(axis=(2, 3, 4)) / divisor
+    return out
+
+
+def ref_adaptive_avg_pool3d(x, output_size):
+    out_size = _triple(output_size)
+    out = np.empty(x.shape[:2] + out_size)
+    for pos in _outputs(out_size):
+        index = tuple(slice((i * s) // o, math.ceil((i + 1) * s / o)) for i, s, o in zip(pos, x.shape[2:], out_size))
+        out[(slice(None), slice(None)) + pos] = x[(slice(None), slice(None)) + index].mean(axis=(2, 3, 4))
+    return out
+
+
+_row("conv3d_basic_bias", lambda x, w, b: ember.conv3d(x, w, b), ref_conv3d,
+     normal((2, 3, 4, 5, 4), (4, 3, 2, 3, 2), (4,)), CONV3D_OPS, lambda x, w, b: F.conv3d(x, w, b))
+
+# Depth 5 with kernel 3, stride 2 and no padding leaves one input plane no window reaches: the input gradient
+# needs conv_transpose3d's output_padding.
+_row("conv3d_stride_pad_dilation_groups",
+     lambda x, w, b: ember.conv3d(x, w, b, stride=(2, 1, 2), padding=(0, 1, 1), dilation=(1, 2, 1), groups=2),
+     lambda x, w, b: ref_conv3d(x, w, b, stride=(2, 1, 2), padding=(0, 1, 1), dilation=(1, 2, 1), groups=2),
+     normal((2, 4, 6, 5, 5), (6, 2, 3, 2, 2), (6,)), CONV3D_OPS,
+     lambda x, w, b: F.conv3d(x, w, b, stride=(2, 1, 2), padding=(0, 1, 1), dilation=(1, 2, 1), groups=2))
+
+# 'same' with an even kernel: the odd element of the padding goes on the far side, padded into the input.
+_row("conv3d_same_even_kernel", lambda x, w: ember.conv3d(x, w, padding="same"),
+     lambda x, w: ref_conv3d(np.pad(x, ((0, 0), (0, 0), (0, 1), (0, 0), (0, 1))), w, padding=(0, 1, 0)),
+     normal((2, 2, 4, 4, 3), (3, 2, 2, 3, 2)), CONV3D_OPS + ("pad",), lambda x, w: F.conv3d(x, w, padding="same"))
+
+_row("conv_transpose3d_basic_bias", lambda x, w, b: ember.conv_transpose3d(x, w, b), ref_conv_transpose3d,
+     normal((2, 3, 3, 4, 3), (3, 2, 2, 3, 2), (2,)), CONV3D_OPS, lambda x, w, b: F.conv_transpose3d(x, w, b))
+
+# output_padding 1 along H with stride 1 and dilation 2: a plane no window reaches (zeros; its gradient is cropped)
+_row("conv_transpose3d_stride_output_padding_groups",
+     lambda x, w: ember.conv_transpose3d(x, w, stride=(2, 1, 2), padding=(1, 0, 0), output_padding=(1, 1, 0),
+                                         groups=2, dilation=(1, 2, 1)),
+     lambda x, w: ref_conv_transpose3d(x, w, stride=(2, 1, 2), padding=(1, 0, 0), output_padding=(1, 1, 0),
+                                       groups=2, dilation=(1, 2, 1)),
+     normal((2, 4, 3, 3, 2), (4, 1, 3, 2, 2)), CONV3D_OPS,
+     lambda x, w: F.conv_transpose3d(x, w, stride=(2, 1, 2), padding=(1, 0, 0), output_padding=(1, 1, 0), groups=2,
+                                     dilation=(1, 2, 1)))
+
+_row("max_pool3d_k2", lambda x: ember.max_pool3d(x, 2), lambda x: ref_max_pool3d(x, 2),
+     normal((2, 2, 4, 4, 5)), MAX3D_OPS, lambda x: F.max_pool3d(x, 2))
+
+_row("max_pool3d_k3_s2_p1_dilation_ceil",
+     lambda x: ember.max_pool3d(x, (3, 2, 3), stride=(2, 1, 2), padding=1, dilation=(1, 2, 1), ceil_mode=True),
+     lambda x: ref_max_pool3d(x, (3, 2, 3), stride=(2, 1, 2), padding=1, dilation=(1, 2, 1), ceil_mode=True),
+     normal((1, 2, 6, 5, 6)), MAX3D_OPS,
+     lambda x: F.max_pool3d(x, (3, 2, 3), stride=(2, 1, 2), padding=1, dilation=(1, 2, 1), ceil_mode=True))
+
+# Squaring the pooled values makes grad-of-grad run the gradient's own vjp (max_pool3d_gather).
+_row("max_pool3d_squared_overlapping", lambda x: ember.max_pool3d(x, 2, stride=1) ** 2,
+     lambda x: ref_max_pool3d(x, 2, stride=1) ** 2,
+     normal((1, 2, 3, 4, 3)), MAX3D_OPS + ("max_pool3d_gather",), lambda x: F.max_pool3d(x, 2, stride=1) ** 2)
+
+_row("avg_pool3d_k2", lambda x: ember.avg_pool3d(x, 2), lambda x: ref_avg_pool3d(x, 2),
+     normal((2, 2, 4, 5, 4)), AVG3D_OPS, lambda x: F.avg_pool3d(x, 2))
+
+_row("avg_pool3d_exclude_pad_ceil",
+     lambda x: ember.avg_pool3d(x, (3, 2, 3), stride=(2, 3, 2), padding=1, ceil_mode=True, count_include_pad=False),
+     lambda x: ref_avg_pool3d(x, (3, 2, 3), stride=(2, 3, 2), padding=1, ceil_mode=True, count_include_pad=False),
+     normal((1, 2, 5, 7, 6)), AVG3D_OPS,
+     lambda x: F.avg_pool3d(x, (3, 2, 3), stride=(2, 3, 2), padding=1, ceil_mode=True, count_include_pad=False))
+
+_row("avg_pool3d_k3_s2_p1", lambda x: ember.avg_pool3d(x, 3, stride=2, padding=1),
+     lambda x: ref_avg_pool3d(x, 3, stride=2, padding=1),
+     normal((1, 2, 5, 4, 6)), AVG3D_OPS, lambda x: F.avg_pool3d(x, 3, stride=2, padding=1))
+
+# Uneven bins along D are a matmul over an axis swapped in and back; even ones along H a reshaped mean.
+_row("adaptive_avg_pool3d_uneven_bins", lambda x: ember.adaptive_avg_pool3d(x, (3, 2, 4)),
+     lambda x: ref_adaptive_avg_pool3d(x, (3, 2, 4)), normal((2, 2, 7, 4, 6)), ("matmul", "transpose", "reshape"),
+     lambda x: F.adaptive_avg_pool3d(x, (3, 2, 4)))
+
+_row("adaptive_avg_pool3d_global", lambda x: ember.adaptive_avg_pool3d(x, 1),
+     lambda x: ref_adaptive_avg_pool3d(x, 1), normal((2, 3, 3, 4, 5)), ("reshape",),
+     lambda x: F.adaptive_avg_pool3d(x, 1))

@@ -41,7 +41,7 @@ def _round(a, dtype):
 def test_policy_is_a_field_of_the_op_record():
     lower = {name for name, op in REGISTRY.items() if op.autocast == "lower"}
     to_float32 = {name for name, op in REGISTRY.items() if op.autocast == "float32"}
-    assert lower == {"matmul", "linear", "linear_relu", "conv2d", "conv_transpose2d"}
+    assert lower == {"matmul", "linear", "linear_relu", "conv2d", "conv_transpose2d", "conv3d", "conv_transpose3d"}
     assert {"softmax", "log_softmax", "softmax_cross_entropy", "exp", "log", "sum", "pow"} <= to_float32
     assert REGISTRY["relu"].autocast is None and REGISTRY["add"].autocast is None
     with pytest.raises(ValueError, match="autocast must be"):
@@ -64,6 +64,8 @@ def _ops():
     kt = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
     seq = rng.standard_normal((2, 3, 5)).astype(np.float32)
     kseq = rng.standard_normal((4, 3, 2)).astype(np.float32)
+    vol = rng.standard_normal((2, 3, 4, 5, 4)).astype(np.float32)
+    kvol = rng.standard_normal((4, 3, 2, 3, 2)).astype(np.float32)
     labels = np.array([0, 2, 1, 4])
     e, t = ember.tensor, (torch.tensor if torch is not None else None)
     ops = {
@@ -77,6 +79,11 @@ def _ops():
         "conv1d": (lambda: F.conv1d(e(seq), e(kseq)), lambda: torch.nn.functional.conv1d(t(seq), t(kseq))),
         "conv_transpose2d": (lambda: F.conv_transpose2d(e(img), e(kt), stride=2),
                              lambda: torch.nn.functional.conv_transpose2d(t(img), t(kt), stride=2)),
+        "conv3d": (lambda: F.conv3d(e(vol), e(kvol), e(b[:4]), padding=1),
+                   lambda: torch.nn.functional.conv3d(t(vol), t(kvol), t(b[:4]), padding=1)),
+        "conv_transpose3d": (lambda: F.conv_transpose3d(e(vol), e(kvol.transpose(1, 0, 2, 3, 4).copy()), stride=2),
+                             lambda: torch.nn.functional.conv_transpose3d(
+                                 t(vol), t(kvol.transpose(1, 0, 2, 3, 4).copy()), stride=2)),
         "cross_entropy": (lambda: F.cross_entropy(e(x @ w.T), e(labels)),
                           lambda: torch.nn.functional.cross_entropy(t(x @ w.T), t(labels))),
         "mse_loss": (lambda: F.mse_loss(e(x), e(x[::-1].copy())),
@@ -96,7 +103,8 @@ def _ops():
 
 
 EXPECTED = {"linear": bfloat16, "linear_relu": bfloat16, "matmul": bfloat16, "batched matmul": bfloat16,
-            "conv2d": bfloat16, "conv1d": bfloat16, "conv_transpose2d": bfloat16, "cross_entropy": float32,
+            "conv2d": bfloat16, "conv1d": bfloat16, "conv_transpose2d": bfloat16, "conv3d": bfloat16,
+            "conv_transpose3d": bfloat16, "cross_entropy": float32,
             "mse_loss": float32, "relu": float32, "add": float32, "softmax": float32, "log_softmax": float32,
             "exp": float32, "log": float32, "sum": float32, "mean": float32, "layer_norm": float32}
 

@@ -57,6 +57,10 @@ NETS = {
     "cnn": lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
                                  nn.Conv2d(4, 4, 3, stride=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                  nn.Linear(4, 3)),
+    "cnn3d": lambda: nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU(), nn.MaxPool3d(2),
+                                   nn.ConvTranspose3d(4, 4, 2, stride=2, groups=2),
+                                   nn.AvgPool3d(3, stride=2, padding=1), nn.Conv3d(4, 4, 3, stride=2),
+                                   nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)),
     "gru": lambda: _Tokens("gru"),
     "lstm": lambda: _Tokens("lstm"),
     "transformer": lambda: _Tokens("transformer"),
@@ -69,6 +73,8 @@ def _inputs(kind: str, rng) -> np.ndarray:
         return rng.standard_normal((16, 6)).astype(np.float32)
     if kind == "cnn":
         return rng.standard_normal((16, 1, 8, 8)).astype(np.float32)
+    if kind == "cnn3d":
+        return rng.standard_normal((16, 1, 6, 8, 6)).astype(np.float32)
     if kind == "embedding_bag":
         return rng.integers(0, 50, (16, 5))
     return rng.integers(0, 20, (16, 7))

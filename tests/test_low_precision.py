@@ -181,3 +181,25 @@ def test_batch_norm_gradient_forms_agree_in_low_precision(dtype):
     expected = _np_grad("batch_norm", data.T, upstream.numpy().astype(np.float64).T).T
     _close(x.grad, expected, dtype, "array form")
     _close(tensor_form.detach(), expected, dtype, "Tensor form")
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("pool, kwargs", [
+    (ember.max_pool2d, dict(kernel_size=2)),  # padding -inf was asked of NumPy's integer limits for bfloat16
+    (ember.max_pool2d, dict(kernel_size=3, stride=2, padding=1)),
+    (ember.max_pool3d, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+], ids=["2d", "2d_padded", "3d_padded"])
+def test_low_precision_max_pooling_equals_float32_rounded(pool, kwargs, dtype):
+    rng = np.random.default_rng(0)
+    spatial = (6, 7, 5) if pool is ember.max_pool3d else (7, 6)
+    x = rng.standard_normal((2, 3) + spatial).astype(np.float32)
+    low = ember.tensor(x).to(dtype)
+    low.requires_grad_()
+    y = pool(low, **kwargs)
+    y.sum().backward()
+    rounded = ember.tensor(np.asarray(low.detach().float().numpy()), requires_grad=True)
+    expected = pool(rounded, **kwargs)  # the maxima of the rounded values are exact in the low dtype
+    expected.sum().backward()
+    assert y.dtype == dtype and low.grad.dtype == dtype
+    np.testing.assert_array_equal(y.detach().float().numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(low.grad.float().numpy(), rounded.grad.numpy())

@@ -111,6 +111,33 @@ def test_conv_transpose2d_layer_with_output_padding(calls, padding, side):
     assert calls == [("input_grad", True)]
 
 
+GEOMETRIES_3D = [  # (x shape, w shape, conv3d keywords)
+    ((2, 4, 6, 7, 5), (6, 4, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 7, 6, 8), (6, 2, 3, 2, 3), dict(stride=(2, 1, 2), padding=(1, 0, 1), dilation=(1, 2, 1), groups=2)),
+    ((2, 3, 6, 6, 6), (3, 1, 3, 3, 3), dict(stride=2, padding=1, groups=3)),  # depthwise; the input gradient pads
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", GEOMETRIES_3D)
+def test_3d_convolutions_and_both_gradients_match_float64(calls, x_shape, w_shape, kwargs):
+    """conv3d and its gradients in float32 (oneDNN's kernels) against float64 (the NumPy kernels), and
+    conv_transpose3d, whose output_padding needs oneDNN's input gradient with a larger output."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])]
+    results = {}
+    for dtype in (np.float32, np.float64):
+        x, w, b = (ember.tensor(a.astype(dtype), requires_grad=True) for a in arrays)
+        y = ember.conv3d(x, w, b, **kwargs)
+        (y * y).sum().backward()
+        z = ember.conv_transpose3d(y.detach(), w.detach(), stride=2, padding=1, output_padding=1,
+                                   groups=kwargs.get("groups", 1))
+        results[dtype] = [y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy(), z.numpy()]
+    for got, expected in zip(*results.values()):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+    assert sorted(calls) == [("forward", True), ("input_grad", True), ("input_grad", True), ("weight_grad", True)]
+
+
 @needs_onednn
 def test_kernel_choice_keeps_numpy_where_it_is_faster(calls):
     rng = np.random.default_rng(3)
@@ -258,6 +285,37 @@ def test_the_gradient_from_the_forward_s_workspace_equals_the_one_from_the_input
         ember.max_pool2d(ember.tensor(x), **kwargs)
     assert calls == [("max_pool_train", True), ("max_pool_backward", True), ("max_pool_grad", True),
                      ("max_pool", True)]
+
+
+POOLS_3D = [  # (x shape, max_pool3d keywords)
+    ((2, 3, 6, 8, 4), dict(kernel_size=2)),
+    ((2, 2, 7, 6, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),  # overlapping windows
+    ((2, 3, 7, 7, 6), dict(kernel_size=(2, 3, 2), stride=1, dilation=(2, 1, 2))),
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape, kwargs", POOLS_3D)
+def test_3d_max_pooling_and_its_gradient_match_the_numpy_kernels_with_ties(calls, shape, kwargs):
+    x = np.random.default_rng(9).integers(0, 3, shape).astype(np.float32)  # many ties: the first maximum wins
+    x[0, 0, 0, 0, 0] = np.nan  # in the second sample only: the first goes to NumPy, whose maximum keeps NaN
+    results = []
+    for on in (True, False):
+        onednn.set_enabled(on)
+        try:
+            xt = ember.tensor(x[1:], requires_grad=True)
+            y = ember.max_pool3d(xt, **kwargs)
+            g = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+            (y * ember.tensor(g)).sum().backward()
+            results.append((y.detach().numpy(), xt.grad.numpy()))
+        finally:
+            onednn.set_enabled(True)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-6)
+    assert calls == [("max_pool", True), ("max_pool_grad", True)]
+    calls.clear()
+    y = ember.max_pool3d(ember.tensor(x[:1]), **kwargs).numpy()
+    assert np.isnan(y[0, 0, 0, 0, 0]) and calls == []
 
 
 @needs_onednn

@@ -26,7 +26,7 @@ from ember.backend import blas_threads
 _CPU_ENGINE = 1
 _IN_ORDER_STREAM = 1
 _F32 = 3
-_TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 1, 2, 5, 6
+_TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE, _TAG_ABCDEF = 1, 2, 5, 6, 7
 _FORWARD_TRAINING, _FORWARD_INFERENCE = 64, 96
 _DIRECT = 1
 _POOLING_MAX = 0x1FF
@@ -308,7 +308,7 @@ def _implementation(lib, descriptor) -> str:
 
 def _descriptor(lib, shape: tuple, any_layout: bool):
     descriptor = _Handle()
-    tag = _TAG_ANY if any_layout else {1: _TAG_A, 4: _TAG_ABCD, 5: _TAG_ABCDE}[len(shape)]
+    tag = _TAG_ANY if any_layout else {1: _TAG_A, 4: _TAG_ABCD, 5: _TAG_ABCDE, 6: _TAG_ABCDEF}[len(shape)]
     _check(lib.dnnl_memory_desc_create_with_tag(ctypes.byref(descriptor), len(shape), _Dims(*shape), _F32, tag),
            "dnnl_memory_desc_create_with_tag")
     return descriptor
@@ -333,9 +333,9 @@ def _right_padding(size: int, out: int, kernel: int, stride: int, padding: int, 
 
 
 def _window_dims(x_shape, y_shape, kernel, stride, padding, dilation) -> tuple:
-    """strides, dilations (oneDNN counts the gaps: 0 is none), left and right paddings."""
+    """strides, dilations (oneDNN counts the gaps: 0 is none), left and right paddings, per spatial axis."""
     right = [_right_padding(x_shape[2 + a], y_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
-             for a in (0, 1)]
+             for a in range(len(x_shape) - 2)]
     return _Dims(*stride), _Dims(*(d - 1 for d in dilation)), _Dims(*padding), _Dims(*right)
 
 
@@ -387,7 +387,7 @@ def _build_convolution(direction: str, x_shape: tuple, w_shape: tuple, y_shape: 
     third input), or None where oneDNN has no kernel."""
     lib, engine = _state()[:2]
     w_shape = _weight_shape(w_shape, groups)
-    dims = _window_dims(x_shape, y_shape, w_shape[-2:], stride, padding, dilation)
+    dims = _window_dims(x_shape, y_shape, w_shape[2 - len(x_shape):], stride, padding, dilation)
     with _Descriptors(lib) as made:
         shapes = {"x": x_shape, "w": w_shape, "y": y_shape}
         plain = {name: made.tensor(shape) for name, shape in shapes.items()}
@@ -511,7 +511,8 @@ def _ints(*values) -> tuple:
 def conv2d(x: np.ndarray, w: np.ndarray, out_hw: tuple, stride, padding, dilation, groups: int,
            bias: np.ndarray | None = None):
     """conv2d of float32 ``x`` (N, C, H, W) and ``w`` (O, C/groups, kh, kw) as (N, O, OH, OW), plus ``bias`` (O,)
-    when given; None where oneDNN has no kernel for it."""
+    when given; None where oneDNN has no kernel for it. The three convolution calls take any number of spatial axes
+    (conv3d's (N, C, D, H, W) with ``out_hw`` a triple, ...)."""
     y_shape = (x.shape[0], w.shape[0]) + tuple(out_hw)
     args = _ints(x.shape, w.shape, y_shape, stride, padding, dilation, groups) + (bias is not None,)
     arrays = (x, w) if bias is None else (x, w, bias)
@@ -530,15 +531,17 @@ def conv2d_weight_grad(x: np.ndarray, gy: np.ndarray, kernel: tuple, stride, pad
     w_shape = (gy.shape[1], x.shape[1] // groups) + tuple(kernel)
     # gy may cover fewer output pixels than conv2d(x, w) has (see ember.ops.conv): the input rows and columns
     # past its last window take no part, and oneDNN takes no padding below minus the stride
-    reach = [(gy.shape[2 + a] - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 - padding[a] for a in (0, 1)]
-    if reach[0] < x.shape[2] or reach[1] < x.shape[3]:
-        x = x[:, :, :reach[0], :reach[1]]
+    reach = [(gy.shape[2 + a] - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 - padding[a]
+             for a in range(x.ndim - 2)]
+    if any(r < s for r, s in zip(reach, x.shape[2:])):
+        x = x[(slice(None), slice(None)) + tuple(slice(0, r) for r in reach)]
     args = _ints(x.shape, w_shape, gy.shape, stride, padding, dilation, groups)
     return _run(("weight_grad",) + args, lambda: _build_convolution("weight_grad", *args), (x, gy), args[1])
 
 
 def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
-    """Max pooling of float32 ``x`` (N, C, H, W) into (N, C, OH, OW) (``out_hw`` gives ceil mode's size), or None."""
+    """Max pooling of float32 ``x`` (N, C, H, W) into (N, C, OH, OW) (``out_hw`` gives ceil mode's size), or None. The
+    pooling calls take any number of spatial axes, as the convolution calls do."""
     args = _ints(x.shape, tuple(x.shape[:2]) + tuple(out_hw), kernel, stride, padding, dilation)
     return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
 

@@ -35,7 +35,7 @@ from ember.nn.layers.attention import (
     TransformerEncoderLayer,
     scaled_dot_product_attention,
 )
-from ember.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from ember.nn.layers.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
@@ -61,9 +61,11 @@ from ember.nn.layers.loss import (
 from ember.nn.layers.normalization import (
     BatchNorm1d,
     BatchNorm2d,
+    BatchNorm3d,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     RMSNorm,
 )
@@ -80,12 +82,15 @@ from ember.nn.layers.padding import (
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
+    AvgPool3d,
     MaxPool1d,
     MaxPool2d,
+    MaxPool3d,
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
@@ -126,3 +131,4 @@ __all__ += ["Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["Fold", "Unfold"]
 __all__ += ["CTCLoss"]
 __all__ += ["SyncBatchNorm"]
+__all__ += ["AdaptiveAvgPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d", "InstanceNorm3d", "MaxPool3d"]

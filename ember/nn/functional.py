@@ -30,16 +30,20 @@ from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuff
 from ember.ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
     affine_grid,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     batch_norm,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     conv1d,
     conv2d,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     cross_entropy,
     ctc_loss,
     elu,
@@ -53,6 +57,7 @@ from ember.ops import (
     leaky_relu,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
     mish,
     mse_loss,
     nll_loss,
@@ -82,6 +87,7 @@ __all__ = [
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "fold", "unfold", "affine_grid", "grid_sample",
     "ctc_loss", "gumbel_softmax",
+    "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
 ]
 
 

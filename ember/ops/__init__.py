@@ -61,6 +61,7 @@ from ember.ops.composed import (
     trunc,
 )
 from ember.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ember.ops.conv3d import conv3d, conv_transpose3d
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.counting import bincount, histc, unique, unique_consecutive
 from ember.ops.ctc import ctc_loss
@@ -152,6 +153,7 @@ from ember.ops.matrix_functions import torch_cholesky as cholesky
 from ember.ops.matrix_functions import torch_qr as qr
 from ember.ops.matrix_functions import torch_svd as svd
 from ember.ops.normalization import dropout, layer_norm
+from ember.ops.pool3d import adaptive_avg_pool3d, avg_pool3d, max_pool3d
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -237,6 +239,7 @@ __all__ = [
     "ctc_loss", "stop_gradient",
     "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "aminmax", "logcumsumexp", "cummax", "cummin",
+    "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

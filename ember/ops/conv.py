@@ -43,16 +43,24 @@ from ember.ops.shape import reshape
 
 def pair(name: str, arg: str, value, minimum: int) -> tuple:
     """An int or a pair of ints as a pair, each at least ``minimum``; the error names the op and argument."""
+    return ints(name, arg, value, minimum, 2)
+
+
+def ints(name: str, arg: str, value, minimum: int, count: int) -> tuple:
+    """An int or ``count`` ints as a tuple of ``count`` ints, each at least ``minimum``; the error names the op and
+    argument."""
+    what = "a pair of ints" if count == 2 else f"{count} ints"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value), int(value))
+        value = (int(value),) * count
     else:
         try:
             value = tuple(value)
         except TypeError:
-            raise TypeError(f"{name}: {arg} must be an int or a pair of ints, got {value!r}") from None
-        if len(value) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-            raise TypeError(f"{name}: {arg} must be an int or a pair of ints, got {value!r}")
-        value = (int(value[0]), int(value[1]))
+            raise TypeError(f"{name}: {arg} must be an int or {what}, got {value!r}") from None
+        if len(value) != count or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                          for v in value):
+            raise TypeError(f"{name}: {arg} must be an int or {what}, got {value!r}")
+        value = tuple(int(v) for v in value)
     if min(value) < minimum:
         raise ValueError(f"{name}: {arg} must be at least {minimum}, got {value}")
     return value
@@ -267,21 +275,26 @@ def _weight_grad_by_kernel_rows(xp, x, gy, kernel, stride, padding, dilation):
     return xp.ascontiguousarray(gw.reshape(kernel[0], c, kernel[1], o).transpose(3, 1, 0, 2))
 
 
-def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False):
-    """Channel, group and dtype checks shared by conv2d and conv_transpose2d."""
+_LAYOUTS = {2: ("(N, C, H, W)", "kH, kW"), 3: ("(N, C, D, H, W)", "kD, kH, kW")}
+
+
+def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False, rank: int = 2):
+    """Channel, group and dtype checks shared by the convolutions and transposed convolutions over ``rank`` spatial
+    axes."""
     specs = [x, w]
+    layout, taps = _LAYOUTS[rank]
     if as_int(name, groups, "groups", specs) < 1:
         raise shape_error(name, specs, f"groups must be positive, got {groups}")
-    if x.ndim != 4:
-        raise shape_error(name, specs, f"input must be 4-D (N, C, H, W), got {x.ndim}-D")
-    if w.ndim != 4:
-        raise shape_error(name, specs, f"weight must be 4-D, got {w.ndim}-D")
+    if x.ndim != rank + 2:
+        raise shape_error(name, specs, f"input must be {rank + 2}-D {layout}, got {x.ndim}-D")
+    if w.ndim != rank + 2:
+        raise shape_error(name, specs, f"weight must be {rank + 2}-D, got {w.ndim}-D")
     same_dtype(name, specs)
     require_float(name, specs)
     if transposed:
         if w.shape[0] != x.shape[1]:
             raise shape_error(
-                name, specs, f"weight (C_in, C_out/groups, kH, kW) has C_in={w.shape[0]}, input has {x.shape[1]} "
+                name, specs, f"weight (C_in, C_out/groups, {taps}) has C_in={w.shape[0]}, input has {x.shape[1]} "
                 "channels")
         if x.shape[1] % groups:
             raise shape_error(name, specs, f"input channels ({x.shape[1]}) are not divisible by groups={groups}")
@@ -543,16 +556,16 @@ CONV_TRANSPOSE2D = defop(
 
 def _crop(run, t, shape):
     """``t`` cut to the spatial size of ``shape`` (extra rows/columns appear when output_padding >= stride), inside
-    a rule over ``run``."""
+    a rule over ``run``; any number of spatial axes."""
     if tuple(t.shape[2:]) == tuple(shape[2:]):
         return t
     from ember.ops.indexing import GETITEM
 
-    return run(GETITEM, t, index=(slice(None), slice(None), slice(0, shape[2]), slice(0, shape[3])))
+    return run(GETITEM, t, index=(slice(None), slice(None)) + tuple(slice(0, s) for s in shape[2:]))
 
 
 def _check_output_padding(name: str, output_padding, stride, dilation):
-    for a in (0, 1):
+    for a in range(len(output_padding)):
         if output_padding[a] >= max(stride[a], dilation[a]):
             raise ValueError(
                 f"{name}: output_padding {output_padding} must be smaller than stride {stride} or dilation "
@@ -560,11 +573,11 @@ def _check_output_padding(name: str, output_padding, stride, dilation):
 
 
 def _transpose_attrs(g_shape, w_shape, output_size, *, stride, padding, dilation, groups) -> dict:
-    """conv_transpose2d's attributes for a gradient of ``g_shape`` whose output has the spatial ``output_size`` of
-    the convolution's input."""
+    """A transposed convolution's attributes for a gradient of ``g_shape`` whose output has the spatial
+    ``output_size`` of the convolution's input (conv_transpose2d's, or conv_transpose3d's for three axes)."""
     output_padding = tuple(
         output_size[a] + 2 * padding[a] - dilation[a] * (w_shape[2 + a] - 1) - 1 - (g_shape[2 + a] - 1) * stride[a]
-        for a in (0, 1)
+        for a in range(len(output_size))
     )
     return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
             "output_padding": output_padding}

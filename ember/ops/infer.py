@@ -128,12 +128,14 @@ def check_sizes(name: str, sizes, what: str, specs=(), minimum: int = 0) -> tupl
     return out
 
 
-def check_window(name: str, specs, **pairs) -> None:
-    """Window attributes of a convolution or pooling op: each a pair of ints, ``kernel_size``, ``stride``,
-    ``dilation`` and ``input_size`` at least 1, ``padding`` and ``output_padding`` at least 0."""
+def check_window(name: str, specs, rank: int = 2, **pairs) -> None:
+    """Window attributes of a convolution or pooling op over ``rank`` spatial axes: each ``rank`` ints (a pair by
+    default), ``kernel_size``, ``stride``, ``dilation`` and ``input_size`` at least 1, ``padding`` and
+    ``output_padding`` at least 0."""
     for what, value in pairs.items():
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise TypeError(f"{name}: {what} must be a pair of ints, got {value!r} (inputs: {describe(specs)})")
+        if not isinstance(value, (tuple, list)) or len(value) != rank:
+            count = "a pair of ints" if rank == 2 else f"{rank} ints"
+            raise TypeError(f"{name}: {what} must be {count}, got {value!r} (inputs: {describe(specs)})")
         check_sizes(name, value, what, specs, minimum=0 if what in ("padding", "output_padding") else 1)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX
 from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
+from ember.ops.conv3d import CONV3D, CONV_TRANSPOSE3D
 from ember.ops.convert import CAST
 from ember.ops.elementwise import (
     BITWISE_AND,
@@ -38,6 +39,7 @@ from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
 from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.normalization import LAYER_NORM
+from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.recurrent import RECURRENT
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
@@ -319,21 +321,22 @@ def _layer_norm(b, x, weight, bias, *, dims, eps):
 # --- convolution and pooling -----------------------------------------------------------------------------
 
 
-@_rule(CONV2D)
-def _conv2d(b, x, w, bias=None, *, stride, padding, dilation, groups):
+@_rule(CONV2D, CONV3D)
+def _conv(b, x, w, bias=None, *, stride, padding, dilation, groups):
     return b.node("Conv", [x, w] + ([bias] if bias is not None else []), strides=list(stride),
                   pads=[*padding, *padding], dilations=list(dilation), group=groups)
 
 
-@_rule(CONV_TRANSPOSE2D)
-def _conv_transpose2d(b, x, w, *, stride, padding, dilation, groups, output_padding):
-    # ONNX allows output_padding < stride only; rows beyond that are reached by no window: zeros
+@_rule(CONV_TRANSPOSE2D, CONV_TRANSPOSE3D)
+def _conv_transpose(b, x, w, *, stride, padding, dilation, groups, output_padding):
+    # ONNX allows output_padding < stride only; rows (planes) beyond that are reached by no window: zeros
     fits = [min(p, s - 1) for p, s in zip(output_padding, stride)]
     y = b.node("ConvTranspose", [x, w], strides=list(stride), pads=[*padding, *padding],
                dilations=list(dilation), group=groups, output_padding=fits)
     extra = [p - f for p, f in zip(output_padding, fits)]
     if any(extra):
-        y = b.node("Pad", [y, b.ints([0, 0, 0, 0, 0, 0, *extra]), b.const(0, b.out.dtype)], mode="constant")
+        pads = [0] * (2 + len(extra)) + [0, 0, *extra]  # the far end of each spatial axis
+        y = b.node("Pad", [y, b.ints(pads), b.const(0, b.out.dtype)], mode="constant")
     return y
 
 
@@ -344,14 +347,14 @@ def _relu(b, x):
     return b.node("Relu", [x])
 
 
-@_rule(MAX_POOL2D)
-def _max_pool2d(b, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+@_rule(MAX_POOL2D, MAX_POOL3D)
+def _max_pool(b, x, *, kernel_size, stride, padding, dilation, ceil_mode):
     return b.node("MaxPool", [x], kernel_shape=list(kernel_size), strides=list(stride), pads=[*padding, *padding],
                   dilations=list(dilation), ceil_mode=int(ceil_mode))
 
 
-@_rule(AVG_POOL2D)
-def _avg_pool2d(b, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+@_rule(AVG_POOL2D, AVG_POOL3D)
+def _avg_pool(b, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
     return b.node("AveragePool", [x], kernel_shape=list(kernel_size), strides=list(stride),
                   pads=[*padding, *padding], ceil_mode=int(ceil_mode), count_include_pad=int(count_include_pad))
 

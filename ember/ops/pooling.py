@@ -13,9 +13,12 @@ as well.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember.backend import onednn
+from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
 from ember.ops.conv import pad2d, pair, window_slice
 from ember.ops.convert import as_tensor, to_float
@@ -61,7 +64,8 @@ def _positions(kernel_size):
 
 
 def _lowest(xp, dtype):
-    return -xp.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+    # bfloat16 is a float whose NumPy kind is "V" (ml_dtypes): ask Ember's dtype table, not the kind
+    return -xp.inf if is_floating(np.dtype(dtype)) else np.iinfo(dtype).min
 
 
 def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil_mode):
@@ -80,9 +84,10 @@ def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil
     return Spec(tuple(x.shape[:2]) + out, x.dtype)
 
 
-def _pool_cost(out, *inputs, kernel_size, **attrs):
+def pool_cost(out, *inputs, kernel_size, **attrs) -> Cost:
+    """A pooling op's cost, whatever its spatial rank: one operation per kernel tap and pooled element."""
     pooled = min(s.size for s in (out,) + inputs)  # the pooled side: output of a pool, input of its gradient
-    return Cost(kernel_size[0] * kernel_size[1] * pooled, out.nbytes + sum(s.nbytes for s in inputs))
+    return Cost(math.prod(kernel_size) * pooled, out.nbytes + sum(s.nbytes for s in inputs))
 
 
 # --- max pooling ---------------------------------------------------------------------------------------------
@@ -272,7 +277,7 @@ MAX_POOL2D = defop(
     forward=_max_pool2d_forward,
     infer=_max_pool2d_infer,
     vjp=vjp_rule(_max_pool2d_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx="MaxPool",
     residuals=_max_pool2d_residuals,
 )
@@ -284,7 +289,7 @@ MAX_POOL2D_GRAD = defop(
     infer=_max_pool2d_grad_infer,
     vjp=lambda ctx, gg: (None, dispatch.apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), _without_workspace(ctx.attrs))
                          if ctx.needs[1] else None),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -297,7 +302,7 @@ MAX_POOL2D_GATHER = defop(
     forward=_max_pool2d_gather_forward,
     infer=_max_pool2d_gather_infer,
     vjp=lambda ctx, g: (None, dispatch.apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -375,7 +380,7 @@ AVG_POOL2D = defop(
     forward=_avg_pool2d_forward,
     infer=_avg_pool2d_infer,
     vjp=vjp_rule(_avg_pool2d_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx="AveragePool",
 )
 
@@ -384,7 +389,7 @@ AVG_POOL2D_GRAD = defop(
     forward=_avg_pool2d_grad_forward,
     infer=_avg_pool2d_grad_infer,
     vjp=vjp_rule(_avg_pool2d_grad_rule),
-    cost=_pool_cost,
+    cost=pool_cost,
     onnx=NO_ONNX,
 )
 
@@ -495,9 +500,11 @@ def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
 
 
 def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
-    """Adaptive averaging along axis 2 or 3 of ``x``: a reshaped mean when the bins are equal, else a matmul."""
+    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else a matmul
+    (on the last two axes; an earlier axis is swapped in and back)."""
     from ember.ops.linalg import matmul
     from ember.ops.reduction import mean
+    from ember.ops.shape import swapaxes
 
     size = x.shape[axis]
     if size == out:
@@ -506,9 +513,11 @@ def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
         split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
         return mean(reshape(x, split), axis=axis + 1)
     matrix = dispatch.new(_bin_matrix(size, out, np.float64), x.dtype, x.device)
-    if axis == 3:
+    if axis == x.ndim - 1:
         return matmul(x, matrix.T)
-    return matmul(matrix, x)
+    if axis == x.ndim - 2:
+        return matmul(matrix, x)
+    return swapaxes(matmul(matrix, swapaxes(x, axis, x.ndim - 2)), axis, x.ndim - 2)
 
 
 def adaptive_avg_pool2d(x: TensorLike, output_size) -> TensorLike:

@@ -48,24 +48,22 @@ def pool_out_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def padded_windows(x, kernel_size, stride, padding, dilation, ceil_mode, value):
-    """x padded (with ceil mode's extra bottom/right rows), and the strided slice each kernel tap meets."""
+    """x padded (with ceil mode's extra far rows), and the strided slice each kernel tap meets, in row-major order;
+    any number of spatial axes."""
     out, extra = [], []
-    for a in (0, 1):
+    for a in range(x.ndim - 2):
         size = x.shape[2 + a]
         o = pool_out_size(size, kernel_size[a], stride[a], padding[a], dilation[a], ceil_mode)
         reach = (o - 1) * stride[a] + dilation[a] * (kernel_size[a] - 1) + 1
         out.append(o)
         extra.append(max(0, reach - size - 2 * padding[a]))
-    n, c, h, w = x.shape
-    ph, pw = padding
-    full = np.full((n, c, h + 2 * ph + extra[0], w + 2 * pw + extra[1]), value, dtype=x.dtype)
-    full[:, :, ph:ph + h, pw:pw + w] = x
+    spatial = x.shape[2:]
+    full = np.full(x.shape[:2] + tuple(s + 2 * p + e for s, p, e in zip(spatial, padding, extra)), value, x.dtype)
+    full[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(padding, spatial))] = x
     slices = []
-    for i in range(kernel_size[0]):
-        for j in range(kernel_size[1]):
-            top, left = i * dilation[0], j * dilation[1]
-            slices.append((slice(None), slice(None), slice(top, top + stride[0] * (out[0] - 1) + 1, stride[0]),
-                           slice(left, left + stride[1] * (out[1] - 1) + 1, stride[1])))
+    for taps in np.ndindex(*kernel_size):
+        slices.append((slice(None), slice(None)) + tuple(
+            slice(t * d, t * d + s * (o - 1) + 1, s) for t, s, d, o in zip(taps, stride, dilation, out)))
     return full, slices, out
 
 
@@ -111,8 +109,9 @@ def op_conv_transpose2d(x, w, *, stride, padding, dilation, groups, output_paddi
     return np.ascontiguousarray(full[:, ph:ph + out_h, pw:pw + out_w].transpose(3, 0, 1, 2))
 
 
+@_kernel("max_pool3d", "pool_out_size", "padded_windows")
 @_kernel("max_pool2d", "pool_out_size", "padded_windows")
-def op_max_pool2d(x, *, kernel_size, stride, padding, dilation, ceil_mode):
+def op_max_pool(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     full, slices, _ = padded_windows(x, kernel_size, stride, padding, dilation, ceil_mode, lowest)
     out = full[slices[0]].copy()
@@ -121,21 +120,59 @@ def op_max_pool2d(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     return out
 
 
+@_kernel("avg_pool3d", "pool_out_size", "padded_windows")
 @_kernel("avg_pool2d", "pool_out_size", "padded_windows")
-def op_avg_pool2d(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
-    full, slices, out_size = padded_windows(x, kernel_size, stride, padding, (1, 1), ceil_mode, 0)
-    counts = []
-    for a in (0, 1):
+def op_avg_pool(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    full, slices, out_size = padded_windows(x, kernel_size, stride, padding, (1,) * (x.ndim - 2), ceil_mode, 0)
+    divisor = np.ones((), dtype=np.int64)
+    for a in range(x.ndim - 2):
         start = np.arange(out_size[a]) * stride[a] - padding[a]
         end = np.minimum(start + kernel_size[a], x.shape[2 + a] + padding[a])
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, x.shape[2 + a])
-        counts.append(end - start)
+        divisor = np.multiply.outer(divisor, end - start)
     out = full[slices[0]].copy()
     for index in slices[1:]:
         np.add(out, full[index], out=out)
-    out /= np.outer(counts[0], counts[1]).astype(x.dtype)
+    out /= divisor.astype(x.dtype)
     return out
+
+
+@_kernel("conv3d")
+def op_conv3d(x, w, bias=None, *, stride, padding, dilation, groups):
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    o, kernel = w.shape[0], w.shape[2:]
+    out = tuple((s + 2 * p - d * (k - 1) - 1) // t + 1
+                for s, k, t, p, d in zip(spatial, kernel, stride, padding, dilation))
+    xt = np.zeros((c,) + tuple(s + 2 * p for s, p in zip(spatial, padding)) + (n,), x.dtype)  # batch last
+    xt[(slice(None),) + tuple(slice(p, p + s) for p, s in zip(padding, spatial))] = x.transpose(1, 2, 3, 4, 0)
+    axes = xt.strides[1:-1]
+    view = np.lib.stride_tricks.as_strided(
+        xt, (c,) + tuple(kernel) + out + (n,),
+        (xt.strides[0],) + tuple(s * d for s, d in zip(axes, dilation)) + tuple(s * t for s, t in zip(axes, stride))
+        + (xt.strides[-1],))
+    cols = np.ascontiguousarray(view).reshape(c * int(np.prod(kernel)), -1)
+    y = np.matmul(w.reshape(groups, o // groups, -1), cols.reshape(groups, -1, cols.shape[1]))
+    y = np.ascontiguousarray(y.reshape((o,) + out + (n,)).transpose(4, 0, 1, 2, 3))
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1, 1)
+
+
+@_kernel("conv_transpose3d")
+def op_conv_transpose3d(x, w, *, stride, padding, dilation, groups, output_padding):
+    n, c_in, in_size = x.shape[0], x.shape[1], x.shape[2:]
+    kernel = w.shape[2:]
+    out = tuple((s - 1) * t - 2 * p + d * (k - 1) + e + 1
+                for s, k, t, p, d, e in zip(in_size, kernel, stride, padding, dilation, output_padding))
+    xt = x.transpose(1, 2, 3, 4, 0).reshape(groups, c_in // groups, -1)
+    cols = np.matmul(w.reshape(groups, c_in // groups, -1).transpose(0, 2, 1), xt)
+    c = w.shape[1] * groups
+    cols = cols.reshape((c,) + tuple(kernel) + tuple(in_size) + (n,))
+    full = np.zeros((c,) + tuple(s + 2 * p for s, p in zip(out, padding)) + (n,), cols.dtype)
+    for taps in np.ndindex(*kernel):
+        index = tuple(slice(t * d, t * d + s * (m - 1) + 1, s) for t, d, s, m in zip(taps, dilation, stride, in_size))
+        full[(slice(None),) + index] += cols[(slice(None),) + taps]
+    full = full[(slice(None),) + tuple(slice(p, p + s) for p, s in zip(padding, out))]
+    return np.ascontiguousarray(full.transpose(4, 0, 1, 2, 3))
 
 
 # --- matrix products and indexing --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
-from ember.ops import conv1d, conv2d, conv_transpose1d, conv_transpose2d, pad
+from ember.ops import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, pad
 from ember.tensor import Tensor
 
 
@@ -140,6 +140,27 @@ class Conv2d(_ConvNd):
                       self.groups)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W); weight is (C_out, C_in / groups, kD, kH, kW).
+
+    >>> ember.nn.Conv3d(3, 8, 3, padding=1)(ember.randn(2, 3, 8, 8, 8)).shape
+    (2, 8, 8, 8, 8)
+    """
+
+    _dims = 3
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
+        return conv3d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
+                      self.groups)
+
+
 class ConvTranspose1d(_ConvNd):
     """Transposed 1-D convolution over (N, C_in, L); weight is (C_in, C_out / groups, k).
 
@@ -182,4 +203,27 @@ class ConvTranspose2d(_ConvNd):
         if x.dtype != self.weight.dtype:
             check_input_dtype(self, x, self.weight.dtype)
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvNd):
+    """Transposed 3-D convolution over (N, C_in, D, H, W); weight is (C_in, C_out / groups, kD, kH, kW).
+
+    >>> ember.nn.ConvTranspose3d(4, 2, 2, stride=2)(ember.randn(2, 4, 3, 3, 3)).shape
+    (2, 2, 6, 6, 6)
+    """
+
+    _dims = 3
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+                 device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, output_padding, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dtype != self.weight.dtype:
+            check_input_dtype(self, x, self.weight.dtype)
+        return conv_transpose3d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)

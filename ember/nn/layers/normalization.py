@@ -117,6 +117,17 @@ class BatchNorm2d(_BatchNorm):
     _expected_ndim = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W) input, per channel C.
+
+    >>> bn = ember.nn.BatchNorm3d(8)
+    >>> bn(ember.randn(2, 8, 3, 4, 4)).shape
+    (2, 8, 3, 4, 4)
+    """
+
+    _expected_ndim = (5,)
+
+
 class LayerNorm(Module):
     """Normalisation over the trailing ``normalized_shape`` dimensions, with a learned scale and shift.
 
@@ -321,6 +332,17 @@ class InstanceNorm2d(_InstanceNorm):
     """
 
     _expected_ndim = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) input: each channel of each sample over its
+    positions.
+
+    >>> ember.nn.InstanceNorm3d(3, affine=True)(ember.randn(2, 3, 4, 5, 5)).shape
+    (2, 3, 4, 5, 5)
+    """
+
+    _expected_ndim = (4, 5)
 
 
 class RMSNorm(Module):

@@ -1,16 +1,30 @@
-"""Pooling layers: max, average, adaptive average and adaptive max, in 1-D and 2-D; ``adaptive_max_pool1d`` and
-``adaptive_max_pool2d`` (listed in ``nn.functional``)."""
+"""Pooling layers: max, average and adaptive average in 1-D, 2-D and 3-D, adaptive max in 1-D and 2-D;
+``adaptive_max_pool1d`` and ``adaptive_max_pool2d`` (listed in ``nn.functional``)."""
 
 from __future__ import annotations
 
 from ember import ops as _ops
 from ember.nn.module import Module
-from ember.ops import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from ember.ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
 from ember.tensor import Tensor
 
 
 class _MaxPoolNd(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> None:
+    # PyTorch's order: return_indices before ceil_mode, so positional arguments mean what they mean there
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        if return_indices:
+            raise ValueError(f"{type(self).__name__}: return_indices=True is not supported")
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
@@ -43,6 +57,17 @@ class MaxPool2d(_MaxPoolNd):
 
     def forward(self, x: Tensor) -> Tensor:
         return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Maximum over sliding windows of (N, C, D, H, W) input; ``stride`` defaults to ``kernel_size``.
+
+    >>> ember.nn.MaxPool3d(2)(ember.randn(1, 3, 8, 8, 8)).shape
+    (1, 3, 4, 4, 4)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class _AvgPoolNd(Module):
@@ -81,6 +106,17 @@ class AvgPool2d(_AvgPoolNd):
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
+class AvgPool3d(_AvgPoolNd):
+    """Mean over sliding windows of (N, C, D, H, W) input; ``stride`` defaults to ``kernel_size``.
+
+    >>> ember.nn.AvgPool3d(2)(ember.randn(1, 3, 8, 8, 8)).shape
+    (1, 3, 4, 4, 4)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
 class AdaptiveAvgPool1d(Module):
     """Mean of (N, C, L) input into ``output_size`` bins, whatever L is.
 
@@ -108,6 +144,17 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
 
     def forward(self, x: Tensor) -> Tensor:
         return adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+    """Mean of (N, C, D, H, W) input into an ``output_size`` grid (int or triple; None keeps that size).
+
+    >>> ember.nn.AdaptiveAvgPool3d(1)(ember.randn(2, 8, 4, 7, 7)).shape
+    (2, 8, 1, 1, 1)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool3d(x, self.output_size)
 
 
 def _adaptive_max_axis(x: Tensor, axis: int, size_out: int) -> Tensor:

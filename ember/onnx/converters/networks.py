@@ -81,11 +81,10 @@ def _conv(cx, x, w, bias=None, group=1, kernel_shape=None, **attrs):
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel)
     if len(kernel) not in (1, 2, 3):
         raise UnsupportedError(f"Conv: {len(kernel)}-D convolution is not supported (1-D to 3-D are)")
-    if len(kernel) == 3 or begins != ends:
+    if begins != ends:
         x, begins = _pad_spatial(x, begins, ends), [0] * len(kernel)
     if len(kernel) == 3:
-        return _depth_loop(x, kernel[0], strides[0], dilations[0], lambda t, k: ember.conv2d(
-            t, w[:, :, k], None, tuple(strides[1:]), 0, tuple(dilations[1:]), group), bias, "sum")
+        return ember.conv3d(x, w, bias, tuple(strides), tuple(begins), tuple(dilations), group)
     one_d = len(kernel) == 1
     if one_d:
         x, (w,) = _as_2d(x, w)
@@ -99,8 +98,8 @@ def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padd
                     **attrs):
     kernel = list(kernel_shape or w.shape[2:])
     k = len(kernel)
-    if k not in (1, 2):
-        raise UnsupportedError(f"ConvTranspose: {k}-D is not supported (1-D and 2-D are)")
+    if k not in (1, 2, 3):
+        raise UnsupportedError(f"ConvTranspose: {k}-D is not supported (1-D to 3-D are)")
     auto_pad = attrs.get("auto_pad", "NOTSET")
     strides, dilations, begins, ends = _window(cx, x, dict(attrs, auto_pad="NOTSET"), kernel)
     extra = list(output_padding or [0] * k)
@@ -117,7 +116,8 @@ def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padd
     if one_d:
         x, (w,) = _as_2d(x, w)
         strides, dilations, extra = [1] + strides, [1] + dilations, [0] + extra
-    y = ember.conv_transpose2d(x, w, None, tuple(strides), 0, tuple(extra), group, tuple(dilations))
+    transposed = ember.conv_transpose3d if k == 3 else ember.conv_transpose2d
+    y = transposed(x, w, None, tuple(strides), 0, tuple(extra), group, tuple(dilations))
     spatial = y.shape[2:] if not one_d else y.shape[3:]
     crop = tuple(slice(max(b, 0), n - max(e, 0)) for b, e, n in zip(begins, ends, spatial))
     y = y[(slice(None), slice(None)) + ((0,) if one_d else ()) + crop]
@@ -135,14 +135,12 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
     if len(kernel_shape) not in (1, 2, 3):
         raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D to 3-D are)")
-    if begins != ends or len(kernel_shape) == 3 or any(2 * p > k for p, k in zip(begins, kernel_shape)):
+    if begins != ends or any(2 * p > k for p, k in zip(begins, kernel_shape)):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         x, begins = _pad_spatial(x, begins, ends, fill), [0] * len(kernel_shape)
     if len(kernel_shape) == 3:
-        if ceil_mode:
-            raise UnsupportedError("MaxPool: ceil_mode for 3-D pooling is not supported")
-        return _depth_loop(x, kernel_shape[0], strides[0], dilations[0], lambda t, k: ember.max_pool2d(
-            t, tuple(kernel_shape[1:]), tuple(strides[1:]), 0, tuple(dilations[1:])), None, "max")
+        return ember.max_pool3d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations),
+                                ceil_mode=bool(ceil_mode))
     if len(kernel_shape) == 1:
         return ember.max_pool1d(x, kernel_shape[0], strides[0], begins[0], dilations[0], bool(ceil_mode))
     return ember.max_pool2d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations), bool(ceil_mode))
@@ -154,14 +152,7 @@ def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
     k = len(kernel_shape)
     if k not in (1, 2, 3) or any(d != 1 for d in dilations):
         raise UnsupportedError("AveragePool: only 1-D to 3-D pooling without dilation is supported")
-    if k == 3:
-        if ceil_mode or (any(begins + ends) and not count_include_pad):
-            raise UnsupportedError("AveragePool: 3-D pooling supports neither ceil_mode nor excluded padding")
-        x = _pad_spatial(x, begins, ends)
-        total = _depth_loop(x, kernel_shape[0], strides[0], 1, lambda t, i: ember.avg_pool2d(
-            t, tuple(kernel_shape[1:]), tuple(strides[1:])), None, "sum")
-        return total / _const_like(total, kernel_shape[0])
-    pool = ember.avg_pool1d if k == 1 else ember.avg_pool2d
+    pool = {1: ember.avg_pool1d, 2: ember.avg_pool2d, 3: ember.avg_pool3d}[k]
     args = (kernel_shape[0], strides[0]) if k == 1 else (tuple(kernel_shape), tuple(strides))
 
     def run(t, pads, include):
@@ -180,21 +171,6 @@ def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
 def _global_pool(cx, x):
     axes = tuple(range(2, x.ndim))
     return (ember.mean if cx.op_type == "GlobalAveragePool" else ember.max)(x, axis=axes, keepdims=True)
-
-
-def _depth_loop(x: Tensor, kd: int, stride: int, dilation: int, plane, bias, combine: str) -> Tensor:
-    """A 3-D window op on (N, C, D, H, W) as 2-D ones: output depth d combines ``plane(x[:, :, d * stride +
-    k * dilation], k)`` over the kd taps k (summed or maxed); no depth padding (the caller pads)."""
-    depth = (x.shape[2] - (kd - 1) * dilation - 1) // stride + 1
-    planes = []
-    for d in range(depth):
-        out = None
-        for k in range(kd):
-            y = plane(x[:, :, d * stride + k * dilation], k)
-            out = y if out is None else (out + y if combine == "sum" else ember.maximum(out, y))
-        planes.append(out)
-    y = ember.stack(planes, axis=2)
-    return y if bias is None else y + bias.reshape((1, -1, 1, 1, 1))
 
 
 @converter("BatchNormalization")
