@@ -14,7 +14,9 @@ from types import MappingProxyType
 
 from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
+from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
+from ember.nn.global_hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
 from ember.tensor import Tensor, mark_state
@@ -41,16 +43,14 @@ def on_mode_change(listener: Callable[[], None]) -> None:
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-class RemovableHandle:
-    """Returned by hook registration; ``remove()`` unregisters the hook."""
+def _plain_call(self):
+    # ``module(x)`` runs forward. Handing out the bound method, rather than wrapping it in a
+    # ``def __call__(*args, **kwargs)``, skips packing the arguments on every call of every layer.
+    return self._call_with_hooks if self._hooked else self.forward
 
-    __slots__ = ("module", "hooks", "key")
 
-    def __init__(self, module: Module, hooks: dict, key: int):
-        self.module, self.hooks, self.key = module, hooks, key
-
-    def remove(self) -> None:
-        self.module._remove_hook(self.hooks, self.key)
+def _hooked_call(self):
+    return self._call_with_hooks
 
 
 class Module:
@@ -72,7 +72,6 @@ class Module:
     _fuses_with: Mapping = MappingProxyType({})
 
     _hooked = False  # True while the instance has hooks
-    _hook_counter = 0
     # hook key -> its options ("with_kwargs", "always_call"); an instance gets its own dict at its first option
     _hook_options: Mapping = MappingProxyType({})
     # key -> hook; an instance gets its own dicts at its first backward hook
@@ -110,21 +109,19 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")  # abstract
 
-    @property
-    def __call__(self):
-        # ``module(x)`` runs forward. Handing out the bound method, rather than wrapping it in a
-        # ``def __call__(*args, **kwargs)``, skips packing the arguments on every call of every layer.
-        return self._call_with_hooks if self._hooked else self.forward
+    # ``module(x)``: ``_plain_call``, or ``_hooked_call`` while a global hook is registered (``_global_hooks_changed``)
+    __call__ = property(_plain_call)
 
     def _call_with_hooks(self, *args, **kwargs):
         output, ran = None, set()
         try:
             args, kwargs = self._run_pre_hooks(args, kwargs)
-            backward = self._backward_hook() if self._backward_hooks or self._backward_pre_hooks else None
+            backward = self._backward_hook() if self._backward_hooks or self._backward_pre_hooks \
+                or global_hooks.backward or global_hooks.backward_pre else None
             if backward is not None:
                 args = backward.setup_inputs(args)
             output = self.forward(*args, **kwargs)
-            for key, hook in tuple(self._forward_hooks.items()):
+            for key, hook in (*global_hooks.forward.items(), *self._forward_hooks.items()):
                 ran.add(key)
                 result = self._run_forward_hook(key, hook, args, kwargs, output)
                 if result is not None:
@@ -136,14 +133,23 @@ class Module:
 
     def _backward_hook(self) -> BackwardHook:
         if building():
-            raise TypeError(f"{self._get_name()}: a module with a full backward hook (register_full_backward_hook, "
-                            "register_full_backward_pre_hook) runs in eager mode only; remove the hook before "
+            if self._backward_hooks or self._backward_pre_hooks:
+                which = "a module with a full backward hook (register_full_backward_hook, ..._pre_hook)"
+            else:
+                which = "a global module backward hook (register_module_full_backward_hook, ..._pre_hook) is " \
+                    "registered: it"
+            raise TypeError(f"{self._get_name()}: {which} runs in eager mode only; remove the hook before "
                             "calling it inside ember.jit or a graph")
-        return BackwardHook(self, tuple(self._backward_hooks.values()), tuple(self._backward_pre_hooks.values()))
+        return BackwardHook(self, (*global_hooks.backward.values(), *self._backward_hooks.values()),
+                            (*global_hooks.backward_pre.values(), *self._backward_pre_hooks.values()))
+
+    def _options(self, key: int) -> frozenset:
+        """The options of hook ``key``, the module's own or a global one."""
+        return self._hook_options.get(key) or global_hooks.options.get(key, frozenset())
 
     def _run_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        for key, hook in tuple(self._forward_pre_hooks.items()):
-            if "with_kwargs" in self._hook_options.get(key, ()):
+        for key, hook in (*global_hooks.forward_pre.items(), *self._forward_pre_hooks.items()):
+            if "with_kwargs" in self._options(key):
                 result = hook(self, args, kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
@@ -157,15 +163,15 @@ class Module:
         return args, kwargs
 
     def _run_forward_hook(self, key: int, hook: Callable, args: tuple, kwargs: dict, output):
-        if "with_kwargs" in self._hook_options.get(key, ()):
+        if "with_kwargs" in self._options(key):
             return hook(self, args, kwargs, output)
         return hook(self, args, output)
 
     def _run_always_called(self, ran: set, args: tuple, kwargs: dict, output) -> None:
         """After an error in the call: the ``always_call`` forward hooks that have not run, their own errors
         silenced (as a warning) so that the first one propagates."""
-        for key, hook in tuple(self._forward_hooks.items()):
-            if key in ran or "always_call" not in self._hook_options.get(key, ()):
+        for key, hook in (*global_hooks.forward.items(), *self._forward_hooks.items()):
+            if key in ran or "always_call" not in self._options(key):
                 continue
             try:
                 result = self._run_forward_hook(key, hook, args, kwargs, output)
@@ -178,8 +184,7 @@ class Module:
 
     # --- hooks ---
     def _add_hook(self, hooks: dict, hook: Callable, prepend: bool = False, options: tuple = ()) -> RemovableHandle:
-        Module._hook_counter += 1
-        key = Module._hook_counter
+        key = global_hooks.next_key()
         hooks[key] = hook
         if prepend:
             hooks.move_to_end(key, last=False)
@@ -576,12 +581,30 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
 
-def _fuses(first, second, x) -> bool:
+def _pair_fuses(first, second, x) -> bool:
     """Whether ``second(first(x))`` may run as the one op of ``first``'s class's ``_fuses_with``: eager Tensors,
     and nothing that would see the pair's inner value (hooks, an instance's own forward, a subclass)."""
     return x.__class__ is Tensor and "_fuses_with" in first.__class__.__dict__ and not first._hooked \
         and not second._hooked and "forward" not in first.__dict__ and "forward" not in second.__dict__ \
         and not building()
+
+
+def _never_fuses(first, second, x) -> bool:
+    return False
+
+
+_fuses = _pair_fuses  # _never_fuses while a global hook is registered: it sees every module's call
+
+
+def _global_hooks_changed() -> None:
+    """A global hook came or went: every module call runs its hooked path while any is registered."""
+    global _fuses
+    hooked = global_hooks.registered()
+    Module.__call__ = property(_hooked_call if hooked else _plain_call)
+    _fuses = _never_fuses if hooked else _pair_fuses
+
+
+global_hooks.on_change(_global_hooks_changed)
 
 
 class Sequential(Module):
