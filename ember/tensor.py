@@ -11,6 +11,7 @@ import weakref
 import numpy as np
 
 from ember import ops as _ops
+from ember import traced_state
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.grad_mode import is_grad_enabled, mark_written
@@ -306,15 +307,16 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         if self.node is None:
             if self._hooks is None:
                 self._hooks = []
-            hooks = self._hooks
+            self._hooks.append(hook)
+            traced_state.changed()  # a trace runs the hooks of the leaves it differentiates
+            return _HookHandle(self._hooks, hook, True)
+        if self.node.hooks is None:
+            self.node.hooks = []
+        hooks = self.node.hooks
+        if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
+            hooks.insert(len(hooks) - 1, hook)
         else:
-            if self.node.hooks is None:
-                self.node.hooks = []
-            hooks = self.node.hooks
-            if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
-                hooks.insert(len(hooks) - 1, hook)
-                return _HookHandle(hooks, hook)
-        hooks.append(hook)
+            hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def retain_grad(self) -> None:
@@ -386,11 +388,13 @@ class _RetainGrad:
 
 
 class _HookHandle:
-    __slots__ = ("hooks", "hook")
+    __slots__ = ("hooks", "hook", "leaf")
 
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
+    def __init__(self, hooks, hook, leaf: bool = False):
+        self.hooks, self.hook, self.leaf = hooks, hook, leaf
 
     def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
+            if self.leaf:
+                traced_state.changed()

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 
+from ember import traced_state
+
 __all__ = ["RemovableHandle", "register_module_forward_hook", "register_module_forward_pre_hook",
            "register_module_full_backward_hook", "register_module_full_backward_pre_hook"]
 
@@ -36,6 +38,11 @@ def next_key() -> int:
 def registered() -> bool:
     """Whether any global hook is registered."""
     return bool(forward_pre or forward or backward or backward_pre)
+
+
+def keys() -> tuple:
+    """The keys of the hooks registered now, per kind (what an ``ember.jit`` trace compares)."""
+    return tuple(forward_pre), tuple(forward), tuple(backward), tuple(backward_pre)
 
 
 def on_change(listener: Callable[[], None]) -> None:
@@ -74,6 +81,7 @@ class _Global:
 def _changed() -> None:
     for listener in _listeners:
         listener()
+    traced_state.changed()
 
 
 def _add(hooks: dict, hook: Callable, hook_options: tuple = ()) -> RemovableHandle:

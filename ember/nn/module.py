@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
+from ember import traced_state
 from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
 from ember.nn import global_hooks
@@ -24,6 +25,7 @@ from ember.tensor import Tensor, mark_state
 _setattr = object.__setattr__
 
 _observed: dict | None = None  # see observe_modes
+_called: dict | None = None  # see observe_calls
 _mode_listeners: list = []
 
 
@@ -33,6 +35,17 @@ def observe_modes(observed: dict | None) -> dict | None:
     with one: a traced call depends on the modes its modules were in."""
     global _observed
     previous, _observed = _observed, observed
+    return previous
+
+
+def observe_calls(called: dict | None) -> dict | None:
+    """From now on record in ``called`` each module called (``module(...)``), as ``id(module) -> module`` (None:
+    stop recording); returns the recorder it replaces. ``ember.jit`` traces with one: a traced call depends on the
+    hooks of the modules it called (``Module.hook_keys``). Only while one records is ``Module.__call__`` one that
+    records."""
+    global _called
+    previous, _called = _called, called
+    _install_call()
     return previous
 
 
@@ -51,6 +64,13 @@ def _plain_call(self):
 
 def _hooked_call(self):
     return self._call_with_hooks
+
+
+def _recording_call(self):
+    called = _called
+    if called is not None and id(self) not in called:
+        called[id(self)] = self
+    return self._call_with_hooks if self._hooked or global_hooks.registered() else self.forward
 
 
 class Module:
@@ -109,7 +129,8 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")  # abstract
 
-    # ``module(x)``: ``_plain_call``, or ``_hooked_call`` while a global hook is registered (``_global_hooks_changed``)
+    # ``module(x)``: ``_plain_call``, or ``_hooked_call`` while a global hook is registered, ``_recording_call`` while
+    # ember.jit traces (``_install_call``)
     __call__ = property(_plain_call)
 
     def _call_with_hooks(self, *args, **kwargs):
@@ -210,6 +231,12 @@ class Module:
     def _update_hooked(self) -> None:
         _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                                        or self._backward_pre_hooks))
+        traced_state.changed()
+
+    def hook_keys(self) -> tuple:
+        """The keys of the module's hooks, per kind (what an ``ember.jit`` trace compares)."""
+        return tuple(self._forward_pre_hooks), tuple(self._forward_hooks), tuple(self._backward_hooks), \
+            tuple(self._backward_pre_hooks)
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
@@ -596,15 +623,18 @@ def _never_fuses(first, second, x) -> bool:
 _fuses = _pair_fuses  # _never_fuses while a global hook is registered: it sees every module's call
 
 
-def _global_hooks_changed() -> None:
-    """A global hook came or went: every module call runs its hooked path while any is registered."""
+def _install_call() -> None:
+    """``Module.__call__`` for the global hooks and the recorder now: every module call runs its hooked path while
+    a global hook is registered, and is recorded while ``observe_calls`` records."""
     global _fuses
     hooked = global_hooks.registered()
-    Module.__call__ = property(_hooked_call if hooked else _plain_call)
+    call = _recording_call if _called is not None else _hooked_call if hooked else _plain_call
+    if Module.__dict__["__call__"].fget is not call:
+        Module.__call__ = property(call)
     _fuses = _never_fuses if hooked else _pair_fuses
 
 
-global_hooks.on_change(_global_hooks_changed)
+global_hooks.on_change(_install_call)
 
 
 class Sequential(Module):
