@@ -41,9 +41,12 @@ default) the first signature is compiled for its exact shapes; when a call diffe
 only in some dimensions, those become unknown (None) and one function is traced and compiled for every size of
 them (a loop over batch sizes compiles twice in all). ``dynamic=True`` makes the leading (batch) dimension of
 every Tensor argument unknown from the first call (``Model.fit``'s steps: the last, smaller batch of an epoch
-runs the same function); ``dynamic=False`` compiles every signature for its exact shapes. A function whose
-trace needs the unknown sizes (Python arithmetic on ``x.shape[0]``, say) is compiled per signature, and the
-reason is listed in ``specialized``; so is a call whose unknown dimensions are not all one size (the passes
+runs the same function); ``dynamic=False`` compiles every signature for its exact shapes. Read by the traced
+function, an unknown dimension is an ``UnknownSize`` (``ember.ops.unknown_size``), not None: ``reshape``/``view``
+take it (``x.view(x.size(0), -1)``; ``+ - * //`` with ints make a size they infer), while a Python branch on it or
+a number made of it (``if x.shape[0] == 1``, ``range``, ``int``) raises a TypeError naming the dimension. A function
+whose trace needs the unknown sizes that way is compiled per signature, and the reason is listed in
+``specialized``; so is a call whose unknown dimensions are not all one size (the passes
 take them for one size, the batch). ``cache.stats()`` counts compilations.
 
 Memory layout is the runtime's decision: the first compilation of a step lays the parameters it updates side by
