@@ -105,7 +105,7 @@ class Trace:
         module hooks."""
         version = traced_state.version
         leaves = [t for t, _ in self.graph.captured if t.node is None]
-        self.watched = (tuple((t, _leaf_state(t)) for t in leaves), tuple((m, m.hook_keys()) for m in modules),
+        self.watched = (tuple((t, _leaf_state(t)) for t in leaves), tuple((m, m._hook_keys()) for m in modules),
                         global_hooks.keys())
         self.watched_version = version
 
@@ -114,7 +114,7 @@ class Trace:
         ``traced_state`` changes."""
         version = traced_state.version
         leaves, modules, global_keys = self.watched
-        if global_keys != global_hooks.keys() or any(m.hook_keys() != keys for m, keys in modules) or \
+        if global_keys != global_hooks.keys() or any(m._hook_keys() != keys for m, keys in modules) or \
                 any(_leaf_state(t) != state for t, state in leaves):
             return False
         self.watched_version = version

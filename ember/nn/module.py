@@ -41,7 +41,7 @@ def observe_modes(observed: dict | None) -> dict | None:
 def observe_calls(called: dict | None) -> dict | None:
     """From now on record in ``called`` each module called (``module(...)``), as ``id(module) -> module`` (None:
     stop recording); returns the recorder it replaces. ``ember.jit`` traces with one: a traced call depends on the
-    hooks of the modules it called (``Module.hook_keys``). Only while one records is ``Module.__call__`` one that
+    hooks of the modules it called (``Module._hook_keys``). Only while one records is ``Module.__call__`` one that
     records."""
     global _called
     previous, _called = _called, called
@@ -233,7 +233,7 @@ class Module:
                                        or self._backward_pre_hooks))
         traced_state.changed()
 
-    def hook_keys(self) -> tuple:
+    def _hook_keys(self) -> tuple:
         """The keys of the module's hooks, per kind (what an ``ember.jit`` trace compares)."""
         return tuple(self._forward_pre_hooks), tuple(self._forward_hooks), tuple(self._backward_hooks), \
             tuple(self._backward_pre_hooks)
