@@ -16,6 +16,7 @@ from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
+from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -55,6 +56,9 @@ def _to_array(data, dtype, device: Device):
         if dtype is None:
             dtype = _PYTHON_DEFAULTS.get(data.dtype.kind)
             if dtype is None:
+                unknown = next((v for v in data.flat if v.__class__ is UnknownSize), None)
+                if unknown is not None:  # x.sum() / x.shape[0] while tracing for any batch size
+                    raise unknown.refuse("making a tensor of it")
                 raise TypeError(f"tensor: cannot build a tensor from data of NumPy dtype {data.dtype}")
     elif dtype is None:
         dtype = as_dtype(data.dtype)
