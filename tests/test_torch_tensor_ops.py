@@ -265,6 +265,25 @@ def test_bool_pow_floordiv_and_mod_are_refused_as_torch_in_eager_and_graph_mode(
     # a bool tensor with an int promotes to int64, in eager mode, in a graph and in PyTorch alike
     _same(f(ember.tensor(a), 2), f(torch.tensor(a), 2), exact=True)
     _same(ember.jit(lambda x: f(x, 2))(ember.tensor(a)), f(torch.tensor(a), 2), exact=True)
+    if name in ("pow", "floordiv", "mod"):  # a Python bool on the left
+        with pytest.raises(NotImplementedError):
+            f(True, torch.tensor(b))
+        with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs"):
+            f(True, ember.tensor(b))
+
+
+@pytest.mark.parametrize("exponent", [True, False])
+def test_a_bool_tensor_to_a_python_bool_power_stays_bool_as_torch(exponent):
+    a = np.array([True, False, True])
+    _same(ember.tensor(a) ** exponent, torch.tensor(a) ** exponent, exact=True)
+    _same(ember.tensor(a).pow(exponent), torch.tensor(a).pow(exponent), exact=True)
+    _same(ember.jit(lambda x: x ** exponent)(ember.tensor(a)), torch.tensor(a) ** exponent, exact=True)
+    for name in ("floordiv", "mod"):
+        f, op = _BOOL_ARITHMETIC[name]
+        with pytest.raises(NotImplementedError):
+            f(torch.tensor(a), exponent)
+        with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs"):
+            f(ember.tensor(a), exponent)
 
 # --- PyTorch's argument names of var/std and repeat_interleave ---------------------------------------------------
 

@@ -671,8 +671,14 @@ def _no_bools(name: str, a, b) -> tuple:
 
 
 def power(a, b) -> TensorLike:
-    """Elementwise a ** b (not defined for two bools, as in PyTorch)."""
-    return dispatch.apply(POW, _no_bools("pow", a, b))
+    """Elementwise a ** b (not defined for two bools, as in PyTorch, except a bool tensor to a Python bool:
+    ``x ** True`` is x, ``x ** False`` all True)."""
+    x, y = promote(a, b)
+    if x.array.dtype is bool_:
+        if b.__class__ is bool and isinstance(a, TensorLike):
+            return bitwise_or(x, not b)
+        refuse_bool("pow", [Spec(x.shape, x.dtype), Spec(y.shape, y.dtype)])
+    return dispatch.apply(POW, (x, y))
 
 
 def atan2(a, b) -> TensorLike:
