@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 
 from ember import grad_mode as _grad_mode
+from ember import traced_state
 from ember.backend.devices import array_module, as_array
 from ember.grad_mode import GradMode as _GradMode
 from ember.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
@@ -561,6 +562,7 @@ def register_post_accumulate_grad_hook(leaf: Tensor, hook) -> object:
         _post_accumulate_hooks[key] = (ref, [])
     hooks = _post_accumulate_hooks[key][1]
     hooks.append(hook)
+    traced_state.changed()  # a trace runs the hooks of the parameters it updates
     return _PostHookHandle(key, hook)
 
 
@@ -582,6 +584,7 @@ class _PostHookHandle:
             entry[1].remove(self.hook)
             if not entry[1]:
                 del _post_accumulate_hooks[self.key]
+            traced_state.changed()
 
 
 def _ready_points(order, leaf_grads: dict) -> dict:

@@ -21,14 +21,18 @@ computes from a Tensor that an effect later writes follows its new value, and a 
 keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode.
 A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
 other than lr change or its parameter groups do (``add_param_group``, ``load_state_dict``), when a parameter's or
-an argument's ``.grad`` that the trace accumulated into appears or disappears, or when a module whose ``training``
-the call read is switched (``train()``/``eval()``: each mode keeps its trace). A jit function called while another
+an argument's ``.grad`` that the trace accumulated into appears or disappears, when a module whose ``training``
+the call read is switched (``train()``/``eval()``: each mode keeps its trace), when a parameter the call read is
+frozen or unfrozen (``requires_grad_(False)``, ``p.requires_grad = ...``: fine-tuning), and when a gradient hook of
+such a parameter, a hook of a module the call called or a global module hook is added or removed (each state keeps
+its trace). Calls check none of these last ones themselves: a change of any of them (``ember.traced_state``) makes
+the next call of every jit function compare what its trace read, once. A jit function called while another
 one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The
 compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
 gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A traced backward runs the gradient hooks
 of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
-were when the call traced; a hook added or removed later, or a parameter frozen (``requires_grad = False``) after
-tracing, needs a new jit function (the steady state checks neither).
+were when the call traced (a parameter's hook added or removed later retraces; an argument's hooks are those of the
+Tensor the call traced with).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
@@ -37,9 +41,12 @@ default) the first signature is compiled for its exact shapes; when a call diffe
 only in some dimensions, those become unknown (None) and one function is traced and compiled for every size of
 them (a loop over batch sizes compiles twice in all). ``dynamic=True`` makes the leading (batch) dimension of
 every Tensor argument unknown from the first call (``Model.fit``'s steps: the last, smaller batch of an epoch
-runs the same function); ``dynamic=False`` compiles every signature for its exact shapes. A function whose
-trace needs the unknown sizes (Python arithmetic on ``x.shape[0]``, say) is compiled per signature, and the
-reason is listed in ``specialized``; so is a call whose unknown dimensions are not all one size (the passes
+runs the same function); ``dynamic=False`` compiles every signature for its exact shapes. Read by the traced
+function, an unknown dimension is an ``UnknownSize`` (``ember.ops.unknown_size``), not None: ``reshape``/``view``
+take it (``x.view(x.size(0), -1)``; ``+ - * //`` with ints make a size they infer), while a Python branch on it or
+a number made of it (``if x.shape[0] == 1``, ``range``, ``int``) raises a TypeError naming the dimension. A function
+whose trace needs the unknown sizes that way is compiled per signature, and the reason is listed in
+``specialized``; so is a call whose unknown dimensions are not all one size (the passes
 take them for one size, the batch). ``cache.stats()`` counts compilations.
 
 Memory layout is the runtime's decision: the first compilation of a step lays the parameters it updates side by
@@ -79,10 +86,12 @@ from types import MethodType
 
 import numpy as np
 
+from ember import traced_state
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, current
 from ember.jit_steady import MISS, steady_call
-from ember.nn.module import observe_modes, on_mode_change
+from ember.nn.module import observe_calls, observe_modes, on_mode_change
+from ember.nn.parameter import watch_requires_grad
 from ember.ops.effects import DROP_GRAD
 from ember.ops.shape import COPY
 from ember.optim.optimizer import on_param_groups_change
@@ -115,6 +124,7 @@ def _forget_steady_calls(tracing=None) -> None:
 
 
 on_mode_change(_forget_steady_calls)
+traced_state.on_change(_forget_steady_calls)  # the general path compares what changed (Trace.matches)
 on_param_groups_change(_forget_steady_calls)  # the general path checks the groups (Trace.matches)
 
 
@@ -393,8 +403,10 @@ class JitFunction:
             else:
                 traced.append(a)
                 self.frozen.append(f"argument {i} = {a!r} (a new value retraces)")
-        modes = {}
+        watch_requires_grad()
+        modes, called = {}, {}
         outer = observe_modes(modes)  # the modules whose mode (train()/eval()) the call reads
+        outer_calls = observe_calls(called)  # the modules whose hooks it runs
         try:
             with graph.building():
                 out = self.fn(*traced)
@@ -420,12 +432,16 @@ class JitFunction:
                 outputs.append(traced[index].grad)
         finally:
             observe_modes(outer)
+            observe_calls(outer_calls)
             trace.restore()
             trace.arguments = {}  # the caller's Tensors: not kept
         trace.modes = list(modes.values())
+        trace.watch(called.values())
         if outer is not None:  # traced inside another trace: that one read these modes too
             for key, seen in modes.items():
                 outer.setdefault(key, seen)
+        if outer_calls is not None:
+            outer_calls.update(called)
         live = {v.id for _, v in graph.captured}
         for t, v in graph._constants.values():
             if v.id not in live:

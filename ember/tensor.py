@@ -11,10 +11,12 @@ import weakref
 import numpy as np
 
 from ember import ops as _ops
+from ember import traced_state
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
+from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -54,6 +56,9 @@ def _to_array(data, dtype, device: Device):
         if dtype is None:
             dtype = _PYTHON_DEFAULTS.get(data.dtype.kind)
             if dtype is None:
+                unknown = next((v for v in data.flat if v.__class__ is UnknownSize), None)
+                if unknown is not None:  # x.sum() / x.shape[0] while tracing for any batch size
+                    raise unknown.refuse("making a tensor of it")
                 raise TypeError(f"tensor: cannot build a tensor from data of NumPy dtype {data.dtype}")
     elif dtype is None:
         dtype = as_dtype(data.dtype)
@@ -306,15 +311,16 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         if self.node is None:
             if self._hooks is None:
                 self._hooks = []
-            hooks = self._hooks
+            self._hooks.append(hook)
+            traced_state.changed()  # a trace runs the hooks of the leaves it differentiates
+            return _HookHandle(self._hooks, hook, True)
+        if self.node.hooks is None:
+            self.node.hooks = []
+        hooks = self.node.hooks
+        if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
+            hooks.insert(len(hooks) - 1, hook)
         else:
-            if self.node.hooks is None:
-                self.node.hooks = []
-            hooks = self.node.hooks
-            if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
-                hooks.insert(len(hooks) - 1, hook)
-                return _HookHandle(hooks, hook)
-        hooks.append(hook)
+            hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def retain_grad(self) -> None:
@@ -386,11 +392,13 @@ class _RetainGrad:
 
 
 class _HookHandle:
-    __slots__ = ("hooks", "hook")
+    __slots__ = ("hooks", "hook", "leaf")
 
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
+    def __init__(self, hooks, hook, leaf: bool = False):
+        self.hooks, self.hook, self.leaf = hooks, hook, leaf
 
     def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
+            if self.leaf:
+                traced_state.changed()

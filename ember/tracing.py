@@ -11,17 +11,21 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
 - ``matches`` tells whether a cached trace still fits the caller's ``.grad`` (of parameters and arguments),
-  optimizer and autocast state, the parameter groups of the optimizers the call stepped, and the modes
-  (``train()``/``eval()``) of the modules the call read.
+  optimizer and autocast state, the parameter groups of the optimizers the call stepped, the modes
+  (``train()``/``eval()``) of the modules the call read, and (``watch``) the ``requires_grad`` and gradient hooks
+  of the tensors it captured and the hooks of the modules it called, compared only when ``ember.traced_state``
+  says that some such thing changed.
 """
 
 from __future__ import annotations
 
 from operator import is_not, itemgetter
 
+from ember import traced_state
 from ember.autograd import post_accumulate_hooks
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
+from ember.nn import global_hooks
 from ember.ops import autocast
 from ember.ops.effects import DROP_GRAD, accumulate_grad
 from ember.ops.indexing import dense_gradient
@@ -50,6 +54,11 @@ def _accumulate(leaf: Tensor, g, hooked: Tensor) -> None:
         hook(leaf)
 
 
+def _leaf_state(t: Tensor) -> tuple:
+    """What a trace reads of a captured leaf ``t`` once: whether it requires grad and its gradient hooks."""
+    return t.requires_grad, tuple(t._hooks or ()), tuple(post_accumulate_hooks(t))
+
+
 class Trace:
     """The parameters whose ``.grad`` a traced call read or set, and the ``.grad`` each had before.
 
@@ -71,6 +80,8 @@ class Trace:
         self.arg_assumed: list = []  # (index, whether its .grad was None): the trace read an argument's .grad
         self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
         self.optimizers: dict = {}  # id -> (optimizer, its groups_version): the call stepped its groups as they were
+        self.watched: tuple = ((), (), global_hooks.keys())  # see watch()
+        self.watched_version = traced_state.version  # when the watched things were last found as they were
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -88,8 +99,31 @@ class Trace:
         self.grad_inputs.append((param, v))
         return v
 
+    def watch(self, modules) -> None:
+        """Note what the traced call read that its calls do not check: each captured leaf's ``requires_grad`` and
+        gradient hooks (a parameter frozen or hooked since), the hooks of the ``modules`` it called, the global
+        module hooks."""
+        version = traced_state.version
+        leaves = [t for t, _ in self.graph.captured if t.node is None]
+        self.watched = (tuple((t, _leaf_state(t)) for t in leaves), tuple((m, m._hook_keys()) for m in modules),
+                        global_hooks.keys())
+        self.watched_version = version
+
+    def _watched_unchanged(self) -> bool:
+        """Whether what ``watch`` noted is still so; when it is, the next call need not look again until
+        ``traced_state`` changes."""
+        version = traced_state.version
+        leaves, modules, global_keys = self.watched
+        if global_keys != global_hooks.keys() or any(m._hook_keys() != keys for m, keys in modules) or \
+                any(_leaf_state(t) != state for t, state in leaves):
+            return False
+        self.watched_version = version
+        return True
+
     def matches(self, args: tuple) -> bool:
         if self.autocast != autocast.state():
+            return False
+        if self.watched_version != traced_state.version and not self._watched_unchanged():
             return False
         for index, was_none in self.arg_assumed:
             a = args[index]

@@ -247,6 +247,53 @@ def test_square_and_square_in_place_as_torch():
     _same(a, b, exact=True)
 
 
+
+_BOOL_ARITHMETIC = {
+    "pow": (lambda a, b: a ** b, "pow"),
+    "floordiv": (lambda a, b: a // b, "floor_divide"),
+    "mod": (lambda a, b: a % b, "remainder"),
+    "trunc": (lambda a, b: a.div(b, rounding_mode="trunc"), "trunc_divide"),
+    "fmod": (lambda a, b: a.fmod(b), "trunc_divide"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BOOL_ARITHMETIC))
+def test_bool_pow_floordiv_and_mod_are_refused_as_torch_in_eager_and_graph_mode(name):
+    f, op = _BOOL_ARITHMETIC[name]
+    a, b = np.array([True, False, True]), np.array([True, True, False])
+    with pytest.raises(NotImplementedError):
+        f(torch.tensor(a), torch.tensor(b))
+    with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs .*bool\\[3\\], bool\\[3\\]"):
+        f(ember.tensor(a), ember.tensor(b))
+    traced = ember.jit(f)
+    with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs"):
+        traced(ember.tensor(a), ember.tensor(b))
+    spec = ember.ops.registry.Spec((3,), np.dtype(bool))
+    with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs"):
+        ember.ops.registry.REGISTRY[op].infer(spec, spec)
+    # a bool tensor with an int promotes to int64, in eager mode, in a graph and in PyTorch alike
+    _same(f(ember.tensor(a), 2), f(torch.tensor(a), 2), exact=True)
+    _same(ember.jit(lambda x: f(x, 2))(ember.tensor(a)), f(torch.tensor(a), 2), exact=True)
+    if name in ("pow", "floordiv", "mod"):  # a Python bool on the left
+        with pytest.raises(NotImplementedError):
+            f(True, torch.tensor(b))
+        with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs"):
+            f(True, ember.tensor(b))
+
+
+@pytest.mark.parametrize("exponent", [True, False])
+def test_a_bool_tensor_to_a_python_bool_power_stays_bool_as_torch(exponent):
+    a = np.array([True, False, True])
+    _same(ember.tensor(a) ** exponent, torch.tensor(a) ** exponent, exact=True)
+    _same(ember.tensor(a).pow(exponent), torch.tensor(a).pow(exponent), exact=True)
+    _same(ember.jit(lambda x: x ** exponent)(ember.tensor(a)), torch.tensor(a) ** exponent, exact=True)
+    for name in ("floordiv", "mod"):
+        f, op = _BOOL_ARITHMETIC[name]
+        with pytest.raises(NotImplementedError):
+            f(torch.tensor(a), exponent)
+        with pytest.raises(ValueError, match=f"{op}: is not defined for bool inputs"):
+            f(ember.tensor(a), exponent)
+
 # --- PyTorch's argument names of var/std and repeat_interleave ---------------------------------------------------
 
 

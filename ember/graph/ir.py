@@ -13,6 +13,7 @@ every size, ``ember.runtime.sized``), or through ``ember.passes.specialize`` (a 
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -23,6 +24,7 @@ from ember.graph.autodiff import gradients
 from ember.graph.errors import GraphError
 from ember.ops.effects import ASSIGN, RANDOM, SPARSE_UPDATE, UPDATE
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
+from ember.ops.unknown_size import UnknownSize, from_user
 from ember.tensor import Tensor, is_state
 
 __all__ = ["ASSIGN", "CONST", "DIM_HINT", "RANDOM", "SPARSE_UPDATE", "UPDATE", "Graph", "GraphError", "Node",
@@ -72,6 +74,11 @@ def type_str(shape, dtype, device=CPU) -> str:
     return f"{np.dtype(dtype)}{format_shape(shape)}{where}"
 
 
+def _user_while_building(frame) -> bool:
+    """Whether user code (``frame``) reads a shape while a graph is built: unknown sizes are ``UnknownSize`` then."""
+    return current() is not None and from_user(frame)
+
+
 class Value(Tensor):
     """A symbolic Tensor: the result of one Node (or a graph input) in one Graph."""
 
@@ -89,6 +96,34 @@ class Value(Tensor):
     @property
     def spec(self) -> Spec:
         return Spec(self.array.shape, self.array.dtype)
+
+    @property
+    def shape(self) -> tuple:
+        """The shape. Read by code outside Ember while a graph is built (a traced function), an unknown dimension
+        is an ``UnknownSize``, which refuses a Python branch on it, rather than the graph's None (which Ember's own
+        code, the op functions and layers, reads, as does code inspecting a built graph)."""
+        shape = self.array.shape
+        if None in shape and _user_while_building(sys._getframe(1)):
+            return self._user_shape()
+        return shape
+
+    def size(self, axis: int | None = None):
+        """The shape, or one dimension of it (an ``UnknownSize`` where unknown, as ``shape``)."""
+        shape = self.array.shape
+        if None in shape and _user_while_building(sys._getframe(1)):
+            shape = self._user_shape()
+        return shape if axis is None else shape[axis]
+
+    def __len__(self) -> int:
+        shape = self.array.shape
+        if shape and shape[0] is None and current() is not None:
+            raise self._user_shape()[0].refuse("len()")
+        return super().__len__()
+
+    def _user_shape(self) -> tuple:
+        name = f" ({self.name})" if self.name else ""
+        return tuple(UnknownSize(f"dimension {axis} of %{self.id}{name}: {self.array!r}") if d is None else d
+                     for axis, d in enumerate(self.array.shape))
 
     @property
     def device(self) -> Device:

@@ -12,9 +12,12 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
+from ember import traced_state
 from ember.autograd import building, drop_grads, no_grad
 from ember.backend.devices import Device
+from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
+from ember.nn.global_hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
 from ember.tensor import Tensor, mark_state
@@ -22,6 +25,7 @@ from ember.tensor import Tensor, mark_state
 _setattr = object.__setattr__
 
 _observed: dict | None = None  # see observe_modes
+_called: dict | None = None  # see observe_calls
 _mode_listeners: list = []
 
 
@@ -34,6 +38,17 @@ def observe_modes(observed: dict | None) -> dict | None:
     return previous
 
 
+def observe_calls(called: dict | None) -> dict | None:
+    """From now on record in ``called`` each module called (``module(...)``), as ``id(module) -> module`` (None:
+    stop recording); returns the recorder it replaces. ``ember.jit`` traces with one: a traced call depends on the
+    hooks of the modules it called (``Module._hook_keys``). Only while one records is ``Module.__call__`` one that
+    records."""
+    global _called
+    previous, _called = _called, called
+    _install_call()
+    return previous
+
+
 def on_mode_change(listener: Callable[[], None]) -> None:
     """Call ``listener()`` whenever a module's mode changes (``train()``, ``eval()``, ``training = ...``)."""
     _mode_listeners.append(listener)
@@ -41,16 +56,21 @@ def on_mode_change(listener: Callable[[], None]) -> None:
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-class RemovableHandle:
-    """Returned by hook registration; ``remove()`` unregisters the hook."""
+def _plain_call(self):
+    # ``module(x)`` runs forward. Handing out the bound method, rather than wrapping it in a
+    # ``def __call__(*args, **kwargs)``, skips packing the arguments on every call of every layer.
+    return self._call_with_hooks if self._hooked else self.forward
 
-    __slots__ = ("module", "hooks", "key")
 
-    def __init__(self, module: Module, hooks: dict, key: int):
-        self.module, self.hooks, self.key = module, hooks, key
+def _hooked_call(self):
+    return self._call_with_hooks
 
-    def remove(self) -> None:
-        self.module._remove_hook(self.hooks, self.key)
+
+def _recording_call(self):
+    called = _called
+    if called is not None and id(self) not in called:
+        called[id(self)] = self
+    return self._call_with_hooks if self._hooked or global_hooks.registered() else self.forward
 
 
 class Module:
@@ -72,7 +92,6 @@ class Module:
     _fuses_with: Mapping = MappingProxyType({})
 
     _hooked = False  # True while the instance has hooks
-    _hook_counter = 0
     # hook key -> its options ("with_kwargs", "always_call"); an instance gets its own dict at its first option
     _hook_options: Mapping = MappingProxyType({})
     # key -> hook; an instance gets its own dicts at its first backward hook
@@ -110,21 +129,20 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")  # abstract
 
-    @property
-    def __call__(self):
-        # ``module(x)`` runs forward. Handing out the bound method, rather than wrapping it in a
-        # ``def __call__(*args, **kwargs)``, skips packing the arguments on every call of every layer.
-        return self._call_with_hooks if self._hooked else self.forward
+    # ``module(x)``: ``_plain_call``, or ``_hooked_call`` while a global hook is registered, ``_recording_call`` while
+    # ember.jit traces (``_install_call``)
+    __call__ = property(_plain_call)
 
     def _call_with_hooks(self, *args, **kwargs):
         output, ran = None, set()
         try:
             args, kwargs = self._run_pre_hooks(args, kwargs)
-            backward = self._backward_hook() if self._backward_hooks or self._backward_pre_hooks else None
+            backward = self._backward_hook() if self._backward_hooks or self._backward_pre_hooks \
+                or global_hooks.backward or global_hooks.backward_pre else None
             if backward is not None:
                 args = backward.setup_inputs(args)
             output = self.forward(*args, **kwargs)
-            for key, hook in tuple(self._forward_hooks.items()):
+            for key, hook in (*global_hooks.forward.items(), *self._forward_hooks.items()):
                 ran.add(key)
                 result = self._run_forward_hook(key, hook, args, kwargs, output)
                 if result is not None:
@@ -136,14 +154,23 @@ class Module:
 
     def _backward_hook(self) -> BackwardHook:
         if building():
-            raise TypeError(f"{self._get_name()}: a module with a full backward hook (register_full_backward_hook, "
-                            "register_full_backward_pre_hook) runs in eager mode only; remove the hook before "
+            if self._backward_hooks or self._backward_pre_hooks:
+                which = "a module with a full backward hook (register_full_backward_hook, ..._pre_hook)"
+            else:
+                which = "a global module backward hook (register_module_full_backward_hook, ..._pre_hook) is " \
+                    "registered: it"
+            raise TypeError(f"{self._get_name()}: {which} runs in eager mode only; remove the hook before "
                             "calling it inside ember.jit or a graph")
-        return BackwardHook(self, tuple(self._backward_hooks.values()), tuple(self._backward_pre_hooks.values()))
+        return BackwardHook(self, (*global_hooks.backward.values(), *self._backward_hooks.values()),
+                            (*global_hooks.backward_pre.values(), *self._backward_pre_hooks.values()))
+
+    def _options(self, key: int) -> frozenset:
+        """The options of hook ``key``, the module's own or a global one."""
+        return self._hook_options.get(key) or global_hooks.options.get(key, frozenset())
 
     def _run_pre_hooks(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        for key, hook in tuple(self._forward_pre_hooks.items()):
-            if "with_kwargs" in self._hook_options.get(key, ()):
+        for key, hook in (*global_hooks.forward_pre.items(), *self._forward_pre_hooks.items()):
+            if "with_kwargs" in self._options(key):
                 result = hook(self, args, kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
@@ -157,15 +184,15 @@ class Module:
         return args, kwargs
 
     def _run_forward_hook(self, key: int, hook: Callable, args: tuple, kwargs: dict, output):
-        if "with_kwargs" in self._hook_options.get(key, ()):
+        if "with_kwargs" in self._options(key):
             return hook(self, args, kwargs, output)
         return hook(self, args, output)
 
     def _run_always_called(self, ran: set, args: tuple, kwargs: dict, output) -> None:
         """After an error in the call: the ``always_call`` forward hooks that have not run, their own errors
         silenced (as a warning) so that the first one propagates."""
-        for key, hook in tuple(self._forward_hooks.items()):
-            if key in ran or "always_call" not in self._hook_options.get(key, ()):
+        for key, hook in (*global_hooks.forward.items(), *self._forward_hooks.items()):
+            if key in ran or "always_call" not in self._options(key):
                 continue
             try:
                 result = self._run_forward_hook(key, hook, args, kwargs, output)
@@ -178,8 +205,7 @@ class Module:
 
     # --- hooks ---
     def _add_hook(self, hooks: dict, hook: Callable, prepend: bool = False, options: tuple = ()) -> RemovableHandle:
-        Module._hook_counter += 1
-        key = Module._hook_counter
+        key = global_hooks.next_key()
         hooks[key] = hook
         if prepend:
             hooks.move_to_end(key, last=False)
@@ -205,6 +231,12 @@ class Module:
     def _update_hooked(self) -> None:
         _setattr(self, "_hooked", bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                                        or self._backward_pre_hooks))
+        traced_state.changed()
+
+    def _hook_keys(self) -> tuple:
+        """The keys of the module's hooks, per kind (what an ``ember.jit`` trace compares)."""
+        return tuple(self._forward_pre_hooks), tuple(self._forward_hooks), tuple(self._backward_hooks), \
+            tuple(self._backward_pre_hooks)
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
@@ -576,12 +608,33 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
 
-def _fuses(first, second, x) -> bool:
+def _pair_fuses(first, second, x) -> bool:
     """Whether ``second(first(x))`` may run as the one op of ``first``'s class's ``_fuses_with``: eager Tensors,
     and nothing that would see the pair's inner value (hooks, an instance's own forward, a subclass)."""
     return x.__class__ is Tensor and "_fuses_with" in first.__class__.__dict__ and not first._hooked \
         and not second._hooked and "forward" not in first.__dict__ and "forward" not in second.__dict__ \
         and not building()
+
+
+def _never_fuses(first, second, x) -> bool:
+    return False
+
+
+_fuses = _pair_fuses  # _never_fuses while a global hook is registered: it sees every module's call
+
+
+def _install_call() -> None:
+    """``Module.__call__`` for the global hooks and the recorder now: every module call runs its hooked path while
+    a global hook is registered, and is recorded while ``observe_calls`` records."""
+    global _fuses
+    hooked = global_hooks.registered()
+    call = _recording_call if _called is not None else _hooked_call if hooked else _plain_call
+    if Module.__dict__["__call__"].fget is not call:
+        Module.__call__ = property(call)
+    _fuses = _never_fuses if hooked else _pair_fuses
+
+
+global_hooks.on_change(_install_call)
 
 
 class Sequential(Module):

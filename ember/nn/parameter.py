@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import traced_state
 from ember.tensor import Tensor
+
+_REQUIRES_GRAD = Tensor.__dict__["requires_grad"]  # the slot's own descriptor
 
 
 class Parameter(Tensor):
@@ -51,6 +54,26 @@ class Parameter(Tensor):
             copied.grad = copy.deepcopy(self.grad, memo)
         memo[id(self)] = copied
         return copied
+
+
+def _set_requires_grad(param: Parameter, value: bool) -> None:
+    try:
+        before = _REQUIRES_GRAD.__get__(param)
+    except AttributeError:  # a Parameter being made
+        before = value
+    _REQUIRES_GRAD.__set__(param, value)
+    if before != value:
+        traced_state.changed()
+
+
+def watch_requires_grad() -> None:
+    """From now on a change of any Parameter's ``requires_grad`` (``requires_grad_()``, ``p.requires_grad = ...``)
+    calls ``traced_state.changed()``, so that ``ember.jit`` traces of it retrace (a layer frozen for fine-tuning).
+    ``ember.jit`` calls it at its first trace: reading the flag then goes through a property, which code that never
+    traces does not pay for."""
+    if "requires_grad" not in Parameter.__dict__:
+        Parameter.requires_grad = property(_REQUIRES_GRAD.__get__, _set_requires_grad,
+                                           doc="Whether backward computes this parameter's gradient.")
 
 
 def _rebuild(data, requires_grad: bool, grad) -> Parameter:

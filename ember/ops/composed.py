@@ -120,7 +120,8 @@ def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name
 
 
 def fmod(a, b) -> TensorLike:
-    """Elementwise remainder of a / b with the sign of ``a`` (C's fmod; ``remainder`` takes b's sign)."""
+    """Elementwise remainder of a / b with the sign of ``a`` (C's fmod; ``remainder`` takes b's sign; not defined
+    for two bools, as in PyTorch)."""
     a, b = promote(a, b)
     return a - div(a, b, rounding_mode="trunc") * b
 

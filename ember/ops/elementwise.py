@@ -13,7 +13,7 @@ from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
 from ember.ops.convert import as_tensor, cast, constant, promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import binary, elementwise_cost, unary, unary_float
+from ember.ops.infer import binary, elementwise_cost, refuse_bool, unary, unary_float
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
@@ -33,11 +33,11 @@ def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=
     )
 
 
-def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, **traits):
+def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, bool_inputs=True, **traits):
     return defop(
         name,
         forward=forward,
-        infer=binary(name, out_dtype),
+        infer=binary(name, out_dtype, bool_inputs),
         vjp=vjp,
         cost=elementwise_cost(flops),
         onnx=onnx,
@@ -574,7 +574,8 @@ DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule),
 # code on NumPy scalars for it (scalar_exact)
 POW = _binary("pow", _pow_forward, vjp_rule(_pow_rule), onnx="Pow", flops=10, ufunc=_np.power, infix="**",
               lower=_through_forward(_pow_forward, "i"), scalar_exact=False,
-              fusion=Fusion("({0} ** {1})", exact=False), right_identity=1, autocast=FLOAT32)
+              fusion=Fusion("({0} ** {1})", exact=False), right_identity=1, autocast=FLOAT32,
+              bool_inputs=False)
 # numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
 MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max", ufunc=_np.maximum,
                   fusion=Fusion("where(({0} < {1}) | ({1} != {1}), {1}, {0})", selects=True))
@@ -583,7 +584,7 @@ MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(Fa
 ATAN2 = _binary("atan2", lambda xp, a, b: xp.arctan2(a, b), vjp_rule(_atan2_rule), onnx=NO_ONNX, flops=20,
                 ufunc=_np.arctan2, fusion=Fusion("arctan2({0}, {1})", exact=False))
 FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
-                       onnx=NO_ONNX, fusion=NOT_FUSIBLE)
+                       onnx=NO_ONNX, fusion=NOT_FUSIBLE, bool_inputs=False)
 
 
 def _trunc_divide_forward(xp, a, b):
@@ -593,9 +594,10 @@ def _trunc_divide_forward(xp, a, b):
     return quotient + ((quotient < 0) & (quotient * b != a))  # floor rounds a negative inexact quotient down
 
 
-TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE)
+TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE,
+                       bool_inputs=False)
 REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod",
-                    fusion=NOT_FUSIBLE)
+                    fusion=NOT_FUSIBLE, bool_inputs=False)
 
 EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_, ufunc=_np.equal,
              infix="==", fusion=Fusion("({0} == {1})"))
@@ -655,13 +657,28 @@ def div(a, b, *, rounding_mode: str | None = None) -> TensorLike:
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        return dispatch.apply(TRUNC_DIVIDE, promote(a, b))
+        return dispatch.apply(TRUNC_DIVIDE, _no_bools("trunc_divide", a, b))
     raise ValueError(f"div: rounding_mode must be one of {_ROUNDING_MODES}, got {rounding_mode!r}")
 
 
+def _no_bools(name: str, a, b) -> tuple:
+    """The promoted operands of ``name``, refused when they are bools (NumPy's int8 result would differ from the
+    graph's shape rule; PyTorch raises)."""
+    a, b = promote(a, b)
+    if a.array.dtype is bool_:
+        refuse_bool(name, [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)])
+    return a, b
+
+
 def power(a, b) -> TensorLike:
-    """Elementwise a ** b."""
-    return dispatch.apply(POW, promote(a, b))
+    """Elementwise a ** b (not defined for two bools, as in PyTorch, except a bool tensor to a Python bool:
+    ``x ** True`` is x, ``x ** False`` all True)."""
+    x, y = promote(a, b)
+    if x.array.dtype is bool_:
+        if b.__class__ is bool and isinstance(a, TensorLike):
+            return bitwise_or(x, not b)
+        refuse_bool("pow", [Spec(x.shape, x.dtype), Spec(y.shape, y.dtype)])
+    return dispatch.apply(POW, (x, y))
 
 
 def atan2(a, b) -> TensorLike:
@@ -681,13 +698,14 @@ def minimum(a, b) -> TensorLike:
 
 
 def floor_divide(a, b) -> TensorLike:
-    """Elementwise floor(a / b) (no gradient)."""
-    return dispatch.apply(FLOOR_DIVIDE, promote(a, b))
+    """Elementwise floor(a / b) (no gradient; not defined for two bools, as in PyTorch)."""
+    return dispatch.apply(FLOOR_DIVIDE, _no_bools("floor_divide", a, b))
 
 
 def remainder(a, b) -> TensorLike:
-    """Elementwise a mod b with the sign of b, like Python's % (no gradient)."""
-    return dispatch.apply(REMAINDER, promote(a, b))
+    """Elementwise a mod b with the sign of b, like Python's % (no gradient; not defined for two bools, as in
+    PyTorch)."""
+    return dispatch.apply(REMAINDER, _no_bools("remainder", a, b))
 
 
 def eq(a, b) -> TensorLike:

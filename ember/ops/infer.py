@@ -49,6 +49,13 @@ def same_dtype(name: str, specs):
     return dtype
 
 
+def refuse_bool(name: str, specs) -> None:
+    """The error for an arithmetic op that PyTorch does not define on bools (``pow``, ``floor_divide``,
+    ``remainder``: NumPy would compute them in int8)."""
+    raise shape_error(name, specs, "is not defined for bool inputs (as in PyTorch); cast them to an integer "
+                      "dtype first, e.g. x.long()")
+
+
 def require_float(name: str, specs):
     for s in specs:
         if s.dtype not in FLOATING:
@@ -74,11 +81,14 @@ def unary_float(name: str):
     return infer
 
 
-def binary(name: str, out_dtype=None):
-    """Rule for a broadcasting binary op; ``out_dtype`` fixes the result (bool for comparisons)."""
+def binary(name: str, out_dtype=None, bool_inputs: bool = True):
+    """Rule for a broadcasting binary op; ``out_dtype`` fixes the result (bool for comparisons). Without
+    ``bool_inputs`` bool operands are refused (``refuse_bool``)."""
 
     def infer(*specs: Spec, **attrs) -> Spec:
         dtype = same_dtype(name, specs)
+        if not bool_inputs and dtype == bool_:
+            refuse_bool(name, specs)
         return Spec(broadcast_shapes(name, specs), out_dtype or dtype)
 
     return infer

@@ -28,6 +28,7 @@ from ember.ops.registry import (
     format_shape,
     shape_error,
 )
+from ember.ops.unknown_size import UnknownSize
 
 
 def _prod(shape) -> int | None:
@@ -130,11 +131,15 @@ def _plain_sizes(shape: tuple) -> bool:
 
 
 def _unknown_sizes(x: TensorLike, shape: tuple) -> tuple:
-    """A None that repeats the input's unknown dimension at the same place stays (a copy of it); any other
-    None (a size computed from unknown ones) becomes the one -1."""
+    """A None (or an ``UnknownSize`` read from a shape) that repeats the input's unknown dimension at the same
+    place stays (a copy of it); any other None, and an ``UnknownSize`` computed from unknown ones, becomes the one
+    -1."""
+    computed = {i for i, d in enumerate(shape) if d.__class__ is UnknownSize and d.computed}
+    shape = tuple(None if d.__class__ is UnknownSize else d for d in shape)
     out = list(shape)
     for i, d in enumerate(shape):
-        if d is None and not (i < x.ndim and x.shape[i] is None and tuple(shape[:i]) == tuple(x.shape[:i])):
+        if d is None and (i in computed or not (i < x.ndim and x.shape[i] is None
+                                                and shape[:i] == tuple(x.shape[:i]))):
             if -1 in out:
                 raise ValueError(f"reshape: target {format_shape(shape)} of {x.dtype}{format_shape(x.shape)} "
                                  "leaves more than one size to infer")

@@ -1,0 +1,67 @@
+"""An unknown (dynamic) dimension read by user code while a graph is built: ``UnknownSize`` refuses a Python branch
+on it (``ember.jit`` then traces per size) and keeps the reshapes the graph can express."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember.graph import Graph
+from ember.ops.unknown_size import UnknownSize, UnknownSizeError
+
+
+def _batches():
+    rng = np.random.default_rng(0)
+    return [ember.tensor(rng.standard_normal((n, 4, 3)).astype(np.float32)) for n in (1, 3, 5)]
+
+
+def test_a_branch_on_an_unknown_batch_size_traces_per_size_instead_of_taking_a_wrong_branch():
+    def f(x):
+        if x.shape[0] == 1:  # None == 1 was silently False for every size
+            return x.sum() * 100
+        return x.sum()
+
+    fast = ember.jit(f, dynamic=True)
+    for x in _batches():
+        np.testing.assert_allclose(fast(x).numpy(), f(x).numpy(), rtol=1e-6)
+    assert len(fast.specialized) == 1
+    message = fast.specialized[0]
+    assert "comparing it with 1" in message and "dimension 0 of %0 (arg0): float32[?, 4, 3]" in message
+    assert "test_unknown_size.py" in message and "dynamic=False" in message
+
+
+@pytest.mark.parametrize("use", [
+    lambda n: n == 1, lambda n: n != 2, lambda n: n > 1, lambda n: bool(n), lambda n: range(n), lambda n: int(n),
+    lambda n: [0, 1][n], lambda n: n in (1, 2), lambda n: (n * 2) == 4, lambda n: ember.ones(3) / n,
+])
+def test_every_use_that_needs_the_number_raises_naming_the_dimension(use):
+    g = Graph()
+    x = g.input("x", (None, 4, 3), "float32")
+    with g.building():
+        n = x.shape[0]
+        assert isinstance(n, UnknownSize) and x.size(0).what == n.what and str(n) == "?"
+        with pytest.raises(UnknownSizeError, match=r"dimension 0 of %0 \(x\): float32\[\?, 4, 3\]( \* 2)? is unknown "
+                                                   r"while the graph is built .* dynamic=False"):
+            use(n)
+        with pytest.raises(TypeError, match=r"^len\(\)"):
+            len(x)
+        assert x.shape == (None, 4, 3) and x.shape[1:] == (4, 3)  # the known sizes are plain ints
+    assert x.shape == (None, 4, 3) and x.shape[0] is None  # a built graph shows its unknown sizes as None
+
+
+@pytest.mark.parametrize("name, f", [
+    ("reshape", lambda x: x.reshape(x.shape[0], -1)),
+    ("view", lambda x: x.view(x.size(0), 12)),
+    ("computed", lambda x: x.reshape(x.shape[0] * 4, 3)),
+    ("computed_reflected", lambda x: x.reshape(4 * x.size(0) - 0, 3)),
+    ("whole_shape", lambda x: (x * 2).reshape(-1, 12).reshape(x.shape)),
+])
+def test_reshapes_by_an_unknown_size_compile_once_for_every_size(name, f):
+    fast = ember.jit(lambda x: f(x) * 1, dynamic=True)
+    for x in _batches():
+        np.testing.assert_array_equal(fast(x).numpy(), f(x).numpy())
+    assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized
+
+
+def test_eager_shapes_stay_plain_tuples():
+    x = ember.ones(2, 3)
+    assert x.shape == (2, 3) and type(x.shape[0]) is int and x.size(0) == 2 and len(x) == 2
