@@ -16,7 +16,7 @@ from ember.ops.indexing import gather
 from ember.ops.infer import check_axis
 from ember.ops.reduction import any, sum
 from ember.ops.registry import Spec
-from ember.ops.shape import broadcast_to, moveaxis, reshape, squeeze, unsqueeze
+from ember.ops.shape import moveaxis, reshape, squeeze, unsqueeze
 from ember.ops.sorting import sort
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -67,7 +67,7 @@ def _quantile(name: str, x, q, axis, keepdims: bool, interpolation: str, ignore_
         ranks = where(any(ne(rows, rows), -1, keepdims=True), last, fractions * last)
     if interpolation in _ROUNDINGS:
         ranks = _ROUNDINGS[interpolation](ranks)
-    spread = broadcast_to(rows, (q.shape[0],) + tuple(rows.shape))
+    spread = unsqueeze(rows, 0) + fractions * 0.0  # (len(q), ..., n), by broadcasting: sizes may be unknown
     below = floor(ranks)
     values = gather(spread, -1, cast(below, int64))
     if interpolation in ("linear", "midpoint"):
