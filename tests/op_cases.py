@@ -1394,10 +1394,10 @@ for _mode, _pad, _align, _shape, _out in [("bilinear", "zeros", False, (2, 2, 3,
          ("grid_sample", "grid_sample_input_grad", "grid_sample_grid_grad"),
          lambda x, g, m=_mode, p=_pad, a=_align: F.grid_sample(x, g, m, p, a))
 for _size, _align in [((2, 3, 4, 5), False), ((1, 1, 3, 2), True), ((2, 1, 2, 3, 4), False)]:
-    _dims = len(_size) - 2
-    _row(f"affine_grid_{_dims}d_{'aligned' if _align else 'edges'}",
+    _spatial = len(_size) - 2
+    _row(f"affine_grid_{_spatial}d_{'aligned' if _align else 'edges'}",
          lambda t, s=_size, a=_align: ember.affine_grid(t, s, a),
-         lambda t, s=_size, a=_align: np_affine_grid(t, s, a), ins(normal(_size[0], _dims, _dims + 1)),
+         lambda t, s=_size, a=_align: np_affine_grid(t, s, a), ins(normal(_size[0], _spatial, _spatial + 1)),
          ("matmul", "transpose", "reshape"), lambda t, s=_size, a=_align: F.affine_grid(t, s, a))
 _row("grid_sample_of_affine_grid", lambda x, t: ember.grid_sample(x, ember.affine_grid(t, (2, 2, 3, 3))),
      lambda x, t: np_grid_sample(x, np_affine_grid(t, (2, 2, 3, 3))),

@@ -52,6 +52,14 @@ BATCH_REFUSED = {
         "einsum_bij_bjk_to_bik", "einsum_bhqd_bhkd_to_bhqk", "einsum_ij_kj", "einsum_i_j_to_ij",
         "einsum_bn_anm_bm_to_ba", "einsum_diagonal", "einsum_sum_out")},
 }
+
+# Rows whose graph builds with the batch unknown but whose gradient, asked of it later, is refused clearly.
+GRADIENT_REFUSED = {
+    name: "built with the batch unknown, a recurrent layer is one fused op, which has no gradient (with known sizes "
+          "and gradients on it unrolls into ops that have one)"
+    for name in ("recurrent_lstm_grad", "recurrent_gru_grad", "recurrent_gru_reset_before_grad",
+                 "recurrent_rnn_tanh_grad")
+}
 CLEAR = (GraphError, ShapeError, ValueError, TypeError, IndexError)
 
 
@@ -126,6 +134,11 @@ def test_gradients_of_a_specialized_graph_match_eager(case):
         _check_clear(exc)
     template, _ = _build(case, arrays, 0)
     g = specialize(template, [a.shape for a in arrays])
+    if case.name in GRADIENT_REFUSED:
+        assert not graphs, f"{case.name} has a gradient on the unknown batch now: take it off GRADIENT_REFUSED"
+        with pytest.raises(CLEAR, match="no gradient"), g.building():
+            gradients(g, [sum(v.sum() for v in g.outputs)], [g.inputs[k] for k in wrt])
+        return
     with g.building():
         g.outputs = gradients(g, [sum(v.sum() for v in g.outputs)], [g.inputs[k] for k in wrt])
     for graph in graphs + [g]:

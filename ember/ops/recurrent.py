@@ -23,7 +23,7 @@ from ember.ops.elementwise import relu, sigmoid, tanh
 from ember.ops.infer import differ, require_float, same_dtype
 from ember.ops.join import stack
 from ember.ops.linalg import matmul
-from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
+from ember.ops.registry import Cost, Spec, defop, format_shape, shape_error
 from ember.ops.shape import transpose
 
 MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}  # mode -> gates
@@ -116,7 +116,16 @@ def _recurrent_cost(out: Spec, x: Spec, w: Spec, r: Spec, *rest: Spec, mode, **a
 
 
 # ONNX's RNN, LSTM or GRU node by mode (the rule in ``onnx_rules``); no vjp (see the module docstring)
-RECURRENT = defop("recurrent", forward=_recurrent_forward, infer=_recurrent_infer, vjp=NON_DIFFERENTIABLE,
+def _recurrent_vjp(ctx, g):
+    # the fused op stands only where no gradient was expected (an unknown batch or time size, or gradients off);
+    # a gradient through it would need the steps the layer unrolls into, so asking for one is an error, not a zero
+    x = ctx.inputs[0]
+    raise ValueError(f"recurrent: a {ctx.attrs['mode']} layer fused into one op (input {format_shape(x.shape)}) has "
+                     "no gradient; build the graph with known batch and time sizes and gradients on, where the "
+                     "layer unrolls into ops that have one")
+
+
+RECURRENT = defop("recurrent", forward=_recurrent_forward, infer=_recurrent_infer, vjp=_recurrent_vjp,
                   cost=_recurrent_cost, onnx="RNN")
 
 
