@@ -1,4 +1,5 @@
-"""``ember.nn.utils``: PyTorch's ``torch.nn.utils`` helpers (gradient clipping, flattening parameters)."""
+"""``ember.nn.utils``: PyTorch's ``torch.nn.utils`` helpers (gradient clipping, flattening parameters) and
+``rnn``, its packed and padded sequences."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from collections.abc import Iterable
 
 from ember import ops
 from ember.autograd import no_grad
+from ember.nn.utils import rnn
 from ember.optim.clip import clip_grad_norm_, clip_grad_value_
 from ember.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "rnn", "vector_to_parameters"]
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
