@@ -1,12 +1,14 @@
 """``ember.nn.utils.rnn`` against ``torch.nn.utils.rnn``: padding, packing and unpacking (values, lengths, indices and
-gradients)."""
+gradients), and RNN/LSTM/GRU over packed batches (outputs, final states and every gradient)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from parity_helpers import copy_to_torch
 
 import ember
+from ember import nn
 from ember.nn.utils import rnn
 
 torch = pytest.importorskip("torch")
@@ -162,3 +164,81 @@ def test_packed_sequence_to_moves_data_and_keeps_batch_sizes():
 def test_bad_arguments_are_clear_errors(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(ember.zeros(5, 5, 3))
+
+
+KINDS = {"RNN": {}, "RNN_relu": {"nonlinearity": "relu"}, "LSTM": {}, "GRU": {}}
+CONFIGS = [
+    {"enforce_sorted": True},
+    {"num_layers": 2, "states": True},
+    {"bidirectional": True, "states": True},
+    {"num_layers": 2, "bidirectional": True, "batch_first": True, "states": True},
+    {"bidirectional": True, "bias": False},
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_recurrent_layers_on_packed_input_match_torch(kind, config):
+    config = dict(config)
+    states, enforce_sorted = config.pop("states", False), config.pop("enforce_sorted", False)
+    name = kind.split("_")[0]
+    lengths = sorted(LENGTHS, reverse=True) if enforce_sorted else LENGTHS
+    ember.manual_seed(0)
+    layer = getattr(nn, name)(3, 4, **config, **KINDS[kind]).double()
+    ref = getattr(torch.nn, name)(3, 4, **config, **KINDS[kind]).double()
+    copy_to_torch(layer, ref)
+    ours, theirs = _sequences(lengths)
+    batch_first = config.get("batch_first", False)
+    pe = rnn.pack_padded_sequence(rnn.pad_sequence(ours, batch_first), lengths, batch_first, enforce_sorted)
+    pt = trnn.pack_padded_sequence(trnn.pad_sequence(theirs, batch_first), lengths, batch_first, enforce_sorted)
+    hx_e = hx_t = None
+    if states:
+        shape = (config.get("num_layers", 1) * (2 if config.get("bidirectional") else 1), len(lengths), 4)
+        rng = np.random.default_rng(2)
+        arrays = [rng.standard_normal(shape) for _ in range(2 if name == "LSTM" else 1)]
+        se = [ember.tensor(a, requires_grad=True) for a in arrays]
+        st = [torch.tensor(a, requires_grad=True) for a in arrays]
+        hx_e, hx_t = (tuple(se), tuple(st)) if name == "LSTM" else (se[0], st[0])
+    out_e, fin_e = layer(pe, hx_e)
+    out_t, fin_t = ref(pt, hx_t)
+    assert isinstance(out_e, rnn.PackedSequence)
+    _packed_fields_equal(out_e, out_t)
+    fin_e = list(fin_e) if name == "LSTM" else [fin_e]
+    fin_t = list(fin_t) if name == "LSTM" else [fin_t]
+    for a, b in zip(fin_e, fin_t):
+        _same(a, b, rtol=1e-10)
+
+    g = np.random.default_rng(3).standard_normal(tuple(out_t.data.shape))
+    loss_e = (out_e.data * ember.tensor(g)).sum() + sum((f * f).sum() for f in fin_e)
+    loss_t = (out_t.data * torch.tensor(g)).sum() + sum((f * f).sum() for f in fin_t)
+    loss_e.backward()
+    loss_t.backward()
+    for x, y in zip(ours, theirs):
+        _same(x.grad, y.grad, rtol=1e-9, atol=1e-11)
+    if states:
+        for x, y in zip(se, st):
+            _same(x.grad, y.grad, rtol=1e-9, atol=1e-11)
+    theirs_params = dict(ref.named_parameters())
+    for key, p in layer.named_parameters():
+        _same(p.grad, theirs_params[key].grad, rtol=1e-9, atol=1e-11)
+
+
+def test_long_packed_sequences_match_torch_in_float32():
+    # 40 steps take the blocked slicing of the steps' rows (16 steps or more, with a gradient)
+    lengths = [40, 17, 33, 1, 40, 25]
+    ember.manual_seed(0)
+    layer = nn.LSTM(3, 6, bidirectional=True)
+    ref = torch.nn.LSTM(3, 6, bidirectional=True)
+    copy_to_torch(layer, ref)
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((n, 3)).astype(np.float32) for n in lengths]
+    ours = [ember.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out_e, (h_e, _) = layer(rnn.pack_sequence(ours, enforce_sorted=False))
+    out_t, (h_t, _) = ref(trnn.pack_sequence(theirs, enforce_sorted=False))
+    _same(out_e.data, out_t.data, rtol=1e-4, atol=1e-5)
+    _same(h_e, h_t, rtol=1e-4, atol=1e-5)
+    (out_e.data.sum() + h_e.sum()).backward()
+    (out_t.data.sum() + h_t.sum()).backward()
+    for x, y in zip(ours, theirs):
+        _same(x.grad, y.grad, rtol=1e-4, atol=1e-5)

@@ -4,6 +4,9 @@ The input projection ``x @ W_ih^T + b`` of a whole sequence is one matmul; the t
 the hidden matmul and the gate arithmetic per step, all with Ember ops (so autograd needs nothing else).
 Gate order: LSTM (i, f, g, o), GRU (r, z, n) with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
 
+A packed batch (``nn.utils.rnn.PackedSequence``) runs each step on the sequences still running, a prefix of the
+batch sorted longest first (``packed_steps``), and comes back packed, with the final states in the caller's order.
+
 A graph built with gradients off (an ONNX export, an inference trace) gets one ``recurrent`` op per layer
 instead (ONNX's RNN/LSTM/GRU node, ONNX's gate orders), which needs neither the batch size nor the sequence
 length; the cells are such an op over one step.
@@ -18,8 +21,10 @@ from ember.creation import empty, zeros
 from ember.grad_mode import is_grad_enabled
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
+from ember.nn.layers.packed_steps import packed_direction
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
+from ember.nn.utils.rnn import PackedSequence, batch_sizes_list
 from ember.ops.recurrent import recurrent
 from ember.tensor import Tensor
 
@@ -240,28 +245,76 @@ class RNNBase(Module):
 
     def _direction(self, x: Tensor, k: int, h: Tensor, c: Tensor | None, reverse: bool):
         """Run one layer in one direction over the whole sequence."""
-        params = [getattr(self, n) for n in self._weight_names[k]]
-        w_ih, w_hh = params[0], params[1]
-        b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
         steps, batch, features = x.shape
-        gx = ops.matmul(ops.reshape(x, (steps * batch, features)), ops.transpose(w_ih))
-        if b_ih is not None:
-            gx = gx + (b_ih if self.mode == "GRU" else b_ih + b_hh)
-        gx = ops.reshape(gx, (steps, batch, gx.shape[-1]))
-        w_hh_t = ops.transpose(w_hh)
-        gx = _time_steps(gx)
+        gx = self._projection(ops.reshape(x, (steps * batch, features)), k)
+        gx = _time_steps(ops.reshape(gx, (steps, batch, gx.shape[-1])))
+        step = self._cell_step(k)
         outputs = [None] * steps
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
-        mode = self.mode
-        for t in order:
-            if mode == "LSTM":
-                h, c = _lstm_step(gx[t], h, c, w_hh_t)
-            elif mode == "GRU":
-                h = _gru_step(gx[t], h, w_hh_t, b_hh)
-            else:
-                h = _rnn_step(gx[t], h, w_hh_t, mode == "RNN_RELU")
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            h, c = step(gx[t], h, c)
             outputs[t] = h
         return ops.stack(outputs), h, c
+
+    def _projection(self, rows: Tensor, k: int) -> Tensor:
+        """``rows @ W_ih^T`` plus the biases the steps need not add (b_hh stays with a GRU's hidden side)."""
+        params = [getattr(self, n) for n in self._weight_names[k]]
+        gx = ops.matmul(rows, ops.transpose(params[0]))
+        if self.bias:
+            gx = gx + (params[2] if self.mode == "GRU" else params[2] + params[3])
+        return gx
+
+    def _cell_step(self, k: int):
+        """``step(gx_t, h, c) -> (h, c)`` of layer-direction k, for the projection ``_projection`` made."""
+        w_hh_t = ops.transpose(getattr(self, self._weight_names[k][1]))
+        mode = self.mode
+        if mode == "LSTM":
+            return lambda gx, h, c: _lstm_step(gx, h, c, w_hh_t)
+        if mode == "GRU":
+            b_hh = getattr(self, self._weight_names[k][3]) if self.bias else None
+            return lambda gx, h, c: (_gru_step(gx, h, w_hh_t, b_hh), c)
+        relu = mode == "RNN_RELU"
+        return lambda gx, h, c: (_rnn_step(gx, h, w_hh_t, relu), c)
+
+    def _run_packed(self, packed: PackedSequence, hx: tuple) -> tuple:
+        """(output PackedSequence, h_n, c_n or None) for a packed input; states in the caller's batch order."""
+        name = type(self).__name__
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        check_input_dtype(self, data, self.weight_ih_l0.dtype)
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: a packed input's data must be (sum of lengths, {self.input_size}), got shape "
+                             f"{list(data.shape)}")
+        sizes = batch_sizes_list(name, packed)
+        dirs = 2 if self.bidirectional else 1
+        state_shape = (self.num_layers * dirs, sizes[0], self.hidden_size)
+        states = []
+        for what, state in zip(("the initial hidden state", "the initial cell state"), hx):
+            if state is None:
+                state = zeros(*state_shape, dtype=data.dtype, device=data.device)
+            else:
+                self._check_state(what, state, state_shape)
+                if sorted_indices is not None:
+                    state = ops.take(state, sorted_indices, axis=1)
+            states.append(state)
+        h0, c0 = states if len(states) == 2 else (states[0], None)
+        layer_input, h_n, c_n = data, [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(dirs):
+                k = layer * dirs + direction
+                gx = self._projection(layer_input, k)
+                out, h, c = packed_direction(self._cell_step(k), gx, sizes, h0[k], None if c0 is None else c0[k],
+                                             bool(direction))
+                outputs.append(out)
+                h_n.append(h)
+                c_n.append(c)
+            layer_input = outputs[0] if dirs == 1 else ops.concat(outputs, axis=1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = ops.dropout(layer_input, self.dropout, True)
+        finals = [ops.stack(h_n)] + ([ops.stack(c_n)] if c0 is not None else [])
+        if unsorted_indices is not None:
+            finals = [ops.take(f, unsorted_indices, axis=1) for f in finals]
+        output = PackedSequence(layer_input, batch_sizes, sorted_indices, unsorted_indices)
+        return output, finals[0], finals[1] if c0 is not None else None
 
     def _prepare(self, input: Tensor) -> tuple[Tensor, bool]:
         """The input made time-major and batched, and whether it came batched."""
@@ -321,7 +374,10 @@ class RNN(RNNBase):
         s = super().extra_repr()
         return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
+        if isinstance(input, PackedSequence):
+            output, h_n, _ = self._run_packed(input, (hx,))
+            return output, h_n
         input, batched = self._prepare(input)
         hx = self._unbatch_state(hx, batched, "hidden state")
         output, h_n, _ = self._run(input, hx, None)
@@ -349,12 +405,15 @@ class LSTM(RNNBase):
     ) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None):
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
+        if isinstance(input, PackedSequence):
+            output, h_n, c_n = self._run_packed(input, (None, None) if hx is None else tuple(hx))
+            return output, (h_n, c_n)
         input, batched = self._prepare(input)
         h0 = c0 = None
         if hx is not None:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
             h0 = self._unbatch_state(hx[0], batched, "hidden state")
             c0 = self._unbatch_state(hx[1], batched, "cell state")
         output, h_n, c_n = self._run(input, h0, c0)
@@ -384,7 +443,10 @@ class GRU(RNNBase):
     ) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
+        if isinstance(input, PackedSequence):
+            output, h_n, _ = self._run_packed(input, (hx,))
+            return output, h_n
         input, batched = self._prepare(input)
         hx = self._unbatch_state(hx, batched, "hidden state")
         output, h_n, _ = self._run(input, hx, None)
