@@ -198,6 +198,8 @@ def _flatten(out, flat: list):
     if isinstance(out, (list, tuple)):
         parts = [_flatten(o, flat) for o in out]
         kind = type(out)
+        if hasattr(out, "_fields"):  # a named tuple takes its fields as arguments
+            return lambda arrays: kind(*(p(arrays) for p in parts))
         return lambda arrays: kind(p(arrays) for p in parts)
     if isinstance(out, dict):
         parts = {k: _flatten(o, flat) for k, o in out.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
 from graph_cases import CASES, _inputs
@@ -80,6 +82,19 @@ def test_jit_reports_what_it_froze_and_refuses_value_branches():
         branchy(ember.ones(2))
     with pytest.raises(TypeError, match="hashable"):
         scaled(ember.ones(3), [1.0])
+
+
+def test_a_named_tuple_result_comes_back_as_its_own_type():
+    pair = collections.namedtuple("Pair", "doubled rest")
+
+    @ember.jit
+    def split(x):
+        return pair(x * 2, {"plus": x + 1, "k": 3})
+
+    for _ in range(2):  # the trace, then its cached code
+        got = split(ember.ones(2))
+        assert type(got) is pair and got.doubled.numpy().tolist() == [2.0, 2.0]
+        assert got.rest["plus"].numpy().tolist() == [2.0, 2.0] and got.rest["k"] == 3
 
 
 def test_rand_and_randn_in_a_traced_function_draw_anew_on_every_call():

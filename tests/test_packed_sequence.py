@@ -84,6 +84,24 @@ def test_packed_step_under_jit_equals_eager_in_values_and_gradients():
             np.testing.assert_array_equal(p.grad.numpy(), grads[key])
 
 
+def test_a_traced_layer_returns_its_packed_output():
+    ember.manual_seed(0)
+    layer = nn.LSTM(3, 4, bidirectional=True)
+    x = ember.randn(5, 5, 3)
+
+    def run(x):
+        return layer(rnn.pack_padded_sequence(x, LENGTHS, enforce_sorted=False))
+
+    with ember.no_grad():
+        out, (h_n, c_n) = run(x)
+        traced = ember.jit(run)
+        for _ in range(2):
+            got, (got_h, got_c) = traced(x)
+            assert type(got) is rnn.PackedSequence and got.batch_sizes.device.type == "cpu"
+            for a, b in zip([*got, got_h, got_c], [*out, h_n, c_n]):
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 class _Classifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
