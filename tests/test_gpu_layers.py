@@ -52,6 +52,22 @@ class _Tokens(nn.Module):
         return self.head(h[:, -1])
 
 
+class _PackedTokens(nn.Module):
+    """Embedding, a bidirectional LSTM over the sequences packed at their lengths, a linear head on the final states."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 16)
+        self.body = nn.LSTM(16, 16, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, ids):
+        lengths = [1 + i % ids.shape[1] for i in range(ids.shape[0])]
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.body(packed)
+        return self.head(ember.concat([h_n[0], h_n[1]], axis=1))
+
+
 NETS = {
     "mlp": lambda: nn.Sequential(nn.Linear(6, 16), nn.GELU(), nn.LayerNorm(16), nn.Linear(16, 3)),
     "cnn": lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
@@ -63,6 +79,7 @@ NETS = {
                                    nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)),
     "gru": lambda: _Tokens("gru"),
     "lstm": lambda: _Tokens("lstm"),
+    "packed_lstm": _PackedTokens,
     "transformer": lambda: _Tokens("transformer"),
     "embedding_bag": lambda: _Pooled(sparse=False),
 }
