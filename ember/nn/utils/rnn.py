@@ -8,8 +8,9 @@ layers loop over). ``sorted_indices`` maps that order to the caller's batch posi
 
 Every conversion between the layouts is one ``take`` of rows with an index array made from the lengths (padding
 comes from one extra row of ``padding_value``), so each is differentiable and has no loop over the sequences. The
-lengths are read as numbers: under ``ember.jit`` pass them as a Python list (frozen into the trace, like
-PyTorch's tracer does with a list), not as a traced Tensor.
+lengths are read as numbers: under ``ember.jit`` give them as Python ints (a tuple when they are an argument of the
+jit function, which must be hashable), frozen into the trace as PyTorch's tracer freezes a list, not as a traced
+Tensor.
 
 >>> seqs = [ember.randn(3, 4), ember.randn(1, 4), ember.randn(2, 4)]
 >>> packed = pack_sequence(seqs, enforce_sorted=False)
@@ -264,10 +265,10 @@ def _tensor(name: str, what: str, value, min_ndim: int) -> Tensor:
 def _host_ints(name: str, what: str, value) -> np.ndarray:
     """``value`` (a list, an array or a Tensor of integers) as a 1-D int64 NumPy array."""
     if getattr(value, "symbolic", False):
-        raise TypeError(f"{name}: {what} must be known numbers, got a traced value {value!r}; under ember.jit pass "
-                        "them as a Python list")
+        raise TypeError(f"{name}: {what} must be known numbers, got a traced value {value!r}; under ember.jit give "
+                        "them as Python ints (a tuple as an argument of the jit function)")
     array = np.asarray(value.detach() if isinstance(value, Tensor) else value)
-    if array.ndim != 1 or array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+    if array.ndim != 1 or (array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f")):
         raise TypeError(f"{name}: {what} must be a 1-D list or tensor of integers, got "
                         f"{array.dtype}{list(array.shape)}")
     return array.astype(np.int64)
