@@ -345,7 +345,8 @@ class RNNBase(Module):
 
 class RNN(RNNBase):
     """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu), stacked and
-    optionally bidirectional. Returns ``(output, h_n)`` like ``torch.nn.RNN``.
+    optionally bidirectional. Returns ``(output, h_n)`` like ``torch.nn.RNN``; a ``PackedSequence`` input
+    (``nn.utils.rnn``) gives a packed output.
 
     >>> rnn = ember.nn.RNN(8, 16, num_layers=2, batch_first=True)
     >>> output, h_n = rnn(ember.randn(4, 10, 8))
@@ -385,7 +386,8 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory, gates (i, f, g, o) like PyTorch. Returns ``(output, (h_n, c_n))``.
+    """Long short-term memory, gates (i, f, g, o) like PyTorch. Returns ``(output, (h_n, c_n))``; a
+    ``PackedSequence`` input (``nn.utils.rnn``) gives a packed output.
 
     >>> lstm = ember.nn.LSTM(8, 16, num_layers=2, bidirectional=True)
     >>> output, (h_n, c_n) = lstm(ember.randn(10, 4, 8))
@@ -423,7 +425,8 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit, gates (r, z, n) like PyTorch. Returns ``(output, h_n)``.
+    """Gated recurrent unit, gates (r, z, n) like PyTorch. Returns ``(output, h_n)``; a ``PackedSequence``
+    input (``nn.utils.rnn``) gives a packed output.
 
     >>> gru = ember.nn.GRU(8, 16, batch_first=True)
     >>> output, h_n = gru(ember.randn(4, 10, 8))
