@@ -41,6 +41,7 @@ from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.fold import Fold, Unfold
+from ember.nn.layers.likelihood_loss import GaussianNLLLoss, PoissonNLLLoss
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
     BCELoss,
@@ -58,6 +59,7 @@ from ember.nn.layers.loss import (
     SmoothL1Loss,
     TripletMarginLoss,
 )
+from ember.nn.layers.margin_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss
 from ember.nn.layers.normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -132,3 +134,5 @@ __all__ += ["Fold", "Unfold"]
 __all__ += ["CTCLoss"]
 __all__ += ["SyncBatchNorm"]
 __all__ += ["AdaptiveAvgPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d", "InstanceNorm3d", "MaxPool3d"]
+__all__ += ["GaussianNLLLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",
+            "SoftMarginLoss"]
