@@ -11,6 +11,7 @@ hold parameter groups and state and call them.
 from ember.optim import functional, lr_scheduler
 from ember.optim.adadelta import Adadelta, adadelta_update
 from ember.optim.adam_variants import Adamax, NAdam, RAdam, adamax_update, nadam_update, radam_update
+from ember.optim.asgd import ASGD, asgd_update
 from ember.optim.clip import clip_grad_norm_, clip_grad_value_
 from ember.optim.functional import (
     adagrad_update,
@@ -46,6 +47,7 @@ from ember.optim.lr_scheduler import (
     StepLR,
 )
 from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, RowWiseAdagrad, SparseAdam
+from ember.optim.rprop import Rprop, rprop_update
 
 __all__ = [
     "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
@@ -57,3 +59,4 @@ __all__ = [
     "rowwise_adagrad_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update",
     "sparse_rowwise_adagrad_update", "sparse_sgd_update",
 ]
+__all__ += ["ASGD", "Rprop", "asgd_update", "rprop_update"]
