@@ -13,6 +13,7 @@ from __future__ import annotations
 from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
+from ember.nn.layers.channel_shuffle import channel_shuffle
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.likelihood_loss import gaussian_nll_loss, poisson_nll_loss
@@ -97,6 +98,7 @@ __all__ = [
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
     "gaussian_nll_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss",
+    "channel_shuffle",
 ]
 
 
