@@ -8,7 +8,7 @@ hold parameter groups and state and call them.
 >>> loss.backward(); ember.optim.clip_grad_norm_(model.parameters(), 1.0); opt.step(); opt.zero_grad()
 """
 
-from ember.optim import functional, lr_scheduler
+from ember.optim import functional, lr_scheduler, swa_utils
 from ember.optim.adadelta import Adadelta, adadelta_update
 from ember.optim.adam_variants import Adamax, NAdam, RAdam, adamax_update, nadam_update, radam_update
 from ember.optim.asgd import ASGD, asgd_update
@@ -59,4 +59,4 @@ __all__ = [
     "rowwise_adagrad_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update",
     "sparse_rowwise_adagrad_update", "sparse_sgd_update",
 ]
-__all__ += ["ASGD", "Rprop", "asgd_update", "rprop_update"]
+__all__ += ["ASGD", "Rprop", "asgd_update", "rprop_update", "swa_utils"]
