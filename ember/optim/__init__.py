@@ -50,13 +50,12 @@ from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RM
 from ember.optim.rprop import Rprop, rprop_update
 
 __all__ = [
-    "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
+    "ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "Ftrl", "LBFGS", "LRScheduler", "LambdaLR", "LinearLR",
     "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer", "PolynomialLR", "RAdam", "RMSprop",
-    "ReduceLROnPlateau", "RowWiseAdagrad", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update",
-    "adagrad_update", "adam_update", "adamax_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_",
-    "ftrl_update", "functional", "lr_scheduler", "nadam_update", "radam_update", "rmsprop_update",
-    "rowwise_adagrad_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update",
-    "sparse_rowwise_adagrad_update", "sparse_sgd_update",
+    "ReduceLROnPlateau", "RowWiseAdagrad", "Rprop", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update",
+    "adagrad_update", "adam_update", "adamax_update", "adamw_update", "asgd_update", "clip_grad_norm_",
+    "clip_grad_value_", "ftrl_update", "functional", "lr_scheduler", "nadam_update", "radam_update", "rmsprop_update",
+    "rowwise_adagrad_update", "rprop_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
+    "sparse_ftrl_update", "sparse_rowwise_adagrad_update", "sparse_sgd_update", "swa_utils",
 ]
-__all__ += ["ASGD", "Rprop", "asgd_update", "rprop_update", "swa_utils"]
