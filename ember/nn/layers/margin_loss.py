@@ -74,7 +74,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean
     classes = input.shape[-1]
     _class_indices(name, target, classes, -1)
     listed = _ops.cumsum(_ops.cast(target == -1, "int64"), -1) == 0  # the entries before the first -1
-    matches = _ops.unsqueeze(target, -1) == arange(classes)  # [..., j, i]: entry j names class i
+    matches = _ops.unsqueeze(target, -1) == arange(classes, device=input.device)  # [..., j, i]: entry j names class i
     is_target = _ops.any(matches & _ops.unsqueeze(listed, -1), -2)
     picked = _ops.gather(input, -1, _ops.clip(target, 0, None))  # x[target[j]], -1 entries read class 0
     margins = _positive(1.0 - _ops.unsqueeze(picked, -1) + _ops.unsqueeze(input, -2))
@@ -107,7 +107,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         terms = terms * terms
     if weight is not None:
         terms = terms * _ops.gather(weight, 0, index.reshape(-1)).reshape(index.shape)
-    others = index != arange(classes)
+    others = index != arange(classes, device=input.device)
     return _reduce(name, _ops.sum(_ops.where(others, terms, 0.0), -1) / classes, reduction)
 
 
