@@ -30,6 +30,8 @@ OPTIMIZERS = [
     (ember.optim.Adamax, {"lr": 1e-2, "weight_decay": 0.1}),
     (ember.optim.NAdam, {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
     (ember.optim.RAdam, {"lr": 1e-2, "weight_decay": 0.1}),
+    (ember.optim.Rprop, {"lr": 1e-2, "etas": (0.4, 1.3)}),
+    (ember.optim.ASGD, {"lr": 1e-2, "t0": 2, "weight_decay": 0.1}),
 ]
 
 

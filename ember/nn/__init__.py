@@ -24,6 +24,7 @@ from ember.nn.layers.activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
     Softsign,
@@ -35,12 +36,15 @@ from ember.nn.layers.attention import (
     TransformerEncoderLayer,
     scaled_dot_product_attention,
 )
+from ember.nn.layers.channel_shuffle import ChannelShuffle
 from ember.nn.layers.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.fold import Fold, Unfold
+from ember.nn.layers.lazy import LazyLinear
+from ember.nn.layers.likelihood_loss import GaussianNLLLoss, PoissonNLLLoss
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
     BCELoss,
@@ -58,6 +62,7 @@ from ember.nn.layers.loss import (
     SmoothL1Loss,
     TripletMarginLoss,
 )
+from ember.nn.layers.margin_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss
 from ember.nn.layers.normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -132,3 +137,6 @@ __all__ += ["Fold", "Unfold"]
 __all__ += ["CTCLoss"]
 __all__ += ["SyncBatchNorm"]
 __all__ += ["AdaptiveAvgPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d", "InstanceNorm3d", "MaxPool3d"]
+__all__ += ["GaussianNLLLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",
+            "SoftMarginLoss"]
+__all__ += ["ChannelShuffle", "LazyLinear", "Softmax2d"]

@@ -13,14 +13,22 @@ from __future__ import annotations
 from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
+from ember.nn.layers.channel_shuffle import channel_shuffle
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
+from ember.nn.layers.likelihood_loss import gaussian_nll_loss, poisson_nll_loss
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
     kl_div,
     margin_ranking_loss,
     triplet_margin_loss,
+)
+from ember.nn.layers.margin_loss import (
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
 )
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
@@ -88,6 +96,9 @@ __all__ = [
     "fold", "unfold", "affine_grid", "grid_sample",
     "ctc_loss", "gumbel_softmax",
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
+    "gaussian_nll_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+    "poisson_nll_loss", "soft_margin_loss",
+    "channel_shuffle",
 ]
 
 

@@ -550,8 +550,13 @@ class Module:
 
         Mis-shaped entries always raise; with ``strict`` missing and unexpected keys raise too. The error
         lists every problem. Returns the missing and unexpected keys. A submodule whose class sets
-        ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``.
+        ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``; one that has
+        ``materialize_from_state`` (a lazy layer) first makes its parameters of the shapes it finds.
         """
+        for name, module in self.named_modules():  # a lazy layer takes its shapes from the state dict
+            materialize = getattr(module, "materialize_from_state", None)
+            if materialize is not None:
+                materialize(state_dict, name + "." if name else "")
         owners = [(name + ".", m) for name, m in self.named_modules() if name and getattr(m, "_owns_state_dict", False)]
         if owners:
             state_dict = dict(state_dict)

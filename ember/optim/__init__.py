@@ -8,9 +8,10 @@ hold parameter groups and state and call them.
 >>> loss.backward(); ember.optim.clip_grad_norm_(model.parameters(), 1.0); opt.step(); opt.zero_grad()
 """
 
-from ember.optim import functional, lr_scheduler
+from ember.optim import functional, lr_scheduler, swa_utils
 from ember.optim.adadelta import Adadelta, adadelta_update
 from ember.optim.adam_variants import Adamax, NAdam, RAdam, adamax_update, nadam_update, radam_update
+from ember.optim.asgd import ASGD, asgd_update
 from ember.optim.clip import clip_grad_norm_, clip_grad_value_
 from ember.optim.functional import (
     adagrad_update,
@@ -46,14 +47,15 @@ from ember.optim.lr_scheduler import (
     StepLR,
 )
 from ember.optim.optimizer import SGD, Adagrad, Adam, AdamW, Ftrl, Optimizer, RMSprop, RowWiseAdagrad, SparseAdam
+from ember.optim.rprop import Rprop, rprop_update
 
 __all__ = [
-    "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
+    "ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "Ftrl", "LBFGS", "LRScheduler", "LambdaLR", "LinearLR",
     "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer", "PolynomialLR", "RAdam", "RMSprop",
-    "ReduceLROnPlateau", "RowWiseAdagrad", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update",
-    "adagrad_update", "adam_update", "adamax_update", "adamw_update", "clip_grad_norm_", "clip_grad_value_",
-    "ftrl_update", "functional", "lr_scheduler", "nadam_update", "radam_update", "rmsprop_update",
-    "rowwise_adagrad_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update", "sparse_ftrl_update",
-    "sparse_rowwise_adagrad_update", "sparse_sgd_update",
+    "ReduceLROnPlateau", "RowWiseAdagrad", "Rprop", "SGD", "SequentialLR", "SparseAdam", "StepLR", "adadelta_update",
+    "adagrad_update", "adam_update", "adamax_update", "adamw_update", "asgd_update", "clip_grad_norm_",
+    "clip_grad_value_", "ftrl_update", "functional", "lr_scheduler", "nadam_update", "radam_update", "rmsprop_update",
+    "rowwise_adagrad_update", "rprop_update", "sgd_update", "sparse_adagrad_update", "sparse_adam_update",
+    "sparse_ftrl_update", "sparse_rowwise_adagrad_update", "sparse_sgd_update", "swa_utils",
 ]

@@ -220,6 +220,18 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
+class Softmax2d(Module):
+    """Softmax over the channels at each location of a (N, C, H, W) or (C, H, W) input.
+
+    >>> ember.nn.Softmax2d()(ember.randn(2, 3, 4, 4)).sum(axis=1)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape {list(x.shape)}")
+        return softmax(x, -3)
+
+
 class LogSoftmax(Softmax):
     """log(softmax(x)) along ``dim``, computed stably.
 

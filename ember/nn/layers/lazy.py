@@ -1,0 +1,71 @@
+"""``LazyLinear``: a Linear layer whose ``in_features`` comes from its first input, as ``torch.nn.LazyLinear``."""
+
+from __future__ import annotations
+
+from ember.creation import empty
+from ember.nn.layers.linear import Linear, column_major
+from ember.nn.module import Module
+from ember.nn.parameter import Parameter
+from ember.tensor import Tensor
+
+__all__ = ["LazyLinear"]
+
+
+class LazyLinear(Linear):
+    """A ``Linear`` layer that takes ``in_features`` from the last dimension of its first input: its weight and
+    bias are made (and initialized as ``Linear``'s) at that call, and the layer then becomes a ``Linear``. Until
+    then it has no parameters, so make optimizers after the first call; loading a state dict also makes them, of
+    the saved shapes.
+
+    >>> fc = ember.nn.LazyLinear(10)
+    >>> fc(ember.randn(4, 32)).shape
+    (4, 10)
+    >>> fc.in_features, type(fc).__name__
+    (32, 'Linear')
+    """
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+        Module.__init__(self)
+        if isinstance(out_features, bool) or not isinstance(out_features, int) or out_features < 0:
+            raise ValueError(f"LazyLinear: out_features must be an int >= 0, got {out_features!r}")
+        self.in_features = 0
+        self.out_features = out_features
+        self._pending = {"bias": bool(bias), "device": device, "dtype": dtype}
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+
+    def has_uninitialized_params(self) -> bool:
+        """True until the first call (or a loaded state dict) makes the weight and bias."""
+        return True
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        """Make the parameters for ``input`` (..., in_features) and become a ``Linear``."""
+        if input.ndim < 1 or not isinstance(input.shape[-1], int):
+            raise ValueError(f"LazyLinear: the first input must have a known last dimension (in_features), got "
+                             f"shape {list(input.shape)}")
+        self._materialize(input.shape[-1])
+        self.reset_parameters()
+
+    def _materialize(self, in_features: int) -> None:
+        pending = self.__dict__.pop("_pending")
+        device, dtype = pending["device"], pending["dtype"]
+        self.in_features = in_features
+        self.weight = Parameter(column_major(empty(self.out_features, in_features, dtype=dtype, device=device)))
+        if pending["bias"]:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        self.__class__ = Linear
+
+    def materialize_from_state(self, state_dict, prefix: str) -> None:
+        """Make the parameters of the shapes ``state_dict`` holds for this layer (called by ``load_state_dict``
+        before it copies the values in)."""
+        weight = state_dict.get(prefix + "weight")
+        if weight is not None and len(getattr(weight, "shape", ())) == 2 \
+                and weight.shape[0] == self.out_features:
+            self._materialize(int(weight.shape[1]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.initialize_parameters(x)
+        return Linear.forward(self, x)
+
+    def extra_repr(self) -> str:
+        return f"in_features=0, out_features={self.out_features}, bias={self._pending['bias']}"

@@ -1,0 +1,209 @@
+"""PoissonNLLLoss, GaussianNLLLoss, SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss and
+MultiMarginLoss against torch.nn: values and gradients for every reduction and option, the modules, errors and one
+``ember.jit`` trace."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import nn
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def _pair(array, grad=True):
+    return ember.tensor(array, requires_grad=grad), torch.tensor(array, requires_grad=grad)
+
+
+def _check(ours_fn, theirs_fn, arrays, grads, rtol=1e-10, atol=1e-12):
+    """The two losses' values and the gradients of sum(loss * weights) for each array flagged in ``grads``."""
+    pairs = [_pair(a, g) for a, g in zip(arrays, grads)]
+    ours, theirs = ours_fn(*[p[0] for p in pairs]), theirs_fn(*[p[1] for p in pairs])
+    expected = theirs.detach().numpy()
+    assert tuple(ours.shape) == expected.shape
+    np.testing.assert_allclose(ours.detach().numpy(), expected, rtol=rtol, atol=atol)
+    weights = np.random.default_rng(9).uniform(0.5, 1.5, expected.shape)
+    (ours * ember.tensor(weights)).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    for (o, t), g in zip(pairs, grads):
+        if g:
+            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol)
+
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((5, 4))
+COUNTS = RNG.poisson(2.0, (5, 4)).astype(np.float64)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("log_input", [True, False])
+@pytest.mark.parametrize("full", [False, True])
+def test_poisson_nll_loss_matches_torch(reduction, log_input, full):
+    rates = X if log_input else np.abs(X) + 0.1
+    rates[0, 0] = rates[0, 0] if log_input else 0.0  # log(0 + eps)
+    kwargs = {"log_input": log_input, "full": full, "eps": 1e-4, "reduction": reduction}
+    _check(lambda x, t: F.poisson_nll_loss(x, t, **kwargs), lambda x, t: TF.poisson_nll_loss(x, t, **kwargs),
+           [rates, COUNTS], [True, not full])  # torch's target gradient is NaN at counts 0 with full=True
+    module = nn.PoissonNLLLoss(**kwargs)(ember.tensor(rates), ember.tensor(COUNTS))
+    expected = torch.nn.PoissonNLLLoss(**kwargs)(torch.tensor(rates), torch.tensor(COUNTS))
+    np.testing.assert_allclose(module.numpy(), expected.numpy(), rtol=1e-12)
+
+
+VARS = {
+    "full": np.abs(RNG.standard_normal((5, 4))) + 0.1,
+    "one_per_row": np.abs(RNG.standard_normal(5)) + 0.1,
+    "last_dim_one": np.abs(RNG.standard_normal((5, 1))) + 0.1,
+    "first_dim_one": np.abs(RNG.standard_normal((1, 4))) + 0.1,
+    "below_eps": np.array([[1e-9, 2.0, 0.0, 0.5]] * 5),
+}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("var", list(VARS))
+def test_gaussian_nll_loss_matches_torch(reduction, full, var):
+    kwargs = {"full": full, "eps": 1e-3, "reduction": reduction}
+    target = RNG.standard_normal((5, 4))
+    _check(lambda x, t, v: F.gaussian_nll_loss(x, t, v, **kwargs),
+           lambda x, t, v: TF.gaussian_nll_loss(x, t, v, **kwargs), [X, target, VARS[var]], [True, True, True])
+
+
+@pytest.mark.parametrize("var", [0.7, 0.0])
+def test_gaussian_nll_loss_takes_a_number_for_var(var):
+    target = RNG.standard_normal((5, 4))
+    _check(lambda x, t: nn.GaussianNLLLoss(full=True)(x, t, var),
+           lambda x, t: torch.nn.GaussianNLLLoss(full=True)(x, t, var), [X, target], [True, True])
+
+
+def test_gaussian_nll_loss_float32_keeps_its_dtype():
+    x, t, v = (ember.tensor(a.astype(np.float32)) for a in (X, X[::-1].copy(), VARS["full"]))
+    assert F.gaussian_nll_loss(x, t, v).dtype == np.float32
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_soft_margin_loss_matches_torch(reduction):
+    signs = np.where(RNG.random((5, 4)) > 0.5, 1.0, -1.0)
+    _check(lambda x, y: F.soft_margin_loss(x, y, reduction=reduction),
+           lambda x, y: TF.soft_margin_loss(x, y, reduction=reduction), [X, signs], [True, False])
+    np.testing.assert_allclose(nn.SoftMarginLoss(reduction)(ember.tensor(X), ember.tensor(signs)).numpy(),
+                               torch.nn.SoftMarginLoss(reduction=reduction)(torch.tensor(X), torch.tensor(signs)),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(5, 4), (4,), (2, 3, 4)])
+def test_multilabel_soft_margin_loss_matches_torch(reduction, weighted, shape):
+    x = RNG.standard_normal(shape)
+    labels = (RNG.random(shape) > 0.5).astype(np.float64)
+    weight = RNG.uniform(0.5, 2.0, shape[-1]) if weighted else None
+    _check(lambda a, b: F.multilabel_soft_margin_loss(a, b, None if weight is None else ember.tensor(weight),
+                                                      reduction=reduction),
+           lambda a, b: TF.multilabel_soft_margin_loss(a, b, None if weight is None else torch.tensor(weight),
+                                                       reduction=reduction), [x, labels], [True, False])
+    ours = nn.MultiLabelSoftMarginLoss(None if weight is None else ember.tensor(weight), reduction=reduction)
+    theirs = torch.nn.MultiLabelSoftMarginLoss(None if weight is None else torch.tensor(weight), reduction=reduction)
+    np.testing.assert_allclose(ours(ember.tensor(x), ember.tensor(labels)).numpy(),
+                               theirs(torch.tensor(x), torch.tensor(labels)).numpy(), rtol=1e-12)
+
+
+LABEL_LISTS = np.array([[3, 0, -1, 1], [1, 1, 2, -1], [0, 1, 2, 3], [-1, 2, 0, 0], [2, -1, -1, -1]])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_margin_loss_matches_torch(reduction):
+    # rows: -1 ending the list early (class 1 after it is not a target), a repeated class, a full list, an empty
+    # list, one class
+    x = RNG.standard_normal((5, 4))
+    x[0, 1] = x[0, 3] - 1.0  # a margin of exactly zero
+    _check(lambda a, t: F.multilabel_margin_loss(a, t, reduction=reduction),
+           lambda a, t: TF.multilabel_margin_loss(a, t, reduction=reduction), [x, LABEL_LISTS], [True, False])
+    _check(lambda a, t: nn.MultiLabelMarginLoss(reduction=reduction)(a, t),
+           lambda a, t: torch.nn.MultiLabelMarginLoss(reduction=reduction)(a, t), [x[1], LABEL_LISTS[1]],
+           [True, False])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p,margin", [(1, 1.0), (2, 0.5), (1, 2.5)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multi_margin_loss_matches_torch(reduction, p, margin, weighted):
+    x = RNG.standard_normal((6, 4))
+    target = np.array([0, 3, 1, 1, 2, 0])
+    x[0, 2] = x[0, 0] - margin  # a margin of exactly zero: no gradient, as torch
+    weight = RNG.uniform(0.5, 2.0, 4) if weighted else None
+    kwargs = {"p": p, "margin": margin, "reduction": reduction}
+    _check(lambda a, t: F.multi_margin_loss(a, t, weight=None if weight is None else ember.tensor(weight), **kwargs),
+           lambda a, t: TF.multi_margin_loss(a, t, weight=None if weight is None else torch.tensor(weight), **kwargs),
+           [x, target], [True, False])
+    _check(lambda a, t: nn.MultiMarginLoss(weight=None if weight is None else ember.tensor(weight), **kwargs)(a, t),
+           lambda a, t: torch.nn.MultiMarginLoss(weight=None if weight is None else torch.tensor(weight),
+                                                 **kwargs)(a, t), [x[2], target[2]], [True, False])
+
+
+def test_the_losses_trace_under_jit_with_their_gradients():
+    x = ember.tensor(X.astype(np.float32), requires_grad=True)
+    counts, labels = ember.tensor(COUNTS.astype(np.float32)), ember.tensor(LABEL_LISTS)
+    var = ember.tensor(VARS["one_per_row"].astype(np.float32), requires_grad=True)
+    classes = ember.tensor(np.array([0, 3, 1, 1, 2]))
+
+    def total(x, var):
+        return (F.poisson_nll_loss(x, counts, full=True) + F.gaussian_nll_loss(x, counts, var)
+                + F.multilabel_margin_loss(x, labels) + F.multi_margin_loss(x, classes, p=2, margin=0.5)
+                + F.multilabel_soft_margin_loss(x, counts / 8) + F.soft_margin_loss(x, counts - 2))
+
+    def step(x, var):
+        loss = total(x, var)
+        loss.backward()
+        return loss
+
+    traced = ember.jit(step)
+    for _ in range(2):
+        x.grad = var.grad = None
+        got = traced(x, var)
+        got_grads = x.grad.numpy(), var.grad.numpy()
+        x.grad = var.grad = None
+        expected = step(x, var)
+        np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(got_grads[0], x.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got_grads[1], var.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+ERRORS = [
+    (lambda: F.poisson_nll_loss(ember.ones(3), ember.ones(3), reduction="avg"), ValueError,
+     "poisson_nll_loss: reduction must be one of"),
+    (lambda: F.gaussian_nll_loss(ember.ones(4, 3), ember.ones(4, 3), ember.ones(3, 3)), ValueError,
+     r"gaussian_nll_loss: var of shape \[3, 3\] does not fit the input of shape \[4, 3\]"),
+    (lambda: F.gaussian_nll_loss(ember.ones(4, 3), ember.ones(4, 3), -ember.ones(4)), ValueError,
+     r"gaussian_nll_loss: var of shape \[4\] has negative entries"),
+    (lambda: F.gaussian_nll_loss(ember.ones(4, 3), ember.ones(4, 3), -1.0), ValueError,
+     "gaussian_nll_loss: var must not be negative, got -1.0"),
+    (lambda: F.soft_margin_loss(ember.ones(4), ember.ones(3)), ValueError,
+     r"soft_margin_loss: input of shape \[4\] and target of shape \[3\]"),
+    (lambda: F.multilabel_soft_margin_loss(ember.ones(2, 4), ember.ones(2, 3)), ValueError,
+     "multilabel_soft_margin_loss: input of shape"),
+    (lambda: F.multilabel_margin_loss(ember.ones(2, 3), ember.tensor([[0, 3, -1], [1, -1, 0]])), ValueError,
+     r"multilabel_margin_loss: target holds a class index outside \[-1, 3\)"),
+    (lambda: F.multilabel_margin_loss(ember.ones(2, 3), ember.ones(2, 3)), TypeError,
+     "multilabel_margin_loss: target must hold integer class indices, got dtype float32"),
+    (lambda: F.multilabel_margin_loss(ember.ones(2, 3, 2), ember.tensor(np.zeros((2, 3, 2), int))), ValueError,
+     r"multilabel_margin_loss: input and target must be \(C\) or \(N, C\)"),
+    (lambda: F.multi_margin_loss(ember.ones(2, 3), ember.tensor([0, 1]), p=3), ValueError,
+     "multi_margin_loss: p must be 1 or 2, got 3"),
+    (lambda: F.multi_margin_loss(ember.ones(2, 3), ember.tensor([0, 3])), ValueError,
+     r"multi_margin_loss: target holds a class index outside \[0, 3\)"),
+    (lambda: F.multi_margin_loss(ember.ones(2, 3), ember.tensor([0, 1, 1])), ValueError,
+     r"multi_margin_loss: input must be \(N, C\) or \(C\) and target \(N\) or \(\), got \[2, 3\] and \[3\]"),
+    (lambda: F.multi_margin_loss(ember.ones(2, 3), ember.tensor([0, 1]), weight=ember.ones(2)), ValueError,
+     r"multi_margin_loss: weight must be one number a class, shape \[3\], got \[2\]"),
+    (lambda: nn.MultiMarginLoss(p=0), ValueError, "MultiMarginLoss: p must be 1 or 2, got 0"),
+    (lambda: nn.GaussianNLLLoss(reduction="batchmean"), ValueError, "GaussianNLLLoss: reduction must be one of"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", ERRORS)
+def test_bad_arguments_are_refused_by_name(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
