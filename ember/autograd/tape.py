@@ -1,4 +1,4 @@
-"""The eager tape: running ops on Tensors, recording them, and reverse-mode differentiation.
+"""The eager tape (``ember.autograd.tape``): running ops on Tensors, recording them, and reverse-mode differentiation.
 
 ``apply`` runs an op's forward at once and, when some input requires a gradient, records a Node.
 ``backward`` is micrograd's algorithm: an iterative topological sort from the output, then one reversed
