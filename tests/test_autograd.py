@@ -498,3 +498,13 @@ def test_an_op_on_inputs_from_two_devices_names_them(monkeypatch):
     with pytest.raises(RuntimeError, match=r"matmul: expected all inputs on one device, got float32\[2, 3\] on "
                                            r"cuda:0, float32\[4, 2\] on cpu"):
         a @ b
+
+
+def test_grad_outputs_that_require_grad_stay_in_a_recorded_backward():
+    # torch.autograd.grad(y, x, u, create_graph=True) is differentiable in u (the double-vjp gives jvps)
+    x = _x([1.0, 2.0])
+    u = _x([0.0, 0.0])
+    (g,) = ember.grad(x * x, x, grad_outputs=u, create_graph=True)
+    assert g.requires_grad
+    (gu,) = ember.grad((g * ember.tensor([3.0, 5.0], dtype="float64")).sum(), u)
+    np.testing.assert_allclose(_np(gu), [2 * 1.0 * 3.0, 2 * 2.0 * 5.0])

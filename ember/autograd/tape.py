@@ -308,7 +308,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             leaf_grads[t] = _add(leaf_grads.get(t), g)
         else:
             previous = grads.get(t.node)
-            if previous is None and g.__class__ is Tensor and g.array.__class__ is np.ndarray:
+            if previous is None and g.__class__ is Tensor and g.array.__class__ is np.ndarray and not g.requires_grad:
                 g = g.array  # (waiting gradients are kept as arrays, see above)
             grads[t.node] = _add(previous, g)
             root_nodes.append(t.node)
