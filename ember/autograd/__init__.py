@@ -1,4 +1,5 @@
-"""``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``).
+"""``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``) and the functional API over it
+(``functional``: ``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``).
 
 >>> x = ember.tensor([3.0], requires_grad=True)
 >>> ember.autograd.grad((x ** 2).sum(), x)
@@ -7,6 +8,7 @@
 
 from __future__ import annotations
 
+from ember.autograd import functional
 from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers import from here)
     Node,
     _mode,
@@ -30,6 +32,7 @@ from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers 
 __all__ = [
     "backward",
     "enable_grad",
+    "functional",
     "grad",
     "is_grad_enabled",
     "no_grad",
