@@ -1,5 +1,6 @@
-"""``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``) and the functional API over it
-(``functional``: ``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``).
+"""``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``), custom differentiable functions
+(``Function``, in ``function``) and the functional API over the tape (``functional``: ``jacobian``, ``hessian``,
+``vjp``, ``jvp``, ``hvp``, ``vhp``).
 
 >>> x = ember.tensor([3.0], requires_grad=True)
 >>> ember.autograd.grad((x ** 2).sum(), x)
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 from ember.autograd import functional
+from ember.autograd.function import Function, FunctionCtx, once_differentiable
 from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers import from here)
     Node,
     _mode,
@@ -30,11 +32,14 @@ from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers 
 )
 
 __all__ = [
+    "Function",
+    "FunctionCtx",
     "backward",
     "enable_grad",
     "functional",
     "grad",
     "is_grad_enabled",
     "no_grad",
+    "once_differentiable",
     "set_grad_enabled",
 ]
