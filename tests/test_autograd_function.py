@@ -4,6 +4,9 @@ finite differences in float64, and graph mode."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -425,3 +428,37 @@ def test_graph_mode_refuses_a_recorded_call_and_runs_a_forward_without_gradients
     x = ember.tensor([[-1.0, 0.5, 3.0]])
     np.testing.assert_allclose(_np(predict(x)), _np(Softsign.apply(x) * 2))
     np.testing.assert_allclose(_np(predict(x * 2)), _np(Softsign.apply(x * 2) * 2))
+
+
+def test_a_saved_output_is_freed_without_the_garbage_collector():
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y
+
+    x = _x([1.0])
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for backward in (False, True):  # a forward that no backward follows; one kept with retain_graph=True
+            y = Exp.apply(x)
+            alive = weakref.ref(y)
+            if backward:
+                y.sum().backward(retain_graph=True)
+            del y
+            assert alive() is None  # no cycle through ctx holds the output and its array
+    finally:
+        if enabled:
+            gc.enable()
+    np.testing.assert_allclose(_np(x.grad), [np.e])
+    # the saved output still carries its history while it lives: a second order through it
+    (g,) = ember.grad(Exp.apply(x).sum(), x, create_graph=True)
+    (gg,) = ember.grad(g.sum(), x)
+    np.testing.assert_allclose(_np(gg), [np.e])

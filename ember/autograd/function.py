@@ -51,7 +51,7 @@ class FunctionCtx:
     @property
     def saved_tensors(self) -> tuple:
         """What ``save_for_backward`` kept."""
-        return self._saved
+        return tuple(t.get() if t.__class__ is _SavedOutput else t for t in self._saved)
 
     def mark_dirty(self, *tensors) -> None:
         """Say that the forward changed these inputs in place (and returns them)."""
@@ -249,7 +249,7 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
     call = Node(_Call(fn, ctx, args, tuple(kept)), inputs, None, tuple(t.requires_grad for t in inputs), None)
     core = Tensor._make(_EMPTY, call)
     fixed = {id(t) for t in ctx._non_differentiable}
-    results, seen = [], set()
+    results, seen, adopted = [], set(), set()
     for i, t in enumerate(outputs):
         if not isinstance(t, Tensor) or id(t) in fixed or not (t.is_floating_point() or t.array.dtype.kind == "c"):
             if isinstance(t, Tensor) and id(t) in fixed and t.requires_grad and t.node is None and id(t) not in ids:
@@ -259,11 +259,29 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
         node = Node(_Output(f"{name}Backward", i, len(outputs)), (core,), None, (True,), None)
         if id(t) in dirty or (t.node is None and not t.requires_grad and id(t) not in ids and id(t) not in seen):
             t.node, t.requires_grad = node, True  # the forward's own new tensor (or the input it changed in place)
+            adopted.add(id(t))
         else:  # an input returned as it is, a tensor with a history of its own, or a repeat: a new Tensor over it
             t = Tensor._make(t.array, node)
         seen.add(id(t))
         results.append(t)
+    if ctx._saved:
+        ctx._saved = tuple(_SavedOutput(t) if id(t) in adopted else t for t in ctx._saved)
     return results[0] if single else tuple(results)
+
+
+class _SavedOutput:
+    """An output the forward saved, held weakly: the output's node leads to the call's node and on to ``ctx``, so a
+    strong reference would make a cycle that keeps every array of the call alive until Python's collector runs.
+    Once the output is gone nothing can need its history, and its values serve."""
+
+    __slots__ = ("ref", "array")
+
+    def __init__(self, t: Tensor):
+        self.ref, self.array = weakref.ref(t), t.array
+
+    def get(self) -> Tensor:
+        t = self.ref()
+        return Tensor._make(self.array, None) if t is None else t
 
 
 def _stand_in(t: Tensor) -> Tensor:
