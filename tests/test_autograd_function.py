@@ -462,3 +462,12 @@ def test_a_saved_output_is_freed_without_the_garbage_collector():
     (g,) = ember.grad(Exp.apply(x).sum(), x, create_graph=True)
     (gg,) = ember.grad(g.sum(), x)
     np.testing.assert_allclose(_np(gg), [np.e])
+
+
+def test_a_function_runs_under_the_profiler():
+    x = _x([1.0, 2.0])
+    with ember.profiler.profile() as prof:
+        y = Softsign.apply(x * 2)
+        y.sum().backward()
+    np.testing.assert_allclose(_np(x.grad), 2 / (1 + 2 * _np(x)) ** 2)
+    assert "abs" in [e.name for e in prof.events]  # the forward's ops are timed as eager ops

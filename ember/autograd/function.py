@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from ember.autograd.tape import Node
+from ember.autograd.tape import Node, building_graph
 from ember.backend.devices import array_module
 from ember.grad_mode import is_grad_enabled, mark_written, no_grad
 from ember.grad_mode import thread_mode as _mode
@@ -106,7 +106,7 @@ class Function:
         split = cls.setup_context is not _abstract  # PyTorch's newer style: forward takes no ctx
         args, kwargs = _bind(cls, split, args, kwargs)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        if _mode.builder is not None and _mode.grad_enabled:
+        if _mode.grad_enabled and building_graph():
             raise TypeError(f"{name}: a custom autograd Function's backward is Python code that a graph (ember.jit, "
                             "graph.building()) cannot hold; call it in eager mode, or under ember.no_grad() where "
                             "only its forward is needed")
@@ -252,9 +252,7 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
     results, seen, adopted = [], set(), set()
     for i, t in enumerate(outputs):
         if not isinstance(t, Tensor) or id(t) in fixed or not (t.is_floating_point() or t.array.dtype.kind == "c"):
-            if isinstance(t, Tensor) and id(t) in fixed and t.requires_grad and t.node is None and id(t) not in ids:
-                t.requires_grad = False
-            results.append(t)
+            results.append(t)  # returned as it is, without the call's history
             continue
         node = Node(_Output(f"{name}Backward", i, len(outputs)), (core,), None, (True,), None)
         if id(t) in dirty or (t.node is None and not t.requires_grad and id(t) not in ids and id(t) not in seen):

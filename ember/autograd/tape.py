@@ -91,6 +91,12 @@ def building() -> bool:
     return _mode.builder is not None
 
 
+def building_graph() -> bool:
+    """``building()``, less a builder that runs each op at once (``runs_eagerly``: the profiler's recorder)."""
+    builder = _mode.builder
+    return builder is not None and not getattr(builder, "runs_eagerly", False)
+
+
 def drop_grads(params) -> None:
     """Set each parameter's ``.grad`` to None: while a graph is built (``ember.jit``, the profiler), a
     ``drop_grad`` op per parameter, so that the compiled call drops them on every run."""
