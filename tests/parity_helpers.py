@@ -24,3 +24,19 @@ def adam(params, state: dict, step: int, lr: float = 0.01, b1: float = 0.9, b2: 
         v = b2 * v + (1 - b2) * g * g
         state[i] = (m, v)
         p.array -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + 1e-8)
+
+
+def same_nest(ours, theirs, rtol=1e-10, atol=1e-12, where=""):
+    """An Ember nest of Tensors in tuples equals a torch one (whose forward-mode jacobian nests lists): shapes,
+    requires_grad and values."""
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, tuple) and len(ours) == len(theirs), (where, type(ours))
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            same_nest(a, b, rtol, atol, f"{where}[{i}]")
+        return
+    import ember
+
+    assert isinstance(ours, ember.Tensor), (where, type(ours))
+    assert tuple(ours.shape) == tuple(theirs.shape), (where, ours.shape, theirs.shape)
+    assert ours.requires_grad == theirs.requires_grad, where
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol, err_msg=where)

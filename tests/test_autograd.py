@@ -498,3 +498,29 @@ def test_an_op_on_inputs_from_two_devices_names_them(monkeypatch):
     with pytest.raises(RuntimeError, match=r"matmul: expected all inputs on one device, got float32\[2, 3\] on "
                                            r"cuda:0, float32\[4, 2\] on cpu"):
         a @ b
+
+
+def test_grad_outputs_that_require_grad_stay_in_a_recorded_backward():
+    # torch.autograd.grad(y, x, u, create_graph=True) is differentiable in u (the double-vjp gives jvps)
+    x = _x([1.0, 2.0])
+    u = _x([0.0, 0.0])
+    (g,) = ember.grad(x * x, x, grad_outputs=u, create_graph=True)
+    assert g.requires_grad
+    (gu,) = ember.grad((g * ember.tensor([3.0, 5.0], dtype="float64")).sum(), u)
+    np.testing.assert_allclose(_np(gu), [2 * 1.0 * 3.0, 2 * 2.0 * 5.0])
+
+
+def test_grad_takes_pytorchs_arguments():
+    x, unused = _x([1.0, 2.0]), _x([5.0])
+    # torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, only_inputs, allow_unused, ...)
+    g, none = ember.autograd.grad((x * x).sum(), (x, unused), None, None, False, True, True)
+    assert none is None and _np(g).tolist() == [2.0, 4.0]
+    g, zero = ember.autograd.grad((x * x).sum(), (x, unused), materialize_grads=True)
+    assert _np(zero).tolist() == [0.0] and not zero.requires_grad
+    with pytest.raises(ValueError, match="allow_unused must be True or not given when materialize_grads=True"):
+        ember.autograd.grad((x * x).sum(), (x, unused), allow_unused=False, materialize_grads=True)
+    (rows,) = ember.autograd.grad(x * x, x, ember.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype="float64"),
+                                  is_grads_batched=True)
+    np.testing.assert_allclose(_np(rows), [[2.0, 0.0], [0.0, 4.0], [2.0, 4.0]])
+    with pytest.raises(RuntimeError, match=r"is_grads_batched=True needs grad_outputs .* got shapes \[\[\]\]"):
+        ember.autograd.grad((x * x).sum(), x, ember.tensor(1.0, dtype="float64"), is_grads_batched=True)

@@ -70,7 +70,7 @@ def test_an_eager_backward_on_arrays_records_each_op():
     names = [e.name for e in prof.events]
     assert names.count("matmul") == 3 and "relu_grad" in names  # two weight gradients, one input gradient
     assert all(e.kind == "eager" and e.end >= e.start for e in prof.events)
-    assert autograd._array_run is autograd._on_numpy  # the plain runner is back
+    assert autograd.tape._array_run is autograd.tape._on_numpy  # the plain runner is back
 
 
 def test_backward_and_compiled_steps_are_recorded():

@@ -66,6 +66,8 @@ def _record(op_name: str, op, arrays: list, attrs, out, start: int, end: int, ki
 class _EagerRecorder:
     """Installed as ``apply``'s builder while profiling: each op runs eagerly, timed and costed."""
 
+    runs_eagerly = True  # (autograd.building_graph: no graph is built)
+
     @staticmethod
     def build(op, inputs: tuple, attrs):
         start = time.perf_counter_ns()

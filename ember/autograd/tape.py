@@ -1,4 +1,4 @@
-"""The eager tape: running ops on Tensors, recording them, and reverse-mode differentiation.
+"""The eager tape (``ember.autograd.tape``): running ops on Tensors, recording them, and reverse-mode differentiation.
 
 ``apply`` runs an op's forward at once and, when some input requires a gradient, records a Node.
 ``backward`` is micrograd's algorithm: an iterative topological sort from the output, then one reversed
@@ -23,6 +23,7 @@ from ember.grad_mode import thread_mode as _mode  # (apply reads it on every cal
 from ember.ops import dispatch
 from ember.ops.autocast import suspended as autocast_suspended
 from ember.ops.effects import accumulate_grad, drop_grad
+from ember.ops.join import stack
 from ember.ops.modes import OnArrays
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -88,6 +89,12 @@ def set_graph_builder(builder) -> None:
 def building() -> bool:
     """Whether ops called now append to a graph (``with graph.building()``, ``ember.jit`` tracing)."""
     return _mode.builder is not None
+
+
+def building_graph() -> bool:
+    """``building()``, less a builder that runs each op at once (``runs_eagerly``: the profiler's recorder)."""
+    builder = _mode.builder
+    return builder is not None and not getattr(builder, "runs_eagerly", False)
 
 
 def drop_grads(params) -> None:
@@ -308,7 +315,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             leaf_grads[t] = _add(leaf_grads.get(t), g)
         else:
             previous = grads.get(t.node)
-            if previous is None and g.__class__ is Tensor and g.array.__class__ is np.ndarray:
+            if previous is None and g.__class__ is Tensor and g.array.__class__ is np.ndarray and not g.requires_grad:
                 g = g.array  # (waiting gradients are kept as arrays, see above)
             grads[t.node] = _add(previous, g)
             root_nodes.append(t.node)
@@ -731,14 +738,26 @@ def grad(
     grad_outputs=None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
-    allow_unused: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
 ) -> tuple:
-    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than stored in ``.grad``.
+    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than stored in ``.grad``
+    (``torch.autograd.grad``; ``only_inputs`` is accepted and ignored, as there).
+
+    ``allow_unused``: None for an input the outputs do not use (else an error); ``materialize_grads``: zeros for
+    it. ``is_grads_batched``: each ``grad_outputs`` Tensor holds a batch of gradients along its first dimension,
+    and each result stacks the batch's gradients.
 
     >>> x = ember.tensor([3.0], requires_grad=True)
     >>> (dx,) = ember.grad((x ** 3).sum(), x, create_graph=True)   # 3x^2 = 27
     >>> (ddx,) = ember.grad(dx.sum(), x)                            # 6x = 18
     """
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("grad: allow_unused must be True or not given when materialize_grads=True")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -751,19 +770,44 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) does not require grad")
-    symbolic = next((t for t in outputs if t.symbolic), None)
-    if symbolic is not None:  # graph Values: their graph appends the backward nodes
-        results = symbolic.graph.gradients(outputs, inputs, grad_outputs)
+    if is_grads_batched:
+        results = _batched_grads(outputs, inputs, grad_outputs, retain_graph, create_graph)
     else:
-        roots = _root_grads(outputs, grad_outputs, "grad")
-        results = run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
+        results = _grads(outputs, inputs, grad_outputs, retain_graph, create_graph)
     for i, (t, g) in enumerate(zip(inputs, results)):
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"grad: input {i} ({t.dtype}{list(t.shape)}) was not used to compute the outputs; "
                 "pass allow_unused=True to get None for it"
             )
-    return tuple(_dense(g) if g is not None else None for g in results)
+    if materialize_grads:
+        results = [Tensor._make(array_module(t.array).zeros(t.shape, t.dtype), None) if g is None else g
+                   for t, g in zip(inputs, results)]
+    return tuple(results)
+
+
+def _grads(outputs: list, inputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool) -> list:
+    """``grad``'s gradients (None for an unused input), dense."""
+    symbolic = next((t for t in outputs if t.symbolic), None)
+    if symbolic is not None:  # graph Values: their graph appends the backward nodes
+        results = symbolic.graph.gradients(outputs, inputs, grad_outputs)
+    else:
+        roots = _root_grads(outputs, grad_outputs, "grad")
+        results = run_backward(outputs, roots, retain_graph, create_graph, capture=inputs)
+    return [_dense(g) if g is not None else None for g in results]
+
+
+def _batched_grads(outputs: list, inputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool) -> list:
+    """``grad(is_grads_batched=True)``: one backward per batch element of ``grad_outputs``, results stacked."""
+    sizes = {g.shape[0] if isinstance(g, Tensor) and g.ndim else None for g in grad_outputs}
+    if len(sizes) != 1 or None in sizes:
+        shapes = [list(g.shape) if isinstance(g, Tensor) else None for g in grad_outputs]
+        raise RuntimeError(f"grad: is_grads_batched=True needs grad_outputs that are Tensors with one batch size "
+                           f"in their first dimension, got shapes {shapes}")
+    (n,) = sizes
+    rows = [_grads(outputs, inputs, [g[b] for g in grad_outputs], retain_graph or b < n - 1, create_graph)
+            for b in range(n)]
+    return [None if row[0] is None else stack(row) for row in zip(*rows)]
 
 
 def _new_tensor(data, dtype, device) -> Tensor:

@@ -1,0 +1,45 @@
+"""``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``), custom differentiable functions
+(``Function``, in ``function``) and the functional API over the tape (``functional``: ``jacobian``, ``hessian``,
+``vjp``, ``jvp``, ``hvp``, ``vhp``).
+
+>>> x = ember.tensor([3.0], requires_grad=True)
+>>> ember.autograd.grad((x ** 2).sum(), x)
+(tensor([6.]),)
+"""
+
+from __future__ import annotations
+
+from ember.autograd import functional
+from ember.autograd.function import Function, FunctionCtx, once_differentiable
+from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers import from here)
+    Node,
+    _mode,
+    apply,
+    backward,
+    building,
+    drop_grads,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    post_accumulate_hooks,
+    register_post_accumulate_grad_hook,
+    run_backward,
+    run_eager,
+    set_array_runner,
+    set_grad_enabled,
+    set_graph_builder,
+)
+
+__all__ = [
+    "Function",
+    "FunctionCtx",
+    "backward",
+    "enable_grad",
+    "functional",
+    "grad",
+    "is_grad_enabled",
+    "no_grad",
+    "once_differentiable",
+    "set_grad_enabled",
+]

@@ -1,0 +1,113 @@
+"""``ember.autograd.Function`` against ``torch.autograd.Function``: one Function written once for both libraries,
+its values and gradients to second order, its Jacobians and vector products, and a small model trained with it."""
+
+import numpy as np
+import pytest
+from parity_helpers import copy_to_torch
+from parity_helpers import same_nest as _same
+
+import ember
+import ember.autograd.functional as EF
+from ember import nn
+
+torch = pytest.importorskip("torch")
+TF = pytest.importorskip("torch.autograd.functional")
+
+
+def _function(lib):
+    """The same custom Function for ``lib`` (ember or torch): a scaled softsign and a sum of squares."""
+
+    class Softsign(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, scale):
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+            return scale * x / (1 + x.abs()), (x * x).sum()
+
+        @staticmethod
+        def backward(ctx, g, g_squares):
+            (x,) = ctx.saved_tensors
+            return ctx.scale * g / (1 + x.abs()) ** 2 + 2 * g_squares * x, None
+
+    return Softsign
+
+
+OURS, THEIRS = _function(ember), _function(torch)
+
+
+def _both(*arrays, grad=False):
+    return (tuple(ember.tensor(a, requires_grad=grad) for a in arrays),
+            tuple(torch.tensor(a, requires_grad=grad) for a in arrays))
+
+
+RNG = np.random.default_rng(0)
+A, B = RNG.standard_normal((2, 3)), RNG.standard_normal(3)
+VA, VB = RNG.standard_normal((2, 3)), RNG.standard_normal(3)
+
+
+def test_a_function_matches_pytorch_to_second_order():
+    (x,), (tx,) = _both(A, grad=True)
+    y, squares = OURS.apply(x, 0.5)
+    ty, tsquares = THEIRS.apply(tx, 0.5)
+    _same(y, ty)
+    _same(squares, tsquares)
+    w = RNG.standard_normal((2, 3))
+    (g,) = ember.grad((y * ember.tensor(w)).sum() + squares * 3, x, create_graph=True)
+    (tg,) = torch.autograd.grad((ty * torch.tensor(w)).sum() + tsquares * 3, tx, create_graph=True)
+    _same(g, tg)
+    (gg,) = ember.grad((g * g).sum(), x)
+    (tgg,) = torch.autograd.grad((tg * tg).sum(), tx)
+    _same(gg, tgg)
+
+
+def test_a_function_trains_as_in_pytorch():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 8), nn.Linear(8, 1)
+
+        def forward(self, x):
+            h, squares = OURS.apply(self.a(x), 2.0)
+            return self.b(h), squares
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(3, 8), torch.nn.Linear(8, 1)
+
+        def forward(self, x):
+            h, squares = THEIRS.apply(self.a(x), 2.0)
+            return self.b(h), squares
+
+    ember.manual_seed(0)
+    net, tnet = Net(), TorchNet()
+    copy_to_torch(net, tnet)
+    opt, topt = ember.optim.SGD(net.parameters(), lr=0.05), torch.optim.SGD(tnet.parameters(), lr=0.05)
+    x = RNG.standard_normal((16, 3)).astype(np.float32)
+    y = x.sum(1, keepdims=True).astype(np.float32)
+    for _ in range(5):
+        out, squares = net(ember.tensor(x))
+        loss = ember.mse_loss(out, ember.tensor(y)) + 1e-3 * squares
+        tout, tsquares = tnet(torch.tensor(x))
+        tloss = torch.nn.functional.mse_loss(tout, torch.tensor(y)) + 1e-3 * tsquares
+        opt.zero_grad()
+        topt.zero_grad()
+        loss.backward()
+        tloss.backward()
+        opt.step()
+        topt.step()
+        _same(loss, tloss, rtol=1e-5, atol=1e-6)
+    for (name, p), tp in zip(net.named_parameters(), tnet.parameters()):
+        _same(p, tp, rtol=1e-5, atol=1e-6, where=name)
+
+
+def test_jacobian_of_a_custom_function():
+    (a,), (ta,) = _both(A)
+    _same(EF.jacobian(lambda x: OURS.apply(x, 3.0), a), TF.jacobian(lambda x: THEIRS.apply(x, 3.0), ta))
+
+
+def test_vector_products_of_a_custom_function():
+    (a, va), (ta, tva) = _both(A, VA)
+    for name in ("vjp", "jvp"):
+        _same(getattr(EF, name)(lambda x: OURS.apply(x, 0.5)[0], a, va),
+              getattr(TF, name)(lambda x: THEIRS.apply(x, 0.5)[0], ta, tva), where=name)
