@@ -6,10 +6,13 @@ from collections.abc import Iterable
 
 from ember import ops
 from ember.autograd import no_grad
-from ember.optim.clip import clip_grad_norm_, clip_grad_value_
+from ember.optim.clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from ember.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector",
+    "vector_to_parameters",
+]
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:

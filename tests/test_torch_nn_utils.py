@@ -1,0 +1,88 @@
+"""``nn.utils``'s gradient-norm helpers (``get_total_norm``, ``clip_grads_with_norm_``) against PyTorch's."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+
+torch = pytest.importorskip("torch")
+
+
+def _grads(seed=0, shapes=((3, 4), (4,), (2, 2, 2))):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+def _params(grads, scale):
+    ours, theirs = [], []
+    for g in grads:
+        p, tp = ember.zeros(*g.shape, requires_grad=True), torch.zeros(*g.shape, requires_grad=True)
+        p.grad, tp.grad = ember.tensor(g * scale), torch.tensor(g * scale)
+        ours.append(p)
+        theirs.append(tp)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+def test_get_total_norm_matches_torch(norm_type):
+    grads = _grads()
+    ours = nn.utils.get_total_norm([ember.tensor(g) for g in grads], norm_type)
+    theirs = torch.nn.utils.get_total_norm([torch.tensor(g) for g in grads], norm_type)
+    assert ours.dtype == np.float32 and ours.shape == ()
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_get_total_norm_of_nothing_is_zero_and_float64_promotes():
+    assert nn.utils.get_total_norm([]).item() == 0.0
+    mixed = [ember.ones(2), ember.ones(2, dtype=np.float64)]
+    assert nn.utils.get_total_norm(mixed).dtype == np.float64
+
+
+def test_get_total_norm_refuses_a_bad_norm_type_and_reports_a_nonfinite_norm():
+    with pytest.raises(ValueError, match="get_total_norm: norm_type"):
+        nn.utils.get_total_norm([ember.ones(2)], -1.0)
+    with pytest.raises(RuntimeError, match="get_total_norm: the total 2.0-norm"):
+        nn.utils.get_total_norm([ember.tensor([1.0, float("nan")])], error_if_nonfinite=True)
+
+
+@pytest.mark.parametrize("scale", [0.01, 10.0])
+def test_clip_grads_with_norm_matches_torch_and_clip_grad_norm(scale):
+    grads = _grads(1)
+    ours, theirs = _params(grads, scale)
+    total = nn.utils.get_total_norm([p.grad for p in ours])
+    nn.utils.clip_grads_with_norm_(ours, 1.0, total)
+    torch.nn.utils.clip_grads_with_norm_(theirs, 1.0, torch.nn.utils.get_total_norm([p.grad for p in theirs]))
+    again, _ = _params(grads, scale)
+    nn.utils.clip_grad_norm_(again, 1.0)
+    for p, tp, q in zip(ours, theirs, again):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-6)
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+
+
+def test_clip_grads_with_norm_wants_a_tensor():
+    ours, _ = _params(_grads(), 1.0)
+    with pytest.raises(TypeError, match="clip_grads_with_norm_: total_norm must be a Tensor"):
+        nn.utils.clip_grads_with_norm_(ours, 1.0, 3.0)
+
+
+def test_the_two_steps_trace_under_jit_as_in_eager_mode():
+    net = nn.Linear(4, 3)
+    x = ember.tensor(np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32))
+
+    def step(x):
+        net.zero_grad()
+        (net(x) ** 2).sum().backward()
+        total = nn.utils.get_total_norm([p.grad for p in net.parameters()])
+        nn.utils.clip_grads_with_norm_(net.parameters(), 0.5, total)
+        return total
+
+    total = step(x)
+    eager = [p.grad.numpy().copy() for p in net.parameters()]
+    traced = ember.jit(step)
+    for _ in range(2):
+        np.testing.assert_allclose(traced(x).numpy(), total.numpy(), rtol=1e-6)
+        for p, g in zip(net.parameters(), eager):
+            np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6, atol=1e-7)
