@@ -86,3 +86,31 @@ def test_the_two_steps_trace_under_jit_as_in_eager_mode():
         np.testing.assert_allclose(traced(x).numpy(), total.numpy(), rtol=1e-6)
         for p, g in zip(net.parameters(), eager):
             np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6, atol=1e-7)
+
+
+def _copy_of(torch_net):
+    layers = []
+    for m in torch_net:
+        if isinstance(m, torch.nn.Linear):
+            layer = nn.Linear(m.in_features, m.out_features)
+            layer.load_state_dict({k: ember.tensor(v.numpy()) for k, v in m.state_dict().items()})
+            layers.append(layer)
+        else:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("segments", [1, 3])
+def test_checkpoint_sequential_gradients_match_torch(segments):
+    from ember.utils.checkpoint import checkpoint_sequential
+
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(*[m for _ in range(3) for m in (torch.nn.Linear(5, 5), torch.nn.Tanh())])
+    ours = _copy_of(theirs)
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (checkpoint_sequential(ours, segments, ex) ** 2).sum().backward()
+    (torch.utils.checkpoint.checkpoint_sequential(theirs, segments, tx, use_reentrant=False) ** 2).sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
