@@ -245,3 +245,67 @@ def test_a_parametrized_layer_trains_under_jit_as_in_eager_mode(wrap):
     np.testing.assert_allclose(traced[0], eager[0], rtol=1e-5)
     for key, value in eager[1].items():
         np.testing.assert_allclose(traced[1][key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+ORTHOGONAL = [((4, 4), None), ((6, 3), None), ((3, 6), None), ((4, 4), "cayley"), ((6, 3), "cayley"),
+              ((3, 6), "cayley"), ((5, 5), "householder"), ((3, 6), "matrix_exp")]
+
+
+@pytest.mark.parametrize("shape, orthogonal_map", ORTHOGONAL)
+def test_orthogonal_matches_torch(shape, orthogonal_map):
+    torch.manual_seed(0)
+    theirs = TP.orthogonal(torch.nn.Linear(shape[1], shape[0]), orthogonal_map=orthogonal_map)
+    ours = parametrizations.orthogonal(nn.Linear(shape[1], shape[0]), orthogonal_map=orthogonal_map)
+    assert list(ours.state_dict()) == ["bias", "parametrizations.weight.original", "parametrizations.weight.0.base"]
+    weight = ours.weight.detach().numpy()
+    gram = weight @ weight.T if shape[0] < shape[1] else weight.T @ weight
+    np.testing.assert_allclose(gram, np.eye(min(shape)), atol=1e-5)  # orthonormal from the start
+    with torch.no_grad():  # away from the starting point -I, where every map's gradient is simplest
+        theirs.parametrizations.weight.original.add_(torch.randn(shape) * 0.1)
+    _load(ours, theirs)
+    _steps(ours, theirs, (5, shape[1]), lr=0.05)
+
+
+def test_orthogonal_without_the_trivialization_matches_torch():
+    ours, theirs = _pair(lambda: torch.nn.Linear(4, 4), lambda: nn.Linear(4, 4), TP.orthogonal,
+                         parametrizations.orthogonal, use_trivialization=False)
+    assert list(ours.state_dict()) == ["bias", "parametrizations.weight.original"]
+    _steps(ours, theirs, (5, 4), lr=0.05)
+
+
+def test_orthogonal_assignment_and_refusals():
+    layer = parametrizations.orthogonal(nn.Linear(3, 5))
+    q = np.linalg.qr(np.random.default_rng(5).standard_normal((5, 3)))[0].astype(np.float32)
+    layer.weight = ember.tensor(q)
+    np.testing.assert_allclose(layer.weight.detach().numpy(), q, atol=1e-5)
+    with pytest.raises(ValueError, match="expected a matrix or batch of matrices, got a tensor of 1"):
+        parametrizations.orthogonal(nn.Linear(3, 5), "bias")
+    with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp"'):
+        parametrizations.orthogonal(nn.Linear(3, 3), orthogonal_map="polar")
+    with pytest.raises(ValueError, match="householder map with use_trivialization=False"):
+        parametrizations.orthogonal(nn.Linear(3, 5), use_trivialization=False)
+
+
+@pytest.mark.parametrize("orthogonal_map", ["cayley", "householder"])
+def test_an_orthogonal_layer_trains_under_jit_as_in_eager_mode(orthogonal_map):
+    test_a_parametrized_layer_trains_under_jit_as_in_eager_mode(
+        lambda layer: parametrizations.orthogonal(layer, orthogonal_map=orthogonal_map))
+
+
+def test_the_matrix_exponential_is_refused_under_jit():
+    layer = parametrizations.orthogonal(nn.Linear(3, 3))
+    with pytest.raises(TypeError, match="matrix_exp map scales the matrix by its norm"):
+        ember.jit(lambda x: layer(x).sum())(ember.ones(2, 3))
+
+
+def test_the_matrix_exponential_and_householder_product_match_torch():
+    from ember.nn.utils.orthogonal import householder_product, matrix_exp_skew
+
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((2, 5, 5)) * 3.0  # norms past 1/2: several squarings
+    np.testing.assert_allclose(matrix_exp_skew(ember.tensor(a - a.swapaxes(-1, -2))).numpy(),
+                               torch.matrix_exp(torch.tensor(a - a.swapaxes(-1, -2))).numpy(), rtol=1e-9, atol=1e-9)
+    reflectors, tau = rng.standard_normal((6, 4)), rng.standard_normal(4)
+    np.testing.assert_allclose(householder_product(ember.tensor(reflectors), ember.tensor(tau)).numpy(),
+                               torch.linalg.householder_product(torch.tensor(reflectors), torch.tensor(tau)).numpy(),
+                               rtol=1e-10, atol=1e-12)

@@ -7,11 +7,12 @@ from ember.autograd import no_grad
 from ember.nn.functional import normalize
 from ember.nn.module import Module
 from ember.nn.utils import parametrize
+from ember.nn.utils.orthogonal import MAPS, Orthogonal
 from ember.nn.utils.spectral_norm import _unit_vector, as_matrix, default_dim, power_iteration, sigma
 from ember.nn.utils.weight_norm import _axis, norm_except_dim, weight_from
 from ember.tensor import Tensor
 
-__all__ = ["spectral_norm", "weight_norm"]
+__all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 
 
 def _tensor(module: Module, name: str, what: str) -> Tensor:
@@ -91,3 +92,29 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     weight = _tensor(module, name, "spectral_norm")
     dim = default_dim(module) if dim is None else dim
     return parametrize.register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
+
+
+def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
+               use_trivialization: bool = True) -> Module:
+    """Parametrize the real matrix (or batch of matrices) ``module.<name>`` to have orthonormal columns (rows, when
+    it is wide): ``orthogonal_map`` is ``"matrix_exp"`` (the default for square weights), ``"cayley"`` or
+    ``"householder"`` (the default for rectangular ones). With ``use_trivialization`` the state dict holds
+    ``parametrizations.<name>.original`` and the buffer ``parametrizations.<name>.0.base``, as PyTorch's. Under
+    ``ember.jit`` the cayley and householder maps trace; matrix_exp reads its matrix's norm and is refused there.
+
+    >>> layer = ember.nn.utils.parametrizations.orthogonal(ember.nn.Linear(20, 40))
+    """
+    weight = _tensor(module, name, "orthogonal")
+    if weight.ndim < 2:
+        raise ValueError(f"orthogonal: expected a matrix or batch of matrices, got a tensor of {weight.ndim} "
+                         "dimensions")
+    if orthogonal_map is None:
+        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
+    if orthogonal_map not in MAPS:
+        raise ValueError(f'orthogonal: orthogonal_map has to be one of "matrix_exp", "cayley", "householder", got '
+                         f"{orthogonal_map!r}")
+    if orthogonal_map == "householder" and not use_trivialization:
+        raise ValueError("orthogonal: the householder map with use_trivialization=False starts from geqrf's "
+                         "reflectors, which ember.linalg does not compute; keep use_trivialization=True")
+    orth = Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
+    return parametrize.register_parametrization(module, name, orth, unsafe=True)
