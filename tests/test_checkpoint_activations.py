@@ -96,6 +96,21 @@ def test_several_outputs_an_unused_one_and_a_non_tensor():
         np.testing.assert_array_equal(u.numpy(), v.numpy())
 
 
+def test_an_argument_handed_back_as_an_output():
+    scale = _input((3,), seed=7)
+    x = _input((2, 3), seed=8)
+
+    def gradients(call):
+        h = x * scale  # recorded before the checkpoint: its graph must survive the recomputation's backward
+        a, b = call(lambda h: (h, h.sin()), h)
+        return ember.grad((a * b).sum() + (h * 3.0).sum(), [x, scale])
+
+    plain = gradients(lambda f, h: f(h))
+    checked = gradients(checkpoint)
+    for u, v in zip(plain, checked):
+        np.testing.assert_array_equal(u.numpy(), v.numpy())
+
+
 def test_a_nested_checkpoint_and_a_retained_graph():
     net, x = _mlp(depth=4, dropout=0.2), _input()
 

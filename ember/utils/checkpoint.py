@@ -132,7 +132,8 @@ class _Segment:
         amp = _autocast.autocast(device_type, dtype) if dtype is not None else contextlib.nullcontext()
         with enable_grad(), _random_state(self.rng), amp, _installed(_Builder(thread_mode.builder, swap=stand_ins)):
             outputs = self.function(*self.args, **self.kwargs)
-        values = _values(outputs) or []
+        # an output that is a boundary tensor itself (an argument handed back) stands for it as its stand-in
+        values = [stand_ins.get(id(v), v) for v in _values(outputs) or []]
         roots = [(values[i], g) for i, g in sorted(grads.items())
                  if i < len(values) and isinstance(values[i], Tensor) and values[i].requires_grad]
         if not roots:
