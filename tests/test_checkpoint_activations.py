@@ -205,3 +205,16 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="segments must be an int"):
         checkpoint_sequential(_mlp(depth=1), 5, x)
     assert checkpoint(lambda t, s: t * s, x, s=3.0).requires_grad
+
+
+def test_the_recomputation_runs_under_the_forwards_autocast():
+    net, x = _mlp(depth=3, dropout=0.0), _input()
+
+    def under_autocast(forward):
+        def run(x):
+            with ember.autocast("cpu", dtype=ember.bfloat16):
+                return forward(x).float()
+        return run
+
+    plain = _grads(net, x, under_autocast(net))
+    _assert_same(plain, _grads(net, x, under_autocast(lambda x: checkpoint(net, x))))
