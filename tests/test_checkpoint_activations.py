@@ -218,3 +218,41 @@ def test_the_recomputation_runs_under_the_forwards_autocast():
 
     plain = _grads(net, x, under_autocast(net))
     _assert_same(plain, _grads(net, x, under_autocast(lambda x: checkpoint(net, x))))
+
+
+def test_context_fn_wraps_the_forward_and_the_recomputation():
+    import contextlib
+
+    seen = []
+
+    @contextlib.contextmanager
+    def mark(name):
+        seen.append(name)
+        yield
+
+    x = _input((3,))
+    y = checkpoint(lambda t: t.exp(), x, context_fn=lambda: (mark("forward"), mark("recompute")))
+    assert seen == ["forward"]
+    y.sum().backward()
+    assert seen == ["forward", "recompute"]
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(x.detach().numpy()), rtol=1e-6)
+
+
+def test_a_recomputation_of_other_shapes_is_named_unless_unchecked():
+    x = _input((4,))
+    calls = []
+
+    def unsteady(t):
+        calls.append(1)
+        return t[: 4 - len(calls) + 1].sin()  # a shorter result on the second run
+
+    with pytest.raises(RuntimeError, match=r"recomputed outputs \(float32\[3\]\) differ from the forward's "
+                                           r"\(float32\[4\]\)"):
+        checkpoint(unsteady, x).sum().backward()
+    calls.clear()
+    y = checkpoint(lambda t: t.sin(), x, determinism_check="none")
+    y.sum().backward()
+    with pytest.raises(ValueError, match="determinism_check must be 'default' or 'none'"):
+        checkpoint(unsteady, x, determinism_check="strict")
+    with pytest.raises(ValueError, match="context_fn is supported only with use_reentrant=False"):
+        checkpoint(unsteady, x, use_reentrant=True, context_fn=lambda: None)

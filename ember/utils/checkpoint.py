@@ -95,11 +95,13 @@ class _Segment:
     """One checkpointed call: what running it again needs, and the gradients of its outputs as the backward
     hands them over."""
 
-    __slots__ = ("function", "args", "kwargs", "rng", "amp", "boundary", "grads")
+    __slots__ = ("function", "args", "kwargs", "rng", "amp", "context", "boundary", "specs", "grads")
 
-    def __init__(self, function: Callable, args: tuple, kwargs: dict, rng, amp: tuple, boundary: list):
+    def __init__(self, function: Callable, args: tuple, kwargs: dict, rng, amp: tuple, context, boundary: list):
         self.function, self.args, self.kwargs, self.rng, self.amp = function, args, kwargs, rng, amp
+        self.context = context  # entered around the recomputation (context_fn's second)
         self.boundary = boundary
+        self.specs = None  # the outputs' (shape, dtype), which the recomputation must give again (determinism_check)
         self.grads: dict = {}
 
     def connect(self, outputs):
@@ -110,6 +112,8 @@ class _Segment:
         if values is None:
             raise TypeError(f"checkpoint: the function must return a Tensor or a tuple or list of them, got "
                             f"{type(outputs).__name__}")
+        if self.specs is not None:
+            self.specs = _specs(values)
         xp = array_module(self.boundary[0].array)
         anchor = Tensor._make(xp.zeros(()), Node(_RECOMPUTE, tuple(self.boundary), {"segment": self},
                                                  (True,) * len(self.boundary), None))
@@ -130,8 +134,13 @@ class _Segment:
             stand_ins[id(t)] = stand_in
         dtype, device_type = self.amp
         amp = _autocast.autocast(device_type, dtype) if dtype is not None else contextlib.nullcontext()
-        with enable_grad(), _random_state(self.rng), amp, _installed(_Builder(thread_mode.builder, swap=stand_ins)):
+        with enable_grad(), _random_state(self.rng), amp, self.context, \
+                _installed(_Builder(thread_mode.builder, swap=stand_ins)):
             outputs = self.function(*self.args, **self.kwargs)
+        if self.specs is not None and _specs(_values(outputs) or []) != self.specs:
+            raise RuntimeError(f"checkpoint: the recomputed outputs {_describe(_specs(_values(outputs) or []))} "
+                               f"differ from the forward's {_describe(self.specs)}; pass determinism_check='none' to "
+                               "skip this check")
         # an output that is a boundary tensor itself (an argument handed back) stands for it as its stand-in
         values = [stand_ins.get(id(v), v) for v in _values(outputs) or []]
         roots = [(values[i], g) for i, g in sorted(grads.items())
@@ -140,6 +149,14 @@ class _Segment:
             return (None,) * len(self.boundary)
         return autograd.grad([r for r, _ in roots], [stand_ins[id(t)] for t in self.boundary],
                              [g for _, g in roots], create_graph=is_grad_enabled(), allow_unused=True)
+
+
+def _specs(values: list) -> list:
+    return [(tuple(v.shape), v.dtype) if isinstance(v, Tensor) else None for v in values]
+
+
+def _describe(specs: list) -> str:
+    return "(" + ", ".join("-" if s is None else f"{s[1]}{list(s[0])}" for s in specs) + ")"
 
 
 def _take_output_grad(ctx, g) -> tuple:
@@ -165,15 +182,19 @@ def _traced(args: tuple, kwargs: dict) -> bool:
     return autograd.building() or any(isinstance(v, Tensor) and v.symbolic for v in (*args, *kwargs.values()))
 
 
-def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, preserve_rng_state: bool = True,
-               **kwargs):
+def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, context_fn: Callable | None = None,
+               determinism_check: str = "default", debug: bool = False, early_stop: bool = True,
+               preserve_rng_state: bool = True, **kwargs):
     """``function(*args, **kwargs)``, keeping none of its intermediate values for the backward, which runs it
     again (from the same random state when ``preserve_rng_state``) and backpropagates through that run.
 
     Gradients reach every tensor the function reads that requires grad, parameters included, and equal a plain
     call's. ``use_reentrant=True`` is PyTorch's older form: nothing is recorded when no tensor argument requires
-    grad, and keyword arguments are refused. Under ``ember.jit`` it calls ``function``: the compiled graph's
-    memory plan frees each value after its last use already.
+    grad, and keyword arguments are refused. ``context_fn`` returns two context managers, entered around the
+    forward and around the recomputation; ``determinism_check="default"`` compares the recomputed outputs' shapes
+    and dtypes with the forward's (``"none"``: no check). The recomputation always runs the whole function
+    (``early_stop`` changes nothing in the results). Under ``ember.jit`` it calls ``function``: the compiled
+    graph's memory plan frees each value after its last use already.
 
     >>> h = ember.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
     """
@@ -182,6 +203,14 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, pre
                          f"{sorted(kwargs)}; pass use_reentrant=False")
     if not callable(function):
         raise TypeError(f"checkpoint: function must be callable, got {type(function).__name__}")
+    if use_reentrant and context_fn is not None:
+        raise ValueError("checkpoint: context_fn is supported only with use_reentrant=False")
+    if determinism_check not in ("default", "none"):
+        raise ValueError(f"checkpoint: determinism_check must be 'default' or 'none', got {determinism_check!r}")
+    if debug:
+        raise NotImplementedError("checkpoint: debug=True (PyTorch's operator traces of a recomputation that "
+                                  "differs) is not implemented; determinism_check names the differing outputs")
+    del early_stop
     if not is_grad_enabled() or _traced(args, kwargs):
         return function(*args, **kwargs)
     if use_reentrant and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
@@ -191,12 +220,16 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, pre
             return function(*args)
     rng = get_rng_state() if preserve_rng_state else None
     amp = _autocast.state()
+    forward_context, recompute_context = context_fn() if context_fn is not None else (contextlib.nullcontext(),) * 2
     reads: dict = {}
-    with no_grad(), _installed(_Builder(thread_mode.builder, reads=reads)):
+    with no_grad(), forward_context, _installed(_Builder(thread_mode.builder, reads=reads)):
         outputs = function(*args, **kwargs)
     if not reads:  # nothing it read requires grad: a plain call's result, which records nothing either
         return outputs
-    return _Segment(function, args, kwargs, rng, amp, list(reads.values())).connect(outputs)
+    segment = _Segment(function, args, kwargs, rng, amp, recompute_context, list(reads.values()))
+    if determinism_check == "default":
+        segment.specs = []
+    return segment.connect(outputs)
 
 
 def checkpoint_sequential(functions, segments: int, input, use_reentrant: bool | None = None, **kwargs):  # noqa: A002
