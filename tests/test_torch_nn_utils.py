@@ -1,4 +1,5 @@
-"""``nn.utils``'s gradient-norm helpers (``get_total_norm``, ``clip_grads_with_norm_``) against PyTorch's."""
+"""``nn.utils``'s gradient-norm helpers (``get_total_norm``, ``clip_grads_with_norm_``), ``parameters_to_vector`` and
+``vector_to_parameters``, and ``utils.checkpoint``, against PyTorch's."""
 
 import math
 
@@ -114,3 +115,23 @@ def test_checkpoint_sequential_gradients_match_torch(segments):
     np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
     for p, tp in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_parameters_to_vector_and_back_match_torch():
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    ours = _copy_of(theirs)
+    vector, their_vector = nn.utils.parameters_to_vector(ours.parameters()), \
+        torch.nn.utils.parameters_to_vector(theirs.parameters())
+    np.testing.assert_array_equal(vector.detach().numpy(), their_vector.detach().numpy())
+    weights = np.random.default_rng(4).standard_normal(vector.shape).astype(np.float32)
+    (vector * ember.tensor(weights)).sum().backward()
+    (their_vector * torch.tensor(weights)).sum().backward()
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), tp.grad.numpy())
+    nn.utils.vector_to_parameters(ember.tensor(weights), ours.parameters())
+    torch.nn.utils.vector_to_parameters(torch.tensor(weights), theirs.parameters())
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_array_equal(p.detach().numpy(), tp.detach().numpy())
+    with pytest.raises(ValueError, match="vector_to_parameters: expected a 1-D vector of 26 elements"):
+        nn.utils.vector_to_parameters(ember.zeros(5), ours.parameters())
