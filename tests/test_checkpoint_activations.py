@@ -256,3 +256,17 @@ def test_a_recomputation_of_other_shapes_is_named_unless_unchecked():
         checkpoint(unsteady, x, determinism_check="strict")
     with pytest.raises(ValueError, match="context_fn is supported only with use_reentrant=False"):
         checkpoint(unsteady, x, use_reentrant=True, context_fn=lambda: None)
+
+
+def test_a_modules_backward_hook_runs_once_in_the_recomputations_backward():
+    layer = nn.Linear(4, 4)
+    seen = []
+    layer.register_full_backward_hook(lambda module, grad_in, grad_out: seen.append(grad_out[0].numpy().copy()))
+    x = _input((3, 4))
+    checkpoint(layer, x).sum().backward()
+    checked = x.grad.numpy().copy()
+    x.grad = None
+    layer(x).sum().backward()
+    assert len(seen) == 2
+    np.testing.assert_array_equal(seen[0], seen[1])
+    np.testing.assert_array_equal(checked, x.grad.numpy())
