@@ -87,8 +87,10 @@ def set_graph_builder(builder) -> None:
 
 
 def building() -> bool:
-    """Whether ops called now append to a graph (``with graph.building()``, ``ember.jit`` tracing)."""
-    return _mode.builder is not None
+    """Whether ops called now append to a graph (``with graph.building()``, ``ember.jit`` tracing); not while a
+    builder that runs them eagerly says so (``runs_eagerly``: ``ember.utils.checkpoint``'s)."""
+    builder = _mode.builder
+    return builder is not None and not getattr(builder, "runs_eagerly", False)
 
 
 def building_graph() -> bool:

@@ -12,7 +12,7 @@ from ember.ops import elementwise, join, linalg, reduction
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
 
 def _with_grads(parameters) -> list:
@@ -85,18 +85,98 @@ def _clip_norm_traced(params: list, max_norm: float, norm_type: float) -> Tensor
     """``clip_grad_norm_`` of gradient Values: eager mode's arithmetic as ops, each gradient multiplied by the
     coefficient (exactly 1 where eager mode leaves it unscaled)."""
     grads = [p.grad for p in params]
-    real = np.float64 if any(g.dtype == np.float64 for g in grads) else np.float32
-    norms = join.stack([_norm_op(g, norm_type, real) for g in grads if math.prod(g.shape)])
-    if norm_type == math.inf:
-        total = reduction.max(norms)
-    elif norm_type == 2.0:
-        total = elementwise.sqrt(linalg.dot(norms, norms))
-    else:
-        total = reduction.sum(norms**norm_type) ** (1.0 / norm_type)
+    total = _total_norm_op(grads, norm_type)
     coef = elementwise.minimum(1.0 / (total + 1e-6) * max_norm, 1.0)
     for p, g in zip(params, grads):
         p.grad = g * coef
     return total
+
+
+def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, what: str) -> np.generic:
+    """The ``norm_type``-norm of all of ``arrays`` together: float64 when some array is (torch's type promotion
+    of the per-array norms), else float32."""
+    real = np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    norms = np.array([_norm(a, norm_type) for a in arrays], real)
+    if norm_type == math.inf:
+        total = norms.max()
+    elif norm_type == 2.0:
+        total = np.sqrt(np.dot(norms, norms))
+    else:
+        total = (norms**norm_type).sum() ** real(1.0 / norm_type)
+    total = real(total)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(f"{what}: the total {norm_type}-norm of the gradients is {total}; "
+                           "pass error_if_nonfinite=False to clip anyway")
+    return total
+
+
+def _total_norm_op(grads: list, norm_type: float) -> Tensor:
+    """``_total_norm`` of gradient Values, as ops (the same formulas)."""
+    real = np.float64 if any(g.dtype == np.float64 for g in grads) else np.float32
+    norms = join.stack([_norm_op(g, norm_type, real) for g in grads if math.prod(g.shape)])
+    if norm_type == math.inf:
+        return reduction.max(norms)
+    if norm_type == 2.0:
+        return elementwise.sqrt(linalg.dot(norms, norms))
+    return reduction.sum(norms**norm_type) ** (1.0 / norm_type)
+
+
+def _check_norm_type(norm_type: float, what: str) -> float:
+    norm_type = float(norm_type)
+    if not (norm_type > 0 or norm_type == math.inf):
+        raise ValueError(f"{what}: norm_type must be > 0 or inf, got {norm_type}")
+    return norm_type
+
+
+def get_total_norm(tensors: Iterable | Tensor, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The ``norm_type``-norm of ``tensors`` (gradients, not parameters) taken together, as
+    ``clip_grad_norm_`` measures it: a 0-d float32 tensor (float64 when a tensor is float64). ``foreach`` is
+    accepted for PyTorch's signature; the result does not depend on it.
+
+    >>> total = ember.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+    """
+    del foreach
+    norm_type = _check_norm_type(norm_type, "get_total_norm")
+    tensors = [tensors] if isinstance(tensors, Tensor) else [t for t in tensors if t is not None]
+    if not tensors:
+        return Tensor._make(np.zeros((), np.float32), None)
+    values = [t.values if t.__class__ is RowSparse else t for t in tensors]
+    if any(t.symbolic for t in values):
+        if error_if_nonfinite:
+            raise TypeError("get_total_norm: error_if_nonfinite=True reads the norm's value, which a traced step "
+                            "(ember.jit) does not have; pass error_if_nonfinite=False there")
+        return _total_norm_op(tensors, norm_type)
+    arrays = [(t.coalesce().values if t.__class__ is RowSparse else t).array for t in tensors]
+    return Tensor._make(np.asarray(_total_norm(arrays, norm_type, error_if_nonfinite, "get_total_norm")), None)
+
+
+def clip_grads_with_norm_(parameters: Iterable | Tensor, max_norm: float, total_norm: Tensor,
+                          foreach: bool | None = None) -> None:
+    """Scale the gradients of ``parameters`` by ``min(max_norm / (total_norm + 1e-6), 1)``: the second half of
+    ``clip_grad_norm_``, given a total norm measured before (``get_total_norm``, perhaps over several groups).
+
+    >>> grads = [p.grad for p in model.parameters()]
+    >>> ember.nn.utils.clip_grads_with_norm_(model.parameters(), 1.0, ember.nn.utils.get_total_norm(grads))
+    """
+    del foreach
+    params = _with_grads(parameters)
+    if not params:
+        return
+    if not isinstance(total_norm, Tensor):
+        raise TypeError(f"clip_grads_with_norm_: total_norm must be a Tensor (get_total_norm's result), got "
+                        f"{type(total_norm).__name__}")
+    if total_norm.symbolic or _traced(params):
+        coef = elementwise.minimum(1.0 / (total_norm + 1e-6) * float(max_norm), 1.0)
+        for p in params:
+            p.grad = p.grad * coef
+        return
+    total = np.asarray(total_norm.array)
+    real = total.dtype.type if total.dtype in (np.float32, np.float64) else np.float32
+    coef = min(real(1.0) / (real(total) + real(1e-6)) * real(max_norm), real(1.0))
+    if coef < 1.0:
+        for p in params:
+            _set_grad(p, _grad_array(p) * float(coef))
 
 
 def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: float = 2.0,
@@ -109,9 +189,7 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
     >>> total = ember.optim.clip_grad_norm_(model.parameters(), max_norm=1.0)
     """
     params = _with_grads(parameters)
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if not (norm_type > 0 or norm_type == math.inf):
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+    max_norm, norm_type = float(max_norm), _check_norm_type(norm_type, "clip_grad_norm_")
     if not params:
         return Tensor._make(np.zeros((), np.float32), None)
     if _traced(params):
@@ -120,19 +198,8 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
                             "(ember.jit) does not have; pass error_if_nonfinite=False there")
         return _clip_norm_traced(params, max_norm, norm_type)
     arrays = [_grad_array(p) for p in params]
-    # float64 when some gradient is (torch's type promotion of the per-gradient norms), else float32
-    real = np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
-    norms = np.array([_norm(a, norm_type) for a in arrays], real)
-    if norm_type == math.inf:
-        total = norms.max()
-    elif norm_type == 2.0:
-        total = np.sqrt(np.dot(norms, norms))
-    else:
-        total = (norms**norm_type).sum() ** real(1.0 / norm_type)
-    total = real(total)
-    if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "
-                           "pass error_if_nonfinite=False to clip anyway")
+    total = _total_norm(arrays, norm_type, error_if_nonfinite, "clip_grad_norm_")
+    real = total.dtype.type
     # torch computes max_norm / t as reciprocal(t) * max_norm, in the norm's dtype
     coef = min(real(1.0) / (total + real(1e-6)) * real(max_norm), real(1.0))
     if coef < 1.0:

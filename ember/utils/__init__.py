@@ -1,5 +1,6 @@
-"""``ember.utils``: PyTorch's ``torch.utils`` paths (``ember.utils.data`` is ``ember.data``)."""
+"""``ember.utils``: PyTorch's ``torch.utils`` paths (``ember.utils.data`` is ``ember.data``), and
+``ember.utils.checkpoint`` (activation checkpointing)."""
 
-from ember.utils import data
+from ember.utils import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]

@@ -115,9 +115,10 @@ class Conv1d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return conv1d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return conv1d(self._padded(x), weight, self.bias, self.stride, self._op_padding, self.dilation,
                       self.groups)
 
 
@@ -134,9 +135,10 @@ class Conv2d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return conv2d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return conv2d(self._padded(x), weight, self.bias, self.stride, self._op_padding, self.dilation,
                       self.groups)
 
 
@@ -155,9 +157,10 @@ class Conv3d(_ConvNd):
                          padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return conv3d(self._padded(x), self.weight, self.bias, self.stride, self._op_padding, self.dilation,
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return conv3d(self._padded(x), weight, self.bias, self.stride, self._op_padding, self.dilation,
                       self.groups)
 
 
@@ -178,9 +181,10 @@ class ConvTranspose1d(_ConvNd):
                          padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return conv_transpose1d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)
 
 
@@ -200,9 +204,10 @@ class ConvTranspose2d(_ConvNd):
                          padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return conv_transpose2d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)
 
 
@@ -223,7 +228,8 @@ class ConvTranspose3d(_ConvNd):
                          padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return conv_transpose3d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return conv_transpose3d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
                                 self.groups, self.dilation)

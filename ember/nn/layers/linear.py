@@ -76,14 +76,16 @@ class Linear(Module):
         _reset_linear(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return linear(x, self.weight, self.bias)
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return linear(x, weight, self.bias)
 
     def _forward_then_relu(self, x: Tensor) -> Tensor:
-        if x.dtype != self.weight.dtype:
-            check_input_dtype(self, x, self.weight.dtype)
-        return linear_relu(x, self.weight, self.bias)
+        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        if x.dtype != weight.dtype:
+            check_input_dtype(self, x, weight.dtype)
+        return linear_relu(x, weight, self.bias)
 
     _fuses_with = MappingProxyType({ReLU: _forward_then_relu})  # in nn.Sequential: one op, the same numbers
 
@@ -119,11 +121,12 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
-        check_input_dtype(self, x1, self.weight.dtype, "input1")
-        check_input_dtype(self, x2, self.weight.dtype, "input2")
-        out_f, in1, in2 = self.weight.shape
+        weight = self.weight
+        check_input_dtype(self, x1, weight.dtype, "input1")
+        check_input_dtype(self, x2, weight.dtype, "input2")
+        out_f, in1, in2 = weight.shape
         # (..., in1) @ (in1, out * in2) -> (..., out, in2), then contract in2 with x2.
-        w = reshape(transpose(self.weight, (1, 0, 2)), (in1, out_f * in2))
+        w = reshape(transpose(weight, (1, 0, 2)), (in1, out_f * in2))
         t = reshape(matmul(x1, w), tuple(x1.shape[:-1]) + (out_f, in2))
         y = sum(t * unsqueeze(x2, -2), axis=-1)
         return y if self.bias is None else y + self.bias

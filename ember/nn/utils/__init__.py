@@ -1,5 +1,5 @@
-"""``ember.nn.utils``: PyTorch's ``torch.nn.utils`` helpers (gradient clipping, flattening parameters) and
-``rnn``, its packed and padded sequences."""
+"""``ember.nn.utils``: PyTorch's ``torch.nn.utils`` helpers (gradient clipping, flattening parameters, weight and
+spectral normalization, ``parametrize`` and ``parametrizations``) and ``rnn``, its packed and padded sequences."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ from collections.abc import Iterable
 
 from ember import ops
 from ember.autograd import no_grad
-from ember.nn.utils import rnn
-from ember.optim.clip import clip_grad_norm_, clip_grad_value_
+from ember.nn.utils import parametrizations, parametrize, rnn
+from ember.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm
+from ember.nn.utils.weight_norm import remove_weight_norm, weight_norm
+from ember.optim.clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from ember.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "rnn", "vector_to_parameters"]
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector",
+    "parametrizations", "parametrize", "remove_spectral_norm", "remove_weight_norm", "rnn", "spectral_norm",
+    "vector_to_parameters", "weight_norm",
+]
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
