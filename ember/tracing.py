@@ -220,6 +220,10 @@ class Trace:
             params, args = self._among(inputs, params, args)
         grad_ys = None if gradient is None else [gradient]
         grads = graph.gradients([loss], [graph.capture(t) for t in params] + args, grad_ys, sparse=True)
+        if inputs is None and (params or args) and all(g is None for g in grads):
+            raise RuntimeError(f"backward: the loss ({type_str(loss.array.shape, loss.array.dtype)}) does not "
+                               "require grad and has no recorded history: it depends on no parameter or argument "
+                               "that requires grad, or was computed under no_grad")
         with graph.building():
             for v, g in zip(args, grads[len(params):]):
                 if g is not None:

@@ -598,3 +598,36 @@ def test_a_hook_on_a_value_computed_in_a_trace_is_a_clear_error():
 
     with pytest.raises(TypeError, match=r"register_hook: %\d+ is a symbolic graph value"):
         step(X[0])
+
+
+def _target_step(net, x):
+    with ember.no_grad():
+        target = net(x) * 2.0  # a fixed target, as a DQN's or a distillation's
+    loss = ((net(x) - target) ** 2).mean()
+    loss.backward()
+    return loss
+
+
+def test_values_computed_under_no_grad_in_a_traced_step_pass_no_gradient_as_in_eager_mode():
+    x = ember.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    eager_net, traced_net = nn.Linear(3, 2), nn.Linear(3, 2)
+    traced_net.load_state_dict(eager_net.state_dict())
+    _target_step(eager_net, x)
+    ember.jit(_target_step)(traced_net, x)
+    for ours, theirs in zip(traced_net.parameters(), eager_net.parameters()):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_traced_backward_of_a_loss_computed_under_no_grad_raises_as_in_eager_mode():
+    net, x = nn.Linear(3, 1), ember.ones(2, 3)
+
+    def step(x):
+        loss = net(x).sum()
+        loss.backward()
+        return loss
+
+    with ember.no_grad():
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            step(x)
+        with pytest.raises(RuntimeError, match="backward: the loss .* does not require grad"):
+            ember.jit(step)(x)

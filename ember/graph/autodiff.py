@@ -58,7 +58,7 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bo
     wanted = {x.id for x in xs}
     depends = set(wanted)
     for node in graph.nodes:
-        if node.outputs and node.op.differentiable and any(v.id in depends for v in node.inputs):
+        if node.outputs and node.op.differentiable and not node.no_grad and any(v.id in depends for v in node.inputs):
             depends.update(v.id for v in node.outputs if v.array.dtype in FLOATING)
     snapshot = list(graph.nodes)
     grads: dict = {}

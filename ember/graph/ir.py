@@ -180,13 +180,16 @@ CONST = _special("const", _const_forward)
 class Node:
     """One op call: ``outputs = op(*inputs, **attrs)``; side-effect nodes have no outputs."""
 
-    __slots__ = ("op", "inputs", "outputs", "attrs")
+    __slots__ = ("op", "inputs", "outputs", "attrs", "no_grad")
 
-    def __init__(self, op: Op, inputs: list, outputs: list, attrs: dict):
+    def __init__(self, op: Op, inputs: list, outputs: list, attrs: dict, no_grad: bool = False):
         self.op = op
         self.inputs = inputs
         self.outputs = outputs
         self.attrs = attrs
+        # built while gradient recording was off (a traced ``no_grad`` block): no gradient flows through it, as
+        # eager mode records nothing there
+        self.no_grad = no_grad
 
     @property
     def output(self) -> Value:
@@ -347,7 +350,11 @@ class Graph:
                              f"(inputs: {describe(specs)}); give it in known sizes or -1")
         spec = infer(op, specs, attrs or {})
         outputs = self.add(op, values, attrs, [] if spec is None else [spec], device)
-        return outputs[0] if outputs else None
+        if not outputs:
+            return None
+        if not autograd._mode.grad_enabled:
+            self.nodes[-1].no_grad = True
+        return outputs[0]
 
     def gradients(self, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False) -> list:
         """``ember.grad`` on Values: nodes computing the gradients of ``ys`` for ``xs`` (Values, or Tensors

@@ -51,6 +51,7 @@ def specialize(graph: Graph, shapes) -> Graph:
             if key is not None and None in attrs[key] and None not in spec.shape:  # sizes read from unknown dimensions
                 attrs = {**attrs, key: spec.shape}
             (new,) = out.add(node.op, inputs, attrs, [spec], old.array.device)
+            out.nodes[-1].no_grad = node.no_grad
         new.name = old.name
         mapping[old.id] = new
     out.outputs = [mapping[v.id] for v in graph.outputs]
