@@ -49,7 +49,7 @@ def test_softmax2d_and_channel_shuffle_trace_under_jit():
 def test_lazy_linear_takes_in_features_from_its_first_call_as_torch():
     ours, theirs = nn.LazyLinear(3), torch.nn.LazyLinear(3)
     assert repr(ours) == repr(theirs) == "LazyLinear(in_features=0, out_features=3, bias=True)"
-    assert ours.has_uninitialized_params() and list(ours.parameters()) == []
+    assert ours.has_uninitialized_params() and len(list(ours.parameters())) == len(list(theirs.parameters())) == 2
     x = np.random.default_rng(0).standard_normal((4, 7)).astype(np.float32)
     ours(ember.tensor(x))
     theirs(torch.tensor(x))
@@ -75,6 +75,23 @@ def test_lazy_linear_without_bias_keeps_dtype_and_trains_with_an_optimizer_made_
         opt.zero_grad()
         ember.cross_entropy(net(x), y).backward()
         opt.step()
+    assert ember.cross_entropy(net(x), y).item() < first
+
+
+def test_an_optimizer_made_before_the_first_call_trains_the_lazy_parameters_as_torch():
+    net = nn.Sequential(nn.LazyLinear(8), nn.Tanh(), nn.Linear(8, 2))
+    net.double()  # carried over to the shapes the first call gives
+    opt = optim.SGD(net.parameters(), lr=0.5)
+    assert len(opt.param_groups[0]["params"]) == 4
+    x, y = ember.randn(16, 5, dtype=ember.float64), ember.randint(0, 2, (16,))
+    first = ember.cross_entropy(net(x), y).item()
+    lazy_weight = net[0].weight.detach().numpy().copy()
+    assert lazy_weight.shape == (8, 5) and lazy_weight.dtype == np.float64
+    for _ in range(10):
+        opt.zero_grad()
+        ember.cross_entropy(net(x), y).backward()
+        opt.step()
+    assert not np.array_equal(net[0].weight.detach().numpy(), lazy_weight)  # the optimizer holds the same Parameter
     assert ember.cross_entropy(net(x), y).item() < first
 
 

@@ -13,9 +13,10 @@ __all__ = ["LazyLinear"]
 
 class LazyLinear(Linear):
     """A ``Linear`` layer that takes ``in_features`` from the last dimension of its first input: its weight and
-    bias are made (and initialized as ``Linear``'s) at that call, and the layer then becomes a ``Linear``. Until
-    then it has no parameters, so make optimizers after the first call; loading a state dict also makes them, of
-    the saved shapes.
+    bias are empty placeholders until that call, which gives them their shapes in place (and initializes them as
+    ``Linear``'s), and the layer then becomes a ``Linear``. As in PyTorch an optimizer made before the first call
+    holds the same Parameters and so trains them; loading a state dict also shapes them, as saved. The dtype and
+    device are the placeholders' at that time (``.to()`` before the first call carries over).
 
     >>> fc = ember.nn.LazyLinear(10)
     >>> fc(ember.randn(4, 32)).shape
@@ -30,9 +31,9 @@ class LazyLinear(Linear):
             raise ValueError(f"LazyLinear: out_features must be an int >= 0, got {out_features!r}")
         self.in_features = 0
         self.out_features = out_features
-        self._pending = {"bias": bool(bias), "device": device, "dtype": dtype}
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
+        self._pending = {"bias": bool(bias)}
+        self.weight = Parameter(empty(0, dtype=dtype, device=device))
+        self.bias = Parameter(empty(0, dtype=dtype, device=device)) if bias else None
 
     def has_uninitialized_params(self) -> bool:
         """True until the first call (or a loaded state dict) makes the weight and bias."""
@@ -47,12 +48,12 @@ class LazyLinear(Linear):
         self.reset_parameters()
 
     def _materialize(self, in_features: int) -> None:
-        pending = self.__dict__.pop("_pending")
-        device, dtype = pending["device"], pending["dtype"]
+        del self.__dict__["_pending"]
         self.in_features = in_features
-        self.weight = Parameter(column_major(empty(self.out_features, in_features, dtype=dtype, device=device)))
-        if pending["bias"]:
-            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        weight = self.weight  # the same Parameter objects take their shapes: optimizers made earlier hold them
+        weight.data = column_major(empty(self.out_features, in_features, dtype=weight.dtype, device=weight.device))
+        if self.bias is not None:
+            self.bias.data = empty(self.out_features, dtype=self.bias.dtype, device=self.bias.device)
         self.__class__ = Linear
 
     def materialize_from_state(self, state_dict, prefix: str) -> None:
