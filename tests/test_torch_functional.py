@@ -291,6 +291,18 @@ def test_upsampling_modules_and_interpolate_errors():
         F.interpolate(x, size=2, mode="cubic")
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_refuses_integers_in_the_interpolating_modes(mode):
+    # the weights were cast to the input's integer dtype: every output was 0 (PyTorch refuses int64)
+    x = ember.tensor(np.arange(16, dtype=np.int64).reshape(1, 1, 4, 4))
+    with pytest.raises(TypeError, match=f"interpolate: mode '{mode}' takes floating-point input, got int64"):
+        F.interpolate(x, scale_factor=2, mode=mode)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.interpolate(torch.tensor(x.numpy()), scale_factor=2, mode=mode)
+    np.testing.assert_array_equal(F.interpolate(x, scale_factor=2).numpy(),  # nearest copies integers
+                                  np.repeat(np.repeat(x.numpy(), 2, 2), 2, 3))
+
+
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])
 def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
     x, tx = _pair(*shape)
