@@ -205,6 +205,24 @@ def test_matrix_norm(ord, dim, keepdim, dtype):
            lambda x: torch.linalg.matrix_norm(x, ord, dim, keepdim), a, dtype=dtype)
 
 
+@pytest.mark.parametrize("shape", [(0, 0), (3, 0), (2, 0, 3)])
+@pytest.mark.parametrize("ord", [1, 2, np.inf, -1, -2, -np.inf])
+def test_matrix_norm_of_matrices_without_elements_as_torch(shape, ord):
+    # the largest of nothing is a norm's 0, as PyTorch's; the smallest of nothing has no value: both raised max's or
+    # min's error, which named neither matrix_norm nor the norm
+    x, ref = ember.zeros(*shape), torch.zeros(shape)
+    for keepdim in (False, True):
+        try:
+            want = torch.linalg.matrix_norm(ref, ord, keepdim=keepdim)
+        except (RuntimeError, IndexError):
+            with pytest.raises(ValueError, match=f"matrix_norm: the {ord} norm of matrices with no elements"):
+                ember.linalg.matrix_norm(x, ord, keepdim=keepdim)
+            continue
+        got = ember.linalg.matrix_norm(x, ord, keepdim=keepdim)
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ord, dim, keepdim", [
     (2, None, False), (1, 1, False), (np.inf, (0, 2), True), (-np.inf, -1, False), (0.5, 2, False), (3, None, True)])
