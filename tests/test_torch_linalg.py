@@ -76,11 +76,22 @@ def test_slogdet_is_a_named_pair_and_logdet_follows_torch(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("a_shape, b_shape, left", [
     ((3, 3), (3, 2), True), ((2, 3, 3), (2, 3), True), ((2, 3, 3), (3, 4), True), ((3, 3), (4, 2, 3, 1), True),
-    ((2, 3, 3), (2, 5, 3), False)])
+    ((2, 3, 3), (2, 5, 3), False), ((3, 3), (2, 3), False), ((2, 3, 3), (1, 4, 3), False)])
 def test_solve_with_vectors_broadcast_batches_and_left(a_shape, b_shape, left, dtype):
     a, b = _sample(*a_shape, dtype=dtype, kind="square"), _sample(*b_shape, dtype=dtype, seed=1)
     _check(lambda x, y: ember.linalg.solve(x, y, left=left), lambda x, y: torch.linalg.solve(x, y, left=left), a, b,
            dtype=dtype)
+
+
+@pytest.mark.parametrize("b_shape", [(3, 2), (2, 3), (3,)])
+def test_solve_with_left_false_refuses_a_vector_and_a_transposed_b_as_torch(b_shape):
+    # B transposed went through the left=True rules: B (3, 2) for A (2, 3, 3) was read as two vectors, and a
+    # (3, 2) result came back where X A = B has none
+    a, b = _sample(2, 3, 3, kind="square"), _sample(*b_shape, seed=1)
+    with pytest.raises(ValueError, match="solve"):
+        ember.linalg.solve(ember.tensor(a), ember.tensor(b), left=False)
+    with pytest.raises(RuntimeError):
+        torch.linalg.solve(torch.tensor(a), torch.tensor(b), left=False)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -295,25 +295,31 @@ def _vector_rhs(a: TensorLike, b: TensorLike) -> bool:
 
 def solve(a, b, *, left: bool = True) -> TensorLike:
     """The solution X of ``A X = B`` for square A (..., n, n) and B (..., n, k) or (..., n), batch dimensions
-    broadcast, as ``torch.linalg.solve`` (``left=False``: ``X A = B``). A singular A raises ``LinAlgError``."""
+    broadcast, as ``torch.linalg.solve`` (``left=False``: ``X A = B``, B (..., k, n) only). A singular A raises
+    ``LinAlgError``."""
     a, b = as_tensor(a), as_tensor(b)
-    if not left:
-        return _mT(solve(_mT(a), _mT(b)))
-    _check_matrices("solve", [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)])
+    specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
+    _check_matrices("solve", specs)
     vector = _vector_rhs(a, b)
-    if vector:
-        b = unsqueeze(b, -1)
+    if not left:
+        if vector:  # (transposed, a batch of vectors would be read as one matrix, or the reverse)
+            raise shape_error("solve", specs, "with left=False (X A = B), B must be (*, k, n), not a vector")
+        return _mT(_solve_matrices(_mT(a), _mT(b), specs))
+    x = _solve_matrices(a, unsqueeze(b, -1) if vector else b, specs)
+    return getitem(x, (Ellipsis, 0)) if vector else x
+
+
+def _solve_matrices(a: TensorLike, b: TensorLike, specs) -> TensorLike:
+    """``solve`` of A (..., n, n) and B (..., n, k), their batch dimensions broadcast."""
     if b.ndim < 2:
-        raise shape_error("solve", [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)], "B must be (*, n) or (*, n, k)")
+        raise shape_error("solve", specs, "B must be (*, n) or (*, n, k)")
     if b.ndim != a.ndim or True in [differ(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])]:
-        specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
         try:
             batch = tuple(np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
         except (ValueError, TypeError):  # (an unknown size, None, among them)
             raise shape_error("solve", specs, "the batch dimensions of A and B cannot be broadcast together") from None
         a, b = broadcast_to(a, batch + tuple(a.shape[-2:])), broadcast_to(b, batch + tuple(b.shape[-2:]))
-    x = dispatch.apply(SOLVE, (a, b))
-    return getitem(x, (Ellipsis, 0)) if vector else x
+    return dispatch.apply(SOLVE, (a, b))
 
 
 def cholesky(x, *, upper: bool = False) -> TensorLike:
