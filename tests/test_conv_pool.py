@@ -248,6 +248,24 @@ def test_bias_and_integer_arguments_follow_torch_shapes():
     assert ember.adaptive_avg_pool2d(x, (3, 1)).shape == (2, 3, 3, 1)
 
 
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, weight", [("conv2d", (3, 2, 2, 2)), ("conv3d", (3, 2, 2, 2, 2)),
+                                          ("conv_transpose2d", (2, 3, 2, 2)), ("conv_transpose3d", (2, 3, 2, 2, 2))])
+def test_convolutions_of_an_empty_batch_are_empty_with_empty_gradients(name, weight, dtype):
+    # the NumPy kernels' reshapes could not infer a size from 0 elements (float64 raised; oneDNN took float32)
+    x = np.zeros((0, 2) + (5,) * (len(weight) - 2), dtype)
+    w = np.random.default_rng(0).standard_normal(weight).astype(dtype)
+    xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    got, want = getattr(ember, name)(xe, we), getattr(F, name)(xt, wt)
+    assert got.shape == tuple(want.shape) and got.dtype == dtype
+    got.sum().backward()
+    want.sum().backward()
+    assert xe.grad.shape == x.shape
+    np.testing.assert_array_equal(we.grad.numpy(), wt.grad.numpy())
+
+
 # --- shape rules, costs, errors -----------------------------------------------------------------------------
 
 

@@ -100,6 +100,21 @@ def test_scaled_dot_product_attention_is_in_functional_as_torch():
            [(q, tq), (k, tk), (v, tv)])
 
 
+def test_bfloat16_probabilities_and_masks_are_floating_as_torch():
+    # bfloat16's NumPy kind is "V": its class probabilities were read as class indices, its additive mask refused
+    rng = np.random.default_rng(0)
+    logits, probs = rng.standard_normal((4, 3)), rng.dirichlet(np.ones(3), 4)
+    ours = F.cross_entropy(ember.tensor(logits).to(ember.bfloat16), ember.tensor(probs).to(ember.bfloat16))
+    theirs = TF.cross_entropy(torch.tensor(logits).to(torch.bfloat16), torch.tensor(probs).to(torch.bfloat16))
+    np.testing.assert_allclose(ours.to(ember.float32).item(), theirs.float().item(), rtol=1e-2)
+    q, mask = rng.standard_normal((1, 3, 4)), np.triu(np.full((3, 3), -np.inf), 1)
+    ours = F.scaled_dot_product_attention(*[ember.tensor(q).to(ember.bfloat16)] * 3,
+                                          attn_mask=ember.tensor(mask).to(ember.bfloat16))
+    theirs = TF.scaled_dot_product_attention(*[torch.tensor(q).to(torch.bfloat16)] * 3,
+                                             attn_mask=torch.tensor(mask).to(torch.bfloat16))
+    np.testing.assert_allclose(ours.to(ember.float32).numpy(), theirs.float().numpy(), rtol=2e-2, atol=2e-2)
+
+
 @pytest.mark.parametrize("name, kwargs, module, module_args", [
     ("selu", {}, "SELU", ()),
     ("celu", {"alpha": 0.7}, "CELU", (0.7,)),
@@ -289,6 +304,18 @@ def test_upsampling_modules_and_interpolate_errors():
         F.interpolate(x, size=2, mode="area", align_corners=False)
     with pytest.raises(ValueError, match="interpolate: mode must be one of"):
         F.interpolate(x, size=2, mode="cubic")
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_refuses_integers_in_the_interpolating_modes(mode):
+    # the weights were cast to the input's integer dtype: every output was 0 (PyTorch refuses int64)
+    x = ember.tensor(np.arange(16, dtype=np.int64).reshape(1, 1, 4, 4))
+    with pytest.raises(TypeError, match=f"interpolate: mode '{mode}' takes floating-point input, got int64"):
+        F.interpolate(x, scale_factor=2, mode=mode)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.interpolate(torch.tensor(x.numpy()), scale_factor=2, mode=mode)
+    np.testing.assert_array_equal(F.interpolate(x, scale_factor=2).numpy(),  # nearest copies integers
+                                  np.repeat(np.repeat(x.numpy(), 2, 2), 2, 3))
 
 
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])

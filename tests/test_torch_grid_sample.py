@@ -115,6 +115,29 @@ def test_affine_grid_matches_torch_in_values_and_gradient(size, align, dtype):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+def test_half_precision_samples_in_float32_and_keeps_its_dtype(mode, dtype):
+    # bfloat16 was refused as "not the same floating dtype" (its NumPy kind is "V"); both now sample in float32
+    # (bfloat16 positions would be 1/32 of a pixel apart at x = 5) and round once
+    rng = np.random.default_rng(0)
+    x, grid = rng.standard_normal((2, 3, 5, 6)), rng.uniform(-1.1, 1.1, (2, 4, 3, 2))
+    low = getattr(ember, dtype)
+    ex = ember.tensor(x).to(low).requires_grad_(True)
+    eg = ember.tensor(grid).to(low).requires_grad_(True)
+    theirs = [torch.tensor(v).to(getattr(torch, dtype)).double().requires_grad_(True) for v in (x, grid)]
+    for padding in ("zeros", "reflection"):
+        ey = F.grid_sample(ex, eg, mode, padding, align_corners=False)
+        ty = TF.grid_sample(*theirs, mode, padding, align_corners=False)  # exact on the rounded operands
+        assert ey.dtype == low
+        np.testing.assert_allclose(ey.to(ember.float64).detach().numpy(), ty.detach().numpy(), rtol=2e-2, atol=2e-2)
+        compiled = ember.jit(lambda a, b: F.grid_sample(a, b, mode, padding, align_corners=False))
+        assert compiled(ex.detach(), eg.detach()).dtype == low
+    ey.to(ember.float32).sum().backward()
+    assert ex.grad.dtype == low and eg.grad.dtype == low
+    assert F.affine_grid(ember.zeros(2, 2, 3).to(low), (2, 3, 4, 5), align_corners=False).dtype == low
+
+
 def test_grid_sample_and_affine_grid_trace_under_jit_with_gradients():
     rng = np.random.default_rng(5)
     x = ember.tensor(rng.standard_normal((2, 3, 5, 6)).astype(np.float32), requires_grad=True)

@@ -76,11 +76,22 @@ def test_slogdet_is_a_named_pair_and_logdet_follows_torch(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("a_shape, b_shape, left", [
     ((3, 3), (3, 2), True), ((2, 3, 3), (2, 3), True), ((2, 3, 3), (3, 4), True), ((3, 3), (4, 2, 3, 1), True),
-    ((2, 3, 3), (2, 5, 3), False)])
+    ((2, 3, 3), (2, 5, 3), False), ((3, 3), (2, 3), False), ((2, 3, 3), (1, 4, 3), False)])
 def test_solve_with_vectors_broadcast_batches_and_left(a_shape, b_shape, left, dtype):
     a, b = _sample(*a_shape, dtype=dtype, kind="square"), _sample(*b_shape, dtype=dtype, seed=1)
     _check(lambda x, y: ember.linalg.solve(x, y, left=left), lambda x, y: torch.linalg.solve(x, y, left=left), a, b,
            dtype=dtype)
+
+
+@pytest.mark.parametrize("b_shape", [(3, 2), (2, 3), (3,)])
+def test_solve_with_left_false_refuses_a_vector_and_a_transposed_b_as_torch(b_shape):
+    # B transposed went through the left=True rules: B (3, 2) for A (2, 3, 3) was read as two vectors, and a
+    # (3, 2) result came back where X A = B has none
+    a, b = _sample(2, 3, 3, kind="square"), _sample(*b_shape, seed=1)
+    with pytest.raises(ValueError, match="solve"):
+        ember.linalg.solve(ember.tensor(a), ember.tensor(b), left=False)
+    with pytest.raises(RuntimeError):
+        torch.linalg.solve(torch.tensor(a), torch.tensor(b), left=False)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -205,6 +216,24 @@ def test_matrix_norm(ord, dim, keepdim, dtype):
            lambda x: torch.linalg.matrix_norm(x, ord, dim, keepdim), a, dtype=dtype)
 
 
+@pytest.mark.parametrize("shape", [(0, 0), (3, 0), (2, 0, 3)])
+@pytest.mark.parametrize("ord", [1, 2, np.inf, -1, -2, -np.inf])
+def test_matrix_norm_of_matrices_without_elements_as_torch(shape, ord):
+    # the largest of nothing is a norm's 0, as PyTorch's; the smallest of nothing has no value: both raised max's or
+    # min's error, which named neither matrix_norm nor the norm
+    x, ref = ember.zeros(*shape), torch.zeros(shape)
+    for keepdim in (False, True):
+        try:
+            want = torch.linalg.matrix_norm(ref, ord, keepdim=keepdim)
+        except (RuntimeError, IndexError):
+            with pytest.raises(ValueError, match=f"matrix_norm: the {ord} norm of matrices with no elements"):
+                ember.linalg.matrix_norm(x, ord, keepdim=keepdim)
+            continue
+        got = ember.linalg.matrix_norm(x, ord, keepdim=keepdim)
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ord, dim, keepdim", [
     (2, None, False), (1, 1, False), (np.inf, (0, 2), True), (-np.inf, -1, False), (0.5, 2, False), (3, None, True)])
@@ -263,6 +292,28 @@ def test_det_of_a_singular_matrix_is_zero_with_torchs_zero_gradient():
     x = ember.tensor(np.zeros((2, 2)), requires_grad=True)
     sign, logabsdet = ember.linalg.slogdet(x)
     assert sign.item() == 0 and logabsdet.item() == -np.inf
+
+
+@pytest.mark.parametrize("name", ["det", "slogdet", "inv", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals"])
+def test_integer_matrices_are_refused_eagerly_as_in_graphs(name):
+    # eagerly NumPy's kernels took them: det gave float64, slogdet's logabsdet was cast back to int64
+    with pytest.raises(TypeError, match=f"{name}: expects float32 or float64 matrices, got int64\\[2, 2\\]"):
+        getattr(ember.linalg, name)(ember.tensor(np.eye(2, dtype=np.int64)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrices_holding_nan_give_nan_as_torch(dtype):
+    # LAPACK's pivoting passes over a NaN in the first column: NumPy's det was 0 and its inv raised "singular"
+    a = np.stack([np.array([[np.nan, 1.0], [1.0, 1.0]]), np.array([[1.0, 1.0], [np.nan, 1.0]]),
+                  np.array([[2.0, 1.0], [1.0, 3.0]])]).astype(dtype)
+    b = np.ones((3, 2, 1), dtype)
+    mine, ref = ember.tensor(a), torch.tensor(a)
+    for name, args in [("det", ()), ("inv", ()), ("solve", (b,))]:
+        got = getattr(ember.linalg, name)(mine, *(ember.tensor(v) for v in args))
+        want = getattr(torch.linalg, name)(ref, *(torch.tensor(v) for v in args))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
+    for got, want in zip(ember.linalg.slogdet(mine), torch.linalg.slogdet(ref)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
 
 
 @pytest.mark.parametrize("call, error, fragments", [

@@ -63,6 +63,22 @@ def test_clamp_function_and_in_place_method_match_torch():
     _same(plain, plain_t)
 
 
+def test_clamp_of_bfloat16_keeps_its_dtype_as_torch():
+    # NumPy promotes bfloat16 with a Python bound to float32 (float16 stays): the result disagreed with the shape
+    # rule, and ctc_loss's 'mean' of bfloat16 came back float32
+    values = np.array([0.5, 1.5, 3.0], np.float32)
+    ours = ember.tensor(values).to(ember.bfloat16)
+    theirs = torch.tensor(values).to(torch.bfloat16)
+    for lo, hi in ((1.0, None), (None, 2.0), (1.0, 2.0)):
+        got, want = ember.clamp(ours, lo, hi), torch.clamp(theirs, lo, hi)
+        assert got.dtype == ember.bfloat16
+        np.testing.assert_array_equal(got.to(ember.float32).numpy(), want.float().numpy())
+    log_probs = ember.tensor(np.log(np.full((6, 2, 4), 0.25, np.float32))).to(ember.bfloat16)
+    loss = ember.nn.functional.ctc_loss(log_probs, ember.tensor([[1, 2], [3, 3]]), ember.tensor([6, 5]),
+                                        ember.tensor([2, 2]))
+    assert loss.dtype == ember.bfloat16
+
+
 # --- running sums and products -----------------------------------------------------------------------------
 
 

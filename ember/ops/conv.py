@@ -108,6 +108,23 @@ def matrix_rows(xp, rows: int, columns: int, dtype, zeros: bool = False):
     return make((rows, columns + _ROW_GAP_BYTES // itemsize), dtype=dtype)[:, :columns]
 
 
+def empty_safe(infer):
+    """A convolution kernel wrapped to answer inputs with no elements (an empty batch, no channels) itself: the
+    products' reshapes cannot infer a size from 0 elements. The result is the shape rule's zeros, plus the bias
+    where one is given (a convolution over no input channels is its bias, as PyTorch's)."""
+    def wrap(forward):
+        def run(xp, *arrays, **attrs):
+            if all(a is None or a.size for a in arrays):
+                return forward(xp, *arrays, **attrs)
+            spec = infer(*(None if a is None else Spec(a.shape, a.dtype) for a in arrays), **attrs)
+            result = xp.zeros(spec.shape, spec.dtype)
+            if len(arrays) > 2 and arrays[2] is not None and result.size:
+                result += arrays[2].reshape((1, -1) + (1,) * (result.ndim - 2)).astype(spec.dtype)
+            return result
+        return run
+    return wrap
+
+
 def _compute_dtype(xp, *arrays) -> tuple:
     # NumPy has no BLAS for float16 / bfloat16 products: compute in float32 and round the result back once.
     if arrays[0].dtype in LOW_PRECISION and xp is np:
@@ -349,8 +366,8 @@ def _conv2d_cost(out, x, w, bias=None, **attrs):
     return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes + (bias.nbytes if bias is not None else 0))
 
 
-CONV2D = defop("conv2d", forward=_conv2d_forward, infer=_conv2d_infer, vjp=vjp_rule(_conv2d_rule), cost=_conv2d_cost,
-                onnx="Conv", autocast=LOWER)
+CONV2D = defop("conv2d", forward=empty_safe(_conv2d_infer)(_conv2d_forward), infer=_conv2d_infer,
+               vjp=vjp_rule(_conv2d_rule), cost=_conv2d_cost, onnx="Conv", autocast=LOWER)
 
 
 # --- conv2d_weight_grad ------------------------------------------------------------------------------------
@@ -424,7 +441,7 @@ def _weight_grad_cost(out, x, gy, **attrs):
 
 CONV2D_WEIGHT_GRAD = defop(
     "conv2d_weight_grad",
-    forward=_weight_grad_forward,
+    forward=empty_safe(_weight_grad_infer)(_weight_grad_forward),
     infer=_weight_grad_infer,
     vjp=_weight_grad_vjp,
     cost=_weight_grad_cost,
@@ -545,7 +562,7 @@ def _conv_transpose2d_cost(out, x, w, **attrs):
 
 CONV_TRANSPOSE2D = defop(
     "conv_transpose2d",
-    forward=_conv_transpose2d_forward,
+    forward=empty_safe(_conv_transpose2d_infer)(_conv_transpose2d_forward),
     infer=_conv_transpose2d_infer,
     vjp=vjp_rule(_conv_transpose2d_rule),
     cost=_conv_transpose2d_cost,

@@ -26,6 +26,7 @@ from ember.ops.conv import (
     _operands,
     _specs,
     _transpose_attrs,
+    empty_safe,
     ints,
 )
 from ember.ops.dispatch import TensorLike
@@ -101,8 +102,8 @@ def _conv3d_cost(out, x, w, bias=None, **attrs):
     return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes + (bias.nbytes if bias is not None else 0))
 
 
-CONV3D = defop("conv3d", forward=_conv3d_forward, infer=_conv3d_infer, vjp=vjp_rule(_conv3d_rule), cost=_conv3d_cost,
-               onnx="Conv", autocast=LOWER)
+CONV3D = defop("conv3d", forward=empty_safe(_conv3d_infer)(_conv3d_forward), infer=_conv3d_infer,
+               vjp=vjp_rule(_conv3d_rule), cost=_conv3d_cost, onnx="Conv", autocast=LOWER)
 
 
 # --- conv3d_weight_grad ------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def _weight_grad_cost(out, x, gy, **attrs):
 
 CONV3D_WEIGHT_GRAD = defop(
     "conv3d_weight_grad",
-    forward=_weight_grad_forward,
+    forward=empty_safe(_weight_grad_infer)(_weight_grad_forward),
     infer=_weight_grad_infer,
     vjp=_weight_grad_vjp,
     cost=_weight_grad_cost,
@@ -205,7 +206,7 @@ def _conv_transpose3d_cost(out, x, w, **attrs):
 
 CONV_TRANSPOSE3D = defop(
     "conv_transpose3d",
-    forward=_conv_transpose3d_forward,
+    forward=empty_safe(_conv_transpose3d_infer)(_conv_transpose3d_forward),
     infer=_conv_transpose3d_infer,
     vjp=vjp_rule(_conv_transpose3d_rule),
     cost=_conv_transpose3d_cost,

@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import ml_dtypes
 
-from ember.backend.dtypes import FLOATING, int64
+from ember.backend.dtypes import FLOATING, LOW_PRECISION, float32, int64
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
@@ -25,9 +25,14 @@ CumminResult = namedtuple("cummin", ["values", "indices"])
 
 
 def _logcumsumexp_forward(xp, x, *, axis, reverse):
+    # float16 and bfloat16 accumulate in float32, rounded once, as PyTorch's (a long running sum rounded at each
+    # step drifts: 0.5 off after 300 bfloat16 elements)
+    work = x.astype(float32) if x.dtype in LOW_PRECISION else x
     if reverse:  # from the end: what its gradient needs
-        return xp.ascontiguousarray(xp.flip(accumulate(xp, "logaddexp", xp.flip(x, axis), axis), axis))
-    return accumulate(xp, "logaddexp", x, axis)
+        out = xp.ascontiguousarray(xp.flip(accumulate(xp, "logaddexp", xp.flip(work, axis), axis), axis))
+    else:
+        out = accumulate(xp, "logaddexp", work, axis)
+    return out if work is x else out.astype(x.dtype)
 
 
 def _logcumsumexp_infer(x, *, axis, reverse):

@@ -75,6 +75,13 @@ def _check_number(name: str, key: str, value) -> None:
         raise TypeError(f"{name}: {key} must be a number, got {value!r}")
 
 
+def _matrices(name: str, x, square: bool = True) -> TensorLike:
+    """``x`` as a tensor, checked as the shape rule checks it (eagerly the kernels would take integer matrices)."""
+    x = as_tensor(x)
+    _check_matrices(name, [Spec(tuple(x.shape), x.dtype)], square)
+    return x
+
+
 def _cubic_cost(out: Spec, x: Spec, *rest, **attrs) -> Cost:
     """About n^3 multiply-adds per matrix (LU, Cholesky, QR, eigen and singular value decompositions)."""
     m, n = (d or 1 for d in x.shape[-2:])
@@ -142,13 +149,25 @@ def _det_vjp(ctx, g):
     return (unsqueeze(unsqueeze(g * d, -1), -1) * _mT(inv(safe)),)
 
 
-DET = defop("det", forward=lambda xp, x: xp.asarray(xp.linalg.det(x)), infer=_batch_infer("det"), vjp=_det_vjp,
+def _holds_nan(xp, x):
+    """Which matrices of the batch ``x`` hold a NaN (LAPACK's pivoting may pass over it: NumPy's det is then 0 and
+    its inv raises "singular", where PyTorch gives NaN)."""
+    return xp.isnan(x).any(axis=(-2, -1))
+
+
+def _det_forward(xp, x):
+    return xp.where(_holds_nan(xp, x), xp.nan, xp.linalg.det(x)).astype(x.dtype)
+
+
+DET = defop("det", forward=_det_forward, infer=_batch_infer("det"), vjp=_det_vjp,
             cost=_cubic_cost, onnx="Det", saves_output=True)
 
 
 def _slogdet_forward(xp, x, *, part):
     sign, logabsdet = xp.linalg.slogdet(x)
-    return xp.asarray(sign if part == "sign" else logabsdet, dtype=x.dtype)
+    # a matrix holding NaN: sign 0 and logabsdet NaN, as PyTorch's
+    result = xp.where(_holds_nan(xp, x), 0.0 if part == "sign" else xp.nan, sign if part == "sign" else logabsdet)
+    return result.astype(x.dtype)
 
 
 def _slogdet_vjp(ctx, g):
@@ -170,9 +189,19 @@ SLOGDET = defop("slogdet", forward=_slogdet_forward, infer=_slogdet_infer, vjp=_
 # --- inv, solve --------------------------------------------------------------------------------------------------
 
 
+def _without_nan(xp, x, solve):
+    """``solve(x)`` where each matrix of ``x`` holding NaN gives NaN, as PyTorch's (it is replaced by the identity
+    for the call)."""
+    bad = _holds_nan(xp, x)
+    if not bad.any():
+        return solve(x)
+    bad = bad[..., None, None]
+    return xp.where(bad, xp.nan, solve(xp.where(bad, xp.eye(x.shape[-1], dtype=x.dtype), x))).astype(x.dtype)
+
+
 def _inv_forward(xp, x):
     try:
-        return xp.linalg.inv(x)
+        return _without_nan(xp, x, xp.linalg.inv)
     except np.linalg.LinAlgError:
         _raise_failure(xp, "inv", x, xp.linalg.inv, "singular: it has no inverse")
 
@@ -188,7 +217,7 @@ INV = defop("inv", forward=_inv_forward, infer=_same_infer("inv"), vjp=_inv_vjp,
 
 def _solve_forward(xp, a, b):
     try:
-        return xp.linalg.solve(a, b)
+        return _without_nan(xp, a, lambda m: xp.linalg.solve(m, b))
     except np.linalg.LinAlgError:
         _raise_failure(xp, "solve", a, xp.linalg.inv, "singular: the system has no unique solution")
 
@@ -250,13 +279,13 @@ CHOLESKY = defop("cholesky", forward=_cholesky_forward, infer=_cholesky_infer, v
 
 def det(x) -> TensorLike:
     """The determinant of each square matrix of ``x`` (..., n, n), as ``torch.linalg.det``."""
-    return dispatch.apply(DET, (as_tensor(x),))
+    return dispatch.apply(DET, (_matrices("det", x),))
 
 
 def inv(x) -> TensorLike:
     """The inverse of each square matrix of ``x``, as ``torch.linalg.inv``; a singular matrix raises
     ``LinAlgError`` naming the op, the shape and the batch element."""
-    return dispatch.apply(INV, (as_tensor(x),))
+    return dispatch.apply(INV, (_matrices("inv", x),))
 
 
 def _vector_rhs(a: TensorLike, b: TensorLike) -> bool:
@@ -266,39 +295,45 @@ def _vector_rhs(a: TensorLike, b: TensorLike) -> bool:
 
 def solve(a, b, *, left: bool = True) -> TensorLike:
     """The solution X of ``A X = B`` for square A (..., n, n) and B (..., n, k) or (..., n), batch dimensions
-    broadcast, as ``torch.linalg.solve`` (``left=False``: ``X A = B``). A singular A raises ``LinAlgError``."""
+    broadcast, as ``torch.linalg.solve`` (``left=False``: ``X A = B``, B (..., k, n) only). A singular A raises
+    ``LinAlgError``."""
     a, b = as_tensor(a), as_tensor(b)
-    if not left:
-        return _mT(solve(_mT(a), _mT(b)))
-    _check_matrices("solve", [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)])
+    specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
+    _check_matrices("solve", specs)
     vector = _vector_rhs(a, b)
-    if vector:
-        b = unsqueeze(b, -1)
+    if not left:
+        if vector:  # (transposed, a batch of vectors would be read as one matrix, or the reverse)
+            raise shape_error("solve", specs, "with left=False (X A = B), B must be (*, k, n), not a vector")
+        return _mT(_solve_matrices(_mT(a), _mT(b), specs))
+    x = _solve_matrices(a, unsqueeze(b, -1) if vector else b, specs)
+    return getitem(x, (Ellipsis, 0)) if vector else x
+
+
+def _solve_matrices(a: TensorLike, b: TensorLike, specs) -> TensorLike:
+    """``solve`` of A (..., n, n) and B (..., n, k), their batch dimensions broadcast."""
     if b.ndim < 2:
-        raise shape_error("solve", [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)], "B must be (*, n) or (*, n, k)")
+        raise shape_error("solve", specs, "B must be (*, n) or (*, n, k)")
     if b.ndim != a.ndim or True in [differ(p, q) for p, q in zip(a.shape[:-2], b.shape[:-2])]:
-        specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
         try:
             batch = tuple(np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
         except (ValueError, TypeError):  # (an unknown size, None, among them)
             raise shape_error("solve", specs, "the batch dimensions of A and B cannot be broadcast together") from None
         a, b = broadcast_to(a, batch + tuple(a.shape[-2:])), broadcast_to(b, batch + tuple(b.shape[-2:]))
-    x = dispatch.apply(SOLVE, (a, b))
-    return getitem(x, (Ellipsis, 0)) if vector else x
+    return dispatch.apply(SOLVE, (a, b))
 
 
 def cholesky(x, *, upper: bool = False) -> TensorLike:
     """The Cholesky factor L (lower triangular, ``A = L L^T``) of each symmetric positive-definite matrix, as
     ``torch.linalg.cholesky`` (``upper=True``: ``U = L^T``). Only the lower triangle is read; a matrix that is
     not positive-definite raises ``LinAlgError``."""
-    return dispatch.apply(CHOLESKY, (as_tensor(x),), {"upper": bool(upper)})
+    return dispatch.apply(CHOLESKY, (_matrices("cholesky", x),), {"upper": bool(upper)})
 
 
 def slogdet(x) -> SlogdetResult:
     """``(sign, logabsdet)`` of each square matrix's determinant, as ``torch.linalg.slogdet``: the sign (0 for a
     singular matrix, whose logabsdet is -inf) and the log of the absolute value, which stays finite where
     ``det`` under- or overflows. Only logabsdet has a gradient."""
-    x = as_tensor(x)
+    x = _matrices("slogdet", x)
     return SlogdetResult(dispatch.apply(SLOGDET, (x,), {"part": "sign"}),
                          dispatch.apply(SLOGDET, (x,), {"part": "logabsdet"}))
 
@@ -375,7 +410,7 @@ QR = defop("qr", forward=_qr_forward, infer=_qr_infer, vjp=_qr_vjp, cost=_cubic_
 def qr(x, mode: str = "reduced") -> QrResult:
     """``(Q, R)`` with ``A = Q R``, as ``torch.linalg.qr``: ``mode`` "reduced" (Q (m, k), R (k, n), k = min(m, n)),
     "complete" (Q (m, m)) or "r" (R alone; Q is empty). Gradients for "reduced" and for "complete" with m <= n."""
-    x = as_tensor(x)
+    x = _matrices("qr", x, square=False)
     if mode not in _QR_MODES:
         raise ValueError(f"qr: mode must be one of {_QR_MODES}, got {mode!r}")
     r = dispatch.apply(QR, (x,), {"mode": mode, "part": "R"})
@@ -430,7 +465,7 @@ def eigh(x, UPLO: str = "L") -> EighResult:  # noqa: N803  (PyTorch's name)
     """``(eigenvalues, eigenvectors)`` of each symmetric matrix (its lower triangle, or the upper with
     ``UPLO="U"``), eigenvalues ascending, as ``torch.linalg.eigh``. The eigenvectors' gradient needs distinct
     eigenvalues (see the module docstring)."""
-    x = as_tensor(x)
+    x = _matrices("eigh", x)
     attrs = {"uplo": _uplo("eigh", UPLO)}
     return EighResult(dispatch.apply(EIGH, (x,), {**attrs, "part": "values"}),
                       dispatch.apply(EIGH, (x,), {**attrs, "part": "vectors"}))
@@ -438,7 +473,7 @@ def eigh(x, UPLO: str = "L") -> EighResult:  # noqa: N803  (PyTorch's name)
 
 def eigvalsh(x, UPLO: str = "L") -> TensorLike:  # noqa: N803
     """The eigenvalues of each symmetric matrix in ascending order, as ``torch.linalg.eigvalsh``."""
-    return dispatch.apply(EIGH, (as_tensor(x),), {"uplo": _uplo("eigvalsh", UPLO), "part": "values"})
+    return dispatch.apply(EIGH, (_matrices("eigvalsh", x),), {"uplo": _uplo("eigvalsh", UPLO), "part": "values"})
 
 
 # --- svd -----------------------------------------------------------------------------------------------------
@@ -519,7 +554,7 @@ def svd(x, full_matrices: bool = True) -> SvdResult:
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, as ``torch.linalg.svd``: S descending; ``full_matrices``
     gives square U (m, m) and Vh (n, n), else U (m, k) and Vh (k, n), k = min(m, n). The gradients of U and Vh
     need distinct (and, for a non-square A, non-zero) singular values (see the module docstring)."""
-    x = as_tensor(x)
+    x = _matrices("svd", x, square=False)
     attrs = {"full_matrices": bool(full_matrices)}
     return SvdResult(dispatch.apply(SVD, (x,), {**attrs, "part": "U"}),
                      dispatch.apply(SVD, (x,), {**attrs, "part": "S"}),
@@ -528,7 +563,7 @@ def svd(x, full_matrices: bool = True) -> SvdResult:
 
 def svdvals(x) -> TensorLike:
     """The singular values of each matrix, descending, as ``torch.linalg.svdvals``."""
-    return dispatch.apply(SVD, (as_tensor(x),), {"full_matrices": False, "part": "S"})
+    return dispatch.apply(SVD, (_matrices("svdvals", x, square=False),), {"full_matrices": False, "part": "S"})
 
 
 # --- pinv ----------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import math
 import numpy as _np
 
 from ember.backend.devices import array_module
-from ember.backend.dtypes import FLOATING, bool_, int64
+from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, int64
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
@@ -317,7 +317,9 @@ SOFTPLUS = _unary("softplus", _softplus_forward, vjp_rule(_softplus_rule), onnx=
 
 
 def _clip_forward(xp, x, *, min, max):
-    return xp.clip(x, min, max)
+    out = xp.clip(x, min, max)
+    # NumPy promotes bfloat16 (an ml_dtypes type) with a Python bound to float32; the shape rule keeps x's dtype
+    return out.astype(x.dtype) if out.dtype != x.dtype and x.dtype in LOW_PRECISION else out
 
 
 def _clip_rule(run, ctx, g):

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from ember.backend.dtypes import LOW_PRECISION
+from ember.backend.dtypes import FLOATING, LOW_PRECISION
 from ember.ops import dispatch
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
 from ember.ops.autocast import FLOAT32
@@ -502,9 +502,9 @@ def cross_entropy(
     ndim = len(input.shape)
     if ndim < 2:
         raise ValueError(f"cross_entropy: input must be (N, C, ...), got {input.dtype}{list(input.shape)}")
-    if ndim == 2 and weight is None and not label_smoothing and target.dtype.kind != "f":  # one op
+    if ndim == 2 and weight is None and not label_smoothing and target.dtype not in FLOATING:  # one op
         return _sparse_xent(input, target, ignore_index, reduction)
-    if target.dtype.kind != "f" and not label_smoothing:  # class indices: one fused op
+    if target.dtype not in FLOATING and not label_smoothing:  # class indices: one fused op
         labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
         return _nan_if_no_weight(softmax_cross_entropy(input, labels, total=reduction != "none"), labels, reduction)
     logp = log_softmax(input, axis=1)
@@ -513,7 +513,7 @@ def cross_entropy(
     if weight is not None:
         weight = cast(as_tensor(weight), input.dtype)
         w_row = weight.reshape((1, classes) + (1,) * (input.ndim - 2))
-    if target.dtype.kind == "f":  # class probabilities
+    if target.dtype in FLOATING:  # class probabilities
         _same_shape("cross_entropy", input, target)
         if label_smoothing:
             target = target * (1.0 - label_smoothing) + label_smoothing / classes

@@ -103,14 +103,26 @@ def matrix_norm(x, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     if ord in (1, -1, np.inf, -np.inf):  # sum over one dimension, the extreme over the other
         summed, over = (first, second) if ord in (1, -1) else (second, first)
         sums = sum(abs(x), summed, True)
-        value = (amax if ord > 0 else amin)(sums, over, True)
+        value = _extreme(sums, over, ord > 0, ord, x)
         return value if keepdim else squeeze(value, (first, second))
     values = svdvals(_to_end(x, first, second))
     if ord == "nuc":
         value = sum(values, -1)
     else:
-        value = (amax if ord == 2 else amin)(values, -1)
+        value = _extreme(values, -1, ord == 2, ord, x)
+        value = squeeze(value, -1)
     return _kept(value, first, second, keepdim)
+
+
+def _extreme(values: TensorLike, axis: int, largest: bool, ord, x: TensorLike) -> TensorLike:  # noqa: A002
+    """The largest (smallest) of ``values`` along ``axis``, kept: 0 for none, a norm's smallest value, as PyTorch's;
+    the smallest of none is an error naming the norm."""
+    if values.shape[axis] != 0:
+        return (amax if largest else amin)(values, axis, True)
+    if not largest:
+        raise ValueError(f"matrix_norm: the {ord} norm of matrices with no elements has no value (input shape "
+                         f"{list(x.shape)})")
+    return sum(values, axis, True)  # zeros of the kept shape
 
 
 def norm(x, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> TensorLike:  # noqa: A002

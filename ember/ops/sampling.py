@@ -20,6 +20,7 @@ import operator
 
 import numpy as np
 
+from ember.backend.dtypes import FLOATING, LOW_PRECISION, float32
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
@@ -176,6 +177,19 @@ def _gathered(xp, x, index):
     return xp.take_along_axis(x.reshape(n, c, math.prod(x.shape[2:])), index[:, None, :], axis=2)
 
 
+def _in_float32(forward):
+    """``forward`` with float16 and bfloat16 operands computed in float32 and the result rounded once, as PyTorch
+    computes them (NumPy's products with the float32 weights would return float32, not the dtype the shape rule
+    gives)."""
+    @functools.wraps(forward)
+    def run(xp, *arrays, **attrs):
+        dtype = arrays[0].dtype
+        if dtype not in LOW_PRECISION:
+            return forward(xp, *arrays, **attrs)
+        return forward(xp, *(a.astype(float32) for a in arrays), **attrs).astype(dtype)
+    return run
+
+
 def _grid_sample_forward(xp, x, grid, *, mode, padding_mode, align_corners, derivative):
     out = None
     for index, weight, _ in _taps(xp, x.shape[2:], grid, mode, padding_mode, align_corners, derivative):
@@ -243,7 +257,7 @@ def _grid_sample_infer(x, grid, *, mode, padding_mode, align_corners, derivative
         raise shape_error(name, specs, "input and grid must have the same batch size")
     if any(d == 0 for d in x.shape[2:]):
         raise shape_error(name, specs, "the input's spatial dimensions must be non-empty")
-    if x.dtype.kind != "f" or grid.dtype != x.dtype:
+    if x.dtype not in FLOATING or grid.dtype != x.dtype:  # (bfloat16's NumPy kind is "V", not "f")
         raise shape_error(name, specs, "input and grid must have the same floating dtype")
     return Spec(tuple(x.shape[:2]) + tuple(grid.shape[1:-1]), x.dtype)
 
@@ -309,12 +323,12 @@ def _grid_grad_rule(run, ctx, h):
     return gx, ggrid, gg
 
 
-GRID_SAMPLE = defop("grid_sample", forward=_grid_sample_forward, infer=_grid_sample_infer,
+GRID_SAMPLE = defop("grid_sample", forward=_in_float32(_grid_sample_forward), infer=_grid_sample_infer,
                     vjp=vjp_rule(_grid_sample_rule), cost=_cost, onnx="GridSample")
-GRID_SAMPLE_INPUT_GRAD = defop("grid_sample_input_grad", forward=_input_grad_forward,
+GRID_SAMPLE_INPUT_GRAD = defop("grid_sample_input_grad", forward=_in_float32(_input_grad_forward),
                                infer=_grad_infer("grid_sample_input_grad", 0), vjp=vjp_rule(_input_grad_rule),
                                cost=_cost, onnx=NO_ONNX)
-GRID_SAMPLE_GRID_GRAD = defop("grid_sample_grid_grad", forward=_grid_grad_forward,
+GRID_SAMPLE_GRID_GRAD = defop("grid_sample_grid_grad", forward=_in_float32(_grid_grad_forward),
                               infer=_grad_infer("grid_sample_grid_grad", 1), vjp=vjp_rule(_grid_grad_rule), cost=_cost,
                               onnx=NO_ONNX)
 
@@ -364,7 +378,7 @@ def affine_grid(theta: TensorLike, size, align_corners: bool | None = None) -> T
     if len(size) not in (4, 5) or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
         raise ValueError(f"affine_grid: size must be 4 or 5 positive ints (N, C, [D,] H, W), got {size}")
     dims = len(size) - 2
-    if theta.dtype.kind != "f" or theta.ndim != 3 or tuple(theta.shape[1:]) != (dims, dims + 1) \
+    if theta.dtype not in FLOATING or theta.ndim != 3 or tuple(theta.shape[1:]) != (dims, dims + 1) \
             or theta.shape[0] not in (size[0], None):
         raise ValueError(f"affine_grid: theta must be floating ({size[0]}, {dims}, {dims + 1}) for size {list(size)}, "
                          f"got {theta.dtype}{list(theta.shape)}")

@@ -75,6 +75,8 @@ check_module((sum(uneven), 3, 5, 4), uneven, 0.1, dtype="float32", tol=2e-4)
 if n > 1:
     one = [1] * n  # one value per channel on each rank: enough together
     check_module((n, 3), one, 0.1)
+    empty = [3] * (n - 1) + [0]  # the last rank has no rows this step: it joins with count 0, as in PyTorch
+    check_module((sum(empty), 3, 4), empty, 0.1)
 
 # one collective forward (the statistics' all_gather) and one backward (its vjp's reduce_scatter)
 calls = []

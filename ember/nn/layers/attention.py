@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ember import ops
+from ember.backend.dtypes import FLOATING
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.dropout import Dropout
@@ -38,7 +39,7 @@ def _additive(mask, like: Tensor, blocked_when: bool) -> Tensor:
     mask = ops.as_tensor(mask, like)
     if mask.dtype == np.bool_:
         return _bool_mask(mask, like, blocked_when)
-    if mask.dtype.kind != "f":
+    if mask.dtype not in FLOATING:  # (bfloat16's NumPy kind is "V")
         raise TypeError(f"attention: masks must be bool or floating, got {mask.dtype}")
     return ops.cast(mask, like.dtype)
 

@@ -95,10 +95,12 @@ def _sync_batch_norm(bn: SyncBatchNorm, x: Tensor) -> Tensor:
     axes = (0,) + tuple(range(2, x.ndim))
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     work = x if x.dtype not in LOW_PRECISION else _ops.cast(x, float32)  # statistics in float32, as BatchNorm's
-    local_mean = _ops.mean(work, axes, keepdims=True)
+    known = x.array.size  # None in a graph with an unknown dimension: the count is read when it runs
+    # a rank with no rows this step (the end of an uneven dataset) still joins the collective with count 0 and
+    # zero statistics, adding nothing, as PyTorch's
+    local_mean = _ops.mean(work, axes, keepdims=True) if known != 0 else _ops.sum(work, axes, keepdims=True)
     centred = work - local_mean
     local_m2 = _ops.sum(centred * centred, axes)
-    known = x.array.size  # None in a graph with an unknown dimension: the count is read when it runs
     count = _ops.reshape(_ops.round(1.0 / reciprocal_count(work, axes)), (1,)) if known is None else \
         full((1,), float(known // channels), dtype=work.dtype, device=x.device)
     mine = _ops.concat([_ops.reshape(local_mean, (channels,)), local_m2, count], axis=0)

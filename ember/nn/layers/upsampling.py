@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ember import ops as _ops
+from ember.backend.dtypes import FLOATING
 from ember.nn.module import Module
 from ember.ops.sampling import cubic_weights
 from ember.tensor import Tensor
@@ -123,6 +124,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                          f"not {mode!r}")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
+    if mode in _INTERPOLATING and input.dtype not in FLOATING:  # (weights cast to integers would be 0 or 1)
+        raise TypeError(f"interpolate: mode {mode!r} takes floating-point input, got {input.dtype}; convert it first "
+                        "(x.float())")
     sizes, factors = _output_sizes(input, size, scale_factor)
     if any(n <= 0 for n in sizes):
         raise ValueError(f"interpolate: the output size {sizes} must be positive for input {list(input.shape)}")
