@@ -13,6 +13,11 @@ import itertools
 import math
 
 
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis (may be <= 0 when the kernel does not fit)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
 def conv_out_sizes(size, kernel, stride, padding, dilation) -> tuple:
     """Output sizes of a convolution along each spatial axis (may be <= 0 where the kernel does not fit)."""
     return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
