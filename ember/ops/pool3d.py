@@ -19,11 +19,10 @@ import numpy as np
 
 from ember.backend import onednn
 from ember.ops import dispatch
-from ember.ops.conv import ints
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
-from ember.ops.pooling import _adaptive_axis, _lowest, _on_onednn
+from ember.ops.pooling import _adaptive_avg_pool, _lowest, _on_onednn, _pool_attrs
 from ember.ops.registry import Spec
 
 _RANK = 3
@@ -165,15 +164,6 @@ AVG_POOL3D, AVG_POOL3D_GRAD = avg_pool_ops(_RANK, _avg_pool3d_forward, _avg_pool
 # --- public functions --------------------------------------------------------------------------------------
 
 
-def _pool_attrs(name: str, kernel_size, stride, padding) -> dict:
-    kernel_size = ints(name, "kernel_size", kernel_size, 1, _RANK)
-    return {
-        "kernel_size": kernel_size,
-        "stride": kernel_size if stride is None else ints(name, "stride", stride, 1, _RANK),
-        "padding": ints(name, "padding", padding, 0, _RANK),
-    }
-
-
 def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> TensorLike:
     """Maximum over each ``kernel_size`` window of ``x`` (N, C, D, H, W); ``stride`` defaults to the kernel size,
@@ -184,8 +174,7 @@ def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     if return_indices:
         raise ValueError("max_pool3d: return_indices=True is not supported")
     x = as_tensor(x)
-    attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding)
-    attrs["dilation"] = ints("max_pool3d", "dilation", dilation, 1, _RANK)
+    attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding, dilation, _RANK)
     attrs["ceil_mode"] = bool(ceil_mode)
     MAX_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
     return dispatch.apply(MAX_POOL3D, (x,), attrs)
@@ -201,7 +190,8 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     if divisor_override is not None:
         raise ValueError("avg_pool3d: divisor_override is not supported")
     x = to_float(x)
-    attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding)
+    attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding, rank=_RANK)
+    del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)
     attrs["count_include_pad"] = bool(count_include_pad)
     AVG_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
@@ -214,17 +204,4 @@ def adaptive_avg_pool3d(x: TensorLike, output_size) -> TensorLike:
 
     >>> y = ember.adaptive_avg_pool3d(ember.randn(2, 8, 4, 7, 7), 1)   # (2, 8, 1, 1, 1): global average pooling
     """
-    x = to_float(x)
-    if x.ndim != 5:
-        raise ValueError(f"adaptive_avg_pool3d: input must be 5-D (N, C, D, H, W), got shape {list(x.shape)}")
-    if output_size is None or isinstance(output_size, (int, np.integer)):
-        output_size = (output_size,) * _RANK
-    output_size = tuple(output_size)
-    if len(output_size) != _RANK:
-        raise ValueError(f"adaptive_avg_pool3d: output_size must be an int or 3 values, got {output_size!r}")
-    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
-    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
-        raise ValueError(f"adaptive_avg_pool3d: output_size must be positive ints, got {output_size!r}")
-    for axis in (4, 3, 2):
-        x = _adaptive_axis(x, axis, int(sizes[axis - 2]))
-    return x
+    return _adaptive_avg_pool("adaptive_avg_pool3d", x, output_size, _RANK)

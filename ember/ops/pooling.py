@@ -19,7 +19,7 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
-from ember.ops.conv import pad2d, pair, window_slice
+from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
@@ -268,13 +268,13 @@ _avg_pool2d_infer = AVG_POOL2D.infer
 # --- public functions --------------------------------------------------------------------------------------
 
 
-def _pool_attrs(name: str, kernel_size, stride, padding, dilation=1) -> dict:
-    kernel_size = pair(name, "kernel_size", kernel_size, 1)
+def _pool_attrs(name: str, kernel_size, stride, padding, dilation=1, rank: int = 2) -> dict:
+    kernel_size = ints(name, "kernel_size", kernel_size, 1, rank)
     return {
         "kernel_size": kernel_size,
-        "stride": kernel_size if stride is None else pair(name, "stride", stride, 1),
-        "padding": pair(name, "padding", padding, 0),
-        "dilation": pair(name, "dilation", dilation, 1),
+        "stride": kernel_size if stride is None else ints(name, "stride", stride, 1, rank),
+        "padding": ints(name, "padding", padding, 0, rank),
+        "dilation": ints(name, "dilation", dilation, 1, rank),
     }
 
 
@@ -391,24 +391,36 @@ def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
     return swapaxes(matmul(matrix, swapaxes(x, axis, x.ndim - 2)), axis, x.ndim - 2)
 
 
+# per rank: the input's layout, and how many output sizes it takes
+_ADAPTIVE = {2: ("(N, C, H, W)", "a pair"), 3: ("(N, C, D, H, W)", "3 values")}
+
+
+def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> TensorLike:
+    """adaptive_avg_pool2d or adaptive_avg_pool3d (``rank``): one spatial axis at a time, the last first."""
+    layout, count = _ADAPTIVE[rank]
+    x = to_float(x)
+    if x.ndim != rank + 2:
+        raise ValueError(f"{name}: input must be {rank + 2}-D {layout}, got shape {list(x.shape)}")
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        output_size = (output_size,) * rank
+    output_size = tuple(output_size)
+    if len(output_size) != rank:
+        raise ValueError(f"{name}: output_size must be an int or {count}, got {output_size!r}")
+    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
+    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+        raise ValueError(f"{name}: output_size must be positive ints, got {output_size!r}")
+    for axis in range(rank + 1, 1, -1):
+        x = _adaptive_axis(x, axis, int(sizes[axis - 2]))
+    return x
+
+
 def adaptive_avg_pool2d(x: TensorLike, output_size) -> TensorLike:
     """Average ``x`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
     size) with PyTorch's bins: bin i spans [floor(i * H / OH), ceil((i + 1) * H / OH)).
 
     >>> y = ember.adaptive_avg_pool2d(ember.randn(2, 8, 7, 7), 1)   # (2, 8, 1, 1): global average pooling
     """
-    x = to_float(x)
-    if x.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: input must be 4-D (N, C, H, W), got shape {list(x.shape)}")
-    if output_size is None or isinstance(output_size, (int, np.integer)):
-        output_size = (output_size, output_size)
-    output_size = tuple(output_size)
-    if len(output_size) != 2:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
-    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
-    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive ints, got {output_size!r}")
-    return _adaptive_axis(_adaptive_axis(x, 3, int(sizes[1])), 2, int(sizes[0]))
+    return _adaptive_avg_pool("adaptive_avg_pool2d", x, output_size, 2)
 
 
 def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:
