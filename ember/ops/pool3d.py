@@ -12,17 +12,14 @@ work. Adaptive average pooling is composed of means and matmuls. The records' sh
 
 from __future__ import annotations
 
-import functools
 import itertools
-
-import numpy as np
 
 from ember.backend import onednn
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
-from ember.ops.pooling import _adaptive_avg_pool, _lowest, _on_onednn, _pool_attrs
+from ember.ops.pooling import _adaptive_avg_pool, _divisor, _lowest, _on_onednn, _pool_attrs
 from ember.ops.registry import Spec
 
 _RANK = 3
@@ -123,20 +120,6 @@ MAX_POOL3D, MAX_POOL3D_GRAD, MAX_POOL3D_GATHER = max_pool_ops(
 
 
 # --- average pooling ---------------------------------------------------------------------------------------
-
-
-def _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype):
-    """How many elements each window averages, (OD, OH, OW): PyTorch's rule, windows clipped to the padded input
-    and, without ``count_include_pad``, to the input itself."""
-    out_size = _geometry(input_size, kernel_size, stride, padding, _NO_DILATION, ceil_mode)[0]
-    counts = []
-    for a in range(len(input_size)):
-        start = np.arange(out_size[a]) * stride[a] - padding[a]
-        end = np.minimum(start + kernel_size[a], input_size[a] + padding[a])
-        if not count_include_pad:
-            start, end = np.maximum(start, 0), np.minimum(end, input_size[a])
-        counts.append(end - start)
-    return xp.asarray(functools.reduce(np.multiply.outer, counts).astype(dtype))
 
 
 def _avg_pool3d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):

@@ -14,6 +14,8 @@ holds the 2-D kernels.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ember.backend import onednn
@@ -224,18 +226,17 @@ _NO_DILATION = (1, 1)
 
 
 def _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype):
-    """How many elements each window averages, (OH, OW): PyTorch's rule, windows clipped to the padded input
-    and, without ``count_include_pad``, to the input itself."""
-    shape = (1, 1) + tuple(input_size)
-    out_size = _geometry(shape, kernel_size, stride, padding, _NO_DILATION, ceil_mode)[0]
+    """How many elements each window averages, one axis per spatial axis of ``input_size`` (any rank): PyTorch's
+    rule, windows clipped to the padded input and, without ``count_include_pad``, to the input itself."""
     counts = []
-    for a in (0, 1):
-        start = np.arange(out_size[a]) * stride[a] - padding[a]
+    for a in range(len(input_size)):
+        out = pool_out_size(input_size[a], kernel_size[a], stride[a], padding[a], 1, ceil_mode)
+        start = np.arange(out) * stride[a] - padding[a]
         end = np.minimum(start + kernel_size[a], input_size[a] + padding[a])
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, input_size[a])
         counts.append(end - start)
-    return xp.asarray(np.outer(counts[0], counts[1]).astype(dtype))
+    return xp.asarray(functools.reduce(np.multiply.outer, counts).astype(dtype))
 
 
 def _avg_pool2d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
