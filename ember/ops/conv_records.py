@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ember.ops import conv_nd, dispatch
+from ember.ops import dispatch
 from ember.ops.autocast import LOWER
-from ember.ops.conv_nd import conv_out_size
+from ember.ops.conv_nd import conv_out_size, transposed_size
 from ember.ops.infer import as_int, check_window, require_float, same_dtype
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.reduction import SUM
@@ -174,7 +174,8 @@ def conv_ops(rank: int, conv_forward: Callable, weight_grad_forward: Callable,
         check_window(transpose_name, [x, w], rank, stride=stride, padding=padding, dilation=dilation,
                      output_padding=output_padding)
         check_conv(transpose_name, x, w, groups, transposed=True, rank=rank)
-        size = conv_nd.transposed_sizes(x.shape[2:], w.shape[2:], stride, padding, dilation, output_padding)
+        size = tuple([transposed_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a], dilation[a],
+                                      output_padding[a]) for a in spatial])
         if min(size) <= 0:
             raise shape_error(transpose_name, [x, w], f"the output size {list(size)} is not positive")
         return Spec((x.shape[0], w.shape[1] * groups) + size, x.dtype)
