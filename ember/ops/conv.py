@@ -30,7 +30,7 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
-from ember.ops.conv_nd import conv_out_size
+from ember.ops.conv_nd import conv_out_size, transposed_size
 from ember.ops.conv_records import conv_ops
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
@@ -385,11 +385,8 @@ def _as_flipped_conv(xp, x_shape, w_shape, stride, padding, dilation, groups, ou
 
 
 def _transposed_size(x_shape, w_shape, stride, padding, dilation, output_padding) -> tuple:
-    return tuple(
-        (x_shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (w_shape[2 + a] - 1)
-        + output_padding[a] + 1
-        for a in (0, 1)
-    )
+    return tuple([transposed_size(x_shape[2 + a], w_shape[2 + a], stride[a], padding[a], dilation[a],
+                                  output_padding[a]) for a in (0, 1)])
 
 
 # --- the records ------------------------------------------------------------------------------------------
