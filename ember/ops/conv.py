@@ -4,7 +4,8 @@ Three primitives carry all of them. ``conv2d(x, w)`` is bilinear, and its two pa
 ``conv_transpose2d(gy, w)`` (with respect to x) and ``conv2d_weight_grad(x, gy)`` (with respect to w).
 Each of the three is bilinear too, and the vjps of each are the other two, so gradients of any order
 stay inside this closed set. conv2d also takes the bias as an optional third input (added inside the kernel;
-its gradient is a sum of gy).
+its gradient is a sum of gy). Their shape rules, vjps and costs are ``conv_records``'s, shared with the 3-D ones;
+this module holds the 2-D kernels.
 
 Each forward is im2col: the input moved batch-last (C, H, W, N), a strided window view of it copied
 once into columns (C * kh * kw, OH * OW * N), and one matmul per group; the adjoint scatters columns
@@ -29,13 +30,11 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
-from ember.ops.autocast import LOWER
+from ember.ops.conv_nd import conv_out_size, transposed_size
+from ember.ops.conv_records import conv_ops
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import as_int, check_window, require_float, same_dtype
-from ember.ops.modes import on_tensors, vjp_rule
-from ember.ops.reduction import SUM
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
+from ember.ops.registry import Spec
 from ember.ops.shape import reshape
 
 # --- shared helpers ---------------------------------------------------------------------------------------
@@ -64,11 +63,6 @@ def ints(name: str, arg: str, value, minimum: int, count: int) -> tuple:
     if min(value) < minimum:
         raise ValueError(f"{name}: {arg} must be at least {minimum}, got {value}")
     return value
-
-
-def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length of a convolution along one axis (may be <= 0 when the kernel does not fit)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def pad2d(xp, x, top: int, bottom: int, left: int, right: int, value=0):
@@ -106,23 +100,6 @@ def matrix_rows(xp, rows: int, columns: int, dtype, zeros: bool = False):
     if xp is not np or (columns * itemsize) % _ALIASING_BYTES or rows < 2:
         return make((rows, columns), dtype=dtype)
     return make((rows, columns + _ROW_GAP_BYTES // itemsize), dtype=dtype)[:, :columns]
-
-
-def empty_safe(infer):
-    """A convolution kernel wrapped to answer inputs with no elements (an empty batch, no channels) itself: the
-    products' reshapes cannot infer a size from 0 elements. The result is the shape rule's zeros, plus the bias
-    where one is given (a convolution over no input channels is its bias, as PyTorch's)."""
-    def wrap(forward):
-        def run(xp, *arrays, **attrs):
-            if all(a is None or a.size for a in arrays):
-                return forward(xp, *arrays, **attrs)
-            spec = infer(*(None if a is None else Spec(a.shape, a.dtype) for a in arrays), **attrs)
-            result = xp.zeros(spec.shape, spec.dtype)
-            if len(arrays) > 2 and arrays[2] is not None and result.size:
-                result += arrays[2].reshape((1, -1) + (1,) * (result.ndim - 2)).astype(spec.dtype)
-            return result
-        return run
-    return wrap
 
 
 def _compute_dtype(xp, *arrays) -> tuple:
@@ -292,84 +269,6 @@ def _weight_grad_by_kernel_rows(xp, x, gy, kernel, stride, padding, dilation):
     return xp.ascontiguousarray(gw.reshape(kernel[0], c, kernel[1], o).transpose(3, 1, 0, 2))
 
 
-_LAYOUTS = {2: ("(N, C, H, W)", "kH, kW"), 3: ("(N, C, D, H, W)", "kD, kH, kW")}
-
-
-def _check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = False, rank: int = 2):
-    """Channel, group and dtype checks shared by the convolutions and transposed convolutions over ``rank`` spatial
-    axes."""
-    specs = [x, w]
-    layout, taps = _LAYOUTS[rank]
-    if as_int(name, groups, "groups", specs) < 1:
-        raise shape_error(name, specs, f"groups must be positive, got {groups}")
-    if x.ndim != rank + 2:
-        raise shape_error(name, specs, f"input must be {rank + 2}-D {layout}, got {x.ndim}-D")
-    if w.ndim != rank + 2:
-        raise shape_error(name, specs, f"weight must be {rank + 2}-D, got {w.ndim}-D")
-    same_dtype(name, specs)
-    require_float(name, specs)
-    if transposed:
-        if w.shape[0] != x.shape[1]:
-            raise shape_error(
-                name, specs, f"weight (C_in, C_out/groups, {taps}) has C_in={w.shape[0]}, input has {x.shape[1]} "
-                "channels")
-        if x.shape[1] % groups:
-            raise shape_error(name, specs, f"input channels ({x.shape[1]}) are not divisible by groups={groups}")
-        return
-    if x.shape[1] % groups or w.shape[0] % groups:
-        raise shape_error(
-            name, specs, f"input channels ({x.shape[1]}) and output channels ({w.shape[0]}) must both be divisible "
-            f"by groups={groups}")
-    if w.shape[1] * groups != x.shape[1]:
-        raise shape_error(
-            name, specs, f"weight expects {w.shape[1] * groups} input channels ({w.shape[1]} per group x {groups} "
-            f"groups), input has {x.shape[1]}")
-
-
-def _conv2d_infer(x, w, bias=None, *, stride, padding, dilation, groups):
-    check_window("conv2d", [x, w], stride=stride, padding=padding, dilation=dilation)
-    _check_conv("conv2d", x, w, groups)
-    if bias is not None:
-        specs = [x, w, bias]
-        same_dtype("conv2d", specs)
-        if bias.ndim != 1 or bias.shape[0] != w.shape[0]:
-            raise shape_error("conv2d", specs, f"bias must have shape [{w.shape[0]}] (one per output channel)")
-    sizes = []
-    for axis in (0, 1):
-        size, kernel = x.shape[2 + axis], w.shape[2 + axis]
-        out = conv_out_size(size, kernel, stride[axis], padding[axis], dilation[axis])
-        if out <= 0:
-            raise shape_error(
-                "conv2d", [x, w], f"kernel size {kernel} (dilated: {dilation[axis] * (kernel - 1) + 1}) is larger "
-                f"than the padded input size {size + 2 * padding[axis]} along {'HW'[axis]}")
-        sizes.append(out)
-    return Spec((x.shape[0], w.shape[0], sizes[0], sizes[1]), x.dtype)
-
-
-def _conv2d_rule(run, ctx, g):
-    x, w = ctx.inputs[:2]
-    attrs = ctx.attrs
-    gx = gw = None
-    if ctx.needs[0]:
-        gx = run(CONV_TRANSPOSE2D, g, w, **_transpose_attrs(g.shape, w.shape, tuple(x.shape[2:]), **attrs))
-    if ctx.needs[1]:
-        gw = run(CONV2D_WEIGHT_GRAD, x, g, kernel_size=tuple(w.shape[2:]), **attrs)
-    if len(ctx.inputs) == 2:
-        return gx, gw
-    gb = run(SUM, g, axis=(0, 2, 3), keepdims=False) if ctx.needs[2] else None
-    return gx, gw, gb
-
-
-def _conv2d_cost(out, x, w, bias=None, **attrs):
-    per_output = w.size // w.shape[0]  # (C / groups) * kh * kw multiply-adds per output element (the bias's adds
-    # uncounted, as linear's and fvcore's counts leave them out)
-    return Cost(2 * out.size * per_output, out.nbytes + x.nbytes + w.nbytes + (bias.nbytes if bias is not None else 0))
-
-
-CONV2D = defop("conv2d", forward=empty_safe(_conv2d_infer)(_conv2d_forward), infer=_conv2d_infer,
-               vjp=vjp_rule(_conv2d_rule), cost=_conv2d_cost, onnx="Conv", autocast=LOWER)
-
-
 # --- conv2d_weight_grad ------------------------------------------------------------------------------------
 
 
@@ -404,49 +303,6 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
         gw = xp.matmul(gy, cols.transpose(0, 2, 1))
     gw = gw.reshape((o, c // groups) + tuple(kernel_size))
     return gw.astype(result_dtype) if result_dtype is not None else gw
-
-
-def _weight_grad_infer(x, gy, *, stride, padding, dilation, groups, kernel_size):
-    specs = [x, gy]
-    check_window("conv2d_weight_grad", specs, stride=stride, padding=padding, dilation=dilation,
-                 kernel_size=kernel_size)
-    if as_int("conv2d_weight_grad", groups, "groups", specs) < 1:
-        raise shape_error("conv2d_weight_grad", specs, f"groups must be positive, got {groups}")
-    if x.ndim != 4 or gy.ndim != 4:
-        raise shape_error("conv2d_weight_grad", specs, "input and output gradient must be 4-D")
-    same_dtype("conv2d_weight_grad", specs)
-    if x.shape[0] != gy.shape[0] or x.shape[1] % groups or gy.shape[1] % groups:
-        raise shape_error("conv2d_weight_grad", specs, f"batch sizes or channels do not fit groups={groups}")
-    for axis in (0, 1):
-        expected = conv_out_size(x.shape[2 + axis], kernel_size[axis], stride[axis], padding[axis], dilation[axis])
-        if not 1 <= gy.shape[2 + axis] <= expected:
-            raise shape_error("conv2d_weight_grad", specs, f"output gradient must have size at most {expected} "
-                              f"along {'HW'[axis]}, got {gy.shape[2 + axis]}")
-    return Spec((gy.shape[1], x.shape[1] // groups) + tuple(kernel_size), x.dtype)
-
-
-def _weight_grad_vjp(ctx, gg):
-    x, gy = ctx.inputs
-    attrs = dict(ctx.attrs)
-    del attrs["kernel_size"]
-    gx = _conv_transpose2d(gy, gg, output_size=tuple(x.shape[2:]), **attrs) if ctx.needs[0] else None
-    ggy = _crop(on_tensors, dispatch.apply(CONV2D, (x, gg), attrs), gy.shape) if ctx.needs[1] else None
-    return gx, ggy
-
-
-def _weight_grad_cost(out, x, gy, **attrs):
-    per_output = out.size // out.shape[0]
-    return Cost(2 * gy.size * per_output, out.nbytes + x.nbytes + gy.nbytes)
-
-
-CONV2D_WEIGHT_GRAD = defop(
-    "conv2d_weight_grad",
-    forward=empty_safe(_weight_grad_infer)(_weight_grad_forward),
-    infer=_weight_grad_infer,
-    vjp=_weight_grad_vjp,
-    cost=_weight_grad_cost,
-    onnx=NO_ONNX,
-)
 
 
 # --- conv_transpose2d --------------------------------------------------------------------------------------
@@ -529,56 +385,16 @@ def _as_flipped_conv(xp, x_shape, w_shape, stride, padding, dilation, groups, ou
 
 
 def _transposed_size(x_shape, w_shape, stride, padding, dilation, output_padding) -> tuple:
-    return tuple(
-        (x_shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (w_shape[2 + a] - 1)
-        + output_padding[a] + 1
-        for a in (0, 1)
-    )
+    return tuple([transposed_size(x_shape[2 + a], w_shape[2 + a], stride[a], padding[a], dilation[a],
+                                  output_padding[a]) for a in (0, 1)])
 
 
-def _conv_transpose2d_infer(x, w, *, stride, padding, dilation, groups, output_padding):
-    check_window("conv_transpose2d", [x, w], stride=stride, padding=padding, dilation=dilation,
-                 output_padding=output_padding)
-    _check_conv("conv_transpose2d", x, w, groups, transposed=True)
-    size = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
-    if min(size) <= 0:
-        raise shape_error("conv_transpose2d", [x, w], f"the output size {list(size)} is not positive")
-    return Spec((x.shape[0], w.shape[1] * groups) + size, x.dtype)
+# --- the records ------------------------------------------------------------------------------------------
 
-
-def _conv_transpose2d_rule(run, ctx, g):
-    x, w = ctx.inputs
-    attrs = dict(ctx.attrs)
-    del attrs["output_padding"]
-    gx = _crop(run, run(CONV2D, g, w, **attrs), x.shape) if ctx.needs[0] else None
-    gw = run(CONV2D_WEIGHT_GRAD, g, x, kernel_size=tuple(w.shape[2:]), **attrs) if ctx.needs[1] else None
-    return gx, gw
-
-
-def _conv_transpose2d_cost(out, x, w, **attrs):
-    per_input = w.size // w.shape[0]  # (C_out / groups) * kh * kw multiply-adds per input element
-    return Cost(2 * x.size * per_input, out.nbytes + x.nbytes + w.nbytes)
-
-
-CONV_TRANSPOSE2D = defop(
-    "conv_transpose2d",
-    forward=empty_safe(_conv_transpose2d_infer)(_conv_transpose2d_forward),
-    infer=_conv_transpose2d_infer,
-    vjp=vjp_rule(_conv_transpose2d_rule),
-    cost=_conv_transpose2d_cost,
-    onnx="ConvTranspose",
-    autocast=LOWER,
-)
-
-
-def _crop(run, t, shape):
-    """``t`` cut to the spatial size of ``shape`` (extra rows/columns appear when output_padding >= stride), inside
-    a rule over ``run``; any number of spatial axes."""
-    if tuple(t.shape[2:]) == tuple(shape[2:]):
-        return t
-    from ember.ops.indexing import GETITEM
-
-    return run(GETITEM, t, index=(slice(None), slice(None)) + tuple(slice(0, s) for s in shape[2:]))
+CONV2D, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D = conv_ops(2, _conv2d_forward, _weight_grad_forward,
+                                                        _conv_transpose2d_forward)
+_conv2d_infer = CONV2D.infer
+_conv_transpose2d_infer = CONV_TRANSPOSE2D.infer
 
 
 def _check_output_padding(name: str, output_padding, stride, dilation):
@@ -587,24 +403,6 @@ def _check_output_padding(name: str, output_padding, stride, dilation):
             raise ValueError(
                 f"{name}: output_padding {output_padding} must be smaller than stride {stride} or dilation "
                 f"{dilation} (per axis)")
-
-
-def _transpose_attrs(g_shape, w_shape, output_size, *, stride, padding, dilation, groups) -> dict:
-    """A transposed convolution's attributes for a gradient of ``g_shape`` whose output has the spatial
-    ``output_size`` of the convolution's input (conv_transpose2d's, or conv_transpose3d's for three axes)."""
-    output_padding = tuple(
-        output_size[a] + 2 * padding[a] - dilation[a] * (w_shape[2 + a] - 1) - 1 - (g_shape[2 + a] - 1) * stride[a]
-        for a in range(len(output_size))
-    )
-    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
-            "output_padding": output_padding}
-
-
-def _conv_transpose2d(g: TensorLike, w: TensorLike, *, output_size, stride, padding, dilation, groups) -> TensorLike:
-    """conv_transpose2d of ``g`` whose output has the spatial ``output_size`` of the convolution's input."""
-    attrs = _transpose_attrs(g.shape, w.shape, output_size, stride=stride, padding=padding, dilation=dilation,
-                             groups=groups)
-    return dispatch.apply(CONV_TRANSPOSE2D, (g, w), attrs)
 
 
 # --- public functions --------------------------------------------------------------------------------------
@@ -637,11 +435,11 @@ def _groups(name: str, groups) -> int:
     return int(groups)
 
 
-def _conv_attrs(name: str, stride, padding, dilation, groups) -> dict:
+def _conv_attrs(name: str, stride, padding, dilation, groups, rank: int = 2) -> dict:
     return {
-        "stride": pair(name, "stride", stride, 1),
-        "padding": pair(name, "padding", padding, 0),
-        "dilation": pair(name, "dilation", dilation, 1),
+        "stride": ints(name, "stride", stride, 1, rank),
+        "padding": ints(name, "padding", padding, 0, rank),
+        "dilation": ints(name, "dilation", dilation, 1, rank),
         "groups": _groups(name, groups),
     }
 

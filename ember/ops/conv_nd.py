@@ -13,16 +13,24 @@ import itertools
 import math
 
 
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis (may be <= 0 when the kernel does not fit)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def transposed_size(size: int, kernel: int, stride: int, padding: int, dilation: int, output_padding: int) -> int:
+    """Output length of a transposed convolution along one axis."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
 def conv_out_sizes(size, kernel, stride, padding, dilation) -> tuple:
     """Output sizes of a convolution along each spatial axis (may be <= 0 where the kernel does not fit)."""
-    return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
-                 for s, k, st, p, d in zip(size, kernel, stride, padding, dilation))
+    return tuple(map(conv_out_size, size, kernel, stride, padding, dilation))
 
 
 def transposed_sizes(size, kernel, stride, padding, dilation, output_padding) -> tuple:
     """Output sizes of a transposed convolution along each spatial axis."""
-    return tuple((s - 1) * st - 2 * p + d * (k - 1) + op + 1
-                 for s, k, st, p, d, op in zip(size, kernel, stride, padding, dilation, output_padding))
+    return tuple(map(transposed_size, size, kernel, stride, padding, dilation, output_padding))
 
 
 def batch_last(xp, x, padding):

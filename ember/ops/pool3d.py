@@ -6,25 +6,21 @@ operations, on NumPy or CuPy. Max pooling routes the gradient to the first maxim
 order, as PyTorch does; with the ``onednn`` extra, float32 max pooling and its gradient run on oneDNN's kernels (the
 same first maxima; inputs holding NaN stay here, as for 2-D: ``pooling._on_onednn``). ``max_pool3d_grad`` and
 ``max_pool3d_gather`` are linear in the incoming gradient and each is the other's vjp, so gradients of gradients
-work. Adaptive average pooling is composed of means and matmuls.
+work. Adaptive average pooling is composed of means and matmuls. The records' shape rules, vjps and costs are
+``pool_records``'s, as the 2-D ones'.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-
-import numpy as np
 
 from ember.backend import onednn
 from ember.ops import dispatch
-from ember.ops.conv import ints
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import check_window, require_float
-from ember.ops.modes import vjp_rule
-from ember.ops.pooling import _adaptive_axis, _lowest, _on_onednn, pool_cost, pool_out_size
-from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
+from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
+from ember.ops.pooling import _adaptive_avg_pool, _divisor, _lowest, _on_onednn, _pool_attrs
+from ember.ops.registry import Spec
 
 _RANK = 3
 _NO_DILATION = (1,) * _RANK
@@ -61,20 +57,6 @@ def _windows(kernel_size, stride, dilation, out) -> list:
 
 def _cropped(y, padding, size):
     return y[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(padding, size))]
-
-
-def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil_mode) -> Spec:
-    check_window(name, [x], _RANK, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
-    if x.ndim != 5:
-        raise shape_error(name, [x], f"input must be 5-D (N, C, D, H, W), got {x.ndim}-D")
-    if any(p > k // 2 for p, k in zip(padding, kernel_size)):
-        raise shape_error(name, [x], f"padding {padding} must be at most half the kernel size {kernel_size}")
-    out = _geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)[0]
-    if min(out) <= 0:
-        padded = [s + 2 * p for s, p in zip(x.shape[2:], padding)]
-        raise shape_error(name, [x], f"kernel size {kernel_size} (dilation {dilation}) does not fit the padded input "
-                          f"{padded}: output size {list(out)}")
-    return Spec(tuple(x.shape[:2]) + out, x.dtype)
 
 
 # --- max pooling ---------------------------------------------------------------------------------------------
@@ -133,72 +115,11 @@ def _max_pool3d_gather_forward(xp, x, h, *, kernel_size, stride, padding, dilati
     return out
 
 
-def _max_pool3d_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
-    return _check_pool("max_pool3d", x, kernel_size, stride, padding, dilation, ceil_mode)
-
-
-def _max_pool3d_grad_infer(x, g, **attrs):
-    expected = _check_pool("max_pool3d_grad", x, **attrs)
-    if tuple(g.shape) != expected.shape or g.dtype != x.dtype:
-        raise shape_error("max_pool3d_grad", [x, g], f"the gradient must be {x.dtype}{list(expected.shape)}")
-    return Spec(tuple(x.shape), x.dtype)
-
-
-def _max_pool3d_gather_infer(x, h, **attrs):
-    if tuple(h.shape) != tuple(x.shape) or h.dtype != x.dtype:
-        raise shape_error("max_pool3d_gather", [x, h], "both inputs must have one shape and dtype")
-    return _check_pool("max_pool3d_gather", x, **attrs)
-
-
-def _max_pool3d_rule(run, ctx, g):
-    return (run(MAX_POOL3D_GRAD, ctx.inputs[0], g, **ctx.attrs),)
-
-
-MAX_POOL3D = defop(
-    "max_pool3d",
-    forward=_max_pool3d_forward,
-    infer=_max_pool3d_infer,
-    vjp=vjp_rule(_max_pool3d_rule),
-    cost=pool_cost,
-    onnx="MaxPool",
-)
-
-# The routing of the gradient is piecewise constant in x (no gradient there) and linear in g.
-MAX_POOL3D_GRAD = defop(
-    "max_pool3d_grad",
-    forward=_max_pool3d_grad_forward,
-    infer=_max_pool3d_grad_infer,
-    vjp=lambda ctx, gg: (None, dispatch.apply(MAX_POOL3D_GATHER, (ctx.inputs[0], gg), ctx.attrs)
-                         if ctx.needs[1] else None),
-    cost=pool_cost,
-    onnx=NO_ONNX,
-)
-
-MAX_POOL3D_GATHER = defop(
-    "max_pool3d_gather",
-    forward=_max_pool3d_gather_forward,
-    infer=_max_pool3d_gather_infer,
-    vjp=lambda ctx, g: (None, dispatch.apply(MAX_POOL3D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
-    cost=pool_cost,
-    onnx=NO_ONNX,
-)
+MAX_POOL3D, MAX_POOL3D_GRAD, MAX_POOL3D_GATHER = max_pool_ops(
+    _RANK, _max_pool3d_forward, _max_pool3d_grad_forward, _max_pool3d_gather_forward)
 
 
 # --- average pooling ---------------------------------------------------------------------------------------
-
-
-def _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype):
-    """How many elements each window averages, (OD, OH, OW): PyTorch's rule, windows clipped to the padded input
-    and, without ``count_include_pad``, to the input itself."""
-    out_size = _geometry(input_size, kernel_size, stride, padding, _NO_DILATION, ceil_mode)[0]
-    counts = []
-    for a in range(len(input_size)):
-        start = np.arange(out_size[a]) * stride[a] - padding[a]
-        end = np.minimum(start + kernel_size[a], input_size[a] + padding[a])
-        if not count_include_pad:
-            start, end = np.maximum(start, 0), np.minimum(end, input_size[a])
-        counts.append(end - start)
-    return xp.asarray(functools.reduce(np.multiply.outer, counts).astype(dtype))
 
 
 def _avg_pool3d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
@@ -220,60 +141,10 @@ def _avg_pool3d_grad_forward(xp, g, *, input_size, kernel_size, stride, padding,
     return _cropped(out, padding, input_size)
 
 
-def _avg_pool3d_infer(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
-    require_float("avg_pool3d", [x])
-    return _check_pool("avg_pool3d", x, kernel_size, stride, padding, _NO_DILATION, ceil_mode)
-
-
-def _avg_pool3d_grad_infer(g, *, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad):
-    check_window("avg_pool3d_grad", [g], _RANK, input_size=input_size)
-    shape = tuple(g.shape[:2]) + tuple(input_size)
-    expected = _check_pool("avg_pool3d_grad", Spec(shape, g.dtype), kernel_size, stride, padding, _NO_DILATION,
-                           ceil_mode)
-    if tuple(g.shape) != expected.shape:
-        raise shape_error("avg_pool3d_grad", [g], f"the gradient must have shape {list(expected.shape)}")
-    return Spec(shape, g.dtype)
-
-
-def _avg_pool3d_rule(run, ctx, g):
-    return (run(AVG_POOL3D_GRAD, g, input_size=tuple(ctx.inputs[0].shape[2:]), **ctx.attrs),)
-
-
-def _avg_pool3d_grad_rule(run, ctx, gg):
-    attrs = dict(ctx.attrs)
-    del attrs["input_size"]
-    return (run(AVG_POOL3D, gg, **attrs),)
-
-
-AVG_POOL3D = defop(
-    "avg_pool3d",
-    forward=_avg_pool3d_forward,
-    infer=_avg_pool3d_infer,
-    vjp=vjp_rule(_avg_pool3d_rule),
-    cost=pool_cost,
-    onnx="AveragePool",
-)
-
-AVG_POOL3D_GRAD = defop(
-    "avg_pool3d_grad",
-    forward=_avg_pool3d_grad_forward,
-    infer=_avg_pool3d_grad_infer,
-    vjp=vjp_rule(_avg_pool3d_grad_rule),
-    cost=pool_cost,
-    onnx=NO_ONNX,
-)
+AVG_POOL3D, AVG_POOL3D_GRAD = avg_pool_ops(_RANK, _avg_pool3d_forward, _avg_pool3d_grad_forward)
 
 
 # --- public functions --------------------------------------------------------------------------------------
-
-
-def _pool_attrs(name: str, kernel_size, stride, padding) -> dict:
-    kernel_size = ints(name, "kernel_size", kernel_size, 1, _RANK)
-    return {
-        "kernel_size": kernel_size,
-        "stride": kernel_size if stride is None else ints(name, "stride", stride, 1, _RANK),
-        "padding": ints(name, "padding", padding, 0, _RANK),
-    }
 
 
 def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -286,10 +157,9 @@ def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     if return_indices:
         raise ValueError("max_pool3d: return_indices=True is not supported")
     x = as_tensor(x)
-    attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding)
-    attrs["dilation"] = ints("max_pool3d", "dilation", dilation, 1, _RANK)
+    attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding, dilation, _RANK)
     attrs["ceil_mode"] = bool(ceil_mode)
-    _max_pool3d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
+    MAX_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
     return dispatch.apply(MAX_POOL3D, (x,), attrs)
 
 
@@ -303,10 +173,11 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     if divisor_override is not None:
         raise ValueError("avg_pool3d: divisor_override is not supported")
     x = to_float(x)
-    attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding)
+    attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding, rank=_RANK)
+    del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)
     attrs["count_include_pad"] = bool(count_include_pad)
-    _avg_pool3d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
+    AVG_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
     return dispatch.apply(AVG_POOL3D, (x,), attrs)
 
 
@@ -316,17 +187,4 @@ def adaptive_avg_pool3d(x: TensorLike, output_size) -> TensorLike:
 
     >>> y = ember.adaptive_avg_pool3d(ember.randn(2, 8, 4, 7, 7), 1)   # (2, 8, 1, 1, 1): global average pooling
     """
-    x = to_float(x)
-    if x.ndim != 5:
-        raise ValueError(f"adaptive_avg_pool3d: input must be 5-D (N, C, D, H, W), got shape {list(x.shape)}")
-    if output_size is None or isinstance(output_size, (int, np.integer)):
-        output_size = (output_size,) * _RANK
-    output_size = tuple(output_size)
-    if len(output_size) != _RANK:
-        raise ValueError(f"adaptive_avg_pool3d: output_size must be an int or 3 values, got {output_size!r}")
-    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
-    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
-        raise ValueError(f"adaptive_avg_pool3d: output_size must be positive ints, got {output_size!r}")
-    for axis in (4, 3, 2):
-        x = _adaptive_axis(x, axis, int(sizes[axis - 2]))
-    return x
+    return _adaptive_avg_pool("adaptive_avg_pool3d", x, output_size, _RANK)

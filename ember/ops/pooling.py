@@ -8,37 +8,25 @@ Max pooling routes the gradient to the first maximum of each window, as PyTorch 
 extra, float32 max pooling and its gradient run on oneDNN's kernels (the same first maxima); an eager forward
 that will be differentiated keeps oneDNN's workspace for the gradient (``residuals``). The gradient
 primitives are linear in the incoming gradient and each is the other's vjp, so gradients of gradients work
-as well.
+as well. The records' shape rules, vjps and costs are ``pool_records``'s, shared with the 3-D ones; this module
+holds the 2-D kernels.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 
 import numpy as np
 
 from ember.backend import onednn
 from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
-from ember.ops.conv import pad2d, pair, window_slice
+from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import check_window, require_float
-from ember.ops.modes import vjp_rule
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
+from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
+from ember.ops.registry import Spec
 from ember.ops.shape import reshape
-
-
-def pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
-    """Output length along one axis; with ``ceil_mode`` a last partial window counts if it starts inside
-    the input or its left padding (PyTorch's rule)."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if not ceil_mode:
-        return span // stride + 1
-    out = -(-span // stride) + 1
-    if (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
 
 
 def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
@@ -66,28 +54,6 @@ def _positions(kernel_size):
 def _lowest(xp, dtype):
     # bfloat16 is a float whose NumPy kind is "V" (ml_dtypes): ask Ember's dtype table, not the kind
     return -xp.inf if is_floating(np.dtype(dtype)) else np.iinfo(dtype).min
-
-
-def _check_pool(name: str, x: Spec, kernel_size, stride, padding, dilation, ceil_mode):
-    check_window(name, [x], kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
-    if x.ndim != 4:
-        raise shape_error(name, [x], f"input must be 4-D (N, C, H, W), got {x.ndim}-D")
-    for a in (0, 1):
-        if padding[a] > kernel_size[a] // 2:
-            raise shape_error(name, [x], f"padding {padding} must be at most half the kernel size {kernel_size}")
-    out = tuple(
-        pool_out_size(x.shape[2 + a], kernel_size[a], stride[a], padding[a], dilation[a], ceil_mode) for a in (0, 1)
-    )
-    if min(out) <= 0:
-        raise shape_error(name, [x], f"kernel size {kernel_size} (dilation {dilation}) does not fit the padded input "
-                          f"{[x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]]}: output size {list(out)}")
-    return Spec(tuple(x.shape[:2]) + out, x.dtype)
-
-
-def pool_cost(out, *inputs, kernel_size, **attrs) -> Cost:
-    """A pooling op's cost, whatever its spatial rank: one operation per kernel tap and pooled element."""
-    pooled = min(s.size for s in (out,) + inputs)  # the pooled side: output of a pool, input of its gradient
-    return Cost(math.prod(kernel_size) * pooled, out.nbytes + sum(s.nbytes for s in inputs))
 
 
 # --- max pooling ---------------------------------------------------------------------------------------------
@@ -177,12 +143,6 @@ def _max_pool2d_residuals(xp, x, *, kernel_size, stride, padding, dilation, ceil
                                ceil_mode=ceil_mode), None
 
 
-def _max_pool2d_rule(run, ctx, g):
-    if ctx.residuals is None:
-        return (run(MAX_POOL2D_GRAD, ctx.inputs[0], g, **ctx.attrs),)
-    return (run(MAX_POOL2D_GRAD, ctx.inputs[0], g, workspace=ctx.residuals, **ctx.attrs),)
-
-
 def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode, workspace=None):
     """``workspace``: the forward's oneDNN workspace for this x (eager mode), read instead of pooling x again."""
     if workspace is not None and xp is np and g.dtype == np.float32:
@@ -255,56 +215,9 @@ def _max_pool2d_gather_forward(xp, x, h, *, kernel_size, stride, padding, dilati
     return out
 
 
-def _max_pool2d_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
-    return _check_pool("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-
-
-def _max_pool2d_grad_infer(x, g, workspace=None, **attrs):
-    expected = _check_pool("max_pool2d_grad", x, **attrs)
-    if tuple(g.shape) != expected.shape or g.dtype != x.dtype:
-        raise shape_error("max_pool2d_grad", [x, g], f"the gradient must be {x.dtype}{list(expected.shape)}")
-    return Spec(tuple(x.shape), x.dtype)
-
-
-def _max_pool2d_gather_infer(x, h, **attrs):
-    if tuple(h.shape) != tuple(x.shape) or h.dtype != x.dtype:
-        raise shape_error("max_pool2d_gather", [x, h], "both inputs must have one shape and dtype")
-    return _check_pool("max_pool2d_gather", x, **attrs)
-
-
-MAX_POOL2D = defop(
-    "max_pool2d",
-    forward=_max_pool2d_forward,
-    infer=_max_pool2d_infer,
-    vjp=vjp_rule(_max_pool2d_rule),
-    cost=pool_cost,
-    onnx="MaxPool",
-    residuals=_max_pool2d_residuals,
-)
-
-# The routing of the gradient is piecewise constant in x (no gradient there) and linear in g.
-MAX_POOL2D_GRAD = defop(
-    "max_pool2d_grad",
-    forward=_max_pool2d_grad_forward,
-    infer=_max_pool2d_grad_infer,
-    vjp=lambda ctx, gg: (None, dispatch.apply(MAX_POOL2D_GATHER, (ctx.inputs[0], gg), _without_workspace(ctx.attrs))
-                         if ctx.needs[1] else None),
-    cost=pool_cost,
-    onnx=NO_ONNX,
-)
-
-def _without_workspace(attrs: dict) -> dict:
-    return {k: v for k, v in attrs.items() if k != "workspace"}
-
-
-MAX_POOL2D_GATHER = defop(
-    "max_pool2d_gather",
-    forward=_max_pool2d_gather_forward,
-    infer=_max_pool2d_gather_infer,
-    vjp=lambda ctx, g: (None, dispatch.apply(MAX_POOL2D_GRAD, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None),
-    cost=pool_cost,
-    onnx=NO_ONNX,
-)
+MAX_POOL2D, MAX_POOL2D_GRAD, MAX_POOL2D_GATHER = max_pool_ops(
+    2, _max_pool2d_forward, _max_pool2d_grad_forward, _max_pool2d_gather_forward, residuals=_max_pool2d_residuals)
+_max_pool2d_infer = MAX_POOL2D.infer
 
 
 # --- average pooling ---------------------------------------------------------------------------------------
@@ -313,18 +226,17 @@ _NO_DILATION = (1, 1)
 
 
 def _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype):
-    """How many elements each window averages, (OH, OW): PyTorch's rule, windows clipped to the padded input
-    and, without ``count_include_pad``, to the input itself."""
-    shape = (1, 1) + tuple(input_size)
-    out_size = _geometry(shape, kernel_size, stride, padding, _NO_DILATION, ceil_mode)[0]
+    """How many elements each window averages, one axis per spatial axis of ``input_size`` (any rank): PyTorch's
+    rule, windows clipped to the padded input and, without ``count_include_pad``, to the input itself."""
     counts = []
-    for a in (0, 1):
-        start = np.arange(out_size[a]) * stride[a] - padding[a]
+    for a in range(len(input_size)):
+        out = pool_out_size(input_size[a], kernel_size[a], stride[a], padding[a], 1, ceil_mode)
+        start = np.arange(out) * stride[a] - padding[a]
         end = np.minimum(start + kernel_size[a], input_size[a] + padding[a])
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, input_size[a])
         counts.append(end - start)
-    return xp.asarray(np.outer(counts[0], counts[1]).astype(dtype))
+    return xp.asarray(functools.reduce(np.multiply.outer, counts).astype(dtype))
 
 
 def _avg_pool2d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
@@ -350,60 +262,20 @@ def _avg_pool2d_grad_forward(xp, g, *, input_size, kernel_size, stride, padding,
     return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 
 
-def _avg_pool2d_infer(x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
-    require_float("avg_pool2d", [x])
-    return _check_pool("avg_pool2d", x, kernel_size, stride, padding, _NO_DILATION, ceil_mode)
-
-
-def _avg_pool2d_grad_infer(g, *, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad):
-    check_window("avg_pool2d_grad", [g], input_size=input_size)
-    shape = tuple(g.shape[:2]) + tuple(input_size)
-    expected = _check_pool("avg_pool2d_grad", Spec(shape, g.dtype), kernel_size, stride, padding, _NO_DILATION,
-                           ceil_mode)
-    if tuple(g.shape) != expected.shape:
-        raise shape_error("avg_pool2d_grad", [g], f"the gradient must have shape {list(expected.shape)}")
-    return Spec(shape, g.dtype)
-
-
-def _avg_pool2d_rule(run, ctx, g):
-    return (run(AVG_POOL2D_GRAD, g, input_size=tuple(ctx.inputs[0].shape[2:]), **ctx.attrs),)
-
-
-def _avg_pool2d_grad_rule(run, ctx, gg):
-    attrs = dict(ctx.attrs)
-    del attrs["input_size"]
-    return (run(AVG_POOL2D, gg, **attrs),)
-
-
-AVG_POOL2D = defop(
-    "avg_pool2d",
-    forward=_avg_pool2d_forward,
-    infer=_avg_pool2d_infer,
-    vjp=vjp_rule(_avg_pool2d_rule),
-    cost=pool_cost,
-    onnx="AveragePool",
-)
-
-AVG_POOL2D_GRAD = defop(
-    "avg_pool2d_grad",
-    forward=_avg_pool2d_grad_forward,
-    infer=_avg_pool2d_grad_infer,
-    vjp=vjp_rule(_avg_pool2d_grad_rule),
-    cost=pool_cost,
-    onnx=NO_ONNX,
-)
+AVG_POOL2D, AVG_POOL2D_GRAD = avg_pool_ops(2, _avg_pool2d_forward, _avg_pool2d_grad_forward)
+_avg_pool2d_infer = AVG_POOL2D.infer
 
 
 # --- public functions --------------------------------------------------------------------------------------
 
 
-def _pool_attrs(name: str, kernel_size, stride, padding, dilation=1) -> dict:
-    kernel_size = pair(name, "kernel_size", kernel_size, 1)
+def _pool_attrs(name: str, kernel_size, stride, padding, dilation=1, rank: int = 2) -> dict:
+    kernel_size = ints(name, "kernel_size", kernel_size, 1, rank)
     return {
         "kernel_size": kernel_size,
-        "stride": kernel_size if stride is None else pair(name, "stride", stride, 1),
-        "padding": pair(name, "padding", padding, 0),
-        "dilation": pair(name, "dilation", dilation, 1),
+        "stride": kernel_size if stride is None else ints(name, "stride", stride, 1, rank),
+        "padding": ints(name, "padding", padding, 0, rank),
+        "dilation": ints(name, "dilation", dilation, 1, rank),
     }
 
 
@@ -520,24 +392,36 @@ def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
     return swapaxes(matmul(matrix, swapaxes(x, axis, x.ndim - 2)), axis, x.ndim - 2)
 
 
+# per rank: the input's layout, and how many output sizes it takes
+_ADAPTIVE = {2: ("(N, C, H, W)", "a pair"), 3: ("(N, C, D, H, W)", "3 values")}
+
+
+def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> TensorLike:
+    """adaptive_avg_pool2d or adaptive_avg_pool3d (``rank``): one spatial axis at a time, the last first."""
+    layout, count = _ADAPTIVE[rank]
+    x = to_float(x)
+    if x.ndim != rank + 2:
+        raise ValueError(f"{name}: input must be {rank + 2}-D {layout}, got shape {list(x.shape)}")
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        output_size = (output_size,) * rank
+    output_size = tuple(output_size)
+    if len(output_size) != rank:
+        raise ValueError(f"{name}: output_size must be an int or {count}, got {output_size!r}")
+    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
+    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+        raise ValueError(f"{name}: output_size must be positive ints, got {output_size!r}")
+    for axis in range(rank + 1, 1, -1):
+        x = _adaptive_axis(x, axis, int(sizes[axis - 2]))
+    return x
+
+
 def adaptive_avg_pool2d(x: TensorLike, output_size) -> TensorLike:
     """Average ``x`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
     size) with PyTorch's bins: bin i spans [floor(i * H / OH), ceil((i + 1) * H / OH)).
 
     >>> y = ember.adaptive_avg_pool2d(ember.randn(2, 8, 7, 7), 1)   # (2, 8, 1, 1): global average pooling
     """
-    x = to_float(x)
-    if x.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: input must be 4-D (N, C, H, W), got shape {list(x.shape)}")
-    if output_size is None or isinstance(output_size, (int, np.integer)):
-        output_size = (output_size, output_size)
-    output_size = tuple(output_size)
-    if len(output_size) != 2:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
-    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
-    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive ints, got {output_size!r}")
-    return _adaptive_axis(_adaptive_axis(x, 3, int(sizes[1])), 2, int(sizes[0]))
+    return _adaptive_avg_pool("adaptive_avg_pool2d", x, output_size, 2)
 
 
 def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:

@@ -22,14 +22,15 @@ def _tuple(value, n: int, name: str, arg: str) -> tuple:
     return value
 
 
-class _ConvNd(Module):
+class _ConvBase(Module):
+    """What convolutions and transposed convolutions of every rank share: the window attributes as ``_dims``-tuples,
+    the parameters and their initialization, the repr."""
+
     _dims = 2
     _transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", output_padding=0,
-                 device=None, dtype=None) -> None:
-        super().__init__()
+    def _setup(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int,
+               bias: bool, padding_mode: str, output_padding, device, dtype) -> None:
         name, n = type(self).__name__, self._dims
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
@@ -100,6 +101,29 @@ class _ConvNd(Module):
         return text
 
 
+class _ConvNd(_ConvBase):
+    """A convolution's constructor: PyTorch's Conv1d/2d/3d signature."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__()
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, 0,
+                    device, dtype)
+
+
+class _ConvTransposeNd(_ConvBase):
+    """A transposed convolution's constructor: PyTorch's ConvTranspose1d/2d/3d signature (output_padding third)."""
+
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                    output_padding, device, dtype)
+
+
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L); weight is (C_out, C_in / groups, k).
 
@@ -108,11 +132,6 @@ class Conv1d(_ConvNd):
     """
 
     _dims = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
@@ -128,11 +147,6 @@ class Conv2d(_ConvNd):
     >>> ember.nn.Conv2d(3, 16, 3, padding=1)(ember.randn(8, 3, 32, 32)).shape
     (8, 16, 32, 32)
     """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
@@ -151,11 +165,6 @@ class Conv3d(_ConvNd):
 
     _dims = 3
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device=device, dtype=dtype)
-
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
@@ -164,7 +173,7 @@ class Conv3d(_ConvNd):
                       self.groups)
 
 
-class ConvTranspose1d(_ConvNd):
+class ConvTranspose1d(_ConvTransposeNd):
     """Transposed 1-D convolution over (N, C_in, L); weight is (C_in, C_out / groups, k).
 
     >>> ember.nn.ConvTranspose1d(4, 3, 3, stride=2)(ember.randn(2, 4, 10)).shape
@@ -172,13 +181,6 @@ class ConvTranspose1d(_ConvNd):
     """
 
     _dims = 1
-    _transposed = True
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
-                 device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
@@ -188,20 +190,12 @@ class ConvTranspose1d(_ConvNd):
                                 self.groups, self.dilation)
 
 
-class ConvTranspose2d(_ConvNd):
+class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution over (N, C_in, H, W); weight is (C_in, C_out / groups, kH, kW).
 
     >>> ember.nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(2, 8, 7, 7)).shape
     (2, 4, 14, 14)
     """
-
-    _transposed = True
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
-                 device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
@@ -211,7 +205,7 @@ class ConvTranspose2d(_ConvNd):
                                 self.groups, self.dilation)
 
 
-class ConvTranspose3d(_ConvNd):
+class ConvTranspose3d(_ConvTransposeNd):
     """Transposed 3-D convolution over (N, C_in, D, H, W); weight is (C_in, C_out / groups, kD, kH, kW).
 
     >>> ember.nn.ConvTranspose3d(4, 2, 2, stride=2)(ember.randn(2, 4, 3, 3, 3)).shape
@@ -219,13 +213,6 @@ class ConvTranspose3d(_ConvNd):
     """
 
     _dims = 3
-    _transposed = True
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
-                 device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
