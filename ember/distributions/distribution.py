@@ -59,7 +59,7 @@ class Distribution:
                 continue  # a graph's value is not known while the graph is built
             with no_grad():
                 valid = constraint.check(value)
-            if not bool(valid.all()):
+            if not valid.symbolic and not bool(valid.all()):  # symbolic while ember.jit traces
                 raise ValueError(
                     f"{type(self).__name__}: parameter {name} (shape {tuple(value.shape)}, {value.dtype}) must "
                     f"satisfy the constraint {constraint!r}, but found invalid values:\n{value}")
@@ -157,7 +157,7 @@ class Distribution:
             return
         with no_grad():
             valid = self.support.check(value)
-        if not bool(valid.all()):
+        if not valid.symbolic and not bool(valid.all()):  # symbolic while ember.jit traces
             raise ValueError(f"{name}: the value (shape {shape}, {value.dtype}) must be within the support "
                              f"{self.support!r}, but found invalid values:\n{value}")
 

@@ -6,14 +6,14 @@ import math
 
 import numpy as np
 
-from ember import creation, linalg, ops
+from ember import creation, ops
 from ember.distributions.bernoulli import Bernoulli
 from ember.distributions.categorical import Categorical, OneHotCategorical
 from ember.distributions.distribution import Distribution
 from ember.distributions.exponential import Exponential
 from ember.distributions.independent import Independent
 from ember.distributions.laplace import Laplace
-from ember.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _half_log_det
+from ember.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _half_log_det, solve_lower
 from ember.distributions.normal import Normal
 from ember.distributions.uniform import Uniform
 from ember.distributions.utils import sum_rightmost
@@ -144,7 +144,7 @@ def _kl_mvn_mvn(p, q):
                                 tuple(p._unbroadcasted_scale_tril.shape[:-2]))
     q_tril = ops.broadcast_to(q._unbroadcasted_scale_tril, batch + (k, k))
     p_tril = ops.broadcast_to(p._unbroadcasted_scale_tril, batch + (k, k))
-    term2 = (linalg.solve(q_tril, p_tril) ** 2).sum((-2, -1))  # trace(Sigma_q^-1 Sigma_p)
+    term2 = (solve_lower(q_tril, p_tril) ** 2).sum((-2, -1))  # trace(Sigma_q^-1 Sigma_p)
     term3 = _batch_mahalanobis(q._unbroadcasted_scale_tril, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - k)
 

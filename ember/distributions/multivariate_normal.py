@@ -12,9 +12,14 @@ from ember.distributions.distribution import Distribution, lazy_property
 from ember.distributions.utils import as_parameter
 
 
+def solve_lower(scale_tril, b):
+    """``L^-1 b`` reading only L's lower triangle (a triangular solve: the upper triangle gets no gradient)."""
+    return linalg.solve(ops.tril(scale_tril), b)
+
+
 def _batch_mahalanobis(scale_tril, diff):
     """``|L^-1 diff|^2`` over the last dimension, the batch dimensions of ``L`` and ``diff`` broadcast."""
-    solved = linalg.solve(scale_tril, diff.unsqueeze(-1)).squeeze(-1)
+    solved = solve_lower(scale_tril, diff.unsqueeze(-1)).squeeze(-1)
     return (solved ** 2).sum(-1)
 
 

@@ -37,7 +37,8 @@ class Uniform(Distribution):
         super().__init__(self.low.shape, validate_args=validate_args)
         if self._validate_args and not self.low.symbolic and not self.high.symbolic:
             with no_grad():
-                if not bool((self.low < self.high).all()):
+                valid = self.low < self.high
+                if not valid.symbolic and not bool(valid.all()):
                     raise ValueError(f"Uniform: parameters low and high (shape {self.low.shape}) must satisfy "
                                      f"low < high elementwise, got low={self.low} and high={self.high}")
 
