@@ -120,6 +120,7 @@ class OpMethods(TensorLike):
     sigmoid = _ops.sigmoid
     relu = _ops.relu
     erf = _ops.erf
+    erfinv = _ops.erfinv
     sign = _ops.sign
     square = _ops.square
     matmul = _ops.matmul

@@ -109,6 +109,18 @@ def np_erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def np_erfinv(y):
+    """The inverse of math.erf by bisection on [-6, 6] (erf is increasing; 80 halvings reach float64's spacing)."""
+    def one(target):
+        lo, hi = -6.0, 6.0
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if math.erf(mid) < target else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    return np.vectorize(one, otypes=[np.float64])(y)
+
+
 def np_int_power(a, b):
     """Integer a ** b as PyTorch computes it: a negative exponent gives 1 / a ** -b truncated toward zero."""
     def one(x, y):
@@ -274,6 +286,7 @@ UNARY = [
     ("sigmoid", ember.sigmoid, np_sigmoid, "sigmoid", lambda *s: normal(*s, scale=3.0), {}),
     ("relu", ember.relu, lambda x: np.maximum(x, 0.0), "relu", away, {}),
     ("erf", ember.erf, np_erf, "erf", lambda *s: normal(*s, scale=1.5), {}),
+    ("erfinv", ember.erfinv, np_erfinv, "erfinv", lambda *s: uniform(-0.9, 0.9, *s), {}),
     ("softplus", ember.softplus, np_softplus, "nn.functional.softplus", lambda *s: normal(*s, scale=3.0), {}),
     ("log2", ember.log2, np.log2, "log2", lambda *s: uniform(0.3, 3.0, *s), {}),
     ("log10", ember.log10, np.log10, "log10", lambda *s: uniform(0.3, 3.0, *s), {}),

@@ -765,3 +765,30 @@ def test_searchsorted_refuses_what_torch_refuses():
         ember.searchsorted(ember.zeros(3), ember.zeros(2), side="middle")
     with pytest.raises(ValueError, match="searchsorted: side='left' and right=True ask for opposite sides"):
         ember.searchsorted(ember.zeros(3), ember.zeros(2), right=True, side="left")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_erfinv_matches_torch_in_the_tails_at_the_ends_and_outside(dtype):
+    y = np.concatenate([np.linspace(-1, 1, 2001), [1 - 1e-12, -1 + 1e-15, 0.999999, 1.5, -2.0, -0.0, 1e-300,
+                                                   float("nan")]]).astype(dtype)
+    ours, theirs = ember.erfinv(ember.tensor(y)), torch.erfinv(torch.tensor(y))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=3e-7 if dtype == "float32" else 1e-15, atol=0)
+    assert np.signbit(ours.numpy()[-4]) and ember.tensor(0.5).erfinv().item() == pytest.approx(0.4769362762)
+
+
+def test_erfinv_gradient_matches_torch_eagerly_and_under_jit():
+    y = np.random.default_rng(0).uniform(-0.99, 0.99, (3, 4))
+    x, t = ember.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+    (torch.erfinv(t) ** 2).sum().backward()
+
+    def step(v):
+        loss = (ember.erfinv(v) ** 2).sum()
+        loss.backward()
+        return loss
+
+    traced = ember.jit(step)
+    for fn in (step, traced, traced):  # eager, the trace, then its compiled code
+        x.grad = None
+        fn(x)
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
