@@ -112,11 +112,12 @@ def test_values_and_gradients_match_torch(name, build, params, values, quantitie
 
 
 @pytest.mark.parametrize("name, build, params", [
+    ("Normal", lambda D, loc, scale: D.Normal(loc, scale), lambda: [RNG.normal(size=(3,)), _positive(3)]),
     ("Uniform", lambda D, low, high: D.Uniform(low, high),
      lambda: [RNG.uniform(-2, -1, (3,)), RNG.uniform(1, 2, (3,))]),
     ("Exponential", lambda D, rate: D.Exponential(rate), lambda: [_positive(3)]),
     ("Laplace", lambda D, loc, scale: D.Laplace(loc, scale), lambda: [RNG.normal(size=(3,)), _positive(3)]),
-], ids=["Uniform", "Exponential", "Laplace"])
+], ids=["Normal", "Uniform", "Exponential", "Laplace"])
 def test_icdf_matches_torch_and_inverts_cdf(name, build, params):
     ps, probs = params(), [RNG.uniform(0.05, 0.95, (4, 3))]
     _compare(build, ps, probs, lambda d, p: d.icdf(p))
