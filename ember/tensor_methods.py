@@ -121,6 +121,8 @@ class OpMethods(TensorLike):
     relu = _ops.relu
     erf = _ops.erf
     erfinv = _ops.erfinv
+    lgamma = _ops.lgamma
+    digamma = _ops.digamma
     sign = _ops.sign
     square = _ops.square
     matmul = _ops.matmul

@@ -121,6 +121,25 @@ def np_erfinv(y):
     return np.vectorize(one, otypes=[np.float64])(y)
 
 
+def np_lgamma(x):
+    return np.vectorize(math.lgamma, otypes=[np.float64])(x)
+
+
+def np_polygamma(n, x):
+    """psi^(n)(x) summed directly: 1000 terms of the series, then the first Euler-Maclaurin corrections (the
+    dropped ones are below 1e-14 relative)."""
+    def one(v):
+        far = v + 1000.0
+        if n == 0:
+            return math.log(far) - sum(1.0 / (v + k) for k in range(1000)) - 0.5 / far - 1.0 / (12 * far**2)
+        s = n + 1
+        zeta = sum((v + k) ** -s for k in range(1000)) + far ** (1 - s) / (s - 1) + 0.5 * far**-s \
+            + s * far ** (-s - 1) / 12
+        return (-1) ** (n + 1) * math.factorial(n) * zeta
+
+    return np.vectorize(one, otypes=[np.float64])(x)
+
+
 def np_int_power(a, b):
     """Integer a ** b as PyTorch computes it: a negative exponent gives 1 / a ** -b truncated toward zero."""
     def one(x, y):
@@ -287,6 +306,7 @@ UNARY = [
     ("relu", ember.relu, lambda x: np.maximum(x, 0.0), "relu", away, {}),
     ("erf", ember.erf, np_erf, "erf", lambda *s: normal(*s, scale=1.5), {}),
     ("erfinv", ember.erfinv, np_erfinv, "erfinv", lambda *s: uniform(-0.9, 0.9, *s), {}),
+    ("lgamma", ember.lgamma, np_lgamma, "lgamma", lambda *s: uniform(0.2, 6.0, *s), {}),
     ("softplus", ember.softplus, np_softplus, "nn.functional.softplus", lambda *s: normal(*s, scale=3.0), {}),
     ("log2", ember.log2, np.log2, "log2", lambda *s: uniform(0.3, 3.0, *s), {}),
     ("log10", ember.log10, np.log10, "log10", lambda *s: uniform(0.3, 3.0, *s), {}),
@@ -316,6 +336,15 @@ for _name, _fn, _ref, _tname, _sampler, _opts in UNARY:
     for _shape in UNARY_SHAPES:
         _row(f"{_name}_{len(_shape)}d", _fn, _ref, ins(_sampler(*_shape)), _name, _torch_attr(_tname), **_opts)
 
+_row("lgamma_negative", ember.lgamma, np_lgamma, ins(uniform(-2.9, -2.1, 3, 4)), "lgamma", torch and torch.lgamma)
+_row("digamma", ember.digamma, lambda x: np_polygamma(0, x), ins(uniform(0.3, 6.0, 2, 3)), "polygamma",
+     torch and torch.digamma)
+_row("digamma_negative", ember.digamma, lambda x: np_polygamma(0, x), ins(uniform(-0.9, -0.1, 5)), "polygamma",
+     torch and torch.digamma)
+_row("polygamma_1", lambda x: ember.polygamma(1, x), lambda x: np_polygamma(1, x), ins(uniform(0.3, 6.0, 2, 3)),
+     "polygamma", torch and (lambda x: torch.polygamma(1, x)))
+_row("polygamma_3", lambda x: x.polygamma(3), lambda x: np_polygamma(3, x), ins(uniform(0.5, 4.0, 4)),
+     "polygamma", torch and (lambda x: torch.polygamma(3, x)))
 _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
 _row("sign_bool", lambda x: x.sign(), lambda x: x.copy(), ins(bools(2, 3)), "sign", torch and torch.sign, grad=False)

@@ -792,3 +792,36 @@ def test_erfinv_gradient_matches_torch_eagerly_and_under_jit():
         x.grad = None
         fn(x)
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_lgamma_digamma_polygamma_match_torch_at_poles_negatives_and_large_values():
+    x = np.array([0.0, -0.0, -1.0, -2.5, -0.5, 1e-300, 1e-5, 0.1, 1.0, 3.7, 19.9, 20.0, 55.5, 1e30, np.inf, np.nan])
+    pairs = [(ember.lgamma, torch.lgamma, 1e-14), (ember.digamma, torch.digamma, 1e-13),
+             (lambda v: ember.polygamma(2, v), lambda v: torch.polygamma(2, v), 1e-13),
+             (lambda v: v.polygamma(1), lambda v: v.polygamma(1), 1e-9)]  # torch's trigamma: 1e-10 relative
+    for ours, theirs, rtol in pairs:
+        a, b = ours(ember.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy()
+        keep = ~((x == -1.0) | (x == np.inf))  # torch's polygamma(n >= 1) there: a finite number, NaN
+        np.testing.assert_allclose(a[keep], b[keep], rtol=rtol, atol=0)
+    for dtype in ("float32", "float64"):
+        assert ember.lgamma(ember.ones(2, dtype=dtype)).dtype == dtype
+
+
+def test_gamma_functions_gradients_match_torch_to_second_order_and_under_jit():
+    y = np.random.default_rng(1).uniform(0.2, 5.0, (2, 3))
+    x, t = ember.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+    (gt,) = torch.autograd.grad((torch.lgamma(t) + torch.digamma(t)).sum(), t, create_graph=True)
+    (ggt,) = torch.autograd.grad(gt.sum(), t)
+
+    def step(v):
+        (g,) = ember.grad((ember.lgamma(v) + ember.digamma(v)).sum(), v, create_graph=True)
+        (gg,) = ember.grad(g.sum(), v)
+        return g, gg
+
+    traced = ember.jit(step)
+    for fn in (step, traced, traced):
+        g, gg = fn(x)
+        np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-9)
+        np.testing.assert_allclose(gg.numpy(), ggt.numpy(), rtol=1e-8)  # torch's trigamma: 1e-10 absolute
+    with pytest.raises(ValueError, match="polygamma: n must be a non-negative integer, got -1"):
+        ember.polygamma(-1, x)
