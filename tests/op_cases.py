@@ -140,6 +140,26 @@ def np_polygamma(n, x):
     return np.vectorize(one, otypes=[np.float64])(x)
 
 
+def np_standard_gamma_grad(alpha, x):
+    """dx/dalpha at a fixed CDF: a central difference in alpha of the regularized incomplete gamma function
+    (its series summed term by term), over the density."""
+    def cdf(a, v):
+        term = math.exp(a * math.log(v) - v - math.lgamma(a + 1))
+        total, k = term, 1
+        while term > 1e-18 * total:
+            term *= v / (a + k)
+            total += term
+            k += 1
+        return total
+
+    def one(a, v):
+        h = 1e-5 * a
+        density = math.exp((a - 1) * math.log(v) - v - math.lgamma(a))
+        return -(cdf(a + h, v) - cdf(a - h, v)) / (2 * h) / density
+
+    return np.vectorize(one, otypes=[np.float64])(alpha, x)
+
+
 def np_int_power(a, b):
     """Integer a ** b as PyTorch computes it: a negative exponent gives 1 / a ** -b truncated toward zero."""
     def one(x, y):
@@ -345,6 +365,8 @@ _row("polygamma_1", lambda x: ember.polygamma(1, x), lambda x: np_polygamma(1, x
      "polygamma", torch and (lambda x: torch.polygamma(1, x)))
 _row("polygamma_3", lambda x: x.polygamma(3), lambda x: np_polygamma(3, x), ins(uniform(0.5, 4.0, 4)),
      "polygamma", torch and (lambda x: torch.polygamma(3, x)))
+_row("standard_gamma_grad", ember.standard_gamma_grad, np_standard_gamma_grad,
+     ins(uniform(0.3, 8.0, 2, 3), uniform(0.2, 6.0, 2, 3)), "standard_gamma_grad", grad=False, rtol=1e-6)
 _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
 _row("sign_bool", lambda x: x.sign(), lambda x: x.copy(), ins(bools(2, 3)), "sign", torch and torch.sign, grad=False)

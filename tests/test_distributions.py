@@ -10,9 +10,12 @@ import pytest
 import ember
 from ember.distributions import (
     Bernoulli,
+    Beta,
     Categorical,
+    Dirichlet,
     Distribution,
     Exponential,
+    Gamma,
     Independent,
     Laplace,
     MultivariateNormal,
@@ -41,6 +44,9 @@ MOMENT_CASES = [
     OneHotCategorical(probs=_t(0.1, 0.2, 0.7)),
     MultivariateNormal(_t(1.0, -1.0), covariance_matrix=_t([2.0, 0.6], [0.6, 1.0])),
     Independent(Normal(_t(0.0, 1.0), _t(1.0, 2.0)), 1),
+    Gamma(_t(0.3, 2.0, 9.0), _t(1.0, 0.5, 3.0)),
+    Beta(_t(0.5, 2.0), _t(0.7, 5.0)),
+    Dirichlet(_t(0.4, 1.0, 3.0)),
 ]
 
 
@@ -135,6 +141,9 @@ def test_expand_broadcasts_parameters_without_checking_again():
     (lambda: MultivariateNormal(ember.zeros(3), covariance_matrix=ember.eye(2)), r"size 3 .* shape \(2, 2\)"),
     (lambda: MultivariateNormal(ember.zeros(4, 2), scale_tril=ember.eye(2).expand(3, 2, 2)), "do not broadcast"),
     (lambda: Independent(Normal(ember.zeros(3), 1.0), 2), r"reinterpreted_batch_ndims \(2\) must be between 0 and"),
+    (lambda: Gamma(ember.tensor([1.0, 0.0]), 1.0), r"Gamma: parameter concentration .* GreaterThan"),
+    (lambda: Beta(1.0, -1.0), r"Dirichlet: parameter concentration .* IndependentConstraint\(GreaterThan"),
+    (lambda: Dirichlet(ember.tensor(1.0)), r"Dirichlet: concentration must have at least one dimension"),
 ])
 def test_bad_parameters_are_value_errors_naming_the_argument(make, match):
     with pytest.raises(ValueError, match=match):
@@ -227,6 +236,17 @@ def test_under_jit_log_prob_and_its_gradient_equal_eager_and_rsample_draws_anew(
         np.testing.assert_allclose(g_scale, results[0][2], rtol=1e-6)
         assert sample.shape == (2, 1)
     assert not np.array_equal(results[1][3], results[2][3])
+
+
+def test_gamma_family_sampling_is_refused_while_ember_jit_traces():
+    traced = ember.jit(lambda c: Gamma(c, 1.0).rsample())
+    with pytest.raises(TypeError, match="draw outside the traced function"):
+        traced(ember.ones(3))
+    # their densities need no draw and trace as any composition of ops
+    log_prob = ember.jit(lambda c, x: Beta(c, 2.0).log_prob(x))
+    for _ in range(2):
+        np.testing.assert_allclose(log_prob(ember.tensor([2.0]), ember.tensor([0.3])).numpy(),
+                                   Beta(ember.tensor([2.0]), 2.0).log_prob(ember.tensor([0.3])).numpy(), rtol=1e-6)
 
 
 def test_reinforce_learns_the_best_arm_of_a_bandit():

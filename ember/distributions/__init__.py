@@ -12,8 +12,10 @@ differentiable with respect to the parameters (the reparameterization trick).
 from ember.distributions import constraints
 from ember.distributions.bernoulli import Bernoulli
 from ember.distributions.categorical import Categorical, OneHotCategorical
+from ember.distributions.dirichlet import Beta, Dirichlet
 from ember.distributions.distribution import Distribution
 from ember.distributions.exponential import Exponential
+from ember.distributions.gamma import Gamma
 from ember.distributions.independent import Independent
 from ember.distributions.kl import kl_divergence, register_kl
 from ember.distributions.laplace import Laplace
@@ -22,6 +24,6 @@ from ember.distributions.normal import Normal
 from ember.distributions.uniform import Uniform
 
 __all__ = [
-    "Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Laplace", "MultivariateNormal",
-    "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl",
+    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "Gamma", "Independent", "Laplace",
+    "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl",
 ]

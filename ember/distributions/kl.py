@@ -9,8 +9,10 @@ import numpy as np
 from ember import creation, ops
 from ember.distributions.bernoulli import Bernoulli
 from ember.distributions.categorical import Categorical, OneHotCategorical
+from ember.distributions.dirichlet import Beta, Dirichlet
 from ember.distributions.distribution import Distribution
 from ember.distributions.exponential import Exponential
+from ember.distributions.gamma import Gamma
 from ember.distributions.independent import Independent
 from ember.distributions.laplace import Laplace
 from ember.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _half_log_det, solve_lower
@@ -147,6 +149,30 @@ def _kl_mvn_mvn(p, q):
     term2 = (solve_lower(q_tril, p_tril) ** 2).sum((-2, -1))  # trace(Sigma_q^-1 Sigma_p)
     term3 = _batch_mahalanobis(q._unbroadcasted_scale_tril, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - k)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    t1 = q.concentration * ops.log(p.rate / q.rate)
+    t2 = ops.lgamma(q.concentration) - ops.lgamma(p.concentration)
+    t3 = (p.concentration - q.concentration) * ops.digamma(p.concentration)
+    t4 = (q.rate - p.rate) * (p.concentration / p.rate)
+    return t1 + t2 + t3 + t4
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    return _kl_dirichlet_dirichlet(p._dirichlet, q._dirichlet)
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    sum_p, sum_q = p.concentration.sum(-1), q.concentration.sum(-1)
+    t1 = ops.lgamma(sum_p) - ops.lgamma(sum_q)
+    t2 = (ops.lgamma(p.concentration) - ops.lgamma(q.concentration)).sum(-1)
+    t3 = p.concentration - q.concentration
+    t4 = ops.digamma(p.concentration) - ops.digamma(sum_p).unsqueeze(-1)
+    return t1 - t2 + (t3 * t4).sum(-1)
 
 
 @register_kl(Independent, Independent)

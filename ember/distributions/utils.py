@@ -57,3 +57,8 @@ def sum_rightmost(value, dims: int):
     for _ in range(dims):
         value = value.sum(-1)
     return value
+
+
+def xlogy(x, y):
+    """``x * log(y)``, 0 where x is 0 (PyTorch's ``xlogy``: a Gamma of concentration 1 has a density at 0)."""
+    return ops.where(x == 0, creation.zeros_like(x), x * ops.log(y))

@@ -204,7 +204,7 @@ from ember.ops.shape import (
     unsqueeze,
 )
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
-from ember.ops.special import digamma, lgamma, polygamma
+from ember.ops.special import digamma, lgamma, polygamma, standard_gamma_grad
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -241,7 +241,7 @@ __all__ = [
     "ctc_loss", "stop_gradient",
     "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "aminmax", "logcumsumexp", "cummax", "cummin",
-    "digamma", "lgamma", "polygamma",
+    "digamma", "lgamma", "polygamma", "standard_gamma_grad",
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",

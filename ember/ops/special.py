@@ -1,6 +1,8 @@
 """The gamma family of special functions: ``lgamma``, ``digamma`` and ``polygamma``, each differentiated by the
 next (``polygamma(n + 1, x)`` is the derivative of ``polygamma(n, x)``), so gradients of every order stay inside
-the set. They compute in float64 (exact to float64's rounding) and return the input's dtype."""
+the set; and ``standard_gamma_grad``, a Gamma sample's derivative in its concentration (what Gamma sampling needs
+for implicit reparameterization). They compute in float64 (exact to float64's rounding) and return the input's
+dtype."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ import operator
 import numpy as _np
 
 from ember.ops import dispatch
-from ember.ops.convert import to_float
+from ember.ops.convert import promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import elementwise_cost, unary_float
+from ember.ops.infer import binary, elementwise_cost, require_float, unary_float
 from ember.ops.modes import vjp_rule
-from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, defop
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, defop
 
 
 def _lgamma_one(v: float) -> float:
@@ -151,3 +153,50 @@ def polygamma(n: int, x) -> TensorLike:
     if n < 0:
         raise ValueError(f"polygamma: n must be a non-negative integer, got {n}")
     return dispatch.apply(POLYGAMMA, (to_float(x),), {"n": n})
+
+
+# --- the implicit reparameterization gradient of a Gamma sample -------------------------------------------
+
+
+def _standard_gamma_grad_forward(xp, alpha, x):
+    """dx/dalpha of x ~ Gamma(alpha, 1) held at its CDF: -(dP(alpha, x)/dalpha) / p(x; alpha), with the
+    regularized incomplete gamma P(alpha, x) = sum_k x^(alpha + k) e^-x / Gamma(alpha + k + 1) differentiated term by
+    term (d/dalpha of a term is the term times log x - psi(alpha + k + 1)), in float64."""
+    a = xp.broadcast_to(alpha, xp.broadcast_shapes(alpha.shape, x.shape)).astype(_np.float64)
+    v = xp.broadcast_to(x, a.shape).astype(_np.float64)
+    with _np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_v = xp.log(v)
+        lgamma_a = _lgamma_forward(xp, a)
+        term = xp.exp(a * log_v - v - lgamma_a - xp.log(a))  # k = 0: x^a e^-x / Gamma(a + 1)
+        slope = log_v - (_digamma(xp, a) + 1.0 / a)  # log x - psi(a + 1)
+        total = term.copy()
+        dtotal = term * slope
+        k = 1
+        while k < 100_000:
+            term = term * v / (a + k)
+            slope = slope - 1.0 / (a + k)
+            total = total + term
+            dtotal = dtotal + term * slope
+            if not bool((term > 1e-17 * total).any()):
+                break
+            k += 1
+        density = xp.exp((a - 1.0) * log_v - v - lgamma_a)
+        grad = -dtotal / density
+    return xp.where(v > 0, grad, 0.0).astype(x.dtype)
+
+
+def _standard_gamma_grad_infer(alpha, x, **attrs):
+    require_float("standard_gamma_grad", [alpha, x])
+    return binary("standard_gamma_grad")(alpha, x)
+
+
+STANDARD_GAMMA_GRAD = defop("standard_gamma_grad", forward=_standard_gamma_grad_forward,
+                            infer=_standard_gamma_grad_infer, vjp=NON_DIFFERENTIABLE, cost=elementwise_cost(400),
+                            onnx=NO_ONNX)
+
+
+def standard_gamma_grad(alpha, x) -> TensorLike:
+    """The derivative of a Gamma(alpha, 1) sample ``x`` with respect to ``alpha`` at a fixed CDF value (implicit
+    reparameterization), as ``torch._standard_gamma_grad``; no gradient of its own."""
+    alpha, x = promote(to_float(alpha), to_float(x))
+    return dispatch.apply(STANDARD_GAMMA_GRAD, (alpha, x))
