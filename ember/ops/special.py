@@ -89,7 +89,8 @@ def _polygamma_positive(xp, n: int, x):
         tail = tail + b / factorial * rising * y ** (-s - 2 * j + 1)
         rising *= (s + 2 * j - 1) * (s + 2 * j)
         factorial *= (2 * j + 1) * (2 * j + 2)
-    result = (-1.0) ** (n + 1) * math.factorial(n) * (acc + tail)
+    scale = math.factorial(n) if n <= 170 else math.inf  # n! overflows float64 beyond 170
+    result = (-1.0) ** (n + 1) * scale * (acc + tail)
     pole = (x <= 0) & (x == xp.floor(x))
     result = xp.where(pole, xp.inf if n % 2 else -xp.inf, result)
     result = xp.where(far, xp.nan, result)
@@ -116,13 +117,19 @@ def _polygamma_rule(run, ctx, g):
     return (g * run(POLYGAMMA, ctx.inputs[0], n=ctx.attrs["n"] + 1),)
 
 
+def _polygamma_infer(x, *, n: int):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"polygamma: n must be a non-negative integer, got {n!r} (input {x.dtype}{list(x.shape)})")
+    return unary_float("polygamma")(x)
+
+
 def _polygamma_cost(out, x, *, n: int):
     return elementwise_cost(60 + 10 * n)(out, x)
 
 
 LGAMMA = defop("lgamma", forward=_lgamma_forward, infer=unary_float("lgamma"), vjp=vjp_rule(_lgamma_rule),
                cost=elementwise_cost(60), onnx=NO_ONNX, elementwise=True, fusion=NOT_FUSIBLE)
-POLYGAMMA = defop("polygamma", forward=_polygamma_forward, infer=unary_float("polygamma"),
+POLYGAMMA = defop("polygamma", forward=_polygamma_forward, infer=_polygamma_infer,
                   vjp=vjp_rule(_polygamma_rule), cost=_polygamma_cost, onnx=NO_ONNX, elementwise=True,
                   fusion=NOT_FUSIBLE)
 
