@@ -120,6 +120,9 @@ class OpMethods(TensorLike):
     sigmoid = _ops.sigmoid
     relu = _ops.relu
     erf = _ops.erf
+    erfinv = _ops.erfinv
+    lgamma = _ops.lgamma
+    digamma = _ops.digamma
     sign = _ops.sign
     square = _ops.square
     matmul = _ops.matmul

@@ -109,6 +109,57 @@ def np_erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def np_erfinv(y):
+    """The inverse of math.erf by bisection on [-6, 6] (erf is increasing; 80 halvings reach float64's spacing)."""
+    def one(target):
+        lo, hi = -6.0, 6.0
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if math.erf(mid) < target else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    return np.vectorize(one, otypes=[np.float64])(y)
+
+
+def np_lgamma(x):
+    return np.vectorize(math.lgamma, otypes=[np.float64])(x)
+
+
+def np_polygamma(n, x):
+    """psi^(n)(x) summed directly: 1000 terms of the series, then the first Euler-Maclaurin corrections (the
+    dropped ones are below 1e-14 relative)."""
+    def one(v):
+        far = v + 1000.0
+        if n == 0:
+            return math.log(far) - sum(1.0 / (v + k) for k in range(1000)) - 0.5 / far - 1.0 / (12 * far**2)
+        s = n + 1
+        zeta = sum((v + k) ** -s for k in range(1000)) + far ** (1 - s) / (s - 1) + 0.5 * far**-s \
+            + s * far ** (-s - 1) / 12
+        return (-1) ** (n + 1) * math.factorial(n) * zeta
+
+    return np.vectorize(one, otypes=[np.float64])(x)
+
+
+def np_standard_gamma_grad(alpha, x):
+    """dx/dalpha at a fixed CDF: a central difference in alpha of the regularized incomplete gamma function
+    (its series summed term by term), over the density."""
+    def cdf(a, v):
+        term = math.exp(a * math.log(v) - v - math.lgamma(a + 1))
+        total, k = term, 1
+        while term > 1e-18 * total:
+            term *= v / (a + k)
+            total += term
+            k += 1
+        return total
+
+    def one(a, v):
+        h = 1e-5 * a
+        density = math.exp((a - 1) * math.log(v) - v - math.lgamma(a))
+        return -(cdf(a + h, v) - cdf(a - h, v)) / (2 * h) / density
+
+    return np.vectorize(one, otypes=[np.float64])(alpha, x)
+
+
 def np_int_power(a, b):
     """Integer a ** b as PyTorch computes it: a negative exponent gives 1 / a ** -b truncated toward zero."""
     def one(x, y):
@@ -274,6 +325,8 @@ UNARY = [
     ("sigmoid", ember.sigmoid, np_sigmoid, "sigmoid", lambda *s: normal(*s, scale=3.0), {}),
     ("relu", ember.relu, lambda x: np.maximum(x, 0.0), "relu", away, {}),
     ("erf", ember.erf, np_erf, "erf", lambda *s: normal(*s, scale=1.5), {}),
+    ("erfinv", ember.erfinv, np_erfinv, "erfinv", lambda *s: uniform(-0.9, 0.9, *s), {}),
+    ("lgamma", ember.lgamma, np_lgamma, "lgamma", lambda *s: uniform(0.2, 6.0, *s), {}),
     ("softplus", ember.softplus, np_softplus, "nn.functional.softplus", lambda *s: normal(*s, scale=3.0), {}),
     ("log2", ember.log2, np.log2, "log2", lambda *s: uniform(0.3, 3.0, *s), {}),
     ("log10", ember.log10, np.log10, "log10", lambda *s: uniform(0.3, 3.0, *s), {}),
@@ -303,6 +356,17 @@ for _name, _fn, _ref, _tname, _sampler, _opts in UNARY:
     for _shape in UNARY_SHAPES:
         _row(f"{_name}_{len(_shape)}d", _fn, _ref, ins(_sampler(*_shape)), _name, _torch_attr(_tname), **_opts)
 
+_row("lgamma_negative", ember.lgamma, np_lgamma, ins(uniform(-2.9, -2.1, 3, 4)), "lgamma", torch and torch.lgamma)
+_row("digamma", ember.digamma, lambda x: np_polygamma(0, x), ins(uniform(0.3, 6.0, 2, 3)), "polygamma",
+     torch and torch.digamma)
+_row("digamma_negative", ember.digamma, lambda x: np_polygamma(0, x), ins(uniform(-0.9, -0.1, 5)), "polygamma",
+     torch and torch.digamma)
+_row("polygamma_1", lambda x: ember.polygamma(1, x), lambda x: np_polygamma(1, x), ins(uniform(0.3, 6.0, 2, 3)),
+     "polygamma", torch and (lambda x: torch.polygamma(1, x)))
+_row("polygamma_3", lambda x: x.polygamma(3), lambda x: np_polygamma(3, x), ins(uniform(0.5, 4.0, 4)),
+     "polygamma", torch and (lambda x: torch.polygamma(3, x)))
+_row("standard_gamma_grad", ember.standard_gamma_grad, np_standard_gamma_grad,
+     ins(uniform(0.3, 8.0, 2, 3), uniform(0.2, 6.0, 2, 3)), "standard_gamma_grad", grad=False, rtol=1e-6)
 _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
 _row("sign_int", ember.sign, np.sign, ins(ints(-3, 4, 6)), "sign", grad=False)
 _row("sign_bool", lambda x: x.sign(), lambda x: x.copy(), ins(bools(2, 3)), "sign", torch and torch.sign, grad=False)

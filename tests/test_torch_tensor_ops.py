@@ -781,3 +781,63 @@ def test_searchsorted_refuses_what_torch_refuses():
         ember.searchsorted(ember.zeros(3), ember.zeros(2), side="middle")
     with pytest.raises(ValueError, match="searchsorted: side='left' and right=True ask for opposite sides"):
         ember.searchsorted(ember.zeros(3), ember.zeros(2), right=True, side="left")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_erfinv_matches_torch_in_the_tails_at_the_ends_and_outside(dtype):
+    y = np.concatenate([np.linspace(-1, 1, 2001), [1 - 1e-12, -1 + 1e-15, 0.999999, 1.5, -2.0, -0.0, 1e-300,
+                                                   float("nan")]]).astype(dtype)
+    ours, theirs = ember.erfinv(ember.tensor(y)), torch.erfinv(torch.tensor(y))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=3e-7 if dtype == "float32" else 1e-15, atol=0)
+    assert np.signbit(ours.numpy()[-4]) and ember.tensor(0.5).erfinv().item() == pytest.approx(0.4769362762)
+
+
+def test_erfinv_gradient_matches_torch_eagerly_and_under_jit():
+    y = np.random.default_rng(0).uniform(-0.99, 0.99, (3, 4))
+    x, t = ember.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+    (torch.erfinv(t) ** 2).sum().backward()
+
+    def step(v):
+        loss = (ember.erfinv(v) ** 2).sum()
+        loss.backward()
+        return loss
+
+    traced = ember.jit(step)
+    for fn in (step, traced, traced):  # eager, the trace, then its compiled code
+        x.grad = None
+        fn(x)
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_lgamma_digamma_polygamma_match_torch_at_poles_negatives_and_large_values():
+    x = np.array([0.0, -0.0, -1.0, -2.5, -0.5, 1e-300, 1e-5, 0.1, 1.0, 3.7, 19.9, 20.0, 55.5, 1e30, np.inf, np.nan])
+    pairs = [(ember.lgamma, torch.lgamma, 1e-14), (ember.digamma, torch.digamma, 1e-13),
+             (lambda v: ember.polygamma(2, v), lambda v: torch.polygamma(2, v), 1e-13),
+             (lambda v: v.polygamma(1), lambda v: v.polygamma(1), 1e-9)]  # torch's trigamma: 1e-10 relative
+    for ours, theirs, rtol in pairs:
+        a, b = ours(ember.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy()
+        keep = ~((x == -1.0) | (x == np.inf))  # torch's polygamma(n >= 1) there: a finite number, NaN
+        np.testing.assert_allclose(a[keep], b[keep], rtol=rtol, atol=0)
+    for dtype in ("float32", "float64"):
+        assert ember.lgamma(ember.ones(2, dtype=dtype)).dtype == dtype
+
+
+def test_gamma_functions_gradients_match_torch_to_second_order_and_under_jit():
+    y = np.random.default_rng(1).uniform(0.2, 5.0, (2, 3))
+    x, t = ember.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+    (gt,) = torch.autograd.grad((torch.lgamma(t) + torch.digamma(t)).sum(), t, create_graph=True)
+    (ggt,) = torch.autograd.grad(gt.sum(), t)
+
+    def step(v):
+        (g,) = ember.grad((ember.lgamma(v) + ember.digamma(v)).sum(), v, create_graph=True)
+        (gg,) = ember.grad(g.sum(), v)
+        return g, gg
+
+    traced = ember.jit(step)
+    for fn in (step, traced, traced):
+        g, gg = fn(x)
+        np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-9)
+        np.testing.assert_allclose(gg.numpy(), ggt.numpy(), rtol=1e-8)  # torch's trigamma: 1e-10 absolute
+    with pytest.raises(ValueError, match="polygamma: n must be a non-negative integer, got -1"):
+        ember.polygamma(-1, x)

@@ -87,6 +87,7 @@ from ember.ops.elementwise import (
     div,
     eq,
     erf,
+    erfinv,
     exp,
     expm1,
     floor_divide,
@@ -203,6 +204,7 @@ from ember.ops.shape import (
     unsqueeze,
 )
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
+from ember.ops.special import digamma, lgamma, polygamma, standard_gamma_grad
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -239,6 +241,7 @@ __all__ = [
     "ctc_loss", "stop_gradient",
     "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "aminmax", "logcumsumexp", "cummax", "cummin",
+    "digamma", "lgamma", "polygamma", "standard_gamma_grad",
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
@@ -253,8 +256,8 @@ __all__ = [
     "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy", "cumprod", "cumsum",
     "defop",
-    "diag", "diagonal", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand",
-    "expand_dims",
+    "diag", "diagonal", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "erfinv", "exp",
+    "expand", "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "median", "min",

@@ -1,0 +1,124 @@
+"""The Dirichlet and Beta distributions."""
+
+from __future__ import annotations
+
+from ember import ops
+from ember.distributions import constraints
+from ember.distributions.distribution import Distribution, expanded
+from ember.distributions.gamma import standard_gamma
+from ember.distributions.utils import as_parameter, broadcast_all, xlogy
+
+
+class Dirichlet(Distribution):
+    """The Dirichlet distribution over the probability simplex of ``concentration``'s last dimension, as
+    ``torch.distributions.Dirichlet``; ``rsample`` normalizes Gamma samples, differentiable in the concentration
+    through their implicit reparameterization.
+
+    >>> ember.distributions.Dirichlet(ember.tensor([1.0, 2.0, 3.0])).mean   # [1/6, 1/3, 1/2]
+    """
+
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, concentration, validate_args: bool | None = None):
+        concentration = as_parameter(concentration)
+        if concentration.ndim < 1:
+            raise ValueError("Dirichlet: concentration must have at least one dimension, got shape "
+                             f"{tuple(concentration.shape)}")
+        self.concentration = concentration
+        super().__init__(concentration.shape[:-1], concentration.shape[-1:], validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> Dirichlet:
+        return expanded(self, Dirichlet, batch_shape, ("concentration",), _instance, event_dims=1)
+
+    @property
+    def mean(self):
+        return self.concentration / self.concentration.sum(-1, keepdims=True)
+
+    @property
+    def mode(self):
+        mode = ops.clamp(self.concentration - 1, 0, None)
+        mode = mode / mode.sum(-1, keepdims=True)
+        below_one = ops.broadcast_to((self.concentration < 1).sum(-1, keepdims=True) > 0, mode.shape)
+        one_hot = ops.cast(ops.one_hot(ops.argmax(self.concentration, -1), self.event_shape[0]), mode.dtype)
+        return ops.where(below_one, one_hot, mode)
+
+    @property
+    def variance(self):
+        total = self.concentration.sum(-1, keepdims=True)
+        return self.concentration * (total - self.concentration) / (total ** 2 * (total + 1))
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        gammas = standard_gamma(ops.broadcast_to(self.concentration, shape))
+        return gammas / gammas.sum(-1, keepdims=True)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        c = self.concentration
+        return xlogy(c - 1.0, value).sum(-1) + ops.lgamma(c.sum(-1)) - ops.lgamma(c).sum(-1)
+
+    def entropy(self):
+        c = self.concentration
+        k = c.shape[-1]
+        total = c.sum(-1)
+        return (ops.lgamma(c).sum(-1) - ops.lgamma(total) - (k - total) * ops.digamma(total)
+                - ((c - 1.0) * ops.digamma(c)).sum(-1))
+
+
+class Beta(Distribution):
+    """The Beta distribution on [0, 1] of ``concentration1`` (alpha) and ``concentration0`` (beta), as
+    ``torch.distributions.Beta``: the first coordinate of a two-category Dirichlet.
+
+    >>> ember.distributions.Beta(2.0, 3.0).mean   # 0.4
+    """
+
+    arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0, validate_args: bool | None = None):
+        c1, c0 = broadcast_all(concentration1, concentration0)
+        self._dirichlet = Dirichlet(ops.stack([c1, c0], -1), validate_args=validate_args)
+        super().__init__(self._dirichlet.batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> Beta:
+        new = self._get_checked_instance(Beta, _instance)
+        new._dirichlet = self._dirichlet.expand(batch_shape)
+        Distribution.__init__(new, tuple(batch_shape), validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def concentration1(self):
+        return self._dirichlet.concentration[..., 0]
+
+    @property
+    def concentration0(self):
+        return self._dirichlet.concentration[..., 1]
+
+    @property
+    def mean(self):
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def mode(self):
+        return self._dirichlet.mode[..., 0]
+
+    @property
+    def variance(self):
+        total = self.concentration1 + self.concentration0
+        return self.concentration1 * self.concentration0 / (total ** 2 * (total + 1))
+
+    def rsample(self, sample_shape=()):
+        return self._dirichlet.rsample(sample_shape)[..., 0]
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return self._dirichlet.log_prob(ops.stack([value, 1.0 - value], -1))
+
+    def entropy(self):
+        return self._dirichlet.entropy()

@@ -1,0 +1,77 @@
+"""The Gamma distribution, and Gamma samples with implicit reparameterization gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import creation, ops, random
+from ember.autograd import no_grad
+from ember.distributions import constraints
+from ember.distributions.distribution import Distribution, expanded
+from ember.distributions.utils import broadcast_all, xlogy
+from ember.grad_mode import thread_mode
+
+
+def standard_gamma(alpha):
+    """Gamma(alpha, 1) samples of ``alpha``'s shape from Ember's global generator, differentiable in ``alpha`` by
+    implicit reparameterization (as ``torch._standard_gamma``): the gradient is dx/dalpha at the sample's CDF value
+    (``ember.standard_gamma_grad``). Eager only: ``ember.jit`` would freeze a NumPy draw into its trace."""
+    if alpha.symbolic or thread_mode.builder is not None:
+        raise TypeError("Gamma, Beta and Dirichlet sampling draws with NumPy's gamma sampler, which a graph cannot "
+                        "hold (ember.jit would repeat one draw on every call); draw outside the traced function")
+    with no_grad():
+        tiny = float(np.finfo(alpha.dtype).tiny)  # a sample that underflows to 0 would have no log density
+        draw = random.generator().standard_gamma(np.asarray(alpha.detach().numpy(), np.float64))
+        x = creation.tensor(np.maximum(draw, tiny), dtype=alpha.dtype, device=alpha.device)
+        if not alpha.requires_grad:
+            return x
+        slope = ops.standard_gamma_grad(alpha, x)
+        slope = ops.where(ops.isfinite(slope), slope, creation.zeros_like(slope))
+    fixed = ops.stop_gradient(alpha)
+    return x + (alpha - fixed) * slope  # x itself; its gradient in alpha is the slope
+
+
+class Gamma(Distribution):
+    """The Gamma distribution of shape ``concentration`` and ``rate`` (mean ``concentration / rate``), as
+    ``torch.distributions.Gamma``; ``rsample`` is differentiable in both (implicit reparameterization for the
+    concentration, as PyTorch).
+
+    >>> ember.distributions.Gamma(ember.tensor([2.0]), ember.tensor([4.0])).mean   # [0.5]
+    """
+
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+
+    def __init__(self, concentration, rate, validate_args: bool | None = None):
+        self.concentration, self.rate = broadcast_all(concentration, rate)
+        super().__init__(self.concentration.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> Gamma:
+        return expanded(self, Gamma, batch_shape, ("concentration", "rate"), _instance)
+
+    @property
+    def mean(self):
+        return self.concentration / self.rate
+
+    @property
+    def mode(self):
+        return ops.clamp((self.concentration - 1) / self.rate, 0, None)
+
+    @property
+    def variance(self):
+        return self.concentration / self.rate ** 2
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        return standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value) - self.rate * value
+                - ops.lgamma(self.concentration))
+
+    def entropy(self):
+        return (self.concentration - ops.log(self.rate) + ops.lgamma(self.concentration)
+                + (1.0 - self.concentration) * ops.digamma(self.concentration))

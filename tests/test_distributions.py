@@ -1,0 +1,286 @@
+"""ember.distributions without PyTorch: sample moments against the distributions' own mean and variance,
+``manual_seed`` repeating draws, ``validate_args`` errors, ``register_kl`` dispatch, ``ember.jit``, and two toys that
+train with ember.optim (REINFORCE on a bandit, a reparameterized Gaussian fit)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember.distributions import (
+    Bernoulli,
+    Beta,
+    Categorical,
+    Dirichlet,
+    Distribution,
+    Exponential,
+    Gamma,
+    Independent,
+    Laplace,
+    MultivariateNormal,
+    Normal,
+    OneHotCategorical,
+    Uniform,
+    constraints,
+    kl_divergence,
+    register_kl,
+)
+
+N = 200_000
+
+
+def _t(*values, dtype=ember.float64):
+    return ember.tensor(np.array(values), dtype=dtype)
+
+
+MOMENT_CASES = [
+    Normal(_t(-1.0, 2.0), _t(0.5, 3.0)),
+    Uniform(_t(-2.0, 1.0), _t(0.0, 5.0)),
+    Exponential(_t(0.5, 4.0)),
+    Laplace(_t(1.0, -3.0), _t(0.3, 2.0)),
+    Bernoulli(probs=_t(0.1, 0.5, 0.97)),
+    Bernoulli(logits=_t(-2.0, 3.0)),
+    OneHotCategorical(probs=_t(0.1, 0.2, 0.7)),
+    MultivariateNormal(_t(1.0, -1.0), covariance_matrix=_t([2.0, 0.6], [0.6, 1.0])),
+    Independent(Normal(_t(0.0, 1.0), _t(1.0, 2.0)), 1),
+    Gamma(_t(0.3, 2.0, 9.0), _t(1.0, 0.5, 3.0)),
+    Beta(_t(0.5, 2.0), _t(0.7, 5.0)),
+    Dirichlet(_t(0.4, 1.0, 3.0)),
+]
+
+
+@pytest.mark.parametrize("d", MOMENT_CASES, ids=[repr(d) for d in MOMENT_CASES])
+def test_sample_moments_match_mean_and_variance(d):
+    ember.manual_seed(0)
+    x = d.sample((N,)).numpy()
+    assert x.shape == (N,) + d.batch_shape + d.event_shape
+    mean, var = d.mean.numpy(), d.variance.numpy()
+    # within 5 standard errors of the mean (var / N) and of the variance (about sqrt(m4 - var^2) / sqrt(N))
+    np.testing.assert_allclose(x.mean(0), mean, atol=5 * np.sqrt(var.max() / N) + 1e-12)
+    fourth = ((x - mean) ** 4).mean(0)
+    np.testing.assert_allclose(x.var(0), var, atol=5 * np.sqrt(fourth.max() / N) + 1e-12)
+
+
+def test_categorical_frequencies_follow_probs_and_never_draw_a_zero_probability():
+    ember.manual_seed(1)
+    probs = np.array([[0.2, 0.0, 0.5, 0.3], [0.0, 0.0, 1.0, 0.0]])
+    x = Categorical(probs=ember.tensor(probs)).sample((N,)).numpy()
+    assert x.dtype == np.int64 and x.shape == (N, 2)
+    freq = np.stack([np.bincount(x[:, i], minlength=4) / N for i in range(2)])
+    np.testing.assert_array_equal(freq[probs == 0], 0.0)
+    np.testing.assert_allclose(freq, probs, atol=5 * np.sqrt(0.25 / N))
+
+
+def test_mvn_sample_covariance_matches():
+    ember.manual_seed(2)
+    cov = np.array([[2.0, 0.6, 0.1], [0.6, 1.0, -0.3], [0.1, -0.3, 0.5]])
+    d = MultivariateNormal(ember.zeros(3, dtype=ember.float64), precision_matrix=ember.tensor(np.linalg.inv(cov)))
+    x = d.rsample((N,)).detach().numpy()
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.02)
+    np.testing.assert_allclose(d.covariance_matrix.detach().numpy(), cov, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", MOMENT_CASES + [Categorical(logits=ember.zeros(2, 3))], ids=repr)
+def test_manual_seed_repeats_draws(d):
+    ember.manual_seed(5)
+    first = d.sample((3,)).numpy()
+    ember.manual_seed(5)
+    np.testing.assert_array_equal(d.sample((3,)).numpy(), first)
+    assert not np.array_equal(d.sample((3,)).numpy(), first)
+
+
+def test_rsample_is_differentiable_and_sample_is_not():
+    loc = ember.zeros(3, requires_grad=True)
+    d = Normal(loc, 2.0)
+    assert not d.sample().requires_grad
+    x = d.rsample((4,))
+    assert x.requires_grad and x.shape == (4, 3) and x.dtype == ember.float32
+    x.sum().backward()
+    np.testing.assert_array_equal(loc.grad.numpy(), [4.0, 4.0, 4.0])
+    with pytest.raises(NotImplementedError, match="Bernoulli has no rsample"):
+        Bernoulli(probs=0.3).rsample()
+
+
+def test_expand_broadcasts_parameters_without_checking_again():
+    d = Normal(ember.tensor([0.0, 1.0]), 1.0).expand((3, 2))
+    assert d.batch_shape == (3, 2) and d.loc.shape == (3, 2)
+    c = Categorical(logits=ember.zeros(4)).expand((5,))
+    assert c.batch_shape == (5,) and c.logits.shape == (5, 4) and c.sample((2,)).shape == (2, 5)
+    o = OneHotCategorical(probs=ember.ones(3) / 3).expand((2,))
+    assert o.batch_shape == (2,) and o.sample().shape == (2, 3)
+    m = MultivariateNormal(ember.zeros(2), scale_tril=ember.eye(2)).expand((4,))
+    assert m.batch_shape == (4,) and m.log_prob(ember.zeros(4, 2)).shape == (4,)
+    i = Independent(Normal(ember.zeros(2, 3), 1.0), 1).expand((5, 2))
+    assert (i.batch_shape, i.event_shape) == ((5, 2), (3,))
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Normal(0.0, ember.tensor([1.0, -1.0])), r"Normal: parameter scale .* GreaterThan\(lower_bound=0.0\)"),
+    (lambda: Normal(float("nan"), 1.0), r"Normal: parameter loc .* Real\(\)"),
+    (lambda: Bernoulli(probs=1.5), r"Bernoulli: parameter probs .* Interval\(lower_bound=0.0, upper_bound=1.0\)"),
+    (lambda: Categorical(probs=ember.tensor([-0.5, 1.5])), r"Categorical: parameter probs .* Simplex\(\)"),
+    (lambda: Exponential(0.0), r"Exponential: parameter rate .* GreaterThan"),
+    (lambda: Laplace(0.0, -2.0), r"Laplace: parameter scale"),
+    (lambda: Uniform(1.0, 1.0), r"Uniform: parameters low and high .* low < high"),
+    (lambda: MultivariateNormal(ember.zeros(2), covariance_matrix=-ember.eye(2)),
+     r"MultivariateNormal: parameter covariance_matrix .* PositiveDefinite\(\)"),
+    (lambda: MultivariateNormal(ember.zeros(2), scale_tril=ember.tensor([[1.0, 1.0], [0.0, 1.0]])),
+     r"MultivariateNormal: parameter scale_tril .* LowerCholesky\(\)"),
+    (lambda: Bernoulli(), "Bernoulli: give either probs or logits, not neither"),
+    (lambda: Categorical(probs=ember.ones(2), logits=ember.ones(2)),
+     "Categorical: give either probs or logits, not both"),
+    (lambda: Categorical(probs=ember.tensor(1.0)), r"Categorical: probs must have at least one dimension"),
+    (lambda: MultivariateNormal(ember.zeros(2)),
+     "give exactly one of covariance_matrix, precision_matrix or scale_tril"),
+    (lambda: MultivariateNormal(ember.zeros(2), covariance_matrix=ember.eye(2), scale_tril=ember.eye(2)),
+     "got covariance_matrix, scale_tril"),
+    (lambda: MultivariateNormal(ember.zeros(3), covariance_matrix=ember.eye(2)), r"size 3 .* shape \(2, 2\)"),
+    (lambda: MultivariateNormal(ember.zeros(4, 2), scale_tril=ember.eye(2).expand(3, 2, 2)), "do not broadcast"),
+    (lambda: Independent(Normal(ember.zeros(3), 1.0), 2), r"reinterpreted_batch_ndims \(2\) must be between 0 and"),
+    (lambda: Gamma(ember.tensor([1.0, 0.0]), 1.0), r"Gamma: parameter concentration .* GreaterThan"),
+    (lambda: Beta(1.0, -1.0), r"Dirichlet: parameter concentration .* IndependentConstraint\(GreaterThan"),
+    (lambda: Dirichlet(ember.tensor(1.0)), r"Dirichlet: concentration must have at least one dimension"),
+])
+def test_bad_parameters_are_value_errors_naming_the_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("d, value, match", [
+    (Exponential(1.0), ember.tensor(-1.0), r"Exponential: the value .* support GreaterThanEq\(lower_bound=0.0\)"),
+    (Bernoulli(probs=0.5), ember.tensor(0.5), r"Bernoulli: the value .* support Boolean\(\)"),
+    (Categorical(logits=ember.zeros(3)), ember.tensor(3), r"IntegerInterval\(lower_bound=0, upper_bound=2\)"),
+    (Uniform(0.0, 1.0), ember.tensor(1.5), r"Uniform: the value .* HalfOpenInterval"),
+    (Normal(ember.zeros(2), 1.0), ember.zeros(3),
+     r"value's shape \(3,\) does not broadcast with the batch shape \(2,\)"),
+    (MultivariateNormal(ember.zeros(2), scale_tril=ember.eye(2)), ember.zeros(3),
+     r"must end in the event shape \(2,\)"),
+    (OneHotCategorical(logits=ember.zeros(3)), ember.tensor([1.0, 1.0, 0.0]), r"support OneHot\(\)"),
+])
+def test_values_outside_the_support_are_value_errors(d, value, match):
+    with pytest.raises(ValueError, match=match):
+        d.log_prob(value)
+
+
+def test_validate_args_false_skips_the_checks_and_the_default_can_be_changed():
+    with np.errstate(invalid="ignore"):
+        assert math.isnan(Normal(0.0, -1.0, validate_args=False).log_prob(ember.tensor(0.0)).item())
+    assert Exponential(1.0, validate_args=False).log_prob(ember.tensor(-1.0)).item() == pytest.approx(1.0)
+    Distribution.set_default_validate_args(False)
+    try:
+        Normal(0.0, -1.0)
+    finally:
+        Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        Normal(0.0, -1.0)
+    with pytest.raises(ValueError, match="expected True or False"):
+        Distribution.set_default_validate_args("yes")
+
+
+def test_constraints_check_elementwise_and_per_event():
+    assert constraints.positive.check(ember.tensor([1.0, 0.0])).numpy().tolist() == [True, False]
+    assert constraints.simplex.check(ember.tensor([[0.5, 0.5], [0.5, 0.6]])).numpy().tolist() == [True, False]
+    assert constraints.independent(constraints.real, 1).event_dim == 1
+
+
+# --- KL dispatch ------------------------------------------------------------------------------------------
+
+
+def test_kl_divergence_of_a_distribution_with_itself_is_zero():
+    for d in MOMENT_CASES + [Categorical(probs=ember.tensor([0.3, 0.7]))]:
+        np.testing.assert_allclose(kl_divergence(d, d).numpy(), 0.0, atol=1e-12)
+
+
+def test_register_kl_picks_the_most_specific_pair_and_unknown_pairs_are_named():
+    class Narrow(Normal):
+        pass
+
+    @register_kl(Narrow, Normal)
+    def _kl_narrow_normal(p, q):
+        return ember.tensor(-1.0)
+
+    p, q = Narrow(0.0, 1.0), Normal(1.0, 1.0)
+    assert kl_divergence(p, q).item() == -1.0
+    assert kl_divergence(q, Normal(1.0, 1.0)).item() == 0.0  # the Normal-Normal rule still serves plain Normals
+    with pytest.raises(NotImplementedError, match="no KL divergence registered for Normal and Exponential"):
+        kl_divergence(q, Exponential(1.0))
+    with pytest.raises(TypeError, match="register_kl: expected subclasses of Distribution"):
+        register_kl(int, Normal)
+
+
+# --- graph mode and training ------------------------------------------------------------------------------
+
+
+def test_under_jit_log_prob_and_its_gradient_equal_eager_and_rsample_draws_anew():
+    x = ember.tensor(np.linspace(-2, 2, 6).astype(np.float32))
+
+    def step(loc, scale):
+        loss = -Normal(loc, scale).log_prob(x).sum() + kl_divergence(Normal(loc, scale), Normal(0.0, 1.0)).sum()
+        loss.backward()
+        return loss, Normal(loc, scale).rsample((2,))
+
+    traced = ember.jit(step)
+    results = []
+    for fn in (step, traced, traced):
+        loc = ember.tensor([0.5], requires_grad=True)
+        scale = ember.tensor([1.5], requires_grad=True)
+        loss, sample = fn(loc, scale)
+        results.append((loss.item(), loc.grad.numpy().copy(), scale.grad.numpy().copy(), sample.detach().numpy()))
+    for loss, g_loc, g_scale, sample in results[1:]:
+        assert loss == pytest.approx(results[0][0], rel=1e-6)
+        np.testing.assert_allclose(g_loc, results[0][1], rtol=1e-6)
+        np.testing.assert_allclose(g_scale, results[0][2], rtol=1e-6)
+        assert sample.shape == (2, 1)
+    assert not np.array_equal(results[1][3], results[2][3])
+
+
+def test_gamma_family_sampling_is_refused_while_ember_jit_traces():
+    traced = ember.jit(lambda c: Gamma(c, 1.0).rsample())
+    with pytest.raises(TypeError, match="draw outside the traced function"):
+        traced(ember.ones(3))
+    # their densities need no draw and trace as any composition of ops
+    log_prob = ember.jit(lambda c, x: Beta(c, 2.0).log_prob(x))
+    for _ in range(2):
+        np.testing.assert_allclose(log_prob(ember.tensor([2.0]), ember.tensor([0.3])).numpy(),
+                                   Beta(ember.tensor([2.0]), 2.0).log_prob(ember.tensor([0.3])).numpy(), rtol=1e-6)
+
+
+def test_reinforce_learns_the_best_arm_of_a_bandit():
+    ember.manual_seed(0)
+    rewards = ember.tensor([0.1, 0.2, 0.9, 0.4])
+    logits = ember.zeros(4, requires_grad=True)
+    opt = ember.optim.Adam([logits], lr=0.05)
+    for _ in range(200):
+        policy = Categorical(logits=logits)
+        actions = policy.sample((32,))
+        reward = rewards[actions] + 0.1 * ember.randn(32)
+        advantage = reward - reward.mean()
+        loss = -(policy.log_prob(actions) * advantage).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    probs = Categorical(logits=logits).probs.detach().numpy()
+    assert probs[2] > 0.95, probs
+
+
+def test_a_reparameterized_gaussian_fit_reaches_the_target():
+    # minimize the Monte Carlo estimate of KL(q || p) with q = N(mu, softplus(rho)^2) and p = N(3, 0.5^2)
+    ember.manual_seed(0)
+    target = Normal(3.0, 0.5)
+    mu = ember.zeros(1, requires_grad=True)
+    rho = ember.zeros(1, requires_grad=True)
+    opt = ember.optim.Adam([mu, rho], lr=0.05)
+    for _ in range(400):
+        q = Normal(mu, ember.nn.functional.softplus(rho))
+        z = q.rsample((64,))
+        loss = (q.log_prob(z) - target.log_prob(z)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    q = Normal(mu, ember.nn.functional.softplus(rho))
+    assert abs(mu.item() - 3.0) < 0.05 and abs(q.scale.item() - 0.5) < 0.05
+    assert kl_divergence(q, target).item() < 0.01
