@@ -120,6 +120,17 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
+from ember.ops.elementwise_torch import (
+    copysign,
+    exp2,
+    gcd,
+    heaviside,
+    hypot,
+    lcm,
+    logaddexp,
+    logaddexp2,
+    nextafter,
+)
 from ember.ops.indexing import (
     diag,
     diagonal,
@@ -203,6 +214,34 @@ from ember.ops.shape import (
     unsqueeze,
 )
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
+from ember.ops.special import (
+    digamma,
+    erfc,
+    erfcx,
+    erfinv,
+    i0,
+    i0e,
+    i1,
+    i1e,
+    lgamma,
+    log_ndtr,
+    ndtri,
+    polygamma,
+    zeta,
+)
+from ember.ops.special_composed import (
+    deg2rad,
+    entr,
+    float_power,
+    frac,
+    logit,
+    multigammaln,
+    ndtr,
+    rad2deg,
+    sinc,
+    xlog1py,
+    xlogy,
+)
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -224,6 +263,7 @@ repeat_interleave = repeat
 clamp = clip
 pow = power  # noqa: A001  (PyTorch's name)
 arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
+mvlgamma = multigammaln  # PyTorch's top-level name
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -244,6 +284,10 @@ __all__ = [
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",
+    "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
+    "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
+    "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
+    "xlog1py", "xlogy",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",
