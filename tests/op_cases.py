@@ -1743,7 +1743,7 @@ _row("heaviside", ember.heaviside, np.heaviside, ins(int_floats(-2, 3, 3, 4), no
 for _name in ("gcd", "lcm"):
     _row(_name, getattr(ember, _name), getattr(np, _name), ins(ints(-30, 30, 3, 4), ints(-30, 30, 4)), _name,
          torch and getattr(torch, _name), grad=False)
-_row("logit", ember.logit, sps.logit, ins(uniform(0.1, 0.9, 3, 4)), ("log", "div", "sub"), torch and torch.logit)
+_row("logit", ember.logit, sps.logit, ins(uniform(0.1, 0.9, 3, 4)), ("log", "log1p", "sub"), torch and torch.logit)
 _row("logit_eps", lambda x: x.logit(0.2), lambda x: sps.logit(np.clip(x, 0.2, 0.8)),
      ins(away(3, 4, points=(0.2, 0.8), gap=0.05, scale=0.3, )), ("clip", "log"), lambda x: x.logit(0.2))
 _row("xlogy", ember.xlogy, sps.xlogy, ins(normal(3, 4), uniform(0.3, 3.0, 4)), ("where", "log", "mul"),

@@ -227,6 +227,13 @@ def test_second_order_gradients_match_pytorch():
         np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_logit_gradient_at_0_and_1_is_infinite_as_pytorchs():
+    x = ember.tensor([0.0, 1.0, 0.5], dtype=ember.float64, requires_grad=True)
+    ember.logit(x).sum().backward()
+    assert x.grad.numpy().tolist() == [INF, INF, 4.0]
+
+
 def test_integer_functions_match_pytorch():
     a = np.array([0, 12, -18, 7, 0, 2**40, -9], np.int64)
     b = np.array([0, 8, 27, -21, 5, 2**20, 3], np.int64)
@@ -264,6 +271,28 @@ def test_tensor_methods_and_names():
     assert ember.special.psi is ember.digamma and ember.special.gammaln is ember.lgamma
     assert ember.mvlgamma is ember.special.multigammaln and ember.polygamma(0, x).numpy()[0] == x.digamma().numpy()[0]
     assert set(ember.special.__all__) <= set(dir(ember.special))
+
+
+def test_in_place_methods_match_pytorch():
+    values = np.array([0.3, 0.6, 2.5])
+    for method in ("lgamma_", "digamma_", "erfc_", "erfinv_", "i0_", "sinc_", "exp2_", "frac_", "deg2rad_",
+                   "rad2deg_"):
+        x, tx = _both(values / 3 if method == "erfinv_" else values)
+        assert getattr(x, method)() is x
+        getattr(tx, method)()
+        np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12, err_msg=method)
+    for method in ("xlogy_", "hypot_", "copysign_", "nextafter_", "heaviside_"):
+        x, tx = _both(values - 0.6)
+        getattr(x, method)(ember.tensor(values * 2))
+        getattr(tx, method)(torch.tensor(values * 2))
+        np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12, err_msg=method)
+    for method in ("gcd_", "lcm_"):
+        a, ta = ember.tensor([12, 18, 0]), torch.tensor([12, 18, 0])
+        getattr(a, method)(ember.tensor([8, 27, 5]))
+        getattr(ta, method)(torch.tensor([8, 27, 5]))
+        np.testing.assert_array_equal(a.numpy(), ta.numpy())
+    with pytest.raises(RuntimeError, match=r"lgamma_: result type float32 cannot be cast to .* int64"):
+        ember.tensor([1, 2]).lgamma_()
 
 
 # --- errors -------------------------------------------------------------------------------------------------------

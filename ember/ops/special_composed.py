@@ -26,7 +26,7 @@ def logit(x, eps: float | None = None) -> TensorLike:
     x = to_float(x)
     if eps is not None:
         x = clip(x, float(eps), 1.0 - float(eps))
-    return log(true_divide(x, 1.0 - x))
+    return log(x) - log1p(-x)  # its gradient 1/x + 1/(1 - x) is +inf at 0 and 1, as PyTorch's
 
 
 def _x_times(logarithm, x, y) -> TensorLike:

@@ -354,6 +354,5 @@ def i1e(xp, x):
 
 
 # the Taylor coefficients of lgamma(2 + z): (1 - gamma), then (-1)^k (zeta(k) - 1) / k, zeta(k) - 1 = zeta(k, 2)
-_TAYLOR = [0.0, 1.0 - _EULER_GAMMA] + [
-    (-1.0) ** k * float(zeta(np, float(k), 2.0)) / k for k in range(2, 40)
-]
+_ORDERS = np.arange(2, 40, dtype=np.float64)
+_TAYLOR = [0.0, 1.0 - _EULER_GAMMA] + ((-1.0) ** _ORDERS * zeta(np, _ORDERS, 2.0) / _ORDERS).tolist()
