@@ -79,6 +79,14 @@ def test_polygamma_accuracy_against_scipy(n):
     _close(ember.polygamma(n, _f64(samples)).numpy(), sps.polygamma(n, samples), rtol=1e-12)
 
 
+def test_polygamma_far_left_of_zero_sums_in_blocks():
+    x = np.array([-20000.25, -700.75, -3.3, 2.5])  # q < -244: the terms past the 256th in blocks
+    for n in (1, 3):
+        _close(ember.polygamma(n, _f64(x)).numpy(), sps.polygamma(n, x), rtol=1e-12)
+    zeta = ember.special.zeta(_f64([2.0, 3.0, 2.5, 2.0]), _f64([-INF, -1e12, -3.5, -4.0])).numpy()
+    assert np.isnan(zeta[0]) and zeta[1] == INF and np.isnan(zeta[2]) and zeta[3] == INF
+
+
 @pytest.mark.parametrize("s", [1.0001, 1.5, 2.0, 3.5, 8.0, 30.0, 80.0])
 def test_zeta_accuracy_against_scipy(s):
     q = np.concatenate([_log_spread(-5, 5), [1.0, 2.0, 0.5, INF]])

@@ -48,12 +48,15 @@ def zeta(xp, s, q):
         # where the corrections converge fast: q + n >= s, at least 12; past 256, w^-s underflows whatever they are
         start = xp.clip(s, _ZETA_SHIFT, 256.0)
         count = xp.where(q < start, xp.ceil(start - q), 0.0)
-        count = xp.where(xp.isfinite(count), count, 0.0)
+        undefined = (q < 0) & ((q == xp.floor(q)) | (s != xp.floor(s)))  # inf or NaN below: nothing to sum
+        count = xp.where(xp.isfinite(count) & ~undefined, count, 0.0)
         total = xp.zeros(s.shape, np.float64)
         most = int(count.max()) if count.size else 0
-        for k in range(most):
+        for k in range(min(most, _DIRECT_TERMS)):
             term = (q + k) ** -s
             total = total + xp.where(k < count, term, 0.0)
+        if most > _DIRECT_TERMS:  # q far below 0 (an integer s): the rest in blocks, over those elements alone
+            total = _far_terms(xp, s, q, count, total)
         w = q + count
         power = w ** -s
         total = total + w ** (1.0 - s) / (s - 1.0) + 0.5 * power
@@ -66,7 +69,31 @@ def zeta(xp, s, q):
         total = xp.where(s == 1.0, xp.inf, total)
         total = xp.where((q <= 0) & (q == xp.floor(q)), xp.inf, total)
         total = xp.where((q < 0) & (s != xp.floor(s)), xp.nan, total)
-        return xp.where((s < 1.0) | xp.isnan(s) | xp.isnan(q), xp.nan, total)
+        return xp.where((s < 1.0) | xp.isnan(s) | xp.isnan(q) | (q == -xp.inf), xp.nan, total)
+
+
+_DIRECT_TERMS = 256  # terms summed one k at a time over the whole array; past them (q < -244), in blocks
+_BLOCK = 4096  # terms per element and block, at least
+_BLOCK_ELEMENTS = 1 << 22  # terms per block over all the elements (32 MiB), at most
+
+
+def _far_terms(xp, s, q, count, total):
+    """``total`` plus the terms (q + k)^-s, 256 <= k < count, for the elements whose count passes 256."""
+    flat_s, flat_q, flat_count = s.ravel(), q.ravel(), count.ravel()
+    flat_total = total.ravel().copy()
+    most = int(flat_count.max())
+    first = _DIRECT_TERMS
+    while first < most:
+        active = xp.nonzero(flat_count > first)[0]
+        block = min(max(_BLOCK_ELEMENTS // int(active.size), _BLOCK), _BLOCK_ELEMENTS)
+        k = xp.arange(first, first + block, dtype=np.float64)
+        first += block
+        base, order = flat_q[active, None] + k, flat_s[active, None]  # an integer order here (q < 0)
+        odd = xp.remainder(order, 2.0) == 1.0  # a negative base to an odd power: pow's slow path, avoided
+        terms = xp.where(odd & (base < 0), -1.0, 1.0) * xp.abs(base) ** -order
+        terms = xp.where(k < flat_count[active, None], terms, 0.0)
+        flat_total[active] = flat_total[active] + terms.sum(axis=1)
+    return flat_total.reshape(total.shape)
 
 
 # --- log-gamma and digamma ----------------------------------------------------------------------------------
