@@ -79,6 +79,13 @@ def test_polygamma_accuracy_against_scipy(n):
     _close(ember.polygamma(n, _f64(samples)).numpy(), sps.polygamma(n, samples), rtol=1e-12)
 
 
+def test_polygamma_of_an_order_whose_factorial_overflows():
+    # 171! overflows float64 while 171! zeta(172, 3) does not: 171! 3^-172 (1 + (3/4)^172 + ...)
+    got = ember.polygamma(171, _f64([3.0])).numpy()[0]
+    assert math.isfinite(got)
+    np.testing.assert_allclose(got, math.exp(math.lgamma(172.0) - 172 * math.log(3.0)), rtol=1e-12)
+
+
 def test_polygamma_far_left_of_zero_sums_in_blocks():
     x = np.array([-20000.25, -700.75, -3.3, 2.5])  # q < -244: the terms past the 256th in blocks
     for n in (1, 3):
@@ -323,6 +330,8 @@ def test_errors_name_the_function_and_the_argument():
         ember.heaviside(ember.tensor([True]), ember.tensor([False]))
     with pytest.raises(ember.ops.ShapeError, match=r"hypot: shapes cannot be broadcast.*float32\[2\], float32\[3\]"):
         ember.hypot(ember.zeros(2), ember.zeros(3))
+    with pytest.raises(TypeError, match=r"polygamma: n must be an int >= 1 \(0 is digamma\), got True"):
+        ember.ops.special.POLYGAMMA.infer(ember.ops.Spec((2,), np.dtype(np.float64)), n=True)
     s = ember.tensor([2.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match=r"zeta: the gradient for x \(the exponent\) is not implemented"):
         ember.special.zeta(s, ember.tensor([1.5])).sum().backward()

@@ -19,7 +19,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import EXP, NEG, SIGN, WHERE, _scalar, _typed
 from ember.ops.infer import as_int, binary, elementwise_cost, require_float, unary_float
 from ember.ops.modes import vjp_rule
-from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, defop
+from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, defop, describe
 from ember.ops.shape import unbroadcast_with
 
 
@@ -35,11 +35,11 @@ def _in_float64(kernel):
     return forward
 
 
-def _special(name, kernel, rule, *, flops=40, saves_output=False):
+def _special(name, kernel, rule, *, flops=40, saves_output=False, infer=None):
     return defop(
         name,
         forward=_in_float64(kernel),
-        infer=unary_float(name),
+        infer=infer or unary_float(name),
         vjp=vjp_rule(rule),
         cost=elementwise_cost(flops),
         onnx=NO_ONNX,
@@ -64,10 +64,16 @@ def _polygamma_rule(run, ctx, g):
     return (g * run(POLYGAMMA, ctx.inputs[0], n=ctx.attrs["n"] + 1),)
 
 
+def _polygamma_infer(x, *, n):
+    if n.__class__ is not int or n < 1:  # bools, floats and None too: the order is an attribute of the graph
+        raise TypeError(f"polygamma: n must be an int >= 1 (0 is digamma), got {n!r} (x: {describe([x])})")
+    return unary_float("polygamma")(x)
+
+
 LGAMMA = _special("lgamma", special_kernels.lgamma, _lgamma_rule)
 DIGAMMA = _special("digamma", special_kernels.digamma, _digamma_rule)
 POLYGAMMA = _special("polygamma", lambda xp, x, *, n: special_kernels.polygamma(xp, n, x), _polygamma_rule,
-                     flops=200)
+                     flops=200, infer=_polygamma_infer)
 
 
 def _zeta_rule(run, ctx, g):

@@ -171,7 +171,11 @@ def digamma(xp, x):
 def polygamma(xp, n: int, x):
     """The n-th derivative of digamma, n >= 1: (-1)^(n + 1) n! zeta(n + 1, x)."""
     sign = 1.0 if n % 2 else -1.0
-    return sign * math.factorial(n) * zeta(xp, float(n + 1), x)
+    series = zeta(xp, float(n + 1), x)
+    if n <= 170:  # n! is a float
+        return sign * float(math.factorial(n)) * series
+    with _quiet():  # n! overflows alone: the product in logarithms
+        return xp.where(series == 0, sign * 0.0, sign * xp.exp(math.lgamma(n + 1.0) + xp.log(series)))
 
 
 # --- error functions ------------------------------------------------------------------------------------------
