@@ -191,6 +191,23 @@ class InplaceMethods:
     relu_ = _unary("relu", "relu_")
     sigmoid_ = _unary("sigmoid", "sigmoid_")
     tanh_ = _unary("tanh", "tanh_")
+    lgamma_ = _unary("lgamma", "lgamma_")
+    digamma_ = _unary("digamma", "digamma_")
+    erfc_ = _unary("erfc", "erfc_")
+    erfinv_ = _unary("erfinv", "erfinv_")
+    i0_ = _unary("i0", "i0_")
+    sinc_ = _unary("sinc", "sinc_")
+    exp2_ = _unary("exp2", "exp2_")
+    frac_ = _unary("frac", "frac_")
+    deg2rad_ = _unary("deg2rad", "deg2rad_")
+    rad2deg_ = _unary("rad2deg", "rad2deg_")
+    xlogy_ = _binary("xlogy", "xlogy_")
+    hypot_ = _binary("hypot", "hypot_")
+    copysign_ = _binary("copysign", "copysign_")
+    nextafter_ = _binary("nextafter", "nextafter_")
+    heaviside_ = _binary("heaviside", "heaviside_")
+    gcd_ = _binary("gcd", "gcd_")
+    lcm_ = _binary("lcm", "lcm_")
 
     def add_(self, other, alpha=None):
         """``self += alpha * other`` in place."""

@@ -120,9 +120,33 @@ class OpMethods(TensorLike):
     sigmoid = _ops.sigmoid
     relu = _ops.relu
     erf = _ops.erf
+    erfc = _ops.erfc
     erfinv = _ops.erfinv
     lgamma = _ops.lgamma
     digamma = _ops.digamma
+    i0 = _ops.i0
+    sinc = _ops.sinc
+    logit = _ops.logit
+    xlogy = _ops.xlogy
+    mvlgamma = _ops.multigammaln
+    exp2 = _ops.exp2
+    logaddexp = _ops.logaddexp
+    logaddexp2 = _ops.logaddexp2
+    hypot = _ops.hypot
+    copysign = _ops.copysign
+    nextafter = _ops.nextafter
+    frac = _ops.frac
+    deg2rad = _ops.deg2rad
+    rad2deg = _ops.rad2deg
+    heaviside = _ops.heaviside
+    gcd = _ops.gcd
+    lcm = _ops.lcm
+    float_power = _ops.float_power
+
+    def polygamma(self, n: int):
+        """``ember.polygamma(n, self)`` (PyTorch's method takes the order as its argument)."""
+        return _ops.polygamma(n, self)
+
     sign = _ops.sign
     square = _ops.square
     matmul = _ops.matmul

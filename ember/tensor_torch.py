@@ -41,10 +41,6 @@ class TorchMethods:
     gt = _comparison("gt")
     ge = _comparison("ge")
 
-    def polygamma(self, n: int):
-        """``ember.polygamma(n, self)``: PyTorch's method takes the order first."""
-        return _ops().polygamma(n, self)
-
     def mm(self, other):
         """Matrix product of two 2-D tensors."""
         if self.ndim != 2 or getattr(other, "ndim", None) != 2:

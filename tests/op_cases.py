@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 from op_table import OpCase
+from scipy import special as sps  # a test dependency (scikit-learn's): references for ember.special
 
 import ember
 from ember.ops.batch_norm import batch_moments
@@ -123,21 +124,6 @@ def np_erfinv(y):
 
 def np_lgamma(x):
     return np.vectorize(math.lgamma, otypes=[np.float64])(x)
-
-
-def np_polygamma(n, x):
-    """psi^(n)(x) summed directly: 1000 terms of the series, then the first Euler-Maclaurin corrections (the
-    dropped ones are below 1e-14 relative)."""
-    def one(v):
-        far = v + 1000.0
-        if n == 0:
-            return math.log(far) - sum(1.0 / (v + k) for k in range(1000)) - 0.5 / far - 1.0 / (12 * far**2)
-        s = n + 1
-        zeta = sum((v + k) ** -s for k in range(1000)) + far ** (1 - s) / (s - 1) + 0.5 * far**-s \
-            + s * far ** (-s - 1) / 12
-        return (-1) ** (n + 1) * math.factorial(n) * zeta
-
-    return np.vectorize(one, otypes=[np.float64])(x)
 
 
 def np_standard_gamma_grad(alpha, x):
@@ -356,15 +342,6 @@ for _name, _fn, _ref, _tname, _sampler, _opts in UNARY:
     for _shape in UNARY_SHAPES:
         _row(f"{_name}_{len(_shape)}d", _fn, _ref, ins(_sampler(*_shape)), _name, _torch_attr(_tname), **_opts)
 
-_row("lgamma_negative", ember.lgamma, np_lgamma, ins(uniform(-2.9, -2.1, 3, 4)), "lgamma", torch and torch.lgamma)
-_row("digamma", ember.digamma, lambda x: np_polygamma(0, x), ins(uniform(0.3, 6.0, 2, 3)), "polygamma",
-     torch and torch.digamma)
-_row("digamma_negative", ember.digamma, lambda x: np_polygamma(0, x), ins(uniform(-0.9, -0.1, 5)), "polygamma",
-     torch and torch.digamma)
-_row("polygamma_1", lambda x: ember.polygamma(1, x), lambda x: np_polygamma(1, x), ins(uniform(0.3, 6.0, 2, 3)),
-     "polygamma", torch and (lambda x: torch.polygamma(1, x)))
-_row("polygamma_3", lambda x: x.polygamma(3), lambda x: np_polygamma(3, x), ins(uniform(0.5, 4.0, 4)),
-     "polygamma", torch and (lambda x: torch.polygamma(3, x)))
 _row("standard_gamma_grad", ember.standard_gamma_grad, np_standard_gamma_grad,
      ins(uniform(0.3, 8.0, 2, 3), uniform(0.2, 6.0, 2, 3)), "standard_gamma_grad", grad=False, rtol=1e-6)
 _row("sign", ember.sign, np.sign, ins(int_floats(-2, 3, 3, 4)), "sign", torch.sign if torch else None, grad=False)
@@ -1743,3 +1720,89 @@ _row("linalg_vector_norm_inf", lambda a: ember.linalg.vector_norm(a, np.inf, dim
      torch and (lambda a: torch.linalg.vector_norm(a, np.inf, dim=(0, 2), keepdim=True)))
 _row("linalg_cross", ember.linalg.cross, np.cross, ins(normal(2, 4, 3), normal(2, 4, 3)), ("mul", "sub"),
      torch and torch.linalg.cross)
+
+
+# --- special functions (ember.special): SciPy's as the references --------------------------------------------------
+
+
+def _torch_special(name):
+    return torch and getattr(torch.special, name)
+
+
+def _positive_gaps(lo, hi, *shape):
+    """Uniform samples on [lo, hi] kept 0.1 from the integers (poles of lgamma, digamma and polygamma when
+    lo < 0)."""
+    return lambda rng: np.round(rng.uniform(lo, hi, shape)) + rng.uniform(0.1, 0.9, shape) - 0.5
+
+
+_row("lgamma", ember.lgamma, sps.gammaln, ins(uniform(0.2, 8.0, 3, 4)), "lgamma", torch and torch.lgamma)
+_row("lgamma_negative", lambda x: x.lgamma(), sps.gammaln, ins(_positive_gaps(-4.0, -0.5, 6)), "lgamma",
+     torch and torch.lgamma)
+_row("special_gammaln_large", ember.special.gammaln, sps.gammaln, ins(uniform(10.0, 1e6, 5)), "lgamma",
+     torch and torch.special.gammaln, rtol=1e-12, atol=0.0, grad=False, extra={"f32_rtol": 1e-6})
+_row("digamma", ember.digamma, sps.psi, ins(uniform(0.3, 8.0, 3, 4)), "digamma", torch and torch.digamma)
+_row("digamma_negative", ember.special.psi, sps.psi, ins(_positive_gaps(-4.0, -0.5, 6)), "digamma",
+     _torch_special("psi"), extra={"f32_rtol": 1e-3})
+for _n in (1, 2, 3):
+    _row(f"polygamma_{_n}", lambda x, n=_n: ember.polygamma(n, x), lambda x, n=_n: sps.polygamma(n, x),
+         ins(uniform(0.4, 6.0, 2, 3)), "polygamma", torch and (lambda x, n=_n: torch.polygamma(n, x)))
+_row("polygamma_method", lambda x: x.polygamma(1), lambda x: sps.polygamma(1, x), ins(_positive_gaps(-3.0, -0.5, 4)),
+     "polygamma", lambda x: x.polygamma(1), extra={"f32_rtol": 1e-3})
+_row("zeta", ember.special.zeta, sps.zeta, ins(uniform(1.5, 5.0, 3, 4), uniform(0.5, 4.0, 4)), "zeta",
+     _torch_special("zeta"), grad_inputs=(1,))
+_row("erfc", ember.erfc, sps.erfc, ins(normal(3, 4, scale=2.0)), "erfc", torch and torch.erfc)
+_row("erfc_tail", lambda x: x.erfc(), sps.erfc, ins(uniform(4.0, 25.0, 6)), "erfc", torch and torch.erfc,
+     rtol=1e-12, atol=0.0, grad=False, extra={"f32_atol": 1e-30, "f32_rtol": 1e-4})
+_row("erfcx", ember.special.erfcx, sps.erfcx, ins(normal(3, 4, scale=3.0)), "erfcx", _torch_special("erfcx"))
+_row("erfinv", ember.erfinv, sps.erfinv, ins(uniform(-0.95, 0.95, 3, 4)), "erfinv", torch and torch.erfinv)
+_row("erfinv_method", lambda x: x.erfinv(), sps.erfinv, ins(uniform(-0.3, 0.3, 5)), "erfinv",
+     lambda x: x.erfinv())
+_row("ndtri", ember.special.ndtri, sps.ndtri, ins(uniform(0.02, 0.98, 3, 4)), "ndtri", _torch_special("ndtri"))
+_row("log_ndtr", ember.special.log_ndtr, sps.log_ndtr, ins(normal(3, 4, scale=6.0)), "log_ndtr",
+     _torch_special("log_ndtr"))
+_row("ndtr", ember.special.ndtr, sps.ndtr, ins(normal(3, 4, scale=2.0)), "erfc", _torch_special("ndtr"))
+for _name in ("i0", "i0e", "i1", "i1e"):
+    _row(f"special_{_name}", getattr(ember.special, _name), getattr(sps, _name), ins(away(3, 4, scale=3.0)), _name,
+         _torch_special(_name))
+_row("i0_method_large", lambda x: x.i0(), sps.i0, ins(uniform(20.0, 40.0, 4)), "i0", lambda x: x.i0(), rtol=1e-12,
+     atol=0.0, grad=False, extra={"f32_rtol": 1e-5})
+_row("exp2", ember.exp2, np.exp2, ins(normal(3, 4, scale=3.0)), "exp2", torch and torch.exp2)
+_row("exp2_method_int", lambda x: x.exp2(), lambda x: np.exp2(x).astype(np.float32), ins(ints(-3, 4, 5)),
+     ("cast", "exp2"), lambda x: x.exp2(), grad=False)
+for _name in ("logaddexp", "logaddexp2", "hypot", "copysign"):
+    _row(_name, getattr(ember, _name), getattr(np, _name), ins(away(3, 4, scale=2.0), away(4, scale=2.0)), _name,
+         torch and getattr(torch, _name))
+_row("hypot_method", lambda a, b: a.hypot(b), np.hypot, ins(normal(2, 3), normal(3)), "hypot",
+     lambda a, b: a.hypot(b))
+_row("copysign_method_scalar", lambda a: a.copysign(-1.0), lambda a: np.copysign(a, -1.0), ins(away(5)), "copysign",
+     lambda a: a.copysign(-1.0))
+_row("nextafter", ember.nextafter, np.nextafter, ins(normal(3, 4), normal(4)), "nextafter",
+     torch and torch.nextafter, grad=False)
+_row("heaviside", ember.heaviside, np.heaviside, ins(int_floats(-2, 3, 3, 4), normal(4)), "heaviside",
+     torch and torch.heaviside, grad=False)
+for _name in ("gcd", "lcm"):
+    _row(_name, getattr(ember, _name), getattr(np, _name), ins(ints(-30, 30, 3, 4), ints(-30, 30, 4)), _name,
+         torch and getattr(torch, _name), grad=False)
+_row("logit", ember.logit, sps.logit, ins(uniform(0.1, 0.9, 3, 4)), ("log", "log1p", "sub"), torch and torch.logit)
+_row("logit_eps", lambda x: x.logit(0.2), lambda x: sps.logit(np.clip(x, 0.2, 0.8)),
+     ins(away(3, 4, points=(0.2, 0.8), gap=0.05, scale=0.3, )), ("clip", "log"), lambda x: x.logit(0.2))
+_row("xlogy", ember.xlogy, sps.xlogy, ins(normal(3, 4), uniform(0.3, 3.0, 4)), ("where", "log", "mul"),
+     torch and torch.xlogy)
+_row("xlogy_zeros_method", lambda x, y: x.xlogy(y), sps.xlogy, ins(int_floats(-1, 2, 3, 4), uniform(0.1, 3.0, 4)),
+     ("where", "log", "mul"), lambda x, y: x.xlogy(y), grad=False)
+_row("xlog1py", ember.special.xlog1py, sps.xlog1py, ins(normal(3, 4), uniform(-0.5, 3.0, 4)),
+     ("where", "log1p", "mul"), _torch_special("xlog1py"))
+_row("sinc", ember.sinc, np.sinc, ins(normal(3, 4, scale=2.0)), ("sin", "div", "where"), torch and torch.sinc)
+_row("entr", ember.special.entr, sps.entr, ins(uniform(0.1, 3.0, 3, 4)), ("log", "mul", "where"),
+     _torch_special("entr"))
+_row("multigammaln", lambda x: ember.special.multigammaln(x, 3), lambda x: sps.multigammaln(x, 3),
+     ins(uniform(1.5, 5.0, 3, 4)), "lgamma", _torch_special("multigammaln") and (lambda x: torch.mvlgamma(x, 3)))
+_row("frac", ember.frac, lambda x: x - np.trunc(x), ins(away(3, 4, points=(-2.0, -1.0, 0.0, 1.0, 2.0))),
+     ("sub", "trunc_divide"), torch and torch.frac)
+_row("deg2rad_rad2deg", lambda x: ember.rad2deg(x).deg2rad(), lambda x: x, ins(normal(3, 4)), "mul",
+     lambda x: torch.rad2deg(x).deg2rad())
+_row("float_power", ember.float_power, lambda a, b: np.power(a, b), ins(uniform(0.5, 2.0, 3, 4), normal(4)),
+     "pow", torch and torch.float_power, extra={"fixed_dtype": True})
+_row("float_power_int", ember.float_power, lambda a, b: np.power(a, b).astype(np.float64),
+     ins(ints(1, 5, 4), ints(0, 3, 4)), ("cast", "pow"), torch and torch.float_power, grad=False,
+     extra={"fixed_dtype": True})

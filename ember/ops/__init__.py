@@ -87,7 +87,6 @@ from ember.ops.elementwise import (
     div,
     eq,
     erf,
-    erfinv,
     exp,
     expm1,
     floor_divide,
@@ -121,6 +120,18 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
+from ember.ops.elementwise_torch import (
+    copysign,
+    exp2,
+    gcd,
+    heaviside,
+    hypot,
+    lcm,
+    logaddexp,
+    logaddexp2,
+    nextafter,
+)
+from ember.ops.gamma_grad import standard_gamma_grad
 from ember.ops.indexing import (
     diag,
     diagonal,
@@ -204,7 +215,34 @@ from ember.ops.shape import (
     unsqueeze,
 )
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
-from ember.ops.special import digamma, lgamma, polygamma, standard_gamma_grad
+from ember.ops.special import (
+    digamma,
+    erfc,
+    erfcx,
+    erfinv,
+    i0,
+    i0e,
+    i1,
+    i1e,
+    lgamma,
+    log_ndtr,
+    ndtri,
+    polygamma,
+    zeta,
+)
+from ember.ops.special_composed import (
+    deg2rad,
+    entr,
+    float_power,
+    frac,
+    logit,
+    multigammaln,
+    ndtr,
+    rad2deg,
+    sinc,
+    xlog1py,
+    xlogy,
+)
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -226,6 +264,7 @@ repeat_interleave = repeat
 clamp = clip
 pow = power  # noqa: A001  (PyTorch's name)
 arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
+mvlgamma = multigammaln  # PyTorch's top-level name
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -241,12 +280,16 @@ __all__ = [
     "ctc_loss", "stop_gradient",
     "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "aminmax", "logcumsumexp", "cummax", "cummin",
-    "digamma", "lgamma", "polygamma", "standard_gamma_grad",
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",
+    "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
+    "standard_gamma_grad",
+    "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
+    "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
+    "xlog1py", "xlogy",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",
@@ -256,8 +299,8 @@ __all__ = [
     "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv1d", "conv2d",
     "conv_transpose1d", "conv_transpose2d", "cos", "cross_entropy", "cumprod", "cumsum",
     "defop",
-    "diag", "diagonal", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "erfinv", "exp",
-    "expand", "expand_dims",
+    "diag", "diagonal", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand",
+    "expand_dims",
     "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
     "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "median", "min",

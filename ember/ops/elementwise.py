@@ -233,54 +233,6 @@ ERF = _unary("erf", _erf_forward, vjp_rule(_erf_rule),
              onnx="Erf", flops=20, fusion=NOT_FUSIBLE)
 
 
-_exact_erfc = None
-
-
-def _erfc64(xp, x):
-    """erfc of float64 ``x``, exact: in the tails erf(x) rounds to 1 and 1 - erf(x) keeps none of erfc's digits."""
-    global _exact_erfc
-    if xp is not _np:
-        from cupyx.scipy.special import erfc as cuda_erfc
-
-        return cuda_erfc(x)
-    if _exact_erfc is None:
-        _exact_erfc = _np.vectorize(math.erfc, otypes=[_np.float64])
-    return _np.asarray(_exact_erfc(x))
-
-
-def _erfinv_forward(xp, y):
-    """Winitzki's closed form (relative error about 2e-3), then Newton steps in float64: each squares the relative
-    error, so four reach float64's resolution (three float32's). Beyond |y| = 0.5 the steps solve
-    erfc(x) = 1 - |y| (exact there), whose digits survive where erf(x) rounds to 1. |y| = 1 gives +-inf and
-    |y| > 1 NaN, as PyTorch."""
-    work = xp.abs(y.astype(_np.float64))
-    with _np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        a = 0.147
-        log_term = xp.log1p(-work * work)
-        first = 2.0 / (math.pi * a) + 0.5 * log_term
-        start = xp.sqrt(xp.sqrt(first * first - log_term / a) - first)
-        inside = work < 1
-        tail = work > 0.5
-        x = xp.where(inside, start, 0.0)
-        body = ~tail
-        for _ in range(4 if y.dtype.itemsize >= 8 else 3):  # float32 needs one fewer
-            residual = xp.empty_like(x)
-            residual[tail] = (1.0 - work[tail]) - _erfc64(xp, x[tail])
-            residual[body] = _erf_forward(xp, x[body]) - work[body]
-            x = x - residual * (0.5 * math.sqrt(math.pi)) * xp.exp(x * x)
-        x = xp.where(inside, x, start)
-    return xp.copysign(x, y).astype(y.dtype)
-
-
-def _erfinv_rule(run, ctx, g):
-    out = ctx.output
-    return (g * _typed(g, 0.5 * math.sqrt(math.pi)) * run(EXP, out * out),)
-
-
-ERFINV = _unary("erfinv", _erfinv_forward, vjp_rule(_erfinv_rule),
-                onnx=NO_ONNX, flops=120, saves_output=True, fusion=NOT_FUSIBLE)
-
-
 # --- logarithms, inverse trigonometric and hyperbolic functions (PyTorch's names, NumPy's ufuncs) ----------
 
 
@@ -501,14 +453,6 @@ def relu(x) -> TensorLike:
 def erf(x) -> TensorLike:
     """Elementwise Gauss error function."""
     return dispatch.apply(ERF, (to_float(x),))
-
-
-def erfinv(x) -> TensorLike:
-    """Elementwise inverse of the error function on (-1, 1) (+-inf at +-1, NaN outside), as ``torch.erfinv``.
-
-    >>> ember.erfinv(ember.tensor([0.0, 0.5]))   # [0.0, 0.4769363]
-    """
-    return dispatch.apply(ERFINV, (to_float(x),))
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> TensorLike:

@@ -1,0 +1,142 @@
+"""PyTorch's special and elementwise functions composed from primitives (no op records of their own):
+``logit``, ``xlogy``, ``xlog1py``, ``sinc``, ``entr``, ``ndtr``, ``multigammaln`` (``mvlgamma``), ``frac``,
+``deg2rad``, ``rad2deg`` and ``float_power``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember.backend.dtypes import FLOATING, float64
+from ember.ops.composed import isnan, logical_and, logical_not, trunc
+from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import clip, eq, gt, log, log1p, mul, power, sin, true_divide, where
+from ember.ops.infer import as_int
+from ember.ops.special import erfc, lgamma
+
+
+def logit(x, eps: float | None = None) -> TensorLike:
+    """Elementwise log(x / (1 - x)); with ``eps``, x is first clamped to [eps, 1 - eps] (no gradient where it was
+    clamped), as PyTorch's.
+
+    >>> ember.logit(ember.tensor([0.5, 0.75]))  # 0, log(3)
+    """
+    x = to_float(x)
+    if eps is not None:
+        x = clip(x, float(eps), 1.0 - float(eps))
+    return log(x) - log1p(-x)  # its gradient 1/x + 1/(1 - x) is +inf at 0 and 1, as PyTorch's
+
+
+def _x_times(logarithm, x, y) -> TensorLike:
+    x, y = promote(x, y)
+    x, y = to_float(x), to_float(y)
+    zero = logical_and(eq(x, 0.0), logical_not(isnan(y)))  # 0 * log(y) is 0 unless y is NaN
+    return where(zero, 0.0, mul(x, logarithm(where(zero, 1.0, y))))
+
+
+def xlogy(x, y) -> TensorLike:
+    """Elementwise x * log(y), 0 where x == 0 (unless y is NaN), with broadcasting.
+
+    >>> ember.xlogy(ember.tensor([0.0, 2.0]), ember.tensor([0.0, 3.0]))  # 0, 2 log(3)
+    """
+    return _x_times(log, x, y)
+
+
+def xlog1py(x, y) -> TensorLike:
+    """Elementwise x * log1p(y), 0 where x == 0 (unless y is NaN), with broadcasting.
+
+    >>> ember.special.xlog1py(ember.tensor([0.0, 2.0]), ember.tensor([-1.0, 1.0]))  # 0, 2 log(2)
+    """
+    return _x_times(log1p, x, y)
+
+
+def sinc(x) -> TensorLike:
+    """Elementwise normalized sinc: sin(pi x) / (pi x), 1 at 0.
+
+    >>> ember.sinc(ember.tensor([0.0, 0.5]))  # 1, 2 / pi
+    """
+    x = to_float(x)
+    zero = eq(x, 0.0)
+    scaled = where(zero, 1.0, x) * math.pi
+    return where(zero, 1.0, true_divide(sin(scaled), scaled))
+
+
+def entr(x) -> TensorLike:
+    """Elementwise entropy term -x log(x): 0 at 0, -inf for x < 0.
+
+    >>> ember.special.entr(ember.tensor([0.0, 0.5]))  # 0, 0.3466
+    """
+    x = to_float(x)
+    positive = gt(x, 0.0)
+    value = -mul(x, log(where(positive, x, 1.0)))
+    return where(positive, value, where(eq(x, 0.0), 0.0, where(isnan(x), x, -np.inf)))
+
+
+def ndtr(x) -> TensorLike:
+    """Elementwise standard normal CDF, 0.5 erfc(-x / sqrt(2)).
+
+    >>> ember.special.ndtr(ember.tensor([0.0, 1.96]))  # 0.5, 0.975
+    """
+    return erfc(to_float(x) * -math.sqrt(0.5)) * 0.5
+
+
+def multigammaln(x, p: int) -> TensorLike:
+    """The multivariate log-gamma function of dimension ``p``: log(pi) p (p - 1) / 4 + sum_j lgamma(x - j / 2),
+    j = 0..p-1 (PyTorch's ``mvlgamma``); every element must exceed (p - 1) / 2.
+
+    >>> ember.mvlgamma(ember.tensor([2.5]), 2)  # log(pi) / 2 + lgamma(2.5) + lgamma(2)
+    """
+    p = as_int("multigammaln", p, "p")
+    if p < 1:
+        raise ValueError(f"multigammaln: p must be at least 1, got {p}")
+    x = to_float(x)
+    if not x.symbolic and x.array.size and not bool((x.array > (p - 1) / 2).all()):
+        raise ValueError(f"multigammaln: all elements must be greater than (p - 1) / 2 = {(p - 1) / 2} "
+                         f"(x: {x.dtype}{tuple(x.shape)}, p={p})")
+    total = lgamma(x)
+    for j in range(1, p):
+        total = total + lgamma(x - j / 2)
+    return total + math.log(math.pi) * p * (p - 1) / 4
+
+
+def frac(x) -> TensorLike:
+    """Elementwise fractional part x - trunc(x), with x's sign; the gradient is 1, as in PyTorch.
+
+    >>> ember.frac(ember.tensor([2.75, -1.5]))  # 0.75, -0.5
+    """
+    x = as_tensor(x)
+    if x.dtype not in FLOATING:
+        raise TypeError(f"frac: needs a floating-point tensor, got {x.dtype}{tuple(x.shape)}")
+    return x - trunc(x)
+
+
+def deg2rad(x) -> TensorLike:
+    """Elementwise degrees to radians (integers as floats).
+
+    >>> ember.deg2rad(ember.tensor([180.0]))  # pi
+    """
+    return to_float(x) * (math.pi / 180.0)
+
+
+def rad2deg(x) -> TensorLike:
+    """Elementwise radians to degrees (integers as floats).
+
+    >>> ember.rad2deg(ember.tensor([math.pi]))  # 180
+    """
+    return to_float(x) * (180.0 / math.pi)
+
+
+def float_power(a, b) -> TensorLike:
+    """Elementwise a ** b computed in float64 whatever the inputs' dtypes, as PyTorch's.
+
+    >>> ember.float_power(ember.tensor([2]), 0.5).dtype  # float64
+    """
+    return power(_float64(a), _float64(b))
+
+
+def _float64(value) -> TensorLike:
+    if not isinstance(value, TensorLike):  # a Python number keeps its full precision
+        value = as_tensor(np.asarray(value, dtype=np.float64))
+    return cast(value, float64)

@@ -1,0 +1,69 @@
+"""``torch.special`` under Ember: the special functions (``ember.ops.special``), their compositions
+(``ember.ops.special_composed``) and the elementwise and reduction functions PyTorch also lists here, under
+PyTorch's names, with gradients where PyTorch has them.
+
+>>> x = ember.tensor([0.5, 3.0], dtype=ember.float64, requires_grad=True)
+>>> ember.special.gammaln(x).sum().backward()  # x.grad is digamma(x)
+"""
+
+from __future__ import annotations
+
+from ember.ops.activation import log_softmax as _log_softmax
+from ember.ops.activation import softmax as _softmax
+from ember.ops.composed import round
+from ember.ops.convert import cast as _cast
+from ember.ops.dispatch import TensorLike as _TensorLike
+from ember.ops.elementwise import erf, expm1, log1p
+from ember.ops.elementwise import sigmoid as expit
+from ember.ops.elementwise_torch import exp2
+from ember.ops.reduction import logsumexp as _logsumexp
+from ember.ops.special import (
+    digamma,
+    erfc,
+    erfcx,
+    erfinv,
+    i0,
+    i0e,
+    i1,
+    i1e,
+    lgamma,
+    log_ndtr,
+    ndtri,
+    polygamma,
+    zeta,
+)
+from ember.ops.special_composed import entr, logit, multigammaln, ndtr, sinc, xlog1py, xlogy
+
+gammaln = lgamma
+psi = digamma
+
+
+def logsumexp(input, dim, keepdim: bool = False) -> _TensorLike:  # noqa: A002  (PyTorch's argument name)
+    """log(sum(exp(input))) over ``dim`` (an int or a tuple), stable for large values.
+
+    >>> ember.special.logsumexp(ember.tensor([[0.0, 0.0]]), dim=1)  # log(2)
+    """
+    return _logsumexp(input, axis=dim, keepdims=keepdim)
+
+
+def softmax(input, dim: int, dtype=None) -> _TensorLike:  # noqa: A002
+    """softmax over ``dim``, computed in ``dtype`` when given.
+
+    >>> ember.special.softmax(ember.tensor([0.0, 0.0]), dim=0)  # 0.5, 0.5
+    """
+    return _softmax(input if dtype is None else _cast(input, dtype), axis=dim)
+
+
+def log_softmax(input, dim: int, dtype=None) -> _TensorLike:  # noqa: A002
+    """log_softmax over ``dim``, computed in ``dtype`` when given.
+
+    >>> ember.special.log_softmax(ember.tensor([0.0, 0.0]), dim=0)  # -log(2), -log(2)
+    """
+    return _log_softmax(input if dtype is None else _cast(input, dtype), axis=dim)
+
+
+__all__ = [
+    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e", "i1",
+    "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",
+    "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+]

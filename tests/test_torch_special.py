@@ -1,0 +1,363 @@
+"""ember.special (PyTorch's torch.special) and the matching top-level functions: float64 accuracy against SciPy
+over wide ranges and at the edges (poles, zeros, huge arguments, inf, NaN), values and dtypes against PyTorch,
+gradients against PyTorch's, ember.jit, and the errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+sps = pytest.importorskip("scipy.special")
+
+INF, NAN = math.inf, math.nan
+RNG = np.random.default_rng(0)
+
+
+def _wide(lo, hi, n=4000):
+    return RNG.uniform(lo, hi, n)
+
+
+def _log_spread(lo_exp, hi_exp, n=2000):
+    return 10.0 ** RNG.uniform(lo_exp, hi_exp, n)
+
+
+def _close(ours, reference, rtol=1e-12, atol=0.0):
+    """Equal where the reference is NaN or inf; elsewhere within rtol (and atol; subnormal results, whose
+    precision is below float64's, within 1e-300)."""
+    ours, reference = np.asarray(ours, np.float64), np.asarray(reference, np.float64)
+    atol = max(atol, 1e-300)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(reference))
+    finite = np.isfinite(reference)
+    np.testing.assert_array_equal(ours[~finite & ~np.isnan(reference)], reference[~finite & ~np.isnan(reference)])
+    np.testing.assert_allclose(ours[finite], reference[finite], rtol=rtol, atol=atol)
+
+
+def _f64(values):
+    return ember.tensor(np.asarray(values, np.float64))
+
+
+EDGES = np.array([0.0, -0.0, 1.0, 2.0, -1.0, -2.0, 0.5, -0.5, 1e-300, 5e-324, 1e300, -1e300, INF, -INF, NAN])
+
+# name, ember function, scipy reference, samples, tolerance (rtol, atol)
+ACCURACY = [
+    ("lgamma", ember.lgamma, sps.gammaln,
+     np.concatenate([_wide(-50, 50), _log_spread(-300, 300), _wide(0.9, 2.1), -_log_spread(-3, 3) + 0.31]),
+     (1e-12, 1e-15)),  # atol: SciPy loses the relative accuracy next to lgamma's zeros 1 and 2, ember does not
+    ("digamma", ember.digamma, sps.psi, np.concatenate([_wide(-50, 50), _log_spread(-300, 300)]), (1e-12, 1e-15)),
+    ("erfc", ember.erfc, sps.erfc, np.concatenate([_wide(-8, 8), _wide(-26, 26.5)]), (1e-12, 0.0)),
+    ("erfcx", ember.special.erfcx, sps.erfcx, np.concatenate([_wide(-26, 26), _log_spread(-300, 300)]),
+     (1e-12, 0.0)),
+    ("erfinv", ember.erfinv, sps.erfinv,
+     np.concatenate([_wide(-1, 1), 1 - _log_spread(-16, 0), _log_spread(-300, 0)]), (1e-13, 0.0)),
+    ("ndtri", ember.special.ndtri, sps.ndtri,
+     np.concatenate([_wide(0, 1), _log_spread(-307, 0), 1 - _log_spread(-16, 0)]), (1e-13, 0.0)),
+    ("log_ndtr", ember.special.log_ndtr, sps.log_ndtr, np.concatenate([_wide(-38, 38), -_log_spread(0, 150)]),
+     (1e-12, 1e-300)),
+    ("ndtr", ember.special.ndtr, sps.ndtr, _wide(-37, 8), (1e-12, 0.0)),
+    ("i0", ember.i0, sps.i0, np.concatenate([_wide(-700, 700), _log_spread(-300, 2)]), (1e-13, 0.0)),
+    ("i0e", ember.special.i0e, sps.i0e, np.concatenate([_wide(-60, 60), _log_spread(-300, 300)]), (1e-13, 0.0)),
+    ("i1", ember.special.i1, sps.i1, np.concatenate([_wide(-700, 700), _log_spread(-300, 2)]), (1e-13, 0.0)),
+    ("i1e", ember.special.i1e, sps.i1e, np.concatenate([_wide(-60, 60), _log_spread(-300, 300)]), (1e-13, 0.0)),
+]
+
+
+@pytest.mark.parametrize("name, fn, reference, samples, tolerance", ACCURACY, ids=[row[0] for row in ACCURACY])
+def test_float64_accuracy_against_scipy(name, fn, reference, samples, tolerance):
+    if name in ("lgamma", "digamma"):  # keep a gap from the poles, where a rounding of x moves the value most
+        samples = samples[np.abs(samples - np.round(samples)) > 1e-3]
+    rtol, atol = tolerance
+    _close(fn(_f64(samples)).numpy(), reference(samples), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6, 12])
+def test_polygamma_accuracy_against_scipy(n):
+    samples = np.concatenate([_log_spread(-5, 4), _wide(-20, 20)])
+    samples = samples[np.abs(samples - np.round(samples)) > 1e-2]
+    _close(ember.polygamma(n, _f64(samples)).numpy(), sps.polygamma(n, samples), rtol=1e-12)
+
+
+def test_polygamma_of_an_order_whose_factorial_overflows():
+    # 171! overflows float64 while 171! zeta(172, 3) does not: 171! 3^-172 (1 + (3/4)^172 + ...)
+    got = ember.polygamma(171, _f64([3.0])).numpy()[0]
+    assert math.isfinite(got)
+    np.testing.assert_allclose(got, math.exp(math.lgamma(172.0) - 172 * math.log(3.0)), rtol=1e-12)
+
+
+def test_polygamma_far_left_of_zero_sums_in_blocks():
+    x = np.array([-20000.25, -700.75, -3.3, 2.5])  # q < -244: the terms past the 256th in blocks
+    for n in (1, 3):
+        _close(ember.polygamma(n, _f64(x)).numpy(), sps.polygamma(n, x), rtol=1e-12)
+    zeta = ember.special.zeta(_f64([2.0, 3.0, 2.5, 2.0]), _f64([-INF, -1e12, -3.5, -4.0])).numpy()
+    assert np.isnan(zeta[0]) and zeta[1] == INF and np.isnan(zeta[2]) and zeta[3] == INF
+
+
+@pytest.mark.parametrize("s", [1.0001, 1.5, 2.0, 3.5, 8.0, 30.0, 80.0])
+def test_zeta_accuracy_against_scipy(s):
+    q = np.concatenate([_log_spread(-5, 5), [1.0, 2.0, 0.5, INF]])
+    _close(ember.special.zeta(_f64(np.full(q.shape, s)), _f64(q)).numpy(), sps.zeta(s, q), rtol=1e-12)
+
+
+def test_lgamma_keeps_its_relative_accuracy_next_to_its_zeros():
+    offsets = np.array([1e-9, -1e-9, 3e-7, -3e-7, 1e-12])
+    near_one, near_two = 1.0 + offsets, 2.0 + offsets
+    e1, e2 = near_one - 1.0, near_two - 2.0  # exact
+    # lgamma(1 + e) = -gamma e + zeta(2) / 2 e^2 - ..., lgamma(2 + e) = (1 - gamma) e + (zeta(2) - 1) / 2 e^2 - ...
+    at_one = -_EULER * e1 + math.pi**2 / 12 * e1**2
+    at_two = (1 - _EULER) * e2 + (math.pi**2 / 6 - 1) / 2 * e2**2
+    np.testing.assert_allclose(ember.lgamma(_f64(near_one)).numpy(), at_one, rtol=1e-12)
+    np.testing.assert_allclose(ember.lgamma(_f64(near_two)).numpy(), at_two, rtol=1e-12)
+    assert ember.lgamma(_f64([1.0, 2.0])).numpy().tolist() == [0.0, 0.0]
+
+
+_EULER = 0.5772156649015329
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the compositions' NumPy steps at inf and NaN
+@pytest.mark.parametrize("name", ["lgamma", "digamma", "erfc", "erfinv", "i0", "special.erfcx", "special.i0e",
+                                  "special.i1", "special.i1e", "special.ndtri", "special.log_ndtr",
+                                  "special.ndtr", "special.entr", "special.sinc", "special.logit", "special.expit",
+                                  "special.exp2", "special.expm1", "special.log1p", "special.psi",
+                                  "special.gammaln"])
+def test_edge_values_match_pytorch(name):
+    ours, theirs = ember, torch
+    for part in name.split("."):
+        ours, theirs = getattr(ours, part), getattr(theirs, part)
+    values = EDGES
+    if name in ("i0", "special.i1"):
+        values = EDGES[np.isfinite(EDGES)]  # PyTorch's I0(+-inf) and I1(+-inf) are NaN; ember's (SciPy's) inf
+    _close(ours(_f64(values)).numpy(), theirs(torch.tensor(values)).numpy(), rtol=1e-12, atol=1e-300)
+
+
+def test_float32_results_round_the_float64_ones_and_match_pytorch():
+    x = np.concatenate([_wide(0.05, 30, 200), _wide(-5, -0.05, 200)]).astype(np.float32)
+    for ours, theirs in [(ember.lgamma, torch.lgamma), (ember.digamma, torch.digamma), (ember.erfc, torch.erfc),
+                         (ember.special.i0e, torch.special.i0e), (ember.special.log_ndtr, torch.special.log_ndtr)]:
+        got = ours(ember.tensor(x))
+        assert got.dtype == ember.float32
+        np.testing.assert_allclose(got.numpy(), theirs(torch.tensor(x)).numpy(), rtol=2e-5, atol=1e-6)
+    half = ember.lgamma(ember.tensor(np.array([0.5, 3.0], np.float16)))
+    assert half.dtype == ember.float16
+
+
+def test_integer_inputs_compute_in_the_default_float_dtype():
+    assert ember.lgamma(ember.tensor([1, 2, 3])).dtype == ember.float32
+    assert ember.special.ndtr(ember.tensor([0])).dtype == ember.float32
+    assert ember.float_power(ember.tensor([2]), 2).dtype == ember.float64
+
+
+# --- values against PyTorch ---------------------------------------------------------------------------------------
+
+
+def _both(values, grad=False):
+    array = np.asarray(values, np.float64)
+    return ember.tensor(array, requires_grad=grad), torch.tensor(array, requires_grad=grad)
+
+
+UNARY = [
+    ("lgamma", lambda m, x: m.lgamma(x), _wide(-6, 8, 40)),
+    ("digamma", lambda m, x: m.digamma(x), _wide(-6, 8, 40)),
+    ("polygamma3", lambda m, x: m.polygamma(3, x), _wide(0.1, 8, 40)),
+    ("mvlgamma", lambda m, x: m.mvlgamma(x, p=4), _wide(1.6, 8, 40)),
+    ("erfc", lambda m, x: m.erfc(x), _wide(-6, 6, 40)),
+    ("erfinv", lambda m, x: m.erfinv(x), _wide(-0.999, 0.999, 40)),
+    ("erfcx", lambda m, x: m.special.erfcx(x), _wide(-6, 30, 40)),
+    ("ndtri", lambda m, x: m.special.ndtri(x), _wide(0.001, 0.999, 40)),
+    ("log_ndtr", lambda m, x: m.special.log_ndtr(x), _wide(-60, 10, 40)),
+    ("ndtr", lambda m, x: m.special.ndtr(x), _wide(-6, 6, 40)),
+    ("i0", lambda m, x: m.i0(x), _wide(-30, 30, 40)),
+    ("i0e", lambda m, x: m.special.i0e(x), _wide(-30, 30, 40)),
+    ("i1", lambda m, x: m.special.i1(x), _wide(-30, 30, 40)),
+    ("i1e", lambda m, x: m.special.i1e(x), _wide(-30, 30, 40)),
+    ("sinc", lambda m, x: m.sinc(x), _wide(-4, 4, 40)),
+    ("entr", lambda m, x: m.special.entr(x), _wide(0.01, 4, 40)),
+    ("logit", lambda m, x: m.logit(x), _wide(0.01, 0.99, 40)),
+    ("logit_eps", lambda m, x: m.logit(x, eps=0.1), _wide(0.01, 0.99, 40)),
+    ("expit", lambda m, x: m.special.expit(x), _wide(-8, 8, 40)),
+    ("exp2", lambda m, x: m.exp2(x), _wide(-8, 8, 40)),
+    ("frac", lambda m, x: m.frac(x), _wide(-8, 8, 40)),
+    ("deg2rad", lambda m, x: m.deg2rad(x), _wide(-400, 400, 40)),
+    ("rad2deg", lambda m, x: m.rad2deg(x), _wide(-8, 8, 40)),
+    ("special_round", lambda m, x: m.special.round(x, decimals=2), _wide(-8, 8, 40)),
+    ("special_logsumexp", lambda m, x: m.special.logsumexp(x.reshape(5, 8), dim=1, keepdim=True), _wide(-8, 8, 40)),
+    ("special_softmax", lambda m, x: m.special.softmax(x.reshape(5, 8), 0), _wide(-8, 8, 40)),
+    ("special_log_softmax", lambda m, x: m.special.log_softmax(x.reshape(5, 8), 1), _wide(-8, 8, 40)),
+    ("special_multigammaln", lambda m, x: m.special.multigammaln(x, 2), _wide(0.6, 8, 40)),
+    ("special_xlog1py", lambda m, x: m.special.xlog1py(x, x * 0.1 + 1.5), _wide(-3, 3, 40)),
+]
+
+
+@pytest.mark.parametrize("name, fn, values", UNARY, ids=[row[0] for row in UNARY])
+def test_values_and_gradients_match_pytorch(name, fn, values):
+    x, tx = _both(values, grad=True)
+    out, tout = fn(ember, x), fn(torch, tx)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-11, atol=1e-14)
+    assert out.dtype == ember.float64
+    weight = np.random.default_rng(1).standard_normal(tuple(tout.shape))
+    (out * ember.tensor(weight)).sum().backward()
+    (tout * torch.tensor(weight)).sum().backward()
+    if name != "special_round":  # round's gradient: PyTorch's is zero, ember's none
+        # PyTorch's trigamma (digamma's derivative) has its own series, within 5e-10 of SciPy's and ember's
+        rtol = 1e-9 if name == "digamma" else 1e-10
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=rtol, atol=1e-12)
+
+
+BINARY = [
+    ("xlogy", lambda m, a, b: m.xlogy(a, b), (-3, 3), (0.01, 5)),
+    ("special_xlogy", lambda m, a, b: m.special.xlogy(a, b), (-3, 3), (0.01, 5)),
+    ("zeta", lambda m, a, b: m.special.zeta(a.detach(), b), (1.1, 6), (0.1, 10)),
+    ("logaddexp", lambda m, a, b: m.logaddexp(a, b), (-30, 30), (-30, 30)),
+    ("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), (-30, 30), (-30, 30)),
+    ("hypot", lambda m, a, b: m.hypot(a, b), (-5, 5), (-5, 5)),
+    ("copysign", lambda m, a, b: m.copysign(a, b), (-5, 5), (-5, 5)),
+    ("float_power", lambda m, a, b: m.float_power(a, b), (0.1, 5), (-3, 3)),
+    ("true_divide", lambda m, a, b: m.true_divide(a, b), (-5, 5), (0.5, 5)),
+]
+
+
+@pytest.mark.parametrize("name, fn, a_range, b_range", BINARY, ids=[row[0] for row in BINARY])
+def test_binary_values_and_gradients_match_pytorch(name, fn, a_range, b_range):
+    a, ta = _both(RNG.uniform(*a_range, (3, 4)), grad=True)
+    b, tb = _both(RNG.uniform(*b_range, (4,)), grad=True)
+    out, tout = fn(ember, a, b), fn(torch, ta, tb)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-11, atol=1e-14)
+    out.sum().backward()
+    tout.sum().backward()
+    for ours, theirs in [(a, ta), (b, tb)]:
+        if theirs.grad is not None:
+            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_second_order_gradients_match_pytorch():
+    values = _wide(0.3, 6, 12)
+    for fn in [lambda m, x: m.lgamma(x), lambda m, x: m.erfinv(x / 7), lambda m, x: m.special.i1e(x - 3),
+               lambda m, x: m.special.log_ndtr(x - 4), lambda m, x: m.special.erfcx(x - 2)]:
+        x, tx = _both(values, grad=True)
+        (g,) = ember.grad(fn(ember, x).sum(), [x], create_graph=True)
+        (tg,) = torch.autograd.grad(fn(torch, tx).sum(), [tx], create_graph=True)
+        (gg,) = ember.grad((g * g).sum(), [x])
+        (tgg,) = torch.autograd.grad((tg * tg).sum(), [tx])
+        np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_logit_gradient_at_0_and_1_is_infinite_as_pytorchs():
+    x = ember.tensor([0.0, 1.0, 0.5], dtype=ember.float64, requires_grad=True)
+    ember.logit(x).sum().backward()
+    assert x.grad.numpy().tolist() == [INF, INF, 4.0]
+
+
+def test_integer_functions_match_pytorch():
+    a = np.array([0, 12, -18, 7, 0, 2**40, -9], np.int64)
+    b = np.array([0, 8, 27, -21, 5, 2**20, 3], np.int64)
+    for name in ("gcd", "lcm"):
+        ours = getattr(ember, name)(ember.tensor(a), ember.tensor(b))
+        theirs = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+        assert ours.dtype == ember.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(getattr(ember.tensor(a), name)(ember.tensor(b)).numpy(), theirs.numpy())
+
+
+def test_nextafter_and_heaviside_match_pytorch():
+    for dtype in (np.float32, np.float64):
+        a = np.array([1.0, 0.0, -1.0, INF, NAN, 1.0], dtype)
+        b = np.array([2.0, -1.0, -INF, 0.0, 1.0, 1.0], dtype)
+        ours = ember.nextafter(ember.tensor(a), ember.tensor(b)).numpy()
+        np.testing.assert_array_equal(ours, torch.nextafter(torch.tensor(a), torch.tensor(b)).numpy())
+    x, values = np.array([-2.0, 0.0, 3.0, NAN]), np.array([0.5])
+    np.testing.assert_array_equal(ember.tensor(x).heaviside(ember.tensor(values)).numpy(),
+                                  torch.heaviside(torch.tensor(x), torch.tensor(values)).numpy())
+
+
+def test_tensor_methods_and_names():
+    x = ember.tensor([0.3, 0.6], dtype=ember.float64)
+    tx = torch.tensor([0.3, 0.6], dtype=torch.float64)
+    for method in ("lgamma", "digamma", "erfinv", "erfc", "logit", "sinc", "i0", "exp2", "frac", "deg2rad",
+                   "rad2deg"):
+        np.testing.assert_allclose(getattr(x, method)().numpy(), getattr(tx, method)().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.polygamma(2).numpy(), tx.polygamma(2).numpy(), rtol=1e-12)
+    np.testing.assert_allclose((x + 1).mvlgamma(2).numpy(), (tx + 1).mvlgamma(2).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.xlogy(x).numpy(), tx.xlogy(tx).numpy(), rtol=1e-12)
+    for method in ("logaddexp", "logaddexp2", "hypot", "copysign", "nextafter", "float_power", "true_divide"):
+        np.testing.assert_allclose(getattr(x, method)(x * 2).numpy(), getattr(tx, method)(tx * 2).numpy(),
+                                   rtol=1e-12)
+    assert ember.special.psi is ember.digamma and ember.special.gammaln is ember.lgamma
+    assert ember.mvlgamma is ember.special.multigammaln and ember.polygamma(0, x).numpy()[0] == x.digamma().numpy()[0]
+    assert set(ember.special.__all__) <= set(dir(ember.special))
+
+
+def test_in_place_methods_match_pytorch():
+    values = np.array([0.3, 0.6, 2.5])
+    for method in ("lgamma_", "digamma_", "erfc_", "erfinv_", "i0_", "sinc_", "exp2_", "frac_", "deg2rad_",
+                   "rad2deg_"):
+        x, tx = _both(values / 3 if method == "erfinv_" else values)
+        assert getattr(x, method)() is x
+        getattr(tx, method)()
+        np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12, err_msg=method)
+    for method in ("xlogy_", "hypot_", "copysign_", "nextafter_", "heaviside_"):
+        x, tx = _both(values - 0.6)
+        getattr(x, method)(ember.tensor(values * 2))
+        getattr(tx, method)(torch.tensor(values * 2))
+        np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12, err_msg=method)
+    for method in ("gcd_", "lcm_"):
+        a, ta = ember.tensor([12, 18, 0]), torch.tensor([12, 18, 0])
+        getattr(a, method)(ember.tensor([8, 27, 5]))
+        getattr(ta, method)(torch.tensor([8, 27, 5]))
+        np.testing.assert_array_equal(a.numpy(), ta.numpy())
+    with pytest.raises(RuntimeError, match=r"lgamma_: result type float32 cannot be cast to .* int64"):
+        ember.tensor([1, 2]).lgamma_()
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+
+
+def test_errors_name_the_function_and_the_argument():
+    with pytest.raises(ValueError, match=r"polygamma: n must be a non-negative integer, got -1"):
+        ember.polygamma(-1, ember.tensor([1.0]))
+    with pytest.raises(TypeError, match=r"polygamma: n must be an int"):
+        ember.polygamma(1.5, ember.tensor([1.0]))
+    with pytest.raises(ValueError, match=r"multigammaln: all elements must be greater than \(p - 1\) / 2 = 1.0"):
+        ember.mvlgamma(ember.tensor([0.9, 3.0]), 3)
+    with pytest.raises(TypeError, match=r"gcd: needs integer tensors, got float32"):
+        ember.gcd(ember.tensor([1.0]), ember.tensor([2.0]))
+    with pytest.raises(TypeError, match=r"frac: needs a floating-point tensor, got int64"):
+        ember.frac(ember.tensor([1]))
+    with pytest.raises(ember.ops.ShapeError, match=r"nextafter"):
+        ember.nextafter(ember.tensor([1]), ember.tensor([2]))
+    with pytest.raises(ember.ops.ShapeError, match=r"heaviside"):
+        ember.heaviside(ember.tensor([True]), ember.tensor([False]))
+    with pytest.raises(ember.ops.ShapeError, match=r"hypot: shapes cannot be broadcast.*float32\[2\], float32\[3\]"):
+        ember.hypot(ember.zeros(2), ember.zeros(3))
+    with pytest.raises(TypeError, match=r"polygamma: n must be an int >= 1 \(0 is digamma\), got True"):
+        ember.ops.special.POLYGAMMA.infer(ember.ops.Spec((2,), np.dtype(np.float64)), n=True)
+    s = ember.tensor([2.0], requires_grad=True)
+    with pytest.raises(NotImplementedError, match=r"zeta: the gradient for x \(the exponent\) is not implemented"):
+        ember.special.zeta(s, ember.tensor([1.5])).sum().backward()
+
+
+# --- graph mode ---------------------------------------------------------------------------------------------------
+
+
+def test_the_special_functions_trace_under_jit_with_gradients():
+    array = np.random.default_rng(3).uniform(0.2, 0.8, (3, 5))
+
+    def step(x):
+        parts = [ember.lgamma(x * 5), ember.polygamma(2, x + 1), ember.erfinv(x - 0.5), ember.special.ndtri(x),
+                 ember.special.log_ndtr(x * -20), ember.special.i1e(x - 0.5), ember.special.zeta(3.0, x),
+                 ember.xlogy(x - 0.5, x), ember.logaddexp(x, x * 3), ember.hypot(x, 1.0 - x), ember.sinc(x),
+                 ember.mvlgamma(x + 2, 3), ember.special.erfcx(x * 10), ember.exp2(x), ember.special.entr(x)]
+        loss = ember.stack([p.sum() for p in parts]).sum()
+        loss.backward()
+        return loss
+
+    x = ember.tensor(array, requires_grad=True)
+    eager_loss = step(x)
+    eager_grad = x.grad.numpy().copy()
+    compiled = ember.jit(step)
+    for _ in range(2):
+        x.grad = None
+        loss = compiled(x)
+        np.testing.assert_allclose(loss.detach().numpy(), eager_loss.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(x.grad.numpy(), eager_grad, rtol=1e-12)
