@@ -7,6 +7,7 @@ import math
 from ember import ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
+from ember.distributions.utils import broadcast_all
 from ember.tensor import Tensor
 
 _validate_default = True
@@ -211,3 +212,28 @@ def expanded(dist: Distribution, cls, batch_shape, names, _instance=None, event_
     Distribution.__init__(new, batch_shape, dist.event_shape, validate_args=False)
     new._validate_args = dist._validate_args
     return new
+
+
+class LocScale(Distribution):
+    """A distribution over the reals with a location ``loc`` and a positive ``scale`` (broadcast together), whose
+    mean and mode are ``loc`` and which draws by reparameterization (``rsample``): Normal's and Laplace's base."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: bool | None = None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> Distribution:
+        return expanded(self, type(self), batch_shape, ("loc", "scale"), _instance)
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+

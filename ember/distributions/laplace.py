@@ -5,36 +5,16 @@ from __future__ import annotations
 import math
 
 from ember import creation, ops
-from ember.distributions import constraints
-from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.utils import broadcast_all, eps
+from ember.distributions.distribution import LocScale
+from ember.distributions.utils import eps
 
 
-class Laplace(Distribution):
+class Laplace(LocScale):
     """The Laplace distribution of location ``loc`` and scale ``scale``, as ``torch.distributions.Laplace``;
     ``rsample`` is ``loc - scale * sign(u) * log(1 - |u|)`` with ``u`` uniform in (-1, 1) from ``ember.rand``.
 
     >>> ember.distributions.Laplace(0.0, 1.0).cdf(ember.tensor(0.0))   # 0.5
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: bool | None = None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None) -> Laplace:
-        return expanded(self, Laplace, batch_shape, ("loc", "scale"), _instance)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def stddev(self):

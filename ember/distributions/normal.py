@@ -5,37 +5,16 @@ from __future__ import annotations
 import math
 
 from ember import creation, ops
-from ember.distributions import constraints
-from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.utils import broadcast_all
+from ember.distributions.distribution import LocScale
 
 
-class Normal(Distribution):
+class Normal(LocScale):
     """The normal distribution N(loc, scale^2), as ``torch.distributions.Normal``; ``rsample`` is
     ``loc + scale * eps`` with ``eps`` from ``ember.randn``.
 
     >>> d = ember.distributions.Normal(ember.tensor([0.0, 1.0]), ember.tensor([1.0, 2.0]))
     >>> d.log_prob(ember.tensor([0.5, 0.5]))
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: bool | None = None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None) -> Normal:
-        return expanded(self, Normal, batch_shape, ("loc", "scale"), _instance)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def stddev(self):
