@@ -265,8 +265,7 @@ def test_a_wrong_number_of_gradients_is_an_error():
         def backward(ctx, grad):
             return grad
 
-    with pytest.raises(RuntimeError, match=r"function TwoBackward returned an incorrect number of gradients "
-                                           r"\(expected 2, got 1\)"):
+    with pytest.raises(RuntimeError, match=r"TwoBackward: backward gave 1 gradients for 2 forward inputs"):
         Two.apply(_x([1.0]), 2.0).sum().backward()
 
 
@@ -280,7 +279,8 @@ def test_a_gradient_for_a_non_tensor_argument_is_an_error():
         def backward(ctx, grad):
             return grad, grad
 
-    with pytest.raises(RuntimeError, match="different than None at position 2.*not a Tensor"):
+    with pytest.raises(RuntimeError, match=r"gradient \(not None\) for forward input 2, which is a float, not a "
+                                           "Tensor"):
         Scale.apply(_x([1.0]), 2.0).sum().backward()
 
 
@@ -296,8 +296,8 @@ def test_a_gradient_of_the_wrong_shape_is_an_error_and_a_broadcast_one_is_summed
             return (grad * ember.ones(4, 2, dtype=grad.dtype) if ctx.broadcast else grad[:1]), None
 
     x = _x([1.0, 2.0])
-    with pytest.raises(RuntimeError, match=r"WrongBackward returned an invalid gradient at index 0 - got \[1\] but "
-                                           r"expected shape compatible with \[2\]"):
+    with pytest.raises(RuntimeError, match=r"WrongBackward: backward's gradient 0 has shape \[1\], which does not "
+                                           r"broadcast to its input's shape \[2\]"):
         Wrong.apply(x, False).sum().backward()
     Wrong.apply(x, True).sum().backward()
     np.testing.assert_allclose(_np(x.grad), [4.0, 4.0])

@@ -194,15 +194,14 @@ class _Call:
         """The gradients for the tape's inputs (the Tensor arguments), after PyTorch's checks."""
         name, args = self.name, self.args
         if len(result) < len(args) or any(g is not None for g in result[len(args):]):
-            raise RuntimeError(f"function {name} returned an incorrect number of gradients (expected {len(args)}, "
-                               f"got {len(result)})")
+            raise RuntimeError(f"{name}: backward gave {len(result)} gradients for {len(args)} forward inputs; "
+                               "give one per input (None for an input that is not a Tensor)")
         grads = []
         for i, (arg, g) in enumerate(zip(args, result)):
             if not isinstance(arg, Tensor):
                 if g is not None:
-                    raise RuntimeError(f"function {name} returned a gradient different than None at position "
-                                       f"{i + 1}, but the corresponding forward input was not a Tensor "
-                                       f"({type(arg).__name__})")
+                    raise RuntimeError(f"{name}: backward gave a gradient (not None) for forward input {i + 1}, "
+                                       f"which is a {type(arg).__name__}, not a Tensor")
                 continue
             if g is None or not arg.requires_grad:
                 grads.append(None)
@@ -219,8 +218,8 @@ def _fitted(name: str, i: int, g: Tensor, arg: Tensor) -> Tensor:
     if tuple(g.shape) != tuple(arg.shape):
         shape, target = tuple(g.shape), tuple(arg.shape)
         if len(target) > len(shape) or any(t != 1 and t != s for t, s in zip(target[::-1], shape[::-1])):
-            raise RuntimeError(f"function {name} returned an invalid gradient at index {i} - got {list(shape)} but "
-                               f"expected shape compatible with {list(target)}")
+            raise RuntimeError(f"{name}: backward's gradient {i} has shape {list(shape)}, which does not broadcast "
+                               f"to its input's shape {list(target)}")
         g = unbroadcast(g, target)
     if g.dtype != arg.dtype:
         g = g.to(dtype=arg.dtype)

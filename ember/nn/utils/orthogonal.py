@@ -125,8 +125,9 @@ class Orthogonal(Module):
                 n, k = k, n
             if "base" not in self._buffers:
                 if self.orthogonal_map in ("matrix_exp", "cayley"):
-                    raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
-                                              "parametrizations when use_trivialization=False.")
+                    raise NotImplementedError(f"orthogonal: a weight cannot be assigned through the "
+                                              f"{self.orthogonal_map} map without the trivialization "
+                                              "(use_trivialization=False); it has no inverse to store")
                 raise NotImplementedError("orthogonal: the householder map without the trivialization needs "
                                           "geqrf's reflectors, which ember.linalg does not compute")
             if n == k:
