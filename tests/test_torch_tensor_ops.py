@@ -842,3 +842,14 @@ def test_gamma_functions_gradients_match_torch_to_second_order_and_under_jit():
         np.testing.assert_allclose(gg.numpy(), ggt.numpy(), rtol=1e-8)  # torch's trigamma: 1e-10 absolute
     with pytest.raises(ValueError, match="polygamma: n must be a non-negative integer, got -1"):
         ember.polygamma(-1, x)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, axis", [((2, 0), 1), ((0, 3), 1), ((0, 3), 0)])
+def test_softmax_of_an_empty_tensor_is_empty_as_torch(name, shape, axis):
+    x = ember.zeros(*shape, requires_grad=True)
+    y = getattr(ember, name)(x, axis=axis)
+    expected = getattr(torch, name)(torch.zeros(*shape), axis)
+    assert tuple(y.shape) == tuple(expected.shape) and str(y.dtype) == "float32"
+    y.sum().backward()
+    assert tuple(x.grad.shape) == shape

@@ -45,6 +45,8 @@ def _softmax_infer(name):
 def _log_softmax_forward(xp, x, *, axis):
     if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         return _log_softmax_forward(xp, x.astype(np.float32), axis=axis).astype(x.dtype)
+    if not x.size:  # nothing to normalize (an empty row has no maximum to shift by)
+        return xp.empty_like(x)
     shifted = x - max_last(xp, x, axis, True)
     log_total = xp.log(sum_last(xp, xp.exp(shifted), axis, True))
     shifted -= log_total  # in place: the same numbers as a new array, one allocation fewer
@@ -58,6 +60,8 @@ def _softmax_forward(xp, x, *, axis, out=None):
             return wide.astype(x.dtype)
         out[...] = wide
         return out
+    if not x.size:  # nothing to normalize (an empty row has no maximum to shift by)
+        return xp.empty_like(x) if out is None else out
     # generated code passes a planned buffer as out
     e = x - max_last(xp, x, axis, True) if out is None else xp.subtract(x, max_last(xp, x, axis, True), out=out)
     try:
