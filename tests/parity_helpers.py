@@ -40,3 +40,22 @@ def same_nest(ours, theirs, rtol=1e-10, atol=1e-12, where=""):
     assert tuple(ours.shape) == tuple(theirs.shape), (where, ours.shape, theirs.shape)
     assert ours.requires_grad == theirs.requires_grad, where
     np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol, err_msg=where)
+
+
+def step_optimizers_side_by_side(name: str, kwargs: dict, start: list, grads: list) -> tuple:
+    """Ember's and torch's optimizer ``name`` over the same start values, fed the same gradient lists one step each;
+    returns (ours, theirs, ember optimizer, torch optimizer)."""
+    import torch
+
+    import ember
+    from ember import optim
+
+    ours = [ember.tensor(a, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    return ours, theirs, opt, ref

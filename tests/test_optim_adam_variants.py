@@ -4,6 +4,7 @@ validation, and traced (``ember.jit``) steps against eager ones."""
 
 import numpy as np
 import pytest
+from parity_helpers import step_optimizers_side_by_side
 
 import ember
 from ember import nn, optim
@@ -34,17 +35,8 @@ def _data(seed: int, steps: int, dtype=np.float32):
 
 
 def _run_both(name: str, kwargs: dict, dtype, steps: int):
-    torch = pytest.importorskip("torch")
-    start, grads = _data(3, steps, dtype)
-    ours = [ember.tensor(a, requires_grad=True) for a in start]
-    theirs = [torch.tensor(a, requires_grad=True) for a in start]
-    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
-    for step_grads in grads:
-        for p, t, g in zip(ours, theirs, step_grads):
-            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
-        opt.step()
-        ref.step()
-    return ours, theirs, opt, ref
+    pytest.importorskip("torch")
+    return step_optimizers_side_by_side(name, kwargs, *_data(3, steps, dtype))
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=IDS)

@@ -4,6 +4,7 @@ round trips and validation."""
 
 import numpy as np
 import pytest
+from parity_helpers import step_optimizers_side_by_side
 
 import ember
 from ember import nn, optim
@@ -34,16 +35,7 @@ def _data(seed: int, steps: int, dtype):
 
 
 def _run_both(name: str, kwargs: dict, dtype, steps: int):
-    start, grads = _data(3, steps, dtype)
-    ours = [ember.tensor(a, requires_grad=True) for a in start]
-    theirs = [torch.tensor(a, requires_grad=True) for a in start]
-    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, **kwargs)
-    for step_grads in grads:
-        for p, t, g in zip(ours, theirs, step_grads):
-            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
-        opt.step()
-        ref.step()
-    return ours, theirs, opt, ref
+    return step_optimizers_side_by_side(name, kwargs, *_data(3, steps, dtype))
 
 
 def _number(value):
