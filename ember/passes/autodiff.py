@@ -15,20 +15,37 @@ __all__ = ["TrainRequest", "append_updates", "autodiff", "gradients"]
 
 class TrainRequest:
     """Minimize ``loss`` over ``params`` with ``rule(param, grad, state, **hyper)``; resolved by ``autodiff``.
-    ``loss_scale``: an ``ember.passes.loss_scale.LossScale`` (float16 training), or None."""
+    ``loss_scale``: an ``ember.passes.loss_scale.LossScale`` (float16 training), or None. ``grads``: the
+    gradients to apply, one Value (or None) per parameter, when they are given rather than derived from
+    ``loss`` (TF-1's ``apply_gradients`` of clipped gradients; ``loss`` is then None). ``live``: returns the
+    hyper-parameters when the step runs (see ``ember.ops.effects.update``), or None."""
 
-    __slots__ = ("loss", "params", "rule", "hyper", "states", "loss_scale")
+    __slots__ = ("loss", "params", "rule", "hyper", "states", "loss_scale", "grads", "live")
 
-    def __init__(self, loss: Value, params: list, rule, hyper: dict, states: list, loss_scale=None):
+    def __init__(self, loss: Value | None, params: list, rule, hyper: dict, states: list, loss_scale=None,
+                 grads: list | None = None, live=None):
+        if (loss is None) == (grads is None):
+            raise ValueError("TrainRequest: give either a loss or the gradients")
         self.loss, self.params, self.rule, self.hyper, self.states = loss, params, rule, hyper, states
-        self.loss_scale = loss_scale
+        self.loss_scale, self.grads, self.live = loss_scale, grads, live
+
+    def remapped(self, mapping: dict) -> TrainRequest:
+        """This request over the Values ``mapping`` (old id -> new Value) gives, for a copied graph."""
+        return TrainRequest(None if self.loss is None else mapping[self.loss.id],
+                            [mapping[p.id] for p in self.params], self.rule, self.hyper, self.states,
+                            self.loss_scale and self.loss_scale.remapped(mapping),
+                            None if self.grads is None else [None if g is None else mapping[g.id] for g in self.grads],
+                            self.live)
 
 
-def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list) -> None:
-    """One in-place ``update`` node per parameter that has a gradient."""
+def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list, live=None) -> None:
+    """One in-place ``update`` node per parameter that has a gradient (``live``: see ``TrainRequest``)."""
     for param, grad, state in zip(params, grads, states):
         if grad is not None:
-            graph.add(UPDATE, (param, grad), {"rule": rule, "hyper": dict(hyper), "state": state})
+            attrs = {"rule": rule, "hyper": dict(hyper), "state": state}
+            if live is not None:
+                attrs["live"] = live
+            graph.add(UPDATE, (param, grad), attrs)
 
 
 def autodiff(graph: Graph) -> Graph:
@@ -38,6 +55,6 @@ def autodiff(graph: Graph) -> Graph:
         if request.loss_scale is not None:
             append_scaled_updates(graph, request, gradients, append_updates)
             continue
-        grads = gradients(graph, [request.loss], request.params)
-        append_updates(graph, request.params, grads, request.rule, request.hyper, request.states)
+        grads = request.grads if request.grads is not None else gradients(graph, [request.loss], request.params)
+        append_updates(graph, request.params, grads, request.rule, request.hyper, request.states, request.live)
     return graph

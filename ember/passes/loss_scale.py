@@ -114,7 +114,7 @@ def append_scaled_updates(graph: Graph, request, gradients, append_updates) -> N
                     bad = bad + reduce_sum(g * 0.0).astype(ls.scale.dtype)
             grads = [None if g is None else g + bad.astype(g.dtype) for g in grads]
             rule = skip_nonfinite(rule)
-    append_updates(graph, request.params, grads, rule, request.hyper, request.states)
+    append_updates(graph, request.params, grads, rule, request.hyper, request.states, request.live)
     if ls.dynamic:
         with graph.building():
             _update_scale(graph, ls, eq(bad, 0.0))

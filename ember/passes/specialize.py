@@ -15,7 +15,6 @@ from ember.graph.ir import CONST, Graph, GraphError, Node, format_node, infer, t
 from ember.ops.infer import fits
 from ember.ops.reduction import RECIPROCAL_COUNT, reciprocal_count_value
 from ember.ops.registry import Spec
-from ember.passes.autodiff import TrainRequest
 
 
 def specialize(graph: Graph, shapes) -> Graph:
@@ -55,9 +54,7 @@ def specialize(graph: Graph, shapes) -> Graph:
         new.name = old.name
         mapping[old.id] = new
     out.outputs = [mapping[v.id] for v in graph.outputs]
-    out.requests = [TrainRequest(mapping[r.loss.id], [mapping[p.id] for p in r.params], r.rule, r.hyper, r.states,
-                                 r.loss_scale and r.loss_scale.remapped(mapping))
-                    for r in graph.requests]
+    out.requests = [r.remapped(mapping) for r in graph.requests]
     out.live_captures = graph.live_captures
     out.captured = [(t, mapping[v.id]) for t, v in graph.captured]
     out.dim_hint = graph.dim_hint

@@ -91,6 +91,7 @@ from ember.compat.tf.array_ops import (
     zeros,
     zeros_like,
 )
+from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.train import gradients
@@ -121,21 +122,20 @@ from ember.compat.tf.variables import (
 __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "AUTO_REUSE", "Graph", "GraphKeys", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape",
     "Variable", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin", "assign",
-    "assign_add", "assign_sub", "bool", "cast", "clip_by_value", "compat", "concat", "cond", "constant",
-    "constant_initializer", "contrib", "convert_to_tensor", "count_nonzero", "disable_eager_execution",
-    "disable_v2_behavior", "dtypes", "einsum", "expand_dims", "fill", "flags", "float16", "float32", "float64",
-    "float_",
-    "gather", "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_variables",
-    "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
-    "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers",
-    "local_variables_initializer", "logging", "losses", "matmul", "mixed_precision", "name_scope", "nn", "no_op",
-    "one_hot", "ones",
-    "ones_initializer", "ones_like", "pack", "pad", "placeholder", "placeholder_with_default", "random",
-    "random_normal", "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range", "rank",
-    "reset_default_graph", "reshape", "rnn", "set_random_seed", "shape", "size", "split", "squeeze", "stack",
-    "summary", "tensordot", "tile", "train", "trainable_variables", "transpose", "truncated_normal",
-    "truncated_normal_initializer", "uint8", "unpack", "unstack", "variable_scope", "variables_initializer", "where",
-    "while_loop", "zeros", "zeros_initializer", "zeros_like",
+    "assign_add", "assign_sub", "bool", "cast", "clip_by_global_norm", "clip_by_norm", "clip_by_value", "compat",
+    "concat", "cond", "constant", "constant_initializer", "contrib", "convert_to_tensor", "count_nonzero",
+    "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "expand_dims", "fill", "flags", "float16",
+    "float32", "float64", "float_", "gather", "get_collection", "get_default_graph", "get_default_session",
+    "get_variable", "global_norm", "global_variables", "global_variables_initializer", "glorot_normal_initializer",
+    "glorot_uniform_initializer", "gradients", "group", "initialize_all_variables", "initializers", "int16",
+    "int32", "int64", "int8", "layers", "local_variables_initializer", "logging", "losses", "matmul",
+    "mixed_precision", "name_scope", "nn", "no_op", "one_hot", "ones", "ones_initializer", "ones_like", "pack",
+    "pad", "placeholder", "placeholder_with_default", "random", "random_normal", "random_normal_initializer",
+    "random_uniform", "random_uniform_initializer", "range", "rank", "reset_default_graph", "reshape", "rnn",
+    "set_random_seed", "shape", "size", "split", "squeeze", "stack", "summary", "tensordot", "tile", "train",
+    "trainable_variables", "transpose", "truncated_normal", "truncated_normal_initializer", "uint8", "unpack",
+    "unstack", "variable_scope", "variables_initializer", "where", "while_loop", "zeros", "zeros_initializer",
+    "zeros_like",
 ]
 
 range = range_  # noqa: A001  (tf.range)

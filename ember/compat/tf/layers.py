@@ -10,7 +10,7 @@ import numpy as np
 
 import ember
 from ember.compat.tf import nn
-from ember.compat.tf._core import Tensor, as_tf, get_default_graph, op, variable_scope
+from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_default_graph, op, variable_scope
 from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, zeros_initializer
 
 __all__ = ["average_pooling2d", "conv2d", "dense", "dropout", "flatten", "max_pooling2d"]
@@ -43,14 +43,31 @@ def dense(inputs, units: int, activation=None, use_bias: bool = True, kernel_ini
           kernel_constraint=None, bias_constraint=None, trainable: bool = True, name: str | None = None,
           reuse=None) -> Tensor:
     """``activation(inputs @ kernel + bias)`` over the last axis of ``inputs``."""
+    _refuse_constraints("dense", kernel_constraint, bias_constraint)
     inputs = as_tf(inputs)
     features = _last_dim("dense", inputs)
     with variable_scope(_scope("dense", name), reuse=reuse):
         kernel = get_variable("kernel", [features, int(units)], initializer=kernel_initializer or
-                              glorot_uniform_initializer(), trainable=trainable)
+                              glorot_uniform_initializer(), regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(units)], initializer=bias_initializer or zeros_initializer(),
-                            trainable=trainable) if use_bias else None
-    return _finish(op(ember.matmul, (inputs, kernel), name="Tensordot"), bias, activation)
+                            regularizer=bias_regularizer, trainable=trainable) if use_bias else None
+    return _regularized(_finish(op(ember.matmul, (inputs, kernel), name="Tensordot"), bias, activation),
+                        activity_regularizer)
+
+
+def _refuse_constraints(layer: str, *constraints) -> None:
+    if any(c is not None for c in constraints):
+        raise NotImplementedError(f"tf.layers.{layer}: kernel_constraint and bias_constraint are not supported; "
+                                  "clip the variables with tf.assign after the training step")
+
+
+def _regularized(out: Tensor, activity_regularizer) -> Tensor:
+    """``out``, its ``activity_regularizer`` penalty added to the regularization losses, as TF-1 does."""
+    if activity_regularizer is not None:
+        penalty = activity_regularizer(out)
+        if penalty is not None:
+            add_to_collection("regularization_losses", penalty)
+    return out
 
 
 def _pair(value) -> tuple:
@@ -67,23 +84,26 @@ def _data_format(layer: str, data_format: str) -> str:
 
 def conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
            data_format: str = "channels_last", dilation_rate=(1, 1), activation=None, use_bias: bool = True,
-           kernel_initializer=None, bias_initializer=None, trainable: bool = True, name: str | None = None,
-           reuse=None, **unsupported) -> Tensor:
+           kernel_initializer=None, bias_initializer=None, kernel_regularizer=None, bias_regularizer=None,
+           activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable: bool = True,
+           name: str | None = None, reuse=None) -> Tensor:
     """2-D convolution with a (kernel_h, kernel_w, in, filters) kernel; ``padding`` is 'valid' or 'same'."""
+    _refuse_constraints("conv2d", kernel_constraint, bias_constraint)
     inputs = as_tf(inputs)
     fmt = _data_format("conv2d", data_format)
     channels = _last_dim("conv2d", inputs) if fmt == "NHWC" else inputs.shape[1]
     kh, kw = _pair(kernel_size)
     with variable_scope(_scope("conv2d", name), reuse=reuse):
         kernel = get_variable("kernel", [kh, kw, int(channels), int(filters)],
-                              initializer=kernel_initializer or glorot_uniform_initializer(), trainable=trainable)
+                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
-                            trainable=trainable) if use_bias else None
+                            regularizer=bias_regularizer, trainable=trainable) if use_bias else None
     out = nn.conv2d(inputs, kernel, strides=_pair(strides), padding=padding.upper(), data_format=fmt,
                     dilations=_pair(dilation_rate))
     if bias is not None:
         out = nn.bias_add(out, bias, data_format=fmt)
-    return activation(out) if activation is not None else out
+    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
 
 
 def max_pooling2d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",

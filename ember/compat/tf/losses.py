@@ -4,12 +4,16 @@ divided by the number of non-zero weights, which with the default ``weights=1.0`
 from __future__ import annotations
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, op
+from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, op
 from ember.compat.tf.nn import sparse_cross_entropy
 
+LOSSES = "losses"  # tf.GraphKeys.LOSSES
+REGULARIZATION_LOSSES = "regularization_losses"  # tf.GraphKeys.REGULARIZATION_LOSSES
+
 __all__ = [
-    "Reduction", "absolute_difference", "huber_loss", "log_loss", "mean_squared_error", "sigmoid_cross_entropy",
-    "softmax_cross_entropy", "sparse_softmax_cross_entropy",
+    "Reduction", "absolute_difference", "add_loss", "compute_weighted_loss", "cosine_distance", "get_losses",
+    "get_regularization_loss", "get_regularization_losses", "get_total_loss", "hinge_loss", "huber_loss", "log_loss",
+    "mean_squared_error", "sigmoid_cross_entropy", "softmax_cross_entropy", "sparse_softmax_cross_entropy",
 ]
 
 
@@ -49,30 +53,37 @@ def _reduce(losses, weights, reduction: str):
     return ember.where(denominator != 0, total / ember.where(denominator != 0, denominator, 1.0), total * 0)
 
 
-def _loss(name: str, per_element, labels, predictions, weights, reduction: str) -> Tensor:
+def _loss(name: str, per_element, labels, predictions, weights, reduction: str, loss_collection=LOSSES) -> Tensor:
+    """The reduced loss, added to ``loss_collection`` (None: to none), as TF-1's losses are."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"tf.losses.{name}: unknown reduction {reduction!r}; use a tf.losses.Reduction value")
     if isinstance(weights, (int, float)):
         weights = float(weights)
-        return op(lambda y, p: _reduce(per_element(y, p), weights, reduction), (as_tf(labels), as_tf(predictions)),
+        loss = op(lambda y, p: _reduce(per_element(y, p), weights, reduction), (as_tf(labels), as_tf(predictions)),
                   name=name)
-    return op(lambda y, p, w: _reduce(per_element(y, p), w, reduction),
-              (as_tf(labels), as_tf(predictions), as_tf(weights)), name=name)
+    else:
+        loss = op(lambda y, p, w: _reduce(per_element(y, p), w, reduction),
+                  (as_tf(labels), as_tf(predictions), as_tf(weights)), name=name)
+    if loss_collection is not None:
+        add_to_collection(loss_collection, loss)
+    return loss
 
 
-def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=None,
+def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=LOSSES,
                        reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """(predictions - labels)^2, weighted and reduced."""
-    return _loss("mean_squared_error", lambda y, p: (p - y) * (p - y), labels, predictions, weights, reduction)
+    return _loss("mean_squared_error", lambda y, p: (p - y) * (p - y), labels, predictions, weights, reduction,
+                 loss_collection)
 
 
-def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_collection=None,
+def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_collection=LOSSES,
                         reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """|predictions - labels|, weighted and reduced."""
-    return _loss("absolute_difference", lambda y, p: ember.abs(p - y), labels, predictions, weights, reduction)
+    return _loss("absolute_difference", lambda y, p: ember.abs(p - y), labels, predictions, weights, reduction,
+                 loss_collection)
 
 
-def huber_loss(labels, predictions, weights=1.0, delta: float = 1.0, scope=None, loss_collection=None,
+def huber_loss(labels, predictions, weights=1.0, delta: float = 1.0, scope=None, loss_collection=LOSSES,
                reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """0.5 d^2 within ``delta``, delta * (|d| - 0.5 delta) outside; weighted and reduced."""
     def per_element(y, p):
@@ -80,35 +91,36 @@ def huber_loss(labels, predictions, weights=1.0, delta: float = 1.0, scope=None,
         quadratic = ember.minimum(d, delta)
         return 0.5 * quadratic * quadratic + delta * (d - quadratic)
 
-    return _loss("huber_loss", per_element, labels, predictions, weights, reduction)
+    return _loss("huber_loss", per_element, labels, predictions, weights, reduction, loss_collection)
 
 
-def log_loss(labels, predictions, weights=1.0, epsilon: float = 1e-7, scope=None, loss_collection=None,
+def log_loss(labels, predictions, weights=1.0, epsilon: float = 1e-7, scope=None, loss_collection=LOSSES,
              reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """-y log(p + eps) - (1 - y) log(1 - p + eps), weighted and reduced."""
     return _loss("log_loss", lambda y, p: -y * ember.log(p + epsilon) - (1 - y) * ember.log(1 - p + epsilon),
-                 labels, predictions, weights, reduction)
+                 labels, predictions, weights, reduction, loss_collection)
 
 
 def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,
-                          loss_collection=None, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+                          loss_collection=LOSSES, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """Cross-entropy of softmax(logits) against one-hot (or soft) labels, one value per example."""
     def per_example(y, z):
         if label_smoothing:
             y = y * (1 - label_smoothing) + label_smoothing / y.shape[-1]
         return -ember.sum(y * ember.log_softmax(z, axis=-1), axis=-1)
 
-    return _loss("softmax_cross_entropy", per_example, onehot_labels, logits, weights, reduction)
+    return _loss("softmax_cross_entropy", per_example, onehot_labels, logits, weights, reduction, loss_collection)
 
 
-def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=None,
+def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=LOSSES,
                                  reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """Cross-entropy of softmax(logits) against class indices, one value per example."""
-    return _loss("sparse_softmax_cross_entropy", sparse_cross_entropy, labels, logits, weights, reduction)
+    return _loss("sparse_softmax_cross_entropy", sparse_cross_entropy, labels, logits, weights, reduction,
+                 loss_collection)
 
 
 def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,
-                          loss_collection=None, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+                          loss_collection=LOSSES, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """Elementwise logistic loss of logits against labels in [0, 1]."""
     def per_element(y, z):
         y = ember.cast(y, z.dtype)
@@ -116,7 +128,70 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
             y = y * (1 - label_smoothing) + 0.5 * label_smoothing
         return ember.binary_cross_entropy_with_logits(z, y, reduction="none")
 
-    return _loss("sigmoid_cross_entropy", per_element, multi_class_labels, logits, weights, reduction)
+    return _loss("sigmoid_cross_entropy", per_element, multi_class_labels, logits, weights, reduction, loss_collection)
+
+
+def hinge_loss(labels, logits, weights=1.0, scope=None, loss_collection=LOSSES,
+               reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """max(0, 1 - y z) with the 0/1 labels read as -1/+1, weighted and reduced."""
+    return _loss("hinge_loss", lambda y, z: ember.relu(1.0 - (2.0 * ember.cast(y, z.dtype) - 1.0) * z), labels,
+                 logits, weights, reduction, loss_collection)
+
+
+def cosine_distance(labels, predictions, axis=None, weights=1.0, scope=None, loss_collection=LOSSES,
+                    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS, dim=None) -> Tensor:
+    """1 - sum(labels * predictions) over ``axis`` (both already unit-normalized), weighted and reduced."""
+    axis = dim if axis is None else axis
+    if axis is None:
+        raise ValueError("tf.losses.cosine_distance: axis is required")
+    return _loss("cosine_distance", lambda y, p: 1.0 - ember.sum(y * p, axis=axis, keepdims=True), labels,
+                 predictions, weights, reduction, loss_collection)
+
+
+def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=LOSSES,
+                          reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """``losses`` (any shape) weighted and reduced as the losses here are."""
+    return _loss("compute_weighted_loss", lambda y, p: p, losses, losses, weights, reduction, loss_collection)
+
+
+def add_loss(loss, loss_collection=LOSSES) -> None:
+    """Add an externally defined loss to ``loss_collection`` (read by ``get_losses`` and ``get_total_loss``)."""
+    if loss_collection is not None:
+        add_to_collection(loss_collection, as_tf(loss))
+
+
+def get_losses(scope=None, loss_collection=LOSSES) -> list:
+    """The losses of ``loss_collection`` (every loss function here adds its result there)."""
+    return get_collection(loss_collection, scope)
+
+
+def get_regularization_losses(scope=None) -> list:
+    """The penalties of the variables created with a ``regularizer``."""
+    return get_collection(REGULARIZATION_LOSSES, scope)
+
+
+def get_regularization_loss(scope=None, name: str = "total_regularization_loss") -> Tensor:
+    """The sum of ``get_regularization_losses()`` (0.0 when there are none)."""
+    terms = get_regularization_losses(scope)
+    if not terms:
+        return as_tf(0.0)
+    return op(lambda *xs: _sum(xs), tuple(terms), name=name)
+
+
+def get_total_loss(add_regularization_losses: bool = True, name: str = "total_loss", scope=None) -> Tensor:
+    """The sum of the collected losses (and, by default, of the regularization penalties)."""
+    terms = get_losses(scope) + (get_regularization_losses(scope) if add_regularization_losses else [])
+    if not terms:
+        raise ValueError("tf.losses.get_total_loss: no losses were collected; compute one with tf.losses.* "
+                         "or add it with tf.losses.add_loss")
+    return op(lambda *xs: _sum(xs), tuple(terms), name=name)
+
+
+def _sum(xs):
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
 
 
 def __getattr__(name: str):

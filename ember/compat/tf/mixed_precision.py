@@ -99,7 +99,7 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
                              f"{type(opt).__name__}")
         if isinstance(opt, MixedPrecisionLossScaleOptimizer):
             raise ValueError("MixedPrecisionLossScaleOptimizer: opt already scales its loss")
-        super().__init__(**opt.hyper)
+        super().__init__(**{**opt.hyper, **opt.tensor_hyper})
         self.rule = opt.rule
         self.inner = opt
         self._loss_scale = _loss_scale(loss_scale)
@@ -111,6 +111,15 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
     def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str = "minimize", **unused) -> Operation:
         op = self.inner.minimize(loss, global_step, var_list, name)
         op.loss_scale = self._loss_scale
+        return op
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None) -> Operation:
+        """The unmodified output of ``compute_gradients`` only: the scaled backward is derived again here."""
+        op = super().apply_gradients(grads_and_vars, global_step, name)
+        if op.kind == "ApplyGradients":
+            raise ValueError("MixedPrecisionLossScaleOptimizer.apply_gradients: transformed (clipped, scaled) "
+                             "gradients cannot be loss-scaled here; apply the output of compute_gradients as it is, "
+                             "or use minimize")
         return op
 
 

@@ -67,10 +67,34 @@ def _lower_gradients(replay: Replay, t: Tensor):
     return replay.grads[id(request)][i]
 
 
+def _hyper_live(replay: Replay, optimizer):
+    """For an optimizer with hyper-parameters given as tensors: their values computed in the step, each written
+    into a 0-d array of this session (before the updates, which run last), and the ``live`` function that hands
+    the update those arrays; None for an optimizer of numbers."""
+    if not optimizer.tensor_hyper:
+        return None
+    graph = replay.graph
+    cells = replay.session.hyper_cells(optimizer)
+    for key, tensor in optimizer.tensor_hyper.items():
+        value = replay.value(tensor)
+        if tuple(value.shape) != ():
+            raise ValueError(f"{type(optimizer).__name__}: {key} '{tensor.name}' must be a scalar, got shape "
+                             f"{list(value.shape)}")
+        cell = cells[key]
+        target = graph.input(f"{tensor.name}/{key}", (), cell.dtype)
+        replay.bound[target.id] = cell
+        with graph.building():
+            value = ember.cast(value, cell.dtype) if value.dtype != cell.dtype else value
+        graph.add(ASSIGN, (target, value), {}, [])
+    hyper = {**optimizer.hyper, **cells}
+    return lambda: hyper
+
+
 def _lower_train(replay: Replay, t: Tensor):
     loss, var_list = t.args
     params = [replay.value(v) for v in var_list]
     states = [replay.session.slots(t.optimizer, v) for v in var_list]
+    live = _hyper_live(replay, t.optimizer)
     scaled = getattr(t, "loss_scale", None)  # set by a MixedPrecisionLossScaleOptimizer
     counted = t.global_step is not None
     if scaled is not None:
@@ -82,9 +106,39 @@ def _lower_train(replay: Replay, t: Tensor):
                                scaled.multiplier, step)
             counted = False
     replay.graph.requests.append(
-        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled)
+        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled, live=live)
     )
     if counted:
+        replay.value(t.global_step.assign_add(1))
+    return None
+
+
+def _lower_apply_gradients(replay: Replay, t: Tensor):
+    """``apply_gradients`` of gradients given as tensors (clipped, scaled...): the updates take them as they are."""
+    grads, var_list = t.args
+    if getattr(t, "loss_scale", None) is not None:
+        raise ValueError("apply_gradients: a loss-scaled optimizer applies only the unmodified output of "
+                         "compute_gradients (use minimize)")
+    params = [replay.value(v) for v in var_list]
+    values = []
+    for g, v, p in zip(grads, var_list, params):
+        value = replay.value(g)
+        with replay.graph.building():
+            if value.dtype != p.dtype:
+                value = ember.cast(value, p.dtype)
+            if tuple(value.shape) != tuple(p.shape):
+                try:
+                    value = ember.broadcast_to(value, p.shape)
+                except ValueError:
+                    raise ValueError(f"apply_gradients: gradient '{g.name}' of shape {list(value.shape)} for "
+                                     f"variable '{v.name}' of shape {list(p.shape)}") from None
+        values.append(value)
+    states = [replay.session.slots(t.optimizer, v) for v in var_list]
+    live = _hyper_live(replay, t.optimizer)
+    replay.graph.requests.append(
+        TrainRequest(None, params, t.optimizer.rule, t.optimizer.hyper, states, grads=values, live=live)
+    )
+    if t.global_step is not None:
         replay.value(t.global_step.assign_add(1))
     return None
 
@@ -122,6 +176,7 @@ LOWERINGS: dict[str, Callable] = {
     "VariableV2": _lower_variable,
     "Gradients": _lower_gradients,
     "Train": _lower_train,
+    "ApplyGradients": _lower_apply_gradients,
     "Assign": _lower_assign,
     "NoOp": _lower_group,
     "Init": _lower_group,  # (run by Session.run itself; reached only inside a group)
@@ -223,6 +278,7 @@ class Session:
         self.graph = graph or get_default_graph()
         self.values: dict = {}
         self.slot_states: dict = {}
+        self.hyper_arrays: dict = {}  # id(optimizer) -> its tensor hyper-parameters' 0-d arrays (hyper_cells)
         self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
         self.closed = False
         self.general = CompileCache()  # (fetches, fed tensors) -> a function for every size of their None dims
@@ -265,6 +321,15 @@ class Session:
     def slots(self, optimizer, var) -> dict:
         """The optimizer state of ``var`` (momentum buffers and the like)."""
         return self.slot_states.setdefault((id(optimizer), var), {})
+
+    def hyper_cells(self, optimizer) -> dict:
+        """The 0-d arrays holding, while a step runs, the values of ``optimizer``'s tensor hyper-parameters."""
+        cells = self.hyper_arrays.get(id(optimizer))
+        if cells is None:
+            cells = self.hyper_arrays[id(optimizer)] = {
+                key: np.zeros((), np.float64 if t.dtype == np.float64 else np.float32)
+                for key, t in optimizer.tensor_hyper.items()}
+        return cells
 
     def load_values(self, values: dict) -> None:
         """Set variables (a dict variable -> array); compiled functions keep seeing the same arrays."""

@@ -10,12 +10,23 @@ import numpy as np
 import ember
 from ember.backend.devices import array_module
 from ember.compat.tf._core import Operation, Tensor, as_tf, depends, get_default_graph, tensors_in
+from ember.compat.tf.learning_rate_decay import (
+    cosine_decay,
+    cosine_decay_restarts,
+    exponential_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
+)
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
 
 __all__ = [
     "AdagradOptimizer", "AdamOptimizer", "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer",
-    "RMSPropOptimizer", "Saver", "get_global_step", "get_or_create_global_step", "gradients", "latest_checkpoint",
+    "RMSPropOptimizer", "Saver", "cosine_decay", "cosine_decay_restarts", "exponential_decay", "get_global_step",
+    "get_or_create_global_step", "gradients", "inverse_time_decay", "latest_checkpoint", "natural_exp_decay",
+    "piecewise_constant", "polynomial_decay",
 ]
 
 
@@ -41,8 +52,16 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
     return out
 
 
+def _number(value):
+    """A hyper-parameter as a float, or as the tf Tensor it is (a decayed learning rate, a fed one)."""
+    return value if isinstance(value, Tensor) else float(value)
+
+
 class Optimizer:
-    """A TF-1 optimizer: ``minimize(loss)`` returns the training op (backward plus in-place updates)."""
+    """A TF-1 optimizer: ``minimize(loss)`` returns the training op (backward plus in-place updates).
+
+    A hyper-parameter may be a tf Tensor (``tf.train.exponential_decay(...)``, a placeholder): it is computed
+    in the step, before the updates, and the updates read it then."""
 
     rule = None
 
@@ -50,7 +69,14 @@ class Optimizer:
         for key, value in hyper.items():
             if isinstance(value, (int, float)) and value < 0:
                 raise ValueError(f"{type(self).__name__}: {key} must be non-negative, got {value}")
-        self.hyper = hyper
+        self.tensor_hyper = {key: value for key, value in hyper.items() if isinstance(value, Tensor)}
+        for key, value in self.tensor_hyper.items():
+            if value.shape is not None and len(value.shape) != 0:
+                raise ValueError(f"{type(self).__name__}: {key} must be a scalar tensor, got '{value.name}' of "
+                                 f"shape {list(value.shape)}")
+        # (NaN where a tensor gives the value: the compiled update reads the tensor's value instead, and a path
+        # that read this entry would show it)
+        self.hyper = {key: float("nan") if key in self.tensor_hyper else value for key, value in hyper.items()}
 
     def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str = "minimize", **unused) -> Operation:
         """The op that runs one step of this rule on ``var_list`` (default: trainable variables)."""
@@ -69,18 +95,29 @@ class Optimizer:
         var_list = [v for v in var_list if depends(loss, v)]
         return list(zip(gradients(loss, var_list), var_list))
 
-    def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None):
-        """Apply gradients from ``compute_gradients``; they must be unmodified (Ember derives them again
-        from the loss in one pass)."""
-        pairs = list(grads_and_vars)
-        requests = {id(g.args[0]): g.args[0] for g, _ in pairs if g is not None and g.kind == "Gradients"}
-        if len(requests) != 1 or any(g is None or g.kind != "Gradients" for g, _ in pairs):
-            raise NotImplementedError(
-                "apply_gradients: only the unmodified output of compute_gradients is supported (clipped or "
-                "transformed gradients are not); use minimize, or tf.clip_by_global_norm is not available"
-            )
-        (ys, _, _), = requests.values()
-        return self.minimize(ys[0], global_step, [v for _, v in pairs], name or "apply_gradients")
+    def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None) -> Operation:
+        """The op that applies these (gradient, variable) pairs: the output of ``compute_gradients`` as it is, or
+        transformed (clipped, scaled, summed); a None gradient leaves its variable alone."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            raise ValueError("apply_gradients: no gradients provided for any variable")
+        for g, v in pairs:
+            if not isinstance(v, Variable):
+                raise TypeError(f"apply_gradients: {v!r} is not a tf.Variable")
+            if g.shape is not None and v.shape is not None and len(g.shape) == len(v.shape) \
+                    and any(a is not None and a != b for a, b in zip(g.shape, v.shape)):
+                raise ValueError(f"apply_gradients: gradient '{g.name}' of shape {list(g.shape)} for variable "
+                                 f"'{v.name}' of shape {list(v.shape)}")
+        requests = {id(g.args[0]): g.args[0] for g, _ in pairs if g.kind == "Gradients"}
+        if len(requests) == 1 and all(g.kind == "Gradients" for g, _ in pairs):
+            (ys, _, grad_ys), = requests.values()
+            if len(ys) == 1 and grad_ys is None:  # unmodified: the one backward of minimize
+                return self.minimize(ys[0], global_step, [v for _, v in pairs], name or "apply_gradients")
+        op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or "apply_gradients",
+                       kind="ApplyGradients")
+        op.optimizer = self
+        op.global_step = global_step
+        return op
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -89,7 +126,7 @@ class GradientDescentOptimizer(Optimizer):
     rule = staticmethod(rules.sgd_update)
 
     def __init__(self, learning_rate: float, use_locking: bool = False, name: str = "GradientDescent"):
-        super().__init__(lr=float(learning_rate))
+        super().__init__(lr=_number(learning_rate))
 
 
 class MomentumOptimizer(Optimizer):
@@ -99,7 +136,7 @@ class MomentumOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float, momentum: float, use_locking: bool = False, name: str = "Momentum",
                  use_nesterov: bool = False):
-        super().__init__(lr=float(learning_rate), momentum=float(momentum), nesterov=use_nesterov)
+        super().__init__(lr=_number(learning_rate), momentum=_number(momentum), nesterov=use_nesterov)
 
 
 class AdamOptimizer(Optimizer):
@@ -109,7 +146,7 @@ class AdamOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adam"):
-        super().__init__(lr=float(learning_rate), beta1=float(beta1), beta2=float(beta2), eps=float(epsilon))
+        super().__init__(lr=_number(learning_rate), beta1=_number(beta1), beta2=_number(beta2), eps=float(epsilon))
 
 
 class AdagradOptimizer(Optimizer):
@@ -119,7 +156,8 @@ class AdagradOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1, use_locking: bool = False,
                  name: str = "Adagrad"):
-        super().__init__(lr=float(learning_rate), initial_accumulator_value=float(initial_accumulator_value), eps=0.0)
+        super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
+                         eps=0.0)
 
 
 def tf_rmsprop_update(param, grad, state: dict, *, lr: float, decay: float, momentum: float, eps: float) -> None:
@@ -150,7 +188,8 @@ class RMSPropOptimizer(Optimizer):
                  use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
         if centered:
             raise NotImplementedError("RMSPropOptimizer: centered=True is not supported")
-        super().__init__(lr=float(learning_rate), decay=float(decay), momentum=float(momentum), eps=float(epsilon))
+        super().__init__(lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
+                         eps=float(epsilon))
 
 
 # --- global step and checkpoints -----------------------------------------------------------------------------

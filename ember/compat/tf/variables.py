@@ -159,7 +159,9 @@ def glorot_normal_initializer(seed=None, dtype=float32):
 
 def get_variable(name: str, shape=None, dtype=float32, initializer=None, regularizer=None, trainable: bool = True,
                  collections=None) -> Variable:
-    """The variable ``scope/name``: created (default initializer glorot uniform) or, under reuse, found.
+    """The variable ``scope/name``: created (default initializer glorot uniform) or, under reuse, found. A
+    ``regularizer`` (``tf.contrib.layers.l2_regularizer(scale)``) adds its penalty of the new variable to the
+    ``tf.GraphKeys.REGULARIZATION_LOSSES`` collection (``tf.losses.get_regularization_loss`` sums them).
 
     Only ``variable_scope`` prefixes the name (``name_scope`` does not, as in TF-1)."""
     graph = get_default_graph()
@@ -185,4 +187,8 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     finally:
         graph.scopes = scopes
     graph.named[full] = var
+    if regularizer is not None:
+        penalty = regularizer(var)
+        if penalty is not None:  # (a regularizer of scale 0 gives None, as TF-1's)
+            graph.collections.setdefault("regularization_losses", []).append(penalty)
     return var

@@ -1,0 +1,61 @@
+"""TF-1's gradient clipping: ``tf.clip_by_global_norm``, ``tf.clip_by_norm``, ``tf.global_norm``.
+
+>>> grads, variables = zip(*optimizer.compute_gradients(loss))
+>>> clipped, norm = tf.clip_by_global_norm(grads, 5.0)
+>>> train = optimizer.apply_gradients(zip(clipped, variables))
+"""
+
+from __future__ import annotations
+
+import ember
+from ember.compat.tf._core import Tensor, as_tf, op
+
+__all__ = ["clip_by_global_norm", "clip_by_norm", "global_norm"]
+
+
+def _sum_of_squares(*xs):
+    total = None
+    for x in xs:
+        part = ember.sum(x * x)
+        total = part if total is None else total + ember.cast(part, total.dtype)
+    return total
+
+
+def global_norm(t_list, name: str | None = None) -> Tensor:
+    """The square root of the sum of the squares of every element of the tensors in ``t_list`` (Nones skipped)."""
+    tensors = [as_tf(t) for t in t_list if t is not None]
+    if not tensors:
+        raise ValueError("tf.global_norm: t_list holds no tensor")
+    return op(lambda *xs: ember.sqrt(_sum_of_squares(*xs)), tuple(tensors), name=name or "global_norm")
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name: str | None = None) -> tuple:
+    """(``t_list`` scaled by ``clip_norm / max(global_norm, clip_norm)``, the global norm before clipping).
+    None entries stay None. A non-finite global norm makes every clipped value NaN, as in TensorFlow."""
+    if isinstance(t_list, Tensor) or not isinstance(t_list, (list, tuple)):
+        raise TypeError("tf.clip_by_global_norm: t_list must be a list or tuple of tensors")
+    norm = global_norm(t_list) if use_norm is None else as_tf(use_norm)
+    limit = as_tf(clip_norm)
+
+    def scale(n, c):
+        c = ember.cast(c, n.dtype)
+        # min(1/n, 1/c) * c: 1 below the limit; n - n turns an inf or NaN norm into NaN, as in TensorFlow
+        return c * ember.minimum(1.0 / n, 1.0 / c) + (n - n)
+
+    factor = op(scale, (norm, limit), name="clip_by_global_norm/scale")
+    clipped = [None if t is None else op(lambda x, f: x * ember.cast(f, x.dtype), (as_tf(t), factor),
+                                         name=name or "clip_by_global_norm")
+               for t in t_list]
+    return clipped, norm
+
+
+def clip_by_norm(t, clip_norm, axes=None, name: str | None = None) -> Tensor:
+    """``t * clip_norm / max(l2 norm of t over axes, clip_norm)`` (all axes when None)."""
+    axis = tuple(axes) if isinstance(axes, (list, tuple)) else axes
+
+    def fn(x, c):
+        c = ember.cast(c, x.dtype)
+        norm = ember.sqrt(ember.sum(x * x, axis=axis, keepdims=True))
+        return x * c / ember.maximum(norm, c)
+
+    return op(fn, (as_tf(t), as_tf(clip_norm)), name=name or "clip_by_norm")

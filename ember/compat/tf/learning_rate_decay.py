@@ -1,0 +1,142 @@
+"""TF-1's learning-rate schedules (``tf.train.exponential_decay`` and the rest): each a scalar tensor computed
+from the global step when a Session runs it, to give an optimizer as its learning rate.
+
+>>> step = tf.train.get_or_create_global_step()
+>>> lr = tf.train.exponential_decay(0.1, step, decay_steps=1000, decay_rate=0.5, staircase=True)
+>>> train = tf.train.GradientDescentOptimizer(lr).minimize(loss, global_step=step)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import ember
+from ember.compat.tf._core import Tensor, as_tf, float32, op
+
+__all__ = [
+    "cosine_decay", "cosine_decay_restarts", "exponential_decay", "inverse_time_decay", "natural_exp_decay",
+    "piecewise_constant", "polynomial_decay",
+]
+
+
+def _step(global_step, what: str) -> Tensor:
+    if global_step is None:
+        raise ValueError(f"tf.train.{what}: global_step is required")
+    return as_tf(global_step)
+
+
+def _lr_dtype(learning_rate) -> np.dtype:
+    return learning_rate.dtype if isinstance(learning_rate, Tensor) and learning_rate.dtype.kind == "f" else float32
+
+
+def _schedule(what: str, learning_rate, global_step, formula, name) -> Tensor:
+    """``formula(lr, step as a float)`` as a tensor of the learning rate's float dtype."""
+    dtype = _lr_dtype(learning_rate)
+    return op(lambda lr, step: formula(ember.cast(lr, dtype), ember.cast(step, dtype)),
+              (as_tf(learning_rate), _step(global_step, what)), name=name or what)
+
+
+def _progress(step, decay_steps, staircase: bool):
+    p = step / float(decay_steps)
+    return ember.floor(p) if staircase else p
+
+
+def _check_steps(what: str, decay_steps) -> None:
+    if not decay_steps or decay_steps <= 0:
+        raise ValueError(f"tf.train.{what}: decay_steps must be positive, got {decay_steps}")
+
+
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase: bool = False,
+                      name: str | None = None) -> Tensor:
+    """``learning_rate * decay_rate ** (global_step / decay_steps)`` (the exponent floored with ``staircase``)."""
+    _check_steps("exponential_decay", decay_steps)
+    return _schedule("exponential_decay", learning_rate, global_step,
+                     lambda lr, s: lr * ember.power(float(decay_rate), _progress(s, decay_steps, staircase)), name)
+
+
+def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate, staircase: bool = False,
+                      name: str | None = None) -> Tensor:
+    """``learning_rate * exp(-decay_rate * global_step / decay_steps)``."""
+    _check_steps("natural_exp_decay", decay_steps)
+    return _schedule("natural_exp_decay", learning_rate, global_step,
+                     lambda lr, s: lr * ember.exp(-float(decay_rate) * _progress(s, decay_steps, staircase)), name)
+
+
+def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, staircase: bool = False,
+                       name: str | None = None) -> Tensor:
+    """``learning_rate / (1 + decay_rate * global_step / decay_steps)``."""
+    _check_steps("inverse_time_decay", decay_steps)
+    return _schedule("inverse_time_decay", learning_rate, global_step,
+                     lambda lr, s: lr / (1.0 + float(decay_rate) * _progress(s, decay_steps, staircase)), name)
+
+
+def polynomial_decay(learning_rate, global_step, decay_steps, end_learning_rate=0.0001, power=1.0,
+                     cycle: bool = False, name: str | None = None) -> Tensor:
+    """From ``learning_rate`` to ``end_learning_rate`` over ``decay_steps`` along ``(1 - t) ** power``, then
+    constant; with ``cycle`` the decay restarts every time the steps pass a multiple of ``decay_steps``."""
+    _check_steps("polynomial_decay", decay_steps)
+
+    def formula(lr, s):
+        if cycle:  # the period grows to the next multiple of decay_steps (at least one)
+            period = float(decay_steps) * ember.maximum(ember.ceil(s / float(decay_steps)), 1.0)
+        else:
+            s, period = ember.minimum(s, float(decay_steps)), float(decay_steps)
+        return (lr - float(end_learning_rate)) * ember.power(1.0 - s / period, float(power)) + float(end_learning_rate)
+
+    return _schedule("polynomial_decay", learning_rate, global_step, formula, name)
+
+
+def cosine_decay(learning_rate, global_step, decay_steps, alpha: float = 0.0, name: str | None = None) -> Tensor:
+    """Half a cosine from ``learning_rate`` down to ``alpha * learning_rate`` over ``decay_steps``, then constant."""
+    _check_steps("cosine_decay", decay_steps)
+
+    def formula(lr, s):
+        s = ember.minimum(s, float(decay_steps))
+        cosine = 0.5 * (1.0 + ember.cos(math.pi * s / float(decay_steps)))
+        return lr * ((1.0 - alpha) * cosine + alpha)
+
+    return _schedule("cosine_decay", learning_rate, global_step, formula, name)
+
+
+def cosine_decay_restarts(learning_rate, global_step, first_decay_steps, t_mul: float = 2.0, m_mul: float = 1.0,
+                          alpha: float = 0.0, name: str | None = None) -> Tensor:
+    """Cosine decay with warm restarts (SGDR): the i-th period lasts ``first_decay_steps * t_mul ** i`` steps and
+    starts from ``learning_rate * m_mul ** i``."""
+    _check_steps("cosine_decay_restarts", first_decay_steps)
+
+    def formula(lr, s):
+        done = s / float(first_decay_steps)
+        if t_mul == 1.0:
+            i = ember.floor(done)
+            frac = done - i
+        else:
+            i = ember.floor(ember.log(1.0 - done * (1.0 - t_mul)) / math.log(t_mul))
+            passed = (1.0 - ember.power(float(t_mul), i)) / (1.0 - t_mul)
+            frac = (done - passed) / ember.power(float(t_mul), i)
+        peak = ember.power(float(m_mul), i)
+        cosine = 0.5 * peak * (1.0 + ember.cos(math.pi * frac))
+        return lr * ((1.0 - alpha) * cosine + alpha)
+
+    return _schedule("cosine_decay_restarts", learning_rate, global_step, formula, name)
+
+
+def piecewise_constant(x, boundaries, values, name: str | None = None) -> Tensor:
+    """``values[0]`` while ``x <= boundaries[0]``, ``values[i]`` while ``boundaries[i-1] < x <= boundaries[i]``,
+    ``values[-1]`` after the last boundary."""
+    boundaries, values = list(boundaries), list(values)
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(f"tf.train.piecewise_constant: {len(values)} values for {len(boundaries)} boundaries; "
+                         "give one value more than boundaries")
+    dtype = np.asarray(values).dtype
+    dtype = float32 if dtype == np.float64 else dtype
+
+    def fn(step):
+        out = ember.full((), values[-1], dtype=dtype)
+        for bound, value in reversed(list(zip(boundaries, values))):
+            out = ember.where(ember.le(step, ember.cast(ember.tensor(bound), step.dtype)),
+                              ember.full((), value, dtype=dtype), out)
+        return out
+
+    return op(fn, (as_tf(x),), name=name or "piecewise_constant")
