@@ -31,6 +31,7 @@ from ember.compat.tf._core import (
     add_to_collection,
     bool,
     constant,
+    control_dependencies,
     convert_to_tensor,
     float16,
     float32,
@@ -121,21 +122,21 @@ from ember.compat.tf.variables import (
 
 __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "AUTO_REUSE", "Graph", "GraphKeys", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape",
-    "Variable", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin", "assign",
-    "assign_add", "assign_sub", "bool", "cast", "clip_by_global_norm", "clip_by_norm", "clip_by_value", "compat",
-    "concat", "cond", "constant", "constant_initializer", "contrib", "convert_to_tensor", "count_nonzero",
-    "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "expand_dims", "fill", "flags", "float16",
-    "float32", "float64", "float_", "gather", "get_collection", "get_default_graph", "get_default_session",
-    "get_variable", "global_norm", "global_variables", "global_variables_initializer", "glorot_normal_initializer",
-    "glorot_uniform_initializer", "gradients", "group", "initialize_all_variables", "initializers", "int16",
-    "int32", "int64", "int8", "layers", "local_variables_initializer", "logging", "losses", "matmul",
-    "mixed_precision", "name_scope", "nn", "no_op", "one_hot", "ones", "ones_initializer", "ones_like", "pack",
-    "pad", "placeholder", "placeholder_with_default", "random", "random_normal", "random_normal_initializer",
-    "random_uniform", "random_uniform_initializer", "range", "rank", "reset_default_graph", "reshape", "rnn",
-    "set_random_seed", "shape", "size", "split", "squeeze", "stack", "summary", "tensordot", "tile", "train",
-    "trainable_variables", "transpose", "truncated_normal", "truncated_normal_initializer", "uint8", "unpack",
-    "unstack", "variable_scope", "variables_initializer", "where", "while_loop", "zeros", "zeros_initializer",
-    "zeros_like",
+    "Variable", "add_n", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin",
+    "assign", "assign_add", "assign_sub", "bool", "cast", "clip_by_global_norm", "clip_by_norm", "clip_by_value",
+    "compat", "concat", "cond", "constant", "constant_initializer", "contrib", "control_dependencies",
+    "convert_to_tensor", "count_nonzero", "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum",
+    "expand_dims", "fill", "flags", "float16", "float32", "float64", "float_", "gather", "get_collection",
+    "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
+    "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
+    "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers",
+    "local_variables_initializer", "logging", "losses", "matmul", "mixed_precision", "name_scope", "nn", "no_op",
+    "one_hot", "ones", "ones_initializer", "ones_like", "pack", "pad", "placeholder", "placeholder_with_default",
+    "random", "random_normal", "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range",
+    "rank", "reset_default_graph", "reshape", "rnn", "set_random_seed", "shape", "size", "split", "squeeze",
+    "stack", "summary", "tensordot", "tile", "train", "trainable_variables", "transpose", "truncated_normal",
+    "truncated_normal_initializer", "uint8", "unpack", "unstack", "variable_scope", "variables_initializer",
+    "where", "while_loop", "zeros", "zeros_initializer", "zeros_like",
 ]
 
 range = range_  # noqa: A001  (tf.range)
@@ -146,7 +147,8 @@ __all__ += sorted(FUNCTIONS)
 dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16,
                                int32=int32, int64=int64, uint8=uint8, bool=bool)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
-                                  SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops")
+                                  SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
+                                  REGULARIZATION_LOSSES="regularization_losses")
 initializers = types.SimpleNamespace(
     zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
     random_normal=random_normal_initializer, truncated_normal=truncated_normal_initializer,
@@ -162,6 +164,20 @@ logging = types.SimpleNamespace(
 )
 flags = app.flags
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
+
+
+def add_n(inputs, name: str | None = None):
+    """The elementwise sum of a list of tensors of one shape and dtype."""
+    from ember.compat.tf._core import as_tf, op
+
+    inputs = [as_tf(t) for t in inputs]
+    if not inputs:
+        raise ValueError("tf.add_n: inputs must be a non-empty list of tensors")
+    shapes = {tuple(t.shape) for t in inputs if t.shape is not None and None not in t.shape}
+    if len(shapes) > 1 or len({t.dtype for t in inputs}) > 1:
+        raise ValueError(f"tf.add_n: the inputs must have one shape and dtype, got "
+                         f"{[(None if t.shape is None else list(t.shape), str(t.dtype)) for t in inputs]}")
+    return op(lambda *xs: sum(xs[1:], xs[0]), tuple(inputs), name=name or "AddN")
 
 
 def disable_v2_behavior() -> None:

@@ -49,6 +49,7 @@ class Graph:
         self.by_name: dict = {}  # tensor names -> tensors, for name-based feeds and fetches
         self.collections: dict[str, list] = {}
         self.reuse: list = [False]
+        self.control: list[list] = []  # the control_dependencies blocks open, outermost first
         self.names: dict[str, int] = {}
         self.seed = None
 
@@ -150,6 +151,8 @@ class Tensor:
     def __init__(self, fn, args=(), kwargs=None, name: str = "op", shape=None, dtype=None, kind: str | None = None,
                  graph: Graph | None = None):
         self.graph = graph if graph is not None else get_default_graph()
+        if self.graph.control:  # built inside tf.control_dependencies: those run first
+            self.control_inputs = tuple(t for block in self.graph.control for t in block)
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or {}
@@ -380,6 +383,26 @@ def as_tf(value, graph: Graph | None = None) -> Tensor:
 
 
 convert_to_tensor = as_tf
+
+
+@contextlib.contextmanager
+def control_dependencies(control_inputs):
+    """Ops and tensors created inside the block run after ``control_inputs`` (their effects first: an
+    ``UPDATE_OPS`` batch-norm statistics update before the training step). ``None`` clears the outer blocks."""
+    graph = get_default_graph()
+    saved = graph.control
+    if control_inputs is None:
+        graph.control = []
+    else:
+        inputs = list(control_inputs)
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"control_dependencies: {t!r} is not a tf Tensor or Operation")
+        graph.control = saved + [inputs]
+    try:
+        yield
+    finally:
+        graph.control = saved
 
 
 def group(*inputs, name: str = "group") -> Operation:

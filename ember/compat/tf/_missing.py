@@ -22,8 +22,6 @@ INSTEAD = {
     "boolean_mask": "tf.where, or a multiply by a 0/1 mask",
     "segment_sum": "tf.matmul with a one-hot segment matrix",
     "unsorted_segment_sum": "tf.matmul with a one-hot segment matrix",
-    "nn.batch_normalization": "(x - mean) / tf.sqrt(var + eps) * scale + offset with tf.nn.moments",
-    "layers.batch_normalization": "tf.nn.moments and the normalization formula",
 }
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import ember
 from ember.compat.tf import nn
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_default_graph, op, variable_scope
-from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, zeros_initializer
+from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, ones_initializer, zeros_initializer
 
-__all__ = ["average_pooling2d", "conv2d", "dense", "dropout", "flatten", "max_pooling2d"]
+__all__ = ["average_pooling2d", "batch_normalization", "conv2d", "dense", "dropout", "flatten", "max_pooling2d"]
 
 
 def _scope(base: str, name: str | None) -> str:
@@ -136,6 +136,82 @@ def flatten(inputs, name: str | None = None, data_format: str = "channels_last")
         raise ValueError(f"tf.layers.flatten: the non-batch dimensions must be known, got shape {inputs.shape}")
     features = int(np.prod(inputs.shape[1:]))
     return op(lambda x: ember.reshape(x, (-1, features)), (inputs,), name=name or "flatten")
+
+
+def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
+                        scale: bool = True, beta_initializer=None, gamma_initializer=None,
+                        moving_mean_initializer=None, moving_variance_initializer=None, beta_regularizer=None,
+                        gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, training=False,
+                        trainable: bool = True, name: str | None = None, reuse=None, renorm: bool = False,
+                        renorm_clipping=None, renorm_momentum: float = 0.99, fused=None, virtual_batch_size=None,
+                        adjustment=None) -> Tensor:
+    """Batch normalization over every axis but ``axis``. While ``training`` (a bool or a fed bool tf Tensor) it
+    normalizes with the batch's statistics and puts the moving averages' updates into the ``UPDATE_OPS``
+    collection (run them with the training step: ``tf.control_dependencies(tf.get_collection(
+    tf.GraphKeys.UPDATE_OPS))``); otherwise it normalizes with the moving averages. As TensorFlow's, a 4-D input
+    normalized over its channels (the fused kernel's case) updates the moving variance with Bessel's correction."""
+    if renorm or virtual_batch_size is not None or adjustment is not None:
+        raise NotImplementedError("tf.layers.batch_normalization: renorm, virtual_batch_size and adjustment are "
+                                  "not supported")
+    _refuse_constraints("batch_normalization", beta_constraint, gamma_constraint)
+    inputs = as_tf(inputs)
+    if inputs.shape is None:
+        raise ValueError("tf.layers.batch_normalization: the rank of the inputs must be known")
+    rank = len(inputs.shape)
+    if not isinstance(axis, (int, np.integer)) or not -rank <= axis < rank:
+        raise ValueError(f"tf.layers.batch_normalization: axis must be an int in [-{rank}, {rank}), got {axis!r}")
+    axis = int(axis) % rank
+    channels = inputs.shape[axis]
+    if channels is None:
+        raise ValueError(f"tf.layers.batch_normalization: axis {axis} of the inputs must be known, got shape "
+                         f"{list(inputs.shape)}")
+    with variable_scope(_scope("batch_normalization", name), reuse=reuse):
+        gamma = get_variable("gamma", [channels], initializer=gamma_initializer or ones_initializer(),
+                             regularizer=gamma_regularizer, trainable=trainable) if scale else None
+        beta = get_variable("beta", [channels], initializer=beta_initializer or zeros_initializer(),
+                            regularizer=beta_regularizer, trainable=trainable) if center else None
+        moving_mean = get_variable("moving_mean", [channels], initializer=moving_mean_initializer or
+                                   zeros_initializer(), trainable=False)
+        moving_variance = get_variable("moving_variance", [channels], initializer=moving_variance_initializer or
+                                       ones_initializer(), trainable=False)
+    axes = tuple(a for a in range(rank) if a != axis)
+    shape = tuple(channels if a == axis else 1 for a in range(rank))
+    bessel = rank == 4 and axis in (1, 3) and fused is not False
+    params = tuple(p for p in (gamma, beta) if p is not None)
+
+    def normalize(x, mean, variance, *gb):
+        inv = 1.0 / ember.sqrt(ember.reshape(variance, shape) + epsilon)
+        gb = list(gb)
+        if gamma is not None:
+            inv = inv * ember.reshape(gb.pop(0), shape)
+        out = (x - ember.reshape(mean, shape)) * inv
+        return out + ember.reshape(gb.pop(0), shape) if beta is not None else out
+
+    if isinstance(training, Tensor) or training:
+        mean = op(lambda x: ember.mean(x, axis=axes), (inputs,), name="moments/mean")
+        variance = op(lambda x: ember.var(x, axis=axes), (inputs,), name="moments/variance")
+        if bessel:
+            def corrected(x, v):
+                n = int(np.prod([x.shape[a] for a in axes]))
+                return v * (n / max(n - 1, 1))
+
+            update_variance = op(corrected, (inputs, variance), name="moments/corrected_variance")
+        else:
+            update_variance = variance
+        rate = 1.0 - momentum
+        for moving, batch in ((moving_mean, mean), (moving_variance, update_variance)):
+            if isinstance(training, Tensor):  # not training: a step of 0, as TensorFlow's smart_cond gives
+                step = op(lambda m, b, t: (m - b) * ember.cast(t, m.dtype) * rate, (moving, batch, training),
+                          name="AssignMovingAvg")
+            else:
+                step = op(lambda m, b: (m - b) * rate, (moving, batch), name="AssignMovingAvg")
+            add_to_collection("update_ops", moving.assign_sub(step))
+        batch_out = op(normalize, (inputs, mean, variance, *params), name=name or "batchnorm")
+        if not isinstance(training, Tensor):
+            return batch_out
+        moving_out = op(normalize, (inputs, moving_mean, moving_variance, *params), name=name or "batchnorm")
+        return op(lambda t, a, b: ember.where(t, a, b), (training, batch_out, moving_out), name=name or "batchnorm")
+    return op(normalize, (inputs, moving_mean, moving_variance, *params), name=name or "batchnorm")
 
 
 def __getattr__(name: str):

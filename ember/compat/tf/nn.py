@@ -9,12 +9,12 @@ from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
 from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
 
 __all__ = [
-    "avg_pool", "avg_pool2d", "bias_add", "bidirectional_dynamic_rnn", "conv2d", "dropout", "dynamic_rnn", "elu",
-    "embedding_lookup",
-    "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "log_softmax", "max_pool", "max_pool2d", "moments", "relu",
-    "relu6", "rnn_cell", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax",
-    "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
-    "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "tanh", "xw_plus_b",
+    "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "bidirectional_dynamic_rnn", "conv2d", "dropout",
+    "dynamic_rnn", "elu", "embedding_lookup", "fused_batch_norm", "in_top_k", "l2_loss", "l2_normalize",
+    "leaky_relu", "log_softmax", "max_pool", "max_pool2d", "moments", "relu", "relu6", "rnn_cell", "selu",
+    "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax", "softmax_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits_v2", "softplus", "sparse_softmax_cross_entropy_with_logits",
+    "static_bidirectional_rnn", "static_rnn", "tanh", "xw_plus_b",
 ]
 
 sigmoid = FUNCTIONS["sigmoid"]
@@ -263,6 +263,61 @@ def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = Fals
     variance = op(lambda a: ember.var(a, axis=axes, keepdims=keep), (x,), name=name or "moments/variance")
     return mean, variance
 
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name: str | None = None) -> Tensor:
+    """``(x - mean) / sqrt(variance + variance_epsilon) * scale + offset`` (offset and scale may be None)."""
+    parts = [as_tf(t) for t in (x, mean, variance)]
+    extra = [as_tf(t) for t in (offset, scale) if t is not None]
+
+    def fn(a, m, v, *rest):
+        rest = list(rest)
+        b = rest.pop(0) if offset is not None else None
+        g = rest.pop(0) if scale is not None else None
+        inv = 1.0 / ember.sqrt(v + variance_epsilon)
+        if g is not None:
+            inv = inv * g
+        shift = -m * inv if b is None else b - m * inv
+        return a * inv + shift
+
+    return op(fn, (*parts, *extra), name=name or "batchnorm")
+
+
+def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon: float = 0.001, data_format: str = "NHWC",
+                     is_training: bool = True, name: str | None = None, exponential_avg_factor: float = 1.0) -> tuple:
+    """(y, batch mean, batch variance) of a 4-D ``x`` normalized per channel. In training the statistics are the
+    batch's (the returned variance with Bessel's correction, as TensorFlow returns it for the moving average); in
+    inference ``mean`` and ``variance`` are used and returned."""
+    fmt = _check_format("fused_batch_norm", data_format)
+    axes = (0, 1, 2) if fmt == "NHWC" else (0, 2, 3)
+    x = as_tf(x)
+    if x.shape is not None and len(x.shape) != 4:
+        raise ValueError(f"tf.nn.fused_batch_norm: x must be 4-D, got shape {list(x.shape)}")
+
+    def normalize(a, m, v, g, b):
+        inv = 1.0 / ember.sqrt(v + epsilon) * g
+        shift = b - m * inv
+        if fmt == "NCHW":
+            inv, shift = ember.reshape(inv, (1, -1, 1, 1)), ember.reshape(shift, (1, -1, 1, 1))
+        return a * inv + shift
+
+    if is_training:
+        batch_mean, biased = moments(x, list(axes))
+        y = op(normalize, (x, batch_mean, biased, as_tf(scale), as_tf(offset)), name=name or "FusedBatchNorm")
+
+        def corrected(a, v):
+            n = 1
+            for axis in axes:
+                n *= a.shape[axis]
+            return v * (n / max(n - 1, 1))
+
+        return y, batch_mean, op(corrected, (x, biased), name="FusedBatchNorm/variance")
+    if mean is None or variance is None:
+        raise ValueError("tf.nn.fused_batch_norm: mean and variance are required when is_training=False")
+    mean, variance = as_tf(mean), as_tf(variance)
+
+    y = op(normalize, (x, mean, variance, as_tf(scale), as_tf(offset)), name=name or "FusedBatchNorm")
+    return y, mean, variance
 
 
 def __getattr__(name: str):

@@ -196,10 +196,14 @@ class Replay:
 
     def value(self, t: Tensor):
         key = id(t)
-        found = self.memo.get(key)
+        if key in self.memo:  # (an op run for its effect is memoized too: its None)
+            return self.memo[key]
+        found = self.feeds.get(t)
         if found is None:
-            fed = self.feeds.get(t)
-            found = self.memo[key] = fed if fed is not None else LOWERINGS.get(t.kind, _lower_op)(self, t)
+            for first in t.__dict__.get("control_inputs", ()):
+                self.value(first)
+            found = LOWERINGS.get(t.kind, _lower_op)(self, t)
+        self.memo[key] = found
         return found
 
 

@@ -1,0 +1,358 @@
+"""TF-1 training idioms: transformed gradients through apply_gradients, tensor learning rates and their decays,
+control dependencies with batch normalization's UPDATE_OPS, loss collections and regularizers."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def _regression(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    Y = X @ np.array([[1.0], [2.0], [-1.0]], np.float32) + 0.5
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = tf.placeholder(tf.float32, [None, 1])
+    w = tf.Variable(tf.zeros([3, 1]))
+    b = tf.Variable(tf.zeros([1]))
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y))
+    return X, Y, x, y, w, b, loss
+
+
+def _numpy_grads(X, Y, W, B):
+    r = X @ W + B - Y
+    return 2 * X.T @ r / len(X), 2 * r.mean(0)
+
+
+def test_clip_by_global_norm_then_apply_gradients_matches_numpy():
+    X, Y, x, y, w, b, loss = _regression()
+    step = tf.train.get_or_create_global_step()
+    lr = tf.train.exponential_decay(0.1, step, 10, 0.5, staircase=True)
+    opt = tf.train.GradientDescentOptimizer(lr)
+    grads, variables = zip(*opt.compute_gradients(loss))
+    clipped, norm = tf.clip_by_global_norm(list(grads), 1.0)
+    train = opt.apply_gradients(zip(clipped, variables), global_step=step)
+    W, B = np.zeros((3, 1), np.float64), np.zeros(1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for i in range(25):
+            gw, gb = _numpy_grads(X, Y, W, B)
+            n = math.sqrt((gw ** 2).sum() + (gb ** 2).sum())
+            factor = min(1.0, 1.0 / n)
+            rate = 0.1 * 0.5 ** (i // 10)
+            _, got_norm, got_lr = sess.run([train, norm, lr], {x: X, y: Y})
+            assert got_norm == pytest.approx(n, rel=1e-4)
+            assert got_lr == pytest.approx(rate, rel=1e-6)
+            W -= rate * factor * gw
+            B -= rate * factor * gb
+        np.testing.assert_allclose(sess.run(w), W, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(sess.run(b), B, rtol=1e-4, atol=1e-6)
+        assert sess.run(step) == 25
+
+
+def test_scaled_gradients_and_none_gradients():
+    X, Y, x, y, w, b, loss = _regression()
+    opt = tf.train.GradientDescentOptimizer(0.05)
+    pairs = opt.compute_gradients(loss)
+    # half the weight gradient, and no gradient for b: b stays where it is
+    train = opt.apply_gradients([(g * 0.5, v) if v is w else (None, v) for g, v in pairs])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {x: X, y: Y})
+        gw, _ = _numpy_grads(X, Y, np.zeros((3, 1)), np.zeros(1))
+        np.testing.assert_allclose(sess.run(w), -0.05 * 0.5 * gw, rtol=1e-5)
+        assert sess.run(b)[0] == 0.0
+
+
+def test_apply_gradients_refuses_mismatched_shapes_and_empty_lists():
+    X, Y, x, y, w, b, loss = _regression()
+    opt = tf.train.GradientDescentOptimizer(0.1)
+    with pytest.raises(ValueError, match="shape"):
+        opt.apply_gradients([(tf.zeros([4, 1]), w)])
+    with pytest.raises(ValueError, match="no gradients"):
+        opt.apply_gradients([(None, w)])
+
+
+@pytest.mark.parametrize("make", [
+    lambda lr: tf.train.AdamOptimizer(lr),
+    lambda lr: tf.train.MomentumOptimizer(lr, 0.9),
+    lambda lr: tf.train.RMSPropOptimizer(lr),
+    lambda lr: tf.train.AdagradOptimizer(lr),
+])
+def test_fed_learning_rate_equals_the_same_constant(make):
+    values = []
+    for fed in (False, True):
+        tf.reset_default_graph()
+        X, Y, x, y, w, b, loss = _regression()
+        rate = tf.placeholder(tf.float32, []) if fed else 0.01
+        train = make(rate).minimize(loss)
+        feed = {x: X, y: Y, **({rate: 0.01} if fed else {})}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(5):
+                sess.run(train, feed)
+            values.append(sess.run(w))
+    np.testing.assert_allclose(values[1], values[0], rtol=1e-6, atol=1e-7)
+
+
+def test_fed_learning_rate_is_read_at_each_step():
+    X, Y, x, y, w, b, loss = _regression()
+    rate = tf.placeholder(tf.float32, [])
+    momentum = tf.placeholder(tf.float32, [])
+    train = tf.train.MomentumOptimizer(rate, momentum).minimize(loss)
+    W, B, mw, mb = np.zeros((3, 1)), np.zeros(1), np.zeros((3, 1)), np.zeros(1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for lr_value, m_value in [(0.1, 0.0), (0.0, 0.5), (0.05, 0.9)]:
+            sess.run(train, {x: X, y: Y, rate: lr_value, momentum: m_value})
+            gw, gb = _numpy_grads(X, Y, W, B)
+            mw, mb = m_value * mw + gw, m_value * mb + gb
+            W, B = W - lr_value * mw, B - lr_value * mb
+        np.testing.assert_allclose(sess.run(w), W, rtol=1e-5, atol=1e-6)
+
+
+def test_a_learning_rate_tensor_must_be_a_scalar():
+    with pytest.raises(ValueError, match="scalar"):
+        tf.train.GradientDescentOptimizer(tf.constant([0.1, 0.2]))
+
+
+def _decayed(schedule, steps):
+    step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    rate = schedule(step)
+    out = []
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for s in steps:
+            sess.run(step.assign(s))
+            out.append(float(sess.run(rate)))
+    return out
+
+
+STEPS = [0, 1, 5, 10, 15, 20, 35]
+
+
+@pytest.mark.parametrize("schedule,reference", [
+    (lambda s: tf.train.exponential_decay(0.1, s, 10, 0.5), lambda t: 0.1 * 0.5 ** (t / 10)),
+    (lambda s: tf.train.exponential_decay(0.1, s, 10, 0.5, staircase=True), lambda t: 0.1 * 0.5 ** (t // 10)),
+    (lambda s: tf.train.natural_exp_decay(0.1, s, 10, 0.5), lambda t: 0.1 * math.exp(-0.5 * t / 10)),
+    (lambda s: tf.train.inverse_time_decay(0.1, s, 10, 0.5, staircase=True), lambda t: 0.1 / (1 + 0.5 * (t // 10))),
+    (lambda s: tf.train.polynomial_decay(0.1, s, 20, 0.01, power=2.0),
+     lambda t: (0.1 - 0.01) * (1 - min(t, 20) / 20) ** 2 + 0.01),
+    (lambda s: tf.train.polynomial_decay(0.1, s, 10, 0.01, cycle=True),
+     lambda t: (0.1 - 0.01) * (1 - t / (10 * max(math.ceil(t / 10), 1))) + 0.01),
+    (lambda s: tf.train.cosine_decay(0.1, s, 20, alpha=0.1),
+     lambda t: 0.1 * (0.9 * 0.5 * (1 + math.cos(math.pi * min(t, 20) / 20)) + 0.1)),
+    (lambda s: tf.train.piecewise_constant(s, [5, 15], [1.0, 0.5, 0.1]),
+     lambda t: 1.0 if t <= 5 else 0.5 if t <= 15 else 0.1),
+])
+def test_learning_rate_decays(schedule, reference):
+    np.testing.assert_allclose(_decayed(schedule, STEPS), [reference(t) for t in STEPS], rtol=1e-5)
+
+
+def test_cosine_decay_restarts_follows_sgdr_periods():
+    got = _decayed(lambda s: tf.train.cosine_decay_restarts(1.0, s, 10, t_mul=2.0, m_mul=0.5), [0, 5, 10, 20, 30])
+    # periods [0, 10), [10, 30), [30, 70): restarts at 10 (peak 0.5) and 30 (peak 0.25)
+    expected = [1.0, 0.5, 0.5, 0.5 * 0.5 * (1 + math.cos(math.pi * 0.5)), 0.25]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_decays_refuse_bad_arguments():
+    step = tf.train.get_or_create_global_step()
+    with pytest.raises(ValueError, match="decay_steps"):
+        tf.train.exponential_decay(0.1, step, 0, 0.5)
+    with pytest.raises(ValueError, match="global_step"):
+        tf.train.exponential_decay(0.1, None, 10, 0.5)
+    with pytest.raises(ValueError, match="one value more"):
+        tf.train.piecewise_constant(step, [1, 2], [0.1, 0.2])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf, on purpose
+def test_clip_by_norm_and_global_norm_values():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    clipped_rows = tf.clip_by_norm(tf.constant(a), 0.5, axes=[1])
+    clipped_all = tf.clip_by_norm(tf.constant(a), 100.0)
+    norm = tf.global_norm([tf.constant(a), None, tf.constant(b)])
+    (ca, cn), inf_norm = tf.clip_by_global_norm([tf.constant(a), None], 1.0), None
+    inf_clipped, _ = tf.clip_by_global_norm([tf.constant(np.array([np.inf, 1.0], np.float32))], 1.0)
+    with tf.Session() as sess:
+        rows = np.linalg.norm(a, axis=1, keepdims=True)
+        np.testing.assert_allclose(sess.run(clipped_rows), a * 0.5 / np.maximum(rows, 0.5), rtol=1e-5)
+        np.testing.assert_allclose(sess.run(clipped_all), a, rtol=1e-6)
+        np.testing.assert_allclose(sess.run(norm), math.sqrt((a ** 2).sum() + (b ** 2).sum()), rtol=1e-5)
+        np.testing.assert_allclose(sess.run(ca[0]), a / np.linalg.norm(a), rtol=1e-5)
+        assert ca[1] is None and inf_norm is None
+        assert np.isnan(sess.run(inf_clipped[0])).all()
+    with pytest.raises(TypeError, match="list"):
+        tf.clip_by_global_norm(tf.constant(a), 1.0)
+
+
+def _bn_graph(training, shape=(8, 3), axis=-1):
+    x = tf.placeholder(tf.float32, [None, *shape[1:]])
+    out = tf.layers.batch_normalization(x, axis=axis, momentum=0.9, training=training)
+    return x, out
+
+
+@pytest.mark.parametrize("shape,axis", [((8, 3), -1), ((4, 5, 5, 3), -1), ((4, 3, 5, 5), 1)])
+def test_layers_batch_normalization_updates_moving_statistics(shape, axis):
+    rng = np.random.default_rng(2)
+    data = (rng.normal(size=shape) * 3 + 1).astype(np.float32)
+    x, out = _bn_graph(True, shape, axis)
+    target = tf.reduce_sum(out)
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        step = tf.identity(target)
+    mean_var = [v for v in tf.global_variables() if "moving" in v.name]
+    assert sorted(v.name for v in mean_var) == ["batch_normalization/moving_mean",
+                                               "batch_normalization/moving_variance"]
+    axes = tuple(a for a in range(len(shape)) if a != axis % len(shape))
+    n = int(np.prod([shape[a] for a in axes]))
+    bessel = n / (n - 1) if len(shape) == 4 else 1.0
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        y = sess.run(out, {x: data})
+        keep = [1 if a in axes else shape[a] for a in range(len(shape))]
+        expected = (data - data.mean(axes).reshape(keep)) / np.sqrt(data.var(axes).reshape(keep) + 1e-3)
+        np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+        mm = [v for v in mean_var if v.name.endswith("mean")][0]
+        mv = [v for v in mean_var if v.name.endswith("variance")][0]
+        np.testing.assert_allclose(sess.run(mm), 0.0)  # running the output alone updates nothing
+        sess.run(step, {x: data})
+        np.testing.assert_allclose(sess.run(mm), 0.1 * data.mean(axes), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sess.run(mv), 0.9 + 0.1 * data.var(axes) * bessel, rtol=1e-5)
+
+
+def test_batch_normalization_with_a_fed_training_flag():
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(16, 4)).astype(np.float32) * 2 + 3
+    training = tf.placeholder(tf.bool, [])
+    x, out = _bn_graph(training, (16, 4))
+    loss = tf.reduce_mean(tf.square(out))
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {x: data, training: True})
+        mm = sess.run(tf.get_default_graph().get_tensor_by_name("batch_normalization/moving_mean"))
+        np.testing.assert_allclose(mm, 0.1 * data.mean(0), rtol=1e-5)
+        inferred = sess.run(out, {x: data, training: False})
+        mv = 0.9 + 0.1 * data.var(0)
+        gamma, beta = sess.run(["batch_normalization/gamma", "batch_normalization/beta"])
+        np.testing.assert_allclose(inferred, (data - mm) / np.sqrt(mv + 1e-3) * gamma + beta, rtol=1e-4, atol=1e-5)
+        sess.run(train, {x: data, training: False})  # not training: the statistics stay
+        np.testing.assert_allclose(sess.run("batch_normalization/moving_mean"), mm, rtol=1e-6)
+
+
+def test_batch_normalization_trains_a_classifier():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(256, 2)).astype(np.float32) * [10.0, 0.1] + [50.0, -3.0]
+    labels = ((X[:, 0] - 50) / 10 + (X[:, 1] + 3) / 0.1 > 0).astype(np.int64)
+    x = tf.placeholder(tf.float32, [None, 2])
+    y = tf.placeholder(tf.int64, [None])
+    training = tf.placeholder_with_default(False, [])
+    h = tf.layers.batch_normalization(x, momentum=0.9, training=training)
+    logits = tf.layers.dense(h, 2)
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(150):
+            sess.run(train, {x: X, y: labels, training: True})
+        assert sess.run(accuracy, {x: X, y: labels}) >= 0.95
+
+
+def test_nn_batch_normalization_and_fused_batch_norm():
+    rng = np.random.default_rng(5)
+    data = rng.normal(size=(2, 3, 3, 4)).astype(np.float32)
+    gamma, beta = rng.normal(size=4).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    mean, var = tf.nn.moments(tf.constant(data), [0, 1, 2])
+    manual = tf.nn.batch_normalization(tf.constant(data), mean, var, beta, gamma, 1e-3)
+    no_affine = tf.nn.batch_normalization(tf.constant(data), mean, var, None, None, 1e-3)
+    fused, fm, fv = tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, epsilon=1e-3)
+    nchw = np.ascontiguousarray(data.transpose(0, 3, 1, 2))
+    fused_nchw, _, _ = tf.nn.fused_batch_norm(tf.constant(nchw), gamma, beta, epsilon=1e-3, data_format="NCHW")
+    inferred, _, _ = tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, mean=np.zeros(4, np.float32),
+                                            variance=np.ones(4, np.float32), epsilon=0.0, is_training=False)
+    normed = (data - data.mean((0, 1, 2))) / np.sqrt(data.var((0, 1, 2)) + 1e-3)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(manual), normed * gamma + beta, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(sess.run(no_affine), normed, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(sess.run(fused), normed * gamma + beta, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(sess.run(fv), data.var((0, 1, 2)) * 18 / 17, rtol=1e-5)
+        np.testing.assert_allclose(sess.run(fused_nchw), (normed * gamma + beta).transpose(0, 3, 1, 2), rtol=1e-4,
+                                   atol=1e-5)
+        np.testing.assert_allclose(sess.run(inferred), data * gamma + beta, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="mean and variance"):
+        tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, is_training=False)
+
+
+def test_control_dependencies_order_effects_before_reads():
+    counter = tf.Variable(0.0)
+    bump = counter.assign_add(1.0)
+    with tf.control_dependencies([bump]):
+        after = tf.identity(counter) * 10.0
+    with tf.control_dependencies(None):
+        plain = counter * 1.0
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(after) == 10.0
+        assert sess.run(after) == 20.0
+        assert sess.run(plain) == 2.0
+    with pytest.raises(TypeError, match="control_dependencies"):
+        with tf.control_dependencies([1.0]):
+            pass
+
+
+def test_losses_collect_and_regularizers_add_penalties():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(8, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 3])
+    out = tf.layers.dense(x, 2, kernel_regularizer=tf.contrib.layers.l2_regularizer(0.5),
+                          bias_regularizer=tf.contrib.layers.l1_regularizer(0.0), name="fc")
+    conv_in = tf.placeholder(tf.float32, [None, 4, 4, 1])
+    tf.layers.conv2d(conv_in, 2, 3, kernel_regularizer=tf.contrib.layers.l1_regularizer(0.1), name="conv")
+    mse = tf.losses.mean_squared_error(tf.zeros_like(out), out)
+    hinge = tf.losses.hinge_loss(tf.constant([[1.0], [0.0]]), tf.constant([[0.3], [0.4]]), loss_collection=None)
+    tf.losses.add_loss(tf.constant(2.0))
+    assert tf.losses.get_losses()[0] is mse and len(tf.losses.get_losses()) == 2
+    assert len(tf.losses.get_regularization_losses()) == 2  # a scale of 0 gives no penalty
+    total = tf.losses.get_total_loss()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, conv_kernel, y = sess.run(["fc/kernel", "conv/kernel", out], {x: X})
+        penalty = 0.5 * (kernel ** 2).sum() / 2 + 0.1 * np.abs(conv_kernel).sum()
+        np.testing.assert_allclose(sess.run(tf.losses.get_regularization_loss()), penalty, rtol=1e-5)
+        np.testing.assert_allclose(sess.run(total, {x: X}), (y ** 2).mean() + 2.0 + penalty, rtol=1e-5)
+        np.testing.assert_allclose(sess.run(hinge), (0.7 + 1.4) / 2, rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="constraint"):
+        tf.layers.dense(x, 2, kernel_constraint=lambda w: w)
+    with pytest.raises(ValueError, match="non-negative"):
+        tf.contrib.layers.l2_regularizer(-1.0)
+
+
+def test_cosine_distance_and_compute_weighted_loss():
+    a = np.array([[1.0, 0.0], [0.6, 0.8]], np.float32)
+    b = np.array([[0.0, 1.0], [0.6, 0.8]], np.float32)
+    loss = tf.losses.cosine_distance(tf.constant(a), tf.constant(b), axis=1)
+    weighted = tf.losses.compute_weighted_loss(tf.constant([1.0, 3.0]), weights=tf.constant([1.0, 0.0]))
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss), 0.5, atol=1e-6)
+        np.testing.assert_allclose(sess.run(weighted), 1.0)
+
+
+def test_add_n():
+    total = tf.add_n([tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0]), tf.constant([5.0, 6.0])])
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(total), [9.0, 12.0])
+    with pytest.raises(ValueError, match="one shape"):
+        tf.add_n([tf.constant([1.0]), tf.constant([1.0, 2.0])])
