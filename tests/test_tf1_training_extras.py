@@ -182,7 +182,7 @@ def test_clip_by_norm_and_global_norm_values():
     clipped_rows = tf.clip_by_norm(tf.constant(a), 0.5, axes=[1])
     clipped_all = tf.clip_by_norm(tf.constant(a), 100.0)
     norm = tf.global_norm([tf.constant(a), None, tf.constant(b)])
-    (ca, cn), inf_norm = tf.clip_by_global_norm([tf.constant(a), None], 1.0), None
+    ca, _ = tf.clip_by_global_norm([tf.constant(a), None], 1.0)
     inf_clipped, _ = tf.clip_by_global_norm([tf.constant(np.array([np.inf, 1.0], np.float32))], 1.0)
     with tf.Session() as sess:
         rows = np.linalg.norm(a, axis=1, keepdims=True)
@@ -190,7 +190,7 @@ def test_clip_by_norm_and_global_norm_values():
         np.testing.assert_allclose(sess.run(clipped_all), a, rtol=1e-6)
         np.testing.assert_allclose(sess.run(norm), math.sqrt((a ** 2).sum() + (b ** 2).sum()), rtol=1e-5)
         np.testing.assert_allclose(sess.run(ca[0]), a / np.linalg.norm(a), rtol=1e-5)
-        assert ca[1] is None and inf_norm is None
+        assert ca[1] is None
         assert np.isnan(sess.run(inf_clipped[0])).all()
     with pytest.raises(TypeError, match="list"):
         tf.clip_by_global_norm(tf.constant(a), 1.0)

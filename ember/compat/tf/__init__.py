@@ -94,6 +94,44 @@ from ember.compat.tf.array_ops import (
 )
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import cond, while_loop
+from ember.compat.tf.math_ops import (
+    UNARY_FUNCTIONS,
+    argsort,
+    atan2,
+    cholesky,
+    cumprod,
+    cumsum,
+    diag,
+    diag_part,
+    eye,
+    floormod,
+    gather_nd,
+    lin_space,
+    linspace,
+    matrix_band_part,
+    matrix_determinant,
+    matrix_diag,
+    matrix_diag_part,
+    matrix_inverse,
+    matrix_transpose,
+    norm,
+    reverse,
+    reverse_v2,
+    scatter_nd,
+    sequence_mask,
+    slice,
+    sort,
+    to_double,
+    to_float,
+    to_int32,
+    to_int64,
+    top_k,
+    trace,
+    truncatediv,
+    truncatemod,
+    unsorted_segment_mean,
+    unsorted_segment_sum,
+)
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.train import gradients
 from ember.compat.tf.variables import (
@@ -123,27 +161,33 @@ from ember.compat.tf.variables import (
 __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "AUTO_REUSE", "Graph", "GraphKeys", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape",
     "Variable", "add_n", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin",
-    "assign", "assign_add", "assign_sub", "bool", "cast", "clip_by_global_norm", "clip_by_norm", "clip_by_value",
-    "compat", "concat", "cond", "constant", "constant_initializer", "contrib", "control_dependencies",
-    "convert_to_tensor", "count_nonzero", "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum",
-    "expand_dims", "fill", "flags", "float16", "float32", "float64", "float_", "gather", "get_collection",
+    "argsort", "assign", "assign_add", "assign_sub", "atan2", "bool", "cast", "cholesky", "clip_by_global_norm",
+    "clip_by_norm", "clip_by_value", "compat", "concat", "cond", "constant", "constant_initializer", "contrib",
+    "control_dependencies", "convert_to_tensor", "count_nonzero", "cumprod", "cumsum", "diag", "diag_part",
+    "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "expand_dims", "eye", "fill", "flags",
+    "float16", "float32", "float64", "float_", "floormod", "gather", "gather_nd", "get_collection",
     "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
-    "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers",
-    "local_variables_initializer", "logging", "losses", "matmul", "mixed_precision", "name_scope", "nn", "no_op",
-    "one_hot", "ones", "ones_initializer", "ones_like", "pack", "pad", "placeholder", "placeholder_with_default",
-    "random", "random_normal", "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range",
-    "rank", "reset_default_graph", "reshape", "rnn", "set_random_seed", "shape", "size", "split", "squeeze",
-    "stack", "summary", "tensordot", "tile", "train", "trainable_variables", "transpose", "truncated_normal",
-    "truncated_normal_initializer", "uint8", "unpack", "unstack", "variable_scope", "variables_initializer",
+    "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers", "lin_space", "linalg",
+    "linspace", "local_variables_initializer", "logging", "losses", "math", "matmul", "matrix_band_part",
+    "matrix_determinant", "matrix_diag", "matrix_diag_part", "matrix_inverse", "matrix_transpose",
+    "mixed_precision", "name_scope", "nn", "no_op", "norm", "one_hot", "ones", "ones_initializer", "ones_like",
+    "pack", "pad", "placeholder", "placeholder_with_default", "random", "random_normal",
+    "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range", "rank",
+    "reset_default_graph", "reshape", "reverse", "reverse_v2", "rnn", "scatter_nd", "sequence_mask",
+    "set_random_seed", "shape", "size", "slice", "sort", "split", "squeeze", "stack", "summary", "tensordot",
+    "tile", "to_double", "to_float", "to_int32", "to_int64", "top_k", "trace", "train", "trainable_variables",
+    "transpose", "truncated_normal", "truncated_normal_initializer", "truncatediv", "truncatemod", "uint8",
+    "unpack", "unsorted_segment_mean", "unsorted_segment_sum", "unstack", "variable_scope", "variables_initializer",
     "where", "while_loop", "zeros", "zeros_initializer", "zeros_like",
 ]
 
 range = range_  # noqa: A001  (tf.range)
 globals().update(FUNCTIONS)  # the elementwise and reduction names: tf.add, tf.exp, tf.reduce_sum...
+globals().update(UNARY_FUNCTIONS)  # tf.round, tf.is_nan, tf.expm1...
 
 float_ = float32
-__all__ += sorted(FUNCTIONS)
+__all__ += sorted(FUNCTIONS) + sorted(UNARY_FUNCTIONS)
 dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16,
                                int32=int32, int64=int64, uint8=uint8, bool=bool)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
@@ -186,6 +230,17 @@ def disable_v2_behavior() -> None:
 
 disable_eager_execution = disable_v2_behavior
 compat = types.SimpleNamespace(v1=sys.modules[__name__])
+
+_MATH = ("add_n", "argmax", "argmin", "argsort", "atan2", "count_nonzero", "cumprod", "cumsum", "floormod", "sort",
+         "top_k", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum")
+math = types.SimpleNamespace(**FUNCTIONS, **UNARY_FUNCTIONS, **{name: globals()[name] for name in _MATH},
+                             l2_normalize=nn.l2_normalize, in_top_k=nn.in_top_k)
+linalg = types.SimpleNamespace(
+    inv=matrix_inverse, det=matrix_determinant, cholesky=cholesky, diag=matrix_diag, diag_part=matrix_diag_part,
+    band_part=matrix_band_part, trace=trace, transpose=matrix_transpose, matmul=matmul, norm=norm, eye=eye,
+    einsum=einsum, tensordot=tensordot, l2_normalize=nn.l2_normalize,
+)
+
 
 def __getattr__(name: str):
     raise missing(__name__, name, globals())

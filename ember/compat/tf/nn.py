@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import ember
 from ember.compat.tf import rnn as rnn_cell
 from ember.compat.tf._core import Tensor, as_tf, op
 from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
+from ember.compat.tf.math_ops import top_k
 from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
 
 __all__ = [
-    "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "bidirectional_dynamic_rnn", "conv2d", "dropout",
-    "dynamic_rnn", "elu", "embedding_lookup", "fused_batch_norm", "in_top_k", "l2_loss", "l2_normalize",
-    "leaky_relu", "log_softmax", "max_pool", "max_pool2d", "moments", "relu", "relu6", "rnn_cell", "selu",
-    "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax", "softmax_cross_entropy_with_logits",
-    "softmax_cross_entropy_with_logits_v2", "softplus", "sparse_softmax_cross_entropy_with_logits",
-    "static_bidirectional_rnn", "static_rnn", "tanh", "xw_plus_b",
+    "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "bidirectional_dynamic_rnn", "conv1d", "conv2d",
+    "conv2d_transpose", "dropout", "dynamic_rnn", "elu", "embedding_lookup", "fused_batch_norm", "gelu", "in_top_k",
+    "l2_loss", "l2_normalize", "leaky_relu", "log_poisson_loss", "log_softmax", "max_pool", "max_pool2d", "moments",
+    "relu", "relu6", "rnn_cell", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "silu", "softmax",
+    "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus", "softsign",
+    "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "swish", "tanh", "top_k",
+    "weighted_cross_entropy_with_logits", "xw_plus_b", "zero_fraction",
 ]
 
 sigmoid = FUNCTIONS["sigmoid"]
@@ -263,6 +267,120 @@ def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = Fals
     variance = op(lambda a: ember.var(a, axis=axes, keepdims=keep), (x,), name=name or "moments/variance")
     return mean, variance
 
+
+
+softsign = _activation("softsign", lambda x: x / (1.0 + ember.abs(x)))
+
+
+def swish(features, beta: float = 1.0, name: str | None = None) -> Tensor:
+    """``features * sigmoid(beta * features)``."""
+    return op(lambda x: x * ember.sigmoid(x * beta) if beta != 1.0 else ember.silu(x), (as_tf(features),),
+              name=name or "swish")
+
+
+silu = swish
+
+
+def gelu(features, approximate: bool = False, name: str | None = None) -> Tensor:
+    """``x * P(X <= x)`` for a standard normal X (``approximate``: the tanh formula)."""
+    return op(lambda x: ember.gelu(x, approximate="tanh" if approximate else "none"), (as_tf(features),),
+              name=name or "Gelu")
+
+
+def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None) -> Tensor:
+    """The logistic loss with the positive term weighted: ``pos_weight * y * -log(sigmoid(z)) + (1 - y) *
+    -log(1 - sigmoid(z))``, elementwise."""
+    labels = targets if labels is None else labels
+    if pos_weight is None:
+        raise ValueError("tf.nn.weighted_cross_entropy_with_logits: pos_weight is required")
+
+    def fn(y, z, w):
+        y = ember.cast(y, z.dtype)
+        log_weight = 1.0 + (w - 1.0) * y
+        # (1 - y) z + log_weight * log(1 + exp(-z)), written to stay finite for large |z|
+        return (1.0 - y) * z + log_weight * (ember.softplus(-ember.abs(z)) + ember.relu(-z))
+
+    return op(fn, (as_tf(labels), as_tf(logits), as_tf(pos_weight)), name=name or "logistic_loss")
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss: bool = False, name: str | None = None) -> Tensor:
+    """``exp(log_input) - targets * log_input``, plus Stirling's approximation of ``log(targets!)`` (for targets
+    above 1) with ``compute_full_loss``."""
+    def fn(t, c):
+        loss = ember.exp(c) - t * c
+        if compute_full_loss:
+            safe = ember.maximum(t, 1.0)
+            stirling = safe * ember.log(safe) - safe + 0.5 * ember.log(2.0 * 3.141592653589793 * safe)
+            loss = loss + ember.where(ember.gt(t, 1.0), stirling, t * 0.0)
+        return loss
+
+    return op(fn, (as_tf(targets), as_tf(log_input)), name=name or "log_poisson_loss")
+
+
+def zero_fraction(value, name: str | None = None) -> Tensor:
+    """The fraction of zeros in ``value`` (float32)."""
+    return op(lambda x: ember.mean(ember.cast(ember.eq(x, 0), "float32")), (as_tf(value),),
+              name=name or "zero_fraction")
+
+
+def conv1d(value=None, filters=None, stride=1, padding="VALID", use_cudnn_on_gpu=None, data_format: str = "NWC",
+           name: str | None = None, input=None, dilations=None) -> Tensor:
+    """1-D convolution of NWC (or NCW) ``value`` with a (width, in, out) ``filters``, SAME or VALID padding."""
+    value = input if value is None else value
+    if data_format not in ("NWC", "NCW"):
+        raise ValueError(f"tf.nn.conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}")
+    stride = int(stride if isinstance(stride, int) else [int(s) for s in stride][1 if data_format == "NWC" else -1])
+    dilation = 1 if dilations is None else int(dilations if isinstance(dilations, int) else
+                                               [int(d) for d in dilations][1 if data_format == "NWC" else -1])
+    axis = 1 if data_format == "NWC" else 2  # the width axis becomes a height-1 image
+    image = op(lambda x: ember.unsqueeze(x, axis), (as_tf(value),), name="conv1d/ExpandDims")
+    kernel = op(lambda w: ember.unsqueeze(w, 0), (as_tf(filters),), name="conv1d/ExpandDims_1")
+    out = conv2d(image, kernel, strides=(1, stride), padding=padding, data_format="NHWC" if data_format == "NWC"
+                 else "NCHW", dilations=(1, dilation))
+    return op(lambda y: ember.squeeze(y, axis), (out,), name=name or "conv1d")
+
+
+def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, padding="SAME",
+                     data_format: str = "NHWC", name: str | None = None, input=None, filters=None,
+                     dilations=None) -> Tensor:
+    """The gradient of ``conv2d`` with respect to its input: ``value`` (N, H, W, in) with an (h, w, out, in)
+    ``filter`` gives ``output_shape``, as TensorFlow's (SAME or VALID padding of that forward convolution)."""
+    value = input if value is None else value
+    filter = filters if filter is None else filter
+    data_format = _check_format("conv2d_transpose", data_format)
+    if dilations is not None and any(int(d) != 1 for d in np.ravel(dilations)):
+        raise NotImplementedError("tf.nn.conv2d_transpose: dilations other than 1 are not supported")
+    if output_shape is None:
+        raise ValueError("tf.nn.conv2d_transpose: output_shape is required")
+    if isinstance(output_shape, Tensor):
+        raise TypeError("tf.nn.conv2d_transpose: output_shape must be a list of ints")
+    out_shape = tuple(int(d) for d in output_shape)
+    stride = _pair("conv2d_transpose", "strides", strides, data_format)
+    out_hw = out_shape[1:3] if data_format == "NHWC" else out_shape[2:4]
+
+    def fn(x, w):
+        x = _to_nchw(x, data_format)
+        kernel = tuple(w.shape[:2])
+        if w.shape[3] != x.shape[1]:
+            raise ValueError(f"tf.nn.conv2d_transpose: filter of shape {list(w.shape)} expects {w.shape[3]} input "
+                             f"channels, the value has {x.shape[1]}")
+        (top, _), (left, _) = _padding("conv2d_transpose", padding, out_hw, kernel, stride)
+        expected = tuple(-(-o // s) if padding.upper() == "SAME" else (o - k) // s + 1
+                         for o, k, s in zip(out_hw, kernel, stride))
+        if tuple(x.shape[2:]) != expected:
+            raise ValueError(f"tf.nn.conv2d_transpose: output_shape {list(out_shape)} gives a forward convolution "
+                             f"output of {list(expected)}, the value has {list(x.shape[2:])}")
+        full = ember.conv_transpose2d(x, ember.transpose(w, (3, 2, 0, 1)), stride=stride)
+        # full[o + before] is the output at o; the forward's trailing rows it never read get zeros
+        pads = []
+        for axis, (before, o) in enumerate(zip((top, left), out_hw)):
+            size = full.shape[2 + axis]
+            pads.append((0, max(o + before - size, 0)))
+        full = ember.pad(full, ((0, 0), (0, 0), *pads))
+        y = full[:, :, top:top + out_hw[0], left:left + out_hw[1]]
+        return _from_nchw(y, data_format)
+
+    return op(fn, (as_tf(value), as_tf(filter)), name=name or "conv2d_transpose")
 
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name: str | None = None) -> Tensor:

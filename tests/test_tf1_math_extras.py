@@ -1,0 +1,197 @@
+"""TF-1's math, indexing and linear-algebra names added over Ember ops: each against a NumPy reference."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def run(t, feed=None):
+    with tf.Session() as sess:
+        return sess.run(t, feed)
+
+
+RNG = np.random.default_rng(0)
+A = RNG.normal(size=(3, 4)).astype(np.float32)
+SQUARE = (RNG.normal(size=(2, 3, 3)) + 3 * np.eye(3)).astype(np.float64)
+
+
+@pytest.mark.parametrize("name,reference", [
+    ("round", lambda a: np.round(a * 2) / 1), ("is_nan", np.isnan), ("is_finite", np.isfinite), ("is_inf", np.isinf),
+    ("expm1", np.expm1), ("tan", np.tan), ("atan", np.arctan), ("sinh", np.sinh),
+    ("softsign", lambda a: a / (1 + abs(a))),
+    ("log_sigmoid", lambda a: -np.log1p(np.exp(-a))), ("log2", lambda a: np.log2(np.abs(a))),
+])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NaN and inf inputs, on purpose
+def test_elementwise(name, reference):
+    data = np.array([-2.5, -0.5, 0.5, 1.5, 2.5, np.nan, np.inf, 0.3], np.float32)
+    if name == "round":
+        data, reference = data * 2, np.round  # halves to even
+    if name == "log2":
+        data = np.abs(data)
+    got = run(getattr(tf, name)(tf.constant(data)))
+    np.testing.assert_allclose(got, reference(data), rtol=1e-5)
+    assert getattr(tf.math, name) is getattr(tf, name)
+
+
+def test_integer_division_and_modulo_kinds():
+    a = np.array([7, -7, 7, -7, 6], np.int32)
+    b = np.array([2, 2, -2, -2, 3], np.int32)
+    np.testing.assert_array_equal(run(tf.truncatediv(a, b)), np.trunc(a / b).astype(np.int32))
+    np.testing.assert_array_equal(run(tf.truncatemod(a, b)), np.fmod(a, b))
+    np.testing.assert_array_equal(run(tf.floormod(a, b)), np.mod(a, b))
+    np.testing.assert_array_equal(run(tf.to_float(tf.constant(a))), a.astype(np.float32))
+    assert run(tf.to_int64(tf.constant(a))).dtype == np.int64
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumsum_and_cumprod(exclusive, reverse):
+    def reference(a, fn, identity):
+        a = a[:, ::-1] if reverse else a
+        out = fn(a, axis=1)
+        if exclusive:
+            out = np.concatenate([np.full((a.shape[0], 1), identity, a.dtype), out[:, :-1]], axis=1)
+        return out[:, ::-1] if reverse else out
+
+    np.testing.assert_allclose(run(tf.cumsum(A, axis=1, exclusive=exclusive, reverse=reverse)),
+                               reference(A, np.cumsum, 0.0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run(tf.cumprod(A, axis=1, exclusive=exclusive, reverse=reverse)),
+                               reference(A, np.cumprod, 1.0), rtol=1e-5, atol=1e-6)
+
+
+def test_sorting_and_top_k():
+    np.testing.assert_allclose(run(tf.sort(A, direction="DESCENDING")), -np.sort(-A, axis=-1))
+    order = run(tf.argsort(A, axis=0))
+    assert order.dtype == np.int32
+    np.testing.assert_array_equal(order, np.argsort(A, axis=0, kind="stable"))
+    values, indices = tf.nn.top_k(tf.constant(A), k=2)
+    np.testing.assert_allclose(run(values), -np.sort(-A, axis=-1)[:, :2])
+    np.testing.assert_array_equal(run(indices), np.argsort(-A, axis=-1, kind="stable")[:, :2])
+    assert run(tf.math.top_k(A, 1).indices).dtype == np.int32
+    with pytest.raises(ValueError, match="direction"):
+        tf.sort(A, direction="UP")
+    with pytest.raises(ValueError, match="larger than"):
+        tf.nn.top_k(tf.constant(A), k=5)
+
+
+def test_reverse_slice_sequence_mask_linspace():
+    np.testing.assert_allclose(run(tf.reverse(A, [0, 1])), A[::-1, ::-1])
+    np.testing.assert_allclose(run(tf.slice(A, [1, 1], [2, -1])), A[1:3, 1:])
+    np.testing.assert_array_equal(run(tf.sequence_mask([1, 3, 0], 4)),
+                                  np.arange(4)[None, :] < np.array([1, 3, 0])[:, None])
+    assert run(tf.sequence_mask([2], 3, dtype=tf.float32)).dtype == np.float32
+    np.testing.assert_allclose(run(tf.linspace(0.0, 1.0, 5)), np.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="maxlen"):
+        tf.sequence_mask([1, 2])
+    with pytest.raises(ValueError, match="one entry per axis"):
+        tf.slice(A, [0], [1, 1])
+
+
+def test_matrix_helpers():
+    square = tf.constant(SQUARE, dtype=tf.float64)
+    np.testing.assert_allclose(run(tf.matrix_inverse(square)), np.linalg.inv(SQUARE), rtol=1e-10)
+    np.testing.assert_allclose(run(tf.linalg.det(square)), np.linalg.det(SQUARE), rtol=1e-10)
+    spd = SQUARE @ np.swapaxes(SQUARE, -1, -2)
+    np.testing.assert_allclose(run(tf.cholesky(tf.constant(spd, dtype=tf.float64))), np.linalg.cholesky(spd),
+                               rtol=1e-10)
+    np.testing.assert_allclose(run(tf.trace(square)), np.trace(SQUARE, axis1=-2, axis2=-1))
+    np.testing.assert_allclose(run(tf.matrix_diag_part(square)), np.diagonal(SQUARE, axis1=-2, axis2=-1))
+    np.testing.assert_allclose(run(tf.matrix_diag(A)), A[..., None] * np.eye(4))
+    np.testing.assert_allclose(run(tf.diag([1.0, 2.0])), np.diag([1.0, 2.0]))
+    np.testing.assert_allclose(run(tf.diag_part(np.diag([3.0, 4.0]))), [3.0, 4.0])
+    np.testing.assert_allclose(run(tf.eye(2, 3, batch_shape=[2])), np.broadcast_to(np.eye(2, 3), (2, 2, 3)))
+    band = run(tf.matrix_band_part(np.ones((4, 4), np.float32), 1, 0))
+    np.testing.assert_allclose(band, np.tril(np.ones((4, 4))) - np.tril(np.ones((4, 4)), -2))
+    np.testing.assert_allclose(run(tf.matrix_band_part(np.ones((3, 3), np.float32), -1, 0)), np.tril(np.ones((3, 3))))
+    np.testing.assert_allclose(run(tf.linalg.transpose(square)), np.swapaxes(SQUARE, -1, -2))
+    with pytest.raises(ValueError, match="shape must be"):
+        run(tf.diag_part(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("kwargs,reference", [
+    ({}, lambda a: np.sqrt((a ** 2).sum())),
+    ({"axis": 1}, lambda a: np.linalg.norm(a, axis=1)),
+    ({"ord": 1, "axis": 0, "keepdims": True}, lambda a: np.abs(a).sum(0, keepdims=True)),
+    ({"ord": "fro", "axis": [0, 1]}, lambda a: np.linalg.norm(a, "fro")),
+    ({"ord": 1, "axis": [0, 1]}, lambda a: np.linalg.norm(a, 1)),
+    ({"ord": np.inf, "axis": [0, 1]}, lambda a: np.linalg.norm(a, np.inf)),
+])
+def test_norm(kwargs, reference):
+    np.testing.assert_allclose(run(tf.norm(tf.constant(A), **kwargs)), reference(A), rtol=1e-5)
+
+
+def test_gather_nd_scatter_nd_and_segment_sums():
+    params = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    idx = np.array([[0, 1], [1, 2], [0, 0]])
+    np.testing.assert_allclose(run(tf.gather_nd(params, idx)), params[idx[:, 0], idx[:, 1]])
+    np.testing.assert_allclose(run(tf.gather_nd(params, [[1, 2, 3]])), [params[1, 2, 3]])
+    scattered = run(tf.scatter_nd([[0], [2], [0]], np.array([1.0, 2.0, 3.0], np.float32), [4]))
+    np.testing.assert_allclose(scattered, [4.0, 0.0, 2.0, 0.0])
+    data = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], np.float32)
+    ids = np.array([2, 0, 2])
+    np.testing.assert_allclose(run(tf.unsorted_segment_sum(data, ids, 3)), [[3, 4], [0, 0], [6, 8]])
+    np.testing.assert_allclose(run(tf.math.unsorted_segment_mean(data, ids, 3)), [[3, 4], [0, 0], [3, 4]])
+    # gradients flow to the gathered rows
+    var = tf.Variable(params)
+    grad, = tf.gradients(tf.reduce_sum(tf.gather_nd(var, idx)), [var])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        expected = np.zeros_like(params)
+        for i, j in idx:
+            expected[i, j] += 1
+        np.testing.assert_allclose(sess.run(grad), expected)
+
+
+def test_nn_extras():
+    z = np.array([-30.0, -1.0, 0.0, 2.0, 30.0], np.float32)
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0], np.float32)
+    sig = 1 / (1 + np.exp(-z.astype(np.float64)))
+    weighted = -(3.0 * y * np.log(np.maximum(sig, 1e-300)) + (1 - y) * np.log(np.maximum(1 - sig, 1e-300)))
+    got = run(tf.nn.weighted_cross_entropy_with_logits(labels=y, logits=z, pos_weight=3.0))
+    np.testing.assert_allclose(got, weighted, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run(tf.nn.swish(z[1:4])), z[1:4] * 1 / (1 + np.exp(-z[1:4])), rtol=1e-5)
+    np.testing.assert_allclose(run(tf.nn.gelu(z[1:4])),
+                               z[1:4] * 0.5 * (1 + np.array([math.erf(v / math.sqrt(2)) for v in z[1:4]])),
+                               rtol=1e-5)
+    np.testing.assert_allclose(run(tf.nn.zero_fraction([0.0, 1.0, 0.0, 2.0])), 0.5)
+    targets, log_input = np.array([0.0, 1.0, 3.0], np.float32), np.array([0.1, -0.2, 1.0], np.float32)
+    safe = np.maximum(targets, 1)
+    stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe)
+    full = np.exp(log_input) - targets * log_input + np.where(targets > 1, stirling, 0)
+    np.testing.assert_allclose(run(tf.nn.log_poisson_loss(targets, log_input, compute_full_loss=True)), full, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_conv1d_matches_a_height_one_conv2d(padding):
+    x = RNG.normal(size=(2, 9, 3)).astype(np.float32)
+    w = RNG.normal(size=(3, 3, 5)).astype(np.float32)
+    got = run(tf.nn.conv1d(x, w, stride=2, padding=padding))
+    expected = run(tf.nn.conv2d(x[:, None], w[None], strides=[1, 1, 2, 1], padding=padding))[:, 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("padding,size", [("SAME", 7), ("SAME", 8), ("VALID", 8), ("VALID", 9)])
+def test_conv2d_transpose_is_the_gradient_of_conv2d(padding, size):
+    x = tf.Variable(RNG.normal(size=(2, size, size, 3)).astype(np.float32))
+    w = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    y = tf.nn.conv2d(x, w, strides=[1, 2, 2, 1], padding=padding)
+    dy = RNG.normal(size=tuple(y.shape)).astype(np.float32)
+    grad, = tf.gradients(tf.reduce_sum(y * dy), [x])
+    transposed = tf.nn.conv2d_transpose(dy, w, output_shape=[2, size, size, 3], strides=[1, 2, 2, 1],
+                                        padding=padding)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(transposed), sess.run(grad), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="output_shape"):
+        run(tf.nn.conv2d_transpose(dy, w, output_shape=[2, size + 5, size + 5, 3], strides=[1, 2, 2, 1],
+                                   padding=padding))
