@@ -20,8 +20,7 @@ INSTEAD = {
     "TFRecordReader": "ember.data readers (csv, libsvm) and feed_dict",
     "image": "NumPy preprocessing before feeding",
     "boolean_mask": "tf.where, or a multiply by a 0/1 mask",
-    "segment_sum": "tf.matmul with a one-hot segment matrix",
-    "unsorted_segment_sum": "tf.matmul with a one-hot segment matrix",
+    "segment_sum": "tf.math.unsorted_segment_sum(data, ids, num_segments)",
 }
 
 

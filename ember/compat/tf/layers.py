@@ -13,7 +13,12 @@ from ember.compat.tf import nn
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_default_graph, op, variable_scope
 from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, ones_initializer, zeros_initializer
 
-__all__ = ["average_pooling2d", "batch_normalization", "conv2d", "dense", "dropout", "flatten", "max_pooling2d"]
+__all__ = [
+    "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "Conv2DTranspose", "Dense",
+    "Dropout", "Flatten", "Layer", "MaxPooling1D", "MaxPooling2D", "average_pooling1d", "average_pooling2d",
+    "batch_normalization", "conv1d", "conv2d", "conv2d_transpose", "dense", "dropout", "flatten", "max_pooling1d",
+    "max_pooling2d",
+]
 
 
 def _scope(base: str, name: str | None) -> str:
@@ -138,6 +143,93 @@ def flatten(inputs, name: str | None = None, data_format: str = "channels_last")
     return op(lambda x: ember.reshape(x, (-1, features)), (inputs,), name=name or "flatten")
 
 
+def conv1d(inputs, filters: int, kernel_size, strides=1, padding: str = "valid", data_format: str = "channels_last",
+           dilation_rate=1, activation=None, use_bias: bool = True, kernel_initializer=None, bias_initializer=None,
+           kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+           bias_constraint=None, trainable: bool = True, name: str | None = None, reuse=None) -> Tensor:
+    """1-D convolution with a (kernel_width, in, filters) kernel; ``padding`` is 'valid' or 'same'."""
+    _refuse_constraints("conv1d", kernel_constraint, bias_constraint)
+    inputs = as_tf(inputs)
+    fmt = {"channels_last": "NWC", "channels_first": "NCW"}.get(data_format)
+    if fmt is None:
+        raise ValueError(f"tf.layers.conv1d: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    channels = _last_dim("conv1d", inputs) if fmt == "NWC" else inputs.shape[1]
+    width = int(kernel_size if isinstance(kernel_size, (int, np.integer)) else kernel_size[0])
+    with variable_scope(_scope("conv1d", name), reuse=reuse):
+        kernel = get_variable("kernel", [width, int(channels), int(filters)],
+                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              regularizer=kernel_regularizer, trainable=trainable)
+        bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
+                            regularizer=bias_regularizer, trainable=trainable) if use_bias else None
+    one = (lambda v: int(v if isinstance(v, (int, np.integer)) else v[0]))
+    out = nn.conv1d(inputs, kernel, stride=one(strides), padding=padding.upper(), data_format=fmt,
+                    dilations=one(dilation_rate))
+    if bias is not None:
+        out = op(lambda y, b: y + (b if fmt == "NWC" else ember.reshape(b, (-1, 1))), (out, bias), name="BiasAdd")
+    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+
+
+def conv2d_transpose(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
+                     data_format: str = "channels_last", activation=None, use_bias: bool = True,
+                     kernel_initializer=None, bias_initializer=None, kernel_regularizer=None, bias_regularizer=None,
+                     activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable: bool = True,
+                     name: str | None = None, reuse=None) -> Tensor:
+    """Transposed 2-D convolution with a (kernel_h, kernel_w, filters, in) kernel: 'same' multiplies the height
+    and width by the strides, 'valid' gives ``(size - 1) * stride + kernel``."""
+    _refuse_constraints("conv2d_transpose", kernel_constraint, bias_constraint)
+    inputs = as_tf(inputs)
+    fmt = _data_format("conv2d_transpose", data_format)
+    channels = _last_dim("conv2d_transpose", inputs) if fmt == "NHWC" else inputs.shape[1]
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(strides)
+    hw = inputs.shape[1:3] if fmt == "NHWC" else inputs.shape[2:4]
+    if None in hw:
+        raise ValueError(f"tf.layers.conv2d_transpose: the height and width must be known, got shape "
+                         f"{list(inputs.shape)}")
+    if padding.lower() not in ("same", "valid"):
+        raise ValueError(f"tf.layers.conv2d_transpose: padding must be 'valid' or 'same', got {padding!r}")
+    same = padding.lower() == "same"
+    oh, ow = (hw[0] * sh, hw[1] * sw) if same else ((hw[0] - 1) * sh + kh, (hw[1] - 1) * sw + kw)
+    with variable_scope(_scope("conv2d_transpose", name), reuse=reuse):
+        kernel = get_variable("kernel", [kh, kw, int(filters), int(channels)],
+                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              regularizer=kernel_regularizer, trainable=trainable)
+        bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
+                            regularizer=bias_regularizer, trainable=trainable) if use_bias else None
+    shape = [None, oh, ow, int(filters)] if fmt == "NHWC" else [None, int(filters), oh, ow]
+    out = nn.conv2d_transpose(inputs, kernel, shape, strides=(sh, sw), padding=padding.upper(), data_format=fmt)
+    if bias is not None:
+        out = nn.bias_add(out, bias, data_format=fmt)
+    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+
+
+def _pool1d(layer: str, inputs, pool_size, strides, padding, data_format, average: bool, name) -> Tensor:
+    inputs = as_tf(inputs)
+    fmt = {"channels_last": "NHWC", "channels_first": "NCHW"}.get(data_format)
+    if fmt is None:
+        raise ValueError(f"tf.layers.{layer}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    axis = 1 if fmt == "NHWC" else 2
+    one = (lambda v: int(v if isinstance(v, (int, np.integer)) else v[0]))
+    image = op(lambda x: ember.unsqueeze(x, axis), (inputs,), name=f"{layer}/ExpandDims")
+    pool = nn.avg_pool if average else nn.max_pool
+    out = pool(image, (1, one(pool_size)), (1, one(strides)), padding.upper(), fmt)
+    return op(lambda y: ember.squeeze(y, axis), (out,), name=name or layer)
+
+
+def max_pooling1d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
+                  name: str | None = None) -> Tensor:
+    """Max pooling over windows of ``pool_size`` steps."""
+    return _pool1d("max_pooling1d", inputs, pool_size, strides, padding, data_format, False, name)
+
+
+def average_pooling1d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
+                      name: str | None = None) -> Tensor:
+    """Average pooling over windows of ``pool_size`` steps."""
+    return _pool1d("average_pooling1d", inputs, pool_size, strides, padding, data_format, True, name)
+
+
 def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
                         scale: bool = True, beta_initializer=None, gamma_initializer=None,
                         moving_mean_initializer=None, moving_variance_initializer=None, beta_regularizer=None,
@@ -212,6 +304,77 @@ def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon:
         moving_out = op(normalize, (inputs, moving_mean, moving_variance, *params), name=name or "batchnorm")
         return op(lambda t, a, b: ember.where(t, a, b), (training, batch_out, moving_out), name=name or "batchnorm")
     return op(normalize, (inputs, moving_mean, moving_variance, *params), name=name or "batchnorm")
+
+
+class Layer:
+    """A TF-1 layer object (``tf.layers.Dense(10)``): its name is chosen when it is made, its variables are
+    created by the first call and shared by the later ones."""
+
+    base = "layer"
+    function = None
+
+    def __init__(self, *args, name: str | None = None, **kwargs):
+        self.name = _scope(self.base, name)
+        self.args, self.kwargs = args, kwargs
+        self.built = False
+        self._scope = "/".join(get_default_graph().var_scopes + [self.name])
+
+    def __call__(self, inputs, training=None) -> Tensor:
+        extra = {} if training is None or "training" not in self.function.__code__.co_varnames else \
+            {"training": training}
+        out = type(self).function(inputs, *self.args, name=self.name, **self.kwargs, **extra,
+                                  **({"reuse": True} if self.built and self._creates_variables() else {}))
+        self.built = True
+        return out
+
+    apply = __call__
+
+    def _creates_variables(self) -> bool:
+        return "reuse" in type(self).function.__code__.co_varnames
+
+    @property
+    def variables(self) -> list:
+        graph = get_default_graph()
+        return [v for name, v in graph.named.items() if name.startswith(self._scope + "/")]
+
+    weights = variables
+
+    @property
+    def trainable_variables(self) -> list:
+        return [v for v in self.variables if v.trainable]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return [v for v in self.variables if not v.trainable]
+
+    def __getattr__(self, name: str):
+        # layer.kernel, layer.bias, layer.gamma, layer.moving_mean...
+        found = get_default_graph().named.get(f"{self.__dict__.get('_scope', '')}/{name}")
+        if found is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return found
+
+
+def _layer_class(class_name: str, base: str, function) -> type:
+    cls = type(class_name, (Layer,), {"base": base, "function": staticmethod(function),
+                                      "__doc__": f"The layer object of ``tf.layers.{function.__name__}``."})
+    cls.__module__ = __name__
+    return cls
+
+
+Dense = _layer_class("Dense", "dense", dense)
+Conv1D = _layer_class("Conv1D", "conv1d", conv1d)
+Conv2D = _layer_class("Conv2D", "conv2d", conv2d)
+Conv2DTranspose = _layer_class("Conv2DTranspose", "conv2d_transpose", conv2d_transpose)
+MaxPooling1D = _layer_class("MaxPooling1D", "max_pooling1d", max_pooling1d)
+MaxPooling2D = _layer_class("MaxPooling2D", "max_pooling2d", max_pooling2d)
+AveragePooling1D = _layer_class("AveragePooling1D", "average_pooling1d", average_pooling1d)
+AveragePooling2D = _layer_class("AveragePooling2D", "average_pooling2d", average_pooling2d)
+Dropout = _layer_class("Dropout", "dropout", dropout)
+Flatten = _layer_class("Flatten", "flatten", flatten)
+BatchNormalization = _layer_class("BatchNormalization", "batch_normalization", batch_normalization)
 
 
 def __getattr__(name: str):

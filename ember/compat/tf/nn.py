@@ -354,7 +354,7 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
         raise ValueError("tf.nn.conv2d_transpose: output_shape is required")
     if isinstance(output_shape, Tensor):
         raise TypeError("tf.nn.conv2d_transpose: output_shape must be a list of ints")
-    out_shape = tuple(int(d) for d in output_shape)
+    out_shape = tuple(None if d is None else int(d) for d in output_shape)  # (the batch size is not read)
     stride = _pair("conv2d_transpose", "strides", strides, data_format)
     out_hw = out_shape[1:3] if data_format == "NHWC" else out_shape[2:4]
 

@@ -26,7 +26,7 @@ from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
-from ember.passes import TrainRequest, pipeline, run_passes
+from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.passes.loss_scale import LossScale
 from ember.runtime import compile_graph
@@ -202,6 +202,8 @@ class Replay:
         if found is None:
             for first in t.__dict__.get("control_inputs", ()):
                 self.value(first)
+                if first.kind in ("Train", "ApplyGradients"):  # its updates now, before what depends on them
+                    autodiff(self.graph)
             found = LOWERINGS.get(t.kind, _lower_op)(self, t)
         self.memo[key] = found
         return found

@@ -9,7 +9,7 @@ import numpy as np
 
 import ember
 from ember.backend.devices import array_module
-from ember.compat.tf._core import Operation, Tensor, as_tf, depends, get_default_graph, tensors_in
+from ember.compat.tf._core import Operation, Tensor, as_tf, depends, get_default_graph, group, op, tensors_in
 from ember.compat.tf.learning_rate_decay import (
     cosine_decay,
     cosine_decay_restarts,
@@ -21,12 +21,13 @@ from ember.compat.tf.learning_rate_decay import (
 )
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
+from ember.optim.adadelta import adadelta_update
 
 __all__ = [
-    "AdagradOptimizer", "AdamOptimizer", "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer",
-    "RMSPropOptimizer", "Saver", "cosine_decay", "cosine_decay_restarts", "exponential_decay", "get_global_step",
-    "get_or_create_global_step", "gradients", "inverse_time_decay", "latest_checkpoint", "natural_exp_decay",
-    "piecewise_constant", "polynomial_decay",
+    "AdadeltaOptimizer", "AdagradOptimizer", "AdamOptimizer", "ExponentialMovingAverage", "FtrlOptimizer",
+    "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer", "RMSPropOptimizer", "Saver", "cosine_decay",
+    "cosine_decay_restarts", "exponential_decay", "get_global_step", "get_or_create_global_step", "gradients",
+    "inverse_time_decay", "latest_checkpoint", "natural_exp_decay", "piecewise_constant", "polynomial_decay",
 ]
 
 
@@ -67,7 +68,7 @@ class Optimizer:
 
     def __init__(self, **hyper):
         for key, value in hyper.items():
-            if isinstance(value, (int, float)) and value < 0:
+            if isinstance(value, (int, float)) and value < 0 and key != "learning_rate_power":
                 raise ValueError(f"{type(self).__name__}: {key} must be non-negative, got {value}")
         self.tensor_hyper = {key: value for key, value in hyper.items() if isinstance(value, Tensor)}
         for key, value in self.tensor_hyper.items():
@@ -190,6 +191,93 @@ class RMSPropOptimizer(Optimizer):
             raise NotImplementedError("RMSPropOptimizer: centered=True is not supported")
         super().__init__(lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
                          eps=float(epsilon))
+
+
+class AdadeltaOptimizer(Optimizer):
+    """Adadelta (TF-1's defaults: learning_rate 0.001, rho 0.95, epsilon 1e-8)."""
+
+    rule = staticmethod(adadelta_update)
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-8,
+                 use_locking: bool = False, name: str = "Adadelta"):
+        super().__init__(lr=_number(learning_rate), rho=float(rho), eps=float(epsilon))
+
+
+class FtrlOptimizer(Optimizer):
+    """FTRL-Proximal, as TensorFlow computes it (``ember.optim.functional.ftrl_update``)."""
+
+    rule = staticmethod(rules.ftrl_update)
+
+    def __init__(self, learning_rate: float, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, use_locking: bool = False, name: str = "Ftrl",
+                 accum_name=None, linear_name=None, l2_shrinkage_regularization_strength: float = 0.0,
+                 beta=None):
+        if learning_rate_power > 0:
+            raise ValueError(f"FtrlOptimizer: learning_rate_power must be <= 0, got {learning_rate_power}")
+        super().__init__(lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
+                         initial_accumulator_value=float(initial_accumulator_value),
+                         l1=float(l1_regularization_strength), l2=float(l2_regularization_strength),
+                         l2_shrinkage=float(l2_shrinkage_regularization_strength),
+                         beta=0.0 if beta is None else float(beta))
+
+
+class ExponentialMovingAverage:
+    """Shadow copies of variables that ``apply`` moves toward the variables' values:
+    ``shadow -= (1 - decay) * (shadow - var)``; with ``num_updates``, the decay is
+    ``min(decay, (1 + num_updates) / (10 + num_updates))``. The shadows start at the variables' initial values.
+
+    >>> ema = tf.train.ExponentialMovingAverage(0.999)
+    >>> with tf.control_dependencies([train]):
+    ...     train_and_average = ema.apply(tf.trainable_variables())
+    """
+
+    def __init__(self, decay: float, num_updates=None, zero_debias: bool = False,
+                 name: str = "ExponentialMovingAverage"):
+        if zero_debias:
+            raise NotImplementedError("ExponentialMovingAverage: zero_debias=True is not supported")
+        self.decay, self.num_updates, self.name = float(decay), num_updates, name
+        self.shadows: dict = {}
+
+    def apply(self, var_list=None) -> Operation:
+        """The op that updates the shadows of ``var_list`` (default: the trainable variables)."""
+        variables = trainable_variables() if var_list is None else list(var_list)
+        for var in variables:
+            if not isinstance(var, Variable):
+                raise TypeError(f"ExponentialMovingAverage.apply: {var!r} is not a tf.Variable")
+            if var.dtype.kind != "f":
+                raise TypeError(f"ExponentialMovingAverage.apply: {var.name} has dtype {var.dtype}; it must be float")
+        decay = self.decay
+        if self.num_updates is not None:
+            top = self.decay
+            decay = op(lambda n: ember.minimum((1.0 + ember.cast(n, "float32")) / (10.0 + ember.cast(n, "float32")),
+                                               top), (as_tf(self.num_updates),), name="decay")
+        updates = []
+        for var in variables:
+            shadow = self.shadows.get(var)
+            if shadow is None:
+                shadow = self.shadows[var] = Variable(var.initialized_value(), trainable=False,
+                                                      name=self.average_name(var))
+            step = op(lambda s, v, d: (s - v) * (1.0 - ember.cast(d, s.dtype)), (shadow, var, as_tf(decay)),
+                      name=f"{self.name}/AssignMovingAvg")
+            updates.append(shadow.assign_sub(step))
+        return group(*updates, name=self.name)
+
+    def average(self, var):
+        """The shadow of ``var`` (None if ``apply`` has not been called on it)."""
+        return self.shadows.get(var)
+
+    def average_name(self, var) -> str:
+        return f"{var.name}/{self.name}"
+
+    def variables_to_restore(self, moving_avg_variables=None) -> dict:
+        """{name: variable} that makes a ``Saver`` load the averages saved for each variable into it."""
+        names = {}
+        for var in global_variables():
+            if var in self.shadows.values():
+                continue
+            names[self.average_name(var) if var in self.shadows else var.name] = var
+        return names
 
 
 # --- global step and checkpoints -----------------------------------------------------------------------------

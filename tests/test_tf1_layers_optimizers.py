@@ -1,0 +1,171 @@
+"""TF-1 layer objects and 1-D/transposed layers, Adadelta/Ftrl, ExponentialMovingAverage."""
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+RNG = np.random.default_rng(0)
+
+
+def test_layer_objects_share_their_variables_between_calls():
+    x = tf.placeholder(tf.float32, [None, 4])
+    layer = tf.layers.Dense(3, activation=tf.nn.relu)
+    other = tf.layers.Dense(3)
+    a, b, c = layer(x), layer(x * 2.0), other(x)
+    assert layer.name == "dense" and other.name == "dense_1"
+    assert [v.name for v in layer.variables] == ["dense/kernel", "dense/bias"]
+    assert layer.kernel is layer.trainable_variables[0]
+    assert len(tf.trainable_variables()) == 4
+    data = RNG.normal(size=(5, 4)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias = sess.run([layer.kernel, layer.bias])
+        np.testing.assert_allclose(sess.run(a, {x: data}), np.maximum(data @ kernel + bias, 0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sess.run(b, {x: data}), np.maximum(2 * data @ kernel + bias, 0), rtol=1e-5,
+                                   atol=1e-6)
+        assert not np.allclose(sess.run(c, {x: data}), sess.run(a, {x: data}))
+    with pytest.raises(AttributeError, match="no attribute 'gamma'"):
+        _ = layer.gamma
+
+
+def test_layer_objects_for_a_small_convnet():
+    images = tf.placeholder(tf.float32, [None, 8, 8, 1])
+    training = tf.placeholder_with_default(False, [])
+    net = tf.layers.Conv2D(4, 3, padding="same", activation=tf.nn.relu)(images)
+    net = tf.layers.BatchNormalization()(net, training=training)
+    net = tf.layers.MaxPooling2D(2, 2)(net)
+    net = tf.layers.Flatten()(net)
+    net = tf.layers.Dropout(0.5)(net, training=training)
+    logits = tf.layers.Dense(2)(net)
+    assert logits.shape.as_list() == [None, 2]
+    names = sorted(v.name for v in tf.global_variables())
+    assert "batch_normalization/moving_mean" in names and "conv2d/kernel" in names
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out = sess.run(logits, {images: RNG.normal(size=(3, 8, 8, 1)).astype(np.float32)})
+        assert out.shape == (3, 2) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv1d_and_pooling1d_layers(padding):
+    x = tf.placeholder(tf.float32, [None, 10, 2])
+    y = tf.layers.conv1d(x, 3, 3, strides=1, padding=padding, name="c")
+    pooled = tf.layers.max_pooling1d(y, 2, 2)
+    averaged = tf.layers.AveragePooling1D(2, 2)(y)
+    data = RNG.normal(size=(2, 10, 2)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias, out, mx, av = sess.run(["c/kernel", "c/bias", y, pooled, averaged], {x: data})
+    padded = np.pad(data, ((0, 0), (1, 1), (0, 0))) if padding == "same" else data
+    expected = np.stack([np.einsum("nkc,kcf->nf", padded[:, i:i + 3], kernel) for i in range(padded.shape[1] - 2)],
+                        axis=1) + bias
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    n = out.shape[1] // 2
+    np.testing.assert_allclose(mx, out[:, :2 * n].reshape(2, n, 2, 3).max(2), rtol=1e-6)
+    np.testing.assert_allclose(av, out[:, :2 * n].reshape(2, n, 2, 3).mean(2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding,expected", [("same", 8), ("valid", 9)])
+def test_conv2d_transpose_layer_shapes_and_values(padding, expected):
+    x = tf.placeholder(tf.float32, [None, 4, 4, 2])
+    y = tf.layers.conv2d_transpose(x, 3, 3, strides=2, padding=padding, name="up")
+    assert y.shape.as_list() == [None, expected, expected, 3]
+    data = RNG.normal(size=(1, 4, 4, 2)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias, out = sess.run(["up/kernel", "up/bias", y], {x: data})
+    full = np.zeros((1, 9, 9, 3), np.float32)
+    for i in range(4):
+        for j in range(4):
+            full[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.einsum("nc,hwfc->nhwf", data[:, i, j], kernel)
+    # SAME with stride 2 and kernel 3 pads one row after the image: the output is the first 8 rows
+    np.testing.assert_allclose(out, full[:, :expected, :expected] + bias, rtol=1e-5, atol=1e-5)
+
+
+def _step_with(optimizer_tf, torch_factory, steps=5):
+    torch = pytest.importorskip("torch")
+    w0 = RNG.normal(size=(3, 2)).astype(np.float32)
+    data = RNG.normal(size=(4, 3)).astype(np.float32)
+    w = tf.Variable(w0)
+    loss = tf.reduce_sum(tf.square(tf.matmul(tf.constant(data), w)))
+    train = optimizer_tf.minimize(loss)
+    wt = torch.tensor(w0, requires_grad=True)
+    opt = torch_factory([wt])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(steps):
+            sess.run(train)
+            opt.zero_grad()
+            ((torch.tensor(data) @ wt) ** 2).sum().backward()
+            opt.step()
+        return sess.run(w), wt.detach().numpy()
+
+
+def test_adadelta_matches_torch_with_tf_defaults():
+    torch = pytest.importorskip("torch")
+    got, expected = _step_with(tf.train.AdadeltaOptimizer(1.0, rho=0.95, epsilon=1e-8),
+                               lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-8))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ftrl_follows_the_ftrl_proximal_update():
+    w0 = np.array([0.5, -0.3], np.float32)
+    g = np.array([0.2, -0.1], np.float32)
+    w = tf.Variable(w0)
+    loss = tf.reduce_sum(w * g)  # a constant gradient g
+    train = tf.train.FtrlOptimizer(0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.02).minimize(loss)
+    accum, linear, var = np.full(2, 0.1), np.zeros(2), w0.astype(np.float64)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(train)
+            new_accum = accum + g * g
+            linear += g - (np.sqrt(new_accum) - np.sqrt(accum)) / 0.1 * var
+            quadratic = np.sqrt(new_accum) / 0.1 + 2 * 0.02
+            var = np.where(np.abs(linear) > 0.01, (np.sign(linear) * 0.01 - linear) / quadratic, 0.0)
+            accum = new_accum
+        np.testing.assert_allclose(sess.run(w), var, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="learning_rate_power"):
+        tf.train.FtrlOptimizer(0.1, learning_rate_power=0.5)
+
+
+def test_exponential_moving_average_after_the_training_step():
+    w = tf.Variable([1.0, 2.0])
+    loss = tf.reduce_sum(w * tf.constant([1.0, -1.0]))
+    train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+    ema = tf.train.ExponentialMovingAverage(0.9)
+    with tf.control_dependencies([train]):
+        step = ema.apply([w])
+    shadow = ema.average(w)
+    assert shadow.name == "Variable/ExponentialMovingAverage" and not shadow.trainable
+    expected_w, expected_s = np.array([1.0, 2.0]), np.array([1.0, 2.0])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(step)
+            expected_w = expected_w - 0.5 * np.array([1.0, -1.0])
+            expected_s = expected_s - 0.1 * (expected_s - expected_w)  # the average reads the updated weights
+        np.testing.assert_allclose(sess.run(w), expected_w, rtol=1e-6)
+        np.testing.assert_allclose(sess.run(shadow), expected_s, rtol=1e-6)
+    restore = ema.variables_to_restore()
+    assert restore == {"Variable/ExponentialMovingAverage": w}
+
+
+def test_exponential_moving_average_with_num_updates():
+    w = tf.Variable(0.0)
+    ema = tf.train.ExponentialMovingAverage(0.99, num_updates=tf.constant(0))
+    update = ema.apply([w])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(w.assign(1.0))
+        sess.run(update)
+        np.testing.assert_allclose(sess.run(ema.average(w)), 1.0 - 0.1, rtol=1e-6)  # decay min(0.99, 1/10)
