@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from ember import ops
 from ember.autograd import no_grad
-from ember.nn.utils import parametrizations, parametrize, rnn
+from ember.nn.utils import parametrizations, parametrize, rnn, stateless
 from ember.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm
 from ember.nn.utils.weight_norm import remove_weight_norm, weight_norm
 from ember.optim.clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
@@ -16,7 +16,7 @@ from ember.tensor import Tensor
 __all__ = [
     "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector",
     "parametrizations", "parametrize", "remove_spectral_norm", "remove_weight_norm", "rnn", "spectral_norm",
-    "vector_to_parameters", "weight_norm",
+    "stateless", "vector_to_parameters", "weight_norm",
 ]
 
 

@@ -1,0 +1,390 @@
+"""``ember.func``, PyTorch's ``torch.func``: function transforms over Ember's tape and stateless calls of modules.
+
+``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd`` and ``hessian`` return functions; they
+nest (``grad(grad(f))``) because an inner transform records its own backward when its inputs take part in an
+outer one. ``vmap`` maps a function over a dimension by calling it once per element and stacking the results
+(the values and gradients PyTorch's batching rules give, at a per-element cost). ``functional_call`` runs a
+module with parameters and buffers given in a dict.
+
+>>> params = dict(model.named_parameters())
+>>> grads = ember.func.grad(lambda p, x, y: F.mse_loss(functional_call(model, p, (x,)), y))(params, x, y)
+>>> per_example = ember.func.vmap(ember.func.grad(loss_of_one), in_dims=(None, 0, 0))(params, xs, ys)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import numpy as np
+
+from ember import ops
+from ember import random as _random
+from ember.autograd import enable_grad
+from ember.autograd import grad as _autograd_grad
+from ember.creation import tensor, zeros, zeros_like
+from ember.nn.utils.stateless import functional_call, stack_module_state
+from ember.tensor import Tensor
+
+__all__ = [
+    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state", "vjp",
+    "vmap",
+]
+
+
+# --- pytrees: Tensors in nested tuples, lists and dicts ----------------------------------------------------------
+
+
+def _flatten(tree) -> tuple[list, Callable]:
+    """(the leaves of ``tree`` in order, a function rebuilding the tree from new leaves)."""
+    if isinstance(tree, (tuple, list)):
+        parts = [_flatten(item) for item in tree]
+        sizes = [len(leaves) for leaves, _ in parts]
+
+        def rebuild(leaves, kind=type(tree)):
+            out, start = [], 0
+            for (_, build), n in zip(parts, sizes):
+                out.append(build(leaves[start:start + n]))
+                start += n
+            return kind(out) if kind in (tuple, list) else kind(*out)  # (named tuples take their fields)
+
+        return [leaf for leaves, _ in parts for leaf in leaves], rebuild
+    if isinstance(tree, dict):
+        keys = list(tree)
+        inner, build = _flatten([tree[k] for k in keys])
+        return inner, lambda leaves: dict(zip(keys, build(leaves)))
+    return [tree], lambda leaves: leaves[0]
+
+
+def _tensors(what: str, leaves: list) -> None:
+    for leaf in leaves:
+        if not isinstance(leaf, Tensor):
+            raise TypeError(f"{what}: expected Tensors (in tuples, lists or dicts), got {type(leaf).__name__}")
+
+
+def _argnums(what: str, argnums, count: int) -> tuple[tuple, bool]:
+    single = isinstance(argnums, int)
+    picked = (argnums,) if single else tuple(argnums)
+    if not picked or any(not isinstance(i, int) for i in picked):
+        raise TypeError(f"{what}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    for i in picked:
+        if not -count <= i < count:
+            raise ValueError(f"{what}: argnums {i} is out of range for a function called with {count} positional "
+                             "arguments")
+    return tuple(i % count for i in picked), single
+
+
+def _track(leaf: Tensor) -> Tensor:
+    """``leaf`` as an input to differentiate against: a fresh leaf, or (inside an outer transform, where it is
+    part of a recorded computation already) an alias that keeps that computation connected."""
+    if leaf.requires_grad:
+        return leaf.view_as(leaf)
+    return leaf.detach().requires_grad_()
+
+
+def _nested(leaves: list) -> bool:
+    return any(leaf.requires_grad for leaf in leaves)
+
+
+def _detached(tree, keep: bool):
+    if keep:
+        return tree
+    leaves, build = _flatten(tree)
+    return build([leaf.detach() if isinstance(leaf, Tensor) else leaf for leaf in leaves])
+
+
+def _split_aux(what: str, out, has_aux: bool):
+    if not has_aux:
+        return out, None
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise TypeError(f"{what}: with has_aux=True the function must return a (output, aux) tuple")
+    return out
+
+
+# --- grad ----------------------------------------------------------------------------------------------------------
+
+
+def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
+    """A function returning (the gradient of ``func``'s scalar output with respect to the arguments
+    ``argnums``, the output); with ``has_aux``, ``func`` returns (output, aux) and the result is
+    (gradient, (output, aux)). An argument may be a Tensor or a tuple/list/dict of them (the gradient has
+    its structure)."""
+    def wrapper(*args, **kwargs):
+        picked, single = _argnums("grad", argnums, len(args))
+        args = list(args)
+        trees = []
+        for i in picked:
+            leaves, build = _flatten(args[i])
+            _tensors("grad", leaves)
+            trees.append((leaves, build))
+        nested = any(_nested(leaves) for leaves, _ in trees)
+        tracked = []
+        for i, (leaves, build) in zip(picked, trees):
+            fresh = [_track(leaf) for leaf in leaves]
+            tracked.append(fresh)
+            args[i] = build(fresh)
+        with enable_grad():
+            out, aux = _split_aux("grad", func(*args, **kwargs), has_aux)
+            if not isinstance(out, Tensor) or out.ndim != 0:
+                shape = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
+                raise ValueError(f"grad: the function must return a scalar Tensor (a 0-d one), got {shape}")
+            flat = [leaf for fresh in tracked for leaf in fresh]
+            if out.requires_grad:
+                grads = _autograd_grad(out, flat, create_graph=nested, allow_unused=True, materialize_grads=True)
+            else:
+                grads = [zeros_like(leaf) for leaf in flat]
+        results, start = [], 0
+        for fresh, (_, build) in zip(tracked, trees):
+            results.append(build([g if nested else g.detach() for g in grads[start:start + len(fresh)]]))
+            start += len(fresh)
+        gradient = results[0] if single else tuple(results)
+        value = out if nested else out.detach()
+        return gradient, ((value, _detached(aux, nested)) if has_aux else value)
+
+    return wrapper
+
+
+def grad(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
+    """A function returning the gradient of ``func``'s scalar output with respect to the arguments ``argnums``
+    (with ``has_aux``: (gradient, aux)). ``grad(grad(f))`` is the second derivative."""
+    both = grad_and_value(func, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        gradient, value = both(*args, **kwargs)
+        return (gradient, value[1]) if has_aux else gradient
+
+    return wrapper
+
+
+# --- vjp, jvp, Jacobians ---------------------------------------------------------------------------------------
+
+
+def vjp(func: Callable, *primals, has_aux: bool = False):
+    """(``func(*primals)``, ``vjp_fn``[, aux]): ``vjp_fn(cotangents)`` gives the vector-Jacobian products, one
+    per primal, for cotangents shaped as the output."""
+    trees = [_flatten(p) for p in primals]
+    for leaves, _ in trees:
+        _tensors("vjp", leaves)
+    nested = any(_nested(leaves) for leaves, _ in trees)
+    tracked = [[_track(leaf) for leaf in leaves] for leaves, _ in trees]
+    with enable_grad():
+        out, aux = _split_aux("vjp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
+    outs, out_build = _flatten(out)
+    _tensors("vjp", outs)
+    flat = [leaf for fresh in tracked for leaf in fresh]
+
+    def vjp_fn(cotangents):
+        given, _ = _flatten(cotangents)
+        if len(given) != len(outs):
+            raise ValueError(f"vjp_fn: expected cotangents for {len(outs)} outputs, got {len(given)}")
+        for c, o in zip(given, outs):
+            if tuple(c.shape) != tuple(o.shape):
+                raise ValueError(f"vjp_fn: a cotangent of shape {list(c.shape)} for an output of shape "
+                                 f"{list(o.shape)}")
+        live = [(o, c) for o, c in zip(outs, given) if o.requires_grad]
+        with enable_grad():
+            if live:
+                grads = _autograd_grad([o for o, _ in live], flat, [c for _, c in live], retain_graph=True,
+                                       create_graph=nested, allow_unused=True, materialize_grads=True)
+            else:
+                grads = [zeros_like(leaf) for leaf in flat]
+        results, start = [], 0
+        for fresh, (_, build) in zip(tracked, trees):
+            results.append(build([g if nested else g.detach() for g in grads[start:start + len(fresh)]]))
+            start += len(fresh)
+        return tuple(results)
+
+    value = out_build([o if nested else o.detach() for o in outs])
+    return (value, vjp_fn, _detached(aux, nested)) if has_aux else (value, vjp_fn)
+
+
+def jvp(func: Callable, primals, tangents, has_aux: bool = False):
+    """(``func(*primals)``, the Jacobian-vector product with ``tangents``[, aux]); ``primals`` and ``tangents``
+    are tuples of one structure. Computed as the vjp of a vjp (two reverse passes: the vjp is linear in its
+    cotangent u, so the gradient of <vjp(u), tangents> with respect to u is J tangents)."""
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise TypeError("jvp: primals and tangents must be tuples")
+    trees = [_flatten(p) for p in primals]
+    t_leaves, _ = _flatten(tangents)
+    p_leaves = [leaf for leaves, _ in trees for leaf in leaves]
+    _tensors("jvp", p_leaves)
+    _tensors("jvp", t_leaves)
+    if len(p_leaves) != len(t_leaves):
+        raise ValueError(f"jvp: {len(p_leaves)} primals and {len(t_leaves)} tangents")
+    for p, t in zip(p_leaves, t_leaves):
+        if tuple(p.shape) != tuple(t.shape):
+            raise ValueError(f"jvp: a tangent of shape {list(t.shape)} for a primal of shape {list(p.shape)}")
+    nested = _nested(p_leaves) or _nested(t_leaves)
+    tracked = [[_track(leaf) for leaf in leaves] for leaves, _ in trees]
+    flat = [leaf for fresh in tracked for leaf in fresh]
+    with enable_grad():
+        out, aux = _split_aux("jvp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
+        outs, out_build = _flatten(out)
+        _tensors("jvp", outs)
+        dummies = [zeros_like(o).requires_grad_() for o in outs]
+        live = [(o, u) for o, u in zip(outs, dummies) if o.requires_grad]
+        products = [zeros_like(o) for o in outs]
+        if live:
+            pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
+                                    allow_unused=True, materialize_grads=True)
+            total = None
+            for g, t in zip(pulled, t_leaves):
+                term = (g * t).sum()
+                total = term if total is None else total + term
+            if total.requires_grad:
+                products = _autograd_grad(total, dummies, create_graph=nested, allow_unused=True,
+                                          materialize_grads=True)
+    value = out_build([o if nested else o.detach() for o in outs])
+    products = out_build([p if nested else p.detach() for p in products])
+    return (value, products, _detached(aux, nested)) if has_aux else (value, products)
+
+
+def jacrev(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
+    """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``: for an output of
+    shape S and an argument of shape T, a Tensor of shape S + T (one reverse pass per output element)."""
+    def wrapper(*args, **kwargs):
+        picked, single = _argnums("jacrev", argnums, len(args))
+        for i in picked:
+            if not isinstance(args[i], Tensor):
+                raise TypeError(f"jacrev: argument {i} must be a Tensor, got {type(args[i]).__name__}")
+
+        def of_picked(*chosen):
+            full = list(args)
+            for i, value in zip(picked, chosen):
+                full[i] = value
+            return func(*full, **kwargs)
+
+        out, vjp_fn, *aux = vjp(of_picked, *[args[i] for i in picked], has_aux=has_aux)
+        if not isinstance(out, Tensor):
+            raise TypeError("jacrev: the function must return a Tensor")
+        rows = []
+        for k in range(max(out.numel(), 1) if out.ndim else 1):
+            seed = np.zeros(out.numel() or 1, out.dtype)
+            seed[k] = 1
+            rows.append(vjp_fn(tensor(seed[:out.numel()].reshape(out.shape))))
+        jacobians = []
+        for j, i in enumerate(picked):
+            stacked = ops.stack([row[j] for row in rows]) if out.numel() else \
+                zeros((0,) + tuple(args[i].shape), dtype=out.dtype)
+            jacobians.append(stacked.reshape(tuple(out.shape) + tuple(args[i].shape)))
+        result = jacobians[0] if single else tuple(jacobians)
+        return (result, aux[0]) if has_aux else result
+
+    return wrapper
+
+
+def jacfwd(func: Callable, argnums=0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
+    """``torch.func.jacfwd``: the same Jacobian as ``jacrev`` (computed by reverse passes here)."""
+    return jacrev(func, argnums, has_aux)
+
+
+def hessian(func: Callable, argnums=0) -> Callable:
+    """The Hessian of ``func``'s scalar output with respect to the arguments ``argnums``."""
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+# --- vmap ------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _randomness(mode: str):
+    """Per-element calls under ``vmap``'s randomness rule: 'same' restarts the generators for each element,
+    'different' lets them run on, 'error' refuses a function that draws."""
+    start = _random.get_rng_state()
+
+    def before_each():
+        if mode == "same":
+            _random.set_rng_state(start)
+
+    def after_each():
+        if mode == "error" and _random.get_rng_state() != start:
+            raise RuntimeError("vmap: the function drew random numbers; pass randomness='different' (a fresh draw "
+                               "per element) or 'same' (one draw for every element)")
+
+    yield before_each, after_each
+
+
+def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None) -> Callable:
+    """``func`` mapped over dimension ``in_dims`` of its positional arguments (an int for all, None for an
+    argument passed whole, or a structure matching the arguments), its results stacked along ``out_dims``.
+    Keyword arguments are passed whole. ``func`` runs once per element."""
+    if randomness not in ("error", "different", "same"):
+        raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same', got {randomness!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"vmap: chunk_size must be None or a positive int, got {chunk_size!r}")
+
+    def wrapper(*args, **kwargs):
+        leaves, build = _flatten(list(args))
+        dims = _broadcast_dims(in_dims, args)
+        if len(dims) != len(leaves):
+            raise ValueError(f"vmap: in_dims {in_dims!r} does not match the structure of the {len(args)} arguments")
+        sizes = set()
+        for leaf, dim in zip(leaves, dims):
+            if dim is None:
+                continue
+            if not isinstance(leaf, Tensor):
+                raise ValueError(f"vmap: an in_dim of {dim} for a {type(leaf).__name__}; use None for non-Tensors")
+            if not -leaf.ndim <= dim < leaf.ndim:
+                raise ValueError(f"vmap: in_dim {dim} is out of range for a Tensor of shape {list(leaf.shape)}")
+            sizes.add(leaf.shape[dim])
+        if not sizes:
+            raise ValueError("vmap: at least one argument must be mapped (an in_dim that is not None)")
+        if len(sizes) > 1:
+            raise ValueError(f"vmap: the mapped dimensions have different sizes {sorted(sizes)}")
+        (size,) = sizes
+        if size == 0:
+            raise ValueError("vmap: the mapped dimension has size 0")
+        results = []
+        with _randomness(randomness) as (before_each, after_each):
+            for k in range(size):
+                before_each()
+                picked = [leaf if dim is None else leaf.select(dim, k) for leaf, dim in zip(leaves, dims)]
+                results.append(func(*build(picked), **kwargs))
+                after_each()
+        flat_results = [_flatten(r) for r in results]
+        first, out_build = flat_results[0]
+        _tensors("vmap", first)
+        odims = _broadcast_out_dims(out_dims, len(first))
+        stacked = []
+        for j, odim in enumerate(odims):
+            column = [leaves_k[j] for leaves_k, _ in flat_results]
+            _tensors("vmap", column)
+            if odim is None:
+                stacked.append(column[0])
+                continue
+            ndim = column[0].ndim + 1
+            if not -ndim <= odim < ndim:
+                raise ValueError(f"vmap: out_dim {odim} is out of range for results of {ndim - 1} dimensions")
+            stacked.append(ops.stack(column, axis=odim % ndim))
+        return out_build(stacked)
+
+    return wrapper
+
+
+def _broadcast_dims(in_dims, args: tuple) -> list:
+    """One in_dim per leaf of the arguments."""
+    if isinstance(in_dims, int) or in_dims is None:
+        return [in_dims] * len(_flatten(list(args))[0])
+    if not isinstance(in_dims, (tuple, list)) or len(in_dims) != len(args):
+        raise ValueError(f"vmap: in_dims must be an int, None, or a tuple with one entry per positional argument "
+                         f"({len(args)}), got {in_dims!r}")
+    dims = []
+    for arg, dim in zip(args, in_dims):
+        n = len(_flatten(arg)[0])
+        if isinstance(dim, int) or dim is None:
+            dims.extend([dim] * n)
+        else:
+            inner, _ = _flatten(dim)
+            if len(inner) != n:
+                raise ValueError(f"vmap: in_dims entry {dim!r} does not match its argument's structure")
+            dims.extend(inner)
+    return dims
+
+
+def _broadcast_out_dims(out_dims, count: int) -> list:
+    if isinstance(out_dims, int) or out_dims is None:
+        return [out_dims] * count
+    flat, _ = _flatten(out_dims)
+    if len(flat) != count:
+        raise ValueError(f"vmap: out_dims {out_dims!r} does not match the {count} outputs")
+    return flat

@@ -1,0 +1,87 @@
+"""Calling a module with parameters and buffers given rather than its own (``torch.func.functional_call``,
+``torch.nn.utils.stateless``), and stacking an ensemble's state for ``ember.func.vmap``."""
+
+from __future__ import annotations
+
+from ember import ops
+from ember.nn.module import Module
+
+__all__ = ["functional_call", "stack_module_state"]
+
+
+def _owner(module: Module, name: str) -> tuple[Module, str]:
+    *path, attr = name.split(".")
+    owner = module
+    for part in path:
+        sub = owner._modules.get(part)
+        if sub is None:
+            raise KeyError(part)
+        owner = sub
+    if attr not in owner._parameters and attr not in owner._buffers:
+        raise KeyError(attr)
+    return owner, attr
+
+
+def functional_call(module: Module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights: bool = True,
+                    strict: bool = False):
+    """``module(*args, **kwargs)`` with the parameters and buffers named in ``parameter_and_buffer_dicts`` (a dict,
+    or a tuple of dicts, keys as ``named_parameters``/``named_buffers``) in place of its own, which are put back
+    afterwards. Gradients flow to the given tensors. With ``tie_weights``, a tensor given for one name of a tied
+    parameter serves all its names; ``strict``: every parameter and buffer must be given."""
+    dicts = parameter_and_buffer_dicts
+    if isinstance(dicts, dict):
+        dicts = (dicts,)
+    given: dict = {}
+    for d in dicts:
+        overlap = set(given) & set(d)
+        if overlap:
+            raise ValueError(f"functional_call: {sorted(overlap)} appear in more than one dict")
+        given.update(d)
+    known = dict(module.named_parameters(remove_duplicate=False))
+    known.update(dict(module.named_buffers(remove_duplicate=False)))
+    unexpected = sorted(set(given) - set(known))
+    if unexpected:
+        raise ValueError(f"functional_call: {type(module).__name__} has no parameter or buffer {unexpected}")
+    if tie_weights:
+        by_identity = {id(known[name]): value for name, value in given.items()}
+        for name, original in known.items():
+            if name not in given and id(original) in by_identity and original is not None:
+                given[name] = by_identity[id(original)]
+    if strict:
+        missing = sorted(set(known) - set(given))
+        if missing:
+            raise ValueError(f"functional_call: strict=True and no tensors given for {missing}")
+    swapped = []
+    try:
+        for name, value in given.items():
+            owner, attr = _owner(module, name)
+            table = owner._parameters if attr in owner._parameters else owner._buffers
+            swapped.append((owner, attr, table, table[attr], owner.__dict__.get(attr)))
+            table[attr] = value
+            owner.__dict__[attr] = value
+        args = () if args is None else (args if isinstance(args, tuple) else (args,))
+        return module(*args, **(kwargs or {}))
+    finally:
+        for owner, attr, table, old, old_attr in reversed(swapped):
+            table[attr] = old
+            if old_attr is None:
+                owner.__dict__.pop(attr, None)
+            else:
+                owner.__dict__[attr] = old_attr
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """(parameters, buffers) of same-structured ``models``, each name's tensors stacked along a new first
+    dimension, for ``vmap`` over an ensemble with ``functional_call``. The stacked parameters are new leaves."""
+    models = list(models)
+    if not models:
+        raise ValueError("stack_module_state: expected at least one model")
+    names = [n for n, _ in models[0].named_parameters()]
+    for m in models[1:]:
+        if [n for n, _ in m.named_parameters()] != names:
+            raise ValueError("stack_module_state: the models do not have the same parameters")
+    params = {n: ops.stack([dict(m.named_parameters())[n].detach() for m in models]).requires_grad_()
+              for n in names}
+    buffers = {n: ops.stack([dict(m.named_buffers())[n] for m in models])
+               for n, _ in models[0].named_buffers()}
+    return params, buffers

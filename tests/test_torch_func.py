@@ -1,0 +1,205 @@
+"""``ember.func`` against ``torch.func``: grad, vjp, jvp, Jacobians, vmap and functional_call."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.func import (
+    functional_call,
+    grad,
+    grad_and_value,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    stack_module_state,
+    vjp,
+    vmap,
+)
+
+torch = pytest.importorskip("torch")
+tfunc = torch.func
+
+RNG = np.random.default_rng(0)
+
+
+def both(array):
+    return ember.tensor(array), torch.tensor(array)
+
+
+def close(a, b, tol=1e-10):
+    np.testing.assert_allclose(np.asarray(a.detach().numpy() if hasattr(a, "detach") else a),
+                               b.detach().numpy(), rtol=tol, atol=tol)
+
+
+def f_ember(x, y):
+    return (ember.sin(x) * y).sum() + (x ** 3).sum()
+
+
+def f_torch(x, y):
+    return (torch.sin(x) * y).sum() + (x ** 3).sum()
+
+
+def test_grad_argnums_aux_and_value():
+    (xe, xt), (ye, yt) = both(RNG.normal(size=(3,))), both(RNG.normal(size=(3,)))
+    close(grad(f_ember)(xe, ye), tfunc.grad(f_torch)(xt, yt))
+    ge = grad(f_ember, argnums=(0, 1))(xe, ye)
+    gt = tfunc.grad(f_torch, argnums=(0, 1))(xt, yt)
+    for a, b in zip(ge, gt):
+        close(a, b)
+    g, (value, aux) = grad_and_value(lambda x: ((x ** 2).sum(), x * 2), has_aux=True)(xe)
+    close(g, 2 * torch.tensor(xe.numpy()))
+    assert float(value) == pytest.approx(float((xe.numpy() ** 2).sum()))
+    assert not g.requires_grad and not value.requires_grad
+    with pytest.raises(ValueError, match="scalar"):
+        grad(lambda x: x * 2)(xe)
+    with pytest.raises(ValueError, match="out of range"):
+        grad(f_ember, argnums=2)(xe, ye)
+
+
+def test_nested_grad_is_the_second_derivative():
+    xe, xt = both(RNG.normal(size=()))
+    second = grad(grad(lambda x: ember.sin(x) * x ** 3))(xe)
+    expected = tfunc.grad(tfunc.grad(lambda x: torch.sin(x) * x ** 3))(xt)
+    close(second, expected)
+    third = grad(grad(grad(lambda x: x ** 4)))(ember.tensor(2.0))
+    assert float(third) == pytest.approx(24 * 2.0)
+
+
+def test_grad_over_a_dict_of_parameters_with_functional_call():
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
+    model = model.double()
+    with torch.no_grad():
+        for (_, pe), (_, pt) in zip(model.named_parameters(), tmodel.named_parameters()):
+            pt.copy_(torch.tensor(pe.detach().numpy()))
+    (xe, xt), (ye, yt) = both(RNG.normal(size=(6, 4))), both(RNG.normal(size=(6, 2)))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    tparams = {k: v.detach() for k, v in tmodel.named_parameters()}
+    ge = grad(lambda p: F.mse_loss(functional_call(model, p, (xe,)), ye))(params)
+    gt = tfunc.grad(lambda p: torch.nn.functional.mse_loss(tfunc.functional_call(tmodel, p, (xt,)), yt))(tparams)
+    assert list(ge) == list(gt)
+    for k in ge:
+        close(ge[k], gt[k])
+    for p in model.parameters():  # the module's own parameters are back, untouched, with no .grad
+        assert p.grad is None and isinstance(p, nn.Parameter)
+
+
+def test_per_example_gradients_with_vmap_of_grad():
+    model = nn.Linear(3, 1).double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    xs, ys = ember.tensor(RNG.normal(size=(5, 3))), ember.tensor(RNG.normal(size=(5, 1)))
+
+    def loss_of_one(p, x, y):
+        return ((functional_call(model, p, (x[None],)) - y[None]) ** 2).sum()
+
+    per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0))(params, xs, ys)
+    assert per_example["weight"].shape == (5, 1, 3)
+    for i in range(5):
+        one = grad(loss_of_one)(params, xs[i], ys[i])
+        close(per_example["weight"][i], torch.tensor(one["weight"].numpy()))
+        close(per_example["bias"][i], torch.tensor(one["bias"].numpy()))
+
+
+def test_vjp_and_jvp_match_torch():
+    (xe, xt), (ve, vt) = both(RNG.normal(size=(2, 3))), both(RNG.normal(size=(2, 3)))
+    out_e, fn_e = vjp(lambda x: ember.exp(x) * x, xe)
+    out_t, fn_t = tfunc.vjp(lambda x: torch.exp(x) * x, xt)
+    close(out_e, out_t)
+    close(fn_e(ve)[0], fn_t(vt)[0])
+    value_e, tangent_e = jvp(lambda x, y: ember.sin(x) * y, (xe, ve), (ve, xe))
+    value_t, tangent_t = tfunc.jvp(lambda x, y: torch.sin(x) * y, (xt, vt), (vt, xt))
+    close(value_e, value_t)
+    close(tangent_e, tangent_t)
+    with pytest.raises(ValueError, match="cotangent"):
+        fn_e(ember.ones(3))
+    with pytest.raises(ValueError, match="tangent of shape"):
+        jvp(lambda x: x, (xe,), (ember.ones(3),))
+
+
+def test_jacobians_and_hessian_match_torch():
+    xe, xt = both(RNG.normal(size=(3,)))
+    close(jacrev(lambda x: ember.sin(x) * x.sum())(xe), tfunc.jacrev(lambda x: torch.sin(x) * x.sum())(xt))
+    close(jacfwd(lambda x: x[None, :] * x[:, None])(xe), tfunc.jacfwd(lambda x: x[None, :] * x[:, None])(xt))
+    close(hessian(lambda x: (x ** 3).sum() * x[0])(xe), tfunc.hessian(lambda x: (x ** 3).sum() * x[0])(xt))
+    je = jacrev(lambda x, y: x * y, argnums=(0, 1))(xe, xe)
+    jt = tfunc.jacrev(lambda x, y: x * y, argnums=(0, 1))(xt, xt)
+    for a, b in zip(je, jt):
+        close(a, b)
+
+
+def test_vmap_dims_and_structures_match_torch():
+    (ae, at), (be, bt) = both(RNG.normal(size=(4, 3))), both(RNG.normal(size=(3, 4)))
+    close(vmap(lambda a, b: a * b, in_dims=(0, 1))(ae, be), tfunc.vmap(lambda a, b: a * b, in_dims=(0, 1))(at, bt))
+    close(vmap(lambda a: a.sum(), out_dims=0)(ae), tfunc.vmap(lambda a: a.sum())(at))
+    close(vmap(lambda a: a * 2, in_dims=1, out_dims=1)(ae), tfunc.vmap(lambda a: a * 2, in_dims=1, out_dims=1)(at))
+    outer = vmap(vmap(lambda a, b: a * b, in_dims=(None, 0)), in_dims=(0, None))(ae[:, 0], ae[0])
+    close(outer, torch.outer(at[:, 0], at[0]))
+    pair = vmap(lambda d: (d["x"] + 1, d["x"].sum()))({"x": ae})
+    close(pair[0], at + 1)
+    close(pair[1], at.sum(1))
+    with pytest.raises(ValueError, match="different sizes"):
+        vmap(lambda a, b: a + b)(ae, be)
+    with pytest.raises(ValueError, match="at least one argument"):
+        vmap(lambda a: a, in_dims=None)(ae)
+
+
+def test_vmap_randomness_modes():
+    x = ember.zeros(4, 3)
+    with pytest.raises(RuntimeError, match="randomness"):
+        vmap(lambda a: a + ember.rand(3))(x)
+    same = vmap(lambda a: a + ember.rand(3), randomness="same")(x)
+    assert np.allclose(same.numpy(), same.numpy()[0])
+    different = vmap(lambda a: a + ember.rand(3), randomness="different")(x)
+    assert not np.allclose(different.numpy(), different.numpy()[0])
+
+
+def test_vmap_gradients_flow_to_the_inputs():
+    xe = ember.tensor(RNG.normal(size=(4, 3)), requires_grad=True)
+    xt = torch.tensor(xe.detach().numpy(), requires_grad=True)
+    vmap(lambda a: (a.exp() * a).sum())(xe).sum().backward()
+    tfunc.vmap(lambda a: (a.exp() * a).sum())(xt).sum().backward()
+    close(xe.grad, xt.grad)
+
+
+def test_functional_call_tied_weights_strict_and_buffers():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2, bias=False)
+            self.b = nn.Linear(2, 2, bias=False)
+            self.b.weight = self.a.weight
+            self.register_buffer("scale", ember.ones(2))
+
+        def forward(self, x):
+            return self.b(self.a(x)) * self.scale
+
+    model = Tied()
+    x = ember.ones(1, 2)
+    w = ember.tensor([[2.0, 0.0], [0.0, 3.0]])
+    out = functional_call(model, {"a.weight": w}, x)
+    np.testing.assert_allclose(out.numpy(), [[4.0, 9.0]])
+    untied = functional_call(model, {"a.weight": w}, x, tie_weights=False)
+    assert not np.allclose(untied.detach().numpy(), out.numpy())
+    doubled = functional_call(model, ({"a.weight": w}, {"scale": ember.full((2,), 2.0)}), (x,))
+    np.testing.assert_allclose(doubled.numpy(), [[8.0, 18.0]])
+    assert model.a.weight is model.b.weight and isinstance(model.a.weight, nn.Parameter)
+    np.testing.assert_allclose(model.scale.numpy(), [1.0, 1.0])
+    with pytest.raises(ValueError, match="no parameter or buffer"):
+        functional_call(model, {"a.wieght": w}, x)
+    with pytest.raises(ValueError, match="strict"):
+        functional_call(model, {"a.weight": w}, x, strict=True)
+
+
+def test_stack_module_state_for_an_ensemble():
+    models = [nn.Linear(3, 2).double() for _ in range(4)]
+    params, buffers = stack_module_state(models)
+    assert params["weight"].shape == (4, 2, 3) and params["weight"].requires_grad and buffers == {}
+    x = ember.tensor(RNG.normal(size=(5, 3)))
+    base = models[0]
+    out = vmap(lambda p, b: functional_call(base, (p, b), (x,)), in_dims=(0, 0))(params, buffers)
+    for i, m in enumerate(models):
+        np.testing.assert_allclose(out[i].detach().numpy(), m(x).detach().numpy(), rtol=1e-12)
