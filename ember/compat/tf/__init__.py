@@ -21,7 +21,7 @@ import logging as _logging
 import sys
 import types
 
-from ember.compat.tf import app, contrib, layers, losses, mixed_precision, nn, rnn, summary, train
+from ember.compat.tf import app, contrib, data, layers, losses, mixed_precision, nn, rnn, summary, train
 from ember.compat.tf._core import (
     AUTO_REUSE,
     Graph,
@@ -163,9 +163,9 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "Variable", "add_n", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin",
     "argsort", "assign", "assign_add", "assign_sub", "atan2", "bool", "cast", "cholesky", "clip_by_global_norm",
     "clip_by_norm", "clip_by_value", "compat", "concat", "cond", "constant", "constant_initializer", "contrib",
-    "control_dependencies", "convert_to_tensor", "count_nonzero", "cumprod", "cumsum", "diag", "diag_part",
-    "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "expand_dims", "eye", "fill", "flags",
-    "float16", "float32", "float64", "float_", "floormod", "gather", "gather_nd", "get_collection",
+    "control_dependencies", "convert_to_tensor", "count_nonzero", "cumprod", "cumsum", "data", "diag", "diag_part",
+    "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "errors", "expand_dims", "eye", "fill",
+    "flags", "float16", "float32", "float64", "float_", "floormod", "gather", "gather_nd", "get_collection",
     "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
     "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers", "lin_space", "linalg",
@@ -207,6 +207,7 @@ logging = types.SimpleNamespace(
     info=_logging.getLogger("tensorflow").info, warning=_logging.getLogger("tensorflow").warning,
 )
 flags = app.flags
+errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 
 

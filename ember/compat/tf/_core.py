@@ -50,6 +50,7 @@ class Graph:
         self.collections: dict[str, list] = {}
         self.reuse: list = [False]
         self.control: list[list] = []  # the control_dependencies blocks open, outermost first
+        self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
         self.names: dict[str, int] = {}
         self.seed = None
 

@@ -12,7 +12,6 @@ INSTEAD = {
     "map_fn": "a batched op, or a Python loop over tf.unstack",
     "sparse_placeholder": "a dense tf.placeholder",
     "SparseTensor": "dense tensors",
-    "data": "feed NumPy batches through feed_dict (or use ember.data.DataLoader)",
     "estimator": "a Session loop, or ember.Model(...).fit",
     "keras": "ember.nn and ember.Model (Keras-like fit/evaluate)",
     "string": "numeric dtypes (Ember tensors hold numbers only)",

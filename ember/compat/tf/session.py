@@ -22,6 +22,7 @@ from ember.compat.tf._core import (
     substitute,
     tensors_in,
 )
+from ember.compat.tf.data import iterator_tensors
 from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
@@ -154,6 +155,11 @@ def _lower_assign(replay: Replay, t: Tensor):
     return value
 
 
+def _lower_iterator(replay: Replay, t: Tensor):
+    raise ValueError(f"'{t.name}': a tf.data iterator's tensors are filled by Session.run; run "
+                     "iterator.initializer on its own, and read get_next() in the fetches")
+
+
 def _lower_group(replay: Replay, t: Tensor):
     for part in tensors_in(t.args):
         replay.value(part)
@@ -180,6 +186,8 @@ LOWERINGS: dict[str, Callable] = {
     "Assign": _lower_assign,
     "NoOp": _lower_group,
     "Init": _lower_group,  # (run by Session.run itself; reached only inside a group)
+    "IteratorGetNext": _lower_iterator,
+    "IteratorInit": _lower_iterator,
 }
 
 
@@ -287,6 +295,8 @@ class Session:
         self.hyper_arrays: dict = {}  # id(optimizer) -> its tensor hyper-parameters' 0-d arrays (hyper_cells)
         self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
         self.closed = False
+        self.iterator_states: dict = {}  # tf.data iterator -> its current pass in this session
+        self._iterators_read = CompileCache()  # ids of flattened fetches -> (them, the iterators they read)
         self.general = CompileCache()  # (fetches, fed tensors) -> a function for every size of their None dims
         self._first_shapes = CompileCache()  # (fetches, fed tensors) -> the feed shapes first compiled
         self.specialized: list[str] = []
@@ -468,6 +478,8 @@ class Session:
         """Evaluate ``fetches`` (a tensor, an op, a name, or nested lists/tuples/dicts of them) with ``feed_dict``."""
         if self.closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if self.graph.iterators:  # tf.data: the next elements become feeds
+            feed_dict = self._with_next_elements(fetches, feed_dict)
         feeds = {}
         key = [fetches]
         if feed_dict:
@@ -488,7 +500,7 @@ class Session:
                     value = _check_feed(t, value)
                     key.append(value.shape)
                 feeds[t] = value
-        if fetches.__class__ in _SINGLE and fetches.kind != "Init":  # the hot path: one tensor or training op
+        if fetches.__class__ in _SINGLE and fetches.kind not in _RUN_HERE:  # the hot path: one tensor or training op
             key = tuple(key)
             cache = self.cache
             try:  # CompileCache.get, inlined: this is most of a small step's overhead
@@ -507,15 +519,45 @@ class Session:
                 return compiled(*feeds.values())[0]
         flat: list = []
         rebuild = _flatten(fetches, flat, self._resolve)
-        inits = [t for t in flat if t.kind == "Init"]
+        inits = [t for t in flat if t.kind in _RUN_HERE]
         if inits:
             for t in inits:
                 self._check_graph(t, "fetch")
-                self._initialize(t.args)
-            rest = [t for t in flat if t.kind != "Init"]
+                if t.kind == "Init":
+                    self._initialize(t.args)
+                else:
+                    self._start_iterator(t, feed_dict)
+            rest = [t for t in flat if t.kind not in _RUN_HERE]
             values = iter(self._evaluate(rest, feeds) if rest else [])
-            return rebuild([None if t.kind == "Init" else next(values) for t in flat])
+            return rebuild([None if t.kind in _RUN_HERE else next(values) for t in flat])
         return rebuild(self._evaluate(flat, feeds))
+
+    def _start_iterator(self, init: Tensor, feed_dict) -> None:
+        """Run a tf.data iterator's initializer: a fresh pass, over the values of the placeholders it reads."""
+        sources = list(init.args)
+        values = self.run(sources, feed_dict) if sources else []
+        self.iterator_states[init.iterator] = init.iterator.start(init.dataset,
+                                                                  {id(t): v for t, v in zip(sources, values)})
+
+    def _with_next_elements(self, fetches, feed_dict):
+        """``feed_dict`` with the next element of each tf.data iterator the fetches read (those not fed)."""
+        flat: list = []
+        _flatten(fetches, flat, self._resolve)
+        if any(t.kind in _RUN_HERE for t in flat):
+            return feed_dict
+        key = tuple(id(t) for t in flat)
+        iterators = self._iterators_read.get(key)
+        if iterators is None:
+            iterators = self._iterators_read[key] = (flat, iterator_tensors(flat))
+        iterators = iterators[1]
+        if not iterators:
+            return feed_dict
+        feeds = dict(feed_dict or {})
+        for iterator in iterators:
+            if any(t not in feeds for t in iterator._next):
+                for t, value in zip(iterator._next, iterator.next_values(self.iterator_states)):
+                    feeds.setdefault(t, value)
+        return feeds
 
 
 # Floats fed as they are: compiled functions take them, rounded to the placeholder's dtype as _check_feed
@@ -547,4 +589,6 @@ class _SessionContext:
 
 
 _SINGLE = frozenset({Tensor, Variable, Operation})
+_RUN_HERE = frozenset({"Init", "IteratorInit"})  # run by Session.run itself, not compiled
+
 InteractiveSession = Session

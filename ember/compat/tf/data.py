@@ -1,0 +1,485 @@
+"""``tf.data`` for TF-1 scripts: a ``Dataset`` pipeline run in Python over NumPy arrays, and iterators whose
+``get_next()`` tensors a Session fills with the next element on every run that needs them.
+
+>>> dataset = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(1000).batch(32).repeat()
+>>> x, y = dataset.make_one_shot_iterator().get_next()
+>>> loss = model(x, y)          # sess.run(train) draws the next batch
+>>> it = tf.data.Dataset.from_tensor_slices(placeholder).batch(8).make_initializable_iterator()
+>>> sess.run(it.initializer, {placeholder: data})
+
+A ``map`` or ``filter`` function written with tf ops runs through a small Session of its own, once per element.
+The end of an iterator raises ``tf.errors.OutOfRangeError``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+from collections import abc
+from collections.abc import Callable
+
+import numpy as np
+
+from ember import random as _random
+from ember.compat.tf._core import Graph, Operation, Tensor, as_tf_dtype, get_default_graph, placeholder, tensors_in
+
+__all__ = ["Dataset", "Iterator", "OutOfRangeError", "make_initializable_iterator", "make_one_shot_iterator"]
+
+
+class OutOfRangeError(Exception):
+    """``tf.errors.OutOfRangeError``: the iterator has no more elements."""
+
+    def __init__(self, node_def=None, op=None, message: str = "End of sequence"):
+        super().__init__(message)
+        self.node_def, self.op, self.message = node_def, op, message
+
+
+# --- element structures: arrays in tuples and dicts --------------------------------------------------------------
+
+
+def _leaves(tree) -> list:
+    if isinstance(tree, tuple):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    if isinstance(tree, dict):
+        return [leaf for key in sorted(tree) for leaf in _leaves(tree[key])]
+    return [tree]
+
+
+def _rebuild(like, leaves: abc.Iterator):
+    if isinstance(like, tuple):
+        return tuple(_rebuild(item, leaves) for item in like)
+    if isinstance(like, dict):
+        built = {key: _rebuild(like[key], leaves) for key in sorted(like)}
+        return {key: built[key] for key in like}
+    return next(leaves)
+
+
+def _structure(value):
+    """A dataset's element structure: lists become tuples (as in TF), other values stay."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_structure(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _structure(v) for k, v in value.items()}
+    return value
+
+
+def _as_array(value) -> np.ndarray:
+    """A value as TF converts it: NumPy arrays keep their dtype, Python floats become float32, ints int32."""
+    array = np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        elif array.dtype == np.int64:
+            array = array.astype(np.int32)
+    return array
+
+
+class _Spec:
+    """The static shape (None: unknown) and dtype of one component of a dataset's elements."""
+
+    def __init__(self, shape, dtype):
+        self.shape = None if shape is None else tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+
+def _spec_of(value) -> _Spec:
+    if isinstance(value, Tensor):
+        return _Spec(value._shape, value.dtype)
+    array = _as_array(value)
+    return _Spec(array.shape, array.dtype)
+
+
+# --- datasets ----------------------------------------------------------------------------------------------------
+
+
+class Dataset:
+    """A sequence of elements (a NumPy array, or tuples and dicts of them), built with ``from_tensor_slices``,
+    ``from_tensors`` or ``range`` and transformed by the methods below; iterate it with an iterator."""
+
+    def __init__(self, make: Callable, structure, specs: list, sources: tuple = ()):
+        self._make = make  # (values of the source tensors, a NumPy generator) -> an iterator over elements
+        self._structure = structure  # the element structure, with None leaves
+        self._specs = specs  # one _Spec per leaf
+        self._sources = sources  # tf Tensors (placeholders) the elements are made from
+
+    # sources ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def from_tensor_slices(tensors) -> Dataset:
+        """The slices of ``tensors`` along their first dimension (all the same length), one element each."""
+        structure = _structure(tensors)
+        leaves = _leaves(structure)
+        sources = tuple(t for t in leaves if isinstance(t, Tensor))
+        specs = []
+        for leaf in leaves:
+            spec = _spec_of(leaf)
+            if spec.shape is not None and len(spec.shape) == 0:
+                raise ValueError("Dataset.from_tensor_slices: the components need a first dimension to slice, got "
+                                 "a scalar")
+            specs.append(_Spec(None if spec.shape is None else spec.shape[1:], spec.dtype))
+
+        def make(values, rng):
+            arrays = _resolve(leaves, values)
+            lengths = {len(a) for a in arrays}
+            if len(lengths) != 1:
+                raise ValueError(f"Dataset.from_tensor_slices: the components have different first dimensions "
+                                 f"{sorted(lengths)}")
+            n = lengths.pop()
+            return (_rebuild(structure, iter([a[i] for a in arrays])) for i in range(n))
+
+        return Dataset(make, structure, specs, sources)
+
+    @staticmethod
+    def from_tensors(tensors) -> Dataset:
+        """One element: ``tensors`` whole."""
+        structure = _structure(tensors)
+        leaves = _leaves(structure)
+        sources = tuple(t for t in leaves if isinstance(t, Tensor))
+
+        def make(values, rng):
+            return iter([_rebuild(structure, iter(_resolve(leaves, values)))])
+
+        return Dataset(make, structure, [_spec_of(leaf) for leaf in leaves], sources)
+
+    @staticmethod
+    def range(*args, output_type=np.int64) -> Dataset:
+        """``range(stop)``, ``range(start, stop)`` or ``range(start, stop, step)`` as int64 scalars."""
+        values = builtins.range(*[int(a) for a in args])
+        dtype = as_tf_dtype(output_type)
+        return Dataset(lambda _, rng: (np.asarray(v, dtype) for v in values), None, [_Spec((), dtype)])
+
+    @staticmethod
+    def zip(datasets) -> Dataset:
+        """Elements of the datasets side by side (a tuple or dict of datasets), until the shortest ends."""
+        structure = _structure(datasets)
+        parts = _leaves(structure)
+        if not all(isinstance(d, Dataset) for d in parts):
+            raise TypeError("Dataset.zip: expected a tuple or dict of Datasets")
+        sources = tuple(s for d in parts for s in d._sources)
+
+        def make(values, rng):
+            return (_rebuild(structure, iter(items)) for items in zip(*[d._iterate(values, rng) for d in parts]))
+
+        return Dataset(make, _rebuild(structure, iter([d._structure for d in parts])),
+                       [s for d in parts for s in d._specs], sources)
+
+    # transformations ----------------------------------------------------------------------------------------
+
+    def _derived(self, make: Callable, structure=None, specs=None) -> Dataset:
+        return Dataset(make, self._structure if structure is None else structure,
+                       self._specs if specs is None else specs, self._sources)
+
+    def _iterate(self, values: dict, rng: np.random.Generator):
+        return self._make(values, rng)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
+        """Consecutive elements stacked in groups of ``batch_size`` (the last group may be smaller)."""
+        size = int(batch_size)
+        if size < 1:
+            raise ValueError(f"Dataset.batch: batch_size must be positive, got {batch_size}")
+
+        def make(values, rng):
+            source = self._iterate(values, rng)
+            while True:
+                group = list(itertools.islice(source, size))
+                if not group or (drop_remainder and len(group) < size):
+                    return
+                yield _stack(group)
+
+        dim = size if drop_remainder else None
+        return self._derived(make, specs=[_Spec(None if s.shape is None else (dim,) + s.shape, s.dtype)
+                                          for s in self._specs])
+
+    def shuffle(self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True) -> Dataset:
+        """Elements in random order, drawn from a buffer of ``buffer_size`` refilled from the input (TF's
+        rule: a buffer as large as the dataset shuffles it uniformly)."""
+        size = int(buffer_size)
+        if size < 1:
+            raise ValueError(f"Dataset.shuffle: buffer_size must be positive, got {buffer_size}")
+        fixed = None if seed is None else np.random.default_rng(int(seed))
+        first_pass_seed = []
+
+        def make(values, rng):
+            local = rng if fixed is None else fixed
+            if not reshuffle_each_iteration:  # every pass in the first pass's order
+                if not first_pass_seed:
+                    first_pass_seed.append(int(local.integers(1 << 62)))
+                local = np.random.default_rng(first_pass_seed[0])
+            buffer = []
+            for element in self._iterate(values, rng):
+                buffer.append(element)
+                if len(buffer) == size:
+                    i = int(local.integers(len(buffer)))
+                    buffer[i], buffer[-1] = buffer[-1], buffer[i]
+                    yield buffer.pop()
+            while buffer:
+                i = int(local.integers(len(buffer)))
+                buffer[i], buffer[-1] = buffer[-1], buffer[i]
+                yield buffer.pop()
+
+        return self._derived(make)
+
+    def repeat(self, count=None) -> Dataset:
+        """The dataset ``count`` times over (forever when None or -1)."""
+        times = None if count is None or int(count) < 0 else int(count)
+
+        def make(values, rng):
+            for _ in (itertools.count() if times is None else builtins.range(times)):
+                yield from self._iterate(values, rng)
+
+        return self._derived(make)
+
+    def take(self, count: int) -> Dataset:
+        """The first ``count`` elements (all when -1)."""
+        n = int(count)
+        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), None if n < 0 else n))
+
+    def skip(self, count: int) -> Dataset:
+        """All but the first ``count`` elements."""
+        n = int(count)
+        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), max(n, 0), None))
+
+    def prefetch(self, buffer_size) -> Dataset:
+        """Accepted as in TF (elements are made when a Session run asks for them)."""
+        return self
+
+    def cache(self, filename: str = "") -> Dataset:
+        """Accepted as in TF (the elements are NumPy arrays in memory already)."""
+        return self
+
+    def concatenate(self, dataset: Dataset) -> Dataset:
+        """This dataset's elements, then ``dataset``'s."""
+        if len(dataset._specs) != len(self._specs) or any(a.dtype != b.dtype for a, b in zip(self._specs,
+                                                                                               dataset._specs)):
+            raise TypeError("Dataset.concatenate: the datasets' elements differ in structure or dtype")
+
+        def make(values, rng):
+            yield from self._iterate(values, rng)
+            yield from dataset._iterate(values, rng)
+
+        specs = [_Spec(a.shape if a.shape == b.shape else None, a.dtype) for a, b in zip(self._specs, dataset._specs)]
+        return Dataset(make, self._structure, specs, self._sources + dataset._sources)
+
+    def map(self, map_func: Callable, num_parallel_calls=None) -> Dataset:
+        """Each element through ``map_func`` (called with the element's components as arguments when it is a
+        tuple). A function of tf ops runs through a Session of its own; a NumPy function is called as it is."""
+        apply, structure, specs = _traced(self, map_func, "map")
+
+        def make(values, rng):
+            return (apply(element) for element in self._iterate(values, rng))
+
+        return self._derived(make, structure, specs)
+
+    def filter(self, predicate: Callable) -> Dataset:
+        """The elements for which ``predicate`` gives True (a scalar bool, tf ops or NumPy)."""
+        apply, _, specs = _traced(self, predicate, "filter")
+        if len(specs) != 1 or specs[0].dtype != np.bool_ or (specs[0].shape not in (None, ())):
+            raise TypeError("Dataset.filter: the predicate must return a scalar bool")
+
+        def make(values, rng):
+            return (element for element in self._iterate(values, rng) if bool(apply(element)))
+
+        return self._derived(make)
+
+    # iterators ----------------------------------------------------------------------------------------------
+
+    @property
+    def output_types(self):
+        return _rebuild(self._structure, iter([s.dtype for s in self._specs]))
+
+    @property
+    def output_shapes(self):
+        return _rebuild(self._structure, iter([s.shape for s in self._specs]))
+
+    def make_one_shot_iterator(self) -> Iterator:
+        """An iterator that starts on its first use (it cannot read placeholders: use an initializable one)."""
+        if self._sources:
+            raise ValueError("make_one_shot_iterator: the dataset reads placeholders "
+                             f"({', '.join(t.name for t in self._sources)}); use make_initializable_iterator and "
+                             "run its initializer with their values")
+        return Iterator(self, initializable=False)
+
+    def make_initializable_iterator(self, shared_name=None) -> Iterator:
+        """An iterator that (re)starts when a Session runs its ``initializer`` (with the feeds of the
+        placeholders the dataset reads)."""
+        return Iterator(self, initializable=True)
+
+
+def make_one_shot_iterator(dataset: Dataset) -> Iterator:
+    return dataset.make_one_shot_iterator()
+
+
+def make_initializable_iterator(dataset: Dataset, shared_name=None) -> Iterator:
+    return dataset.make_initializable_iterator()
+
+
+def _resolve(leaves: list, values: dict) -> list:
+    return [values[id(leaf)] if isinstance(leaf, Tensor) else _as_array(leaf) for leaf in leaves]
+
+
+def _stack(group: list):
+    columns = [_leaves(element) for element in group]
+    try:
+        stacked = [np.stack(parts) for parts in zip(*columns)]
+    except ValueError as exc:
+        shapes = sorted({tuple(np.shape(c)) for parts in zip(*columns) for c in parts})
+        raise ValueError(f"Dataset.batch: elements of different shapes {shapes} cannot be stacked") from exc
+    return _rebuild(group[0], iter(stacked))
+
+
+def _traced(dataset: Dataset, fn: Callable, what: str):
+    """(apply to an element, the result's structure, its specs) for a ``map``/``filter`` function: traced once
+    on placeholders in a graph of its own; tf ops then run through a Session per element."""
+    from ember.compat.tf.session import Session
+
+    graph = Graph()
+    try:
+        with graph.as_default():
+            inputs = [placeholder(s.dtype, s.shape) for s in dataset._specs]
+            element = _rebuild(dataset._structure, iter(inputs))
+            out = fn(*element) if isinstance(element, tuple) else fn(element)
+    except (TypeError, ValueError, AttributeError):  # not a function of tf tensors
+        out = None
+    structure = None if out is None else _structure(out)
+    leaves = [] if out is None else _leaves(structure)
+    if not any(isinstance(leaf, Tensor) for leaf in leaves):  # a NumPy function: call it on the arrays
+        def call(value):
+            result = _structure(fn(*value) if isinstance(value, tuple) else fn(value))
+            return _rebuild(result, iter([_as_array(r) for r in _leaves(result)]))
+
+        sample = _plain_sample(dataset, call)
+        structure = _rebuild(sample, iter([None] * len(_leaves(sample))))
+        # (the results' shapes may differ from element to element: they stay unknown)
+        return call, structure, [_Spec(None, np.asarray(leaf).dtype) for leaf in _leaves(sample)]
+    session = Session(graph=graph)
+    tensors = [leaf for leaf in leaves if isinstance(leaf, Tensor)]
+
+    def apply(value):
+        feed = dict(zip(inputs, _leaves(value)))
+        computed = iter(session.run(tensors, feed))
+        return _rebuild(structure, iter([next(computed) if isinstance(leaf, Tensor) else _as_array(leaf)
+                                         for leaf in leaves]))
+
+    specs = [_spec_of(leaf) for leaf in leaves]
+    return apply, structure, specs
+
+
+def _plain_sample(dataset: Dataset, call: Callable):
+    """A NumPy function's result on a zero element of the input's specs (unknown sizes as 1)."""
+    zeros = [np.zeros(tuple(1 if d is None else d for d in (s.shape or ())), s.dtype) for s in dataset._specs]
+    return call(_rebuild(dataset._structure, iter(zeros)))
+
+
+# --- iterators ----------------------------------------------------------------------------------------------------
+
+
+class Iterator:
+    """Hands out a dataset's elements: ``get_next()`` gives tf tensors that a Session run needing them fills
+    with the next element (one element per run, shared by all of its components). ``from_structure`` makes one
+    that any dataset of that structure can (re)start through ``make_initializer(dataset)``."""
+
+    def __init__(self, dataset: Dataset | None, initializable: bool, structure=None, specs=None):
+        self.graph = get_default_graph()
+        self.initializable = initializable
+        self.structure = dataset._structure if dataset is not None else structure
+        self.specs = dataset._specs if dataset is not None else specs
+        self.dataset = dataset
+        self.initializer = self.make_initializer(dataset) if dataset is not None and initializable else None
+        self._next = None
+        self.graph.iterators.append(self)
+
+    @staticmethod
+    def from_structure(output_types, output_shapes=None, shared_name=None, output_classes=None) -> Iterator:
+        """An iterator of elements of this structure, started on a dataset by running
+        ``make_initializer(dataset)``."""
+        types_ = _structure(output_types)
+        dtypes = [as_tf_dtype(t) for t in _leaves(types_)]
+        shapes = [None] * len(dtypes) if output_shapes is None else \
+            [None if sh is None else tuple(sh) for sh in _shape_leaves(_structure(output_shapes))]
+        if len(shapes) != len(dtypes):
+            raise ValueError("Iterator.from_structure: output_shapes does not match output_types")
+        structure = _rebuild(types_, iter([None] * len(dtypes)))
+        return Iterator(None, True, structure, [_Spec(sh, dt) for sh, dt in zip(shapes, dtypes)])
+
+    def make_initializer(self, dataset: Dataset, name: str | None = None) -> Operation:
+        """The op that starts this iterator on ``dataset`` (whose elements must match its structure)."""
+        if len(dataset._specs) != len(self.specs) or any(
+                a.dtype != b.dtype or not _compatible(a.shape, b.shape) for a, b in zip(dataset._specs, self.specs)):
+            raise TypeError("make_initializer: the dataset's elements "
+                            f"{[(s.shape, str(s.dtype)) for s in dataset._specs]} do not match the iterator's "
+                            f"{[(s.shape, str(s.dtype)) for s in self.specs]}")
+        init = Operation(None, (), name=name or "MakeIterator", kind="IteratorInit")
+        init.iterator, init.dataset, init.args = self, dataset, tuple(dataset._sources)
+        return init
+
+    @property
+    def output_types(self):
+        return _rebuild(self.structure, iter([s.dtype for s in self.specs]))
+
+    @property
+    def output_shapes(self):
+        return _rebuild(self.structure, iter([s.shape for s in self.specs]))
+
+    def get_next(self, name: str | None = None):
+        """The next element as tf tensors (the same tensors on every call, as the element they stand for is
+        the one of the run)."""
+        if self._next is None:
+            tensors = [Tensor(None, name=name or "IteratorGetNext", shape=s.shape, dtype=s.dtype,
+                              kind="IteratorGetNext", graph=self.graph) for s in self.specs]
+            for t in tensors:
+                t.iterator = self
+            self._next = tensors
+        return _rebuild(self.structure, iter(self._next))
+
+    @staticmethod
+    def start(dataset: Dataset, values: dict) -> abc.Iterator:
+        """A fresh pass over ``dataset``, its placeholders' values given (id -> array)."""
+        return iter(dataset._iterate(values, _random.generator()))
+
+    def next_values(self, state: dict) -> list:
+        """The next element's arrays, one per ``get_next`` tensor; ``state`` holds this session's passes."""
+        running = state.get(self)
+        if running is None:
+            if self.initializable:
+                raise RuntimeError("GetNext() failed because the iterator has not been initialized: run its "
+                                   "initializer (or make_initializer(dataset)) first")
+            running = state[self] = self.start(self.dataset, {})
+        try:
+            element = next(running)
+        except StopIteration:
+            raise OutOfRangeError(message="End of sequence") from None
+        return _leaves(element)
+
+
+def _shape_leaves(shapes) -> list:
+    """The shapes in a structure of shapes (a shape is a tuple of ints and Nones, or None)."""
+    if shapes is None or (isinstance(shapes, tuple) and all(d is None or isinstance(d, (int, np.integer))
+                                                            for d in shapes)):
+        return [shapes]
+    if isinstance(shapes, tuple):
+        return [leaf for item in shapes for leaf in _shape_leaves(item)]
+    if isinstance(shapes, dict):
+        return [leaf for key in sorted(shapes) for leaf in _shape_leaves(shapes[key])]
+    return [tuple(shapes)]
+
+
+def _compatible(a, b) -> bool:
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def iterator_tensors(fetches) -> list:
+    """The iterators whose ``get_next`` tensors the fetches read."""
+    found, seen, stack = [], set(), list(tensors_in(fetches))
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.kind == "IteratorGetNext" and t.iterator not in found:
+            found.append(t.iterator)
+        stack.extend(tensors_in(t.args))
+        stack.extend(tensors_in(t.kwargs))
+        stack.extend(t.__dict__.get("control_inputs", ()))
+    return found

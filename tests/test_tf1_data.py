@@ -1,0 +1,137 @@
+"""tf.data in TF-1 graph mode: datasets run in Python, iterators whose get_next tensors a Session fills."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def drain(sess, tensors, feed=None):
+    out = []
+    while True:
+        try:
+            out.append(sess.run(tensors, feed))
+        except tf.errors.OutOfRangeError:
+            return out
+
+
+def test_one_shot_iterator_batches_and_ends():
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    y = np.arange(5)
+    features, labels = tf.data.Dataset.from_tensor_slices((x, y)).batch(2).make_one_shot_iterator().get_next()
+    assert features.shape.as_list() == [None, 2] and features.dtype == np.float32 and labels.dtype == np.int64
+    total = tf.reduce_sum(features, axis=1)
+    with tf.Session() as sess:
+        got = drain(sess, [total, labels])
+    np.testing.assert_allclose(np.concatenate([g[0] for g in got]), x.sum(1))
+    np.testing.assert_array_equal(np.concatenate([g[1] for g in got]), y)
+    assert [len(g[1]) for g in got] == [2, 2, 1]
+
+
+def test_one_element_per_run_shared_by_the_components_and_fetches():
+    ds = tf.data.Dataset.from_tensor_slices({"a": np.arange(3.0), "b": np.arange(3.0) * 10})
+    element = ds.make_one_shot_iterator().get_next()
+    both = element["a"] + element["b"]
+    with tf.Session() as sess:
+        assert sess.run([element["a"], both]) == [0.0, 0.0]
+        assert sess.run(both) == 11.0
+        assert sess.run({"x": element["b"], "y": both}) == {"x": 20.0, "y": 22.0}
+        with pytest.raises(tf.errors.OutOfRangeError):
+            sess.run(both)
+
+
+def test_shuffle_repeat_take_skip_map_filter():
+    ember.manual_seed(0)
+    ds = (tf.data.Dataset.range(10).shuffle(10).repeat(2).map(lambda v: v * 2)
+          .filter(lambda v: tf.not_equal(v, 4)).skip(1).take(15))
+    value = ds.make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        got = [int(v) for v in drain(sess, value)]
+    assert len(got) == 15 and 4 not in got and got != sorted(got)
+    assert set(got) <= set(range(0, 20, 2))
+    ds = tf.data.Dataset.range(5).shuffle(5, seed=1, reshuffle_each_iteration=False).repeat(2)
+    with tf.Session() as sess:
+        order = [int(v) for v in drain(sess, ds.make_one_shot_iterator().get_next())]
+    assert sorted(order[:5]) == list(range(5)) and order[:5] == order[5:]
+
+
+def test_map_with_numpy_and_tuple_arguments():
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(4.0), np.arange(4))).map(
+        lambda a, b: (tf.cast(b, tf.float32) + tf.cast(a, tf.float32), tf.square(a)))
+    s, sq = ds.batch(4).make_one_shot_iterator().get_next()
+    assert s.dtype == np.float32
+    with tf.Session() as sess:
+        got_s, got_sq = sess.run([s, sq])
+    np.testing.assert_allclose(got_s, 2 * np.arange(4.0))
+    np.testing.assert_allclose(got_sq, np.arange(4.0) ** 2)
+    plain = tf.data.Dataset.range(3).map(lambda v: np.float32(v) / 2).make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        assert [float(v) for v in drain(sess, plain)] == [0.0, 0.5, 1.0]
+
+
+def test_initializable_iterator_reads_placeholders_and_restarts():
+    data = tf.placeholder(tf.float32, [None, 3])
+    iterator = tf.data.Dataset.from_tensor_slices(data).batch(2).make_initializable_iterator()
+    batch = iterator.get_next()
+    mean = tf.reduce_mean(batch)
+    with tf.Session() as sess:
+        with pytest.raises(RuntimeError, match="initializ"):
+            sess.run(mean)
+        sess.run(iterator.initializer, {data: np.ones((4, 3), np.float32)})
+        assert drain(sess, mean) == [1.0, 1.0]
+        sess.run(iterator.initializer, {data: np.full((2, 3), 5.0, np.float32)})
+        assert drain(sess, mean) == [5.0]
+    with pytest.raises(ValueError, match="initializable"):
+        tf.data.Dataset.from_tensor_slices(data).make_one_shot_iterator()
+
+
+def test_reinitializable_iterator_switches_datasets():
+    train = tf.data.Dataset.from_tensor_slices(np.arange(6, dtype=np.float32)).batch(3)
+    valid = tf.data.Dataset.from_tensor_slices(np.arange(100, 102, dtype=np.float32)).batch(3)
+    iterator = tf.data.Iterator.from_structure(train.output_types, train.output_shapes)
+    value = iterator.get_next()
+    train_init, valid_init = iterator.make_initializer(train), iterator.make_initializer(valid)
+    with tf.Session() as sess:
+        sess.run(train_init)
+        assert [list(v) for v in drain(sess, value)] == [[0, 1, 2], [3, 4, 5]]
+        sess.run(valid_init)
+        assert [list(v) for v in drain(sess, value)] == [[100, 101]]
+    with pytest.raises(TypeError, match="do not match"):
+        iterator.make_initializer(tf.data.Dataset.range(3))
+
+
+def test_training_from_a_dataset():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 3)).astype(np.float32)
+    Y = (X @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+    x, y = tf.data.Dataset.from_tensor_slices((X, Y)).shuffle(256).batch(32).repeat().make_one_shot_iterator() \
+        .get_next()
+    w = tf.Variable(tf.zeros([3, 1]))
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - y))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(200):
+            sess.run(train)
+        np.testing.assert_allclose(sess.run(w).ravel(), [1.0, -2.0, 0.5], atol=1e-3)
+
+
+def test_batch_errors_and_feeding_over_the_iterator():
+    ragged = tf.data.Dataset.from_tensor_slices(np.arange(4.0)).map(lambda v: np.ones(int(v) + 1)).batch(2)
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match="different shapes"):
+            sess.run(ragged.make_one_shot_iterator().get_next())
+    value = tf.data.Dataset.range(3).make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        assert sess.run(value, {value: 42}) == 42  # a fed value does not draw an element
+        assert sess.run(value) == 0
+    with pytest.raises(ValueError, match="batch_size"):
+        tf.data.Dataset.range(3).batch(0)
