@@ -29,6 +29,7 @@ from ember.checkpoint import load, save
 from ember import nn
 from ember import graph, passes, runtime
 from ember.jit import jit
+from ember.torch_compile import compile  # noqa: A004  (torch.compile)
 from ember import embedding
 from ember import cuda
 from ember import utils

@@ -1,0 +1,85 @@
+"""``ember.compile``, PyTorch's ``torch.compile``: a function through ``ember.jit``; a module wrapped in an
+``OptimizedModule`` whose calls run the jit-compiled module (its parameters appear under ``_orig_mod.``, as in
+PyTorch's ``state_dict``).
+
+``ember.jit``'s results are not on the autograd tape: a compiled training step holds its own backward. So a
+compiled module called where its result will be differentiated (gradients enabled and a parameter or an argument
+requiring grad) runs its forward eagerly, with a warning the first time; under ``no_grad``, in evaluation with
+frozen parameters or in a jit-compiled training step that calls it, it runs compiled.
+
+>>> model = ember.compile(model)            # or @ember.compile on a function
+>>> with ember.no_grad():
+...     predictions = model(x)              # compiled
+>>> step = ember.compile(train_step)        # a whole step, backward and optimizer included: compiled
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+from ember.autograd import is_grad_enabled
+from ember.jit import jit
+from ember.nn.module import Module
+from ember.tensor import Tensor
+
+__all__ = ["OptimizedModule", "compile"]
+
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_EAGER_BACKENDS = ("eager", "aot_eager")
+
+
+class OptimizedModule(Module):
+    """``module`` whose calls run through ``ember.jit`` (``_orig_mod`` is the module itself)."""
+
+    def __init__(self, module: Module, dynamic: bool | None):
+        super().__init__()
+        self._orig_mod = module
+        object.__setattr__(self, "_compiled", jit(module, dynamic=dynamic))
+        object.__setattr__(self, "_warned", False)
+
+    def forward(self, *args, **kwargs):
+        if is_grad_enabled() and self._recorded(args, kwargs):
+            if not self._warned:
+                object.__setattr__(self, "_warned", True)
+                warnings.warn(f"ember.compile: {type(self._orig_mod).__name__}'s result is recorded for a backward "
+                              "outside the compiled code, so its forward runs eagerly; compile the whole training "
+                              "step (ember.compile(train_step)) to compile its backward too", stacklevel=2)
+            return self._orig_mod(*args, **kwargs)
+        return self._compiled(*args, **kwargs)
+
+    def _recorded(self, args: tuple, kwargs: dict) -> bool:
+        """Whether a parameter or a Tensor argument requires grad (the result goes on the tape)."""
+        if any(isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values())):
+            return True
+        return any(p.requires_grad for p in self._orig_mod.parameters())
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["_modules"]["_orig_mod"], name)
+
+
+def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: bool | None = None,  # noqa: A001
+            backend="inductor", mode: str | None = None, options: dict | None = None, disable: bool = False):
+    """``torch.compile``: ``model`` (a module or a function) compiled by ``ember.jit``; usable as a decorator with
+    or without arguments. ``fullgraph`` is always so (jit traces the whole call); ``mode`` and ``options`` are
+    checked and accepted; ``backend="eager"`` and ``disable=True`` return ``model`` itself."""
+    if mode not in _MODES:
+        raise RuntimeError(f"compile: unrecognized mode={mode!r}; expected one of {[m for m in _MODES if m]}")
+    if mode is not None and options is not None:
+        raise RuntimeError("compile: either mode or options can be specified, not both")
+    if not (isinstance(backend, str) or callable(backend)):
+        raise TypeError(f"compile: backend must be a string or a callable, got {type(backend).__name__}")
+
+    def wrap(target: Callable):
+        if not callable(target):
+            raise TypeError(f"compile: expected a callable or a Module, got {type(target).__name__}")
+        if disable or backend in _EAGER_BACKENDS:
+            return target
+        if isinstance(target, Module):
+            return OptimizedModule(target, dynamic)
+        return jit(target, dynamic=dynamic)
+
+    return wrap if model is None else wrap(model)

@@ -1,0 +1,93 @@
+"""``ember.compile`` (torch.compile's API over ember.jit): functions, modules, decorators, argument checks."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+
+
+def _model():
+    ember.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+
+
+def test_a_compiled_module_trains_as_the_eager_one():
+    rng = np.random.default_rng(0)
+    x = ember.tensor(rng.normal(size=(16, 4)).astype(np.float32))
+    y = ember.tensor(rng.integers(0, 3, size=16))
+    eager, compiled_source = _model(), _model()
+    compiled = ember.compile(compiled_source)
+    assert isinstance(compiled, ember.torch_compile.OptimizedModule) and compiled._orig_mod is compiled_source
+    assert list(compiled.state_dict()) == ["_orig_mod." + k for k in eager.state_dict()]
+    compiled_source.note = "kept"
+    assert compiled.note == "kept"  # attributes reach the module
+    eager.eval()
+    compiled.eval()
+    assert not compiled_source.training
+    opt_e = ember.optim.SGD(eager.parameters(), lr=0.1)
+    opt_c = ember.optim.SGD(compiled.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        for _ in range(5):
+            for model, opt in ((eager, opt_e), (compiled, opt_c)):
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+    for a, b in zip(eager.parameters(), compiled_source.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert compiled._compiled.cache.stats()["compiles"] == 0  # every call so far was recorded: eager
+    with ember.no_grad():
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert compiled._compiled.cache.stats()["compiles"] == 1
+
+
+def test_a_compiled_training_step_matches_eager():
+    rng = np.random.default_rng(1)
+    x = ember.tensor(rng.normal(size=(16, 4)).astype(np.float32))
+    y = ember.tensor(rng.integers(0, 3, size=16))
+    results = []
+    for compile_it in (False, True):
+        model = _model().eval()
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(a, b, model=model, opt=opt):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(a), b)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = ember.compile(step) if compile_it else step
+        losses = [float(run(x, y)) for _ in range(5)]
+        results.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_compile_a_function_and_as_a_decorator():
+    @ember.compile
+    def f(a, b):
+        return (a * b).sum()
+
+    @ember.compile(mode="reduce-overhead", dynamic=True)
+    def g(a):
+        return a.exp() + 1
+
+    a = ember.tensor([1.0, 2.0])
+    assert float(f(a, a)) == 5.0
+    np.testing.assert_allclose(g(a).numpy(), np.exp([1.0, 2.0]) + 1, rtol=1e-6)
+    np.testing.assert_allclose(g(ember.ones(5)).numpy(), np.full(5, np.e + 1), rtol=1e-6)
+
+
+def test_backends_disable_and_argument_errors():
+    model = _model()
+    assert ember.compile(model, backend="eager") is model
+    assert ember.compile(model, disable=True) is model
+    with pytest.raises(RuntimeError, match="unrecognized mode"):
+        ember.compile(model, mode="fastest")
+    with pytest.raises(RuntimeError, match="mode or options"):
+        ember.compile(model, mode="default", options={})
+    with pytest.raises(TypeError, match="callable"):
+        ember.compile(3)
