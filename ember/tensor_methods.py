@@ -272,6 +272,8 @@ class OpMethods(TensorLike):
     scatter = _ops.scatter
     index_fill = _ops.index_fill
     index_copy = _ops.index_copy
+    index_reduce = _ops.index_reduce
+    scatter_reduce = _ops.scatter_reduce
 
     @property
     def T(self):

@@ -815,6 +815,62 @@ _row("index_fill", lambda x: x.index_fill(1, ember.tensor([2, 0]), -1.0),
 _row("index_copy", lambda x, s: ember.index_copy(x, 0, ember.tensor([2, 0]), s), np_index_copy,
      ins(normal(3, 4), normal(2, 4)), ("index_add", "where", "div"),
      lambda x, s: torch.index_copy(x, 0, torch.tensor([2, 0]), s))
+
+
+# --- scatter_reduce and index_reduce (ops/scatter_reduce.py) ------------------------------------------------
+
+
+def np_scatter_reduce(x, axis, index, src, reduce, include_self=True):
+    """A loop over index's positions: each group's members (x's own element when include_self) reduced."""
+    groups = {}
+    for at in np.ndindex(index.shape):
+        target = at[:axis] + (index[at],) + at[axis + 1:]
+        groups.setdefault(target, [x[target]] if include_self else []).append(src[at])
+    pick = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce]
+    out = x.astype(np.float64).copy()
+    for target, members in groups.items():
+        out[target] = pick(members)
+    return out if x.dtype.kind == "f" else np.floor(out).astype(x.dtype)
+
+
+def np_index_reduce(x, axis, index, source, reduce, include_self=True):
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    spread = np.broadcast_to(np.reshape(index, shape), source.shape)
+    return np_scatter_reduce(x, axis, spread, source, reduce, include_self)
+
+
+_SCATTER_INDEX = [[0, 2, 0], [0, 1, 0], [1, 2, 2]]
+for _reduce in ("sum", "prod", "mean", "amax", "amin"):
+    for _include in (True, False):
+        _row(f"scatter_reduce_{_reduce}{'' if _include else '_exclude_self'}",
+             lambda x, s, r=_reduce, i=_include: ember.scatter_reduce(x, 1, ember.tensor(_SCATTER_INDEX), s, r,
+                                                                      include_self=i),
+             lambda x, s, r=_reduce, i=_include: np_scatter_reduce(x, 1, np.array(_SCATTER_INDEX), s, r, i),
+             ins(normal(3, 4), normal(3, 3)),
+             "scatter_reduce" if _reduce in ("prod", "amax", "amin") else "scatter_add",
+             lambda x, s, r=_reduce, i=_include: torch.scatter_reduce(x, 1, torch.tensor(_SCATTER_INDEX), s, r,
+                                                                      include_self=i))
+_row("scatter_reduce_amax_ties", lambda x, s: x.scatter_reduce(0, ember.tensor([[0, 1], [0, 1]]), s, "amax"),
+     lambda x, s: np_scatter_reduce(x, 0, np.array([[0, 1], [0, 1]]), s, "amax"),
+     ins(const([[2.0, 1.0], [0.0, 0.0]]), const([[2.0, -1.0], [2.0, 3.0]])), "scatter_reduce",
+     lambda x, s: x.scatter_reduce(0, torch.tensor([[0, 1], [0, 1]]), s, "amax"), grad=False)
+_row("scatter_reduce_prod_zeros", lambda x, s: ember.scatter_reduce(x, 0, ember.tensor([0, 0, 1, 2, 2]), s, "prod"),
+     lambda x, s: np_scatter_reduce(x, 0, np.array([0, 0, 1, 2, 2]), s, "prod"),
+     ins(normal(3, shift=3.0), const([0.0, 1.5, 0.0, -0.5, 2.0])), "scatter_reduce",
+     lambda x, s: torch.scatter_reduce(x, 0, torch.tensor([0, 0, 1, 2, 2]), s, "prod"), double_grad=False)
+_row("scatter_reduce_int_mean", lambda x, s: ember.scatter_reduce(x, 0, ember.tensor([0, 0, 2]), s, "mean"),
+     lambda x, s: np_scatter_reduce(x, 0, np.array([0, 0, 2]), s, "mean"), ins(ints(-9, 9, 3), ints(-9, 9, 3)),
+     "scatter_add", lambda x, s: torch.scatter_reduce(x, 0, torch.tensor([0, 0, 2]), s, "mean"), grad=False)
+for _reduce in ("prod", "mean", "amax", "amin"):
+    _row(f"index_reduce_{_reduce}", lambda x, s, r=_reduce: x.index_reduce(1, ember.tensor([2, 0, 2]), s, r),
+         lambda x, s, r=_reduce: np_index_reduce(x, 1, np.array([2, 0, 2]), s, r), ins(normal(2, 4), normal(2, 3)),
+         ("broadcast_to", "scatter_reduce" if _reduce != "mean" else "scatter_add"),
+         lambda x, s, r=_reduce: x.index_reduce(1, torch.tensor([2, 0, 2]), s, r))
+_row("index_reduce_amin_exclude_self", lambda x, s: ember.index_reduce(x, 0, ember.tensor([1, 1]), s, "amin",
+                                                                       include_self=False),
+     lambda x, s: np_index_reduce(x, 0, np.array([1, 1]), s, "amin", False), ins(normal(3, 2), normal(2, 2)),
+     "scatter_reduce", lambda x, s: torch.index_reduce(x, 0, torch.tensor([1, 1]), s, "amin", include_self=False))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

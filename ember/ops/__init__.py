@@ -197,6 +197,7 @@ from ember.ops.reduction import (
 )
 from ember.ops.registry import ELEMENTWISE, NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, ShapeError, Spec, defop
 from ember.ops.sampling import affine_grid, grid_sample
+from ember.ops.scatter_reduce import index_reduce, scatter_reduce
 from ember.ops.shape import (
     broadcast_to,
     clone,
@@ -287,6 +288,7 @@ __all__ = [
     "round", "rsqrt", "trunc",
     "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
     "standard_gamma_grad",
+    "index_reduce", "scatter_reduce",
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",
