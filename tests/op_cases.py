@@ -817,6 +817,70 @@ _row("index_copy", lambda x, s: ember.index_copy(x, 0, ember.tensor([2, 0]), s),
      lambda x, s: torch.index_copy(x, 0, torch.tensor([2, 0]), s))
 
 
+# --- PyTorch's shape, view and split functions (ops/views.py) ----------------------------------------------
+
+
+def np_block_diag(*blocks):
+    blocks = [np.atleast_2d(b) for b in blocks]
+    out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+    r = c = 0
+    for b in blocks:
+        out[r:r + b.shape[0], c:c + b.shape[1]] = b
+        r, c = r + b.shape[0], c + b.shape[1]
+    return out
+
+
+_row("atleast_1d_2d_3d", lambda a, b: [ember.atleast_1d(a), *ember.atleast_2d(a, b), *ember.atleast_3d([a, b])],
+     lambda a, b: [np.atleast_1d(a), np.atleast_2d(a), np.atleast_2d(b), np.atleast_3d(a), np.atleast_3d(b)],
+     ins(normal(), normal(3)), "reshape",
+     lambda a, b: [torch.atleast_1d(a), *torch.atleast_2d(a, b), *torch.atleast_3d([a, b])])
+_row("movedim_pairs", lambda x: ember.movedim(x, (0, 1), (2, 0)), lambda x: np.moveaxis(x, (0, 1), (2, 0)),
+     ins(normal(2, 3, 4)), "transpose", lambda x: torch.movedim(x, (0, 1), (2, 0)))
+_row("moveaxis_swapdims_t", lambda x, m: [x.moveaxis(-1, 0), x.swapdims(0, 2), ember.t(m)],
+     lambda x, m: [np.moveaxis(x, -1, 0), np.swapaxes(x, 0, 2), m.T], ins(normal(2, 3, 4), normal(2, 5)),
+     "transpose", lambda x, m: [x.moveaxis(-1, 0), x.swapdims(0, 2), torch.t(m)])
+_row("narrow_negative_start", lambda x: ember.narrow(x, 1, -3, 2), lambda x: x[:, 1:3], ins(normal(3, 4)), "getitem",
+     lambda x: torch.narrow(x, 1, -3, 2))
+_row("take_along_dim_broadcast", lambda x: ember.take_along_dim(x, ember.tensor([[[2], [0], [1]]]), 1),
+     lambda x: np.take_along_axis(x, np.array([[[2], [0], [1]]]), 1), ins(normal(2, 3, 4)),
+     ("broadcast_to", "gather"), lambda x: torch.take_along_dim(x, torch.tensor([[[2], [0], [1]]]), 1))
+_row("take_along_dim_flat", lambda x: x.take_along_dim(ember.tensor([5, 0, 5])), lambda x: x.ravel()[[5, 0, 5]],
+     ins(normal(2, 3)), ("reshape", "take"), lambda x: x.take_along_dim(torch.tensor([5, 0, 5])))
+_row("tensor_split_sections_indices", lambda x: [*ember.tensor_split(x, 3, 1), *x.tensor_split([1, 6, 4], dim=1)],
+     lambda x: [*np.array_split(x, 3, 1), *np.array_split(x, [1, 6, 4], 1)], ins(normal(3, 5)), "getitem",
+     lambda x: [*torch.tensor_split(x, 3, 1), *x.tensor_split([1, 6, 4], dim=1)])
+_row("hsplit_vsplit_dsplit", lambda x: [*ember.hsplit(x, 2), *ember.vsplit(x, [1]), *x.dsplit(3)],
+     lambda x: [*np.hsplit(x, 2), *np.vsplit(x, [1]), *np.dsplit(x, 3)], ins(normal(2, 4, 3)), "getitem",
+     lambda x: [*torch.hsplit(x, 2), *torch.vsplit(x, [1]), *x.dsplit(3)])
+_row("split_with_sizes", lambda x: x.split_with_sizes([1, 3], dim=1), lambda x: np.split(x, [1], 1),
+     ins(normal(2, 4)), "getitem", lambda x: x.split_with_sizes([1, 3], dim=1))
+_row("fliplr_flipud_rot90", lambda x: [ember.fliplr(x), x.flipud(), ember.rot90(x), x.rot90(-1, (2, 0)),
+                                       ember.rot90(x, 2, [1, 2])],
+     lambda x: [np.fliplr(x), np.flipud(x), np.rot90(x), np.rot90(x, -1, (2, 0)), np.rot90(x, 2, (1, 2))],
+     ins(normal(2, 3, 4)), ("getitem", "transpose"),
+     lambda x: [torch.fliplr(x), x.flipud(), torch.rot90(x), x.rot90(-1, (2, 0)), torch.rot90(x, 2, [1, 2])])
+_row("column_stack_row_stack", lambda a, b: [ember.column_stack([a, b, a]), ember.row_stack([a, a])],
+     lambda a, b: [np.column_stack([a, b, a]), np.vstack([a, a])], ins(normal(3), normal(3, 2)),
+     ("reshape", "concat"), lambda a, b: [torch.column_stack([a, b, a]), torch.row_stack([a, a])])
+_row("block_diag", lambda a, b, c: ember.block_diag(a, b, c), np_block_diag, ins(normal(2, 3), normal(), normal(2)),
+     ("pad", "concat"), torch and torch.block_diag)
+_row("cartesian_prod", lambda a, b: ember.cartesian_prod(a, b),
+     lambda a, b: np.stack([np.repeat(a, len(b)), np.tile(b, len(a))], 1), ins(normal(3), normal(2)),
+     ("broadcast_to", "concat"), torch and torch.cartesian_prod)
+_row("combinations", lambda x: [ember.combinations(x, 3), ember.combinations(x, with_replacement=True)],
+     lambda x: [np.array(list(itertools.combinations(x, 3))),
+                np.array(list(itertools.combinations_with_replacement(x, 2)))], ins(normal(4)), "take",
+     lambda x: [torch.combinations(x, 3), torch.combinations(x, with_replacement=True)])
+_row("unfold_method", lambda x: x.unfold(1, 2, 2),
+     lambda x: np.lib.stride_tricks.sliding_window_view(x, 2, 1)[:, ::2], ins(normal(2, 5, 3)), ("take", "transpose"),
+     lambda x: x.unfold(1, 2, 2))
+_row("sum_to_size", lambda x: x.sum_to_size(1, 3, 1), lambda x: x.sum((0, 2), keepdims=True), ins(normal(2, 3, 4)),
+     "sum", lambda x: x.sum_to_size(1, 3, 1))
+_row("as_strided_overlapping", lambda x: ember.as_strided(x, (3, 3), (2, 1), 1),
+     lambda x: np.lib.stride_tricks.as_strided(x.ravel()[1:], (3, 3), (16, 8)).copy(), ins(normal(2, 4)), "take",
+     lambda x: torch.as_strided(x, (3, 3), (2, 1), 1))
+
+
 # --- scatter_reduce and index_reduce (ops/scatter_reduce.py) ------------------------------------------------
 
 

@@ -132,6 +132,7 @@ from ember.ops.elementwise_torch import (
     nextafter,
 )
 from ember.ops.gamma_grad import standard_gamma_grad
+from ember.ops.index_sets import argwhere, nonzero_static, tril_indices, triu_indices, unravel_index
 from ember.ops.indexing import (
     diag,
     diagonal,
@@ -203,7 +204,6 @@ from ember.ops.shape import (
     clone,
     expand,
     flatten,
-    moveaxis,
     permute,
     ravel,
     reshape,
@@ -244,6 +244,34 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.views import (
+    as_strided,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    dsplit,
+    fliplr,
+    flipud,
+    hsplit,
+    moveaxis,
+    movedim,
+    narrow,
+    narrow_copy,
+    rot90,
+    split_with_sizes,
+    sum_to_size,
+    t,
+    take_along_dim,
+    tensor_split,
+    unfold,
+    unsafe_chunk,
+    unsafe_split,
+    vsplit,
+)
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -269,6 +297,8 @@ mvlgamma = multigammaln  # PyTorch's top-level name
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
+swapdims = swapaxes
+row_stack = vstack
 
 __all__ = [
     "flip", "index_select", "masked_select", "roll", "tril", "triu",
@@ -289,6 +319,10 @@ __all__ = [
     "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
     "standard_gamma_grad",
     "index_reduce", "scatter_reduce",
+    "argwhere", "as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "cartesian_prod",
+    "column_stack", "combinations", "dsplit", "fliplr", "flipud", "hsplit", "movedim", "narrow", "narrow_copy",
+    "nonzero_static", "rot90", "row_stack", "split_with_sizes", "swapdims", "t", "take_along_dim", "tensor_split",
+    "tril_indices", "triu_indices", "unravel_index", "unsafe_chunk", "unsafe_split", "vsplit",
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",
