@@ -290,8 +290,16 @@ class OpMethods(TensorLike):
     rot90 = _ops.rot90
     argwhere = _ops.argwhere
     nonzero_static = _ops.nonzero_static
+    diag_embed = _ops.diag_embed
+    diagflat = _ops.diagflat
+    diagonal_scatter = _ops.diagonal_scatter
+    select_scatter = _ops.select_scatter
+    slice_scatter = _ops.slice_scatter
+    index_put = _ops.index_put
     index_reduce = _ops.index_reduce
     scatter_reduce = _ops.scatter_reduce
+    masked_scatter = _ops.masked_scatter
+    put = _ops.put
     unfold = _ops.unfold
     sum_to_size = _ops.sum_to_size
     as_strided = _ops.as_strided

@@ -881,6 +881,78 @@ _row("as_strided_overlapping", lambda x: ember.as_strided(x, (3, 3), (2, 1), 1),
      lambda x: torch.as_strided(x, (3, 3), (2, 1), 1))
 
 
+# --- copies written through views and indices (ops/scatter_views.py) ---------------------------------------
+
+
+def np_diag_embed(x, offset=0):
+    n = x.shape[-1] + abs(offset)
+    out = np.zeros(x.shape[:-1] + (n, n))
+    for at in np.ndindex(x.shape[:-1]):
+        out[at] = np.diag(x[at], offset)
+    return out
+
+
+def np_replaced(x, index, src):
+    out = x.copy()
+    out[index] = src
+    return out
+
+
+def np_diagonal_scatter(x, src, offset, dim1, dim2):
+    out = np.moveaxis(x.copy(), (dim1, dim2), (-2, -1))
+    rows, cols = out.shape[-2:]
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    steps = np.arange(n)
+    out[..., steps + max(-offset, 0), steps + max(offset, 0)] = src
+    return np.moveaxis(out, (-2, -1), (dim1, dim2))
+
+
+def np_masked_scatter(x, mask, source):
+    out = x.copy()
+    mask = np.broadcast_to(mask, x.shape)
+    out[mask] = source.ravel()[:mask.sum()]
+    return out
+
+
+def np_put(x, index, source, accumulate):
+    out = x.copy().ravel()
+    if accumulate:
+        np.add.at(out, index.ravel(), source.ravel())
+    else:
+        out[index.ravel()] = source.ravel()
+    return out.reshape(x.shape)
+
+
+_row("diag_embed_offset_dims", lambda x: ember.diag_embed(x, 1, 0, 2),
+     lambda x: np.moveaxis(np_diag_embed(x, 1), (-2, -1), (0, 2)), ins(normal(2, 3)), ("getitem_grad", "transpose"),
+     lambda x: torch.diag_embed(x, 1, 0, 2))
+_row("diagflat", lambda x: x.diagflat(-1), lambda x: np.diagflat(x, -1), ins(normal(2, 2)), "getitem_grad",
+     lambda x: x.diagflat(-1))
+_row("diagonal_scatter", lambda x, s: ember.diagonal_scatter(x, s, 1, 2, 1),
+     lambda x, s: np_diagonal_scatter(x, s, 1, 2, 1), ins(normal(2, 3, 4), normal(2, 2)),
+     ("getitem_grad", "where", "transpose"), lambda x, s: torch.diagonal_scatter(x, s, 1, 2, 1))
+_row("select_scatter", lambda x, s: x.select_scatter(s, 1, -1), lambda x, s: np_replaced(x, (slice(None), 2), s),
+     ins(normal(2, 3, 4), normal(2, 4)), ("getitem_grad", "where"), lambda x, s: x.select_scatter(s, 1, -1))
+_row("slice_scatter_step", lambda x, s: ember.slice_scatter(x, s, 1, 1, None, 2),
+     lambda x, s: np_replaced(x, (slice(None), slice(1, None, 2)), s), ins(normal(3, 5), normal(3, 2)),
+     ("getitem_grad", "where"), lambda x, s: torch.slice_scatter(x, s, 1, 1, None, 2))
+_row("index_put_broadcast", lambda x, v: ember.index_put(x, (ember.tensor([2, 0]),), v),
+     lambda x, v: np_replaced(x, [2, 0], v), ins(normal(3, 4), normal(4)), ("broadcast_to", "getitem_grad", "where"),
+     lambda x, v: torch.index_put(x, (torch.tensor([2, 0]),), v))
+_row("index_put_accumulate", lambda x, v: x.index_put((ember.tensor([1, 1, 0]), ember.tensor([2, 2, 0])), v, True),
+     lambda x, v: np_put(x, np.array([6, 6, 0]), v, True), ins(normal(2, 4), normal(3)), ("getitem_grad", "add"),
+     lambda x, v: x.index_put((torch.tensor([1, 1, 0]), torch.tensor([2, 2, 0])), v, True))
+_row("masked_scatter", lambda x, s: ember.masked_scatter(x, ember.tensor([True, False, True]), s),
+     lambda x, s: np_masked_scatter(x, np.array([True, False, True]), s), ins(normal(2, 3), normal(2, 4)),
+     ("getitem", "getitem_grad", "where"),
+     lambda x, s: torch.masked_scatter(x, torch.tensor([True, False, True]), s))
+_row("put_accumulate", lambda x, s: x.put(ember.tensor([[4, -1], [4, 0]]), s, accumulate=True),
+     lambda x, s: np_put(x, np.array([4, 5, 4, 0]), s, True), ins(normal(2, 3), normal(2, 2)),
+     ("getitem_grad", "add"), lambda x, s: x.put(torch.tensor([[4, -1], [4, 0]]), s, accumulate=True))
+_row("put_method", lambda x, s: x.put(ember.tensor([3, 1]), s), lambda x, s: np_put(x, np.array([3, 1]), s, False),
+     ins(normal(2, 2), normal(2)), ("getitem_grad", "where"), lambda x, s: x.put(torch.tensor([3, 1]), s))
+
+
 # --- scatter_reduce and index_reduce (ops/scatter_reduce.py) ------------------------------------------------
 
 

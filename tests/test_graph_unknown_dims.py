@@ -57,6 +57,9 @@ BATCH_REFUSED = {
     "combinations": "the combinations are listed from the input's size",
     "sum_to_size": "the target size is checked against the input's sizes",
     "as_strided_overlapping": "the strided positions are checked against the input's size",
+    **{name: "the written positions' mask is made from the input's sizes" for name in (
+        "diag_embed_offset_dims", "diagflat", "diagonal_scatter", "select_scatter", "slice_scatter_step",
+        "index_put_broadcast", "index_put_accumulate", "masked_scatter", "put_accumulate", "put_method")},
 }
 
 # Rows whose graph builds with the batch unknown but whose gradient, asked of it later, is refused clearly.

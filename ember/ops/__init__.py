@@ -199,6 +199,16 @@ from ember.ops.reduction import (
 from ember.ops.registry import ELEMENTWISE, NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, ShapeError, Spec, defop
 from ember.ops.sampling import affine_grid, grid_sample
 from ember.ops.scatter_reduce import index_reduce, scatter_reduce
+from ember.ops.scatter_views import (
+    diag_embed,
+    diagflat,
+    diagonal_scatter,
+    index_put,
+    masked_scatter,
+    put,
+    select_scatter,
+    slice_scatter,
+)
 from ember.ops.shape import (
     broadcast_to,
     clone,
@@ -318,11 +328,12 @@ __all__ = [
     "round", "rsqrt", "trunc",
     "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
     "standard_gamma_grad",
-    "index_reduce", "scatter_reduce",
     "argwhere", "as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "cartesian_prod",
-    "column_stack", "combinations", "dsplit", "fliplr", "flipud", "hsplit", "movedim", "narrow", "narrow_copy",
-    "nonzero_static", "rot90", "row_stack", "split_with_sizes", "swapdims", "t", "take_along_dim", "tensor_split",
-    "tril_indices", "triu_indices", "unravel_index", "unsafe_chunk", "unsafe_split", "vsplit",
+    "column_stack", "combinations", "diag_embed", "diagflat", "diagonal_scatter", "dsplit", "fliplr", "flipud",
+    "hsplit", "index_put", "index_reduce", "masked_scatter", "movedim", "narrow", "narrow_copy", "nonzero_static",
+    "put", "rot90", "row_stack", "scatter_reduce", "select_scatter", "slice_scatter", "split_with_sizes",
+    "swapdims", "t", "take_along_dim", "tensor_split", "tril_indices", "triu_indices", "unravel_index",
+    "unsafe_chunk", "unsafe_split", "vsplit",
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",
