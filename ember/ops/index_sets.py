@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.convert import as_tensor
+from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import floor_divide, nonzero, remainder
 from ember.ops.infer import as_int, check_sizes
 from ember.ops.join import concat
-from ember.ops.shape import broadcast_to
 
 
 def _triangle_indices(name: str, row: int, col: int, offset: int, dtype, lower: bool) -> TensorLike:
@@ -59,7 +58,7 @@ def nonzero_static(x, *, size: int, fill_value: int = -1) -> TensorLike:
     found = nonzero(x)
     if found.shape[0] >= size:
         return found[:size]
-    fill = as_tensor(np.full((size - found.shape[0], max(x.ndim, 1) if x.ndim else 0),
+    fill = as_tensor(np.full((size - found.shape[0], x.ndim),
                              as_int("nonzero_static", fill_value, "fill_value"), np.int64), found)
     return concat([found, fill], 0)
 
@@ -77,11 +76,11 @@ def unravel_index(indices, shape) -> tuple:
     shape = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
     shape = check_sizes("unravel_index", shape, "shape")
     numel = int(np.prod(shape, dtype=np.int64))
-    if indices.symbolic is False and indices.array.size and numel == 0:
+    if numel == 0:
         raise ValueError(f"unravel_index: a shape {list(shape)} of no elements has no index")
     coords = []
-    rest = indices if indices.dtype == np.int64 else indices.long()
+    rest = indices if indices.dtype == np.int64 else cast(indices, np.int64)
     for size in reversed(shape):
-        coords.append(remainder(rest, size) if size else rest)
-        rest = floor_divide(rest, size) if size else rest
-    return tuple(broadcast_to(c, tuple(indices.shape)) for c in reversed(coords))
+        coords.append(remainder(rest, size))
+        rest = floor_divide(rest, size)
+    return tuple(reversed(coords))

@@ -49,12 +49,32 @@ def _region(index_shape) -> tuple:
     return tuple(slice(0, d) for d in index_shape)
 
 
+def reduce_at(xp, out, at: tuple, values, reduce: str) -> None:
+    """``ufunc.at(out, at, values)`` for ``reduce``'s ufunc. NumPy has it; on other array modules (CuPy's ``at``
+    covers few ufuncs) the members are applied in layers that name each position at most once, each position's
+    members in index order, as NumPy applies them."""
+    ufunc = getattr(xp, _UFUNCS[reduce])
+    if xp is np:
+        ufunc.at(out, at, values)
+        return
+    targets = xp.ravel_multi_index(tuple(xp.broadcast_arrays(*at)), out.shape).ravel()
+    values = xp.broadcast_to(values, targets.shape if values.ndim == 0 else values.shape).ravel()
+    order = xp.argsort(targets, kind="stable")
+    ordered = targets[order]
+    rank = xp.empty_like(order)
+    rank[order] = xp.arange(ordered.size) - xp.searchsorted(ordered, ordered, side="left")
+    flat = out.reshape(-1)
+    for layer in range(int(rank.max()) + 1 if rank.size else 0):
+        pick = rank == layer
+        flat[targets[pick]] = ufunc(flat[targets[pick]], values[pick])
+
+
 def _forward(xp, x, index, src, *, axis, reduce, include_self):
     out = x.copy()
     at = _along_axis(xp, index, axis)
     if not include_self:
         out[at] = _identity(x.dtype, reduce)
-    getattr(xp, _UFUNCS[reduce]).at(out, at, src[_region(index.shape)])
+    reduce_at(xp, out, at, src[_region(index.shape)], reduce)
     return out
 
 
