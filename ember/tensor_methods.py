@@ -274,7 +274,7 @@ class OpMethods(TensorLike):
     index_copy = _ops.index_copy
     movedim = _ops.movedim
     moveaxis = _ops.moveaxis
-    swapdims = _ops.swapaxes
+    swapdims = _ops.swapdims
     narrow = _ops.narrow
     narrow_copy = _ops.narrow_copy
     take_along_dim = _ops.take_along_dim

@@ -274,6 +274,7 @@ from ember.ops.views import (
     rot90,
     split_with_sizes,
     sum_to_size,
+    swapdims,
     t,
     take_along_dim,
     tensor_split,
@@ -307,7 +308,6 @@ mvlgamma = multigammaln  # PyTorch's top-level name
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
-swapdims = swapaxes
 row_stack = vstack
 
 __all__ = [

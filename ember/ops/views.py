@@ -89,6 +89,11 @@ def _move(name: str, x, source, destination) -> TensorLike:
     return transpose(x, tuple(order)) if order != list(range(x.ndim)) else x
 
 
+def swapdims(x, dim0: int, dim1: int) -> TensorLike:
+    """``x`` with dims ``dim0`` and ``dim1`` exchanged (PyTorch's name for ``swapaxes``)."""
+    return swapaxes(x, dim0, dim1)
+
+
 def narrow(x, dim: int, start, length: int) -> TensorLike:
     """The slice ``start:start + length`` along ``dim`` (``start`` may be negative or a 0-d tensor).
 
@@ -105,7 +110,7 @@ def narrow(x, dim: int, start, length: int) -> TensorLike:
     if not -size <= start <= size:
         raise IndexError(f"narrow: start {start} is out of range for dimension {axis} of size {size} (shape "
                          f"{list(x.shape)})")
-    start %= size if size and start < 0 else max(size, 1)
+    start = start + size if start < 0 else start
     if length < 0 or start + length > size:
         raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension {axis} of size {size} "
                          f"(shape {list(x.shape)})")
