@@ -26,14 +26,14 @@ from ember.ops.indexing import (
 )
 from ember.ops.infer import check_axis, differ, movement_cost, normalize_axis
 from ember.ops.modes import vjp_rule
-from ember.ops.registry import NO_ONNX, Spec, defop, shape_error
+from ember.ops.registry import Spec, defop, shape_error
 from ember.ops.shape import broadcast_to, reshape
 
 REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 _UFUNCS = {"prod": "multiply", "amax": "maximum", "amin": "minimum"}
 
 
-def _identity(dtype: np.dtype, reduce: str):
+def reduction_identity(dtype: np.dtype, reduce: str):
     """The value a group starts from when the input's own element is left out."""
     if reduce == "prod":
         return 1
@@ -73,7 +73,7 @@ def _forward(xp, x, index, src, *, axis, reduce, include_self):
     out = x.copy()
     at = _along_axis(xp, index, axis)
     if not include_self:
-        out[at] = _identity(x.dtype, reduce)
+        out[at] = reduction_identity(x.dtype, reduce)
     reduce_at(xp, out, at, src[_region(index.shape)], reduce)
     return out
 
@@ -159,7 +159,7 @@ SCATTER_REDUCE = defop(
     infer=_infer,
     vjp=vjp_rule(_rule),
     cost=movement_cost,
-    onnx=NO_ONNX,
+    onnx="ScatterElements",
     saves_output=True,
 )
 
