@@ -30,7 +30,7 @@ def known(name: str, *tensors: TensorLike) -> None:
                              "the result is laid out from the sizes; build the graph with known sizes")
 
 
-def _at_least_all(name: str, ndim: int, tensors: tuple):
+def _at_least_all(ndim: int, tensors: tuple) -> TensorLike | tuple:
     """One tensor in, one out; several (or one sequence of them) in, a tuple out, as PyTorch's."""
     if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)):
         return _at_least(as_tensor(tensors[0]), ndim)
@@ -38,23 +38,23 @@ def _at_least_all(name: str, ndim: int, tensors: tuple):
     return tuple(_at_least(as_tensor(t), ndim) for t in tensors)
 
 
-def atleast_1d(*tensors):
+def atleast_1d(*tensors) -> TensorLike | tuple:
     """Each tensor with at least one dimension (a 0-d one becomes shape (1,)).
 
     >>> ember.atleast_1d(ember.tensor(3.0)).shape
     (1,)
     """
-    return _at_least_all("atleast_1d", 1, tensors)
+    return _at_least_all(1, tensors)
 
 
-def atleast_2d(*tensors):
+def atleast_2d(*tensors) -> TensorLike | tuple:
     """Each tensor with at least two dimensions: () -> (1, 1), (n,) -> (1, n)."""
-    return _at_least_all("atleast_2d", 2, tensors)
+    return _at_least_all(2, tensors)
 
 
-def atleast_3d(*tensors):
+def atleast_3d(*tensors) -> TensorLike | tuple:
     """Each tensor with at least three dimensions: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
-    return _at_least_all("atleast_3d", 3, tensors)
+    return _at_least_all(3, tensors)
 
 
 def movedim(x, source, destination) -> TensorLike:
