@@ -291,6 +291,28 @@ class InplaceMethods:
             self.array[index] = values
         return self
 
+    def index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True):
+        """``index_reduce`` written into this tensor."""
+        _check(self, "index_reduce_", source)
+        return _write(self, "index_reduce_", _ops().index_reduce(self, dim, index, source, reduce,
+                                                                 include_self=include_self))
+
+    def scatter_reduce_(self, dim: int, index, src, reduce: str, *, include_self: bool = True):
+        """``scatter_reduce`` written into this tensor."""
+        _check(self, "scatter_reduce_", src)
+        return _write(self, "scatter_reduce_", _ops().scatter_reduce(self, dim, index, src, reduce,
+                                                                     include_self=include_self))
+
+    def masked_scatter_(self, mask, source):
+        """``masked_scatter`` written into this tensor."""
+        _check(self, "masked_scatter_", source)
+        return _write(self, "masked_scatter_", _ops().masked_scatter(self, mask, source))
+
+    def put_(self, index, source, accumulate: bool = False):
+        """``put`` written into this tensor."""
+        _check(self, "put_", source)
+        return _write(self, "put_", _ops().put(self, index, source, accumulate))
+
     def masked_fill_(self, mask, value):
         """Set the elements where ``mask`` is true to ``value``, in place."""
         _check(self, "masked_fill_", value)

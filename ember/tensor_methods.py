@@ -272,6 +272,42 @@ class OpMethods(TensorLike):
     scatter = _ops.scatter
     index_fill = _ops.index_fill
     index_copy = _ops.index_copy
+    movedim = _ops.movedim
+    moveaxis = _ops.moveaxis
+    swapdims = _ops.swapdims
+    narrow = _ops.narrow
+    narrow_copy = _ops.narrow_copy
+    take_along_dim = _ops.take_along_dim
+    tensor_split = _ops.tensor_split
+    hsplit = _ops.hsplit
+    vsplit = _ops.vsplit
+    dsplit = _ops.dsplit
+    split_with_sizes = _ops.split_with_sizes
+    unsafe_split = _ops.unsafe_split
+    unsafe_chunk = _ops.unsafe_chunk
+    fliplr = _ops.fliplr
+    flipud = _ops.flipud
+    rot90 = _ops.rot90
+    argwhere = _ops.argwhere
+    nonzero_static = _ops.nonzero_static
+    diag_embed = _ops.diag_embed
+    diagflat = _ops.diagflat
+    diagonal_scatter = _ops.diagonal_scatter
+    select_scatter = _ops.select_scatter
+    slice_scatter = _ops.slice_scatter
+    index_put = _ops.index_put
+    index_reduce = _ops.index_reduce
+    scatter_reduce = _ops.scatter_reduce
+    masked_scatter = _ops.masked_scatter
+    put = _ops.put
+    unfold = _ops.unfold
+    sum_to_size = _ops.sum_to_size
+    as_strided = _ops.as_strided
+    ravel = _ops.ravel
+
+    def where(self, condition, y):
+        """``ember.where(condition, self, y)`` (PyTorch's method takes the tensor as the true branch)."""
+        return _ops.where(condition, self, y)
 
     @property
     def T(self):

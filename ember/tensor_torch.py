@@ -1,6 +1,6 @@
 """Tensor methods under PyTorch's names that are not op functions themselves (mixed into ``Tensor``).
 
-``mm``, ``t``, ``narrow``, ``contiguous``, comparisons ``eq``/``ne``/``lt``/``le``/``gt``/``ge``,
+``mm``, ``t``, ``contiguous``, comparisons ``eq``/``ne``/``lt``/``le``/``gt``/``ge``,
 ``view_as``/``reshape_as``/``expand_as``/``type_as``, ``type``, ``is_cuda``, ``is_floating_point``, ``element_size``,
 ``nelement`` and ``format(t, spec)``. (``new_zeros``, ``new_tensor``... make tensors: they are ``ember.creation``'s,
 attached in ``tensor_attach.py``.)
@@ -54,15 +54,6 @@ class TorchMethods:
             raise ValueError(f"t: expects a tensor of at most 2 dimensions, got shape {list(self.shape)}; use "
                              "transpose(d0, d1) or permute")
         return _ops().transpose(self) if self.ndim == 2 else self
-
-    def narrow(self, dim: int, start: int, length: int):
-        """The slice ``start:start + length`` along ``dim`` (a view, as in PyTorch)."""
-        size = self.shape[dim]
-        start = start + size if start < 0 else start
-        if not 0 <= start <= size or length < 0 or start + length > size:
-            raise IndexError(f"narrow: start {start} and length {length} do not fit dimension {dim} of size {size}")
-        index = (slice(None),) * (dim % self.ndim) + (slice(start, start + length),)
-        return self[index]
 
     def contiguous(self):
         """The tensor itself when its data is C-contiguous, else a contiguous copy (gradients flow through)."""

@@ -815,6 +815,198 @@ _row("index_fill", lambda x: x.index_fill(1, ember.tensor([2, 0]), -1.0),
 _row("index_copy", lambda x, s: ember.index_copy(x, 0, ember.tensor([2, 0]), s), np_index_copy,
      ins(normal(3, 4), normal(2, 4)), ("index_add", "where", "div"),
      lambda x, s: torch.index_copy(x, 0, torch.tensor([2, 0]), s))
+
+
+# --- PyTorch's shape, view and split functions (ops/views.py) ----------------------------------------------
+
+
+def np_block_diag(*blocks):
+    blocks = [np.atleast_2d(b) for b in blocks]
+    out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+    r = c = 0
+    for b in blocks:
+        out[r:r + b.shape[0], c:c + b.shape[1]] = b
+        r, c = r + b.shape[0], c + b.shape[1]
+    return out
+
+
+_row("atleast_1d_2d_3d", lambda a, b: [ember.atleast_1d(a), *ember.atleast_2d(a, b), *ember.atleast_3d([a, b])],
+     lambda a, b: [np.atleast_1d(a), np.atleast_2d(a), np.atleast_2d(b), np.atleast_3d(a), np.atleast_3d(b)],
+     ins(normal(), normal(3)), "reshape",
+     lambda a, b: [torch.atleast_1d(a), *torch.atleast_2d(a, b), *torch.atleast_3d([a, b])])
+_row("movedim_pairs", lambda x: ember.movedim(x, (0, 1), (2, 0)), lambda x: np.moveaxis(x, (0, 1), (2, 0)),
+     ins(normal(2, 3, 4)), "transpose", lambda x: torch.movedim(x, (0, 1), (2, 0)))
+_row("moveaxis_swapdims_t", lambda x, m: [x.moveaxis(-1, 0), x.swapdims(0, 2), ember.t(m)],
+     lambda x, m: [np.moveaxis(x, -1, 0), np.swapaxes(x, 0, 2), m.T], ins(normal(2, 3, 4), normal(2, 5)),
+     "transpose", lambda x, m: [x.moveaxis(-1, 0), x.swapdims(0, 2), torch.t(m)])
+_row("narrow_negative_start", lambda x: ember.narrow(x, 1, -3, 2), lambda x: x[:, 1:3], ins(normal(3, 4)), "getitem",
+     lambda x: torch.narrow(x, 1, -3, 2))
+_row("take_along_dim_broadcast", lambda x: ember.take_along_dim(x, ember.tensor([[[2], [0], [1]]]), 1),
+     lambda x: np.take_along_axis(x, np.array([[[2], [0], [1]]]), 1), ins(normal(2, 3, 4)),
+     ("broadcast_to", "gather"), lambda x: torch.take_along_dim(x, torch.tensor([[[2], [0], [1]]]), 1))
+_row("take_along_dim_flat", lambda x: x.take_along_dim(ember.tensor([5, 0, 5])), lambda x: x.ravel()[[5, 0, 5]],
+     ins(normal(2, 3)), ("reshape", "take"), lambda x: x.take_along_dim(torch.tensor([5, 0, 5])))
+_row("tensor_split_sections_indices", lambda x: [*ember.tensor_split(x, 3, 1), *x.tensor_split([1, 6, 4], dim=1)],
+     lambda x: [*np.array_split(x, 3, 1), *np.array_split(x, [1, 6, 4], 1)], ins(normal(3, 5)), "getitem",
+     lambda x: [*torch.tensor_split(x, 3, 1), *x.tensor_split([1, 6, 4], dim=1)])
+_row("hsplit_vsplit_dsplit", lambda x: [*ember.hsplit(x, 2), *ember.vsplit(x, [1]), *x.dsplit(3)],
+     lambda x: [*np.hsplit(x, 2), *np.vsplit(x, [1]), *np.dsplit(x, 3)], ins(normal(2, 4, 3)), "getitem",
+     lambda x: [*torch.hsplit(x, 2), *torch.vsplit(x, [1]), *x.dsplit(3)])
+_row("split_with_sizes", lambda x: x.split_with_sizes([1, 3], dim=1), lambda x: np.split(x, [1], 1),
+     ins(normal(2, 4)), "getitem", lambda x: x.split_with_sizes([1, 3], dim=1))
+_row("fliplr_flipud_rot90", lambda x: [ember.fliplr(x), x.flipud(), ember.rot90(x), x.rot90(-1, (2, 0)),
+                                       ember.rot90(x, 2, [1, 2])],
+     lambda x: [np.fliplr(x), np.flipud(x), np.rot90(x), np.rot90(x, -1, (2, 0)), np.rot90(x, 2, (1, 2))],
+     ins(normal(2, 3, 4)), ("getitem", "transpose"),
+     lambda x: [torch.fliplr(x), x.flipud(), torch.rot90(x), x.rot90(-1, (2, 0)), torch.rot90(x, 2, [1, 2])])
+_row("column_stack_row_stack", lambda a, b: [ember.column_stack([a, b, a]), ember.row_stack([a, a])],
+     lambda a, b: [np.column_stack([a, b, a]), np.vstack([a, a])], ins(normal(3), normal(3, 2)),
+     ("reshape", "concat"), lambda a, b: [torch.column_stack([a, b, a]), torch.row_stack([a, a])])
+_row("block_diag", lambda a, b, c: ember.block_diag(a, b, c), np_block_diag, ins(normal(2, 3), normal(), normal(2)),
+     ("pad", "concat"), torch and torch.block_diag)
+_row("cartesian_prod", lambda a, b: ember.cartesian_prod(a, b),
+     lambda a, b: np.stack([np.repeat(a, len(b)), np.tile(b, len(a))], 1), ins(normal(3), normal(2)),
+     ("broadcast_to", "concat"), torch and torch.cartesian_prod)
+_row("combinations", lambda x: [ember.combinations(x, 3), ember.combinations(x, with_replacement=True)],
+     lambda x: [np.array(list(itertools.combinations(x, 3))),
+                np.array(list(itertools.combinations_with_replacement(x, 2)))], ins(normal(4)), "take",
+     lambda x: [torch.combinations(x, 3), torch.combinations(x, with_replacement=True)])
+_row("unfold_method", lambda x: x.unfold(1, 2, 2),
+     lambda x: np.lib.stride_tricks.sliding_window_view(x, 2, 1)[:, ::2], ins(normal(2, 5, 3)), ("take", "transpose"),
+     lambda x: x.unfold(1, 2, 2))
+_row("sum_to_size", lambda x: x.sum_to_size(1, 3, 1), lambda x: x.sum((0, 2), keepdims=True), ins(normal(2, 3, 4)),
+     "sum", lambda x: x.sum_to_size(1, 3, 1))
+_row("as_strided_overlapping", lambda x: ember.as_strided(x, (3, 3), (2, 1), 1),
+     lambda x: np.lib.stride_tricks.as_strided(x.ravel()[1:], (3, 3), (16, 8)).copy(), ins(normal(2, 4)), "take",
+     lambda x: torch.as_strided(x, (3, 3), (2, 1), 1))
+
+
+# --- copies written through views and indices (ops/scatter_views.py) ---------------------------------------
+
+
+def np_diag_embed(x, offset=0):
+    n = x.shape[-1] + abs(offset)
+    out = np.zeros(x.shape[:-1] + (n, n))
+    for at in np.ndindex(x.shape[:-1]):
+        out[at] = np.diag(x[at], offset)
+    return out
+
+
+def np_replaced(x, index, src):
+    out = x.copy()
+    out[index] = src
+    return out
+
+
+def np_diagonal_scatter(x, src, offset, dim1, dim2):
+    out = np.moveaxis(x.copy(), (dim1, dim2), (-2, -1))
+    rows, cols = out.shape[-2:]
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    steps = np.arange(n)
+    out[..., steps + max(-offset, 0), steps + max(offset, 0)] = src
+    return np.moveaxis(out, (-2, -1), (dim1, dim2))
+
+
+def np_masked_scatter(x, mask, source):
+    out = x.copy()
+    mask = np.broadcast_to(mask, x.shape)
+    out[mask] = source.ravel()[:mask.sum()]
+    return out
+
+
+def np_put(x, index, source, accumulate):
+    out = x.copy().ravel()
+    if accumulate:
+        np.add.at(out, index.ravel(), source.ravel())
+    else:
+        out[index.ravel()] = source.ravel()
+    return out.reshape(x.shape)
+
+
+_row("diag_embed_offset_dims", lambda x: ember.diag_embed(x, 1, 0, 2),
+     lambda x: np.moveaxis(np_diag_embed(x, 1), (-2, -1), (0, 2)), ins(normal(2, 3)), ("getitem_grad", "transpose"),
+     lambda x: torch.diag_embed(x, 1, 0, 2))
+_row("diagflat", lambda x: x.diagflat(-1), lambda x: np.diagflat(x, -1), ins(normal(2, 2)), "getitem_grad",
+     lambda x: x.diagflat(-1))
+_row("diagonal_scatter", lambda x, s: ember.diagonal_scatter(x, s, 1, 2, 1),
+     lambda x, s: np_diagonal_scatter(x, s, 1, 2, 1), ins(normal(2, 3, 4), normal(2, 2)),
+     ("getitem_grad", "where", "transpose"), lambda x, s: torch.diagonal_scatter(x, s, 1, 2, 1))
+_row("select_scatter", lambda x, s: x.select_scatter(s, 1, -1), lambda x, s: np_replaced(x, (slice(None), 2), s),
+     ins(normal(2, 3, 4), normal(2, 4)), ("getitem_grad", "where"), lambda x, s: x.select_scatter(s, 1, -1))
+_row("slice_scatter_step", lambda x, s: ember.slice_scatter(x, s, 1, 1, None, 2),
+     lambda x, s: np_replaced(x, (slice(None), slice(1, None, 2)), s), ins(normal(3, 5), normal(3, 2)),
+     ("getitem_grad", "where"), lambda x, s: torch.slice_scatter(x, s, 1, 1, None, 2))
+_row("index_put_broadcast", lambda x, v: ember.index_put(x, (ember.tensor([2, 0]),), v),
+     lambda x, v: np_replaced(x, [2, 0], v), ins(normal(3, 4), normal(4)), ("broadcast_to", "getitem_grad", "where"),
+     lambda x, v: torch.index_put(x, (torch.tensor([2, 0]),), v))
+_row("index_put_accumulate", lambda x, v: x.index_put((ember.tensor([1, 1, 0]), ember.tensor([2, 2, 0])), v, True),
+     lambda x, v: np_put(x, np.array([6, 6, 0]), v, True), ins(normal(2, 4), normal(3)), ("getitem_grad", "add"),
+     lambda x, v: x.index_put((torch.tensor([1, 1, 0]), torch.tensor([2, 2, 0])), v, True))
+_row("masked_scatter", lambda x, s: ember.masked_scatter(x, ember.tensor([True, False, True]), s),
+     lambda x, s: np_masked_scatter(x, np.array([True, False, True]), s), ins(normal(2, 3), normal(2, 4)),
+     ("getitem", "getitem_grad", "where"),
+     lambda x, s: torch.masked_scatter(x, torch.tensor([True, False, True]), s))
+_row("put_accumulate", lambda x, s: x.put(ember.tensor([[4, -1], [4, 0]]), s, accumulate=True),
+     lambda x, s: np_put(x, np.array([4, 5, 4, 0]), s, True), ins(normal(2, 3), normal(2, 2)),
+     ("getitem_grad", "add"), lambda x, s: x.put(torch.tensor([[4, -1], [4, 0]]), s, accumulate=True))
+_row("put_method", lambda x, s: x.put(ember.tensor([3, 1]), s), lambda x, s: np_put(x, np.array([3, 1]), s, False),
+     ins(normal(2, 2), normal(2)), ("getitem_grad", "where"), lambda x, s: x.put(torch.tensor([3, 1]), s))
+
+
+# --- scatter_reduce and index_reduce (ops/scatter_reduce.py) ------------------------------------------------
+
+
+def np_scatter_reduce(x, axis, index, src, reduce, include_self=True):
+    """A loop over index's positions: each group's members (x's own element when include_self) reduced."""
+    groups = {}
+    for at in np.ndindex(index.shape):
+        target = at[:axis] + (index[at],) + at[axis + 1:]
+        groups.setdefault(target, [x[target]] if include_self else []).append(src[at])
+    pick = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce]
+    out = x.astype(np.float64).copy()
+    for target, members in groups.items():
+        out[target] = pick(members)
+    return out if x.dtype.kind == "f" else np.floor(out).astype(x.dtype)
+
+
+def np_index_reduce(x, axis, index, source, reduce, include_self=True):
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    spread = np.broadcast_to(np.reshape(index, shape), source.shape)
+    return np_scatter_reduce(x, axis, spread, source, reduce, include_self)
+
+
+_SCATTER_INDEX = [[0, 2, 0], [0, 1, 0], [1, 2, 2]]
+for _reduce in ("sum", "prod", "mean", "amax", "amin"):
+    for _include in (True, False):
+        _row(f"scatter_reduce_{_reduce}{'' if _include else '_exclude_self'}",
+             lambda x, s, r=_reduce, i=_include: ember.scatter_reduce(x, 1, ember.tensor(_SCATTER_INDEX), s, r,
+                                                                      include_self=i),
+             lambda x, s, r=_reduce, i=_include: np_scatter_reduce(x, 1, np.array(_SCATTER_INDEX), s, r, i),
+             ins(normal(3, 4), normal(3, 3)),
+             "scatter_reduce" if _reduce in ("prod", "amax", "amin") else "scatter_add",
+             lambda x, s, r=_reduce, i=_include: torch.scatter_reduce(x, 1, torch.tensor(_SCATTER_INDEX), s, r,
+                                                                      include_self=i))
+_row("scatter_reduce_amax_ties", lambda x, s: x.scatter_reduce(0, ember.tensor([[0, 1], [0, 1]]), s, "amax"),
+     lambda x, s: np_scatter_reduce(x, 0, np.array([[0, 1], [0, 1]]), s, "amax"),
+     ins(const([[2.0, 1.0], [0.0, 0.0]]), const([[2.0, -1.0], [2.0, 3.0]])), "scatter_reduce",
+     lambda x, s: x.scatter_reduce(0, torch.tensor([[0, 1], [0, 1]]), s, "amax"), grad=False)
+_row("scatter_reduce_prod_zeros", lambda x, s: ember.scatter_reduce(x, 0, ember.tensor([0, 0, 1, 2, 2]), s, "prod"),
+     lambda x, s: np_scatter_reduce(x, 0, np.array([0, 0, 1, 2, 2]), s, "prod"),
+     ins(normal(3, shift=3.0), const([0.0, 1.5, 0.0, -0.5, 2.0])), "scatter_reduce",
+     lambda x, s: torch.scatter_reduce(x, 0, torch.tensor([0, 0, 1, 2, 2]), s, "prod"), double_grad=False)
+_row("scatter_reduce_int_mean", lambda x, s: ember.scatter_reduce(x, 0, ember.tensor([0, 0, 2]), s, "mean"),
+     lambda x, s: np_scatter_reduce(x, 0, np.array([0, 0, 2]), s, "mean"), ins(ints(-9, 9, 3), ints(-9, 9, 3)),
+     "scatter_add", lambda x, s: torch.scatter_reduce(x, 0, torch.tensor([0, 0, 2]), s, "mean"), grad=False)
+for _reduce in ("prod", "mean", "amax", "amin"):
+    _row(f"index_reduce_{_reduce}", lambda x, s, r=_reduce: x.index_reduce(1, ember.tensor([2, 0, 2]), s, r),
+         lambda x, s, r=_reduce: np_index_reduce(x, 1, np.array([2, 0, 2]), s, r), ins(normal(2, 4), normal(2, 3)),
+         ("broadcast_to", "scatter_reduce" if _reduce != "mean" else "scatter_add"),
+         lambda x, s, r=_reduce: x.index_reduce(1, torch.tensor([2, 0, 2]), s, r))
+_row("index_reduce_amin_exclude_self", lambda x, s: ember.index_reduce(x, 0, ember.tensor([1, 1]), s, "amin",
+                                                                       include_self=False),
+     lambda x, s: np_index_reduce(x, 0, np.array([1, 1]), s, "amin", False), ins(normal(3, 2), normal(2, 2)),
+     "scatter_reduce", lambda x, s: torch.index_reduce(x, 0, torch.tensor([1, 1]), s, "amin", include_self=False))
 _row("prod_with_one_zero", lambda x: ember.prod(x, axis=1), lambda x: np.prod(x, axis=1),
      ins(lambda rng: np.where(np.eye(3, 4) > 0, 0.0, rng.uniform(0.5, 1.5, (3, 4)))), "prod",
      lambda x: torch.prod(x, 1))

@@ -51,6 +51,15 @@ BATCH_REFUSED = {
     **{name: "einsum's reshapes are computed from the sizes" for name in (
         "einsum_bij_bjk_to_bik", "einsum_bhqd_bhkd_to_bhqk", "einsum_ij_kj", "einsum_i_j_to_ij",
         "einsum_bn_anm_bm_to_ba", "einsum_diagonal", "einsum_sum_out")},
+    "take_along_dim_broadcast": "the input and the indices broadcast to a shape made of their sizes",
+    "hsplit_vsplit_dsplit": "vsplit cuts the unknown dimension at positions checked against its size",
+    "cartesian_prod": "the grids' shape is made of the inputs' sizes",
+    "combinations": "the combinations are listed from the input's size",
+    "sum_to_size": "the target size is checked against the input's sizes",
+    "as_strided_overlapping": "the strided positions are checked against the input's size",
+    **{name: "the written positions' mask is made from the input's sizes" for name in (
+        "diag_embed_offset_dims", "diagflat", "diagonal_scatter", "select_scatter", "slice_scatter_step",
+        "index_put_broadcast", "index_put_accumulate", "masked_scatter", "put_accumulate", "put_method")},
 }
 
 # Rows whose graph builds with the batch unknown but whose gradient, asked of it later, is refused clearly.

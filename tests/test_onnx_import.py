@@ -128,6 +128,23 @@ def test_embedding_round_trip():
         np.testing.assert_allclose(imported(ember.tensor(ids)).numpy(), net(ember.tensor(ids)).numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_round_trips_through_scatter_elements(reduce, include_self):
+    index = ember.tensor([[0, 2, 0, 1], [0, 2, 2, 1]])
+
+    def fn(x, src):
+        return ember.scatter_reduce(x, 0, index, src, reduce, include_self=include_self)
+
+    x, src = _float(3, 4), _float(2, 4, seed=1)
+    with pytest.raises(ValueError, match="opset 16" if reduce == "prod" else "opset 18"):
+        ember.onnx.export(fn, [x, src], opset=15)
+    imported = ember.onnx.load(ember.onnx.export(fn, [x, src], opset=18).SerializeToString())
+    with ember.no_grad():
+        np.testing.assert_array_equal(imported(ember.tensor(x), ember.tensor(src)).numpy(),
+                                      fn(ember.tensor(x), ember.tensor(src)).numpy())
+
+
 def test_a_model_reading_its_input_shape_compiles_for_each_batch_size():
     # y = reshape(x, [shape(x)[0], -1]): ember.jit's trace for an unknown batch cannot read the shape, so it
     # traces each size instead of failing on the second one

@@ -675,6 +675,7 @@ def test_unflatten_and_in_place_squeeze_unsqueeze_as_torch():
 # --- scatter, index_fill, index_copy ----------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
 def test_scatter_with_src_or_value_matches_torch_with_gradients():
     (ours, theirs), (src, src_t) = _pair(3, 5, grad=True), _pair(2, 5, seed=1, grad=True)
     index = np.array([[0, 1, 2, 0, 1], [2, 0, 1, 1, 2]])  # distinct targets per column: no repeats
@@ -692,8 +693,13 @@ def test_scatter_with_src_or_value_matches_torch_with_gradients():
     assert plain.scatter_(0, ember.tensor(index), src.detach()) is plain
     plain_t.scatter_(0, torch.tensor(index), src_t.detach())
     _same(plain, plain_t, exact=True)
-    with pytest.raises(ValueError, match="scatter: reduce='multiply' is not supported"):
-        ours.scatter(0, ember.tensor(index), src, reduce="multiply")
+    for reduce in ("add", "multiply"):  # (deprecated in PyTorch for scatter_reduce's "sum" and "prod")
+        _same(ours.scatter(0, ember.tensor(index), src, reduce=reduce),
+              theirs.scatter(0, torch.tensor(index), src_t, reduce=reduce), exact=True)
+        _same(ours.scatter(1, ember.tensor(index), value=1.5, reduce=reduce),
+              theirs.scatter(1, torch.tensor(index), value=1.5, reduce=reduce), exact=True)
+    with pytest.raises(ValueError, match="scatter: reduce must be 'add' or 'multiply', got 'max'"):
+        ours.scatter(0, ember.tensor(index), src, reduce="max")
 
 
 def test_index_fill_and_index_copy_match_torch_with_gradients():

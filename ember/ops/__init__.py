@@ -132,6 +132,7 @@ from ember.ops.elementwise_torch import (
     nextafter,
 )
 from ember.ops.gamma_grad import standard_gamma_grad
+from ember.ops.index_sets import argwhere, nonzero_static, tril_indices, triu_indices, unravel_index
 from ember.ops.indexing import (
     diag,
     diagonal,
@@ -197,12 +198,22 @@ from ember.ops.reduction import (
 )
 from ember.ops.registry import ELEMENTWISE, NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, ShapeError, Spec, defop
 from ember.ops.sampling import affine_grid, grid_sample
+from ember.ops.scatter_reduce import index_reduce, scatter_reduce
+from ember.ops.scatter_views import (
+    diag_embed,
+    diagflat,
+    diagonal_scatter,
+    index_put,
+    masked_scatter,
+    put,
+    select_scatter,
+    slice_scatter,
+)
 from ember.ops.shape import (
     broadcast_to,
     clone,
     expand,
     flatten,
-    moveaxis,
     permute,
     ravel,
     reshape,
@@ -243,6 +254,35 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.views import (
+    as_strided,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    dsplit,
+    fliplr,
+    flipud,
+    hsplit,
+    moveaxis,
+    movedim,
+    narrow,
+    narrow_copy,
+    rot90,
+    split_with_sizes,
+    sum_to_size,
+    swapdims,
+    t,
+    take_along_dim,
+    tensor_split,
+    unfold,
+    unsafe_chunk,
+    unsafe_split,
+    vsplit,
+)
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -268,6 +308,7 @@ mvlgamma = multigammaln  # PyTorch's top-level name
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
+row_stack = vstack
 
 __all__ = [
     "flip", "index_select", "masked_select", "roll", "tril", "triu",
@@ -287,6 +328,12 @@ __all__ = [
     "round", "rsqrt", "trunc",
     "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
     "standard_gamma_grad",
+    "argwhere", "as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "cartesian_prod",
+    "column_stack", "combinations", "diag_embed", "diagflat", "diagonal_scatter", "dsplit", "fliplr", "flipud",
+    "hsplit", "index_put", "index_reduce", "masked_scatter", "movedim", "narrow", "narrow_copy", "nonzero_static",
+    "put", "rot90", "row_stack", "scatter_reduce", "select_scatter", "slice_scatter", "split_with_sizes",
+    "swapdims", "t", "take_along_dim", "tensor_split", "tril_indices", "triu_indices", "unravel_index",
+    "unsafe_chunk", "unsafe_split", "vsplit",
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",

@@ -15,6 +15,7 @@ from ember.ops.indexing import _index_add, getitem, scatter_add, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
+from ember.ops.scatter_reduce import scatter_reduce
 from ember.ops.shape import broadcast_to, reshape
 
 
@@ -239,14 +240,19 @@ def _index(name: str, x: TensorLike, index) -> TensorLike:
 
 def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = None) -> TensorLike:
     """A copy of ``x`` with ``out[index[i][j]][j] = src[i][j]`` (axis 0) or ``= value`` (a number given as
-    ``src`` or ``value``): PyTorch's ``scatter`` (``reduce`` None only; ``scatter_add`` adds)."""
+    ``src`` or ``value``): PyTorch's ``scatter``; ``reduce="add"`` or ``"multiply"`` combines them with x's
+    elements instead (``scatter_reduce``'s ``"sum"`` and ``"prod"``)."""
     x = as_tensor(x)
-    if reduce is not None:
-        raise ValueError(f"scatter: reduce={reduce!r} is not supported; use scatter_add for 'add'")
+    if reduce not in (None, "add", "multiply"):
+        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     if (src is None) == (value is None):
         raise TypeError("scatter: give one of src and value")
     index = _index("scatter", x, index)
     axis = _axes("scatter", x, axis)[0]
+    if reduce is not None:
+        if value is not None or not isinstance(src, TensorLike):
+            src = broadcast_to(as_tensor(src if value is None else value, x), tuple(index.shape))
+        return scatter_reduce(x, axis, index, src, "sum" if reduce == "add" else "prod")
     def add(base, values):
         return scatter_add(base, axis, index, values)
 

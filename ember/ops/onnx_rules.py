@@ -45,6 +45,7 @@ from ember.ops.recurrent import RECURRENT
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
+from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
 from ember.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
 from ember.ops.sorting import ARGSORT, MEDIAN
 
@@ -401,6 +402,25 @@ def _scatter_add(b, x, index, src, *, axis):
         rank = len(b.spec(src).shape)
         src = b.node("Slice", [src, b.ints([0] * rank), b.node("Shape", [index]), b.ints(range(rank))])
     return b.node("ScatterElements", [x, index, src], axis=axis, reduction="add")
+
+
+@_rule(SCATTER_REDUCE)
+def _scatter_reduce(b, x, index, src, *, axis, reduce, include_self):
+    needed = 16 if reduce == "prod" else 18
+    if b.opset < needed:
+        raise ValueError(f"scatter_reduce: reduce={reduce!r} needs ONNX opset {needed} or later, got {b.opset}")
+    if b.spec(src).shape != b.spec(index).shape:
+        rank = len(b.spec(src).shape)
+        src = b.node("Slice", [src, b.ints([0] * rank), b.node("Shape", [index]), b.ints(range(rank))])
+    if not include_self:  # the named positions start from the reduction's identity
+        dtype = b.spec(x).dtype
+        ones = b.node("Expand", [b.const(np.array(1, dtype)), b.node("Shape", [index])])
+        zeros = b.node("Expand", [b.const(np.array(0, dtype)), b.node("Shape", [x])])
+        counts = b.node("ScatterElements", [zeros, index, ones], axis=axis, reduction="add")
+        hit = b.node("Greater", [counts, b.const(np.array(0, dtype))])
+        x = b.node("Where", [hit, b.const(np.array(reduction_identity(dtype, reduce), dtype)), x])
+    return b.node("ScatterElements", [x, index, src], axis=axis,
+                  reduction={"prod": "mul", "amax": "max", "amin": "min"}[reduce])
 
 
 @_rule(INDEX_ADD)

@@ -217,6 +217,8 @@ def _scatter_elements(cx, x, index, updates, axis=0, reduction="none"):
     index = ember.where(index < 0, index + ember.tensor(np.array(n, index.dtype)), index)
     if reduction == "add":
         return ember.scatter_add(x, axis, index, updates)
+    if reduction in ("mul", "max", "min"):
+        return ember.scatter_reduce(x, axis, index, updates, {"mul": "prod", "max": "amax", "min": "amin"}[reduction])
     if reduction != "none":
         raise UnsupportedError(f"ScatterElements: reduction {reduction!r} is not supported")
     zeros = ember.zeros_like(x)

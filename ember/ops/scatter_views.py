@@ -1,0 +1,205 @@
+"""PyTorch's functions that write into a copy of a tensor through a view or an index: ``diag_embed``,
+``diagflat``, ``diagonal_scatter``, ``select_scatter``, ``slice_scatter``, ``index_put``, ``masked_scatter`` and
+``put``. Each places its values with ``getitem_grad`` (the adjoint of ``x[index]``: values added into zeros at
+the index) and keeps the rest with ``where``, so the gradients are those ops'."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.ops import dispatch
+from ember.ops.arrange import _axes, _placed
+from ember.ops.convert import as_tensor, cast
+from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import add, where
+from ember.ops.indexing import GETITEM_GRAD, _indexed_shape, diag, index_arrays
+from ember.ops.infer import as_int
+from ember.ops.shape import broadcast_to, reshape
+from ember.ops.views import known, movedim
+
+
+def _embed(values: TensorLike, shape: tuple, index: tuple) -> TensorLike:
+    """Zeros of ``shape`` with ``values`` added at ``index``."""
+    return dispatch.apply(GETITEM_GRAD, (values,), {"shape": tuple(shape), "index": index})
+
+
+def _like(name: str, x: TensorLike, src, shape: tuple) -> TensorLike:
+    """``src`` in x's dtype, checked to have ``shape``."""
+    src = as_tensor(src, x)
+    if tuple(src.shape) != tuple(shape):
+        raise ValueError(f"{name}: src of shape {list(src.shape)} must have shape {list(shape)} (input of shape "
+                         f"{list(x.shape)})")
+    return src if src.dtype == x.dtype else cast(src, x.dtype)
+
+
+def _replace(x: TensorLike, src: TensorLike, index: tuple) -> TensorLike:
+    """``x`` with ``x[index]`` (no position named twice) replaced by ``src``."""
+    mask = np.zeros(tuple(x.shape), bool)
+    mask[index] = True
+    return where(as_tensor(mask, x), _embed(src, tuple(x.shape), index), x)
+
+
+def _diagonal_index(rows: int, cols: int, offset: int) -> tuple:
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    steps = np.arange(n)
+    return Ellipsis, steps + max(-offset, 0), steps + max(offset, 0)
+
+
+def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> TensorLike:
+    """Matrices whose ``offset``-th diagonal (in dims ``dim1``, ``dim2`` of the result) holds the last dim of
+    ``x``, zeros elsewhere.
+
+    >>> ember.diag_embed(ember.tensor([[1., 2.]])).tolist()
+    [[[1.0, 0.0], [0.0, 2.0]]]
+    """
+    x = as_tensor(x)
+    known("diag_embed", x)
+    if x.ndim == 0:
+        raise ValueError("diag_embed: expects a tensor of at least 1 dimension, got a 0-d one")
+    offset = as_int("diag_embed", offset, "offset")
+    n = x.shape[-1] + abs(offset)
+    shape = tuple(x.shape[:-1]) + (n, n)
+    out = _embed(x, shape, _diagonal_index(n, n, offset))
+    first, second = _axes("diag_embed", out, (dim1, dim2))
+    return movedim(out, (-2, -1), (first, second))
+
+
+def diagflat(x, offset: int = 0) -> TensorLike:
+    """The flattened ``x`` as the ``offset``-th diagonal of a square matrix of zeros."""
+    x = as_tensor(x)
+    known("diagflat", x)
+    return diag(reshape(x, (-1,)), offset)
+
+
+def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> TensorLike:
+    """A copy of ``x`` whose diagonal (``x.diagonal(offset, dim1, dim2)``) is ``src``."""
+    x = as_tensor(x)
+    known("diagonal_scatter", x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal_scatter: expects a tensor of at least 2 dimensions, got shape {list(x.shape)}")
+    first, second = _axes("diagonal_scatter", x, (dim1, dim2))
+    offset = as_int("diagonal_scatter", offset, "offset")
+    moved = movedim(x, (first, second), (-2, -1))
+    index = _diagonal_index(moved.shape[-2], moved.shape[-1], offset)
+    src = _like("diagonal_scatter", x, src, tuple(moved.shape[:-2]) + (len(index[1]),))
+    return movedim(_replace(moved, src, index), (-2, -1), (first, second))
+
+
+def select_scatter(x, src, dim: int, index: int) -> TensorLike:
+    """A copy of ``x`` whose slice ``x.select(dim, index)`` is ``src``."""
+    x = as_tensor(x)
+    known("select_scatter", x)
+    axis = _axes("select_scatter", x, dim)[0]
+    position = as_int("select_scatter", index, "index")
+    size = x.shape[axis]
+    if not -size <= position < size:
+        raise IndexError(f"select_scatter: index {position} is out of range for dimension {axis} of size {size} "
+                         f"(shape {list(x.shape)})")
+    where_at = (slice(None),) * axis + (position % size,)
+    return _replace(x, _like("select_scatter", x, src, _indexed_shape(tuple(x.shape), None, where_at)), where_at)
+
+
+def slice_scatter(x, src, dim: int = 0, start: int | None = None, end: int | None = None,
+                  step: int = 1) -> TensorLike:
+    """A copy of ``x`` whose slice ``start:end:step`` along ``dim`` is ``src``."""
+    x = as_tensor(x)
+    known("slice_scatter", x)
+    axis = _axes("slice_scatter", x, dim)[0]
+    step = as_int("slice_scatter", step, "step")
+    if step <= 0:
+        raise ValueError(f"slice_scatter: step must be positive, got {step}")
+    where_at = (slice(None),) * axis + (slice(start, end, step),)
+    return _replace(x, _like("slice_scatter", x, src, _indexed_shape(tuple(x.shape), None, where_at)), where_at)
+
+
+def index_put(x, indices, values, accumulate: bool = False) -> TensorLike:
+    """A copy of ``x`` with ``x[indices] = values`` (``indices`` a tuple of index tensors, None for a whole
+    dim; ``values`` broadcast to what they pick); with ``accumulate`` the values are added, repeated indices
+    adding up. Without it a position named twice gets its values' mean (PyTorch leaves it unspecified).
+
+    >>> ember.index_put(ember.zeros(3), (ember.tensor([0, 2]),), ember.tensor(5.0)).tolist()
+    [5.0, 0.0, 5.0]
+    """
+    x = as_tensor(x)
+    known("index_put", x)
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
+    index = index_arrays(tuple(slice(None) if i is None else i for i in indices), x.shape)
+    try:
+        picked = _indexed_shape(tuple(x.shape), None, index)
+    except (IndexError, ValueError) as exc:
+        raise IndexError(f"index_put: the indices do not fit the input of shape {list(x.shape)}: {exc}") from None
+    values = as_tensor(values, x)
+    values = values if values.dtype == x.dtype else cast(values, x.dtype)
+    try:
+        values = broadcast_to(values, picked) if tuple(values.shape) != picked else values
+    except ValueError:
+        raise ValueError(f"index_put: values of shape {list(values.shape)} do not broadcast to the {list(picked)} "
+                         f"elements the indices pick from the input of shape {list(x.shape)}") from None
+    if accumulate:
+        return add(x, _embed(values, tuple(x.shape), index))
+    counts = np.zeros(tuple(x.shape), np.int64)
+    np.add.at(counts, tuple(i.get() if hasattr(i, "get") else i for i in index), 1)
+    if counts.max(initial=0) > 1 and x.dtype != np.bool_:
+        return _placed(x, lambda base, v: add(base, _embed(v, tuple(x.shape), index)), values)
+    return where(as_tensor(counts > 0, x), _embed(values, tuple(x.shape), index), x)
+
+
+def masked_scatter(x, mask, source) -> TensorLike:
+    """A copy of ``x`` whose elements where ``mask`` (broadcast to x's shape) is true are, in row-major order,
+    the first elements of ``source``.
+
+    >>> ember.masked_scatter(ember.zeros(3), ember.tensor([True, False, True]), ember.tensor([1., 2.])).tolist()
+    [1.0, 0.0, 2.0]
+    """
+    x, mask, source = as_tensor(x), as_tensor(mask), as_tensor(source)
+    known("masked_scatter", x, source)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"masked_scatter: the mask must be a bool tensor, got {mask.dtype}")
+    if mask.symbolic:
+        raise TypeError("masked_scatter: the mask must have values (how many elements it takes depends on them)")
+    try:
+        spread = np.broadcast_to(np.asarray(_host(mask)), tuple(x.shape))
+    except ValueError:
+        raise ValueError(f"masked_scatter: the mask of shape {list(mask.shape)} does not broadcast to the input of "
+                         f"shape {list(x.shape)}") from None
+    index = np.nonzero(spread)
+    n = len(index[0])
+    flat = reshape(source if source.dtype == x.dtype else cast(source, x.dtype), (-1,))
+    if flat.shape[0] < n:
+        raise ValueError(f"masked_scatter: the mask selects {n} elements, more than the {flat.shape[0]} of the "
+                         f"source of shape {list(source.shape)}")
+    picked = flat[:n] if flat.shape[0] != n else flat
+    return where(as_tensor(np.ascontiguousarray(spread), x), _embed(picked, tuple(x.shape), index), x)
+
+
+def _host(t: TensorLike):
+    """A tensor's array on the host (masks and indices decide shapes here)."""
+    array = t.array
+    return array.get() if hasattr(array, "get") else array
+
+
+def put(x, index, source, accumulate: bool = False) -> TensorLike:
+    """A copy of ``x`` with the elements at the flat (row-major) ``index`` set to ``source``'s, or with
+    ``accumulate`` increased by them (negative indices count from the end).
+
+    >>> ember.put(ember.zeros(2, 2), ember.tensor([3, 0]), ember.tensor([1., 2.])).tolist()
+    [[2.0, 0.0], [0.0, 1.0]]
+    """
+    x, index, source = as_tensor(x), as_tensor(index), as_tensor(source)
+    known("put", x, source)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"put: index must be an integer tensor, got {index.dtype}")
+    if index.symbolic:
+        raise TypeError("put: the index must have values while the graph is built")
+    flat_index = np.asarray(_host(index)).reshape(-1).astype(np.int64)
+    numel = int(np.prod(x.shape, dtype=np.int64))
+    size = int(np.prod(source.shape, dtype=np.int64))
+    if size != flat_index.size:
+        raise ValueError(f"put: source of shape {list(source.shape)} must have as many elements as the index of "
+                         f"shape {list(index.shape)}")
+    if flat_index.size and (flat_index.min() < -numel or flat_index.max() >= numel):
+        raise IndexError(f"put: index values from {flat_index.min()} to {flat_index.max()} are out of range for "
+                         f"the {numel} elements of the input of shape {list(x.shape)}")
+    flat = index_put(reshape(x, (-1,)), (flat_index % max(numel, 1),), reshape(source, (-1,)), accumulate)
+    return reshape(flat, tuple(x.shape))
