@@ -21,7 +21,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ember import random as _random
-from ember.compat.tf._core import Graph, Operation, Tensor, as_tf_dtype, get_default_graph, placeholder, tensors_in
+from ember.compat.tf._core import Graph, Operation, Tensor, as_tf_dtype, get_default_graph, placeholder
+from ember.compat.tf.session import Session
 
 __all__ = ["Dataset", "Iterator", "OutOfRangeError", "make_initializable_iterator", "make_one_shot_iterator"]
 
@@ -330,8 +331,6 @@ def _stack(group: list):
 def _traced(dataset: Dataset, fn: Callable, what: str):
     """(apply to an element, the result's structure, its specs) for a ``map``/``filter`` function: traced once
     on placeholders in a graph of its own; tf ops then run through a Session per element."""
-    from ember.compat.tf.session import Session
-
     graph = Graph()
     try:
         with graph.as_default():
@@ -467,19 +466,3 @@ def _compatible(a, b) -> bool:
     if a is None or b is None:
         return True
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
-
-
-def iterator_tensors(fetches) -> list:
-    """The iterators whose ``get_next`` tensors the fetches read."""
-    found, seen, stack = [], set(), list(tensors_in(fetches))
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t.kind == "IteratorGetNext" and t.iterator not in found:
-            found.append(t.iterator)
-        stack.extend(tensors_in(t.args))
-        stack.extend(tensors_in(t.kwargs))
-        stack.extend(t.__dict__.get("control_inputs", ()))
-    return found

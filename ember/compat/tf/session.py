@@ -22,7 +22,6 @@ from ember.compat.tf._core import (
     substitute,
     tensors_in,
 )
-from ember.compat.tf.data import iterator_tensors
 from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
@@ -592,3 +591,19 @@ _SINGLE = frozenset({Tensor, Variable, Operation})
 _RUN_HERE = frozenset({"Init", "IteratorInit"})  # run by Session.run itself, not compiled
 
 InteractiveSession = Session
+
+
+def iterator_tensors(fetches) -> list:
+    """The tf.data iterators whose ``get_next`` tensors the fetches read."""
+    found, seen, stack = [], set(), list(tensors_in(fetches))
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.kind == "IteratorGetNext" and t.iterator not in found:
+            found.append(t.iterator)
+        stack.extend(tensors_in(t.args))
+        stack.extend(tensors_in(t.kwargs))
+        stack.extend(t.__dict__.get("control_inputs", ()))
+    return found
