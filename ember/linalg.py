@@ -9,12 +9,14 @@ gradients. The functions are the op library's (``ember.ops.decompositions``, ``e
 from __future__ import annotations
 
 from ember.ops.decompositions import (
+    CholeskyExResult,
     EighResult,
     LinAlgError,
     QrResult,
     SlogdetResult,
     SvdResult,
     cholesky,
+    cholesky_ex,
     det,
     eigh,
     eigvalsh,
@@ -27,11 +29,27 @@ from ember.ops.decompositions import (
     svdvals,
 )
 from ember.ops.linalg import matmul
+from ember.ops.lu import (
+    InvExResult,
+    LuFactorExResult,
+    LuFactorResult,
+    LuResult,
+    SolveExResult,
+    inv_ex,
+    lu,
+    lu_factor,
+    lu_factor_ex,
+    lu_solve,
+    solve_ex,
+)
 from ember.ops.matrix_functions import linalg_cross as cross
 from ember.ops.matrix_functions import matrix_norm, matrix_power, norm, vector_norm
+from ember.ops.triangular import solve_triangular
 
 __all__ = [
-    "EighResult", "LinAlgError", "QrResult", "SlogdetResult", "SvdResult", "cholesky", "cross", "det", "eigh",
-    "eigvalsh", "inv", "matmul", "matrix_norm", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "svd",
-    "svdvals", "vector_norm",
+    "CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LuFactorExResult", "LuFactorResult", "LuResult",
+    "QrResult", "SlogdetResult", "SolveExResult", "SvdResult", "cholesky", "cholesky_ex", "cross", "det", "eigh",
+    "eigvalsh", "inv", "inv_ex", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_norm",
+    "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals",
+    "vector_norm",
 ]

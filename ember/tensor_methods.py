@@ -165,6 +165,9 @@ class OpMethods(TensorLike):
     matrix_power = _ops.matrix_power
     qr = _ops.qr
     svd = _ops.svd
+    cholesky_solve = _ops.cholesky_solve
+    cholesky_inverse = _ops.cholesky_inverse
+    triangular_solve = _ops.triangular_solve
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 

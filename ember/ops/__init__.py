@@ -160,6 +160,7 @@ from ember.ops.loss import (
     smooth_l1_loss,
     softmax_cross_entropy,
 )
+from ember.ops.lu import lu_unpack
 from ember.ops.matrix_functions import inverse, logdet, matrix_power, pinverse
 from ember.ops.matrix_functions import torch_cholesky as cholesky
 from ember.ops.matrix_functions import torch_qr as qr
@@ -243,6 +244,7 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -317,5 +319,6 @@ __all__ = [
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "topk", "transpose", "true_divide",
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
+    "cholesky_inverse", "cholesky_solve", "lu_unpack", "triangular_solve",
 ]
 

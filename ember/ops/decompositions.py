@@ -35,7 +35,7 @@ from ember.ops.indexing import getitem
 from ember.ops.infer import differ
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop, describe, format_shape, shape_error
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, describe, format_shape, shape_error
 from ember.ops.shape import broadcast_to, swapaxes, unsqueeze
 
 
@@ -368,6 +368,89 @@ def slogdet(x) -> SlogdetResult:
     x = _matrices("slogdet", x)
     return SlogdetResult(dispatch.apply(SLOGDET, (x,), {"part": "sign"}),
                          dispatch.apply(SLOGDET, (x,), {"part": "logabsdet"}))
+
+
+# --- cholesky_ex: L and LAPACK's info, without an error ----------------------------------------------------------
+
+
+CholeskyExResult = _result("linalg_cholesky_ex", "L info",
+                           "``cholesky_ex(A)``: the factor and potrf's info (0, or the order of the first leading "
+                           "minor that is not positive-definite).")
+
+
+def _unblocked_cholesky(a):
+    """potf2 on one matrix that is not positive-definite: the factor as far as it gets (the failing diagonal entry
+    left unrooted, the rest of the lower triangle as read) and the 1-based order of the failing minor."""
+    low = np.tril(a)
+    for j in range(a.shape[-1]):
+        pivot = low[j, j] - low[j, :j] @ low[j, :j]
+        if not pivot > 0:
+            low[j, j] = pivot
+            return low, j + 1
+        low[j, j] = pivot = np.sqrt(pivot)
+        low[j + 1:, j] = (low[j + 1:, j] - low[j + 1:, :j] @ low[j, :j]) / pivot
+    return low, 0
+
+
+def _cholesky_ex_kernel(xp, x):
+    info = xp.zeros(x.shape[:-2], dtype=np.int32)
+    try:
+        return xp.linalg.cholesky(x), info
+    except np.linalg.LinAlgError:
+        pass
+    n = x.shape[-1]
+    matrices = x.reshape((-1, n, n))
+    low, codes = xp.empty_like(matrices), info.reshape(-1)
+    for index in range(matrices.shape[0]):
+        try:
+            low[index] = xp.linalg.cholesky(matrices[index])
+        except np.linalg.LinAlgError:
+            low[index], codes[index] = _unblocked_cholesky(np.asarray(matrices[index]))
+    return low.reshape(x.shape), info
+
+
+def _cholesky_ex_forward(xp, x, *, upper, part="L"):
+    low, info = _factored(x, "cholesky_ex", lambda: _cholesky_ex_kernel(xp, x))
+    if part == "info":
+        return info
+    return xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
+
+
+def _cholesky_ex_infer(x, *, upper, part="L"):
+    _check_choice("cholesky_ex", "part", part, ("L", "info"))
+    spec = _cholesky_infer(x, upper=upper)
+    return spec if part == "L" else Spec(tuple(x.shape[:-2]), np.dtype(np.int32))
+
+
+def _part_infer(name: str, infer, parts: tuple):
+    """``infer`` for an op that takes only ``parts`` of a factorization (the differentiable or the integer ones)."""
+    def checked(x, **attrs):
+        _check_choice(name, "part", attrs.get("part", parts[0]), parts)
+        return infer(x, **attrs)
+
+    return checked
+
+
+# L is differentiable, info (an integer) is the part of a second op with no gradient
+CHOLESKY_EX = defop("cholesky_ex", forward=_cholesky_ex_forward,
+                    infer=_part_infer("cholesky_ex", _cholesky_ex_infer, ("L",)), vjp=_cholesky_vjp,
+                    cost=_cubic_cost, onnx=NO_ONNX, saves_output=True)
+CHOLESKY_INFO = defop("cholesky_info", forward=_cholesky_ex_forward,
+                      infer=_part_infer("cholesky_ex", _cholesky_ex_infer, ("info",)), vjp=NON_DIFFERENTIABLE,
+                      cost=_cubic_cost, onnx=NO_ONNX)
+
+
+def cholesky_ex(x, *, upper: bool = False, check_errors: bool = False) -> CholeskyExResult:
+    """``(L, info)``, as ``torch.linalg.cholesky_ex``: where a matrix is not positive-definite, ``info`` is the
+    order of its first leading minor that is not and L holds the factorization as far as it got (potrf's), instead
+    of an error; ``check_errors`` raises ``LinAlgError`` then (eagerly). L's gradient is ``cholesky``'s."""
+    x = _matrices("cholesky_ex", x)
+    with _one_factorization():
+        low = dispatch.apply(CHOLESKY_EX, (x,), {"upper": bool(upper)})
+        info = dispatch.apply(CHOLESKY_INFO, (x,), {"upper": bool(upper), "part": "info"})
+    if check_errors and not info.symbolic and np.asarray(info.data).any():
+        _raise_failure(np, "cholesky_ex", np.asarray(x.data), np.linalg.cholesky, "not positive-definite")
+    return CholeskyExResult(low, info)
 
 
 # --- qr ------------------------------------------------------------------------------------------------------

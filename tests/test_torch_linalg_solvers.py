@@ -1,0 +1,227 @@
+"""The rest of torch.linalg's real functions under Ember (triangular and Cholesky solves, LU, the ``*_ex`` forms)
+checked against PyTorch: values, named results, integer results' dtypes, gradients, batches and errors."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-10)}
+DTYPES = [np.float32, np.float64]
+
+
+def _sample(*shape, dtype=np.float64, seed=0, kind="normal"):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if kind == "spd":
+        a = a @ np.swapaxes(a, -1, -2) + shape[-1] * np.eye(shape[-1])
+    elif kind == "square":
+        a = a + 3 * np.eye(shape[-1])
+    return a.astype(dtype)
+
+
+def _outputs(result):
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def _check(ours, theirs, *arrays, dtype=np.float64, grad=True):
+    """``ours`` and ``theirs`` agree in result types, values, dtypes and the gradients of a weighted sum of their
+    floating-point outputs."""
+    mine = [ember.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    ref = [torch.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    got, want = ours(*mine), theirs(*ref)
+    if isinstance(want, tuple):  # a named result: torch.return_types.<name>, the same fields
+        assert type(got).__name__ == type(want).__name__.split(".")[-1]
+        assert all(hasattr(want, f) for f in got._fields)
+    got, want = _outputs(got), _outputs(want)
+    assert len(got) == len(want)
+    rng = np.random.default_rng(5)
+    loss_mine, loss_ref = 0, 0
+    for g, w in zip(got, want):
+        expected = w.detach().numpy()
+        assert str(g.dtype) == str(expected.dtype) and tuple(g.shape) == tuple(w.shape), (g.dtype, expected.dtype)
+        np.testing.assert_allclose(g.detach().numpy(), expected, **TOL[dtype])
+        if expected.dtype.kind == "f" and w.requires_grad:
+            u = rng.standard_normal(tuple(w.shape)).astype(dtype)
+            loss_mine = loss_mine + (g * ember.tensor(u)).sum()
+            loss_ref = loss_ref + (w * torch.tensor(u)).sum()
+    if not grad:
+        return
+    loss_mine.backward()
+    loss_ref.backward()
+    for m, r in zip(mine, ref):
+        if r.requires_grad:
+            assert m.grad.dtype == dtype
+            scale = max(1.0, float(np.abs(r.grad.numpy()).max()))
+            np.testing.assert_allclose(m.grad.numpy() / scale, r.grad.numpy() / scale, **TOL[dtype])
+
+
+# --- triangular and Cholesky solves -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unitriangular", [False, True])
+def test_solve_triangular(upper, left, unitriangular, dtype):
+    a = _sample(2, 4, 4, dtype=dtype, kind="square")
+    b = _sample(2, 4, 3, dtype=dtype, seed=1) if left else _sample(3, 4, dtype=dtype, seed=1)  # broadcast batch
+    _check(lambda x, y: ember.linalg.solve_triangular(x, y, upper=upper, left=left, unitriangular=unitriangular),
+           lambda x, y: torch.linalg.solve_triangular(x, y, upper=upper, left=left, unitriangular=unitriangular),
+           a, b, dtype=dtype)
+
+
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated")
+@pytest.mark.parametrize("upper, transpose", [(True, False), (False, True), (False, False)])
+def test_triangular_solve_returns_the_solution_and_a_copy(upper, transpose):
+    a, b = _sample(2, 3, 3, kind="square"), _sample(2, 3, 2, seed=1)
+    _check(lambda y, x: ember.triangular_solve(y, x, upper, transpose),
+           lambda y, x: torch.triangular_solve(y, x, upper, transpose), b, a)
+
+
+def test_a_zero_on_the_diagonal_gives_inf_as_torch():
+    a, b = np.array([[1.0, 0.0], [2.0, 0.0]]), np.array([[1.0], [1.0]])
+    got = ember.linalg.solve_triangular(ember.tensor(a), ember.tensor(b), upper=False).numpy()
+    np.testing.assert_array_equal(got, torch.linalg.solve_triangular(torch.tensor(a), torch.tensor(b),
+                                                                     upper=False).numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse_take_torchs_whole_factor_gradient(upper, dtype):
+    low = np.linalg.cholesky(_sample(2, 4, 4, kind="spd")).astype(dtype)
+    factor = np.ascontiguousarray(np.swapaxes(low, -1, -2)) if upper else low
+    b = _sample(2, 4, 3, dtype=dtype, seed=1)
+    _check(lambda y, f: ember.cholesky_solve(y, f, upper), lambda y, f: torch.cholesky_solve(y, f, upper), b,
+           factor, dtype=dtype)
+    _check(lambda f: ember.cholesky_inverse(f, upper), lambda f: torch.cholesky_inverse(f, upper), factor,
+           dtype=dtype)
+    _check(lambda f: f.cholesky_inverse(upper), lambda f: f.cholesky_inverse(upper), factor, dtype=dtype)
+
+
+# --- LU -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 4), (2, 3, 4, 4), (3, 5), (5, 3), (2, 6, 4)])
+def test_lu_factor_and_lu(shape, dtype):
+    a = _sample(*shape, dtype=dtype)
+    _check(ember.linalg.lu_factor, torch.linalg.lu_factor, a, dtype=dtype)
+    _check(ember.linalg.lu_factor_ex, torch.linalg.lu_factor_ex, a, dtype=dtype)
+    _check(ember.linalg.lu, torch.linalg.lu, a, dtype=dtype)
+    _check(lambda x: ember.lu_unpack(*ember.linalg.lu_factor(x)), lambda x: torch.lu_unpack(*torch.linalg.lu_factor(x)),
+           a, dtype=dtype)
+
+
+def test_pivots_are_one_based_int32_and_hold_no_gradient():
+    a = ember.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    lu, pivots, info = ember.linalg.lu_factor_ex(a)
+    assert pivots.dtype == np.int32 and pivots.tolist() == [2, 2] and not pivots.requires_grad
+    assert info.dtype == np.int32 and info.item() == 0 and not info.requires_grad
+
+
+def test_a_singular_matrix_gives_info_or_an_error_as_torch():
+    a = np.array([[[0.0, 1.0], [0.0, 2.0]], [[1.0, 2.0], [3.0, 4.0]]])
+    _check(ember.linalg.lu_factor_ex, torch.linalg.lu_factor_ex, a, grad=False)
+    with pytest.raises(ember.linalg.LinAlgError, match=r"lu_factor: U\[0,0\] is zero \(batch element 0\)"):
+        ember.linalg.lu_factor(ember.tensor(a))
+    with pytest.raises(ember.linalg.LinAlgError, match="lu_factor_ex"):
+        ember.linalg.lu_factor_ex(ember.tensor(a), check_errors=True)
+    with pytest.raises(ValueError, match="pivot=True"):
+        ember.linalg.lu_factor(ember.tensor(a), pivot=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_lu_solve(left, adjoint, dtype):
+    a = _sample(2, 4, 4, dtype=dtype)
+    b = _sample(2, 4, 3, dtype=dtype, seed=1) if left else _sample(2, 3, 4, dtype=dtype, seed=1)
+
+    def ours(x, y):
+        return ember.linalg.lu_solve(*ember.linalg.lu_factor(x), y, left=left, adjoint=adjoint)
+
+    def theirs(x, y):
+        return torch.linalg.lu_solve(*torch.linalg.lu_factor(x), y, left=left, adjoint=adjoint)
+
+    _check(ours, theirs, a, b, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inv_ex_and_solve_ex(dtype):
+    a, b = _sample(2, 3, 3, dtype=dtype, kind="square"), _sample(2, 3, dtype=dtype, seed=1)
+    _check(ember.linalg.inv_ex, torch.linalg.inv_ex, a, dtype=dtype)
+    _check(ember.linalg.solve_ex, torch.linalg.solve_ex, a, b, dtype=dtype)
+    _check(lambda x, y: ember.linalg.solve_ex(x, y, left=False), lambda x, y: torch.linalg.solve_ex(x, y, left=False),
+           a, _sample(2, 4, 3, dtype=dtype, seed=2), dtype=dtype)
+    singular = np.zeros((2, 2), dtype)
+    _check(ember.linalg.inv_ex, torch.linalg.inv_ex, singular, dtype=dtype, grad=False)
+    with pytest.raises(ember.linalg.LinAlgError, match="inv_ex"):
+        ember.linalg.inv_ex(ember.tensor(singular), check_errors=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_ex(upper, dtype):
+    _check(lambda x: ember.linalg.cholesky_ex(x, upper=upper), lambda x: torch.linalg.cholesky_ex(x, upper=upper),
+           _sample(2, 4, 4, dtype=dtype, kind="spd"), dtype=dtype)
+
+
+def test_cholesky_ex_reports_the_failing_minor_and_the_partial_factor_as_torch():
+    a = np.stack([np.array([[4.0, 2, 1], [2, 1, 3], [1, 3, 5]]), np.eye(3) * 2, np.array([[1.0, 2, 0], [2, 1, 0],
+                                                                                           [0, 0, 1]])])
+    _check(ember.linalg.cholesky_ex, torch.linalg.cholesky_ex, a, grad=False)
+    with pytest.raises(ember.linalg.LinAlgError, match=r"cholesky_ex: .* not positive-definite \(batch element 0\)"):
+        ember.linalg.cholesky_ex(ember.tensor(a), check_errors=True)
+
+
+# --- errors, graphs -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, error, fragments", [
+    (lambda: ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(4, 2), upper=True), ValueError,
+     ["solve_triangular", "float32[4, 2]"]),
+    (lambda: ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(3, 2)), TypeError, ["upper"]),
+    (lambda: ember.linalg.lu_factor(ember.ones(3, dtype=ember.float64)), ValueError, ["lu_factor", "2 dimensions"]),
+    (lambda: ember.linalg.lu_factor(ember.ones(2, 2, dtype=ember.int64)), TypeError, ["lu_factor", "int64[2, 2]"]),
+])
+def test_bad_input_errors_name_the_op_and_shapes(call, error, fragments):
+    with pytest.raises(error) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_jit_gives_eager_values_and_gradients():
+    def step(a, b):
+        spd = a @ a.mT + ember.tensor(np.eye(3) * 3)
+        low = ember.linalg.cholesky(spd)
+        lu, pivots = ember.linalg.lu_factor(a)
+        value = (ember.linalg.solve_triangular(low, b, upper=False).sum() + ember.cholesky_solve(b, low).sum()
+                 + ember.linalg.lu_solve(lu, pivots, b).sum() + ember.linalg.lu(a).L.sum())
+        value.backward()
+        return value
+
+    arrays = [_sample(2, 3, 3, kind="square"), _sample(2, 3, 2, seed=1)]
+
+    def run(fn):
+        inputs = [ember.tensor(x, requires_grad=True) for x in arrays]
+        value = fn(*inputs)
+        return [value.item()] + [t.grad.numpy() for t in inputs]
+
+    eager, jitted = run(step), run(ember.jit(step))
+    assert run(ember.jit(step))[0] == jitted[0]
+    np.testing.assert_allclose(jitted[0], eager[0], rtol=1e-12)
+    for g, e in zip(jitted[1:], eager[1:]):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_onnx_names_the_ops_it_cannot_export():
+    pytest.importorskip("onnx")
+    a = _sample(3, 3, dtype=np.float32, kind="square")
+    for fn, name in [(lambda x: ember.linalg.lu_factor(x).LU, "lu_factor"),
+                     (lambda x: ember.linalg.solve_triangular(x, x, upper=True), "solve_triangular")]:
+        with pytest.raises(ValueError, match=name):
+            ember.onnx.to_onnx(ember.onnx.trace(fn, [a]))
