@@ -42,6 +42,7 @@ from ember.ops.lu import (
     lu_solve,
     solve_ex,
 )
+from ember.ops.matrix_exp import matrix_exp
 from ember.ops.matrix_functions import linalg_cross as cross
 from ember.ops.matrix_functions import matrix_norm, matrix_power, norm, vector_norm
 from ember.ops.triangular import solve_triangular
@@ -49,7 +50,7 @@ from ember.ops.triangular import solve_triangular
 __all__ = [
     "CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LuFactorExResult", "LuFactorResult", "LuResult",
     "QrResult", "SlogdetResult", "SolveExResult", "SvdResult", "cholesky", "cholesky_ex", "cross", "det", "eigh",
-    "eigvalsh", "inv", "inv_ex", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_norm",
-    "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals",
-    "vector_norm",
+    "eigvalsh", "inv", "inv_ex", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
+    "matrix_norm", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
+    "svdvals", "vector_norm",
 ]

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 from op_table import OpCase
-from scipy import linalg as sla  # a test dependency (scikit-learn's): references for LU
+from scipy import linalg as sla  # a test dependency (scikit-learn's): references for LU and matrix_exp
 from scipy import special as sps  # a test dependency (scikit-learn's): references for ember.special
 
 import ember
@@ -1723,7 +1723,7 @@ _row("linalg_cross", ember.linalg.cross, np.cross, ins(normal(2, 4, 3), normal(2
      torch and torch.linalg.cross)
 
 
-# --- the rest of torch.linalg: triangular and Cholesky solves, LU ----------------------------------------------------
+# --- the rest of torch.linalg: triangular and Cholesky solves, LU, matrix_exp ----------------------------------------
 
 
 def _stacked(fn, a, *rest):
@@ -1786,6 +1786,10 @@ _row("linalg_cholesky_ex", lambda a: ember.linalg.cholesky_ex(_esym(a)).L, lambd
 _row("linalg_cholesky_ex_info", lambda a: ember.linalg.cholesky_ex(a).info, lambda a: np.array([2, 0], np.int32),
      ins(const([[[1.0, 2.0], [2.0, 1.0]], [[2.0, 1.0], [1.0, 2.0]]])), "cholesky_info",
      torch and (lambda a: torch.linalg.cholesky_ex(a).info), grad=False)
+_row("linalg_matrix_exp", ember.linalg.matrix_exp, sla.expm, ins(normal(2, 3, 3)), "matrix_exp",
+     torch and torch.linalg.matrix_exp)
+_row("matrix_exp_squared_method", lambda a: a.matrix_exp(), sla.expm, ins(normal(3, 3, scale=4.0)), "matrix_exp",
+     torch and torch.matrix_exp, rtol=1e-9, grad_atol=1e-4, extra={"grad_rtol": 1e-4})
 
 
 # --- special functions (ember.special): SciPy's as the references --------------------------------------------------

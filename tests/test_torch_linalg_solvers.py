@@ -1,5 +1,5 @@
-"""The rest of torch.linalg's real functions under Ember (triangular and Cholesky solves, LU, the ``*_ex`` forms)
-checked against PyTorch: values, named results, integer results' dtypes, gradients, batches and errors."""
+"""The rest of torch.linalg's real functions under Ember (triangular and Cholesky solves, LU, the ``*_ex`` forms,
+matrix_exp) checked against PyTorch: values, named results, integer results' dtypes, gradients, batches and errors."""
 
 import numpy as np
 import pytest
@@ -177,6 +177,35 @@ def test_cholesky_ex_reports_the_failing_minor_and_the_partial_factor_as_torch()
         ember.linalg.cholesky_ex(ember.tensor(a), check_errors=True)
 
 
+# --- matrix_exp ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scale", [0.1, 2.0, 30.0])
+def test_matrix_exp_and_its_frechet_gradient(scale, dtype):
+    a = (_sample(2, 4, 4, dtype=np.float64) * scale).astype(dtype)
+    rel = dict(rtol=1e-5, atol=0) if dtype == np.float32 else dict(rtol=1e-11, atol=0)
+    mine, ref = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    got, want = ember.linalg.matrix_exp(mine), torch.linalg.matrix_exp(ref)
+    peak = float(np.abs(want.detach().numpy()).max())
+    np.testing.assert_allclose(got.detach().numpy() / peak, want.detach().numpy() / peak, atol=rel["rtol"] * 10)
+    u = _sample(2, 4, 4, dtype=dtype, seed=3)
+    (got * ember.tensor(u)).sum().backward()
+    (want * torch.tensor(u)).sum().backward()
+    peak = float(np.abs(ref.grad.numpy()).max())
+    np.testing.assert_allclose(mine.grad.numpy() / peak, ref.grad.numpy() / peak, atol=rel["rtol"] * 10)
+
+
+def test_matrix_exp_second_order_gradient_matches_torch():
+    a = _sample(3, 3) * 0.5
+    mine, ref = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    (g,) = ember.autograd.grad((ember.linalg.matrix_exp(mine) ** 2).sum(), [mine], create_graph=True)
+    (h,) = torch.autograd.grad((torch.linalg.matrix_exp(ref) ** 2).sum(), [ref], create_graph=True)
+    (g * g).sum().backward()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-9)
+
+
 # --- errors, graphs -----------------------------------------------------------------------------------------------
 
 
@@ -186,6 +215,7 @@ def test_cholesky_ex_reports_the_failing_minor_and_the_partial_factor_as_torch()
     (lambda: ember.linalg.solve_triangular(ember.ones(3, 3), ember.ones(3, 2)), TypeError, ["upper"]),
     (lambda: ember.linalg.lu_factor(ember.ones(3, dtype=ember.float64)), ValueError, ["lu_factor", "2 dimensions"]),
     (lambda: ember.linalg.lu_factor(ember.ones(2, 2, dtype=ember.int64)), TypeError, ["lu_factor", "int64[2, 2]"]),
+    (lambda: ember.linalg.matrix_exp(ember.ones(2, 3)), ValueError, ["matrix_exp", "square"]),
 ])
 def test_bad_input_errors_name_the_op_and_shapes(call, error, fragments):
     with pytest.raises(error) as info:
@@ -200,7 +230,8 @@ def test_jit_gives_eager_values_and_gradients():
         low = ember.linalg.cholesky(spd)
         lu, pivots = ember.linalg.lu_factor(a)
         value = (ember.linalg.solve_triangular(low, b, upper=False).sum() + ember.cholesky_solve(b, low).sum()
-                 + ember.linalg.lu_solve(lu, pivots, b).sum() + ember.linalg.lu(a).L.sum())
+                 + ember.linalg.lu_solve(lu, pivots, b).sum() + ember.linalg.matrix_exp(a * 0.3).sum()
+                 + ember.linalg.lu(a).L.sum())
         value.backward()
         return value
 
@@ -221,7 +252,7 @@ def test_jit_gives_eager_values_and_gradients():
 def test_onnx_names_the_ops_it_cannot_export():
     pytest.importorskip("onnx")
     a = _sample(3, 3, dtype=np.float32, kind="square")
-    for fn, name in [(lambda x: ember.linalg.lu_factor(x).LU, "lu_factor"),
+    for fn, name in [(ember.linalg.matrix_exp, "matrix_exp"), (lambda x: ember.linalg.lu_factor(x).LU, "lu_factor"),
                      (lambda x: ember.linalg.solve_triangular(x, x, upper=True), "solve_triangular")]:
         with pytest.raises(ValueError, match=name):
             ember.onnx.to_onnx(ember.onnx.trace(fn, [a]))

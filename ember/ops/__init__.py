@@ -161,6 +161,7 @@ from ember.ops.loss import (
     softmax_cross_entropy,
 )
 from ember.ops.lu import lu_unpack
+from ember.ops.matrix_exp import matrix_exp
 from ember.ops.matrix_functions import inverse, logdet, matrix_power, pinverse
 from ember.ops.matrix_functions import torch_cholesky as cholesky
 from ember.ops.matrix_functions import torch_qr as qr
@@ -319,6 +320,6 @@ __all__ = [
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "topk", "transpose", "true_divide",
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
-    "cholesky_inverse", "cholesky_solve", "lu_unpack", "triangular_solve",
+    "cholesky_inverse", "cholesky_solve", "lu_unpack", "matrix_exp", "triangular_solve",
 ]
 
