@@ -28,6 +28,7 @@ from ember.ops.decompositions import (
     svd,
     svdvals,
 )
+from ember.ops.least_squares import LstsqResult, cond, lstsq, matrix_rank
 from ember.ops.linalg import matmul
 from ember.ops.lu import (
     InvExResult,
@@ -42,15 +43,17 @@ from ember.ops.lu import (
     lu_solve,
     solve_ex,
 )
+from ember.ops.matrix_chain import diagonal, multi_dot, tensorinv, tensorsolve, vecdot
 from ember.ops.matrix_exp import matrix_exp
 from ember.ops.matrix_functions import linalg_cross as cross
 from ember.ops.matrix_functions import matrix_norm, matrix_power, norm, vector_norm
 from ember.ops.triangular import solve_triangular
 
 __all__ = [
-    "CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LuFactorExResult", "LuFactorResult", "LuResult",
-    "QrResult", "SlogdetResult", "SolveExResult", "SvdResult", "cholesky", "cholesky_ex", "cross", "det", "eigh",
-    "eigvalsh", "inv", "inv_ex", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp",
-    "matrix_norm", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
-    "svdvals", "vector_norm",
+    "CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "LuFactorExResult",
+    "LuFactorResult", "LuResult", "QrResult", "SlogdetResult", "SolveExResult", "SvdResult", "cholesky",
+    "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "inv_ex",
+    "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+    "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
+    "svdvals", "tensorinv", "tensorsolve", "vecdot", "vector_norm",
 ]

@@ -1723,7 +1723,7 @@ _row("linalg_cross", ember.linalg.cross, np.cross, ins(normal(2, 4, 3), normal(2
      torch and torch.linalg.cross)
 
 
-# --- the rest of torch.linalg: triangular and Cholesky solves, LU, matrix_exp ----------------------------------------
+# --- the rest of torch.linalg: triangular and Cholesky solves, LU, matrix_exp, lstsq, products -------------------
 
 
 def _stacked(fn, a, *rest):
@@ -1790,6 +1790,33 @@ _row("linalg_matrix_exp", ember.linalg.matrix_exp, sla.expm, ins(normal(2, 3, 3)
      torch and torch.linalg.matrix_exp)
 _row("matrix_exp_squared_method", lambda a: a.matrix_exp(), sla.expm, ins(normal(3, 3, scale=4.0)), "matrix_exp",
      torch and torch.matrix_exp, rtol=1e-9, grad_atol=1e-4, extra={"grad_rtol": 1e-4})
+_row("linalg_lstsq_gelsd", lambda a, b: (lambda r: (r.solution, r.residuals, r.singular_values))(
+    ember.linalg.lstsq(a, b, driver="gelsd")),
+     lambda a, b: (lambda x, res, rank, s: (x, res, s))(*np.linalg.lstsq(a, b, rcond=None)),
+     ins(normal(5, 3), normal(5, 2)), ("pinv", "svd", "matmul"),
+     torch and (lambda a, b: (lambda r: (r.solution, r.residuals, r.singular_values))(
+         torch.linalg.lstsq(a, b, driver="gelsd"))))
+_row("linalg_matrix_rank", ember.linalg.matrix_rank, np.linalg.matrix_rank,
+     ins(lambda rng: np.stack([rng.standard_normal((4, 4)), np.outer(*rng.integers(-3, 4, (2, 4)))]).astype(float)),
+     "svd",
+     torch and torch.linalg.matrix_rank, grad=False)
+for _p in (None, "fro", 1, -np.inf):
+    _row(f"linalg_cond_{_p}", lambda a, p=_p: ember.linalg.cond(a, p), lambda a, p=_p: np.linalg.cond(a, p),
+         ins(well_conditioned(2, 3, 3)), "svd" if _p is None else ("lu_factor", "solve_triangular"),
+         torch and (lambda a, p=_p: torch.linalg.cond(a, p)), rtol=1e-9)
+_row("linalg_multi_dot", lambda a, b, c: ember.linalg.multi_dot([a, b, c]),
+     lambda a, b, c: np.linalg.multi_dot([a, b, c]), ins(normal(4), normal(4, 2), normal(2, 5)), "matmul",
+     torch and (lambda a, b, c: torch.linalg.multi_dot([a, b, c])))
+_row("linalg_vecdot", lambda a, b: ember.linalg.vecdot(a, b, dim=0), lambda a, b: (a * b).sum(0),
+     ins(normal(3, 4), normal(3, 1)), ("mul", "sum"), torch and (lambda a, b: torch.linalg.vecdot(a, b, dim=0)))
+_row("linalg_diagonal", lambda a: ember.linalg.diagonal(a, offset=-1), lambda a: np.diagonal(a, -1, -2, -1),
+     ins(normal(2, 3, 4)), "take", torch and (lambda a: torch.linalg.diagonal(a, offset=-1)))
+_row("linalg_tensorinv", lambda a: ember.linalg.tensorinv(a, ind=2), lambda a: np.linalg.tensorinv(a, ind=2),
+     ins(lambda rng: (rng.standard_normal((6, 6)) + 3 * np.eye(6)).reshape(2, 3, 6)), "inv",
+     torch and (lambda a: torch.linalg.tensorinv(a, ind=2)))
+_row("linalg_tensorsolve", ember.linalg.tensorsolve, np.linalg.tensorsolve,
+     ins(lambda rng: (rng.standard_normal((6, 6)) + 3 * np.eye(6)).reshape(6, 2, 3), normal(6)), "solve",
+     torch and torch.linalg.tensorsolve)
 
 
 # --- special functions (ember.special): SciPy's as the references --------------------------------------------------
