@@ -28,6 +28,7 @@ from ember.ops.decompositions import (
     svd,
     svdvals,
 )
+from ember.ops.householder import householder_product
 from ember.ops.least_squares import LstsqResult, cond, lstsq, matrix_rank
 from ember.ops.linalg import matmul
 from ember.ops.lu import (
@@ -52,7 +53,7 @@ from ember.ops.triangular import solve_triangular
 __all__ = [
     "CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "LuFactorExResult",
     "LuFactorResult", "LuResult", "QrResult", "SlogdetResult", "SolveExResult", "SvdResult", "cholesky",
-    "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "inv_ex",
+    "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "householder_product", "inv", "inv_ex",
     "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
     "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
     "svdvals", "tensorinv", "tensorsolve", "vecdot", "vector_norm",

@@ -169,6 +169,8 @@ class OpMethods(TensorLike):
     cholesky_solve = _ops.cholesky_solve
     cholesky_inverse = _ops.cholesky_inverse
     triangular_solve = _ops.triangular_solve
+    geqrf = _ops.geqrf
+    orgqr = _ops.orgqr
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 

@@ -1723,7 +1723,7 @@ _row("linalg_cross", ember.linalg.cross, np.cross, ins(normal(2, 4, 3), normal(2
      torch and torch.linalg.cross)
 
 
-# --- the rest of torch.linalg: triangular and Cholesky solves, LU, matrix_exp, lstsq, products -------------------
+# --- the rest of torch.linalg: triangular and Cholesky solves, LU, matrix_exp, lstsq, Householder products -------
 
 
 def _stacked(fn, a, *rest):
@@ -1733,6 +1733,15 @@ def _stacked(fn, a, *rest):
     results = [tuple(np.asarray(r) for r in (res if isinstance(res, tuple) else (res,))) for res in results]
     return tuple(np.stack([r[k] for r in results]).reshape(a.shape[:-2] + results[0][k].shape)
                  for k in range(len(results[0])))
+
+
+def np_householder_product(a, tau):
+    m, n = a.shape
+    v = np.tril(a, -1) + np.eye(m, n)
+    q = np.eye(m)
+    for i in range(tau.shape[0]):
+        q = q @ (np.eye(m) - tau[i] * np.outer(v[:, i], v[:, i]))
+    return q[:, :n]
 
 
 def _spd_factor_ref(b, a, upper=False):
@@ -1790,6 +1799,11 @@ _row("linalg_matrix_exp", ember.linalg.matrix_exp, sla.expm, ins(normal(2, 3, 3)
      torch and torch.linalg.matrix_exp)
 _row("matrix_exp_squared_method", lambda a: a.matrix_exp(), sla.expm, ins(normal(3, 3, scale=4.0)), "matrix_exp",
      torch and torch.matrix_exp, rtol=1e-9, grad_atol=1e-4, extra={"grad_rtol": 1e-4})
+_row("geqrf", lambda a: tuple(ember.geqrf(a)),
+     lambda a: (lambda h, tau: (h.swapaxes(-1, -2), tau))(*np.linalg.qr(a, mode="raw")), ins(normal(2, 4, 3)), "geqrf",
+     torch and (lambda a: tuple(torch.geqrf(a))), grad=False)
+_row("linalg_householder_product", ember.linalg.householder_product, np_householder_product,
+     ins(normal(4, 3), normal(2)), "matmul", torch and torch.linalg.householder_product)
 _row("linalg_lstsq_gelsd", lambda a, b: (lambda r: (r.solution, r.residuals, r.singular_values))(
     ember.linalg.lstsq(a, b, driver="gelsd")),
      lambda a, b: (lambda x, res, rank, s: (x, res, s))(*np.linalg.lstsq(a, b, rcond=None)),

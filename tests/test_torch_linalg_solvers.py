@@ -1,6 +1,6 @@
 """The rest of torch.linalg's real functions under Ember (triangular and Cholesky solves, LU, lstsq, matrix_exp,
-matrix_rank, cond, multi_dot, tensorinv/tensorsolve, vecdot, diagonal, the ``*_ex`` forms) checked against PyTorch:
-values, named results, integer results' dtypes, gradients, batches and errors."""
+matrix_rank, cond, multi_dot, tensorinv/tensorsolve, vecdot, diagonal, Householder products, the ``*_ex`` forms)
+checked against PyTorch: values, named results, integer results' dtypes, gradients, batches and errors."""
 
 import numpy as np
 import pytest
@@ -294,6 +294,20 @@ def test_vecdot_diagonal_tensorinv_tensorsolve():
            lambda t, u: torch.linalg.tensorsolve(t, u, dims=(0,)), moved, _sample(6, seed=3))
 
 
+# --- Householder reflections ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 4), (6, 2)])
+def test_geqrf_and_householder_product(shape):
+    a = _sample(*shape)
+    _check(ember.geqrf, torch.geqrf, a, grad=False)
+    h, tau = torch.geqrf(torch.tensor(a))
+    _check(ember.linalg.householder_product, torch.linalg.householder_product, h.numpy(), tau.numpy())
+    _check(ember.orgqr, torch.orgqr, h.numpy(), tau.numpy()[..., :1])
+    q = ember.linalg.householder_product(*ember.geqrf(ember.tensor(a)))
+    np.testing.assert_allclose(np.abs(q.numpy()), np.abs(np.linalg.qr(a)[0]), atol=1e-12)
+
+
 # --- errors, graphs -----------------------------------------------------------------------------------------------
 
 
@@ -310,6 +324,8 @@ def test_vecdot_diagonal_tensorinv_tensorsolve():
     (lambda: ember.linalg.multi_dot([ember.ones(2, 3)]), ValueError, ["multi_dot", "two"]),
     (lambda: ember.linalg.tensorinv(ember.ones(2, 3, 4)), ValueError, ["tensorinv", "[2, 3, 4]"]),
     (lambda: ember.linalg.tensorsolve(ember.ones(2, 3, 4), ember.ones(3)), ValueError, ["tensorsolve", "[3]"]),
+    (lambda: ember.linalg.householder_product(ember.ones(2, 3), ember.ones(1)), ValueError,
+     ["householder_product", "m >= n"]),
     (lambda: ember.linalg.matrix_exp(ember.ones(2, 3)), ValueError, ["matrix_exp", "square"]),
 ])
 def test_bad_input_errors_name_the_op_and_shapes(call, error, fragments):

@@ -132,6 +132,7 @@ from ember.ops.elementwise_torch import (
     nextafter,
 )
 from ember.ops.gamma_grad import standard_gamma_grad
+from ember.ops.householder import geqrf, orgqr
 from ember.ops.indexing import (
     diag,
     diagonal,
@@ -320,6 +321,6 @@ __all__ = [
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "topk", "transpose", "true_divide",
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
-    "cholesky_inverse", "cholesky_solve", "lu_unpack", "matrix_exp", "triangular_solve",
+    "cholesky_inverse", "cholesky_solve", "geqrf", "lu_unpack", "matrix_exp", "orgqr", "triangular_solve",
 ]
 
