@@ -1,5 +1,7 @@
-"""``torch.linalg`` under Ember: decompositions, inverses, solves and norms of (batches of) matrices, with
-gradients. The functions are the op library's (``ember.ops.decompositions``, ``ember.ops.matrix_functions``).
+"""``torch.linalg`` under Ember: decompositions, inverses, solves, least squares, the matrix exponential and norms
+of (batches of) matrices, with gradients. The functions are the op library's (``ember.ops.decompositions``,
+``lu``, ``triangular``, ``matrix_exp``, ``least_squares``, ``matrix_chain``, ``householder`` and
+``matrix_functions``).
 
 >>> a = ember.randn(3, 3, dtype=ember.float64, requires_grad=True)
 >>> sign, logabsdet = ember.linalg.slogdet(a)
