@@ -368,3 +368,24 @@ def test_onnx_names_the_ops_it_cannot_export():
                      (lambda x: ember.linalg.solve_triangular(x, x, upper=True), "solve_triangular")]:
         with pytest.raises(ValueError, match=name):
             ember.onnx.to_onnx(ember.onnx.trace(fn, [a]))
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("solve_triangular", lambda x: ember.linalg.solve_triangular(x, x, upper=True)),
+    ("lu_solve", lambda x: ember.linalg.lu_solve(*ember.linalg.lu_factor(x), x)),
+    ("cholesky_inverse", lambda x: ember.cholesky_inverse(ember.linalg.cholesky(x @ x.mT))),
+    ("inv_ex", lambda x: ember.linalg.inv_ex(x).inverse),
+    ("cond", lambda x: ember.linalg.cond(x, "fro")),
+    ("matrix_exp", ember.linalg.matrix_exp),
+    ("lstsq", lambda x: ember.linalg.lstsq(x, x).solution),
+])
+def test_a_graph_with_an_unknown_batch_builds_and_runs(name, fn):
+    # the identity matrices cholesky_inverse and inv_ex solve for took the batch size, unknown while the graph is built
+    graph = ember.graph.Graph()
+    x = graph.input("x", (None, 3, 3), "float64")
+    with graph.building():
+        graph.outputs = [fn(x)]
+    a = _sample(4, 3, 3, kind="square")
+    with ember.no_grad():
+        expected = fn(ember.tensor(a)).numpy()
+    np.testing.assert_allclose(ember.runtime.GraphFunction(graph)(a)[0], expected, rtol=1e-12)

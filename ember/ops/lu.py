@@ -32,8 +32,8 @@ from ember.ops.indexing import getitem
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
-from ember.ops.shape import broadcast_to, unsqueeze
-from ember.ops.triangular import solve_triangular
+from ember.ops.shape import unsqueeze
+from ember.ops.triangular import identities_like, solve_triangular
 
 
 def _result(name: str, fields: str, doc: str):
@@ -283,8 +283,7 @@ def inv_ex(a, *, check_errors: bool = False) -> InvExResult:
     lu_data, pivots, info = _factor("inv_ex", a, True)
     if check_errors:
         _raise_if_singular("inv_ex", info)
-    identity = broadcast_to(as_tensor(np.eye(a.shape[-1], dtype=a.dtype), a), tuple(a.shape))
-    return InvExResult(lu_solve(lu_data, pivots, identity), info)
+    return InvExResult(lu_solve(lu_data, pivots, identities_like(a)), info)
 
 
 def solve_ex(a, b, *, left: bool = True, check_errors: bool = False) -> SolveExResult:

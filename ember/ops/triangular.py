@@ -17,6 +17,7 @@ from ember.ops.arrange import tril, triu
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import _check_matrices, _cubic_cost, _eye, _mT
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import where
 from ember.ops.infer import differ
 from ember.ops.linalg import matmul
 from ember.ops.registry import NO_ONNX, Spec, defop, describe, shape_error
@@ -165,5 +166,12 @@ def cholesky_inverse(factor, upper: bool = False) -> TensorLike:
     """``torch.cholesky_inverse``: the inverse of ``A = L L^T`` (or ``U^T U`` with ``upper``) from its factor."""
     factor = as_tensor(factor)
     _check_matrices("cholesky_inverse", [Spec(tuple(factor.shape), factor.dtype)])
-    identity = broadcast_to(_eye(factor.shape[-1], factor), tuple(factor.shape))
-    return dispatch.apply(CHOLESKY_SOLVE, (identity, factor), {"upper": bool(upper)})
+    return dispatch.apply(CHOLESKY_SOLVE, (identities_like(factor), factor), {"upper": bool(upper)})
+
+
+def identities_like(x: TensorLike) -> TensorLike:
+    """Identity matrices of ``x``'s shape (..., n, n); a graph's unknown batch size is taken from ``x`` itself."""
+    identity = _eye(x.shape[-1], x)
+    if None not in tuple(x.shape):
+        return broadcast_to(identity, tuple(x.shape))
+    return where(as_tensor(np.ones(tuple(x.shape[-2:]), bool), x), identity, x)  # (x's values are never read)
