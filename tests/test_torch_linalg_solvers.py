@@ -211,6 +211,16 @@ def test_matrix_rank(kwargs):
            grad=False)
 
 
+def test_matrix_rank_takes_a_tensor_atol_and_the_older_positional_tol():
+    a = _sample(3, 4, 4)
+    a[1] = np.outer(a[1, 0], a[1, 1])
+    atol = np.array([0.1, 0.5, 3.0])
+    _check(lambda x, t: ember.linalg.matrix_rank(x, atol=t), lambda x, t: torch.linalg.matrix_rank(x, atol=t), a,
+           atol, grad=False)
+    _check(lambda x: ember.linalg.matrix_rank(x, 0.5, True), lambda x: torch.linalg.matrix_rank(x, 0.5, True),
+           a + np.swapaxes(a, -1, -2), grad=False)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", np.inf, -np.inf, 1, -1])
 def test_cond(p, dtype):

@@ -44,14 +44,19 @@ def _rank_of_values(values: TensorLike, atol, rtol) -> TensorLike:
     return sum(gt(values, cutoff), -1)
 
 
-def matrix_rank(a, *, atol=None, rtol=None, hermitian: bool = False) -> TensorLike:
+def matrix_rank(a, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> TensorLike:
     """The numerical rank of each matrix (int64), as ``torch.linalg.matrix_rank``: the singular values (with
     ``hermitian``, the absolute eigenvalues of the symmetric matrix's lower triangle) above
     ``max(atol, rtol * largest)``; ``rtol`` defaults to ``eps * max(m, n)`` unless ``atol`` is given above zero.
+    ``tol`` (PyTorch's older spelling) is ``atol`` with ``rtol=0``.
 
     >>> ember.linalg.matrix_rank(ember.ones(3, 3))  # 1
     """
-    a = _matrices("matrix_rank", a, square=hermitian)
+    if tol is not None:
+        if atol is not None or rtol is not None:
+            raise ValueError("matrix_rank: give tol, or atol and rtol, not both")
+        atol, rtol = tol, 0.0
+    a = _matrices("matrix_rank", a, square=bool(hermitian))
     if rtol is None:
         positive = atol is not None and (isinstance(atol, TensorLike) or float(atol) > 0)
         rtol = 0.0 if positive else _default_rtol(a)
