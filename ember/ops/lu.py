@@ -31,7 +31,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import getitem
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, describe, format_shape, shape_error
 from ember.ops.shape import unsqueeze
 from ember.ops.triangular import identities_like, solve_triangular
 
@@ -262,10 +262,12 @@ def lu_solve(lu_data, pivots, b, *, left: bool = True, adjoint: bool = False) ->
     ``adjoint`` solves ``A^T X = B``, ``left=False`` solves ``X A = B`` (or ``X A^T = B``); batch dimensions
     broadcast. Gradients flow to LU (its triangles) and B."""
     lu_data, b = as_tensor(lu_data), as_tensor(b)
-    _check_matrices("lu_solve", [Spec(tuple(lu_data.shape), lu_data.dtype), Spec(tuple(b.shape), b.dtype)])
-    if b.ndim < 2:
-        raise shape_error("lu_solve", [Spec(tuple(lu_data.shape), lu_data.dtype), Spec(tuple(b.shape), b.dtype)],
-                          "B must be (*, n, k)")
+    specs = [Spec(tuple(lu_data.shape), lu_data.dtype), Spec(tuple(b.shape), b.dtype)]
+    _check_matrices("lu_solve", specs)
+    if lu_data.dtype != b.dtype:
+        raise TypeError(f"lu_solve: LU and B must have one dtype, got {describe(specs)}")
+    if b.ndim < 2 or b.shape[-2 if left else -1] != lu_data.shape[-1]:
+        raise shape_error("lu_solve", specs, "B must be (*, n, k) for LU (*, n, n) ((*, k, n) with left=False)")
     if not left:  # X A = B is A^T X^T = B^T
         return _mT(lu_solve(lu_data, pivots, _mT(b), adjoint=not adjoint))
     p, low, up = lu_unpack(lu_data, pivots)
