@@ -403,3 +403,15 @@ def test_a_graph_with_an_unknown_batch_builds_and_runs(name, fn):
     with ember.no_grad():
         expected = fn(ember.tensor(a)).numpy()
     np.testing.assert_allclose(ember.runtime.GraphFunction(graph)(a)[0], expected, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated")
+def test_tensor_methods_follow_torchs():
+    a, b = _sample(3, 3, kind="square"), _sample(3, 2, seed=1)
+    low = np.linalg.cholesky(_sample(3, 3, kind="spd"))
+    _check(lambda y, x: y.triangular_solve(x, upper=False), lambda y, x: y.triangular_solve(x, upper=False), b, a)
+    _check(lambda y, f: y.cholesky_solve(f), lambda y, f: y.cholesky_solve(f), b, low)
+    _check(lambda x: x.matrix_exp(), lambda x: x.matrix_exp(), a)
+    _check(lambda x: x.geqrf(), lambda x: x.geqrf(), a, grad=False)
+    h, tau = torch.geqrf(torch.tensor(a))
+    _check(lambda x, t: x.orgqr(t), lambda x, t: x.orgqr(t), h.numpy(), tau.numpy())
