@@ -165,6 +165,12 @@ class OpMethods(TensorLike):
     matrix_power = _ops.matrix_power
     qr = _ops.qr
     svd = _ops.svd
+    matrix_exp = _ops.matrix_exp
+    cholesky_solve = _ops.cholesky_solve
+    cholesky_inverse = _ops.cholesky_inverse
+    triangular_solve = _ops.triangular_solve
+    geqrf = _ops.geqrf
+    orgqr = _ops.orgqr
     softmax = _ops.softmax
     log_softmax = _ops.log_softmax
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 from op_table import OpCase
+from scipy import linalg as sla  # a test dependency (scikit-learn's): references for LU and matrix_exp
 from scipy import special as sps  # a test dependency (scikit-learn's): references for ember.special
 
 import ember
@@ -1912,6 +1913,116 @@ _row("linalg_vector_norm_inf", lambda a: ember.linalg.vector_norm(a, np.inf, dim
      torch and (lambda a: torch.linalg.vector_norm(a, np.inf, dim=(0, 2), keepdim=True)))
 _row("linalg_cross", ember.linalg.cross, np.cross, ins(normal(2, 4, 3), normal(2, 4, 3)), ("mul", "sub"),
      torch and torch.linalg.cross)
+
+
+# --- the rest of torch.linalg: triangular and Cholesky solves, LU, matrix_exp, lstsq, Householder products -------
+
+
+def _stacked(fn, a, *rest):
+    """``fn`` over the matrices of a stack (SciPy's LU takes one matrix at a time), its results stacked."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    results = [fn(m, *rest) for m in flat]
+    results = [tuple(np.asarray(r) for r in (res if isinstance(res, tuple) else (res,))) for res in results]
+    return tuple(np.stack([r[k] for r in results]).reshape(a.shape[:-2] + results[0][k].shape)
+                 for k in range(len(results[0])))
+
+
+def np_householder_product(a, tau):
+    m, n = a.shape
+    v = np.tril(a, -1) + np.eye(m, n)
+    q = np.eye(m)
+    for i in range(tau.shape[0]):
+        q = q @ (np.eye(m) - tau[i] * np.outer(v[:, i], v[:, i]))
+    return q[:, :n]
+
+
+def _spd_factor_ref(b, a, upper=False):
+    factor = np.triu(a) if upper else np.tril(a)
+    spd = factor.swapaxes(-1, -2) @ factor if upper else factor @ factor.swapaxes(-1, -2)
+    return np.linalg.solve(spd, b)
+
+
+_row("linalg_solve_triangular_lower", lambda a, b: ember.linalg.solve_triangular(a, b, upper=False),
+     lambda a, b: np.linalg.solve(np.tril(a), b), ins(well_conditioned(2, 3, 3), normal(2, 3, 2)), "solve_triangular",
+     torch and (lambda a, b: torch.linalg.solve_triangular(a, b, upper=False)))
+_row("linalg_solve_triangular_right_unit",
+     lambda a, b: ember.linalg.solve_triangular(a, b, upper=True, left=False, unitriangular=True),
+     lambda a, b: np.linalg.solve((np.triu(a, 1) + np.eye(3)).T, b.T).T, ins(normal(3, 3), normal(2, 3)),
+     "solve_triangular",
+     torch and (lambda a, b: torch.linalg.solve_triangular(a, b, upper=True, left=False, unitriangular=True)))
+_row("triangular_solve_transpose", lambda b, a: ember.triangular_solve(b, a, True, True).solution,
+     lambda b, a: np.linalg.solve(np.triu(a).T, b), ins(normal(3, 2), well_conditioned(3, 3)), "solve_triangular",
+     torch and (lambda b, a: torch.linalg.solve_triangular(a.mT, b, upper=False)))
+_row("cholesky_solve", lambda b, a: ember.cholesky_solve(b, ember.tril(a)), _spd_factor_ref,
+     ins(normal(2, 3, 2), well_conditioned(2, 3, 3)), "cholesky_solve",
+     torch and (lambda b, a: torch.cholesky_solve(b, torch.tril(a))))
+_row("cholesky_inverse_upper", lambda a: ember.cholesky_inverse(ember.triu(a), True),
+     lambda a: _spd_factor_ref(np.eye(3), a, True), ins(well_conditioned(3, 3)), "cholesky_solve",
+     torch and (lambda a: torch.cholesky_inverse(torch.triu(a), True)))
+_row("linalg_lu_factor", lambda a: ember.linalg.lu_factor(a).LU,
+     lambda a: _stacked(lambda m: sla.lu_factor(m)[0], a)[0], ins(normal(2, 3, 3)), ("lu_factor", "lu_pivots"),
+     torch and (lambda a: torch.linalg.lu_factor(a).LU))
+_row("linalg_lu_factor_ex_pivots_info", lambda a: tuple(ember.linalg.lu_factor_ex(a))[1:],
+     lambda a: (_stacked(lambda m: sla.lu_factor(m)[1] + 1, a)[0].astype(np.int32),
+                np.zeros(a.shape[:-2], np.int32)),
+     ins(normal(2, 4, 4)), "lu_pivots", torch and (lambda a: tuple(torch.linalg.lu_factor_ex(a))[1:]), grad=False)
+for _name, _shape in (("wide", (2, 3, 5)), ("tall", (5, 3))):  # L and U (P, a constant, has no gradient)
+    _row(f"linalg_lu_{_name}", lambda a: tuple(ember.linalg.lu(a))[1:], lambda a: _stacked(sla.lu, a)[1:],
+         ins(normal(*_shape)), ("lu_factor", "lu_permutation"), torch and (lambda a: tuple(torch.linalg.lu(a))[1:]))
+_row("lu_unpack_permutation", lambda a: ember.lu_unpack(*ember.linalg.lu_factor(a)).P,
+     lambda a: _stacked(sla.lu, a)[0], ins(normal(2, 5, 3)), "lu_permutation",
+     torch and (lambda a: torch.lu_unpack(*torch.linalg.lu_factor(a)).P), grad=False)
+_row("linalg_lu_solve_adjoint", lambda a, b: ember.linalg.lu_solve(*ember.linalg.lu_factor(a), b, adjoint=True),
+     lambda a, b: np.linalg.solve(a.swapaxes(-1, -2), b), ins(well_conditioned(2, 3, 3), normal(2, 3, 2)),
+     ("lu_factor", "lu_permutation", "solve_triangular"),
+     torch and (lambda a, b: torch.linalg.lu_solve(*torch.linalg.lu_factor(a), b, adjoint=True)))
+_row("linalg_inv_ex", lambda a: ember.linalg.inv_ex(a).inverse, np.linalg.inv, ins(well_conditioned(2, 3, 3)),
+     ("lu_factor", "solve_triangular"), torch and (lambda a: torch.linalg.inv_ex(a).inverse))
+_row("linalg_solve_ex_vector", lambda a, b: ember.linalg.solve_ex(a, b).result,
+     lambda a, b: np.linalg.solve(a, b[..., None])[..., 0], ins(well_conditioned(2, 3, 3), normal(2, 3)),
+     ("lu_factor", "solve_triangular"), torch and (lambda a, b: torch.linalg.solve_ex(a, b).result))
+_row("linalg_cholesky_ex", lambda a: ember.linalg.cholesky_ex(_esym(a)).L, lambda a: np.linalg.cholesky(_sym(a)),
+     ins(well_conditioned(2, 3, 3)), ("cholesky_ex", "cholesky_info"),
+     torch and (lambda a: torch.linalg.cholesky_ex(_esym(a)).L))
+_row("linalg_cholesky_ex_info", lambda a: ember.linalg.cholesky_ex(a).info, lambda a: np.array([2, 0], np.int32),
+     ins(const([[[1.0, 2.0], [2.0, 1.0]], [[2.0, 1.0], [1.0, 2.0]]])), "cholesky_info",
+     torch and (lambda a: torch.linalg.cholesky_ex(a).info), grad=False)
+_row("linalg_matrix_exp", ember.linalg.matrix_exp, sla.expm, ins(normal(2, 3, 3)), "matrix_exp",
+     torch and torch.linalg.matrix_exp)
+_row("matrix_exp_squared_method", lambda a: a.matrix_exp(), sla.expm, ins(normal(3, 3, scale=4.0)), "matrix_exp",
+     torch and torch.matrix_exp, rtol=1e-9, grad_atol=1e-4, extra={"grad_rtol": 1e-4})
+_row("geqrf", lambda a: tuple(ember.geqrf(a)),
+     lambda a: (lambda h, tau: (h.swapaxes(-1, -2), tau))(*np.linalg.qr(a, mode="raw")), ins(normal(2, 4, 3)), "geqrf",
+     torch and (lambda a: tuple(torch.geqrf(a))), grad=False)
+_row("linalg_householder_product", ember.linalg.householder_product, np_householder_product,
+     ins(normal(4, 3), normal(2)), "matmul", torch and torch.linalg.householder_product)
+_row("linalg_lstsq_gelsd", lambda a, b: (lambda r: (r.solution, r.residuals, r.singular_values))(
+    ember.linalg.lstsq(a, b, driver="gelsd")),
+     lambda a, b: (lambda x, res, rank, s: (x, res, s))(*np.linalg.lstsq(a, b, rcond=None)),
+     ins(normal(5, 3), normal(5, 2)), ("pinv", "svd", "matmul"),
+     torch and (lambda a, b: (lambda r: (r.solution, r.residuals, r.singular_values))(
+         torch.linalg.lstsq(a, b, driver="gelsd"))))
+_row("linalg_matrix_rank", ember.linalg.matrix_rank, np.linalg.matrix_rank,
+     ins(lambda rng: np.stack([rng.standard_normal((4, 4)), np.outer(*rng.integers(-3, 4, (2, 4)))]).astype(float)),
+     "svd",
+     torch and torch.linalg.matrix_rank, grad=False)
+for _p in (None, "fro", 1, -np.inf):
+    _row(f"linalg_cond_{_p}", lambda a, p=_p: ember.linalg.cond(a, p), lambda a, p=_p: np.linalg.cond(a, p),
+         ins(well_conditioned(2, 3, 3)), "svd" if _p is None else ("lu_factor", "solve_triangular"),
+         torch and (lambda a, p=_p: torch.linalg.cond(a, p)), rtol=1e-9)
+_row("linalg_multi_dot", lambda a, b, c: ember.linalg.multi_dot([a, b, c]),
+     lambda a, b, c: np.linalg.multi_dot([a, b, c]), ins(normal(4), normal(4, 2), normal(2, 5)), "matmul",
+     torch and (lambda a, b, c: torch.linalg.multi_dot([a, b, c])))
+_row("linalg_vecdot", lambda a, b: ember.linalg.vecdot(a, b, dim=0), lambda a, b: (a * b).sum(0),
+     ins(normal(3, 4), normal(3, 1)), ("mul", "sum"), torch and (lambda a, b: torch.linalg.vecdot(a, b, dim=0)))
+_row("linalg_diagonal", lambda a: ember.linalg.diagonal(a, offset=-1), lambda a: np.diagonal(a, -1, -2, -1),
+     ins(normal(2, 3, 4)), "take", torch and (lambda a: torch.linalg.diagonal(a, offset=-1)))
+_row("linalg_tensorinv", lambda a: ember.linalg.tensorinv(a, ind=2), lambda a: np.linalg.tensorinv(a, ind=2),
+     ins(lambda rng: (rng.standard_normal((6, 6)) + 3 * np.eye(6)).reshape(2, 3, 6)), "inv",
+     torch and (lambda a: torch.linalg.tensorinv(a, ind=2)))
+_row("linalg_tensorsolve", ember.linalg.tensorsolve, np.linalg.tensorsolve,
+     ins(lambda rng: (rng.standard_normal((6, 6)) + 3 * np.eye(6)).reshape(6, 2, 3), normal(6)), "solve",
+     torch and torch.linalg.tensorsolve)
 
 
 # --- special functions (ember.special): SciPy's as the references --------------------------------------------------

@@ -132,6 +132,7 @@ from ember.ops.elementwise_torch import (
     nextafter,
 )
 from ember.ops.gamma_grad import standard_gamma_grad
+from ember.ops.householder import geqrf, orgqr
 from ember.ops.index_sets import argwhere, nonzero_static, tril_indices, triu_indices, unravel_index
 from ember.ops.indexing import (
     diag,
@@ -161,6 +162,8 @@ from ember.ops.loss import (
     smooth_l1_loss,
     softmax_cross_entropy,
 )
+from ember.ops.lu import lu_unpack
+from ember.ops.matrix_exp import matrix_exp
 from ember.ops.matrix_functions import inverse, logdet, matrix_power, pinverse
 from ember.ops.matrix_functions import torch_cholesky as cholesky
 from ember.ops.matrix_functions import torch_qr as qr
@@ -254,6 +257,7 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve
 from ember.ops.views import (
     as_strided,
     atleast_1d,
@@ -364,5 +368,6 @@ __all__ = [
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "topk", "transpose", "true_divide",
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
+    "cholesky_inverse", "cholesky_solve", "geqrf", "lu_unpack", "matrix_exp", "orgqr", "triangular_solve",
 ]
 

@@ -7,8 +7,9 @@ result: each part's vjp is the decomposition's gradient with the other parts' gr
 parts gets the sum, which is the whole gradient (the rules are linear in the incoming gradients). The vjps are
 written with the op functions (triangles, diagonals and identity matrices are constants of the input's size), so
 they run eagerly, build graph nodes and compose for higher-order gradients; they recompute the other parts of a
-decomposition from the input. Each part's forward is its own LAPACK call: ``svd`` factors the matrix three times, one
-result each (``svdvals``, the singular values alone, once and cheaper).
+decomposition from the input. Within one eager call of ``svd`` or ``eigh`` the parts' forwards share one LAPACK call
+(``_one_factorization``); a compiled graph runs each part's node on its own (the same bits). ``svdvals`` and
+``eigvalsh`` are parts of their own, the values alone, cheaper.
 
 As PyTorch's, the gradients of ``eigh``'s eigenvectors and ``svd``'s singular vectors are defined only for distinct
 eigenvalues (singular values): they divide by the differences, and are infinite or NaN when two coincide (or, for
@@ -18,7 +19,9 @@ everywhere.
 
 from __future__ import annotations
 
+import threading
 from collections import namedtuple
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -32,7 +35,7 @@ from ember.ops.indexing import getitem
 from ember.ops.infer import differ
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop, describe, format_shape, shape_error
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, describe, format_shape, shape_error
 from ember.ops.shape import broadcast_to, swapaxes, unsqueeze
 
 
@@ -135,6 +138,35 @@ def _same_infer(name: str):
         return Spec(tuple(x.shape), x.dtype)
 
     return infer
+
+
+_SHARED = threading.local()
+
+
+@contextmanager
+def _one_factorization():
+    """Inside, the forwards of one decomposition's parts over the same input array share one factorization: the
+    first part's forward factors and keeps the result, the next ones read it. The scope is one call of ``svd`` or
+    ``eigh``, so a later call (or an array written in between) always factors anew."""
+    outer = getattr(_SHARED, "slot", None)
+    _SHARED.slot = {}
+    try:
+        yield
+    finally:
+        _SHARED.slot = outer
+
+
+def _factored(x, key, factor):
+    """``factor()``, or inside ``_one_factorization`` the result an earlier part's forward got for ``x`` and ``key``."""
+    slot = getattr(_SHARED, "slot", None)
+    if slot is None:
+        return factor()
+    kept = slot.get(key)
+    if kept is not None and kept[0] is x:
+        return kept[1]
+    result = factor()
+    slot[key] = (x, result)
+    return result
 
 
 # --- det, slogdet ----------------------------------------------------------------------------------------------
@@ -338,6 +370,89 @@ def slogdet(x) -> SlogdetResult:
                          dispatch.apply(SLOGDET, (x,), {"part": "logabsdet"}))
 
 
+# --- cholesky_ex: L and LAPACK's info, without an error ----------------------------------------------------------
+
+
+CholeskyExResult = _result("linalg_cholesky_ex", "L info",
+                           "``cholesky_ex(A)``: the factor and potrf's info (0, or the order of the first leading "
+                           "minor that is not positive-definite).")
+
+
+def _unblocked_cholesky(a):
+    """potf2 on one matrix that is not positive-definite: the factor as far as it gets (the failing diagonal entry
+    left unrooted, the rest of the lower triangle as read) and the 1-based order of the failing minor."""
+    low = np.tril(a)
+    for j in range(a.shape[-1]):
+        pivot = low[j, j] - low[j, :j] @ low[j, :j]
+        if not pivot > 0:
+            low[j, j] = pivot
+            return low, j + 1
+        low[j, j] = pivot = np.sqrt(pivot)
+        low[j + 1:, j] = (low[j + 1:, j] - low[j + 1:, :j] @ low[j, :j]) / pivot
+    return low, 0
+
+
+def _cholesky_ex_kernel(xp, x):
+    info = xp.zeros(x.shape[:-2], dtype=np.int32)
+    try:
+        return xp.linalg.cholesky(x), info
+    except np.linalg.LinAlgError:
+        pass
+    n = x.shape[-1]
+    matrices = x.reshape((-1, n, n))
+    low, codes = xp.empty_like(matrices), info.reshape(-1)
+    for index in range(matrices.shape[0]):
+        try:
+            low[index] = xp.linalg.cholesky(matrices[index])
+        except np.linalg.LinAlgError:
+            low[index], codes[index] = _unblocked_cholesky(np.asarray(matrices[index]))
+    return low.reshape(x.shape), info
+
+
+def _cholesky_ex_forward(xp, x, *, upper, part="L"):
+    low, info = _factored(x, "cholesky_ex", lambda: _cholesky_ex_kernel(xp, x))
+    if part == "info":
+        return info
+    return xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
+
+
+def _cholesky_ex_infer(x, *, upper, part="L"):
+    _check_choice("cholesky_ex", "part", part, ("L", "info"))
+    spec = _cholesky_infer(x, upper=upper)
+    return spec if part == "L" else Spec(tuple(x.shape[:-2]), np.dtype(np.int32))
+
+
+def _part_infer(name: str, infer, parts: tuple):
+    """``infer`` for an op that takes only ``parts`` of a factorization (the differentiable or the integer ones)."""
+    def checked(x, **attrs):
+        _check_choice(name, "part", attrs.get("part", parts[0]), parts)
+        return infer(x, **attrs)
+
+    return checked
+
+
+# L is differentiable, info (an integer) is the part of a second op with no gradient
+CHOLESKY_EX = defop("cholesky_ex", forward=_cholesky_ex_forward,
+                    infer=_part_infer("cholesky_ex", _cholesky_ex_infer, ("L",)), vjp=_cholesky_vjp,
+                    cost=_cubic_cost, onnx=NO_ONNX, saves_output=True)
+CHOLESKY_INFO = defop("cholesky_info", forward=_cholesky_ex_forward,
+                      infer=_part_infer("cholesky_ex", _cholesky_ex_infer, ("info",)), vjp=NON_DIFFERENTIABLE,
+                      cost=_cubic_cost, onnx=NO_ONNX)
+
+
+def cholesky_ex(x, *, upper: bool = False, check_errors: bool = False) -> CholeskyExResult:
+    """``(L, info)``, as ``torch.linalg.cholesky_ex``: where a matrix is not positive-definite, ``info`` is the
+    order of its first leading minor that is not and L holds the factorization as far as it got (potrf's), instead
+    of an error; ``check_errors`` raises ``LinAlgError`` then (eagerly). L's gradient is ``cholesky``'s."""
+    x = _matrices("cholesky_ex", x)
+    with _one_factorization():
+        low = dispatch.apply(CHOLESKY_EX, (x,), {"upper": bool(upper)})
+        info = dispatch.apply(CHOLESKY_INFO, (x,), {"upper": bool(upper), "part": "info"})
+    if check_errors and not info.symbolic and np.asarray(info.data).any():
+        _raise_failure(np, "cholesky_ex", np.asarray(x.data), np.linalg.cholesky, "not positive-definite")
+    return CholeskyExResult(low, info)
+
+
 # --- qr ------------------------------------------------------------------------------------------------------
 
 
@@ -427,14 +542,15 @@ EighResult = _result("linalg_eigh", "eigenvalues eigenvectors",
 
 
 def _eigh_forward(xp, x, *, uplo, part):
-    if part == "values":
+    if part == "eigvalsh":
         return xp.linalg.eigvalsh(x, UPLO=uplo)
-    return xp.linalg.eigh(x, UPLO=uplo)[1]
+    values, vectors = _factored(x, ("eigh", uplo), lambda: xp.linalg.eigh(x, UPLO=uplo))
+    return values if part == "values" else vectors
 
 
 def _eigh_infer(x, *, uplo, part):
     _check_choice("eigh", "uplo", uplo, ("L", "U"))
-    _check_choice("eigh", "part", part, ("values", "vectors"))
+    _check_choice("eigh", "part", part, ("values", "vectors", "eigvalsh"))
     _check_matrices("eigh", [x])
     return Spec(tuple(x.shape) if part == "vectors" else tuple(x.shape[:-1]), x.dtype)
 
@@ -442,7 +558,7 @@ def _eigh_infer(x, *, uplo, part):
 def _eigh_vjp(ctx, g):
     a = ctx.inputs[0]
     values, vectors = eigh(a, ctx.attrs["uplo"])
-    if ctx.attrs["part"] == "values":  # V diag(g) V^T
+    if ctx.attrs["part"] != "vectors":  # V diag(g) V^T
         return (matmul(vectors * unsqueeze(g, -2), _mT(vectors)),)
     # V (skew(V^T gV) / E) V^T with E_ij = w_j - w_i (1 on the diagonal, where the skew part is 0)
     product = matmul(_mT(vectors), g)
@@ -466,14 +582,15 @@ def eigh(x, UPLO: str = "L") -> EighResult:  # noqa: N803  (PyTorch's name)
     ``UPLO="U"``), eigenvalues ascending, as ``torch.linalg.eigh``. The eigenvectors' gradient needs distinct
     eigenvalues (see the module docstring)."""
     x = _matrices("eigh", x)
-    attrs = {"uplo": _uplo("eigh", UPLO)}
-    return EighResult(dispatch.apply(EIGH, (x,), {**attrs, "part": "values"}),
-                      dispatch.apply(EIGH, (x,), {**attrs, "part": "vectors"}))
+    uplo = _uplo("eigh", UPLO)
+    with _one_factorization():
+        return EighResult(dispatch.apply(EIGH, (x,), {"uplo": uplo, "part": "values"}),
+                          dispatch.apply(EIGH, (x,), {"uplo": uplo, "part": "vectors"}))
 
 
 def eigvalsh(x, UPLO: str = "L") -> TensorLike:  # noqa: N803
     """The eigenvalues of each symmetric matrix in ascending order, as ``torch.linalg.eigvalsh``."""
-    return dispatch.apply(EIGH, (_matrices("eigvalsh", x),), {"uplo": _uplo("eigvalsh", UPLO), "part": "values"})
+    return dispatch.apply(EIGH, (_matrices("eigvalsh", x),), {"uplo": _uplo("eigvalsh", UPLO), "part": "eigvalsh"})
 
 
 # --- svd -----------------------------------------------------------------------------------------------------
@@ -483,20 +600,20 @@ SvdResult = _result("linalg_svd", "U S Vh", "``svd(A)``: A = U diag(S) Vh, the s
 
 
 def _svd_forward(xp, x, *, full_matrices, part):
-    if part == "S":
+    if part == "svdvals":
         return xp.linalg.svd(x, compute_uv=False)
-    u, _, vh = xp.linalg.svd(x, full_matrices=full_matrices)
-    return u if part == "U" else vh
+    u, s, vh = _factored(x, ("svd", full_matrices), lambda: xp.linalg.svd(x, full_matrices=full_matrices))
+    return u if part == "U" else s if part == "S" else vh
 
 
 def _svd_infer(x, *, full_matrices, part):
     _check_choice("svd", "full_matrices", full_matrices, (False, True))
-    _check_choice("svd", "part", part, ("U", "S", "Vh"))
+    _check_choice("svd", "part", part, ("U", "S", "Vh", "svdvals"))
     _check_matrices("svd", [x], square=False)
     m, n = x.shape[-2:]
     k = _min(m, n)
     batch = tuple(x.shape[:-2])
-    if part == "S":
+    if part in ("S", "svdvals"):
         return Spec(batch + (k,), x.dtype)
     if part == "U":
         return Spec(batch + (m, m if full_matrices else k), x.dtype)
@@ -555,15 +672,16 @@ def svd(x, full_matrices: bool = True) -> SvdResult:
     gives square U (m, m) and Vh (n, n), else U (m, k) and Vh (k, n), k = min(m, n). The gradients of U and Vh
     need distinct (and, for a non-square A, non-zero) singular values (see the module docstring)."""
     x = _matrices("svd", x, square=False)
-    attrs = {"full_matrices": bool(full_matrices)}
-    return SvdResult(dispatch.apply(SVD, (x,), {**attrs, "part": "U"}),
-                     dispatch.apply(SVD, (x,), {**attrs, "part": "S"}),
-                     dispatch.apply(SVD, (x,), {**attrs, "part": "Vh"}))
+    full = bool(full_matrices)
+    with _one_factorization():
+        return SvdResult(dispatch.apply(SVD, (x,), {"full_matrices": full, "part": "U"}),
+                         dispatch.apply(SVD, (x,), {"full_matrices": full, "part": "S"}),
+                         dispatch.apply(SVD, (x,), {"full_matrices": full, "part": "Vh"}))
 
 
 def svdvals(x) -> TensorLike:
     """The singular values of each matrix, descending, as ``torch.linalg.svdvals``."""
-    return dispatch.apply(SVD, (_matrices("svdvals", x, square=False),), {"full_matrices": False, "part": "S"})
+    return dispatch.apply(SVD, (_matrices("svdvals", x, square=False),), {"full_matrices": False, "part": "svdvals"})
 
 
 # --- pinv ----------------------------------------------------------------------------------------------------
