@@ -20,6 +20,7 @@ from ember.creation import (
 )
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
+from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
 from ember import linalg, special
 from ember.random import get_rng_state, manual_seed, set_rng_state
 from ember import amp, optim

@@ -18,6 +18,7 @@ from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
 from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods
+from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
 
@@ -65,7 +66,7 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
-class Tensor(OpMethods, InplaceMethods, TorchMethods):
+class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods):
     """An n-dimensional array with autograd.
 
     >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
