@@ -334,6 +334,12 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods):
             return
         self.register_hook(_RetainGrad(self))
 
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor (False for a leaf, as in PyTorch)."""
+        hooks = self.node.hooks if self.node is not None else None
+        return bool(hooks) and hooks[-1].__class__ is _RetainGrad and hooks[-1].tensor is self
+
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:
         return _ops.getitem(self, index)
