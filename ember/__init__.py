@@ -28,6 +28,7 @@ from ember.sparse import RowSparse
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
+from ember.nn.torch_toplevel import *  # noqa: F403  (torch.selu, torch.group_norm...: nn.functional's, at top level)
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember import embedding
