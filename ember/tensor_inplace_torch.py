@@ -117,6 +117,8 @@ class TorchInplaceMethods:
     bitwise_right_shift_ = _binary("bitwise_right_shift", "bitwise_right_shift_")
     __ilshift__ = _binary("bitwise_left_shift", "__ilshift__")
     __irshift__ = _binary("bitwise_right_shift", "__irshift__")
+    igamma_ = _binary("igamma", "igamma_")
+    igammac_ = _binary("igammac", "igammac_")
     divide_ = _with_args("divide", "divide_", "``self = divide(self, other, rounding_mode=...)`` in place.")
     subtract_ = _with_args("subtract", "subtract_", "``self = subtract(self, other, alpha=...)`` in place.")
 

@@ -173,6 +173,8 @@ class OpMethods(TensorLike):
     bitwise_not = _ops.bitwise_not
     bitwise_left_shift = _ops.bitwise_left_shift
     bitwise_right_shift = _ops.bitwise_right_shift
+    igamma = _ops.igamma
+    igammac = _ops.igammac
     __lshift__ = _ops.bitwise_left_shift
     __rshift__ = _ops.bitwise_right_shift
 

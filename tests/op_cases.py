@@ -1843,3 +1843,8 @@ _row("subtract_alpha", lambda a, b: ember.subtract(a, b, alpha=2.5), lambda a, b
      ins(normal(3, 4), normal(4)), ("sub", "mul"), torch and (lambda a, b: torch.subtract(a, b, alpha=2.5)))
 _row("rsub_alpha", lambda a, b: ember.rsub(a, b, alpha=2.0), lambda a, b: b - 2.0 * a,
      ins(normal(3, 4), normal(4)), ("sub", "mul"), torch and (lambda a, b: torch.rsub(a, b, alpha=2.0)))
+for _name, _ref in (("igamma", sps.gammainc), ("igammac", sps.gammaincc)):
+    _row(_name, getattr(ember, _name), _ref, ins(uniform(0.3, 6.0, 3, 4), uniform(0.1, 8.0, 4)), (_name, "lgamma"),
+         torch and getattr(torch, _name), grad_inputs=(1,))
+_row("igamma_large_a", ember.special.gammainc, sps.gammainc, ins(uniform(2e4, 3e4, 6), uniform(2.3e4, 2.6e4, 6)),
+     "igamma", torch and torch.special.gammainc, grad=False, rtol=1e-9, extra={"f32_rtol": 1e-3})

@@ -167,6 +167,7 @@ from ember.ops.elementwise_torch import (
     nextafter,
 )
 from ember.ops.gamma_grad import standard_gamma_grad
+from ember.ops.incomplete_gamma import igamma, igammac
 from ember.ops.indexing import (
     diag,
     diagonal,
@@ -325,7 +326,7 @@ __all__ = [
     "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero", "is_same_size", "is_signed",
     "is_tensor", "isneginf", "isposinf", "isreal", "ldexp", "less", "less_equal", "multiply", "negative", "not_equal",
     "numel", "positive", "rsub", "sgn", "signbit", "subtract", "tan",
-    "standard_gamma_grad",
+    "standard_gamma_grad", "igamma", "igammac",
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",
