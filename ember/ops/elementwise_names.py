@@ -14,7 +14,6 @@ from ember.ops.composed import trunc
 from ember.ops.convert import CAST, as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
-    NEG,
     WHERE,
     _binary,
     _scalar,
@@ -31,12 +30,13 @@ from ember.ops.elementwise import (
     lt,
     mul,
     ne,
+    neg,
     sign,
     sub,
     where,
 )
 from ember.ops.elementwise_torch import EXP2, copysign, exp2
-from ember.ops.infer import elementwise_cost
+from ember.ops.infer import broadcast_shapes, elementwise_cost, same_dtype
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
@@ -109,8 +109,6 @@ FMIN = _binary("fmin", lambda xp, a, b: xp.fmin(a, b), _nan_ignoring_vjp(lambda 
 
 def _shift_infer(name):
     def infer(a, b, **attrs):
-        from ember.ops.infer import broadcast_shapes, same_dtype
-
         dtype = same_dtype(name, (a, b))
         if dtype.kind not in "iu":
             raise TypeError(f"{name}: needs integer tensors, got {describe([a, b])}")
@@ -193,7 +191,7 @@ def absolute(x) -> TensorLike:
 
 def negative(x) -> TensorLike:
     """``neg`` (PyTorch's alias)."""
-    return dispatch.apply(NEG, (as_tensor(x),))
+    return neg(x)
 
 
 def positive(x) -> TensorLike:
