@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.grad_mode import mark_written
-from ember.tensor_inplace import _binary, _check, _ops, _reshape_in_place, _unary, _write
+from ember.tensor_inplace import _binary, _check, _operator, _ops, _reshape_in_place, _unary, _write
 
 
 def _with_args(fn_name: str, method: str, doc: str):
@@ -115,8 +115,8 @@ class TorchInplaceMethods:
     bitwise_xor_ = _binary("bitwise_xor", "bitwise_xor_")
     bitwise_left_shift_ = _binary("bitwise_left_shift", "bitwise_left_shift_")
     bitwise_right_shift_ = _binary("bitwise_right_shift", "bitwise_right_shift_")
-    __ilshift__ = _binary("bitwise_left_shift", "__ilshift__")
-    __irshift__ = _binary("bitwise_right_shift", "__irshift__")
+    __ilshift__ = _operator("bitwise_left_shift", "__ilshift__")
+    __irshift__ = _operator("bitwise_right_shift", "__irshift__")
     igamma_ = _binary("igamma", "igamma_")
     igammac_ = _binary("igammac", "igammac_")
     divide_ = _with_args("divide", "divide_", "``self = divide(self, other, rounding_mode=...)`` in place.")

@@ -197,3 +197,15 @@ def test_random_fills_draw_from_the_seeded_generator_with_the_right_laws():
 def test_random_fills_refuse_bad_parameters(call, message):
     with pytest.raises(ValueError, match=message):
         call(ember.zeros(3))
+
+
+def test_shift_operators_rebind_while_a_graph_is_built_as_the_other_operators():
+    g = ember.graph.Graph()
+    x = g.input("x", (2,), "int64")
+    with g.building():
+        y = x
+        y <<= 1
+        y >>= 2
+        assert y is not x and y.shape == (2,)
+        with pytest.raises(TypeError, match="not recorded into a graph"):
+            x.bitwise_left_shift_(1)
