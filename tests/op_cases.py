@@ -1817,6 +1817,10 @@ def _with_nans(*shape):
 
 
 _POWERS_OF_TWO = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+_row("sign_nan", ember.sign, lambda x: np.nan_to_num(np.sign(x)), ins(_with_nans(3, 4)), "sign", torch and torch.sign,
+     grad=False)
+_row("sgn_nan", lambda x: x.sgn(), lambda x: np.nan_to_num(np.sign(x)), ins(_with_nans(5)), "sign",
+     torch and torch.sgn, grad=False)
 _row("tan", ember.tan, np.tan, ins(uniform(-1.2, 1.2, 3, 4)), "tan", torch and torch.tan)
 _row("tan_method_int", lambda x: x.tan(), lambda x: np.tan(x).astype(np.float32), ins(ints(-3, 4, 5)),
      ("cast", "tan"), lambda x: x.tan(), grad=False)

@@ -32,7 +32,7 @@ _INTS = np.array([[-3, 0, 7], [4, -8, 1]], np.int64)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")  # tan(inf)
-@pytest.mark.parametrize("name", ["absolute", "negative", "positive", "fix", "sgn", "signbit", "isposinf",
+@pytest.mark.parametrize("name", ["absolute", "negative", "positive", "fix", "sgn", "sign", "signbit", "isposinf",
                                   "isneginf", "isreal", "tan"])
 @pytest.mark.parametrize("data", [_FLOATS, _INTS, np.array([np.inf, -np.inf, np.nan, -0.0])],
                          ids=["float", "int", "special"])
@@ -215,3 +215,17 @@ def test_igamma_in_place_matches_torch():
         assert getattr(ours, name)(ember.tensor(other)) is ours
         getattr(theirs, name)(torch.tensor(other))
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_sign_of_nan_is_zero_as_torchs_also_in_abs_gradient_and_compiled_code():
+    data = np.array([np.nan, -np.nan, -2.0, 0.0, -0.0, 3.0], np.float32)
+    (x, tx) = _pair(data, grad=True)
+    _same(ember.sign(x), torch.sign(tx))
+    _same(ember.sign(x.to("bfloat16")).float(), torch.sign(tx.to(torch.bfloat16)).float())
+    ember.abs(x).sum().backward()
+    torch.abs(tx).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    compiled = ember.jit(lambda t: ember.sign(t) * 2.0)
+    np.testing.assert_array_equal(compiled(ember.tensor(data)).numpy(), torch.sign(tx.detach()).numpy() * 2.0)
+    one = ember.jit(lambda t: ember.sign(t) + 1.0)  # a one-element graph runs on NumPy scalars
+    assert one(ember.tensor([np.nan])).item() == 1.0

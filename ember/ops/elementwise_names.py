@@ -33,7 +33,6 @@ from ember.ops.elementwise import (
     neg,
     sign,
     sub,
-    where,
 )
 from ember.ops.elementwise_torch import EXP2, copysign, exp2
 from ember.ops.infer import broadcast_shapes, elementwise_cost, same_dtype
@@ -276,14 +275,11 @@ def fix(x) -> TensorLike:
 
 
 def sgn(x) -> TensorLike:
-    """PyTorch's ``sgn`` of a real tensor: its sign, 0 for NaN (PyTorch's sign for complex numbers; Ember has none).
+    """``sign`` (PyTorch's extension of sign to complex numbers; Ember's tensors are real).
 
     >>> ember.sgn(ember.tensor([-2.0, 0.0, float("nan")]))  # -1, 0, 0
     """
-    x = as_tensor(x)
-    if x.dtype not in FLOATING:
-        return sign(x)
-    return where(ne(x, x), 0.0, sign(x))
+    return sign(x)
 
 
 def bitwise_not(x) -> TensorLike:
