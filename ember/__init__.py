@@ -20,6 +20,7 @@ from ember.creation import (
 )
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
+from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
 from ember import linalg, special
 from ember.random import get_rng_state, manual_seed, set_rng_state
 from ember import amp, optim
@@ -27,6 +28,7 @@ from ember.sparse import RowSparse
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
+from ember.nn.torch_toplevel import *  # noqa: F403  (torch.selu, torch.group_norm...: nn.functional's, at top level)
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)

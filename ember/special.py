@@ -16,6 +16,8 @@ from ember.ops.dispatch import TensorLike as _TensorLike
 from ember.ops.elementwise import erf, expm1, log1p
 from ember.ops.elementwise import sigmoid as expit
 from ember.ops.elementwise_torch import exp2
+from ember.ops.incomplete_gamma import igamma as gammainc
+from ember.ops.incomplete_gamma import igammac as gammaincc
 from ember.ops.reduction import logsumexp as _logsumexp
 from ember.ops.special import (
     digamma,
@@ -63,7 +65,7 @@ def log_softmax(input, dim: int, dtype=None) -> _TensorLike:  # noqa: A002
 
 
 __all__ = [
-    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e", "i1",
-    "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",
-    "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln",
+    "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr",
+    "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
 ]

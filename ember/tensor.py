@@ -18,6 +18,7 @@ from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
 from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods
+from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
 
@@ -65,7 +66,7 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
-class Tensor(OpMethods, InplaceMethods, TorchMethods):
+class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods):
     """An n-dimensional array with autograd.
 
     >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -332,6 +333,12 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods):
         if hooks and hooks[-1].__class__ is _RetainGrad:
             return
         self.register_hook(_RetainGrad(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor (False for a leaf, as in PyTorch)."""
+        hooks = self.node.hooks if self.node is not None else None
+        return bool(hooks) and hooks[-1].__class__ is _RetainGrad and hooks[-1].tensor is self
 
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:

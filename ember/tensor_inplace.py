@@ -184,10 +184,8 @@ class InplaceMethods:
     floor_ = _unary("floor", "floor_")
     ceil_ = _unary("ceil", "ceil_")
     trunc_ = _unary("trunc", "trunc_")
-    round_ = _unary("round", "round_")
     reciprocal_ = _unary("reciprocal", "reciprocal_")
     rsqrt_ = _unary("rsqrt", "rsqrt_")
-    nan_to_num_ = _unary("nan_to_num", "nan_to_num_")
     relu_ = _unary("relu", "relu_")
     sigmoid_ = _unary("sigmoid", "sigmoid_")
     tanh_ = _unary("tanh", "tanh_")
@@ -225,6 +223,16 @@ class InplaceMethods:
         """``self /= other`` in place; ``rounding_mode`` as in ``div``."""
         _check(self, "div_", other)
         return _write(self, "div_", _ops().div(self, other, rounding_mode=rounding_mode))
+
+    def round_(self, *, decimals: int = 0):
+        """Round to ``decimals`` decimal places (half to even), in place."""
+        _check(self, "round_")
+        return _write(self, "round_", _ops().round(self, decimals=decimals))
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
+        """Replace NaN, +inf and -inf (by default with 0 and the dtype's largest and lowest values), in place."""
+        _check(self, "nan_to_num_")
+        return _write(self, "nan_to_num_", _ops().nan_to_num(self, nan, posinf, neginf))
 
     def addcmul_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 * tensor2`` in place."""

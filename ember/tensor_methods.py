@@ -143,6 +143,47 @@ class OpMethods(TensorLike):
     lcm = _ops.lcm
     float_power = _ops.float_power
 
+    # PyTorch's other elementwise names (ember.ops.elementwise_names)
+    tan = _ops.tan
+    absolute = _ops.absolute
+    negative = _ops.negative
+    positive = _ops.positive
+    subtract = _ops.subtract
+    multiply = _ops.multiply
+    divide = _ops.divide
+    greater = _ops.greater
+    greater_equal = _ops.greater_equal
+    less = _ops.less
+    less_equal = _ops.less_equal
+    not_equal = _ops.not_equal
+    fix = _ops.fix
+    sgn = _ops.sgn
+    signbit = _ops.signbit
+    ldexp = _ops.ldexp
+    frexp = _ops.frexp
+    fmax = _ops.fmax
+    fmin = _ops.fmin
+    isposinf = _ops.isposinf
+    isneginf = _ops.isneginf
+    isreal = _ops.isreal
+    is_complex = _ops.is_complex
+    is_nonzero = _ops.is_nonzero
+    is_same_size = _ops.is_same_size
+    is_signed = _ops.is_signed
+    bitwise_not = _ops.bitwise_not
+    bitwise_left_shift = _ops.bitwise_left_shift
+    bitwise_right_shift = _ops.bitwise_right_shift
+    igamma = _ops.igamma
+    igammac = _ops.igammac
+    __lshift__ = _ops.bitwise_left_shift
+    __rshift__ = _ops.bitwise_right_shift
+
+    def __rlshift__(self, other):
+        return _ops.bitwise_left_shift(other, self)
+
+    def __rrshift__(self, other):
+        return _ops.bitwise_right_shift(other, self)
+
     def polygamma(self, n: int):
         """``ember.polygamma(n, self)`` (PyTorch's method takes the order as its argument)."""
         return _ops.polygamma(n, self)

@@ -2,11 +2,14 @@
 
 ``mm``, ``t``, ``contiguous``, comparisons ``eq``/``ne``/``lt``/``le``/``gt``/``ge``,
 ``view_as``/``reshape_as``/``expand_as``/``type_as``, ``type``, ``is_cuda``, ``is_floating_point``, ``element_size``,
-``nelement`` and ``format(t, spec)``. (``new_zeros``, ``new_tensor``... make tensors: they are ``ember.creation``'s,
-attached in ``tensor_attach.py``.)
+``nelement``, ``format(t, spec)``, the casts ``byte``/``short``, introspection (``stride``, ``storage_offset``,
+``data_ptr``, ``nbytes``, ``get_device``, ``is_cpu``...), the legacy ``new`` and the adjoints ``H``/``mH``/``adjoint``.
+(``new_zeros``, ``new_tensor``... make tensors: they are ``ember.creation``'s, attached in ``tensor_attach.py``.)
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 _TYPE_NAMES = {
     "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
@@ -27,6 +30,13 @@ def _comparison(name: str):
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` (a bool tensor)."
     return compare
+
+
+def _address(array) -> int:
+    """Where an array's first element lies in memory (a NumPy or CuPy array)."""
+    if array.__class__ is np.ndarray:
+        return int(array.__array_interface__["data"][0])
+    return int(array.data.ptr)
 
 
 class TorchMethods:
@@ -103,6 +113,110 @@ class TorchMethods:
 
     def nelement(self) -> int:
         return int(self.array.size)
+
+    # --- conversions and introspection ---
+    def byte(self):
+        """This tensor cast to uint8."""
+        return _ops().cast(self, "uint8")
+
+    def short(self):
+        """This tensor cast to int16."""
+        return _ops().cast(self, "int16")
+
+    def ndimension(self) -> int:
+        """The number of dimensions (``dim()``)."""
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the elements take (``numel() * itemsize``)."""
+        return int(self.array.nbytes)
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return int(self.dtype.itemsize)
+
+    @property
+    def is_cpu(self) -> bool:
+        """Whether the tensor lives in host memory."""
+        return self.device.type == "cpu"
+
+    @property
+    def is_sparse(self) -> bool:
+        """False: an Ember tensor is dense (row-sparse gradients are ``ember.RowSparse``, not tensors)."""
+        return False
+
+    @property
+    def is_quantized(self) -> bool:
+        """False: Ember's int8 models (``ember.quantize``) keep plain tensors and their scales."""
+        return False
+
+    @property
+    def is_meta(self) -> bool:
+        """False: every Ember tensor has data (graph values stand for shapes without it)."""
+        return False
+
+    def get_device(self) -> int:
+        """The CUDA device's index, or -1 on the CPU (PyTorch's)."""
+        return -1 if self.device.type == "cpu" else int(self.device.index)
+
+    def stride(self, dim: int | None = None):
+        """Steps in elements between neighbours along each dimension (a tuple), or along ``dim``."""
+        itemsize = self.dtype.itemsize
+        strides = tuple(int(s) // itemsize for s in self.array.strides)
+        if dim is None:
+            return strides
+        if not -len(strides) <= dim < len(strides):
+            raise IndexError(f"stride: dim {dim} is out of range for a tensor of shape {list(self.shape)}")
+        return strides[dim]
+
+    def data_ptr(self) -> int:
+        """The address of the first element."""
+        return _address(self.array)
+
+    def storage_offset(self) -> int:
+        """How many elements this view starts past the start of the memory it shares."""
+        owner = self.array
+        while getattr(owner, "base", None) is not None and hasattr(owner.base, "strides"):
+            owner = owner.base
+        memory = getattr(self.array, "data", None)
+        start = memory.mem.ptr if hasattr(memory, "mem") else _address(owner)  # a CuPy array's allocation
+        return (_address(self.array) - start) // self.dtype.itemsize
+
+    def new(self, *args):
+        """PyTorch's legacy constructor, of this tensor's dtype and device: ``new(*sizes)`` an uninitialized tensor,
+        ``new()`` an empty one, ``new(data)`` a tensor of the data (a tensor of this dtype: the same memory)."""
+        if all(isinstance(n, int) and not isinstance(n, bool) for n in args):
+            return type(self)(self.xp.empty(args or (0,), self.dtype), device=self.device)
+        if len(args) != 1:
+            raise TypeError(f"new: expects sizes (ints) or one data argument, got {args!r}")
+        data = args[0]
+        if hasattr(data, "node"):
+            if data.dtype != self.dtype or data.device != self.device:
+                raise TypeError(f"new: a tensor of {data.dtype} on {data.device} given to a tensor of {self.dtype} "
+                                f"on {self.device}; use .to() to convert it")
+            return data.detach()
+        return type(self)(data, dtype=self.dtype, device=self.device)
+
+    @property
+    def H(self):  # noqa: N802  (PyTorch's name)
+        """The conjugate transpose of a matrix (the transpose: Ember's tensors are real); a 0-d tensor itself."""
+        if len(self.shape) not in (0, 2):
+            raise ValueError(f"H: expects a matrix or a 0-d tensor, got shape {list(self.shape)}; use mH for a "
+                             "batch of matrices")
+        return _ops().transpose(self) if len(self.shape) == 2 else self
+
+    @property
+    def mH(self):  # noqa: N802
+        """The conjugate transpose of the last two dimensions (``mT``: Ember's tensors are real)."""
+        return self.adjoint()
+
+    def adjoint(self):
+        """The conjugate transpose of the last two dimensions (a view; the transpose for real tensors)."""
+        if len(self.shape) < 2:
+            raise ValueError(f"adjoint: expects a tensor of at least 2 dimensions, got shape {list(self.shape)}")
+        return _ops().swapaxes(self, -1, -2)
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor's value; other tensors format as their repr."""

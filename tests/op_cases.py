@@ -2109,3 +2109,49 @@ _row("float_power", ember.float_power, lambda a, b: np.power(a, b), ins(uniform(
 _row("float_power_int", ember.float_power, lambda a, b: np.power(a, b).astype(np.float64),
      ins(ints(1, 5, 4), ints(0, 3, 4)), ("cast", "pow"), torch and torch.float_power, grad=False,
      extra={"fixed_dtype": True})
+
+
+# --- PyTorch's other elementwise names (ember.ops.elementwise_names) --------------------------------------------
+
+
+def _with_nans(*shape):
+    """Normal samples with about a third of them NaN (fmax/fmin ignore a NaN beside a number)."""
+    return lambda rng: np.where(rng.random(shape) < 0.3, np.nan, rng.standard_normal(shape))
+
+
+_POWERS_OF_TWO = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+_row("sign_nan", ember.sign, lambda x: np.nan_to_num(np.sign(x)), ins(_with_nans(3, 4)), "sign", torch and torch.sign,
+     grad=False)
+_row("sgn_nan", lambda x: x.sgn(), lambda x: np.nan_to_num(np.sign(x)), ins(_with_nans(5)), "sign",
+     torch and torch.sgn, grad=False)
+_row("tan", ember.tan, np.tan, ins(uniform(-1.2, 1.2, 3, 4)), "tan", torch and torch.tan)
+_row("tan_method_int", lambda x: x.tan(), lambda x: np.tan(x).astype(np.float32), ins(ints(-3, 4, 5)),
+     ("cast", "tan"), lambda x: x.tan(), grad=False)
+_row("frexp_mantissa", lambda x: ember.frexp(x).mantissa, lambda x: np.frexp(x)[0],
+     ins(away(3, 4, points=_POWERS_OF_TWO, gap=0.05, scale=2.0)), "frexp", torch and (lambda x: torch.frexp(x)[0]))
+_row("frexp_exponent", lambda x: x.frexp().exponent, lambda x: np.frexp(x)[1],
+     ins(away(3, 4, points=_POWERS_OF_TWO, gap=0.05, scale=2.0)), "frexp",
+     torch and (lambda x: torch.frexp(x)[1]), grad=False)
+for _name in ("fmax", "fmin"):
+    _row(_name, getattr(ember, _name), getattr(np, _name), ins(normal(3, 4), normal(4)), _name,
+         torch and getattr(torch, _name))
+    _row(f"{_name}_nan", getattr(ember, _name), getattr(np, _name), ins(_with_nans(3, 4), _with_nans(4)), _name,
+         torch and getattr(torch, _name), grad=False)
+    _row(f"{_name}_int", getattr(ember, _name), getattr(np, _name), ins(ints(-5, 5, 3, 4), ints(-5, 5, 4)), _name,
+         torch and getattr(torch, _name), grad=False)
+for _name, _ref in (("bitwise_left_shift", np.left_shift), ("bitwise_right_shift", np.right_shift)):
+    _row(_name, getattr(ember, _name), _ref, ins(ints(-50, 50, 3, 4), ints(0, 66, 4)), _name,
+         torch and getattr(torch, _name), grad=False)
+_row("ldexp", ember.ldexp, np.ldexp, ins(normal(3, 4), ints(-3, 4, 4)), ("cast", "exp2", "mul"),
+     torch and torch.ldexp)
+_row("signbit", ember.signbit, np.signbit, ins(int_floats(-2, 3, 3, 4)), ("copysign", "lt"), torch and torch.signbit,
+     grad=False)
+_row("subtract_alpha", lambda a, b: ember.subtract(a, b, alpha=2.5), lambda a, b: a - 2.5 * b,
+     ins(normal(3, 4), normal(4)), ("sub", "mul"), torch and (lambda a, b: torch.subtract(a, b, alpha=2.5)))
+_row("rsub_alpha", lambda a, b: ember.rsub(a, b, alpha=2.0), lambda a, b: b - 2.0 * a,
+     ins(normal(3, 4), normal(4)), ("sub", "mul"), torch and (lambda a, b: torch.rsub(a, b, alpha=2.0)))
+for _name, _ref in (("igamma", sps.gammainc), ("igammac", sps.gammaincc)):
+    _row(_name, getattr(ember, _name), _ref, ins(uniform(0.3, 6.0, 3, 4), uniform(0.1, 8.0, 4)), (_name, "lgamma"),
+         torch and getattr(torch, _name), grad_inputs=(1,))
+_row("igamma_large_a", ember.special.gammainc, sps.gammainc, ins(uniform(2e4, 3e4, 6), uniform(2.3e4, 2.6e4, 6)),
+     "igamma", torch and torch.special.gammainc, grad=False, rtol=1e-9, extra={"f32_rtol": 1e-3})

@@ -120,6 +120,41 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
+from ember.ops.elementwise_names import (
+    absolute,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_right_shift,
+    divide,
+    fix,
+    fmax,
+    fmin,
+    frexp,
+    greater,
+    greater_equal,
+    is_complex,
+    is_floating_point,
+    is_nonzero,
+    is_same_size,
+    is_signed,
+    is_tensor,
+    isneginf,
+    isposinf,
+    isreal,
+    ldexp,
+    less,
+    less_equal,
+    multiply,
+    negative,
+    not_equal,
+    numel,
+    positive,
+    rsub,
+    sgn,
+    signbit,
+    subtract,
+    tan,
+)
 from ember.ops.elementwise_torch import (
     copysign,
     exp2,
@@ -133,6 +168,7 @@ from ember.ops.elementwise_torch import (
 )
 from ember.ops.gamma_grad import standard_gamma_grad
 from ember.ops.householder import geqrf, orgqr
+from ember.ops.incomplete_gamma import igamma, igammac
 from ember.ops.index_sets import argwhere, nonzero_static, tril_indices, triu_indices, unravel_index
 from ember.ops.indexing import (
     diag,
@@ -331,13 +367,17 @@ __all__ = [
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",
     "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
-    "standard_gamma_grad",
+    "standard_gamma_grad", "igamma", "igammac",
     "argwhere", "as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "cartesian_prod",
     "column_stack", "combinations", "diag_embed", "diagflat", "diagonal_scatter", "dsplit", "fliplr", "flipud",
     "hsplit", "index_put", "index_reduce", "masked_scatter", "movedim", "narrow", "narrow_copy", "nonzero_static",
     "put", "rot90", "row_stack", "scatter_reduce", "select_scatter", "slice_scatter", "split_with_sizes",
     "swapdims", "t", "take_along_dim", "tensor_split", "tril_indices", "triu_indices", "unravel_index",
     "unsafe_chunk", "unsafe_split", "vsplit",
+    "absolute", "bitwise_left_shift", "bitwise_not", "bitwise_right_shift", "divide", "fix", "fmax", "fmin", "frexp",
+    "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero", "is_same_size", "is_signed",
+    "is_tensor", "isneginf", "isposinf", "isreal", "ldexp", "less", "less_equal", "multiply", "negative", "not_equal",
+    "numel", "positive", "rsub", "sgn", "signbit", "subtract", "tan",
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",

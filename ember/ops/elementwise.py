@@ -92,11 +92,14 @@ def _neg_infer(x: Spec, **attrs) -> Spec:
 
 def _sign_forward(xp, x):
     try:
-        return xp.sign(x)
+        out = xp.sign(x)
     except TypeError:  # NumPy's sign has no bool loop; PyTorch's sign of a bool is the bool
         if x.dtype != bool_:
             raise
         return x.copy()
+    if x.dtype.kind in "iu" or (xp is _np and not _np.isnan(out).any()):
+        return out
+    return xp.where(out != out, x.dtype.type(0), out)  # PyTorch's sign of NaN is 0 (NumPy's is NaN)
 
 
 # numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
@@ -117,11 +120,10 @@ SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(lambda run, ctx, g: (g 
 ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(lambda run, ctx, g: (g * run(SIGN, ctx.inputs[0]),)), onnx="Abs",
              float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
-# numexpr's sign computes float32 in float64, hence the where() form (NaN-exact)
-SIGN = _unary("sign", _sign_forward, NON_DIFFERENTIABLE, onnx="Sign", float_only=False,
-              ufunc=_np.sign, in_place=False, lower=_through_forward(_sign_forward, "b"),
-              fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, "
-                            "where({0} == {zero}, {zero}, {0})))", selects=True))  # sign(-0.0) is +0.0
+# numexpr's sign computes float32 in float64, hence the where() form (the forward's numbers, NaN's 0 included)
+SIGN = _unary("sign", _sign_forward, NON_DIFFERENTIABLE, onnx="Sign", float_only=False, in_place=False,
+              fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, {zero}))",
+                            selects=True))  # sign(-0.0) and sign(NaN) are +0.0
 SIN = _unary("sin", lambda xp, x: xp.sin(x), vjp_rule(lambda run, ctx, g: (g * run(COS, ctx.inputs[0]),)),
              onnx="Sin", flops=8, ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
 COS = _unary("cos", lambda xp, x: xp.cos(x), vjp_rule(lambda run, ctx, g: (run(NEG, g * run(SIN, ctx.inputs[0])),)),

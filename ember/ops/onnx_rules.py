@@ -190,7 +190,13 @@ def _floor_divide(b, x, y):
 
 @_rule(SIGN)
 def _sign(b, x):
-    return b.node("Identity" if b.spec(x).dtype == np.bool_ else "Sign", [x])
+    dtype = b.spec(x).dtype
+    if dtype == np.bool_:
+        return b.node("Identity", [x])
+    sign = b.node("Sign", [x])
+    if dtype.kind in "iu":
+        return sign
+    return b.node("Where", [b.node("IsNaN", [x]), b.const(0, dtype), sign])  # PyTorch's sign of NaN is 0
 
 
 @_rule(POW)

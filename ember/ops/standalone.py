@@ -384,7 +384,7 @@ def op_layer_norm(x, weight, bias, *, dims, eps):
 
 # --- the rest of the op table -------------------------------------------------------------------------------
 
-_expression("sign", "x", "x.copy() if x.dtype == np.bool_ else np.sign(x)")
+_expression("sign", "x", "x.copy() if x.dtype == np.bool_ else np.nan_to_num(np.sign(x), nan=0.0)")  # NaN: 0
 _expression("invert", "x", "~x")
 _expression("bitwise_and", "a, b", "a & b")
 _expression("bitwise_or", "a, b", "a | b")

@@ -1,0 +1,241 @@
+"""PyTorch's other in-place Tensor methods (``tan_``, ``eq_``, ``cumsum_``, ``transpose_``, ``fill_diagonal_``,
+``exponential_``...) and its top-level in-place functions (``ember.abs_(x)`` is ``x.abs_()``).
+
+They follow ``tensor_inplace``'s rules: the result is written into the tensor's own array (a comparison or a logical
+op keeps the tensor's dtype, 1 and 0), a leaf that requires grad is changed only under ``ember.no_grad()``, every
+write marks the tensor for the version check, and a result that does not fit the tensor's dtype or shape raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.grad_mode import mark_written
+from ember.tensor_inplace import _binary, _check, _operator, _ops, _reshape_in_place, _unary, _write
+
+
+def _with_args(fn_name: str, method: str, doc: str):
+    """An in-place method passing its arguments on: ``self = fn(self, *args, **kwargs)``."""
+
+    def inplace(self, *args, **kwargs):
+        _check(self, method, *args, *kwargs.values())
+        return _write(self, method, getattr(_ops(), fn_name)(self, *args, **kwargs))
+
+    inplace.__name__ = method
+    inplace.__doc__ = doc
+    return inplace
+
+
+def _draw(tensor, name: str, sample):
+    """Write ``sample(generator, shape)`` (Ember's generator) into ``tensor``, in place."""
+    from ember.backend.devices import move
+    from ember.random import generator
+
+    _check(tensor, name)
+    if not hasattr(tensor.array, "flags"):
+        raise TypeError(f"{name}: in-place random fills are not recorded into a graph; use ember.rand and "
+                        "friends in traced or graph-building code")
+    mark_written(tensor)
+    tensor.array[...] = move(sample(generator(), tuple(tensor.shape)), tensor.device)
+    return tensor
+
+
+def _positive(name: str, what: str, value) -> None:
+    if not value > 0:
+        raise ValueError(f"{name}: {what} must be positive, got {value}")
+
+
+def _random_bounds(dtype: np.dtype, low, high) -> tuple:
+    """``random_``'s half-open range [low, high): by default every integer the dtype holds exactly from 0."""
+    if high is not None:
+        return low, high
+    if dtype == np.bool_:
+        return low, 2
+    if dtype.kind in "iu":
+        return low, int(np.iinfo(dtype).max) + 1
+    digits = {2: 11, 4: 24, 8: 53}[dtype.itemsize] if dtype.kind == "f" else 8  # bfloat16's 8 bits
+    return low, 2 ** digits + 1
+
+
+class TorchInplaceMethods:
+    """PyTorch-named in-place Tensor methods (mixed into ``Tensor``); see the module docstring."""
+
+    __slots__ = ()
+
+    # --- unary math ---
+    absolute_ = _unary("absolute", "absolute_")
+    negative_ = _unary("negative", "negative_")
+    arcsin_ = _unary("asin", "arcsin_")
+    arccos_ = _unary("acos", "arccos_")
+    arctan_ = _unary("atan", "arctan_")
+    arcsinh_ = _unary("asinh", "arcsinh_")
+    arccosh_ = _unary("acosh", "arccosh_")
+    arctanh_ = _unary("atanh", "arctanh_")
+    sin_ = _unary("sin", "sin_")
+    cos_ = _unary("cos", "cos_")
+    tan_ = _unary("tan", "tan_")
+    erf_ = _unary("erf", "erf_")
+    fix_ = _unary("fix", "fix_")
+    sign_ = _unary("sign", "sign_")
+    sgn_ = _unary("sgn", "sgn_")
+    logical_not_ = _unary("logical_not", "logical_not_")
+    bitwise_not_ = _unary("bitwise_not", "bitwise_not_")
+    logit_ = _with_args("logit", "logit_", "``self = logit(self, eps)`` written into this tensor's array.")
+    mvlgamma_ = _with_args("mvlgamma", "mvlgamma_", "``self = mvlgamma(self, p)`` written into this tensor's array.")
+
+    def polygamma_(self, n: int):
+        """``self = polygamma(n, self)`` written into this tensor's array."""
+        _check(self, "polygamma_")
+        return _write(self, "polygamma_", _ops().polygamma(n, self))
+
+    # --- binary math and comparisons (results cast to the tensor's dtype) ---
+    arctan2_ = _binary("atan2", "arctan2_")
+    ldexp_ = _binary("ldexp", "ldexp_")
+    floor_divide_ = _binary("floor_divide", "floor_divide_")
+    fmod_ = _binary("fmod", "fmod_")
+    remainder_ = _binary("remainder", "remainder_")
+    true_divide_ = _binary("true_divide", "true_divide_")
+    multiply_ = _binary("mul", "multiply_")
+    eq_ = _binary("eq", "eq_")
+    ne_ = _binary("ne", "ne_")
+    not_equal_ = _binary("ne", "not_equal_")
+    ge_ = _binary("ge", "ge_")
+    gt_ = _binary("gt", "gt_")
+    le_ = _binary("le", "le_")
+    lt_ = _binary("lt", "lt_")
+    greater_ = _binary("gt", "greater_")
+    greater_equal_ = _binary("ge", "greater_equal_")
+    less_ = _binary("lt", "less_")
+    less_equal_ = _binary("le", "less_equal_")
+    logical_and_ = _binary("logical_and", "logical_and_")
+    logical_or_ = _binary("logical_or", "logical_or_")
+    logical_xor_ = _binary("logical_xor", "logical_xor_")
+    bitwise_and_ = _binary("bitwise_and", "bitwise_and_")
+    bitwise_or_ = _binary("bitwise_or", "bitwise_or_")
+    bitwise_xor_ = _binary("bitwise_xor", "bitwise_xor_")
+    bitwise_left_shift_ = _binary("bitwise_left_shift", "bitwise_left_shift_")
+    bitwise_right_shift_ = _binary("bitwise_right_shift", "bitwise_right_shift_")
+    __ilshift__ = _operator("bitwise_left_shift", "__ilshift__")
+    __irshift__ = _operator("bitwise_right_shift", "__irshift__")
+    igamma_ = _binary("igamma", "igamma_")
+    igammac_ = _binary("igammac", "igammac_")
+    divide_ = _with_args("divide", "divide_", "``self = divide(self, other, rounding_mode=...)`` in place.")
+    subtract_ = _with_args("subtract", "subtract_", "``self = subtract(self, other, alpha=...)`` in place.")
+
+    def float_power_(self, exponent):
+        """``self = float_power(self, exponent)`` in place; the result is float64, so this tensor must be too."""
+        if self.dtype != np.float64:
+            raise RuntimeError(f"float_power_: the result is float64 and cannot be written into a tensor of dtype "
+                               f"{self.dtype} (shape {list(self.shape)}); use float_power, or .double() first")
+        _check(self, "float_power_", exponent)
+        return _write(self, "float_power_", _ops().float_power(self, exponent))
+
+    # --- scans and triangles ---
+    def cumsum_(self, dim: int, *, dtype=None):
+        """Running sums along ``dim`` written into this tensor."""
+        _check(self, "cumsum_")
+        return _write(self, "cumsum_", _ops().cumsum(self, dim, dtype=dtype))
+
+    def cumprod_(self, dim: int, *, dtype=None):
+        """Running products along ``dim`` written into this tensor."""
+        _check(self, "cumprod_")
+        return _write(self, "cumprod_", _ops().cumprod(self, dim, dtype=dtype))
+
+    def tril_(self, diagonal: int = 0):
+        """Zero the elements above the ``diagonal``-th diagonal, in place."""
+        _check(self, "tril_")
+        return _write(self, "tril_", _ops().tril(self, diagonal))
+
+    def triu_(self, diagonal: int = 0):
+        """Zero the elements below the ``diagonal``-th diagonal, in place."""
+        _check(self, "triu_")
+        return _write(self, "triu_", _ops().triu(self, diagonal))
+
+    def fill_diagonal_(self, fill_value, wrap: bool = False):
+        """Set the main diagonal to ``fill_value`` in place: of a matrix (a tall one's diagonal starts again
+        after a blank row with ``wrap``), or of a tensor whose dimensions are all equal."""
+        shape = tuple(self.shape)
+        if len(shape) < 2 or (len(shape) > 2 and len(set(shape)) != 1):
+            raise ValueError(f"fill_diagonal_: needs a tensor of at least 2 dimensions, all of one length beyond "
+                             f"2, got shape {list(shape)}")
+        _check(self, "fill_diagonal_", fill_value)
+        if not hasattr(self.array, "flags"):
+            return _write(self, "fill_diagonal_", self.array)  # (refuses a graph value)
+        mark_written(self)
+        self.xp.fill_diagonal(self.array, fill_value.item() if hasattr(fill_value, "node") else fill_value,
+                              wrap=wrap)
+        return self
+
+    # --- axes swapped in place (the tensor becomes the transposed view) ---
+    def t_(self):
+        """``t()`` in place: a matrix's axes swapped (a tensor of under 2 dimensions is unchanged)."""
+        return _reshape_in_place(self, "t_", self.t())
+
+    def transpose_(self, dim0: int, dim1: int):
+        """Swap two axes of this tensor in place."""
+        return _reshape_in_place(self, "transpose_", _ops().swapaxes(self, dim0, dim1))
+
+    swapdims_ = transpose_
+
+    def swapaxes_(self, axis0: int, axis1: int):
+        """Swap two axes of this tensor in place (NumPy's name of ``transpose_``)."""
+        return _reshape_in_place(self, "swapaxes_", _ops().swapaxes(self, axis0, axis1))
+
+    # --- random fills from Ember's generator (as normal_ and uniform_) ---
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0):
+        """Fill with draws from the Cauchy distribution of ``median`` and scale ``sigma``, in place."""
+        _positive("cauchy_", "sigma", sigma)
+        return _draw(self, "cauchy_", lambda rng, shape: median + sigma * rng.standard_cauchy(shape))
+
+    def exponential_(self, lambd: float = 1.0):
+        """Fill with draws from the exponential distribution of rate ``lambd``, in place."""
+        _positive("exponential_", "lambd", lambd)
+        return _draw(self, "exponential_", lambda rng, shape: rng.exponential(1.0 / lambd, shape))
+
+    def geometric_(self, p: float):
+        """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...), in place."""
+        if not 0 < p <= 1:
+            raise ValueError(f"geometric_: p must be in (0, 1], got {p}")
+        return _draw(self, "geometric_", lambda rng, shape: rng.geometric(p, shape))
+
+    def log_normal_(self, mean: float = 1.0, std: float = 2.0):
+        """Fill with exp(N(mean, std^2)) draws, in place."""
+        _positive("log_normal_", "std", std)
+        return _draw(self, "log_normal_", lambda rng, shape: rng.lognormal(mean, std, shape))
+
+    def random_(self, from_: int = 0, to: int | None = None):
+        """Fill with integers drawn uniformly from [from, to): ``random_(to)`` from [0, to); ``random_()`` from
+        every integer the dtype holds exactly (to 2**24 for float32), in place."""
+        if to is None and from_ != 0:  # random_(to), PyTorch's one-argument form
+            from_, to = 0, from_
+        low, high = _random_bounds(np.dtype(self.dtype), int(from_), to)
+        if not low < high:
+            raise ValueError(f"random_: expects from < to, got from={low} and to={high}")
+        return _draw(self, "random_", lambda rng, shape: rng.integers(low, high - 1, shape, dtype=np.int64,
+                                                                       endpoint=True))
+
+
+# ``torch.abs_(x)`` and the others PyTorch has at top level: the Tensor method on ``x``
+TOP_LEVEL = (
+    "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_",
+    "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_",
+    "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_",
+    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
+    "reciprocal_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_",
+    "trunc_", "xlogy_", "fill_", "zero_", "relu_",
+)
+__all__ = sorted(TOP_LEVEL)
+
+
+def _top_level(method: str):
+    def fn(x, *args, **kwargs):
+        if not hasattr(x, method):
+            raise TypeError(f"{method}: expects an Ember tensor, got {type(x).__name__}")
+        return getattr(x, method)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = method
+    fn.__doc__ = f"``x.{method}(...)``: PyTorch's top-level in-place function."
+    return fn
+
+
+globals().update({name: _top_level(name) for name in TOP_LEVEL})
