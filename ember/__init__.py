@@ -27,6 +27,8 @@ from ember.sparse import RowSparse
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
+from ember.nn.layers.inplace_activation import celu_, relu_, rrelu_, selu_, threshold_
+from ember.nn.layers.rrelu import rrelu
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember import embedding

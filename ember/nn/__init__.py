@@ -98,6 +98,8 @@ from ember.nn.layers.pooling import (
     MaxPool3d,
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from ember.nn.layers.rrelu import RReLU
+from ember.nn.layers.shrink import Hardshrink, Softshrink, Tanhshrink, Threshold
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
 from ember.nn.layers.sync_batch_norm import SyncBatchNorm
 from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
@@ -140,3 +142,4 @@ __all__ += ["AdaptiveAvgPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTran
 __all__ += ["GaussianNLLLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",
             "SoftMarginLoss"]
 __all__ += ["ChannelShuffle", "LazyLinear", "Softmax2d"]
+__all__ += ["Hardshrink", "RReLU", "Softshrink", "Tanhshrink", "Threshold"]

@@ -16,6 +16,24 @@ from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.channel_shuffle import channel_shuffle
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
+from ember.nn.layers.inplace_activation import (
+    celu_,
+    elu,
+    elu_,
+    hardswish,
+    hardtanh,
+    hardtanh_,
+    leaky_relu,
+    leaky_relu_,
+    mish,
+    relu,
+    relu6,
+    relu_,
+    rrelu_,
+    selu_,
+    silu,
+    threshold_,
+)
 from ember.nn.layers.likelihood_loss import gaussian_nll_loss, poisson_nll_loss
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
@@ -33,6 +51,8 @@ from ember.nn.layers.margin_loss import (
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
 from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
+from ember.nn.layers.rrelu import rrelu
+from ember.nn.layers.shrink import threshold
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
 from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from ember.ops import (
@@ -54,29 +74,24 @@ from ember.ops import (
     conv_transpose3d,
     cross_entropy,
     ctc_loss,
-    elu,
     gelu,
     grid_sample,
-    hardswish,
-    hardtanh,
+    hardshrink,
     huber_loss,
     l1_loss,
     layer_norm,
-    leaky_relu,
     max_pool1d,
     max_pool2d,
     max_pool3d,
-    mish,
     mse_loss,
     nll_loss,
     one_hot,
-    relu,
-    relu6,
     sigmoid,
-    silu,
     smooth_l1_loss,
     softplus,
+    softshrink,
     tanh,
+    tanhshrink,
 )
 from ember.tensor import Tensor
 
@@ -99,6 +114,8 @@ __all__ = [
     "gaussian_nll_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss",
     "channel_shuffle",
+    "celu_", "elu_", "hardshrink", "hardtanh_", "leaky_relu_", "relu_", "rrelu", "rrelu_", "selu_", "softshrink",
+    "tanhshrink", "threshold", "threshold_",
 ]
 
 
