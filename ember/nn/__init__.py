@@ -38,7 +38,7 @@ from ember.nn.layers.attention import (
 )
 from ember.nn.layers.channel_shuffle import ChannelShuffle
 from ember.nn.layers.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
+from ember.nn.layers.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
@@ -143,3 +143,4 @@ __all__ += ["GaussianNLLLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss
             "SoftMarginLoss"]
 __all__ += ["ChannelShuffle", "LazyLinear", "Softmax2d"]
 __all__ += ["Hardshrink", "RReLU", "Softshrink", "Tanhshrink", "Threshold"]
+__all__ += ["AlphaDropout", "Dropout3d", "FeatureAlphaDropout"]

@@ -14,6 +14,14 @@ from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.channel_shuffle import channel_shuffle
+from ember.nn.layers.dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.inplace_activation import (
@@ -116,6 +124,7 @@ __all__ = [
     "channel_shuffle",
     "celu_", "elu_", "hardshrink", "hardtanh_", "leaky_relu_", "relu_", "rrelu", "rrelu_", "selu_", "softshrink",
     "tanhshrink", "threshold", "threshold_",
+    "alpha_dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
 ]
 
 
@@ -143,14 +152,6 @@ def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     (2, 5)
     """
     return _ops.log_softmax(input, dim)
-
-
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Dropout; ``inplace`` is accepted for compatibility and the result is always a new tensor.
-
-    >>> F.dropout(ember.ones(4), 0.5, training=False).sum()
-    """
-    return _ops.dropout(input, p, training)
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: bool = False) -> Tensor:
