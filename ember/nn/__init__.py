@@ -75,14 +75,21 @@ from ember.nn.layers.normalization import (
     RMSNorm,
 )
 from ember.nn.layers.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
     ConstantPad1d,
     ConstantPad2d,
+    ConstantPad3d,
     ReflectionPad1d,
     ReflectionPad2d,
+    ReflectionPad3d,
     ReplicationPad1d,
     ReplicationPad2d,
+    ReplicationPad3d,
     ZeroPad1d,
     ZeroPad2d,
+    ZeroPad3d,
 )
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
@@ -144,3 +151,5 @@ __all__ += ["GaussianNLLLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss
 __all__ += ["ChannelShuffle", "LazyLinear", "Softmax2d"]
 __all__ += ["Hardshrink", "RReLU", "Softshrink", "Tanhshrink", "Threshold"]
 __all__ += ["AlphaDropout", "Dropout3d", "FeatureAlphaDropout"]
+__all__ += ["CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d",
+            "ZeroPad3d"]
