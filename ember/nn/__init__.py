@@ -44,6 +44,22 @@ from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.fold import Fold, Unfold
 from ember.nn.layers.lazy import LazyLinear
+from ember.nn.layers.lazy_conv import (
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+)
+from ember.nn.layers.lazy_norm import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+)
 from ember.nn.layers.likelihood_loss import GaussianNLLLoss, PoissonNLLLoss
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
@@ -120,6 +136,7 @@ from ember.nn.layers.upsampling import (
 from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
 from ember.nn.parameter import Parameter
 from ember.nn.parameter_list import ParameterDict, ParameterList
+from ember.nn.uninitialized import UninitializedBuffer, UninitializedParameter
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -153,3 +170,6 @@ __all__ += ["Hardshrink", "RReLU", "Softshrink", "Tanhshrink", "Threshold"]
 __all__ += ["AlphaDropout", "Dropout3d", "FeatureAlphaDropout"]
 __all__ += ["CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d",
             "ZeroPad3d"]
+__all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
+            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
+            "LazyInstanceNorm2d", "LazyInstanceNorm3d", "UninitializedBuffer", "UninitializedParameter"]
