@@ -78,6 +78,7 @@ from ember.nn.layers.loss import (
     SmoothL1Loss,
     TripletMarginLoss,
 )
+from ember.nn.layers.lrn import CrossMapLRN2d, LocalResponseNorm
 from ember.nn.layers.margin_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss
 from ember.nn.layers.normalization import (
     BatchNorm1d,
@@ -173,3 +174,4 @@ __all__ += ["CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad3d", 
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
             "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
             "LazyInstanceNorm2d", "LazyInstanceNorm3d", "UninitializedBuffer", "UninitializedParameter"]
+__all__ += ["CrossMapLRN2d", "LocalResponseNorm"]

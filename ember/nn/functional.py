@@ -50,6 +50,7 @@ from ember.nn.layers.loss import (
     margin_ranking_loss,
     triplet_margin_loss,
 )
+from ember.nn.layers.lrn import local_response_norm
 from ember.nn.layers.margin_loss import (
     multi_margin_loss,
     multilabel_margin_loss,
@@ -125,6 +126,7 @@ __all__ = [
     "celu_", "elu_", "hardshrink", "hardtanh_", "leaky_relu_", "relu_", "rrelu", "rrelu_", "selu_", "softshrink",
     "tanhshrink", "threshold", "threshold_",
     "alpha_dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
+    "local_response_norm",
 ]
 
 
