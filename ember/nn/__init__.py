@@ -127,6 +127,7 @@ from ember.nn.layers.shrink import Hardshrink, Softshrink, Tanhshrink, Threshold
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
 from ember.nn.layers.sync_batch_norm import SyncBatchNorm
 from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
+from ember.nn.layers.triplet_distance import TripletMarginWithDistanceLoss
 from ember.nn.layers.upsampling import (
     PixelShuffle,
     PixelUnshuffle,
@@ -175,3 +176,4 @@ __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d
             "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
             "LazyInstanceNorm2d", "LazyInstanceNorm3d", "UninitializedBuffer", "UninitializedParameter"]
 __all__ += ["CrossMapLRN2d", "LocalResponseNorm"]
+__all__ += ["TripletMarginWithDistanceLoss"]

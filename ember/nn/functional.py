@@ -22,6 +22,7 @@ from ember.nn.layers.dropout import (
     dropout3d,
     feature_alpha_dropout,
 )
+from ember.nn.layers.embedding_bag import embedding_bag
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.inplace_activation import (
@@ -43,6 +44,7 @@ from ember.nn.layers.inplace_activation import (
     threshold_,
 )
 from ember.nn.layers.likelihood_loss import gaussian_nll_loss, poisson_nll_loss
+from ember.nn.layers.linear import bilinear
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -63,6 +65,8 @@ from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
 from ember.nn.layers.rrelu import rrelu
 from ember.nn.layers.shrink import threshold
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
+from ember.nn.layers.triplet_distance import triplet_margin_with_distance_loss
+from ember.nn.layers.upsample_aliases import upsample, upsample_bilinear, upsample_nearest
 from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from ember.ops import (
     adaptive_avg_pool1d,
@@ -127,6 +131,8 @@ __all__ = [
     "tanhshrink", "threshold", "threshold_",
     "alpha_dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
     "local_response_norm",
+    "bilinear", "embedding_bag", "triplet_margin_with_distance_loss", "upsample", "upsample_bilinear",
+    "upsample_nearest",
 ]
 
 
