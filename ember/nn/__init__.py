@@ -30,6 +30,7 @@ from ember.nn.layers.activation import (
     Softsign,
     Tanh,
 )
+from ember.nn.layers.adaptive_softmax import AdaptiveLogSoftmaxWithLoss
 from ember.nn.layers.attention import (
     MultiheadAttention,
     TransformerEncoder,
@@ -177,3 +178,4 @@ __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d
             "LazyInstanceNorm2d", "LazyInstanceNorm3d", "UninitializedBuffer", "UninitializedParameter"]
 __all__ += ["CrossMapLRN2d", "LocalResponseNorm"]
 __all__ += ["TripletMarginWithDistanceLoss"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss"]
