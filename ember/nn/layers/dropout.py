@@ -164,7 +164,9 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training, self.inplace)
+        if not self.training:  # (the common evaluation call, without the function's checks)
+            return x
+        return dropout(x, self.p, True, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
