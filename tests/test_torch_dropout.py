@@ -132,3 +132,13 @@ def test_dropouts_trace_under_jit_with_a_new_mask_per_call():
     assert first.shape == (2, 8, 2, 3, 3) and not np.array_equal(first, second)
     layers.eval()
     np.testing.assert_array_equal(ember.jit(lambda x: layers(x))(x).numpy(), x.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:dropout2d")
+@pytest.mark.parametrize("name", ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                                  "FeatureAlphaDropout"])
+def test_dropout_modules_with_inplace_write_into_their_input_in_training(name):
+    x = ember.ones(2, 8, 3, 3, 3)[:, :, 0, 0] if name == "Dropout1d" else ember.ones(2, 8, 3, 3, 3)
+    assert getattr(nn, name)(0.5, inplace=True)(x) is x and set(np.unique(x.numpy())) != {1.0}
+    fresh = ember.ones(2, 8, 3, 3, 3)[:, :, 0, 0] if name == "Dropout1d" else ember.ones(2, 8, 3, 3, 3)
+    assert getattr(nn, name)(0.5)(fresh) is not fresh and (fresh.numpy() == 1.0).all()
