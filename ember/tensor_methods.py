@@ -119,6 +119,7 @@ class OpMethods(TensorLike):
     tanh = _ops.tanh
     sigmoid = _ops.sigmoid
     relu = _ops.relu
+    hardshrink = _ops.hardshrink
     erf = _ops.erf
     erfc = _ops.erfc
     erfinv = _ops.erfinv

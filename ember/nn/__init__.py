@@ -30,6 +30,7 @@ from ember.nn.layers.activation import (
     Softsign,
     Tanh,
 )
+from ember.nn.layers.adaptive_softmax import AdaptiveLogSoftmaxWithLoss
 from ember.nn.layers.attention import (
     MultiheadAttention,
     TransformerEncoder,
@@ -38,12 +39,28 @@ from ember.nn.layers.attention import (
 )
 from ember.nn.layers.channel_shuffle import ChannelShuffle
 from ember.nn.layers.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-from ember.nn.layers.dropout import Dropout, Dropout1d, Dropout2d
+from ember.nn.layers.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
 from ember.nn.layers.flatten import Flatten, Unflatten
 from ember.nn.layers.fold import Fold, Unfold
 from ember.nn.layers.lazy import LazyLinear
+from ember.nn.layers.lazy_conv import (
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+)
+from ember.nn.layers.lazy_norm import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+)
 from ember.nn.layers.likelihood_loss import GaussianNLLLoss, PoissonNLLLoss
 from ember.nn.layers.linear import Bilinear, Identity, Linear
 from ember.nn.layers.loss import (
@@ -62,6 +79,7 @@ from ember.nn.layers.loss import (
     SmoothL1Loss,
     TripletMarginLoss,
 )
+from ember.nn.layers.lrn import CrossMapLRN2d, LocalResponseNorm
 from ember.nn.layers.margin_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss
 from ember.nn.layers.normalization import (
     BatchNorm1d,
@@ -75,14 +93,21 @@ from ember.nn.layers.normalization import (
     RMSNorm,
 )
 from ember.nn.layers.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
     ConstantPad1d,
     ConstantPad2d,
+    ConstantPad3d,
     ReflectionPad1d,
     ReflectionPad2d,
+    ReflectionPad3d,
     ReplicationPad1d,
     ReplicationPad2d,
+    ReplicationPad3d,
     ZeroPad1d,
     ZeroPad2d,
+    ZeroPad3d,
 )
 from ember.nn.layers.pooling import (
     AdaptiveAvgPool1d,
@@ -98,9 +123,12 @@ from ember.nn.layers.pooling import (
     MaxPool3d,
 )
 from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from ember.nn.layers.rrelu import RReLU
+from ember.nn.layers.shrink import Hardshrink, Softshrink, Tanhshrink, Threshold
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
 from ember.nn.layers.sync_batch_norm import SyncBatchNorm
 from ember.nn.layers.transformer import Transformer, TransformerDecoder, TransformerDecoderLayer
+from ember.nn.layers.triplet_distance import TripletMarginWithDistanceLoss
 from ember.nn.layers.upsampling import (
     PixelShuffle,
     PixelUnshuffle,
@@ -111,6 +139,7 @@ from ember.nn.layers.upsampling import (
 from ember.nn.module import Module, ModuleDict, ModuleList, Sequential
 from ember.nn.parameter import Parameter
 from ember.nn.parameter_list import ParameterDict, ParameterList
+from ember.nn.uninitialized import UninitializedBuffer, UninitializedParameter
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -140,3 +169,13 @@ __all__ += ["AdaptiveAvgPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTran
 __all__ += ["GaussianNLLLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss",
             "SoftMarginLoss"]
 __all__ += ["ChannelShuffle", "LazyLinear", "Softmax2d"]
+__all__ += ["Hardshrink", "RReLU", "Softshrink", "Tanhshrink", "Threshold"]
+__all__ += ["AlphaDropout", "Dropout3d", "FeatureAlphaDropout"]
+__all__ += ["CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d",
+            "ZeroPad3d"]
+__all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
+            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
+            "LazyInstanceNorm2d", "LazyInstanceNorm3d", "UninitializedBuffer", "UninitializedParameter"]
+__all__ += ["CrossMapLRN2d", "LocalResponseNorm"]
+__all__ += ["TripletMarginWithDistanceLoss"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss"]

@@ -14,9 +14,37 @@ from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.channel_shuffle import channel_shuffle
+from ember.nn.layers.dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
+from ember.nn.layers.embedding_bag import embedding_bag
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
+from ember.nn.layers.inplace_activation import (
+    celu_,
+    elu,
+    elu_,
+    hardswish,
+    hardtanh,
+    hardtanh_,
+    leaky_relu,
+    leaky_relu_,
+    mish,
+    relu,
+    relu6,
+    relu_,
+    rrelu_,
+    selu_,
+    silu,
+    threshold_,
+)
 from ember.nn.layers.likelihood_loss import gaussian_nll_loss, poisson_nll_loss
+from ember.nn.layers.linear import bilinear
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -24,6 +52,7 @@ from ember.nn.layers.loss import (
     margin_ranking_loss,
     triplet_margin_loss,
 )
+from ember.nn.layers.lrn import local_response_norm
 from ember.nn.layers.margin_loss import (
     multi_margin_loss,
     multilabel_margin_loss,
@@ -33,7 +62,11 @@ from ember.nn.layers.margin_loss import (
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
 from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
+from ember.nn.layers.rrelu import rrelu
+from ember.nn.layers.shrink import threshold
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
+from ember.nn.layers.triplet_distance import triplet_margin_with_distance_loss
+from ember.nn.layers.upsample_aliases import upsample, upsample_bilinear, upsample_nearest
 from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from ember.ops import (
     adaptive_avg_pool1d,
@@ -54,29 +87,24 @@ from ember.ops import (
     conv_transpose3d,
     cross_entropy,
     ctc_loss,
-    elu,
     gelu,
     grid_sample,
-    hardswish,
-    hardtanh,
+    hardshrink,
     huber_loss,
     l1_loss,
     layer_norm,
-    leaky_relu,
     max_pool1d,
     max_pool2d,
     max_pool3d,
-    mish,
     mse_loss,
     nll_loss,
     one_hot,
-    relu,
-    relu6,
     sigmoid,
-    silu,
     smooth_l1_loss,
     softplus,
+    softshrink,
     tanh,
+    tanhshrink,
 )
 from ember.tensor import Tensor
 
@@ -99,6 +127,12 @@ __all__ = [
     "gaussian_nll_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss",
     "channel_shuffle",
+    "celu_", "elu_", "hardshrink", "hardtanh_", "leaky_relu_", "relu_", "rrelu", "rrelu_", "selu_", "softshrink",
+    "tanhshrink", "threshold", "threshold_",
+    "alpha_dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
+    "local_response_norm",
+    "bilinear", "embedding_bag", "triplet_margin_with_distance_loss", "upsample", "upsample_bilinear",
+    "upsample_nearest",
 ]
 
 
@@ -126,14 +160,6 @@ def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     (2, 5)
     """
     return _ops.log_softmax(input, dim)
-
-
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Dropout; ``inplace`` is accepted for compatibility and the result is always a new tensor.
-
-    >>> F.dropout(ember.ones(4), 0.5, training=False).sum()
-    """
-    return _ops.dropout(input, p, training)
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: bool = False) -> Tensor:

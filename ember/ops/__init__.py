@@ -264,6 +264,7 @@ from ember.ops.shape import (
     unbroadcast,
     unsqueeze,
 )
+from ember.ops.shrink import hardshrink, softshrink, tanhshrink, threshold
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
 from ember.ops.special import (
     digamma,
@@ -381,6 +382,7 @@ __all__ = [
     "digamma", "erfc", "erfcx", "erfinv", "i0", "i0e", "i1", "i1e", "lgamma", "log_ndtr", "ndtri", "polygamma", "zeta",
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",
+    "hardshrink", "softshrink", "tanhshrink", "threshold",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ember import ops as _ops
 from ember.creation import full
 from ember.nn import init as init_
+from ember.nn.layers.inplace_result import in_place
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import (
@@ -28,7 +29,8 @@ from ember.tensor import Tensor
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    """max(x, 0). With ``inplace=True`` the result is written into the input where Ember can (see
+    ``inplace_result.in_place``: not while a gradient flows through it).
 
     >>> ember.nn.ReLU()(ember.tensor([-1.0, 2.0]))
     """
@@ -38,7 +40,11 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return relu(x)
+        y = relu(x)
+        return in_place(x, y, "ReLU") if self.inplace else y
+
+    def _result(self, x: Tensor, y: Tensor) -> Tensor:
+        return in_place(x, y, type(self).__name__) if self.inplace else y
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -51,17 +57,22 @@ class ReLU6(ReLU):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return relu6(x)
+        return self._result(x, relu6(x))
 
 
 class Hardswish(Module):
-    """x * relu6(x + 3) / 6.
+    """x * relu6(x + 3) / 6 (``inplace`` as ``ReLU``'s).
 
     >>> ember.nn.Hardswish()(ember.tensor([-4.0, 1.0, 4.0]))
     """
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return hardswish(x)
+        y = hardswish(x)
+        return in_place(x, y, "Hardswish") if self.inplace else y
 
 
 class LeakyReLU(Module):
@@ -76,7 +87,8 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return leaky_relu(x, self.negative_slope)
+        y = leaky_relu(x, self.negative_slope)
+        return in_place(x, y, "LeakyReLU") if self.inplace else y
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -94,7 +106,8 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return elu(x, self.alpha)
+        y = elu(x, self.alpha)
+        return in_place(x, y, type(self).__name__) if self.inplace else y
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -126,7 +139,7 @@ class SiLU(ReLU):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return silu(x)
+        return self._result(x, silu(x))
 
 
 class Mish(ReLU):
@@ -136,7 +149,7 @@ class Mish(ReLU):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return mish(x)
+        return self._result(x, mish(x))
 
 
 class Sigmoid(Module):
@@ -192,7 +205,8 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return hardtanh(x, self.min_val, self.max_val)
+        y = hardtanh(x, self.min_val, self.max_val)
+        return in_place(x, y, "Hardtanh") if self.inplace else y
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
@@ -299,11 +313,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``scale * elu(x, alpha)`` with PyTorch's self-normalizing constants.
+    """``scale * elu(x, alpha)`` with PyTorch's self-normalizing constants (``inplace`` as ``ReLU``'s).
 
     >>> ember.nn.functional.selu(ember.tensor([-1.0, 2.0]))
     """
-    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+    y = elu(input, _SELU_ALPHA) * _SELU_SCALE
+    return in_place(input, y, "selu") if inplace else y
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -313,7 +328,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return elu(input / alpha, 1.0) * alpha
+    y = elu(input / alpha, 1.0) * alpha
+    return in_place(input, y, "celu") if inplace else y
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -321,7 +337,8 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
     >>> ember.nn.functional.hardsigmoid(ember.tensor([-4.0, 0.0, 4.0]))
     """
-    return relu6(input + 3.0) / 6.0
+    y = relu6(input + 3.0) / 6.0
+    return in_place(input, y, "hardsigmoid") if inplace else y
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -361,7 +378,7 @@ class SELU(ReLU):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return selu(x)
+        return selu(x, self.inplace)
 
 
 class CELU(ELU):
@@ -371,7 +388,7 @@ class CELU(ELU):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return celu(x, self.alpha)
+        return celu(x, self.alpha, self.inplace)
 
 
 class Hardsigmoid(ReLU):
@@ -381,7 +398,10 @@ class Hardsigmoid(ReLU):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return hardsigmoid(x)
+        return hardsigmoid(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return ""
 
 
 class Softsign(Module):

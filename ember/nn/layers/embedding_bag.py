@@ -1,7 +1,8 @@
 """EmbeddingBag: the sum, mean or max of bags of embedding rows, without materialising the rows per bag.
 
 The rows of all ids are looked up once (``ember.embedding``), then reduced per bag with a segment sum
-(``index_add`` over a bag-id vector). With ``sparse=True`` the weight's gradient is row-sparse.
+(``index_add`` over a bag-id vector). With ``sparse=True`` the weight's gradient is row-sparse. ``embedding_bag``
+is the functional form over any weight tensor.
 """
 
 from __future__ import annotations
@@ -110,86 +111,118 @@ class EmbeddingBag(Module):
             text += f", padding_idx={self.padding_idx}"
         return text
 
-    def _bags(self, input, offsets) -> tuple[np.ndarray, np.ndarray, int]:
-        """(flat ids, bag id of each, number of bags) from the fixed-size or ragged layout."""
-        ids = _host(input)
-        if ids.dtype.kind not in "iu":
-            raise TypeError(f"EmbeddingBag: input must hold integer ids, got {ids.dtype}")
-        if ids.ndim == 2:
-            if offsets is not None:
-                raise ValueError("EmbeddingBag: offsets must be None for a 2-D input (fixed-size bags)")
-            num_bags, size = ids.shape
-            return ids.reshape(-1), np.repeat(np.arange(num_bags), size), num_bags
-        if ids.ndim != 1:
-            raise ValueError(f"EmbeddingBag: input must be 1-D (with offsets) or 2-D, got shape {list(ids.shape)}")
-        if offsets is None:
-            raise ValueError("EmbeddingBag: a 1-D input needs offsets (the start of each bag)")
-        starts = _host(offsets).astype(np.int64).reshape(-1)
-        if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > ids.size:
-            raise ValueError(f"EmbeddingBag: offsets must start at 0 and be non-decreasing up to len(input) = "
-                             f"{ids.size}, got {starts.tolist()}")
-        bounds = starts if self.include_last_offset else np.append(starts, ids.size)
-        num_bags = bounds.size - 1
-        lengths = np.diff(bounds)
-        bag_ids = np.repeat(np.arange(num_bags), lengths)
-        return ids[:bounds[-1]], bag_ids, num_bags
-
     def forward(self, input: Tensor, offsets: Tensor | None = None,
                 per_sample_weights: Tensor | None = None) -> Tensor:
-        if any(isinstance(t, Tensor) and t.symbolic for t in (input, offsets)):
-            raise TypeError("EmbeddingBag: the bags are formed from the ids' values on the host, which a traced "
-                            "graph does not have; call it outside ember.jit, or use Embedding and a mean over "
-                            "a fixed bag axis")
-        ids, bag_ids, num_bags = self._bags(input, offsets)
-        weight = self.weight
-        psw = None
-        if per_sample_weights is not None:
-            if self.mode != "sum":
-                raise ValueError(f"EmbeddingBag: per_sample_weights need mode='sum', got mode={self.mode!r}")
-            psw = ops.reshape(ops.as_tensor(per_sample_weights, weight), (-1,))
-            size = int(np.size(_host(input)))
-            if psw.shape[0] != size:
-                raise ValueError(f"EmbeddingBag: per_sample_weights must have the input's shape "
-                                 f"{list(np.shape(_host(input)))}, got {list(per_sample_weights.shape)}")
-            if size != ids.size:  # include_last_offset with a last offset short of len(input)
-                psw = psw[:ids.size]
-        if self.padding_idx is not None:
-            keep = ids != self.padding_idx
-            if not keep.all():
-                ids, bag_ids = ids[keep], bag_ids[keep]
-                if psw is not None:
-                    psw = psw[Tensor._make(psw.xp.asarray(np.nonzero(keep)[0]), None)]
-        xp = weight.xp
-        device_ids = xp.asarray(ids)
-        rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=self.sparse)
-        if psw is not None:
-            rows = rows * ops.unsqueeze(ops.cast(psw, rows.dtype), 1)
-        if self.mode == "max":
-            return self._max(rows, bag_ids, num_bags)
-        segments = Tensor._make(xp.asarray(bag_ids), None)
-        out = ops.index_add(Tensor._make(xp.zeros((num_bags, self.embedding_dim), rows.dtype), None), segments, rows)
-        if self.mode == "mean":
-            counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(rows.dtype)
-            out = out / Tensor._make(xp.asarray(counts[:, None]), None)
-        return out
+        return _bag(self.__class__.__name__, input, self.weight, offsets, self.mode, self.sparse, per_sample_weights,
+                    self.include_last_offset, self.padding_idx)
 
-    def _max(self, rows: Tensor, bag_ids: np.ndarray, num_bags: int) -> Tensor:
-        """Per-bag maximum: scatter the rows into a (bags, longest bag, dim) block padded with -inf."""
-        xp = rows.xp
-        counts = np.bincount(bag_ids, minlength=num_bags)
-        longest = int(counts.max()) if counts.size else 0
-        if longest == 0:  # no ids (all padding): zeros that still depend on the weight, as in the other modes
-            zeros = Tensor._make(xp.zeros((num_bags, self.embedding_dim), rows.dtype), None)
-            return ops.index_add(zeros, Tensor._make(xp.asarray(bag_ids), None), rows)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        slot = np.arange(bag_ids.size) - starts[bag_ids]  # position of each id inside its bag
-        # Gather rows by index into the padded block; the -inf filler is one extra row at the end.
-        filler = Tensor._make(xp.full((1, self.embedding_dim), -np.inf, rows.dtype), None)
-        table = ops.concat([rows, filler])
-        index = np.full((num_bags, longest), rows.shape[0], np.int64)
-        index[bag_ids, slot] = np.arange(bag_ids.size)
-        block = ops.take(table, Tensor._make(xp.asarray(index), None), axis=0)
-        out = ops.max(block, axis=1)
-        if (counts == 0).any():
-            out = ops.where(Tensor._make(xp.asarray((counts > 0)[:, None]), None), out, 0.0)
-        return out
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """``EmbeddingBag``'s reduction with the rows of ``weight`` (num_embeddings, embedding_dim): the sum, mean or
+    max of each bag of ids (a 2-D input of fixed-size bags, or a 1-D input with ``offsets``).
+
+    >>> F.embedding_bag(ember.tensor([1, 2, 4, 5, 4]), ember.randn(10, 3), ember.tensor([0, 2]), mode="sum").shape
+    (2, 3)
+    """
+    name = "embedding_bag"
+    if mode not in _MODES:
+        raise ValueError(f"{name}: mode must be one of {_MODES}, got {mode!r}")
+    if max_norm is not None or scale_grad_by_freq:
+        raise ValueError(f"{name}: max_norm and scale_grad_by_freq are not supported")
+    if weight.ndim != 2:
+        raise ValueError(f"{name}: weight must be 2-D (num_embeddings, embedding_dim), got shape {list(weight.shape)}")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise ValueError(f"{name}: padding_idx {padding_idx} is out of range for {weight.shape[0]} rows")
+        padding_idx %= weight.shape[0]
+    return _bag(name, input, weight, offsets, mode, sparse, per_sample_weights, include_last_offset, padding_idx)
+
+
+def _bags(name: str, input, offsets, include_last_offset: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """(flat ids, bag id of each, number of bags) from the fixed-size or ragged layout."""
+    ids = _host(input)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name}: input must hold integer ids, got {ids.dtype}")
+    if ids.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{name}: offsets must be None for a 2-D input (fixed-size bags)")
+        num_bags, size = ids.shape
+        return ids.reshape(-1), np.repeat(np.arange(num_bags), size), num_bags
+    if ids.ndim != 1:
+        raise ValueError(f"{name}: input must be 1-D (with offsets) or 2-D, got shape {list(ids.shape)}")
+    if offsets is None:
+        raise ValueError(f"{name}: a 1-D input needs offsets (the start of each bag)")
+    starts = _host(offsets).astype(np.int64).reshape(-1)
+    if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > ids.size:
+        raise ValueError(f"{name}: offsets must start at 0 and be non-decreasing up to len(input) = "
+                         f"{ids.size}, got {starts.tolist()}")
+    bounds = starts if include_last_offset else np.append(starts, ids.size)
+    num_bags = bounds.size - 1
+    lengths = np.diff(bounds)
+    bag_ids = np.repeat(np.arange(num_bags), lengths)
+    return ids[:bounds[-1]], bag_ids, num_bags
+
+
+def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per_sample_weights,
+         include_last_offset: bool, padding_idx: int | None) -> Tensor:
+    if any(isinstance(t, Tensor) and t.symbolic for t in (input, offsets)):
+        raise TypeError(f"{name}: the bags are formed from the ids' values on the host, which a traced "
+                        "graph does not have; call it outside ember.jit, or use Embedding and a mean over "
+                        "a fixed bag axis")
+    ids, bag_ids, num_bags = _bags(name, input, offsets, include_last_offset)
+    embedding_dim = weight.shape[1]
+    psw = None
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ValueError(f"{name}: per_sample_weights need mode='sum', got mode={mode!r}")
+        psw = ops.reshape(ops.as_tensor(per_sample_weights, weight), (-1,))
+        size = int(np.size(_host(input)))
+        if psw.shape[0] != size:
+            raise ValueError(f"{name}: per_sample_weights must have the input's shape "
+                             f"{list(np.shape(_host(input)))}, got {list(per_sample_weights.shape)}")
+        if size != ids.size:  # include_last_offset with a last offset short of len(input)
+            psw = psw[:ids.size]
+    if padding_idx is not None:
+        keep = ids != padding_idx
+        if not keep.all():
+            ids, bag_ids = ids[keep], bag_ids[keep]
+            if psw is not None:
+                psw = psw[Tensor._make(psw.xp.asarray(np.nonzero(keep)[0]), None)]
+    xp = weight.xp
+    device_ids = xp.asarray(ids)
+    rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=sparse)
+    if psw is not None:
+        rows = rows * ops.unsqueeze(ops.cast(psw, rows.dtype), 1)
+    if mode == "max":
+        return _max(rows, bag_ids, num_bags, embedding_dim)
+    segments = Tensor._make(xp.asarray(bag_ids), None)
+    out = ops.index_add(Tensor._make(xp.zeros((num_bags, embedding_dim), rows.dtype), None), segments, rows)
+    if mode == "mean":
+        counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(rows.dtype)
+        out = out / Tensor._make(xp.asarray(counts[:, None]), None)
+    return out
+
+
+def _max(rows: Tensor, bag_ids: np.ndarray, num_bags: int, embedding_dim: int) -> Tensor:
+    """Per-bag maximum: scatter the rows into a (bags, longest bag, dim) block padded with -inf."""
+    xp = rows.xp
+    counts = np.bincount(bag_ids, minlength=num_bags)
+    longest = int(counts.max()) if counts.size else 0
+    if longest == 0:  # no ids (all padding): zeros that still depend on the weight, as in the other modes
+        zeros = Tensor._make(xp.zeros((num_bags, embedding_dim), rows.dtype), None)
+        return ops.index_add(zeros, Tensor._make(xp.asarray(bag_ids), None), rows)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(bag_ids.size) - starts[bag_ids]  # position of each id inside its bag
+    # Gather rows by index into the padded block; the -inf filler is one extra row at the end.
+    filler = Tensor._make(xp.full((1, embedding_dim), -np.inf, rows.dtype), None)
+    table = ops.concat([rows, filler])
+    index = np.full((num_bags, longest), rows.shape[0], np.int64)
+    index[bag_ids, slot] = np.arange(bag_ids.size)
+    block = ops.take(table, Tensor._make(xp.asarray(index), None), axis=0)
+    out = ops.max(block, axis=1)
+    if (counts == 0).any():
+        out = ops.where(Tensor._make(xp.asarray((counts > 0)[:, None]), None), out, 0.0)
+    return out

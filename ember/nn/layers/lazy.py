@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ember.creation import empty
 from ember.nn.layers.linear import Linear, column_major
 from ember.nn.module import Module
-from ember.nn.parameter import Parameter
+from ember.nn.uninitialized import UninitializedParameter
 from ember.tensor import Tensor
 
 __all__ = ["LazyLinear"]
@@ -13,10 +12,10 @@ __all__ = ["LazyLinear"]
 
 class LazyLinear(Linear):
     """A ``Linear`` layer that takes ``in_features`` from the last dimension of its first input: its weight and
-    bias are empty placeholders until that call, which gives them their shapes in place (and initializes them as
-    ``Linear``'s), and the layer then becomes a ``Linear``. As in PyTorch an optimizer made before the first call
-    holds the same Parameters and so trains them; loading a state dict also shapes them, as saved. The dtype and
-    device are the placeholders' at that time (``.to()`` before the first call carries over).
+    bias are ``UninitializedParameter`` placeholders until that call, which gives them their shapes in place (and
+    initializes them as ``Linear``'s), and the layer then becomes a ``Linear``. As in PyTorch an optimizer made
+    before the first call holds the same Parameters and so trains them; loading a state dict also shapes them, as
+    saved. The dtype and device are the placeholders' at that time (``.to()`` before the first call carries over).
 
     >>> fc = ember.nn.LazyLinear(10)
     >>> fc(ember.randn(4, 32)).shape
@@ -32,8 +31,8 @@ class LazyLinear(Linear):
         self.in_features = 0
         self.out_features = out_features
         self._pending = {"bias": bool(bias)}
-        self.weight = Parameter(empty(0, dtype=dtype, device=device))
-        self.bias = Parameter(empty(0, dtype=dtype, device=device)) if bias else None
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.bias = UninitializedParameter(device=device, dtype=dtype) if bias else None
 
     def has_uninitialized_params(self) -> bool:
         """True until the first call (or a loaded state dict) makes the weight and bias."""
@@ -51,9 +50,10 @@ class LazyLinear(Linear):
         del self.__dict__["_pending"]
         self.in_features = in_features
         weight = self.weight  # the same Parameter objects take their shapes: optimizers made earlier hold them
-        weight.data = column_major(empty(self.out_features, in_features, dtype=weight.dtype, device=weight.device))
+        weight.materialize((self.out_features, in_features))
+        weight.data = column_major(weight.data)
         if self.bias is not None:
-            self.bias.data = empty(self.out_features, dtype=self.bias.dtype, device=self.bias.device)
+            self.bias.materialize((self.out_features,))
         self.__class__ = Linear
 
     def materialize_from_state(self, state_dict, prefix: str) -> None:

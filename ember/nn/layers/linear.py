@@ -93,6 +93,28 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y[..., k] = input1 @ weight[k] @ input2 + bias[k]`` with weight (out_features, in1_features, in2_features);
+    the inputs share their leading dimensions.
+
+    >>> F.bilinear(ember.randn(8, 5), ember.randn(8, 3), ember.randn(4, 5, 3)).shape
+    (8, 4)
+    """
+    if weight.ndim != 3 or input1.ndim < 1 or input2.ndim < 1 or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]) \
+            or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] \
+            or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+        raise ValueError(f"bilinear: needs input1 (..., in1), input2 (..., in2) with the same leading dimensions, "
+                         f"weight (out, in1, in2) and bias (out,); got input1 {list(input1.shape)}, input2 "
+                         f"{list(input2.shape)}, weight {list(weight.shape)}"
+                         + ("" if bias is None else f" and bias {list(bias.shape)}"))
+    out_f, in1, in2 = weight.shape
+    # (..., in1) @ (in1, out * in2) -> (..., out, in2), then contract in2 with input2.
+    w = reshape(transpose(weight, (1, 0, 2)), (in1, out_f * in2))
+    t = reshape(matmul(input1, w), tuple(input1.shape[:-1]) + (out_f, in2))
+    y = sum(t * unsqueeze(input2, -2), axis=-1)
+    return y if bias is None else y + bias
+
+
 class Bilinear(Module):
     """``y[..., k] = x1 @ weight[k] @ x2 + bias[k]``; weight is (out_features, in1_features, in2_features).
 
@@ -124,12 +146,7 @@ class Bilinear(Module):
         weight = self.weight
         check_input_dtype(self, x1, weight.dtype, "input1")
         check_input_dtype(self, x2, weight.dtype, "input2")
-        out_f, in1, in2 = weight.shape
-        # (..., in1) @ (in1, out * in2) -> (..., out, in2), then contract in2 with x2.
-        w = reshape(transpose(weight, (1, 0, 2)), (in1, out_f * in2))
-        t = reshape(matmul(x1, w), tuple(x1.shape[:-1]) + (out_f, in2))
-        y = sum(t * unsqueeze(x2, -2), axis=-1)
-        return y if self.bias is None else y + self.bias
+        return bilinear(x1, x2, weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

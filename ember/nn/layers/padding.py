@@ -1,5 +1,5 @@
-"""Padding: ``pad`` (listed in ``nn.functional``; modes constant, reflect, replicate and circular) and the modules
-ZeroPad, ConstantPad, ReflectionPad and ReplicationPad in 1-D and 2-D."""
+"""Padding: ``pad`` (listed in ``nn.functional``; modes constant, reflect, replicate and circular, on any rank) and
+the modules ZeroPad, ConstantPad, ReflectionPad, ReplicationPad and CircularPad in 1-D, 2-D and 3-D."""
 
 from __future__ import annotations
 
@@ -84,9 +84,10 @@ class _ConstantPadNd(_PadNd):
         self.value = value
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (self._dims + 1, self._dims + 2):
-            raise ValueError(f"{type(self).__name__}: expected {self._dims + 1}-D or {self._dims + 2}-D input, "
-                             f"got shape {list(x.shape)}")
+        # (as PyTorch's, any input with at least as many axes as the padding names)
+        if x.ndim < self._dims:
+            raise ValueError(f"{type(self).__name__}: expected an input of at least {self._dims} dimensions, got "
+                             f"shape {list(x.shape)}")
         return pad(x, self.padding, "constant", self.value)
 
     def extra_repr(self) -> str:
@@ -121,16 +122,18 @@ class ZeroPad1d(ConstantPad1d):
     def __init__(self, padding) -> None:
         super().__init__(padding, 0.0)
 
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
 
-class ZeroPad2d(ConstantPad2d):
+
+class ZeroPad2d(ZeroPad1d):
     """Pad the last two axes with zeros.
 
     >>> ember.nn.ZeroPad2d(1)(ember.ones(1, 2, 4, 4)).shape
     (1, 2, 6, 6)
     """
 
-    def __init__(self, padding) -> None:
-        super().__init__(padding, 0.0)
+    _dims = 2
 
 
 class ReflectionPad1d(_PadNd):
@@ -171,3 +174,73 @@ class ReplicationPad2d(ReplicationPad1d):
     """
 
     _dims = 2
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pad the last three axes with ``value`` (int or (left, right, top, bottom, front, back)).
+
+    >>> ember.nn.ConstantPad3d(1, 3.5)(ember.zeros(1, 2, 3, 4, 4)).shape
+    (1, 2, 5, 6, 6)
+    """
+
+    _dims = 3
+
+
+class ZeroPad3d(ZeroPad1d):
+    """Pad the last three axes with zeros.
+
+    >>> ember.nn.ZeroPad3d(1)(ember.ones(1, 2, 3, 4, 4)).shape
+    (1, 2, 5, 6, 6)
+    """
+
+    _dims = 3
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    """Pad the last three axes with their reflection (the edge not repeated).
+
+    >>> ember.nn.ReflectionPad3d(1)(ember.randn(1, 2, 3, 4, 4)).shape
+    (1, 2, 5, 6, 6)
+    """
+
+    _dims = 3
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    """Pad the last three axes by repeating their edge values.
+
+    >>> ember.nn.ReplicationPad3d(1)(ember.randn(1, 2, 3, 4, 4)).shape
+    (1, 2, 5, 6, 6)
+    """
+
+    _dims = 3
+
+
+class CircularPad1d(_PadNd):
+    """Pad the last axis by wrapping it around (the padding at most the axis' size).
+
+    >>> ember.nn.CircularPad1d(2)(ember.randn(1, 2, 4)).shape
+    (1, 2, 8)
+    """
+
+    _mode = "circular"
+
+
+class CircularPad2d(CircularPad1d):
+    """Pad the last two axes by wrapping them around.
+
+    >>> ember.nn.CircularPad2d(1)(ember.randn(1, 2, 4, 4)).shape
+    (1, 2, 6, 6)
+    """
+
+    _dims = 2
+
+
+class CircularPad3d(CircularPad1d):
+    """Pad the last three axes by wrapping them around.
+
+    >>> ember.nn.CircularPad3d(1)(ember.randn(1, 2, 3, 4, 4)).shape
+    (1, 2, 5, 6, 6)
+    """
+
+    _dims = 3

@@ -1,0 +1,28 @@
+"""What a layer built with ``inplace=True`` returns: its result written into the input, as PyTorch's, where Ember
+can write it without breaking autograd."""
+
+from __future__ import annotations
+
+from ember.grad_mode import is_grad_enabled
+from ember.tensor import Tensor
+from ember.tensor_inplace import _check, _write
+
+
+def in_place(x: Tensor, result: Tensor, name: str) -> Tensor:
+    """``result`` written into ``x`` (and ``x`` returned) when nothing needs recording; else ``result``.
+
+    Ember's tape does not record in-place ops, so while a gradient flows through ``x`` (or a graph is built) the
+    layer returns a new tensor and leaves ``x`` as it was: the values are the same, and training works as it does
+    with PyTorch's in-place layers.
+    """
+    if x.symbolic or not hasattr(x.array, "flags") or (is_grad_enabled() and x.requires_grad):
+        return result
+    _check(x, name)
+    return _write(x, name, result)
+
+
+def in_place_function(x: Tensor, result: Tensor, name: str) -> Tensor:
+    """``result`` written into ``x``: PyTorch's functional in-place forms (``relu_``...), refused with the in-place
+    methods' errors where autograd would need to record the write."""
+    _check(x, name)
+    return _write(x, name, result)
