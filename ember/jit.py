@@ -33,6 +33,8 @@ gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A trace
 of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
 were when the call traced (a hook of a parameter or an argument added or removed later retraces, and so does an
 argument Tensor with other hooks than the traced one's).
+A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
+torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 
