@@ -26,6 +26,8 @@ from ember.ops.special import (
     i0e,
     i1,
     i1e,
+    igamma,
+    igammac,
     lgamma,
     log_ndtr,
     ndtri,
@@ -36,6 +38,8 @@ from ember.ops.special_composed import entr, logit, multigammaln, ndtr, sinc, xl
 
 gammaln = lgamma
 psi = digamma
+gammainc = igamma
+gammaincc = igammac
 
 
 def logsumexp(input, dim, keepdim: bool = False) -> _TensorLike:  # noqa: A002  (PyTorch's argument name)
@@ -63,7 +67,7 @@ def log_softmax(input, dim: int, dtype=None) -> _TensorLike:  # noqa: A002
 
 
 __all__ = [
-    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e", "i1",
-    "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma",
-    "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+    "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln",
+    "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
+    "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
 ]

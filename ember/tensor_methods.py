@@ -142,6 +142,8 @@ class OpMethods(TensorLike):
     gcd = _ops.gcd
     lcm = _ops.lcm
     float_power = _ops.float_power
+    igamma = _ops.igamma
+    igammac = _ops.igammac
 
     def polygamma(self, n: int):
         """``ember.polygamma(n, self)`` (PyTorch's method takes the order as its argument)."""

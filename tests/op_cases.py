@@ -1750,6 +1750,12 @@ _row("polygamma_method", lambda x: x.polygamma(1), lambda x: sps.polygamma(1, x)
      "polygamma", lambda x: x.polygamma(1), extra={"f32_rtol": 1e-3})
 _row("zeta", ember.special.zeta, sps.zeta, ins(uniform(1.5, 5.0, 3, 4), uniform(0.5, 4.0, 4)), "zeta",
      _torch_special("zeta"), grad_inputs=(1,))
+_row("igamma", ember.igamma, sps.gammainc, ins(uniform(0.3, 6.0, 3, 4), uniform(0.1, 9.0, 4)), "igamma",
+     torch and torch.igamma, grad_inputs=(1,))
+_row("special_gammaincc", ember.special.gammaincc, sps.gammaincc, ins(uniform(0.3, 6.0, 3, 4), uniform(0.1, 9.0, 4)),
+     "igammac", _torch_special("gammaincc"), grad_inputs=(1,))
+_row("igamma_method_large", lambda a, x: a.igammac(x), sps.gammaincc, ins(uniform(50.0, 150.0, 6),
+     uniform(40.0, 160.0, 6)), "igammac", lambda a, x: a.igammac(x), grad_inputs=(1,))
 _row("erfc", ember.erfc, sps.erfc, ins(normal(3, 4, scale=2.0)), "erfc", torch and torch.erfc)
 _row("erfc_tail", lambda x: x.erfc(), sps.erfc, ins(uniform(4.0, 25.0, 6)), "erfc", torch and torch.erfc,
      rtol=1e-12, atol=0.0, grad=False, extra={"f32_atol": 1e-30, "f32_rtol": 1e-4})

@@ -1,6 +1,7 @@
 """Special functions as primitives (PyTorch's ``torch.special``): log-gamma, digamma, polygamma, the Hurwitz
-zeta function, the complementary and scaled complementary error functions, the inverse error function, the
-normal distribution's quantile and log-CDF, and the modified Bessel functions I0 and I1 (plain and scaled).
+zeta function, the regularized incomplete gamma functions, the complementary and scaled complementary error
+functions, the inverse error function, the normal distribution's quantile and log-CDF, and the modified Bessel
+functions I0 and I1 (plain and scaled).
 
 The numbers come from ``ember.ops.special_kernels`` (NumPy or CuPy, no SciPy), computed in float64 whatever the
 input's float dtype and rounded back to it. Each gradient is written with these same ops, so gradients of any
@@ -16,7 +17,7 @@ import numpy as np
 from ember.ops import dispatch, special_kernels
 from ember.ops.convert import promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import EXP, NEG, SIGN, WHERE, _scalar, _typed
+from ember.ops.elementwise import EXP, LOG, NEG, SIGN, WHERE, _scalar, _typed
 from ember.ops.infer import as_int, binary, elementwise_cost, require_float, unary_float
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, defop, describe
@@ -97,6 +98,35 @@ def _zeta_infer(s, q, **attrs):
 
 ZETA = defop("zeta", forward=_in_float64(_zeta_forward), infer=_zeta_infer, vjp=vjp_rule(_zeta_rule),
              cost=elementwise_cost(200), onnx=NO_ONNX, elementwise=True, fusion=NOT_FUSIBLE)
+
+
+def _incomplete_gamma_rule(name: str, upper: bool):
+    def rule(run, ctx, g):  # dP/dx = x^(a - 1) e^-x / Gamma(a) = -dQ/dx (PyTorch's formula)
+        a, x = ctx.inputs
+        if ctx.needs[0]:
+            raise NotImplementedError(f"{name}: the gradient for input (a, the shape) is not implemented, as in "
+                                      f"PyTorch (input: {a.dtype}{tuple(a.shape)}); only other (x) has one")
+        slope = g * run(EXP, (a - _typed(a)) * run(LOG, x) - x - run(LGAMMA, a))
+        return None, unbroadcast_with(run, run(NEG, slope) if upper else slope, x.shape)
+
+    return rule
+
+
+def _incomplete_gamma_op(name: str, upper: bool):
+    def forward(xp, a, x):
+        return special_kernels.incomplete_gamma(xp, a, x, upper)
+
+    def infer(a, x, **attrs):
+        require_float(name, [a, x])
+        return binary(name)(a, x)
+
+    forward.__name__ = name
+    return defop(name, forward=_in_float64(forward), infer=infer, vjp=vjp_rule(_incomplete_gamma_rule(name, upper)),
+                 cost=elementwise_cost(400), onnx=NO_ONNX, elementwise=True, fusion=NOT_FUSIBLE)
+
+
+IGAMMA = _incomplete_gamma_op("igamma", upper=False)
+IGAMMAC = _incomplete_gamma_op("igammac", upper=True)
 
 
 # --- error functions and the normal distribution ------------------------------------------------------------------
@@ -216,6 +246,27 @@ def zeta(x, q) -> TensorLike:
     """
     x, q = promote(x, q)
     return dispatch.apply(ZETA, (to_float(x), to_float(q)))
+
+
+def igamma(input, other) -> TensorLike:  # noqa: A002  (PyTorch's argument name)
+    """The regularized lower incomplete gamma function P(a, x) = gamma(a, x) / Gamma(a) of ``input`` = a >= 0 and
+    ``other`` = x >= 0, elementwise with broadcasting (PyTorch's ``igamma``, ``special.gammainc``); the gradient is
+    for ``other`` only, as in PyTorch.
+
+    >>> ember.igamma(ember.tensor([1.0]), ember.tensor([2.0]))  # 1 - e^-2 = 0.8647
+    """
+    a, x = promote(input, other)
+    return dispatch.apply(IGAMMA, (to_float(a), to_float(x)))
+
+
+def igammac(input, other) -> TensorLike:  # noqa: A002
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x) (PyTorch's ``igammac``,
+    ``special.gammaincc``); the gradient is for ``other`` only, as in PyTorch.
+
+    >>> ember.igammac(ember.tensor([1.0]), ember.tensor([2.0]))  # e^-2 = 0.1353
+    """
+    a, x = promote(input, other)
+    return dispatch.apply(IGAMMAC, (to_float(a), to_float(x)))
 
 
 def erfc(x) -> TensorLike:

@@ -198,6 +198,96 @@ def polygamma(xp, n: int, x):
         return xp.where(series == 0, sign * 0.0, sign * xp.exp(math.lgamma(n + 1.0) + xp.log(series)))
 
 
+# --- the regularized incomplete gamma functions --------------------------------------------------------------
+
+_GAMMA_EPS = 1e-16  # a series or fraction stops where its next step changes the result by less
+_GAMMA_BLOCK = 8  # steps between convergence checks (the converged elements leave the arrays)
+_GAMMA_STEPS = 100_000  # at most: enough for a up to about 10^9 (the steps grow as sqrt(a))
+
+
+def _converged_loop(xp, arrays: list, step, done, steps: int):
+    """Run ``step(arrays, n)`` for n = 1, 2, ... on the elements not yet ``done(arrays)``, dropping the converged
+    ones every few steps; returns the final ``arrays[0]`` in the elements' original order."""
+    result = xp.empty_like(arrays[0])
+    index = xp.arange(arrays[0].size)
+    n = 0
+    while index.size and n < steps:
+        for _ in range(_GAMMA_BLOCK):
+            n += 1
+            step(arrays, n)
+        finished = done(arrays)
+        result[index[finished]] = arrays[0][finished]
+        left = ~finished
+        index, arrays = index[left], [a[left] for a in arrays]
+    result[index] = arrays[0]
+    return result
+
+
+def _lower_series(xp, a, x):
+    """P(a, x) for 0 < x < a + 1: e^-x x^a / Gamma(a + 1) sum_n x^n / ((a + 1) (a + 2) ... (a + n))."""
+    def step(arrays, n):
+        total, term, a, x = arrays
+        term *= x / (a + n)
+        total += term
+
+    total = _converged_loop(xp, [xp.ones(a.shape), xp.ones(a.shape), a, x], step,
+                            lambda arrays: arrays[1] <= arrays[0] * _GAMMA_EPS, _GAMMA_STEPS)
+    return total * xp.exp(a * xp.log(x) - x - lgamma(xp, a + 1.0))
+
+
+def _upper_fraction(xp, a, x):
+    """Q(a, x) for x >= a + 1: e^-x x^a / Gamma(a) over Legendre's continued fraction
+    x + 1 - a - 1 (1 - a) / (x + 3 - a - 2 (2 - a) / (x + 5 - a - ...)), by the modified Lentz method."""
+    tiny = 1e-300
+
+    def step(arrays, n):
+        h, delta, a, b, c, d = arrays
+        coefficient = -n * (n - a)
+        b += 2.0
+        d *= coefficient
+        d += b
+        d[d == 0.0] = tiny
+        xp.divide(1.0, d, out=d)
+        xp.divide(coefficient, c, out=c)
+        c += b
+        c[c == 0.0] = tiny
+        xp.multiply(c, d, out=delta)
+        h *= delta
+
+    b = x + 1.0 - a
+    d = 1.0 / b
+    h = _converged_loop(xp, [d.copy(), xp.zeros(a.shape), a, b, xp.full(a.shape, 1.0 / tiny), d], step,
+                        lambda arrays: xp.abs(arrays[1] - 1.0) <= _GAMMA_EPS, _GAMMA_STEPS)
+    return h * xp.exp(a * xp.log(x) - x - lgamma(xp, a))
+
+
+def incomplete_gamma(xp, a, x, upper: bool):
+    """The regularized lower incomplete gamma function P(a, x) = gamma(a, x) / Gamma(a), or the upper one
+    Q(a, x) = 1 - P(a, x) with ``upper``; PyTorch's (Cephes') conventions at the edges: NaN for a < 0 or x < 0
+    and at a = x = 0, at a = 0 P = 1 (x > 0), at x = 0 P = 0, at a = inf P = 0 (NaN with x = inf), at x = inf
+    P = 1. The power series where x < a + 1, the continued fraction beyond, each on its own elements."""
+    a, x = xp.broadcast_arrays(xp.asarray(a, dtype=np.float64), xp.asarray(x, dtype=np.float64))
+    with _quiet():
+        lower = xp.full(a.shape, xp.nan)  # P; NaN where a or x is NaN or negative
+        valid = (a >= 0) & (x >= 0)
+        lower[valid & (a == 0) & (x > 0)] = 1.0
+        lower[valid & (a > 0) & (x == 0)] = 0.0
+        lower[valid & (a == xp.inf) & (x < xp.inf)] = 0.0
+        lower[valid & (a > 0) & (a < xp.inf) & (x == xp.inf)] = 1.0
+        inside = valid & (a > 0) & (a < xp.inf) & (x > 0) & (x < xp.inf)
+        series = inside & (x < a + 1.0)
+        fraction = inside & (x >= a + 1.0)
+        upper_part = _upper_fraction(xp, a[fraction], x[fraction])
+        if upper:
+            result = 1.0 - lower
+            result[series] = 1.0 - _lower_series(xp, a[series], x[series])
+            result[fraction] = upper_part
+            return result
+        lower[series] = _lower_series(xp, a[series], x[series])
+        lower[fraction] = 1.0 - upper_part
+        return lower
+
+
 # --- error functions ------------------------------------------------------------------------------------------
 
 _HALLEY_STEPS = 3  # erfc's tail, where the guess is furthest off (2 steps suffice for |erfinv| <= 0.48)
