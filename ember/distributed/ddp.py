@@ -126,7 +126,6 @@ class DistributedDataParallel(Module):
         self._sparse_ready = []
         self._set_up_buckets(named)
 
-    # --- setup ---
     def _check_same_layout(self, named: list, what: str) -> None:
         layout = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
         layouts = self._group.all_gather_object(layout)

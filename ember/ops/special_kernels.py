@@ -202,7 +202,7 @@ def polygamma(xp, n: int, x):
 
 _GAMMA_EPS = 1e-16  # a series or fraction stops where its next step changes the result by less
 _GAMMA_BLOCK = 8  # steps between convergence checks (the converged elements leave the arrays)
-_GAMMA_STEPS = 100_000  # at most: enough for a up to about 10^9 (the steps grow as sqrt(a))
+_GAMMA_STEPS = 100_000  # at most: enough up to a = 10^8 (the steps grow as sqrt(a): 26436 at a = 10^8, x = 0.999 a)
 
 
 def _converged_loop(xp, arrays: list, step, done, steps: int):
