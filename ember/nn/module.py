@@ -513,8 +513,10 @@ class Module:
         # the traced code reads the cast arrays, as a call after an eager cast would
         with eagerly() as graph:
             arrays = [None if t.symbolic else converted(t) for _, t in tensors]
+        reads = getattr(graph, "reads", None)  # a builder that cannot tell: every tensor counts as read
         for (name, t), array in zip(tensors, arrays):
-            if t.symbolic or (graph.reads(t) and (array.dtype != t.array.dtype or device_of(array) != t.device)):
+            read = reads is None or reads(t)
+            if t.symbolic or (read and (array.dtype != t.array.dtype or device_of(array) != t.device)):
                 why = "was computed in the traced call" if t.symbolic else "was already read by the traced call"
                 raise TypeError(f"{self._get_name()}.to(device={device!r}, dtype={dtype!r}) inside ember.jit: "
                                 f"{name} ({t.dtype}, {t.device}) {why}; cast the module before its first use in "
