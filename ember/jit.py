@@ -31,8 +31,10 @@ one traces is part of that trace (its function runs on the Values), so jit funct
 compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
 gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A traced backward runs the gradient hooks
 of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
-were when the call traced (a parameter's hook added or removed later retraces; an argument's hooks are those of the
-Tensor the call traced with).
+were when the call traced (a hook of a parameter or an argument added or removed later retraces, and so does an
+argument Tensor with other hooks than the traced one's).
+A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
+torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
 rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
 

@@ -78,6 +78,8 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
         src.miss_unless(checks)
     trace = compiled.trace
     src.miss_unless([f"autocast_state() != {src.bind('AC', trace.autocast)}"])
+    if trace.arg_hooks:  # an argument's gradient hooks are ops of the trace
+        src.miss_unless([f"{src.bind('TR', trace)}.arguments_rehooked(args)"])
     src.miss_unless([f"({src.bind('P', p)}.grad is None) is not {bool(was_none)!r}" for p, was_none in trace.assumed])
     states, hypers = trace.checks()
     for optimizer, params, expected in states:  # load_state_dict made new state dicts

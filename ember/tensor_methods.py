@@ -143,6 +143,8 @@ class OpMethods(TensorLike):
     gcd = _ops.gcd
     lcm = _ops.lcm
     float_power = _ops.float_power
+    igamma = _ops.igamma
+    igammac = _ops.igammac
 
     # PyTorch's other elementwise names (ember.ops.elementwise_names)
     tan = _ops.tan
@@ -174,8 +176,6 @@ class OpMethods(TensorLike):
     bitwise_not = _ops.bitwise_not
     bitwise_left_shift = _ops.bitwise_left_shift
     bitwise_right_shift = _ops.bitwise_right_shift
-    igamma = _ops.igamma
-    igammac = _ops.igammac
     __lshift__ = _ops.bitwise_left_shift
     __rshift__ = _ops.bitwise_right_shift
 

@@ -79,6 +79,7 @@ class Trace:
         self.arguments: dict = {}  # Value id -> (index, the caller's Tensor) of arguments that require grad
         self.arg_assumed: list = []  # (index, whether its .grad was None): the trace read an argument's .grad
         self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
+        self.arg_hooks: list = []  # (index, _leaf_state): the arguments whose gradient hooks the trace ran
         self.optimizers: dict = {}  # id -> (optimizer, its groups_version): the call stepped its groups as they were
         self.watched: tuple = ((), (), global_hooks.keys())  # see watch()
         self.watched_version = traced_state.version  # when the watched things were last found as they were
@@ -129,6 +130,8 @@ class Trace:
             a = args[index]
             if (a.grad is None) != was_none or a.node is not None:
                 return False
+        if self.arg_hooks and self.arguments_rehooked(args):
+            return False
         for module, training in self.modes:
             if module.training != training:
                 return False
@@ -154,6 +157,11 @@ class Trace:
         except KeyError:  # a hyper-parameter is gone
             return False
         return True
+
+    def arguments_rehooked(self, args: tuple) -> bool:
+        """Whether an argument whose gradient the trace passed through hooks has other hooks now (added or removed
+        since, or another Tensor): the trace ran those it had as ops, as eager backward runs a tensor's hooks."""
+        return any(_leaf_state(args[index]) != state for index, state in self.arg_hooks)
 
     def checks(self) -> tuple:
         """What ``matches`` compares about optimizers, ``(states, hypers)``: per optimizer ``(optimizer, params,
@@ -264,6 +272,7 @@ class Trace:
                              "(x.detach().requires_grad_()), or take its gradient with ember.grad")
         if index not in {i for i, _ in self.arg_assumed}:
             self.arg_assumed.append((index, caller.grad is None))
+            self.arg_hooks.append((index, _leaf_state(caller)))
             v.grad = None if caller.grad is None else self._argument_grad(index, v, caller)
         if g.__class__ is RowSparse:
             g = dense_gradient(g)

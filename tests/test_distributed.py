@@ -69,6 +69,15 @@ def test_data_parallel_training_forwards_start_from_rank_0_s_buffers():
 
 
 @needs_mpiexec
+def test_data_parallel_after_a_cast_or_a_replaced_parameter_remakes_its_buckets():
+    """ddp.double(), ddp.to(float32), ddp.half() and a parameter replaced after the wrapping: gradients of the new
+    dtype, averaged over the ranks."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ddp_recast.py"))
+    assert code == 0, err
+    assert out.count("ddp recast ok") == 2
+
+
+@needs_mpiexec
 @pytest.mark.parametrize("n", [2, 3])
 def test_sync_batch_norm_on_slices_of_a_batch_equals_batch_norm_on_the_whole(n):
     """nn.SyncBatchNorm against torch's BatchNorm on the concatenated batch (uneven slices): outputs, running

@@ -109,3 +109,31 @@ def test_changes_elsewhere_retrace_nothing_and_the_steady_state_comes_back():
     step(x)
     step(x)
     assert step.traces == 1 and step._steady[1] is not None
+
+
+def test_an_argument_hook_added_after_tracing_runs_as_in_eager_mode():
+    double = ember.jit(lambda w: (w * 2.0).sum().backward())
+    w = ember.tensor(np.ones(3), requires_grad=True)
+    for _ in range(3):  # into the steady state
+        w.grad = None
+        double(w)
+    seen = []
+    handle = w.register_hook(lambda g: g * 10.0)
+    post = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.shape))
+    w.grad = None
+    double(w)
+    np.testing.assert_array_equal(w.grad.numpy(), [20.0, 20.0, 20.0])
+    assert len(seen) == 1 and double.traces == 2
+    handle.remove()
+    post.remove()
+    w.grad = None
+    double(w)
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
+    assert len(seen) == 1 and double.traces == 2  # the first trace again
+    other = ember.tensor(np.ones(3), requires_grad=True)  # another Tensor, hooked before the call
+    other.register_hook(lambda g: g * 3.0)
+    double(other)
+    np.testing.assert_array_equal(other.grad.numpy(), [6.0, 6.0, 6.0])
+    w.grad = None
+    double(w)
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])

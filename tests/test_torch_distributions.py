@@ -298,3 +298,25 @@ def test_rsample_gradients_of_the_mean_estimate_agree_with_torch_and_the_closed_
     (exact,) = torch.autograd.grad((mean(exact_t) * torch.tensor(weights)).sum(), exact_t)
     np.testing.assert_allclose(ours.numpy(), exact.numpy(), atol=0.01)
     np.testing.assert_allclose(theirs.numpy(), exact.numpy(), atol=0.01)
+
+
+def test_gamma_cdf_and_its_gradients_match_torch():
+    concentration, rate = _positive(2, 3) * 3, _positive(3) * 2
+    value = RNG.gamma(concentration, 1 / rate, (4, 2, 3))
+    results = []
+    for m in (ember, torch):
+        c = m.tensor(concentration)
+        r, v = m.tensor(rate, requires_grad=True), m.tensor(value, requires_grad=True)
+        d = _lib(m).Gamma(c, r)
+        cdf = d.cdf(v)
+        (cdf * m.tensor(np.linspace(-1.0, 1.0, cdf.numel()).reshape(tuple(cdf.shape)))).sum().backward()
+        results.append((cdf.detach().numpy(), r.grad.numpy(), v.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    assert np.all((results[0][0] > 0) & (results[0][0] < 1))
+    c = ember.tensor(concentration, requires_grad=True)  # as PyTorch, no gradient for the concentration
+    with pytest.raises(NotImplementedError, match=r"igamma: the gradient for input \(a, the shape\)"):
+        ember.distributions.Gamma(c, ember.tensor(rate)).cdf(ember.tensor(value)).sum().backward()
+    with pytest.raises(ValueError):
+        ember.distributions.Gamma(ember.tensor(concentration), ember.tensor(rate), validate_args=True).cdf(
+            ember.tensor(-np.ones((2, 3))))

@@ -100,6 +100,19 @@ def test_zeta_accuracy_against_scipy(s):
     _close(ember.special.zeta(_f64(np.full(q.shape, s)), _f64(q)).numpy(), sps.zeta(s, q), rtol=1e-12)
 
 
+@pytest.mark.parametrize("upper", [False, True])
+def test_incomplete_gamma_accuracy_against_scipy_and_edges_as_pytorchs(upper):
+    fn, reference = (ember.igammac, sps.gammaincc) if upper else (ember.igamma, sps.gammainc)
+    a = np.concatenate([_wide(0.01, 5), _wide(5, 300), _log_spread(-4, 3)])
+    x = np.concatenate([_wide(0, 12), _wide(0, 400), a[-2000:] * RNG.uniform(0.5, 1.5, 2000)])
+    _close(fn(_f64(a), _f64(x)).numpy(), reference(a, x), rtol=1e-11, atol=1e-300)
+    # NaN for negative or NaN arguments and at a = x = 0; the limits at a = 0, x = 0 and at infinity
+    edge_a = np.array([0.0, 0.0, 1.0, INF, INF, 2.0, -1.0, 1.0, NAN, 1.0, 0.0, 3.0])
+    edge_x = np.array([0.0, 1.0, 0.0, 1.0, INF, INF, 1.0, -1.0, 1.0, NAN, INF, 1e-300])
+    theirs = (torch.special.gammaincc if upper else torch.special.gammainc)(torch.tensor(edge_a), torch.tensor(edge_x))
+    np.testing.assert_array_equal(fn(_f64(edge_a), _f64(edge_x)).numpy(), theirs.numpy())
+
+
 def test_lgamma_keeps_its_relative_accuracy_next_to_its_zeros():
     offsets = np.array([1e-9, -1e-9, 3e-7, -3e-7, 1e-12])
     near_one, near_two = 1.0 + offsets, 2.0 + offsets
@@ -208,6 +221,8 @@ BINARY = [
     ("xlogy", lambda m, a, b: m.xlogy(a, b), (-3, 3), (0.01, 5)),
     ("special_xlogy", lambda m, a, b: m.special.xlogy(a, b), (-3, 3), (0.01, 5)),
     ("zeta", lambda m, a, b: m.special.zeta(a.detach(), b), (1.1, 6), (0.1, 10)),
+    ("igamma", lambda m, a, b: m.igamma(a.detach(), b), (0.2, 8), (0.05, 12)),
+    ("special_gammaincc", lambda m, a, b: m.special.gammaincc(a.detach(), b), (0.2, 8), (0.05, 12)),
     ("logaddexp", lambda m, a, b: m.logaddexp(a, b), (-30, 30), (-30, 30)),
     ("logaddexp2", lambda m, a, b: m.logaddexp2(a, b), (-30, 30), (-30, 30)),
     ("hypot", lambda m, a, b: m.hypot(a, b), (-5, 5), (-5, 5)),
@@ -335,6 +350,8 @@ def test_errors_name_the_function_and_the_argument():
     s = ember.tensor([2.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match=r"zeta: the gradient for x \(the exponent\) is not implemented"):
         ember.special.zeta(s, ember.tensor([1.5])).sum().backward()
+    with pytest.raises(NotImplementedError, match=r"igammac: the gradient for input \(a, the shape\)"):
+        ember.igammac(s, ember.tensor([1.5])).sum().backward()
 
 
 # --- graph mode ---------------------------------------------------------------------------------------------------
@@ -347,7 +364,8 @@ def test_the_special_functions_trace_under_jit_with_gradients():
         parts = [ember.lgamma(x * 5), ember.polygamma(2, x + 1), ember.erfinv(x - 0.5), ember.special.ndtri(x),
                  ember.special.log_ndtr(x * -20), ember.special.i1e(x - 0.5), ember.special.zeta(3.0, x),
                  ember.xlogy(x - 0.5, x), ember.logaddexp(x, x * 3), ember.hypot(x, 1.0 - x), ember.sinc(x),
-                 ember.mvlgamma(x + 2, 3), ember.special.erfcx(x * 10), ember.exp2(x), ember.special.entr(x)]
+                 ember.mvlgamma(x + 2, 3), ember.special.erfcx(x * 10), ember.exp2(x), ember.special.entr(x),
+                 ember.igamma(2.5, x * 4), ember.special.gammaincc(0.5, x)]
         loss = ember.stack([p.sum() for p in parts]).sum()
         loss.backward()
         return loss

@@ -18,6 +18,7 @@ from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers 
     backward,
     building,
     drop_grads,
+    eagerly,
     enable_grad,
     grad,
     is_grad_enabled,

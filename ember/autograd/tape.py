@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -84,6 +85,18 @@ def set_graph_builder(builder) -> None:
     """Route ``apply`` to ``builder.build(op, inputs, attrs)`` (None: back to eager execution). The builder
     is any object with ``build`` (``ember.graph.Graph``); autograd never imports it."""
     _mode.builder = builder
+
+
+@contextmanager
+def eagerly():
+    """Ops inside run eagerly even while a graph is built (``Module.to`` casts a module's arrays in place during an
+    ``ember.jit`` trace); yields the builder set aside."""
+    builder = _mode.builder
+    _mode.builder = None
+    try:
+        yield builder
+    finally:
+        _mode.builder = builder
 
 
 def building() -> bool:

@@ -6,9 +6,11 @@ bucket's all-reduce (non-blocking) when the bucket is full, while backward goes 
 When the last gradient is in, it waits for the buckets and writes the averaged gradients back into ``.grad``.
 
 Buffers (batch norm's running statistics) are updated by each rank from its own batch, so they would drift
-apart: with ``broadcast_buffers`` (the default, as PyTorch's), every forward in training mode first copies rank
-0's buffers to the other ranks, all of them packed into one message. Under ``ember.jit`` the forward records the
-same copy as graph nodes: one ``broadcast`` per buffer dtype and an ``assign`` per buffer, run on every call.
+apart: with ``broadcast_buffers`` (the default, as PyTorch's), a forward first copies rank 0's buffers to the other
+ranks, all of them packed into one message, when PyTorch's would: the first forward and each one after a forward
+with gradients enabled outside ``no_sync()``, whatever the module's mode. Under ``ember.jit`` the forward records
+the same copy as graph nodes: one ``broadcast`` (of float64, which carries the usual buffer dtypes exactly) and an
+``assign`` per buffer, run on every call.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import contextlib
 
 import numpy as np
 
-from ember.autograd import building, no_grad
+from ember.autograd import building, is_grad_enabled, no_grad
+from ember.backend.dtypes import FLOATING, bool_, int16, int32, uint8
 from ember.distributed import ops as collectives
 from ember.distributed.group import ProcessGroup, ReduceOp, default_group
 from ember.nn.module import Module
-from ember.ops import assign, concat, reshape
+from ember.ops import assign, cast, concat, reshape
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -50,8 +53,8 @@ class DistributedDataParallel(Module):
 
     ``bucket_cap_mb`` bounds the bytes per all-reduce; ``no_sync()`` skips the averaging (gradient
     accumulation: the next synchronized backward averages the accumulated gradients). ``broadcast_buffers``:
-    each forward in training mode gives every rank rank 0's buffers first (one broadcast of them all);
-    ``False`` leaves each rank's own.
+    a forward gives every rank rank 0's buffers first (one broadcast of them all) when PyTorch's does (see
+    ``pre_forward``); ``False`` leaves each rank's own.
     """
 
     def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True,
@@ -66,24 +69,63 @@ class DistributedDataParallel(Module):
         # meet the user's collectives
         self._group = (default_group() if group is None else group).split()
         self._sync = True
+        self._forward_sync = True  # whether the next forward broadcasts the buffers (see pre_forward)
         self._broadcast_buffers = broadcast_buffers
-        own = _sharded_parameters(module)
-        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad and id(p) not in own]
+        self._bucket_cap = bucket_cap_mb * 2**20
+        self._handles = []
+        named = self._trained_parameters()
         self._check_same_layout(named, "parameters")
         self._buffer_layout = None
         self._buffer_slots = _buffer_slots(module)
         self._broadcast_state()
-        sparse = _sparse_parameters(module)
-        self._sparse = {id(p) for _, p in named if id(p) in sparse}
-        self._buckets = self._make_buckets([p for _, p in named if id(p) not in sparse], bucket_cap_mb * 2**20)
-        self._names = {id(p): n for n, p in named}
         self._ready = set()
         self._sparse_ready = []
+        self._set_up_buckets(named)
+
+    # --- setup ---
+    def _trained_parameters(self) -> list:
+        """(name, parameter) of the parameters whose gradients are averaged."""
+        own = _sharded_parameters(self.module)
+        return [(n, p) for n, p in self.module.named_parameters() if p.requires_grad and id(p) not in own]
+
+    def _set_up_buckets(self, named: list) -> None:
+        """The buckets, the gradient hooks and what the layout check of each forward compares."""
+        for handle in self._handles:
+            handle.remove()
+        sparse = _sparse_parameters(self.module)
+        self._sparse = {id(p) for _, p in named if id(p) in sparse}
+        self._buckets = self._make_buckets([p for _, p in named if id(p) not in sparse], self._bucket_cap)
+        self._names = {id(p): n for n, p in named}
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
         self._bucket_of.update({key: (None, 0) for key in self._sparse})
+        # (module, key, parameter, dtype, shape) per trained parameter: a cast (ddp.double()), a replaced or a
+        # materialized (lazy) parameter since shows in one pass over them, without walking the modules
+        self._parameter_slots = [(m, key, p, p.array.dtype, p.array.shape) for m in self.module.modules()
+                                 for key, p in m._parameters.items() if p is not None and id(p) in self._names]
 
-    # --- setup ---
+    def _parameters_changed(self) -> bool:
+        for module, key, p, dtype, shape in self._parameter_slots:
+            if module._parameters.get(key) is not p or p.array.dtype != dtype or p.array.shape != shape:
+                return True
+        return False
+
+    def _rebuild_buckets(self) -> None:
+        """The parameters were cast or replaced since the buckets were made: make them anew for the parameters as
+        they are (every rank checks that the others did the same), and give every rank rank 0's values of the
+        parameters that are new."""
+        named = self._trained_parameters()
+        self._check_same_layout(named, "parameters")
+        known = {id(p) for _, _, p, _, _ in self._parameter_slots}
+        own = _sharded_parameters(self.module)
+        with no_grad():
+            for _, p in named:
+                if id(p) not in known and id(p) not in own and p.array.size:
+                    p.array[...] = self._group.broadcast(p.array, 0)
+        self._ready.clear()
+        self._sparse_ready = []
+        self._set_up_buckets(named)
+
     def _check_same_layout(self, named: list, what: str) -> None:
         layout = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
         layouts = self._group.all_gather_object(layout)
@@ -143,20 +185,22 @@ class DistributedDataParallel(Module):
 
     @staticmethod
     def _record_buffer_sync(buffers: list) -> None:
-        """The buffer broadcast as graph nodes (``ember.jit``): per dtype one ``broadcast`` from rank 0 of the
-        buffers concatenated, then an ``assign`` into each, run on every call of the compiled step."""
-        by_dtype = {}
+        """The buffer broadcast as graph nodes (``ember.jit``), run on every call of the compiled step: one
+        ``broadcast`` from rank 0 of the buffers concatenated, then an ``assign`` into each. The graph has no
+        bit-cast, so the message carries float64, which holds every float, bool and integer of up to 32 bits
+        exactly, and an int64 as two (its high and low 32 bits: batch norm's step counts); another dtype (complex,
+        uint64) travels in a message of its own."""
+        carried, by_dtype = [], {}
         for b in buffers:
-            by_dtype.setdefault(b.dtype, []).append(b)
+            if b.dtype in _CARRIED or b.dtype == np.int64:
+                carried.append(b)
+            else:
+                by_dtype.setdefault(b.dtype, []).append(b)
         with no_grad():
+            if carried:
+                _broadcast_as_float64(carried)
             for same in by_dtype.values():
-                flat = [reshape(b, (-1,)) for b in same]
-                shared = collectives.broadcast(flat[0] if len(flat) == 1 else concat(flat, axis=0), 0)
-                start = 0
-                for b in same:
-                    size = int(np.prod(b.shape, dtype=np.int64))
-                    assign(b, reshape(shared[start : start + size], tuple(b.shape)))
-                    start += size
+                _broadcast_flat(same, [reshape(b, (-1,)) for b in same], lambda b, part: part)
 
     @staticmethod
     def _make_buckets(params: list, cap_bytes: float) -> list:
@@ -179,10 +223,20 @@ class DistributedDataParallel(Module):
 
     def pre_forward(self) -> None:
         """What ``forward`` does before it runs the module, for callers that run the module themselves
-        (``Model.fit``): check that the previous backward reached every parameter, and in training mode (with
-        ``broadcast_buffers``) give every rank rank 0's buffers."""
+        (``Model.fit``): check that the previous backward reached every parameter, and give every rank rank 0's
+        buffers when PyTorch's DDP does (with ``broadcast_buffers``): in the first forward and in each one after a
+        forward run with gradients enabled outside ``no_sync()``, in training and evaluation mode alike. A traced
+        forward (``ember.jit``) follows itself on every call after the first: it broadcasts on every call when it
+        is traced with gradients enabled outside ``no_sync()``."""
         self._check_previous_step()
-        if self._broadcast_buffers and self.module.training and self._group.size > 1:
+        if self._parameters_changed():
+            self._rebuild_buckets()
+        syncs = self._forward_sync
+        # PyTorch's require_forward_param_sync, which its forward sets for the next one
+        self._forward_sync = is_grad_enabled() and self._sync
+        if building():
+            syncs = self._forward_sync
+        if syncs and self._broadcast_buffers and self._group.size > 1:
             self._sync_buffers()
 
     @contextlib.contextmanager
@@ -285,6 +339,38 @@ class DistributedDataParallel(Module):
                 p.grad = Tensor._make(values, None)
             bucket.reset()
         self._ready.clear()
+
+
+_CARRIED = FLOATING | {bool_, uint8, int16, int32}  # exact in float64
+_HALF_WORD = 2**32
+
+
+def _broadcast_flat(buffers: list, parts: list, unpack) -> None:
+    """Broadcast ``parts`` (flat, one dtype, ``len(parts[i])`` a multiple of buffer i's size) from rank 0 in
+    one message, and assign ``unpack(buffer, its part)`` into each buffer."""
+    shared = collectives.broadcast(parts[0] if len(parts) == 1 else concat(parts, axis=0), 0)
+    start = 0
+    for b, part in zip(buffers, parts):
+        size = int(part.shape[0])
+        assign(b, reshape(unpack(b, shared[start : start + size]), tuple(b.shape)))
+        start += size
+
+
+def _broadcast_as_float64(buffers: list) -> None:
+    def pack(b):
+        flat = reshape(b, (-1,))
+        if b.dtype != np.int64:
+            return cast(flat, np.float64)
+        high = flat // _HALF_WORD  # floor division: the low part is in [0, 2^32)
+        return concat([cast(high, np.float64), cast(flat - high * _HALF_WORD, np.float64)], axis=0)
+
+    def unpack(b, part):
+        if b.dtype != np.int64:
+            return cast(part, b.dtype)
+        size = int(part.shape[0]) // 2
+        return cast(part[:size], np.int64) * _HALF_WORD + cast(part[size:], np.int64)
+
+    _broadcast_flat(buffers, [pack(b) for b in buffers], unpack)
 
 
 def _sparse_parameters(module: Module) -> set:

@@ -72,6 +72,12 @@ class Gamma(Distribution):
         return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value) - self.rate * value
                 - ops.lgamma(self.concentration))
 
+    def cdf(self, value):
+        """P(X <= value): the regularized lower incomplete gamma function of the concentration at rate * value."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return ops.igamma(self.concentration, self.rate * value)
+
     def entropy(self):
         return (self.concentration - ops.log(self.rate) + ops.lgamma(self.concentration)
                 + (1.0 - self.concentration) * ops.digamma(self.concentration))

@@ -312,6 +312,10 @@ class Graph:
             found = self._constants[id(t)] = (t, v)
         return found[1]
 
+    def reads(self, t: Tensor) -> bool:
+        """Whether the concrete Tensor ``t`` was captured while building (as a constant or an input)."""
+        return id(t) in self._constants
+
     def _promote(self, t: Tensor, v: Value) -> None:
         """Turn the constant ``v`` (holding ``t``) into a live input: drop its const node, keep the Value."""
         self.nodes = [node for node in self.nodes if not (node.outputs and node.outputs[0] is v)]

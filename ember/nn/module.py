@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 from ember import traced_state
-from ember.autograd import building, drop_grads, no_grad
-from ember.backend.devices import Device
+from ember.autograd import building, drop_grads, eagerly, no_grad
+from ember.backend.devices import Device, device_of
 from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
 from ember.nn.global_hooks import RemovableHandle
@@ -491,23 +491,38 @@ class Module:
             else:
                 dtype = target
 
-        def convert(t: Tensor) -> None:
+        def converted(t: Tensor):
             moved = Tensor._make(t.array, None)
             if device is not None:
                 moved = moved.to(device=device)
             if dtype is not None and t.dtype.kind in "fV":
                 moved = moved.to(dtype=dtype)
-            t.array = moved.array
+            return moved.array
 
-        for module in self.modules():
-            for p in module._parameters.values():
-                if p is not None:
-                    convert(p)
-                    if isinstance(p.grad, Tensor):
-                        convert(p.grad)
-            for b in module._buffers.values():
-                if b is not None:
-                    convert(b)
+        tensors = []  # (name, Tensor): parameters, their gradients and buffers
+        for name, p in self.named_parameters():
+            tensors.append((name, p))
+            if isinstance(p.grad, Tensor):
+                tensors.append((name + ".grad", p.grad))
+        tensors += list(self.named_buffers())
+        if not building():
+            for _, t in tensors:
+                t.array = converted(t)
+            return self
+        # inside ember.jit's trace (torch.compile runs the cast too): the module is cast once, at trace time, and
+        # the traced code reads the cast arrays, as a call after an eager cast would
+        with eagerly() as graph:
+            arrays = [None if t.symbolic else converted(t) for _, t in tensors]
+        reads = getattr(graph, "reads", None)  # a builder that cannot tell: every tensor counts as read
+        for (name, t), array in zip(tensors, arrays):
+            read = reads is None or reads(t)
+            if t.symbolic or (read and (array.dtype != t.array.dtype or device_of(array) != t.device)):
+                why = "was computed in the traced call" if t.symbolic else "was already read by the traced call"
+                raise TypeError(f"{self._get_name()}.to(device={device!r}, dtype={dtype!r}) inside ember.jit: "
+                                f"{name} ({t.dtype}, {t.device}) {why}; cast the module before its first use in "
+                                "the function, or outside it")
+        for (_, t), array in zip(tensors, arrays):
+            t.array = array
         return self
 
     def cpu(self) -> Module:

@@ -1,6 +1,7 @@
 """Special functions as primitives (PyTorch's ``torch.special``): log-gamma, digamma, polygamma, the Hurwitz
-zeta function, the complementary and scaled complementary error functions, the inverse error function, the
-normal distribution's quantile and log-CDF, and the modified Bessel functions I0 and I1 (plain and scaled).
+zeta function, the regularized incomplete gamma functions, the complementary and scaled complementary error
+functions, the inverse error function, the normal distribution's quantile and log-CDF, and the modified Bessel
+functions I0 and I1 (plain and scaled).
 
 The numbers come from ``ember.ops.special_kernels`` (NumPy or CuPy, no SciPy), computed in float64 whatever the
 input's float dtype and rounded back to it. Each gradient is written with these same ops, so gradients of any

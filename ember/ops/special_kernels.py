@@ -5,10 +5,11 @@ Bessel functions of order 0 and 1.
 
 Each function takes and returns float64 arrays; the op records (``ember.ops.special``) cast other float dtypes
 to float64 and back. The methods are textbook ones: Stirling's series with shifts and a Taylor series around 2
-(log-gamma), the asymptotic series with a recurrence (digamma), Euler-Maclaurin summation (zeta), a positive
-power series and Laplace's continued fraction (error functions), Halley steps from a closed-form guess (the
-inverses), and power series or Hankel's asymptotic series (Bessel functions). Each is accurate to a few units in
-the last place of float64 away from the zeros of the function.
+(log-gamma), the asymptotic series with a recurrence (digamma), Euler-Maclaurin summation (zeta), Chebyshev fits
+and Laplace's continued fraction (error functions), Halley steps from a closed-form guess (the inverses), and power
+series or Hankel's asymptotic series (Bessel functions). Each is accurate to a few units in the last place of
+float64 away from the zeros of the function. Where a function has ranges with methods of their own, each range is
+evaluated on its own elements (boolean indexing), not every method on every element.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ _BERNOULLI = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617
 _BERNOULLI_OVER_FACTORIAL = [b / math.factorial(2 * k + 2) for k, b in enumerate(_BERNOULLI)]
 _EULER_GAMMA = 0.57721566490153286061
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
 _ZETA_SHIFT = 12.0  # Euler-Maclaurin starts where q + n >= max(12, s)
 
@@ -109,38 +109,57 @@ def _lgamma_taylor(xp, z):
 
 
 def _stirling(xp, y):
-    """lgamma(y) for y >= 10 (Stirling's series, 10 terms)."""
+    """lgamma(y) for y >= 13 (Stirling's series to B_14: the next term is below 2e-17 there), in place."""
     log_y = xp.log(y)
     inverse = 1.0 / y
     square = inverse * inverse
-    series = xp.zeros(y.shape, np.float64)
-    for k in range(9, -1, -1):
-        series = series * square + _BERNOULLI[k] / ((2 * k + 2) * (2 * k + 1))
-    return y * (log_y - 1.0) - 0.5 * log_y + _HALF_LOG_TWO_PI + series * inverse
+    series = xp.full(y.shape, _BERNOULLI[6] / (14 * 13))
+    for k in range(5, -1, -1):
+        series *= square
+        series += _BERNOULLI[k] / ((2 * k + 2) * (2 * k + 1))
+    series *= inverse
+    result = log_y - 1.0  # y (log y - 1) - log(y) / 2 + log(2 pi) / 2 + series
+    result *= y
+    log_y *= 0.5
+    result -= log_y
+    result += _HALF_LOG_TWO_PI
+    result += series
+    return result
+
+
+def _lgamma_below_13(xp, y):
+    """lgamma(y) for 0 < y < 13: lgamma(2 + z) by its Taylor series, z in [-0.5, 0.5], plus a correction free of
+    cancellation: (0, 0.5): z = y, - log1p(y) - log(y); [0.5, 1.5): z = y - 1, - log1p(z); [1.5, 2.5]: z = y - 2;
+    (2.5, 13): y shifted down n steps into [1.5, 2.5], + log((y - 1) ... (y - n))."""
+    above = y > 2.5
+    mid = xp.clip(y, 2.5, 13.0)
+    steps = xp.where(above, xp.round(mid - 2.0), 0.0)
+    product = xp.where(steps >= 1, mid - 1.0, 1.0)
+    for k in range(2, 12):
+        product *= xp.where(k <= steps, mid - k, 1.0)
+    below = xp.where(y < 0.5, 0.0, xp.where(y < 1.5, 1.0, 2.0))
+    z = xp.where(above, mid - steps - 2.0, xp.minimum(y, 2.5) - below)
+    correction = xp.where(above, xp.log(product),
+                          xp.where(below == 2.0, 0.0, -xp.log1p(z) - xp.where(below == 0.0, xp.log(y), 0.0)))
+    return _lgamma_taylor(xp, z) + correction
 
 
 def lgamma(xp, x):
-    """log|Gamma(x)|: +inf at the poles (0 and the negative integers) and at +-inf."""
+    """log|Gamma(x)|: +inf at the poles (0 and the negative integers) and at +-inf. Each range (Stirling's series
+    from 13 on, the Taylor series below, the reflection for x <= 0) is evaluated on its own elements."""
     x = xp.asarray(x, dtype=np.float64)
     with _quiet():
-        y = xp.where(x > 0, x, 1.0 - x)  # x <= 0: the reflection lgamma(x) = log(pi / |sin(pi x)|) - lgamma(1 - x)
-        # y < 13: lgamma(2 + z) by its Taylor series, z in [-0.5, 0.5], plus a correction free of cancellation:
-        # (0, 0.5): z = y, - log1p(y) - log(y); [0.5, 1.5): z = y - 1, - log1p(z); [1.5, 2.5]: z = y - 2;
-        # (2.5, 13): y shifted down n steps into [1.5, 2.5], + log((y - 1) ... (y - n))
-        mid = xp.clip(y, 2.5, 13.0)
-        steps = xp.where(y > 2.5, xp.round(mid - 2.0), 0.0)
-        product = xp.where(steps >= 1, mid - 1.0, 1.0)
-        for k in range(2, 12):
-            product *= xp.where(k <= steps, mid - k, 1.0)
-        below = xp.where(y < 0.5, 0.0, xp.where(y < 1.5, 1.0, 2.0))
-        z = xp.where(y > 2.5, mid - steps - 2.0, xp.minimum(y, 2.5) - below)
-        correction = xp.where(y > 2.5, xp.log(product),
-                              xp.where(below == 2.0, 0.0, -xp.log1p(z) - xp.where(below == 0.0, xp.log(y), 0.0)))
-        value = xp.where(y < 13.0, _lgamma_taylor(xp, z) + correction, _stirling(xp, xp.maximum(y, 13.0)))
-        sine = xp.abs(xp.sin(math.pi * _reduced(xp, xp.minimum(x, 0.0))))
-        result = xp.where(x > 0, value, math.log(math.pi) - xp.log(sine) - value)
-        result = xp.where(xp.isinf(x), xp.inf, result)
-        return xp.where(xp.isnan(x), x, result)
+        y = xp.where(x > 0, x, 1.0 - x)  # x <= 0 by the reflection lgamma(x) = log(pi / |sin(pi x)|) - lgamma(1 - x)
+        value = xp.where(xp.isnan(x), x, xp.inf)  # NaN, and +inf at +-inf
+        large = (y >= 13.0) & (y < xp.inf)
+        value[large] = _stirling(xp, y[large])
+        small = y < 13.0
+        value[small] = _lgamma_below_13(xp, y[small])
+        reflected = (x <= 0) & (x > -xp.inf)
+        negative = x[reflected]
+        sine = xp.abs(xp.sin(math.pi * _reduced(xp, negative)))
+        value[reflected] = math.log(math.pi) - xp.log(sine) - value[reflected]  # +inf at the poles
+        return value
 
 
 def digamma(xp, x):
@@ -149,23 +168,32 @@ def digamma(xp, x):
     x = xp.asarray(x, dtype=np.float64)
     with _quiet():
         y = xp.where(x > 0, x, 1.0 - x)  # x <= 0 by the reflection psi(x) = psi(1 - x) - pi / tan(pi x)
-        shifted = y
+        # below 10: psi(y) = psi(y + 10) - (1/y + 1/(y + 1) + ... + 1/(y + 9)), on those elements alone
+        shifted = y.copy()
         recurrence = xp.zeros(x.shape, np.float64)
-        for _ in range(10):  # psi(y) = psi(y + 1) - 1 / y until y >= 10
-            below = shifted < 10.0
-            recurrence = recurrence + xp.where(below, 1.0 / shifted, 0.0)
-            shifted = xp.where(below, shifted + 1.0, shifted)
+        low = y < 10.0
+        start = y[low]
+        total = 1.0 / start
+        for k in range(1, 10):
+            total += 1.0 / (start + k)
+        recurrence[low] = total
+        shifted[low] = start + 10.0
         inverse_square = 1.0 / (shifted * shifted)
-        series = xp.zeros(x.shape, np.float64)
-        for k in range(9, -1, -1):
-            series = series * inverse_square + _BERNOULLI[k] / (2 * k + 2)
-        value = xp.log(shifted) - 0.5 / shifted - series * inverse_square - recurrence
-        reflection = math.pi / xp.tan(math.pi * _reduced(xp, x))
-        result = xp.where(x > 0, value, value - reflection)
-        result = xp.where((x <= 0) & (x == xp.floor(x)), xp.nan, result)
-        result = xp.where(x == 0, xp.copysign(xp.inf, -x), result)  # -inf at +0, +inf at -0
-        result = xp.where(x == xp.inf, xp.inf, result)
-        return xp.where(xp.isnan(x), x, result)
+        series = xp.full(x.shape, _BERNOULLI[9] / 20)
+        for k in range(8, -1, -1):
+            series *= inverse_square
+            series += _BERNOULLI[k] / (2 * k + 2)
+        series *= inverse_square
+        value = xp.log(shifted)
+        value -= 0.5 / shifted
+        value -= series
+        value -= recurrence
+        reflected = x <= 0
+        value[reflected] -= math.pi / xp.tan(math.pi * _reduced(xp, x[reflected]))
+        value[reflected & (x == xp.floor(x))] = xp.nan
+        value = xp.where(x == 0, xp.copysign(xp.inf, -x), value)  # -inf at +0, +inf at -0
+        value = xp.where(x == xp.inf, xp.inf, value)
+        return xp.where(xp.isnan(x), x, value)
 
 
 def polygamma(xp, n: int, x):
@@ -178,33 +206,149 @@ def polygamma(xp, n: int, x):
         return xp.where(series == 0, sign * 0.0, sign * xp.exp(math.lgamma(n + 1.0) + xp.log(series)))
 
 
+# --- the regularized incomplete gamma functions --------------------------------------------------------------
+
+_GAMMA_EPS = 1e-16  # a series or fraction stops where its next step changes the result by less
+_GAMMA_BLOCK = 8  # steps between convergence checks (the converged elements leave the arrays)
+_GAMMA_STEPS = 100_000  # at most: enough up to a = 10^8 (the steps grow as sqrt(a): 26436 at a = 10^8, x = 0.999 a)
+
+
+def _converged_loop(xp, arrays: list, step, done, steps: int):
+    """Run ``step(arrays, n)`` for n = 1, 2, ... on the elements not yet ``done(arrays)``, dropping the converged
+    ones every few steps; returns the final ``arrays[0]`` in the elements' original order."""
+    result = xp.empty_like(arrays[0])
+    index = xp.arange(arrays[0].size)
+    n = 0
+    while index.size and n < steps:
+        for _ in range(_GAMMA_BLOCK):
+            n += 1
+            step(arrays, n)
+        finished = done(arrays)
+        result[index[finished]] = arrays[0][finished]
+        left = ~finished
+        index, arrays = index[left], [a[left] for a in arrays]
+    result[index] = arrays[0]
+    return result
+
+
+def _lower_series(xp, a, x):
+    """P(a, x) for 0 < x < a + 1: e^-x x^a / Gamma(a + 1) sum_n x^n / ((a + 1) (a + 2) ... (a + n))."""
+    def step(arrays, n):
+        total, term, a, x = arrays
+        term *= x / (a + n)
+        total += term
+
+    total = _converged_loop(xp, [xp.ones(a.shape), xp.ones(a.shape), a, x], step,
+                            lambda arrays: arrays[1] <= arrays[0] * _GAMMA_EPS, _GAMMA_STEPS)
+    return total * xp.exp(a * xp.log(x) - x - lgamma(xp, a + 1.0))
+
+
+def _upper_fraction(xp, a, x):
+    """Q(a, x) for x >= a + 1: e^-x x^a / Gamma(a) over Legendre's continued fraction
+    x + 1 - a - 1 (1 - a) / (x + 3 - a - 2 (2 - a) / (x + 5 - a - ...)), by the modified Lentz method."""
+    tiny = 1e-300
+
+    def step(arrays, n):
+        h, delta, a, b, c, d = arrays
+        coefficient = -n * (n - a)
+        b += 2.0
+        d *= coefficient
+        d += b
+        d[d == 0.0] = tiny
+        xp.divide(1.0, d, out=d)
+        xp.divide(coefficient, c, out=c)
+        c += b
+        c[c == 0.0] = tiny
+        xp.multiply(c, d, out=delta)
+        h *= delta
+
+    b = x + 1.0 - a
+    d = 1.0 / b
+    h = _converged_loop(xp, [d.copy(), xp.zeros(a.shape), a, b, xp.full(a.shape, 1.0 / tiny), d], step,
+                        lambda arrays: xp.abs(arrays[1] - 1.0) <= _GAMMA_EPS, _GAMMA_STEPS)
+    return h * xp.exp(a * xp.log(x) - x - lgamma(xp, a))
+
+
 # --- error functions ------------------------------------------------------------------------------------------
 
-_SERIES_TERMS = 45  # the erf series, for |x| < 1.5
-_FRACTION_DEPTH = 90  # Laplace's continued fraction, from x = 1.5 (converged to 4e-16 there)
-_FRACTION_FROM = 1.5
 _HALLEY_STEPS = 3  # erfc's tail, where the guess is furthest off (2 steps suffice for |erfinv| <= 0.48)
+_FRACTION_FROM = 6.0  # erfcx by Laplace's continued fraction from here on (16 levels: within 4e-16)
+_FRACTION_DEPTH = 16
 
 
-def _erf_series(xp, x):
-    """erf(x) for |x| <= 2: 2/sqrt(pi) e^(-x^2) sum_n 2^n x^(2n + 1) / (2n + 1)!!, a series of positive terms."""
-    two_square = 2.0 * x * x
-    term = x.copy()
-    total = x.copy()
-    for n in range(1, _SERIES_TERMS):
-        term *= two_square
-        term *= 1.0 / (2 * n + 1)
-        total += term
-    return _TWO_OVER_SQRT_PI * xp.exp(-x * x) * total
+def erfcx_middle(xp, a):
+    """erfcx(a) for 1 <= a < 6 (NaN elsewhere), within 3e-16: a polynomial in t on [1, 3] (a = 2 + t) and on
+    [3, 6] (a = 4.5 + 1.5 t), Chebyshev fits of erfcx at 40 digits, each evaluated on its own elements.
+
+    Self-contained (literal coefficients, functions only through ``xp``): standalone code copies its source."""
+    near = (0.25539567631050575, -0.1067964618534896, 0.04180275260352655, -0.015460637764290972,
+            0.005440738537472264, -0.0018316642757393743, 0.0005924699953318689, -0.00018477836715488256,
+            5.5728315248737155e-05, -1.629371932125579e-05, 4.6281753602081765e-06, -1.2795213023653357e-06,
+            3.448553176249733e-07, -9.074078762676421e-08, 2.333944462123615e-08, -5.873743570864348e-09,
+            1.448455134908438e-09, -3.515322161331841e-10, 8.338875910827024e-11, -1.8522751570583502e-11,
+            4.2559063592343185e-12, -1.3239122882241698e-12, 2.9106162354271915e-13)
+    far = (0.12248480427384142, -0.039023892946409997, 0.012179532227877618, -0.0037279443941493325,
+           0.0011201614260494303, -0.0003307141046905833, 9.601433469773604e-05, -2.7431419486043628e-05,
+           7.717538456227245e-06, -2.1394121749652107e-06, 5.84701715166169e-07, -1.575997768012526e-07,
+           4.192872979100628e-08, -1.1052229310827553e-08, 2.8666875772180854e-09, -6.991495500020136e-10,
+           1.7755033106783978e-10, -6.235920097262618e-11, 1.535885364510761e-11)
+    result = xp.full(a.shape, xp.nan)
+    for low, high, center, half, coefficients in ((1.0, 3.0, 2.0, 1.0, near), (3.0, 6.0, 4.5, 1.5, far)):
+        band = (a >= low) & (a < high)
+        t = (a[band] - center) / half
+        total = xp.full(t.shape, coefficients[-1])
+        for c in coefficients[-2::-1]:  # Horner from the highest power
+            total *= t
+            total += c
+        result[band] = total
+    return result
+
+
+def erf(xp, x):
+    """erf in float64, within a unit or two in the last place: x P(x^2) for |x| < 1, sign(x) (1 - e^(-x^2)
+    erfcx(|x|)) for 1 <= |x| < 6 (``erfcx_middle``), and +-1 beyond (erfc(6) < 3e-17 rounds away). P is a
+    Chebyshev fit of erf(sqrt(t)) / sqrt(t) on [0, 1] at 40 digits; each range is evaluated on its own elements.
+
+    Self-contained but for ``erfcx_middle`` (literal coefficients, functions only through ``xp``): standalone code
+    copies its source."""
+    small = (1.1283791670955126, -0.3761263890318375, 0.11283791670954879, -0.026866170645076792,
+             0.0052239776248180145, -0.000854832698083379, 0.0001205533111164271, -1.4925595266831182e-05,
+             1.6461000484121368e-06, -1.6350312701054695e-07, 1.4659775274047436e-08, -1.1372848856791674e-09,
+             5.957176147748911e-11)
+    x = xp.asarray(x, dtype=xp.float64)
+    a = xp.abs(x)
+    result = xp.where(a >= 0.0, xp.copysign(xp.ones_like(x), x), x)  # +-1 from |x| >= 6 on, NaN kept
+    inner = a < 1.0
+    near = x[inner]
+    t = near * near
+    total = xp.full(t.shape, small[-1])
+    for c in small[-2::-1]:
+        total *= t
+        total += c
+    result[inner] = near * total  # -0.0 stays -0.0
+    middle = (a >= 1.0) & (a < 6.0)
+    b = a[middle]
+    tail = erfcx_middle(xp, b)
+    tail *= xp.exp(-b * b)
+    result[middle] = xp.copysign(1.0 - tail, x[middle])
+    return result
 
 
 def _erfcx_fraction(xp, x):
-    """e^(x^2) erfc(x) for x >= 1.5: 1 / (sqrt(pi) (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))))."""
+    """e^(x^2) erfc(x) for x >= 6: 1 / (sqrt(pi) (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))))."""
     tail = x.copy()
     for k in range(_FRACTION_DEPTH, 0, -1):
         xp.divide(0.5 * k, tail, out=tail)
         tail += x
     return 1.0 / (math.sqrt(math.pi) * tail)
+
+
+def _erfcx_of_positive(xp, a):
+    """erfcx(a) for a >= 1 (0 at +inf): the polynomials below 6, the continued fraction from 6 on."""
+    result = erfcx_middle(xp, a)
+    outer = a >= _FRACTION_FROM
+    result[outer] = _erfcx_fraction(xp, a[outer])
+    return xp.where(a == xp.inf, 0.0, result)
 
 
 def _exp_minus_square(xp, x):
@@ -214,17 +358,19 @@ def _exp_minus_square(xp, x):
 
 
 def erfc(xp, x):
-    """1 - erf(x), accurate in the tail where it is tiny."""
+    """1 - erf(x), accurate in the tail where it is tiny: 1 - erf(x) for |x| < 1, e^(-x^2) erfcx(|x|) beyond
+    (2 minus it for x <= -1)."""
     x = xp.asarray(x, dtype=np.float64)
     with _quiet():
         a = xp.abs(x)
-        inner = xp.minimum(a, _FRACTION_FROM)
-        outer = xp.maximum(a, _FRACTION_FROM)
-        tail = _exp_minus_square(xp, outer) * _erfcx_fraction(xp, outer)  # erfc(|x|) for |x| >= 1.5
-        tail = xp.where(a == xp.inf, 0.0, tail)
-        body = 1.0 - xp.copysign(_erf_series(xp, inner), x)
-        result = xp.where(a < _FRACTION_FROM, body, xp.where(x > 0, tail, 2.0 - tail))
-        return xp.where(xp.isnan(x), x, result)
+        result = x.copy()  # NaN stays NaN
+        inner = a < 1.0
+        result[inner] = 1.0 - erf(xp, x[inner])
+        outer = a >= 1.0
+        b = a[outer]
+        tail = xp.where(b == xp.inf, 0.0, _exp_minus_square(xp, b) * _erfcx_of_positive(xp, b))
+        result[outer] = xp.where(x[outer] > 0, tail, 2.0 - tail)
+        return result
 
 
 def erfcx(xp, x):
@@ -232,14 +378,16 @@ def erfcx(xp, x):
     x < -26.6 on."""
     x = xp.asarray(x, dtype=np.float64)
     with _quiet():
-        far = xp.maximum(xp.abs(x), _FRACTION_FROM)
-        tail = xp.where(far == xp.inf, 0.0, _erfcx_fraction(xp, far))  # erfcx(|x|) for |x| >= 1.5
-        inner = xp.clip(x, -_FRACTION_FROM, _FRACTION_FROM)
-        body = xp.exp(inner * inner) * (1.0 - _erf_series(xp, inner))
-        low = xp.minimum(x, -_FRACTION_FROM)
-        negative = 2.0 * xp.exp(low * low) - tail  # erfcx(x) = 2 e^(x^2) - erfcx(-x)
-        result = xp.where(x >= _FRACTION_FROM, tail, xp.where(x > -_FRACTION_FROM, body, negative))
-        return xp.where(xp.isnan(x), x, result)
+        result = x.copy()  # NaN stays NaN
+        inner = (x > -1.0) & (x < 1.0)
+        b = x[inner]
+        result[inner] = xp.exp(b * b) * (1.0 - erf(xp, b))  # no cancellation
+        upper = x >= 1.0
+        result[upper] = _erfcx_of_positive(xp, x[upper])
+        lower = x <= -1.0
+        b = x[lower]
+        result[lower] = 2.0 * xp.exp(b * b) - _erfcx_of_positive(xp, -b)  # erfcx(x) = 2 e^(x^2) - erfcx(-x)
+        return result
 
 
 def _halley_erfc(xp, target_log, x, steps: int = _HALLEY_STEPS):
@@ -276,39 +424,45 @@ def erfinv(xp, y):
     y = xp.asarray(y, dtype=np.float64)
     with _quiet():
         a = xp.abs(y)
-        # |y| <= 0.5: Halley steps on erf itself (its series is accurate relative to tiny values)
-        inner = xp.minimum(a, 0.5)
-        x = _guess(xp, xp.log1p(-inner * inner))
+        result = xp.where(a <= 1.0, xp.copysign(xp.inf, y), xp.nan)  # what |y| = 1 and |y| > 1 or NaN give
+        # |y| <= 0.5: Halley steps on erf itself (accurate relative to tiny values)
+        inner = a <= 0.5
+        b = a[inner]
+        x = _guess(xp, xp.log1p(-b * b))
         for _ in range(2):  # the guess is within 2e-3 here: 1e-8, then below float64's resolution
-            u = _SQRT_PI_OVER_TWO * (_erf_series(xp, x) - inner) * xp.exp(x * x)
+            u = _SQRT_PI_OVER_TWO * (erf(xp, x) - b) * xp.exp(x * x)
             x = x - u / (1.0 + x * u)
-        outer = erfcinv(xp, 1.0 - xp.maximum(a, 0.5))  # 1 - |y| is exact for |y| >= 0.5
-        result = xp.copysign(xp.where(a <= 0.5, x, outer), y)
-        result = xp.where(a == 1.0, xp.copysign(xp.inf, y), result)
-        return xp.where((a > 1.0) | xp.isnan(y), xp.nan, result)
+        result[inner] = xp.copysign(x, y[inner])
+        outer = (a > 0.5) & (a < 1.0)
+        result[outer] = xp.copysign(erfcinv(xp, 1.0 - a[outer]), y[outer])  # 1 - |y| is exact for |y| >= 0.5
+        return result
 
 
 def ndtri(xp, p):
     """The standard normal quantile: the x with Phi(x) = p; -+inf at 0 and 1, NaN outside [0, 1]."""
     p = xp.asarray(p, dtype=np.float64)
     with _quiet():
-        low = -math.sqrt(2.0) * erfcinv(xp, 2.0 * p)
-        middle = math.sqrt(2.0) * erfinv(xp, 2.0 * p - 1.0)  # exact argument for p in [0.25, 1]
-        high = math.sqrt(2.0) * erfcinv(xp, 2.0 * (1.0 - p))  # 1 - p exact for p >= 0.5
-        result = xp.where(p < 0.25, low, xp.where(p <= 0.75, middle, high))
-        return xp.where((p < 0) | (p > 1) | xp.isnan(p), xp.nan, result)
+        result = xp.where((p >= 0) & (p <= 1), 0.0, xp.nan)
+        low = (p >= 0) & (p < 0.25)
+        result[low] = -math.sqrt(2.0) * erfcinv(xp, 2.0 * p[low])
+        middle = (p >= 0.25) & (p <= 0.75)
+        result[middle] = math.sqrt(2.0) * erfinv(xp, 2.0 * p[middle] - 1.0)  # an exact argument for p >= 0.25
+        high = (p > 0.75) & (p <= 1)
+        result[high] = math.sqrt(2.0) * erfcinv(xp, 2.0 * (1.0 - p[high]))  # 1 - p exact for p >= 0.5
+        return result
 
 
 def log_ndtr(xp, x):
     """log Phi(x), the log of the standard normal CDF, without underflow far in the left tail."""
     x = xp.asarray(x, dtype=np.float64)
     with _quiet():
-        z = x / math.sqrt(2.0)
-        left = xp.log(0.5 * erfcx(xp, -xp.minimum(z, 0.0))) - 0.5 * x * x  # x <= 0
-        right = xp.log1p(-0.5 * erfc(xp, xp.maximum(z, 0.0)))
-        result = xp.where(x > 0, right, left)
-        result = xp.where(x == -xp.inf, -xp.inf, result)
-        return xp.where(xp.isnan(x), x, result)
+        result = x.copy()  # NaN stays NaN
+        left = x <= 0
+        b = x[left]
+        result[left] = xp.log(0.5 * erfcx(xp, b / -math.sqrt(2.0))) - 0.5 * b * b
+        right = x > 0
+        result[right] = xp.log1p(-0.5 * erfc(xp, x[right] / math.sqrt(2.0)))
+        return xp.where(x == -xp.inf, -xp.inf, result)
 
 
 # --- modified Bessel functions of the first kind, orders 0 and 1 ----------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.ops import registry
+from ember.ops.special_kernels import erf, erfcx_middle  # noqa: F401  (op_erf's helpers, copied into standalone code)
 
 NEEDS: dict = {}  # kernel name -> names of the helper functions its source needs
 
@@ -275,13 +276,11 @@ def op_sigmoid(x):
     return half * np.tanh(half * x) + half
 
 
-@_kernel("erf")
+@_kernel("erf", "erfcx_middle", "erf")
 def op_erf(x):
     work = x.astype(np.float32) if x.dtype.itemsize < 4 else x
     if work.dtype.itemsize >= 8:
-        import math
-
-        return np.vectorize(math.erf, otypes=[np.float64])(work)
+        return erf(np, work)
     a = np.abs(work)
     t = 1.0 / (1.0 + 0.3275911 * a)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))

@@ -1,6 +1,7 @@
-"""Run under `ember launch -n N`: DistributedDataParallel's buffers. With broadcast_buffers (the default) every
-training forward starts from rank 0's buffers, in one broadcast, eagerly, under ember.jit and in Model.fit (eager
-and compiled); without it, or in evaluation, each rank keeps its own."""
+"""Run under `ember launch -n N`: DistributedDataParallel's buffers. With broadcast_buffers (the default) a forward
+starts from rank 0's buffers, in one broadcast, when PyTorch's does (after a forward with gradients enabled outside
+no_sync(), in training and evaluation mode alike), eagerly, under ember.jit (one message for all dtypes) and in
+Model.fit (eager and compiled); without it each rank keeps its own."""
 
 import numpy as np
 
@@ -76,12 +77,31 @@ assert counter.calls == 3, counter.calls
 if n > 1:
     assert not np.array_equal(gathered(net)[0][0], gathered(net)[1][0])  # each rank's last update is its own
 
-# evaluation: no broadcast, each rank's buffers stay as they are
+# PyTorch's rule, whatever the mode: a forward after one with gradients enabled outside no_sync() broadcasts,
+# a forward after one under no_grad or inside no_sync() does not
 ddp.eval()
-mine = buffers(net)
-ddp(ember.tensor(x_all[:4]))
-assert_buffers(buffers(net), mine, "eval")
-assert counter.calls == 3
+x4 = ember.tensor(x_all[:4])
+ddp(x4)  # evaluation mode, after a training forward: rank 0's buffers everywhere
+everyone = gathered(net)
+for other in everyone[1:]:
+    assert_buffers(other, everyone[0], "eval forward after a training one")
+assert counter.calls == 4, counter.calls
+with ember.no_grad():
+    ddp(x4)  # after a forward with gradients: broadcast
+    ddp(x4)  # after one under no_grad: none
+assert counter.calls == 5, counter.calls
+ddp(x4)  # after one under no_grad: none
+ddp(x4)  # after one with gradients: broadcast
+assert counter.calls == 6, counter.calls
+with ddp.no_sync():
+    ddp(x4)  # after one with gradients outside no_sync: broadcast
+ddp(x4)  # after one inside no_sync: none
+assert counter.calls == 7, counter.calls
+for b in net.buffers():  # each rank's own again: an evaluation forward keeps them
+    b.array[...] = r + 1
+ddp(x4)
+assert counter.calls == 8 and all(np.all(b == 1) for b in buffers(net)), counter.calls
+ddp.train()
 
 # a buffer replaced after the wrapping is the one shared; a new layout is checked on every rank first
 class WithExtra(nn.Module):
@@ -140,6 +160,8 @@ for broadcast in (True, False):
         opt.step()
         return loss
 
+    net[0].num_batches_tracked.array[...] = 2**40 + 7 + r  # an int64 past float64's 2^53 after the scaling below
+    net[0].num_batches_tracked.array[...] *= 2**20
     own = buffers(net)
     for k in range(3):
         before = gathered(net)[0] if broadcast else own
@@ -147,6 +169,9 @@ for broadcast in (True, False):
         step(ember.tensor(xs), ember.tensor(ys))
         own = updated(before, xs)
         assert_buffers(buffers(net), own, f"ember.jit broadcast_buffers={broadcast} step {k}")
+    # one message for the float32 statistics and the int64 count together
+    sent = [node for node in step._last.graph.nodes if node.op.name == "broadcast"]
+    assert len(sent) == (1 if broadcast and n > 1 else 0), [str(node) for node in sent]
 
 
 # --- Model.fit, eager and compiled: rank r's buffers after each batch are rank 0's before it, updated by r's batch
