@@ -29,9 +29,11 @@ from ember.ops.decompositions import (
 from ember.ops.linalg import matmul
 from ember.ops.matrix_functions import linalg_cross as cross
 from ember.ops.matrix_functions import matrix_norm, matrix_power, norm, vector_norm
+from ember.ops.products_torch import linalg_vander as vander
+from ember.ops.products_torch import multi_dot
 
 __all__ = [
     "EighResult", "LinAlgError", "QrResult", "SlogdetResult", "SvdResult", "cholesky", "cross", "det", "eigh",
-    "eigvalsh", "inv", "matmul", "matrix_norm", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve", "svd",
-    "svdvals", "vector_norm",
+    "eigvalsh", "inv", "matmul", "matrix_norm", "matrix_power", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
+    "svd", "svdvals", "vander", "vector_norm",
 ]

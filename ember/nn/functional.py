@@ -70,6 +70,7 @@ from ember.ops import (
     mse_loss,
     nll_loss,
     one_hot,
+    pdist,
     relu,
     relu6,
     sigmoid,
@@ -99,6 +100,7 @@ __all__ = [
     "gaussian_nll_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss",
     "channel_shuffle",
+    "pdist",
 ]
 
 
