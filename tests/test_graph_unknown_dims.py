@@ -60,6 +60,14 @@ BATCH_REFUSED = {
     **{name: "the written positions' mask is made from the input's sizes" for name in (
         "diag_embed_offset_dims", "diagflat", "diagonal_scatter", "select_scatter", "slice_scatter_step",
         "index_put_broadcast", "index_put_accumulate", "masked_scatter", "put_accumulate", "put_method")},
+    "kron": "the product's sizes are the operands' sizes multiplied",
+    "trace_method": "the diagonal's positions are computed from the sizes of its two axes",
+    "vander_increasing_zero": "N defaults to the size of the input",
+    "pdist_p2.0": "the pairs of rows are listed from the number of rows",
+    "pdist_p1.0": "the pairs of rows are listed from the number of rows",
+    "cov_weights": "whether there is one variable (a 0-d result) depends on the unknown size",
+    "corrcoef": "whether there is one variable (a 0-d result) depends on the unknown size",
+    "cov_1d_correction0_method": "the number of observations sets the divisor",
 }
 
 # Rows whose graph builds with the batch unknown but whose gradient, asked of it later, is refused clearly.

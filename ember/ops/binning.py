@@ -13,7 +13,7 @@ from ember.backend.dtypes import FLOATING, bool_
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import as_int
+from ember.ops.infer import as_int, differ, fits
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.ops.sorting import searchsorted
@@ -39,7 +39,14 @@ def _isin_forward(xp, elements, test, *, assume_unique, invert):
     return xp.isin(elements, test, assume_unique=assume_unique, invert=invert)
 
 
+def _flags(name: str, specs: list, **flags) -> None:
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise shape_error(name, specs, f"{key} must be True or False, got {value!r}")
+
+
 def _isin_infer(elements, test, *, assume_unique, invert):
+    _flags("isin", [elements, test], assume_unique=assume_unique, invert=invert)
     return Spec(tuple(elements.shape), bool_)
 
 
@@ -85,10 +92,17 @@ def _edges_forward(xp, x, *, bins, low, high):
 
 
 def _edges_infer(x, *, bins, low, high):
+    name = "histogram_bin_edges"
     if x.dtype not in FLOATING:
-        raise shape_error("histogram_bin_edges", [x], f"expects a floating-point tensor, got {x.dtype}")
+        raise shape_error(name, [x], f"expects a floating-point tensor, got {x.dtype}")
+    bins = as_int(name, bins, "bins", [x])
     if bins <= 0:
-        raise shape_error("histogram_bin_edges", [x], f"bins must be positive, got {bins}")
+        raise shape_error(name, [x], f"bins must be positive, got {bins}")
+    if low is not None or high is not None:  # (both None: the data's range)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+            raise shape_error(name, [x], f"low and high must be two numbers or both None, got {low!r} and {high!r}")
+        if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+            raise shape_error(name, [x], f"the range [{low}, {high}] must be finite, low at most high")
     return Spec((bins + 1,), x.dtype)
 
 
@@ -127,8 +141,9 @@ def _histogramdd_forward(xp, x, *rest, weighted, density):
 
 
 def _histogramdd_infer(x, *rest, weighted, density):
-    edges, weight = (rest[:-1], rest[-1]) if weighted else (rest, None)
     specs = [x, *rest]
+    _flags("histogramdd", specs, weighted=weighted, density=density)
+    edges, weight = (rest[:-1], rest[-1]) if weighted else (rest, None)
     if x.dtype not in FLOATING:
         raise shape_error("histogramdd", specs, f"expects a floating-point tensor, got {x.dtype}")
     if x.ndim != 2 or len(edges) != x.shape[1]:
@@ -137,7 +152,7 @@ def _histogramdd_infer(x, *rest, weighted, density):
         if e.ndim != 1 or e.shape[0] is None or e.shape[0] < 1 or e.dtype != x.dtype:
             raise shape_error("histogramdd", specs, "each dimension's bin edges must be a 1-D tensor of at least one "
                               "edge, of the points' dtype")
-    if weight is not None and (weight.ndim != 1 or weight.shape[0] != x.shape[0] or weight.dtype != x.dtype):
+    if weight is not None and (weight.ndim != 1 or differ(weight.shape[0], x.shape[0]) or weight.dtype != x.dtype):
         raise shape_error("histogramdd", specs, "the weights must be 1-D, one per point, of the points' dtype")
     return Spec(tuple(e.shape[0] - 1 for e in edges), x.dtype)
 
@@ -207,7 +222,7 @@ def _histogramdd(name: str, x, bins, range, weight, density) -> HistogramddResul
     inputs = (points, *edges)
     if weight is not None:
         weight = as_tensor(weight, x)
-        if tuple(weight.shape) != tuple(x.shape[:-1]):
+        if not fits(tuple(weight.shape), tuple(x.shape[:-1])):
             raise ValueError(f"{name}: weight of shape {list(weight.shape)} must have the points' shape "
                              f"{list(x.shape[:-1])}")
         inputs += (cast(reshape(weight, (-1,)), x.dtype),)
@@ -222,7 +237,7 @@ def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) ->
     x = _float_input("histogram", x)
     if weight is not None:
         weight = as_tensor(weight, x)
-        if tuple(weight.shape) != tuple(x.shape):
+        if not fits(tuple(weight.shape), tuple(x.shape)):
             raise ValueError(f"histogram: weight of shape {list(weight.shape)} must have the input's shape "
                              f"{list(x.shape)}")
     if range is not None and len(range) != 2:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import getitem
-from ember.ops.infer import check_axis
+from ember.ops.infer import check_axis, differ
 from ember.ops.join import concat
 from ember.ops.reduction import cumsum, sum
 from ember.ops.registry import Spec
@@ -38,7 +38,7 @@ def _steps(name: str, y: TensorLike, x, dx, axis: int):
         raise TypeError(f"{name}: give x or dx, not both")
     x = to_float(as_tensor(x))
     if x.ndim == 1:
-        if x.shape[0] != y.shape[axis]:
+        if differ(x.shape[0], y.shape[axis]):
             raise ValueError(f"{name}: x has {x.shape[0]} points but y has {y.shape[axis]} along dimension {axis} "
                              f"(shape {list(y.shape)})")
         return _along(_part(x, 0, 1) - _part(x, 0, 0, -1), axis, y.ndim)
@@ -147,7 +147,7 @@ def gradient(x, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:
                              f"edge_order + 1 = {edge_order + 1} points")
         if isinstance(step, TensorLike) or hasattr(step, "shape"):
             coordinates = to_float(as_tensor(step))
-            if coordinates.ndim != 1 or coordinates.shape[0] != x.shape[axis]:
+            if coordinates.ndim != 1 or differ(coordinates.shape[0], x.shape[axis]):
                 raise ValueError(f"gradient: the coordinates of dimension {axis} must be 1-D with "
                                  f"{x.shape[axis]} points, got shape {list(coordinates.shape)}")
             results.append(_uneven(x, axis, coordinates, edge_order))

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ember.backend.dtypes import FLOATING, result_type
 from ember.ops.arrange import flip
-from ember.ops.convert import as_tensor, cast, constant, promote
+from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import lt
 from ember.ops.indexing import diagonal
+from ember.ops.infer import differ
 from ember.ops.join import concat
 from ember.ops.linalg import matmul
-from ember.ops.products import _check_ndim, _scaled_sum, bmm, einsum, mm, outer
+from ember.ops.products import _check_ndim, _scaled_sum, bmm, mm, outer
 from ember.ops.reduction import cumprod, sum
-from ember.ops.shape import broadcast_to, reshape, unsqueeze
+from ember.ops.shape import reshape, transpose, unsqueeze
 
 
 def addcmul(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
@@ -41,7 +45,7 @@ def mv(mat, vec) -> TensorLike:
     mat, vec = promote(mat, vec)
     _check_ndim("mv", "the matrix", mat, 2)
     _check_ndim("mv", "the vector", vec, 1)
-    if mat.shape[1] != vec.shape[0]:
+    if differ(mat.shape[1], vec.shape[0]):
         raise ValueError(f"mv: the matrix of shape {list(mat.shape)} and the vector of shape {list(vec.shape)} "
                          "do not fit (matrix columns must equal the vector's size)")
     return matmul(mat, vec)
@@ -68,13 +72,18 @@ def inner(a, b) -> TensorLike:
     a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
-    if a.shape[-1] != b.shape[-1]:
+    if differ(a.shape[-1], b.shape[-1]):
         raise ValueError(f"inner: the last dimensions differ, shapes {list(a.shape)} and {list(b.shape)}")
-    letters = "abcdefghijklmnopqrstuvwxy"
-    if a.ndim + b.ndim - 1 > len(letters):
-        raise ValueError(f"inner: too many dimensions ({list(a.shape)} and {list(b.shape)})")
-    ta, tb = letters[:a.ndim - 1] + "z", letters[a.ndim - 1:a.ndim + b.ndim - 2] + "z"
-    return einsum(f"{ta},{tb}->{ta[:-1]}{tb[:-1]}", a, b)
+    if b.ndim == 1:
+        return matmul(a, b)
+    if b.ndim == 2:
+        return matmul(a, transpose(b))
+    # b's leading dimensions as one: a (..., k) @ (k, rows of b), then those rows unfolded
+    out = matmul(a, transpose(reshape(b, (-1, b.shape[-1]))))
+    shape = tuple(a.shape[:-1]) + tuple(b.shape[:-1])
+    if shape.count(None) > 1:
+        raise ValueError(f"inner: at most one unknown (None) size, got shapes {list(a.shape)} and {list(b.shape)}")
+    return reshape(out, tuple(-1 if n is None else n for n in shape))
 
 
 def vdot(a, b) -> TensorLike:
@@ -82,7 +91,7 @@ def vdot(a, b) -> TensorLike:
     a, b = promote(a, b)
     _check_ndim("vdot", "the first vector", a, 1)
     _check_ndim("vdot", "the second vector", b, 1)
-    if a.shape[0] != b.shape[0]:
+    if differ(a.shape[0], b.shape[0]):
         raise ValueError(f"vdot: the vectors differ in size, shapes {list(a.shape)} and {list(b.shape)}")
     return matmul(a, b)
 
@@ -147,10 +156,16 @@ def multi_dot(tensors) -> TensorLike:
             raise ValueError(f"multi_dot: tensor {i} must be 2-D (the first and last may be 1-D), got shape "
                              f"{list(tensors[i].shape)}")
     for i in range(len(mats) - 1):
-        if mats[i].shape[1] != mats[i + 1].shape[0]:
+        if differ(mats[i].shape[1], mats[i + 1].shape[0]):
             raise ValueError(f"multi_dot: tensors {i} and {i + 1} cannot be multiplied, shapes "
                              f"{list(tensors[i].shape)} and {list(tensors[i + 1].shape)}")
-    result = _chain(mats, _cheapest_order([tuple(m.shape) for m in mats]), 0, len(mats) - 1)
+    shapes = [tuple(m.shape) for m in mats]
+    if any(None in shape for shape in shapes):  # an unknown (None) size: no cost to weigh, left to right
+        result = mats[0]
+        for m in mats[1:]:
+            result = matmul(result, m)
+    else:
+        result = _chain(mats, _cheapest_order(shapes), 0, len(mats) - 1)
     if first_vector and last_vector:
         return reshape(result, ())
     if first_vector or last_vector:
@@ -172,16 +187,21 @@ def chain_matmul(*matrices) -> TensorLike:
 
 
 def _powers(x: TensorLike, n: int) -> TensorLike:
-    """``x[..., None] ** [0, 1, ..., n - 1]`` as a cumulative product (its gradient at x = 0 is finite)."""
+    """``x[..., None] ** [0, 1, ..., n - 1]`` as the running product of ``[1, x, x, ...]`` (its gradient at x = 0
+    is finite; written with broadcasting, so an unknown leading size is fine)."""
     column = unsqueeze(x, -1)
-    ones = broadcast_to(constant(1, x.dtype, x), tuple(x.shape) + (1,))
+    ones = 1 - cast(lt(column, column), x.dtype)  # (x < x is false everywhere, NaN included)
     if n == 1:
         return ones
-    return concat([ones, cumprod(broadcast_to(column, tuple(x.shape) + (n - 1,)), -1)], -1)
+    repeated = column * as_tensor(np.ones(n - 1, x.dtype), x)
+    return cumprod(concat([ones, repeated], -1), -1)
 
 
-def _size(name: str, n, default: int) -> int:
+def _size(name: str, n, default) -> int:
     if n is None:
+        if default is None:
+            raise ValueError(f"{name}: N defaults to the size of the input's last dimension, which is unknown (None) "
+                             "while the graph is built; give N")
         return default
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"{name}: N must be a non-negative int, got {n!r}")

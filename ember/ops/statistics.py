@@ -9,16 +9,17 @@ from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import clip, maximum, sqrt
 from ember.ops.indexing import diagonal
+from ember.ops.infer import differ
 from ember.ops.linalg import matmul
 from ember.ops.reduction import mean, std, sum, var
-from ember.ops.shape import reshape, squeeze, transpose, unsqueeze
+from ember.ops.shape import reshape, transpose, unsqueeze
 
 
 def _weights(name: str, w, n, integer: bool):
     if w is None:
         return None
     w = as_tensor(w)
-    if w.ndim != 1 or w.shape[0] != n:
+    if w.ndim != 1 or differ(w.shape[0], n):
         raise ValueError(f"cov: {name} must be 1-D with one weight per observation ({n}), got shape {list(w.shape)}")
     if integer and w.dtype in FLOATING:
         raise TypeError(f"cov: {name} must have an integer dtype, got {w.dtype}")
@@ -36,8 +37,15 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> TensorLike:
     x = as_tensor(x)
     if x.ndim > 2:
         raise ValueError(f"cov: expects a 1-D or 2-D tensor (variables by observations), got shape {list(x.shape)}")
-    x = to_float(reshape(x, (1, -1)) if x.ndim < 2 else x)
+    one_variable = x.ndim < 2
+    x = to_float(reshape(x, (1, -1)) if one_variable else x)
     n = x.shape[1]
+    if n is None:
+        raise ValueError(f"cov: the number of observations (the size of the last dimension, unknown (None) in "
+                         f"{list(x.shape)}) sets the divisor; build the graph with it known")
+    if x.shape[0] is None:
+        raise ValueError(f"cov: whether the unknown (None) number of variables in {list(x.shape)} is 1 (a 0-d result) "
+                         "is not known while the graph is built")
     fw = _weights("fweights", fweights, n, integer=True)
     aw = _weights("aweights", aweights, n, integer=False)
     w = None if fw is None else cast(fw, x.dtype)
@@ -54,7 +62,8 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> TensorLike:
     weighted = centred if w is None else centred * w
     # (a count <= 0 gives inf and NaN, as PyTorch's, which warns)
     count = maximum(count, 0.0) if isinstance(count, TensorLike) else max(count, 0.0)
-    return squeeze(matmul(centred, transpose(weighted)) / count)
+    c = matmul(centred, transpose(weighted)) / count
+    return reshape(c, ()) if x.shape[0] == 1 else c  # (PyTorch's squeeze)
 
 
 def corrcoef(x) -> TensorLike:
