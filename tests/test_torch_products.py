@@ -348,3 +348,23 @@ def test_errors_name_the_function_and_what_was_given(call, message):
     with pytest.raises((ValueError, TypeError)) as info:
         call()
     assert re.search(message, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("p", [3.0, 1.5, 0.5, -1.0])
+def test_norms_of_zero_vectors_and_zero_elements_have_pytorchs_gradients(p):
+    # A zero distance (and a zero element for p < 1) gave NaN through the power's derivative at 0
+    x = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, -1.0]])
+    calls = [
+        (lambda t: ember.norm(t, p, dim=1), lambda t: torch.norm(t, p, dim=1)),
+        (lambda t: F.pdist(t, p), lambda t: torch.nn.functional.pdist(t, p)),
+        (lambda t: ember.cdist(t, t, p), lambda t: torch.cdist(t, t, p)),
+        (lambda t: ember.dist(t[0], t[1], p), lambda t: torch.dist(t[0], t[1], p)),
+    ] if p > 0 else [(lambda t: ember.norm(t, p, dim=1), lambda t: torch.norm(t, p, dim=1))]
+    for ours, theirs in calls:
+        a, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, expected = ours(a), theirs(t)
+        _same(out, expected)
+        out.sum().backward()
+        expected.sum().backward()
+        assert np.isfinite(a.grad.numpy()).all()
+        _same(a.grad, t.grad)
