@@ -149,6 +149,31 @@ def linspace(start: float, stop: float, num: int, dtype=None, device=None, requi
     return _finish(np.linspace(start, stop, num).astype(dtype), dtype, device, requires_grad)
 
 
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent, as
+    ``torch.logspace``."""
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    if steps < 0:
+        raise ValueError(f"logspace: steps must be non-negative, got {steps}")
+    with np.errstate(over="ignore"):
+        values = np.power(float(base), np.linspace(start, end, steps))
+    return _finish(values.astype(dtype), dtype, device, requires_grad)
+
+
+def torch_range(start: float, end: float, step: float = 1, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` *inclusive*, ``step`` apart, float32 by default: PyTorch's deprecated
+    ``torch.range`` (``arange`` leaves the end out)."""
+    if step == 0:
+        raise ValueError("range: step must not be zero")
+    if (end - start) * step < 0:
+        raise ValueError(f"range: the bounds [{start}, {end}] are inconsistent with the sign of step {step}")
+    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    count = int(np.floor((end - start) / step)) + 1
+    return _finish((start + step * np.arange(count, dtype=np.float64)).astype(dtype), dtype, device, requires_grad)
+
+
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n x m)."""
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT

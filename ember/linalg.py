@@ -50,6 +50,7 @@ from ember.ops.matrix_chain import diagonal, multi_dot, tensorinv, tensorsolve, 
 from ember.ops.matrix_exp import matrix_exp
 from ember.ops.matrix_functions import linalg_cross as cross
 from ember.ops.matrix_functions import matrix_norm, matrix_power, norm, vector_norm
+from ember.ops.products_torch import linalg_vander as vander
 from ember.ops.triangular import solve_triangular
 
 __all__ = [
@@ -58,5 +59,5 @@ __all__ = [
     "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "householder_product", "inv", "inv_ex",
     "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
     "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
-    "svdvals", "tensorinv", "tensorsolve", "vecdot", "vector_norm",
+    "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm",
 ]

@@ -122,6 +122,18 @@ def _unary(fn_name: str, method: str):
     return inplace
 
 
+def _scaled_product(fn_name: str, method: str):
+    """``addmm_`` and friends: ``beta * self + alpha * product(a, b)`` written into this tensor."""
+
+    def inplace(self, a, b, *, beta: float = 1.0, alpha: float = 1.0):
+        _check(self, method, a, b)
+        return _write(self, method, getattr(_ops(), fn_name)(self, a, b, beta=beta, alpha=alpha))
+
+    inplace.__name__ = method
+    inplace.__doc__ = f"``self = {fn_name}(self, a, b, beta=beta, alpha=alpha)`` written into this tensor's array."
+    return inplace
+
+
 def _reshape_in_place(tensor, name: str, reshaped):
     """``tensor`` given the shape of ``reshaped`` (a view of its array), as PyTorch's in-place view ops."""
     _check(tensor, name)
@@ -206,6 +218,11 @@ class InplaceMethods:
     heaviside_ = _binary("heaviside", "heaviside_")
     gcd_ = _binary("gcd", "gcd_")
     lcm_ = _binary("lcm", "lcm_")
+    addmm_ = _scaled_product("addmm", "addmm_")
+    baddbmm_ = _scaled_product("baddbmm", "baddbmm_")
+    addbmm_ = _scaled_product("addbmm", "addbmm_")
+    addmv_ = _scaled_product("addmv", "addmv_")
+    addr_ = _scaled_product("addr", "addr_")
 
     def add_(self, other, alpha=None):
         """``self += alpha * other`` in place."""
@@ -237,12 +254,17 @@ class InplaceMethods:
     def addcmul_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 * tensor2`` in place."""
         _check(self, "addcmul_", tensor1, tensor2)
-        return _write(self, "addcmul_", self + value * tensor1 * tensor2)
+        return _write(self, "addcmul_", _ops().addcmul(self, tensor1, tensor2, value=value))
 
     def addcdiv_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 / tensor2`` in place."""
         _check(self, "addcdiv_", tensor1, tensor2)
-        return _write(self, "addcdiv_", self + value * tensor1 / tensor2)
+        return _write(self, "addcdiv_", _ops().addcdiv(self, tensor1, tensor2, value=value))
+
+    def renorm_(self, p: float, dim: int, maxnorm: float):
+        """``renorm`` written into this tensor."""
+        _check(self, "renorm_")
+        return _write(self, "renorm_", _ops().renorm(self, p, dim, maxnorm))
 
     def lerp_(self, end, weight):
         """``self += weight * (end - self)`` in place."""

@@ -717,6 +717,128 @@ for _p in (2.0, 1.0, float("inf")):
     _row(f"cdist_p{_p}", lambda a, b, p=_p: ember.cdist(a, b, p=p),
          lambda a, b, p=_p: np.linalg.norm(a[:, None] - b[None], p, axis=-1), ins(normal(3, 4), normal(5, 4)),
          ("sub", "abs", "sum") if _p != 2.0 else ("sub", "mul", "sum", "sqrt"), lambda a, b, p=_p: torch.cdist(a, b, p))
+
+
+# --- PyTorch's other products, statistics, integration and binning (ops/products_torch.py, statistics.py,
+# norms_torch.py, calculus.py, binning.py) ---------------------------------------------------------------------
+
+
+def np_pdist(x, p):
+    i, j = np.triu_indices(x.shape[0], 1)
+    return np.linalg.norm(x[i] - x[j], p, axis=-1)
+
+
+def np_renorm(x, p, dim, maxnorm):
+    axes = tuple(a for a in range(x.ndim) if a != dim)
+    norms = np.sum(np.abs(x) ** p, axis=axes, keepdims=True) ** (1 / p)
+    return np.where(norms > maxnorm, x * (maxnorm / (norms + 1e-7)), x)
+
+
+def np_cumulative_trapezoid(y, dx):
+    return np.cumsum((y[..., 1:] + y[..., :-1]) * dx / 2, -1)
+
+
+def np_histogram(x, bins, low=None, high=None, weights=None, density=False):
+    hist, edges = np.histogram(x, bins, None if low is None else (low, high), weights=weights, density=density)
+    return hist.astype(x.dtype), edges.astype(x.dtype)
+
+
+_row("addcmul_value", lambda a, b, c: ember.addcmul(a, b, c, value=0.5), lambda a, b, c: a + 0.5 * b * c,
+     ins(normal(3, 1), normal(1, 4), normal(3, 4)), ("mul", "add"), lambda a, b, c: torch.addcmul(a, b, c, value=0.5))
+_row("addcdiv_method", lambda a, b, c: a.addcdiv(b, c, value=2.0), lambda a, b, c: a + 2.0 * b / c,
+     ins(normal(3, 4), normal(3, 4), away(3, 4, gap=0.5)), ("div", "mul", "add"),
+     lambda a, b, c: a.addcdiv(b, c, value=2.0))
+_row("addmv", lambda c, m, v: ember.addmv(c, m, v, beta=0.5, alpha=2.0), lambda c, m, v: 0.5 * c + 2.0 * (m @ v),
+     ins(normal(3), normal(3, 4), normal(4)), ("matmul", "mul", "add"),
+     lambda c, m, v: torch.addmv(c, m, v, beta=0.5, alpha=2.0))
+_row("addr_method", lambda c, u, v: c.addr(u, v, alpha=-1.5), lambda c, u, v: c - 1.5 * np.outer(u, v),
+     ins(normal(3, 4), normal(3), normal(4)), ("mul", "add"), lambda c, u, v: c.addr(u, v, alpha=-1.5))
+_row("addbmm", lambda c, a, b: ember.addbmm(c, a, b, beta=0.3, alpha=1.5),
+     lambda c, a, b: 0.3 * c + 1.5 * (a @ b).sum(0), ins(normal(3, 4), normal(2, 3, 5), normal(2, 5, 4)),
+     ("matmul", "sum", "mul", "add"), lambda c, a, b: torch.addbmm(c, a, b, beta=0.3, alpha=1.5))
+_row("mv_method", lambda m, v: m.mv(v), lambda m, v: m @ v, ins(normal(3, 4), normal(4)), "matmul",
+     lambda m, v: m.mv(v))
+_row("ger", ember.ger, np.outer, ins(normal(3), normal(4)), "mul", torch and torch.ger)
+_row("inner", ember.inner, np.inner, ins(normal(2, 3, 4), normal(5, 4)), "matmul", torch and torch.inner)
+_row("vdot", ember.vdot, np.vdot, ins(normal(5), normal(5)), "matmul", torch and torch.vdot)
+_row("kron", ember.kron, np.kron, ins(normal(2, 3), normal(2, 2, 2)), "mul", torch and torch.kron)
+_row("trace_method", lambda x: x.trace(), np.trace, ins(normal(3, 4)), ("take", "sum"), lambda x: x.trace())
+_row("multi_dot_vectors_at_ends", lambda *xs: ember.linalg.multi_dot(xs), lambda *xs: np.linalg.multi_dot(xs),
+     ins(normal(3), normal(3, 5), normal(5, 2), normal(2, 6)), "matmul", lambda *xs: torch.linalg.multi_dot(xs))
+_row("chain_matmul", ember.chain_matmul, lambda *xs: np.linalg.multi_dot(xs),
+     ins(normal(4, 2), normal(2, 6), normal(6, 3)), "matmul", lambda *xs: torch.linalg.multi_dot(xs))
+_row("vander_n4", lambda x: ember.vander(x, 4), lambda x: np.vander(x, 4), ins(normal(3)), ("cumprod", "concat"),
+     lambda x: torch.vander(x, 4))
+# (cumprod's vjp is exact at a zero, but its own derivative there is not: no grad-of-grad at x = 0)
+_row("vander_increasing_zero", lambda x: ember.vander(x, increasing=True), lambda x: np.vander(x, increasing=True),
+     ins(const([0.0, 1.5, -0.7, 2.0])), ("cumprod", "concat"), lambda x: torch.vander(x, increasing=True),
+     double_grad=False)
+_row("linalg_vander_batch", lambda x: ember.linalg.vander(x, N=4), lambda x: x[..., None] ** np.arange(4),
+     ins(normal(2, 3)), ("cumprod", "concat"), lambda x: torch.linalg.vander(x, N=4))
+for _p in (2, 3):
+    _row(f"dist_p{_p}", lambda a, b, p=_p: ember.dist(a, b, p), lambda a, b, p=_p: np.linalg.norm((a - b).ravel(), p),
+         ins(normal(3, 4), normal(4)), ("sub", "sum"), lambda a, b, p=_p: torch.dist(a, b, p))
+_row("renorm_method", lambda x: x.renorm(2, 0, 2.0), lambda x: np_renorm(x, 2, 0, 2.0),
+     ins(const([[0.3, -0.2, 0.5], [2.0, -1.0, 1.5], [0.1, 3.0, -2.5]])), ("sum", "gt", "where", "mul"),
+     lambda x: x.renorm(2, 0, 2.0))
+_row("renorm_p1_dim1", lambda x: ember.renorm(x, 1, 1, 1.5), lambda x: np_renorm(x, 1, 1, 1.5),
+     ins(const([[0.3, -0.9, 0.2], [-0.4, 1.0, 0.1], [0.2, 0.8, -0.3]])), ("abs", "sum", "gt", "where", "mul"),
+     lambda x: torch.renorm(x, 1, 1, 1.5))
+_row("frobenius_norm_dims", lambda x: ember.frobenius_norm(x, (0, 2)), lambda x: np.sqrt((x * x).sum((0, 2))),
+     ins(normal(2, 3, 4)), ("sum", "sqrt"), lambda x: torch.linalg.vector_norm(x, 2, (0, 2)))
+_row("nuclear_norm", ember.nuclear_norm, lambda x: np.linalg.norm(x, "nuc"), ins(normal(3, 4)), ("svd", "sum"),
+     lambda x: torch.linalg.matrix_norm(x, "nuc"), double_grad=False)
+for _p in (2.0, 1.0):
+    _row(f"pdist_p{_p}", lambda x, p=_p: ember.nn.functional.pdist(x, p), lambda x, p=_p: np_pdist(x, p),
+         ins(normal(4, 3)), ("take", "sub", "sum"), lambda x, p=_p: F.pdist(x, p))
+_row("cov_weights", lambda x, f, a: ember.cov(x, fweights=f, aweights=a),
+     lambda x, f, a: np.cov(x, fweights=f, aweights=a), ins(normal(3, 5), ints(1, 4, 5), uniform(0.5, 2.0, 5)),
+     ("matmul", "sum", "div"), lambda x, f, a: torch.cov(x, fweights=f, aweights=a))
+_row("cov_1d_correction0_method", lambda x: x.cov(correction=0), lambda x: np.cov(x, ddof=0), ins(normal(6)),
+     ("matmul", "sub"), lambda x: x.cov(correction=0))
+_row("corrcoef", ember.corrcoef, np.corrcoef, ins(normal(3, 6)), ("matmul", "sqrt", "clip"), torch and torch.corrcoef)
+_row("std_mean_dim", lambda x: ember.std_mean(x, 1), lambda x: (np.std(x, 1, ddof=1), np.mean(x, 1)),
+     ins(normal(3, 5)), ("sqrt", "sum"), lambda x: torch.std_mean(x, 1))
+_row("var_mean_biased_keepdim", lambda x: ember.var_mean(x, (0, 2), unbiased=False, keepdim=True),
+     lambda x: (np.var(x, (0, 2), keepdims=True), np.mean(x, (0, 2), keepdims=True)), ins(normal(2, 3, 4)), "sum",
+     lambda x: torch.var_mean(x, (0, 2), unbiased=False, keepdim=True))
+_row("trapezoid_x", ember.trapezoid, lambda y, x: np.trapezoid(y, x), ins(normal(3, 4), sorted_rows(normal(4))),
+     ("sub", "add", "mul", "sum"), torch and torch.trapezoid)
+_row("trapz_dx_dim0", lambda y: ember.trapz(y, dx=0.5, dim=0), lambda y: np.trapezoid(y, dx=0.5, axis=0),
+     ins(normal(4, 3)), ("add", "mul", "sum"), lambda y: torch.trapz(y, dx=0.5, dim=0))
+_row("cumulative_trapezoid_dx", lambda y: ember.cumulative_trapezoid(y, dx=2.0),
+     lambda y: np_cumulative_trapezoid(y, 2.0), ins(normal(2, 5)), ("add", "mul", "cumsum"),
+     lambda y: torch.cumulative_trapezoid(y, dx=2.0))
+_row("gradient_spacing_edge2", lambda x: ember.gradient(x, spacing=2.0, edge_order=2),
+     lambda x: np.gradient(x, 2.0, edge_order=2), ins(normal(4, 5)), ("sub", "mul", "concat"),
+     lambda x: torch.gradient(x, spacing=2.0, edge_order=2))
+_row("gradient_coordinates_dim1", lambda f, c: ember.gradient(f, spacing=[c], dim=1),
+     lambda f, c: (np.gradient(f, c, axis=1),), ins(normal(3, 5), const([0.0, 0.7, 1.5, 3.0, 3.4])),
+     ("sub", "div", "concat"), lambda f, c: torch.gradient(f, spacing=[c], dim=1))
+_row("gradient_coordinates_edge2", lambda f, c: ember.gradient(f, spacing=[c], edge_order=2),
+     lambda f, c: (np.gradient(f, c, edge_order=2),), ins(normal(5), const([0.0, 0.7, 1.5, 3.0, 3.4])),
+     ("sub", "div", "concat"), lambda f, c: torch.gradient(f, spacing=[c], edge_order=2))
+_row("bucketize_right", lambda v, b: ember.bucketize(v, b, right=True), lambda v, b: np.searchsorted(b, v, "right"),
+     ins(int_floats(-4, 5, 3, 4), const([-2.0, 0.0, 1.0, 3.0])), "searchsorted",
+     lambda v, b: torch.bucketize(v, b, right=True), grad=False)
+_row("isin_invert", lambda a, b: ember.isin(a, b, invert=True), lambda a, b: np.isin(a, b, invert=True),
+     ins(ints(0, 6, 3, 4), ints(0, 6, 2, 2)), "isin", lambda a, b: torch.isin(a, b, invert=True), grad=False)
+_row("histogram_range", lambda x: ember.histogram(x, 5, range=(-2.0, 2.0)), lambda x: np_histogram(x, 5, -2.0, 2.0),
+     ins(normal(40)), ("histogram_bin_edges", "histogramdd"), lambda x: torch.histogram(x, 5, range=(-2.0, 2.0)),
+     grad=False)
+_row("histogram_weighted_density", lambda x, w: x.histogram(4, weight=w, density=True),
+     lambda x, w: np_histogram(x, 4, weights=w, density=True), ins(normal(3, 7), uniform(0.5, 2.0, 3, 7)),
+     ("histogram_bin_edges", "histogramdd"), lambda x, w: x.histogram(4, weight=w, density=True), grad=False)
+_row("histogram_edges", ember.histogram, np_histogram,
+     ins(normal(30), const([-1.0, 0.0, 0.5, 2.0])), "histogramdd", torch and torch.histogram, grad=False)
+_row("histogramdd_range", lambda x: (lambda r: (r.hist, *r.bin_edges))(ember.histogramdd(x, [2, 3],
+                                                                                           range=[-2, 2, -1, 1])),
+     lambda x: (lambda h, e: (h, *e))(*np.histogramdd(x, [2, 3], [(-2, 2), (-1, 1)])), ins(normal(20, 2)),
+     ("histogram_bin_edges", "histogramdd"),
+     lambda x: (lambda r: (r.hist, *r.bin_edges))(torch.histogramdd(x, [2, 3], range=[-2.0, 2.0, -1.0, 1.0])),
+     grad=False)
+
+
 _row("nanmean", lambda x: ember.nanmean(x, dim=1), lambda x: np.nanmean(x, axis=1),
      ins(const([[1.0, np.nan, 2.5], [0.5, -1.0, 4.0]])), ("ne", "where", "sum", "div"),
      lambda x: torch.nanmean(x, dim=1))

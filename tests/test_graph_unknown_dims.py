@@ -27,6 +27,16 @@ ALL_CASES = CASES + CONV_CASES
 
 # Rows that cannot be built with the batch unknown, and why: each must refuse clearly.
 BATCH_REFUSED = {
+    "linalg_solve_triangular_lower": "an unknown batch of A against B's known batch: their broadcast is undecided",
+    "cholesky_solve": "an unknown batch of the factor against B's known batch: their broadcast is undecided",
+    "cholesky_inverse_upper": "the unknown size is a matrix dimension, which the triangle's mask needs",
+    "linalg_lu_tall": "the unknown size is a matrix dimension, which the L and U shapes need",
+    "linalg_lu_solve_adjoint": "an unknown batch of LU against B's known batch: their broadcast is undecided",
+    "linalg_solve_ex_vector": "an unknown batch of A against B's known batch: their broadcast is undecided",
+    "linalg_householder_product": "the unknown size is a matrix dimension, which the reflectors' count needs",
+    "linalg_lstsq_gelsd": "the unknown size is A's row count, which B's rows must equal",
+    "linalg_tensorinv": "the unknown size enters the product of the dimensions the inverse reshapes by",
+    "linalg_tensorsolve": "the unknown size enters the product of the dimensions the solve reshapes by",
     "broadcast_to_keep_dim": "a target shape that names the unknown size",
     "random_keep_all": "a random draw needs its shape in known sizes",
     "random_degenerate_normal": "a random draw needs its shape in known sizes",
@@ -60,6 +70,14 @@ BATCH_REFUSED = {
     **{name: "the written positions' mask is made from the input's sizes" for name in (
         "diag_embed_offset_dims", "diagflat", "diagonal_scatter", "select_scatter", "slice_scatter_step",
         "index_put_broadcast", "index_put_accumulate", "masked_scatter", "put_accumulate", "put_method")},
+    "kron": "the product's sizes are the operands' sizes multiplied",
+    "trace_method": "the diagonal's positions are computed from the sizes of its two axes",
+    "vander_increasing_zero": "N defaults to the size of the input",
+    "pdist_p2.0": "the pairs of rows are listed from the number of rows",
+    "pdist_p1.0": "the pairs of rows are listed from the number of rows",
+    "cov_weights": "whether there is one variable (a 0-d result) depends on the unknown size",
+    "corrcoef": "whether there is one variable (a 0-d result) depends on the unknown size",
+    "cov_1d_correction0_method": "the number of observations sets the divisor",
 }
 
 # Rows whose graph builds with the batch unknown but whose gradient, asked of it later, is refused clearly.

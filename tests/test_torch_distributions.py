@@ -315,7 +315,7 @@ def test_gamma_cdf_and_its_gradients_match_torch():
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
     assert np.all((results[0][0] > 0) & (results[0][0] < 1))
     c = ember.tensor(concentration, requires_grad=True)  # as PyTorch, no gradient for the concentration
-    with pytest.raises(NotImplementedError, match=r"igamma: the gradient for input \(a, the shape\)"):
+    with pytest.raises(NotImplementedError, match=r"igamma: the gradient for a \(the first input\)"):
         ember.distributions.Gamma(c, ember.tensor(rate)).cdf(ember.tensor(value)).sum().backward()
     with pytest.raises(ValueError):
         ember.distributions.Gamma(ember.tensor(concentration), ember.tensor(rate), validate_args=True).cdf(

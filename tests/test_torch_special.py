@@ -350,7 +350,7 @@ def test_errors_name_the_function_and_the_argument():
     s = ember.tensor([2.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match=r"zeta: the gradient for x \(the exponent\) is not implemented"):
         ember.special.zeta(s, ember.tensor([1.5])).sum().backward()
-    with pytest.raises(NotImplementedError, match=r"igammac: the gradient for input \(a, the shape\)"):
+    with pytest.raises(NotImplementedError, match=r"igammac: the gradient for a \(the first input\)"):
         ember.igammac(s, ember.tensor([1.5])).sum().backward()
 
 

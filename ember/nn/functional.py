@@ -99,6 +99,7 @@ from ember.ops import (
     mse_loss,
     nll_loss,
     one_hot,
+    pdist,
     sigmoid,
     smooth_l1_loss,
     softplus,
@@ -133,6 +134,7 @@ __all__ = [
     "local_response_norm",
     "bilinear", "embedding_bag", "triplet_margin_with_distance_loss", "upsample", "upsample_bilinear",
     "upsample_nearest",
+    "pdist",
 ]
 
 

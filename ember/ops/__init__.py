@@ -34,6 +34,8 @@ from ember.ops.arrange import (
     vstack,
 )
 from ember.ops.batch_norm import batch_norm
+from ember.ops.binning import bucketize, histogram, histogramdd, isin
+from ember.ops.calculus import cumulative_trapezoid, gradient, trapezoid, trapz
 from ember.ops.composed import (
     allclose,
     ceil,
@@ -205,6 +207,7 @@ from ember.ops.matrix_functions import torch_cholesky as cholesky
 from ember.ops.matrix_functions import torch_qr as qr
 from ember.ops.matrix_functions import torch_svd as svd
 from ember.ops.normalization import dropout, layer_norm
+from ember.ops.norms_torch import dist, frobenius_norm, nuclear_norm, pdist, renorm
 from ember.ops.pool3d import adaptive_avg_pool3d, avg_pool3d, max_pool3d
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
@@ -215,6 +218,20 @@ from ember.ops.pooling import (
     max_pool2d,
 )
 from ember.ops.products import addmm, baddbmm, bmm, cdist, cross, einsum, mm, outer, tensordot
+from ember.ops.products_torch import (
+    addbmm,
+    addcdiv,
+    addcmul,
+    addmv,
+    addr,
+    chain_matmul,
+    inner,
+    kron,
+    mv,
+    trace,
+    vander,
+    vdot,
+)
 from ember.ops.quantile import nanquantile, quantile
 from ember.ops.reduction import (
     all,
@@ -294,6 +311,7 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.statistics import corrcoef, cov, std_mean, var_mean
 from ember.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve
 from ember.ops.views import (
     as_strided,
@@ -346,6 +364,7 @@ clamp = clip
 pow = power  # noqa: A001  (PyTorch's name)
 arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
 mvlgamma = multigammaln  # PyTorch's top-level name
+ger = outer  # PyTorch's older name
 max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
 min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
@@ -383,6 +402,10 @@ __all__ = [
     "deg2rad", "entr", "float_power", "frac", "logit", "multigammaln", "mvlgamma", "ndtr", "rad2deg", "sinc",
     "xlog1py", "xlogy",
     "hardshrink", "softshrink", "tanhshrink", "threshold",
+    "addbmm", "addcdiv", "addcmul", "addmv", "addr", "bucketize", "chain_matmul", "corrcoef", "cov",
+    "cumulative_trapezoid", "dist", "frobenius_norm", "ger", "gradient", "histogram", "histogramdd", "inner", "isin",
+    "kron", "mv", "nuclear_norm", "pdist", "renorm", "std_mean", "trace", "trapezoid", "trapz", "vander", "var_mean",
+    "vdot",
     "Cost", "ELEMENTWISE", "NON_DIFFERENTIABLE", "NO_ONNX", "REGISTRY", "ShapeError", "Spec", "abs", "accumulate_grad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add",
     "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "as_tensor", "assign",

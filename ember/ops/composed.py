@@ -232,4 +232,17 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
         return amin(abs(x), axis, keepdims)
     if p == 0:
         return sum(cast(ne(x, 0), x.dtype), axis, keepdims)
-    return power(sum(power(abs(x), float(p)), axis, keepdims), 1.0 / p)
+    return _safe_root(sum(_safe_powers(abs(x), float(p)), axis, keepdims), float(p))
+
+
+def _safe_powers(magnitudes: TensorLike, p: float) -> TensorLike:
+    # |x|^p with 0 for a zero element (inf for p < 0) and no gradient there, as PyTorch's norm: the power's own
+    # derivative there, p * 0^(p - 1), is inf for p < 1
+    nonzero = gt(magnitudes, 0.0)
+    return where(nonzero, power(where(nonzero, magnitudes, 1.0), p), 0.0 if p > 0 else np.inf)
+
+
+def _safe_root(total: TensorLike, p: float) -> TensorLike:
+    # total^(1/p) with gradient 0 where the total is 0 (a zero vector), not 0 * inf
+    positive = gt(total, 0.0)
+    return where(positive, power(where(positive, total, 1.0), 1.0 / p), 0.0)

@@ -52,15 +52,21 @@ def multi_dot(tensors) -> TensorLike:
             raise ValueError(f"multi_dot: expects 2-D tensors of one dtype (the first and last may be 1-D), got "
                              f"{[f'{u.dtype}{list(s)}' for u, s in zip(tensors, shapes)]} (tensor {index})")
     for index in range(len(shapes) - 1):
-        if shapes[index][1] != shapes[index + 1][0]:
+        inner = (shapes[index][1], shapes[index + 1][0])
+        if None not in inner and inner[0] != inner[1]:
             raise ValueError(f"multi_dot: tensors {index} and {index + 1} cannot be multiplied (shapes "
                              f"{list(shapes[index])} and {list(shapes[index + 1])})")
-    split = _chain_order([shapes[0][0]] + [s[1] for s in shapes])
+    if any(None in shape for shape in shapes):  # a graph's unknown size: no costs to weigh, left to right
+        result = tensors[0]
+        for t in tensors[1:]:
+            result = matmul(result, t)
+    else:
+        split = _chain_order([shapes[0][0]] + [s[1] for s in shapes])
 
-    def product(i: int, j: int) -> TensorLike:
-        return tensors[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+        def product(i: int, j: int) -> TensorLike:
+            return tensors[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
 
-    result = product(0, len(tensors) - 1)
+        result = product(0, len(tensors) - 1)
     if first:
         result = squeeze(result, 0)
     if last:

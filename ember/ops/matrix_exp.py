@@ -15,7 +15,7 @@ from ember.ops.decompositions import _check_matrices, _matrices, _mT
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import getitem
 from ember.ops.join import cat
-from ember.ops.registry import NO_ONNX, Cost, Spec, defop
+from ember.ops.registry import NO_ONNX, Cost, ShapeError, Spec, defop
 
 # b_0 ... b_13 of the [13/13] Padé approximant of exp, and the largest 1-norm it takes unscaled in float64
 _PADE = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
@@ -63,7 +63,10 @@ def _matrix_exp_infer(x):
 
 def _matrix_exp_vjp(ctx, g):
     at = _mT(ctx.inputs[0])
-    n = at.shape[-1]
+    n = at.shape[-1] if at.shape[-1] is not None else at.shape[-2]  # square: either side's size, if one is known
+    if n is None:
+        raise ShapeError("matrix_exp: the gradient needs the matrices' size, unknown (None) in this graph; build "
+                         "with a known size")
     block = cat([cat([at, g], -1), cat([at * 0.0, at], -1)], -2)
     return (getitem(dispatch.apply(MATRIX_EXP, (block,)), (Ellipsis, slice(None, n), slice(n, None))),)
 

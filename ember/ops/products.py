@@ -213,9 +213,16 @@ def cross(a, b, axis: int | None = None) -> TensorLike:
     return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis)
 
 
-def cdist(x1, x2, p: float = 2.0) -> TensorLike:
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> TensorLike:
     """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2`` (..., R, M), shape
-    (..., P, R), as ``torch.cdist`` (p 2, 1, inf or any p >= 0; a zero distance has gradient 0)."""
+    (..., P, R), as ``torch.cdist`` (p 2, 1, inf or any p >= 0; a zero distance has gradient 0). ``compute_mode``
+    is checked and accepted: the distances are always computed from the differences, the exact way PyTorch
+    takes without a product."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: compute_mode must be one of {', '.join(_CDIST_MODES)}, got {compute_mode!r}")
     x1, x2 = promote(to_float(x1), to_float(x2))
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(f"cdist: expects (..., P, M) and (..., R, M) with one M, got shapes {list(x1.shape)} and "

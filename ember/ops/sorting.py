@@ -174,13 +174,20 @@ def _search_side(right: bool, side: str | None) -> bool:
 
 
 def searchsorted(sorted_sequence, values, *, out_int32: bool = False, right: bool = False,
-                 side: str | None = None) -> TensorLike:
+                 side: str | None = None, sorter=None) -> TensorLike:
     """Where each of ``values`` would be inserted into ``sorted_sequence`` (sorted along its last dimension) to
     keep it sorted: the first such index, or with ``right=True`` / ``side='right'`` the last, as
     ``torch.searchsorted``. A sequence of more than one dimension searches each row for the values' matching
-    row. int64 indices (``out_int32``: int32); no gradient."""
+    row; ``sorter`` (indices of the sequence's shape) sorts an unsorted sequence first, and the result indexes
+    the sorted order. int64 indices (``out_int32``: int32); no gradient."""
     boundaries = as_tensor(sorted_sequence)
     right = _search_side(right, side)
+    if sorter is not None:
+        sorter = as_tensor(sorter)
+        if tuple(sorter.shape) != tuple(boundaries.shape) or sorter.dtype.kind not in "iu":
+            raise ValueError(f"searchsorted: sorter must be integer indices of the sequence's shape "
+                             f"{list(boundaries.shape)}, got {sorter.dtype}{list(sorter.shape)}")
+        boundaries = gather(boundaries, -1, sorter)
     boundaries, values = promote(boundaries, values)
     attrs = {"right": right, "out_int32": bool(out_int32)}
     _searchsorted_infer(Spec(boundaries.shape, boundaries.dtype), Spec(values.shape, values.dtype), **attrs)

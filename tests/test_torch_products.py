@@ -1,0 +1,370 @@
+"""PyTorch's product, reduction and statistics names (addcmul ... addbmm, mv, inner, vdot, kron, multi_dot, trace,
+dist, renorm, cov, corrcoef, trapezoid, cumulative_trapezoid, gradient, logspace, range, bucketize, isin,
+histogram, histogramdd, std_mean, var_mean, nuclear_norm, frobenius_norm, pdist, cdist, vander) against PyTorch:
+values, dtypes, gradients, the in-place forms, ember.jit and the errors."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+RNG = np.random.default_rng(0)
+# the comparisons call PyTorch's deprecated frobenius_norm and nuclear_norm on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated and it is just left for JIT:UserWarning")
+
+
+def _randn(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _same(ours, theirs, rtol=1e-7, atol=1e-9):
+    theirs = theirs.detach().numpy()
+    ours = np.asarray(ours.detach().numpy())
+    assert ours.shape == theirs.shape and str(ours.dtype) == str(theirs.dtype), (ours.shape, theirs.shape,
+                                                                                  ours.dtype, theirs.dtype)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
+
+
+def _outputs(result) -> list:
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+# name, ember call, torch call, inputs (float64 arrays are differentiated)
+CASES = [
+    ("addcmul", lambda a, b, c: ember.addcmul(a, b, c, value=-0.5), lambda a, b, c: torch.addcmul(a, b, c, value=-0.5),
+     [_randn(3, 1), _randn(4), _randn(3, 4)]),
+    ("addcdiv", lambda a, b, c: a.addcdiv(b, c, value=3), lambda a, b, c: a.addcdiv(b, c, value=3),
+     [_randn(2, 3), _randn(2, 3), 1.5 + RNG.random((2, 3))]),
+    ("addmv", lambda c, m, v: ember.addmv(c, m, v, beta=2, alpha=0.5),
+     lambda c, m, v: torch.addmv(c, m, v, beta=2, alpha=0.5), [_randn(1), _randn(3, 4), _randn(4)]),
+    ("addmv_beta0", lambda c, m, v: c.addmv(m, v, beta=0), lambda c, m, v: c.addmv(m, v, beta=0),
+     [np.full(3, np.nan), _randn(3, 4), _randn(4)]),
+    ("addr", lambda c, u, v: ember.addr(c, u, v, beta=0.5), lambda c, u, v: torch.addr(c, u, v, beta=0.5),
+     [_randn(3, 4), _randn(3), _randn(4)]),
+    ("addbmm", lambda c, a, b: c.addbmm(a, b, alpha=2), lambda c, a, b: c.addbmm(a, b, alpha=2),
+     [_randn(4), _randn(3, 2, 5), _randn(3, 5, 4)]),
+    ("addmm", lambda c, a, b: c.addmm(a, b, beta=0.5), lambda c, a, b: c.addmm(a, b, beta=0.5),
+     [_randn(2, 4), _randn(2, 3), _randn(3, 4)]),
+    ("baddbmm", lambda c, a, b: ember.baddbmm(c, a, b, alpha=-1), lambda c, a, b: torch.baddbmm(c, a, b, alpha=-1),
+     [_randn(2, 3, 4), _randn(2, 3, 5), _randn(2, 5, 4)]),
+    ("mv", lambda m, v: ember.mv(m, v), lambda m, v: torch.mv(m, v), [_randn(3, 4), _randn(4)]),
+    ("ger_method", lambda u, v: u.ger(v), lambda u, v: u.outer(v), [_randn(3), _randn(2)]),
+    ("inner_matrices", lambda a, b: a.inner(b), lambda a, b: a.inner(b), [_randn(2, 3), _randn(4, 5, 3)]),
+    ("inner_scalar", ember.inner, torch.inner, [np.array(1.5), _randn(2, 3)]),
+    ("vdot", lambda a, b: a.vdot(b), lambda a, b: a.vdot(b), [_randn(4), _randn(4)]),
+    ("kron", lambda a, b: a.kron(b), lambda a, b: a.kron(b), [_randn(3), _randn(2, 2)]),
+    ("trace", lambda x: ember.trace(x), lambda x: torch.trace(x), [_randn(4, 3)]),
+    ("multi_dot", lambda *xs: ember.linalg.multi_dot(list(xs)), lambda *xs: torch.linalg.multi_dot(list(xs)),
+     [_randn(5, 30), _randn(30, 2), _randn(2, 40), _randn(40)]),
+    ("multi_dot_vectors", lambda *xs: ember.linalg.multi_dot(xs), lambda *xs: torch.linalg.multi_dot(xs),
+     [_randn(3), _randn(3, 4), _randn(4)]),
+    ("chain_matmul", ember.chain_matmul, lambda *xs: torch.linalg.multi_dot(xs),
+     [_randn(2, 3), _randn(3, 4), _randn(4, 5), _randn(5, 1)]),
+    ("dist_inf", lambda a, b: a.dist(b, float("inf")), lambda a, b: a.dist(b, float("inf")), [_randn(3, 4), _randn(4)]),
+    ("dist_1_5", lambda a, b: ember.dist(a, b, 1.5), lambda a, b: torch.dist(a, b, 1.5), [_randn(5), _randn(5)]),
+    ("renorm", lambda x: x.renorm(3, 1, 1.2), lambda x: x.renorm(3, 1, 1.2), [_randn(3, 4, 2)]),
+    ("cov_correction2", lambda x: ember.cov(x, correction=2), lambda x: torch.cov(x, correction=2), [_randn(4, 6)]),
+    ("cov_aweights", lambda x, a: x.cov(aweights=a), lambda x, a: x.cov(aweights=a),
+     [_randn(2, 5), 0.5 + RNG.random(5)]),
+    ("corrcoef", lambda x: x.corrcoef(), lambda x: x.corrcoef(), [_randn(4, 7)]),
+    ("corrcoef_one_variable", ember.corrcoef, torch.corrcoef, [_randn(5)]),
+    ("std_mean_all", ember.std_mean, torch.std_mean, [_randn(3, 4)]),
+    ("std_mean_unbiased_positional", lambda x: ember.std_mean(x, False), lambda x: torch.std_mean(x, False),
+     [_randn(6)]),
+    ("std_mean_correction", lambda x: ember.std_mean(x, dim=0, correction=0, keepdim=True),
+     lambda x: torch.std_mean(x, dim=0, correction=0, keepdim=True), [_randn(3, 4)]),
+    ("var_mean_dims", lambda x: ember.var_mean(x, [0, 1], True, True), lambda x: torch.var_mean(x, [0, 1], True, True),
+     [_randn(2, 3, 4)]),
+    ("trapezoid_nd_x", lambda y, x: ember.trapezoid(y, x, dim=0), lambda y, x: torch.trapezoid(y, x, dim=0),
+     [_randn(4, 3), np.cumsum(RNG.random((4, 3)), 0)]),
+    ("trapz_x", lambda y, x: ember.trapz(y, x), lambda y, x: torch.trapz(y, x), [_randn(2, 5), np.sort(_randn(5))]),
+    ("cumulative_trapezoid_x", lambda y, x: ember.cumulative_trapezoid(y, x), lambda y, x:
+     torch.cumulative_trapezoid(y, x), [_randn(3, 4), np.sort(_randn(4))]),
+    ("gradient_all_dims", lambda x: ember.gradient(x), lambda x: torch.gradient(x), [_randn(3, 4, 5)]),
+    ("gradient_spacings_edge2", lambda x: ember.gradient(x, spacing=[0.5, 3.0], dim=[0, -1], edge_order=2),
+     lambda x: torch.gradient(x, spacing=[0.5, 3.0], dim=[0, -1], edge_order=2), [_randn(3, 4)]),
+    ("gradient_coordinates", lambda x, c0, c1: ember.gradient(x, spacing=[c0, c1], edge_order=2),
+     lambda x, c0, c1: torch.gradient(x, spacing=[c0, c1], edge_order=2),
+     [_randn(4, 3), np.array([0.0, 0.4, 1.5, 1.9]), np.array([-1.0, 0.0, 2.5])]),
+    ("frobenius_norm", lambda x: ember.frobenius_norm(x, 1, True), lambda x: torch.frobenius_norm(x, 1, True),
+     [_randn(3, 4)]),
+    ("nuclear_norm_dims", lambda x: ember.nuclear_norm(x, (0, 2)), lambda x: torch.nuclear_norm(x, (0, 2)),
+     [_randn(3, 2, 4)]),
+    ("nuclear_norm_keepdim", lambda x: ember.nuclear_norm(x, True), lambda x: torch.nuclear_norm(x, True),
+     [_randn(4, 3)]),
+    ("pdist_p3", lambda x: F.pdist(x, 3), lambda x: torch.nn.functional.pdist(x, 3), [_randn(5, 2)]),
+    ("pdist_top_level_inf", lambda x: ember.pdist(x, float("inf")), lambda x: torch.pdist(x, float("inf")),
+     [_randn(4, 3)]),
+    ("cdist_compute_mode", lambda a, b: ember.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
+     lambda a, b: torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), [_randn(2, 3, 4), _randn(2, 5, 4)]),
+    # (torch.vander's own backward fails: its reference is linalg.vander reversed)
+    ("vander", lambda x: ember.vander(x, 5), lambda x: torch.linalg.vander(x, N=5).flip(-1), [_randn(3)]),
+    ("linalg_vander", lambda x: ember.linalg.vander(x), lambda x: torch.linalg.vander(x), [_randn(2, 4)]),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs, arrays", CASES, ids=[c[0] for c in CASES])
+def test_values_and_gradients_match_torch(name, ours, theirs, arrays):
+    leaves = [ember.tensor(a, requires_grad=True) for a in arrays]
+    torch_leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    outs, expected = _outputs(ours(*leaves)), _outputs(theirs(*torch_leaves))
+    assert len(outs) == len(expected)
+    for o, e in zip(outs, expected):
+        _same(o, e)
+    upstream = [RNG.standard_normal(tuple(e.shape)) for e in expected]
+    loss = sum((o * ember.tensor(u)).sum() for o, u in zip(outs, upstream))
+    torch_loss = sum((e * torch.tensor(u)).sum() for e, u in zip(expected, upstream))
+    loss.backward()
+    torch_loss.backward()
+    for i, (leaf, t) in enumerate(zip(leaves, torch_leaves)):
+        if t.grad is None or leaf.grad is None:  # no gradient, or PyTorch's zeros (addmv's ignored input)
+            assert not (t.grad is not None and t.grad.numpy().any()), f"input {i}"
+            assert not (leaf.grad is not None and leaf.grad.numpy().any()), f"input {i}"
+        else:
+            _same(leaf.grad, t.grad, rtol=1e-6, atol=1e-8)
+
+
+def test_pdist_and_cdist_of_equal_rows_have_zero_gradient_as_pytorchs():
+    x = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, -1.0]])
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (F.pdist(ours) * ember.tensor([2.0, 1.0, -1.0])).sum().backward()
+    (torch.nn.functional.pdist(theirs) * torch.tensor([2.0, 1.0, -1.0], dtype=torch.float64)).sum().backward()
+    assert np.isfinite(ours.grad.numpy()).all()
+    _same(ours.grad, theirs.grad)
+    ours.grad = None
+    ember.cdist(ours, ours).sum().backward()
+    assert np.isfinite(ours.grad.numpy()).all()
+
+
+INTEGER_CASES = [
+    ("trace", lambda m: ember.trace(m), lambda m: torch.trace(m)),
+    ("vander", lambda m: ember.vander(m[0], 3), lambda m: torch.vander(m[0], 3)),
+    ("kron", lambda m: ember.kron(m, m), lambda m: torch.kron(m, m)),
+    ("mv", lambda m: ember.mv(m, m[0]), lambda m: torch.mv(m, m[0])),
+    ("inner", lambda m: ember.inner(m, m), lambda m: torch.inner(m, m)),
+    ("cov", lambda m: ember.cov(m), lambda m: torch.cov(m.float())),
+    ("trapezoid", lambda m: ember.trapezoid(m), lambda m: torch.trapezoid(m)),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", INTEGER_CASES, ids=[c[0] for c in INTEGER_CASES])
+def test_integer_inputs_give_pytorchs_dtypes(name, ours, theirs):
+    m = np.arange(1, 10, dtype=np.int32).reshape(3, 3)
+    _same(ours(ember.tensor(m)), theirs(torch.tensor(m)), rtol=1e-6)
+
+
+def test_inplace_forms_write_into_the_tensor():
+    c, a, b = _randn(2, 4), _randn(2, 3), _randn(3, 4)
+    x = ember.tensor(c)
+    same = x.addmm_(ember.tensor(a), ember.tensor(b), beta=0.5, alpha=2)
+    assert same is x
+    _same(x, torch.tensor(c).addmm_(torch.tensor(a), torch.tensor(b), beta=0.5, alpha=2))
+    pairs = [
+        ("baddbmm_", [_randn(2, 3, 4), _randn(2, 3, 5), _randn(2, 5, 4)], {"alpha": 0.5}),
+        ("addbmm_", [_randn(3, 4), _randn(2, 3, 5), _randn(2, 5, 4)], {"beta": 2}),
+        ("addmv_", [_randn(3), _randn(3, 2), _randn(2)], {"beta": 0}),
+        ("addr_", [_randn(3, 2), _randn(3), _randn(2)], {"alpha": -1}),
+    ]
+    for method, (c, a, b), kwargs in pairs:
+        x, t = ember.tensor(c), torch.tensor(c)
+        getattr(x, method)(ember.tensor(a), ember.tensor(b), **kwargs)
+        getattr(t, method)(torch.tensor(a), torch.tensor(b), **kwargs)
+        _same(x, t)
+    c, a, b = _randn(3), _randn(3), 1 + RNG.random(3)
+    x, t = ember.tensor(c), torch.tensor(c)
+    x.addcmul_(ember.tensor(a), ember.tensor(b), value=2).addcdiv_(ember.tensor(a), ember.tensor(b), value=0.5)
+    t.addcmul_(torch.tensor(a), torch.tensor(b), value=2).addcdiv_(torch.tensor(a), torch.tensor(b), value=0.5)
+    _same(x, t)
+    c = _randn(3, 4) * 3
+    x, t = ember.tensor(c), torch.tensor(c)
+    x.renorm_(2, 0, 1.0)
+    t.renorm_(2, 0, 1.0)
+    _same(x, t, rtol=1e-6)
+
+
+def test_inplace_addmm_refuses_a_result_of_another_shape():
+    x = ember.zeros(4, dtype=ember.float64)
+    with pytest.raises(RuntimeError, match="addmm_"):
+        x.addmm_(ember.ones(2, 3, dtype=ember.float64), ember.ones(3, 4, dtype=ember.float64))
+
+
+def test_logspace_and_range_match_pytorch():
+    for args, kwargs in [((0, 2, 5), {}), ((-1, 1, 4), {"base": 2.0}), ((1, 0, 3), {"dtype": ember.float64}),
+                         ((0, 3, 1), {}), ((0, 3, 0), {})]:
+        torch_kwargs = {**kwargs, "dtype": torch.float64} if "dtype" in kwargs else kwargs
+        _same(ember.logspace(*args, **kwargs), torch.logspace(*args, **torch_kwargs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.range is deprecated
+        for args in [(1, 4), (0, 1, 0.25), (0, 1, 0.3), (5, 1, -2), (2, 2)]:
+            _same(ember.range(*args), torch.range(*args))
+        _same(ember.range(1, 5, 2, dtype=ember.int64), torch.range(1, 5, 2, dtype=torch.int64))
+    assert ember.range(0, 1, requires_grad=True).requires_grad
+    with pytest.raises(ValueError, match="range: the bounds"):
+        ember.range(3, 1)
+    with pytest.raises(ValueError, match="range: step"):
+        ember.range(0, 1, 0)
+
+
+def test_bucketize_isin_and_searchsorted_sorter_match_pytorch():
+    b = np.array([-1.0, 0.0, 0.0, 2.0])
+    v = np.array([[-2.0, 0.0, 0.5], [2.0, 3.0, -1.0]])
+    for right in (False, True):
+        for out_int32 in (False, True):
+            _same(ember.bucketize(ember.tensor(v), ember.tensor(b), right=right, out_int32=out_int32),
+                  torch.bucketize(torch.tensor(v), torch.tensor(b), right=right, out_int32=out_int32))
+    _same(ember.bucketize(0.5, ember.tensor(b)), torch.bucketize(0.5, torch.tensor(b)))
+    a, t = np.array([[1, 5, 2], [7, 2, 1]]), np.array([2, 7, 9])
+    for invert in (False, True):
+        for unique in (False, True):
+            _same(ember.isin(ember.tensor(a), ember.tensor(t), invert=invert, assume_unique=unique and invert),
+                  torch.isin(torch.tensor(a), torch.tensor(t), invert=invert, assume_unique=unique and invert))
+    _same(ember.isin(ember.tensor(a), 2), torch.isin(torch.tensor(a), 2))
+    _same(ember.isin(7, ember.tensor(t)), torch.isin(7, torch.tensor(t)))
+    seq, sorter = np.array([5.0, 1.0, 3.0]), np.array([1, 2, 0])
+    _same(ember.searchsorted(ember.tensor(seq), ember.tensor([2.0, 5.0]), sorter=ember.tensor(sorter), right=True),
+          torch.searchsorted(torch.tensor(seq), torch.tensor([2.0, 5.0]), sorter=torch.tensor(sorter), right=True))
+    with pytest.raises(ValueError, match="bucketize: boundaries must be 1-D"):
+        ember.bucketize(ember.tensor([1.0]), ember.ones(2, 2))
+
+
+@pytest.mark.parametrize("x, kwargs", [
+    (_randn(50), {"bins": 7}),
+    (_randn(4, 6), {"bins": 3, "range": (-1.0, 0.5)}),
+    (_randn(30), {"bins": np.array([-2.0, -0.5, 0.0, 0.1, 3.0])}),
+    (_randn(30), {"bins": 4, "weight": RNG.random(30), "density": True}),
+    (np.ones(4), {"bins": 3}),
+    (np.zeros(0), {"bins": 2}),
+    (np.array([1.0, np.nan, 2.0]), {"bins": 2, "range": (0.0, 3.0)}),
+    (np.array([0.0, 1.0, 2.0, 3.0]), {"bins": 3}),  # points on the edges; the last edge belongs to the last bin
+], ids=["data_range", "range", "edges", "weighted_density", "one_point", "empty", "nan", "on_edges"])
+def test_histogram_matches_pytorch(x, kwargs):
+    def convert(to, value):
+        return to(value) if isinstance(value, np.ndarray) else value
+
+    ours = ember.histogram(ember.tensor(x), **{k: convert(ember.tensor, v) for k, v in kwargs.items()})
+    theirs = torch.histogram(torch.tensor(x), **{k: convert(torch.tensor, v) for k, v in kwargs.items()})
+    _same(ours.hist, theirs.hist)
+    _same(ours.bin_edges, theirs.bin_edges)
+
+
+def test_histogramdd_matches_pytorch_and_float32_stays_float32():
+    x, w = _randn(3, 10, 2).astype(np.float32), RNG.random((3, 10)).astype(np.float32)
+    for kwargs in [{"bins": 3}, {"bins": [2, 4], "density": True}, {"bins": [3, 2], "range": [-1.0, 1.0, -2.0, 0.0]}]:
+        ours = ember.histogramdd(ember.tensor(x), weight=ember.tensor(w), **kwargs)
+        theirs = torch.histogramdd(torch.tensor(x), weight=torch.tensor(w), **kwargs)
+        _same(ours.hist, theirs.hist, rtol=1e-5, atol=1e-6)
+        for a, b in zip(ours.bin_edges, theirs.bin_edges):
+            _same(a, b, rtol=1e-6)
+    edges = [ember.tensor([-3.0, 0.0, 3.0]), ember.tensor([-3.0, 3.0])]
+    ours = ember.histogramdd(ember.tensor(x.astype(np.float64)), bins=edges)
+    torch_edges = [torch.tensor([-3.0, 0.0, 3.0], dtype=torch.float64), torch.tensor([-3.0, 3.0], dtype=torch.float64)]
+    theirs = torch.histogramdd(torch.tensor(x.astype(np.float64)), bins=torch_edges)
+    _same(ours.hist, theirs.hist)
+
+
+def test_std_mean_and_var_mean_default_to_pytorchs_correction():
+    x = _randn(3, 5)
+    for fn, reference in ((ember.std_mean, torch.std_mean), (ember.var_mean, torch.var_mean)):
+        for ours, theirs in zip(fn(ember.tensor(x), 1), reference(torch.tensor(x), 1)):
+            _same(ours, theirs)
+    with pytest.raises(TypeError, match="std_mean: give one of unbiased= and correction="):
+        ember.std_mean(ember.tensor(x), 1, True, correction=0)
+
+
+def test_multi_dot_multiplies_in_the_cheapest_order():
+    a, b, c = ember.ones(10, 100), ember.ones(100, 5), ember.ones(5, 50)
+    seen = []
+    from ember.ops import dispatch
+
+    apply = dispatch.apply
+
+    def spy(op, inputs, *args):
+        seen.append((op.name, [tuple(t.shape) for t in inputs]))
+        return apply(op, inputs, *args)
+
+    dispatch.apply = spy
+    try:
+        out = ember.linalg.multi_dot([a, b, c])
+    finally:
+        dispatch.apply = apply
+    # (a @ b) @ c costs 10*100*5 + 10*5*50 = 7,500 multiply-adds; a @ (b @ c) would cost 75,000
+    assert [s for name, s in seen if name == "matmul"] == [[(10, 100), (100, 5)], [(10, 5), (5, 50)]]
+    np.testing.assert_allclose(out.numpy(), np.full((10, 50), 500.0))
+
+
+def test_jit_traces_the_new_functions():
+    def step(x, y, w):
+        hist = ember.histogram(x.flatten(), 4, range=(-3.0, 3.0)).hist
+        return (ember.addmv(y, x, w, beta=0.5).sum() + ember.trapezoid(x).sum() + ember.gradient(x)[1].sum()
+                + F.pdist(x).sum() + ember.cov(x).trace() + ember.kron(w, w).sum() + hist.sum()
+                + ember.var_mean(x, 0)[0].sum() + ember.isin(x, y).sum())
+
+    x, y, w = (ember.tensor(_randn(*s).astype(np.float32)) for s in ((3, 4), (3,), (4,)))
+    fast = ember.jit(step)
+    for _ in range(2):
+        np.testing.assert_allclose(fast(x, y, w).numpy(), step(x, y, w).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ember.mv(ember.ones(2, 3), ember.ones(4)), r"mv: the matrix of shape \[2, 3\] and the vector of shape"),
+    (lambda: ember.addcdiv(ember.ones(2), ember.tensor([1, 2]), ember.tensor([3, 4])), "addcdiv: integer division"),
+    (lambda: ember.vdot(ember.ones(2), ember.ones(3)), r"vdot: the vectors differ in size, shapes \[2\] and \[3\]"),
+    (lambda: ember.inner(ember.ones(2, 3), ember.ones(2)), r"inner: the last dimensions differ"),
+    (lambda: ember.trace(ember.ones(2, 2, 2)), r"trace: the input must be 2-D, got shape \[2, 2, 2\]"),
+    (lambda: ember.linalg.multi_dot([ember.ones(2, 3), ember.ones(4, 2)]), r"multi_dot: tensors 0 and 1"),
+    (lambda: ember.linalg.multi_dot([ember.ones(2, 3)]), "multi_dot: expects at least two"),
+    (lambda: ember.chain_matmul(ember.ones(2, 3), ember.ones(3)), r"chain_matmul: matrix 1 must be 2-D"),
+    (lambda: ember.renorm(ember.ones(2, 2), 0, 0, 1.0), "renorm: p must be positive"),
+    (lambda: ember.renorm(ember.ones(3), 2, 0, 1.0), r"renorm: expects a tensor of at least 2 dimensions"),
+    (lambda: ember.cov(ember.ones(2, 2, 2)), r"cov: expects a 1-D or 2-D tensor"),
+    (lambda: ember.cov(ember.ones(2, 3), fweights=ember.tensor([1.0, 2.0, 3.0])), "cov: fweights must have an integer"),
+    (lambda: ember.cov(ember.ones(2, 3), aweights=ember.ones(2)), r"cov: aweights must be 1-D with one weight"),
+    (lambda: ember.cov(ember.ones(2, 3), fweights=ember.tensor([1, -2, 3])), "cov: fweights must be non-negative"),
+    (lambda: ember.gradient(ember.ones(2), edge_order=2), r"gradient: dimension 0 .* needs at least"),
+    (lambda: ember.gradient(ember.ones(3, 3), spacing=[1.0]), "gradient: spacing has 1 entries for 2"),
+    (lambda: ember.gradient(ember.ones(3), edge_order=3), "gradient: edge_order must be 1 or 2"),
+    (lambda: ember.trapezoid(ember.ones(3), ember.ones(4)), "trapezoid: x has 4 points but y has 3"),
+    (lambda: ember.trapezoid(ember.ones(3), ember.ones(3), dx=1.0), "trapezoid: give x or dx"),
+    (lambda: ember.histogram(ember.tensor([1, 2]), 3), "histogram: expects a floating-point tensor, got int64"),
+    (lambda: ember.histogram(ember.ones(3), 3, range=(2.0, 1.0)), "histogram: min should not exceed max"),
+    (lambda: ember.histogram(ember.tensor([1.0, float("nan")]), 2), "histogram: the data's range"),
+    (lambda: ember.histogram(ember.ones(3), ember.tensor([1.0, 0.0])), "histogram: bin edges must increase"),
+    (lambda: ember.histogramdd(ember.ones(4, 2), [2, 3, 4]), "histogramdd: 3 bin specifications for points of 2"),
+    (lambda: ember.histogramdd(ember.ones(4, 2), 2, weight=ember.ones(3)), r"histogramdd: weight of shape \[3\]"),
+    (lambda: F.pdist(ember.ones(2, 2, 2)), r"pdist: expects a 2-D tensor .*\[2, 2, 2\]"),
+    (lambda: ember.cdist(ember.ones(2, 2), ember.ones(2, 2), compute_mode="fast"), "cdist: compute_mode must be"),
+    (lambda: ember.nuclear_norm(ember.ones(2, 2, 2)), r"nuclear_norm: expects a 2-D tensor"),
+    (lambda: ember.frobenius_norm(ember.ones(2, 2, 2), (0, 1, 2)), "frobenius_norm: dim names at most 2"),
+    (lambda: ember.linalg.vander(ember.ones(3), N=1), "linalg.vander: N must be at least 2"),
+    (lambda: ember.vander(ember.ones(2, 2)), r"vander: the input must be 1-D"),
+])
+def test_errors_name_the_function_and_what_was_given(call, message):
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert re.search(message, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("p", [3.0, 1.5, 0.5, -1.0])
+def test_norms_of_zero_vectors_and_zero_elements_have_pytorchs_gradients(p):
+    # A zero distance (and a zero element for p < 1) gave NaN through the power's derivative at 0
+    x = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, -1.0]])
+    calls = [
+        (lambda t: ember.norm(t, p, dim=1), lambda t: torch.norm(t, p, dim=1)),
+        (lambda t: F.pdist(t, p), lambda t: torch.nn.functional.pdist(t, p)),
+        (lambda t: ember.cdist(t, t, p), lambda t: torch.cdist(t, t, p)),
+        (lambda t: ember.dist(t[0], t[1], p), lambda t: torch.dist(t[0], t[1], p)),
+    ] if p > 0 else [(lambda t: ember.norm(t, p, dim=1), lambda t: torch.norm(t, p, dim=1))]
+    for ours, theirs in calls:
+        a, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, expected = ours(a), theirs(t)
+        _same(out, expected)
+        out.sum().backward()
+        expected.sum().backward()
+        assert np.isfinite(a.grad.numpy()).all()
+        _same(a.grad, t.grad)
