@@ -8,7 +8,10 @@
 from ember.tensor import Tensor  # first: it loads the op library
 from ember import tensor_attach  # then autograd (which installs the op dispatch) and Tensor's methods from above
 from ember import ops
-from ember.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.autograd import (
+    enable_grad, grad, is_anomaly_check_nan_enabled, is_anomaly_enabled, is_grad_enabled, no_grad,
+    set_anomaly_enabled, set_grad_enabled,
+)
 from ember.backend import (
     Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int32, int64,
     promote_types, set_default_dtype, tune_malloc, uint8,
