@@ -104,3 +104,38 @@ def test_nan_in_a_custom_function_backward_names_it():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     with ember.autograd.detect_anomaly(), pytest.raises(RuntimeError, match="holds NaN"):
         Bad.apply(x).sum().backward()
+
+
+def test_the_error_names_the_line_that_called_the_op():
+    x = ember.tensor([0.0], requires_grad=True)
+    with ember.autograd.detect_anomaly():
+        y = x.sqrt()  # the line the error names
+        line = __import__("inspect").currentframe().f_lineno - 1
+        with pytest.raises(RuntimeError, match=rf"called at .*test_autograd_anomaly.py:{line} in "):
+            (y * 0.0).sum().backward()
+
+
+@pytest.mark.parametrize("order", ["anomaly first", "autocast first", "inside autocast"])
+def test_anomaly_and_autocast_regions_in_any_order_restore_the_tape_apply(order):
+    from ember.ops import dispatch
+
+    plain = dispatch.apply
+    x = ember.ones(4, 4, requires_grad=True)
+    if order == "anomaly first":
+        ember.set_anomaly_enabled(True)
+        with ember.autocast("cpu"):
+            assert (x @ x).dtype == ember.bfloat16
+            ember.set_anomaly_enabled(False)
+    elif order == "autocast first":
+        with ember.autocast("cpu"):
+            ember.set_anomaly_enabled(True)
+            y = x @ x
+            assert y.dtype == ember.bfloat16 and y.node.op.__class__.__name__ == "_Checked"
+        ember.set_anomaly_enabled(False)
+    else:
+        with ember.autocast("cpu"):
+            with ember.autograd.detect_anomaly():
+                assert (x @ x).dtype == ember.bfloat16
+            assert (x @ x).node.op.__class__.__name__ == "Op"
+    assert dispatch.apply is plain
+    assert (x @ x).dtype == ember.float32 and (x @ x).node.op.__class__.__name__ == "Op"

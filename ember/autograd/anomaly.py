@@ -1,9 +1,11 @@
 """Anomaly detection (``torch.autograd.detect_anomaly``): while it is on, a backward raises as soon as an op's
-backward computes a gradient holding NaN, naming the op, the input and the op's input shapes and dtypes.
+backward computes a gradient holding NaN, naming the op, the input, the op's input shapes and dtypes and, for an op
+recorded while it was on, the line of the user's code that called it.
 
-It costs nothing while off: turning it on swaps the tape's node order (``tape.set_order_hook``) for one that wraps
-each node's op record in ``_Checked``, whose vjp and array rule check what they return; turning it off swaps the
-plain order back.
+It costs nothing while off. Turning it on swaps the tape's node order (``tape.set_order_hook``) for one that wraps
+each node's op record in ``_Checked``, whose vjp and array rule check what they return, and puts ``_recording_apply``
+under ``dispatch.apply`` (below ``ember.autocast``'s, when a region is open), which wraps the op record of each node
+it records, with the caller's line; turning it off swaps both back.
 
 >>> with ember.autograd.detect_anomaly():
 ...     loss = model(x).sum(); loss.backward()
@@ -12,10 +14,12 @@ plain order back.
 from __future__ import annotations
 
 import functools
-import threading
+import os
+import sys
 
 from ember.autograd import tape
 from ember.backend.devices import array_module
+from ember.ops import autocast, dispatch
 from ember.sparse import RowSparse
 
 __all__ = ["detect_anomaly", "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "set_anomaly_enabled",
@@ -23,7 +27,8 @@ __all__ = ["detect_anomaly", "is_anomaly_check_nan_enabled", "is_anomaly_enabled
 
 _enabled = False
 _check_nan = True
-_lock = threading.Lock()
+_below = None  # the apply _recording_apply hands calls to while installed
+_EMBER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def is_anomaly_enabled() -> bool:
@@ -39,9 +44,47 @@ def is_anomaly_check_nan_enabled() -> bool:
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     """Turn anomaly detection on or off for the process (``torch.set_anomaly_enabled``)."""
     global _enabled, _check_nan
-    with _lock:
+    with autocast._lock:  # (autocast swaps dispatch.apply under it too)
         _enabled, _check_nan = bool(enabled), bool(check_nan)
-        tape.set_order_hook(_checked_order if _enabled and _check_nan else None)
+        on = _enabled and _check_nan
+        tape.set_order_hook(_checked_order if on else None)
+        _install_recording(on)
+
+
+def _install_recording(on: bool) -> None:
+    """Put ``_recording_apply`` right above the tape's apply, or take it out (wherever autocast left it)."""
+    global _below
+    region_open = dispatch.apply is autocast.autocast_apply  # autocast hands calls to its saved apply
+    top = autocast._tape_apply if region_open else dispatch.apply
+    if on and top is not _recording_apply:
+        _below, top = top, _recording_apply
+    elif not on and top is _recording_apply:
+        top = _below
+    else:  # already in place, or out of reach under another wrapper (it then only passes calls on)
+        return
+    if region_open:
+        autocast._tape_apply = top
+    else:
+        dispatch.apply = top
+
+
+def _caller() -> str:
+    """``file:line in function`` of the innermost frame outside Ember: where the user called the op."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_EMBER):
+        frame = frame.f_back
+    if frame is None:
+        return "Ember's own code"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _recording_apply(op, inputs, attrs=None):
+    """The tape's apply, then the recorded node's op record wrapped with the caller's line."""
+    out = _below(op, inputs, attrs)
+    node = getattr(out, "node", None)
+    if node.__class__ is tape.Node and node.op is op and _enabled:
+        node.op = _Checked(op, node, _caller())
+    return out
 
 
 class detect_anomaly:  # noqa: N801  (PyTorch's name)
@@ -113,8 +156,9 @@ def _nan_in(grad) -> bool:
 class _Checked:
     """An op record whose vjp and array rule check the gradients they return for NaN; anything else is the op's."""
 
-    def __init__(self, op, node):
+    def __init__(self, op, node, where: str | None = None):
         self._op = op
+        self._where = where
         self._shapes = ", ".join(f"{t.dtype}{list(t.shape)}" for t in node.inputs)
         vjp, rule = op.vjp, op.rule
         self.vjp = lambda ctx, *grads: self._check(vjp(ctx, *grads))
@@ -128,8 +172,9 @@ class _Checked:
             for i, g in enumerate(grads):
                 if _nan_in(g):
                     data = getattr(g, "array", getattr(g, "values", g))
+                    where = f", called at {self._where}" if self._where else ""
                     raise RuntimeError(
                         f"backward: the gradient {self._op.name}'s backward computed for its input {i} "
                         f"({data.dtype}{list(data.shape)}) holds NaN values; the forward {self._op.name} took "
-                        f"({self._shapes}) (ember.autograd.detect_anomaly is on)")
+                        f"({self._shapes}){where} (ember.autograd.detect_anomaly is on)")
         return grads
