@@ -169,23 +169,40 @@ def test_seed_and_initial_seed():
     assert ember.seed() != ember.seed()
 
 
-def test_num_threads_set_blas_onednn_and_the_runtime():
+@pytest.fixture
+def thread_settings():
+    """Put the thread settings back as they were, unset (the process's own) included."""
+    from ember.backend import blas_threads, onednn, runtime_flags
+
+    saved = (runtime_flags._threads, runtime_flags._interop_threads, onednn.threads(), onednn._blas_before,
+             blas_threads.outside_regions())
+    yield
+    runtime_flags._threads, runtime_flags._interop_threads, _, onednn._blas_before, _ = saved
+    onednn.set_threads(saved[2])
+    blas_threads.set_outside_regions(saved[4])
+
+
+def test_num_threads_set_blas_onednn_and_the_runtime(thread_settings, monkeypatch):
     from ember.backend import blas_threads, onednn
     from ember.runtime import parallel
 
-    before, interop = ember.get_num_threads(), ember.get_num_interop_threads()
-    try:
-        ember.set_num_threads(1)
-        assert ember.get_num_threads() == 1 and parallel.num_threads() == 1 and onednn.threads() == 1
-        if blas_threads.available():
-            assert blas_threads.outside_regions() == 1
-        ember.set_num_threads(2)
-        assert ember.get_num_threads() == 2 and parallel.num_threads() == 2
-        ember.set_num_interop_threads(3)
-        assert ember.get_num_interop_threads() == 3
-    finally:
-        ember.set_num_threads(before)
-        ember.set_num_interop_threads(interop)
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert ember.get_num_threads() == parallel.num_threads() == 5 == ember.get_num_interop_threads()
+    ember.set_num_threads(1)
+    assert ember.get_num_threads() == 1 and parallel.num_threads() == 1 and onednn.threads() == 1
+    if blas_threads.available():
+        assert blas_threads.outside_regions() == 1
+    ember.set_num_threads(2)
+    assert ember.get_num_threads() == 2 and parallel.num_threads() == 2
+    ember.set_num_interop_threads(3)
+    assert ember.get_num_interop_threads() == 3
+    if blas_threads.available():  # while oneDNN holds the cores OpenBLAS stays on one thread, then gets the count
+        onednn._blas_before = 4
+        blas_threads.set_outside_regions(1)
+        ember.set_num_threads(3)
+        assert blas_threads.outside_regions() == 1 and onednn.threads() == 3
+        onednn.release_cores()
+        assert blas_threads.outside_regions() == 3
     for bad in (0, -1, 1.5, True):
         with pytest.raises(RuntimeError, match="set_num_threads"):
             ember.set_num_threads(bad)

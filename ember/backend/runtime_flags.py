@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from ember.backend import blas_threads, onednn
+from ember.backend import onednn
 
 __all__ = [
     "are_deterministic_algorithms_enabled", "get_float32_matmul_precision", "get_num_interop_threads",
@@ -52,15 +52,16 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(count: int) -> None:
-    """Compute on ``count`` threads (``torch.set_num_threads``): the OpenBLAS products' thread count (outside the
-    compiled steps' one-thread regions), oneDNN's convolutions' and products' thread count, and the threads a
-    compiled step or a large optimizer update splits its work over (``ember.runtime.parallel``).
+    """Compute on ``count`` threads (``torch.set_num_threads``): oneDNN's convolutions' and products' thread count,
+    the OpenBLAS products' (outside the compiled steps' one-thread regions; once oneDNN has run, OpenBLAS stays on
+    one thread beside it and gets ``count`` back with ``onednn.release_cores``), and the threads a compiled step or
+    a large optimizer update splits its work over (``ember.runtime.parallel``).
 
     >>> ember.set_num_threads(1)   # everything on the calling thread
     """
     global _threads
     _threads = _positive("set_num_threads", count)
-    blas_threads.set_outside_regions(count)
+    onednn.set_blas_threads(count)
     onednn.set_threads(count)
 
 
