@@ -196,3 +196,23 @@ def test_defaults_match_torch():
         ours, theirs = getattr(optim, name)(w).defaults, getattr(torch.optim, name)(t).defaults
         for key, value in ours.items():
             assert theirs[key] == value, (name, key)
+
+
+@pytest.mark.parametrize("dtype,atol", [("float16", 5e-3), ("bfloat16", 4e-2), ("float64", 1e-12)])
+@pytest.mark.parametrize("name,shapes", [("Adafactor", ADAFACTOR_SHAPES[:3]), ("Muon", MUON_SHAPES)])
+def test_other_float_dtypes_step_as_torch_within_a_few_of_their_steps(name, shapes, dtype, atol):
+    # float16 and bfloat16 agree within a few of their rounding steps (PyTorch's half-precision kernels round
+    # some sums differently), float64 to rounding
+    rng = np.random.default_rng(2)
+    ours = [ember.ones(*s, dtype=dtype, requires_grad=True) for s in shapes]
+    theirs = [torch.ones(*s, dtype=getattr(torch, dtype), requires_grad=True) for s in shapes]
+    opt, ref = getattr(optim, name)(ours, lr=0.1), getattr(torch.optim, name)(theirs, lr=0.1)
+    for _ in range(5):
+        for p, t in zip(ours, theirs):
+            g = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad, t.grad = ember.tensor(g).to(dtype), torch.tensor(g).to(getattr(torch, dtype))
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        assert p.dtype == getattr(ember, dtype)
+        np.testing.assert_allclose(p.double().detach().numpy(), t.double().detach().numpy(), atol=atol)

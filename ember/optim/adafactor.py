@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+import ml_dtypes
 
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
@@ -16,7 +16,13 @@ __all__ = ["Adafactor", "adafactor_update"]
 
 
 def lerp_(start, end, weight: float) -> None:
-    """``start`` moved ``weight`` of the way to ``end``, in place, in PyTorch's two-sided form (the same bits)."""
+    """``start`` moved ``weight`` of the way to ``end``, in place, in PyTorch's two-sided form (the same bits);
+    float16 and bfloat16 in float32, rounded once, as PyTorch computes them."""
+    if start.dtype.itemsize < 4:
+        wide = start.astype("float32")
+        lerp_(wide, end.astype("float32"), weight)
+        start[...] = wide.astype(start.dtype)
+        return
     kind = start.dtype.type
     if weight < 0.5:
         start += kind(weight) * (end - start)
@@ -52,7 +58,7 @@ def adafactor_update(param, grad, state: dict, *, lr: float = 1e-2, beta2_decay:
         grad = xp.negative(grad)
     eps1, eps2 = eps
     if eps1 is None:
-        eps1 = float(np.finfo(param.dtype).eps)
+        eps1 = float(ml_dtypes.finfo(param.dtype).eps)  # (NumPy's finfo does not know bfloat16)
     kind = param.dtype.type
     state["step"] += 1
     step = float(state["step"])

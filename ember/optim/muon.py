@@ -82,9 +82,15 @@ def muon_update(param, grad, state: dict, *, lr: float = 1e-3, weight_decay: flo
     else:
         direction = buf
     orthogonal = newton_schulz(direction, ns_coefficients, ns_steps, eps)
-    kind = param.dtype.type
-    param *= kind(1.0 - lr * weight_decay)
-    param -= (orthogonal * np.float32(_adjusted_lr(lr, adjust_lr_fn, param.shape))).astype(param.dtype, copy=False)
+    # PyTorch's arithmetic: in float64 for float64, else in float32, each result rounded once to the parameter's dtype
+    work = np.float64 if param.dtype == np.float64 else np.float32
+    step = orthogonal.astype(work, copy=False) * work(_adjusted_lr(lr, adjust_lr_fn, param.shape))
+    if param.dtype == work:
+        param *= work(1.0 - lr * weight_decay)
+        param -= step
+    else:  # float16, bfloat16
+        decayed = (param.astype(work) * work(1.0 - lr * weight_decay)).astype(param.dtype)
+        param[...] = (decayed.astype(work) - step).astype(param.dtype)
 
 
 class Muon(Optimizer):
