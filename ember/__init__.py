@@ -14,7 +14,7 @@ from ember.autograd import (
 )
 from ember.backend import (
     Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int32, int64,
-    promote_types, set_default_dtype, tune_malloc, uint8,
+    promote_types, tune_malloc, uint8,
 )
 from ember.backend.printing import get_printoptions, set_printoptions
 from ember.backend.runtime_flags import (
@@ -39,7 +39,7 @@ from ember.checkpoint import load, save
 from ember import nn
 from ember import graph, passes, runtime
 from ember.jit import jit
-from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, typename
+from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember import embedding
 from ember import cuda
 from ember import utils

@@ -1,5 +1,5 @@
-"""PyTorch's top-level helpers for dtypes, shapes and objects: ``result_type``, ``broadcast_shapes``,
-``broadcast_tensors`` and ``typename``.
+"""PyTorch's top-level helpers for dtypes, shapes and objects: ``set_default_dtype``, ``result_type``,
+``broadcast_shapes``, ``broadcast_tensors`` and ``typename``.
 
 >>> a, b = ember.broadcast_tensors(ember.ones(2, 1), ember.ones(3))
 >>> a.shape, ember.broadcast_shapes((2, 1), (3,))
@@ -10,11 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import traced_state
 from ember.backend import dtypes
 from ember.ops import broadcast_to
 from ember.ops.dispatch import TensorLike
 
-__all__ = ["broadcast_shapes", "broadcast_tensors", "result_type", "typename"]
+__all__ = ["broadcast_shapes", "broadcast_tensors", "result_type", "set_default_dtype", "typename"]
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (a floating dtype: float32, float64, float16 or bfloat16) the default floating dtype, as
+    ``torch.set_default_dtype``: ``tensor(1.0)``, ``zeros``, ``rand``, ``arange`` with a float step, layers'
+    parameters and integer tensors mixed with Python floats then use it. ``ember.jit`` traces made under another
+    default are traced again (``ember.backend.set_default_dtype`` alone does not tell them).
+
+    >>> ember.set_default_dtype(ember.float64); ember.tensor(1.0).dtype
+    dtype('float64')
+    """
+    dtypes.set_default_dtype(dtype)
+    traced_state.changed()
 
 
 def _python_dtype(value) -> np.dtype:

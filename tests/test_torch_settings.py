@@ -372,3 +372,17 @@ def test_typename_matches_torch():
     assert ember.typename(np.float64) == "numpy.float64"
     assert ember.typename(nn.Linear(1, 1)) == "ember.nn.layers.linear.Linear"
     assert ember.typename(ember.typename) == "ember.torch_runtime.typename"
+
+
+def test_a_jit_trace_made_under_another_default_dtype_is_traced_again(default_dtype):
+    @ember.jit
+    def f(x):
+        return x.sum() + ember.ones(2) * 0.5
+
+    x = ember.ones(3, dtype=ember.int64)
+    assert f(x).dtype == ember.float32 and f(x).dtype == ember.float32
+    default_dtype("float64")
+    assert f(x).dtype == ember.float64 == (x.sum() + ember.ones(2) * 0.5).dtype
+    assert f.traces == 2
+    default_dtype("float32")
+    assert f(x).dtype == ember.float32 and f.traces == 2  # the first trace serves again
