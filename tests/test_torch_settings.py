@@ -386,3 +386,11 @@ def test_a_jit_trace_made_under_another_default_dtype_is_traced_again(default_dt
     assert f.traces == 2
     default_dtype("float32")
     assert f(x).dtype == ember.float32 and f.traces == 2  # the first trace serves again
+
+
+def test_a_summarized_print_chooses_its_format_from_the_shown_elements_as_torch():
+    hidden = np.arange(3000, dtype=np.float32).reshape(30, 100)
+    hidden[15, 50] = 1e-7  # not shown: PyTorch's format ignores it
+    ramp = np.linspace(0, 1, 5000).astype(np.float32)
+    for array in (hidden, ramp):
+        assert repr(ember.tensor(array)) == _torch_repr(torch.tensor(array))

@@ -83,6 +83,15 @@ def _scientific(array: np.ndarray, precision: int):
     return lambda v: f"{v:.{precision}e}".rjust(width)
 
 
+def _edges(array: np.ndarray, edgeitems: int) -> np.ndarray:
+    """The elements a summarized print shows (``edgeitems`` at each end of each axis): PyTorch chooses the format
+    from them alone, and a large tensor's print reads no more."""
+    for axis, size in enumerate(array.shape):
+        if size > 2 * edgeitems:
+            array = np.take(array, np.r_[0:edgeitems, size - edgeitems:size], axis=axis)
+    return array
+
+
 def format_array(array: np.ndarray, prefix: str) -> str:
     """The values of ``array`` (on the CPU) as ``Tensor.__repr__`` writes them after ``prefix``."""
     threshold = _options["threshold"]
@@ -93,9 +102,10 @@ def format_array(array: np.ndarray, prefix: str) -> str:
         text = np.array2string(array, **kwargs)
     else:
         precision = _options["precision"]
-        integral, scientific = _float_style(array)
+        shown = _edges(array, kwargs["edgeitems"]) if array.size > kwargs["threshold"] else array
+        integral, scientific = _float_style(shown)
         if scientific:
-            text = np.array2string(array, formatter={"float_kind": _scientific(array, precision)}, **kwargs)
+            text = np.array2string(array, formatter={"float_kind": _scientific(shown, precision)}, **kwargs)
         else:
             text = np.array2string(array, precision=precision, floatmode="maxprec" if integral else "fixed",
                                    suppress_small=True, **kwargs)
