@@ -389,8 +389,8 @@ def test_a_jit_trace_made_under_another_default_dtype_is_traced_again(default_dt
 
 
 def test_a_summarized_print_chooses_its_format_from_the_shown_elements_as_torch():
-    hidden = np.arange(3000, dtype=np.float32).reshape(30, 100)
-    hidden[15, 50] = 1e-7  # not shown: PyTorch's format ignores it
+    hidden = np.linspace(1, 2, 3000).astype(np.float32).reshape(30, 100)
+    hidden[15, 50] = 1e-7  # not shown: PyTorch's format ignores it (all of it would be scientific)
     ramp = np.linspace(0, 1, 5000).astype(np.float32)
     for array in (hidden, ramp):
         assert repr(ember.tensor(array)) == _torch_repr(torch.tensor(array))
