@@ -19,6 +19,7 @@ def anomaly_off():
 
 def test_switches_match_torch():
     assert ember.is_anomaly_enabled() == torch.is_anomaly_enabled() is False
+    assert ember.is_anomaly_check_nan_enabled() == torch.is_anomaly_check_nan_enabled() is True
     with ember.autograd.detect_anomaly(), torch.autograd.detect_anomaly():
         assert ember.is_anomaly_enabled() == torch.is_anomaly_enabled() is True
         assert ember.is_anomaly_check_nan_enabled() == torch.is_anomaly_check_nan_enabled() is True
@@ -26,6 +27,11 @@ def test_switches_match_torch():
             assert ember.is_anomaly_check_nan_enabled() == torch.is_anomaly_check_nan_enabled() is False
         assert ember.is_anomaly_check_nan_enabled()
     assert ember.is_anomaly_enabled() == torch.is_anomaly_enabled() is False
+    ember.set_anomaly_enabled(False, check_nan=False)
+    torch.set_anomaly_enabled(False, check_nan=False)
+    assert ember.is_anomaly_check_nan_enabled() == torch.is_anomaly_check_nan_enabled() is False
+    ember.set_anomaly_enabled(False)
+    torch.set_anomaly_enabled(False)
     ember.autograd.set_detect_anomaly(True)
     assert ember.is_anomaly_enabled()
     with ember.autograd.set_detect_anomaly(False):

@@ -37,8 +37,9 @@ def is_anomaly_enabled() -> bool:
 
 
 def is_anomaly_check_nan_enabled() -> bool:
-    """Whether anomaly detection checks gradients for NaN (``torch.is_anomaly_check_nan_enabled``)."""
-    return _enabled and _check_nan
+    """Whether anomaly detection, while on, checks gradients for NaN (``torch.is_anomaly_check_nan_enabled``; as
+    PyTorch's, it reads the setting whether or not detection is on)."""
+    return _check_nan
 
 
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
