@@ -24,7 +24,8 @@ def _words(bit_generator: np.random.PCG64) -> np.ndarray:
                     np.uint64)
 
 
-_stream = _words(np.random.PCG64(_generator.bit_generator.random_raw(2)))
+# seeded as manual_seed seeds it, so that manual_seed(initial_seed()) starts both streams over
+_stream = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
 
 
 def manual_seed(seed: int) -> None:

@@ -394,3 +394,16 @@ def test_a_summarized_print_chooses_its_format_from_the_shown_elements_as_torch(
     ramp = np.linspace(0, 1, 5000).astype(np.float32)
     for array in (hidden, ramp):
         assert repr(ember.tensor(array)) == _torch_repr(torch.tensor(array))
+
+
+def test_manual_seed_of_the_initial_seed_starts_a_fresh_process_over():
+    import subprocess
+    import sys
+
+    code = ("import ember\n"
+            "x = ember.ones(1000)\n"
+            "first = ember.rand(4).tolist(), ember.nn.functional.dropout(x, 0.5).tolist()\n"
+            "ember.manual_seed(ember.initial_seed())\n"
+            "print(first == (ember.rand(4).tolist(), ember.nn.functional.dropout(x, 0.5).tolist()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
