@@ -8,11 +8,21 @@
 from ember.tensor import Tensor  # first: it loads the op library
 from ember import tensor_attach  # then autograd (which installs the op dispatch) and Tensor's methods from above
 from ember import ops
-from ember.autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
-from ember.backend import (
-    Device, bfloat16, bool_, cuda_is_available, float16, float32, float64, int32, int64, result_type, tune_malloc,
-    uint8,
+from ember.autograd import (
+    enable_grad, grad, is_anomaly_check_nan_enabled, is_anomaly_enabled, is_grad_enabled, no_grad,
+    set_anomaly_enabled, set_grad_enabled,
 )
+from ember.backend import (
+    Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int32, int64,
+    promote_types, tune_malloc, uint8,
+)
+from ember.backend.printing import get_printoptions, set_printoptions
+from ember.backend.runtime_flags import (
+    are_deterministic_algorithms_enabled, get_float32_matmul_precision, get_num_interop_threads, get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision, set_flush_denormal,
+    set_num_interop_threads, set_num_threads, use_deterministic_algorithms,
+)
+from ember.grad_mode import is_inference_mode_enabled
 from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
 from ember.creation import (
     arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, multinomial, normal,
@@ -24,7 +34,7 @@ from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level A
 from ember.ops import __all__ as _ops_all
 from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
 from ember import linalg, special
-from ember.random import get_rng_state, manual_seed, set_rng_state
+from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember import amp, optim
 from ember.sparse import RowSparse
 from ember import data, metrics
@@ -36,6 +46,7 @@ from ember.nn.layers.rrelu import rrelu
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)
+from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember import embedding
 from ember import cuda
 from ember import utils

@@ -7,8 +7,9 @@ import operator
 import numpy as np
 
 from ember import random as _random
+from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, device_of, move
-from ember.backend.dtypes import DEFAULT_FLOAT, DEFAULT_INT, FLOATING, as_dtype
+from ember.backend.dtypes import DEFAULT_INT, FLOATING, as_dtype
 from ember.grad_mode import no_grad, thread_mode
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast, promote
@@ -83,13 +84,13 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return _finish(np.zeros(_shape(shape), dtype), dtype, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return _finish(np.ones(_shape(shape), dtype), dtype, device, requires_grad)
 
 
@@ -97,7 +98,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     """A tensor filled with ``fill_value`` (dtype from the value when not given)."""
     if dtype is None:
         dtype = np.dtype(np.bool_) if isinstance(fill_value, bool) else (
-            DEFAULT_INT if isinstance(fill_value, int) else DEFAULT_FLOAT)
+            DEFAULT_INT if isinstance(fill_value, int) else _dtypes.DEFAULT_FLOAT)
     dtype = as_dtype(dtype)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
@@ -132,20 +133,20 @@ def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
+    """Evenly spaced values in [start, stop); int64 for integer arguments, else the default float dtype."""
     if stop is None:
         start, stop = 0, start
     if step == 0:
         raise ValueError("arange: step must not be zero")
     if dtype is None:
-        dtype = DEFAULT_INT if all(isinstance(v, int) for v in (start, stop, step)) else DEFAULT_FLOAT
+        dtype = DEFAULT_INT if all(isinstance(v, int) for v in (start, stop, step)) else _dtypes.DEFAULT_FLOAT
     dtype = as_dtype(dtype)
     return _finish(np.arange(start, stop, step).astype(dtype), dtype, device, requires_grad)
 
 
 def linspace(start: float, stop: float, num: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``num`` evenly spaced values from start to stop, both included."""
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return _finish(np.linspace(start, stop, num).astype(dtype), dtype, device, requires_grad)
 
 
@@ -176,12 +177,12 @@ def torch_range(start: float, end: float, step: float = 1, dtype=None, device=No
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n x m)."""
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return _finish(np.eye(n, m, dtype=dtype), dtype, device, requires_grad)
 
 
 def _float_dtype(name, dtype):
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     if dtype not in FLOATING:
         raise TypeError(f"{name}: needs a floating dtype, got {dtype}")
     return dtype

@@ -16,6 +16,7 @@ class ThreadMode(threading.local):
     leaves the others eager)."""
 
     grad_enabled = True
+    inference = False  # inside an inference_mode block (is_inference_mode_enabled)
     builder = None  # the Graph being built (autograd.set_graph_builder): autograd.apply appends nodes to it
 
 
@@ -111,3 +112,37 @@ def set_grad_enabled(mode: bool) -> GradMode:
     guard.preset = thread_mode.grad_enabled
     thread_mode.grad_enabled = mode
     return guard
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside an ``inference_mode`` block or function (``torch.is_inference_mode_enabled``)."""
+    return thread_mode.inference
+
+
+class InferenceMode:
+    """``inference_mode(mode)``: with ``mode`` true, ops are not recorded and ``is_inference_mode_enabled()`` is
+    True inside (a context manager and a decorator); with ``mode`` false only the latter is False inside."""
+
+    __slots__ = ("mode", "prev")
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+        self.prev = []  # (grad mode, inference mode) to restore per open block
+
+    def __enter__(self):
+        self.prev.append((thread_mode.grad_enabled, thread_mode.inference))
+        if self.mode:
+            thread_mode.grad_enabled = False
+        thread_mode.inference = self.mode
+
+    def __exit__(self, *exc):
+        thread_mode.grad_enabled, thread_mode.inference = self.prev.pop()
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        def wrapper(*args, **kwargs):
+            with InferenceMode(mode):
+                return fn(*args, **kwargs)
+
+        return functools.wraps(fn)(wrapper)

@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from ember.autograd import is_grad_enabled, no_grad, set_grad_enabled
 from ember.backend.dtypes import float16, float32, float64, int16, int32, int64
 from ember.creation import get_default_device, set_default_device
+from ember.grad_mode import InferenceMode
 
 __all__ = [
     "double", "float", "get_default_device", "half", "inference_mode", "int", "int16", "long", "set_default_device",
@@ -25,8 +25,9 @@ double = float64
 
 
 def inference_mode(mode=True):
-    """``torch.inference_mode``: ops are not recorded inside the block or the decorated function (Ember's
-    ``no_grad``; there is no separate inference tensor kind). ``inference_mode(False)`` changes nothing."""
+    """``torch.inference_mode``: ops are not recorded inside the block or the decorated function (as under
+    ``no_grad``; there is no separate inference tensor kind) and ``is_inference_mode_enabled()`` is True there.
+    ``inference_mode(False)`` leaves recording as it is."""
     if callable(mode):  # used as a bare decorator: @ember.inference_mode
-        return no_grad()(mode)
-    return no_grad() if mode else set_grad_enabled(is_grad_enabled())
+        return InferenceMode(True)(mode)
+    return InferenceMode(mode)

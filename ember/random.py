@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-_generator = np.random.default_rng()
+_initial_seed = int(np.random.SeedSequence().entropy) % 2**64  # as PyTorch: a fresh seed per process
+_generator = np.random.default_rng(_initial_seed)
 
 
 def _words(bit_generator: np.random.PCG64) -> np.ndarray:
@@ -23,14 +24,33 @@ def _words(bit_generator: np.random.PCG64) -> np.ndarray:
                     np.uint64)
 
 
-_stream = _words(np.random.PCG64(_generator.bit_generator.random_raw(2)))
+# seeded as manual_seed seeds it, so that manual_seed(initial_seed()) starts both streams over
+_stream = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
 
 
 def manual_seed(seed: int) -> None:
     """Seed Ember's global generators (initialisation, dropout, shuffling, ``rand``/``randn``)."""
-    global _generator
-    _generator = np.random.default_rng(int(seed))
-    _stream[...] = _words(np.random.PCG64(np.random.SeedSequence(int(seed)).spawn(1)[0]))
+    global _generator, _initial_seed
+    _initial_seed = int(seed)
+    _generator = np.random.default_rng(_initial_seed)
+    _stream[...] = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
+
+
+def seed() -> int:
+    """Seed the global generators from fresh OS entropy and return the seed (``torch.seed``).
+
+    >>> s = ember.seed(); ember.initial_seed() == s
+    True
+    """
+    fresh = int(np.random.SeedSequence().entropy) % 2**64
+    manual_seed(fresh)
+    return fresh
+
+
+def initial_seed() -> int:
+    """The seed the global generators were last seeded with (by ``manual_seed``, ``seed`` or at import), as
+    ``torch.initial_seed``."""
+    return _initial_seed
 
 
 def stream() -> np.ndarray:

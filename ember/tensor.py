@@ -12,8 +12,10 @@ import numpy as np
 
 from ember import ops as _ops
 from ember import traced_state
+from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
+from ember.backend.printing import format_array
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.indexing import ints_first
 from ember.ops.unknown_size import UnknownSize
@@ -40,9 +42,7 @@ def is_state(t) -> bool:
     return ref is not None and ref() is t
 
 
-_PYTHON_DEFAULTS = {
-    "f": np.dtype(np.float32), "i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_),
-}
+_PYTHON_DEFAULTS = {"i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_)}
 
 
 def _to_array(data, dtype, device: Device):
@@ -55,7 +55,8 @@ def _to_array(data, dtype, device: Device):
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}: {exc}") from exc
         if dtype is None:
-            dtype = _PYTHON_DEFAULTS.get(data.dtype.kind)
+            kind = data.dtype.kind
+            dtype = _dtypes.DEFAULT_FLOAT if kind == "f" else _PYTHON_DEFAULTS.get(kind)
             if dtype is None:
                 unknown = next((v for v in data.flat if v.__class__ is UnknownSize), None)
                 if unknown is not None:  # x.sum() / x.shape[0] while tracing for any batch size
@@ -366,10 +367,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods):
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self.detach().numpy(), dtype=np.float64 if self.dtype.kind == "V"
-                                          else self.dtype), separator=", ", prefix="tensor(")
+        body = format_array(np.asarray(self.detach().numpy(), dtype=np.float64 if self.dtype.kind == "V"
+                                       else self.dtype), "tensor(")
         extras = []
-        if self.dtype not in (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)):
+        if self.dtype not in (_dtypes.DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)):
             extras.append(f"dtype={self.dtype}")
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")

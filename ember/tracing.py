@@ -23,6 +23,7 @@ from operator import is_not, itemgetter
 
 from ember import traced_state
 from ember.autograd import post_accumulate_hooks
+from ember.backend import dtypes
 from ember.backend.devices import device_of
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
 from ember.nn import global_hooks
@@ -81,7 +82,7 @@ class Trace:
         self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
         self.arg_hooks: list = []  # (index, _leaf_state): the arguments whose gradient hooks the trace ran
         self.optimizers: dict = {}  # id -> (optimizer, its groups_version): the call stepped its groups as they were
-        self.watched: tuple = ((), (), global_hooks.keys())  # see watch()
+        self.watched: tuple = ((), (), global_hooks.keys(), dtypes.DEFAULT_FLOAT)  # see watch()
         self.watched_version = traced_state.version  # when the watched things were last found as they were
 
     def touch(self, param: Tensor) -> None:
@@ -103,19 +104,20 @@ class Trace:
     def watch(self, modules) -> None:
         """Note what the traced call read that its calls do not check: each captured leaf's ``requires_grad`` and
         gradient hooks (a parameter frozen or hooked since), the hooks of the ``modules`` it called, the global
-        module hooks."""
+        module hooks, the default float dtype (of the constants and tensors the call made)."""
         version = traced_state.version
         leaves = [t for t, _ in self.graph.captured if t.node is None]
         self.watched = (tuple((t, _leaf_state(t)) for t in leaves), tuple((m, m._hook_keys()) for m in modules),
-                        global_hooks.keys())
+                        global_hooks.keys(), dtypes.DEFAULT_FLOAT)
         self.watched_version = version
 
     def _watched_unchanged(self) -> bool:
         """Whether what ``watch`` noted is still so; when it is, the next call need not look again until
         ``traced_state`` changes."""
         version = traced_state.version
-        leaves, modules, global_keys = self.watched
-        if global_keys != global_hooks.keys() or any(m._hook_keys() != keys for m, keys in modules) or \
+        leaves, modules, global_keys, default_float = self.watched
+        if global_keys != global_hooks.keys() or default_float != dtypes.DEFAULT_FLOAT or \
+                any(m._hook_keys() != keys for m, keys in modules) or \
                 any(_leaf_state(t) != state for t, state in leaves):
             return False
         self.watched_version = version

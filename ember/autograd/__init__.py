@@ -1,6 +1,6 @@
 """``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``), custom differentiable functions
-(``Function``, in ``function``) and the functional API over the tape (``functional``: ``jacobian``, ``hessian``,
-``vjp``, ``jvp``, ``hvp``, ``vhp``).
+(``Function``, in ``function``), anomaly detection (``detect_anomaly``, in ``anomaly``) and the functional API
+over the tape (``functional``: ``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``).
 
 >>> x = ember.tensor([3.0], requires_grad=True)
 >>> ember.autograd.grad((x ** 2).sum(), x)
@@ -10,6 +10,13 @@
 from __future__ import annotations
 
 from ember.autograd import functional
+from ember.autograd.anomaly import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+    set_detect_anomaly,
+)
 from ember.autograd.function import Function, FunctionCtx, once_differentiable
 from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers import from here)
     Node,
@@ -36,11 +43,16 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "backward",
+    "detect_anomaly",
     "enable_grad",
     "functional",
     "grad",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
     "once_differentiable",
+    "set_anomaly_enabled",
+    "set_detect_anomaly",
     "set_grad_enabled",
 ]

@@ -26,7 +26,7 @@ bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 
-DEFAULT_FLOAT = float32
+DEFAULT_FLOAT = float32  # set_default_dtype rebinds it: read it as ``dtypes.DEFAULT_FLOAT`` at call time
 DEFAULT_INT = int64
 
 FLOATING = frozenset({float16, bfloat16, float32, float64})
@@ -109,3 +109,47 @@ def dtype_of_python(value) -> np.dtype:
     if isinstance(value, int):
         return DEFAULT_INT
     return DEFAULT_FLOAT
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating dtype of Python floats and of creation functions given no dtype (``torch.get_default_dtype``).
+
+    >>> ember.get_default_dtype()
+    dtype('float32')
+    """
+    return DEFAULT_FLOAT
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (a floating dtype: float32, float64, float16 or bfloat16) the default floating dtype, as
+    ``torch.set_default_dtype``: ``tensor(1.0)``, ``zeros``, ``rand``, ``arange`` with a float step, layers'
+    parameters and integer tensors mixed with Python floats then use it.
+
+    >>> ember.set_default_dtype(ember.float64); ember.tensor(1.0).dtype
+    dtype('float64')
+    """
+    global DEFAULT_FLOAT
+    found = as_dtype(dtype)
+    if found not in FLOATING:
+        raise TypeError(f"set_default_dtype: only floating-point dtypes can be the default, got {found}")
+    DEFAULT_FLOAT = found
+
+
+def promote_types(type1, type2) -> np.dtype:
+    """The smallest dtype both ``type1`` and ``type2`` convert to without losing their kind
+    (``torch.promote_types``).
+
+    >>> ember.promote_types(ember.int32, ember.float16)
+    dtype('float16')
+    """
+    return result_type(as_dtype(type1), as_dtype(type2))
+
+
+def can_cast(from_, to) -> bool:
+    """Whether PyTorch's casting rules allow ``from_`` to ``to`` (``torch.can_cast``): any cast that does not lower
+    the category (bool < integer < floating) is allowed, within a category any width.
+
+    >>> ember.can_cast(ember.float32, ember.int32)
+    False
+    """
+    return _category(as_dtype(from_)) <= _category(as_dtype(to))

@@ -206,6 +206,16 @@ def release_cores() -> None:
         _blas_before = None
 
 
+def set_blas_threads(count: int) -> None:
+    """Set OpenBLAS's thread count outside the runtime's regions (``ember.set_num_threads``): now, or, while oneDNN
+    holds the cores (OpenBLAS kept at one thread beside its kernels), as the count ``release_cores`` gives back."""
+    global _blas_before
+    if _blas_before is not None:
+        _blas_before = count
+    else:
+        blas_threads.set_outside_regions(count)
+
+
 def _take_cores(count: int) -> None:
     # OpenBLAS's idle threads spin for a while after each product, and so do OpenMP's after each convolution:
     # on a few cores each pool then waits on the other's spinning (LeNet-5's eager step ran 3-4x slower). Products

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import traced_state
+from ember.backend.dtypes import get_default_dtype
 from ember.tensor import Tensor
 
 _REQUIRES_GRAD = Tensor.__dict__["requires_grad"]  # the slot's own descriptor
@@ -24,7 +25,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
-            array = np.empty((0,), np.float32)
+            array = np.empty((0,), get_default_dtype())
         elif isinstance(data, Tensor):
             array = data.array
         elif hasattr(data, "dtype") and hasattr(data, "shape"):

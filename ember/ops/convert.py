@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend import dtypes as _dtypes
 from ember.backend.dtypes import (
-    DEFAULT_FLOAT,
     FLOATING,
     as_dtype,
     result_type,
@@ -131,4 +131,4 @@ def to_float(x) -> TensorLike:
         x = as_tensor(x)
     if x.array.dtype in FLOATING:
         return x
-    return cast(x, DEFAULT_FLOAT)
+    return cast(x, _dtypes.DEFAULT_FLOAT)

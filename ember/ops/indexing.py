@@ -8,6 +8,7 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.backend.dtypes import int64
+from ember.backend.runtime_flags import nondeterministic_alert
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
@@ -16,6 +17,9 @@ from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_co
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
 from ember.ops.shape import reshape, reshape_with, transpose
+
+# why the scatter-adds below are not deterministic on a GPU (use_deterministic_algorithms)
+_ATOMIC = "on a GPU it adds with atomic operations, in an order that varies"
 
 
 def index_arrays(index, shape: tuple | None = None):
@@ -125,6 +129,8 @@ def _getitem_grad_forward(xp, g, *, shape, index):
     if _is_basic(index):
         out[index] = g
     else:
+        if xp is not np:
+            nondeterministic_alert("getitem_grad", _ATOMIC)
         xp.add.at(out, index, g)
     return out
 
@@ -308,6 +314,8 @@ def take(x: TensorLike, indices, axis: int = 0) -> TensorLike:
 
 
 def _index_add_forward(xp, x, indices, src, *, axis):
+    if xp is not np:
+        nondeterministic_alert("index_add", _ATOMIC)
     out = x.copy()
     xp.add.at(out, _axis_index(axis, indices), src)
     return out
@@ -429,6 +437,8 @@ def _scatter_add_forward(xp, x, index, src, *, axis):
     if index.ndim != x.ndim or src.ndim != index.ndim or any(s < i for s, i in zip(src.shape, index.shape)):
         # add.at would broadcast a too-small src silently; infer names the problem
         raise ValueError("scatter_add: index and src do not fit the input")
+    if xp is not np:
+        nondeterministic_alert("scatter_add", _ATOMIC)
     out = x.copy()
     region = tuple(slice(0, d) for d in index.shape)
     xp.add.at(out, _along_axis(xp, index, axis), src[region])
@@ -562,6 +572,8 @@ EMBEDDING = defop(
 def _embedding_grad_forward(xp, rows, ids, *, num_embeddings):
     # index_add's sum into zeros, without index_add's copy of them (a table-sized copy per lookup: half the
     # CTR model's dense backward)
+    if xp is not np:
+        nondeterministic_alert("embedding_grad", _ATOMIC)
     out = xp.zeros((num_embeddings, rows.shape[1]), rows.dtype)
     xp.add.at(out, _axis_index(0, ids), rows)
     return out

@@ -5,8 +5,8 @@ updates of different tables, their lookups) run side by side on Python threads. 
 the helper threads claim the pieces one at a time, so a helper that the OS has not yet scheduled never holds
 the step up (the caller runs the unclaimed pieces itself); the call returns when every piece has run.
 
-The number of threads is the process's thread setting (``OMP_NUM_THREADS``, which a benchmark or launcher sets
-for the BLAS too), else the CPUs the process may run on.
+The number of threads is ``ember.set_num_threads``'s, else the process's thread setting (``OMP_NUM_THREADS``,
+which a benchmark or launcher sets for the BLAS too), else the CPUs the process may run on.
 """
 
 from __future__ import annotations
@@ -19,22 +19,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ember.backend import blas_threads, onednn
+from ember.backend import blas_threads, onednn, runtime_flags
 
 _helpers: list | None = None  # one queue per helper thread, started on first use
 _start_lock = threading.Lock()
 
 
 def num_threads() -> int:
-    """Threads a compiled step may use: ``OMP_NUM_THREADS`` when set to a positive number, else the CPUs the
-    process may run on."""
-    setting = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if setting.isdigit() and int(setting) > 0:
-        return int(setting)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity call on this platform
-        return os.cpu_count() or 1
+    """Threads a compiled step may use: ``ember.set_num_threads``'s count, else ``OMP_NUM_THREADS`` when set to a
+    positive number, else the CPUs the process may run on."""
+    return runtime_flags.get_num_threads()
 
 
 class _Batch:

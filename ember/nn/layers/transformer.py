@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember.backend.dtypes import as_dtype, get_default_dtype
 from ember.creation import tensor
 from ember.nn import init
 from ember.nn.layers.attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer, _activation
@@ -161,5 +162,6 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
         """A float (sz, sz) mask: -inf above the diagonal (future positions), 0 elsewhere."""
-        mask = np.triu(np.full((sz, sz), -np.inf, dtype=np.dtype(dtype or "float32")), k=1)
+        mask = np.triu(np.full((sz, sz), -np.inf, dtype=as_dtype(dtype) if dtype is not None else get_default_dtype()),
+                       k=1)
         return tensor(mask, device=device)
