@@ -154,7 +154,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=Non
              requires_grad: bool = False) -> Tensor:
     """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent, as
     ``torch.logspace``."""
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     if steps < 0:
         raise ValueError(f"logspace: steps must be non-negative, got {steps}")
     with np.errstate(over="ignore"):
@@ -170,7 +170,7 @@ def torch_range(start: float, end: float, step: float = 1, dtype=None, device=No
         raise ValueError("range: step must not be zero")
     if (end - start) * step < 0:
         raise ValueError(f"range: the bounds [{start}, {end}] are inconsistent with the sign of step {step}")
-    dtype = as_dtype(dtype) if dtype is not None else DEFAULT_FLOAT
+    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     count = int(np.floor((end - start) / step)) + 1
     return _finish((start + step * np.arange(count, dtype=np.float64)).astype(dtype), dtype, device, requires_grad)
 

@@ -8,7 +8,8 @@ from collections import namedtuple
 
 import numpy as _np
 
-from ember.backend.dtypes import DEFAULT_FLOAT, FLOATING, bool_
+from ember.backend import dtypes as _dtypes
+from ember.backend.dtypes import FLOATING, bool_
 from ember.ops import dispatch
 from ember.ops.composed import trunc
 from ember.ops.convert import CAST, as_tensor, cast, promote, to_float
@@ -310,7 +311,7 @@ def ldexp(x, other) -> TensorLike:
     >>> ember.ldexp(ember.tensor([1.0]), ember.tensor([3]))  # 8
     """
     x, other = promote(x, other)
-    dtype = x.dtype if x.dtype in FLOATING else DEFAULT_FLOAT
+    dtype = x.dtype if x.dtype in FLOATING else _dtypes.DEFAULT_FLOAT  # (read now: set_default_dtype moves it)
     return mul(cast(x, dtype) if x.dtype != dtype else x, exp2(cast(other, dtype) if other.dtype != dtype else other))
 
 
