@@ -418,6 +418,7 @@ def _cholesky_ex_forward(xp, x, *, upper, part="L"):
 
 def _cholesky_ex_infer(x, *, upper, part="L"):
     _check_choice("cholesky_ex", "part", part, ("L", "info"))
+    _check_choice("cholesky_ex", "upper", upper, (False, True))
     spec = _cholesky_infer(x, upper=upper)
     return spec if part == "L" else Spec(tuple(x.shape[:-2]), np.dtype(np.int32))
 
@@ -426,7 +427,12 @@ def _part_infer(name: str, infer, parts: tuple):
     """``infer`` for an op that takes only ``parts`` of a factorization (the differentiable or the integer ones)."""
     def checked(x, **attrs):
         _check_choice(name, "part", attrs.get("part", parts[0]), parts)
-        return infer(x, **attrs)
+        try:
+            return infer(x, **attrs)
+        except (ValueError, TypeError) as exc:
+            if name in str(exc):
+                raise
+            raise type(exc)(f"{name}: {exc}") from None  # (the shared rule names the factorization)
 
     return checked
 
@@ -436,7 +442,7 @@ CHOLESKY_EX = defop("cholesky_ex", forward=_cholesky_ex_forward,
                     infer=_part_infer("cholesky_ex", _cholesky_ex_infer, ("L",)), vjp=_cholesky_vjp,
                     cost=_cubic_cost, onnx=NO_ONNX, saves_output=True)
 CHOLESKY_INFO = defop("cholesky_info", forward=_cholesky_ex_forward,
-                      infer=_part_infer("cholesky_ex", _cholesky_ex_infer, ("info",)), vjp=NON_DIFFERENTIABLE,
+                      infer=_part_infer("cholesky_info", _cholesky_ex_infer, ("info",)), vjp=NON_DIFFERENTIABLE,
                       cost=_cubic_cost, onnx=NO_ONNX)
 
 

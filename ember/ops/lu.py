@@ -144,7 +144,7 @@ def _lu_vjp(ctx, g):
 
 LU_FACTOR = defop("lu_factor", forward=_lu_forward, infer=_part_infer("lu_factor", _lu_infer, ("LU",)),
                   vjp=_lu_vjp, cost=_cubic_cost, onnx=NO_ONNX)
-LU_PIVOTS = defop("lu_pivots", forward=_lu_forward, infer=_part_infer("lu_factor", _lu_infer, ("pivots", "info")),
+LU_PIVOTS = defop("lu_pivots", forward=_lu_forward, infer=_part_infer("lu_pivots", _lu_infer, ("pivots", "info")),
                   vjp=NON_DIFFERENTIABLE, cost=_cubic_cost, onnx=NO_ONNX)
 
 
@@ -175,9 +175,12 @@ def _permutation_forward(xp, pivots, *, m, dtype):
 
 def _permutation_infer(pivots, *, m, dtype):
     if pivots.dtype != np.dtype(np.int32) or pivots.ndim < 1:
-        raise TypeError(f"lu_unpack: LU_pivots must be int32 (..., k), got {pivots.dtype}{format_shape(pivots.shape)}")
+        raise TypeError(f"lu_unpack (lu_permutation): LU_pivots must be int32 (..., k), got "
+                        f"{pivots.dtype}{format_shape(pivots.shape)}")
+    if m.__class__ is not int or m < 0:
+        raise ValueError(f"lu_unpack (lu_permutation): m must be a non-negative int, got {m!r}")
     if pivots.shape[-1] is not None and pivots.shape[-1] > m:
-        raise ValueError(f"lu_unpack: {pivots.shape[-1]} pivots for a matrix of {m} rows")
+        raise ValueError(f"lu_unpack (lu_permutation): {pivots.shape[-1]} pivots for a matrix of {m} rows")
     return Spec(tuple(pivots.shape[:-1]) + (m, m), np.dtype(dtype))
 
 
