@@ -8,6 +8,7 @@ import ember
 from ember.compat.tf import rnn as rnn_cell
 from ember.compat.tf._core import Tensor, as_tf, op
 from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
+from ember.compat.tf.embedding_ops import embedding_lookup
 from ember.compat.tf.math_ops import top_k
 from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
 
@@ -76,16 +77,6 @@ def l2_normalize(x, axis=None, epsilon: float = 1e-12, name: str | None = None, 
     axis = dim if axis is None else axis
     return op(lambda a: a / ember.sqrt(ember.maximum(ember.sum(a * a, axis=axis, keepdims=True), epsilon)),
               (as_tf(x),), name=name or "l2_normalize")
-
-
-def embedding_lookup(params, ids, name: str | None = None, max_norm=None) -> Tensor:
-    """Rows of ``params`` at ``ids``."""
-    if isinstance(params, (list, tuple)):
-        if len(params) != 1:
-            raise NotImplementedError("tf.nn.embedding_lookup: sharded params (a list of several) are not supported")
-        params = params[0]
-    return op(lambda p, i: ember.take(p, ember.cast(i, "int64"), axis=0), (as_tf(params), as_tf(ids)),
-              name=name or "embedding_lookup")
 
 
 # --- convolution and pooling: TF's NHWC layout and SAME padding over Ember's NCHW ops -----------------------
