@@ -201,7 +201,10 @@ initializers = types.SimpleNamespace(
     glorot_normal=glorot_normal_initializer, global_variables=global_variables_initializer,
 )
 random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
-                               set_random_seed=set_random_seed)
+                               set_random_seed=set_random_seed,
+                               log_uniform_candidate_sampler=nn.log_uniform_candidate_sampler,
+                               uniform_candidate_sampler=nn.uniform_candidate_sampler,
+                               fixed_unigram_candidate_sampler=nn.fixed_unigram_candidate_sampler)
 logging = types.SimpleNamespace(
     set_verbosity=lambda level: _logging.getLogger("tensorflow").setLevel(level),
     DEBUG=_logging.DEBUG, INFO=_logging.INFO, WARN=_logging.WARNING, ERROR=_logging.ERROR, FATAL=_logging.FATAL,
