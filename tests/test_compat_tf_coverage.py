@@ -414,8 +414,8 @@ def test_a_missing_name_says_what_to_use_instead():
         _ = tf.Print
     with pytest.raises(AttributeError, match=r"'reduce_summ'.*did you mean tf.reduce_sum"):
         _ = tf.reduce_summ
-    with pytest.raises(AttributeError, match=r"'tf' has no attribute 'map_fn'.*a batched op"):
-        _ = tf.map_fn
+    with pytest.raises(AttributeError, match=r"'tf' has no attribute 'py_func'.*compute in NumPy"):
+        _ = tf.py_func
     with pytest.raises(AttributeError, match=r"tf.train.*AdamOptimizer"):
         _ = tf.train.AdamOptimiser
 

@@ -94,6 +94,7 @@ from ember.compat.tf.array_ops import (
 )
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import cond, while_loop
+from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
 from ember.compat.tf.math_ops import (
     UNARY_FUNCTIONS,
     argsort,
@@ -165,16 +166,16 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "clip_by_norm", "clip_by_value", "compat", "concat", "cond", "constant", "constant_initializer", "contrib",
     "control_dependencies", "convert_to_tensor", "count_nonzero", "cumprod", "cumsum", "data", "diag", "diag_part",
     "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "errors", "expand_dims", "eye", "fill",
-    "flags", "float16", "float32", "float64", "float_", "floormod", "gather", "gather_nd", "get_collection",
-    "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
+    "flags", "float16", "float32", "float64", "float_", "floormod", "foldl", "foldr", "gather", "gather_nd",
+    "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
     "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers", "lin_space", "linalg",
-    "linspace", "local_variables_initializer", "logging", "losses", "math", "matmul", "matrix_band_part",
+    "linspace", "local_variables_initializer", "logging", "losses", "map_fn", "math", "matmul", "matrix_band_part",
     "matrix_determinant", "matrix_diag", "matrix_diag_part", "matrix_inverse", "matrix_transpose",
     "mixed_precision", "name_scope", "nn", "no_op", "norm", "one_hot", "ones", "ones_initializer", "ones_like",
     "pack", "pad", "placeholder", "placeholder_with_default", "random", "random_normal",
     "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range", "rank",
-    "reset_default_graph", "reshape", "reverse", "reverse_v2", "rnn", "scatter_nd", "sequence_mask",
+    "reset_default_graph", "reshape", "reverse", "reverse_v2", "rnn", "scan", "scatter_nd", "sequence_mask",
     "set_random_seed", "shape", "size", "slice", "sort", "split", "squeeze", "stack", "summary", "tensordot",
     "tile", "to_double", "to_float", "to_int32", "to_int64", "top_k", "trace", "train", "trainable_variables",
     "transpose", "truncated_normal", "truncated_normal_initializer", "truncatediv", "truncatemod", "uint8",
@@ -200,7 +201,10 @@ initializers = types.SimpleNamespace(
     glorot_normal=glorot_normal_initializer, global_variables=global_variables_initializer,
 )
 random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
-                               set_random_seed=set_random_seed)
+                               set_random_seed=set_random_seed,
+                               log_uniform_candidate_sampler=nn.log_uniform_candidate_sampler,
+                               uniform_candidate_sampler=nn.uniform_candidate_sampler,
+                               fixed_unigram_candidate_sampler=nn.fixed_unigram_candidate_sampler)
 logging = types.SimpleNamespace(
     set_verbosity=lambda level: _logging.getLogger("tensorflow").setLevel(level),
     DEBUG=_logging.DEBUG, INFO=_logging.INFO, WARN=_logging.WARNING, ERROR=_logging.ERROR, FATAL=_logging.FATAL,

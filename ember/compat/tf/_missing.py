@@ -8,8 +8,6 @@ import difflib
 INSTEAD = {
     "Print": "print the fetched values after Session.run",
     "py_func": "compute in NumPy on the values Session.run returns, and feed the result back",
-    "scan": "tf.while_loop with a known trip count, or unroll with a Python loop",
-    "map_fn": "a batched op, or a Python loop over tf.unstack",
     "sparse_placeholder": "a dense tf.placeholder",
     "SparseTensor": "dense tensors",
     "estimator": "a Session loop, or ember.Model(...).fit",

@@ -330,7 +330,10 @@ def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis=None, dtype=f
 
 def where(condition, x=None, y=None, name: str | None = None) -> Tensor:
     if x is None or y is None:
-        raise NotImplementedError("tf.where with only a condition (indices of true elements) is not supported")
+        raise NotImplementedError(
+            "tf.where with only a condition gives the indices of the true elements, whose count depends on the "
+            "values; Ember's graphs size every value from its inputs' shapes: use tf.where(condition, x, y), or a "
+            "multiply by tf.cast(condition, dtype)")
     return op(ember.where, (as_tf(condition), as_tf(x), as_tf(y)), name=name or "Select")
 
 

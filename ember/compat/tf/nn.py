@@ -8,17 +8,25 @@ import ember
 from ember.compat.tf import rnn as rnn_cell
 from ember.compat.tf._core import Tensor, as_tf, op
 from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
+from ember.compat.tf.candidate_sampling import (
+    fixed_unigram_candidate_sampler,
+    log_uniform_candidate_sampler,
+    uniform_candidate_sampler,
+)
+from ember.compat.tf.embedding_ops import embedding_lookup
 from ember.compat.tf.math_ops import top_k
 from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
+from ember.compat.tf.sampled_losses import nce_loss, sampled_softmax_loss
 
 __all__ = [
     "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "bidirectional_dynamic_rnn", "conv1d", "conv2d",
-    "conv2d_transpose", "dropout", "dynamic_rnn", "elu", "embedding_lookup", "fused_batch_norm", "gelu", "in_top_k",
-    "l2_loss", "l2_normalize", "leaky_relu", "log_poisson_loss", "log_softmax", "max_pool", "max_pool2d", "moments",
-    "relu", "relu6", "rnn_cell", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "silu", "softmax",
+    "conv2d_transpose", "dropout", "dynamic_rnn", "elu", "embedding_lookup", "fixed_unigram_candidate_sampler",
+    "fused_batch_norm", "gelu", "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "log_poisson_loss",
+    "log_softmax", "log_uniform_candidate_sampler", "max_pool", "max_pool2d", "moments", "nce_loss", "relu", "relu6",
+    "rnn_cell", "sampled_softmax_loss", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "silu", "softmax",
     "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus", "softsign",
     "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "swish", "tanh", "top_k",
-    "weighted_cross_entropy_with_logits", "xw_plus_b", "zero_fraction",
+    "uniform_candidate_sampler", "weighted_cross_entropy_with_logits", "xw_plus_b", "zero_fraction",
 ]
 
 sigmoid = FUNCTIONS["sigmoid"]
@@ -76,16 +84,6 @@ def l2_normalize(x, axis=None, epsilon: float = 1e-12, name: str | None = None, 
     axis = dim if axis is None else axis
     return op(lambda a: a / ember.sqrt(ember.maximum(ember.sum(a * a, axis=axis, keepdims=True), epsilon)),
               (as_tf(x),), name=name or "l2_normalize")
-
-
-def embedding_lookup(params, ids, name: str | None = None, max_norm=None) -> Tensor:
-    """Rows of ``params`` at ``ids``."""
-    if isinstance(params, (list, tuple)):
-        if len(params) != 1:
-            raise NotImplementedError("tf.nn.embedding_lookup: sharded params (a list of several) are not supported")
-        params = params[0]
-    return op(lambda p, i: ember.take(p, ember.cast(i, "int64"), axis=0), (as_tf(params), as_tf(ids)),
-              name=name or "embedding_lookup")
 
 
 # --- convolution and pooling: TF's NHWC layout and SAME padding over Ember's NCHW ops -----------------------

@@ -19,13 +19,15 @@ from ember.compat.tf.learning_rate_decay import (
     piecewise_constant,
     polynomial_decay,
 )
+from ember.compat.tf.update_rules import proximal_adagrad_update, proximal_gradient_descent_update, tf_adam_update
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
 from ember.optim.adadelta import adadelta_update
 
 __all__ = [
     "AdadeltaOptimizer", "AdagradOptimizer", "AdamOptimizer", "ExponentialMovingAverage", "FtrlOptimizer",
-    "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer", "RMSPropOptimizer", "Saver", "cosine_decay",
+    "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer", "ProximalAdagradOptimizer",
+    "ProximalGradientDescentOptimizer", "RMSPropOptimizer", "Saver", "cosine_decay",
     "cosine_decay_restarts", "exponential_decay", "get_global_step", "get_or_create_global_step", "gradients",
     "inverse_time_decay", "latest_checkpoint", "natural_exp_decay", "piecewise_constant", "polynomial_decay",
 ]
@@ -131,7 +133,8 @@ class GradientDescentOptimizer(Optimizer):
 
 
 class MomentumOptimizer(Optimizer):
-    """SGD with momentum: accum = momentum * accum + grad; var -= learning_rate * accum."""
+    """SGD with momentum: accum = momentum * accum + grad; var -= learning_rate * accum (with ``use_nesterov``,
+    var -= learning_rate * (grad + momentum * accum), TF's rule, which is PyTorch's without dampening)."""
 
     rule = staticmethod(rules.sgd_update)
 
@@ -141,9 +144,9 @@ class MomentumOptimizer(Optimizer):
 
 
 class AdamOptimizer(Optimizer):
-    """Adam."""
+    """Adam as TF-1 computes it: epsilon added to ``sqrt(v)`` (see ``update_rules.tf_adam_update``)."""
 
-    rule = staticmethod(rules.adam_update)
+    rule = staticmethod(tf_adam_update)
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adam"):
@@ -159,6 +162,35 @@ class AdagradOptimizer(Optimizer):
                  name: str = "Adagrad"):
         super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
                          eps=0.0)
+
+
+class ProximalGradientDescentOptimizer(Optimizer):
+    """A gradient step followed by the proximal step of L1 and L2 penalties (TF-1's
+    ``ApplyProximalGradientDescent``)."""
+
+    rule = staticmethod(proximal_gradient_descent_update)
+
+    def __init__(self, learning_rate: float, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, use_locking: bool = False,
+                 name: str = "ProximalGradientDescent"):
+        super().__init__(lr=_number(learning_rate), l1=float(l1_regularization_strength),
+                         l2=float(l2_regularization_strength))
+
+
+class ProximalAdagradOptimizer(Optimizer):
+    """Adagrad's step size ``lr / sqrt(accum)`` with the proximal step of L1 and L2 penalties (TF-1's
+    ``ApplyProximalAdagrad``); accumulators start at ``initial_accumulator_value``."""
+
+    rule = staticmethod(proximal_adagrad_update)
+
+    def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1,
+                 l1_regularization_strength: float = 0.0, l2_regularization_strength: float = 0.0,
+                 use_locking: bool = False, name: str = "ProximalAdagrad"):
+        if initial_accumulator_value <= 0:
+            raise ValueError(f"ProximalAdagradOptimizer: initial_accumulator_value must be positive, got "
+                             f"{initial_accumulator_value}")
+        super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
+                         l1=float(l1_regularization_strength), l2=float(l2_regularization_strength))
 
 
 def tf_rmsprop_update(param, grad, state: dict, *, lr: float, decay: float, momentum: float, eps: float) -> None:

@@ -1,0 +1,66 @@
+"""TF-1's own optimizer updates where they differ from PyTorch's: Adam with epsilon added to the raw
+``sqrt(v)`` (the bias corrections folded into the step size), and the proximal rules (``ApplyProximal*``).
+
+Each is a pure function ``rule(param, grad, state, **hyper)`` that updates ``param`` in place, as the rules of
+``ember.optim.functional``; a hyper-parameter may be a 0-d array (a tf Tensor's value in the step)."""
+
+from __future__ import annotations
+
+from ember.backend.devices import array_module
+from ember.ops.effects import update_rule
+
+
+@update_rule(elementwise=True)
+def tf_adam_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: float, eps: float) -> None:
+    """TF-1's Adam (``ApplyAdam``): m and v as PyTorch's, but epsilon is added to ``sqrt(v)``, not to the
+    bias-corrected ``sqrt(v / (1 - beta2^t))``, so early steps differ.
+
+    lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t);  var -= lr_t * m / (sqrt(v) + eps)
+    """
+    xp = array_module(param)
+    kind = param.dtype.type
+    if not state:
+        state["step"] = 0
+        state["m"] = xp.zeros_like(param)
+        state["v"] = xp.zeros_like(param)
+    step = state["step"] = state["step"] + 1
+    m, v = state["m"], state["v"]
+    m *= kind(beta1)
+    m += kind(1.0 - beta1) * grad
+    v *= kind(beta2)
+    v += kind(1.0 - beta2) * grad * grad
+    lr_t = kind(lr * (1.0 - beta2 ** step) ** 0.5 / (1.0 - beta1 ** step))
+    param -= lr_t * m / (xp.sqrt(v) + kind(eps))
+
+
+def _proximal(xp, kind, prox, step, l1: float, l2: float):
+    """The proximal step of TF's ``ApplyProximal*``: soft-threshold ``prox`` by ``step * l1`` (when l1 > 0),
+    then shrink it by ``1 + step * l2``."""
+    if l1 > 0:
+        prox = xp.sign(prox) * xp.maximum(xp.abs(prox) - step * kind(l1), kind(0))
+    return prox / (kind(1) + step * kind(l2))
+
+
+@update_rule(elementwise=True)
+def proximal_gradient_descent_update(param, grad, state: dict, *, lr: float, l1: float, l2: float) -> None:
+    """TF-1's ``ApplyProximalGradientDescent``: a gradient step, then the proximal step of the L1 and L2
+    penalties, ``var = sign(v) * max(|v| - lr * l1, 0) / (1 + lr * l2)`` with ``v = var - lr * grad``."""
+    xp = array_module(param)
+    kind = param.dtype.type
+    step = kind(lr)
+    param[...] = _proximal(xp, kind, param - step * grad, step, l1, l2)
+
+
+@update_rule(elementwise=True)
+def proximal_adagrad_update(param, grad, state: dict, *, lr: float, initial_accumulator_value: float, l1: float,
+                            l2: float) -> None:
+    """TF-1's ``ApplyProximalAdagrad``: ``accum += grad^2``, a step of ``lr / sqrt(accum)``, then the proximal
+    step of the L1 and L2 penalties with that step size."""
+    xp = array_module(param)
+    kind = param.dtype.type
+    if not state:
+        state["accum"] = xp.full_like(param, initial_accumulator_value)
+    accum = state["accum"]
+    accum += grad * grad
+    step = kind(lr) / xp.sqrt(accum)
+    param[...] = _proximal(xp, kind, param - step * grad, step, l1, l2)

@@ -1,0 +1,109 @@
+"""TF-1 optimizer updates that differ from PyTorch's: Adam's epsilon, Nesterov momentum, the proximal rules."""
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+W0 = np.array([0.5, -0.3, 0.02, 1.5], np.float32).astype(np.float64)  # (float32 data)
+GRADS = [np.array([0.2, -0.1, 0.003, -2.0]), np.array([-0.4, 0.05, 0.001, 1.0]), np.array([0.3, 0.3, -0.002, 0.5])]
+
+
+def _run_steps(optimizer) -> list:
+    """The variable after each step of ``optimizer`` on a loss whose gradient is fed (GRADS in turn)."""
+    w = tf.Variable(W0, dtype=tf.float64)
+    g = tf.placeholder(tf.float64, [4])
+    train = optimizer.minimize(tf.reduce_sum(w * g))
+    out = []
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for grad in GRADS:
+            sess.run(train, {g: grad})
+            out.append(sess.run(w))
+    return out
+
+
+def test_adam_adds_epsilon_to_the_raw_sqrt_v_as_tf():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-2  # a large epsilon shows where it is added
+    got = _run_steps(tf.train.AdamOptimizer(lr, b1, b2, eps))
+    var, m, v = W0.copy(), np.zeros(4), np.zeros(4)
+    for t, (grad, after) in enumerate(zip(GRADS, got), start=1):
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad * grad
+        var = var - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+        np.testing.assert_allclose(after, var, rtol=1e-12)
+    # PyTorch's placement (epsilon added to the bias-corrected sqrt) moves the small coordinate differently
+    torch_first = W0 - lr * GRADS[0] / (np.abs(GRADS[0]) + eps)
+    assert abs(got[0][2] - torch_first[2]) > 1e-4
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_follows_tf_formulas(nesterov):
+    lr, mu = 0.1, 0.9
+    got = _run_steps(tf.train.MomentumOptimizer(lr, mu, use_nesterov=nesterov))
+    var, accum = W0.copy(), np.zeros(4)
+    for grad, after in zip(GRADS, got):
+        accum = mu * accum + grad
+        var = var - lr * (grad + mu * accum) if nesterov else var - lr * accum
+        np.testing.assert_allclose(after, var, rtol=1e-12)
+
+
+def _prox(v, step, l1, l2):
+    if l1 > 0:
+        v = np.sign(v) * np.maximum(np.abs(v) - step * l1, 0.0)
+    return v / (1 + step * l2)
+
+
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (0.0, 0.5), (0.1, 0.1)])
+def test_proximal_gradient_descent(l1, l2):
+    lr = 0.1
+    got = _run_steps(tf.train.ProximalGradientDescentOptimizer(lr, l1, l2))
+    var = W0.copy()
+    for grad, after in zip(GRADS, got):
+        var = _prox(var - lr * grad, lr, l1, l2)
+        np.testing.assert_allclose(after, var, rtol=1e-12, atol=1e-15)
+    if l1 > 0:  # the L1 step zeroes the small coordinate
+        assert got[-1][2] == 0.0
+
+
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (0.01, 0.2)])
+def test_proximal_adagrad(l1, l2):
+    lr, init = 0.2, 0.1
+    got = _run_steps(tf.train.ProximalAdagradOptimizer(lr, init, l1, l2))
+    var, accum = W0.copy(), np.full(4, init)
+    for grad, after in zip(GRADS, got):
+        accum = accum + grad * grad
+        step = lr / np.sqrt(accum)
+        var = _prox(var - step * grad, step, l1, l2)
+        np.testing.assert_allclose(after, var, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="initial_accumulator_value"):
+        tf.train.ProximalAdagradOptimizer(0.1, initial_accumulator_value=0.0)
+    with pytest.raises(ValueError, match="l1"):
+        tf.train.ProximalGradientDescentOptimizer(0.1, l1_regularization_strength=-1.0)
+
+
+def test_proximal_gradient_descent_with_l1_trains_a_sparse_regression():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6))
+    true = np.array([2.0, -1.0, 0.0, 0.0, 0.0, 0.5])
+    y = x @ true
+    w = tf.Variable(np.zeros(6), dtype=tf.float64)
+    loss = tf.reduce_mean(tf.square(tf.matmul(tf.constant(x), tf.reshape(w, [6, 1])) - y[:, None]))
+    train = tf.train.ProximalGradientDescentOptimizer(0.1, l1_regularization_strength=0.01).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(loss)
+        for _ in range(300):
+            sess.run(train)
+        final, weights = sess.run([loss, w])
+    assert final < first / 100
+    np.testing.assert_array_equal(weights[2:5], 0.0)  # the L1 proximal step keeps the unused weights at 0
+    np.testing.assert_allclose(weights[[0, 1, 5]], true[[0, 1, 5]], atol=0.05)
