@@ -78,6 +78,8 @@ CASES = [
     ("LowRankMultivariateNormal", lambda D, loc, w, d: D.LowRankMultivariateNormal(loc, w, d),
      lambda: [_reals(2, 4), _reals(4, 2), _positive(2, 4)], lambda: [_reals(3, 2, 4)],
      ["log_prob", "entropy", "mean", "variance", "covariance_matrix", "precision_matrix", "scale_tril"]),
+    ("LogisticNormal", lambda D, loc, s: D.LogisticNormal(loc, s), lambda: [_reals(2, 3), _positive(3)],
+     lambda: [_simplex(5, 2, 4)], ["log_prob", "loc", "scale"]),
     ("TransformedDistribution", lambda D, loc, s, a: D.TransformedDistribution(
         D.Normal(loc, s), [D.AffineTransform(a, 2.0), D.SigmoidTransform()]),
      lambda: [_reals(3), _positive(3), _reals(2, 3)], lambda: [RNG.uniform(0.05, 0.95, (4, 2, 3))],
@@ -351,6 +353,8 @@ SHAPE_BUILDS = [
     lambda D, m: D.RelaxedOneHotCategorical(m.tensor(0.5), logits=m.zeros(2, 3)),
     lambda D, m: D.MixtureSameFamily(D.Categorical(logits=m.zeros(2, 3)), D.Normal(m.zeros(2, 3), 1.0)),
     lambda D, m: D.LowRankMultivariateNormal(m.zeros(2, 3), m.ones(3, 1), m.ones(3)),
+    lambda D, m: D.LogisticNormal(m.zeros(2), m.ones(2)),
+    lambda D, m: D.LogisticNormal(m.tensor(0.0), m.tensor(1.0)),
     lambda D, m: D.TransformedDistribution(D.Normal(m.zeros(2, 3), 1.0), D.StickBreakingTransform()),
 ]
 
