@@ -249,3 +249,9 @@ def test_mixture_samples_pick_one_component_per_draw():
     x = d.sample((N,)).numpy()
     assert np.all(np.minimum(np.abs(x + 100), np.abs(x - 100)) < 0.01)
     assert abs((x > 0).mean() - 0.75) < 0.01
+
+
+def test_affine_log_jacobian_over_an_event_counts_a_shared_scale_once_per_element():
+    t = transforms.AffineTransform(0.0, _t(2.0).reshape(()), event_dim=1)
+    x = ember.zeros((4, 3), dtype=ember.float64)
+    np.testing.assert_allclose(t.log_abs_det_jacobian(x, t(x)).numpy(), np.full(4, 3 * math.log(2.0)), rtol=1e-12)

@@ -503,7 +503,9 @@ class AffineTransform(Transform):
         else:
             result = creation.full_like(x, math.log(abs(self.scale)))
         if self._event_dim:
-            result = sum_rightmost(result, self._event_dim)
+            # each element of the event contributes, also where scale is shared across it
+            full = tuple(np.broadcast_shapes(shape, tuple(result.shape)))
+            result = sum_rightmost(ops.broadcast_to(result, full), self._event_dim)
             shape = shape[:len(shape) - self._event_dim]
         return ops.broadcast_to(result, shape)
 
