@@ -370,3 +370,11 @@ def test_shapes_dtypes_flags_and_expand_match_torch(build):
         assert str(x.dtype) == str(y.dtype).replace("torch.", "")
         assert tuple(a.log_prob(x).shape) == tuple(b.log_prob(y).shape)
         assert bool(a.support.check(x).all())
+
+
+def test_the_public_names_are_pytorchs():
+    D = ember.distributions
+    assert D.__all__ == sorted(D.__all__) and D.transforms.__all__ == sorted(D.transforms.__all__)
+    # PyTorch keeps these two bases of the relaxed distributions in their modules only
+    assert set(D.__all__) - {"ExpRelaxedCategorical", "LogitRelaxedBernoulli"} <= set(dir(torch.distributions))
+    assert set(D.transforms.__all__) <= set(dir(torch.distributions.transforms))
