@@ -1,7 +1,8 @@
 """Probability distributions for sampling, likelihoods and KL divergences, as ``torch.distributions``.
 
 Samples draw from Ember's global generator (``ember.manual_seed`` repeats them); ``rsample`` is
-differentiable with respect to the parameters (the reparameterization trick).
+differentiable with respect to the parameters (the reparameterization trick). ``transforms``,
+``TransformedDistribution`` and ``biject_to``/``transform_to`` build distributions on constrained spaces.
 
 >>> from ember.distributions import Normal, kl_divergence
 >>> p = Normal(ember.zeros(3, requires_grad=True), ember.ones(3))
@@ -9,21 +10,69 @@ differentiable with respect to the parameters (the reparameterization trick).
 >>> kl_divergence(p, Normal(1.0, 2.0)).sum()
 """
 
-from ember.distributions import constraints
+from ember.distributions import constraints, transforms
+from ember.distributions import kl_families as _kl_families  # noqa: F401  (importing it registers its KLs)
 from ember.distributions.bernoulli import Bernoulli
+from ember.distributions.binomial import Binomial
 from ember.distributions.categorical import Categorical, OneHotCategorical
+from ember.distributions.cauchy import Cauchy
+from ember.distributions.chi2 import Chi2
+from ember.distributions.constraint_registry import biject_to, transform_to
 from ember.distributions.dirichlet import Beta, Dirichlet
 from ember.distributions.distribution import Distribution
 from ember.distributions.exponential import Exponential
 from ember.distributions.gamma import Gamma
+from ember.distributions.geometric import Geometric
+from ember.distributions.gumbel import Gumbel
+from ember.distributions.half import HalfCauchy, HalfNormal
 from ember.distributions.independent import Independent
 from ember.distributions.kl import kl_divergence, register_kl
+from ember.distributions.kumaraswamy import Kumaraswamy
 from ember.distributions.laplace import Laplace
+from ember.distributions.log_normal import LogNormal
+from ember.distributions.logistic_normal import LogisticNormal
+from ember.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
+from ember.distributions.mixture_same_family import MixtureSameFamily
+from ember.distributions.multinomial import Multinomial
 from ember.distributions.multivariate_normal import MultivariateNormal
+from ember.distributions.negative_binomial import NegativeBinomial
 from ember.distributions.normal import Normal
+from ember.distributions.pareto import Pareto
+from ember.distributions.poisson import Poisson
+from ember.distributions.relaxed import (
+    ExpRelaxedCategorical,
+    LogitRelaxedBernoulli,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+)
+from ember.distributions.student_t import StudentT
+from ember.distributions.transformed_distribution import TransformedDistribution
+from ember.distributions.transforms import (
+    AbsTransform,
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    IndependentTransform,
+    PowerTransform,
+    SigmoidTransform,
+    SoftmaxTransform,
+    SoftplusTransform,
+    StickBreakingTransform,
+    TanhTransform,
+    Transform,
+)
 from ember.distributions.uniform import Uniform
+from ember.distributions.von_mises import VonMises
+from ember.distributions.weibull import Weibull
 
 __all__ = [
-    "Bernoulli", "Beta", "Categorical", "Dirichlet", "Distribution", "Exponential", "Gamma", "Independent", "Laplace",
-    "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2",
+    "ComposeTransform", "Dirichlet", "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gamma",
+    "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform", "Kumaraswamy", "Laplace",
+    "LogNormal", "LogisticNormal", "LogitRelaxedBernoulli", "LowRankMultivariateNormal", "MixtureSameFamily",
+    "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto", "Poisson",
+    "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform",
+    "SoftplusTransform", "StickBreakingTransform", "StudentT", "TanhTransform", "Transform", "TransformedDistribution",
+    "Uniform", "VonMises", "Weibull", "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to",
+    "transforms",
 ]

@@ -1,0 +1,107 @@
+"""The binomial distribution."""
+
+from __future__ import annotations
+
+from ember import creation, ops
+from ember.autograd import no_grad
+from ember.distributions import constraints
+from ember.distributions.bernoulli import probs_or_logits
+from ember.distributions.distribution import Distribution, expanded, lazy_property
+from ember.distributions.utils import broadcast_all, logits_to_probs, numpy_draw, probs_to_logits
+
+
+def _clamp_by_zero(x):
+    """``max(x, 0)`` whose gradient at 0 is 1/2, as PyTorch's."""
+    return (ops.clamp(x, 0, None) + x - ops.clamp(x, None, 0)) / 2
+
+
+class Binomial(Distribution):
+    """The number of successes in ``total_count`` Bernoulli trials of probability ``probs`` (or
+    ``sigmoid(logits)``), as ``torch.distributions.Binomial``; samples are floats (NumPy's binomial sampler,
+    eager only).
+
+    >>> ember.distributions.Binomial(10, probs=ember.tensor([0.3])).mean   # [3]
+    """
+
+    arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,
+                       "logits": constraints.real}
+    has_enumerate_support = True
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args: bool | None = None):
+        given = probs_or_logits("Binomial", probs, logits)
+        self.total_count, param = broadcast_all(total_count, probs if given == "probs" else logits)
+        setattr(self, given, param)
+        self._param, self._given = param, given
+        super().__init__(param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> Binomial:
+        names = ["total_count"] + [n for n in ("probs", "logits") if n in self.__dict__]
+        new = expanded(self, Binomial, batch_shape, names, _instance)
+        new._param, new._given = new.__dict__[self._given], self._given
+        return new
+
+    @lazy_property
+    def logits(self):
+        """The log-odds of a success."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        """The probability of a success."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    @property
+    def param_shape(self) -> tuple:
+        return tuple(self._param.shape)
+
+    @property
+    def mean(self):
+        return self.total_count * self.probs
+
+    @property
+    def mode(self):
+        # an integer: no gradient (not even through total_count where the two tie)
+        return ops.minimum(ops.floor((self.total_count + 1) * self.probs), ops.stop_gradient(self.total_count))
+
+    @property
+    def variance(self):
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=()):
+        with no_grad():
+            shape = self._extended_shape(sample_shape)
+            n, p = ops.broadcast_to(self.total_count, shape), ops.broadcast_to(self.probs, shape)
+            return numpy_draw("Binomial", lambda g, p, n: g.binomial(n.astype("int64"), p), p, n)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        n = self.total_count
+        log_factorial_n = ops.lgamma(n + 1)
+        log_factorial_k = ops.lgamma(value + 1)
+        log_factorial_nmk = ops.lgamma(n - value + 1)
+        # n * log(1 + exp(logits)) in a form that does not overflow
+        normalize = n * _clamp_by_zero(self.logits) + n * ops.log1p(ops.exp(-ops.abs(self.logits))) - log_factorial_n
+        return value * self.logits - log_factorial_k - log_factorial_nmk - normalize
+
+    def entropy(self):
+        with no_grad():
+            total = int(ops.max(self.total_count).item())
+            if int(ops.min(self.total_count).item()) != total:
+                raise NotImplementedError("Binomial.entropy: needs the same total_count for the whole batch, got "
+                                          f"{self.total_count}")
+        log_prob = self.log_prob(self.enumerate_support(False))
+        return -(ops.exp(log_prob) * log_prob).sum(0)
+
+    def enumerate_support(self, expand: bool = True):
+        with no_grad():
+            total = int(ops.max(self.total_count).item())
+            if int(ops.min(self.total_count).item()) != total:
+                raise NotImplementedError("Binomial.enumerate_support: needs the same total_count for the whole "
+                                          f"batch, got {self.total_count}")
+        values = creation.arange(1 + total, dtype=self._param.dtype).reshape((-1,) + (1,) * len(self._batch_shape))
+        return ops.broadcast_to(values, (1 + total,) + self._batch_shape) if expand else values

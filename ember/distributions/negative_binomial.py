@@ -1,0 +1,84 @@
+"""The negative binomial distribution."""
+
+from __future__ import annotations
+
+from ember import creation, ops
+from ember.autograd import no_grad
+from ember.distributions import constraints
+from ember.distributions.bernoulli import probs_or_logits
+from ember.distributions.distribution import Distribution, expanded, lazy_property
+from ember.distributions.utils import broadcast_all, logits_to_probs, numpy_draw, probs_to_logits
+from ember.nn import functional as F
+
+
+def _log_sigmoid(x):
+    return -F.softplus(-x)
+
+
+class NegativeBinomial(Distribution):
+    """The number of successes before ``total_count`` failures of Bernoulli trials of success probability
+    ``probs`` (or ``sigmoid(logits)``), as ``torch.distributions.NegativeBinomial``; samples are floats drawn as a
+    Gamma-Poisson mixture (NumPy's samplers, eager only).
+
+    >>> ember.distributions.NegativeBinomial(4.0, probs=ember.tensor([0.5])).mean   # [4]
+    """
+
+    arg_constraints = {"total_count": constraints.greater_than_eq(0), "probs": constraints.half_open_interval(0.0, 1.0),
+                       "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args: bool | None = None):
+        given = probs_or_logits("NegativeBinomial", probs, logits)
+        self.total_count, param = broadcast_all(total_count, probs if given == "probs" else logits)
+        setattr(self, given, param)
+        self._param, self._given = param, given
+        super().__init__(param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> NegativeBinomial:
+        names = ["total_count"] + [n for n in ("probs", "logits") if n in self.__dict__]
+        new = expanded(self, NegativeBinomial, batch_shape, names, _instance)
+        new._param, new._given = new.__dict__[self._given], self._given
+        return new
+
+    @lazy_property
+    def logits(self):
+        """The log-odds of a success."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        """The probability of a success."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self) -> tuple:
+        return tuple(self._param.shape)
+
+    @property
+    def mean(self):
+        return self.total_count * ops.exp(self.logits)
+
+    @property
+    def mode(self):
+        return ops.clamp(ops.floor((self.total_count - 1) * ops.exp(self.logits)), 0, None)
+
+    @property
+    def variance(self):
+        return self.mean / ops.sigmoid(-self.logits)
+
+    def sample(self, sample_shape=()):
+        with no_grad():
+            shape = self._extended_shape(sample_shape)
+            n, odds = ops.broadcast_to(self.total_count, shape), ops.broadcast_to(ops.exp(self.logits), shape)
+            return numpy_draw("NegativeBinomial", lambda g, n, odds: g.poisson(g.standard_gamma(n) * odds), n, odds)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        log_unnormalized = self.total_count * _log_sigmoid(-self.logits) + value * _log_sigmoid(self.logits)
+        log_normalization = (-ops.lgamma(self.total_count + value) + ops.lgamma(1.0 + value)
+                             + ops.lgamma(self.total_count))
+        # a total_count of 0 puts all mass at 0 (lgamma(0) is inf there)
+        log_normalization = ops.where(self.total_count + value == 0, creation.zeros_like(log_normalization),
+                                      log_normalization)
+        return log_unnormalized - log_normalization
