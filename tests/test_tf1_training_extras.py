@@ -356,3 +356,13 @@ def test_add_n():
         np.testing.assert_allclose(sess.run(total), [9.0, 12.0])
     with pytest.raises(ValueError, match="one shape"):
         tf.add_n([tf.constant([1.0]), tf.constant([1.0, 2.0])])
+
+
+def test_a_float64_variable_keeps_its_digits():
+    value = np.array([1.0 + 1e-12, np.pi])
+    v = tf.Variable(value, dtype=tf.float64)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(v)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, value)

@@ -27,7 +27,12 @@ class Variable(Tensor):
                  collections=None, validate_shape: bool = True):
         if callable(initial_value) and not isinstance(initial_value, Tensor):
             initial_value = initial_value()
-        initial = as_tf(initial_value) if dtype is None else cast(as_tf(initial_value), dtype)
+        if dtype is None:
+            initial = as_tf(initial_value)
+        elif isinstance(initial_value, Tensor):
+            initial = cast(initial_value, dtype)
+        else:  # straight to the dtype: through float32 first, a float64 value would lose its digits
+            initial = constant(initial_value, dtype=dtype)
         if initial.shape is None or None in initial.shape:
             raise ValueError(f"Variable {name}: the initial value needs a fully known shape, got {initial.shape}")
         super().__init__(None, name=name, shape=tuple(initial.shape), dtype=initial.dtype)
