@@ -61,7 +61,7 @@ def test_lazy_linear_takes_in_features_from_its_first_call_as_torch():
     for p, t in zip(ours.parameters(), theirs.parameters()):
         p.array[...] = t.detach().numpy()
     np.testing.assert_allclose(ours(ember.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-6)
+                               rtol=1e-5, atol=1e-6)  # float32 products summed in another order
 
 
 def test_lazy_linear_without_bias_keeps_dtype_and_trains_with_an_optimizer_made_after_the_first_call():
@@ -110,7 +110,7 @@ def test_lazy_layers_take_their_shapes_from_a_loaded_state_dict_as_torch():
     assert [type(m) for m in ours] == [nn.Linear, nn.ReLU, nn.Linear]
     x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
     np.testing.assert_allclose(ours(ember.tensor(x)).detach().numpy(), source(torch.tensor(x)).detach().numpy(),
-                               rtol=1e-6)
+                               rtol=1e-5, atol=1e-6)  # float32 products summed in another order
 
 
 ERRORS = [
