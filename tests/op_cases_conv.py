@@ -25,6 +25,7 @@ CASES: list[OpCase] = []
 CONV_OPS = ("conv2d", "conv_transpose2d", "conv2d_weight_grad")
 MAX_OPS = ("max_pool2d", "max_pool2d_grad")
 AVG_OPS = ("avg_pool2d", "avg_pool2d_grad")
+ADAPTIVE_OPS = ("adaptive_avg_axis", "adaptive_avg_axis_grad")
 
 
 def _row(name, fn, ref, inputs, covers, torch_fn=None, **options):
@@ -326,15 +327,20 @@ _row("avg_pool1d_ceil", lambda x: ember.avg_pool1d(x, 4, stride=3, padding=2, ce
 # --- adaptive average pooling ---------------------------------------------------------------------------------------
 
 _row("adaptive_avg_pool2d_uneven_bins", lambda x: ember.adaptive_avg_pool2d(x, (3, 4)),
-     lambda x: ref_adaptive_avg_pool2d(x, (3, 4)), normal((2, 3, 7, 9)), ("matmul",),
+     lambda x: ref_adaptive_avg_pool2d(x, (3, 4)), normal((2, 3, 7, 9)), ADAPTIVE_OPS,
      lambda x: F.adaptive_avg_pool2d(x, (3, 4)))
+
+# more bins than elements: each element lies in up to three bins
+_row("adaptive_avg_pool2d_finer_bins", lambda x: ember.adaptive_avg_pool2d(x, (5, 7)),
+     lambda x: ref_adaptive_avg_pool2d(x, (5, 7)), normal((1, 2, 3, 2)), ADAPTIVE_OPS,
+     lambda x: F.adaptive_avg_pool2d(x, (5, 7)))
 
 _row("adaptive_avg_pool2d_global", lambda x: ember.adaptive_avg_pool2d(x, 1),
      lambda x: ref_adaptive_avg_pool2d(x, 1), normal((2, 3, 5, 5)), ("reshape",),
      lambda x: F.adaptive_avg_pool2d(x, 1))
 
 _row("adaptive_avg_pool1d", lambda x: ember.adaptive_avg_pool1d(x, 4),
-     lambda x: _as_2d(ref_adaptive_avg_pool2d)(x, (1, 4)), normal((2, 3, 10)), ("matmul", "reshape"),
+     lambda x: _as_2d(ref_adaptive_avg_pool2d)(x, (1, 4)), normal((2, 3, 10)), ADAPTIVE_OPS + ("reshape",),
      lambda x: F.adaptive_avg_pool1d(x, 4))
 
 
@@ -492,7 +498,7 @@ _row("avg_pool3d_k3_s2_p1", lambda x: ember.avg_pool3d(x, 3, stride=2, padding=1
 
 # Uneven bins along D are a matmul over an axis swapped in and back; even ones along H a reshaped mean.
 _row("adaptive_avg_pool3d_uneven_bins", lambda x: ember.adaptive_avg_pool3d(x, (3, 2, 4)),
-     lambda x: ref_adaptive_avg_pool3d(x, (3, 2, 4)), normal((2, 2, 7, 4, 6)), ("matmul", "transpose", "reshape"),
+     lambda x: ref_adaptive_avg_pool3d(x, (3, 2, 4)), normal((2, 2, 7, 4, 6)), ADAPTIVE_OPS + ("reshape",),
      lambda x: F.adaptive_avg_pool3d(x, (3, 2, 4)))
 
 _row("adaptive_avg_pool3d_global", lambda x: ember.adaptive_avg_pool3d(x, 1),

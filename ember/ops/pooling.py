@@ -21,6 +21,7 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
+from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS
 from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
@@ -362,21 +363,10 @@ def avg_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     return _from_4d(dispatch.apply(AVG_POOL2D, (x4,), attrs))
 
 
-def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """(out, size) matrix averaging PyTorch's adaptive bins: [floor(i * size / out), ceil((i + 1) * size / out))."""
-    matrix = np.zeros((out, size), dtype=dtype)
-    for i in range(out):
-        start, end = (i * size) // out, -(-((i + 1) * size) // out)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
-
-
 def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
-    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else a matmul
-    (on the last two axes; an earlier axis is swapped in and back)."""
-    from ember.ops.linalg import matmul
+    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else the
+    ``adaptive_avg_axis`` op (overlapping bins)."""
     from ember.ops.reduction import mean
-    from ember.ops.shape import swapaxes
 
     size = x.shape[axis]
     if size == out:
@@ -384,12 +374,9 @@ def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
     if size % out == 0:
         split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
         return mean(reshape(x, split), axis=axis + 1)
-    matrix = dispatch.new(_bin_matrix(size, out, np.float64), x.dtype, x.device)
-    if axis == x.ndim - 1:
-        return matmul(x, matrix.T)
-    if axis == x.ndim - 2:
-        return matmul(matrix, x)
-    return swapaxes(matmul(matrix, swapaxes(x, axis, x.ndim - 2)), axis, x.ndim - 2)
+    attrs = {"axis": axis, "output_size": out}
+    ADAPTIVE_AVG_AXIS.infer(Spec(tuple(x.shape), x.dtype), **attrs)
+    return dispatch.apply(ADAPTIVE_AVG_AXIS, (x,), attrs)
 
 
 # per rank: the input's layout, and how many output sizes it takes
