@@ -64,3 +64,40 @@ def test_interpolate_area_with_inf_matches_torch(shape, size):
     x = _with_non_finite(shape, np.float64)
     _check_values_and_grads(lambda t: F.interpolate(t, size=size, mode="area"),
                             lambda t: TF.interpolate(t, size=size, mode="area"), x)
+
+
+def _parity(ours, theirs, x: np.ndarray):
+    """Values and the gradient for a random output gradient (float64, no ties)."""
+    _check_values_and_grads(ours, theirs, x)
+
+
+# name: (ember function, torch function, unbatched input shape, arguments)
+UNBATCHED_POOLS = {
+    "max_pool1d": (F.max_pool1d, TF.max_pool1d, (3, 9), (3, 2, 1)),
+    "max_pool2d": (F.max_pool2d, TF.max_pool2d, (3, 7, 6), (3, 2, 1)),
+    "max_pool3d": (F.max_pool3d, TF.max_pool3d, (2, 5, 4, 6), (2,)),
+    "avg_pool1d": (F.avg_pool1d, TF.avg_pool1d, (3, 9), (3, 2, 1)),
+    "avg_pool2d": (F.avg_pool2d, TF.avg_pool2d, (3, 7, 6), (3, 2, 1)),
+    "avg_pool3d": (F.avg_pool3d, TF.avg_pool3d, (2, 5, 4, 6), (2,)),
+    "adaptive_avg_pool1d": (F.adaptive_avg_pool1d, TF.adaptive_avg_pool1d, (3, 9), (4,)),
+    "adaptive_avg_pool2d": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (3, 7, 6), ((3, 4),)),
+    "adaptive_avg_pool3d": (F.adaptive_avg_pool3d, TF.adaptive_avg_pool3d, (2, 5, 4, 6), ((2, 3, 4),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNBATCHED_POOLS))
+def test_unbatched_pooling_matches_torch(name):
+    ours, theirs, shape, args = UNBATCHED_POOLS[name]
+    x = np.random.default_rng(0).standard_normal(shape)
+    _parity(lambda t: ours(t, *args), lambda t: theirs(t, *args), x)
+
+
+@pytest.mark.parametrize("layer, args, shape", [
+    ("MaxPool1d", (3,), (2, 9)), ("MaxPool2d", (2,), (2, 6, 7)), ("MaxPool3d", (2,), (2, 4, 4, 5)),
+    ("AvgPool1d", (3,), (2, 9)), ("AvgPool2d", (2,), (2, 6, 7)), ("AvgPool3d", (2,), (2, 4, 4, 5)),
+    ("AdaptiveAvgPool1d", (4,), (2, 9)), ("AdaptiveAvgPool2d", (3,), (2, 6, 7)),
+    ("AdaptiveAvgPool3d", (2,), (2, 4, 4, 5)),
+])
+def test_unbatched_pooling_layers_match_torch(layer, args, shape):
+    x = np.random.default_rng(0).standard_normal(shape)
+    _parity(getattr(ember.nn, layer)(*args), getattr(torch.nn, layer)(*args), x)

@@ -16,6 +16,7 @@ import itertools
 
 from ember.backend import onednn
 from ember.ops import dispatch
+from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
@@ -157,6 +158,8 @@ def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     if return_indices:
         raise ValueError("max_pool3d: return_indices=True is not supported")
     x = as_tensor(x)
+    if x.ndim == 4:  # unbatched (C, D, H, W)
+        return unbatched(max_pool3d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding, dilation, _RANK)
     attrs["ceil_mode"] = bool(ceil_mode)
     MAX_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
@@ -173,6 +176,8 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     if divisor_override is not None:
         raise ValueError("avg_pool3d: divisor_override is not supported")
     x = to_float(x)
+    if x.ndim == 4:  # unbatched (C, D, H, W)
+        return unbatched(avg_pool3d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding, rank=_RANK)
     del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)

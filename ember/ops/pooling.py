@@ -23,6 +23,7 @@ from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
 from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS
 from ember.ops.conv import ints, pad2d, window_slice
+from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
@@ -291,7 +292,7 @@ def _one(name: str, arg: str, value):
 
 def _as_3d_input(name: str, x: TensorLike) -> TensorLike:
     if x.ndim != 3:
-        raise ValueError(f"{name}: input must be 3-D (N, C, L), got shape {list(x.shape)}")
+        raise ValueError(f"{name}: input must be 3-D (N, C, L) or 2-D (C, L), got shape {list(x.shape)}")
     return reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
 
 
@@ -306,6 +307,8 @@ def max_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     >>> y = ember.max_pool2d(ember.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
     """
     x = as_tensor(x)
+    if x.ndim == 3:  # unbatched (C, H, W)
+        return unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode)
     attrs = _pool_attrs("max_pool2d", kernel_size, stride, padding, dilation)
     attrs["ceil_mode"] = bool(ceil_mode)
     _max_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
@@ -324,7 +327,10 @@ def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     attrs = _pool_attrs(name, kernel_size, stride, padding, dilation)
     attrs = {"kernel_size": (1, attrs["kernel_size"][1]), "stride": (1, attrs["stride"][1]),
              "padding": (0, attrs["padding"][1]), "dilation": (1, attrs["dilation"][1]), "ceil_mode": bool(ceil_mode)}
-    x4 = _as_3d_input(name, as_tensor(x))
+    x = as_tensor(x)
+    if x.ndim == 2:  # unbatched (C, L)
+        return unbatched(max_pool1d, x, kernel_size, stride, padding, dilation, ceil_mode)
+    x4 = _as_3d_input(name, x)
     _max_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
     return _from_4d(dispatch.apply(MAX_POOL2D, (x4,), attrs))
 
@@ -337,6 +343,8 @@ def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     >>> y = ember.avg_pool2d(ember.randn(1, 3, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4)
     """
     x = to_float(x)
+    if x.ndim == 3:  # unbatched (C, H, W)
+        return unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     attrs = _pool_attrs("avg_pool2d", kernel_size, stride, padding)
     del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)
@@ -358,7 +366,10 @@ def avg_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     attrs = {"kernel_size": (1, attrs["kernel_size"][1]), "stride": (1, attrs["stride"][1]),
              "padding": (0, attrs["padding"][1]), "ceil_mode": bool(ceil_mode),
              "count_include_pad": bool(count_include_pad)}
-    x4 = _as_3d_input(name, to_float(x))
+    x = to_float(x)
+    if x.ndim == 2:  # unbatched (C, L)
+        return unbatched(avg_pool1d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    x4 = _as_3d_input(name, x)
     _avg_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
     return _from_4d(dispatch.apply(AVG_POOL2D, (x4,), attrs))
 
@@ -387,8 +398,10 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     """adaptive_avg_pool2d or adaptive_avg_pool3d (``rank``): one spatial axis at a time, the last first."""
     layout, count = _ADAPTIVE[rank]
     x = to_float(x)
+    if x.ndim == rank + 1:  # unbatched (C, *spatial)
+        return unbatched(lambda batch: _adaptive_avg_pool(name, batch, output_size, rank), x)
     if x.ndim != rank + 2:
-        raise ValueError(f"{name}: input must be {rank + 2}-D {layout}, got shape {list(x.shape)}")
+        raise ValueError(f"{name}: input must be {rank + 2}-D {layout} or {rank + 1}-D, got shape {list(x.shape)}")
     if output_size is None or isinstance(output_size, (int, np.integer)):
         output_size = (output_size,) * rank
     output_size = tuple(output_size)
@@ -416,5 +429,8 @@ def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:
 
     >>> y = ember.adaptive_avg_pool1d(ember.randn(2, 4, 10), 3)   # (2, 4, 3)
     """
-    x4 = _as_3d_input("adaptive_avg_pool1d", to_float(x))
+    x = to_float(x)
+    if x.ndim == 2:  # unbatched (C, L)
+        return unbatched(adaptive_avg_pool1d, x, output_size)
+    x4 = _as_3d_input("adaptive_avg_pool1d", x)
     return _from_4d(adaptive_avg_pool2d(x4, (1, _one("adaptive_avg_pool1d", "output_size", output_size))))
