@@ -32,7 +32,22 @@ from ember.nn.layers.margin_loss import (
 )
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
-from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
+from ember.nn.layers.pool_variants import (
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d_with_indices,
+)
+from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
 from ember.nn.layers.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 from ember.ops import (
@@ -66,6 +81,9 @@ from ember.ops import (
     max_pool1d,
     max_pool2d,
     max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
     mish,
     mse_loss,
     nll_loss,
@@ -99,6 +117,11 @@ __all__ = [
     "gaussian_nll_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss",
     "channel_shuffle",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices", "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d", "fractional_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d",
+    "max_unpool3d",
 ]
 
 

@@ -243,6 +243,7 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d
 
 # PyTorch's spellings (dim=, keepdim=, max/min(x, dim) -> (values, indices), transpose(x, d0, d1)), applied
 # here once so that ember.sum, ember.ops.sum and Tensor.sum are the same function.
@@ -281,6 +282,7 @@ __all__ = [
     "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "aminmax", "logcumsumexp", "cummax", "cummin",
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

@@ -26,6 +26,7 @@ from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
+from ember.ops.pool_indices import max_pool_indices
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.registry import Spec
 from ember.ops.shape import reshape
@@ -300,23 +301,28 @@ def _from_4d(y: TensorLike) -> TensorLike:
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
-def max_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> TensorLike:
-    """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W); ``stride`` defaults to the kernel size,
-    padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch.
+def max_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorLike:
+    """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W) or (C, H, W); ``stride`` defaults to the
+    kernel size, padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch;
+    ``return_indices`` also returns each maximum's flat index in its (H, W) plane (int64), as PyTorch's.
 
     >>> y = ember.max_pool2d(ember.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
     """
     x = as_tensor(x)
     if x.ndim == 3:  # unbatched (C, H, W)
-        return unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode)
+        return unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     attrs = _pool_attrs("max_pool2d", kernel_size, stride, padding, dilation)
     attrs["ceil_mode"] = bool(ceil_mode)
     _max_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return dispatch.apply(MAX_POOL2D, (x,), attrs)
+    y = dispatch.apply(MAX_POOL2D, (x,), attrs)
+    return (y, max_pool_indices(x, attrs)) if return_indices else y
 
 
-def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> TensorLike:
-    """Maximum over each window of ``x`` (N, C, L): max_pool2d on a height-1 view.
+def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorLike:
+    """Maximum over each window of ``x`` (N, C, L) or (C, L): max_pool2d on a height-1 view; ``return_indices``
+    also returns each maximum's index along L.
 
     >>> y = ember.max_pool1d(ember.randn(2, 4, 10), 3, stride=2)   # (2, 4, 4)
     """
@@ -329,10 +335,11 @@ def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
              "padding": (0, attrs["padding"][1]), "dilation": (1, attrs["dilation"][1]), "ceil_mode": bool(ceil_mode)}
     x = as_tensor(x)
     if x.ndim == 2:  # unbatched (C, L)
-        return unbatched(max_pool1d, x, kernel_size, stride, padding, dilation, ceil_mode)
+        return unbatched(max_pool1d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     x4 = _as_3d_input(name, x)
     _max_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
-    return _from_4d(dispatch.apply(MAX_POOL2D, (x4,), attrs))
+    y = _from_4d(dispatch.apply(MAX_POOL2D, (x4,), attrs))
+    return (y, _from_4d(max_pool_indices(x4, attrs))) if return_indices else y
 
 
 def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
