@@ -18,6 +18,7 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING, int64
 from ember.ops.adaptive_pool import adaptive_bins
+from ember.ops.infer import check_window
 from ember.ops.pool_records import check_pool, pool_cost, pool_out_size
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 
@@ -71,7 +72,9 @@ def _max_pool_indices_forward(xp, x, *, kernel_size, stride, padding, dilation, 
 
 
 def _max_pool_indices_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
-    spec = check_pool("max_pool_indices", x, len(kernel_size), kernel_size, stride, padding, dilation, ceil_mode)
+    name = "max_pool_indices"
+    rank = _spatial_rank(name, x)
+    spec = check_pool(name, x, rank, kernel_size, stride, padding, dilation, ceil_mode)
     return Spec(spec.shape, int64)
 
 
@@ -111,16 +114,17 @@ def _adaptive_max_pool_indices_forward(xp, x, *, output_size):
     return _regions_argmax(xp, x, regions)
 
 
-def _check_rank(name: str, x: Spec, rank: int) -> None:
-    if x.ndim != rank + 2:
-        raise shape_error(name, [x], f"input must be {rank + 2}-D (N, C, *{rank} spatial axes), got {x.ndim}-D")
+def _spatial_rank(name: str, x: Spec) -> int:
+    if x.ndim < 3:
+        raise shape_error(name, [x], f"input must be (N, C, *spatial) with a spatial axis, got {x.ndim}-D")
+    return x.ndim - 2
 
 
 def _adaptive_max_pool_indices_infer(x, *, output_size):
     name = "adaptive_max_pool_indices"
-    _check_rank(name, x, len(output_size))
-    if any(n <= 0 for n in output_size) or any(s is not None and s <= 0 for s in x.shape[2:]):
-        raise shape_error(name, [x], f"output_size {list(output_size)} and the spatial sizes must be positive")
+    check_window(name, [x], _spatial_rank(name, x), output_size=output_size)
+    if any(s is not None and s <= 0 for s in x.shape[2:]):
+        raise shape_error(name, [x], "the spatial sizes must be positive")
     return Spec(tuple(x.shape[:2]) + tuple(output_size), int64)
 
 
@@ -186,8 +190,10 @@ def _planewise_argmax(xp, x, starts: list, kernel_size: tuple):
 
 def _fractional_infer(x, samples, *, kernel_size, output_size):
     name = "fractional_max_pool_indices"
-    rank = len(kernel_size)
-    _check_rank(name, x, rank)
+    rank = _spatial_rank(name, x)
+    check_window(name, [x, samples], rank, kernel_size=kernel_size, output_size=output_size)
+    if rank not in _SAMPLE_COLUMN:
+        raise shape_error(name, [x, samples], f"input must be 4-D or 5-D, got {x.ndim}-D")
     if tuple(samples.shape) != (x.shape[0], x.shape[1], rank) or samples.dtype not in FLOATING:
         raise shape_error(name, [x, samples], f"_random_samples must be floats of shape (N, C, {rank})")
     for a in range(rank):

@@ -12,6 +12,7 @@ from ember.ops.conv import ints
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import GATHER
+from ember.ops.infer import check_window
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE, reshape
@@ -31,9 +32,9 @@ def _forward(xp, x, indices, *, output_size):
 
 def _infer(x, indices, *, output_size):
     specs = [x, indices]
-    rank = len(output_size)
-    if x.ndim != rank + 2:
-        raise shape_error("max_unpool", specs, f"input must be {rank + 2}-D (N, C, *{rank} spatial axes)")
+    if x.ndim < 3:
+        raise shape_error("max_unpool", specs, f"input must be (N, C, *spatial) with a spatial axis, got {x.ndim}-D")
+    check_window("max_unpool", specs, x.ndim - 2, output_size=output_size)
     if x.dtype not in FLOATING or indices.dtype not in INTEGER:
         raise shape_error("max_unpool", specs, "needs a floating-point input and integer indices")
     if tuple(indices.shape) != tuple(x.shape):
