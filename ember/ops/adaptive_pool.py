@@ -129,12 +129,8 @@ def _grad_infer(g: Spec, *, axis, input_size):
 
 
 def _cost(out: Spec, x: Spec, **attrs) -> Cost:
-    """A multiply-add per element and bin it meets: at most two bins an element where bins are no finer than
-    elements, as many as a bin's share otherwise."""
-    axis = attrs["axis"]
-    larger, smaller = (x, out) if (x.shape[axis] or 0) >= (out.shape[axis] or 0) else (out, x)
-    share = -(-(larger.shape[axis] or 1) // max(smaller.shape[axis] or 1, 1)) + 1
-    return Cost(2 * (larger.size or 0) * min(share, 2), (x.nbytes or 0) + (out.nbytes or 0))
+    """The product's multiply-adds: each input row times the (in, out) weights."""
+    return Cost(2 * (x.size or 0) * (out.shape[attrs["axis"]] or 0), (x.nbytes or 0) + (out.nbytes or 0))
 
 
 def _rule(run, ctx, g):
