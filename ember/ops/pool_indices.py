@@ -18,7 +18,7 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING, int64
 from ember.ops.adaptive_pool import adaptive_bins
-from ember.ops.infer import check_window
+from ember.ops.infer import check_window, differ
 from ember.ops.pool_records import check_pool, pool_cost, pool_out_size
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 
@@ -194,7 +194,9 @@ def _fractional_infer(x, samples, *, kernel_size, output_size):
     check_window(name, [x, samples], rank, kernel_size=kernel_size, output_size=output_size)
     if rank not in _SAMPLE_COLUMN:
         raise shape_error(name, [x, samples], f"input must be 4-D or 5-D, got {x.ndim}-D")
-    if tuple(samples.shape) != (x.shape[0], x.shape[1], rank) or samples.dtype not in FLOATING:
+    expected = (x.shape[0], x.shape[1], rank)
+    if samples.ndim != 3 or any(differ(a, b) for a, b in zip(samples.shape, expected)) \
+            or samples.dtype not in FLOATING:
         raise shape_error(name, [x, samples], f"_random_samples must be floats of shape (N, C, {rank})")
     for a in range(rank):
         size = x.shape[2 + a]

@@ -12,7 +12,7 @@ from ember.ops.conv import ints
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import GATHER
-from ember.ops.infer import check_window
+from ember.ops.infer import check_window, differ
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import RESHAPE, reshape
@@ -37,7 +37,7 @@ def _infer(x, indices, *, output_size):
     check_window("max_unpool", specs, x.ndim - 2, output_size=output_size)
     if x.dtype not in FLOATING or indices.dtype not in INTEGER:
         raise shape_error("max_unpool", specs, "needs a floating-point input and integer indices")
-    if tuple(indices.shape) != tuple(x.shape):
+    if indices.ndim != x.ndim or any(differ(a, b) for a, b in zip(indices.shape, x.shape)):
         raise shape_error("max_unpool", specs, "the indices must have the input's shape")
     return Spec(tuple(x.shape[:2]) + tuple(output_size), x.dtype)
 
