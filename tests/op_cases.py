@@ -1810,7 +1810,7 @@ for _shape, _size, _mode, _align in [((2, 2, 5), (8,), "nearest-exact", None), (
     _row(f"interpolate_{len(_shape)}d_{_mode}{'_aligned' if _align else ''}",
          lambda x, s=_size, m=_mode, a=_align: ember.nn.functional.interpolate(x, s, mode=m, align_corners=a),
          lambda x, s=_size, m=_mode, a=_align: np_interpolate(x, s, m, bool(a)), ins(normal(*_shape)),
-         "take" if "nearest" in _mode else ("take", "mul", "add") if _mode != "area" else "matmul",
+         "take" if "nearest" in _mode else ("take", "mul", "add") if _mode != "area" else "adaptive_avg_axis",
          lambda x, s=_size, m=_mode, a=_align: F.interpolate(x, s, mode=m, align_corners=a))
 # --- recurrent layers (ONNX's layouts and gate orders) -----------------------------------------------------
 

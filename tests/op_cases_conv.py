@@ -16,15 +16,17 @@ from op_table import OpCase
 import ember
 
 try:
+    import torch
     import torch.nn.functional as F
 except ImportError:  # the torch comparisons are skipped
-    F = None
+    torch = F = None
 
 CASES: list[OpCase] = []
 
 CONV_OPS = ("conv2d", "conv_transpose2d", "conv2d_weight_grad")
 MAX_OPS = ("max_pool2d", "max_pool2d_grad")
 AVG_OPS = ("avg_pool2d", "avg_pool2d_grad")
+ADAPTIVE_OPS = ("adaptive_avg_axis", "adaptive_avg_axis_grad")
 
 
 def _row(name, fn, ref, inputs, covers, torch_fn=None, **options):
@@ -326,15 +328,20 @@ _row("avg_pool1d_ceil", lambda x: ember.avg_pool1d(x, 4, stride=3, padding=2, ce
 # --- adaptive average pooling ---------------------------------------------------------------------------------------
 
 _row("adaptive_avg_pool2d_uneven_bins", lambda x: ember.adaptive_avg_pool2d(x, (3, 4)),
-     lambda x: ref_adaptive_avg_pool2d(x, (3, 4)), normal((2, 3, 7, 9)), ("matmul",),
+     lambda x: ref_adaptive_avg_pool2d(x, (3, 4)), normal((2, 3, 7, 9)), ADAPTIVE_OPS,
      lambda x: F.adaptive_avg_pool2d(x, (3, 4)))
+
+# more bins than elements: each element lies in up to three bins
+_row("adaptive_avg_pool2d_finer_bins", lambda x: ember.adaptive_avg_pool2d(x, (5, 7)),
+     lambda x: ref_adaptive_avg_pool2d(x, (5, 7)), normal((1, 2, 3, 2)), ADAPTIVE_OPS,
+     lambda x: F.adaptive_avg_pool2d(x, (5, 7)))
 
 _row("adaptive_avg_pool2d_global", lambda x: ember.adaptive_avg_pool2d(x, 1),
      lambda x: ref_adaptive_avg_pool2d(x, 1), normal((2, 3, 5, 5)), ("reshape",),
      lambda x: F.adaptive_avg_pool2d(x, 1))
 
 _row("adaptive_avg_pool1d", lambda x: ember.adaptive_avg_pool1d(x, 4),
-     lambda x: _as_2d(ref_adaptive_avg_pool2d)(x, (1, 4)), normal((2, 3, 10)), ("matmul", "reshape"),
+     lambda x: _as_2d(ref_adaptive_avg_pool2d)(x, (1, 4)), normal((2, 3, 10)), ADAPTIVE_OPS + ("reshape",),
      lambda x: F.adaptive_avg_pool1d(x, 4))
 
 
@@ -490,11 +497,118 @@ _row("avg_pool3d_k3_s2_p1", lambda x: ember.avg_pool3d(x, 3, stride=2, padding=1
      lambda x: ref_avg_pool3d(x, 3, stride=2, padding=1),
      normal((1, 2, 5, 4, 6)), AVG3D_OPS, lambda x: F.avg_pool3d(x, 3, stride=2, padding=1))
 
-# Uneven bins along D are a matmul over an axis swapped in and back; even ones along H a reshaped mean.
+# Uneven bins along D (neither of the last two axes) and W are adaptive_avg_axis ops; even ones along H a
+# reshaped mean.
 _row("adaptive_avg_pool3d_uneven_bins", lambda x: ember.adaptive_avg_pool3d(x, (3, 2, 4)),
-     lambda x: ref_adaptive_avg_pool3d(x, (3, 2, 4)), normal((2, 2, 7, 4, 6)), ("matmul", "transpose", "reshape"),
+     lambda x: ref_adaptive_avg_pool3d(x, (3, 2, 4)), normal((2, 2, 7, 4, 6)), ADAPTIVE_OPS + ("reshape",),
      lambda x: F.adaptive_avg_pool3d(x, (3, 2, 4)))
 
 _row("adaptive_avg_pool3d_global", lambda x: ember.adaptive_avg_pool3d(x, 1),
      lambda x: ref_adaptive_avg_pool3d(x, 1), normal((2, 3, 3, 4, 5)), ("reshape",),
      lambda x: F.adaptive_avg_pool3d(x, 1))
+
+
+# --- pooling indices, max unpooling, fractional max pooling -------------------------------------------------------
+
+
+def _window_argmax(x, windows):
+    """The flat plane index of the first maximum over each output position's window: ``windows(pos)`` lists the
+    window's in-bounds positions in row-major order."""
+    out_size = windows.out_size
+    out = np.empty(x.shape[:2] + tuple(out_size), dtype=np.int64)
+    plane = x.shape[2:]
+    for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        for pos in _outputs(out_size):
+            taps = windows(n, c, pos)
+            values = [x[(n, c) + tap] for tap in taps]
+            out[(n, c) + pos] = np.ravel_multi_index(taps[int(np.argmax(values))], plane)
+    return out
+
+
+def ref_max_pool_indices(x, kernel_size, stride, padding, dilation, ceil_mode=False):
+    rank = x.ndim - 2
+    kernel, st, pd, dl = ((v,) * rank if isinstance(v, int) else tuple(v)
+                          for v in (kernel_size, stride, padding, dilation))
+
+    def windows(n, c, pos):
+        taps = [tuple(i * t - p + j * d for i, t, p, j, d in zip(pos, st, pd, tap, dl)) for tap in _outputs(kernel)]
+        return [tap for tap in taps if all(0 <= a < s for a, s in zip(tap, x.shape[2:]))]
+
+    windows.out_size = [_pool_size(s, k, t, p, d, ceil_mode) for s, k, t, p, d in zip(x.shape[2:], kernel, st, pd, dl)]
+    return _window_argmax(x, windows)
+
+
+def ref_adaptive_max_pool_indices(x, output_size):
+    def windows(n, c, pos):
+        ranges = [range((i * s) // o, math.ceil((i + 1) * s / o)) for i, s, o in zip(pos, x.shape[2:], output_size)]
+        return list(itertools.product(*ranges))
+
+    windows.out_size = output_size
+    return _window_argmax(x, windows)
+
+
+def _fractional_starts(sample, size, kernel, out):
+    """PyTorch's documented interval rule, in float64."""
+    if out == 1:
+        return [size - kernel]
+    alpha = (size - kernel) / (out - 1)
+    return [math.floor((i + sample) * alpha) - math.floor(sample * alpha) for i in range(out - 1)] + [size - kernel]
+
+
+def ref_fractional_max_pool(x, kernel_size, output_size, samples, columns):
+    """Values of fractional max pooling; ``columns``: which sample each spatial axis reads."""
+    def windows(n, c, pos):
+        starts = [_fractional_starts(samples[n, c, col], s, k, o)
+                  for col, s, k, o in zip(columns, x.shape[2:], kernel_size, output_size)]
+        return list(itertools.product(*(range(st[i], st[i] + k) for st, i, k in zip(starts, pos, kernel_size))))
+
+    windows.out_size = output_size
+    index = _window_argmax(x, windows)
+    flat = x.reshape(x.shape[:2] + (-1,))
+    return np.take_along_axis(flat, index.reshape(x.shape[:2] + (-1,)), axis=2).reshape(index.shape)
+
+
+def ref_max_unpool(x, indices, output_size):
+    out = np.zeros(x.shape[:2] + (math.prod(output_size),))
+    for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        out[n, c, indices[n, c].reshape(-1)] = x[n, c].reshape(-1)
+    return out.reshape(x.shape[:2] + tuple(output_size))
+
+
+def _indices_of(fn):
+    """A torch pooling call's indices (its second result)."""
+    return lambda x: fn(x)[1]
+
+
+_row("max_pool2d_indices_pad_ceil", lambda x: ember.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)[1],
+     lambda x: ref_max_pool_indices(x, 3, 2, 1, 1, ceil_mode=True), normal((2, 2, 7, 8)), ("max_pool_indices",),
+     F and _indices_of(lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)), grad=False)
+
+_row("max_pool3d_indices_dilated",
+     lambda x: ember.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 1), return_indices=True)[1],
+     lambda x: ref_max_pool_indices(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 1)), normal((1, 2, 5, 6, 5)),
+     ("max_pool_indices",),
+     F and _indices_of(lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 1), return_indices=True)),
+     grad=False)
+
+_row("adaptive_max_pool3d_indices",
+     lambda x: ember.nn.functional.adaptive_max_pool3d(x, (2, 3, 4), return_indices=True)[1],
+     lambda x: ref_adaptive_max_pool_indices(x, (2, 3, 4)), normal((2, 2, 5, 7, 6)), ("adaptive_max_pool_indices",),
+     F and _indices_of(lambda x: F.adaptive_max_pool3d(x, (2, 3, 4), return_indices=True)), grad=False)
+
+_FRACTIONAL_SAMPLES = np.random.default_rng(7).random((2, 2, 2))
+
+_row("fractional_max_pool2d", lambda x: ember.nn.functional.fractional_max_pool2d(
+        x, (3, 2), output_size=(4, 5), _random_samples=ember.tensor(_FRACTIONAL_SAMPLES)),
+     lambda x: ref_fractional_max_pool(x, (3, 2), (4, 5), _FRACTIONAL_SAMPLES, (1, 0)), normal((2, 2, 9, 8)),
+     ("fractional_max_pool_indices", "gather", "reshape"),
+     F and (lambda x: F.fractional_max_pool2d(x, (3, 2), output_size=(4, 5),
+                                              _random_samples=torch.tensor(_FRACTIONAL_SAMPLES))))
+
+# one index per 2 x 2 window of a 6 x 8 plane, so every input element has its own output position
+_UNPOOL_INDICES = np.array([[[[(2 * i + (i + j + n + c) % 2) * 8 + 2 * j + (i * j + c) % 2 for j in range(4)]
+                              for i in range(3)] for c in range(3)] for n in range(2)])
+
+_row("max_unpool2d", lambda x: ember.max_unpool2d(x, ember.tensor(_UNPOOL_INDICES), 2),
+     lambda x: ref_max_unpool(x, _UNPOOL_INDICES, (6, 8)), normal((2, 3, 3, 4)), ("max_unpool", "gather", "reshape"),
+     F and (lambda x: F.max_unpool2d(x, torch.tensor(_UNPOOL_INDICES), 2)))

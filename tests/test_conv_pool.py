@@ -294,7 +294,7 @@ ERRORS = [
      ["conv2d", "kernel size 5", "[1, 1, 4, 4]"]),
     ("conv_dilated_kernel_too_big", lambda: ember.conv2d(_f(1, 1, 6, 6), _f(1, 1, 3, 3), dilation=3), ShapeError,
      ["conv2d", "dilated: 7"]),
-    ("conv_3d_input", lambda: ember.conv2d(_f(3, 8, 8), _f(4, 3, 3, 3)), ShapeError, ["conv2d", "4-D", "[3, 8, 8]"]),
+    ("conv_2d_input", lambda: ember.conv2d(_f(8, 8), _f(4, 3, 3, 3)), ShapeError, ["conv2d", "4-D", "[8, 8]"]),
     ("conv_stride_zero", lambda: ember.conv2d(_f(1, 1, 4, 4), _f(1, 1, 3, 3), stride=0), ValueError,
      ["conv2d", "stride"]),
     ("conv_padding_triple", lambda: ember.conv2d(_f(1, 1, 4, 4), _f(1, 1, 3, 3), padding=(1, 1, 1)), TypeError,
@@ -315,7 +315,7 @@ ERRORS = [
     ("pool_padding", lambda: ember.max_pool2d(_f(1, 1, 8, 8), 3, padding=2), ShapeError,
      ["max_pool2d", "half the kernel", "[1, 1, 8, 8]"]),
     ("pool_too_small", lambda: ember.avg_pool2d(_f(1, 1, 2, 2), 3), ShapeError, ["avg_pool2d", "[1, 1, 2, 2]"]),
-    ("pool_3d", lambda: ember.max_pool2d(_f(1, 8, 8), 2), ShapeError, ["max_pool2d", "4-D"]),
+    ("pool_2d", lambda: ember.max_pool2d(_f(8, 8), 2), ShapeError, ["max_pool2d", "4-D"]),
     ("pool1d_kernel_pair", lambda: ember.max_pool1d(_f(1, 1, 8), (2, 2)), ValueError, ["max_pool1d", "kernel_size"]),
     ("adaptive_size", lambda: ember.adaptive_avg_pool2d(_f(1, 1, 8, 8), 0), ValueError, ["adaptive_avg_pool2d"]),
 ]

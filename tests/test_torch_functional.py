@@ -501,11 +501,13 @@ def test_unfold_and_fold_errors_name_the_function_argument_and_shapes():
 @pytest.mark.parametrize("name", ["MaxPool1d", "MaxPool2d", "MaxPool3d"])
 def test_max_pool_modules_take_positional_arguments_in_pytorchs_order(name):
     # (kernel_size, stride, padding, dilation, return_indices, ceil_mode): the sixth is ceil_mode, the fifth
-    # return_indices, refused rather than read as ceil_mode
+    # return_indices, not read as ceil_mode
     dims = int(name[-2])
     x = np.random.default_rng(0).standard_normal((2, 3) + (7,) * dims).astype(np.float32)
     ours, theirs = getattr(nn, name)(3, 2, 1, 1, False, True), getattr(torch.nn, name)(3, 2, 1, 1, False, True)
     assert ours.ceil_mode
     np.testing.assert_array_equal(ours(ember.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy())
-    with pytest.raises(ValueError, match=f"{name}: return_indices=True is not supported"):
-        getattr(nn, name)(3, 2, 1, 1, True)
+    (y, i), (ty, ti) = getattr(nn, name)(3, 2, 1, 1, True)(ember.tensor(x)), getattr(torch.nn, name)(3, 2, 1, 1, True)(
+        torch.tensor(x))
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())

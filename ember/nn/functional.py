@@ -61,7 +61,22 @@ from ember.nn.layers.margin_loss import (
 )
 from ember.nn.layers.normalization import group_norm, instance_norm, rms_norm
 from ember.nn.layers.padding import pad
-from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d
+from ember.nn.layers.pool_variants import (
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d_with_indices,
+)
+from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d
 from ember.nn.layers.rrelu import rrelu
 from ember.nn.layers.shrink import threshold
 from ember.nn.layers.similarity import cosine_similarity, pairwise_distance
@@ -96,6 +111,9 @@ from ember.ops import (
     max_pool1d,
     max_pool2d,
     max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
     mse_loss,
     nll_loss,
     one_hot,
@@ -135,6 +153,11 @@ __all__ = [
     "bilinear", "embedding_bag", "triplet_margin_with_distance_loss", "upsample", "upsample_bilinear",
     "upsample_nearest",
     "pdist",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices", "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d", "fractional_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d",
+    "max_unpool3d",
 ]
 
 

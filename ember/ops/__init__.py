@@ -313,6 +313,7 @@ from ember.ops.special_composed import (
 )
 from ember.ops.statistics import corrcoef, cov, std_mean, var_mean
 from ember.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve
+from ember.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d
 from ember.ops.views import (
     as_strided,
     atleast_1d,
@@ -382,6 +383,7 @@ __all__ = [
     "quantile", "nanquantile", "mode", "nanmedian", "histc", "unique_consecutive", "msort",
     "aminmax", "logcumsumexp", "cummax", "cummin",
     "adaptive_avg_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "max_pool3d",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "allclose", "ceil", "count_nonzero", "equal", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp",
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",

@@ -31,6 +31,7 @@ from ember.backend import onednn
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
 from ember.ops.conv_nd import conv_out_size, transposed_size
+from ember.ops.conv_padding import pad_for_string, unbatched
 from ember.ops.conv_records import conv_ops
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
@@ -451,11 +452,17 @@ def _specs(*tensors) -> list:
 def conv2d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> TensorLike:
     """2-D convolution (cross-correlation) of ``x`` (N, C, H, W) with ``weight`` (O, C/groups, kH, kW), plus
-    ``bias`` (O,); ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs, as in PyTorch.
+    ``bias`` (O,); ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs, ``padding`` also 'same' or
+    'valid', as in PyTorch; unbatched (C, H, W) input gives a (O, H', W') result.
 
     >>> y = ember.conv2d(ember.randn(8, 3, 32, 32), ember.randn(16, 3, 3, 3), padding=1)   # (8, 16, 32, 32)
     """
     x, weight, bias = _operands("conv2d", x, weight, bias)
+    if x.ndim == 3 and weight.ndim == 4:  # unbatched (C, H, W)
+        return unbatched(conv2d, x, weight, bias, stride, padding, dilation, groups)
+    if isinstance(padding, str):
+        x, padding = pad_for_string("conv2d", x, weight, padding, pair("conv2d", "stride", stride, 1),
+                                    pair("conv2d", "dilation", dilation, 1))
     attrs = _conv_attrs("conv2d", stride, padding, dilation, groups)
     _conv2d_infer(*_specs(x, weight), **attrs)
     if _fits(bias, x, weight):  # added inside the op (in oneDNN's kernel, where it runs)
@@ -471,11 +478,18 @@ def _fits(bias, x, weight) -> bool:
 
 def conv1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride: int = 1, padding: int = 0,
            dilation: int = 1, groups: int = 1) -> TensorLike:
-    """1-D convolution of ``x`` (N, C, L) with ``weight`` (O, C/groups, k): conv2d on a height-1 view.
+    """1-D convolution of ``x`` (N, C, L) or unbatched (C, L) with ``weight`` (O, C/groups, k): conv2d on a height-1
+    view; ``padding`` is an int, 'same' or 'valid'.
 
     >>> y = ember.conv1d(ember.randn(4, 2, 50), ember.randn(6, 2, 5), stride=2)   # (4, 6, 23)
     """
     x, weight, bias = _operands("conv1d", x, weight, bias)
+    if x.ndim == 2 and weight.ndim == 3:  # unbatched (C, L)
+        return unbatched(conv1d, x, weight, bias, stride, padding, dilation, groups)
+    if isinstance(padding, str):
+        x, padding = pad_for_string("conv1d", x, weight, padding, (_single("conv1d", "stride", stride, 1),),
+                                    (_single("conv1d", "dilation", dilation, 1),))
+        padding = padding[0]
     if x.ndim != 3 or weight.ndim != 3:
         raise ValueError(
             f"conv1d: input (N, C, L) and weight (O, C/groups, k) must be 3-D, got shapes {list(x.shape)} and "
@@ -520,6 +534,8 @@ def conv_transpose2d(x: TensorLike, weight: TensorLike, bias: TensorLike | None 
     >>> y = ember.conv_transpose2d(ember.randn(2, 8, 7, 7), ember.randn(8, 4, 4, 4), stride=2, padding=1)  # 14x14
     """
     x, weight, bias = _operands("conv_transpose2d", x, weight, bias)
+    if x.ndim == 3 and weight.ndim == 4:  # unbatched (C_in, H, W)
+        return unbatched(conv_transpose2d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     attrs = _conv_attrs("conv_transpose2d", stride, padding, dilation, groups)
     attrs["output_padding"] = pair("conv_transpose2d", "output_padding", output_padding, 0)
     _check_output_padding("conv_transpose2d", attrs["output_padding"], attrs["stride"], attrs["dilation"])
@@ -534,6 +550,8 @@ def conv_transpose1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None 
     >>> y = ember.conv_transpose1d(ember.randn(2, 4, 10), ember.randn(4, 3, 3), stride=2)   # (2, 3, 21)
     """
     x, weight, bias = _operands("conv_transpose1d", x, weight, bias)
+    if x.ndim == 2 and weight.ndim == 3:  # unbatched (C_in, L)
+        return unbatched(conv_transpose1d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     if x.ndim != 3 or weight.ndim != 3:
         raise ValueError(
             f"conv_transpose1d: input (N, C_in, L) and weight (C_in, C_out/groups, k) must be 3-D, got shapes "

@@ -26,6 +26,7 @@ from ember.ops.conv import (
     _specs,
     ints,
 )
+from ember.ops.conv_padding import pad_for_string, unbatched
 from ember.ops.conv_records import conv_ops
 from ember.ops.dispatch import TensorLike
 
@@ -94,37 +95,20 @@ CONV3D, CONV3D_WEIGHT_GRAD, CONV_TRANSPOSE3D = conv_ops(_RANK, _conv3d_forward, 
 # --- public functions --------------------------------------------------------------------------------------
 
 
-def _same_padding(x: TensorLike, weight: TensorLike, padding, stride, dilation) -> tuple:
-    """PyTorch's string paddings for conv3d: 'valid' is none; 'same' (stride 1 only) keeps the input size, the odd
-    element of an uneven total on the far side (padded into x here). Returns x and the op's symmetric padding."""
-    if padding == "valid":
-        return x, 0
-    if padding != "same":
-        raise ValueError(f"conv3d: padding must be 'valid', 'same' or ints, got {padding!r}")
-    if ints("conv3d", "stride", stride, 1, _RANK) != (1,) * _RANK:
-        raise ValueError(f"conv3d: padding='same' needs stride 1, got stride {stride!r}")
-    if weight.ndim != 5:
-        raise ValueError(f"conv3d: weight must be 5-D (O, C/groups, kD, kH, kW), got shape {list(weight.shape)}")
-    dilation = ints("conv3d", "dilation", dilation, 1, _RANK)
-    totals = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
-    if any(t % 2 for t in totals):
-        from ember.ops.indexing import pad
-
-        x = pad(x, ((0, 0), (0, 0)) + tuple((0, t % 2) for t in totals))
-    return x, tuple(t // 2 for t in totals)
-
-
 def conv3d(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> TensorLike:
     """3-D convolution (cross-correlation) of ``x`` (N, C, D, H, W) with ``weight`` (O, C/groups, kD, kH, kW), plus
     ``bias`` (O,); ``stride``, ``padding`` and ``dilation`` are ints or triples, ``padding`` also 'same' or 'valid',
-    as in PyTorch.
+    as in PyTorch; unbatched (C, D, H, W) input gives a (O, D', H', W') result.
 
     >>> y = ember.conv3d(ember.randn(2, 3, 8, 8, 8), ember.randn(4, 3, 3, 3, 3), padding=1)   # (2, 4, 8, 8, 8)
     """
     x, weight, bias = _operands("conv3d", x, weight, bias)
+    if x.ndim == 4 and weight.ndim == 5:  # unbatched (C, D, H, W)
+        return unbatched(conv3d, x, weight, bias, stride, padding, dilation, groups)
     if isinstance(padding, str):
-        x, padding = _same_padding(x, weight, padding, stride, dilation)
+        x, padding = pad_for_string("conv3d", x, weight, padding, ints("conv3d", "stride", stride, 1, _RANK),
+                                    ints("conv3d", "dilation", dilation, 1, _RANK))
     attrs = _conv_attrs("conv3d", stride, padding, dilation, groups, _RANK)
     CONV3D.infer(*_specs(x, weight), **attrs)
     if _fits(bias, x, weight):
@@ -142,6 +126,8 @@ def conv_transpose3d(x: TensorLike, weight: TensorLike, bias: TensorLike | None 
     """
     name = "conv_transpose3d"
     x, weight, bias = _operands(name, x, weight, bias)
+    if x.ndim == 4 and weight.ndim == 5:  # unbatched (C_in, D, H, W)
+        return unbatched(conv_transpose3d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     attrs = _conv_attrs(name, stride, padding, dilation, groups, _RANK)
     attrs["output_padding"] = ints(name, "output_padding", output_padding, 0, _RANK)
     _check_output_padding(name, attrs["output_padding"], attrs["stride"], attrs["dilation"])

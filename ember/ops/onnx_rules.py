@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX
+from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS, bin_weights
 from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
 from ember.ops.conv3d import CONV3D, CONV_TRANSPOSE3D
 from ember.ops.convert import CAST
@@ -364,6 +365,20 @@ def _max_pool(b, x, *, kernel_size, stride, padding, dilation, ceil_mode):
 def _avg_pool(b, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
     return b.node("AveragePool", [x], kernel_shape=list(kernel_size), strides=list(stride),
                   pads=[*padding, *padding], ceil_mode=int(ceil_mode), count_include_pad=int(count_include_pad))
+
+
+@_rule(ADAPTIVE_AVG_AXIS)
+def _adaptive_avg_axis(b, x, *, axis, output_size):
+    # ONNX has no adaptive pooling: the bins' means are a product with the averaging matrix along the axis
+    spec = b.spec(x)
+    weights = b.const(bin_weights(spec.shape[axis], output_size, np.dtype(spec.dtype))[0])
+    last = len(spec.shape) - 1
+    if axis == last:
+        return b.node("MatMul", [x, weights])
+    perm = list(range(last + 1))
+    perm[axis], perm[last] = last, axis
+    moved = b.node("MatMul", [b.node("Transpose", [x], perm=perm), weights])
+    return b.node("Transpose", [moved], perm=perm)
 
 
 # --- matrix products ---------------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ import itertools
 
 from ember.backend import onednn
 from ember.ops import dispatch
+from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
+from ember.ops.pool_indices import max_pool_indices
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.pooling import _adaptive_avg_pool, _divisor, _lowest, _on_onednn, _pool_attrs
 from ember.ops.registry import Spec
@@ -149,18 +151,20 @@ AVG_POOL3D, AVG_POOL3D_GRAD = avg_pool_ops(_RANK, _avg_pool3d_forward, _avg_pool
 
 def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> TensorLike:
-    """Maximum over each ``kernel_size`` window of ``x`` (N, C, D, H, W); ``stride`` defaults to the kernel size,
-    padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch.
+    """Maximum over each ``kernel_size`` window of ``x`` (N, C, D, H, W) or (C, D, H, W); ``stride`` defaults to the
+    kernel size, padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch;
+    ``return_indices`` also returns each maximum's flat index in its (D, H, W) volume (int64).
 
     >>> y = ember.max_pool3d(ember.randn(1, 3, 8, 8, 8), 2)   # (1, 3, 4, 4, 4)
     """
-    if return_indices:
-        raise ValueError("max_pool3d: return_indices=True is not supported")
     x = as_tensor(x)
+    if x.ndim == 4:  # unbatched (C, D, H, W)
+        return unbatched(max_pool3d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding, dilation, _RANK)
     attrs["ceil_mode"] = bool(ceil_mode)
     MAX_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return dispatch.apply(MAX_POOL3D, (x,), attrs)
+    y = dispatch.apply(MAX_POOL3D, (x,), attrs)
+    return (y, max_pool_indices(x, attrs)) if return_indices else y
 
 
 def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -173,6 +177,8 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     if divisor_override is not None:
         raise ValueError("avg_pool3d: divisor_override is not supported")
     x = to_float(x)
+    if x.ndim == 4:  # unbatched (C, D, H, W)
+        return unbatched(avg_pool3d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding, rank=_RANK)
     del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)

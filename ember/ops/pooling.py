@@ -21,9 +21,12 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import is_floating
 from ember.ops import dispatch, pool_planes
+from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS
 from ember.ops.conv import ints, pad2d, window_slice
+from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
+from ember.ops.pool_indices import max_pool_indices
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.registry import Spec
 from ember.ops.shape import reshape
@@ -290,7 +293,7 @@ def _one(name: str, arg: str, value):
 
 def _as_3d_input(name: str, x: TensorLike) -> TensorLike:
     if x.ndim != 3:
-        raise ValueError(f"{name}: input must be 3-D (N, C, L), got shape {list(x.shape)}")
+        raise ValueError(f"{name}: input must be 3-D (N, C, L) or 2-D (C, L), got shape {list(x.shape)}")
     return reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
 
 
@@ -298,21 +301,28 @@ def _from_4d(y: TensorLike) -> TensorLike:
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
-def max_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> TensorLike:
-    """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W); ``stride`` defaults to the kernel size,
-    padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch.
+def max_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorLike:
+    """Maximum over each ``kernel_size`` window of ``x`` (N, C, H, W) or (C, H, W); ``stride`` defaults to the
+    kernel size, padding counts as -inf. The gradient goes to the first maximum of each window, as in PyTorch;
+    ``return_indices`` also returns each maximum's flat index in its (H, W) plane (int64), as PyTorch's.
 
     >>> y = ember.max_pool2d(ember.randn(1, 3, 8, 8), 2)   # (1, 3, 4, 4)
     """
     x = as_tensor(x)
+    if x.ndim == 3:  # unbatched (C, H, W)
+        return unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     attrs = _pool_attrs("max_pool2d", kernel_size, stride, padding, dilation)
     attrs["ceil_mode"] = bool(ceil_mode)
     _max_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return dispatch.apply(MAX_POOL2D, (x,), attrs)
+    y = dispatch.apply(MAX_POOL2D, (x,), attrs)
+    return (y, max_pool_indices(x, attrs)) if return_indices else y
 
 
-def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> TensorLike:
-    """Maximum over each window of ``x`` (N, C, L): max_pool2d on a height-1 view.
+def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> TensorLike:
+    """Maximum over each window of ``x`` (N, C, L) or (C, L): max_pool2d on a height-1 view; ``return_indices``
+    also returns each maximum's index along L.
 
     >>> y = ember.max_pool1d(ember.randn(2, 4, 10), 3, stride=2)   # (2, 4, 4)
     """
@@ -323,9 +333,13 @@ def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     attrs = _pool_attrs(name, kernel_size, stride, padding, dilation)
     attrs = {"kernel_size": (1, attrs["kernel_size"][1]), "stride": (1, attrs["stride"][1]),
              "padding": (0, attrs["padding"][1]), "dilation": (1, attrs["dilation"][1]), "ceil_mode": bool(ceil_mode)}
-    x4 = _as_3d_input(name, as_tensor(x))
+    x = as_tensor(x)
+    if x.ndim == 2:  # unbatched (C, L)
+        return unbatched(max_pool1d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    x4 = _as_3d_input(name, x)
     _max_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
-    return _from_4d(dispatch.apply(MAX_POOL2D, (x4,), attrs))
+    y = _from_4d(dispatch.apply(MAX_POOL2D, (x4,), attrs))
+    return (y, _from_4d(max_pool_indices(x4, attrs))) if return_indices else y
 
 
 def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -336,6 +350,8 @@ def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     >>> y = ember.avg_pool2d(ember.randn(1, 3, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4)
     """
     x = to_float(x)
+    if x.ndim == 3:  # unbatched (C, H, W)
+        return unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     attrs = _pool_attrs("avg_pool2d", kernel_size, stride, padding)
     del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)
@@ -357,26 +373,18 @@ def avg_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     attrs = {"kernel_size": (1, attrs["kernel_size"][1]), "stride": (1, attrs["stride"][1]),
              "padding": (0, attrs["padding"][1]), "ceil_mode": bool(ceil_mode),
              "count_include_pad": bool(count_include_pad)}
-    x4 = _as_3d_input(name, to_float(x))
+    x = to_float(x)
+    if x.ndim == 2:  # unbatched (C, L)
+        return unbatched(avg_pool1d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    x4 = _as_3d_input(name, x)
     _avg_pool2d_infer(Spec(tuple(x4.shape), x4.dtype), **attrs)
     return _from_4d(dispatch.apply(AVG_POOL2D, (x4,), attrs))
 
 
-def _bin_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """(out, size) matrix averaging PyTorch's adaptive bins: [floor(i * size / out), ceil((i + 1) * size / out))."""
-    matrix = np.zeros((out, size), dtype=dtype)
-    for i in range(out):
-        start, end = (i * size) // out, -(-((i + 1) * size) // out)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
-
-
 def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
-    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else a matmul
-    (on the last two axes; an earlier axis is swapped in and back)."""
-    from ember.ops.linalg import matmul
+    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else the
+    ``adaptive_avg_axis`` op (overlapping bins)."""
     from ember.ops.reduction import mean
-    from ember.ops.shape import swapaxes
 
     size = x.shape[axis]
     if size == out:
@@ -384,12 +392,9 @@ def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
     if size % out == 0:
         split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
         return mean(reshape(x, split), axis=axis + 1)
-    matrix = dispatch.new(_bin_matrix(size, out, np.float64), x.dtype, x.device)
-    if axis == x.ndim - 1:
-        return matmul(x, matrix.T)
-    if axis == x.ndim - 2:
-        return matmul(matrix, x)
-    return swapaxes(matmul(matrix, swapaxes(x, axis, x.ndim - 2)), axis, x.ndim - 2)
+    attrs = {"axis": axis, "output_size": out}
+    ADAPTIVE_AVG_AXIS.infer(Spec(tuple(x.shape), x.dtype), **attrs)
+    return dispatch.apply(ADAPTIVE_AVG_AXIS, (x,), attrs)
 
 
 # per rank: the input's layout, and how many output sizes it takes
@@ -400,8 +405,10 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     """adaptive_avg_pool2d or adaptive_avg_pool3d (``rank``): one spatial axis at a time, the last first."""
     layout, count = _ADAPTIVE[rank]
     x = to_float(x)
+    if x.ndim == rank + 1:  # unbatched (C, *spatial)
+        return unbatched(lambda batch: _adaptive_avg_pool(name, batch, output_size, rank), x)
     if x.ndim != rank + 2:
-        raise ValueError(f"{name}: input must be {rank + 2}-D {layout}, got shape {list(x.shape)}")
+        raise ValueError(f"{name}: input must be {rank + 2}-D {layout} or {rank + 1}-D, got shape {list(x.shape)}")
     if output_size is None or isinstance(output_size, (int, np.integer)):
         output_size = (output_size,) * rank
     output_size = tuple(output_size)
@@ -429,5 +436,8 @@ def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:
 
     >>> y = ember.adaptive_avg_pool1d(ember.randn(2, 4, 10), 3)   # (2, 4, 3)
     """
-    x4 = _as_3d_input("adaptive_avg_pool1d", to_float(x))
+    x = to_float(x)
+    if x.ndim == 2:  # unbatched (C, L)
+        return unbatched(adaptive_avg_pool1d, x, output_size)
+    x4 = _as_3d_input("adaptive_avg_pool1d", x)
     return _from_4d(adaptive_avg_pool2d(x4, (1, _one("adaptive_avg_pool1d", "output_size", output_size))))

@@ -10,6 +10,7 @@ from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, pad
+from ember.ops.conv_padding import same_padding
 from ember.tensor import Tensor
 
 
@@ -47,17 +48,12 @@ class _ConvBase(Module):
         self.padding_mode = padding_mode
         self._pad_input = None
         if isinstance(padding, str):
-            if padding not in ("same", "valid") or self._transposed:
-                raise ValueError(f"{name}: padding must be 'valid', 'same' or ints, got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' needs stride 1, got stride {self.stride}")
+            if self._transposed:
+                raise ValueError(f"{name}: padding must be ints, got {padding!r}")
             self.padding = padding
-            self._op_padding = (0,) * n
-            if padding == "same":
-                totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-                self._op_padding = tuple(t // 2 for t in totals)
-                if any(t % 2 for t in totals):  # uneven: pad the extra element on the right of the input
-                    self._pad_input = ((0, 0), (0, 0)) + tuple((0, t % 2) for t in totals)
+            # uneven 'same' totals: the extra element padded on the far side of the input
+            self._op_padding, self._pad_input = same_padding(name, padding, self.kernel_size, self.stride,
+                                                             self.dilation)
         else:
             self.padding = _tuple(padding, n, name, "padding")
             self._op_padding = self.padding
@@ -82,7 +78,9 @@ class _ConvBase(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def _padded(self, x: Tensor) -> Tensor:
-        return x if self._pad_input is None else pad(x, self._pad_input)
+        if self._pad_input is None:
+            return x
+        return pad(x, ((0, 0),) * (x.ndim - self._dims) + self._pad_input)  # batched or not
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

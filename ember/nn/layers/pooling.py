@@ -1,5 +1,5 @@
-"""Pooling layers: max, average and adaptive average in 1-D, 2-D and 3-D, adaptive max in 1-D and 2-D;
-``adaptive_max_pool1d`` and ``adaptive_max_pool2d`` (listed in ``nn.functional``)."""
+"""Pooling layers: max, average, adaptive average and adaptive max in 1-D, 2-D and 3-D; ``adaptive_max_pool1d``,
+``adaptive_max_pool2d`` and ``adaptive_max_pool3d`` (listed in ``nn.functional``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from ember.ops import (
     avg_pool1d,
     avg_pool2d,
     avg_pool3d,
+    dispatch,
     max_pool1d,
     max_pool2d,
     max_pool3d,
 )
+from ember.ops.conv_padding import unbatched
+from ember.ops.pool_indices import ADAPTIVE_MAX_POOL_INDICES
 from ember.tensor import Tensor
 
 
@@ -23,13 +26,12 @@ class _MaxPoolNd(Module):
     # PyTorch's order: return_indices before ceil_mode, so positional arguments mean what they mean there
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
-        if return_indices:
-            raise ValueError(f"{type(self).__name__}: return_indices=True is not supported")
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
         self.dilation = dilation
+        self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:
@@ -45,7 +47,8 @@ class MaxPool1d(_MaxPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -56,7 +59,8 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
 
 
 class MaxPool3d(_MaxPoolNd):
@@ -67,7 +71,8 @@ class MaxPool3d(_MaxPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
 
 
 class _AvgPoolNd(Module):
@@ -169,20 +174,28 @@ def _adaptive_max_axis(x: Tensor, axis: int, size_out: int) -> Tensor:
 
 
 def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_indices: bool) -> Tensor:
-    if return_indices:
-        raise ValueError(f"{name}: return_indices=True is not supported")
     if input.ndim not in (dims + 1, dims + 2):
         raise ValueError(f"{name}: expected {dims + 1}-D or {dims + 2}-D input, got shape {list(input.shape)}")
     sizes = (output_size,) * dims if isinstance(output_size, int) or output_size is None else tuple(output_size)
     if len(sizes) != dims:
         raise ValueError(f"{name}: output_size must be an int or {dims} values, got {output_size!r}")
     first = input.ndim - dims
+    sizes = tuple(input.shape[axis] if size is None else size for axis, size in enumerate(sizes, first))
+    x = input
     for axis, size in enumerate(sizes, first):
-        size = input.shape[axis] if size is None else size
         if size <= 0 or input.shape[axis] <= 0:
             raise ValueError(f"{name}: output_size {output_size} and input {list(input.shape)} must be positive")
-        input = _adaptive_max_axis(input, axis, size)
-    return input
+        x = _adaptive_max_axis(x, axis, size)
+    if not return_indices:
+        return x
+    if input.ndim == dims + 1:
+        return x, unbatched(_adaptive_max_indices, input, sizes)
+    return x, _adaptive_max_indices(input, sizes)
+
+
+def _adaptive_max_indices(input: Tensor, sizes: tuple) -> Tensor:
+    attrs = {"output_size": tuple(int(s) for s in sizes)}
+    return dispatch.apply(ADAPTIVE_MAX_POOL_INDICES, (input,), attrs)
 
 
 def adaptive_max_pool1d(input: Tensor, output_size: int, return_indices: bool = False) -> Tensor:
@@ -202,6 +215,16 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     (2, 4, 3, 4)
     """
     return _adaptive_max_pool("adaptive_max_pool2d", input, output_size, 2, return_indices)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    """The maximum of (N, C, D, H, W) or (C, D, H, W) input over an ``output_size`` grid of adaptive bins (int or
+    triple; None keeps that size); ``return_indices`` also returns each maximum's flat index in its volume.
+
+    >>> ember.nn.functional.adaptive_max_pool3d(ember.randn(2, 4, 5, 7, 9), (2, 3, 4)).shape
+    (2, 4, 2, 3, 4)
+    """
+    return _adaptive_max_pool("adaptive_max_pool3d", input, output_size, 3, return_indices)
 
 
 class AdaptiveMaxPool1d(Module):
@@ -232,3 +255,14 @@ class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
 
     def forward(self, x: Tensor) -> Tensor:
         return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    """The maximum of (N, C, D, H, W) input over an ``output_size`` grid (int or triple; None keeps that size).
+
+    >>> ember.nn.AdaptiveMaxPool3d((2, 3, 3))(ember.randn(2, 8, 5, 7, 7)).shape
+    (2, 8, 2, 3, 3)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_max_pool3d(x, self.output_size, self.return_indices)

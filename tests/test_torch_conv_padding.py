@@ -1,0 +1,107 @@
+"""Convolutions against PyTorch: padding='same' and 'valid' in the functions and layers of every rank (even
+kernels with dilation get the extra element on the far side, as PyTorch pads), and unbatched inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+import ember  # noqa: E402
+import ember.nn.functional as F  # noqa: E402
+from ember import nn  # noqa: E402
+
+# PyTorch warns that it copies the input for an even 'same' padding, as Ember does
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+
+
+def _parity(ours, theirs, shapes, dtype=np.float64, seed=0):
+    """The result and every input's gradient, for a random output gradient, against torch."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    mine = [ember.tensor(a, requires_grad=True) for a in arrays]
+    torch_side = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, expected = ours(*mine), theirs(*torch_side)
+    assert y.shape == tuple(expected.shape)
+    tol = {"rtol": 1e-10, "atol": 1e-10} if dtype == np.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), **tol)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    (y * ember.tensor(gy)).sum().backward()
+    (expected * torch.tensor(gy)).sum().backward()
+    for a, b in zip(mine, torch_side):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **tol)
+
+
+# name: (ember function, torch function, input, weight, keyword arguments)
+STRING_PADDING = {
+    "conv1d_same_odd": (F.conv1d, TF.conv1d, (2, 3, 9), (4, 3, 3), {"padding": "same"}),
+    "conv1d_same_even_dilated": (F.conv1d, TF.conv1d, (2, 3, 9), (4, 3, 4), {"padding": "same", "dilation": 3}),
+    "conv1d_valid": (F.conv1d, TF.conv1d, (2, 3, 9), (4, 3, 4), {"padding": "valid", "stride": 2}),
+    "conv2d_same_even": (F.conv2d, TF.conv2d, (2, 2, 6, 7), (3, 2, 2, 4), {"padding": "same"}),
+    "conv2d_same_dilated_groups": (F.conv2d, TF.conv2d, (1, 4, 7, 6), (4, 2, 2, 3),
+                                   {"padding": "same", "dilation": (3, 2), "groups": 2}),
+    "conv2d_valid": (F.conv2d, TF.conv2d, (2, 2, 6, 7), (3, 2, 3, 2), {"padding": "valid", "dilation": 2}),
+    "conv3d_same_even": (F.conv3d, TF.conv3d, (1, 2, 4, 5, 4), (2, 2, 2, 3, 2), {"padding": "same"}),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(STRING_PADDING))
+def test_string_padding_matches_torch(name, dtype):
+    ours, theirs, x, w, kwargs = STRING_PADDING[name]
+    _parity(lambda a, b, c: ours(a, b, c, **kwargs), lambda a, b, c: theirs(a, b, c, **kwargs),
+            [x, w, (w[0],)], dtype)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_same_padding_layer_and_function_agree(rank):
+    layer = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[rank](2, 3, 4, padding="same", dilation=2)
+    function = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[rank]
+    x = ember.randn(2, 2, *(5,) * rank)
+    y = layer(x)
+    assert y.shape == (2, 3) + (5,) * rank
+    np.testing.assert_array_equal(y.detach().numpy(),
+                                  function(x, layer.weight, layer.bias, padding="same", dilation=2).detach().numpy())
+
+
+def test_string_padding_errors_name_the_op():
+    x, w = ember.randn(1, 2, 8, 8), ember.randn(3, 2, 3, 3)
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1, got stride \(2, 2\)"):
+        F.conv2d(x, w, padding="same", stride=2)
+    with pytest.raises(ValueError, match=r"conv1d: padding must be 'valid', 'same' or ints, got 'full'"):
+        F.conv1d(ember.randn(1, 2, 8), ember.randn(3, 2, 3), padding="full")
+
+
+UNBATCHED = {
+    "conv1d": (F.conv1d, TF.conv1d, (3, 9), (4, 3, 3), {"stride": 2, "padding": 1}),
+    "conv1d_same": (F.conv1d, TF.conv1d, (3, 9), (4, 3, 4), {"padding": "same"}),
+    "conv2d": (F.conv2d, TF.conv2d, (2, 6, 7), (4, 2, 3, 2), {"padding": 1}),
+    "conv2d_same_groups": (F.conv2d, TF.conv2d, (4, 6, 7), (4, 2, 2, 2), {"padding": "same", "groups": 2}),
+    "conv3d": (F.conv3d, TF.conv3d, (2, 4, 5, 4), (3, 2, 2, 3, 2), {"stride": (1, 2, 1)}),
+    "conv_transpose1d": (F.conv_transpose1d, TF.conv_transpose1d, (3, 5), (3, 2, 3), {"stride": 2}),
+    "conv_transpose2d": (F.conv_transpose2d, TF.conv_transpose2d, (3, 4, 5), (3, 2, 3, 3), {"stride": 2}),
+    "conv_transpose3d": (F.conv_transpose3d, TF.conv_transpose3d, (2, 3, 3, 4), (2, 2, 2, 2, 2), {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNBATCHED))
+def test_unbatched_convolution_matches_torch(name):
+    ours, theirs, x, w, kwargs = UNBATCHED[name]
+    _parity(lambda a, b: ours(a, b, **kwargs), lambda a, b: theirs(a, b, **kwargs), [x, w])
+
+
+@pytest.mark.parametrize("layer", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"])
+def test_unbatched_convolution_layers_match_torch(layer):
+    rank = int(layer[-2])
+    ours = getattr(nn, layer)(2, 3, 3, padding="same" if "Transpose" not in layer else 1)
+    theirs = getattr(torch.nn, layer)(2, 3, 3, padding="same" if "Transpose" not in layer else 1).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight.detach().numpy()))
+        theirs.bias.copy_(torch.tensor(ours.bias.detach().numpy()))
+    x = np.random.default_rng(0).standard_normal((2,) + (5,) * rank)
+    y = ours(ember.tensor(x.astype(np.float32)))
+    expected = theirs(torch.tensor(x))
+    assert y.shape == tuple(expected.shape)
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5)

@@ -1,0 +1,270 @@
+"""Pooling against PyTorch: adaptive average pooling and area interpolation with non-finite inputs (values and
+gradients)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+import ember  # noqa: E402
+import ember.nn.functional as F  # noqa: E402
+
+TOLERANCE = {np.float32: {"rtol": 1e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
+
+
+def _check_values_and_grads(ours, theirs, x: np.ndarray, gy_fill=None, seed=1):
+    """``ours`` and ``theirs`` on ``x``: the result and the gradient for a random output gradient (its first
+    element replaced by ``gy_fill`` when given), NaN and inf where PyTorch has them."""
+    dtype = x.dtype.type
+    a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, expected = ours(a), theirs(b)
+    assert y.shape == tuple(expected.shape)
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), **TOLERANCE[dtype])
+    gy = np.random.default_rng(seed).standard_normal(y.shape).astype(dtype)
+    if gy_fill is not None:
+        gy.reshape(-1)[0] = gy_fill
+    y.backward(ember.tensor(gy))
+    expected.backward(torch.tensor(gy))
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **TOLERANCE[dtype])
+
+
+def _with_non_finite(shape, dtype, seed=0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[3], flat[flat.size // 2], flat[-1] = np.inf, np.nan, -np.inf
+    return x
+
+
+ADAPTIVE = {
+    "1d_uneven": (F.adaptive_avg_pool1d, TF.adaptive_avg_pool1d, (2, 3, 10), 4),
+    "2d_uneven": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 3, 7, 9), (3, 4)),
+    "2d_resnet_5x5": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 4, 14, 14), 5),
+    "2d_finer_bins": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (1, 2, 3, 4), (5, 7)),
+    "3d_uneven": (F.adaptive_avg_pool3d, TF.adaptive_avg_pool3d, (2, 2, 7, 5, 6), (3, 2, 4)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ADAPTIVE))
+def test_adaptive_avg_pool_with_inf_and_nan_matches_torch(name, dtype):
+    """An inf or NaN reaches only the bins that hold it (a product with the bins' weights made NaN of every bin
+    of its row, inf * 0); an inf in the output gradient only the elements of its bin."""
+    ours, theirs, shape, size = ADAPTIVE[name]
+    x = _with_non_finite(shape, dtype)
+    _check_values_and_grads(lambda t: ours(t, size), lambda t: theirs(t, size), x, gy_fill=np.inf)
+    y = ours(ember.tensor(x), size).numpy()
+    assert np.isfinite(y).any() and not np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("shape, size", [((2, 3, 10), 4), ((1, 2, 7, 9), (3, 4)), ((1, 2, 5, 7, 6), (2, 3, 4))])
+def test_interpolate_area_with_inf_matches_torch(shape, size):
+    x = _with_non_finite(shape, np.float64)
+    _check_values_and_grads(lambda t: F.interpolate(t, size=size, mode="area"),
+                            lambda t: TF.interpolate(t, size=size, mode="area"), x)
+
+
+def _parity(ours, theirs, x: np.ndarray):
+    """Values and the gradient for a random output gradient (float64, no ties)."""
+    _check_values_and_grads(ours, theirs, x)
+
+
+# name: (ember function, torch function, unbatched input shape, arguments)
+UNBATCHED_POOLS = {
+    "max_pool1d": (F.max_pool1d, TF.max_pool1d, (3, 9), (3, 2, 1)),
+    "max_pool2d": (F.max_pool2d, TF.max_pool2d, (3, 7, 6), (3, 2, 1)),
+    "max_pool3d": (F.max_pool3d, TF.max_pool3d, (2, 5, 4, 6), (2,)),
+    "avg_pool1d": (F.avg_pool1d, TF.avg_pool1d, (3, 9), (3, 2, 1)),
+    "avg_pool2d": (F.avg_pool2d, TF.avg_pool2d, (3, 7, 6), (3, 2, 1)),
+    "avg_pool3d": (F.avg_pool3d, TF.avg_pool3d, (2, 5, 4, 6), (2,)),
+    "adaptive_avg_pool1d": (F.adaptive_avg_pool1d, TF.adaptive_avg_pool1d, (3, 9), (4,)),
+    "adaptive_avg_pool2d": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (3, 7, 6), ((3, 4),)),
+    "adaptive_avg_pool3d": (F.adaptive_avg_pool3d, TF.adaptive_avg_pool3d, (2, 5, 4, 6), ((2, 3, 4),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNBATCHED_POOLS))
+def test_unbatched_pooling_matches_torch(name):
+    ours, theirs, shape, args = UNBATCHED_POOLS[name]
+    x = np.random.default_rng(0).standard_normal(shape)
+    _parity(lambda t: ours(t, *args), lambda t: theirs(t, *args), x)
+
+
+@pytest.mark.parametrize("layer, args, shape", [
+    ("MaxPool1d", (3,), (2, 9)), ("MaxPool2d", (2,), (2, 6, 7)), ("MaxPool3d", (2,), (2, 4, 4, 5)),
+    ("AvgPool1d", (3,), (2, 9)), ("AvgPool2d", (2,), (2, 6, 7)), ("AvgPool3d", (2,), (2, 4, 4, 5)),
+    ("AdaptiveAvgPool1d", (4,), (2, 9)), ("AdaptiveAvgPool2d", (3,), (2, 6, 7)),
+    ("AdaptiveAvgPool3d", (2,), (2, 4, 4, 5)),
+])
+def test_unbatched_pooling_layers_match_torch(layer, args, shape):
+    x = np.random.default_rng(0).standard_normal(shape)
+    _parity(getattr(ember.nn, layer)(*args), getattr(torch.nn, layer)(*args), x)
+
+
+def _pair_parity(ours, theirs, x: np.ndarray, seed=1):
+    """Values, indices and the input's gradient of a (values, indices) pooling, against torch."""
+    a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (y, i), (expected, expected_i) = ours(a), theirs(b)
+    assert i.dtype == ember.int64 and not i.requires_grad
+    np.testing.assert_array_equal(i.numpy(), expected_i.numpy())
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), **TOLERANCE[x.dtype.type])
+    gy = np.random.default_rng(seed).standard_normal(y.shape).astype(x.dtype)
+    y.backward(ember.tensor(gy))
+    expected.backward(torch.tensor(gy))
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **TOLERANCE[x.dtype.type])
+    return i
+
+
+# name: (ember function, torch function, input shape, arguments)
+WITH_INDICES = {
+    "max_pool1d": (F.max_pool1d_with_indices, TF.max_pool1d_with_indices, (2, 3, 11), (3, 2, 1, 1, True)),
+    "max_pool1d_unbatched": (F.max_pool1d_with_indices, TF.max_pool1d_with_indices, (3, 11), (2,)),
+    "max_pool2d": (F.max_pool2d_with_indices, TF.max_pool2d_with_indices, (2, 3, 7, 8), (3, 2, 1, 1, True)),
+    "max_pool2d_dilated": (F.max_pool2d_with_indices, TF.max_pool2d_with_indices, (2, 2, 9, 8),
+                           ((3, 2), (2, 1), (1, 0), (2, 1))),
+    "max_pool2d_unbatched": (F.max_pool2d_with_indices, TF.max_pool2d_with_indices, (3, 7, 8), (2,)),
+    "max_pool3d": (F.max_pool3d_with_indices, TF.max_pool3d_with_indices, (2, 2, 5, 6, 7), (3, 2, 1)),
+    "adaptive_max_pool1d": (F.adaptive_max_pool1d_with_indices, TF.adaptive_max_pool1d_with_indices, (2, 3, 10),
+                            (4,)),
+    "adaptive_max_pool2d": (F.adaptive_max_pool2d_with_indices, TF.adaptive_max_pool2d_with_indices, (2, 3, 7, 9),
+                            ((3, 4),)),
+    "adaptive_max_pool2d_unbatched": (F.adaptive_max_pool2d_with_indices, TF.adaptive_max_pool2d_with_indices,
+                                      (3, 7, 9), ((3, None),)),
+    "adaptive_max_pool3d": (F.adaptive_max_pool3d_with_indices, TF.adaptive_max_pool3d_with_indices,
+                            (2, 2, 5, 7, 6), ((2, 3, 4),)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(WITH_INDICES))
+def test_pooling_with_indices_matches_torch(name, dtype):
+    ours, theirs, shape, args = WITH_INDICES[name]
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    _pair_parity(lambda t: ours(t, *args), lambda t: theirs(t, *args), x)
+
+
+def test_max_pool_indices_with_padding_inf_and_nan_match_torch():
+    """A window of -inf points at its first element inside the input (never at padding); NaN wins."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6))
+    x[0, 0, :3, :3] = -np.inf
+    x[0, 1, 2, 3] = np.nan
+    ours = F.max_pool2d(ember.tensor(x), 3, 2, 1, return_indices=True)[1]
+    theirs = TF.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)[1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_max_pool_layers_return_indices_and_unpool_round_trip_as_torch(rank):
+    shape = (2, 3) + (6, 5, 4)[:rank]
+    x = np.random.default_rng(0).standard_normal(shape)
+    pool, unpool = f"MaxPool{rank}d", f"MaxUnpool{rank}d"
+    y, i = getattr(ember.nn, pool)(2, return_indices=True)(ember.tensor(x))
+    ty, ti = getattr(torch.nn, pool)(2, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    size = shape[2:]  # odd sizes: the default output size is one short, output_size picks the input's
+    _check_values_and_grads(lambda t: getattr(ember.nn, unpool)(2)(t, i, output_size=size),
+                            lambda t: getattr(torch.nn, unpool)(2)(t, ti, output_size=size), y.numpy())
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"stride": 1}, {"stride": 2, "padding": 1}])
+def test_max_unpool2d_matches_torch(kwargs):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    pool = {"kernel_size": 3, **kwargs}
+    y, i = F.max_pool2d(ember.tensor(x), return_indices=True, **pool)
+    ty, ti = TF.max_pool2d(torch.tensor(x), return_indices=True, **pool)
+    size = (7, 6)
+    _check_values_and_grads(lambda t: F.max_unpool2d(t, i, output_size=size, **pool),
+                            lambda t: TF.max_unpool2d(t, ti, output_size=size, **pool), y.numpy())
+    unbatched = F.max_unpool2d(y[0], i[0], output_size=size, **pool).numpy()
+    np.testing.assert_array_equal(unbatched, TF.max_unpool2d(ty[0], ti[0], output_size=size, **pool).numpy())
+
+
+def test_max_unpool_errors_name_the_op():
+    y, i = F.max_pool2d(ember.randn(1, 2, 6, 6), 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"max_unpool2d: output_size \[9, 6\] must lie between \[5, 5\] and \[7, 7\]"):
+        F.max_unpool2d(y, i, 2, output_size=(9, 6))
+    with pytest.raises(ValueError, match=r"max_unpool: indices must lie in \[0, 25\)"):
+        F.max_unpool2d(y, i, 2, output_size=(5, 5))
+    with pytest.raises(ValueError, match=r"max_unpool3d: input must be 5-D or 4-D, got shape \[2, 6\]"):
+        F.max_unpool3d(ember.randn(2, 6), i, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rank, kernel, size", [(2, (3, 2), (4, 5)), (2, 2, (5, 1)), (3, (2, 3, 2), (3, 2, 4))])
+def test_fractional_max_pool_matches_torch(rank, kernel, size, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3) + (9, 8, 7)[:rank]).astype(dtype)
+    samples = rng.random((2, 3, rank)).astype(dtype)
+    ours = getattr(F, f"fractional_max_pool{rank}d")
+    theirs = getattr(TF, f"fractional_max_pool{rank}d")
+    _pair_parity(lambda t: ours(t, kernel, size, return_indices=True, _random_samples=ember.tensor(samples)),
+                 lambda t: theirs(t, kernel, size, return_indices=True, _random_samples=torch.tensor(samples)), x)
+
+
+def test_fractional_max_pool_ratio_layers_and_random_windows():
+    x = np.random.default_rng(0).standard_normal((2, 3, 10, 9))
+    samples = np.random.default_rng(1).random((1, 3, 2))
+    theirs = TF.fractional_max_pool2d(torch.tensor(x[0]), 3, output_ratio=(0.5, 0.7),
+                                      _random_samples=torch.tensor(samples))
+    ours = ember.nn.FractionalMaxPool2d(3, output_ratio=(0.5, 0.7), _random_samples=ember.tensor(samples))
+    np.testing.assert_array_equal(ours(ember.tensor(x[0])).numpy(), theirs.numpy())  # unbatched
+    y, i = ember.nn.FractionalMaxPool2d(3, output_size=4, return_indices=True)(ember.tensor(x))
+    assert y.shape == i.shape == (2, 3, 4, 4)
+    # whatever the samples, each value is its window's maximum: the element the index names
+    np.testing.assert_array_equal(y.numpy(), np.take_along_axis(x.reshape(2, 3, -1), i.numpy().reshape(2, 3, -1),
+                                                                axis=2).reshape(y.shape))
+    assert ember.nn.FractionalMaxPool3d(2, output_ratio=0.5)(ember.randn(1, 2, 8, 6, 4)).shape == (1, 2, 4, 3, 2)
+    with pytest.raises(ValueError, match="FractionalMaxPool2d: needs exactly one of output_size and output_ratio"):
+        ember.nn.FractionalMaxPool2d(2)
+    with pytest.raises(ValueError, match=r"FractionalMaxPool2d: output_ratio must be a number or 2 numbers in \(0, 1"):
+        ember.nn.FractionalMaxPool2d(2, output_ratio=1.5)
+    with pytest.raises(ValueError, match="fractional_max_pool_indices: output_size .* exceeds the input size 10"):
+        F.fractional_max_pool2d(ember.tensor(x), 3, output_size=9)
+
+
+@pytest.mark.parametrize("rank, norm_type, kernel, stride, ceil_mode", [
+    (1, 2, 3, 2, False), (1, 3.0, 2, None, True), (2, 2, (3, 2), 2, True), (2, 1.5, 2, 1, False),
+    (3, 2, 2, None, False), (3, 4, (2, 3, 2), (1, 2, 1), True),
+])
+def test_lp_pool_matches_torch(rank, norm_type, kernel, stride, ceil_mode):
+    x = np.random.default_rng(0).uniform(0.2, 2.0, (2, 3) + (7, 6, 5)[:rank])
+    ours, theirs = getattr(F, f"lp_pool{rank}d"), getattr(TF, f"lp_pool{rank}d")
+    _check_values_and_grads(lambda t: ours(t, norm_type, kernel, stride, ceil_mode),
+                            lambda t: theirs(t, norm_type, kernel, stride, ceil_mode), x)
+    layer, torch_layer = getattr(ember.nn, f"LPPool{rank}d"), getattr(torch.nn, f"LPPool{rank}d")
+    _check_values_and_grads(layer(norm_type, kernel, stride, ceil_mode),
+                            torch_layer(norm_type, kernel, stride, ceil_mode), x[0])  # unbatched
+
+
+def test_adaptive_max_pool3d_layer_matches_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 7, 6))
+    _check_values_and_grads(ember.nn.AdaptiveMaxPool3d((2, None, 4)), torch.nn.AdaptiveMaxPool3d((2, None, 4)), x)
+    y, i = ember.nn.AdaptiveMaxPool3d(2, return_indices=True)(ember.tensor(x[0]))
+    ty, ti = torch.nn.AdaptiveMaxPool3d(2, return_indices=True)(torch.tensor(x[0]))
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+def test_new_pooling_ops_trace_under_jit():
+    """ember.jit: indices, unpooling, fractional windows from fixed samples, lp pooling and uneven adaptive
+    averaging in one traced step, forward and gradient equal to eager mode's."""
+    samples = ember.tensor(np.random.default_rng(1).random((2, 3, 2)))
+
+    def step(x):
+        y, i = F.max_pool2d(x, 2, return_indices=True)
+        z = F.max_unpool2d(y, i, 2) + F.lp_pool2d(x, 2, 1, 1)
+        z = F.fractional_max_pool2d(z, 2, output_size=5, _random_samples=samples)
+        loss = F.adaptive_avg_pool2d(z, 3).sum() + F.conv2d(z, ember.ones(1, 3, 2, 2), padding="same").sum()
+        loss.backward()
+        return loss, x.grad
+
+    x0 = np.random.default_rng(0).standard_normal((2, 3, 8, 8))
+    eager_x = ember.tensor(x0, requires_grad=True)
+    eager = step(eager_x)
+    traced = ember.jit(step)
+    for _ in range(2):
+        jit_x = ember.tensor(x0, requires_grad=True)
+        result = traced(jit_x)
+    np.testing.assert_allclose(result[0].numpy(), eager[0].detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(jit_x.grad.numpy(), eager_x.grad.numpy(), rtol=1e-12, atol=1e-12)
