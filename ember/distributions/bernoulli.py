@@ -17,7 +17,35 @@ def probs_or_logits(name: str, probs, logits) -> str:
     return "probs" if probs is not None else "logits"
 
 
-class Bernoulli(Distribution):
+class SuccessProbs:
+    """The ``probs``/``logits`` pair of a distribution over Bernoulli trials (mixed in before ``Distribution``): the
+    constructor stores the one given as ``_param`` (``_given`` names it); the other is computed when first read.
+    ``expand`` broadcasts the given one and the parameters named in ``_expanded_too``."""
+
+    _expanded_too: tuple = ()
+
+    def expand(self, batch_shape, _instance=None):
+        names = [*self._expanded_too, *(n for n in ("probs", "logits") if n in self.__dict__)]
+        new = expanded(self, type(self), batch_shape, names, _instance)
+        new._param, new._given = new.__dict__[self._given], self._given
+        return new
+
+    @lazy_property
+    def logits(self):
+        """The log-odds of a success, ``log(p / (1 - p))``."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        """The probability of a success."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self) -> tuple:
+        return tuple(self._param.shape)
+
+
+class Bernoulli(SuccessProbs, Distribution):
     """1 with probability ``probs`` (or ``sigmoid(logits)``), else 0, as ``torch.distributions.Bernoulli``.
     Samples are floats in the parameter's dtype; there is no ``rsample``.
 
@@ -35,26 +63,6 @@ class Bernoulli(Distribution):
         setattr(self, given, param)
         self._param, self._given = param, given
         super().__init__(param.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None) -> Bernoulli:
-        new = expanded(self, Bernoulli, batch_shape, [n for n in ("probs", "logits") if n in self.__dict__],
-                       _instance)
-        new._param, new._given = new.__dict__[self._given], self._given
-        return new
-
-    @lazy_property
-    def logits(self):
-        """The log-odds ``log(p / (1 - p))``."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        """The probability of a 1."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> tuple:
-        return tuple(self._param.shape)
 
     @property
     def mean(self):

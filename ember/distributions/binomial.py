@@ -5,9 +5,9 @@ from __future__ import annotations
 from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
-from ember.distributions.bernoulli import probs_or_logits
-from ember.distributions.distribution import Distribution, expanded, lazy_property
-from ember.distributions.utils import broadcast_all, logits_to_probs, numpy_draw, probs_to_logits
+from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
+from ember.distributions.distribution import Distribution
+from ember.distributions.utils import broadcast_all, numpy_draw
 
 
 def _clamp_by_zero(x):
@@ -15,7 +15,7 @@ def _clamp_by_zero(x):
     return (ops.clamp(x, 0, None) + x - ops.clamp(x, None, 0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(SuccessProbs, Distribution):
     """The number of successes in ``total_count`` Bernoulli trials of probability ``probs`` (or
     ``sigmoid(logits)``), as ``torch.distributions.Binomial``; samples are floats (NumPy's binomial sampler,
     eager only).
@@ -25,6 +25,7 @@ class Binomial(Distribution):
 
     arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,
                        "logits": constraints.real}
+    _expanded_too = ("total_count",)
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args: bool | None = None):
@@ -34,29 +35,9 @@ class Binomial(Distribution):
         self._param, self._given = param, given
         super().__init__(param.shape, validate_args=validate_args)
 
-    def expand(self, batch_shape, _instance=None) -> Binomial:
-        names = ["total_count"] + [n for n in ("probs", "logits") if n in self.__dict__]
-        new = expanded(self, Binomial, batch_shape, names, _instance)
-        new._param, new._given = new.__dict__[self._given], self._given
-        return new
-
-    @lazy_property
-    def logits(self):
-        """The log-odds of a success."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        """The probability of a success."""
-        return logits_to_probs(self.logits, is_binary=True)
-
     @property
     def support(self):
         return constraints.integer_interval(0, self.total_count)
-
-    @property
-    def param_shape(self) -> tuple:
-        return tuple(self._param.shape)
 
     @property
     def mean(self):

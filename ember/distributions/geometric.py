@@ -7,13 +7,13 @@ import numpy as np
 from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
-from ember.distributions.bernoulli import probs_or_logits
-from ember.distributions.distribution import Distribution, expanded, lazy_property
-from ember.distributions.utils import broadcast_all, logits_to_probs, probs_to_logits
+from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
+from ember.distributions.distribution import Distribution
+from ember.distributions.utils import broadcast_all
 from ember.nn import functional as F
 
 
-class Geometric(Distribution):
+class Geometric(SuccessProbs, Distribution):
     """The number of failures before the first success of Bernoulli trials of success probability ``probs`` (or
     ``sigmoid(logits)``), as ``torch.distributions.Geometric``; samples are floats.
 
@@ -34,22 +34,6 @@ class Geometric(Distribution):
                 if bool(ops.any(param == 0)):
                     raise ValueError(f"Geometric: probs (shape {tuple(param.shape)}) must be in (0, 1], got "
                                      f"{param}")
-
-    def expand(self, batch_shape, _instance=None) -> Geometric:
-        new = expanded(self, Geometric, batch_shape, [n for n in ("probs", "logits") if n in self.__dict__],
-                       _instance)
-        new._param, new._given = new.__dict__[self._given], self._given
-        return new
-
-    @lazy_property
-    def logits(self):
-        """The log-odds of a success."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        """The probability of a success."""
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def mean(self):

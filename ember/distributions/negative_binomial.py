@@ -5,9 +5,9 @@ from __future__ import annotations
 from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
-from ember.distributions.bernoulli import probs_or_logits
-from ember.distributions.distribution import Distribution, expanded, lazy_property
-from ember.distributions.utils import broadcast_all, logits_to_probs, numpy_draw, probs_to_logits
+from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
+from ember.distributions.distribution import Distribution
+from ember.distributions.utils import broadcast_all, numpy_draw
 from ember.nn import functional as F
 
 
@@ -15,7 +15,7 @@ def _log_sigmoid(x):
     return -F.softplus(-x)
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(SuccessProbs, Distribution):
     """The number of successes before ``total_count`` failures of Bernoulli trials of success probability
     ``probs`` (or ``sigmoid(logits)``), as ``torch.distributions.NegativeBinomial``; samples are floats drawn as a
     Gamma-Poisson mixture (NumPy's samplers, eager only).
@@ -25,6 +25,7 @@ class NegativeBinomial(Distribution):
 
     arg_constraints = {"total_count": constraints.greater_than_eq(0), "probs": constraints.half_open_interval(0.0, 1.0),
                        "logits": constraints.real}
+    _expanded_too = ("total_count",)
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args: bool | None = None):
@@ -33,26 +34,6 @@ class NegativeBinomial(Distribution):
         setattr(self, given, param)
         self._param, self._given = param, given
         super().__init__(param.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None) -> NegativeBinomial:
-        names = ["total_count"] + [n for n in ("probs", "logits") if n in self.__dict__]
-        new = expanded(self, NegativeBinomial, batch_shape, names, _instance)
-        new._param, new._given = new.__dict__[self._given], self._given
-        return new
-
-    @lazy_property
-    def logits(self):
-        """The log-odds of a success."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        """The probability of a success."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> tuple:
-        return tuple(self._param.shape)
 
     @property
     def mean(self):

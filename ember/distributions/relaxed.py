@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from ember import creation, ops
 from ember.distributions import constraints
-from ember.distributions.bernoulli import probs_or_logits
+from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
 from ember.distributions.categorical import Categorical
-from ember.distributions.distribution import Distribution, lazy_property
+from ember.distributions.distribution import Distribution
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import ExpTransform, SigmoidTransform
-from ember.distributions.utils import as_parameter, broadcast_all, clamp_probs, logits_to_probs, probs_to_logits
+from ember.distributions.utils import as_parameter, broadcast_all, clamp_probs
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(SuccessProbs, Distribution):
     """The logit of a RelaxedBernoulli draw, as ``torch.distributions.relaxed_bernoulli.LogitRelaxedBernoulli``:
     ``(logit(u) + logit(p)) / temperature`` for ``u`` from ``ember.rand``."""
 
@@ -40,20 +40,6 @@ class LogitRelaxedBernoulli(Distribution):
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        """The log-odds of the underlying Bernoulli."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        """The probability of a 1 of the underlying Bernoulli."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> tuple:
-        return tuple(self._param.shape)
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
