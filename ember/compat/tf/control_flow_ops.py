@@ -23,7 +23,7 @@ def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, f
     if not isinstance(pred, Tensor):
         return true_fn() if pred else false_fn()
     yes, no = true_fn(), false_fn()
-    flat_yes, flat_no = _flat(yes), _flat(no)
+    flat_yes, flat_no = flat(yes), flat(no)
     if len(flat_yes) != len(flat_no):
         raise ValueError(f"tf.cond: the branches return different structures ({len(flat_yes)} vs {len(flat_no)} "
                          "tensors)")
@@ -33,15 +33,17 @@ def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, f
                              "effect: run it with its own Session.run instead")
     chosen = [op(lambda p, a, b: ember.where(p, a, b), (pred, as_tf(a), as_tf(b)), name=name or "cond")
               for a, b in zip(flat_yes, flat_no)]
-    return _unflat(yes, chosen)
+    return unflat(yes, chosen)
 
 
-def _flat(obj) -> list:
-    return [x for item in obj for x in _flat(item)] if isinstance(obj, (list, tuple)) else [obj]
+def flat(obj) -> list:
+    """The tensors in nested lists and tuples, in order."""
+    return [x for item in obj for x in flat(item)] if isinstance(obj, (list, tuple)) else [obj]
 
 
-def _unflat(like, flat: list):
-    items = iter(flat)
+def unflat(like, values: list):
+    """``values`` in ``like``'s nesting of lists and tuples."""
+    items = iter(values)
 
     def build(obj):
         if isinstance(obj, (list, tuple)):

@@ -7,24 +7,10 @@ from __future__ import annotations
 
 from ember.compat.tf._core import as_tf
 from ember.compat.tf.array_ops import stack
+from ember.compat.tf.control_flow_ops import flat as _flat
+from ember.compat.tf.control_flow_ops import unflat as _unflat
 
 __all__ = ["foldl", "foldr", "map_fn", "scan"]
-
-
-def _flat(obj) -> list:
-    return [x for item in obj for x in _flat(item)] if isinstance(obj, (list, tuple)) else [obj]
-
-
-def _pack(like, flat: list):
-    """``flat``'s items in ``like``'s nesting of lists and tuples."""
-    items = iter(flat)
-
-    def build(obj):
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(build(o) for o in obj)
-        return next(items)
-
-    return build(like)
 
 
 def _length(what: str, elems) -> tuple:
@@ -49,7 +35,7 @@ def _length(what: str, elems) -> tuple:
 
 def _slice(elems, flat: list, i: int):
     """The i-th slice of every tensor of ``elems``, in its structure."""
-    return _pack(elems, [t[i] for t in flat])
+    return _unflat(elems, [t[i] for t in flat])
 
 
 def _stack(what: str, results: list):
@@ -57,7 +43,7 @@ def _stack(what: str, results: list):
     if not results:
         raise ValueError(f"{what}: elems have a first dimension of 0; there is nothing to stack")
     columns = zip(*[_flat(r) for r in results])
-    return _pack(results[0], [stack([as_tf(x) for x in column]) for column in columns])
+    return _unflat(results[0], [stack([as_tf(x) for x in column]) for column in columns])
 
 
 def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop: bool = True, swap_memory: bool = False,
