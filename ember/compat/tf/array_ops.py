@@ -68,7 +68,8 @@ REDUCTIONS = {
 ALIASES = {"mul": "multiply", "sub": "subtract", "neg": "negative", "abs": "abs"}
 
 
-def _unary(tf_name: str, fn):
+def unary_function(tf_name: str, fn):
+    """``tf.<tf_name>``: the elementwise ``fn`` as a recipe."""
     def unary(x, name: str | None = None) -> Tensor:
         return op(fn, (as_tf(x),), name=name or tf_name)
 
@@ -104,7 +105,7 @@ def _reduction(tf_name: str, fn):
 
 
 FUNCTIONS = {
-    **{name: _unary(name, fn) for name, fn in UNARY.items()},
+    **{name: unary_function(name, fn) for name, fn in UNARY.items()},
     **{name: _binary(name, fn) for name, fn in BINARY.items()},
     **{name: _reduction(name, fn) for name, fn in REDUCTIONS.items()},
 }

@@ -9,6 +9,7 @@ import numpy as np
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bool, float32, float64, int32, int64, op
+from ember.compat.tf.array_ops import unary_function
 
 __all__ = [
     "argsort", "cholesky", "cumprod", "cumsum", "diag", "diag_part", "eye", "floormod", "gather_nd", "is_finite",
@@ -17,15 +18,6 @@ __all__ = [
     "scatter_nd", "sequence_mask", "slice", "sort", "to_double", "to_float", "to_int32", "to_int64", "top_k",
     "trace", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum",
 ]
-
-
-def _unary(tf_name: str, fn):
-    def unary(x, name: str | None = None) -> Tensor:
-        return op(fn, (as_tf(x),), name=name or tf_name)
-
-    unary.__name__ = tf_name
-    unary.__doc__ = f"Elementwise ``tf.{tf_name}``."
-    return unary
 
 
 # elementwise names the first table (array_ops.UNARY) does not hold
@@ -38,7 +30,7 @@ MORE_UNARY = {
     "softsign": lambda x: x / (1.0 + ember.abs(x)), "log2": ember.log2, "log10": ember.log10,
     "erfinv": ember.erfinv,
 }
-UNARY_FUNCTIONS = {name: _unary(name, fn) for name, fn in MORE_UNARY.items()}
+UNARY_FUNCTIONS = {name: unary_function(name, fn) for name, fn in MORE_UNARY.items()}
 round = UNARY_FUNCTIONS["round"]  # noqa: A001  (tf.round: halves to even, as TensorFlow's)
 is_nan, is_finite, is_inf = UNARY_FUNCTIONS["is_nan"], UNARY_FUNCTIONS["is_finite"], UNARY_FUNCTIONS["is_inf"]
 
