@@ -93,6 +93,15 @@ def _detached(tree, keep: bool):
     return build([leaf.detach() if isinstance(leaf, Tensor) else leaf for leaf in leaves])
 
 
+def _regrouped(grads, tracked: list, trees: list, nested: bool) -> list:
+    """The flat gradients back in their arguments' structures (detached unless an outer transform records)."""
+    results, start = [], 0
+    for fresh, (_, build) in zip(tracked, trees):
+        results.append(build([g if nested else g.detach() for g in grads[start:start + len(fresh)]]))
+        start += len(fresh)
+    return results
+
+
 def _split_aux(what: str, out, has_aux: bool):
     if not has_aux:
         return out, None
@@ -133,10 +142,7 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
                 grads = _autograd_grad(out, flat, create_graph=nested, allow_unused=True, materialize_grads=True)
             else:
                 grads = [zeros_like(leaf) for leaf in flat]
-        results, start = [], 0
-        for fresh, (_, build) in zip(tracked, trees):
-            results.append(build([g if nested else g.detach() for g in grads[start:start + len(fresh)]]))
-            start += len(fresh)
+        results = _regrouped(grads, tracked, trees, nested)
         gradient = results[0] if single else tuple(results)
         value = out if nested else out.detach()
         return gradient, ((value, _detached(aux, nested)) if has_aux else value)
@@ -188,11 +194,7 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
                                        create_graph=nested, allow_unused=True, materialize_grads=True)
             else:
                 grads = [zeros_like(leaf) for leaf in flat]
-        results, start = [], 0
-        for fresh, (_, build) in zip(tracked, trees):
-            results.append(build([g if nested else g.detach() for g in grads[start:start + len(fresh)]]))
-            start += len(fresh)
-        return tuple(results)
+        return tuple(_regrouped(grads, tracked, trees, nested))
 
     value = out_build([o if nested else o.detach() for o in outs])
     return (value, vjp_fn, _detached(aux, nested)) if has_aux else (value, vjp_fn)
