@@ -181,6 +181,54 @@ class LearningRateScheduler(Callback):
             logs["lr"] = self.used
 
 
+class ReduceLROnPlateau(Callback):
+    """Keras's ``ReduceLROnPlateau``: multiply every parameter group's lr by ``factor`` (not below ``min_lr``) when
+    ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs before
+    counting again. Each epoch's logs get the lr it trained with (``lr``)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
+        if patience < 0 or cooldown < 0 or min_lr < 0:
+            raise ValueError(f"ReduceLROnPlateau: patience, cooldown and min_lr must be >= 0, got {patience}, "
+                             f"{cooldown}, {min_lr}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), patience, verbose
+        self.mode = _infer_mode(monitor, mode)
+        self.is_better = _better(self.mode, abs(min_delta))
+        self.cooldown, self.min_lr = cooldown, float(min_lr)
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_train_begin(self, logs=None) -> None:
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        groups = self.model.optimizer.param_groups
+        if logs is not None:
+            logs["lr"] = groups[0]["lr"]
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if _improved(self.is_better, current, self.best):
+            self.best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        reduced = False
+        for group in groups:
+            if group["lr"] > self.min_lr:
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+                reduced = True
+        if reduced:
+            self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {groups[0]['lr']:g}.")
+
+
 class CSVLogger(Callback):
     """Append one row per epoch (epoch and every log value) to a CSV file."""
 

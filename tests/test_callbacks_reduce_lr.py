@@ -1,0 +1,68 @@
+"""``ReduceLROnPlateau`` as a callback (Keras's): lr cuts after a plateau, cooldown, min_lr, and in Model.fit."""
+
+import types
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+from ember.callbacks import ReduceLROnPlateau
+from ember.model import Model
+
+
+def _run(callback, losses, lr=1.0):
+    groups = [{"lr": lr}, {"lr": lr / 2}]
+    callback.set_model(types.SimpleNamespace(optimizer=types.SimpleNamespace(param_groups=groups)))
+    callback.on_train_begin()
+    seen = []
+    for epoch, loss in enumerate(losses):
+        logs = {"val_loss": loss}
+        callback.on_epoch_end(epoch, logs)
+        seen.append((logs["lr"], groups[0]["lr"], groups[1]["lr"]))
+    return seen
+
+
+def test_cuts_after_patience_and_waits_out_the_cooldown():
+    seen = _run(ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_delta=0.0),
+                [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.8])
+    after = [s[1] for s in seen]
+    # epochs 2 and 3 do not improve: cut at 3; epoch 4 ends the cooldown and counts again (Keras's order),
+    # 5 cuts again; 6 ends that cooldown; 7 improves
+    assert after == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.25]
+    assert [s[0] for s in seen] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]  # the lr each epoch trained with
+    assert seen[-1][2] == 0.125  # every group
+    longer = _run(ReduceLROnPlateau(factor=0.5, patience=1, cooldown=2, min_delta=0.0), [1.0] * 6)
+    assert [s[1] for s in longer] == [1.0, 0.5, 0.5, 0.25, 0.25, 0.125]  # cut, one epoch skipped, counting again
+
+
+def test_min_lr_min_delta_and_max_mode():
+    seen = _run(ReduceLROnPlateau(factor=0.1, patience=1, min_lr=0.05), [1.0, 0.99995, 0.99994, 0.9999, 0.5])
+    assert [s[1] for s in seen] == [1.0, 0.1, 0.05, 0.05, 0.05]  # changes within min_delta are no improvement
+    up = ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=1)
+    groups = [{"lr": 1.0}]
+    up.set_model(types.SimpleNamespace(optimizer=types.SimpleNamespace(param_groups=groups)))
+    up.on_train_begin()
+    for epoch, acc in enumerate([0.5, 0.6, 0.55]):
+        up.on_epoch_end(epoch, {"val_accuracy": acc})
+    assert groups[0]["lr"] == 0.5
+    with pytest.raises(ValueError, match="factor"):
+        ReduceLROnPlateau(factor=1.0)
+    missing = ReduceLROnPlateau()
+    _run(missing, [])
+    with pytest.raises(KeyError, match="val_loss"):
+        missing.on_epoch_end(0, {"loss": 1.0})
+
+
+def test_in_model_fit():
+    ember.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-1.0], [0.5]], np.float32)).astype(np.float32)
+    net = nn.Sequential(nn.Linear(3, 1))
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.05))
+    history = model.fit(x, y, epochs=6, batch_size=16, verbose=0, validation_data=(x, y),
+                        callbacks=[ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0)])
+    # the first epoch sets the best; each later one misses it by less than min_delta and halves the lr
+    assert history.history["lr"] == [0.05, 0.05, 0.025, 0.0125, 0.00625, 0.003125]
+    assert model.optimizer.param_groups[0]["lr"] == 0.0015625
