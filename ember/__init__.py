@@ -13,7 +13,8 @@ from ember.autograd import (
     set_anomaly_enabled, set_grad_enabled,
 )
 from ember.backend import (
-    Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int32, int64,
+    Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int8, int32,
+    int64,
     promote_types, tune_malloc, uint8,
 )
 from ember.backend.printing import get_printoptions, set_printoptions

@@ -123,6 +123,10 @@ class TorchMethods:
         """This tensor cast to int16."""
         return _ops().cast(self, "int16")
 
+    def char(self):
+        """This tensor cast to int8."""
+        return _ops().cast(self, "int8")
+
     def ndimension(self) -> int:
         """The number of dimensions (``dim()``)."""
         return len(self.shape)

@@ -5,7 +5,7 @@ Dtypes are plain NumPy dtype objects, so arrays never need converting. bfloat16 
 Promotion (``result_type``) follows PyTorch's rule:
 
 * categories rank ``bool < integer < floating``; the result takes the higher category;
-* inside a category the wider type wins; float16 with bfloat16 gives float32;
+* inside a category the wider type wins; float16 with bfloat16 gives float32, uint8 with int8 int16;
 * Python scalars are *weak*: they never widen a tensor inside its category (``float32 * 2.0`` stays
   float32, ``int32 + 1`` stays int32); a Python float with an integer or bool tensor gives the default
   float dtype (float32), a Python int with a bool tensor gives int64.
@@ -18,6 +18,7 @@ import numpy as np
 
 bool_ = np.dtype(np.bool_)
 uint8 = np.dtype(np.uint8)
+int8 = np.dtype(np.int8)
 int16 = np.dtype(np.int16)
 int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
@@ -31,17 +32,17 @@ DEFAULT_INT = int64
 
 FLOATING = frozenset({float16, bfloat16, float32, float64})
 LOW_PRECISION = frozenset({float16, bfloat16})  # reduced in float32 and rounded once, as PyTorch does
-INTEGER = frozenset({uint8, int16, int32, int64})
+INTEGER = frozenset({uint8, int8, int16, int32, int64})
 SUPPORTED = FLOATING | INTEGER | {bool_}
 
-# Rank inside each category; float16 and bfloat16 share a rank and meet at float32.
-_RANK = {bool_: 0, uint8: 10, int16: 11, int32: 12, int64: 13, float16: 20, bfloat16: 20, float32: 21, float64: 22}
+# Rank inside each category; float16 and bfloat16 share a rank and meet at float32, uint8 and int8 at int16.
+_RANK = {bool_: 0, uint8: 10, int8: 10, int16: 11, int32: 12, int64: 13, float16: 20, bfloat16: 20, float32: 21,
+         float64: 22}
 
 _ALIASES = {
-    "bool": bool_, "uint8": uint8, "int16": int16, "short": int16, "int32": int32, "int64": int64, "int": int64,
-    "long": int64,
-    "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
-    "float64": float64, "double": float64,
+    "bool": bool_, "uint8": uint8, "int8": int8, "int16": int16, "short": int16, "int32": int32,
+    "int64": int64, "int": int64, "long": int64, "float16": float16, "half": float16, "bfloat16": bfloat16,
+    "float32": float32, "float": float32, "float64": float64, "double": float64,
 }
 
 
@@ -86,8 +87,8 @@ def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
     ra, rb = _RANK[a], _RANK[b]
     if ra // 10 != rb // 10:
         return a if ra > rb else b
-    if ra == rb:  # float16 with bfloat16
-        return float32
+    if ra == rb:  # float16 with bfloat16, uint8 with int8
+        return float32 if ra // 10 == 2 else int16
     return a if ra > rb else b
 
 

@@ -1,0 +1,40 @@
+"""int8 tensors: PyTorch's promotion (uint8 with int8 is int16), arithmetic, reductions and conversions."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("other", ["uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "bool"])
+def test_promotion_matches_torch(other):
+    a = ember.tensor(np.array([1, -2, 3], np.int8))
+    b = ember.ones(3, dtype=other)
+    expected = (torch.tensor([1, -2, 3], dtype=torch.int8) + torch.ones(3, dtype=getattr(torch, other))).dtype
+    assert str((a + b).dtype) == str(expected).removeprefix("torch.")
+    assert ember.promote_types(ember.int8, other) == (a + b).dtype
+
+
+def test_arithmetic_reductions_and_conversions():
+    data = np.array([[100, -100, 7], [-128, 127, 0]], np.int8)
+    a, t = ember.tensor(data), torch.tensor(data)
+    np.testing.assert_array_equal((a * 2).numpy(), (t * 2).numpy())  # wraps around as torch's does
+    assert a.sum().dtype == np.int64 and int(a.sum()) == int(t.sum())
+    np.testing.assert_array_equal(ember.abs(a).numpy(), torch.abs(t).numpy())
+    assert (a + 1.5).dtype == np.float32
+    assert ember.tensor(data.astype(np.float32)).char().dtype == np.int8
+    assert ember.zeros(2, dtype="int8").dtype == ember.int8
+    np.testing.assert_array_equal(ember.tensor([1.7, -1.7]).char().numpy(), torch.tensor([1.7, -1.7]).char().numpy())
+
+
+def test_an_int8_placeholder_in_tf1():
+    import ember.compat.tf as tf
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.int8, [None])
+    y = tf.cast(x, tf.float32) * 2.0
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(y, {x: np.array([1, -3], np.int8)}), [2.0, -6.0])
+    tf.reset_default_graph()
