@@ -21,7 +21,7 @@ import logging as _logging
 import sys
 import types
 
-from ember.compat.tf import app, contrib, data, layers, losses, mixed_precision, nn, rnn, summary, train
+from ember.compat.tf import app, contrib, data, layers, losses, mixed_precision, monitored, nn, rnn, summary, train
 from ember.compat.tf._core import (
     AUTO_REUSE,
     Graph,
@@ -213,6 +213,8 @@ logging = types.SimpleNamespace(
 flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
+for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
+    setattr(train, _name, getattr(monitored, _name))
 
 
 def add_n(inputs, name: str | None = None):

@@ -332,14 +332,17 @@ def get_global_step():
 
 
 class Saver:
-    """Saves and restores variables by name (Ember's checkpoint format at exactly the given path)."""
+    """Saves and restores variables by name (Ember's checkpoint format at exactly the given path); keeps the
+    ``max_to_keep`` most recent checkpoints it wrote, deleting older ones, as TF-1's Saver."""
 
-    def __init__(self, var_list=None, max_to_keep: int = 5, **unused):
+    def __init__(self, var_list=None, max_to_keep: int | None = 5, **unused):
         if isinstance(var_list, dict):
             self.variables = dict(var_list)
         else:
             variables = global_variables() if var_list is None else list(tensors_in(var_list))
             self.variables = {v.name: v for v in variables}
+        self.max_to_keep = max_to_keep
+        self.last_checkpoints: list[str] = []  # the paths this Saver wrote, oldest first
 
     def save(self, sess, save_path: str, global_step=None, **unused) -> str:
         """Write the variables' values to ``save_path`` (``-<step>`` appended with ``global_step``); return the path."""
@@ -349,8 +352,17 @@ class Saver:
         directory = os.path.dirname(os.path.abspath(save_path))
         os.makedirs(directory, exist_ok=True)
         ember.save({name: np.array(sess.variable_value(v)) for name, v in self.variables.items()}, save_path)
+        if save_path in self.last_checkpoints:
+            self.last_checkpoints.remove(save_path)
+        self.last_checkpoints.append(save_path)
+        if self.max_to_keep:  # None or 0 keeps every checkpoint, as in TF
+            for old in self.last_checkpoints[:-self.max_to_keep]:
+                if os.path.exists(old):
+                    os.remove(old)
+            self.last_checkpoints = self.last_checkpoints[-self.max_to_keep:]
         with open(os.path.join(directory, "checkpoint"), "w") as f:
-            json.dump({"model_checkpoint_path": os.path.basename(save_path)}, f)
+            json.dump({"model_checkpoint_path": os.path.basename(save_path),
+                       "all_model_checkpoint_paths": [os.path.basename(p) for p in self.last_checkpoints]}, f)
         return save_path
 
     def restore(self, sess, save_path: str) -> None:

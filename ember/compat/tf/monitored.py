@@ -1,0 +1,345 @@
+"""``tf.train.MonitoredTrainingSession`` and its hooks: a Session that initializes or restores the variables,
+runs ``SessionRunHook``s around every ``run`` (extra fetches, stopping, logging, checkpoints) and ends cleanly.
+
+>>> hooks = [tf.train.StopAtStepHook(last_step=1000), tf.train.NanTensorHook(loss)]
+>>> with tf.train.MonitoredTrainingSession(checkpoint_dir="ckpt", hooks=hooks) as sess:
+...     while not sess.should_stop():
+...         sess.run(train_op)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from ember.compat.tf._core import Tensor, get_default_graph
+from ember.compat.tf.data import OutOfRangeError
+from ember.compat.tf.session import Session
+from ember.compat.tf.train import Saver, get_global_step, latest_checkpoint
+from ember.compat.tf.variables import global_variables_initializer, local_variables_initializer
+
+__all__ = [
+    "CheckpointSaverHook", "ChiefSessionCreator", "LoggingTensorHook", "MonitoredSession", "MonitoredTrainingSession",
+    "NanLossDuringTrainingError", "NanTensorHook", "Scaffold", "SessionRunArgs", "SessionRunContext",
+    "SessionRunHook", "SessionRunValues", "SingularMonitoredSession", "StopAtStepHook",
+]
+
+_log = logging.getLogger("tensorflow")
+
+
+class SessionRunArgs:
+    """What a hook adds to a run: more ``fetches`` and feeds."""
+
+    def __init__(self, fetches, feed_dict=None, options=None):
+        self.fetches, self.feed_dict, self.options = fetches, feed_dict, options
+
+
+class SessionRunValues:
+    """What a hook's fetches gave: ``results``."""
+
+    def __init__(self, results, options=None, run_metadata=None):
+        self.results, self.options, self.run_metadata = results, options, run_metadata
+
+
+class SessionRunContext:
+    """The run a hook sees: its ``original_args``, the ``session``, and ``request_stop()``."""
+
+    def __init__(self, original_args: SessionRunArgs, session):
+        self.original_args, self.session = original_args, session
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
+
+
+class SessionRunHook:
+    """Override what you need: ``begin`` (graph still open), ``after_create_session``, ``before_run`` (return
+    ``SessionRunArgs`` for extra fetches), ``after_run`` and ``end``."""
+
+    def begin(self) -> None: ...
+
+    def after_create_session(self, session, coord) -> None: ...
+
+    def before_run(self, run_context: SessionRunContext):
+        return None
+
+    def after_run(self, run_context: SessionRunContext, run_values: SessionRunValues) -> None: ...
+
+    def end(self, session) -> None: ...
+
+
+def _step_tensor(who: str):
+    step = get_global_step()
+    if step is None:
+        raise RuntimeError(f"{who}: the graph has no global step; create it with tf.train.get_or_create_global_step()")
+    return step
+
+
+class StopAtStepHook(SessionRunHook):
+    """Request a stop once the global step reaches ``last_step`` (or ``num_steps`` past where it started)."""
+
+    def __init__(self, num_steps: int | None = None, last_step: int | None = None):
+        if (num_steps is None) == (last_step is None):
+            raise ValueError("StopAtStepHook: give exactly one of num_steps and last_step")
+        self._num_steps, self._last_step = num_steps, last_step
+
+    def begin(self) -> None:
+        self._step = _step_tensor("StopAtStepHook")
+
+    def after_create_session(self, session, coord) -> None:
+        if self._last_step is None:
+            self._last_step = int(session.run(self._step)) + self._num_steps
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._step)
+
+    def after_run(self, run_context, run_values) -> None:
+        # the step read in this run is the one before its increment
+        if int(run_values.results) + 1 >= self._last_step:
+            run_context.request_stop()
+
+
+class NanLossDuringTrainingError(RuntimeError):
+    """``tf.train.NanLossDuringTrainingError``: the monitored loss became NaN."""
+
+
+class NanTensorHook(SessionRunHook):
+    """Fail (or, with ``fail_on_nan_loss=False``, stop) when ``loss_tensor`` is NaN."""
+
+    def __init__(self, loss_tensor: Tensor, fail_on_nan_loss: bool = True):
+        self._loss, self._fail = loss_tensor, fail_on_nan_loss
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._loss)
+
+    def after_run(self, run_context, run_values) -> None:
+        if np.isnan(run_values.results).any():
+            if self._fail:
+                raise NanLossDuringTrainingError("NaN loss during training.")
+            _log.warning("NanTensorHook: the loss is NaN; stopping training")
+            run_context.request_stop()
+
+
+class LoggingTensorHook(SessionRunHook):
+    """Log the values of ``tensors`` (a dict name -> tensor, or a list) every ``every_n_iter`` runs or
+    ``every_n_secs`` seconds (and at the end with ``at_end``), through the "tensorflow" logger."""
+
+    def __init__(self, tensors, every_n_iter: int | None = None, every_n_secs: float | None = None,
+                 at_end: bool = False, formatter=None):
+        if (every_n_iter is None) == (every_n_secs is None) and not at_end:
+            raise ValueError("LoggingTensorHook: give exactly one of every_n_iter and every_n_secs (or at_end)")
+        if every_n_iter is not None and every_n_iter <= 0:
+            raise ValueError(f"LoggingTensorHook: every_n_iter must be positive, got {every_n_iter}")
+        if not isinstance(tensors, dict):
+            tensors = {getattr(t, "name", str(t)): t for t in tensors}
+        self._tensors, self._every_n, self._every_secs = tensors, every_n_iter, every_n_secs
+        self._at_end, self._formatter = at_end, formatter
+
+    def begin(self) -> None:
+        self._iter, self._last_time = 0, None
+
+    def _due(self) -> bool:
+        if self._every_n is not None:
+            return self._iter % self._every_n == 0
+        if self._every_secs is not None:
+            return self._last_time is None or time.time() - self._last_time >= self._every_secs
+        return False
+
+    def before_run(self, run_context):
+        self._logging = self._due()
+        return SessionRunArgs(self._tensors) if self._logging else None
+
+    def _emit(self, values: dict) -> None:
+        text = self._formatter(values) if self._formatter else ", ".join(f"{k} = {v}" for k, v in values.items())
+        _log.info(text)
+        self._last_time = time.time()
+
+    def after_run(self, run_context, run_values) -> None:
+        if self._logging:
+            self._emit(run_values.results)
+        self._iter += 1
+
+    def end(self, session) -> None:
+        if self._at_end:
+            self._emit(session.run(self._tensors))
+
+
+class CheckpointSaverHook(SessionRunHook):
+    """Save the variables every ``save_steps`` global steps or ``save_secs`` seconds, and at the end, as
+    ``checkpoint_dir/checkpoint_basename-<step>``."""
+
+    def __init__(self, checkpoint_dir: str, save_secs: float | None = None, save_steps: int | None = None,
+                 saver: Saver | None = None, checkpoint_basename: str = "model.ckpt", scaffold=None, listeners=None):
+        if (save_secs is None) == (save_steps is None):
+            raise ValueError("CheckpointSaverHook: give exactly one of save_secs and save_steps")
+        self._dir, self._secs, self._steps = checkpoint_dir, save_secs, save_steps
+        self._saver = saver if saver is not None else (scaffold.saver if scaffold is not None else None)
+        self._path = os.path.join(checkpoint_dir, checkpoint_basename)
+
+    def begin(self) -> None:
+        self._step = _step_tensor("CheckpointSaverHook")
+        if self._saver is None:
+            self._saver = Saver()
+        self._last_step, self._last_time = None, None
+
+    def after_create_session(self, session, coord) -> None:
+        self._save(session, int(session.run(self._step)))
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._step)
+
+    def after_run(self, run_context, run_values) -> None:
+        step = int(run_values.results) + 1  # after this run's increment
+        due = (self._steps is not None and step - self._last_step >= self._steps) or \
+              (self._secs is not None and time.time() - self._last_time >= self._secs)
+        if due:
+            self._save(run_context.session, step)
+
+    def end(self, session) -> None:
+        step = int(session.run(self._step))
+        if step != self._last_step:
+            self._save(session, step)
+
+    def _save(self, session, step: int) -> None:
+        self._saver.save(session, self._path, global_step=step)
+        self._last_step, self._last_time = step, time.time()
+
+
+class Scaffold:
+    """What a monitored session builds from: the ``init_op``, ``local_init_op`` and ``saver`` (defaults: every
+    global variable's initializer, every local one's, a Saver of the global variables)."""
+
+    def __init__(self, init_op=None, init_feed_dict=None, init_fn=None, ready_op=None, ready_for_local_init_op=None,
+                 local_init_op=None, summary_op=None, saver=None, copy_from_scaffold=None):
+        self.init_op, self.init_feed_dict, self.init_fn = init_op, init_feed_dict, init_fn
+        self.local_init_op, self.saver = local_init_op, saver
+
+    def finalize(self) -> Scaffold:
+        if self.init_op is None:
+            self.init_op = global_variables_initializer()
+        if self.local_init_op is None:
+            self.local_init_op = local_variables_initializer()
+        if self.saver is None:
+            self.saver = Saver()
+        return self
+
+
+class ChiefSessionCreator:
+    """Makes the session: restores the latest checkpoint of ``checkpoint_dir`` if there is one, else runs the
+    scaffold's initializers (and ``init_fn``)."""
+
+    def __init__(self, scaffold: Scaffold | None = None, master: str = "", config=None, checkpoint_dir=None,
+                 checkpoint_filename_with_path=None):
+        self.scaffold = scaffold or Scaffold()
+        self.checkpoint_dir, self.checkpoint_path = checkpoint_dir, checkpoint_filename_with_path
+
+    def create_session(self) -> Session:
+        scaffold = self.scaffold.finalize()
+        session = Session()
+        path = self.checkpoint_path or (latest_checkpoint(self.checkpoint_dir) if self.checkpoint_dir else None)
+        if path is not None:
+            session.run(scaffold.init_op)  # variables the checkpoint does not hold still start somewhere
+            scaffold.saver.restore(session, path)
+        else:
+            session.run(scaffold.init_op, scaffold.init_feed_dict)
+            if scaffold.init_fn is not None:
+                scaffold.init_fn(scaffold, session)
+        session.run(scaffold.local_init_op)
+        return session
+
+
+class MonitoredSession:
+    """A Session run with hooks: ``run`` adds each hook's fetches, hands them their values, and stops when a hook
+    asks (``should_stop``); the end of a ``tf.data`` iterator (OutOfRangeError) also stops it. As a context
+    manager it calls the hooks' ``end`` and closes the session, swallowing that OutOfRangeError."""
+
+    def __init__(self, session_creator=None, hooks=None, stop_grace_period_secs: int = 120):
+        self._hooks = list(hooks or [])
+        for hook in self._hooks:
+            hook.begin()
+        creator = session_creator or ChiefSessionCreator()
+        self._session = creator.create_session()
+        for hook in self._hooks:
+            hook.after_create_session(self._session, None)
+        self._stop, self._closed = False, False
+
+    @property
+    def graph(self):
+        return get_default_graph()
+
+    def should_stop(self) -> bool:
+        return self._stop or self._closed
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        if self._closed:
+            raise RuntimeError("Run called even after should_stop requested.")
+        context = SessionRunContext(SessionRunArgs(fetches, feed_dict), self._session)
+        requests = [hook.before_run(context) for hook in self._hooks]
+        feeds = dict(feed_dict or {})
+        extra = {}
+        for k, request in enumerate(requests):
+            if request is not None:
+                extra[k] = request.fetches
+                feeds.update(request.feed_dict or {})
+        try:
+            results = self._session.run({"user": fetches, "hooks": extra}, feeds)
+        except OutOfRangeError:
+            self._stop = True
+            raise
+        for k, hook in enumerate(self._hooks):
+            hook.after_run(context, SessionRunValues(results["hooks"].get(k)))
+        self._stop = self._stop or context.stop_requested
+        return results["user"]
+
+    def close(self) -> None:
+        if not self._closed:
+            for hook in self._hooks:
+                hook.end(self._session)
+            self._session.close()
+            self._closed = True
+
+    def __enter__(self) -> MonitoredSession:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        if kind is None or kind is OutOfRangeError:
+            self.close()
+        else:  # an error: close without running the hooks' ends on a broken step
+            self._session.close()
+            self._closed = True
+        return kind is OutOfRangeError
+
+
+class SingularMonitoredSession(MonitoredSession):
+    """A MonitoredSession made from a scaffold and a checkpoint directory (``raw_session()`` gives the Session)."""
+
+    def __init__(self, hooks=None, scaffold=None, master: str = "", config=None, checkpoint_dir=None,
+                 stop_grace_period_secs: int = 120, checkpoint_filename_with_path=None):
+        super().__init__(ChiefSessionCreator(scaffold, checkpoint_dir=checkpoint_dir,
+                                             checkpoint_filename_with_path=checkpoint_filename_with_path), hooks)
+
+    def raw_session(self) -> Session:
+        return self._session
+
+
+def MonitoredTrainingSession(master: str = "", is_chief: bool = True, checkpoint_dir: str | None = None,  # noqa: N802
+                             scaffold: Scaffold | None = None, hooks=None, chief_only_hooks=None,
+                             save_checkpoint_secs: float | None = 600, save_summaries_steps=100,
+                             save_summaries_secs=None, config=None, stop_grace_period_secs: int = 120,
+                             log_step_count_steps: int = 100, max_wait_secs: int = 7200,
+                             save_checkpoint_steps: int | None = None, summary_dir=None) -> MonitoredSession:
+    """``tf.train.MonitoredTrainingSession``: a MonitoredSession that restores from or initializes the variables
+    and, with a ``checkpoint_dir``, saves them every ``save_checkpoint_steps`` steps (or ``save_checkpoint_secs``
+    seconds, 600 by default) and at the end. Summaries are written by the script (``tf.summary.FileWriter``)."""
+    scaffold = scaffold or Scaffold()
+    all_hooks = list(hooks or []) + (list(chief_only_hooks or []) if is_chief else [])
+    if is_chief and checkpoint_dir is not None and (save_checkpoint_steps or save_checkpoint_secs):
+        scaffold.finalize()
+        all_hooks.append(CheckpointSaverHook(checkpoint_dir, save_secs=None if save_checkpoint_steps else
+                                             save_checkpoint_secs, save_steps=save_checkpoint_steps,
+                                             saver=scaffold.saver))
+    return MonitoredSession(ChiefSessionCreator(scaffold, checkpoint_dir=checkpoint_dir), all_hooks,
+                            stop_grace_period_secs)

@@ -1,0 +1,118 @@
+"""tf.train.MonitoredTrainingSession and its hooks; Saver(max_to_keep)."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def _model():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    Y = X @ np.array([[1.0], [2.0], [-1.0]], np.float32)
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = tf.placeholder(tf.float32, [None, 1])
+    w = tf.Variable(tf.zeros([3, 1]), name="w")
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - y))
+    step = tf.train.get_or_create_global_step()
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=step)
+    return {x: X, y: Y}, w, loss, step, train
+
+
+def test_stops_at_the_last_step_saves_and_resumes(tmp_path, caplog):
+    feed, w, loss, step, train = _model()
+    hooks = [tf.train.StopAtStepHook(last_step=50), tf.train.NanTensorHook(loss),
+             tf.train.LoggingTensorHook({"loss": loss, "step": step}, every_n_iter=10)]
+    runs = 0
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), hooks=hooks,
+                                               save_checkpoint_steps=20) as sess:
+            while not sess.should_stop():
+                sess.run(train, feed)
+                runs += 1
+            trained = sess._session.run(w)
+    assert runs == 50
+    assert len([r for r in caplog.records if "loss = " in r.getMessage()]) == 5
+    saved = sorted(f for f in os.listdir(tmp_path) if f.startswith("model.ckpt"))
+    assert saved == ["model.ckpt-0", "model.ckpt-20", "model.ckpt-40", "model.ckpt-50"]
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-50")
+    np.testing.assert_allclose(trained.ravel(), [1.0, 2.0, -1.0], atol=1e-3)
+    # a new session restores the weights and the step, and goes on for ten more
+    with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), save_checkpoint_secs=None,
+                                           hooks=[tf.train.StopAtStepHook(num_steps=10)]) as sess:
+        raw = sess._session
+        assert int(raw.run(step)) == 50
+        np.testing.assert_allclose(raw.run(w), trained)
+        while not sess.should_stop():
+            sess.run(train, feed)
+        assert int(raw.run(step)) == 60
+
+
+def test_nan_loss_fails_or_stops():
+    feed, w, loss, step, train = _model()
+    bad = {k: np.full_like(v, np.nan) for k, v in feed.items()}
+    with pytest.raises(tf.train.NanLossDuringTrainingError):
+        with tf.train.MonitoredTrainingSession(hooks=[tf.train.NanTensorHook(loss)]) as sess:
+            sess.run(train, bad)
+    with tf.train.MonitoredTrainingSession(hooks=[tf.train.NanTensorHook(loss, fail_on_nan_loss=False)]) as sess:
+        sess.run(train, bad)
+        assert sess.should_stop()
+
+
+def test_a_custom_hook_sees_every_stage_and_the_end_of_a_dataset():
+    values = tf.data.Dataset.range(5).make_one_shot_iterator().get_next()
+    total = tf.Variable(0, dtype=tf.int64)
+    add = total.assign_add(values)
+    seen = []
+
+    class Recorder(tf.train.SessionRunHook):
+        def begin(self):
+            seen.append("begin")
+
+        def after_create_session(self, session, coord):
+            seen.append("created")
+
+        def before_run(self, run_context):
+            return tf.train.SessionRunArgs(total)
+
+        def after_run(self, run_context, run_values):
+            seen.append(int(run_values.results))
+
+        def end(self, session):
+            seen.append(("end", int(session.run(total))))
+
+    with tf.train.MonitoredTrainingSession(hooks=[Recorder()]) as sess:
+        while not sess.should_stop():
+            sess.run(add)
+    assert seen[:2] == ["begin", "created"]
+    assert seen[-1] == ("end", 10) and len(seen) == 2 + 5 + 1
+
+
+def test_saver_keeps_max_to_keep_checkpoints(tmp_path):
+    tf.Variable(1.0)  # something to save
+    saver = tf.train.Saver(max_to_keep=2)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(4):
+            saver.save(sess, str(tmp_path / "m"), global_step=step)
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith("m-")) == ["m-2", "m-3"]
+    assert saver.last_checkpoints == [str(tmp_path / "m-2"), str(tmp_path / "m-3")]
+
+
+def test_hook_arguments_are_checked():
+    with pytest.raises(ValueError, match="exactly one"):
+        tf.train.StopAtStepHook()
+    with pytest.raises(ValueError, match="exactly one"):
+        tf.train.LoggingTensorHook({})
+    with pytest.raises(RuntimeError, match="global step"):
+        tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=3)])
