@@ -38,6 +38,7 @@ from ember import linalg, special
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember import amp, optim
 from ember.sparse import RowSparse
+from ember.sparse_coo import sparse_coo_tensor
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn

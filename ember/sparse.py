@@ -1,4 +1,5 @@
-"""Row-sparse gradients: what an embedding lookup sends to its weight when ``sparse=True``."""
+"""Row-sparse gradients (what an embedding lookup sends to its weight when ``sparse=True``), and PyTorch's
+``torch.sparse`` functions over sparse COO tensors (``mm``, ``addmm``, ``sum``; see ``ember.sparse_coo``)."""
 
 from __future__ import annotations
 
@@ -163,3 +164,9 @@ class RowSparse:
 
     def __repr__(self) -> str:
         return f"RowSparse(shape={list(self.shape)}, rows={len(self.indices)}, dtype={self.dtype})"
+
+
+# torch.sparse's functions over COO tensors (after everything above, which uses the builtin sum)
+from ember.sparse_coo import SparseCOOTensor, addmm, mm, sum  # noqa: A004, E402
+
+__all__ = ["RowSparse", "SparseCOOTensor", "addmm", "mm", "sum", "sum_repeated_rows", "unique_rows"]

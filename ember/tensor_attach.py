@@ -5,7 +5,7 @@ that adds methods to ``Tensor`` after its definition. (Methods from modules belo
 
 from __future__ import annotations
 
-from ember import autograd, creation
+from ember import autograd, creation, sparse_coo
 from ember.tensor import Tensor
 
 # the tape (ember.autograd)
@@ -22,3 +22,8 @@ Tensor.new_tensor = creation.new_tensor
 # samples drawn from this tensor's parameters (ember.creation)
 Tensor.bernoulli = creation.bernoulli
 Tensor.multinomial = creation.multinomial
+
+# sparse COO conversions (ember.sparse_coo); a dense tensor's to_dense() is itself, as in PyTorch
+Tensor.to_sparse = sparse_coo.to_sparse
+Tensor.to_sparse_coo = sparse_coo.to_sparse
+Tensor.to_dense = lambda self, dtype=None: self if dtype is None else self.to(dtype)

@@ -1,0 +1,268 @@
+"""Sparse COO tensors (PyTorch's ``torch.sparse_coo_tensor`` and ``torch.sparse.mm``): the coordinates of the
+non-zero entries and their values; products with dense tensors are gathers and scatter-adds of ops, so
+gradients reach the values and the dense operand.
+
+>>> adjacency = ember.sparse_coo_tensor([[0, 1, 1], [1, 0, 2]], [1.0, 1.0, 0.5], (3, 3))
+>>> hidden = ember.sparse.mm(adjacency, features)   # a graph convolution's neighbour sum
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import ops
+from ember.creation import tensor as _tensor
+from ember.creation import zeros
+from ember.tensor import Tensor
+
+__all__ = ["SparseCOOTensor", "addmm", "mm", "sparse_coo_tensor", "sum", "to_sparse"]
+
+
+def _as_tensor(value, dtype=None) -> Tensor:
+    return value if isinstance(value, Tensor) else _tensor(value, dtype=dtype)
+
+
+class SparseCOOTensor:
+    """A tensor of ``shape`` whose entries are zero except at the columns of ``indices`` (sparse_dim, nnz), which
+    hold the rows of ``values`` (nnz, *dense dims). Repeated coordinates add up (``coalesce`` merges them)."""
+
+    is_sparse = True
+    is_sparse_csr = False
+    layout = "sparse_coo"
+
+    def __init__(self, indices: Tensor, values: Tensor, shape: tuple, coalesced: bool = False):
+        self._indices_t, self._values_t, self.shape = indices, values, tuple(shape)
+        self._coalesced = coalesced
+
+    # --- what PyTorch's sparse tensors answer -------------------------------------------------------------
+
+    @property
+    def dtype(self):
+        return self._values_t.dtype
+
+    @property
+    def device(self):
+        return self._values_t.device
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._values_t.requires_grad
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def sparse_dim(self) -> int:
+        return int(self._indices_t.shape[0])
+
+    def dense_dim(self) -> int:
+        return len(self.shape) - self.sparse_dim()
+
+    def _nnz(self) -> int:
+        return int(self._values_t.shape[0])
+
+    def _indices(self) -> Tensor:
+        return self._indices_t
+
+    def _values(self) -> Tensor:
+        return self._values_t
+
+    def indices(self) -> Tensor:
+        """The coordinates (sparse_dim, nnz) of a coalesced tensor."""
+        self._require_coalesced("indices")
+        return self._indices_t
+
+    def values(self) -> Tensor:
+        """The values (nnz, *dense dims) of a coalesced tensor."""
+        self._require_coalesced("values")
+        return self._values_t
+
+    def _require_coalesced(self, what: str) -> None:
+        if not self._coalesced:
+            raise RuntimeError(f"sparse COO {what}(): the tensor is not coalesced (it may repeat coordinates); call "
+                               f".coalesce() first, or read ._{what}()")
+
+    def is_coalesced(self) -> bool:
+        return self._coalesced
+
+    def requires_grad_(self, requires_grad: bool = True) -> SparseCOOTensor:
+        self._values_t.requires_grad_(requires_grad)
+        return self
+
+    def detach(self) -> SparseCOOTensor:
+        return SparseCOOTensor(self._indices_t, self._values_t.detach(), self.shape, self._coalesced)
+
+    def to(self, dtype) -> SparseCOOTensor:
+        return SparseCOOTensor(self._indices_t, ops.cast(self._values_t, dtype), self.shape, self._coalesced)
+
+    def float(self) -> SparseCOOTensor:
+        return self.to("float32")
+
+    def double(self) -> SparseCOOTensor:
+        return self.to("float64")
+
+    def __repr__(self) -> str:
+        return (f"sparse_coo_tensor(indices={self._indices_t.numpy().tolist()}, values={self._values_t.detach()!r}, "
+                f"size={self.shape}, nnz={self._nnz()}, layout=sparse_coo)")
+
+    # --- conversions -------------------------------------------------------------------------------------
+
+    def _linear(self) -> Tensor:
+        """Each entry's row-major position among the sparse dimensions (int64, nnz)."""
+        sizes = self.shape[:self.sparse_dim()]
+        strides = np.cumprod((1,) + tuple(sizes[1:])[::-1])[::-1].astype(np.int64)
+        return ops.sum(self._indices_t * _tensor(strides.reshape(-1, 1)), 0)
+
+    def to_dense(self) -> Tensor:
+        """The dense tensor (repeated coordinates summed); differentiable in the values."""
+        k = self.sparse_dim()
+        rows = int(np.prod(self.shape[:k], dtype=np.int64))
+        flat = zeros((rows,) + self.shape[k:], dtype=self.dtype, device=self.device)
+        return ops.reshape(ops.index_add(flat, self._linear(), self._values_t, axis=0), self.shape)
+
+    def coalesce(self) -> SparseCOOTensor:
+        """The same tensor with each coordinate once, in row-major order, repeated ones' values summed."""
+        if self._coalesced:
+            return self
+        linear = self._linear().numpy()
+        unique, inverse = np.unique(linear, return_inverse=True)
+        summed = ops.index_add(zeros((len(unique),) + tuple(self._values_t.shape[1:]), dtype=self.dtype,
+                                     device=self.device), _tensor(inverse.astype(np.int64)), self._values_t, axis=0)
+        sizes = self.shape[:self.sparse_dim()]
+        coords = np.stack(np.unravel_index(unique, sizes)).astype(np.int64) if len(unique) else \
+            np.zeros((len(sizes), 0), np.int64)
+        return SparseCOOTensor(_tensor(coords), summed, self.shape, coalesced=True)
+
+    def t(self) -> SparseCOOTensor:
+        """The transpose of a 2-D sparse tensor."""
+        if self.sparse_dim() != 2 or self.dense_dim():
+            raise RuntimeError(f"t(): expects a 2-D sparse tensor with no dense dimensions, got shape {self.shape} "
+                               f"with sparse_dim {self.sparse_dim()}")
+        return SparseCOOTensor(ops.flip(self._indices_t, 0), self._values_t, self.shape[::-1])
+
+    def transpose(self, dim0: int = 0, dim1: int = 1) -> SparseCOOTensor:
+        """A 2-D sparse tensor's only transpose: ``t()``."""
+        if {dim0 % 2, dim1 % 2} != {0, 1}:
+            raise RuntimeError(f"transpose: a 2-D sparse tensor swaps dimensions 0 and 1, got {dim0} and {dim1}")
+        return self.t()
+
+    # --- arithmetic --------------------------------------------------------------------------------------
+
+    def __matmul__(self, other) -> Tensor:
+        return mm(self, other)
+
+    def mm(self, other) -> Tensor:
+        return mm(self, other)
+
+    def __mul__(self, scalar) -> SparseCOOTensor:
+        if isinstance(scalar, (SparseCOOTensor, Tensor)):
+            raise TypeError("sparse COO * tensor: only a Python number scales a sparse tensor here; use to_dense()")
+        return SparseCOOTensor(self._indices_t, self._values_t * scalar, self.shape, self._coalesced)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> SparseCOOTensor:
+        return self * -1
+
+    def __add__(self, other):
+        if isinstance(other, SparseCOOTensor):
+            if other.shape != self.shape or other.sparse_dim() != self.sparse_dim():
+                raise RuntimeError(f"sparse + sparse: shapes {self.shape} and {other.shape} (sparse dims "
+                                   f"{self.sparse_dim()}, {other.sparse_dim()}) differ")
+            return SparseCOOTensor(ops.concat([self._indices_t, other._indices_t], 1),
+                                   ops.concat([self._values_t, other._values_t], 0), self.shape)
+        return self.to_dense() + other
+
+    __radd__ = __add__
+
+    def sum(self, dim=None) -> Tensor:
+        return sum(self, dim)
+
+
+def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None, requires_grad: bool = False,
+                      check_invariants: bool | None = None, is_coalesced: bool | None = None) -> SparseCOOTensor:
+    """A sparse COO tensor (``torch.sparse_coo_tensor``): ``indices`` (sparse_dim, nnz) integers, ``values``
+    (nnz, *dense dims); ``size`` defaults to the smallest that holds the indices. Coordinates are checked to lie
+    inside ``size``."""
+    index = _as_tensor(indices)
+    if index.dtype.kind not in "iu" or index.ndim != 2:
+        raise TypeError(f"sparse_coo_tensor: indices must be a 2-D integer tensor (sparse_dim, nnz), got "
+                        f"{index.dtype}{list(index.shape)}")
+    index = ops.cast(index, "int64") if index.dtype != np.int64 else index
+    vals = _as_tensor(values, dtype)
+    if dtype is not None and vals.dtype != np.dtype(dtype):
+        vals = ops.cast(vals, dtype)
+    if vals.ndim < 1 or vals.shape[0] != index.shape[1]:
+        raise ValueError(f"sparse_coo_tensor: values of shape {list(vals.shape)} for {index.shape[1]} coordinates; "
+                         "values must be (nnz, *dense dims)")
+    coords = index.numpy()
+    if size is None:
+        sparse_sizes = tuple(int(c) for c in (coords.max(1) + 1)) if coords.shape[1] else (0,) * coords.shape[0]
+        size = sparse_sizes + tuple(vals.shape[1:])
+    size = tuple(int(s) for s in size)
+    k = coords.shape[0]
+    if len(size) != k + vals.ndim - 1 or size[k:] != tuple(vals.shape[1:]):
+        raise ValueError(f"sparse_coo_tensor: size {list(size)} does not fit {k} sparse dimensions and values of "
+                         f"shape {list(vals.shape)}")
+    if coords.size and ((coords < 0).any() or (coords >= np.array(size[:k]).reshape(-1, 1)).any()):
+        raise ValueError(f"sparse_coo_tensor: indices outside the size {list(size)}")
+    if requires_grad:
+        vals = vals.detach().requires_grad_()
+    return SparseCOOTensor(index, vals, size, coalesced=bool(is_coalesced))
+
+
+def to_sparse(x: Tensor, sparse_dim: int | None = None) -> SparseCOOTensor:
+    """``Tensor.to_sparse()``: the non-zero entries of ``x`` (the first ``sparse_dim`` dimensions sparse, all by
+    default) as a coalesced COO tensor; the values keep ``x``'s gradient."""
+    k = x.ndim if sparse_dim is None else int(sparse_dim)
+    if not 0 < k <= x.ndim:
+        raise ValueError(f"to_sparse: sparse_dim must be in [1, {x.ndim}], got {sparse_dim}")
+    array = x.detach().numpy()
+    nonzero = array.reshape(array.shape[:k] + (-1,)).any(-1) if k < x.ndim else array != 0
+    coords = np.stack(np.nonzero(nonzero)).astype(np.int64) if x.ndim else np.zeros((0, 1), np.int64)
+    linear = np.ravel_multi_index(tuple(coords), x.shape[:k]) if coords.shape[1] else np.zeros(0, np.int64)
+    rows = ops.reshape(x, (-1,) + tuple(x.shape[k:]))
+    values = ops.take(rows, _tensor(linear.astype(np.int64)), axis=0)
+    return SparseCOOTensor(_tensor(coords), values, tuple(x.shape), coalesced=True)
+
+
+def mm(sparse: SparseCOOTensor, dense) -> Tensor:
+    """``sparse @ dense`` for a 2-D sparse tensor and a 2-D (or 1-D) dense one (``torch.sparse.mm``): each entry's
+    value times its column's row of ``dense``, added into its row; gradients reach both."""
+    if not isinstance(sparse, SparseCOOTensor):
+        raise TypeError(f"sparse.mm: the first argument must be a sparse COO tensor, got {type(sparse).__name__}")
+    dense = _as_tensor(dense)
+    if sparse.sparse_dim() != 2 or sparse.dense_dim():
+        raise RuntimeError(f"sparse.mm: expects a 2-D sparse matrix, got shape {sparse.shape} with sparse_dim "
+                           f"{sparse.sparse_dim()}")
+    vector = dense.ndim == 1
+    if vector:
+        dense = ops.reshape(dense, (-1, 1))
+    if dense.ndim != 2 or dense.shape[0] != sparse.shape[1]:
+        raise RuntimeError(f"sparse.mm: shapes {list(sparse.shape)} and {list(dense.shape)} cannot be multiplied")
+    rows, cols = sparse._indices_t[0], sparse._indices_t[1]
+    contributions = ops.take(dense, cols, axis=0) * ops.reshape(sparse._values_t, (-1, 1))
+    out = ops.index_add(zeros((sparse.shape[0], dense.shape[1]), dtype=contributions.dtype, device=dense.device),
+                        rows, contributions, axis=0)
+    return ops.reshape(out, (-1,)) if vector else out
+
+
+def addmm(mat, mat1: SparseCOOTensor, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse ``mat1`` (``torch.sparse.addmm``)."""
+    product = mm(mat1, mat2)
+    return _as_tensor(mat) * beta + product * alpha
+
+
+def sum(input: SparseCOOTensor, dim=None) -> Tensor:  # noqa: A001, A002  (torch.sparse.sum)
+    """The sum of all entries (a 0-d tensor), or over ``dim`` (returned dense)."""
+    if not isinstance(input, SparseCOOTensor):
+        raise TypeError(f"sparse.sum: expects a sparse COO tensor, got {type(input).__name__}")
+    if dim is None:
+        return ops.sum(input._values_t)
+    return ops.sum(input.to_dense(), dim)

@@ -1,0 +1,98 @@
+"""Sparse COO tensors against torch.sparse: construction, to_dense, coalesce, mm and its gradients."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+INDICES = [[0, 1, 1, 2, 1], [1, 0, 2, 2, 0]]  # (1, 0) repeated: its values add
+VALUES = [1.0, 2.0, 3.0, 4.0, 0.5]
+
+
+def test_to_dense_coalesce_and_attributes_match_torch():
+    ours = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    theirs = torch.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    np.testing.assert_allclose(ours.to_dense().numpy(), theirs.to_dense().numpy())
+    assert ours.shape == tuple(theirs.shape) and ours.is_sparse and ours._nnz() == theirs._nnz() == 5
+    assert ours.sparse_dim() == 2 and ours.dense_dim() == 0 and not ours.is_coalesced()
+    with pytest.raises(RuntimeError, match="coalesce"):
+        ours.indices()
+    c, tc = ours.coalesce(), theirs.coalesce()
+    np.testing.assert_array_equal(c.indices().numpy(), tc.indices().numpy())
+    np.testing.assert_allclose(c.values().numpy(), tc.values().numpy())
+    assert c.is_coalesced()
+    inferred = ember.sparse_coo_tensor(INDICES, VALUES)
+    assert inferred.shape == tuple(torch.sparse_coo_tensor(INDICES, VALUES).shape) == (3, 3)
+    np.testing.assert_allclose(ours.t().to_dense().numpy(), theirs.t().to_dense().numpy())
+    np.testing.assert_allclose(ember.sparse.sum(ours).numpy(), torch.sparse.sum(theirs).numpy())
+    np.testing.assert_allclose(ember.sparse.sum(ours, 0).numpy(), torch.sparse.sum(theirs, 0).to_dense().numpy())
+
+
+def test_hybrid_values_and_to_sparse():
+    values = np.arange(10.0).reshape(5, 2)
+    ours = ember.sparse_coo_tensor(INDICES, values, (3, 4, 2))
+    theirs = torch.sparse_coo_tensor(INDICES, values, (3, 4, 2))
+    np.testing.assert_allclose(ours.to_dense().numpy(), theirs.to_dense().numpy())
+    dense = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    s, ts = ember.tensor(dense).to_sparse(), torch.tensor(dense).to_sparse()
+    np.testing.assert_array_equal(s.indices().numpy(), ts.indices().numpy())
+    np.testing.assert_allclose(s.values().numpy(), ts.values().numpy())
+    assert ember.tensor(dense).to_dense() is not None
+
+
+@pytest.mark.parametrize("vector", [False, True])
+def test_mm_values_and_gradients_match_torch(vector):
+    rng = np.random.default_rng(0)
+    dense = rng.normal(size=(4,) if vector else (4, 3))
+    v = ember.tensor(np.array(VALUES), requires_grad=True)
+    d = ember.tensor(dense, requires_grad=True)
+    out = ember.sparse.mm(ember.sparse_coo_tensor(INDICES, v, (3, 4)), d)
+    tv = torch.tensor(VALUES, dtype=torch.float64, requires_grad=True)
+    td = torch.tensor(dense, requires_grad=True)
+    tsparse = torch.sparse_coo_tensor(torch.tensor(INDICES), tv, (3, 4))
+    tout = torch.sparse.mm(tsparse, td[:, None])[:, 0] if vector else torch.sparse.mm(tsparse, td)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-12)
+    weights = rng.normal(size=tuple(out.shape))
+    (out * ember.tensor(weights)).sum().backward()
+    (tout * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d.grad.numpy(), td.grad.numpy(), rtol=1e-12)
+
+
+def test_operators_and_errors():
+    s = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    dense = ember.ones(4, 2)
+    np.testing.assert_allclose((s @ dense).numpy(), s.to_dense().numpy() @ np.ones((4, 2)))
+    np.testing.assert_allclose((2 * s).to_dense().numpy(), 2 * s.to_dense().numpy())
+    np.testing.assert_allclose((s + s).to_dense().numpy(), 2 * s.to_dense().numpy())
+    np.testing.assert_allclose(ember.sparse.addmm(ember.ones(3, 2), s, dense, beta=0.5).numpy(),
+                               0.5 + s.to_dense().numpy() @ np.ones((4, 2)))
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        ember.sparse.mm(s, ember.ones(3, 2))
+    with pytest.raises(ValueError, match="outside the size"):
+        ember.sparse_coo_tensor(INDICES, VALUES, (2, 2))
+    with pytest.raises(ValueError, match="nnz"):
+        ember.sparse_coo_tensor(INDICES, [1.0, 2.0], (3, 4))
+    with pytest.raises(TypeError, match="integer"):
+        ember.sparse_coo_tensor([[0.5, 1.0]], [1.0, 2.0])
+
+
+def test_a_graph_convolution_trains():
+    rng = np.random.default_rng(1)
+    n = 30
+    edges = np.array([(i, (i + 1) % n) for i in range(n)] + [((i + 1) % n, i) for i in range(n)]).T
+    adjacency = ember.sparse_coo_tensor(edges, np.full(edges.shape[1], 0.5, np.float32), (n, n))
+    features = ember.tensor(rng.normal(size=(n, 4)).astype(np.float32))
+    labels = ember.tensor((np.arange(n) % 2).astype(np.int64))
+    layer = ember.nn.Linear(4, 2)
+    opt = ember.optim.Adam(layer.parameters(), lr=0.05)
+    first = None
+    for _ in range(60):
+        opt.zero_grad()
+        loss = ember.nn.functional.cross_entropy(layer(ember.sparse.mm(adjacency, features)), labels)
+        loss.backward()
+        opt.step()
+        first = float(loss) if first is None else first
+    assert float(loss) < 0.9 * first
