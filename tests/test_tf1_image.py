@@ -150,9 +150,15 @@ def test_resize_of_a_3d_image_an_unknown_size_and_its_gradient():
         tf.image.resize_images(tf.placeholder(tf.float32, [2, 3]), [4, 4])
 
 
-def test_preserve_aspect_ratio_fits_inside_the_size():
+def test_preserve_aspect_ratio_fits_inside_the_size_and_a_known_equal_size_is_a_no_op():
     got = _run(tf.image.resize_images(_image(4, 8, 1), (6, 6), preserve_aspect_ratio=True))
     assert got.shape == (3, 6, 1)
+    u8 = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    same = _run(tf.image.resize_images(u8, (2, 2), method=tf.image.ResizeMethod.BICUBIC))
+    assert same.dtype == np.uint8 and np.array_equal(same, u8)
+    unknown = tf.placeholder(tf.uint8, [None, None, 3])
+    got = _run(tf.image.resize_images(unknown, (2, 2)), {unknown: u8})  # sizes known only when run: the kernel runs
+    assert got.dtype == np.float32 and np.array_equal(got, u8)
 
 
 # --- cropping, padding, flips -------------------------------------------------------------------------------

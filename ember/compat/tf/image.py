@@ -95,15 +95,15 @@ def resize_images(images, size, method=ResizeMethod.BILINEAR, align_corners: boo
     method = _method(method)
     size = _size("resize_images", size)
     images = as_tf(images)
+    if not preserve_aspect_ratio and images.shape is not None and tuple(images.shape[-3:-1]) == size:
+        return images  # TF returns the images themselves (their dtype too) when the size is known to match
 
     def fn(x):
         target = size
         if preserve_aspect_ratio:
             h, w = int(x.shape[1]), int(x.shape[2])
-            factor = min(size[0] / h, size[1] / w)
-            target = (max(int(round(h * factor)), 1), max(int(round(w * factor)), 1))
-        if target == tuple(x.shape[1:3]):
-            return x if method == "nearest" else ember.cast(x, "float32")
+            factor = np.float32(min(np.float32(size[0]) / np.float32(h), np.float32(size[1]) / np.float32(w)))
+            target = (max(int(np.round(factor * np.float32(h))), 1), max(int(np.round(factor * np.float32(w))), 1))
         return _resize(x, target, method, align_corners)
 
     return _image_op("resize_images", fn, images, tf_name=name or "resize_images")
