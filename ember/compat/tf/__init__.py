@@ -21,7 +21,20 @@ import logging as _logging
 import sys
 import types
 
-from ember.compat.tf import app, contrib, data, layers, losses, mixed_precision, monitored, nn, rnn, summary, train
+from ember.compat.tf import (
+    app,
+    contrib,
+    data,
+    image,
+    layers,
+    losses,
+    mixed_precision,
+    monitored,
+    nn,
+    rnn,
+    summary,
+    train,
+)
 from ember.compat.tf._core import (
     AUTO_REUSE,
     Graph,
@@ -169,9 +182,9 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "flags", "float16", "float32", "float64", "float_", "floormod", "foldl", "foldr", "gather", "gather_nd",
     "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
-    "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers", "lin_space", "linalg",
-    "linspace", "local_variables_initializer", "logging", "losses", "map_fn", "math", "matmul", "matrix_band_part",
-    "matrix_determinant", "matrix_diag", "matrix_diag_part", "matrix_inverse", "matrix_transpose",
+    "image", "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers", "lin_space",
+    "linalg", "linspace", "local_variables_initializer", "logging", "losses", "map_fn", "math", "matmul",
+    "matrix_band_part", "matrix_determinant", "matrix_diag", "matrix_diag_part", "matrix_inverse", "matrix_transpose",
     "mixed_precision", "name_scope", "nn", "no_op", "norm", "one_hot", "ones", "ones_initializer", "ones_like",
     "pack", "pad", "placeholder", "placeholder_with_default", "random", "random_normal",
     "random_normal_initializer", "random_uniform", "random_uniform_initializer", "range", "rank",

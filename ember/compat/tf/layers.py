@@ -1,4 +1,5 @@
-"""``tf.layers``: the functional layers of TF-1 (dense, conv2d, pooling, dropout, flatten).
+"""``tf.layers``: the functional layers of TF-1 (dense, 1-D/2-D/3-D and separable convolutions, pooling, dropout,
+flatten, batch normalization).
 
 Each call creates its variables under a scope named after the layer (``dense/kernel``, ``dense_1/kernel``,
 or ``name/kernel``), as TF-1 does; ``reuse=True`` with a ``name`` shares them.
@@ -14,10 +15,11 @@ from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_default_
 from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, ones_initializer, zeros_initializer
 
 __all__ = [
-    "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv2D", "Conv2DTranspose", "Dense",
-    "Dropout", "Flatten", "Layer", "MaxPooling1D", "MaxPooling2D", "average_pooling1d", "average_pooling2d",
-    "batch_normalization", "conv1d", "conv2d", "conv2d_transpose", "dense", "dropout", "flatten", "max_pooling1d",
-    "max_pooling2d",
+    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization", "Conv1D", "Conv2D",
+    "Conv2DTranspose", "Conv3D", "Dense", "Dropout", "Flatten", "Layer", "MaxPooling1D", "MaxPooling2D",
+    "MaxPooling3D", "SeparableConv2D", "average_pooling1d", "average_pooling2d", "average_pooling3d",
+    "batch_normalization", "conv1d", "conv2d", "conv2d_transpose", "conv3d", "dense", "dropout", "flatten",
+    "max_pooling1d", "max_pooling2d", "max_pooling3d", "separable_conv2d",
 ]
 
 
@@ -230,6 +232,83 @@ def average_pooling1d(inputs, pool_size, strides, padding: str = "valid", data_f
     return _pool1d("average_pooling1d", inputs, pool_size, strides, padding, data_format, True, name)
 
 
+def _triple(value) -> tuple:
+    return (int(value),) * 3 if isinstance(value, (int, np.integer)) else tuple(int(v) for v in value)
+
+
+def _channels_bias(out: Tensor, bias, channels_last: bool) -> Tensor:
+    if bias is None:
+        return out
+    return op(lambda y, b: y + (b if channels_last else ember.reshape(b, (-1,) + (1,) * (y.ndim - 2))), (out, bias),
+              name="BiasAdd")
+
+
+def separable_conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
+                     data_format: str = "channels_last", dilation_rate=(1, 1), depth_multiplier: int = 1,
+                     activation=None, use_bias: bool = True, depthwise_initializer=None, pointwise_initializer=None,
+                     bias_initializer=None, depthwise_regularizer=None, pointwise_regularizer=None,
+                     bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                     pointwise_constraint=None, bias_constraint=None, trainable: bool = True, name: str | None = None,
+                     reuse=None) -> Tensor:
+    """A depthwise convolution (``depthwise_kernel`` (kh, kw, in, depth_multiplier)) then a 1x1 one
+    (``pointwise_kernel`` (1, 1, in * depth_multiplier, filters)), plus ``bias``."""
+    _refuse_constraints("separable_conv2d", depthwise_constraint, pointwise_constraint, bias_constraint)
+    inputs = as_tf(inputs)
+    fmt = _data_format("separable_conv2d", data_format)
+    channels = _last_dim("separable_conv2d", inputs) if fmt == "NHWC" else inputs.shape[1]
+    kh, kw = _pair(kernel_size)
+    multiplier = int(depth_multiplier)
+    with variable_scope(_scope("separable_conv2d", name), reuse=reuse):
+        depthwise = get_variable("depthwise_kernel", [kh, kw, int(channels), multiplier],
+                                 initializer=depthwise_initializer or glorot_uniform_initializer(),
+                                 regularizer=depthwise_regularizer, trainable=trainable)
+        pointwise = get_variable("pointwise_kernel", [1, 1, int(channels) * multiplier, int(filters)],
+                                 initializer=pointwise_initializer or glorot_uniform_initializer(),
+                                 regularizer=pointwise_regularizer, trainable=trainable)
+        bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
+                            regularizer=bias_regularizer, trainable=trainable) if use_bias else None
+    out = nn.separable_conv2d(inputs, depthwise, pointwise, strides=_pair(strides), padding=padding.upper(),
+                              data_format=fmt, dilations=_pair(dilation_rate))
+    out = _channels_bias(out, bias, fmt == "NHWC")
+    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+
+
+def conv3d(inputs, filters: int, kernel_size, strides=(1, 1, 1), padding: str = "valid",
+           data_format: str = "channels_last", dilation_rate=(1, 1, 1), activation=None, use_bias: bool = True,
+           kernel_initializer=None, bias_initializer=None, kernel_regularizer=None, bias_regularizer=None,
+           activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable: bool = True,
+           name: str | None = None, reuse=None) -> Tensor:
+    """3-D convolution with a (kernel_d, kernel_h, kernel_w, in, filters) kernel; 'valid' or 'same' padding."""
+    _refuse_constraints("conv3d", kernel_constraint, bias_constraint)
+    inputs = as_tf(inputs)
+    last = _data_format("conv3d", data_format) == "NHWC"
+    channels = _last_dim("conv3d", inputs) if last else inputs.shape[1]
+    with variable_scope(_scope("conv3d", name), reuse=reuse):
+        kernel = get_variable("kernel", [*_triple(kernel_size), int(channels), int(filters)],
+                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              regularizer=kernel_regularizer, trainable=trainable)
+        bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
+                            regularizer=bias_regularizer, trainable=trainable) if use_bias else None
+    out = nn.conv3d(inputs, kernel, strides=_triple(strides), padding=padding.upper(),
+                    data_format="NDHWC" if last else "NCDHW", dilations=_triple(dilation_rate))
+    out = _channels_bias(out, bias, last)
+    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+
+
+def max_pooling3d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
+                  name: str | None = None) -> Tensor:
+    """Max pooling over (pool_d, pool_h, pool_w) windows."""
+    fmt = "NDHWC" if _data_format("max_pooling3d", data_format) == "NHWC" else "NCDHW"
+    return nn.max_pool3d(inputs, _triple(pool_size), _triple(strides), padding.upper(), fmt, name=name)
+
+
+def average_pooling3d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
+                      name: str | None = None) -> Tensor:
+    """Average pooling over (pool_d, pool_h, pool_w) windows (with 'same', over the voxels inside)."""
+    fmt = "NDHWC" if _data_format("average_pooling3d", data_format) == "NHWC" else "NCDHW"
+    return nn.avg_pool3d(inputs, _triple(pool_size), _triple(strides), padding.upper(), fmt, name=name)
+
+
 def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
                         scale: bool = True, beta_initializer=None, gamma_initializer=None,
                         moving_mean_initializer=None, moving_variance_initializer=None, beta_regularizer=None,
@@ -375,6 +454,10 @@ AveragePooling2D = _layer_class("AveragePooling2D", "average_pooling2d", average
 Dropout = _layer_class("Dropout", "dropout", dropout)
 Flatten = _layer_class("Flatten", "flatten", flatten)
 BatchNormalization = _layer_class("BatchNormalization", "batch_normalization", batch_normalization)
+SeparableConv2D = _layer_class("SeparableConv2D", "separable_conv2d", separable_conv2d)
+Conv3D = _layer_class("Conv3D", "conv3d", conv3d)
+MaxPooling3D = _layer_class("MaxPooling3D", "max_pooling3d", max_pooling3d)
+AveragePooling3D = _layer_class("AveragePooling3D", "average_pooling3d", average_pooling3d)
 
 
 def __getattr__(name: str):

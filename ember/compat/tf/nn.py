@@ -13,17 +13,32 @@ from ember.compat.tf.candidate_sampling import (
     log_uniform_candidate_sampler,
     uniform_candidate_sampler,
 )
+from ember.compat.tf.conv_ops import (
+    atrous_conv2d,
+    avg_pool3d,
+    conv3d,
+    ctc_loss,
+    ctc_loss_v2,
+    depthwise_conv2d,
+    local_response_normalization,
+    lrn,
+    max_pool3d,
+    padding_pairs,
+    separable_conv2d,
+)
 from ember.compat.tf.embedding_ops import embedding_lookup
 from ember.compat.tf.math_ops import top_k
 from ember.compat.tf.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_bidirectional_rnn, static_rnn
 from ember.compat.tf.sampled_losses import nce_loss, sampled_softmax_loss
 
 __all__ = [
-    "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "bidirectional_dynamic_rnn", "conv1d", "conv2d",
-    "conv2d_transpose", "dropout", "dynamic_rnn", "elu", "embedding_lookup", "fixed_unigram_candidate_sampler",
-    "fused_batch_norm", "gelu", "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "log_poisson_loss",
-    "log_softmax", "log_uniform_candidate_sampler", "max_pool", "max_pool2d", "moments", "nce_loss", "relu", "relu6",
-    "rnn_cell", "sampled_softmax_loss", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits", "silu", "softmax",
+    "atrous_conv2d", "avg_pool", "avg_pool2d", "avg_pool3d", "batch_normalization", "bias_add",
+    "bidirectional_dynamic_rnn", "conv1d", "conv2d", "conv2d_transpose", "conv3d", "ctc_loss", "ctc_loss_v2",
+    "depthwise_conv2d", "dropout", "dynamic_rnn", "elu", "embedding_lookup", "fixed_unigram_candidate_sampler",
+    "fused_batch_norm", "gelu", "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "local_response_normalization",
+    "log_poisson_loss", "log_softmax", "log_uniform_candidate_sampler", "lrn", "max_pool", "max_pool2d",
+    "max_pool3d", "moments", "nce_loss", "relu", "relu6", "rnn_cell", "sampled_softmax_loss", "selu",
+    "separable_conv2d", "sigmoid", "sigmoid_cross_entropy_with_logits", "silu", "softmax",
     "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus", "softsign",
     "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "swish", "tanh", "top_k",
     "uniform_candidate_sampler", "weighted_cross_entropy_with_logits", "xw_plus_b", "zero_fraction",
@@ -101,22 +116,6 @@ def _pair(name: str, arg: str, value, data_format: str) -> tuple:
     return (value[1], value[2]) if data_format == "NHWC" else (value[2], value[3])
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple:
-    """TF's SAME padding of one axis: output ceil(size / stride); the odd pixel goes after."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def _padding(name: str, padding, x_hw: tuple, kernel: tuple, stride: tuple) -> tuple:
-    """((top, bottom), (left, right)) for TF's padding string."""
-    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
-        raise ValueError(f"tf.nn.{name}: padding must be 'SAME' or 'VALID', got {padding!r}")
-    if padding.upper() == "VALID":
-        return (0, 0), (0, 0)
-    return tuple(_same_padding(s, k, st) for s, k, st in zip(x_hw, kernel, stride))
-
-
 def _to_nchw(x, data_format: str):
     return ember.transpose(x, (0, 3, 1, 2)) if data_format == "NHWC" else x
 
@@ -142,7 +141,7 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu: boo
     def fn(x, w):
         x = _to_nchw(x, data_format)
         kernel = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dilation))
-        (top, bottom), (left, right) = _padding("conv2d", padding, tuple(x.shape[2:]), kernel, stride)
+        (top, bottom), (left, right) = padding_pairs("conv2d", padding, tuple(x.shape[2:]), kernel, stride)
         if top or bottom or left or right:
             x = ember.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
         y = ember.conv2d(x, ember.transpose(w, (3, 2, 0, 1)), stride=stride, dilation=dilation)
@@ -158,7 +157,7 @@ def _pool(name: str, value, ksize, strides, padding, data_format, average: bool)
 
     def fn(x):
         x = _to_nchw(x, data_format)
-        (top, bottom), (left, right) = _padding(name, padding, tuple(x.shape[2:]), kernel, stride)
+        (top, bottom), (left, right) = padding_pairs(name, padding, tuple(x.shape[2:]), kernel, stride)
         pads = ((0, 0), (0, 0), (top, bottom), (left, right))
         if not average:
             if top or bottom or left or right:
@@ -362,7 +361,7 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
         if w.shape[3] != x.shape[1]:
             raise ValueError(f"tf.nn.conv2d_transpose: filter of shape {list(w.shape)} expects {w.shape[3]} input "
                              f"channels, the value has {x.shape[1]}")
-        (top, _), (left, _) = _padding("conv2d_transpose", padding, out_hw, kernel, stride)
+        (top, _), (left, _) = padding_pairs("conv2d_transpose", padding, out_hw, kernel, stride)
         expected = tuple(-(-o // s) if padding.upper() == "SAME" else (o - k) // s + 1
                          for o, k, s in zip(out_hw, kernel, stride))
         if tuple(x.shape[2:]) != expected:
