@@ -177,3 +177,72 @@ def test_a_missing_name_says_what_is_there():
         _ = tn.layer.ConvTranspose2D
     with pytest.raises(FileNotFoundError, match="does not download"):
         tn.dataset.MNIST("/nonexistent-dir")
+
+
+def test_model_backward_takes_transformed_predictions_as_tinynn():
+    # tinynn's DQN example masks the predictions by the actions taken before model.backward
+    tn.seeder.random_seed(7)
+    x = np.random.rand(6, 4).astype(np.float32)
+    mask = np.eye(2, dtype=np.float32)[np.random.randint(0, 2, 6)]
+    targets = np.random.rand(6, 2).astype(np.float32) * mask
+    model = tn.model.Model(tn.net.Net([tn.layer.Dense(2)]), tn.loss.MSE(), tn.optimizer.SGD())
+    preds = model.forward(x) * mask
+    loss, grads = model.backward(preds, targets)
+    g = (preds - targets) / 6  # tinynn's MSE gradient, then through the linear layer
+    assert loss == pytest.approx(0.5 * ((preds - targets) ** 2).sum() / 6, rel=1e-5)
+    np.testing.assert_allclose(grads.values[0], x.T @ g, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(grads.wrt_input, g @ model.net.layers[0].params["w"].T, rtol=1e-5, atol=1e-7)
+
+
+class _ScaledMSE(tn.loss.Loss):
+    """A loss written as tinynn's users write them: NumPy ``loss`` and ``grad``."""
+
+    def loss(self, predictions, targets):
+        return 1.5 * np.sum((predictions - targets) ** 2)
+
+    def grad(self, predictions, targets):
+        return 3.0 * (predictions - targets)
+
+
+class _Square(tn.layer.Layer):
+    """A layer written as tinynn's users write them: NumPy ``forward`` and ``backward``, no parameters."""
+
+    def forward(self, inputs):
+        self.ctx = {"X": inputs}
+        return inputs ** 2
+
+    def backward(self, grad):
+        return 2.0 * self.ctx["X"] * grad
+
+
+def test_user_losses_and_layers_in_tinynns_style_train_in_a_model():
+    tn.seeder.random_seed(8)
+    x = np.random.rand(5, 3).astype(np.float32)
+    y = np.random.rand(5, 2).astype(np.float32)
+    net = tn.net.Net([tn.layer.Dense(2), _Square(), tn.layer.Dense(2)])
+    model = tn.model.Model(net, _ScaledMSE(), tn.optimizer.SGD(lr=0.01))
+    pred = model.forward(x)
+    first, second = net.layers[0], net.layers[2]
+    h = x @ first.params["w"] + first.params["b"]
+    np.testing.assert_allclose(pred, h ** 2 @ second.params["w"] + second.params["b"], rtol=1e-5)
+    loss, grads = model.backward(pred, y)
+    assert loss == pytest.approx(1.5 * ((pred - y) ** 2).sum(), rel=1e-5)
+    d_out = 3.0 * (pred - y)
+    d_h = (d_out @ second.params["w"].T) * 2 * h
+    np.testing.assert_allclose(grads.param_list[2]["w"], (h ** 2).T @ d_out, rtol=1e-4)
+    np.testing.assert_allclose(grads.param_list[0]["w"], x.T @ d_h, rtol=1e-4)
+    np.testing.assert_allclose(grads.wrt_input, d_h @ first.params["w"].T, rtol=1e-4)
+    before = model.net.params.values[0].copy()
+    model.apply_grads(grads)
+    np.testing.assert_allclose(model.net.params.values[0], before - 0.01 * x.T @ d_h, rtol=1e-4)
+
+
+def test_net_backward_through_layers_without_a_differentiable_path():
+    net = tn.net.Net([tn.layer.Flatten()])
+    ints = np.arange(8).reshape(2, 2, 2)
+    assert net.forward(ints).shape == (2, 4)
+    assert net.backward(np.ones((2, 4))).wrt_input.shape == (2, 2, 2)
+    drop = tn.net.Net([tn.layer.Dropout()])
+    drop.is_training = False
+    drop.forward(np.ones((2, 3), np.float32))
+    np.testing.assert_array_equal(drop.backward(np.full((2, 3), 2.0)).wrt_input, np.full((2, 3), 2.0))

@@ -2,8 +2,9 @@
 
 A layer keeps its parameters as NumPy arrays in ``params`` (tinynn's names: ``w``/``b``, ``W``/``b``,
 ``W_g``/``b_g``/``W_c``/``b_c``, ``gamma``/``beta``) and its gradients in ``grads`` after a backward.
-``layer.forward(array)`` and ``layer.backward(grad)`` work on one layer alone; inside a ``Net`` the
-layers are chained on Ember Tensors and differentiated by Ember's autograd.
+``layer.forward(array)`` runs ``call`` on an Ember Tensor and returns an array; ``layer.backward(grad)``
+differentiates that forward with Ember's autograd. A ``Net`` chains them as tinynn does, so a layer written
+in tinynn's style (NumPy ``forward`` and ``backward``) works beside these.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class Layer:
         if self._alone is None:
             raise RuntimeError(f"{self.name}.backward: call forward first")
         x, out = self._alone
-        out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
+        if out.requires_grad:  # (not when nothing of the forward was differentiable: e.g. Flatten of integers)
+            out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
         self.collect_grads()
         return np.zeros(x.shape, x.dtype) if x.grad is None else x.grad.numpy()
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pickle
 
-import ember
-
 
 class Model:
     """tinynn's training interface: ``pred = model.forward(x)``; ``loss, grads = model.backward(pred, y)``;
@@ -20,16 +18,11 @@ class Model:
         return self.net.forward(inputs)
 
     def backward(self, predictions, targets):
-        """(loss value, parameter gradients) for ``predictions`` of the last forward against ``targets``."""
-        last = self.net._last
-        if last is not None and last[2] is predictions:  # the last forward's output: differentiate through it
-            output = last[1]
-        else:
-            raise ValueError("Model.backward: predictions must be the array the last model.forward returned "
-                             "(Ember differentiates through the recorded forward)")
-        loss = self.loss.loss_tensor(output, ember.as_tensor(targets))
-        grads = self.net.backward_from(loss)
-        return float(loss.item()), grads
+        """(loss value, parameter gradients): the loss's ``loss`` and ``grad`` of ``predictions``, and the net's
+        backward from that gradient (``predictions`` may be the last forward's output transformed)."""
+        loss = self.loss.loss(predictions, targets)
+        grads = self.net.backward(self.loss.grad(predictions, targets))
+        return loss, grads
 
     def apply_grads(self, grads) -> None:
         self.optimizer.step(grads, self.net.params)
