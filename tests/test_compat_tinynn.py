@@ -173,10 +173,71 @@ def test_batch_iterator_and_structured_params():
 
 
 def test_a_missing_name_says_what_is_there():
-    with pytest.raises(AttributeError, match="ConvTranspose2D.*ember.nn.ConvTranspose2d"):
-        _ = tn.layer.ConvTranspose2D
+    with pytest.raises(AttributeError, match="has no attribute 'Conv3D'.*ConvTranspose2D"):
+        _ = tn.layer.Conv3D
     with pytest.raises(FileNotFoundError, match="does not download"):
         tn.dataset.MNIST("/nonexistent-dir")
+
+
+def _conv_transpose_reference(x, w, b, stride, mode):
+    """tinynn's transposed convolution spelled out in torch: zeros between pixels, pad, correlate."""
+    s_h, s_w = stride
+    n, h, wd, c = x.shape
+    size = (h * s_h, wd * s_w) if mode == "SAME" else ((h - 1) * s_h + 1, (wd - 1) * s_w + 1)
+    spread = torch.zeros((n, *size, c), dtype=x.dtype)
+    spread[:, ::s_h, ::s_w] = x
+    k_h, k_w = w.shape[:2]
+    if mode == "SAME":
+        pads = ((k_w - 1) // 2, k_w - 1 - (k_w - 1) // 2, (k_h - 1) // 2, k_h - 1 - (k_h - 1) // 2)
+    else:
+        pads = (k_w - 1, k_w - 1, k_h - 1, k_h - 1)
+    padded = torch.nn.functional.pad(spread.permute(0, 3, 1, 2), pads)
+    return torch.nn.functional.conv2d(padded, w.permute(3, 2, 0, 1)).permute(0, 2, 3, 1) + b
+
+
+@pytest.mark.parametrize("mode, stride, in_hw, out_hw", [
+    ("SAME", (2, 2), (3, 4), (6, 8)),  # in * stride
+    ("VALID", (2, 3), (3, 4), (8, 12)),  # (in - 1) * stride + kernel
+    ("SAME", (1, 1), (4, 4), (4, 4)),
+])
+def test_conv_transpose_2d_matches_tinynns_recipe_with_gradients(mode, stride, in_hw, out_hw):
+    tn.seeder.random_seed(9)
+    x = np.random.rand(2, *in_hw, 3).astype(np.float32)
+    layer = tn.layer.ConvTranspose2D(kernel=[4, 3, 3, 2], stride=stride, padding=mode,
+                                     b_init=tn.initializer.Normal())
+    y = layer.forward(x)
+    assert y.shape == (2, *out_hw, 2)
+    assert layer.origin_stride == stride and layer.stride == (1, 1)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(layer.params["w"], requires_grad=True)
+    bt = torch.tensor(layer.params["b"], requires_grad=True)
+    expected = _conv_transpose_reference(xt, wt, bt, stride, mode)
+    np.testing.assert_allclose(y, expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+    g = np.random.rand(*y.shape).astype(np.float32)
+    dx = layer.backward(g)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.grads["w"], wt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.grads["b"], bt.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_padding_helpers_and_im2col_follow_tinynns_layout():
+    assert tn.layer.get_padding_2d((7, 7), (4, 3), "SAME") == ((0, 0), (1, 2), (1, 1), (0, 0))
+    assert tn.layer.get_padding_2d((7, 7), (4, 3), "VALID") == ((0, 0), (0, 0), (0, 0), (0, 0))
+    with pytest.raises(ValueError, match="get_padding_2d: mode"):
+        tn.layer.get_padding_2d((7, 7), (4, 3), "same")
+    img = np.arange(2 * 4 * 5 * 3, dtype=np.float64).reshape(2, 4, 5, 3)
+    col = tn.layer.im2col(img, 2, 3, 2, 1)
+    out_h, out_w = 2, 3
+    assert col.shape == (2 * out_h * out_w, 2 * 3 * 3) and col.dtype == np.float32
+    for b in range(2):
+        for r in range(out_h):
+            for c in range(out_w):
+                np.testing.assert_array_equal(col[b * out_h * out_w + r * out_w + c],
+                                              img[b, 2 * r:2 * r + 2, c:c + 3].reshape(-1))
+    conv = tn.layer.Conv2D(kernel=[3, 3, 3, 2], stride=[2, 2])
+    conv.forward(img[:, :, :4].astype(np.float32))
+    assert conv.padding == ((0, 0), (1, 1), (1, 1), (0, 0))  # set on the first forward, as in tinynn
 
 
 def test_model_backward_takes_transformed_predictions_as_tinynn():

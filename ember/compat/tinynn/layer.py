@@ -15,8 +15,9 @@ import ember
 from ember.compat.tinynn.initializer import Ones, XavierUniform, Zeros
 
 __all__ = [
-    "Activation", "BatchNormalization", "Conv2D", "Dense", "Dropout", "ELU", "Flatten", "GELU", "LSTM", "Layer",
-    "LeakyReLU", "MaxPool2D", "RNN", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
+    "Activation", "BatchNormalization", "Conv2D", "ConvTranspose2D", "Dense", "Dropout", "ELU", "Flatten", "GELU",
+    "LSTM", "Layer", "LeakyReLU", "MaxPool2D", "RNN", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
+    "get_padding_2d", "im2col",
 ]
 
 
@@ -127,41 +128,105 @@ class Dense(Layer):
         return ember.matmul(x, self._param("w")) + self._param("b")
 
 
-def _same_padding(size: int, kernel: int) -> tuple:
-    """tinynn's SAME padding: kernel - 1 in total, the odd one after (the stride is not considered)."""
-    total = kernel - 1
-    return total // 2, total - total // 2
+def get_padding_2d(in_shape, k_shape, mode: str) -> tuple:
+    """tinynn's NHWC pad widths ((0, 0), (top, bottom), (left, right), (0, 0)): "SAME" pads kernel - 1 in all,
+    the odd one after, whatever the stride; "VALID" pads nothing. (``in_shape`` is not needed; kept for tinynn.)"""
+    if mode not in ("SAME", "VALID"):
+        raise ValueError(f"get_padding_2d: mode must be 'SAME' or 'VALID', got {mode!r}")
+
+    def one_axis(kernel: int) -> tuple:
+        total = int(kernel) - 1 if mode == "SAME" else 0
+        return total // 2, total - total // 2
+
+    return (0, 0), one_axis(k_shape[0]), one_axis(k_shape[1]), (0, 0)
+
+
+def im2col(img, k_h: int, k_w: int, s_h: int, s_w: int) -> np.ndarray:
+    """The (k_h, k_w) windows of a padded NHWC ``img`` at strides (s_h, s_w) as float32 rows, ordered by
+    (batch, row, column), each window flattened in (height, width, channel) order, as tinynn lays them out."""
+    img = np.asarray(img)
+    if img.ndim != 4:
+        raise ValueError(f"im2col: expected an NHWC image batch, got shape {img.shape}")
+    windows = np.lib.stride_tricks.sliding_window_view(img, (k_h, k_w), axis=(1, 2))[:, ::s_h, ::s_w]
+    batch, out_h, out_w = windows.shape[:3]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(batch * out_h * out_w, -1).astype(np.float32)
+
+
+def _nchw_pad(padding: tuple) -> tuple:
+    """tinynn's NHWC pad widths for a tensor transposed to NCHW."""
+    return (0, 0), (0, 0), tuple(padding[1]), tuple(padding[2])
 
 
 class Conv2D(Layer):
-    """2-D convolution of NHWC inputs with a (k_h, k_w, in, out) kernel, padding "SAME" or "VALID"."""
+    """2-D convolution (a correlation, as tinynn's) of NHWC inputs with a (k_h, k_w, in, out) kernel, padding
+    "SAME" or "VALID"; ``padding`` holds the pad widths once the first input is seen."""
 
     param_names = ("w", "b")
 
     def __init__(self, kernel, stride=(1, 1), padding: str = "SAME", w_init=XavierUniform(), b_init=Zeros()):
         super().__init__()
         if len(kernel) != 4:
-            raise ValueError(f"Conv2D: kernel must be (height, width, in_channels, out_channels), got {kernel}")
+            raise ValueError(f"{self.name}: kernel must be (height, width, in_channels, out_channels), got {kernel}")
         if padding not in ("SAME", "VALID"):
-            raise ValueError(f"Conv2D: padding must be 'SAME' or 'VALID', got {padding!r}")
+            raise ValueError(f"{self.name}: padding must be 'SAME' or 'VALID', got {padding!r}")
         self.kernel_shape = tuple(int(k) for k in kernel)
         self.stride = tuple(int(s) for s in stride)
         self.padding_mode = padding
+        self.padding = None
         self.initializers = {"w": w_init, "b": b_init}
         self.shapes = {"w": list(self.kernel_shape), "b": self.kernel_shape[-1]}
+
+    def _check_inputs(self, x, channels: int) -> None:
+        if x.ndim != 4 or x.shape[3] != channels:
+            raise ValueError(f"{self.name}: expected NHWC inputs with {channels} channels, got shape {list(x.shape)}")
+
+    def _correlate(self, x, stride) -> ember.Tensor:
+        """``x`` (NHWC, not yet padded) padded by ``self.padding`` and correlated with the kernel, plus the bias."""
+        x = ember.pad(ember.transpose(x, (0, 3, 1, 2)), _nchw_pad(self.padding))
+        weight = ember.transpose(self._param("w"), (3, 2, 0, 1))
+        y = ember.conv2d(x, weight, stride=stride)
+        return ember.transpose(y, (0, 2, 3, 1)) + self._param("b")
 
     def call(self, x):
         if not self.is_init:
             self._init_params()
-        k_h, k_w, in_c, _ = self.kernel_shape
-        if x.ndim != 4 or x.shape[3] != in_c:
-            raise ValueError(f"Conv2D: expected NHWC inputs with {in_c} channels, got shape {list(x.shape)}")
-        x = ember.transpose(x, (0, 3, 1, 2))
-        if self.padding_mode == "SAME":
-            x = ember.pad(x, ((0, 0), (0, 0), _same_padding(x.shape[2], k_h), _same_padding(x.shape[3], k_w)))
-        weight = ember.transpose(self._param("w"), (3, 2, 0, 1))
-        y = ember.conv2d(x, weight, stride=self.stride)
-        return ember.transpose(y, (0, 2, 3, 1)) + self._param("b")
+        self._check_inputs(x, self.kernel_shape[2])
+        if self.padding is None:
+            self.padding = get_padding_2d(x.shape[1:3], self.kernel_shape[:2], self.padding_mode)
+        return self._correlate(x, self.stride)
+
+
+class ConvTranspose2D(Conv2D):
+    """tinynn's transposed convolution of NHWC inputs: zeros are inserted between the input's pixels (after
+    each one for "SAME", giving in * stride pixels; only between them for "VALID"), the result is padded
+    (kernel - 1 in all for "SAME", kernel - 1 on each side for "VALID") and correlated with the
+    (k_h, k_w, in, out) kernel at stride 1. Outputs are in * stride ("SAME") or (in - 1) * stride + kernel
+    ("VALID") pixels a side."""
+
+    def __init__(self, kernel, stride=(1, 1), padding: str = "SAME", w_init=XavierUniform(), b_init=Zeros()):
+        super().__init__(kernel, stride, padding, w_init, b_init)
+        self.origin_stride = self.stride
+        self.stride = (1, 1)
+
+    def _insert_zeros(self, x) -> ember.Tensor:
+        batch, height, width, channels = x.shape
+        s_h, s_w = self.origin_stride
+        spread = ember.pad(ember.reshape(x, (batch, height, 1, width, 1, channels)),
+                           ((0, 0), (0, 0), (0, s_h - 1), (0, 0), (0, s_w - 1), (0, 0)))
+        spread = ember.reshape(spread, (batch, height * s_h, width * s_w, channels))
+        if self.padding_mode == "VALID":  # no zeros after the last pixel
+            spread = spread[:, :(height - 1) * s_h + 1, :(width - 1) * s_w + 1]
+        return spread
+
+    def call(self, x):
+        if not self.is_init:
+            self._init_params()
+        self._check_inputs(x, self.kernel_shape[2])
+        k_h, k_w = self.kernel_shape[:2]
+        if self.padding is None:
+            self.padding = (get_padding_2d(None, (k_h, k_w), "SAME") if self.padding_mode == "SAME"
+                            else ((0, 0), (k_h - 1, k_h - 1), (k_w - 1, k_w - 1), (0, 0)))
+        return self._correlate(self._insert_zeros(x), (1, 1))
 
 
 class MaxPool2D(Layer):
@@ -174,14 +239,14 @@ class MaxPool2D(Layer):
         self.kernel_shape = tuple(int(k) for k in pool_size)
         self.stride = tuple(int(s) for s in (stride if stride is not None else pool_size))
         self.padding_mode = padding
+        self.padding = None
 
     def call(self, x):
         if x.ndim != 4:
             raise ValueError(f"MaxPool2D: expected NHWC inputs, got shape {list(x.shape)}")
-        x = ember.transpose(x, (0, 3, 1, 2))
-        if self.padding_mode == "SAME":
-            k_h, k_w = self.kernel_shape
-            x = ember.pad(x, ((0, 0), (0, 0), _same_padding(x.shape[2], k_h), _same_padding(x.shape[3], k_w)))
+        if self.padding is None:
+            self.padding = get_padding_2d(x.shape[1:3], self.kernel_shape, self.padding_mode)
+        x = ember.pad(ember.transpose(x, (0, 3, 1, 2)), _nchw_pad(self.padding))
         return ember.transpose(ember.max_pool2d(x, self.kernel_shape, self.stride), (0, 2, 3, 1))
 
 
@@ -362,8 +427,5 @@ class ELU(Activation):
 
 
 def __getattr__(name: str):
-    if name == "ConvTranspose2D":
-        raise AttributeError("tn.layer.ConvTranspose2D is not available in ember.compat.tinynn; use "
-                             "ember.nn.ConvTranspose2d in an Ember model")
     raise AttributeError(f"module 'tn.layer' has no attribute {name!r} in ember.compat.tinynn; it has: "
                          + ", ".join(__all__))
