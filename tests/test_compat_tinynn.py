@@ -307,3 +307,76 @@ def test_net_backward_through_layers_without_a_differentiable_path():
     drop.is_training = False
     drop.forward(np.ones((2, 3), np.float32))
     np.testing.assert_array_equal(drop.backward(np.full((2, 3), 2.0)).wrt_input, np.full((2, 3), 2.0))
+
+
+def _run_optimizer(optimizer, steps):
+    params = tn.structured_param.StructuredParam([{"w": np.array([1.0, -2.0], np.float32)}])
+    for t in range(steps):
+        grads = tn.structured_param.StructuredParam([{"w": np.array([0.5, 0.25 - 0.2 * t], np.float32)}])
+        optimizer.step(grads, params)
+    return params.values[0]
+
+
+def _grad(t):
+    return np.array([0.5, 0.25 - 0.2 * t])
+
+
+def test_momentum_radam_and_adadelta_follow_tinynns_rules():
+    w, acc = np.array([1.0, -2.0]), np.zeros(2)
+    for t in range(3):
+        acc = 0.9 * acc + _grad(t)
+        w = w - 0.1 * acc
+    np.testing.assert_allclose(_run_optimizer(tn.optimizer.Momentum(lr=0.1), 3), w, rtol=1e-5)
+
+    w, m, v, rho_inf = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2), 2.0 / (1 - 0.999) - 1.0
+    for t in range(1, 5):  # tinynn's rho_t (without the paper's factor t): step 1 unrectified, then rectified
+        g = _grad(t - 1)
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        m_hat, rho = m / (1 - 0.9 ** t), rho_inf - 2 * 0.999 ** t / (1 - 0.999 ** t)
+        if rho > 4:
+            r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+            w = w - 0.01 * m_hat * r / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        else:
+            w = w - 0.01 * m_hat
+    np.testing.assert_allclose(_run_optimizer(tn.optimizer.RAdam(lr=0.01), 4), w, rtol=1e-5)
+
+    w, rms, delta = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    for t in range(3):
+        g = _grad(t)
+        rms = 0.9 * rms + 0.1 * g * g
+        step = g * np.sqrt(delta + 1e-8) / np.sqrt(rms + 1e-8)
+        w, delta = w - 0.5 * step, 0.9 * delta + 0.1 * step * step
+    np.testing.assert_allclose(_run_optimizer(tn.optimizer.Adadelta(lr=0.5), 3), w, rtol=1e-5)
+
+
+class _SignSGD(tn.optimizer.Optimizer):
+    """An optimizer written as tinynn's users write them: ``_compute_step`` on the gradients' values."""
+
+    def __init__(self, lr=0.1, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+
+    def _compute_step(self, grads):
+        return [-self.lr * np.sign(g) for g in grads]
+
+
+def test_an_optimizer_in_tinynns_style_steps_with_weight_decay():
+    got = _run_optimizer(_SignSGD(lr=0.1, weight_decay=0.5), 2)
+    w = np.array([1.0, -2.0])
+    for t in range(2):
+        w = w - 0.1 * np.sign(_grad(t)) - 0.1 * 0.5 * w
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, w, rtol=1e-6)
+
+
+def test_linear_and_cyclical_lr_schedules_as_tinynn():
+    opt = tn.optimizer.SGD(lr=1.0)
+    linear = tn.optimizer.LinearLR(opt, decay_steps=4, final_lr=0.2, start_step=2)
+    np.testing.assert_allclose([linear.step() for _ in range(8)], [1.0, 1.0, 0.8, 0.6, 0.4, 0.2, 0.2, 0.2])
+    opt = tn.optimizer.SGD(lr=0.02)
+    cyclical = tn.optimizer.CyclicalLR(opt, cyclical_steps=4, min_lr=0.01, max_lr=0.03)
+    # delta = 2 * (0.03 - 0.01) / 4 = 0.01: rises for two steps, falls for two, from the first step in range
+    np.testing.assert_allclose([cyclical.step() for _ in range(6)], [0.03, 0.04, 0.03, 0.02, 0.03, 0.04])
+    with pytest.raises(ValueError, match="CyclicalLR: cyclical_steps"):
+        tn.optimizer.CyclicalLR(opt, cyclical_steps=2)
+    with pytest.raises(ValueError, match="LinearLR: decay_steps"):
+        tn.optimizer.LinearLR(opt, decay_steps=0)
