@@ -5,6 +5,15 @@ from __future__ import annotations
 import pickle
 
 
+class _Unpickler(pickle.Unpickler):
+    """Reads a pickle written by tinynn: its ``tinynn.*`` classes resolve to ``ember.compat.tinynn.*``."""
+
+    def find_class(self, module: str, name: str):
+        if module == "tinynn" or module.startswith("tinynn."):
+            module = f"ember.compat.{module}"
+        return super().find_class(module, name)
+
+
 class Model:
     """tinynn's training interface: ``pred = model.forward(x)``; ``loss, grads = model.backward(pred, y)``;
     ``model.apply_grads(grads)``."""
@@ -28,12 +37,14 @@ class Model:
         self.optimizer.step(grads, self.net.params)
 
     def save(self, path: str) -> None:
+        """Pickle ``net.params`` (a StructuredParam of per-layer dicts of arrays) to ``path``, as tinynn does."""
         with open(path, "wb") as f:
             pickle.dump(self.net.params, f)
 
     def load(self, path: str) -> None:
+        """Parameters saved by ``save``, by Ember's or by tinynn itself (its classes read as Ember's)."""
         with open(path, "rb") as f:
-            params = pickle.load(f)
+            params = _Unpickler(f).load()
         self.net.params = params
         for layer in self.net.layers:
             layer.is_init = True
