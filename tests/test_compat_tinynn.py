@@ -1,5 +1,8 @@
 """``ember.compat.tinynn``: layers, losses, optimizers and metrics against tinynn's formulas and references."""
 
+import pickle
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -380,3 +383,136 @@ def test_linear_and_cyclical_lr_schedules_as_tinynn():
         tn.optimizer.CyclicalLR(opt, cyclical_steps=2)
     with pytest.raises(ValueError, match="LinearLR: decay_steps"):
         tn.optimizer.LinearLR(opt, decay_steps=0)
+
+
+def test_tinynns_package_paths_reach_the_same_modules():
+    from ember.compat.tinynn.core.model import Model
+    from ember.compat.tinynn.utils.structured_param import StructuredParam
+
+    assert Model is tn.model.Model and StructuredParam is tn.structured_param.StructuredParam
+    assert tn.utils.seeder is tn.seeder and tn.core.layer is tn.layer and tn.utils.downloader is tn.downloader
+
+
+def _write_idx(path, array):
+    import gzip
+    import struct
+
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reads_tinynns_idx_files(tmp_path):
+    rng = np.random.default_rng(10)
+    images, labels = rng.integers(0, 256, (6, 28, 28)), rng.integers(0, 10, 6)
+    for prefix, part in (("train", slice(0, 4)), ("t10k", slice(4, 6))):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images[part])
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels[part])
+    fashion = tn.dataset.FashionMNIST(str(tmp_path))
+    train_x, train_y = fashion.train_set
+    np.testing.assert_allclose(train_x, images[:4].reshape(4, 784) / 255.0)
+    np.testing.assert_array_equal(train_y, np.eye(10, dtype=np.float32)[labels[:4]])
+    assert fashion.test_set[0].shape == (2, 784) and fashion.valid_set is None
+    raw = tn.dataset.FashionMNIST(str(tmp_path), one_hot=False)
+    np.testing.assert_array_equal(raw.test_set[1], labels[4:])
+
+
+def _write_cifar(path, members):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in members.items():
+            data = pickle.dumps(content)
+            info = tarfile.TarInfo(f"cifar/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_cifar_10_and_100_read_tinynns_archives(tmp_path):
+    rng = np.random.default_rng(11)
+    batches = {f"data_batch_{i}": {b"data": rng.integers(0, 256, (2, 3072)).astype(np.uint8),
+                                   b"labels": list(rng.integers(0, 10, 2))} for i in range(1, 6)}
+    batches["test_batch"] = {b"data": rng.integers(0, 256, (3, 3072)).astype(np.uint8), b"labels": [1, 2, 3]}
+    _write_cifar(tmp_path / "cifar-10-python.tar.gz", batches)
+    cifar = tn.dataset.Cifar10(str(tmp_path), one_hot=True, normalize=True)
+    train_x, train_y = cifar.train_set
+    raw = np.concatenate([batches[f"data_batch_{i}"][b"data"] for i in range(1, 6)]) / 255.0
+    means, stds = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2023, 0.1994, 0.2010])
+    np.testing.assert_allclose(train_x, ((raw.reshape(10, -1, 3) - means) / stds).reshape(10, -1))
+    labels = [label for i in range(1, 6) for label in batches[f"data_batch_{i}"][b"labels"]]
+    np.testing.assert_array_equal(train_y, np.eye(10, dtype=np.float32)[labels])
+    plain = tn.dataset.Cifar10(str(tmp_path))
+    np.testing.assert_allclose(plain.test_set[0], batches["test_batch"][b"data"] / 255.0)
+    assert plain.test_set[1].tolist() == [1, 2, 3]
+
+    hundred = {"train": {b"data": rng.integers(0, 256, (4, 3072)).astype(np.uint8), b"fine_labels": [5, 99, 0, 7]},
+               "test": {b"data": rng.integers(0, 256, (2, 3072)).astype(np.uint8), b"fine_labels": [42, 3]}}
+    _write_cifar(tmp_path / "cifar-100-python.tar.gz", hundred)
+    c100 = tn.dataset.Cifar100(str(tmp_path), one_hot=True)
+    assert c100.train_set[1].shape == (4, 100) and c100.train_set[1][1, 99] == 1.0
+    np.testing.assert_allclose(c100.test_set[0], hundred["test"][b"data"] / 255.0)
+    with pytest.raises(FileNotFoundError, match=r"Cifar100: not found: .*cifar-100-python.tar.gz \(from https"):
+        tn.dataset.Cifar100(str(tmp_path / "elsewhere"))
+
+
+def test_downloader_fetches_checks_and_skips_a_good_copy(tmp_path, capsys):
+    import hashlib
+
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"tinynn" * 100)
+    checksum = hashlib.md5(source.read_bytes()).hexdigest()
+    assert tn.downloader.md5_checksum(str(source)) == checksum
+    target = tmp_path / "sub" / "copy.bin"
+    tn.downloader.download_url(source.as_uri(), str(target), checksum)
+    assert target.read_bytes() == source.read_bytes()
+    tn.downloader.download_url("file:///nonexistent", str(target), checksum)  # a good copy: nothing fetched
+    assert "already exists" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="has MD5 .*expected 0+"):
+        tn.downloader.download_url(source.as_uri(), str(tmp_path / "other.bin"), "0" * 32)
+    with pytest.raises(RuntimeError, match="could not download file:///nonexistent"):
+        tn.downloader.download_url("file:///nonexistent", str(tmp_path / "none.bin"), checksum)
+
+
+def test_model_loads_a_file_saved_by_tinynn_itself(tmp_path, monkeypatch):
+    import types
+
+    # tinynn pickles its own StructuredParam class: stand in for it under tinynn's module path
+    fake = types.ModuleType("tinynn.utils.structured_param")
+
+    class StructuredParam:
+        def __init__(self, param_list, nt_param_list=None):
+            self.param_list, self.nt_param_list = param_list, nt_param_list
+
+    StructuredParam.__module__, StructuredParam.__qualname__ = fake.__name__, "StructuredParam"
+    fake.StructuredParam = StructuredParam
+    for name in ("tinynn", "tinynn.utils"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    w, b = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([0.5, -1.0], np.float32)
+    with open(tmp_path / "tinynn.pkl", "wb") as f:
+        pickle.dump(StructuredParam([{"w": w, "b": b}, {}], [{}, {}]), f)
+    for name in ("tinynn", "tinynn.utils", fake.__name__):
+        monkeypatch.delitem(sys.modules, name)
+
+    model = tn.model.Model(tn.net.Net([tn.layer.Dense(2), tn.layer.ReLU()]), tn.loss.MSE(), tn.optimizer.SGD())
+    model.load(str(tmp_path / "tinynn.pkl"))
+    x = np.ones((1, 3), np.float32)
+    np.testing.assert_allclose(model.forward(x), np.maximum(x @ w + b, 0))
+    assert model.net.layers[0].shapes == {"w": (3, 2), "b": (2,)}
+
+
+def test_auc_roc_curve_sums_tinynns_threshold_steps():
+    rng = np.random.default_rng(12)
+    targets = rng.integers(0, 2, 100)
+    preds = np.clip(targets * 0.4 + rng.random(100) * 0.6, 0, 0.999)
+    area, info = tn.metric.auc_roc_curve(preds, targets, partition=50)
+    thresholds = np.arange(0.0, 1.0, 1.0 / 50)[::-1]
+    fprs = [np.sum((preds >= t) & (targets == 0)) / np.sum(targets == 0) for t in thresholds]
+    tprs = [np.sum((preds >= t) & (targets == 1)) / np.sum(targets == 1) for t in thresholds]
+    expected = sum(tprs[i] * (fprs[i + 1] - fprs[i]) for i in range(49))
+    assert area == pytest.approx(expected)
+    np.testing.assert_allclose(info["fprs"], fprs)
+    np.testing.assert_allclose(info["tprs"], tprs)
+    np.testing.assert_allclose(info["thresholds"], thresholds)
+    assert area == pytest.approx(tn.metric.auc(preds, targets)[0], abs=0.05)  # a coarse trapezoid of the same
