@@ -516,3 +516,53 @@ def test_auc_roc_curve_sums_tinynns_threshold_steps():
     np.testing.assert_allclose(info["tprs"], tprs)
     np.testing.assert_allclose(info["thresholds"], thresholds)
     assert area == pytest.approx(tn.metric.auc(preds, targets)[0], abs=0.05)  # a coarse trapezoid of the same
+
+
+def test_softmax_cross_entropy_grad_is_tinynns_rule_with_temperature_and_weights():
+    rng = np.random.default_rng(13)
+    logits = rng.standard_normal((4, 3)).astype(np.float32) * 5
+    labels = np.eye(3, dtype=np.float32)[[0, 2, 1, 2]]
+    weights = np.array([0.5, 2.0, 1.5], np.float32)
+    z = logits / 20.0
+    probs = np.exp(z - z.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    loss = tn.loss.SoftmaxCrossEntropy(T=20.0, weights=weights)
+    np.testing.assert_allclose(loss.grad(logits, labels), (probs - labels) * weights / 4, rtol=1e-5, atol=1e-7)
+    nll = -(labels * np.log(probs)).sum(1) * weights[labels.argmax(1)]
+    assert loss.loss(logits, labels) == pytest.approx(nll.sum() / 4, rel=1e-5)
+
+
+class _Cube(tn.layer.Activation):
+    """An activation written as tinynn's users write them: NumPy ``func`` and ``derivative``."""
+
+    def func(self, x):
+        return x ** 3
+
+    def derivative(self, x):
+        return 3 * x ** 2
+
+
+def test_activation_derivatives_and_activations_in_tinynns_style():
+    x = np.array([[-2.0, -0.5, 0.5, 2.0]], np.float32)
+    s = 1 / (1 + np.exp(-x))
+    for layer, expected in [(tn.layer.Sigmoid(), s * (1 - s)), (tn.layer.Tanh(), 1 - np.tanh(x) ** 2),
+                            (tn.layer.ReLU(), (x > 0).astype(np.float32)), (tn.layer.Softplus(), s),
+                            (tn.layer.LeakyReLU(0.1), np.where(x < 0, 0.1, 1.0)),
+                            (tn.layer.ELU(0.7), np.where(x > 0, 1.0, 0.7 * np.exp(x)))]:
+        np.testing.assert_allclose(layer.derivative(x), expected, rtol=1e-5, err_msg=layer.name)
+    net = tn.net.Net([tn.layer.Dense(2), _Cube()])
+    tn.seeder.random_seed(14)
+    h_in = np.random.rand(3, 4).astype(np.float32)
+    out = net.forward(h_in)
+    dense = net.layers[0]
+    h = h_in @ dense.params["w"] + dense.params["b"]
+    np.testing.assert_allclose(out, h ** 3, rtol=1e-5)
+    grads = net.backward(np.ones_like(out))
+    np.testing.assert_allclose(grads.param_list[0]["w"], h_in.T @ (3 * h ** 2), rtol=1e-4)
+
+
+def test_math_on_integers_computes_in_float64_as_numpy():
+    probs = tn.math.softmax(np.array([[1, 2, 3]]))
+    assert probs.dtype == np.float64
+    np.testing.assert_allclose(probs[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum(), rtol=1e-12)
+    assert tn.math.sigmoid(np.array([0, 1])).dtype == np.float64

@@ -368,13 +368,36 @@ class Dropout(Layer):
 
 
 class Activation(Layer):
-    """An elementwise function (``func`` on Ember Tensors)."""
+    """An elementwise function: ``func`` on Ember Tensors, and ``derivative(x)``, its slope at the array ``x``.
+
+    A subclass in tinynn's style defines both ``func`` and ``derivative`` on NumPy arrays; its backward is
+    then ``derivative(inputs) * grad``, as in tinynn."""
+
+    def _numpy_style(self) -> bool:
+        return type(self).derivative is not Activation.derivative
+
+    def forward(self, inputs):
+        if self._numpy_style():
+            self.ctx = {"X": inputs}
+            return self.func(inputs)
+        return super().forward(inputs)
+
+    def backward(self, grad):
+        if self._numpy_style():
+            return self.derivative(self.ctx["X"]) * grad
+        return super().backward(grad)
 
     def call(self, x):
         return self.func(x)
 
     def func(self, x):
         raise NotImplementedError(f"{self.name} must define func(x)")
+
+    def derivative(self, x) -> np.ndarray:
+        """d func / dx at each element of the array ``x`` (by Ember's autograd)."""
+        t = ember.tensor(np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32)), requires_grad=True)
+        ember.sum(self.func(t)).backward()
+        return t.grad.numpy()
 
 
 class Sigmoid(Activation):
