@@ -544,12 +544,14 @@ class _Cube(tn.layer.Activation):
 
 def test_activation_derivatives_and_activations_in_tinynns_style():
     x = np.array([[-2.0, -0.5, 0.5, 2.0]], np.float32)
-    s = 1 / (1 + np.exp(-x))
+    s, gate = 1 / (1 + np.exp(-x)), 1 / (1 + np.exp(-0.1702 * x))
     for layer, expected in [(tn.layer.Sigmoid(), s * (1 - s)), (tn.layer.Tanh(), 1 - np.tanh(x) ** 2),
                             (tn.layer.ReLU(), (x > 0).astype(np.float32)), (tn.layer.Softplus(), s),
                             (tn.layer.LeakyReLU(0.1), np.where(x < 0, 0.1, 1.0)),
-                            (tn.layer.ELU(0.7), np.where(x > 0, 1.0, 0.7 * np.exp(x)))]:
+                            (tn.layer.ELU(0.7), np.where(x > 0, 1.0, 0.7 * np.exp(x))),
+                            (tn.layer.GELU(), gate * (1 + 0.1702 * x * (1 - gate)))]:
         np.testing.assert_allclose(layer.derivative(x), expected, rtol=1e-5, err_msg=layer.name)
+    np.testing.assert_allclose(tn.layer.GELU().forward(x), x / (1 + np.exp(-0.1702 * x)), rtol=1e-6)  # tinynn's alpha
     net = tn.net.Net([tn.layer.Dense(2), _Cube()])
     tn.seeder.random_seed(14)
     h_in = np.random.rand(3, 4).astype(np.float32)

@@ -432,10 +432,15 @@ class LeakyReLU(Activation):
 
 
 class GELU(Activation):
-    """tinynn's GELU: x * sigmoid(1.702 x)."""
+    """tinynn's GELU: x * sigmoid(alpha * x) with tinynn's alpha, 0.1702 (the paper's sigmoid approximation
+    has 1.702; tinynn's constant is kept so that its scripts compute what they compute in tinynn)."""
+
+    def __init__(self):
+        super().__init__()
+        self._alpha = 0.1702
 
     def func(self, x):
-        return x * ember.sigmoid(1.702 * x)
+        return x * ember.sigmoid(self._alpha * x)
 
 
 class ELU(Activation):
