@@ -568,3 +568,39 @@ def test_math_on_integers_computes_in_float64_as_numpy():
     assert probs.dtype == np.float64
     np.testing.assert_allclose(probs[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum(), rtol=1e-12)
     assert tn.math.sigmoid(np.array([0, 1])).dtype == np.float64
+
+
+class _Scale(tn.layer.Layer):
+    """A layer with a parameter, in tinynn's style: ``param_names`` a property, lazy ``_init_params``."""
+
+    def __init__(self):
+        super().__init__()
+        self.initializers = {"s": tn.initializer.Constant(2.0)}
+
+    def forward(self, inputs):
+        if not self.is_init:
+            self.shapes["s"] = [inputs.shape[1]]
+            self._init_params()
+        self.ctx = {"X": inputs}
+        return inputs * self.params["s"]
+
+    def backward(self, grad):
+        self.grads["s"] = (grad * self.ctx["X"]).sum(axis=0)
+        return grad * self.params["s"]
+
+    @property
+    def param_names(self):
+        return ("s",)
+
+
+def test_a_parameterized_layer_in_tinynns_style_is_trained_and_saved(tmp_path):
+    x, y = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    model = tn.model.Model(tn.net.Net([_Scale()]), tn.loss.MSE(), tn.optimizer.SGD(lr=0.5))
+    _, grads = model.backward(model.forward(x), y)
+    np.testing.assert_allclose(grads.param_list[0]["s"], np.full(3, 2.0))  # sum over 2 rows of (2 - 0) / 2 * 1
+    model.apply_grads(grads)
+    np.testing.assert_allclose(model.net.layers[0].params["s"], np.full(3, 1.0))
+    model.save(str(tmp_path / "scale.pkl"))
+    other = tn.model.Model(tn.net.Net([_Scale()]), tn.loss.MSE(), tn.optimizer.SGD())
+    other.load(str(tmp_path / "scale.pkl"))
+    np.testing.assert_allclose(other.forward(x), x)
