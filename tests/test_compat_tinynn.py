@@ -241,6 +241,9 @@ def test_padding_helpers_and_im2col_follow_tinynns_layout():
     conv = tn.layer.Conv2D(kernel=[3, 3, 3, 2], stride=[2, 2])
     conv.forward(img[:, :, :4].astype(np.float32))
     assert conv.padding == ((0, 0), (1, 1), (1, 1), (0, 0))  # set on the first forward, as in tinynn
+    flatten = tn.layer.Flatten()
+    assert flatten.forward(img).shape == (2, 60) and flatten.input_shape == (2, 4, 5, 3)
+    assert tn.layer.empty((2, 3)).dtype == np.float32 and tn.layer.empty(2, dtype=int).shape == (2,)
 
 
 def test_model_backward_takes_transformed_predictions_as_tinynn():

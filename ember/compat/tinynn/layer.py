@@ -17,8 +17,13 @@ from ember.compat.tinynn.initializer import Ones, XavierUniform, Zeros
 __all__ = [
     "Activation", "BatchNormalization", "Conv2D", "ConvTranspose2D", "Dense", "Dropout", "ELU", "Flatten", "GELU",
     "LSTM", "Layer", "LeakyReLU", "MaxPool2D", "RNN", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
-    "get_padding_2d", "im2col",
+    "empty", "get_padding_2d", "im2col",
 ]
+
+
+def empty(shape, dtype=np.float32) -> np.ndarray:
+    """An uninitialized array, float32 unless told (tinynn's helper)."""
+    return np.empty(shape, dtype=dtype)
 
 
 def _tensor(x) -> ember.Tensor:
@@ -333,13 +338,15 @@ class BatchNormalization(Layer):
 
 
 class Reshape(Layer):
-    """Reshape each example to ``output_shape`` (the batch axis is kept)."""
+    """Reshape each example to ``output_shape`` (the batch axis is kept); ``input_shape`` is the last input's."""
 
     def __init__(self, *output_shape):
         super().__init__()
         self.output_shape = output_shape
+        self.input_shape = None
 
     def call(self, x):
+        self.input_shape = tuple(x.shape)
         return ember.reshape(x, (x.shape[0], *self.output_shape))
 
 
