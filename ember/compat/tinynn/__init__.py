@@ -2,7 +2,8 @@
 
 The module layout and semantics follow tinynn (``tn.layer.Dense``, ``tn.net.Net``, ``tn.model.Model``
 with ``forward``/``backward``/``apply_grads``, ``tn.loss``, ``tn.optimizer``, ``tn.initializer``,
-``tn.data_iterator``, ``tn.metric``, ``tn.seeder``, ``tn.math``): layers hold NumPy parameters and are
+``tn.data_iterator``, ``tn.metric``, ``tn.seeder``, ``tn.math``, ``tn.dataset``, ``tn.downloader``, and
+tinynn's package paths ``tn.core.*`` and ``tn.utils.*``): layers hold NumPy parameters and are
 initialized lazily from NumPy's global generator with tinynn's defaults, so a seeded script starts from
 the same weights; forward and backward run on Ember's ops and autograd.
 
@@ -12,8 +13,10 @@ the same weights; forward and backward run on Ember's ops and autograd.
 """
 
 from ember.compat.tinynn import (
+    core,  # tinynn's package paths: tn.core.layer, tn.utils.seeder
     data_iterator,
     dataset,
+    downloader,
     initializer,
     layer,
     loss,
@@ -24,9 +27,10 @@ from ember.compat.tinynn import (
     optimizer,
     seeder,
     structured_param,
+    utils,
 )
 
 __all__ = [
-    "data_iterator", "dataset", "initializer", "layer", "loss", "math", "metric", "model", "net", "optimizer",
-    "seeder", "structured_param",
+    "core", "data_iterator", "dataset", "downloader", "initializer", "layer", "loss", "math", "metric", "model",
+    "net", "optimizer", "seeder", "structured_param", "utils",
 ]

@@ -2,8 +2,9 @@
 
 A layer keeps its parameters as NumPy arrays in ``params`` (tinynn's names: ``w``/``b``, ``W``/``b``,
 ``W_g``/``b_g``/``W_c``/``b_c``, ``gamma``/``beta``) and its gradients in ``grads`` after a backward.
-``layer.forward(array)`` and ``layer.backward(grad)`` work on one layer alone; inside a ``Net`` the
-layers are chained on Ember Tensors and differentiated by Ember's autograd.
+``layer.forward(array)`` runs ``call`` on an Ember Tensor and returns an array; ``layer.backward(grad)``
+differentiates that forward with Ember's autograd. A ``Net`` chains them as tinynn does, so a layer written
+in tinynn's style (NumPy ``forward`` and ``backward``) works beside these.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ import ember
 from ember.compat.tinynn.initializer import Ones, XavierUniform, Zeros
 
 __all__ = [
-    "Activation", "BatchNormalization", "Conv2D", "Dense", "Dropout", "ELU", "Flatten", "GELU", "LSTM", "Layer",
-    "LeakyReLU", "MaxPool2D", "RNN", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
+    "Activation", "BatchNormalization", "Conv2D", "ConvTranspose2D", "Dense", "Dropout", "ELU", "Flatten", "GELU",
+    "LSTM", "Layer", "LeakyReLU", "MaxPool2D", "RNN", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
+    "empty", "get_padding_2d", "im2col",
 ]
+
+
+def empty(shape, dtype=np.float32) -> np.ndarray:
+    """An uninitialized array, float32 unless told (tinynn's helper)."""
+    return np.empty(shape, dtype=dtype)
 
 
 def _tensor(x) -> ember.Tensor:
@@ -101,7 +108,8 @@ class Layer:
         if self._alone is None:
             raise RuntimeError(f"{self.name}.backward: call forward first")
         x, out = self._alone
-        out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
+        if out.requires_grad:  # (not when nothing of the forward was differentiable: e.g. Flatten of integers)
+            out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
         self.collect_grads()
         return np.zeros(x.shape, x.dtype) if x.grad is None else x.grad.numpy()
 
@@ -125,41 +133,105 @@ class Dense(Layer):
         return ember.matmul(x, self._param("w")) + self._param("b")
 
 
-def _same_padding(size: int, kernel: int) -> tuple:
-    """tinynn's SAME padding: kernel - 1 in total, the odd one after (the stride is not considered)."""
-    total = kernel - 1
-    return total // 2, total - total // 2
+def get_padding_2d(in_shape, k_shape, mode: str) -> tuple:
+    """tinynn's NHWC pad widths ((0, 0), (top, bottom), (left, right), (0, 0)): "SAME" pads kernel - 1 in all,
+    the odd one after, whatever the stride; "VALID" pads nothing. (``in_shape`` is not needed; kept for tinynn.)"""
+    if mode not in ("SAME", "VALID"):
+        raise ValueError(f"get_padding_2d: mode must be 'SAME' or 'VALID', got {mode!r}")
+
+    def one_axis(kernel: int) -> tuple:
+        total = int(kernel) - 1 if mode == "SAME" else 0
+        return total // 2, total - total // 2
+
+    return (0, 0), one_axis(k_shape[0]), one_axis(k_shape[1]), (0, 0)
+
+
+def im2col(img, k_h: int, k_w: int, s_h: int, s_w: int) -> np.ndarray:
+    """The (k_h, k_w) windows of a padded NHWC ``img`` at strides (s_h, s_w) as float32 rows, ordered by
+    (batch, row, column), each window flattened in (height, width, channel) order, as tinynn lays them out."""
+    img = np.asarray(img)
+    if img.ndim != 4:
+        raise ValueError(f"im2col: expected an NHWC image batch, got shape {img.shape}")
+    windows = np.lib.stride_tricks.sliding_window_view(img, (k_h, k_w), axis=(1, 2))[:, ::s_h, ::s_w]
+    batch, out_h, out_w = windows.shape[:3]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(batch * out_h * out_w, -1).astype(np.float32)
+
+
+def _nchw_pad(padding: tuple) -> tuple:
+    """tinynn's NHWC pad widths for a tensor transposed to NCHW."""
+    return (0, 0), (0, 0), tuple(padding[1]), tuple(padding[2])
 
 
 class Conv2D(Layer):
-    """2-D convolution of NHWC inputs with a (k_h, k_w, in, out) kernel, padding "SAME" or "VALID"."""
+    """2-D convolution (a correlation, as tinynn's) of NHWC inputs with a (k_h, k_w, in, out) kernel, padding
+    "SAME" or "VALID"; ``padding`` holds the pad widths once the first input is seen."""
 
     param_names = ("w", "b")
 
     def __init__(self, kernel, stride=(1, 1), padding: str = "SAME", w_init=XavierUniform(), b_init=Zeros()):
         super().__init__()
         if len(kernel) != 4:
-            raise ValueError(f"Conv2D: kernel must be (height, width, in_channels, out_channels), got {kernel}")
+            raise ValueError(f"{self.name}: kernel must be (height, width, in_channels, out_channels), got {kernel}")
         if padding not in ("SAME", "VALID"):
-            raise ValueError(f"Conv2D: padding must be 'SAME' or 'VALID', got {padding!r}")
+            raise ValueError(f"{self.name}: padding must be 'SAME' or 'VALID', got {padding!r}")
         self.kernel_shape = tuple(int(k) for k in kernel)
         self.stride = tuple(int(s) for s in stride)
         self.padding_mode = padding
+        self.padding = None
         self.initializers = {"w": w_init, "b": b_init}
         self.shapes = {"w": list(self.kernel_shape), "b": self.kernel_shape[-1]}
+
+    def _check_inputs(self, x, channels: int) -> None:
+        if x.ndim != 4 or x.shape[3] != channels:
+            raise ValueError(f"{self.name}: expected NHWC inputs with {channels} channels, got shape {list(x.shape)}")
+
+    def _correlate(self, x, stride) -> ember.Tensor:
+        """``x`` (NHWC, not yet padded) padded by ``self.padding`` and correlated with the kernel, plus the bias."""
+        x = ember.pad(ember.transpose(x, (0, 3, 1, 2)), _nchw_pad(self.padding))
+        weight = ember.transpose(self._param("w"), (3, 2, 0, 1))
+        y = ember.conv2d(x, weight, stride=stride)
+        return ember.transpose(y, (0, 2, 3, 1)) + self._param("b")
 
     def call(self, x):
         if not self.is_init:
             self._init_params()
-        k_h, k_w, in_c, _ = self.kernel_shape
-        if x.ndim != 4 or x.shape[3] != in_c:
-            raise ValueError(f"Conv2D: expected NHWC inputs with {in_c} channels, got shape {list(x.shape)}")
-        x = ember.transpose(x, (0, 3, 1, 2))
-        if self.padding_mode == "SAME":
-            x = ember.pad(x, ((0, 0), (0, 0), _same_padding(x.shape[2], k_h), _same_padding(x.shape[3], k_w)))
-        weight = ember.transpose(self._param("w"), (3, 2, 0, 1))
-        y = ember.conv2d(x, weight, stride=self.stride)
-        return ember.transpose(y, (0, 2, 3, 1)) + self._param("b")
+        self._check_inputs(x, self.kernel_shape[2])
+        if self.padding is None:
+            self.padding = get_padding_2d(x.shape[1:3], self.kernel_shape[:2], self.padding_mode)
+        return self._correlate(x, self.stride)
+
+
+class ConvTranspose2D(Conv2D):
+    """tinynn's transposed convolution of NHWC inputs: zeros are inserted between the input's pixels (after
+    each one for "SAME", giving in * stride pixels; only between them for "VALID"), the result is padded
+    (kernel - 1 in all for "SAME", kernel - 1 on each side for "VALID") and correlated with the
+    (k_h, k_w, in, out) kernel at stride 1. Outputs are in * stride ("SAME") or (in - 1) * stride + kernel
+    ("VALID") pixels a side."""
+
+    def __init__(self, kernel, stride=(1, 1), padding: str = "SAME", w_init=XavierUniform(), b_init=Zeros()):
+        super().__init__(kernel, stride, padding, w_init, b_init)
+        self.origin_stride = self.stride
+        self.stride = (1, 1)
+
+    def _insert_zeros(self, x) -> ember.Tensor:
+        batch, height, width, channels = x.shape
+        s_h, s_w = self.origin_stride
+        spread = ember.pad(ember.reshape(x, (batch, height, 1, width, 1, channels)),
+                           ((0, 0), (0, 0), (0, s_h - 1), (0, 0), (0, s_w - 1), (0, 0)))
+        spread = ember.reshape(spread, (batch, height * s_h, width * s_w, channels))
+        if self.padding_mode == "VALID":  # no zeros after the last pixel
+            spread = spread[:, :(height - 1) * s_h + 1, :(width - 1) * s_w + 1]
+        return spread
+
+    def call(self, x):
+        if not self.is_init:
+            self._init_params()
+        self._check_inputs(x, self.kernel_shape[2])
+        k_h, k_w = self.kernel_shape[:2]
+        if self.padding is None:
+            self.padding = (get_padding_2d(None, (k_h, k_w), "SAME") if self.padding_mode == "SAME"
+                            else ((0, 0), (k_h - 1, k_h - 1), (k_w - 1, k_w - 1), (0, 0)))
+        return self._correlate(self._insert_zeros(x), (1, 1))
 
 
 class MaxPool2D(Layer):
@@ -172,14 +244,14 @@ class MaxPool2D(Layer):
         self.kernel_shape = tuple(int(k) for k in pool_size)
         self.stride = tuple(int(s) for s in (stride if stride is not None else pool_size))
         self.padding_mode = padding
+        self.padding = None
 
     def call(self, x):
         if x.ndim != 4:
             raise ValueError(f"MaxPool2D: expected NHWC inputs, got shape {list(x.shape)}")
-        x = ember.transpose(x, (0, 3, 1, 2))
-        if self.padding_mode == "SAME":
-            k_h, k_w = self.kernel_shape
-            x = ember.pad(x, ((0, 0), (0, 0), _same_padding(x.shape[2], k_h), _same_padding(x.shape[3], k_w)))
+        if self.padding is None:
+            self.padding = get_padding_2d(x.shape[1:3], self.kernel_shape, self.padding_mode)
+        x = ember.pad(ember.transpose(x, (0, 3, 1, 2)), _nchw_pad(self.padding))
         return ember.transpose(ember.max_pool2d(x, self.kernel_shape, self.stride), (0, 2, 3, 1))
 
 
@@ -266,13 +338,15 @@ class BatchNormalization(Layer):
 
 
 class Reshape(Layer):
-    """Reshape each example to ``output_shape`` (the batch axis is kept)."""
+    """Reshape each example to ``output_shape`` (the batch axis is kept); ``input_shape`` is the last input's."""
 
     def __init__(self, *output_shape):
         super().__init__()
         self.output_shape = output_shape
+        self.input_shape = None
 
     def call(self, x):
+        self.input_shape = tuple(x.shape)
         return ember.reshape(x, (x.shape[0], *self.output_shape))
 
 
@@ -301,13 +375,36 @@ class Dropout(Layer):
 
 
 class Activation(Layer):
-    """An elementwise function (``func`` on Ember Tensors)."""
+    """An elementwise function: ``func`` on Ember Tensors, and ``derivative(x)``, its slope at the array ``x``.
+
+    A subclass in tinynn's style defines both ``func`` and ``derivative`` on NumPy arrays; its backward is
+    then ``derivative(inputs) * grad``, as in tinynn."""
+
+    def _numpy_style(self) -> bool:
+        return type(self).derivative is not Activation.derivative
+
+    def forward(self, inputs):
+        if self._numpy_style():
+            self.ctx = {"X": inputs}
+            return self.func(inputs)
+        return super().forward(inputs)
+
+    def backward(self, grad):
+        if self._numpy_style():
+            return self.derivative(self.ctx["X"]) * grad
+        return super().backward(grad)
 
     def call(self, x):
         return self.func(x)
 
     def func(self, x):
         raise NotImplementedError(f"{self.name} must define func(x)")
+
+    def derivative(self, x) -> np.ndarray:
+        """d func / dx at each element of the array ``x`` (by Ember's autograd)."""
+        t = ember.tensor(np.asarray(x, dtype=np.result_type(np.asarray(x).dtype, np.float32)), requires_grad=True)
+        ember.sum(self.func(t)).backward()
+        return t.grad.numpy()
 
 
 class Sigmoid(Activation):
@@ -342,10 +439,15 @@ class LeakyReLU(Activation):
 
 
 class GELU(Activation):
-    """tinynn's GELU: x * sigmoid(1.702 x)."""
+    """tinynn's GELU: x * sigmoid(alpha * x) with tinynn's alpha, 0.1702 (the paper's sigmoid approximation
+    has 1.702; tinynn's constant is kept so that its scripts compute what they compute in tinynn)."""
+
+    def __init__(self):
+        super().__init__()
+        self._alpha = 0.1702
 
     def func(self, x):
-        return x * ember.sigmoid(1.702 * x)
+        return x * ember.sigmoid(self._alpha * x)
 
 
 class ELU(Activation):
@@ -360,8 +462,5 @@ class ELU(Activation):
 
 
 def __getattr__(name: str):
-    if name == "ConvTranspose2D":
-        raise AttributeError("tn.layer.ConvTranspose2D is not available in ember.compat.tinynn; use "
-                             "ember.nn.ConvTranspose2d in an Ember model")
     raise AttributeError(f"module 'tn.layer' has no attribute {name!r} in ember.compat.tinynn; it has: "
                          + ", ".join(__all__))

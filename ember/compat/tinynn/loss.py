@@ -58,7 +58,13 @@ class Huber(Loss):
 
 
 class SoftmaxCrossEntropy(Loss):
-    """-sum(y * log_softmax(logits / T)) / batch with one-hot (or soft) labels; ``weights`` per class."""
+    """-sum(y * log_softmax(logits / T)) / batch with one-hot (or soft) labels; ``weights`` per class.
+
+    ``grad`` is tinynn's: (softmax(logits / T) - labels) / batch, each column scaled by its class weight.
+    That is the loss's gradient when T = 1 and there are no weights; otherwise it is tinynn's own rule
+    (T times the gradient, weights by column rather than by each example's class), kept so that tinynn's
+    scripts (its distillation example trains with T = 20) train as they do in tinynn.
+    """
 
     def __init__(self, T: float = 1.0, weights=None):
         self._T = T
@@ -70,6 +76,16 @@ class SoftmaxCrossEntropy(Loss):
         if self._weights is not None:
             nll = nll * ember.as_tensor(self._weights[np.argmax(labels.numpy(), axis=1)])
         return ember.sum(nll) / _batch(labels)
+
+    def grad(self, logits, labels) -> np.ndarray:
+        logits = np.asarray(logits)
+        if logits.dtype.kind != "f":
+            logits = logits.astype(np.float32)
+        probs = ember.softmax(ember.as_tensor(logits) / self._T, axis=1).numpy()
+        grads = probs - np.asarray(labels, dtype=probs.dtype)
+        if self._weights is not None:
+            grads = grads * self._weights.astype(probs.dtype)
+        return grads / _batch(np.asarray(labels))
 
 
 class SigmoidCrossEntropy(Loss):

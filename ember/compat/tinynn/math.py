@@ -8,7 +8,10 @@ import ember
 
 
 def _run(fn, x) -> np.ndarray:
-    return fn(ember.as_tensor(np.asarray(x))).numpy()
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc":  # integers and booleans compute in float64, as NumPy's would
+        x = x.astype(np.float64)
+    return fn(ember.as_tensor(x)).numpy()
 
 
 def softmax(x, t: float = 1.0, axis: int = -1) -> np.ndarray:

@@ -56,6 +56,22 @@ def auc(preds, targets, pos_class=1, neg_class=0) -> tuple:
     return correct / (np.sum(targets == pos_class) * np.sum(targets == neg_class)), {}
 
 
+def auc_roc_curve(preds, targets, partition: int = 300, pos_class=1, neg_class=0) -> tuple:
+    """Area under the ROC curve traced at ``partition`` thresholds (1 - 1/partition down to 0), summed
+    as tinynn does (each step's true-positive rate times its false-positive step); info: fprs, tprs,
+    thresholds."""
+    _same_length("auc_roc_curve", preds, targets)
+    if partition < 1:
+        raise ValueError(f"metric.auc_roc_curve: partition must be at least 1, got {partition}")
+    preds, targets = np.asarray(preds).reshape(-1), np.asarray(targets).reshape(-1)
+    thresholds = np.arange(0.0, 1.0, 1.0 / partition)[::-1]
+    predicted_pos = (preds[None, :] >= thresholds[:, None]).astype(int) == pos_class
+    fprs = list(np.sum(predicted_pos & (targets == neg_class), axis=1) / np.sum(targets == neg_class))
+    tprs = list(np.sum(predicted_pos & (targets == pos_class), axis=1) / np.sum(targets == pos_class))
+    area = sum(tprs[i] * (fprs[i + 1] - fprs[i]) for i in range(len(thresholds) - 1))
+    return area, {"fprs": fprs, "tprs": tprs, "thresholds": thresholds}
+
+
 def log_loss(preds, targets) -> tuple:
     """Mean binary cross-entropy of probabilities ``preds``."""
     _same_length("log_loss", preds, targets)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pickle
 
-import ember
+
+class _Unpickler(pickle.Unpickler):
+    """Reads a pickle written by tinynn: its ``tinynn.*`` classes resolve to ``ember.compat.tinynn.*``."""
+
+    def find_class(self, module: str, name: str):
+        if module == "tinynn" or module.startswith("tinynn."):
+            module = f"ember.compat.{module}"
+        return super().find_class(module, name)
 
 
 class Model:
@@ -20,27 +27,24 @@ class Model:
         return self.net.forward(inputs)
 
     def backward(self, predictions, targets):
-        """(loss value, parameter gradients) for ``predictions`` of the last forward against ``targets``."""
-        last = self.net._last
-        if last is not None and last[2] is predictions:  # the last forward's output: differentiate through it
-            output = last[1]
-        else:
-            raise ValueError("Model.backward: predictions must be the array the last model.forward returned "
-                             "(Ember differentiates through the recorded forward)")
-        loss = self.loss.loss_tensor(output, ember.as_tensor(targets))
-        grads = self.net.backward_from(loss)
-        return float(loss.item()), grads
+        """(loss value, parameter gradients): the loss's ``loss`` and ``grad`` of ``predictions``, and the net's
+        backward from that gradient (``predictions`` may be the last forward's output transformed)."""
+        loss = self.loss.loss(predictions, targets)
+        grads = self.net.backward(self.loss.grad(predictions, targets))
+        return loss, grads
 
     def apply_grads(self, grads) -> None:
         self.optimizer.step(grads, self.net.params)
 
     def save(self, path: str) -> None:
+        """Pickle ``net.params`` (a StructuredParam of per-layer dicts of arrays) to ``path``, as tinynn does."""
         with open(path, "wb") as f:
             pickle.dump(self.net.params, f)
 
     def load(self, path: str) -> None:
+        """Parameters saved by ``save``, by Ember's or by tinynn itself (its classes read as Ember's)."""
         with open(path, "rb") as f:
-            params = pickle.load(f)
+            params = _Unpickler(f).load()
         self.net.params = params
         for layer in self.net.layers:
             layer.is_init = True

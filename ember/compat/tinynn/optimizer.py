@@ -3,7 +3,8 @@
 ``step(grads, params)`` updates every parameter of a ``StructuredParam``. SGD, Momentum and Adam are
 Ember's own update rules (``ember.optim.functional``); RMSProp, Adagrad, Adadelta and RAdam follow
 tinynn's formulas (epsilon inside the square root). Weight decay is tinynn's: the step also subtracts
-``lr * weight_decay * param``.
+``lr * weight_decay * param``. An optimizer written in tinynn's style (a subclass defining
+``_compute_step(grads) -> steps`` on the object array of gradients) works too.
 """
 
 from __future__ import annotations
@@ -30,14 +31,30 @@ class Optimizer:
         values, gradients = params.values, grads.values
         if len(values) != len(gradients):
             raise ValueError(f"{type(self).__name__}.step: {len(gradients)} gradients for {len(values)} parameters")
-        updated = []
-        for i, (param, grad) in enumerate(zip(values, gradients)):
-            new = np.array(param, dtype=param.dtype, copy=True)
-            self.update(new, np.asarray(grad, dtype=param.dtype), self.states.setdefault(i, {}))
-            if self.weight_decay:
-                new -= param.dtype.type(self.lr * self.weight_decay) * param
-            updated.append(new)
+        if type(self)._compute_step is not Optimizer._compute_step:  # a subclass in tinynn's style
+            steps = self.compute_step(grads).values
+            updated = [param + np.asarray(step, dtype=param.dtype) for param, step in zip(values, steps)]
+        else:
+            updated = []
+            for i, (param, grad) in enumerate(zip(values, gradients)):
+                new = np.array(param, dtype=param.dtype, copy=True)
+                self.update(new, np.asarray(grad, dtype=param.dtype), self.states.setdefault(i, {}))
+                updated.append(new)
+        if self.weight_decay:
+            updated = [new - param.dtype.type(self.lr * self.weight_decay) * param
+                       for new, param in zip(updated, values)]
         params.values = updated
+
+    def compute_step(self, grads):
+        """tinynn's hook: ``grads`` (a StructuredParam) with its values replaced by ``_compute_step``'s steps."""
+        grads.values = self._compute_step(grads.values)
+        return grads
+
+    def _compute_step(self, grads):
+        """The steps (what is added to each parameter) for the object array ``grads``; subclasses in tinynn's
+        style define it, Ember's own optimizers define ``update`` instead."""
+        raise NotImplementedError(f"{type(self).__name__} must define update(param, grad, state) or "
+                                  "_compute_step(grads)")
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define update(param, grad, state)")
@@ -207,3 +224,45 @@ class ExponentialLR(BaseScheduler):
         if self._t <= self._decay_steps:
             return self._init_lr * self._decay_rate ** (self._t / self._decay_steps)
         return self.curr_lr
+
+
+class LinearLR(BaseScheduler):
+    """From step ``start_step`` on, move the rate by equal amounts to ``final_lr`` over ``decay_steps`` steps."""
+
+    def __init__(self, optimizer: Optimizer, decay_steps: int, final_lr: float = 1e-6, start_step: int = 0):
+        super().__init__(optimizer)
+        if decay_steps <= 0:
+            raise ValueError(f"LinearLR: decay_steps must be positive, got {decay_steps}")
+        self._lr_delta = (final_lr - self._init_lr) / decay_steps
+        self._final_lr, self._decay_steps, self._start_step = final_lr, decay_steps, start_step
+
+    def _compute_lr(self) -> float:
+        if self._start_step < self._t <= self._start_step + self._decay_steps:
+            return self.curr_lr + self._lr_delta
+        return self.curr_lr
+
+
+class CyclicalLR(BaseScheduler):
+    """Cyclical rates: a rate outside [min_lr, max_lr] first moves into it; then it rises for half of
+    ``cyclical_steps`` steps and falls for the other half, by 2 * (max_lr - min_lr) / cyclical_steps a step."""
+
+    def __init__(self, optimizer: Optimizer, cyclical_steps: int, min_lr: float = 1e-3, max_lr: float = 1e-2):
+        super().__init__(optimizer)
+        if cyclical_steps <= 2:
+            raise ValueError(f"CyclicalLR: cyclical_steps must be more than 2, got {cyclical_steps}")
+        if max_lr < min_lr:
+            raise ValueError(f"CyclicalLR: max_lr ({max_lr}) must be at least min_lr ({min_lr})")
+        self._cyclical_steps, self._min_lr, self._max_lr = cyclical_steps, min_lr, max_lr
+        self._abs_lr_delta = 2 * (max_lr - min_lr) / cyclical_steps
+        self._is_cycling = False
+        self._cycling_start_t = None
+
+    def _compute_lr(self) -> float:
+        if self.curr_lr > self._max_lr:
+            return self.curr_lr - self._abs_lr_delta
+        if self.curr_lr < self._min_lr:
+            return self.curr_lr + self._abs_lr_delta
+        if not self._is_cycling:
+            self._is_cycling, self._cycling_start_t = True, self._t
+        rising = (self._t - self._cycling_start_t) % self._cyclical_steps < self._cyclical_steps // 2
+        return self.curr_lr + (self._abs_lr_delta if rising else -self._abs_lr_delta)

@@ -16,6 +16,8 @@ def _values_of(other):
 class StructuredParam:
     """``param_list``: one dict (name -> array) per layer; ``nt_param_list``: the non-trainable ones."""
 
+    wrt_input = None  # a network's gradients carry their inputs' gradient here (absent from tinynn's pickles)
+
     def __init__(self, param_list: list, nt_param_list: list | None = None):
         self.param_list = param_list
         self.nt_param_list = nt_param_list
