@@ -133,6 +133,7 @@ def test_spectral_norm_parametrization_matches_torch(layer):
 
 
 def test_the_initial_power_iteration_gives_the_spectral_norm():
+    ember.manual_seed(0)  # 15 iterations converge to 1e-3 for most draws, not all (PyTorch's as well)
     layer = parametrizations.spectral_norm(nn.Linear(6, 5))
     with ember.no_grad():
         largest = np.linalg.svd(layer.weight.numpy(), compute_uv=False)[0]

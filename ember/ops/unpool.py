@@ -23,7 +23,7 @@ def _forward(xp, x, indices, *, output_size):
     plane = math.prod(output_size)
     rows = indices.reshape(n, c, -1)
     if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= plane):
-        raise ValueError(f"max_unpool: indices must lie in [0, {plane}) for the output size {list(output_size)}, "
+        raise IndexError(f"max_unpool: indices must lie in [0, {plane}) for the output size {list(output_size)}, "
                          f"found {int(rows.min())} to {int(rows.max())}")
     out = xp.zeros((n, c, plane), dtype=x.dtype)
     out[xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], rows] = x.reshape(n, c, -1)
