@@ -29,6 +29,7 @@ from ember.creation import (
     ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from ember.creation import logspace
+from ember.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 from ember.creation import torch_range as range  # noqa: A004  (torch.range)
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
