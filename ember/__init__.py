@@ -44,6 +44,7 @@ from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
 from ember.nn.torch_toplevel import *  # noqa: F403  (torch.selu, torch.group_norm...: nn.functional's, at top level)
+from ember.nn.torch_toplevel_extra import *  # noqa: F403  (torch.bilinear, torch.embedding_bag...)
 from ember.nn.layers.inplace_activation import celu_, relu_, rrelu_, selu_, threshold_
 from ember.nn.layers.rrelu import rrelu
 from ember import graph, passes, runtime
