@@ -49,6 +49,7 @@ from ember.nn.layers.inplace_activation import celu_, relu_, rrelu_, selu_, thre
 from ember.nn.layers.rrelu import rrelu
 from ember import graph, passes, runtime
 from ember.jit import jit
+from ember.control_flow import cond, vmap, while_loop
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember import embedding
