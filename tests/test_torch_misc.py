@@ -184,3 +184,12 @@ def test_share_memory_makes_writes_visible_across_a_fork():
         os._exit(0)
     os.waitpid(pid, 0)
     assert x.tolist() == [[0.0, 5.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_pin_memory_pins_a_copy_with_an_accelerator():
+    if not ember.cuda_is_available():
+        pytest.skip("needs an accelerator")
+    x = ember.arange(6.0).reshape(2, 3)
+    pinned = x.pin_memory()
+    assert pinned.is_pinned() and not x.is_pinned() and pinned.pin_memory() is pinned
+    assert pinned.tolist() == x.tolist()
