@@ -64,6 +64,16 @@ def _from_array(array: np.ndarray, dtype, device, copy) -> np.ndarray:
     return array.astype(as_dtype(dtype) if dtype is not None else array.dtype, copy=True)
 
 
+def _is_buffer(obj) -> bool:
+    if isinstance(obj, (list, tuple, int, float, bool, complex)):
+        return False
+    try:
+        memoryview(obj)
+    except TypeError:
+        return False
+    return True
+
+
 def asarray(obj, *, dtype=None, device=None, copy: bool | None = None, requires_grad: bool | None = None) -> Tensor:
     """``obj`` (a Tensor, a NumPy array or scalar, an object with the buffer protocol, a number or a sequence) as a
     tensor, as ``torch.asarray``: a Tensor or array is shared when ``dtype`` and ``device`` allow it and ``copy`` is
@@ -77,9 +87,7 @@ def asarray(obj, *, dtype=None, device=None, copy: bool | None = None, requires_
         return _from_tensor(obj, dtype, device, copy, requires_grad)
     if isinstance(obj, (np.ndarray, np.generic)):
         array = _from_array(np.asarray(obj), dtype, device, copy)
-    elif isinstance(obj, (bytes, bytearray, memoryview)) or (
-            hasattr(obj, "__buffer__") and not isinstance(obj, (list, tuple))):
-        # (array.array and other buffers: bytes grouped by dtype's itemsize, as torch.frombuffer)
+    elif _is_buffer(obj):  # (bytes, array.array...: read as elements of dtype, as torch.frombuffer)
         array = _from_array(np.frombuffer(obj, as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT),
                             None, device, copy)
     else:

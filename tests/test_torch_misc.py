@@ -38,7 +38,13 @@ def test_asarray_shares_arrays_and_tensors_as_torch():
         ember.asarray([1, 2], copy=False)
     np.testing.assert_array_equal(ember.asarray(array.array("f", [1, 2])).numpy(),
                                   torch.asarray(array.array("f", [1, 2])).numpy())
-    assert ember.asarray(bytearray(b"\x01\x02"), dtype=ember.uint8).tolist() == [1, 2]
+    doubles = array.array("d", [1, 2])  # a buffer's bytes are read as dtype (the default float unless given)
+    np.testing.assert_array_equal(ember.asarray(doubles).numpy(), torch.asarray(doubles).numpy())
+    assert ember.asarray(doubles, dtype=ember.float64).tolist() == [1.0, 2.0]
+    raw = bytearray(b"\x01\x02")
+    shared = ember.asarray(raw, dtype=ember.uint8)
+    raw[0] = 9
+    assert shared.tolist() == [9, 2]
 
 
 def test_asarray_of_a_tensor_keeps_its_history_unless_told():
