@@ -199,3 +199,11 @@ def test_pin_memory_pins_a_copy_with_an_accelerator():
     pinned = x.pin_memory()
     assert pinned.is_pinned() and not x.is_pinned() and pinned.pin_memory() is pinned
     assert pinned.tolist() == x.tolist()
+
+
+def test_fill_prelu_and_windows_trace_under_jit():
+    traced = ember.jit(lambda x: ember.fill(x, 3.0) * x + x.prelu(ember.tensor([0.5, 2.0, 1.0])) * ember.hann_window(3))
+    for data in (-np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(4, 3) - 5):
+        x = ember.tensor(data)
+        expected = 3.0 * data + np.where(data > 0, data, data * [0.5, 2.0, 1.0]) * [0.0, 0.75, 0.75]
+        np.testing.assert_allclose(traced(x).numpy(), expected, rtol=1e-6)
