@@ -112,7 +112,9 @@ def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0, requires_grad
     """
     dtype = as_dtype(dtype)
     size = memoryview(buffer).nbytes
-    if not 0 <= offset < max(size, 1) or size == 0:
+    if size == 0:
+        raise ValueError("frombuffer: the buffer is empty")
+    if not 0 <= offset < size:
         raise ValueError(f"frombuffer: offset must be in [0, {size}) bytes of the buffer, got offset={offset}")
     if count == 0 or count < -1:
         raise ValueError(f"frombuffer: count must be positive or -1 (all the rest), got {count}")

@@ -80,6 +80,8 @@ def test_frombuffer_shares_the_buffer_as_torch():
         ember.frombuffer(bytearray(8), dtype=ember.float32, count=3)
     with pytest.raises(ValueError, match="frombuffer: offset must be in"):
         ember.frombuffer(bytearray(8), dtype=ember.float32, offset=8)
+    with pytest.raises(ValueError, match="frombuffer: the buffer is empty"):
+        ember.frombuffer(bytearray(), dtype=ember.float32)
 
 
 def test_empty_strided_has_torchs_shape_strides_and_dtype():
