@@ -33,6 +33,9 @@ def test_buffer_shares_data_keeps_requires_grad_and_survives_copies():
     plain = nn.Buffer(shared, persistent=False)
     shared.array[0] = 4.0
     assert plain[0].item() == 4.0
+    raw = np.zeros(2, np.float32)
+    nn.Buffer(raw).array[1] = 3.0
+    assert raw[1] == 3.0
     for made in (copy.deepcopy(plain), pickle.loads(pickle.dumps(plain))):
         assert isinstance(made, nn.Buffer) and made.persistent is False and made.tolist() == [4.0, 0.0, 0.0]
     holder = nn.Module()

@@ -28,6 +28,8 @@ class Buffer(Tensor):
             array, requires_grad = np.empty((0,), get_default_dtype()), False
         elif isinstance(data, Tensor):
             array, requires_grad = data.array, data.requires_grad
+        elif hasattr(data, "dtype") and hasattr(data, "shape"):
+            array, requires_grad = data, False  # a NumPy or CuPy array: shared as is
         else:
             array, requires_grad = Tensor(data).array, False
         self.array = array
