@@ -38,6 +38,8 @@ def _flatten(name: str, tree, leaves: list):
     if isinstance(tree, (tuple, list)):
         builds = [_flatten(name, item, leaves) for item in tree]
         kind = type(tree)
+        if hasattr(tree, "_fields"):  # a named tuple
+            return lambda new: kind(*(build(new) for build in builds))
         return lambda new: kind(build(new) for build in builds)
     if isinstance(tree, dict):
         builds = {key: _flatten(name, item, leaves) for key, item in tree.items()}

@@ -1,6 +1,7 @@
 """ember.cond, ember.while_loop and ember.vmap against torch.cond, torch.while_loop and torch.vmap; cond under
 ember.jit (both branches traced, the result selected) and while_loop's refusal there."""
 
+import collections
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,14 @@ def test_cond_under_jit_traces_both_branches_and_selects_per_call():
         np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-6)
         np.testing.assert_allclose(grad, w.grad.numpy(), rtol=1e-6)
     assert fast.traces == 1
+
+
+def test_cond_under_jit_keeps_named_tuples():
+    Pair = collections.namedtuple("Pair", "low high")
+    traced = ember.jit(lambda x: ember.cond(x.sum() > 0, lambda a: Pair(a - 1, a + 1), lambda a: Pair(a, a), (x,)))
+    result = traced(ember.ones(2))
+    assert type(result).__name__ == "Pair" and result.high.tolist() == [2.0, 2.0]
+    assert traced(-ember.ones(2)).low.tolist() == [-1.0, -1.0]
 
 
 def test_cond_under_jit_refuses_branches_of_different_shapes_or_structures():
