@@ -30,10 +30,13 @@ from ember.creation import (
     ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from ember.creation import logspace
+from ember.creation_torch import asarray, binomial, empty_strided, frombuffer, poisson, scalar_tensor
+from ember.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 from ember.creation import torch_range as range  # noqa: A004  (torch.range)
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
 from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
+from ember.torch_functions import *  # noqa: F403  (torch.detach(x), torch.fill(x, v)...: Tensor methods at top level)
 from ember import linalg, special
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember import amp, optim
@@ -43,10 +46,12 @@ from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
 from ember.nn.torch_toplevel import *  # noqa: F403  (torch.selu, torch.group_norm...: nn.functional's, at top level)
+from ember.nn.torch_toplevel_extra import *  # noqa: F403  (torch.bilinear, torch.embedding_bag...)
 from ember.nn.layers.inplace_activation import celu_, relu_, rrelu_, selu_, threshold_
 from ember.nn.layers.rrelu import rrelu
 from ember import graph, passes, runtime
 from ember.jit import jit
+from ember.control_flow import cond, vmap, while_loop
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember import embedding

@@ -23,6 +23,7 @@ from ember.tensor_inplace import InplaceMethods
 from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
+from ember.tensor_torch_misc import TorchMiscMethods
 
 _STATE: dict[int, weakref.ref] = {}  # id -> the Tensor that a module holds as a parameter or buffer
 
@@ -67,7 +68,7 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
-class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods):
+class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, TorchMiscMethods):
     """An n-dimensional array with autograd.
 
     >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)

@@ -5,7 +5,7 @@ that adds methods to ``Tensor`` after its definition. (Methods from modules belo
 
 from __future__ import annotations
 
-from ember import autograd, creation, sparse_coo
+from ember import autograd, creation, creation_torch, sparse_coo
 from ember.tensor import Tensor
 
 # the tape (ember.autograd)
@@ -18,6 +18,7 @@ Tensor.new_ones = creation.new_ones
 Tensor.new_full = creation.new_full
 Tensor.new_empty = creation.new_empty
 Tensor.new_tensor = creation.new_tensor
+Tensor.new_empty_strided = creation_torch.new_empty_strided
 
 # samples drawn from this tensor's parameters (ember.creation)
 Tensor.bernoulli = creation.bernoulli

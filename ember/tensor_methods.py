@@ -242,6 +242,7 @@ class OpMethods(TensorLike):
     round = _ops.round
     fmod = _ops.fmod
     remainder = _ops.remainder
+    floor_divide = _ops.floor_divide
     neg = _ops.neg
     masked_fill = _ops.masked_fill
     lerp = _ops.lerp

@@ -26,12 +26,13 @@ from ember.data.sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
+from ember.data.stack_dataset import StackDataset
 from ember.data.worker_info import WorkerInfo, get_worker_info
 
 __all__ = [
     "BatchSampler", "CSR", "CSVDataset", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
     "DistributedSampler", "IterableDataset", "LibSVMDataset", "RandomSampler", "Sampler", "SequentialSampler",
-    "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "collate",
+    "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "collate",
     "collate_fn_map", "default_collate", "default_convert", "get_worker_info", "load_breast_cancer", "load_diabetes",
     "load_digits", "load_iris", "load_wine", "random_split", "read_csv", "read_libsvm", "train_test_split",
 ]

@@ -5,6 +5,7 @@
 """
 
 from ember.nn import functional, init, modules, utils
+from ember.nn.buffer import Buffer
 from ember.nn.layers.activation import (
     CELU,
     ELU,
@@ -39,6 +40,8 @@ from ember.nn.layers.attention import (
 )
 from ember.nn.layers.channel_shuffle import ChannelShuffle
 from ember.nn.layers.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from ember.nn.layers.data_parallel import DataParallel
+from ember.nn.layers.deprecated_losses import NLLLoss2d
 from ember.nn.layers.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from ember.nn.layers.embedding import Embedding
 from ember.nn.layers.embedding_bag import EmbeddingBag
@@ -133,7 +136,7 @@ from ember.nn.layers.pooling import (
     MaxPool2d,
     MaxPool3d,
 )
-from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from ember.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from ember.nn.layers.rrelu import RReLU
 from ember.nn.layers.shrink import Hardshrink, Softshrink, Tanhshrink, Threshold
 from ember.nn.layers.similarity import CosineSimilarity, PairwiseDistance
@@ -192,3 +195,4 @@ __all__ += ["TripletMarginWithDistanceLoss"]
 __all__ += ["AdaptiveLogSoftmaxWithLoss"]
 __all__ += ["AdaptiveMaxPool3d", "FractionalMaxPool2d", "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
             "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+__all__ += ["Buffer", "DataParallel", "NLLLoss2d", "RNNBase", "RNNCellBase"]

@@ -17,6 +17,7 @@ from ember.autograd import building, drop_grads, eagerly, no_grad
 from ember.backend.devices import Device, device_of
 from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
+from ember.nn.buffer import Buffer
 from ember.nn.global_hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 from ember.ops.effects import drop_grad
@@ -279,6 +280,9 @@ class Module:
                 raise AttributeError("cannot assign submodules before Module.__init__() is called")
             self._forget(name, keep=self._modules)
             self._modules[name] = value
+        elif isinstance(value, Buffer):  # (nn.Buffer: registered, persistent or not as it says)
+            self.register_buffer(name, value, value.persistent)
+            return
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(

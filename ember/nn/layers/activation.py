@@ -25,6 +25,7 @@ from ember.ops import (
     softplus,
     tanh,
 )
+from ember.ops.prelu import prelu  # (nn.functional.prelu; Tensor.prelu shares it)
 from ember.tensor import Tensor
 
 
@@ -260,19 +261,6 @@ class LogSoftmax(Softmax):
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))``, computed as ``-softplus(-x)`` without overflow."""
     return -softplus(-input)
-
-
-def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    """``max(0, x) + weight * min(0, x)``, with one weight, or one per channel (dimension 1).
-
-    >>> ember.nn.functional.prelu(ember.tensor([-1.0, 2.0]), ember.tensor([0.25]))
-    """
-    if weight.ndim != 1 or weight.shape[0] not in (1, input.shape[1] if input.ndim > 1 else 1):
-        raise ValueError(f"prelu: weight of shape {list(weight.shape)} must hold 1 value or one per channel of "
-                         f"the input of shape {list(input.shape)}")
-    if input.ndim > 1 and weight.shape[0] > 1:
-        weight = _ops.reshape(weight, (-1,) + (1,) * (input.ndim - 2))
-    return _ops.where(input > 0, input, weight * input)
 
 
 class LogSigmoid(Module):
