@@ -268,6 +268,14 @@ def test_histogramdd_matches_pytorch_and_float32_stays_float32():
     _same(ours.hist, theirs.hist)
 
 
+@pytest.mark.filterwarnings("ignore")  # (PyTorch warns of the zero divisor)
+@pytest.mark.parametrize("shape", [(2, 0), (1, 0), (0,)])
+def test_cov_and_corrcoef_of_no_observations_are_nan_as_torch(shape):
+    x = np.zeros(shape, np.float32)
+    for fn, reference in ((ember.cov, torch.cov), (ember.corrcoef, torch.corrcoef)):
+        _same(fn(ember.tensor(x)), reference(torch.tensor(x)))
+
+
 def test_std_mean_and_var_mean_default_to_pytorchs_correction():
     x = _randn(3, 5)
     for fn, reference in ((ember.std_mean, torch.std_mean), (ember.var_mean, torch.var_mean)):
