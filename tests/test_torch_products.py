@@ -376,3 +376,18 @@ def test_norms_of_zero_vectors_and_zero_elements_have_pytorchs_gradients(p):
         expected.sum().backward()
         assert np.isfinite(a.grad.numpy()).all()
         _same(a.grad, t.grad)
+
+
+def test_a_zero_norm_distance_is_differentiable_with_zero_gradient():
+    # PyTorch's 0-norm counts the non-zeros and records a zero gradient (its dist even fails there); the count was
+    # a constant here, and a backward through it refused
+    x = np.array([[1.0, 0.0, np.inf], [2.0, 0.0, -1.0]])
+    for call in (lambda t: ember.dist(t[0], t[1], 0), lambda t: ember.linalg.vector_norm(t, 0, dim=1),
+                 lambda t: F.pdist(t, 0), lambda t: ember.cdist(t, t, 0)):
+        a = ember.tensor(x, requires_grad=True)
+        out = call(a)
+        assert out.requires_grad
+        out.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), np.zeros_like(x))
+    np.testing.assert_array_equal(ember.linalg.vector_norm(ember.tensor(x), 0, dim=1).numpy(),
+                                  torch.linalg.vector_norm(torch.tensor(x), 0, dim=1).numpy())
