@@ -391,3 +391,24 @@ def test_a_zero_norm_distance_is_differentiable_with_zero_gradient():
         np.testing.assert_array_equal(a.grad.numpy(), np.zeros_like(x))
     np.testing.assert_array_equal(ember.linalg.vector_norm(ember.tensor(x), 0, dim=1).numpy(),
                                   torch.linalg.vector_norm(torch.tensor(x), 0, dim=1).numpy())
+
+
+@pytest.mark.parametrize("name, inp, operands, beta", [
+    ("addr", (3, 3, 3), ((3,), (3,)), 1.0),
+    ("addr", (3, 4), ((3,), (3,)), 0.0),
+    ("addmv", (2, 3), ((3, 4), (4,)), 1.0),
+    ("addbmm", (4, 3, 5), ((2, 3, 4), (2, 4, 5)), 1.0),
+    ("addmm", (2, 3, 5), ((3, 4), (4, 5)), 1.0),
+    ("baddbmm", (4, 2, 3, 5), ((2, 3, 4), (2, 4, 5)), 0.0),
+])
+def test_the_input_must_broadcast_to_the_products_shape_as_torch(name, inp, operands, beta):
+    # the input broadcast with the product both ways before (a larger result), and was not checked when beta was 0
+    arrays = [np.ones(inp, np.float32)] + [np.ones(shape, np.float32) for shape in operands]
+    with pytest.raises(RuntimeError):
+        getattr(torch, name)(*[torch.tensor(a) for a in arrays], beta=beta)
+    with pytest.raises(ValueError, match=re.escape(f"{name}: the input of shape {list(inp)} does not broadcast")):
+        getattr(ember, name)(*[ember.tensor(a) for a in arrays], beta=beta)
+    product = getattr(torch, name)(torch.tensor(0.0), *[torch.tensor(a) for a in arrays[1:]])
+    fits = np.ones(tuple(product.shape)[-1:], np.float32)  # a trailing row broadcasts, as PyTorch's
+    _same(getattr(ember, name)(ember.tensor(fits), *[ember.tensor(a) for a in arrays[1:]]),
+          getattr(torch, name)(torch.tensor(fits), *[torch.tensor(a) for a in arrays[1:]]))
