@@ -154,10 +154,10 @@ class SparseCOOTensor:
 
     # --- arithmetic --------------------------------------------------------------------------------------
 
-    def __matmul__(self, other) -> Tensor:
+    def __matmul__(self, other) -> Tensor | SparseCOOTensor:
         return mm(self, other)
 
-    def mm(self, other) -> Tensor:
+    def mm(self, other) -> Tensor | SparseCOOTensor:
         return mm(self, other)
 
     def __mul__(self, scalar) -> SparseCOOTensor:
@@ -232,11 +232,17 @@ def to_sparse(x: Tensor, sparse_dim: int | None = None) -> SparseCOOTensor:
     return SparseCOOTensor(_tensor(coords), values, tuple(x.shape), coalesced=True)
 
 
-def mm(sparse: SparseCOOTensor, dense) -> Tensor:
+def mm(sparse: SparseCOOTensor, dense) -> Tensor | SparseCOOTensor:
     """``sparse @ dense`` for a 2-D sparse tensor and a 2-D (or 1-D) dense one (``torch.sparse.mm``): each entry's
-    value times its column's row of ``dense``, added into its row; gradients reach both."""
+    value times its column's row of ``dense``, added into its row; gradients reach both. Two sparse matrices give
+    a sparse (coalesced) product, as PyTorch's."""
     if not isinstance(sparse, SparseCOOTensor):
         raise TypeError(f"sparse.mm: the first argument must be a sparse COO tensor, got {type(sparse).__name__}")
+    if isinstance(dense, SparseCOOTensor):
+        if dense.sparse_dim() != 2 or dense.dense_dim():
+            raise RuntimeError(f"sparse.mm: expects a 2-D sparse matrix as the second argument, got shape "
+                               f"{dense.shape} with sparse_dim {dense.sparse_dim()}")
+        return to_sparse(mm(sparse, dense.to_dense()))
     dense = _as_tensor(dense)
     if sparse.sparse_dim() != 2 or sparse.dense_dim():
         raise RuntimeError(f"sparse.mm: expects a 2-D sparse matrix, got shape {sparse.shape} with sparse_dim "

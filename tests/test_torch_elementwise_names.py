@@ -125,6 +125,9 @@ def test_ldexp_dtypes_match_torch():
         y, ty = _pair(np.array([2, -1, 0], b))
         _same(ember.ldexp(x, y), torch.ldexp(tx, ty))
 
+    with pytest.raises(ember.ShapeError, match="ldexp: shapes cannot be broadcast together"):
+        ember.ldexp(ember.ones((3, 4)), ember.tensor(np.ones(5, np.int64)))  # (the error named mul)
+
 
 def test_bit_shifts_match_torch_also_past_the_width():
     for dtype in (np.int16, np.int32, np.int64, np.uint8):

@@ -116,6 +116,20 @@ def test_lu_factor_and_lu(shape, dtype):
            a, dtype=dtype)
 
 
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 3, 3), (3, 0), (0, 3), (2, 0, 3)])
+def test_lu_of_empty_matrices_and_batches_as_torch(shape):
+    a = np.zeros(shape)
+    _check(ember.linalg.lu_factor_ex, torch.linalg.lu_factor_ex, a, grad=False)
+    _check(ember.linalg.lu, torch.linalg.lu, a, grad=False)
+    if shape[-1] == shape[-2]:
+        _check(ember.linalg.inv_ex, torch.linalg.inv_ex, a, grad=False)
+        _check(ember.linalg.solve_ex, torch.linalg.solve_ex, a, a, grad=False)
+    x = ember.tensor(a, requires_grad=True)
+    p, low, up = ember.linalg.lu(x)
+    (low.sum() + up.sum()).backward()
+    assert x.grad.shape == shape
+
+
 def test_pivots_are_one_based_int32_and_hold_no_gradient():
     a = ember.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
     lu, pivots, info = ember.linalg.lu_factor_ex(a)

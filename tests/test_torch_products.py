@@ -268,6 +268,14 @@ def test_histogramdd_matches_pytorch_and_float32_stays_float32():
     _same(ours.hist, theirs.hist)
 
 
+@pytest.mark.filterwarnings("ignore")  # (PyTorch warns of the zero divisor)
+@pytest.mark.parametrize("shape", [(2, 0), (1, 0), (0,)])
+def test_cov_and_corrcoef_of_no_observations_are_nan_as_torch(shape):
+    x = np.zeros(shape, np.float32)
+    for fn, reference in ((ember.cov, torch.cov), (ember.corrcoef, torch.corrcoef)):
+        _same(fn(ember.tensor(x)), reference(torch.tensor(x)))
+
+
 def test_std_mean_and_var_mean_default_to_pytorchs_correction():
     x = _randn(3, 5)
     for fn, reference in ((ember.std_mean, torch.std_mean), (ember.var_mean, torch.var_mean)):
@@ -368,3 +376,39 @@ def test_norms_of_zero_vectors_and_zero_elements_have_pytorchs_gradients(p):
         expected.sum().backward()
         assert np.isfinite(a.grad.numpy()).all()
         _same(a.grad, t.grad)
+
+
+def test_a_zero_norm_distance_is_differentiable_with_zero_gradient():
+    # PyTorch's 0-norm counts the non-zeros and records a zero gradient (its dist even fails there); the count was
+    # a constant here, and a backward through it refused
+    x = np.array([[1.0, 0.0, np.inf], [2.0, 0.0, -1.0]])
+    for call in (lambda t: ember.dist(t[0], t[1], 0), lambda t: ember.linalg.vector_norm(t, 0, dim=1),
+                 lambda t: F.pdist(t, 0), lambda t: ember.cdist(t, t, 0)):
+        a = ember.tensor(x, requires_grad=True)
+        out = call(a)
+        assert out.requires_grad
+        out.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), np.zeros_like(x))
+    np.testing.assert_array_equal(ember.linalg.vector_norm(ember.tensor(x), 0, dim=1).numpy(),
+                                  torch.linalg.vector_norm(torch.tensor(x), 0, dim=1).numpy())
+
+
+@pytest.mark.parametrize("name, inp, operands, beta", [
+    ("addr", (3, 3, 3), ((3,), (3,)), 1.0),
+    ("addr", (3, 4), ((3,), (3,)), 0.0),
+    ("addmv", (2, 3), ((3, 4), (4,)), 1.0),
+    ("addbmm", (4, 3, 5), ((2, 3, 4), (2, 4, 5)), 1.0),
+    ("addmm", (2, 3, 5), ((3, 4), (4, 5)), 1.0),
+    ("baddbmm", (4, 2, 3, 5), ((2, 3, 4), (2, 4, 5)), 0.0),
+])
+def test_the_input_must_broadcast_to_the_products_shape_as_torch(name, inp, operands, beta):
+    # the input broadcast with the product both ways before (a larger result), and was not checked when beta was 0
+    arrays = [np.ones(inp, np.float32)] + [np.ones(shape, np.float32) for shape in operands]
+    with pytest.raises(RuntimeError):
+        getattr(torch, name)(*[torch.tensor(a) for a in arrays], beta=beta)
+    with pytest.raises(ValueError, match=re.escape(f"{name}: the input of shape {list(inp)} does not broadcast")):
+        getattr(ember, name)(*[ember.tensor(a) for a in arrays], beta=beta)
+    product = getattr(torch, name)(torch.tensor(0.0), *[torch.tensor(a) for a in arrays[1:]])
+    fits = np.ones(tuple(product.shape)[-1:], np.float32)  # a trailing row broadcasts, as PyTorch's
+    _same(getattr(ember, name)(ember.tensor(fits), *[ember.tensor(a) for a in arrays[1:]]),
+          getattr(torch, name)(torch.tensor(fits), *[torch.tensor(a) for a in arrays[1:]]))

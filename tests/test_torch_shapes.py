@@ -171,6 +171,18 @@ def test_index_functions_match_torch():
         np.testing.assert_array_equal(o.numpy(), t.numpy())
 
 
+@pytest.mark.parametrize("a", [np.array([[0.0, 1.5, 0.0], [2.0, 0.0, np.nan]]), np.zeros((2, 0)), np.array(3.0),
+                               np.array([True, False, True, True])])
+def test_nonzero_static_has_a_static_shape_so_jit_traces_it(a):
+    # its size is fixed by the argument; it refused to build a graph as nonzero does
+    for size, fill in [(2, -1), (6, 9), (0, -1)]:
+        expected = torch.nonzero_static(torch.tensor(a), size=size, fill_value=fill).numpy()
+        traced = ember.jit(lambda x, size=size, fill=fill: ember.nonzero_static(x, size=size, fill_value=fill))
+        for ours in (ember.nonzero_static(ember.tensor(a), size=size, fill_value=fill), traced(ember.tensor(a))):
+            assert ours.dtype == np.int64 and ours.shape == expected.shape
+            np.testing.assert_array_equal(ours.numpy(), expected)
+
+
 def test_atleast_forms_match_torch():
     for m_args in [(3.0,), ([1.0, 2.0],), (np.ones((2, 3)),)]:
         for name in ("atleast_1d", "atleast_2d", "atleast_3d"):

@@ -61,6 +61,25 @@ def test_mm_values_and_gradients_match_torch(vector):
     np.testing.assert_allclose(d.grad.numpy(), td.grad.numpy(), rtol=1e-12)
 
 
+def test_sparse_times_sparse_is_a_sparse_product_with_gradients_as_torch():
+    rng = np.random.default_rng(1)
+    other_indices, other_values = [[0, 1, 3, 3], [1, 0, 0, 2]], rng.normal(size=4)
+    a = ember.tensor(np.array(VALUES), requires_grad=True)
+    b = ember.tensor(other_values, requires_grad=True)
+    out = ember.sparse.mm(ember.sparse_coo_tensor(INDICES, a, (3, 4)),
+                          ember.sparse_coo_tensor(other_indices, b, (4, 3)))
+    ta = torch.tensor(VALUES, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(other_values, requires_grad=True)
+    tout = torch.sparse.mm(torch.sparse_coo_tensor(torch.tensor(INDICES), ta, (3, 4)),
+                           torch.sparse_coo_tensor(torch.tensor(other_indices), tb, (4, 3)))
+    assert isinstance(out, ember.sparse.SparseCOOTensor) and out.is_coalesced()
+    np.testing.assert_allclose(out.to_dense().detach().numpy(), tout.to_dense().detach().numpy(), rtol=1e-12)
+    out.to_dense().sum().backward()
+    torch.sparse.sum(tout).backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
+
+
 def test_operators_and_errors():
     s = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
     dense = ember.ones(4, 2)

@@ -230,8 +230,8 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
         return amax(abs(x), axis, keepdims)
     if p == -np.inf:
         return amin(abs(x), axis, keepdims)
-    if p == 0:
-        return sum(cast(ne(x, 0), x.dtype), axis, keepdims)
+    if p == 0:  # (x * 0 where x is 0: the count then holds PyTorch's zero gradient, a backward through it works)
+        return sum(where(ne(x, 0), 1.0, x * 0.0), axis, keepdims)
     return _safe_root(sum(_safe_powers(abs(x), float(p)), axis, keepdims), float(p))
 
 

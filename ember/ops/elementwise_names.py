@@ -311,6 +311,7 @@ def ldexp(x, other) -> TensorLike:
     >>> ember.ldexp(ember.tensor([1.0]), ember.tensor([3]))  # 8
     """
     x, other = promote(x, other)
+    broadcast_shapes("ldexp", [Spec(x.shape, x.dtype), Spec(other.shape, other.dtype)])  # (names ldexp, not mul)
     dtype = x.dtype if x.dtype in FLOATING else _dtypes.DEFAULT_FLOAT  # (read now: set_default_dtype moves it)
     return mul(cast(x, dtype) if x.dtype != dtype else x, exp2(cast(other, dtype) if other.dtype != dtype else other))
 

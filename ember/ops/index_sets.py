@@ -7,9 +7,11 @@ import numpy as np
 
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import floor_divide, nonzero, remainder
+from ember.ops.elementwise import floor_divide, lt, minimum, ne, nonzero, remainder, where
 from ember.ops.infer import as_int, check_sizes
-from ember.ops.join import concat
+from ember.ops.join import concat, stack
+from ember.ops.shape import reshape
+from ember.ops.sorting import sort
 
 
 def _triangle_indices(name: str, row: int, col: int, offset: int, dtype, lower: bool) -> TensorLike:
@@ -46,7 +48,8 @@ def argwhere(x) -> TensorLike:
 
 
 def nonzero_static(x, *, size: int, fill_value: int = -1) -> TensorLike:
-    """``nonzero(x)`` with exactly ``size`` rows: cut to the first ``size``, or padded with ``fill_value``.
+    """``nonzero(x)`` with exactly ``size`` rows: cut to the first ``size``, or padded with ``fill_value``. Its
+    shape is known without x's values, so it builds in a graph (``ember.jit``) too.
 
     >>> ember.nonzero_static(ember.tensor([0, 3, 0]), size=2).tolist()
     [[1], [-1]]
@@ -55,12 +58,20 @@ def nonzero_static(x, *, size: int, fill_value: int = -1) -> TensorLike:
     size = as_int("nonzero_static", size, "size")
     if size < 0:
         raise ValueError(f"nonzero_static: size must be non-negative, got {size}")
-    found = nonzero(x)
-    if found.shape[0] >= size:
-        return found[:size]
-    fill = as_tensor(np.full((size - found.shape[0], x.ndim),
-                             as_int("nonzero_static", fill_value, "fill_value"), np.int64), found)
-    return concat([found, fill], 0)
+    fill_value = as_int("nonzero_static", fill_value, "fill_value")
+    if any(n is None for n in x.shape):
+        raise ValueError(f"nonzero_static: needs a known shape, got {list(x.shape)}")
+    shape = tuple(x.shape)
+    numel = int(np.prod(shape, dtype=np.int64))
+    if numel == 0 or not shape:  # (no coordinates to find, or none to give: a 0-d input has 0 columns)
+        return as_tensor(np.full((size, len(shape)), fill_value, np.int64), x)
+    # each element's flat position, numel for a zero: sorted, the non-zeros' positions come first, in order
+    positions = where(reshape(ne(x, 0), (-1,)), as_tensor(np.arange(numel, dtype=np.int64), x), numel)
+    first = sort(positions, stable=True).values[:min(size, numel)]
+    if size > numel:
+        first = concat([first, as_tensor(np.full(size - numel, numel, np.int64), x)], 0)
+    coords = stack(unravel_index(minimum(first, numel - 1), shape), 1)
+    return where(reshape(lt(first, numel), (size, 1)), coords, fill_value)
 
 
 def unravel_index(indices, shape) -> tuple:

@@ -9,6 +9,7 @@ pivot is not divided by: the factorization goes on and ``info`` names its 1-base
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -57,8 +58,8 @@ def lu_kernel(xp, a):
     m, n = a.shape[-2:]
     k = min(m, n)
     batch = a.shape[:-2]
-    lu = a.reshape((-1, m, n)).copy()
-    count = lu.shape[0]
+    count = math.prod(batch)  # not -1: a reshape cannot infer it when a side is 0
+    lu = a.reshape((count, m, n)).copy()
     pivots = xp.empty((count, k), dtype=np.int32)
     info = xp.zeros(count, dtype=np.int32)
     every = xp.arange(count)
@@ -151,8 +152,8 @@ LU_PIVOTS = defop("lu_pivots", forward=_lu_forward, infer=_part_infer("lu_pivots
 def _pivot_permutation(xp, pivots, *, dtype):
     """P (..., m, m) with P^T A the rows of A after getrf's swaps (m = the pivots' length; see ``lu_permutation``)."""
     k = pivots.shape[-1]
-    flat = pivots.reshape((-1, k)).astype(np.int64) - 1
-    count = flat.shape[0]
+    count = math.prod(pivots.shape[:-1])
+    flat = pivots.reshape((count, k)).astype(np.int64) - 1
     order = xp.broadcast_to(xp.arange(k), (count, k)).copy()
     every = xp.arange(count)
     for j in range(k):

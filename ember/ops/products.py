@@ -49,7 +49,12 @@ def outer(a, b) -> TensorLike:
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
-def _scaled_sum(inp, product, beta, alpha) -> TensorLike:
+def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
+    # inp broadcasts to the product's shape, not the two together, and is checked even when beta is 0, as PyTorch
+    inp_shape, shape = tuple(inp.shape), tuple(product.shape)
+    if len(inp_shape) > len(shape) or any(i != 1 and differ(i, n) for i, n in zip(inp_shape[::-1], shape[::-1])):
+        raise ValueError(f"{name}: the input of shape {list(inp_shape)} does not broadcast to the product's shape "
+                         f"{list(shape)}")
     product = product if alpha == 1 else product * alpha
     if beta == 0:  # (PyTorch ignores inp then, NaN included)
         return product
@@ -58,12 +63,12 @@ def _scaled_sum(inp, product, beta, alpha) -> TensorLike:
 
 def addmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * (a @ b)`` for matrices a and b, inp broadcast."""
-    return _scaled_sum(as_tensor(inp), mm(a, b), beta, alpha)
+    return _scaled_sum("addmm", as_tensor(inp), mm(a, b), beta, alpha)
 
 
 def baddbmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * bmm(a, b)``, inp broadcast."""
-    return _scaled_sum(as_tensor(inp), bmm(a, b), beta, alpha)
+    return _scaled_sum("baddbmm", as_tensor(inp), bmm(a, b), beta, alpha)
 
 
 # --- einsum ------------------------------------------------------------------------------------------------

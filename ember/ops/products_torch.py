@@ -52,17 +52,17 @@ def mv(mat, vec) -> TensorLike:
 
 def addmv(inp, mat, vec, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * (mat @ vec)``, inp broadcast (ignored when beta is 0)."""
-    return _scaled_sum(as_tensor(inp), mv(mat, vec), beta, alpha)
+    return _scaled_sum("addmv", as_tensor(inp), mv(mat, vec), beta, alpha)
 
 
 def addr(inp, vec1, vec2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * outer(vec1, vec2)``, inp broadcast (ignored when beta is 0)."""
-    return _scaled_sum(as_tensor(inp), outer(vec1, vec2), beta, alpha)
+    return _scaled_sum("addr", as_tensor(inp), outer(vec1, vec2), beta, alpha)
 
 
 def addbmm(inp, batch1, batch2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * sum_i(batch1[i] @ batch2[i])``, inp broadcast (ignored when beta is 0)."""
-    return _scaled_sum(as_tensor(inp), sum(bmm(batch1, batch2), 0), beta, alpha)
+    return _scaled_sum("addbmm", as_tensor(inp), sum(bmm(batch1, batch2), 0), beta, alpha)
 
 
 def inner(a, b) -> TensorLike:

@@ -52,7 +52,8 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> TensorLike:
     if aw is not None:
         w = cast(aw, x.dtype) if w is None else w * aw
     if w is None:
-        average = mean(x, 1, keepdims=True)
+        # (no observations: mean refuses them, and the empty product over 0 below gives PyTorch's NaN whatever this is)
+        average = mean(x, 1, keepdims=True) if n else sum(x, 1, keepdims=True)
         count = float(n - correction)
     else:
         total = sum(w)
