@@ -33,3 +33,16 @@ def test_a_reduced_loss_over_a_none_batch_is_a_float32_scalar(reduction):
                 tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS: 2 * per_example.mean()}[reduction]
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(loss, {labels: y, logits: z}), expected, rtol=1e-5)
+
+
+def test_shape_size_and_rank_are_int32_with_their_static_shapes():
+    x = tf.placeholder(tf.float32, [None, 3])
+    shape, size, rank, batch = tf.shape(x), tf.size(x), tf.rank(x), tf.shape(x)[0]
+    assert (shape.shape, shape.dtype) == ((2,), np.int32)
+    assert (size.shape, size.dtype) == ((), np.int32)
+    assert (rank.shape, rank.dtype) == ((), np.int32)
+    assert (batch.shape, batch.dtype) == ((), np.int32)
+    assert tf.shape(x, out_type=tf.int64).dtype == np.int64
+    with tf.Session() as sess:
+        got = sess.run([shape, size, rank, batch], {x: np.ones((4, 3), np.float32)})
+    assert [np.asarray(v).tolist() for v in got] == [[4, 3], 12, 2, 4]

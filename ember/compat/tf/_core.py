@@ -213,6 +213,7 @@ class Tensor:
             dim = op(lambda x: ember.tensor(np.array(x.shape[index], dtype)), (source,), name="strided_slice",
                      kind="ShapeDim")
             dim.source, dim.axis = source, index
+            dim._shape, dim.dtype = (), dtype  # a scalar of the shape's type (the recipe cannot be probed)
             return dim
         return op(lambda x: x[index], (self,), name="strided_slice")
 

@@ -280,16 +280,28 @@ def shape(input, name: str | None = None, out_type=int32) -> Tensor:
     source = as_tf(input)
     result = op(lambda x: ember.tensor(np.array(x.shape, out_type)), (source,), name=name or "Shape", kind="Shape")
     result.source = source  # (so that sizes taken from it can be read when the Session runs)
+    return _typed(result, None if source._shape is None else (len(source._shape),), out_type)
+
+
+def _typed(result: Tensor, shape: tuple | None, dtype) -> Tensor:
+    """``result`` with its static shape and dtype set: a recipe that reads its input's sizes cannot be probed
+    on unknown ones, and would otherwise report its input's dtype."""
+    result._shape = shape
+    result.dtype = np.dtype(dtype)
     return result
 
 
 def size(input, name: str | None = None, out_type=int32) -> Tensor:
-    return op(lambda x: ember.tensor(np.array(int(np.prod(x.shape)), as_tf_dtype(out_type))), (as_tf(input),),
-              name=name or "Size")
+    """The number of elements of ``input`` as a scalar integer tensor."""
+    out_type = as_tf_dtype(out_type)
+    return _typed(op(lambda x: ember.tensor(np.array(int(np.prod(x.shape)), out_type)), (as_tf(input),),
+                     name=name or "Size"), (), out_type)
 
 
 def rank(input, name: str | None = None) -> Tensor:
-    return op(lambda x: ember.tensor(np.array(x.ndim, np.int32)), (as_tf(input),), name=name or "Rank")
+    """The number of dimensions of ``input`` as a scalar int32 tensor."""
+    return _typed(op(lambda x: ember.tensor(np.array(x.ndim, np.int32)), (as_tf(input),), name=name or "Rank"),
+                  (), np.int32)
 
 
 def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:
