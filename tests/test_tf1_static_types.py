@@ -46,3 +46,24 @@ def test_shape_size_and_rank_are_int32_with_their_static_shapes():
     with tf.Session() as sess:
         got = sess.run([shape, size, rank, batch], {x: np.ones((4, 3), np.float32)})
     assert [np.asarray(v).tolist() for v in got] == [[4, 3], 12, 2, 4]
+
+
+def test_fill_types_its_value_as_tf_constant():
+    assert tf.fill([2, 3], 1).dtype == np.int32  # a Python int: int32
+    assert tf.fill([2], 1.5).dtype == np.float32
+    assert tf.fill([2], np.int64(3)).dtype == np.int64
+    assert tf.fill([2], True).dtype == np.bool_
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.fill([2, 3], 7)), np.full((2, 3), 7, np.int32))
+
+
+def test_the_global_step_is_int64():
+    step = tf.train.get_or_create_global_step()
+    assert step.dtype == np.int64 and step.shape == ()
+    assert tf.constant(np.int64(5)).dtype == np.int64  # a NumPy scalar keeps its type
+    assert tf.constant(5).dtype == np.int32
+    increment = tf.assign_add(step, 1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(increment)
+        assert sess.run(step) == 1 and sess.run(step).dtype == np.int64

@@ -365,7 +365,7 @@ def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
     array = np.asarray(value, dtype=None if dtype is None else as_tf_dtype(dtype))
     if dtype is None and array.dtype == np.float64:
         array = array.astype(np.float32)
-    if dtype is None and array.dtype == np.int64 and not isinstance(value, np.ndarray):
+    if dtype is None and array.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
         array = array.astype(np.int32)
     if shape is not None:
         array = np.broadcast_to(array, tuple(shape)).copy()

@@ -372,8 +372,8 @@ def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
 
 
 def fill(dims, value, name: str = "Fill") -> Tensor:
-    value = np.asarray(value)
-    return constant(np.full(_static_shape(dims), value, np.float32 if value.dtype == np.float64 else None), name=name)
+    """A ``dims``-shaped tensor of ``value``, typed as ``tf.constant(value)`` (a Python int: int32)."""
+    return constant(value, shape=_static_shape(dims), name=name)
 
 
 def zeros_like(tensor, dtype=None, name: str = "zeros_like") -> Tensor:
