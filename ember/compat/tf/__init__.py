@@ -206,7 +206,8 @@ dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64
                                int32=int32, int64=int64, uint8=uint8, bool=bool)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
-                                  REGULARIZATION_LOSSES="regularization_losses")
+                                  REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
+                                  LOCAL_VARIABLES="local_variables", MODEL_VARIABLES="model_variables")
 initializers = types.SimpleNamespace(
     zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
     random_normal=random_normal_initializer, truncated_normal=truncated_normal_initializer,

@@ -5,6 +5,7 @@ through the table ``session.LOWERINGS`` keyed by that kind."""
 from __future__ import annotations
 
 import contextlib
+import re
 import types
 
 import numpy as np
@@ -439,5 +440,22 @@ def add_to_collection(name: str, value) -> None:
 
 
 def get_collection(key: str, scope: str | None = None) -> list:
-    items = get_default_graph().collections.get(key, [])
-    return [t for t in items if scope is None or getattr(t, "name", "").startswith(scope)]
+    """The items of collection ``key``; with ``scope``, those whose name it matches (a regular expression
+    matched at the start, as TF-1). The variable collections and ``global_step`` are read from the graph."""
+    graph = get_default_graph()
+    items = list(graph.collections.get(key, []))
+    if key == "variables":
+        items = list(graph.variables) + items
+    elif key == "trainable_variables":
+        items = [v for v in graph.variables if v.trainable] + items
+    elif key == "global_step" and "global_step" in graph.named:
+        items = [graph.named["global_step"]] + items
+    return in_scope(items, scope)
+
+
+def in_scope(items: list, scope: str | None) -> list:
+    """``items`` whose name ``scope`` matches from its start (all of them for ``None``), as TF-1 filters."""
+    if scope is None:
+        return items
+    pattern = re.compile(scope)
+    return [t for t in items if isinstance(getattr(t, "name", None), str) and pattern.match(t.name)]
