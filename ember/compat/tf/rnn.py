@@ -71,7 +71,9 @@ class RNNCell:
         units = self.num_units
 
         def zeros(x):
-            return ember.zeros_like(x[:, :1]) + ember.zeros((1, units), dtype=x.dtype)
+            # an empty sum is a (batch, 1) column of zeros whatever x holds, and keeps the batch symbolic
+            # while the graph is built, so the cells' static shapes stay known
+            return ember.sum(x[:, :0], 1, keepdim=True) + ember.zeros((1, units), dtype=x.dtype)
 
         make = lambda: op(zeros, (inputs,), name="zeros")  # noqa: E731
         if isinstance(self.state_size, LSTMStateTuple):
@@ -247,7 +249,9 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
             if length is not None:
                 running = op(lambda n, t=t: ember.reshape(ember.gt(ember.cast(n, "int64"), t), (-1, 1)), (length,),
                              name="running")
-                output = op(lambda m, a: ember.where(m, a, a * 0), (running, output), name="masked_output")
+                # zeros past the length, as TF (a * 0 would keep a NaN or inf there)
+                output = op(lambda m, a: ember.where(m, a, ember.zeros((), dtype=a.dtype)), (running, output),
+                            name="masked_output")
                 new_state = _select(running, new_state, state)
             outputs.append(output)
             state = new_state
