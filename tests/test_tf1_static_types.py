@@ -67,3 +67,21 @@ def test_the_global_step_is_int64():
         sess.run(tf.global_variables_initializer())
         sess.run(increment)
         assert sess.run(step) == 1 and sess.run(step).dtype == np.int64
+
+
+@pytest.mark.parametrize("kwargs, dtype, on, off", [
+    ({}, np.float32, 1, 0),
+    ({"on_value": 5, "off_value": 0}, np.int32, 5, 0),  # Python ints: int32, as tf.constant
+    ({"off_value": -1}, np.int32, 1, -1),
+    ({"on_value": 2.0}, np.float32, 2, 0),
+    ({"dtype": tf.int64}, np.int64, 1, 0),
+])
+def test_one_hot_takes_its_dtype_from_on_and_off_values(kwargs, dtype, on, off):
+    hot = tf.one_hot([0, 2, -1], 3, **kwargs)
+    assert hot.dtype == dtype
+    expected = np.full((3, 3), off, dtype)
+    expected[0, 0] = expected[1, 2] = on
+    with tf.Session() as sess:
+        got = sess.run(hot)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)

@@ -361,13 +361,21 @@ def placeholder_with_default(input, shape, name: str = "PlaceholderWithDefault")
     return op(lambda x: x, (default,), name=name)
 
 
+def constant_dtype(value) -> np.dtype:
+    """The dtype ``constant(value)`` gives without a ``dtype``: float data float32, Python ints int32."""
+    array = np.asarray(value)
+    if array.dtype == np.float64:
+        return np.dtype(np.float32)
+    if array.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
+        return np.dtype(np.int32)
+    return array.dtype
+
+
 def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
     """A fixed value; without ``dtype``, float data becomes float32 and Python ints int32 (TF-1's defaults)."""
     array = np.asarray(value, dtype=None if dtype is None else as_tf_dtype(dtype))
-    if dtype is None and array.dtype == np.float64:
-        array = array.astype(np.float32)
-    if dtype is None and array.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
-        array = array.astype(np.int32)
+    if dtype is None:
+        array = array.astype(constant_dtype(value), copy=False)
     if shape is not None:
         array = np.broadcast_to(array, tuple(shape)).copy()
     array.flags.writeable = False

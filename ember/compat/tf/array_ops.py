@@ -12,7 +12,18 @@ import builtins
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op, truediv
+from ember.compat.tf._core import (
+    Tensor,
+    as_tf,
+    as_tf_dtype,
+    constant,
+    constant_dtype,
+    float32,
+    int32,
+    int64,
+    op,
+    truediv,
+)
 from ember.ops.effects import random_draw
 
 
@@ -326,17 +337,24 @@ def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
     return op(lambda p, i: ember.take(p, i, axis=axis), (as_tf(params), as_tf(indices)), name=name or "GatherV2")
 
 
-def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis=None, dtype=float32, name: str | None = None):
+def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype=None, name: str | None = None):
     """One-hot vectors of ``depth`` along ``axis`` (last when None or -1); an index outside [0, depth), such as
-    -1, gives a row of ``off_value`` (TF-1's rule)."""
-    dtype = as_tf_dtype(dtype)
+    -1, gives a row of ``off_value`` (TF-1's rule). Without ``dtype``, the type of ``on_value`` (or else
+    ``off_value``) as ``tf.constant`` gives it, float32 when neither is given, as TF-1."""
+    given = on_value if on_value is not None else off_value
+    if dtype is not None:
+        dtype = as_tf_dtype(dtype)
+    else:
+        dtype = float32 if given is None else constant_dtype(given)
+    on_value = 1 if on_value is None else on_value
+    off_value = 0 if off_value is None else off_value
     depth = int(depth)
 
     def fn(i):
         hot = ember.cast(ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth)), dtype)
         if axis is not None and axis != -1:
             hot = ember.moveaxis(hot, -1, axis)
-        return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1.0, 0.0) else hot
+        return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1, 0) else hot
 
     return op(fn, (as_tf(indices),), name=name or "one_hot")
 
