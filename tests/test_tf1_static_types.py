@@ -85,3 +85,12 @@ def test_one_hot_takes_its_dtype_from_on_and_off_values(kwargs, dtype, on, off):
         got = sess.run(hot)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, expected)
+
+
+def test_top_k_fetches_as_a_namedtuple():
+    values, indices = result = tf.nn.top_k(tf.constant([1.0, 3.0, 2.0]), 2)
+    with tf.Session() as sess:
+        got = sess.run(result)
+    np.testing.assert_array_equal(got.values, [3.0, 2.0])
+    np.testing.assert_array_equal(got.indices, [1, 2])
+    assert got.indices.dtype == np.int32 and indices.dtype == np.int32 and values.shape == (2,)
