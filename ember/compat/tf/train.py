@@ -95,10 +95,12 @@ class Optimizer:
         return op
 
     def compute_gradients(self, loss: Tensor, var_list=None, **unused) -> list:
-        """[(gradient, variable)] for the trainable variables the loss depends on."""
+        """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
+        None for a variable the loss does not depend on, as TF-1 gives them."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
-        var_list = [v for v in var_list if depends(loss, v)]
-        return list(zip(gradients(loss, var_list), var_list))
+        used = [v for v in var_list if depends(loss, v)]
+        found = dict(zip(map(id, used), gradients(loss, used))) if used else {}
+        return [(found.get(id(v)), v) for v in var_list]
 
     def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None) -> Operation:
         """The op that applies these (gradient, variable) pairs: the output of ``compute_gradients`` as it is, or
