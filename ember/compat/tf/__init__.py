@@ -226,8 +226,9 @@ logging = types.SimpleNamespace(
 )
 flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
+newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
-__all__ += ["random_crop"]
+__all__ += ["newaxis", "random_crop"]
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))
