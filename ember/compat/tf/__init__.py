@@ -147,6 +147,7 @@ from ember.compat.tf.math_ops import (
     unsorted_segment_sum,
 )
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
+from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
 from ember.compat.tf.train import gradients
 from ember.compat.tf.variables import (
     Variable,
@@ -228,7 +229,7 @@ flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
-__all__ += ["newaxis", "random_crop"]
+__all__ += ["ConfigProto", "GPUOptions", "device", "newaxis", "random_crop"]
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))
