@@ -1,5 +1,6 @@
 """TF-1's graph collections: the variable collections and the global step read through ``tf.get_collection``,
-and the ``scope`` filter of the collection and variable listings (a regular expression matched at the start)."""
+and the ``scope`` filter of the collection and variable listings (a regular expression matched at the start);
+sharing a scope's variable under reuse."""
 
 import numpy as np
 import pytest
@@ -52,3 +53,12 @@ def test_a_gan_style_var_list_from_a_collection_trains_only_its_scope():
         sess.run(step)
         np.testing.assert_allclose(sess.run(g), g0 - 0.25 * 2 * (g0 - 1.0), rtol=1e-6)
         np.testing.assert_array_equal(sess.run(d), d0)
+
+
+def test_sharing_a_variable_with_another_shape_is_an_error():
+    with tf.variable_scope("q"):
+        v = tf.get_variable("v", [2, 3])
+    with tf.variable_scope("q", reuse=True):
+        assert tf.get_variable("v", [2, 3]) is v and tf.get_variable("v") is v
+        with pytest.raises(ValueError, match=r"share variable q/v, but specified shape \[3\] and found shape \[2, 3\]"):
+            tf.get_variable("v", [3])

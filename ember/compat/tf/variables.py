@@ -178,7 +178,11 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     if full in graph.named:
         if not reuse:
             raise ValueError(f"Variable {full} already exists; set reuse=True or reuse=tf.AUTO_REUSE in variable_scope")
-        return graph.named[full]
+        found = graph.named[full]
+        if shape is not None and tuple(int(d) for d in shape) != tuple(found.shape):
+            raise ValueError(f"Trying to share variable {full}, but specified shape {list(shape)} and found shape "
+                             f"{list(found.shape)}")
+        return found
     if reuse is True:
         raise ValueError(f"Variable {full} does not exist and reuse=True in variable_scope")
     if initializer is None:
