@@ -62,3 +62,29 @@ def test_sharing_a_variable_with_another_shape_is_an_error():
         assert tf.get_variable("v", [2, 3]) is v and tf.get_variable("v") is v
         with pytest.raises(ValueError, match=r"share variable q/v, but specified shape \[3\] and found shape \[2, 3\]"):
             tf.get_variable("v", [3])
+
+
+def test_default_name_scopes_are_fresh_each_time():
+    for expected in ("block/w", "block_1/w", "block_2/w"):
+        with tf.variable_scope(None, default_name="block"):
+            assert tf.get_variable("w", [1]).name == expected
+    with tf.variable_scope("outer"):
+        with tf.variable_scope(None, default_name="block") as scope:
+            assert scope.name == "outer/block" and tf.get_variable("w", [1]).name == "outer/block/w"
+
+
+def test_get_variable_scope_and_reuse_variables_share_a_gan_discriminator():
+    def discriminator(x):
+        w = tf.get_variable("w", [2, 1])
+        return tf.matmul(x, w), w
+
+    assert tf.get_variable_scope().name == ""
+    with tf.variable_scope("D"):
+        assert tf.get_variable_scope().name == "D"
+        real, w_real = discriminator(tf.ones([3, 2]))
+        tf.get_variable_scope().reuse_variables()
+        assert tf.get_variable_scope().reuse
+        fake, w_fake = discriminator(tf.zeros([3, 2]))
+    assert w_fake is w_real and len(tf.trainable_variables()) == 1
+    with tf.variable_scope("D2"):  # reuse was for D's block only
+        assert not tf.get_variable_scope().reuse

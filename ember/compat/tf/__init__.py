@@ -51,6 +51,7 @@ from ember.compat.tf._core import (
     float64,
     get_collection,
     get_default_graph,
+    get_variable_scope,
     group,
     int8,
     int16,
@@ -229,7 +230,7 @@ flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
-__all__ += ["ConfigProto", "GPUOptions", "device", "newaxis", "random_crop"]
+__all__ += ["ConfigProto", "GPUOptions", "device", "get_variable_scope", "newaxis", "random_crop"]
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))

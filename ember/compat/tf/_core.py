@@ -53,6 +53,7 @@ class Graph:
         self.control: list[list] = []  # the control_dependencies blocks open, outermost first
         self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
         self.names: dict[str, int] = {}
+        self.default_scopes: dict[str, int] = {}  # variable scopes opened by default_name -> times opened
         self.seed = None
 
     @contextlib.contextmanager
@@ -127,14 +128,19 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
     """A name scope that also prefixes ``get_variable`` names; with ``reuse=True`` (or ``tf.AUTO_REUSE``)
     ``get_variable`` returns existing variables."""
     graph = get_default_graph()
-    name = getattr(name_or_scope, "name", name_or_scope) or default_name or "scope"
+    name = getattr(name_or_scope, "name", name_or_scope)
+    if not name and default_name:  # a fresh scope each time, as TF-1: block, block_1, block_2...
+        full = "/".join(graph.var_scopes + [default_name])
+        count = graph.default_scopes.get(full, 0)
+        graph.default_scopes[full] = count + 1
+        name = default_name if count == 0 else f"{default_name}_{count}"
+    name = name or "scope"
     name = name.rsplit("/", 1)[-1] if "/" in name and name.startswith("/".join(graph.var_scopes)) else name
     graph.scopes.append(name)
     graph.var_scopes.append(name)
     graph.reuse.append(graph.reuse[-1] if reuse is None else reuse)
     try:
-        yield types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
-                                    reuse_variables=lambda: graph.reuse.__setitem__(-1, True))
+        yield get_variable_scope()
     finally:
         graph.scopes.pop()
         graph.var_scopes.pop()
@@ -142,6 +148,15 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
 
 
 AUTO_REUSE = "auto_reuse"
+
+
+def get_variable_scope() -> types.SimpleNamespace:
+    """The variable scope open now: its ``name`` ('' at the top), ``reuse``, and ``reuse_variables()``, which
+    turns reuse on for the rest of that scope (the top level's: for the rest of the graph)."""
+    graph = get_default_graph()
+    level = len(graph.reuse) - 1  # this scope's entry, whatever scopes are open when reuse_variables is called
+    return types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
+                                 reuse_variables=lambda: graph.reuse.__setitem__(level, True))
 
 
 class Tensor:
