@@ -135,3 +135,21 @@ def test_batch_errors_and_feeding_over_the_iterator():
         assert sess.run(value) == 0
     with pytest.raises(ValueError, match="batch_size"):
         tf.data.Dataset.range(3).batch(0)
+
+
+def test_a_list_is_one_component_converted_as_tf_constant():
+    # TF-1 converts a list to a tensor (it is not a level of nesting): Python ints int32, floats float32
+    ints = tf.data.Dataset.from_tensor_slices([1, 2, 3])
+    assert ints.output_types == np.int32 and ints.output_shapes == ()
+    rows = tf.data.Dataset.from_tensor_slices([[1.0, 2.0], [3.0, 4.0]])
+    assert rows.output_types == np.float32 and rows.output_shapes == (2,)
+    assert tf.data.Dataset.from_tensors([1, 2]).output_shapes == (2,)
+    pairs = tf.data.Dataset.from_tensor_slices(([1, 2], [[0.5], [1.5]]))
+    with tf.Session() as sess:
+        got = [sess.run(n) for n in [ints.make_one_shot_iterator().get_next()] * 3]
+        assert [int(v) for v in got] == [1, 2, 3]
+        row = rows.make_one_shot_iterator().get_next()
+        np.testing.assert_array_equal(sess.run(row), [1.0, 2.0])
+        np.testing.assert_array_equal(sess.run(row), [3.0, 4.0])
+        first = sess.run(pairs.make_one_shot_iterator().get_next())
+        assert int(first[0]) == 1 and first[1].tolist() == [0.5]

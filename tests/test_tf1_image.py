@@ -225,6 +225,17 @@ def test_random_crop_takes_windows_at_fresh_offsets():
         _run(tf.image.random_crop(x, [7, 4, 2]))
 
 
+def test_tf_random_crop_is_the_image_one_in_a_dataset_map():
+    images = np.arange(2 * 6 * 6 * 3, dtype=np.float32).reshape(2, 6, 6, 3)
+    dataset = tf.data.Dataset.from_tensor_slices(images).map(lambda image: tf.random_crop(image, [4, 4, 3]))
+    batch = dataset.batch(2).make_one_shot_iterator().get_next()
+    assert batch.shape.as_list() == [None, 4, 4, 3]
+    got = _run(batch)
+    for image, crop in zip(images, got):
+        top, left = divmod(int(crop[0, 0, 0] - image[0, 0, 0]) // 3, 6)
+        np.testing.assert_array_equal(crop, image[top:top + 4, left:left + 4])
+
+
 # --- dtypes and color ---------------------------------------------------------------------------------------
 
 

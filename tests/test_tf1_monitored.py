@@ -116,3 +116,24 @@ def test_hook_arguments_are_checked():
         tf.train.LoggingTensorHook({})
     with pytest.raises(RuntimeError, match="global step"):
         tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=3)])
+
+
+def test_get_checkpoint_state_gives_the_latest_and_kept_paths_for_a_restore(tmp_path):
+    feed, w, loss, step, train = _model()
+    assert tf.train.get_checkpoint_state(str(tmp_path)) is None
+    saver = tf.train.Saver(max_to_keep=2)
+    prefix = os.path.join(str(tmp_path), "model.ckpt")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(train, feed)
+            saver.save(sess, prefix, global_step=step)
+        trained = sess.run(w)
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert state.model_checkpoint_path == prefix + "-3"
+    assert state.all_model_checkpoint_paths == [prefix + "-2", prefix + "-3"]
+    assert tf.train.checkpoint_exists(state.model_checkpoint_path) and not tf.train.checkpoint_exists(prefix + "-1")
+    with tf.Session() as sess:
+        saver.restore(sess, state.model_checkpoint_path)
+        np.testing.assert_array_equal(sess.run(w), trained)
+        assert sess.run(step) == 3

@@ -366,3 +366,21 @@ def test_a_float64_variable_keeps_its_digits():
         got = sess.run(v)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, value)
+
+
+def test_compute_gradients_pairs_every_variable_none_where_the_loss_does_not_use_it():
+    a = tf.Variable(1.0, name="a")
+    b = tf.Variable(2.0, name="b")
+    loss = 3.0 * a * a
+    opt = tf.train.GradientDescentOptimizer(0.1)
+    pairs = opt.compute_gradients(loss)  # all the trainable variables, as TF-1
+    assert [v for _, v in pairs] == [a, b] and pairs[1][0] is None
+    grads, variables = zip(*pairs)
+    clipped, norm = tf.clip_by_global_norm(list(grads), 1.0)
+    assert clipped[1] is None
+    step = opt.apply_gradients(zip(clipped, variables))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(pairs[0][0]) == pytest.approx(6.0) and sess.run(norm) == pytest.approx(6.0)
+        sess.run(step)
+        assert sess.run(a) == pytest.approx(1.0 - 0.1 * 1.0) and sess.run(b) == 2.0

@@ -51,6 +51,7 @@ from ember.compat.tf._core import (
     float64,
     get_collection,
     get_default_graph,
+    get_variable_scope,
     group,
     int8,
     int16,
@@ -147,6 +148,7 @@ from ember.compat.tf.math_ops import (
     unsorted_segment_sum,
 )
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
+from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
 from ember.compat.tf.train import gradients
 from ember.compat.tf.variables import (
     Variable,
@@ -206,7 +208,8 @@ dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64
                                int32=int32, int64=int64, uint8=uint8, bool=bool)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
-                                  REGULARIZATION_LOSSES="regularization_losses")
+                                  REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
+                                  LOCAL_VARIABLES="local_variables", MODEL_VARIABLES="model_variables")
 initializers = types.SimpleNamespace(
     zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
     random_normal=random_normal_initializer, truncated_normal=truncated_normal_initializer,
@@ -225,6 +228,9 @@ logging = types.SimpleNamespace(
 )
 flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
+newaxis = None  # x[tf.newaxis, :], as NumPy's
+random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
+__all__ += ["ConfigProto", "GPUOptions", "device", "get_variable_scope", "newaxis", "random_crop"]
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))

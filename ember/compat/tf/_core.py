@@ -5,6 +5,7 @@ through the table ``session.LOWERINGS`` keyed by that kind."""
 from __future__ import annotations
 
 import contextlib
+import re
 import types
 
 import numpy as np
@@ -52,6 +53,7 @@ class Graph:
         self.control: list[list] = []  # the control_dependencies blocks open, outermost first
         self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
         self.names: dict[str, int] = {}
+        self.default_scopes: dict[str, int] = {}  # variable scopes opened by default_name -> times opened
         self.seed = None
 
     @contextlib.contextmanager
@@ -126,14 +128,19 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
     """A name scope that also prefixes ``get_variable`` names; with ``reuse=True`` (or ``tf.AUTO_REUSE``)
     ``get_variable`` returns existing variables."""
     graph = get_default_graph()
-    name = getattr(name_or_scope, "name", name_or_scope) or default_name or "scope"
+    name = getattr(name_or_scope, "name", name_or_scope)
+    if not name and default_name:  # a fresh scope each time, as TF-1: block, block_1, block_2...
+        full = "/".join(graph.var_scopes + [default_name])
+        count = graph.default_scopes.get(full, 0)
+        graph.default_scopes[full] = count + 1
+        name = default_name if count == 0 else f"{default_name}_{count}"
+    name = name or "scope"
     name = name.rsplit("/", 1)[-1] if "/" in name and name.startswith("/".join(graph.var_scopes)) else name
     graph.scopes.append(name)
     graph.var_scopes.append(name)
     graph.reuse.append(graph.reuse[-1] if reuse is None else reuse)
     try:
-        yield types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
-                                    reuse_variables=lambda: graph.reuse.__setitem__(-1, True))
+        yield get_variable_scope()
     finally:
         graph.scopes.pop()
         graph.var_scopes.pop()
@@ -141,6 +148,15 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
 
 
 AUTO_REUSE = "auto_reuse"
+
+
+def get_variable_scope() -> types.SimpleNamespace:
+    """The variable scope open now: its ``name`` ('' at the top), ``reuse``, and ``reuse_variables()``, which
+    turns reuse on for the rest of that scope (the top level's: for the rest of the graph)."""
+    graph = get_default_graph()
+    level = len(graph.reuse) - 1  # this scope's entry, whatever scopes are open when reuse_variables is called
+    return types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
+                                 reuse_variables=lambda: graph.reuse.__setitem__(level, True))
 
 
 class Tensor:
@@ -213,6 +229,7 @@ class Tensor:
             dim = op(lambda x: ember.tensor(np.array(x.shape[index], dtype)), (source,), name="strided_slice",
                      kind="ShapeDim")
             dim.source, dim.axis = source, index
+            dim._shape, dim.dtype = (), dtype  # a scalar of the shape's type (the recipe cannot be probed)
             return dim
         return op(lambda x: x[index], (self,), name="strided_slice")
 
@@ -359,13 +376,21 @@ def placeholder_with_default(input, shape, name: str = "PlaceholderWithDefault")
     return op(lambda x: x, (default,), name=name)
 
 
+def constant_dtype(value) -> np.dtype:
+    """The dtype ``constant(value)`` gives without a ``dtype``: float data float32, Python ints int32."""
+    array = np.asarray(value)
+    if array.dtype == np.float64:
+        return np.dtype(np.float32)
+    if array.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
+        return np.dtype(np.int32)
+    return array.dtype
+
+
 def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
     """A fixed value; without ``dtype``, float data becomes float32 and Python ints int32 (TF-1's defaults)."""
     array = np.asarray(value, dtype=None if dtype is None else as_tf_dtype(dtype))
-    if dtype is None and array.dtype == np.float64:
-        array = array.astype(np.float32)
-    if dtype is None and array.dtype == np.int64 and not isinstance(value, np.ndarray):
-        array = array.astype(np.int32)
+    if dtype is None:
+        array = array.astype(constant_dtype(value), copy=False)
     if shape is not None:
         array = np.broadcast_to(array, tuple(shape)).copy()
     array.flags.writeable = False
@@ -438,5 +463,22 @@ def add_to_collection(name: str, value) -> None:
 
 
 def get_collection(key: str, scope: str | None = None) -> list:
-    items = get_default_graph().collections.get(key, [])
-    return [t for t in items if scope is None or getattr(t, "name", "").startswith(scope)]
+    """The items of collection ``key``; with ``scope``, those whose name it matches (a regular expression
+    matched at the start, as TF-1). The variable collections and ``global_step`` are read from the graph."""
+    graph = get_default_graph()
+    items = list(graph.collections.get(key, []))
+    if key == "variables":
+        items = list(graph.variables) + items
+    elif key == "trainable_variables":
+        items = [v for v in graph.variables if v.trainable] + items
+    elif key == "global_step" and "global_step" in graph.named:
+        items = [graph.named["global_step"]] + items
+    return in_scope(items, scope)
+
+
+def in_scope(items: list, scope: str | None) -> list:
+    """``items`` whose name ``scope`` matches from its start (all of them for ``None``), as TF-1 filters."""
+    if scope is None:
+        return items
+    pattern = re.compile(scope)
+    return [t for t in items if isinstance(getattr(t, "name", None), str) and pattern.match(t.name)]

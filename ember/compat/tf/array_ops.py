@@ -12,7 +12,18 @@ import builtins
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, constant, float32, int32, int64, op, truediv
+from ember.compat.tf._core import (
+    Tensor,
+    as_tf,
+    as_tf_dtype,
+    constant,
+    constant_dtype,
+    float32,
+    int32,
+    int64,
+    op,
+    truediv,
+)
 from ember.ops.effects import random_draw
 
 
@@ -135,12 +146,18 @@ argmin = arg_min = _arg(ember.argmin, "argmin")
 
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name: str | None = None) -> Tensor:
-    """Matrix product, optionally of transposed operands."""
+    """Matrix product, optionally of transposed operands (both of rank 2 or more, as TF-1 asks)."""
+    a, b = as_tf(a), as_tf(b)
+    for side, t in (("a", a), ("b", b)):
+        if t.shape is not None and len(t.shape) < 2:
+            raise ValueError(f"tf.matmul: {side} must have rank 2 or more, got '{t.name}' of shape {list(t.shape)} "
+                             f"(for a vector, tf.expand_dims it or use tf.tensordot)")
+
     def fn(x, y):
         return ember.matmul(ember.swapaxes(x, -1, -2) if transpose_a else x,
                             ember.swapaxes(y, -1, -2) if transpose_b else y)
 
-    return op(fn, (as_tf(a), as_tf(b)), name=name or "MatMul")
+    return op(fn, (a, b), name=name or "MatMul")
 
 
 def tensordot(a, b, axes, name: str | None = None) -> Tensor:
@@ -204,13 +221,28 @@ def transpose(a, perm=None, name: str | None = None) -> Tensor:
 
 
 def expand_dims(input, axis=None, name: str | None = None, dim=None) -> Tensor:
-    axis = dim if axis is None else axis
-    return op(lambda x: ember.unsqueeze(x, int(axis)), (as_tf(input),), name=name or "ExpandDims")
+    """``input`` with a new axis of size 1 at ``axis`` (in [-rank - 1, rank])."""
+    axis = int(dim if axis is None else axis)
+    input = as_tf(input)
+    if input.shape is not None and not -len(input.shape) - 1 <= axis <= len(input.shape):
+        raise ValueError(f"tf.expand_dims: axis {axis} is out of [{-len(input.shape) - 1}, {len(input.shape)}] "
+                         f"for '{input.name}' of shape {list(input.shape)}")
+    return op(lambda x: ember.unsqueeze(x, axis), (input,), name=name or "ExpandDims")
 
 
 def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> Tensor:
+    """``input`` without its size-1 axes, or only those of ``axis`` (each must have size 1, as TF-1 asks)."""
     axis = _axis(squeeze_dims if axis is None else axis)
-    return op(lambda x: ember.squeeze(x, axis), (as_tf(input),), name=name or "Squeeze")
+    input = as_tf(input)
+
+    def fn(x):
+        for a in (axis,) if isinstance(axis, int) else axis or ():
+            if isinstance(x.shape[a], int) and x.shape[a] != 1:
+                raise ValueError(f"tf.squeeze: cannot squeeze axis {a} of size {x.shape[a]} (input shape "
+                                 f"{list(x.shape)})")
+        return ember.squeeze(x, axis)
+
+    return op(fn, (input,), name=name or "Squeeze")
 
 
 def concat(values, axis, name: str = "concat") -> Tensor:
@@ -254,6 +286,9 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split
         parts = len(sizes)
 
     def part(x, i):
+        if sizes is None and isinstance(x.shape[axis], int) and x.shape[axis] % parts:
+            raise ValueError(f"tf.split: axis {axis} of length {x.shape[axis]} does not split into {parts} equal "
+                             f"parts (input shape {list(x.shape)})")
         pieces = ember.chunk(x, parts, axis=axis) if sizes is None else ember.split(x, sizes, axis=axis)
         if len(pieces) != parts:
             raise ValueError(f"split: axis {axis} of length {x.shape[axis]} does not split into {parts} equal parts")
@@ -263,8 +298,13 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split
 
 
 def tile(input, multiples, name: str | None = None) -> Tensor:
+    """``input`` repeated ``multiples[i]`` times along each axis i (one multiple per axis)."""
     multiples = tuple(int(m) for m in multiples)
-    return op(lambda x: ember.tile(x, multiples), (as_tf(input),), name=name or "Tile")
+    input = as_tf(input)
+    if input.shape is not None and len(multiples) != len(input.shape):
+        raise ValueError(f"tf.tile: multiples {list(multiples)} need one entry per axis of '{input.name}' of shape "
+                         f"{list(input.shape)}")
+    return op(lambda x: ember.tile(x, multiples), (input,), name=name or "Tile")
 
 
 def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None, constant_values=0) -> Tensor:
@@ -280,16 +320,28 @@ def shape(input, name: str | None = None, out_type=int32) -> Tensor:
     source = as_tf(input)
     result = op(lambda x: ember.tensor(np.array(x.shape, out_type)), (source,), name=name or "Shape", kind="Shape")
     result.source = source  # (so that sizes taken from it can be read when the Session runs)
+    return _typed(result, None if source._shape is None else (len(source._shape),), out_type)
+
+
+def _typed(result: Tensor, shape: tuple | None, dtype) -> Tensor:
+    """``result`` with its static shape and dtype set: a recipe that reads its input's sizes cannot be probed
+    on unknown ones, and would otherwise report its input's dtype."""
+    result._shape = shape
+    result.dtype = np.dtype(dtype)
     return result
 
 
 def size(input, name: str | None = None, out_type=int32) -> Tensor:
-    return op(lambda x: ember.tensor(np.array(int(np.prod(x.shape)), as_tf_dtype(out_type))), (as_tf(input),),
-              name=name or "Size")
+    """The number of elements of ``input`` as a scalar integer tensor."""
+    out_type = as_tf_dtype(out_type)
+    return _typed(op(lambda x: ember.tensor(np.array(int(np.prod(x.shape)), out_type)), (as_tf(input),),
+                     name=name or "Size"), (), out_type)
 
 
 def rank(input, name: str | None = None) -> Tensor:
-    return op(lambda x: ember.tensor(np.array(x.ndim, np.int32)), (as_tf(input),), name=name or "Rank")
+    """The number of dimensions of ``input`` as a scalar int32 tensor."""
+    return _typed(op(lambda x: ember.tensor(np.array(x.ndim, np.int32)), (as_tf(input),), name=name or "Rank"),
+                  (), np.int32)
 
 
 def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:
@@ -314,19 +366,29 @@ def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
     return op(lambda p, i: ember.take(p, i, axis=axis), (as_tf(params), as_tf(indices)), name=name or "GatherV2")
 
 
-def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis=None, dtype=float32, name: str | None = None):
+def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype=None, name: str | None = None):
     """One-hot vectors of ``depth`` along ``axis`` (last when None or -1); an index outside [0, depth), such as
-    -1, gives a row of ``off_value`` (TF-1's rule)."""
-    dtype = as_tf_dtype(dtype)
+    -1, gives a row of ``off_value`` (TF-1's rule). Without ``dtype``, the type of ``on_value`` (or else
+    ``off_value``) as ``tf.constant`` gives it, float32 when neither is given, as TF-1."""
+    given = on_value if on_value is not None else off_value
+    if dtype is not None:
+        dtype = as_tf_dtype(dtype)
+    else:
+        dtype = float32 if given is None else constant_dtype(given)
+    indices = as_tf(indices)
+    if indices.dtype is not None and indices.dtype.kind not in "iu":
+        raise TypeError(f"tf.one_hot: indices must be integers, got '{indices.name}' of dtype {indices.dtype}")
+    on_value = 1 if on_value is None else on_value
+    off_value = 0 if off_value is None else off_value
     depth = int(depth)
 
     def fn(i):
         hot = ember.cast(ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth)), dtype)
         if axis is not None and axis != -1:
             hot = ember.moveaxis(hot, -1, axis)
-        return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1.0, 0.0) else hot
+        return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1, 0) else hot
 
-    return op(fn, (as_tf(indices),), name=name or "one_hot")
+    return op(fn, (indices,), name=name or "one_hot")
 
 
 def where(condition, x=None, y=None, name: str | None = None) -> Tensor:
@@ -360,8 +422,8 @@ def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
 
 
 def fill(dims, value, name: str = "Fill") -> Tensor:
-    value = np.asarray(value)
-    return constant(np.full(_static_shape(dims), value, np.float32 if value.dtype == np.float64 else None), name=name)
+    """A ``dims``-shaped tensor of ``value``, typed as ``tf.constant(value)`` (a Python int: int32)."""
+    return constant(value, shape=_static_shape(dims), name=name)
 
 
 def zeros_like(tensor, dtype=None, name: str = "zeros_like") -> Tensor:

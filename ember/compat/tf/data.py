@@ -64,6 +64,18 @@ def _structure(value):
     return value
 
 
+def _input_structure(value):
+    """The structure of ``from_tensor_slices``/``from_tensors``' argument: a list of plain values is one
+    component (TF-1 converts it to a tensor: ``[1, 2, 3]`` is an int32 vector), not a level of nesting."""
+    if isinstance(value, list) and not any(isinstance(leaf, Tensor) for leaf in _leaves(_structure(value))):
+        return _as_array(value)
+    if isinstance(value, (tuple, list)):
+        return tuple(_input_structure(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _input_structure(v) for k, v in value.items()}
+    return value
+
+
 def _as_array(value) -> np.ndarray:
     """A value as TF converts it: NumPy arrays keep their dtype, Python floats become float32, ints int32."""
     array = np.asarray(value)
@@ -108,7 +120,7 @@ class Dataset:
     @staticmethod
     def from_tensor_slices(tensors) -> Dataset:
         """The slices of ``tensors`` along their first dimension (all the same length), one element each."""
-        structure = _structure(tensors)
+        structure = _input_structure(tensors)
         leaves = _leaves(structure)
         sources = tuple(t for t in leaves if isinstance(t, Tensor))
         specs = []
@@ -133,7 +145,7 @@ class Dataset:
     @staticmethod
     def from_tensors(tensors) -> Dataset:
         """One element: ``tensors`` whole."""
-        structure = _structure(tensors)
+        structure = _input_structure(tensors)
         leaves = _leaves(structure)
         sources = tuple(t for t in leaves if isinstance(t, Tensor))
 

@@ -36,15 +36,13 @@ def _reduce(losses, weights, reduction: str):
     total = ember.sum(weighted)
     if reduction == Reduction.SUM:
         return total
-    count = 1
-    for d in losses.shape:
-        count *= d
+    # means, not total / element count: the count is unknown while the graph is built (a None batch)
     if reduction == Reduction.SUM_OVER_BATCH_SIZE:
-        return total / count
+        return ember.mean(weighted)
     if isinstance(weights, float):  # one weight for every element
         if reduction == Reduction.MEAN:
-            return total / (weights * count) if weights else total * 0
-        return total / count if weights else total * 0
+            return ember.mean(weighted) / weights if weights else total * 0
+        return ember.mean(weighted) if weights else total * 0
     full = ember.broadcast_to(weights, losses.shape)
     if reduction == Reduction.MEAN:
         denominator = ember.sum(full)

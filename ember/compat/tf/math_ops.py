@@ -4,6 +4,7 @@ segment sums, gather_nd/scatter_nd), each a recipe over Ember ops; ``tf.math`` a
 from __future__ import annotations
 
 import builtins
+from typing import NamedTuple
 
 import numpy as np
 
@@ -134,14 +135,12 @@ def top_k(input, k: int = 1, sorted: builtins.bool = True, name: str | None = No
     return TopKResult(values, indices)
 
 
-class TopKResult(tuple):
-    """``top_k``'s (values, indices), also readable by name."""
+class TopKResult(NamedTuple):
+    """``top_k``'s (values, indices), also readable by name; a namedtuple, as TF-1's, so ``Session.run``
+    gives the values back in one."""
 
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
+    values: Tensor
+    indices: Tensor
 
 
 def linspace(start, stop, num, name: str | None = None, axis: int = 0) -> Tensor:

@@ -218,9 +218,17 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = N
 # --- losses -------------------------------------------------------------------------------------------------
 
 
+def _named_only(function: str, sentinel) -> None:
+    """TF-1's rule for the cross-entropy functions: labels and logits by name (positional ones are an easy
+    swap of the two)."""
+    if sentinel is not None:
+        raise ValueError(f"tf.nn.{function}: call it with named arguments (labels=..., logits=...)")
+
+
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None,
                                       axis=None) -> Tensor:
     """Per-example cross-entropy of ``softmax(logits)`` against the distributions ``labels``."""
+    _named_only("softmax_cross_entropy_with_logits", _sentinel)
     axis = dim if axis is None else axis
     return op(lambda y, z: -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis), (as_tf(labels), as_tf(logits)),
               name=name or "softmax_cross_entropy_with_logits")
@@ -238,11 +246,17 @@ def sparse_cross_entropy(labels, logits):
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:
     """Per-example cross-entropy of ``softmax(logits)`` against class indices ``labels``."""
-    return op(sparse_cross_entropy, (as_tf(labels), as_tf(logits)), name=name or "SparseSoftmaxCrossEntropyWithLogits")
+    _named_only("sparse_softmax_cross_entropy_with_logits", _sentinel)
+    labels, logits = as_tf(labels), as_tf(logits)
+    if labels.dtype is not None and labels.dtype.kind not in "iu":
+        raise TypeError(f"tf.nn.sparse_softmax_cross_entropy_with_logits: labels must be int32 or int64 class "
+                        f"indices, got '{labels.name}' of dtype {labels.dtype}")
+    return op(sparse_cross_entropy, (labels, logits), name=name or "SparseSoftmaxCrossEntropyWithLogits")
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:
     """Elementwise logistic loss of ``logits`` against ``labels`` in [0, 1]."""
+    _named_only("sigmoid_cross_entropy_with_logits", _sentinel)
     return op(lambda y, z: ember.binary_cross_entropy_with_logits(z, y, reduction="none"),
               (as_tf(labels), as_tf(logits)), name=name or "logistic_loss")
 

@@ -71,7 +71,9 @@ class RNNCell:
         units = self.num_units
 
         def zeros(x):
-            return ember.zeros_like(x[:, :1]) + ember.zeros((1, units), dtype=x.dtype)
+            # an empty sum is a (batch, 1) column of zeros whatever x holds, and keeps the batch symbolic
+            # while the graph is built, so the cells' static shapes stay known
+            return ember.sum(x[:, :0], 1, keepdim=True) + ember.zeros((1, units), dtype=x.dtype)
 
         make = lambda: op(zeros, (inputs,), name="zeros")  # noqa: E731
         if isinstance(self.state_size, LSTMStateTuple):
@@ -247,7 +249,9 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
             if length is not None:
                 running = op(lambda n, t=t: ember.reshape(ember.gt(ember.cast(n, "int64"), t), (-1, 1)), (length,),
                              name="running")
-                output = op(lambda m, a: ember.where(m, a, a * 0), (running, output), name="masked_output")
+                # zeros past the length, as TF (a * 0 would keep a NaN or inf there)
+                output = op(lambda m, a: ember.where(m, a, ember.zeros((), dtype=a.dtype)), (running, output),
+                            name="masked_output")
                 new_state = _select(running, new_state, state)
             outputs.append(output)
             state = new_state
@@ -291,20 +295,42 @@ def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None, in
 def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, initial_state_fw=None,
                               initial_state_bw=None, dtype=None, parallel_iterations=None, swap_memory: bool = False,
                               time_major: bool = False, scope=None):
-    """((forward outputs, backward outputs), (forward state, backward state)) over the time axis of ``inputs``."""
+    """((forward outputs, backward outputs), (forward state, backward state)) over the time axis of ``inputs``;
+    with ``sequence_length``, the backward RNN reads each sequence from its last step, as TF-1's."""
     from ember.compat.tf.array_ops import stack, unstack
 
     inputs = as_tf(inputs)
     axis = 0 if time_major else 1
     if inputs.shape is None or inputs.shape[axis] is None:
         raise ValueError(f"bidirectional_dynamic_rnn: the time dimension must be known; got shape {inputs.shape}")
-    if sequence_length is not None:
-        raise ValueError("bidirectional_dynamic_rnn: sequence_length is not supported; pad the sequences to one length")
     steps = unstack(inputs, axis=axis)
     with variable_scope(scope or "bidirectional_rnn"):
-        forward, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, scope="fw")
-        backward, state_bw = static_rnn(cell_bw, steps[::-1], initial_state_bw, dtype, scope="bw")
-    return (stack(forward, axis=axis), stack(backward[::-1], axis=axis)), (state_fw, state_bw)
+        forward, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, sequence_length, scope="fw")
+        if sequence_length is None:
+            backward, state_bw = static_rnn(cell_bw, steps[::-1], initial_state_bw, dtype, scope="bw")
+            return (stack(forward, axis=axis), stack(backward[::-1], axis=axis)), (state_fw, state_bw)
+        # each sequence read backward within its own length (its padding stays at the end), as TF
+        length = as_tf(sequence_length)
+        backward_steps = unstack(_reverse_within(inputs, length, axis), axis=axis)
+        backward, state_bw = static_rnn(cell_bw, backward_steps, initial_state_bw, dtype, length, scope="bw")
+    outputs_bw = _reverse_within(stack(backward, axis=axis), length, axis)
+    return (stack(forward, axis=axis), outputs_bw), (state_fw, state_bw)
+
+
+def _reverse_within(inputs: Tensor, length: Tensor, time_axis: int) -> Tensor:
+    """``inputs`` with the first ``length[b]`` steps of each sequence b reversed and the rest left in place
+    (TF's reverse_sequence; its own inverse)."""
+    def fn(x, n):
+        if time_axis == 0:
+            x = ember.swapaxes(x, 0, 1)
+        t = ember.reshape(ember.arange(x.shape[1]), (1, -1))
+        n = ember.reshape(ember.cast(n, "int64"), (-1, 1))
+        index = ember.where(t < n, n - 1 - t, t)
+        index = ember.reshape(index, tuple(index.shape) + (1,) * (x.ndim - 2))
+        out = ember.gather(x, 1, index + ember.zeros((1, 1) + tuple(x.shape[2:]), dtype="int64"))
+        return ember.swapaxes(out, 0, 1) if time_axis == 0 else out
+
+    return op(fn, (inputs, length), name="ReverseSequence")
 
 
 def __getattr__(name: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,11 +26,12 @@ from ember.optim import functional as rules
 from ember.optim.adadelta import adadelta_update
 
 __all__ = [
-    "AdadeltaOptimizer", "AdagradOptimizer", "AdamOptimizer", "ExponentialMovingAverage", "FtrlOptimizer",
-    "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer", "ProximalAdagradOptimizer",
-    "ProximalGradientDescentOptimizer", "RMSPropOptimizer", "Saver", "cosine_decay",
-    "cosine_decay_restarts", "exponential_decay", "get_global_step", "get_or_create_global_step", "gradients",
-    "inverse_time_decay", "latest_checkpoint", "natural_exp_decay", "piecewise_constant", "polynomial_decay",
+    "AdadeltaOptimizer", "AdagradOptimizer", "AdamOptimizer", "CheckpointState", "ExponentialMovingAverage",
+    "FtrlOptimizer", "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer", "ProximalAdagradOptimizer",
+    "ProximalGradientDescentOptimizer", "RMSPropOptimizer", "Saver", "checkpoint_exists", "cosine_decay",
+    "cosine_decay_restarts", "exponential_decay", "get_checkpoint_state", "get_global_step",
+    "get_or_create_global_step", "gradients", "inverse_time_decay", "latest_checkpoint", "natural_exp_decay",
+    "piecewise_constant", "polynomial_decay",
 ]
 
 
@@ -93,10 +95,12 @@ class Optimizer:
         return op
 
     def compute_gradients(self, loss: Tensor, var_list=None, **unused) -> list:
-        """[(gradient, variable)] for the trainable variables the loss depends on."""
+        """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
+        None for a variable the loss does not depend on, as TF-1 gives them."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
-        var_list = [v for v in var_list if depends(loss, v)]
-        return list(zip(gradients(loss, var_list), var_list))
+        used = [v for v in var_list if depends(loss, v)]
+        found = dict(zip(map(id, used), gradients(loss, used))) if used else {}
+        return [(found.get(id(v)), v) for v in var_list]
 
     def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None) -> Operation:
         """The op that applies these (gradient, variable) pairs: the output of ``compute_gradients`` as it is, or
@@ -382,11 +386,33 @@ class Saver:
 
 def latest_checkpoint(checkpoint_dir: str) -> str | None:
     """The path ``Saver.save`` wrote last in ``checkpoint_dir`` (None when there is none)."""
-    index = os.path.join(checkpoint_dir, "checkpoint")
+    state = get_checkpoint_state(checkpoint_dir)
+    return None if state is None else state.model_checkpoint_path
+
+
+class CheckpointState(NamedTuple):
+    """What ``get_checkpoint_state`` reads: the latest checkpoint and those kept, as paths in the directory."""
+
+    model_checkpoint_path: str
+    all_model_checkpoint_paths: list
+
+
+def get_checkpoint_state(checkpoint_dir: str, latest_filename: str | None = None) -> CheckpointState | None:
+    """The ``checkpoint`` index ``Saver.save`` keeps in ``checkpoint_dir`` (None when there is none), its
+    paths joined to the directory, as TF-1 gives them."""
+    index = os.path.join(checkpoint_dir, latest_filename or "checkpoint")
     if not os.path.exists(index):
         return None
     with open(index) as f:
-        return os.path.join(checkpoint_dir, json.load(f)["model_checkpoint_path"])
+        saved = json.load(f)
+    in_dir = lambda path: os.path.join(checkpoint_dir, path)  # noqa: E731 (absolute paths stay as they are)
+    return CheckpointState(in_dir(saved["model_checkpoint_path"]),
+                           [in_dir(path) for path in saved.get("all_model_checkpoint_paths", [])])
+
+
+def checkpoint_exists(checkpoint_prefix: str) -> bool:
+    """Whether ``Saver.save`` wrote a checkpoint at ``checkpoint_prefix``."""
+    return os.path.isfile(checkpoint_prefix)
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ from ember.compat.tf._core import (
     constant,
     float32,
     get_default_graph,
+    in_scope,
     op,
 )
 from ember.compat.tf.array_ops import random_normal, random_uniform, truncated_normal
@@ -80,15 +81,17 @@ def assign_sub(ref: Variable, value, name: str | None = None) -> Tensor:
     return ref.assign_sub(value, name=name)
 
 
-def global_variables() -> list:
-    return list(get_default_graph().variables)
+def global_variables(scope: str | None = None) -> list:
+    """The graph's variables, those whose name ``scope`` matches from its start when given."""
+    return in_scope(list(get_default_graph().variables), scope)
 
 
 all_variables = global_variables
 
 
-def trainable_variables() -> list:
-    return [v for v in get_default_graph().variables if v.trainable]
+def trainable_variables(scope: str | None = None) -> list:
+    """The graph's trainable variables, those whose name ``scope`` matches from its start when given."""
+    return in_scope([v for v in get_default_graph().variables if v.trainable], scope)
 
 
 def variables_initializer(var_list, name: str = "init") -> Operation:
@@ -175,7 +178,11 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     if full in graph.named:
         if not reuse:
             raise ValueError(f"Variable {full} already exists; set reuse=True or reuse=tf.AUTO_REUSE in variable_scope")
-        return graph.named[full]
+        found = graph.named[full]
+        if shape is not None and tuple(int(d) for d in shape) != tuple(found.shape):
+            raise ValueError(f"Trying to share variable {full}, but specified shape {list(shape)} and found shape "
+                             f"{list(found.shape)}")
+        return found
     if reuse is True:
         raise ValueError(f"Variable {full} does not exist and reuse=True in variable_scope")
     if initializer is None:

@@ -1,0 +1,67 @@
+"""TF-1 refuses bad input while the graph is built, naming the function and the shapes or dtypes: what TF 1.15
+rejects is not silently accepted."""
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def test_matmul_needs_matrices():
+    with pytest.raises(ValueError, match=r"tf.matmul: a must have rank 2 or more.*\[3\]"):
+        tf.matmul(tf.zeros([3]), tf.zeros([3, 2]))
+    with pytest.raises(ValueError, match=r"tf.matmul: b must have rank 2"):
+        tf.matmul(tf.zeros([2, 3]), tf.zeros([3]))
+    assert tf.matmul(tf.zeros([5, 2, 3]), tf.zeros([5, 3, 4])).shape == (5, 2, 4)
+
+
+def test_the_cross_entropies_take_named_integer_labels():
+    logits = tf.zeros([2, 4])
+    with pytest.raises(ValueError, match="sparse_softmax_cross_entropy_with_logits: call it with named arguments"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(tf.zeros([2], tf.int32), logits)
+    with pytest.raises(ValueError, match="softmax_cross_entropy_with_logits: call it with named arguments"):
+        tf.nn.softmax_cross_entropy_with_logits(tf.zeros([2, 4]), logits)
+    with pytest.raises(ValueError, match="sigmoid_cross_entropy_with_logits: call it with named arguments"):
+        tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros([2, 4]), logits)
+    with pytest.raises(TypeError, match="labels must be int32 or int64 class indices.*float32"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.zeros([2]), logits=logits)
+    with pytest.raises(TypeError, match="tf.one_hot: indices must be integers.*float32"):
+        tf.one_hot(tf.constant([1.0]), 3)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([0, 3], tf.int64), logits=logits)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss), [np.log(4)] * 2, rtol=1e-6)
+
+
+def test_shape_functions_refuse_what_tf_refuses():
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(ValueError, match=r"tf.squeeze: cannot squeeze axis 0 of size 2"):
+        tf.squeeze(tf.zeros([2, 3]), [0])
+    with pytest.raises(ValueError, match=r"tf.split: axis 1 of length 5 does not split into 2 equal parts"):
+        tf.split(tf.zeros([2, 5]), 2, axis=1)
+    with pytest.raises(ValueError, match=r"tf.tile: multiples \[2\] need one entry per axis .*\[None, 3\]"):
+        tf.tile(x, [2])
+    with pytest.raises(ValueError, match=r"tf.expand_dims: axis 3 is out of \[-3, 2\]"):
+        tf.expand_dims(x, 3)
+    # the limits themselves are fine
+    assert tf.expand_dims(x, 2).shape == (None, 3, 1) and tf.expand_dims(x, -3).shape == (1, None, 3)
+    assert tf.squeeze(tf.zeros([1, 3, 1]), [0]).shape == (3, 1)
+    assert [p.shape for p in tf.split(tf.zeros([2, 6]), 3, axis=1)] == [(2, 2)] * 3
+    # a size known only when the Session runs is checked then
+    y = tf.placeholder(tf.float32, [None, 3])
+    squeezed = tf.squeeze(y, [0])
+    with tf.Session() as sess:
+        assert sess.run(squeezed, {y: np.ones((1, 3), np.float32)}).shape == (3,)
+        with pytest.raises(ValueError, match="cannot squeeze axis 0 of size 2"):
+            sess.run(squeezed, {y: np.ones((2, 3), np.float32)})
+
+
+def test_newaxis_indexes_a_new_axis():
+    assert tf.newaxis is None
+    assert tf.constant([1, 2])[tf.newaxis, :].shape == (1, 2)

@@ -1,0 +1,90 @@
+"""TF-1's graph collections: the variable collections and the global step read through ``tf.get_collection``,
+and the ``scope`` filter of the collection and variable listings (a regular expression matched at the start);
+sharing a scope's variable under reuse."""
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def _two_nets():
+    with tf.variable_scope("generator"):
+        g = tf.get_variable("w", [2])
+    with tf.variable_scope("discriminator"):
+        d = tf.get_variable("w", [2])
+    frozen = tf.Variable(1.0, name="frozen", trainable=False)
+    return g, d, frozen
+
+
+def test_the_variable_collections_list_the_graphs_variables():
+    g, d, frozen = _two_nets()
+    assert tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES) == [g, d, frozen]
+    assert tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES) == [g, d]
+    assert tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="generator") == [g]
+    assert tf.get_collection(tf.GraphKeys.LOCAL_VARIABLES) == []
+    step = tf.train.get_or_create_global_step()
+    assert tf.get_collection(tf.GraphKeys.GLOBAL_STEP) == [step]
+
+
+def test_variable_listings_take_a_scope():
+    g, d, frozen = _two_nets()
+    assert tf.trainable_variables("discriminator") == [d]
+    assert tf.global_variables("fro") == [frozen]
+    assert tf.global_variables("gen|dis") == [g, d]  # a regular expression, as TF-1's filter
+    assert tf.trainable_variables("w") == []  # matched from the start of the name
+
+
+def test_a_gan_style_var_list_from_a_collection_trains_only_its_scope():
+    g, d, _ = _two_nets()
+    loss = tf.reduce_sum(tf.square(g - 1.0)) + tf.reduce_sum(tf.square(d - 1.0))
+    step = tf.train.GradientDescentOptimizer(0.25).minimize(
+        loss, var_list=tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="generator"))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        g0, d0 = sess.run([g, d])
+        sess.run(step)
+        np.testing.assert_allclose(sess.run(g), g0 - 0.25 * 2 * (g0 - 1.0), rtol=1e-6)
+        np.testing.assert_array_equal(sess.run(d), d0)
+
+
+def test_sharing_a_variable_with_another_shape_is_an_error():
+    with tf.variable_scope("q"):
+        v = tf.get_variable("v", [2, 3])
+    with tf.variable_scope("q", reuse=True):
+        assert tf.get_variable("v", [2, 3]) is v and tf.get_variable("v") is v
+        with pytest.raises(ValueError, match=r"share variable q/v, but specified shape \[3\] and found shape \[2, 3\]"):
+            tf.get_variable("v", [3])
+
+
+def test_default_name_scopes_are_fresh_each_time():
+    for expected in ("block/w", "block_1/w", "block_2/w"):
+        with tf.variable_scope(None, default_name="block"):
+            assert tf.get_variable("w", [1]).name == expected
+    with tf.variable_scope("outer"):
+        with tf.variable_scope(None, default_name="block") as scope:
+            assert scope.name == "outer/block" and tf.get_variable("w", [1]).name == "outer/block/w"
+
+
+def test_get_variable_scope_and_reuse_variables_share_a_gan_discriminator():
+    def discriminator(x):
+        w = tf.get_variable("w", [2, 1])
+        return tf.matmul(x, w), w
+
+    assert tf.get_variable_scope().name == ""
+    with tf.variable_scope("D"):
+        assert tf.get_variable_scope().name == "D"
+        real, w_real = discriminator(tf.ones([3, 2]))
+        tf.get_variable_scope().reuse_variables()
+        assert tf.get_variable_scope().reuse
+        fake, w_fake = discriminator(tf.zeros([3, 2]))
+    assert w_fake is w_real and len(tf.trainable_variables()) == 1
+    with tf.variable_scope("D2"):  # reuse was for D's block only
+        assert not tf.get_variable_scope().reuse

@@ -1,0 +1,104 @@
+"""TF-1's recurrent networks over a None batch: the static shapes and dtypes of dynamic_rnn's outputs and
+states, stacked cells, and sequence lengths, checked against a NumPy GRU."""
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+def test_dynamic_rnn_reports_static_shapes_over_a_none_batch():
+    x = tf.placeholder(tf.float32, [None, 7, 4])
+    lengths = tf.placeholder(tf.int32, [None])
+    outputs, state = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(16), x, sequence_length=lengths,
+                                       dtype=tf.float32)
+    assert (outputs.shape, outputs.dtype) == ((None, 7, 16), np.float32)  # not the lengths' mask dtype
+    assert (state.c.shape, state.h.shape, state.h.dtype) == ((None, 16), (None, 16), np.float32)
+
+
+def test_stacked_cells_run_under_dynamic_rnn():
+    x = tf.placeholder(tf.float32, [None, 5, 3])
+    cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.LSTMCell(4), tf.nn.rnn_cell.GRUCell(2)])
+    outputs, (lstm_state, gru_state) = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    assert outputs.shape == (None, 5, 2) and gru_state.shape == (None, 2) and lstm_state.c.shape == (None, 4)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out, last = sess.run([outputs, gru_state], {x: np.ones((3, 5, 3), np.float32)})
+    assert out.shape == (3, 5, 2)
+    np.testing.assert_allclose(out[:, -1], last, rtol=1e-6)
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def test_a_gru_with_sequence_lengths_matches_numpy():
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    lengths = tf.placeholder(tf.int32, [None])
+    cell = tf.nn.rnn_cell.GRUCell(2)
+    outputs, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 4, 3)).astype(np.float32)
+    X[2] = np.nan  # a zero-length row: its zero state and outputs do not read the inputs
+    n = np.array([4, 2, 0], np.int32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        gk, gb, ck, cb = sess.run([*cell.variables["gates"], *cell.variables["candidate"]])
+        out, last = sess.run([outputs, state], {x: X, lengths: n})
+    h = np.zeros((3, 2))
+    expected = np.zeros((3, 4, 2))
+    for t in range(4):
+        xt = np.nan_to_num(X[:, t])
+        r, u = np.split(_sigmoid(np.concatenate([xt, h], 1) @ gk + gb), 2, axis=1)
+        new = u * h + (1 - u) * np.tanh(np.concatenate([xt, r * h], 1) @ ck + cb)
+        running = (n > t)[:, None]
+        h = np.where(running, new, h)
+        expected[:, t] = np.where(running, new, 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(last, h, rtol=1e-5, atol=1e-6)
+
+
+def _numpy_gru(cell_vars, inputs, h):
+    gk, gb, ck, cb = cell_vars
+    outputs = []
+    for xt in inputs:
+        r, u = np.split(_sigmoid(np.concatenate([xt, h]) @ gk + gb), 2)
+        h = u * h + (1 - u) * np.tanh(np.concatenate([xt, r * h]) @ ck + cb)
+        outputs.append(h)
+    return outputs, h
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+def test_bidirectional_dynamic_rnn_reads_each_sequence_backward_within_its_length(time_major):
+    x = tf.placeholder(tf.float32, [5, None, 3] if time_major else [None, 5, 3])
+    lengths = tf.placeholder(tf.int32, [None])
+    fw_cell, bw_cell = tf.nn.rnn_cell.GRUCell(2), tf.nn.rnn_cell.GRUCell(2)
+    (out_fw, out_bw), (state_fw, state_bw) = tf.nn.bidirectional_dynamic_rnn(
+        fw_cell, bw_cell, x, sequence_length=lengths, dtype=tf.float32, time_major=time_major)
+    assert out_bw.shape == ((5, None, 2) if time_major else (None, 5, 2))
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3, 5, 3)).astype(np.float32)
+    n = np.array([5, 3, 1], np.int32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        fw_vars = sess.run([*fw_cell.variables["gates"], *fw_cell.variables["candidate"]])
+        bw_vars = sess.run([*bw_cell.variables["gates"], *bw_cell.variables["candidate"]])
+        feed = {x: X.transpose(1, 0, 2) if time_major else X, lengths: n}
+        got_fw, got_bw, last_fw, last_bw = sess.run([out_fw, out_bw, state_fw, state_bw], feed)
+    if time_major:
+        got_fw, got_bw = got_fw.transpose(1, 0, 2), got_bw.transpose(1, 0, 2)
+    for b, length in enumerate(n):
+        forward, h_fw = _numpy_gru(fw_vars, X[b, :length], np.zeros(2))
+        backward, h_bw = _numpy_gru(bw_vars, X[b, :length][::-1], np.zeros(2))
+        np.testing.assert_allclose(got_fw[b, :length], forward, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got_bw[b, :length], backward[::-1], rtol=1e-5, atol=1e-6)
+        assert not got_fw[b, length:].any() and not got_bw[b, length:].any()
+        np.testing.assert_allclose(last_fw[b], h_fw, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(last_bw[b], h_bw, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,96 @@
+"""TF-1's static shapes and dtypes of tensors built on a None batch: losses, shape queries, filled constants and
+the global step, as TF 1.15 reports them before anything runs."""
+
+import numpy as np
+import pytest
+
+import ember.compat.tf as tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+    tf.reset_default_graph()
+
+
+REDUCTIONS = [tf.losses.Reduction.MEAN, tf.losses.Reduction.SUM, tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
+              tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_a_reduced_loss_over_a_none_batch_is_a_float32_scalar(reduction):
+    labels = tf.placeholder(tf.int64, [None])
+    logits = tf.placeholder(tf.float32, [None, 5])
+    loss = tf.losses.sparse_softmax_cross_entropy(labels, logits, weights=2.0, reduction=reduction)
+    assert loss.shape == () and loss.dtype == np.float32  # not the labels' int64, nor an unknown shape
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(6, 5)).astype(np.float32)
+    y = rng.integers(0, 5, 6)
+    per_example = np.log(np.exp(z).sum(1)) - z[np.arange(6), y]
+    expected = {tf.losses.Reduction.MEAN: per_example.mean(), tf.losses.Reduction.SUM: 2 * per_example.sum(),
+                tf.losses.Reduction.SUM_OVER_BATCH_SIZE: 2 * per_example.mean(),
+                tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS: 2 * per_example.mean()}[reduction]
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss, {labels: y, logits: z}), expected, rtol=1e-5)
+
+
+def test_shape_size_and_rank_are_int32_with_their_static_shapes():
+    x = tf.placeholder(tf.float32, [None, 3])
+    shape, size, rank, batch = tf.shape(x), tf.size(x), tf.rank(x), tf.shape(x)[0]
+    assert (shape.shape, shape.dtype) == ((2,), np.int32)
+    assert (size.shape, size.dtype) == ((), np.int32)
+    assert (rank.shape, rank.dtype) == ((), np.int32)
+    assert (batch.shape, batch.dtype) == ((), np.int32)
+    assert tf.shape(x, out_type=tf.int64).dtype == np.int64
+    with tf.Session() as sess:
+        got = sess.run([shape, size, rank, batch], {x: np.ones((4, 3), np.float32)})
+    assert [np.asarray(v).tolist() for v in got] == [[4, 3], 12, 2, 4]
+
+
+def test_fill_types_its_value_as_tf_constant():
+    assert tf.fill([2, 3], 1).dtype == np.int32  # a Python int: int32
+    assert tf.fill([2], 1.5).dtype == np.float32
+    assert tf.fill([2], np.int64(3)).dtype == np.int64
+    assert tf.fill([2], True).dtype == np.bool_
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.fill([2, 3], 7)), np.full((2, 3), 7, np.int32))
+
+
+def test_the_global_step_is_int64():
+    step = tf.train.get_or_create_global_step()
+    assert step.dtype == np.int64 and step.shape == ()
+    assert tf.constant(np.int64(5)).dtype == np.int64  # a NumPy scalar keeps its type
+    assert tf.constant(5).dtype == np.int32
+    increment = tf.assign_add(step, 1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(increment)
+        assert sess.run(step) == 1 and sess.run(step).dtype == np.int64
+
+
+@pytest.mark.parametrize("kwargs, dtype, on, off", [
+    ({}, np.float32, 1, 0),
+    ({"on_value": 5, "off_value": 0}, np.int32, 5, 0),  # Python ints: int32, as tf.constant
+    ({"off_value": -1}, np.int32, 1, -1),
+    ({"on_value": 2.0}, np.float32, 2, 0),
+    ({"dtype": tf.int64}, np.int64, 1, 0),
+])
+def test_one_hot_takes_its_dtype_from_on_and_off_values(kwargs, dtype, on, off):
+    hot = tf.one_hot([0, 2, -1], 3, **kwargs)
+    assert hot.dtype == dtype
+    expected = np.full((3, 3), off, dtype)
+    expected[0, 0] = expected[1, 2] = on
+    with tf.Session() as sess:
+        got = sess.run(hot)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_top_k_fetches_as_a_namedtuple():
+    values, indices = result = tf.nn.top_k(tf.constant([1.0, 3.0, 2.0]), 2)
+    with tf.Session() as sess:
+        got = sess.run(result)
+    np.testing.assert_array_equal(got.values, [3.0, 2.0])
+    np.testing.assert_array_equal(got.indices, [1, 2])
+    assert got.indices.dtype == np.int32 and indices.dtype == np.int32 and values.shape == (2,)
