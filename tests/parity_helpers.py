@@ -59,3 +59,43 @@ def step_optimizers_side_by_side(name: str, kwargs: dict, start: list, grads: li
         opt.step()
         ref.step()
     return ours, theirs, opt, ref
+
+
+def train_models_side_by_side(name: str, kwargs: dict, traced: bool, *, bias: bool = True, steps: int = 20,
+                              rtol: float, atol: float):
+    """Ember's and torch's optimizer ``name`` training the same small MLP (6 -> 16 -> 3, tanh) on the same batches,
+    Ember's step eager or under ``ember.jit``: every loss and the final parameters agree to ``rtol``/``atol``.
+    Returns the jit function (None when eager)."""
+    import torch
+
+    import ember
+    from ember import nn, optim
+
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(6, 16, bias=bias), torch.nn.Tanh(), torch.nn.Linear(16, 3, bias=bias))
+    ours = nn.Sequential(nn.Linear(6, 16, bias=bias), nn.Tanh(), nn.Linear(16, 3, bias=bias))
+    for p, t in zip(ours.parameters(), theirs.parameters()):
+        p.array[...] = t.detach().numpy()
+    opt, ref = getattr(optim, name)(ours.parameters(), **kwargs), getattr(torch.optim, name)(theirs.parameters(),
+                                                                                               **kwargs)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = ember.cross_entropy(ours(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = ember.jit(step) if traced else step
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        x, y = rng.standard_normal((8, 6)).astype(np.float32), rng.integers(0, 3, 8)
+        loss = run(ember.tensor(x), ember.tensor(y))
+        ref.zero_grad()
+        expected = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y))
+        expected.backward()
+        ref.step()
+        np.testing.assert_allclose(loss.item(), expected.item(), rtol=rtol)
+    for p, t in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=rtol, atol=atol)
+    return run if traced else None

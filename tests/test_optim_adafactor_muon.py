@@ -3,10 +3,10 @@ Adafactor), a small model's trajectory eager and under ``ember.jit``, state_dict
 
 import numpy as np
 import pytest
-from parity_helpers import step_optimizers_side_by_side
+from parity_helpers import step_optimizers_side_by_side, train_models_side_by_side
 
 import ember
-from ember import nn, optim
+from ember import optim
 from ember.optim.muon import newton_schulz
 
 torch = pytest.importorskip("torch")
@@ -77,48 +77,13 @@ def test_newton_schulz_gives_torchs_bits(shape):
     assert np.all((singular > 0.5) & (singular < 1.5))  # nearly orthogonal, whatever the scale
 
 
-def _model_pair():
-    torch.manual_seed(0)
-    theirs = torch.nn.Sequential(torch.nn.Linear(6, 16, bias=False), torch.nn.Tanh(),
-                                 torch.nn.Linear(16, 3, bias=False))
-    ours = nn.Sequential(nn.Linear(6, 16, bias=False), nn.Tanh(), nn.Linear(16, 3, bias=False))
-    for p, t in zip(ours.parameters(), theirs.parameters()):
-        p.array[...] = t.detach().numpy()
-    return ours, theirs
-
-
-def _batches(count: int):
-    rng = np.random.default_rng(1)
-    return [(rng.standard_normal((8, 6)).astype(np.float32), rng.integers(0, 3, 8)) for _ in range(count)]
-
-
-def _step(net, opt, x, y):
-    opt.zero_grad()
-    loss = ember.cross_entropy(net(x), y)
-    loss.backward()
-    opt.step()
-    return loss
-
-
 MODEL_CASES = [("Adafactor", {"lr": 0.05}), ("Muon", {"lr": 0.02})]
 
 
 @pytest.mark.parametrize("name,kwargs", MODEL_CASES)
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "jit"])
 def test_a_model_trains_as_torchs_for_20_steps(name, kwargs, traced):
-    ours, theirs = _model_pair()
-    opt, ref = getattr(optim, name)(ours.parameters(), **kwargs), getattr(torch.optim, name)(theirs.parameters(),
-                                                                                               **kwargs)
-    step = ember.jit(lambda x, y: _step(ours, opt, x, y)) if traced else lambda x, y: _step(ours, opt, x, y)
-    for x, y in _batches(20):
-        loss = step(ember.tensor(x), ember.tensor(y))
-        ref.zero_grad()
-        expected = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y))
-        expected.backward()
-        ref.step()
-        np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-3)
-    for p, t in zip(ours.parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-3, atol=1e-4)
+    step = train_models_side_by_side(name, kwargs, traced, bias=False, rtol=1e-3, atol=1e-4)
     if traced:
         assert step.traces == 1
 

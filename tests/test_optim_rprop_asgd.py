@@ -4,7 +4,7 @@ round trips and validation."""
 
 import numpy as np
 import pytest
-from parity_helpers import step_optimizers_side_by_side
+from parity_helpers import step_optimizers_side_by_side, train_models_side_by_side
 
 import ember
 from ember import nn, optim
@@ -66,15 +66,6 @@ def test_float64_steps_match_torch_to_rounding(name, kwargs):
         np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-13, atol=1e-14)
 
 
-def _model_pair():
-    torch.manual_seed(0)
-    theirs = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-    ours = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
-    for p, t in zip(ours.parameters(), theirs.parameters()):
-        p.array[...] = t.detach().numpy()
-    return ours, theirs
-
-
 def _batches(count: int):
     rng = np.random.default_rng(1)
     return [(rng.standard_normal((8, 6)).astype(np.float32), rng.integers(0, 3, 8)) for _ in range(count)]
@@ -91,19 +82,7 @@ def _step(net, opt, x, y):
 @pytest.mark.parametrize("name,kwargs", CASES, ids=IDS)
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "jit"])
 def test_a_model_trains_as_torchs_for_20_steps(name, kwargs, traced):
-    ours, theirs = _model_pair()
-    opt, ref = getattr(optim, name)(ours.parameters(), **kwargs), getattr(torch.optim, name)(theirs.parameters(),
-                                                                                               **kwargs)
-    step = ember.jit(lambda x, y: _step(ours, opt, x, y)) if traced else lambda x, y: _step(ours, opt, x, y)
-    for x, y in _batches(20):
-        loss = step(ember.tensor(x), ember.tensor(y))
-        ref.zero_grad()
-        expected = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y))
-        expected.backward()
-        ref.step()
-        np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-4)
-    for p, t in zip(ours.parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-4, atol=1e-5)
+    step = train_models_side_by_side(name, kwargs, traced, rtol=1e-4, atol=1e-5)
     if traced:
         assert step.traces == 1
 
