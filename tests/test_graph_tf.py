@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember
 import ember.compat.tf as tf
 from ember.runtime.bias_fold import BiasFolds
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
 
 
 def _regression_data(n=17, seed=0):

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember
 import ember.compat.tf as tf
@@ -20,13 +21,6 @@ RNG = np.random.default_rng(0)
 ROUNDING = {"rtol": 1e-6, "atol": 1e-7}  # where a runtime pass reorders float32 arithmetic (bias folding)
 X = [ember.tensor(RNG.standard_normal((8, 6)).astype(np.float32)) for _ in range(3)]
 Y = [ember.tensor(RNG.integers(0, 3, 8)) for _ in range(3)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
 
 
 # --- arenas -----------------------------------------------------------------------------------------------

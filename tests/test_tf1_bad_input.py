@@ -3,15 +3,9 @@ rejects is not silently accepted."""
 
 import numpy as np
 import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember.compat.tf as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
 
 
 def test_matmul_needs_matrices():

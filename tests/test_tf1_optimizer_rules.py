@@ -2,16 +2,9 @@
 
 import numpy as np
 import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember.compat.tf as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
-
 
 W0 = np.array([0.5, -0.3, 0.02, 1.5], np.float32).astype(np.float64)  # (float32 data)
 GRADS = [np.array([0.2, -0.1, 0.003, -2.0]), np.array([-0.4, 0.05, 0.001, 1.0]), np.array([0.3, 0.3, -0.002, 0.5])]

@@ -3,15 +3,9 @@ states, stacked cells, and sequence lengths, checked against a NumPy GRU."""
 
 import numpy as np
 import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember.compat.tf as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
 
 
 def test_dynamic_rnn_reports_static_shapes_over_a_none_batch():

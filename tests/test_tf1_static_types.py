@@ -3,16 +3,9 @@ the global step, as TF 1.15 reports them before anything runs."""
 
 import numpy as np
 import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember.compat.tf as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-    tf.reset_default_graph()
-
 
 REDUCTIONS = [tf.losses.Reduction.MEAN, tf.losses.Reduction.SUM, tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
               tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS]
