@@ -232,3 +232,16 @@ def test_sign_of_nan_is_zero_as_torchs_also_in_abs_gradient_and_compiled_code():
     np.testing.assert_array_equal(compiled(ember.tensor(data)).numpy(), torch.sign(tx.detach()).numpy() * 2.0)
     one = ember.jit(lambda t: ember.sign(t) + 1.0)  # a one-element graph runs on NumPy scalars
     assert one(ember.tensor([np.nan])).item() == 1.0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the zero divisor and the infinite dividend, on purpose
+def test_fmod_by_an_infinite_divisor_keeps_the_dividend_as_torch():
+    a = np.array([5.0, -5.0, 3.5, np.inf, 2.0, 7.0])
+    b = np.array([np.inf, -np.inf, 2.0, 2.0, 0.0, -3.0])
+    x = ember.tensor(a, requires_grad=True)
+    xt = torch.tensor(a, requires_grad=True)
+    out, expected = ember.fmod(x, ember.tensor(b)), torch.fmod(xt, torch.tensor(b))
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())

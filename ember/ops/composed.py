@@ -123,7 +123,10 @@ def fmod(a, b) -> TensorLike:
     """Elementwise remainder of a / b with the sign of ``a`` (C's fmod; ``remainder`` takes b's sign; not defined
     for two bools, as in PyTorch)."""
     a, b = promote(a, b)
-    return a - div(a, b, rounding_mode="trunc") * b
+    out = a - div(a, b, rounding_mode="trunc") * b
+    if a.dtype in FLOATING:  # an infinite divisor leaves a finite dividend as it is (the formula gives 0 * inf)
+        out = where(bitwise_and(isinf(b), isfinite(a)), a, out)
+    return out
 
 
 def clamp_min(x, min) -> TensorLike:  # noqa: A002  (PyTorch's argument name)
