@@ -283,8 +283,23 @@ def test_orthogonal_assignment_and_refusals():
         parametrizations.orthogonal(nn.Linear(3, 5), "bias")
     with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp"'):
         parametrizations.orthogonal(nn.Linear(3, 3), orthogonal_map="polar")
-    with pytest.raises(ValueError, match="householder map with use_trivialization=False"):
-        parametrizations.orthogonal(nn.Linear(3, 5), use_trivialization=False)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (6, 3), (3, 6)])
+def test_the_householder_map_without_the_trivialization_stores_what_torch_stores(shape):
+    ours, theirs = _pair(lambda: torch.nn.Linear(shape[1], shape[0]), lambda: nn.Linear(shape[1], shape[0]),
+                         TP.orthogonal, parametrizations.orthogonal, orthogonal_map="householder",
+                         use_trivialization=False)
+    big = max(shape)
+    q = np.linalg.qr(np.random.default_rng(6).standard_normal((big, big)))[0][:shape[0], :shape[1]]
+    q = (q if shape[0] >= shape[1] else np.linalg.qr(q.T)[0].T).astype(np.float32)  # orthonormal rows when wide
+    ours.weight = ember.tensor(q)
+    with torch.no_grad():
+        theirs.weight = torch.tensor(q)
+    np.testing.assert_allclose(ours.weight.detach().numpy(), q, atol=1e-5)  # assigned through geqrf, read back
+    np.testing.assert_allclose(ours.parametrizations.weight.original.detach().numpy(),
+                               theirs.parametrizations.weight.original.detach().numpy(), atol=1e-5)
+    _steps(ours, theirs, (5, shape[1]), lr=0.05)
 
 
 @pytest.mark.parametrize("orthogonal_map", ["cayley", "householder"])

@@ -14,6 +14,7 @@ from ember import linalg, ops
 from ember.autograd import no_grad
 from ember.creation import eye, randn, zeros, zeros_like
 from ember.nn.module import Module
+from ember.ops.householder import geqrf
 from ember.tensor import Tensor
 
 __all__ = ["MAPS", "householder_product", "matrix_exp_skew"]
@@ -128,8 +129,16 @@ class Orthogonal(Module):
                     raise NotImplementedError(f"orthogonal: a weight cannot be assigned through the "
                                               f"{self.orthogonal_map} map without the trivialization "
                                               "(use_trivialization=False); it has no inverse to store")
-                raise NotImplementedError("orthogonal: the householder map without the trivialization needs "
-                                          "geqrf's reflectors, which ember.linalg does not compute")
+                # the original the map turns into q: geqrf's reflectors below the diagonal (LAPACK's tau is the
+                # forward's 2 / (1 + |v|^2) except where it skips a column, tau = 0) and, on the diagonal, the
+                # signs that make R's diagonal positive; a skipped column's sign flips, undoing the reflection
+                # the forward applies there all the same
+                a, tau = geqrf(q)
+                negative = ops.cast(ops.diagonal(a, 0, -2, -1) < 0, a.dtype)
+                skipped = ops.cast(tau == 0, a.dtype)
+                signs = (1.0 - 2.0 * negative) * (1.0 - 2.0 * skipped)  # +-1, a zero diagonal counted positive
+                original = ops.tril(a, -1) + eye(n, k, dtype=a.dtype, device=a.device) * ops.expand_dims(signs, -2)
+                return _mT(original) if tuple(original.shape) != tuple(q_init.shape) else original
             if n == k:
                 q = q.clone() if _is_orthogonal(q) else _orthonormalized(q)
             else:

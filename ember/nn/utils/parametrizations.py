@@ -113,8 +113,5 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     if orthogonal_map not in MAPS:
         raise ValueError(f'orthogonal: orthogonal_map has to be one of "matrix_exp", "cayley", "householder", got '
                          f"{orthogonal_map!r}")
-    if orthogonal_map == "householder" and not use_trivialization:
-        raise ValueError("orthogonal: the householder map with use_trivialization=False starts from geqrf's "
-                         "reflectors, which ember.linalg does not compute; keep use_trivialization=True")
     orth = Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
     return parametrize.register_parametrization(module, name, orth, unsafe=True)
