@@ -104,7 +104,24 @@ class Categorical(Distribution):
         return ops.broadcast_to(values, (self._num_events,) + self._batch_shape) if expand else values
 
 
-class OneHotCategorical(Distribution):
+class CategoricalParams:
+    """``probs``, ``logits`` and ``param_shape`` read from the ``Categorical`` a distribution keeps as
+    ``_categorical`` (mixed in before ``Distribution``)."""
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    @property
+    def param_shape(self) -> tuple:
+        return self._categorical.param_shape
+
+
+class OneHotCategorical(CategoricalParams, Distribution):
     """A one-hot vector of length K, its 1 at a category drawn from ``probs`` or ``softmax(logits)``, as
     ``torch.distributions.OneHotCategorical``. Samples have the parameter's floating dtype.
 
@@ -129,18 +146,6 @@ class OneHotCategorical(Distribution):
         Distribution.__init__(new, new._categorical.batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def param_shape(self) -> tuple:
-        return self._categorical.param_shape
 
     @property
     def mean(self):

@@ -6,7 +6,7 @@ from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.binomial import Binomial
-from ember.distributions.categorical import Categorical
+from ember.distributions.categorical import Categorical, CategoricalParams
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import broadcast_all
 
@@ -27,7 +27,7 @@ class _Multinomial(constraints.Constraint):
         return f"Multinomial(upper_bound={self.upper_bound})"
 
 
-class Multinomial(Distribution):
+class Multinomial(CategoricalParams, Distribution):
     """The counts of each category in ``total_count`` draws of a Categorical of ``probs`` (or ``logits``), as
     ``torch.distributions.Multinomial``; samples are float counts. ``log_prob`` does not need ``total_count``.
 
@@ -61,18 +61,6 @@ class Multinomial(Distribution):
     @property
     def support(self):
         return _Multinomial(self.total_count)
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def param_shape(self) -> tuple:
-        return self._categorical.param_shape
 
     @property
     def mean(self):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ember import creation, ops
 from ember.distributions import constraints
 from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
-from ember.distributions.categorical import Categorical
+from ember.distributions.categorical import Categorical, CategoricalParams
 from ember.distributions.distribution import Distribution
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import ExpTransform, SigmoidTransform
@@ -55,7 +55,27 @@ class LogitRelaxedBernoulli(SuccessProbs, Distribution):
         return ops.log(self.temperature) + diff - 2 * ops.log1p(ops.exp(diff))
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class _RelaxedParams:
+    """``temperature``, ``logits`` and ``probs`` of a relaxed distribution, read from its base distribution (which
+    checked the arguments already)."""
+
+    def _checked_arguments(self) -> dict:
+        return {}
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
+
+
+class RelaxedBernoulli(_RelaxedParams, TransformedDistribution):
     """A draw in (0, 1) that tends to Bernoulli(``probs``) as ``temperature`` goes to 0, as
     ``torch.distributions.RelaxedBernoulli``: ``sigmoid`` of a LogitRelaxedBernoulli draw, reparameterized.
 
@@ -74,23 +94,8 @@ class RelaxedBernoulli(TransformedDistribution):
     def expand(self, batch_shape, _instance=None) -> RelaxedBernoulli:
         return super().expand(batch_shape, _instance=self._get_checked_instance(RelaxedBernoulli, _instance))
 
-    def _checked_arguments(self) -> dict:
-        return {}  # the base distribution checked them
 
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
-
-
-class ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(CategoricalParams, Distribution):
     """The log of a RelaxedOneHotCategorical draw, as
     ``torch.distributions.relaxed_categorical.ExpRelaxedCategorical``: ``log_softmax((logits + g) / temperature)``
     for Gumbel noise ``g``."""
@@ -116,18 +121,6 @@ class ExpRelaxedCategorical(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    @property
-    def param_shape(self) -> tuple:
-        return self._categorical.param_shape
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         u = clamp_probs(creation.rand(shape, dtype=self.logits.dtype))
@@ -146,7 +139,7 @@ class ExpRelaxedCategorical(Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_RelaxedParams, TransformedDistribution):
     """A point of the simplex that tends to a one-hot draw of ``OneHotCategorical(probs)`` as ``temperature``
     goes to 0 (the Gumbel-softmax), as ``torch.distributions.RelaxedOneHotCategorical``; reparameterized.
 
@@ -166,17 +159,3 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         return super().expand(batch_shape, _instance=self._get_checked_instance(RelaxedOneHotCategorical,
                                                                                 _instance))
 
-    def _checked_arguments(self) -> dict:
-        return {}
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
