@@ -89,6 +89,15 @@ RATIOS = [(c, "torch") for c in COLUMNS if c not in ("torch", "ember-graph-loss"
     ("ember", "numpy"), ("ember-graph", "jax"), ("ember-jit", "jax"), ("ember-graph", "miniflow"),
     ("ember-graph-np", "miniflow"), ("ember-graph-float", "miniflow"), ("ember-jit", "ember-graph"),
     ("ember-jit", "ember-graph-loss")]
+# The speed Ember holds itself to on every CPU, as (workload, column, against, bound, bound included): the
+# Session's batch-1 step against MiniFlow's with either feed, eager W2 against the hand-written NumPy step, and
+# the eager and compiled modes ahead of PyTorch eager and JAX's jit.
+TARGETS = [
+    ("W1b1", "ember-graph-np", "miniflow", 0.67, True), ("W1b1", "ember-graph-float", "miniflow", 0.67, True),
+    ("W2", "ember", "numpy", 1.10, True), ("W4", "ember", "torch", 1.0, False), ("W4", "ember-jit", "jax", 1.0, False),
+    ("R18", "ember", "torch", 1.0, False), ("W5s", "ember-jit", "jax", 1.0, False),
+    ("W5d", "ember", "torch", 1.0, False), ("W6", "ember", "torch", 1.0, False),
+]
 IMPORTS = {"ember-graph": "ember.compat.tf", "ember-jit": "ember", "jax": "jax.numpy", "torch-compile": "torch._dynamo"}
 SHORT = {"ember-graph": "graph", "ember-graph-loss": "graph-loss", "ember-graph-np": "graph-np",
          "ember-graph-float": "graph-float", "ember-jit": "jit", "torch-compile": "compile"}
@@ -233,7 +242,24 @@ def main(argv=None) -> int:
         print(f"{name:<12}" + "".join(
             f"{f'{result[a] / result[b]:.3f}x' if a in result and b in result else '-':>{_width(n) + 1}}"
             for n, (a, b) in zip(names, RATIOS)))
+    print_targets(results)
     return 0
+
+
+def print_targets(results: dict) -> None:
+    """One line per target whose workload ran: the ratio, its bound, and whether it holds."""
+    lines = []
+    for name, a, b, bound, included in TARGETS:
+        result = results.get(name, {})
+        if a in result and b in result:
+            ratio = result[a] / result[b]
+            holds = ratio <= bound if included else ratio < bound
+            relation = "<=" if included else "<"
+            lines.append(f"{name:<8}{SHORT.get(a, a) + '/' + SHORT.get(b, b):<24}{ratio:>8.3f}  "
+                         f"{relation} {bound:<5}{'holds' if holds else 'MISSED':>8}")
+    if lines:
+        print("\ntargets")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
