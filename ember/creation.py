@@ -11,6 +11,7 @@ from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, device_of, move
 from ember.backend.dtypes import DEFAULT_INT, FLOATING, as_dtype
 from ember.grad_mode import no_grad, thread_mode
+from ember.memory_format import lay_out
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast, promote
 from ember.ops.effects import random_draw
@@ -104,32 +105,44 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor (filled with zeros here, so results never depend on garbage)."""
-    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+def empty(*shape, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    """An uninitialised tensor (filled with zeros here, so results never depend on garbage); ``memory_format``
+    (``ember.channels_last``...) lays its data out so."""
+    return _laid_out(zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad), memory_format)
 
 
 def _like(x: Tensor, dtype, device):
     return (dtype if dtype is not None else x.dtype), (device if device is not None else x.device)
 
 
-def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def _laid_out(t: Tensor, memory_format, like: Tensor | None = None) -> Tensor:
+    """``t`` (a new tensor) with its data laid out as ``memory_format`` asks; None or ``preserve_format`` keeps
+    ``like``'s channels-last layout, as PyTorch's ``*_like`` functions do."""
+    if t.symbolic or (memory_format is None and (like is None or like.array.ndim < 4)):
+        return t  # a graph's values: the compiled code lays out its own buffers
+    t.array = lay_out(t.array, memory_format, None if like is None or like.symbolic else like.array)
+    return t
+
+
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
-    return zeros(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(zeros(x.shape, dtype=dtype, device=device, requires_grad=requires_grad), memory_format, x)
 
 
-def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
-    return ones(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(ones(x.shape, dtype=dtype, device=device, requires_grad=requires_grad), memory_format, x)
 
 
-def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
-    return full(x.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(full(x.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad),
+                     memory_format, x)
 
 
-def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return zeros_like(x, dtype, device, requires_grad)
+def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    return zeros_like(x, dtype, device, requires_grad, memory_format)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -227,18 +240,19 @@ def randint(low: int, high: int | None = None, size=(), dtype=None, device=None)
     return _finish(array, dtype, device, False)
 
 
-def rand_like(x: Tensor, dtype=None, device=None) -> Tensor:
+def rand_like(x: Tensor, dtype=None, device=None, memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
-    return rand(x.shape, dtype=dtype, device=device)
+    return _laid_out(rand(x.shape, dtype=dtype, device=device), memory_format, x)
 
 
-def randn_like(x: Tensor, dtype=None, device=None) -> Tensor:
+def randn_like(x: Tensor, dtype=None, device=None, memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
-    return randn(x.shape, dtype=dtype, device=device)
+    return _laid_out(randn(x.shape, dtype=dtype, device=device), memory_format, x)
 
 
-def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None) -> Tensor:
-    return randint(low, high, x.shape, dtype=dtype if dtype is not None else x.dtype, device=x.device)
+def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memory_format=None) -> Tensor:
+    t = randint(low, high, x.shape, dtype=dtype if dtype is not None else x.dtype, device=x.device)
+    return _laid_out(t, memory_format, x)
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:

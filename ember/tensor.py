@@ -13,10 +13,11 @@ import numpy as np
 from ember import ops as _ops
 from ember import traced_state
 from ember.backend import dtypes as _dtypes
-from ember.backend.devices import CPU, Device, array_module, device_of, move
+from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, move
 from ember.backend.dtypes import FLOATING, as_dtype
 from ember.backend.printing import format_array
 from ember.grad_mode import is_grad_enabled, mark_written
+from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods
@@ -229,14 +230,22 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         array = self.detach().numpy()
         return array if dtype is None else array.astype(dtype)
 
-    def to(self, target=None, dtype=None, device=None) -> Tensor:
-        """Move and/or cast: ``x.to("cuda")``, ``x.to(ember.float64)``, ``x.to("cpu", ember.bfloat16)``."""
+    def to(self, target=None, dtype=None, non_blocking: bool = False, copy: bool = False, *, device=None,
+           memory_format=None) -> Tensor:
+        """Move and/or cast: ``x.to("cuda")``, ``x.to(ember.float64)``, ``x.to("cpu", ember.bfloat16)``,
+        ``x.to(other)`` (other's device and dtype). ``copy=True`` always returns a new tensor; ``memory_format``
+        (``ember.channels_last``...) lays the result out so; ``non_blocking`` is accepted (copies finish before
+        ``to`` returns)."""
+        if dtype is not None and dtype.__class__ is bool:  # to(dtype, non_blocking, copy), PyTorch's positional form
+            dtype, non_blocking, copy = None, dtype, non_blocking
         if target is not None:
             if isinstance(target, (Device,)) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
                 device = target
             elif isinstance(target, str) and target.split(":")[0] in _OTHER_DEVICES:
                 raise ValueError(f"to(): Ember has no {target!r} device; its devices are 'cpu' and 'cuda' "
                                  "(or 'cuda:N' for the N-th GPU)")
+            elif isinstance(target, Tensor):  # to(other): its device and dtype
+                device, dtype = target.device, target.dtype
             else:
                 dtype = target
         out = self
@@ -246,13 +255,20 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
                 out = _ops.to_device(out, device)
         if dtype is not None:
             out = _ops.cast(out, dtype)
+        if memory_format is not None and memory_format.order is not None:
+            out = memory_format.arrange(out, "to")
+        elif memory_format is not None and memory_format.name == "contiguous_format":
+            out = out.contiguous()
+        if copy and out is self:
+            out = _ops.clone(self)
         return out
 
-    def cpu(self) -> Tensor:
-        return self.to("cpu")
+    def cpu(self, memory_format=None) -> Tensor:
+        return self.to("cpu", memory_format=memory_format)
 
-    def cuda(self, index: int = 0) -> Tensor:
-        return self.to(f"cuda:{index}")
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+        """A copy on a GPU: ``device`` an index, ``"cuda:N"`` or a Device (None: the first GPU)."""
+        return self.to(cuda_device(device), non_blocking=non_blocking, memory_format=memory_format)
 
     def float(self) -> Tensor:
         return _ops.cast(self, "float32")
@@ -289,9 +305,14 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         self.requires_grad = False
         return self
 
-    def clone(self) -> Tensor:
-        """A copy of the data that stays on the graph (the gradient flows back to ``self``)."""
-        return _ops.clone(self)
+    def clone(self, memory_format=None) -> Tensor:
+        """A copy of the data that stays on the graph (the gradient flows back to ``self``): row-major, except that
+        a channels-last tensor's stays channels-last (``preserve_format``), or laid out as ``memory_format`` asks."""
+        if memory_format is None or memory_format.name == "preserve_format":  # PyTorch's default
+            memory_format = _channels_last_of(self.array)
+            if memory_format is None:
+                return _ops.clone(self)
+        return memory_format.arrange(self, "clone", copy=True)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as one whose gradient is wanted."""

@@ -13,7 +13,8 @@ import numpy as np
 
 _TYPE_NAMES = {
     "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
-    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+    "bool": "BoolTensor",
 }
 
 
@@ -65,14 +66,20 @@ class TorchMethods:
                              "transpose(d0, d1) or permute")
         return _ops().transpose(self) if self.ndim == 2 else self
 
-    def contiguous(self):
-        """The tensor itself when its data is C-contiguous, else a contiguous copy (gradients flow through)."""
+    def contiguous(self, memory_format=None):
+        """The tensor itself when its data is C-contiguous, else a contiguous copy (gradients flow through);
+        ``memory_format=ember.channels_last`` asks for a 4-D tensor's data stored as (N, H, W, C) instead."""
+        if memory_format is not None:
+            return memory_format.arrange(self)
         flags = getattr(self.array, "flags", None)
         if flags is None or flags.c_contiguous:
             return self
         return _ops().clone(self)
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the data is stored row-major (or in ``memory_format``'s layout: ``ember.channels_last``...)."""
+        if memory_format is not None:
+            return memory_format.holds(self)
         flags = getattr(self.array, "flags", None)
         return flags is None or bool(flags.c_contiguous)
 
@@ -95,7 +102,9 @@ class TorchMethods:
         if dtype is None:
             name = _TYPE_NAMES.get(str(self.dtype), f"Tensor[{self.dtype}]")
             return f"ember.{'cuda.' if self.device.type == 'cuda' else ''}{name}"
-        if isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), np.dtype):
+            dtype = dtype.dtype  # a legacy type: ember.FloatTensor
+        elif isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
             dtype = next(k for k, v in _TYPE_NAMES.items() if v == dtype.split(".")[-1])
         return _ops().cast(self, dtype)
 

@@ -87,6 +87,18 @@ class Device:
 CPU = Device("cpu")
 
 
+def cuda_device(device=None) -> Device:
+    """The GPU a ``.cuda(device)`` call names: an index, ``"cuda:N"`` or a Device, None for the first GPU."""
+    if device is None:
+        return Device("cuda")
+    if isinstance(device, int) and not isinstance(device, bool):
+        return Device(f"cuda:{device}")
+    found = Device(device)
+    if found.type != "cuda":
+        raise ValueError(f"cuda(): expected a GPU index, 'cuda:N' or a cuda Device, got {device!r}")
+    return found
+
+
 def array_module(array):
     """The module (numpy or cupy) that owns ``array``: Chainer's ``get_array_module``."""
     if array.__class__ is np.ndarray or isinstance(array, np.generic):

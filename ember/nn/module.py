@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from ember import traced_state
 from ember.autograd import building, drop_grads, eagerly, no_grad
-from ember.backend.devices import Device, device_of
+from ember.backend.devices import Device, cuda_device, device_of
 from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
 from ember.nn.buffer import Buffer
@@ -486,14 +486,21 @@ class Module:
         fn(self)
         return self
 
-    def to(self, target=None, dtype=None, device=None) -> Module:
+    def to(self, target=None, dtype=None, non_blocking: bool = False, *, device=None, memory_format=None) -> Module:
         """Move parameters and buffers to a device and/or cast floating ones to a dtype, in place
-        (the Parameter objects stay the same, so optimizers keep their references)."""
+        (the Parameter objects stay the same, so optimizers keep their references). ``to(tensor)`` takes the
+        tensor's device and dtype; ``memory_format=ember.channels_last`` lays out 4-D ones as (N, H, W, C);
+        ``non_blocking`` is accepted (copies finish before ``to`` returns)."""
+        if dtype is not None and dtype.__class__ is bool:  # to(dtype, non_blocking), PyTorch's positional form
+            dtype = None
         if target is not None:
             if isinstance(target, Device) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
                 device = target
+            elif isinstance(target, Tensor):
+                device, dtype = target.device, target.dtype
             else:
                 dtype = target
+        layout = memory_format if memory_format is not None and memory_format.order is not None else None
 
         def converted(t: Tensor):
             moved = Tensor._make(t.array, None)
@@ -501,6 +508,8 @@ class Module:
                 moved = moved.to(device=device)
             if dtype is not None and t.dtype.kind in "fV":
                 moved = moved.to(dtype=dtype)
+            if layout is not None and moved.ndim == len(layout.order):
+                moved = layout.arrange(moved, "Module.to")
             return moved.array
 
         tensors = []  # (name, Tensor): parameters, their gradients and buffers
@@ -532,8 +541,9 @@ class Module:
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self, index: int = 0) -> Module:
-        return self.to(f"cuda:{index}")
+    def cuda(self, device=None) -> Module:
+        """Move parameters and buffers to a GPU: ``device`` an index, ``"cuda:N"`` or a Device (None: the first)."""
+        return self.to(cuda_device(device))
 
     def float(self) -> Module:
         return self.to(dtype="float32")
