@@ -51,7 +51,9 @@ class DataLoader:
     that many processes build the batches instead, ``prefetch`` (at least 1) batches ahead each, in
     order; each worker seeds Ember's generator with its own seed, runs ``worker_init_fn(worker_id)``,
     and for an iterable dataset reads its own copy of the stream (shard it with ``get_worker_info()``).
-    ``timeout`` (seconds, 0 = none) bounds the wait for a worker's batch. Dropping the iterator, or an
+    ``timeout`` (seconds, 0 = none) bounds the wait for a worker's batch. ``generator`` (a seed, a NumPy or Ember
+    generator) drives the shuffling instead of the global one; ``prefetch_factor`` sets the batches each worker
+    keeps ready. Dropping the iterator, or an
     exception such as Ctrl-C in the loop, stops the thread or workers without waiting on a stuck
     dataset. Shuffling draws from Ember's global generator when iteration starts, so
     ``ember.manual_seed`` makes it reproducible. A TensorDataset (or a Subset of one) with the default
@@ -63,10 +65,25 @@ class DataLoader:
     ...     loss = step(xb, yb)
     """
 
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False, sampler: Iterable | None = None,
-                 batch_sampler: Iterable | None = None, drop_last: bool = False, collate_fn: Callable | None = None,
-                 prefetch: int = 2, num_workers: int = 0, worker_init_fn: Callable | None = None,
-                 multiprocessing_context: str | None = None, timeout: float = 0):
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None,
+                 sampler: Iterable | None = None, batch_sampler: Iterable | None = None, num_workers: int = 0,
+                 collate_fn: Callable | None = None, pin_memory: bool = False, drop_last: bool = False,
+                 timeout: float = 0, worker_init_fn: Callable | None = None,
+                 multiprocessing_context: str | None = None, generator=None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False, pin_memory_device: str = "", in_order: bool = True,
+                 prefetch: int = 2):
+        # PyTorch's signature, positions included. pin_memory, pin_memory_device and in_order are accepted as they
+        # change no value here (batches are CPU arrays, delivered in order); persistent_workers as workers are
+        # started per epoch, so worker_init_fn runs each epoch.
+        if prefetch_factor is not None:
+            if num_workers == 0:
+                raise ValueError("DataLoader: prefetch_factor is for worker processes; set num_workers > 0 (or use "
+                                 "prefetch= for the background thread)")
+            prefetch = prefetch_factor
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
+        self.pin_memory, self.persistent_workers, self.generator = bool(pin_memory), bool(persistent_workers), generator
+        shuffle = bool(shuffle)
         if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be a non-negative int, got {prefetch!r}")
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
@@ -102,7 +119,7 @@ class DataLoader:
             if sampler is not None and shuffle:
                 raise ValueError("DataLoader: give either shuffle=True or a sampler, not both")
             if sampler is None:
-                sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+                sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
             if self._batching:
                 batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler = sampler

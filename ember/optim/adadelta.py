@@ -45,9 +45,9 @@ class Adadelta(Optimizer):
     update = staticmethod(adadelta_update)
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, *,
-                 maximize: bool = False):
+                 maximize: bool = False, **options: bool | None):
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         for name in ("lr", "eps", "weight_decay"):

@@ -59,9 +59,10 @@ class ASGD(Optimizer):
     update = staticmethod(asgd_update)
 
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
-                 weight_decay: float = 0.0, *, foreach: bool | None = None, maximize: bool = False):
+                 weight_decay: float = 0.0, *, foreach: bool | None = None, maximize: bool = False,
+                 **options: bool | None):
         super().__init__(params, {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0, "weight_decay": weight_decay,
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _nonneg("ASGD", group, "lr", "lambd", "weight_decay")

@@ -22,6 +22,21 @@ from ember.tensor import Tensor
 __all__ = ["Adagrad", "Adam", "AdamW", "Ftrl", "Optimizer", "RMSprop", "RowWiseAdagrad", "SGD", "SparseAdam"]
 
 
+_IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _check_implementation_options(owner: str, options: dict) -> None:
+    """PyTorch's keywords that pick an implementation (``foreach``, ``fused``, ``capturable``): accepted, since
+    they change no result; ``differentiable=True`` (a step recorded for autograd) is refused, as Ember's updates
+    write the parameters in place outside the tape."""
+    for key, value in options.items():
+        if key not in _IMPLEMENTATION_OPTIONS:
+            raise TypeError(f"{owner}.__init__() got an unexpected keyword argument '{key}'")
+        if key == "differentiable" and value:
+            raise ValueError(f"{owner}: differentiable=True is not supported; the update runs outside autograd (use "
+                             "ember.func to differentiate through a hand-written update)")
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts of params and hyper-parameters) and per-parameter ``state``.
 
@@ -38,8 +53,9 @@ class Optimizer:
     update: Callable | None = None
     sparse_update: Callable | None = None
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params, defaults: dict, **options: bool | None):
         name = type(self).__name__
+        _check_implementation_options(name, options)
         if isinstance(params, (Tensor, dict)):
             raise TypeError(
                 f"{name}: params must be an iterable of Tensors or of dicts, got a single {type(params).__name__}"
@@ -345,9 +361,9 @@ class SGD(Optimizer):
     sparse_update = staticmethod(F.sparse_sgd_update)
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False, **options: bool | None):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize})
+                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _nonneg("SGD", group, "lr", "momentum", "weight_decay")
@@ -368,9 +384,12 @@ class Adam(Optimizer):
     decoupled_weight_decay = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False, **options: bool | None):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": amsgrad, "maximize": maximize})
+                                  "amsgrad": amsgrad, "maximize": maximize}, **options)
+        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True) is AdamW
+            self.decoupled_weight_decay = True
 
     def validate(self, group: dict) -> None:
         owner = type(self).__name__
@@ -394,8 +413,8 @@ class AdamW(Adam):
     decoupled_weight_decay = True
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False, **options: bool | None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, **options)
 
 
 class SparseAdam(Optimizer):
@@ -409,8 +428,8 @@ class SparseAdam(Optimizer):
     sparse_update = staticmethod(F.sparse_adam_update)
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8, *,
-                 maximize: bool = False):
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "maximize": maximize})
+                 maximize: bool = False, **options: bool | None):
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _check("SparseAdam", "lr", group["lr"], lambda v: v > 0, "> 0")
@@ -434,9 +453,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False, **options: bool | None):
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                                  "momentum": momentum, "centered": centered, "maximize": maximize})
+                                  "momentum": momentum, "centered": centered, "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _nonneg("RMSprop", group, "lr", "alpha", "eps", "weight_decay", "momentum")
@@ -453,10 +472,11 @@ class Adagrad(Optimizer):
     sparse_update = staticmethod(F.sparse_adagrad_update)
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False,
+                 **options: bool | None):
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value, "eps": eps,
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _nonneg("Adagrad", group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
@@ -500,10 +520,10 @@ class RowWiseAdagrad(Optimizer):
     sparse_update = staticmethod(F.sparse_rowwise_adagrad_update)
 
     def __init__(self, params, lr: float = 1e-2, weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False):
+                 eps: float = 1e-10, *, maximize: bool = False, **options: bool | None):
         super().__init__(params, {"lr": lr, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value, "eps": eps,
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _nonneg("RowWiseAdagrad", group, "lr", "weight_decay", "initial_accumulator_value", "eps")

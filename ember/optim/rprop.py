@@ -49,9 +49,9 @@ class Rprop(Optimizer):
     update = staticmethod(rprop_update)
 
     def __init__(self, params, lr: float = 1e-2, etas: tuple = (0.5, 1.2), step_sizes: tuple = (1e-6, 50), *,
-                 foreach: bool | None = None, maximize: bool = False):
+                 foreach: bool | None = None, maximize: bool = False, **options: bool | None):
         super().__init__(params, {"lr": lr, "etas": tuple(etas), "step_sizes": tuple(step_sizes),
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **options)
 
     def validate(self, group: dict) -> None:
         _nonneg("Rprop", group, "lr")

@@ -1,0 +1,80 @@
+"""PyTorch's keyword arguments that pick an implementation or a convenience (``DataLoader``'s ``pin_memory``,
+``generator``, ``prefetch_factor``; the optimizers' ``foreach``/``fused``/``capturable``; Adam's
+``decoupled_weight_decay``) against torch."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop"]
+
+
+def test_dataloader_takes_torch_positions_and_keywords():
+    mine = list(inspect.signature(ember.utils.data.DataLoader.__init__).parameters)
+    theirs = list(inspect.signature(torch.utils.data.DataLoader.__init__).parameters)
+    assert mine[:len(theirs)] == theirs
+    data = ember.utils.data.TensorDataset(ember.arange(10))
+    # DataLoader(dataset, batch_size, shuffle, sampler, batch_sampler, num_workers, collate_fn, pin_memory, drop_last)
+    loader = ember.utils.data.DataLoader(data, 4, False, None, None, 0, None, True, True)
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert loader.pin_memory and loader.drop_last
+
+
+def test_dataloader_generator_drives_the_shuffle():
+    data = ember.utils.data.TensorDataset(ember.arange(20))
+
+    def order(seed):
+        loader = ember.utils.data.DataLoader(data, batch_size=5, shuffle=True, generator=np.random.default_rng(seed))
+        return [b[0].tolist() for b in loader]
+
+    assert order(3) == order(3) and order(3) != order(4)
+    assert sorted(sum(order(3), [])) == list(range(20))
+
+
+def test_dataloader_worker_options():
+    data = ember.utils.data.TensorDataset(ember.arange(8))
+    with pytest.raises(ValueError, match="prefetch_factor is for worker processes"):
+        ember.utils.data.DataLoader(data, prefetch_factor=2)
+    with pytest.raises(ValueError, match="persistent_workers=True needs num_workers > 0"):
+        ember.utils.data.DataLoader(data, persistent_workers=True)
+    loader = ember.utils.data.DataLoader(data, batch_size=4, num_workers=1, prefetch_factor=3, persistent_workers=True,
+                                         in_order=True, pin_memory_device="")
+    assert loader.prefetch == 3 and loader.persistent_workers
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_take_the_implementation_keywords(name):
+    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    options = {k: theirs[k].default for k in ("foreach", "fused", "capturable", "differentiable") if k in theirs}
+    w = ember.ones(3, requires_grad=True)
+    opt = getattr(ember.optim, name)([w], lr=0.1, **options)
+    (w * w).sum().backward()
+    opt.step()
+    if "foreach" in theirs:
+        getattr(ember.optim, name)([w], lr=0.1, foreach=True)
+    with pytest.raises(ValueError, match=f"{name}: differentiable=True is not supported"):
+        getattr(ember.optim, name)([w], lr=0.1, differentiable=True)
+    with pytest.raises(TypeError, match=f"{name}.__init__\\(\\) got an unexpected keyword argument 'colour'"):
+        getattr(ember.optim, name)([w], lr=0.1, colour=True)
+
+
+def test_adam_decoupled_weight_decay_is_adamw():
+    rng = np.random.default_rng(0)
+    start, targets = rng.standard_normal(5), [rng.standard_normal(5) for _ in range(4)]
+    w, tw = ember.tensor(start, requires_grad=True), torch.tensor(start, requires_grad=True)
+    opt = ember.optim.Adam([w], lr=0.1, weight_decay=0.5, decoupled_weight_decay=True)
+    topt = torch.optim.Adam([tw], lr=0.1, weight_decay=0.5, decoupled_weight_decay=True)
+    for target in targets:
+        for param, optimizer, module in ((w, opt, ember), (tw, topt, torch)):
+            optimizer.zero_grad()
+            ((param - module.tensor(target)) ** 2).sum().backward()
+            optimizer.step()
+    np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-12)
+    plain = ember.optim.Adam([ember.ones(2, requires_grad=True)], weight_decay=0.5)
+    assert not plain.decoupled_weight_decay
