@@ -26,7 +26,7 @@ import zlib
 
 import ml_dtypes
 import numpy as np
-from safetensors import TensorSpec, serialize_file
+from safetensors import TensorSpec, serialize, serialize_file
 
 from ember.backend.devices import Device
 from ember.tensor import Tensor
@@ -201,14 +201,19 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         f.write(text)
 
 
-def save(obj, path: str | os.PathLike) -> None:
+def save(obj, f, pickle_module=None, pickle_protocol: int | None = None, **torch_options) -> None:
     """Save ``obj`` (Tensors, NumPy arrays, numbers, strings, bools, None, nested in dicts, lists and
-    tuples) to ``path`` atomically, with a checksum of every tensor. Dict subclasses are saved as dicts,
-    tuple subclasses as tuples. The file's mode follows the umask, as ``open`` would create it; temporary
-    files left by a save that was killed are deleted by the next save to the same path.
+    tuples) to ``f`` (a path, written atomically, or a writable binary file object such as ``io.BytesIO``),
+    with a checksum of every tensor. Dict subclasses are saved as dicts, tuple subclasses as tuples. The file's
+    mode follows the umask, as ``open`` would create it; temporary files left by a save that was killed are
+    deleted by the next save to the same path. PyTorch's ``pickle_module``, ``pickle_protocol`` and
+    ``_use_new_zipfile_serialization`` are accepted: Ember writes safetensors, never pickles.
 
     >>> ember.save({"model": net.state_dict(), "epoch": 3, "rng": ember.get_rng_state()}, "ckpt.safetensors")
     """
+    unknown = set(torch_options) - {"_use_new_zipfile_serialization", "_disable_byteorder_record"}
+    if unknown:
+        raise TypeError(f"save() got an unexpected keyword argument {sorted(unknown)[0]!r}")
     writer = _Writer()
     structure = json.dumps(writer.encode(obj), allow_nan=False)
     checksums = json.dumps({name: _checksum(a) for name, a in writer.arrays.items()})
@@ -218,7 +223,10 @@ def save(obj, path: str | os.PathLike) -> None:
         name: TensorSpec(dtype=a.dtype.name, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes)
         for name, a in writer.arrays.items()
     }
-    with _atomic(path) as tmp:
+    if hasattr(f, "write"):  # a file object: the caller's, written in one piece
+        f.write(serialize(specs, metadata=metadata))
+        return
+    with _atomic(f) as tmp:
         serialize_file(specs, tmp, metadata=metadata)
 
 
@@ -344,31 +352,64 @@ def _verify(metadata: dict, arrays: dict) -> dict:
         raise _Bad(f"has a damaged header (the structure is not JSON: {exc})") from exc
 
 
-def load(path: str | os.PathLike, device=None):
-    """Load what ``save`` wrote: Tensors come back as Ember Tensors (on ``device``, default cpu), arrays
-    as NumPy arrays, and the containers and values as they were. Every tensor's checksum is verified
-    first. A file that is not an intact Ember checkpoint (truncated, corrupted, tampered with, a PyTorch
-    or other foreign file) is a ValueError naming the file and what is wrong; nothing in it is executed.
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap: bool | None = None,
+         device=None, **pickle_load_args):
+    """Load what ``save`` wrote, from a path or a readable binary file object: Tensors come back as Ember Tensors
+    (on ``device``, default cpu), arrays as NumPy arrays, and the containers and values as they were. Every
+    tensor's checksum is verified first. A file that is not an intact Ember checkpoint (truncated, corrupted,
+    tampered with, a PyTorch or other foreign file) is a ValueError naming the file and what is wrong; nothing in
+    it is executed.
 
-    >>> checkpoint = ember.load("ckpt.safetensors")
+    PyTorch's ``map_location`` names the device as ``device`` does (a string or Device, a dict of saved location
+    to device, or a function ``(tensor, "cpu") -> tensor`` applied to each loaded tensor); ``weights_only``,
+    ``mmap``, ``pickle_module`` and the pickle arguments are accepted: an Ember checkpoint holds no code, so every
+    load is what ``weights_only=True`` asks for.
+
+    >>> checkpoint = ember.load("ckpt.safetensors", map_location="cpu")
     >>> ember.set_rng_state(checkpoint["rng"])
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        data = bytearray(size)  # writable: the loaded arrays own their memory
-        f.readinto(data)
+    remap = None
+    if map_location is not None:
+        if device is not None:
+            raise TypeError("load: give map_location or device, not both")
+        if callable(map_location) and not isinstance(map_location, (str, Device)):
+            remap = map_location
+        else:
+            device = _mapped_device(map_location)
+    if hasattr(f, "read"):
+        name = getattr(f, "name", "the file object")
+        data = bytearray(f.read())  # writable: the loaded arrays own their memory
+    else:
+        name = os.fspath(f)
+        with open(name, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            data = bytearray(size)
+            file.readinto(data)
     device = None if device is None else Device(device)
     try:
         _sniff_foreign(data)
         metadata, entries, start = _parse_header(data)
         arrays = _tensor_views(entries, data, start)
         structure = _verify(metadata, arrays)
-        return _Decoder(arrays, device).decode(structure)
+        return _Decoder(arrays, device, remap).decode(structure)
     except _Bad as exc:
-        raise ValueError(f"load: {path} {exc}") from None
+        raise ValueError(f"load: {name} {exc}") from None
     except RecursionError:
-        raise ValueError(f"load: {path} has a structure nested too deeply (tampered with?)") from None
+        raise ValueError(f"load: {name} has a structure nested too deeply (tampered with?)") from None
+
+
+def _mapped_device(map_location):
+    """The device a non-callable ``map_location`` names: the value for "cpu" (where Ember's checkpoints keep their
+    tensors) in a dict, else the one device all its values name."""
+    if not isinstance(map_location, dict):
+        return map_location
+    if "cpu" in map_location:
+        return map_location["cpu"]
+    targets = {str(Device(v)) for v in map_location.values()}
+    if len(targets) != 1:
+        raise ValueError(f"load: map_location {map_location!r} maps saved locations to several devices; Ember's "
+                         "checkpoints hold CPU tensors, so name one device (a string or {'cpu': device})")
+    return targets.pop()
 
 
 _NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": set(),
@@ -378,8 +419,9 @@ _NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict
 class _Decoder:
     """Rebuilds the saved object from its JSON structure, checking every node."""
 
-    def __init__(self, arrays: dict, device):
+    def __init__(self, arrays: dict, device, remap=None):
         self.arrays, self.device, self.unused = arrays, device, set(arrays)
+        self.remap = remap  # map_location as a function: (tensor, "cpu") -> the tensor to return
 
     def decode(self, node):
         obj = self._node(node)
@@ -433,6 +475,11 @@ class _Decoder:
         array = self._array(value)
         device = self.device
         tensor = Tensor._make(array, None) if device is None or device.type == "cpu" else Tensor(array, device=device)
+        if self.remap is not None:
+            mapped = self.remap(tensor, "cpu")
+            if not isinstance(mapped, Tensor):
+                raise TypeError(f"load: map_location returned {type(mapped).__name__} for a tensor, expected a Tensor")
+            tensor = mapped
         return tensor.requires_grad_(True) if node.get("requires_grad") is True else tensor
 
 

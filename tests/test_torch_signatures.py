@@ -78,3 +78,41 @@ def test_adam_decoupled_weight_decay_is_adamw():
     np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-12)
     plain = ember.optim.Adam([ember.ones(2, requires_grad=True)], weight_decay=0.5)
     assert not plain.decoupled_weight_decay
+
+
+# --- save / load ---------------------------------------------------------------------------------------------
+
+
+def test_save_and_load_through_file_objects(tmp_path):
+    import io
+
+    state = {"w": ember.arange(6.0).reshape(2, 3), "step": 3, "nested": [ember.ones(2, dtype=ember.int64)]}
+    buffer = io.BytesIO()
+    ember.save(state, buffer, pickle_protocol=2, _use_new_zipfile_serialization=True)
+    buffer.seek(0)
+    loaded = ember.load(buffer, map_location="cpu", weights_only=True)
+    np.testing.assert_array_equal(loaded["w"].numpy(), state["w"].numpy())
+    assert loaded["step"] == 3 and loaded["nested"][0].dtype == ember.int64
+    path = tmp_path / "ckpt.pt"
+    with open(path, "wb") as f:
+        ember.save(state, f)
+    with open(path, "rb") as f:
+        assert ember.load(f)["step"] == 3
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        ember.save(state, buffer, colour=1)
+
+
+def test_load_map_location_forms(tmp_path):
+    path = tmp_path / "m.pt"
+    ember.save({"w": ember.ones(2)}, path)
+    for location in ("cpu", ember.device("cpu"), {"cpu": "cpu"}, {"cuda:0": "cpu", "cuda:1": "cpu"}):
+        assert ember.load(path, map_location=location, weights_only=True, mmap=False)["w"].device.type == "cpu"
+    seen = []
+    loaded = ember.load(path, map_location=lambda storage, location: seen.append(location) or storage * 2)
+    assert seen == ["cpu"] and loaded["w"].tolist() == [2.0, 2.0]
+    with pytest.raises(ValueError, match="several devices"):
+        ember.load(path, map_location={"cuda:0": "cpu", "cuda:1": "cuda:0"})
+    with pytest.raises(TypeError, match="map_location returned int"):
+        ember.load(path, map_location=lambda storage, location: 3)
+    with pytest.raises(TypeError, match="map_location or device, not both"):
+        ember.load(path, map_location="cpu", device="cpu")
