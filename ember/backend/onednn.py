@@ -189,6 +189,11 @@ def enabled() -> bool:
     return _enabled and available()
 
 
+def switched_on() -> bool:
+    """Whether oneDNN is switched on (``set_enabled``, ``EMBER_ONEDNN``), whether or not its library loads."""
+    return _enabled
+
+
 def set_enabled(flag: bool) -> None:
     """Turn oneDNN's kernels on or off (the convolutions and max pooling then run on Ember's NumPy kernels); off
     gives OpenBLAS back the thread count it had before oneDNN's first call."""

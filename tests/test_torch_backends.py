@@ -1,0 +1,72 @@
+"""``ember.backends`` and the ``ember.cuda`` helpers scripts call, against torch's behaviour (on a machine
+without a GPU for the cuda ones)."""
+
+import pytest
+
+import ember
+from ember.backend import onednn
+
+torch = pytest.importorskip("torch")
+
+
+def test_backends_import_as_modules_and_keep_settings():
+    import ember.backends.cudnn as cudnn
+
+    saved = (cudnn.benchmark, cudnn.deterministic)
+    try:
+        cudnn.benchmark, cudnn.deterministic = True, True
+        assert ember.backends.cudnn.benchmark and ember.backends.cudnn.deterministic
+    finally:
+        cudnn.benchmark, cudnn.deterministic = saved
+    assert (cudnn.enabled, cudnn.allow_tf32) == (torch.backends.cudnn.enabled, torch.backends.cudnn.allow_tf32)
+    assert cudnn.is_available() is False and cudnn.version() is None
+    assert ember.backends.mps.is_available() is False and ember.backends.mps.is_built() is False
+    assert ember.backends.mkl.is_available() is False
+    assert ember.backends.openmp.is_available() == onednn.available()
+
+
+def test_allow_tf32_is_the_matmul_precision():
+    try:
+        assert ember.backends.cuda.matmul.allow_tf32 is False  # "highest" to begin with, as PyTorch
+        ember.backends.cuda.matmul.allow_tf32 = True
+        assert ember.get_float32_matmul_precision() == "high"
+        ember.set_float32_matmul_precision("medium")
+        assert ember.backends.cuda.matmul.allow_tf32 is True
+        ember.backends.cuda.matmul.allow_tf32 = False
+        assert ember.get_float32_matmul_precision() == "highest"
+    finally:
+        ember.set_float32_matmul_precision("highest")
+
+
+def test_mkldnn_enabled_switches_onednn():
+    assert ember.backends.mkldnn.is_available() == onednn.available()
+    assert ember.backends.mkldnn.enabled is True
+    try:
+        ember.backends.mkldnn.enabled = False
+        assert not onednn.enabled() and ember.backends.mkldnn.enabled is False
+    finally:
+        ember.backends.mkldnn.enabled = True
+    assert onednn.switched_on()
+
+
+def test_attention_switches_and_cpu_capability():
+    cuda = ember.backends.cuda
+    try:
+        cuda.enable_flash_sdp(False)
+        assert cuda.flash_sdp_enabled() is False and cuda.math_sdp_enabled() is True
+    finally:
+        cuda.enable_flash_sdp(True)
+    assert ember.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT")
+    if torch.backends.cpu.get_cpu_capability() in ("AVX512", "AVX2", "DEFAULT"):
+        assert ember.backends.cpu.get_cpu_capability() == torch.backends.cpu.get_cpu_capability()
+
+
+@pytest.mark.skipif(ember.cuda.is_available(), reason="the answers without a GPU")
+def test_cuda_helpers_without_a_gpu():
+    assert ember.cuda.empty_cache() is None
+    assert ember.cuda.memory_allocated() == ember.cuda.memory_reserved() == ember.cuda.max_memory_allocated() == 0
+    assert ember.cuda.reset_peak_memory_stats() is None
+    assert ember.cuda.is_bf16_supported() is False
+    for call in (ember.cuda.get_device_name, ember.cuda.get_device_capability, lambda: ember.cuda.set_device(0)):
+        with pytest.raises(RuntimeError, match="no CUDA GPU is available"):
+            call()
