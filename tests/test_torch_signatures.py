@@ -116,3 +116,15 @@ def test_load_map_location_forms(tmp_path):
         ember.load(path, map_location=lambda storage, location: 3)
     with pytest.raises(TypeError, match="map_location or device, not both"):
         ember.load(path, map_location="cpu", device="cpu")
+
+
+def test_data_submodule_paths():
+    from ember.utils.data.dataloader import DataLoader, default_collate
+    from ember.utils.data.dataset import Dataset, TensorDataset
+    from ember.utils.data.distributed import DistributedSampler
+    from ember.utils.data.sampler import RandomSampler, Sampler
+
+    assert DataLoader is ember.data.DataLoader and default_collate is ember.data.default_collate
+    assert Dataset is ember.data.Dataset and TensorDataset is ember.data.TensorDataset
+    assert DistributedSampler is ember.data.DistributedSampler
+    assert Sampler is ember.data.Sampler and RandomSampler is ember.data.RandomSampler
