@@ -88,7 +88,7 @@ def test_kl_div_and_kldivloss_match_torch(reduction, log_target):
     with pytest.warns(UserWarning) if reduction == "mean" else contextlib.nullcontext():
         theirs = TF.kl_div(tinp, torch.tensor(target), reduction=reduction, log_target=log_target)
     _check(ours, theirs, [(logits, tlogits)])
-    module = nn.KLDivLoss(reduction, log_target=log_target)(inp, ember.tensor(target))
+    module = nn.KLDivLoss(reduction=reduction, log_target=log_target)(inp, ember.tensor(target))
     np.testing.assert_allclose(module.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="kl_div: reduction must be one of"):
         F.kl_div(inp, ember.tensor(target), reduction="avg")

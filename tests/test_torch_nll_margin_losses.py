@@ -88,7 +88,7 @@ def test_soft_margin_loss_matches_torch(reduction):
     signs = np.where(RNG.random((5, 4)) > 0.5, 1.0, -1.0)
     _check(lambda x, y: F.soft_margin_loss(x, y, reduction=reduction),
            lambda x, y: TF.soft_margin_loss(x, y, reduction=reduction), [X, signs], [True, False])
-    np.testing.assert_allclose(nn.SoftMarginLoss(reduction)(ember.tensor(X), ember.tensor(signs)).numpy(),
+    np.testing.assert_allclose(nn.SoftMarginLoss(reduction=reduction)(ember.tensor(X), ember.tensor(signs)).numpy(),
                                torch.nn.SoftMarginLoss(reduction=reduction)(torch.tensor(X), torch.tensor(signs)),
                                rtol=1e-12)
 

@@ -128,3 +128,100 @@ def test_data_submodule_paths():
     assert Dataset is ember.data.Dataset and TensorDataset is ember.data.TensorDataset
     assert DistributedSampler is ember.data.DistributedSampler
     assert Sampler is ember.data.Sampler and RandomSampler is ember.data.RandomSampler
+
+
+NN_SUBMODULES = ["activation", "adaptive", "batchnorm", "channelshuffle", "conv", "distance", "dropout", "flatten",
+                 "fold", "instancenorm", "linear", "loss", "normalization", "padding", "pixelshuffle", "pooling", "rnn",
+                 "sparse", "transformer", "upsampling", "utils"]
+
+
+@pytest.mark.parametrize("name", NN_SUBMODULES)
+def test_nn_modules_paths_hold_torch_names(name):
+    import importlib
+
+    mine = importlib.import_module(f"ember.nn.modules.{name}")
+    theirs = importlib.import_module(f"torch.nn.modules.{name}")
+    assert mine.__all__ and all(hasattr(theirs, n) for n in mine.__all__)
+    public = [n for n in getattr(theirs, "__all__", []) if hasattr(ember.nn, n)]
+    assert set(public) <= set(mine.__all__)
+
+
+def test_layer_class_hierarchy_matches_torch():
+    from ember.nn.modules.batchnorm import _BatchNorm, _NormBase
+    from ember.nn.modules.conv import _ConvNd
+    from ember.nn.modules.instancenorm import _InstanceNorm
+    from ember.nn.modules.loss import _Loss, _WeightedLoss
+
+    cases = [(ember.nn.ConvTranspose2d(2, 3, 3), torch.nn.ConvTranspose2d(2, 3, 3)),
+             (ember.nn.Conv1d(2, 3, 3), torch.nn.Conv1d(2, 3, 3)),
+             (ember.nn.InstanceNorm2d(3), torch.nn.InstanceNorm2d(3)),
+             (ember.nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)),
+             (ember.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()), (ember.nn.MSELoss(), torch.nn.MSELoss())]
+    bases = [(_ConvNd, torch.nn.modules.conv._ConvNd), (_NormBase, torch.nn.modules.batchnorm._NormBase),
+             (_BatchNorm, torch.nn.modules.batchnorm._BatchNorm),
+             (_InstanceNorm, torch.nn.modules.instancenorm._InstanceNorm),
+             (_Loss, torch.nn.modules.loss._Loss), (_WeightedLoss, torch.nn.modules.loss._WeightedLoss)]
+    for mine, theirs in cases:
+        for my_base, their_base in bases:
+            assert isinstance(mine, my_base) == isinstance(theirs, their_base), (type(mine).__name__, my_base)
+
+
+def test_ntuple_helpers_and_prefix_consumption():
+    from torch.nn.modules import utils as theirs
+
+    from ember.nn.modules.utils import _pair, _quadruple, _single, _triple, consume_prefix_in_state_dict_if_present
+
+    for value in (3, (1, 2), [4, 5, 6]):
+        assert _single(value) == theirs._single(value) and _pair(value) == theirs._pair(value)
+        assert _triple(value) == theirs._triple(value) and _quadruple(value) == theirs._quadruple(value)
+    net = ember.nn.Linear(2, 2)
+    state = {f"module.{k}": v for k, v in net.state_dict().items()}
+    consume_prefix_in_state_dict_if_present(state, "module.")
+    ember.nn.Linear(2, 2).load_state_dict(state)
+    assert list(state) == ["weight", "bias"]
+
+
+def test_losses_take_torch_signatures_and_legacy_flags():
+    from torch.nn.modules.loss import _Loss as TorchLoss
+
+    for name in sorted(dir(torch.nn)):
+        cls = getattr(torch.nn, name)
+        if isinstance(cls, type) and issubclass(cls, TorchLoss) and hasattr(ember.nn, name):
+            mine = list(inspect.signature(getattr(ember.nn, name).__init__).parameters)
+            assert mine == list(inspect.signature(cls.__init__).parameters), name
+            assert issubclass(getattr(ember.nn, name), ember.nn.modules.loss._Loss), name
+    for size_average, reduce in ((False, None), (None, False), (True, True), (False, True)):
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+            mine = ember.nn.MSELoss(size_average=size_average, reduce=reduce)
+        with pytest.warns(UserWarning):
+            theirs = torch.nn.MSELoss(size_average=size_average, reduce=reduce)
+        assert mine.reduction == theirs.reduction
+        with pytest.warns(UserWarning):
+            assert ember.nn.CrossEntropyLoss(None, size_average, -1, reduce).reduction == theirs.reduction
+
+
+def test_user_losses_subclass_loss_as_in_torch():
+    from ember.nn.modules.loss import _Loss, _WeightedLoss
+
+    class Focal(_Loss):
+        def __init__(self, gamma=2.0, size_average=None, reduce=None, reduction="mean"):
+            super().__init__(size_average, reduce, reduction)
+            self.gamma = gamma
+
+        def forward(self, p, y):
+            loss = -((1 - p) ** self.gamma) * ember.log(p) * y
+            return loss.sum() if self.reduction == "sum" else loss.mean()
+
+    assert Focal(reduction="sum").reduction == "sum"
+    assert float(Focal()(ember.tensor([0.5, 0.9]), ember.tensor([1.0, 1.0]))) > 0
+    weighted = _WeightedLoss(ember.ones(3), None, None, "none")
+    assert weighted.reduction == "none" and weighted.weight.shape == (3,)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        Focal(reduction="avg")
+
+
+def test_a_reduction_given_by_position_is_refused_not_misread():
+    with pytest.raises(TypeError, match="size_average is PyTorch's old True/False flag, got 'sum'; pass reduction="):
+        ember.nn.MSELoss("sum")
+    with pytest.raises(TypeError, match="reduce is PyTorch's old"):
+        ember.nn.NLLLoss(None, None, -100, "none")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from ember.autograd import no_grad
 from ember.backend.devices import array_module
 from ember.creation import tensor
-from ember.nn.layers.normalization import _BatchNorm, _InstanceNorm
+from ember.nn.layers.normalization import _BatchNorm
 from ember.nn.module import Module
 from ember.optim.functional import _lerp_
 from ember.optim.lr_scheduler import LRScheduler
@@ -163,7 +163,7 @@ class AveragedModel(Module):
 
 
 def _batch_norms(model: Module) -> list:
-    return [m for m in model.modules() if isinstance(m, _BatchNorm) and not isinstance(m, _InstanceNorm)]
+    return [m for m in model.modules() if isinstance(m, _BatchNorm)]
 
 
 def update_bn(loader: Iterable, model: Module, device=None) -> None:

@@ -109,15 +109,16 @@ class _ConvNd(_ConvBase):
                     device, dtype)
 
 
-class _ConvTransposeNd(_ConvBase):
-    """A transposed convolution's constructor: PyTorch's ConvTranspose1d/2d/3d signature (output_padding third)."""
+class _ConvTransposeNd(_ConvNd):
+    """A transposed convolution's constructor: PyTorch's ConvTranspose1d/2d/3d signature (output_padding third).
+    A ``_ConvNd``, as in PyTorch, so ``isinstance(m, _ConvNd)`` finds every convolution."""
 
     _transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
                  device=None, dtype=None) -> None:
-        super().__init__()
+        _ConvBase.__init__(self)  # not _ConvNd's: the transposed signature sets up its own
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                     output_padding, device, dtype)
 

@@ -10,15 +10,6 @@ from ember.tensor import Tensor
 __all__ = ["NLLLoss2d"]
 
 
-def _legacy_reduction(size_average, reduce, reduction: str) -> str:
-    """PyTorch's old ``size_average``/``reduce`` flags as a reduction name (None leaves ``reduction``)."""
-    if size_average is None and reduce is None:
-        return reduction
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    return ("mean" if size_average else "sum") if reduce else "none"
-
-
 class NLLLoss2d(NLLLoss):
     """``NLLLoss`` under its old name (it takes (N, C, H, W) input like any other); warns that it is deprecated.
 
@@ -29,4 +20,4 @@ class NLLLoss2d(NLLLoss):
                  reduction: str = "mean") -> None:
         warnings.warn("nn.NLLLoss2d is deprecated: nn.NLLLoss takes the same arguments and inputs", FutureWarning,
                       stacklevel=2)
-        super().__init__(weight, ignore_index, _legacy_reduction(size_average, reduce, reduction))
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)

@@ -3,6 +3,8 @@ losses (listed in ``nn.functional``) are defined here."""
 
 from __future__ import annotations
 
+import warnings
+
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops import (
@@ -21,9 +23,33 @@ from ember.tensor import Tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's old ``size_average``/``reduce`` flags as a reduction name, with PyTorch's warning (None for both
+    leaves ``reduction``)."""
+    if size_average is None and reduce is None:
+        return reduction
+    for name, flag in (("size_average", size_average), ("reduce", reduce)):
+        if isinstance(flag, str):  # a reduction given by position, where PyTorch's signature has the old flags
+            raise TypeError(f"{name} is PyTorch's old True/False flag, got {flag!r}; pass reduction={flag!r} by "
+                            "keyword")
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
+                  f"{_legacy_name(size_average, reduce)}' instead.", UserWarning, stacklevel=4)
+    return _legacy_name(size_average, reduce)
+
+
+def _legacy_name(size_average, reduce) -> str:
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return ("mean" if size_average else "sum") if reduce else "none"
+
+
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean") -> None:
+    """The base of the losses (PyTorch's ``_Loss``): its ``reduction``, from PyTorch's old ``size_average`` and
+    ``reduce`` flags when they are given."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction)
         if reduction not in _REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
@@ -33,8 +59,10 @@ class _Loss(Module):
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    """A loss with an optional per-class ``weight`` buffer (PyTorch's ``_WeightedLoss``)."""
+
+    def __init__(self, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
 
 
@@ -65,7 +93,7 @@ class HuberLoss(_Loss):
     """
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.delta = delta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -78,8 +106,8 @@ class SmoothL1Loss(_Loss):
     >>> ember.nn.SmoothL1Loss(beta=0.5)(ember.zeros(3), ember.ones(3))
     """
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(size_average, reduce, reduction)
         self.beta = beta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -92,8 +120,9 @@ class NLLLoss(_WeightedLoss):
     >>> ember.nn.NLLLoss()(ember.log_softmax(ember.randn(4, 3)), ember.tensor([0, 2, 1, 0]))
     """
 
-    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean") -> None:
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -106,9 +135,9 @@ class CrossEntropyLoss(_WeightedLoss):
     >>> ember.nn.CrossEntropyLoss(label_smoothing=0.1)(ember.randn(4, 3), ember.tensor([0, 2, 1, 0]))
     """
 
-    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
         self.ignore_index = ignore_index
@@ -134,8 +163,9 @@ class BCEWithLogitsLoss(_WeightedLoss):
     >>> ember.nn.BCEWithLogitsLoss(pos_weight=ember.tensor([2.0]))(ember.randn(4, 1), ember.ones(4, 1))
     """
 
-    def __init__(self, weight: Tensor | None = None, reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight: Tensor | None = None) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -150,7 +180,7 @@ class CTCLoss(_Loss):
     """
 
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.blank = blank
         self.zero_infinity = zero_infinity
 
@@ -195,14 +225,16 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     return _ops.mean(pointwise)
 
 
-class KLDivLoss(Module):
+class KLDivLoss(_Loss):
     """Kullback-Leibler divergence of the target from log-probabilities (see ``kl_div``).
 
-    >>> ember.nn.KLDivLoss("batchmean")(ember.log_softmax(ember.randn(2, 5), 1), ember.softmax(ember.randn(2, 5), 1))
+    >>> kl = ember.nn.KLDivLoss(reduction="batchmean")
+    >>> kl(ember.log_softmax(ember.randn(2, 5), 1), ember.softmax(ember.randn(2, 5), 1))
     """
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__()
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False) -> None:
+        Module.__init__(self)  # not _Loss's check: "batchmean" is a reduction of this loss alone
+        reduction = legacy_reduction(size_average, reduce, reduction)
         if reduction not in _KL_REDUCTIONS:
             raise ValueError(f"KLDivLoss: reduction must be one of {_KL_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
@@ -294,8 +326,8 @@ class MarginRankingLoss(_Loss):
     >>> ember.nn.MarginRankingLoss(0.5)(ember.randn(4), ember.randn(4), ember.tensor([1.0, -1.0, 1.0, 1.0]))
     """
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
@@ -308,8 +340,8 @@ class HingeEmbeddingLoss(_Loss):
     >>> ember.nn.HingeEmbeddingLoss()(ember.rand(4), ember.tensor([1.0, -1.0, 1.0, -1.0]))
     """
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -322,8 +354,8 @@ class CosineEmbeddingLoss(_Loss):
     >>> ember.nn.CosineEmbeddingLoss()(ember.randn(4, 8), ember.randn(4, 8), ember.tensor([1.0, -1.0, 1.0, 1.0]))
     """
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
@@ -336,9 +368,9 @@ class TripletMarginLoss(_Loss):
     >>> ember.nn.TripletMarginLoss()(ember.randn(4, 8), ember.randn(4, 8), ember.randn(4, 8))
     """
 
-    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
-                 reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False, size_average=None,
+                 reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
         self.p = p
         self.eps = eps

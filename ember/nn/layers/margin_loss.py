@@ -147,11 +147,11 @@ class MultiMarginLoss(_WeightedLoss):
     >>> ember.nn.MultiMarginLoss(p=2, margin=0.5)(ember.randn(3, 4), ember.tensor([0, 3, 1]))
     """
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
-                 reduction: str = "mean") -> None:
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Tensor | None = None, size_average=None,
+                 reduce=None, reduction: str = "mean") -> None:
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: p must be 1 or 2, got {p!r}")
-        super().__init__(weight, reduction)
+        super().__init__(weight, size_average, reduce, reduction)
         self.p = p
         self.margin = margin
 

@@ -24,7 +24,9 @@ def _scale_and_shift(module: Module, shape: tuple, affine: bool, bias: bool, dty
     module.register_parameter("bias", Parameter(zeros(*shape, dtype=dtype, device=device)) if affine and bias else None)
 
 
-class _BatchNorm(Module):
+class _NormBase(Module):
+    """What batch and instance norms share (PyTorch's ``_NormBase``): the affine parameters and running statistics."""
+
     _expected_ndim: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
@@ -73,6 +75,14 @@ class _BatchNorm(Module):
                 f"got shape {list(x.shape)}"
             )
 
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Batch normalisation's forward over the batch statistics or the running ones (PyTorch's ``_BatchNorm``)."""
+
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
         # Batch statistics in training, and in evaluation too when no running statistics are kept.
@@ -89,10 +99,6 @@ class _BatchNorm(Module):
             self.eps,
             num_batches_tracked=self.num_batches_tracked if self.training and self.track_running_stats else None,
         )
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -291,7 +297,9 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
-class _InstanceNorm(_BatchNorm):
+class _InstanceNorm(_NormBase):
+    """Instance normalisation's forward (a sibling of ``_BatchNorm`` under ``_NormBase``, as in PyTorch)."""
+
     _expected_ndim: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,

@@ -16,7 +16,7 @@ from ember import ops as _ops
 from ember.autograd import apply, no_grad
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.creation import full
-from ember.nn.layers.normalization import _BatchNorm, _InstanceNorm
+from ember.nn.layers.normalization import _BatchNorm
 from ember.nn.module import Module
 from ember.ops.reduction import reciprocal_count
 from ember.ops.registry import REGISTRY
@@ -76,7 +76,7 @@ class SyncBatchNorm(_BatchNorm):
         and training mode; returns the module (the new layer when ``module`` itself is a batch norm)."""
         _check_group(process_group)
         converted = module
-        if isinstance(module, _BatchNorm) and not isinstance(module, (_InstanceNorm, SyncBatchNorm)):
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             converted = cls(module.num_features, module.eps, module.momentum, module.affine,
                             module.track_running_stats, process_group)
             converted.weight, converted.bias = module.weight, module.bias

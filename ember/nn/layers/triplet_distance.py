@@ -52,7 +52,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 
     def __init__(self, *, distance_function: Distance | None = None, margin: float = 1.0, swap: bool = False,
                  reduction: str = "mean") -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         _check_margin(type(self).__name__, margin)
         # (as PyTorch's, the default distance is a PairwiseDistance child module)
         self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
