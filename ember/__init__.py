@@ -42,6 +42,8 @@ from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng
 from ember import amp, optim
 from ember.sparse import RowSparse
 from ember.sparse_coo import sparse_coo_tensor
+from ember.csr import sparse_csr_tensor
+from ember.layouts import sparse_csr, strided
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
