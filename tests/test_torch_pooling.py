@@ -71,11 +71,11 @@ def test_interpolate_area_with_inf_matches_torch(shape, size):
 
 
 @pytest.mark.parametrize("shape, size", [((8, 16, 14, 14), 7), ((4, 8, 6, 12, 12), (3, 4, 6)),
-                                         ((8, 16, 12, 14), (4, 5))])
+                                         ((8, 16, 12, 14), (4, 5)), ((16, 32, 60), 20), ((8, 16, 7, 14), (7, 2))])
 def test_adaptive_avg_pool_of_equal_bins_is_one_mean_equal_under_jit(shape, size):
     """Equal bins: one reshape and one mean (the sum adds the windows' slices), its gradient one broadcast;
     ember.jit computes the same bits as eager mode, and both PyTorch's numbers."""
-    pool = F.adaptive_avg_pool3d if len(shape) == 5 else F.adaptive_avg_pool2d
+    pool = {3: F.adaptive_avg_pool1d, 4: F.adaptive_avg_pool2d, 5: F.adaptive_avg_pool3d}[len(shape)]
     x0 = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
 
     def step(x):

@@ -12,7 +12,8 @@ with whole-row vector operations. Each helper returns exactly what ``x.sum``/``x
 rounding, and falls back to them when the shortcut does not apply.
 
 The graph code generator emits the same calls for the same shapes (``sums_rows``, ``sums_columns``,
-``sums_leading``, ``sum_ones``, ``is_blas_matrix_product``), so compiled code and eager mode agree bit for bit.
+``sums_leading``, ``sums_blocks``, ``sum_ones``, ``is_blas_matrix_product``), so compiled code and eager mode agree
+bit for bit.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def sums_blocks(shape: tuple, dtype, axis) -> bool:
     every summed axis short, the array large."""
     if axis.__class__ is int:
         axis = (axis,)
-    return axis.__class__ is tuple and 0 < len(axis) and math.prod(shape) >= _BLOCK_MIN \
+    return axis.__class__ is tuple and 0 < len(axis) and None not in shape and math.prod(shape) >= _BLOCK_MIN \
         and np.dtype(dtype) in BLAS_FLOATS and all(shape[a] <= _BLOCK for a in axis)
 
 

@@ -24,7 +24,6 @@ from ember.ops.kernels import (
     sum_channels,
     sum_leading,
     sum_ones,
-    sum_reduce,
     sums_blocks,
     sums_channels,
     sums_columns,
@@ -135,8 +134,6 @@ def sum(call: Call) -> str | None:
         return f"{bind(sum_channels, 'f')}({call.args[0]}, {keepdims!r})"
     if sums_leading(x.shape, x.dtype, axis):
         return f"{bind(sum_leading, 'f')}({call.args[0]}, {keepdims!r})"
-    if None in x.shape:  # eager mode's choice, made per call as the sizes come
-        return f"{bind(sum_reduce, 'f')}({call.args[0]}, {axis!r}, {keepdims!r})"
     if sums_blocks(x.shape, x.dtype, axis):
         return f"{bind(sum_blocks, 'f')}({call.args[0]}, {axis!r}, {keepdims!r})"
     # ndarray.sum is np.add.reduce, called more directly
