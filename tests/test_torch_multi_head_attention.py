@@ -234,3 +234,13 @@ def test_multi_head_attention_forward_refuses_bad_arguments(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_signatures_are_torchs():
+    import inspect
+
+    def names(f):
+        return list(inspect.signature(f).parameters)
+
+    assert names(F.multi_head_attention_forward) == names(torch.nn.functional.multi_head_attention_forward)
+    assert names(ember.nn.MultiheadAttention.__init__) == names(torch.nn.MultiheadAttention.__init__)
