@@ -42,6 +42,8 @@ from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng
 from ember import amp, optim
 from ember.sparse import RowSparse
 from ember.sparse_coo import sparse_coo_tensor
+from ember.csr import sparse_csr_tensor
+from ember.layouts import sparse_csr, strided
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn
@@ -49,6 +51,7 @@ from ember.nn.torch_toplevel import *  # noqa: F403  (torch.selu, torch.group_no
 from ember.nn.torch_toplevel_extra import *  # noqa: F403  (torch.bilinear, torch.embedding_bag...)
 from ember.nn.layers.inplace_activation import celu_, relu_, rrelu_, selu_, threshold_
 from ember.nn.layers.rrelu import rrelu
+from ember.nn.layers.cell_steps import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.control_flow import cond, vmap, while_loop

@@ -1,5 +1,6 @@
 """Row-sparse gradients (what an embedding lookup sends to its weight when ``sparse=True``), and PyTorch's
-``torch.sparse`` functions over sparse COO tensors (``mm``, ``addmm``, ``sum``; see ``ember.sparse_coo``)."""
+``torch.sparse`` functions over sparse COO and CSR tensors (``mm``, ``addmm``, ``sum``; see ``ember.sparse_coo`` and
+``ember.csr``)."""
 
 from __future__ import annotations
 
@@ -166,7 +167,9 @@ class RowSparse:
         return f"RowSparse(shape={list(self.shape)}, rows={len(self.indices)}, dtype={self.dtype})"
 
 
-# torch.sparse's functions over COO tensors (after everything above, which uses the builtin sum)
-from ember.sparse_coo import SparseCOOTensor, addmm, mm, sum  # noqa: A004, E402
+# torch.sparse's functions over COO and CSR tensors (after everything above, which uses the builtin sum)
+from ember.csr import SparseCSRTensor, addmm, mm, sum  # noqa: A004, E402
+from ember.sparse_coo import SparseCOOTensor  # noqa: E402
 
-__all__ = ["RowSparse", "SparseCOOTensor", "addmm", "mm", "sum", "sum_repeated_rows", "unique_rows"]
+__all__ = ["RowSparse", "SparseCOOTensor", "SparseCSRTensor", "addmm", "mm", "sum", "sum_repeated_rows",
+           "unique_rows"]

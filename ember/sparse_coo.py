@@ -13,6 +13,7 @@ import numpy as np
 from ember import ops
 from ember.creation import tensor as _tensor
 from ember.creation import zeros
+from ember.layouts import sparse_coo as _SPARSE_COO
 from ember.tensor import Tensor
 
 __all__ = ["SparseCOOTensor", "addmm", "mm", "sparse_coo_tensor", "sum", "to_sparse"]
@@ -28,7 +29,7 @@ class SparseCOOTensor:
 
     is_sparse = True
     is_sparse_csr = False
-    layout = "sparse_coo"
+    layout = _SPARSE_COO
 
     def __init__(self, indices: Tensor, values: Tensor, shape: tuple, coalesced: bool = False):
         self._indices_t, self._values_t, self.shape = indices, values, tuple(shape)

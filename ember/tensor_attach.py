@@ -5,7 +5,7 @@ that adds methods to ``Tensor`` after its definition. (Methods from modules belo
 
 from __future__ import annotations
 
-from ember import autograd, creation, creation_torch, sparse_coo
+from ember import autograd, creation, creation_torch, csr, layouts, sparse_coo
 from ember.tensor import Tensor
 
 # the tape (ember.autograd)
@@ -28,3 +28,9 @@ Tensor.multinomial = creation.multinomial
 Tensor.to_sparse = sparse_coo.to_sparse
 Tensor.to_sparse_coo = sparse_coo.to_sparse
 Tensor.to_dense = lambda self, dtype=None: self if dtype is None else self.to(dtype)
+
+# sparse CSR conversions (ember.csr), from dense and COO tensors; a dense tensor's layout
+Tensor.to_sparse_csr = csr.to_sparse_csr
+sparse_coo.SparseCOOTensor.to_sparse_csr = csr.to_sparse_csr
+Tensor.layout = layouts.strided
+Tensor.is_sparse_csr = False

@@ -327,3 +327,21 @@ def test_errors_name_op_and_shapes(call, errors, fragments):
         call()
     for fragment in fragments:
         assert fragment in str(info.value), f"{fragment!r} not in {str(info.value)!r}"
+
+
+@pytest.mark.parametrize("shape, size", [((3, 4, 30), 10), ((3, 4, 6, 12), (3, 4)), ((3, 4, 5, 12), (5, 3))])
+def test_adaptive_avg_pool_of_equal_bins_builds_with_an_unknown_batch(shape, size):
+    """The reshapes of equal bins keep the batch unknown (a last-axis window once reshaped to an unknown size)."""
+    from ember.graph import Graph
+    from ember.runtime.function import GraphFunction
+
+    pool = ember.adaptive_avg_pool1d if len(shape) == 3 else ember.adaptive_avg_pool2d
+    x = np.random.default_rng(0).standard_normal(shape)
+    g = Graph()
+    value = g.input("x", (None,) + shape[1:], x.dtype)
+    with g.building():
+        out = pool(value, size)
+    g.outputs = [out]
+    expected = pool(ember.tensor(x), size).numpy()
+    assert out.shape == (None,) + expected.shape[1:]
+    np.testing.assert_allclose(GraphFunction(g)(x)[0], expected, rtol=1e-12, atol=1e-12)

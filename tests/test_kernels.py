@@ -9,8 +9,10 @@ from ember.ops.kernels import (
     is_blas_matrix_product,
     matrix_product,
     max_last,
+    sum_blocks,
     sum_first,
     sum_last,
+    sums_blocks,
     sums_channels,
     sums_columns,
     sums_leading,
@@ -88,6 +90,31 @@ def test_sums_over_every_axis_but_the_last_match_numpy(shape, keepdims, dtype):
     _sums_like_numpy(x, axes, keepdims)
     assert not sums_leading((4, 5), dtype, (0,)) and not sums_leading((4, 5, 6), dtype, (0, 2))
     assert not sums_leading((4, 5, 6), np.int64, (0, 1))
+
+
+@pytest.mark.parametrize("shape,axes", [((64, 32, 7, 2, 7, 2), (3, 5)), ((32, 16, 4, 3, 4, 8, 2), (3, 5)),
+                                        ((64, 32, 98, 2), 3), ((16, 8, 4, 2, 7, 2, 7, 2), (3, 5, 7)),
+                                        ((256, 4, 64), (1,)), ((64, 32, 2, 7, 2, 7), (2, 4))])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_over_short_axes_add_slices_as_numpy_sums(shape, axes, keepdims, dtype):
+    x = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    assert sums_blocks(x.shape, x.dtype, axes)
+    got = sum_first(np, x, axes, keepdims)
+    assert got.shape == x.sum(axes, keepdims=keepdims).shape and got.dtype == dtype
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axes, keepdims=keepdims), rtol=1e-5,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    if isinstance(axes, int) or len(axes) == 1:  # along one axis, NumPy's own order of additions
+        np.testing.assert_array_equal(got, np.add.reduce(x, axes, keepdims=keepdims))
+
+
+def test_sums_over_long_axes_small_arrays_and_integers_stay_numpys():
+    assert not sums_blocks((64, 32, 7, 28), np.float32, 3)  # a long summed axis
+    assert not sums_blocks((2, 3, 7, 2), np.float32, (3,))  # too few elements for the loop to pay
+    assert not sums_blocks((64, 32, 7, 2, 7, 2), np.int64, (3, 5))
+    assert not sums_blocks((64, 32, 7, 2), np.float32, None)
+    x = np.array([[[1.0, np.inf], [np.nan, 2.0]]] * 8192, np.float32)
+    np.testing.assert_array_equal(sum_blocks(x, (1,), False), x.sum(1))
 
 
 def test_long_row_sums_stay_close_to_float64():

@@ -44,6 +44,10 @@ ADAPTIVE = {
     "2d_resnet_5x5": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 4, 14, 14), 5),
     "2d_finer_bins": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (1, 2, 3, 4), (5, 7)),
     "3d_uneven": (F.adaptive_avg_pool3d, TF.adaptive_avg_pool3d, (2, 2, 7, 5, 6), (3, 2, 4)),
+    "1d_equal": (F.adaptive_avg_pool1d, TF.adaptive_avg_pool1d, (2, 3, 12), 4),
+    "2d_equal_7x7": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 4, 14, 14), 7),
+    "2d_equal_and_uneven": (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 3, 14, 9), (7, 4)),
+    "3d_equal": (F.adaptive_avg_pool3d, TF.adaptive_avg_pool3d, (2, 2, 8, 9, 4), (4, 3, 1)),
 }
 
 
@@ -64,6 +68,31 @@ def test_interpolate_area_with_inf_matches_torch(shape, size):
     x = _with_non_finite(shape, np.float64)
     _check_values_and_grads(lambda t: F.interpolate(t, size=size, mode="area"),
                             lambda t: TF.interpolate(t, size=size, mode="area"), x)
+
+
+@pytest.mark.parametrize("shape, size", [((8, 16, 14, 14), 7), ((4, 8, 6, 12, 12), (3, 4, 6)),
+                                         ((8, 16, 12, 14), (4, 5)), ((16, 32, 60), 20), ((8, 16, 7, 14), (7, 2))])
+def test_adaptive_avg_pool_of_equal_bins_is_one_mean_equal_under_jit(shape, size):
+    """Equal bins: one reshape and one mean (the sum adds the windows' slices), its gradient one broadcast;
+    ember.jit computes the same bits as eager mode, and both PyTorch's numbers."""
+    pool = {3: F.adaptive_avg_pool1d, 4: F.adaptive_avg_pool2d, 5: F.adaptive_avg_pool3d}[len(shape)]
+    x0 = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+
+    def step(x):
+        y = pool(x, size)
+        (y * y).sum().backward()
+        return y, x.grad
+
+    eager_x = ember.tensor(x0, requires_grad=True)
+    eager_y, _ = step(eager_x)
+    traced = ember.jit(step)
+    for _ in range(2):
+        jit_x = ember.tensor(x0, requires_grad=True)
+        jit_y, _ = traced(jit_x)
+    np.testing.assert_array_equal(jit_y.numpy(), eager_y.detach().numpy())
+    np.testing.assert_array_equal(jit_x.grad.numpy(), eager_x.grad.numpy())
+    theirs = getattr(TF, pool.__name__)
+    _check_values_and_grads(lambda t: pool(t, size), lambda t: theirs(t, size), x0)
 
 
 def _parity(ours, theirs, x: np.ndarray):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ember import ops as _ops
 from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
 from ember.nn.layers.attention import scaled_dot_product_attention
+from ember.nn.layers.attention_heads import multi_head_attention_forward
 from ember.nn.layers.channel_shuffle import channel_shuffle
 from ember.nn.layers.dropout import (
     alpha_dropout,
@@ -135,7 +136,7 @@ __all__ = [
     "leaky_relu", "linear", "log_softmax", "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot",
     "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
     "cosine_similarity", "kl_div", "logsigmoid", "normalize", "pairwise_distance", "prelu",
-    "scaled_dot_product_attention",
+    "scaled_dot_product_attention", "multi_head_attention_forward",
     "celu", "glu", "hardsigmoid", "selu", "softmin", "softsign",
     "group_norm", "instance_norm", "rms_norm",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "pixel_shuffle", "pixel_unshuffle",

@@ -20,9 +20,11 @@ from ember.ops.kernels import (
     large_product,
     large_product_pays,
     stacked_product_pays,
+    sum_blocks,
     sum_channels,
     sum_leading,
     sum_ones,
+    sums_blocks,
     sums_channels,
     sums_columns,
     sums_leading,
@@ -132,6 +134,8 @@ def sum(call: Call) -> str | None:
         return f"{bind(sum_channels, 'f')}({call.args[0]}, {keepdims!r})"
     if sums_leading(x.shape, x.dtype, axis):
         return f"{bind(sum_leading, 'f')}({call.args[0]}, {keepdims!r})"
+    if sums_blocks(x.shape, x.dtype, axis):
+        return f"{bind(sum_blocks, 'f')}({call.args[0]}, {axis!r}, {keepdims!r})"
     # ndarray.sum is np.add.reduce, called more directly
     return f"{bind(np.add.reduce, 'f')}({call.args[0]}, {axis!r}, None, {call.out}, {keepdims!r})"
 

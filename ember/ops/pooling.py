@@ -382,19 +382,33 @@ def avg_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 
 def _adaptive_axis(x: TensorLike, axis: int, out: int) -> TensorLike:
-    """Adaptive averaging along spatial ``axis`` of ``x``: a reshaped mean when the bins are equal, else the
-    ``adaptive_avg_axis`` op (overlapping bins)."""
-    from ember.ops.reduction import mean
-
-    size = x.shape[axis]
-    if size == out:
-        return x
-    if size % out == 0:
-        split = x.shape[:axis] + (out, size // out) + x.shape[axis + 1:]
-        return mean(reshape(x, split), axis=axis + 1)
+    """Adaptive averaging along spatial ``axis`` of ``x`` whose bins overlap: the ``adaptive_avg_axis`` op."""
     attrs = {"axis": axis, "output_size": out}
     ADAPTIVE_AVG_AXIS.infer(Spec(tuple(x.shape), x.dtype), **attrs)
     return dispatch.apply(ADAPTIVE_AVG_AXIS, (x,), attrs)
+
+
+def _adaptive_blocks(x: TensorLike, sizes: tuple) -> TensorLike:
+    """Adaptive averaging of spatial axes whose size is a multiple of their output size (equal bins; ``sizes``
+    per spatial axis, None to leave one as it is): one reshape splitting each into (out, size // out) and one mean
+    over the bins, whose gradient is one broadcast."""
+    from ember.ops.reduction import mean
+
+    split, bins = list(x.shape[:2]), []
+    for axis, out in enumerate(sizes, start=2):
+        size = x.shape[axis]
+        if out is not None and size != out:
+            split += [out, size // out]
+            bins.append(len(split) - 1)
+        else:
+            split.append(size)
+    if not bins:
+        return x
+    if bins == [len(split) - 1] and split.count(None) <= 1:
+        # the last axis alone: a sum of the rows of a matrix (an N-D array's measured many times slower)
+        rows = mean(reshape(x, (-1, split[-1])), axis=1)
+        return reshape(rows, tuple(-1 if d is None else d for d in split[:-1]))
+    return mean(reshape(x, tuple(split)), axis=tuple(bins))
 
 
 # per rank: the input's layout, and how many output sizes it takes
@@ -402,7 +416,8 @@ _ADAPTIVE = {2: ("(N, C, H, W)", "a pair"), 3: ("(N, C, D, H, W)", "3 values")}
 
 
 def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> TensorLike:
-    """adaptive_avg_pool2d or adaptive_avg_pool3d (``rank``): one spatial axis at a time, the last first."""
+    """adaptive_avg_pool2d or adaptive_avg_pool3d (``rank``): every axis at once where all bins are equal, else
+    one axis at a time, the last first."""
     layout, count = _ADAPTIVE[rank]
     x = to_float(x)
     if x.ndim == rank + 1:  # unbatched (C, *spatial)
@@ -417,8 +432,14 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(output_size))
     if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
         raise ValueError(f"{name}: output_size must be positive ints, got {output_size!r}")
-    for axis in range(rank + 1, 1, -1):
-        x = _adaptive_axis(x, axis, int(sizes[axis - 2]))
+    sizes = tuple(int(s) for s in sizes)
+    if all(x.shape[2 + a] % s == 0 for a, s in enumerate(sizes)):
+        return _adaptive_blocks(x, sizes)
+    for axis in range(rank + 1, 1, -1):  # one axis at a time, the last first (PyTorch's rounding, more often)
+        if x.shape[axis] % sizes[axis - 2] == 0:
+            x = _adaptive_blocks(x, tuple(sizes[axis - 2] if a == axis else None for a in range(2, rank + 2)))
+        else:
+            x = _adaptive_axis(x, axis, sizes[axis - 2])
     return x
 
 

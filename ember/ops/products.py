@@ -24,7 +24,9 @@ def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
 
 
 def mm(a, b) -> TensorLike:
-    """Product of two matrices."""
+    """Product of two matrices; a sparse (COO or CSR) first matrix takes its own product (``ember.sparse.mm``)."""
+    if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
+        return a.mm(b)
     a, b = promote(a, b)
     _check_ndim("mm", "the first matrix", a, 2)
     _check_ndim("mm", "the second matrix", b, 2)

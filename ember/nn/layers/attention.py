@@ -4,7 +4,8 @@
 Mask conventions follow PyTorch, which differ between the two entry points: in
 ``scaled_dot_product_attention`` a boolean ``attn_mask`` is True where attention is *allowed*; in
 ``MultiheadAttention`` boolean masks are True where attention is *blocked*. Float masks are added to
-the attention scores in both.
+the attention scores in both. ``MultiheadAttention`` runs ``attention_heads.attend_heads``, as
+``F.multi_head_attention_forward`` does.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import copy
 import math
 from collections.abc import Callable
 
-import numpy as np
-
 from ember import ops
-from ember.backend.dtypes import FLOATING
 from ember.creation import empty
 from ember.nn import init
+from ember.nn.layers.attention_heads import additive_mask, attend, attend_heads, causal_mask
 from ember.nn.layers.dropout import Dropout
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.layers.linear import Linear
@@ -26,39 +25,6 @@ from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
-
-
-def _bool_mask(mask: Tensor, like: Tensor, blocked_when: bool) -> Tensor:
-    """A constant additive mask: -inf where ``mask == blocked_when``, 0 elsewhere, in ``like``'s dtype."""
-    xp = like.xp
-    data = mask.array if mask.device == like.device else ops.to_device(mask, like.device).array
-    return Tensor._make(xp.where(data == blocked_when, -np.inf, 0.0).astype(like.dtype), None)
-
-
-def _additive(mask, like: Tensor, blocked_when: bool) -> Tensor:
-    mask = ops.as_tensor(mask, like)
-    if mask.dtype == np.bool_:
-        return _bool_mask(mask, like, blocked_when)
-    if mask.dtype not in FLOATING:  # (bfloat16's NumPy kind is "V")
-        raise TypeError(f"attention: masks must be bool or floating, got {mask.dtype}")
-    return ops.cast(mask, like.dtype)
-
-
-def _causal_mask(length: int, source_length: int, like: Tensor) -> Tensor:
-    """Additive mask blocking position j > i (the upper triangle)."""
-    blocked = np.triu(np.ones((length, source_length), dtype=bool), k=1)
-    return _bool_mask(Tensor._make(like.xp.asarray(blocked), None), like, True)
-
-
-def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, scale: float):
-    """softmax(q k^T * scale + mask) v, with dropout on the weights; returns (output, weights)."""
-    scores = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
-    if mask is not None:
-        scores = scores + mask
-    weights = ops.softmax(scores, axis=-1)
-    if dropout_p > 0.0:
-        weights = ops.dropout(weights, dropout_p, True)
-    return ops.matmul(weights, v), weights
 
 
 def scaled_dot_product_attention(
@@ -90,18 +56,19 @@ def scaled_dot_product_attention(
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
     mask = None
     if is_causal:
-        mask = _causal_mask(query.shape[-2], key.shape[-2], query)
+        mask = causal_mask(query.shape[-2], key.shape[-2], query)
     elif attn_mask is not None:
-        mask = _additive(attn_mask, query, blocked_when=False)
+        mask = additive_mask(attn_mask, query, blocked_when=False)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return _attend(query, key, value, mask, dropout_p, scale)[0]
+    return attend(query, key, value, mask, dropout_p, scale)[0]
 
 
 class MultiheadAttention(Module):
     """Multi-head attention like ``torch.nn.MultiheadAttention``: ``forward(query, key, value)`` returns
     ``(attn_output, attn_weights)``, the weights averaged over heads unless ``average_attn_weights=False``
     and None when ``need_weights=False``. Inputs are (L, N, E), (N, L, E) with ``batch_first``, or
-    unbatched (L, E). Boolean masks are True where attention is blocked; float masks are added.
+    unbatched (L, E). Boolean masks are True where attention is blocked; float masks are added. ``add_bias_kv``
+    adds a learned key and value (``bias_k``, ``bias_v``), ``add_zero_attn`` a zero one, as PyTorch's.
 
     >>> mha = ember.nn.MultiheadAttention(16, 4, batch_first=True)
     >>> x = ember.randn(2, 5, 16)
@@ -116,6 +83,8 @@ class MultiheadAttention(Module):
         num_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
         kdim: int | None = None,
         vdim: int | None = None,
         batch_first: bool = False,
@@ -151,6 +120,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = Parameter(empty(1, 1, embed_dim, dtype=dtype, device=device))
+            self.bias_v = Parameter(empty(1, 1, embed_dim, dtype=dtype, device=device))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
@@ -164,47 +139,13 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
                f"batch_first={self.batch_first}"
-
-    def _project(self, query: Tensor, key: Tensor, value: Tensor, self_attention: bool):
-        b = self.in_proj_bias
-        # self-attention too projects by three products of the weight's thirds, not one product and a split of
-        # its result: the backward then joins three small weight gradients rather than three (N, L, 3E) arrays
-        if self._qkv_same_embed_dim:
-            weights = ops.chunk(self.in_proj_weight, 3, axis=0)
-        else:
-            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        biases = ops.chunk(b, 3, axis=0) if b is not None else (None, None, None)
-        sources = (query, query, query) if self_attention else (query, key, value)
-        return [ops.linear(x, w, bias) for x, w, bias in zip(sources, weights, biases)]
-
-    def _mask(self, attn_mask, key_padding_mask, like: Tensor, batch: int, length: int, source: int,
-              is_causal: bool) -> Tensor | None:
-        """One additive mask broadcastable to (N, heads, L, S)."""
-        h = self.num_heads
-        mask = None
-        if attn_mask is not None:
-            m = _additive(attn_mask, like, blocked_when=True)
-            if m.ndim == 2 and tuple(m.shape) == (length, source):
-                mask = m
-            elif m.ndim == 3 and tuple(m.shape) == (batch * h, length, source):
-                mask = ops.reshape(m, (batch, h, length, source))
-            else:
-                raise ValueError(f"MultiheadAttention: attn_mask must be ({length}, {source}) or "
-                                 f"({batch * h}, {length}, {source}), got {list(m.shape)}")
-        elif is_causal:
-            mask = _causal_mask(length, source, like)
-        if key_padding_mask is not None:
-            m = _additive(key_padding_mask, like, blocked_when=True)
-            if tuple(m.shape) != (batch, source):
-                raise ValueError(f"MultiheadAttention: key_padding_mask must be ({batch}, {source}), "
-                                 f"got {list(m.shape)}")
-            m = ops.reshape(m, (batch, 1, 1, source))
-            mask = m if mask is None else mask + m
-        return mask
 
     def forward(
         self,
@@ -233,7 +174,6 @@ class MultiheadAttention(Module):
         elif not self.batch_first:
             query, key, value = (ops.swapaxes(t, 0, 1) for t in (query, key, value))
         batch, length, e = query.shape
-        source = key.shape[1]
         if e != self.embed_dim or key.shape[2] != self.kdim or value.shape[2] != self.vdim \
                 or key.shape[:2] != value.shape[:2] or key.shape[0] != batch:
             raise ValueError(
@@ -241,24 +181,24 @@ class MultiheadAttention(Module):
                 f"(S, N, {self.vdim}) ((N, L, E) with batch_first), got {list(query.shape)}, {list(key.shape)}, "
                 f"{list(value.shape)} as (N, L, E)"
             )
-        q, k, v = self._project(query, key, value, self_attention)
-        h, d = self.num_heads, self.head_dim
-        q = ops.transpose(ops.reshape(q, (batch, length, h, d)), (0, 2, 1, 3))
-        k = ops.transpose(ops.reshape(k, (batch, source, h, d)), (0, 2, 1, 3))
-        v = ops.transpose(ops.reshape(v, (batch, source, h, d)), (0, 2, 1, 3))
-        mask = self._mask(attn_mask, key_padding_mask, q, batch, length, source, is_causal)
-        p = self.dropout if self.training else 0.0
-        out, weights = _attend(q, k, v, mask, p, 1.0 / math.sqrt(d))
-        out = self.out_proj(ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, length, self.embed_dim)))
+        if self._qkv_same_embed_dim:
+            weights = ops.chunk(self.in_proj_weight, 3, axis=0)
+        else:
+            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        b = self.in_proj_bias
+        biases = ops.chunk(b, 3, axis=0) if b is not None else (None, None, None)
+        out, weights = attend_heads(
+            "MultiheadAttention", query, key, value, self.num_heads, weights, biases, self_attention=self_attention,
+            bias_k=self.bias_k, bias_v=self.bias_v, add_zero_attn=self.add_zero_attn, attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask, causal=is_causal and attn_mask is None,
+            dropout_p=self.dropout if self.training else 0.0, need_weights=need_weights,
+            average_attn_weights=average_attn_weights)
+        out = self.out_proj(out)
         if not batched:
             out = ops.squeeze(out, 0)
         elif not self.batch_first:
             out = ops.swapaxes(out, 0, 1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = ops.mean(weights, axis=1)
-        return out, weights if batched else ops.squeeze(weights, 0)
+        return out, weights if weights is None or batched else ops.squeeze(weights, 0)
 
 
 def _activation(activation: str | Callable) -> Callable:

@@ -1,8 +1,8 @@
 """Recurrent layers with PyTorch's names, gate order and initialisation: RNN, LSTM, GRU and their cells.
 
 The input projection ``x @ W_ih^T + b`` of a whole sequence is one matmul; the time loop then does only
-the hidden matmul and the gate arithmetic per step, all with Ember ops (so autograd needs nothing else).
-Gate order: LSTM (i, f, g, o), GRU (r, z, n) with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+the hidden matmul and the gate arithmetic per step (``cell_steps``, which also holds PyTorch's top-level cell
+functions), all with Ember ops (so autograd needs nothing else).
 
 A packed batch (``nn.utils.rnn.PackedSequence``) runs each step on the sequences still running, a prefix of the
 batch sorted longest first (``packed_steps``), and comes back packed, with the final states in the caller's order.
@@ -20,6 +20,7 @@ from ember import ops
 from ember.creation import empty, zeros
 from ember.grad_mode import is_grad_enabled
 from ember.nn import init
+from ember.nn.layers.cell_steps import gru_step, input_gates, lstm_step, rnn_step
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.layers.packed_steps import packed_direction
 from ember.nn.module import Module
@@ -65,38 +66,6 @@ def _time_steps(x: Tensor) -> list[Tensor]:
         chunk = x[start:start + block]
         out.extend(chunk[i] for i in range(chunk.shape[0]))
     return out
-
-
-def _rnn_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, relu: bool) -> Tensor:
-    # gx already holds x @ W_ih^T + b_ih + b_hh.
-    pre = gx + ops.matmul(h, w_hh_t)
-    return ops.relu(pre) if relu else ops.tanh(pre)
-
-
-def _lstm_step(gx: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
-    # gx already holds both biases. One sigmoid over all four gates costs less than three separate calls.
-    n = h.shape[-1]
-    gates = gx + ops.matmul(h, w_hh_t)
-    s = ops.sigmoid(gates)
-    i = s[..., :n]
-    f = s[..., n:2 * n]
-    o = s[..., 3 * n:]
-    g = ops.tanh(gates[..., 2 * n:3 * n])
-    c = f * c + i * g
-    return o * ops.tanh(c), c
-
-
-def _gru_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
-    # gx holds x @ W_ih^T + b_ih; b_hh stays on the hidden side because r multiplies W_hn h + b_hn.
-    n = h.shape[-1]
-    gh = ops.matmul(h, w_hh_t)
-    if b_hh is not None:
-        gh = gh + b_hh
-    rz = ops.sigmoid(gx[..., :2 * n] + gh[..., :2 * n])
-    r = rz[..., :n]
-    z = rz[..., n:]
-    cand = ops.tanh(gx[..., 2 * n:] + r * gh[..., 2 * n:])
-    return cand + z * (h - cand)
 
 
 class RNNBase(Module):
@@ -268,12 +237,12 @@ class RNNBase(Module):
         w_hh_t = ops.transpose(getattr(self, self._weight_names[k][1]))
         mode = self.mode
         if mode == "LSTM":
-            return lambda gx, h, c: _lstm_step(gx, h, c, w_hh_t)
+            return lambda gx, h, c: lstm_step(gx, h, c, w_hh_t)
         if mode == "GRU":
             b_hh = getattr(self, self._weight_names[k][3]) if self.bias else None
-            return lambda gx, h, c: (_gru_step(gx, h, w_hh_t, b_hh), c)
+            return lambda gx, h, c: (gru_step(gx, h, w_hh_t, b_hh), c)
         relu = mode == "RNN_RELU"
-        return lambda gx, h, c: (_rnn_step(gx, h, w_hh_t, relu), c)
+        return lambda gx, h, c: (rnn_step(gx, h, w_hh_t, relu), c)
 
     def _run_packed(self, packed: PackedSequence, hx: tuple) -> tuple:
         """(output PackedSequence, h_n, c_n or None) for a packed input; states in the caller's batch order."""
@@ -496,10 +465,7 @@ class RNNCellBase(Module):
     def _input(self, input: Tensor, fold_hidden_bias: bool) -> Tensor:
         """x @ W_ih^T plus b_ih (and b_hh when it can be folded in), for a (N, H_in) or (H_in,) input."""
         self._check_input(input)
-        gx = ops.matmul(input, ops.transpose(self.weight_ih))
-        if self.bias:
-            gx = gx + (self.bias_ih + self.bias_hh if fold_hidden_bias else self.bias_ih)
-        return gx
+        return input_gates(input, self.weight_ih, self.bias_ih, self.bias_hh if fold_hidden_bias else None)
 
     def _step_fused(self, mode: str, input: Tensor, states: tuple) -> list[Tensor]:
         """The step as a ``recurrent`` op over one time step (see the module docstring): [h'] or [h', c']."""
@@ -546,7 +512,7 @@ class RNNCell(RNNCellBase):
             return self._step_fused("RNN_RELU" if self.nonlinearity == "relu" else "RNN_TANH", input, (hx,))[0]
         gx = self._input(input, True)
         h = self._state(hx, input, "hx")
-        return _rnn_step(gx, h, ops.transpose(self.weight_hh), self.nonlinearity == "relu")
+        return rnn_step(gx, h, ops.transpose(self.weight_hh), self.nonlinearity == "relu")
 
 
 class LSTMCell(RNNCellBase):
@@ -572,7 +538,7 @@ class LSTMCell(RNNCellBase):
         else:
             h = self._state(hx[0], input, "h")
             c = self._state(hx[1], input, "c")
-        return _lstm_step(gx, h, c, ops.transpose(self.weight_hh))
+        return lstm_step(gx, h, c, ops.transpose(self.weight_hh))
 
 
 class GRUCell(RNNCellBase):
@@ -591,4 +557,4 @@ class GRUCell(RNNCellBase):
             return self._step_fused("GRU", input, (hx,))[0]
         gx = self._input(input, False)
         h = self._state(hx, input, "hx")
-        return _gru_step(gx, h, ops.transpose(self.weight_hh), self.bias_hh)
+        return gru_step(gx, h, ops.transpose(self.weight_hh), self.bias_hh)

@@ -1,0 +1,255 @@
+"""Sparse CSR matrices (PyTorch's ``torch.sparse_csr_tensor``, ``Tensor.to_sparse_csr``): each row's entries are
+``col_indices[crow_indices[i]:crow_indices[i + 1]]`` with those ``values``. A CSR matrix is the COO tensor of the
+same entries (``ember.sparse_coo``) with the rows compressed: its ``to_dense`` and its products with dense tensors are
+the COO tensor's, so gradients reach the values and the dense operand the same way. ``torch.sparse``'s ``mm``,
+``addmm`` and ``sum`` here take either layout.
+
+>>> a = ember.sparse_csr_tensor([0, 2, 3], [0, 2, 1], [1.0, 2.0, 3.0], (2, 3))
+>>> (a @ ember.ones(3, 4)).shape
+(2, 4)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import ops, sparse_coo
+from ember.creation import tensor as _tensor
+from ember.layouts import sparse_csr
+from ember.sparse_coo import SparseCOOTensor
+from ember.tensor import Tensor
+
+__all__ = ["SparseCSRTensor", "addmm", "mm", "sparse_csr_tensor", "sum", "to_sparse_csr"]
+
+
+def _as_tensor(value, dtype=None) -> Tensor:
+    return value if isinstance(value, Tensor) else _tensor(value, dtype=dtype)
+
+
+class SparseCSRTensor:
+    """A (rows, cols) matrix, zero except at ``col_indices`` (nnz,), row i's entries being positions
+    ``crow_indices[i]`` to ``crow_indices[i + 1]`` (rows + 1,) of ``col_indices`` and ``values`` (nnz,)."""
+
+    is_sparse = False  # (PyTorch's is_sparse is for the COO layout)
+    is_sparse_csr = True
+    layout = sparse_csr
+
+    def __init__(self, crow_indices: Tensor, col_indices: Tensor, values: Tensor, shape: tuple):
+        self._crow, self._col, self._values_t, self.shape = crow_indices, col_indices, values, tuple(shape)
+        self._rows = None  # each entry's row (int64, nnz), expanded from crow_indices when first needed
+
+    # --- what PyTorch's sparse tensors answer -------------------------------------------------------------
+
+    @property
+    def dtype(self):
+        return self._values_t.dtype
+
+    @property
+    def device(self):
+        return self._values_t.device
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._values_t.requires_grad
+
+    @property
+    def grad(self) -> SparseCSRTensor | None:
+        """The gradient of the values as a CSR matrix of the same entries (as PyTorch's), or None."""
+        g = self._values_t.grad
+        return None if g is None else SparseCSRTensor(self._crow, self._col, g, self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def sparse_dim(self) -> int:
+        return 2
+
+    def dense_dim(self) -> int:
+        return 0
+
+    def _nnz(self) -> int:
+        return int(self._values_t.shape[0])
+
+    def crow_indices(self) -> Tensor:
+        """Where each row's entries start in ``col_indices`` and ``values``, and nnz last (rows + 1,)."""
+        return self._crow
+
+    def col_indices(self) -> Tensor:
+        """Each entry's column (nnz,)."""
+        return self._col
+
+    def values(self) -> Tensor:
+        """Each entry's value (nnz,), row by row."""
+        return self._values_t
+
+    def requires_grad_(self, requires_grad: bool = True) -> SparseCSRTensor:
+        self._values_t.requires_grad_(requires_grad)
+        return self
+
+    def detach(self) -> SparseCSRTensor:
+        return SparseCSRTensor(self._crow, self._col, self._values_t.detach(), self.shape)
+
+    def to(self, dtype) -> SparseCSRTensor:
+        return SparseCSRTensor(self._crow, self._col, ops.cast(self._values_t, dtype), self.shape)
+
+    def float(self) -> SparseCSRTensor:
+        return self.to("float32")
+
+    def double(self) -> SparseCSRTensor:
+        return self.to("float64")
+
+    def __repr__(self) -> str:
+        return (f"sparse_csr_tensor(crow_indices={self._crow.numpy().tolist()}, "
+                f"col_indices={self._col.numpy().tolist()}, values={self._values_t.detach()!r}, size={self.shape}, "
+                f"nnz={self._nnz()}, layout=sparse_csr)")
+
+    # --- conversions -------------------------------------------------------------------------------------
+
+    def _row_indices(self) -> np.ndarray:
+        if self._rows is None:
+            self._rows = np.repeat(np.arange(self.shape[0], dtype=np.int64), np.diff(self._crow.numpy()))
+        return self._rows
+
+    def to_sparse_coo(self) -> SparseCOOTensor:
+        """The COO tensor of the same entries and values (coalesced when each row's columns increase)."""
+        rows, cols = self._row_indices(), self._col.numpy()
+        linear = rows * self.shape[1] + cols
+        coalesced = bool((linear[1:] > linear[:-1]).all())
+        return SparseCOOTensor(_tensor(np.stack([rows, cols])), self._values_t, self.shape, coalesced)
+
+    def to_sparse(self, sparse_dim: int | None = None) -> SparseCOOTensor:
+        """``to_sparse_coo``: PyTorch's ``to_sparse()`` of a CSR matrix is its COO tensor."""
+        if sparse_dim not in (None, 2):
+            raise ValueError(f"to_sparse: a CSR matrix has 2 sparse dimensions, got sparse_dim={sparse_dim}")
+        return self.to_sparse_coo()
+
+    def to_sparse_csr(self) -> SparseCSRTensor:
+        return self
+
+    def to_dense(self) -> Tensor:
+        """The dense matrix (repeated entries summed); differentiable in the values."""
+        return self.to_sparse_coo().to_dense()
+
+    # --- arithmetic --------------------------------------------------------------------------------------
+
+    def __matmul__(self, other) -> Tensor:
+        return mm(self, other)
+
+    def mm(self, other) -> Tensor:
+        return mm(self, other)
+
+    def matmul(self, other) -> Tensor:
+        return mm(self, other)
+
+    def __mul__(self, scalar) -> SparseCSRTensor:
+        if isinstance(scalar, (SparseCSRTensor, SparseCOOTensor, Tensor)):
+            raise TypeError("sparse CSR * tensor: only a Python number scales a sparse tensor here; use to_dense()")
+        return SparseCSRTensor(self._crow, self._col, self._values_t * scalar, self.shape)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> SparseCSRTensor:
+        return self * -1
+
+    def sum(self, dim=None) -> Tensor:
+        return sum(self, dim)
+
+
+def _int_vector(name: str, what: str, value) -> Tensor:
+    index = _as_tensor(value)
+    if index.dtype.kind not in "iu" or index.ndim != 1:
+        raise TypeError(f"{name}: {what} must be a 1-D integer tensor, got {index.dtype}{list(index.shape)}")
+    return ops.cast(index, "int64") if index.dtype != np.int64 else index
+
+
+def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
+                      requires_grad: bool = False, check_invariants: bool | None = None) -> SparseCSRTensor:
+    """A sparse CSR matrix (``torch.sparse_csr_tensor``): ``crow_indices`` (rows + 1,) from 0 to nnz,
+    ``col_indices`` and ``values`` (nnz,); ``size`` defaults to (rows, the largest column + 1). The indices are
+    checked against each other and ``size``.
+
+    >>> ember.sparse_csr_tensor([0, 1, 2], [1, 0], [5.0, 6.0]).to_dense().numpy().tolist()
+    [[0.0, 5.0], [6.0, 0.0]]
+    """
+    name = "sparse_csr_tensor"
+    crow, col = _int_vector(name, "crow_indices", crow_indices), _int_vector(name, "col_indices", col_indices)
+    vals = _as_tensor(values, dtype)
+    if dtype is not None and vals.dtype != np.dtype(dtype):
+        vals = ops.cast(vals, dtype)
+    if device is not None:
+        vals = vals.to(device)
+    if vals.ndim != 1 or vals.shape[0] != col.shape[0]:
+        raise ValueError(f"{name}: values of shape {list(vals.shape)} for {col.shape[0]} column indices; values "
+                         "must be (nnz,)")
+    starts, columns = crow.numpy(), col.numpy()
+    if starts.size == 0 or starts[0] != 0 or starts[-1] != columns.size or (np.diff(starts) < 0).any():
+        raise ValueError(f"{name}: crow_indices must rise from 0 to nnz ({columns.size}), got {starts.tolist()}")
+    if size is None:
+        size = (starts.size - 1, int(columns.max()) + 1 if columns.size else 0)
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or size[0] != starts.size - 1:
+        raise ValueError(f"{name}: size {list(size)} must be (rows, cols) with {starts.size - 1} rows, one fewer "
+                         "than crow_indices' length")
+    if columns.size and (columns.min() < 0 or columns.max() >= size[1]):
+        raise ValueError(f"{name}: col_indices outside the {size[1]} columns of size {list(size)}")
+    if requires_grad:
+        vals = vals.detach().requires_grad_()
+    return SparseCSRTensor(crow, col, vals, size)
+
+
+def _from_entries(rows: np.ndarray, cols: np.ndarray, values: Tensor, shape: tuple) -> SparseCSRTensor:
+    """The CSR matrix of entries given row by row (``rows`` sorted)."""
+    crow = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))]).astype(np.int64)
+    return SparseCSRTensor(_tensor(crow), _tensor(cols.astype(np.int64)), values, shape)
+
+
+def to_sparse_csr(x, dense_dim: int | None = None) -> SparseCSRTensor:
+    """``Tensor.to_sparse_csr()`` and ``SparseCOOTensor.to_sparse_csr()``: the non-zero entries of a 2-D tensor (the
+    entries of a 2-D COO tensor, coalesced) as a CSR matrix; the values keep the gradient."""
+    if isinstance(x, SparseCSRTensor):
+        return x
+    if dense_dim:
+        raise ValueError(f"to_sparse_csr: dense dimensions are not supported, got dense_dim={dense_dim}")
+    if isinstance(x, SparseCOOTensor):
+        if x.sparse_dim() != 2 or x.dense_dim():
+            raise RuntimeError(f"to_sparse_csr: expects a 2-D sparse COO matrix, got shape {x.shape} with sparse_dim "
+                               f"{x.sparse_dim()}")
+        x = x.coalesce()
+        coords = x.indices().numpy()
+        return _from_entries(coords[0], coords[1], x.values(), x.shape)
+    x = _as_tensor(x)
+    if x.ndim != 2:
+        raise RuntimeError(f"to_sparse_csr: expects a 2-D tensor, got shape {list(x.shape)}")
+    rows, cols = np.nonzero(x.detach().numpy())
+    values = ops.take(ops.reshape(x, (-1,)), _tensor((rows * x.shape[1] + cols).astype(np.int64)))
+    return _from_entries(rows, cols, values, tuple(x.shape))
+
+
+def mm(sparse, dense) -> Tensor | SparseCOOTensor:
+    """``sparse @ dense`` (``torch.sparse.mm``) for a CSR or COO matrix ``sparse``: the COO tensor's product,
+    gradients reaching the values and the dense operand."""
+    if isinstance(sparse, SparseCSRTensor):
+        if isinstance(dense, SparseCSRTensor):
+            return to_sparse_csr(sparse_coo.mm(sparse.to_sparse_coo(), dense.to_sparse_coo()))
+        return sparse_coo.mm(sparse.to_sparse_coo(), dense)
+    if not isinstance(sparse, SparseCOOTensor):
+        raise TypeError(f"sparse.mm: the first argument must be a sparse COO or CSR tensor, got "
+                        f"{type(sparse).__name__}")
+    return sparse_coo.mm(sparse, dense.to_sparse_coo() if isinstance(dense, SparseCSRTensor) else dense)
+
+
+def addmm(mat, mat1, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse (COO or CSR) ``mat1`` (``torch.sparse.addmm``)."""
+    return _as_tensor(mat) * beta + mm(mat1, mat2) * alpha
+
+
+def sum(input, dim=None) -> Tensor:  # noqa: A001, A002  (torch.sparse.sum)
+    """The sum of all entries of a COO or CSR tensor (a 0-d tensor), or over ``dim`` (returned dense)."""
+    return sparse_coo.sum(input.to_sparse_coo() if isinstance(input, SparseCSRTensor) else input, dim)
