@@ -5,7 +5,7 @@ that adds methods to ``Tensor`` after its definition. (Methods from modules belo
 
 from __future__ import annotations
 
-from ember import autograd, creation, creation_torch, sparse_coo
+from ember import autograd, creation, creation_torch, sparse_coo, tensor_legacy
 from ember.tensor import Tensor
 
 # the tape (ember.autograd)
@@ -28,3 +28,10 @@ Tensor.multinomial = creation.multinomial
 Tensor.to_sparse = sparse_coo.to_sparse
 Tensor.to_sparse_coo = sparse_coo.to_sparse
 Tensor.to_dense = lambda self, dtype=None: self if dtype is None else self.to(dtype)
+
+# PyTorch's legacy in-place methods on memory and Python callables (ember.tensor_legacy)
+Tensor.resize_ = tensor_legacy.resize_
+Tensor.resize_as_ = tensor_legacy.resize_as_
+Tensor.apply_ = tensor_legacy.apply_
+Tensor.map_ = tensor_legacy.map_
+Tensor.map2_ = tensor_legacy.map2_
