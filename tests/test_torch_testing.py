@@ -121,6 +121,8 @@ def test_assert_close_nesting_as_pytorch():
                   [torch.tensor([1.0, 2.0])])
     _same_verdict({"a": ember.tensor(1.0)}, {"b": ember.tensor(2.0)}, {"a": torch.tensor(1.0)},
                   {"b": torch.tensor(2.0)})
+    _same_verdict({"b": 1, "a": 2}, {"b": 4, "a": 3}, {"b": 1, "a": 2}, {"b": 4, "a": 3})  # sorted keys: 'a' first
+    _same_verdict({"c": 1, "a": 2}, {"d": 1, "b": 2}, {"c": 1, "a": 2}, {"d": 1, "b": 2})
     _same_verdict([1, 2], [1], [1, 2], [1])
     _same_verdict([1, 2], (1, 2), [1, 2], (1, 2))
     # the structure is checked before any value: the length mismatch is reported, not the first item's value

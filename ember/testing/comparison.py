@@ -83,11 +83,18 @@ def _pairs(actual, expected, path: tuple, allow_subclasses: bool) -> list:
         extra = [key for key in actual if key not in expected]
         if missing or extra:
             raise _Mismatch(f"The keys of the mappings do not match:\nMissing keys in the actual mapping: "
-                            f"{sorted(missing, key=repr)}\nAdditional keys in the actual mapping: "
-                            f"{sorted(extra, key=repr)}", path)
-        return [pair for key in expected for pair in _pairs(actual[key], expected[key], (*path, key),
-                                                             allow_subclasses)]
+                            f"{_sorted(missing)}\nAdditional keys in the actual mapping: {_sorted(extra)}", path)
+        return [pair for key in _sorted(expected) for pair in _pairs(actual[key], expected[key], (*path, key),
+                                                                     allow_subclasses)]
     raise _unsupported(actual, expected)
+
+
+def _sorted(keys) -> list:
+    """Mapping keys sorted, as PyTorch visits them; in their own order where they do not sort."""
+    try:
+        return sorted(keys)
+    except TypeError:
+        return list(keys)
 
 
 def _is_sequence(value) -> bool:
