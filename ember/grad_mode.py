@@ -146,3 +146,12 @@ class InferenceMode:
                 return fn(*args, **kwargs)
 
         return functools.wraps(fn)(wrapper)
+
+
+def inference_mode(mode=True):
+    """``torch.inference_mode``: ops are not recorded inside the block or the decorated function (as under
+    ``no_grad``; there is no separate inference tensor kind) and ``is_inference_mode_enabled()`` is True there.
+    ``inference_mode(False)`` leaves recording as it is."""
+    if callable(mode):  # used as a bare decorator: @ember.inference_mode
+        return InferenceMode(True)(mode)
+    return InferenceMode(mode)

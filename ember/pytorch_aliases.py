@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ember.backend.dtypes import float16, float32, float64, int16, int32, int64
 from ember.creation import get_default_device, set_default_device
-from ember.grad_mode import InferenceMode
+from ember.grad_mode import inference_mode
 
 __all__ = [
     "double", "float", "get_default_device", "half", "inference_mode", "int", "int16", "long", "set_default_device",
@@ -22,12 +22,3 @@ short = int16
 half = float16
 float = float32  # noqa: A001
 double = float64
-
-
-def inference_mode(mode=True):
-    """``torch.inference_mode``: ops are not recorded inside the block or the decorated function (as under
-    ``no_grad``; there is no separate inference tensor kind) and ``is_inference_mode_enabled()`` is True there.
-    ``inference_mode(False)`` leaves recording as it is."""
-    if callable(mode):  # used as a bare decorator: @ember.inference_mode
-        return InferenceMode(True)(mode)
-    return InferenceMode(mode)

@@ -1,4 +1,5 @@
-"""The global random generator: seeded by ``manual_seed``, saved and restored with its state.
+"""The global random generator: seeded by ``manual_seed``, saved and restored with its state (``fork_rng``
+restores it after a block).
 
 Two streams: ``generator()`` (a NumPy Generator: initialisation, shuffling, ``rand``/``randn``) and
 ``stream()``, the state of the generator that the ``random`` op draws from (dropout's masks, samples in
@@ -8,7 +9,9 @@ other in eager mode and in a graph.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -90,6 +93,31 @@ def set_rng_state(state: dict) -> None:
     _generator.bit_generator.state = state
     if words is not None:
         _stream[...] = np.array(words, np.uint64)
+
+
+@contextlib.contextmanager
+def fork_rng(devices: Iterable | None = None, enabled: bool = True, _caller: str = "fork_rng",
+             _devices_kw: str = "devices", device_type: str | None = None) -> Iterator[None]:
+    """Restore the generators' state on leaving the block (or decorated function), so draws inside it do not
+    change what is drawn after it, nor ``initial_seed()`` (``torch.random.fork_rng``); ``enabled=False`` does
+    nothing. ``devices`` and
+    ``device_type`` are accepted for PyTorch's signature: GPU draws are seeded from the same global generator
+    (``draw_seed``), which is restored whatever they name.
+
+    >>> with ember.random.fork_rng():
+    ...     a = ember.rand(2)
+    >>> b = ember.rand(2)     # the same numbers as a
+    """
+    if not enabled:
+        yield
+        return
+    global _initial_seed
+    state, seeded = get_rng_state(), _initial_seed
+    try:
+        yield
+    finally:
+        set_rng_state(state)
+        _initial_seed = seeded
 
 
 def keep_mask(shape: tuple, p: float) -> np.ndarray:

@@ -5,7 +5,7 @@ that adds methods to ``Tensor`` after its definition. (Methods from modules belo
 
 from __future__ import annotations
 
-from ember import autograd, creation, creation_torch, csr, layouts, sparse_coo
+from ember import autograd, creation, creation_torch, csr, layouts, sparse_coo, tensor_legacy
 from ember.tensor import Tensor
 
 # the tape (ember.autograd)
@@ -34,3 +34,9 @@ Tensor.to_sparse_csr = csr.to_sparse_csr
 sparse_coo.SparseCOOTensor.to_sparse_csr = csr.to_sparse_csr
 Tensor.layout = layouts.strided
 Tensor.is_sparse_csr = False
+# PyTorch's legacy in-place methods on memory and Python callables (ember.tensor_legacy)
+Tensor.resize_ = tensor_legacy.resize_
+Tensor.resize_as_ = tensor_legacy.resize_as_
+Tensor.apply_ = tensor_legacy.apply_
+Tensor.map_ = tensor_legacy.map_
+Tensor.map2_ = tensor_legacy.map2_

@@ -1,6 +1,8 @@
 """``ember.autograd``, PyTorch's ``torch.autograd``: the eager tape (``tape``), custom differentiable functions
-(``Function``, in ``function``), anomaly detection (``detect_anomaly``, in ``anomaly``) and the functional API
-over the tape (``functional``: ``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``).
+(``Function``, in ``function``), anomaly detection (``detect_anomaly``, in ``anomaly``), the functional API
+over the tape (``functional``: ``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``, ``vhp``), gradient checks
+against finite differences (``gradcheck``, ``gradgradcheck``, in ``numerical_check``) and the deprecated
+``Variable``.
 
 >>> x = ember.tensor([3.0], requires_grad=True)
 >>> ember.autograd.grad((x ** 2).sum(), x)
@@ -18,6 +20,7 @@ from ember.autograd.anomaly import (
     set_detect_anomaly,
 )
 from ember.autograd.function import Function, FunctionCtx, once_differentiable
+from ember.autograd.numerical_check import GradcheckError, gradcheck, gradgradcheck
 from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers import from here)
     Node,
     _mode,
@@ -38,15 +41,22 @@ from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers 
     set_grad_enabled,
     set_graph_builder,
 )
+from ember.autograd.variable import Variable
+from ember.grad_mode import inference_mode
 
 __all__ = [
     "Function",
     "FunctionCtx",
+    "GradcheckError",
+    "Variable",
     "backward",
     "detect_anomaly",
     "enable_grad",
     "functional",
     "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
     "is_anomaly_check_nan_enabled",
     "is_anomaly_enabled",
     "is_grad_enabled",

@@ -1,6 +1,8 @@
 """Weight initialisation, in place on ``tensor.array``, with PyTorch's formulas.
 
-Random draws come from ``ember.random.generator()``, so ``ember.manual_seed`` makes them reproducible.
+Random draws come from ``ember.random.generator()``, so ``ember.manual_seed`` makes them reproducible. PyTorch's
+deprecated spellings without the underscore (``normal``, ``xavier_uniform``...) call the same functions with its
+FutureWarning.
 
 >>> from ember.nn import init
 >>> init.kaiming_uniform_(ember.empty(256, 784), a=5 ** 0.5)
@@ -9,6 +11,7 @@ Random draws come from ``ember.random.generator()``, so ``ember.manual_seed`` ma
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -17,8 +20,10 @@ from ember.autograd import no_grad
 from ember.tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
-    "orthogonal_", "sparse_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant", "constant_", "dirac", "dirac_", "eye", "eye_", "kaiming_normal", "kaiming_normal_",
+    "kaiming_uniform", "kaiming_uniform_", "normal", "normal_", "ones_", "orthogonal", "orthogonal_", "sparse",
+    "sparse_", "trunc_normal_", "uniform", "uniform_", "xavier_normal", "xavier_normal_", "xavier_uniform",
+    "xavier_uniform_", "zeros_",
 ]
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -244,3 +249,29 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def _deprecated(name: str, fn):
+    """PyTorch's old spelling ``name`` of ``fn``: the same call, with PyTorch's FutureWarning."""
+
+    def alias(*args, **kwargs):
+        warnings.warn(f"`nn.init.{name}` is now deprecated in favor of `nn.init.{name}_`.", FutureWarning,
+                      stacklevel=2)
+        return fn(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = name
+    alias.__doc__ = f"Deprecated: ``{name}_`` with a FutureWarning, as ``torch.nn.init.{name}``."
+    return alias
+
+
+constant = _deprecated("constant", constant_)
+dirac = _deprecated("dirac", dirac_)
+eye = _deprecated("eye", eye_)
+kaiming_normal = _deprecated("kaiming_normal", kaiming_normal_)
+kaiming_uniform = _deprecated("kaiming_uniform", kaiming_uniform_)
+normal = _deprecated("normal", normal_)
+orthogonal = _deprecated("orthogonal", orthogonal_)
+sparse = _deprecated("sparse", sparse_)
+uniform = _deprecated("uniform", uniform_)
+xavier_normal = _deprecated("xavier_normal", xavier_normal_)
+xavier_uniform = _deprecated("xavier_uniform", xavier_uniform_)
