@@ -57,6 +57,7 @@ from ember.jit import jit
 from ember.control_flow import cond, vmap, while_loop
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
+from ember.generator import Generator, default_generator
 from ember.torch_types import (  # noqa: A004
     BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor,
     ShortTensor, Size, channels_last, channels_last_3d, contiguous_format, dtype, e, finfo, get_device, iinfo, inf,

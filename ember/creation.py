@@ -208,27 +208,40 @@ def _drawn_per_run(device, requires_grad: bool) -> bool:
             and _device(device).type == "cpu")
 
 
-def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the global generator (traced by ``ember.jit``: a new draw on every call,
-    from the ``random`` op's stream, ``ember.random.stream()``)."""
+def _source(name: str, generator, device, requires_grad: bool) -> np.random.Generator | None:
+    """The NumPy generator a sample is drawn from now, or None where it must be a ``random`` op (``ember.jit``
+    tracing, see ``_drawn_per_run``), which draws from the global stream alone."""
+    if _drawn_per_run(device, requires_grad):
+        if generator is not None:
+            raise TypeError(f"{name}: generator= is not supported while ember.jit traces (a traced draw comes from "
+                            "the global stream, ember.random.stream()); draw outside the traced function")
+        return None
+    return _random.numpy_generator(generator)
+
+
+def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the global generator or ``generator`` (traced by ``ember.jit``: a new draw on
+    every call, from the ``random`` op's stream, ``ember.random.stream()``)."""
     dtype = _float_dtype("rand", dtype)
-    if _drawn_per_run(device, requires_grad):
+    source = _source("rand", generator, device, requires_grad)
+    if source is None:
         return random_draw("uniform", _shape(shape), dtype, 0.0, 1.0)
-    array = _random.generator().random(_shape(shape)).astype(dtype)
+    array = source.random(_shape(shape)).astype(dtype)
     return _finish(array, dtype, device, requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator (traced by ``ember.jit``: a new draw on every call,
-    from the ``random`` op's stream, ``ember.random.stream()``)."""
+def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the global generator or ``generator`` (traced by ``ember.jit``: a new draw on
+    every call, from the ``random`` op's stream, ``ember.random.stream()``)."""
     dtype = _float_dtype("randn", dtype)
-    if _drawn_per_run(device, requires_grad):
+    source = _source("randn", generator, device, requires_grad)
+    if source is None:
         return random_draw("normal", _shape(shape), dtype, 0.0, 1.0)
-    array = _random.generator().standard_normal(_shape(shape)).astype(dtype)
+    array = source.standard_normal(_shape(shape)).astype(dtype)
     return _finish(array, dtype, device, requires_grad)
 
 
-def randint(low: int, high: int | None = None, size=(), dtype=None, device=None) -> Tensor:
+def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype=None, device=None) -> Tensor:
     """Integers uniform in [low, high) (in [0, low) when ``high`` is None), int64 by default."""
     if high is None:
         low, high = 0, low
@@ -236,7 +249,7 @@ def randint(low: int, high: int | None = None, size=(), dtype=None, device=None)
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
     size = (size,) if isinstance(size, int) else tuple(size)
-    array = _random.generator().integers(low, high, size).astype(dtype)
+    array = _random.numpy_generator(generator).integers(low, high, size).astype(dtype)
     return _finish(array, dtype, device, False)
 
 
@@ -255,10 +268,10 @@ def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memor
     return _laid_out(t, memory_format, x)
 
 
-def randperm(n: int, dtype=None, device=None) -> Tensor:
-    """A random permutation of 0..n-1."""
+def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0..n-1 (from ``generator`` when given)."""
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
-    return _finish(_random.generator().permutation(n).astype(dtype), dtype, device, False)
+    return _finish(_random.numpy_generator(generator).permutation(n).astype(dtype), dtype, device, False)
 
 
 # --- sampling from tensors of parameters (PyTorch's bernoulli, multinomial, normal) --------------------------
@@ -280,7 +293,7 @@ def _check_probability(name: str, p) -> None:
         raise ValueError(f"{name}: the probabilities must be in [0, 1]")
 
 
-def bernoulli(input, p: float | None = None) -> Tensor:  # noqa: A002  (PyTorch's name)
+def bernoulli(input, p: float | None = None, *, generator=None) -> Tensor:  # noqa: A002  (PyTorch's name)
     """0 or 1 in ``input``'s dtype and shape, each 1 with probability its element of ``input`` (or ``p`` for
     every element), drawn from Ember's generator, as ``torch.bernoulli``; no gradient."""
     input = _as_tensor(input)  # noqa: A001
@@ -290,7 +303,7 @@ def bernoulli(input, p: float | None = None) -> Tensor:  # noqa: A002  (PyTorch'
             raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
         input = full(input.shape, p, dtype=input.dtype, device=input.device)
     _check_probability("bernoulli", input)
-    return cast(rand(input.shape, dtype=input.dtype, device=input.device) < input, input.dtype)
+    return cast(rand(input.shape, generator=generator, dtype=input.dtype, device=input.device) < input, input.dtype)
 
 
 def _multinomial_checks(probs, num_samples: int, replacement: bool) -> None:
@@ -309,21 +322,21 @@ def _multinomial_checks(probs, num_samples: int, replacement: bool) -> None:
         raise ValueError("multinomial: invalid distribution (a row's probabilities sum to 0)")
 
 
-def _with_replacement(xp, rows, num_samples: int):
+def _with_replacement(xp, rows, num_samples: int, source: np.random.Generator):
     cdf = xp.cumsum(rows, axis=1)
     cdf /= cdf[:, -1:]  # the last bound is exactly 1: a uniform in [0, 1) never passes it
-    u = move(_random.generator().random((rows.shape[0], num_samples)), device_of(rows))
+    u = move(source.random((rows.shape[0], num_samples)), device_of(rows))
     # side="right": a zero-probability category's interval is empty and never chosen
     return xp.stack([xp.searchsorted(c, row, side="right") for c, row in zip(cdf, u)])
 
 
-def _without_replacement(xp, rows, num_samples: int):
+def _without_replacement(xp, rows, num_samples: int, source: np.random.Generator):
     # successive draws without replacement are the largest weight / Exp(1) keys
-    keys = rows / move(_random.generator().standard_exponential(rows.shape), device_of(rows))
+    keys = rows / move(source.standard_exponential(rows.shape), device_of(rows))
     return xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
 
 
-def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:  # noqa: A002
     """``num_samples`` category indices (int64) per row of the 1-D or 2-D non-negative weights ``input``,
     drawn from Ember's generator with probabilities proportional to the weights; without ``replacement`` a
     row's indices are distinct. As ``torch.multinomial``; eager only, no gradient."""
@@ -335,11 +348,11 @@ def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  
     xp = array_module(array)
     rows = array.reshape(-1, array.shape[-1]).astype(np.float64)
     draw = _with_replacement if replacement else _without_replacement
-    indices = draw(xp, rows, num_samples).astype(np.int64)
+    indices = draw(xp, rows, num_samples, _random.numpy_generator(generator)).astype(np.int64)
     return Tensor._make(indices.reshape(array.shape[:-1] + (num_samples,)), None)
 
 
-def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
     """Samples of N(mean, std^2) from Ember's generator, as ``torch.normal``: ``mean`` and/or ``std`` tensors
     (broadcast together, std >= 0), or two numbers and a ``size``; no gradient (PyTorch's is zero)."""
     if not hasattr(mean, "shape") and not hasattr(std, "shape"):
@@ -347,7 +360,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
             raise TypeError("normal: with a number for both mean and std, give the size of the sample")
         if std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std}")
-        return randn(size, dtype=dtype, device=device) * std + mean
+        return randn(size, generator=generator, dtype=dtype, device=device) * std + mean
     for given in (mean, std):
         if hasattr(given, "shape"):
             _floating("normal", "mean and std", _as_tensor(given))
@@ -361,7 +374,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
         raise ValueError(f"normal: mean of shape {list(mean.shape)} and std of shape {list(std.shape)} do not "
                          "broadcast") from None
     with no_grad():
-        return mean + std * randn(shape, dtype=mean.dtype, device=mean.device)
+        return mean + std * randn(shape, generator=generator, dtype=mean.dtype, device=mean.device)
 
 
 # --- Tensor methods: a new tensor with this one's dtype and device (attached to Tensor in tensor_attach.py) ---

@@ -158,16 +158,16 @@ def new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None, re
                          requires_grad=requires_grad)
 
 
-def _sample(name: str, draw, *tensors) -> Tensor:
+def _sample(name: str, draw, *tensors, generator=None) -> Tensor:
     _eager(name, *tensors)
     arrays = [t.array if t.device.type == "cpu" else move(t.array, Device("cpu")) for t in tensors]
-    array = draw(_random.generator(), *np.broadcast_arrays(*arrays)).astype(tensors[0].dtype)
+    array = draw(_random.numpy_generator(generator), *np.broadcast_arrays(*arrays)).astype(tensors[0].dtype)
     return Tensor._make(move(array, tensors[0].device) if tensors[0].device.type != "cpu" else array, None)
 
 
 def binomial(count, prob, generator=None) -> Tensor:
     """Binomial draws of ``count`` trials with success probability ``prob`` (floating tensors of one shape), in
-    ``count``'s dtype, from Ember's generator (``torch.binomial``; no gradient). ``generator`` must be None.
+    ``count``'s dtype, from Ember's generator or ``generator`` (``torch.binomial``; no gradient).
 
     >>> ember.binomial(ember.tensor([10.0, 5.0]), ember.tensor([0.5, 0.0]))[1].item()
     0.0
@@ -178,30 +178,23 @@ def binomial(count, prob, generator=None) -> Tensor:
     if count.shape != prob.shape:
         raise ValueError(f"binomial: count of shape {list(count.shape)} and prob of shape {list(prob.shape)} must "
                          "have one shape")
-    _no_generator("binomial", generator)
     if not prob.symbolic and bool(((prob.array < 0) | (prob.array > 1) | (prob.array != prob.array)).any()):
         raise ValueError("binomial: prob must be in [0, 1]")
     if not count.symbolic and bool(((count.array < 0) | (count.array != np.floor(count.array))).any()):
         raise ValueError("binomial: count must hold non-negative whole numbers")
-    return _sample("binomial", lambda rng, n, p: rng.binomial(n.astype(np.int64), p), count, cast(prob, count.dtype))
+    return _sample("binomial", lambda rng, n, p: rng.binomial(n.astype(np.int64), p), count, cast(prob, count.dtype),
+                   generator=generator)
 
 
 def poisson(input, generator=None) -> Tensor:  # noqa: A002  (PyTorch's name)
     """Poisson draws with the rates ``input`` (a floating tensor), in its dtype, from Ember's generator
-    (``torch.poisson``; no gradient). ``generator`` must be None.
+    or ``generator`` (``torch.poisson``; no gradient).
 
     >>> ember.poisson(ember.zeros(3)).tolist()
     [0.0, 0.0, 0.0]
     """
     input = _as_tensor(input)  # noqa: A001
     _floating("poisson", "the rates", input)
-    _no_generator("poisson", generator)
     if not input.symbolic and bool(((input.array < 0) | (input.array != input.array)).any()):
         raise ValueError("poisson: the rates must be non-negative")
-    return _sample("poisson", lambda rng, rates: rng.poisson(rates), input)
-
-
-def _no_generator(name: str, generator) -> None:
-    if generator is not None:
-        raise TypeError(f"{name}: generator must be None (draws come from Ember's generator; seed it with "
-                        "ember.manual_seed)")
+    return _sample("poisson", lambda rng, rates: rng.poisson(rates), input, generator=generator)

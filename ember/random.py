@@ -79,6 +79,20 @@ def generator() -> np.random.Generator:
     return _generator
 
 
+def numpy_generator(source=None) -> np.random.Generator:
+    """The NumPy generator a ``generator=`` argument names: the global one for None, an ``ember.Generator``'s own,
+    or a NumPy Generator as it is."""
+    if source is None:
+        return _generator
+    if isinstance(source, np.random.Generator):
+        return source
+    found = getattr(source, "numpy_generator", None)  # an ember.Generator
+    if isinstance(found, np.random.Generator):
+        return found
+    raise TypeError(f"generator must be None, an ember.Generator or a numpy.random.Generator, got "
+                    f"{type(source).__name__}")
+
+
 def get_rng_state() -> dict:
     """The generators' state, a plain dict (for checkpoints)."""
     state = dict(_generator.bit_generator.state)

@@ -387,21 +387,21 @@ class InplaceMethods:
         self.array[...] = src  # (copy_ casts between any dtypes, as PyTorch's does)
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0):
-        """Fill with draws from N(mean, std^2) from Ember's generator, in place."""
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
+        """Fill with draws from N(mean, std^2) from Ember's generator (or ``generator``), in place."""
         from ember.backend.devices import move
-        from ember.random import generator
+        from ember.random import numpy_generator
 
         _check(self, "normal_")
         mark_written(self)
-        self.array[...] = move(generator().normal(mean, std, self.shape), self.device)
+        self.array[...] = move(numpy_generator(generator).normal(mean, std, self.shape), self.device)
         return self
 
-    def bernoulli_(self, p=0.5):
+    def bernoulli_(self, p=0.5, *, generator=None):
         """Fill with 0 or 1, each 1 with probability ``p`` (a number, or a tensor that broadcasts to this
-        shape) from Ember's generator, in place."""
+        shape) from Ember's generator (or ``generator``), in place."""
         from ember.backend.devices import move
-        from ember.random import generator
+        from ember.random import numpy_generator
 
         _check(self, "bernoulli_", p)
         probs = move(p.array, self.device) if hasattr(p, "node") else np.float64(p)
@@ -411,15 +411,15 @@ class InplaceMethods:
         if bool(((probs < 0) | (probs > 1) | (probs != probs)).any()):
             raise ValueError("bernoulli_: p must be in [0, 1]")
         mark_written(self)
-        self.array[...] = move(generator().random(self.shape), self.device) < probs
+        self.array[...] = move(numpy_generator(generator).random(self.shape), self.device) < probs
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0):
-        """Fill with draws from U(a, b) from Ember's generator, in place."""
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
+        """Fill with draws from U(a, b) from Ember's generator (or ``generator``), in place."""
         from ember.backend.devices import move
-        from ember.random import generator
+        from ember.random import numpy_generator
 
         _check(self, "uniform_")
         mark_written(self)
-        self.array[...] = move(generator().uniform(a, b, self.shape), self.device)
+        self.array[...] = move(numpy_generator(generator).uniform(a, b, self.shape), self.device)
         return self

@@ -26,17 +26,17 @@ def _with_args(fn_name: str, method: str, doc: str):
     return inplace
 
 
-def _draw(tensor, name: str, sample):
-    """Write ``sample(generator, shape)`` (Ember's generator) into ``tensor``, in place."""
+def _draw(tensor, name: str, sample, generator=None):
+    """Write ``sample(rng, shape)`` (from Ember's generator or ``generator``) into ``tensor``, in place."""
     from ember.backend.devices import move
-    from ember.random import generator
+    from ember.random import numpy_generator
 
     _check(tensor, name)
     if not hasattr(tensor.array, "flags"):
         raise TypeError(f"{name}: in-place random fills are not recorded into a graph; use ember.rand and "
                         "friends in traced or graph-building code")
     mark_written(tensor)
-    tensor.array[...] = move(sample(generator(), tuple(tensor.shape)), tensor.device)
+    tensor.array[...] = move(sample(numpy_generator(generator), tuple(tensor.shape)), tensor.device)
     return tensor
 
 
@@ -182,28 +182,28 @@ class TorchInplaceMethods:
         return _reshape_in_place(self, "swapaxes_", _ops().swapaxes(self, axis0, axis1))
 
     # --- random fills from Ember's generator (as normal_ and uniform_) ---
-    def cauchy_(self, median: float = 0.0, sigma: float = 1.0):
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator=None):
         """Fill with draws from the Cauchy distribution of ``median`` and scale ``sigma``, in place."""
         _positive("cauchy_", "sigma", sigma)
-        return _draw(self, "cauchy_", lambda rng, shape: median + sigma * rng.standard_cauchy(shape))
+        return _draw(self, "cauchy_", lambda rng, shape: median + sigma * rng.standard_cauchy(shape), generator)
 
-    def exponential_(self, lambd: float = 1.0):
+    def exponential_(self, lambd: float = 1.0, *, generator=None):
         """Fill with draws from the exponential distribution of rate ``lambd``, in place."""
         _positive("exponential_", "lambd", lambd)
-        return _draw(self, "exponential_", lambda rng, shape: rng.exponential(1.0 / lambd, shape))
+        return _draw(self, "exponential_", lambda rng, shape: rng.exponential(1.0 / lambd, shape), generator)
 
-    def geometric_(self, p: float):
+    def geometric_(self, p: float, *, generator=None):
         """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...), in place."""
         if not 0 < p <= 1:
             raise ValueError(f"geometric_: p must be in (0, 1], got {p}")
-        return _draw(self, "geometric_", lambda rng, shape: rng.geometric(p, shape))
+        return _draw(self, "geometric_", lambda rng, shape: rng.geometric(p, shape), generator)
 
-    def log_normal_(self, mean: float = 1.0, std: float = 2.0):
+    def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator=None):
         """Fill with exp(N(mean, std^2)) draws, in place."""
         _positive("log_normal_", "std", std)
-        return _draw(self, "log_normal_", lambda rng, shape: rng.lognormal(mean, std, shape))
+        return _draw(self, "log_normal_", lambda rng, shape: rng.lognormal(mean, std, shape), generator)
 
-    def random_(self, from_: int = 0, to: int | None = None):
+    def random_(self, from_: int = 0, to: int | None = None, *, generator=None):
         """Fill with integers drawn uniformly from [from, to): ``random_(to)`` from [0, to); ``random_()`` from
         every integer the dtype holds exactly (to 2**24 for float32), in place."""
         if to is None and from_ != 0:  # random_(to), PyTorch's one-argument form
@@ -212,7 +212,7 @@ class TorchInplaceMethods:
         if not low < high:
             raise ValueError(f"random_: expects from < to, got from={low} and to={high}")
         return _draw(self, "random_", lambda rng, shape: rng.integers(low, high - 1, shape, dtype=np.int64,
-                                                                       endpoint=True))
+                                                                       endpoint=True), generator)
 
 
 # ``torch.abs_(x)`` and the others PyTorch has at top level: the Tensor method on ``x``

@@ -173,14 +173,14 @@ class ChainDataset(IterableDataset):
 
 
 def _rng(generator) -> np.random.Generator:
-    """A NumPy generator from None (Ember's global one), an int seed, or a generator."""
-    if generator is None:
-        return _random.generator()
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)):
+    """A NumPy generator from None (Ember's global one), an int seed, an ``ember.Generator`` or a NumPy one."""
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be None, an int seed or a numpy.random.Generator, got {type(generator).__name__}")
+    try:
+        return _random.numpy_generator(generator)
+    except TypeError:
+        raise TypeError(f"generator must be None, an int seed, an ember.Generator or a numpy.random.Generator, got "
+                        f"{type(generator).__name__}") from None
 
 
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:

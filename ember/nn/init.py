@@ -85,30 +85,31 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with draws from U(a, b).
 
     >>> init.uniform_(ember.empty(3, 5), -0.1, 0.1)
     """
-    values = _random.generator().random(tensor.shape, dtype=_draw_dtype(tensor))
+    values = _random.numpy_generator(generator).random(tensor.shape, dtype=_draw_dtype(tensor))
     return _write(tensor, values * (b - a) + a)
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with draws from N(mean, std^2).
 
     >>> init.normal_(ember.empty(3, 5), std=0.02)
     """
-    values = _random.generator().standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
+    values = _random.numpy_generator(generator).standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
     return _write(tensor, values * std + mean)
 
 
-def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator=None) -> Tensor:
     """Fill with N(mean, std^2) draws truncated to [a, b] (redrawn until inside).
 
     >>> init.trunc_normal_(ember.empty(3, 5), std=0.02, a=-0.04, b=0.04)
     """
-    gen = _random.generator()
+    gen = _random.numpy_generator(generator)
     values = gen.standard_normal(tensor.shape) * std + mean
     outside = (values < a) | (values > b)
     while outside.any():
@@ -171,10 +172,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     return _write(tensor, values)
 
 
-def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: np.random.Generator | None = None
-            ) -> Tensor:
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """Fill a 2-D tensor with N(0, std^2) draws, then zero ``ceil(sparsity * rows)`` random rows of each column
-    (Martens, 2010). ``generator``: a NumPy Generator to draw from instead of Ember's global one.
+    (Martens, 2010). ``generator``: an ember.Generator (or a NumPy one) to draw from instead of the global one.
 
     >>> init.sparse_(ember.empty(100, 20), sparsity=0.1)
     """
@@ -182,7 +182,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: np.ra
         raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {list(tensor.shape)}")
     if not 0 <= sparsity <= 1:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
-    gen = _random.generator() if generator is None else generator
+    gen = _random.numpy_generator(generator)
     rows, cols = tensor.shape
     values = gen.standard_normal((rows, cols), dtype=_draw_dtype(tensor)) * std
     zeroed = np.argsort(gen.random((rows, cols)), axis=0)[: math.ceil(sparsity * rows)]  # a permutation a column
@@ -190,7 +190,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: np.ra
     return _write(tensor, values)
 
 
-def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Fill with a (semi-)orthogonal matrix (rows flattened over trailing dimensions), times ``gain``.
 
     >>> init.orthogonal_(ember.empty(4, 6))
@@ -199,7 +199,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got {list(tensor.shape)}")
     rows = tensor.shape[0]
     cols = tensor.array.size // rows
-    flat = _random.generator().standard_normal((rows, cols))
+    flat = _random.numpy_generator(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -209,26 +209,27 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return _write(tensor, (q * gain).reshape(tensor.shape))
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).
 
     >>> init.xavier_uniform_(ember.empty(3, 5), gain=init.calculate_gain("tanh"))
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).
 
     >>> init.xavier_normal_(ember.empty(3, 5))
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                     generator=None) -> Tensor:
     """He uniform: U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a).
 
     >>> init.kaiming_uniform_(ember.empty(16, 3, 3, 3), nonlinearity="relu")
@@ -237,10 +238,11 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    generator=None) -> Tensor:
     """He normal: N(0, std^2) with std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a).
 
     >>> init.kaiming_normal_(ember.empty(16, 3, 3, 3), mode="fan_out", nonlinearity="relu")
@@ -248,7 +250,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
     if 0 in tensor.shape:
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
-    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
 
 
 def _deprecated(name: str, fn):

@@ -1,0 +1,99 @@
+"""``ember.Generator``: a random stream of its own for the calls that take ``generator=`` (``torch.Generator``):
+samplers, ``random_split``, ``DataLoader``, ``rand``/``randn``/``randint``/``randperm``/``normal``/
+``bernoulli``/``multinomial``, the in-place fills and ``nn.init``. ``default_generator`` is the global one.
+
+>>> g = ember.Generator().manual_seed(42)
+>>> train, val = ember.utils.data.random_split(dataset, [0.8, 0.2], generator=g)
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ember import random as _random
+from ember.backend.devices import Device
+from ember.tensor import Tensor
+
+__all__ = ["Generator", "default_generator"]
+
+
+class Generator:
+    """An independent generator (``torch.Generator``): ``manual_seed`` returns it, so
+    ``ember.Generator().manual_seed(0)`` is one expression; ``get_state``/``set_state`` save and restore it."""
+
+    def __init__(self, device="cpu"):
+        self.device = Device(device)
+        self._seed = int(np.random.SeedSequence().entropy) % 2**64  # as PyTorch: a fresh seed to begin with
+        self._rng = np.random.default_rng(self._seed)
+
+    @property
+    def numpy_generator(self) -> np.random.Generator:
+        """The NumPy generator its draws come from."""
+        return self._rng
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Seed it (``seed`` an int, negative ones taken modulo 2**64 as PyTorch does); returns it."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"Generator.manual_seed: seed must be an int, got {type(seed).__name__}")
+        self._seed = int(seed) % 2**64
+        self._rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Seed it from fresh OS entropy; returns the seed."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)._seed
+
+    def initial_seed(self) -> int:
+        """The seed it was last seeded with."""
+        return self._seed
+
+    def get_state(self) -> Tensor:
+        """Its state as a uint8 tensor (``set_state`` takes it back)."""
+        text = json.dumps(self._rng.bit_generator.state)
+        return Tensor._make(np.frombuffer(text.encode(), np.uint8).copy(), None)
+
+    def set_state(self, new_state: Tensor) -> Generator:
+        """Restore a state from ``get_state``; returns it."""
+        array = new_state.array if isinstance(new_state, Tensor) else np.asarray(new_state)
+        if array.dtype != np.uint8 or array.ndim != 1:
+            raise TypeError(f"Generator.set_state: expected the uint8 tensor get_state returns, got "
+                            f"{array.dtype}{list(array.shape)}")
+        try:
+            state = json.loads(bytes(np.asarray(array)).decode())
+            self._rng.bit_generator.state = state
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"Generator.set_state: not a state from Generator.get_state ({exc})") from None
+        return self
+
+    def __repr__(self) -> str:
+        return f"<ember.Generator device={self.device}>"
+
+
+class _DefaultGenerator(Generator):
+    """The global generator seen as a Generator: seeding it is ``ember.manual_seed``."""
+
+    def __init__(self):
+        self.device = Device("cpu")
+
+    @property
+    def numpy_generator(self) -> np.random.Generator:
+        return _random.generator()
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        return _random.generator()
+
+    @property
+    def _seed(self) -> int:
+        return _random.initial_seed()
+
+    def manual_seed(self, seed: int) -> Generator:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"Generator.manual_seed: seed must be an int, got {type(seed).__name__}")
+        _random.manual_seed(int(seed) % 2**64)
+        return self
+
+
+default_generator = _DefaultGenerator()

@@ -1,0 +1,95 @@
+"""``ember.Generator`` and the ``generator=`` arguments (PyTorch's ``torch.Generator`` idioms): reproducible
+draws that leave the global generator alone."""
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def _draws(g):
+    return [ember.rand(3, generator=g).tolist(), ember.randn(2, generator=g).tolist(),
+            ember.randint(0, 100, (4,), generator=g).tolist(), ember.randperm(6, generator=g).tolist(),
+            ember.normal(0.0, 1.0, (2,), generator=g).tolist(),
+            ember.bernoulli(ember.full((5,), 0.5), generator=g).tolist(),
+            ember.multinomial(ember.ones(6), 3, generator=g).tolist(),
+            ember.poisson(ember.full((3,), 2.0), generator=g).tolist(),
+            ember.binomial(ember.full((3,), 5.0), ember.full((3,), 0.5), generator=g).tolist()]
+
+
+def test_seeded_generators_repeat_and_leave_the_global_one_alone():
+    ember.manual_seed(7)
+    expected_global = ember.rand(4).tolist()
+    ember.manual_seed(7)
+    first = _draws(ember.Generator().manual_seed(123))
+    assert ember.rand(4).tolist() == expected_global  # the global stream did not move
+    assert _draws(ember.Generator().manual_seed(123)) == first
+    assert _draws(ember.Generator().manual_seed(124)) != first
+
+
+def test_generator_api():
+    g = ember.Generator()
+    assert g.manual_seed(5) is g and g.initial_seed() == 5 and str(g.device) == "cpu"
+    state = g.get_state()
+    assert state.dtype == ember.uint8
+    a = ember.rand(3, generator=g).tolist()
+    assert g.set_state(state) is g and ember.rand(3, generator=g).tolist() == a
+    assert ember.Generator().manual_seed(-1).initial_seed() == 2**64 - 1
+    fresh = g.seed()
+    assert g.initial_seed() == fresh
+    with pytest.raises(TypeError, match="manual_seed: seed must be an int"):
+        g.manual_seed(1.5)
+    with pytest.raises(TypeError, match="set_state: expected the uint8 tensor"):
+        g.set_state(ember.ones(3))
+    with pytest.raises(TypeError, match="generator must be None, an ember.Generator"):
+        ember.rand(2, generator="seed")
+
+
+def test_default_generator_is_the_global_one():
+    ember.default_generator.manual_seed(11)
+    assert ember.initial_seed() == 11 == ember.default_generator.initial_seed()
+    a = ember.rand(3).tolist()
+    ember.manual_seed(11)
+    assert ember.rand(3, generator=ember.default_generator).tolist() == a
+
+
+def test_data_and_fills_take_a_generator():
+    data = ember.utils.data.TensorDataset(ember.arange(20))
+
+    def split(seed):
+        parts = ember.utils.data.random_split(data, [0.75, 0.25], generator=ember.Generator().manual_seed(seed))
+        return [list(p.indices) for p in parts]
+
+    def shuffled(seed):
+        loader = ember.utils.data.DataLoader(data, batch_size=5, shuffle=True,
+                                             generator=ember.Generator().manual_seed(seed))
+        return [b[0].tolist() for b in loader]
+
+    assert split(42) == split(42) != split(43) and shuffled(1) == shuffled(1) != shuffled(2)
+    fills = []
+    for _ in range(2):
+        g = ember.Generator().manual_seed(3)
+        t = ember.empty(4)
+        fills.append([t.uniform_(generator=g).tolist(), t.normal_(generator=g).tolist(),
+                      t.bernoulli_(0.5, generator=g).tolist(), t.exponential_(generator=g).tolist(),
+                      t.random_(0, 10, generator=g).tolist(), t.cauchy_(generator=g).tolist()])
+    assert fills[0] == fills[1]
+    inits = []
+    for _ in range(2):
+        g = ember.Generator().manual_seed(9)
+        w = ember.empty(4, 6)
+        inits.append([ember.nn.init.kaiming_normal_(w, generator=g).tolist(),
+                      ember.nn.init.xavier_uniform_(w, generator=g).tolist(),
+                      ember.nn.init.trunc_normal_(w, generator=g).tolist(),
+                      ember.nn.init.orthogonal_(w, generator=g).tolist()])
+    assert inits[0] == inits[1]
+    np.testing.assert_allclose(np.asarray(inits[0][3]) @ np.asarray(inits[0][3]).T, np.eye(4), atol=1e-5)
+
+
+def test_a_generator_inside_a_trace_is_refused():
+    @ember.jit
+    def noisy(x):
+        return x + ember.rand(3, generator=ember.Generator().manual_seed(0))
+
+    with pytest.raises(TypeError, match="rand: generator= is not supported while ember.jit traces"):
+        noisy(ember.ones(3))
