@@ -59,6 +59,9 @@ class GradMode:
         thread_mode.grad_enabled = self.mode
 
     def __exit__(self, *exc):
+        if not self.prev and self.preset is not None:  # set_grad_enabled(m).__exit__() unentered: undo the call
+            thread_mode.grad_enabled, self.preset = self.preset, None
+            return
         thread_mode.grad_enabled = self.prev.pop()
 
     def __call__(self, fn):

@@ -225,3 +225,11 @@ def test_a_reduction_given_by_position_is_refused_not_misread():
         ember.nn.MSELoss("sum")
     with pytest.raises(TypeError, match="reduce is PyTorch's old"):
         ember.nn.NLLLoss(None, None, -100, "none")
+
+
+def test_set_grad_enabled_exit_without_enter_restores_the_mode():
+    guard = ember.set_grad_enabled(False)
+    assert not ember.is_grad_enabled()
+    guard.__exit__(None, None, None)
+    assert ember.is_grad_enabled()
+    assert hasattr(ember.utils.data, "distributed") and hasattr(ember.utils.data, "sampler")
