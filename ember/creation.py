@@ -242,8 +242,11 @@ def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool =
 
 
 def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype=None, device=None) -> Tensor:
-    """Integers uniform in [low, high) (in [0, low) when ``high`` is None), int64 by default."""
-    if high is None:
+    """Integers uniform in [low, high) (in [0, low) when ``high`` is None, and ``randint(high, size)`` as PyTorch),
+    int64 by default."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high  # randint(high, size): PyTorch's two-argument form
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")

@@ -93,3 +93,11 @@ def test_a_generator_inside_a_trace_is_refused():
 
     with pytest.raises(TypeError, match="rand: generator= is not supported while ember.jit traces"):
         noisy(ember.ones(3))
+
+
+def test_randint_two_argument_form_as_torch():
+    torch = pytest.importorskip("torch")
+    assert ember.randint(10, (3, 2)).shape == tuple(torch.randint(10, (3, 2)).shape) == (3, 2)
+    assert ember.randint(5, size=(4,)).shape == (4,)
+    drawn = ember.randint(3, ember.Size([50]), generator=ember.Generator().manual_seed(0))
+    assert 0 <= int(drawn.min()) and int(drawn.max()) < 3
