@@ -70,3 +70,16 @@ def test_cuda_helpers_without_a_gpu():
     for call in (ember.cuda.get_device_name, ember.cuda.get_device_capability, lambda: ember.cuda.set_device(0)):
         with pytest.raises(RuntimeError, match="no CUDA GPU is available"):
             call()
+
+
+def test_cuda_amp_is_the_old_path_to_ember_amp():
+    from ember.cuda.amp import GradScaler, autocast
+
+    with pytest.warns(FutureWarning, match="torch.amp.GradScaler\\('cuda'"):
+        scaler = GradScaler(init_scale=1024.0, enabled=False)
+    assert isinstance(scaler, ember.amp.GradScaler) and scaler.device == "cuda" and not scaler.is_enabled()
+    with pytest.warns(FutureWarning, match="torch.amp.autocast\\('cuda'"):
+        guard = autocast(dtype=ember.bfloat16)
+    assert isinstance(guard, ember.amp.autocast)
+    with guard:
+        assert ember.nn.Linear(2, 2)(ember.ones(1, 2)).dtype == ember.float32  # CPU ops are not cast by a GPU autocast

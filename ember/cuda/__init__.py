@@ -6,8 +6,9 @@
 
 from ember.backend.devices import Device, device_count, synchronize
 from ember.backend.devices import cuda_is_available as is_available
+from ember.cuda import amp
 
-__all__ = ["current_device", "device_count", "empty_cache", "get_device_capability", "get_device_name",
+__all__ = ["amp", "current_device", "device_count", "empty_cache", "get_device_capability", "get_device_name",
            "is_available", "is_bf16_supported", "manual_seed", "manual_seed_all", "max_memory_allocated",
            "memory_allocated", "memory_reserved", "reset_peak_memory_stats", "set_device", "synchronize"]
 
