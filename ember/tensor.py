@@ -19,8 +19,9 @@ from ember.backend.printing import format_array
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
+from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
-from ember.tensor_inplace import InplaceMethods
+from ember.tensor_inplace import InplaceMethods, record_in_place
 from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -368,11 +369,13 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "in-place assignment to a tensor that requires grad; do it under ember.no_grad() or "
-                "build a new tensor (for example with ember.where)"
-            )
+        if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            if self.requires_grad and self.node is None:
+                raise RuntimeError("__setitem__: a leaf tensor that requires grad is used in an in-place operation; "
+                                   "do it under ember.no_grad() (as PyTorch requires)")
+            # recorded as PyTorch records it: the tensor's new value is a copy with the item replaced
+            record_in_place(self, "__setitem__", lambda before: _replaced_item(before, index, value))
+            return
         index = _ops.index_arrays(index)
         value = value.array if isinstance(value, Tensor) else value
         steps = ints_first(index)

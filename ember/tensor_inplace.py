@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.devices import array_module
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.dispatch import TensorLike
 
@@ -50,6 +51,89 @@ def _check(tensor, name: str, *operands) -> None:
                 f"{name}: the operand requires grad, so the result would need recording; Ember does not record "
                 "in-place ops: write x = x + y, or work under ember.no_grad()"
             )
+
+
+def _records(tensor, operands) -> bool:
+    """Whether an in-place op on ``tensor`` with ``operands`` must be recorded for backward, as PyTorch records it:
+    gradients are recorded and the tensor (not a leaf) or an operand requires grad."""
+    if not is_grad_enabled():
+        return False
+    if tensor.requires_grad:
+        return tensor.node is not None
+    return any(getattr(operand, "requires_grad", False) for operand in operands)
+
+
+def record_in_place(tensor, name: str, compute):
+    """An in-place op recorded as PyTorch records it: ``compute(before)``, the op applied to a Tensor standing for
+    the values before the write, becomes this tensor's value and node, so later ops and the backward go through
+    it. Nodes recorded earlier that read the tensor then refuse a backward (``mark_written``), as PyTorch's version
+    check refuses one that needs overwritten values. The result takes new memory, so a view of another tensor is
+    refused (the write would not reach the tensor it views), and tensors sharing the old memory (``detach()``,
+    ``.data``) keep the old values."""
+    array = tensor.array
+    if _views_another(tensor):
+        raise RuntimeError(
+            f"{name}: in-place update of a view of another tensor ({tensor.dtype}{list(tensor.shape)}) while "
+            "gradients are recorded; Ember records in-place ops on tensors that own their memory: write x = x + y, "
+            "or clone() the view"
+        )
+    before = _new(type(tensor))
+    before.array, before.node, before.requires_grad = array, tensor.node, tensor.requires_grad
+    before.grad, before._hooks = None, None
+    mark_written(tensor)  # before the new node is numbered: nodes from here on read the new version
+    result = compute(before)
+    if tuple(result.shape) != tuple(tensor.shape):
+        raise RuntimeError(f"{name}: the result of shape {list(result.shape)} does not fit the tensor of shape "
+                           f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)")
+    if result.dtype != tensor.dtype:
+        if not np.can_cast(result.dtype, tensor.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {result.dtype} cannot be cast to the tensor's dtype "
+                               f"{tensor.dtype} in place")
+        result = _ops().cast(result, tensor.dtype)
+    tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
+    return tensor
+
+
+def _views_another(tensor) -> bool:
+    """Whether ``tensor``'s array may be a view of another tensor's memory: of an input of the op that made it
+    (``view``, ``x[i]``, ``transpose``...), or of anything when no op made it. An op's result that views only the
+    op's own new array (a reshaped product) is not."""
+    array = tensor.array
+    if getattr(array, "base", None) is None:
+        return False
+    node = tensor.node
+    if node is None or node.inputs is None:
+        return True
+    shares = array_module(array).may_share_memory
+    return any(shares(array, t.array) for t in node.inputs if hasattr(t.array, "flags"))
+
+
+def _in_place(tensor, name: str, compute, *operands):
+    """``compute(tensor)`` (Ember ops) as ``tensor``'s new value: recorded where PyTorch records it
+    (``record_in_place``), else written into its array."""
+    if _recording(tensor, name, operands):
+        return record_in_place(tensor, name, compute)
+    return _write(tensor, name, compute(tensor))
+
+
+def _recording(tensor, name: str, operands) -> bool:
+    """Whether the in-place op must be recorded (``_records``) on a tensor with values; refuses a leaf that
+    requires grad, as PyTorch does, while gradients are recorded."""
+    if not is_grad_enabled() or not hasattr(tensor.array, "flags"):  # (a graph Value: no values to write)
+        return False
+    _check_leaf(tensor, name)
+    return _records(tensor, operands)
+
+
+def _check_leaf(tensor, name: str) -> None:
+    if tensor.requires_grad and tensor.node is None:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
+            "do it under ember.no_grad() (as PyTorch requires)"
+        )
+
+
+_new = object.__new__
 
 
 def _write(tensor, name: str, result):
@@ -91,10 +175,12 @@ def _operator(fn_name: str, method: str):
     symbolic value, which is returned so that Python rebinds the name, as it did before in-place operators."""
 
     def inplace(self, other):
-        result = getattr(_ops(), fn_name)(self, other)
+        op = getattr(_ops(), fn_name)
+        if _recording(self, method, (other,)):
+            return record_in_place(self, method, lambda before: op(before, other))
+        result = op(self, other)
         if not hasattr(result.array, "flags"):  # a graph Value: its array is a Symbol (shape, dtype)
             return result
-        _check(self, method, other)
         return _write(self, method, result)
 
     inplace.__name__ = method
@@ -104,8 +190,8 @@ def _operator(fn_name: str, method: str):
 
 def _binary(fn_name: str, method: str):
     def inplace(self, other):
-        _check(self, method, other)
-        return _write(self, method, getattr(_ops(), fn_name)(self, other))
+        op = getattr(_ops(), fn_name)
+        return _in_place(self, method, lambda before: op(before, other), other)
 
     inplace.__name__ = method
     inplace.__doc__ = f"``self = {fn_name}(self, other)`` written into this tensor's array."
@@ -114,8 +200,7 @@ def _binary(fn_name: str, method: str):
 
 def _unary(fn_name: str, method: str):
     def inplace(self):
-        _check(self, method)
-        return _write(self, method, getattr(_ops(), fn_name)(self))
+        return _in_place(self, method, getattr(_ops(), fn_name))
 
     inplace.__name__ = method
     inplace.__doc__ = f"``self = {fn_name}(self)`` written into this tensor's array."
@@ -126,8 +211,8 @@ def _scaled_product(fn_name: str, method: str):
     """``addmm_`` and friends: ``beta * self + alpha * product(a, b)`` written into this tensor."""
 
     def inplace(self, a, b, *, beta: float = 1.0, alpha: float = 1.0):
-        _check(self, method, a, b)
-        return _write(self, method, getattr(_ops(), fn_name)(self, a, b, beta=beta, alpha=alpha))
+        op = getattr(_ops(), fn_name)
+        return _in_place(self, method, lambda before: op(before, a, b, beta=beta, alpha=alpha), a, b)
 
     inplace.__name__ = method
     inplace.__doc__ = f"``self = {fn_name}(self, a, b, beta=beta, alpha=alpha)`` written into this tensor's array."
@@ -227,85 +312,77 @@ class InplaceMethods:
     def add_(self, other, alpha=None):
         """``self += alpha * other`` in place."""
         other, alpha = _old_scalar_first(other, alpha)
-        _check(self, "add_", other)
-        return _write(self, "add_", _ops().add(self, _scaled(other, alpha)))
+        return _in_place(self, "add_", lambda before: _ops().add(before, _scaled(other, alpha)), other)
 
     def sub_(self, other, alpha=None):
         """``self -= alpha * other`` in place."""
         other, alpha = _old_scalar_first(other, alpha)
-        _check(self, "sub_", other)
-        return _write(self, "sub_", _ops().sub(self, _scaled(other, alpha)))
+        return _in_place(self, "sub_", lambda before: _ops().sub(before, _scaled(other, alpha)), other)
 
     def div_(self, other, *, rounding_mode: str | None = None):
         """``self /= other`` in place; ``rounding_mode`` as in ``div``."""
-        _check(self, "div_", other)
-        return _write(self, "div_", _ops().div(self, other, rounding_mode=rounding_mode))
+        return _in_place(self, "div_", lambda before: _ops().div(before, other, rounding_mode=rounding_mode), other)
 
     def round_(self, *, decimals: int = 0):
         """Round to ``decimals`` decimal places (half to even), in place."""
-        _check(self, "round_")
-        return _write(self, "round_", _ops().round(self, decimals=decimals))
+        return _in_place(self, "round_", lambda before: _ops().round(before, decimals=decimals))
 
     def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
         """Replace NaN, +inf and -inf (by default with 0 and the dtype's largest and lowest values), in place."""
-        _check(self, "nan_to_num_")
-        return _write(self, "nan_to_num_", _ops().nan_to_num(self, nan, posinf, neginf))
+        return _in_place(self, "nan_to_num_", lambda before: _ops().nan_to_num(before, nan, posinf, neginf))
 
     def addcmul_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 * tensor2`` in place."""
-        _check(self, "addcmul_", tensor1, tensor2)
-        return _write(self, "addcmul_", _ops().addcmul(self, tensor1, tensor2, value=value))
+        return _in_place(self, "addcmul_", lambda before: _ops().addcmul(before, tensor1, tensor2, value=value),
+                         tensor1, tensor2)
 
     def addcdiv_(self, tensor1, tensor2, value: float = 1.0):
         """``self += value * tensor1 / tensor2`` in place."""
-        _check(self, "addcdiv_", tensor1, tensor2)
-        return _write(self, "addcdiv_", _ops().addcdiv(self, tensor1, tensor2, value=value))
+        return _in_place(self, "addcdiv_", lambda before: _ops().addcdiv(before, tensor1, tensor2, value=value),
+                         tensor1, tensor2)
 
     def renorm_(self, p: float, dim: int, maxnorm: float):
         """``renorm`` written into this tensor."""
-        _check(self, "renorm_")
-        return _write(self, "renorm_", _ops().renorm(self, p, dim, maxnorm))
+        return _in_place(self, "renorm_", lambda before: _ops().renorm(before, p, dim, maxnorm))
 
     def lerp_(self, end, weight):
         """``self += weight * (end - self)`` in place."""
-        _check(self, "lerp_", end, weight)
-        return _write(self, "lerp_", self + weight * (end - self))
+        return _in_place(self, "lerp_", lambda before: before + weight * (end - before), end, weight)
 
     def clamp_(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
         """Clip into ``[min, max]`` in place."""
-        _check(self, "clamp_", min, max)
-        return _write(self, "clamp_", _ops().clip(self, min, max))
+        return _in_place(self, "clamp_", lambda before: _ops().clip(before, min, max), min, max)
 
     clip_ = clamp_
 
     def index_add_(self, dim: int, index, source, *, alpha: float = 1):
         """``index_add`` (PyTorch's order: dim, index, source) written into this tensor."""
-        _check(self, "index_add_", source)
-        return _write(self, "index_add_", _ops().index_add(self, int(dim), index, source, alpha=alpha))
+        return _in_place(self, "index_add_",
+                         lambda before: _ops().index_add(before, int(dim), index, source, alpha=alpha), source)
 
     def scatter_add_(self, dim: int, index, src):
         """``scatter_add`` written into this tensor."""
-        _check(self, "scatter_add_", src)
-        return _write(self, "scatter_add_", _ops().scatter_add(self, dim, index, src))
+        return _in_place(self, "scatter_add_", lambda before: _ops().scatter_add(before, dim, index, src), src)
 
     def scatter_(self, dim: int, index, src=None, *, value=None, reduce: str | None = None):
         """``scatter`` written into this tensor."""
-        _check(self, "scatter_", src)
-        return _write(self, "scatter_", _ops().scatter(self, dim, index, src, value=value, reduce=reduce))
+        return _in_place(self, "scatter_",
+                         lambda before: _ops().scatter(before, dim, index, src, value=value, reduce=reduce), src)
 
     def index_fill_(self, dim: int, index, value):
         """``index_fill`` written into this tensor."""
-        _check(self, "index_fill_", value)
-        return _write(self, "index_fill_", _ops().index_fill(self, dim, index, value))
+        return _in_place(self, "index_fill_", lambda before: _ops().index_fill(before, dim, index, value), value)
 
     def index_copy_(self, dim: int, index, source):
         """``index_copy`` written into this tensor."""
-        _check(self, "index_copy_", source)
-        return _write(self, "index_copy_", _ops().index_copy(self, dim, index, source))
+        return _in_place(self, "index_copy_", lambda before: _ops().index_copy(before, dim, index, source), source)
 
     def index_put_(self, indices, values, accumulate: bool = False):
         """``self[indices] = values`` in place (``indices`` a tuple of index tensors); with ``accumulate`` the
         values are added, repeated indices adding up."""
+        if _recording(self, "index_put_", (values,)):
+            return record_in_place(self, "index_put_",
+                           lambda before: _ops().index_put(before, tuple(indices), values, accumulate))
         _check(self, "index_put_", values)
         values = values.array if isinstance(values, TensorLike) else np.asarray(values)
         if values.dtype != self.dtype and not np.can_cast(values.dtype, self.dtype, "same_kind"):
@@ -323,28 +400,26 @@ class InplaceMethods:
 
     def index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True):
         """``index_reduce`` written into this tensor."""
-        _check(self, "index_reduce_", source)
-        return _write(self, "index_reduce_", _ops().index_reduce(self, dim, index, source, reduce,
-                                                                 include_self=include_self))
+        return _in_place(self, "index_reduce_", lambda before: _ops().index_reduce(before, dim, index, source, reduce,
+                                                                 include_self=include_self), source)
 
     def scatter_reduce_(self, dim: int, index, src, reduce: str, *, include_self: bool = True):
         """``scatter_reduce`` written into this tensor."""
-        _check(self, "scatter_reduce_", src)
-        return _write(self, "scatter_reduce_", _ops().scatter_reduce(self, dim, index, src, reduce,
-                                                                     include_self=include_self))
+        return _in_place(self, "scatter_reduce_", lambda before: _ops().scatter_reduce(before, dim, index, src, reduce,
+                                                                     include_self=include_self), src)
 
     def masked_scatter_(self, mask, source):
         """``masked_scatter`` written into this tensor."""
-        _check(self, "masked_scatter_", source)
-        return _write(self, "masked_scatter_", _ops().masked_scatter(self, mask, source))
+        return _in_place(self, "masked_scatter_", lambda before: _ops().masked_scatter(before, mask, source), source)
 
     def put_(self, index, source, accumulate: bool = False):
         """``put`` written into this tensor."""
-        _check(self, "put_", source)
-        return _write(self, "put_", _ops().put(self, index, source, accumulate))
+        return _in_place(self, "put_", lambda before: _ops().put(before, index, source, accumulate), source)
 
     def masked_fill_(self, mask, value):
         """Set the elements where ``mask`` is true to ``value``, in place."""
+        if _recording(self, "masked_fill_", (value,)):
+            return record_in_place(self, "masked_fill_", lambda before: _ops().masked_fill(before, mask, value))
         _check(self, "masked_fill_", value)
         mask = mask.array if hasattr(mask, "node") else mask
         value = value.array if hasattr(value, "node") else value

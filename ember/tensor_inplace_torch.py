@@ -2,8 +2,9 @@
 ``exponential_``...) and its top-level in-place functions (``ember.abs_(x)`` is ``x.abs_()``).
 
 They follow ``tensor_inplace``'s rules: the result is written into the tensor's own array (a comparison or a logical
-op keeps the tensor's dtype, 1 and 0), a leaf that requires grad is changed only under ``ember.no_grad()``, every
-write marks the tensor for the version check, and a result that does not fit the tensor's dtype or shape raises.
+op keeps the tensor's dtype, 1 and 0), or recorded as PyTorch records it where a gradient is wanted; a leaf that
+requires grad is changed only under ``ember.no_grad()``, every write marks the tensor for the version check, and a
+result that does not fit the tensor's dtype or shape raises.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from ember.grad_mode import mark_written
-from ember.tensor_inplace import _binary, _check, _operator, _ops, _reshape_in_place, _unary, _write
+from ember.tensor_inplace import _binary, _check, _in_place, _operator, _ops, _reshape_in_place, _unary, _write
 
 
 def _with_args(fn_name: str, method: str, doc: str):
     """An in-place method passing its arguments on: ``self = fn(self, *args, **kwargs)``."""
 
     def inplace(self, *args, **kwargs):
-        _check(self, method, *args, *kwargs.values())
-        return _write(self, method, getattr(_ops(), fn_name)(self, *args, **kwargs))
+        op = getattr(_ops(), fn_name)
+        return _in_place(self, method, lambda before: op(before, *args, **kwargs), *args, *kwargs.values())
 
     inplace.__name__ = method
     inplace.__doc__ = doc
@@ -85,8 +86,7 @@ class TorchInplaceMethods:
 
     def polygamma_(self, n: int):
         """``self = polygamma(n, self)`` written into this tensor's array."""
-        _check(self, "polygamma_")
-        return _write(self, "polygamma_", _ops().polygamma(n, self))
+        return _in_place(self, "polygamma_", lambda before: _ops().polygamma(n, before))
 
     # --- binary math and comparisons (results cast to the tensor's dtype) ---
     arctan2_ = _binary("atan2", "arctan2_")
@@ -127,29 +127,24 @@ class TorchInplaceMethods:
         if self.dtype != np.float64:
             raise RuntimeError(f"float_power_: the result is float64 and cannot be written into a tensor of dtype "
                                f"{self.dtype} (shape {list(self.shape)}); use float_power, or .double() first")
-        _check(self, "float_power_", exponent)
-        return _write(self, "float_power_", _ops().float_power(self, exponent))
+        return _in_place(self, "float_power_", lambda before: _ops().float_power(before, exponent), exponent)
 
     # --- scans and triangles ---
     def cumsum_(self, dim: int, *, dtype=None):
         """Running sums along ``dim`` written into this tensor."""
-        _check(self, "cumsum_")
-        return _write(self, "cumsum_", _ops().cumsum(self, dim, dtype=dtype))
+        return _in_place(self, "cumsum_", lambda before: _ops().cumsum(before, dim, dtype=dtype))
 
     def cumprod_(self, dim: int, *, dtype=None):
         """Running products along ``dim`` written into this tensor."""
-        _check(self, "cumprod_")
-        return _write(self, "cumprod_", _ops().cumprod(self, dim, dtype=dtype))
+        return _in_place(self, "cumprod_", lambda before: _ops().cumprod(before, dim, dtype=dtype))
 
     def tril_(self, diagonal: int = 0):
         """Zero the elements above the ``diagonal``-th diagonal, in place."""
-        _check(self, "tril_")
-        return _write(self, "tril_", _ops().tril(self, diagonal))
+        return _in_place(self, "tril_", lambda before: _ops().tril(before, diagonal))
 
     def triu_(self, diagonal: int = 0):
         """Zero the elements below the ``diagonal``-th diagonal, in place."""
-        _check(self, "triu_")
-        return _write(self, "triu_", _ops().triu(self, diagonal))
+        return _in_place(self, "triu_", lambda before: _ops().triu(before, diagonal))
 
     def fill_diagonal_(self, fill_value, wrap: bool = False):
         """Set the main diagonal to ``fill_value`` in place: of a matrix (a tall one's diagonal starts again

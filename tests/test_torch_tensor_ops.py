@@ -182,9 +182,10 @@ def test_in_place_index_updates_follow_the_in_place_autograd_rules():
     counts = ember.zeros(3, dtype=ember.long)
     with pytest.raises(RuntimeError, match="index_put_: values of type float32 cannot be cast to .*int64"):
         counts.index_put_((ember.tensor([0]),), ember.tensor([0.5]))
-    buffer = ember.zeros(3)
-    with pytest.raises(RuntimeError, match="operand requires grad"):
-        buffer.index_add_(0, ember.tensor([0]), ember.ones(1, requires_grad=True))
+    buffer, source = ember.zeros(3), ember.ones(1, requires_grad=True)
+    buffer.index_add_(0, ember.tensor([0]), source)  # recorded, as PyTorch records it
+    (buffer * ember.tensor([4.0, 5.0, 6.0])).sum().backward()
+    assert buffer.tolist() == [1.0, 0.0, 0.0] and source.grad.tolist() == [4.0]
 
 
 # --- median, sort, topk, square ------------------------------------------------------------------------------

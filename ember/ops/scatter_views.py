@@ -125,16 +125,29 @@ def index_put(x, indices, values, accumulate: bool = False) -> TensorLike:
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
     index = index_arrays(tuple(slice(None) if i is None else i for i in indices), x.shape)
+    return _put_at("index_put", x, index, values, accumulate)
+
+
+def setitem(x, index, value) -> TensorLike:
+    """A copy of ``x`` with ``x[index] = value`` (any index ``x[index]`` takes; ``value`` broadcast to what it
+    picks and cast to x's dtype): what ``x[index] = value`` records on a tensor whose gradient is wanted."""
+    x = as_tensor(x)
+    known("setitem", x)
+    return _put_at("setitem", x, index_arrays(index, x.shape), value, False)
+
+
+def _put_at(name: str, x: TensorLike, index: tuple, values, accumulate: bool) -> TensorLike:
+    """``index_put`` and ``setitem`` at a normalized ``index`` (``index_arrays``'s)."""
     try:
         picked = _indexed_shape(tuple(x.shape), None, index)
     except (IndexError, ValueError) as exc:
-        raise IndexError(f"index_put: the indices do not fit the input of shape {list(x.shape)}: {exc}") from None
+        raise IndexError(f"{name}: the indices do not fit the input of shape {list(x.shape)}: {exc}") from None
     values = as_tensor(values, x)
     values = values if values.dtype == x.dtype else cast(values, x.dtype)
     try:
         values = broadcast_to(values, picked) if tuple(values.shape) != picked else values
     except ValueError:
-        raise ValueError(f"index_put: values of shape {list(values.shape)} do not broadcast to the {list(picked)} "
+        raise ValueError(f"{name}: values of shape {list(values.shape)} do not broadcast to the {list(picked)} "
                          f"elements the indices pick from the input of shape {list(x.shape)}") from None
     if accumulate:
         return add(x, _embed(values, tuple(x.shape), index))

@@ -11,9 +11,8 @@ from ember.tensor_inplace import _check, _write
 def in_place(x: Tensor, result: Tensor, name: str) -> Tensor:
     """``result`` written into ``x`` (and ``x`` returned) when nothing needs recording; else ``result``.
 
-    Ember's tape does not record in-place ops, so while a gradient flows through ``x`` (or a graph is built) the
-    layer returns a new tensor and leaves ``x`` as it was: the values are the same, and training works as it does
-    with PyTorch's in-place layers.
+    While a gradient flows through ``x`` (or a graph is built) the layer returns a new tensor and leaves ``x`` as it
+    was: the values are the same, and training works as it does with PyTorch's in-place layers.
     """
     if x.symbolic or not hasattr(x.array, "flags") or (is_grad_enabled() and x.requires_grad):
         return result
