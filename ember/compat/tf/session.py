@@ -44,12 +44,13 @@ get_default_session = default_session
 
 def _lower_placeholder(replay: Replay, t: Tensor):
     shape = "<unknown>" if t._shape is None else ["?" if d is None else d for d in t._shape]
-    raise ValueError(f"You must feed a value for placeholder tensor '{t.name}' with dtype {t.dtype} and shape {shape}")
+    raise ValueError(f"You must feed a value for placeholder tensor '{t.op.name}' with dtype {t.dtype} and shape "
+                     f"{shape}")
 
 
 def _lower_variable(replay: Replay, t: Tensor):
     array = replay.session.variable_value(t)
-    v = replay.graph.input(t.name, array.shape, array.dtype)
+    v = replay.graph.input(t.op.name, array.shape, array.dtype)
     replay.bound[v.id] = array
     return v
 
@@ -81,7 +82,7 @@ def _hyper_live(replay: Replay, optimizer):
             raise ValueError(f"{type(optimizer).__name__}: {key} '{tensor.name}' must be a scalar, got shape "
                              f"{list(value.shape)}")
         cell = cells[key]
-        target = graph.input(f"{tensor.name}/{key}", (), cell.dtype)
+        target = graph.input(f"{tensor.op.name}/{key}", (), cell.dtype)
         replay.bound[target.id] = cell
         with graph.building():
             value = ember.cast(value, cell.dtype) if value.dtype != cell.dtype else value
@@ -446,7 +447,7 @@ class Session:
             if general and t._shape is not None and None in t._shape:
                 shape = tuple(t._shape)
                 graph.dim_hint = next(n for n, d in zip(array.shape, shape) if d is None)
-            v = replay.feeds[t] = graph.input(t.name, shape, array.dtype)
+            v = replay.feeds[t] = graph.input(t.op.name, shape, array.dtype)
             if value.__class__ is not np.ndarray:
                 scalars[v.id] = value.__class__
         results = [replay.value(t) for t in flat]
@@ -463,15 +464,31 @@ class Session:
         return fn
 
     def _resolve(self, fetch) -> Tensor:
-        """A fetch or feed key as a tf Tensor: tensors as they are, names (``"x"``, ``"x:0"``) looked up."""
+        """A fetch as a tf Tensor or op: tensors and ops as they are, names looked up as TF-1 reads them
+        (``"x:0"`` the tensor, ``"x"`` or ``"train"`` the op, whose fetched value is None)."""
         if isinstance(fetch, Tensor):
             return fetch
         if isinstance(fetch, str):
-            try:
-                return self.graph.get_tensor_by_name(fetch)
-            except KeyError as exc:
-                raise KeyError(f"Session.run: {exc.args[0]}") from None
-        raise TypeError(f"Session.run: cannot fetch or feed {fetch!r}; use tf tensors, ops or their names")
+            return self._named(fetch, allow_operation=True)
+        raise TypeError(f"Session.run: cannot fetch {fetch!r}; use tf tensors, ops or their names")
+
+    def _named(self, name: str, allow_operation: bool) -> Tensor:
+        try:
+            return self.graph.as_graph_element(name, allow_tensor=True, allow_operation=allow_operation)
+        except KeyError as exc:
+            raise KeyError(f"Session.run: {exc.args[0]}") from None
+        except ValueError as exc:
+            raise ValueError(f"Session.run: {exc}") from None
+
+    def _feed_key(self, key) -> Tensor:
+        """A feed_dict key as a tf Tensor: a tensor, or a tensor's name (``"x:0"``; an op's name is an error,
+        as in TF-1)."""
+        if isinstance(key, Tensor) and not isinstance(key, Operation):
+            return key
+        if isinstance(key, str):
+            return self._named(key, allow_operation=False)
+        raise TypeError(f"Session.run: cannot feed {key!r}; feed_dict keys must be tf tensors or their names "
+                        '("x:0")')
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate ``fetches`` (a tensor, an op, a name, or nested lists/tuples/dicts of them) with ``feed_dict``."""
@@ -484,7 +501,7 @@ class Session:
         if feed_dict:
             for t, value in feed_dict.items():
                 if t.__class__ is not Tensor:
-                    t = self._resolve(t)
+                    t = self._feed_key(t)
                 # A feed's signature is its shape (a number's: its class); the shape and the dtype a class
                 # implies are checked once per signature, when it is compiled.
                 cls = value.__class__

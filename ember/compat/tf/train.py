@@ -70,7 +70,8 @@ class Optimizer:
 
     rule = None
 
-    def __init__(self, **hyper):
+    def __init__(self, name: str | None = None, **hyper):
+        self._name = name or type(self).__name__.removesuffix("Optimizer")  # TF's: the training op's, the slots'
         for key, value in hyper.items():
             if isinstance(value, (int, float)) and value < 0 and key != "learning_rate_power":
                 raise ValueError(f"{type(self).__name__}: {key} must be non-negative, got {value}")
@@ -83,13 +84,18 @@ class Optimizer:
         # that read this entry would show it)
         self.hyper = {key: float("nan") if key in self.tensor_hyper else value for key, value in hyper.items()}
 
-    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str = "minimize", **unused) -> Operation:
-        """The op that runs one step of this rule on ``var_list`` (default: trainable variables)."""
+    def get_name(self) -> str:
+        return self._name
+
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
+                 **unused) -> Operation:
+        """The op that runs one step of this rule on ``var_list`` (default: trainable variables); it is named
+        ``name``, else as the optimizer (``"Adam"``), as in TF-1, so ``sess.run("Adam")`` runs it."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
         var_list = [v for v in var_list if depends(loss, v)]
         if not var_list:
             raise ValueError("minimize: no trainable variable that the loss depends on")
-        op = Operation(None, (loss, tuple(var_list)), name=name, kind="Train")
+        op = Operation(None, (loss, tuple(var_list)), name=name or self._name, kind="Train")
         op.optimizer = self
         op.global_step = global_step
         return op
@@ -119,8 +125,8 @@ class Optimizer:
         if len(requests) == 1 and all(g.kind == "Gradients" for g, _ in pairs):
             (ys, _, grad_ys), = requests.values()
             if len(ys) == 1 and grad_ys is None:  # unmodified: the one backward of minimize
-                return self.minimize(ys[0], global_step, [v for _, v in pairs], name or "apply_gradients")
-        op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or "apply_gradients",
+                return self.minimize(ys[0], global_step, [v for _, v in pairs], name)
+        op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or self._name,
                        kind="ApplyGradients")
         op.optimizer = self
         op.global_step = global_step
@@ -133,7 +139,7 @@ class GradientDescentOptimizer(Optimizer):
     rule = staticmethod(rules.sgd_update)
 
     def __init__(self, learning_rate: float, use_locking: bool = False, name: str = "GradientDescent"):
-        super().__init__(lr=_number(learning_rate))
+        super().__init__(name, lr=_number(learning_rate))
 
 
 class MomentumOptimizer(Optimizer):
@@ -144,7 +150,7 @@ class MomentumOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float, momentum: float, use_locking: bool = False, name: str = "Momentum",
                  use_nesterov: bool = False):
-        super().__init__(lr=_number(learning_rate), momentum=_number(momentum), nesterov=use_nesterov)
+        super().__init__(name, lr=_number(learning_rate), momentum=_number(momentum), nesterov=use_nesterov)
 
 
 class AdamOptimizer(Optimizer):
@@ -154,7 +160,8 @@ class AdamOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adam"):
-        super().__init__(lr=_number(learning_rate), beta1=_number(beta1), beta2=_number(beta2), eps=float(epsilon))
+        super().__init__(name, lr=_number(learning_rate), beta1=_number(beta1), beta2=_number(beta2),
+                         eps=float(epsilon))
 
 
 class AdagradOptimizer(Optimizer):
@@ -164,7 +171,7 @@ class AdagradOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1, use_locking: bool = False,
                  name: str = "Adagrad"):
-        super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
+        super().__init__(name, lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
                          eps=0.0)
 
 
@@ -177,7 +184,7 @@ class ProximalGradientDescentOptimizer(Optimizer):
     def __init__(self, learning_rate: float, l1_regularization_strength: float = 0.0,
                  l2_regularization_strength: float = 0.0, use_locking: bool = False,
                  name: str = "ProximalGradientDescent"):
-        super().__init__(lr=_number(learning_rate), l1=float(l1_regularization_strength),
+        super().__init__(name, lr=_number(learning_rate), l1=float(l1_regularization_strength),
                          l2=float(l2_regularization_strength))
 
 
@@ -193,7 +200,7 @@ class ProximalAdagradOptimizer(Optimizer):
         if initial_accumulator_value <= 0:
             raise ValueError(f"ProximalAdagradOptimizer: initial_accumulator_value must be positive, got "
                              f"{initial_accumulator_value}")
-        super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
+        super().__init__(name, lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
                          l1=float(l1_regularization_strength), l2=float(l2_regularization_strength))
 
 
@@ -225,7 +232,7 @@ class RMSPropOptimizer(Optimizer):
                  use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
         if centered:
             raise NotImplementedError("RMSPropOptimizer: centered=True is not supported")
-        super().__init__(lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
+        super().__init__(name, lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
                          eps=float(epsilon))
 
 
@@ -236,7 +243,7 @@ class AdadeltaOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adadelta"):
-        super().__init__(lr=_number(learning_rate), rho=float(rho), eps=float(epsilon))
+        super().__init__(name, lr=_number(learning_rate), rho=float(rho), eps=float(epsilon))
 
 
 class FtrlOptimizer(Optimizer):
@@ -251,7 +258,7 @@ class FtrlOptimizer(Optimizer):
                  beta=None):
         if learning_rate_power > 0:
             raise ValueError(f"FtrlOptimizer: learning_rate_power must be <= 0, got {learning_rate_power}")
-        super().__init__(lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
+        super().__init__(name, lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
                          initial_accumulator_value=float(initial_accumulator_value),
                          l1=float(l1_regularization_strength), l2=float(l2_regularization_strength),
                          l2_shrinkage=float(l2_shrinkage_regularization_strength),
@@ -304,7 +311,7 @@ class ExponentialMovingAverage:
         return self.shadows.get(var)
 
     def average_name(self, var) -> str:
-        return f"{var.name}/{self.name}"
+        return f"{var.op.name}/{self.name}"
 
     def variables_to_restore(self, moving_avg_variables=None) -> dict:
         """{name: variable} that makes a ``Saver`` load the averages saved for each variable into it."""
@@ -312,7 +319,7 @@ class ExponentialMovingAverage:
         for var in global_variables():
             if var in self.shadows.values():
                 continue
-            names[self.average_name(var) if var in self.shadows else var.name] = var
+            names[self.average_name(var) if var in self.shadows else var.op.name] = var
         return names
 
 
@@ -344,7 +351,7 @@ class Saver:
             self.variables = dict(var_list)
         else:
             variables = global_variables() if var_list is None else list(tensors_in(var_list))
-            self.variables = {v.name: v for v in variables}
+            self.variables = {v.op.name: v for v in variables}  # (TF-1 saves under op names: "w", not "w:0")
         self.max_to_keep = max_to_keep
         self.last_checkpoints: list[str] = []  # the paths this Saver wrote, oldest first
 
