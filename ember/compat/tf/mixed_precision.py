@@ -102,6 +102,9 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
         super().__init__(opt.get_name(), **{**opt.hyper, **opt.tensor_hyper})
         self.rule = opt.rule
         self.inner = opt
+        # the slots are opt's (its minimize makes them): get_slot and variables() read them
+        self.slot_variables, self.slots_by_name, self.shared_variables = \
+            opt.slot_variables, opt.slots_by_name, opt.shared_variables
         self._loss_scale = _loss_scale(loss_scale)
 
     def loss_scale(self) -> Tensor:

@@ -23,6 +23,7 @@ from ember.compat.tf._core import (
     tensors_in,
 )
 from ember.compat.tf.mixed_precision import rewrite_dtype
+from ember.compat.tf.slots import SlotVariable
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
@@ -328,15 +329,66 @@ class Session:
         return self._mixed_precision
 
     def variable_value(self, var) -> np.ndarray:
-        """The array holding ``var``'s value in this session."""
+        """The array holding ``var``'s value in this session (a slot's: the entry of its optimizer's state)."""
         array = self.values.get(var)
+        if array is None and isinstance(var, SlotVariable):
+            array = self._slot_array(var)
         if array is None:
-            raise ValueError(f"Attempting to use uninitialized value {var.name}: run tf.global_variables_initializer()")
+            raise ValueError(f"Attempting to use uninitialized value {var.op.name}: run "
+                             "tf.global_variables_initializer()")
         return array
 
     def slots(self, optimizer, var) -> dict:
-        """The optimizer state of ``var`` (momentum buffers and the like)."""
+        """The optimizer state of ``var`` (momentum buffers and the like): the update rule's ``state`` dict, which
+        also holds the values of ``optimizer``'s slot variables of ``var``."""
         return self.slot_states.setdefault((id(optimizer), var), {})
+
+    def _slot_array(self, slot: SlotVariable):
+        """``slot``'s value in its optimizer's state, or None before the state has one (neither initialized,
+        restored, nor made by a training step)."""
+        primary = slot.primaries()[0]
+        state = self.slot_states.get((id(slot.optimizer), primary))
+        if not state:
+            return None
+        self._complete_state(slot.optimizer, primary, state)
+        return state[slot.key]
+
+    def _complete_state(self, optimizer, var, state: dict) -> None:
+        """Give ``state`` the entries it lacks (a slot loaded alone): their slot variables' initial values, so
+        the rule, which makes its state only when it has none, finds all of it."""
+        slots = [s for s in (*optimizer.shared_variables.values(), *optimizer.slot_variables.get(var, {}).values())
+                 if s.key not in state]
+        for slot, value in zip(slots, self._evaluate([s.initial_value for s in slots], {}) if slots else []):
+            state[slot.key] = self._slot_like(var, value)
+        for key, value in optimizer.EXTRA_STATE.items():
+            state.setdefault(key, value)
+
+    def _slot_like(self, var, value) -> np.ndarray:
+        """A new array holding ``value``: in the memory order of ``var``'s array when it has ``var``'s shape."""
+        param = self.values.get(var)
+        value = np.asarray(value)
+        if param is None or param.shape != value.shape:
+            return np.array(value, dtype=var.dtype)
+        array = np.empty_like(param)
+        array[...] = value
+        return array
+
+    def _load_slots(self, values: dict) -> None:
+        """Set slot variables (a dict slot -> array) in their optimizers' states, in place where the state has
+        the entry already (compiled updates hold a momentum buffer)."""
+        loaded = {}
+        for slot, value in values.items():
+            value = np.asarray(value, dtype=slot.dtype)
+            for var in slot.primaries():
+                state = self.slots(slot.optimizer, var)
+                current = state.get(slot.key)
+                if current.__class__ is np.ndarray and current.shape == value.shape:
+                    current[...] = value
+                else:
+                    state[slot.key] = self._slot_like(var, value)
+                loaded[(id(slot.optimizer), var)] = (slot.optimizer, var, state)
+        for optimizer, var, state in loaded.values():
+            self._complete_state(optimizer, var, state)
 
     def hyper_cells(self, optimizer) -> dict:
         """The 0-d arrays holding, while a step runs, the values of ``optimizer``'s tensor hyper-parameters."""
@@ -348,10 +400,14 @@ class Session:
         return cells
 
     def load_values(self, values: dict) -> None:
-        """Set variables (a dict variable -> array); compiled functions keep seeing the same arrays."""
-        self._reset_slots(list(values))
+        """Set variables (a dict variable -> array); compiled functions keep seeing the same arrays. A slot
+        variable (``v/Adam``) is set in its optimizer's state; the slots of a variable set without them keep
+        their values, as in TF-1."""
+        slots = {var: value for var, value in values.items() if isinstance(var, SlotVariable)}
         fresh = []
         for var, value in values.items():
+            if var in slots:
+                continue
             value = np.asarray(value, dtype=var.dtype)
             current = self.values.get(var)
             if current is not None and current.shape == value.shape:
@@ -364,6 +420,7 @@ class Session:
             self.values[var] = array
             self.cache.clear()
             self.general.clear()
+        self._load_slots(slots)
 
     def _initialize(self, variables) -> None:
         variables = list(variables)
@@ -371,17 +428,6 @@ class Session:
         # draw of its random ops.
         values = self._evaluate([var.initial_value for var in variables], {}) if variables else []
         self.load_values(dict(zip(variables, values)))
-
-    def _reset_slots(self, variables: list) -> None:
-        """Optimizer slots restart with their variables (in TF-1 they are variables too)."""
-        wanted = set(variables)
-        for (_, var), state in self.slot_states.items():
-            if var in wanted:
-                buffer = state.get("momentum_buffer")
-                state.clear()
-                if buffer is not None:  # compiled code holds this array: zero it in place (0 * m + g == g)
-                    buffer.fill(0)
-                    state["momentum_buffer"] = buffer
 
     def _evaluate(self, flat: list, feeds: dict):
         # Keys hold the tensors themselves (not ids), so a cached entry keeps them alive and unambiguous.

@@ -20,6 +20,7 @@ from ember.compat.tf.learning_rate_decay import (
     piecewise_constant,
     polynomial_decay,
 )
+from ember.compat.tf.slots import SlotSpec, create_slots
 from ember.compat.tf.update_rules import proximal_adagrad_update, proximal_gradient_descent_update, tf_adam_update
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
@@ -66,12 +67,22 @@ class Optimizer:
     """A TF-1 optimizer: ``minimize(loss)`` returns the training op (backward plus in-place updates).
 
     A hyper-parameter may be a tf Tensor (``tf.train.exponential_decay(...)``, a placeholder): it is computed
-    in the step, before the updates, and the updates read it then."""
+    in the step, before the updates, and the updates read it then.
+
+    ``minimize`` and ``apply_gradients`` make the optimizer's slot variables (``slots.py``): ``SLOTS`` per
+    trained variable, ``SHARED`` once (Adam's ``beta1_power``); ``EXTRA_STATE`` is what the rule also keeps
+    that TF-1 does not save (a step count no result depends on)."""
 
     rule = None
+    SLOTS: tuple = ()
+    SHARED: tuple = ()
+    EXTRA_STATE: dict = {}
 
     def __init__(self, name: str | None = None, **hyper):
         self._name = name or type(self).__name__.removesuffix("Optimizer")  # TF's: the training op's, the slots'
+        self.slot_variables: dict = {}  # trained variable -> {state key: its slot variable}
+        self.slots_by_name: dict = {}  # TF's slot name -> {trained variable: slot variable}
+        self.shared_variables: dict = {}  # state key -> the optimizer's own variable (beta1_power)
         for key, value in hyper.items():
             if isinstance(value, (int, float)) and value < 0 and key != "learning_rate_power":
                 raise ValueError(f"{type(self).__name__}: {key} must be non-negative, got {value}")
@@ -87,6 +98,19 @@ class Optimizer:
     def get_name(self) -> str:
         return self._name
 
+    def get_slot_names(self) -> list:
+        """The names of the slots made so far (``["m", "v"]`` for Adam after ``minimize``), sorted."""
+        return sorted(self.slots_by_name)
+
+    def get_slot(self, var: Variable, name: str):
+        """``var``'s slot ``name`` (a variable, ``v/Adam`` for Adam's ``"m"``), or None when it has none."""
+        return self.slots_by_name.get(name, {}).get(var)
+
+    def variables(self) -> list:
+        """The optimizer's variables: its own (``beta1_power``...) and its slots."""
+        return list(self.shared_variables.values()) + [s for slots in self.slot_variables.values()
+                                                        for s in slots.values()]
+
     def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
                  **unused) -> Operation:
         """The op that runs one step of this rule on ``var_list`` (default: trainable variables); it is named
@@ -95,6 +119,7 @@ class Optimizer:
         var_list = [v for v in var_list if depends(loss, v)]
         if not var_list:
             raise ValueError("minimize: no trainable variable that the loss depends on")
+        create_slots(self, var_list)
         op = Operation(None, (loss, tuple(var_list)), name=name or self._name, kind="Train")
         op.optimizer = self
         op.global_step = global_step
@@ -126,6 +151,7 @@ class Optimizer:
             (ys, _, grad_ys), = requests.values()
             if len(ys) == 1 and grad_ys is None:  # unmodified: the one backward of minimize
                 return self.minimize(ys[0], global_step, [v for _, v in pairs], name)
+        create_slots(self, [v for _, v in pairs])
         op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or self._name,
                        kind="ApplyGradients")
         op.optimizer = self
@@ -147,6 +173,7 @@ class MomentumOptimizer(Optimizer):
     var -= learning_rate * (grad + momentum * accum), TF's rule, which is PyTorch's without dampening)."""
 
     rule = staticmethod(rules.sgd_update)
+    SLOTS = (SlotSpec("momentum", "momentum_buffer", 0.0),)
 
     def __init__(self, learning_rate: float, momentum: float, use_locking: bool = False, name: str = "Momentum",
                  use_nesterov: bool = False):
@@ -157,6 +184,8 @@ class AdamOptimizer(Optimizer):
     """Adam as TF-1 computes it: epsilon added to ``sqrt(v)`` (see ``update_rules.tf_adam_update``)."""
 
     rule = staticmethod(tf_adam_update)
+    SLOTS = (SlotSpec("m", "m", 0.0), SlotSpec("v", "v", 0.0))
+    SHARED = (SlotSpec("beta1_power", "beta1_power", "beta1"), SlotSpec("beta2_power", "beta2_power", "beta2"))
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adam"):
@@ -168,6 +197,8 @@ class AdagradOptimizer(Optimizer):
     """Adagrad, accumulators starting at ``initial_accumulator_value``."""
 
     rule = staticmethod(rules.adagrad_update)
+    SLOTS = (SlotSpec("accumulator", "sum", "initial_accumulator_value"),)
+    EXTRA_STATE = {"step": 0}
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1, use_locking: bool = False,
                  name: str = "Adagrad"):
@@ -193,6 +224,7 @@ class ProximalAdagradOptimizer(Optimizer):
     ``ApplyProximalAdagrad``); accumulators start at ``initial_accumulator_value``."""
 
     rule = staticmethod(proximal_adagrad_update)
+    SLOTS = (SlotSpec("accumulator", "accum", "initial_accumulator_value"),)
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1,
                  l1_regularization_strength: float = 0.0, l2_regularization_strength: float = 0.0,
@@ -227,6 +259,7 @@ class RMSPropOptimizer(Optimizer):
     """RMSProp with TF-1's defaults and update rule (see ``tf_rmsprop_update``)."""
 
     rule = staticmethod(tf_rmsprop_update)
+    SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("momentum", "mom", 0.0))
 
     def __init__(self, learning_rate: float, decay: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-10,
                  use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
@@ -240,6 +273,8 @@ class AdadeltaOptimizer(Optimizer):
     """Adadelta (TF-1's defaults: learning_rate 0.001, rho 0.95, epsilon 1e-8)."""
 
     rule = staticmethod(adadelta_update)
+    SLOTS = (SlotSpec("accum", "square_avg", 0.0), SlotSpec("accum_update", "acc_delta", 0.0))
+    EXTRA_STATE = {"step": 0}
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adadelta"):
@@ -250,6 +285,7 @@ class FtrlOptimizer(Optimizer):
     """FTRL-Proximal, as TensorFlow computes it (``ember.optim.functional.ftrl_update``)."""
 
     rule = staticmethod(rules.ftrl_update)
+    SLOTS = (SlotSpec("accum", "accumulator", "initial_accumulator_value"), SlotSpec("linear", "linear", 0.0))
 
     def __init__(self, learning_rate: float, learning_rate_power: float = -0.5,
                  initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
