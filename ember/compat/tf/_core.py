@@ -54,6 +54,7 @@ class Graph:
         self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
         self.names: dict[str, int] = {}  # names in use (lower case) -> times asked for
         self.default_scopes: dict[str, int] = {}  # variable scopes opened by default_name -> times opened
+        self.host_functions = False  # whether a tf.py_func was made here (a Session may compute one between runs)
         self.seed = None
 
     @contextlib.contextmanager
@@ -280,6 +281,18 @@ class Tensor:
 
     def get_shape(self) -> TensorShape | None:
         return self.shape
+
+    def set_shape(self, shape) -> None:
+        """Make the static shape more precise (a ``py_func`` result's): merged with what is known, a conflict
+        is an error, as in TF-1."""
+        shape = tuple(None if d is None or d == -1 else int(d) for d in shape)
+        if self._shape is not None:
+            if len(self._shape) != len(shape) or any(a is not None and b is not None and a != b
+                                                     for a, b in zip(self._shape, shape)):
+                raise ValueError(f"Tensor '{self.name}': shape {list(self._shape)} and {list(shape)} are not "
+                                 "compatible")
+            shape = tuple(a if a is not None else b for a, b in zip(self._shape, shape))
+        self._shape = shape
 
     @property
     def op(self) -> Tensor:
@@ -561,14 +574,18 @@ def no_op(name: str = "NoOp") -> Operation:
     return group(name=name)
 
 
-def depends(y: Tensor, x: Tensor) -> bool:
-    """Whether the recipe of ``y`` reads ``x``."""
+NOT_DIFFERENTIABLE = frozenset({"PyFunc"})  # recipe kinds no gradient passes through (TF-1: None)
+
+
+def depends(y: Tensor, x: Tensor, differentiably: bool = False) -> bool:
+    """Whether the recipe of ``y`` reads ``x`` (with ``differentiably``: other than through a recipe that
+    has no gradient, such as a ``py_func``)."""
     seen, stack = set(), [y]
     while stack:
         t = stack.pop()
         if t is x:
             return True
-        if id(t) in seen:
+        if id(t) in seen or differentiably and t.kind in NOT_DIFFERENTIABLE:
             continue
         seen.add(id(t))
         stack.extend(tensors_in(t.args))

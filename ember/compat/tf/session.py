@@ -27,6 +27,7 @@ from ember.compat.tf.slots import SlotVariable
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
+from ember.ops.host import host_call
 from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.passes.loss_scale import LossScale
@@ -178,7 +179,37 @@ def _lower_op(replay: Replay, t: Tensor):
     return out
 
 
+def _lower_py_func(replay: Replay, t: Tensor):
+    """A ``py_func`` of one result whose shape is known: a ``host_call`` node, kept (as an extra output of the
+    graph) even where only its effect is wanted. (Session.run feeds the others: ``host_results``.)"""
+    if t._shape is None or None in t._shape or not t.host.single:
+        raise ValueError(f"'{t.name}': a py_func of unknown shape is computed by Session.run before the graph")
+    values = [replay.value(x) for x in t.host.inputs]
+    with replay.graph.building():
+        out = host_call(lambda *arrays: t.host.results(*arrays)[0], values, t._shape, t.dtype, t.host.name)
+    replay.kept.append(out)
+    return out
+
+
+def _lower_print(replay: Replay, t: Tensor):
+    """``tf.Print``: a ``host_call`` that writes the data's values (an effect node with no value), and the
+    input's own Value as the result."""
+    source, *data = (replay.value(x) for x in t.args)
+    with replay.graph.building():
+        host_call(t.write, data, name=f"tf.Print '{t.op.name}'")
+    return source
+
+
+def _lower_print_v2(replay: Replay, t: Tensor):
+    with replay.graph.building():
+        host_call(t.write, [replay.value(x) for x in t.args], name=f"tf.print '{t.op.name}'")
+    return None
+
+
 LOWERINGS: dict[str, Callable] = {
+    "PyFunc": _lower_py_func,
+    "Print": _lower_print,
+    "PrintV2": _lower_print_v2,
     "Placeholder": _lower_placeholder,
     "VariableV2": _lower_variable,
     "Gradients": _lower_gradients,
@@ -202,6 +233,7 @@ class Replay:
         self.memo: dict = {}
         self.bound: dict = {}  # value id -> variable array
         self.grads: dict = {}
+        self.kept: list = []  # values computed for their effect (a py_func's): extra outputs of the graph
 
     def value(self, t: Tensor):
         key = id(t)
@@ -498,6 +530,7 @@ class Session:
                 scalars[v.id] = value.__class__
         results = [replay.value(t) for t in flat]
         graph.outputs = [v for v in results if v is not None]
+        graph.outputs += [v for v in replay.kept if all(v is not out for out in graph.outputs)]
         graph = run_passes(graph, pipeline(self._mixed_precision))
         layout = []
         k = 0
@@ -542,6 +575,8 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         if self.graph.iterators:  # tf.data: the next elements become feeds
             feed_dict = self._with_next_elements(fetches, feed_dict)
+        if self.graph.host_functions:  # py_func results of unknown shape: computed first, then fed
+            feed_dict = self._with_host_results(fetches, feed_dict)
         feeds = {}
         key = [fetches]
         if feed_dict:
@@ -593,6 +628,24 @@ class Session:
             values = iter(self._evaluate(rest, feeds) if rest else [])
             return rebuild([None if t.kind in _RUN_HERE else next(values) for t in flat])
         return rebuild(self._evaluate(flat, feeds))
+
+    def _with_host_results(self, fetches, feed_dict):
+        """``feed_dict`` with the results of the ``py_func`` calls the fetches need whose shapes are not known
+        (or that give several results): each computed from its inputs' values in a run of its own, inner calls
+        first, then fed to the rest of the graph."""
+        flat: list = []
+        _flatten(fetches, flat, self._resolve)
+        fed = {k if isinstance(k, Tensor) else self._feed_key(k) for k in feed_dict or {}}
+        calls = host_boundaries(flat, fed)
+        if not calls:
+            return feed_dict
+        feeds = dict(feed_dict or {})
+        for first in calls:
+            host = first.host
+            values = self.run(list(host.inputs), feeds) if host.inputs else []
+            for t, value in zip(first.op.outputs, host.results(*values)):
+                feeds[t] = value
+        return feeds
 
     def _start_iterator(self, init: Tensor, feed_dict) -> None:
         """Run a tf.data iterator's initializer: a fresh pass, over the values of the placeholders it reads."""
@@ -669,4 +722,25 @@ def iterator_tensors(fetches) -> list:
         stack.extend(tensors_in(t.args))
         stack.extend(tensors_in(t.kwargs))
         stack.extend(t.__dict__.get("control_inputs", ()))
+    return found
+
+
+def host_boundaries(fetches: list, fed: set) -> list:
+    """The ``py_func`` calls (their first results) the fetches need that a Session computes before the graph
+    (a result's shape not fully known, or several results), each after the calls its inputs need."""
+    found, seen = [], set()
+
+    def visit(t) -> None:
+        if id(t) in seen or t in fed:
+            return
+        seen.add(id(t))
+        for u in (*tensors_in(t.args), *tensors_in(t.kwargs), *t.__dict__.get("control_inputs", ())):
+            visit(u)
+        if t.kind == "PyFunc":
+            first = t.op.outputs[0]
+            if (not t.host.single or t._shape is None or None in t._shape) and first not in found:
+                found.append(first)
+
+    for t in fetches:
+        visit(t)
     return found

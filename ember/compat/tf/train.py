@@ -51,7 +51,7 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
     request = (tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys))
     out = []
     for i, x in enumerate(xs):
-        if not any(depends(y, x) for y in ys):
+        if not any(depends(y, x, differentiably=True) for y in ys):
             out.append(None)
             continue
         out.append(Tensor(None, (request, i), name=name, shape=x._shape, dtype=x.dtype, kind="Gradients"))
@@ -116,7 +116,7 @@ class Optimizer:
         """The op that runs one step of this rule on ``var_list`` (default: trainable variables); it is named
         ``name``, else as the optimizer (``"Adam"``), as in TF-1, so ``sess.run("Adam")`` runs it."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
-        var_list = [v for v in var_list if depends(loss, v)]
+        var_list = [v for v in var_list if depends(loss, v, differentiably=True)]
         if not var_list:
             raise ValueError("minimize: no trainable variable that the loss depends on")
         create_slots(self, var_list)
@@ -129,7 +129,7 @@ class Optimizer:
         """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
         None for a variable the loss does not depend on, as TF-1 gives them."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
-        used = [v for v in var_list if depends(loss, v)]
+        used = [v for v in var_list if depends(loss, v, differentiably=True)]
         found = dict(zip(map(id, used), gradients(loss, used))) if used else {}
         return [(found.get(id(v)), v) for v in var_list]
 
