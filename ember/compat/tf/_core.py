@@ -350,10 +350,10 @@ def truediv(x, y):
 
 def _operator(fn, name):
     def method(self, other):
-        return op(fn, (self, as_tf(other, self.graph)), name=name)
+        return op(fn, (self, as_operand(other, self)), name=name)
 
     def reflected(self, other):
-        return op(fn, (as_tf(other, self.graph), self), name=name)
+        return op(fn, (as_operand(other, self), self), name=name)
 
     return method, reflected
 
@@ -508,20 +508,38 @@ def placeholder_with_default(input, shape, name: str = "PlaceholderWithDefault")
 
 
 def constant_dtype(value) -> np.dtype:
-    """The dtype ``constant(value)`` gives without a ``dtype``: float data float32, Python ints int32."""
+    """The dtype TF-1 gives ``value`` without a ``dtype``: a NumPy array's or scalar's own; for Python data,
+    float32 for floats, int32 for ints (int64 for one outside int32's range), bool for bools."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype
     array = np.asarray(value)
-    if array.dtype == np.float64:
+    if array.dtype.kind == "f":
         return np.dtype(np.float32)
-    if array.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
-        return np.dtype(np.int32)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(np.int32)
+        fits = array.size == 0 or (info.min <= array.min() and array.max() <= info.max)
+        return np.dtype(np.int32 if fits else np.int64)
     return array.dtype
 
 
+def _python_floats_to_ints(value, dtype: np.dtype) -> bool:
+    """Whether ``value`` is Python data holding a float that is not a whole number, asked for an integer
+    ``dtype`` (TF-1 refuses it; a NumPy array is cast)."""
+    if dtype.kind not in "iub" or isinstance(value, (np.ndarray, np.generic)):
+        return False
+    array = np.asarray(value)
+    return array.dtype.kind == "f" and (array != np.trunc(array)).any().item()
+
+
 def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
-    """A fixed value; without ``dtype``, float data becomes float32 and Python ints int32 (TF-1's defaults)."""
-    array = np.asarray(value, dtype=None if dtype is None else as_tf_dtype(dtype))
-    if dtype is None:
-        array = array.astype(constant_dtype(value), copy=False)
+    """A fixed value; without ``dtype``, TF-1's (``constant_dtype``): a NumPy array keeps its dtype (float64
+    stays float64), Python floats become float32 and Python ints int32."""
+    if dtype is not None:
+        dtype = as_tf_dtype(dtype)
+        if _python_floats_to_ints(value, dtype):
+            raise TypeError(f"tf.constant: expected {dtype}, got {value!r}, which holds floats that are not whole "
+                            "numbers")
+    array = np.asarray(value, dtype=dtype if dtype is not None else constant_dtype(value))
     if shape is not None:
         array = np.broadcast_to(array, tuple(shape)).copy()
     array.flags.writeable = False
@@ -539,7 +557,37 @@ def as_tf(value, graph: Graph | None = None) -> Tensor:
         return constant(value)
 
 
-convert_to_tensor = as_tf
+def as_operand(value, other: Tensor) -> Tensor:
+    """An operand of ``other``'s op as a tf Tensor: Python numbers and lists take ``other``'s dtype where they
+    fit it (TF-1 converts them with the tensor's dtype: ``x16 + 1.0`` stays float16), NumPy data keeps its own."""
+    if isinstance(value, Tensor):
+        return value
+    dtype = other.dtype
+    if dtype is not None and not isinstance(value, (np.ndarray, np.generic)):
+        kind = np.asarray(value).dtype.kind
+        if dtype.kind == "f" and kind in "iuf" or dtype.kind in "iu" and kind in "iu":
+            with other.graph.as_default():
+                return constant(value, dtype=dtype)
+    return as_tf(value, other.graph)
+
+
+def convert_to_tensor(value, dtype=None, name: str | None = None, preferred_dtype=None,
+                      dtype_hint=None) -> Tensor:
+    """``value`` as a tf Tensor: a tensor as it is (a ``dtype`` other than its own is an error, as in TF-1),
+    anything else a constant, of ``dtype`` when given, else of ``preferred_dtype``/``dtype_hint`` where the
+    value converts to it exactly, else of ``tf.constant``'s dtype."""
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype is not None and as_tf_dtype(dtype) != value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {as_tf_dtype(dtype)} for Tensor '{value.name}' "
+                             f"with dtype {value.dtype}")
+        return value
+    hint = preferred_dtype if preferred_dtype is not None else dtype_hint
+    if dtype is None and hint is not None:
+        hint = as_tf_dtype(hint)
+        guess = constant_dtype(value)
+        if guess == hint or np.can_cast(guess, hint, "same_kind") and not _python_floats_to_ints(value, hint):
+            dtype = hint
+    return constant(value, dtype=dtype, name=name or "Const")
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ import numpy as np
 import ember
 from ember.compat.tf._core import (
     Tensor,
+    as_operand,
     as_tf,
     as_tf_dtype,
     constant,
@@ -110,8 +111,11 @@ def _binary(tf_name: str, fn):
     default = op_name(tf_name)
 
     def binary(x, y, name: str | None = None) -> Tensor:
-        graph = next((t.graph for t in (x, y) if isinstance(t, Tensor)), None)  # a constant joins its partner's graph
-        return op(fn, (as_tf(x, graph), as_tf(y, graph)), name=name or default)
+        if isinstance(x, Tensor):  # a Python operand takes the tensor's dtype, in its graph
+            y = as_operand(y, x)
+        elif isinstance(y, Tensor):
+            x = as_operand(x, y)
+        return op(fn, (as_tf(x), as_tf(y)), name=name or default)
 
     binary.__name__ = tf_name
     binary.__doc__ = f"Elementwise ``tf.{tf_name}`` with broadcasting."
