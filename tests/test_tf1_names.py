@@ -25,6 +25,8 @@ def test_tensor_names_carry_the_output_index_and_op_names_do_not():
     assert train.name == "GradientDescent" and train.op is train and train.outputs == []
     assert tf.train.AdamOptimizer().minimize(tf.reduce_sum(y), name="train").name == "train"
     assert repr(train) == "<tf.Operation 'GradientDescent' type=Train>"
+    assert tf.group(train).name == "group_deps" and tf.no_op().name == "NoOp"
+    assert tf.global_variables_initializer().name == "init" and w.initializer.name == "w/Assign"
 
 
 def test_duplicate_names_get_tf_suffixes():

@@ -610,7 +610,7 @@ def control_dependencies(control_inputs):
         graph.control = saved
 
 
-def group(*inputs, name: str = "group") -> Operation:
+def group(*inputs, name: str = "group_deps") -> Operation:
     """One op that runs all of ``inputs``."""
     result = Operation(None, name=name)
     result.args = tuple(inputs)
