@@ -55,6 +55,10 @@ def _forward(xp, token, *arrays, fn, out_shape, dtype, name):
 def _infer(token, *specs, fn, out_shape, dtype, name):
     if tuple(token.shape) != () or token.dtype != np.int64:
         raise shape_error("host_call", (token,), "the host token must be a 0-d int64 (ember.ops.host_token())")
+    if not callable(fn):
+        raise TypeError(f"host_call: fn must be callable, got {type(fn).__name__}")
+    if out_shape is not None and not all(isinstance(d, int) and d >= 0 for d in out_shape):
+        raise shape_error("host_call", specs, f"the result's shape {out_shape} must be sizes (ints >= 0)")
     return None if out_shape is None else Spec(tuple(out_shape), np.dtype(dtype))
 
 
