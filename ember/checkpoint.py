@@ -253,7 +253,8 @@ def _sniff_foreign(data) -> None:
     for magic, what in _FOREIGN:
         if bytes(data[: len(magic)]) == magic:
             raise _Bad("is " + what)
-    if data[0] == 0x80 and len(data) > 1 and 2 <= data[1] <= 5:
+    # (a header of 0x280..0x5ff bytes begins so too: its JSON then starts at byte 8)
+    if data[0] == 0x80 and len(data) > 1 and 2 <= data[1] <= 5 and bytes(data[8:9]) != b"{":
         raise _Bad("is a Python pickle (a legacy torch.save file?), not an Ember checkpoint; Ember never "
                    "unpickles, since unpickling runs code from the file")
 

@@ -1952,6 +1952,8 @@ _row("running_stats", _running_stats, np_running_stats, ins(normal(4, 3, 2), nor
 # a draw whose values do not depend on the generator: keep everything (p = 0), or a degenerate normal
 _row("random_keep_all", lambda x: x * ember.ops.random_draw("dropout", x.shape, x.dtype, 0.0, 1.0), lambda x: x,
      ins(normal(3, 4)), ("random", "mul"), grad=False)
+_row("host_call", lambda x: ember.ops.host_call(lambda a: np.tanh(a) * 2.0, [x], x.shape, x.dtype) + x,
+     lambda x: np.tanh(x) * 2.0 + x, ins(normal(3, 4)), ("host_call", "add"), grad=False)
 _row("random_degenerate_normal", lambda x: x + ember.ops.random_draw("normal", x.shape, x.dtype, 2.0, 0.0),
      lambda x: x + 2.0, ins(normal(3, 4)), ("random", "add"), grad=False)
 

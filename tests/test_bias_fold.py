@@ -44,7 +44,7 @@ def _mlp(sizes, batch, steps, fetch_hidden=False, seed=0):
             y = tf.placeholder(tf.float32, [None, sizes[-1]])
             h, variables, hidden = x, [], None
             for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-                w = tf.Variable(rng.standard_normal((fan_in, fan_out)).astype(np.float32) / np.sqrt(fan_in))
+                w = tf.Variable((rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32))
                 b = tf.Variable(rng.standard_normal(fan_out).astype(np.float32) * 0.1)
                 variables += [w, b]
                 h = tf.matmul(h, w) + b

@@ -24,7 +24,8 @@ def _run(fetches, feeds=None):
 def test_an_int_feed_out_of_the_placeholders_range_raises_instead_of_wrapping():
     x = tf.placeholder(tf.int32, [None])
     doubled = x * 2
-    with pytest.raises(ValueError, match=r"cannot feed values in \[1, 1099511627776\] to 'Placeholder' of dtype int32"):
+    with pytest.raises(ValueError,
+                       match=r"cannot feed values in \[1, 1099511627776\] to 'Placeholder:0' of dtype int32"):
         _run(doubled, {x: np.array([1, 2 ** 40], np.int64)})
     assert _run(doubled, {x: np.array([1, 2 ** 30 - 1], np.int64)}).tolist() == [2, 2 ** 31 - 2]
 
@@ -36,9 +37,9 @@ def test_tensors_of_another_graph_cannot_be_fetched_or_fed_or_mixed():
         foreign_sum = tf.reduce_sum(foreign)
     local = tf.placeholder(tf.float32, [2])
     with tf.Session() as sess:
-        with pytest.raises(ValueError, match="'reduce_sum': it is not an element of this session's graph"):
+        with pytest.raises(ValueError, match="'Sum:0': it is not an element of this session's graph"):
             sess.run(foreign_sum, {foreign: [1.0, 2.0]})
-        with pytest.raises(ValueError, match="feed tensor 'Placeholder'.*not an element"):
+        with pytest.raises(ValueError, match="feed tensor 'Placeholder:0'.*not an element"):
             sess.run(local * 2, {local: [1.0, 2.0], foreign: [1.0, 2.0]})
     with pytest.raises(ValueError, match="must be from the same graph"):
         tf.add(local, foreign)
@@ -100,7 +101,7 @@ def test_static_and_dynamic_lstm_match_torch_lstm():
     cell = tf.nn.rnn_cell.BasicLSTMCell(units, forget_bias=1.0)
     outputs, state = tf.nn.static_rnn(cell, tf.unstack(x, steps, 1), dtype=tf.float32)
     kernel, bias = cell.variables["kernel"], cell.variables["bias"]
-    assert kernel.name == "rnn/basic_lstm_cell/kernel" and kernel.shape.as_list() == [features + units, 4 * units]
+    assert kernel.name == "rnn/basic_lstm_cell/kernel:0" and kernel.shape.as_list() == [features + units, 4 * units]
     with tf.variable_scope("dyn"):
         dynamic_outputs, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(units), x, dtype=tf.float32)
     with tf.Session() as sess:
@@ -170,7 +171,7 @@ def test_bidirectional_rnns_concatenate_forward_and_reversed_backward_outputs():
     steps = [tf.placeholder(tf.float32, [None, 2]) for _ in range(3)]
     fw, bw = tf.nn.rnn_cell.BasicRNNCell(4), tf.nn.rnn_cell.BasicRNNCell(4)
     outputs, state_fw, state_bw = tf.contrib.rnn.static_bidirectional_rnn(fw, bw, steps, dtype=tf.float32)
-    assert fw.variables["kernel"].name == "bidirectional_rnn/fw/basic_rnn_cell/kernel"
+    assert fw.variables["kernel"].name == "bidirectional_rnn/fw/basic_rnn_cell/kernel:0"
     data = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
@@ -234,7 +235,7 @@ def test_random_normal_with_a_tensor_stddev_and_feeds_by_name():
     tf.set_random_seed(0)
     drawn = _run(samples, {"scale:0": 3.0})
     assert abs(drawn.mean() - 1.0) < 0.1 and abs(drawn.std() - 3.0) < 0.1
-    assert _run("scale", {"scale": 2.0}) == 2.0
+    assert _run("scale:0", {"scale:0": 2.0}) == 2.0
 
 
 def test_operation_run_and_cond_and_while_loop():
@@ -322,7 +323,7 @@ def test_tf_layers_train_a_small_cnn_on_digits():
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
     step = tf.train.AdamOptimizer(0.01).minimize(loss)
     names = sorted(v.name for v in tf.trainable_variables())
-    assert names == ["conv2d/bias", "conv2d/kernel", "dense/bias", "dense/kernel"]
+    assert names == ["conv2d/bias:0", "conv2d/kernel:0", "dense/bias:0", "dense/kernel:0"]
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         for _ in range(10):
@@ -404,12 +405,10 @@ def test_summary_file_writer_writes_tensorboard_scalars(tmp_path):
 
 
 def test_a_missing_name_says_what_to_use_instead():
-    with pytest.raises(AttributeError, match=r"'tf' has no attribute 'Print'.*print the fetched values"):
-        _ = tf.Print
+    with pytest.raises(AttributeError, match=r"'tf' has no attribute 'SparseTensor'.*dense tensors"):
+        _ = tf.SparseTensor
     with pytest.raises(AttributeError, match=r"'reduce_summ'.*did you mean tf.reduce_sum"):
         _ = tf.reduce_summ
-    with pytest.raises(AttributeError, match=r"'tf' has no attribute 'py_func'.*compute in NumPy"):
-        _ = tf.py_func
     with pytest.raises(AttributeError, match=r"tf.train.*AdamOptimizer"):
         _ = tf.train.AdamOptimiser
 

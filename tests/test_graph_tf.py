@@ -260,10 +260,10 @@ def test_feed_errors_are_clear():
     k = tf.placeholder(tf.int32, [2], name="k")
     y = tf.reduce_sum(x * 2.0)
     with tf.Session() as sess:
-        shape_message = r"Cannot feed value of shape \(2, 4\) for Tensor 'x', which has shape \(\?, 3\)"
+        shape_message = r"Cannot feed value of shape \(2, 4\) for Tensor 'x:0', which has shape \(\?, 3\)"
         with pytest.raises(ValueError, match=shape_message):
             sess.run(y, {x: np.zeros((2, 4), np.float32)})
-        with pytest.raises(TypeError, match="cannot feed a value of dtype float64 to 'k' of dtype int32"):
+        with pytest.raises(TypeError, match="cannot feed a value of dtype float64 to 'k:0' of dtype int32"):
             sess.run(k, {k: np.array([1.5, 2.0])})
         with pytest.raises(ValueError, match="You must feed a value for placeholder tensor 'x'"):
             sess.run(y)
@@ -285,12 +285,12 @@ def test_session_runs_only_what_the_fetches_need():
 def test_variables_init_reuse_and_errors():
     with tf.name_scope("outer"), tf.variable_scope("layer"):
         w = tf.get_variable("w", [2, 3], initializer=tf.zeros_initializer())
-        assert (w * 2.0).name == "outer/layer/mul"
+        assert (w * 2.0).name == "outer/layer/mul:0"
     with tf.variable_scope("layer", reuse=True):
         assert tf.get_variable("w") is w
     with pytest.raises(ValueError, match="already exists"), tf.variable_scope("layer"):
         tf.get_variable("w", [2, 3])
-    assert w.name == "layer/w" and w.get_shape().as_list() == [2, 3]
+    assert w.name == "layer/w:0" and w.get_shape().as_list() == [2, 3]
     v = tf.Variable(tf.ones([2]))
     counter = tf.Variable(0, name="counter")
     increment = counter.assign_add(1)
@@ -480,7 +480,7 @@ def test_running_a_tensors_op_runs_it_for_its_effects_and_gives_none():
         assert sess.run(bumped.op) is None and sess.run(counter) == 3.0
         fetched = sess.run([doubled.op, doubled], {x: [1.0, 2.0]})
         assert fetched[0] is None and fetched[1].tolist() == [2.0, 4.0]
-    assert bumped.op.type == "Assign" and bumped.op.name == bumped.name and bumped.op is bumped.op
+    assert bumped.op.type == "Assign" and bumped.op.name + ":0" == bumped.name and bumped.op is bumped.op
     assert doubled.op.outputs == [doubled]
     train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(counter * counter))
     assert train.op is train

@@ -336,7 +336,9 @@ def test_float16_loss_scale_skips_overflowing_steps_and_adjusts(tf):
     assert sess.run(global_step) == 0  # TF counts applied steps only
     for v, array in zip(tf.trainable_variables(), before):
         np.testing.assert_array_equal(sess.run(v), array)
-    assert not sess.slot_states[(id(opt.inner), tf.trainable_variables()[0])]  # Adam's moments untouched
+    first = tf.trainable_variables()[0]  # Adam's moments and powers untouched
+    assert not sess.run(opt.get_slot(first, "m")).any() and not sess.run(opt.get_slot(first, "v")).any()
+    assert sess.run(tf.get_default_graph().get_tensor_by_name("beta1_power:0")) == np.float32(0.9)
     losses, skipped, rng = [], 0, _rng(2)
     for _ in range(40):
         previous = sess.run(scale())

@@ -59,12 +59,12 @@ def test_sharing_a_variable_with_another_shape_is_an_error():
 
 
 def test_default_name_scopes_are_fresh_each_time():
-    for expected in ("block/w", "block_1/w", "block_2/w"):
+    for expected in ("block/w:0", "block_1/w:0", "block_2/w:0"):
         with tf.variable_scope(None, default_name="block"):
             assert tf.get_variable("w", [1]).name == expected
     with tf.variable_scope("outer"):
         with tf.variable_scope(None, default_name="block") as scope:
-            assert scope.name == "outer/block" and tf.get_variable("w", [1]).name == "outer/block/w"
+            assert scope.name == "outer/block" and tf.get_variable("w", [1]).name == "outer/block/w:0"
 
 
 def test_get_variable_scope_and_reuse_variables_share_a_gan_discriminator():

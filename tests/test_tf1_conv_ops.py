@@ -185,7 +185,8 @@ def test_separable_conv3d_and_pooling3d_layers():
     x = tf.placeholder(tf.float32, [None, 6, 6, 3])
     y = tf.layers.separable_conv2d(x, 4, 3, padding="same", depth_multiplier=2, activation=tf.nn.relu)
     names = sorted(v.name for v in tf.global_variables())
-    assert names == ["separable_conv2d/bias", "separable_conv2d/depthwise_kernel", "separable_conv2d/pointwise_kernel"]
+    assert names == ["separable_conv2d/bias:0", "separable_conv2d/depthwise_kernel:0",
+                     "separable_conv2d/pointwise_kernel:0"]
     assert y.shape.as_list() == [None, 6, 6, 4]
     video = tf.placeholder(tf.float32, [None, 4, 6, 6, 2])
     layer = tf.layers.Conv3D(5, (2, 3, 3), strides=(1, 2, 2), padding="same")

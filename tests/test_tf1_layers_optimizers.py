@@ -15,7 +15,7 @@ def test_layer_objects_share_their_variables_between_calls():
     other = tf.layers.Dense(3)
     a, b, c = layer(x), layer(x * 2.0), other(x)
     assert layer.name == "dense" and other.name == "dense_1"
-    assert [v.name for v in layer.variables] == ["dense/kernel", "dense/bias"]
+    assert [v.name for v in layer.variables] == ["dense/kernel:0", "dense/bias:0"]
     assert layer.kernel is layer.trainable_variables[0]
     assert len(tf.trainable_variables()) == 4
     data = RNG.normal(size=(5, 4)).astype(np.float32)
@@ -41,7 +41,7 @@ def test_layer_objects_for_a_small_convnet():
     logits = tf.layers.Dense(2)(net)
     assert logits.shape.as_list() == [None, 2]
     names = sorted(v.name for v in tf.global_variables())
-    assert "batch_normalization/moving_mean" in names and "conv2d/kernel" in names
+    assert "batch_normalization/moving_mean:0" in names and "conv2d/kernel:0" in names
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         out = sess.run(logits, {images: RNG.normal(size=(3, 8, 8, 1)).astype(np.float32)})
@@ -57,7 +57,7 @@ def test_conv1d_and_pooling1d_layers(padding):
     data = RNG.normal(size=(2, 10, 2)).astype(np.float32)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        kernel, bias, out, mx, av = sess.run(["c/kernel", "c/bias", y, pooled, averaged], {x: data})
+        kernel, bias, out, mx, av = sess.run(["c/kernel:0", "c/bias:0", y, pooled, averaged], {x: data})
     padded = np.pad(data, ((0, 0), (1, 1), (0, 0))) if padding == "same" else data
     expected = np.stack([np.einsum("nkc,kcf->nf", padded[:, i:i + 3], kernel) for i in range(padded.shape[1] - 2)],
                         axis=1) + bias
@@ -75,7 +75,7 @@ def test_conv2d_transpose_layer_shapes_and_values(padding, expected):
     data = RNG.normal(size=(1, 4, 4, 2)).astype(np.float32)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        kernel, bias, out = sess.run(["up/kernel", "up/bias", y], {x: data})
+        kernel, bias, out = sess.run(["up/kernel:0", "up/bias:0", y], {x: data})
     full = np.zeros((1, 9, 9, 3), np.float32)
     for i in range(4):
         for j in range(4):
@@ -139,7 +139,7 @@ def test_exponential_moving_average_after_the_training_step():
     with tf.control_dependencies([train]):
         step = ema.apply([w])
     shadow = ema.average(w)
-    assert shadow.name == "Variable/ExponentialMovingAverage" and not shadow.trainable
+    assert shadow.name == "Variable/ExponentialMovingAverage:0" and not shadow.trainable
     expected_w, expected_s = np.array([1.0, 2.0]), np.array([1.0, 2.0])
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

@@ -131,3 +131,18 @@ def test_get_checkpoint_state_gives_the_latest_and_kept_paths_for_a_restore(tmp_
         saver.restore(sess, state.model_checkpoint_path)
         np.testing.assert_array_equal(sess.run(w), trained)
         assert sess.run(step) == 3
+
+
+def test_logging_hook_reads_names_as_tf_does(caplog):
+    feed, w, loss, step, train = _model()
+    named = tf.identity(loss, name="named_loss")
+    hooks = [tf.train.StopAtStepHook(last_step=2),
+             tf.train.LoggingTensorHook({"by op name": "named_loss", "by tensor name": "w:0"}, every_n_iter=1)]
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        with tf.train.MonitoredTrainingSession(hooks=hooks) as sess:
+            while not sess.should_stop():
+                sess.run(train, feed)
+            first = float(sess._session.run(named, feed))
+    messages = [r.getMessage() for r in caplog.records if "by op name = " in r.getMessage()]
+    assert len(messages) == 2 and "None" not in messages[0] and "by tensor name = [[" in messages[0]
+    assert first >= 0.0

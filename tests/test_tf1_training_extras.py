@@ -205,8 +205,8 @@ def test_layers_batch_normalization_updates_moving_statistics(shape, axis):
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
         step = tf.identity(target)
     mean_var = [v for v in tf.global_variables() if "moving" in v.name]
-    assert sorted(v.name for v in mean_var) == ["batch_normalization/moving_mean",
-                                               "batch_normalization/moving_variance"]
+    assert sorted(v.name for v in mean_var) == ["batch_normalization/moving_mean:0",
+                                               "batch_normalization/moving_variance:0"]
     axes = tuple(a for a in range(len(shape)) if a != axis % len(shape))
     n = int(np.prod([shape[a] for a in axes]))
     bessel = n / (n - 1) if len(shape) == 4 else 1.0
@@ -216,8 +216,8 @@ def test_layers_batch_normalization_updates_moving_statistics(shape, axis):
         keep = [1 if a in axes else shape[a] for a in range(len(shape))]
         expected = (data - data.mean(axes).reshape(keep)) / np.sqrt(data.var(axes).reshape(keep) + 1e-3)
         np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
-        mm = [v for v in mean_var if v.name.endswith("mean")][0]
-        mv = [v for v in mean_var if v.name.endswith("variance")][0]
+        mm = [v for v in mean_var if v.op.name.endswith("mean")][0]
+        mv = [v for v in mean_var if v.op.name.endswith("variance")][0]
         np.testing.assert_allclose(sess.run(mm), 0.0)  # running the output alone updates nothing
         sess.run(step, {x: data})
         np.testing.assert_allclose(sess.run(mm), 0.1 * data.mean(axes), rtol=1e-5, atol=1e-6)
@@ -235,14 +235,14 @@ def test_batch_normalization_with_a_fed_training_flag():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(train, {x: data, training: True})
-        mm = sess.run(tf.get_default_graph().get_tensor_by_name("batch_normalization/moving_mean"))
+        mm = sess.run(tf.get_default_graph().get_tensor_by_name("batch_normalization/moving_mean:0"))
         np.testing.assert_allclose(mm, 0.1 * data.mean(0), rtol=1e-5)
         inferred = sess.run(out, {x: data, training: False})
         mv = 0.9 + 0.1 * data.var(0)
-        gamma, beta = sess.run(["batch_normalization/gamma", "batch_normalization/beta"])
+        gamma, beta = sess.run(["batch_normalization/gamma:0", "batch_normalization/beta:0"])
         np.testing.assert_allclose(inferred, (data - mm) / np.sqrt(mv + 1e-3) * gamma + beta, rtol=1e-4, atol=1e-5)
         sess.run(train, {x: data, training: False})  # not training: the statistics stay
-        np.testing.assert_allclose(sess.run("batch_normalization/moving_mean"), mm, rtol=1e-6)
+        np.testing.assert_allclose(sess.run("batch_normalization/moving_mean:0"), mm, rtol=1e-6)
 
 
 def test_batch_normalization_trains_a_classifier():
@@ -323,7 +323,7 @@ def test_losses_collect_and_regularizers_add_penalties():
     total = tf.losses.get_total_loss()
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        kernel, conv_kernel, y = sess.run(["fc/kernel", "conv/kernel", out], {x: X})
+        kernel, conv_kernel, y = sess.run(["fc/kernel:0", "conv/kernel:0", out], {x: X})
         penalty = 0.5 * (kernel ** 2).sum() / 2 + 0.1 * np.abs(conv_kernel).sum()
         np.testing.assert_allclose(sess.run(tf.losses.get_regularization_loss()), penalty, rtol=1e-5)
         np.testing.assert_allclose(sess.run(total, {x: X}), (y ** 2).mean() + 2.0 + penalty, rtol=1e-5)

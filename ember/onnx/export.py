@@ -162,8 +162,8 @@ def _session_graph(session, feed_dict: dict, fetches) -> tuple:
     names = []
     for t, array in (feed_dict or {}).items():
         array = _check_feed(t, array)
-        replay.feeds[t] = replay.graph.input(t.name, array.shape, array.dtype)
-        names.append(t.name)
+        replay.feeds[t] = replay.graph.input(t.op.name, array.shape, array.dtype)
+        names.append(t.op.name)
     fetches = list(fetches) if isinstance(fetches, (list, tuple)) else [fetches]
     replay.graph.outputs = [replay.value(t) for t in fetches]
     return replay.graph, replay.bound, names

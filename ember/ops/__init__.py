@@ -169,6 +169,7 @@ from ember.ops.elementwise_torch import (
     nextafter,
 )
 from ember.ops.gamma_grad import standard_gamma_grad
+from ember.ops.host import host_call, host_token
 from ember.ops.householder import geqrf, orgqr
 from ember.ops.incomplete_gamma import igamma, igammac
 from ember.ops.index_sets import argwhere, nonzero_static, tril_indices, triu_indices, unravel_index
@@ -419,8 +420,9 @@ __all__ = [
     "defop",
     "diag", "diagonal", "div", "dot", "drop_grad", "dropout", "elu", "embedding", "eq", "erf", "exp", "expand",
     "expand_dims",
-    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "huber_loss",
-    "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu", "linear", "log", "log1p",
+    "flatten", "floor_divide", "gather", "ge", "gelu", "getitem", "gt", "hardswish", "hardtanh", "host_call",
+    "host_token", "huber_loss", "index_add", "index_arrays", "invert", "l1_loss", "layer_norm", "le", "leaky_relu",
+    "linear", "log", "log1p",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "median", "min",
     "minimum", "mish",
     "moveaxis", "mse_loss", "mul", "nansum", "ne", "neg", "nll_loss", "nonzero", "one_hot", "pad", "permute", "power",

@@ -109,6 +109,7 @@ from ember.compat.tf.array_ops import (
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
+from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
 from ember.compat.tf.math_ops import (
     UNARY_FUNCTIONS,
     argsort,
@@ -230,7 +231,9 @@ flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
-__all__ += ["ConfigProto", "GPUOptions", "device", "get_variable_scope", "newaxis", "random_crop"]
+__all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
+            "py_func", "random_crop"]
+print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))

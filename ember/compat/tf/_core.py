@@ -44,16 +44,17 @@ class Graph:
 
     def __init__(self):
         self.variables: list = []
-        self.scopes: list[str] = []  # name scopes: prefixes of tensor names
+        self.scopes: list[str] = []  # the full name scopes open, outermost first: the last prefixes op names
         self.var_scopes: list[str] = []  # variable scopes: prefixes of get_variable names
         self.named: dict = {}  # get_variable names -> variables
-        self.by_name: dict = {}  # tensor names -> tensors, for name-based feeds and fetches
+        self.by_name: dict = {}  # op names -> their ops (a tensor stands for the op making it: its first output)
         self.collections: dict[str, list] = {}
         self.reuse: list = [False]
         self.control: list[list] = []  # the control_dependencies blocks open, outermost first
         self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
-        self.names: dict[str, int] = {}
+        self.names: dict[str, int] = {}  # names in use (lower case) -> times asked for
         self.default_scopes: dict[str, int] = {}  # variable scopes opened by default_name -> times opened
+        self.host_functions = False  # whether a tf.py_func was made here (a Session may compute one between runs)
         self.seed = None
 
     @contextlib.contextmanager
@@ -65,20 +66,73 @@ class Graph:
         finally:
             _graphs.pop()
 
-    def unique_name(self, name: str) -> str:
-        full = "/".join(self.scopes + [name])
-        count = self.names.get(full, 0)
-        self.names[full] = count + 1
-        return full if count == 0 else f"{full}_{count}"
+    def unique_name(self, name: str, mark_as_used: bool = True) -> str:
+        """``name`` under the open name scope, made unique as TF-1 does: a name in use (letter case ignored)
+        gets the first free suffix ``_1``, ``_2``... (a suffixed name taken explicitly is skipped)."""
+        full = f"{self.scopes[-1]}/{name}" if self.scopes and self.scopes[-1] else name
+        key = full.lower()
+        count = self.names.get(key, 0)
+        if mark_as_used:
+            self.names[key] = count + 1
+        if count == 0:
+            return full
+        base = key
+        while key in self.names:
+            key = f"{base}_{count}"
+            count += 1
+        if mark_as_used:
+            self.names[key] = 1
+        return f"{full}_{count - 1}"
 
     def get_tensor_by_name(self, name: str) -> Tensor:
-        """The tensor called ``name`` (``"x"`` or TF's ``"x:0"``)."""
-        found = self.by_name.get(name[:-2] if name.endswith(":0") else name)
-        if found is None:
-            raise KeyError(f"The name '{name}' refers to a Tensor which does not exist in the graph")
-        return found
+        """The tensor called ``name``: ``"<op name>:<output index>"``, as TF-1 names tensors (``"x:0"``)."""
+        return self.as_graph_element(name, allow_tensor=True, allow_operation=False)
 
-    get_operation_by_name = get_tensor_by_name
+    def get_operation_by_name(self, name: str) -> Operation:
+        """The op called ``name`` (a tensor's ``t.op.name``, or an op's such as a training op's)."""
+        return self.as_graph_element(name, allow_tensor=False, allow_operation=True)
+
+    def get_operations(self) -> list:
+        """The graph's ops, in the order they were made."""
+        return [t.op for t in self.by_name.values()]
+
+    def as_graph_element(self, obj, allow_tensor: bool = True, allow_operation: bool = True):
+        """The tensor or op ``obj`` names (``"x:0"`` a tensor, ``"x"`` an op), or ``obj`` itself when it is one
+        of this graph's; a name of the other kind, or of nothing in the graph, is an error, as in TF-1."""
+        if isinstance(obj, Tensor):
+            if obj.graph is not self:
+                raise ValueError(f"Tensor '{obj.name}' is not an element of this graph.")
+            if isinstance(obj, Operation) and not allow_operation:
+                raise ValueError(f"Can not convert the Operation '{obj.name}' to a Tensor.")
+            return obj
+        if not isinstance(obj, str):
+            raise TypeError(f"Can not convert a {type(obj).__name__} into a Tensor or Operation: use tf tensors, "
+                            "ops or their names")
+        kinds = " or ".join(k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok)
+        op_name, colon, index = obj.rpartition(":")
+        if colon:
+            if not allow_tensor:
+                raise ValueError(f"Name '{obj}' appears to refer to a Tensor, not a {kinds}.")
+            if not index.isdigit():
+                raise ValueError(f"The name '{obj}' looks like a Tensor name, but is not a valid one. Tensor names "
+                                 'must be of the form "<op_name>:<output_index>".')
+            found = self.by_name.get(op_name)
+            if found is None:
+                raise KeyError(f"The name '{obj}' refers to a Tensor which does not exist. The operation, "
+                               f"'{op_name}', does not exist in the graph.")
+            outputs = found.op.outputs
+            if int(index) >= len(outputs):
+                raise KeyError(f"The name '{obj}' refers to a Tensor which does not exist. The operation, "
+                               f"'{op_name}', exists but only has {len(outputs)} outputs.")
+            return outputs[int(index)]
+        found = self.by_name.get(obj)
+        if not allow_operation:
+            what = "refers to an Operation" if found is not None else "looks like an (invalid) Operation name"
+            raise ValueError(f"The name '{obj}' {what}, not a {kinds}. Tensor names must be of the form "
+                             '"<op_name>:<output_index>".')
+        if found is None:
+            raise KeyError(f"The name '{obj}' refers to an Operation not in the graph.")
+        return found.op
 
     def finalize(self) -> None:
         """Accepted for compatibility; Ember's graphs are not frozen."""
@@ -112,37 +166,61 @@ def set_random_seed(seed: int) -> None:
     ember.manual_seed(seed)
 
 
+def _scope_name(graph: Graph, name: str | None) -> str:
+    """The full name scope ``name`` opens: TF-1's rules (a name ending in "/" is taken as it is, an empty one is
+    the top level, any other is made unique, so a second ``name_scope("a")`` is "a_1")."""
+    if not name:
+        return ""
+    if name.endswith("/"):
+        return name[:-1]
+    return graph.unique_name(name)
+
+
 @contextlib.contextmanager
-def name_scope(name: str, default_name: str | None = None, values=None):
-    """Prefix the names of the tensors created inside the block with ``name/``."""
-    graph = get_default_graph()
-    graph.scopes.append(name or default_name or "scope")
+def _open_scope(graph: Graph, full: str):
+    graph.scopes.append(full)
     try:
-        yield graph.scopes[-1]
+        yield
     finally:
         graph.scopes.pop()
 
 
 @contextlib.contextmanager
+def name_scope(name: str | None, default_name: str | None = None, values=None):
+    """Prefix the names of the ops created inside the block with the scope's name, made unique as in TF-1
+    (``a``, then ``a_1``...); yields that prefix with its "/" (``"a/"``), which ``name_scope`` and an op's
+    ``name=`` take back as it is. ``None`` with no ``default_name``, or "", is the top level."""
+    graph = get_default_graph()
+    full = _scope_name(graph, default_name if name is None else name)
+    with _open_scope(graph, full):
+        yield f"{full}/" if full else ""
+
+
+@contextlib.contextmanager
 def variable_scope(name_or_scope, default_name: str | None = None, values=None, reuse=None, initializer=None):
-    """A name scope that also prefixes ``get_variable`` names; with ``reuse=True`` (or ``tf.AUTO_REUSE``)
-    ``get_variable`` returns existing variables."""
+    """A scope that prefixes ``get_variable`` names and opens a name scope of that name (made unique, as
+    ``name_scope``'s: ops of a second ``variable_scope("D")`` are named ``D_1/...``, its variables still
+    ``D/...``); with ``reuse=True`` (or ``tf.AUTO_REUSE``) ``get_variable`` returns existing variables. Given
+    a scope object, its variables' prefix and its name scope are opened again as they were."""
     graph = get_default_graph()
     name = getattr(name_or_scope, "name", name_or_scope)
+    names = name
     if not name and default_name:  # a fresh scope each time, as TF-1: block, block_1, block_2...
         full = "/".join(graph.var_scopes + [default_name])
         count = graph.default_scopes.get(full, 0)
         graph.default_scopes[full] = count + 1
         name = default_name if count == 0 else f"{default_name}_{count}"
+        names = default_name
     name = name or "scope"
     name = name.rsplit("/", 1)[-1] if "/" in name and name.startswith("/".join(graph.var_scopes)) else name
-    graph.scopes.append(name)
+    original = getattr(name_or_scope, "original_name_scope", None)
+    full = original.rstrip("/") if original is not None else _scope_name(graph, names or "scope")
     graph.var_scopes.append(name)
     graph.reuse.append(graph.reuse[-1] if reuse is None else reuse)
     try:
-        yield get_variable_scope()
+        with _open_scope(graph, full):
+            yield get_variable_scope()
     finally:
-        graph.scopes.pop()
         graph.var_scopes.pop()
         graph.reuse.pop()
 
@@ -151,11 +229,14 @@ AUTO_REUSE = "auto_reuse"
 
 
 def get_variable_scope() -> types.SimpleNamespace:
-    """The variable scope open now: its ``name`` ('' at the top), ``reuse``, and ``reuse_variables()``, which
-    turns reuse on for the rest of that scope (the top level's: for the rest of the graph)."""
+    """The variable scope open now: its ``name`` ('' at the top), ``reuse``, ``original_name_scope`` (the
+    name scope open now, with its "/"), and ``reuse_variables()``, which turns reuse on for the rest of that
+    scope (the top level's: for the rest of the graph)."""
     graph = get_default_graph()
     level = len(graph.reuse) - 1  # this scope's entry, whatever scopes are open when reuse_variables is called
+    name_scope = f"{graph.scopes[-1]}/" if graph.scopes and graph.scopes[-1] else ""
     return types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
+                                 original_name_scope=name_scope,
                                  reuse_variables=lambda: graph.reuse.__setitem__(level, True))
 
 
@@ -165,20 +246,33 @@ class Tensor:
     __array_priority__ = 1000
     kind = "Op"  # TF's op type, the key of the Session's lowering table
 
+    value_index = 0  # which output of its op this tensor is
+
     def __init__(self, fn, args=(), kwargs=None, name: str = "op", shape=None, dtype=None, kind: str | None = None,
-                 graph: Graph | None = None):
+                 graph: Graph | None = None, output_of: tuple | None = None):
         self.graph = graph if graph is not None else get_default_graph()
         if self.graph.control:  # built inside tf.control_dependencies: those run first
             self.control_inputs = tuple(t for block in self.graph.control for t in block)
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or {}
-        self.name = self.graph.unique_name(name)
-        self.graph.by_name[self.name] = self
+        if output_of is None:  # (a name ending in "/", such as a name_scope's, is taken as it is, as in TF-1)
+            self._op_name = name[:-1] if name.endswith("/") else self.graph.unique_name(name)
+            self.graph.by_name[self._op_name] = self
+        else:  # output i of the op that makes ``first`` (tf.split's parts: "split:0", "split:1"...)
+            first, self.value_index = output_of
+            self._op_name = first._op_name
+            self._op = first.op
+            self._op.args += (self,)
         self._shape = shape
         self.dtype = dtype
         if kind is not None:
             self.kind = kind
+
+    @property
+    def name(self) -> str:
+        """TF's tensor name: its op's name and its output index, ``"scope/op_name:0"``."""
+        return f"{self._op_name}:{self.value_index}"
 
     @property
     def shape(self) -> TensorShape | None:
@@ -188,10 +282,22 @@ class Tensor:
     def get_shape(self) -> TensorShape | None:
         return self.shape
 
+    def set_shape(self, shape) -> None:
+        """Make the static shape more precise (a ``py_func`` result's): merged with what is known, a conflict
+        is an error, as in TF-1."""
+        shape = tuple(None if d is None or d == -1 else int(d) for d in shape)
+        if self._shape is not None:
+            if len(self._shape) != len(shape) or any(a is not None and b is not None and a != b
+                                                     for a, b in zip(self._shape, shape)):
+                raise ValueError(f"Tensor '{self.name}': shape {list(self._shape)} and {list(shape)} are not "
+                                 "compatible")
+            shape = tuple(a if a is not None else b for a, b in zip(self._shape, shape))
+        self._shape = shape
+
     @property
     def op(self) -> Tensor:
-        """The op that makes this tensor: ``name``, ``type``, ``outputs`` and ``run``; a Session running it
-        computes the tensor for its effects and gives None, as TF-1's ``sess.run(t.op)``."""
+        """The op that makes this tensor: ``name`` (without ":0"), ``type``, ``outputs`` and ``run``; a Session
+        running it computes the tensor for its effects and gives None, as TF-1's ``sess.run(t.op)``."""
         if isinstance(self, Operation):
             return self
         found = self.__dict__.get("_op")
@@ -244,10 +350,10 @@ def truediv(x, y):
 
 def _operator(fn, name):
     def method(self, other):
-        return op(fn, (self, as_tf(other, self.graph)), name=name)
+        return op(fn, (self, as_operand(other, self)), name=name)
 
     def reflected(self, other):
-        return op(fn, (as_tf(other, self.graph), self), name=name)
+        return op(fn, (as_operand(other, self), self), name=name)
 
     return method, reflected
 
@@ -267,17 +373,29 @@ Tensor.__invert__ = lambda self: op(ember.invert, (self,), name="LogicalNot")
 
 
 class Operation(Tensor):
-    """A tensor run for its effect (training step, initializer, group); fetching it gives None."""
+    """A tensor run for its effect (training step, initializer, group); fetching it gives None. Its ``name``
+    is the op's, without an output index, as TF-1's ``Operation.name``."""
 
     kind = "NoOp"
 
+    @property
+    def name(self) -> str:
+        return self._op_name
+
+    @property
+    def outputs(self) -> list:
+        return []
+
+    def __repr__(self) -> str:
+        return f"<tf.Operation '{self.name}' type={self.type}>"
+
 
 class _OpOf(Operation):
-    """``t.op`` for a tensor ``t`` that has a value: a group of ``t`` alone, named and typed as ``t``."""
+    """``t.op`` for a tensor ``t`` that has a value: a group of its op's outputs, named and typed as ``t``."""
 
     def __init__(self, tensor: Tensor):
         self.graph, self.fn, self.args, self.kwargs = tensor.graph, None, (tensor,), {}
-        self.name, self._shape, self.dtype = tensor.name, None, None
+        self._op_name, self._shape, self.dtype = tensor._op_name, None, None
 
     @property
     def type(self) -> str:
@@ -285,7 +403,7 @@ class _OpOf(Operation):
 
     @property
     def outputs(self) -> list:
-        return [self.args[0]]
+        return list(self.args)
 
 
 def tensors_in(obj):
@@ -340,11 +458,14 @@ def graph_of(name: str, inputs) -> Graph:
     return inputs[0].graph if inputs else get_default_graph()
 
 
-def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: Tensor | None = None) -> Tensor:
+def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: Tensor | None = None,
+       output_of: tuple | None = None) -> Tensor:
     """A new tensor for ``fn(*args, **kwargs)``; its static shape and dtype are found by running ``fn`` on
     symbolic Values (the IR's shape rules, unknown dimensions included), so shape errors surface here, at
     graph-building time. Where a rule needs a size that is unknown, the static shape is left unknown, or is
-    ``like``'s when given (a recipe whose result has its input's shape but cannot be probed: random draws)."""
+    ``like``'s when given (a recipe whose result has its input's shape but cannot be probed: random draws).
+    ``output_of=(first, i)`` makes the tensor output ``i`` of ``first``'s op (``"split:1"``) instead of an op
+    of its own."""
     kwargs = kwargs or {}
     inputs = list(tensors_in(args)) + list(tensors_in(kwargs))
     graph = graph_of(name, inputs)
@@ -361,7 +482,17 @@ def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: T
         shape, dtype = like._shape, like.dtype
     if dtype is None:
         dtype = next((t.dtype for t in inputs if t.dtype is not None), None)
-    return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph)
+    return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph,
+                  output_of=output_of)
+
+
+def outputs(fns, args, name: str) -> list:
+    """The tensors ``fn(*args)`` for each of ``fns``, as the outputs of one op named ``name`` (TF's
+    multi-output ops: ``tf.split``'s parts are ``split:0``, ``split:1``...)."""
+    out: list = []
+    for i, fn in enumerate(fns):
+        out.append(op(fn, args, name=name, output_of=(out[0], i) if out else None))
+    return out
 
 
 def placeholder(dtype, shape=None, name: str = "Placeholder") -> Tensor:
@@ -377,20 +508,38 @@ def placeholder_with_default(input, shape, name: str = "PlaceholderWithDefault")
 
 
 def constant_dtype(value) -> np.dtype:
-    """The dtype ``constant(value)`` gives without a ``dtype``: float data float32, Python ints int32."""
+    """The dtype TF-1 gives ``value`` without a ``dtype``: a NumPy array's or scalar's own; for Python data,
+    float32 for floats, int32 for ints (int64 for one outside int32's range), bool for bools."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype
     array = np.asarray(value)
-    if array.dtype == np.float64:
+    if array.dtype.kind == "f":
         return np.dtype(np.float32)
-    if array.dtype == np.int64 and not isinstance(value, (np.ndarray, np.generic)):
-        return np.dtype(np.int32)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(np.int32)
+        fits = array.size == 0 or (info.min <= array.min() and array.max() <= info.max)
+        return np.dtype(np.int32 if fits else np.int64)
     return array.dtype
 
 
+def _python_floats_to_ints(value, dtype: np.dtype) -> bool:
+    """Whether ``value`` is Python data holding a float that is not a whole number, asked for an integer
+    ``dtype`` (TF-1 refuses it; a NumPy array is cast)."""
+    if dtype.kind not in "iub" or isinstance(value, (np.ndarray, np.generic)):
+        return False
+    array = np.asarray(value)
+    return array.dtype.kind == "f" and (array != np.trunc(array)).any().item()
+
+
 def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
-    """A fixed value; without ``dtype``, float data becomes float32 and Python ints int32 (TF-1's defaults)."""
-    array = np.asarray(value, dtype=None if dtype is None else as_tf_dtype(dtype))
-    if dtype is None:
-        array = array.astype(constant_dtype(value), copy=False)
+    """A fixed value; without ``dtype``, TF-1's (``constant_dtype``): a NumPy array keeps its dtype (float64
+    stays float64), Python floats become float32 and Python ints int32."""
+    if dtype is not None:
+        dtype = as_tf_dtype(dtype)
+        if _python_floats_to_ints(value, dtype):
+            raise TypeError(f"tf.constant: expected {dtype}, got {value!r}, which holds floats that are not whole "
+                            "numbers")
+    array = np.asarray(value, dtype=dtype if dtype is not None else constant_dtype(value))
     if shape is not None:
         array = np.broadcast_to(array, tuple(shape)).copy()
     array.flags.writeable = False
@@ -408,7 +557,37 @@ def as_tf(value, graph: Graph | None = None) -> Tensor:
         return constant(value)
 
 
-convert_to_tensor = as_tf
+def as_operand(value, other: Tensor) -> Tensor:
+    """An operand of ``other``'s op as a tf Tensor: Python numbers and lists take ``other``'s dtype where they
+    fit it (TF-1 converts them with the tensor's dtype: ``x16 + 1.0`` stays float16), NumPy data keeps its own."""
+    if isinstance(value, Tensor):
+        return value
+    dtype = other.dtype
+    if dtype is not None and not isinstance(value, (np.ndarray, np.generic)):
+        kind = np.asarray(value).dtype.kind
+        if dtype.kind == "f" and kind in "iuf" or dtype.kind in "iu" and kind in "iu":
+            with other.graph.as_default():
+                return constant(value, dtype=dtype)
+    return as_tf(value, other.graph)
+
+
+def convert_to_tensor(value, dtype=None, name: str | None = None, preferred_dtype=None,
+                      dtype_hint=None) -> Tensor:
+    """``value`` as a tf Tensor: a tensor as it is (a ``dtype`` other than its own is an error, as in TF-1),
+    anything else a constant, of ``dtype`` when given, else of ``preferred_dtype``/``dtype_hint`` where the
+    value converts to it exactly, else of ``tf.constant``'s dtype."""
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype is not None and as_tf_dtype(dtype) != value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {as_tf_dtype(dtype)} for Tensor '{value.name}' "
+                             f"with dtype {value.dtype}")
+        return value
+    hint = preferred_dtype if preferred_dtype is not None else dtype_hint
+    if dtype is None and hint is not None:
+        hint = as_tf_dtype(hint)
+        guess = constant_dtype(value)
+        if guess == hint or np.can_cast(guess, hint, "same_kind") and not _python_floats_to_ints(value, hint):
+            dtype = hint
+    return constant(value, dtype=dtype, name=name or "Const")
 
 
 @contextlib.contextmanager
@@ -431,7 +610,7 @@ def control_dependencies(control_inputs):
         graph.control = saved
 
 
-def group(*inputs, name: str = "group") -> Operation:
+def group(*inputs, name: str = "group_deps") -> Operation:
     """One op that runs all of ``inputs``."""
     result = Operation(None, name=name)
     result.args = tuple(inputs)
@@ -443,14 +622,18 @@ def no_op(name: str = "NoOp") -> Operation:
     return group(name=name)
 
 
-def depends(y: Tensor, x: Tensor) -> bool:
-    """Whether the recipe of ``y`` reads ``x``."""
+NOT_DIFFERENTIABLE = frozenset({"PyFunc"})  # recipe kinds no gradient passes through (TF-1: None)
+
+
+def depends(y: Tensor, x: Tensor, differentiably: bool = False) -> bool:
+    """Whether the recipe of ``y`` reads ``x`` (with ``differentiably``: other than through a recipe that
+    has no gradient, such as a ``py_func``)."""
     seen, stack = set(), [y]
     while stack:
         t = stack.pop()
         if t is x:
             return True
-        if id(t) in seen:
+        if id(t) in seen or differentiably and t.kind in NOT_DIFFERENTIABLE:
             continue
         seen.add(id(t))
         stack.extend(tensors_in(t.args))

@@ -6,8 +6,6 @@ import difflib
 
 # Where a TF-1 name has no counterpart here, what to write instead.
 INSTEAD = {
-    "Print": "print the fetched values after Session.run",
-    "py_func": "compute in NumPy on the values Session.run returns, and feed the result back",
     "sparse_placeholder": "a dense tf.placeholder",
     "SparseTensor": "dense tensors",
     "estimator": "a Session loop, or ember.Model(...).fit",

@@ -14,6 +14,7 @@ import numpy as np
 import ember
 from ember.compat.tf._core import (
     Tensor,
+    as_operand,
     as_tf,
     as_tf_dtype,
     constant,
@@ -22,6 +23,7 @@ from ember.compat.tf._core import (
     int32,
     int64,
     op,
+    outputs,
     truediv,
 )
 from ember.ops.effects import random_draw
@@ -77,12 +79,28 @@ REDUCTIONS = {
     "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
 }
 ALIASES = {"mul": "multiply", "sub": "subtract", "neg": "negative", "abs": "abs"}
+# The names TF-1 gives these functions' ops by default (their op types, mostly): tf.add(x, y).name == "Add:0".
+OP_NAMES = {
+    "negative": "Neg", "subtract": "Sub", "multiply": "Mul", "divide": "truediv", "div": "div", "truediv": "truediv",
+    "realdiv": "RealDiv", "floordiv": "floordiv", "mod": "FloorMod", "reduce_logsumexp": "ReduceLogSumExp",
+}
+
+
+def op_name(tf_name: str) -> str:
+    """The default op name of ``tf.<tf_name>``: ``OP_NAMES``' entry, else the name in CamelCase, a reduction's
+    without its prefix ("is_nan" -> "IsNan", "reduce_sum" -> "Sum")."""
+    found = OP_NAMES.get(tf_name)
+    if found is not None:
+        return found
+    return "".join(part.capitalize() for part in tf_name.removeprefix("reduce_").split("_"))
 
 
 def unary_function(tf_name: str, fn):
     """``tf.<tf_name>``: the elementwise ``fn`` as a recipe."""
+    default = op_name(tf_name)
+
     def unary(x, name: str | None = None) -> Tensor:
-        return op(fn, (as_tf(x),), name=name or tf_name)
+        return op(fn, (as_tf(x),), name=name or default)
 
     unary.__name__ = tf_name
     unary.__doc__ = f"Elementwise ``tf.{tf_name}``."
@@ -90,9 +108,14 @@ def unary_function(tf_name: str, fn):
 
 
 def _binary(tf_name: str, fn):
+    default = op_name(tf_name)
+
     def binary(x, y, name: str | None = None) -> Tensor:
-        graph = next((t.graph for t in (x, y) if isinstance(t, Tensor)), None)  # a constant joins its partner's graph
-        return op(fn, (as_tf(x, graph), as_tf(y, graph)), name=name or tf_name)
+        if isinstance(x, Tensor):  # a Python operand takes the tensor's dtype, in its graph
+            y = as_operand(y, x)
+        elif isinstance(y, Tensor):
+            x = as_operand(x, y)
+        return op(fn, (as_tf(x), as_tf(y)), name=name or default)
 
     binary.__name__ = tf_name
     binary.__doc__ = f"Elementwise ``tf.{tf_name}`` with broadcasting."
@@ -104,11 +127,13 @@ def _axis(axis):
 
 
 def _reduction(tf_name: str, fn):
+    default = op_name(tf_name)
+
     def reduction(input_tensor, axis=None, keepdims=None, name: str | None = None, reduction_indices=None,
                   keep_dims=None) -> Tensor:
         axis = _axis(reduction_indices if axis is None else axis)
         keep = builtins.bool(keepdims or keep_dims)
-        return op(lambda x: fn(x, axis=axis, keepdims=keep), (as_tf(input_tensor),), name=name or tf_name)
+        return op(lambda x: fn(x, axis=axis, keepdims=keep), (as_tf(input_tensor),), name=name or default)
 
     reduction.__name__ = tf_name
     reduction.__doc__ = f"``tf.{tf_name}`` over ``axis`` (all axes when None)."
@@ -268,8 +293,8 @@ def unstack(value, num=None, axis: int = 0, name: str = "unstack") -> list:
         if value.shape is None or value.shape[axis] is None:
             raise ValueError(f"unstack: cannot infer num from shape {value.shape}; pass num=")
         length = value.shape[axis]
-    return [op(lambda x, i=i: ember.squeeze(ember.split(x, 1, axis=axis)[i], axis), (value,), name=name)
-            for i in range(int(length))]
+    return outputs([lambda x, i=i: ember.squeeze(ember.split(x, 1, axis=axis)[i], axis) for i in range(int(length))],
+                   (value,), name)
 
 
 unpack = unstack
@@ -294,7 +319,7 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split
             raise ValueError(f"split: axis {axis} of length {x.shape[axis]} does not split into {parts} equal parts")
         return pieces[i]
 
-    return [op(lambda x, i=i: part(x, i), (value,), name=name) for i in range(parts)]
+    return outputs([lambda x, i=i: part(x, i) for i in range(parts)], (value,), name)
 
 
 def tile(input, multiples, name: str | None = None) -> Tensor:

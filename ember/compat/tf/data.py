@@ -435,8 +435,11 @@ class Iterator:
         """The next element as tf tensors (the same tensors on every call, as the element they stand for is
         the one of the run)."""
         if self._next is None:
-            tensors = [Tensor(None, name=name or "IteratorGetNext", shape=s.shape, dtype=s.dtype,
-                              kind="IteratorGetNext", graph=self.graph) for s in self.specs]
+            tensors = []
+            for i, s in enumerate(self.specs):  # the outputs of one op: IteratorGetNext:0, IteratorGetNext:1...
+                tensors.append(Tensor(None, name=name or "IteratorGetNext", shape=s.shape, dtype=s.dtype,
+                                      kind="IteratorGetNext", graph=self.graph,
+                                      output_of=(tensors[0], i) if tensors else None))
             for t in tensors:
                 t.iterator = self
             self._next = tensors

@@ -131,7 +131,7 @@ def top_k(input, k: int = 1, sorted: builtins.bool = True, name: str | None = No
         raise ValueError(f"tf.nn.top_k: k={k} is larger than the last dimension of shape {list(source.shape)}")
     values = op(lambda a: ember.topk(a, k, axis=-1, sorted=True)[0], (source,), name=name or "TopKV2")
     indices = op(lambda a: ember.cast(ember.topk(a, k, axis=-1, sorted=True)[1], int32), (source,),
-                 name=name or "TopKV2")
+                 output_of=(values, 1))
     return TopKResult(values, indices)
 
 

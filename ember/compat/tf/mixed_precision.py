@@ -99,16 +99,20 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
                              f"{type(opt).__name__}")
         if isinstance(opt, MixedPrecisionLossScaleOptimizer):
             raise ValueError("MixedPrecisionLossScaleOptimizer: opt already scales its loss")
-        super().__init__(**{**opt.hyper, **opt.tensor_hyper})
+        super().__init__(opt.get_name(), **{**opt.hyper, **opt.tensor_hyper})
         self.rule = opt.rule
         self.inner = opt
+        # the slots are opt's (its minimize makes them): get_slot and variables() read them
+        self.slot_variables, self.slots_by_name, self.shared_variables = \
+            opt.slot_variables, opt.slots_by_name, opt.shared_variables
         self._loss_scale = _loss_scale(loss_scale)
 
     def loss_scale(self) -> Tensor:
         """The current scale, as a tensor."""
         return self._loss_scale()
 
-    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str = "minimize", **unused) -> Operation:
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
+                 **unused) -> Operation:
         op = self.inner.minimize(loss, global_step, var_list, name)
         op.loss_scale = self._loss_scale
         return op

@@ -135,6 +135,8 @@ class LoggingTensorHook(SessionRunHook):
             raise ValueError(f"LoggingTensorHook: every_n_iter must be positive, got {every_n_iter}")
         if not isinstance(tensors, dict):
             tensors = {getattr(t, "name", str(t)): t for t in tensors}
+        # a name without an output index is the op's first output's, as TF-1's hook reads it ("loss" -> "loss:0")
+        tensors = {k: f"{t}:0" if isinstance(t, str) and ":" not in t else t for k, t in tensors.items()}
         self._tensors, self._every_n, self._every_secs = tensors, every_n_iter, every_n_secs
         self._at_end, self._formatter = at_end, formatter
 

@@ -67,7 +67,7 @@ def apply_regularization(regularizer, weights_list=None) -> Tensor:
     from ember.compat.tf.variables import trainable_variables
 
     if weights_list is None:
-        weights_list = [v for v in trainable_variables() if v.name.rsplit("/", 1)[-1] in ("weights", "kernel")]
+        weights_list = [v for v in trainable_variables() if v.op.name.rsplit("/", 1)[-1] in ("weights", "kernel")]
     if not weights_list:
         raise ValueError("apply_regularization: no weights to regularize")
     terms = [t for t in (regularizer(w) for w in weights_list) if t is not None]

@@ -23,9 +23,11 @@ from ember.compat.tf._core import (
     tensors_in,
 )
 from ember.compat.tf.mixed_precision import rewrite_dtype
+from ember.compat.tf.slots import SlotVariable
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
+from ember.ops.host import host_call
 from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.passes.loss_scale import LossScale
@@ -44,12 +46,13 @@ get_default_session = default_session
 
 def _lower_placeholder(replay: Replay, t: Tensor):
     shape = "<unknown>" if t._shape is None else ["?" if d is None else d for d in t._shape]
-    raise ValueError(f"You must feed a value for placeholder tensor '{t.name}' with dtype {t.dtype} and shape {shape}")
+    raise ValueError(f"You must feed a value for placeholder tensor '{t.op.name}' with dtype {t.dtype} and shape "
+                     f"{shape}")
 
 
 def _lower_variable(replay: Replay, t: Tensor):
     array = replay.session.variable_value(t)
-    v = replay.graph.input(t.name, array.shape, array.dtype)
+    v = replay.graph.input(t.op.name, array.shape, array.dtype)
     replay.bound[v.id] = array
     return v
 
@@ -81,7 +84,7 @@ def _hyper_live(replay: Replay, optimizer):
             raise ValueError(f"{type(optimizer).__name__}: {key} '{tensor.name}' must be a scalar, got shape "
                              f"{list(value.shape)}")
         cell = cells[key]
-        target = graph.input(f"{tensor.name}/{key}", (), cell.dtype)
+        target = graph.input(f"{tensor.op.name}/{key}", (), cell.dtype)
         replay.bound[target.id] = cell
         with graph.building():
             value = ember.cast(value, cell.dtype) if value.dtype != cell.dtype else value
@@ -176,7 +179,37 @@ def _lower_op(replay: Replay, t: Tensor):
     return out
 
 
+def _lower_py_func(replay: Replay, t: Tensor):
+    """A ``py_func`` of one result whose shape is known: a ``host_call`` node, kept (as an extra output of the
+    graph) even where only its effect is wanted. (Session.run feeds the others: ``host_results``.)"""
+    if t._shape is None or None in t._shape or not t.host.single:
+        raise ValueError(f"'{t.name}': a py_func of unknown shape is computed by Session.run before the graph")
+    values = [replay.value(x) for x in t.host.inputs]
+    with replay.graph.building():
+        out = host_call(lambda *arrays: t.host.results(*arrays)[0], values, t._shape, t.dtype, t.host.name)
+    replay.kept.append(out)
+    return out
+
+
+def _lower_print(replay: Replay, t: Tensor):
+    """``tf.Print``: a ``host_call`` that writes the data's values (an effect node with no value), and the
+    input's own Value as the result."""
+    source, *data = (replay.value(x) for x in t.args)
+    with replay.graph.building():
+        host_call(t.write, data, name=f"tf.Print '{t.op.name}'")
+    return source
+
+
+def _lower_print_v2(replay: Replay, t: Tensor):
+    with replay.graph.building():
+        host_call(t.write, [replay.value(x) for x in t.args], name=f"tf.print '{t.op.name}'")
+    return None
+
+
 LOWERINGS: dict[str, Callable] = {
+    "PyFunc": _lower_py_func,
+    "Print": _lower_print,
+    "PrintV2": _lower_print_v2,
     "Placeholder": _lower_placeholder,
     "VariableV2": _lower_variable,
     "Gradients": _lower_gradients,
@@ -200,6 +233,7 @@ class Replay:
         self.memo: dict = {}
         self.bound: dict = {}  # value id -> variable array
         self.grads: dict = {}
+        self.kept: list = []  # values computed for their effect (a py_func's): extra outputs of the graph
 
     def value(self, t: Tensor):
         key = id(t)
@@ -327,15 +361,66 @@ class Session:
         return self._mixed_precision
 
     def variable_value(self, var) -> np.ndarray:
-        """The array holding ``var``'s value in this session."""
+        """The array holding ``var``'s value in this session (a slot's: the entry of its optimizer's state)."""
         array = self.values.get(var)
+        if array is None and isinstance(var, SlotVariable):
+            array = self._slot_array(var)
         if array is None:
-            raise ValueError(f"Attempting to use uninitialized value {var.name}: run tf.global_variables_initializer()")
+            raise ValueError(f"Attempting to use uninitialized value {var.op.name}: run "
+                             "tf.global_variables_initializer()")
         return array
 
     def slots(self, optimizer, var) -> dict:
-        """The optimizer state of ``var`` (momentum buffers and the like)."""
+        """The optimizer state of ``var`` (momentum buffers and the like): the update rule's ``state`` dict, which
+        also holds the values of ``optimizer``'s slot variables of ``var``."""
         return self.slot_states.setdefault((id(optimizer), var), {})
+
+    def _slot_array(self, slot: SlotVariable):
+        """``slot``'s value in its optimizer's state, or None before the state has one (neither initialized,
+        restored, nor made by a training step)."""
+        primary = slot.primaries()[0]
+        state = self.slot_states.get((id(slot.optimizer), primary))
+        if not state:
+            return None
+        self._complete_state(slot.optimizer, primary, state)
+        return state[slot.key]
+
+    def _complete_state(self, optimizer, var, state: dict) -> None:
+        """Give ``state`` the entries it lacks (a slot loaded alone): their slot variables' initial values, so
+        the rule, which makes its state only when it has none, finds all of it."""
+        slots = [s for s in (*optimizer.shared_variables.values(), *optimizer.slot_variables.get(var, {}).values())
+                 if s.key not in state]
+        for slot, value in zip(slots, self._evaluate([s.initial_value for s in slots], {}) if slots else []):
+            state[slot.key] = self._slot_like(var, value)
+        for key, value in optimizer.EXTRA_STATE.items():
+            state.setdefault(key, value)
+
+    def _slot_like(self, var, value) -> np.ndarray:
+        """A new array holding ``value``: in the memory order of ``var``'s array when it has ``var``'s shape."""
+        param = self.values.get(var)
+        value = np.asarray(value)
+        if param is None or param.shape != value.shape:
+            return np.array(value, dtype=var.dtype)
+        array = np.empty_like(param)
+        array[...] = value
+        return array
+
+    def _load_slots(self, values: dict) -> None:
+        """Set slot variables (a dict slot -> array) in their optimizers' states, in place where the state has
+        the entry already (compiled updates hold a momentum buffer)."""
+        loaded = {}
+        for slot, value in values.items():
+            value = np.asarray(value, dtype=slot.dtype)
+            for var in slot.primaries():
+                state = self.slots(slot.optimizer, var)
+                current = state.get(slot.key)
+                if current.__class__ is np.ndarray and current.shape == value.shape:
+                    current[...] = value
+                else:
+                    state[slot.key] = self._slot_like(var, value)
+                loaded[(id(slot.optimizer), var)] = (slot.optimizer, var, state)
+        for optimizer, var, state in loaded.values():
+            self._complete_state(optimizer, var, state)
 
     def hyper_cells(self, optimizer) -> dict:
         """The 0-d arrays holding, while a step runs, the values of ``optimizer``'s tensor hyper-parameters."""
@@ -347,10 +432,14 @@ class Session:
         return cells
 
     def load_values(self, values: dict) -> None:
-        """Set variables (a dict variable -> array); compiled functions keep seeing the same arrays."""
-        self._reset_slots(list(values))
+        """Set variables (a dict variable -> array); compiled functions keep seeing the same arrays. A slot
+        variable (``v/Adam``) is set in its optimizer's state; the slots of a variable set without them keep
+        their values, as in TF-1."""
+        slots = {var: value for var, value in values.items() if isinstance(var, SlotVariable)}
         fresh = []
         for var, value in values.items():
+            if var in slots:
+                continue
             value = np.asarray(value, dtype=var.dtype)
             current = self.values.get(var)
             if current is not None and current.shape == value.shape:
@@ -363,6 +452,7 @@ class Session:
             self.values[var] = array
             self.cache.clear()
             self.general.clear()
+        self._load_slots(slots)
 
     def _initialize(self, variables) -> None:
         variables = list(variables)
@@ -370,17 +460,6 @@ class Session:
         # draw of its random ops.
         values = self._evaluate([var.initial_value for var in variables], {}) if variables else []
         self.load_values(dict(zip(variables, values)))
-
-    def _reset_slots(self, variables: list) -> None:
-        """Optimizer slots restart with their variables (in TF-1 they are variables too)."""
-        wanted = set(variables)
-        for (_, var), state in self.slot_states.items():
-            if var in wanted:
-                buffer = state.get("momentum_buffer")
-                state.clear()
-                if buffer is not None:  # compiled code holds this array: zero it in place (0 * m + g == g)
-                    buffer.fill(0)
-                    state["momentum_buffer"] = buffer
 
     def _evaluate(self, flat: list, feeds: dict):
         # Keys hold the tensors themselves (not ids), so a cached entry keeps them alive and unambiguous.
@@ -446,11 +525,12 @@ class Session:
             if general and t._shape is not None and None in t._shape:
                 shape = tuple(t._shape)
                 graph.dim_hint = next(n for n, d in zip(array.shape, shape) if d is None)
-            v = replay.feeds[t] = graph.input(t.name, shape, array.dtype)
+            v = replay.feeds[t] = graph.input(t.op.name, shape, array.dtype)
             if value.__class__ is not np.ndarray:
                 scalars[v.id] = value.__class__
         results = [replay.value(t) for t in flat]
         graph.outputs = [v for v in results if v is not None]
+        graph.outputs += [v for v in replay.kept if all(v is not out for out in graph.outputs)]
         graph = run_passes(graph, pipeline(self._mixed_precision))
         layout = []
         k = 0
@@ -463,15 +543,31 @@ class Session:
         return fn
 
     def _resolve(self, fetch) -> Tensor:
-        """A fetch or feed key as a tf Tensor: tensors as they are, names (``"x"``, ``"x:0"``) looked up."""
+        """A fetch as a tf Tensor or op: tensors and ops as they are, names looked up as TF-1 reads them
+        (``"x:0"`` the tensor, ``"x"`` or ``"train"`` the op, whose fetched value is None)."""
         if isinstance(fetch, Tensor):
             return fetch
         if isinstance(fetch, str):
-            try:
-                return self.graph.get_tensor_by_name(fetch)
-            except KeyError as exc:
-                raise KeyError(f"Session.run: {exc.args[0]}") from None
-        raise TypeError(f"Session.run: cannot fetch or feed {fetch!r}; use tf tensors, ops or their names")
+            return self._named(fetch, allow_operation=True)
+        raise TypeError(f"Session.run: cannot fetch {fetch!r}; use tf tensors, ops or their names")
+
+    def _named(self, name: str, allow_operation: bool) -> Tensor:
+        try:
+            return self.graph.as_graph_element(name, allow_tensor=True, allow_operation=allow_operation)
+        except KeyError as exc:
+            raise KeyError(f"Session.run: {exc.args[0]}") from None
+        except ValueError as exc:
+            raise ValueError(f"Session.run: {exc}") from None
+
+    def _feed_key(self, key) -> Tensor:
+        """A feed_dict key as a tf Tensor: a tensor, or a tensor's name (``"x:0"``; an op's name is an error,
+        as in TF-1)."""
+        if isinstance(key, Tensor) and not isinstance(key, Operation):
+            return key
+        if isinstance(key, str):
+            return self._named(key, allow_operation=False)
+        raise TypeError(f"Session.run: cannot feed {key!r}; feed_dict keys must be tf tensors or their names "
+                        '("x:0")')
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate ``fetches`` (a tensor, an op, a name, or nested lists/tuples/dicts of them) with ``feed_dict``."""
@@ -479,12 +575,14 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         if self.graph.iterators:  # tf.data: the next elements become feeds
             feed_dict = self._with_next_elements(fetches, feed_dict)
+        if self.graph.host_functions:  # py_func results of unknown shape: computed first, then fed
+            feed_dict = self._with_host_results(fetches, feed_dict)
         feeds = {}
         key = [fetches]
         if feed_dict:
             for t, value in feed_dict.items():
                 if t.__class__ is not Tensor:
-                    t = self._resolve(t)
+                    t = self._feed_key(t)
                 # A feed's signature is its shape (a number's: its class); the shape and the dtype a class
                 # implies are checked once per signature, when it is compiled.
                 cls = value.__class__
@@ -530,6 +628,24 @@ class Session:
             values = iter(self._evaluate(rest, feeds) if rest else [])
             return rebuild([None if t.kind in _RUN_HERE else next(values) for t in flat])
         return rebuild(self._evaluate(flat, feeds))
+
+    def _with_host_results(self, fetches, feed_dict):
+        """``feed_dict`` with the results of the ``py_func`` calls the fetches need whose shapes are not known
+        (or that give several results): each computed from its inputs' values in a run of its own, inner calls
+        first, then fed to the rest of the graph."""
+        flat: list = []
+        _flatten(fetches, flat, self._resolve)
+        fed = {k if isinstance(k, Tensor) else self._feed_key(k) for k in feed_dict or {}}
+        calls = host_boundaries(flat, fed)
+        if not calls:
+            return feed_dict
+        feeds = dict(feed_dict or {})
+        for first in calls:
+            host = first.host
+            values = self.run(list(host.inputs), feeds) if host.inputs else []
+            for t, value in zip(first.op.outputs, host.results(*values)):
+                feeds[t] = value
+        return feeds
 
     def _start_iterator(self, init: Tensor, feed_dict) -> None:
         """Run a tf.data iterator's initializer: a fresh pass, over the values of the placeholders it reads."""
@@ -606,4 +722,25 @@ def iterator_tensors(fetches) -> list:
         stack.extend(tensors_in(t.args))
         stack.extend(tensors_in(t.kwargs))
         stack.extend(t.__dict__.get("control_inputs", ()))
+    return found
+
+
+def host_boundaries(fetches: list, fed: set) -> list:
+    """The ``py_func`` calls (their first results) the fetches need that a Session computes before the graph
+    (a result's shape not fully known, or several results), each after the calls its inputs need."""
+    found, seen = [], set()
+
+    def visit(t) -> None:
+        if id(t) in seen or t in fed:
+            return
+        seen.add(id(t))
+        for u in (*tensors_in(t.args), *tensors_in(t.kwargs), *t.__dict__.get("control_inputs", ())):
+            visit(u)
+        if t.kind == "PyFunc":
+            first = t.op.outputs[0]
+            if (not t.host.single or t._shape is None or None in t._shape) and first not in found:
+                found.append(first)
+
+    for t in fetches:
+        visit(t)
     return found

@@ -20,6 +20,7 @@ from ember.compat.tf.learning_rate_decay import (
     piecewise_constant,
     polynomial_decay,
 )
+from ember.compat.tf.slots import SlotSpec, create_slots
 from ember.compat.tf.update_rules import proximal_adagrad_update, proximal_gradient_descent_update, tf_adam_update
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
@@ -50,7 +51,7 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
     request = (tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys))
     out = []
     for i, x in enumerate(xs):
-        if not any(depends(y, x) for y in ys):
+        if not any(depends(y, x, differentiably=True) for y in ys):
             out.append(None)
             continue
         out.append(Tensor(None, (request, i), name=name, shape=x._shape, dtype=x.dtype, kind="Gradients"))
@@ -66,11 +67,22 @@ class Optimizer:
     """A TF-1 optimizer: ``minimize(loss)`` returns the training op (backward plus in-place updates).
 
     A hyper-parameter may be a tf Tensor (``tf.train.exponential_decay(...)``, a placeholder): it is computed
-    in the step, before the updates, and the updates read it then."""
+    in the step, before the updates, and the updates read it then.
+
+    ``minimize`` and ``apply_gradients`` make the optimizer's slot variables (``slots.py``): ``SLOTS`` per
+    trained variable, ``SHARED`` once (Adam's ``beta1_power``); ``EXTRA_STATE`` is what the rule also keeps
+    that TF-1 does not save (a step count no result depends on)."""
 
     rule = None
+    SLOTS: tuple = ()
+    SHARED: tuple = ()
+    EXTRA_STATE: dict = {}
 
-    def __init__(self, **hyper):
+    def __init__(self, name: str | None = None, **hyper):
+        self._name = name or type(self).__name__.removesuffix("Optimizer")  # TF's: the training op's, the slots'
+        self.slot_variables: dict = {}  # trained variable -> {state key: its slot variable}
+        self.slots_by_name: dict = {}  # TF's slot name -> {trained variable: slot variable}
+        self.shared_variables: dict = {}  # state key -> the optimizer's own variable (beta1_power)
         for key, value in hyper.items():
             if isinstance(value, (int, float)) and value < 0 and key != "learning_rate_power":
                 raise ValueError(f"{type(self).__name__}: {key} must be non-negative, got {value}")
@@ -83,13 +95,32 @@ class Optimizer:
         # that read this entry would show it)
         self.hyper = {key: float("nan") if key in self.tensor_hyper else value for key, value in hyper.items()}
 
-    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str = "minimize", **unused) -> Operation:
-        """The op that runs one step of this rule on ``var_list`` (default: trainable variables)."""
+    def get_name(self) -> str:
+        return self._name
+
+    def get_slot_names(self) -> list:
+        """The names of the slots made so far (``["m", "v"]`` for Adam after ``minimize``), sorted."""
+        return sorted(self.slots_by_name)
+
+    def get_slot(self, var: Variable, name: str):
+        """``var``'s slot ``name`` (a variable, ``v/Adam`` for Adam's ``"m"``), or None when it has none."""
+        return self.slots_by_name.get(name, {}).get(var)
+
+    def variables(self) -> list:
+        """The optimizer's variables: its own (``beta1_power``...) and its slots."""
+        return list(self.shared_variables.values()) + [s for slots in self.slot_variables.values()
+                                                        for s in slots.values()]
+
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
+                 **unused) -> Operation:
+        """The op that runs one step of this rule on ``var_list`` (default: trainable variables); it is named
+        ``name``, else as the optimizer (``"Adam"``), as in TF-1, so ``sess.run("Adam")`` runs it."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
-        var_list = [v for v in var_list if depends(loss, v)]
+        var_list = [v for v in var_list if depends(loss, v, differentiably=True)]
         if not var_list:
             raise ValueError("minimize: no trainable variable that the loss depends on")
-        op = Operation(None, (loss, tuple(var_list)), name=name, kind="Train")
+        create_slots(self, var_list)
+        op = Operation(None, (loss, tuple(var_list)), name=name or self._name, kind="Train")
         op.optimizer = self
         op.global_step = global_step
         return op
@@ -98,7 +129,7 @@ class Optimizer:
         """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
         None for a variable the loss does not depend on, as TF-1 gives them."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
-        used = [v for v in var_list if depends(loss, v)]
+        used = [v for v in var_list if depends(loss, v, differentiably=True)]
         found = dict(zip(map(id, used), gradients(loss, used))) if used else {}
         return [(found.get(id(v)), v) for v in var_list]
 
@@ -119,8 +150,9 @@ class Optimizer:
         if len(requests) == 1 and all(g.kind == "Gradients" for g, _ in pairs):
             (ys, _, grad_ys), = requests.values()
             if len(ys) == 1 and grad_ys is None:  # unmodified: the one backward of minimize
-                return self.minimize(ys[0], global_step, [v for _, v in pairs], name or "apply_gradients")
-        op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or "apply_gradients",
+                return self.minimize(ys[0], global_step, [v for _, v in pairs], name)
+        create_slots(self, [v for _, v in pairs])
+        op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or self._name,
                        kind="ApplyGradients")
         op.optimizer = self
         op.global_step = global_step
@@ -133,7 +165,7 @@ class GradientDescentOptimizer(Optimizer):
     rule = staticmethod(rules.sgd_update)
 
     def __init__(self, learning_rate: float, use_locking: bool = False, name: str = "GradientDescent"):
-        super().__init__(lr=_number(learning_rate))
+        super().__init__(name, lr=_number(learning_rate))
 
 
 class MomentumOptimizer(Optimizer):
@@ -141,30 +173,36 @@ class MomentumOptimizer(Optimizer):
     var -= learning_rate * (grad + momentum * accum), TF's rule, which is PyTorch's without dampening)."""
 
     rule = staticmethod(rules.sgd_update)
+    SLOTS = (SlotSpec("momentum", "momentum_buffer", 0.0),)
 
     def __init__(self, learning_rate: float, momentum: float, use_locking: bool = False, name: str = "Momentum",
                  use_nesterov: bool = False):
-        super().__init__(lr=_number(learning_rate), momentum=_number(momentum), nesterov=use_nesterov)
+        super().__init__(name, lr=_number(learning_rate), momentum=_number(momentum), nesterov=use_nesterov)
 
 
 class AdamOptimizer(Optimizer):
     """Adam as TF-1 computes it: epsilon added to ``sqrt(v)`` (see ``update_rules.tf_adam_update``)."""
 
     rule = staticmethod(tf_adam_update)
+    SLOTS = (SlotSpec("m", "m", 0.0), SlotSpec("v", "v", 0.0))
+    SHARED = (SlotSpec("beta1_power", "beta1_power", "beta1"), SlotSpec("beta2_power", "beta2_power", "beta2"))
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adam"):
-        super().__init__(lr=_number(learning_rate), beta1=_number(beta1), beta2=_number(beta2), eps=float(epsilon))
+        super().__init__(name, lr=_number(learning_rate), beta1=_number(beta1), beta2=_number(beta2),
+                         eps=float(epsilon))
 
 
 class AdagradOptimizer(Optimizer):
     """Adagrad, accumulators starting at ``initial_accumulator_value``."""
 
     rule = staticmethod(rules.adagrad_update)
+    SLOTS = (SlotSpec("accumulator", "sum", "initial_accumulator_value"),)
+    EXTRA_STATE = {"step": 0}
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1, use_locking: bool = False,
                  name: str = "Adagrad"):
-        super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
+        super().__init__(name, lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
                          eps=0.0)
 
 
@@ -177,7 +215,7 @@ class ProximalGradientDescentOptimizer(Optimizer):
     def __init__(self, learning_rate: float, l1_regularization_strength: float = 0.0,
                  l2_regularization_strength: float = 0.0, use_locking: bool = False,
                  name: str = "ProximalGradientDescent"):
-        super().__init__(lr=_number(learning_rate), l1=float(l1_regularization_strength),
+        super().__init__(name, lr=_number(learning_rate), l1=float(l1_regularization_strength),
                          l2=float(l2_regularization_strength))
 
 
@@ -186,6 +224,7 @@ class ProximalAdagradOptimizer(Optimizer):
     ``ApplyProximalAdagrad``); accumulators start at ``initial_accumulator_value``."""
 
     rule = staticmethod(proximal_adagrad_update)
+    SLOTS = (SlotSpec("accumulator", "accum", "initial_accumulator_value"),)
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1,
                  l1_regularization_strength: float = 0.0, l2_regularization_strength: float = 0.0,
@@ -193,7 +232,7 @@ class ProximalAdagradOptimizer(Optimizer):
         if initial_accumulator_value <= 0:
             raise ValueError(f"ProximalAdagradOptimizer: initial_accumulator_value must be positive, got "
                              f"{initial_accumulator_value}")
-        super().__init__(lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
+        super().__init__(name, lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
                          l1=float(l1_regularization_strength), l2=float(l2_regularization_strength))
 
 
@@ -220,12 +259,13 @@ class RMSPropOptimizer(Optimizer):
     """RMSProp with TF-1's defaults and update rule (see ``tf_rmsprop_update``)."""
 
     rule = staticmethod(tf_rmsprop_update)
+    SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("momentum", "mom", 0.0))
 
     def __init__(self, learning_rate: float, decay: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-10,
                  use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
         if centered:
             raise NotImplementedError("RMSPropOptimizer: centered=True is not supported")
-        super().__init__(lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
+        super().__init__(name, lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
                          eps=float(epsilon))
 
 
@@ -233,16 +273,19 @@ class AdadeltaOptimizer(Optimizer):
     """Adadelta (TF-1's defaults: learning_rate 0.001, rho 0.95, epsilon 1e-8)."""
 
     rule = staticmethod(adadelta_update)
+    SLOTS = (SlotSpec("accum", "square_avg", 0.0), SlotSpec("accum_update", "acc_delta", 0.0))
+    EXTRA_STATE = {"step": 0}
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adadelta"):
-        super().__init__(lr=_number(learning_rate), rho=float(rho), eps=float(epsilon))
+        super().__init__(name, lr=_number(learning_rate), rho=float(rho), eps=float(epsilon))
 
 
 class FtrlOptimizer(Optimizer):
     """FTRL-Proximal, as TensorFlow computes it (``ember.optim.functional.ftrl_update``)."""
 
     rule = staticmethod(rules.ftrl_update)
+    SLOTS = (SlotSpec("accum", "accumulator", "initial_accumulator_value"), SlotSpec("linear", "linear", 0.0))
 
     def __init__(self, learning_rate: float, learning_rate_power: float = -0.5,
                  initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
@@ -251,7 +294,7 @@ class FtrlOptimizer(Optimizer):
                  beta=None):
         if learning_rate_power > 0:
             raise ValueError(f"FtrlOptimizer: learning_rate_power must be <= 0, got {learning_rate_power}")
-        super().__init__(lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
+        super().__init__(name, lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
                          initial_accumulator_value=float(initial_accumulator_value),
                          l1=float(l1_regularization_strength), l2=float(l2_regularization_strength),
                          l2_shrinkage=float(l2_shrinkage_regularization_strength),
@@ -304,7 +347,7 @@ class ExponentialMovingAverage:
         return self.shadows.get(var)
 
     def average_name(self, var) -> str:
-        return f"{var.name}/{self.name}"
+        return f"{var.op.name}/{self.name}"
 
     def variables_to_restore(self, moving_avg_variables=None) -> dict:
         """{name: variable} that makes a ``Saver`` load the averages saved for each variable into it."""
@@ -312,7 +355,7 @@ class ExponentialMovingAverage:
         for var in global_variables():
             if var in self.shadows.values():
                 continue
-            names[self.average_name(var) if var in self.shadows else var.name] = var
+            names[self.average_name(var) if var in self.shadows else var.op.name] = var
         return names
 
 
@@ -344,7 +387,7 @@ class Saver:
             self.variables = dict(var_list)
         else:
             variables = global_variables() if var_list is None else list(tensors_in(var_list))
-            self.variables = {v.name: v for v in variables}
+            self.variables = {v.op.name: v for v in variables}  # (TF-1 saves under op names: "w", not "w:0")
         self.max_to_keep = max_to_keep
         self.last_checkpoints: list[str] = []  # the paths this Saver wrote, oldest first
 

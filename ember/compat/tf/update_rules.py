@@ -10,27 +10,33 @@ from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
 
 
-@update_rule(elementwise=True)
+@update_rule()
 def tf_adam_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: float, eps: float) -> None:
     """TF-1's Adam (``ApplyAdam``): m and v as PyTorch's, but epsilon is added to ``sqrt(v)``, not to the
-    bias-corrected ``sqrt(v / (1 - beta2^t))``, so early steps differ.
+    bias-corrected ``sqrt(v / (1 - beta2^t))``, so early steps differ. The bias corrections read TF's
+    ``beta1_power`` and ``beta2_power``: 0-d arrays of the parameter's dtype that start at beta1 and beta2 and
+    are multiplied by them after each step, in place (a Session's ``beta1_power`` variable reads them).
 
-    lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t);  var -= lr_t * m / (sqrt(v) + eps)
+    lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power);  var -= lr_t * m / (sqrt(v) + eps)
+
+    (Not ``elementwise``: a part of the parameter would advance the shared powers once more.)
     """
     xp = array_module(param)
     kind = param.dtype.type
     if not state:
-        state["step"] = 0
         state["m"] = xp.zeros_like(param)
         state["v"] = xp.zeros_like(param)
-    step = state["step"] = state["step"] + 1
-    m, v = state["m"], state["v"]
+        state["beta1_power"] = xp.asarray(beta1, dtype=param.dtype).copy()
+        state["beta2_power"] = xp.asarray(beta2, dtype=param.dtype).copy()
+    m, v, beta1_power, beta2_power = state["m"], state["v"], state["beta1_power"], state["beta2_power"]
     m *= kind(beta1)
     m += kind(1.0 - beta1) * grad
     v *= kind(beta2)
     v += kind(1.0 - beta2) * grad * grad
-    lr_t = kind(lr * (1.0 - beta2 ** step) ** 0.5 / (1.0 - beta1 ** step))
+    lr_t = kind(lr) * xp.sqrt(kind(1) - beta2_power) / (kind(1) - beta1_power)
     param -= lr_t * m / (xp.sqrt(v) + kind(eps))
+    beta1_power *= kind(beta1)
+    beta2_power *= kind(beta2)
 
 
 def _proximal(xp, kind, prox, step, l1: float, l2: float):

@@ -40,12 +40,12 @@ class Variable(Tensor):
         self.initial_value = initial
         self.trainable = trainable
         self.graph.variables.append(self)
-        self.initializer = Operation(None, name=f"{self.name}/Assign", kind="Init")
+        self.initializer = Operation(None, name=f"{self._op_name}/Assign", kind="Init")
         self.initializer.args = (self,)
 
     def assign(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
         """An op that stores ``value`` into the variable and returns it."""
-        return Tensor(None, (self, as_tf(value)), name=name or f"{self.name}/Assign", shape=self._shape,
+        return Tensor(None, (self, as_tf(value)), name=name or f"{self._op_name}/Assign", shape=self._shape,
                       dtype=self.dtype, kind="Assign")
 
     def assign_add(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:

@@ -1,0 +1,68 @@
+"""The dtypes TF-1 gives constants: a NumPy array or scalar keeps its dtype (float64 stays float64), Python floats
+become float32 and Python ints int32 (int64 past int32's range), for ``tf.constant``, ``tf.Variable`` and
+``tf.convert_to_tensor``; a Python operand of a tensor's op takes the tensor's dtype."""
+
+import numpy as np
+import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+
+import ember.compat.tf as tf
+
+CASES = [
+    (np.array([1.0]), np.float64), (np.float64(1.0), np.float64), (np.array([1.0], np.float32), np.float32),
+    (np.float16(1.0), np.float16), (np.array([1, 2]), np.int64), (np.array(1, np.int8), np.int8),
+    (1.0, np.float32), ([1.0, 2], np.float32), ([[1.5]], np.float32), (1, np.int32), ([1, 2], np.int32),
+    (2 ** 40, np.int64), ([1, 2 ** 40], np.int64), (True, np.bool_),
+]
+
+
+@pytest.mark.parametrize("value, dtype", CASES, ids=[f"{type(v).__name__}-{np.dtype(d)}" for v, d in CASES])
+def test_constant_variable_and_convert_to_tensor_take_tf_dtypes(value, dtype):
+    made = [tf.constant(value), tf.Variable(value), tf.convert_to_tensor(value)]
+    assert [t.dtype for t in made] == [np.dtype(dtype)] * 3
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for got in sess.run(made):
+            np.testing.assert_array_equal(got, np.asarray(value))  # exactly: no trip through float32 or int32
+            assert got.dtype == dtype
+
+
+def test_float64_numpy_data_keeps_its_digits():
+    third = np.array([1.0 / 3.0])
+    with tf.Session() as sess:
+        assert sess.run(tf.constant(third) * 3.0)[0] == 1.0 and sess.run(tf.constant(third))[0] == 1.0 / 3.0
+        x = tf.placeholder(tf.float64, [1])
+        assert sess.run(x + tf.constant(third), {x: third})[0] == 2.0 / 3.0
+
+
+def test_explicit_dtypes_and_conversion_requests():
+    assert tf.constant(1, dtype=tf.float64).dtype == np.float64 and tf.constant([1.5], tf.float16).dtype == np.float16
+    assert tf.constant(np.array([1.7]), dtype=tf.int32).dtype == np.int32  # a NumPy array is cast, as in TF-1
+    with pytest.raises(TypeError, match="tf.constant: expected int32, got 1.5"):
+        tf.constant(1.5, dtype=tf.int32)
+    assert tf.convert_to_tensor(1, dtype=tf.float32).dtype == np.float32
+    assert tf.convert_to_tensor(1, preferred_dtype=tf.float64).dtype == np.float64
+    assert tf.convert_to_tensor(1.5, dtype_hint=tf.int32).dtype == np.float32  # the hint does not fit: ignored
+    x = tf.placeholder(tf.float32, [2], name="x")
+    assert tf.convert_to_tensor(x) is x and tf.convert_to_tensor(x, dtype=tf.float32) is x
+    with pytest.raises(ValueError, match="requested dtype float64 for Tensor 'x:0' with dtype float32"):
+        tf.convert_to_tensor(x, dtype=tf.float64)
+
+
+def test_python_operands_take_the_tensors_dtype():
+    half = tf.placeholder(tf.float16, [2])
+    wide = tf.placeholder(tf.float64, [2])
+    small = tf.placeholder(tf.int8, [2])
+    assert [t.dtype for t in (half + 1.0, 2 * half, tf.add(half, 1), tf.maximum(0.5, half))] == [np.float16] * 4
+    assert (small * 3).dtype == np.int8 and (wide - 1).dtype == np.float64
+    with tf.Session() as sess:
+        out = sess.run(half * 0.1, {half: np.array([1.0, 2.0], np.float16)})
+        assert out.dtype == np.float16
+        np.testing.assert_array_equal(out, np.array([1.0, 2.0], np.float16) * np.float16(0.1))
+
+
+def test_fed_numpy_arrays_take_the_placeholders_dtype():
+    x = tf.placeholder(tf.float32, [2])
+    with tf.Session() as sess:
+        out = sess.run(x * 1.0, {x: np.array([1.0 / 3.0, 2.0])})  # float64 data fed to float32, as TF-1 converts it
+        assert out.dtype == np.float32 and out[0] == np.float32(1.0 / 3.0)
