@@ -53,7 +53,7 @@ class Distribution:
 
     def _check_parameters(self) -> None:
         for name, constraint in self._checked_arguments().items():
-            if constraint is constraints.dependent or name not in self.__dict__ and _lazy(type(self), name):
+            if constraints.is_dependent(constraint) or name not in self.__dict__ and _lazy(type(self), name):
                 continue  # a lazily computed form of a given parameter (probs from logits) or a dependent one
             value = getattr(self, name)
             if getattr(value, "symbolic", False):
