@@ -357,3 +357,127 @@ def test_transform_to_matrices():
     for constraint in (C.lower_cholesky, C.positive_definite, C.positive_semidefinite):
         y = ember.distributions.transform_to(constraint)(x)
         assert bool(constraint.check(y).all())
+
+
+# --- Wishart and LKJCholesky -------------------------------------------------------------------------------------
+
+
+def _spd(*batch, k=3):
+    a = RNG.normal(size=batch + (k, k))
+    return a @ np.swapaxes(a, -1, -2) + k * np.eye(k)
+
+
+def _wishart_values():
+    return [np.stack([np.linalg.inv(_spd()) * 4 for _ in range(8)]).reshape(4, 2, 3, 3)]
+
+
+MATRIX_CASES = [
+    ("Wishart covariance", lambda D, df, m: D.Wishart(df, covariance_matrix=m),
+     lambda: [np.array([3.5, 7.0]), _spd(2)], _wishart_values,
+     ["log_prob", "entropy", "mean", "mode", "variance", "scale_tril", "precision_matrix"]),
+    ("Wishart precision", lambda D, df, m: D.Wishart(df, precision_matrix=m),
+     lambda: [np.array(5.0), _spd(2)], _wishart_values, ["log_prob", "entropy", "mean", "covariance_matrix"]),
+    ("Wishart scale_tril", lambda D, df, m: D.Wishart(df, scale_tril=m),
+     lambda: [np.array([4.0, 3.5]), np.linalg.cholesky(_spd(2))], _wishart_values,
+     ["log_prob", "entropy", "mean", "mode", "variance"]),
+    ("LKJCholesky", lambda D, c: D.LKJCholesky(4, c), lambda: [np.array([0.4, 1.0, 3.0])],
+     lambda: [torch.distributions.LKJCholesky(4, torch.tensor(1.5, dtype=torch.float64)).sample((5, 3)).numpy()],
+     ["log_prob"]),
+]
+
+
+@pytest.mark.parametrize("name, build, params, values, quantities", MATRIX_CASES, ids=[c[0] for c in MATRIX_CASES])
+def test_matrix_distributions_match_torch(name, build, params, values, quantities):
+    ps, vs = params(), values()
+    for q in quantities:
+        _compare(build, ps, vs, METHODS.get(q, lambda d, v, q=q: getattr(d, q)), atol=1e-8)
+
+
+def test_wishart_rsample_moments_and_gradients():
+    """Bartlett draws: the sample mean df S, and the Monte Carlo gradient of E[sum(w X)] in df and in the scale's
+    factor L against the closed form's (E[X] = df L L^T)."""
+    df_np, factor_np = np.array([4.0, 7.0]), np.linalg.cholesky(_spd(2))
+    df, factor = ember.tensor(df_np, requires_grad=True), ember.tensor(factor_np, requires_grad=True)
+    d = ember.distributions.Wishart(df, scale_tril=factor)
+    ember.manual_seed(0)
+    n = 40_000
+    x = d.rsample((n,))
+    assert x.shape == (n, 2, 3, 3) and bool(d.support.check(x[:100]).all())
+    cov = factor_np @ np.swapaxes(factor_np, -1, -2)
+    mean = df_np[:, None, None] * cov
+    standard_error = np.sqrt(d.variance.detach().numpy() / n).max()
+    np.testing.assert_allclose(x.detach().numpy().mean(0), mean, atol=5 * standard_error)
+    w = RNG.normal(size=(3, 3))
+    g_df, g_factor = ember.grad((x * ember.tensor(w)).sum() / n, [df, factor])
+    np.testing.assert_allclose(g_df.numpy(), (cov * w).sum((-1, -2)), rtol=0.05)
+    exact = df_np[:, None, None] * (w + w.T) @ factor_np
+    np.testing.assert_allclose(g_factor.numpy(), exact, rtol=0.05, atol=0.05 * np.abs(exact).max())
+
+
+def test_wishart_refuses_too_few_degrees_of_freedom():
+    with pytest.warns(UserWarning, match="Wishart: df below the dimension"):
+        ember.distributions.Wishart(ember.tensor(2.5), covariance_matrix=ember.eye(3))
+    with pytest.raises(ValueError, match="Wishart: df must be greater than"):
+        ember.distributions.Wishart(ember.tensor(1.5), covariance_matrix=ember.eye(3))
+    with pytest.raises(ValueError, match="Wishart: give exactly one"):
+        ember.distributions.Wishart(ember.tensor(4.0))
+
+
+def test_lkj_cholesky_samples_follow_the_marginal_of_a_correlation():
+    """Each correlation of an LKJ(eta) matrix of size d is 2 Beta(b, b) - 1 with b = eta - 1 + d / 2: mean 0 and
+    variance 1 / (2 eta + d - 1), the same for every pair. PyTorch's onion sampler draws row k's squared norm from
+    Beta(k / 2 + 1 / 2, ...) past row 1 (Beta(k / 2, ...) in the method), so only its first correlation has that
+    variance; ember's has it everywhere, consistent with the density both compute."""
+    eta, dim = np.array([0.5, 2.0]), 4
+    d = ember.distributions.LKJCholesky(dim, ember.tensor(eta))
+    ember.manual_seed(0)
+    factor = d.sample((20_000,)).numpy()
+    assert factor.shape == (20_000, 2, dim, dim) and bool(d.support.check(ember.tensor(factor[:200])).all())
+    rows, cols = np.tril_indices(dim, -1)
+    off = (factor @ np.swapaxes(factor, -1, -2))[..., rows, cols]
+    expected = np.broadcast_to((1 / (2 * eta + dim - 1))[:, None], off.shape[1:])
+    np.testing.assert_allclose(off.mean(0), 0.0, atol=0.02)
+    np.testing.assert_allclose(off.var(0), expected, rtol=0.05)
+    torch.manual_seed(0)
+    t = torch.distributions.LKJCholesky(dim, torch.tensor(eta)).sample((20_000,)).numpy()
+    t_first = (t @ np.swapaxes(t, -1, -2))[..., 1, 0]
+    np.testing.assert_allclose(off[..., 0].var(0), t_first.var(0), rtol=0.08)
+    assert not d.has_rsample and not torch.distributions.LKJCholesky(dim, 1.0).has_rsample
+
+
+def test_lkj_cholesky_and_wishart_shapes_and_constraints_match_torch():
+    for build in (lambda D, m: D.LKJCholesky(3, m.ones(2) * 0.5),
+                  lambda D, m: D.LKJCholesky(3, 0.5).expand((4,)),
+                  lambda D, m: D.Wishart(m.ones(2) * 9, covariance_matrix=m.eye(3)),
+                  lambda D, m: D.Wishart(m.ones(2) * 9, scale_tril=m.eye(3)).expand((3, 2))):
+        ours, theirs = build(ember.distributions, ember), build(torch.distributions, torch)
+        assert ours.batch_shape == tuple(theirs.batch_shape) and ours.event_shape == tuple(theirs.event_shape)
+        assert tuple(ours.sample((2,)).shape) == tuple(theirs.sample((2,)).shape)
+        assert _constraint_name(ours.support) == _constraint_name(theirs.support)
+        assert sorted(ours.arg_constraints) == sorted(theirs.arg_constraints)
+    with pytest.raises(ValueError, match="LKJCholesky: dim"):
+        ember.distributions.LKJCholesky(1)
+
+
+def test_under_jit_log_prob_gradients_equal_eager_and_rsample_draws_anew():
+    x = ember.tensor(np.linspace(0.1, 0.9, 5))
+
+    def step(p, xi):
+        loss = -ember.distributions.ContinuousBernoulli(probs=p).log_prob(x).sum()
+        loss = loss - ember.distributions.GeneralizedPareto(0.0, 1.0, xi).log_prob(x).sum()
+        loss.backward()
+        return loss, ember.distributions.ContinuousBernoulli(probs=p).rsample((3,))
+
+    traced = ember.jit(step)
+    results = []
+    for fn in (step, traced, traced):
+        p = ember.tensor([0.3], dtype=ember.float64, requires_grad=True)
+        xi = ember.tensor([0.2], dtype=ember.float64, requires_grad=True)
+        loss, sample = fn(p, xi)
+        results.append((loss.item(), p.grad.numpy().copy(), xi.grad.numpy().copy(), sample.detach().numpy()))
+    for loss, g_p, g_xi, sample in results[1:]:
+        assert loss == pytest.approx(results[0][0], rel=1e-12)
+        np.testing.assert_allclose(g_p, results[0][1], rtol=1e-12)
+        np.testing.assert_allclose(g_xi, results[0][2], rtol=1e-12)
+        assert sample.shape == (3, 1)
+    assert not np.array_equal(results[1][3], results[2][3])
