@@ -501,3 +501,51 @@ def test_rsample_gradients_of_the_mean_estimate_agree_with_torch_and_the_closed_
     (exact,) = torch.autograd.grad(mean(exact_t), [exact_t])
     np.testing.assert_allclose(ours.numpy(), exact.numpy(), rtol=0.05, atol=0.01)
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0.05, atol=0.01)
+
+
+# --- KL divergences with ContinuousBernoulli ---------------------------------------------------------------------
+
+def _cb_probs(*shape):
+    return RNG.choice([0.1, 0.3, 0.4995, 0.5002, 0.7, 0.95], size=shape)
+
+
+KL_CASES = [
+    ("CB-CB", lambda D, a, b: (D.ContinuousBernoulli(probs=a), D.ContinuousBernoulli(probs=b)),
+     lambda: [_cb_probs(2, 3), _cb_probs(3)]),
+    ("CB logits-CB", lambda D, a, b: (D.ContinuousBernoulli(logits=a), D.ContinuousBernoulli(probs=b)),
+     lambda: [_reals(3), _cb_probs(3)]),
+    ("Beta-CB", lambda D, a, b, c: (D.Beta(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [_positive(3), _positive(3), _cb_probs(2, 3)]),
+    ("Uniform-CB", lambda D, a, b, c: (D.Uniform(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [np.array([0.1, 0.0, 0.3]), np.array([0.8, 0.5, 1.0]), _cb_probs(3)]),
+    ("CB-Exponential", lambda D, a, b: (D.ContinuousBernoulli(probs=a), D.Exponential(b)),
+     lambda: [_cb_probs(3), _positive(2, 3)]),
+    ("CB-Normal", lambda D, a, b, c: (D.ContinuousBernoulli(probs=a), D.Normal(b, c)),
+     lambda: [_cb_probs(3), _reals(3), _positive(3)]),
+    ("CB-Uniform", lambda D, a, b, c: (D.ContinuousBernoulli(probs=a), D.Uniform(b, c)),
+     lambda: [_cb_probs(3), np.array([-0.5, 0.0, -1.0]), np.array([1.5, 2.0, 1.0])]),
+    ("CB-Pareto", lambda D, a, b, c: (D.ContinuousBernoulli(probs=a), D.Pareto(b, c)),
+     lambda: [_cb_probs(3), _positive(3), _positive(3)]),
+    ("Normal-CB", lambda D, a, b, c: (D.Normal(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [_reals(2, 3), _positive(2, 3), _cb_probs(3)]),
+    ("Gamma-CB", lambda D, a, b, c: (D.Gamma(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [_positive(3), _positive(3), _cb_probs(3)]),
+    ("Exponential-CB", lambda D, a, b: (D.Exponential(a), D.ContinuousBernoulli(probs=b)),
+     lambda: [_positive(3), _cb_probs(3)]),
+    ("Gumbel-CB", lambda D, a, b, c: (D.Gumbel(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [_reals(3), _positive(3), _cb_probs(3)]),
+    ("Laplace-CB", lambda D, a, b, c: (D.Laplace(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [_reals(3), _positive(3), _cb_probs(3)]),
+    ("Pareto-CB", lambda D, a, b, c: (D.Pareto(a, b), D.ContinuousBernoulli(probs=c)),
+     lambda: [_positive(3), _positive(3), _cb_probs(3)]),
+]
+
+
+def _kl(pq):
+    lib = ember if isinstance(pq[0], ember.distributions.Distribution) else torch
+    return lib.distributions.kl_divergence(*pq)
+
+
+@pytest.mark.parametrize("name, build, params", KL_CASES, ids=[c[0] for c in KL_CASES])
+def test_kl_divergence_matches_torch(name, build, params):
+    _compare(build, params(), [], _kl)
