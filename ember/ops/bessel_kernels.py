@@ -31,7 +31,8 @@ _MILLER_START = 80  # J_80(25)^2 is below 1e-40: the recurrence's start is forgo
 _MILLER_FROM, _HANKEL_FROM = 1.0, 25.0
 _K_SERIES_TO, _K_ASYMPTOTIC_FROM = 2.0, 20.0
 _TRAPEZOID_STEP = 0.1
-_TRAPEZOID_NODES = np.arange(0.0, 6.0, _TRAPEZOID_STEP)  # x (cosh 6 - 1) >= 400: the rest is below e^-400
+_TRAPEZOID_NODES = np.arange(0.0, 6.0, _TRAPEZOID_STEP)  # x (cosh 6 - 1) >= 100 for x >= 1/2
+_TRAPEZOID_CUT = 45.0
 _ASYMPTOTIC_TERMS = 40
 _TWO_OVER_PI = 2.0 / math.pi
 _LOG_GAMMA_OVER_TWO = _EULER_GAMMA - math.log(2.0)  # log(x / 2) + gamma = log(x) + this
@@ -192,8 +193,10 @@ def _series_k(xp, x, order: int):
 
 
 def _trapezoid_k_scaled(xp, x, nu: float):
-    """e^x K_nu(x) for x >= 1/2: the trapezoidal rule on int_0^inf exp(-x (cosh t - 1)) cosh(nu t) dt."""
-    nodes = xp.asarray(_TRAPEZOID_NODES)
+    """e^x K_nu(x) for x >= 1/2: the trapezoidal rule on int_0^inf exp(-x (cosh t - 1)) cosh(nu t) dt, over the
+    nodes where the integrand of the smallest x is above e^-45 (the rest adds below 1e-19 of the result)."""
+    last = math.acosh(1.0 + _TRAPEZOID_CUT / float(x.min()))
+    nodes = xp.asarray(_TRAPEZOID_NODES[_TRAPEZOID_NODES <= last + _TRAPEZOID_STEP])
     weights = xp.cosh(nu * nodes) * _TRAPEZOID_STEP
     weights[0] *= 0.5
     return xp.exp(-x[..., None] * (xp.cosh(nodes) - 1.0)) @ weights
