@@ -2,10 +2,10 @@
 Chebyshev's T, U, V, W and their shifted forms on [0, 1], Hermite's H (physicists') and He (probabilists'),
 Laguerre's L and Legendre's P, each of degree n at x.
 
-The degree is truncated toward zero (2.7 is 2) and a negative or NaN degree gives 0, as PyTorch's; the values at
-the ends of the interval (+-1, or 0 and 1 for the shifted forms) are exact, the Chebyshev polynomials of high
-degree inside the interval come from their trigonometric forms (T_n(cos t) = cos(n t)...), and the rest from the
-three-term recurrences (Abramowitz and Stegun 22.7), over the elements whose degree is still to be reached.
+The degree is truncated toward zero (2.7 is 2) and a negative, NaN or infinite degree gives 0, as PyTorch's; the
+values at the ends of the interval (+-1, or 0 and 1 for the shifted forms) are exact, the Chebyshev polynomials of
+high degree inside the interval come from their trigonometric forms (T_n(cos t) = cos(n t)...), and the rest from
+the three-term recurrences (Abramowitz and Stegun 22.7), over the elements whose degree is still to be reached.
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ def _quiet():
     return np.errstate(all="ignore")
 
 
+_INT64_END = 2.0 ** 63
+
+
 def degree(xp, n):
-    """The degree PyTorch reads from ``n``: truncated toward zero, -1 (no polynomial: 0) where n is NaN."""
-    return xp.where(xp.isnan(n), -1.0, xp.trunc(n))
+    """The degree PyTorch reads from ``n`` (its conversion to int64): truncated toward zero, and -1 (no polynomial:
+    0) where n is NaN or outside int64's range, infinities included."""
+    return xp.where(xp.isnan(n) | (xp.abs(n) >= _INT64_END), -1.0, xp.trunc(n))
 
 
 def _recurrence(xp, x, n, p, q, step):
