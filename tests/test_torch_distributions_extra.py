@@ -549,3 +549,16 @@ def _kl(pq):
 @pytest.mark.parametrize("name, build, params", KL_CASES, ids=[c[0] for c in KL_CASES])
 def test_kl_divergence_matches_torch(name, build, params):
     _compare(build, params(), [], _kl)
+
+
+def test_wishart_draws_singular_samples_again():
+    """With df just above p - 1 some Bartlett draws are singular in floating point; rsample draws those again."""
+    with pytest.warns(UserWarning, match="df below the dimension"):
+        d = ember.distributions.Wishart(ember.tensor(np.full(4000, 2.0001), dtype=ember.float32),
+                                        scale_tril=ember.eye(3) * 1e-3, validate_args=False)
+    ember.manual_seed(0)
+    once = d._bartlett_sampling((1,))
+    assert not bool(d.support.check(once).all())  # the plain draw has singular matrices
+    ember.manual_seed(0)
+    corrected = d.rsample((1,), max_try_correction=50)
+    assert bool(d.support.check(corrected).all())

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ember import creation, linalg, ops
+from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.chi2 import Chi2
 from ember.distributions.distribution import Distribution, lazy_property
@@ -131,9 +132,21 @@ class Wishart(Distribution):
         diagonal = ops.diagonal(v, 0, -2, -1)
         return self._df_matrix(self.df) * (v ** 2 + diagonal.unsqueeze(-1) * diagonal.unsqueeze(-2))
 
-    def rsample(self, sample_shape=()):
-        p = self._event_shape[-1]
+    def rsample(self, sample_shape=(), max_try_correction: int | None = None):
+        """Bartlett draws; a draw that comes out singular in floating point (df close to p - 1) is drawn again, up
+        to ``max_try_correction`` times (10 by default), as PyTorch intends."""
         shape = tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,)
+        sample = self._bartlett_sampling(shape)
+        for _ in range(10 if max_try_correction is None else int(max_try_correction)):
+            with no_grad():
+                singular = ~self.support.check(sample)
+            if not bool(singular.any()):
+                break
+            sample = ops.where(singular.unsqueeze(-1).unsqueeze(-1), self._bartlett_sampling(shape), sample)
+        return sample
+
+    def _bartlett_sampling(self, shape: tuple):
+        p = self._event_shape[-1]
         eps = float(np.finfo(np.dtype(str(self.df.dtype))).eps)
         chi = ops.sqrt(ops.clamp(self._dist_chi2.rsample(shape), eps, None))
         below = creation.randn(shape + self._batch_shape + (p * (p - 1) // 2,), dtype=self.df.dtype)
