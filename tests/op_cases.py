@@ -2203,6 +2203,50 @@ for _name in ("i0", "i0e", "i1", "i1e"):
          _torch_special(_name))
 _row("i0_method_large", lambda x: x.i0(), sps.i0, ins(uniform(20.0, 40.0, 4)), "i0", lambda x: x.i0(), rtol=1e-12,
      atol=0.0, grad=False, extra={"f32_rtol": 1e-5})
+for _name, _ref, _sample in (
+        ("bessel_j0", sps.j0, normal(3, 4, scale=10.0)), ("bessel_j1", sps.j1, normal(3, 4, scale=10.0)),
+        ("bessel_y0", sps.y0, uniform(0.05, 40.0, 3, 4)), ("bessel_y1", sps.y1, uniform(0.05, 40.0, 3, 4)),
+        ("modified_bessel_k0", sps.k0, uniform(0.05, 30.0, 3, 4)),
+        ("modified_bessel_k1", sps.k1, uniform(0.05, 30.0, 3, 4)),
+        ("scaled_modified_bessel_k0", sps.k0e, uniform(0.05, 60.0, 3, 4)),
+        ("scaled_modified_bessel_k1", sps.k1e, uniform(0.05, 60.0, 3, 4)),
+        ("spherical_bessel_j0", lambda x: sps.spherical_jn(0, x), normal(3, 4, scale=5.0)),
+        ("airy_ai", lambda x: sps.airy(x)[0], uniform(-15.0, 8.0, 3, 4))):
+    # PyTorch's J and Y are off by up to 1e-6 just past x = 5: they are compared in test_torch_special_functions.py
+    _torch_fn = None if _name.startswith("bessel") else _torch_special(_name)
+    _row(f"special_{_name}", getattr(ember.special, _name), _ref, ins(_sample), _name, _torch_fn,
+         grad=False, atol=1e-10, rtol=1e-9, extra={"f32_atol": 1e-6, "f32_rtol": 1e-5})
+
+
+def _chebyshev_vw(kind, shift=False):
+    """V_n = U_n - U_(n-1) and W_n = U_n + U_(n-1) (SciPy has U alone), on 2x - 1 when shifted."""
+    sign = -1.0 if kind == "v" else 1.0
+
+    def ref(x, n):
+        y = 2.0 * x - 1.0 if shift else x
+        return sps.eval_chebyu(n, y) + sign * np.where(n > 0, sps.eval_chebyu(np.maximum(n - 1, 0), y), 0.0)
+
+    return ref
+
+
+for _name, _ref, _sample in (
+        ("chebyshev_polynomial_t", lambda x, n: sps.eval_chebyt(n, x), uniform(-1.2, 1.2, 3, 4)),
+        ("chebyshev_polynomial_u", lambda x, n: sps.eval_chebyu(n, x), uniform(-1.2, 1.2, 3, 4)),
+        ("chebyshev_polynomial_v", _chebyshev_vw("v"), uniform(-1.2, 1.2, 3, 4)),
+        ("chebyshev_polynomial_w", _chebyshev_vw("w"), uniform(-1.2, 1.2, 3, 4)),
+        ("shifted_chebyshev_polynomial_t", lambda x, n: sps.eval_sh_chebyt(n, x), uniform(-0.1, 1.1, 3, 4)),
+        ("shifted_chebyshev_polynomial_u", lambda x, n: sps.eval_sh_chebyu(n, x), uniform(-0.1, 1.1, 3, 4)),
+        ("shifted_chebyshev_polynomial_v", _chebyshev_vw("v", shift=True), uniform(-0.1, 1.1, 3, 4)),
+        ("shifted_chebyshev_polynomial_w", _chebyshev_vw("w", shift=True), uniform(-0.1, 1.1, 3, 4)),
+        ("hermite_polynomial_h", lambda x, n: sps.eval_hermite(n, x), normal(3, 4, scale=2.0)),
+        ("hermite_polynomial_he", lambda x, n: sps.eval_hermitenorm(n, x), normal(3, 4, scale=2.0)),
+        ("laguerre_polynomial_l", lambda x, n: sps.eval_laguerre(n, x), uniform(-2.0, 10.0, 3, 4)),
+        ("legendre_polynomial_p", lambda x, n: sps.eval_legendre(n, x), uniform(-1.2, 1.2, 3, 4))):
+    _row(f"special_{_name}", getattr(ember.special, _name), _ref, ins(_sample, ints(0, 13, 4)), _name,
+         _torch_special(_name), grad=False, atol=1e-9, rtol=1e-9, extra={"f32_atol": 1e-3, "f32_rtol": 1e-4})
+_row("special_legendre_polynomial_p_scalar_n", lambda x: ember.special.legendre_polynomial_p(x, 5),
+     lambda x: sps.eval_legendre(5, x), ins(uniform(-1.0, 1.0, 6)), "legendre_polynomial_p",
+     torch and (lambda x: torch.special.legendre_polynomial_p(x, 5)), grad=False, atol=1e-12, rtol=1e-10)
 _row("exp2", ember.exp2, np.exp2, ins(normal(3, 4, scale=3.0)), "exp2", torch and torch.exp2)
 _row("exp2_method_int", lambda x: x.exp2(), lambda x: np.exp2(x).astype(np.float32), ins(ints(-3, 4, 5)),
      ("cast", "exp2"), lambda x: x.exp2(), grad=False)

@@ -255,3 +255,13 @@ def test_affine_log_jacobian_over_an_event_counts_a_shared_scale_once_per_elemen
     t = transforms.AffineTransform(0.0, _t(2.0).reshape(()), event_dim=1)
     x = ember.zeros((4, 3), dtype=ember.float64)
     np.testing.assert_allclose(t.log_abs_det_jacobian(x, t(x)).numpy(), np.full(4, 3 * math.log(2.0)), rtol=1e-12)
+
+
+def test_probs_first_read_under_no_grad_keep_their_gradient():
+    """sample() reads the lazily computed probs under no_grad; the kept value must still carry the gradient."""
+    logits = ember.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    d = Categorical(logits=logits)
+    d.sample()
+    (g,) = ember.grad(d.probs[0], [logits])
+    p = np.exp([0.1, 0.2, 0.3]) / np.exp([0.1, 0.2, 0.3]).sum()
+    np.testing.assert_allclose(g.numpy(), p[0] * (np.eye(3)[0] - p), rtol=1e-6)

@@ -178,3 +178,24 @@ class OneHotCategorical(CategoricalParams, Distribution):
 
     def __repr__(self) -> str:
         return repr(self._categorical).replace("Categorical", "OneHotCategorical", 1)
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """``OneHotCategorical`` whose ``rsample`` is the one-hot draw with the straight-through gradient of the
+    probabilities (Bengio et al., 2013): the value is the draw, its gradient that of ``probs``, as
+    ``torch.distributions.OneHotCategoricalStraightThrough``.
+
+    >>> d = ember.distributions.OneHotCategoricalStraightThrough(logits=ember.zeros(3, requires_grad=True))
+    >>> d.rsample()   # e.g. [0., 1., 0.], differentiable in the logits
+    """
+
+    has_rsample = True
+
+    def expand(self, batch_shape, _instance=None) -> OneHotCategoricalStraightThrough:
+        new = self._get_checked_instance(OneHotCategoricalStraightThrough, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    def rsample(self, sample_shape=()):
+        draw = self.sample(sample_shape)
+        probs = self.probs
+        return draw + (probs - ops.stop_gradient(probs))

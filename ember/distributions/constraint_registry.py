@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 from ember.distributions import constraints
+from ember.distributions import matrix_transforms as M
+from ember.distributions import structured_transforms as S
 from ember.distributions import transforms as T
 
 __all__ = ["ConstraintRegistry", "biject_to", "transform_to"]
@@ -55,6 +57,10 @@ def _greater_than(constraint):
     return T.ComposeTransform([T.ExpTransform(), T.AffineTransform(constraint.lower_bound, 1)])
 
 
+def _less_than(constraint):
+    return T.ComposeTransform([T.ExpTransform(), T.AffineTransform(constraint.upper_bound, -1)])
+
+
 def _interval(constraint):
     lower, upper = constraint.lower_bound, constraint.upper_bound
     if isinstance(lower, (int, float)) and isinstance(upper, (int, float)) and lower == 0 and upper == 1:
@@ -68,10 +74,29 @@ def _independent(registry):
     return factory
 
 
+def _cat(registry):
+    def factory(constraint):
+        return S.CatTransform([registry(c) for c in constraint.cseq], constraint.dim, constraint.lengths)
+    return factory
+
+
+def _stack(registry):
+    def factory(constraint):
+        return S.StackTransform([registry(c) for c in constraint.cseq], constraint.dim)
+    return factory
+
+
 for _registry in (biject_to, transform_to):
     _registry.register(constraints.real, _identity)
+    _registry.register(constraints.less_than, _less_than)
+    _registry.register(constraints.corr_cholesky, lambda c: M.CorrCholeskyTransform())
+    _registry.register(constraints.cat, _cat(_registry))
+    _registry.register(constraints.stack, _stack(_registry))
     _registry.register(constraints.greater_than, _greater_than)  # positive, greater_than and greater_than_eq
     _registry.register(constraints.interval, _interval)  # unit_interval, interval and half_open_interval
     _registry.register(constraints.independent, _independent(_registry))
 biject_to.register(constraints.simplex, lambda c: T.StickBreakingTransform())
 transform_to.register(constraints.simplex, lambda c: T.SoftmaxTransform())
+transform_to.register(constraints.lower_cholesky, lambda c: M.LowerCholeskyTransform())
+transform_to.register(constraints.positive_definite, lambda c: M.PositiveDefiniteTransform())
+transform_to.register(constraints.positive_semidefinite, lambda c: M.PositiveDefiniteTransform())

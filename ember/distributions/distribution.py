@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ember import ops
-from ember.autograd import no_grad
+from ember.autograd import enable_grad, no_grad
 from ember.distributions import constraints
 from ember.distributions.utils import broadcast_all
 from ember.tensor import Tensor
@@ -53,7 +53,7 @@ class Distribution:
 
     def _check_parameters(self) -> None:
         for name, constraint in self._checked_arguments().items():
-            if constraint is constraints.dependent or name not in self.__dict__ and _lazy(type(self), name):
+            if constraints.is_dependent(constraint) or name not in self.__dict__ and _lazy(type(self), name):
                 continue  # a lazily computed form of a given parameter (probs from logits) or a dependent one
             value = getattr(self, name)
             if getattr(value, "symbolic", False):
@@ -185,7 +185,9 @@ def _lazy(cls, name: str) -> bool:
 
 
 class lazy_property:  # noqa: N801  (used as a decorator, like property)
-    """A property computed on first use and kept in the instance (probs from logits and the reverse)."""
+    """A property computed on first use and kept in the instance (probs from logits and the reverse), with
+    gradients recorded even when the first use is under ``no_grad`` (``sample``'s), as PyTorch's: the kept value
+    serves every later use."""
 
     def __init__(self, method):
         self.method = method
@@ -195,7 +197,8 @@ class lazy_property:  # noqa: N801  (used as a decorator, like property)
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = self.method(instance)
+        with enable_grad():
+            value = self.method(instance)
         instance.__dict__[self.name] = value
         return value
 

@@ -2,7 +2,8 @@
 this package gathers them. It imports nothing above it: values come from the layer above through
 ``ember.ops.dispatch``, and ``Tensor`` lists its methods itself (``ember.tensor_methods``)."""
 
-from ember.ops import onnx_rules, standalone  # noqa: F401  (attach ONNX rules and NumPy kernels to the records)
+# attach ONNX rules and NumPy kernels to the records; register torch.special's Bessel functions and polynomials
+from ember.ops import onnx_rules, special_bessel, special_polynomials, standalone  # noqa: F401
 from ember.ops import torch_names as _torch_names
 from ember.ops.activation import (
     elu,
