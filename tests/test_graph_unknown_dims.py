@@ -39,6 +39,7 @@ BATCH_REFUSED = {
     "linalg_tensorsolve": "the unknown size enters the product of the dimensions the solve reshapes by",
     "broadcast_to_keep_dim": "a target shape that names the unknown size",
     "random_keep_all": "a random draw needs its shape in known sizes",
+    "host_call": "a host function's result shape is given in known sizes",
     "random_degenerate_normal": "a random draw needs its shape in known sizes",
     "assign_broadcast": "broadcasting the value to a variable whose size is unknown names that size",
     "squeeze_all": "whether the unknown size is 1 decides the output's rank",
