@@ -58,7 +58,16 @@ def _resolve_loss(loss) -> Callable:
     return loss
 
 
-def _resolve_metric(metric):
+def _takes_logits(loss: Callable) -> bool:
+    """Whether ``loss`` reads the network's outputs as logits of binary classes (not probabilities)."""
+    from ember import nn, ops
+
+    return loss is ops.binary_cross_entropy_with_logits or isinstance(loss, nn.BCEWithLogitsLoss)
+
+
+def _resolve_metric(metric, logits: bool = False):
+    """A metric object from a name; ``logits``: the network outputs binary logits, so the metrics that
+    threshold a score do it at 0 (probability 0.5), not at 0.5."""
     from ember import metrics as m
 
     if not isinstance(metric, str):
@@ -67,7 +76,10 @@ def _resolve_metric(metric):
              "precision": m.Precision, "recall": m.Recall, "f1": m.F1}
     if metric not in table:
         raise ValueError(f"Model: unknown metric {metric!r}; expected one of {sorted(table)} or a metric object")
-    return table[metric]()
+    kind = table[metric]
+    if logits and kind in (m.Accuracy, m.Precision, m.Recall, m.F1):
+        return kind(threshold=0.0)
+    return kind()
 
 
 def _check_batch_size(batch_size) -> None:
@@ -113,6 +125,7 @@ class Model:
     def __init__(self, net, loss, optimizer, metrics: Iterable = (), compile: bool = False):
         self.net = net
         self.loss = _resolve_loss(loss)
+        self._logits = _takes_logits(self.loss)  # named metrics threshold binary logits at 0
         self.optimizer = optimizer
         self.metrics = list(metrics)
         self.stop_training = False
@@ -219,7 +232,7 @@ class Model:
                                                                                 list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
-        metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         _check_checkpoint_order(callbacks)
@@ -297,7 +310,7 @@ class Model:
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
         loader = _as_loader(x, y, batch_size, False)
-        metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
         for metric in metric_objs:
             metric.reset()
         was_training = self.net.training

@@ -57,6 +57,20 @@ def test_fit_reaches_accuracy_and_evaluate_predict_agree():
     assert (predictions.argmax(1) == y_test).mean() == pytest.approx(result["accuracy"])
 
 
+@pytest.mark.parametrize("loss", ["binary_crossentropy", nn.BCEWithLogitsLoss()])
+def test_named_metrics_threshold_the_logits_of_a_logits_loss_at_zero(loss):
+    # the network outputs logits: a logit of 0.3 is the positive class (probability 0.57), not a negative one
+    net = Net([nn.Identity()])
+    model = Model(net, loss, ember.optim.SGD([nn.Parameter(np.zeros(1, np.float32))], lr=0.1))
+    logits = np.array([[0.3], [-0.2], [2.0], [0.1]], np.float32)
+    y = np.array([[1.0], [0.0], [1.0], [0.0]], np.float32)
+    result = model.evaluate(logits, y, metrics=["accuracy", "precision", "recall", "f1"])
+    assert result["accuracy"] == 0.75
+    assert result["precision"] == pytest.approx(2 / 3)
+    assert result["recall"] == 1.0
+    assert result["f1"] == pytest.approx(0.8)
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
