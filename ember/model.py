@@ -224,12 +224,12 @@ class Model:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         tune_malloc()
-        leading, shared_loss = [], None
+        leading, shared_loss, merge_metrics = [], None, None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
         if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
             _check_batch_size(batch_size)
-            loader, leading, callbacks, verbose, shared_loss = dist.fit.prepare(self, x, y, batch_size, shuffle,
-                                                                                list(callbacks), verbose)
+            loader, leading, callbacks, verbose, shared_loss, merge_metrics = dist.fit.prepare(
+                self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
         metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
@@ -274,6 +274,8 @@ class Model:
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
             else:
+                if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together
+                    merge_metrics(metric_objs)
                 self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size, callbacks)
             if self.stop_training:
                 break

@@ -60,6 +60,15 @@ def test_data_parallel_equals_one_process(n):
 
 
 @needs_mpiexec
+def test_fit_metrics_in_a_multi_rank_job_are_those_of_the_whole_epoch():
+    """AUC, precision, recall, F1 and accuracy over every rank's batches together (they were the mean of the
+    ranks' values: a wrong AUC); a metric without mergeable state is averaged over the ranks."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "fit_metrics.py"))
+    assert code == 0, err
+    assert out.count("fit metrics ok") == 2
+
+
+@needs_mpiexec
 def test_data_parallel_training_forwards_start_from_rank_0_s_buffers():
     """broadcast_buffers: one broadcast per training forward (none in eval, none without buffers), eagerly, under
     ember.jit and in Model.fit (eager and compiled); broadcast_buffers=False keeps each rank's own."""
