@@ -122,15 +122,28 @@ class HashEmbedding(Module):
         next ``delta_state_dict()`` holds what changed after it."""
         self.table.mark_saved(generation)
 
+    def _missing_entries(self, state_dict: dict) -> str | None:
+        required = ("keys", "values", "dim", "seed", "step", "generation")
+        missing = [k for k in required if k not in state_dict]
+        if not missing:
+            return None
+        return f"Error(s) in loading state_dict for {type(self).__name__}: missing " + ", ".join(
+            f'"{k}"' for k in missing)
+
+    def check_state_dict(self, state_dict: dict) -> None:
+        """Raise a ValueError saying why ``load_state_dict(state_dict)`` would fail, changing nothing."""
+        missing = self._missing_entries(state_dict)
+        if missing:
+            raise ValueError(missing)
+        self.table.check_state(state_dict)
+
     def load_state_dict(self, state_dict: dict, strict: bool = True):
         """Restore a ``state_dict()`` (replacing the table) or apply a ``delta_state_dict()`` on top."""
         from ember.nn.module import IncompatibleKeys
 
-        required = ("keys", "values", "dim", "seed", "step", "generation")
-        missing = [k for k in required if k not in state_dict]
+        missing = self._missing_entries(state_dict)
         if missing:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing "
-                               + ", ".join(f'"{k}"' for k in missing))
+            raise RuntimeError(missing)
         self.table.load_state_dict(state_dict)
         return IncompatibleKeys([], [])
 

@@ -445,23 +445,30 @@ class HashTable:
             self.deleted = [(stamp, keys) for stamp, keys in self.deleted if stamp > generation]
             self.snapshot_steps = {g: s for g, s in self.snapshot_steps.items() if g >= generation}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
+    def check_state(self, state: dict) -> None:
+        """Raise the ValueError ``load_state_dict(state)`` would raise, changing nothing (a caller restoring
+        several things checks them all before it writes any)."""
         with self.lock:
             if int(state["dim"]) != self.dim:
                 raise ValueError(f"HashEmbedding.load_state_dict: the state has embedding_dim {state['dim']}, "
                                  f"this table {self.dim}")
+            keys, values = np.asarray(state["keys"]), np.asarray(state["values"])
+            if keys.ndim != 1 or values.shape != (keys.size, self.dim):
+                raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
+                                 f"keys of shape {list(keys.shape)} and dim {self.dim}")
+            if state.get("delta", False) and int(state["base"]) != self.saved_generation:
+                raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
+                                 f"{state['base']}, but the table holds snapshot {self.saved_generation}")
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
+        with self.lock:
+            self.check_state(state)
             keys = np.asarray(state["keys"], np.int64)
             values = np.asarray(state["values"])
-            if values.shape != (keys.size, self.dim):
-                raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
-                                 f"{keys.size} keys of dim {self.dim}")
             if not state.get("delta", False):
                 self._clear()
             else:
-                if int(state["base"]) != self.saved_generation:
-                    raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
-                                     f"{state['base']}, but the table holds snapshot {self.saved_generation}")
                 gone = self.index.find(np.asarray(state["deleted"], np.int64))
                 self.remove_rows(gone[gone >= 0])
             for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:
