@@ -395,6 +395,43 @@ def test_low_precision_rows_are_stored_rounded_and_computed_in_float32(dtype):
     assert emb.state_dict()["values"].dtype == np.dtype(dtype)
 
 
+class _TwoFields(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.users = HashEmbedding(4, seed=1)
+        self.tags = HashEmbeddingBag(4, mode="mean", seed=2)
+        ember.manual_seed(0)
+        self.head = ember.nn.Linear(8, 1)
+
+    def forward(self, ids, tags, offsets):
+        return self.head(ember.concat([self.users(ids), self.tags(tags, offsets)], axis=1)).reshape(-1)
+
+
+def test_a_model_cast_to_float64_looks_rows_up_in_float64():
+    # model.double() cast the handles, but lookups stayed float32: the next Linear refused them
+    wide, narrow = _TwoFields().double(), _TwoFields()
+    optimizers = [ember.optim.Adagrad(m.parameters(), lr=0.1) for m in (wide, narrow)]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        ids, tags, offsets = rng.integers(0, 20, 6), rng.integers(0, 9, 10), np.array([0, 2, 2, 5, 7, 9])
+        losses = []
+        for model, opt in zip((wide, narrow), optimizers):
+            opt.zero_grad()
+            out = model(ids, tags, offsets)
+            assert out.dtype == model.head.weight.dtype
+            loss = (out * out).sum()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert wide.users.table.dtype == np.float32 and wide.users.state_dict()["values"].dtype == np.float32
+    wide.eval()
+    with ember.no_grad():
+        rows = wide.users(np.array([3, 10**9]))
+    assert rows.dtype == np.float64
+    np.testing.assert_allclose(rows.numpy(), _rows(narrow.users.eval(), [3, 10**9]), rtol=1e-6)
+
+
 # --- bags ---
 
 def _torch_bag(torch, emb, keys, mode):

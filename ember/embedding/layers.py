@@ -208,9 +208,9 @@ class HashEmbeddingBag(HashEmbedding):
             rows = rows * ops.unsqueeze(weights, -1)
         if bag_ids is None:  # fixed-size bags: a reduction over the bag axis (bags of no ids: zeros)
             return ops.mean(rows, axis=1) if self.mode == "mean" and size else ops.sum(rows, axis=1)
-        zeros = Tensor._make(np.zeros((num_bags, self.table.dim), np.float32), None)
+        zeros = Tensor._make(np.zeros((num_bags, self.table.dim), rows.dtype), None)
         out = ops.index_add(zeros, Tensor._make(bag_ids, None), rows)
         if self.mode == "mean":
-            counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(np.float32)
+            counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(rows.dtype)
             out = out / Tensor._make(counts[:, None], None)
         return out
