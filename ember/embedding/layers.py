@@ -80,10 +80,11 @@ class HashEmbedding(Module):
             text += f", dtype={self.table.dtype}"
         return text
 
-    def rows(self, ids) -> np.ndarray:
-        """The table rows of ``ids`` as this mode's forward would use them (inserting in training)."""
+    def rows(self, ids, counts=None) -> np.ndarray:
+        """The table rows of ``ids`` as this mode's forward would use them (inserting in training);
+        ``counts``: how many lookups each id stands for (distinct ids of a batch), one each by default."""
         _refuse_graph(type(self).__name__, ids)
-        return self.table.lookup(as_keys(ids), train=self.training)
+        return self.table.lookup(as_keys(ids), train=self.training, counts=counts)
 
     def forward(self, ids) -> Tensor:
         _refuse_graph(type(self).__name__, ids)

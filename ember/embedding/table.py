@@ -188,14 +188,18 @@ class HashTable:
         yield from self.slots.values()
         yield from self.meta.values()
 
-    def lookup(self, keys: np.ndarray, train: bool) -> np.ndarray:
+    def lookup(self, keys: np.ndarray, train: bool, counts: np.ndarray | None = None) -> np.ndarray:
         """Rows of int64 ``keys`` (any shape). In training, absent keys that the admission policy lets in
-        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1."""
+        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1.
+        ``counts``: how many lookups each key stands for (a batch's distinct keys and their multiplicities),
+        for admission and the counts; one each by default."""
         with self.lock:
-            rows = self._find_or_add(keys.reshape(-1), train)
+            flat_counts = None if counts is None else np.asarray(counts, np.int64).reshape(-1)
+            rows = self._find_or_add(keys.reshape(-1), train, flat_counts)
             if train and self.meta:
                 unique, inverse = self.dedupe(rows, self.top)
-                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+                touched = np.bincount(inverse, flat_counts, minlength=unique.size)
+                self._touch(unique, touched if flat_counts is None else touched.astype(np.int64))
             return rows.reshape(keys.shape)
 
     def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -218,13 +222,15 @@ class HashTable:
         rank[order] = np.arange(order.size)
         return unique.take(order), rank.take(inverse)
 
-    def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
+    def _find_or_add(self, flat: np.ndarray, train: bool, lookups: np.ndarray | None = None) -> np.ndarray:
         rows = self.index.find(flat)
         if not train:
             return rows
         missing = rows < 0
         if missing.any():
             unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
+            if lookups is not None:  # each key stands for several lookups
+                counts = np.bincount(inverse.reshape(-1), lookups[missing], minlength=unseen.size).astype(np.int64)
             admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
             given = np.full(unseen.size, -1, np.int64)
             if admit.any():
