@@ -60,6 +60,15 @@ def test_data_parallel_equals_one_process(n):
 
 
 @needs_mpiexec
+def test_sharded_table_with_admission_trains_as_one_table():
+    """Ids repeated within a rank's batch count once per lookup at their owner, as in one process (each distinct
+    id counted once: CountThreshold(2) kept out ids that one table admits)."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "sharded_admission.py"))
+    assert code == 0, err
+    assert out.count("sharded admission ok") == 2
+
+
+@needs_mpiexec
 def test_fit_metrics_in_a_multi_rank_job_are_those_of_the_whole_epoch():
     """AUC, precision, recall, F1 and accuracy over every rank's batches together (they were the mean of the
     ranks' values: a wrong AUC); a metric without mergeable state is averaged over the ranks."""

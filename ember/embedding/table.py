@@ -202,14 +202,17 @@ class HashTable:
                 self._touch(unique, touched if flat_counts is None else touched.astype(np.int64))
             return rows.reshape(keys.shape)
 
-    def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    def lookup_unique(self, keys: np.ndarray, train: bool,
+                      counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows. The
         distinct rows come chunk by chunk, so reading them and updating them touch slices of the batch."""
         with self.lock:
-            rows = self._find_or_add(keys.reshape(-1), train)
+            flat_counts = None if counts is None else np.asarray(counts, np.int64).reshape(-1)
+            rows = self._find_or_add(keys.reshape(-1), train, flat_counts)
             unique, inverse = self.by_chunk(*self.dedupe(rows, self.top))
             if train and self.meta:
-                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+                touched = np.bincount(inverse, flat_counts, minlength=unique.size)
+                self._touch(unique, touched if flat_counts is None else touched.astype(np.int64))
             return unique, inverse
 
     def by_chunk(self, unique: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
