@@ -69,6 +69,15 @@ def test_sharded_table_with_admission_trains_as_one_table():
 
 
 @needs_mpiexec
+def test_parameter_server_table_with_admission_trains_as_one_table():
+    """A pull counts every lookup of its keys (prefetched or not), and a push neither counts them again nor
+    admits them (a key looked up once was admitted by its push and updated)."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ps_admission.py"), servers=1)
+    assert code == 0, err
+    assert out.count("ps admission ok") == 1
+
+
+@needs_mpiexec
 def test_fit_metrics_in_a_multi_rank_job_are_those_of_the_whole_epoch():
     """AUC, precision, recall, F1 and accuracy over every rank's batches together (they were the mean of the
     ranks' values: a wrong AUC); a metric without mergeable state is averaged over the ranks."""
