@@ -533,6 +533,19 @@ def test_rows_in_memory_mapped_files_train_like_rows_in_memory(tmp_path):
     np.testing.assert_array_equal(_rows(on_disk, keys), _rows(in_memory, keys))
 
 
+def test_evaluation_reads_rows_in_memory_mapped_files(tmp_path):
+    # a memory-mapped chunk's take is a memmap, which Tensor.numpy() took for a GPU array: AttributeError
+    on_disk = HashEmbedding(4, seed=1, storage_dir=tmp_path / "table")
+    in_memory = HashEmbedding(4, seed=1)
+    for emb in (on_disk, in_memory):
+        emb(np.arange(10)).sum().backward()
+        emb.eval()
+    for ids in ([3, 4], [3, 99]):  # rows all found, and with an unseen id (the default row)
+        rows = _rows(on_disk, np.array(ids))
+        assert type(rows) is np.ndarray
+        np.testing.assert_array_equal(rows, _rows(in_memory, np.array(ids)))
+
+
 def test_tracing_a_lookup_is_refused_with_a_clear_error():
     emb = HashEmbedding(4, seed=0)
 
