@@ -546,6 +546,30 @@ def test_evaluation_reads_rows_in_memory_mapped_files(tmp_path):
         np.testing.assert_array_equal(rows, _rows(in_memory, np.array(ids)))
 
 
+def test_a_storage_dir_holds_one_table(tmp_path):
+    # two tables mapped the same files: each overwrote the other's rows
+    import gc
+    import subprocess
+    import sys
+
+    first = HashEmbedding(4, seed=1, storage_dir=tmp_path)
+    rows = _rows(first.train(), [1, 2, 3])
+    with pytest.raises(ValueError, match="storage_dir .* holds the rows of another table"):
+        HashEmbedding(4, seed=2, storage_dir=tmp_path)
+    other_process = ("import sys\nfrom ember.embedding import HashEmbedding\n"
+                     "try:\n    HashEmbedding(4, storage_dir=sys.argv[1])\n"
+                     "except ValueError as e:\n    print(e)\n")
+    run = subprocess.run([sys.executable, "-c", other_process, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert "holds the rows of another table" in run.stdout, run.stderr
+    np.testing.assert_array_equal(_rows(first.eval(), [1, 2, 3]), rows)
+    copied = copy.deepcopy(first)  # a copy keeps the rows it copied
+    np.testing.assert_array_equal(_rows(copied.eval(), [1, 2, 3]), rows)
+    del first, copied
+    gc.collect()
+    HashEmbedding(4, seed=2, storage_dir=tmp_path)  # the directory is free once its table is gone
+
+
 def test_tracing_a_lookup_is_refused_with_a_clear_error():
     emb = HashEmbedding(4, seed=0)
 

@@ -35,6 +35,24 @@ _KEPT_SNAPSHOTS = 64  # snapshot steps remembered besides the stored base (delta
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
+def claim_directory(directory: str):
+    """Hold ``directory`` for one table's memory-mapped rows: an exclusive lock on a file in it, released when
+    the returned handle is closed or collected. Two tables mapping the same files would overwrite each
+    other's rows, so a directory another table holds (in this process or another) is a ValueError."""
+    handle = open(os.path.join(directory, ".ember-table.lock"), "a+")  # held by the table, not scoped
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here (Windows): the files' own sharing rules apply
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError(f"HashEmbedding: storage_dir {directory!r} holds the rows of another table (in this "
+                         "process or another); give each table a directory of its own") from None
+    return handle
+
+
 def metadata_columns(metadata, eviction: list, capacity: int | None) -> tuple[str, ...]:
     """The metadata columns a table keeps: ``metadata`` is "auto" (``last_step``, for step-TTL eviction and
     incremental checkpoints, plus ``freq`` where a capacity or a policy ranks rows by it), True (all),
@@ -107,8 +125,10 @@ class HashTable:
         self.layout = ChunkLayout(first_chunk, max_chunk)
         self.index = IdIndex()
         self.storage_dir = None if storage_dir is None else os.fspath(storage_dir)
+        self._storage_claim = None
         if self.storage_dir is not None:
             os.makedirs(self.storage_dir, exist_ok=True)
+            self._storage_claim = claim_directory(self.storage_dir)
         self.values = RowPool(self.layout, (self.dim,), self.dtype, path=self._file("values"))
         self.slots: dict[str, RowPool] = {}
         self.meta = {name: RowPool(self.layout, (), _META[name], path=self._file(f"meta.{name}"))
@@ -141,6 +161,7 @@ class HashTable:
         with self.lock:  # copies and pickles see one moment; the lock itself is not copied
             state = dict(self.__dict__)
         del state["lock"]
+        state["_storage_claim"] = None  # the directory stays this table's
         return state
 
     def __setstate__(self, state: dict) -> None:
