@@ -78,6 +78,15 @@ def test_parameter_server_table_with_admission_trains_as_one_table():
 
 
 @needs_mpiexec
+def test_data_parallel_refuses_a_replicated_hash_table():
+    """DistributedDataParallel and a multi-rank Model.fit refuse a hash table that is not sharded (its gradients'
+    row numbers meant other ids on the other rank: the wrong rows were updated); a sharded one trains."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ddp_hash_table.py"))
+    assert code == 0, err
+    assert out.count("ddp hash table ok") == 2
+
+
+@needs_mpiexec
 def test_fit_metrics_in_a_multi_rank_job_are_those_of_the_whole_epoch():
     """AUC, precision, recall, F1 and accuracy over every rank's batches together (they were the mean of the
     ranks' values: a wrong AUC); a metric without mergeable state is averaged over the ranks."""
