@@ -65,6 +65,13 @@ def _takes_logits(loss: Callable) -> bool:
     return loss is ops.binary_cross_entropy_with_logits or isinstance(loss, nn.BCEWithLogitsLoss)
 
 
+def _takes_class_probabilities(loss: Callable) -> bool:
+    """Whether ``loss`` is a cross-entropy, whose targets may be class probabilities (one-hot rows)."""
+    from ember import nn, ops
+
+    return loss is ops.cross_entropy or isinstance(loss, nn.CrossEntropyLoss)
+
+
 def _resolve_metric(metric, logits: bool = False):
     """A metric object from a name; ``logits``: the network outputs binary logits, so the metrics that
     threshold a score do it at 0 (probability 0.5), not at 0.5."""
@@ -126,6 +133,7 @@ class Model:
         self.net = net
         self.loss = _resolve_loss(loss)
         self._logits = _takes_logits(self.loss)  # named metrics threshold binary logits at 0
+        self._class_probabilities = _takes_class_probabilities(self.loss)
         self.optimizer = optimizer
         self.metrics = list(metrics)
         self.stop_training = False
@@ -178,6 +186,13 @@ class Model:
     def _traced_step(self, training: bool, *batch) -> tuple:
         """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
         return self._step(batch[:-1], batch[-1])
+
+    def _metric_target(self, pred: Tensor, target):
+        """What the metrics compare ``pred`` with: a cross-entropy's class-probability targets (one-hot rows,
+        the class axis 1, as the predictions') as class indices; other targets as they are."""
+        if not self._class_probabilities or target is None or pred.ndim < 2 or np.ndim(target) != pred.ndim:
+            return target
+        return np.argmax(target.numpy() if isinstance(target, Tensor) else np.asarray(target), axis=1)
 
     def _placed(self, batch) -> tuple:
         """``(inputs, target)`` of a loader batch, on the device of the network's parameters."""
@@ -268,8 +283,10 @@ class Model:
                 n = len(target) if target is not None and hasattr(target, "__len__") else 1
                 total += value * n
                 count += n
-                for metric in metric_objs:
-                    metric.update(pred.detach(), target)
+                if metric_objs:
+                    labels = self._metric_target(pred, target)
+                    for metric in metric_objs:
+                        metric.update(pred.detach(), labels)
                 logs = {"loss": total / max(count, 1)}
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
@@ -326,8 +343,9 @@ class Model:
                     n = len(target)
                     total += self.loss(pred, target).item() * n
                     count += n
+                    labels = self._metric_target(pred, target) if metric_objs else target
                     for metric in metric_objs:
-                        metric.update(pred, target)
+                        metric.update(pred, labels)
         finally:
             self.net.train(was_training)
         results = {"loss": total / max(count, 1)}
