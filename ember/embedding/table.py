@@ -379,6 +379,14 @@ class HashTable:
                                                   self.values.chunks[c].shape, distinct=True), part, **hyper)
         state.update((k, v) for k, v in part.items() if k not in names)
 
+    def all_finite(self) -> bool:
+        """Whether every row in use holds only finite numbers (no NaN or infinity), a chunk at a time."""
+        from ember.embedding.eviction import scan_rows
+
+        with self.lock:
+            bad = scan_rows(self, self.values, lambda v: ~np.isfinite(v.astype(np.float32, copy=False)).all(axis=1))
+            return bad.size == 0
+
     # --- eviction ---------------------------------------------------------------------------------------
     def live_rows(self) -> np.ndarray:
         """Rows in use, ascending."""
