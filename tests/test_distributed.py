@@ -71,7 +71,8 @@ def test_sharded_table_with_admission_trains_as_one_table():
 @needs_mpiexec
 def test_parameter_server_table_with_admission_trains_as_one_table():
     """A pull counts every lookup of its keys (prefetched or not), and a push neither counts them again nor
-    admits them (a key looked up once was admitted by its push and updated)."""
+    admits them (a key looked up once was admitted by its push and updated); dist.checkpoint refuses the served
+    table (it wrote a checkpoint without its rows)."""
     code, out, err, _ = run(2, os.path.join(SCRIPTS, "ps_admission.py"), servers=1)
     assert code == 0, err
     assert out.count("ps admission ok") == 1

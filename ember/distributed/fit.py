@@ -72,9 +72,12 @@ def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbos
     group = default_group()  # the ranks that average gradients share the data, whatever the environment says
     sampler = DistributedSampler(x, num_replicas=group.size, rank=group.rank, shuffle=shuffle)
     loader = DataLoader(x, batch_size=batch_size, sampler=sampler)
-    holders = [name or type(m).__name__ for name, m in model.net.named_modules()
-               if getattr(m, "sharded", False) is True or type(m).__name__ == "PSEmbedding"]
+    modules = [(name or type(m).__name__, m) for name, m in model.net.named_modules()]
+    holders = [name for name, m in modules if getattr(m, "sharded", False) is True]
+    served = [name for name, m in modules if type(m).__name__ == "PSEmbedding"]
     writers = [type(cb).__name__ for cb in callbacks if getattr(cb, "writes_files", False)]
+    if served and writers:
+        raise ValueError(f"fit: {writers} would save none of the rows of {served}, which live on the parameter servers")
     if holders and writers:
         raise ValueError(f"fit: {writers} would save only rank 0's rows of the distributed table(s) {holders}; save "
                          "with dist.checkpoint.save(directory, model.net, optimizer) on every rank instead")

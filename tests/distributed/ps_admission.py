@@ -1,6 +1,9 @@
 """Run under `ember launch -n 2 --servers 1`: a table on a parameter server with an admission policy trains as
 one table in one process: each pull counts every lookup of its keys (ids repeated in a batch included), and a
-push neither counts them again nor admits them: the same ids admitted, the same rows."""
+push neither counts them again nor admits them: the same ids admitted, the same rows. A distributed checkpoint of
+it is refused on every rank (it was written without the served rows)."""
+
+import tempfile
 
 import numpy as np
 
@@ -39,5 +42,14 @@ else:
     assert 0 < admitted.sum() < 30
     np.testing.assert_array_equal(np.abs(got).sum(1) > 0, admitted)  # pushes admitted more ids
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
-    print("ps admission ok")
     dist.ps.shutdown()
+
+# a distributed checkpoint would hold none of the served rows (it was written without them): refused on every rank
+try:
+    dist.checkpoint.save(tempfile.mkdtemp(prefix="ps_checkpoint"), served)
+except ValueError as exc:
+    assert "keep their rows on the parameter servers" in str(exc), exc
+else:
+    raise AssertionError("a checkpoint without the served rows was written")
+if not dist.ps.is_server():
+    print("ps admission ok")
