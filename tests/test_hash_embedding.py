@@ -500,6 +500,11 @@ def test_bad_arguments_are_named():
         HashEmbedding(4, initializer=lambda keys, dim, seed: np.zeros((1, 1)))(np.array([1, 2]))
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         HashEmbedding(4, capacity=0)
+    # a policy of the wrong kind was taken, and failed later (a str eviction only after the first update)
+    with pytest.raises(TypeError, match=r"admission must be a policy with admit\(keys, counts\).* got 3"):
+        HashEmbedding(4, admission=3)
+    with pytest.raises(TypeError, match=r"eviction must be a policy with select\(table\).* got 'ttl'"):
+        HashEmbedding(4, eviction="ttl")
 
 
 def test_deepcopy_copies_the_table():

@@ -113,8 +113,15 @@ class HashTable:
         self.dtype = _storage_dtype(dtype)
         self.initializer = resolve(initializer)
         self.seed = int(generator().integers(2**63)) if seed is None else int(seed)
+        if admission is not None and not callable(getattr(admission, "admit", None)):
+            raise TypeError(f"HashEmbedding: admission must be a policy with admit(keys, counts) (CountThreshold, "
+                            f"CountingBloomFilter, Probability) or None, got {admission!r}")
         self.admission = admission
         self.eviction = list(eviction) if isinstance(eviction, (list, tuple)) else ([eviction] if eviction else [])
+        for policy in self.eviction:
+            if not callable(getattr(policy, "select", None)):
+                raise TypeError(f"HashEmbedding: eviction must be a policy with select(table) (StepTTL, L2Norm), "
+                                f"a list of them or None, got {policy!r}")
         self.capacity = None if capacity is None else int(capacity)
         self.capacity_policy = capacity_policy
         if not isinstance(evict_every, (int, np.integer)) or evict_every < 1:
