@@ -80,7 +80,14 @@ def _improved(is_better, current: float, best: float | None) -> bool:
 def _weights_finite(model) -> bool:
     from ember.backend.devices import array_module
 
-    return all(bool(array_module(p.array).isfinite(p.array).all()) for p in model.net.parameters())
+    for p in model.net.parameters():
+        table = getattr(p, "table", None)  # a hash table's handle: the rows live in the table
+        if table is not None and hasattr(table, "all_finite"):
+            if not table.all_finite():
+                return False
+        elif not bool(array_module(p.array).isfinite(p.array).all()):
+            return False
+    return True
 
 
 class EarlyStopping(Callback):

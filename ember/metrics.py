@@ -222,11 +222,29 @@ class Metric:
     ``reset()`` between epochs; ``name`` labels it in logs."""
 
     name = "metric"
+    # the attributes ``reset`` sets that hold what was seen: numbers and count arrays that add up, or lists
+    # of batches; ``merge`` combines them (a metric that names none cannot be merged)
+    state_names: tuple[str, ...] = ()
 
     def __init__(self, name: str | None = None):
         if name is not None:
             self.name = name
         self.reset()
+
+    def merge(self, others: list) -> None:
+        """Take the running state of ``others`` (metrics of the same kind, over other data: other ranks') in
+        besides this one's, so that ``result()`` is the metric over all of it.
+
+        >>> a, b = Accuracy(), Accuracy(); a.update(p1, t1); b.update(p2, t2); a.merge([b]); a.result()
+        """
+        if not self.state_names:
+            raise TypeError(f"{type(self).__name__}.merge: the metric names no state to merge (set its state_names)")
+        for other in others:
+            if type(other) is not type(self):
+                raise TypeError(f"{type(self).__name__}.merge: expected {type(self).__name__} metrics, got "
+                                f"{type(other).__name__}")
+            for key in self.state_names:  # numbers and arrays add; lists of batches concatenate
+                setattr(self, key, getattr(self, key) + getattr(other, key))
 
     def reset(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define reset()")  # abstract
@@ -248,6 +266,7 @@ class Accuracy(Metric):
     """
 
     name = "accuracy"
+    state_names = ("correct", "count")
 
     def __init__(self, threshold: float = 0.5, name: str | None = None):
         self.threshold = threshold
@@ -270,6 +289,8 @@ class TopKAccuracy(Metric):
 
     >>> m = TopKAccuracy(k=5); m.update(logits, labels); m.result()
     """
+
+    state_names = ("correct", "count")
 
     def __init__(self, k: int = 5, name: str | None = None):
         self.k = k
@@ -295,6 +316,7 @@ class Mean(Metric):
     """
 
     name = "mean"
+    state_names = ("total", "weight")
 
     def reset(self) -> None:
         self.total, self.weight = 0.0, 0.0
@@ -313,6 +335,8 @@ class Mean(Metric):
 
 
 class _ErrorMean(Metric):
+    state_names = ("total", "count")
+
     def reset(self) -> None:
         self.total, self.count = 0.0, 0
 
@@ -352,6 +376,7 @@ class AUC(Metric):
     """
 
     name = "auc"
+    state_names = ("scores", "targets")
 
     def __init__(self, pos_label=1, name: str | None = None):
         self.pos_label = pos_label
@@ -374,6 +399,7 @@ class AUC(Metric):
 
 class _LabelMetric(Metric):
     _which = 0
+    state_names = ("preds", "targets")
 
     def __init__(self, average: str = "binary", pos_label=1, labels=None, threshold: float = 0.5,
                  name: str | None = None):
@@ -471,6 +497,7 @@ class StreamingAUC(Metric):
     """
 
     name = "auc"
+    state_names = ("positives", "negatives")
 
     def __init__(self, num_thresholds: int = 10_000, pos_label=1, name: str | None = None):
         if num_thresholds < 2:
@@ -509,6 +536,7 @@ class LogLoss(Metric):
     """
 
     name = "logloss"
+    state_names = ("total", "count")
 
     def __init__(self, eps: float = 1e-15, name: str | None = None):
         self.eps = eps

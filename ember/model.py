@@ -58,7 +58,23 @@ def _resolve_loss(loss) -> Callable:
     return loss
 
 
-def _resolve_metric(metric):
+def _takes_logits(loss: Callable) -> bool:
+    """Whether ``loss`` reads the network's outputs as logits of binary classes (not probabilities)."""
+    from ember import nn, ops
+
+    return loss is ops.binary_cross_entropy_with_logits or isinstance(loss, nn.BCEWithLogitsLoss)
+
+
+def _takes_class_probabilities(loss: Callable) -> bool:
+    """Whether ``loss`` is a cross-entropy, whose targets may be class probabilities (one-hot rows)."""
+    from ember import nn, ops
+
+    return loss is ops.cross_entropy or isinstance(loss, nn.CrossEntropyLoss)
+
+
+def _resolve_metric(metric, logits: bool = False):
+    """A metric object from a name; ``logits``: the network outputs binary logits, so the metrics that
+    threshold a score do it at 0 (probability 0.5), not at 0.5."""
     from ember import metrics as m
 
     if not isinstance(metric, str):
@@ -67,7 +83,10 @@ def _resolve_metric(metric):
              "precision": m.Precision, "recall": m.Recall, "f1": m.F1}
     if metric not in table:
         raise ValueError(f"Model: unknown metric {metric!r}; expected one of {sorted(table)} or a metric object")
-    return table[metric]()
+    kind = table[metric]
+    if logits and kind in (m.Accuracy, m.Precision, m.Recall, m.F1):
+        return kind(threshold=0.0)
+    return kind()
 
 
 def _check_batch_size(batch_size) -> None:
@@ -113,6 +132,8 @@ class Model:
     def __init__(self, net, loss, optimizer, metrics: Iterable = (), compile: bool = False):
         self.net = net
         self.loss = _resolve_loss(loss)
+        self._logits = _takes_logits(self.loss)  # named metrics threshold binary logits at 0
+        self._class_probabilities = _takes_class_probabilities(self.loss)
         self.optimizer = optimizer
         self.metrics = list(metrics)
         self.stop_training = False
@@ -166,6 +187,13 @@ class Model:
         """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
         return self._step(batch[:-1], batch[-1])
 
+    def _metric_target(self, pred: Tensor, target):
+        """What the metrics compare ``pred`` with: a cross-entropy's class-probability targets (one-hot rows,
+        the class axis 1, as the predictions') as class indices; other targets as they are."""
+        if not self._class_probabilities or target is None or pred.ndim < 2 or np.ndim(target) != pred.ndim:
+            return target
+        return np.argmax(target.numpy() if isinstance(target, Tensor) else np.asarray(target), axis=1)
+
     def _placed(self, batch) -> tuple:
         """``(inputs, target)`` of a loader batch, on the device of the network's parameters."""
         inputs, target = _split_batch(batch)
@@ -211,15 +239,15 @@ class Model:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         tune_malloc()
-        leading, shared_loss = [], None
+        leading, shared_loss, merge_metrics = [], None, None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
         if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
             _check_batch_size(batch_size)
-            loader, leading, callbacks, verbose, shared_loss = dist.fit.prepare(self, x, y, batch_size, shuffle,
-                                                                                list(callbacks), verbose)
+            loader, leading, callbacks, verbose, shared_loss, merge_metrics = dist.fit.prepare(
+                self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
-        metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         _check_checkpoint_order(callbacks)
@@ -255,12 +283,16 @@ class Model:
                 n = len(target) if target is not None and hasattr(target, "__len__") else 1
                 total += value * n
                 count += n
-                for metric in metric_objs:
-                    metric.update(pred.detach(), target)
+                if metric_objs:
+                    labels = self._metric_target(pred, target)
+                    for metric in metric_objs:
+                        metric.update(pred.detach(), labels)
                 logs = {"loss": total / max(count, 1)}
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
             else:
+                if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together
+                    merge_metrics(metric_objs)
                 self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size, callbacks)
             if self.stop_training:
                 break
@@ -297,7 +329,7 @@ class Model:
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
         loader = _as_loader(x, y, batch_size, False)
-        metric_objs = [_resolve_metric(m) for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
         for metric in metric_objs:
             metric.reset()
         was_training = self.net.training
@@ -311,8 +343,9 @@ class Model:
                     n = len(target)
                     total += self.loss(pred, target).item() * n
                     count += n
+                    labels = self._metric_target(pred, target) if metric_objs else target
                     for metric in metric_objs:
-                        metric.update(pred, target)
+                        metric.update(pred, labels)
         finally:
             self.net.train(was_training)
         results = {"loss": total / max(count, 1)}

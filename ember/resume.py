@@ -55,6 +55,12 @@ def _check_net(net, saved) -> None:
         problems.append(f"missing keys {missing}")
     if unexpected:
         problems.append(f"unknown keys {unexpected}")
+    for prefix in owned:  # checked here, since a table that loads before another fails stays overwritten
+        mine = {str(k)[len(prefix):]: v for k, v in saved.items() if str(k).startswith(prefix)}
+        try:
+            net.get_submodule(prefix[:-1]).check_state_dict(mine)
+        except (ValueError, TypeError, KeyError) as exc:
+            problems.append(f"{prefix[:-1]}: {exc}")
     for key, value in own.items():
         if key.startswith(owned) or not hasattr(value, "shape"):
             continue  # a hash table's entries (keys, counters, rows that grow): its load_state_dict checks them

@@ -16,6 +16,7 @@ import pytest
 
 import ember
 from ember import nn
+from ember.embedding import HashEmbedding
 from ember.model import Model, Net
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -203,6 +204,52 @@ def test_model_load_refuses_a_mismatched_checkpoint_before_overwriting_anything(
     with pytest.raises(ValueError, match="does not fit Net"):
         wider.load(adam_path)
     assert _snapshot(wider) == before
+
+
+class _TwoTables(nn.Module):
+    def __init__(self, second_dim: int):
+        super().__init__()
+        self.users = HashEmbedding(4, seed=1)
+        self.items = HashEmbedding(second_dim, seed=2)
+        self.head = nn.Linear(3, 1)
+
+    def forward(self, ids):
+        return self.head(self.users(ids).sum(-1) + self.items(ids).sum(-1))
+
+
+def _hash_model(second_dim: int, ids: np.ndarray) -> Model:
+    ember.manual_seed(0)
+    net = _TwoTables(second_dim)
+    model = Model(net, "mse", ember.optim.Adagrad(net.parameters(), lr=0.1))
+    model.fit(ids, np.ones((len(ids), 1), np.float32), epochs=1, batch_size=4, verbose=0)
+    return model
+
+
+def _table_keys(table) -> list:
+    return sorted(table.table.index.key_of_row[table.table.live_rows()].tolist())
+
+
+def test_model_load_checks_every_hash_table_before_loading_any(tmp_path):
+    # the first table loaded, then the second refused its embedding_dim: the model held the first table of
+    # the checkpoint beside its own second one
+    _hash_model(4, np.arange(30).reshape(10, 3)).save(tmp_path / "dim4.emb")
+    model = _hash_model(8, np.arange(30, 60).reshape(10, 3))
+    users, items = _table_keys(model.net.users), _table_keys(model.net.items)
+    with pytest.raises(ValueError, match=_error_for(tmp_path / "dim4.emb") + ".*does not fit _TwoTables: items: "
+                                         "HashEmbedding.load_state_dict: the state has embedding_dim 4, this table 8"):
+        model.load(tmp_path / "dim4.emb")
+    assert _table_keys(model.net.users) == users and _table_keys(model.net.items) == items
+
+    state = ember.load(tmp_path / "dim4.emb")
+    del state["net"]["items.values"]
+    ember.save(state, tmp_path / "no_values.emb")
+    fitting = _hash_model(4, np.arange(30, 60).reshape(10, 3))
+    users = _table_keys(fitting.net.users)
+    with pytest.raises(ValueError, match='items: .*missing "values"'):
+        fitting.load(tmp_path / "no_values.emb")
+    assert _table_keys(fitting.net.users) == users
+    fitting.load(tmp_path / "dim4.emb")
+    assert _table_keys(fitting.net.users) == list(range(30))
 
 
 def test_model_load_takes_the_state_shapes_of_the_optimizer(tmp_path):

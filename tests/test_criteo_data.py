@@ -70,6 +70,22 @@ def test_write_then_read_round_trips_a_synthetic_log(tmp_path):
     np.testing.assert_array_equal(np.nan_to_num(back.dense), np.nan_to_num(table.dense))
 
 
+def test_write_criteo_refuses_values_the_format_would_change(tmp_path):
+    # a fractional feature was written truncated (2.7 -> "2"), a label 0.7 as "0" and an id -5 as "-5"
+    table = make_synthetic_ctr(20, seed=3).table
+    for name, change, message in [
+        ("dense", lambda t: t.dense.__setitem__((4, 2), 2.7), "I3 holds 2.7 in row 4; the Criteo format writes "
+                                                               "integer features"),
+        ("labels", lambda t: t.labels.__setitem__(3, 0.7), "labels must be 0 or 1, got 0.7 in row 3"),
+        ("categorical", lambda t: t.categorical.__setitem__((1, 0), -5), "C1 holds -5 in row 1; categorical ids"),
+    ]:
+        bad = table.take(np.arange(20))
+        change(bad)
+        with pytest.raises(ValueError, match="write_criteo: " + message):
+            write_criteo(tmp_path / f"{name}.txt", bad)
+        assert not (tmp_path / f"{name}.txt").exists()
+
+
 def test_synthetic_log_is_seeded_power_law_and_has_a_ceiling():
     a, b = make_synthetic_ctr(20_000, seed=1), make_synthetic_ctr(20_000, seed=1)
     np.testing.assert_array_equal(a.table.categorical, b.table.categorical)

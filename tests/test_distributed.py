@@ -60,6 +60,43 @@ def test_data_parallel_equals_one_process(n):
 
 
 @needs_mpiexec
+def test_sharded_table_with_admission_trains_as_one_table():
+    """Ids repeated within a rank's batch count once per lookup at their owner, as in one process (each distinct
+    id counted once: CountThreshold(2) kept out ids that one table admits)."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "sharded_admission.py"))
+    assert code == 0, err
+    assert out.count("sharded admission ok") == 2
+
+
+@needs_mpiexec
+def test_parameter_server_table_with_admission_trains_as_one_table():
+    """A pull counts every lookup of its keys (prefetched or not), and a push neither counts them again nor
+    admits them (a key looked up once was admitted by its push and updated); dist.checkpoint refuses the served
+    table (it wrote a checkpoint without its rows)."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ps_admission.py"), servers=1)
+    assert code == 0, err
+    assert out.count("ps admission ok") == 1
+
+
+@needs_mpiexec
+def test_data_parallel_refuses_a_replicated_hash_table():
+    """DistributedDataParallel and a multi-rank Model.fit refuse a hash table that is not sharded (its gradients'
+    row numbers meant other ids on the other rank: the wrong rows were updated); a sharded one trains."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ddp_hash_table.py"))
+    assert code == 0, err
+    assert out.count("ddp hash table ok") == 2
+
+
+@needs_mpiexec
+def test_fit_metrics_in_a_multi_rank_job_are_those_of_the_whole_epoch():
+    """AUC, precision, recall, F1 and accuracy over every rank's batches together (they were the mean of the
+    ranks' values: a wrong AUC); a metric without mergeable state is averaged over the ranks."""
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "fit_metrics.py"))
+    assert code == 0, err
+    assert out.count("fit metrics ok") == 2
+
+
+@needs_mpiexec
 def test_data_parallel_training_forwards_start_from_rank_0_s_buffers():
     """broadcast_buffers: one broadcast per training forward (none in eval, none without buffers), eagerly, under
     ember.jit and in Model.fit (eager and compiled); broadcast_buffers=False keeps each rank's own."""

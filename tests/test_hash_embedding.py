@@ -395,6 +395,43 @@ def test_low_precision_rows_are_stored_rounded_and_computed_in_float32(dtype):
     assert emb.state_dict()["values"].dtype == np.dtype(dtype)
 
 
+class _TwoFields(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.users = HashEmbedding(4, seed=1)
+        self.tags = HashEmbeddingBag(4, mode="mean", seed=2)
+        ember.manual_seed(0)
+        self.head = ember.nn.Linear(8, 1)
+
+    def forward(self, ids, tags, offsets):
+        return self.head(ember.concat([self.users(ids), self.tags(tags, offsets)], axis=1)).reshape(-1)
+
+
+def test_a_model_cast_to_float64_looks_rows_up_in_float64():
+    # model.double() cast the handles, but lookups stayed float32: the next Linear refused them
+    wide, narrow = _TwoFields().double(), _TwoFields()
+    optimizers = [ember.optim.Adagrad(m.parameters(), lr=0.1) for m in (wide, narrow)]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        ids, tags, offsets = rng.integers(0, 20, 6), rng.integers(0, 9, 10), np.array([0, 2, 2, 5, 7, 9])
+        losses = []
+        for model, opt in zip((wide, narrow), optimizers):
+            opt.zero_grad()
+            out = model(ids, tags, offsets)
+            assert out.dtype == model.head.weight.dtype
+            loss = (out * out).sum()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert wide.users.table.dtype == np.float32 and wide.users.state_dict()["values"].dtype == np.float32
+    wide.eval()
+    with ember.no_grad():
+        rows = wide.users(np.array([3, 10**9]))
+    assert rows.dtype == np.float64
+    np.testing.assert_allclose(rows.numpy(), _rows(narrow.users.eval(), [3, 10**9]), rtol=1e-6)
+
+
 # --- bags ---
 
 def _torch_bag(torch, emb, keys, mode):
@@ -463,6 +500,11 @@ def test_bad_arguments_are_named():
         HashEmbedding(4, initializer=lambda keys, dim, seed: np.zeros((1, 1)))(np.array([1, 2]))
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         HashEmbedding(4, capacity=0)
+    # a policy of the wrong kind was taken, and failed later (a str eviction only after the first update)
+    with pytest.raises(TypeError, match=r"admission must be a policy with admit\(keys, counts\).* got 3"):
+        HashEmbedding(4, admission=3)
+    with pytest.raises(TypeError, match=r"eviction must be a policy with select\(table\).* got 'ttl'"):
+        HashEmbedding(4, eviction="ttl")
 
 
 def test_deepcopy_copies_the_table():
@@ -494,6 +536,43 @@ def test_rows_in_memory_mapped_files_train_like_rows_in_memory(tmp_path):
     assert "values.0" in names and "slot.sum.0" in names and "meta.last_step.0" in names
     keys = np.arange(40)
     np.testing.assert_array_equal(_rows(on_disk, keys), _rows(in_memory, keys))
+
+
+def test_evaluation_reads_rows_in_memory_mapped_files(tmp_path):
+    # a memory-mapped chunk's take is a memmap, which Tensor.numpy() took for a GPU array: AttributeError
+    on_disk = HashEmbedding(4, seed=1, storage_dir=tmp_path / "table")
+    in_memory = HashEmbedding(4, seed=1)
+    for emb in (on_disk, in_memory):
+        emb(np.arange(10)).sum().backward()
+        emb.eval()
+    for ids in ([3, 4], [3, 99]):  # rows all found, and with an unseen id (the default row)
+        rows = _rows(on_disk, np.array(ids))
+        assert type(rows) is np.ndarray
+        np.testing.assert_array_equal(rows, _rows(in_memory, np.array(ids)))
+
+
+def test_a_storage_dir_holds_one_table(tmp_path):
+    # two tables mapped the same files: each overwrote the other's rows
+    import gc
+    import subprocess
+    import sys
+
+    first = HashEmbedding(4, seed=1, storage_dir=tmp_path)
+    rows = _rows(first.train(), [1, 2, 3])
+    with pytest.raises(ValueError, match="storage_dir .* holds the rows of another table"):
+        HashEmbedding(4, seed=2, storage_dir=tmp_path)
+    other_process = ("import sys\nfrom ember.embedding import HashEmbedding\n"
+                     "try:\n    HashEmbedding(4, storage_dir=sys.argv[1])\n"
+                     "except ValueError as e:\n    print(e)\n")
+    run = subprocess.run([sys.executable, "-c", other_process, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert "holds the rows of another table" in run.stdout, run.stderr
+    np.testing.assert_array_equal(_rows(first.eval(), [1, 2, 3]), rows)
+    copied = copy.deepcopy(first)  # a copy keeps the rows it copied
+    np.testing.assert_array_equal(_rows(copied.eval(), [1, 2, 3]), rows)
+    del first, copied
+    gc.collect()
+    HashEmbedding(4, seed=2, storage_dir=tmp_path)  # the directory is free once its table is gone
 
 
 def test_tracing_a_lookup_is_refused_with_a_clear_error():

@@ -131,6 +131,30 @@ def test_streaming_metrics_equal_one_shot():
     assert metrics.Accuracy(name="acc").name == "acc"
 
 
+def test_merged_metrics_equal_the_metric_over_all_the_data():
+    logits, target = _multiclass(300, 4, seed=6)
+    probs = 1 / (1 + np.exp(-logits[:, 0]))
+    binary = (target % 2).astype(np.int64)
+    cases = [(metrics.Accuracy, logits, target), (lambda: metrics.TopKAccuracy(2), logits, target),
+             (metrics.AUC, probs, binary), (lambda: metrics.Precision(average="macro"), logits, target),
+             (metrics.Recall, probs, binary), (metrics.F1, probs, binary), (metrics.MSE, probs, binary),
+             (metrics.MAE, probs, binary), (metrics.StreamingAUC, probs, binary), (metrics.LogLoss, probs, binary)]
+    for make, pred, tgt in cases:
+        whole, parts = make(), [make() for _ in range(3)]
+        for k, start in enumerate(range(0, 300, 50)):
+            whole.update(pred[start:start + 50], tgt[start:start + 50])
+            parts[k % 3].update(pred[start:start + 50], tgt[start:start + 50])
+        parts[0].merge(parts[1:])
+        assert parts[0].result() == pytest.approx(whole.result(), rel=1e-12), whole.name
+    mean, other = metrics.Mean(), metrics.Mean()
+    mean.update(1.0, weight=3.0)
+    other.update(np.array([2.0, 4.0]))
+    mean.merge([other])
+    assert mean.result() == pytest.approx(9.0 / 5.0)
+    with pytest.raises(TypeError, match="Accuracy.merge: expected Accuracy metrics, got AUC"):
+        metrics.Accuracy().merge([metrics.AUC()])
+
+
 def test_mean_metric():
     m = metrics.Mean("loss")
     m.update(ember.tensor(0.5))

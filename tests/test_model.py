@@ -57,6 +57,38 @@ def test_fit_reaches_accuracy_and_evaluate_predict_agree():
     assert (predictions.argmax(1) == y_test).mean() == pytest.approx(result["accuracy"])
 
 
+@pytest.mark.parametrize("loss", ["binary_crossentropy", nn.BCEWithLogitsLoss()])
+def test_named_metrics_threshold_the_logits_of_a_logits_loss_at_zero(loss):
+    # the network outputs logits: a logit of 0.3 is the positive class (probability 0.57), not a negative one
+    net = Net([nn.Identity()])
+    model = Model(net, loss, ember.optim.SGD([nn.Parameter(np.zeros(1, np.float32))], lr=0.1))
+    logits = np.array([[0.3], [-0.2], [2.0], [0.1]], np.float32)
+    y = np.array([[1.0], [0.0], [1.0], [0.0]], np.float32)
+    result = model.evaluate(logits, y, metrics=["accuracy", "precision", "recall", "f1"])
+    assert result["accuracy"] == 0.75
+    assert result["precision"] == pytest.approx(2 / 3)
+    assert result["recall"] == 1.0
+    assert result["f1"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", nn.CrossEntropyLoss()])
+def test_named_metrics_read_one_hot_targets_of_a_cross_entropy_as_classes(loss):
+    # the metrics compared the (N, C) scores with the one-hot rows number by number (8 of 12 "right": 0.67), not
+    # as classes (3 of 4 samples right: 0.75)
+    identity = nn.Linear(3, 3)
+    identity.weight.array[...] = np.eye(3)
+    identity.bias.array[...] = 0
+    model = Model(Net([identity]), loss, ember.optim.SGD(identity.parameters(), lr=0.0))  # the scores stay fixed
+    logits = np.array([[2.0, 0.1, 0.3], [0.2, 0.1, 3.0], [0.1, 1.5, 0.2], [0.9, 0.8, 0.7]], np.float32)
+    one_hot = np.eye(3, dtype=np.float32)[[1, 2, 1, 0]]
+    result = model.evaluate(logits, one_hot, metrics=["accuracy", "precision", "recall"])
+    assert result["accuracy"] == 0.75
+    expected = model.evaluate(logits, np.array([1, 2, 1, 0]), metrics=["accuracy", "precision", "recall"])
+    assert result["precision"] == expected["precision"] and result["recall"] == expected["recall"]
+    history = model.fit(logits, one_hot, epochs=1, batch_size=2, metrics=["accuracy"], verbose=0, shuffle=False)
+    assert history.history["accuracy"] == [0.75]
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()

@@ -112,6 +112,29 @@ def test_prefetched_rows_give_the_same_step(data):
     np.testing.assert_array_equal(out[0], out[1])
 
 
+def test_prefetched_rows_admit_and_count_as_the_step_would():
+    # the prefetch looked each distinct key up once: a key twice in a batch never reached CountThreshold(2)
+    from ember.data.ctr_dataset import CTRBatch
+    from ember.embedding import CountThreshold, HashEmbedding
+    from ember.recsys import FieldEmbedding
+
+    keys = np.array([[1, 2], [1, 3], [4, 2], [1, 5]])
+    tables = []
+    for prefetch in (False, True):
+        emb = FieldEmbedding(HashEmbedding(4, seed=0, admission=CountThreshold(2), metadata=True))
+        batch = CTRBatch(np.zeros(4), np.zeros((4, 0)), keys)
+        if prefetch:
+            emb.prefetch(batch)
+            assert batch.prefetched
+        emb(batch)
+        tables.append(emb.table.state_dict())
+    plain, prefetched = tables
+    assert sorted(plain["keys"].tolist()) == [1, 2]
+    np.testing.assert_array_equal(prefetched["keys"], plain["keys"])
+    np.testing.assert_array_equal(prefetched["meta.freq"], plain["meta.freq"])  # 3 and 2 lookups
+    assert sorted(plain["meta.freq"].tolist()) == [2, 3]
+
+
 def test_field_embedding_pools_bags():
     from ember.data.ctr_dataset import CTRBatch
     from ember.data.readers import CSR

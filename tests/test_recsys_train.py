@@ -90,7 +90,10 @@ def test_config_errors_name_the_key(tmp_path):
     load_config(good)
     cases = [({"model": {"type": "gbdt"}}, "model.type"), ({"data": {"format": "parquet"}}, "data.format"),
              ({"train": {"epochs": 0}}, "train.epochs"), ({"optimizer": {"sparse": {"type": "lbfgs"}}}, "sparse.type"),
-             ({"modle": {}}, "unknown top-level keys"), ({"model_dir": None}, "model_dir")]
+             ({"modle": {}}, "unknown top-level keys"), ({"model_dir": None}, "model_dir"),
+             # Adam has no sparse rule: the config was taken and the run failed at its first step
+             ({"optimizer": {"sparse": {"type": "adam", "lr": 0.1}}},
+              r"sparse.type 'adam' has no update for the tables' row-sparse gradients; use one of \['adagrad'")]
     for change, message in cases:
         bad = {**good, **change}
         if "data" in change:

@@ -91,6 +91,54 @@ def test_standalone_module_matches_ember_without_ember(name, tmp_path):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
 
 
+def _import(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _FlattenSum(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 4)
+
+    def forward(self, x):
+        return self.linear(x).reshape(x.shape[0], -1).sum(axis=1)
+
+
+def test_standalone_code_takes_another_batch_size(tmp_path):
+    # traced at batch 2, the reshape to (2, -1) mixed the samples of a batch of 3 into 2 rows: 2 outputs for 3
+    ember.manual_seed(0)
+    net = _FlattenSum().eval()
+    ember.export.save_model(net, [_float(2, 3)], tmp_path / "m.emb")
+    ember.export.write_standalone(tmp_path / "m.emb", tmp_path / "flat_sum.py")
+    module = _import(tmp_path / "flat_sum.py")
+    for batch in (1, 3, 5):
+        x = _float(batch, 3, seed=batch)
+        with ember.no_grad():
+            expected = net(ember.tensor(x)).numpy()
+        got = module.forward(x)
+        assert got.shape == (batch,)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"input 0 must have shape \['batch', 3\], got \[3, 2\]"):
+        module.forward(_float(3, 2))
+
+
+def test_standalone_code_of_a_fixed_batch_refuses_another(tmp_path):
+    def fixed(x):  # a constant of the traced batch's shape: the batch cannot vary
+        return x + ember.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+
+    ember.export.save_model(fixed, [_float(2, 3)], tmp_path / "m.emb")
+    ember.export.write_standalone(tmp_path / "m.emb", tmp_path / "fixed_batch.py")
+    module = _import(tmp_path / "fixed_batch.py")
+    np.testing.assert_array_equal(module.forward(np.zeros((2, 3), np.float32)), np.arange(6).reshape(2, 3))
+    with pytest.raises(ValueError, match=r"input 0 must have shape \[2, 3\], got \[4, 3\]"):
+        module.forward(np.zeros((4, 3), np.float32))
+
+
 def test_only_used_kernels_are_written(tmp_path):
     net = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
     ember.export.save_model(net, [_float(2, 4)], tmp_path / "m.emb")

@@ -90,6 +90,40 @@ def test_checkpoint_never_overwrites_a_good_file_with_nan_weights(tmp_path):
     assert path.read_bytes() == good
 
 
+class _Users(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from ember.embedding import HashEmbedding
+
+        self.users = HashEmbedding(4, seed=0)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, ids):
+        return self.head(self.users(ids))
+
+
+def test_checkpoint_never_writes_a_hash_table_holding_nan(tmp_path):
+    # the check read each parameter's array, and a hash table's handle holds none of its rows
+    ember.manual_seed(0)
+    net = _Users()
+    model = Model(net, "cross_entropy", ember.optim.Adagrad(net.parameters(), lr=0.1))
+    ids, y = np.arange(32), np.arange(32) % 2
+    path = tmp_path / "last.emb"
+    model.fit(ids, y, epochs=1, batch_size=8, callbacks=[ModelCheckpoint(str(path))], verbose=0)
+    good = path.read_bytes()
+
+    def poison(epoch, logs):
+        table = net.users.table
+        table.values.write(table.layout.plan(np.array([3])), np.full((1, 4), np.nan, np.float32))
+
+    with pytest.warns(RuntimeWarning, match="weights hold NaN or infinity"):
+        model.fit(ids, y, epochs=1, batch_size=8, verbose=0,
+                  callbacks=[ember.callbacks.LambdaCallback(on_epoch_end=poison), ModelCheckpoint(str(path))])
+    assert path.read_bytes() == good
+    net.users.table.remove_rows(np.array([3]))  # an evicted row's stale values do not count
+    assert net.users.table.all_finite()
+
+
 def test_fit_again_trains_more_epochs_and_initial_epoch_follows_keras():
     model = _model()
     x, y = _data()

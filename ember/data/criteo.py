@@ -170,6 +170,28 @@ def read_criteo(path: str | os.PathLike, limit: int | None = None, has_label: bo
     return CTRTable(labels, dense, categorical)
 
 
+def _check_writable(table: CTRTable) -> None:
+    """Refuse values the text format would change: it holds 0/1 labels, integer features and hex ids."""
+    labels = np.asarray(table.labels)
+    bad = np.flatnonzero((labels != 0) & (labels != 1))
+    if bad.size:
+        raise ValueError(f"write_criteo: labels must be 0 or 1, got {float(labels[bad[0]]):g} in row {bad[0]}")
+    dense = np.asarray(table.dense, np.float64)
+    present = ~np.isnan(dense)
+    bad_dense = present & ((dense != np.round(dense)) | (np.abs(dense) > 2.0**63))
+    if bad_dense.any():
+        row, col = (int(i) for i in np.argwhere(bad_dense)[0])
+        value = float(table.dense[row, col])
+        raise ValueError(f"write_criteo: {table.dense_names[col]} holds {value:g} in row {row}; the Criteo format "
+                         "writes integer features (bucketize or round them first)")
+    categorical = np.asarray(table.categorical)
+    bad_ids = categorical < MISSING
+    if bad_ids.any():
+        row, col = (int(i) for i in np.argwhere(bad_ids)[0])
+        raise ValueError(f"write_criteo: {table.categorical_names[col]} holds {int(categorical[row, col])} in row "
+                         f"{row}; categorical ids are non-negative (hex), -1 for a missing value")
+
+
 def write_criteo(path: str | os.PathLike, table: CTRTable) -> None:
     """Write a 13-dense, 26-categorical ``CTRTable`` as a Criteo-format file (missing values empty).
 
@@ -178,6 +200,7 @@ def write_criteo(path: str | os.PathLike, table: CTRTable) -> None:
     if table.dense.shape[1] != NUM_DENSE or table.categorical.shape[1] != NUM_CATEGORICAL:
         raise ValueError(f"write_criteo: the Criteo format holds 13 dense and 26 categorical columns, got "
                          f"{table.dense.shape[1]} and {table.categorical.shape[1]}")
+    _check_writable(table)
     dense = [["" if np.isnan(v) else str(int(v)) for v in column] for column in table.dense.T]
     categorical = [["" if v == MISSING else format(int(v), "08x") for v in column] for column in table.categorical.T]
     labels = [str(int(v)) for v in table.labels]

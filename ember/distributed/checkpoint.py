@@ -36,6 +36,16 @@ def _sharded_modules(module) -> dict:
     return {name: m for name, m in module.named_modules() if getattr(m, "sharded", False) is True}
 
 
+def _refuse_server_tables(module, what: str) -> None:
+    """Tables on parameter servers keep their rows (and their optimizer's state) in the server processes, which a
+    checkpoint of the model's ranks does not hold: refused, rather than a checkpoint without their rows."""
+    served = [name or type(m).__name__ for name, m in module.named_modules() if type(m).__name__ == "PSEmbedding"]
+    if served:
+        raise ValueError(f"dist.checkpoint.{what}: {served} keep their rows on the parameter servers, which this "
+                         "checkpoint does not hold (it would restore them empty); shard the tables across the ranks "
+                         "instead (dist.shard_embeddings) to checkpoint them")
+
+
 def _replicated_state(module, sharded: dict) -> dict:
     prefixes = tuple(f"{name}." for name in sharded)
     return {k: v for k, v in module.state_dict().items() if not k.startswith(prefixes)}
@@ -45,6 +55,7 @@ def save(directory: str | os.PathLike, module: Module, optimizer: Optimizer | No
     """Write this rank's shard of ``module`` (and, from rank 0, the replicated state and ``optimizer``);
     a collective call: every rank must make it. Saving over an earlier checkpoint first removes its
     manifest, so a save that dies half way leaves no manifest rather than one over mixed shards."""
+    _refuse_server_tables(module, "save")
     group = default_group()
     directory = os.fspath(directory)
     manifest_path = os.path.join(directory, MANIFEST)
@@ -99,6 +110,7 @@ def _check_save_id(shard: dict, path: str, manifest: dict) -> None:
 
 def load(directory: str | os.PathLike, module: Module, optimizer: Optimizer | None = None) -> None:
     """Restore ``module`` (and ``optimizer``) from ``save``'s directory, at this job's world size."""
+    _refuse_server_tables(module, "load")
     group = default_group()
     directory = os.fspath(directory)
     manifest = _read_manifest(directory)

@@ -86,7 +86,16 @@ class DistributedDataParallel(Module):
     def _trained_parameters(self) -> list:
         """(name, parameter) of the parameters whose gradients are averaged."""
         own = _sharded_parameters(self.module)
-        return [(n, p) for n, p in self.module.named_parameters() if p.requires_grad and id(p) not in own]
+        named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad and id(p) not in own]
+        tables = [n for n, p in named if hasattr(p, "table") and hasattr(p, "apply_sparse_update")]
+        if tables and self._group.size > 1:
+            # each rank's table holds the ids its own batches brought, numbered in their order: a gradient's
+            # row numbers mean other ids on another rank, so averaging them would update the wrong rows
+            raise ValueError(f"DistributedDataParallel: {tables} are hash-table embeddings replicated on every rank, "
+                             "whose rows each rank numbers by the ids it saw; shard them across the ranks "
+                             "(dist.shard_embeddings(model), before building the optimizers) or keep them on "
+                             "parameter servers (dist.ps.place_embeddings)")
+        return named
 
     def _set_up_buckets(self, named: list) -> None:
         """The buckets, the gradient hooks and what the layout check of each forward compares."""

@@ -28,6 +28,7 @@ from ember.distributed.placement import keep_owned_rows, replace_hash_embeddings
 from ember.distributed.sharded import shard_of
 from ember.embedding.hashing import as_keys
 from ember.embedding.layers import HashEmbedding
+from ember.embedding.lookup import lookup
 from ember.nn.module import Module
 from ember.ops.indexing import take
 from ember.ops.shape import reshape
@@ -128,13 +129,15 @@ class PSEmbedding(Module):
         return f"{self.embedding_dim}, servers={server_ranks()}"
 
     # --- worker side ---
-    def _requests(self, keys: np.ndarray, kind: int, step: int, grads: np.ndarray | None = None) -> list:
+    def _requests(self, keys: np.ndarray, kind: int, step: int, values: np.ndarray | None = None) -> list:
+        """Send each server its part of ``keys`` (with ``values``: a push's gradients, or a pull's lookup
+        counts, one per key); returns each server's mask of the keys."""
         servers = server_ranks()
         owner = shard_of(keys, len(servers))
         sent = []
         for i, server in enumerate(servers):
             mine = owner == i
-            payload = (kind, self.table_id, step, keys[mine], None if grads is None else grads[mine])
+            payload = (kind, self.table_id, step, keys[mine], None if values is None else values[mine])
             # non-blocking: a server busy sending rows never waits on a worker busy sending a push
             _in_flight.append(self._channel.comm.isend(payload, dest=server, tag=_REQUEST_TAG))
             sent.append(mine)
@@ -151,25 +154,29 @@ class PSEmbedding(Module):
         """Ask the servers now for the rows of the next training batch ``ids``."""
         if self.shard is not None:
             raise RuntimeError("PSEmbedding.prefetch: called on a server rank")
-        keys = np.unique(as_keys(ids).reshape(-1))
-        self._prefetched = (keys, self._requests(keys, _PULL, self._step + (1 if self._lookups else 0)))
+        keys, lookups = np.unique(as_keys(ids).reshape(-1), return_counts=True)
+        step = self._step + (1 if self._lookups else 0)
+        self._prefetched = (keys, lookups, self._requests(keys, _PULL, step, lookups))
 
     def forward(self, ids) -> Tensor:
         if self.shard is not None:
             raise RuntimeError("PSEmbedding: a server rank does not run the model; call dist.ps.serve()")
         keys = as_keys(ids)
-        unique, inverse = np.unique(keys.reshape(-1), return_inverse=True)
+        # each distinct key goes with how often this lookup reads it: the server's admission policy and lookup
+        # counts see every lookup, as one table does
+        unique, inverse, lookups = np.unique(keys.reshape(-1), return_inverse=True, return_counts=True)
         training = self.training and is_grad_enabled()
         if training and self._reported:
             raise RuntimeError(f"PSEmbedding: the backward of step {self._step} gave gradients to "
                                f"{len(self._reported)} of its {self._lookups} training lookups; each lookup of a "
                                "step needs its gradient before the next step's lookups")
-        if training and self._prefetched is not None and np.array_equal(self._prefetched[0], unique):
-            parts = self._prefetched[1]
+        prefetched = self._prefetched
+        if training and prefetched is not None and np.array_equal(prefetched[0], unique):
+            parts = prefetched[2]  # (its pull counted the prefetched ids' lookups)
         else:
-            if self._prefetched is not None:  # rows asked for another batch: take them, then ask again
-                self._gather(*self._prefetched)
-            parts = self._requests(unique, _PULL if training else _READ, self._step)
+            if prefetched is not None:  # rows asked for another batch: take them, then ask again
+                self._gather(prefetched[0], prefetched[2])
+            parts = self._requests(unique, _PULL if training else _READ, self._step, lookups if training else None)
         self._prefetched = None
         rows = Tensor(self._gather(unique, parts), requires_grad=training)
         if training:  # a step may look rows up several times (fields, then bags): one push when all are back
@@ -265,10 +272,10 @@ class _ServedTable:
             return self.applied >= step
         return self.pushed[worker] >= step and min(self.pushed.values()) >= step - self.staleness
 
-    def rows(self, keys: np.ndarray, insert: bool) -> np.ndarray:
+    def rows(self, keys: np.ndarray, insert: bool, lookups: np.ndarray | None = None) -> np.ndarray:
         with no_grad():
-            if insert:
-                return self.shard(keys).array
+            if insert:  # a training pull: admits and counts ``lookups`` lookups of each key
+                return lookup(self.shard.weight, keys, True, lookups).array
             self.shard.eval()
             try:
                 return self.shard(keys).array
@@ -277,7 +284,9 @@ class _ServedTable:
 
     def apply(self, keys: np.ndarray, grads: np.ndarray) -> None:
         if keys.size:
-            out = self.shard(keys)
+            # the rows the pulls found or made; no lookup is counted again, and a key the admission policy
+            # kept out (its pull read the default value) gets no row and no update
+            out = lookup(self.shard.weight, keys, False)
             out.backward(Tensor(grads / np.float32(self.workers)))
             self.optimizer.step()
             self.optimizer.zero_grad()
@@ -323,14 +332,14 @@ def serve(optimizer_factory, staleness: int = 0) -> None:
         if kind == _PUSH:
             table.push(worker, step, keys, grads)
         else:  # a pull answers once the steps it must see are applied (reads for evaluation too)
-            table.waiting.append((worker, step, keys, kind == _PULL))
+            table.waiting.append((worker, step, keys, kind == _PULL, grads))  # a pull's lookup counts
         still = []
-        for worker_rank, wanted_step, wanted, insert in table.waiting:
+        for worker_rank, wanted_step, wanted, insert, lookups in table.waiting:
             if table.ready(worker_rank, wanted_step):
-                sending.append(channel.comm.isend(table.rows(wanted, insert), dest=worker_rank,
+                sending.append(channel.comm.isend(table.rows(wanted, insert, lookups), dest=worker_rank,
                                                   tag=_ROWS_TAG + table_id))
             else:
-                still.append((worker_rank, wanted_step, wanted, insert))
+                still.append((worker_rank, wanted_step, wanted, insert, lookups))
         table.waiting = still
     for request in sending:
         request.Wait()

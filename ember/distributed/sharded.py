@@ -15,6 +15,7 @@ from ember.distributed.ops import all_to_all
 from ember.distributed.placement import keep_owned_rows, replace_hash_embeddings
 from ember.embedding.hashing import as_keys, mix64
 from ember.embedding.layers import HashEmbedding
+from ember.embedding.lookup import lookup
 from ember.nn.module import Module
 from ember.ops.indexing import take
 from ember.ops.shape import reshape
@@ -72,12 +73,14 @@ class ShardedHashEmbedding(Module):
     def forward(self, ids) -> Tensor:
         group = default_group()
         keys = as_keys(ids)
-        unique, inverse = np.unique(keys.reshape(-1), return_inverse=True)
+        unique, inverse, lookups = np.unique(keys.reshape(-1), return_inverse=True, return_counts=True)
         owner = shard_of(unique, group.size)
         order = np.argsort(owner, kind="stable")
         send_counts = np.bincount(owner, minlength=group.size)
-        wanted, recv_counts = group.all_to_all(unique[order], send_counts)
-        rows = self.shard(wanted)
+        # each distinct key goes with how often this rank looks it up: the owner's admission policy and lookup
+        # counts see every lookup, as one table in one process does
+        wanted, recv_counts = group.all_to_all(np.stack([unique[order], lookups[order]], axis=1), send_counts)
+        rows = lookup(self.shard.weight, wanted[:, 0], self.shard.training, wanted[:, 1])
         returned = all_to_all(rows, recv_counts.tolist(), send_counts.tolist())
         if returned.requires_grad and group.size > 1:
             # as DistributedDataParallel averages dense gradients, a row's gradient is the mean over ranks

@@ -28,7 +28,7 @@ class StepTTL:
 
     def select(self, table) -> np.ndarray:
         newest_idle = table.step - self.steps  # last_step: the step a row was last written for
-        return _scan(table, table.meta["last_step"], lambda last: last <= newest_idle)
+        return scan_rows(table, table.meta["last_step"], lambda last: last <= newest_idle)
 
     def __repr__(self) -> str:
         return f"StepTTL({self.steps})"
@@ -52,13 +52,13 @@ class L2Norm:
             values = values.astype(np.float32, copy=False)
             return np.sqrt(np.einsum("ij,ij->i", values, values)) < self.min_norm
 
-        return _scan(table, table.values, small)
+        return scan_rows(table, table.values, small)
 
     def __repr__(self) -> str:
         return f"L2Norm({self.min_norm})"
 
 
-def _scan(table, pool, test) -> np.ndarray:
+def scan_rows(table, pool, test) -> np.ndarray:
     """Live rows (ascending) whose entries in ``pool`` pass ``test``, a chunk at a time: a pass over a
     100M-row table holds one chunk's temporaries, not arrays of every row."""
     found = []

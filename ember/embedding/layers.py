@@ -45,7 +45,8 @@ class HashEmbedding(Module):
       ``chunk_rows`` is the largest chunk of row storage.
     - ``storage_dir``: keep rows, slots and metadata in memory-mapped files there (an SSD tier): the
       operating system's page cache holds the recently used rows in memory and leaves cold ones on disk;
-      ids and the index stay in memory. ``flush()`` writes the files' dirty pages.
+      ids and the index stay in memory. ``flush()`` writes the files' dirty pages. A directory holds one
+      table's files: one that another table holds (in this process or another) is a ValueError.
     - In evaluation mode (``emb.eval()``) unseen ids read ``default_value`` and nothing is inserted.
 
     >>> emb = ember.embedding.HashEmbedding(8, seed=0)
@@ -80,10 +81,11 @@ class HashEmbedding(Module):
             text += f", dtype={self.table.dtype}"
         return text
 
-    def rows(self, ids) -> np.ndarray:
-        """The table rows of ``ids`` as this mode's forward would use them (inserting in training)."""
+    def rows(self, ids, counts=None) -> np.ndarray:
+        """The table rows of ``ids`` as this mode's forward would use them (inserting in training);
+        ``counts``: how many lookups each id stands for (distinct ids of a batch), one each by default."""
         _refuse_graph(type(self).__name__, ids)
-        return self.table.lookup(as_keys(ids), train=self.training)
+        return self.table.lookup(as_keys(ids), train=self.training, counts=counts)
 
     def forward(self, ids) -> Tensor:
         _refuse_graph(type(self).__name__, ids)
@@ -122,15 +124,28 @@ class HashEmbedding(Module):
         next ``delta_state_dict()`` holds what changed after it."""
         self.table.mark_saved(generation)
 
+    def _missing_entries(self, state_dict: dict) -> str | None:
+        required = ("keys", "values", "dim", "seed", "step", "generation")
+        missing = [k for k in required if k not in state_dict]
+        if not missing:
+            return None
+        return f"Error(s) in loading state_dict for {type(self).__name__}: missing " + ", ".join(
+            f'"{k}"' for k in missing)
+
+    def check_state_dict(self, state_dict: dict) -> None:
+        """Raise a ValueError saying why ``load_state_dict(state_dict)`` would fail, changing nothing."""
+        missing = self._missing_entries(state_dict)
+        if missing:
+            raise ValueError(missing)
+        self.table.check_state(state_dict)
+
     def load_state_dict(self, state_dict: dict, strict: bool = True):
         """Restore a ``state_dict()`` (replacing the table) or apply a ``delta_state_dict()`` on top."""
         from ember.nn.module import IncompatibleKeys
 
-        required = ("keys", "values", "dim", "seed", "step", "generation")
-        missing = [k for k in required if k not in state_dict]
+        missing = self._missing_entries(state_dict)
         if missing:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing "
-                               + ", ".join(f'"{k}"' for k in missing))
+            raise RuntimeError(missing)
         self.table.load_state_dict(state_dict)
         return IncompatibleKeys([], [])
 
@@ -195,9 +210,9 @@ class HashEmbeddingBag(HashEmbedding):
             rows = rows * ops.unsqueeze(weights, -1)
         if bag_ids is None:  # fixed-size bags: a reduction over the bag axis (bags of no ids: zeros)
             return ops.mean(rows, axis=1) if self.mode == "mean" and size else ops.sum(rows, axis=1)
-        zeros = Tensor._make(np.zeros((num_bags, self.table.dim), np.float32), None)
+        zeros = Tensor._make(np.zeros((num_bags, self.table.dim), rows.dtype), None)
         out = ops.index_add(zeros, Tensor._make(bag_ids, None), rows)
         if self.mode == "mean":
-            counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(np.float32)
+            counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(rows.dtype)
             out = out / Tensor._make(counts[:, None], None)
         return out

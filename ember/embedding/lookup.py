@@ -15,6 +15,7 @@ import numpy as np
 from ember.autograd import apply, is_grad_enabled
 from ember.embedding.segments import segment_sum
 from ember.nn.parameter import Parameter
+from ember.ops.convert import cast
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec
 from ember.sparse import RowSparse
@@ -84,14 +85,20 @@ def _cost(out, weight, inverse, *, table, unique):
 HASH_LOOKUP = Op("hash_embedding_lookup", _forward, _infer, vjp_rule(_vjp_rule), _cost, False, NO_ONNX, False)
 
 
-def lookup(weight: HashTableParameter, keys: np.ndarray, train: bool) -> Tensor:
-    """The float32 rows of int64 ``keys`` (any shape), shape ``keys.shape + (dim,)``, differentiable with
-    respect to ``weight`` (a row-sparse gradient of the distinct rows). ``train``: insert unseen keys
-    (as admitted) and count the lookups; otherwise unseen keys read the table's default value."""
+def lookup(weight: HashTableParameter, keys: np.ndarray, train: bool, counts: np.ndarray | None = None) -> Tensor:
+    """The rows of int64 ``keys`` (any shape), shape ``keys.shape + (dim,)``, differentiable with respect
+    to ``weight`` (a row-sparse gradient of the distinct rows). ``train``: insert unseen keys (as admitted)
+    and count the lookups (``counts``: how many each key stands for, one by default); otherwise unseen keys
+    read the table's default value. The rows are float32, or
+    the handle's dtype once the module is cast (``model.double()``), as a cast ``nn.Embedding``'s are; the
+    table keeps its storage dtype and its updates stay float32."""
     table = weight.table
     if not train and not (weight.requires_grad and is_grad_enabled()):  # inference: no bookkeeping needed
         rows = table.lookup(keys, train=False).reshape(-1)
-        return Tensor._make(table.read(rows).reshape(keys.shape + (table.dim,)), None)
-    unique, inverse = table.lookup_unique(keys, train)
-    return apply(HASH_LOOKUP, (weight, Tensor._make(inverse.reshape(keys.shape), None)),
-                 {"table": weight.table, "unique": unique})
+        out = Tensor._make(table.read(rows).reshape(keys.shape + (table.dim,)), None)
+    else:
+        unique, inverse = table.lookup_unique(keys, train, counts)
+        out = apply(HASH_LOOKUP, (weight, Tensor._make(inverse.reshape(keys.shape), None)),
+                    {"table": weight.table, "unique": unique})
+    dtype = weight.array.dtype
+    return out if dtype == np.float32 else cast(out, dtype)  # the cast's gradient comes back in float32

@@ -156,7 +156,8 @@ class RowPool:
         if not plan.rows.size:
             return np.empty((0,) + self.row_shape, self.dtype)
         if plan.single:
-            return np.take(self.chunks[0], plan.rows, axis=0)
+            out = np.take(self.chunks[0], plan.rows, axis=0)
+            return out if self.path is None else out.view(np.ndarray)  # a memmap's take is a memmap: a plain array
         out = np.empty((plan.rows.size,) + self.row_shape, self.dtype)
         for c, where, local in plan.groups:
             if where.__class__ is slice:  # straight into place; "clip": the plan's rows are in range, and

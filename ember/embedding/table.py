@@ -35,6 +35,24 @@ _KEPT_SNAPSHOTS = 64  # snapshot steps remembered besides the stored base (delta
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
+def claim_directory(directory: str):
+    """Hold ``directory`` for one table's memory-mapped rows: an exclusive lock on a file in it, released when
+    the returned handle is closed or collected. Two tables mapping the same files would overwrite each
+    other's rows, so a directory another table holds (in this process or another) is a ValueError."""
+    handle = open(os.path.join(directory, ".ember-table.lock"), "a+")  # held by the table, not scoped
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here (Windows): the files' own sharing rules apply
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError(f"HashEmbedding: storage_dir {directory!r} holds the rows of another table (in this "
+                         "process or another); give each table a directory of its own") from None
+    return handle
+
+
 def metadata_columns(metadata, eviction: list, capacity: int | None) -> tuple[str, ...]:
     """The metadata columns a table keeps: ``metadata`` is "auto" (``last_step``, for step-TTL eviction and
     incremental checkpoints, plus ``freq`` where a capacity or a policy ranks rows by it), True (all),
@@ -95,8 +113,15 @@ class HashTable:
         self.dtype = _storage_dtype(dtype)
         self.initializer = resolve(initializer)
         self.seed = int(generator().integers(2**63)) if seed is None else int(seed)
+        if admission is not None and not callable(getattr(admission, "admit", None)):
+            raise TypeError(f"HashEmbedding: admission must be a policy with admit(keys, counts) (CountThreshold, "
+                            f"CountingBloomFilter, Probability) or None, got {admission!r}")
         self.admission = admission
         self.eviction = list(eviction) if isinstance(eviction, (list, tuple)) else ([eviction] if eviction else [])
+        for policy in self.eviction:
+            if not callable(getattr(policy, "select", None)):
+                raise TypeError(f"HashEmbedding: eviction must be a policy with select(table) (StepTTL, L2Norm), "
+                                f"a list of them or None, got {policy!r}")
         self.capacity = None if capacity is None else int(capacity)
         self.capacity_policy = capacity_policy
         if not isinstance(evict_every, (int, np.integer)) or evict_every < 1:
@@ -107,8 +132,10 @@ class HashTable:
         self.layout = ChunkLayout(first_chunk, max_chunk)
         self.index = IdIndex()
         self.storage_dir = None if storage_dir is None else os.fspath(storage_dir)
+        self._storage_claim = None
         if self.storage_dir is not None:
             os.makedirs(self.storage_dir, exist_ok=True)
+            self._storage_claim = claim_directory(self.storage_dir)
         self.values = RowPool(self.layout, (self.dim,), self.dtype, path=self._file("values"))
         self.slots: dict[str, RowPool] = {}
         self.meta = {name: RowPool(self.layout, (), _META[name], path=self._file(f"meta.{name}"))
@@ -141,6 +168,7 @@ class HashTable:
         with self.lock:  # copies and pickles see one moment; the lock itself is not copied
             state = dict(self.__dict__)
         del state["lock"]
+        state["_storage_claim"] = None  # the directory stays this table's
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -188,24 +216,31 @@ class HashTable:
         yield from self.slots.values()
         yield from self.meta.values()
 
-    def lookup(self, keys: np.ndarray, train: bool) -> np.ndarray:
+    def lookup(self, keys: np.ndarray, train: bool, counts: np.ndarray | None = None) -> np.ndarray:
         """Rows of int64 ``keys`` (any shape). In training, absent keys that the admission policy lets in
-        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1."""
+        get new rows, and the lookups are counted in the rows' metadata; otherwise absent keys get -1.
+        ``counts``: how many lookups each key stands for (a batch's distinct keys and their multiplicities),
+        for admission and the counts; one each by default."""
         with self.lock:
-            rows = self._find_or_add(keys.reshape(-1), train)
+            flat_counts = None if counts is None else np.asarray(counts, np.int64).reshape(-1)
+            rows = self._find_or_add(keys.reshape(-1), train, flat_counts)
             if train and self.meta:
                 unique, inverse = self.dedupe(rows, self.top)
-                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+                touched = np.bincount(inverse, flat_counts, minlength=unique.size)
+                self._touch(unique, touched if flat_counts is None else touched.astype(np.int64))
             return rows.reshape(keys.shape)
 
-    def lookup_unique(self, keys: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    def lookup_unique(self, keys: np.ndarray, train: bool,
+                      counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``lookup`` of 1-D ``keys`` as ``(unique rows, inverse)``: ``unique[inverse]`` are the rows. The
         distinct rows come chunk by chunk, so reading them and updating them touch slices of the batch."""
         with self.lock:
-            rows = self._find_or_add(keys.reshape(-1), train)
+            flat_counts = None if counts is None else np.asarray(counts, np.int64).reshape(-1)
+            rows = self._find_or_add(keys.reshape(-1), train, flat_counts)
             unique, inverse = self.by_chunk(*self.dedupe(rows, self.top))
             if train and self.meta:
-                self._touch(unique, np.bincount(inverse, minlength=unique.size))
+                touched = np.bincount(inverse, flat_counts, minlength=unique.size)
+                self._touch(unique, touched if flat_counts is None else touched.astype(np.int64))
             return unique, inverse
 
     def by_chunk(self, unique: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,13 +253,15 @@ class HashTable:
         rank[order] = np.arange(order.size)
         return unique.take(order), rank.take(inverse)
 
-    def _find_or_add(self, flat: np.ndarray, train: bool) -> np.ndarray:
+    def _find_or_add(self, flat: np.ndarray, train: bool, lookups: np.ndarray | None = None) -> np.ndarray:
         rows = self.index.find(flat)
         if not train:
             return rows
         missing = rows < 0
         if missing.any():
             unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
+            if lookups is not None:  # each key stands for several lookups
+                counts = np.bincount(inverse.reshape(-1), lookups[missing], minlength=unseen.size).astype(np.int64)
             admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
             given = np.full(unseen.size, -1, np.int64)
             if admit.any():
@@ -349,6 +386,14 @@ class HashTable:
                                                   self.values.chunks[c].shape, distinct=True), part, **hyper)
         state.update((k, v) for k, v in part.items() if k not in names)
 
+    def all_finite(self) -> bool:
+        """Whether every row in use holds only finite numbers (no NaN or infinity), a chunk at a time."""
+        from ember.embedding.eviction import scan_rows
+
+        with self.lock:
+            bad = scan_rows(self, self.values, lambda v: ~np.isfinite(v.astype(np.float32, copy=False)).all(axis=1))
+            return bad.size == 0
+
     # --- eviction ---------------------------------------------------------------------------------------
     def live_rows(self) -> np.ndarray:
         """Rows in use, ascending."""
@@ -445,23 +490,30 @@ class HashTable:
             self.deleted = [(stamp, keys) for stamp, keys in self.deleted if stamp > generation]
             self.snapshot_steps = {g: s for g, s in self.snapshot_steps.items() if g >= generation}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
+    def check_state(self, state: dict) -> None:
+        """Raise the ValueError ``load_state_dict(state)`` would raise, changing nothing (a caller restoring
+        several things checks them all before it writes any)."""
         with self.lock:
             if int(state["dim"]) != self.dim:
                 raise ValueError(f"HashEmbedding.load_state_dict: the state has embedding_dim {state['dim']}, "
                                  f"this table {self.dim}")
+            keys, values = np.asarray(state["keys"]), np.asarray(state["values"])
+            if keys.ndim != 1 or values.shape != (keys.size, self.dim):
+                raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
+                                 f"keys of shape {list(keys.shape)} and dim {self.dim}")
+            if state.get("delta", False) and int(state["base"]) != self.saved_generation:
+                raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
+                                 f"{state['base']}, but the table holds snapshot {self.saved_generation}")
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from ``state_dict()`` (replacing everything) or apply a ``delta_state_dict()``."""
+        with self.lock:
+            self.check_state(state)
             keys = np.asarray(state["keys"], np.int64)
             values = np.asarray(state["values"])
-            if values.shape != (keys.size, self.dim):
-                raise ValueError(f"HashEmbedding.load_state_dict: values of shape {list(values.shape)} for "
-                                 f"{keys.size} keys of dim {self.dim}")
             if not state.get("delta", False):
                 self._clear()
             else:
-                if int(state["base"]) != self.saved_generation:
-                    raise ValueError(f"HashEmbedding.load_state_dict: this delta applies on top of snapshot "
-                                     f"{state['base']}, but the table holds snapshot {self.saved_generation}")
                 gone = self.index.find(np.asarray(state["deleted"], np.int64))
                 self.remove_rows(gone[gone >= 0])
             for name in [k[len("slot_fill."):] for k in state if k.startswith("slot_fill.")]:

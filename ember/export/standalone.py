@@ -51,17 +51,48 @@ def _literal(value, arrays: dict) -> str:
     raise TypeError(f"write_standalone: cannot write the attribute value {value!r} as Python source")
 
 
+def _attribute(key: str, value, args: list, arrays: dict) -> str:
+    """Source of an attribute; a ``shape`` whose first size is the batch (None) reads it from the node's input."""
+    if key == "shape" and isinstance(value, (tuple, list)) and value and value[0] is None and args:
+        rest = "".join(f", {_literal(v, arrays)}" for v in value[1:])
+        return f"({args[0]}.shape[0]{rest},)" if not rest else f"({args[0]}.shape[0]{rest})"
+    return _literal(value, arrays)
+
+
+def _check_source() -> str:
+    return (
+        "def check_input(i, x, shape):\n"
+        "    x = np.asarray(x)\n"
+        "    if x.ndim != len(shape) or any(d is not None and d != s for d, s in zip(shape, x.shape)):\n"
+        "        expected = [\"batch\" if d is None else d for d in shape]\n"
+        "        raise ValueError(f\"forward: input {i} must have shape {expected}, got {list(x.shape)}\")\n"
+        "    return x\n"
+    )
+
+
+def _checks(graph: Graph) -> list[str]:
+    """Lines of ``forward`` that refuse inputs of another shape than the graph takes."""
+    return [f"    x{i} = check_input({i}, x{i}, {tuple(v.array.shape)!r})" for i, v in enumerate(graph.inputs)]
+
+
 def write_standalone(model, path: str | os.PathLike) -> Path:
     """Write ``model`` (a Graph, or a model file written by ``ember.export.save_model``) as the module
     ``path`` and its weights as ``path`` with ``.npz``; returns the weights' path.
 
-    The module needs NumPy only: ``forward(*inputs)`` returns the outputs (one array, or a tuple).
+    The module needs NumPy only: ``forward(*inputs)`` returns the outputs (one array, or a tuple). As
+    ``ember export`` to ONNX, it takes any batch size where the model lets the batch vary
+    (``ember.export.with_dynamic_batch``), else the traced one; inputs of another shape are a ValueError.
 
     >>> ember.export.write_standalone("model.emb", "model_infer.py")
     """
+    from ember.export.batch import with_dynamic_batch
     from ember.export.model_file import load_model
 
     graph = model if isinstance(model, Graph) else load_model(model)
+    try:
+        graph = with_dynamic_batch(graph)
+    except ValueError:
+        pass  # the model fixes the batch size: the code takes the traced one (checked in forward)
     path = Path(path)
     weights = path.with_suffix(".npz")
     arrays: dict = {}
@@ -84,7 +115,7 @@ def write_standalone(model, path: str | os.PathLike) -> Path:
             kernel = node.op.standalone
             used[kernel.__name__] = kernel
             args = [names[v.id] for v in node.inputs]
-            args += [f"{k}={_literal(v, arrays)}" for k, v in node.attrs.items()]
+            args += [f"{k}={_attribute(k, v, args, arrays)}" for k, v in node.attrs.items()]
             body.append(f"    {out} = {kernel.__name__}({', '.join(args)})")
         names[node.outputs[0].id] = out
     outputs = [names[v.id] for v in graph.outputs]
@@ -115,7 +146,8 @@ def write_standalone(model, path: str | os.PathLike) -> Path:
         text += ["", _source(getattr(kernels, helper))]
     for kernel in used.values():
         text += ["", _source(kernel)]
-    text += ["", f"def forward({params}):", *body, f"    return {returned}", ""]
+    text += ["", _check_source(), "", f"def forward({params}):", *_checks(graph), *body,
+             f"    return {returned}", ""]
     path.write_text("\n".join(text))
     np.savez(weights, **arrays)
     return weights

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import os
 
+from ember import optim
 from ember.recsys.models import MODELS
 
 FORMATS = ("criteo", "synthetic")
@@ -138,6 +139,11 @@ def _check(config: dict, base: str | None) -> dict:
                               f"{spec.get('type')!r}")
         if not isinstance(spec.get("lr", 0.01), (int, float)) or spec.get("lr", 0.01) <= 0:
             raise ConfigError(f"config: optimizer.{part}.lr must be a positive number, got {spec.get('lr')!r}")
+        if part == "sparse" and getattr(getattr(optim, OPTIMIZERS[spec["type"]], None), "sparse_update", 0) is None:
+            # the tables' gradients are row-sparse: refused here, not at the first step after loading the data
+            takes = sorted(k for k, v in OPTIMIZERS.items() if getattr(getattr(optim, v, None), "sparse_update", None))
+            raise ConfigError(f"config: optimizer.sparse.type {spec['type']!r} has no update for the tables' "
+                              f"row-sparse gradients; use one of {takes}")
         optimizers[part] = spec
     train = _section(config, "train", _TRAIN_KEYS)
     _positive_int(train["epochs"], "train.epochs")

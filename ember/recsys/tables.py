@@ -99,7 +99,9 @@ class FieldEmbedding(Module):
         """Resolve the table rows of ``batch.unique`` now (inserting new keys), so the step only gathers
         values. Runs in the data loader's thread while the previous step trains; training mode only."""
         if self.training and batch.unique is not None and self._prefetchable():
-            rows = self.table.rows(batch.unique)  # (rows chunk by chunk, the batch's entries among them)
+            # each distinct key counts as often as the batch looks it up (admission thresholds, counts)
+            lookups = np.bincount(batch.inverse.reshape(-1), minlength=batch.unique.size)
+            rows = self.table.rows(batch.unique, lookups)  # (rows chunk by chunk, the batch's entries among them)
             batch.prefetched[id(self)] = self.table.table.by_chunk(rows, batch.inverse.reshape(-1))
 
     def forward(self, batch: CTRBatch) -> Tensor:
