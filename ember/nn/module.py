@@ -55,6 +55,7 @@ def on_mode_change(listener: Callable[[], None]) -> None:
     _mode_listeners.append(listener)
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_EXTRA_STATE = "_extra_state"  # the state_dict entry of a module's get_extra_state
 
 
 def _plain_call(self):
@@ -387,6 +388,38 @@ class Module:
             module = child
         return module
 
+    def get_parameter(self, target: str):
+        """The parameter at a dotted path such as ``"encoder.0.weight"``."""
+        module, name = self._owner_of(target, "parameter")
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter '{name}' (path '{target}')")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str):
+        """The buffer at a dotted path such as ``"bn.running_mean"``."""
+        module, name = self._owner_of(target, "buffer")
+        if name not in module._buffers:
+            raise AttributeError(f"{type(module).__name__} has no buffer '{name}' (path '{target}')")
+        return module._buffers[name]
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Put ``module`` at a dotted path such as ``"encoder.0"`` (the parents must exist; with ``strict`` the
+        path's last name must already be a submodule)."""
+        if not target:
+            raise ValueError("set_submodule: the target must name a submodule, got ''")
+        if not isinstance(module, Module):
+            raise TypeError(f"set_submodule: expected a Module, got {type(module).__name__}")
+        parent, name = self._owner_of(target, "submodule")
+        if strict and name not in parent._modules:
+            raise AttributeError(f"{type(parent).__name__} has no submodule '{name}' (path '{target}')")
+        setattr(parent, name, module)
+
+    def _owner_of(self, target: str, what: str) -> tuple[Module, str]:
+        path, _, name = target.rpartition(".")
+        if not name:
+            raise ValueError(f"get_{what}: the target must name a {what}, got {target!r}")
+        return self.get_submodule(path), name
+
     # --- traversal ---
     def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True):
         """(dotted name, module) for this module and every descendant, depth first, each once."""
@@ -401,9 +434,9 @@ class Module:
             if module is not None:
                 yield from module.named_modules(memo, prefix + "." + name if prefix else name, remove_duplicate)
 
-    def modules(self) -> Iterator[Module]:
-        """This module and every descendant."""
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        """This module and every descendant (a module reached twice, twice without ``remove_duplicate``)."""
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -557,6 +590,26 @@ class Module:
     def bfloat16(self) -> Module:
         return self.to(dtype="bfloat16")
 
+    def type(self, dst_type) -> Module:  # noqa: A003  (PyTorch's name)
+        """Cast every parameter and buffer to ``dst_type`` (a dtype), as ``Module.type``."""
+        return self.to(dtype=dst_type)
+
+    def share_memory(self) -> Module:
+        """Move every parameter and buffer into memory shared with processes forked afterwards
+        (``Tensor.share_memory_``)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
+
+    def to_empty(self, *, device=None, recurse: bool = True) -> Module:
+        """Give every parameter and buffer new memory on ``device`` (zero-filled: Ember's ``empty``), as
+        ``Module.to_empty`` does for a module made on the "meta" device; the values are not kept."""
+        target = Device(device if device is not None else "cpu")
+        tensors = list(self.parameters(recurse)) + list(self.buffers(recurse))
+        for t in tensors:
+            t.array = target.xp.zeros(t.shape, t.dtype)
+        return self
+
     # --- state ---
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
         """Every parameter and persistent buffer by dotted name, in registration order, detached
@@ -569,13 +622,27 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy values from ``state_dict`` into the parameters and buffers in place.
+    def get_extra_state(self):
+        """State beyond parameters and buffers for ``state_dict`` (its ``_extra_state`` entry): override it, with
+        ``set_extra_state``, to save such state; the base class has none."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called: override "
+                           "get_extra_state (and set_extra_state) to keep extra state in the state dict")
+
+    def set_extra_state(self, state) -> None:
+        """Take back what ``get_extra_state`` returned (``load_state_dict``)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called: override "
+                           "set_extra_state to load the extra state get_extra_state saves")
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` into the parameters and buffers in place (with ``assign``, make the given
+        tensors the parameters and buffers instead, parameters keeping their ``requires_grad``).
 
         Mis-shaped entries always raise; with ``strict`` missing and unexpected keys raise too. The error
         lists every problem. Returns the missing and unexpected keys. A submodule whose class sets
@@ -599,7 +666,7 @@ class Module:
         unexpected = [k for k in state_dict if k not in own]
         mismatched = []
         for key, target in own.items():
-            if key in state_dict:
+            if key in state_dict and isinstance(target, Tensor):
                 value = state_dict[key]
                 shape = tuple(getattr(value, "shape", ()))
                 if shape != tuple(target.shape):
@@ -616,9 +683,24 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():  # loading weights is not a recorded op
             for key, target in own.items():
-                if key in state_dict:
+                if key not in state_dict:
+                    continue
+                if key.endswith(_EXTRA_STATE) and not isinstance(target, Tensor):
+                    self.get_submodule(key[:-len(_EXTRA_STATE)].rstrip(".")).set_extra_state(state_dict[key])
+                elif assign:
+                    self._assign(key, target, state_dict[key])
+                else:
                     target.copy_(state_dict[key])
         return IncompatibleKeys(missing, unexpected)
+
+    def _assign(self, key: str, target, value) -> None:
+        """``load_state_dict(assign=True)``'s placement of ``value`` at ``key``."""
+        module, name = self._owner_of(key, "parameter")
+        value = value if isinstance(value, Tensor) else Tensor(value)
+        if name in module._parameters:
+            setattr(module, name, Parameter(value.detach(), requires_grad=target.requires_grad))
+        else:
+            setattr(module, name, value.detach())
 
     # --- printing ---
     def extra_repr(self) -> str:

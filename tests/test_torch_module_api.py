@@ -1,0 +1,90 @@
+"""Module methods PyTorch code calls: ``load_state_dict(assign=)``, extra state, ``get_parameter``/``get_buffer``/
+``set_submodule``, ``modules(remove_duplicate=)``, ``share_memory``, ``to_empty``, ``type``; against torch."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _nets():
+    return (ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.BatchNorm1d(4)),
+            torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)))
+
+
+def test_paths_to_parameters_buffers_and_submodules():
+    mine, theirs = _nets()
+    assert tuple(mine.get_parameter("0.weight").shape) == tuple(theirs.get_parameter("0.weight").shape)
+    assert mine.get_buffer("1.running_var").tolist() == theirs.get_buffer("1.running_var").tolist()
+    with pytest.raises(AttributeError, match="has no parameter 'nope'"):
+        mine.get_parameter("0.nope")
+    with pytest.raises(AttributeError, match="has no buffer 'weight'"):
+        mine.get_buffer("0.weight")
+    mine.set_submodule("1", ember.nn.Identity())
+    theirs.set_submodule("1", torch.nn.Identity())
+    assert type(mine[1]).__name__ == type(theirs[1]).__name__ == "Identity"
+    with pytest.raises(AttributeError, match="has no submodule 'x'"):
+        mine.set_submodule("x", ember.nn.ReLU(), strict=True)
+
+
+def test_modules_with_duplicates():
+    shared = ember.nn.Linear(2, 2)
+    net = ember.nn.Sequential(shared, shared)
+    tshared = torch.nn.Linear(2, 2)
+    tnet = torch.nn.Sequential(tshared, tshared)
+    assert len(list(net.modules())) == len(list(tnet.modules())) == 2
+    assert len(list(net.modules(remove_duplicate=False))) == len(list(tnet.modules(remove_duplicate=False))) == 3
+
+
+def test_load_state_dict_assign_takes_the_tensors():
+    net = ember.nn.Linear(3, 2)
+    weight = ember.arange(6.0).reshape(2, 3)
+    state = {"weight": weight, "bias": ember.zeros(2)}
+    result = net.load_state_dict(state, assign=True)
+    assert result.missing_keys == [] and net.weight.array is weight.array
+    assert isinstance(net.weight, ember.nn.Parameter) and net.weight.requires_grad
+    net.weight.requires_grad_(False)
+    net.load_state_dict({"weight": ember.ones(2, 3), "bias": ember.ones(2)}, assign=True)
+    assert not net.weight.requires_grad  # the module's flag is kept, as PyTorch
+    copied = ember.nn.Linear(3, 2)
+    copied.load_state_dict(state)
+    assert copied.weight.array is not weight.array and copied.weight.tolist() == weight.tolist()
+
+
+def test_extra_state_round_trips_through_state_dict():
+    class Counter(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = ember.nn.Linear(2, 2)
+            self.steps = 0
+
+        def get_extra_state(self):
+            return {"steps": self.steps}
+
+        def set_extra_state(self, state):
+            self.steps = state["steps"]
+
+    a = Counter()
+    a.steps = 7
+    state = a.state_dict()
+    assert list(state) == ["_extra_state", "lin.weight", "lin.bias"]
+    b = Counter()
+    b.load_state_dict(state)
+    assert b.steps == 7
+    outer = ember.nn.Sequential(Counter())
+    assert "0._extra_state" in outer.state_dict()
+    plain = ember.nn.Linear(2, 2)
+    assert "_extra_state" not in plain.state_dict()
+    with pytest.raises(RuntimeError, match="override get_extra_state"):
+        plain.get_extra_state()
+
+
+def test_share_memory_to_empty_and_type():
+    net = ember.nn.Linear(3, 2)
+    values = net.weight.tolist()
+    assert net.share_memory() is net and net.weight.is_shared() and net.weight.tolist() == values
+    assert net.to_empty(device="cpu") is net
+    np.testing.assert_array_equal(net.weight.detach().numpy(), np.zeros((2, 3), np.float32))
+    assert net.type(ember.float64).weight.dtype == ember.float64
