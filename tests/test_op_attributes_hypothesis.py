@@ -326,3 +326,11 @@ def test_graph_building_checks_attributes_before_running():
         ember.stack([x, x], axis=3)
     with graph.building(), pytest.raises(REFUSALS, match="concat"):
         ember.concat([x, x], axis=None)
+
+
+def test_an_index_whose_result_would_not_fit_in_memory_is_refused_by_infer():
+    # found by the fuzzing above: NumPy allocated the (3, 2**40) result before it checked the indices' bounds
+    op = REGISTRY["getitem_grad"]
+    index = (Ellipsis, np.array([0, 1, 2]), np.array([1, 2, 3]))
+    with pytest.raises(REFUSALS, match="getitem_grad.*would not fit in memory"):
+        op.infer(Spec((3,), np.float64), shape=(2**40, 0, 0), index=index)

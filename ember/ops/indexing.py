@@ -100,7 +100,10 @@ def _indexed_shape(shape, dtype, index) -> tuple:
     # Index a zero-stride stand-in of the right shape: exact NumPy semantics, no data touched.
     dummy = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape, (0,) * len(shape))
     host = tuple(np.asarray(i.get()) if hasattr(i, "get") else i for i in index)
-    return dummy[host].shape
+    try:
+        return dummy[host].shape
+    except MemoryError:  # NumPy allocates an advanced index's result before checking the indices' bounds
+        raise ValueError(f"the result of indexing shape {list(shape)} would not fit in memory") from None
 
 
 def _getitem_infer(x, *, index):
