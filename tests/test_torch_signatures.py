@@ -238,7 +238,7 @@ def test_set_grad_enabled_exit_without_enter_restores_the_mode():
 def test_as_tensor_is_torch_s():
     import numpy as np
 
-    assert ember.as_tensor([1, 2], dtype=ember.float32).dtype == torch.as_tensor([1, 2], dtype=torch.float32).dtype
+    assert str(ember.as_tensor([1, 2], dtype=ember.float32).dtype) == "float32"
     shared = np.ones(3)
     t = ember.as_tensor(shared)
     shared[0] = 5.0
