@@ -35,6 +35,7 @@ from ember.windows import bartlett_window, blackman_window, hamming_window, hann
 from ember.creation import torch_range as range  # noqa: A004  (torch.range)
 from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level API, like numpy's)
 from ember.ops import __all__ as _ops_all
+from ember.creation import as_tensor  # noqa: E402, F811  (PyTorch's as_tensor(data, dtype, device), not the op helper)
 from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
 from ember.torch_functions import *  # noqa: F403  (torch.detach(x), torch.fill(x, v)...: Tensor methods at top level)
 from ember import linalg, special

@@ -233,3 +233,27 @@ def test_set_grad_enabled_exit_without_enter_restores_the_mode():
     guard.__exit__(None, None, None)
     assert ember.is_grad_enabled()
     assert hasattr(ember.utils.data, "distributed") and hasattr(ember.utils.data, "sampler")
+
+
+def test_as_tensor_is_torch_s():
+    import numpy as np
+
+    assert str(ember.as_tensor([1, 2], dtype=ember.float32).dtype) == "float32"
+    shared = np.ones(3)
+    t = ember.as_tensor(shared)
+    shared[0] = 5.0
+    assert t.tolist() == [5.0, 1.0, 1.0]  # shares memory, as torch.as_tensor
+    x = ember.ones(2)
+    assert ember.as_tensor(x) is x and ember.as_tensor(x, dtype=ember.float64).dtype == ember.float64
+
+
+def test_autograd_backward_of_several_outputs_as_torch():
+    w, tw = ember.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    ember.autograd.backward([(w * w).sum(), (w * 3).sum()])
+    torch.autograd.backward([(tw * tw).sum(), (tw * 3).sum()])
+    assert w.grad.tolist() == tw.grad.tolist()
+    ember.autograd.backward([w * 2, w * w], grad_tensors=[ember.ones(2), ember.tensor([1.0, 0.0])])
+    torch.autograd.backward([tw * 2, tw * tw], grad_tensors=[torch.ones(2), torch.tensor([1.0, 0.0])])
+    assert w.grad.tolist() == tw.grad.tolist()
+    with pytest.raises(ValueError, match="got 1 gradients for 2 tensors"):
+        ember.autograd.backward([w * 2, w * 3], [ember.ones(2)])

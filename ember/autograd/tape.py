@@ -684,9 +684,16 @@ def _root_grads(outputs, grad_outputs, what: str):
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
-             inputs=None):
+             inputs=None, *, grad_tensors=None):
     """Accumulate the gradient of ``tensor`` into the ``.grad`` of every leaf it depends on (``Tensor.backward``),
-    or, given ``inputs`` (a Tensor or a sequence of them), into theirs alone."""
+    or, given ``inputs`` (a Tensor or a sequence of them), into theirs alone. ``tensor`` may be a sequence of
+    tensors, with ``gradient`` (or ``grad_tensors``, PyTorch's name) a sequence of their gradients
+    (``torch.autograd.backward``): their gradients add up."""
+    if grad_tensors is not None:
+        gradient = grad_tensors
+    if not isinstance(tensor, Tensor):
+        _backward_many(list(tensor), gradient, retain_graph, create_graph, inputs)
+        return
     if tensor.symbolic:  # a graph Value: its graph appends the backward nodes
         return tensor.backward(gradient, retain_graph, create_graph, inputs)
     if retain_graph is None:
@@ -704,6 +711,26 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
     else:
         roots = _root_grads([tensor], [gradient], "backward")
     run_backward([tensor], roots, retain_graph, create_graph)
+
+
+def _backward_many(tensors: list, gradients, retain_graph: bool | None, create_graph: bool, inputs) -> None:
+    """``backward`` of several outputs at once: one pass from all of them."""
+    if not tensors:
+        raise RuntimeError("backward: got an empty sequence of tensors")
+    if len(tensors) == 1:
+        gradient = gradients[0] if isinstance(gradients, (list, tuple)) else gradients
+        backward(tensors[0], gradient, retain_graph, create_graph, inputs)
+        return
+    if any(not isinstance(t, Tensor) or t.symbolic for t in tensors):
+        raise TypeError("backward: a sequence of outputs must hold eager Tensors")
+    gradients = [None] * len(tensors) if gradients is None else list(gradients)
+    if len(gradients) != len(tensors):
+        raise ValueError(f"backward: got {len(gradients)} gradients for {len(tensors)} tensors")
+    if inputs is not None:
+        raise TypeError("backward: inputs= with several outputs is not supported; sum the outputs (weighted by "
+                        "their gradients) and call backward on that")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    run_backward(tensors, _root_grads(tensors, gradients, "backward"), retain_graph, create_graph)
 
 
 def _input_list(inputs) -> list:
