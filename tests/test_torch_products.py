@@ -159,6 +159,13 @@ def test_integer_inputs_give_pytorchs_dtypes(name, ours, theirs):
     _same(ours(ember.tensor(m)), theirs(torch.tensor(m)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_vander_of_integers_is_int64_for_every_n_as_torch(dtype, n):
+    x = np.array([2, 0, 1]).astype(dtype)
+    _same(ember.vander(ember.tensor(x), n), torch.vander(torch.tensor(x), n))
+
+
 def test_inplace_forms_write_into_the_tensor():
     c, a, b = _randn(2, 4), _randn(2, 3), _randn(3, 4)
     x = ember.tensor(c)
