@@ -322,3 +322,10 @@ def test_gamma_cdf_and_its_gradients_match_torch():
     with pytest.raises(ValueError):
         ember.distributions.Gamma(ember.tensor(concentration), ember.tensor(rate), validate_args=True).cdf(
             ember.tensor(-np.ones((2, 3))))
+
+
+def test_dirichlet_and_beta_modes_with_concentrations_below_one_match_torch():
+    # some below one: the others' (c - 1) normalized; all below one: the first vertex
+    concentration = np.array([[0.5, 0.3, 2.9], [2.0, 3.0, 0.2], [0.5, 0.3, 0.9], [1.5, 2.5, 4.0]])
+    _compare(lambda D, c: D.Dirichlet(c), [concentration], [], lambda d: d.mode)
+    _compare(lambda D, a, b: D.Beta(a, b), [concentration[:, 0], concentration[:, 1]], [], lambda d: d.mode)
