@@ -329,3 +329,12 @@ def test_dirichlet_and_beta_modes_with_concentrations_below_one_match_torch():
     concentration = np.array([[0.5, 0.3, 2.9], [2.0, 3.0, 0.2], [0.5, 0.3, 0.9], [1.5, 2.5, 4.0]])
     _compare(lambda D, c: D.Dirichlet(c), [concentration], [], lambda d: d.mode)
     _compare(lambda D, a, b: D.Beta(a, b), [concentration[:, 0], concentration[:, 1]], [], lambda d: d.mode)
+
+
+def test_uniform_support_is_closed_and_has_a_bijection_as_torch():
+    low, high = np.array([0.0, 1.0]), np.array([1.0, 3.0])
+    _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [high], lambda d, v: d.log_prob(v))
+    _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [high], lambda d, v: d.cdf(v))
+    x = RNG.normal(size=(4, 2))
+    lib = {ember.distributions.Uniform: ember.distributions, torch.distributions.Uniform: torch.distributions}
+    _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [x], lambda d, v: lib[type(d)].biject_to(d.support)(v))
