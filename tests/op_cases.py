@@ -687,7 +687,7 @@ _row("tril_batch", lambda x: ember.tril(x, -1), lambda x: np.tril(x, -1), ins(no
 _row("triu_method", lambda x: x.triu(1), lambda x: np.triu(x, 1), ins(normal(4, 3)), "where", lambda x: x.triu(1))
 _row("index_select", lambda x, i: x.index_select(dim=1, index=i), lambda x, i: np.take(x, i, 1),
      ins(normal(3, 4), const([3, 0, 3])), "take", lambda x, i: x.index_select(dim=1, index=i))
-for _p, _covers in ((2, ("sum", "sqrt", "gt", "where")), (1, ("abs", "sum")), (3, ("abs", "pow", "sum")),
+for _p, _covers in ((2, ("sum", "sqrt", "eq", "where")), (1, ("abs", "sum")), (3, ("abs", "pow", "sum")),
                     (float("inf"), ("abs", "max"))):
     _row(f"norm_p{_p}_dim1", lambda x, p=_p: x.norm(p, dim=1), lambda x, p=_p: np.linalg.norm(x, p, axis=1),
          ins(away(3, 4)), _covers, lambda x, p=_p: x.norm(p, dim=1))

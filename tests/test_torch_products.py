@@ -385,6 +385,20 @@ def test_norms_of_zero_vectors_and_zero_elements_have_pytorchs_gradients(p):
         _same(a.grad, t.grad)
 
 
+@pytest.mark.parametrize("p", [2, 3.0, 0.5, -1.5])
+def test_a_nan_element_makes_the_norm_nan_as_torch(p):
+    # the zero-vector guards tested "> 0", which NaN fails: the NaN was read as a zero and the norm came out finite
+    x = np.array([[np.nan, 1.0, 2.0], [1.0, 0.0, 3.0]])
+    calls = [
+        (lambda t: ember.linalg.vector_norm(t, p, dim=1), lambda t: torch.linalg.vector_norm(t, p, dim=1)),
+        (lambda t: ember.norm(t, p), lambda t: torch.norm(t, p)),
+        (lambda t: ember.dist(t[0], t[1], p), lambda t: torch.dist(t[0], t[1], p)),
+    ] + ([(lambda t: F.pdist(t, p), lambda t: torch.nn.functional.pdist(t, p)),
+          (lambda t: ember.cdist(t, t, p), lambda t: torch.cdist(t, t, p))] if p > 0 else [])
+    for ours, theirs in calls:
+        _same(ours(ember.tensor(x)), theirs(torch.tensor(x)))
+
+
 def test_a_zero_norm_distance_is_differentiable_with_zero_gradient():
     # PyTorch's 0-norm counts the non-zeros and records a zero gradient (its dist even fails there); the count was
     # a constant here, and a backward through it refused
