@@ -1468,15 +1468,15 @@ _row("hardtanh_bounds", lambda x: ember.hardtanh(x, -0.5, 2.0), lambda x: np.cli
 _row("sigmoid_extreme", ember.sigmoid, np_sigmoid, ins(const([-800.0, -40.0, 0.0, 40.0, 800.0])), "sigmoid",
      torch and torch.sigmoid)
 _row("hardshrink", ember.hardshrink, lambda x: np.where(np.abs(x) > 0.5, x, 0.0),
-     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "gt", "abs"), F and F.hardshrink)
+     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "le", "abs"), F and F.hardshrink)
 _row("hardshrink_lambd", lambda x: x.hardshrink(1.5), lambda x: np.where(np.abs(x) > 1.5, x, 0.0),
-     ins(away(5, points=(-1.5, 1.5), scale=3.0)), ("where", "gt"), lambda x: F.hardshrink(x, 1.5))
+     ins(away(5, points=(-1.5, 1.5), scale=3.0)), ("where", "le"), lambda x: F.hardshrink(x, 1.5))
 _row("softshrink", ember.softshrink, lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0)),
-     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "gt", "lt", "sub", "add"), F and F.softshrink)
+     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "gt", "ge", "sub", "add"), F and F.softshrink)
 _row("tanhshrink", ember.tanhshrink, lambda x: x - np.tanh(x), ins(normal(3, 4, scale=2.0)), ("tanh", "sub"),
      F and F.tanhshrink)
 _row("threshold", lambda x: ember.threshold(x, 0.25, -2.0), lambda x: np.where(x > 0.25, x, -2.0),
-     ins(away(3, 4, points=(0.25,))), ("where", "gt"), lambda x: F.threshold(x, 0.25, -2.0))
+     ins(away(3, 4, points=(0.25,))), ("where", "le"), lambda x: F.threshold(x, 0.25, -2.0))
 
 # --- losses -----------------------------------------------------------------------------------------------
 
