@@ -15,6 +15,7 @@ import ember.nn.functional as F
 torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(0)
+NAN = float("nan")
 # the comparisons call PyTorch's deprecated frobenius_norm and nuclear_norm on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated and it is just left for JIT:UserWarning")
 
@@ -290,6 +291,18 @@ def test_std_mean_and_var_mean_default_to_pytorchs_correction():
             _same(ours, theirs)
     with pytest.raises(TypeError, match="std_mean: give one of unbiased= and correction="):
         ember.std_mean(ember.tensor(x), 1, True, correction=0)
+
+
+def test_std_of_a_slice_holding_nan_is_nan_and_of_equal_values_zero_with_zero_gradient():
+    # std's guard for equal values tested "variance > 0", which NaN fails: a NaN slice's std came out 0
+    x = np.array([[NAN, 1.0, 2.0], [1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ember.std_mean(ours, 1), torch.std_mean(theirs, 1)
+    _same(out[0], expected[0])
+    _same(ember.std(ember.tensor(x), 1, ddof=1), torch.std(torch.tensor(x), 1))
+    out[0][1:].sum().backward()
+    expected[0][1:].sum().backward()
+    _same(ours.grad, theirs.grad)
 
 
 def test_multi_dot_multiplies_in_the_cheapest_order():
