@@ -338,3 +338,17 @@ def test_uniform_support_is_closed_and_has_a_bijection_as_torch():
     x = RNG.normal(size=(4, 2))
     lib = {ember.distributions.Uniform: ember.distributions, torch.distributions.Uniform: torch.distributions}
     _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [x], lambda d, v: lib[type(d)].biject_to(d.support)(v))
+
+
+@pytest.mark.parametrize("name, build, params, values", [
+    ("Gamma", lambda D, c, r: D.Gamma(c, r, validate_args=False), [np.array([1.0, 2.0]), np.array([2.0, 0.5])],
+     [np.array([0.0, 0.0])]),
+    ("Beta", lambda D, a, b: D.Beta(a, b, validate_args=False), [np.array([1.0, 2.0]), np.array([2.0, 1.0])],
+     [np.array([0.0, 1.0])]),
+    ("Dirichlet", lambda D, c: D.Dirichlet(c, validate_args=False), [np.array([[1.0, 2.0, 3.0]])],
+     [np.array([[0.0, 0.4, 0.6]])]),
+], ids=["Gamma", "Beta", "Dirichlet"])
+def test_log_prob_at_the_support_edge_with_a_concentration_of_one_has_torchs_parameter_gradients(name, build, params,
+                                                                                                 values):
+    # (c - 1) log(value) is 0 there; the gradient of the branch where() dropped was 0 * log(0), NaN
+    _compare(build, params, values, lambda d, v: d.log_prob(v))

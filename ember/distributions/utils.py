@@ -61,7 +61,9 @@ def sum_rightmost(value, dims: int):
 
 def xlogy(x, y):
     """``x * log(y)``, 0 where x is 0 (PyTorch's ``xlogy``: a Gamma of concentration 1 has a density at 0)."""
-    return ops.where(x == 0, creation.zeros_like(x), x * ops.log(y))
+    zero = x == 0
+    # log(1) where x is 0: the branch where() drops still gets a zero gradient, and 0 * log(0) would make it NaN
+    return ops.where(zero, creation.zeros_like(x), x * ops.log(ops.where(zero, 1.0, y)))
 
 
 def numpy_draw(name: str, sampler, *params):
