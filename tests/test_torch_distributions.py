@@ -352,3 +352,13 @@ def test_log_prob_at_the_support_edge_with_a_concentration_of_one_has_torchs_par
                                                                                                  values):
     # (c - 1) log(value) is 0 there; the gradient of the branch where() dropped was 0 * log(0), NaN
     _compare(build, params, values, lambda d, v: d.log_prob(v))
+
+
+@pytest.mark.parametrize("name, build, params, values", [
+    ("Gamma", lambda D, c, r: D.Gamma(c, r), [np.array([1.0, 2.0]), np.array([2.0, 0.5])], [np.array([0.3, 4.0])]),
+    ("Beta", lambda D, a, b: D.Beta(a, b), [np.array([1.0, 1.0]), np.array([1.0, 3.0])], [np.array([0.2, 0.7])]),
+    ("Dirichlet", lambda D, c: D.Dirichlet(c), [np.ones((2, 3))], [np.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])]),
+], ids=["Gamma", "Beta", "Dirichlet"])
+def test_log_prob_gradient_in_a_concentration_of_exactly_one_keeps_the_log_value_term(name, build, params, values):
+    # d/dc (c - 1) log(value) is log(value) at c = 1 too; xlogy's where(x == 0, 0, ...) dropped it (Dirichlet(ones))
+    _compare(build, params, values, lambda d, v: d.log_prob(v))

@@ -6,7 +6,7 @@ from ember import creation, ops
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.gamma import standard_gamma
-from ember.distributions.utils import as_parameter, broadcast_all, xlogy
+from ember.distributions.utils import as_parameter, broadcast_all
 
 
 class Dirichlet(Distribution):
@@ -60,7 +60,7 @@ class Dirichlet(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         c = self.concentration
-        return xlogy(c - 1.0, value).sum(-1) + ops.lgamma(c.sum(-1)) - ops.lgamma(c).sum(-1)
+        return ops.xlogy(c - 1.0, value).sum(-1) + ops.lgamma(c.sum(-1)) - ops.lgamma(c).sum(-1)
 
     def entropy(self):
         c = self.concentration
