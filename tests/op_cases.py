@@ -1346,11 +1346,13 @@ _row("getitem_repeats_squared", lambda x: x[[0, 2, 0]] * x[[0, 2, 0]], lambda x:
 _row("getitem_slice_squared", lambda x: x[1:, ::2] * x[1:, ::2], lambda x: x[1:, ::2] ** 2, ins(normal(3, 4)),
      ("getitem", "getitem_grad", "mul"), lambda x: x[1:, ::2] ** 2)
 
-_row("take_axis0", lambda x, i: ember.take(x, i), lambda x, i: np.take(x, i, axis=0),
+_row("take_flat", lambda x, i: ember.take(x, i), lambda x, i: np.take(x, i),
+     ins(normal(4, 3), const([[0, 11], [-1, 4]])), ("take", "index_add", "reshape"), lambda x, i: torch.take(x, i))
+_row("take_axis0", lambda x, i: ember.take(x, i, 0), lambda x, i: np.take(x, i, axis=0),
      ins(normal(4, 3), const([[0, 3], [0, 0]])), ("take", "index_add"), lambda x, i: x[i])
 _row("take_axis1", lambda x, i: x.take(i, axis=1), lambda x, i: np.take(x, i, axis=1),
      ins(normal(2, 4), const([3, 1, 1])), ("take", "index_add"), lambda x, i: x[:, i])
-_row("take_squared", lambda x, i: ember.take(x, i) ** 2, lambda x, i: np.take(x, i, axis=0) ** 2,
+_row("take_squared", lambda x, i: ember.take(x, i, 0) ** 2, lambda x, i: np.take(x, i, axis=0) ** 2,
      ins(normal(3, 2), const([2, 2, 0])), ("take", "index_add", "pow"), lambda x, i: x[i] ** 2)
 _row("index_add_axis0", lambda x, i, s: ember.index_add(x, i, s), np_index_add,
      ins(normal(5, 3), const([0, 2, 0]), normal(3, 3)), ("index_add", "take"), lambda x, i, s: x.index_add(0, i, s))

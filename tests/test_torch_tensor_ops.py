@@ -135,6 +135,18 @@ def test_select_unbind_and_diagonal_name_bad_arguments():
 # --- adding and putting at indices -------------------------------------------------------------------------
 
 
+def test_take_reads_the_flattened_tensor_as_torch_take():
+    # with no axis it took whole rows along dim 0 (an index below the first size gave rows, silently)
+    (x, tx), index = _pair(3, 4, 2, grad=True), np.array([[0, 23], [-1, 5]])
+    ours, theirs = ember.take(x, ember.tensor(index)), torch.take(tx, torch.tensor(index))
+    _same(ours, theirs, exact=True)
+    _same(x.take(ember.tensor(index)), tx.take(torch.tensor(index)), exact=True)
+    ours.sum().backward()
+    theirs.sum().backward()
+    _same(x.grad, tx.grad, exact=True)
+    _same(ember.take(x, ember.tensor([2, 0]), 1), torch.index_select(tx, 1, torch.tensor([2, 0])), exact=True)
+
+
 def test_index_add_takes_torchs_argument_order_and_alpha():
     (ours, theirs), (src, src_t) = _pair(4, 3, grad=True), _pair(3, 3, seed=1, grad=True)
     index = np.array([2, 0, 2])

@@ -343,7 +343,7 @@ def combinations(x, r: int = 2, with_replacement: bool = False) -> TensorLike:
         return getitem(x, slice(0, 0))
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     index = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
-    return take(x, as_tensor(index, x))
+    return take(x, as_tensor(index, x), 0)
 
 
 def unsafe_chunk(x, chunks: int, dim: int = 0) -> tuple:
