@@ -344,6 +344,27 @@ def test_repeat_interleave_takes_dim_as_torch():
     _same(ember.repeat_interleave(ours, 3), torch.repeat_interleave(theirs, 3), exact=True)
 
 
+@pytest.mark.parametrize("repeats, dim", [([1, 0, 2], 0), ([2, 1], 1), ([3], 0), ([1, 0, 2, 1, 1, 3], None)])
+def test_repeat_interleave_takes_a_count_per_element_as_torch(repeats, dim):
+    # repeats as a tensor or sequence was refused (an int only)
+    ours, theirs = _pair(3, 2, grad=True)
+    out, expected = ember.repeat_interleave(ours, ember.tensor(repeats), dim), torch.repeat_interleave(
+        theirs, torch.tensor(repeats), dim)
+    _same(out, expected, exact=True)
+    _same(ours.repeat_interleave(repeats, dim=dim), expected, exact=True)
+    weights = np.random.default_rng(3).standard_normal(tuple(expected.shape)).astype(np.float32)
+    (out * ember.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    _same(ours.grad, theirs.grad)
+
+
+def test_repeat_interleave_of_counts_alone_repeats_their_indices_as_torch():
+    _same(ember.repeat_interleave(ember.tensor([2, 0, 3])), torch.repeat_interleave(torch.tensor([2, 0, 3])),
+          exact=True)
+    with pytest.raises(ValueError, match="repeat_interleave: repeats has 2 counts for the 3 elements"):
+        ember.repeat_interleave(ember.ones(3), ember.tensor([1, 2]))
+
+
 # --- tests, roundings and fills composed from the primitives -------------------------------------------------
 
 _SPECIAL = [0.5, 1.5, 2.5, -0.5, -2.5, 0.49999997, 3.7, -3.7, -0.3, 1e30, np.nan, np.inf, -np.inf]
