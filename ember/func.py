@@ -243,12 +243,16 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
 
 def jacrev(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
     """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``: for an output of
-    shape S and an argument of shape T, a Tensor of shape S + T (one reverse pass per output element)."""
+    shape S and an argument of shape T, a Tensor of shape S + T (one reverse pass per output element). Arguments
+    and outputs may be Tensors or tuples/lists/dicts of them: the result has the output's structure, each output
+    Tensor holding the argument's structure of Jacobians (a tuple of them for a tuple ``argnums``), as PyTorch's."""
     def wrapper(*args, **kwargs):
         picked, single = _argnums("jacrev", argnums, len(args))
+        trees = []
         for i in picked:
-            if not isinstance(args[i], Tensor):
-                raise TypeError(f"jacrev: argument {i} must be a Tensor, got {type(args[i]).__name__}")
+            leaves, build = _flatten(args[i])
+            _tensors("jacrev", leaves)
+            trees.append((leaves, build))
 
         def of_picked(*chosen):
             full = list(args)
@@ -257,19 +261,27 @@ def jacrev(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
             return func(*full, **kwargs)
 
         out, vjp_fn, *aux = vjp(of_picked, *[args[i] for i in picked], has_aux=has_aux)
-        if not isinstance(out, Tensor):
-            raise TypeError("jacrev: the function must return a Tensor")
-        rows = []
-        for k in range(max(out.numel(), 1) if out.ndim else 1):
-            seed = np.zeros(out.numel() or 1, out.dtype)
-            seed[k] = 1
-            rows.append(vjp_fn(tensor(seed[:out.numel()].reshape(out.shape))))
-        jacobians = []
-        for j, i in enumerate(picked):
-            stacked = ops.stack([row[j] for row in rows]) if out.numel() else \
-                zeros((0,) + tuple(args[i].shape), dtype=out.dtype)
-            jacobians.append(stacked.reshape(tuple(out.shape) + tuple(args[i].shape)))
-        result = jacobians[0] if single else tuple(jacobians)
+        out_leaves, out_build = _flatten(out)
+        _tensors("jacrev: the function's output", out_leaves)
+        per_output = []
+        for m, leaf in enumerate(out_leaves):
+            rows = []  # one vjp per element of this output: [argument][leaf] gradients
+            for k in range(leaf.numel()):
+                seed = np.zeros(leaf.numel(), leaf.dtype)
+                seed[k] = 1
+                cotangents = [zeros_like(o) for o in out_leaves]
+                cotangents[m] = tensor(seed.reshape(leaf.shape))
+                rows.append([_flatten(g)[0] for g in vjp_fn(out_build(cotangents))])
+            per_argument = []
+            for j, (leaves, build) in enumerate(trees):
+                jacobians = []
+                for q, x in enumerate(leaves):
+                    stacked = ops.stack([row[j][q] for row in rows]) if rows else \
+                        zeros((0,) + tuple(x.shape), dtype=leaf.dtype)
+                    jacobians.append(stacked.reshape(tuple(leaf.shape) + tuple(x.shape)))
+                per_argument.append(build(jacobians))
+            per_output.append(per_argument[0] if single else tuple(per_argument))
+        result = out_build(per_output)
         return (result, aux[0]) if has_aux else result
 
     return wrapper

@@ -168,6 +168,11 @@ class SparseCOOTensor:
 
     __rmul__ = __mul__
 
+    def __truediv__(self, scalar) -> SparseCOOTensor:
+        if isinstance(scalar, (SparseCOOTensor, Tensor)):
+            raise TypeError("sparse COO / tensor: only a Python number divides a sparse tensor here; use to_dense()")
+        return SparseCOOTensor(self._indices_t, self._values_t / scalar, self.shape, self._coalesced)
+
     def __neg__(self) -> SparseCOOTensor:
         return self * -1
 

@@ -316,7 +316,7 @@ class OpMethods(TensorLike):
     expand = _ops.expand
     tile = _ops.tile
     repeat = _torch_names.tensor_repeat(_ops.repeat, _ops.tile)  # PyTorch's Tensor.repeat tiles
-    repeat_interleave = _ops.repeat
+    repeat_interleave = _ops.repeat_interleave
     chunk = _ops.chunk
     split = _ops.split
     gather = _ops.gather

@@ -2,6 +2,9 @@
 ``OptimizedModule`` whose calls run the jit-compiled module (its parameters appear under ``_orig_mod.``, as in
 PyTorch's ``state_dict``).
 
+``ember.jit`` takes positional arguments; a compiled function or module called with keyword arguments runs a
+jit function of its own for each set of keyword names, which passes them on by name.
+
 ``ember.jit``'s results are not on the autograd tape: a compiled training step holds its own backward. So a
 compiled module called where its result will be differentiated (gradients enabled and a parameter or an argument
 requiring grad) runs its forward eagerly, with a warning the first time; under ``no_grad``, in evaluation with
@@ -19,14 +22,41 @@ import warnings
 from collections.abc import Callable
 
 from ember.autograd import is_grad_enabled
-from ember.jit import jit
+from ember.jit import JitFunction, jit
 from ember.nn.module import Module
 from ember.tensor import Tensor
 
-__all__ = ["OptimizedModule", "compile"]
+__all__ = ["CompiledFunction", "OptimizedModule", "compile"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _EAGER_BACKENDS = ("eager", "aot_eager")
+
+
+class CompiledFunction(JitFunction):
+    """``ember.jit(fn)`` that takes keyword arguments too, as a function from ``torch.compile`` does."""
+
+    def __init__(self, fn: Callable, dynamic: bool | None):
+        super().__init__(fn, dynamic=dynamic)
+        self._by_keywords = {}  # (number of positional arguments, keyword names) -> a jit function
+
+    def __call__(self, *args, **kwargs):
+        if not kwargs:
+            return super().__call__(*args)
+        key = (len(args), tuple(kwargs))
+        compiled = self._by_keywords.get(key)
+        if compiled is None:
+            compiled = self._by_keywords[key] = jit(_by_name(self.fn, *key), dynamic=self.dynamic)
+        return compiled(*args, *kwargs.values())
+
+
+def _by_name(fn: Callable, positional: int, names: tuple) -> Callable:
+    """``fn`` taking its keyword arguments ``names`` as positional ones after the first ``positional``."""
+
+    def call(*values):
+        return fn(*values[:positional], **dict(zip(names, values[positional:])))
+
+    call.__name__ = getattr(fn, "__name__", "compiled")
+    return call
 
 
 class OptimizedModule(Module):
@@ -35,7 +65,7 @@ class OptimizedModule(Module):
     def __init__(self, module: Module, dynamic: bool | None):
         super().__init__()
         self._orig_mod = module
-        object.__setattr__(self, "_compiled", jit(module, dynamic=dynamic))
+        object.__setattr__(self, "_compiled", CompiledFunction(module, dynamic))
         object.__setattr__(self, "_warned", False)
 
     def forward(self, *args, **kwargs):
@@ -80,6 +110,6 @@ def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: 
             return target
         if isinstance(target, Module):
             return OptimizedModule(target, dynamic)
-        return jit(target, dynamic=dynamic)
+        return CompiledFunction(target, dynamic)
 
     return wrap if model is None else wrap(model)

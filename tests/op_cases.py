@@ -687,7 +687,7 @@ _row("tril_batch", lambda x: ember.tril(x, -1), lambda x: np.tril(x, -1), ins(no
 _row("triu_method", lambda x: x.triu(1), lambda x: np.triu(x, 1), ins(normal(4, 3)), "where", lambda x: x.triu(1))
 _row("index_select", lambda x, i: x.index_select(dim=1, index=i), lambda x, i: np.take(x, i, 1),
      ins(normal(3, 4), const([3, 0, 3])), "take", lambda x, i: x.index_select(dim=1, index=i))
-for _p, _covers in ((2, ("sum", "sqrt", "gt", "where")), (1, ("abs", "sum")), (3, ("abs", "pow", "sum")),
+for _p, _covers in ((2, ("sum", "sqrt", "eq", "where")), (1, ("abs", "sum")), (3, ("abs", "pow", "sum")),
                     (float("inf"), ("abs", "max"))):
     _row(f"norm_p{_p}_dim1", lambda x, p=_p: x.norm(p, dim=1), lambda x, p=_p: np.linalg.norm(x, p, axis=1),
          ins(away(3, 4)), _covers, lambda x, p=_p: x.norm(p, dim=1))
@@ -1346,11 +1346,13 @@ _row("getitem_repeats_squared", lambda x: x[[0, 2, 0]] * x[[0, 2, 0]], lambda x:
 _row("getitem_slice_squared", lambda x: x[1:, ::2] * x[1:, ::2], lambda x: x[1:, ::2] ** 2, ins(normal(3, 4)),
      ("getitem", "getitem_grad", "mul"), lambda x: x[1:, ::2] ** 2)
 
-_row("take_axis0", lambda x, i: ember.take(x, i), lambda x, i: np.take(x, i, axis=0),
+_row("take_flat", lambda x, i: ember.take(x, i), lambda x, i: np.take(x, i),
+     ins(normal(4, 3), const([[0, 11], [-1, 4]])), ("take", "index_add", "reshape"), lambda x, i: torch.take(x, i))
+_row("take_axis0", lambda x, i: ember.take(x, i, 0), lambda x, i: np.take(x, i, axis=0),
      ins(normal(4, 3), const([[0, 3], [0, 0]])), ("take", "index_add"), lambda x, i: x[i])
 _row("take_axis1", lambda x, i: x.take(i, axis=1), lambda x, i: np.take(x, i, axis=1),
      ins(normal(2, 4), const([3, 1, 1])), ("take", "index_add"), lambda x, i: x[:, i])
-_row("take_squared", lambda x, i: ember.take(x, i) ** 2, lambda x, i: np.take(x, i, axis=0) ** 2,
+_row("take_squared", lambda x, i: ember.take(x, i, 0) ** 2, lambda x, i: np.take(x, i, axis=0) ** 2,
      ins(normal(3, 2), const([2, 2, 0])), ("take", "index_add", "pow"), lambda x, i: x[i] ** 2)
 _row("index_add_axis0", lambda x, i, s: ember.index_add(x, i, s), np_index_add,
      ins(normal(5, 3), const([0, 2, 0]), normal(3, 3)), ("index_add", "take"), lambda x, i, s: x.index_add(0, i, s))
@@ -1468,15 +1470,15 @@ _row("hardtanh_bounds", lambda x: ember.hardtanh(x, -0.5, 2.0), lambda x: np.cli
 _row("sigmoid_extreme", ember.sigmoid, np_sigmoid, ins(const([-800.0, -40.0, 0.0, 40.0, 800.0])), "sigmoid",
      torch and torch.sigmoid)
 _row("hardshrink", ember.hardshrink, lambda x: np.where(np.abs(x) > 0.5, x, 0.0),
-     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "gt", "abs"), F and F.hardshrink)
+     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "le", "abs"), F and F.hardshrink)
 _row("hardshrink_lambd", lambda x: x.hardshrink(1.5), lambda x: np.where(np.abs(x) > 1.5, x, 0.0),
-     ins(away(5, points=(-1.5, 1.5), scale=3.0)), ("where", "gt"), lambda x: F.hardshrink(x, 1.5))
+     ins(away(5, points=(-1.5, 1.5), scale=3.0)), ("where", "le"), lambda x: F.hardshrink(x, 1.5))
 _row("softshrink", ember.softshrink, lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0.0)),
-     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "gt", "lt", "sub", "add"), F and F.softshrink)
+     ins(away(3, 4, points=(-0.5, 0.5), scale=2.0)), ("where", "gt", "ge", "sub", "add"), F and F.softshrink)
 _row("tanhshrink", ember.tanhshrink, lambda x: x - np.tanh(x), ins(normal(3, 4, scale=2.0)), ("tanh", "sub"),
      F and F.tanhshrink)
 _row("threshold", lambda x: ember.threshold(x, 0.25, -2.0), lambda x: np.where(x > 0.25, x, -2.0),
-     ins(away(3, 4, points=(0.25,))), ("where", "gt"), lambda x: F.threshold(x, 0.25, -2.0))
+     ins(away(3, 4, points=(0.25,))), ("where", "le"), lambda x: F.threshold(x, 0.25, -2.0))
 
 # --- losses -----------------------------------------------------------------------------------------------
 

@@ -154,7 +154,7 @@ def test_bad_parameters_are_value_errors_naming_the_argument(make, match):
     (Exponential(1.0), ember.tensor(-1.0), r"Exponential: the value .* support GreaterThanEq\(lower_bound=0.0\)"),
     (Bernoulli(probs=0.5), ember.tensor(0.5), r"Bernoulli: the value .* support Boolean\(\)"),
     (Categorical(logits=ember.zeros(3)), ember.tensor(3), r"IntegerInterval\(lower_bound=0, upper_bound=2\)"),
-    (Uniform(0.0, 1.0), ember.tensor(1.5), r"Uniform: the value .* HalfOpenInterval"),
+    (Uniform(0.0, 1.0), ember.tensor(1.5), r"Uniform: the value .* Interval\(lower_bound=0.0, upper_bound=1.0\)"),
     (Normal(ember.zeros(2), 1.0), ember.zeros(3),
      r"value's shape \(3,\) does not broadcast with the batch shape \(2,\)"),
     (MultivariateNormal(ember.zeros(2), scale_tril=ember.eye(2)), ember.zeros(3),

@@ -91,3 +91,32 @@ def test_backends_disable_and_argument_errors():
         ember.compile(model, mode="default", options={})
     with pytest.raises(TypeError, match="callable"):
         ember.compile(3)
+
+
+def test_compiled_functions_and_modules_take_keyword_arguments_as_torch_compile():
+    # ember.jit's calls are positional: a keyword argument was a TypeError
+    @ember.compile
+    def f(a, b=2.0, *, scale=1.0):
+        return a * b * scale
+
+    a = ember.tensor([1.0, 2.0])
+    np.testing.assert_allclose(f(a, b=3.0).numpy(), [3.0, 6.0])
+    np.testing.assert_allclose(f(a, scale=0.5, b=ember.tensor(4.0)).numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(f(a).numpy(), [2.0, 4.0])
+
+    class Masked(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = ember.nn.Linear(3, 2)
+
+        def forward(self, x, mask=None):
+            y = self.lin(x)
+            return y if mask is None else y * mask
+
+    model = Masked()
+    compiled = ember.compile(model)
+    x, mask = ember.ones(4, 3), ember.tensor([[1.0, 0.0]] * 4)
+    with ember.no_grad():
+        np.testing.assert_allclose(compiled(x, mask=mask).numpy(), model(x, mask=mask).numpy())
+        model.lin.bias.fill_(5.0)  # the parameters are read at each call, as on the positional path
+        np.testing.assert_allclose(compiled(x, mask=mask).numpy(), model(x, mask=mask).numpy())

@@ -322,3 +322,43 @@ def test_gamma_cdf_and_its_gradients_match_torch():
     with pytest.raises(ValueError):
         ember.distributions.Gamma(ember.tensor(concentration), ember.tensor(rate), validate_args=True).cdf(
             ember.tensor(-np.ones((2, 3))))
+
+
+def test_dirichlet_and_beta_modes_with_concentrations_below_one_match_torch():
+    # some below one: the others' (c - 1) normalized; all below one: the first vertex
+    concentration = np.array([[0.5, 0.3, 2.9], [2.0, 3.0, 0.2], [0.5, 0.3, 0.9], [1.5, 2.5, 4.0]])
+    _compare(lambda D, c: D.Dirichlet(c), [concentration], [], lambda d: d.mode)
+    _compare(lambda D, a, b: D.Beta(a, b), [concentration[:, 0], concentration[:, 1]], [], lambda d: d.mode)
+
+
+def test_uniform_support_is_closed_and_has_a_bijection_as_torch():
+    low, high = np.array([0.0, 1.0]), np.array([1.0, 3.0])
+    _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [high], lambda d, v: d.log_prob(v))
+    _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [high], lambda d, v: d.cdf(v))
+    x = RNG.normal(size=(4, 2))
+    lib = {ember.distributions.Uniform: ember.distributions, torch.distributions.Uniform: torch.distributions}
+    _compare(lambda D, a, b: D.Uniform(a, b), [low, high], [x], lambda d, v: lib[type(d)].biject_to(d.support)(v))
+
+
+@pytest.mark.parametrize("name, build, params, values", [
+    ("Gamma", lambda D, c, r: D.Gamma(c, r, validate_args=False), [np.array([1.0, 2.0]), np.array([2.0, 0.5])],
+     [np.array([0.0, 0.0])]),
+    ("Beta", lambda D, a, b: D.Beta(a, b, validate_args=False), [np.array([1.0, 2.0]), np.array([2.0, 1.0])],
+     [np.array([0.0, 1.0])]),
+    ("Dirichlet", lambda D, c: D.Dirichlet(c, validate_args=False), [np.array([[1.0, 2.0, 3.0]])],
+     [np.array([[0.0, 0.4, 0.6]])]),
+], ids=["Gamma", "Beta", "Dirichlet"])
+def test_log_prob_at_the_support_edge_with_a_concentration_of_one_has_torchs_parameter_gradients(name, build, params,
+                                                                                                 values):
+    # (c - 1) log(value) is 0 there; the gradient of the branch where() dropped was 0 * log(0), NaN
+    _compare(build, params, values, lambda d, v: d.log_prob(v))
+
+
+@pytest.mark.parametrize("name, build, params, values", [
+    ("Gamma", lambda D, c, r: D.Gamma(c, r), [np.array([1.0, 2.0]), np.array([2.0, 0.5])], [np.array([0.3, 4.0])]),
+    ("Beta", lambda D, a, b: D.Beta(a, b), [np.array([1.0, 1.0]), np.array([1.0, 3.0])], [np.array([0.2, 0.7])]),
+    ("Dirichlet", lambda D, c: D.Dirichlet(c), [np.ones((2, 3))], [np.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])]),
+], ids=["Gamma", "Beta", "Dirichlet"])
+def test_log_prob_gradient_in_a_concentration_of_exactly_one_keeps_the_log_value_term(name, build, params, values):
+    # d/dc (c - 1) log(value) is log(value) at c = 1 too; xlogy's where(x == 0, 0, ...) dropped it (Dirichlet(ones))
+    _compare(build, params, values, lambda d, v: d.log_prob(v))

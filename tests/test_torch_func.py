@@ -131,6 +131,35 @@ def test_jacobians_and_hessian_match_torch():
         close(a, b)
 
 
+def _close_trees(ours, theirs):
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict) and set(ours) == set(theirs)
+        for key in theirs:
+            _close_trees(ours[key], theirs[key])
+    elif isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _close_trees(a, b)
+    else:
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        close(ours, theirs)
+
+
+def test_jacobians_and_hessian_of_structured_arguments_and_outputs_match_torch():
+    # a dict of parameters or a tuple of outputs was refused ("must be a Tensor"), and so was hessian's argnums tuple
+    x, w = RNG.normal(size=(3,)), RNG.normal(size=(2, 3))
+    for ours, theirs in ((jacrev, tfunc.jacrev), (jacfwd, tfunc.jacfwd)):
+        results = [[
+            jac(lambda p: (p["w"] @ p["x"]).sin())({"w": lib.tensor(w), "x": lib.tensor(x)}),
+            jac(lambda a: {"s": a * 2, "t": (a.sin(), (a ** 2).sum())})(lib.tensor(x)),
+            jac(lambda a, b: (a.sum() * b, a * b.sum()), argnums=(0, 1))(lib.tensor(x), lib.tensor(w[0])),
+        ] for lib, jac in ((ember, ours), (torch, theirs))]
+        _close_trees(*results)
+    h = [lib_hessian(lambda a, b: (a * a * b).sum() + (b ** 3).sum(), argnums=(0, 1))(lib.tensor(x), lib.tensor(2 * x))
+         for lib, lib_hessian in ((ember, hessian), (torch, tfunc.hessian))]
+    _close_trees(*h)
+
+
 def test_vmap_dims_and_structures_match_torch():
     (ae, at), (be, bt) = both(RNG.normal(size=(4, 3))), both(RNG.normal(size=(3, 4)))
     close(vmap(lambda a, b: a * b, in_dims=(0, 1))(ae, be), tfunc.vmap(lambda a, b: a * b, in_dims=(0, 1))(at, bt))

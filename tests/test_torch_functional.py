@@ -94,6 +94,16 @@ def test_kl_div_and_kldivloss_match_torch(reduction, log_target):
         F.kl_div(inp, ember.tensor(target), reduction="avg")
 
 
+def test_kl_div_of_a_nan_or_negative_target_is_nan_as_torch():
+    # the target > 0 test made such terms 0: the loss came out finite
+    inp = np.log(np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]))
+    target = np.array([[0.0, 0.5, 0.5], [np.nan, -0.2, 0.8]])
+    for reduction in ("none", "sum"):
+        ours = F.kl_div(ember.tensor(inp), ember.tensor(target), reduction=reduction)
+        theirs = TF.kl_div(torch.tensor(inp), torch.tensor(target), reduction=reduction)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
 def test_scaled_dot_product_attention_is_in_functional_as_torch():
     (q, tq), (k, tk), (v, tv) = _pair(2, 3, 5, 4), _pair(2, 3, 6, 4, seed=1), _pair(2, 3, 6, 4, seed=2)
     _check(F.scaled_dot_product_attention(q, k, v), TF.scaled_dot_product_attention(tq, tk, tv),

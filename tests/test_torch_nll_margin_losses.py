@@ -143,6 +143,23 @@ def test_multi_margin_loss_matches_torch(reduction, p, margin, weighted):
                                                  **kwargs)(a, t), [x[2], target[2]], [True, False])
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_nll_loss_ignores_infinite_log_probabilities_of_other_classes_as_torch(reduction):
+    # input * one-hot weights made 0 * -inf: a masked class (log 0) gave a NaN loss where PyTorch's is finite
+    inp = np.array([[-0.5, -np.inf, -1.0], [-1.0, -2.0, np.nan], [-np.inf, -0.3, -1.0], [-0.2, -np.inf, -0.1]])
+    target, weight = np.array([0, 1, -100, 1]), np.array([1.0, 2.0, 3.0])
+    for kwargs in ({}, {"weight": weight}):
+        a, ta = ember.tensor(inp, requires_grad=True), torch.tensor(inp, requires_grad=True)
+        ours = F.nll_loss(a, ember.tensor(target), reduction=reduction,
+                          **{k: ember.tensor(v) for k, v in kwargs.items()})
+        theirs = torch.nn.functional.nll_loss(ta, torch.tensor(target), reduction=reduction,
+                                              **{k: torch.tensor(v) for k, v in kwargs.items()})
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+
+
 def test_the_losses_trace_under_jit_with_their_gradients():
     x = ember.tensor(X.astype(np.float32), requires_grad=True)
     counts, labels = ember.tensor(COUNTS.astype(np.float32)), ember.tensor(LABEL_LISTS)

@@ -3,6 +3,8 @@ gradients)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -265,6 +267,16 @@ def test_lp_pool_matches_torch(rank, norm_type, kernel, stride, ceil_mode):
     layer, torch_layer = getattr(ember.nn, f"LPPool{rank}d"), getattr(torch.nn, f"LPPool{rank}d")
     _check_values_and_grads(layer(norm_type, kernel, stride, ceil_mode),
                             torch_layer(norm_type, kernel, stride, ceil_mode), x[0])  # unbatched
+
+
+@pytest.mark.parametrize("rank, kernel, stride, ceil_mode", [(1, 3, 2, True), (2, 2, None, False), (3, 2, 1, False)])
+@pytest.mark.parametrize("norm_type", [math.inf, -math.inf])
+def test_lp_pool_of_an_infinite_norm_is_the_largest_or_smallest_magnitude_as_torch(rank, norm_type, kernel, stride,
+                                                                                   ceil_mode):
+    x = np.random.default_rng(0).standard_normal((2, 3) + (7, 6, 5)[:rank])
+    ours, theirs = getattr(F, f"lp_pool{rank}d"), getattr(TF, f"lp_pool{rank}d")
+    _check_values_and_grads(lambda t: ours(t, norm_type, kernel, stride, ceil_mode),
+                            lambda t: theirs(t, norm_type, kernel, stride, ceil_mode), x)
 
 
 def test_adaptive_max_pool3d_layer_matches_torch():

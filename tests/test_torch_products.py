@@ -15,6 +15,7 @@ import ember.nn.functional as F
 torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(0)
+NAN = float("nan")
 # the comparisons call PyTorch's deprecated frobenius_norm and nuclear_norm on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated and it is just left for JIT:UserWarning")
 
@@ -159,6 +160,13 @@ def test_integer_inputs_give_pytorchs_dtypes(name, ours, theirs):
     _same(ours(ember.tensor(m)), theirs(torch.tensor(m)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_vander_of_integers_is_int64_for_every_n_as_torch(dtype, n):
+    x = np.array([2, 0, 1]).astype(dtype)
+    _same(ember.vander(ember.tensor(x), n), torch.vander(torch.tensor(x), n))
+
+
 def test_inplace_forms_write_into_the_tensor():
     c, a, b = _randn(2, 4), _randn(2, 3), _randn(3, 4)
     x = ember.tensor(c)
@@ -285,6 +293,18 @@ def test_std_mean_and_var_mean_default_to_pytorchs_correction():
         ember.std_mean(ember.tensor(x), 1, True, correction=0)
 
 
+def test_std_of_a_slice_holding_nan_is_nan_and_of_equal_values_zero_with_zero_gradient():
+    # std's guard for equal values tested "variance > 0", which NaN fails: a NaN slice's std came out 0
+    x = np.array([[NAN, 1.0, 2.0], [1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ember.std_mean(ours, 1), torch.std_mean(theirs, 1)
+    _same(out[0], expected[0])
+    _same(ember.std(ember.tensor(x), 1, ddof=1), torch.std(torch.tensor(x), 1))
+    out[0][1:].sum().backward()
+    expected[0][1:].sum().backward()
+    _same(ours.grad, theirs.grad)
+
+
 def test_multi_dot_multiplies_in_the_cheapest_order():
     a, b, c = ember.ones(10, 100), ember.ones(100, 5), ember.ones(5, 50)
     seen = []
@@ -376,6 +396,20 @@ def test_norms_of_zero_vectors_and_zero_elements_have_pytorchs_gradients(p):
         expected.sum().backward()
         assert np.isfinite(a.grad.numpy()).all()
         _same(a.grad, t.grad)
+
+
+@pytest.mark.parametrize("p", [2, 3.0, 0.5, -1.5])
+def test_a_nan_element_makes_the_norm_nan_as_torch(p):
+    # the zero-vector guards tested "> 0", which NaN fails: the NaN was read as a zero and the norm came out finite
+    x = np.array([[np.nan, 1.0, 2.0], [1.0, 0.0, 3.0]])
+    calls = [
+        (lambda t: ember.linalg.vector_norm(t, p, dim=1), lambda t: torch.linalg.vector_norm(t, p, dim=1)),
+        (lambda t: ember.norm(t, p), lambda t: torch.norm(t, p)),
+        (lambda t: ember.dist(t[0], t[1], p), lambda t: torch.dist(t[0], t[1], p)),
+    ] + ([(lambda t: F.pdist(t, p), lambda t: torch.nn.functional.pdist(t, p)),
+          (lambda t: ember.cdist(t, t, p), lambda t: torch.cdist(t, t, p))] if p > 0 else [])
+    for ours, theirs in calls:
+        _same(ours(ember.tensor(x)), theirs(torch.tensor(x)))
 
 
 def test_a_zero_norm_distance_is_differentiable_with_zero_gradient():

@@ -40,6 +40,16 @@ def test_functional_forms_match_torch(name, kwargs):
     _compare(lambda x: getattr(F, name)(x, **kwargs), lambda x: getattr(TF, name)(x, **kwargs))
 
 
+@pytest.mark.parametrize("name,kwargs", [("hardshrink", {"lambd": 0.3}), ("softshrink", {"lambd": 0.3}),
+                                         ("threshold", {"threshold": 0.5, "value": 9.0})])
+def test_nan_and_infinities_pass_through_with_torchs_gradient_and_signed_zeros(name, kwargs):
+    # a NaN fails every comparison: it was shrunk to 0 (or replaced by the threshold's value) where PyTorch keeps it
+    x = np.array([[np.nan, np.inf, -np.inf, -0.2, -3.0, 0.1]])
+    _compare(lambda t: getattr(F, name)(t, **kwargs), lambda t: getattr(TF, name)(t, **kwargs), x)
+    y = getattr(F, name)(ember.tensor(x), **kwargs).numpy()
+    assert np.array_equal(np.signbit(y), np.signbit(getattr(TF, name)(torch.tensor(x), **kwargs).numpy()))
+
+
 def test_top_level_and_tensor_method_names_match_torch():
     x = ember.tensor(_X)
     np.testing.assert_array_equal(x.hardshrink(0.4).numpy(), torch.tensor(_X).hardshrink(0.4).numpy())

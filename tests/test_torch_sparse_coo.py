@@ -85,6 +85,7 @@ def test_operators_and_errors():
     dense = ember.ones(4, 2)
     np.testing.assert_allclose((s @ dense).numpy(), s.to_dense().numpy() @ np.ones((4, 2)))
     np.testing.assert_allclose((2 * s).to_dense().numpy(), 2 * s.to_dense().numpy())
+    np.testing.assert_allclose((s / 4).to_dense().numpy(), s.to_dense().numpy() / 4)  # (a TypeError before)
     np.testing.assert_allclose((s + s).to_dense().numpy(), 2 * s.to_dense().numpy())
     np.testing.assert_allclose(ember.sparse.addmm(ember.ones(3, 2), s, dense, beta=0.5).numpy(),
                                0.5 + s.to_dense().numpy() @ np.ones((4, 2)))

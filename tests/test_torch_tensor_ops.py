@@ -135,6 +135,18 @@ def test_select_unbind_and_diagonal_name_bad_arguments():
 # --- adding and putting at indices -------------------------------------------------------------------------
 
 
+def test_take_reads_the_flattened_tensor_as_torch_take():
+    # with no axis it took whole rows along dim 0 (an index below the first size gave rows, silently)
+    (x, tx), index = _pair(3, 4, 2, grad=True), np.array([[0, 23], [-1, 5]])
+    ours, theirs = ember.take(x, ember.tensor(index)), torch.take(tx, torch.tensor(index))
+    _same(ours, theirs, exact=True)
+    _same(x.take(ember.tensor(index)), tx.take(torch.tensor(index)), exact=True)
+    ours.sum().backward()
+    theirs.sum().backward()
+    _same(x.grad, tx.grad, exact=True)
+    _same(ember.take(x, ember.tensor([2, 0]), 1), torch.index_select(tx, 1, torch.tensor([2, 0])), exact=True)
+
+
 def test_index_add_takes_torchs_argument_order_and_alpha():
     (ours, theirs), (src, src_t) = _pair(4, 3, grad=True), _pair(3, 3, seed=1, grad=True)
     index = np.array([2, 0, 2])
@@ -331,6 +343,27 @@ def test_repeat_interleave_takes_dim_as_torch():
     ours, theirs = _pair(2, 3)
     _same(ours.repeat_interleave(2, dim=1), theirs.repeat_interleave(2, dim=1), exact=True)
     _same(ember.repeat_interleave(ours, 3), torch.repeat_interleave(theirs, 3), exact=True)
+
+
+@pytest.mark.parametrize("repeats, dim", [([1, 0, 2], 0), ([2, 1], 1), ([3], 0), ([1, 0, 2, 1, 1, 3], None)])
+def test_repeat_interleave_takes_a_count_per_element_as_torch(repeats, dim):
+    # repeats as a tensor or sequence was refused (an int only)
+    ours, theirs = _pair(3, 2, grad=True)
+    out, expected = ember.repeat_interleave(ours, ember.tensor(repeats), dim), torch.repeat_interleave(
+        theirs, torch.tensor(repeats), dim)
+    _same(out, expected, exact=True)
+    _same(ours.repeat_interleave(repeats, dim=dim), expected, exact=True)
+    weights = np.random.default_rng(3).standard_normal(tuple(expected.shape)).astype(np.float32)
+    (out * ember.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    _same(ours.grad, theirs.grad)
+
+
+def test_repeat_interleave_of_counts_alone_repeats_their_indices_as_torch():
+    _same(ember.repeat_interleave(ember.tensor([2, 0, 3])), torch.repeat_interleave(torch.tensor([2, 0, 3])),
+          exact=True)
+    with pytest.raises(ValueError, match="repeat_interleave: repeats has 2 counts for the 3 elements"):
+        ember.repeat_interleave(ember.ones(3), ember.tensor([1, 2]))
 
 
 # --- tests, roundings and fills composed from the primitives -------------------------------------------------

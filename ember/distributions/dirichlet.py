@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ember import ops
+from ember import creation, ops
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.gamma import standard_gamma
-from ember.distributions.utils import as_parameter, broadcast_all, xlogy
+from ember.distributions.utils import as_parameter, broadcast_all
 
 
 class Dirichlet(Distribution):
@@ -38,11 +38,13 @@ class Dirichlet(Distribution):
 
     @property
     def mode(self):
+        # the concentrations above one, normalized; where all are below one (no interior mode, the density
+        # unbounded at every vertex) the first vertex, as PyTorch's
         mode = ops.clamp(self.concentration - 1, 0, None)
         mode = mode / mode.sum(-1, keepdims=True)
-        below_one = ops.broadcast_to((self.concentration < 1).sum(-1, keepdims=True) > 0, mode.shape)
-        one_hot = ops.cast(ops.one_hot(ops.argmax(self.concentration, -1), self.event_shape[0]), mode.dtype)
-        return ops.where(below_one, one_hot, mode)
+        all_below_one = ops.broadcast_to((self.concentration < 1).all(-1, keepdims=True), mode.shape)
+        first = ops.cast(ops.one_hot(creation.zeros_like(mode[..., 0], dtype="int64"), self.event_shape[0]), mode.dtype)
+        return ops.where(all_below_one, first, mode)
 
     @property
     def variance(self):
@@ -58,7 +60,7 @@ class Dirichlet(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         c = self.concentration
-        return xlogy(c - 1.0, value).sum(-1) + ops.lgamma(c.sum(-1)) - ops.lgamma(c).sum(-1)
+        return ops.xlogy(c - 1.0, value).sum(-1) + ops.lgamma(c.sum(-1)) - ops.lgamma(c).sum(-1)
 
     def entropy(self):
         c = self.concentration

@@ -8,7 +8,7 @@ from ember import creation, ops, random
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.utils import broadcast_all, xlogy
+from ember.distributions.utils import broadcast_all
 from ember.grad_mode import thread_mode
 
 
@@ -69,7 +69,7 @@ class Gamma(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value) - self.rate * value
+        return (ops.xlogy(self.concentration, self.rate) + ops.xlogy(self.concentration - 1, value) - self.rate * value
                 - ops.lgamma(self.concentration))
 
     def cdf(self, value):

@@ -9,19 +9,6 @@ from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.utils import broadcast_all
 
 
-class _UniformSupport(constraints.Constraint):
-    """[low, high) of one Uniform (a support that depends on the parameters)."""
-
-    def __init__(self, low, high):
-        self.low, self.high = low, high
-
-    def check(self, value):
-        return (self.low <= value) & (value < self.high)
-
-    def __repr__(self) -> str:
-        return "HalfOpenInterval(lower_bound=low, upper_bound=high)"
-
-
 class Uniform(Distribution):
     """Uniform on the half-open interval [low, high), as ``torch.distributions.Uniform``; ``rsample`` is
     ``low + (high - low) * u`` with ``u`` from ``ember.rand``.
@@ -47,7 +34,8 @@ class Uniform(Distribution):
 
     @property
     def support(self):
-        return _UniformSupport(self.low, self.high)
+        # closed, as PyTorch's: high itself is a value of log-density -inf and cdf 1, not an error
+        return constraints.interval(self.low, self.high)
 
     @property
     def mean(self):

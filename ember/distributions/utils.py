@@ -59,11 +59,6 @@ def sum_rightmost(value, dims: int):
     return value
 
 
-def xlogy(x, y):
-    """``x * log(y)``, 0 where x is 0 (PyTorch's ``xlogy``: a Gamma of concentration 1 has a density at 0)."""
-    return ops.where(x == 0, creation.zeros_like(x), x * ops.log(y))
-
-
 def numpy_draw(name: str, sampler, *params):
     """``sampler(generator, *arrays)`` over the parameters' float64 values, from Ember's global generator, as a
     Tensor of the first parameter's dtype and device with no gradient. Eager only: ``ember.jit`` would freeze one

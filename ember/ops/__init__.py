@@ -333,6 +333,7 @@ from ember.ops.views import (
     movedim,
     narrow,
     narrow_copy,
+    repeat_interleave,
     rot90,
     split_with_sizes,
     sum_to_size,
@@ -362,7 +363,6 @@ from ember.ops.views import (
     quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
 ))
 expand_dims = unsqueeze
-repeat_interleave = repeat
 clamp = clip
 pow = power  # noqa: A001  (PyTorch's name)
 arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh

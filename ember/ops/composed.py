@@ -212,9 +212,10 @@ def equal(a, b) -> bool:
 
 
 def _safe_sqrt(squares: TensorLike) -> TensorLike:
-    # sqrt of 1 where the sum is 0: the norm of a zero vector gets gradient 0 (as PyTorch's), not 0 * inf
-    positive = gt(squares, 0.0)
-    return where(positive, sqrt(where(positive, squares, 1.0)), 0.0)
+    # sqrt of 1 where the sum is 0: the norm of a zero vector gets gradient 0 (as PyTorch's), not 0 * inf; the
+    # test is == 0, not > 0, so that a NaN sum stays NaN
+    zero = eq(squares, 0.0)
+    return where(zero, 0.0, sqrt(where(zero, 1.0, squares)))
 
 
 def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike:
@@ -241,11 +242,11 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
 def _safe_powers(magnitudes: TensorLike, p: float) -> TensorLike:
     # |x|^p with 0 for a zero element (inf for p < 0) and no gradient there, as PyTorch's norm: the power's own
     # derivative there, p * 0^(p - 1), is inf for p < 1
-    nonzero = gt(magnitudes, 0.0)
-    return where(nonzero, power(where(nonzero, magnitudes, 1.0), p), 0.0 if p > 0 else np.inf)
+    zero = eq(magnitudes, 0.0)  # (not NaN: a NaN element keeps its NaN power)
+    return where(zero, 0.0 if p > 0 else np.inf, power(where(zero, 1.0, magnitudes), p))
 
 
 def _safe_root(total: TensorLike, p: float) -> TensorLike:
     # total^(1/p) with gradient 0 where the total is 0 (a zero vector), not 0 * inf
-    positive = gt(total, 0.0)
-    return where(positive, power(where(positive, total, 1.0), 1.0 / p), 0.0)
+    zero = eq(total, 0.0)  # (not NaN: a NaN total stays NaN)
+    return where(zero, 0.0, power(where(zero, 1.0, total), 1.0 / p))

@@ -307,11 +307,18 @@ TAKE = defop(
 )
 
 
-def take(x: TensorLike, indices, axis: int = 0) -> TensorLike:
-    """Elements of ``x`` at ``indices`` along ``axis`` (``numpy.take``; ``torch.index_select``)."""
+def take(x: TensorLike, indices, axis: int | None = None) -> TensorLike:
+    """Elements of ``x`` at ``indices`` along ``axis`` (``torch.index_select``); with no axis, of x flattened, as
+    ``numpy.take`` and ``torch.take`` (a result of ``indices``' shape).
+
+    >>> ember.take(ember.tensor([[1, 2], [3, 4]]), ember.tensor([0, 3])).tolist()
+    [1, 4]
+    """
     x = as_tensor(x)
     indices = as_tensor(indices, x) if not isinstance(indices, TensorLike) else indices
     _check_indices("take", indices)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
     axis = normalize_axis("take", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
     return dispatch.apply(TAKE, (x, indices), {"axis": axis})
 

@@ -13,13 +13,13 @@ from ember.ops.autocast import FLOAT32
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
-from ember.ops.indexing import take
+from ember.ops.indexing import gather, take
 from ember.ops.infer import as_int, check_axis, elementwise_cost, fits, require_float, same_dtype
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Joint, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE
+from ember.ops.shape import RESHAPE, reshape, unsqueeze
 from ember.ops.xent_kernel import sparse_xent_kernel
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -480,11 +480,19 @@ def _nan_if_no_weight(loss: TensorLike, weights: TensorLike, reduction: str) -> 
 def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> TensorLike:
     # The loss is sum(input * W) with W = -one_hot(target) * class weight (/ total weight for the mean),
     # a constant of the targets: two cheap ops forward and back instead of a gather/scatter chain.
-    input = to_float(input)
+    input, target = to_float(input), as_tensor(target)
     weights = _class_weights(name, input, target, weight, ignore_index, reduction, negate=True)
-    if reduction == "none":
-        return sum(input * weights, axis=1)
-    return _nan_if_no_weight(sum(input * weights), weights, reduction)
+    loss = sum(input * weights, axis=1) if reduction == "none" else sum(input * weights)
+    if input.symbolic or target.symbolic or not isinstance(loss.array, np.ndarray) or np.isfinite(loss.array).all():
+        return loss if reduction == "none" else _nan_if_no_weight(loss, weights, reduction)
+    # A -inf (or NaN) log-probability of a class other than the target (a masked one) times its weight 0 made the
+    # product NaN where PyTorch's loss is finite: each row's target term picked alone (ignored rows: 0). Eagerly on
+    # the CPU only, where the result can be looked at without waiting on a device; a graph keeps the product.
+    index = unsqueeze(where(target == ignore_index, 0, target), 1)
+    row_weights = gather(weights, 1, index)
+    terms = where(row_weights != 0, gather(input, 1, index) * row_weights, 0.0)
+    rows = reshape(terms, (terms.shape[0],) + tuple(terms.shape[2:]))
+    return rows if reduction == "none" else _nan_if_no_weight(sum(rows), weights, reduction)
 
 
 def cross_entropy(

@@ -82,4 +82,4 @@ def pdist(x, p: float = 2) -> TensorLike:
     if x.shape[0] is None:
         raise ValueError(f"pdist: needs a known number of rows, got shape {list(x.shape)}")
     first, second = np.triu_indices(x.shape[0], 1)
-    return norm(take(x, first) - take(x, second), p, -1)
+    return norm(take(x, first, 0) - take(x, second, 0), p, -1)

@@ -157,6 +157,8 @@ def vander(x, N: int | None = None, increasing: bool = False) -> TensorLike:  # 
     x = as_tensor(x)
     _check_ndim("vander", "the input", x, 1)
     n = _size("vander", N, x.shape[0])
+    if x.dtype not in FLOATING:  # integers and bools give int64 powers for every N, as torch.vander's
+        x = cast(x, np.int64)
     if n == 0:
         return reshape(x[:0], (x.shape[0], 0))
     powers = _powers(x, n)

@@ -351,9 +351,10 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0, *, unbiased: bool |
     if x.dtype in LOW_PRECISION:
         return _in_float32(std, x, axis, keepdims, ddof)
     variance = var(x, axis, keepdims, ddof)
-    spread = variance > 0
-    # sqrt of 1 where the variance is 0: its gradient there is finite, and where() sends it none
-    return where(spread, sqrt(where(spread, variance, 1.0)), 0.0)
+    # sqrt of 1 where the variance is 0: its gradient there is finite, and where() sends it none (the test is
+    # == 0, not > 0, which a NaN variance fails: it stays NaN)
+    flat = variance == 0
+    return where(flat, 0.0, sqrt(where(flat, 1.0, variance)))
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> TensorLike:

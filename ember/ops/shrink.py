@@ -1,18 +1,19 @@
 """PyTorch's shrinkage and threshold activations composed from the primitives (no op records of their own):
-``hardshrink``, ``softshrink``, ``tanhshrink`` and ``threshold``. Each is a ``where`` over a strict comparison, so
-the gradient is 1 on the kept elements and 0 at the thresholds themselves, as PyTorch's."""
+``hardshrink``, ``softshrink``, ``tanhshrink`` and ``threshold``. Each is a ``where`` over the comparison PyTorch's
+kernel makes, so the gradient is 1 on the kept elements and 0 at the thresholds themselves, and a NaN, which fails
+every comparison, stays NaN, as PyTorch's."""
 
 from __future__ import annotations
 
 from ember.ops.convert import to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import abs, gt, lt, tanh, where
+from ember.ops.elementwise import abs, ge, gt, le, tanh, where
 
 
 def hardshrink(x, lambd: float = 0.5) -> TensorLike:
     """x where ``|x| > lambd``, else 0."""
     x = to_float(x)
-    return where(gt(abs(x), lambd), x, 0.0)
+    return where(le(abs(x), lambd), 0.0, x)
 
 
 def softshrink(x, lambd: float = 0.5) -> TensorLike:
@@ -20,7 +21,8 @@ def softshrink(x, lambd: float = 0.5) -> TensorLike:
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
     x = to_float(x)
-    return where(gt(x, lambd), x - lambd, where(lt(x, -lambd), x + lambd, 0.0))
+    # a NaN fails both tests and takes x + lambd; x * 0 in the band keeps PyTorch's sign of zero
+    return where(gt(x, lambd), x - lambd, where(ge(x, -lambd), x * 0.0, x + lambd))
 
 
 def tanhshrink(x) -> TensorLike:
@@ -31,4 +33,4 @@ def tanhshrink(x) -> TensorLike:
 
 def threshold(x, threshold: float, value: float) -> TensorLike:
     """x where ``x > threshold``, else ``value`` (PyTorch's ``threshold``; the dtype stays x's)."""
-    return where(gt(x, threshold), x, value)
+    return where(le(x, threshold), value, x)

@@ -9,10 +9,10 @@ import math
 import numpy as np
 
 from ember.backend.dtypes import FLOATING, float64
-from ember.ops.composed import isnan, logical_and, logical_not, trunc
+from ember.ops.composed import isnan, logical_and, logical_or, trunc
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import clip, eq, gt, log, log1p, mul, power, sin, true_divide, where
+from ember.ops.elementwise import clip, eq, gt, le, log, log1p, mul, power, sin, true_divide, where
 from ember.ops.infer import as_int
 from ember.ops.special import erfc, lgamma
 
@@ -29,11 +29,15 @@ def logit(x, eps: float | None = None) -> TensorLike:
     return log(x) - log1p(-x)  # its gradient 1/x + 1/(1 - x) is +inf at 0 and 1, as PyTorch's
 
 
-def _x_times(logarithm, x, y) -> TensorLike:
+def _x_times(logarithm, x, y, lowest: float) -> TensorLike:
+    """x * logarithm(y), 0 where x is 0 unless y is NaN, with PyTorch's gradients: x's is logarithm(y) (at x = 0
+    too), except where x is 0 and the logarithm is infinite or undefined (y <= lowest, or inf), where it is 0."""
     x, y = promote(x, y)
     x, y = to_float(x), to_float(y)
-    zero = logical_and(eq(x, 0.0), logical_not(isnan(y)))  # 0 * log(y) is 0 unless y is NaN
-    return where(zero, 0.0, mul(x, logarithm(where(zero, 1.0, y))))
+    outside = logical_and(eq(x, 0.0), logical_or(le(y, lowest), eq(y, np.inf)))
+    # the logarithm's zero there (log(1), log1p(0)) makes the product 0 with finite gradients; no where() around
+    # the product, which would cut x's gradient at x = 0; adding 0 turns the -0 of 0 * log(y < 1) into PyTorch's +0
+    return mul(x, logarithm(where(outside, lowest + 1.0, y))) + 0.0
 
 
 def xlogy(x, y) -> TensorLike:
@@ -41,7 +45,7 @@ def xlogy(x, y) -> TensorLike:
 
     >>> ember.xlogy(ember.tensor([0.0, 2.0]), ember.tensor([0.0, 3.0]))  # 0, 2 log(3)
     """
-    return _x_times(log, x, y)
+    return _x_times(log, x, y, 0.0)
 
 
 def xlog1py(x, y) -> TensorLike:
@@ -49,7 +53,7 @@ def xlog1py(x, y) -> TensorLike:
 
     >>> ember.special.xlog1py(ember.tensor([0.0, 2.0]), ember.tensor([-1.0, 1.0]))  # 0, 2 log(2)
     """
-    return _x_times(log1p, x, y)
+    return _x_times(log1p, x, y, -1.0)
 
 
 def sinc(x) -> TensorLike:

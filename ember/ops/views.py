@@ -1,8 +1,8 @@
 """PyTorch's shape and view functions composed from reshape, transpose, indexing and ``cat`` (gradients come
 from those ops): ``atleast_1d/2d/3d``, ``movedim``, ``narrow``, ``t``, ``take_along_dim``, ``tensor_split`` and
 ``hsplit``/``vsplit``/``dsplit``, ``fliplr``/``flipud``/``rot90``, ``column_stack``, ``block_diag``,
-``cartesian_prod``, ``combinations``, ``Tensor.unfold``, ``sum_to_size`` and ``as_strided``. Views and copies
-need not match PyTorch's: every result here is a new tensor."""
+``cartesian_prod``, ``combinations``, ``repeat_interleave``, ``Tensor.unfold``, ``sum_to_size`` and ``as_strided``.
+Views and copies need not match PyTorch's: every result here is a new tensor."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import gather, getitem, pad, take
 from ember.ops.infer import as_int, check_sizes
-from ember.ops.join import chunk, concat, split, stack
+from ember.ops.join import chunk, concat, repeat, split, stack
 from ember.ops.registry import format_shape
 from ember.ops.shape import broadcast_to, clone, reshape, swapaxes, transpose, unbroadcast
 
@@ -343,7 +343,56 @@ def combinations(x, r: int = 2, with_replacement: bool = False) -> TensorLike:
         return getitem(x, slice(0, 0))
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     index = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
-    return take(x, as_tensor(index, x))
+    return take(x, as_tensor(index, x), 0)
+
+
+def _counts(repeats) -> np.ndarray:
+    """``repeats`` as a 1-D int64 NumPy array of non-negative counts."""
+    if isinstance(repeats, TensorLike):
+        if repeats.dtype.kind not in "iu" or repeats.ndim > 1:
+            raise TypeError(f"repeat_interleave: a tensor of repeats must be a 0-d or 1-D integer tensor, got "
+                            f"{repeats.dtype}{list(repeats.shape)}")
+        repeats = repeats.tolist()
+    counts = np.array([as_int("repeat_interleave", r, "repeats") for r in np.ravel(repeats)], np.int64)
+    if (counts < 0).any():
+        raise ValueError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
+    return counts
+
+
+def repeat_interleave(x, repeats=None, dim: int | None = None, *, output_size: int | None = None,
+                      axis: int | None = None) -> TensorLike:
+    """Each element of ``x`` repeated along ``dim`` (x flattened when None), as ``torch.repeat_interleave``:
+    ``repeats`` an int, or one count per element along ``dim`` (a 1-D tensor or sequence, whose values decide
+    the result's size); ``repeat_interleave(counts)`` alone repeats each index ``i`` ``counts[i]`` times.
+
+    >>> ember.repeat_interleave(ember.tensor([1, 2, 3]), ember.tensor([2, 0, 1])).tolist()
+    [1, 1, 3]
+    """
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("repeat_interleave: got both dim= and axis=; give one")
+        dim = axis
+    if repeats is None:  # the one-argument form: the indices of counts, each repeated its count
+        indices = np.repeat(np.arange(len(_counts(x)), dtype=np.int64), _counts(x))
+        return as_tensor(indices, x) if isinstance(x, TensorLike) else as_tensor(indices)
+    x = as_tensor(x)
+    if isinstance(repeats, int) or (isinstance(repeats, TensorLike) and repeats.ndim == 0):
+        out = repeat(x, repeats, dim)
+    else:
+        counts = _counts(repeats)
+        if dim is None:
+            x, dim = reshape(x, (-1,)), 0
+        dim = _axes("repeat_interleave", x, dim)[0]
+        size = x.shape[dim]
+        if len(counts) not in (1, size):
+            raise ValueError(f"repeat_interleave: repeats has {len(counts)} counts for the {size} elements along "
+                             f"dim {dim} of the input of shape {format_shape(x.shape)}")
+        index = np.repeat(np.arange(size, dtype=np.int64), np.broadcast_to(counts, (size,)))
+        out = take(x, as_tensor(index, x), dim)
+    if output_size is not None and output_size != out.shape[dim if dim is not None else 0]:
+        raise ValueError(f"repeat_interleave: output_size {output_size} does not match the result's "
+                         f"{out.shape[dim if dim is not None else 0]} elements")
+    return out
 
 
 def unsafe_chunk(x, chunks: int, dim: int = 0) -> tuple:

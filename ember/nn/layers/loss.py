@@ -213,9 +213,11 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     if log_target:
         pointwise = _ops.exp(target) * (target - input)
     else:
-        positive = target > 0
-        log_target_values = _ops.log(_ops.where(positive, target, 1.0))
-        pointwise = _ops.where(positive, target * (log_target_values - input), 0.0)
+        # 0 where the target is 0 (0 log 0); a NaN or negative target gives NaN, as PyTorch's xlogy (a test of
+        # target > 0 made those 0 and hid them)
+        zero = target == 0
+        log_target_values = _ops.log(_ops.where(zero, 1.0, target))
+        pointwise = _ops.where(zero, 0.0, target * (log_target_values - input))
     if reduction == "none":
         return pointwise
     if reduction == "sum":

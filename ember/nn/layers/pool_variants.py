@@ -21,7 +21,11 @@ from ember.tensor import Tensor
 
 def _lp_pool(name: str, rank: int, input: Tensor, norm_type: float, kernel_size, stride, ceil_mode: bool) -> Tensor:
     """PyTorch's composition: the window mean of x ** p times the window size, to the power 1 / p (a negative
-    mean, from odd powers of negative x, clipped to 0)."""
+    mean, from odd powers of negative x, clipped to 0); p = inf is the window's largest |x|, -inf its smallest."""
+    if norm_type in (math.inf, -math.inf):  # x ** inf is 0 or inf, and ** (1 / inf) makes every window 1
+        max_pool = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}[rank]
+        sign = 1 if norm_type > 0 else -1
+        return sign * max_pool(sign * _ops.abs(input), kernel_size, stride, 0, 1, ceil_mode)
     pool = {1: _ops.avg_pool1d, 2: _ops.avg_pool2d, 3: _ops.avg_pool3d}[rank]
     kernel = ints(name, "kernel_size", kernel_size, 1, rank)
     out = pool(input ** norm_type, kernel_size, stride, 0, ceil_mode)
