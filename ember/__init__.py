@@ -13,8 +13,8 @@ from ember.autograd import (
     set_anomaly_enabled, set_grad_enabled,
 )
 from ember.backend import (
-    Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int8, int32,
-    int64,
+    Device, bfloat16, bool_, can_cast, complex64, complex128, cuda_is_available, float16, float32, float64,
+    get_default_dtype, int8, int32, int64,
     promote_types, tune_malloc, uint8,
 )
 from ember.backend.printing import get_printoptions, set_printoptions
@@ -58,7 +58,8 @@ from ember import embedding
 from ember import cuda
 from ember import utils
 from ember.pytorch_aliases import (  # noqa: A004
-    double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device, short,
+    cdouble, cfloat, double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device,
+    short,
 )
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)

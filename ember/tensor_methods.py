@@ -161,6 +161,9 @@ class OpMethods(TensorLike):
     not_equal = _ops.not_equal
     fix = _ops.fix
     sgn = _ops.sgn
+    conj = _ops.conj
+    conj_physical = _ops.conj_physical
+    angle = _ops.angle
     signbit = _ops.signbit
     ldexp = _ops.ldexp
     frexp = _ops.frexp

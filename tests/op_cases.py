@@ -2287,3 +2287,40 @@ for _name, _ref in (("igamma", sps.gammainc), ("igammac", sps.gammaincc)):
          torch and getattr(torch, _name), grad_inputs=(1,))
 _row("igamma_large_a", ember.special.gammainc, sps.gammainc, ins(uniform(2e4, 3e4, 6), uniform(2.3e4, 2.6e4, 6)),
      "igamma", torch and torch.special.gammainc, grad=False, rtol=1e-9, extra={"f32_rtol": 1e-3})
+
+# --- complex numbers: real inputs and outputs around complex intermediates (the generic tests take real arrays) ---
+
+
+def _np_complex(a, b):
+    return a + 1j * b
+
+
+def _np_as_real(z):
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+_row("complex_view_as_real", lambda a, b: ember.view_as_real(ember.complex(a, b)),
+     lambda a, b: _np_as_real(_np_complex(a, b)), ins(normal(3, 4), normal(4)), ("complex", "view_as_real"),
+     torch and (lambda a, b: torch.view_as_real(torch.complex(*torch.broadcast_tensors(a, b)))))
+_row("complex_real_imag_conj",
+     lambda x: (lambda z: ember.real(z) * ember.imag(ember.conj(z)))(ember.view_as_complex(x)),
+     lambda x: -x[..., 0] * x[..., 1], ins(normal(3, 4, 2)), ("view_as_complex", "real", "imag", "conj"),
+     torch and (lambda x: (lambda z: z.real * z.conj().imag)(torch.view_as_complex(x))))
+_row("complex_angle", lambda a, b: ember.angle(ember.complex(a, b)), lambda a, b: np.angle(_np_complex(a, b)),
+     ins(uniform(0.3, 2.0, 3, 4), normal(3, 4)), ("complex", "angle"),
+     torch and (lambda a, b: torch.angle(torch.complex(a, b))))
+_row("angle_real", ember.angle, np.angle, ins(away(3, 4)), "angle", torch and torch.angle)
+_row("complex_arithmetic",
+     lambda a, b: ember.view_as_real((lambda z: z * z.conj().exp() / (z + 3.0) - z.sqrt().log() ** 2.0)(
+         ember.complex(a, b))),
+     lambda a, b: _np_as_real((lambda z: z * np.exp(z.conj()) / (z + 3.0) - np.log(np.sqrt(z)) ** 2.0)(
+         _np_complex(a, b))),
+     ins(uniform(0.5, 2.0, 3, 4), normal(3, 4)),
+     ("complex", "view_as_real", "conj", "mul", "div", "exp", "log", "sqrt", "pow", "add", "sub"),
+     torch and (lambda a, b: torch.view_as_real(
+         (lambda z: z * z.conj().exp() / (z + 3.0) - z.sqrt().log() ** 2.0)(torch.complex(a, b)))))
+_row("complex_matmul_abs_mean",
+     lambda a, b, c: (ember.complex(a, b) @ ember.complex(c, a.T)).abs().mean(0),
+     lambda a, b, c: np.abs(_np_complex(a, b) @ _np_complex(c, a.T)).mean(0),
+     ins(normal(3, 4), normal(3, 4), normal(4, 3)), ("complex", "matmul", "abs", "sum"),
+     torch and (lambda a, b, c: (torch.complex(a, b) @ torch.complex(c, a.T)).abs().mean(0)))

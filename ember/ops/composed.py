@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING, bool_
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
@@ -29,11 +29,20 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
+from ember.ops.infer import refuse_complex
 from ember.ops.reduction import all, amax, amin, sum
 
 
 def _floating(x: TensorLike) -> bool:
     return x.dtype in FLOATING
+
+
+def _to_round(name: str, x) -> TensorLike:
+    """x for a rounding function ``name``: complex numbers, which PyTorch does not round, are refused."""
+    x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex(name, [x])
+    return x
 
 
 def isnan(x) -> TensorLike:
@@ -79,13 +88,13 @@ def rsqrt(x) -> TensorLike:
 
 def trunc(x) -> TensorLike:
     """Elementwise rounding toward zero (integers unchanged); no gradient, as the steps have none."""
-    x = as_tensor(x)
+    x = _to_round("trunc", x)
     return div(x, 1.0, rounding_mode="trunc") if _floating(x) else x
 
 
 def floor(x) -> TensorLike:
     """Elementwise floor (integers unchanged)."""
-    x = as_tensor(x)
+    x = _to_round("floor", x)
     if not _floating(x):
         return x
     toward_zero = trunc(x)
@@ -94,7 +103,7 @@ def floor(x) -> TensorLike:
 
 def ceil(x) -> TensorLike:
     """Elementwise ceiling (integers unchanged)."""
-    x = as_tensor(x)
+    x = _to_round("ceil", x)
     if not _floating(x):
         return x
     toward_zero = trunc(x)
@@ -104,7 +113,7 @@ def ceil(x) -> TensorLike:
 def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name)
     """Elementwise rounding to the nearest integer, halves to even (as PyTorch and NumPy); with ``decimals``,
     to that many decimal places."""
-    x = as_tensor(x)
+    x = _to_round("round", x)
     if not _floating(x):
         return x
     if decimals:

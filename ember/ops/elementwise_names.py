@@ -9,8 +9,10 @@ from collections import namedtuple
 import numpy as _np
 
 from ember.backend import dtypes as _dtypes
-from ember.backend.dtypes import FLOATING, bool_
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.ops import dispatch
+from ember.ops.complex_math import complex_sgn
+from ember.ops.complex_parts import imag
 from ember.ops.composed import trunc
 from ember.ops.convert import CAST, as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -276,11 +278,12 @@ def fix(x) -> TensorLike:
 
 
 def sgn(x) -> TensorLike:
-    """``sign`` (PyTorch's extension of sign to complex numbers; Ember's tensors are real).
+    """``sign`` extended to complex numbers, as PyTorch's: z / |z| (0 at 0) for a complex tensor.
 
     >>> ember.sgn(ember.tensor([-2.0, 0.0, float("nan")]))  # -1, 0, 0
     """
-    return sign(x)
+    x = as_tensor(x)
+    return complex_sgn(x) if x.dtype in COMPLEX else sign(x)
 
 
 def bitwise_not(x) -> TensorLike:
@@ -335,8 +338,10 @@ def isneginf(x) -> TensorLike:
 
 
 def isreal(x) -> TensorLike:
-    """Elementwise: whether the imaginary part is 0, True everywhere for Ember's real tensors (NaN too)."""
+    """Elementwise: whether the imaginary part is 0, True everywhere for a real tensor (NaN too)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        return eq(imag(x), 0.0)
     return bitwise_or(eq(x, x), ne(x, x))
 
 
@@ -354,9 +359,8 @@ def is_floating_point(x) -> bool:
 
 
 def is_complex(x) -> bool:
-    """Whether the tensor's dtype is complex: never, Ember has no complex dtypes."""
-    as_tensor(x)
-    return False
+    """Whether the tensor's dtype is complex (complex64 or complex128)."""
+    return as_tensor(x).dtype in COMPLEX
 
 
 def is_signed(x) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import LOWER
+from ember.ops.complex_parts import CONJ
 from ember.ops.convert import promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import RELU_GRAD, relu_in_place
@@ -57,6 +58,8 @@ def _last_two_swapped(run, x):
 
 def _matmul_rule(run, ctx, g):
     a, b = ctx.inputs
+    if g.dtype.kind == "c":  # PyTorch's complex gradients: g @ b^H and a^H @ g
+        a, b = run(CONJ, a), run(CONJ, b)
     a2 = reshape_with(run, a, (1, a.shape[0])) if a.ndim == 1 else a
     b2 = reshape_with(run, b, (b.shape[0], 1)) if b.ndim == 1 else b
     out_shape = tuple(g.shape)

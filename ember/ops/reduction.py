@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, float32, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import CAST, as_tensor, cast, to_float
+from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import DIV, EQ, MUL, WHERE, _scalar, exp, log, sqrt, where
-from ember.ops.infer import as_int, check_axis, elementwise_cost, normalize_axis, reduced_shape, reduction_cost
+from ember.ops.infer import (
+    as_int,
+    check_axis,
+    elementwise_cost,
+    normalize_axis,
+    reduced_shape,
+    reduction_cost,
+    refuse_complex,
+)
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
@@ -28,7 +36,7 @@ def _reduce_infer(name, out_dtype=None):
 
 
 def _sum_dtype(dtype):
-    return dtype if dtype in FLOATING else int64
+    return dtype if dtype in FLOATING or dtype in COMPLEX else int64
 
 
 def _keepdims_shape(ctx) -> tuple:
@@ -87,7 +95,7 @@ def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False, **t
 
 def _sum_forward(xp, x, *, axis, keepdims):
     if x.dtype not in FLOATING:
-        return x.sum(axis=axis, keepdims=keepdims).astype(int64)
+        return x.sum(axis=axis, keepdims=keepdims).astype(_sum_dtype(x.dtype))
     return sum_first(xp, x, axis, keepdims)
 
 
@@ -176,6 +184,8 @@ def _check_nonempty(name, x, axis):
 def max(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Largest value over ``axis`` (ties share the gradient)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("max", [x])
     _check_nonempty("max", x, axis)
     return dispatch.apply(MAX, (x,), _attrs("max", x, axis, keepdims))
 
@@ -183,6 +193,8 @@ def max(x, axis=None, keepdims: bool = False) -> TensorLike:
 def min(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Smallest value over ``axis`` (ties share the gradient)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("min", [x])
     _check_nonempty("min", x, axis)
     return dispatch.apply(MIN, (x,), _attrs("min", x, axis, keepdims))
 
@@ -215,6 +227,8 @@ def all(x, axis=None, keepdims: bool = False) -> TensorLike:
 def argmax(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
     """Index of the largest value along ``axis`` (of the flattened tensor when None), int64."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("argmax", [x])
     _check_nonempty("argmax", x, axis)
     if axis is not None:
         axis = check_axis("argmax", axis, x.ndim, [Spec(x.shape, x.dtype)])
@@ -224,6 +238,8 @@ def argmax(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
 def argmin(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
     """Index of the smallest value along ``axis`` (of the flattened tensor when None), int64."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("argmin", [x])
     _check_nonempty("argmin", x, axis)
     if axis is not None:
         axis = check_axis("argmin", axis, x.ndim, [Spec(x.shape, x.dtype)])
@@ -277,7 +293,7 @@ RECIPROCAL_COUNT = defop(
 def reciprocal_count(x, axis=None, ddof: int = 0) -> TensorLike:
     """1 / (the number of elements over ``axis``, less ``ddof``), a 0-d tensor of x's float dtype, read from
     x's shape when it runs: what a mean over an unknown graph dimension multiplies by."""
-    x = to_float(x)
+    x = to_inexact(x)
     axes = normalize_axis("reciprocal_count", axis, x.ndim, [Spec(x.shape, x.dtype)])
     return dispatch.apply(RECIPROCAL_COUNT, (x,), {"axes": axes, "ddof": int(ddof), "dtype": x.dtype})
 
@@ -297,7 +313,7 @@ def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
 
 def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     """Arithmetic mean over ``axis``, of x cast to ``dtype`` first when given; integers average as floats."""
-    x = to_float(x if dtype is None else cast(as_tensor(x), dtype))
+    x = to_inexact(x if dtype is None else cast(as_tensor(x), dtype))
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)

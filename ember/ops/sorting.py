@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ember.backend.dtypes import FLOATING, int32, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, int32, int64
 from ember.ops import dispatch
 from ember.ops.convert import CAST, as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, eq, maximum, ne, where
 from ember.ops.indexing import gather, getitem
-from ember.ops.infer import as_int, check_axis, reduction_cost
+from ember.ops.infer import as_int, check_axis, reduction_cost, refuse_complex
 from ember.ops.kernels import accumulate
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax, sum
@@ -202,6 +202,8 @@ def argsort(x, axis: int = -1, descending: bool = False, *, stable: bool = False
     """Indices that sort ``x`` along ``axis`` (PyTorch's ``argsort(dim=-1, descending=False)``); ties keep
     their order and NaN sorts as the largest value. ``stable`` is accepted: the sort is always stable."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("argsort", [x])
     if x.ndim == 0:
         _axis("argsort", x, axis)
         return reshape(argsort(reshape(x, (1,)), 0, descending), ())
@@ -228,6 +230,8 @@ def topk(x, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -
     """The ``k`` largest (``largest=False``: smallest) elements along ``axis`` and their indices, as PyTorch's
     ``topk(k, dim=-1)``; always in sorted order."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("topk", [x])
     k = as_int("topk", k, "k", [Spec(x.shape, x.dtype)])
     if x.ndim == 0:
         return TopkResult(*sort(x)) if k in (0, 1) else topk(reshape(x, (1,)), k)
@@ -262,6 +266,8 @@ def median(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | M
     """The lower median: of all elements (ties share the gradient), or along ``axis`` as ``(values, indices)``
     (PyTorch's ``median(dim, keepdim)``, the gradient going to the chosen index). NaN wins, as in PyTorch."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("median", [x])
     if axis is None:
         if x.array.size == 0:
             raise ValueError(f"median: the tensor of shape {list(x.shape)} has no elements")
