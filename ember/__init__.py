@@ -37,7 +37,7 @@ from ember.ops import *  # noqa: F403  (the op functions are Ember's top-level A
 from ember.ops import __all__ as _ops_all
 from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
 from ember.torch_functions import *  # noqa: F403  (torch.detach(x), torch.fill(x, v)...: Tensor methods at top level)
-from ember import linalg, special
+from ember import fft, linalg, special
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember import amp, optim
 from ember.sparse import RowSparse

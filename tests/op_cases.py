@@ -2324,3 +2324,24 @@ _row("complex_matmul_abs_mean",
      lambda a, b, c: np.abs(_np_complex(a, b) @ _np_complex(c, a.T)).mean(0),
      ins(normal(3, 4), normal(3, 4), normal(4, 3)), ("complex", "matmul", "abs", "sum"),
      torch and (lambda a, b, c: (torch.complex(a, b) @ torch.complex(c, a.T)).abs().mean(0)))
+_row("fft_n_ortho", lambda x: ember.view_as_real(ember.fft.fft(x, n=6, norm="ortho")),
+     lambda x: _np_as_real(np.fft.fft(x, n=6, norm="ortho")), ins(normal(3, 4)),
+     ("cast", "pad", "fft_c2c", "view_as_real"),
+     torch and (lambda x: torch.view_as_real(torch.fft.fft(x, n=6, norm="ortho"))))
+_row("ifft2_complex_cut", lambda a, b: ember.view_as_real(ember.fft.ifft2(ember.complex(a, b), s=(3, 2))),
+     lambda a, b: _np_as_real(np.fft.ifft2(_np_complex(a, b), s=(3, 2))), ins(normal(2, 4, 3), normal(2, 4, 3)),
+     ("complex", "getitem", "fft_c2c", "view_as_real"),
+     torch and (lambda a, b: torch.view_as_real(torch.fft.ifft2(torch.complex(a, b), s=(3, 2)))))
+_row("rfftn_forward", lambda x: ember.view_as_real(ember.fft.rfftn(x, dim=(0, 1), norm="forward")),
+     lambda x: _np_as_real(np.fft.rfftn(x, axes=(0, 1), norm="forward")), ins(normal(3, 5, 2)),
+     ("fft_r2c", "view_as_real"),
+     torch and (lambda x: torch.view_as_real(torch.fft.rfftn(x, dim=(0, 1), norm="forward"))))
+_row("irfft_odd_n", lambda a, b: ember.fft.irfft(ember.complex(a, b), n=7),
+     lambda a, b: np.fft.irfft(_np_complex(a, b), n=7), ins(normal(3, 4), normal(3, 4)), ("complex", "fft_c2r"),
+     torch and (lambda a, b: torch.fft.irfft(torch.complex(a, b), n=7)))
+_row("irfft2_even", lambda a, b: ember.fft.irfft2(ember.complex(a, b), norm="ortho"),
+     lambda a, b: np.fft.irfft2(_np_complex(a, b), norm="ortho"), ins(normal(2, 3, 4), normal(2, 3, 4)),
+     ("complex", "fft_c2r"), torch and (lambda a, b: torch.fft.irfft2(torch.complex(a, b), norm="ortho")))
+_row("hfft_ihfft", lambda x: ember.fft.hfft(ember.fft.ihfft(x) * 2.0, n=6),
+     lambda x: np.fft.hfft(np.fft.ihfft(x) * 2.0, n=6), ins(normal(2, 5)), ("fft_r2c", "conj", "fft_c2r", "mul"),
+     torch and (lambda x: torch.fft.hfft(torch.fft.ihfft(x) * 2.0, n=6)))
