@@ -164,6 +164,8 @@ class OpMethods(TensorLike):
     conj = _ops.conj
     conj_physical = _ops.conj_physical
     angle = _ops.angle
+    stft = _ops.stft
+    istft = _ops.istft
     signbit = _ops.signbit
     ldexp = _ops.ldexp
     frexp = _ops.frexp

@@ -2345,3 +2345,30 @@ _row("irfft2_even", lambda a, b: ember.fft.irfft2(ember.complex(a, b), norm="ort
 _row("hfft_ihfft", lambda x: ember.fft.hfft(ember.fft.ihfft(x) * 2.0, n=6),
      lambda x: np.fft.hfft(np.fft.ihfft(x) * 2.0, n=6), ins(normal(2, 5)), ("fft_r2c", "conj", "fft_c2r", "mul"),
      torch and (lambda x: torch.fft.hfft(torch.fft.ihfft(x) * 2.0, n=6)))
+
+
+def _np_stft(x, n_fft, hop, window):
+    padded = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
+    starts = np.arange(0, len(padded) - n_fft + 1, hop)
+    return np.fft.rfft(padded[starts[:, None] + np.arange(n_fft)] * window, axis=-1).T
+
+
+def _np_istft(z, n_fft, hop, window):
+    frames = np.fft.irfft(z.T, n=n_fft, axis=-1) * window
+    size = n_fft + hop * (len(frames) - 1)
+    signal, envelope = np.zeros(size), np.zeros(size)
+    for t, frame in enumerate(frames):
+        signal[t * hop:t * hop + n_fft] += frame
+        envelope[t * hop:t * hop + n_fft] += window ** 2
+    cut = slice(n_fft // 2, size - n_fft // 2)
+    return signal[cut] / envelope[cut]
+
+
+_row("stft_window", lambda x, w: ember.view_as_real(ember.stft(x, 8, 3, window=w, return_complex=True)),
+     lambda x, w: _np_as_real(_np_stft(x, 8, 3, w)), ins(normal(20), uniform(0.5, 1.5, 8)),
+     ("take", "fft_r2c", "view_as_real"),
+     torch and (lambda x, w: torch.view_as_real(torch.stft(x, 8, 3, window=w, return_complex=True))))
+_row("istft_window", lambda a, b, w: ember.istft(ember.complex(a, b), 8, 2, window=w),
+     lambda a, b, w: _np_istft(_np_complex(a, b), 8, 2, w), ins(normal(5, 6), normal(5, 6), uniform(0.5, 1.5, 8)),
+     ("complex", "fft_c2r", "index_add", "div"),
+     torch and (lambda a, b, w: torch.istft(torch.complex(a, b), 8, 2, window=w)))

@@ -313,6 +313,7 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.spectral import istft, stft
 from ember.ops.statistics import corrcoef, cov, std_mean, var_mean
 from ember.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve
 from ember.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d
@@ -439,5 +440,6 @@ __all__ = [
     "unsqueeze", "update", "var", "where",
     "cholesky_inverse", "cholesky_solve", "geqrf", "lu_unpack", "matrix_exp", "orgqr", "triangular_solve",
     "angle", "complex", "conj", "conj_physical", "imag", "polar", "real", "view_as_complex", "view_as_real",
+    "istft", "stft",
 ]
 
