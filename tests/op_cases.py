@@ -18,6 +18,7 @@ from scipy import special as sps  # a test dependency (scikit-learn's): referenc
 
 import ember
 from ember.ops.batch_norm import batch_moments
+from ember.ops.eig import complex_solve
 from ember.ops.linalg import linear_relu
 from ember.ops.recurrent import recurrent
 
@@ -2372,3 +2373,12 @@ _row("istft_window", lambda a, b, w: ember.istft(ember.complex(a, b), 8, 2, wind
      lambda a, b, w: _np_istft(_np_complex(a, b), 8, 2, w), ins(normal(5, 6), normal(5, 6), uniform(0.5, 1.5, 8)),
      ("complex", "fft_c2r", "index_add", "div"),
      torch and (lambda a, b, w: torch.istft(torch.complex(a, b), 8, 2, window=w)))
+_row("linalg_eigvals_abs", lambda a: ember.linalg.eigvals(a).abs(), lambda a: np.abs(np.linalg.eigvals(a)),
+     ins(normal(2, 3, 3)), ("eig", "abs"), torch and (lambda a: torch.linalg.eigvals(a).abs()))
+_row("linalg_eig", lambda a: (lambda w, v: (w.real, w.imag, v.abs()))(*ember.linalg.eig(a)),
+     lambda a: (lambda w, v: (w.real, w.imag, np.abs(v)))(*np.linalg.eig(a)), ins(normal(4, 4)), ("eig", "abs"),
+     torch and (lambda a: (lambda w, v: (w.real, w.imag, v.abs()))(*torch.linalg.eig(a))))
+_row("complex_solve", lambda a, b, c, d: ember.view_as_real(complex_solve(ember.complex(a, b), ember.complex(c, d))),
+     lambda a, b, c, d: _np_as_real(np.linalg.solve(_np_complex(a, b), _np_complex(c, d))),
+     ins(normal(2, 3, 3), normal(2, 3, 3), normal(2, 3, 2), normal(2, 3, 2)), ("complex", "complex_solve"),
+     torch and (lambda a, b, c, d: torch.view_as_real(torch.linalg.solve(torch.complex(a, b), torch.complex(c, d)))))
