@@ -8,6 +8,8 @@ complex z is dL/dRe(z) + i dL/dIm(z), PyTorch's convention, so ``real``'s gradie
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.backend.dtypes import COMPLEX, complex_of, float32, float64, real_of
 from ember.ops import dispatch
 from ember.ops.convert import CAST, as_tensor, constant
@@ -46,7 +48,7 @@ def _conj_infer(x: Spec) -> Spec:
 
 
 def _complex_forward(xp, re, im):
-    out = xp.empty(xp.broadcast_shapes(xp.shape(re), xp.shape(im)), complex_of(re.dtype))
+    out = xp.empty(np.broadcast_shapes(np.shape(re), np.shape(im)), complex_of(re.dtype))
     out.real = re
     out.imag = im
     return out

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ember.backend import dtypes as _dtypes
+from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, complex_of, float32, real_of
 from ember.ops import dispatch
 from ember.ops.arrange import roll
@@ -123,8 +124,7 @@ def _c2r_rule(run, ctx, g):
     last = axes[-1]
     weights = np.ones((n // 2 + 1,) + (1,) * (g.ndim - 1 - last), dtype=g.dtype)
     weights[1:1 + doubled] = 2
-    if run is on_tensors:
-        weights = as_tensor(weights, g)
+    weights = as_tensor(weights, g) if run is on_tensors else array_module(g).asarray(weights)
     return (out * weights,)
 
 
