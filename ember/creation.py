@@ -99,6 +99,8 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     if dtype is None:
         dtype = np.dtype(np.bool_) if isinstance(fill_value, bool) else (
             DEFAULT_INT if isinstance(fill_value, int) else _dtypes.DEFAULT_FLOAT)
+        if isinstance(fill_value, complex):
+            dtype = _dtypes.default_complex()
     dtype = as_dtype(dtype)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)

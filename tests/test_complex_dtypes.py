@@ -73,8 +73,10 @@ def test_only_floating_and_complex_tensors_require_grad():
 
 def test_casting_complex_to_real_keeps_the_real_part():
     z = ember.tensor([1.5 + 2j, -1 - 1j])
-    np.testing.assert_array_equal(z.float().numpy(), [1.5, -1.0])
-    assert z.to(ember.float64).dtype == ember.float64
+    with pytest.warns(UserWarning, match="discards the imaginary part"):  # as PyTorch warns
+        np.testing.assert_array_equal(z.float().numpy(), [1.5, -1.0])
+    with pytest.warns(UserWarning):
+        assert z.to(ember.float64).dtype == ember.float64
 
 
 @pytest.mark.parametrize(("name", "call"), [
@@ -127,3 +129,17 @@ def test_isreal_and_sgn_of_complex_tensors():
     z = ember.tensor([3 + 4j, 2.0, 0j])
     assert ember.isreal(z).tolist() == [False, True, True]
     np.testing.assert_allclose(ember.sgn(z).numpy(), [0.6 + 0.8j, 1.0, 0.0])
+
+
+def test_full_of_a_python_complex_is_complex():
+    assert ember.full((2,), 1j).dtype == ember.complex64
+    assert ember.full((2,), 1 + 1j).tolist() == [1 + 1j, 1 + 1j]
+    assert ember.full((2,), 2.0, dtype=ember.complex128).dtype == ember.complex128
+
+
+def test_isinf_isfinite_and_isnan_of_complex_numbers_look_at_both_parts():
+    inf, nan = float("inf"), float("nan")
+    z = ember.tensor([complex(inf, 1), complex(1, nan), 1 + 1j, complex(1e308, 1e308)], dtype=ember.complex128)
+    assert ember.isinf(z).tolist() == [True, False, False, False]
+    assert ember.isfinite(z).tolist() == [False, False, True, True]
+    assert ember.isnan(z).tolist() == [False, True, False, False]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
+from ember.ops.complex_parts import imag, real
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
@@ -52,14 +53,18 @@ def isnan(x) -> TensorLike:
 
 
 def isinf(x) -> TensorLike:
-    """Elementwise test for positive or negative infinity (bool)."""
+    """Elementwise test for positive or negative infinity (bool); a complex number is infinite when a part is."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        return bitwise_or(isinf(real(x)), isinf(imag(x)))
     return eq(abs(x), np.inf) if _floating(x) else ne(x, x)
 
 
 def isfinite(x) -> TensorLike:
-    """Elementwise test for a value that is neither NaN nor infinite (bool)."""
+    """Elementwise test for a value that is neither NaN nor infinite (bool); both parts of a complex number."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        return bitwise_and(isfinite(real(x)), isfinite(imag(x)))
     return lt(abs(x), np.inf) if _floating(x) else eq(x, x)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 
@@ -54,6 +55,9 @@ def cast(x: TensorLike, dtype) -> TensorLike:
     dtype = as_dtype(dtype)
     if x.array.dtype == dtype:
         return x
+    if x.array.dtype in COMPLEX and dtype not in COMPLEX:
+        warnings.warn(f"cast: casting complex values to {dtype} discards the imaginary part", UserWarning,
+                      stacklevel=2)
     out = dispatch.apply(CAST, (x,), {"dtype": dtype})
     if dtype not in DIFFERENTIABLE and out.node is not None:
         out = out.detach()
