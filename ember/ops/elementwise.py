@@ -118,8 +118,6 @@ def _sign_forward(xp, x):
     return xp.where(out != out, x.dtype.type(0), out)  # PyTorch's sign of NaN is 0 (NumPy's is NaN)
 
 
-# numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
-# their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
 def _abs_infer(x: Spec, **attrs) -> Spec:
     return Spec(tuple(x.shape), real_of(x.dtype))  # the modulus of a complex number is real
 
@@ -149,6 +147,8 @@ def _sqrt_rule(run, ctx, g):
     return (g * _typed(g, 0.5) / (run(CONJ, out) if out.dtype.kind == "c" else out),)
 
 
+# numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
+# their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
 NEG = _unary("neg", lambda xp, x: xp.negative(x), vjp_rule(lambda run, ctx, g: (run(NEG, g),)), onnx="Neg",
              infer=_neg_infer, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
 EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(_exp_rule), onnx="Exp",

@@ -40,9 +40,13 @@ def _fft_cost(out: Spec, x: Spec, *, axes, **attrs) -> Cost:
     return Cost(int(5 * big.size * max(math.log2(points), 1.0)), out.nbytes + x.nbytes)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_attrs(name: str, x: Spec, axes, norm) -> None:
-    if not isinstance(axes, tuple) or not axes or len(set(axes)) != len(axes) or any(
-            not 0 <= a < x.ndim for a in axes):
+    if not isinstance(axes, tuple) or not axes or not all(_is_int(a) and 0 <= a < x.ndim for a in axes) \
+            or len(set(axes)) != len(axes):
         raise shape_error(name, [x], f"axes must be a tuple of distinct axes of the input, got {axes!r}")
     if norm not in _NORMS:
         raise shape_error(name, [x], f"norm must be one of {_NORMS}, got {norm!r}")
@@ -57,6 +61,8 @@ def _c2c_forward(xp, x, *, axes, norm, inverse):
 
 def _c2c_infer(x: Spec, *, axes, norm, inverse) -> Spec:
     _check_attrs("fft_c2c", x, axes, norm)
+    if not isinstance(inverse, bool):
+        raise shape_error("fft_c2c", [x], f"inverse must be a bool, got {inverse!r}")
     if x.dtype not in COMPLEX:
         raise shape_error("fft_c2c", [x], "needs a complex input")
     return Spec(tuple(x.shape), x.dtype)
@@ -108,7 +114,7 @@ def _c2r_infer(x: Spec, *, axes, norm, n) -> Spec:
     _check_attrs("fft_c2r", x, axes, norm)
     if x.dtype not in COMPLEX:
         raise shape_error("fft_c2r", [x], "needs a complex input")
-    if not isinstance(n, int) or n < 1 or x.shape[axes[-1]] not in (n // 2 + 1, None):
+    if not _is_int(n) or n < 1 or x.shape[axes[-1]] not in (n // 2 + 1, None):
         raise shape_error("fft_c2r", [x], f"axis {axes[-1]} must hold n // 2 + 1 bins for n = {n!r}")
     shape = list(x.shape)
     shape[axes[-1]] = n

@@ -11,6 +11,7 @@ from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.fft import fft, ifft, irfft, rfft
 from ember.ops.indexing import getitem, index_add, pad, take
+from ember.ops.registry import format_shape
 from ember.ops.shape import reshape, swapaxes
 from ember.ops.views import unfold
 
@@ -88,6 +89,9 @@ def stft(input, n_fft: int, hop_length: int | None = None, win_length: int | Non
     onesided = not is_complex if onesided is None else onesided
     if onesided and is_complex:
         raise RuntimeError("stft: a complex input or window has no one-sided transform; pass onesided=False")
+    if x.shape[-1] is None:
+        raise ValueError("stft: the signal's length is unknown while the graph is built, and the frames are laid out "
+                         "from it; build with a known length")
     batched = x.ndim == 2
     if not batched:
         x = reshape(x, (1, x.shape[0]))
@@ -130,6 +134,9 @@ def istft(input, n_fft: int, hop_length: int | None = None, win_length: int | No
         raise ValueError(f"istft: expected a 2-D (freq, frames) or 3-D (batch, freq, frames) input, got shape "
                          f"{list(z.shape)}")
     hop, win = _sizes("istft", n_fft, hop_length, win_length)
+    if None in z.shape[-2:]:
+        raise ValueError(f"istft: the number of frequencies or frames of the input {format_shape(z.shape)} is unknown "
+                         "while the graph is built, and the signal is laid out from them; build with known sizes")
     bins = z.shape[-2]
     onesided = bins != n_fft if onesided is None else onesided
     if bins != (n_fft // 2 + 1 if onesided else n_fft):
