@@ -95,6 +95,11 @@ def test_casting_complex_to_real_keeps_the_real_part():
     ("sign", ember.sign),
     ("sin", ember.sin),
     ("sigmoid", ember.sigmoid),
+    ("cummax", lambda z: ember.cummax(z, 0)),
+    ("mode", ember.mode),
+    ("fmax", lambda z: ember.fmax(z, 1.0)),
+    ("heaviside", lambda z: ember.heaviside(z, z)),
+    ("searchsorted", lambda z: ember.bucketize(z, ember.tensor([1.0, 2.0]))),
 ])
 def test_ops_pytorch_refuses_on_complex_numbers_are_refused_naming_the_op_and_dtype(name, call):
     with pytest.raises(TypeError, match=rf"{name}: .*complex64"):
@@ -135,6 +140,12 @@ def test_full_of_a_python_complex_is_complex():
     assert ember.full((2,), 1j).dtype == ember.complex64
     assert ember.full((2,), 1 + 1j).tolist() == [1 + 1j, 1 + 1j]
     assert ember.full((2,), 2.0, dtype=ember.complex128).dtype == ember.complex128
+
+
+def test_nan_to_num_of_complex_numbers_replaces_in_each_part():
+    z = ember.tensor([complex(float("nan"), float("inf")), 1 - 1j], dtype=ember.complex128)
+    out = ember.nan_to_num(z, nan=2.0, posinf=3.0)
+    assert out.dtype == ember.complex128 and out.tolist() == [2 + 3j, 1 - 1j]
 
 
 def test_isinf_isfinite_and_isnan_of_complex_numbers_look_at_both_parts():

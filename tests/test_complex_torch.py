@@ -48,6 +48,8 @@ UNARY = {
     "scalar_pow": lambda z: (0.5 + 1j) ** z,
     "complex_scalar": lambda z: (z * (2 - 1j) + 1j) / (3 + 1j),
     "sum": lambda z: z.sum(0),
+    "prod": lambda z: z.prod(1),
+    "cumsum": lambda z: z.cumsum(1),
     "mean": lambda z: z.mean(1, keepdim=True),
     "reshape_t": lambda z: z.reshape(3, 2).T * z.reshape(2, 3),
     "index": lambda z: z[1, ::2] * z[0, 1:],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
+from ember.ops.complex_parts import complex as _complex
 from ember.ops.complex_parts import imag, real
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -72,6 +73,8 @@ def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float |
     """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and the dtype's largest
     and smallest finite values), as PyTorch's; the gradient passes where x is finite."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:  # each part on its own, as PyTorch
+        return _complex(nan_to_num(real(x), nan, posinf, neginf), nan_to_num(imag(x), nan, posinf, neginf))
     if not _floating(x):
         return x
     info = np.finfo(np.dtype(x.dtype))

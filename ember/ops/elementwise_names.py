@@ -38,7 +38,7 @@ from ember.ops.elementwise import (
     sub,
 )
 from ember.ops.elementwise_torch import EXP2, copysign, exp2
-from ember.ops.infer import broadcast_shapes, elementwise_cost, same_dtype
+from ember.ops.infer import broadcast_shapes, elementwise_cost, refuse_complex, same_dtype
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
@@ -151,12 +151,20 @@ def frexp(x) -> FrexpResult:
                        dispatch.apply(FREXP, (x,), {"part": "exponent"}))
 
 
+def _real_pair(name: str, a, b) -> tuple:
+    """The promoted operands of an op that orders them, refused when complex (as PyTorch refuses them)."""
+    a, b = promote(a, b)
+    if a.dtype in COMPLEX:
+        refuse_complex(name, [a, b])
+    return a, b
+
+
 def fmax(a, b) -> TensorLike:
     """Elementwise maximum where a NaN loses to a number (NaN only when both are), with broadcasting.
 
     >>> ember.fmax(ember.tensor([1.0, float("nan")]), ember.tensor([float("nan"), 2.0]))  # 1, 2
     """
-    return dispatch.apply(FMAX, promote(a, b))
+    return dispatch.apply(FMAX, _real_pair("fmax", a, b))
 
 
 def fmin(a, b) -> TensorLike:
@@ -164,7 +172,7 @@ def fmin(a, b) -> TensorLike:
 
     >>> ember.fmin(ember.tensor([1.0, float("nan")]), ember.tensor([float("nan"), 2.0]))  # 1, 2
     """
-    return dispatch.apply(FMIN, promote(a, b))
+    return dispatch.apply(FMIN, _real_pair("fmin", a, b))
 
 
 def bitwise_left_shift(a, b) -> TensorLike:

@@ -8,6 +8,7 @@ from collections import namedtuple
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
+from ember.ops.complex_parts import CONJ
 from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import DIV, EQ, MUL, WHERE, _scalar, exp, log, sqrt, where
@@ -68,7 +69,8 @@ def _prod_rule(run, ctx, g):
     # prod(x) / x rather than a where on the zero count: equal in value, and its own gradient is right
     # when another element is zero (so grad-of-grad holds with one zero).
     elsewhere = run(DIV, run(PROD, x, axis=axis, keepdims=True), ones_for_zeros)
-    return (g * run(WHERE, is_zero, at_zero, elsewhere),)
+    others = run(WHERE, is_zero, at_zero, elsewhere)
+    return (g * (run(CONJ, others) if others.dtype.kind == "c" else others),)  # PyTorch's complex gradient
 
 
 def _extremum_rule(run, ctx, g):

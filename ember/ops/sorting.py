@@ -189,6 +189,8 @@ def searchsorted(sorted_sequence, values, *, out_int32: bool = False, right: boo
                              f"{list(boundaries.shape)}, got {sorter.dtype}{list(sorter.shape)}")
         boundaries = gather(boundaries, -1, sorter)
     boundaries, values = promote(boundaries, values)
+    if values.dtype in COMPLEX:
+        refuse_complex("searchsorted", [boundaries, values])
     attrs = {"right": right, "out_int32": bool(out_int32)}
     _searchsorted_infer(Spec(boundaries.shape, boundaries.dtype), Spec(values.shape, values.dtype), **attrs)
     return dispatch.apply(SEARCHSORTED, (boundaries, values), attrs)
@@ -339,6 +341,8 @@ def mode(x, axis: int = -1, keepdims: bool = False) -> ModeResult:
     keepdim=False)``; of values equally frequent the smallest, NaNs each counted once. The value's gradient goes
     to its index."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("mode", [x])
     if x.ndim == 0:
         _axis("mode", x, axis)
         return ModeResult(*(reshape(r, ()) for r in mode(reshape(x, (1,)), 0)))
