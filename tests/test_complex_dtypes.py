@@ -154,3 +154,11 @@ def test_isinf_isfinite_and_isnan_of_complex_numbers_look_at_both_parts():
     assert ember.isinf(z).tolist() == [True, False, False, False]
     assert ember.isfinite(z).tolist() == [False, False, True, True]
     assert ember.isnan(z).tolist() == [False, True, False, False]
+
+
+def test_linear_relu_of_complex_tensors_is_refused():
+    from ember.ops.linalg import linear_relu
+
+    z = ember.ones(1, 3, dtype=ember.complex64)
+    with pytest.raises(TypeError, match=r"linear_relu: not implemented for complex tensors"):
+        linear_relu(z, ember.ones(2, 3, dtype=ember.complex64), ember.ones(2, dtype=ember.complex64))

@@ -62,6 +62,27 @@ def test_unary_ops_and_their_gradients_match_torch(name):
     _compare(UNARY[name], UNARY[name], [_complex_array(rng, (2, 3))])
 
 
+def test_cumprod_gradient_matches_torch_with_and_without_zeros():
+    rng = np.random.default_rng(7)
+    z = _complex_array(rng, (2, 5))
+    _compare(lambda z: z.cumprod(1), lambda z: z.cumprod(1), [z])
+    z[0, 1] = z[1, 3] = 0
+    _compare(lambda z: z.cumprod(1), lambda z: z.cumprod(1), [z])
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 5, 3)])
+def test_linear_of_complex_tensors_and_its_gradients_match_torch(shape):
+    rng = np.random.default_rng(8)
+    arrays = [_complex_array(rng, shape), _complex_array(rng, (4, 3)), _complex_array(rng, (4,))]
+    _compare(ember.nn.functional.linear, torch.nn.functional.linear, arrays)
+    _compare(ember.nn.functional.linear, torch.nn.functional.linear, arrays[:2])
+
+
+def test_vdot_conjugates_its_first_argument():
+    rng = np.random.default_rng(9)
+    _compare(ember.vdot, torch.vdot, [_complex_array(rng, (3,)), _complex_array(rng, (3,))])
+
+
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "matmul"])
 def test_binary_ops_and_their_gradients_match_torch_with_broadcasting(name):
     rng = np.random.default_rng(1)

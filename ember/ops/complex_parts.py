@@ -94,6 +94,22 @@ VIEW_AS_COMPLEX = defop("view_as_complex", forward=lambda xp, x: _complex_forwar
                         vjp=vjp_rule(lambda run, ctx, g: (run(VIEW_AS_REAL, g),)), cost=movement_cost, onnx=NO_ONNX)
 
 
+class Conjugated:
+    """A vjp context with its complex inputs and output conjugated. An op whose real rule multiplies the gradient by
+    real-coefficient functions of its inputs and output (its derivative, f'(z)) gives PyTorch's complex gradient,
+    g * conj(f'(z)) = g * f'(conj(z)), when that rule runs on this context: the rules of ``linear`` and ``cumprod``
+    send complex gradients through it."""
+
+    __slots__ = ("inputs", "needs", "attrs", "output", "residuals")
+
+    def __init__(self, run, ctx, with_output: bool = False):
+        """``with_output``: the rule reads the op's output (an op that saves it)."""
+        self.inputs = tuple(run(CONJ, x) if x.dtype.kind == "c" else x for x in ctx.inputs)
+        self.needs, self.attrs, self.residuals = ctx.needs, ctx.attrs, None
+        output = ctx.output if with_output else None
+        self.output = run(CONJ, output) if output is not None and output.dtype.kind == "c" else output
+
+
 def _is_complex(x: TensorLike) -> bool:
     return x.dtype in COMPLEX
 

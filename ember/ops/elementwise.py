@@ -215,6 +215,8 @@ def relu_in_place(xp, x):
     """``relu``'s forward written into ``x`` itself (an array nothing else holds): the same numbers."""
     if x.__class__ is _np.ndarray and x.dtype in _ZEROS_DTYPES:
         return _np.maximum(x, zeros_of(x.shape, x.dtype), out=x)
+    if x.dtype in COMPLEX:
+        refuse_complex("relu", [x])
     return xp.maximum(x, x.dtype.type(0), out=x)
 RELU = _unary("relu", _relu_forward, vjp_rule(_relu_rule), onnx="Relu", float_only=False,
               saves_output=True, lower=lowering.relu, writes_out=True,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import LOWER
-from ember.ops.complex_parts import CONJ
+from ember.ops.complex_parts import CONJ, Conjugated
 from ember.ops.convert import promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import RELU_GRAD, relu_in_place
-from ember.ops.infer import broadcast_shapes, differ, same_dtype
+from ember.ops.infer import broadcast_shapes, differ, refuse_complex, same_dtype
 from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
@@ -154,6 +154,8 @@ def _column_major(weight) -> bool:
 
 
 def _linear_rule(run, ctx, g):
+    if g.dtype.kind == "c":  # PyTorch's complex gradients: g @ conj(W), g^T @ conj(x)
+        ctx = Conjugated(run, ctx)
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs
     biased = len(needs) > 2
@@ -237,10 +239,15 @@ def _linear_relu_cost(out, x, weight, bias=None):
     return Cost(linear_cost.flops + out.size, linear_cost.bytes)
 
 
+def _linear_relu_infer(x, weight, bias=None):
+    refuse_complex("linear_relu", [x, weight])  # relu orders its values
+    return _linear_infer(x, weight, bias)
+
+
 LINEAR_RELU = defop(
     "linear_relu",
     forward=_linear_relu_forward,
-    infer=_linear_infer,
+    infer=_linear_relu_infer,
     vjp=vjp_rule(_linear_relu_rule),
     cost=_linear_relu_cost,
     onnx="Gemm",

@@ -8,7 +8,7 @@ from collections import namedtuple
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.complex_parts import CONJ
+from ember.ops.complex_parts import CONJ, Conjugated
 from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import DIV, EQ, MUL, WHERE, _scalar, exp, log, sqrt, where
@@ -422,6 +422,8 @@ CUMSUM = defop("cumsum", forward=_cumsum_forward, infer=_scan_infer("cumsum"),
 def _cumprod_rule(run, ctx, g):
     # Zero-safe: before a row's first zero the gradient is (the reversed running sum of g * out) / x; at the
     # first zero it is that sum of g times the products with this zero left out; after it, zero.
+    if g.dtype.kind == "c":  # PyTorch's complex gradient: the same sums of conjugates
+        ctx = Conjugated(run, ctx, with_output=True)
     x, out, axis = ctx.inputs[0], ctx.output, ctx.attrs["axis"]
     one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
     is_zero = run(CAST, run(EQ, x, zero), dtype=int64)
