@@ -100,6 +100,12 @@ def test_casting_complex_to_real_keeps_the_real_part():
     ("fmax", lambda z: ember.fmax(z, 1.0)),
     ("heaviside", lambda z: ember.heaviside(z, z)),
     ("searchsorted", lambda z: ember.bucketize(z, ember.tensor([1.0, 2.0]))),
+    ("nansum", ember.nansum),
+    ("nanmedian", ember.nanmedian),
+    ("isposinf", ember.isposinf),
+    ("isneginf", ember.isneginf),
+    ("unique", ember.unique),
+    ("unique_consecutive", ember.unique_consecutive),
 ])
 def test_ops_pytorch_refuses_on_complex_numbers_are_refused_naming_the_op_and_dtype(name, call):
     with pytest.raises(TypeError, match=rf"{name}: .*complex64"):

@@ -333,6 +333,8 @@ def isposinf(x) -> TensorLike:
     >>> ember.isposinf(ember.tensor([float("inf"), -float("inf"), 1.0]))  # True, False, False
     """
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("isposinf", [x])
     return eq(x, _np.inf) if x.dtype in FLOATING else ne(x, x)
 
 
@@ -342,6 +344,8 @@ def isneginf(x) -> TensorLike:
     >>> ember.isneginf(ember.tensor([float("inf"), -float("inf"), 1.0]))  # False, True, False
     """
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("isneginf", [x])
     return eq(x, -_np.inf) if x.dtype in FLOATING else ne(x, x)
 
 

@@ -164,6 +164,8 @@ def sum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
 def nansum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     """``sum`` counting NaNs as zero (they get no gradient)."""
     x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
+    if x.dtype in COMPLEX:
+        refuse_complex("nansum", [x])
     if x.dtype in FLOATING:
         x = where(x != x, 0.0, x)  # (only NaN differs from itself)
     return sum(x, axis, keepdims)

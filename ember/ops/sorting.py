@@ -326,6 +326,8 @@ def nanmedian(x, axis: int | None = None, keepdims: bool = False) -> TensorLike 
     index). A row of NaN alone gives NaN, with its first NaN's index (PyTorch's is left to its selection
     algorithm there)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("nanmedian", [x])
     if axis is None:
         if x.array.size == 0:
             raise ValueError(f"nanmedian: the tensor of shape {list(x.shape)} has no elements")
