@@ -78,6 +78,15 @@ def test_linear_of_complex_tensors_and_its_gradients_match_torch(shape):
     _compare(ember.nn.functional.linear, torch.nn.functional.linear, arrays[:2])
 
 
+@pytest.mark.parametrize("name", ["float_power", "ldexp"])
+def test_float_power_and_ldexp_of_complex_tensors_match_torch(name):
+    rng = np.random.default_rng(10)
+    fn_ember, fn_torch = getattr(ember, name), getattr(torch, name)
+    _compare(fn_ember, fn_torch, [_complex_array(rng, (3,)), _complex_array(rng, (3,))])
+    _compare(lambda z: fn_ember(z, 2.5), lambda z: fn_torch(z, torch.tensor(2.5)),
+             [_complex_array(rng, (3,), np.complex64)], atol=1e-5)
+
+
 def test_vdot_conjugates_its_first_argument():
     rng = np.random.default_rng(9)
     _compare(ember.vdot, torch.vdot, [_complex_array(rng, (3,)), _complex_array(rng, (3,))])

@@ -34,6 +34,7 @@ from ember.ops.elementwise import (
     mul,
     ne,
     neg,
+    power,
     sign,
     sub,
 )
@@ -323,6 +324,8 @@ def ldexp(x, other) -> TensorLike:
     """
     x, other = promote(x, other)
     broadcast_shapes("ldexp", [Spec(x.shape, x.dtype), Spec(other.shape, other.dtype)])  # (names ldexp, not mul)
+    if x.dtype in COMPLEX:
+        return mul(x, power(2.0, other))
     dtype = x.dtype if x.dtype in FLOATING else _dtypes.DEFAULT_FLOAT  # (read now: set_default_dtype moves it)
     return mul(cast(x, dtype) if x.dtype != dtype else x, exp2(cast(other, dtype) if other.dtype != dtype else other))
 
