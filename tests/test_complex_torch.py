@@ -178,3 +178,10 @@ def test_complex_ops_under_jit_equal_eager_mode_and_torch():
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), atol=1e-10)
+
+
+def test_conjugate_transposes_conjugate_complex_tensors():
+    rng = np.random.default_rng(11)
+    _compare(lambda z: z.H @ z, lambda z: z.H @ z, [_complex_array(rng, (3, 2))])
+    _compare(lambda z: z.mH @ z, lambda z: z.mH @ z, [_complex_array(rng, (2, 3, 2))])
+    _compare(lambda z: z.adjoint() * 2, lambda z: z.adjoint() * 2, [_complex_array(rng, (2, 3))])
