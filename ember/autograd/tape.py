@@ -17,6 +17,7 @@ import numpy as np
 from ember import grad_mode as _grad_mode
 from ember import traced_state
 from ember.backend.devices import array_module, as_array
+from ember.backend.dtypes import COMPLEX
 from ember.grad_mode import GradMode as _GradMode
 from ember.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
 from ember.grad_mode import next_stamp as _next_seq
@@ -671,7 +672,7 @@ def _root_grads(outputs, grad_outputs, what: str):
                 "under no_grad"
             )
         if g is None:
-            if t.dtype.kind == "c":
+            if t.dtype in COMPLEX:
                 raise _complex_seed_error(what, t)
             if t.array.size != 1:
                 raise RuntimeError(
@@ -703,7 +704,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
         return
     data = tensor.array
     if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
-        if data.dtype.kind == "c":
+        if data.dtype in COMPLEX:
             raise _complex_seed_error("backward", tensor)
         seed = np.array(1, data.dtype)
         if tensor.node is not None and not create_graph and not _post_accumulate_hooks:

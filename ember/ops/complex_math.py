@@ -23,7 +23,7 @@ def _angle_rule(run, ctx, g):
     step, 0 or pi, with gradient 0."""
     x = ctx.inputs[0]
     zero = constant(0.0, g.dtype, g) if run is on_tensors else g.dtype.type(0)
-    if x.dtype.kind != "c":
+    if x.dtype not in COMPLEX:
         return (g * zero,)
     modulus = run(ABS, x)
     at_zero = run(EQ, modulus, zero)

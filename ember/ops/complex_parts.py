@@ -104,10 +104,10 @@ class Conjugated:
 
     def __init__(self, run, ctx, with_output: bool = False):
         """``with_output``: the rule reads the op's output (an op that saves it)."""
-        self.inputs = tuple(run(CONJ, x) if x.dtype.kind == "c" else x for x in ctx.inputs)
+        self.inputs = tuple(run(CONJ, x) if x.dtype in COMPLEX else x for x in ctx.inputs)
         self.needs, self.attrs, self.residuals = ctx.needs, ctx.attrs, None
         output = ctx.output if with_output else None
-        self.output = run(CONJ, output) if output is not None and output.dtype.kind == "c" else output
+        self.output = run(CONJ, output) if output is not None and output.dtype in COMPLEX else output
 
 
 def _is_complex(x: TensorLike) -> bool:

@@ -87,7 +87,7 @@ def _scalar(run, like, value: float):
 def _conj(run, x):
     """conj(x) for a complex x, x itself otherwise: PyTorch's gradient of a real loss through a holomorphic f is
     g * conj(f'(z)), so the rules below conjugate the derivative's factors of a complex op."""
-    return run(CONJ, x) if x.dtype.kind == "c" else x
+    return run(CONJ, x) if x.dtype in COMPLEX else x
 
 
 def _exp_simplify(node, facts) -> None:
@@ -124,7 +124,7 @@ def _abs_infer(x: Spec, **attrs) -> Spec:
 
 def _abs_rule(run, ctx, g):
     x = ctx.inputs[0]
-    if x.dtype.kind != "c":
+    if x.dtype not in COMPLEX:
         return (g * run(SIGN, x),)
     # g z / |z| (0 at z = 0, as PyTorch), written with differentiable ops: z / |z| varies with z
     zero, modulus = _scalar(run, g, 0.0), run(ABS, x)
@@ -134,17 +134,17 @@ def _abs_rule(run, ctx, g):
 
 def _exp_rule(run, ctx, g):
     out = ctx.output
-    return (g * (run(CONJ, out) if out.dtype.kind == "c" else out),)  # inlined _conj: one test on the real path
+    return (g * (run(CONJ, out) if out.dtype in COMPLEX else out),)  # inlined _conj: one test on the real path
 
 
 def _log_rule(run, ctx, g):
     x = ctx.inputs[0]
-    return (g / (run(CONJ, x) if x.dtype.kind == "c" else x),)
+    return (g / (run(CONJ, x) if x.dtype in COMPLEX else x),)
 
 
 def _sqrt_rule(run, ctx, g):
     out = ctx.output
-    return (g * _typed(g, 0.5) / (run(CONJ, out) if out.dtype.kind == "c" else out),)
+    return (g * _typed(g, 0.5) / (run(CONJ, out) if out.dtype in COMPLEX else out),)
 
 
 # numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
@@ -557,7 +557,7 @@ def _sub_rule(run, ctx, g):
 
 def _mul_rule(run, ctx, g):
     a, b = ctx.inputs
-    if g.dtype.kind == "c":
+    if g.dtype in COMPLEX:
         a, b = run(CONJ, a), run(CONJ, b)
     return (
         unbroadcast_with(run, run(MUL, g, b), a.shape) if ctx.needs[0] else None,
@@ -567,7 +567,7 @@ def _mul_rule(run, ctx, g):
 
 def _div_rule(run, ctx, g):
     a, b = ctx.inputs
-    if g.dtype.kind == "c":
+    if g.dtype in COMPLEX:
         a, b = run(CONJ, a), run(CONJ, b)
     return (
         unbroadcast_with(run, run(DIV, g, b), a.shape) if ctx.needs[0] else None,
@@ -606,7 +606,7 @@ def _complex_pow_rule(run, ctx, g):
 
 def _pow_rule(run, ctx, g):
     a, b = ctx.inputs
-    if g.dtype.kind == "c":
+    if g.dtype in COMPLEX:
         return _complex_pow_rule(run, ctx, g)
     ga = gb = None
     if ctx.needs[0]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.backend.dtypes import COMPLEX, LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import LOWER
 from ember.ops.complex_parts import CONJ, Conjugated
@@ -58,7 +58,7 @@ def _last_two_swapped(run, x):
 
 def _matmul_rule(run, ctx, g):
     a, b = ctx.inputs
-    if g.dtype.kind == "c":  # PyTorch's complex gradients: g @ b^H and a^H @ g
+    if g.dtype in COMPLEX:  # PyTorch's complex gradients: g @ b^H and a^H @ g
         a, b = run(CONJ, a), run(CONJ, b)
     a2 = reshape_with(run, a, (1, a.shape[0])) if a.ndim == 1 else a
     b2 = reshape_with(run, b, (b.shape[0], 1)) if b.ndim == 1 else b
@@ -154,7 +154,7 @@ def _column_major(weight) -> bool:
 
 
 def _linear_rule(run, ctx, g):
-    if g.dtype.kind == "c":  # PyTorch's complex gradients: g @ conj(W), g^T @ conj(x)
+    if g.dtype in COMPLEX:  # PyTorch's complex gradients: g @ conj(W), g^T @ conj(x)
         ctx = Conjugated(run, ctx)
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs

@@ -70,7 +70,7 @@ def _prod_rule(run, ctx, g):
     # when another element is zero (so grad-of-grad holds with one zero).
     elsewhere = run(DIV, run(PROD, x, axis=axis, keepdims=True), ones_for_zeros)
     others = run(WHERE, is_zero, at_zero, elsewhere)
-    return (g * (run(CONJ, others) if others.dtype.kind == "c" else others),)  # PyTorch's complex gradient
+    return (g * (run(CONJ, others) if others.dtype in COMPLEX else others),)  # PyTorch's complex gradient
 
 
 def _extremum_rule(run, ctx, g):
@@ -424,7 +424,7 @@ CUMSUM = defop("cumsum", forward=_cumsum_forward, infer=_scan_infer("cumsum"),
 def _cumprod_rule(run, ctx, g):
     # Zero-safe: before a row's first zero the gradient is (the reversed running sum of g * out) / x; at the
     # first zero it is that sum of g times the products with this zero left out; after it, zero.
-    if g.dtype.kind == "c":  # PyTorch's complex gradient: the same sums of conjugates
+    if g.dtype in COMPLEX:  # PyTorch's complex gradient: the same sums of conjugates
         ctx = Conjugated(run, ctx, with_output=True)
     x, out, axis = ctx.inputs[0], ctx.output, ctx.attrs["axis"]
     one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
