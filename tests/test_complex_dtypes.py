@@ -169,3 +169,14 @@ def test_linear_relu_of_complex_tensors_is_refused():
     z = ember.ones(1, 3, dtype=ember.complex64)
     with pytest.raises(TypeError, match=r"linear_relu: not implemented for complex tensors"):
         linear_relu(z, ember.ones(2, 3, dtype=ember.complex64), ember.ones(2, dtype=ember.complex64))
+
+
+def test_randn_and_rand_of_complex_dtypes_draw_both_parts():
+    ember.manual_seed(0)
+    z = ember.randn(100_000, dtype=ember.cfloat)
+    assert z.dtype == ember.complex64 and z.shape == (100_000,)
+    assert abs(float((z.abs() ** 2).mean()) - 1.0) < 0.02  # each part N(0, 1/2), as PyTorch
+    assert abs(float(z.real.mean())) < 0.01 and abs(float(z.imag.std()) - 0.5 ** 0.5) < 0.01
+    u = ember.rand(4, 3, dtype=ember.complex128)
+    assert u.dtype == ember.complex128 and 0 <= float(u.real.min()) and float(u.imag.max()) < 1
+    assert ember.randn(2, dtype=ember.complex64, requires_grad=True).is_leaf
