@@ -10,7 +10,7 @@ import numpy as np
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.ops.complex_parts import complex as _complex
 from ember.ops.complex_parts import imag, real
-from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.convert import as_tensor, cast, promote, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     abs,
@@ -86,7 +86,7 @@ def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float |
 
 def reciprocal(x) -> TensorLike:
     """Elementwise 1 / x (integers as floats)."""
-    return true_divide(1.0, to_float(x))
+    return true_divide(1.0, to_inexact(x))
 
 
 def rsqrt(x) -> TensorLike:
