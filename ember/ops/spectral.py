@@ -70,7 +70,7 @@ def stft(input, n_fft: int, hop_length: int | None = None, win_length: int | Non
     PyTorch requires (False: ``view_as_real`` of the result).
 
     >>> ember.stft(ember.ones(8), 4, return_complex=True).shape
-    (3, 3)
+    (3, 9)
     """
     x = as_tensor(input)
     is_complex = x.dtype in COMPLEX or (isinstance(window, TensorLike) and window.dtype in COMPLEX)
