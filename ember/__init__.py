@@ -13,8 +13,8 @@ from ember.autograd import (
     set_anomaly_enabled, set_grad_enabled,
 )
 from ember.backend import (
-    Device, bfloat16, bool_, can_cast, cuda_is_available, float16, float32, float64, get_default_dtype, int8, int32,
-    int64,
+    Device, bfloat16, bool_, can_cast, complex64, complex128, cuda_is_available, float16, float32, float64,
+    get_default_dtype, int8, int32, int64,
     promote_types, tune_malloc, uint8,
 )
 from ember.backend.printing import get_printoptions, set_printoptions
@@ -38,7 +38,7 @@ from ember.ops import __all__ as _ops_all
 from ember.creation import as_tensor  # noqa: E402, F811  (PyTorch's as_tensor(data, dtype, device), not the op helper)
 from ember.tensor_inplace_torch import *  # noqa: F403  (torch.abs_(x) and the other top-level in-place functions)
 from ember.torch_functions import *  # noqa: F403  (torch.detach(x), torch.fill(x, v)...: Tensor methods at top level)
-from ember import linalg, special
+from ember import fft, linalg, special
 from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember import amp, optim
 from ember.sparse import RowSparse
@@ -68,7 +68,8 @@ from ember import embedding
 from ember import cuda
 from ember import utils
 from ember.pytorch_aliases import (  # noqa: A004
-    double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device, short,
+    cdouble, cfloat, double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device,
+    short,
 )
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -9,9 +10,10 @@ import numpy as np
 from ember import random as _random
 from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, device_of, move
-from ember.backend.dtypes import DEFAULT_INT, FLOATING, as_dtype
+from ember.backend.dtypes import COMPLEX, DEFAULT_INT, FLOATING, as_dtype, real_of
 from ember.grad_mode import no_grad, thread_mode
 from ember.memory_format import lay_out
+from ember.ops.complex_parts import view_as_complex
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast, promote
 from ember.ops.effects import random_draw
@@ -100,6 +102,8 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     if dtype is None:
         dtype = np.dtype(np.bool_) if isinstance(fill_value, bool) else (
             DEFAULT_INT if isinstance(fill_value, int) else _dtypes.DEFAULT_FLOAT)
+        if isinstance(fill_value, complex):
+            dtype = _dtypes.default_complex()
     dtype = as_dtype(dtype)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
@@ -221,7 +225,9 @@ def _source(name: str, generator, device, requires_grad: bool) -> np.random.Gene
 
 def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the global generator or ``generator`` (traced by ``ember.jit``: a new draw on
-    every call, from the ``random`` op's stream, ``ember.random.stream()``)."""
+    every call, from the ``random`` op's stream, ``ember.random.stream()``); a complex dtype draws both parts so."""
+    if dtype is not None and as_dtype(dtype) in COMPLEX:
+        return _complex_draw(rand, shape, as_dtype(dtype), 1.0, device, requires_grad, generator)
     dtype = _float_dtype("rand", dtype)
     source = _source("rand", generator, device, requires_grad)
     if source is None:
@@ -232,13 +238,23 @@ def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = 
 
 def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the global generator or ``generator`` (traced by ``ember.jit``: a new draw on
-    every call, from the ``random`` op's stream, ``ember.random.stream()``)."""
+    every call, from the ``random`` op's stream, ``ember.random.stream()``); a complex dtype draws each part from
+    N(0, 1/2), as PyTorch, so that E|z|^2 is 1."""
+    if dtype is not None and as_dtype(dtype) in COMPLEX:
+        return _complex_draw(randn, shape, as_dtype(dtype), math.sqrt(0.5), device, requires_grad, generator)
     dtype = _float_dtype("randn", dtype)
     source = _source("randn", generator, device, requires_grad)
     if source is None:
         return random_draw("normal", _shape(shape), dtype, 0.0, 1.0)
     array = source.standard_normal(_shape(shape)).astype(dtype)
     return _finish(array, dtype, device, requires_grad)
+
+
+def _complex_draw(draw, shape, dtype, scale: float, device, requires_grad: bool, generator=None) -> Tensor:
+    """``draw``'s samples for the real and imaginary parts of a complex tensor, the parts scaled by ``scale``."""
+    parts = draw(*_shape(shape), 2, generator=generator, dtype=real_of(dtype), device=device)
+    out = view_as_complex(parts * scale if scale != 1.0 else parts)
+    return out.requires_grad_(True) if requires_grad else out
 
 
 def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype=None, device=None) -> Tensor:

@@ -12,7 +12,7 @@ import numpy as np
 from ember import random as _random
 from ember.backend import dtypes as _dtypes
 from ember.backend.devices import Device, move
-from ember.backend.dtypes import FLOATING, as_dtype
+from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.creation import _eager, _finish, _floating
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast
@@ -31,8 +31,8 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
 
 
 def _check_grad(name: str, dtype, requires_grad) -> None:
-    if requires_grad and dtype not in FLOATING:
-        raise TypeError(f"{name}: only floating tensors can require gradients, got dtype {dtype}")
+    if requires_grad and dtype not in DIFFERENTIABLE:
+        raise TypeError(f"{name}: only floating and complex tensors can require gradients, got dtype {dtype}")
 
 
 def _from_tensor(obj: Tensor, dtype, device, copy, requires_grad) -> Tensor:

@@ -1,6 +1,6 @@
 """``torch.linalg`` under Ember: decompositions, inverses, solves, least squares, the matrix exponential and norms
 of (batches of) matrices, with gradients. The functions are the op library's (``ember.ops.decompositions``,
-``lu``, ``triangular``, ``matrix_exp``, ``least_squares``, ``matrix_chain``, ``householder`` and
+``lu``, ``triangular``, ``matrix_exp``, ``least_squares``, ``matrix_chain``, ``householder``, ``eig`` and
 ``matrix_functions``).
 
 >>> a = ember.randn(3, 3, dtype=ember.float64, requires_grad=True)
@@ -30,6 +30,7 @@ from ember.ops.decompositions import (
     svd,
     svdvals,
 )
+from ember.ops.eig import EigResult, eig, eigvals
 from ember.ops.householder import householder_product
 from ember.ops.least_squares import LstsqResult, cond, lstsq, matrix_rank
 from ember.ops.linalg import matmul
@@ -54,9 +55,10 @@ from ember.ops.products_torch import linalg_vander as vander
 from ember.ops.triangular import solve_triangular
 
 __all__ = [
-    "CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "LuFactorExResult",
+    "CholeskyExResult", "EigResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "LuFactorExResult",
     "LuFactorResult", "LuResult", "QrResult", "SlogdetResult", "SolveExResult", "SvdResult", "cholesky",
-    "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "householder_product", "inv", "inv_ex",
+    "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "householder_product",
+    "inv", "inv_ex",
     "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
     "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
     "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm",

@@ -14,7 +14,7 @@ from ember import ops as _ops
 from ember import traced_state
 from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, move
-from ember.backend.dtypes import FLOATING, as_dtype
+from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import format_array
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.memory_format import _channels_last_of
@@ -60,6 +60,8 @@ def _to_array(data, dtype, device: Device):
         if dtype is None:
             kind = data.dtype.kind
             dtype = _dtypes.DEFAULT_FLOAT if kind == "f" else _PYTHON_DEFAULTS.get(kind)
+            if kind == "c":
+                dtype = _dtypes.default_complex()
             if dtype is None:
                 unknown = next((v for v in data.flat if v.__class__ is UnknownSize), None)
                 if unknown is not None:  # x.sum() / x.shape[0] while tracing for any batch size
@@ -141,9 +143,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             as_dtype(array.dtype)
         except TypeError as exc:
             raise TypeError(f"data: cannot hold an array of dtype {array.dtype}: {exc}") from None
-        if getattr(self, "requires_grad", False) and array.dtype not in FLOATING:
-            raise RuntimeError(f"data: the tensor requires grad, so its data must be floating point; got an array "
-                               f"of dtype {array.dtype} and shape {list(array.shape)}")
+        if getattr(self, "requires_grad", False) and array.dtype not in DIFFERENTIABLE:
+            raise RuntimeError(f"data: the tensor requires grad, so its data must be floating point or complex; got "
+                               f"an array of dtype {array.dtype} and shape {list(array.shape)}")
         self.array = array
 
     @property
@@ -319,9 +321,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         """Mark a leaf tensor as one whose gradient is wanted."""
         if self.node is not None and not requires_grad:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach() instead")
-        if requires_grad and self.array.dtype not in FLOATING:
+        if requires_grad and self.array.dtype not in DIFFERENTIABLE:
             raise RuntimeError(
-                f"only floating-point tensors can require gradients, got dtype {self.array.dtype}"
+                f"only floating-point and complex tensors can require gradients, got dtype {self.array.dtype}"
             )
         self.requires_grad = requires_grad
         return self

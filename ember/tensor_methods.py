@@ -161,6 +161,11 @@ class OpMethods(TensorLike):
     not_equal = _ops.not_equal
     fix = _ops.fix
     sgn = _ops.sgn
+    conj = _ops.conj
+    conj_physical = _ops.conj_physical
+    angle = _ops.angle
+    stft = _ops.stft
+    istft = _ops.istft
     signbit = _ops.signbit
     ldexp = _ops.ldexp
     frexp = _ops.frexp

@@ -214,22 +214,22 @@ class TorchMethods:
 
     @property
     def H(self):  # noqa: N802  (PyTorch's name)
-        """The conjugate transpose of a matrix (the transpose: Ember's tensors are real); a 0-d tensor itself."""
+        """The conjugate transpose of a matrix (the transpose of a real one); a 0-d tensor conjugated."""
         if len(self.shape) not in (0, 2):
             raise ValueError(f"H: expects a matrix or a 0-d tensor, got shape {list(self.shape)}; use mH for a "
                              "batch of matrices")
-        return _ops().transpose(self) if len(self.shape) == 2 else self
+        return _ops().conj(_ops().transpose(self) if len(self.shape) == 2 else self)
 
     @property
     def mH(self):  # noqa: N802
-        """The conjugate transpose of the last two dimensions (``mT``: Ember's tensors are real)."""
+        """The conjugate transpose of the last two dimensions (``mT`` of a real tensor)."""
         return self.adjoint()
 
     def adjoint(self):
-        """The conjugate transpose of the last two dimensions (a view; the transpose for real tensors)."""
+        """The conjugate transpose of the last two dimensions (a new tensor; the transpose of a real tensor)."""
         if len(self.shape) < 2:
             raise ValueError(f"adjoint: expects a tensor of at least 2 dimensions, got shape {list(self.shape)}")
-        return _ops().swapaxes(self, -1, -2)
+        return _ops().conj(_ops().swapaxes(self, -1, -2))
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor's value; other tensors format as their repr."""

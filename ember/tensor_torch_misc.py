@@ -2,8 +2,9 @@
 ``share_memory_``/``is_shared``, ``is_inference``, ``is_conj``/``is_neg`` and ``resolve_conj``/``resolve_neg``,
 ``dim_order`` and ``prelu``.
 
-Ember's tensors are real and hold no lazy conjugate or negative bit, so ``is_conj``/``is_neg`` are False and the
-``resolve_*`` methods return the tensor itself, as PyTorch's do for real tensors. ``inference_mode`` makes ordinary
+Ember's tensors hold no lazy conjugate or negative bit (``conj`` computes the conjugate at once), so
+``is_conj``/``is_neg`` are False and the ``resolve_*`` methods return the tensor itself. ``real`` and ``imag`` are
+the complex parts as properties (new tensors on the tape, where PyTorch's are views). ``inference_mode`` makes ordinary
 tensors (usable by autograd later), so ``is_inference`` is False.
 
 >>> x = ember.ones(2, 3)
@@ -18,6 +19,8 @@ import mmap
 import numpy as np
 
 from ember.backend import cuda_is_available, cupy_module
+from ember.ops.complex_parts import imag as _imag
+from ember.ops.complex_parts import real as _real
 from ember.ops.prelu import prelu as _prelu
 
 __all__ = ["TorchMiscMethods"]
@@ -87,8 +90,18 @@ class TorchMiscMethods:
         return False
 
     def is_conj(self) -> bool:
-        """False: Ember's tensors are real and have no lazy conjugation."""
+        """False: Ember's ``conj`` computes the conjugate at once, there is no lazy conjugation."""
         return False
+
+    @property
+    def real(self):
+        """The real part (``torch.real``): a real tensor itself, a complex one's real part as a new tensor."""
+        return _real(self)
+
+    @property
+    def imag(self):
+        """The imaginary part of a complex tensor (``torch.imag``); a real tensor has none and is refused."""
+        return _imag(self)
 
     def is_neg(self) -> bool:
         """False: Ember's tensors have no lazy negation."""

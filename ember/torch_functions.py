@@ -51,7 +51,7 @@ def is_inference(input: Tensor) -> bool:
 
 
 def is_conj(input: Tensor) -> bool:
-    """``input.is_conj()`` (False: Ember's tensors are real)."""
+    """``input.is_conj()`` (False: Ember's ``conj`` computes the conjugate at once)."""
     return input.is_conj()
 
 

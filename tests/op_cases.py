@@ -18,6 +18,7 @@ from scipy import special as sps  # a test dependency (scikit-learn's): referenc
 
 import ember
 from ember.ops.batch_norm import batch_moments
+from ember.ops.eig import complex_solve
 from ember.ops.linalg import linear_relu
 from ember.ops.recurrent import recurrent
 
@@ -2335,3 +2336,97 @@ for _name, _ref in (("igamma", sps.gammainc), ("igammac", sps.gammaincc)):
          torch and getattr(torch, _name), grad_inputs=(1,))
 _row("igamma_large_a", ember.special.gammainc, sps.gammainc, ins(uniform(2e4, 3e4, 6), uniform(2.3e4, 2.6e4, 6)),
      "igamma", torch and torch.special.gammainc, grad=False, rtol=1e-9, extra={"f32_rtol": 1e-3})
+
+# --- complex numbers: real inputs and outputs around complex intermediates (the generic tests take real arrays) ---
+
+
+def _np_complex(a, b):
+    return a + 1j * b
+
+
+def _np_as_real(z):
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+_row("complex_view_as_real", lambda a, b: ember.view_as_real(ember.complex(a, b)),
+     lambda a, b: _np_as_real(_np_complex(a, b)), ins(normal(3, 4), normal(4)), ("complex", "view_as_real"),
+     torch and (lambda a, b: torch.view_as_real(torch.complex(*torch.broadcast_tensors(a, b)))))
+_row("complex_real_imag_conj",
+     lambda x: (lambda z: ember.real(z) * ember.imag(ember.conj(z)))(ember.view_as_complex(x)),
+     lambda x: -x[..., 0] * x[..., 1], ins(normal(3, 4, 2)), ("view_as_complex", "real", "imag", "conj"),
+     torch and (lambda x: (lambda z: z.real * z.conj().imag)(torch.view_as_complex(x))))
+_row("complex_angle", lambda a, b: ember.angle(ember.complex(a, b)), lambda a, b: np.angle(_np_complex(a, b)),
+     ins(uniform(0.3, 2.0, 3, 4), normal(3, 4)), ("complex", "angle"),
+     torch and (lambda a, b: torch.angle(torch.complex(a, b))))
+_row("angle_real", ember.angle, np.angle, ins(away(3, 4)), "angle", torch and torch.angle)
+_row("complex_arithmetic",
+     lambda a, b: ember.view_as_real((lambda z: z * z.conj().exp() / (z + 3.0) - z.sqrt().log() ** 2.0)(
+         ember.complex(a, b))),
+     lambda a, b: _np_as_real((lambda z: z * np.exp(z.conj()) / (z + 3.0) - np.log(np.sqrt(z)) ** 2.0)(
+         _np_complex(a, b))),
+     ins(uniform(0.5, 2.0, 3, 4), normal(3, 4)),
+     ("complex", "view_as_real", "conj", "mul", "div", "exp", "log", "sqrt", "pow", "add", "sub"),
+     torch and (lambda a, b: torch.view_as_real(
+         (lambda z: z * z.conj().exp() / (z + 3.0) - z.sqrt().log() ** 2.0)(torch.complex(a, b)))))
+_row("complex_matmul_abs_mean",
+     lambda a, b, c: (ember.complex(a, b) @ ember.complex(c, a.T)).abs().mean(0),
+     lambda a, b, c: np.abs(_np_complex(a, b) @ _np_complex(c, a.T)).mean(0),
+     ins(normal(3, 4), normal(3, 4), normal(4, 3)), ("complex", "matmul", "abs", "sum"),
+     torch and (lambda a, b, c: (torch.complex(a, b) @ torch.complex(c, a.T)).abs().mean(0)))
+_row("fft_n_ortho", lambda x: ember.view_as_real(ember.fft.fft(x, n=6, norm="ortho")),
+     lambda x: _np_as_real(np.fft.fft(x, n=6, norm="ortho")), ins(normal(3, 4)),
+     ("cast", "pad", "fft_c2c", "view_as_real"),
+     torch and (lambda x: torch.view_as_real(torch.fft.fft(x, n=6, norm="ortho"))))
+_row("ifft2_complex_cut", lambda a, b: ember.view_as_real(ember.fft.ifft2(ember.complex(a, b), s=(3, 2))),
+     lambda a, b: _np_as_real(np.fft.ifft2(_np_complex(a, b), s=(3, 2))), ins(normal(2, 4, 3), normal(2, 4, 3)),
+     ("complex", "getitem", "fft_c2c", "view_as_real"),
+     torch and (lambda a, b: torch.view_as_real(torch.fft.ifft2(torch.complex(a, b), s=(3, 2)))))
+_row("rfftn_forward", lambda x: ember.view_as_real(ember.fft.rfftn(x, dim=(0, 1), norm="forward")),
+     lambda x: _np_as_real(np.fft.rfftn(x, axes=(0, 1), norm="forward")), ins(normal(3, 5, 2)),
+     ("fft_r2c", "view_as_real"),
+     torch and (lambda x: torch.view_as_real(torch.fft.rfftn(x, dim=(0, 1), norm="forward"))))
+_row("irfft_odd_n", lambda a, b: ember.fft.irfft(ember.complex(a, b), n=7),
+     lambda a, b: np.fft.irfft(_np_complex(a, b), n=7), ins(normal(3, 4), normal(3, 4)), ("complex", "fft_c2r"),
+     torch and (lambda a, b: torch.fft.irfft(torch.complex(a, b), n=7)))
+_row("irfft2_even", lambda a, b: ember.fft.irfft2(ember.complex(a, b), norm="ortho"),
+     lambda a, b: np.fft.irfft2(_np_complex(a, b), norm="ortho"), ins(normal(2, 3, 4), normal(2, 3, 4)),
+     ("complex", "fft_c2r"), torch and (lambda a, b: torch.fft.irfft2(torch.complex(a, b), norm="ortho")))
+_row("hfft_ihfft", lambda x: ember.fft.hfft(ember.fft.ihfft(x) * 2.0, n=6),
+     lambda x: np.fft.hfft(np.fft.ihfft(x) * 2.0, n=6), ins(normal(2, 5)), ("fft_r2c", "conj", "fft_c2r", "mul"),
+     torch and (lambda x: torch.fft.hfft(torch.fft.ihfft(x) * 2.0, n=6)))
+
+
+def _np_stft(x, n_fft, hop, window):
+    padded = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
+    starts = np.arange(0, len(padded) - n_fft + 1, hop)
+    return np.fft.rfft(padded[starts[:, None] + np.arange(n_fft)] * window, axis=-1).T
+
+
+def _np_istft(z, n_fft, hop, window):
+    frames = np.fft.irfft(z.T, n=n_fft, axis=-1) * window
+    size = n_fft + hop * (len(frames) - 1)
+    signal, envelope = np.zeros(size), np.zeros(size)
+    for t, frame in enumerate(frames):
+        signal[t * hop:t * hop + n_fft] += frame
+        envelope[t * hop:t * hop + n_fft] += window ** 2
+    cut = slice(n_fft // 2, size - n_fft // 2)
+    return signal[cut] / envelope[cut]
+
+
+_row("stft_window", lambda x, w: ember.view_as_real(ember.stft(x, 8, 3, window=w, return_complex=True)),
+     lambda x, w: _np_as_real(_np_stft(x, 8, 3, w)), ins(normal(20), uniform(0.5, 1.5, 8)),
+     ("take", "fft_r2c", "view_as_real"),
+     torch and (lambda x, w: torch.view_as_real(torch.stft(x, 8, 3, window=w, return_complex=True))))
+_row("istft_window", lambda a, b, w: ember.istft(ember.complex(a, b), 8, 2, window=w),
+     lambda a, b, w: _np_istft(_np_complex(a, b), 8, 2, w), ins(normal(5, 6), normal(5, 6), uniform(0.5, 1.5, 8)),
+     ("complex", "fft_c2r", "index_add", "div"),
+     torch and (lambda a, b, w: torch.istft(torch.complex(a, b), 8, 2, window=w)))
+_row("linalg_eigvals_abs", lambda a: ember.linalg.eigvals(a).abs(), lambda a: np.abs(np.linalg.eigvals(a)),
+     ins(normal(2, 3, 3)), ("eig", "abs"), torch and (lambda a: torch.linalg.eigvals(a).abs()))
+_row("linalg_eig", lambda a: (lambda w, v: (w.real, w.imag, v.abs()))(*ember.linalg.eig(a)),
+     lambda a: (lambda w, v: (w.real, w.imag, np.abs(v)))(*np.linalg.eig(a)), ins(normal(4, 4)), ("eig", "abs"),
+     torch and (lambda a: (lambda w, v: (w.real, w.imag, v.abs()))(*torch.linalg.eig(a))))
+_row("complex_solve", lambda a, b, c, d: ember.view_as_real(complex_solve(ember.complex(a, b), ember.complex(c, d))),
+     lambda a, b, c, d: _np_as_real(np.linalg.solve(_np_complex(a, b), _np_complex(c, d))),
+     ins(normal(2, 3, 3), normal(2, 3, 3), normal(2, 3, 2), normal(2, 3, 2)), ("complex", "complex_solve"),
+     torch and (lambda a, b, c, d: torch.view_as_real(torch.linalg.solve(torch.complex(a, b), torch.complex(c, d)))))

@@ -79,6 +79,8 @@ BATCH_REFUSED = {
     "cov_weights": "whether there is one variable (a 0-d result) depends on the unknown size",
     "corrcoef": "whether there is one variable (a 0-d result) depends on the unknown size",
     "cov_1d_correction0_method": "the number of observations sets the divisor",
+    "rfftn_forward": "the transform runs along the unknown axis, whose size is the transform's length",
+    "stft_window": "the frames are laid out from the signal's length, the unknown size",
 }
 
 # Rows whose graph builds with the batch unknown but whose gradient, asked of it later, is refused clearly.

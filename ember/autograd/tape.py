@@ -17,6 +17,7 @@ import numpy as np
 from ember import grad_mode as _grad_mode
 from ember import traced_state
 from ember.backend.devices import array_module, as_array
+from ember.backend.dtypes import COMPLEX
 from ember.grad_mode import GradMode as _GradMode
 from ember.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
 from ember.grad_mode import next_stamp as _next_seq
@@ -656,6 +657,11 @@ def _private(data, handed_out: set) -> Tensor:
     return Tensor._make(data, None)
 
 
+def _complex_seed_error(what: str, t: Tensor) -> RuntimeError:
+    return RuntimeError(f"{what}: a gradient can be created implicitly only for a real scalar output, got "
+                        f"{t.dtype}{list(t.shape)}; take a real loss (abs, real) or pass the gradient explicitly")
+
+
 def _root_grads(outputs, grad_outputs, what: str):
     result = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
@@ -666,6 +672,8 @@ def _root_grads(outputs, grad_outputs, what: str):
                 "under no_grad"
             )
         if g is None:
+            if t.dtype in COMPLEX:
+                raise _complex_seed_error(what, t)
             if t.array.size != 1:
                 raise RuntimeError(
                     f"{what}: a gradient can be created implicitly only for a one-element output, got "
@@ -703,6 +711,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool | None = None, cr
         return
     data = tensor.array
     if gradient is None and tensor.requires_grad and data.__class__ is np.ndarray and data.size == 1:
+        if data.dtype in COMPLEX:
+            raise _complex_seed_error("backward", tensor)
         seed = np.array(1, data.dtype)
         if tensor.node is not None and not create_graph and not _post_accumulate_hooks:
             _backward_scalar(tensor, seed.reshape(data.shape), seed, retain_graph)

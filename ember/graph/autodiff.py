@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import DIFFERENTIABLE
 from ember.graph.errors import GraphError
 from ember.ops.autocast import suspended as autocast_suspended
 from ember.ops.indexing import dense_gradient
@@ -59,7 +59,7 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bo
     depends = set(wanted)
     for node in graph.nodes:
         if node.outputs and node.op.differentiable and not node.no_grad and any(v.id in depends for v in node.inputs):
-            depends.update(v.id for v in node.outputs if v.array.dtype in FLOATING)
+            depends.update(v.id for v in node.outputs if v.array.dtype in DIFFERENTIABLE)
     snapshot = list(graph.nodes)
     grads: dict = {}
     with graph.building(), autocast_suspended():  # vjps run in the forward's dtypes

@@ -37,6 +37,8 @@ from ember.ops.arrange import (
 from ember.ops.batch_norm import batch_norm
 from ember.ops.binning import bucketize, histogram, histogramdd, isin
 from ember.ops.calculus import cumulative_trapezoid, gradient, trapezoid, trapz
+from ember.ops.complex_math import angle, polar
+from ember.ops.complex_parts import complex, conj, conj_physical, imag, real, view_as_complex, view_as_real
 from ember.ops.composed import (
     allclose,
     ceil,
@@ -313,6 +315,7 @@ from ember.ops.special_composed import (
     xlog1py,
     xlogy,
 )
+from ember.ops.spectral import istft, stft
 from ember.ops.statistics import corrcoef, cov, std_mean, var_mean
 from ember.ops.triangular import cholesky_inverse, cholesky_solve, triangular_solve
 from ember.ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d
@@ -439,5 +442,7 @@ __all__ = [
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
     "cholesky_inverse", "cholesky_solve", "geqrf", "lu_unpack", "matrix_exp", "orgqr", "triangular_solve",
+    "angle", "complex", "conj", "conj_physical", "imag", "polar", "real", "view_as_complex", "view_as_real",
+    "istft", "stft",
 ]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from ember.backend.dtypes import FLOATING, bool_
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import as_int, differ, fits
+from ember.ops.infer import as_int, differ, fits, refuse_complex
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 from ember.ops.sorting import searchsorted
@@ -65,6 +65,8 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     if not isinstance(elements, TensorLike) and not isinstance(test_elements, TensorLike):
         elements = as_tensor(elements)
     elements, test_elements = promote(elements, test_elements)
+    if elements.dtype in COMPLEX:
+        refuse_complex("isin", [elements, test_elements])
     return dispatch.apply(ISIN, (elements, test_elements),
                           {"assume_unique": bool(assume_unique), "invert": bool(invert)})
 

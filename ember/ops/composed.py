@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING, bool_
-from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
+from ember.ops.complex_parts import complex as _complex
+from ember.ops.complex_parts import imag, real
+from ember.ops.convert import as_tensor, cast, promote, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     abs,
@@ -29,11 +31,20 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
+from ember.ops.infer import refuse_complex
 from ember.ops.reduction import all, amax, amin, sum
 
 
 def _floating(x: TensorLike) -> bool:
     return x.dtype in FLOATING
+
+
+def _to_round(name: str, x) -> TensorLike:
+    """x for a rounding function ``name``: complex numbers, which PyTorch does not round, are refused."""
+    x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex(name, [x])
+    return x
 
 
 def isnan(x) -> TensorLike:
@@ -43,14 +54,18 @@ def isnan(x) -> TensorLike:
 
 
 def isinf(x) -> TensorLike:
-    """Elementwise test for positive or negative infinity (bool)."""
+    """Elementwise test for positive or negative infinity (bool); a complex number is infinite when a part is."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        return bitwise_or(isinf(real(x)), isinf(imag(x)))
     return eq(abs(x), np.inf) if _floating(x) else ne(x, x)
 
 
 def isfinite(x) -> TensorLike:
-    """Elementwise test for a value that is neither NaN nor infinite (bool)."""
+    """Elementwise test for a value that is neither NaN nor infinite (bool); both parts of a complex number."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        return bitwise_and(isfinite(real(x)), isfinite(imag(x)))
     return lt(abs(x), np.inf) if _floating(x) else eq(x, x)
 
 
@@ -58,6 +73,8 @@ def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float |
     """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and the dtype's largest
     and smallest finite values), as PyTorch's; the gradient passes where x is finite."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:  # each part on its own, as PyTorch
+        return _complex(nan_to_num(real(x), nan, posinf, neginf), nan_to_num(imag(x), nan, posinf, neginf))
     if not _floating(x):
         return x
     info = np.finfo(np.dtype(x.dtype))
@@ -69,7 +86,7 @@ def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float |
 
 def reciprocal(x) -> TensorLike:
     """Elementwise 1 / x (integers as floats)."""
-    return true_divide(1.0, to_float(x))
+    return true_divide(1.0, to_inexact(x))
 
 
 def rsqrt(x) -> TensorLike:
@@ -79,13 +96,13 @@ def rsqrt(x) -> TensorLike:
 
 def trunc(x) -> TensorLike:
     """Elementwise rounding toward zero (integers unchanged); no gradient, as the steps have none."""
-    x = as_tensor(x)
+    x = _to_round("trunc", x)
     return div(x, 1.0, rounding_mode="trunc") if _floating(x) else x
 
 
 def floor(x) -> TensorLike:
     """Elementwise floor (integers unchanged)."""
-    x = as_tensor(x)
+    x = _to_round("floor", x)
     if not _floating(x):
         return x
     toward_zero = trunc(x)
@@ -94,7 +111,7 @@ def floor(x) -> TensorLike:
 
 def ceil(x) -> TensorLike:
     """Elementwise ceiling (integers unchanged)."""
-    x = as_tensor(x)
+    x = _to_round("ceil", x)
     if not _floating(x):
         return x
     toward_zero = trunc(x)
@@ -104,7 +121,7 @@ def ceil(x) -> TensorLike:
 def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name)
     """Elementwise rounding to the nearest integer, halves to even (as PyTorch and NumPy); with ``decimals``,
     to that many decimal places."""
-    x = as_tensor(x)
+    x = _to_round("round", x)
     if not _floating(x):
         return x
     if decimals:

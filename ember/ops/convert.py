@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 
 from ember.backend import dtypes as _dtypes
 from ember.backend.dtypes import (
+    COMPLEX,
+    DIFFERENTIABLE,
     FLOATING,
     as_dtype,
     result_type,
@@ -19,6 +24,8 @@ from ember.ops.registry import NOT_FUSIBLE, Spec, defop
 
 
 def _cast_forward(xp, x, *, dtype):
+    if x.dtype.kind == "c" and dtype.kind != "c":  # the real part, as PyTorch (and the gradient of a real input)
+        x = x.real
     return x.astype(dtype)
 
 
@@ -43,12 +50,16 @@ CAST = defop(
 
 
 def cast(x: TensorLike, dtype) -> TensorLike:
-    """``x`` converted to ``dtype``; differentiable between floating dtypes, detached otherwise."""
+    """``x`` converted to ``dtype``; differentiable between floating and complex dtypes, detached otherwise
+    (complex to real keeps the real part)."""
     dtype = as_dtype(dtype)
     if x.array.dtype == dtype:
         return x
+    if x.array.dtype in COMPLEX and dtype not in COMPLEX:
+        warnings.warn(f"cast: casting complex values to {dtype} discards the imaginary part", UserWarning,
+                      stacklevel=2)
     out = dispatch.apply(CAST, (x,), {"dtype": dtype})
-    if dtype not in FLOATING and out.node is not None:
+    if dtype not in DIFFERENTIABLE and out.node is not None:
         out = out.detach()
     return out
 
@@ -87,7 +98,7 @@ def constant(value, dtype, like: TensorLike) -> TensorLike:
     return found
 
 
-_SCALARS = (bool, int, float)
+_SCALARS = (bool, int, float, complex)
 
 
 def as_tensor(value, like: TensorLike | None = None) -> TensorLike:
@@ -125,10 +136,25 @@ def promote(a, b) -> tuple:
     return cast(a, dtype), cast(b, dtype)
 
 
-def to_float(x) -> TensorLike:
-    """``x`` as a floating Tensor: integers and bools become the default float dtype."""
+def to_float(x, name: str | None = None) -> TensorLike:
+    """``x`` as a floating Tensor: integers and bools become the default float dtype. A complex ``x`` is refused
+    with an error naming ``name`` (the op), or, without one, the function that called ``to_float``."""
     if not isinstance(x, TensorLike):
         x = as_tensor(x)
-    if x.array.dtype in FLOATING:
+    dtype = x.array.dtype
+    if dtype in FLOATING:
+        return x
+    if dtype in COMPLEX:
+        raise TypeError(f"{name or sys._getframe(1).f_code.co_name}: not implemented for complex tensors, got "
+                        f"{dtype}{list(x.shape)}")
+    return cast(x, _dtypes.DEFAULT_FLOAT)
+
+
+def to_inexact(x) -> TensorLike:
+    """``x`` as a floating or complex Tensor (``to_float`` for the ops that take complex numbers too)."""
+    if not isinstance(x, TensorLike):
+        x = as_tensor(x)
+    dtype = x.array.dtype
+    if dtype in FLOATING or dtype in COMPLEX:
         return x
     return cast(x, _dtypes.DEFAULT_FLOAT)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 
 from ember.backend.devices import array_module
-from ember.backend.dtypes import FLOATING, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, int64
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import as_int, check_axis
+from ember.ops.infer import as_int, check_axis, refuse_complex
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 
 
@@ -114,6 +114,8 @@ def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: 
     ``return_counts`` how often each occurs, as ``torch.unique`` (NaNs are each distinct). Eager only: the count
     depends on the values; no gradient. The result is always sorted."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("unique", [x])
     array = _concrete("unique", x)
     xp = array_module(array)
     if dim is None:
@@ -142,6 +144,8 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     ``torch.unique_consecutive``; ``return_inverse`` gives each element's (slice's) index into the result and
     ``return_counts`` each run's length. Eager only (the size depends on the values); no gradient."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("unique_consecutive", [x])
     array = _concrete("unique_consecutive", x)
     xp = array_module(array)
     if dim is None:

@@ -8,13 +8,13 @@ from collections import namedtuple
 
 import ml_dtypes
 
-from ember.backend.dtypes import FLOATING, LOW_PRECISION, float32, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, float32, int64
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import ABS, EXP, GT, LOG, LT, WHERE, _scalar
 from ember.ops.indexing import gather
-from ember.ops.infer import check_axis, elementwise_cost
+from ember.ops.infer import check_axis, elementwise_cost, refuse_complex
 from ember.ops.kernels import accumulate
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, shape_error
@@ -110,6 +110,8 @@ def logcumsumexp(x, axis: int | None = None) -> TensorLike:
 
 def _running_extremum(name: str, result, x, axis, largest: bool):
     x, axis = _along(name, x, axis)
+    if x.dtype in COMPLEX:
+        refuse_complex(name, [x])
     if x.ndim == 0:
         return result(*(reshape(r, ()) for r in _running_extremum(name, result, reshape(x, (1,)), 0, largest)))
     indices = dispatch.apply(RUNNING_INDEX, (x,), {"axis": axis, "largest": largest})

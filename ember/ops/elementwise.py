@@ -7,13 +7,22 @@ import math
 import numpy as _np
 
 from ember.backend.devices import array_module
-from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, int64, real_of
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering, special_kernels
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import as_tensor, cast, constant, promote, to_float
+from ember.ops.complex_parts import CONJ
+from ember.ops.convert import as_tensor, cast, constant, promote, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
-from ember.ops.infer import binary, elementwise_cost, refuse_bool, unary, unary_float
+from ember.ops.infer import (
+    binary,
+    elementwise_cost,
+    refuse_bool,
+    refuse_complex,
+    unary,
+    unary_float,
+    unary_inexact,
+)
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
@@ -23,7 +32,7 @@ def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=
     return defop(
         name,
         forward=forward,
-        infer=infer or (unary_float(name) if float_only else unary(name)),
+        infer=infer or (unary_float(name) if float_only else unary(name, complex_inputs=False)),
         vjp=vjp,
         cost=elementwise_cost(flops),
         onnx=onnx,
@@ -33,11 +42,12 @@ def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=
     )
 
 
-def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, bool_inputs=True, **traits):
+def _binary(name, forward, vjp, *, onnx, flops=1, out_dtype=None, bool_inputs=True, complex_inputs=False,
+            **traits):
     return defop(
         name,
         forward=forward,
-        infer=binary(name, out_dtype, bool_inputs),
+        infer=binary(name, out_dtype, bool_inputs, complex_inputs),
         vjp=vjp,
         cost=elementwise_cost(flops),
         onnx=onnx,
@@ -74,6 +84,12 @@ def _scalar(run, like, value: float):
     return constant(float(value), like.dtype, like) if run is on_tensors else like.dtype.type(value)
 
 
+def _conj(run, x):
+    """conj(x) for a complex x, x itself otherwise: PyTorch's gradient of a real loss through a holomorphic f is
+    g * conj(f'(z)), so the rules below conjugate the derivative's factors of a complex op."""
+    return run(CONJ, x) if x.dtype in COMPLEX else x
+
+
 def _exp_simplify(node, facts) -> None:
     """exp(log_softmax(x)) is softmax(x) where nothing else reads the log-probabilities (a softmax
     cross-entropy's gradient when its loss is not fetched: two calls fewer, results differ by rounding)."""
@@ -102,26 +118,56 @@ def _sign_forward(xp, x):
     return xp.where(out != out, x.dtype.type(0), out)  # PyTorch's sign of NaN is 0 (NumPy's is NaN)
 
 
+def _abs_infer(x: Spec, **attrs) -> Spec:
+    return Spec(tuple(x.shape), real_of(x.dtype))  # the modulus of a complex number is real
+
+
+def _abs_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    if x.dtype not in COMPLEX:
+        return (g * run(SIGN, x),)
+    # g z / |z| (0 at z = 0, as PyTorch), written with differentiable ops: z / |z| varies with z
+    zero, modulus = _scalar(run, g, 0.0), run(ABS, x)
+    at_zero = run(EQ, modulus, zero)
+    return (run(WHERE, at_zero, zero, g / run(WHERE, at_zero, _scalar(run, g, 1.0), modulus)) * x,)
+
+
+def _exp_rule(run, ctx, g):
+    out = ctx.output
+    return (g * (run(CONJ, out) if out.dtype in COMPLEX else out),)  # inlined _conj: one test on the real path
+
+
+def _log_rule(run, ctx, g):
+    x = ctx.inputs[0]
+    return (g / (run(CONJ, x) if x.dtype in COMPLEX else x),)
+
+
+def _sqrt_rule(run, ctx, g):
+    out = ctx.output
+    return (g * _typed(g, 0.5) / (run(CONJ, out) if out.dtype in COMPLEX else out),)
+
+
 # numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
 # their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
 NEG = _unary("neg", lambda xp, x: xp.negative(x), vjp_rule(lambda run, ctx, g: (run(NEG, g),)), onnx="Neg",
              infer=_neg_infer, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
-EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(lambda run, ctx, g: (g * ctx.output,)), onnx="Exp", flops=8,
-             saves_output=True, ufunc=_np.exp, fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify,
+EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(_exp_rule), onnx="Exp",
+             flops=8, saves_output=True, infer=unary_inexact("exp"), ufunc=_np.exp,
+             fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify, autocast=FLOAT32)
+LOG = _unary("log", lambda xp, x: xp.log(x), vjp_rule(_log_rule), onnx="Log",
+             flops=8, infer=unary_inexact("log"), ufunc=_np.log, fusion=Fusion("log({0})", exact=False),
              autocast=FLOAT32)
-LOG = _unary("log", lambda xp, x: xp.log(x), vjp_rule(lambda run, ctx, g: (g / ctx.inputs[0],)), onnx="Log", flops=8,
-             ufunc=_np.log, fusion=Fusion("log({0})", exact=False), autocast=FLOAT32)
 LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x),
                vjp_rule(lambda run, ctx, g: (g / (ctx.inputs[0] + _typed(ctx.inputs[0])),)),
                onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False),
                autocast=FLOAT32)
-SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(lambda run, ctx, g: (g * _typed(g, 0.5) / ctx.output,)),
-              onnx="Sqrt", flops=4, saves_output=True, ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
-ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(lambda run, ctx, g: (g * run(SIGN, ctx.inputs[0]),)), onnx="Abs",
-             float_only=False, ufunc=_np.abs, fusion=Fusion("abs({0})"))
+SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(_sqrt_rule), onnx="Sqrt", flops=4, saves_output=True,
+              infer=unary_inexact("sqrt"), ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
+ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(_abs_rule), onnx="Abs",
+             infer=_abs_infer, ufunc=_np.abs, fusion=Fusion("abs({0})"))
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
 # numexpr's sign computes float32 in float64, hence the where() form (the forward's numbers, NaN's 0 included)
-SIGN = _unary("sign", _sign_forward, NON_DIFFERENTIABLE, onnx="Sign", float_only=False, in_place=False,
+SIGN = _unary("sign", _sign_forward, NON_DIFFERENTIABLE, onnx="Sign", infer=unary("sign"), in_place=False,
               fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, {zero}))",
                             selects=True))  # sign(-0.0) and sign(NaN) are +0.0
 SIN = _unary("sin", lambda xp, x: xp.sin(x), vjp_rule(lambda run, ctx, g: (g * run(COS, ctx.inputs[0]),)),
@@ -157,6 +203,8 @@ def _relu_rule(run, ctx, g):
 def _relu_forward(xp, x):
     if x.__class__ is _np.ndarray and x.dtype in _ZEROS_DTYPES:  # against zeros: the same numbers, 2-3x faster
         return _np.maximum(x, zeros_of(x.shape, x.dtype))
+    if x.dtype in COMPLEX:  # NumPy orders complex numbers; PyTorch refuses (the shape rule says so)
+        refuse_complex("relu", [x])
     return xp.maximum(x, x.dtype.type(0))
 
 
@@ -167,6 +215,8 @@ def relu_in_place(xp, x):
     """``relu``'s forward written into ``x`` itself (an array nothing else holds): the same numbers."""
     if x.__class__ is _np.ndarray and x.dtype in _ZEROS_DTYPES:
         return _np.maximum(x, zeros_of(x.shape, x.dtype), out=x)
+    if x.dtype in COMPLEX:
+        refuse_complex("relu", [x])
     return xp.maximum(x, x.dtype.type(0), out=x)
 RELU = _unary("relu", _relu_forward, vjp_rule(_relu_rule), onnx="Relu", float_only=False,
               saves_output=True, lower=lowering.relu, writes_out=True,
@@ -338,12 +388,12 @@ def neg(x) -> TensorLike:
 
 def exp(x) -> TensorLike:
     """Elementwise e**x."""
-    return dispatch.apply(EXP, (to_float(x),))
+    return dispatch.apply(EXP, (to_inexact(x),))
 
 
 def log(x) -> TensorLike:
     """Elementwise natural logarithm."""
-    return dispatch.apply(LOG, (to_float(x),))
+    return dispatch.apply(LOG, (to_inexact(x),))
 
 
 def log1p(x) -> TensorLike:
@@ -408,7 +458,7 @@ def atanh(x) -> TensorLike:
 
 def sqrt(x) -> TensorLike:
     """Elementwise square root."""
-    return dispatch.apply(SQRT, (to_float(x),))
+    return dispatch.apply(SQRT, (to_inexact(x),))
 
 
 def abs(x) -> TensorLike:
@@ -417,8 +467,11 @@ def abs(x) -> TensorLike:
 
 
 def sign(x) -> TensorLike:
-    """Elementwise -1, 0 or 1."""
-    return dispatch.apply(SIGN, (as_tensor(x),))
+    """Elementwise -1, 0 or 1 (complex tensors are refused, as PyTorch refuses them: ``sgn`` is their sign)."""
+    x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("sign", [x])
+    return dispatch.apply(SIGN, (x,))
 
 
 def sin(x) -> TensorLike:
@@ -468,6 +521,8 @@ def clip(x, min=None, max=None) -> TensorLike:
     if min is not None and max is not None and min > max:
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("clamp", [x])
     if x.array.dtype not in FLOATING and (isinstance(min, float) or isinstance(max, float)):
         x = to_float(x)  # a float bound is a weak scalar, as in int_tensor * 0.5
     return dispatch.apply(CLIP, (x,), {"min": min, "max": max})
@@ -502,6 +557,8 @@ def _sub_rule(run, ctx, g):
 
 def _mul_rule(run, ctx, g):
     a, b = ctx.inputs
+    if g.dtype in COMPLEX:
+        a, b = run(CONJ, a), run(CONJ, b)
     return (
         unbroadcast_with(run, run(MUL, g, b), a.shape) if ctx.needs[0] else None,
         unbroadcast_with(run, run(MUL, g, a), b.shape) if ctx.needs[1] else None,
@@ -510,6 +567,8 @@ def _mul_rule(run, ctx, g):
 
 def _div_rule(run, ctx, g):
     a, b = ctx.inputs
+    if g.dtype in COMPLEX:
+        a, b = run(CONJ, a), run(CONJ, b)
     return (
         unbroadcast_with(run, run(DIV, g, b), a.shape) if ctx.needs[0] else None,
         unbroadcast_with(run, run(DIV, run(NEG, run(MUL, g, a)), run(MUL, b, b)), b.shape) if ctx.needs[1] else None,
@@ -530,8 +589,25 @@ def _integer_power(xp, a, b):
     return xp.where(negative, inverse, xp.power(a, xp.where(negative, 0, b))).astype(a.dtype, copy=False)
 
 
+def _complex_pow_rule(run, ctx, g):
+    """pow's gradient for complex a and b: g * conj(b a^(b-1)) and g * conj(a^b log a), 0 where a is 0 (PyTorch's
+    choice there)."""
+    a, b = ctx.inputs
+    ga = gb = None
+    if ctx.needs[0]:
+        ga = unbroadcast_with(run, g * _conj(run, b * run(POW, a, b - _typed(b))), a.shape)
+    if ctx.needs[1]:
+        nonzero = run(NE, a, _scalar(run, a, 0.0))
+        log_a = run(LOG, run(WHERE, nonzero, a, _scalar(run, a, 1.0)))
+        gb = unbroadcast_with(run, g * _conj(run, run(WHERE, nonzero, run(POW, a, b) * log_a, _scalar(run, a, 0.0))),
+                              b.shape)
+    return ga, gb
+
+
 def _pow_rule(run, ctx, g):
     a, b = ctx.inputs
+    if g.dtype in COMPLEX:
+        return _complex_pow_rule(run, ctx, g)
     ga = gb = None
     if ctx.needs[0]:
         ga = unbroadcast_with(run, g * b * run(POW, a, b - _typed(b)), a.shape)
@@ -561,16 +637,18 @@ def _atan2_rule(run, ctx, g):
 
 
 ADD = _binary("add", lambda xp, a, b: a + b, vjp_rule(_add_rule), onnx="Add", ufunc=_np.add, infix="+",
-              fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
+              complex_inputs=True, fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
 SUB = _binary("sub", lambda xp, a, b: a - b, vjp_rule(_sub_rule), onnx="Sub", ufunc=_np.subtract, infix="-",
-              fusion=Fusion("({0} - {1})"), right_identity=0)
+              complex_inputs=True, fusion=Fusion("({0} - {1})"), right_identity=0)
 MUL = _binary("mul", lambda xp, a, b: a * b, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
-              fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
+              complex_inputs=True, fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
 DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule), onnx="Div", ufunc=_np.true_divide,
+              complex_inputs=True,
               infix="/", fusion=Fusion("({0} / {1})"), right_identity=1)
 # NumPy's power on one-element scalars differs from its array loop (in 5-20% of random operands): no
 # code on NumPy scalars for it (scalar_exact)
 POW = _binary("pow", _pow_forward, vjp_rule(_pow_rule), onnx="Pow", flops=10, ufunc=_np.power, infix="**",
+              complex_inputs=True,
               lower=_through_forward(_pow_forward, "i"), scalar_exact=False,
               fusion=Fusion("({0} ** {1})", exact=False), right_identity=1, autocast=FLOAT32,
               bool_inputs=False)
@@ -598,8 +676,9 @@ REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFER
                     fusion=NOT_FUSIBLE, bool_inputs=False)
 
 EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_, ufunc=_np.equal,
+             complex_inputs=True,
              infix="==", fusion=Fusion("({0} == {1})"))
-NE = _binary("ne", lambda xp, a, b: a != b, NON_DIFFERENTIABLE, onnx=NO_ONNX, out_dtype=bool_,
+NE = _binary("ne", lambda xp, a, b: a != b, NON_DIFFERENTIABLE, onnx=NO_ONNX, out_dtype=bool_, complex_inputs=True,
              ufunc=_np.not_equal, infix="!=", fusion=Fusion("({0} != {1})"))
 LT = _binary("lt", lambda xp, a, b: a < b, NON_DIFFERENTIABLE, onnx="Less", out_dtype=bool_, ufunc=_np.less,
              infix="<", fusion=Fusion("({0} < {1})"))
@@ -641,7 +720,7 @@ def square(x) -> TensorLike:
 def true_divide(a, b) -> TensorLike:
     """Elementwise true division; integers divide as floats."""
     a, b = promote(a, b)
-    return dispatch.apply(DIV, (to_float(a), to_float(b)))
+    return dispatch.apply(DIV, (to_inexact(a), to_inexact(b)))
 
 
 _ROUNDING_MODES = (None, "trunc", "floor")
@@ -687,12 +766,12 @@ def atan2(a, b) -> TensorLike:
 
 def maximum(a, b) -> TensorLike:
     """Elementwise larger value; on ties the gradient is split evenly."""
-    return dispatch.apply(MAXIMUM, promote(a, b))
+    return dispatch.apply(MAXIMUM, _ordered("maximum", a, b))
 
 
 def minimum(a, b) -> TensorLike:
     """Elementwise smaller value; on ties the gradient is split evenly."""
-    return dispatch.apply(MINIMUM, promote(a, b))
+    return dispatch.apply(MINIMUM, _ordered("minimum", a, b))
 
 
 def floor_divide(a, b) -> TensorLike:
@@ -718,22 +797,31 @@ def ne(a, b) -> TensorLike:
 
 def lt(a, b) -> TensorLike:
     """Elementwise a < b (bool)."""
-    return dispatch.apply(LT, promote(a, b))
+    return dispatch.apply(LT, _ordered("lt", a, b))
 
 
 def le(a, b) -> TensorLike:
     """Elementwise a <= b (bool)."""
-    return dispatch.apply(LE, promote(a, b))
+    return dispatch.apply(LE, _ordered("le", a, b))
 
 
 def gt(a, b) -> TensorLike:
     """Elementwise a > b (bool)."""
-    return dispatch.apply(GT, promote(a, b))
+    return dispatch.apply(GT, _ordered("gt", a, b))
 
 
 def ge(a, b) -> TensorLike:
     """Elementwise a >= b (bool)."""
-    return dispatch.apply(GE, promote(a, b))
+    return dispatch.apply(GE, _ordered("ge", a, b))
+
+
+def _ordered(name: str, a, b) -> tuple:
+    """The promoted operands of an op that orders them, refused when complex (NumPy orders complex numbers
+    lexicographically; PyTorch refuses)."""
+    a, b = promote(a, b)
+    if a.dtype in COMPLEX:
+        refuse_complex(name, [a, b])
+    return a, b
 
 
 def _integral(name, a, b):

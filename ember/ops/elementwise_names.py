@@ -9,8 +9,10 @@ from collections import namedtuple
 import numpy as _np
 
 from ember.backend import dtypes as _dtypes
-from ember.backend.dtypes import FLOATING, bool_
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.ops import dispatch
+from ember.ops.complex_math import complex_sgn
+from ember.ops.complex_parts import imag
 from ember.ops.composed import trunc
 from ember.ops.convert import CAST, as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -32,11 +34,12 @@ from ember.ops.elementwise import (
     mul,
     ne,
     neg,
+    power,
     sign,
     sub,
 )
 from ember.ops.elementwise_torch import EXP2, copysign, exp2
-from ember.ops.infer import broadcast_shapes, elementwise_cost, same_dtype
+from ember.ops.infer import broadcast_shapes, elementwise_cost, refuse_complex, same_dtype
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
@@ -149,12 +152,20 @@ def frexp(x) -> FrexpResult:
                        dispatch.apply(FREXP, (x,), {"part": "exponent"}))
 
 
+def _real_pair(name: str, a, b) -> tuple:
+    """The promoted operands of an op that orders them, refused when complex (as PyTorch refuses them)."""
+    a, b = promote(a, b)
+    if a.dtype in COMPLEX:
+        refuse_complex(name, [a, b])
+    return a, b
+
+
 def fmax(a, b) -> TensorLike:
     """Elementwise maximum where a NaN loses to a number (NaN only when both are), with broadcasting.
 
     >>> ember.fmax(ember.tensor([1.0, float("nan")]), ember.tensor([float("nan"), 2.0]))  # 1, 2
     """
-    return dispatch.apply(FMAX, promote(a, b))
+    return dispatch.apply(FMAX, _real_pair("fmax", a, b))
 
 
 def fmin(a, b) -> TensorLike:
@@ -162,7 +173,7 @@ def fmin(a, b) -> TensorLike:
 
     >>> ember.fmin(ember.tensor([1.0, float("nan")]), ember.tensor([float("nan"), 2.0]))  # 1, 2
     """
-    return dispatch.apply(FMIN, promote(a, b))
+    return dispatch.apply(FMIN, _real_pair("fmin", a, b))
 
 
 def bitwise_left_shift(a, b) -> TensorLike:
@@ -276,11 +287,12 @@ def fix(x) -> TensorLike:
 
 
 def sgn(x) -> TensorLike:
-    """``sign`` (PyTorch's extension of sign to complex numbers; Ember's tensors are real).
+    """``sign`` extended to complex numbers, as PyTorch's: z / |z| (0 at 0) for a complex tensor.
 
     >>> ember.sgn(ember.tensor([-2.0, 0.0, float("nan")]))  # -1, 0, 0
     """
-    return sign(x)
+    x = as_tensor(x)
+    return complex_sgn(x) if x.dtype in COMPLEX else sign(x)
 
 
 def bitwise_not(x) -> TensorLike:
@@ -312,6 +324,8 @@ def ldexp(x, other) -> TensorLike:
     """
     x, other = promote(x, other)
     broadcast_shapes("ldexp", [Spec(x.shape, x.dtype), Spec(other.shape, other.dtype)])  # (names ldexp, not mul)
+    if x.dtype in COMPLEX:
+        return mul(x, power(2.0, other))
     dtype = x.dtype if x.dtype in FLOATING else _dtypes.DEFAULT_FLOAT  # (read now: set_default_dtype moves it)
     return mul(cast(x, dtype) if x.dtype != dtype else x, exp2(cast(other, dtype) if other.dtype != dtype else other))
 
@@ -322,6 +336,8 @@ def isposinf(x) -> TensorLike:
     >>> ember.isposinf(ember.tensor([float("inf"), -float("inf"), 1.0]))  # True, False, False
     """
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("isposinf", [x])
     return eq(x, _np.inf) if x.dtype in FLOATING else ne(x, x)
 
 
@@ -331,12 +347,16 @@ def isneginf(x) -> TensorLike:
     >>> ember.isneginf(ember.tensor([float("inf"), -float("inf"), 1.0]))  # False, True, False
     """
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("isneginf", [x])
     return eq(x, -_np.inf) if x.dtype in FLOATING else ne(x, x)
 
 
 def isreal(x) -> TensorLike:
-    """Elementwise: whether the imaginary part is 0, True everywhere for Ember's real tensors (NaN too)."""
+    """Elementwise: whether the imaginary part is 0, True everywhere for a real tensor (NaN too)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        return eq(imag(x), 0.0)
     return bitwise_or(eq(x, x), ne(x, x))
 
 
@@ -354,9 +374,8 @@ def is_floating_point(x) -> bool:
 
 
 def is_complex(x) -> bool:
-    """Whether the tensor's dtype is complex: never, Ember has no complex dtypes."""
-    as_tensor(x)
-    return False
+    """Whether the tensor's dtype is complex (complex64 or complex128)."""
+    return as_tensor(x).dtype in COMPLEX
 
 
 def is_signed(x) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 
-from ember.backend.dtypes import bool_
+from ember.backend.dtypes import COMPLEX, bool_
 from ember.ops import dispatch
 from ember.ops.convert import promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import EXP, WHERE, _binary, _scalar, _typed, _unary
-from ember.ops.infer import refuse_bool, require_float
+from ember.ops.infer import refuse_bool, refuse_complex, require_float
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec
 from ember.ops.shape import unbroadcast_with
@@ -137,6 +137,8 @@ def heaviside(x, values) -> TensorLike:
     >>> ember.heaviside(ember.tensor([-1.0, 0.0, 2.0]), ember.tensor(0.5))  # 0, 0.5, 1
     """
     x, values = promote(x, values)
+    if x.dtype in COMPLEX:
+        refuse_complex("heaviside", [x, values])
     if x.dtype == bool_:
         refuse_bool("heaviside", [Spec(x.shape, x.dtype), Spec(values.shape, values.dtype)])
     return dispatch.apply(HEAVISIDE, (x, values))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 
-from ember.backend.dtypes import FLOATING, bool_
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.ops.registry import Cost, Spec, describe, shape_error
 
 
@@ -56,16 +56,43 @@ def refuse_bool(name: str, specs) -> None:
                       "dtype first, e.g. x.long()")
 
 
+def refuse_complex(name: str, specs) -> None:
+    """The error for an op PyTorch does not define on complex numbers (orderings, rounding, relu...), raised when
+    one of ``specs`` (shapes and dtypes, or the tensors themselves) is complex."""
+    if any(s.dtype in COMPLEX for s in specs):
+        raise TypeError(f"{name}: not implemented for complex tensors (inputs: "
+                        f"{describe([Spec(tuple(s.shape), s.dtype) for s in specs])})")
+
+
+def require_inexact(name: str, specs):
+    """Floating-point or complex inputs (the ops PyTorch defines on complex numbers too)."""
+    for s in specs:
+        if s.dtype not in FLOATING and s.dtype not in COMPLEX:
+            raise shape_error(name, specs, "needs floating-point or complex inputs")
+
+
+def unary_inexact(name: str):
+    """Rule for elementwise math that needs a floating-point or complex input."""
+
+    def infer(x: Spec, **attrs) -> Spec:
+        require_inexact(name, [x])
+        return Spec(tuple(x.shape), x.dtype)
+
+    return infer
+
+
 def require_float(name: str, specs):
     for s in specs:
         if s.dtype not in FLOATING:
             raise shape_error(name, specs, "needs floating-point inputs")
 
 
-def unary(name: str):
-    """Rule for an elementwise op that keeps shape and dtype."""
+def unary(name: str, complex_inputs: bool = True):
+    """Rule for an elementwise op that keeps shape and dtype (refusing complex inputs without ``complex_inputs``)."""
 
     def infer(x: Spec, **attrs) -> Spec:
+        if not complex_inputs:
+            refuse_complex(name, [x])
         return Spec(tuple(x.shape), x.dtype)
 
     return infer
@@ -81,14 +108,17 @@ def unary_float(name: str):
     return infer
 
 
-def binary(name: str, out_dtype=None, bool_inputs: bool = True):
+def binary(name: str, out_dtype=None, bool_inputs: bool = True, complex_inputs: bool = True):
     """Rule for a broadcasting binary op; ``out_dtype`` fixes the result (bool for comparisons). Without
-    ``bool_inputs`` bool operands are refused (``refuse_bool``)."""
+    ``bool_inputs`` bool operands are refused (``refuse_bool``), without ``complex_inputs`` complex ones
+    (``refuse_complex``)."""
 
     def infer(*specs: Spec, **attrs) -> Spec:
         dtype = same_dtype(name, specs)
         if not bool_inputs and dtype == bool_:
             refuse_bool(name, specs)
+        if not complex_inputs:
+            refuse_complex(name, specs)
         return Spec(broadcast_shapes(name, specs), out_dtype or dtype)
 
     return infer

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.backend.dtypes import COMPLEX, LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import LOWER
+from ember.ops.complex_parts import CONJ, Conjugated
 from ember.ops.convert import promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import RELU_GRAD, relu_in_place
-from ember.ops.infer import broadcast_shapes, differ, same_dtype
+from ember.ops.infer import broadcast_shapes, differ, refuse_complex, same_dtype
 from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
@@ -57,6 +58,8 @@ def _last_two_swapped(run, x):
 
 def _matmul_rule(run, ctx, g):
     a, b = ctx.inputs
+    if g.dtype in COMPLEX:  # PyTorch's complex gradients: g @ b^H and a^H @ g
+        a, b = run(CONJ, a), run(CONJ, b)
     a2 = reshape_with(run, a, (1, a.shape[0])) if a.ndim == 1 else a
     b2 = reshape_with(run, b, (b.shape[0], 1)) if b.ndim == 1 else b
     out_shape = tuple(g.shape)
@@ -151,6 +154,8 @@ def _column_major(weight) -> bool:
 
 
 def _linear_rule(run, ctx, g):
+    if g.dtype in COMPLEX:  # PyTorch's complex gradients: g @ conj(W), g^T @ conj(x)
+        ctx = Conjugated(run, ctx)
     x, weight = ctx.inputs[0], ctx.inputs[1]
     needs = ctx.needs
     biased = len(needs) > 2
@@ -234,10 +239,15 @@ def _linear_relu_cost(out, x, weight, bias=None):
     return Cost(linear_cost.flops + out.size, linear_cost.bytes)
 
 
+def _linear_relu_infer(x, weight, bias=None):
+    refuse_complex("linear_relu", [x, weight])  # relu orders its values
+    return _linear_infer(x, weight, bias)
+
+
 LINEAR_RELU = defop(
     "linear_relu",
     forward=_linear_relu_forward,
-    infer=_linear_infer,
+    infer=_linear_relu_infer,
     vjp=vjp_rule(_linear_relu_rule),
     cost=_linear_relu_cost,
     onnx="Gemm",

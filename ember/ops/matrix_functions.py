@@ -46,7 +46,7 @@ def matrix_power(x, n: int) -> TensorLike:
 
 
 def _float_dtype(name: str, x: TensorLike, dtype) -> TensorLike:
-    x = to_float(x) if dtype is None else cast(x, dtype)
+    x = to_float(x, name) if dtype is None else cast(x, dtype)
     if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)):
         raise TypeError(f"{name}: expects a floating-point tensor, got {x.dtype}")
     return x

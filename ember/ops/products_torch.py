@@ -9,6 +9,7 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING
 from ember.ops.arrange import flip
+from ember.ops.complex_parts import conj
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import lt
@@ -86,8 +87,9 @@ def inner(a, b) -> TensorLike:
 
 
 def vdot(a, b) -> TensorLike:
-    """The dot product of two 1-D tensors of one size (real tensors: no conjugate to take)."""
+    """The dot product of two 1-D tensors of one size, the first conjugated (``torch.vdot``)."""
     a, b = promote(a, b)
+    a = conj(a)
     _check_ndim("vdot", "the first vector", a, 1)
     _check_ndim("vdot", "the second vector", b, 1)
     if differ(a.shape[0], b.shape[0]):

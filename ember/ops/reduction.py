@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ember.backend.dtypes import FLOATING, LOW_PRECISION, bool_, float32, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import CAST, as_tensor, cast, to_float
+from ember.ops.complex_parts import CONJ, Conjugated
+from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import DIV, EQ, MUL, WHERE, _scalar, exp, log, sqrt, where
-from ember.ops.infer import as_int, check_axis, elementwise_cost, normalize_axis, reduced_shape, reduction_cost
+from ember.ops.infer import (
+    as_int,
+    check_axis,
+    elementwise_cost,
+    normalize_axis,
+    reduced_shape,
+    reduction_cost,
+    refuse_complex,
+)
 from ember.ops.kernels import max_last, sum_first
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, REGISTRY, Cost, Spec, defop, shape_error
@@ -28,7 +37,7 @@ def _reduce_infer(name, out_dtype=None):
 
 
 def _sum_dtype(dtype):
-    return dtype if dtype in FLOATING else int64
+    return dtype if dtype in FLOATING or dtype in COMPLEX else int64
 
 
 def _keepdims_shape(ctx) -> tuple:
@@ -60,7 +69,8 @@ def _prod_rule(run, ctx, g):
     # prod(x) / x rather than a where on the zero count: equal in value, and its own gradient is right
     # when another element is zero (so grad-of-grad holds with one zero).
     elsewhere = run(DIV, run(PROD, x, axis=axis, keepdims=True), ones_for_zeros)
-    return (g * run(WHERE, is_zero, at_zero, elsewhere),)
+    others = run(WHERE, is_zero, at_zero, elsewhere)
+    return (g * (run(CONJ, others) if others.dtype in COMPLEX else others),)  # PyTorch's complex gradient
 
 
 def _extremum_rule(run, ctx, g):
@@ -87,7 +97,7 @@ def _reduction(name, forward, vjp, onnx, out_dtype=None, saves_output=False, **t
 
 def _sum_forward(xp, x, *, axis, keepdims):
     if x.dtype not in FLOATING:
-        return x.sum(axis=axis, keepdims=keepdims).astype(int64)
+        return x.sum(axis=axis, keepdims=keepdims).astype(_sum_dtype(x.dtype))
     return sum_first(xp, x, axis, keepdims)
 
 
@@ -154,6 +164,8 @@ def sum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
 def nansum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     """``sum`` counting NaNs as zero (they get no gradient)."""
     x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
+    if x.dtype in COMPLEX:
+        refuse_complex("nansum", [x])
     if x.dtype in FLOATING:
         x = where(x != x, 0.0, x)  # (only NaN differs from itself)
     return sum(x, axis, keepdims)
@@ -176,6 +188,8 @@ def _check_nonempty(name, x, axis):
 def max(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Largest value over ``axis`` (ties share the gradient)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("max", [x])
     _check_nonempty("max", x, axis)
     return dispatch.apply(MAX, (x,), _attrs("max", x, axis, keepdims))
 
@@ -183,6 +197,8 @@ def max(x, axis=None, keepdims: bool = False) -> TensorLike:
 def min(x, axis=None, keepdims: bool = False) -> TensorLike:
     """Smallest value over ``axis`` (ties share the gradient)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("min", [x])
     _check_nonempty("min", x, axis)
     return dispatch.apply(MIN, (x,), _attrs("min", x, axis, keepdims))
 
@@ -215,6 +231,8 @@ def all(x, axis=None, keepdims: bool = False) -> TensorLike:
 def argmax(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
     """Index of the largest value along ``axis`` (of the flattened tensor when None), int64."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("argmax", [x])
     _check_nonempty("argmax", x, axis)
     if axis is not None:
         axis = check_axis("argmax", axis, x.ndim, [Spec(x.shape, x.dtype)])
@@ -224,6 +242,8 @@ def argmax(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
 def argmin(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
     """Index of the smallest value along ``axis`` (of the flattened tensor when None), int64."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("argmin", [x])
     _check_nonempty("argmin", x, axis)
     if axis is not None:
         axis = check_axis("argmin", axis, x.ndim, [Spec(x.shape, x.dtype)])
@@ -277,7 +297,7 @@ RECIPROCAL_COUNT = defop(
 def reciprocal_count(x, axis=None, ddof: int = 0) -> TensorLike:
     """1 / (the number of elements over ``axis``, less ``ddof``), a 0-d tensor of x's float dtype, read from
     x's shape when it runs: what a mean over an unknown graph dimension multiplies by."""
-    x = to_float(x)
+    x = to_inexact(x)
     axes = normalize_axis("reciprocal_count", axis, x.ndim, [Spec(x.shape, x.dtype)])
     return dispatch.apply(RECIPROCAL_COUNT, (x,), {"axes": axes, "ddof": int(ddof), "dtype": x.dtype})
 
@@ -297,7 +317,7 @@ def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
 
 def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     """Arithmetic mean over ``axis``, of x cast to ``dtype`` first when given; integers average as floats."""
-    x = to_float(x if dtype is None else cast(as_tensor(x), dtype))
+    x = to_inexact(x if dtype is None else cast(as_tensor(x), dtype))
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)
@@ -405,6 +425,8 @@ CUMSUM = defop("cumsum", forward=_cumsum_forward, infer=_scan_infer("cumsum"),
 def _cumprod_rule(run, ctx, g):
     # Zero-safe: before a row's first zero the gradient is (the reversed running sum of g * out) / x; at the
     # first zero it is that sum of g times the products with this zero left out; after it, zero.
+    if g.dtype in COMPLEX:  # PyTorch's complex gradient: the same sums of conjugates
+        ctx = Conjugated(run, ctx, with_output=True)
     x, out, axis = ctx.inputs[0], ctx.output, ctx.attrs["axis"]
     one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
     is_zero = run(CAST, run(EQ, x, zero), dtype=int64)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ember.backend.dtypes import FLOATING, int32, int64
+from ember.backend.dtypes import COMPLEX, FLOATING, int32, int64
 from ember.ops import dispatch
 from ember.ops.convert import CAST, as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, eq, maximum, ne, where
 from ember.ops.indexing import gather, getitem
-from ember.ops.infer import as_int, check_axis, reduction_cost
+from ember.ops.infer import as_int, check_axis, reduction_cost, refuse_complex
 from ember.ops.kernels import accumulate
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax, sum
@@ -189,6 +189,8 @@ def searchsorted(sorted_sequence, values, *, out_int32: bool = False, right: boo
                              f"{list(boundaries.shape)}, got {sorter.dtype}{list(sorter.shape)}")
         boundaries = gather(boundaries, -1, sorter)
     boundaries, values = promote(boundaries, values)
+    if values.dtype in COMPLEX:
+        refuse_complex("searchsorted", [boundaries, values])
     attrs = {"right": right, "out_int32": bool(out_int32)}
     _searchsorted_infer(Spec(boundaries.shape, boundaries.dtype), Spec(values.shape, values.dtype), **attrs)
     return dispatch.apply(SEARCHSORTED, (boundaries, values), attrs)
@@ -202,6 +204,8 @@ def argsort(x, axis: int = -1, descending: bool = False, *, stable: bool = False
     """Indices that sort ``x`` along ``axis`` (PyTorch's ``argsort(dim=-1, descending=False)``); ties keep
     their order and NaN sorts as the largest value. ``stable`` is accepted: the sort is always stable."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("argsort", [x])
     if x.ndim == 0:
         _axis("argsort", x, axis)
         return reshape(argsort(reshape(x, (1,)), 0, descending), ())
@@ -228,6 +232,8 @@ def topk(x, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -
     """The ``k`` largest (``largest=False``: smallest) elements along ``axis`` and their indices, as PyTorch's
     ``topk(k, dim=-1)``; always in sorted order."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("topk", [x])
     k = as_int("topk", k, "k", [Spec(x.shape, x.dtype)])
     if x.ndim == 0:
         return TopkResult(*sort(x)) if k in (0, 1) else topk(reshape(x, (1,)), k)
@@ -262,6 +268,8 @@ def median(x, axis: int | None = None, keepdims: bool = False) -> TensorLike | M
     """The lower median: of all elements (ties share the gradient), or along ``axis`` as ``(values, indices)``
     (PyTorch's ``median(dim, keepdim)``, the gradient going to the chosen index). NaN wins, as in PyTorch."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("median", [x])
     if axis is None:
         if x.array.size == 0:
             raise ValueError(f"median: the tensor of shape {list(x.shape)} has no elements")
@@ -318,6 +326,8 @@ def nanmedian(x, axis: int | None = None, keepdims: bool = False) -> TensorLike 
     index). A row of NaN alone gives NaN, with its first NaN's index (PyTorch's is left to its selection
     algorithm there)."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("nanmedian", [x])
     if axis is None:
         if x.array.size == 0:
             raise ValueError(f"nanmedian: the tensor of shape {list(x.shape)} has no elements")
@@ -333,6 +343,8 @@ def mode(x, axis: int = -1, keepdims: bool = False) -> ModeResult:
     keepdim=False)``; of values equally frequent the smallest, NaNs each counted once. The value's gradient goes
     to its index."""
     x = as_tensor(x)
+    if x.dtype in COMPLEX:
+        refuse_complex("mode", [x])
     if x.ndim == 0:
         _axis("mode", x, axis)
         return ModeResult(*(reshape(r, ()) for r in mode(reshape(x, (1,)), 0)))

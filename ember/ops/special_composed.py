@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING, float64
+from ember.backend.dtypes import COMPLEX, FLOATING, complex128, float64
 from ember.ops.composed import isnan, logical_and, logical_or, trunc
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -133,14 +133,20 @@ def rad2deg(x) -> TensorLike:
 
 
 def float_power(a, b) -> TensorLike:
-    """Elementwise a ** b computed in float64 whatever the inputs' dtypes, as PyTorch's.
+    """Elementwise a ** b computed in float64 whatever the inputs' dtypes (complex128 when one is complex), as
+    PyTorch's.
 
     >>> ember.float_power(ember.tensor([2]), 0.5).dtype  # float64
     """
-    return power(_float64(a), _float64(b))
+    wide = complex128 if any(_is_complex(v) for v in (a, b)) else float64
+    return power(_widened(a, wide), _widened(b, wide))
 
 
-def _float64(value) -> TensorLike:
+def _is_complex(value) -> bool:
+    return value.dtype in COMPLEX if isinstance(value, TensorLike) else isinstance(value, complex)
+
+
+def _widened(value, dtype) -> TensorLike:
     if not isinstance(value, TensorLike):  # a Python number keeps its full precision
-        value = as_tensor(np.asarray(value, dtype=np.float64))
-    return cast(value, float64)
+        value = as_tensor(np.asarray(value, dtype=dtype))
+    return cast(value, dtype)

@@ -1,0 +1,190 @@
+"""Complex tensors against PyTorch: values, and gradients of real losses (PyTorch's convention: dL/dRe + i dL/dIm)
+through every complex op, eagerly and under ember.jit."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _complex_array(rng, shape, dtype=np.complex128):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+
+def _loss(out, lib):
+    """A real loss of any result: |z| summed for complex results (and its square, so the phase matters too)."""
+    if out.is_complex():
+        return (lib.view_as_real(out) ** 2).sum() + out.abs().sum()
+    return (out * out).sum()
+
+
+def _compare(fn_ember, fn_torch, arrays, atol=1e-10):
+    ours = [ember.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = fn_ember(*ours), fn_torch(*theirs)
+    assert out.dtype == np.dtype(str(expected.dtype).replace("torch.", ""))
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), atol=atol, rtol=1e-7)
+    _loss(out, ember).backward()
+    _loss(expected, torch).backward()
+    for a, b in zip(ours, theirs):
+        assert a.grad.dtype == a.dtype
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=atol, rtol=1e-7)
+
+
+UNARY = {
+    "neg": lambda z: -z,
+    "exp": lambda z: z.exp(),
+    "log": lambda z: z.log(),
+    "sqrt": lambda z: z.sqrt(),
+    "reciprocal": lambda z: z.reciprocal(),
+    "rsqrt": lambda z: z.rsqrt(),
+    "square": lambda z: z.square(),
+    "abs": lambda z: z.abs(),
+    "angle": lambda z: z.angle(),
+    "conj": lambda z: z.conj() * z,
+    "conj_physical": lambda z: z.conj_physical() * z,
+    "real": lambda z: z.real * z.imag,
+    "sgn": lambda z: z.sgn() * z,
+    "pow_scalar": lambda z: z ** 2.5,
+    "scalar_pow": lambda z: (0.5 + 1j) ** z,
+    "complex_scalar": lambda z: (z * (2 - 1j) + 1j) / (3 + 1j),
+    "sum": lambda z: z.sum(0),
+    "prod": lambda z: z.prod(1),
+    "cumsum": lambda z: z.cumsum(1),
+    "mean": lambda z: z.mean(1, keepdim=True),
+    "reshape_t": lambda z: z.reshape(3, 2).T * z.reshape(2, 3),
+    "index": lambda z: z[1, ::2] * z[0, 1:],
+}
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_ops_and_their_gradients_match_torch(name):
+    rng = np.random.default_rng(0)
+    _compare(UNARY[name], UNARY[name], [_complex_array(rng, (2, 3))])
+
+
+def test_cumprod_gradient_matches_torch_with_and_without_zeros():
+    rng = np.random.default_rng(7)
+    z = _complex_array(rng, (2, 5))
+    _compare(lambda z: z.cumprod(1), lambda z: z.cumprod(1), [z])
+    z[0, 1] = z[1, 3] = 0
+    _compare(lambda z: z.cumprod(1), lambda z: z.cumprod(1), [z])
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 5, 3)])
+def test_linear_of_complex_tensors_and_its_gradients_match_torch(shape):
+    rng = np.random.default_rng(8)
+    arrays = [_complex_array(rng, shape), _complex_array(rng, (4, 3)), _complex_array(rng, (4,))]
+    _compare(ember.nn.functional.linear, torch.nn.functional.linear, arrays)
+    _compare(ember.nn.functional.linear, torch.nn.functional.linear, arrays[:2])
+
+
+@pytest.mark.parametrize("name", ["float_power", "ldexp"])
+def test_float_power_and_ldexp_of_complex_tensors_match_torch(name):
+    rng = np.random.default_rng(10)
+    fn_ember, fn_torch = getattr(ember, name), getattr(torch, name)
+    _compare(fn_ember, fn_torch, [_complex_array(rng, (3,)), _complex_array(rng, (3,))])
+    _compare(lambda z: fn_ember(z, 2.5), lambda z: fn_torch(z, torch.tensor(2.5)),
+             [_complex_array(rng, (3,), np.complex64)], atol=1e-5)
+
+
+def test_vdot_conjugates_its_first_argument():
+    rng = np.random.default_rng(9)
+    _compare(ember.vdot, torch.vdot, [_complex_array(rng, (3,)), _complex_array(rng, (3,))])
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "matmul"])
+def test_binary_ops_and_their_gradients_match_torch_with_broadcasting(name):
+    rng = np.random.default_rng(1)
+    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "matmul": lambda a, b: a @ b}[name]
+    shapes = ((2, 3), (3, 4)) if name == "matmul" else ((2, 3), (3,))
+    _compare(fn, fn, [_complex_array(rng, s) for s in shapes])
+
+
+def test_real_and_complex_operands_mix_and_the_real_one_gets_a_real_gradient():
+    rng = np.random.default_rng(2)
+    x, z = rng.standard_normal((2, 3)), _complex_array(rng, (3,))
+
+    def fn(x, z):
+        return x * z + z / (x + 2) - x
+
+    _compare(fn, fn, [x, z])
+
+
+def test_complex64_gradients_match_torch():
+    rng = np.random.default_rng(3)
+    a, b = _complex_array(rng, (3, 4), np.complex64), _complex_array(rng, (4,), np.complex64)
+
+    def fn(a, b):
+        return (a * b).exp() @ b.conj() + a.sum(1)
+
+    _compare(fn, fn, [a, b], atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["cat", "stack"])
+def test_joins_of_complex_tensors(name):
+    rng = np.random.default_rng(4)
+    join_e, join_t = getattr(ember, name), getattr(torch, name)
+    _compare(lambda a, b: join_e([a, b * 1j]), lambda a, b: join_t([a, b * 1j]),
+             [_complex_array(rng, (2, 3)), _complex_array(rng, (2, 3))])
+
+
+def test_complex_polar_view_as_real_and_view_as_complex():
+    rng = np.random.default_rng(5)
+    re, im, pairs = rng.standard_normal((2, 3)), rng.standard_normal((2, 3)), rng.standard_normal((2, 3, 2))
+
+    def fn(lib):
+        return lambda re, im, pairs: (lib.complex(re, im) * lib.polar(re.abs() + 0.5, im)
+                                      + lib.view_as_complex(pairs) * 1j)
+
+    _compare(fn(ember), fn(torch), [re, im, pairs])
+    _compare(lambda z: ember.view_as_real(z * z), lambda z: torch.view_as_real(z * z), [_complex_array(rng, (3,))])
+
+
+def test_abs_and_angle_gradients_at_zero_are_zero_as_torch():
+    for lib in (ember, torch):
+        z = lib.tensor([0j, 1 + 1j], requires_grad=True)
+        (z.abs().sum() + z.angle().sum()).backward()
+        np.testing.assert_allclose(np.asarray(z.grad.numpy())[0], 0.0)
+
+
+def test_is_conj_and_resolve_conj():
+    z = ember.tensor([1 + 1j])
+    assert not ember.conj(z).is_conj() and ember.is_conj(z) is False
+    assert z.resolve_conj() is z and ember.resolve_conj(z) is z
+
+
+def test_complex_ops_under_jit_equal_eager_mode_and_torch():
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+
+    def step(lib, x, y):
+        z = lib.complex(x, y)
+        w = (z * z.conj() + z.exp() / (z + 2)).sqrt().log() ** 1.5
+        loss = (w @ z.T).abs().sum() + lib.view_as_real(w).sum() + w.angle().sum() + w.real.mean() + w.imag.sum()
+        loss.backward()
+        return loss
+
+    traced = ember.jit(lambda x, y: step(ember, x, y))
+    for _ in range(2):
+        x, y = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+        loss = traced(x, y)
+    ex, ey = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    eager, expected = step(ember, ex, ey), step(torch, tx, ty)
+    assert loss.item() == eager.item()
+    np.testing.assert_array_equal(x.grad.numpy(), ex.grad.numpy())
+    np.testing.assert_array_equal(y.grad.numpy(), ey.grad.numpy())
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), atol=1e-10)
+
+
+def test_conjugate_transposes_conjugate_complex_tensors():
+    rng = np.random.default_rng(11)
+    _compare(lambda z: z.H @ z, lambda z: z.H @ z, [_complex_array(rng, (3, 2))])
+    _compare(lambda z: z.mH @ z, lambda z: z.mH @ z, [_complex_array(rng, (2, 3, 2))])
+    _compare(lambda z: z.adjoint() * 2, lambda z: z.adjoint() * 2, [_complex_array(rng, (2, 3))])

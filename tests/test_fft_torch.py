@@ -1,0 +1,132 @@
+"""ember.fft against torch.fft: values, dtypes and gradients of real losses for every transform, size argument and
+normalization, the frequency helpers, errors, and one training step under ember.jit."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+NORMS = [None, "backward", "ortho", "forward"]
+
+
+def _loss(out, lib):
+    """A real loss that reads every part of the result (and is not linear, so the gradient depends on it)."""
+    if out.is_complex():
+        out = lib.view_as_real(out.resolve_conj() if lib is torch else out)
+    return (out * out * out).sum() + out.sum()
+
+
+def _compare(name, args, kwargs, shape, complex_input=False, dtype=np.float64):
+    rng = np.random.default_rng(zlib.crc32(f"{name} {kwargs} {shape}".encode()))
+    a = rng.standard_normal(shape)
+    if complex_input:
+        a = a + 1j * rng.standard_normal(shape)
+    a = a.astype(np.result_type(a.dtype, dtype))
+    ours, theirs = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out = getattr(ember.fft, name)(ours, *args, **kwargs)
+    expected = getattr(torch.fft, name)(theirs, *args, **kwargs)
+    assert str(out.dtype) == str(expected.dtype).removeprefix("torch.")
+    assert out.shape == tuple(expected.shape)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().resolve_conj().numpy(), atol=tol, rtol=tol)
+    _loss(out, ember).backward()
+    _loss(expected, torch).backward()
+    assert ours.grad.dtype == ours.dtype
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.resolve_conj().numpy(), atol=tol * 10, rtol=tol)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("n", [None, 5, 11])
+@pytest.mark.parametrize(("name", "complex_input"), [
+    (name, complex_input) for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft")
+    for complex_input in (False, True) if not (complex_input and name in ("rfft", "ihfft"))])  # real inputs only
+def test_one_dimensional_transforms_match_torch(name, n, norm, complex_input):
+    _compare(name, (), {"n": n, "dim": 0 if name in ("ifft", "hfft") else -1, "norm": norm}, (6, 3) if name in (
+        "ifft", "hfft") else (3, 6), complex_input)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("s", [None, (3, 6), (5, -1)])
+@pytest.mark.parametrize(("name", "complex_input"), [
+    ("fft2", False), ("fft2", True), ("ifft2", False), ("ifft2", True), ("rfft2", False), ("irfft2", False),
+    ("irfft2", True)])
+def test_two_dimensional_transforms_match_torch(name, s, norm, complex_input):
+    _compare(name, (), {"s": s, "norm": norm}, (2, 4, 5), complex_input)
+
+
+@pytest.mark.parametrize(("s", "dim"), [(None, None), ((4, 6), None), (None, (2, 0)), ((3, 7), (0, 2)), (None, 1)])
+@pytest.mark.parametrize("name", ["fftn", "ifftn", "rfftn", "irfftn"])
+def test_n_dimensional_transforms_match_torch(name, s, dim):
+    _compare(name, (), {"s": s, "dim": dim, "norm": "ortho"}, (2, 3, 5), complex_input=name in ("ifftn", "irfftn"))
+
+
+@pytest.mark.parametrize("name", ["fft", "rfft", "irfft", "fft2", "irfftn"])
+def test_float32_inputs_give_complex64_and_float32_results(name):
+    _compare(name, (), {}, (4, 6), complex_input=name.startswith("i"), dtype=np.float32)
+
+
+def test_integer_and_half_inputs_transform_in_the_default_precision():
+    assert ember.fft.fft(ember.arange(4)).dtype == ember.complex64
+    half = ember.fft.rfft(ember.ones(4, dtype=ember.float16))
+    assert half.dtype == ember.complex64
+    np.testing.assert_allclose(half.numpy(), [4, 0, 0])
+
+
+def test_frequencies_and_shifts_match_torch():
+    for n, d in [(5, 1.0), (8, 0.25)]:
+        np.testing.assert_allclose(ember.fft.fftfreq(n, d).numpy(), torch.fft.fftfreq(n, d).numpy())
+        np.testing.assert_allclose(ember.fft.rfftfreq(n, d).numpy(), torch.fft.rfftfreq(n, d).numpy())
+    assert ember.fft.fftfreq(4, dtype=ember.float64).dtype == ember.float64
+    x = np.arange(30.0).reshape(5, 6)
+    for dim in (None, 0, (1,), (0, 1)):
+        np.testing.assert_array_equal(ember.fft.fftshift(ember.tensor(x), dim).numpy(),
+                                      torch.fft.fftshift(torch.tensor(x), dim).numpy())
+        np.testing.assert_array_equal(ember.fft.ifftshift(ember.tensor(x), dim).numpy(),
+                                      torch.fft.ifftshift(torch.tensor(x), dim).numpy())
+
+
+def test_transforms_round_trip():
+    x = ember.randn(3, 8, dtype=ember.float64)
+    np.testing.assert_allclose(ember.fft.irfft(ember.fft.rfft(x), n=8).numpy(), x.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ember.fft.ifftn(ember.fft.fftn(x)).real.numpy(), x.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), [
+    (lambda: ember.fft.fft(ember.ones(4), norm="unitary"), ValueError, "fft: norm must be one of"),
+    (lambda: ember.fft.rfft(ember.ones(4) * 1j), TypeError, "rfft: expects a real input tensor, got complex64"),
+    (lambda: ember.fft.fft(ember.ones(4), n=0), ValueError, r"fft: invalid number of data points \(0\)"),
+    (lambda: ember.fft.fft2(ember.ones(4), s=(2, 2), dim=(0,)), ValueError, "fft2: s"),
+    (lambda: ember.fft.fftn(ember.ones(2, 3), dim=(0, 0)), ValueError, "fftn: dim"),
+    (lambda: ember.fft.irfft(ember.ones(1)), ValueError, r"irfft: invalid number of data points \(0\)"),
+    (lambda: ember.fft.fft(ember.ones(4), dim=2), ValueError, "fft: axis 2 is out of range"),
+])
+def test_bad_arguments_are_refused_naming_the_function(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+def test_a_spectral_loss_trains_under_jit_as_eagerly_and_as_torch():
+    rng = np.random.default_rng(0)
+    signal, weights = rng.standard_normal((4, 16)), rng.standard_normal((4, 9))
+
+    def step(lib, w):
+        spectrum = lib.fft.rfft(lib.tensor(signal) if lib is ember else torch.tensor(signal), norm="ortho")
+        filtered = lib.fft.irfft(spectrum * w, n=16)
+        loss = (filtered ** 2).mean() + lib.fft.fft2(filtered).abs().mean()
+        loss.backward()
+        return loss
+
+    traced = ember.jit(lambda w: step(ember, w))
+    for _ in range(2):
+        w = ember.tensor(weights, requires_grad=True)
+        loss = traced(w)
+    eager_w, torch_w = ember.tensor(weights, requires_grad=True), torch.tensor(weights, requires_grad=True)
+    eager, expected = step(ember, eager_w), step(torch, torch_w)
+    assert loss.item() == eager.item()
+    np.testing.assert_array_equal(w.grad.numpy(), eager_w.grad.numpy())
+    np.testing.assert_allclose(eager.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), torch_w.grad.numpy(), atol=1e-12)
