@@ -16,7 +16,7 @@ import numpy as np
 from ember import ops, sparse_coo
 from ember.creation import tensor as _tensor
 from ember.layouts import sparse_csr
-from ember.sparse_coo import SparseCOOTensor
+from ember.sparse_coo import SparseCOOTensor, SparseTensorBase
 from ember.tensor import Tensor
 
 __all__ = ["SparseCSRTensor", "addmm", "mm", "sparse_csr_tensor", "sum", "to_sparse_csr"]
@@ -26,7 +26,7 @@ def _as_tensor(value, dtype=None) -> Tensor:
     return value if isinstance(value, Tensor) else _tensor(value, dtype=dtype)
 
 
-class SparseCSRTensor:
+class SparseCSRTensor(SparseTensorBase):
     """A (rows, cols) matrix, zero except at ``col_indices`` (nnz,), row i's entries being positions
     ``crow_indices[i]`` to ``crow_indices[i + 1]`` (rows + 1,) of ``col_indices`` and ``values`` (nnz,)."""
 
@@ -41,41 +41,16 @@ class SparseCSRTensor:
     # --- what PyTorch's sparse tensors answer -------------------------------------------------------------
 
     @property
-    def dtype(self):
-        return self._values_t.dtype
-
-    @property
-    def device(self):
-        return self._values_t.device
-
-    @property
-    def requires_grad(self) -> bool:
-        return self._values_t.requires_grad
-
-    @property
     def grad(self) -> SparseCSRTensor | None:
         """The gradient of the values as a CSR matrix of the same entries (as PyTorch's), or None."""
         g = self._values_t.grad
         return None if g is None else SparseCSRTensor(self._crow, self._col, g, self.shape)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def dim(self) -> int:
-        return len(self.shape)
-
-    def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
 
     def sparse_dim(self) -> int:
         return 2
 
     def dense_dim(self) -> int:
         return 0
-
-    def _nnz(self) -> int:
-        return int(self._values_t.shape[0])
 
     def crow_indices(self) -> Tensor:
         """Where each row's entries start in ``col_indices`` and ``values``, and nnz last (rows + 1,)."""
@@ -89,21 +64,8 @@ class SparseCSRTensor:
         """Each entry's value (nnz,), row by row."""
         return self._values_t
 
-    def requires_grad_(self, requires_grad: bool = True) -> SparseCSRTensor:
-        self._values_t.requires_grad_(requires_grad)
-        return self
-
-    def detach(self) -> SparseCSRTensor:
-        return SparseCSRTensor(self._crow, self._col, self._values_t.detach(), self.shape)
-
-    def to(self, dtype) -> SparseCSRTensor:
-        return SparseCSRTensor(self._crow, self._col, ops.cast(self._values_t, dtype), self.shape)
-
-    def float(self) -> SparseCSRTensor:
-        return self.to("float32")
-
-    def double(self) -> SparseCSRTensor:
-        return self.to("float64")
+    def _with_values(self, values: Tensor) -> SparseCSRTensor:
+        return SparseCSRTensor(self._crow, self._col, values, self.shape)
 
     def __repr__(self) -> str:
         return (f"sparse_csr_tensor(crow_indices={self._crow.numpy().tolist()}, "

@@ -8,6 +8,8 @@ gradients reach the values and the dense operand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ember import ops
@@ -16,26 +18,21 @@ from ember.creation import zeros
 from ember.layouts import sparse_coo as _SPARSE_COO
 from ember.tensor import Tensor
 
-__all__ = ["SparseCOOTensor", "addmm", "mm", "sparse_coo_tensor", "sum", "to_sparse"]
+__all__ = ["SparseCOOTensor", "SparseTensorBase", "addmm", "mm", "sparse_coo_tensor", "sum", "to_sparse"]
 
 
 def _as_tensor(value, dtype=None) -> Tensor:
     return value if isinstance(value, Tensor) else _tensor(value, dtype=dtype)
 
 
-class SparseCOOTensor:
-    """A tensor of ``shape`` whose entries are zero except at the columns of ``indices`` (sparse_dim, nnz), which
-    hold the rows of ``values`` (nnz, *dense dims). Repeated coordinates add up (``coalesce`` merges them)."""
+class SparseTensorBase:
+    """What PyTorch's sparse tensors of both layouts answer alike, from ``shape`` and the values tensor
+    ``_values_t``; a layout gives ``_with_values`` (the same entries holding other values)."""
 
     is_sparse = True
-    is_sparse_csr = False
-    layout = _SPARSE_COO
-
-    def __init__(self, indices: Tensor, values: Tensor, shape: tuple, coalesced: bool = False):
-        self._indices_t, self._values_t, self.shape = indices, values, tuple(shape)
-        self._coalesced = coalesced
-
-    # --- what PyTorch's sparse tensors answer -------------------------------------------------------------
+    shape: tuple
+    _values_t: Tensor
+    _with_values: Callable  # each layout's own: the same entries holding other values
 
     @property
     def dtype(self):
@@ -59,14 +56,44 @@ class SparseCOOTensor:
     def size(self, dim: int | None = None):
         return self.shape if dim is None else self.shape[dim]
 
+    def _nnz(self) -> int:
+        return int(self._values_t.shape[0])
+
+    def requires_grad_(self, requires_grad: bool = True):
+        self._values_t.requires_grad_(requires_grad)
+        return self
+
+    def detach(self):
+        return self._with_values(self._values_t.detach())
+
+    def to(self, dtype):
+        return self._with_values(ops.cast(self._values_t, dtype))
+
+    def float(self):
+        return self.to("float32")
+
+    def double(self):
+        return self.to("float64")
+
+
+class SparseCOOTensor(SparseTensorBase):
+    """A tensor of ``shape`` whose entries are zero except at the columns of ``indices`` (sparse_dim, nnz), which
+    hold the rows of ``values`` (nnz, *dense dims). Repeated coordinates add up (``coalesce`` merges them)."""
+
+    is_sparse_csr = False
+    layout = _SPARSE_COO
+
+    def __init__(self, indices: Tensor, values: Tensor, shape: tuple, coalesced: bool = False):
+        self._indices_t, self._values_t, self.shape = indices, values, tuple(shape)
+        self._coalesced = coalesced
+
+    # --- what PyTorch's sparse tensors answer -------------------------------------------------------------
+
     def sparse_dim(self) -> int:
         return int(self._indices_t.shape[0])
 
     def dense_dim(self) -> int:
         return len(self.shape) - self.sparse_dim()
-
-    def _nnz(self) -> int:
-        return int(self._values_t.shape[0])
 
     def _indices(self) -> Tensor:
         return self._indices_t
@@ -92,21 +119,8 @@ class SparseCOOTensor:
     def is_coalesced(self) -> bool:
         return self._coalesced
 
-    def requires_grad_(self, requires_grad: bool = True) -> SparseCOOTensor:
-        self._values_t.requires_grad_(requires_grad)
-        return self
-
-    def detach(self) -> SparseCOOTensor:
-        return SparseCOOTensor(self._indices_t, self._values_t.detach(), self.shape, self._coalesced)
-
-    def to(self, dtype) -> SparseCOOTensor:
-        return SparseCOOTensor(self._indices_t, ops.cast(self._values_t, dtype), self.shape, self._coalesced)
-
-    def float(self) -> SparseCOOTensor:
-        return self.to("float32")
-
-    def double(self) -> SparseCOOTensor:
-        return self.to("float64")
+    def _with_values(self, values: Tensor) -> SparseCOOTensor:
+        return SparseCOOTensor(self._indices_t, values, self.shape, self._coalesced)
 
     def __repr__(self) -> str:
         return (f"sparse_coo_tensor(indices={self._indices_t.numpy().tolist()}, values={self._values_t.detach()!r}, "

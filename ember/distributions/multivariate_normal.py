@@ -27,6 +27,18 @@ def _half_log_det(scale_tril):
     return ops.log(ops.diagonal(scale_tril, 0, -2, -1)).sum(-1)
 
 
+def one_matrix(owner: str, covariance_matrix, precision_matrix, scale_tril) -> tuple:
+    """(name, Tensor) of the one matrix argument given of the three that describe a covariance; a ValueError
+    naming ``owner`` otherwise."""
+    given = [(n, v) for n, v in (("covariance_matrix", covariance_matrix), ("precision_matrix", precision_matrix),
+                                 ("scale_tril", scale_tril)) if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"{owner}: give exactly one of covariance_matrix, precision_matrix or scale_tril, got "
+                         f"{', '.join(n for n, _ in given) if given else 'none'}")
+    (name, value), = given
+    return name, as_parameter(value)
+
+
 class MultivariateNormal(Distribution):
     """The normal distribution over vectors of length k with mean ``loc`` and one of ``covariance_matrix``,
     ``precision_matrix`` (its inverse) or ``scale_tril`` (the lower-triangular Cholesky factor of the
@@ -45,14 +57,7 @@ class MultivariateNormal(Distribution):
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args: bool | None = None):
-        given = [n for n, v in (("covariance_matrix", covariance_matrix), ("precision_matrix", precision_matrix),
-                                ("scale_tril", scale_tril)) if v is not None]
-        if len(given) != 1:
-            raise ValueError("MultivariateNormal: give exactly one of covariance_matrix, precision_matrix or "
-                             f"scale_tril, got {', '.join(given) if given else 'none'}")
-        (name,) = given
-        matrix = as_parameter({"covariance_matrix": covariance_matrix, "precision_matrix": precision_matrix,
-                               "scale_tril": scale_tril}[name])
+        name, matrix = one_matrix("MultivariateNormal", covariance_matrix, precision_matrix, scale_tril)
         loc = as_parameter(loc, matrix.dtype)
         if loc.ndim < 1:
             raise ValueError(f"MultivariateNormal: loc must be at least one-dimensional, got shape {loc.shape}")

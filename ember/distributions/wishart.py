@@ -13,6 +13,7 @@ from ember.distributions import constraints
 from ember.distributions.chi2 import Chi2
 from ember.distributions.distribution import Distribution, lazy_property
 from ember.distributions.matrix_transforms import vec_to_tril_matrix
+from ember.distributions.multivariate_normal import one_matrix
 from ember.distributions.utils import as_parameter
 
 _LOG_2 = math.log(2.0)
@@ -42,14 +43,7 @@ class Wishart(Distribution):
 
     def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args: bool | None = None):
-        given = [n for n, v in (("covariance_matrix", covariance_matrix), ("precision_matrix", precision_matrix),
-                                ("scale_tril", scale_tril)) if v is not None]
-        if len(given) != 1:
-            raise ValueError("Wishart: give exactly one of covariance_matrix, precision_matrix or scale_tril, got "
-                             f"{', '.join(given) if given else 'none'}")
-        (name,) = given
-        matrix = as_parameter({"covariance_matrix": covariance_matrix, "precision_matrix": precision_matrix,
-                               "scale_tril": scale_tril}[name])
+        name, matrix = one_matrix("Wishart", covariance_matrix, precision_matrix, scale_tril)
         if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
             raise ValueError(f"Wishart: {name} must be a batch of square matrices, got shape {tuple(matrix.shape)}")
         df = as_parameter(df, matrix.dtype)
