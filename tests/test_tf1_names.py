@@ -116,3 +116,21 @@ def test_dataset_iterator_elements_are_outputs_of_one_op():
     features, labels = dataset.make_one_shot_iterator().get_next()
     assert (features.name, labels.name) == ("IteratorGetNext:0", "IteratorGetNext:1")
     assert tf.get_default_graph().get_tensor_by_name("IteratorGetNext:1") is labels
+
+
+def test_layers_name_their_ops_inside_the_layer_scope_as_tf1():
+    x = tf.placeholder(tf.float32, [None, 10], name="x")
+    with tf.variable_scope("net"):
+        h = tf.layers.dense(x, 4, activation=tf.nn.relu, name="h")
+        logits = tf.layers.dense(h, 3, name="out")
+    images = tf.placeholder(tf.float32, [None, 8, 8, 1], name="images")
+    conv = tf.layers.conv2d(images, 2, 3, activation=tf.nn.relu)
+    assert (h.name, logits.name, conv.name) == ("net/h/Relu:0", "net/out/BiasAdd:0", "conv2d/Relu:0")
+    graph = tf.get_default_graph()
+    assert graph.get_tensor_by_name("net/out/BiasAdd:0") is logits
+    assert graph.get_operation_by_name("net/out/MatMul").name == "net/out/MatMul"
+    assert [tf.nn.elu(x).name, tf.nn.softplus(x).name, tf.nn.relu6(x).name] == ["Elu:0", "Softplus:0", "Relu6:0"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out = sess.run("net/out/BiasAdd:0", {"x:0": np.ones((2, 10), np.float32)})
+    assert out.shape == (2, 3)

@@ -53,13 +53,13 @@ def dense(inputs, units: int, activation=None, use_bias: bool = True, kernel_ini
     _refuse_constraints("dense", kernel_constraint, bias_constraint)
     inputs = as_tf(inputs)
     features = _last_dim("dense", inputs)
-    with variable_scope(_scope("dense", name), reuse=reuse):
+    with variable_scope(_scope("dense", name), reuse=reuse):  # (its ops named in the layer's scope, as TF-1's)
         kernel = get_variable("kernel", [features, int(units)], initializer=kernel_initializer or
                               glorot_uniform_initializer(), regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(units)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
-    return _regularized(_finish(op(ember.matmul, (inputs, kernel), name="Tensordot"), bias, activation),
-                        activity_regularizer)
+        product = op(ember.matmul, (inputs, kernel), name="MatMul" if len(inputs.shape) == 2 else "Tensordot")
+        return _regularized(_finish(product, bias, activation), activity_regularizer)
 
 
 def _refuse_constraints(layer: str, *constraints) -> None:
@@ -106,11 +106,11 @@ def conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "va
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
-    out = nn.conv2d(inputs, kernel, strides=_pair(strides), padding=padding.upper(), data_format=fmt,
-                    dilations=_pair(dilation_rate))
-    if bias is not None:
-        out = nn.bias_add(out, bias, data_format=fmt)
-    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+        out = nn.conv2d(inputs, kernel, strides=_pair(strides), padding=padding.upper(), data_format=fmt,
+                        dilations=_pair(dilation_rate))
+        if bias is not None:
+            out = nn.bias_add(out, bias, data_format=fmt)
+        return _regularized(activation(out) if activation is not None else out, activity_regularizer)
 
 
 def max_pooling2d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",

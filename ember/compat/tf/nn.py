@@ -48,20 +48,22 @@ sigmoid = FUNCTIONS["sigmoid"]
 tanh = FUNCTIONS["tanh"]
 
 
-def _activation(tf_name: str, fn):
+def _activation(tf_name: str, fn, op_name: str):
+    """``tf.nn.<tf_name>``; its op is named ``op_name`` by default (TF-1's op type: ``Relu``...)."""
+
     def activation(features, name: str | None = None) -> Tensor:
-        return op(fn, (as_tf(features),), name=name or tf_name)
+        return op(fn, (as_tf(features),), name=name or op_name)
 
     activation.__name__ = tf_name
     activation.__doc__ = f"``tf.nn.{tf_name}``, elementwise."
     return activation
 
 
-relu = _activation("relu", ember.relu)
-relu6 = _activation("relu6", ember.relu6)
-elu = _activation("elu", ember.elu)
-softplus = _activation("softplus", ember.softplus)
-selu = _activation("selu", lambda x: 1.0507009873554805 * ember.elu(x, 1.6732632423543772))
+relu = _activation("relu", ember.relu, "Relu")
+relu6 = _activation("relu6", ember.relu6, "Relu6")
+elu = _activation("elu", ember.elu, "Elu")
+softplus = _activation("softplus", ember.softplus, "Softplus")
+selu = _activation("selu", lambda x: 1.0507009873554805 * ember.elu(x, 1.6732632423543772), "Selu")
 
 
 def leaky_relu(features, alpha: float = 0.2, name: str | None = None) -> Tensor:
@@ -280,7 +282,7 @@ def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = Fals
 
 
 
-softsign = _activation("softsign", lambda x: x / (1.0 + ember.abs(x)))
+softsign = _activation("softsign", lambda x: x / (1.0 + ember.abs(x)), "Softsign")
 
 
 def swish(features, beta: float = 1.0, name: str | None = None) -> Tensor:
