@@ -130,6 +130,10 @@ def test_layers_name_their_ops_inside_the_layer_scope_as_tf1():
     assert graph.get_tensor_by_name("net/out/BiasAdd:0") is logits
     assert graph.get_operation_by_name("net/out/MatMul").name == "net/out/MatMul"
     assert [tf.nn.elu(x).name, tf.nn.softplus(x).name, tf.nn.relu6(x).name] == ["Elu:0", "Softplus:0", "Relu6:0"]
+    assert tf.layers.conv2d_transpose(images, 2, 3).name == "conv2d_transpose/BiasAdd:0"
+    assert tf.layers.separable_conv2d(images, 2, 3).name == "separable_conv2d/BiasAdd:0"
+    assert tf.layers.conv1d(tf.placeholder(tf.float32, [None, 8, 2]), 2, 3).name == "conv1d/BiasAdd:0"
+    assert tf.layers.conv3d(tf.placeholder(tf.float32, [None, 4, 4, 4, 1]), 2, 3).name == "conv3d/BiasAdd:0"
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         out = sess.run("net/out/BiasAdd:0", {"x:0": np.ones((2, 10), np.float32)})

@@ -164,12 +164,12 @@ def conv1d(inputs, filters: int, kernel_size, strides=1, padding: str = "valid",
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
-    one = (lambda v: int(v if isinstance(v, (int, np.integer)) else v[0]))
-    out = nn.conv1d(inputs, kernel, stride=one(strides), padding=padding.upper(), data_format=fmt,
-                    dilations=one(dilation_rate))
-    if bias is not None:
-        out = op(lambda y, b: y + (b if fmt == "NWC" else ember.reshape(b, (-1, 1))), (out, bias), name="BiasAdd")
-    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+        one = (lambda v: int(v if isinstance(v, (int, np.integer)) else v[0]))
+        out = nn.conv1d(inputs, kernel, stride=one(strides), padding=padding.upper(), data_format=fmt,
+                        dilations=one(dilation_rate))
+        if bias is not None:
+            out = op(lambda y, b: y + (b if fmt == "NWC" else ember.reshape(b, (-1, 1))), (out, bias), name="BiasAdd")
+        return _regularized(activation(out) if activation is not None else out, activity_regularizer)
 
 
 def conv2d_transpose(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
@@ -199,11 +199,11 @@ def conv2d_transpose(inputs, filters: int, kernel_size, strides=(1, 1), padding:
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
-    shape = [None, oh, ow, int(filters)] if fmt == "NHWC" else [None, int(filters), oh, ow]
-    out = nn.conv2d_transpose(inputs, kernel, shape, strides=(sh, sw), padding=padding.upper(), data_format=fmt)
-    if bias is not None:
-        out = nn.bias_add(out, bias, data_format=fmt)
-    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+        shape = [None, oh, ow, int(filters)] if fmt == "NHWC" else [None, int(filters), oh, ow]
+        out = nn.conv2d_transpose(inputs, kernel, shape, strides=(sh, sw), padding=padding.upper(), data_format=fmt)
+        if bias is not None:
+            out = nn.bias_add(out, bias, data_format=fmt)
+        return _regularized(activation(out) if activation is not None else out, activity_regularizer)
 
 
 def _pool1d(layer: str, inputs, pool_size, strides, padding, data_format, average: bool, name) -> Tensor:
@@ -267,10 +267,10 @@ def separable_conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding:
                                  regularizer=pointwise_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
-    out = nn.separable_conv2d(inputs, depthwise, pointwise, strides=_pair(strides), padding=padding.upper(),
-                              data_format=fmt, dilations=_pair(dilation_rate))
-    out = _channels_bias(out, bias, fmt == "NHWC")
-    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+        out = nn.separable_conv2d(inputs, depthwise, pointwise, strides=_pair(strides), padding=padding.upper(),
+                                  data_format=fmt, dilations=_pair(dilation_rate))
+        out = _channels_bias(out, bias, fmt == "NHWC")
+        return _regularized(activation(out) if activation is not None else out, activity_regularizer)
 
 
 def conv3d(inputs, filters: int, kernel_size, strides=(1, 1, 1), padding: str = "valid",
@@ -289,10 +289,10 @@ def conv3d(inputs, filters: int, kernel_size, strides=(1, 1, 1), padding: str = 
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
-    out = nn.conv3d(inputs, kernel, strides=_triple(strides), padding=padding.upper(),
-                    data_format="NDHWC" if last else "NCDHW", dilations=_triple(dilation_rate))
-    out = _channels_bias(out, bias, last)
-    return _regularized(activation(out) if activation is not None else out, activity_regularizer)
+        out = nn.conv3d(inputs, kernel, strides=_triple(strides), padding=padding.upper(),
+                        data_format="NDHWC" if last else "NCDHW", dilations=_triple(dilation_rate))
+        out = _channels_bias(out, bias, last)
+        return _regularized(activation(out) if activation is not None else out, activity_regularizer)
 
 
 def max_pooling3d(inputs, pool_size, strides, padding: str = "valid", data_format: str = "channels_last",
