@@ -8,6 +8,7 @@ difference with h ~ 1e-6 never straddles one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -509,8 +510,9 @@ REDUCTIONS = [
     ("max", ember.max, np.max, "amax", normal, "max", {}),
     ("min", ember.min, np.min, "amin", normal, "min", {}),
     ("mean", ember.mean, np.mean, "mean", normal, ("sum", "mul"), {}),
-    ("var", ember.var, np.var, "var", normal, ("sum", "sub", "mul"), {"correction": 0}),
-    ("std", ember.std, np.std, "std", normal, ("sqrt", "sum", "sub", "mul"), {"correction": 0}),
+    # var and std: PyTorch's default, the unbiased estimate
+    ("var", ember.var, functools.partial(np.var, ddof=1), "var", normal, ("sum", "sub", "mul"), {}),
+    ("std", ember.std, functools.partial(np.std, ddof=1), "std", normal, ("sqrt", "sum", "sub", "mul"), {}),
     ("logsumexp", ember.logsumexp, np_logsumexp, "logsumexp", normal, ("exp", "log", "sum", "add"), {}),
 ]
 for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
@@ -521,8 +523,11 @@ for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
         _torch_fn = None if _no_torch else _torch_reduce(_tname, _axis, _keep, **_tkw)
         _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k),
              lambda x, f=_ref, a=_axis, k=_keep: f(x, axis=a, keepdims=k), ins(_sampler(2, 3, 4)), _covers, _torch_fn)
-    # std of one element is sqrt(0): its gradient is not finite (as in PyTorch).
-    _row(f"{_name}_0d", _fn, _ref, ins(_sampler()), _covers, grad=_name != "std")
+    # std of one element is sqrt(0): its gradient is not finite (as in PyTorch). One element's unbiased variance
+    # is nan: the 0-d rows of var and std take the population one.
+    _population = {"ddof": 0} if _name in ("var", "std") else {}
+    _row(f"{_name}_0d", lambda x, f=_fn, kw=_population: f(x, **kw), lambda x, f=_ref, kw=_population: f(x, **kw),
+         ins(_sampler()), _covers, grad=_name != "std")
     _row(f"{_name}_method_1d", lambda x, n=_name: getattr(x, n)(axis=0), lambda x, f=_ref: f(x, axis=0),
          ins(_sampler(5)), _covers, _torch_reduce(_tname, 0, False, **_tkw))
 

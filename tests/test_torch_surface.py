@@ -1,5 +1,7 @@
 """PyTorch's everyday surface on Ember, each call checked against PyTorch itself."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -27,12 +29,27 @@ def test_dim_and_keepdim_match_torch(call):
     np.testing.assert_allclose(np.asarray(call(ember, ours)), call(torch, theirs).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_var_and_std_take_dim_but_keep_numpys_default_ddof():
+def test_var_and_std_take_dim_and_default_to_pytorchs_unbiased_estimate():
     ours, theirs = _pair(3, 4)
-    np.testing.assert_allclose(ours.var(dim=1).numpy(), theirs.var(dim=1, unbiased=False).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(ours.std(dim=0, ddof=1).numpy(), theirs.std(dim=0).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.var(dim=1).numpy(), theirs.var(dim=1).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ember.std(ours).numpy(), torch.std(theirs).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.var(dim=1, ddof=0).numpy(), theirs.var(dim=1, unbiased=False).numpy(), rtol=1e-5)
+    # PyTorch's positional forms: (dim, unbiased, keepdim), and unbiased alone
+    for args in ((0, False), (1, True, True), (False,), (True,)):
+        np.testing.assert_allclose(ours.std(*args).numpy(), theirs.std(*args).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(ember.var(ours, *args).numpy(), torch.var(theirs, *args).numpy(), rtol=1e-5)
     with pytest.raises(TypeError, match="sum: got both axis= and dim="):
         ours.sum(axis=0, dim=1)
+
+
+def test_var_and_std_of_too_few_elements_warn_and_give_nan_or_inf_as_torch():
+    for values, correction in (([2.0], 1), ([1.0, 3.0], 3), ([1.0, 1.0], 2)):
+        with pytest.warns(RuntimeWarning, match="degrees of freedom <= 0"):
+            ours = ember.tensor(values).var(correction=correction)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = torch.tensor(values).var(correction=correction)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 def test_max_and_min_with_dim_return_values_and_indices_as_torch():
