@@ -57,6 +57,9 @@ from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.control_flow import cond, vmap, while_loop
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)
+from ember import torch_jit
+
+torch_jit.attach(jit)  # ember.jit.trace, ember.jit.script... (torch.jit's names)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember.generator import Generator, default_generator
 from ember.torch_types import (  # noqa: A004
