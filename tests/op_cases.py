@@ -1295,6 +1295,11 @@ _row("cast_float_to_bool", lambda x: x.bool(), lambda x: x.astype(bool), ins(int
      lambda x: x.bool(), grad=False)
 _row("cast_int64_to_int32", lambda x: x.int(), lambda x: x.astype(np.int32), ins(ints(-5, 5, 4)), "cast",
      lambda x: x.int(), grad=False)
+# (integer inputs: the float rows run in float32 and float64, whose bits differ)
+_row("view_dtype_int64_as_int32_pairs", lambda x: x.view(ember.int32), lambda x: x.view(np.int32),
+     ins(ints(-2**40, 2**40, 3, 2)), "view_dtype", (lambda x: x.view(torch.int32)) if torch else None, grad=False)
+_row("view_dtype_int64_as_uint8", lambda x: x.view(dtype=ember.uint8), lambda x: x.view(np.uint8),
+     ins(ints(-300, 300, 2, 2)), "view_dtype", (lambda x: x.view(torch.uint8)) if torch else None, grad=False)
 
 # --- indexing ---------------------------------------------------------------------------------------------
 

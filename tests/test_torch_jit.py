@@ -161,3 +161,9 @@ def test_every_name_is_one_torch_jit_has():
     torch = pytest.importorskip("torch")
     missing = [name for name in ember.torch_jit.__all__ if name != "LoadedModule" and not hasattr(torch.jit, name)]
     assert not missing
+
+
+def test_the_names_import_from_the_module_too():
+    from ember.jit import ScriptModule, trace
+
+    assert trace is ember.jit.trace and ScriptModule is ember.jit.ScriptModule

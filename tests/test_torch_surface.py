@@ -239,3 +239,25 @@ def test_set_default_device_is_where_creation_functions_put_tensors():
     assert ember.zeros(2).device.type == "cpu" and ember.tensor([1.0]).device.type == "cpu"
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         ember.set_default_device("gpu")
+
+
+@pytest.mark.parametrize("source, target", [("float32", "int32"), ("float32", "uint8"), ("float32", "float16"),
+                                            ("float32", "float64"), ("float64", "int64"), ("float32", "bfloat16")])
+def test_view_as_a_dtype_reads_the_same_bytes_as_torch(source, target):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(source)
+    ours, theirs = ember.tensor(x).view(getattr(ember, target)), torch.from_numpy(x).view(getattr(torch, target))
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == getattr(ember, target)
+    np.testing.assert_array_equal(ours.numpy().view(np.uint8), theirs.view(torch.uint8).numpy())
+    grad_source = ember.tensor(x, requires_grad=True)
+    assert not grad_source.view(getattr(ember, target)).requires_grad  # as torch: the bytes carry no gradient
+
+
+def test_view_as_a_dtype_refuses_what_torch_refuses():
+    with pytest.raises(ValueError, match="view_dtype: .* needs its last dimension contiguous"):
+        ember.ones(3, 4).T.view(ember.float16)
+    with pytest.raises(ValueError, match="do not divide into float64 elements"):
+        ember.ones(3).view(ember.float64)
+    with pytest.raises(ValueError, match="a 0-d tensor can only be viewed as a dtype of its element size"):
+        ember.tensor(1.0).view(ember.float16)
+    with pytest.raises(TypeError, match="view: give a shape or a dtype"):
+        ember.ones(4).view(2, 2, dtype=ember.int32)

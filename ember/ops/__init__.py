@@ -284,6 +284,7 @@ from ember.ops.shape import (
     transpose,
     unbroadcast,
     unsqueeze,
+    view,
 )
 from ember.ops.shrink import hardshrink, softshrink, tanhshrink, threshold
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
