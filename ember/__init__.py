@@ -83,8 +83,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # Packages with optional dependencies or rarely used load on first use: `ember.onnx`, `ember.profiler`,
-    # `ember.distributions`, `ember.func`, `ember.backends`, `ember.testing`.
-    if name in ("onnx", "profiler", "export", "quantize", "distributions", "func", "backends", "testing"):
+    # `ember.distributions`, `ember.func`, `ember.backends`, `ember.testing`, `ember.hub`.
+    if name in ("onnx", "profiler", "export", "quantize", "distributions", "func", "backends", "testing", "hub"):
         import importlib
 
         return importlib.import_module(f"ember.{name}")
