@@ -212,6 +212,19 @@ def test_register_kl_picks_the_most_specific_pair_and_unknown_pairs_are_named():
         register_kl(int, Normal)
 
 
+def test_parameters_given_as_python_floats_take_the_default_dtype():
+    """As PyTorch's: they were float32 whatever set_default_dtype said."""
+    default = ember.get_default_dtype()
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert Beta(2.0, 3.0).concentration1.dtype == ember.float64
+        assert Gamma(2.0, 3.0).rate.dtype == ember.float64
+        assert kl_divergence(Normal(0.0, 1.0), Normal(1.0, 2.0)).dtype == ember.float64
+    finally:
+        ember.set_default_dtype(default)
+    assert Normal(0.0, 1.0).loc.dtype == ember.float32
+
+
 # --- graph mode and training ------------------------------------------------------------------------------
 
 
