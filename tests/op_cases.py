@@ -794,6 +794,9 @@ _row("frobenius_norm_dims", lambda x: ember.frobenius_norm(x, (0, 2)), lambda x:
      ins(normal(2, 3, 4)), ("sum", "sqrt"), lambda x: torch.linalg.vector_norm(x, 2, (0, 2)))
 _row("nuclear_norm", ember.nuclear_norm, lambda x: np.linalg.norm(x, "nuc"), ins(normal(3, 4)), ("svd", "sum"),
      lambda x: torch.linalg.matrix_norm(x, "nuc"), double_grad=False)
+_row("norm_nuc_dims", lambda x: x.norm("nuc", dim=(2, 0), keepdim=True),
+     lambda x: np.linalg.norm(x, "nuc", axis=(2, 0), keepdims=True), ins(normal(3, 2, 4)), ("svd", "sum"),
+     lambda x: torch.norm(x, "nuc", dim=(2, 0), keepdim=True), double_grad=False)
 for _p in (2.0, 1.0):
     _row(f"pdist_p{_p}", lambda x, p=_p: ember.nn.functional.pdist(x, p), lambda x, p=_p: np_pdist(x, p),
          ins(normal(4, 3)), ("take", "sub", "sum"), lambda x, p=_p: F.pdist(x, p))
