@@ -261,3 +261,21 @@ def test_view_as_a_dtype_refuses_what_torch_refuses():
         ember.tensor(1.0).view(ember.float16)
     with pytest.raises(TypeError, match="view: give a shape or a dtype"):
         ember.ones(4).view(2, 2, dtype=ember.int32)
+
+
+def test_sdpa_kernel_switches_the_backends_flags_and_restores_them():
+    from ember.nn.attention import SDPBackend, sdpa_kernel
+
+    assert {m.name: m.value for m in SDPBackend} == {m.name: m.value for m in torch.nn.attention.SDPBackend}
+    flags = ember.backends.cuda
+    q = ember.tensor(np.random.default_rng(0).standard_normal((1, 2, 4, 8)).astype(np.float32))
+    expected = ember.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True).numpy()
+    with pytest.raises(ZeroDivisionError), sdpa_kernel(SDPBackend.MATH):
+        assert flags.math_sdp_enabled() and not flags.flash_sdp_enabled() and not flags.cudnn_sdp_enabled()
+        np.testing.assert_array_equal(
+            ember.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True).numpy(), expected)
+        1 / 0
+    assert flags.math_sdp_enabled() and flags.flash_sdp_enabled() and flags.mem_efficient_sdp_enabled()
+    with pytest.raises(TypeError, match="sdpa_kernel: backends must be SDPBackend members"):
+        with sdpa_kernel(["math"]):
+            pass
