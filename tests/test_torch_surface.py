@@ -280,3 +280,31 @@ def test_sdpa_kernel_switches_the_backends_flags_and_restores_them():
     with pytest.raises(TypeError, match="sdpa_kernel: backends must be SDPBackend members"):
         with sdpa_kernel(["math"]):
             pass
+
+
+def test_grad_fn_walks_to_the_leaves_and_takes_prehooks_as_torch():
+    def build(m, x):
+        return ((x * 2 + m.ones(2)).exp()).sum()
+
+    ours_x, theirs_x = ember.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
+    ours, theirs = build(ember, ours_x), build(torch, theirs_x)
+    assert ours.grad_fn.name() == theirs.grad_fn.name() == "SumBackward0"
+
+    def leaves(fn):  # a torchviz-style walk
+        found, stack = [], [fn]
+        while stack:
+            node = stack.pop()
+            if hasattr(node, "variable"):
+                found.append(node.variable)
+            stack.extend(n for n, _ in node.next_functions if n is not None)
+        return found
+
+    assert [v is ours_x for v in leaves(ours.grad_fn)] == [True]
+    assert len(leaves(theirs.grad_fn)) == 1
+    handle = ours.grad_fn.register_prehook(lambda grads: (grads[0] * 3,))
+    theirs.grad_fn.register_prehook(lambda grads: (grads[0] * 3,))
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-6)
+    handle.remove()
+    assert ours.grad_fn.next_functions == ()  # freed by the backward
