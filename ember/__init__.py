@@ -78,7 +78,7 @@ from ember.pytorch_aliases import (  # noqa: A004
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device
 
-__version__ = "0.1.0"
+from ember.version import __version__  # noqa: E402
 
 
 def __getattr__(name: str):

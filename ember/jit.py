@@ -620,12 +620,3 @@ def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = Non
         return lambda f: JitFunction(f, passes, cache_size, dynamic)
     return JitFunction(fn, passes, cache_size, dynamic)
 
-
-def __getattr__(name: str):
-    # ``from ember.jit import trace`` (PyTorch's ``from torch.jit import trace``): the torch.jit names live in
-    # ember.torch_jit, which imports this module; the ``ember.jit`` function carries them too.
-    from ember import torch_jit
-
-    if name in torch_jit.__all__:
-        return getattr(torch_jit, name)
-    raise AttributeError(f"module 'ember.jit' has no attribute {name!r}")

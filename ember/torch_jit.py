@@ -18,14 +18,15 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import sys
 import typing
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-import ember
 from ember.autograd import building, is_grad_enabled, no_grad
 from ember.jit import JitFunction
 from ember.nn.module import Module
@@ -40,6 +41,11 @@ __all__ = [
 ]
 
 Final = typing.Final
+
+
+def _export():
+    """``ember.export`` (model files), a layer above this one: loaded on first use, as ``ember`` loads it."""
+    return importlib.import_module("ember.export")
 
 
 class TracerWarning(Warning):
@@ -99,7 +105,7 @@ class ScriptModule(Module):
     @property
     def graph(self):
         """The inference graph of the module on its example inputs (``ember.export.trace``)."""
-        return ember.export.trace(self.original_module, self._examples("graph"))
+        return _export().trace(self.original_module, self._examples("graph"))
 
     @property
     def code(self) -> str:
@@ -111,7 +117,7 @@ class ScriptModule(Module):
         ``ember.jit.load`` (or ``ember.export.load_model``) reads back; its batch size is free where the graph
         allows."""
         examples = _as_tuple(example_inputs) or self._examples("save")
-        ember.export.save_model(_batch_free_graph(self.original_module, examples), (), f)
+        _export().save_model(_batch_free_graph(self.original_module, examples), (), f)
 
     def _examples(self, what: str) -> tuple:
         if not self._example_inputs:
@@ -146,15 +152,15 @@ class ScriptFunction:
         """Write the function's graph on ``example_inputs`` to ``f`` as an Ember model file."""
         if example_inputs is None:
             raise RuntimeError(f"ScriptFunction.save: {self.__name__} needs example_inputs= to trace its graph on")
-        ember.export.save_model(_batch_free_graph(self.fn, _as_tuple(example_inputs)), (), f)
+        _export().save_model(_batch_free_graph(self.fn, _as_tuple(example_inputs)), (), f)
 
 
 def _batch_free_graph(fn, examples: tuple):
     """The inference graph of ``fn`` on ``examples``, taking any batch size where the graph allows (as a traced
     PyTorch module does), else the examples' shapes."""
-    graph = ember.export.trace(fn, examples)
+    graph = _export().trace(fn, examples)
     try:
-        return ember.export.with_dynamic_batch(graph)
+        return _export().with_dynamic_batch(graph)
     except ValueError:
         return graph
 
@@ -263,7 +269,7 @@ class LoadedModule(Module):
         return str(self.graph)
 
     def save(self, f, **_ignored) -> None:
-        ember.export.save_model(self.graph, (), f)
+        _export().save_model(self.graph, (), f)
 
     def extra_repr(self) -> str:
         return f"path={self._path!r}"
@@ -273,7 +279,7 @@ def load(f, map_location=None, _extra_files=None) -> LoadedModule:
     """``torch.jit.load`` of a file written by ``ember.jit.save`` / ``ScriptModule.save`` (an Ember model file);
     the model runs on the CPU whatever ``map_location`` says."""
     path = os.fspath(f)
-    return LoadedModule(ember.export.load_model(path), path)
+    return LoadedModule(_export().load_model(path), path)
 
 
 def ignore(drop=False, **kwargs):
@@ -392,6 +398,8 @@ def strict_fusion():
 
 
 def attach(jit: Callable) -> None:
-    """Give the ``ember.jit`` function its ``torch.jit`` names."""
-    for name in __all__:
-        setattr(jit, name, globals()[name])
+    """Give the ``ember.jit`` function, and the module it comes from (``from ember.jit import trace``), their
+    ``torch.jit`` names."""
+    for target in (jit, sys.modules[jit.__module__]):
+        for name in __all__:
+            setattr(target, name, globals()[name])
