@@ -83,8 +83,9 @@ from ember.version import __version__  # noqa: E402
 
 def __getattr__(name: str):
     # Packages with optional dependencies or rarely used load on first use: `ember.onnx`, `ember.profiler`,
-    # `ember.distributions`, `ember.func`, `ember.backends`, `ember.testing`, `ember.hub`.
-    if name in ("onnx", "profiler", "export", "quantize", "distributions", "func", "backends", "testing", "hub"):
+    # `ember.distributions`, `ember.func`, `ember.backends`, `ember.testing`, `ember.hub`, `ember.distributed`.
+    if name in ("onnx", "profiler", "export", "quantize", "distributions", "func", "backends", "testing", "hub",
+                "distributed"):
         import importlib
 
         return importlib.import_module(f"ember.{name}")
