@@ -362,6 +362,43 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
         np.testing.assert_array_equal(p.array, q.array)
 
 
+def _as_numpy(tree, torch):
+    """A torch optimizer's state dict with its tensors as NumPy arrays (its layout: 0-d tensors for numbers)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.numpy()
+    if isinstance(tree, dict):
+        return {key: _as_numpy(value, torch) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_as_numpy(value, torch) for value in tree]
+    return tree
+
+
+@pytest.mark.parametrize("name,kwargs", [("NAdam", {"lr": 0.05}), ("ASGD", {"lr": 0.1, "lambd": 0.5, "t0": 2})])
+def test_loading_a_torch_state_dict_with_scalar_tensors_continues_as_torch(name, kwargs):
+    """torch keeps NAdam's mu_product and ASGD's eta and mu as 0-d tensors, Ember as numbers: loaded into a 0-d
+    parameter's state they must still change every step (they stayed at their loaded values, or failed)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(31, [(), (4,)]), _grads(32, [(), (4,)], steps=12)
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads[:6]:
+        for t, g in zip(theirs, step_grads):
+            t.grad = torch.tensor(g)
+        ref.step()
+    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
+    opt = getattr(optim, name)(ours, **kwargs)
+    opt.load_state_dict(_as_numpy(copy.deepcopy(ref.state_dict()), torch))
+    for step_grads in grads[6:]:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs):
+            np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-6, atol=1e-7)
+    for key in opt.number_state:
+        assert all(isinstance(opt.state[p][key], float) for p in ours)
+
+
 def test_sparse_adam_state_dict_round_trip():
     shape = (20, 3)
     steps = _sparse_steps(13)

@@ -52,6 +52,8 @@ class Optimizer:
 
     update: Callable | None = None
     sparse_update: Callable | None = None
+    # state entries the rules keep as Python numbers (torch keeps them as 0-d tensors): loaded as numbers
+    number_state: tuple[str, ...] = ()
 
     def __init__(self, params, defaults: dict, **options: bool | None):
         name = type(self).__name__
@@ -267,7 +269,7 @@ class Optimizer:
                     raise ValueError(f"{name}: the state dict's {k!r} of parameter {key} has shape {list(shape)}, "
                                      f"expected {list(self.state_shape(k, p))} for a parameter of shape "
                                      f"{list(p.shape)}")
-            state[p] = {k: _restore(p, k, v) for k, v in values.items()}
+            state[p] = {k: _restore(p, k, v, k in self.number_state) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             restored = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
@@ -313,10 +315,13 @@ class _LiveHyper:
         return self.optimizer.hyper(self.group)
 
 
-def _restore(param, key: str, value):
-    """A state value from a state dict, copied; floating arrays take the parameter's dtype and device."""
+def _restore(param, key: str, value, number: bool = False):
+    """A state value from a state dict, copied; floating arrays take the parameter's dtype and device, and a
+    ``number`` (a 0-d array where torch saved a scalar tensor) becomes a Python float."""
     if key == "step":
         return int(value.item() if hasattr(value, "item") else value)
+    if number:
+        return float(value.item() if hasattr(value, "item") else value)
     if isinstance(value, Tensor):
         value = value.array
     if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
