@@ -671,6 +671,46 @@ def test_clip_grad_value_matches_torch_and_coalesces():
         optim.clip_grad_value_([table], -1)
 
 
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, float("inf")])
+def test_clip_grad_norm_of_a_nan_gradient_makes_every_gradient_nan_as_torch(norm_type):
+    """torch's coefficient max_norm / (nan + 1e-6), clamped to 1, stays NaN: every gradient becomes NaN (the
+    finite ones were left alone)."""
+    torch = pytest.importorskip("torch")
+    grads = _grads(18, steps=1)[0]
+    grads[1][2] = np.nan
+    ours = [ember.zeros(*g.shape, requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, 1.0, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type)
+    assert np.isnan(total.item()) and np.isnan(expected.item())
+    for p, t in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad.array, t.grad.numpy())
+
+
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_clipping_writes_the_gradient_tensors_in_place_as_torch(clip):
+    """A gradient Tensor taken before clipping holds the clipped values afterwards, as in torch (clipping
+    replaced it with a new Tensor, so a reference kept the unclipped gradient)."""
+    torch = pytest.importorskip("torch")
+    grads = _grads(19, steps=1)[0]
+    ours = [ember.zeros(*g.shape, requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    held, held_torch = [p.grad for p in ours], [t.grad for t in theirs]
+    if clip == "norm":
+        optim.clip_grad_norm_(ours, 0.5, foreach=False)
+        torch.nn.utils.clip_grad_norm_(theirs, 0.5, foreach=False)
+    else:
+        optim.clip_grad_value_(ours, 0.3, foreach=False)
+        torch.nn.utils.clip_grad_value_(theirs, 0.3, foreach=False)
+    for p, g, t in zip(ours, held, held_torch):
+        assert p.grad is g
+        np.testing.assert_allclose(g.array, t.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_exports_are_sorted_and_documented():
     assert optim.__all__ == sorted(optim.__all__)
     for name in optim.__all__:
