@@ -1,6 +1,7 @@
 """ember.optim.lr_scheduler: every schedule's lr (and momentum) sequence against torch.optim.lr_scheduler."""
 
 import math
+import warnings
 
 import pytest
 
@@ -110,6 +111,47 @@ def test_cyclic_lr_cycles_adam_beta1_like_torch(kwargs):
 def test_cyclic_lr_momentum_needs_an_optimizer_with_momentum():
     with pytest.raises(ValueError, match="CyclicLR: cycle_momentum=True needs an optimizer with momentum or betas"):
         optim.CyclicLR(optim.Adagrad([ember.zeros(1, requires_grad=True)]), 0.01, 0.1)
+
+
+EPOCH_SCHEDULES = [name for name in SCHEDULES if not name.startswith(("sequential", "chained", "warm-restarts"))]
+
+
+@pytest.mark.parametrize("name", EPOCH_SCHEDULES)
+def test_step_with_an_epoch_matches_torch(name):
+    """PyTorch's deprecated ``step(epoch)``: a jump to that epoch (closed form where the schedule has one), with its
+    warning, then plain steps again (Ember's step() took no epoch)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine, ref = SCHEDULES[name](optim, ours), SCHEDULES[name](torch.optim.lr_scheduler, theirs)
+    for epoch in [3, 5, 2, None, None, 11, 11, None, 30, 0, None]:
+        if epoch is None:
+            mine.step()
+        else:
+            with pytest.warns(UserWarning, match="epoch parameter"):
+                mine.step(epoch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.step(epoch)
+        assert mine.last_epoch == ref.last_epoch
+        assert mine.get_last_lr() == ref.get_last_lr()
+        assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
+
+
+def test_reduce_on_plateau_step_with_an_epoch_matches_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = optim.ReduceLROnPlateau(ours, patience=1)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, patience=1)
+    for epoch in [5, None, 9, None, None, 2]:
+        if epoch is None:
+            mine.step(1.0)
+        else:
+            with pytest.warns(UserWarning, match="epoch parameter"):
+                mine.step(1.0, epoch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.step(1.0, epoch)
+        assert mine.last_epoch == ref.last_epoch and mine.get_last_lr() == ref.get_last_lr()
 
 
 @pytest.mark.parametrize("T_mult", [1, 2, 3])

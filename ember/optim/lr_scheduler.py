@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import types
+import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,6 +20,11 @@ __all__ = [
     "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
     "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]
+
+
+def _warn_epoch() -> None:
+    warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
+                  "possible. Please use `scheduler.step()` to step the scheduler.", UserWarning, stacklevel=3)
 
 
 def _check_optimizer(owner: str, optimizer) -> None:
@@ -80,10 +86,13 @@ class LRScheduler:
         """The lrs the last ``step()`` set, one per param group."""
         return self._last_lr
 
-    def step(self) -> None:
-        """Advance one epoch (or batch) and write the new lrs into the optimizer."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch (or batch) and write the new lrs into the optimizer. ``epoch`` (deprecated, as in
+        PyTorch, with its warning) jumps to that epoch, by the closed form where the schedule has one."""
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            _warn_epoch()
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -632,10 +641,15 @@ class ReduceLROnPlateau(LRScheduler):
         return value > (self.best * (self.threshold + 1.0) if self.threshold_mode == "rel"
                         else self.best + self.threshold)
 
-    def step(self, metrics: float) -> None:  # type: ignore[override]
-        """Record this epoch's metric and reduce the lrs if it has plateaued."""
+    def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record this epoch's metric and reduce the lrs if it has plateaued (``epoch``: deprecated, as in
+        PyTorch; it only sets ``last_epoch``)."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            _warn_epoch()
+            self.last_epoch = epoch
         if self._is_better(current):
             self.best = current
             self.num_bad_epochs = 0
