@@ -71,6 +71,31 @@ def test_dense_optimizers_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
+                                         ("AdamW", {"lr": 0.01}), ("RMSprop", {"lr": 0.01}), ("Rprop", {"lr": 0.01})])
+def test_a_tensor_lr_matches_torch(name, kwargs):
+    """PyTorch takes ``lr`` as a 1-element Tensor, in the defaults or a param group (Ember refused it)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(23), _grads(24, steps=10)
+    lr = kwargs.pop("lr")
+    ours = [ember.tensor(a, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    opt = getattr(optim, name)([{"params": ours[:1], "lr": ember.tensor([lr / 2])}, {"params": ours[1:]}],
+                               lr=ember.tensor(lr), **kwargs)
+    ref = getattr(torch.optim, name)([{"params": theirs[:1], "lr": torch.tensor([lr / 2])}, {"params": theirs[1:]}],
+                                     lr=torch.tensor(lr), **kwargs)
+    assert [g["lr"] for g in opt.param_groups] == [float(g["lr"]) for g in ref.param_groups]
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=f"{name}: a Tensor lr must have 1 element, got shape \\[2\\]"):
+        getattr(optim, name)(ours, lr=ember.tensor([lr, lr]), **kwargs)
+
+
 FLOAT64_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("Adam", "AdamW") or kw.get("centered")]
 
 

@@ -63,6 +63,8 @@ class Optimizer:
                 f"{name}: params must be an iterable of Tensors or of dicts, got a single {type(params).__name__}"
             )
         self.defaults = dict(defaults)
+        if isinstance(self.defaults.get("lr"), Tensor):
+            self.defaults["lr"] = _tensor_lr(name, self.defaults["lr"])
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
         self.groups_version = 0  # counts add_param_group and load_state_dict: a traced step checks it
@@ -104,6 +106,8 @@ class Optimizer:
         group["params"] = params
         for key, value in self.defaults.items():
             group.setdefault(key, value)
+        if isinstance(group.get("lr"), Tensor):
+            group["lr"] = _tensor_lr(name, group["lr"])
         self.validate(group)
         self.param_groups.append(group)
         _groups_changed(self)
@@ -329,6 +333,16 @@ def _restore(param, key: str, value, number: bool = False):
         device = device_of(param.array)
         return device.xp.array(move(value, device), dtype=dtype, copy=True)
     return copy.deepcopy(value)
+
+
+def _tensor_lr(owner: str, lr: Tensor) -> float:
+    """PyTorch's ``lr`` given as a 1-element Tensor, read as its value (the group holds a number, which the
+    schedulers set)."""
+    if lr.numel() != 1:
+        raise ValueError(f"{owner}: a Tensor lr must have 1 element, got shape {list(lr.shape)}")
+    if lr.dtype.kind != "f":
+        raise TypeError(f"{owner}: a Tensor lr must be floating point, got dtype {lr.dtype}")
+    return float(lr.detach().array.reshape(()))
 
 
 def _check(owner: str, name: str, value, ok: Callable[[float], bool], requirement: str) -> None:
