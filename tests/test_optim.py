@@ -424,6 +424,37 @@ def test_loading_a_torch_state_dict_with_scalar_tensors_continues_as_torch(name,
         assert all(isinstance(opt.state[p][key], float) for p in ours)
 
 
+@pytest.mark.parametrize("name,kwargs", [("Adam", {"lr": 0.01, "amsgrad": True}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                         ("RMSprop", {"lr": 0.01})])
+def test_loading_a_state_dict_without_newer_keys_matches_torch(name, kwargs):
+    """A checkpoint from before a hyper-parameter existed (no ``maximize``) loads and steps, the missing key taken
+    from the defaults as torch does (the step raised a KeyError)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(33, [(3,)]), _grads(34, [(3,)], steps=4)
+    theirs = torch.tensor(start[0], requires_grad=True)
+    ours = ember.tensor(start[0], requires_grad=True)
+    ref, opt = getattr(torch.optim, name)([theirs], **kwargs), getattr(optim, name)([ours], **kwargs)
+    for (g,) in grads[:2]:
+        theirs.grad, ours.grad = torch.tensor(g), ember.tensor(g)
+        ref.step()
+        opt.step()
+    saved, saved_torch = copy.deepcopy(opt.state_dict()), copy.deepcopy(ref.state_dict())
+    for state in (saved, saved_torch):
+        del state["param_groups"][0]["maximize"]
+    resumed_torch = torch.tensor(theirs.detach().numpy(), requires_grad=True)
+    resumed = ember.tensor(ours.array.copy(), requires_grad=True)
+    ref = getattr(torch.optim, name)([resumed_torch], lr=1.0)
+    ref.load_state_dict(saved_torch)
+    opt = getattr(optim, name)([resumed], lr=1.0)
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["maximize"] is False and opt.param_groups[0]["lr"] == kwargs["lr"]
+    for (g,) in grads[2:]:
+        resumed_torch.grad, resumed.grad = torch.tensor(g), ember.tensor(g)
+        ref.step()
+        opt.step()
+    np.testing.assert_allclose(resumed.array, resumed_torch.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_sparse_adam_state_dict_round_trip():
     shape = (20, 3)
     steps = _sparse_steps(13)

@@ -277,6 +277,8 @@ class Optimizer:
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             restored = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
+            for key, value in self.defaults.items():  # a key an older checkpoint lacks (maximize...), as torch
+                restored.setdefault(key, value)
             restored["params"] = group["params"]
             groups.append(restored)
         self.state = state
