@@ -175,6 +175,28 @@ def test_warm_restarts_at_fractional_epochs_match_torch(T_mult):
         mine.step(-1)
 
 
+def test_reduce_on_plateau_reduces_a_param_group_added_later_as_torch():
+    """A group added after the scheduler was made is reduced too, with the scalar min_lr (it kept its lr); with one
+    min_lr per group, torch's RuntimeError."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = optim.ReduceLROnPlateau(ours, patience=0, min_lr=0.001)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, patience=0, min_lr=0.001)
+    ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.2})
+    theirs.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.2})
+    for metric in [1.0, 1.0, 2.0, 0.5, 0.7, 0.7, 0.7, 0.7]:
+        mine.step(metric)
+        ref.step(metric)
+        assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
+    assert mine.get_last_lr() == ref.get_last_lr()
+    ours, _ = _pair(torch)
+    per_group = optim.ReduceLROnPlateau(ours, patience=0, min_lr=[0.0, 0.0])
+    ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)]})
+    per_group.step(1.0)
+    with pytest.raises(RuntimeError, match="ReduceLROnPlateau: the optimizer has 3 param groups, 2 when"):
+        per_group.step(2.0)
+
+
 def test_one_cycle_by_epochs_and_errors():
     opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
     assert optim.OneCycleLR(opt, max_lr=0.1, epochs=3, steps_per_epoch=7).total_steps == 21

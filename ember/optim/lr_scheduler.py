@@ -618,6 +618,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.optimizer = optimizer
         self.factor = factor
         self.min_lrs = _per_group("ReduceLROnPlateau", "min_lr", optimizer, min_lr)
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr  # for groups added later
         self.patience = patience
         self.cooldown = cooldown
         self.eps = eps
@@ -659,7 +660,14 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            groups = self.optimizer.param_groups
+            if len(groups) != len(self.min_lrs):  # a group was added: a scalar min_lr covers it, as in torch
+                if self.default_min_lr is None:
+                    raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} param groups, "
+                                       f"{len(self.min_lrs)} when the scheduler was made with one min_lr each; "
+                                       "set min_lrs to one value per group")
+                self.min_lrs = [self.default_min_lr] * len(groups)
+            for group, min_lr in zip(groups, self.min_lrs):
                 old_lr = float(group["lr"])
                 new_lr = max(old_lr * self.factor, min_lr)
                 if old_lr - new_lr > self.eps:
