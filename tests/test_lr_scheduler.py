@@ -197,6 +197,44 @@ def test_reduce_on_plateau_reduces_a_param_group_added_later_as_torch():
         per_group.step(2.0)
 
 
+@pytest.mark.parametrize("name", ["cosine", "warm-restarts", "cyclic-triangular", "lambda", "multiplicative"])
+def test_a_param_group_added_after_a_per_group_schedule_is_an_error_as_torch(name):
+    """A schedule that reads one value per group (base lrs, lambdas) cannot cover a group added later: torch
+    raises at the first step that reads them, Ember went on scheduling only the first groups and left the new
+    one at its lr."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine, ref = SCHEDULES[name](optim, ours), SCHEDULES[name](torch.optim.lr_scheduler, theirs)
+    ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.3})
+    theirs.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3})
+    for _ in range(STEPS):
+        theirs.step()  # torch warns when its scheduler steps before its optimizer
+        try:
+            ref.step()
+        except ValueError:
+            break
+        mine.step()
+        assert mine.get_last_lr() == ref.get_last_lr()
+    else:
+        pytest.fail("torch's schedule did not raise")
+    with pytest.raises(ValueError, match="the optimizer has 3 param groups, the schedule 2"):
+        mine.step()
+
+
+def test_chainable_schedules_cover_a_param_group_added_later_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine, ref = SCHEDULES["step"](optim, ours), SCHEDULES["step"](torch.optim.lr_scheduler, theirs)
+    for i in range(20):
+        if i == 4:
+            ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.3})
+            theirs.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3})
+        theirs.step()
+        mine.step()
+        ref.step()
+        assert mine.get_last_lr() == ref.get_last_lr()
+
+
 def test_one_cycle_by_epochs_and_errors():
     opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
     assert optim.OneCycleLR(opt, max_lr=0.1, epochs=3, steps_per_epoch=7).total_steps == 21

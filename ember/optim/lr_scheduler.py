@@ -102,9 +102,7 @@ class LRScheduler:
             self.last_epoch = epoch
             closed_form = getattr(self, "_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        _set_lrs(self, values)
 
     def _lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -115,6 +113,18 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
+
+
+def _set_lrs(scheduler: LRScheduler, values: list) -> None:
+    """Write one lr per param group; a schedule made for fewer groups (one added since) is an error, as torch's."""
+    groups = scheduler.optimizer.param_groups
+    if len(values) != len(groups):
+        raise ValueError(f"{type(scheduler).__name__}: the optimizer has {len(groups)} param groups, the schedule "
+                         f"{len(values)} (was a group added after the scheduler was made?); make the scheduler "
+                         "after adding every group")
+    for group, lr in zip(groups, values):
+        group["lr"] = lr
+    scheduler._last_lr = [group["lr"] for group in groups]
 
 
 class _LambdaScheduler(LRScheduler):
@@ -388,9 +398,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         else:
             self._go_to(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = self._lrs()
+        _set_lrs(self, self.get_lr())
 
     def _go_to(self, epoch: float) -> None:
         if epoch < 0:
