@@ -424,6 +424,34 @@ def test_loading_a_torch_state_dict_with_scalar_tensors_continues_as_torch(name,
         assert all(isinstance(opt.state[p][key], float) for p in ours)
 
 
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01, "amsgrad": True}), ("NAdam", {"lr": 0.05}),
+    ("ASGD", {"lr": 0.1, "lambd": 0.5, "t0": 2}), ("Rprop", {"lr": 0.01}), ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+])
+def test_loading_a_torch_optimizers_own_state_dict_continues_as_torch(name, kwargs):
+    """``load_state_dict(torch_optimizer.state_dict())``, its torch tensors as they are (an AttributeError on
+    torch's dtype before), resumes torch's run."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(35), _grads(36, steps=10)
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads[:5]:
+        for t, g in zip(theirs, step_grads):
+            t.grad = torch.tensor(g)
+        ref.step()
+    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
+    opt = getattr(optim, name)(ours, **kwargs)
+    opt.load_state_dict(ref.state_dict())
+    for step_grads in grads[5:]:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        assert all(not isinstance(v, torch.Tensor) for v in opt.state[p].values())
+
+
 @pytest.mark.parametrize("name,kwargs", [("Adam", {"lr": 0.01, "amsgrad": True}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
                                          ("RMSprop", {"lr": 0.01})])
 def test_loading_a_state_dict_without_newer_keys_matches_torch(name, kwargs):

@@ -330,6 +330,8 @@ def _restore(param, key: str, value, number: bool = False):
         return float(value.item() if hasattr(value, "item") else value)
     if isinstance(value, Tensor):
         value = value.array
+    elif hasattr(value, "__array__") and not isinstance(getattr(value, "dtype", None), np.dtype):
+        value = np.asarray(value)  # another framework's tensor (a torch optimizer's state dict): its values
     if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
         dtype = param.dtype if value.dtype.kind in "fV" else value.dtype
         device = device_of(param.array)
