@@ -532,6 +532,51 @@ def test_lbfgs_state_dict_round_trip_continues_identically():
     np.testing.assert_array_equal(resumed.array, x.array)
 
 
+def test_strong_wolfe_steps_meet_both_conditions():
+    from ember.optim.line_search import _cubic_minimizer, _Trial, strong_wolfe
+
+    # the cubic through two points of t**3 - 3 t (losses and slopes) is itself: its minimizer is 1
+    cubic = [_Trial(t, t**3 - 3 * t, np.zeros(1), 3 * t**2 - 3) for t in (0.0, 2.0)]
+    assert _cubic_minimizer(*cubic) == pytest.approx(1.0)
+    assert _cubic_minimizer(*cubic, low=1.5, high=4.0) == 1.5
+    c1, c2 = 1e-4, 0.9
+    for start, first in [(-3.0, 1.0), (-3.0, 1e-3), (-0.2, 50.0), (4.0, 1.0)]:
+        def evaluate(t, start=start):  # f(x) = x**4 / 4 - x along d = -f'(start) from start
+            x = start + t * direction[0]
+            return x**4 / 4 - x, np.array([x**3 - 1])
+        grad = np.array([start**3 - 1])
+        direction = -grad
+        loss, slope = start**4 / 4 - start, float(grad @ direction)
+        new_loss, new_grad, t, evals = strong_wolfe(evaluate, first, direction, loss, grad, slope, c1=c1, c2=c2)
+        assert new_loss <= loss + c1 * t * slope  # sufficient decrease
+        assert abs(float(new_grad @ direction)) <= -c2 * slope  # curvature
+        assert new_loss == evaluate(t)[0] and new_grad[0] == evaluate(t)[1][0]  # the values at the step returned
+        assert 1 <= evals <= 26
+
+
+def test_lbfgs_with_strong_wolfe_minimizes_and_resumes_from_its_state_dict():
+    def run(x, opt, steps):
+        def closure():
+            opt.zero_grad()
+            loss = ((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2).sum()
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            opt.step(closure)
+
+    x = ember.tensor(np.array([-1.2, 1.0]), requires_grad=True)
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=5)
+    run(x, opt, 2)
+    saved, middle = copy.deepcopy(opt.state_dict()), x.array.copy()
+    run(x, opt, 8)
+    np.testing.assert_allclose(x.array, [1.0, 1.0], atol=1e-4)  # from a loss of 24
+    resumed = ember.tensor(middle, requires_grad=True)
+    opt2 = optim.LBFGS([resumed], line_search_fn="strong_wolfe", max_iter=5)
+    opt2.load_state_dict(saved)
+    run(resumed, opt2, 8)
+    np.testing.assert_array_equal(resumed.array, x.array)
+
+
 def test_load_state_dict_casts_and_checks():
     w = ember.zeros(3, 2, requires_grad=True)
     opt = optim.Adam([w])
