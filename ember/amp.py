@@ -86,7 +86,7 @@ class GradScaler:
             raise _traced("scale")
         # times a float32 scalar tensor, as torch: a 0-d float16 loss gives a float32 product (the scale as a
         # float16 number is inf at the default 2**16)
-        return outputs * Tensor._make(np.asarray(self._scale, np.float32), None)
+        return outputs * Tensor._make(outputs.xp.asarray(self._scale, dtype=np.float32), None)
 
     def unscale_(self, optimizer) -> None:
         """Divide ``optimizer``'s gradients by the scale, in place, and note whether one is not finite. At most
