@@ -16,6 +16,7 @@ from ember.backend.devices import array_module, device_of, move
 from ember.ops.effects import sparse_update, update
 from ember.optim import functional as F
 from ember.optim import parts
+from ember.optim.hooks import OptimizerHooks
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -37,7 +38,7 @@ def _check_implementation_options(owner: str, options: dict) -> None:
                              "ember.func to differentiate through a hand-written update)")
 
 
-class Optimizer:
+class Optimizer(OptimizerHooks):
     """Base class: holds ``param_groups`` (dicts of params and hyper-parameters) and per-parameter ``state``.
 
     A subclass names its update rules (``update`` for dense gradients, ``sparse_update`` for ``RowSparse``
