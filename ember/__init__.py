@@ -24,7 +24,14 @@ from ember.backend.runtime_flags import (
     set_num_interop_threads, set_num_threads, use_deterministic_algorithms,
 )
 from ember.grad_mode import is_inference_mode_enabled
-from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
+from ember.ops.autocast import (
+    autocast,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+)
 from ember.creation import (
     arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, multinomial, normal,
     ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
@@ -57,7 +64,7 @@ from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.control_flow import cond, vmap, while_loop
 from ember.torch_compile import compile  # noqa: A004  (torch.compile)
-from ember import torch_jit
+from ember import compiler, torch_jit
 
 torch_jit.attach(jit)  # ember.jit.trace, ember.jit.script... (torch.jit's names)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
@@ -68,7 +75,7 @@ from ember.torch_types import (  # noqa: A004
     memory_format, nan, newaxis, pi, preserve_format, set_default_tensor_type,
 )
 from ember import embedding
-from ember import cuda
+from ember import cpu, cuda
 from ember import utils
 from ember.pytorch_aliases import (  # noqa: A004
     cdouble, cfloat, double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device,
