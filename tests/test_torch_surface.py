@@ -340,3 +340,21 @@ def test_grad_fn_walks_to_the_leaves_and_takes_prehooks_as_torch():
     np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-6)
     handle.remove()
     assert ours.grad_fn.next_functions == ()  # freed by the backward
+
+
+def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():
+    import itertools
+
+    names = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+             "complex64", "complex128"]
+    for a, b in itertools.product(names, names):
+        for shape_a, shape_b in (((3,), ()), ((), (3,)), ((), ()), ((3,), (3,))):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = (torch.ones(shape_a, dtype=getattr(torch, a)) + torch.ones(shape_b, dtype=getattr(torch, b)))
+            if expected.dtype == torch.complex32:  # Ember has no complex32: complex64 instead
+                continue
+            ours, theirs = ember.ones(shape_a, dtype=getattr(ember, a)), ember.ones(shape_b, dtype=getattr(ember, b))
+            got = (ours + theirs).dtype
+            assert str(got) == str(expected.dtype).removeprefix("torch."), (a, shape_a, b, shape_b)
+            assert ember.result_type(ours, theirs) == got

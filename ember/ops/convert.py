@@ -13,6 +13,7 @@ from ember.backend.dtypes import (
     DIFFERENTIABLE,
     FLOATING,
     as_dtype,
+    dimensioned_result_type,
     result_type,
     scalar_result_type,
 )
@@ -175,7 +176,11 @@ def promote(a, b) -> tuple:
     da, db = a.array.dtype, b.array.dtype
     if da is db:
         return a, b
-    dtype = result_type(da, db)
+    zero_a, zero_b = not a.shape, not b.shape
+    if zero_a is zero_b:
+        dtype = result_type(da, db)
+    else:  # a 0-d tensor beside one with dimensions only lifts the category (PyTorch)
+        dtype = dimensioned_result_type(db, da) if zero_a else dimensioned_result_type(da, db)
     return cast(a, dtype), cast(b, dtype)
 
 
