@@ -358,3 +358,18 @@ def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():
             got = (ours + theirs).dtype
             assert str(got) == str(expected.dtype).removeprefix("torch."), (a, shape_a, b, shape_b)
             assert ember.result_type(ours, theirs) == got
+
+
+def test_storages_show_the_shared_memory_as_torch():
+    base, theirs = _pair(2, 3)
+    views, their_views = (base[1], base.T, base.reshape(-1)), (theirs[1], theirs.T, theirs.reshape(-1))
+    for ours, expected in zip(views, their_views):
+        assert ours.untyped_storage().data_ptr() == base.untyped_storage().data_ptr()
+        assert ours.untyped_storage().nbytes() == expected.untyped_storage().nbytes()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch: TypedStorage is deprecated
+            assert ours.storage().size() == expected.storage().size()
+            np.testing.assert_array_equal(ours.storage().tolist(), expected.storage().tolist())
+    assert base.clone().untyped_storage().data_ptr() != base.untyped_storage().data_ptr()
+    with pytest.raises(RuntimeError, match="UntypedStorage.resize_: Ember cannot resize memory"):
+        base.untyped_storage().resize_(0)
