@@ -63,10 +63,11 @@ from ember.nn.layers.cell_steps import gru_cell, lstm_cell, rnn_relu_cell, rnn_t
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.control_flow import cond, vmap, while_loop
-from ember.torch_compile import compile  # noqa: A004  (torch.compile)
+from ember.torch_compile import compile, compile_module  # noqa: A004  (torch.compile)
 from ember import compiler, torch_jit
 
 torch_jit.attach(jit)  # ember.jit.trace, ember.jit.script... (torch.jit's names)
+nn.Module.compile = compile_module  # (a layer above nn: attached here, as Tensor's methods from above are)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember.generator import Generator, default_generator
 from ember.torch_types import (  # noqa: A004

@@ -51,3 +51,21 @@ def test_autocast_dtype_queries_follow_torch():
     with ember.autocast("cpu", dtype=ember.float16):
         assert ember.get_autocast_dtype("cpu") == ember.float16 and ember.get_autocast_dtype("cuda") == ember.float16
     assert ember.get_autocast_dtype() is None  # no region open (Ember's reading without a device type)
+
+
+def test_module_compile_runs_compiled_in_place_and_keeps_the_state_dict():
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(4, 3), ember.nn.ReLU(), ember.nn.Linear(3, 2))
+    keys = list(net.state_dict())
+    x = ember.randn(5, 4)
+    expected = net(x).detach().numpy()
+    assert net.compile() is None
+    assert list(net.state_dict()) == keys  # unlike ember.compile(net), no _orig_mod. prefix
+    with ember.no_grad():
+        np.testing.assert_allclose(net(x).numpy(), expected, rtol=1e-6)
+        net[2].bias.add_(1.0)  # the compiled code reads the weights as they are now
+        np.testing.assert_allclose(net(x).numpy(), expected + 1, rtol=1e-6)
+    net(x).sum().backward()  # a call that is differentiated runs eagerly
+    assert net[0].weight.grad is not None
+    net.compile(backend="eager")
+    assert "forward" not in net.__dict__
