@@ -287,6 +287,31 @@ def test_adaptive_max_pool3d_layer_matches_torch():
     np.testing.assert_array_equal(i.numpy(), ti.numpy())
 
 
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_adaptive_max_pool_sends_a_tied_bins_gradient_to_its_first_maximum_as_torch(rank):
+    """Ties (rounded values, overlapping uneven bins): the whole gradient goes to each bin's first maximum, not
+    shared among the tied elements; eagerly and under ember.jit, with and without indices."""
+    shape = (2, 3) + (7, 5, 6)[:rank]
+    x = np.round(np.random.default_rng(0).standard_normal(shape))
+    ours = getattr(F, f"adaptive_max_pool{rank}d")
+    theirs = getattr(TF, f"adaptive_max_pool{rank}d")
+    size = (4, 3, 4)[:rank]
+    _check_values_and_grads(lambda t: ours(t, size), lambda t: theirs(t, size), x)
+    _check_values_and_grads(lambda t: ours(t, size, return_indices=True)[0],
+                            lambda t: theirs(t, size, return_indices=True)[0], x)
+
+    def step(t):
+        ours(t, size).sum().backward()
+        return t.grad
+
+    b = torch.tensor(x, requires_grad=True)
+    theirs(b, size).sum().backward()
+    traced = ember.jit(step)
+    for _ in range(2):
+        grad = traced(ember.tensor(x, requires_grad=True))
+    np.testing.assert_array_equal(grad.numpy(), b.grad.numpy())
+
+
 def test_new_pooling_ops_trace_under_jit():
     """ember.jit: indices, unpooling, fractional windows from fixed samples, lp pooling and uneven adaptive
     averaging in one traced step, forward and gradient equal to eager mode's."""

@@ -174,6 +174,9 @@ def _adaptive_max_axis(x: Tensor, axis: int, size_out: int) -> Tensor:
 
 
 def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_indices: bool) -> Tensor:
+    """Where a gradient may be taken, the values are gathered at the indices ``adaptive_max_pool_indices`` finds,
+    so the whole gradient of a bin goes to its first maximum (in row-major order), as PyTorch's, not shared among
+    ties as ``amax``'s; without one, one ``amax`` per axis and bin (which ONNX exports)."""
     if input.ndim not in (dims + 1, dims + 2):
         raise ValueError(f"{name}: expected {dims + 1}-D or {dims + 2}-D input, got shape {list(input.shape)}")
     sizes = (output_size,) * dims if isinstance(output_size, int) or output_size is None else tuple(output_size)
@@ -181,16 +184,26 @@ def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_
         raise ValueError(f"{name}: output_size must be an int or {dims} values, got {output_size!r}")
     first = input.ndim - dims
     sizes = tuple(input.shape[axis] if size is None else size for axis, size in enumerate(sizes, first))
-    x = input
     for axis, size in enumerate(sizes, first):
         if size <= 0 or input.shape[axis] <= 0:
             raise ValueError(f"{name}: output_size {output_size} and input {list(input.shape)} must be positive")
-        x = _adaptive_max_axis(x, axis, size)
-    if not return_indices:
+    if not return_indices and not (dispatch.grad_enabled() and (input.requires_grad or input.symbolic)):
+        x = input
+        for axis, size in enumerate(sizes, first):
+            x = _adaptive_max_axis(x, axis, size)
         return x
     if input.ndim == dims + 1:
-        return x, unbatched(_adaptive_max_indices, input, sizes)
-    return x, _adaptive_max_indices(input, sizes)
+        values, indices = unbatched(_adaptive_max_values, input, sizes)
+    else:
+        values, indices = _adaptive_max_values(input, sizes)
+    return (values, indices) if return_indices else values
+
+
+def _adaptive_max_values(input: Tensor, sizes: tuple) -> tuple:
+    indices = _adaptive_max_indices(input, sizes)
+    n, c = input.shape[:2]
+    values = _ops.gather(_ops.reshape(input, (n, c, -1)), 2, _ops.reshape(indices, (n, c, -1)))
+    return _ops.reshape(values, tuple(indices.shape)), indices
 
 
 def _adaptive_max_indices(input: Tensor, sizes: tuple) -> Tensor:
