@@ -287,6 +287,22 @@ def test_interpolate_in_float64_takes_torchs_float64_positions(mode, shape, alig
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape, kwargs", [
+    ((1, 2, 3), {"scale_factor": 1.3, "mode": "linear"}),
+    ((2, 3, 4, 3), {"scale_factor": (2, 1.3), "mode": "bilinear"}),
+    ((1, 2, 5, 3), {"scale_factor": (0.5, 1.2), "mode": "bilinear"}),
+    ((1, 2, 4, 5, 3), {"scale_factor": (2.5, 0.5, 1.3), "mode": "trilinear"}),
+    ((2, 3, 4, 3), {"scale_factor": (2, 1.3), "mode": "nearest"}),
+    ((1, 2, 4, 5), {"scale_factor": (2.2, 1.9), "mode": "nearest"}),
+    ((1, 2, 5, 4), {"scale_factor": (2.1, 2.2), "mode": "nearest"}),
+])
+def test_interpolate_copies_a_kept_axis_and_halves_a_doubled_ones_index_as_torch(shape, kwargs):
+    """A scale factor that keeps an axis' size copies it in the linear modes and 2-D nearest, whatever the factor;
+    2-D nearest takes index i // 2 where the size doubles (PyTorch's kernels look at the sizes first)."""
+    x, tx = _pair(*shape)
+    _check(F.interpolate(x, **kwargs), TF.interpolate(tx, **kwargs), [(x, tx)], atol=1e-5)
+
+
 def test_interpolate_modes_trace_under_jit():
     x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32))
 

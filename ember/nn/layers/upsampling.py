@@ -54,6 +54,13 @@ def _nearest(x: Tensor, axis: int, size_out: int, scale: np.float32, exact: bool
     return _ops.take(x, np.minimum(source, x.shape[axis] - 1), axis)
 
 
+def _nearest_2d(input: Tensor, mode: str) -> bool:
+    """Whether PyTorch's 2-D nearest kernel resamples: it (forward and backward alike) copies an axis whose size
+    is kept and halves the index on one whose size doubles, before it looks at the scale factor; its 1-D and 3-D
+    forwards use the scale factor (their backwards do not: not the forwards' adjoints), as Ember does."""
+    return mode == "nearest" and input.ndim == 4
+
+
 def _source(size_out: int, scale, align_corners: bool, cubic: bool) -> np.ndarray:
     """PyTorch's ``area_pixel_compute_source_index`` of every output position (clamped at 0 except for cubic), in
     the type of ``scale``."""
@@ -137,7 +144,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     corners = bool(align_corners)
     for axis in reversed(range(2, input.ndim)):  # the last axis first, in PyTorch's order of the blend
         n_in, n_out, factor = input.shape[axis], sizes[axis - 2], factors[axis - 2]
-        if mode in ("nearest", "nearest-exact"):
+        if n_out == n_in and (mode in ("linear", "bilinear", "trilinear") or _nearest_2d(input, mode)):
+            continue  # PyTorch copies an axis whose size these modes keep, whatever the scale factor given
+        if n_out == 2 * n_in and _nearest_2d(input, mode):
+            input = _ops.take(input, np.arange(n_out) // 2, axis)  # and halves the index where it doubles
+        elif mode in ("nearest", "nearest-exact"):
             input = _nearest(input, axis, n_out, _scale(n_in, n_out, factor, False), exact=mode == "nearest-exact")
         else:
             scale = _scale(n_in, n_out, factor, corners, np.float64 if input.dtype == np.float64 else np.float32)
