@@ -225,6 +225,27 @@ def test_pad_modes_match_torch(mode, shape, spec):
     _check(F.pad(x, spec, mode=mode), TF.pad(tx, spec, mode=mode), [(x, tx)])
 
 
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, spec", [((2, 3, 7), (-1, 2)), ((2, 3, 7), (3, -2)), ((2, 3, 7), (-5, 2)),
+                                         ((2, 3, 5, 6), (-1, 2, 1, -2)), ((2, 3, 5, 6), (0, 0, -1, -1)),
+                                         ((1, 2, 4, 5, 6), (-1, 1, 0, 2, -1, 0))])
+def test_pad_with_negative_sides_crops_as_torch(mode, shape, spec):
+    """A negative side crops: circular padding wraps what is left, reflect and replicate the whole axis' edges."""
+    x, tx = _pair(*shape)
+    kwargs = {"value": 1.5} if mode == "constant" else {}
+    _check(F.pad(x, spec, mode=mode, **kwargs), TF.pad(tx, spec, mode=mode, **kwargs), [(x, tx)])
+    if mode == "constant":
+        x, tx = _pair(*shape)
+        _check(getattr(nn, f"ZeroPad{len(spec) // 2}d")(spec)(x), TF.pad(tx, spec), [(x, tx)])
+
+
+def test_pad_refuses_a_crop_larger_than_the_axis():
+    with pytest.raises(ValueError, match=r"pad: padding \(-8, 1\) crops more than input \[1, 2, 7\] holds"):
+        F.pad(ember.zeros(1, 2, 7), (-8, 1))
+    with pytest.raises(ValueError, match=r"pad: reflect padding \(-3, -4\) of an axis of size 7 leaves no element"):
+        F.pad(ember.zeros(1, 2, 7), (-3, -4), mode="reflect")
+
+
 def test_pad_refuses_reflection_as_wide_as_the_input():
     with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the dimension's size 3"):
         F.pad(ember.zeros(1, 2, 3), (3, 0), mode="reflect")
