@@ -24,6 +24,7 @@ from ember.nn.layers.dropout import (
     feature_alpha_dropout,
 )
 from ember.nn.layers.embedding_bag import embedding_bag
+from ember.nn.layers.embedding_renorm import embedding_renorm_
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.inplace_activation import (
@@ -188,13 +189,19 @@ def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     return _ops.log_softmax(input, dim)
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: bool = False) -> Tensor:
-    """Rows of ``weight`` for integer ids; the ``padding_idx`` rows get no gradient.
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` for integer ids; the ``padding_idx`` rows get no gradient; ``max_norm`` first rescales
+    the looked-up rows of a larger ``norm_type``-norm in place; ``scale_grad_by_freq`` divides each id's gradient
+    by its count in ``input``.
 
     >>> F.embedding(ember.tensor([[0, 2]]), ember.randn(5, 3)).shape
     (1, 2, 3)
     """
-    return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx)
+    if max_norm is not None:
+        embedding_renorm_(weight, input, max_norm, norm_type)
+    return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx,
+                          scale_grad_by_freq=scale_grad_by_freq)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
