@@ -110,6 +110,20 @@ def test_scaled_dot_product_attention_is_in_functional_as_torch():
            [(q, tq), (k, tk), (v, tv)])
 
 
+@pytest.mark.parametrize("shapes, is_causal", [(((2, 4, 5, 6), (2, 2, 7, 6), (2, 2, 7, 3)), False),
+                                               (((2, 6, 5, 6), (2, 3, 5, 6), (2, 3, 5, 3)), True),
+                                               (((4, 5, 6), (1, 7, 6), (1, 7, 3)), False)])
+def test_scaled_dot_product_attention_with_grouped_query_heads_matches_torch(shapes, is_causal):
+    """enable_gqa: each key and value head serves a group of consecutive query heads; gradients add up per group."""
+    pairs = [_pair(*shape, seed=i) for i, shape in enumerate(shapes)]
+    ours = F.scaled_dot_product_attention(*[p[0] for p in pairs], is_causal=is_causal, enable_gqa=True)
+    theirs = TF.scaled_dot_product_attention(*[p[1] for p in pairs], is_causal=is_causal, enable_gqa=True)
+    _check(ours, theirs, pairs)
+    with pytest.raises(ValueError, match=r"enable_gqa the query's heads \(axis -3\) must be a multiple"):
+        F.scaled_dot_product_attention(ember.ones(1, 3, 2, 4), ember.ones(1, 2, 2, 4), ember.ones(1, 2, 2, 4),
+                                       enable_gqa=True)
+
+
 def test_bfloat16_probabilities_and_masks_are_floating_as_torch():
     # bfloat16's NumPy kind is "V": its class probabilities were read as class indices, its additive mask refused
     rng = np.random.default_rng(0)
