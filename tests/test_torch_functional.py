@@ -124,6 +124,20 @@ def test_scaled_dot_product_attention_with_grouped_query_heads_matches_torch(sha
                                        enable_gqa=True)
 
 
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4), (2, 3, 4, 5)])
+def test_softmax_without_dim_takes_torchs_implicit_dim_and_dtype(name, shape):
+    """dim=None is PyTorch's implicit choice (0 for 1-D and 3-D input, 1 otherwise), not the last axis; ``dtype``
+    casts the input first."""
+    x, tx = _pair(*shape)
+    _check(getattr(F, name)(x), getattr(TF, name)(tx), [(x, tx)])
+    x, tx = _pair(*shape)
+    ours, theirs = getattr(F, name)(x, dtype=ember.float64), getattr(TF, name)(tx, dtype=torch.float64)
+    assert ours.dtype == ember.float64
+    _check(ours, theirs, [(x, tx)])
+
+
 def test_bfloat16_probabilities_and_masks_are_floating_as_torch():
     # bfloat16's NumPy kind is "V": its class probabilities were read as class indices, its additive mask refused
     rng = np.random.default_rng(0)

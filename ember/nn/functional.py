@@ -11,7 +11,17 @@ modules in ``nn.layers``.
 from __future__ import annotations
 
 from ember import ops as _ops
-from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
+from ember.nn.layers.activation import (
+    _softmax_dim,
+    celu,
+    glu,
+    hardsigmoid,
+    logsigmoid,
+    prelu,
+    selu,
+    softmin,
+    softsign,
+)
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.attention_heads import multi_head_attention_forward
 from ember.nn.layers.channel_shuffle import channel_shuffle
@@ -172,21 +182,26 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _ops.linear(input, weight, bias)
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """Softmax along ``dim``.
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """Softmax along ``dim`` (PyTorch's implicit choice when None: 0 for 0-, 1- and 3-D input, else 1), in
+    ``dtype`` when given (the input cast first).
 
     >>> F.softmax(ember.randn(2, 5), dim=1).sum(axis=1)
     """
-    return _ops.softmax(input, dim)
+    if dtype is not None:
+        input = _ops.cast(input, dtype)
+    return _ops.softmax(input, dim if dim is not None else _softmax_dim(input.ndim))
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """Log-softmax along ``dim``.
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """Log-softmax along ``dim`` (PyTorch's implicit choice when None, as ``softmax``), in ``dtype`` when given.
 
     >>> F.log_softmax(ember.randn(2, 5), dim=1).shape
     (2, 5)
     """
-    return _ops.log_softmax(input, dim)
+    if dtype is not None:
+        input = _ops.cast(input, dtype)
+    return _ops.log_softmax(input, dim if dim is not None else _softmax_dim(input.ndim))
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
