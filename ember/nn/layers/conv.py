@@ -7,11 +7,14 @@ import math
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
+from ember.nn.layers.padding import pad as pad_modes
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, pad
 from ember.ops.conv_padding import same_padding
 from ember.tensor import Tensor
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _tuple(value, n: int, name: str, arg: str) -> tuple:
@@ -36,7 +39,10 @@ class _ConvBase(Module):
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
-        if padding_mode != "zeros":
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, got "
+                             f"{padding_mode!r}")
+        if padding_mode != "zeros" and self._transposed:
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -57,6 +63,10 @@ class _ConvBase(Module):
         else:
             self.padding = _tuple(padding, n, name, "padding")
             self._op_padding = self.padding
+        if padding_mode != "zeros":  # the input padded in that mode, the convolution itself without padding
+            extra = self._pad_input or ((0, 0),) * n
+            self._pad_input = tuple((p + a, p + b) for p, (a, b) in zip(self._op_padding, extra))
+            self._op_padding = (0,) * n
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
@@ -80,6 +90,8 @@ class _ConvBase(Module):
     def _padded(self, x: Tensor) -> Tensor:
         if self._pad_input is None:
             return x
+        if self.padding_mode != "zeros":  # PyTorch's spec: the last axis' (before, after) first
+            return pad_modes(x, tuple(p for pair in reversed(self._pad_input) for p in pair), self.padding_mode)
         return pad(x, ((0, 0),) * (x.ndim - self._dims) + self._pad_input)  # batched or not
 
     def extra_repr(self) -> str:
@@ -96,6 +108,8 @@ class _ConvBase(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
