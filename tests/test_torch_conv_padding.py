@@ -152,3 +152,27 @@ def test_convolution_padding_mode_traces_under_jit_and_transposed_refuses_it():
     with pytest.raises(ValueError, match=r"Conv1d: padding_mode must be one of 'zeros', 'reflect', 'replicate', "
                                          r"'circular', got 'mirror'"):
         nn.Conv1d(2, 3, 3, padding_mode="mirror")
+
+
+@pytest.mark.parametrize("rank, kwargs, output_size", [
+    (1, {"stride": 2}, (12,)),
+    (2, {"stride": 3, "padding": 1, "dilation": 2}, (2, 6, 15, 13)),  # batch and channels in front, as PyTorch allows
+    (3, {"stride": (2, 3, 2), "groups": 2}, (12, 13, 8)),
+])
+def test_transposed_convolution_output_size_picks_the_output_padding_as_torch(rank, kwargs, output_size):
+    name = f"ConvTranspose{rank}d"
+    ours = getattr(nn, name)(4, 6, 3, **kwargs).double()
+    theirs = getattr(torch.nn, name)(4, 6, 3, **kwargs).double()
+    theirs.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 4) + (5, 4, 3)[:rank])
+    for batch in (x, x[0]):
+        a, b = ember.tensor(batch, requires_grad=True), torch.tensor(batch, requires_grad=True)
+        size = output_size if len(output_size) in (rank, batch.ndim) else output_size[-rank:]
+        y, expected = ours(a, output_size=size), theirs(b, output_size=size)
+        assert y.shape[-rank:] == tuple(output_size[-rank:])
+        np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+        y.sum().backward()
+        expected.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=rf"{name}: output_size .* is out of reach for input \[2, 4, "):
+        ours(ember.tensor(x), output_size=(40,) * rank)

@@ -136,6 +136,28 @@ class _ConvTransposeNd(_ConvNd):
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                     output_padding, device, dtype)
 
+    def _output_padding(self, x: Tensor, output_size) -> tuple:
+        """The output padding that gives ``output_size`` (the spatial sizes, or with the input's leading ones in front),
+        which must lie between the smallest size this stride gives and stride - 1 more, as PyTorch's."""
+        if output_size is None:
+            return self.output_padding
+        n, name = self._dims, type(self).__name__
+        sizes = [int(s) for s in output_size]
+        if len(sizes) == x.ndim:  # with the input's batch and channel sizes in front
+            sizes = sizes[-n:]
+        if len(sizes) != n:
+            raise ValueError(f"{name}: output_size must have {n} or {x.ndim} elements for input {list(x.shape)}, "
+                             f"got {output_size!r}")
+        padding = []
+        for axis, size in enumerate(sizes):
+            smallest = ((x.shape[x.ndim - n + axis] - 1) * self.stride[axis] - 2 * self.padding[axis]
+                        + self.dilation[axis] * (self.kernel_size[axis] - 1) + 1)
+            if not smallest <= size < smallest + self.stride[axis]:
+                raise ValueError(f"{name}: output_size {sizes} is out of reach for input {list(x.shape)}: axis "
+                                 f"{axis} can be from {smallest} to {smallest + self.stride[axis] - 1}")
+            padding.append(size - smallest)
+        return tuple(padding)
+
 
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L); weight is (C_out, C_in / groups, k).
@@ -195,12 +217,12 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _dims = 1
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv_transpose1d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose1d(x, weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -210,12 +232,12 @@ class ConvTranspose2d(_ConvTransposeNd):
     (2, 4, 14, 14)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv_transpose2d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose2d(x, weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
@@ -227,9 +249,9 @@ class ConvTranspose3d(_ConvTransposeNd):
 
     _dims = 3
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv_transpose3d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose3d(x, weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)
