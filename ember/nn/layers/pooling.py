@@ -85,6 +85,15 @@ class _AvgPoolNd(Module):
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
+
+class _AvgPoolOverridable(_AvgPoolNd):
+    """AvgPool2d's and AvgPool3d's constructor: ``divisor_override`` (each window's sum over that number)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        self.divisor_override = divisor_override
+
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
@@ -100,7 +109,7 @@ class AvgPool1d(_AvgPoolNd):
         return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
-class AvgPool2d(_AvgPoolNd):
+class AvgPool2d(_AvgPoolOverridable):
     """Mean over sliding windows of (N, C, H, W) input; ``stride`` defaults to ``kernel_size``.
 
     >>> ember.nn.AvgPool2d(2)(ember.randn(1, 3, 8, 8)).shape
@@ -108,10 +117,11 @@ class AvgPool2d(_AvgPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
 
 
-class AvgPool3d(_AvgPoolNd):
+class AvgPool3d(_AvgPoolOverridable):
     """Mean over sliding windows of (N, C, D, H, W) input; ``stride`` defaults to ``kernel_size``.
 
     >>> ember.nn.AvgPool3d(2)(ember.randn(1, 3, 8, 8, 8)).shape
@@ -119,7 +129,8 @@ class AvgPool3d(_AvgPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
 
 
 class AdaptiveAvgPool1d(Module):
