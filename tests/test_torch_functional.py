@@ -535,6 +535,10 @@ def test_unfold_and_fold_match_torch_in_values_and_gradients(shape, kwargs):
     columns = TF.unfold(tx.detach(), **kwargs).shape
     c, tc = _pair(*columns, seed=1)
     _check(F.fold(c, shape[2:], **kwargs), TF.fold(tc, shape[2:], **kwargs), [(c, tc)], atol=1e-5)
+    x, tx = _pair(*shape[1:])  # unbatched: (C, H, W) to (C kh kw, L) and back
+    _check(F.unfold(x, **kwargs), TF.unfold(tx, **kwargs), [(x, tx)])
+    c, tc = _pair(*columns[1:], seed=1)
+    _check(nn.Fold(shape[2:], **kwargs)(c), torch.nn.Fold(shape[2:], **kwargs)(tc), [(c, tc)], atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, kwargs", _FOLD_SETTINGS)
@@ -558,8 +562,9 @@ def test_unfold_and_fold_trace_under_jit():
 
 
 def test_unfold_and_fold_errors_name_the_function_argument_and_shapes():
-    with pytest.raises(ValueError, match=r"unfold: input must be 4-D \(N, C, H, W\), got shape \[3, 5, 5\]"):
-        F.unfold(ember.zeros(3, 5, 5), 2)
+    with pytest.raises(ValueError, match=r"unfold: input must be 4-D \(N, C, H, W\) or 3-D \(C, H, W\), got shape "
+                                         r"\[5, 5\]"):
+        F.unfold(ember.zeros(5, 5), 2)
     with pytest.raises(ValueError, match=r"unfold: kernel_size \(6, 6\) with dilation \(1, 1\) does not fit"):
         F.unfold(ember.zeros(1, 1, 5, 5), 6)
     with pytest.raises(ValueError, match="unfold: stride must be at least 1, got"):
@@ -569,8 +574,9 @@ def test_unfold_and_fold_errors_name_the_function_argument_and_shapes():
         F.fold(ember.zeros(2, 12, 15), 5, 2)
     with pytest.raises(ValueError, match=r"fold: input's dimension 1 \(10\) must be divisible by kh \* kw = 4"):
         nn.Fold(5, 2)(ember.zeros(2, 10, 16))
-    with pytest.raises(ValueError, match=r"fold: input must be 3-D \(N, C \* kh \* kw, L\), got shape \[12, 16\]"):
-        F.fold(ember.zeros(12, 16), 5, 2)
+    with pytest.raises(ValueError, match=r"fold: input must be 3-D \(N, C \* kh \* kw, L\) or 2-D \(C \* kh \* kw, "
+                                         r"L\), got shape \[1, 1, 12, 16\]"):
+        F.fold(ember.zeros(1, 1, 12, 16), 5, 2)
 
 
 @pytest.mark.parametrize("name", ["MaxPool1d", "MaxPool2d", "MaxPool3d"])
