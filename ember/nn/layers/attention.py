@@ -39,7 +39,8 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """``softmax(query @ key^T / sqrt(E) + mask) @ value`` over the last two axes, like
     ``torch.nn.functional.scaled_dot_product_attention``: query (..., L, E), key (..., S, E),
-    value (..., S, Ev). A bool ``attn_mask`` is True where attention is allowed; a float one is added.
+    value (..., S, Ev). A bool ``attn_mask`` is True where attention is allowed; a float one is added; a query
+    the mask blocks from every key gets zeros.
     Dropout with ``dropout_p`` is always applied (pass 0 in evaluation). ``enable_gqa``: key and value may have
     fewer heads (axis -3) than query, a divisor of its count; each serves that many query heads in turn.
 
@@ -64,7 +65,7 @@ def scaled_dot_product_attention(
     elif attn_mask is not None:
         mask = additive_mask(attn_mask, query, blocked_when=False)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return attend(query, key, value, mask, dropout_p, scale)[0]
+    return attend(query, key, value, mask, dropout_p, scale, safe=True)[0]
 
 
 def _shared_heads(query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
