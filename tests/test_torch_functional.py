@@ -232,6 +232,20 @@ def test_instancenorm_with_running_stats_matches_torch_in_training_and_evaluatio
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("name, args, shape", [("GroupNorm", (2, 6), (3, 6, 4)), ("InstanceNorm1d", (6,), (3, 6, 5)),
+                                               ("InstanceNorm2d", (6,), (6, 4, 5)), ("SyncBatchNorm", (6,), (3, 6, 4))])
+def test_norms_without_bias_keep_only_their_weight_as_torch(name, args, shape):
+    """bias=False (keyword-only, as PyTorch's): an affine weight and no bias, in the state dict and the repr too."""
+    kwargs = {"bias": False} if name == "GroupNorm" else {"bias": False, "affine": True}
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert ours.bias is None and repr(ours) == repr(theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    x, tx = _pair(*shape)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    assert repr(nn.GroupNorm(2, 6, affine=False)) == repr(torch.nn.GroupNorm(2, 6, affine=False))
+
+
 @pytest.mark.parametrize("shape, eps", [((8,), None), ((3, 8), 1e-3)])
 def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
     x, tx = _pair(2, 3, 8, scale=2.0)
