@@ -57,6 +57,17 @@ def test_pairwise_distance_and_its_module_match_torch(p, keepdim):
                                torch.nn.PairwiseDistance(p)(ta, tb).detach().numpy(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 5.0), (-1.0, 20.0), (-0.5, 1.0)])
+def test_softplus_matches_torch_at_its_threshold_and_with_a_negative_beta(beta, threshold):
+    """log(1 + exp(beta x)) / beta, x itself where beta x > threshold; a negative beta is a smooth minimum."""
+    points = np.array([-30.0, -20.0, -2.0, -1.0, 0.0, 1.0, 2.0, 20.0, 30.0, threshold / beta, -threshold / beta])
+    values = np.concatenate([points, np.random.default_rng(0).standard_normal(13) * 10]).astype(np.float32)
+    x, tx = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    _check(nn.Softplus(beta, threshold)(x), torch.nn.Softplus(beta, threshold)(tx), [(x, tx)])
+    with pytest.raises(ValueError, match="softplus: beta must be non-zero, got 0"):
+        F.softplus(x, beta=0)
+
+
 def test_logsigmoid_matches_torch_far_into_both_tails():
     x, tx = _pair(3, 5, scale=40.0)
     _check(F.logsigmoid(x), TF.logsigmoid(tx), [(x, tx)], atol=1e-5)
