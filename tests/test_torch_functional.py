@@ -377,6 +377,27 @@ def test_interpolate_copies_a_kept_axis_and_halves_a_doubled_ones_index_as_torch
     _check(F.interpolate(x, **kwargs), TF.interpolate(tx, **kwargs), [(x, tx)], atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("kwargs", [{"size": (3, 4)}, {"scale_factor": (0.37, 2.3)}, {"size": (11, 13)},
+                                    {"scale_factor": 0.3, "align_corners": True},
+                                    {"scale_factor": 0.45, "recompute_scale_factor": True}])
+def test_interpolate_antialias_matches_torch(mode, kwargs):
+    """antialias=True: each output averages the inputs under the filter stretched by the downscaling factor."""
+    x, tx = _pair(2, 3, 9, 11)
+    ours = F.interpolate(x, mode=mode, antialias=True, **kwargs)
+    _check(ours, TF.interpolate(tx, mode=mode, antialias=True, **kwargs), [(x, tx)], atol=1e-5)
+
+
+def test_interpolate_antialias_traces_under_jit_and_refuses_other_modes():
+    x = ember.tensor(np.random.default_rng(0).standard_normal((1, 2, 9, 8)).astype(np.float32))
+    step = ember.jit(lambda t: F.interpolate(t, size=(4, 3), mode="bicubic", antialias=True))
+    for _ in range(2):
+        np.testing.assert_allclose(step(x).numpy(), F.interpolate(x, size=(4, 3), mode="bicubic",
+                                                                  antialias=True).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"interpolate: antialias=True is for the modes bilinear and bicubic of 4-D"):
+        F.interpolate(x, size=(4, 3), mode="nearest", antialias=True)
+
+
 def test_interpolate_modes_trace_under_jit():
     x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32))
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.backend.dtypes import FLOATING
+from ember.nn.layers.antialias import resample_antialiased
 from ember.nn.module import Module
 from ember.ops.sampling import cubic_weights
 from ember.tensor import Tensor
@@ -129,8 +130,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if align_corners is not None and mode not in _INTERPOLATING:
         raise ValueError(f"interpolate: align_corners is only for the modes {', '.join(_INTERPOLATING)}, "
                          f"not {mode!r}")
-    if antialias:
-        raise ValueError("interpolate: antialias=True is not supported")
+    if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
+        raise ValueError(f"interpolate: antialias=True is for the modes bilinear and bicubic of 4-D input, got mode "
+                         f"{mode!r} and input {list(input.shape)}")
     if mode in _INTERPOLATING and input.dtype not in FLOATING:  # (weights cast to integers would be 0 or 1)
         raise TypeError(f"interpolate: mode {mode!r} takes floating-point input, got {input.dtype}; convert it first "
                         "(x.float())")
@@ -142,6 +144,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if recompute_scale_factor:
         factors = [None] * len(factors)
     corners = bool(align_corners)
+    if antialias:
+        real = np.float64 if input.dtype == np.float64 else np.float32
+        for axis in reversed(range(2, input.ndim)):
+            n_in, n_out = input.shape[axis], sizes[axis - 2]
+            scale = _scale(n_in, n_out, factors[axis - 2], corners, real)
+            input = resample_antialiased(input, axis, n_out, scale, cubic=mode == "bicubic")
+        return input
     for axis in reversed(range(2, input.ndim)):  # the last axis first, in PyTorch's order of the blend
         n_in, n_out, factor = input.shape[axis], sizes[axis - 2], factors[axis - 2]
         if n_out == n_in and (mode in ("linear", "bilinear", "trilinear") or _nearest_2d(input, mode)):
