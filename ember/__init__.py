@@ -24,7 +24,14 @@ from ember.backend.runtime_flags import (
     set_num_interop_threads, set_num_threads, use_deterministic_algorithms,
 )
 from ember.grad_mode import is_inference_mode_enabled
-from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
+from ember.ops.autocast import (
+    autocast,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+)
 from ember.creation import (
     arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, multinomial, normal,
     ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
@@ -56,7 +63,11 @@ from ember.nn.layers.cell_steps import gru_cell, lstm_cell, rnn_relu_cell, rnn_t
 from ember import graph, passes, runtime
 from ember.jit import jit
 from ember.control_flow import cond, vmap, while_loop
-from ember.torch_compile import compile  # noqa: A004  (torch.compile)
+from ember.torch_compile import compile, compile_module  # noqa: A004  (torch.compile)
+from ember import compiler, torch_jit
+
+torch_jit.attach(jit)  # ember.jit.trace, ember.jit.script... (torch.jit's names)
+nn.Module.compile = compile_module  # (a layer above nn: attached here, as Tensor's methods from above are)
 from ember.torch_runtime import broadcast_shapes, broadcast_tensors, result_type, set_default_dtype, typename
 from ember.generator import Generator, default_generator
 from ember.torch_types import (  # noqa: A004
@@ -65,7 +76,7 @@ from ember.torch_types import (  # noqa: A004
     memory_format, nan, newaxis, pi, preserve_format, set_default_tensor_type,
 )
 from ember import embedding
-from ember import cuda
+from ember import cpu, cuda
 from ember import utils
 from ember.pytorch_aliases import (  # noqa: A004
     cdouble, cfloat, double, float, get_default_device, half, inference_mode, int, int16, long, set_default_device,
@@ -75,13 +86,14 @@ from ember.pytorch_aliases import (  # noqa: A004
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 device = Device
 
-__version__ = "0.1.0"
+from ember.version import __version__  # noqa: E402
 
 
 def __getattr__(name: str):
     # Packages with optional dependencies or rarely used load on first use: `ember.onnx`, `ember.profiler`,
-    # `ember.distributions`, `ember.func`, `ember.backends`, `ember.testing`.
-    if name in ("onnx", "profiler", "export", "quantize", "distributions", "func", "backends", "testing"):
+    # `ember.distributions`, `ember.func`, `ember.backends`, `ember.testing`, `ember.hub`, `ember.distributed`.
+    if name in ("onnx", "profiler", "export", "quantize", "distributions", "func", "backends", "testing", "hub",
+                "distributed"):
         import importlib
 
         return importlib.import_module(f"ember.{name}")

@@ -17,10 +17,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
 from ember.sparse import RowSparse
+from ember.tensor import Tensor
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to float32, as torch keeps the scale (a float32 tensor)."""
+    return float(np.float32(value))
 
 
 def _traced(method: str) -> TypeError:
@@ -57,7 +65,7 @@ class GradScaler:
             raise ValueError(f"GradScaler: growth_interval must be a positive int, got {growth_interval!r}")
         self.device = device
         self._enabled = bool(enabled)
-        self._scale = float(init_scale)
+        self._scale = _float32(init_scale)
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)
         self._growth_interval = growth_interval
@@ -76,7 +84,9 @@ class GradScaler:
                             f"{type(outputs).__name__}")
         if outputs.symbolic:
             raise _traced("scale")
-        return outputs * self._scale
+        # times a float32 scalar tensor, as torch: a 0-d float16 loss gives a float32 product (the scale as a
+        # float16 number is inf at the default 2**16)
+        return outputs * Tensor._make(outputs.xp.asarray(self._scale, dtype=np.float32), None)
 
     def unscale_(self, optimizer) -> None:
         """Divide ``optimizer``'s gradients by the scale, in place, and note whether one is not finite. At most
@@ -89,7 +99,7 @@ class GradScaler:
                                "update()")
         if entry[0] == _STEPPED:
             raise RuntimeError("GradScaler.unscale_ is being called after step(); call update() first")
-        inverse = 1.0 / self._scale
+        inverse = _float32(1.0 / self._scale)  # torch's scale.double().reciprocal().float()
         found_inf = False
         done: set = set()
         for group in optimizer.param_groups:
@@ -103,6 +113,9 @@ class GradScaler:
                     raise _traced("unscale_")
                 if id(g) in done:  # one gradient Tensor serving two parameters is unscaled once
                     continue
+                if g.dtype == np.float16:
+                    raise ValueError("GradScaler.unscale_: attempting to unscale float16 gradients; keep the "
+                                     "parameters in float32 and let autocast run float16 ops (as torch)")
                 done.add(id(g))
                 # a new array: the backward may have handed one array to several gradients
                 g.array = g.array * g.array.dtype.type(inverse)
@@ -135,17 +148,22 @@ class GradScaler:
             new_scale = float(getattr(new_scale, "item", lambda: new_scale)())
             if not math.isfinite(new_scale) or new_scale <= 0:
                 raise ValueError(f"GradScaler.update: new_scale must be a positive finite number, got {new_scale}")
-            self._scale = new_scale
+            self._scale = _float32(new_scale)
         else:
             if not self._per_optimizer:
                 raise RuntimeError("GradScaler.update: no step() or unscale_() was recorded in this iteration")
+            # the product rounded to float32, as torch's _amp_update_scale_; a growth past float32's range is
+            # not taken
             if any(found for _, found in self._per_optimizer.values()):
-                self._scale *= self._backoff_factor
+                self._scale = _float32(self._scale * self._backoff_factor)
                 self._growth_tracker = 0
             else:
                 self._growth_tracker += 1
                 if self._growth_tracker == self._growth_interval:
-                    self._scale *= self._growth_factor
+                    with np.errstate(over="ignore"):
+                        grown = np.float32(self._scale * self._growth_factor)
+                    if np.isfinite(grown):
+                        self._scale = float(grown)
                     self._growth_tracker = 0
         self._per_optimizer = {}
 
@@ -188,7 +206,7 @@ class GradScaler:
             return
         if not state:
             raise RuntimeError("GradScaler.load_state_dict: the state is empty (saved by a disabled scaler)")
-        self._scale = float(state["scale"])
+        self._scale = _float32(state["scale"])
         self._growth_factor = float(state["growth_factor"])
         self._backoff_factor = float(state["backoff_factor"])
         self._growth_interval = int(state["growth_interval"])

@@ -104,6 +104,9 @@ class SparseCSRTensor(SparseTensorBase):
     def __matmul__(self, other) -> Tensor:
         return mm(self, other)
 
+    def __rmatmul__(self, other) -> Tensor:
+        return sparse_coo.dense_mm(other, self.to_sparse_coo())
+
     def mm(self, other) -> Tensor:
         return mm(self, other)
 
@@ -196,7 +199,10 @@ def to_sparse_csr(x, dense_dim: int | None = None) -> SparseCSRTensor:
 
 def mm(sparse, dense) -> Tensor | SparseCOOTensor:
     """``sparse @ dense`` (``torch.sparse.mm``) for a CSR or COO matrix ``sparse``: the COO tensor's product,
-    gradients reaching the values and the dense operand."""
+    gradients reaching the values and the dense operand; ``dense @ sparse`` too (a dense first matrix, a sparse second
+    one), as PyTorch's."""
+    if isinstance(dense, SparseTensorBase) and not isinstance(sparse, SparseTensorBase):
+        return _dense_mm(sparse, dense)
     if isinstance(sparse, SparseCSRTensor):
         if isinstance(dense, SparseCSRTensor):
             return to_sparse_csr(sparse_coo.mm(sparse.to_sparse_coo(), dense.to_sparse_coo()))
@@ -207,8 +213,18 @@ def mm(sparse, dense) -> Tensor | SparseCOOTensor:
     return sparse_coo.mm(sparse, dense.to_sparse_coo() if isinstance(dense, SparseCSRTensor) else dense)
 
 
+def _dense_mm(dense, sparse) -> Tensor:
+    """``dense @ sparse`` for a dense matrix and a sparse (COO or CSR) one: the COO tensor's product."""
+    dense = _as_tensor(dense)
+    if dense.ndim != 2:
+        raise RuntimeError(f"sparse.mm: expects a 2-D dense matrix before the sparse one, got shape "
+                           f"{list(dense.shape)}")
+    return sparse_coo.dense_mm(dense, sparse.to_sparse_coo() if isinstance(sparse, SparseCSRTensor) else sparse)
+
+
 def addmm(mat, mat1, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
-    """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse (COO or CSR) ``mat1`` (``torch.sparse.addmm``)."""
+    """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse (COO or CSR) ``mat1`` or ``mat2``, the other dense
+    (``torch.sparse.addmm``)."""
     return _as_tensor(mat) * beta + mm(mat1, mat2) * alpha
 
 

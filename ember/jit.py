@@ -619,3 +619,4 @@ def jit(fn: Callable | None = None, *, passes=None, cache_size: int | None = Non
     if fn is None:
         return lambda f: JitFunction(f, passes, cache_size, dynamic)
     return JitFunction(fn, passes, cache_size, dynamic)
+

@@ -1,6 +1,7 @@
 """Sparse COO tensors (PyTorch's ``torch.sparse_coo_tensor`` and ``torch.sparse.mm``): the coordinates of the
 non-zero entries and their values; products with dense tensors are gathers and scatter-adds of ops, so
-gradients reach the values and the dense operand.
+gradients reach the values and the dense operand. ``dense @ sparse`` is ``(sparse^T @ dense^T)^T``, the same
+gather and scatter-add over the transposed entries.
 
 >>> adjacency = ember.sparse_coo_tensor([[0, 1, 1], [1, 0, 2]], [1.0, 1.0, 0.5], (3, 3))
 >>> hidden = ember.sparse.mm(adjacency, features)   # a graph convolution's neighbour sum
@@ -18,7 +19,8 @@ from ember.creation import zeros
 from ember.layouts import sparse_coo as _SPARSE_COO
 from ember.tensor import Tensor
 
-__all__ = ["SparseCOOTensor", "SparseTensorBase", "addmm", "mm", "sparse_coo_tensor", "sum", "to_sparse"]
+__all__ = ["SparseCOOTensor", "SparseTensorBase", "addmm", "dense_mm", "mm", "sparse_coo_tensor", "sum",
+           "to_sparse"]
 
 
 def _as_tensor(value, dtype=None) -> Tensor:
@@ -172,7 +174,13 @@ class SparseCOOTensor(SparseTensorBase):
     def __matmul__(self, other) -> Tensor | SparseCOOTensor:
         return mm(self, other)
 
+    def __rmatmul__(self, other) -> Tensor:
+        return dense_mm(other, self)
+
     def mm(self, other) -> Tensor | SparseCOOTensor:
+        return mm(self, other)
+
+    def matmul(self, other) -> Tensor | SparseCOOTensor:
         return mm(self, other)
 
     def __mul__(self, scalar) -> SparseCOOTensor:
@@ -277,6 +285,27 @@ def mm(sparse: SparseCOOTensor, dense) -> Tensor | SparseCOOTensor:
     out = ops.index_add(zeros((sparse.shape[0], dense.shape[1]), dtype=contributions.dtype, device=dense.device),
                         rows, contributions, axis=0)
     return ops.reshape(out, (-1,)) if vector else out
+
+
+def dense_mm(dense, sparse: SparseCOOTensor) -> Tensor:
+    """``dense @ sparse`` for a dense tensor of one or more dimensions (its last one contracted, the others kept) and
+    a 2-D sparse COO matrix, as ``torch.matmul``: ``(sparse^T @ dense^T)^T`` by ``mm``, so gradients reach the dense
+    operand and the sparse values.
+
+    >>> features @ adjacency   # (batch, nodes) @ (nodes, nodes), dense
+    """
+    if not isinstance(sparse, SparseCOOTensor):
+        raise TypeError(f"matmul: expects a sparse COO tensor as the second operand, got {type(sparse).__name__}")
+    dense = _as_tensor(dense)
+    if sparse.sparse_dim() != 2 or sparse.dense_dim():
+        raise RuntimeError(f"matmul: a dense tensor times a sparse one needs a 2-D sparse matrix, got shape "
+                           f"{sparse.shape} with sparse_dim {sparse.sparse_dim()}")
+    if dense.ndim == 0 or dense.shape[-1] != sparse.shape[0]:
+        raise RuntimeError(f"matmul: shapes {list(dense.shape)} (dense) and {list(sparse.shape)} (sparse) cannot be "
+                           "multiplied")
+    rows = ops.reshape(dense, (-1, dense.shape[-1]))
+    product = mm(sparse.t(), ops.transpose(rows))  # (cols, rows of dense): the entries' gather and scatter-add
+    return ops.reshape(ops.transpose(product), tuple(dense.shape[:-1]) + (sparse.shape[1],))
 
 
 def addmm(mat, mat1: SparseCOOTensor, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:

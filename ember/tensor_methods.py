@@ -309,7 +309,7 @@ class OpMethods(TensorLike):
 
     # --- shape and indexing ---
     reshape = _ops.reshape
-    view = _ops.reshape
+    view = _ops.view
     flatten = _ops.flatten
     unflatten = _ops.unflatten
     squeeze = _ops.squeeze

@@ -22,6 +22,7 @@ from ember.backend import cuda_is_available, cupy_module
 from ember.ops.complex_parts import imag as _imag
 from ember.ops.complex_parts import real as _real
 from ember.ops.prelu import prelu as _prelu
+from ember.tensor_storage import TypedStorage, UntypedStorage
 
 __all__ = ["TorchMiscMethods"]
 
@@ -130,6 +131,14 @@ class TorchMiscMethods:
             raise RuntimeError(f"dim_order: the tensor of shape {list(self.shape)} and strides {list(strides)} has "
                                "no unique dim order")
         return tuple(sorted(range(len(strides)), key=lambda d: -strides[d]))
+
+    def untyped_storage(self) -> UntypedStorage:
+        """The memory this tensor views, in bytes (views of one allocation share its ``data_ptr()``)."""
+        return UntypedStorage(self.array, self.device)
+
+    def storage(self) -> TypedStorage:
+        """The memory this tensor views, as elements of its dtype (PyTorch's older ``storage()``)."""
+        return TypedStorage(self.array, self.device)
 
     def prelu(self, weight):
         """``nn.functional.prelu(self, weight)``."""

@@ -26,7 +26,7 @@ from ember.jit import JitFunction, jit
 from ember.nn.module import Module
 from ember.tensor import Tensor
 
-__all__ = ["CompiledFunction", "OptimizedModule", "compile"]
+__all__ = ["CompiledFunction", "OptimizedModule", "compile", "compile_module"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _EAGER_BACKENDS = ("eager", "aot_eager")
@@ -89,6 +89,43 @@ class OptimizedModule(Module):
             return super().__getattr__(name)
         except AttributeError:
             return getattr(self.__dict__["_modules"]["_orig_mod"], name)
+
+
+def compile_module(module: Module, *args, **kwargs) -> None:
+    """``Module.compile(**options)`` (PyTorch's in-place form): the module's calls run through ``ember.compile``'s
+    jit function where no gradient is wanted and eagerly where one is, as an ``OptimizedModule``'s do; its
+    parameters, buffers and ``state_dict`` keys stay as they are."""
+    compiled = compile(_OwnForward(module), *args, **kwargs)
+    if compiled.__class__ is _OwnForward:  # backend="eager" or disable=True: nothing to compile
+        module.__dict__.pop("forward", None)
+        return
+    recorded = OptimizedModule._recorded
+
+    def forward(*call_args, **call_kwargs):
+        if is_grad_enabled() and recorded(_Holder(module), call_args, call_kwargs):
+            return type(module).forward(module, *call_args, **call_kwargs)
+        return compiled(*call_args, **call_kwargs)
+
+    module.__dict__["forward"] = forward
+
+
+class _OwnForward:
+    """The module's class forward, bound: what ``Module.compile`` traces (the instance's ``forward`` is the
+    compiled one)."""
+
+    def __init__(self, module: Module):
+        self.module = module
+        self.__name__ = f"{type(module).__name__}.forward"
+
+    def __call__(self, *args, **kwargs):
+        return type(self.module).forward(self.module, *args, **kwargs)
+
+
+class _Holder:
+    """What ``OptimizedModule._recorded`` reads: ``_orig_mod``."""
+
+    def __init__(self, module: Module):
+        self._orig_mod = module
 
 
 def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: bool | None = None,  # noqa: A001

@@ -57,6 +57,11 @@ def result_type(tensor1, tensor2) -> np.dtype:
 
     first, second = dtype_of(tensor1), dtype_of(tensor2)
     if first is not None and second is not None:
+        zero = [isinstance(t, TensorLike) and not t.shape for t in (tensor1, tensor2)]
+        if zero == [True, False]:
+            return dtypes.dimensioned_result_type(second, first)
+        if zero == [False, True]:
+            return dtypes.dimensioned_result_type(first, second)
         return dtypes.result_type(first, second)
     if first is not None:
         return dtypes.scalar_result_type(first, _number(tensor2))

@@ -8,6 +8,7 @@ difference with h ~ 1e-6 never straddles one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -509,8 +510,9 @@ REDUCTIONS = [
     ("max", ember.max, np.max, "amax", normal, "max", {}),
     ("min", ember.min, np.min, "amin", normal, "min", {}),
     ("mean", ember.mean, np.mean, "mean", normal, ("sum", "mul"), {}),
-    ("var", ember.var, np.var, "var", normal, ("sum", "sub", "mul"), {"correction": 0}),
-    ("std", ember.std, np.std, "std", normal, ("sqrt", "sum", "sub", "mul"), {"correction": 0}),
+    # var and std: PyTorch's default, the unbiased estimate
+    ("var", ember.var, functools.partial(np.var, ddof=1), "var", normal, ("sum", "sub", "mul"), {}),
+    ("std", ember.std, functools.partial(np.std, ddof=1), "std", normal, ("sqrt", "sum", "sub", "mul"), {}),
     ("logsumexp", ember.logsumexp, np_logsumexp, "logsumexp", normal, ("exp", "log", "sum", "add"), {}),
 ]
 for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
@@ -521,8 +523,11 @@ for _name, _fn, _ref, _tname, _sampler, _covers, _tkw in REDUCTIONS:
         _torch_fn = None if _no_torch else _torch_reduce(_tname, _axis, _keep, **_tkw)
         _row(f"{_name}_{_axis_tag(_axis, _keep)}", lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k),
              lambda x, f=_ref, a=_axis, k=_keep: f(x, axis=a, keepdims=k), ins(_sampler(2, 3, 4)), _covers, _torch_fn)
-    # std of one element is sqrt(0): its gradient is not finite (as in PyTorch).
-    _row(f"{_name}_0d", _fn, _ref, ins(_sampler()), _covers, grad=_name != "std")
+    # std of one element is sqrt(0): its gradient is not finite (as in PyTorch). One element's unbiased variance
+    # is nan: the 0-d rows of var and std take the population one.
+    _population = {"ddof": 0} if _name in ("var", "std") else {}
+    _row(f"{_name}_0d", lambda x, f=_fn, kw=_population: f(x, **kw), lambda x, f=_ref, kw=_population: f(x, **kw),
+         ins(_sampler()), _covers, grad=_name != "std")
     _row(f"{_name}_method_1d", lambda x, n=_name: getattr(x, n)(axis=0), lambda x, f=_ref: f(x, axis=0),
          ins(_sampler(5)), _covers, _torch_reduce(_tname, 0, False, **_tkw))
 
@@ -789,6 +794,9 @@ _row("frobenius_norm_dims", lambda x: ember.frobenius_norm(x, (0, 2)), lambda x:
      ins(normal(2, 3, 4)), ("sum", "sqrt"), lambda x: torch.linalg.vector_norm(x, 2, (0, 2)))
 _row("nuclear_norm", ember.nuclear_norm, lambda x: np.linalg.norm(x, "nuc"), ins(normal(3, 4)), ("svd", "sum"),
      lambda x: torch.linalg.matrix_norm(x, "nuc"), double_grad=False)
+_row("norm_nuc_dims", lambda x: x.norm("nuc", dim=(2, 0), keepdim=True),
+     lambda x: np.linalg.norm(x, "nuc", axis=(2, 0), keepdims=True), ins(normal(3, 2, 4)), ("svd", "sum"),
+     lambda x: torch.norm(x, "nuc", dim=(2, 0), keepdim=True), double_grad=False)
 for _p in (2.0, 1.0):
     _row(f"pdist_p{_p}", lambda x, p=_p: ember.nn.functional.pdist(x, p), lambda x, p=_p: np_pdist(x, p),
          ins(normal(4, 3)), ("take", "sub", "sum"), lambda x, p=_p: F.pdist(x, p))
@@ -1290,6 +1298,11 @@ _row("cast_float_to_bool", lambda x: x.bool(), lambda x: x.astype(bool), ins(int
      lambda x: x.bool(), grad=False)
 _row("cast_int64_to_int32", lambda x: x.int(), lambda x: x.astype(np.int32), ins(ints(-5, 5, 4)), "cast",
      lambda x: x.int(), grad=False)
+# (integer inputs: the float rows run in float32 and float64, whose bits differ)
+_row("view_dtype_int64_as_int32_pairs", lambda x: x.view(ember.int32), lambda x: x.view(np.int32),
+     ins(ints(-2**40, 2**40, 3, 2)), "view_dtype", (lambda x: x.view(torch.int32)) if torch else None, grad=False)
+_row("view_dtype_int64_as_uint8", lambda x: x.view(dtype=ember.uint8), lambda x: x.view(np.uint8),
+     ins(ints(-300, 300, 2, 2)), "view_dtype", (lambda x: x.view(torch.uint8)) if torch else None, grad=False)
 
 # --- indexing ---------------------------------------------------------------------------------------------
 

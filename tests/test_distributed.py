@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -469,3 +470,38 @@ def test_async_pull_waits_for_the_workers_own_pushes_and_the_staleness_bound():
     sync = _ServedTable(SimpleNamespace(shard=None), optimizer=None, workers=2, staleness=0)
     sync.pushed, sync.applied = {0: 3, 1: 2}, 2
     assert sync.ready(1, 2) and not sync.ready(0, 3)
+
+
+@needs_mpiexec
+def test_pytorchs_init_process_group_arguments_run_over_mpi(tmp_path):
+    script = write(tmp_path, textwrap.dedent("""\
+        import os, warnings
+        warnings.simplefilter("error")
+        rank = int(os.environ.get("PMI_RANK", -1))  # mpich's launcher sets it; -1: not given
+        dist.init_process_group("gloo", init_method="env://", world_size=2, rank=rank, timeout=20)
+        assert dist.get_backend() == "mpi" and dist.is_initialized() and ember.distributed.is_available()
+        t = ember.ones(2) * (dist.get_rank() + 1)
+        dist.all_reduce(t)
+        print("sum", t.tolist())
+    """))
+    code, out, err, _ = run(2, script)
+    assert code == 0, err
+    assert out.count("sum [3.0, 3.0]") == 2
+
+
+@needs_mpiexec
+def test_a_world_size_other_than_the_jobs_is_refused(tmp_path):
+    code, _, err, _ = run(2, write(tmp_path, "dist.init_process_group(world_size=3, timeout=10)\n"))
+    assert code != 0 and "init_process_group: world_size=3, but the MPI job gives this process world_size 2" in err
+
+
+def test_init_method_and_backend_are_checked_before_anything_starts():
+    import ember.distributed as dist
+
+    with pytest.raises(ValueError, match="init_method must be None or 'env://'"):
+        dist.init_process_group("gloo", init_method="tcp://10.0.0.1:23456")
+    with pytest.raises(ValueError, match="backend must be one of 'mpi', 'gloo', 'nccl'"):
+        dist.init_process_group("ucc")
+    assert not dist.is_initialized() and not dist.is_nccl_available()
+    with pytest.raises(RuntimeError, match="call dist.init_process_group\\(\\) first"):
+        dist.get_backend()

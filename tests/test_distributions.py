@@ -12,6 +12,7 @@ from ember.distributions import (
     Bernoulli,
     Beta,
     Categorical,
+    Cauchy,
     Dirichlet,
     Distribution,
     Exponential,
@@ -206,10 +207,23 @@ def test_register_kl_picks_the_most_specific_pair_and_unknown_pairs_are_named():
     p, q = Narrow(0.0, 1.0), Normal(1.0, 1.0)
     assert kl_divergence(p, q).item() == -1.0
     assert kl_divergence(q, Normal(1.0, 1.0)).item() == 0.0  # the Normal-Normal rule still serves plain Normals
-    with pytest.raises(NotImplementedError, match="no KL divergence registered for Normal and Exponential"):
-        kl_divergence(q, Exponential(1.0))
+    with pytest.raises(NotImplementedError, match="no KL divergence registered for Normal and Cauchy"):
+        kl_divergence(q, Cauchy(1.0, 1.0))  # (Normal and Exponential is registered, infinite, as PyTorch's)
     with pytest.raises(TypeError, match="register_kl: expected subclasses of Distribution"):
         register_kl(int, Normal)
+
+
+def test_parameters_given_as_python_floats_take_the_default_dtype():
+    """As PyTorch's: they were float32 whatever set_default_dtype said."""
+    default = ember.get_default_dtype()
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert Beta(2.0, 3.0).concentration1.dtype == ember.float64
+        assert Gamma(2.0, 3.0).rate.dtype == ember.float64
+        assert kl_divergence(Normal(0.0, 1.0), Normal(1.0, 2.0)).dtype == ember.float64
+    finally:
+        ember.set_default_dtype(default)
+    assert Normal(0.0, 1.0).loc.dtype == ember.float32
 
 
 # --- graph mode and training ------------------------------------------------------------------------------

@@ -79,6 +79,44 @@ def test_matches_torch_grad_scaler():
     assert set(scaler.state_dict()) == set(reference.state_dict())
 
 
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@pytest.mark.parametrize("args", [
+    {"init_scale": 1000.0, "growth_factor": 1.7, "backoff_factor": 0.3, "growth_interval": 1},
+    {"init_scale": 3.0, "growth_factor": 1.1, "backoff_factor": 0.9, "growth_interval": 2},
+    {"init_scale": 2.0 ** 120, "growth_factor": 2.0 ** 10, "backoff_factor": 0.5, "growth_interval": 1},
+], ids=["1.7-0.3", "1.1-0.9", "past-float32"])
+def test_scale_is_kept_in_float32_as_torch(args):
+    """torch's scale is a float32 tensor: each growth and backoff rounds to float32, a growth past float32's range
+    is not taken, and the gradients are divided by the float32 reciprocal (Ember kept a float64 scale)."""
+    scales, weights, scaler = _ember_run(args)
+    torch_scales, torch_weights = _torch_run(args)
+    assert scales == torch_scales
+    for a, b in zip(weights, torch_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    reference = torch.amp.GradScaler("cpu", **args)
+    reference.load_state_dict(scaler.state_dict())
+    assert reference.state_dict() == scaler.state_dict()
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_a_zero_dim_float16_loss_is_scaled_in_float32_as_torch():
+    """torch multiplies by its float32 scale tensor: a 0-d float16 loss gives a float32 product, where Ember's
+    float16 product overflowed to inf at the default scale 2**16."""
+    loss = np.array(0.75, np.float16)
+    ours = GradScaler().scale(ember.tensor(loss))
+    theirs = torch.amp.GradScaler("cpu").scale(torch.tensor(loss))
+    assert ours.dtype == ember.float32 and theirs.dtype == torch.float32
+    assert ours.item() == theirs.item() == 0.75 * 2.0 ** 16
+
+
+def test_float16_gradients_are_refused_as_torch():
+    w = ember.tensor(np.array([1.0, 2.0], np.float16), requires_grad=True)
+    opt = ember.optim.SGD([w], lr=0.1)
+    w.grad = ember.tensor(np.array([1.0, 1.0], np.float16))
+    with pytest.raises(ValueError, match="unscale float16 gradients"):
+        GradScaler().unscale_(opt)
+
+
 def test_unscale_then_clip_then_step_unscales_once():
     w = ember.tensor(np.array([3.0, 4.0], np.float32), requires_grad=True)
     opt = ember.optim.SGD([w], lr=1.0)

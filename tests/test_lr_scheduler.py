@@ -1,6 +1,7 @@
 """ember.optim.lr_scheduler: every schedule's lr (and momentum) sequence against torch.optim.lr_scheduler."""
 
 import math
+import warnings
 
 import pytest
 
@@ -112,6 +113,47 @@ def test_cyclic_lr_momentum_needs_an_optimizer_with_momentum():
         optim.CyclicLR(optim.Adagrad([ember.zeros(1, requires_grad=True)]), 0.01, 0.1)
 
 
+EPOCH_SCHEDULES = [name for name in SCHEDULES if not name.startswith(("sequential", "chained", "warm-restarts"))]
+
+
+@pytest.mark.parametrize("name", EPOCH_SCHEDULES)
+def test_step_with_an_epoch_matches_torch(name):
+    """PyTorch's deprecated ``step(epoch)``: a jump to that epoch (closed form where the schedule has one), with its
+    warning, then plain steps again (Ember's step() took no epoch)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine, ref = SCHEDULES[name](optim, ours), SCHEDULES[name](torch.optim.lr_scheduler, theirs)
+    for epoch in [3, 5, 2, None, None, 11, 11, None, 30, 0, None]:
+        if epoch is None:
+            mine.step()
+        else:
+            with pytest.warns(UserWarning, match="epoch parameter"):
+                mine.step(epoch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.step(epoch)
+        assert mine.last_epoch == ref.last_epoch
+        assert mine.get_last_lr() == ref.get_last_lr()
+        assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
+
+
+def test_reduce_on_plateau_step_with_an_epoch_matches_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = optim.ReduceLROnPlateau(ours, patience=1)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, patience=1)
+    for epoch in [5, None, 9, None, None, 2]:
+        if epoch is None:
+            mine.step(1.0)
+        else:
+            with pytest.warns(UserWarning, match="epoch parameter"):
+                mine.step(1.0, epoch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.step(1.0, epoch)
+        assert mine.last_epoch == ref.last_epoch and mine.get_last_lr() == ref.get_last_lr()
+
+
 @pytest.mark.parametrize("T_mult", [1, 2, 3])
 def test_warm_restarts_at_fractional_epochs_match_torch(T_mult):
     torch = pytest.importorskip("torch")
@@ -131,6 +173,66 @@ def test_warm_restarts_at_fractional_epochs_match_torch(T_mult):
         assert mine.get_last_lr() == ref.get_last_lr()
     with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: epoch must be >= 0, got -1"):
         mine.step(-1)
+
+
+def test_reduce_on_plateau_reduces_a_param_group_added_later_as_torch():
+    """A group added after the scheduler was made is reduced too, with the scalar min_lr (it kept its lr); with one
+    min_lr per group, torch's RuntimeError."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine = optim.ReduceLROnPlateau(ours, patience=0, min_lr=0.001)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, patience=0, min_lr=0.001)
+    ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.2})
+    theirs.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.2})
+    for metric in [1.0, 1.0, 2.0, 0.5, 0.7, 0.7, 0.7, 0.7]:
+        mine.step(metric)
+        ref.step(metric)
+        assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
+    assert mine.get_last_lr() == ref.get_last_lr()
+    ours, _ = _pair(torch)
+    per_group = optim.ReduceLROnPlateau(ours, patience=0, min_lr=[0.0, 0.0])
+    ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)]})
+    per_group.step(1.0)
+    with pytest.raises(RuntimeError, match="ReduceLROnPlateau: the optimizer has 3 param groups, 2 when"):
+        per_group.step(2.0)
+
+
+@pytest.mark.parametrize("name", ["cosine", "warm-restarts", "cyclic-triangular", "lambda", "multiplicative"])
+def test_a_param_group_added_after_a_per_group_schedule_is_an_error_as_torch(name):
+    """A schedule that reads one value per group (base lrs, lambdas) cannot cover a group added later: torch
+    raises at the first step that reads them, Ember went on scheduling only the first groups and left the new
+    one at its lr."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine, ref = SCHEDULES[name](optim, ours), SCHEDULES[name](torch.optim.lr_scheduler, theirs)
+    ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.3})
+    theirs.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3})
+    for _ in range(STEPS):
+        theirs.step()  # torch warns when its scheduler steps before its optimizer
+        try:
+            ref.step()
+        except ValueError:
+            break
+        mine.step()
+        assert mine.get_last_lr() == ref.get_last_lr()
+    else:
+        pytest.fail("torch's schedule did not raise")
+    with pytest.raises(ValueError, match="the optimizer has 3 param groups, the schedule 2"):
+        mine.step()
+
+
+def test_chainable_schedules_cover_a_param_group_added_later_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair(torch)
+    mine, ref = SCHEDULES["step"](optim, ours), SCHEDULES["step"](torch.optim.lr_scheduler, theirs)
+    for i in range(20):
+        if i == 4:
+            ours.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.3})
+            theirs.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3})
+        theirs.step()
+        mine.step()
+        ref.step()
+        assert mine.get_last_lr() == ref.get_last_lr()
 
 
 def test_one_cycle_by_epochs_and_errors():

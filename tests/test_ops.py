@@ -612,8 +612,11 @@ def test_reductions_of_empty_and_0d_tensors_over_an_axis_follow_pytorch():
     with pytest.raises(ValueError, match="max: the reduction of an empty tensor of shape \\[0, 3\\] over axis 0"):
         empty.amax(0)
     x = ember.tensor(2.0, requires_grad=True)  # a 0-d tensor takes axis 0 and -1
-    outs = [x.mean(0), x.mean(-1, keepdim=True), ember.logsumexp(x, (0,)), x.var(0), x.std(-1)]
+    outs = [x.mean(0), x.mean(-1, keepdim=True), ember.logsumexp(x, (0,)), x.var(0, correction=0),
+            x.std(-1, unbiased=False)]
     assert [o.shape for o in outs] == [()] * 5
     np.testing.assert_allclose([float(o) for o in outs], [2.0, 2.0, 2.0, 0.0, 0.0])
+    with pytest.warns(RuntimeWarning, match="std: degrees of freedom <= 0"):
+        assert np.isnan(float(x.std(0)))  # one element's unbiased estimate, as PyTorch
     (outs[0] + outs[2]).backward()
     np.testing.assert_allclose(_numpy(x.grad), 2.0)

@@ -71,6 +71,31 @@ def test_dense_optimizers_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
+                                         ("AdamW", {"lr": 0.01}), ("RMSprop", {"lr": 0.01}), ("Rprop", {"lr": 0.01})])
+def test_a_tensor_lr_matches_torch(name, kwargs):
+    """PyTorch takes ``lr`` as a 1-element Tensor, in the defaults or a param group (Ember refused it)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(23), _grads(24, steps=10)
+    lr = kwargs.pop("lr")
+    ours = [ember.tensor(a, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    opt = getattr(optim, name)([{"params": ours[:1], "lr": ember.tensor([lr / 2])}, {"params": ours[1:]}],
+                               lr=ember.tensor(lr), **kwargs)
+    ref = getattr(torch.optim, name)([{"params": theirs[:1], "lr": torch.tensor([lr / 2])}, {"params": theirs[1:]}],
+                                     lr=torch.tensor(lr), **kwargs)
+    assert [g["lr"] for g in opt.param_groups] == [float(g["lr"]) for g in ref.param_groups]
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=f"{name}: a Tensor lr must have 1 element, got shape \\[2\\]"):
+        getattr(optim, name)(ours, lr=ember.tensor([lr, lr]), **kwargs)
+
+
 FLOAT64_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("Adam", "AdamW") or kw.get("centered")]
 
 
@@ -362,6 +387,102 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
         np.testing.assert_array_equal(p.array, q.array)
 
 
+def _as_numpy(tree, torch):
+    """A torch optimizer's state dict with its tensors as NumPy arrays (its layout: 0-d tensors for numbers)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.numpy()
+    if isinstance(tree, dict):
+        return {key: _as_numpy(value, torch) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_as_numpy(value, torch) for value in tree]
+    return tree
+
+
+@pytest.mark.parametrize("name,kwargs", [("NAdam", {"lr": 0.05}), ("ASGD", {"lr": 0.1, "lambd": 0.5, "t0": 2})])
+def test_loading_a_torch_state_dict_with_scalar_tensors_continues_as_torch(name, kwargs):
+    """torch keeps NAdam's mu_product and ASGD's eta and mu as 0-d tensors, Ember as numbers: loaded into a 0-d
+    parameter's state they must still change every step (they stayed at their loaded values, or failed)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(31, [(), (4,)]), _grads(32, [(), (4,)], steps=12)
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads[:6]:
+        for t, g in zip(theirs, step_grads):
+            t.grad = torch.tensor(g)
+        ref.step()
+    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
+    opt = getattr(optim, name)(ours, **kwargs)
+    opt.load_state_dict(_as_numpy(copy.deepcopy(ref.state_dict()), torch))
+    for step_grads in grads[6:]:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs):
+            np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-6, atol=1e-7)
+    for key in opt.number_state:
+        assert all(isinstance(opt.state[p][key], float) for p in ours)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01, "amsgrad": True}), ("NAdam", {"lr": 0.05}),
+    ("ASGD", {"lr": 0.1, "lambd": 0.5, "t0": 2}), ("Rprop", {"lr": 0.01}), ("Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+])
+def test_loading_a_torch_optimizers_own_state_dict_continues_as_torch(name, kwargs):
+    """``load_state_dict(torch_optimizer.state_dict())``, its torch tensors as they are (an AttributeError on
+    torch's dtype before), resumes torch's run."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(35), _grads(36, steps=10)
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads[:5]:
+        for t, g in zip(theirs, step_grads):
+            t.grad = torch.tensor(g)
+        ref.step()
+    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
+    opt = getattr(optim, name)(ours, **kwargs)
+    opt.load_state_dict(ref.state_dict())
+    for step_grads in grads[5:]:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        assert all(not isinstance(v, torch.Tensor) for v in opt.state[p].values())
+
+
+@pytest.mark.parametrize("name,kwargs", [("Adam", {"lr": 0.01, "amsgrad": True}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                         ("RMSprop", {"lr": 0.01})])
+def test_loading_a_state_dict_without_newer_keys_matches_torch(name, kwargs):
+    """A checkpoint from before a hyper-parameter existed (no ``maximize``) loads and steps, the missing key taken
+    from the defaults as torch does (the step raised a KeyError)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(33, [(3,)]), _grads(34, [(3,)], steps=4)
+    theirs = torch.tensor(start[0], requires_grad=True)
+    ours = ember.tensor(start[0], requires_grad=True)
+    ref, opt = getattr(torch.optim, name)([theirs], **kwargs), getattr(optim, name)([ours], **kwargs)
+    for (g,) in grads[:2]:
+        theirs.grad, ours.grad = torch.tensor(g), ember.tensor(g)
+        ref.step()
+        opt.step()
+    saved, saved_torch = copy.deepcopy(opt.state_dict()), copy.deepcopy(ref.state_dict())
+    for state in (saved, saved_torch):
+        del state["param_groups"][0]["maximize"]
+    resumed_torch = torch.tensor(theirs.detach().numpy(), requires_grad=True)
+    resumed = ember.tensor(ours.array.copy(), requires_grad=True)
+    ref = getattr(torch.optim, name)([resumed_torch], lr=1.0)
+    ref.load_state_dict(saved_torch)
+    opt = getattr(optim, name)([resumed], lr=1.0)
+    opt.load_state_dict(saved)
+    assert opt.param_groups[0]["maximize"] is False and opt.param_groups[0]["lr"] == kwargs["lr"]
+    for (g,) in grads[2:]:
+        resumed_torch.grad, resumed.grad = torch.tensor(g), ember.tensor(g)
+        ref.step()
+        opt.step()
+    np.testing.assert_allclose(resumed.array, resumed_torch.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_sparse_adam_state_dict_round_trip():
     shape = (20, 3)
     steps = _sparse_steps(13)
@@ -408,6 +529,51 @@ def test_lbfgs_state_dict_round_trip_continues_identically():
     opt2.load_state_dict(saved)
     assert opt2.state[resumed]["d"].dtype == np.float64
     run(resumed, opt2, 2)
+    np.testing.assert_array_equal(resumed.array, x.array)
+
+
+def test_strong_wolfe_steps_meet_both_conditions():
+    from ember.optim.line_search import _cubic_minimizer, _Trial, strong_wolfe
+
+    # the cubic through two points of t**3 - 3 t (losses and slopes) is itself: its minimizer is 1
+    cubic = [_Trial(t, t**3 - 3 * t, np.zeros(1), 3 * t**2 - 3) for t in (0.0, 2.0)]
+    assert _cubic_minimizer(*cubic) == pytest.approx(1.0)
+    assert _cubic_minimizer(*cubic, low=1.5, high=4.0) == 1.5
+    c1, c2 = 1e-4, 0.9
+    for start, first in [(-3.0, 1.0), (-3.0, 1e-3), (-0.2, 50.0), (4.0, 1.0)]:
+        def evaluate(t, start=start):  # f(x) = x**4 / 4 - x along d = -f'(start) from start
+            x = start + t * direction[0]
+            return x**4 / 4 - x, np.array([x**3 - 1])
+        grad = np.array([start**3 - 1])
+        direction = -grad
+        loss, slope = start**4 / 4 - start, float(grad @ direction)
+        new_loss, new_grad, t, evals = strong_wolfe(evaluate, first, direction, loss, grad, slope, c1=c1, c2=c2)
+        assert new_loss <= loss + c1 * t * slope  # sufficient decrease
+        assert abs(float(new_grad @ direction)) <= -c2 * slope  # curvature
+        assert new_loss == evaluate(t)[0] and new_grad[0] == evaluate(t)[1][0]  # the values at the step returned
+        assert 1 <= evals <= 26
+
+
+def test_lbfgs_with_strong_wolfe_minimizes_and_resumes_from_its_state_dict():
+    def run(x, opt, steps):
+        def closure():
+            opt.zero_grad()
+            loss = ((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2).sum()
+            loss.backward()
+            return loss
+        for _ in range(steps):
+            opt.step(closure)
+
+    x = ember.tensor(np.array([-1.2, 1.0]), requires_grad=True)
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=5)
+    run(x, opt, 2)
+    saved, middle = copy.deepcopy(opt.state_dict()), x.array.copy()
+    run(x, opt, 8)
+    np.testing.assert_allclose(x.array, [1.0, 1.0], atol=1e-4)  # from a loss of 24
+    resumed = ember.tensor(middle, requires_grad=True)
+    opt2 = optim.LBFGS([resumed], line_search_fn="strong_wolfe", max_iter=5)
+    opt2.load_state_dict(saved)
+    run(resumed, opt2, 8)
     np.testing.assert_array_equal(resumed.array, x.array)
 
 
@@ -632,6 +798,46 @@ def test_clip_grad_value_matches_torch_and_coalesces():
     np.testing.assert_allclose(table.grad.to_dense().array[:, 0], [-0.5, 0, 0.5, 0, 0])
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
         optim.clip_grad_value_([table], -1)
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, float("inf")])
+def test_clip_grad_norm_of_a_nan_gradient_makes_every_gradient_nan_as_torch(norm_type):
+    """torch's coefficient max_norm / (nan + 1e-6), clamped to 1, stays NaN: every gradient becomes NaN (the
+    finite ones were left alone)."""
+    torch = pytest.importorskip("torch")
+    grads = _grads(18, steps=1)[0]
+    grads[1][2] = np.nan
+    ours = [ember.zeros(*g.shape, requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, 1.0, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type)
+    assert np.isnan(total.item()) and np.isnan(expected.item())
+    for p, t in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad.array, t.grad.numpy())
+
+
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_clipping_writes_the_gradient_tensors_in_place_as_torch(clip):
+    """A gradient Tensor taken before clipping holds the clipped values afterwards, as in torch (clipping
+    replaced it with a new Tensor, so a reference kept the unclipped gradient)."""
+    torch = pytest.importorskip("torch")
+    grads = _grads(19, steps=1)[0]
+    ours = [ember.zeros(*g.shape, requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    held, held_torch = [p.grad for p in ours], [t.grad for t in theirs]
+    if clip == "norm":
+        optim.clip_grad_norm_(ours, 0.5, foreach=False)
+        torch.nn.utils.clip_grad_norm_(theirs, 0.5, foreach=False)
+    else:
+        optim.clip_grad_value_(ours, 0.3, foreach=False)
+        torch.nn.utils.clip_grad_value_(theirs, 0.3, foreach=False)
+    for p, g, t in zip(ours, held, held_torch):
+        assert p.grad is g
+        np.testing.assert_allclose(g.array, t.numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_exports_are_sorted_and_documented():

@@ -68,7 +68,7 @@ REDUCTIONS = {
     "max": (ember.max, np.max),
     "min": (ember.min, np.min),
     "prod": (ember.prod, np.prod),
-    "var": (ember.var, np.var),
+    "var": (lambda x, axis, keepdims: ember.var(x, axis=axis, keepdims=keepdims, ddof=0), np.var),
     "logsumexp": (ember.logsumexp, lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))),
 }
 

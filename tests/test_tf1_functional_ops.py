@@ -102,10 +102,3 @@ def test_foldl_and_foldr():
     np.testing.assert_allclose(got, [1234.0, 4321.0, 90.0])
     (grad,) = tf.gradients(left, [x])
     np.testing.assert_allclose(_run(grad), [1000.0, 100.0, 10.0, 1.0])
-
-
-def test_where_of_one_argument_says_why_it_is_missing():
-    with pytest.raises(NotImplementedError, match=r"count depends on the values.*tf.where\(condition, x, y\)"):
-        tf.where(tf.constant([True, False]))
-    with pytest.raises(AttributeError, match="tf.where, or a multiply by a 0/1 mask"):
-        _ = tf.boolean_mask

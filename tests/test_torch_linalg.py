@@ -251,6 +251,46 @@ def test_linalg_norm_chooses_vector_or_matrix_norms_as_torch(shape, kwargs):
     _check(lambda x: ember.linalg.norm(x, **kwargs), lambda x: torch.linalg.norm(x, **kwargs), _sample(*shape))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, args, kwargs", [
+    ((3, 4), ("nuc",), {}), ((3, 2, 4), ("nuc",), {"dim": (2, 0)}), ((3, 2, 4), ("nuc", (0, 1), True), {}),
+    ((3, 4), (2,), {}), ((3, 2, 4), (-2,), {"dim": (1, 2)}), ((3, 2, 4), (), {"p": 2, "dim": (0, 2), "keepdim": True}),
+    ((3, 2, 4), ("fro",), {"dim": (1, 2)}), ((3, 2, 4), ("fro",), {"dim": 1}), ((3, 2, 4), (None,), {}),
+    ((3, 2, 4), (np.inf,), {"dim": (1, 2)}), ((3, 4), (-1,), {})])
+def test_torch_norm_and_tensor_norm_take_torch_norms_p(shape, args, kwargs, dtype):
+    # torch.norm reads "nuc" over two dimensions as the nuclear norm, "fro" and every number (2 and -2 included)
+    # as a vector norm of the elements, unlike torch.linalg.norm
+    a = _sample(*shape, dtype=dtype)
+    _check(lambda x: ember.norm(x, *args, **kwargs), lambda x: torch.norm(x, *args, **kwargs), a, dtype=dtype)
+    _check(lambda x: x.norm(*args, **kwargs), lambda x: x.norm(*args, **kwargs), a, dtype=dtype)
+
+
+def test_torch_norm_casts_to_dtype_and_refuses_what_torch_refuses():
+    x = ember.tensor(_sample(3, 4, dtype=np.float32))
+    got, want = ember.norm(x, "nuc", dtype=ember.float64), torch.norm(torch.tensor(x.numpy()), "nuc",
+                                                                        dtype=torch.float64)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="matrix_norm: dim must name two dimensions"):
+        ember.norm(ember.ones(2, 3, 4), "nuc")
+    with pytest.raises(ValueError, match="norm: p='fro' takes at most two dimensions"):
+        ember.norm(ember.ones(2, 3, 4), "fro", dim=(0, 1, 2))
+
+
+def test_gradients_of_the_singular_value_norms_are_the_singular_vector_products():
+    # d|A|_* / dA = U V^T; d|A|_2 / dA = u_1 v_1^T and d sigma_min / dA = u_k v_k^T (distinct singular values)
+    a = _sample(4, 3, seed=3)
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    expected = {"nuc": u @ vh, 2: np.outer(u[:, 0], vh[0]), -2: np.outer(u[:, -1], vh[-1])}
+    for ord, want in expected.items():
+        x = ember.tensor(a, requires_grad=True)
+        ember.linalg.matrix_norm(x, ord).backward()
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-9, atol=1e-12)
+        y = ember.tensor(a, requires_grad=True)
+        (ember.norm(y, "nuc") if ord == "nuc" else ember.linalg.norm(y, ord)).backward()
+        np.testing.assert_allclose(y.grad.numpy(), want, rtol=1e-9, atol=1e-12)
+
+
 def test_linalg_cross_defaults_to_the_last_dimension():
     a, b = _sample(2, 3, 3), _sample(2, 3, 3, seed=1)
     _check(ember.linalg.cross, torch.linalg.cross, a, b)

@@ -11,7 +11,7 @@ against finite differences (``gradcheck``, ``gradgradcheck``, in ``numerical_che
 
 from __future__ import annotations
 
-from ember.autograd import functional
+from ember.autograd import forward_ad, functional
 from ember.autograd.anomaly import (
     detect_anomaly,
     is_anomaly_check_nan_enabled,
@@ -52,6 +52,7 @@ __all__ = [
     "backward",
     "detect_anomaly",
     "enable_grad",
+    "forward_ad",
     "functional",
     "grad",
     "gradcheck",

@@ -55,6 +55,68 @@ class Node:
     def __repr__(self) -> str:
         return f"<Node {self.op.name}>"
 
+    # --- PyTorch's grad_fn introspection (torchviz-style graph walks) ---
+
+    def name(self) -> str:
+        """The node's name in PyTorch's style: the op's name in CamelCase, then ``Backward0`` (``SumBackward0``)."""
+        return "".join(part.capitalize() for part in self.op.name.split("_")) + "Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """``(node, 0)`` per input: the node that made it, an ``AccumulateGrad`` for a leaf that requires grad,
+        None for an input without gradient; empty once a backward has freed the node."""
+        if self.inputs is None:
+            return ()
+        return tuple((t.node if t.node is not None else AccumulateGrad(t) if t.requires_grad else None, 0)
+                     for t in self.inputs)
+
+    def register_prehook(self, hook):
+        """Call ``hook(grad_outputs)`` (a one-tuple) before this node's backward; a returned tuple replaces it."""
+        def on_output_grad(grad):
+            result = hook((grad,))
+            return None if result is None else result[0]
+
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.insert(0, on_output_grad)
+        return _NodeHookHandle(self.hooks, on_output_grad)
+
+
+class AccumulateGrad:
+    """What ``next_functions`` gives for a leaf: its ``variable``, into whose ``.grad`` a backward adds."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return id(self.variable)
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad {self.variable.dtype}{list(self.variable.shape)}>"
+
+
+class _NodeHookHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks: list, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
 
 def _forward_error(op, inputs, attrs, exc: Exception) -> Exception:
     """Turn a failure inside a forward into an error naming the op, shapes and dtypes."""

@@ -11,7 +11,9 @@ Promotion (``result_type``) follows PyTorch's rule:
   float32, ``int32 + 1`` stays int32); a Python float with an integer or bool tensor gives the default
   float dtype (float32), a Python int with a bool tensor gives int64; a Python complex keeps a complex tensor's
   dtype, gives a float tensor the complex dtype of its width (complex64 below float64) and an integer or bool
-  tensor the default complex dtype (complex64, complex128 when the default float is float64).
+  tensor the default complex dtype (complex64, complex128 when the default float is float64);
+* a 0-d tensor with a tensor that has dimensions is weak in the same way (``dimensioned_result_type``):
+  ``float16[3] * float32[]`` stays float16; two 0-d tensors, or two with dimensions, follow the first rules.
 """
 
 from __future__ import annotations
@@ -125,6 +127,19 @@ def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
     if ra == rb:  # float16 with bfloat16, uint8 with int8
         return float32 if ra // 10 == 2 else int16
     return a if ra > rb else b
+
+
+def dimensioned_result_type(dimensioned: np.dtype, zero_dim: np.dtype) -> np.dtype:
+    """The dtype of a tensor with dimensions and a 0-d tensor together, PyTorch's rule: the 0-d tensor only
+    lifts the category (``float16[3] * float32[]`` stays float16, ``int32[3] * float64[]`` is float64), and a
+    complex 0-d tensor gives a float tensor the complex dtype of its width."""
+    if dimensioned is zero_dim or dimensioned == zero_dim:
+        return dimensioned
+    if _RANK[zero_dim] // 10 <= _RANK[dimensioned] // 10:
+        return dimensioned
+    if zero_dim in COMPLEX and dimensioned in FLOATING:
+        return complex_of(dimensioned)
+    return zero_dim
 
 
 def scalar_result_type(dtype: np.dtype, scalar) -> np.dtype:

@@ -5,8 +5,8 @@ flash or memory-efficient kernels), and ``is_built()`` says whether CuPy is inst
 
 from ember.backend import devices, runtime_flags
 
-__all__ = ["enable_flash_sdp", "enable_math_sdp", "enable_mem_efficient_sdp", "flash_sdp_enabled", "is_built",
-           "math_sdp_enabled", "matmul", "mem_efficient_sdp_enabled"]
+__all__ = ["cudnn_sdp_enabled", "enable_cudnn_sdp", "enable_flash_sdp", "enable_math_sdp", "enable_mem_efficient_sdp",
+           "flash_sdp_enabled", "is_built", "math_sdp_enabled", "matmul", "mem_efficient_sdp_enabled"]
 
 
 class _MatmulSettings:
@@ -25,7 +25,7 @@ class _MatmulSettings:
 
 
 matmul = _MatmulSettings()
-_attention = {"flash": True, "mem_efficient": True, "math": True}
+_attention = {"flash": True, "mem_efficient": True, "math": True, "cudnn": True}
 
 
 def is_built() -> bool:
@@ -47,6 +47,14 @@ def enable_mem_efficient_sdp(enabled: bool) -> None:
 
 def enable_math_sdp(enabled: bool) -> None:
     _attention["math"] = bool(enabled)
+
+
+def enable_cudnn_sdp(enabled: bool) -> None:
+    _attention["cudnn"] = bool(enabled)
+
+
+def cudnn_sdp_enabled() -> bool:
+    return _attention["cudnn"]
 
 
 def flash_sdp_enabled() -> bool:

@@ -41,10 +41,15 @@ from ember.distributed.group import (
     compiled_data_parallel,
     default_group,
     destroy_process_group,
+    get_backend,
     get_rank,
     get_world_size,
     init_process_group,
+    is_available,
+    is_gloo_available,
     is_initialized,
+    is_mpi_available,
+    is_nccl_available,
 )
 from ember.distributed.sharded import ShardedHashEmbedding, shard_embeddings, shard_of
 
@@ -52,6 +57,7 @@ __all__ = [
     "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "ProcessGroup",
     "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather", "all_gather_into_tensor",
     "all_gather_object", "all_reduce", "all_to_all_single", "barrier", "broadcast", "compiled_data_parallel",
-    "default_group", "destroy_process_group", "functional", "get_rank", "get_world_size", "init_process_group",
-    "is_initialized", "recv", "reduce_scatter_tensor", "send", "shard_embeddings", "shard_of", "world_from_env",
+    "default_group", "destroy_process_group", "functional", "get_backend", "get_rank", "get_world_size",
+    "init_process_group", "is_available", "is_gloo_available", "is_initialized", "is_mpi_available",
+    "is_nccl_available", "recv", "reduce_scatter_tensor", "send", "shard_embeddings", "shard_of", "world_from_env",
 ]

@@ -351,16 +351,32 @@ _crashed = False
 _interrupted = False  # the uncaught error was a KeyboardInterrupt
 
 
-def init_process_group(backend: str | None = None, timeout=None, world: World | None = None) -> ProcessGroup:
-    """Join the job's process group (PyTorch's name). ``backend``: ``"mpi"`` (the default; CPU, and GPU
-    arrays staged through host memory). ``timeout`` (seconds or a timedelta; default 30 s, or
-    ``EMBER_DIST_TIMEOUT``) bounds every wait in a collective.
+_BACKENDS = (None, "mpi", "gloo", "nccl", "cpu:gloo,cuda:nccl")
+
+
+def init_process_group(backend: str | None = None, init_method: str | None = None, timeout=None,
+                       world_size: int = -1, rank: int = -1, store=None, group_name: str = "", pg_options=None,
+                       device_id=None, *, world: World | None = None) -> ProcessGroup:
+    """Join the job's process group, with PyTorch's arguments. The processes come from the MPI launcher
+    (``ember launch``, ``mpiexec``), and every backend runs over MPI: ``"mpi"`` (the default) and ``"gloo"`` are
+    the same CPU collectives; ``"nccl"`` stages GPU arrays through host memory, with a warning. ``init_method``
+    may be None or ``"env://"``; ``world_size`` and ``rank``, when given, must be the job's. ``timeout``
+    (seconds or a timedelta; default 30 s, or ``EMBER_DIST_TIMEOUT``) bounds every wait in a collective.
     """
     global _group
     if _group is not None:
         raise RuntimeError("init_process_group: already initialized; call destroy_process_group() first")
-    if backend not in (None, "mpi"):
-        raise ValueError(f"init_process_group: backend must be 'mpi' (or None), got {backend!r}")
+    if backend is not None and str(backend).lower() not in _BACKENDS:
+        raise ValueError(f"init_process_group: backend must be one of 'mpi', 'gloo', 'nccl' (or None), "
+                         f"got {backend!r}")
+    if init_method not in (None, "env://") or store is not None:
+        raise ValueError(f"init_process_group: the MPI launcher (ember launch, mpiexec) connects the processes; "
+                         f"init_method must be None or 'env://' and store None, got {init_method!r}")
+    if backend is not None and "nccl" in str(backend).lower():
+        import warnings
+
+        warnings.warn("init_process_group: Ember's collectives run over MPI; with backend='nccl' GPU arrays are "
+                      "staged through host memory", RuntimeWarning, stacklevel=2)
     seconds = _seconds(timeout)
     try:
         import mpi4py
@@ -385,6 +401,11 @@ def init_process_group(backend: str | None = None, timeout=None, world: World | 
     comm = MPI.COMM_WORLD.Dup()
     world = world_from_env() if world is None else world
     world = world._replace(rank=comm.Get_rank(), world_size=comm.Get_size())
+    for name, given, actual in (("world_size", world_size, world.world_size), ("rank", rank, world.rank)):
+        if given not in (-1, None) and int(given) != actual:
+            comm.Free()
+            raise ValueError(f"init_process_group: {name}={given}, but the MPI job gives this process "
+                             f"{name} {actual}")
     _group = ProcessGroup(comm, world, seconds)
     return _group
 
@@ -431,6 +452,34 @@ def destroy_process_group() -> None:
 def is_initialized() -> bool:
     """Whether ``init_process_group`` has been called (and not destroyed)."""
     return _group is not None
+
+
+def is_available() -> bool:
+    """Whether distributed training can run here: mpi4py (the ``dist`` extra) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+def is_mpi_available() -> bool:
+    return is_available()
+
+
+def is_gloo_available() -> bool:
+    """Whether ``backend="gloo"`` works: it runs as MPI's CPU collectives."""
+    return is_available()
+
+
+def is_nccl_available() -> bool:
+    """False: Ember's collectives run over MPI (``backend="nccl"`` stages GPU arrays through host memory)."""
+    return False
+
+
+def get_backend(group=None) -> str:
+    """The backend the group's collectives run on: ``"mpi"``."""
+    if group is None:
+        default_group()  # the error when there is none
+    return "mpi"
 
 
 def default_group() -> ProcessGroup:

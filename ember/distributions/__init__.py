@@ -12,6 +12,7 @@ differentiable with respect to the parameters (the reparameterization trick). ``
 
 from ember.distributions import constraints, transforms
 from ember.distributions import kl_continuous_bernoulli as _kl_continuous_bernoulli  # noqa: F401  (registers KLs)
+from ember.distributions import kl_cross_families as _kl_cross_families  # noqa: F401  (registers KLs)
 from ember.distributions import kl_families as _kl_families  # noqa: F401  (importing it registers its KLs)
 from ember.distributions.bernoulli import Bernoulli
 from ember.distributions.binomial import Binomial

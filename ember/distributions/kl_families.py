@@ -1,10 +1,12 @@
 """KL divergences for the distributions beyond kl.py's first families (Gumbel, Cauchy, Poisson, Binomial,
-Geometric, Pareto, HalfNormal, the low-rank normal, transformed distributions), registered with ``register_kl``
-as PyTorch registers them."""
+Geometric, Pareto, HalfNormal, the low-rank normal against itself and the full one, transformed distributions),
+registered with ``register_kl`` as PyTorch registers them."""
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ember import creation, linalg, ops
 from ember.distributions.binomial import Binomial
@@ -20,6 +22,7 @@ from ember.distributions.lowrank_multivariate_normal import (
     _lowrank_logdet,
     _lowrank_mahalanobis,
 )
+from ember.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _half_log_det
 from ember.distributions.normal import Normal
 from ember.distributions.pareto import Pareto
 from ember.distributions.poisson import Poisson
@@ -143,6 +146,43 @@ def _kl_lowrank_lowrank(p, q):
     term23 = ((a * ops.sqrt(pd).unsqueeze(-2)) ** 2).sum((-2, -1))
     term24 = (ops.matmul(a, pw) ** 2).sum((-2, -1))
     return 0.5 * (term1 + term21 + term22 - term23 - term24 + term3 - p.event_shape[0])
+
+
+def _check_event_shapes(p, q) -> None:
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"kl_divergence: {type(p).__name__} and {type(q).__name__} of different event shapes "
+                         f"{p.event_shape} and {q.event_shape}")
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    _check_event_shapes(p, q)
+    pw, pd = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag
+    q_tril = q._unbroadcasted_scale_tril
+    term1 = 2 * _half_log_det(q_tril) - _lowrank_logdet(pw, pd, p._capacitance_tril)
+    term3 = _batch_mahalanobis(q_tril, q.loc - p.loc)
+    # trace(Sigma_q^-1 Sigma_p) = |L_q^-1 W_p|^2 + |L_q^-1 D_p^1/2|^2 (Frobenius norms), Sigma_q = L_q L_q^T
+    k, rank = p.event_shape[0], pw.shape[-1]
+    batch = np.broadcast_shapes(tuple(q_tril.shape[:-2]), tuple(pw.shape[:-2]), tuple(pd.shape[:-1]))
+    q_tril = ops.broadcast_to(q_tril, batch + (k, k))
+    term21 = (linalg.solve_triangular(q_tril, ops.broadcast_to(pw, batch + (k, rank)), upper=False) ** 2).sum((-2, -1))
+    p_root = ops.broadcast_to(ops.diag_embed(ops.sqrt(pd)), batch + (k, k))
+    term22 = (linalg.solve_triangular(q_tril, p_root, upper=False) ** 2).sum((-2, -1))
+    return 0.5 * (term1 + term21 + term22 + term3 - k)
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    _check_event_shapes(p, q)
+    qw, qd = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag
+    p_tril = p._unbroadcasted_scale_tril
+    term1 = _lowrank_logdet(qw, qd, q._capacitance_tril) - 2 * _half_log_det(p_tril)
+    term3 = _lowrank_mahalanobis(qw, qd, q.loc - p.loc, q._capacitance_tril)
+    # trace(Sigma_q^-1 L_p L_p^T) with Sigma_q^-1 = D_q^-1 - A^T A (Woodbury), A = C^-1 W_q^T D_q^-1
+    a = linalg.solve_triangular(q._capacitance_tril, qw.mT / qd.unsqueeze(-2), upper=False)
+    term21 = ((p_tril * ops.rsqrt(qd).unsqueeze(-1)) ** 2).sum((-2, -1))
+    term22 = (ops.matmul(a, p_tril) ** 2).sum((-2, -1))
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
 
 
 @register_kl(TransformedDistribution, TransformedDistribution)

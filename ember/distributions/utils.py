@@ -5,20 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from ember import creation, ops
-from ember.backend import bfloat16, float32
+from ember.backend import bfloat16, dtypes
 from ember.tensor import Tensor
 
 
 def as_parameter(value, dtype=None):
-    """``value`` as a floating Tensor: numbers in ``dtype`` (float32 when None), Tensors as they are."""
+    """``value`` as a floating Tensor: numbers in ``dtype`` (the default float dtype when None, as PyTorch's),
+    Tensors as they are."""
     if isinstance(value, Tensor) or getattr(value, "symbolic", False):
         return value if value.dtype.kind == "f" or value.dtype == bfloat16 else value.float()
-    return creation.tensor(value, dtype=dtype or float32)
+    return creation.tensor(value, dtype=dtype or dtypes.DEFAULT_FLOAT)
 
 
 def broadcast_all(*values) -> list:
     """The parameters as Tensors of one shape and dtype, as ``torch.distributions.utils.broadcast_all``:
-    numbers take the Tensors' dtype (float32 when all are numbers)."""
+    numbers take the Tensors' dtype (the default float dtype when all are numbers)."""
     tensors = [v for v in values if isinstance(v, Tensor) or getattr(v, "symbolic", False)]
     dtype = np.result_type(*[as_parameter(t).dtype for t in tensors]) if tensors else None
     params = [as_parameter(v, dtype) for v in values]

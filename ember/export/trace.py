@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-import ember
+from ember.autograd import no_grad
 from ember.graph.ir import Graph, Value
+from ember.nn.module import Module
 from ember.tensor import Tensor
 
 __all__ = ["axes_of", "trace"]
@@ -41,11 +42,11 @@ def trace(fn: Callable, example_inputs, dynamic_axes=None, input_names=None) -> 
         shape = tuple(None if i in unknown else d for i, d in enumerate(a.shape))
         values.append(graph.input(name, shape, a.dtype))
     with contextlib.ExitStack() as stack:
-        if isinstance(fn, ember.nn.Module):
+        if isinstance(fn, Module):
             modes = [(m, m.training) for m in fn.modules()]
             fn.eval()
             stack.callback(lambda: [setattr(m, "training", t) for m, t in modes])
-        stack.enter_context(ember.no_grad())
+        stack.enter_context(no_grad())
         stack.enter_context(graph.building())
         out = fn(*values)
     flat = _flat_outputs(out)

@@ -59,7 +59,6 @@ from ember.ops.composed import (
     logical_xor,
     masked_fill,
     nan_to_num,
-    norm,
     reciprocal,
     round,
     rsqrt,
@@ -212,6 +211,7 @@ from ember.ops.matrix_functions import torch_qr as qr
 from ember.ops.matrix_functions import torch_svd as svd
 from ember.ops.normalization import dropout, layer_norm
 from ember.ops.norms_torch import dist, frobenius_norm, nuclear_norm, pdist, renorm
+from ember.ops.norms_torch import torch_norm as norm
 from ember.ops.pool3d import adaptive_avg_pool3d, avg_pool3d, max_pool3d
 from ember.ops.pooling import (
     adaptive_avg_pool1d,
@@ -284,6 +284,7 @@ from ember.ops.shape import (
     transpose,
     unbroadcast,
     unsqueeze,
+    view,
 )
 from ember.ops.shrink import hardshrink, softshrink, tanhshrink, threshold
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk

@@ -107,9 +107,27 @@ def is_autocast_enabled(device_type: str | None = None) -> bool:
 
 
 def get_autocast_dtype(device_type: str | None = None):
-    """The dtype autocast runs ``LOWER`` ops in now (in this thread), or None when it is off (for
-    ``device_type``, when given)."""
-    return _state.dtype if is_autocast_enabled(device_type) else None
+    """The dtype autocast runs ``LOWER`` ops in now (in this thread), or None when it is off. Given a
+    ``device_type``, as PyTorch: the dtype of that device's region when one is open, else the dtype a region
+    there would take by default (float16 on "cuda", bfloat16 on "cpu")."""
+    if is_autocast_enabled(device_type):
+        return _state.dtype
+    return None if device_type is None else _DEFAULT_DTYPE.get(device_type, bfloat16)
+
+
+def get_autocast_gpu_dtype():
+    """``get_autocast_dtype("cuda")`` (PyTorch's older name)."""
+    return get_autocast_dtype("cuda")
+
+
+def get_autocast_cpu_dtype():
+    """``get_autocast_dtype("cpu")`` (PyTorch's older name)."""
+    return get_autocast_dtype("cpu")
+
+
+def is_autocast_cpu_enabled() -> bool:
+    """``is_autocast_enabled("cpu")`` (PyTorch's older name)."""
+    return is_autocast_enabled("cpu")
 
 
 def state() -> tuple:
@@ -189,4 +207,5 @@ class suspended:  # noqa: N801  (used like no_grad)
         return False
 
 
-__all__ = ["FLOAT32", "LOWER", "autocast", "get_autocast_dtype", "is_autocast_enabled", "state", "suspended"]
+__all__ = ["FLOAT32", "LOWER", "autocast", "get_autocast_cpu_dtype", "get_autocast_dtype", "get_autocast_gpu_dtype",
+           "is_autocast_cpu_enabled", "is_autocast_enabled", "state", "suspended"]

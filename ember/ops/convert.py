@@ -13,6 +13,7 @@ from ember.backend.dtypes import (
     DIFFERENTIABLE,
     FLOATING,
     as_dtype,
+    dimensioned_result_type,
     result_type,
     scalar_result_type,
 )
@@ -20,7 +21,7 @@ from ember.ops import dispatch, lowering
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import movement_cost
 from ember.ops.modes import vjp_rule
-from ember.ops.registry import NOT_FUSIBLE, Spec, defop
+from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec, defop, shape_error
 
 
 def _cast_forward(xp, x, *, dtype):
@@ -62,6 +63,49 @@ def cast(x: TensorLike, dtype) -> TensorLike:
     if dtype not in DIFFERENTIABLE and out.node is not None:
         out = out.detach()
     return out
+
+
+# --- the same bytes read as another dtype (``Tensor.view(dtype)``) ---
+
+
+def _bits_shape(x, dtype) -> tuple:
+    """The shape of ``x``'s bytes read as ``dtype``: the last dimension scaled by the ratio of element sizes."""
+    shape, old, new = tuple(x.shape), np.dtype(x.dtype), np.dtype(dtype)
+    if old.itemsize == new.itemsize:
+        return shape
+    if not shape:
+        raise shape_error("view_dtype", [x], f"a 0-d tensor can only be viewed as a dtype of its element size "
+                                             f"({old.itemsize} bytes), not {new} ({new.itemsize} bytes)")
+    last = shape[-1]
+    if last is None:
+        return shape
+    if last * old.itemsize % new.itemsize:
+        raise shape_error("view_dtype", [x], f"the last dimension's {last * old.itemsize} bytes do not divide "
+                                             f"into {new} elements of {new.itemsize} bytes")
+    return shape[:-1] + (last * old.itemsize // new.itemsize,)
+
+
+def _view_dtype_forward(xp, x, *, dtype):
+    if x.dtype.itemsize != dtype.itemsize and x.ndim and x.shape[-1] > 1 and x.strides[-1] != x.itemsize:
+        raise ValueError(f"view_dtype: viewing {x.dtype}{list(x.shape)} as {dtype} (another element size) needs its "
+                         f"last dimension contiguous, its stride is {x.strides[-1] // x.itemsize}; call contiguous()")
+    return (x.reshape(1) if not x.ndim else x).view(dtype).reshape(_bits_shape(x, dtype))
+
+
+VIEW_DTYPE = defop(
+    "view_dtype",
+    forward=_view_dtype_forward,
+    infer=lambda x, *, dtype: Spec(_bits_shape(x, dtype), dtype),
+    vjp=NON_DIFFERENTIABLE,
+    cost=movement_cost,
+    onnx=NO_ONNX,
+)
+
+
+def view_dtype(x: TensorLike, dtype) -> TensorLike:
+    """The bytes of ``x`` read as ``dtype`` (``Tensor.view(dtype)``): the last dimension scaled by the ratio of
+    element sizes, the memory shared, no gradient."""
+    return dispatch.apply(VIEW_DTYPE, (x,), {"dtype": as_dtype(dtype)})
 
 
 _constants: dict = {}
@@ -132,7 +176,11 @@ def promote(a, b) -> tuple:
     da, db = a.array.dtype, b.array.dtype
     if da is db:
         return a, b
-    dtype = result_type(da, db)
+    zero_a, zero_b = not a.shape, not b.shape
+    if zero_a is zero_b:
+        dtype = result_type(da, db)
+    else:  # a 0-d tensor beside one with dimensions only lifts the category (PyTorch)
+        dtype = dimensioned_result_type(db, da) if zero_a else dimensioned_result_type(da, db)
     return cast(a, dtype), cast(b, dtype)
 
 

@@ -92,8 +92,17 @@ MATMUL = defop(
 
 
 def matmul(a, b) -> TensorLike:
-    """Matrix product with broadcasting batch dimensions, like ``numpy.matmul`` and the ``@`` operator."""
-    return dispatch.apply(MATMUL, promote(a, b))
+    """Matrix product with broadcasting batch dimensions, like ``numpy.matmul`` and the ``@`` operator. A sparse (COO
+    or CSR) operand takes its own product, with a dense result (``ember.sparse.mm``), as ``torch.matmul``."""
+    try:
+        operands = promote(a, b)
+    except TypeError:  # a sparse tensor is no array; asked only here, so the dense products pay nothing for it
+        if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
+            return a.matmul(b)
+        if getattr(b, "is_sparse", False) or getattr(b, "is_sparse_csr", False):
+            return b.__rmatmul__(a)
+        raise
+    return dispatch.apply(MATMUL, operands)
 
 
 def dot(a, b) -> TensorLike:

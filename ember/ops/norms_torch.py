@@ -1,13 +1,13 @@
-"""PyTorch's norm functions outside ``torch.linalg``, composed from ``norm`` and ``matrix_norm``: ``dist``,
-``renorm``, ``frobenius_norm``, ``nuclear_norm`` and ``pdist`` (the condensed distances of a set of rows; a zero
-distance gets gradient 0 for p = 2, as PyTorch's)."""
+"""PyTorch's norm functions outside ``torch.linalg``, composed from ``norm`` and ``matrix_norm``: ``torch.norm``
+(``ember.norm`` and ``Tensor.norm``), ``dist``, ``renorm``, ``frobenius_norm``, ``nuclear_norm`` and ``pdist`` (the
+condensed distances of a set of rows; a zero distance gets gradient 0 for p = 2, as PyTorch's)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ember.ops.composed import norm
-from ember.ops.convert import as_tensor, promote, to_float
+from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import where
 from ember.ops.indexing import take
@@ -20,6 +20,29 @@ def _p(name: str, p) -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or p != p:
         raise TypeError(f"{name}: p must be a number, got {p!r}")
     return float(p)
+
+
+def torch_norm(x, p: float | str | None = "fro", axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
+    """The norm of ``x`` over ``axis`` (``dim``; every element when None), as ``torch.norm``: a number ``p`` (None
+    meaning 2) and "fro" (over at most two dimensions) give the vector p-norm of the elements, "nuc" the nuclear
+    norm (the sum of singular values) of the matrices along the two dimensions ``axis`` names (a 2-D ``x`` when
+    ``axis`` is None). ``torch.linalg.norm`` reads a number ``ord`` over two dimensions as a matrix norm instead.
+
+    >>> ember.norm(ember.eye(3), p="nuc")   # 3.0
+    """
+    x = as_tensor(x)
+    if dtype is not None:
+        x = cast(x, dtype)
+    axes = (axis,) if isinstance(axis, int) else None if axis is None else tuple(axis)
+    if p == "nuc":
+        return matrix_norm(x, "nuc", tuple(range(x.ndim)) if axes is None else axes, keepdims)
+    if p == "fro":
+        if axes is not None and len(axes) > 2:
+            raise ValueError(f"norm: p='fro' takes at most two dimensions, got dim={axis!r}")
+        return norm(x, 2, axes, keepdims)
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+    return norm(x, 2 if p is None else p, axes, keepdims)
 
 
 def dist(x, other, p: float = 2) -> TensorLike:

@@ -23,11 +23,23 @@ def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
         raise ValueError(f"{name}: {what} must be {ndim}-D, got shape {list(x.shape)}")
 
 
+def _is_sparse(x) -> bool:
+    return getattr(x, "is_sparse", False) or getattr(x, "is_sparse_csr", False)
+
+
 def mm(a, b) -> TensorLike:
-    """Product of two matrices; a sparse (COO or CSR) first matrix takes its own product (``ember.sparse.mm``)."""
-    if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
+    """Product of two matrices; a sparse (COO or CSR) first matrix takes its own product (``ember.sparse.mm``), and a
+    sparse second one its product with the dense first (``dense @ sparse``)."""
+    if _is_sparse(a):
         return a.mm(b)
-    a, b = promote(a, b)
+    try:
+        a, b = promote(a, b)
+    except TypeError:  # a sparse tensor is no array; asked only here, so the dense products pay nothing for it
+        if not _is_sparse(b):
+            raise
+        a = as_tensor(a)
+        _check_ndim("mm", "the first matrix", a, 2)
+        return b.__rmatmul__(a)
     _check_ndim("mm", "the first matrix", a, 2)
     _check_ndim("mm", "the second matrix", b, 2)
     return matmul(a, b)

@@ -3,6 +3,8 @@ aminmax and logsumexp as compositions of them; the running sums and products (cu
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections import namedtuple
 
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64
@@ -337,40 +339,74 @@ def nanmean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     return nansum(x, axis, keepdims) / sum(present, axis, keepdims)
 
 
-def _ddof(name: str, ddof: int, unbiased: bool | None, correction: int | None) -> int:
-    """One of NumPy's ``ddof`` and PyTorch's ``unbiased``/``correction`` as the count subtracted from n."""
-    given = [what for what, value in (("unbiased", unbiased), ("correction", correction)) if value is not None]
-    if len(given) > 1 or given and ddof:
-        raise TypeError(f"{name}: give one of ddof=, unbiased= and correction=, got {', '.join(given)} and ddof={ddof}")
+def _ddof(name: str, ddof: int | None, unbiased: bool | None, correction: int | None) -> int:
+    """One of NumPy's ``ddof`` and PyTorch's ``unbiased``/``correction`` as the count subtracted from n; none
+    given: 1, PyTorch's default (the unbiased estimate)."""
+    given = [what for what, value in (("ddof", ddof), ("unbiased", unbiased), ("correction", correction))
+             if value is not None]
+    if len(given) > 1:
+        raise TypeError(f"{name}: give one of ddof=, unbiased= and correction=, got {' and '.join(given)}")
     if unbiased is not None:
         return int(bool(unbiased))
-    return as_int(name, correction, "correction") if correction is not None else ddof
+    if ddof is not None:
+        return as_int(name, ddof, "ddof")
+    return as_int(name, correction, "correction") if correction is not None else 1
 
 
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0, *, unbiased: bool | None = None,
+def _bool_axis(axis, unbiased):
+    """PyTorch's ``var(x, unbiased)`` form: a bool where the axis goes is ``unbiased`` over every element."""
+    if axis.__class__ is bool:
+        if unbiased is not None:
+            raise TypeError(f"var/std: got unbiased twice ({axis} by position and unbiased={unbiased})")
+        return None, axis
+    return axis, unbiased
+
+
+def _divisor_scale(name: str, x: TensorLike, axis, ddof: int):
+    """``_scale`` of a variance: 1 / max(n - ddof, 0), as PyTorch, which warns when n - ddof <= 0 (the result
+    is then nan, or inf where the values differ)."""
+    n = _count(x, axis, name)
+    if n is not None and n - ddof <= 0:
+        warnings.warn(f"{name}: degrees of freedom <= 0 ({n} elements over axis {axis}, correction {ddof}); "
+                      "the result is nan or inf", RuntimeWarning, stacklevel=4)
+        return math.inf  # 0 * inf: nan where every value equals the mean
+    return _scale(x, axis, n, ddof)
+
+
+def var(x, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, ddof: int | None = None,
         correction: int | None = None) -> TensorLike:
-    """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: unbiased like PyTorch's default), or
-    PyTorch's ``unbiased=`` or ``correction=`` in its place."""
+    """Variance over ``axis``, unbiased by default (``correction=1``, as PyTorch; a bool in ``axis``'s place is
+    PyTorch's ``unbiased``). ``ddof=`` (NumPy), ``unbiased=`` or ``correction=`` sets the count subtracted from
+    the number of elements: ``ddof=0`` is the population variance."""
+    axis, unbiased = _bool_axis(axis, unbiased)
     ddof = _ddof("var", ddof, unbiased, correction)
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
-        return _in_float32(var, x, axis, keepdims, ddof)
-    n = _count(x, axis, "var")
-    if n is not None and n - ddof <= 0:
-        raise ValueError(f"var: {n} elements over axis {axis} are too few for ddof={ddof}")
+        return _in_float32(_var, x, axis, keepdims, ddof)
+    return _var(x, axis, keepdims, ddof)
+
+
+def _var(x: TensorLike, axis, keepdims: bool, ddof: int, name: str = "var") -> TensorLike:
+    scale = _divisor_scale(name, x, axis, ddof)
     centred = x - mean(x, axis, keepdims=True)
-    return sum(centred * centred, axis, keepdims) * _scale(x, axis, n, ddof)
+    return sum(centred * centred, axis, keepdims) * scale
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0, *, unbiased: bool | None = None,
+def std(x, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, ddof: int | None = None,
         correction: int | None = None) -> TensorLike:
-    """Standard deviation over ``axis`` (see ``var`` for ``ddof``, ``unbiased`` and ``correction``). Its gradient
-    where the values are all equal is 0, as in PyTorch (not the 0 * inf of sqrt's at 0)."""
+    """Standard deviation over ``axis``, unbiased by default (see ``var`` for ``ddof``, ``unbiased`` and
+    ``correction``). Its gradient where the values are all equal is 0, as in PyTorch (not the 0 * inf of
+    sqrt's at 0)."""
+    axis, unbiased = _bool_axis(axis, unbiased)
     ddof = _ddof("std", ddof, unbiased, correction)
     x = to_float(x)
     if x.dtype in LOW_PRECISION:
-        return _in_float32(std, x, axis, keepdims, ddof)
-    variance = var(x, axis, keepdims, ddof)
+        return _in_float32(_std, x, axis, keepdims, ddof)
+    return _std(x, axis, keepdims, ddof)
+
+
+def _std(x: TensorLike, axis, keepdims: bool, ddof: int) -> TensorLike:
+    variance = _var(x, axis, keepdims, ddof, "std")
     # sqrt of 1 where the variance is 0: its gradient there is finite, and where() sends it none (the test is
     # == 0, not > 0, which a NaN variance fails: it stays NaN)
     flat = variance == 0

@@ -4,8 +4,10 @@ in ``indexing.py``: their gradients need ops that are built on these."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.ops import dispatch, lowering
-from ember.ops.convert import as_tensor
+from ember.ops.convert import as_tensor, view_dtype
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import (
     as_int,
@@ -119,6 +121,19 @@ def reshape(x: TensorLike, *shape) -> TensorLike:
     elif not _plain_sizes(shape):  # NumPy would read -2 as -1: the shape rule names what is wrong
         _resolve_shape("reshape", Spec(x.shape, x.dtype), shape)
     return dispatch.apply(RESHAPE, (x,), {"shape": shape})
+
+
+def view(x: TensorLike, *shape, dtype=None) -> TensorLike:
+    """``Tensor.view``: ``reshape`` to ``shape``, or, given one dtype (``x.view(ember.int32)``), the same bytes
+    read as that dtype (``view_dtype``)."""
+    if len(shape) == 1 and (isinstance(shape[0], np.dtype) or isinstance(shape[0], type)
+                            and issubclass(shape[0], np.generic)):
+        shape, dtype = (), shape[0]
+    if dtype is not None:
+        if shape:
+            raise TypeError(f"view: give a shape or a dtype, got {shape} and dtype={dtype}")
+        return view_dtype(as_tensor(x), dtype)
+    return reshape(x, *shape)
 
 
 def _plain_sizes(shape: tuple) -> bool:

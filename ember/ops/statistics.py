@@ -98,7 +98,7 @@ def std_mean(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *
     to 1 (``unbiased=False`` is 0)."""
     dim, keepdim, ddof = _moments_args("std_mean", dim, unbiased, keepdim, correction, axis, keepdims)
     x = to_float(x)
-    return std(x, dim, keepdim, correction=ddof), mean(x, dim, keepdim)
+    return std(x, dim, keepdims=keepdim, correction=ddof), mean(x, dim, keepdim)
 
 
 def var_mean(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction: int | None = None,
@@ -107,4 +107,4 @@ def var_mean(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *
     to 1 (``unbiased=False`` is 0)."""
     dim, keepdim, ddof = _moments_args("var_mean", dim, unbiased, keepdim, correction, axis, keepdims)
     x = to_float(x)
-    return var(x, dim, keepdim, correction=ddof), mean(x, dim, keepdim)
+    return var(x, dim, keepdims=keepdim, correction=ddof), mean(x, dim, keepdim)

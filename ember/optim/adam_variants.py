@@ -162,6 +162,7 @@ class NAdam(_AdamLike):
     """
 
     update = staticmethod(nadam_update)
+    number_state = ("mu_product",)
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, *,

@@ -45,11 +45,18 @@ def _norm(array, norm_type: float) -> float:
 
 
 def _set_grad(p, array) -> None:
-    """Give ``p`` the gradient values ``array`` (a 0-d result of NumPy arithmetic is a scalar: made an array)."""
+    """Give ``p`` the gradient values ``array`` (a 0-d result of NumPy arithmetic is a scalar: made an array).
+
+    A dense gradient keeps its Tensor, as PyTorch clips in place (a reference taken before sees the clipped
+    values); it takes the new array rather than being written into, as a backward may have handed one array to
+    several gradients. A gradient with a graph of its own (``create_graph=True``) is replaced instead."""
     if isinstance(array, np.generic):
         array = np.asarray(array)
-    if p.grad.__class__ is RowSparse:
-        p.grad = RowSparse(p.grad.indices, Tensor._make(array, None), p.grad.shape)
+    grad = p.grad
+    if grad.__class__ is RowSparse:
+        p.grad = RowSparse(grad.indices, Tensor._make(array, None), grad.shape)
+    elif grad.node is None:
+        grad.array = array
     else:
         p.grad = Tensor._make(array, None)
 
@@ -174,20 +181,22 @@ def clip_grads_with_norm_(parameters: Iterable | Tensor, max_norm: float, total_
     total = np.asarray(total_norm.array)
     real = total.dtype.type if total.dtype in (np.float32, np.float64) else np.float32
     coef = min(real(1.0) / (real(total) + real(1e-6)) * real(max_norm), real(1.0))
-    if coef < 1.0:
+    if not coef >= 1.0:  # a NaN norm makes every gradient NaN, as torch's clamp of a NaN coefficient
         for p in params:
             _set_grad(p, _grad_array(p) * float(coef))
 
 
 def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``.
 
-    Returns the total norm before clipping (a 0-d float32 tensor, float64 when a gradient is float64).
-    Row-sparse gradients are coalesced. In a step ``ember.jit`` traces, the same arithmetic is built of ops.
+    Returns the total norm before clipping (a 0-d float32 tensor, float64 when a gradient is float64); a NaN
+    norm makes every gradient NaN, as in PyTorch. Row-sparse gradients are coalesced. In a step ``ember.jit``
+    traces, the same arithmetic is built of ops. ``foreach`` (PyTorch's speed hint) changes nothing.
 
     >>> total = ember.optim.clip_grad_norm_(model.parameters(), max_norm=1.0)
     """
+    del foreach
     params = _with_grads(parameters)
     max_norm, norm_type = float(max_norm), _check_norm_type(norm_type, "clip_grad_norm_")
     if not params:
@@ -202,18 +211,20 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
     real = total.dtype.type
     # torch computes max_norm / t as reciprocal(t) * max_norm, in the norm's dtype
     coef = min(real(1.0) / (total + real(1e-6)) * real(max_norm), real(1.0))
-    if coef < 1.0:
+    if not coef >= 1.0:  # a NaN norm makes every gradient NaN, as torch's clamp of a NaN coefficient
         for p, array in zip(params, arrays):
             # a new array, not an in-place product: a leaf's gradient may share memory with another leaf's
             _set_grad(p, array * float(coef))
     return Tensor._make(np.asarray(total), None)
 
 
-def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
+def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float, foreach: bool | None = None) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``; row-sparse gradients are coalesced first.
+    ``foreach`` (PyTorch's speed hint) changes nothing.
 
     >>> ember.optim.clip_grad_value_(model.parameters(), clip_value=0.5)
     """
+    del foreach
     clip_value = float(clip_value)
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")

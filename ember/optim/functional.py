@@ -104,11 +104,16 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
     arrays, the three whole-array operations per parameter and nothing else (the per-call checks cost about as
     much as the arithmetic on a small layer's parameters)."""
     if momentum != 0 and not (weight_decay or maximize or nesterov or dampening):
-        lr, momentum = float(lr), float(momentum)
+        lr, momentum, small = float(lr), float(momentum), openblas.AXPBY_MIN_SIZE
         for param, grad, state in zip(params, grads, states):
             buf = state.get("momentum_buffer")
             if buf is None or param.__class__ is not np.ndarray or not param.ndim:
                 sgd_update(param, grad, state, lr=lr, momentum=momentum)  # the first step, a GPU or a 0-d one
+                continue
+            if buf.size < small:  # (axpby's own size test, made here: a call fewer per small parameter)
+                buf *= momentum
+                buf += grad
+                param -= buf * lr
                 continue
             if not openblas.axpby(1.0, grad, momentum, buf):  # one pass instead of two
                 buf *= momentum

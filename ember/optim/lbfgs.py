@@ -1,5 +1,5 @@
-"""L-BFGS: quasi-Newton steps from the last ``history_size`` gradient differences, as ``torch.optim.LBFGS``
-(without a line search: a fixed step ``lr``, the first one scaled by the gradient's size)."""
+"""L-BFGS: quasi-Newton steps from the last ``history_size`` gradient differences, as ``torch.optim.LBFGS``: a fixed
+step ``lr`` (the first one scaled by the gradient's size), or one a strong Wolfe line search finds from it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.autograd import enable_grad
+from ember.optim.line_search import strong_wolfe
 from ember.optim.optimizer import Optimizer
 
 __all__ = ["LBFGS"]
@@ -26,13 +27,12 @@ class LBFGS(Optimizer):
     def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None):
-        if line_search_fn is not None:
-            raise ValueError(f"LBFGS: line_search_fn={line_search_fn!r} is not supported; Ember's LBFGS takes fixed "
-                             "steps (line_search_fn=None, PyTorch's default)")
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
         max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
         super().__init__(params, {"lr": lr, "max_iter": max_iter, "max_eval": max_eval,
                                   "tolerance_grad": tolerance_grad, "tolerance_change": tolerance_change,
-                                  "history_size": history_size, "line_search_fn": None})
+                                  "history_size": history_size, "line_search_fn": line_search_fn})
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS: takes one parameter group")
         self._params = self.param_groups[0]["params"]
@@ -68,6 +68,28 @@ class LBFGS(Optimizer):
             n = p.numel()
             p.array[...] += (step * direction[start:start + n]).reshape(p.shape).astype(p.dtype)
             start += n
+
+    def _line_search(self, closure: Callable, t: float, d: np.ndarray, loss: float, grad: np.ndarray, slope: float,
+                     tolerance_change: float, max_tries: int) -> tuple:
+        """``strong_wolfe`` from the parameters as they are, which it leaves moved by the step it returns."""
+        start = [p.array.copy() for p in self._params]
+
+        def evaluate(step: float) -> tuple[float, np.ndarray]:
+            self._reset(start)
+            self._add(step, d)
+            with enable_grad():
+                value = float(closure())
+            return value, self._flat_grad()
+
+        loss, grad, t, tries = strong_wolfe(evaluate, t, d, loss, grad, slope, tolerance_change=tolerance_change,
+                                            max_tries=max_tries)
+        self._reset(start)
+        self._add(t, d)
+        return loss, grad, t, tries
+
+    def _reset(self, arrays: list) -> None:
+        for p, array in zip(self._params, arrays):
+            p.array[...] = array
 
     def step(self, closure: Callable | None = None):
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` recomputes the loss and its gradients."""
@@ -116,11 +138,19 @@ class LBFGS(Optimizer):
             prev_grad = grad.copy()
             prev_loss = loss
             t = min(1.0, 1.0 / np.abs(grad).sum()) * lr if state["n_iter"] == 1 else lr
-            if float(grad @ d) > -tolerance_change:  # not a descent direction
+            slope = float(grad @ d)
+            if slope > -tolerance_change:  # not a descent direction
                 break
-            self._add(t, d)
             done = False
-            if n_iter != max_iter:
+            if group["line_search_fn"] == "strong_wolfe":
+                loss, grad, t, tries = self._line_search(closure, t, d, loss, grad, slope, tolerance_change,
+                                                         max_eval - evals)
+                done = np.abs(grad).max() <= tolerance_grad
+                evals += tries
+                state["func_evals"] += tries
+            else:
+                self._add(t, d)
+            if n_iter != max_iter and group["line_search_fn"] is None:
                 with enable_grad():
                     loss = float(closure())
                 grad = self._flat_grad()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import types
+import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,6 +20,11 @@ __all__ = [
     "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR",
     "ReduceLROnPlateau", "SequentialLR", "StepLR",
 ]
+
+
+def _warn_epoch() -> None:
+    warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
+                  "possible. Please use `scheduler.step()` to step the scheduler.", UserWarning, stacklevel=3)
 
 
 def _check_optimizer(owner: str, optimizer) -> None:
@@ -80,10 +86,13 @@ class LRScheduler:
         """The lrs the last ``step()`` set, one per param group."""
         return self._last_lr
 
-    def step(self) -> None:
-        """Advance one epoch (or batch) and write the new lrs into the optimizer."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch (or batch) and write the new lrs into the optimizer. ``epoch`` (deprecated, as in
+        PyTorch, with its warning) jumps to that epoch, by the closed form where the schedule has one."""
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            _warn_epoch()
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -93,9 +102,7 @@ class LRScheduler:
             self.last_epoch = epoch
             closed_form = getattr(self, "_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        _set_lrs(self, values)
 
     def _lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -106,6 +113,18 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
+
+
+def _set_lrs(scheduler: LRScheduler, values: list) -> None:
+    """Write one lr per param group; a schedule made for fewer groups (one added since) is an error, as torch's."""
+    groups = scheduler.optimizer.param_groups
+    if len(values) != len(groups):
+        raise ValueError(f"{type(scheduler).__name__}: the optimizer has {len(groups)} param groups, the schedule "
+                         f"{len(values)} (was a group added after the scheduler was made?); make the scheduler "
+                         "after adding every group")
+    for group, lr in zip(groups, values):
+        group["lr"] = lr
+    scheduler._last_lr = [group["lr"] for group in groups]
 
 
 class _LambdaScheduler(LRScheduler):
@@ -379,9 +398,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         else:
             self._go_to(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = self._lrs()
+        _set_lrs(self, self.get_lr())
 
     def _go_to(self, epoch: float) -> None:
         if epoch < 0:
@@ -609,6 +626,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.optimizer = optimizer
         self.factor = factor
         self.min_lrs = _per_group("ReduceLROnPlateau", "min_lr", optimizer, min_lr)
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr  # for groups added later
         self.patience = patience
         self.cooldown = cooldown
         self.eps = eps
@@ -632,10 +650,15 @@ class ReduceLROnPlateau(LRScheduler):
         return value > (self.best * (self.threshold + 1.0) if self.threshold_mode == "rel"
                         else self.best + self.threshold)
 
-    def step(self, metrics: float) -> None:  # type: ignore[override]
-        """Record this epoch's metric and reduce the lrs if it has plateaued."""
+    def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record this epoch's metric and reduce the lrs if it has plateaued (``epoch``: deprecated, as in
+        PyTorch; it only sets ``last_epoch``)."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            _warn_epoch()
+            self.last_epoch = epoch
         if self._is_better(current):
             self.best = current
             self.num_bad_epochs = 0
@@ -645,7 +668,14 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            groups = self.optimizer.param_groups
+            if len(groups) != len(self.min_lrs):  # a group was added: a scalar min_lr covers it, as in torch
+                if self.default_min_lr is None:
+                    raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} param groups, "
+                                       f"{len(self.min_lrs)} when the scheduler was made with one min_lr each; "
+                                       "set min_lrs to one value per group")
+                self.min_lrs = [self.default_min_lr] * len(groups)
+            for group, min_lr in zip(groups, self.min_lrs):
                 old_lr = float(group["lr"])
                 new_lr = max(old_lr * self.factor, min_lr)
                 if old_lr - new_lr > self.eps:

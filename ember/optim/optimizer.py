@@ -16,6 +16,7 @@ from ember.backend.devices import array_module, device_of, move
 from ember.ops.effects import sparse_update, update
 from ember.optim import functional as F
 from ember.optim import parts
+from ember.optim.hooks import OptimizerHooks
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -37,7 +38,7 @@ def _check_implementation_options(owner: str, options: dict) -> None:
                              "ember.func to differentiate through a hand-written update)")
 
 
-class Optimizer:
+class Optimizer(OptimizerHooks):
     """Base class: holds ``param_groups`` (dicts of params and hyper-parameters) and per-parameter ``state``.
 
     A subclass names its update rules (``update`` for dense gradients, ``sparse_update`` for ``RowSparse``
@@ -52,6 +53,8 @@ class Optimizer:
 
     update: Callable | None = None
     sparse_update: Callable | None = None
+    # state entries the rules keep as Python numbers (torch keeps them as 0-d tensors): loaded as numbers
+    number_state: tuple[str, ...] = ()
 
     def __init__(self, params, defaults: dict, **options: bool | None):
         name = type(self).__name__
@@ -61,6 +64,8 @@ class Optimizer:
                 f"{name}: params must be an iterable of Tensors or of dicts, got a single {type(params).__name__}"
             )
         self.defaults = dict(defaults)
+        if isinstance(self.defaults.get("lr"), Tensor):
+            self.defaults["lr"] = _tensor_lr(name, self.defaults["lr"])
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
         self.groups_version = 0  # counts add_param_group and load_state_dict: a traced step checks it
@@ -102,6 +107,8 @@ class Optimizer:
         group["params"] = params
         for key, value in self.defaults.items():
             group.setdefault(key, value)
+        if isinstance(group.get("lr"), Tensor):
+            group["lr"] = _tensor_lr(name, group["lr"])
         self.validate(group)
         self.param_groups.append(group)
         _groups_changed(self)
@@ -267,10 +274,12 @@ class Optimizer:
                     raise ValueError(f"{name}: the state dict's {k!r} of parameter {key} has shape {list(shape)}, "
                                      f"expected {list(self.state_shape(k, p))} for a parameter of shape "
                                      f"{list(p.shape)}")
-            state[p] = {k: _restore(p, k, v) for k, v in values.items()}
+            state[p] = {k: _restore(p, k, v, k in self.number_state) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             restored = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
+            for key, value in self.defaults.items():  # a key an older checkpoint lacks (maximize...), as torch
+                restored.setdefault(key, value)
             restored["params"] = group["params"]
             groups.append(restored)
         self.state = state
@@ -313,17 +322,32 @@ class _LiveHyper:
         return self.optimizer.hyper(self.group)
 
 
-def _restore(param, key: str, value):
-    """A state value from a state dict, copied; floating arrays take the parameter's dtype and device."""
+def _restore(param, key: str, value, number: bool = False):
+    """A state value from a state dict, copied; floating arrays take the parameter's dtype and device, and a
+    ``number`` (a 0-d array where torch saved a scalar tensor) becomes a Python float."""
     if key == "step":
         return int(value.item() if hasattr(value, "item") else value)
+    if number:
+        return float(value.item() if hasattr(value, "item") else value)
     if isinstance(value, Tensor):
         value = value.array
+    elif hasattr(value, "__array__") and not isinstance(getattr(value, "dtype", None), np.dtype):
+        value = np.asarray(value)  # another framework's tensor (a torch optimizer's state dict): its values
     if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
         dtype = param.dtype if value.dtype.kind in "fV" else value.dtype
         device = device_of(param.array)
         return device.xp.array(move(value, device), dtype=dtype, copy=True)
     return copy.deepcopy(value)
+
+
+def _tensor_lr(owner: str, lr: Tensor) -> float:
+    """PyTorch's ``lr`` given as a 1-element Tensor, read as its value (the group holds a number, which the
+    schedulers set)."""
+    if lr.numel() != 1:
+        raise ValueError(f"{owner}: a Tensor lr must have 1 element, got shape {list(lr.shape)}")
+    if lr.dtype.kind != "f":
+        raise TypeError(f"{owner}: a Tensor lr must be floating point, got dtype {lr.dtype}")
+    return float(lr.detach().array.reshape(()))
 
 
 def _check(owner: str, name: str, value, ok: Callable[[float], bool], requirement: str) -> None:

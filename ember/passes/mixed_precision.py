@@ -111,9 +111,11 @@ class _Rewrite:
             dtypes = {inputs[i].array.dtype for i in members}
             if len(dtypes) < 2:
                 continue
-            strong = [inputs[i].array.dtype for i in members if inputs[i].id not in self.weak]
+            strong = [inputs[i] for i in members if inputs[i].id not in self.weak]
             if not strong:
                 continue
+            # beside values with dimensions a 0-d value only lifts the category (the functions' promotion)
+            strong = [v.array.dtype for v in ([v for v in strong if v.array.shape] or strong)]
             target = strong[0]
             for d in strong[1:]:
                 target = result_type(target, d)

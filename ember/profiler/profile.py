@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from typing import NamedTuple
@@ -28,82 +29,155 @@ SORT_KEYS = {
     "time": lambda s: s.time_ns, "self_cpu_time_total": lambda s: s.time_ns, "cpu_time_total": lambda s: s.time_ns,
     "calls": lambda s: s.calls, "count": lambda s: s.calls, "flops": lambda s: s.flops,
     "bytes": lambda s: s.bytes, "memory": lambda s: s.out_bytes, "cpu_memory_usage": lambda s: s.out_bytes,
-    "name": lambda s: s.name,
+    "name": lambda s: s.name, "self_cuda_time_total": lambda s: s.time_ns, "cuda_time_total": lambda s: s.time_ns,
+    "self_cpu_memory_usage": lambda s: s.out_bytes,
 }
+
+
+class EventList(list):
+    """The events of a profile (a list; called, as PyTorch's ``prof.events()``, it returns itself)."""
+
+    def __call__(self) -> EventList:
+        return self
+
+
+class StatsList(list):
+    """``key_averages()``: one OpStats per name, with PyTorch's ``.table(sort_by=, row_limit=)``."""
+
+    def __init__(self, stats, total_ns: int, peak_memory: int | None):
+        super().__init__(stats)
+        self.total_ns = total_ns
+        self.peak_memory = peak_memory
+
+    def table(self, sort_by: str = "time", row_limit: int = 100, **_options) -> str:
+        """A text table, one row per op or labelled range (PyTorch's layout) with FLOPs and bytes."""
+        return _table(self, sort_by, row_limit, self.total_ns, self.peak_memory)
+
+
+_RECORDING = ("WARMUP", "RECORD", "RECORD_AND_SAVE")
 
 
 class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() as prof``)
     """Record per-op calls, time, FLOPs and bytes (from the op records' ``cost``) and the peak memory of
-    eager code, ``ember.jit`` compiled steps and Sessions run inside the block.
+    eager code, ``ember.jit`` compiled steps and Sessions run inside the block, plus ``record_function`` ranges.
+
+    With a ``schedule`` (``ember.profiler.schedule``), ``step()`` marks the end of each training step and only
+    the active steps are kept; ``on_trace_ready(prof)`` runs at the end of each active cycle (without a schedule,
+    at the end of the block). ``activities`` are accepted as PyTorch's: Ember times every op on the host.
 
     >>> with ember.profiler.profile() as prof:
     ...     loss = model(x).sum(); loss.backward()
-    >>> print(prof.table(sort_by="time"))
+    >>> print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
     >>> prof.export_chrome_trace("trace.json")     # open in Perfetto or chrome://tracing
     """
 
-    def __init__(self, record_shapes: bool = False, profile_memory: bool = True):
+    def __init__(self, activities=None, schedule=None, on_trace_ready=None, record_shapes: bool = False,
+                 profile_memory: bool = True, with_stack: bool = False, with_flops: bool = True,
+                 with_modules: bool = False, experimental_config=None, execution_trace_observer=None,
+                 acc_events: bool = False, use_cuda: bool | None = None):
+        from ember.profiler.scheduling import ProfilerActivity
+
+        for activity in activities or ():
+            if not isinstance(activity, ProfilerActivity):
+                raise TypeError(f"profile: activities must be ProfilerActivity members, got {activity!r}")
+        if schedule is not None and not callable(schedule):
+            raise TypeError(f"profile: schedule must be a function of the step number, got {type(schedule).__name__}")
+        self.activities = set(activities or (ProfilerActivity.CPU,))
+        self.schedule = schedule
+        self.on_trace_ready = on_trace_ready
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
-        self.events: list = []
+        self.events = EventList()
         self.peak_memory = 0  # bytes allocated at the peak above the level at entry (tracemalloc)
+        self.step_num = 0
         self._owns_tracing = False
         self._memory_base = 0
         self._peak_seen = 0  # the traced peak before a nested profile reset it
+        self._recording = False
+        self._action = None
 
     def __enter__(self) -> profile:
-        recorder.start(self)
+        self.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        recorder.stop(self)
+        self.stop()
+
+    def start(self) -> None:
+        """Start recording (what entering the block does)."""
+        self._action = self._action_at(self.step_num)
+        if self._action in _RECORDING:
+            self._start_recording()
+
+    def stop(self) -> None:
+        """Stop recording; a trace being recorded goes to ``on_trace_ready`` (what leaving the block does)."""
+        was = self._action
+        self._stop_recording()
+        if self.on_trace_ready is not None and was in ("RECORD", "RECORD_AND_SAVE"):
+            self.on_trace_ready(self)
+
+    def step(self) -> None:
+        """The end of a training step: move along the schedule (recording, discarding a warmup, handing a
+        finished cycle to ``on_trace_ready``)."""
+        before = self._action
+        self.step_num += 1
+        after = self._action = self._action_at(self.step_num)
+        if before == "RECORD_AND_SAVE":
+            self._stop_recording()
+            if self.on_trace_ready is not None:
+                self.on_trace_ready(self)
+        elif before in _RECORDING and after == "NONE":
+            self._stop_recording()
+        if after in _RECORDING:
+            if before == "WARMUP" and after != "WARMUP" or not self._recording:
+                self.events.clear()  # a cycle's warmup is thrown away; a new cycle starts empty
+            if not self._recording:
+                self._start_recording()
+
+    def _action_at(self, step: int) -> str:
+        return "RECORD" if self.schedule is None else self.schedule(step).name
+
+    def _start_recording(self) -> None:
+        self._recording = True
+        recorder.start(self)
+
+    def _stop_recording(self) -> None:
+        if self._recording:
+            self._recording = False
+            recorder.stop(self)
 
     # --- reading ---
-    def key_averages(self) -> list[OpStats]:
-        """One OpStats per op name, in order of first call."""
+    def key_averages(self, group_by_input_shape: bool = False, group_by_stack_n: int = 0) -> StatsList:
+        """One OpStats per op name (per name and input shapes with ``group_by_input_shape``, which needs
+        ``record_shapes``), in order of first call; a labelled range's time is its self time."""
         totals: dict = {}
-        for e in self.events:
-            t = totals.get(e.name)
-            dur = e.end - e.start
+        for e, dur in zip(self.events, _self_times(self.events)):
+            key = (e.name, e.shapes) if group_by_input_shape else e.name
+            t = totals.get(key)
             if t is None:
-                totals[e.name] = [1, dur, e.flops, e.bytes, e.out_bytes]
+                totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes]
             else:
                 t[0] += 1
                 t[1] += dur
                 t[2] += e.flops
                 t[3] += e.bytes
                 t[4] += e.out_bytes
-        return [OpStats(name, *t) for name, t in totals.items()]
+        stats = [OpStats(key if isinstance(key, str) else f"{key[0]} {[list(s) for s in key[1]]}", *t)
+                 for key, t in totals.items()]
+        total = sum(s.time_ns for s in stats)
+        return StatsList(stats, total, self.peak_memory if self.profile_memory else None)
 
     @property
     def total_flops(self) -> int:
         return sum(e.flops for e in self.events)
 
     def table(self, sort_by: str = "time", row_limit: int = 100) -> str:
-        """A text table, one row per op (PyTorch's ``key_averages().table`` layout) with FLOPs and bytes."""
-        key = SORT_KEYS.get(sort_by)
-        if key is None:
-            raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
-        stats = sorted(self.key_averages(), key=key, reverse=sort_by != "name")[:row_limit]
-        total = sum(s.time_ns for s in self.key_averages()) or 1
-        width = max([len("Name")] + [len(s.name) for s in stats]) + 2
-        heads = ["Self CPU %", "Self CPU", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes",
-                 "GFLOP/s"]
-        rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
-        lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
-        for s in stats:
-            rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
-            cells = [f"{100 * s.time_ns / total:.2f}%", _time(s.time_ns), _time(s.avg_ns), _size(s.out_bytes),
-                     str(s.calls), _count(s.flops), _size(s.bytes), f"{rate:.2f}"]
-            lines.append(s.name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
-        lines.append(rule)
-        lines.append(f"Self CPU time total: {_time(total if self.events else 0)}")
-        if self.profile_memory:
-            lines.append(f"Peak memory: {_size(self.peak_memory)}")
-        return "\n".join(lines)
+        """``key_averages().table(sort_by, row_limit)``."""
+        return self.key_averages().table(sort_by, row_limit)
 
     def export_chrome_trace(self, path) -> None:
-        """Write the events in Chrome's trace format (one complete event per op call, microseconds)."""
+        """Write the events in Chrome's trace format (one complete event per op call or range, microseconds);
+        a path ending in ``.gz`` is gzip-compressed."""
         origin = min((e.start for e in self.events), default=0)
         pid = os.getpid()
         events = []
@@ -111,10 +185,49 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
             args = {"flops": e.flops, "bytes": e.bytes, "kind": e.kind}
             if e.shapes:
                 args["input shapes"] = [list(s) for s in e.shapes]
-            events.append({"name": e.name, "cat": "op", "ph": "X", "ts": (e.start - origin) / 1000.0,
-                           "dur": (e.end - e.start) / 1000.0, "pid": pid, "tid": 0, "args": args})
-        with open(path, "w") as f:
+            events.append({"name": e.name, "cat": "user_annotation" if e.kind == "user" else "op", "ph": "X",
+                           "ts": (e.start - origin) / 1000.0, "dur": (e.end - e.start) / 1000.0, "pid": pid,
+                           "tid": 0, "args": args})
+        opener = gzip.open if os.fspath(path).endswith(".gz") else open
+        with opener(path, "wt") as f:
             json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
+
+
+def _self_times(events: list) -> list:
+    """Each event's duration less the events directly inside it (only ``record_function`` ranges hold others)."""
+    own = [e.end - e.start for e in events]
+    order = sorted(range(len(events)), key=lambda i: (events[i].start, -events[i].end))
+    open_ranges: list = []  # indices of the ranges that contain the current event, innermost last
+    for i in order:
+        e = events[i]
+        while open_ranges and events[open_ranges[-1]].end < e.end:
+            open_ranges.pop()
+        if open_ranges:
+            own[open_ranges[-1]] -= e.end - e.start
+        if e.kind == "user":
+            open_ranges.append(i)
+    return own
+
+
+def _table(stats: list, sort_by: str, row_limit: int, total: int, peak_memory: int | None) -> str:
+    key = SORT_KEYS.get(sort_by)
+    if key is None:
+        raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
+    shown = sorted(stats, key=key, reverse=sort_by != "name")[:row_limit]
+    width = max([len("Name")] + [len(s.name) for s in shown]) + 2
+    heads = ["Self CPU %", "Self CPU", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes", "GFLOP/s"]
+    rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
+    lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
+    for s in shown:
+        rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
+        cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns), _time(s.avg_ns), _size(s.out_bytes),
+                 str(s.calls), _count(s.flops), _size(s.bytes), f"{rate:.2f}"]
+        lines.append(s.name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
+    lines.append(rule)
+    lines.append(f"Self CPU time total: {_time(total)}")
+    if peak_memory is not None:
+        lines.append(f"Peak memory: {_size(peak_memory)}")
+    return "\n".join(lines)
 
 
 def _time(ns: float) -> str:

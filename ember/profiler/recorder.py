@@ -27,7 +27,7 @@ _active: list = []  # the profiles recording now, innermost last
 
 class Event(NamedTuple):
     """One op call: its name, start and end (ns, perf_counter), FLOPs, bytes moved, output bytes, the input
-    shapes (when recorded) and where it ran (``eager`` or ``compiled``)."""
+    shapes (when recorded) and where it ran (``eager`` or ``compiled``; ``user`` for a ``record_function`` range)."""
 
     name: str
     start: int
@@ -61,6 +61,17 @@ def _record(op_name: str, op, arrays: list, attrs, out, start: int, end: int, ki
     for prof in _active:
         shapes = tuple(tuple(np.shape(a)) for a in arrays) if prof.record_shapes else ()
         prof.events.append(Event(op_name, start, end, flops, moved, _out_bytes(out), shapes, kind))
+
+
+def recording() -> bool:
+    """Whether a profile records now."""
+    return bool(_active)
+
+
+def record_range(name: str, start: int, end: int) -> None:
+    """A labelled range (``record_function``) from ``start`` to ``end`` (ns) in every profile recording now."""
+    for prof in _active:
+        prof.events.append(Event(name, start, end, 0, 0, 0, (), "user"))
 
 
 class _EagerRecorder:

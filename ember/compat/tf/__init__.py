@@ -102,7 +102,6 @@ from ember.compat.tf.array_ops import (
     truncated_normal,
     unpack,
     unstack,
-    where,
     zeros,
     zeros_like,
 )
@@ -151,6 +150,7 @@ from ember.compat.tf.math_ops import (
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
 from ember.compat.tf.train import gradients
+from ember.compat.tf.value_sized import boolean_mask, unique, unique_with_counts, where
 from ember.compat.tf.variables import (
     Variable,
     all_variables,
@@ -232,7 +232,7 @@ errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
-            "py_func", "random_crop"]
+            "py_func", "random_crop", "boolean_mask", "unique", "unique_with_counts"]
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)

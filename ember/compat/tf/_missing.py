@@ -13,7 +13,6 @@ INSTEAD = {
     "string": "numeric dtypes (Ember tensors hold numbers only)",
     "FIFOQueue": "feed_dict",
     "TFRecordReader": "ember.data readers (csv, libsvm) and feed_dict",
-    "boolean_mask": "tf.where, or a multiply by a 0/1 mask",
     "segment_sum": "tf.math.unsorted_segment_sum(data, ids, num_segments)",
 }
 

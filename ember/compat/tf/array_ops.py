@@ -417,11 +417,10 @@ def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype
 
 
 def where(condition, x=None, y=None, name: str | None = None) -> Tensor:
+    """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere (``value_sized.where`` also takes the
+    condition alone)."""
     if x is None or y is None:
-        raise NotImplementedError(
-            "tf.where with only a condition gives the indices of the true elements, whose count depends on the "
-            "values; Ember's graphs size every value from its inputs' shapes: use tf.where(condition, x, y), or a "
-            "multiply by tf.cast(condition, dtype)")
+        raise TypeError("tf.where: give both x and y, or neither (the coordinates of the true elements)")
     return op(ember.where, (as_tf(condition), as_tf(x), as_tf(y)), name=name or "Select")
 
 

@@ -360,7 +360,7 @@ def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon:
 
     if isinstance(training, Tensor) or training:
         mean = op(lambda x: ember.mean(x, axis=axes), (inputs,), name="moments/mean")
-        variance = op(lambda x: ember.var(x, axis=axes), (inputs,), name="moments/variance")
+        variance = op(lambda x: ember.var(x, axis=axes, ddof=0), (inputs,), name="moments/variance")
         if bessel:
             def corrected(x, v):
                 n = int(np.prod([x.shape[a] for a in axes]))

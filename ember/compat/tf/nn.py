@@ -277,7 +277,7 @@ def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = Fals
     axes, keep = tuple(axes), bool(keepdims or keep_dims)
     x = as_tf(x)
     mean = op(lambda a: ember.mean(a, axis=axes, keepdims=keep), (x,), name=name or "moments/mean")
-    variance = op(lambda a: ember.var(a, axis=axes, keepdims=keep), (x,), name=name or "moments/variance")
+    variance = op(lambda a: ember.var(a, axis=axes, keepdims=keep, ddof=0), (x,), name=name or "moments/variance")
     return mean, variance
 
 

@@ -329,7 +329,7 @@ class BatchNormalization(Layer):
             self.nt_params["r_mean"] = data.mean(0, keepdims=True)
             self.nt_params["r_var"] = data.var(0, keepdims=True)
         if self.is_training:
-            mean, var = ember.mean(x, axis=0, keepdims=True), ember.var(x, axis=0, keepdims=True)
+            mean, var = ember.mean(x, axis=0, keepdims=True), ember.var(x, axis=0, keepdims=True, ddof=0)
             self.nt_params["r_mean"] = self.m * self.nt_params["r_mean"] + (1.0 - self.m) * data.mean(0, keepdims=True)
             self.nt_params["r_var"] = self.m * self.nt_params["r_var"] + (1.0 - self.m) * data.var(0, keepdims=True)
         else:

@@ -1,0 +1,101 @@
+"""PyTorch's profiler idioms: schedule and step(), record_function ranges, key_averages().table, trace handlers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+import ember
+from ember.profiler import (
+    ProfilerAction,
+    ProfilerActivity,
+    profile,
+    record_function,
+    schedule,
+    tensorboard_trace_handler,
+)
+
+
+def _step(i: int) -> None:
+    x = ember.ones(4, 4) * float(i)
+    (x @ x).sum()
+
+
+def test_schedule_steps_follow_pytorchs_cycle():
+    torch = pytest.importorskip("torch")
+    options = {"wait": 1, "warmup": 2, "active": 3, "repeat": 2, "skip_first": 1}
+    ours, theirs = schedule(**options), torch.profiler.schedule(**options)
+    assert [ours(i).name for i in range(20)] == [theirs(i).name for i in range(20)]
+    assert ours(3) is ProfilerAction.WARMUP
+    with pytest.raises(ValueError, match="schedule: active must be at least 1"):
+        schedule(wait=1, warmup=1, active=0)
+
+
+def test_only_active_steps_are_kept_and_each_cycle_reaches_on_trace_ready():
+    traces = []
+
+    def ready(prof):
+        traces.append(sorted({e.name.split("-")[1] for e in prof.events if e.kind == "user"}))
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+                 schedule=schedule(wait=1, warmup=1, active=2, repeat=2), on_trace_ready=ready) as prof:
+        for i in range(10):
+            with record_function(f"step-{i}"):
+                _step(i)
+            prof.step()
+    assert traces == [["2", "3"], ["6", "7"]]  # steps 0 and 4 wait, 1 and 5 warm up, 8 and 9 are past repeat
+    assert prof.step_num == 10
+
+
+def test_record_function_ranges_show_their_self_time_in_the_table():
+    @record_function("decorated")
+    def inner():
+        _step(1)
+
+    with profile() as prof:
+        with record_function("outer"):
+            _step(2)
+            inner()
+    stats = {s.name: s for s in prof.key_averages()}
+    events = {e.name: e for e in prof.events() if e.kind == "user"}  # prof.events() as in PyTorch
+    ops = sum(s.time_ns for name, s in stats.items() if name not in events)
+    outer = events["outer"]
+    assert stats["outer"].time_ns + stats["decorated"].time_ns + ops == outer.end - outer.start
+    assert stats["outer"].calls == stats["decorated"].calls == 1
+    table = prof.key_averages().table(sort_by="calls", row_limit=5)
+    assert "Self CPU time total" in table and len(table.splitlines()) == 3 + 5 + 3  # heads, rows, totals
+    assert "outer" in prof.key_averages().table(sort_by="name")
+    with record_function("not recorded"):  # no profile: nothing to record, no cost
+        pass
+
+
+def test_group_by_input_shape_keeps_the_shapes_apart():
+    with profile(record_shapes=True) as prof:
+        ember.ones(2, 3).exp()
+        ember.ones(4, 3).exp()
+    names = [s.name for s in prof.key_averages(group_by_input_shape=True) if s.name.startswith("exp")]
+    assert names == ["exp [[2, 3]]", "exp [[4, 3]]"]
+
+
+@pytest.mark.parametrize("use_gzip", [False, True])
+def test_tensorboard_trace_handler_writes_one_trace_per_cycle(tmp_path, use_gzip):
+    handler = tensorboard_trace_handler(tmp_path, worker_name="worker0", use_gzip=use_gzip)
+    with profile(schedule=schedule(wait=0, warmup=0, active=1, repeat=2), on_trace_ready=handler) as prof:
+        for i in range(3):
+            _step(i)
+            prof.step()
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 2 and all(f.name.startswith("worker0.") for f in files)
+    suffix = ".pt.trace.json.gz" if use_gzip else ".pt.trace.json"
+    assert all(f.name.endswith(suffix) for f in files)
+    opener = gzip.open if use_gzip else open
+    with opener(files[0], "rt") as f:
+        names = [e["name"] for e in json.load(f)["traceEvents"]]
+    assert "matmul" in names
+
+
+def test_activities_must_be_profiler_activities():
+    with pytest.raises(TypeError, match="profile: activities must be ProfilerActivity members"):
+        profile(activities=["cpu"])

@@ -1,0 +1,86 @@
+"""TF-1's value-sized ops: tf.boolean_mask (with its gradient), tf.where(condition), tf.unique."""
+
+import numpy as np
+import pytest
+
+from ember.compat import tf
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+
+
+def test_boolean_mask_selects_what_numpy_selects_on_every_axis():
+    data = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    masks = {0: np.array([False, True]), 1: np.array([True, False, True]), 2: np.array([True, False, True, True])}
+    x = tf.placeholder(tf.float32, [None, 3, 4])
+    with tf.Session() as sess:
+        for axis, mask in masks.items():
+            out = tf.boolean_mask(x, tf.constant(mask), axis=axis)
+            expected = np.compress(mask, data, axis=axis)
+            np.testing.assert_array_equal(sess.run(out, {x: data}), expected)
+        two_d = np.array([[True, False, True], [False, False, True]])
+        np.testing.assert_array_equal(sess.run(tf.boolean_mask(x, two_d), {x: data}), data[two_d])
+        none = tf.boolean_mask(x, tf.zeros([2], tf.bool))
+        assert sess.run(none, {x: data}).shape == (0, 3, 4)
+
+
+def test_boolean_mask_in_a_loss_trains_on_the_kept_rows_only():
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((64, 3)).astype(np.float32)
+    kept = rng.random(64) > 0.3
+    labels = np.where(kept, features @ np.array([1.0, -2.0, 0.5]), 100.0).astype(np.float32)  # the rest is junk
+    x, y, valid = tf.placeholder(tf.float32, [None, 3]), tf.placeholder(tf.float32, [None]), \
+        tf.placeholder(tf.bool, [None])
+    w = tf.Variable(tf.zeros([3, 1]))
+    errors = tf.square(tf.reshape(tf.matmul(x, w), [-1]) - y)
+    loss = tf.reduce_mean(tf.boolean_mask(errors, valid))
+    (grad,) = tf.gradients(loss, [w])
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(grad, {x: features, y: labels, valid: kept})
+        rows = features[kept]  # d/dw mean((x w - y)^2) over the kept rows at w = 0
+        np.testing.assert_allclose(first.ravel(), -2 * rows.T @ labels[kept] / kept.sum(), rtol=1e-5)
+        for _ in range(200):
+            sess.run(train, {x: features, y: labels, valid: kept})
+        np.testing.assert_allclose(sess.run(w).ravel(), [1.0, -2.0, 0.5], atol=1e-4)
+
+
+def test_where_of_a_condition_gives_the_coordinates_of_the_true_elements():
+    condition = tf.placeholder(tf.bool, [None, 3])
+    coordinates = tf.where(condition)
+    assert coordinates.shape.as_list() == [None, 2] and coordinates.dtype == tf.int64
+    values = np.array([[True, False, True], [False, False, True]])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(coordinates, {condition: values}), np.argwhere(values))
+        np.testing.assert_array_equal(sess.run(tf.where(tf.constant(values), tf.ones([2, 3]), tf.zeros([2, 3]))),
+                                      values.astype(np.float32))
+
+
+def test_unique_keeps_the_order_of_first_appearance():
+    x = tf.placeholder(tf.int64, [None])
+    y, idx = tf.unique(x)
+    counted = tf.unique_with_counts(x, out_idx=tf.int64)
+    values = np.array([7, 2, 7, 5, 2, 2])
+    with tf.Session() as sess:
+        got_y, got_idx = sess.run([y, idx], {x: values})
+        np.testing.assert_array_equal(got_y, [7, 2, 5])
+        np.testing.assert_array_equal(got_idx, [0, 1, 0, 2, 1, 1])
+        assert got_idx.dtype == np.int32
+        result = sess.run(counted, {x: values})
+        np.testing.assert_array_equal(result.count, [2, 3, 1])
+        assert result.idx.dtype == np.int64
+
+
+def test_mistakes_are_named():
+    x = tf.placeholder(tf.float32, [4, 3])
+    with pytest.raises(TypeError, match="tf.boolean_mask: the mask must be bool"):
+        tf.boolean_mask(x, tf.ones([4]))
+    with pytest.raises(ValueError, match="the mask's shape \\[5\\] differs from dimensions 0..0"):
+        tf.boolean_mask(x, tf.placeholder(tf.bool, [5]))
+    with pytest.raises(ValueError, match="a mask of rank 2 at axis 1 does not fit"):
+        tf.boolean_mask(x, tf.placeholder(tf.bool, [3, 1]), axis=1)
+    with pytest.raises(ValueError, match="tf.Unique: the input must be 1-D"):
+        tf.unique(x)

@@ -1,0 +1,83 @@
+"""``ember.autograd.forward_ad`` against ``torch.autograd.forward_ad``: the tangents of dual tensors."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.autograd.forward_ad as fwAD
+from ember import nn
+
+torch = pytest.importorskip("torch")
+tfw = torch.autograd.forward_ad
+
+FUNCTIONS = {
+    "elementwise": lambda m, x: m.sin(x) * m.exp(x) + (x ** 3).sum(),
+    "softmax": lambda m, x: m.softmax(x.reshape(2, 3), dim=1),
+    "matmul": lambda m, x: x.reshape(2, 3) @ x.reshape(3, 2),
+    "reductions": lambda m, x: m.stack([x.mean(), x.max(), m.logsumexp(x, 0)]),
+    "linear_in_x": lambda m, x: 2 * x - 1,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_tangents_match_torch(name):
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal(6), rng.standard_normal(6)
+    fn = FUNCTIONS[name]
+    with fwAD.dual_level():
+        ours = fwAD.unpack_dual(fn(ember, fwAD.make_dual(ember.tensor(x), ember.tensor(t))))
+    with tfw.dual_level():
+        theirs = tfw.unpack_dual(fn(torch, tfw.make_dual(torch.tensor(x), torch.tensor(t))))
+    np.testing.assert_allclose(ours.primal.detach().numpy(), theirs.primal.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.tangent.numpy(), theirs.tangent.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_module_with_dual_parameters_gives_torchs_tangent():
+    ember.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
+    direction = np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)
+    with fwAD.dual_level():
+        weight = ours[0].weight
+        del ours[0].weight
+        ours[0].weight = fwAD.make_dual(weight.detach(), ember.tensor(direction))
+        tangent = fwAD.unpack_dual(ours(ember.tensor(x))).tangent
+    with tfw.dual_level():
+        weight = theirs[0].weight
+        del theirs[0].weight
+        theirs[0].weight = tfw.make_dual(weight.detach(), torch.tensor(direction))
+        expected = tfw.unpack_dual(theirs(torch.tensor(x))).tangent
+    np.testing.assert_allclose(tangent.numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_tensors_without_a_dual_input_have_no_tangent_and_reverse_mode_still_works():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(x, ember.tensor([1.0, 1.0]))
+        assert fwAD.unpack_dual(ember.ones(2) * 3).tangent is None
+        assert fwAD.unpack_dual(dual.detach() * 2).tangent is None
+        y = (dual ** 2).sum()
+        np.testing.assert_allclose(fwAD.unpack_dual(y).tangent.numpy(), 6.0)  # 2 * (1 + 2)
+        y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])  # through make_dual, as in PyTorch
+    assert fwAD.unpack_dual(y).tangent is None  # no level active
+
+
+def test_misuse_is_refused_with_a_clear_error():
+    with pytest.raises(RuntimeError, match="make_dual: no dual level is active"):
+        fwAD.make_dual(ember.ones(2), ember.ones(2))
+    with fwAD.dual_level():
+        with pytest.raises(RuntimeError, match="nested forward mode AD is not supported"):
+            fwAD.enter_dual_level()
+        with pytest.raises(ValueError, match="the tangent's shape \\[3\\] differs from the primal's \\[2\\]"):
+            fwAD.make_dual(ember.ones(2), ember.ones(3))
+        with pytest.raises(TypeError, match="share one floating or complex dtype"):
+            fwAD.make_dual(ember.tensor([1, 2]), ember.tensor([1, 2]))
+        dual = fwAD.make_dual(ember.ones(2), ember.ones(2))
+        with ember.no_grad(), pytest.raises(RuntimeError, match="unpack_dual: gradient recording is off"):
+            fwAD.unpack_dual(dual * 2)
+    with ember.no_grad(), fwAD.dual_level():  # the level records even inside no_grad
+        dual = fwAD.make_dual(ember.ones(2), ember.tensor([1.0, 2.0]))
+        np.testing.assert_allclose(fwAD.unpack_dual(dual * 3).tangent.numpy(), [3.0, 6.0])
