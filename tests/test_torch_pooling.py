@@ -325,6 +325,7 @@ def test_avg_pool_divisor_override_matches_torch(rank, kwargs, dtype):
     layer = f"AvgPool{rank}d"
     _check_values_and_grads(getattr(ember.nn, layer)(**kwargs), getattr(torch.nn, layer)(**kwargs), x[0])
     assert ours(ember.tensor(x), **kwargs).dtype == dtype
+    assert repr(getattr(ember.nn, layer)(3, 2)) == repr(getattr(torch.nn, layer)(3, 2))
     with pytest.raises(ValueError, match=rf"avg_pool{rank}d: divisor_override must be a non-zero integer, got 0"):
         ours(ember.tensor(x), 2, divisor_override=0)
 

@@ -85,6 +85,9 @@ class _AvgPoolNd(Module):
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
 
 class _AvgPoolOverridable(_AvgPoolNd):
     """AvgPool2d's and AvgPool3d's constructor: ``divisor_override`` (each window's sum over that number)."""
@@ -93,9 +96,6 @@ class _AvgPoolOverridable(_AvgPoolNd):
                  divisor_override: int | None = None) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
         self.divisor_override = divisor_override
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool1d(_AvgPoolNd):
