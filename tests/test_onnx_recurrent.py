@@ -124,6 +124,16 @@ def test_cell_exports_with_a_dynamic_batch(kind, state):
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
+def test_lstm_with_a_projection_exports_as_its_steps():
+    """ONNX's LSTM has no projection: the layer exports as its steps, with the example's batch and length."""
+    layer = nn.LSTM(3, 6, proj_size=2, num_layers=2, bidirectional=True).eval()
+    x = _float(5, 2, 3)
+    model = ember.onnx.export(layer, [x])
+    assert "LSTM" not in {node.op_type for node in model.graph.node}
+    for got, want in zip(_run(model, {model.graph.input[0].name: x}), _flat(layer(ember.tensor(x)))):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_unbatched_cell_and_layer_trace_into_the_op():
     ember.manual_seed(0)
     cell, layer = nn.GRUCell(3, 4), nn.LSTM(3, 4)

@@ -1,5 +1,6 @@
 """Convolutions against PyTorch: padding='same' and 'valid' in the functions and layers of every rank (even
-kernels with dilation get the extra element on the far side, as PyTorch pads), and unbatched inputs."""
+kernels with dilation get the extra element on the far side, as PyTorch pads), unbatched inputs, and the layers'
+padding_mode reflect/replicate/circular."""
 
 from __future__ import annotations
 
@@ -105,3 +106,73 @@ def test_unbatched_convolution_layers_match_torch(layer):
     expected = theirs(torch.tensor(x))
     assert y.shape == tuple(expected.shape)
     np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+PADDING_MODES = [
+    (1, {"padding": 2, "padding_mode": "reflect"}),
+    (2, {"padding": (1, 2), "padding_mode": "circular", "stride": 2}),
+    (2, {"padding": "same", "padding_mode": "reflect", "dilation": 2}),  # an even kernel: the odd pad on the far side
+    (2, {"padding": 1, "padding_mode": "replicate", "groups": 2}),
+    (3, {"padding": (2, 1, 1), "padding_mode": "circular"}),
+    (3, {"padding": "same", "padding_mode": "replicate"}),
+]
+
+
+@pytest.mark.parametrize("rank, kwargs", PADDING_MODES)
+def test_convolution_padding_modes_match_torch(rank, kwargs):
+    """padding_mode reflect/replicate/circular pads the input in that mode, then convolves without padding."""
+    name = f"Conv{rank}d"
+    ours = getattr(nn, name)(4, 6, 4, **kwargs).double()
+    theirs = getattr(torch.nn, name)(4, 6, 4, **kwargs).double()
+    theirs.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    rng = np.random.default_rng(0)
+    for shape in [(2, 4) + (9, 8, 7)[:rank], (4,) + (9, 8, 7)[:rank]]:
+        x = rng.standard_normal(shape)
+        a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, expected = ours(a), theirs(b)
+        np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = rng.standard_normal(tuple(expected.shape))
+        (y * ember.tensor(g)).sum().backward()
+        (expected * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+        ours.zero_grad()
+        theirs.zero_grad()
+
+
+def test_convolution_padding_mode_traces_under_jit_and_transposed_refuses_it():
+    layer = nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")
+    x = ember.randn(2, 2, 5, 6)
+    traced = ember.jit(layer)
+    for _ in range(2):
+        np.testing.assert_array_equal(traced(x).numpy(), layer(x).detach().numpy())
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: only padding_mode='zeros' is supported, got 'reflect'"):
+        nn.ConvTranspose2d(2, 3, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"Conv1d: padding_mode must be one of 'zeros', 'reflect', 'replicate', "
+                                         r"'circular', got 'mirror'"):
+        nn.Conv1d(2, 3, 3, padding_mode="mirror")
+
+
+@pytest.mark.parametrize("rank, kwargs, output_size", [
+    (1, {"stride": 2}, (12,)),
+    (2, {"stride": 3, "padding": 1, "dilation": 2}, (2, 6, 15, 13)),  # batch and channels in front, as PyTorch allows
+    (3, {"stride": (2, 3, 2), "groups": 2}, (12, 13, 8)),
+])
+def test_transposed_convolution_output_size_picks_the_output_padding_as_torch(rank, kwargs, output_size):
+    name = f"ConvTranspose{rank}d"
+    ours = getattr(nn, name)(4, 6, 3, **kwargs).double()
+    theirs = getattr(torch.nn, name)(4, 6, 3, **kwargs).double()
+    theirs.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 4) + (5, 4, 3)[:rank])
+    for batch in (x, x[0]):
+        a, b = ember.tensor(batch, requires_grad=True), torch.tensor(batch, requires_grad=True)
+        size = output_size if len(output_size) in (rank, batch.ndim) else output_size[-rank:]
+        y, expected = ours(a, output_size=size), theirs(b, output_size=size)
+        assert y.shape[-rank:] == tuple(output_size[-rank:])
+        np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+        y.sum().backward()
+        expected.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=rf"{name}: output_size .* is out of reach for input \[2, 4, "):
+        ours(ember.tensor(x), output_size=(40,) * rank)

@@ -57,6 +57,17 @@ def test_pairwise_distance_and_its_module_match_torch(p, keepdim):
                                torch.nn.PairwiseDistance(p)(ta, tb).detach().numpy(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 5.0), (-1.0, 20.0), (-0.5, 1.0)])
+def test_softplus_matches_torch_at_its_threshold_and_with_a_negative_beta(beta, threshold):
+    """log(1 + exp(beta x)) / beta, x itself where beta x > threshold; a negative beta is a smooth minimum."""
+    points = np.array([-30.0, -20.0, -2.0, -1.0, 0.0, 1.0, 2.0, 20.0, 30.0, threshold / beta, -threshold / beta])
+    values = np.concatenate([points, np.random.default_rng(0).standard_normal(13) * 10]).astype(np.float32)
+    x, tx = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    _check(nn.Softplus(beta, threshold)(x), torch.nn.Softplus(beta, threshold)(tx), [(x, tx)])
+    with pytest.raises(ValueError, match="softplus: beta must be non-zero, got 0"):
+        F.softplus(x, beta=0)
+
+
 def test_logsigmoid_matches_torch_far_into_both_tails():
     x, tx = _pair(3, 5, scale=40.0)
     _check(F.logsigmoid(x), TF.logsigmoid(tx), [(x, tx)], atol=1e-5)
@@ -108,6 +119,34 @@ def test_scaled_dot_product_attention_is_in_functional_as_torch():
     (q, tq), (k, tk), (v, tv) = _pair(2, 3, 5, 4), _pair(2, 3, 6, 4, seed=1), _pair(2, 3, 6, 4, seed=2)
     _check(F.scaled_dot_product_attention(q, k, v), TF.scaled_dot_product_attention(tq, tk, tv),
            [(q, tq), (k, tk), (v, tv)])
+
+
+@pytest.mark.parametrize("shapes, is_causal", [(((2, 4, 5, 6), (2, 2, 7, 6), (2, 2, 7, 3)), False),
+                                               (((2, 6, 5, 6), (2, 3, 5, 6), (2, 3, 5, 3)), True),
+                                               (((4, 5, 6), (1, 7, 6), (1, 7, 3)), False)])
+def test_scaled_dot_product_attention_with_grouped_query_heads_matches_torch(shapes, is_causal):
+    """enable_gqa: each key and value head serves a group of consecutive query heads; gradients add up per group."""
+    pairs = [_pair(*shape, seed=i) for i, shape in enumerate(shapes)]
+    ours = F.scaled_dot_product_attention(*[p[0] for p in pairs], is_causal=is_causal, enable_gqa=True)
+    theirs = TF.scaled_dot_product_attention(*[p[1] for p in pairs], is_causal=is_causal, enable_gqa=True)
+    _check(ours, theirs, pairs)
+    with pytest.raises(ValueError, match=r"enable_gqa the query's heads \(axis -3\) must be a multiple"):
+        F.scaled_dot_product_attention(ember.ones(1, 3, 2, 4), ember.ones(1, 2, 2, 4), ember.ones(1, 2, 2, 4),
+                                       enable_gqa=True)
+
+
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4), (2, 3, 4, 5)])
+def test_softmax_without_dim_takes_torchs_implicit_dim_and_dtype(name, shape):
+    """dim=None is PyTorch's implicit choice (0 for 1-D and 3-D input, 1 otherwise), not the last axis; ``dtype``
+    casts the input first."""
+    x, tx = _pair(*shape)
+    _check(getattr(F, name)(x), getattr(TF, name)(tx), [(x, tx)])
+    x, tx = _pair(*shape)
+    ours, theirs = getattr(F, name)(x, dtype=ember.float64), getattr(TF, name)(tx, dtype=torch.float64)
+    assert ours.dtype == ember.float64
+    _check(ours, theirs, [(x, tx)])
 
 
 def test_bfloat16_probabilities_and_masks_are_floating_as_torch():
@@ -204,6 +243,20 @@ def test_instancenorm_with_running_stats_matches_torch_in_training_and_evaluatio
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("name, args, shape", [("GroupNorm", (2, 6), (3, 6, 4)), ("InstanceNorm1d", (6,), (3, 6, 5)),
+                                               ("InstanceNorm2d", (6,), (6, 4, 5)), ("SyncBatchNorm", (6,), (3, 6, 4))])
+def test_norms_without_bias_keep_only_their_weight_as_torch(name, args, shape):
+    """bias=False (keyword-only, as PyTorch's): an affine weight and no bias, in the state dict and the repr too."""
+    kwargs = {"bias": False} if name == "GroupNorm" else {"bias": False, "affine": True}
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert ours.bias is None and repr(ours) == repr(theirs)
+    _randomize(theirs)
+    params = _copy_parameters(ours, theirs)
+    x, tx = _pair(*shape)
+    _check(ours(x), theirs(tx), [(x, tx)] + params, atol=1e-5)
+    assert repr(nn.GroupNorm(2, 6, affine=False)) == repr(torch.nn.GroupNorm(2, 6, affine=False))
+
+
 @pytest.mark.parametrize("shape, eps", [((8,), None), ((3, 8), 1e-3)])
 def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
     x, tx = _pair(2, 3, 8, scale=2.0)
@@ -223,6 +276,27 @@ def test_pad_modes_match_torch(mode, shape, spec):
         spec = (0, 3, 2, 1)
     x, tx = _pair(*shape)
     _check(F.pad(x, spec, mode=mode), TF.pad(tx, spec, mode=mode), [(x, tx)])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, spec", [((2, 3, 7), (-1, 2)), ((2, 3, 7), (3, -2)), ((2, 3, 7), (-5, 2)),
+                                         ((2, 3, 5, 6), (-1, 2, 1, -2)), ((2, 3, 5, 6), (0, 0, -1, -1)),
+                                         ((1, 2, 4, 5, 6), (-1, 1, 0, 2, -1, 0))])
+def test_pad_with_negative_sides_crops_as_torch(mode, shape, spec):
+    """A negative side crops: circular padding wraps what is left, reflect and replicate the whole axis' edges."""
+    x, tx = _pair(*shape)
+    kwargs = {"value": 1.5} if mode == "constant" else {}
+    _check(F.pad(x, spec, mode=mode, **kwargs), TF.pad(tx, spec, mode=mode, **kwargs), [(x, tx)])
+    if mode == "constant":
+        x, tx = _pair(*shape)
+        _check(getattr(nn, f"ZeroPad{len(spec) // 2}d")(spec)(x), TF.pad(tx, spec), [(x, tx)])
+
+
+def test_pad_refuses_a_crop_larger_than_the_axis():
+    with pytest.raises(ValueError, match=r"pad: padding \(-8, 1\) crops more than input \[1, 2, 7\] holds"):
+        F.pad(ember.zeros(1, 2, 7), (-8, 1))
+    with pytest.raises(ValueError, match=r"pad: reflect padding \(-3, -4\) of an axis of size 7 leaves no element"):
+        F.pad(ember.zeros(1, 2, 7), (-3, -4), mode="reflect")
 
 
 def test_pad_refuses_reflection_as_wide_as_the_input():
@@ -285,6 +359,43 @@ def test_interpolate_in_float64_takes_torchs_float64_positions(mode, shape, alig
     y.backward(ember.tensor(upstream))
     ty.backward(torch.tensor(upstream))
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((1, 2, 3), {"scale_factor": 1.3, "mode": "linear"}),
+    ((2, 3, 4, 3), {"scale_factor": (2, 1.3), "mode": "bilinear"}),
+    ((1, 2, 5, 3), {"scale_factor": (0.5, 1.2), "mode": "bilinear"}),
+    ((1, 2, 4, 5, 3), {"scale_factor": (2.5, 0.5, 1.3), "mode": "trilinear"}),
+    ((2, 3, 4, 3), {"scale_factor": (2, 1.3), "mode": "nearest"}),
+    ((1, 2, 4, 5), {"scale_factor": (2.2, 1.9), "mode": "nearest"}),
+    ((1, 2, 5, 4), {"scale_factor": (2.1, 2.2), "mode": "nearest"}),
+])
+def test_interpolate_copies_a_kept_axis_and_halves_a_doubled_ones_index_as_torch(shape, kwargs):
+    """A scale factor that keeps an axis' size copies it in the linear modes and 2-D nearest, whatever the factor;
+    2-D nearest takes index i // 2 where the size doubles (PyTorch's kernels look at the sizes first)."""
+    x, tx = _pair(*shape)
+    _check(F.interpolate(x, **kwargs), TF.interpolate(tx, **kwargs), [(x, tx)], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("kwargs", [{"size": (3, 4)}, {"scale_factor": (0.37, 2.3)}, {"size": (11, 13)},
+                                    {"scale_factor": 0.3, "align_corners": True},
+                                    {"scale_factor": 0.45, "recompute_scale_factor": True}])
+def test_interpolate_antialias_matches_torch(mode, kwargs):
+    """antialias=True: each output averages the inputs under the filter stretched by the downscaling factor."""
+    x, tx = _pair(2, 3, 9, 11)
+    ours = F.interpolate(x, mode=mode, antialias=True, **kwargs)
+    _check(ours, TF.interpolate(tx, mode=mode, antialias=True, **kwargs), [(x, tx)], atol=1e-5)
+
+
+def test_interpolate_antialias_traces_under_jit_and_refuses_other_modes():
+    x = ember.tensor(np.random.default_rng(0).standard_normal((1, 2, 9, 8)).astype(np.float32))
+    step = ember.jit(lambda t: F.interpolate(t, size=(4, 3), mode="bicubic", antialias=True))
+    for _ in range(2):
+        np.testing.assert_allclose(step(x).numpy(), F.interpolate(x, size=(4, 3), mode="bicubic",
+                                                                  antialias=True).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"interpolate: antialias=True is for the modes bilinear and bicubic of 4-D"):
+        F.interpolate(x, size=(4, 3), mode="nearest", antialias=True)
 
 
 def test_interpolate_modes_trace_under_jit():
@@ -470,6 +581,10 @@ def test_unfold_and_fold_match_torch_in_values_and_gradients(shape, kwargs):
     columns = TF.unfold(tx.detach(), **kwargs).shape
     c, tc = _pair(*columns, seed=1)
     _check(F.fold(c, shape[2:], **kwargs), TF.fold(tc, shape[2:], **kwargs), [(c, tc)], atol=1e-5)
+    x, tx = _pair(*shape[1:])  # unbatched: (C, H, W) to (C kh kw, L) and back
+    _check(F.unfold(x, **kwargs), TF.unfold(tx, **kwargs), [(x, tx)])
+    c, tc = _pair(*columns[1:], seed=1)
+    _check(nn.Fold(shape[2:], **kwargs)(c), torch.nn.Fold(shape[2:], **kwargs)(tc), [(c, tc)], atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, kwargs", _FOLD_SETTINGS)
@@ -493,8 +608,9 @@ def test_unfold_and_fold_trace_under_jit():
 
 
 def test_unfold_and_fold_errors_name_the_function_argument_and_shapes():
-    with pytest.raises(ValueError, match=r"unfold: input must be 4-D \(N, C, H, W\), got shape \[3, 5, 5\]"):
-        F.unfold(ember.zeros(3, 5, 5), 2)
+    with pytest.raises(ValueError, match=r"unfold: input must be 4-D \(N, C, H, W\) or 3-D \(C, H, W\), got shape "
+                                         r"\[5, 5\]"):
+        F.unfold(ember.zeros(5, 5), 2)
     with pytest.raises(ValueError, match=r"unfold: kernel_size \(6, 6\) with dilation \(1, 1\) does not fit"):
         F.unfold(ember.zeros(1, 1, 5, 5), 6)
     with pytest.raises(ValueError, match="unfold: stride must be at least 1, got"):
@@ -504,8 +620,9 @@ def test_unfold_and_fold_errors_name_the_function_argument_and_shapes():
         F.fold(ember.zeros(2, 12, 15), 5, 2)
     with pytest.raises(ValueError, match=r"fold: input's dimension 1 \(10\) must be divisible by kh \* kw = 4"):
         nn.Fold(5, 2)(ember.zeros(2, 10, 16))
-    with pytest.raises(ValueError, match=r"fold: input must be 3-D \(N, C \* kh \* kw, L\), got shape \[12, 16\]"):
-        F.fold(ember.zeros(12, 16), 5, 2)
+    with pytest.raises(ValueError, match=r"fold: input must be 3-D \(N, C \* kh \* kw, L\) or 2-D \(C \* kh \* kw, "
+                                         r"L\), got shape \[1, 1, 12, 16\]"):
+        F.fold(ember.zeros(1, 1, 12, 16), 5, 2)
 
 
 @pytest.mark.parametrize("name", ["MaxPool1d", "MaxPool2d", "MaxPool3d"])

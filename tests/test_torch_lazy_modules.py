@@ -155,3 +155,10 @@ def test_lazy_layers_trace_under_jit_after_their_first_call():
     model.eval()
     eager = model(x).detach().numpy()
     np.testing.assert_allclose(ember.jit(lambda x: model(x))(x).numpy(), eager, rtol=1e-5, atol=1e-6)
+
+
+def test_lazy_transposed_convolution_takes_output_size_on_its_first_call_as_torch():
+    ours, theirs = nn.LazyConvTranspose2d(3, 3, stride=2), torch.nn.LazyConvTranspose2d(3, 3, stride=2)
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    y, expected = ours(ember.tensor(x), output_size=(10, 10)), theirs(torch.tensor(x), output_size=(10, 10))
+    assert y.shape == tuple(expected.shape) == (1, 3, 10, 10)

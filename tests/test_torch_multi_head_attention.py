@@ -244,3 +244,69 @@ def test_signatures_are_torchs():
 
     assert names(F.multi_head_attention_forward) == names(torch.nn.functional.multi_head_attention_forward)
     assert names(ember.nn.MultiheadAttention.__init__) == names(torch.nn.MultiheadAttention.__init__)
+
+
+def _blocked_masks():
+    """A bool mask (True: attend) with query 1 blocked from every key, and its additive form."""
+    allowed = np.tril(np.ones((L, S), bool))
+    allowed[1] = False
+    return allowed, np.where(allowed, 0.0, -np.inf)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_scaled_dot_product_attention_gives_a_fully_blocked_query_zeros_as_torch(kind):
+    """PyTorch's safe softmax: a query the mask blocks from every key gets zeros and sends no gradient (a plain
+    softmax gives NaN, which then spreads through the backward to every input)."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((N, HEADS, L, D)), rng.standard_normal((N, HEADS, S, D)),
+              rng.standard_normal((N, HEADS, S, D))]
+    mask = _blocked_masks()[0 if kind == "bool" else 1]
+    ours = [ember.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y = F.scaled_dot_product_attention(*ours, attn_mask=ember.tensor(mask))
+    expected = torch.nn.functional.scaled_dot_product_attention(*theirs, attn_mask=torch.tensor(mask))
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert not y.detach().numpy()[:, :, 1].any()
+    g = rng.standard_normal(tuple(expected.shape))
+    (y * ember.tensor(g)).sum().backward()
+    (expected * torch.tensor(g)).sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+    def step(q, k, v):
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=ember.tensor(mask))
+        out.sum().backward()
+        return out, q.grad
+
+    traced = ember.jit(step)
+    for _ in range(2):
+        out, grad = traced(*[ember.tensor(a, requires_grad=True) for a in arrays])
+    assert np.isfinite(grad.numpy()).all()
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # the NaN softmax of need_weights=True
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_multihead_attention_of_a_fully_padded_sequence_matches_torch(need_weights):
+    """Without weights PyTorch attends by scaled_dot_product_attention (zeros for a query with no key left); with
+    them by a plain softmax (NaN); a TransformerEncoderLayer asks for none, so its output stays finite."""
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(E, HEADS).double()
+    ours = ember.nn.MultiheadAttention(E, HEADS).double()
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((S, N, E))
+    padding = np.zeros((N, S), bool)
+    padding[1] = True
+    y = ours(*[ember.tensor(x)] * 3, key_padding_mask=ember.tensor(padding), need_weights=need_weights)[0]
+    expected = theirs(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(padding), need_weights=need_weights)[0]
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    theirs = torch.nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.0).double()
+    ours = ember.nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.0).double()
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = ours(a, src_key_padding_mask=ember.tensor(padding))
+    expected = theirs(b, src_key_padding_mask=torch.tensor(padding))
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)

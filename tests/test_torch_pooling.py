@@ -287,6 +287,49 @@ def test_adaptive_max_pool3d_layer_matches_torch():
     np.testing.assert_array_equal(i.numpy(), ti.numpy())
 
 
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_adaptive_max_pool_sends_a_tied_bins_gradient_to_its_first_maximum_as_torch(rank):
+    """Ties (rounded values, overlapping uneven bins): the whole gradient goes to each bin's first maximum, not
+    shared among the tied elements; eagerly and under ember.jit, with and without indices."""
+    shape = (2, 3) + (7, 5, 6)[:rank]
+    x = np.round(np.random.default_rng(0).standard_normal(shape))
+    ours = getattr(F, f"adaptive_max_pool{rank}d")
+    theirs = getattr(TF, f"adaptive_max_pool{rank}d")
+    size = (4, 3, 4)[:rank]
+    _check_values_and_grads(lambda t: ours(t, size), lambda t: theirs(t, size), x)
+    _check_values_and_grads(lambda t: ours(t, size, return_indices=True)[0],
+                            lambda t: theirs(t, size, return_indices=True)[0], x)
+
+    def step(t):
+        ours(t, size).sum().backward()
+        return t.grad
+
+    b = torch.tensor(x, requires_grad=True)
+    theirs(b, size).sum().backward()
+    traced = ember.jit(step)
+    for _ in range(2):
+        grad = traced(ember.tensor(x, requires_grad=True))
+    np.testing.assert_array_equal(grad.numpy(), b.grad.numpy())
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 3, "stride": 2, "padding": 1, "divisor_override": 4},
+                                    {"kernel_size": 2, "ceil_mode": True, "count_include_pad": False,
+                                     "divisor_override": -3}])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool_divisor_override_matches_torch(rank, kwargs, dtype):
+    """Each window's sum over the divisor, whatever the padding and ceil_mode windows hold; layers and functions."""
+    x = np.random.default_rng(0).standard_normal((2, 3) + (7, 6, 5)[:rank]).astype(dtype)
+    ours, theirs = getattr(F, f"avg_pool{rank}d"), getattr(TF, f"avg_pool{rank}d")
+    _check_values_and_grads(lambda t: ours(t, **kwargs), lambda t: theirs(t, **kwargs), x)
+    layer = f"AvgPool{rank}d"
+    _check_values_and_grads(getattr(ember.nn, layer)(**kwargs), getattr(torch.nn, layer)(**kwargs), x[0])
+    assert ours(ember.tensor(x), **kwargs).dtype == dtype
+    assert repr(getattr(ember.nn, layer)(3, 2)) == repr(getattr(torch.nn, layer)(3, 2))
+    with pytest.raises(ValueError, match=rf"avg_pool{rank}d: divisor_override must be a non-zero integer, got 0"):
+        ours(ember.tensor(x), 2, divisor_override=0)
+
+
 def test_new_pooling_ops_trace_under_jit():
     """ember.jit: indices, unpooling, fractional windows from fixed samples, lp pooling and uneven adaptive
     averaging in one traced step, forward and gradient equal to eager mode's."""

@@ -215,8 +215,8 @@ def test_bad_input_names_the_op_argument_and_shapes():
         ember.adaptive_avg_pool3d(x, (2, 2))
     with pytest.raises(ValueError, match="BatchNorm3d: expected 5-D input"):
         nn.BatchNorm3d(3)(ember.randn(2, 3, 4, 4))
-    with pytest.raises(ValueError, match="Conv3d: only padding_mode='zeros'"):
-        nn.Conv3d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="ConvTranspose3d: only padding_mode='zeros'"):
+        nn.ConvTranspose3d(3, 4, 3, padding_mode="reflect")
     with pytest.raises(ShapeError, match=r"max_pool3d.*5-D.*\[4, 4\]"):
         nn.MaxPool3d(2, return_indices=True)(ember.randn(4, 4))
 

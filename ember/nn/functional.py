@@ -11,7 +11,17 @@ modules in ``nn.layers``.
 from __future__ import annotations
 
 from ember import ops as _ops
-from ember.nn.layers.activation import celu, glu, hardsigmoid, logsigmoid, prelu, selu, softmin, softsign
+from ember.nn.layers.activation import (
+    _softmax_dim,
+    celu,
+    glu,
+    hardsigmoid,
+    logsigmoid,
+    prelu,
+    selu,
+    softmin,
+    softsign,
+)
 from ember.nn.layers.attention import scaled_dot_product_attention
 from ember.nn.layers.attention_heads import multi_head_attention_forward
 from ember.nn.layers.channel_shuffle import channel_shuffle
@@ -24,6 +34,7 @@ from ember.nn.layers.dropout import (
     feature_alpha_dropout,
 )
 from ember.nn.layers.embedding_bag import embedding_bag
+from ember.nn.layers.embedding_renorm import embedding_renorm_
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.inplace_activation import (
@@ -171,30 +182,41 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _ops.linear(input, weight, bias)
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """Softmax along ``dim``.
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """Softmax along ``dim`` (PyTorch's implicit choice when None: 0 for 0-, 1- and 3-D input, else 1), in
+    ``dtype`` when given (the input cast first).
 
     >>> F.softmax(ember.randn(2, 5), dim=1).sum(axis=1)
     """
-    return _ops.softmax(input, dim)
+    if dtype is not None:
+        input = _ops.cast(input, dtype)
+    return _ops.softmax(input, dim if dim is not None else _softmax_dim(input.ndim))
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """Log-softmax along ``dim``.
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """Log-softmax along ``dim`` (PyTorch's implicit choice when None, as ``softmax``), in ``dtype`` when given.
 
     >>> F.log_softmax(ember.randn(2, 5), dim=1).shape
     (2, 5)
     """
-    return _ops.log_softmax(input, dim)
+    if dtype is not None:
+        input = _ops.cast(input, dtype)
+    return _ops.log_softmax(input, dim if dim is not None else _softmax_dim(input.ndim))
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None, sparse: bool = False) -> Tensor:
-    """Rows of ``weight`` for integer ids; the ``padding_idx`` rows get no gradient.
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` for integer ids; the ``padding_idx`` rows get no gradient; ``max_norm`` first rescales
+    the looked-up rows of a larger ``norm_type``-norm in place; ``scale_grad_by_freq`` divides each id's gradient
+    by its count in ``input``.
 
     >>> F.embedding(ember.tensor([[0, 2]]), ember.randn(5, 3)).shape
     (1, 2, 3)
     """
-    return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx)
+    if max_norm is not None:
+        embedding_renorm_(weight, input, max_norm, norm_type)
+    return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx,
+                          scale_grad_by_freq=scale_grad_by_freq)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

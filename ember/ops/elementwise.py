@@ -505,9 +505,10 @@ def erf(x) -> TensorLike:
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> TensorLike:
-    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold (PyTorch's definition)."""
-    if beta <= 0:
-        raise ValueError(f"softplus: beta must be positive, got {beta}")
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold (PyTorch's definition; a negative beta
+    gives the smooth minimum -softplus(-x))."""
+    if beta == 0:
+        raise ValueError(f"softplus: beta must be non-zero, got {beta}")
     return dispatch.apply(SOFTPLUS, (to_float(x),), {"beta": float(beta), "threshold": float(threshold)})
 
 

@@ -534,7 +534,7 @@ def one_hot(indices, num_classes: int = -1) -> TensorLike:
 # --- embedding ----------------------------------------------------------------------------------------------
 
 
-def _embedding_forward(xp, weight, ids, *, sparse, padding_idx=None):
+def _embedding_forward(xp, weight, ids, *, sparse, padding_idx=None, scale_grad_by_freq=False):
     n = weight.shape[0]
     if ids.size:
         # On a GPU each answer fetched to the host waits for its queue: fetch both bounds in one copy
@@ -545,7 +545,7 @@ def _embedding_forward(xp, weight, ids, *, sparse, padding_idx=None):
     return xp.take(weight, ids, axis=0)  # weight[ids], 2-3x faster
 
 
-def _embedding_infer(weight, ids, *, sparse, padding_idx=None):
+def _embedding_infer(weight, ids, *, sparse, padding_idx=None, scale_grad_by_freq=False):
     if weight.ndim != 2:
         raise shape_error("embedding", [weight, ids], "weight must be 2-D (num_embeddings, dim)")
     if ids.dtype.kind not in "iu":
@@ -559,6 +559,11 @@ def _embedding_rule(run, ctx, g):
     padding_idx = ctx.attrs.get("padding_idx")
     if padding_idx is not None:  # the padding row gets no gradient
         rows = run(WHERE, reshape_with(run, ids, (-1, 1)) == ids.dtype.type(padding_idx), _scalar(run, rows, 0.0), rows)
+    if ctx.attrs.get("scale_grad_by_freq"):  # each id's rows divided by its count among the ids
+        flat, column = reshape_with(run, ids, (-1,)), reshape_with(run, ids, (-1, 1))
+        ones = run(WHERE, column == column, _scalar(run, rows, 1.0), _scalar(run, rows, 0.0))
+        counts = run(EMBEDDING_GRAD, ones, flat, num_embeddings=weight.shape[0])
+        rows = rows / run(EMBEDDING, counts, flat, sparse=False)
     if ctx.attrs["sparse"]:
         if run is not on_tensors:  # an eager backward on arrays
             return dispatch.row_sparse(ids.reshape(-1), dispatch.wrap(rows), weight.shape), None
@@ -615,18 +620,23 @@ def dense_gradient(grad) -> TensorLike:
     return dispatch.apply(EMBEDDING_GRAD, (grad.values, indices), {"num_embeddings": grad.shape[0]})
 
 
-def embedding(ids, weight: TensorLike, sparse: bool = False, padding_idx: int | None = None) -> TensorLike:
+def embedding(ids, weight: TensorLike, sparse: bool = False, padding_idx: int | None = None,
+              scale_grad_by_freq: bool = False) -> TensorLike:
     """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice); the ids equal to
-    ``padding_idx`` (a row of the weight) send it no gradient."""
+    ``padding_idx`` (a row of the weight) send it no gradient; ``scale_grad_by_freq`` divides the gradient each
+    id sends by the number of times it occurs in ``ids``."""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
     if weight.ndim != 2:
         _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
-    if padding_idx is None:
-        return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse)})
-    rows = weight.shape[0]
-    if not -rows <= padding_idx < rows:
-        raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for a weight of shape "
-                         f"{list(weight.shape)}")
-    return dispatch.apply(EMBEDDING, (weight, ids), {"sparse": bool(sparse), "padding_idx": int(padding_idx) % rows})
+    attrs = {"sparse": bool(sparse)}
+    if padding_idx is not None:
+        rows = weight.shape[0]
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for a weight of shape "
+                             f"{list(weight.shape)}")
+        attrs["padding_idx"] = int(padding_idx) % rows
+    if scale_grad_by_freq:
+        attrs["scale_grad_by_freq"] = True
+    return dispatch.apply(EMBEDDING, (weight, ids), attrs)

@@ -21,7 +21,7 @@ from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_indices import max_pool_indices
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
-from ember.ops.pooling import _adaptive_avg_pool, _divisor, _lowest, _on_onednn, _pool_attrs
+from ember.ops.pooling import _adaptive_avg_pool, _divisor, _lowest, _on_onednn, _pool_attrs, override_divisor
 from ember.ops.registry import Spec
 
 _RANK = 3
@@ -170,21 +170,21 @@ def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
 def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> TensorLike:
     """Mean over each ``kernel_size`` window of ``x`` (N, C, D, H, W); zero padding counts in the mean when
-    ``count_include_pad`` (PyTorch's default and divisor rule).
+    ``count_include_pad`` (PyTorch's default and divisor rule); ``divisor_override``: each window's sum divided by
+    that number instead.
 
     >>> y = ember.avg_pool3d(ember.randn(1, 3, 8, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4, 4)
     """
-    if divisor_override is not None:
-        raise ValueError("avg_pool3d: divisor_override is not supported")
     x = to_float(x)
     if x.ndim == 4:  # unbatched (C, D, H, W)
-        return unbatched(avg_pool3d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+        return unbatched(avg_pool3d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding, rank=_RANK)
     del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)
-    attrs["count_include_pad"] = bool(count_include_pad)
+    attrs["count_include_pad"] = bool(count_include_pad) or divisor_override is not None
     AVG_POOL3D.infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return dispatch.apply(AVG_POOL3D, (x,), attrs)
+    y = dispatch.apply(AVG_POOL3D, (x,), attrs)
+    return y if divisor_override is None else override_divisor("avg_pool3d", x, y, attrs, divisor_override)
 
 
 def adaptive_avg_pool3d(x: TensorLike, output_size) -> TensorLike:

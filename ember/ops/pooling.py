@@ -343,21 +343,36 @@ def max_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
 
 
 def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> TensorLike:
+               count_include_pad: bool = True, divisor_override: int | None = None) -> TensorLike:
     """Mean over each ``kernel_size`` window of ``x`` (N, C, H, W); zero padding counts in the mean when
-    ``count_include_pad`` (PyTorch's default and divisor rule).
+    ``count_include_pad`` (PyTorch's default and divisor rule); ``divisor_override``: each window's sum divided by
+    that number instead.
 
     >>> y = ember.avg_pool2d(ember.randn(1, 3, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4)
     """
     x = to_float(x)
     if x.ndim == 3:  # unbatched (C, H, W)
-        return unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+        return unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     attrs = _pool_attrs("avg_pool2d", kernel_size, stride, padding)
     del attrs["dilation"]
     attrs["ceil_mode"] = bool(ceil_mode)
-    attrs["count_include_pad"] = bool(count_include_pad)
+    attrs["count_include_pad"] = bool(count_include_pad) or divisor_override is not None
     _avg_pool2d_infer(Spec(tuple(x.shape), x.dtype), **attrs)
-    return dispatch.apply(AVG_POOL2D, (x,), attrs)
+    y = dispatch.apply(AVG_POOL2D, (x,), attrs)
+    return y if divisor_override is None else override_divisor("avg_pool2d", x, y, attrs, divisor_override)
+
+
+def override_divisor(name: str, x: TensorLike, y: TensorLike, attrs: dict, divisor) -> TensorLike:
+    """PyTorch's ``divisor_override``: the windows' means ``y`` (padding counted) rescaled to sums over
+    ``divisor``, by a constant factor per window (its element count over the divisor)."""
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor == 0:
+        raise ValueError(f"{name}: divisor_override must be a non-zero integer, got {divisor!r}")
+    spatial = tuple(x.shape[2:])
+    if any(size is None for size in spatial):
+        raise ValueError(f"{name}: divisor_override needs the input's spatial sizes, got shape {list(x.shape)}")
+    counts = _divisor(np, spatial, attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["ceil_mode"], True,
+                      np.float64)
+    return y * as_tensor((counts / divisor).astype(y.dtype).reshape((1, 1) + counts.shape), y)
 
 
 def avg_pool1d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bool = False,

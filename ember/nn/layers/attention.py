@@ -35,11 +35,14 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """``softmax(query @ key^T / sqrt(E) + mask) @ value`` over the last two axes, like
     ``torch.nn.functional.scaled_dot_product_attention``: query (..., L, E), key (..., S, E),
-    value (..., S, Ev). A bool ``attn_mask`` is True where attention is allowed; a float one is added.
-    Dropout with ``dropout_p`` is always applied (pass 0 in evaluation).
+    value (..., S, Ev). A bool ``attn_mask`` is True where attention is allowed; a float one is added; a query
+    the mask blocks from every key gets zeros.
+    Dropout with ``dropout_p`` is always applied (pass 0 in evaluation). ``enable_gqa``: key and value may have
+    fewer heads (axis -3) than query, a divisor of its count; each serves that many query heads in turn.
 
     >>> q = ember.randn(2, 4, 5, 8)
     >>> ember.nn.scaled_dot_product_attention(q, q, q, is_causal=True).shape
@@ -54,13 +57,27 @@ def scaled_dot_product_attention(
         )
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        key, value = _shared_heads(query, key, value)
     mask = None
     if is_causal:
         mask = causal_mask(query.shape[-2], key.shape[-2], query)
     elif attn_mask is not None:
         mask = additive_mask(attn_mask, query, blocked_when=False)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return attend(query, key, value, mask, dropout_p, scale)[0]
+    return attend(query, key, value, mask, dropout_p, scale, safe=True)[0]
+
+
+def _shared_heads(query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+    """Grouped-query attention: each key and value head repeated for the query heads it serves (PyTorch's
+    ``repeat_interleave`` along the head axis)."""
+    heads, kv_heads = query.shape[-3], key.shape[-3]
+    if value.ndim < 3 or value.shape[-3] != kv_heads or heads % kv_heads:
+        raise ValueError(f"scaled_dot_product_attention: with enable_gqa the query's heads (axis -3) must be a "
+                         f"multiple of the key's and value's, got query {list(query.shape)}, key {list(key.shape)} "
+                         f"and value {list(value.shape)}")
+    group = heads // kv_heads
+    return ops.repeat_interleave(key, group, axis=-3), ops.repeat_interleave(value, group, axis=-3)
 
 
 class MultiheadAttention(Module):

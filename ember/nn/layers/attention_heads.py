@@ -44,15 +44,33 @@ def causal_mask(length: int, source_length: int, like: Tensor) -> Tensor:
     return _bool_mask(Tensor._make(like.xp.asarray(blocked), None), like, True)
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, scale: float):
-    """softmax(q k^T * scale + mask) v, with dropout on the weights; returns (output, weights)."""
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, scale: float,
+           safe: bool = False):
+    """softmax(q k^T * scale + mask) v, with dropout on the weights; returns (output, weights). ``safe``: a query
+    whose every key the mask blocks gets weights 0 (and no gradient), not softmax's NaN, as PyTorch's
+    scaled_dot_product_attention."""
     scores = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
+    blocked = None
     if mask is not None:
         scores = scores + mask
+        if safe:
+            blocked = _fully_blocked(mask)
+    if blocked is not None:  # those rows' scores made finite first, so neither softmax nor its vjp makes a NaN
+        scores = ops.where(blocked, 0.0, scores)
     weights = ops.softmax(scores, axis=-1)
+    if blocked is not None:
+        weights = ops.where(blocked, 0.0, weights)
     if dropout_p > 0.0:
         weights = ops.dropout(weights, dropout_p, True)
     return ops.matmul(weights, v), weights
+
+
+def _fully_blocked(mask: Tensor) -> Tensor | None:
+    """The rows (keepdims) of an additive mask that are -inf throughout; None when an eager mask has none."""
+    blocked = ops.all(mask == -np.inf, axis=-1, keepdims=True)
+    if not blocked.symbolic and not bool(blocked.xp.any(blocked.array)):
+        return None
+    return blocked
 
 
 def _append_positions(t: Tensor, axis: int, count: int) -> Tensor:
@@ -134,7 +152,8 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
         padding = _append_positions(padding, -1, added)
         padding = ops.reshape(padding, (batch, 1, 1, source))
         mask = padding if mask is None else mask + padding
-    out, attention = attend(q, k, v, mask, dropout_p, 1.0 / math.sqrt(head_dim))
+    # PyTorch computes the weights it returns with a plain softmax, and otherwise calls scaled_dot_product_attention
+    out, attention = attend(q, k, v, mask, dropout_p, 1.0 / math.sqrt(head_dim), safe=not need_weights)
     out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, length, embed))
     if not need_weights:
         return out, None

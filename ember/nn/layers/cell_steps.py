@@ -26,7 +26,7 @@ def rnn_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, relu: bool) -> Tensor:
 def lstm_step(gx: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor) -> tuple[Tensor, Tensor]:
     """An LSTM step, ``(h', c')``; ``gx`` already holds both biases."""
     # One sigmoid over all four gates costs less than three separate calls.
-    n = h.shape[-1]
+    n = c.shape[-1]  # (h may be projected to fewer features)
     gates = gx + ops.matmul(h, w_hh_t)
     s = ops.sigmoid(gates)
     i = s[..., :n]

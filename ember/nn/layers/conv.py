@@ -7,11 +7,14 @@ import math
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
+from ember.nn.layers.padding import pad as pad_modes
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, pad
 from ember.ops.conv_padding import same_padding
 from ember.tensor import Tensor
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _tuple(value, n: int, name: str, arg: str) -> tuple:
@@ -36,7 +39,10 @@ class _ConvBase(Module):
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
-        if padding_mode != "zeros":
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, got "
+                             f"{padding_mode!r}")
+        if padding_mode != "zeros" and self._transposed:
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -57,6 +63,10 @@ class _ConvBase(Module):
         else:
             self.padding = _tuple(padding, n, name, "padding")
             self._op_padding = self.padding
+        if padding_mode != "zeros":  # the input padded in that mode, the convolution itself without padding
+            extra = self._pad_input or ((0, 0),) * n
+            self._pad_input = tuple((p + a, p + b) for p, (a, b) in zip(self._op_padding, extra))
+            self._op_padding = (0,) * n
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
@@ -80,6 +90,8 @@ class _ConvBase(Module):
     def _padded(self, x: Tensor) -> Tensor:
         if self._pad_input is None:
             return x
+        if self.padding_mode != "zeros":  # PyTorch's spec: the last axis' (before, after) first
+            return pad_modes(x, tuple(p for pair in reversed(self._pad_input) for p in pair), self.padding_mode)
         return pad(x, ((0, 0),) * (x.ndim - self._dims) + self._pad_input)  # batched or not
 
     def extra_repr(self) -> str:
@@ -96,6 +108,8 @@ class _ConvBase(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
@@ -121,6 +135,28 @@ class _ConvTransposeNd(_ConvNd):
         _ConvBase.__init__(self)  # not _ConvNd's: the transposed signature sets up its own
         self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                     output_padding, device, dtype)
+
+    def _output_padding(self, x: Tensor, output_size) -> tuple:
+        """The output padding that gives ``output_size`` (the spatial sizes, or with the input's leading ones in front),
+        which must lie between the smallest size this stride gives and stride - 1 more, as PyTorch's."""
+        if output_size is None:
+            return self.output_padding
+        n, name = self._dims, type(self).__name__
+        sizes = [int(s) for s in output_size]
+        if len(sizes) == x.ndim:  # with the input's batch and channel sizes in front
+            sizes = sizes[-n:]
+        if len(sizes) != n:
+            raise ValueError(f"{name}: output_size must have {n} or {x.ndim} elements for input {list(x.shape)}, "
+                             f"got {output_size!r}")
+        padding = []
+        for axis, size in enumerate(sizes):
+            smallest = ((x.shape[x.ndim - n + axis] - 1) * self.stride[axis] - 2 * self.padding[axis]
+                        + self.dilation[axis] * (self.kernel_size[axis] - 1) + 1)
+            if not smallest <= size < smallest + self.stride[axis]:
+                raise ValueError(f"{name}: output_size {sizes} is out of reach for input {list(x.shape)}: axis "
+                                 f"{axis} can be from {smallest} to {smallest + self.stride[axis] - 1}")
+            padding.append(size - smallest)
+        return tuple(padding)
 
 
 class Conv1d(_ConvNd):
@@ -181,12 +217,12 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _dims = 1
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv_transpose1d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose1d(x, weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -196,12 +232,12 @@ class ConvTranspose2d(_ConvTransposeNd):
     (2, 4, 14, 14)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv_transpose2d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose2d(x, weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
@@ -213,9 +249,9 @@ class ConvTranspose3d(_ConvTransposeNd):
 
     _dims = 3
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
         weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv_transpose3d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                self.groups, self.dilation)
+        return conv_transpose3d(x, weight, self.bias, self.stride, self.padding,
+                                self._output_padding(x, output_size), self.groups, self.dilation)

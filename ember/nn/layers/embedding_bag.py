@@ -12,6 +12,7 @@ import numpy as np
 from ember import ops
 from ember.creation import empty
 from ember.nn import init
+from ember.nn.layers.embedding_renorm import embedding_renorm_
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
@@ -57,8 +58,6 @@ class EmbeddingBag(Module):
         super().__init__()
         if mode not in _MODES:
             raise ValueError(f"EmbeddingBag: mode must be one of {_MODES}, got {mode!r}")
-        if max_norm is not None or scale_grad_by_freq:
-            raise ValueError("EmbeddingBag: max_norm and scale_grad_by_freq are not supported")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"EmbeddingBag: padding_idx {padding_idx} is out of range for "
@@ -89,8 +88,10 @@ class EmbeddingBag(Module):
             self.weight.array[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, mode: str = "mean", sparse: bool = False,
-                        include_last_offset: bool = False, padding_idx: int | None = None) -> EmbeddingBag:
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
+                        sparse: bool = False, include_last_offset: bool = False,
+                        padding_idx: int | None = None) -> EmbeddingBag:
         """An EmbeddingBag whose weight is ``embeddings`` (shared), frozen unless ``freeze=False``.
 
         >>> bag = ember.nn.EmbeddingBag.from_pretrained(ember.randn(10, 4), mode="sum")
@@ -98,13 +99,17 @@ class EmbeddingBag(Module):
         if embeddings.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {list(embeddings.shape)}")
         rows, dim = embeddings.shape
-        bag = cls(rows, dim, mode=mode, sparse=sparse, _weight=embeddings, include_last_offset=include_last_offset,
-                  padding_idx=padding_idx)
+        bag = cls(rows, dim, max_norm, norm_type, scale_grad_by_freq, mode=mode, sparse=sparse, _weight=embeddings,
+                  include_last_offset=include_last_offset, padding_idx=padding_idx)
         bag.weight.requires_grad_(not freeze)
         return bag
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
         if self.sparse:
             text += ", sparse=True"
         if self.padding_idx is not None:
@@ -114,7 +119,8 @@ class EmbeddingBag(Module):
     def forward(self, input: Tensor, offsets: Tensor | None = None,
                 per_sample_weights: Tensor | None = None) -> Tensor:
         return _bag(self.__class__.__name__, input, self.weight, offsets, self.mode, self.sparse, per_sample_weights,
-                    self.include_last_offset, self.padding_idx)
+                    self.include_last_offset, self.padding_idx, self.max_norm, self.norm_type,
+                    self.scale_grad_by_freq)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
@@ -130,15 +136,14 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     name = "embedding_bag"
     if mode not in _MODES:
         raise ValueError(f"{name}: mode must be one of {_MODES}, got {mode!r}")
-    if max_norm is not None or scale_grad_by_freq:
-        raise ValueError(f"{name}: max_norm and scale_grad_by_freq are not supported")
     if weight.ndim != 2:
         raise ValueError(f"{name}: weight must be 2-D (num_embeddings, embedding_dim), got shape {list(weight.shape)}")
     if padding_idx is not None:
         if not -weight.shape[0] <= padding_idx < weight.shape[0]:
             raise ValueError(f"{name}: padding_idx {padding_idx} is out of range for {weight.shape[0]} rows")
         padding_idx %= weight.shape[0]
-    return _bag(name, input, weight, offsets, mode, sparse, per_sample_weights, include_last_offset, padding_idx)
+    return _bag(name, input, weight, offsets, mode, sparse, per_sample_weights, include_last_offset, padding_idx,
+                max_norm, norm_type, scale_grad_by_freq)
 
 
 def _bags(name: str, input, offsets, include_last_offset: bool) -> tuple[np.ndarray, np.ndarray, int]:
@@ -167,12 +172,15 @@ def _bags(name: str, input, offsets, include_last_offset: bool) -> tuple[np.ndar
 
 
 def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per_sample_weights,
-         include_last_offset: bool, padding_idx: int | None) -> Tensor:
+         include_last_offset: bool, padding_idx: int | None, max_norm: float | None = None, norm_type: float = 2.0,
+         scale_grad_by_freq: bool = False) -> Tensor:
     if any(isinstance(t, Tensor) and t.symbolic for t in (input, offsets)):
         raise TypeError(f"{name}: the bags are formed from the ids' values on the host, which a traced "
                         "graph does not have; call it outside ember.jit, or use Embedding and a mean over "
                         "a fixed bag axis")
     ids, bag_ids, num_bags = _bags(name, input, offsets, include_last_offset)
+    if max_norm is not None:  # every id of the input, as PyTorch's
+        embedding_renorm_(weight, Tensor._make(weight.xp.asarray(_host(input)), None), max_norm, norm_type)
     embedding_dim = weight.shape[1]
     psw = None
     if per_sample_weights is not None:
@@ -193,7 +201,7 @@ def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per
                 psw = psw[Tensor._make(psw.xp.asarray(np.nonzero(keep)[0]), None)]
     xp = weight.xp
     device_ids = xp.asarray(ids)
-    rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=sparse)
+    rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
     if psw is not None:
         rows = rows * ops.unsqueeze(ops.cast(psw, rows.dtype), 1)
     if mode == "max":

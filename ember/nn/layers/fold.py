@@ -10,6 +10,7 @@ import numpy as np
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops.conv import pair
+from ember.ops.conv_padding import unbatched
 from ember.tensor import Tensor
 
 
@@ -37,14 +38,17 @@ def _blocks(name: str, size: tuple, kernel: tuple, dilation: tuple, padding: tup
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sliding blocks of (N, C, H, W) input as columns: (N, C kh kw, L), L the number of block positions, channel
-    ``c kh kw + i kw + j`` holding channel c at kernel offset (i, j), as PyTorch's.
+    ``c kh kw + i kw + j`` holding channel c at kernel offset (i, j), as PyTorch's; unbatched (C, H, W) input gives
+    (C kh kw, L).
 
     >>> ember.nn.functional.unfold(ember.randn(2, 3, 5, 5), kernel_size=2).shape
     (2, 12, 16)
     """
     kernel, dilation, padding, stride = _args("unfold", kernel_size, dilation, padding, stride)
+    if input.ndim == 3:
+        return unbatched(unfold, input, kernel, dilation, padding, stride)
     if input.ndim != 4:
-        raise ValueError(f"unfold: input must be 4-D (N, C, H, W), got shape {list(input.shape)}")
+        raise ValueError(f"unfold: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {list(input.shape)}")
     n, c, h, w = input.shape
     _blocks("unfold", (h, w), kernel, dilation, padding, stride)
     y = _ops.conv2d(input, _picker(c, kernel, input), stride=stride, padding=padding, dilation=dilation, groups=c)
@@ -53,15 +57,18 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """The adjoint of ``unfold``: columns (N, C kh kw, L) summed back into (N, C, H, W), ``output_size`` (H, W);
-    values of overlapping blocks add up.
+    values of overlapping blocks add up. Unbatched (C kh kw, L) input gives (C, H, W).
 
     >>> ember.nn.functional.fold(ember.randn(2, 12, 16), output_size=5, kernel_size=2).shape
     (2, 3, 5, 5)
     """
     size = pair("fold", "output_size", output_size, 1)
     kernel, dilation, padding, stride = _args("fold", kernel_size, dilation, padding, stride)
+    if input.ndim == 2:
+        return unbatched(fold, input, size, kernel, dilation, padding, stride)
     if input.ndim != 3:
-        raise ValueError(f"fold: input must be 3-D (N, C * kh * kw, L), got shape {list(input.shape)}")
+        raise ValueError(f"fold: input must be 3-D (N, C * kh * kw, L) or 2-D (C * kh * kw, L), got shape "
+                         f"{list(input.shape)}")
     n, ck, length = input.shape
     k = kernel[0] * kernel[1]
     if ck % k:

@@ -70,9 +70,9 @@ class _LazyConvMixin:
         if len(shape) == self._dims + 2:
             self._materialize(int(shape[0]) if self._transposed else int(shape[1]) * self.groups)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, *args, **kwargs) -> Tensor:  # (a transposed convolution's output_size)
         self.initialize_parameters(x)
-        return type(self).forward(self, x)
+        return type(self).forward(self, x, *args, **kwargs)
 
 
 class _LazyConvNd(_LazyConvMixin):

@@ -20,13 +20,22 @@ def _pairs(input: Tensor, pad) -> list:
     pairs = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         pairs[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    if any(a < 0 or b < 0 for a, b in pairs):
-        raise ValueError(f"pad: negative padding (cropping) is not supported, got {pad}")
+    if any(size < max(-a, 0) + max(-b, 0) for size, (a, b) in zip(input.shape, pairs) if size is not None):
+        raise ValueError(f"pad: padding {pad} crops more than input {list(input.shape)} holds")
     return pairs
 
 
 def _positions(size: int, before: int, after: int, mode: str) -> np.ndarray:
-    """The source index of each padded position along an axis of ``size``."""
+    """The source index of each padded position along an axis of ``size``; a negative side crops: circular padding
+    wraps what is left of the axis, the other modes reflect or repeat the whole axis' edges, as PyTorch's."""
+    if size + before + after <= 0:
+        raise ValueError(f"pad: {mode} padding ({before}, {after}) of an axis of size {size} leaves no element")
+    if before < 0 or after < 0:
+        inner = np.arange(max(-before, 0), size - max(-after, 0))
+        if mode == "circular":
+            return inner[_positions(len(inner), max(before, 0), max(after, 0), mode)]
+        whole = _positions(size, max(before, 0), max(after, 0), mode)
+        return whole[max(-before, 0):len(whole) - max(-after, 0)]
     if mode == "reflect" and max(before, after) >= size:
         raise ValueError(f"pad: reflect padding ({before}, {after}) must be smaller than the dimension's size {size}")
     if mode == "circular" and max(before, after) > size:
@@ -44,6 +53,9 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
     """
     pairs = _pairs(input, pad)
     if mode == "constant":
+        if any(a < 0 or b < 0 for a, b in pairs):  # crop first: only what is left is padded
+            input = input[tuple(slice(max(-a, 0), -max(-b, 0) or None) for a, b in pairs)]
+            pairs = [(max(a, 0), max(b, 0)) for a, b in pairs]
         return _ops.pad(input, pairs, 0.0 if value is None else value)
     if mode not in _NUMPY_MODES:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")

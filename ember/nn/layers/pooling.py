@@ -89,6 +89,15 @@ class _AvgPoolNd(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class _AvgPoolOverridable(_AvgPoolNd):
+    """AvgPool2d's and AvgPool3d's constructor: ``divisor_override`` (each window's sum over that number)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        self.divisor_override = divisor_override
+
+
 class AvgPool1d(_AvgPoolNd):
     """Mean over sliding windows of (N, C, L) input; ``stride`` defaults to ``kernel_size``.
 
@@ -100,7 +109,7 @@ class AvgPool1d(_AvgPoolNd):
         return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
-class AvgPool2d(_AvgPoolNd):
+class AvgPool2d(_AvgPoolOverridable):
     """Mean over sliding windows of (N, C, H, W) input; ``stride`` defaults to ``kernel_size``.
 
     >>> ember.nn.AvgPool2d(2)(ember.randn(1, 3, 8, 8)).shape
@@ -108,10 +117,11 @@ class AvgPool2d(_AvgPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
 
 
-class AvgPool3d(_AvgPoolNd):
+class AvgPool3d(_AvgPoolOverridable):
     """Mean over sliding windows of (N, C, D, H, W) input; ``stride`` defaults to ``kernel_size``.
 
     >>> ember.nn.AvgPool3d(2)(ember.randn(1, 3, 8, 8, 8)).shape
@@ -119,7 +129,8 @@ class AvgPool3d(_AvgPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                          self.divisor_override)
 
 
 class AdaptiveAvgPool1d(Module):
@@ -174,6 +185,9 @@ def _adaptive_max_axis(x: Tensor, axis: int, size_out: int) -> Tensor:
 
 
 def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_indices: bool) -> Tensor:
+    """Where a gradient may be taken, the values are gathered at the indices ``adaptive_max_pool_indices`` finds,
+    so the whole gradient of a bin goes to its first maximum (in row-major order), as PyTorch's, not shared among
+    ties as ``amax``'s; without one, one ``amax`` per axis and bin (which ONNX exports)."""
     if input.ndim not in (dims + 1, dims + 2):
         raise ValueError(f"{name}: expected {dims + 1}-D or {dims + 2}-D input, got shape {list(input.shape)}")
     sizes = (output_size,) * dims if isinstance(output_size, int) or output_size is None else tuple(output_size)
@@ -181,16 +195,28 @@ def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_
         raise ValueError(f"{name}: output_size must be an int or {dims} values, got {output_size!r}")
     first = input.ndim - dims
     sizes = tuple(input.shape[axis] if size is None else size for axis, size in enumerate(sizes, first))
-    x = input
     for axis, size in enumerate(sizes, first):
         if size <= 0 or input.shape[axis] <= 0:
             raise ValueError(f"{name}: output_size {output_size} and input {list(input.shape)} must be positive")
-        x = _adaptive_max_axis(x, axis, size)
-    if not return_indices:
+    if not return_indices and sizes == tuple(input.shape[first:]):
+        return input  # every bin one element
+    if not return_indices and not (dispatch.grad_enabled() and (input.requires_grad or input.symbolic)):
+        x = input
+        for axis, size in enumerate(sizes, first):
+            x = _adaptive_max_axis(x, axis, size)
         return x
     if input.ndim == dims + 1:
-        return x, unbatched(_adaptive_max_indices, input, sizes)
-    return x, _adaptive_max_indices(input, sizes)
+        values, indices = unbatched(_adaptive_max_values, input, sizes)
+    else:
+        values, indices = _adaptive_max_values(input, sizes)
+    return (values, indices) if return_indices else values
+
+
+def _adaptive_max_values(input: Tensor, sizes: tuple) -> tuple:
+    indices = _adaptive_max_indices(input, sizes)
+    n, c = input.shape[:2]
+    values = _ops.gather(_ops.reshape(input, (n, c, -1)), 2, _ops.reshape(indices, (n, c, -1)))
+    return _ops.reshape(values, tuple(indices.shape)), indices
 
 
 def _adaptive_max_indices(input: Tensor, sizes: tuple) -> Tensor:

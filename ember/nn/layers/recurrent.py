@@ -53,6 +53,12 @@ def _onnx_bias(mode: str, hidden: int, b_ih: Tensor | None, b_hh: Tensor | None,
     return ops.concat([_onnx_gates(mode, hidden, b_ih), _onnx_gates(mode, hidden, b_hh)], axis=0)
 
 
+def _projected(state: tuple, w_hr_t: Tensor) -> tuple:
+    """An LSTM step's (h, c) with h projected: ``h W_hr^T`` (PyTorch's proj_size)."""
+    h, c = state
+    return ops.matmul(h, w_hr_t), c
+
+
 def _time_steps(x: Tensor) -> list[Tensor]:
     """``[x[0], x[1], ...]``. Each ``x[t]`` sends back a gradient the size of all of ``x``, so slicing L
     steps straight from x costs O(L^2) in backward; slicing blocks of about sqrt(L) steps first, then the
@@ -81,6 +87,7 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -89,6 +96,12 @@ class RNNBase(Module):
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError(f"{name}: proj_size must be a non-negative integer, got {proj_size!r}")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size is only supported for LSTM, got proj_size={proj_size}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size ({proj_size}) must be smaller than hidden_size ({hidden_size})")
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         self.mode = mode
@@ -99,20 +112,25 @@ class RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         num_directions = 2 if bidirectional else 1
         gate_size = _GATES[mode] * hidden_size
+        out_size = proj_size or hidden_size  # the size of h: the projection's, where there is one
         self._weight_names = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * num_directions
+            layer_input = input_size if layer == 0 else out_size * num_directions
             for direction in range(num_directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
                 setattr(self, names[0], Parameter(empty(gate_size, layer_input)))
-                setattr(self, names[1], Parameter(empty(gate_size, hidden_size)))
+                setattr(self, names[1], Parameter(empty(gate_size, out_size)))
                 if bias:
                     names += [f"bias_ih{suffix}", f"bias_hh{suffix}"]
                     setattr(self, names[2], Parameter(empty(gate_size)))
                     setattr(self, names[3], Parameter(empty(gate_size)))
+                if proj_size:
+                    names.append(f"weight_hr{suffix}")
+                    setattr(self, names[-1], Parameter(empty(proj_size, hidden_size)))
                 self._weight_names.append(names)
         self.reset_parameters()
 
@@ -124,11 +142,13 @@ class RNNBase(Module):
 
     @property
     def all_weights(self) -> list:
-        """The parameters per layer and direction: [[w_ih, w_hh, b_ih, b_hh], ...]."""
+        """The parameters per layer and direction: [[w_ih, w_hh, b_ih, b_hh(, w_hr)], ...]."""
         return [[getattr(self, n) for n in names] for names in self._weight_names]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -155,15 +175,16 @@ class RNNBase(Module):
         batch = input.shape[1]
         num_directions = 2 if self.bidirectional else 1
         state_shape = (self.num_layers * num_directions, batch, self.hidden_size)
+        h_shape = state_shape[:2] + (self.proj_size or self.hidden_size,)
         is_lstm = self.mode == "LSTM"
         if h0 is not None:
-            self._check_state("the initial hidden state", h0, state_shape)
+            self._check_state("the initial hidden state", h0, h_shape)
         if is_lstm and c0 is not None:
             self._check_state("the initial cell state", c0, state_shape)
-        if _fused(input):
+        if _fused(input) and not self.proj_size:  # (ONNX's LSTM has no projection)
             return self._run_fused(input, h0, c0)
         if h0 is None:
-            h0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
+            h0 = zeros(*h_shape, dtype=input.dtype, device=input.device)
         if is_lstm and c0 is None:
             c0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
         layer_input = input
@@ -236,6 +257,9 @@ class RNNBase(Module):
         """``step(gx_t, h, c) -> (h, c)`` of layer-direction k, for the projection ``_projection`` made."""
         w_hh_t = ops.transpose(getattr(self, self._weight_names[k][1]))
         mode = self.mode
+        if mode == "LSTM" and self.proj_size:
+            w_hr_t = ops.transpose(getattr(self, self._weight_names[k][-1]))
+            return lambda gx, h, c: _projected(lstm_step(gx, h, c, w_hh_t), w_hr_t)
         if mode == "LSTM":
             return lambda gx, h, c: lstm_step(gx, h, c, w_hh_t)
         if mode == "GRU":
@@ -254,9 +278,10 @@ class RNNBase(Module):
                              f"{list(data.shape)}")
         sizes = batch_sizes_list(name, packed)
         dirs = 2 if self.bidirectional else 1
-        state_shape = (self.num_layers * dirs, sizes[0], self.hidden_size)
+        cell_shape = (self.num_layers * dirs, sizes[0], self.hidden_size)
         states = []
         for what, state in zip(("the initial hidden state", "the initial cell state"), hx):
+            state_shape = cell_shape[:2] + (self.proj_size or self.hidden_size,) if not states else cell_shape
             if state is None:
                 state = zeros(*state_shape, dtype=data.dtype, device=data.device)
             else:
@@ -356,7 +381,8 @@ class RNN(RNNBase):
 
 class LSTM(RNNBase):
     """Long short-term memory, gates (i, f, g, o) like PyTorch. Returns ``(output, (h_n, c_n))``; a
-    ``PackedSequence`` input (``nn.utils.rnn``) gives a packed output.
+    ``PackedSequence`` input (``nn.utils.rnn``) gives a packed output. ``proj_size > 0`` projects each step's h
+    to that size with ``weight_hr_l{k}`` (the output and h_n have it; c_n keeps hidden_size).
 
     >>> lstm = ember.nn.LSTM(8, 16, num_layers=2, bidirectional=True)
     >>> output, (h_n, c_n) = lstm(ember.randn(10, 4, 8))
@@ -373,8 +399,10 @@ class LSTM(RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
     ) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size)
 
     def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.backend.dtypes import FLOATING
+from ember.nn.layers.antialias import resample_antialiased
 from ember.nn.module import Module
 from ember.ops.sampling import cubic_weights
 from ember.tensor import Tensor
@@ -52,6 +53,13 @@ def _nearest(x: Tensor, axis: int, size_out: int, scale: np.float32, exact: bool
     dst = np.arange(size_out, dtype=np.float32)
     source = np.floor((dst + np.float32(0.5)) * scale if exact else dst * scale).astype(np.int64)
     return _ops.take(x, np.minimum(source, x.shape[axis] - 1), axis)
+
+
+def _nearest_2d(input: Tensor, mode: str) -> bool:
+    """Whether PyTorch's 2-D nearest kernel resamples: it (forward and backward alike) copies an axis whose size
+    is kept and halves the index on one whose size doubles, before it looks at the scale factor; its 1-D and 3-D
+    forwards use the scale factor (their backwards do not: not the forwards' adjoints), as Ember does."""
+    return mode == "nearest" and input.ndim == 4
 
 
 def _source(size_out: int, scale, align_corners: bool, cubic: bool) -> np.ndarray:
@@ -122,8 +130,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if align_corners is not None and mode not in _INTERPOLATING:
         raise ValueError(f"interpolate: align_corners is only for the modes {', '.join(_INTERPOLATING)}, "
                          f"not {mode!r}")
-    if antialias:
-        raise ValueError("interpolate: antialias=True is not supported")
+    if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
+        raise ValueError(f"interpolate: antialias=True is for the modes bilinear and bicubic of 4-D input, got mode "
+                         f"{mode!r} and input {list(input.shape)}")
     if mode in _INTERPOLATING and input.dtype not in FLOATING:  # (weights cast to integers would be 0 or 1)
         raise TypeError(f"interpolate: mode {mode!r} takes floating-point input, got {input.dtype}; convert it first "
                         "(x.float())")
@@ -135,9 +144,20 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if recompute_scale_factor:
         factors = [None] * len(factors)
     corners = bool(align_corners)
+    if antialias:
+        real = np.float64 if input.dtype == np.float64 else np.float32
+        for axis in reversed(range(2, input.ndim)):
+            n_in, n_out = input.shape[axis], sizes[axis - 2]
+            scale = _scale(n_in, n_out, factors[axis - 2], corners, real)
+            input = resample_antialiased(input, axis, n_out, scale, cubic=mode == "bicubic")
+        return input
     for axis in reversed(range(2, input.ndim)):  # the last axis first, in PyTorch's order of the blend
         n_in, n_out, factor = input.shape[axis], sizes[axis - 2], factors[axis - 2]
-        if mode in ("nearest", "nearest-exact"):
+        if n_out == n_in and (mode in ("linear", "bilinear", "trilinear") or _nearest_2d(input, mode)):
+            continue  # PyTorch copies an axis whose size these modes keep, whatever the scale factor given
+        if n_out == 2 * n_in and _nearest_2d(input, mode):
+            input = _ops.take(input, np.arange(n_out) // 2, axis)  # and halves the index where it doubles
+        elif mode in ("nearest", "nearest-exact"):
             input = _nearest(input, axis, n_out, _scale(n_in, n_out, factor, False), exact=mode == "nearest-exact")
         else:
             scale = _scale(n_in, n_out, factor, corners, np.float64 if input.dtype == np.float64 else np.float32)

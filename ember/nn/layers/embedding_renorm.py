@@ -1,0 +1,23 @@
+"""``max_norm`` of Embedding and EmbeddingBag: the looked-up rows of the weight renormalized in place, as PyTorch's
+``embedding_renorm_``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import ops as _ops
+from ember.autograd import no_grad
+from ember.tensor import Tensor
+
+
+def embedding_renorm_(weight: Tensor, ids, max_norm: float, norm_type: float = 2.0) -> None:
+    """Scale each row of ``weight`` that ``ids`` looks up whose ``norm_type``-norm exceeds ``max_norm`` to norm
+    ``max_norm`` (by max_norm / (norm + 1e-7)), in place and unrecorded (an ``assign``, so a trace repeats it)."""
+    ids = _ops.reshape(_ops.as_tensor(ids), (-1,))
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got {ids.dtype}")
+    with no_grad():
+        rows = _ops.take(weight, ids, 0)
+        norms = _ops.cast(_ops.norm(rows, norm_type, axis=1, keepdims=True), np.float64)
+        scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        _ops.assign(weight, _ops.index_copy(weight, 0, ids, rows * _ops.cast(scale, weight.dtype)))

@@ -1,0 +1,113 @@
+"""Embedding's and EmbeddingBag's max_norm (the looked-up rows renormalized in place) and scale_grad_by_freq against
+PyTorch: outputs, the weight after the call, gradients, eagerly and under ember.jit."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import nn
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+IDS = np.array([[1, 2, 0, 5], [5, 5, 3, 0]])
+
+
+def _layers(cls, *args, dtype=np.float64, seed=0, **kwargs):
+    """The same layer in both frameworks, with PyTorch's weight scaled by 2 so some rows exceed a max_norm of 1."""
+    theirs = getattr(torch.nn, cls)(*args, **kwargs).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(np.random.default_rng(seed).standard_normal(theirs.weight.shape) * 2))
+    ours = getattr(nn, cls)(*args, **kwargs, dtype=ember.float64)
+    ours.load_state_dict({"weight": ember.tensor(theirs.weight.detach().numpy().copy())})
+    return ours, theirs
+
+
+def _step_matches(ours, theirs, inputs: list, rtol=1e-12):
+    """Two calls with a backward each: outputs, weight gradients and the (renormalized) weights agree."""
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        y = ours(*[ember.tensor(a) for a in inputs])
+        expected = theirs(*[torch.tensor(a) for a in inputs])
+        np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=rtol, atol=1e-14)
+        g = rng.standard_normal(tuple(expected.shape))
+        (y * ember.tensor(g)).sum().backward()
+        (expected * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=rtol, atol=1e-14)
+        np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=rtol,
+                                   atol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_norm": 1.0}, {"max_norm": 2.5, "norm_type": 1.0},
+                                    {"max_norm": 1.0, "padding_idx": 2}, {"scale_grad_by_freq": True},
+                                    {"scale_grad_by_freq": True, "padding_idx": 5},
+                                    {"max_norm": 1.5, "norm_type": 3.0, "scale_grad_by_freq": True}])
+def test_embedding_max_norm_and_scale_grad_by_freq_match_torch(kwargs):
+    ours, theirs = _layers("Embedding", 6, 3, **kwargs)
+    _step_matches(ours, theirs, [IDS])
+    assert repr(ours) == repr(theirs)
+
+
+def test_embedding_function_takes_torchs_positional_arguments():
+    weight = np.random.default_rng(0).standard_normal((6, 3)) * 2
+    ours, theirs = ember.tensor(weight.copy(), requires_grad=True), torch.tensor(weight.copy(), requires_grad=True)
+    y = F.embedding(ember.tensor(IDS), ours, None, 1.0, 2.0, True)
+    expected = TF.embedding(torch.tensor(IDS), theirs, None, 1.0, 2.0, True)
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+
+
+def test_embedding_from_pretrained_keeps_max_norm():
+    weight = np.random.default_rng(0).standard_normal((6, 3)) * 2
+    ours = nn.Embedding.from_pretrained(ember.tensor(weight.copy()), max_norm=1.0)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(weight.copy()), max_norm=1.0)
+    np.testing.assert_allclose(ours(ember.tensor(IDS)).numpy(), theirs(torch.tensor(IDS)).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("kwargs", [{"max_norm": 1.0}, {"max_norm": 2.0, "norm_type": 1.0, "padding_idx": 4}])
+def test_embedding_bag_max_norm_matches_torch(mode, kwargs):
+    ours, theirs = _layers("EmbeddingBag", 6, 3, mode=mode, **kwargs)
+    _step_matches(ours, theirs, [np.array([1, 2, 4, 5, 4, 3, 2, 0, 5]), np.array([0, 2, 2, 5])])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_embedding_bag_scale_grad_by_freq_divides_by_each_ids_count(mode):
+    """Each id's gradient divided by its count in the input, as Embedding's (PyTorch's CPU EmbeddingBag divides by
+    another id's count where ids of different counts meet, pytorch/pytorch#190063: compared with its Embedding)."""
+    ids, offsets = np.array([1, 2, 4, 5, 4, 3, 2, 0, 5, 5]), np.array([0, 2, 2, 5])
+    ours, theirs = _layers("EmbeddingBag", 6, 3, mode=mode, scale_grad_by_freq=True)
+    y = ours(ember.tensor(ids), ember.tensor(offsets))
+    rows = TF.embedding(torch.tensor(ids), theirs.weight, scale_grad_by_freq=True)
+    bags = np.repeat(np.arange(4), np.diff(np.append(offsets, ids.size)))
+    sizes = np.maximum(np.bincount(bags, minlength=4), 1)[:, None] if mode == "mean" else np.ones((4, 1))
+    expected = torch.zeros(4, 3, dtype=torch.float64).index_add(0, torch.tensor(bags), rows) / torch.tensor(sizes)
+    np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(1).standard_normal((4, 3))
+    (y * ember.tensor(g)).sum().backward()
+    (expected * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+
+
+def test_embedding_max_norm_and_frequency_scaling_trace_under_jit():
+    """ember.jit repeats the in-place renormalization (an assign) on every call, and scales the gradient."""
+    ours, theirs = _layers("Embedding", 6, 3, max_norm=1.0, scale_grad_by_freq=True)
+
+    def step(ids):
+        ours(ids).sum().backward()
+        return ours.weight.grad
+
+    traced = ember.jit(step)
+    ids = [IDS, np.array([[4, 4, 1, 1], [1, 2, 2, 2]])]
+    for batch in ids:
+        ours.weight.grad = None
+        theirs.weight.grad = None
+        grad = traced(ember.tensor(batch))
+        theirs(torch.tensor(batch)).sum().backward()
+        np.testing.assert_allclose(grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-12)
