@@ -217,3 +217,26 @@ class GradScaler:
 
 
 __all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled"]
+
+
+def legacy_path(device_type: str, default_dtype) -> tuple:
+    """``(autocast, GradScaler)`` of PyTorch's old per-device path (``torch.cuda.amp``, ``torch.cpu.amp``): this
+    module's for ``device_type``, each warning as PyTorch does that the path is deprecated."""
+    import warnings
+
+    def old_autocast(enabled: bool = True, dtype=default_dtype, cache_enabled: bool = True) -> autocast:
+        warnings.warn(f"`torch.{device_type}.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast("
+                      f"'{device_type}', args...)` instead.", FutureWarning, stacklevel=2)
+        return autocast(device_type, dtype=dtype, enabled=enabled)
+
+    def old_grad_scaler(init_scale: float = 2.0 ** 16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
+                        growth_interval: int = 2000, enabled: bool = True) -> GradScaler:
+        warnings.warn(f"`torch.{device_type}.amp.GradScaler(args...)` is deprecated. Please use `torch.amp."
+                      f"GradScaler('{device_type}', args...)` instead.", FutureWarning, stacklevel=2)
+        return GradScaler(device_type, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+    old_autocast.__name__, old_grad_scaler.__name__ = "autocast", "GradScaler"
+    old_autocast.__doc__ = (f'``ember.amp.autocast("{device_type}", dtype, enabled)``; ``cache_enabled`` is accepted '
+                            "(Ember caches no casts).")
+    old_grad_scaler.__doc__ = f'``ember.amp.GradScaler("{device_type}", ...)``.'
+    return old_autocast, old_grad_scaler

@@ -202,38 +202,41 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` entries (a count, or a fraction) chosen at random (Ember's generator)."""
+class _Unstructured(BasePruningMethod):
+    """Prunes the ``amount`` entries (a count, or a fraction) of lowest ``_scores``."""
 
     def __init__(self, amount):
         _check_amount(amount)
         self.amount = amount
 
+    @abstractmethod
+    def _scores(self, t: np.ndarray) -> np.ndarray:
+        """One score per entry of ``t`` (flat): the lowest are pruned."""
+
     def compute_mask(self, t, default_mask):
         k = _count(self.amount, t.size)
         mask = default_mask.copy()
         if k:
-            mask.reshape(-1)[_smallest(numpy_generator(None).random(t.size), k)] = 0
+            mask.reshape(-1)[_smallest(self._scores(t), k)] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes ``amount`` entries (a count, or a fraction) chosen at random (Ember's generator)."""
+
+    def _scores(self, t):
+        return numpy_generator(None).random(t.size)
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the ``amount`` entries (a count, or a fraction) smallest in absolute value."""
 
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _count(self.amount, t.size)
-        mask = default_mask.copy()
-        if k:
-            mask.reshape(-1)[_smallest(np.abs(t), k)] = 0
-        return mask
+    def _scores(self, t):
+        return np.abs(t)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
