@@ -373,3 +373,14 @@ def test_storages_show_the_shared_memory_as_torch():
     assert base.clone().untyped_storage().data_ptr() != base.untyped_storage().data_ptr()
     with pytest.raises(RuntimeError, match="UntypedStorage.resize_: Ember cannot resize memory"):
         base.untyped_storage().resize_(0)
+
+
+def test_all_and_any_keep_uint8_as_torch():
+    values = np.array([[1, 0], [2, 3]], np.uint8)
+    for name in ("all", "any"):
+        for args in ((), (1,)):
+            ours = getattr(ember.tensor(values), name)(*args)
+            theirs = getattr(torch.tensor(values), name)(*args)
+            assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert ember.tensor([1, 0]).all().dtype == ember.bool

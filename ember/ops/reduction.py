@@ -7,6 +7,8 @@ import math
 import warnings
 from collections import namedtuple
 
+import numpy as np
+
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
@@ -219,15 +221,23 @@ def aminmax(x, *, axis: int | None = None, keepdims: bool = False) -> AminmaxRes
 
 
 def any(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Whether any element over ``axis`` is true (non-zero)."""
+    """Whether any element over ``axis`` is true (non-zero); uint8 for a uint8 ``x``, as PyTorch."""
     x = as_tensor(x)
-    return dispatch.apply(ANY, (x,), _attrs("any", x, axis, keepdims))
+    return _as_uint8_of(x, dispatch.apply(ANY, (x,), _attrs("any", x, axis, keepdims)))
 
 
 def all(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """Whether every element over ``axis`` is true (non-zero)."""
+    """Whether every element over ``axis`` is true (non-zero); uint8 for a uint8 ``x``, as PyTorch."""
     x = as_tensor(x)
-    return dispatch.apply(ALL, (x,), _attrs("all", x, axis, keepdims))
+    return _as_uint8_of(x, dispatch.apply(ALL, (x,), _attrs("all", x, axis, keepdims)))
+
+
+def _as_uint8_of(x: TensorLike, result: TensorLike) -> TensorLike:
+    """PyTorch's ``all``/``any`` keep a uint8 input's dtype (0 or 1); every other dtype gives bool."""
+    return cast(result, x.dtype) if x.dtype == _UINT8 else result
+
+
+_UINT8 = np.dtype(np.uint8)
 
 
 def argmax(x, axis: int | None = None, keepdims: bool = False) -> TensorLike:
