@@ -10,7 +10,8 @@ them and checks the whole header, so a corrupted, truncated or tampered file is 
 JSON structure of a node: ``null``, ``true``/``false``, a number, a string, or an object tagged by one
 key: ``{"int": "<digits>"}`` (ints beyond 2**53), ``{"float": "nan"|"inf"|"-inf"}``, ``{"list": [...]}``,
 ``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}``, ``{"tensor": name, "requires_grad": bool}``,
-``{"array": name}``, ``{"scalar": name}`` (a NumPy scalar, stored as a 0-d array).
+``{"array": name}``, ``{"scalar": name}`` (a NumPy scalar, stored as a 0-d array); a complex one adds
+``"complex": true`` and is stored as its (real, imaginary) pairs along a last axis of 2.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class _Writer:
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
 
+    def _stored(self, kind: str, array: np.ndarray, path: tuple, **extra) -> dict:
+        """The node of one array; a complex one is stored as its (real, imaginary) pairs."""
+        if array.dtype.kind == "c":
+            pairs = np.ascontiguousarray(array).view(array.real.dtype).reshape(array.shape + (2,))
+            return {kind: self._store(pairs, path), **extra, "complex": True}
+        return {kind: self._store(array, path), **extra}
+
     def _store(self, array: np.ndarray, path: tuple) -> str:
         if array.dtype.name not in _WRITABLE:
             raise TypeError(f"save: {_path_str(path)} has dtype {array.dtype}, which a checkpoint cannot hold")
@@ -75,11 +83,11 @@ class _Writer:
             return obj if math.isfinite(obj) else {"float": repr(obj)}
         if isinstance(obj, Tensor):
             data = obj.detach().numpy()
-            return {"tensor": self._store(data, path), "requires_grad": bool(obj.requires_grad)}
+            return self._stored("tensor", data, path, requires_grad=bool(obj.requires_grad))
         if isinstance(obj, np.ndarray):
-            return {"array": self._store(obj, path)}
+            return self._stored("array", obj, path)
         if isinstance(obj, np.generic):
-            return {"scalar": self._store(np.asarray(obj), path)}
+            return self._stored("scalar", np.asarray(obj), path)
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -413,8 +421,8 @@ def _mapped_device(map_location):
     return targets.pop()
 
 
-_NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": set(),
-              "scalar": set(), "tensor": {"requires_grad"}}
+_NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": {"complex"},
+              "scalar": {"complex"}, "tensor": {"requires_grad", "complex"}}
 
 
 class _Decoder:
@@ -430,11 +438,17 @@ class _Decoder:
             raise _Bad(f"holds tensors its structure never uses: {sorted(self.unused)[:5]} (tampered with?)")
         return obj
 
-    def _array(self, name) -> np.ndarray:
+    def _array(self, name, node=None) -> np.ndarray:
         if not isinstance(name, str) or name not in self.arrays:
             raise _Bad(f"refers to a tensor {name!r} it does not hold (tampered with?)")
         self.unused.discard(name)
-        return self.arrays[name]
+        array = self.arrays[name]
+        if node is not None and node.get("complex") is True:  # (real, imaginary) pairs
+            if array.dtype not in (np.float32, np.float64) or array.ndim == 0 or array.shape[-1] != 2:
+                raise _Bad(f"has a complex node {_short(node)} whose tensor is {array.dtype}{list(array.shape)}")
+            array = np.ascontiguousarray(array).view(np.complex64 if array.dtype == np.float32 else np.complex128)
+            array = array.reshape(array.shape[:-1])
+        return array
 
     def _node(self, node):
         if node is None or isinstance(node, (bool, int, float, str)):
@@ -467,13 +481,13 @@ class _Decoder:
                 raise _Bad(f"has a damaged float node {_short(node)}")
             return float(value)
         if kind == "array":
-            return self._array(value)
+            return self._array(value, node)
         if kind == "scalar":
-            array = self._array(value)
+            array = self._array(value, node)
             if array.ndim != 0:
                 raise _Bad(f"has a scalar node {_short(node)} whose tensor has shape {list(array.shape)}")
             return array[()]
-        array = self._array(value)
+        array = self._array(value, node)
         device = self.device
         tensor = Tensor._make(array, None) if device is None or device.type == "cpu" else Tensor(array, device=device)
         if self.remap is not None:
