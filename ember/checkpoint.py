@@ -55,6 +55,7 @@ class _Writer:
 
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
+        self.views: dict[tuple, str] = {}  # (address, shape, strides, dtype) -> name: one memory stored once
 
     def _stored(self, kind: str, array: np.ndarray, path: tuple, **extra) -> dict:
         """The node of one array; a complex one is stored as its (real, imaginary) pairs."""
@@ -82,8 +83,14 @@ class _Writer:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {"float": repr(obj)}
         if isinstance(obj, Tensor):
-            data = obj.detach().numpy()
-            return self._stored("tensor", data, path, requires_grad=bool(obj.requires_grad))
+            key = _view_key(obj.array)
+            name = self.views.get(key)
+            if name is not None:  # the same memory again (tied weights' state dicts): stored once, as PyTorch
+                node = {"tensor": name, "requires_grad": bool(obj.requires_grad)}
+                return {**node, "complex": True} if obj.array.dtype.kind == "c" else node
+            node = self._stored("tensor", obj.detach().numpy(), path, requires_grad=bool(obj.requires_grad))
+            self.views[key] = node["tensor"]
+            return node
         if isinstance(obj, np.ndarray):
             return self._stored("array", obj, path)
         if isinstance(obj, np.generic):
@@ -103,6 +110,12 @@ class _Writer:
             f"save: cannot save {_path_str(path)} of type {type(obj).__name__}; a checkpoint holds Tensors, "
             "NumPy arrays and scalars, Python numbers, strings, bools, None, and dicts, lists and tuples of them"
         )
+
+
+def _view_key(array) -> tuple:
+    """What makes two arrays the same view of the same memory."""
+    address = array.__array_interface__["data"][0] if array.__class__ is np.ndarray else array.data.ptr
+    return address, array.shape, array.strides, array.dtype.str
 
 
 def _fsync_dir(directory: str) -> None:
@@ -431,6 +444,7 @@ class _Decoder:
     def __init__(self, arrays: dict, device, remap=None):
         self.arrays, self.device, self.unused = arrays, device, set(arrays)
         self.remap = remap  # map_location as a function: (tensor, "cpu") -> the tensor to return
+        self.made: dict = {}  # name -> its array as loaded: tensors saved from one memory share one again
 
     def decode(self, node):
         obj = self._node(node)
@@ -487,7 +501,9 @@ class _Decoder:
             if array.ndim != 0:
                 raise _Bad(f"has a scalar node {_short(node)} whose tensor has shape {list(array.shape)}")
             return array[()]
-        array = self._array(value, node)
+        array = self.made.get(value) if isinstance(value, str) else None
+        if array is None:
+            array = self.made[value] = self._array(value, node)
         device = self.device
         tensor = Tensor._make(array, None) if device is None or device.type == "cpu" else Tensor(array, device=device)
         if self.remap is not None:

@@ -193,3 +193,18 @@ def test_complex_tensors_arrays_and_scalars_round_trip(tmp_path):
     assert loaded["t"].dtype == ember.complex64 and loaded["a"].dtype == np.complex128
     assert loaded["s"] == 2 - 3j and loaded["z"].shape == () and loaded["z"].item() == 1j
     assert loaded["g"].requires_grad
+
+
+def test_tensors_of_one_memory_are_stored_once_and_share_it_again(tmp_path):
+    embedding = ember.nn.Embedding(50, 16)
+    head = ember.nn.Linear(16, 50, bias=False)
+    head.weight = embedding.weight  # tied, as language models tie them
+    state = {"embedding": embedding.state_dict(), "head": head.state_dict()}
+    ember.save(state, tmp_path / "tied.pt")
+    ember.save({"embedding": embedding.state_dict()}, tmp_path / "one.pt")
+    assert os.path.getsize(tmp_path / "tied.pt") < 1.2 * os.path.getsize(tmp_path / "one.pt")
+    loaded = ember.load(tmp_path / "tied.pt")
+    head_weight, embedding_weight = loaded["head"]["weight"], loaded["embedding"]["weight"]
+    np.testing.assert_array_equal(head_weight.numpy(), embedding.weight.detach().numpy())
+    head_weight[0, 0] = 7.0  # one memory again, as torch.load gives tensors saved from one storage
+    assert float(embedding_weight[0, 0]) == 7.0
