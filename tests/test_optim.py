@@ -398,30 +398,43 @@ def _as_numpy(tree, torch):
     return tree
 
 
+def _resumed_from_torch(torch, name: str, kwargs: dict, start: list, grads: list, switch: int, convert,
+                        check=lambda pairs: None):
+    """A torch optimizer run for ``switch`` steps, its state dict (through ``convert``) loaded into Ember's, then
+    both stepped on the rest of ``grads``, ``check(pairs)`` after each step: (Ember's optimizer, the parameter
+    pairs)."""
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step_grads in grads[:switch]:
+        for t, g in zip(theirs, step_grads):
+            t.grad = torch.tensor(g)
+        ref.step()
+    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
+    opt = getattr(optim, name)(ours, **kwargs)
+    opt.load_state_dict(convert(ref.state_dict()))
+    for step_grads in grads[switch:]:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+        check(list(zip(ours, theirs)))
+    return opt, list(zip(ours, theirs))
+
+
 @pytest.mark.parametrize("name,kwargs", [("NAdam", {"lr": 0.05}), ("ASGD", {"lr": 0.1, "lambd": 0.5, "t0": 2})])
 def test_loading_a_torch_state_dict_with_scalar_tensors_continues_as_torch(name, kwargs):
     """torch keeps NAdam's mu_product and ASGD's eta and mu as 0-d tensors, Ember as numbers: loaded into a 0-d
     parameter's state they must still change every step (they stayed at their loaded values, or failed)."""
     torch = pytest.importorskip("torch")
     start, grads = _start(31, [(), (4,)]), _grads(32, [(), (4,)], steps=12)
-    theirs = [torch.tensor(a, requires_grad=True) for a in start]
-    ref = getattr(torch.optim, name)(theirs, **kwargs)
-    for step_grads in grads[:6]:
-        for t, g in zip(theirs, step_grads):
-            t.grad = torch.tensor(g)
-        ref.step()
-    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
-    opt = getattr(optim, name)(ours, **kwargs)
-    opt.load_state_dict(_as_numpy(copy.deepcopy(ref.state_dict()), torch))
-    for step_grads in grads[6:]:
-        for p, t, g in zip(ours, theirs, step_grads):
-            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
-        opt.step()
-        ref.step()
-        for p, t in zip(ours, theirs):
+    def same(pairs):
+        for p, t in pairs:
             np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+    opt, pairs = _resumed_from_torch(torch, name, kwargs, start, grads, 6,
+                                     lambda state: _as_numpy(copy.deepcopy(state), torch), same)
     for key in opt.number_state:
-        assert all(isinstance(opt.state[p][key], float) for p in ours)
+        assert all(isinstance(opt.state[p][key], float) for p, _ in pairs)
 
 
 @pytest.mark.parametrize("name,kwargs", [
@@ -433,21 +446,8 @@ def test_loading_a_torch_optimizers_own_state_dict_continues_as_torch(name, kwar
     torch's dtype before), resumes torch's run."""
     torch = pytest.importorskip("torch")
     start, grads = _start(35), _grads(36, steps=10)
-    theirs = [torch.tensor(a, requires_grad=True) for a in start]
-    ref = getattr(torch.optim, name)(theirs, **kwargs)
-    for step_grads in grads[:5]:
-        for t, g in zip(theirs, step_grads):
-            t.grad = torch.tensor(g)
-        ref.step()
-    ours = [ember.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
-    opt = getattr(optim, name)(ours, **kwargs)
-    opt.load_state_dict(ref.state_dict())
-    for step_grads in grads[5:]:
-        for p, t, g in zip(ours, theirs, step_grads):
-            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
-        opt.step()
-        ref.step()
-    for p, t in zip(ours, theirs):
+    opt, pairs = _resumed_from_torch(torch, name, kwargs, start, grads, 5, lambda state: state)
+    for p, t in pairs:
         np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
         assert all(not isinstance(v, torch.Tensor) for v in opt.state[p].values())
 
