@@ -90,6 +90,13 @@ def test_samplers():
     assert len(BatchSampler(range(5), 2)) == 3 and len(BatchSampler(range(5), 2, drop_last=True)) == 2
 
 
+
+def test_random_sampler_more_samples_than_items_without_replacement():
+    # PyTorch chains permutations: every index twice in the first 10 draws, then 2 distinct ones
+    drawn = list(RandomSampler(range(5), num_samples=12, generator=0))
+    assert len(drawn) == 12 and len(RandomSampler(range(5), num_samples=12)) == 12
+    assert sorted(drawn[:5]) == sorted(drawn[5:10]) == list(range(5)) and len(set(drawn[10:])) == 2
+
 @pytest.mark.parametrize("n, replicas, drop_last", [(10, 3, False), (10, 3, True), (12, 4, False), (2, 4, False)])
 def test_distributed_sampler_partitions(n, replicas, drop_last):
     samplers = [DistributedSampler(range(n), replicas, r, seed=5, drop_last=drop_last) for r in range(replicas)]

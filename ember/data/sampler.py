@@ -42,6 +42,9 @@ class SequentialSampler(Sampler):
 class RandomSampler(Sampler):
     """A random order of the dataset's indices (or ``num_samples`` draws with replacement).
 
+    Without replacement, a ``num_samples`` beyond the dataset's size chains fresh permutations (each index
+    once per permutation), as PyTorch's sampler does.
+
     Draws from Ember's global generator unless ``generator`` (an int seed or a NumPy Generator) is
     given, so ``ember.manual_seed`` makes the shuffling reproducible. A seeded sampler gives a new,
     reproducible order every epoch.
@@ -52,11 +55,6 @@ class RandomSampler(Sampler):
     def __init__(self, dataset, replacement: bool = False, num_samples: int | None = None, generator=None):
         if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 0):
             raise ValueError(f"RandomSampler: num_samples must be a non-negative int, got {num_samples!r}")
-        if num_samples is not None and not replacement and num_samples > len(dataset):
-            raise ValueError(
-                f"RandomSampler: num_samples={num_samples} exceeds the dataset size {len(dataset)} "
-                "without replacement"
-            )
         self.dataset = dataset
         self.replacement = replacement
         self.num_samples = num_samples
@@ -71,7 +69,8 @@ class RandomSampler(Sampler):
         if self.replacement:
             order = rng.integers(0, n, size=len(self))
         else:
-            order = rng.permutation(n)[: len(self)]
+            whole, rest = divmod(len(self), n) if n else (0, 0)
+            order = np.concatenate([rng.permutation(n) for _ in range(whole)] + [rng.permutation(n)[:rest]])
         return iter(order.tolist())
 
 
