@@ -2,6 +2,7 @@
 or with processes, hangs the program when it is dropped over a stuck dataset or after a caught Ctrl-C."""
 
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -51,6 +52,30 @@ def test_workers_are_processes_and_keep_the_order():
     assert np.concatenate([b[0].numpy() for b in batches]).tolist() == list(range(12))
     pids = {int(p) for _, pid in batches for p in pid.numpy()}
     assert len(pids) == 2 and os.getpid() not in pids
+
+
+class _Augmented(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return np.random.randint(2**30), random.randint(0, 2**30)
+
+
+def test_workers_seed_numpy_and_python_generators_per_worker_and_epoch():
+    # as PyTorch: forked workers must not repeat the parent's NumPy draws (the same "random" augmentation)
+    def epoch():
+        return [b for b in DataLoader(_Augmented(), batch_size=2, num_workers=2)]
+
+    ember.manual_seed(3)
+    first, second = epoch(), epoch()
+    draws = [int(v) for b in first + second for v in b[0].numpy()]
+    assert len(set(draws)) == len(draws)
+    ember.manual_seed(3)
+    again = epoch()
+    for b, c in zip(first, again):
+        np.testing.assert_array_equal(b[0].numpy(), c[0].numpy())
+        np.testing.assert_array_equal(b[1].numpy(), c[1].numpy())
 
 
 def test_shuffled_workers_follow_the_global_seed():

@@ -49,8 +49,9 @@ class DataLoader:
     batches ready in a queue while the loop body runs; an exception raised while loading re-raises in
     the loop, and breaking out of the loop stops the thread. With ``num_workers > 0`` (as in PyTorch)
     that many processes build the batches instead, ``prefetch`` (at least 1) batches ahead each, in
-    order; each worker seeds Ember's generator with its own seed, runs ``worker_init_fn(worker_id)``,
-    and for an iterable dataset reads its own copy of the stream (shard it with ``get_worker_info()``).
+    order; each worker seeds Ember's, Python's and NumPy's global generators with its own seed, runs
+    ``worker_init_fn(worker_id)``, and for an iterable dataset reads its own copy of the stream (shard it with
+    ``get_worker_info()``).
     ``timeout`` (seconds, 0 = none) bounds the wait for a worker's batch. ``generator`` (a seed, a NumPy or Ember
     generator) drives the shuffling instead of the global one; ``prefetch_factor`` sets the batches each worker
     keeps ready. Dropping the iterator, or an

@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import random
 import signal
 import time
 import traceback
@@ -29,6 +30,10 @@ def _worker_loop(loader, worker_id: int, num_workers: int, seed: int, tasks, res
     from ember import random as _random
 
     _random.manual_seed(seed)
+    # as PyTorch: Python's and NumPy's global generators too, else every worker (and every epoch) forks the
+    # parent's NumPy state and draws the same "random" augmentations
+    random.seed(seed)
+    np.random.seed(np.random.SeedSequence(seed).generate_state(4))
     worker_info.current = WorkerInfo(worker_id, num_workers, seed, loader.dataset)
     batches = None
     try:
