@@ -728,3 +728,18 @@ def test_full_backward_hooks_are_refused_inside_jit_naming_the_module():
     step = ember.jit(lambda x: fc(x).sum())
     with pytest.raises(TypeError, match="Linear.*backward hook"):
         step(ember.ones(1, 2))
+
+
+def test_batch_norm_loads_a_state_dict_without_num_batches_tracked():
+    # checkpoints older than PyTorch 0.4.1 lack the counter; torch keeps the module's own value
+    net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    net.train()
+    net(ember.randn(4, 2))
+    old = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    fresh = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    result = fresh.load_state_dict(old)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert int(fresh[1].num_batches_tracked.item()) == 0
+    np.testing.assert_array_equal(fresh[1].running_mean.numpy(), net[1].running_mean.numpy())
+    with pytest.raises(RuntimeError, match='Missing key.*"1.running_var"'):
+        fresh.load_state_dict({k: v for k, v in old.items() if k != "1.running_var"})

@@ -645,7 +645,9 @@ class Module:
         tensors the parameters and buffers instead, parameters keeping their ``requires_grad``).
 
         Mis-shaped entries always raise; with ``strict`` missing and unexpected keys raise too. The error
-        lists every problem. Returns the missing and unexpected keys. A submodule whose class sets
+        lists every problem. A key in a submodule's ``_optional_state`` may be missing (BatchNorm's
+        ``num_batches_tracked``, absent from checkpoints older than PyTorch 0.4.1): it keeps its value.
+        Returns the missing and unexpected keys. A submodule whose class sets
         ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``; one that has
         ``materialize_from_state`` (a lazy layer) first makes its parameters of the shapes it finds.
         """
@@ -662,7 +664,10 @@ class Module:
         own = self.state_dict(keep_vars=True)
         if owners:
             own = {k: v for k, v in own.items() if not any(k.startswith(prefix) for prefix, _ in owners)}
-        missing = [k for k in own if k not in state_dict]
+        # entries older checkpoints lack (BatchNorm's num_batches_tracked): kept as they are, as PyTorch
+        optional = {f"{name}.{key}" if name else key for name, m in self.named_modules()
+                    for key in getattr(m, "_optional_state", ())}
+        missing = [k for k in own if k not in state_dict and k not in optional]
         unexpected = [k for k in state_dict if k not in own]
         mismatched = []
         for key, target in own.items():

@@ -28,6 +28,7 @@ class _NormBase(Module):
     """What batch and instance norms share (PyTorch's ``_NormBase``): the affine parameters and running statistics."""
 
     _expected_ndim: tuple = ()
+    _optional_state = ("num_batches_tracked",)  # may be missing from a state dict (older checkpoints)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
