@@ -382,6 +382,15 @@ def test_unary_compositions_match_torch_on_special_values(name):
     _same(getattr(ember.tensor(ints), name)(), getattr(torch.tensor(ints), name)(), exact=True)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "float64"])
+def test_nan_to_num_defaults_to_each_float_dtypes_finite_limits_as_torch(dtype):
+    x = [np.nan, 1.0, np.inf, -np.inf]
+    got = ember.nan_to_num(ember.tensor(x).to(getattr(ember, dtype)))
+    want = torch.nan_to_num(torch.tensor(x).to(getattr(torch, dtype)))
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
+
+
 @pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "reciprocal", "rsqrt"])
 def test_in_place_roundings_write_into_the_tensor_as_torch(name):
     x = np.abs(np.array(_SPECIAL[:9], np.float32))
