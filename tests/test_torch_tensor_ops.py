@@ -181,6 +181,21 @@ def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
     _same(*results, exact=True)
 
 
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("statement", [
+    "t.put_(lib.tensor([0, -1, 0]), lib.tensor([1.0, 2.0, 3.0]))",
+    "t.index_put_((lib.tensor([1, 1, 0]),), lib.tensor([[1.0] * 4, [2.0] * 4, [3.0] * 4]))",
+    "t.__setitem__((lib.tensor([0, 1, 0]), slice(None)), lib.tensor([[5.0], [6.0], [7.0]]))",
+])
+def test_a_position_written_twice_keeps_the_last_value_with_or_without_autograd_as_torch(statement, grad):
+    results = []
+    for lib in (ember, torch):
+        t = lib.arange(8.0).reshape(2, 4).requires_grad_(grad) * 1
+        eval(statement)
+        results.append(t)
+    _same(*results, exact=True)
+
+
 def test_in_place_index_updates_follow_the_in_place_autograd_rules():
     w = ember.zeros(3, requires_grad=True)
     for statement in ("w.index_add_(0, ember.tensor([0]), ember.ones(1))",
