@@ -91,6 +91,15 @@ def test_cumprod_gradient_through_zeros_matches_torch():
     _same(ours.grad, theirs.grad)
 
 
+@pytest.mark.parametrize("name", ["sum", "nansum", "prod", "cumsum", "cumprod"])
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "float16"])
+def test_sums_and_products_stay_in_a_requested_dtype_wrapping_as_torch(name, dtype):
+    x = [[100, 200, 7], [3, -4, 90]]
+    got = getattr(ember, name)(ember.tensor(x), 1, dtype=getattr(ember, dtype))
+    _same(got, getattr(torch, name)(torch.tensor(x), 1, dtype=getattr(torch, dtype)), exact=True)
+    assert getattr(ember.tensor(x), name)(1, dtype=getattr(ember, dtype)).dtype == got.dtype
+
+
 def test_cumsum_needs_a_dim_in_range():
     with pytest.raises(TypeError, match=r"cumsum: give the dimension .* shape \[2, 3\]"):
         ember.cumsum(ember.zeros(2, 3))
