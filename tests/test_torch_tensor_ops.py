@@ -100,6 +100,14 @@ def test_sums_and_products_stay_in_a_requested_dtype_wrapping_as_torch(name, dty
     assert getattr(ember.tensor(x), name)(1, dtype=getattr(ember, dtype)).dtype == got.dtype
 
 
+def test_mean_refuses_an_integer_dtype_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.tensor([1.0, 2.0]).mean(dtype=torch.int32)
+    with pytest.raises(TypeError, match="mean: dtype must be a floating point or complex dtype, got int32"):
+        ember.tensor([1.0, 2.0]).mean(dtype=ember.int32)
+    _same(ember.tensor([1, 2]).mean(dtype=ember.float64), torch.tensor([1, 2]).mean(dtype=torch.float64))
+
+
 def test_cumsum_needs_a_dim_in_range():
     with pytest.raises(TypeError, match=r"cumsum: give the dimension .* shape \[2, 3\]"):
         ember.cumsum(ember.zeros(2, 3))

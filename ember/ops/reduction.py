@@ -334,8 +334,13 @@ def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
 
 
 def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
-    """Arithmetic mean over ``axis``, of x cast to ``dtype`` first when given; integers average as floats."""
-    x = to_inexact(x if dtype is None else cast(as_tensor(x), dtype))
+    """Arithmetic mean over ``axis``, of x cast to ``dtype`` (floating or complex) first when given; integers
+    average as floats."""
+    if dtype is not None:
+        x = cast(as_tensor(x), dtype)
+        if x.dtype not in FLOATING and x.dtype not in COMPLEX:  # (PyTorch refuses it too; it is no mean's dtype)
+            raise TypeError(f"mean: dtype must be a floating point or complex dtype, got {x.dtype}")
+    x = to_inexact(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)
