@@ -213,6 +213,25 @@ def test_a_position_written_twice_keeps_the_last_value_with_or_without_autograd_
     _same(*results, exact=True)
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "bool", "float16"])
+@pytest.mark.parametrize("statement", ["t.add_(lib.tensor([1, 1, 1]))", "t.__iand__(lib.tensor([1, 0, 1]))",
+                                       "t.masked_fill_(lib.tensor([True, False, True]), 1.5)",
+                                       "t.mul_(lib.tensor([2.5, 1.0, 0.5]))"])
+def test_in_place_results_cast_into_the_tensors_dtype_where_torch_allows_it(dtype, statement):
+    results = []
+    for lib in (ember, torch):
+        t = lib.tensor([1, 2, 3]).to(getattr(lib, dtype))
+        try:
+            eval(statement)
+        except (RuntimeError, TypeError, ValueError) as error:
+            t = type(error)
+        results.append(t)
+    if isinstance(results[1], type):  # PyTorch refuses: Ember must refuse too
+        assert isinstance(results[0], type), (dtype, statement, results[0])
+    else:
+        _same(*results, exact=True)
+
+
 def test_in_place_index_updates_follow_the_in_place_autograd_rules():
     w = ember.zeros(3, requires_grad=True)
     for statement in ("w.index_add_(0, ember.tensor([0]), ember.ones(1))",
