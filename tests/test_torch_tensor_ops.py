@@ -63,6 +63,18 @@ def test_clamp_function_and_in_place_method_match_torch():
     _same(plain, plain_t)
 
 
+@pytest.mark.parametrize("bounds", [(3, 1), (2.5, 0.5), (1, -1.5)])
+def test_clamp_with_min_above_max_gives_max_and_no_gradient_as_torch(bounds):
+    for dtype in ("int64", "float32"):
+        _same(ember.clamp(ember.tensor([0, 1, 2, 3]).to(getattr(ember, dtype)), *bounds),
+              torch.clamp(torch.tensor([0, 1, 2, 3]).to(getattr(torch, dtype)), *bounds), exact=True)
+    ours, theirs = ember.tensor([0.0, 1.0, 2.5, 3.0], requires_grad=True), torch.tensor([0.0, 1.0, 2.5, 3.0],
+                                                                                       requires_grad=True)
+    ours.clamp(*bounds).sum().backward()
+    theirs.clamp(*bounds).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
 def test_clamp_of_bfloat16_keeps_its_dtype_as_torch():
     # NumPy promotes bfloat16 with a Python bound to float32 (float16 stays): the result disagreed with the shape
     # rule, and ctc_loss's 'mean' of bfloat16 came back float32
