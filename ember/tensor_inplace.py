@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.devices import array_module
+from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.grad_mode import is_grad_enabled, mark_written
 from ember.ops.dispatch import TensorLike
 
@@ -86,7 +87,7 @@ def record_in_place(tensor, name: str, compute):
         raise RuntimeError(f"{name}: the result of shape {list(result.shape)} does not fit the tensor of shape "
                            f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)")
     if result.dtype != tensor.dtype:
-        if not np.can_cast(result.dtype, tensor.dtype, "same_kind"):
+        if not _castable(result.dtype, tensor.dtype):
             raise RuntimeError(f"{name}: result type {result.dtype} cannot be cast to the tensor's dtype "
                                f"{tensor.dtype} in place")
         result = _ops().cast(result, tensor.dtype)
@@ -136,6 +137,18 @@ def _check_leaf(tensor, name: str) -> None:
 _new = object.__new__
 
 
+def _castable(source, target) -> bool:
+    """PyTorch's in-place cast rule: a result may be written into any dtype but floats into integers or bool,
+    complex into real, and non-bool into bool (so int64 into uint8 is allowed, as NumPy's same_kind is not)."""
+    if source == target:
+        return True
+    if target == bool_:
+        return False
+    if source in COMPLEX:
+        return target in COMPLEX
+    return source not in FLOATING or target in FLOATING or target in COMPLEX
+
+
 def _write(tensor, name: str, result):
     """Store ``result`` (a Tensor or array) into ``tensor``'s array, as PyTorch would: same shape, no
     narrowing cast (float into an int tensor raises)."""
@@ -156,7 +169,7 @@ def _write(tensor, name: str, result):
                 f"{name}: the result of shape {list(array.shape)} does not fit the tensor of shape "
                 f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)"
             )
-    if array.dtype != tensor.dtype and not np.can_cast(array.dtype, tensor.dtype, "same_kind"):
+    if array.dtype != tensor.dtype and not _castable(array.dtype, tensor.dtype):
         raise RuntimeError(
             f"{name}: result type {array.dtype} cannot be cast to the tensor's dtype {tensor.dtype} in place"
         )
@@ -422,7 +435,7 @@ class InplaceMethods:
             return record_in_place(self, "masked_fill_", lambda before: _ops().masked_fill(before, mask, value))
         _check(self, "masked_fill_", value)
         mask = mask.array if hasattr(mask, "node") else mask
-        value = value.array if hasattr(value, "node") else value
+        value = self.xp.asarray(value.array if hasattr(value, "node") else value).astype(self.dtype)  # as torch
         return _write(self, "masked_fill_", self.xp.where(mask, value, self.array))
 
     def unsqueeze_(self, dim: int):

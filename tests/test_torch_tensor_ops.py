@@ -63,6 +63,18 @@ def test_clamp_function_and_in_place_method_match_torch():
     _same(plain, plain_t)
 
 
+@pytest.mark.parametrize("bounds", [(3, 1), (2.5, 0.5), (1, -1.5)])
+def test_clamp_with_min_above_max_gives_max_and_no_gradient_as_torch(bounds):
+    for dtype in ("int64", "float32"):
+        _same(ember.clamp(ember.tensor([0, 1, 2, 3]).to(getattr(ember, dtype)), *bounds),
+              torch.clamp(torch.tensor([0, 1, 2, 3]).to(getattr(torch, dtype)), *bounds), exact=True)
+    ours, theirs = ember.tensor([0.0, 1.0, 2.5, 3.0], requires_grad=True), torch.tensor([0.0, 1.0, 2.5, 3.0],
+                                                                                       requires_grad=True)
+    ours.clamp(*bounds).sum().backward()
+    theirs.clamp(*bounds).sum().backward()
+    _same(ours.grad, theirs.grad, exact=True)
+
+
 def test_clamp_of_bfloat16_keeps_its_dtype_as_torch():
     # NumPy promotes bfloat16 with a Python bound to float32 (float16 stays): the result disagreed with the shape
     # rule, and ctc_loss's 'mean' of bfloat16 came back float32
@@ -89,6 +101,23 @@ def test_cumprod_gradient_through_zeros_matches_torch():
     (ours.cumprod(1) * ember.tensor(weights)).sum().backward()
     (theirs.cumprod(1) * torch.tensor(weights)).sum().backward()
     _same(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("name", ["sum", "nansum", "prod", "cumsum", "cumprod"])
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "float16"])
+def test_sums_and_products_stay_in_a_requested_dtype_wrapping_as_torch(name, dtype):
+    x = [[100, 200, 7], [3, -4, 90]]
+    got = getattr(ember, name)(ember.tensor(x), 1, dtype=getattr(ember, dtype))
+    _same(got, getattr(torch, name)(torch.tensor(x), 1, dtype=getattr(torch, dtype)), exact=True)
+    assert getattr(ember.tensor(x), name)(1, dtype=getattr(ember, dtype)).dtype == got.dtype
+
+
+def test_mean_refuses_an_integer_dtype_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.tensor([1.0, 2.0]).mean(dtype=torch.int32)
+    with pytest.raises(TypeError, match="mean: dtype must be a floating point or complex dtype, got int32"):
+        ember.tensor([1.0, 2.0]).mean(dtype=ember.int32)
+    _same(ember.tensor([1, 2]).mean(dtype=ember.float64), torch.tensor([1, 2]).mean(dtype=torch.float64))
 
 
 def test_cumsum_needs_a_dim_in_range():
@@ -179,6 +208,40 @@ def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
         assert eval(statement) is t
         results.append(view)
     _same(*results, exact=True)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("statement", [
+    "t.put_(lib.tensor([0, -1, 0]), lib.tensor([1.0, 2.0, 3.0]))",
+    "t.index_put_((lib.tensor([1, 1, 0]),), lib.tensor([[1.0] * 4, [2.0] * 4, [3.0] * 4]))",
+    "t.__setitem__((lib.tensor([0, 1, 0]), slice(None)), lib.tensor([[5.0], [6.0], [7.0]]))",
+])
+def test_a_position_written_twice_keeps_the_last_value_with_or_without_autograd_as_torch(statement, grad):
+    results = []
+    for lib in (ember, torch):
+        t = lib.arange(8.0).reshape(2, 4).requires_grad_(grad) * 1
+        eval(statement)
+        results.append(t)
+    _same(*results, exact=True)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "bool", "float16"])
+@pytest.mark.parametrize("statement", ["t.add_(lib.tensor([1, 1, 1]))", "t.__iand__(lib.tensor([1, 0, 1]))",
+                                       "t.masked_fill_(lib.tensor([True, False, True]), 1.5)",
+                                       "t.mul_(lib.tensor([2.5, 1.0, 0.5]))"])
+def test_in_place_results_cast_into_the_tensors_dtype_where_torch_allows_it(dtype, statement):
+    results = []
+    for lib in (ember, torch):
+        t = lib.tensor([1, 2, 3]).to(getattr(lib, dtype))
+        try:
+            eval(statement)
+        except (RuntimeError, TypeError, ValueError) as error:
+            t = type(error)
+        results.append(t)
+    if isinstance(results[1], type):  # PyTorch refuses: Ember must refuse too
+        assert isinstance(results[0], type), (dtype, statement, results[0])
+    else:
+        _same(*results, exact=True)
 
 
 def test_in_place_index_updates_follow_the_in_place_autograd_rules():
@@ -380,6 +443,15 @@ def test_unary_compositions_match_torch_on_special_values(name):
     _same(getattr(ember.tensor(x), name)(), getattr(torch.tensor(x), name)(), exact=True)
     ints = np.array([-3, 0, 4])
     _same(getattr(ember.tensor(ints), name)(), getattr(torch.tensor(ints), name)(), exact=True)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "float64"])
+def test_nan_to_num_defaults_to_each_float_dtypes_finite_limits_as_torch(dtype):
+    x = [np.nan, 1.0, np.inf, -np.inf]
+    got = ember.nan_to_num(ember.tensor(x).to(getattr(ember, dtype)))
+    want = torch.nan_to_num(torch.tensor(x).to(getattr(torch, dtype)))
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
 
 
 @pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "reciprocal", "rsqrt"])

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
@@ -77,7 +78,7 @@ def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float |
         return _complex(nan_to_num(real(x), nan, posinf, neginf), nan_to_num(imag(x), nan, posinf, neginf))
     if not _floating(x):
         return x
-    info = np.finfo(np.dtype(x.dtype))
+    info = ml_dtypes.finfo(x.dtype)  # (NumPy's finfo does not know bfloat16)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
     x = where(isnan(x), nan, x)

@@ -519,13 +519,13 @@ def clip(x, min=None, max=None) -> TensorLike:
         raise ValueError("clip: give at least one of min and max")
     if isinstance(min, TensorLike) or isinstance(max, TensorLike):
         return _clip_by_tensors(as_tensor(x), min, max)
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clip: min ({min}) is greater than max ({max})")
     x = as_tensor(x)
     if x.dtype in COMPLEX:
         refuse_complex("clamp", [x])
     if x.array.dtype not in FLOATING and (isinstance(min, float) or isinstance(max, float)):
         x = to_float(x)  # a float bound is a weak scalar, as in int_tensor * 0.5
+    if min is not None and max is not None and min > max:  # PyTorch: all max, no gradient to x
+        return _clip_by_tensors(x, min, max)
     return dispatch.apply(CLIP, (x,), {"min": min, "max": max})
 
 

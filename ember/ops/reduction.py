@@ -162,7 +162,13 @@ def _attrs(name, x: TensorLike, axis, keepdims) -> dict:
 def sum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     """Sum over ``axis`` (an int, a tuple, or None for all axes), of x cast to ``dtype`` first when given."""
     x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
-    return dispatch.apply(SUM, (x,), _attrs("sum", x, axis, keepdims))
+    return _kept(dispatch.apply(SUM, (x,), _attrs("sum", x, axis, keepdims)), x, dtype)
+
+
+def _kept(result: TensorLike, x: TensorLike, dtype) -> TensorLike:
+    """``result`` in x's dtype where ``dtype`` was given: PyTorch sums and multiplies in a requested integer
+    dtype (wrapping as it), where without one integers widen to int64."""
+    return result if dtype is None or result.dtype == x.dtype else cast(result, x.dtype)
 
 
 def nansum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
@@ -172,14 +178,14 @@ def nansum(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
         refuse_complex("nansum", [x])
     if x.dtype in FLOATING:
         x = where(x != x, 0.0, x)  # (only NaN differs from itself)
-    return sum(x, axis, keepdims)
+    return _kept(sum(x, axis, keepdims), x, dtype)
 
 
 def prod(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     """Product over ``axis``, of x cast to ``dtype`` first when given; the gradient is exact even where elements
     are zero."""
     x = as_tensor(x) if dtype is None else cast(as_tensor(x), dtype)
-    return dispatch.apply(PROD, (x,), _attrs("prod", x, axis, keepdims))
+    return _kept(dispatch.apply(PROD, (x,), _attrs("prod", x, axis, keepdims)), x, dtype)
 
 
 def _check_nonempty(name, x, axis):
@@ -328,8 +334,13 @@ def _in_float32(fn, x: TensorLike, *args) -> TensorLike:
 
 
 def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
-    """Arithmetic mean over ``axis``, of x cast to ``dtype`` first when given; integers average as floats."""
-    x = to_inexact(x if dtype is None else cast(as_tensor(x), dtype))
+    """Arithmetic mean over ``axis``, of x cast to ``dtype`` (floating or complex) first when given; integers
+    average as floats."""
+    if dtype is not None:
+        x = cast(as_tensor(x), dtype)
+        if x.dtype not in FLOATING and x.dtype not in COMPLEX:  # (PyTorch refuses it too; it is no mean's dtype)
+            raise TypeError(f"mean: dtype must be a floating point or complex dtype, got {x.dtype}")
+    x = to_inexact(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)
@@ -501,7 +512,7 @@ def _scan(op, name: str, x, axis, dtype) -> TensorLike:
     attrs = {"axis": check_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])}
     if op is CUMSUM:
         attrs["reverse"] = False
-    return dispatch.apply(op, (x,), attrs)
+    return _kept(dispatch.apply(op, (x,), attrs), x, dtype)
 
 
 def cumsum(x, axis: int | None = None, *, dtype=None) -> TensorLike:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.ops import dispatch
-from ember.ops.arrange import _axes, _placed
+from ember.ops.arrange import _axes
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import add, where
@@ -115,7 +115,7 @@ def slice_scatter(x, src, dim: int = 0, start: int | None = None, end: int | Non
 def index_put(x, indices, values, accumulate: bool = False) -> TensorLike:
     """A copy of ``x`` with ``x[indices] = values`` (``indices`` a tuple of index tensors, None for a whole
     dim; ``values`` broadcast to what they pick); with ``accumulate`` the values are added, repeated indices
-    adding up. Without it a position named twice gets its values' mean (PyTorch leaves it unspecified).
+    adding up. Without it the last of the values a position is named for wins, as PyTorch on the CPU.
 
     >>> ember.index_put(ember.zeros(3), (ember.tensor([0, 2]),), ember.tensor(5.0)).tolist()
     [5.0, 0.0, 5.0]
@@ -151,11 +151,21 @@ def _put_at(name: str, x: TensorLike, index: tuple, values, accumulate: bool) ->
                          f"elements the indices pick from the input of shape {list(x.shape)}") from None
     if accumulate:
         return add(x, _embed(values, tuple(x.shape), index))
+    host_index = tuple(i.get() if hasattr(i, "get") else i for i in index)
     counts = np.zeros(tuple(x.shape), np.int64)
-    np.add.at(counts, tuple(i.get() if hasattr(i, "get") else i for i in index), 1)
-    if counts.max(initial=0) > 1 and x.dtype != np.bool_:
-        return _placed(x, lambda base, v: add(base, _embed(v, tuple(x.shape), index)), values)
+    np.add.at(counts, host_index, 1)
+    if counts.max(initial=0) > 1:  # the last write to a position wins, as PyTorch's sequential CPU loop
+        values = where(as_tensor(_last_writes(tuple(x.shape), host_index), x), values, as_tensor(0, values))
     return where(as_tensor(counts > 0, x), _embed(values, tuple(x.shape), index), x)
+
+
+def _last_writes(shape: tuple, index: tuple) -> np.ndarray:
+    """Of the positions ``index`` picks (in row-major order), those that name their target for the last time."""
+    targets = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)[index]
+    reverse = targets.reshape(-1)[::-1]
+    keep = np.zeros(reverse.size, bool)
+    keep[reverse.size - 1 - np.unique(reverse, return_index=True)[1]] = True
+    return keep.reshape(targets.shape)
 
 
 def masked_scatter(x, mask, source) -> TensorLike:
