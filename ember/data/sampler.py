@@ -70,7 +70,8 @@ class RandomSampler(Sampler):
             order = rng.integers(0, n, size=len(self))
         else:
             whole, rest = divmod(len(self), n) if n else (0, 0)
-            order = np.concatenate([rng.permutation(n) for _ in range(whole)] + [rng.permutation(n)[:rest]])
+            parts = [rng.permutation(n) for _ in range(whole)] + ([rng.permutation(n)[:rest]] if rest else [])
+            order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return iter(order.tolist())
 
 
