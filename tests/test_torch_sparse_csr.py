@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from parity_helpers import traced_step_matches_eager  # noqa: E402
+
 import ember  # noqa: E402
 
 CROW, COL, VALUES, SIZE = [0, 2, 3, 3, 5], [0, 2, 1, 0, 3], [1.0, 2.0, 3.0, 4.0, 5.0], (4, 4)
@@ -126,20 +128,7 @@ def test_sparse_addmm_sum_and_csr_products():
 def test_a_csr_product_traces_under_jit():
     a = ember.sparse_csr_tensor(CROW, COL, VALUES, SIZE, dtype=ember.float64)
     dense = ember.tensor(np.random.default_rng(2).standard_normal((4, 3)), requires_grad=True)
-
-    def step(d):
-        loss = (a @ d).square().sum()
-        loss.backward()
-        return loss
-
-    eager = step(dense)
-    eager_grad = dense.grad.numpy().copy()
-    traced = ember.jit(step)
-    for _ in range(2):
-        dense.grad = None
-        got = traced(dense)
-    np.testing.assert_allclose(got.numpy(), eager.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(dense.grad.numpy(), eager_grad, rtol=1e-12)
+    traced_step_matches_eager(lambda d: a @ d, dense)
 
 
 @pytest.mark.parametrize("call, error, words", [

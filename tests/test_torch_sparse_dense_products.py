@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from parity_helpers import traced_step_matches_eager  # noqa: E402
+
 import ember  # noqa: E402
 
 INDICES = [[0, 1, 1, 2, 1, 3], [1, 0, 2, 2, 0, 1]]  # (1, 0) repeated: its values add
@@ -91,20 +93,7 @@ def test_sparse_first_matmul_matches_torch():
 def test_dense_times_sparse_traces_under_jit():
     s = ember.sparse_coo_tensor(INDICES, VALUES, SIZE, dtype=ember.float64)
     dense = ember.tensor(np.random.default_rng(5).standard_normal((2, 4)), requires_grad=True)
-
-    def step(d):
-        loss = (d @ s).square().sum()
-        loss.backward()
-        return loss
-
-    eager = step(dense)
-    eager_grad = dense.grad.numpy().copy()
-    traced = ember.jit(step)
-    for _ in range(2):
-        dense.grad = None
-        got = traced(dense)
-    np.testing.assert_allclose(got.numpy(), eager.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(dense.grad.numpy(), eager_grad, rtol=1e-12)
+    traced_step_matches_eager(lambda d: d @ s, dense)
 
 
 @pytest.mark.parametrize("call, error, words", [
