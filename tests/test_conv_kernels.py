@@ -8,7 +8,7 @@ import pytest
 from op_cases_conv import ref_conv2d, ref_conv_transpose2d
 
 import ember
-from ember.ops import conv, conv_per_sample
+from ember.ops import conv, conv_dense, conv_per_sample
 
 
 def _ref_weight_grad(x, gy, kernel, **kwargs):
@@ -113,3 +113,32 @@ def test_side_by_side_max_pool_gradient_routes_to_the_first_maximum(shape, kerne
     want = pool_planes.max_pool2d_grad(x, g, kernel, kernel, (0, 0), (1, 1), -np.inf)
     assert np.array_equal(got, want)
     assert got[0, 0, :kernel[0], :kernel[1]].sum() == 0  # the NaN window
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((3, 5, 2, 2), (4, 5, 3, 3), dict(padding=1)),  # 2x2 images: every output pixel meets every input pixel
+    ((3, 5, 1, 1), (4, 5, 3, 3), dict(padding=1)),  # 1x1 images: one tap
+    ((2, 3, 2, 2), (4, 3, 3, 3), dict(stride=2, padding=1)),  # a 1x1 output
+])
+def test_small_image_input_gradient_reuses_the_forward_dense_matrix(monkeypatch, dtype, x_shape, w_shape, kwargs):
+    """conv2d on images no larger than its kernel multiplies by one dense matrix; the recorded forward keeps it,
+    and the input gradient multiplies by the same matrix instead of building it again."""
+    builds = []
+    build = conv_dense.dense_matrix
+    monkeypatch.setattr(conv_dense, "dense_matrix", lambda *a, **k: builds.append(1) or build(*a, **k))
+    rng = np.random.default_rng(7)
+    xa, wa, ba = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    x, w, b = (ember.tensor(a.astype(dtype), requires_grad=True) for a in (xa, wa, ba))
+    y = ember.conv2d(x, w, b, **kwargs)
+    gy = rng.standard_normal(tuple(y.shape))
+    (y * ember.tensor(gy.astype(dtype))).sum().backward()
+    assert len(builds) == 1
+    tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.detach().numpy(), ref_conv2d(xa, wa, ba, **kwargs), **tolerance)
+    expected_gx = ref_conv_transpose2d(gy, wa, stride=kwargs.get("stride", 1), padding=kwargs["padding"],
+                                       output_padding=x_shape[2] - ((y.shape[2] - 1) * kwargs.get("stride", 1)
+                                                                    - 2 * kwargs["padding"] + 3))
+    np.testing.assert_allclose(x.grad.numpy(), expected_gx, **tolerance)
+    np.testing.assert_allclose(w.grad.numpy(), _ref_weight_grad(xa, gy, w_shape[2:], **kwargs), **tolerance)
+    np.testing.assert_allclose(b.grad.numpy(), gy.sum(axis=(0, 2, 3)), **tolerance)

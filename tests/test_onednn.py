@@ -142,15 +142,18 @@ def test_3d_convolutions_and_both_gradients_match_float64(calls, x_shape, w_shap
 def test_kernel_choice_keeps_numpy_where_it_is_faster(calls):
     rng = np.random.default_rng(3)
     f32 = np.float32
-    # images no larger than the kernel: one dense product for a single output pixel, and for the weight gradient
+    # images no larger than the kernel: one dense product for a single output pixel, and on 2x2 images
     x = ember.tensor(rng.standard_normal((4, 16, 2, 2)).astype(f32), requires_grad=True)
     w = ember.tensor(rng.standard_normal((8, 16, 3, 3)).astype(f32), requires_grad=True)
     ember.conv2d(x, w, stride=2, padding=1).sum().backward()  # 1x1 outputs
     # float64 has no oneDNN kernel
     ember.conv2d(x.detach().double(), w.detach().double(), padding=1)
-    assert calls == []
     ember.conv2d(x, w, padding=1).sum().backward()  # 2x2 outputs
-    assert sorted(calls) == [("forward", True), ("input_grad", True)]
+    assert calls == []
+    # 3x3 images under 3x3 kernels: oneDNN in all three directions
+    x = ember.tensor(rng.standard_normal((4, 16, 3, 3)).astype(f32), requires_grad=True)
+    ember.conv2d(x, w, padding=1).sum().backward()
+    assert sorted(calls) == [("forward", True), ("input_grad", True), ("weight_grad", True)]
     calls.clear()
     # the input gradient over one image channel stays on NumPy; the forward and weight gradient do not
     x = ember.tensor(rng.standard_normal((4, 1, 12, 12)).astype(f32), requires_grad=True)

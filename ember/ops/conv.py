@@ -32,7 +32,7 @@ from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
 from ember.ops.conv_nd import conv_out_size, transposed_size
 from ember.ops.conv_padding import pad_for_string, unbatched
-from ember.ops.conv_records import conv_ops
+from ember.ops.conv_records import conv_ops, empty_safe
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.registry import Spec
@@ -171,17 +171,21 @@ def _col2im(xp, cols, shape, kernel, stride, padding, dilation, out_h: int, out_
     return _batch_first(xp, out[:, ph:ph + h, pw:pw + w])
 
 
-def _on_onednn(xp, dtype, groups: int, image_hw, kernel, out_pixels: int, weight_grad: bool = False) -> bool:
+def _on_onednn(xp, dtype, groups: int, image_hw, kernel, out_pixels: int) -> bool:
     """Whether a float32 convolution over images of ``image_hw`` with ``out_pixels`` output pixels per channel runs
     on oneDNN (``ember.backend.onednn``).
 
     Its direct kernels ran 1.2-9x faster than the NumPy ones on LeNet-5's and ResNet-18's layers, on two cores.
     Where images are no larger than the kernel, one dense product was 1.9-7x faster for a single output pixel
-    (ResNet-18's last stage) and 1.25x faster for the weight gradient; with 2x2 outputs oneDNN's forward and input
-    gradient were 1.2-1.4x faster."""
+    (ResNet-18's last stage) and 1.2-1.5x faster in all three directions on 2x2 images (its 2x2 stage); on 3x3
+    images under 3x3 kernels and 4x4 ones under 5x5 kernels oneDNN was 1.2-1.5x faster."""
     if xp is not np or not onednn.runs(dtype):
         return False
-    return not (conv_dense.use_dense(groups, image_hw[0], image_hw[1], kernel) and (weight_grad or out_pixels == 1))
+    small = image_hw[0] * image_hw[1] <= _DENSE_MAX_PIXELS or out_pixels == 1
+    return not (small and conv_dense.use_dense(groups, image_hw[0], image_hw[1], kernel))
+
+
+_DENSE_MAX_PIXELS = 4
 
 
 # --- conv2d -------------------------------------------------------------------------------------------------
@@ -215,6 +219,32 @@ def _conv2d_forward(xp, x, w, bias=None, *, stride, padding, dilation, groups):
     if bias is not None:  # y is this kernel's own new array
         xp.add(y, bias.reshape(1, -1, 1, 1), out=y)
     return y.astype(result_dtype) if result_dtype is not None else y
+
+
+def _conv2d_residuals(xp, x, w, bias=None, *, stride, padding, dilation, groups):
+    """conv2d's forward where eager mode records its node: on small images (``conv_dense``) also the dense matrix
+    it multiplied by, which the input gradient multiplies by again (from the other side), so that the backward
+    does not build it a second time; None as the residual elsewhere."""
+    dense = None
+    if xp is np and x.dtype == w.dtype and x.dtype in _DENSE_DTYPES and x.size and w.size \
+            and (bias is None or bias.dtype == x.dtype):
+        kh, kw = w.shape[2:]
+        out_h = conv_out_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
+        out_w = conv_out_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
+        if not _on_onednn(xp, x.dtype, groups, x.shape[2:], (kh, kw), out_h * out_w) \
+                and conv_dense.use_dense(groups, x.shape[2], x.shape[3], (kh, kw)):
+            key = conv_dense.geometry(x.shape[2:], (out_h, out_w), (kh, kw), stride, padding, dilation)
+            dense = conv_dense.dense_matrix(w, key)
+    if dense is None:
+        arrays = (x, w) if bias is None else (x, w, bias)
+        return _conv2d_safe_forward(xp, *arrays, stride=stride, padding=padding, dilation=dilation, groups=groups), None
+    y = conv_dense.conv2d(x, w, stride, padding, dilation, out_h, out_w, dense=dense)
+    if bias is not None:
+        np.add(y, bias.reshape(1, -1, 1, 1), out=y)
+    return y, dense
+
+
+_DENSE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # Output pixels from which (below the per-sample kernels' 256) and rows per product (C * kw) from which the
@@ -280,7 +310,7 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
     (x, gy), result_dtype = _compute_dtype(xp, x, gy)
     c = x.shape[1]
     o, out_h, out_w = gy.shape[1:]
-    if _on_onednn(xp, x.dtype, groups, x.shape[2:], kernel_size, out_h * out_w, weight_grad=True):
+    if _on_onednn(xp, x.dtype, groups, x.shape[2:], kernel_size, out_h * out_w):
         gw = onednn.conv2d_weight_grad(x, gy, tuple(kernel_size), stride, padding, dilation, groups)
         if gw is not None:
             return gw.astype(result_dtype) if result_dtype is not None else gw
@@ -309,11 +339,15 @@ def _weight_grad_forward(xp, x, gy, *, stride, padding, dilation, groups, kernel
 # --- conv_transpose2d --------------------------------------------------------------------------------------
 
 
-def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, output_padding):
+def _conv_transpose2d_forward(xp, x, w, *, stride, padding, dilation, groups, output_padding, dense=None):
+    # dense: the dense matrix of the conv2d this is the input gradient of (its forward's residual), or None
     (x, w), result_dtype = _compute_dtype(xp, x, w)
     n, c_in, in_h, in_w = x.shape
     _, c_out_group, kh, kw = w.shape
     out_h, out_w = _transposed_size(x.shape, w.shape, stride, padding, dilation, output_padding)
+    if dense is not None and dense.shape == (c_in * in_h * in_w, c_out_group * out_h * out_w) \
+            and dense.dtype == x.dtype == w.dtype:
+        return conv_dense.conv_transpose2d(x, w, stride, padding, dilation, out_h, out_w, dense=dense)
     if _on_onednn(xp, x.dtype, groups, (out_h, out_w), (kh, kw), in_h * in_w) and (groups > 1 or c_out_group >= 4):
         # (oneDNN's input gradient of a convolution over 1-3 image channels ran 1.1-4x slower than NumPy's)
         y = onednn.conv2d_input_grad(x, w, (out_h, out_w), stride, padding, dilation, groups)
@@ -393,8 +427,9 @@ def _transposed_size(x_shape, w_shape, stride, padding, dilation, output_padding
 # --- the records ------------------------------------------------------------------------------------------
 
 CONV2D, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D = conv_ops(2, _conv2d_forward, _weight_grad_forward,
-                                                        _conv_transpose2d_forward)
+                                                        _conv_transpose2d_forward, _conv2d_residuals)
 _conv2d_infer = CONV2D.infer
+_conv2d_safe_forward = empty_safe(_conv2d_infer)(_conv2d_forward)  # CONV2D's forward
 _conv_transpose2d_infer = CONV_TRANSPOSE2D.infer
 
 

@@ -117,9 +117,11 @@ def empty_safe(infer):
 
 
 def conv_ops(rank: int, conv_forward: Callable, weight_grad_forward: Callable,
-             transpose_forward: Callable) -> ConvOps:
+             transpose_forward: Callable, conv_residuals: Callable | None = None) -> ConvOps:
     """Register conv{rank}d, conv{rank}d_weight_grad and conv_transpose{rank}d with these forwards and return the
-    records; their ``infer`` is also what the public functions check their arguments with."""
+    records; their ``infer`` is also what the public functions check their arguments with. ``conv_residuals``:
+    a forward that also returns what the transposed convolution then takes as its ``dense`` argument for the input
+    gradient (or None there): a matrix both multiply by (2-D, ``ember.ops.conv_dense``)."""
     conv_name, grad_name, transpose_name = f"conv{rank}d", f"conv{rank}d_weight_grad", f"conv_transpose{rank}d"
     axes = _LAYOUTS[rank][2]
     spatial = tuple(range(rank))
@@ -149,7 +151,8 @@ def conv_ops(rank: int, conv_forward: Callable, weight_grad_forward: Callable,
         attrs = ctx.attrs
         gx = gw = None
         if ctx.needs[0]:
-            gx = run(transpose_op, g, w, **transpose_attrs(g.shape, w.shape, tuple(x.shape[2:]), **attrs))
+            shared = {} if ctx.residuals is None or run is on_tensors else {"dense": ctx.residuals}
+            gx = run(transpose_op, g, w, **shared, **transpose_attrs(g.shape, w.shape, tuple(x.shape[2:]), **attrs))
         if ctx.needs[1]:
             gw = run(grad_op, x, g, kernel_size=tuple(w.shape[2:]), **attrs)
         if len(ctx.inputs) == 2:
@@ -187,7 +190,7 @@ def conv_ops(rank: int, conv_forward: Callable, weight_grad_forward: Callable,
             ggy = crop(on_tensors, dispatch.apply(conv_op, (x, gg), attrs), gy.shape)
         return gx, ggy
 
-    def transpose_infer(x, w, *, stride, padding, dilation, groups, output_padding):
+    def transpose_infer(x, w, *, stride, padding, dilation, groups, output_padding, dense=None):
         check_window(transpose_name, [x, w], rank, stride=stride, padding=padding, dilation=dilation,
                      output_padding=output_padding)
         check_conv(transpose_name, x, w, groups, transposed=True, rank=rank)
@@ -201,12 +204,13 @@ def conv_ops(rank: int, conv_forward: Callable, weight_grad_forward: Callable,
         x, w = ctx.inputs
         attrs = dict(ctx.attrs)
         del attrs["output_padding"]
+        attrs.pop("dense", None)
         gx = crop(run, run(conv_op, g, w, **attrs), x.shape) if ctx.needs[0] else None
         gw = run(grad_op, g, x, kernel_size=tuple(w.shape[2:]), **attrs) if ctx.needs[1] else None
         return gx, gw
 
     conv_op = defop(conv_name, forward=empty_safe(conv_infer)(conv_forward), infer=conv_infer,
-                    vjp=vjp_rule(conv_rule), cost=_conv_cost, onnx="Conv", autocast=LOWER)
+                    vjp=vjp_rule(conv_rule), cost=_conv_cost, onnx="Conv", autocast=LOWER, residuals=conv_residuals)
     grad_op = defop(grad_name, forward=empty_safe(weight_grad_infer)(weight_grad_forward), infer=weight_grad_infer,
                     vjp=weight_grad_vjp, cost=_weight_grad_cost, onnx=NO_ONNX)
     transpose_op = defop(transpose_name, forward=empty_safe(transpose_infer)(transpose_forward),
