@@ -6,6 +6,7 @@ import math
 
 import numpy as _np
 
+from ember.backend import onednn
 from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, int64, real_of
 from ember.backend.zeros import zeros_of
@@ -230,7 +231,17 @@ def _relu_grad_forward(xp, g, out):
         from ember.backend import cuda_kernels
 
         return cuda_kernels.relu_grad()(out, g)
+    if g.size >= _ONEDNN_ELEMENTS and g.__class__ is _np.ndarray and out.__class__ is _np.ndarray \
+            and onednn.runs(g.dtype) and not _np.isnan(_np.maximum.reduce(out, axis=None)):
+        # the same numbers on OpenMP's threads, the NaN check included 1.7-2x faster from 2^16 elements (oneDNN
+        # passes g where out is NaN, as PyTorch does; Ember's gradient there is 0)
+        result = onednn.relu_grad(g, out)
+        if result is not None:
+            return result
     return g * (out > 0).astype(out.dtype)
+
+
+_ONEDNN_ELEMENTS = 1 << 16
 
 
 def _relu_grad_infer(g, out):
