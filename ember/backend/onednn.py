@@ -1,5 +1,5 @@
-"""oneDNN's convolutions and max pooling (and the gradients of relu and batch norm) for float32 NumPy arrays,
-through its C API (the ``onednn`` extra).
+"""oneDNN's convolutions, max pooling and relu (and its gradient) for float32 NumPy arrays, through its C API
+(the ``onednn`` extra).
 
 oneDNN is the library PyTorch's CPU convolutions run on: direct kernels in blocked layouts (channels in
 blocks of 8 or 16), compiled at run time for the CPU's vector width, spread over OpenMP threads. Ember calls
@@ -36,10 +36,7 @@ _QUERY_SRC, _QUERY_DIFF_SRC, _QUERY_WEIGHTS, _QUERY_DIFF_WEIGHTS, _QUERY_DST, _Q
 _QUERY_WORKSPACE = 135
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS, _ARG_WORKSPACE = 1, 17, 33, 41, 64
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
-_ARG_MEAN, _ARG_VARIANCE, _ARG_SCALE, _ARG_DIFF_SCALE, _ARG_DIFF_SHIFT = 49, 50, 51, 255, 256
-_BACKWARD = 128
 _RELU_USE_DST = 0x100  # relu, its gradient read from the output
-_USE_SCALE_AND_SHIFT = 0x2 | 0x4  # batch normalization's flags
 _MAX_DIMS = 12
 
 _Dims = ctypes.c_int64 * _MAX_DIMS
@@ -87,10 +84,6 @@ def _declare(lib) -> None:
             pointer, handle, ctypes.c_int, ctypes.c_int, handle, handle, ctypes.c_float, ctypes.c_float, handle],
         "dnnl_eltwise_backward_primitive_desc_create": [
             pointer, handle, ctypes.c_int, handle, handle, handle, ctypes.c_float, ctypes.c_float, handle, handle],
-        "dnnl_batch_normalization_forward_primitive_desc_create": [
-            pointer, handle, ctypes.c_int, handle, handle, ctypes.c_float, ctypes.c_uint, handle],
-        "dnnl_batch_normalization_backward_primitive_desc_create": [
-            pointer, handle, ctypes.c_int, handle, handle, handle, ctypes.c_float, ctypes.c_uint, handle, handle],
         "dnnl_primitive_desc_query": [handle, ctypes.c_int, ctypes.c_int, handle],
         "dnnl_primitive_create": [pointer, handle],
         "dnnl_primitive_execute": [handle, handle, ctypes.c_int, ctypes.POINTER(_Arg)],
@@ -498,13 +491,11 @@ def _build_max_pool(direction: str, x_shape: tuple, y_shape: tuple, kernel, stri
         return call
 
 
-def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = False, reads_workspace: bool = False,
-         more: tuple = ()):
+def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = False, reads_workspace: bool = False):
     """``arrays`` through the call ``build()`` makes (cached under ``key``) into a new float32 array of
-    ``out_shape``; None where oneDNN has no kernel for it (the caller runs its own). ``more``: the shapes of further
-    float32 results, returned after the first; ``workspace``: the call also writes a workspace (a new uint8 array
-    of its size), returned after the results; ``reads_workspace``: the last of ``arrays`` is one, and a workspace
-    of another size than the call's gives None."""
+    ``out_shape``; None where oneDNN has no kernel for it (the caller runs its own). ``workspace``: the call
+    also writes a workspace (a new uint8 array of its size), returned after the result; ``reads_workspace``:
+    the last of ``arrays`` is one, and a workspace of another size than the call's gives None."""
     lib, _, stream, set_threads, default_threads = _state()
     # one thread inside the runtime's own parallel regions. A primitive keeps the thread count it was created
     # under (oneDNN sizes its work split then), so the count is part of the key; OpenMP's is per calling thread.
@@ -522,11 +513,24 @@ def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = F
         if call is None or (reads_workspace and arrays[-1].nbytes != call.workspace_bytes):
             return None  # before any copy: the caller's own kernel runs on the arrays as they are
         out = np.empty(out_shape, np.float32)
-        outputs = (out,) + tuple(np.empty(shape, np.float32) for shape in more)
-        if workspace:
-            outputs += (np.empty(call.workspace_bytes, np.uint8),)
+        outputs = (out, np.empty(call.workspace_bytes, np.uint8)) if workspace else (out,)
         call(lib, stream, tuple(np.ascontiguousarray(a) for a in arrays) + outputs)
-    return outputs if workspace or more else out
+    return outputs if workspace else out
+
+
+def _build_relu(size: int):
+    """The call computing relu: x -> max(x, 0), flat arrays of ``size`` (a NaN becomes 0)."""
+    lib, engine = _state()[:2]
+    with _Descriptors(lib) as made:
+        data = made.tensor((size,))
+        forward = _Handle()
+        if not made.made(lib.dnnl_eltwise_forward_primitive_desc_create(
+                ctypes.byref(forward), engine, _FORWARD_TRAINING, _RELU_USE_DST, data, data, 0.0, 0.0, None), forward):
+            return None
+        call = _Call(_implementation(lib, forward))
+        call.add(lib, forward, ((_ARG_SRC, call.memory(lib, engine, data, bound=True)),
+                                (_ARG_DST, call.memory(lib, engine, data, bound=True))))
+        return call
 
 
 def _build_relu_grad(size: int):
@@ -544,29 +548,6 @@ def _build_relu_grad(size: int):
         call = _Call(_implementation(lib, backward))
         out, gradient, result = (call.memory(lib, engine, data, bound=True) for _ in range(3))
         call.add(lib, backward, ((_ARG_DST, out), (_ARG_DIFF_DST, gradient), (_ARG_DIFF_SRC, result)))
-        return call
-
-
-def _build_batch_norm_backward(shape: tuple, eps: float):
-    """The call computing batch norm's gradients (x, weight, bias) on batch statistics: (x, mean, variance, g,
-    weight) -> (gx, g_weight, g_bias), for (N, C, H, W) ``shape``."""
-    lib, engine = _state()[:2]
-    with _Descriptors(lib) as made:
-        data, channels = made.tensor(shape), made.tensor(shape[1:2])
-        forward, backward = _Handle(), _Handle()
-        if not made.made(lib.dnnl_batch_normalization_forward_primitive_desc_create(
-                ctypes.byref(forward), engine, _FORWARD_TRAINING, data, data, eps, _USE_SCALE_AND_SHIFT, None),
-                forward):
-            return None
-        if not made.made(lib.dnnl_batch_normalization_backward_primitive_desc_create(
-                ctypes.byref(backward), engine, _BACKWARD, data, data, data, eps, _USE_SCALE_AND_SHIFT, forward, None),
-                backward):
-            return None
-        call = _Call(_implementation(lib, backward))
-        kinds = ((_ARG_SRC, data), (_ARG_MEAN, channels), (_ARG_VARIANCE, channels), (_ARG_DIFF_DST, data),
-                 (_ARG_SCALE, channels), (_ARG_DIFF_SRC, data), (_ARG_DIFF_SCALE, channels),
-                 (_ARG_DIFF_SHIFT, channels))
-        call.add(lib, backward, [(kind, call.memory(lib, engine, layout, bound=True)) for kind, layout in kinds])
         return call
 
 
@@ -619,6 +600,16 @@ def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
     return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
 
 
+def relu(x: np.ndarray) -> np.ndarray | None:
+    """``max(x, 0)`` of a float32 array on oneDNN's threads: NumPy's numbers where ``x`` has no NaN (oneDNN makes a
+    NaN 0). None where oneDNN is off or does not take it."""
+    if not runs(x.dtype):
+        return None
+    size = x.size
+    result = _run(("relu", size), lambda: _build_relu(size), (x.reshape(-1),), (size,))
+    return None if result is None else result.reshape(x.shape)
+
+
 def relu_grad(g: np.ndarray, out: np.ndarray) -> np.ndarray | None:
     """relu's gradient from its output, ``g * (out > 0)``, for float32 arrays of one shape, on oneDNN's threads:
     NumPy's numbers where ``out`` has no NaN (a NaN or infinite ``g`` where ``out <= 0`` gives NaN, as 0 * inf
@@ -628,22 +619,6 @@ def relu_grad(g: np.ndarray, out: np.ndarray) -> np.ndarray | None:
     size = g.size
     result = _run(("relu_grad", size), lambda: _build_relu_grad(size), (out.reshape(-1), g.reshape(-1)), (size,))
     return None if result is None else result.reshape(g.shape)
-
-
-def batch_norm_grad(x: np.ndarray, g: np.ndarray, mean: np.ndarray, variance: np.ndarray, weight: np.ndarray,
-                    eps: float) -> tuple | None:
-    """The gradients of batch norm on batch statistics (the ``mean`` and biased ``variance`` per channel of (N, C,
-    ...) ``x``) for x, weight and bias, float32, on oneDNN's threads: ``(gx, g_weight, g_bias)``, or None where
-    oneDNN is off or does not take them."""
-    if not runs(x.dtype) or x.ndim < 3 or not x.size or g.shape != x.shape \
-            or any(a.dtype != x.dtype for a in (g, mean, variance, weight)):
-        return None
-    n, c = int(x.shape[0]), int(x.shape[1])
-    shape = (n, c, x.size // (n * c), 1)
-    channels = (shape[1],)
-    found = _run(("batch_norm_backward", shape, float(eps)), lambda: _build_batch_norm_backward(shape, float(eps)),
-                 (x.reshape(shape), mean, variance, g.reshape(shape), weight), shape, more=(channels, channels))
-    return None if found is None else (found[0].reshape(x.shape),) + found[1:]
 
 
 def one_thread_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:

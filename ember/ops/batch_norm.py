@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 
-from ember.backend import onednn
 from ember.backend.devices import array_module
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
@@ -294,12 +293,9 @@ def _bn_train_grads_of_arrays(xd, wd, gd, md, eps: float) -> tuple:
     if xd.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
         xd, wd, gd = (a.astype(np.float32) for a in (xd, wd, gd))
     xp = np if xd.__class__ is np.ndarray else array_module(xd)
-    grads = None
     if _on_gpu_kernels(xp, xd):
         grads = _bn_train_vjp_gpu(xp, xd, wd, gd, md, eps)
-    elif xp is np and xd.ndim >= 3 and xd.size // (xd.shape[0] * xd.shape[1] or 1) >= _ONEDNN_MIN_PIXELS:
-        grads = onednn.batch_norm_grad(xd, gd, md[0], md[1], wd, eps)
-    if grads is None:
+    else:
         rows, total, spread, collapse = _channel_rows(xp, xd)
         t = _scalars(xd)
         rstd = spread(_reciprocal_std(md[1], xp.sqrt, t(eps), t(1)))
@@ -307,11 +303,6 @@ def _bn_train_grads_of_arrays(xd, wd, gd, md, eps: float) -> tuple:
                                                          spread(wd), total, t(1.0 / (xd.size // xd.shape[1])))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
     return tuple(a if a.dtype == dtype else a.astype(dtype) for a in grads)
-
-
-# From 64 values per channel and sample (8x8 maps) oneDNN's backward on its threads ran 1.6-1.7x faster than the
-# NumPy passes below; on 4x4 and smaller maps its per-channel loops were slower.
-_ONEDNN_MIN_PIXELS = 64
 
 
 def _bn_train_rule(run, ctx, g):

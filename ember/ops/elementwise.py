@@ -201,9 +201,17 @@ def _relu_rule(run, ctx, g):
     return (run(RELU_GRAD, g, ctx.output),)
 
 
+# From this many float32 elements relu and its gradient run on oneDNN's threads where the extra is enabled
+_ONEDNN_ELEMENTS = 1 << 16
+
+
 def _relu_forward(xp, x):
-    if x.__class__ is _np.ndarray and x.dtype in _ZEROS_DTYPES:  # against zeros: the same numbers, 2-3x faster
-        return _np.maximum(x, zeros_of(x.shape, x.dtype))
+    if x.__class__ is _np.ndarray and x.dtype in _ZEROS_DTYPES:
+        if x.size >= _ONEDNN_ELEMENTS and onednn.runs(x.dtype) and not _np.isnan(_np.maximum.reduce(x, axis=None)):
+            result = onednn.relu(x)  # the same numbers on OpenMP's threads, the NaN check included 2x faster
+            if result is not None:
+                return result
+        return _np.maximum(x, zeros_of(x.shape, x.dtype))  # against zeros: the same numbers, 2-3x faster
     if x.dtype in COMPLEX:  # NumPy orders complex numbers; PyTorch refuses (the shape rule says so)
         refuse_complex("relu", [x])
     return xp.maximum(x, x.dtype.type(0))
@@ -239,9 +247,6 @@ def _relu_grad_forward(xp, g, out):
         if result is not None:
             return result
     return g * (out > 0).astype(out.dtype)
-
-
-_ONEDNN_ELEMENTS = 1 << 16
 
 
 def _relu_grad_infer(g, out):
