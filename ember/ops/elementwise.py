@@ -202,7 +202,7 @@ def _relu_rule(run, ctx, g):
 
 
 # From this many float32 elements relu and its gradient run on oneDNN's threads where the extra is enabled
-_ONEDNN_ELEMENTS = 1 << 16
+_ONEDNN_ELEMENTS = 1 << 18
 
 
 def _relu_forward(xp, x):
@@ -241,7 +241,7 @@ def _relu_grad_forward(xp, g, out):
         return cuda_kernels.relu_grad()(out, g)
     if g.size >= _ONEDNN_ELEMENTS and g.__class__ is _np.ndarray and out.__class__ is _np.ndarray \
             and onednn.runs(g.dtype) and not _np.isnan(_np.maximum.reduce(out, axis=None)):
-        # the same numbers on OpenMP's threads, the NaN check included 1.7-2x faster from 2^16 elements (oneDNN
+        # the same numbers on OpenMP's threads, the NaN check included 1.7-2x faster from 2^18 elements (oneDNN
         # passes g where out is NaN, as PyTorch does; Ember's gradient there is 0)
         result = onednn.relu_grad(g, out)
         if result is not None:
