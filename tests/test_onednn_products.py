@@ -200,20 +200,23 @@ def test_code_for_an_unknown_batch_takes_each_batch_sizes_product(products):
         assert len(products) == (2 if on_onednn else 0)
 
 
-def test_stacks_of_large_matrices_run_one_onednn_sgemm_a_matrix(stacks):
-    """Attention-shaped stacks (leading batch and head axes, a transposed view on the right) take oneDNN's sgemm
-    matrix by matrix: each matrix has the 2-d product's bits (an inner size of 430, where they differ from
-    OpenBLAS's), within float32 rounding of float64."""
+def test_stacks_of_large_matrices_run_on_onednns_matmul(stacks):
+    """Attention-shaped stacks (leading batch and head axes, a transposed view on the right) take oneDNN's matmul
+    over the whole stack, within float32 rounding of float64; a stack of one matrix (whose first stride NumPy may
+    give as 0) too."""
     rng = np.random.default_rng(7)
     a = _matrix(rng, (2, 3, 160, 430))
     b = _matrix(rng, (2, 3, 144, 430)).swapaxes(-1, -2)
     got = kernels.matrix_product(np, a, b)
     assert stacks == [(a.shape, b.shape, True)]
     assert got.shape == (2, 3, 160, 144)
-    for i in range(2):
-        for j in range(3):
-            np.testing.assert_array_equal(got[i, j], onednn.product(a[i, j], b[i, j]))
     np.testing.assert_allclose(got, np.matmul(a.astype(np.float64), b), rtol=1e-5, atol=1e-3)
+    single = onednn.stacked_product(a[:1, :1], b[:1, :1])
+    np.testing.assert_allclose(single, np.matmul(a[:1, :1].astype(np.float64), b[:1, :1]), rtol=1e-5, atol=1e-3)
+    column = _matrix(rng, (430, 160)).T[None]  # a stack of one matrix stored by columns: its first stride is 0
+    assert column.strides[0] == 0
+    np.testing.assert_allclose(onednn.stacked_product(column, b[0, :1]),
+                               np.matmul(column.astype(np.float64), b[0, :1]), rtol=1e-5, atol=1e-3)
     out = np.empty_like(got)
     assert kernels.large_product(a, b, out=out) is out
     np.testing.assert_array_equal(out, got)
@@ -224,7 +227,7 @@ def test_stacks_of_large_matrices_run_one_onednn_sgemm_a_matrix(stacks):
 
 
 @pytest.mark.parametrize("a_shape, b_shape, taken", [
-    ((64, 64, 32), (64, 32, 64), True),       # small matrices: NumPy's loop, without a call per matrix
+    ((16, 64, 32), (16, 32, 64), True),       # a small stack: NumPy's loop, cheaper than a call below 2^22
     ((4, 160, 430), (430, 144), False),       # a stack times one matrix (broadcast)
     ((4, 160, 430), (1, 430, 144), False),    # leading shapes that differ (broadcast)
 ])

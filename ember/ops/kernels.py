@@ -194,10 +194,10 @@ _DOT_MAX = 1 << 18  # multiply-adds (a 64 x 64 x 64 product)
 # and backward) stay on OpenBLAS, where an MLP at batch 64 measured 5-10% faster.
 _ONEDNN_MIN = _DOT_MAX + 1
 _ONEDNN_SIDE = 128
-# Stacks of matrices (attention's products) run one sgemm a matrix: from 2^21 multiply-adds a matrix (a 256-token,
-# 64-wide head's) that measured 1.6-1.9x NumPy's loop over one-thread OpenBLAS calls; below, the calls'
-# overhead loses (4x slower at a 64-token, 32-wide head's 2^17).
-_STACKED_ONEDNN_MIN = 1 << 21
+# Stacks of matrices (attention's products) run as one oneDNN matmul over the whole stack: from 2^22 multiply-adds
+# in all it measured 1.4-2.4x NumPy's loop over one-thread OpenBLAS calls (64 heads of 64 tokens and width 32,
+# 2^23); at 2^21 it was 10-20% slower.
+_STACKED_ONEDNN_MIN = 1 << 22
 _FLOAT32 = np.dtype(np.float32)
 
 
@@ -224,12 +224,13 @@ def matrix_product(xp, a, b):
 
 
 def stacked_product_pays(a, b) -> bool:
-    """Whether ``a @ b`` of two float32 stacks of matrices (arrays or specs) is one that runs on oneDNN's sgemm
+    """Whether ``a @ b`` of two float32 stacks of matrices (arrays or specs) is one that runs on oneDNN's matmul
     where the ``onednn`` extra is enabled (``large_product``): one leading shape, and at least
-    ``_STACKED_ONEDNN_MIN`` multiply-adds a matrix."""
+    ``_STACKED_ONEDNN_MIN`` multiply-adds in all."""
     return a.ndim >= 3 and a.ndim == b.ndim and a.dtype == _FLOAT32 and b.dtype == _FLOAT32 \
         and tuple(a.shape[:-2]) == tuple(b.shape[:-2]) and a.shape[-1] == b.shape[-2] \
-        and a.shape[-2] * a.shape[-1] * b.shape[-1] >= _STACKED_ONEDNN_MIN
+        and None not in tuple(a.shape) and None not in tuple(b.shape) \
+        and math.prod(a.shape) * b.shape[-1] >= _STACKED_ONEDNN_MIN
 
 
 def large_product_pays(rows: int, inner: int, cols: int, dtype) -> bool:
