@@ -25,6 +25,8 @@ dense products of tiny images excepted; they sum in their own order, the same in
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember.backend import onednn
@@ -110,6 +112,9 @@ def _compute_dtype(xp, *arrays) -> tuple:
     return arrays, None
 
 
+_MAX_BYTES = 1 << 62
+
+
 def _batch_last(xp, x, padding=(0, 0)):
     """``x`` (N, C, H, W) as a contiguous, zero-padded (C, H + 2 * ph, W + 2 * pw, N) array.
 
@@ -120,6 +125,9 @@ def _batch_last(xp, x, padding=(0, 0)):
     n, c, h, w = x.shape
     ph, pw = padding
     shape = (c, h + 2 * ph, w + 2 * pw, n)
+    if math.prod(shape) * x.dtype.itemsize >= _MAX_BYTES:  # NumPy refuses such a size with a ValueError
+        raise MemoryError(f"convolution: padding {tuple(padding)} makes the padded input {x.dtype}{list(shape)} "
+                          "larger than memory can hold")
     out = matrix_rows(xp, c, shape[1] * shape[2] * n, x.dtype, zeros=bool(ph or pw)).reshape(shape)
     inner = out[:, ph:ph + h, pw:pw + w]
     # When one sample spans a multiple of 4 KiB, reading across samples hits one cache set over and over
