@@ -250,3 +250,19 @@ def test_compiled_stacked_products_take_the_call_eager_mode_takes(stacks):
     expected = ember.matmul(ember.tensor(a), ember.tensor(b)).numpy()
     np.testing.assert_array_equal(got[0] if isinstance(got, (list, tuple)) else got, expected)
     assert [taken for *_, taken in stacks] == [True, True]
+
+
+def test_attention_heads_as_strided_views_multiply_on_onednn(stacks):
+    """q @ k.T and weights @ v over (batch, heads) axes that are strided views of (batch, tokens, heads, width)
+    projections run as one oneDNN call each, within float32 rounding of float64; an ``out`` is written in place."""
+    rng = np.random.default_rng(10)
+    batch, tokens, heads, width = 3, 40, 4, 48
+    q = _matrix(rng, (batch, tokens, heads, width)).transpose(0, 2, 1, 3)  # (B, H, T, D), not contiguous
+    k = _matrix(rng, (batch, tokens, heads, width)).transpose(0, 2, 3, 1)  # (B, H, D, T)
+    scores = onednn.stacked_product(q, k)
+    np.testing.assert_allclose(scores, np.matmul(q.astype(np.float64), k), rtol=1e-5, atol=1e-4)
+    v = _matrix(rng, (batch, tokens, heads, width)).transpose(0, 2, 1, 3)
+    out = np.empty((batch, heads, tokens, width), np.float32)
+    assert onednn.stacked_product(scores, v, out) is out
+    np.testing.assert_allclose(out, np.matmul(scores.astype(np.float64), v), rtol=1e-5, atol=1e-2)
+    assert [taken for *_, taken in stacks] == [True, True]
