@@ -367,3 +367,27 @@ def test_relu_and_its_gradient_run_on_onednn_with_numpys_numbers(calls):
         np.testing.assert_array_equal(xt.grad.numpy(), expected)
         # a NaN keeps both on NumPy's kernels: oneDNN's relu makes it 0, and its gradient there passes g
         assert calls == ([] if nan else [("relu", True), ("relu_grad", True)])
+
+
+@needs_onednn
+@pytest.mark.parametrize("kind, function, ufunc", [("add", ember.add, np.add), ("sub", ember.sub, np.subtract),
+                                                   ("mul", ember.mul, np.multiply)])
+def test_large_sums_differences_and_products_run_on_onednn_with_numpys_numbers(calls, kind, function, ufunc):
+    """Two float32 arrays of one shape from 2^18 elements: oneDNN's elementwise kernel, bit for bit NumPy's (NaN,
+    infinities, signed zeros and subnormals included); broadcasting, a strided operand or float64 stay on NumPy."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((64, 64, 64)).astype(np.float32)
+    b = rng.standard_normal(a.shape).astype(np.float32)
+    a.reshape(-1)[:6] = [np.nan, -0.0, np.inf, -np.inf, 1e-40, 3e38]
+    b.reshape(-1)[:6] = [1.0, 0.0, -np.inf, -np.inf, 1e-40, 3e38]
+    with np.errstate(all="ignore"):
+        got = function(ember.tensor(a), ember.tensor(b)).numpy()
+        expected = ufunc(a, b)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    assert calls == [(kind, True)]
+    calls.clear()
+    for x, y in ((a, b[0]), (a, b.transpose(0, 2, 1)), (a.astype(np.float64), b.astype(np.float64))):
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(function(ember.tensor(x), ember.tensor(y)).numpy(), ufunc(x, y))
+    assert calls == []

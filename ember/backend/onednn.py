@@ -1,5 +1,5 @@
-"""oneDNN's convolutions, max pooling and relu (and its gradient) for float32 NumPy arrays, through its C API
-(the ``onednn`` extra).
+"""oneDNN's convolutions, max pooling, relu (and its gradient) and large elementwise sums, differences and
+products for float32 NumPy arrays, through its C API (the ``onednn`` extra).
 
 oneDNN is the library PyTorch's CPU convolutions run on: direct kernels in blocked layouts (channels in
 blocks of 8 or 16), compiled at run time for the CPU's vector width, spread over OpenMP threads. Ember calls
@@ -37,6 +37,7 @@ _QUERY_WORKSPACE = 135
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS, _ARG_WORKSPACE = 1, 17, 33, 41, 64
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _RELU_USE_DST = 0x100  # relu, its gradient read from the output
+_BINARY = {"add": 0x1FFF0, "mul": 0x1FFF1, "sub": 0x1FFF5}  # elementwise algorithms of two arrays
 _MAX_DIMS = 12
 
 _Dims = ctypes.c_int64 * _MAX_DIMS
@@ -82,6 +83,7 @@ def _declare(lib) -> None:
         "dnnl_reorder_primitive_desc_create": [pointer, handle, handle, handle, handle, handle],
         "dnnl_memory_desc_create_with_strides": [pointer, ctypes.c_int, _Dims, ctypes.c_int, _Dims],
         "dnnl_matmul_primitive_desc_create": [pointer, handle, handle, handle, handle, handle, handle],
+        "dnnl_binary_primitive_desc_create": [pointer, handle, ctypes.c_int, handle, handle, handle, handle],
         "dnnl_eltwise_forward_primitive_desc_create": [
             pointer, handle, ctypes.c_int, ctypes.c_int, handle, handle, ctypes.c_float, ctypes.c_float, handle],
         "dnnl_eltwise_backward_primitive_desc_create": [
@@ -579,6 +581,22 @@ def _matmul_strides(array: np.ndarray) -> tuple | None:
     return tuple(dense[i] if size == 1 else step // 4 for i, (size, step) in enumerate(zip(array.shape, array.strides)))
 
 
+def _build_binary(kind: str, size: int):
+    """The call computing ``a + b``, ``a * b`` or ``a - b`` (``kind``) of flat arrays of ``size``."""
+    lib, engine = _state()[:2]
+    with _Descriptors(lib) as made:
+        data = made.tensor((size,))
+        descriptor = _Handle()
+        if not made.made(lib.dnnl_binary_primitive_desc_create(
+                ctypes.byref(descriptor), engine, _BINARY[kind], data, data, data, None), descriptor):
+            return None
+        call = _Call(_implementation(lib, descriptor))
+        call.add(lib, descriptor, ((_ARG_SRC, call.memory(lib, engine, data, bound=True)),
+                                   (_ARG_SRC + 1, call.memory(lib, engine, data, bound=True)),
+                                   (_ARG_DST, call.memory(lib, engine, data, bound=True))))
+        return call
+
+
 def _build_relu(size: int):
     """The call computing relu: x -> max(x, 0), flat arrays of ``size`` (a NaN becomes 0)."""
     lib, engine = _state()[:2]
@@ -659,6 +677,18 @@ def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
     pooling calls take any number of spatial axes, as the convolution calls do."""
     args = _ints(x.shape, tuple(x.shape[:2]) + tuple(out_hw), kernel, stride, padding, dilation)
     return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
+
+
+def binary(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """``a + b``, ``a * b`` or ``a - b`` (``kind``: "add", "mul", "sub") of two C-ordered float32 arrays of one
+    shape on oneDNN's threads: one correctly rounded operation per element, so NumPy's numbers bit for bit (NaN,
+    infinities, signed zeros and subnormals included). None where oneDNN is off or does not take them."""
+    if not runs(a.dtype) or b.dtype != a.dtype or a.shape != b.shape or not (a.flags.c_contiguous
+                                                                            and b.flags.c_contiguous):
+        return None
+    size = a.size
+    result = _run((kind, size), lambda: _build_binary(kind, size), (a.reshape(-1), b.reshape(-1)), (size,))
+    return None if result is None else result.reshape(a.shape)
 
 
 def relu(x: np.ndarray) -> np.ndarray | None:
