@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 import threading
@@ -581,53 +582,44 @@ def _matmul_strides(array: np.ndarray) -> tuple | None:
     return tuple(dense[i] if size == 1 else step // 4 for i, (size, step) in enumerate(zip(array.shape, array.strides)))
 
 
-def _build_binary(kind: str, size: int):
-    """The call computing ``a + b``, ``a * b`` or ``a - b`` (``kind``) of flat arrays of ``size``."""
+def _flat_call(size: int, describe, kinds: tuple):
+    """The call running the primitive ``describe(lib, engine, data, made)`` describes (its descriptor, or None where
+    oneDNN has no kernel) over flat float32 arrays of ``size``, bound to its arguments ``kinds`` in order."""
     lib, engine = _state()[:2]
     with _Descriptors(lib) as made:
         data = made.tensor((size,))
-        descriptor = _Handle()
-        if not made.made(lib.dnnl_binary_primitive_desc_create(
-                ctypes.byref(descriptor), engine, _BINARY[kind], data, data, data, None), descriptor):
+        descriptor = describe(lib, engine, data, made)
+        if descriptor is None:
             return None
         call = _Call(_implementation(lib, descriptor))
-        call.add(lib, descriptor, ((_ARG_SRC, call.memory(lib, engine, data, bound=True)),
-                                   (_ARG_SRC + 1, call.memory(lib, engine, data, bound=True)),
-                                   (_ARG_DST, call.memory(lib, engine, data, bound=True))))
+        call.add(lib, descriptor, [(kind, call.memory(lib, engine, data, bound=True)) for kind in kinds])
         return call
 
 
-def _build_relu(size: int):
-    """The call computing relu: x -> max(x, 0), flat arrays of ``size`` (a NaN becomes 0)."""
-    lib, engine = _state()[:2]
-    with _Descriptors(lib) as made:
-        data = made.tensor((size,))
-        forward = _Handle()
-        if not made.made(lib.dnnl_eltwise_forward_primitive_desc_create(
-                ctypes.byref(forward), engine, _FORWARD_TRAINING, _RELU_USE_DST, data, data, 0.0, 0.0, None), forward):
-            return None
-        call = _Call(_implementation(lib, forward))
-        call.add(lib, forward, ((_ARG_SRC, call.memory(lib, engine, data, bound=True)),
-                                (_ARG_DST, call.memory(lib, engine, data, bound=True))))
-        return call
+def _binary_descriptor(kind: str):
+    def describe(lib, engine, data, made):
+        descriptor = _Handle()
+        status = lib.dnnl_binary_primitive_desc_create(ctypes.byref(descriptor), engine, _BINARY[kind], data, data,
+                                                       data, None)
+        return descriptor if made.made(status, descriptor) else None
+    return describe
 
 
-def _build_relu_grad(size: int):
-    """The call computing relu's gradient from its output: (out, g) -> g * (out > 0), flat arrays of ``size``."""
-    lib, engine = _state()[:2]
-    with _Descriptors(lib) as made:
-        data = made.tensor((size,))
-        forward, backward = _Handle(), _Handle()
-        if not made.made(lib.dnnl_eltwise_forward_primitive_desc_create(
-                ctypes.byref(forward), engine, _FORWARD_TRAINING, _RELU_USE_DST, data, data, 0.0, 0.0, None), forward):
-            return None
-        if not made.made(lib.dnnl_eltwise_backward_primitive_desc_create(
-                ctypes.byref(backward), engine, _RELU_USE_DST, data, data, data, 0.0, 0.0, forward, None), backward):
-            return None
-        call = _Call(_implementation(lib, backward))
-        out, gradient, result = (call.memory(lib, engine, data, bound=True) for _ in range(3))
-        call.add(lib, backward, ((_ARG_DST, out), (_ARG_DIFF_DST, gradient), (_ARG_DIFF_SRC, result)))
-        return call
+def _relu_descriptor(lib, engine, data, made):
+    descriptor = _Handle()
+    status = lib.dnnl_eltwise_forward_primitive_desc_create(ctypes.byref(descriptor), engine, _FORWARD_TRAINING,
+                                                            _RELU_USE_DST, data, data, 0.0, 0.0, None)
+    return descriptor if made.made(status, descriptor) else None
+
+
+def _relu_grad_descriptor(lib, engine, data, made):
+    forward = _relu_descriptor(lib, engine, data, made)
+    if forward is None:
+        return None
+    descriptor = _Handle()
+    status = lib.dnnl_eltwise_backward_primitive_desc_create(ctypes.byref(descriptor), engine, _RELU_USE_DST, data,
+                                                             data, data, 0.0, 0.0, forward, None)
+    return descriptor if made.made(status, descriptor) else None
 
 
 def _clear_cache(lib) -> None:
@@ -687,7 +679,8 @@ def binary(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
                                                                             and b.flags.c_contiguous):
         return None
     size = a.size
-    result = _run((kind, size), lambda: _build_binary(kind, size), (a.reshape(-1), b.reshape(-1)), (size,))
+    build = functools.partial(_flat_call, size, _binary_descriptor(kind), (_ARG_SRC, _ARG_SRC + 1, _ARG_DST))
+    result = _run((kind, size), build, (a.reshape(-1), b.reshape(-1)), (size,))
     return None if result is None else result.reshape(a.shape)
 
 
@@ -697,7 +690,8 @@ def relu(x: np.ndarray) -> np.ndarray | None:
     if not runs(x.dtype):
         return None
     size = x.size
-    result = _run(("relu", size), lambda: _build_relu(size), (x.reshape(-1),), (size,))
+    build = functools.partial(_flat_call, size, _relu_descriptor, (_ARG_SRC, _ARG_DST))
+    result = _run(("relu", size), build, (x.reshape(-1),), (size,))
     return None if result is None else result.reshape(x.shape)
 
 
@@ -708,7 +702,8 @@ def relu_grad(g: np.ndarray, out: np.ndarray) -> np.ndarray | None:
     if not runs(g.dtype) or out.dtype != g.dtype or g.shape != out.shape:
         return None
     size = g.size
-    result = _run(("relu_grad", size), lambda: _build_relu_grad(size), (out.reshape(-1), g.reshape(-1)), (size,))
+    build = functools.partial(_flat_call, size, _relu_grad_descriptor, (_ARG_DST, _ARG_DIFF_DST, _ARG_DIFF_SRC))
+    result = _run(("relu_grad", size), build, (out.reshape(-1), g.reshape(-1)), (size,))
     return None if result is None else result.reshape(g.shape)
 
 
