@@ -516,11 +516,13 @@ def _build_max_pool(direction: str, x_shape: tuple, y_shape: tuple, kernel, stri
         return call
 
 
-def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = False, reads_workspace: bool = False):
+def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = False, reads_workspace: bool = False,
+         out: np.ndarray | None = None):
     """``arrays`` through the call ``build()`` makes (cached under ``key``) into a new float32 array of
-    ``out_shape``; None where oneDNN has no kernel for it (the caller runs its own). ``workspace``: the call
-    also writes a workspace (a new uint8 array of its size), returned after the result; ``reads_workspace``:
-    the last of ``arrays`` is one, and a workspace of another size than the call's gives None."""
+    ``out_shape`` (or into ``out``, a C-contiguous float32 array of that shape); None where oneDNN has no kernel
+    for it (the caller runs its own). ``workspace``: the call also writes a workspace (a new uint8 array of its
+    size), returned after the result; ``reads_workspace``: the last of ``arrays`` is one, and a workspace of
+    another size than the call's gives None."""
     lib, _, stream, set_threads, default_threads = _state()
     # one thread inside the runtime's own parallel regions. A primitive keeps the thread count it was created
     # under (oneDNN sizes its work split then), so the count is part of the key; OpenMP's is per calling thread.
@@ -537,7 +539,8 @@ def _run(key: tuple, build, arrays: tuple, out_shape: tuple, workspace: bool = F
             call = _cache[key] = build()
         if call is None or (reads_workspace and arrays[-1].nbytes != call.workspace_bytes):
             return None  # before any copy: the caller's own kernel runs on the arrays as they are
-        out = np.empty(out_shape, np.float32)
+        if out is None:
+            out = np.empty(out_shape, np.float32)
         outputs = (out, np.empty(call.workspace_bytes, np.uint8)) if workspace else (out,)
         call(lib, stream, tuple(np.ascontiguousarray(a) for a in arrays) + outputs)
     return outputs if workspace else out
@@ -603,6 +606,22 @@ def _binary_descriptor(kind: str):
                                                        data, None)
         return descriptor if made.made(status, descriptor) else None
     return describe
+
+
+def _build_row_binary(kind: str, rows: int, cols: int):
+    """The call of ``kind`` over a (rows, cols) float32 array and a (cols,) row repeated down it."""
+    lib, engine = _state()[:2]
+    with _Descriptors(lib) as made:
+        data, row = made.strided((rows, cols), (cols, 1)), made.strided((1, cols), (cols, 1))
+        descriptor = _Handle()
+        status = lib.dnnl_binary_primitive_desc_create(ctypes.byref(descriptor), engine, _BINARY[kind], data, row,
+                                                       data, None)
+        if not made.made(status, descriptor):
+            return None
+        call = _Call(_implementation(lib, descriptor))
+        call.add(lib, descriptor, [(kind, call.memory(lib, engine, desc, bound=True))
+                                   for kind, desc in ((_ARG_SRC, data), (_ARG_SRC + 1, row), (_ARG_DST, data))])
+        return call
 
 
 def _relu_descriptor(lib, engine, data, made):
@@ -671,16 +690,26 @@ def max_pool2d(x: np.ndarray, out_hw: tuple, kernel, stride, padding, dilation):
     return _run(("max_pool",) + args, lambda: _build_max_pool("forward", *args), (x,), args[1])
 
 
-def binary(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """``a + b``, ``a * b`` or ``a - b`` (``kind``: "add", "mul", "sub") of two C-ordered float32 arrays of one
-    shape on oneDNN's threads: one correctly rounded operation per element, so NumPy's numbers bit for bit (NaN,
-    infinities, signed zeros and subnormals included). None where oneDNN is off or does not take them."""
-    if not runs(a.dtype) or b.dtype != a.dtype or a.shape != b.shape or not (a.flags.c_contiguous
-                                                                            and b.flags.c_contiguous):
+def binary(kind: str, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+    """``a + b``, ``a * b`` or ``a - b`` (``kind``: "add", "mul", "sub") of C-ordered float32 arrays on oneDNN's
+    threads, ``b`` of ``a``'s shape or of its last axes (a row repeated over the leading ones), into ``out`` when
+    given (C-ordered, ``a``'s shape; ``a`` itself for an in-place update). One correctly rounded operation per
+    element, so NumPy's numbers bit for bit (NaN, infinities, signed zeros and subnormals included). None where
+    oneDNN is off or does not take them (``out`` then unwritten)."""
+    if not runs(a.dtype) or b.dtype != a.dtype or not (a.flags.c_contiguous and b.flags.c_contiguous) \
+            or (out is not None and (out.dtype != a.dtype or out.shape != a.shape or not out.flags.c_contiguous)):
         return None
     size = a.size
-    build = functools.partial(_flat_call, size, _binary_descriptor(kind), (_ARG_SRC, _ARG_SRC + 1, _ARG_DST))
-    result = _run((kind, size), build, (a.reshape(-1), b.reshape(-1)), (size,))
+    if a.shape == b.shape:
+        key = (kind, size)
+        build = functools.partial(_flat_call, size, _binary_descriptor(kind), (_ARG_SRC, _ARG_SRC + 1, _ARG_DST))
+    else:
+        row = b.shape[next((i for i, d in enumerate(b.shape) if d != 1), b.ndim):]
+        if len(row) > a.ndim or a.shape[a.ndim - len(row):] != row or b.size == 0:
+            return None
+        key = (kind, size // b.size, b.size, "row")
+        build = functools.partial(_build_row_binary, kind, size // b.size, b.size)
+    result = _run(key, build, (a.reshape(-1), b.reshape(-1)), (size,), out=None if out is None else out.reshape(-1))
     return None if result is None else result.reshape(a.shape)
 
 

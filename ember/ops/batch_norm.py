@@ -12,7 +12,7 @@ from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
 from ember.ops.convert import cast, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import sqrt
+from ember.ops.elementwise import array_binary, sqrt
 from ember.ops.indexing import getitem
 from ember.ops.infer import fits, require_float, same_dtype
 from ember.ops.join import repeat
@@ -74,16 +74,17 @@ def _input_grad_coefficients(weight_rstd, rstd, g_weight, g_bias, inv_count) -> 
 
 def _bn_input_grads_in_place(g, centred, rstd, weight, total, inv_count) -> tuple:
     """``_bn_input_grads`` on arrays with the same operations, computed into ``centred`` and one new array:
-    six passes over x, where a new (N, C, H, W) result costs about twice an in-place pass."""
+    six passes over x, where a new (N, C, H, W) result costs about twice an in-place pass; the elementwise ones
+    on oneDNN's threads where they are large (``array_binary``)."""
     g_bias = total(g)
-    g_x = g * centred
+    g_x = array_binary("mul", g, centred)
     g_weight = total(g_x) * rstd
     a, b, c = _input_grad_coefficients(weight * rstd, rstd, g_weight, g_bias, inv_count)
-    g_x = np.multiply(g, a, out=g_x)
+    g_x = array_binary("mul", g, a, g_x)
     # in place only where the dtype stays: a float64 gradient of float32 input makes b and c float64
-    centred = np.multiply(centred, b, out=centred if b.dtype == centred.dtype else None)
-    centred += c
-    g_x += centred
+    centred = array_binary("mul", centred, b, centred if b.dtype == centred.dtype else None)
+    array_binary("add", centred, c, centred)
+    array_binary("add", g_x, centred, g_x)
     return g_x, g_weight, g_bias
 
 
@@ -141,8 +142,8 @@ def _batch_moments_forward(xp, x):
     rows, total, _, collapse = _channel_rows(xp, x)
     inv_count = _scalars(x)(1.0 / count)
     mu = total(rows) * inv_count  # _moments, the squares taken in place
-    centred = rows - mu
-    centred *= centred
+    centred = array_binary("sub", rows, mu)
+    array_binary("mul", centred, centred, centred)
     return xp.stack([collapse(mu), collapse(total(centred) * inv_count)])
 
 
@@ -187,8 +188,8 @@ def _bn_train_forward(xp, x, weight, bias, moments, *, eps):
     # x * scale + shift with scale = weight / sqrt(var + eps), shift = bias - mean * scale: two passes over x
     # (PyTorch's CPU kernel takes the same form)
     scale = _reciprocal_std(moments[1], xp.sqrt, t(eps), t(1)) * weight
-    out = rows * spread(scale)
-    out += spread(bias - moments[0] * scale)
+    out = array_binary("mul", rows, spread(scale))
+    array_binary("add", out, spread(bias - moments[0] * scale), out)
     return out.reshape(x.shape)
 
 
@@ -299,8 +300,9 @@ def _bn_train_grads_of_arrays(xd, wd, gd, md, eps: float) -> tuple:
         rows, total, spread, collapse = _channel_rows(xp, xd)
         t = _scalars(xd)
         rstd = spread(_reciprocal_std(md[1], xp.sqrt, t(eps), t(1)))
-        g_x, g_weight, g_bias = _bn_input_grads_in_place(gd.reshape(rows.shape), rows - spread(md[0]), rstd,
-                                                         spread(wd), total, t(1.0 / (xd.size // xd.shape[1])))
+        centred = array_binary("sub", rows, spread(md[0]))
+        g_x, g_weight, g_bias = _bn_input_grads_in_place(gd.reshape(rows.shape), centred, rstd, spread(wd), total,
+                                                         t(1.0 / (xd.size // xd.shape[1])))
         grads = g_x.reshape(xd.shape), collapse(g_weight), collapse(g_bias)
     return tuple(a if a.dtype == dtype else a.astype(dtype) for a in grads)
 
