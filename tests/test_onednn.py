@@ -370,6 +370,67 @@ def test_relu_and_its_gradient_run_on_onednn_with_numpys_numbers(calls):
 
 
 @needs_onednn
+@pytest.mark.parametrize("kind, ufunc", [("add", np.add), ("sub", np.subtract), ("mul", np.multiply)])
+@pytest.mark.parametrize("row_shape", [(64,), (4, 64), (1, 4, 64), (1, 1, 64)])
+def test_binary_kernels_take_a_row_repeated_over_the_leading_axes_and_an_out_array(kind, ufunc, row_shape):
+    """``onednn.binary`` of an array and a row of its last axes (any leading ones), new or into ``out`` (``a``
+    itself too): NumPy's numbers bit for bit, NaN, infinities, signed zeros and subnormals included; a row of
+    other axes, a strided operand or a strided ``out`` are not taken (None, ``out`` unwritten)."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((8, 4, 64)).astype(np.float32)
+    b = rng.standard_normal(row_shape).astype(np.float32)
+    a.reshape(-1)[:6] = [np.nan, -0.0, np.inf, -np.inf, 1e-40, 3e38]
+    b.reshape(-1)[:6] = [1.0, 0.0, -np.inf, -np.inf, 1e-40, 3e38]
+    with np.errstate(all="ignore"):
+        expected = ufunc(a, b)
+        got = onednn.binary(kind, a, b)
+        out = np.full_like(a, 7.0)
+        into = onednn.binary(kind, a, b, out)
+        in_place = a.copy()
+        onednn.binary(kind, in_place, b, in_place)
+    for result in (got, into, out, in_place):
+        np.testing.assert_array_equal(result, expected)
+        np.testing.assert_array_equal(np.signbit(result), np.signbit(expected))
+    assert into is out
+    column = rng.standard_normal((8, 4, 1)).astype(np.float32)
+    strided_out = np.zeros((8, 4, 128), np.float32)[:, :, ::2]
+    assert onednn.binary(kind, a, column) is None
+    assert onednn.binary(kind, a, b.reshape(-1)[:64].reshape(1, 1, 1, 64)) is None  # NumPy's result: 4-d
+    assert onednn.binary(kind, a[:, :, ::2].copy(), b[..., ::2]) is None
+    assert onednn.binary(kind, a, b, strided_out) is None and not strided_out.any()
+
+
+@needs_onednn
+def test_batch_norm_runs_its_large_passes_on_onednn_with_the_numbers_of_its_recorded_and_compiled_forms(calls):
+    """A training batch norm of 2^18 float32 elements runs its elementwise passes (per-channel rows over x) on
+    oneDNN's binary kernels, and its output and gradients equal, bit for bit, those of the recorded backward
+    (create_graph) and of the compiled step, which compute with Ember ops."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((16, 64, 16, 16)).astype(np.float32) * 3 + 1
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    weight = rng.standard_normal(64).astype(np.float32)
+    bias = rng.standard_normal(64).astype(np.float32)
+
+    def run(create_graph=False):
+        xt, wt, bt = (ember.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        y = ember.nn.functional.batch_norm(xt, None, None, wt, bt, training=True)
+        grads = ember.autograd.grad(y, (xt, wt, bt), ember.tensor(g), create_graph=create_graph)
+        return [y.detach().numpy()] + [t.detach().numpy() for t in grads]
+
+    eager = run()
+    assert sum(kind in ("add", "sub", "mul") and ran for kind, ran in calls) >= 8
+    for a, b in zip(eager, run(create_graph=True)):
+        np.testing.assert_array_equal(a, b)
+
+    @ember.jit
+    def forward(xt, wt, bt):
+        return ember.nn.functional.batch_norm(xt, None, None, wt, bt, training=True)
+
+    compiled = forward(*(ember.tensor(a) for a in (x, weight, bias)))
+    np.testing.assert_array_equal(compiled.numpy(), eager[0])
+
+
+@needs_onednn
 @pytest.mark.parametrize("kind, function, ufunc", [("add", ember.add, np.add), ("sub", ember.sub, np.subtract),
                                                    ("mul", ember.mul, np.multiply)])
 def test_large_sums_differences_and_products_run_on_onednn_with_numpys_numbers(calls, kind, function, ufunc):

@@ -705,12 +705,14 @@ def binary(kind: str, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = Non
         build = functools.partial(_flat_call, size, _binary_descriptor(kind), (_ARG_SRC, _ARG_SRC + 1, _ARG_DST))
     else:
         row = b.shape[next((i for i, d in enumerate(b.shape) if d != 1), b.ndim):]
-        if len(row) > a.ndim or a.shape[a.ndim - len(row):] != row or b.size == 0:
+        if b.ndim > a.ndim or a.shape[a.ndim - len(row):] != row or b.size == 0:
             return None
         key = (kind, size // b.size, b.size, "row")
         build = functools.partial(_build_row_binary, kind, size // b.size, b.size)
     result = _run(key, build, (a.reshape(-1), b.reshape(-1)), (size,), out=None if out is None else out.reshape(-1))
-    return None if result is None else result.reshape(a.shape)
+    if result is None or out is not None:
+        return None if result is None else out
+    return result.reshape(a.shape)
 
 
 def relu(x: np.ndarray) -> np.ndarray | None:
