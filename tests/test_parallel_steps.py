@@ -81,6 +81,31 @@ def test_rows_in_parts_hand_what_they_do_not_split_to_the_product():
         split(np.ones((8, 3), np.float32), np.ones((4, 2), np.float32))
 
 
+def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not():
+    """``then(start, stop)`` runs after each part's product on that part's rows, every row once; an unsplit
+    product runs it once over all its rows."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((64, 32)).astype(np.float32)
+    b = rng.standard_normal((32, 16)).astype(np.float32)
+    for parts, left in ((2, a), (4, a), (2, a[:, ::1].astype(np.float64))):
+        out = np.empty((64, 16), left.dtype)
+        seen = []
+
+        def then(start, stop, out=out, seen=seen):
+            seen.append((start, stop))
+            np.maximum(out[start:stop], 0, out=out[start:stop])
+
+        parallel.RowsInParts(np.matmul, parts)(left, b.astype(left.dtype), out=out, then=then)
+        covered = sorted(seen)
+        assert covered[0][0] == 0 and covered[-1][1] == 64 and all(x[1] == y[0] for x, y in zip(covered, covered[1:]))
+        assert len(seen) == parts
+        np.testing.assert_allclose(out, np.maximum(left @ b.astype(left.dtype), 0), rtol=1e-5, atol=1e-5)
+    seen = []
+    ints = np.arange(12).reshape(4, 3)
+    parallel.RowsInParts(np.matmul, 2)(ints, ints.T, then=lambda start, stop: seen.append((start, stop)))
+    assert seen == [(0, 4)]  # not a BLAS float: one call, then over all the rows
+
+
 @needs_blas_control
 def test_single_threaded_regions_nest_and_restore_the_count():
     before = blas_threads.threads()
@@ -342,8 +367,9 @@ def test_dense_updates_beside_a_sparse_one_run_as_pieces_only_on_memory_of_their
 @needs_blas_control
 def test_joined_lookups_ordered_rows_and_update_pieces_keep_the_sequential_bits(monkeypatch):
     """The threaded step with the joined gather, the sparse rule taking rows id by id, the first long product
-    right after the sparse update's start and the dense updates as pieces, against a one-thread step with all of
-    them off: parameters and accumulators equal bit for bit after each of 3 steps (repeated ids included)."""
+    right after the sparse update's start, the dense updates as pieces and the relu (forward) and its gradient
+    (backward) run on each split product's rows by its part, against a one-thread step with all of them off:
+    parameters and accumulators equal bit for bit after each of 3 steps (repeated ids included)."""
     from ember.optim import functional
     from ember.passes import sparse_first as sparse_first_module
 
@@ -380,6 +406,7 @@ def test_joined_lookups_ordered_rows_and_update_pieces_keep_the_sequential_bits(
     plain, plain_source, _ = run("1", False)
     threaded, source, bound = run("2", True)
     assert "joined" in source and "joined" not in plain_source
+    assert source.count(", then=") == 3 and "then=" not in plain_source  # two relus, one relu gradient
     assert any(obj is parallel.run_pieces for obj in bound) and any(obj is parallel.start_pieces for obj in bound)
     assert in_id_order and all(in_id_order)  # the sparse rule took the rows id by id
     for step, ((loss, params), (plain_loss, plain_params)) in enumerate(zip(threaded, plain)):

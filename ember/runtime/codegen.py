@@ -20,6 +20,7 @@ import bisect
 import functools
 import itertools
 import math
+import re
 import sys
 import threading
 
@@ -213,9 +214,14 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
     into_transposed = _into_transposed_gradients(graph, flat_grads, env)
     wrote_transposed = set()  # ids of values computed straight into a flat gradient's transpose
     joined = {id(second) for second in joints.values()}
+    after = _AfterProduct(graph, names, env) if sized is None else None
     for node in graph.nodes:
+        if after is not None:
+            after.close(lines)
         if id(node) in env.joins:  # pieces started on the runtime's threads (_sparse_runs) end here
             lines += env.joins.pop(id(node))
+        if after is not None:
+            after.open(node, lines)
         op, attrs = node.op, node.attrs
         if id(node) in joined:  # computed with its partner, earlier
             continue
@@ -270,7 +276,7 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 else:
                     expression, *more = _expression(node, args, env, into_dest)
             lines.append(f"{target} = {expression}")
-            _thread_product(node, expression, env)
+            split = _thread_product(node, expression, env)
             wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
                                           or id(node) in folds.backward)
             if wrote and out in into_transposed:
@@ -280,11 +286,15 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                 lines[-1] = expression
                 if dest in env.objects:
                     fixed.add(dest)
+                if split and after is not None and expression.endswith(f", out={dest})"):
+                    after.product(node, len(lines) - 1, dest)
             lines += more
             if out in flat_grads and not wrote:
                 lines.append(f"{env.bind(np.copyto, 'f')}({dest}, {target})")  # no out= form: copy it in
             if out in folds.copy_after:  # a folded layer's input, into its [h, 1] buffer
                 lines.append(f"{env.bind(np.copyto, 'f')}({folds.copy_after[out]}, {names[out]})")
+    if after is not None:
+        after.close(lines)
     for finishing in env.joins.values():
         lines += finishing
     _rotate(env)
@@ -919,30 +929,107 @@ def _even_parts(length: int, most: int) -> list:
 _PART_FLOPS = 1 << 23
 
 
-def _thread_product(node, expression: str, env: _Env) -> None:
+def _thread_product(node, expression: str, env: _Env) -> bool:
     """In a step that runs work on the runtime's threads (sparse parts; BLAS on one thread throughout, so
     that OpenBLAS's spinning threads do not fight them for the cores): when ``expression`` starts with a BLAS
     product call (``np.dot`` / ``np.matmul`` / ``large_product``) for a node of at least two parts of
     ``_PART_FLOPS``, rebind that call to one computing the rows in parts on those threads
-    (``parallel.RowsInParts``)."""
+    (``parallel.RowsInParts``). Returns whether it did."""
     if not env.threaded:  # a step of dense layers alone: the BLAS library's own threads are faster on an idle machine
-        return
+        return False
     name = expression.split("(", 1)[0]
     product = env.objects.get(name)
     if product is not np.dot and product is not np.matmul and product is not large_product:
-        return
+        return False
     threads = parallel.num_threads()
     if threads < 2 or not blas_threads.available():
-        return
+        return False
     out = node.outputs[0].array
     if len(out.shape) != 2 or _unknown_dims(node):
-        return
+        return False
     flops = node.op.cost(out, *(v.array for v in node.inputs), **node.attrs).flops
     parts = min(threads, flops // _PART_FLOPS, out.shape[0] // 8)
     if parts < 2:
-        return
+        return False
     env.objects[name] = parallel.RowsInParts(product, parts)
     env.threaded = True
+    return True
+
+
+_CALL = re.compile(r"(?:(v\d+) = )?\w+\(([\w\s,=]*)\)")
+_NAME = re.compile(r"\b[A-Za-z_]\w*\b")
+
+
+class _AfterProduct:
+    """An elementwise node right after a product whose rows are computed in parts (``parallel.RowsInParts``) runs
+    on each part's rows as soon as they are computed, on that part's thread (``then``): its pass over the
+    product's rows is split too, and reads them while they are in the core's cache. Elementwise, so the numbers
+    are those of the node run whole. Applies where the node's lines are plain calls whose arrays are the
+    product's rows, arrays of their shape (cut alike) or rows broadcast over them."""
+
+    def __init__(self, graph: Graph, names: dict, env: _Env):
+        self.names, self.env = names, env
+        self.shapes = {v.id: tuple(v.array.shape) for node in graph.nodes for v in node.inputs + node.outputs}
+        self.next = {id(a): b for a, b in zip(graph.nodes, graph.nodes[1:])}
+        self.waiting = None  # (the product node, its line's index, its out array's name)
+        self.open_node = None  # (that, the node after it, its first line's index)
+        self.count = 0
+
+    def product(self, node, at: int, out: str) -> None:
+        self.waiting = (node, at, out)
+
+    def open(self, node, lines: list) -> None:
+        waiting, self.waiting = self.waiting, None
+        if waiting is None or self.next.get(id(waiting[0])) is not node or not self._elementwise(node, waiting[0]):
+            return
+        self.open_node = (waiting, node, len(lines))
+
+    def close(self, lines: list) -> None:
+        if self.open_node is None:
+            return
+        (product, at, out), node, start = self.open_node
+        self.open_node = None
+        body = lines[start:]
+        if start != at + 1 or not body:  # only the node's own lines may follow the product's
+            return
+        shape = self.shapes[product.outputs[0].id]
+        rows = {name for vid, name in self.names.items() if self.shapes.get(vid) == shape}
+        rows |= {name for name, obj in self.env.objects.items()
+                 if obj.__class__ is np.ndarray and obj.shape == shape}
+
+        def cut(text: str) -> str:
+            return _NAME.sub(lambda m: f"{m.group(0)}[_start:_stop]" if m.group(0) in rows else m.group(0), text)
+
+        fresh, edited = [], []
+        for line in body:
+            match = _CALL.fullmatch(line)
+            if match is None:
+                return
+            target = match.group(1)
+            if target is None:
+                edited.append(cut(line))
+            elif target in rows:
+                fresh.append(target)
+                edited.append(f"{target}[_start:_stop] = {cut(line.split(' = ', 1)[1])}")
+            else:
+                return
+        self.count += 1
+        name = f"then{self.count}"
+        dtype = self.env.bind(node.outputs[0].array.dtype, "dt")
+        made = [f"{target} = np.empty({shape}, {dtype})" for target in fresh]
+        lines[at:] = made + [f"def {name}(_start, _stop):"] + ["    " + line for line in edited] \
+            + [lines[at][:-1] + f", then={name})"]
+
+    def _elementwise(self, node, product) -> bool:
+        """Whether ``node`` is elementwise over the product's result, its other inputs of that shape or rows of
+        one broadcast over it."""
+        if node.op.fusion is None or len(node.outputs) != 1 or node.op.effect:
+            return False
+        shape = self.shapes[product.outputs[0].id]
+        if self.shapes[node.outputs[0].id] != shape or product.outputs[0].id not in {v.id for v in node.inputs}:
+            return False
+        return all(self.shapes[v.id] == shape or len(self.shapes[v.id]) < 2 or self.shapes[v.id][0] == 1
+                   for v in node.inputs)
 
 
 class _ManyInParts:

@@ -112,20 +112,24 @@ class RowsInParts:
     (``blas_threads.single_threaded``). Each result element is the same BLAS dot product over the inner axis
     as in one call, so the bits are the one call's. With the ``onednn`` extra enabled, float32 parts run on
     oneDNN's one-thread sgemm instead (faster; it may round differently from OpenBLAS). Anything but two float
-    matrices of one dtype (and a C-contiguous ``out`` of theirs) goes to the product unsplit."""
+    matrices of one dtype (and a C-contiguous ``out`` of theirs) goes to the product unsplit. ``then(start,
+    stop)``, when given, runs after each part on that part's rows (elementwise work on the result's rows)."""
 
     __slots__ = ("product", "parts")
 
     def __init__(self, product: Callable, parts: int):
         self.product, self.parts = product, parts
 
-    def __call__(self, a, b, out=None):
+    def __call__(self, a, b, out=None, then=None):
         if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.ndim != 2 or b.ndim != 2 \
                 or a.dtype != b.dtype or a.dtype.char not in "fd" or a.shape[0] < 2 * self.parts \
                 or a.shape[1] != b.shape[0] \
                 or (out is not None and (out.__class__ is not np.ndarray or out.dtype != a.dtype
                                          or out.shape != (a.shape[0], b.shape[1]) or not out.flags.c_contiguous)):
-            return self.product(a, b) if out is None else self.product(a, b, out=out)
+            out = self.product(a, b) if out is None else self.product(a, b, out=out)
+            if then is not None:
+                then(0, out.shape[0])
+            return out
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), a.dtype)
         product, rows, parts = self.product, a.shape[0], self.parts
@@ -135,9 +139,16 @@ class RowsInParts:
         if a.dtype == np.float32 and onednn.enabled():  # oneDNN's one-thread sgemm: 9-10% faster than OpenBLAS's
             product = functools.partial(_on_onednn, product)
         with blas_threads.single_threaded():
-            run_pieces([functools.partial(product, a[start:stop], b, out=out[start:stop])
+            run_pieces([functools.partial(_rows_part, product, a, b, out, start, stop, then)
                         for start, stop in zip(bounds, bounds[1:])], self.parts)
         return out
+
+
+def _rows_part(product: Callable, a, b, out, start: int, stop: int, then: Callable | None) -> None:
+    """Rows ``start:stop`` of ``out = a @ b``, then ``then(start, stop)`` (work on those rows) when given."""
+    product(a[start:stop], b, out=out[start:stop])
+    if then is not None:
+        then(start, stop)
 
 
 def _on_onednn(product: Callable, a, b, out):
