@@ -375,7 +375,8 @@ def test_relu_and_its_gradient_run_on_onednn_with_numpys_numbers(calls):
 def test_binary_kernels_take_a_row_repeated_over_the_leading_axes_and_an_out_array(kind, ufunc, row_shape):
     """``onednn.binary`` of an array and a row of its last axes (any leading ones), new or into ``out`` (``a``
     itself too): NumPy's numbers bit for bit, NaN, infinities, signed zeros and subnormals included; a row of
-    other axes, a strided operand or a strided ``out`` are not taken (None, ``out`` unwritten)."""
+    other axes or of fewer than 16 values, a strided operand or a strided ``out`` are not taken (None, ``out``
+    unwritten)."""
     rng = np.random.default_rng(12)
     a = rng.standard_normal((8, 4, 64)).astype(np.float32)
     b = rng.standard_normal(row_shape).astype(np.float32)
@@ -396,6 +397,7 @@ def test_binary_kernels_take_a_row_repeated_over_the_leading_axes_and_an_out_arr
     strided_out = np.zeros((8, 4, 128), np.float32)[:, :, ::2]
     assert onednn.binary(kind, a, column) is None
     assert onednn.binary(kind, a, b.reshape(-1)[:64].reshape(1, 1, 1, 64)) is None  # NumPy's result: 4-d
+    assert onednn.binary(kind, a[..., :8].copy(), b.reshape(-1)[:8].copy()) is None  # a short row: NumPy's loop
     assert onednn.binary(kind, a[:, :, ::2].copy(), b[..., ::2]) is None
     assert onednn.binary(kind, a, b, strided_out) is None and not strided_out.any()
 
