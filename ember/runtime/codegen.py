@@ -1015,8 +1015,10 @@ class _AfterProduct:
                 return
         self.count += 1
         name = f"then{self.count}"
-        dtype = self.env.bind(node.outputs[0].array.dtype, "dt")
-        made = [f"{target} = np.empty({shape}, {dtype})" for target in fresh]
+        made = []
+        if fresh:
+            dtype = self.env.bind(node.outputs[0].array.dtype, "dt")
+            made = [f"{target} = np.empty({shape}, {dtype})" for target in fresh]
         lines[at:] = made + [f"def {name}(_start, _stop):"] + ["    " + line for line in edited] \
             + [lines[at][:-1] + f", then={name})"]
 
