@@ -4,6 +4,7 @@ up), each against the sequential path (the same bits) and eager mode."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -22,6 +23,20 @@ from ember.runtime import codegen, parallel
 from ember.sparse import RowSparse
 
 needs_blas_control = pytest.mark.skipif(not blas_threads.available(), reason="NumPy's OpenBLAS was not found")
+
+
+@contextlib.contextmanager
+def _helpers_busy():
+    """A started piece running (or waiting to) on the helper threads for the duration: products then split."""
+    release = threading.Event()
+    batch = parallel.start_pieces([release.wait], threads=2)
+    try:
+        assert parallel.helpers_busy()
+        yield
+    finally:
+        release.set()
+        parallel.finish_pieces(batch)
+    assert not parallel.helpers_busy()
 
 
 @needs_blas_control
@@ -47,8 +62,9 @@ def test_rows_in_parts_equal_one_call_bit_for_bit(dtype, product, monkeypatch):
 @pytest.mark.skipif(not onednn.available(), reason="the onednn extra is not installed")
 @pytest.mark.parametrize("product", [np.dot, np.matmul])
 def test_float32_rows_in_parts_run_on_onednn_s_one_thread_sgemm(product, monkeypatch):
-    """With oneDNN, each float32 part is one sgemm on its thread (rows, columns or both transposed), within
-    float32 rounding of the float64 product; a part oneDNN cannot take (a strided matrix) falls back to BLAS."""
+    """With oneDNN and the helpers busy, each float32 part is one sgemm on its thread (rows, columns or both
+    transposed), within float32 rounding of the float64 product; a part oneDNN cannot take (a strided matrix)
+    falls back to BLAS."""
     monkeypatch.setattr(onednn, "_enabled", True)
     taken = []
     one_thread_product = onednn.one_thread_product
@@ -63,7 +79,8 @@ def test_float32_rows_in_parts_run_on_onednn_s_one_thread_sgemm(product, monkeyp
     for a, fast in zip(matrices, (True, True, False)):
         for right in (b, np.asfortranarray(b)):
             taken.clear()
-            got = parallel.RowsInParts(product, 2)(a, right)
+            with _helpers_busy():
+                got = parallel.RowsInParts(product, 2)(a, right)
             assert taken == [fast, fast]
             np.testing.assert_allclose(got, a.astype(np.float64) @ right.astype(np.float64), rtol=1e-4, atol=1e-4)
 
@@ -95,7 +112,8 @@ def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not():
             seen.append((start, stop))
             np.maximum(out[start:stop], 0, out=out[start:stop])
 
-        parallel.RowsInParts(np.matmul, parts)(left, b.astype(left.dtype), out=out, then=then)
+        with _helpers_busy():
+            parallel.RowsInParts(np.matmul, parts)(left, b.astype(left.dtype), out=out, then=then)
         covered = sorted(seen)
         assert covered[0][0] == 0 and covered[-1][1] == 64 and all(x[1] == y[0] for x, y in zip(covered, covered[1:]))
         assert len(seen) == parts
@@ -104,6 +122,37 @@ def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not():
     ints = np.arange(12).reshape(4, 3)
     parallel.RowsInParts(np.matmul, 2)(ints, ints.T, then=lambda start, stop: seen.append((start, stop)))
     assert seen == [(0, 4)]  # not a BLAS float: one call, then over all the rows
+
+
+@pytest.mark.skipif(not onednn.available(), reason="the onednn extra is not installed")
+def test_rows_in_parts_run_on_openmp_threads_while_the_helpers_are_idle(monkeypatch):
+    """With the helpers idle, a float32 product runs whole on oneDNN's sgemm over ``parts`` OpenMP threads, with
+    the row parts' bits and ``then`` once over all its rows; while started pieces run, in row parts. The next
+    hand-off to the helpers first pauses OpenMP's threads, once."""
+    monkeypatch.setattr(onednn, "_enabled", True)
+    teams, paused = [], []
+    team_product = onednn.team_product
+    monkeypatch.setattr(onednn, "team_product",
+                        lambda a, b, out, count: teams.append(count) or team_product(a, b, out, count))
+    monkeypatch.setattr(onednn, "_pause_all", lambda kind: paused.append(kind) or 0)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((512, 430)).astype(np.float32)
+    b = rng.standard_normal((430, 400)).astype(np.float32)
+    seen = []
+    whole = parallel.RowsInParts(np.matmul, 2)(a, b, then=lambda start, stop: seen.append((start, stop)))
+    assert teams == [2] and seen == [(0, 512)] and paused == []
+    with _helpers_busy():
+        assert paused == [onednn._PAUSE_SOFT]
+        split = parallel.RowsInParts(np.matmul, 2)(a, b, then=lambda start, stop: seen.append((start, stop)))
+    assert teams == [2] and len(seen) == 3 and paused == [onednn._PAUSE_SOFT]
+    np.testing.assert_array_equal(whole, split)
+    parallel.finish_pieces(parallel.start_pieces([lambda: None], threads=2))
+    assert paused == [onednn._PAUSE_SOFT]  # no team product since the last pause
+    monkeypatch.setattr(onednn, "_threads", 1)  # oneDNN on one thread (a forked child): the row parts
+    with _helpers_busy():
+        want = parallel.RowsInParts(np.matmul, 2)(a, b)
+    np.testing.assert_array_equal(parallel.RowsInParts(np.matmul, 2)(a, b), want)
+    assert teams == [2, 2]  # asked, and refused
 
 
 @needs_blas_control

@@ -148,10 +148,27 @@ def _load():
                 set_threads = None
         if set_threads is not None:
             set_threads.argtypes, set_threads.restype = [ctypes.c_int], None
+            _find_pause(lib, set_threads)
         return lib, engine, stream, set_threads, _default_threads()
     return "; ".join(errors) or "libdnnl.so.3 was not found (install the onednn extra: pip install ember[onednn])"
 
 
+def _find_pause(lib, set_threads) -> None:
+    """Bind ``omp_pause_resource_all`` (OpenMP 5.0) of the OpenMP runtime ``set_threads`` comes from, if it has it."""
+    global _pause_all
+    pause = getattr(lib, "omp_pause_resource_all", None)
+    if pause is None:
+        try:
+            pause = ctypes.CDLL("libgomp.so.1").omp_pause_resource_all
+        except (OSError, AttributeError):
+            return
+    pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
+    _pause_all = pause
+
+
+_PAUSE_SOFT = 1  # omp_pause_soft: the threads end, the runtime stays usable
+_pause_all = None  # omp_pause_resource_all, where the OpenMP runtime has it
+_team_spinning = False  # team_product ran on several threads since the last pause_team
 _loaded = None  # the result of _load(), on first use
 _enabled = os.environ.get("EMBER_ONEDNN", "1") != "0"  # EMBER_ONEDNN=0 turns it off from the start
 _threads = 0  # 0: oneDNN's default (all cores)
@@ -165,10 +182,11 @@ _CACHE_LIMIT = 512
 def _after_fork_in_child() -> None:
     # GNU OpenMP's thread pool does not survive a fork: a child that starts a parallel region on it waits forever.
     # oneDNN runs a one-thread region without the pool, so a forked child keeps to one thread.
-    global _threads, _lock
+    global _threads, _lock, _team_spinning
     _lock = threading.Lock()  # another thread may have held it at the fork
     if _loaded is not None and not isinstance(_loaded, str):
         _threads = 1
+    _team_spinning = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -749,6 +767,33 @@ def one_thread_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
     written, otherwise. On W5s's products (512 x 400 x 400-class) it measured 9-10% faster than OpenBLAS's
     one-thread kernel; the runtime's row parts run on it (``runtime.parallel.RowsInParts``)."""
     return _sgemm(a, b, out, 1) is not None
+
+
+def team_product(a: np.ndarray, b: np.ndarray, out: np.ndarray, count: int) -> bool:
+    """``out[...] = a @ b`` for float32 matrices by oneDNN's sgemm on ``count`` OpenMP threads, the calling one
+    among them, even inside the runtime's parallel regions: for a product that has the cores to itself there
+    (``runtime.parallel.RowsInParts`` while no helper thread is busy; 25-35% faster than its row parts on Python
+    threads, which wait tens of microseconds for each other). Same operands and bits as ``one_thread_product``;
+    False, with nothing written, where that would be or where oneDNN runs on one thread (``set_threads``).
+    ``pause_team`` ends the threads' spinning afterwards."""
+    global _team_spinning
+    count = min(count, _threads or count)  # set_threads's count, one in a forked child (no OpenMP pool there)
+    if count < 2 or _sgemm(a, b, out, count) is None:
+        return False
+    _team_spinning = count > 1
+    return True
+
+
+def pause_team() -> None:
+    """End OpenMP's idle threads after ``team_product`` ran on several (``omp_pause_resource_all``). They spin
+    for milliseconds after a kernel, on the cores the runtime is about to hand its own threads work on: W5s's
+    sparse update started 2 ms late behind them. The next kernel on several threads starts new ones (tens of
+    microseconds). Nothing to do when no team product ran since the last pause."""
+    global _team_spinning
+    if _team_spinning:
+        _team_spinning = False
+        if _pause_all is not None:
+            _pause_all(_PAUSE_SOFT)
 
 
 def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:

@@ -23,6 +23,7 @@ from ember.backend import blas_threads, onednn, runtime_flags
 
 _helpers: list | None = None  # one queue per helper thread, started on first use
 _start_lock = threading.Lock()
+_background: list = []  # batches start_pieces handed out that finish_pieces or settle_pieces has not waited for
 
 
 def num_threads() -> int:
@@ -67,6 +68,7 @@ def _helper(tasks: queue.SimpleQueue) -> None:
 
 def _started(count: int) -> list:
     global _helpers
+    onednn.pause_team()  # OpenMP's threads would spin on the cores the helpers are about to work on
     with _start_lock:
         if _helpers is None or len(_helpers) < count:
             _helpers = _helpers or []
@@ -80,6 +82,7 @@ def _started(count: int) -> list:
 def _forget_helpers() -> None:  # a forked child has none of its parent's threads
     global _helpers
     _helpers = None
+    _background.clear()
 
 
 os.register_at_fork(after_in_child=_forget_helpers)
@@ -133,6 +136,11 @@ class RowsInParts:
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), a.dtype)
         product, rows, parts = self.product, a.shape[0], self.parts
+        if a.dtype == np.float32 and not helpers_busy() and onednn.enabled() \
+                and onednn.team_product(a, b, out, parts):  # the cores to itself: OpenMP's threads, no waiting
+            if then is not None:
+                then(0, rows)
+            return out
         # the caller starts at once, a helper some tens of microseconds later: the caller's part is longer
         lead = min(_WAKING_FLOPS // (2 * a.shape[1] * b.shape[1] or 1), rows // (2 * parts))
         bounds = [0] + [lead + (rows - lead) * k // parts for k in range(1, parts + 1)]
@@ -170,7 +178,20 @@ def start_pieces(pieces: Sequence[Callable[[], object]], threads: int | None = N
     batch = _Batch(pieces)
     for tasks in _started(min(threads - 1, len(pieces))):
         tasks.put(batch)
+    _background.append(batch)
     return batch
+
+
+def helpers_busy() -> bool:
+    """Whether pieces ``start_pieces`` handed out may still be running on the helper threads."""
+    return any(not batch.done.is_set() for batch in _background)
+
+
+def _waited(batch: _Batch) -> None:
+    try:
+        _background.remove(batch)
+    except ValueError:  # waited for twice
+        pass
 
 
 def settle_pieces(*batches: _Batch | None) -> None:
@@ -180,6 +201,7 @@ def settle_pieces(*batches: _Batch | None) -> None:
         if batch is not None:
             batch.work()
             batch.done.wait()
+            _waited(batch)
 
 
 def finish_pieces(batch: _Batch | None) -> None:
@@ -189,5 +211,6 @@ def finish_pieces(batch: _Batch | None) -> None:
         return
     batch.work()
     batch.done.wait()
+    _waited(batch)
     if batch.error is not None:
         raise batch.error
