@@ -191,8 +191,8 @@ _row("conv2d_large_image_stride2", lambda x, w: ember.conv2d(x, w, stride=(2, 1)
      normal((2, 3, 36, 17), (2, 3, 3, 2)), CONV_OPS, lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=1))
 
 # Images with no more pixels than the kernel has taps run as one dense matrix product (conv_dense.py):
-# 1x1 and 2x2 images under a 3x3 kernel, odd sizes, strides and dilation; above 32 connected pixel pairs
-# the dense matrix is gathered and the weight gradient summed by a one-hot product instead of a loop.
+# 1x1 and 2x2 images under a 3x3 kernel, odd sizes, strides and dilation; above 8 connected pixel pairs
+# the dense matrix is gathered and the weight gradient's pixel blocks summed per tap instead of a loop.
 _row("conv2d_dense_2x2_image", lambda x, w: ember.conv2d(x, w, padding=1),
      lambda x, w: ref_conv2d(x, w, padding=1),
      normal((2, 3, 2, 2), (4, 3, 3, 3)), CONV_OPS, lambda x, w: F.conv2d(x, w, padding=1))

@@ -142,3 +142,29 @@ def test_small_image_input_gradient_reuses_the_forward_dense_matrix(monkeypatch,
     np.testing.assert_allclose(x.grad.numpy(), expected_gx, **tolerance)
     np.testing.assert_allclose(w.grad.numpy(), _ref_weight_grad(xa, gy, w_shape[2:], **kwargs), **tolerance)
     np.testing.assert_allclose(b.grad.numpy(), gy.sum(axis=(0, 2, 3)), **tolerance)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((3, 4, 2, 2), (5, 4, 3, 3), dict(padding=1)),  # 16 pixel pairs: every tap, the centre one four times
+    ((2, 3, 1, 3), (4, 3, 3, 3), dict(stride=2, padding=2)),  # 10 pairs that reach 6 of the 9 taps
+    ((2, 2, 3, 3), (3, 2, 3, 3), dict(padding=2)),
+])
+def test_dense_weight_gradient_of_many_pixel_pairs_matches_float64(x_shape, w_shape, kwargs):
+    """Where more than a few pixel pairs meet, the weight gradient sums each tap's pixel blocks (taps no pair
+    reaches are zero)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(x_shape)
+    full = dict(stride=1, padding=0, dilation=1) | kwargs
+    out_hw = [conv.conv_out_size(x_shape[2 + a], w_shape[2 + a], full["stride"], full["padding"], full["dilation"])
+              for a in (0, 1)]
+    gy = rng.standard_normal((x_shape[0], w_shape[0], *out_hw))
+    pairs = conv_dense.tap_index(*conv_dense.geometry(x_shape[2:], out_hw, w_shape[2:], (full["stride"],) * 2,
+                                                      (full["padding"],) * 2, (full["dilation"],) * 2))
+    assert (pairs < 9).sum() > conv_dense._LOOP_PAIRS
+    gw = conv_dense.conv2d_weight_grad(x, gy, w_shape[2:], (full["stride"],) * 2, (full["padding"],) * 2,
+                                       (full["dilation"],) * 2)
+    np.testing.assert_allclose(gw, _ref_weight_grad(x, gy, w_shape[2:], **kwargs), rtol=1e-10, atol=1e-10)
+    gw32 = conv_dense.conv2d_weight_grad(x.astype(np.float32), gy.astype(np.float32), w_shape[2:],
+                                         (full["stride"],) * 2, (full["padding"],) * 2, (full["dilation"],) * 2)
+    assert gw32.dtype == np.float32
+    np.testing.assert_allclose(gw32, gw, rtol=1e-4, atol=1e-4)
