@@ -62,9 +62,10 @@ def test_rows_in_parts_equal_one_call_bit_for_bit(dtype, product, monkeypatch):
 @pytest.mark.skipif(not onednn.available(), reason="the onednn extra is not installed")
 @pytest.mark.parametrize("product", [np.dot, np.matmul])
 def test_float32_rows_in_parts_run_on_onednn_s_one_thread_sgemm(product, monkeypatch):
-    """With oneDNN and the helpers busy, each float32 part is one sgemm on its thread (rows, columns or both
-    transposed), within float32 rounding of the float64 product; a part oneDNN cannot take (a strided matrix)
-    falls back to BLAS."""
+    """With oneDNN and a helper busy, a float32 product is one sgemm on the calling thread (rows, columns or both
+    transposed), within float32 rounding of the float64 product; where oneDNN cannot take it (a strided matrix)
+    it runs in parts, each falling back to BLAS. With oneDNN on one thread (a forked child), each part is one
+    sgemm on its thread."""
     monkeypatch.setattr(onednn, "_enabled", True)
     taken = []
     one_thread_product = onednn.one_thread_product
@@ -81,8 +82,14 @@ def test_float32_rows_in_parts_run_on_onednn_s_one_thread_sgemm(product, monkeyp
             taken.clear()
             with _helpers_busy():
                 got = parallel.RowsInParts(product, 2)(a, right)
+            assert taken == ([True] if fast else [False, False, False])
+            want = a.astype(np.float64) @ right.astype(np.float64)
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+            taken.clear()
+            monkeypatch.setattr(onednn, "_threads", 1)
+            np.testing.assert_allclose(parallel.RowsInParts(product, 2)(a, right), want, rtol=1e-4, atol=1e-4)
             assert taken == [fast, fast]
-            np.testing.assert_allclose(got, a.astype(np.float64) @ right.astype(np.float64), rtol=1e-4, atol=1e-4)
+            monkeypatch.setattr(onednn, "_threads", 0)
 
 
 def test_rows_in_parts_hand_what_they_do_not_split_to_the_product():
@@ -98,9 +105,10 @@ def test_rows_in_parts_hand_what_they_do_not_split_to_the_product():
         split(np.ones((8, 3), np.float32), np.ones((4, 2), np.float32))
 
 
-def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not():
+def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not(monkeypatch):
     """``then(start, stop)`` runs after each part's product on that part's rows, every row once; an unsplit
     product runs it once over all its rows."""
+    monkeypatch.setattr(onednn, "_enabled", False)  # products in parts (oneDNN takes float32 ones whole)
     rng = np.random.default_rng(2)
     a = rng.standard_normal((64, 32)).astype(np.float32)
     b = rng.standard_normal((32, 16)).astype(np.float32)
@@ -112,8 +120,7 @@ def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not():
             seen.append((start, stop))
             np.maximum(out[start:stop], 0, out=out[start:stop])
 
-        with _helpers_busy():
-            parallel.RowsInParts(np.matmul, parts)(left, b.astype(left.dtype), out=out, then=then)
+        parallel.RowsInParts(np.matmul, parts)(left, b.astype(left.dtype), out=out, then=then)
         covered = sorted(seen)
         assert covered[0][0] == 0 and covered[-1][1] == 64 and all(x[1] == y[0] for x, y in zip(covered, covered[1:]))
         assert len(seen) == parts
@@ -127,8 +134,9 @@ def test_rows_in_parts_run_then_on_each_parts_rows_once_split_or_not():
 @pytest.mark.skipif(not onednn.available(), reason="the onednn extra is not installed")
 def test_rows_in_parts_run_on_openmp_threads_while_the_helpers_are_idle(monkeypatch):
     """With the helpers idle, a float32 product runs whole on oneDNN's sgemm over ``parts`` OpenMP threads, with
-    the row parts' bits and ``then`` once over all its rows; while started pieces run, in row parts. The next
-    hand-off to the helpers first pauses OpenMP's threads, once."""
+    ``then`` once over all its rows; while started pieces run, whole on the calling thread, with the same bits;
+    with oneDNN on one thread, in row parts, again the same bits. The next hand-off to the helpers first pauses
+    OpenMP's threads, once."""
     monkeypatch.setattr(onednn, "_enabled", True)
     teams, paused = [], []
     team_product = onednn.team_product
@@ -144,15 +152,15 @@ def test_rows_in_parts_run_on_openmp_threads_while_the_helpers_are_idle(monkeypa
     with _helpers_busy():
         assert paused == [onednn._PAUSE_SOFT]
         split = parallel.RowsInParts(np.matmul, 2)(a, b, then=lambda start, stop: seen.append((start, stop)))
-    assert teams == [2] and len(seen) == 3 and paused == [onednn._PAUSE_SOFT]
+    assert teams == [2] and seen == [(0, 512), (0, 512)] and paused == [onednn._PAUSE_SOFT]
     np.testing.assert_array_equal(whole, split)
     parallel.finish_pieces(parallel.start_pieces([lambda: None], threads=2))
     assert paused == [onednn._PAUSE_SOFT]  # no team product since the last pause
     monkeypatch.setattr(onednn, "_threads", 1)  # oneDNN on one thread (a forked child): the row parts
-    with _helpers_busy():
-        want = parallel.RowsInParts(np.matmul, 2)(a, b)
-    np.testing.assert_array_equal(parallel.RowsInParts(np.matmul, 2)(a, b), want)
-    assert teams == [2, 2]  # asked, and refused
+    seen.clear()
+    parts = parallel.RowsInParts(np.matmul, 2)(a, b, then=lambda start, stop: seen.append((start, stop)))
+    np.testing.assert_array_equal(parts, whole)
+    assert teams == [2, 2] and len(seen) == 2  # asked, refused, and run in two parts
 
 
 @needs_blas_control

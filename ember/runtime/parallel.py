@@ -113,10 +113,13 @@ class RowsInParts:
     """A BLAS matrix product (``np.dot`` or ``np.matmul``) with the first matrix's rows, and so the result's, in
     ``parts`` contiguous parts computed on the runtime's threads at once, each BLAS call on its own thread
     (``blas_threads.single_threaded``). Each result element is the same BLAS dot product over the inner axis
-    as in one call, so the bits are the one call's. With the ``onednn`` extra enabled, float32 parts run on
-    oneDNN's one-thread sgemm instead (faster; it may round differently from OpenBLAS). Anything but two float
-    matrices of one dtype (and a C-contiguous ``out`` of theirs) goes to the product unsplit. ``then(start,
-    stop)``, when given, runs after each part on that part's rows (elementwise work on the result's rows)."""
+    as in one call, so the bits are the one call's. With the ``onednn`` extra enabled, a float32 product runs
+    whole on oneDNN's sgemm instead (faster; it may round differently from OpenBLAS, but not with the thread
+    count): on ``parts`` OpenMP threads while no helper is busy, else on the calling thread alone, and in parts
+    only where oneDNN does not take the operands or runs on one thread. Anything but two float matrices of one
+    dtype (and a C-contiguous ``out`` of theirs) goes to the product unsplit. ``then(start, stop)``, when given,
+    runs after each part on that part's rows (elementwise work on the result's rows), or once over all of them
+    after a whole product."""
 
     __slots__ = ("product", "parts")
 
@@ -136,11 +139,15 @@ class RowsInParts:
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), a.dtype)
         product, rows, parts = self.product, a.shape[0], self.parts
-        if a.dtype == np.float32 and not helpers_busy() and onednn.enabled() \
-                and onednn.team_product(a, b, out, parts):  # the cores to itself: OpenMP's threads, no waiting
-            if then is not None:
-                then(0, rows)
-            return out
+        if a.dtype == np.float32 and onednn.enabled():
+            # With the helpers idle, OpenMP's threads take the whole product (no Python thread waits on
+            # another); with a helper busy elsewhere, this thread takes it whole on one (no parts to hand out,
+            # no GIL taken back between them: W5s's weight gradients beside its sparse update, 3% of the step).
+            # The same bits either way.
+            if onednn.one_thread_product(a, b, out) if helpers_busy() else onednn.team_product(a, b, out, parts):
+                if then is not None:
+                    then(0, rows)
+                return out
         # the caller starts at once, a helper some tens of microseconds later: the caller's part is longer
         lead = min(_WAKING_FLOPS // (2 * a.shape[1] * b.shape[1] or 1), rows // (2 * parts))
         bounds = [0] + [lead + (rows - lead) * k // parts for k in range(1, parts + 1)]
