@@ -28,7 +28,7 @@ def use_dense(groups: int, in_h: int, in_w: int, kernel) -> bool:
     return groups == 1 and in_h * in_w <= kernel[0] * kernel[1]
 
 
-_LOOP_PAIRS = 8  # up to this many connected pixel pairs, a loop over blocks beats a gather or a one-hot product
+_LOOP_PAIRS = 8  # up to this many connected pixel pairs, a loop over blocks beats a gather (or summing pixel blocks)
 
 
 @functools.lru_cache(maxsize=128)
