@@ -780,7 +780,7 @@ def team_product(a: np.ndarray, b: np.ndarray, out: np.ndarray, count: int) -> b
     count = min(count, _threads or count)  # set_threads's count, one in a forked child (no OpenMP pool there)
     if count < 2 or _sgemm(a, b, out, count) is None:
         return False
-    _team_spinning = count > 1
+    _team_spinning = True
     return True
 
 
