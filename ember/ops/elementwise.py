@@ -232,21 +232,36 @@ RELU = _unary("relu", _relu_forward, vjp_rule(_relu_rule), onnx="Relu", float_on
               fusion=Fusion("where({0} <= {zero}, {zero}, {0})", selects=True))  # max(-0.0, 0) is +0.0
 
 
-def _relu_grad_forward(xp, g, out):
-    """``g * (out > 0)``: relu's gradient from its output. A float 0/1 mask: comparing and casting beats
-    np.sign by 1.6-2.7x and where() by 5-10x (random masks); a NaN input gets gradient 0. One launch on a GPU."""
-    if xp is not _np and out.dtype == g.dtype and out.dtype in (_np.float32, _np.float64):
+def _relu_grad_forward(xp, g, y, out=None):
+    """``g * (y > 0)``: relu's gradient from its output ``y``, into ``out`` (an array of g's shape and dtype that
+    overlaps neither input) where given. A float 0/1 mask: comparing and casting beats np.sign by 1.6-2.7x and
+    where() by 5-10x (random masks); a NaN input gets gradient 0. One launch on a GPU."""
+    if xp is not _np and y.dtype == g.dtype and y.dtype in (_np.float32, _np.float64):
         from ember.backend import cuda_kernels
 
-        return cuda_kernels.relu_grad()(out, g)
-    if g.size >= _ONEDNN_ELEMENTS and g.__class__ is _np.ndarray and out.__class__ is _np.ndarray \
-            and onednn.runs(g.dtype) and not _np.isnan(_np.maximum.reduce(out, axis=None)):
+        return _into(out, cuda_kernels.relu_grad()(y, g))
+    if g.__class__ is not _np.ndarray or y.__class__ is not _np.ndarray or g.dtype != y.dtype \
+            or g.shape != y.shape or g.dtype not in _ZEROS_DTYPES or (out is not None and _np.may_share_memory(out, g)):
+        return _into(out, g * (y > 0).astype(y.dtype))
+    if g.size >= _ONEDNN_ELEMENTS and onednn.runs(g.dtype) and not _np.isnan(_np.maximum.reduce(y, axis=None)):
         # the same numbers on OpenMP's threads, the NaN check included 1.7-2x faster from 2^18 elements (oneDNN
-        # passes g where out is NaN, as PyTorch does; Ember's gradient there is 0)
-        result = onednn.relu_grad(g, out)
+        # passes g where y is NaN, as PyTorch does; Ember's gradient there is 0)
+        result = onednn.relu_grad(g, y)
         if result is not None:
-            return result
-    return g * (out > 0).astype(out.dtype)
+            return _into(out, result)
+    # the comparison written as floats straight into the result, then multiplied there: two passes and no
+    # temporary (mask * g is g * mask bit for bit, signed zeros and NaNs included)
+    result = _np.empty(g.shape, g.dtype) if out is None else out
+    _np.greater(y, 0, out=result)
+    return _np.multiply(result, g, out=result)
+
+
+def _into(out, result):
+    """``result``, or ``out`` holding it when given."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def _relu_grad_infer(g, out):
@@ -266,6 +281,8 @@ RELU_GRAD = defop(
     onnx=NO_ONNX,
     elementwise=True,
     fresh=True,
+    writes_out=True,
+    in_place=False,  # the forward writes the mask into ``out`` before it reads g
     fusion=Fusion("where({1} > {zero}, {0}, {0} * {zero})", selects=True),
 )
 
