@@ -232,7 +232,7 @@ RELU = _unary("relu", _relu_forward, vjp_rule(_relu_rule), onnx="Relu", float_on
               fusion=Fusion("where({0} <= {zero}, {zero}, {0})", selects=True))  # max(-0.0, 0) is +0.0
 
 
-def _relu_grad_forward(xp, g, y, out=None):
+def _relu_grad_forward(xp, g, y, *, out=None):
     """``g * (y > 0)``: relu's gradient from its output ``y``, into ``out`` (an array of g's shape and dtype that
     overlaps neither input) where given. A float 0/1 mask: comparing and casting beats np.sign by 1.6-2.7x and
     where() by 5-10x (random masks); a NaN input gets gradient 0. One launch on a GPU."""
