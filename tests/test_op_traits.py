@@ -285,3 +285,22 @@ def test_hardswish_kernel_source_calls_numexpr_not_the_forward():
     assert "ex_uses_vml" in compiled.source, compiled.source  # one numexpr kernel
     assert compiled.source.count("(np, ") == 0, compiled.source  # no op forward called as a fallback
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_grad_into_a_buffer_gives_the_new_arrays_bits(dtype):
+    """relu_grad writes its mask into ``out`` and multiplies there: g * (y > 0) bit for bit (NaNs, infinities and
+    signed zeros included); an ``out`` that overlaps g takes the path that reads g first."""
+    op = REGISTRY["relu_grad"]
+    rng = np.random.default_rng(5)
+    g, y = (_sample(Spec((8, 10), np.dtype(dtype)), rng) for _ in range(2))
+    with np.errstate(all="ignore"):
+        want = g * (y > 0).astype(dtype)
+        fresh = op.forward(np, g, y)
+        out = np.full_like(g, 7.0)
+        into = op.forward(np, g, y, out=out)
+        overlapping = g.copy()
+        op.forward(np, overlapping, y, out=overlapping)
+    assert into is out
+    for got in (fresh, into, overlapping):
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
