@@ -27,7 +27,7 @@ needs_blas_control = pytest.mark.skipif(not blas_threads.available(), reason="Nu
 
 @contextlib.contextmanager
 def _helpers_busy():
-    """A started piece running (or waiting to) on the helper threads for the duration: products then split."""
+    """A started piece running (or waiting to) on the helper threads for the duration."""
     release = threading.Event()
     batch = parallel.start_pieces([release.wait], threads=2)
     try:

@@ -233,9 +233,9 @@ RELU = _unary("relu", _relu_forward, vjp_rule(_relu_rule), onnx="Relu", float_on
 
 
 def _relu_grad_forward(xp, g, y, *, out=None):
-    """``g * (y > 0)``: relu's gradient from its output ``y``, into ``out`` (an array of g's shape and dtype that
-    overlaps neither input) where given. A float 0/1 mask: comparing and casting beats np.sign by 1.6-2.7x and
-    where() by 5-10x (random masks); a NaN input gets gradient 0. One launch on a GPU."""
+    """``g * (y > 0)``: relu's gradient from its output ``y``, into ``out`` (an array of g's shape and dtype) where
+    given. A float 0/1 mask: comparing and casting beats np.sign by 1.6-2.7x and where() by 5-10x (random masks);
+    a NaN input gets gradient 0. One launch on a GPU."""
     if xp is not _np and y.dtype == g.dtype and y.dtype in (_np.float32, _np.float64):
         from ember.backend import cuda_kernels
 
