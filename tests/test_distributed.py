@@ -52,6 +52,15 @@ def test_collectives_on_every_rank(n):
 
 
 @needs_mpiexec
+def test_pytorch_collectives_subgroups_point_to_point_and_objects():
+    """reduce / gather / scatter / reduce_scatter / all_to_all, bitwise and bool reductions, new_group with job
+    ranks, isend / irecv / batch_isend_irecv and the object collectives, on 3 ranks."""
+    code, out, err, _ = run(3, os.path.join(SCRIPTS, "torch_collectives.py"))
+    assert code == 0, err
+    assert out.count("torch collectives ok") == 3
+
+
+@needs_mpiexec
 @pytest.mark.parametrize("n", [2])
 def test_data_parallel_equals_one_process(n):
     """MLP and CNN, eager with DDP (buckets, no_sync accumulation) and Model.fit, against one process."""

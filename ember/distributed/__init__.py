@@ -21,14 +21,17 @@ from ember.distributed import ops as functional
 from ember.distributed.api import (
     all_gather,
     all_gather_into_tensor,
-    all_gather_object,
     all_reduce,
+    all_to_all,
     all_to_all_single,
     barrier,
     broadcast,
-    recv,
+    gather,
+    monitored_barrier,
+    reduce,
+    reduce_scatter,
     reduce_scatter_tensor,
-    send,
+    scatter,
 )
 from ember.distributed.ddp import DistributedDataParallel
 from ember.distributed.env import World, world_from_env
@@ -51,13 +54,32 @@ from ember.distributed.group import (
     is_mpi_available,
     is_nccl_available,
 )
+from ember.distributed.membership import (
+    GroupMember,
+    get_global_rank,
+    get_group_rank,
+    get_process_group_ranks,
+    new_group,
+)
+from ember.distributed.objects import (
+    all_gather_object,
+    broadcast_object_list,
+    gather_object,
+    recv_object_list,
+    scatter_object_list,
+    send_object_list,
+)
+from ember.distributed.p2p import P2POp, batch_isend_irecv, irecv, isend, recv, send
 from ember.distributed.sharded import ShardedHashEmbedding, shard_embeddings, shard_of
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "ProcessGroup",
-    "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather", "all_gather_into_tensor",
-    "all_gather_object", "all_reduce", "all_to_all_single", "barrier", "broadcast", "compiled_data_parallel",
-    "default_group", "destroy_process_group", "functional", "get_backend", "get_rank", "get_world_size",
-    "init_process_group", "is_available", "is_gloo_available", "is_initialized", "is_mpi_available",
-    "is_nccl_available", "recv", "reduce_scatter_tensor", "send", "shard_embeddings", "shard_of", "world_from_env",
+    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "GroupMember", "P2POp",
+    "ProcessGroup", "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather", "all_gather_into_tensor",
+    "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv", "broadcast",
+    "broadcast_object_list", "compiled_data_parallel", "default_group", "destroy_process_group", "functional",
+    "gather", "gather_object", "get_backend", "get_global_rank", "get_group_rank", "get_process_group_ranks",
+    "get_rank", "get_world_size", "init_process_group", "irecv", "is_available", "is_gloo_available",
+    "is_initialized", "is_mpi_available", "is_nccl_available", "isend", "monitored_barrier", "new_group", "recv",
+    "recv_object_list", "reduce", "reduce_scatter", "reduce_scatter_tensor", "scatter", "scatter_object_list",
+    "send", "send_object_list", "shard_embeddings", "shard_of", "world_from_env",
 ]

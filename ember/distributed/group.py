@@ -39,10 +39,15 @@ class ReduceOp(StrEnum):
     MAX = "max"
     MIN = "min"
     PRODUCT = "product"
+    BAND = "band"
+    BOR = "bor"
+    BXOR = "bxor"
 
 
+_BITWISE = (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)
 _KINDS = {name: i for i, name in enumerate(
-    ("barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "all_gather_object", "split"))}
+    ("barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "all_gather_object", "split",
+     "reduce", "gather", "scatter"))}
 
 
 def _reduce_op(op) -> ReduceOp:
@@ -69,14 +74,25 @@ class Work:
         self._result = None
         self._done = False
 
+        self._status = None  # an MPI status the request fills in (a receive's sender)
+
+    @classmethod
+    def completed(cls, result=None) -> Work:
+        """A Work already done, whose ``wait`` returns ``result`` (collectives that ran before returning)."""
+        work = cls(None, None, "", 0, None)
+        work._result, work._done = result, True
+        return work
+
     def is_completed(self) -> bool:
         """True once the data has arrived (does not block)."""
-        return self._done or bool(self._request.Test())
+        if not self._done and self._request.Test(self._status):
+            self.wait()
+        return self._done
 
-    def wait(self):
+    def wait(self, timeout=None):
         """Block (at most the group's timeout) until the collective is done; return its result."""
         if not self._done:
-            self._group._wait(self._request, self._what, self._seq)
+            self._group._wait(self._request, self._what, self._seq, self._status)
             self._result = self._finish()
             self._done = True
         return self._result
@@ -85,11 +101,12 @@ class Work:
 class ProcessGroup:
     """The ranks of a job and the collectives between them, over an MPI communicator."""
 
-    def __init__(self, comm, world: World, timeout: float):
+    def __init__(self, comm, world: World, timeout: float, ranks: tuple | None = None):
         self.comm = comm
         self.world = world
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
+        self.ranks = tuple(range(self.size)) if ranks is None else tuple(ranks)  # the job rank of each member
         self.timeout = timeout
         self.broken = False
         self._census = comm.Dup()
@@ -99,15 +116,15 @@ class ProcessGroup:
         """The same ranks on a communicator of their own (a collective call: every rank must make it), so
         traffic there never matches collectives of this group."""
         self._check_usable("split")
-        return ProcessGroup(self.comm.Dup(), self.world, self.timeout)
+        return ProcessGroup(self.comm.Dup(), self.world, self.timeout, self.ranks)
 
     # --- waiting with a deadline ---
-    def _wait(self, request, what: str, seq: int) -> None:
-        if request.Test():
+    def _wait(self, request, what: str, seq: int, status=None) -> None:
+        if request.Test(status):
             return
         deadline = time.monotonic() + self.timeout
         spins = 0
-        while not request.Test():
+        while not request.Test(status):
             if time.monotonic() > deadline:
                 self._timed_out(what, seq)
             spins += 1
@@ -206,24 +223,58 @@ class ProcessGroup:
         return host
 
     def _iall_reduce(self, array, host, op: ReduceOp, seq: int, async_op: bool):
-        from mpi4py import MPI
-
         send = wire.reducible(host)
         recv = np.empty_like(send)
-        mpi_op = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN,
-                  ReduceOp.PRODUCT: MPI.PROD}[op]
-        request = self.comm.Iallreduce(send, recv, op=mpi_op)
-
-        def finish():
-            out = recv
-            if op is ReduceOp.AVG:
-                out = out / np.asarray(self.size, dtype=out.dtype)
-            if host.dtype == np.bool_:
-                out = out.view(np.bool_)
-            return wire.like(out.astype(host.dtype, copy=False), array)
-
-        work = Work(self, request, "all_reduce", seq, finish)
+        request = self.comm.Iallreduce(send, recv, op=_mpi_op(op, host.dtype))
+        work = Work(self, request, "all_reduce", seq, lambda: self._reduced(recv, host, op, array))
         return work if async_op else work.wait()
+
+    def _reduced(self, out: np.ndarray, host: np.ndarray, op: ReduceOp, original):
+        """What MPI reduced (``wire.reducible``'s array) in the original dtype and on its device."""
+        if op is ReduceOp.AVG:
+            out = out / np.asarray(self.size, dtype=out.dtype)
+        if host.dtype == np.bool_:
+            out = out.view(np.bool_)
+        return wire.like(out.astype(host.dtype, copy=False), original)
+
+    def reduce(self, array, dst: int = 0, op=ReduceOp.SUM):
+        """The elementwise reduction of ``array`` over the ranks (a new array) on rank ``dst``; None elsewhere."""
+        op = _reduce_op(op)
+        self._check_rank("reduce", dst)
+        host = wire.to_host(array)
+        _check_reducible("reduce", host, op)
+        seq = self._agree("reduce", host, extra=list(ReduceOp).index(op) * 1024 + dst)
+        send = wire.reducible(host)
+        recv = np.empty_like(send) if self.rank == dst else None
+        self._wait(self.comm.Ireduce(send, recv, op=_mpi_op(op, host.dtype), root=dst), "reduce", seq)
+        return self._reduced(recv, host, op, array) if self.rank == dst else None
+
+    def gather(self, array, dst: int = 0):
+        """Every rank's array stacked on a new first axis, in rank order, on rank ``dst``; None elsewhere."""
+        self._check_rank("gather", dst)
+        host = wire.to_host(array)
+        moved = wire.movable(host)
+        seq = self._agree("gather", host, extra=dst)
+        out = np.empty((self.size,) + moved.shape, dtype=moved.dtype) if self.rank == dst else None
+        self._wait(self.comm.Igather(moved, out, root=dst), "gather", seq)
+        return wire.like(out.view(host.dtype), array) if self.rank == dst else None
+
+    def scatter(self, pieces, like, src: int = 0):
+        """Rank ``src``'s ``pieces`` (an array whose first axis has one piece per rank; None on the other ranks)
+        split over the ranks: rank r gets piece r, a new array shaped and typed like ``like``."""
+        self._check_rank("scatter", src)
+        expect = wire.to_host(like)
+        seq = self._agree("scatter", expect, extra=src)
+        send = None
+        if self.rank == src:
+            host = wire.to_host(pieces)
+            if host.shape != (self.size,) + expect.shape or host.dtype != expect.dtype:
+                raise ValueError(f"scatter: rank {src} scatters {host.dtype}{list(host.shape)}, but the ranks "
+                                 f"receive {expect.dtype}{list(expect.shape)} each ({self.size} ranks)")
+            send = wire.movable(host)
+        out = wire.movable(np.empty(expect.shape, dtype=expect.dtype))
+        self._wait(self.comm.Iscatter(send, out, root=src), "scatter", seq)
+        return wire.like(out.view(expect.dtype), like)
 
     def all_gather(self, array):
         """Every rank's array stacked on a new first axis, in rank order."""
@@ -289,16 +340,36 @@ class ProcessGroup:
 
     def send(self, array, dst: int, tag: int = 0) -> None:
         """Send ``array`` to rank ``dst`` (which calls ``recv``)."""
+        self.isend(array, dst, tag).wait()
+
+    def recv(self, out, src: int | None, tag: int = 0):
+        """Receive into a new array shaped like ``out`` (its shape and dtype say what to expect) from rank ``src``
+        (any rank when None); returns (the array, the sender's rank)."""
+        return self.irecv(out, src, tag).wait()
+
+    def isend(self, array, dst: int, tag: int = 0) -> Work:
+        """Start sending ``array`` to rank ``dst``; the ``Work``'s ``wait`` returns None once it has left."""
+        self._check_usable("send")
         self._check_rank("send", dst)
         host = wire.movable(wire.to_host(array))
-        self._wait(self.comm.Isend(host, dest=dst, tag=tag), "send", self._seq)
+        request = self.comm.Isend(host, dest=dst, tag=tag)
+        return Work(self, request, "send", self._seq, lambda host=host: None)  # (host: kept alive)
 
-    def recv(self, out, src: int, tag: int = 0):
-        """Receive into a new array shaped like ``out`` (its shape and dtype say what to expect)."""
-        self._check_rank("recv", src)
+    def irecv(self, out, src: int | None, tag: int = 0) -> Work:
+        """Start receiving what rank ``src`` (any rank when None) sends, into a new array shaped like ``out``;
+        the ``Work``'s ``wait`` returns (the array, the sender's rank)."""
+        from mpi4py import MPI
+
+        self._check_usable("recv")
+        if src is not None:
+            self._check_rank("recv", src)
         host = wire.movable(np.empty(out.shape, dtype=out.dtype))
-        self._wait(self.comm.Irecv(host, source=src, tag=tag), "recv", self._seq)
-        return wire.like(host.view(out.dtype), out)
+        status = MPI.Status()
+        request = self.comm.Irecv(host, source=MPI.ANY_SOURCE if src is None else src, tag=tag)
+        work = Work(self, request, "recv", self._seq,
+                    lambda: (wire.like(host.view(out.dtype), out), status.Get_source()))
+        work._status = status
+        return work
 
     def _check_rank(self, what: str, rank: int) -> None:
         if not 0 <= rank < self.size:
@@ -318,8 +389,12 @@ class ProcessGroup:
         from mpi4py import MPI
 
         self._agree("split", None)
+        flags = np.empty(self.size, dtype=np.uint8)
+        self._wait(self.comm.Iallgather(np.array([member], dtype=np.uint8), flags), "split", self._seq)
         comm = self.comm.Split(0 if member else MPI.UNDEFINED, self.rank)
-        return ProcessGroup(comm, self.world, self.timeout) if member else None
+        if not member:
+            return None
+        return ProcessGroup(comm, self.world, self.timeout, tuple(r for r, f in zip(self.ranks, flags) if f))
 
 
 def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
@@ -327,6 +402,19 @@ def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
         raise TypeError(f"{what}: cannot reduce {host.dtype} arrays")
     if op is ReduceOp.AVG and host.dtype.kind in "iub":
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating-point array, got {host.dtype}")
+    if op in _BITWISE and host.dtype.kind not in "iub":
+        raise TypeError(f"{what}: ReduceOp.{op.name} needs an integer or bool array, got {host.dtype}")
+
+
+def _mpi_op(op: ReduceOp, dtype):
+    """MPI's operation for ``op`` on arrays of ``dtype``; bools (moved as bytes of 0 and 1) sum as a logical or
+    and multiply as a logical and, as PyTorch's do, so that no byte leaves {0, 1} or overflows."""
+    from mpi4py import MPI
+
+    if dtype == np.bool_ and op in (ReduceOp.SUM, ReduceOp.PRODUCT):
+        return MPI.MAX if op is ReduceOp.SUM else MPI.MIN
+    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN,
+            ReduceOp.PRODUCT: MPI.PROD, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
 
 
 def _describe_signature(rank: int, row: np.ndarray, table: np.ndarray) -> str:
@@ -489,8 +577,11 @@ def default_group() -> ProcessGroup:
     return _group
 
 
-def get_rank() -> int:
-    """This process's rank (0 when no group is initialized, as a one-process job)."""
+def get_rank(group: ProcessGroup | None = None) -> int:
+    """This process's rank (0 when no group is initialized, as a one-process job); with ``group``, its rank in
+    that group (-1 where it is not a member, as PyTorch)."""
+    if group is not None and group is not _group:
+        return group.rank if isinstance(group, ProcessGroup) else -1
     return _group.rank if _group is not None else world_from_env().rank
 
 
@@ -508,6 +599,15 @@ def compiled_data_parallel(enabled: bool | None = None) -> bool:
             and _group.world.num_servers == 0)
 
 
-def get_world_size() -> int:
-    """How many ranks the job has (the launcher's environment when no group is initialized)."""
+def get_world_size(group: ProcessGroup | None = None) -> int:
+    """How many ranks the job has (the launcher's environment when no group is initialized); with ``group``, how
+    many that group has (-1 where this process is not a member, as PyTorch)."""
+    if group is not None and group is not _group:
+        return group.size if isinstance(group, ProcessGroup) else -1
     return _group.size if _group is not None else world_from_env().world_size
+
+
+def __getattr__(name: str):
+    if name == "WORLD":  # torch.distributed.group.WORLD: the default group, None before init_process_group
+        return _group
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,144 @@
+"""Run under `ember launch -n 3`: torch.distributed's other collectives, subgroups, point-to-point messages and
+object collectives, each against what PyTorch gives."""
+
+import warnings
+
+import numpy as np
+
+import ember
+import ember.distributed as dist
+
+dist.init_process_group(timeout=20)
+r, n = dist.get_rank(), dist.get_world_size()
+assert n == 3
+assert dist.group.WORLD is dist.default_group() is dist.GroupMember.WORLD
+assert dist.get_process_group_ranks(None) == [0, 1, 2]
+
+# reduce: only dst's tensor changes; a Work with async_op
+t = ember.tensor(np.arange(4, dtype=np.float32) * (r + 1))
+work = dist.reduce(t, dst=1, async_op=True)
+assert work.wait() is None and work.is_completed()
+np.testing.assert_array_equal(t.numpy(), np.arange(4) * 6 if r == 1 else np.arange(4) * (r + 1))
+t = ember.tensor(np.full(2, r + 2, dtype=np.int64))
+dist.reduce(t, dst=2, op=dist.ReduceOp.PRODUCT)
+np.testing.assert_array_equal(t.numpy(), 24 if r == 2 else r + 2)
+
+# gather / scatter
+outs = [ember.zeros(2, dtype=ember.int32) for _ in range(n)] if r == 2 else None
+dist.gather(ember.tensor(np.array([r, 10 * r], dtype=np.int32)), outs, dst=2)
+if r == 2:
+    for k, o in enumerate(outs):
+        np.testing.assert_array_equal(o.numpy(), [k, 10 * k])
+got = ember.zeros((2, 2))
+dist.scatter(got, [ember.full((2, 2), float(k) + 0.5) for k in range(n)] if r == 1 else None, src=1)
+np.testing.assert_array_equal(got.numpy(), r + 0.5)
+
+# reduce_scatter of lists; all_to_all of differently shaped pieces (rank r sends k+1 rows of 10r+k to rank k)
+out = ember.zeros(3)
+dist.reduce_scatter(out, [ember.full((3,), float(r * 10 + k)) for k in range(n)])
+np.testing.assert_array_equal(out.numpy(), sum(q * 10 + r for q in range(n)))
+inputs = [ember.full((k + 1, 2), float(10 * r + k)) for k in range(n)]
+outputs = [ember.zeros((r + 1, 2)) for _ in range(n)]
+dist.all_to_all(outputs, inputs)
+for k, o in enumerate(outputs):
+    np.testing.assert_array_equal(o.numpy(), 10 * k + r)
+
+# bools sum as a logical or (no byte leaves {0, 1}); bitwise ops on integers
+b = ember.tensor(np.array([True, r == 0, False]))
+dist.all_reduce(b)
+assert b.numpy().view(np.uint8).tolist() == [1, 1, 0]
+b = ember.tensor(np.array([r == 0, True]))
+dist.all_reduce(b, op=dist.ReduceOp.PRODUCT)
+assert b.numpy().view(np.uint8).tolist() == [0, 1]
+for op, expect in (("BAND", 1 & 2 & 4), ("BOR", 1 | 2 | 4), ("BXOR", 1 ^ 2 ^ 4)):
+    t = ember.tensor(np.array([1 << r, 7], dtype=np.int64))
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+    np.testing.assert_array_equal(t.numpy(), [expect, 7])  # 7 ^ 7 ^ 7 == 7
+try:
+    dist.all_reduce(ember.ones(2), op=dist.ReduceOp.BAND)
+    raise AssertionError("BAND on floats was accepted")
+except TypeError as e:
+    assert "BAND" in str(e) and "float32" in str(e)
+
+# a subgroup of ranks 0 and 2: src / dst are job ranks, group_src / group_dst ranks in the group
+g = dist.new_group([2, 0])
+assert dist.get_rank(g) == {0: 0, 1: -1, 2: 1}[r] and dist.get_world_size(g) == (2 if r != 1 else -1)
+if r == 1:
+    assert g is dist.GroupMember.NON_GROUP_MEMBER
+    t = ember.ones(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert dist.all_reduce(t, group=g) is None
+    assert "not a member" in str(caught[0].message)
+    np.testing.assert_array_equal(t.numpy(), 1)
+else:
+    assert dist.get_process_group_ranks(g) == [0, 2]
+    assert dist.get_global_rank(g, 1) == 2 and dist.get_group_rank(g, 2) == 1
+    t = ember.tensor([float(r)] * 2)
+    dist.broadcast(t, src=2, group=g)
+    np.testing.assert_array_equal(t.numpy(), 2)
+    t = ember.tensor([float(r)] * 2)
+    dist.broadcast(t, group=g, group_src=0)
+    np.testing.assert_array_equal(t.numpy(), 0)
+    t = ember.tensor([float(r + 1)])
+    dist.all_reduce(t, group=g)
+    np.testing.assert_array_equal(t.numpy(), 4)  # ranks 0 and 2 only
+    t = ember.tensor([float(r + 1)])
+    dist.reduce(t, dst=2, group=g)
+    np.testing.assert_array_equal(t.numpy(), 4 if r == 2 else 1)
+    try:
+        dist.broadcast(t, src=1, group=g)
+        raise AssertionError("a source outside the group was accepted")
+    except ValueError as e:
+        assert "rank 1 is not a member" in str(e) and "[0, 2]" in str(e)
+dist.barrier()
+
+# point to point: a ring of isend / irecv, a receive from any rank, batch_isend_irecv
+right, left = (r + 1) % n, (r - 1) % n
+send_work = dist.isend(ember.tensor([float(r)] * 3), dst=right, tag=3)
+box = ember.zeros(3)
+assert dist.irecv(box, src=left, tag=3).wait() == left
+send_work.wait()
+np.testing.assert_array_equal(box.numpy(), left)
+if r == 0:
+    senders = set()
+    for _ in range(n - 1):
+        box = ember.zeros(1, dtype=ember.int64)
+        sender = dist.recv(box)
+        assert box.numpy()[0] == 100 + sender
+        senders.add(sender)
+    assert senders == {1, 2}
+else:
+    dist.send(ember.tensor(np.array([100 + r])), dst=0)
+into_left, into_right = ember.zeros(2), ember.zeros(2)
+works = dist.batch_isend_irecv([
+    dist.P2POp(dist.irecv, into_left, left), dist.P2POp(dist.irecv, into_right, right),
+    dist.P2POp(dist.isend, ember.full((2,), float(r)), right), dist.P2POp(dist.isend, ember.full((2,), float(r)), left),
+])
+for w in works:
+    w.wait()
+np.testing.assert_array_equal(into_left.numpy(), left)
+np.testing.assert_array_equal(into_right.numpy(), right)
+
+# objects
+objects = [{"from": r}, [r] * 2] if r == 2 else [None, None]
+dist.broadcast_object_list(objects, src=2)
+assert objects == [{"from": 2}, [2, 2]]
+gathered = [None] * n if r == 1 else None
+dist.gather_object(("rank", r), gathered, dst=1)
+assert gathered == ([("rank", k) for k in range(n)] if r == 1 else None)
+mine = [None]
+dist.scatter_object_list(mine, [f"for {k}" for k in range(n)] if r == 0 else None, src=0)
+assert mine == [f"for {r}"]
+everyone = [None] * n
+dist.all_gather_object(everyone, r * r)
+assert everyone == [0, 1, 4]
+if r == 0:
+    dist.send_object_list(["hello", 2.5], dst=2)
+elif r == 2:
+    inbox = [None, None]
+    assert dist.recv_object_list(inbox) == 0 and inbox == ["hello", 2.5]
+
+dist.monitored_barrier(timeout=20)
+assert dist.barrier(async_op=True).wait() is None
+print(f"torch collectives ok on rank {r}")
