@@ -44,6 +44,29 @@ class _Bucket:
         self.work = None
 
 
+def _check_devices(module: Module, device_ids, output_device) -> None:
+    """PyTorch's check: ``device_ids`` and ``output_device`` are None or name the one device the module is on
+    (an int k is ``cuda:k``)."""
+    if device_ids is None and output_device is None:
+        return
+    named = [] if device_ids is None else list(device_ids)
+    named += [] if output_device is None else [output_device]
+    devices = {str(p.device) for p in module.parameters()}
+    wanted = {f"cuda:{d}" if isinstance(d, int) else str(d) for d in named}
+    if (device_ids is not None and len(device_ids) != 1) or len(devices) != 1 or wanted != devices:
+        raise ValueError(f"DistributedDataParallel: device_ids {device_ids} and output_device {output_device} must "
+                         f"be None or name the one device the module's parameters are on ({sorted(devices)}); each "
+                         "process trains on one device")
+
+
+def _refuse_unsupported(**options) -> None:
+    for name, value in options.items():
+        if value not in (None, False):
+            raise ValueError(f"DistributedDataParallel: {name}={value!r} is not supported; every rank uses every "
+                             "trained parameter in each step (set requires_grad=False on parameters a step leaves "
+                             "unused) and gradients are averaged in their own dtype")
+
+
 class DistributedDataParallel(Module):
     """Wrap ``module`` for data-parallel training over the process group (PyTorch's DDP).
 
@@ -51,20 +74,39 @@ class DistributedDataParallel(Module):
     >>> model = dist.DistributedDataParallel(net)
     >>> loss = loss_fn(model(x_shard), y_shard); loss.backward(); optimizer.step()   # grads averaged
 
-    ``bucket_cap_mb`` bounds the bytes per all-reduce; ``no_sync()`` skips the averaging (gradient
-    accumulation: the next synchronized backward averages the accumulated gradients). ``broadcast_buffers``:
-    a forward gives every rank rank 0's buffers first (one broadcast of them all) when PyTorch's does (see
-    ``pre_forward``); ``False`` leaves each rank's own.
+    PyTorch's arguments: ``bucket_cap_mb`` (25 by default) bounds the bytes per all-reduce; ``no_sync()`` skips
+    the averaging (gradient accumulation: the next synchronized backward averages the accumulated gradients).
+    ``broadcast_buffers``: a forward gives every rank rank 0's buffers first (one broadcast of them all) when
+    PyTorch's does (see ``pre_forward``); ``False`` leaves each rank's own. ``init_sync=False`` skips the first
+    broadcast of rank 0's parameters. ``process_group`` (or ``group``) averages over that group's ranks.
+    ``device_ids`` / ``output_device`` may name the one device the module is on; ``dim`` (for several devices
+    per process), ``check_reduction``, ``gradient_as_bucket_view`` and ``static_graph`` change nothing here.
+    ``find_unused_parameters=True`` is refused: every rank must use every trained parameter in each step.
     """
 
-    def __init__(self, module: Module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True,
+    def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
+                 broadcast_buffers: bool = True, init_sync: bool = True, process_group: ProcessGroup | None = None,
+                 bucket_cap_mb: float | None = None, find_unused_parameters: bool = False,
+                 check_reduction: bool = False, gradient_as_bucket_view: bool = False, static_graph: bool = False,
+                 delay_all_reduce_named_params=None, param_to_hook_all_reduce=None, mixed_precision=None,
+                 device_mesh=None, skip_all_reduce_unused_params: bool = False, *,
                  group: ProcessGroup | None = None):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected an ember.nn.Module, got {type(module).__name__}")
+        bucket_cap_mb = 25.0 if bucket_cap_mb is None else bucket_cap_mb
         if bucket_cap_mb <= 0:
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb}")
+        _check_devices(module, device_ids, output_device)
+        _refuse_unsupported(find_unused_parameters=find_unused_parameters, mixed_precision=mixed_precision,
+                            device_mesh=device_mesh, delay_all_reduce_named_params=delay_all_reduce_named_params,
+                            param_to_hook_all_reduce=param_to_hook_all_reduce,
+                            skip_all_reduce_unused_params=skip_all_reduce_unused_params)
+        if group is not None and process_group is not None and group is not process_group:
+            raise ValueError("DistributedDataParallel: give process_group or group, not both")
+        group = process_group if group is None else group
         self.module = module
+        self.device_ids = None if device_ids is None else list(device_ids)
         # a communicator of its own: bucket all-reduces skip the per-call signature check, so they must never
         # meet the user's collectives
         self._group = (default_group() if group is None else group).split()
@@ -77,7 +119,8 @@ class DistributedDataParallel(Module):
         self._check_same_layout(named, "parameters")
         self._buffer_layout = None
         self._buffer_slots = _buffer_slots(module)
-        self._broadcast_state()
+        if init_sync:
+            self._broadcast_state()
         self._ready = set()
         self._sparse_ready = []
         self._set_up_buckets(named)

@@ -104,12 +104,12 @@ if r == 0:
     senders = set()
     for _ in range(n - 1):
         box = ember.zeros(1, dtype=ember.int64)
-        sender = dist.recv(box)
+        sender = dist.recv(box, tag=5)  # (tag 5: the batch below sends to rank 0 on tag 0)
         assert box.numpy()[0] == 100 + sender
         senders.add(sender)
     assert senders == {1, 2}
 else:
-    dist.send(ember.tensor(np.array([100 + r])), dst=0)
+    dist.send(ember.tensor(np.array([100 + r])), dst=0, tag=5)
 into_left, into_right = ember.zeros(2), ember.zeros(2)
 works = dist.batch_isend_irecv([
     dist.P2POp(dist.irecv, into_left, left), dist.P2POp(dist.irecv, into_right, right),
@@ -138,6 +138,27 @@ if r == 0:
 elif r == 2:
     inbox = [None, None]
     assert dist.recv_object_list(inbox) == 0 and inbox == ["hello", 2.5]
+
+# DistributedDataParallel with PyTorch's arguments, by keyword and by position
+net = ember.nn.Linear(3, 2)
+ember.nn.init.constant_(net.weight, float(r))
+kept = ember.nn.Linear(3, 2)
+ember.nn.init.constant_(kept.weight, float(r))
+ddp = dist.DistributedDataParallel(net, None, None, 0, True, True, None, 0.001, gradient_as_bucket_view=True,
+                                   static_graph=True)
+np.testing.assert_array_equal(net.weight.detach().numpy(), 0.0)  # rank 0's weights
+dist.DistributedDataParallel(kept, init_sync=False, process_group=dist.group.WORLD)
+np.testing.assert_array_equal(kept.weight.detach().numpy(), float(r))  # each rank's own
+x = ember.full((4, 3), float(r + 1))
+ddp(x).sum().backward()
+np.testing.assert_allclose(net.weight.grad.numpy(), 4 * (1 + 2 + 3) / 3)  # averaged over ranks
+for bad, words in ((dict(find_unused_parameters=True), "find_unused_parameters=True"),
+                   (dict(device_ids=[0]), "device_ids [0]"), (dict(mixed_precision=object()), "mixed_precision")):
+    try:
+        dist.DistributedDataParallel(ember.nn.Linear(3, 2), **bad)
+        raise AssertionError(f"{bad} was accepted")
+    except ValueError as e:
+        assert words in str(e), str(e)
 
 dist.monitored_barrier(timeout=20)
 assert dist.barrier(async_op=True).wait() is None
