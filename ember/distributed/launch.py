@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from ember.distributed.env import world_from_env
+
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -174,6 +176,7 @@ def _rank_main(argv: list) -> None:
         _write_output_into(folder, rank)
         if hasattr(os, "fork"):
             _guard(folder, rank)
+    _set_torchrun_variables()
     sys.argv = list(argv)
     try:
         runpy.run_path(argv[0], run_name="__main__")
@@ -185,6 +188,17 @@ def _rank_main(argv: list) -> None:
         detail = str(exc).splitlines()[0] if str(exc) else ""
         _report(folder, rank, f"raised {type(exc).__name__}{': ' + detail if detail else ''}"[:400])
         raise
+
+
+def _set_torchrun_variables() -> None:
+    """``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE`` as torchrun sets them, from MPI's own, so
+    that scripts written for torchrun read their place in the job (values inherited from the shell are
+    replaced: they would be the same on every rank)."""
+    world = world_from_env()
+    local_size = os.environ.get("MPI_LOCALNRANKS", str(world.world_size))
+    for key, value in (("RANK", world.rank), ("WORLD_SIZE", world.world_size), ("LOCAL_RANK", world.local_rank),
+                       ("LOCAL_WORLD_SIZE", local_size)):
+        os.environ[key] = str(value)
 
 
 def _write_output_into(folder: str, rank: str) -> None:

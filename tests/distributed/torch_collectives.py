@@ -1,6 +1,7 @@
 """Run under `ember launch -n 3`: torch.distributed's other collectives, subgroups, point-to-point messages and
 object collectives, each against what PyTorch gives."""
 
+import os
 import warnings
 
 import numpy as np
@@ -13,6 +14,7 @@ r, n = dist.get_rank(), dist.get_world_size()
 assert n == 3
 assert dist.group.WORLD is dist.default_group() is dist.GroupMember.WORLD
 assert dist.get_process_group_ranks(None) == [0, 1, 2]
+assert (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["LOCAL_RANK"]) == (str(r), "3", str(r))  # torchrun's
 
 # reduce: only dst's tensor changes; a Work with async_op
 t = ember.tensor(np.arange(4, dtype=np.float32) * (r + 1))
