@@ -180,3 +180,27 @@ def test_grid_sample_round_trips_through_gridsample(shape, grid_shape, mode, pad
     imported = ember.onnx.load(model.SerializeToString())
     np.testing.assert_allclose(imported(ember.tensor(x), ember.tensor(grid)).numpy(),
                                sample(ember.tensor(x), ember.tensor(grid)).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _one_node(op_type: str, x: np.ndarray, initializers=(), opset: int = 18, **attrs) -> np.ndarray:
+    """``op_type`` on x (and the named initializers, its further inputs), imported and run eagerly."""
+    h = onnx.helper
+    names = ["x", *(name for name, _ in initializers)]
+    graph = h.make_graph([h.make_node(op_type, names, ["y"], **attrs)], "g",
+                         [h.make_tensor_value_info("x", h.np_dtype_to_tensor_dtype(x.dtype), x.shape)],
+                         [h.make_empty_tensor_value_info("y")],
+                         [onnx.numpy_helper.from_array(np.asarray(value), name) for name, value in initializers])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    with ember.no_grad():
+        return ember.onnx.load(model)(ember.tensor(x)).numpy()
+
+
+@pytest.mark.parametrize("op_type, expected", [("ReduceSum", lambda x: x), ("ReduceMax", lambda x: x),
+                                               ("ReduceL2", np.abs), ("ReduceSumSquare", np.square)])
+def test_reduce_with_no_axes_and_noop_with_empty_axes_reduces_nothing(op_type, expected):
+    # the axes input omitted, as given empty: no axis is reduced (the elementwise part still applies)
+    x = _float(3, 4)
+    np.testing.assert_allclose(_one_node(op_type, x, noop_with_empty_axes=1), expected(x), rtol=1e-6)
+    empty = [("axes", np.zeros(0, np.int64))]
+    np.testing.assert_allclose(_one_node(op_type, x, empty, noop_with_empty_axes=1), expected(x), rtol=1e-6)
+    assert _one_node(op_type, x, empty).shape == (1, 1)

@@ -298,8 +298,8 @@ def _reduce_axes(cx, x, attrs, axes_input):
     axes = _axes(cx, attrs, axes_input, x.ndim)
     keepdims = bool(attrs.pop("keepdims", 1))
     noop = attrs.pop("noop_with_empty_axes", 0)
-    if axes is not None and not axes:
-        axes = None if not noop else []
+    if axes is None or not axes:  # no axes (omitted or empty): all of them, or none with noop_with_empty_axes
+        axes = [] if noop else None
     return (tuple(axes) if axes is not None else None), keepdims
 
 
@@ -316,7 +316,5 @@ _REDUCERS = {
 @converter(*_REDUCERS, static=(1,))
 def _reduce(cx, x, axes_input=None, **attrs):
     axes, keepdims = _reduce_axes(cx, x, attrs, axes_input)
-    if axes == ():
-        return ember.clone(x)
     out = _REDUCERS[cx.op_type](x, axes, keepdims)
     return ember.cast(out, x.dtype) if out.dtype != x.dtype else out
