@@ -204,3 +204,9 @@ def test_reduce_with_no_axes_and_noop_with_empty_axes_reduces_nothing(op_type, e
     empty = [("axes", np.zeros(0, np.int64))]
     np.testing.assert_allclose(_one_node(op_type, x, empty, noop_with_empty_axes=1), expected(x), rtol=1e-6)
     assert _one_node(op_type, x, empty).shape == (1, 1)
+
+
+@pytest.mark.parametrize("op_type, expected", [("Floor", np.floor), ("Ceil", np.ceil)])
+def test_floor_and_ceil_keep_infinities(op_type, expected):
+    x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)
+    np.testing.assert_array_equal(_one_node(op_type, x), expected(x))
