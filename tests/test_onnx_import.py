@@ -210,3 +210,25 @@ def test_reduce_with_no_axes_and_noop_with_empty_axes_reduces_nothing(op_type, e
 def test_floor_and_ceil_keep_infinities(op_type, expected):
     x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)
     np.testing.assert_array_equal(_one_node(op_type, x), expected(x))
+
+
+def _running_sums(x: np.ndarray, axis: int, exclusive: int, reverse: int) -> np.ndarray:
+    """ONNX's CumSum in NumPy."""
+    walk = np.flip(x, axis) if reverse else x
+    sums = np.cumsum(walk, axis=axis, dtype=x.dtype)
+    if exclusive:
+        sums = np.roll(sums, 1, axis)
+        np.moveaxis(sums, axis, 0)[0] = 0
+    return np.flip(sums, axis) if reverse else sums
+
+
+@pytest.mark.parametrize("exclusive", [0, 1])
+@pytest.mark.parametrize("reverse", [0, 1])
+def test_cumsum_carries_an_infinity_or_nan_only_into_the_sums_that_hold_it(exclusive, reverse):
+    x = np.array([[1, np.inf, 2, -3], [1, 2, np.nan, 4]], np.float32)
+    out = _one_node("CumSum", x, [("axis", np.array(-1, np.int64))], exclusive=exclusive, reverse=reverse)
+    np.testing.assert_array_equal(out, _running_sums(x, 1, exclusive, reverse))
+    ints = np.arange(12, dtype=np.int32).reshape(3, 4)
+    out = _one_node("CumSum", ints, [("axis", np.array(0, np.int32))], exclusive=exclusive, reverse=reverse)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, _running_sums(ints, 0, exclusive, reverse))

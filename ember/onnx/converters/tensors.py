@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 import ember
+from ember.autograd import apply
 from ember.graph.errors import GraphError
 from ember.onnx.converters.base import (
     Tensor,
@@ -18,6 +19,7 @@ from ember.onnx.converters.base import (
     _values,
     converter,
 )
+from ember.ops.reduction import CUMSUM
 
 # --- constants and shapes ----------------------------------------------------------------------------------
 
@@ -253,14 +255,18 @@ def _arg(cx, x, axis=0, keepdims=1, select_last_index=0):
 
 @converter("CumSum", static=(1,))
 def _cumsum(cx, x, axis, exclusive=0, reverse=0):
-    """A product with a triangular matrix of ones along ``axis`` (Ember has no scan op)."""
+    """Ember's running sum along ``axis``; ``exclusive`` shifts it by one, a zero first (an infinity or NaN reaches
+    only the sums that include it)."""
     axis = int(cx.static(axis).reshape(-1)[0]) % x.ndim
-    n = x.shape[axis]
-    j, k = np.arange(n)[:, None], np.arange(n)[None, :]
-    keep = (j >= k if reverse else j <= k) if not exclusive else (j > k if reverse else j < k)
-    moved = ember.moveaxis(x, axis, -1)
-    out = ember.matmul(moved, _tensor(keep.astype(x.dtype)))
-    return ember.moveaxis(out, -1, axis)
+    out = apply(CUMSUM, (x,), {"axis": axis, "reverse": bool(reverse)})
+    if out.dtype != x.dtype:  # integers run as int64
+        out = ember.cast(out, x.dtype)
+    if exclusive:
+        lead = (slice(None),) * axis
+        kept = out[lead + ((slice(1, None),) if reverse else (slice(None, -1),))]
+        zero = ember.zeros_like(out[lead + (slice(0, 1),)])
+        out = ember.concat([kept, zero] if reverse else [zero, kept], axis=axis)
+    return out
 
 
 # --- resizing: one interpolation matrix per resized axis ------------------------------------------------------
