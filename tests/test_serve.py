@@ -318,3 +318,18 @@ def test_command_line_serves_a_model_directory(model_dir):
     bad = subprocess.run([sys.executable, "-m", "ember.cli", "serve", str(path / "missing")], capture_output=True,
                          text=True)
     assert bad.returncode == 1 and "ember serve: error: model directory" in bad.stderr
+
+
+@pytest.mark.parametrize("fn, shape", [(lambda x: x.sum(), []), (lambda x: x.T, [4, 2])])
+def test_a_version_whose_output_has_no_batch_axis_first_is_refused(tmp_path, fn, shape):
+    # each request's answer is its rows of the batch's output: a sum over the batch, or the batch on another axis,
+    # would hand requests other requests' numbers
+    from ember.serve.versions import load_version
+
+    os.makedirs(tmp_path / "1")
+    ember.onnx.export(fn, np.zeros((1, 4), np.float32), str(tmp_path / "1" / "model.onnx"),
+                      dynamic_axes={"input0": {0: "batch"}})
+    with pytest.raises(ValueError, match=rf"first axis must be the batch; 2 instances give an output of shape "
+                                         rf"\{shape}"):
+        load_version(str(tmp_path), 1)
+

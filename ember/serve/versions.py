@@ -71,10 +71,14 @@ def load_version(model_dir: str, version: int) -> LoadedModel:
         raise ValueError(f"{path}: the input must have a batch axis")
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
     loaded = LoadedModel(version, module, tuple(dims[1:]), dtype)
+    batch = dims[0] or 2  # two instances where the model takes any number: a first axis of 1 may not be the batch
     try:
-        loaded(np.zeros((1,) + tuple(d or 1 for d in dims[1:]), dtype))
+        out = loaded(np.zeros((batch,) + tuple(d or 1 for d in dims[1:]), dtype))
     except Exception as exc:
         raise ValueError(f"{path}: the model fails on a zero batch ({type(exc).__name__}: {exc})") from exc
+    if out.ndim == 0 or out.shape[0] != batch:  # each request's rows are cut from the batch's output
+        raise ValueError(f"{path}: the output's first axis must be the batch; {batch} instances give an output of "
+                         f"shape {list(out.shape)}")
     return loaded
 
 
