@@ -333,3 +333,25 @@ def test_a_version_whose_output_has_no_batch_axis_first_is_refused(tmp_path, fn,
                                          rf"\{shape}"):
         load_version(str(tmp_path), 1)
 
+
+
+def test_a_batch_whose_output_has_no_rows_per_instance_fails_its_requests_and_the_batcher_goes_on():
+    from ember.serve.batching import Batcher
+
+    def run(batch):
+        return (batch.sum() if len(batch) > 1 else batch * 2), 1
+
+    async def go():
+        batcher = Batcher(run, max_batch_size=8, batch_timeout=0.05)
+        await batcher.start()
+        try:
+            first = await asyncio.wait_for(asyncio.gather(*[batcher.submit(np.ones((1, 2))) for _ in range(2)],
+                                                          return_exceptions=True), 5)
+            alone = await asyncio.wait_for(batcher.submit(np.ones((1, 2))), 5)
+        finally:
+            await batcher.stop()
+        return first, alone
+
+    first, (alone, _) = asyncio.run(go())
+    assert all(isinstance(e, ValueError) and "no first axis of the batch's 2 instances" in str(e) for e in first)
+    np.testing.assert_array_equal(alone, [[2.0, 2.0]])

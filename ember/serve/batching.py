@@ -106,8 +106,15 @@ class Batcher:
             for r in live:  # one request's bad values must not fail the others: run each alone
                 await self._run([r])
             return
+        total = sum(len(r.instances) for r in live)
+        if np.ndim(outputs) == 0 or len(outputs) != total:  # no rows to hand back: fail these, keep the loop
+            for r in live:
+                if not r.future.done():
+                    r.future.set_exception(ValueError(f"the model's output of shape {list(np.shape(outputs))} has "
+                                                      f"no first axis of the batch's {total} instances"))
+            return
         if self.on_batch is not None:
-            self.on_batch(sum(len(r.instances) for r in live))
+            self.on_batch(total)
         start = 0
         for r in live:
             stop = start + len(r.instances)
