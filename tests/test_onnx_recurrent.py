@@ -221,3 +221,34 @@ def test_recurrent_takes_arrays_and_gives_the_onnx_node_s_outputs():
     packed = recurrent(x, w, r, b, mode="LSTM", direction="bidirectional").numpy()
     for got, expected in ((packed[:4], y), (packed[4], y_h), (packed[5], y_c)):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_a_batch_first_node_stepped_one_step_at_a_time_reads_its_initial_states_batch_first(kind, direction):
+    # sequence_lens makes the importer unroll the node; layout=1's states are (batch, directions, hidden)
+    from onnx import TensorProto, helper, numpy_helper
+
+    batch, steps, hidden, dirs, gates = 3, 4, 2, 2 if direction == "bidirectional" else 1, 4 if kind == "LSTM" else 3
+    x, h0, c0 = _float(steps, batch, 3), _float(dirs, batch, hidden, seed=1), _float(dirs, batch, hidden, seed=2)
+    weights = {"w": _float(dirs, gates * hidden, 3, seed=3), "r": _float(dirs, gates * hidden, hidden, seed=4),
+               "b": _float(dirs, 2 * gates * hidden, seed=5), "lens": np.full(batch, steps, np.int32)}
+    outputs = ["y", "y_h"] + (["y_c"] if kind == "LSTM" else [])
+
+    def model(layout: int, states: list):
+        names = ["x", "w", "r", "b", "lens", "h0"] + (["c0"] if kind == "LSTM" else [])
+        node = helper.make_node(kind, names, outputs, hidden_size=hidden, direction=direction, layout=layout)
+        inits = [numpy_helper.from_array(v, k) for k, v in weights.items()]
+        inits += [numpy_helper.from_array(s, n) for s, n in zip(states, ("h0", "c0"))]
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                                  [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs], inits)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    states = [h0, c0][:len(outputs) - 1]
+    expected = _run(model(0, states), {"x": x})  # onnxruntime has no layout=1
+    batch_first = ember.onnx.load(model(1, [np.ascontiguousarray(s.swapaxes(0, 1)) for s in states]))
+    with ember.no_grad():
+        got = _flat(batch_first(ember.tensor(np.ascontiguousarray(x.swapaxes(0, 1)))))
+    np.testing.assert_allclose(got[0], expected[0].transpose(2, 0, 1, 3), rtol=1e-5, atol=1e-6)
+    for state, want in zip(got[1:], expected[1:]):
+        np.testing.assert_allclose(state, want.swapaxes(0, 1), rtol=1e-5, atol=1e-6)

@@ -265,8 +265,9 @@ def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_
     mode = _fused_mode(kind, activations, direction, p, sequence_lens)
     if mode is not None:
         return _fused(cx, mode, x, w, r, b, initial_h, initial_c, direction, layout, linear_before_reset)
-    if layout:
+    if layout:  # batch first: (N, L, I), states (N, D, H)
         x = ember.swapaxes(x, 0, 1)
+        initial_h, initial_c = (None if s is None else ember.swapaxes(s, 0, 1) for s in (initial_h, initial_c))
     steps, batch = x.shape[0], x.shape[1]
     if sequence_lens is not None and not np.all(cx.static(sequence_lens) == steps):
         raise UnsupportedError(f"{kind}: sequences of different lengths (sequence_lens) are not supported")
