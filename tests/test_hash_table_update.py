@@ -142,3 +142,27 @@ def test_rows_prefetched_by_the_loader_come_chunk_by_chunk_and_train_alike():
             opt.step()
             opt.zero_grad()
         _assert_same_state(models[0].table.state_dict(), models[1].table.state_dict(), f"after step {step}")
+
+
+def test_a_slot_a_changed_hyper_parameter_adds_starts_at_its_fill_for_every_row():
+    """Momentum turned on mid-training adds a momentum slot: the rows there already start it at zero, as a
+    dense table's buffer does, not from the new chunk's uninitialized memory."""
+    ids = np.arange(6)
+    emb = HashEmbedding(4, seed=0)
+    dense = ember.nn.Embedding(6, 4, sparse=True)
+    dense.weight.array[...] = emb.table.read(emb.table.lookup(ids, train=True))
+    optimizers = [ember.optim.SGD(m.parameters(), lr=0.1) for m in (emb, dense)]
+    rng = np.random.default_rng(0)
+    for step in range(4):
+        if step == 2:
+            for opt in optimizers:
+                opt.param_groups[0]["momentum"] = 0.9
+            scratch = np.full(4096 * 4, np.nan, np.float32)  # freed memory of a slot chunk's size, which
+            del scratch  # the new slot's np.empty chunk may reuse
+        batch, w = rng.integers(0, 6, 5), ember.tensor(rng.normal(size=(5, 4)).astype(np.float32))
+        for module, opt in zip((emb, dense), optimizers):
+            opt.zero_grad()
+            (module(batch) * w).sum().backward()
+            opt.step()
+        np.testing.assert_allclose(emb.table.read(emb.table.lookup(ids, train=False)), dense.weight.detach().numpy(),
+                                   rtol=1e-6, atol=1e-7, err_msg=f"step {step}")

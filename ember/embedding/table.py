@@ -320,6 +320,9 @@ class HashTable:
                     if name not in self.slots:
                         self.slots[name] = RowPool(self.layout, value.shape[1:], value.dtype, fill=value[0],
                                                    path=self._file(f"slot.{name}"))
+                        # rows that exist already (a slot a changed hyper-parameter adds: momentum turned on)
+                        # start from the fill, not from the new chunks' uninitialized memory
+                        self.slots[name].reset_all(self.top)
                     else:
                         self.slots[name].fill = np.asarray(value[0], self.slots[name].dtype)
             self._slot_names[key] = names
