@@ -166,3 +166,16 @@ def test_a_slot_a_changed_hyper_parameter_adds_starts_at_its_fill_for_every_row(
             opt.step()
         np.testing.assert_allclose(emb.table.read(emb.table.lookup(ids, train=False)), dense.weight.detach().numpy(),
                                    rtol=1e-6, atol=1e-7, err_msg=f"step {step}")
+
+
+def test_a_schedule_of_betas_keeps_the_remembered_slot_probes_bounded():
+    emb = HashEmbedding(3, seed=0)
+    opt = ember.optim.SparseAdam(emb.parameters(), lr=0.01)
+    schedule = ember.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=1000)  # cycles beta1 each step
+    for _ in range(200):
+        opt.zero_grad()
+        emb(np.array([1, 2])).sum().backward()
+        opt.step()
+        schedule.step()
+    assert len(emb.table._slot_names) <= 64
+    assert opt.param_groups[0]["betas"][0] < 0.9  # the schedule did change beta1

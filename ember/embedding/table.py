@@ -32,6 +32,7 @@ from ember.tensor import Tensor
 _META = {"freq": np.uint16, "last_step": np.int32}  # 6 bytes a row with both columns
 _FREQ_MAX = np.iinfo(np.uint16).max
 _KEPT_SNAPSHOTS = 64  # snapshot steps remembered besides the stored base (deltas since older ones: an error)
+_KEPT_SLOT_NAMES = 64  # (rule, hyper) probes remembered: a schedule of momentum or betas makes one a step
 _STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -325,6 +326,8 @@ class HashTable:
                         self.slots[name].reset_all(self.top)
                     else:
                         self.slots[name].fill = np.asarray(value[0], self.slots[name].dtype)
+            if len(self._slot_names) >= _KEPT_SLOT_NAMES:
+                self._slot_names.clear()
             self._slot_names[key] = names
         return names
 
