@@ -95,6 +95,8 @@ def test_errors_name_the_problem():
         bag(ember.tensor([[1, 2]]), ember.tensor([0]))
     with pytest.raises(ValueError, match="start at 0"):
         bag(ember.tensor([1, 2, 3]), ember.tensor([1, 2]))
+    with pytest.raises(TypeError, match="offsets must hold integer positions, got float32"):
+        bag(ember.tensor([1, 2, 3]), ember.tensor([0.0, 1.5]))
     with pytest.raises(ValueError, match="mode='sum'"):
         bag(ember.tensor([[1, 2]]), per_sample_weights=ember.ones(1, 2))
     with pytest.raises(ValueError, match="mode"):

@@ -160,7 +160,10 @@ def _bags(name: str, input, offsets, include_last_offset: bool) -> tuple[np.ndar
         raise ValueError(f"{name}: input must be 1-D (with offsets) or 2-D, got shape {list(ids.shape)}")
     if offsets is None:
         raise ValueError(f"{name}: a 1-D input needs offsets (the start of each bag)")
-    starts = _host(offsets).astype(np.int64).reshape(-1)
+    starts = _host(offsets)
+    if starts.dtype.kind not in "iu":  # 1.5 would truncate to a bag boundary no one asked for
+        raise TypeError(f"{name}: offsets must hold integer positions, got {starts.dtype}")
+    starts = starts.astype(np.int64).reshape(-1)
     if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > ids.size:
         raise ValueError(f"{name}: offsets must start at 0 and be non-decreasing up to len(input) = "
                          f"{ids.size}, got {starts.tolist()}")
