@@ -611,3 +611,19 @@ def test_training_steps_of_varying_sizes_keep_no_scratch_per_size():
     finally:
         tracemalloc.stop()
     assert grown < 1_000_000, grown  # an 8-byte scratch kept per size would be 3.5 MB
+
+
+def test_a_copy_of_a_table_in_a_storage_dir_grows_in_memory(tmp_path):
+    # the copy kept the directory: its new chunks reopened the original's file names (mode w+), and each
+    # table's growth truncated the other's rows
+    on_disk = HashEmbedding(2, seed=0, chunk_rows=4, storage_dir=tmp_path)
+    on_disk(np.arange(6))
+    copied = copy.deepcopy(on_disk)
+    rows = _rows(on_disk, np.arange(6))
+    copied(np.arange(100, 140))
+    on_disk(np.arange(200, 240))
+    fresh = HashEmbedding(2, seed=0)
+    for emb, keys in ((copied, np.arange(100, 140)), (on_disk, np.arange(200, 240))):
+        np.testing.assert_array_equal(_rows(emb, keys), _rows(fresh, keys))
+    np.testing.assert_array_equal(_rows(on_disk, np.arange(6)), rows)
+    assert copied.table.storage_dir is None and not isinstance(copied.table.values.chunks[-1], np.memmap)

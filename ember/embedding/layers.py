@@ -46,7 +46,8 @@ class HashEmbedding(Module):
     - ``storage_dir``: keep rows, slots and metadata in memory-mapped files there (an SSD tier): the
       operating system's page cache holds the recently used rows in memory and leaves cold ones on disk;
       ids and the index stay in memory. ``flush()`` writes the files' dirty pages. A directory holds one
-      table's files: one that another table holds (in this process or another) is a ValueError.
+      table's files: one that another table holds (in this process or another) is a ValueError. A copy
+      (``copy.deepcopy``, pickle) holds its rows in memory.
     - In evaluation mode (``emb.eval()``) unseen ids read ``default_value`` and nothing is inserted.
 
     >>> emb = ember.embedding.HashEmbedding(8, seed=0)

@@ -140,6 +140,13 @@ class RowPool:
             else:  # a sparse file: disk blocks, like memory pages, are taken when rows are first written
                 self.chunks.append(np.memmap(f"{self.path}.{i}", self.dtype, mode="w+", shape=shape))
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if self.path is not None:  # a copy holds its rows in memory: new chunks of its own would reopen the
+            state["path"] = None  # original's files, truncating the rows written there
+            state["chunks"] = [np.array(chunk) for chunk in self.chunks]
+        return state
+
     def flush(self) -> None:
         """Write memory-mapped chunks' dirty pages to their files (a no-op in memory)."""
         for chunk in self.chunks:

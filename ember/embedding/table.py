@@ -169,7 +169,8 @@ class HashTable:
         with self.lock:  # copies and pickles see one moment; the lock itself is not copied
             state = dict(self.__dict__)
         del state["lock"]
-        state["_storage_claim"] = None  # the directory stays this table's
+        state["_storage_claim"] = None  # the directory stays this table's: the copy's rows are in memory
+        state["storage_dir"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
