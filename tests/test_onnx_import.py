@@ -232,3 +232,32 @@ def test_cumsum_carries_an_infinity_or_nan_only_into_the_sums_that_hold_it(exclu
     out = _one_node("CumSum", ints, [("axis", np.array(0, np.int32))], exclusive=exclusive, reverse=reverse)
     assert out.dtype == np.int32
     np.testing.assert_array_equal(out, _running_sums(ints, 0, exclusive, reverse))
+
+
+def _split(x: np.ndarray, outputs: int, opset: int, split=None, **attrs) -> list:
+    h = onnx.helper
+    names = [f"y{i}" for i in range(outputs)]
+    inputs, initializers = ["x"], []
+    if split is not None:
+        inputs.append("split")
+        initializers.append(onnx.numpy_helper.from_array(np.asarray(split, np.int64), "split"))
+    graph = h.make_graph([h.make_node("Split", inputs, names, axis=0, **attrs)], "g",
+                         [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x.shape)],
+                         [h.make_empty_tensor_value_info(n) for n in names], initializers)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    with ember.no_grad():
+        return [t.numpy().tolist() for t in ember.onnx.load(model)(ember.tensor(x))]
+
+
+def test_split_sizes_follow_the_spec_and_a_model_that_breaks_it_is_refused():
+    x = np.arange(5, dtype=np.float32)
+    assert _split(x, 3, 18, num_outputs=3) == [[0, 1], [2, 3], [4]]  # chunks of ceil(5 / 3), the last smaller
+    assert _split(x, 2, 13, split=[1, 4]) == [[0], [1, 2, 3, 4]]
+    assert _split(np.arange(6, dtype=np.float32), 3, 13) == [[0, 1], [2, 3], [4, 5]]
+    # four chunks of 2 would need 7 elements (onnxruntime refuses the model); before, the last came out empty
+    with pytest.raises(Exception, match="num_outputs=4"):
+        _split(x, 4, 18, num_outputs=4)
+    with pytest.raises(Exception, match="do not split evenly into 2"):  # opset 13 without sizes: equal parts
+        _split(x, 2, 13)
+    with pytest.raises(Exception, match=r"split \[1, 3\] must be 2 non-negative sizes"):
+        _split(x, 2, 13, split=[1, 3])

@@ -114,12 +114,24 @@ def _concat(cx, *xs, axis=None):
 
 @converter("Split", static=(1,))
 def _split(cx, x, split=None, axis=0, num_outputs=None, **attrs):
-    sizes = None if split is None else _values(cx, split).astype(int).reshape(-1).tolist()
-    n = x.shape[axis]
-    if sizes is None:
-        parts = cx.outputs
+    """``split``'s sizes; else ``num_outputs`` chunks of ceil(n / num_outputs), the last one smaller; else (before
+    opset 18) equal parts. A model that breaks those rules is refused, as onnxruntime refuses it."""
+    n, parts = x.shape[axis], cx.outputs
+    if split is not None:
+        sizes = _values(cx, split).astype(int).reshape(-1).tolist()
+        if len(sizes) != parts or min(sizes, default=0) < 0 or sum(sizes) != n:
+            raise GraphError(f"Split: split {sizes} must be {parts} non-negative sizes (one per output) summing to "
+                             f"the axis's {n} elements")
+    elif num_outputs is not None:
         step = -(-n // parts)
-        sizes = [min(step, n - i * step) for i in range(parts)]
+        if step * (parts - 1) >= n:
+            raise GraphError(f"Split: {n} elements do not make num_outputs={parts} chunks of {step} and a last, "
+                             "smaller, non-empty one")
+        sizes = [step] * (parts - 1) + [n - step * (parts - 1)]
+    else:
+        if n % parts:
+            raise GraphError(f"Split: the axis's {n} elements do not split evenly into {parts} outputs")
+        sizes = [n // parts] * parts
     return tuple(_split_sizes(x, sizes, axis))
 
 
