@@ -148,3 +148,37 @@ def test_field_embedding_pools_bags():
     np.testing.assert_allclose(out[:, 0], rows[:2])
     np.testing.assert_allclose(out[0, 1], (rows[0] + rows[2]) / 2, rtol=1e-6)
     np.testing.assert_array_equal(out[1, 1], 0)  # an empty bag pools to zeros
+
+
+def test_bags_are_pooled_by_their_columns_combiners():
+    """Bag(combiner=...) reaches the model: each bag field pools by its column's combiner ("max" as PyTorch's
+    embedding_bag, in values and gradient), whatever the field embedding's own default."""
+    torch = pytest.importorskip("torch")
+    from ember.data.ctr_dataset import CTRTable
+    from ember.data.features import Bag, FeatureColumns, Identity
+    from ember.recsys import FieldEmbedding, make_table
+
+    class TaggedTable(CTRTable):  # a click log with three tag lists per row besides its categorical column
+        def columns(self):
+            tags = [np.array([4, 7, 4]), np.array([], np.int64), np.array([9])]
+            return {**super().columns(), "s": tags, "m": tags, "x": tags}
+
+    columns = FeatureColumns([Identity("a", 10), Bag("s", 50, "sum"), Bag("m", 50, "mean"), Bag("x", 50, "max")])
+    table = TaggedTable(np.zeros(3, np.float32), np.zeros((3, 0), np.float32), np.array([[1], [2], [3]]), (), ("a",))
+    dataset = CTRDataset(table, columns)
+    batch = dataset.take_batch(np.arange(3))
+    assert batch.combiners == ("sum", "mean", "max")
+    emb = FieldEmbedding(make_table(4, "fixed", num_rows=10_000, seed=0), combiner="mean")
+    out = emb(batch)
+    weight = torch.tensor(emb.table.weight.detach().numpy(), requires_grad=True)
+    rows = emb.table.num_rows  # (the fixed table's row of a key)
+    expected = [torch.nn.functional.embedding(torch.tensor(batch.keys[:, 0] % rows), weight)]
+    for bag, mode in zip(batch.bags, ("sum", "mean", "max")):
+        expected.append(torch.nn.functional.embedding_bag(torch.tensor(bag.indices % rows), weight,
+                                                          torch.tensor(bag.indptr[:-1]), mode=mode))
+    expected = torch.stack(expected, 1)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+    scale = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
+    (out * ember.tensor(scale)).sum().backward()
+    (expected * torch.tensor(scale)).sum().backward()
+    np.testing.assert_allclose(emb.table.weight.grad.numpy(), weight.grad.numpy(), rtol=1e-5, atol=1e-6)

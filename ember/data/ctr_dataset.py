@@ -24,16 +24,21 @@ from ember.tensor import Tensor
 class CTRBatch:
     """One batch: ``labels`` (B,) and ``dense`` (B, D) float32 Tensors, ``keys`` (B, F) int64 salted ids,
     their distinct values ``unique`` and ``inverse`` (``unique[inverse] == keys``), ``bags`` (CSR of keys
-    per bag field), ``extra_labels`` (B, T) Tensor or None, and ``prefetched``: what a ``prepare`` hook
-    resolved ahead of the step (table rows of ``unique``, by table)."""
+    per bag field), ``combiners`` (how each bag is pooled: "mean", "sum" or "max"; None leaves it to the
+    model's field embedding), ``extra_labels`` (B, T) Tensor or None, and ``prefetched``: what a ``prepare``
+    hook resolved ahead of the step (table rows of ``unique``, by table)."""
 
-    __slots__ = ("labels", "dense", "keys", "unique", "inverse", "bags", "extra_labels", "prefetched")
+    __slots__ = ("labels", "dense", "keys", "unique", "inverse", "bags", "combiners", "extra_labels", "prefetched")
 
-    def __init__(self, labels, dense, keys: np.ndarray, bags: tuple = (), extra_labels=None, dedup: bool = True):
+    def __init__(self, labels, dense, keys: np.ndarray, bags: tuple = (), extra_labels=None, dedup: bool = True,
+                 combiners: tuple | None = None):
         self.labels = labels if isinstance(labels, Tensor) else Tensor._make(np.asarray(labels, np.float32), None)
         self.dense = dense if isinstance(dense, Tensor) else Tensor._make(np.asarray(dense, np.float32), None)
         self.keys = keys
         self.bags = tuple(bags)
+        if combiners is not None and len(combiners) != len(self.bags):
+            raise ValueError(f"CTRBatch: {len(combiners)} combiners for {len(self.bags)} bags")
+        self.combiners = None if combiners is None else tuple(combiners)
         if extra_labels is not None and not isinstance(extra_labels, Tensor):
             extra_labels = Tensor._make(np.asarray(extra_labels, np.float32), None)
         self.extra_labels = extra_labels
@@ -79,7 +84,7 @@ class CTRDataset:
         f, t = self.features, self.table
         extra = None if t.extra_labels is None else t.extra_labels[indices]
         batch = CTRBatch(t.labels[indices], f.dense[indices], f.keys[indices],
-                         tuple(b.take_rows(indices) for b in f.bags), extra, self.dedup)
+                         tuple(b.take_rows(indices) for b in f.bags), extra, self.dedup, f.combiners or None)
         if self.prepare is not None:
             self.prepare(batch)
         return batch

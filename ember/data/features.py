@@ -254,7 +254,9 @@ class Crossed(FeatureColumn):
 
 class Bag(FeatureColumn):
     """A multi-valued categorical column (tags, recent items): the raw column is a CSR of ids (or a list
-    of id arrays, one per row); each id is hashed as in ``HashBucket``. Rows may be empty.
+    of id arrays, one per row); each id is hashed as in ``HashBucket``. Rows may be empty. ``combiner``
+    ("mean", "sum" or "max") is how the models' field embedding pools a row's embeddings (zeros for an
+    empty row).
 
     >>> Bag("tags").transform({"tags": [np.array([3, 5]), np.array([], np.int64)]}).indptr   # [0, 2, 2]
     """
@@ -282,13 +284,14 @@ class Bag(FeatureColumn):
 @dataclass
 class FeatureBatch:
     """Transformed features of N rows: ``dense`` (N, D) float32, ``ids`` (N, F) int64 per categorical
-    field, ``keys`` (N, F) the same ids salted by field (``field_keys``), and ``bags``, one CSR of keys
-    per bag column (fields F, F+1, ...)."""
+    field, ``keys`` (N, F) the same ids salted by field (``field_keys``), ``bags``, one CSR of keys
+    per bag column (fields F, F+1, ...), and ``combiners``, how each bag's rows are pooled (its ``Bag``'s)."""
 
     dense: np.ndarray
     ids: np.ndarray
     keys: np.ndarray
     bags: tuple
+    combiners: tuple = ()
 
 
 class FeatureColumns:
@@ -342,7 +345,7 @@ class FeatureColumns:
         for k, column in enumerate(self.bags):
             csr = column.transform(columns)
             bags.append(CSR(csr.indptr, field_keys(csr.indices, first + k), csr.values, csr.shape))
-        return FeatureBatch(dense_block, id_block, keys, tuple(bags))
+        return FeatureBatch(dense_block, id_block, keys, tuple(bags), tuple(c.combiner for c in self.bags))
 
     def __repr__(self) -> str:
         return f"FeatureColumns({self.columns})"

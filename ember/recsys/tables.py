@@ -17,7 +17,7 @@ from ember.data.ctr_dataset import CTRBatch
 from ember.embedding import Constant, HashEmbedding, Normal
 from ember.embedding.lookup import HASH_LOOKUP, HashTableParameter
 from ember.nn import init
-from ember.nn.functional import embedding
+from ember.nn.functional import embedding, embedding_bag
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
@@ -68,12 +68,13 @@ def make_table(embedding_dim: int, kind: str = "hash", *, num_rows: int = 1 << 2
     return HashEmbedding(embedding_dim, initializer=initializer, seed=0 if seed is None else seed, **hash_options)
 
 
-_COMBINERS = ("sum", "mean")
+_COMBINERS = ("sum", "mean", "max")
 
 
 class FieldEmbedding(Module):
     """Embeddings of a ``CTRBatch``'s fields: (B, F, dim) for F single-valued fields followed by the pooled
-    (``combiner`` "mean" or "sum") bag fields. Each distinct key of the batch is looked up once.
+    bag fields, each pooled as the batch's ``combiners`` say (its ``Bag`` columns'), else by ``combiner``
+    ("mean", "sum" or "max"; an empty bag gives zeros). Each distinct key of the batch is looked up once.
 
     >>> emb = FieldEmbedding(make_table(16, "fixed"))
     >>> emb(batch).shape      # (batch rows, fields, 16)
@@ -117,16 +118,21 @@ class FieldEmbedding(Module):
             fields = self.table(batch.keys)
         if not batch.bags:
             return fields
-        pooled = [ops.unsqueeze(self._pool(bag), 1) for bag in batch.bags]
+        combiners = batch.combiners or (self.combiner,) * len(batch.bags)
+        pooled = [ops.unsqueeze(self._pool(bag, how), 1) for bag, how in zip(batch.bags, combiners)]
         return ops.concat([fields] + pooled, axis=1)
 
-    def _pool(self, bag) -> Tensor:
+    def _pool(self, bag, combiner: str) -> Tensor:
         rows = self.table(bag.indices)
+        if combiner == "max":  # each bag's largest entries, as PyTorch's embedding_bag (an empty bag: zeros)
+            positions = Tensor._make(np.arange(len(bag.indices), dtype=np.int64), None)
+            return embedding_bag(positions, rows, Tensor._make(np.asarray(bag.indptr[:-1], np.int64), None),
+                                 mode="max")
         counts = np.diff(bag.indptr)
         segments = np.repeat(np.arange(len(counts)), counts)
         zeros = Tensor._make(np.zeros((len(counts), self.embedding_dim), np.float32), None)
         out = ops.index_add(zeros, Tensor._make(segments, None), rows)
-        if self.combiner == "mean":
+        if combiner == "mean":
             out = out / Tensor._make(np.maximum(counts, 1).astype(np.float32)[:, None], None)
         return out
 
