@@ -55,6 +55,8 @@ def test_models_check_their_input(data):
         build_model("xgb", 26, 13)
     with pytest.raises(TypeError, match="hidden"):
         build_model("fm", 26, 13, hidden=[8])
+    with pytest.raises(ValueError, match=r"each field once, got \[0, 0, 1\]"):  # a field twice in the user tower
+        build_model("dssm", 4, 13, user_fields=[0, 0, 1])
 
 
 def test_fixed_and_hash_tables_give_the_same_shapes(data):

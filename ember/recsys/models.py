@@ -221,9 +221,9 @@ class DSSM(CTRModel):
         super().__init__(num_fields, num_dense, embedding_dim, **table)
         user = list(range(num_fields // 2)) if user_fields is None else sorted(int(f) for f in user_fields)
         item = [f for f in range(num_fields) if f not in user]
-        if not user or not item or user[0] < 0 or user[-1] >= num_fields:
-            raise ValueError(f"DSSM: user_fields must be a non-empty proper subset of range({num_fields}), "
-                             f"got {user}")
+        if not user or not item or user[0] < 0 or user[-1] >= num_fields or len(set(user)) != len(user):
+            raise ValueError(f"DSSM: user_fields must be a non-empty proper subset of range({num_fields}), each "
+                             f"field once, got {user}")
         if not hidden:
             raise ValueError("DSSM: hidden must list at least one tower width")
         self.user_fields, self.item_fields, self.scale = user, item, float(scale)
