@@ -193,6 +193,22 @@ def test_a_chain_becomes_one_fused_node_and_one_kernel_call():
     np.testing.assert_array_equal(got, interpret(_chain_graph(64), x, y)[0])  # the same rounding as NumPy's
 
 
+@pytest.mark.parametrize("extremum", [ember.maximum, ember.minimum], ids=["maximum", "minimum"])
+def test_fused_extrema_pick_numpys_operand_on_signed_zeros_and_nans(extremum):
+    nan = np.float32(np.nan)
+    values = np.array([nan, -nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, 3.0, -2.5], np.float32)
+    a, b = (v.ravel().copy() for v in np.meshgrid(values, values))  # every pair, (-0.0, 0.0) and (0.0, -0.0)
+    g = Graph()
+    x, y = g.input("x", a.shape, "float32"), g.input("y", b.shape, "float32")
+    with g.building():
+        g.outputs = [extremum(x, y) * 1.5]
+    graph = fuse_elementwise(run_passes(g, BEFORE), pays=_always)
+    assert [name for name in _ops(graph) if name != "const"] == ["fused"]
+    (got,) = compile_graph(graph)(a, b)
+    np.testing.assert_array_equal(got.view(np.uint32), (extremum(ember.tensor(a), ember.tensor(b)) * 1.5).numpy()
+                                  .view(np.uint32))  # the same bits: max(-0.0, 0.0) is 0.0, as NumPy's
+
+
 def test_transcendental_chains_keep_their_dtype_and_are_fused_only_on_request():
     assert "fused" not in _ops(run_passes(_chain_graph(64, transcendental=True)))  # 1-ulp differences from NumPy
     graph = fuse_elementwise(run_passes(_chain_graph(64, transcendental=True), BEFORE), pays=_always)

@@ -724,11 +724,12 @@ POW = _binary("pow", _pow_forward, vjp_rule(_pow_rule), onnx="Pow", flops=10, uf
               lower=_through_forward(_pow_forward, "i"), scalar_exact=False,
               fusion=Fusion("({0} ** {1})", exact=False), right_identity=1, autocast=FLOAT32,
               bool_inputs=False)
-# numexpr's maximum/minimum compute float32 in float64, hence the where() forms (NaN-exact)
+# numexpr's maximum/minimum compute float32 in float64, hence the where() forms, NumPy's choice bit for bit: a NaN
+# first operand, else the second one unless the first is strictly larger (smaller): max(-0.0, 0.0) is 0.0
 MAXIMUM = _binary("maximum", lambda xp, a, b: xp.maximum(a, b), _extremum_vjp(True), onnx="Max", ufunc=_np.maximum,
-                  fusion=Fusion("where(({0} < {1}) | ({1} != {1}), {1}, {0})", selects=True))
+                  fusion=Fusion("where(({0} > {1}) | ({0} != {0}), {0}, {1})", selects=True))
 MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(False), onnx="Min", ufunc=_np.minimum,
-                  fusion=Fusion("where(({0} > {1}) | ({1} != {1}), {1}, {0})", selects=True))
+                  fusion=Fusion("where(({0} < {1}) | ({0} != {0}), {0}, {1})", selects=True))
 ATAN2 = _binary("atan2", lambda xp, a, b: xp.arctan2(a, b), vjp_rule(_atan2_rule), onnx=NO_ONNX, flops=20,
                 ufunc=_np.arctan2, fusion=Fusion("arctan2({0}, {1})", exact=False))
 FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
