@@ -194,3 +194,18 @@ def test_a_structure_of_tensors_as_an_argument_is_a_clear_error(dynamic):
     for pair in [(x, y), [x, y], {0: x, 1: (y,)}]:  # a tuple would be frozen: x's later values never read
         with pytest.raises(TypeError, match=f"jit <lambda>: argument 0 is a {type(pair).__name__} holding Tensors"):
             add(pair)
+
+
+def test_python_zeros_keep_their_sign():
+    # 0.0 == -0.0 as Python numbers, but -0.0 + 0.0 is 0.0 and -0.0 - 0.0 is -0.0: each cached constant keeps
+    # its sign
+    zeros = (-0.0, 0.0, complex(-0.0, -0.0), 0j)
+
+    def fn(x):
+        return tuple(r for z in zeros for r in (x + z, x - z, x * z))
+
+    x0 = np.array([-0.0, 0.0, 2.0], np.float32)
+    as_numpy = [np.float32(z) if isinstance(z, float) else np.complex64(z) for z in zeros]
+    expected = [np.signbit(r.real).tolist() for z in as_numpy for r in (x0 + z, x0 - z, x0 * z)]
+    for run in (fn, fn):
+        assert [np.signbit(t.numpy().real).tolist() for t in run(ember.tensor(x0))] == expected

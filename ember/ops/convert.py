@@ -130,7 +130,10 @@ def _wrapped(value: int, dtype) -> np.ndarray:
 def constant(value, dtype, like: TensorLike) -> TensorLike:
     """A cached read-only Tensor holding a Python scalar, on ``like``'s device."""
     xp = np if like.array.__class__ is np.ndarray else like.xp
-    key = (value.__class__, value, dtype, xp)
+    if value == 0 and value.__class__ is not int and value.__class__ is not bool:
+        key = (value.__class__, repr(value), dtype, xp)  # 0.0 == -0.0: the sign keeps them apart (x + 0.0 != x)
+    else:
+        key = (value.__class__, value, dtype, xp)
     found = _constants.get(key)
     if found is None:
         if len(_constants) > 4096:
