@@ -126,7 +126,7 @@ def test_simplify_removes_identities_but_not_broadcasts():
     x = g.input("x", (3,), "float32")
     s = g.input("s", (), "float32")
     with g.building():
-        y = (x * 1.0 + 0.0).reshape(3)
+        y = (x * 1.0 - 0.0).reshape(3)
         z = s * np.ones(3, np.float32)  # broadcasting: must stay
         w = ember.sum(x.reshape(1, 3), axis=0)  # sum over a length-1 axis: a reshape
     g.outputs = [y, z, w]
@@ -138,6 +138,25 @@ def test_simplify_removes_identities_but_not_broadcasts():
     assert out[1].tolist() == [2.0, 2.0, 2.0] and out[2].tolist() == [0.0, 1.0, 2.0]
 
 
+def test_simplify_keeps_the_sign_of_zero_and_complex_parts():
+    # -0.0 + 0.0 is 0.0 and (inf + 1j) * 1 is inf + nanj: only x + (-0.0), x - 0.0 and integer x + 0 are x
+    g = Graph()
+    x = g.input("x", (2,), "float32")
+    i = g.input("i", (2,), "int64")
+    z = g.input("z", (1,), "complex64")
+    with g.building():
+        kept = [1.0 / (x + 0.0), 1.0 / (0.0 + x), 1.0 / (x - -0.0), x + ember.zeros(2), z * 1.0, z / 1.0]
+        gone = [x + -0.0, -0.0 + x, x - 0.0, i + 0]
+    g.outputs = kept + gone
+    simplify(g).verify()
+    assert g.outputs[len(kept):] == [x, x, x, i]
+    x0, z0 = np.array([-0.0, 2.0], np.float32), np.array([complex(np.inf, 1.0)], np.complex64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        got = interpret(g, x0, np.arange(2), z0)
+    assert [a.tolist() for a in got[:3]] == [[np.inf, 0.5]] * 3 and np.signbit(got[3]).tolist() == [False, False]
+    assert np.isnan(got[4].imag).all() and np.isnan(got[5].imag).all()
+
+
 def test_simplify_keeps_an_identity_of_a_variable_written_before_its_readers():
     # v * 1 computed before v is written keeps the old values for a reader after the write; one read before
     # any write is v itself; a graph output of a written variable is read before (Session) or after (ember.jit)
@@ -145,14 +164,14 @@ def test_simplify_keeps_an_identity_of_a_variable_written_before_its_readers():
     v = g.input("v", (3,), "float32")
     with g.building():
         early = v * 1.0
-        unchanged = (v + 0.0) * 2.0  # read before the write: v itself
+        unchanged = (v - 0.0) * 2.0  # read before the write: v itself
         ember.ops.effects.assign(v, v * 3.0)
-        late = early + 0.0  # of a fresh value: removed
+        late = early - 0.0  # of a fresh value: removed
         fetched = v * 1.0
     g.outputs = [late, unchanged, fetched]
     simplify(g).verify()
     prune(g)
-    assert _ops(g).count("mul") == 4 and "add" not in _ops(g)
+    assert _ops(g).count("mul") == 4 and "sub" not in _ops(g)
     v0 = np.arange(3, dtype=np.float32)
     out = interpret(g, v0.copy())
     assert out[0].tolist() == [0.0, 1.0, 2.0] and out[1].tolist() == [0.0, 2.0, 4.0]

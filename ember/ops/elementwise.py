@@ -709,9 +709,9 @@ def _mul_forward(xp, a, b):
 
 
 ADD = _binary("add", _add_forward, vjp_rule(_add_rule), onnx="Add", ufunc=_np.add, infix="+",
-              complex_inputs=True, fusion=Fusion("({0} + {1})"), right_identity=0, left_identity=0)
+              complex_inputs=True, fusion=Fusion("({0} + {1})"), right_identity=-0.0, left_identity=-0.0)
 SUB = _binary("sub", _sub_forward, vjp_rule(_sub_rule), onnx="Sub", ufunc=_np.subtract, infix="-",
-              complex_inputs=True, fusion=Fusion("({0} - {1})"), right_identity=0)
+              complex_inputs=True, fusion=Fusion("({0} - {1})"), right_identity=0.0)
 MUL = _binary("mul", _mul_forward, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
               complex_inputs=True, fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
 DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule), onnx="Div", ufunc=_np.true_divide,

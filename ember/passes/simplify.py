@@ -1,8 +1,8 @@
 """simplify: identities that need no computation, read from the ops' records: a constant operand that is an
-op's identity (``x * 1``, ``x + 0``: ``right_identity`` / ``left_identity``), an op that returns its input when
-the types agree (reshapes and casts to the same type: ``same_type_noop``), and the rewrites ops declare for
-themselves (``simplify``: a sum over axes of length 1 is a reshape; ``exp(log_softmax(x))`` is ``softmax(x)``
-where nothing else reads the log-probabilities).
+op's identity (``x * 1``, ``x - 0.0``, ``x + -0.0``: ``right_identity`` / ``left_identity``), an op that returns
+its input when the types agree (reshapes and casts to the same type: ``same_type_noop``), and the rewrites ops
+declare for themselves (``simplify``: a sum over axes of length 1 is a reshape; ``exp(log_softmax(x))`` is
+``softmax(x)`` where nothing else reads the log-probabilities).
 
 An identity is removed only when the result has exactly the kept operand's shape and dtype, so broadcasting
 and promotion are never changed, and only when it keeps the value its readers read: an operand that shares
@@ -17,6 +17,7 @@ from collections import Counter
 
 import numpy as np
 
+from ember.backend.dtypes import COMPLEX, FLOATING
 from ember.graph.ir import CONST, Graph
 
 
@@ -30,8 +31,15 @@ class Facts:
         self.producers, self.reads = producers, reads
 
 
-def _is(value, neutral) -> bool:
-    return value is not None and value.size <= 4096 and bool(np.all(value == neutral))
+def _is(value, neutral, kept: np.dtype) -> bool:
+    """Whether the constant ``value`` is the identity ``neutral`` for an operand of dtype ``kept``. For floats a
+    zero's sign counts (the records name add's as -0.0 and sub's as 0.0: -0.0 + 0.0 is 0.0); a complex operand
+    has none (complex products mix the parts: (inf + 1j) * 1 is inf + nanj)."""
+    if value is None or value.size > 4096 or kept in COMPLEX or not np.all(value == neutral):
+        return False
+    if neutral != 0 or kept not in FLOATING:
+        return True
+    return value.dtype in FLOATING and bool(np.all(np.signbit(value) == np.signbit(neutral)))
 
 
 class _Writes:
@@ -84,9 +92,9 @@ def simplify(graph: Graph) -> Graph:
             keep = None
             if op.right_identity is not None and len(node.inputs) == 2:
                 a, b = node.inputs
-                if _is(consts.get(b.id), op.right_identity):
+                if _is(consts.get(b.id), op.right_identity, a.array.dtype):
                     keep = a
-                elif op.left_identity is not None and _is(consts.get(a.id), op.left_identity):
+                elif op.left_identity is not None and _is(consts.get(a.id), op.left_identity, b.array.dtype):
                     keep = b
             elif op.same_type_noop:
                 keep = node.inputs[0]
