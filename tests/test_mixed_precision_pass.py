@@ -430,6 +430,23 @@ def test_a_written_variable_is_cast_again_after_the_write_and_assigned_in_float3
     assert not np.array_equal(first_value, second_value)  # the second product read the written variable
 
 
+def test_a_view_of_a_written_variable_is_cast_again_after_the_write():
+    g = Graph()
+    x = g.input("x", (2, 3), float32)
+    w = g.input("w", (4, 3), float32)
+    with g.building():
+        wt = w.t()  # a view: it reads the variable's memory as the write leaves it
+        before = x @ wt
+        ember.ops.effects.assign(w, w * 2.0)
+        after = x @ wt
+    g.outputs = [before, after]
+    g = run_passes(g, pipeline(mixed_precision="bfloat16"), verify=True)
+    xs, ws = np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(4, 3)
+    before_value, after_value = GraphFunction(g)(xs, ws.copy())
+    np.testing.assert_array_equal(before_value, np.ones((2, 3)) @ ws.T)
+    np.testing.assert_array_equal(after_value, np.ones((2, 3)) @ (2 * ws).T)  # not the cast made before the write
+
+
 def test_graphs_without_float_ops_are_unchanged():
     g = Graph()
     a = g.input("a", (4, 3), np.int64)

@@ -10,10 +10,10 @@ it under ``ember.autocast`` would have recorded. Each node is treated by its op 
   source) takes the dtype of the tensor beside it, as a Python number does. An op whose shape rule refuses the
   new dtypes gets its inputs in their original dtypes.
 
-Each value is cast once per dtype (until an effect writes it); a cast back to the dtype a value was widened from
-reads the value itself. What the graph hands out keeps its dtype: effects (variable writes, optimizer updates,
-gradient accumulation) read their inputs in the original dtypes, so variables stay float32 master weights and
-updates get float32 gradients, and the graph's outputs are cast back to the dtypes they had.
+Each value is cast once per dtype (until an effect writes it or the memory it views); a cast back to the dtype a
+value was widened from reads the value itself. What the graph hands out keeps its dtype: effects (variable writes,
+optimizer updates, gradient accumulation) read their inputs in the original dtypes, so variables stay float32
+master weights and updates get float32 gradients, and the graph's outputs are cast back to the dtypes they had.
 
 Run before ``autodiff`` (``pipeline(mixed_precision=...)`` puts it first), the backward is built from the
 rewritten forward by the same vjp rules, in the forward's dtypes, as under ``ember.autocast``. On a graph that
@@ -61,6 +61,7 @@ class _Rewrite:
         self.numbers: dict = {}  # (value id, dtype) -> that number as a constant of dtype
         self.made: set = set()  # ids of the values of the casts and constants the pass added
         self.written = graph.written()  # ids of values effects write in place: they keep their dtype
+        self.roots: dict = {vid: {vid} for vid in self.written}  # value id -> the written values it may view
 
     def was(self, v: Value) -> np.dtype:
         """``v``'s dtype before the pass."""
@@ -167,11 +168,15 @@ class _Rewrite:
         mark = len(graph.nodes)
         if op.effect:
             node.inputs = [self.restored(v) for v in before]
-            for i in op.writes:  # a written value's casts made before hold its old contents
-                if i < len(before):
-                    written = before[i].id
-                    self.casts = {k: c for k, c in self.casts.items() if k[0] != written}
+            for i in op.writes:  # the casts made before of a written value, or of a view of it, hold old contents
+                hit = self.roots.get(before[i].id, ()) if i < len(before) else ()
+                if hit:
+                    self.casts = {k: c for k, c in self.casts.items() if not hit & self.roots.get(k[0], set())}
         else:
+            if not op.fresh:
+                shared = set().union(*(self.roots.get(v.id, ()) for v in before))
+                for out in node.outputs if shared else ():
+                    self.roots[out.id] = shared | self.roots.get(out.id, set())
             node.inputs = self.by_policy(op.autocast, self.follow(before))
         if op.infer is not None and node.outputs:
             out = node.outputs[0]
