@@ -140,13 +140,15 @@ class _Compiled:
     Tensors are read on every call."""
 
     __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "arg_grads", "writeback", "fresh", "rebuild",
-                 "graph", "trace", "single_output", "steady")
+                 "graph", "trace", "single_output", "steady", "grad_args")
 
     def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list, single_output: int | None = None):
         self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
         self.single_output = single_output  # the result index when the function returns one Tensor
         self.grad_params = [p for p, _ in trace.grad_inputs]
         self.arg_grads = [i for i, _ in trace.arg_grad_inputs]  # arguments whose .grad the call reads
+        # arguments whose .grad the call reads or sets: each must be a Tensor of its own (_refuse_repeated)
+        self.grad_args = frozenset(self.arg_grads) | {p.index for p, _ in writeback if p.__class__ is _Argument}
         self.bind()
 
     def bind(self) -> None:
@@ -294,6 +296,8 @@ class JitFunction:
                         compiled = self._compile(key, args)
                         self.cache.setdefault(key, []).append(compiled)
             recent = (key, compiled)
+        if compiled.grad_args and len(args) > 1:
+            _refuse_repeated(self.__name__, args, compiled.grad_args)
         if compiled.pinned and compiled.stale():
             with _TRACING:
                 compiled.bind()
@@ -457,6 +461,17 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
+
+
+def _refuse_repeated(name: str, args: tuple, grad_args: frozenset) -> None:
+    """A TypeError when a Tensor whose ``.grad`` the call sets (index in ``grad_args``) is passed twice: the trace
+    took the two arguments for two leaves, and one's gradient would replace the other's instead of adding to it."""
+    for i in grad_args:
+        for j, a in enumerate(args):
+            if a is args[i] and j != i:
+                raise TypeError(f"jit {name}: arguments {min(i, j)} and {max(i, j)} are the same Tensor "
+                                f"({a.array.dtype}{list(a.array.shape)}, requires_grad), whose .grad the call sets; "
+                                "pass it once")
 
 
 def _holds_tensor(value) -> bool:

@@ -562,6 +562,19 @@ def test_an_argument_gradient_is_its_own_array_and_a_non_leaf_argument_is_refuse
     assert x.grad.dtype == np.float64 and w.grad.dtype == np.float32
 
 
+def test_one_tensor_passed_twice_is_refused_where_the_call_sets_its_grad():
+    # eager mode adds both arguments' gradients into x.grad; the trace holds two leaves, and the second .grad set
+    # would replace the first
+    fn = ember.jit(lambda a, b: (a * b).sum().backward())
+    x, y = ember.ones(2, 3, requires_grad=True), ember.full((2, 3), 3.0, requires_grad=True)
+    fn(x, y)
+    with pytest.raises(TypeError, match=r"jit <lambda>: arguments 0 and 1 are the same Tensor \(float32\[2, 3\]"):
+        fn(x, x)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 3.0))  # untouched by the refused call
+    twice = ember.jit(lambda a, b: a * b)  # no gradient set: the same Tensor twice is fine
+    assert twice(x, x).numpy().tolist() == [[1.0] * 3] * 2
+
+
 def test_gradient_hooks_of_parameters_and_arguments_run_in_a_traced_backward_as_in_eager_mode():
     results = []
     for traced in (False, True):
