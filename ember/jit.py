@@ -443,6 +443,7 @@ class JitFunction:
             observe_calls(outer_calls)
             trace.restore()
             trace.arguments = {}  # the caller's Tensors: not kept
+        _refuse_captured_arguments(self.__name__, graph, args)
         trace.modes = list(modes.values())
         trace.watch(called.values())
         if outer is not None:  # traced inside another trace: that one read these modes too
@@ -472,6 +473,20 @@ def _refuse_repeated(name: str, args: tuple, grad_args: frozenset) -> None:
                 raise TypeError(f"jit {name}: arguments {min(i, j)} and {max(i, j)} are the same Tensor "
                                 f"({a.array.dtype}{list(a.array.shape)}, requires_grad), whose .grad the call sets; "
                                 "pass it once")
+
+
+def _refuse_captured_arguments(name: str, graph: Graph, args: tuple) -> None:
+    """A TypeError when a Tensor argument is also read from outside as state (a parameter the function's modules
+    or optimizer use) and requires grad or is written: its argument and its captured Value are two tensors to the
+    trace, so an update or a gradient of one would miss the other."""
+    written = graph.written()
+    live = {id(t): v for t, v in graph.captured}
+    for i, a in enumerate(args):
+        v = live.get(id(a)) if isinstance(a, Tensor) else None
+        if v is not None and (a.requires_grad or v.id in written):
+            raise TypeError(f"jit {name}: argument {i} ({a.array.dtype}{list(a.array.shape)}) is also read from "
+                            "outside the arguments (a parameter or buffer, read on every call) and requires grad or "
+                            "is written; do not pass it as an argument")
 
 
 def _holds_tensor(value) -> bool:

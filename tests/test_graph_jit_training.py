@@ -575,6 +575,25 @@ def test_one_tensor_passed_twice_is_refused_where_the_call_sets_its_grad():
     assert twice(x, x).numpy().tolist() == [[1.0] * 3] * 2
 
 
+def test_a_parameter_passed_as_an_argument_is_refused_by_name():
+    # the trace would read the argument and update the captured parameter as two tensors: the update was lost
+    w = nn.Parameter(ember.ones(3, 2))
+    opt = ember.optim.SGD([w], lr=0.5)
+
+    def step(x, p):
+        opt.zero_grad()
+        (x @ p).sum().backward()
+        opt.step()
+
+    with pytest.raises(TypeError, match=r"jit step: argument 1 \(float32\[3, 2\]\) is also read from outside"):
+        ember.jit(step)(ember.ones(4, 3), w)
+    step(ember.ones(4, 3), w)  # eager mode
+    np.testing.assert_array_equal(w.detach().numpy(), np.full((3, 2), -1.0))
+    w.requires_grad_(False)
+    read = ember.jit(lambda x, p: x @ p + (x @ w))  # read only: one tensor either way
+    np.testing.assert_array_equal(read(ember.ones(4, 3), w).numpy(), np.full((4, 2), -6.0))
+
+
 def test_gradient_hooks_of_parameters_and_arguments_run_in_a_traced_backward_as_in_eager_mode():
     results = []
     for traced in (False, True):
