@@ -62,9 +62,8 @@ def _check_devices(module: Module, device_ids, output_device) -> None:
 def _refuse_unsupported(**options) -> None:
     for name, value in options.items():
         if value not in (None, False):
-            raise ValueError(f"DistributedDataParallel: {name}={value!r} is not supported; every rank uses every "
-                             "trained parameter in each step (set requires_grad=False on parameters a step leaves "
-                             "unused) and gradients are averaged in their own dtype")
+            raise ValueError(f"DistributedDataParallel: {name}={value!r} is not supported; gradients are averaged "
+                             "in their own dtype, in buckets that start as backward fills them")
 
 
 class DistributedDataParallel(Module):
@@ -81,7 +80,9 @@ class DistributedDataParallel(Module):
     broadcast of rank 0's parameters. ``process_group`` (or ``group``) averages over that group's ranks.
     ``device_ids`` / ``output_device`` may name the one device the module is on; ``dim`` (for several devices
     per process), ``check_reduction``, ``gradient_as_bucket_view`` and ``static_graph`` change nothing here.
-    ``find_unused_parameters=True`` is refused: every rank must use every trained parameter in each step.
+    ``find_unused_parameters=True``: each forward (with gradients, outside ``no_sync()``) walks the recorded graph
+    from its outputs, and the parameters it does not reach count as zeros in this step's averages, as PyTorch's;
+    a parameter no rank used keeps its ``.grad``. Without it every rank must use every trained parameter.
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
@@ -98,8 +99,8 @@ class DistributedDataParallel(Module):
         if bucket_cap_mb <= 0:
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be positive, got {bucket_cap_mb}")
         _check_devices(module, device_ids, output_device)
-        _refuse_unsupported(find_unused_parameters=find_unused_parameters, mixed_precision=mixed_precision,
-                            device_mesh=device_mesh, delay_all_reduce_named_params=delay_all_reduce_named_params,
+        _refuse_unsupported(mixed_precision=mixed_precision, device_mesh=device_mesh,
+                            delay_all_reduce_named_params=delay_all_reduce_named_params,
                             param_to_hook_all_reduce=param_to_hook_all_reduce,
                             skip_all_reduce_unused_params=skip_all_reduce_unused_params)
         if group is not None and process_group is not None and group is not process_group:
@@ -123,6 +124,9 @@ class DistributedDataParallel(Module):
             self._broadcast_state()
         self._ready = set()
         self._sparse_ready = []
+        self._find_unused = bool(find_unused_parameters)
+        self._unused = set()  # ids of the parameters this step's forward did not reach (find_unused_parameters)
+        self._used_anywhere = set()  # ids of the parameters some rank's forward reached
         self._set_up_buckets(named)
 
     # --- setup ---
@@ -148,6 +152,7 @@ class DistributedDataParallel(Module):
         self._sparse = {id(p) for _, p in named if id(p) in sparse}
         self._buckets = self._make_buckets([p for _, p in named if id(p) not in sparse], self._bucket_cap)
         self._names = {id(p): n for n, p in named}
+        self._by_id = {id(p): p for _, p in named}
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
         self._bucket_of.update({key: (None, 0) for key in self._sparse})
@@ -271,7 +276,41 @@ class DistributedDataParallel(Module):
     # --- the step ---
     def forward(self, *args, **kwargs):
         self.pre_forward()
-        return self.module(*args, **kwargs)
+        out = self.module(*args, **kwargs)
+        if self._find_unused and self._sync and is_grad_enabled() and not building():
+            self._mark_unused(out)
+        return out
+
+    def _mark_unused(self, out) -> None:
+        """PyTorch's search for unused parameters: the trained parameters the graph recorded from ``out`` does not
+        reach count as ready now, with zero gradients in the averages; every rank learns which some rank used."""
+        reached, seen = set(), set()
+        stack = [t.node for t in _tensors(out) if t.node is not None]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen or node.inputs is None:
+                continue
+            seen.add(id(node))
+            for t in node.inputs:
+                if t.node is None:
+                    reached.add(id(t))
+                else:
+                    stack.append(t.node)
+        keys = list(self._bucket_of)
+        used = np.array([key in reached for key in keys], dtype=np.uint8)
+        anywhere = self._group.all_reduce(used, ReduceOp.MAX)
+        self._used_anywhere = {key for key, flag in zip(keys, anywhere) if flag}
+        self._unused = {key for key in keys if key not in reached}
+        for key in self._unused:
+            self._ready.add(key)
+            bucket, i = self._bucket_of[key]
+            if bucket is None:
+                self._sparse_ready.append(self._by_id[key])
+            else:
+                bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = 0
+                self._count_in(bucket)
+        if self._unused and len(self._ready) == len(self._bucket_of):
+            self._finish()
 
     def pre_forward(self) -> None:
         """What ``forward`` does before it runs the module, for callers that run the module themselves
@@ -335,6 +374,9 @@ class DistributedDataParallel(Module):
     def _fill(self, bucket: _Bucket, i: int, param: Tensor) -> None:
         grad = param.grad.to_dense() if param.grad.__class__ is RowSparse else param.grad
         bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = _host(grad.array).reshape(-1)
+        self._count_in(bucket)
+
+    def _count_in(self, bucket: _Bucket) -> None:
         bucket.pending -= 1
         if bucket.pending == 0:
             bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
@@ -350,10 +392,13 @@ class DistributedDataParallel(Module):
         grads = []
         for p in params:
             g = p.grad
-            if g.__class__ is not RowSparse:  # a layer declared sparse gave a dense gradient this time
+            if id(p) in self._unused:  # (find_unused_parameters) no rows from this rank
+                rows = Tensor._make(np.zeros((0,) + tuple(p.shape[1:]), p.dtype), None)
+                g = RowSparse(np.zeros(0, np.int64), rows, tuple(p.shape))
+            elif g.__class__ is not RowSparse:  # a layer declared sparse gave a dense gradient this time
                 p.grad = Tensor._make(self._group.all_reduce(g.array, ReduceOp.AVG), None)
-            else:
-                grads.append((p, g.coalesce()))
+                continue
+            grads.append((p, g.coalesce()))
         if not grads:
             return
         group, size = self._group, self._group.size
@@ -373,6 +418,8 @@ class DistributedDataParallel(Module):
                 index_at += count
                 value_at += count * width
         for (p, g), (idx, vals) in zip(grads, pieces):
+            if id(p) in self._unused and id(p) not in self._used_anywhere:
+                continue  # no rank used it: its .grad stays as it was
             rows = np.concatenate(vals).reshape((-1,) + tuple(g.shape[1:]))
             rows = rows / rows.dtype.type(size)
             idx = np.concatenate(idx)
@@ -382,15 +429,19 @@ class DistributedDataParallel(Module):
 
     def _finish(self) -> None:
         self._exchange_sparse()
+        unused, used_anywhere = self._unused, self._used_anywhere
         for bucket in self._buckets:
             averaged = bucket.work.wait()
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
+                if unused and id(p) in unused and id(p) not in used_anywhere:
+                    continue  # no rank used it: its .grad stays as it was, as PyTorch's
                 values = averaged[start:stop].reshape(p.shape)
                 if p.array.__class__ is not np.ndarray:
                     values = _device_like(values, p.array)
                 p.grad = Tensor._make(values, None)
             bucket.reset()
         self._ready.clear()
+        self._unused = set()
 
 
 _CARRIED = FLOATING | {bool_, uint8, int16, int32}  # exact in float64
@@ -423,6 +474,17 @@ def _broadcast_as_float64(buffers: list) -> None:
         return cast(part[:size], np.int64) * _HALF_WORD + cast(part[size:], np.int64)
 
     _broadcast_flat(buffers, [pack(b) for b in buffers], unpack)
+
+
+def _tensors(out) -> list:
+    """The Tensors in a forward's result (nested in tuples, lists and dicts)."""
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _tensors(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _tensors(o)]
+    return []
 
 
 def _sparse_parameters(module: Module) -> set:

@@ -154,13 +154,61 @@ np.testing.assert_array_equal(kept.weight.detach().numpy(), float(r))  # each ra
 x = ember.full((4, 3), float(r + 1))
 ddp(x).sum().backward()
 np.testing.assert_allclose(net.weight.grad.numpy(), 4 * (1 + 2 + 3) / 3)  # averaged over ranks
-for bad, words in ((dict(find_unused_parameters=True), "find_unused_parameters=True"),
+for bad, words in ((dict(device_mesh=object()), "device_mesh"),
                    (dict(device_ids=[0]), "device_ids [0]"), (dict(mixed_precision=object()), "mixed_precision")):
     try:
         dist.DistributedDataParallel(ember.nn.Linear(3, 2), **bad)
         raise AssertionError(f"{bad} was accepted")
     except ValueError as e:
         assert words in str(e), str(e)
+
+# find_unused_parameters: what a rank's forward does not reach counts as zeros; what no rank used keeps .grad None
+
+
+class Heads(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.never = ember.nn.Linear(3, 2), ember.nn.Linear(3, 2), ember.nn.Linear(3, 2)
+        self.emb = ember.nn.Embedding(10, 2, sparse=True)
+
+    def forward(self, x, use_b, ids):
+        out = self.a(x)
+        if use_b:
+            out = out + self.b(x)
+        if ids is not None:
+            out = out + self.emb(ids).sum(0)
+        return out
+
+
+def usage(rank, step):
+    ids = ember.tensor(np.array([1, 2, 2]) + step) if rank == step % 3 else None
+    return ember.full((4, 3), float(rank + 1 + step)), rank != 1 + step % 2, ids
+
+
+ember.manual_seed(0)
+heads = Heads()
+replica = Heads()
+replica.load_state_dict(heads.state_dict())
+ddp = dist.DistributedDataParallel(heads, find_unused_parameters=True)
+for step in range(2):
+    expected = {}
+    for k in range(n):  # every rank's local gradients, on a replica here, averaged over the ranks
+        replica.zero_grad()
+        (replica(*usage(k, step)) ** 2).sum().backward()
+        for name, p in replica.named_parameters():
+            if p.grad is not None:
+                g = p.grad.to_dense().numpy() if hasattr(p.grad, "to_dense") else p.grad.numpy()
+                expected[name] = expected.get(name, 0) + g / n
+    heads.zero_grad()
+    (ddp(*usage(r, step)) ** 2).sum().backward()
+    for name, p in heads.named_parameters():
+        if name not in expected:
+            assert p.grad is None, name
+            continue
+        assert p.grad is not None, (name, step, r)
+        got = p.grad.to_dense().numpy() if hasattr(p.grad, "to_dense") else p.grad.numpy()
+        np.testing.assert_allclose(got, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert "never.weight" not in expected and "b.weight" in expected and "emb.weight" in expected
 
 dist.monitored_barrier(timeout=20)
 assert dist.barrier(async_op=True).wait() is None
