@@ -51,6 +51,15 @@ def test_collectives_on_every_rank(n):
         f"collectives ok on rank {r} of {n}" for r in range(n)]
 
 
+def test_torch_nn_parallel_names_the_data_parallel_wrappers():
+    import ember
+    from ember.nn.parallel import DataParallel, DistributedDataParallel
+
+    assert DistributedDataParallel is ember.distributed.DistributedDataParallel
+    assert DataParallel is ember.nn.DataParallel
+    assert ember.nn.parallel.DistributedDataParallel is DistributedDataParallel
+
+
 @needs_mpiexec
 def test_pytorch_collectives_subgroups_point_to_point_and_objects():
     """reduce / gather / scatter / reduce_scatter / all_to_all, bitwise and bool reductions, new_group with job

@@ -4,7 +4,7 @@
 >>> loss = ember.nn.CrossEntropyLoss()(net(ember.randn(64, 784)), ember.randint(0, 10, (64,)))
 """
 
-from ember.nn import attention, functional, init, modules, utils
+from ember.nn import attention, functional, init, modules, parallel, utils
 from ember.nn.buffer import Buffer
 from ember.nn.layers.activation import (
     CELU,
@@ -165,7 +165,7 @@ __all__ = [
     "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
     "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "functional", "init", "scaled_dot_product_attention",
 ]
-__all__ += ["Dropout2d", "ParameterList", "attention", "modules", "utils"]  # PyTorch-surface additions
+__all__ += ["Dropout2d", "ParameterList", "attention", "modules", "parallel", "utils"]  # PyTorch-surface additions
 __all__ += ["CosineSimilarity", "KLDivLoss", "LogSigmoid", "PReLU", "PairwiseDistance"]
 __all__ += ["CELU", "GLU", "Hardsigmoid", "SELU", "Softmin", "Softsign"]
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
