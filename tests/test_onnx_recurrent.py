@@ -252,3 +252,39 @@ def test_a_batch_first_node_stepped_one_step_at_a_time_reads_its_initial_states_
     np.testing.assert_allclose(got[0], expected[0].transpose(2, 0, 1, 3), rtol=1e-5, atol=1e-6)
     for state, want in zip(got[1:], expected[1:]):
         np.testing.assert_allclose(state, want.swapaxes(0, 1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind, direction, activations, alpha, beta", [
+    ("GRU", "bidirectional", ["HardSigmoid", "Tanh", "Sigmoid", "HardSigmoid"], [0.3, 0.15], [0.4]),
+    ("GRU", "forward", ["Tanh", "HardSigmoid"], [0.25], [0.45]),  # the value belongs to the second activation
+    ("LSTM", "forward", ["HardSigmoid", "LeakyRelu", "Elu"], [0.3, 0.05, 0.7], [0.6]),
+    ("RNN", "bidirectional", ["LeakyRelu", "Tanh"], [0.2], None),  # the second direction's Tanh takes none
+    ("LSTM", "forward", ["Sigmoid", "Affine", "ScaledTanh"], [0.5, 0.8], [0.3]),
+    ("LSTM", "forward", ["HardSigmoid", "Tanh", "Affine"], [0.3], None),  # defaults once the values run out
+])
+def test_activation_alphas_and_betas_go_to_the_activations_that_take_them(kind, direction, activations, alpha, beta):
+    # the unrolled node against onnxruntime, which hands activation_alpha / activation_beta in order to the
+    # activations that have an alpha / a beta
+    from onnx import TensorProto, helper, numpy_helper
+
+    batch, steps, hidden, gates = 2, 3, 2, {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+    dirs = 2 if direction == "bidirectional" else 1
+    x = _float(steps, batch, 3)
+    weights = {"w": _float(dirs, gates * hidden, 3, seed=3), "r": _float(dirs, gates * hidden, hidden, seed=4),
+               "b": _float(dirs, 2 * gates * hidden, seed=5)}
+    attrs = {"activation_alpha": alpha} if alpha else {}
+    if beta:
+        attrs["activation_beta"] = beta
+    node = helper.make_node(kind, ["x", "w", "r", "b"], ["y"], hidden_size=hidden, direction=direction,
+                            activations=activations, **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    try:
+        (expected,) = _run(model, {"x": x})
+    except Exception as exc:  # an activation this onnxruntime build does not run
+        pytest.skip(f"onnxruntime: {exc}")
+    with ember.no_grad():
+        got = ember.onnx.load(model)(ember.tensor(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -243,12 +243,30 @@ def _activation(name: str, alpha, beta):
         "elu": lambda x: ember.elu(x, 1.0 if alpha is None else alpha),
         "hardsigmoid": lambda x: ember.clip(x * _const_like(x, 0.2 if alpha is None else alpha)
                                             + _const_like(x, 0.5 if beta is None else beta), 0.0, 1.0),
-        "affine": lambda x: x * _const_like(x, alpha) + _const_like(x, beta),
-        "scaledtanh": lambda x: ember.tanh(x * _const_like(x, beta)) * _const_like(x, alpha),
+        # (Affine and ScaledTanh have no defaults in ONNX: a missing value is 0, as onnxruntime reads it)
+        "affine": lambda x: x * _const_like(x, alpha or 0.0) + _const_like(x, beta or 0.0),
+        "scaledtanh": lambda x: ember.tanh(x * _const_like(x, beta or 0.0)) * _const_like(x, alpha or 0.0),
     }
     if name not in table:
         raise UnsupportedError(f"recurrent activation {name!r} is not supported")
     return table[name]
+
+
+_TAKES_ALPHA = ("leakyrelu", "elu", "hardsigmoid", "affine", "scaledtanh")
+_TAKES_BETA = ("hardsigmoid", "affine", "scaledtanh")
+
+
+def _activations(names: list, alphas: list, betas: list) -> list:
+    """The activation functions ``names``, each taking the next of ``alphas`` (``betas``) only if it has an alpha
+    (a beta), its default when they have run out: the order onnxruntime reads them in."""
+    alphas, betas = list(alphas), list(betas)
+    made = []
+    for name in names:
+        low = name.lower()
+        alpha = alphas.pop(0) if low in _TAKES_ALPHA and alphas else None
+        beta = betas.pop(0) if low in _TAKES_BETA and betas else None
+        made.append(_activation(name, alpha, beta))
+    return made
 
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -274,15 +292,14 @@ def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_
     hidden = hidden_size or r.shape[-1]
     directions = 2 if direction == "bidirectional" else 1
     per_direction = len(_DEFAULT_ACTIVATIONS[kind])
-    names = activations or _DEFAULT_ACTIVATIONS[kind] * directions
-    alphas = list(activation_alpha or [])
-    betas = list(activation_beta or [])
+    names = list(activations or _DEFAULT_ACTIVATIONS[kind] * directions)
+    if len(names) == per_direction:  # one list for both directions
+        names = names * directions
+    every = _activations(names, activation_alpha or [], activation_beta or [])
     ys, hs, cs = [], [], []
     for d in range(directions):
         reverse = direction == "reverse" or d == 1
-        acts = [_activation(names[d * per_direction + i] if len(names) > per_direction else names[i],
-                            alphas.pop(0) if alphas else None, betas.pop(0) if betas else None)
-                for i in range(per_direction)]
+        acts = every[d * per_direction : (d + 1) * per_direction]
         n = _GATES[kind]
         bias = b[d] if b is not None else None
         wb = bias[:n * hidden] if bias is not None else None
