@@ -139,6 +139,22 @@ def test_standalone_code_of_a_fixed_batch_refuses_another(tmp_path):
         module.forward(np.zeros((4, 3), np.float32))
 
 
+@pytest.mark.parametrize("reads_batch", [
+    lambda x: x[: x.shape[0] - 1] * 2.0,  # a slice bound: x[:1] at batch 2, which at batch 5 would be wrong
+    lambda x: x + ember.arange(x.shape[0], dtype=ember.float32).reshape(-1, 1),  # a constant of the batch's length
+])
+def test_a_model_that_reads_its_batch_size_keeps_the_traced_one(reads_batch, tmp_path):
+    ember.export.save_model(reads_batch, [_float(2, 3)], tmp_path / "m.emb")
+    with pytest.raises(ValueError, match="batch size"):
+        ember.export.with_dynamic_batch(ember.export.load_model(tmp_path / "m.emb"))
+    ember.export.write_standalone(tmp_path / "m.emb", tmp_path / "reads_batch.py")
+    module = _import(tmp_path / "reads_batch.py")
+    x = _float(2, 3)
+    np.testing.assert_allclose(module.forward(x), reads_batch(ember.tensor(x)).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"input 0 must have shape \[2, 3\], got \[5, 3\]"):
+        module.forward(_float(5, 3))
+
+
 def test_only_used_kernels_are_written(tmp_path):
     net = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
     ember.export.save_model(net, [_float(2, 4)], tmp_path / "m.emb")

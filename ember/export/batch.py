@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.graph.ir import CONST, Graph, infer
 
-__all__ = ["with_dynamic_batch"]
+__all__ = ["batch_dependence", "with_dynamic_batch"]
 
 
 def with_dynamic_batch(graph: Graph) -> Graph:
@@ -15,6 +17,9 @@ def with_dynamic_batch(graph: Graph) -> Graph:
     carries the batch keeps it: the trace read ``x.shape[0]`` there. A ValueError names what still fixes the
     batch: a node whose shape rule needs it, or an output whose first size stays the traced one.
     """
+    fixed_by = getattr(graph, "batch_fixed_by", None)
+    if fixed_by:
+        raise ValueError(fixed_by)
     batches = {v.array.shape[0] for v in graph.inputs if v.array.shape}
     if len(batches) != 1 or None in batches:
         raise ValueError(f"the inputs do not share one known first size (the batch): "
@@ -52,3 +57,51 @@ def _batch_follows(node, inputs: list, batch: int) -> dict:
     if not inputs[0].array.shape or inputs[0].array.shape[0] is not None:
         return node.attrs
     return {**node.attrs, "shape": (None, *shape[1:])}
+
+
+def batch_dependence(graph: Graph, wider: Graph) -> str | None:
+    """What, in a model traced twice, at batch B (``graph``) and B + 1 (``wider``), depends on the batch size
+    beyond a reshape's first size (which ``with_dynamic_batch`` follows): a slice bound or a constant that read
+    ``x.shape[0]``, or another code path. None when nothing does; else a sentence naming the node."""
+    if len(graph.nodes) != len(wider.nodes):
+        return (f"the traced code takes another path at another batch size ({len(graph.nodes)} nodes at batch "
+                f"{_batch(graph)}, {len(wider.nodes)} at {_batch(wider)})")
+    batch = _batch(graph)
+    for i, (a, b) in enumerate(zip(graph.nodes, wider.nodes)):
+        if a.op is not b.op:
+            return f"the traced code takes another path at another batch size (node {i}: {a.op.name} / {b.op.name})"
+        for key in set(a.attrs) | set(b.attrs):
+            x, y = a.attrs.get(key), b.attrs.get(key)
+            if _same(x, y) or (key == "shape" and _follows_batch(x, y, batch)):
+                continue
+            return (f"{a.op.name} (node {i}) has {key}={_short(x)} at batch {batch} and {_short(y)} at "
+                    f"{batch + 1}: the traced code read the batch size there")
+    return None
+
+
+def _batch(graph: Graph):
+    return next((v.array.shape[0] for v in graph.inputs if v.array.shape), None)
+
+
+def _follows_batch(x, y, batch) -> bool:
+    return isinstance(x, (tuple, list)) and isinstance(y, (tuple, list)) and len(x) == len(y) and len(x) > 0 \
+        and x[0] == batch and y[0] == batch + 1 and _same(tuple(x[1:]), tuple(y[1:]))
+
+
+def _same(x, y) -> bool:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype == y.dtype \
+            and x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"))
+    if isinstance(x, (tuple, list)) and isinstance(y, (tuple, list)):
+        return type(x) is type(y) and len(x) == len(y) and all(_same(a, b) for a, b in zip(x, y))
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    try:
+        return bool(x == y)
+    except (TypeError, ValueError):
+        return x is y
+
+
+def _short(value) -> str:
+    text = f"array of shape {list(value.shape)}" if isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

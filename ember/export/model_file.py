@@ -8,7 +8,8 @@ import os
 import numpy as np
 
 from ember import checkpoint
-from ember.export.trace import trace
+from ember.export.batch import batch_dependence
+from ember.export.trace import _as_arrays, trace
 from ember.graph.ir import CONST, Graph, infer
 from ember.ops.registry import REGISTRY, Spec
 from ember.passes import run_passes
@@ -60,8 +61,17 @@ def save_model(model_or_fn, example_inputs, path: str | os.PathLike, input_names
 
     >>> ember.export.save_model(net, ember.randn(1, 1, 8, 8), "model.emb")
     """
-    graph = model_or_fn if isinstance(model_or_fn, Graph) else trace(model_or_fn, example_inputs,
-                                                                       input_names=input_names)
+    fixed_by = None
+    if isinstance(model_or_fn, Graph):
+        graph = model_or_fn
+    else:
+        graph = trace(model_or_fn, example_inputs, input_names=input_names)
+        wider = _one_more_row(example_inputs)
+        if wider is not None:  # traced again at batch B + 1: what reads the batch size shows as a difference
+            try:
+                fixed_by = batch_dependence(graph, trace(model_or_fn, wider, input_names=input_names))
+            except Exception as exc:  # noqa: BLE001 (any failure there means the batch size is fixed)
+                fixed_by = f"the model fails at batch {len(wider[0])} ({type(exc).__name__}: {exc})"
     graph = run_passes(graph, _PASSES)
     constants, nodes = {}, []
     for node in graph.nodes:
@@ -79,6 +89,9 @@ def save_model(model_or_fn, example_inputs, path: str | os.PathLike, input_names
                    enumerate(graph.inputs)],
         "nodes": nodes, "outputs": [v.id for v in graph.outputs], "constants": constants,
     }
+    if fixed_by:
+        record["batch_fixed_by"] = fixed_by
+        graph.batch_fixed_by = fixed_by
     checkpoint.save(record, path)
     return graph
 
@@ -105,4 +118,15 @@ def load_model(path: str | os.PathLike) -> Graph:
         spec = infer(op, [v.spec for v in args], attrs)
         values[outputs[0]] = graph.add(op, args, attrs, [spec])[0]
     graph.outputs = [values[i] for i in record["outputs"]]
+    if record.get("batch_fixed_by"):  # what keeps ember.export.with_dynamic_batch from freeing the batch size
+        graph.batch_fixed_by = record["batch_fixed_by"]
     return graph.verify()
+
+
+def _one_more_row(example_inputs) -> list | None:
+    """The example inputs with their last row repeated (batch B + 1), or None when they share no batch axis."""
+    arrays = _as_arrays(example_inputs)
+    if not arrays or any(a.ndim == 0 for a in arrays) or len({a.shape[0] for a in arrays}) != 1 \
+            or arrays[0].shape[0] == 0:
+        return None
+    return [np.concatenate([a, a[-1:]]) for a in arrays]
