@@ -140,13 +140,17 @@ class Model:
         self.epoch = 0
         self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
         self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
-        self._params = [p for p in net.parameters() if p.requires_grad]
+        self._params = self._trainable()
         # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
         # epoch included) and run as generated code
         self._compiled_step = jit(self._traced_step, dynamic=True) if compile else None
         # a multi-rank fit's DistributedDataParallel wrapper of ``net`` (set by ember.distributed): the training
         # step runs its pre_forward (rank 0's buffers to every rank) before each forward
         self._data_parallel = None
+
+    def _trainable(self) -> list:
+        """The network's parameters that require grad now (a layer unfrozen since, for fine-tuning, included)."""
+        return [p for p in self.net.parameters() if p.requires_grad]
 
     # --- tinynn's three methods ---
     def forward(self, *inputs) -> Tensor:
@@ -266,6 +270,9 @@ class Model:
                 metric.reset()
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
+            # once an epoch, after the callbacks that may freeze or unfreeze layers: backward clears the .grad of
+            # these only, so a parameter unfrozen since would add every step's gradient to the last ones
+            self._params = self._trainable()
             total, count = 0.0, 0
             for step, batch in enumerate(loader):
                 for cb in callbacks:

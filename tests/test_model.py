@@ -200,6 +200,30 @@ def test_early_stopping_stops_and_restores_the_best_weights():
         np.testing.assert_array_equal(value.numpy(), fake.best[key])
 
 
+
+def test_a_layer_unfrozen_after_the_model_was_made_trains_with_each_step_s_gradient_alone():
+    """Fine-tuning: layers frozen, Model made, one fit, then unfrozen (here by a callback) and fit again. Each step
+    must use its own gradient; the unfrozen layer's .grad was never cleared, so its steps summed all before."""
+    x_train, _, y_train, _ = _digits()
+    x, y = x_train[:64], y_train[:64]
+
+    def tuned(remake: bool) -> list:
+        ember.manual_seed(0)
+        net = _mlp()
+        net[0].requires_grad_(False)
+        optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+        model = Model(net, "cross_entropy", optimizer)
+        model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+        unfreeze = LambdaCallback(on_epoch_begin=lambda epoch, logs=None: net[0].requires_grad_(True))
+        if remake:
+            net[0].requires_grad_(True)
+            model = Model(net, "cross_entropy", optimizer)
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0, callbacks=[unfreeze])
+        return [p.detach().numpy().copy() for p in net.parameters()]
+
+    for ours, expected in zip(tuned(remake=False), tuned(remake=True)):
+        np.testing.assert_array_equal(ours, expected)
+
 def _resumable_model(seed: int):
     ember.manual_seed(seed)
     net = _mlp(dropout=0.2)
