@@ -321,14 +321,18 @@ class Mean(Metric):
     def reset(self) -> None:
         self.total, self.weight = 0.0, 0.0
 
-    def update(self, value, weight: float = 1.0) -> None:
+    def update(self, value, weight=1.0) -> None:
+        """Add ``value`` (a number or an array of them) with ``weight``: one number for every value, or one
+        weight per value (an array that broadcasts to the values' shape), as Keras's ``sample_weight``."""
         values = _np(value).astype(np.float64)
-        if values.ndim == 0:
-            self.total += float(values) * weight
-            self.weight += weight
-        else:
-            self.total += float(values.sum())
-            self.weight += values.size
+        weights = _np(weight).astype(np.float64)
+        try:
+            weights = np.broadcast_to(weights, values.shape)
+        except ValueError:
+            raise ValueError(f"Mean.update: weight of shape {list(weights.shape)} does not broadcast to the values' "
+                             f"shape {list(values.shape)}") from None
+        self.total += float((values * weights).sum())
+        self.weight += float(weights.sum())
 
     def result(self) -> float:
         return self.total / self.weight if self.weight else float("nan")

@@ -162,3 +162,18 @@ def test_mean_metric():
     assert m.name == "loss" and m.result() == pytest.approx(0.3)
     m.update(np.array([1.0, 1.0]))
     assert m.result() == pytest.approx(2.9 / 5)
+
+
+def test_mean_metric_weighs_every_value_of_an_array():
+    """Keras's Mean: ``update(values, weight)`` gives each value the weight (the weight of an array was ignored, so
+    a batch of two values at weight 3 counted as two)."""
+    m = metrics.Mean()
+    m.update(0.5)
+    m.update(np.array([1.0, 1.0]), weight=3.0)
+    assert m.result() == pytest.approx(6.5 / 7)
+    m.reset()
+    m.update(np.array([1.0, 2.0, 4.0]), weight=np.array([1.0, 0.0, 3.0]))
+    assert m.result() == pytest.approx(13.0 / 4)
+    with pytest.raises(ValueError, match=r"Mean.update: weight of shape \[2\] does not broadcast to the values' "
+                                         r"shape \[3\]"):
+        m.update(np.array([1.0, 2.0, 3.0]), weight=np.array([1.0, 2.0]))
