@@ -85,12 +85,23 @@ def _divide(num, den, zero_division: float):
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), zero_division)
 
 
+def _check_binary(pred: np.ndarray, target: np.ndarray, pos_label) -> None:
+    """average="binary" scores the class ``pos_label`` against one other, as scikit-learn: labels of more
+    classes (a multi-class model's) are an error, not that one class's score."""
+    present = np.union1d(pred, target)
+    if len(present) > 2 or (len(present) == 2 and pos_label not in present):
+        raise ValueError(f"metrics: average='binary' needs two classes, one of them pos_label={pos_label!r}; the "
+                         f"predictions and targets hold {present[:6].tolist()}{'...' if len(present) > 6 else ''} "
+                         "(for several classes pass average='macro', 'micro' or 'weighted')")
+
+
 def _prf(pred, target, average: str, pos_label, labels, zero_division: float, threshold: float):
     """(precision, recall, f1) averaged as asked."""
     if average not in _AVERAGES:
         raise ValueError(f"metrics: average must be one of {_AVERAGES}, got {average!r}")
     pred, target = _labels(pred, target, threshold)
     if average == "binary":
+        _check_binary(pred, target, pos_label)
         labels = np.array([pos_label])
     elif labels is None:
         labels = np.union1d(pred, target)

@@ -65,6 +65,27 @@ def test_precision_recall_f1_binary():
         metrics.precision(pred, target, average="samples")
 
 
+
+def test_binary_average_refuses_the_labels_of_several_classes():
+    """scikit-learn refuses average="binary" on multi-class labels; it gave the score of class 1 alone (a 10-class
+    model's "precision" in fit was one class's)."""
+    logits = np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.0, 0.2, 0.9], [0.1, 0.1, 0.7]])
+    target = np.array([1, 0, 2, 1])
+    for score in (metrics.precision, metrics.recall, metrics.f1_score):
+        with pytest.raises(ValueError, match=r"average='binary' needs two classes, one of them pos_label=1; the "
+                                             r"predictions and targets hold \[0, 1, 2\]"):
+            score(logits, target)
+        with pytest.raises(ValueError, match="pos_label=1"):
+            score(np.array([0, 2, 2]), np.array([2, 0, 2]))
+        assert score(logits, target, average="macro") == pytest.approx(
+            getattr(skm, f"{score.__name__.replace('_score', '')}_score")(target, logits.argmax(1), average="macro",
+                                                                          zero_division=0))
+    streaming = metrics.Precision()
+    streaming.update(logits, target)
+    with pytest.raises(ValueError, match="average='binary' needs two classes"):
+        streaming.result()
+    assert metrics.precision(np.array([0, 0]), np.array([0, 0])) == 0.0  # one class present: scikit-learn's 0
+
 @pytest.mark.parametrize("ties", [False, True])
 def test_roc_auc_matches_sklearn(ties):
     rng = np.random.default_rng(2)

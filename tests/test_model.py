@@ -81,10 +81,15 @@ def test_named_metrics_read_one_hot_targets_of_a_cross_entropy_as_classes(loss):
     model = Model(Net([identity]), loss, ember.optim.SGD(identity.parameters(), lr=0.0))  # the scores stay fixed
     logits = np.array([[2.0, 0.1, 0.3], [0.2, 0.1, 3.0], [0.1, 1.5, 0.2], [0.9, 0.8, 0.7]], np.float32)
     one_hot = np.eye(3, dtype=np.float32)[[1, 2, 1, 0]]
-    result = model.evaluate(logits, one_hot, metrics=["accuracy", "precision", "recall"])
+    def scores():  # three classes: precision and recall averaged over them (a binary one is refused)
+        return ["accuracy", ember.metrics.Precision(average="macro"), ember.metrics.Recall(average="macro")]
+
+    result = model.evaluate(logits, one_hot, metrics=scores())
     assert result["accuracy"] == 0.75
-    expected = model.evaluate(logits, np.array([1, 2, 1, 0]), metrics=["accuracy", "precision", "recall"])
+    expected = model.evaluate(logits, np.array([1, 2, 1, 0]), metrics=scores())
     assert result["precision"] == expected["precision"] and result["recall"] == expected["recall"]
+    with pytest.raises(ValueError, match="average='binary' needs two classes"):
+        model.evaluate(logits, one_hot, metrics=["precision"])
     history = model.fit(logits, one_hot, epochs=1, batch_size=2, metrics=["accuracy"], verbose=0, shuffle=False)
     assert history.history["accuracy"] == [0.75]
 
