@@ -47,11 +47,17 @@ def accuracy(pred, target, threshold: float = 0.5) -> float:
     return float(np.mean(pred == target)) if target.size else float("nan")
 
 
+def _check_k(owner: str, k) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{owner}: k must be a positive int, got {k!r}")
+
+
 def top_k_accuracy(logits, target, k: int = 5) -> float:
     """The fraction of samples whose target is among the ``k`` highest scores of its (N, C) row.
 
     >>> top_k_accuracy(np.array([[0.5, 0.3, 0.2]]), np.array([1]), k=2)   # 1.0
     """
+    _check_k("top_k_accuracy", k)
     logits, target = _np(logits), _np(target).reshape(-1)
     if logits.ndim != 2 or logits.shape[0] != target.shape[0]:
         raise ValueError(f"top_k_accuracy: expected scores (N, C) and targets (N,), got {list(logits.shape)} "
@@ -304,6 +310,7 @@ class TopKAccuracy(Metric):
     state_names = ("correct", "count")
 
     def __init__(self, k: int = 5, name: str | None = None):
+        _check_k("TopKAccuracy", k)
         self.k = k
         self.name = f"top_{k}_accuracy"
         super().__init__(name)

@@ -39,6 +39,16 @@ def test_top_k_accuracy(k):
     assert metrics.top_k_accuracy(logits, target, 5) == 1.0
 
 
+
+@pytest.mark.parametrize("k", [0, -1, True, 1.5])
+def test_top_k_accuracy_refuses_a_k_that_is_not_a_positive_int(k):
+    """k=0 gave 0.0 and k=-1 gave 1.0 (a negative partition index) instead of an error."""
+    logits, target = _multiclass(c=5, seed=0)
+    with pytest.raises(ValueError, match=r"top_k_accuracy: k must be a positive int, got"):
+        metrics.top_k_accuracy(logits, target, k)
+    with pytest.raises(ValueError, match=r"TopKAccuracy: k must be a positive int, got"):
+        metrics.TopKAccuracy(k)
+
 @pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
 def test_precision_recall_f1_multiclass(average):
     logits, target = _multiclass(c=5, seed=3)
