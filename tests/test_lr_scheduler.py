@@ -1,5 +1,6 @@
 """ember.optim.lr_scheduler: every schedule's lr (and momentum) sequence against torch.optim.lr_scheduler."""
 
+import io
 import math
 import warnings
 
@@ -317,6 +318,24 @@ def test_scheduler_state_dict_round_trip(name):
         got.append(sched2.get_last_lr())
     assert got == expected
 
+
+def test_multi_step_lr_jumps_to_an_epoch_after_its_state_came_back_from_a_checkpoint_file():
+    """A file holds the milestones (a Counter) as a plain dict: step(epoch) then failed on Counter.elements()."""
+    def fresh():
+        opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=1.0)
+        return opt, optim.MultiStepLR(opt, milestones=[2, 4, 4], gamma=0.5)
+
+    opt, sched = fresh()
+    for _ in range(3):
+        sched.step()
+    buffer = io.BytesIO()
+    ember.save(sched.state_dict(), buffer)
+    buffer.seek(0)
+    opt2, sched2 = fresh()
+    sched2.load_state_dict(ember.load(buffer))
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        sched2.step(5)
+    assert opt2.param_groups[0]["lr"] == 0.125
 
 def test_resume_with_last_epoch_needs_initial_lr():
     opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)

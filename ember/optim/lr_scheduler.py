@@ -215,6 +215,11 @@ class MultiStepLR(LRScheduler):
             return self._lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._lrs()]
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """As the base; the milestones come back a Counter (a checkpoint file holds it as a plain dict)."""
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)
+
     def _closed_form_lr(self) -> list[float]:
         milestones = sorted(self.milestones.elements())
         return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
