@@ -215,13 +215,24 @@ def log_loss(probs, target, eps: float = 1e-15) -> float:
     return float(-np.mean(np.log(np.clip(p, eps, 1.0 - eps))))
 
 
+def _aligned(name: str, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``pred`` in ``target``'s shape where the two differ only by axes of length 1 ((N, 1) outputs against (N,)
+    targets); other shapes that differ are a ValueError (a (4, 3) against a (3, 4) would pair unrelated values)."""
+    if pred.shape != target.shape:
+        if tuple(d for d in pred.shape if d != 1) != tuple(d for d in target.shape if d != 1):
+            raise ValueError(f"{name}: predictions of shape {list(pred.shape)} do not match targets of shape "
+                             f"{list(target.shape)}")
+        pred = pred.reshape(target.shape)
+    return pred
+
+
 def mean_squared_error(pred, target) -> float:
     """Mean of ``(pred - target) ** 2``.
 
     >>> mean_squared_error(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 2.0
     """
     pred, target = _np(pred).astype(np.float64), _np(target).astype(np.float64)
-    return float(np.mean((pred.reshape(target.shape) - target) ** 2))
+    return float(np.mean((_aligned("mean_squared_error", pred, target) - target) ** 2))
 
 
 def mean_absolute_error(pred, target) -> float:
@@ -230,7 +241,7 @@ def mean_absolute_error(pred, target) -> float:
     >>> mean_absolute_error(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 1.0
     """
     pred, target = _np(pred).astype(np.float64), _np(target).astype(np.float64)
-    return float(np.mean(np.abs(pred.reshape(target.shape) - target)))
+    return float(np.mean(np.abs(_aligned("mean_absolute_error", pred, target) - target)))
 
 
 # --- streaming metrics -----------------------------------------------------------------------------------
@@ -364,7 +375,7 @@ class _ErrorMean(Metric):
 
     def update(self, pred, target) -> None:
         pred, target = _np(pred).astype(np.float64), _np(target).astype(np.float64)
-        self.total += float(self._error(pred.reshape(target.shape) - target).sum())
+        self.total += float(self._error(_aligned(type(self).__name__, pred, target) - target).sum())
         self.count += target.size
 
     def result(self) -> float:

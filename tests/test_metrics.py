@@ -208,3 +208,16 @@ def test_mean_metric_weighs_every_value_of_an_array():
     with pytest.raises(ValueError, match=r"Mean.update: weight of shape \[2\] does not broadcast to the values' "
                                          r"shape \[3\]"):
         m.update(np.array([1.0, 2.0, 3.0]), weight=np.array([1.0, 2.0]))
+
+
+def test_error_metrics_pair_values_only_when_shapes_differ_by_axes_of_length_one():
+    pred, target = np.arange(12.0).reshape(4, 3), np.arange(12.0).reshape(3, 4)
+    for score in (metrics.mean_squared_error, metrics.mean_absolute_error, lambda p, t: metrics.MSE().update(p, t),
+                  lambda p, t: metrics.MAE().update(p, t)):
+        with pytest.raises(ValueError, match=r"predictions of shape \[4, 3\] do not match targets of shape \[3, 4\]"):
+            score(pred, target)  # the same 12 values, paired as they lie in memory, scored 0.0 before
+    column = np.array([[1.0], [2.0], [4.0]])  # a model's (N, 1) outputs against (N,) targets still pair up
+    assert metrics.mean_squared_error(column, np.array([1.0, 2.0, 2.0])) == pytest.approx(4 / 3)
+    mae = metrics.MAE()
+    mae.update(column, np.array([0.0, 2.0, 4.0]))
+    assert mae.result() == pytest.approx(1 / 3)
