@@ -378,6 +378,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             # recorded as PyTorch records it: the tensor's new value is a copy with the item replaced
             record_in_place(self, "__setitem__", lambda before: _replaced_item(before, index, value))
             return
+        if not hasattr(self.array, "flags"):  # a graph Value (ember.jit, graph building): no values to write into
+            raise TypeError(f"__setitem__: item assignment writes into a tensor's array and is not recorded into a "
+                            f"graph ({self.dtype}{list(self.shape)}); build the new value instead, e.g. "
+                            "ember.where(mask, value, x) or x.index_put((i,), value)")
         index = _ops.index_arrays(index)
         value = value.array if isinstance(value, Tensor) else value
         steps = ints_first(index)

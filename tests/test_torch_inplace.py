@@ -94,6 +94,8 @@ def test_in_place_methods_are_refused_on_graph_values_and_operators_rebind():
         assert y is not x and y.shape == (2,)
         with pytest.raises(TypeError, match="not recorded into a graph"):
             x.add_(1)
+        with pytest.raises(TypeError, match=r"__setitem__: item assignment .* graph \(float32\[2\]\)"):
+            x[0] = 1.0  # (a raw "'Symbol' object does not support item assignment" before)
 
 
 def test_normal_and_uniform_fill_in_place_from_the_seeded_generator():
