@@ -61,6 +61,11 @@ def stream() -> np.ndarray:
     return _stream
 
 
+def seeded_stream(*seeds: int) -> np.ndarray:
+    """A new generator state for the ``random`` op (uint64[4], as ``stream()``), fixed by ``seeds``."""
+    return _words(np.random.PCG64(np.random.SeedSequence([int(s) for s in seeds])))
+
+
 def load_stream(words, bit_generator: np.random.PCG64) -> np.random.PCG64:
     """``bit_generator`` set to the state held in ``words`` (as ``stream()`` holds it)."""
     hi, lo, inc_hi, inc_lo = (int(w) for w in words)

@@ -240,8 +240,9 @@ def generator_state() -> TensorLike:
     return _stream
 
 
-def random_draw(kind: str, shape, dtype, a: float, b: float) -> TensorLike:
-    """Samples of ``kind`` (see ``RANDOM``) from Ember's generator, fresh on every call or graph run."""
+def random_draw(kind: str, shape, dtype, a: float, b: float, state: TensorLike | None = None) -> TensorLike:
+    """Samples of ``kind`` (see ``RANDOM``) from Ember's generator (or from ``state``, a generator state of
+    one's own: ``ember.random.seeded_stream``), fresh on every call or graph run."""
     if kind not in _KINDS:
         raise ValueError(f"random: kind must be one of {', '.join(_KINDS)}, got {kind!r}")
     if None in tuple(shape):
@@ -249,7 +250,7 @@ def random_draw(kind: str, shape, dtype, a: float, b: float) -> TensorLike:
                          "(ember.jit and GraphFunction specialize per input signature)")
     attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(dtype), "kind": kind, "a": float(a),
              "b": float(b)}
-    return dispatch.apply(RANDOM, (generator_state(),), attrs)
+    return dispatch.apply(RANDOM, (generator_state() if state is None else state,), attrs)
 
 
 # --- gradients: backward's accumulation into .grad, and zero_grad's drop -------------------------------

@@ -55,7 +55,7 @@ class Graph:
         self.names: dict[str, int] = {}  # names in use (lower case) -> times asked for
         self.default_scopes: dict[str, int] = {}  # variable scopes opened by default_name -> times opened
         self.host_functions = False  # whether a tf.py_func was made here (a Session may compute one between runs)
-        self.seed = None
+        self.seed = None  # the graph-level seed (tf.set_random_seed)
 
     @contextlib.contextmanager
     def as_default(self):
@@ -162,8 +162,23 @@ def reset_default_graph() -> None:
 
 
 def set_random_seed(seed: int) -> None:
-    """Seed the generator random ops and initializers draw from."""
+    """Set the default graph's seed, which fixes the sequences of the random ops made in it from now on (see
+    ``op_seeds``), and seed Ember's generator, which the other random ops draw from."""
+    get_default_graph().seed = int(seed)
     ember.manual_seed(seed)
+
+
+DEFAULT_GRAPH_SEED = 87654321  # TF-1's graph seed for an op seed given without one
+
+
+def op_seeds(seed) -> tuple | None:
+    """TF-1's (graph seed, op seed) for a random op made now with op seed ``seed``, or None for an op drawing
+    from Ember's generator (neither seed set). With a graph seed and no op seed, the op seed is the count of
+    ops made so far in the graph, so each op has a sequence of its own that a new run of the script repeats."""
+    graph = get_default_graph()
+    if graph.seed is None:
+        return None if seed is None else (DEFAULT_GRAPH_SEED, int(seed))
+    return graph.seed, len(graph.by_name) if seed is None else int(seed)
 
 
 def _scope_name(graph: Graph, name: str | None) -> str:

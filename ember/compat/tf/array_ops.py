@@ -23,6 +23,7 @@ from ember.compat.tf._core import (
     int32,
     int64,
     op,
+    op_seeds,
     outputs,
     truediv,
 )
@@ -461,45 +462,55 @@ def ones_like(tensor, dtype=None, name: str = "ones_like") -> Tensor:
     return op(lambda x: ember.cast(x * 0 + 1, dtype or x.dtype), (as_tf(tensor),), name=name)
 
 
-def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0):
-    """Fresh samples on every run, from Ember's generator (inside a recipe being replayed)."""
-    return random_draw(kind, shape, dtype, a, b)
+def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0, state=None):
+    """Fresh samples on every run, from Ember's generator or ``state`` (inside a recipe being replayed)."""
+    return random_draw(kind, shape, dtype, a, b, state)
 
 
-def _random(kind, shape, a, b, dtype, name) -> Tensor:
+RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "TruncatedNormal", "uniform": "RandomUniform"}
+
+
+def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:
     """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples, and the
-    shape may be ``tf.shape(t)`` (or hold ``tf.shape(t)[i]``)."""
+    shape may be ``tf.shape(t)`` (or hold ``tf.shape(t)[i]``). Seeded (``op_seeds``), the op draws from a
+    generator of its own that each Session starts afresh, as TF-1's; the Session hands it as ``state``."""
     dtype = as_tf_dtype(dtype)
+    seeds = op_seeds(seed)
     sources, resolve = run_time_dims(f"tf.{name}", shape)
     scaled = isinstance(a, Tensor) or isinstance(b, Tensor)
     if not sources and not scaled:
         shape = resolve()
-        return Tensor(lambda: _draw(kind, shape, dtype, float(a), float(b)), name=name, shape=shape, dtype=dtype)
+        t = Tensor(lambda state=None: _draw(kind, shape, dtype, float(a), float(b), state), name=name, shape=shape,
+                   dtype=dtype, kind=RANDOM_TYPES[kind])
+        t.seeds = seeds
+        return t
     n = len(sources)
 
-    def fn(*values):
+    def fn(*values, state=None):
         if not scaled:
-            return _draw(kind, resolve(*values[:n]), dtype, float(a), float(b))
-        draw = _draw(kind, resolve(*values[:n]), dtype, 0.0, 1.0)
+            return _draw(kind, resolve(*values[:n]), dtype, float(a), float(b), state)
+        draw = _draw(kind, resolve(*values[:n]), dtype, 0.0, 1.0, state)
         first, second = values[n], values[n + 1]
         return first + (second - first) * draw if kind == "uniform" else first + second * draw
 
-    return op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name)
+    t = op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name, kind=RANDOM_TYPES[kind])
+    t.seeds = seeds
+    return t
 
 
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name: str = "random_normal") -> Tensor:
     """Normal samples, fresh on every run (``mean`` and ``stddev`` may be tf Tensors)."""
-    return _random("normal", shape, mean, stddev, dtype, name)
+    return _random("normal", shape, mean, stddev, dtype, name, seed)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name: str = "truncated_normal") -> Tensor:
     """Normal samples redrawn beyond two standard deviations, fresh on every run."""
-    return _random("truncated_normal", shape, mean, stddev, dtype, name)
+    return _random("truncated_normal", shape, mean, stddev, dtype, name, seed)
 
 
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=float32, seed=None, name: str = "random_uniform") -> Tensor:
     """Uniform samples in [minval, maxval), fresh on every run."""
-    return _random("uniform", shape, minval, maxval, dtype, name)
+    return _random("uniform", shape, minval, maxval, dtype, name, seed)
 
 
 def uniform_like(x, dtype):

@@ -22,6 +22,7 @@ from ember.compat.tf._core import (
     substitute,
     tensors_in,
 )
+from ember.compat.tf.array_ops import RANDOM_TYPES
 from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.compat.tf.slots import SlotVariable
 from ember.compat.tf.variables import Variable
@@ -31,6 +32,7 @@ from ember.ops.host import host_call
 from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.passes.loss_scale import LossScale
+from ember.random import seeded_stream
 from ember.runtime import compile_graph
 from ember.runtime.arena import lay_out
 from ember.runtime.cache import CompileCache
@@ -179,6 +181,17 @@ def _lower_op(replay: Replay, t: Tensor):
     return out
 
 
+def _lower_random(replay: Replay, t: Tensor):
+    """A random op: its draws from Ember's generator, or, seeded, from its own generator in this session (a
+    graph input the draw advances in place)."""
+    state = None
+    if t.seeds is not None:
+        state = replay.graph.input(f"{t.op.name}/state", (4,), np.uint64)
+        replay.bound[state.id] = replay.session.random_state(t)
+    with replay.graph.building():
+        return t.fn(*substitute(t.args, replay.value), state=state)
+
+
 def _lower_py_func(replay: Replay, t: Tensor):
     """A ``py_func`` of one result whose shape is known: a ``host_call`` node, kept (as an extra output of the
     graph) even where only its effect is wanted. (Session.run feeds the others: ``host_results``.)"""
@@ -220,6 +233,7 @@ LOWERINGS: dict[str, Callable] = {
     "Init": _lower_group,  # (run by Session.run itself; reached only inside a group)
     "IteratorGetNext": _lower_iterator,
     "IteratorInit": _lower_iterator,
+    **dict.fromkeys(RANDOM_TYPES.values(), _lower_random),
 }
 
 
@@ -325,6 +339,7 @@ class Session:
         self.graph = graph or get_default_graph()
         self.values: dict = {}
         self.slot_states: dict = {}
+        self.random_states: dict = {}  # seeded random op -> its generator state in this session
         self.hyper_arrays: dict = {}  # id(optimizer) -> its tensor hyper-parameters' 0-d arrays (hyper_cells)
         self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
         self.closed = False
@@ -349,6 +364,7 @@ class Session:
         """Release the variables and compiled functions; running afterwards is an error."""
         self.closed = True
         self.values.clear()
+        self.random_states.clear()
         self.cache.clear()
         self.general.clear()
 
@@ -421,6 +437,14 @@ class Session:
                 loaded[(id(slot.optimizer), var)] = (slot.optimizer, var, state)
         for optimizer, var, state in loaded.values():
             self._complete_state(optimizer, var, state)
+
+    def random_state(self, t: Tensor) -> np.ndarray:
+        """The generator state of the seeded random op ``t`` in this session: made from its seeds on first use,
+        so every Session repeats the op's sequence, and ops of equal seeds draw equal samples, as in TF-1."""
+        state = self.random_states.get(t)
+        if state is None:
+            state = self.random_states[t] = seeded_stream(*t.seeds)
+        return state
 
     def hyper_cells(self, optimizer) -> dict:
         """The 0-d arrays holding, while a step runs, the values of ``optimizer``'s tensor hyper-parameters."""

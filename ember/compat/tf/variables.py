@@ -127,15 +127,15 @@ def constant_initializer(value=0.0, dtype=float32):
 
 
 def random_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
-    return lambda shape, dtype=dtype, partition_info=None: random_normal(shape, mean, stddev, dtype)
+    return lambda shape, dtype=dtype, partition_info=None: random_normal(shape, mean, stddev, dtype, seed=seed)
 
 
 def truncated_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
-    return lambda shape, dtype=dtype, partition_info=None: truncated_normal(shape, mean, stddev, dtype)
+    return lambda shape, dtype=dtype, partition_info=None: truncated_normal(shape, mean, stddev, dtype, seed=seed)
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None, dtype=float32):
-    return lambda shape, dtype=dtype, partition_info=None: random_uniform(shape, minval, maxval, dtype)
+    return lambda shape, dtype=dtype, partition_info=None: random_uniform(shape, minval, maxval, dtype, seed=seed)
 
 
 def _fans(shape) -> tuple:
@@ -151,7 +151,7 @@ def glorot_uniform_initializer(seed=None, dtype=float32):
     def init(shape, dtype=dtype, partition_info=None):
         fan_in, fan_out = _fans(shape)
         limit = float(np.sqrt(6.0 / (fan_in + fan_out)))
-        return random_uniform(shape, -limit, limit, dtype)
+        return random_uniform(shape, -limit, limit, dtype, seed=seed)
 
     return init
 
@@ -160,7 +160,8 @@ def glorot_normal_initializer(seed=None, dtype=float32):
     def init(shape, dtype=dtype, partition_info=None):
         fan_in, fan_out = _fans(shape)
         # TF's truncated normal at 2 std has std 0.8796 of the untruncated one
-        return truncated_normal(shape, 0.0, float(np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978), dtype)
+        std = float(np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978)
+        return truncated_normal(shape, 0.0, std, dtype, seed=seed)
 
     return init
 

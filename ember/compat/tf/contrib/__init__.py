@@ -17,7 +17,7 @@ __all__ = ["layers", "rnn"]
 
 
 def _xavier_initializer(uniform: bool = True, seed=None, dtype=None):
-    return glorot_uniform_initializer() if uniform else glorot_normal_initializer()
+    return glorot_uniform_initializer(seed) if uniform else glorot_normal_initializer(seed)
 
 
 layers = types.SimpleNamespace(
