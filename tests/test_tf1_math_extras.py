@@ -91,6 +91,12 @@ def test_reverse_slice_sequence_mask_linspace():
         tf.slice(A, [0], [1, 1])
 
 
+def test_zeros_and_ones_take_an_int_shape():
+    ones, zeros = run([tf.ones(3), tf.zeros(np.int64(2), tf.int32)])
+    np.testing.assert_array_equal(ones, np.ones(3, np.float32))
+    assert zeros.dtype == np.int32 and zeros.shape == (2,)
+
+
 def test_matrix_helpers():
     square = tf.constant(SQUARE, dtype=tf.float64)
     np.testing.assert_allclose(run(tf.matrix_inverse(square)), np.linalg.inv(SQUARE), rtol=1e-10)

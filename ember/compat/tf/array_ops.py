@@ -430,6 +430,8 @@ def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) ->
 
 
 def _filled(value, shape, dtype, name) -> Tensor:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):  # TF-1 reads tf.ones(3) as [3]
+        shape = (shape,)
     sources, resolve = run_time_dims(f"tf.{name}", shape)
     if not sources:
         return constant(np.full(resolve(), value, dtype), name=name)
