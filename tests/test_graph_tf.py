@@ -255,6 +255,22 @@ def test_random_ops_have_the_right_shape_and_spread():
     assert np.abs(t).max() <= 2.0
 
 
+def test_integer_random_uniform_draws_each_value_of_its_range_evenly():
+    low = tf.placeholder(tf.int32, [])
+    fixed = tf.random_uniform([60000], minval=-3, maxval=3, dtype=tf.int32)
+    fed = tf.random_uniform([60000], minval=low, maxval=2, dtype=tf.int64)
+    with tf.Session() as sess:
+        a, b = sess.run([fixed, fed], {low: -4})
+    for values, low, high in ((a, -3, 3), (b, -4, 2)):
+        counts = np.bincount(values - low, minlength=high - low)
+        assert len(counts) == high - low and counts.min() > 0.9 * len(values) / (high - low)
+    assert a.dtype == np.int32 and b.dtype == np.int64
+    with pytest.raises(ValueError, match="maxval must be given for the integer dtype int32"):
+        tf.random_uniform([2], dtype=tf.int32)
+    with pytest.raises(TypeError, match="tf.random_normal: dtype int32 is not supported"):
+        tf.random_normal([2], dtype=tf.int32)
+
+
 def test_random_ops_follow_tf1s_seed_rules():
     # op seed only: equal op seeds draw equal samples; a run goes on, a new Session starts over
     a, b = tf.random_uniform([4], seed=1), tf.random_uniform([4], seed=1)

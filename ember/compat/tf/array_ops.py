@@ -475,27 +475,34 @@ RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "Truncated
 def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:
     """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples, and the
     shape may be ``tf.shape(t)`` (or hold ``tf.shape(t)[i]``). Seeded (``op_seeds``), the op draws from a
-    generator of its own that each Session starts afresh, as TF-1's; the Session hands it as ``state``."""
+    generator of its own that each Session starts afresh, as TF-1's; the Session hands it as ``state``.
+    Integers (uniform only) are the floors of float64 samples in [a, b)."""
     dtype = as_tf_dtype(dtype)
+    integer = dtype.kind in "iu"
+    if integer and kind != "uniform" or dtype.kind not in "iuf":
+        raise TypeError(f"tf.{name}: dtype {dtype} is not supported (a float dtype"
+                        f"{', or an integer one for uniform samples' if kind == 'uniform' else ''})")
+    drawn = np.dtype(np.float64) if integer else dtype
     seeds = op_seeds(seed)
     sources, resolve = run_time_dims(f"tf.{name}", shape)
     scaled = isinstance(a, Tensor) or isinstance(b, Tensor)
-    if not sources and not scaled:
-        shape = resolve()
-        t = Tensor(lambda state=None: _draw(kind, shape, dtype, float(a), float(b), state), name=name, shape=shape,
-                   dtype=dtype, kind=RANDOM_TYPES[kind])
-        t.seeds = seeds
-        return t
     n = len(sources)
 
     def fn(*values, state=None):
+        size = resolve(*values[:n])
         if not scaled:
-            return _draw(kind, resolve(*values[:n]), dtype, float(a), float(b), state)
-        draw = _draw(kind, resolve(*values[:n]), dtype, 0.0, 1.0, state)
-        first, second = values[n], values[n + 1]
-        return first + (second - first) * draw if kind == "uniform" else first + second * draw
+            out = _draw(kind, size, drawn, float(a), float(b), state)
+        else:
+            draw = _draw(kind, size, drawn, 0.0, 1.0, state)
+            first, second = values[n], values[n + 1]
+            out = first + (second - first) * draw if kind == "uniform" else first + second * draw
+        return ember.cast(ember.floor(out), dtype) if integer else out
 
-    t = op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name, kind=RANDOM_TYPES[kind])
+    if not sources and not scaled:
+        t = Tensor(lambda state=None: fn(state=state), name=name, shape=resolve(), dtype=dtype,
+                   kind=RANDOM_TYPES[kind])
+    else:
+        t = op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name, kind=RANDOM_TYPES[kind])
     t.seeds = seeds
     return t
 
@@ -510,8 +517,12 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name
     return _random("truncated_normal", shape, mean, stddev, dtype, name, seed)
 
 
-def random_uniform(shape, minval=0.0, maxval=1.0, dtype=float32, seed=None, name: str = "random_uniform") -> Tensor:
-    """Uniform samples in [minval, maxval), fresh on every run."""
+def random_uniform(shape, minval=0, maxval=None, dtype=float32, seed=None, name: str = "random_uniform") -> Tensor:
+    """Uniform samples in [minval, maxval) (maxval 1 for floats; integers need it), fresh on every run."""
+    if maxval is None:
+        if as_tf_dtype(dtype).kind in "iu":
+            raise ValueError(f"tf.random_uniform: maxval must be given for the integer dtype {as_tf_dtype(dtype)}")
+        maxval = 1.0
     return _random("uniform", shape, minval, maxval, dtype, name, seed)
 
 
