@@ -22,7 +22,7 @@ SQUARE = (RNG.normal(size=(2, 3, 3)) + 3 * np.eye(3)).astype(np.float64)
 @pytest.mark.parametrize("name,reference", [
     ("round", lambda a: np.round(a * 2) / 1), ("is_nan", np.isnan), ("is_finite", np.isfinite), ("is_inf", np.isinf),
     ("expm1", np.expm1), ("tan", np.tan), ("atan", np.arctan), ("sinh", np.sinh),
-    ("softsign", lambda a: a / (1 + abs(a))),
+    ("softsign", lambda a: a / (1 + abs(a))), ("floor", np.floor), ("ceil", np.ceil),
     ("log_sigmoid", lambda a: -np.log1p(np.exp(-a))), ("log2", lambda a: np.log2(np.abs(a))),
 ])
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NaN and inf inputs, on purpose
