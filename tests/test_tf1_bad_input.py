@@ -59,3 +59,25 @@ def test_shape_functions_refuse_what_tf_refuses():
 def test_newaxis_indexes_a_new_axis():
     assert tf.newaxis is None
     assert tf.constant([1, 2])[tf.newaxis, :].shape == (1, 2)
+
+
+def test_loss_weights_need_the_losses_rank():
+    y = np.arange(9, dtype=np.float32).reshape(3, 3)
+    rows = np.array([1.0, 0.0, 2.0], np.float32)
+    # NumPy broadcasting would weight the columns; TF-1 refuses a [batch] vector for [batch, k] losses
+    with pytest.raises(ValueError, match=r"weights of shape \[3\] can not be broadcast to the "
+                                         r"tf.losses.mean_squared_error losses of shape \[3, 3\]"):
+        tf.losses.mean_squared_error(y, tf.zeros([3, 3]), weights=rows)
+    fed = tf.placeholder(tf.float32, [None])
+    with pytest.raises(ValueError, match=r"weights of shape \[None\] can not be broadcast"):
+        tf.losses.sigmoid_cross_entropy(tf.zeros([2, 3]), tf.zeros([2, 3]), weights=fed)
+    # [batch, 1] weights the rows; the sparse loss takes them for [batch] labels, squeezed, as TF-1
+    logits = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    labels = np.array([0, 2, 3])
+    per_row = np.log(np.exp(logits).sum(1)) - logits[np.arange(3), labels]
+    losses = [tf.losses.mean_squared_error(y, tf.zeros([3, 3]), weights=rows[:, None]),
+              tf.losses.sparse_softmax_cross_entropy(labels, logits, weights=rows[:, None])]
+    with tf.Session() as sess:
+        squares, sparse = sess.run(losses)
+    np.testing.assert_allclose(squares, (y ** 2 * rows[:, None]).sum() / 6, rtol=1e-6)
+    np.testing.assert_allclose(sparse, (per_row * rows).sum() / 2, rtol=1e-5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ember
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, op
 from ember.compat.tf.nn import sparse_cross_entropy
+from ember.ops.registry import ShapeError
 
 LOSSES = "losses"  # tf.GraphKeys.LOSSES
 REGULARIZATION_LOSSES = "regularization_losses"  # tf.GraphKeys.REGULARIZATION_LOSSES
@@ -51,6 +52,16 @@ def _reduce(losses, weights, reduction: str):
     return ember.where(denominator != 0, total / ember.where(denominator != 0, denominator, 1.0), total * 0)
 
 
+def _check_weights(name: str, weights, losses) -> None:
+    """TF-1's rule for ``weights``: a scalar, or the losses' rank with each dimension 1 or the losses' (NumPy
+    broadcasting would weight a [batch] vector along the last axis of [batch, k] losses)."""
+    ws, ls = tuple(weights.shape), tuple(losses.shape)
+    if ws and (len(ws) != len(ls) or any(w not in (1, n) and None not in (w, n) for w, n in zip(ws, ls))):
+        raise ShapeError(f"weights of shape {list(ws)} can not be broadcast to the tf.losses.{name} losses of "
+                         f"shape {list(ls)}: give a scalar, or weights of the losses' rank whose dimensions are 1 "
+                         "or the losses'")
+
+
 def _loss(name: str, per_element, labels, predictions, weights, reduction: str, loss_collection=LOSSES) -> Tensor:
     """The reduced loss, added to ``loss_collection`` (None: to none), as TF-1's losses are."""
     if reduction not in _REDUCTIONS:
@@ -60,8 +71,12 @@ def _loss(name: str, per_element, labels, predictions, weights, reduction: str, 
         loss = op(lambda y, p: _reduce(per_element(y, p), weights, reduction), (as_tf(labels), as_tf(predictions)),
                   name=name)
     else:
-        loss = op(lambda y, p, w: _reduce(per_element(y, p), w, reduction),
-                  (as_tf(labels), as_tf(predictions), as_tf(weights)), name=name)
+        def fn(y, p, w):
+            losses = per_element(y, p)
+            _check_weights(name, w, losses)
+            return _reduce(losses, w, reduction)
+
+        loss = op(fn, (as_tf(labels), as_tf(predictions), as_tf(weights)), name=name)
     if loss_collection is not None:
         add_to_collection(loss_collection, loss)
     return loss
@@ -112,7 +127,12 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing: f
 
 def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=LOSSES,
                                  reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
-    """Cross-entropy of softmax(logits) against class indices, one value per example."""
+    """Cross-entropy of softmax(logits) against class indices, one value per example; as TF-1, weights of one
+    dimension more than the labels ([batch, 1] for [batch]) lose their last one."""
+    if not isinstance(weights, (int, float)):
+        labels, weights = as_tf(labels), as_tf(weights)
+        if labels.shape is not None and weights.shape is not None and len(weights.shape) == len(labels.shape) + 1:
+            weights = op(lambda w: ember.squeeze(w, -1), (weights,), name="Squeeze")
     return _loss("sparse_softmax_cross_entropy", sparse_cross_entropy, labels, logits, weights, reduction,
                  loss_collection)
 
