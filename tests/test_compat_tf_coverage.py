@@ -428,6 +428,27 @@ def test_stop_gradient_blocks_the_gradient_in_minimize_and_gradients():
         tf.gradients(loss, [x], stop_gradients=[y])
 
 
+def test_first_softmax_cross_entropy_passes_no_gradient_to_its_labels():
+    rng = np.random.default_rng(0)
+    teacher = tf.Variable(rng.standard_normal((3, 4)).astype(np.float32))
+    student = tf.Variable(rng.standard_normal((3, 4)).astype(np.float32))
+    labels = tf.nn.softmax(teacher)
+    v1 = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=student)
+    v2 = tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=student)
+    collected = tf.losses.softmax_cross_entropy(labels, student)
+    # TF-1 stops the labels' gradient in the first version and in tf.losses; v2 lets it through
+    assert tf.gradients(v1, teacher) == [None] and tf.gradients(collected, teacher) == [None]
+    assert tf.gradients(tf.stop_gradient(teacher), teacher) == [None]
+    through = tf.gradients(v2, teacher)[0]
+    step = tf.train.GradientDescentOptimizer(1.0).minimize(tf.reduce_sum(v1), var_list=[teacher, student])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(teacher)
+        assert np.abs(sess.run(through)).sum() > 0.1
+        sess.run(step)
+        np.testing.assert_array_equal(sess.run(teacher), before)
+
+
 def test_einsum_and_tensordot_over_listed_axes_match_numpy():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((4, 3, 5)).astype(np.float32)

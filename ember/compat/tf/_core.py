@@ -637,7 +637,7 @@ def no_op(name: str = "NoOp") -> Operation:
     return group(name=name)
 
 
-NOT_DIFFERENTIABLE = frozenset({"PyFunc"})  # recipe kinds no gradient passes through (TF-1: None)
+NOT_DIFFERENTIABLE = frozenset({"PyFunc", "StopGradient"})  # recipe kinds no gradient passes through (TF-1: None)
 
 
 def depends(y: Tensor, x: Tensor, differentiably: bool = False) -> bool:

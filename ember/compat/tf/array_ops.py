@@ -65,7 +65,7 @@ UNARY = {
     "log1p": ember.log1p, "logical_not": ember.invert, "negative": ember.neg,
     "reciprocal": lambda x: 1.0 / x, "rsqrt": lambda x: 1.0 / ember.sqrt(x),
     "sigmoid": ember.sigmoid, "sign": ember.sign, "sin": ember.sin, "sqrt": ember.sqrt, "square": lambda x: x * x,
-    "stop_gradient": ember.stop_gradient, "tanh": ember.tanh,
+    "tanh": ember.tanh,
 }
 BINARY = {
     "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": truediv, "div": _div,
@@ -147,6 +147,14 @@ FUNCTIONS = {
     **{name: _reduction(name, fn) for name, fn in REDUCTIONS.items()},
 }
 FUNCTIONS.update({alias: FUNCTIONS[target] for alias, target in ALIASES.items()})
+
+
+def stop_gradient(input, name: str | None = None) -> Tensor:
+    """``input``'s value, with no gradient through it: ``tf.gradients`` gives None for what only it reads."""
+    return op(ember.stop_gradient, (as_tf(input),), name=name or "StopGradient", kind="StopGradient")
+
+
+FUNCTIONS["stop_gradient"] = stop_gradient
 
 
 def count_nonzero(input_tensor, axis=None, keepdims=None, dtype=int64, name: str | None = None) -> Tensor:

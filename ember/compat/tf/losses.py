@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ember
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, op
+from ember.compat.tf.array_ops import stop_gradient
 from ember.compat.tf.nn import sparse_cross_entropy
 from ember.ops.registry import ShapeError
 
@@ -116,7 +117,10 @@ def log_loss(labels, predictions, weights=1.0, epsilon: float = 1e-7, scope=None
 
 def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,
                           loss_collection=LOSSES, reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
-    """Cross-entropy of softmax(logits) against one-hot (or soft) labels, one value per example."""
+    """Cross-entropy of softmax(logits) against one-hot (or soft) labels, one value per example; as TF-1's, no
+    gradient reaches the labels."""
+    onehot_labels = stop_gradient(onehot_labels)
+
     def per_example(y, z):
         if label_smoothing:
             y = y * (1 - label_smoothing) + label_smoothing / y.shape[-1]

@@ -227,16 +227,22 @@ def _named_only(function: str, sentinel) -> None:
         raise ValueError(f"tf.nn.{function}: call it with named arguments (labels=..., logits=...)")
 
 
-def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None,
-                                      axis=None) -> Tensor:
-    """Per-example cross-entropy of ``softmax(logits)`` against the distributions ``labels``."""
-    _named_only("softmax_cross_entropy_with_logits", _sentinel)
-    axis = dim if axis is None else axis
+def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=None, axis=None, name=None,
+                                         dim=None) -> Tensor:
+    """Per-example cross-entropy of ``softmax(logits)`` against the distributions ``labels``; the gradient
+    reaches both."""
+    _named_only("softmax_cross_entropy_with_logits_v2", _sentinel)
+    axis = (-1 if dim is None else dim) if axis is None else axis
     return op(lambda y, z: -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis), (as_tf(labels), as_tf(logits)),
               name=name or "softmax_cross_entropy_with_logits")
 
 
-softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None,
+                                      axis=None) -> Tensor:
+    """TF-1's first version: ``softmax_cross_entropy_with_logits_v2`` with no gradient into ``labels``."""
+    _named_only("softmax_cross_entropy_with_logits", _sentinel)
+    return softmax_cross_entropy_with_logits_v2(labels=FUNCTIONS["stop_gradient"](labels), logits=logits,
+                                                axis=dim if axis is None else axis, name=name)
 
 
 def sparse_cross_entropy(labels, logits):
