@@ -97,6 +97,18 @@ def test_zeros_and_ones_take_an_int_shape():
     assert zeros.dtype == np.int32 and zeros.shape == (2,)
 
 
+def test_where_with_a_vector_condition_picks_rows():
+    x, y = A[:3, :3], -A[:3, :3] - 1  # square: broadcasting the condition along the columns would also run
+    condition = np.array([True, False, True])
+    fed = tf.placeholder(tf.bool, [None])
+    picked, fed_rows = run([tf.where(condition, x, y), tf.where(fed, x, y)], {fed: condition})
+    np.testing.assert_array_equal(picked, np.where(condition[:, None], x, y))
+    np.testing.assert_array_equal(fed_rows, picked)
+    with pytest.raises(ValueError, match=r"tf.where: a 1-D condition of 2 elements picks rows of x and y, which "
+                                         r"have 3"):
+        tf.where([True, False], tf.zeros([3, 2]), tf.ones([3, 2]))
+
+
 def test_matrix_helpers():
     square = tf.constant(SQUARE, dtype=tf.float64)
     np.testing.assert_allclose(run(tf.matrix_inverse(square)), np.linalg.inv(SQUARE), rtol=1e-10)

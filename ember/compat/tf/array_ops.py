@@ -28,6 +28,7 @@ from ember.compat.tf._core import (
     truediv,
 )
 from ember.ops.effects import random_draw
+from ember.ops.registry import ShapeError
 
 
 def _logical_xor(a, b):
@@ -430,7 +431,19 @@ def where(condition, x=None, y=None, name: str | None = None) -> Tensor:
     condition alone)."""
     if x is None or y is None:
         raise TypeError("tf.where: give both x and y, or neither (the coordinates of the true elements)")
-    return op(ember.where, (as_tf(condition), as_tf(x), as_tf(y)), name=name or "Select")
+    return op(_select, (as_tf(condition), as_tf(x), as_tf(y)), name=name or "Select")
+
+
+def _select(c, a, b):
+    """TF-1's Select: a 1-D condition picks whole rows (first-axis slices) of higher-rank x and y."""
+    rank = builtins.max(a.ndim, b.ndim)
+    if c.ndim == 1 and rank > 1:
+        rows = a.shape[0] if a.ndim == rank else b.shape[0]
+        if None not in (rows, c.shape[0]) and rows != c.shape[0]:
+            raise ShapeError(f"tf.where: a 1-D condition of {c.shape[0]} elements picks rows of x and y, which have "
+                             f"{rows} (x {list(a.shape)}, y {list(b.shape)})")
+        c = ember.reshape(c, (-1,) + (1,) * (rank - 1))
+    return ember.where(c, a, b)
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) -> Tensor:
