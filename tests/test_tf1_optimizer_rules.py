@@ -100,3 +100,22 @@ def test_proximal_gradient_descent_with_l1_trains_a_sparse_regression():
     assert final < first / 100
     np.testing.assert_array_equal(weights[2:5], 0.0)  # the L1 proximal step keeps the unused weights at 0
     np.testing.assert_allclose(weights[[0, 1, 5]], true[[0, 1, 5]], atol=0.05)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_centered_rmsprop_follows_tf_formulas(momentum):
+    lr, decay, eps = 0.01, 0.9, 1e-3
+    optimizer = tf.train.RMSPropOptimizer(lr, decay, momentum, eps, centered=True)
+    got = _run_steps(optimizer)
+    var, ms, mg, mom = W0.copy(), np.ones(4), np.zeros(4), np.zeros(4)
+    for grad, after in zip(GRADS, got):
+        ms = decay * ms + (1 - decay) * grad * grad
+        mg = decay * mg + (1 - decay) * grad
+        mom = momentum * mom + lr * grad / np.sqrt(ms - mg * mg + eps)
+        var = var - mom
+        np.testing.assert_allclose(after, var, rtol=1e-12)
+    names = sorted(v.name for v in tf.global_variables())  # TF's slots: rms, mg, momentum, in that order
+    assert names == ["Variable/RMSProp:0", "Variable/RMSProp_1:0", "Variable/RMSProp_2:0", "Variable:0"]
+    assert optimizer.get_slot_names() == ["mg", "momentum", "rms"]
+    (w,) = [v for v in tf.global_variables() if v.name == "Variable:0"]
+    assert optimizer.get_slot(w, "mg").name == "Variable/RMSProp_1:0"

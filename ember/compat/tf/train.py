@@ -255,16 +255,40 @@ def tf_rmsprop_update(param, grad, state: dict, *, lr: float, decay: float, mome
     param -= mom
 
 
+def tf_centered_rmsprop_update(param, grad, state: dict, lr: float, decay: float, momentum: float, eps: float):
+    """TF-1's centered RMSProp (``ApplyCenteredRMSProp``): the mean square less the square of the mean gradient.
+
+    ms = decay * ms + (1 - decay) * g^2;  mg = decay * mg + (1 - decay) * g
+    mom = momentum * mom + lr * g / sqrt(ms - mg^2 + eps);  var -= mom
+    """
+    xp = array_module(param)
+    kind = param.dtype.type
+    if not state:
+        state["ms"] = xp.ones_like(param)
+        state["mg"] = xp.zeros_like(param)
+        state["mom"] = xp.zeros_like(param)
+    ms, mg, mom = state["ms"], state["mg"], state["mom"]
+    ms *= kind(decay)
+    ms += kind(1.0 - decay) * grad * grad
+    mg *= kind(decay)
+    mg += kind(1.0 - decay) * grad
+    mom *= kind(momentum)
+    mom += kind(lr) * grad / xp.sqrt(ms - mg * mg + kind(eps))
+    param -= mom
+
+
 class RMSPropOptimizer(Optimizer):
-    """RMSProp with TF-1's defaults and update rule (see ``tf_rmsprop_update``)."""
+    """RMSProp with TF-1's defaults and update rule (see ``tf_rmsprop_update``; ``centered``:
+    ``tf_centered_rmsprop_update``, with TF's slot ``mg`` between ``rms`` and ``momentum``)."""
 
     rule = staticmethod(tf_rmsprop_update)
     SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("momentum", "mom", 0.0))
 
     def __init__(self, learning_rate: float, decay: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-10,
                  use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
-        if centered:
-            raise NotImplementedError("RMSPropOptimizer: centered=True is not supported")
+        if centered:  # (this optimizer's own rule and slots)
+            self.rule = tf_centered_rmsprop_update
+            self.SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("mg", "mg", 0.0), SlotSpec("momentum", "mom", 0.0))
         super().__init__(name, lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
                          eps=float(epsilon))
 
