@@ -207,3 +207,29 @@ def test_conv2d_transpose_is_the_gradient_of_conv2d(padding, size):
     with pytest.raises(ValueError, match="output_shape"):
         run(tf.nn.conv2d_transpose(dy, w, output_shape=[2, size + 5, size + 5, 3], strides=[1, 2, 2, 1],
                                    padding=padding))
+
+
+@pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC", "reflect"])
+def test_pad_mirrors_as_numpy_and_passes_gradients_back(mode):
+    paddings = [[1, 2], [3, 0]] if mode.upper() == "REFLECT" else [[3, 2], [4, 1]]
+    x = tf.constant(A.astype(np.float64))
+    padded = tf.pad(x, paddings, mode)
+    weights = RNG.normal(size=np.pad(A, paddings).shape)
+    (grad,) = tf.gradients(tf.reduce_sum(padded * weights), [x])
+    got, got_grad = run([padded, grad])
+    np.testing.assert_array_equal(got, np.pad(A.astype(np.float64), paddings, mode=mode.lower()))
+    # the gradient gathers each padded position's weight back to the element it copies
+    index = np.pad(np.arange(A.size).reshape(A.shape), paddings, mode=mode.lower())
+    np.testing.assert_allclose(got_grad.reshape(-1), np.bincount(index.reshape(-1), weights.reshape(-1), A.size))
+    with pytest.raises(ValueError, match=r"tf.pad: .* padding \[5, 0\] of axis 0 \(length 3\)"):
+        run(tf.pad(x, [[5, 0], [0, 0]], mode))
+
+
+def test_split_takes_one_size_of_minus_one_for_what_the_others_leave():
+    parts = run(tf.split(tf.constant(A), [1, -1, 2], axis=1))
+    assert [p.shape for p in parts] == [(3, 1), (3, 1), (3, 2)]
+    np.testing.assert_array_equal(np.concatenate(parts, 1), A)
+    with pytest.raises(ValueError, match="may hold one -1"):
+        tf.split(tf.constant(A), [-1, -1], axis=1)
+    with pytest.raises(ValueError, match=r"size_splits \[1, 1\] do not fit axis 1 of length 4"):
+        run(tf.split(tf.constant(A), [1, 1], axis=1))

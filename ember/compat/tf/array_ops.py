@@ -311,7 +311,8 @@ unpack = unstack
 
 
 def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split") -> list:
-    """TF's split: an int is the number of equal parts (not the part size, as in PyTorch); a list, the sizes."""
+    """TF's split: an int is the number of equal parts (not the part size, as in PyTorch); a list, the sizes,
+    one of which may be -1 (what the others leave)."""
     value = as_tf(value)
     if isinstance(num_or_size_splits, (int, np.integer)):
         parts = int(num_or_size_splits)
@@ -319,12 +320,21 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split
     else:
         sizes = [int(s) for s in num_or_size_splits]
         parts = len(sizes)
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise ValueError(f"tf.split: size_splits {sizes} may hold one -1 and sizes >= 0 otherwise")
 
     def part(x, i):
         if sizes is None and isinstance(x.shape[axis], int) and x.shape[axis] % parts:
             raise ValueError(f"tf.split: axis {axis} of length {x.shape[axis]} does not split into {parts} equal "
                              f"parts (input shape {list(x.shape)})")
-        pieces = ember.chunk(x, parts, axis=axis) if sizes is None else ember.split(x, sizes, axis=axis)
+        if sizes is None:
+            pieces = ember.chunk(x, parts, axis=axis)
+        else:
+            known = sum(s for s in sizes if s != -1)
+            rest = x.shape[axis] - known
+            if (-1 in sizes and rest < 0) or (-1 not in sizes and rest != 0):
+                raise ValueError(f"tf.split: size_splits {sizes} do not fit axis {axis} of length {x.shape[axis]}")
+            pieces = ember.split(x, [rest if s == -1 else s for s in sizes], axis=axis)
         if len(pieces) != parts:
             raise ValueError(f"split: axis {axis} of length {x.shape[axis]} does not split into {parts} equal parts")
         return pieces[i]
@@ -343,10 +353,35 @@ def tile(input, multiples, name: str | None = None) -> Tensor:
 
 
 def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None, constant_values=0) -> Tensor:
-    if mode.upper() != "CONSTANT":
-        raise NotImplementedError(f"tf.pad: mode {mode!r} is not supported; only CONSTANT is")
+    """``tensor`` padded by ``paddings[i] = [before, after]`` along each axis i: with ``constant_values``
+    (CONSTANT), or mirrored at the edges, the edge row not repeated (REFLECT) or repeated (SYMMETRIC)."""
+    mode = str(mode).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError(f"tf.pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode!r}")
     paddings = tuple(tuple(int(p) for p in pair) for pair in paddings)
-    return op(lambda x: ember.pad(x, paddings, float(constant_values)), (as_tf(tensor),), name=name or "Pad")
+    if mode == "CONSTANT":
+        return op(lambda x: ember.pad(x, paddings, float(constant_values)), (as_tf(tensor),), name=name or "Pad")
+    return op(lambda x: _mirrored(x, paddings, 1 if mode == "REFLECT" else 0, mode), (as_tf(tensor),),
+              name=name or "MirrorPad")
+
+
+def _mirrored(x, paddings: tuple, edge: int, mode: str):
+    """``x`` with each axis extended by the mirror images of its ends (``edge`` rows at each end left out)."""
+    if len(paddings) != x.ndim:
+        raise ValueError(f"tf.pad: paddings {[list(p) for p in paddings]} need one pair per axis of shape "
+                         f"{list(x.shape)}")
+    for axis, (before, after) in enumerate(paddings):
+        n = x.shape[axis]
+        if min(before, after) < 0 or max(before, after) > n - edge:
+            raise ValueError(f"tf.pad: {mode} padding {[before, after]} of axis {axis} (length {n}) must lie in "
+                             f"[0, {n - edge}]")
+        lead = (slice(None),) * axis
+        parts = [ember.flip(x[lead + (slice(edge, edge + before),)], (axis,))] if before else []
+        parts.append(x)
+        if after:
+            parts.append(ember.flip(x[lead + (slice(n - edge - after, n - edge),)], (axis,)))
+        x = ember.concat(parts, axis) if len(parts) > 1 else x
+    return x
 
 
 def shape(input, name: str | None = None, out_type=int32) -> Tensor:
