@@ -40,7 +40,7 @@ def test_normalize_of_a_zero_row_is_zero_with_torchs_gradient():
     _check(F.normalize(x), TF.normalize(tx), [(x, tx)])
 
 
-@pytest.mark.parametrize("dim", [1, -1])
+@pytest.mark.parametrize("dim", [1, -1, 0])  # 0: b's size-1 dim is broadcast along dim, its norm taken after
 def test_cosine_similarity_and_its_module_match_torch(dim):
     (a, ta), (b, tb) = _pair(4, 6), _pair(1, 6, seed=1)
     _check(F.cosine_similarity(a, b, dim=dim), TF.cosine_similarity(ta, tb, dim=dim), [(a, ta), (b, tb)])

@@ -3,6 +3,8 @@ in ``nn.functional``) and their modules."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.tensor import Tensor
@@ -16,6 +18,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     (4,)
     """
     x1, x2 = _ops.promote(x1, x2)
+    if x1.shape != x2.shape:  # PyTorch's norms are the broadcast vectors': a size-1 dim repeated grows its norm
+        shape = tuple(np.broadcast_shapes(x1.shape, x2.shape))
+        x1, x2 = _ops.broadcast_to(x1, shape), _ops.broadcast_to(x2, shape)
     unit1 = x1 / _ops.clip(_ops.norm(x1, 2, dim, keepdims=True), eps, None)
     unit2 = x2 / _ops.clip(_ops.norm(x2, 2, dim, keepdims=True), eps, None)
     return _ops.sum(unit1 * unit2, dim)
