@@ -231,6 +231,18 @@ def test_instance_norm_and_instancenorm2d_match_torch(affine):
     np.testing.assert_allclose(unbatched, theirs(tx[0]).detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_instance_norm_of_one_position_per_channel_is_refused_as_torch():
+    """Each channel of one position normalizes to 0 (the running variance would divide by n - 1 = 0)."""
+    with pytest.raises(ValueError, match=r"instance_norm: use_input_stats needs more than one position"):
+        F.instance_norm(ember.randn(2, 3, 1))
+    layer = nn.InstanceNorm1d(3, track_running_stats=True)
+    with pytest.raises(ValueError, match="more than one position per channel"):
+        layer(ember.randn(3, 1))
+    np.testing.assert_array_equal(layer.running_var.numpy(), np.ones(3, np.float32))
+    layer.eval()  # the running statistics take one position
+    assert layer(ember.randn(2, 3, 1)).shape == (2, 3, 1)
+
+
 def test_instancenorm_with_running_stats_matches_torch_in_training_and_evaluation():
     x, tx = _pair(4, 3, 6, scale=2.0)
     ours, theirs = nn.InstanceNorm1d(3, track_running_stats=True), torch.nn.InstanceNorm1d(3, track_running_stats=True)

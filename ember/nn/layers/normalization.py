@@ -235,9 +235,12 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
             raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
         shift, var = _per_channel(running_mean, input.ndim), _per_channel(running_var, input.ndim)
         return _affine((input - shift) / _ops.sqrt(var + eps), weight, bias)
+    size = math.prod(input.shape[2:])
+    if size == 1:  # one position: every normalized value is 0 and the running variance's divisor n - 1 is 0
+        raise ValueError(f"instance_norm: use_input_stats needs more than one position per channel, got input "
+                         f"{input.dtype}{list(input.shape)}")
     if running_mean is not None and running_var is not None:
         _update_instance_stats(input, running_mean, running_var, momentum)
-    size = math.prod(input.shape[2:])
     flat = _ops.reshape(input, (-1, input.shape[1], size))
     y = _ops.layer_norm(flat, (size,), None, None, eps)
     return _affine(_ops.reshape(y, (-1,) + tuple(input.shape[1:])), weight, bias)
