@@ -215,6 +215,16 @@ ERRORS = [
      r"multi_margin_loss: input must be \(N, C\) or \(C\) and target \(N\) or \(\), got \[2, 3\] and \[3\]"),
     (lambda: F.multi_margin_loss(ember.ones(2, 3), ember.tensor([0, 1]), weight=ember.ones(2)), ValueError,
      r"multi_margin_loss: weight must be one number a class, shape \[3\], got \[2\]"),
+    # a weight longer than the classes was read by class index, its extra entries ignored
+    (lambda: F.cross_entropy(ember.ones(2, 3), ember.tensor([0, 2]), weight=ember.ones(4)), ValueError,
+     r"cross_entropy: weight must have one entry per class, shape \[3\] for input float32\[2, 3\], got "
+     r"float32\[4\]"),
+    (lambda: F.cross_entropy(ember.ones(2, 3, 2), ember.tensor([[0, 2], [1, 1]]), weight=ember.ones(1, 3)),
+     ValueError, r"cross_entropy: weight must have one entry per class"),
+    (lambda: F.cross_entropy(ember.ones(2, 3), ember.ones(2, 3), weight=ember.ones(2)), ValueError,
+     r"cross_entropy: weight must have one entry per class"),
+    (lambda: nn.NLLLoss(weight=ember.ones(5))(ember.ones(2, 3), ember.tensor([0, 1])), ValueError,
+     r"nll_loss: weight must have one entry per class, shape \[3\]"),
     (lambda: nn.MultiMarginLoss(p=0), ValueError, "MultiMarginLoss: p must be 1 or 2, got 0"),
     (lambda: nn.GaussianNLLLoss(reduction="batchmean"), ValueError, "GaussianNLLLoss: reduction must be one of"),
 ]

@@ -465,11 +465,24 @@ def _class_weights(name: str, input, target, weight, ignore_index: int, reductio
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     attrs = {"num_classes": input.shape[1], "ignore_index": int(ignore_index), "normalize": reduction == "mean",
              "dtype": input.dtype, "negate": negate}
-    inputs = (target,) if weight is None else (target, cast(as_tensor(weight), input.dtype))
+    weight = _class_weight(name, input, weight)
+    inputs = (target,) if weight is None else (target, weight)
     try:
         return dispatch.apply(NLL_WEIGHTS, inputs, attrs)
     except IndexError as exc:
         raise IndexError(f"{name}: {exc}") from None
+
+
+def _class_weight(name: str, input: TensorLike, weight) -> TensorLike | None:
+    """``weight`` in the input's dtype, refused unless it has one entry per class (input's axis 1): a longer one
+    was read by class index and its extra entries ignored."""
+    if weight is None:
+        return None
+    weight = as_tensor(weight)
+    if not fits(tuple(weight.shape), (input.shape[1],)):
+        raise ValueError(f"{name}: weight must have one entry per class, shape [{input.shape[1]}] for input "
+                         f"{input.dtype}{list(input.shape)}, got {weight.dtype}{list(weight.shape)}")
+    return cast(weight, input.dtype)
 
 
 def _nan_if_no_weight(loss: TensorLike, weights: TensorLike, reduction: str) -> TensorLike:
@@ -519,7 +532,7 @@ def cross_entropy(
     classes = input.shape[1]
     w_row = None
     if weight is not None:
-        weight = cast(as_tensor(weight), input.dtype)
+        weight = _class_weight("cross_entropy", input, weight)
         w_row = weight.reshape((1, classes) + (1,) * (input.ndim - 2))
     if target.dtype in FLOATING:  # class probabilities
         _same_shape("cross_entropy", input, target)
