@@ -225,6 +225,12 @@ ERRORS = [
      r"cross_entropy: weight must have one entry per class"),
     (lambda: nn.NLLLoss(weight=ember.ones(5))(ember.ones(2, 3), ember.tensor([0, 1])), ValueError,
      r"nll_loss: weight must have one entry per class, shape \[3\]"),
+    (lambda: F.huber_loss(ember.ones(3), ember.zeros(3), delta=0.0), ValueError,
+     "huber_loss: delta must be positive, got 0.0"),
+    (lambda: nn.HuberLoss(delta=-1.0)(ember.ones(3), ember.zeros(3)), ValueError,
+     "huber_loss: delta must be positive, got -1.0"),
+    (lambda: nn.SmoothL1Loss(beta=-0.5)(ember.ones(3), ember.zeros(3)), ValueError,
+     "smooth_l1_loss: beta must not be negative, got -0.5"),
     (lambda: nn.MultiMarginLoss(p=0), ValueError, "MultiMarginLoss: p must be 1 or 2, got 0"),
     (lambda: nn.GaussianNLLLoss(reduction="batchmean"), ValueError, "GaussianNLLLoss: reduction must be one of"),
 ]

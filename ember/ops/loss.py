@@ -57,6 +57,8 @@ def l1_loss(input, target, reduction: str = "mean") -> TensorLike:
 
 def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> TensorLike:
     """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss)."""
+    if not delta > 0:  # delta 0 made every loss 0, a negative one every loss negative
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("huber_loss", input, target)
     err = abs(input - target)
@@ -66,6 +68,8 @@ def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> Te
 
 def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") -> TensorLike:
     """Huber loss divided by ``beta`` (PyTorch's SmoothL1Loss)."""
+    if not beta >= 0:  # a negative beta made every loss |d| + |beta| / 2
+        raise ValueError(f"smooth_l1_loss: beta must not be negative, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction)
     input, target = to_float(input), to_float(as_tensor(target))
