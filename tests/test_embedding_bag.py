@@ -97,6 +97,9 @@ def test_errors_name_the_problem():
         bag(ember.tensor([1, 2, 3]), ember.tensor([1, 2]))
     with pytest.raises(TypeError, match="offsets must hold integer positions, got float32"):
         bag(ember.tensor([1, 2, 3]), ember.tensor([0.0, 1.5]))
+    last = nn.EmbeddingBag(ROWS, DIM, include_last_offset=True)  # (the ids past offset 2 were dropped before)
+    with pytest.raises(ValueError, match=r"the last offset must be len\(input\) = 3 .*got offsets \[0, 1, 2\]"):
+        last(ember.tensor([1, 2, 3]), ember.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="mode='sum'"):
         bag(ember.tensor([[1, 2]]), per_sample_weights=ember.ones(1, 2))
     with pytest.raises(ValueError, match="mode"):

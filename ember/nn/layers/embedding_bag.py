@@ -167,11 +167,14 @@ def _bags(name: str, input, offsets, include_last_offset: bool) -> tuple[np.ndar
     if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > ids.size:
         raise ValueError(f"{name}: offsets must start at 0 and be non-decreasing up to len(input) = "
                          f"{ids.size}, got {starts.tolist()}")
+    if include_last_offset and starts[-1] != ids.size:  # (PyTorch's last bag runs to the end of the input anyway)
+        raise ValueError(f"{name}: with include_last_offset the last offset must be len(input) = {ids.size} (the "
+                         f"end of the last bag), got offsets {starts.tolist()}")
     bounds = starts if include_last_offset else np.append(starts, ids.size)
     num_bags = bounds.size - 1
     lengths = np.diff(bounds)
     bag_ids = np.repeat(np.arange(num_bags), lengths)
-    return ids[:bounds[-1]], bag_ids, num_bags
+    return ids, bag_ids, num_bags
 
 
 def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per_sample_weights,
