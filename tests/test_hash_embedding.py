@@ -469,6 +469,8 @@ def test_bag_include_last_offset_and_errors():
     assert bag(np.array([1, 2, 3]), np.array([0, 1, 3])).detach().numpy().tolist() == [[1, 1], [2, 2]]
     with pytest.raises(ValueError, match="offsets must start at 0"):
         bag(np.array([1, 2]), np.array([1]))
+    with pytest.raises(ValueError, match=r"the last offset must be len\(ids\) = 3 .*got offsets \[0, 1, 2\]"):
+        bag(np.array([1, 2, 3]), np.array([0, 1, 2]))  # (id 3 was silently dropped before)
     with pytest.raises(ValueError, match="1-D ids need offsets"):
         bag(np.array([1, 2]))
     with pytest.raises(ValueError, match="mode must be one of"):

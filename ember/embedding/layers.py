@@ -191,9 +191,11 @@ class HashEmbeddingBag(HashEmbedding):
             if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > keys.size:
                 raise ValueError(f"HashEmbeddingBag: offsets must start at 0 and be non-decreasing up to "
                                  f"len(ids) = {keys.size}, got {starts.tolist()}")
+            if self.include_last_offset and starts[-1] != keys.size:
+                raise ValueError(f"HashEmbeddingBag: with include_last_offset the last offset must be len(ids) = "
+                                 f"{keys.size} (the end of the last bag), got offsets {starts.tolist()}")
             bounds = starts if self.include_last_offset else np.append(starts, keys.size)
             num_bags = bounds.size - 1
-            keys = keys[: bounds[-1]]
             bag_ids = np.repeat(np.arange(num_bags), np.diff(bounds))
         else:
             raise ValueError(f"HashEmbeddingBag: ids must be 1-D (with offsets) or 2-D, got shape {list(keys.shape)}")
@@ -207,7 +209,7 @@ class HashEmbeddingBag(HashEmbedding):
                                  f"{list(np.shape(ids))}, got {list(weights.shape)}")
             weights = ops.cast(weights, rows.dtype)
             if bag_ids is not None:
-                weights = ops.reshape(weights, (-1,))[: keys.size]
+                weights = ops.reshape(weights, (-1,))
             rows = rows * ops.unsqueeze(weights, -1)
         if bag_ids is None:  # fixed-size bags: a reduction over the bag axis (bags of no ids: zeros)
             return ops.mean(rows, axis=1) if self.mode == "mean" and size else ops.sum(rows, axis=1)
