@@ -25,10 +25,14 @@ def _check_out(name: str, out: Tensor, shape: tuple, dtype) -> None:
         raise ValueError(f"{name}: output is {out.dtype}{list(out.shape)}, expected {dtype}{list(shape)}")
 
 
-def _check_list(name: str, what: str, tensors, g: ProcessGroup) -> list:
+def _check_list(name: str, what: str, tensors, g: ProcessGroup, like=None) -> list:
+    """The arrays of ``tensors``, one per rank of the group, each of ``like``'s shape and dtype (when given)."""
     if not isinstance(tensors, (list, tuple)) or len(tensors) != g.size:
         count = len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__
         raise ValueError(f"{name}: {what} must be a list of one tensor per rank of the group ({g.size}), got {count}")
+    if like is not None:
+        for t in tensors:
+            _check_out(name, t, like.shape, like.dtype)
     return [_data(name, t) for t in tensors]
 
 
@@ -112,9 +116,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
     g = resolve(group, "all_gather")
     if g is None:
         return None
-    outs = _check_list("all_gather", "tensor_list", tensor_list, g)
-    for out in tensor_list:
-        _check_out("all_gather", out, data.shape, data.dtype)
+    outs = _check_list("all_gather", "tensor_list", tensor_list, g, like=data)
     gathered = g.all_gather(data)
     for r, out in enumerate(outs):
         out[...] = gathered[r]
@@ -143,9 +145,7 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = No
         return None
     root = group_rank(g, "gather", "dst", dst, group_dst)
     if g.rank == root:
-        outs = _check_list("gather", "gather_list", gather_list, g)
-        for out in gather_list:
-            _check_out("gather", out, data.shape, data.dtype)
+        outs = _check_list("gather", "gather_list", gather_list, g, like=data)
     elif gather_list:
         raise ValueError(f"gather: only the destination rank passes gather_list; rank {g.ranks[g.rank]} passed "
                          f"{len(gather_list)} tensors")
@@ -167,9 +167,7 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = 
     root = group_rank(g, "scatter", "src", src, group_src)
     pieces = None
     if g.rank == root:
-        pieces = _check_list("scatter", "scatter_list", scatter_list, g)
-        for piece in scatter_list:
-            _check_out("scatter", piece, data.shape, data.dtype)
+        pieces = _check_list("scatter", "scatter_list", scatter_list, g, like=data)
         pieces = array_module(pieces[0]).stack(pieces)
     elif scatter_list:
         raise ValueError(f"scatter: only the source rank passes scatter_list; rank {g.ranks[g.rank]} passed "
@@ -185,9 +183,7 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group: Pro
     g = resolve(group, "reduce_scatter")
     if g is None:
         return None
-    inputs = _check_list("reduce_scatter", "input_list", input_list, g)
-    for piece in input_list:
-        _check_out("reduce_scatter", piece, data.shape, data.dtype)
+    inputs = _check_list("reduce_scatter", "input_list", input_list, g, like=data)
     data[...] = g.reduce_scatter(array_module(data).stack(inputs), op)[0]
     return _done(async_op)
 
