@@ -366,8 +366,17 @@ class ProcessGroup:
         host = wire.movable(np.empty(out.shape, dtype=out.dtype))
         status = MPI.Status()
         request = self.comm.Irecv(host, source=MPI.ANY_SOURCE if src is None else src, tag=tag)
-        work = Work(self, request, "recv", self._seq,
-                    lambda: (wire.like(host.view(out.dtype), out), status.Get_source()))
+
+        def received():
+            # MPI takes a shorter message into a larger buffer silently: the rest would be left uninitialized
+            got = status.Get_count(MPI.BYTE)
+            if got != host.nbytes:
+                raise ValueError(f"recv: rank {status.Get_source()} sent {got} bytes, but the receiving "
+                                 f"{np.dtype(out.dtype).name}{list(out.shape)} holds {host.nbytes}; the receiver's "
+                                 "shape and dtype must be the sender's")
+            return wire.like(host.view(out.dtype), out), status.Get_source()
+
+        work = Work(self, request, "recv", self._seq, received)
         work._status = status
         return work
 
