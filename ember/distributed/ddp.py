@@ -156,24 +156,28 @@ class DistributedDataParallel(Module):
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
         self._bucket_of.update({key: (None, 0) for key in self._sparse})
-        # (module, key, parameter, dtype, shape) per trained parameter: a cast (ddp.double()), a replaced or a
-        # materialized (lazy) parameter since shows in one pass over them, without walking the modules
-        self._parameter_slots = [(m, key, p, p.array.dtype, p.array.shape) for m in self.module.modules()
-                                 for key, p in m._parameters.items() if p is not None and id(p) in self._names]
+        # (module, key, parameter, dtype, shape, requires_grad) per replicated parameter, frozen ones included: a
+        # cast (ddp.double()), a replaced, materialized (lazy), frozen or unfrozen parameter since shows in one pass
+        # over them, without walking the modules
+        own = _sharded_parameters(self.module)
+        self._parameter_slots = [(m, key, p, p.array.dtype, p.array.shape, p.requires_grad)
+                                 for m in self.module.modules() for key, p in m._parameters.items()
+                                 if p is not None and id(p) not in own]
 
     def _parameters_changed(self) -> bool:
-        for module, key, p, dtype, shape in self._parameter_slots:
-            if module._parameters.get(key) is not p or p.array.dtype != dtype or p.array.shape != shape:
+        for module, key, p, dtype, shape, trained in self._parameter_slots:
+            if (module._parameters.get(key) is not p or p.array.dtype != dtype or p.array.shape != shape
+                    or p.requires_grad != trained):
                 return True
         return False
 
     def _rebuild_buckets(self) -> None:
-        """The parameters were cast or replaced since the buckets were made: make them anew for the parameters as
-        they are (every rank checks that the others did the same), and give every rank rank 0's values of the
-        parameters that are new."""
+        """The parameters were cast, replaced, frozen or unfrozen since the buckets were made: make them anew for
+        the parameters as they are (every rank checks that the others did the same), and give every rank rank 0's
+        values of the parameters that are new to training."""
         named = self._trained_parameters()
         self._check_same_layout(named, "parameters")
-        known = {id(p) for _, _, p, _, _ in self._parameter_slots}
+        known = {id(p) for _, _, p, _, _, trained in self._parameter_slots if trained}
         own = _sharded_parameters(self.module)
         with no_grad():
             for _, p in named:

@@ -1,6 +1,6 @@
 """Run under `ember launch -n N`: DistributedDataParallel after its model is cast (ddp.double(), ddp.to(dtype),
-ddp.half()) or a parameter is replaced: the next forward makes the gradient buckets anew (a new parameter gets rank
-0's values), and backward averages gradients of the parameters' new dtype."""
+ddp.half()), a parameter is replaced, or a layer is frozen or unfrozen: the next forward makes the gradient buckets
+anew (a new parameter gets rank 0's values), and backward averages gradients of the parameters' new dtype."""
 
 import numpy as np
 
@@ -31,6 +31,9 @@ def check_step(ddp, net, dtype, what):
     expected = [np.mean(grads, axis=0) for grads in zip(*everyone)]
     tolerance = 1e-3 if dtype == np.float16 else 1e-6
     for p, want in zip(net.parameters(), expected):
+        if not p.requires_grad:
+            assert p.grad is None, what
+            continue
         assert p.grad.dtype == dtype, (what, p.grad.dtype)
         np.testing.assert_allclose(p.grad.numpy().astype(np.float64), want, rtol=tolerance, atol=tolerance,
                                    err_msg=what)
@@ -52,4 +55,13 @@ ddp.float()
 net[2].weight = nn.Parameter(ember.full((2, 3), 0.5 + r))
 check_step(ddp, net, np.float32, "a replaced parameter")
 np.testing.assert_array_equal(net[2].weight.detach().numpy(), 0.5)
+
+# a layer frozen, then unfrozen, after the wrapping: the buckets follow requires_grad, so the other gradients are
+# still averaged in the frozen step, and the unfrozen layer's are averaged again (each rank kept its own before)
+for p in net[0].parameters():
+    p.requires_grad_(False)
+check_step(ddp, net, np.float32, "a frozen layer")
+for p in net[0].parameters():
+    p.requires_grad_(True)
+check_step(ddp, net, np.float32, "an unfrozen layer")
 print(f"ddp recast ok on rank {r} of {n}")
