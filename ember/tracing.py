@@ -30,6 +30,7 @@ from ember.nn import global_hooks
 from ember.ops import autocast
 from ember.ops.effects import DROP_GRAD, accumulate_grad
 from ember.ops.indexing import dense_gradient
+from ember.passes.data_parallel import average, data_parallel_job
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
@@ -251,6 +252,20 @@ class Trace:
                     g = dense_gradient(g)
                 param.grad = previous
                 _accumulate(param, g, param)
+            if data_parallel_job():
+                self._average(params, grads)
+
+    def _average(self, params: list, grads: list) -> None:
+        """In a data-parallel job, each dense ``.grad`` this backward reached, as accumulated, averaged over the
+        ranks right here (eager ``DistributedDataParallel`` averages it as backward finishes it), so that what
+        reads it before the update (``clip_grad_norm_``) and the ``.grad`` handed back read the average. The
+        ``data_parallel`` pass leaves what derives from these alone. (Row-sparse gradients are left to that
+        pass, which refuses them.)"""
+        reached = [p for p, g in zip(params, grads) if g is not None and isinstance(p.grad, Value)]
+        if reached:
+            for p, mean in zip(reached, average([p.grad for p in reached])):
+                p.grad = mean
+                self.graph.averaged_grads.add(mean.id)
 
     def _among(self, inputs, params: list, args: list) -> tuple:
         """The parameters and arguments that ``backward(inputs=...)`` names."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ember.graph.ir import Graph
 from ember.passes.autodiff import autodiff
 from ember.passes.cse import cse
-from ember.passes.data_parallel import data_parallel
+from ember.passes.data_parallel import data_parallel, data_parallel_job
 from ember.passes.fold_constants import fold_constants
 from ember.passes.fuse_elementwise import fuse_elementwise
 from ember.passes.mixed_precision import low_precision_dtype, mixed_precision
@@ -48,8 +48,7 @@ def pipeline(mixed_precision=None) -> tuple:
     distributed layer), and with ``mixed_precision`` first when a dtype (bfloat16 or float16) is given, so that
     ``autodiff`` builds the backward from the rewritten forward."""
     names = DEFAULT_PIPELINE
-    dist = sys.modules.get("ember.distributed")
-    if dist is not None and dist.is_initialized() and dist.compiled_data_parallel():
+    if data_parallel_job():
         at = names.index("autodiff") + 1
         names = names[:at] + ("data_parallel",) + names[at:]
     if mixed_precision is not None:

@@ -58,6 +58,7 @@ def specialize(graph: Graph, shapes) -> Graph:
     out.live_captures = graph.live_captures
     out.captured = [(t, mapping[v.id]) for t, v in graph.captured]
     out.dim_hint = graph.dim_hint
+    out.averaged_grads = {mapping[i].id for i in graph.averaged_grads if i in mapping}
     return out
 
 

@@ -75,6 +75,43 @@ for k in range(4):
 for a, b in zip([p.detach().numpy() for p in net.parameters()], expect):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="ember.jit")
 
+# --- ember.jit of a step that clips its gradients: clipped after the average, as eager DDP and one process do ---
+def clipped_reference(steps: int):
+    net = mlp()
+    opt = ember.optim.SGD(net.parameters(), lr=0.5)
+    for k in range(steps):
+        lo = (k * 16) % 32
+        opt.zero_grad()
+        ember.cross_entropy(net(ember.tensor(x_all[lo : lo + 16])), ember.tensor(labels[lo : lo + 16])).backward()
+        ember.nn.utils.clip_grad_norm_(net.parameters(), 0.05)
+        opt.step()
+    return net
+
+
+net = mlp()
+opt = ember.optim.SGD(net.parameters(), lr=0.5)
+
+
+@ember.jit
+def clipped_step(xb, yb):
+    opt.zero_grad()
+    out = ember.cross_entropy(net(xb), yb)
+    out.backward()
+    ember.nn.utils.clip_grad_norm_(net.parameters(), 0.05)
+    opt.step()
+    return out
+
+
+for k in range(3):
+    lo = (k * 16) % 32
+    clipped_step(ember.tensor(x_all[lo + r : lo + 16 : n]), ember.tensor(labels[lo + r : lo + 16 : n]))
+reference = clipped_reference(3)
+for a, b in zip(net.parameters(), reference.parameters()):
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6, err_msg="clipped jit")
+# the .grad handed back is the average too, as eager DistributedDataParallel leaves it
+for a, b in zip(net.parameters(), reference.parameters()):
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=2e-5, atol=2e-7, err_msg="clipped jit .grad")
+
 # --- Model.fit(compile=True): batch 4 per rank ---
 net = mlp()
 model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1), compile=True)
