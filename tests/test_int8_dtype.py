@@ -38,3 +38,15 @@ def test_an_int8_placeholder_in_tf1():
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(y, {x: np.array([1, -3], np.int8)}), [2.0, -6.0])
     tf.reset_default_graph()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+def test_division_by_a_python_int_outside_the_dtype_is_a_float_division(dtype):
+    # the int took the tensor's dtype first and wrapped: uint8 / -3 divided by 253, int8 / 300 by 44
+    data = np.array([100, 7, 0], dtype)
+    a, t = ember.tensor(data), torch.tensor(data)
+    for number in (-3, 300, 100000):
+        np.testing.assert_allclose((a / number).numpy(), (t / number).numpy(), rtol=1e-6)
+        np.testing.assert_allclose((number / a).numpy(), (number / t).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(ember.atan2(a, number).numpy(), torch.atan2(t, torch.tensor(number)).numpy(),
+                                   rtol=1e-6)

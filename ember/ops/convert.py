@@ -201,6 +201,18 @@ def to_float(x, name: str | None = None) -> TensorLike:
     return cast(x, _dtypes.DEFAULT_FLOAT)
 
 
+def promote_inexact(a, b) -> tuple:
+    """``promote`` for an op that computes in floats (true division, atan2...): both operands floating (or complex).
+    A Python int beside a tensor becomes a float with it, not first the tensor's integer dtype, where it would
+    wrap (a uint8 tensor / -3 would divide by 253), as PyTorch's."""
+    if b.__class__ is int and isinstance(a, TensorLike):
+        a = to_inexact(a)
+    elif a.__class__ is int and isinstance(b, TensorLike):
+        b = to_inexact(b)
+    a, b = promote(a, b)
+    return to_inexact(a), to_inexact(b)
+
+
 def to_inexact(x) -> TensorLike:
     """``x`` as a floating or complex Tensor (``to_float`` for the ops that take complex numbers too)."""
     if not isinstance(x, TensorLike):

@@ -13,7 +13,7 @@ from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering, special_kernels
 from ember.ops.autocast import FLOAT32
 from ember.ops.complex_parts import CONJ
-from ember.ops.convert import as_tensor, cast, constant, promote, to_float, to_inexact
+from ember.ops.convert import as_tensor, cast, constant, promote, promote_inexact, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import (
     binary,
@@ -792,8 +792,7 @@ def square(x) -> TensorLike:
 
 def true_divide(a, b) -> TensorLike:
     """Elementwise true division; integers divide as floats."""
-    a, b = promote(a, b)
-    return dispatch.apply(DIV, (to_inexact(a), to_inexact(b)))
+    return dispatch.apply(DIV, promote_inexact(a, b))
 
 
 _ROUNDING_MODES = (None, "trunc", "floor")
@@ -833,7 +832,7 @@ def power(a, b) -> TensorLike:
 
 def atan2(a, b) -> TensorLike:
     """Elementwise angle of the point (b, a): the arctangent of a / b in the right quadrant (integers as floats)."""
-    a, b = promote(a, b)
+    a, b = promote_inexact(a, b)
     return dispatch.apply(ATAN2, (to_float(a), to_float(b)))
 
 

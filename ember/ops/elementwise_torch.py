@@ -7,7 +7,7 @@ import math
 
 from ember.backend.dtypes import COMPLEX, bool_
 from ember.ops import dispatch
-from ember.ops.convert import promote, to_float
+from ember.ops.convert import promote, promote_inexact, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import EXP, WHERE, _binary, _scalar, _typed, _unary
 from ember.ops.infer import refuse_bool, refuse_complex, require_float
@@ -77,7 +77,7 @@ LCM = _binary("lcm", lambda xp, a, b: xp.lcm(a, b), NON_DIFFERENTIABLE, onnx=NO_
 
 
 def _floats(a, b) -> tuple:
-    a, b = promote(a, b)
+    a, b = promote_inexact(a, b)
     return to_float(a), to_float(b)
 
 
