@@ -58,6 +58,19 @@ def test_quantized_graph_exports_as_qdq(digits_cnn):
     np.testing.assert_allclose(np.median(np.abs(got - expected)), 0, atol=1e-4)
 
 
+def test_qdq_export_saturates_activations_as_the_int8_ops():
+    # inputs past the calibrated range: the int8 ops clip to -127, ONNX's QuantizeLinear alone to -128
+    ort = pytest.importorskip("onnxruntime")
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 3), nn.Conv1d(1, 2, 2))
+    net.eval()
+    qnet = ember.quantize.quantize_model(net, [np.full((2, 1, 8), 0.5, np.float32)])
+    session = ort.InferenceSession(ember.onnx.to_onnx(qnet.graph).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    x = np.linspace(-3, 3, 32, dtype=np.float32).reshape(4, 1, 8)
+    np.testing.assert_allclose(session.run(None, {"input0": x})[0], qnet(x), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("k", [16, 2000])  # float32-exact accumulation, and the int32 path beyond it
 def test_qlinear_accumulates_like_int32(k):
     rng = np.random.default_rng(0)

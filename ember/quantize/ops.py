@@ -79,7 +79,10 @@ FLOAT_OPS = {LINEAR.name: QLINEAR, CONV2D.name: QCONV2D}  # the float op each in
 def _qdq_input(b, x, x_scale, dtype):
     scale = b.const(x_scale, dtype)
     zero = b.const(0, np.int8)
-    return b.node("DequantizeLinear", [b.node("QuantizeLinear", [x, scale, zero]), scale, zero])
+    # QuantizeLinear saturates to [-128, 127]; the int8 ops' symmetric range stops at -127
+    low, high = b.const(-127 * x_scale, dtype), b.const(127 * x_scale, dtype)
+    clipped = b.node("Clip", [x, low, high])
+    return b.node("DequantizeLinear", [b.node("QuantizeLinear", [clipped, scale, zero]), scale, zero])
 
 
 def _qdq_weight(b, w_q, w_scale):
