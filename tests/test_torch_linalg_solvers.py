@@ -235,6 +235,18 @@ def test_matrix_rank_takes_a_tensor_atol_and_the_older_positional_tol():
            a + np.swapaxes(a, -1, -2), grad=False)
 
 
+def test_matrix_rank_reads_a_tensor_rtol_and_a_zero_tensor_atol_per_matrix():
+    # a (3,) rtol was broadcast against the singular values' axis, and a tensor atol of 0 dropped the default rtol
+    a = _sample(3, 5, 3)
+    rtol = np.array([0.1, 0.5, 0.9])
+    _check(lambda x, t: ember.linalg.matrix_rank(x, rtol=t), lambda x, t: torch.linalg.matrix_rank(x, rtol=t), a,
+           rtol, grad=False)
+    low = _sample(3, 5, 2) @ _sample(3, 2, 3, seed=1)
+    atol = np.array([0.0, 1e-3, 0.0])
+    _check(lambda x, t: ember.linalg.matrix_rank(x, atol=t), lambda x, t: torch.linalg.matrix_rank(x, atol=t), low,
+           atol, grad=False)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", np.inf, -np.inf, 1, -1])
 def test_cond(p, dtype):

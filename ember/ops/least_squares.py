@@ -40,8 +40,14 @@ def _rank_of_values(values: TensorLike, atol, rtol) -> TensorLike:
     if values.shape[-1] == 0:
         return sum(gt(values, 0.0), -1)
     largest = amax(values, -1, True)
-    cutoff = rtol * largest if atol is None else maximum(unsqueeze(as_tensor(atol, values), -1), rtol * largest)
+    scaled = _per_matrix(rtol, values) * largest
+    cutoff = scaled if atol is None else maximum(_per_matrix(atol, values), scaled)
     return sum(gt(values, cutoff), -1)
+
+
+def _per_matrix(tol, values: TensorLike):
+    """A tolerance beside ``values`` (..., k): a tensor holds one per matrix, so it gains the values' last axis."""
+    return unsqueeze(as_tensor(tol, values), -1) if isinstance(tol, TensorLike) else tol
 
 
 def matrix_rank(a, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> TensorLike:
@@ -57,9 +63,11 @@ def matrix_rank(a, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
             raise ValueError("matrix_rank: give tol, or atol and rtol, not both")
         atol, rtol = tol, 0.0
     a = _matrices("matrix_rank", a, square=bool(hermitian))
-    if rtol is None:
-        positive = atol is not None and (isinstance(atol, TensorLike) or float(atol) > 0)
-        rtol = 0.0 if positive else _default_rtol(a)
+    if rtol is None:  # eps * max(m, n) where atol is not above 0 (per matrix for a tensor atol, as PyTorch's)
+        if isinstance(atol, TensorLike):
+            rtol = where(gt(atol, 0.0), 0.0, _default_rtol(a))
+        else:
+            rtol = 0.0 if atol is not None and float(atol) > 0 else _default_rtol(a)
     values = abs(eigvalsh(a)) if hermitian else svdvals(a)
     return _rank_of_values(values, atol, rtol)
 
