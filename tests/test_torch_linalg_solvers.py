@@ -330,6 +330,20 @@ def test_vecdot_diagonal_tensorinv_tensorsolve():
            lambda t, u: torch.linalg.tensorsolve(t, u, dims=(0,)), moved, _sample(6, seed=3))
 
 
+def test_vecdot_conjugates_a_complex_first_argument():
+    # it summed x * y, not conj(x) * y
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+    y = rng.standard_normal((3, 4)) - 2j * rng.standard_normal((3, 4))
+    ours = ember.linalg.vecdot(ember.tensor(x), ember.tensor(y), dim=0).numpy()
+    np.testing.assert_allclose(ours, torch.linalg.vecdot(torch.tensor(x), torch.tensor(y), dim=0).numpy())
+    a = ember.tensor(x, requires_grad=True)
+    ember.real(ember.linalg.vecdot(a, ember.tensor(y)) * ember.tensor([1j, 2.0, -1.0])).sum().backward()
+    t = torch.tensor(x, requires_grad=True)
+    (torch.linalg.vecdot(t, torch.tensor(y)) * torch.tensor([1j, 2.0, -1.0])).real.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.resolve_conj().numpy())
+
+
 # --- Householder reflections ----------------------------------------------------------------------------------
 
 

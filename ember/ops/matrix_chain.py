@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ember.ops.complex_parts import conj
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import inv, solve
 from ember.ops.dispatch import TensorLike
@@ -75,9 +76,10 @@ def multi_dot(tensors) -> TensorLike:
 
 
 def vecdot(x, y, *, dim: int = -1) -> TensorLike:
-    """The dot products of the vectors along ``dim`` (shapes broadcast), as ``torch.linalg.vecdot`` (real tensors)."""
+    """The dot products of the vectors along ``dim`` (shapes broadcast), as ``torch.linalg.vecdot``: x is
+    conjugated when complex."""
     x, y = as_tensor(x), as_tensor(y)
-    product = x * y
+    product = conj(x) * y
     return sum(product, check_axis("vecdot", dim, product.ndim, [Spec(tuple(x.shape), x.dtype),
                                                                    Spec(tuple(y.shape), y.dtype)]))
 
