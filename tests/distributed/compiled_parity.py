@@ -55,6 +55,42 @@ expect = eager_reference(4, 16, 0.9)
 for a, b in zip([got[0].T, got[1], got[2].T, got[3]], expect):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Session")
 
+# --- a TF-1 Session that clips compute_gradients' gradients by their global norm before apply_gradients ---
+def clipped_reference(steps: int, lr: float, batch: int = 16):
+    """One process on the global batches: SGD on the gradients clipped to a global norm of 0.05."""
+    net = mlp()
+    opt = ember.optim.SGD(net.parameters(), lr=lr)
+    for k in range(steps):
+        lo = (k * batch) % 32
+        opt.zero_grad()
+        ember.cross_entropy(net(ember.tensor(x_all[lo : lo + batch])), ember.tensor(labels[lo : lo + batch])).backward()
+        ember.nn.utils.clip_grad_norm_(net.parameters(), 0.05)
+        opt.step()
+    return net
+
+
+tf.reset_default_graph()
+x = tf.placeholder(tf.float32, [None, 8])
+y = tf.placeholder(tf.float32, [None, 3])
+w1, b1 = tf.Variable(weights[0].T.copy()), tf.Variable(weights[1])
+w2, b2 = tf.Variable(weights[2].T.copy()), tf.Variable(weights[3])
+logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+optimizer = tf.train.GradientDescentOptimizer(0.5)
+grads, variables = zip(*optimizer.compute_gradients(loss))
+clipped, _ = tf.clip_by_global_norm(grads, 0.05)
+train = optimizer.apply_gradients(zip(clipped, variables))
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    for step in range(3):
+        lo = (step * 16) % 32
+        mine = slice(lo + r, lo + 16, n)
+        sess.run(train, {x: x_all[mine], y: onehot[mine]})
+    got = sess.run([w1, b1, w2, b2])
+reference = [p.detach().numpy() for p in clipped_reference(3, 0.5).parameters()]
+for a, b in zip([got[0].T, got[1], got[2].T, got[3]], reference):
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Session with clipped gradients")
+
 # --- ember.jit of an eager training step ---
 net = mlp()
 opt = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
@@ -76,18 +112,6 @@ for a, b in zip([p.detach().numpy() for p in net.parameters()], expect):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="ember.jit")
 
 # --- ember.jit of a step that clips its gradients: clipped after the average, as eager DDP and one process do ---
-def clipped_reference(steps: int):
-    net = mlp()
-    opt = ember.optim.SGD(net.parameters(), lr=0.5)
-    for k in range(steps):
-        lo = (k * 16) % 32
-        opt.zero_grad()
-        ember.cross_entropy(net(ember.tensor(x_all[lo : lo + 16])), ember.tensor(labels[lo : lo + 16])).backward()
-        ember.nn.utils.clip_grad_norm_(net.parameters(), 0.05)
-        opt.step()
-    return net
-
-
 net = mlp()
 opt = ember.optim.SGD(net.parameters(), lr=0.5)
 
@@ -105,7 +129,7 @@ def clipped_step(xb, yb):
 for k in range(3):
     lo = (k * 16) % 32
     clipped_step(ember.tensor(x_all[lo + r : lo + 16 : n]), ember.tensor(labels[lo + r : lo + 16 : n]))
-reference = clipped_reference(3)
+reference = clipped_reference(3, 0.5)
 for a, b in zip(net.parameters(), reference.parameters()):
     np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6, err_msg="clipped jit")
 # the .grad handed back is the average too, as eager DistributedDataParallel leaves it

@@ -31,6 +31,7 @@ from ember.graph.ir import Graph as IRGraph
 from ember.ops.host import host_call
 from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
+from ember.passes.data_parallel import average, data_parallel_job
 from ember.passes.loss_scale import LossScale
 from ember.random import seeded_stream
 from ember.runtime import compile_graph
@@ -67,9 +68,21 @@ def _lower_gradients(replay: Replay, t: Tensor):
         xv = [replay.value(x) for x in xs]
         gv = None if grad_ys is None else [None if g is None else replay.value(g) for g in grad_ys]
         grads = graph_gradients(replay.graph, yv, xv, gv)
-        replay.grads[id(request)] = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype))
-                                     for g, x in zip(grads, xv)]
+        grads = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, xv)]
+        if getattr(request, "for_training", False) and data_parallel_job():
+            grads = _averaged(replay.graph, grads)
+        replay.grads[id(request)] = grads
     return replay.grads[id(request)][i]
+
+
+def _averaged(graph: IRGraph, grads: list) -> list:
+    """``compute_gradients``' gradients in a data-parallel job: averaged over the ranks where they are computed,
+    so that what transforms them before ``apply_gradients`` (``clip_by_global_norm``) reads the average, as one
+    process on the global batch would (the ``data_parallel`` pass leaves what derives from them alone)."""
+    with graph.building():
+        means = average(grads)
+    graph.averaged_grads.update(m.id for m in means)
+    return means
 
 
 def _hyper_live(replay: Replay, optimizer):

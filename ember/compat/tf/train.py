@@ -36,6 +36,13 @@ __all__ = [
 ]
 
 
+class _GradientRequest(tuple):
+    """(ys, xs, grad_ys) of one ``tf.gradients`` call; ``for_training``: made by ``compute_gradients``, whose
+    gradients a data-parallel job averages over the ranks as soon as they are computed."""
+
+    for_training = False
+
+
 def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None) -> list:
     """Symbolic d(sum of ys)/dx for each x (None where the ys do not depend on x), built by the autodiff pass."""
     if stop_gradients is not None:
@@ -48,7 +55,7 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
         if len(grad_ys) != len(ys):
             raise ValueError(f"tf.gradients: got {len(grad_ys)} grad_ys for {len(ys)} ys")
         grad_ys = [None if g is None else as_tf(g, y.graph) for g, y in zip(grad_ys, ys)]
-    request = (tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys))
+    request = _GradientRequest((tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys)))
     out = []
     for i, x in enumerate(xs):
         if not any(depends(y, x, differentiably=True) for y in ys):
@@ -130,7 +137,10 @@ class Optimizer:
         None for a variable the loss does not depend on, as TF-1 gives them."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
         used = [v for v in var_list if depends(loss, v, differentiably=True)]
-        found = dict(zip(map(id, used), gradients(loss, used))) if used else {}
+        grads = gradients(loss, used) if used else []
+        if grads:
+            grads[0].args[0].for_training = True  # (averaged over the ranks where computed: clipping reads the mean)
+        found = dict(zip(map(id, used), grads))
         return [(found.get(id(v)), v) for v in var_list]
 
     def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None) -> Operation:
