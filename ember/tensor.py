@@ -48,6 +48,22 @@ def is_state(t) -> bool:
 _PYTHON_DEFAULTS = {"i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_)}
 
 
+def _check_fits(data: np.ndarray, dtype: np.dtype) -> None:
+    """Python numbers for an integer dtype must fit it, as PyTorch checks them (an unsigned dtype takes negatives
+    down to -max, which wrap); NumPy's cast would wrap 300 to 44 in int8, or make NaN the smallest int32."""
+    if dtype.kind not in "iu" or data.dtype.kind not in "iuf" or not data.size:
+        return
+    info = np.iinfo(dtype)
+    low = -int(info.max) if dtype.kind == "u" else int(info.min)
+    if data.dtype.kind == "f":
+        bad = ~np.isfinite(data) | (np.trunc(data) < low) | (np.trunc(data) > int(info.max))
+    else:
+        bad = (data < low) | (data > info.max) if data.dtype.kind == "i" else data > info.max
+    if bad.any():
+        value = data[bad].flat[0].item()
+        raise RuntimeError(f"tensor: value {value!r} cannot be converted to {dtype} without overflow")
+
+
 def _to_array(data, dtype, device: Device):
     """Copy ``data`` (Python numbers or lists, NumPy/CuPy arrays, Tensors) into a new array on ``device``."""
     if isinstance(data, Tensor):
@@ -67,6 +83,8 @@ def _to_array(data, dtype, device: Device):
                 if unknown is not None:  # x.sum() / x.shape[0] while tracing for any batch size
                     raise unknown.refuse("making a tensor of it")
                 raise TypeError(f"tensor: cannot build a tensor from data of NumPy dtype {data.dtype}")
+        else:
+            _check_fits(data, np.dtype(dtype))
     elif dtype is None:
         dtype = as_dtype(data.dtype)
     return device.xp.array(move(data, device), dtype=dtype, copy=True)

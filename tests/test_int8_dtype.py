@@ -50,3 +50,15 @@ def test_division_by_a_python_int_outside_the_dtype_is_a_float_division(dtype):
         np.testing.assert_allclose((number / a).numpy(), (number / t).numpy(), rtol=1e-6)
         np.testing.assert_allclose(ember.atan2(a, number).numpy(), torch.atan2(t, torch.tensor(number)).numpy(),
                                    rtol=1e-6)
+
+
+def test_python_numbers_that_do_not_fit_an_integer_dtype_are_refused_as_pytorch():
+    for dtype, values in (("int8", [300]), ("int8", [-129]), ("int32", [1.5e10]), ("int32", [float("nan")]),
+                          ("uint8", [256]), ("uint8", [-256]), ("int16", [[1, 2], [3, 40000]])):
+        with pytest.raises(RuntimeError, match=f"cannot be converted to {dtype} without overflow"):
+            ember.tensor(values, dtype=getattr(ember, dtype))  # (300 became 44 in int8 before)
+        with pytest.raises(RuntimeError, match="without overflow"):
+            torch.tensor(values, dtype=getattr(torch, dtype))
+    for dtype, values in (("uint8", [-1, -200, 255]), ("int8", [-128, 127, 1.9]), ("bool", [2, 0])):
+        got = ember.tensor(values, dtype=getattr(ember, dtype)).numpy()
+        np.testing.assert_array_equal(got, torch.tensor(values, dtype=getattr(torch, dtype)).numpy())
