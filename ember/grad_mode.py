@@ -8,6 +8,7 @@ import functools
 import inspect
 import itertools
 import threading
+import weakref
 
 
 class ThreadMode(threading.local):
@@ -28,10 +29,61 @@ next_stamp = itertools.count().__next__
 last_write = -1  # the stamp of the latest in-place write of any tensor (backward looks closer only past it)
 
 
+# id(array owning some memory) -> stamp of the latest in-place write into that memory (the entry goes with the
+# array): views and detached aliases of a tensor share its version, as PyTorch's views share a version counter.
+_memory_writes: dict = {}
+_owners: dict = {}  # the same ids -> weak references to the arrays, whose callbacks drop both entries
+
+
+class OwnVersion(int):
+    """A ``_written`` stamp of a tensor whose writes leave its memory's version as it was (``Tensor.data``, as
+    PyTorch's ``.data`` has a version counter of its own)."""
+
+
 def mark_written(tensor) -> None:
-    """Note that ``tensor``'s values change in place now (in-place methods, item assignment, optimizer steps)."""
+    """Note that ``tensor``'s values change in place now (in-place methods, item assignment): the tensor's own
+    stamp and, unless it is a ``.data`` alias, its memory's, which its views and ``detach()``ed aliases read."""
+    global last_write
+    stamp = last_write = next_stamp()
+    if getattr(tensor, "_written", -1).__class__ is OwnVersion:
+        tensor._written = OwnVersion(stamp)
+        return
+    tensor._written = stamp
+    owner = tensor.array
+    if getattr(owner, "base", None) is not None:
+        owner = memory_owner(owner)
+    key = id(owner)
+    if key not in _memory_writes:
+        try:
+            _owners[key] = weakref.ref(owner, lambda _, key=key: _forget(key))
+        except TypeError:  # an array type without weak references
+            return
+    _memory_writes[key] = stamp
+
+
+def _forget(key: int) -> None:
+    _memory_writes.pop(key, None)
+    _owners.pop(key, None)
+
+
+def mark_replaced(tensor) -> None:
+    """Note that ``tensor`` moves to a new value in new memory now (a recorded in-place op): nodes that read it
+    before refuse a backward, while its old memory, which aliases keep, is unchanged."""
     global last_write
     tensor._written = last_write = next_stamp()
+
+
+def memory_owner(array):
+    """The array that owns the memory ``array`` views (itself when it owns it)."""
+    base = getattr(array, "base", None)
+    while base is not None and hasattr(base, "dtype"):  # (a frombuffer array's base is bytes)
+        array, base = base, getattr(base, "base", None)
+    return array
+
+
+def memory_written(array) -> int:
+    """The stamp of the latest in-place write into ``array``'s memory through any tensor (-1 if none)."""
+    return _memory_writes.get(id(memory_owner(array)), -1) if _memory_writes else -1
 
 
 def is_grad_enabled() -> bool:

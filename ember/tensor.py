@@ -16,7 +16,7 @@ from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, move
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import format_array
-from ember.grad_mode import is_grad_enabled, mark_written
+from ember.grad_mode import OwnVersion, is_grad_enabled, mark_written
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.scatter_views import setitem as _replaced_item
@@ -143,7 +143,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         >>> w.tolist()
         [3.0, 3.0]
         """
-        return Tensor._make(self.array, None)
+        alias = Tensor._make(self.array, None)
+        alias._written = OwnVersion(-1)  # its writes are not this tensor's: unchecked, as PyTorch's .data
+        return alias
 
     @data.setter
     def data(self, value) -> None:

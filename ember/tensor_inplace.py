@@ -5,8 +5,9 @@ sees the change (``p -= lr * p.grad`` updates the parameter, it does not rebind 
 a leaf that requires grad can be changed in place only under ``ember.no_grad()``. Ember's tape does not
 record in-place ops, so while gradients are recorded it also refuses an in-place op on a non-leaf that
 requires grad, or one whose operand requires grad, where PyTorch would record it: write ``x = x + y``.
-Each write marks the tensor (``grad_mode.mark_written``): a backward through a node recorded before it raises, as
-PyTorch's version check does, rather than use the new values (a write through ``.data`` is not marked).
+Each write marks the tensor and its memory (``grad_mode.mark_written``): a backward through a node recorded before it
+that read the tensor, a view or an alias of it raises, as PyTorch's version check does, rather than use the new values
+(a write through ``.data`` is not marked).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
-from ember.grad_mode import is_grad_enabled, mark_written
+from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written
 from ember.ops.dispatch import TensorLike
 
 
@@ -81,7 +82,7 @@ def record_in_place(tensor, name: str, compute):
     before = _new(type(tensor))
     before.array, before.node, before.requires_grad = array, tensor.node, tensor.requires_grad
     before.grad, before._hooks = None, None
-    mark_written(tensor)  # before the new node is numbered: nodes from here on read the new version
+    mark_replaced(tensor)  # before the new node is numbered: nodes from here on read the new version
     result = compute(before)
     if tuple(result.shape) != tuple(tensor.shape):
         raise RuntimeError(f"{name}: the result of shape {list(result.shape)} does not fit the tensor of shape "

@@ -431,6 +431,25 @@ def test_backward_refuses_values_written_in_place_after_the_forward():
         e.sum().exp().backward()  # (the root's own node too)
 
 
+def test_backward_refuses_values_written_through_a_view_or_an_alias():
+    # as PyTorch, whose views and detach() share their base's version counter: the memory was written
+    w = _x([1.0, 2.0, 3.0, 4.0])
+    a = ember.tensor(np.array([1.0, 2.0, 3.0, 4.0]))
+    y = (w * a).sum()
+    a.view(2, 2)[1].mul_(10)  # a view of a view of what mul read
+    with pytest.raises(RuntimeError, match=r"an input of mul, float64\[4\]\) was modified by an in-place"):
+        y.backward()
+    v = a[1:3]
+    z = (w[1:3] * v).sum()
+    a.zero_()  # the base of what mul read
+    with pytest.raises(RuntimeError, match="modified by an in-place"):
+        z.backward()
+    e = w.exp()
+    e.detach().mul_(2)  # exp's gradient reads its saved output
+    with pytest.raises(RuntimeError, match="the output of exp"):
+        e.sum().backward()
+
+
 def test_an_optimizer_step_between_forward_and_backward_is_refused():
     # two optimizers over one graph (GAN training): the step writes the weights the linear gradient reads
     layer = ember.nn.Linear(2, 1)

@@ -19,7 +19,7 @@ from ember import traced_state
 from ember.backend.devices import array_module, as_array
 from ember.backend.dtypes import COMPLEX
 from ember.grad_mode import GradMode as _GradMode
-from ember.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
+from ember.grad_mode import enable_grad, is_grad_enabled, memory_written, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
 from ember.grad_mode import next_stamp as _next_seq
 from ember.grad_mode import thread_mode as _mode  # (apply reads it on every call; ember.graph sets its builder)
 from ember.ops import dispatch
@@ -495,7 +495,7 @@ def _check_writes(order, roots) -> None:
     version check): an input written since its node was made, or the saved output of a node written since."""
     for node in order:
         for t in node.inputs:
-            written = getattr(t, "_written", -1)  # (a slot set only by in-place writes)
+            written = max(getattr(t, "_written", -1), memory_written(t.array))  # (a slot set only by writes)
             if written > node.seq:
                 raise _written_error(node, t, "an input of")
             parent = t.node
@@ -503,7 +503,8 @@ def _check_writes(order, roots) -> None:
                 raise _written_error(parent, t, "the output of")
     for t in roots:
         node = t.node
-        if node is not None and node.out is not None and getattr(t, "_written", -1) > node.seq:
+        if node is not None and node.out is not None and \
+                max(getattr(t, "_written", -1), memory_written(t.array)) > node.seq:
             raise _written_error(node, t, "the output of")
 
 
