@@ -39,6 +39,24 @@ def test_backward_inputs_accumulates_only_into_the_given_leaves_as_torch():
     assert results[0][1] is None  # b untouched by the first call
 
 
+def test_backward_inputs_adds_a_retained_gradient_once_as_torch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (ember, torch):
+        w, b, x = _leaves(lib)
+        h = x @ w + b
+        h.retain_grad()  # its hook fills h.grad: the named input must not add the gradient a second time
+        loss = (h * h).sum()
+        loss.backward(inputs=[h, w], retain_graph=True)
+        loss.backward(inputs=[h])
+        results.append(_grads([h, w, b]))
+    for ours, theirs in zip(*results):
+        if theirs is None:
+            assert ours is None
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def test_backward_inputs_runs_leaf_hooks_once_and_refuses_what_needs_no_grad():
     w, b, x = _leaves(ember)
     calls = []

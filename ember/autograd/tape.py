@@ -826,7 +826,7 @@ def _backward_into(tensor: Tensor, gradient, retain_graph: bool, create_graph: b
     handed_out = {id(_owner(roots[0].array))}
     with _GradMode(create_graph), autocast_suspended():
         for t, g in zip(inputs, grads):
-            if g is not None:
+            if g is not None and not (t.node is not None and t.retains_grad):  # (retain_grad's hook stored it)
                 _store(t, g, handed_out, create_graph)
 
 
