@@ -92,8 +92,26 @@ def record_in_place(tensor, name: str, compute):
             raise RuntimeError(f"{name}: result type {result.dtype} cannot be cast to the tensor's dtype "
                                f"{tensor.dtype} in place")
         result = _ops().cast(result, tensor.dtype)
+    _read_before(result, tensor, before)
     tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
     return tensor
+
+
+def _read_before(result, tensor, before) -> None:
+    """Have the nodes that computed ``result`` from ``before`` read ``before`` where they read ``tensor`` itself, an
+    operand of its own in-place op (``h += h``, ``h.mul_(h)``): ``tensor`` moves to ``result`` next, and such a node
+    would read its own output."""
+    stamp = tensor._written  # (the nodes the op recorded are numbered after it)
+    stack = [result.node]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if node is None or node.seq < stamp or node in seen:
+            continue
+        seen.add(node)
+        if any(t is tensor for t in node.inputs):
+            node.inputs = tuple(before if t is tensor else t for t in node.inputs)
+        stack.extend(t.node for t in node.inputs)
 
 
 def _views_another(tensor) -> bool:

@@ -45,6 +45,23 @@ def test_binary_methods_with_a_grad_operand(name):
     _run(body, (5,), (5,))
 
 
+def test_a_tensor_as_an_operand_of_its_own_in_place_op():
+    # the op reads the old version: its node must not read the tensor that moves to its own result
+    def body(lib, x):
+        h = x * 2.0
+        h += h  # (torch's add saves nothing, so it gives the gradient too)
+        return h
+
+    _run(body, (3, 4))
+    x = ember.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    h = x * 2.0
+    h.mul_(h)
+    h.addcmul_(h, h, value=0.5)  # torch refuses these two, whose saved operands it overwrote
+    h.sum().backward()
+    u = 4.0 * x.detach().numpy() ** 2
+    np.testing.assert_allclose(x.grad.numpy(), (1.0 + u) * 8.0 * x.detach().numpy())
+
+
 @pytest.mark.parametrize("name", ["sigmoid_", "tanh_", "exp_", "neg_", "clamp_", "relu_", "abs_"])
 def test_unary_methods(name):
     def body(lib, x):
