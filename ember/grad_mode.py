@@ -176,7 +176,8 @@ def is_inference_mode_enabled() -> bool:
 
 class InferenceMode:
     """``inference_mode(mode)``: with ``mode`` true, ops are not recorded and ``is_inference_mode_enabled()`` is
-    True inside (a context manager and a decorator); with ``mode`` false only the latter is False inside."""
+    True inside (a context manager and a decorator); with ``mode`` false ops are recorded and the latter is False
+    inside."""
 
     __slots__ = ("mode", "prev")
 
@@ -186,8 +187,7 @@ class InferenceMode:
 
     def __enter__(self):
         self.prev.append((thread_mode.grad_enabled, thread_mode.inference))
-        if self.mode:
-            thread_mode.grad_enabled = False
+        thread_mode.grad_enabled = not self.mode  # as PyTorch's: inference_mode(False) records
         thread_mode.inference = self.mode
 
     def __exit__(self, *exc):
@@ -206,7 +206,7 @@ class InferenceMode:
 def inference_mode(mode=True):
     """``torch.inference_mode``: ops are not recorded inside the block or the decorated function (as under
     ``no_grad``; there is no separate inference tensor kind) and ``is_inference_mode_enabled()`` is True there.
-    ``inference_mode(False)`` leaves recording as it is."""
+    ``inference_mode(False)`` records ops inside, as PyTorch's (even within ``no_grad`` or ``inference_mode``)."""
     if callable(mode):  # used as a bare decorator: @ember.inference_mode
         return InferenceMode(True)(mode)
     return InferenceMode(mode)

@@ -350,9 +350,12 @@ def test_is_grad_enabled_and_inference_mode_as_torch():
         assert ember.is_grad_enabled() == torch.is_grad_enabled() is False
         with ember.inference_mode(False), torch.inference_mode(False):
             assert ember.is_inference_mode_enabled() == torch.is_inference_mode_enabled() is False
+            assert ember.is_grad_enabled() == torch.is_grad_enabled() is True  # recorded again, as PyTorch
         assert ember.is_inference_mode_enabled()
     with ember.no_grad(), torch.no_grad():
         assert ember.is_inference_mode_enabled() == torch.is_inference_mode_enabled() is False
+        with ember.inference_mode(False), torch.inference_mode(False):
+            assert ember.is_grad_enabled() == torch.is_grad_enabled() is True
     assert not ember.is_inference_mode_enabled() and ember.is_grad_enabled()
 
     @ember.inference_mode
