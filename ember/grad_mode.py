@@ -123,7 +123,7 @@ class GradMode:
         mode = self.mode
         if inspect.isgeneratorfunction(fn):
             def wrapper(*args, **kwargs):
-                return (yield from _in_mode(fn(*args, **kwargs), mode))
+                return (yield from _in_mode(fn(*args, **kwargs), GradMode, mode))
         else:
             def wrapper(*args, **kwargs):
                 with GradMode(mode):
@@ -132,19 +132,20 @@ class GradMode:
         return functools.wraps(fn)(wrapper)
 
 
-def _in_mode(gen, mode: bool):
-    """Run the generator ``gen`` in grad mode ``mode`` each time it resumes, its caller in its own mode."""
+def _in_mode(gen, manager, mode: bool):
+    """Run the generator ``gen`` inside ``manager(mode)`` (``GradMode``, ``InferenceMode``) each time it resumes, its
+    caller in its own mode."""
     method, value = gen.send, None
     while True:
         try:
-            with GradMode(mode):
+            with manager(mode):
                 item = method(value)
         except StopIteration as stop:
             return stop.value
         try:
             method, value = gen.send, (yield item)
         except GeneratorExit:
-            with GradMode(mode):
+            with manager(mode):
                 gen.close()
             raise
         except BaseException as exc:  # thrown into this generator: hand it on to gen
@@ -195,10 +196,13 @@ class InferenceMode:
 
     def __call__(self, fn):
         mode = self.mode
-
-        def wrapper(*args, **kwargs):
-            with InferenceMode(mode):
-                return fn(*args, **kwargs)
+        if inspect.isgeneratorfunction(fn):  # the mode holds while the generator runs, not while it is made
+            def wrapper(*args, **kwargs):
+                return (yield from _in_mode(fn(*args, **kwargs), InferenceMode, mode))
+        else:
+            def wrapper(*args, **kwargs):
+                with InferenceMode(mode):
+                    return fn(*args, **kwargs)
 
         return functools.wraps(fn)(wrapper)
 

@@ -173,6 +173,19 @@ def test_grad_mode_decorator_on_a_generator_holds_while_it_runs():
     assert ember.is_grad_enabled()
 
 
+def test_inference_mode_decorator_on_a_generator_holds_while_it_runs():
+    w = _x([1.0, 2.0])
+
+    @ember.inference_mode()
+    def steps():
+        yield (w * 2).requires_grad, ember.is_inference_mode_enabled()
+
+    it = steps()
+    assert next(it) == (False, True)  # as PyTorch: the body runs in the mode, not only the call making it
+    assert ember.is_grad_enabled() and not ember.is_inference_mode_enabled()
+    assert list(ember.inference_mode(steps.__wrapped__)()) == [(False, True)]
+
+
 def test_exception_inside_no_grad_restores_mode():
     with pytest.raises(ValueError):
         with ember.no_grad():
