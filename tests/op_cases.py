@@ -435,6 +435,9 @@ for _name, _np_fn, _tname in [("floor_divide", np.floor_divide, "floor_divide"),
          _torch_attr(_tname), grad=False)
     _row(f"{_name}_float", _fn, _np_fn, ins(int_floats(-16, 17, 2, 3, scale=0.5), const([1.5, -2.0, 0.5])),
          _name, _torch_attr(_tname), grad=False)
+_row("remainder_float_grad", ember.remainder, np.remainder,  # a / b away from the integers, where remainder jumps
+     ins(const([[-3.7, -1.2, 0.3, 2.6], [4.1, -5.4, 1.9, -0.6], [3.3, 6.8, -2.2, 0.9]]), const([1.5, -2.0, 0.75, 1.1])),
+     "remainder", torch and torch.remainder)
 for _mode, _np_fn in [("trunc", lambda a, b: np.trunc(a / b).astype(np.result_type(a, b))),
                       ("floor", np.floor_divide)]:
     _covers = "trunc_divide" if _mode == "trunc" else "floor_divide"

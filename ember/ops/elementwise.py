@@ -745,7 +745,15 @@ def _trunc_divide_forward(xp, a, b):
 
 TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE,
                        bool_inputs=False)
-REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), NON_DIFFERENTIABLE, onnx="Mod",
+
+
+def _remainder_rule(run, ctx, g):
+    a, b = ctx.inputs  # a - floor(a / b) * b, the floor's derivative zero (PyTorch's)
+    return (unbroadcast_with(run, g, a.shape) if ctx.needs[0] else None,
+            unbroadcast_with(run, run(NEG, run(MUL, g, run(FLOOR_DIVIDE, a, b))), b.shape) if ctx.needs[1] else None)
+
+
+REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), vjp_rule(_remainder_rule), onnx="Mod",
                     fusion=NOT_FUSIBLE, bool_inputs=False)
 
 EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_, ufunc=_np.equal,
@@ -852,8 +860,8 @@ def floor_divide(a, b) -> TensorLike:
 
 
 def remainder(a, b) -> TensorLike:
-    """Elementwise a mod b with the sign of b, like Python's % (no gradient; not defined for two bools, as in
-    PyTorch)."""
+    """Elementwise a mod b with the sign of b, like Python's % (not defined for two bools, as in PyTorch); the
+    gradient is PyTorch's: 1 for a, -floor(a / b) for b."""
     return dispatch.apply(REMAINDER, _no_bools("remainder", a, b))
 
 
