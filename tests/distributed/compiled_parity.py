@@ -35,25 +35,37 @@ def eager_reference(steps: int, batch: int, momentum: float):
 
 
 # --- a TF-1 Session: each rank feeds its shard of the global batch of 16 ---
-start = mlp()
-weights = [p.detach().numpy() for p in start.parameters()]
-x = tf.placeholder(tf.float32, [None, 8])
-y = tf.placeholder(tf.float32, [None, 3])
-w1, b1 = tf.Variable(weights[0].T.copy()), tf.Variable(weights[1])
-w2, b2 = tf.Variable(weights[2].T.copy()), tf.Variable(weights[3])
-logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
-loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
-train = tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss)
-with tf.Session() as sess:
-    sess.run(tf.global_variables_initializer())
-    for step in range(4):
-        lo = (step * 16) % 32
-        mine = slice(lo + r, lo + 16, n)
-        sess.run(train, {x: x_all[mine], y: onehot[mine]})
-    got = sess.run([w1, b1, w2, b2])
+def tf_mlp():
+    """The MLP as TF-1 code, from mlp()'s weights: (placeholders x and y, [w1, b1, w2, b2], the loss)."""
+    tf.reset_default_graph()
+    weights = [p.detach().numpy() for p in mlp().parameters()]
+    x = tf.placeholder(tf.float32, [None, 8])
+    y = tf.placeholder(tf.float32, [None, 3])
+    w1, b1 = tf.Variable(weights[0].T.copy()), tf.Variable(weights[1])
+    w2, b2 = tf.Variable(weights[2].T.copy()), tf.Variable(weights[3])
+    logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
+    return x, y, [w1, b1, w2, b2], tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+
+
+def run_session(x, y, variables, train, steps: int) -> list:
+    """``steps`` runs of ``train``, each rank feeding its shard of the global batch of 16; the weights after, laid
+    out as mlp()'s parameters."""
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(steps):
+            lo = (step * 16) % 32
+            mine = slice(lo + r, lo + 16, n)
+            sess.run(train, {x: x_all[mine], y: onehot[mine]})
+        w1, b1, w2, b2 = sess.run(variables)
+    return [w1.T, b1, w2.T, b2]
+
+
+x, y, variables, loss = tf_mlp()
+got = run_session(x, y, variables, tf.train.MomentumOptimizer(0.1, 0.9).minimize(loss), 4)
 expect = eager_reference(4, 16, 0.9)
-for a, b in zip([got[0].T, got[1], got[2].T, got[3]], expect):
+for a, b in zip(got, expect):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Session")
+
 
 # --- a TF-1 Session that clips compute_gradients' gradients by their global norm before apply_gradients ---
 def clipped_reference(steps: int, lr: float, batch: int = 16):
@@ -69,26 +81,12 @@ def clipped_reference(steps: int, lr: float, batch: int = 16):
     return net
 
 
-tf.reset_default_graph()
-x = tf.placeholder(tf.float32, [None, 8])
-y = tf.placeholder(tf.float32, [None, 3])
-w1, b1 = tf.Variable(weights[0].T.copy()), tf.Variable(weights[1])
-w2, b2 = tf.Variable(weights[2].T.copy()), tf.Variable(weights[3])
-logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
-loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+x, y, variables, loss = tf_mlp()
 optimizer = tf.train.GradientDescentOptimizer(0.5)
-grads, variables = zip(*optimizer.compute_gradients(loss))
+grads, trained = zip(*optimizer.compute_gradients(loss))
 clipped, _ = tf.clip_by_global_norm(grads, 0.05)
-train = optimizer.apply_gradients(zip(clipped, variables))
-with tf.Session() as sess:
-    sess.run(tf.global_variables_initializer())
-    for step in range(3):
-        lo = (step * 16) % 32
-        mine = slice(lo + r, lo + 16, n)
-        sess.run(train, {x: x_all[mine], y: onehot[mine]})
-    got = sess.run([w1, b1, w2, b2])
-reference = [p.detach().numpy() for p in clipped_reference(3, 0.5).parameters()]
-for a, b in zip([got[0].T, got[1], got[2].T, got[3]], reference):
+got = run_session(x, y, variables, optimizer.apply_gradients(zip(clipped, trained)), 3)
+for a, b in zip(got, [p.detach().numpy() for p in clipped_reference(3, 0.5).parameters()]):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Session with clipped gradients")
 
 # --- ember.jit of an eager training step ---
