@@ -290,6 +290,32 @@ def test_cuda_autocast_leaves_cpu_tensors_alone():
         assert (x @ x.T).dtype == float32
 
 
+def test_disabling_another_device_type_keeps_the_cpu_region():
+    # PyTorch's regions are per device type: autocast("cuda", enabled=False) leaves CPU autocast on
+    x = ember.randn(2, 3)
+    with ember.autocast("cpu"):
+        with ember.autocast("cuda", enabled=False):
+            assert ember.is_autocast_enabled("cpu")
+            assert (x @ x.T).dtype == bfloat16
+        with ember.autocast("cpu", enabled=False):
+            with ember.autocast("cuda", enabled=False):
+                assert (x @ x.T).dtype == float32
+        assert (x @ x.T).dtype == bfloat16
+    assert (x @ x.T).dtype == float32
+
+
+def test_cache_enabled_is_accepted():
+    x = ember.randn(2, 3)
+
+    @ember.autocast("cpu", cache_enabled=False)
+    def product(a):
+        return a @ a.T
+
+    with ember.autocast(device_type="cpu", dtype=ember.float16, enabled=True, cache_enabled=True):
+        assert (x @ x.T).dtype == float16
+    assert product(x).dtype == bfloat16
+
+
 def test_state_is_per_thread():
     results = {}
     inside, release = threading.Event(), threading.Event()

@@ -150,7 +150,7 @@ class autocast:  # noqa: N801  (PyTorch's name)
     ...     loss = ember.nn.functional.cross_entropy(y, labels)   # float32
     """
 
-    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True):
+    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled: bool | None = None):
         if device_type not in _DEVICE_TYPES:
             raise ValueError(f"autocast: device_type must be one of {_DEVICE_TYPES}, got {device_type!r}")
         dtype = _DEFAULT_DTYPE[device_type] if dtype is None else as_dtype(dtype)
@@ -161,6 +161,7 @@ class autocast:  # noqa: N801  (PyTorch's name)
         self.device_type = device_type
         self.dtype = dtype
         self.enabled = enabled
+        self.cache_enabled = cache_enabled  # accepted, as PyTorch's: Ember keeps no cache of cast weights
         self._saved: list = []  # the states this object replaced (an object may be entered again, nested)
 
     def __enter__(self):
@@ -169,7 +170,7 @@ class autocast:  # noqa: N801  (PyTorch's name)
         if self.enabled:
             _open_region()
             state.dtype, state.device_type = self.dtype, self.device_type
-        else:
+        elif state.device_type == self.device_type:  # another device type's region stays on, as in PyTorch
             state.dtype = None
         return self
 
@@ -182,7 +183,7 @@ class autocast:  # noqa: N801  (PyTorch's name)
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with autocast(self.device_type, self.dtype, self.enabled):
+            with autocast(self.device_type, self.dtype, self.enabled, self.cache_enabled):
                 return fn(*args, **kwargs)
 
         return wrapper
