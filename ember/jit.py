@@ -32,7 +32,8 @@ compiled function's results are not recorded on the autograd tape. Python side e
 gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A traced backward runs the gradient hooks
 of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
 were when the call traced (a hook of a parameter or an argument added or removed later retraces, and so does an
-argument Tensor with other hooks than the traced one's).
+argument Tensor with other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the
+call called (``m.weight = ...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way.
 A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
 torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up

@@ -120,3 +120,34 @@ def test_compiled_functions_and_modules_take_keyword_arguments_as_torch_compile(
         np.testing.assert_allclose(compiled(x, mask=mask).numpy(), model(x, mask=mask).numpy())
         model.lin.bias.fill_(5.0)  # the parameters are read at each call, as on the positional path
         np.testing.assert_allclose(compiled(x, mask=mask).numpy(), model(x, mask=mask).numpy())
+
+
+def test_a_compiled_module_follows_replaced_parameters_buffers_and_submodules():
+    # torch.compile recompiles when a module's entry is replaced; the trace read the old tensors
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3), nn.Linear(3, 2)).eval()
+    compiled = ember.compile(net)
+    x = ember.randn(4, 3)
+
+    def check():
+        with ember.no_grad():
+            np.testing.assert_allclose(compiled(x).numpy(), net(x).numpy(), rtol=1e-6, atol=1e-6)
+
+    check()
+    net.load_state_dict({k: v + 1 for k, v in net.state_dict().items()}, assign=True)
+    check()
+    net[1].running_mean = ember.full((3,), 2.0)
+    check()
+    net[2] = nn.Linear(3, 2)
+    check()
+    net[0].bias = None
+    check()
+
+    @ember.compile
+    def closure(t):
+        return net[2](t)
+
+    with ember.no_grad():
+        closure(x)
+        net[2].weight = nn.Parameter(ember.ones(2, 3))
+        np.testing.assert_allclose(closure(x).numpy(), net[2](x).numpy(), rtol=1e-6)

@@ -235,6 +235,12 @@ class Module:
                                        or self._backward_pre_hooks))
         traced_state.changed()
 
+    def _entries(self) -> tuple:
+        """The ids of the module's parameters, buffers and submodules, by name (what an ``ember.jit`` trace
+        compares: one replaced since it traced makes it trace again)."""
+        return tuple((name, id(value)) for table in (self._parameters, self._buffers, self._modules)
+                     for name, value in table.items())
+
     def _hook_keys(self) -> tuple:
         """The keys of the module's hooks, per kind (what an ``ember.jit`` trace compares)."""
         return tuple(self._forward_pre_hooks), tuple(self._forward_hooks), tuple(self._backward_hooks), \
@@ -291,6 +297,7 @@ class Module:
                     "(ember.nn.Parameter or None expected)"
                 )
             params[name] = None
+            traced_state.changed()
         elif params is not None and name in self._modules:
             if value is not None:
                 raise TypeError(
@@ -298,6 +305,7 @@ class Module:
                     "(ember.nn.Module or None expected)"
                 )
             self._modules[name] = None
+            traced_state.changed()
         elif params is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
@@ -307,11 +315,15 @@ class Module:
             self._buffers[name] = value
             if value is not None:
                 mark_state(value)
+            traced_state.changed()
         _setattr(self, name, value)
 
     def _forget(self, name: str, keep: dict | None = None) -> None:
         # Drop ``name`` from the tables, except ``keep``, where replacing an entry keeps its position.
-        for table in (self._parameters, self._modules, self._buffers):
+        tables = (self._parameters, self._modules, self._buffers)
+        if any(name in table for table in tables):  # an entry replaced: a jit trace that read it is stale
+            traced_state.changed()
+        for table in tables:
             if table is not keep:
                 table.pop(name, None)
         if keep is not self._buffers:
