@@ -425,6 +425,23 @@ def test_jit_under_autocast_equals_eager_under_autocast():
     assert any(n.op.name == "cast" and n.attrs["dtype"] == bfloat16 for n in graph.nodes)
 
 
+@pytest.mark.parametrize("dtype", [float16, bfloat16])
+def test_jit_products_round_once_as_eager(dtype):
+    # the forward computes float16/bfloat16 products in float32 and rounds once; compiled code must too
+    rng = _rng(3)
+    x = ember.tensor(rng.standard_normal((64, 32)).astype(np.float32))
+    layer = ember.nn.Linear(32, 16)
+
+    def products(t):
+        return layer(t), t @ layer.weight.T
+
+    with ember.no_grad(), ember.autocast("cpu", dtype=dtype):
+        eager, compiled = products(x), ember.jit(products)(x)
+    for a, b in zip(eager, compiled):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(b.float().numpy(), a.float().numpy())
+
+
 def test_jit_retraces_when_the_autocast_state_changes():
     model = ember.nn.Linear(4, 2)
     forward = ember.jit(lambda x: model(x))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.devices import CPU
-from ember.backend.dtypes import bfloat16
+from ember.backend.dtypes import LOW_PRECISION, bfloat16
 from ember.backend.zeros import zeros_of
 from ember.ops.kernels import (
     BLAS_FLOATS,
@@ -61,6 +61,11 @@ def _plain(call: Call) -> bool:
     return all(s.dtype != bfloat16 for s in call.inputs)
 
 
+def _full_precision(call: Call) -> bool:
+    """No float16/bfloat16 operand: a product of those computes in float32 and rounds once in the forward."""
+    return all(s.dtype not in LOW_PRECISION for s in call.inputs)
+
+
 @_on_scalars
 def relu(call: Call) -> str | None:
     """``max(x, 0)`` as the forward computes it: against read-only zeros of the input's shape (as eager mode, and
@@ -91,7 +96,7 @@ def _product_call(a, b):
 
 def matmul(call: Call) -> str:
     """The forward's product call (``_product_call``) on the two inputs."""
-    if not _plain(call):
+    if not _full_precision(call):
         return None
     a, b = call.args
     return f"{call.bind(_product_call(*call.inputs), 'f')}({a}, {b}{call.dest})"
@@ -101,7 +106,7 @@ def linear(call: Call) -> str | None:
     """``x @ weight.T``, then ``+= bias`` in place: the forward's calls (on a 2-d ``x``), into ``out=`` when
     given."""
     x, weight = call.inputs[0], call.inputs[1]
-    if not _plain(call) or x.ndim != 2:
+    if not _full_precision(call) or x.ndim != 2:
         return None
     product = _product_call(x, _Transposed(weight))
     code = f"{call.bind(product, 'f')}({call.args[0]}, {call.args[1]}.T{call.dest})"
