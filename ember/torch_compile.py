@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from ember.autograd import is_grad_enabled
 from ember.jit import JitFunction, jit
-from ember.nn.module import Module
+from ember.nn.module import Module, note_call
 from ember.tensor import Tensor
 
 __all__ = ["CompiledFunction", "OptimizedModule", "compile", "compile_module"]
@@ -118,6 +118,7 @@ class _OwnForward:
         self.__name__ = f"{type(module).__name__}.forward"
 
     def __call__(self, *args, **kwargs):
+        note_call(self.module)  # a trace follows the module's own parameters and buffers, as a called module's
         return type(self.module).forward(self.module, *args, **kwargs)
 
 

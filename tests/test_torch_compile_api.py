@@ -151,3 +151,23 @@ def test_a_compiled_module_follows_replaced_parameters_buffers_and_submodules():
         closure(x)
         net[2].weight = nn.Parameter(ember.ones(2, 3))
         np.testing.assert_allclose(closure(x).numpy(), net[2](x).numpy(), rtol=1e-6)
+
+
+def test_module_compile_follows_the_module_s_own_replaced_parameters():
+    class Affine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(ember.randn(3, 2))
+            self.register_buffer("b", ember.zeros(2))
+
+        def forward(self, t):
+            return t @ self.w + self.b
+
+    net, x = Affine(), ember.randn(4, 3)
+    net.compile()
+    with ember.no_grad():
+        net(x)
+        net.w = nn.Parameter(ember.ones(3, 2))
+        np.testing.assert_allclose(net(x).numpy(), (x @ net.w).numpy(), rtol=1e-6)
+        net.b = ember.ones(2)
+        np.testing.assert_allclose(net(x).numpy(), (x @ net.w + 1).numpy(), rtol=1e-6)

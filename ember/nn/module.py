@@ -50,6 +50,13 @@ def observe_calls(called: dict | None) -> dict | None:
     return previous
 
 
+def note_call(module: Module) -> None:
+    """Record ``module`` as called (see ``observe_calls``) where its forward runs without ``module(...)``."""
+    called = _called
+    if called is not None:
+        called.setdefault(id(module), module)
+
+
 def on_mode_change(listener: Callable[[], None]) -> None:
     """Call ``listener()`` whenever a module's mode changes (``train()``, ``eval()``, ``training = ...``)."""
     _mode_listeners.append(listener)
