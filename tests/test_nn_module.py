@@ -326,6 +326,18 @@ def test_sequential_indexing_slicing_and_editing():
     assert list(named.state_dict()) == ["fc.weight", "fc.bias"] and isinstance(named[1], nn.ReLU)
 
 
+def test_sequential_insert_negative_index_as_pytorch():
+    # -i counts from the end as list.insert does: -2 lands before the second-to-last module, -n before the first
+    mods = [nn.Linear(1, 1), nn.ReLU(), nn.Tanh(), nn.Sigmoid()]
+    new = nn.Identity()
+    seq = nn.Sequential(*mods).insert(-2, new)
+    assert list(seq) == [mods[0], mods[1], new, mods[2], mods[3]]
+    seq = nn.Sequential(*mods).insert(-4, new)
+    assert list(seq) == [new, *mods]
+    with pytest.raises(IndexError, match="out of range"):
+        nn.Sequential(*mods).insert(-5, new)
+
+
 def _mlp(seed: int = 0) -> nn.Sequential:
     ember.manual_seed(seed)
     return nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2))

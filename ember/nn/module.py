@@ -865,7 +865,7 @@ class Sequential(Module):
         n = len(items)
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert index {index} out of range for length {n}")
-        items.insert(index % (n + 1) if index < 0 else index, module)
+        items.insert(index + n if index < 0 else index, module)
         for key in list(self._modules):
             delattr(self, key)
         for i, m in enumerate(items):
