@@ -88,3 +88,20 @@ def test_share_memory_to_empty_and_type():
     assert net.to_empty(device="cpu") is net
     np.testing.assert_array_equal(net.weight.detach().numpy(), np.zeros((2, 3), np.float32))
     assert net.type(ember.float64).weight.dtype == ember.float64
+
+
+def test_module_type_casts_integer_buffers_and_to_refuses_integer_dtypes():
+    bn, ref = ember.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    bn.type(ember.float64)
+    ref.type(torch.float64)
+    assert [str(b.dtype) for b in bn.buffers()] == [str(b.dtype).removeprefix("torch.") for b in ref.buffers()]
+    assert bn.num_batches_tracked.dtype == ember.float64
+    net = ember.nn.Linear(2, 2)
+    weight = net.weight.detach().numpy().copy()
+    with pytest.raises(TypeError, match="floating point or complex"):
+        net.to(ember.int32)  # it truncated the weights to integers
+    with pytest.raises(TypeError, match="floating point or complex"):
+        net.to(ember.zeros(1, dtype=ember.int64))
+    assert net.weight.dtype == ember.float32
+    np.testing.assert_array_equal(net.weight.detach().numpy(), weight)
+    assert net.to(ember.float64).weight.dtype == ember.float64

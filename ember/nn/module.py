@@ -15,6 +15,7 @@ from types import MappingProxyType
 from ember import traced_state
 from ember.autograd import building, drop_grads, eagerly, no_grad
 from ember.backend.devices import Device, cuda_device, device_of
+from ember.backend.dtypes import as_dtype, is_complex, is_floating
 from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
 from ember.nn.buffer import Buffer
@@ -552,13 +553,20 @@ class Module:
                 device, dtype = target.device, target.dtype
             else:
                 dtype = target
+        if dtype is not None:
+            dtype = _module_dtype(dtype)
         layout = memory_format if memory_format is not None and memory_format.order is not None else None
+        return self._convert(device, dtype, layout, "fV")
+
+    def _convert(self, device, dtype, layout, kinds: str) -> Module:
+        """Move every parameter, gradient and buffer to ``device``, casting those of the dtype ``kinds`` to
+        ``dtype`` and laying out those of ``layout``'s rank in it."""
 
         def converted(t: Tensor):
             moved = Tensor._make(t.array, None)
             if device is not None:
                 moved = moved.to(device=device)
-            if dtype is not None and t.dtype.kind in "fV":
+            if dtype is not None and t.dtype.kind in kinds:
                 moved = moved.to(dtype=dtype)
             if layout is not None and moved.ndim == len(layout.order):
                 moved = layout.arrange(moved, "Module.to")
@@ -610,8 +618,8 @@ class Module:
         return self.to(dtype="bfloat16")
 
     def type(self, dst_type) -> Module:  # noqa: A003  (PyTorch's name)
-        """Cast every parameter and buffer to ``dst_type`` (a dtype), as ``Module.type``."""
-        return self.to(dtype=dst_type)
+        """Cast every parameter and buffer to ``dst_type`` (a dtype), integer ones too, as ``Module.type``."""
+        return self._convert(None, as_dtype(dst_type), None, "biufcV")
 
     def share_memory(self) -> Module:
         """Move every parameter and buffer into memory shared with processes forked afterwards
@@ -746,6 +754,14 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+
+def _module_dtype(dtype):
+    """``Module.to``'s dtype, which must be floating or complex as in PyTorch (integer weights would be truncated)."""
+    found = as_dtype(dtype)
+    if not (is_floating(found) or is_complex(found)):
+        raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={found}")
+    return found
 
 
 def _pair_fuses(first, second, x) -> bool:
