@@ -221,6 +221,11 @@ def test_functional_call_tied_weights_strict_and_buffers():
         functional_call(model, {"a.wieght": w}, x)
     with pytest.raises(ValueError, match="strict"):
         functional_call(model, {"a.weight": w}, x, strict=True)
+    with pytest.raises(ValueError, match="which are tied"):  # b.weight's value was used for b alone
+        functional_call(model, {"a.weight": w, "b.weight": w * 2}, x)
+    np.testing.assert_allclose(functional_call(model, {"a.weight": w, "b.weight": w}, x).numpy(), [[4.0, 9.0]])
+    both = functional_call(model, {"a.weight": w, "b.weight": w * 2}, x, tie_weights=False)
+    np.testing.assert_allclose(both.numpy(), [[8.0, 18.0]])
 
 
 def test_stack_module_state_for_an_ensemble():

@@ -22,6 +22,19 @@ def _owner(module: Module, name: str) -> tuple[Module, str]:
     return owner, attr
 
 
+def _tied_values(known: dict, given: dict) -> dict:
+    """id(original tensor) -> the one tensor given for its names; two different tensors for names of one tied
+    tensor raise, as PyTorch's ``tie_weights``."""
+    by_identity: dict = {}
+    for name, value in given.items():
+        key = id(known[name])
+        if by_identity.setdefault(key, value) is not value:
+            tied = sorted(n for n, t in known.items() if id(t) == key)
+            raise ValueError(f"functional_call got multiple values for keys {tied}, which are tied. Consider using "
+                             "tie_weights=False")
+    return by_identity
+
+
 def functional_call(module: Module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights: bool = True,
                     strict: bool = False):
     """``module(*args, **kwargs)`` with the parameters and buffers named in ``parameter_and_buffer_dicts`` (a dict,
@@ -43,7 +56,7 @@ def functional_call(module: Module, parameter_and_buffer_dicts, args=None, kwarg
     if unexpected:
         raise ValueError(f"functional_call: {type(module).__name__} has no parameter or buffer {unexpected}")
     if tie_weights:
-        by_identity = {id(known[name]): value for name, value in given.items()}
+        by_identity = _tied_values(known, given)
         for name, original in known.items():
             if name not in given and id(original) in by_identity and original is not None:
                 given[name] = by_identity[id(original)]
