@@ -151,6 +151,26 @@ def test_register_checks_names_and_types():
     assert m.bias is None and list(m.parameters()) == []
 
 
+def test_register_refuses_a_name_held_by_another_kind_or_attribute():
+    # as PyTorch: registering a buffer "weight" on a Linear dropped the parameter from parameters() silently
+    lin = nn.Linear(2, 2)
+    with pytest.raises(KeyError, match="'weight' already exists"):
+        lin.register_buffer("weight", ember.ones(2, 2))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"] and list(lin.buffers()) == []
+    m = nn.Module()
+    m.register_buffer("b", ember.ones(1))
+    m.add_module("c", nn.ReLU())
+    m.plain = 5
+    with pytest.raises(KeyError, match="'b' already exists"):
+        m.register_parameter("b", nn.Parameter(ember.ones(1)))
+    with pytest.raises(KeyError, match="'c' already exists"):
+        m.register_buffer("c", ember.ones(1))
+    with pytest.raises(KeyError, match="'plain' already exists"):
+        m.add_module("plain", nn.ReLU())
+    m.register_buffer("b", ember.zeros(1), persistent=False)  # re-registering one of its own kind is fine
+    assert list(m.state_dict()) == [] and m.b.tolist() == [0.0]
+
+
 # --- load_state_dict ----------------------------------------------------------------------------------------
 
 

@@ -397,6 +397,9 @@ class Module:
             raise KeyError(f"{what} name must be a non-empty string without '.', got {name!r}")
         if hasattr(type(self), name) and name not in self.__dict__:
             raise KeyError(f"{what} name '{name}' clashes with an attribute of {type(self).__name__}")
+        table = {"parameter": self._parameters, "buffer": self._buffers, "module": self._modules}[what]
+        if name in self.__dict__ and name not in table:  # as PyTorch: a parameter does not silently become a buffer
+            raise KeyError(f"attribute '{name}' already exists")
 
     def get_submodule(self, target: str) -> Module:
         """The submodule at a dotted path such as ``"encoder.0"``; ``""`` is the module itself."""
