@@ -233,6 +233,28 @@ def test_train_and_eval_propagate():
     assert net.training and not net.encoder[0].drop.training
 
 
+def test_train_calls_each_childs_own_train():
+    class FrozenNorm(nn.Module):  # a common fine-tuning pattern: the norm stays in eval mode
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(2)
+
+        def train(self, mode: bool = True):
+            super().train(mode)
+            self.bn.eval()
+            return self
+
+        def forward(self, x):
+            return self.bn(x)
+
+    net = nn.Sequential(nn.Linear(2, 2), FrozenNorm())
+    net.eval()
+    net.train()  # set the norm to training mode, bypassing FrozenNorm.train, so its statistics moved
+    assert [m.training for m in net.modules()] == [True, True, True, False]
+    net(ember.randn(8, 2) * 5 + 3)
+    assert net[1].bn.running_mean.tolist() == [0.0, 0.0]
+
+
 def test_zero_grad_and_requires_grad():
     net = Net()
     net(ember.randn(2, 4)).sum().backward()

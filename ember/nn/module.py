@@ -508,8 +508,9 @@ class Module:
         """Set training mode (dropout active, batch norm uses batch statistics) here and below."""
         if not isinstance(mode, bool):
             raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
-        for module in self.modules():
-            _setattr(module, "training", mode)
+        _setattr(self, "training", mode)
+        for module in self.children():  # each child's own train(), which a subclass may override (a frozen norm)
+            module.train(mode)
         return self
 
     def eval(self) -> Module:
