@@ -515,6 +515,19 @@ def test_parameterdict_registers_its_parameters_by_key_as_torch():
         ours["shift"]
 
 
+def test_parameterdict_orders_a_plain_dict_by_key_as_torch():
+    values = {"w2": np.full((2, 2), 2.0, np.float32), "w1": np.eye(2, dtype=np.float32) * 3}
+    ours = nn.ParameterDict({k: ember.tensor(v) for k, v in values.items()})
+    theirs = torch.nn.ParameterDict({k: torch.tensor(v) for k, v in values.items()})
+    assert list(ours) == list(theirs) == ["w1", "w2"]  # the dict's own order before
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    from collections import OrderedDict
+
+    ordered = OrderedDict((k, ember.tensor(v)) for k, v in values.items())
+    assert list(nn.ParameterDict(ordered)) == ["w2", "w1"]
+    assert list(nn.ParameterDict(list(ordered.items()))) == ["w2", "w1"]
+
+
 def test_dropout1d_zeroes_whole_channels_and_scales_the_rest():
     ember.manual_seed(0)
     x = ember.ones(4, 16, 5, requires_grad=True)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
@@ -119,8 +120,15 @@ class ParameterDict(Module):
             del self[key]
 
     def update(self, parameters) -> None:
-        """Add (or replace) parameters from a mapping or (key, value) pairs."""
-        for key, value in (parameters.items() if hasattr(parameters, "items") else parameters):
+        """Add (or replace) parameters from a mapping or (key, value) pairs. As PyTorch's, a plain dict's entries
+        are added in key order; an OrderedDict's, a ParameterDict's and pairs' in their own order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items(), key=lambda item: item[0])
+        else:
+            items = parameters
+        for key, value in items:
             self[key] = value
 
     def extra_repr(self) -> str:
