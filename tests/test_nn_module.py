@@ -458,6 +458,15 @@ def test_module_list_and_dict_register_their_modules():
         layers(ember.zeros(1))
 
 
+def test_module_list_pop_removes_and_renumbers():
+    a, b, c, d = nn.ReLU(), nn.Tanh(), nn.ELU(), nn.Sigmoid()
+    layers = nn.ModuleList([a, b, c, d])
+    assert layers.pop(1) is b and list(layers) == [a, c, d]
+    assert [n for n, _ in layers.named_children()] == ["0", "1", "2"]
+    popped = layers.pop(slice(0, 2))
+    assert isinstance(popped, nn.ModuleList) and list(popped) == [a, c] and list(layers) == [d]
+
+
 # --- init ----------------------------------------------------------------------------------------------------
 
 

@@ -984,6 +984,12 @@ class ModuleList(Module):
             self.append(module)
         return self
 
+    def pop(self, index: int | slice) -> Module | ModuleList:
+        """Remove the module at ``index`` (or the slice's modules, as a ModuleList) and return it."""
+        removed = self[index]
+        del self[index]
+        return removed
+
     def insert(self, index: int, module: Module) -> None:
         """Insert a module before position ``index``."""
         items = list(self._modules.values())
