@@ -366,6 +366,11 @@ def test_sequential_indexing_slicing_and_editing():
 
     named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.ReLU())]))
     assert list(named.state_dict()) == ["fc.weight", "fc.bias"] and isinstance(named[1], nn.ReLU)
+    # a deletion numbers the rest 0, 1, ..., custom names included, as PyTorch's (their state_dict keys follow)
+    named = nn.Sequential(OrderedDict([("act", nn.ReLU()), ("fc", nn.Linear(2, 2)), ("out", nn.Tanh())]))
+    del named[0]
+    assert [name for name, _ in named.named_children()] == ["0", "1"]
+    assert list(named.state_dict()) == ["0.weight", "0.bias"]
 
 
 def test_sequential_insert_negative_index_as_pytorch():

@@ -854,13 +854,13 @@ class Sequential(Module):
         return keys[index % n]
 
     def _renumber(self) -> None:
-        # Keep integer names contiguous after a deletion, like PyTorch.
-        if all(k.isdigit() for k in self._modules):
-            items = list(self._modules.values())
-            for key in list(self._modules):
-                delattr(self, key)
-            for i, module in enumerate(items):
-                self.add_module(str(i), module)
+        # After a deletion the modules are named 0, 1, ... again, custom names included, as PyTorch's (its
+        # state_dict keys are those numbers)
+        items = list(self._modules.values())
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, module in enumerate(items):
+            self.add_module(str(i), module)
 
     def __len__(self) -> int:
         return len(self._modules)
