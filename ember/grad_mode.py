@@ -120,16 +120,21 @@ class GradMode:
         if self.preset is not None:  # @set_grad_enabled(mode): as PyTorch, decorating switches nothing
             thread_mode.grad_enabled = self.preset
             self.preset = None
-        mode = self.mode
-        if inspect.isgeneratorfunction(fn):
-            def wrapper(*args, **kwargs):
-                return (yield from _in_mode(fn(*args, **kwargs), GradMode, mode))
-        else:
-            def wrapper(*args, **kwargs):
-                with GradMode(mode):
-                    return fn(*args, **kwargs)
+        return _decorated(fn, GradMode, self.mode)
 
-        return functools.wraps(fn)(wrapper)
+
+def _decorated(fn, manager, mode: bool):
+    """``fn`` run inside ``manager(mode)`` (``GradMode``, ``InferenceMode``); a generator function's body inside it
+    while the generator runs, not while it is made."""
+    if inspect.isgeneratorfunction(fn):
+        def wrapper(*args, **kwargs):
+            return (yield from _in_mode(fn(*args, **kwargs), manager, mode))
+    else:
+        def wrapper(*args, **kwargs):
+            with manager(mode):
+                return fn(*args, **kwargs)
+
+    return functools.wraps(fn)(wrapper)
 
 
 def _in_mode(gen, manager, mode: bool):
@@ -195,16 +200,7 @@ class InferenceMode:
         thread_mode.grad_enabled, thread_mode.inference = self.prev.pop()
 
     def __call__(self, fn):
-        mode = self.mode
-        if inspect.isgeneratorfunction(fn):  # the mode holds while the generator runs, not while it is made
-            def wrapper(*args, **kwargs):
-                return (yield from _in_mode(fn(*args, **kwargs), InferenceMode, mode))
-        else:
-            def wrapper(*args, **kwargs):
-                with InferenceMode(mode):
-                    return fn(*args, **kwargs)
-
-        return functools.wraps(fn)(wrapper)
+        return _decorated(fn, InferenceMode, self.mode)
 
 
 def inference_mode(mode=True):
