@@ -331,7 +331,7 @@ class JitFunction:
                 grad = _new(Tensor)
                 grad.node = None
                 grad.requires_grad = False
-                grad.grad = None
+                grad._grad = None
                 grad._hooks = None
                 if index.__class__ is tuple:  # a row-sparse gradient's (indices, values, shape, copy indices?)
                     grad.array = results[index[1]]
@@ -619,7 +619,7 @@ def _write_grads(writeback: list, results: tuple, owned=frozenset(), args: tuple
         if param.__class__ is _Argument:
             param = args[param.index]
         if index is None:
-            param.grad = None
+            param._grad = None
             continue
         if index.__class__ is tuple:  # a row-sparse gradient: (indices, values, shape)
             rows = [results[i] if i in owned else results[i].copy() for i in index[:2]]

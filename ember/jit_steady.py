@@ -106,7 +106,7 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
     read = {id(p) for p in compiled.grad_params}
     for param, _ in compiled.fresh or ():  # replaced below: let go first, so the code may reuse their memory
         if id(param) not in read:
-            src.add(f"{src.bind('P', param)}.grad = None")
+            src.add(f"{src.bind('P', param)}._grad = None")
     src.add("try:")
     src.add(f"results = {src.bind('FN', compiled.fn)}({', '.join(inputs)})", 2)
     src.add("except SizeSpecificCode:")  # raised before the code runs anything: the general path handles it
@@ -138,5 +138,5 @@ def _wrap(src: _Source, array: str) -> None:
     src.add(f"t.array = {array}")
     src.add("t.node = None")
     src.add("t.requires_grad = False")
-    src.add("t.grad = None")
+    src.add("t._grad = None")
     src.add("t._hooks = None")

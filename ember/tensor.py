@@ -7,6 +7,7 @@ Operators and op methods are the functions of ``ember.ops`` themselves, listed i
 from __future__ import annotations
 
 import weakref
+from operator import attrgetter
 
 import numpy as np
 
@@ -90,6 +91,31 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
+def _set_grad(tensor: Tensor, grad) -> None:
+    """``t.grad = g`` as PyTorch checks it: None, or a tensor of ``t``'s shape, dtype and device (a wrong-shaped
+    gradient would otherwise broadcast into the optimizer's update)."""
+    if grad is not None and (grad.__class__ is not Tensor or grad.array.__class__ is not tensor.array.__class__
+                             or grad.array.shape != tensor.array.shape or grad.array.dtype != tensor.array.dtype):
+        _check_grad(tensor, grad)
+    tensor._grad = grad
+
+
+def _check_grad(tensor: Tensor, grad) -> None:
+    if not isinstance(grad, Tensor) and not hasattr(grad, "to_dense"):  # a Tensor or a sparse gradient
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(grad).__name__}")
+    if hasattr(tensor, "apply_sparse_update"):  # a hash table's handle: the table holds (and checks) its rows
+        return
+    if tuple(grad.shape) != tuple(tensor.shape):
+        raise RuntimeError(f"assigned grad has data of a different size: grad shape {list(grad.shape)}, tensor "
+                           f"shape {list(tensor.shape)}")
+    if _dtypes.as_dtype(grad.dtype) != _dtypes.as_dtype(tensor.dtype):
+        raise RuntimeError(f"assigned grad has data of a different type: grad dtype {grad.dtype}, tensor dtype "
+                           f"{tensor.dtype}")
+    if isinstance(grad, Tensor) and not grad.symbolic and not tensor.symbolic and grad.device != tensor.device:
+        raise RuntimeError(f"assigned grad has data located on a different device: grad on {grad.device}, tensor "
+                           f"on {tensor.device}")
+
+
 class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, TorchMiscMethods):
     """An n-dimensional array with autograd.
 
@@ -99,9 +125,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     >>> x.grad.numpy()   # 2x
     """
 
-    __slots__ = ("array", "requires_grad", "grad", "node", "_hooks", "_written", "__weakref__")
+    __slots__ = ("array", "requires_grad", "_grad", "node", "_hooks", "_written", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
     symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
+    grad = property(attrgetter("_grad"), _set_grad, doc="The gradient backward accumulated here, or None.")
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         device = Device(device) if device is not None else (
@@ -109,7 +136,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         )
         self.array = _to_array(data, as_dtype(dtype) if dtype is not None else None, device)
         self.node = None
-        self.grad = None
+        self._grad = None
         self._hooks = None
         self.requires_grad = False
         if requires_grad:
@@ -122,7 +149,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         t.array = data
         t.node = node
         t.requires_grad = node is not None
-        t.grad = None
+        t._grad = None
         t._hooks = None
         return t
 
@@ -430,6 +457,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
 
 
 _new = object.__new__

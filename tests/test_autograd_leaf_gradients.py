@@ -113,3 +113,19 @@ def test_create_graph_grads_stay_differentiable():
     assert x.grad.requires_grad
     (g2,) = ember.grad(x.grad.sum(), x)
     np.testing.assert_allclose(g2.numpy(), [18.0])
+
+
+@pytest.mark.parametrize("grad, error, message", [
+    (lambda: ember.tensor([0.5]), RuntimeError, r"different size: grad shape \[1\], tensor shape \[3\]"),
+    (lambda: ember.ones(3, dtype="float64"), RuntimeError, r"different type: grad dtype float64, tensor dtype float32"),
+    (lambda: np.ones(3, np.float32), TypeError, r"Tensor or None but got grad of type ndarray"),
+])
+def test_assigning_a_grad_checks_it_as_torch(grad, error, message):
+    # a (1,) gradient broadcast into every element of the SGD update: the step moved all three weights by 0.5
+    p = ember.nn.Parameter(ember.ones(3))
+    with pytest.raises(error, match=message):
+        p.grad = grad()
+    assert p.grad is None
+    p.grad = ember.full((3,), 2.0)
+    ember.optim.SGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(p.detach().numpy(), [0.0, 0.0, 0.0])

@@ -25,7 +25,11 @@ def test_eager_step_equals_the_update_op():
 
 def test_a_gradient_of_the_wrong_shape_is_named():
     w = ember.zeros(3, 4, requires_grad=True)
-    w.grad = ember.zeros(4, 3)
+    with pytest.raises(RuntimeError, match=r"assigned grad has data of a different size: grad shape \[4, 3\], "
+                                           r"tensor shape \[3, 4\]"):
+        w.grad = ember.zeros(4, 3)
+    w.grad = ember.zeros(3, 4)
+    w.grad.array = np.zeros((4, 3), np.float32)  # past the check: the update still names both shapes
     with pytest.raises(ValueError, match=r"update.*float32\[3, 4\].*float32\[4, 3\]"):
         ember.optim.Adam([w]).step()
 

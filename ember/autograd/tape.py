@@ -180,7 +180,7 @@ def drop_grads(params) -> None:
     ``drop_grad`` op per parameter, so that the compiled call drops them on every run."""
     if _mode.builder is None:
         for p in params:  # the op's effect itself: zero_grad runs every step, and a dispatch costs more
-            p.grad = None
+            p._grad = None
         return
     for p in params:  # every one: a trace drops even a gradient that is None now, as later calls may have one
         drop_grad(p)
@@ -246,7 +246,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
             out = as_array(out)  # a NumPy scalar, or a CuPy array (to_device)
     t = _new(Tensor)
     t.array = out
-    t.grad = None
+    t._grad = None
     t._hooks = None
     if mode.grad_enabled and op.differentiable:
         if n == 2:
@@ -354,7 +354,7 @@ def _wrap(array) -> Tensor:
     t.array = array
     t.node = None
     t.requires_grad = False
-    t.grad = None
+    t._grad = None
     t._hooks = None
     return t
 
@@ -599,7 +599,7 @@ def _store_first_grads(leaf_grads: dict, handed_out: set) -> list:
     as it is (what ``_accumulate`` does for it); returns the other (leaf, gradient) pairs, for ``_accumulate``."""
     rest = []
     for leaf, g in leaf_grads.items():
-        if g.__class__ is np.ndarray and leaf.grad is None and not leaf._hooks and leaf.requires_grad:
+        if g.__class__ is np.ndarray and leaf._grad is None and not leaf._hooks and leaf.requires_grad:
             owner = g.base
             if owner is None:
                 owner = g
@@ -611,7 +611,7 @@ def _store_first_grads(leaf_grads: dict, handed_out: set) -> list:
                 t.array = g
                 t.node = None
                 t.requires_grad = False
-                t.grad = None
+                t._grad = None
                 t._hooks = None
                 leaf.grad = t  # accumulate_grad's effect on an empty .grad, without its call
                 continue
@@ -630,7 +630,7 @@ def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
 
 def _store(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
     """``_accumulate`` after the leaf's hooks have run on ``g``."""
-    if leaf.grad is None and g.__class__ is not RowSparse and not create_graph:
+    if leaf._grad is None and g.__class__ is not RowSparse and not create_graph:
         g = _private(g if g.__class__ is np.ndarray else g.array, handed_out)  # stored as it is: owns its memory
     elif g.__class__ is np.ndarray:
         g = _wrap(g)

@@ -261,7 +261,7 @@ class Graph:
         v.array = Symbol(shape, dtype, device)
         v.node = None
         v.requires_grad = False
-        v.grad = None
+        v._grad = None
         v._hooks = None
         v.graph = self
         v.id = self._next_id

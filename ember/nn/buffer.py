@@ -34,7 +34,7 @@ class Buffer(Tensor):
             array, requires_grad = Tensor(data).array, False
         self.array = array
         self.node = None
-        self.grad = None
+        self._grad = None
         self._hooks = None
         self.requires_grad = False
         self.persistent = bool(persistent)

@@ -34,7 +34,7 @@ class Parameter(Tensor):
             array = Tensor(data).array
         self.array = array
         self.node = None
-        self.grad = None
+        self._grad = None
         self._hooks = None
         self.requires_grad = False
         if requires_grad:

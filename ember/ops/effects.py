@@ -327,7 +327,7 @@ def accumulate_grad(param: TensorLike, g) -> None:
 
 
 def _drop_forward(xp, param, *, owner):
-    owner.grad = None
+    owner._grad = None
 
 
 def _drop_infer(param, *, owner):

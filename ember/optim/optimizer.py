@@ -131,7 +131,7 @@ class Optimizer(OptimizerHooks):
         if set_to_none and not building:  # drop_grads' eager effect, without gathering the parameters first
             for group in self.param_groups:
                 for p in group["params"]:
-                    p.grad = None
+                    p._grad = None
             return
         params = [p for group in self.param_groups for p in group["params"]]
         if set_to_none or building:  # in a graph, zeros and None add the same: a drop is recorded
@@ -168,7 +168,7 @@ class Optimizer(OptimizerHooks):
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
             live = None  # the group's hyper-parameter reader, one for all its update ops (compiled code groups by it)
             for p in group["params"]:
-                grad = p.grad
+                grad = p._grad
                 if grad is None:
                     continue
                 p._written = stamp
