@@ -138,6 +138,23 @@ def test_cells_match_torch(name, bias):
     _close(first[0] if name == "LSTMCell" else first, first_ref[0] if name == "LSTMCell" else first_ref)
 
 
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+def test_dtype_and_device_arguments_match_torch(name):
+    # PyTorch's layers and cells take device= and dtype= (they were refused); flatten_parameters is a no-op.
+    torch = pytest.importorskip("torch")
+    layer = getattr(nn, name)(3, 5, device="cpu", dtype=ember.float64)
+    ref = getattr(torch.nn, name)(3, 5, device="cpu", dtype=torch.float64)
+    assert {str(p.dtype) for p in layer.parameters()} == {"float64"}
+    _copy_to_torch(layer, ref)
+    x = np.random.default_rng(4).standard_normal((4, 3) if name.endswith("Cell") else (6, 4, 3))
+    out_e, out_t = layer(ember.tensor(x)), ref(torch.tensor(x))
+    out_e, out_t = (out_e, out_t) if name in ("RNNCell", "GRUCell") else (out_e[0], out_t[0])
+    assert out_e.dtype == np.float64
+    np.testing.assert_allclose(out_e.detach().numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    if not name.endswith("Cell"):
+        layer.flatten_parameters()
+
+
 def test_initialisation_range_and_shapes():
     ember.manual_seed(0)
     lstm = nn.LSTM(10, 16, num_layers=2, bidirectional=True)

@@ -88,6 +88,8 @@ class RNNBase(Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         proj_size: int = 0,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -116,21 +118,22 @@ class RNNBase(Module):
         num_directions = 2 if bidirectional else 1
         gate_size = _GATES[mode] * hidden_size
         out_size = proj_size or hidden_size  # the size of h: the projection's, where there is one
+        kw = {"dtype": dtype, "device": device}
         self._weight_names = []
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else out_size * num_directions
             for direction in range(num_directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
-                setattr(self, names[0], Parameter(empty(gate_size, layer_input)))
-                setattr(self, names[1], Parameter(empty(gate_size, out_size)))
+                setattr(self, names[0], Parameter(empty(gate_size, layer_input, **kw)))
+                setattr(self, names[1], Parameter(empty(gate_size, out_size, **kw)))
                 if bias:
                     names += [f"bias_ih{suffix}", f"bias_hh{suffix}"]
-                    setattr(self, names[2], Parameter(empty(gate_size)))
-                    setattr(self, names[3], Parameter(empty(gate_size)))
+                    setattr(self, names[2], Parameter(empty(gate_size, **kw)))
+                    setattr(self, names[3], Parameter(empty(gate_size, **kw)))
                 if proj_size:
                     names.append(f"weight_hr{suffix}")
-                    setattr(self, names[-1], Parameter(empty(proj_size, hidden_size)))
+                    setattr(self, names[-1], Parameter(empty(proj_size, hidden_size, **kw)))
                 self._weight_names.append(names)
         self.reset_parameters()
 
@@ -139,6 +142,9 @@ class RNNBase(Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """PyTorch's compaction of the weights into one cuDNN buffer; Ember's layers need none, so nothing to do."""
 
     @property
     def all_weights(self) -> list:
@@ -358,12 +364,14 @@ class RNN(RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device=None,
+        dtype=None,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
-                         num_layers, bias, batch_first, dropout, bidirectional)
+                         num_layers, bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -400,9 +408,11 @@ class LSTM(RNNBase):
         dropout: float = 0.0,
         bidirectional: bool = False,
         proj_size: int = 0,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size)
+                         proj_size, device, dtype)
 
     def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -440,8 +450,11 @@ class GRU(RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device=None,
+        dtype=None,
     ) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
 
     def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None):
         if isinstance(input, PackedSequence):
@@ -459,16 +472,18 @@ class GRU(RNNBase):
 class RNNCellBase(Module):
     """Parameters weight_ih, weight_hh, bias_ih, bias_hh of one recurrent step, initialised like PyTorch."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None,
+                 dtype=None) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size))
-        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size))
+        kw = {"dtype": dtype, "device": device}
+        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, **kw))
+        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size, **kw))
         if bias:
-            self.bias_ih = Parameter(empty(num_chunks * hidden_size))
-            self.bias_hh = Parameter(empty(num_chunks * hidden_size))
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size, **kw))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size, **kw))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -529,10 +544,11 @@ class RNNCell(RNNCellBase):
     (4, 16)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device=None, dtype=None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias, 1)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
@@ -552,8 +568,8 @@ class LSTMCell(RNNCellBase):
     ((4, 16), (4, 16))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, bias, 4)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -577,8 +593,8 @@ class GRUCell(RNNCellBase):
     (4, 16)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, bias, 3)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         if _fused(input):
