@@ -196,6 +196,22 @@ def test_errors_name_the_problem():
         nn.GRU(3, 0)
 
 
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_state_of_another_dtype_is_refused(name, dtype):
+    # As PyTorch: a float64 or integer state into a float32 layer was promoted silently (float64 outputs).
+    layer = getattr(nn, name)(3, 4)
+    cell = name.endswith("Cell")
+    x = ember.randn(2, 3) if cell else ember.randn(5, 2, 3)
+    state = ember.zeros(*((2, 4) if cell else (1, 2, 4)), dtype=dtype)
+    with pytest.raises(TypeError, match=f"{name}: expected .* of dtype float32 .* got {dtype}"):
+        layer(x, (state, ember.zeros(*state.shape)) if name.startswith("LSTM") else state)
+    if not cell:
+        packed = nn.utils.rnn.pack_sequence([ember.randn(3, 3), ember.randn(2, 3)])
+        with pytest.raises(TypeError, match="initial hidden state of dtype float32"):
+            layer(packed, (state, ember.zeros(*state.shape)) if name == "LSTM" else state)
+
+
 def test_lstm_learns_to_count_ones():
     """An LSTM reads 8 bits and classifies how many are set (9 classes): >= 95% accuracy."""
     ember.manual_seed(0)

@@ -168,6 +168,7 @@ class RNNBase(Module):
         return s
 
     def _check_state(self, what: str, state: Tensor, expected: tuple) -> None:
+        check_input_dtype(self, state, self.weight_ih_l0.dtype, what.removeprefix("the "))
         if tuple(state.shape) != expected:
             raise ValueError(f"{type(self).__name__}: {what} must have shape {list(expected)}, "
                              f"got {list(state.shape)}")
@@ -530,6 +531,7 @@ class RNNCellBase(Module):
         expected = tuple(input.shape[:-1]) + (self.hidden_size,)
         if state is None:
             return zeros(*expected, dtype=ops.to_float(input).dtype, device=input.device)
+        check_input_dtype(self, state, self.weight_ih.dtype, what)
         if tuple(state.shape) != expected:
             raise ValueError(f"{type(self).__name__}: {what} must have shape {list(expected)}, "
                              f"got {list(state.shape)}")
