@@ -194,6 +194,10 @@ def test_errors_name_the_problem():
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="hidden_size"):
         nn.GRU(3, 0)
+    # an empty sequence (PyTorch refuses it too) failed inside with "stack: needs at least one tensor"
+    for shape, batch_first in (((0, 2, 3), False), ((2, 0, 3), True), ((0, 3), False)):
+        with pytest.raises(ValueError, match="at least one step"):
+            nn.GRU(3, 4, batch_first=batch_first)(ember.randn(*shape))
 
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])

@@ -324,6 +324,9 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: input must be (L, H_in), (L, N, H_in) or, with "
                              f"batch_first, (N, L, H_in); got shape {list(input.shape)}")
         batched = input.ndim == 3
+        if input.shape[1 if batched and self.batch_first else 0] == 0:
+            raise ValueError(f"{type(self).__name__}: the input sequence must have at least one step, got shape "
+                             f"{list(input.shape)}")
         if not batched:
             input = ops.unsqueeze(input, 1)
         elif self.batch_first:
