@@ -57,6 +57,23 @@ def test_matches_torch(mode, padding_idx, layout):
         _close(we.grad.numpy(), wt.grad)
 
 
+def test_max_mode_sends_a_tie_to_the_first_row_as_torch():
+    # Rows 2 and 5 are equal: PyTorch's max gives each bag's gradient to the first of them in the bag; it was
+    # shared out (1/3 each among three tied rows).
+    torch = pytest.importorskip("torch")
+    table = np.random.default_rng(1).standard_normal((ROWS, DIM)).astype(np.float32)
+    table[[5, 8]] = table[2]
+    ids = np.array([[2, 5, 8], [8, 2, 1], [5, 5, 2]])
+    bag = nn.EmbeddingBag.from_pretrained(ember.tensor(table), freeze=False, mode="max")
+    ref = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(table), freeze=False, mode="max")
+    out_e, out_t = bag(ember.tensor(ids)), ref(torch.tensor(ids))
+    _close(out_e.detach().numpy(), out_t)
+    g = np.random.default_rng(2).standard_normal(tuple(out_t.shape)).astype(np.float32)
+    (out_e * ember.tensor(g)).sum().backward()
+    (out_t * torch.tensor(g)).sum().backward()
+    _close(bag.weight.grad.numpy(), ref.weight.grad)
+
+
 def test_padding_row_starts_at_zero():
     bag = nn.EmbeddingBag(ROWS, DIM, padding_idx=3)
     assert not bag.weight.detach().numpy()[3].any()

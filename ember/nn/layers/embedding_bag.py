@@ -236,7 +236,10 @@ def _max(rows: Tensor, bag_ids: np.ndarray, num_bags: int, embedding_dim: int) -
     index = np.full((num_bags, longest), rows.shape[0], np.int64)
     index[bag_ids, slot] = np.arange(bag_ids.size)
     block = ops.take(table, Tensor._make(xp.asarray(index), None), axis=0)
-    out = ops.max(block, axis=1)
+    # the value at the first maximum of each bag and column, so a tie sends the whole gradient to the first of the
+    # tied rows, as PyTorch's max_indices do (a plain max would share it out among them)
+    first = ops.argmax(block.detach(), axis=1, keepdims=True)
+    out = ops.squeeze(ops.gather(block, 1, first), 1)
     if (counts == 0).any():
         out = ops.where(Tensor._make(xp.asarray((counts > 0)[:, None]), None), out, 0.0)
     return out
