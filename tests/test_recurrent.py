@@ -3,6 +3,8 @@ state_dict names, initialisation, errors, and a small training run."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from parity_helpers import adam as _adam
@@ -180,6 +182,17 @@ def test_dropout_between_layers_only_in_training():
     gru.train()
     out, _ = gru(x)
     assert not np.allclose(out.detach().numpy(), first.detach().numpy())
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_dropout_with_one_layer_warns_as_torch(name):
+    # dropout acts between stacked layers only: with one layer PyTorch warns that it does nothing (it was silent)
+    with pytest.warns(UserWarning, match="num_layers=1"):
+        LAYERS[name](3, 4, dropout=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LAYERS[name](3, 4, num_layers=2, dropout=0.5)
+        LAYERS[name](3, 4)
 
 
 def test_errors_name_the_problem():

@@ -15,6 +15,7 @@ length; the cells are such an op over one step.
 from __future__ import annotations
 
 import math
+import warnings
 
 from ember import ops
 from ember.creation import empty, zeros
@@ -106,6 +107,9 @@ class RNNBase(Module):
             raise ValueError(f"{name}: proj_size ({proj_size}) must be smaller than hidden_size ({hidden_size})")
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout is applied between stacked layers only, so with num_layers=1 "
+                          f"dropout={dropout} has no effect", UserWarning, stacklevel=3)
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
