@@ -210,6 +210,11 @@ def test_errors_name_the_problem():
         nn.TransformerEncoderLayer(E, HEADS, activation="swish")
     with pytest.raises(ValueError, match="not both"):
         nn.scaled_dot_product_attention(x, x, x, attn_mask=ember.ones(N, N, dtype=ember.bool), is_causal=True)
+    # as PyTorch: query, key and value of different dtypes were promoted silently (a float64 result)
+    with pytest.raises(TypeError, match="one dtype, got float32, float64 and float32"):
+        nn.scaled_dot_product_attention(x, x.to(ember.float64), x)
+    with ember.autocast("cpu", dtype=ember.bfloat16):  # where autocast makes them one dtype
+        assert nn.scaled_dot_product_attention(x, x.to(ember.bfloat16), x).dtype == ember.bfloat16
 
 
 def test_transformer_layer_learns_to_sort():

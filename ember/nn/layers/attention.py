@@ -24,6 +24,7 @@ from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
+from ember.ops.autocast import is_autocast_enabled
 from ember.tensor import Tensor
 
 
@@ -48,6 +49,10 @@ def scaled_dot_product_attention(
     >>> ember.nn.scaled_dot_product_attention(q, q, q, is_causal=True).shape
     (2, 4, 5, 8)
     """
+    dtypes = [getattr(t, "dtype", None) for t in (query, key, value)]
+    if len(set(dtypes)) > 1 and not is_autocast_enabled():  # (autocast casts them to one dtype, as PyTorch's)
+        raise TypeError(f"scaled_dot_product_attention: query, key and value must have one dtype, got "
+                        f"{dtypes[0]}, {dtypes[1]} and {dtypes[2]}")
     query, key, value = ops.to_float(query), ops.to_float(key), ops.to_float(value)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
             or key.shape[-2] != value.shape[-2]:
