@@ -186,6 +186,33 @@ def test_param_groups_match_torch():
         np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_decoupled_weight_decay_is_a_group_option_as_in_torch():
+    """Adam's ``decoupled_weight_decay`` is a param group's key in torch: one group may take AdamW's rule (it was
+    read from the optimizer only, so such a group kept L2 decay), and a state dict saves and restores it (AdamW's
+    stays True, as torch's)."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(5, [(4,), (3,)]), _grads(6, [(4,), (3,)], steps=6)
+    ours = [ember.tensor(a, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a, requires_grad=True) for a in start]
+    groups = lambda ps: [{"params": ps[:1], "decoupled_weight_decay": True}, {"params": ps[1:]}]  # noqa: E731
+    opt = optim.Adam(groups(ours), lr=0.1, weight_decay=0.5)
+    ref = torch.optim.Adam(groups(theirs), lr=0.1, weight_decay=0.5)
+    for step_grads in grads:
+        for p, t, g in zip(ours, theirs, step_grads):
+            p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert [g["decoupled_weight_decay"] for g in opt.state_dict()["param_groups"]] == [True, False]
+    adam = optim.Adam([ember.ones(2, requires_grad=True)], weight_decay=0.5)
+    adam.load_state_dict(optim.Adam([ember.ones(2, requires_grad=True)], decoupled_weight_decay=True).state_dict())
+    assert adam.param_groups[0]["decoupled_weight_decay"] is True
+    adamw = optim.AdamW([ember.ones(2, requires_grad=True)])
+    adamw.load_state_dict(optim.Adam([ember.ones(2, requires_grad=True)]).state_dict())
+    assert adamw.param_groups[0]["decoupled_weight_decay"] is True
+
+
 def _ftrl_reference(w, grads, *, lr, power, init, l1, l2, shrink, beta):
     """TensorFlow's FTRL-Proximal update (ApplyFtrlV2), in float64."""
     w = w.astype(np.float64)

@@ -77,7 +77,7 @@ def test_adam_decoupled_weight_decay_is_adamw():
             optimizer.step()
     np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-12)
     plain = ember.optim.Adam([ember.ones(2, requires_grad=True)], weight_decay=0.5)
-    assert not plain.decoupled_weight_decay
+    assert plain.param_groups[0]["decoupled_weight_decay"] is False
 
 
 # --- save / load ---------------------------------------------------------------------------------------------

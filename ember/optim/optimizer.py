@@ -405,15 +405,14 @@ class Adam(Optimizer):
     """
 
     update = staticmethod(F.adam_update)
-    decoupled_weight_decay = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False, **options: bool | None):
+        # decoupled_weight_decay is a group's option, as in PyTorch (True there is AdamW's rule)
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": amsgrad, "maximize": maximize}, **options)
-        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True) is AdamW
-            self.decoupled_weight_decay = True
+                                  "amsgrad": amsgrad, "maximize": maximize,
+                                  "decoupled_weight_decay": decoupled_weight_decay}, **options)
 
     def validate(self, group: dict) -> None:
         owner = type(self).__name__
@@ -424,7 +423,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         return {"lr": group["lr"], "beta1": beta1, "beta2": beta2, "eps": group["eps"],
                 "weight_decay": group["weight_decay"], "amsgrad": group["amsgrad"], "maximize": group["maximize"],
-                "decoupled_weight_decay": self.decoupled_weight_decay}
+                "decoupled_weight_decay": group["decoupled_weight_decay"]}
 
 
 class AdamW(Adam):
@@ -434,11 +433,16 @@ class AdamW(Adam):
     >>> opt = ember.optim.AdamW([w], lr=1e-3, weight_decay=1e-2)
     """
 
-    decoupled_weight_decay = True
-
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False, **options: bool | None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, **options)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True,
+                         **options)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """As Adam's, every group keeping decoupled weight decay (an Adam state dict says False)."""
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
 
 
 class SparseAdam(Optimizer):
