@@ -74,6 +74,9 @@ SCHEDULES = {
         o, [m.ConstantLR(o, 0.2, total_iters=5), m.CosineAnnealingWarmRestarts(o, T_0=9)], milestones=[5]),
     "sequential-polynomial": lambda m, o: m.SequentialLR(
         o, [m.ConstantLR(o, 0.2, total_iters=8), m.PolynomialLR(o, total_iters=30)], milestones=[8]),
+    "sequential-of-chained": lambda m, o: m.SequentialLR(  # the chain's schedules are undone, as a nested sequence's
+        o, [m.ChainedScheduler([m.ConstantLR(o, 0.1, total_iters=2), m.ExponentialLR(o, 0.9)]), m.StepLR(o, 2, 0.5)],
+        milestones=[5]),
 }
 
 

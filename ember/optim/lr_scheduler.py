@@ -753,7 +753,7 @@ class SequentialLR(_OfSchedulers):
 
 def _undo_step(schedulers: list) -> None:
     for scheduler in schedulers:
-        if isinstance(scheduler, SequentialLR):
+        if isinstance(scheduler, _OfSchedulers):  # a SequentialLR or a ChainedScheduler: its schedulers' steps
             _undo_step(scheduler._schedulers)
         else:
             scheduler.last_epoch -= 1
