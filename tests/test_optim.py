@@ -776,6 +776,31 @@ def test_clip_grad_norm_of_float64_gradients_matches_torch_in_float64(norm_type,
         np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("norm_type,max_norm", CLIP_NORMS)
+def test_clip_grad_norm_of_complex_gradients_matches_torch(norm_type, max_norm):
+    """A complex gradient's norm is that of its moduli, as torch's (its imaginary part was dropped: 3.16 for 5.5),
+    float64 with a complex128 gradient."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(19)
+    grads = [(rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(dtype)
+             for s, dtype in (((4, 3), np.complex64), ((5,), np.complex128))]
+    grads.append(rng.standard_normal(2).astype(np.float32))
+    ours = [ember.tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.from_numpy(g).dtype, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g), torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.dtype == np.float64
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ember.nn.utils.get_total_norm([ember.tensor(grads[0])]).item(),
+                               torch.nn.utils.get_total_norm([torch.tensor(grads[0])]).item(), rtol=1e-6)
+    with pytest.raises(TypeError, match="clip_grad_value_: complex gradients cannot be clamped, got dtype complex64"):
+        optim.clip_grad_value_(ours, 0.5)
+
+
 def test_clip_grad_norm_sparse_shared_and_nonfinite():
     table = ember.zeros(6, 2, requires_grad=True)
     ids, values = np.array([1, 4, 1]), np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0]], np.float32)

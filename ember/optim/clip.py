@@ -33,6 +33,8 @@ def _norm(array, norm_type: float) -> float:
     xp = array_module(array)
     if array.size == 0:
         return 0.0
+    if array.dtype.kind == "c":  # the norm of the moduli, as torch's vector_norm (float32 for complex64)
+        array = xp.abs(array)
     if array.dtype not in (np.float32, np.float64):
         array = array.astype(np.float32)
     if norm_type == 2.0:
@@ -74,6 +76,8 @@ def _traced(params: list) -> bool:
 
 def _norm_op(g, norm_type: float, real):
     """``_norm`` of a gradient Value, as ops (the same formulas)."""
+    if g.dtype.kind == "c":
+        g = elementwise.abs(g)
     if g.dtype not in (np.float32, np.float64):
         g = g.astype(np.float32)
     if norm_type == 2.0:
@@ -102,7 +106,7 @@ def _clip_norm_traced(params: list, max_norm: float, norm_type: float) -> Tensor
 def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, what: str) -> np.generic:
     """The ``norm_type``-norm of all of ``arrays`` together: float64 when some array is (torch's type promotion
     of the per-array norms), else float32."""
-    real = np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32
+    real = np.float64 if any(a.dtype in (np.float64, np.complex128) for a in arrays) else np.float32
     norms = np.array([_norm(a, norm_type) for a in arrays], real)
     if norm_type == math.inf:
         total = norms.max()
@@ -119,7 +123,7 @@ def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, what: 
 
 def _total_norm_op(grads: list, norm_type: float) -> Tensor:
     """``_total_norm`` of gradient Values, as ops (the same formulas)."""
-    real = np.float64 if any(g.dtype == np.float64 for g in grads) else np.float32
+    real = np.float64 if any(g.dtype in (np.float64, np.complex128) for g in grads) else np.float32
     norms = join.stack([_norm_op(g, norm_type, real) for g in grads if math.prod(g.shape)])
     if norm_type == math.inf:
         return reduction.max(norms)
@@ -229,6 +233,11 @@ def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float, foreach: 
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     params = _with_grads(parameters)
+    for p in params:
+        grad = p.grad.values if p.grad.__class__ is RowSparse else p.grad
+        if grad.dtype.kind == "c":  # as torch's clamp, which has no order of complex numbers
+            raise TypeError(f"clip_grad_value_: complex gradients cannot be clamped, got dtype {grad.dtype} "
+                            f"of shape {list(grad.shape)}")
     if params and _traced(params):
         for p in params:
             p.grad = elementwise.clip(p.grad, -clip_value, clip_value)
