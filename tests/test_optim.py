@@ -681,6 +681,51 @@ def test_hyper_parameter_validation(cls, kwargs, error, message):
         cls([ember.zeros(2, requires_grad=True)], **kwargs)
 
 
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}), ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("AdamW", {"lr": 0.01}), ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
+    ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.3, "lr_decay": 0.1}), ("Adadelta", {}), ("Adamax", {}),
+    ("NAdam", {}), ("RAdam", {}), ("ASGD", {"t0": 2}), ("Rprop", {}),
+])
+def test_complex_parameters_step_as_torch(name, kwargs):
+    """Complex parameters step their real and imaginary parts as separate elements, as torch's optimizers (on
+    ``view_as_real``); the state stays complex, so a torch state dict loads mid-run (they were refused)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(29)
+    shapes = [(3, 4), (5,), ()]
+    def draw(s):
+        return (rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(np.complex64)
+    start, grads = [draw(s) for s in shapes], [[draw(s) for s in shapes] for _ in range(8)]
+    opt, pairs = _resumed_from_torch(torch, name, kwargs, start, grads, 4, lambda state: state)
+    for p, t in pairs:
+        np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        assert all(v.dtype == np.complex64 for v in opt.state[p].values() if hasattr(v, "dtype"))
+
+
+def test_complex_parameters_in_lbfgs_and_where_they_are_refused():
+    torch = pytest.importorskip("torch")
+    start = np.array([0.5 - 1j, 2 + 0.3j, -1j])
+    pairs = []
+    for module, opt_module in ((ember, optim), (torch, torch.optim)):
+        z = module.tensor(start.copy(), requires_grad=True)
+        opt = opt_module.LBFGS([z], line_search_fn="strong_wolfe")
+
+        def closure(z=z, opt=opt):
+            opt.zero_grad()
+            loss = ((z - (1 + 2j)).abs() ** 2).sum() + (z.real ** 4).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        pairs.append(z.detach().numpy())
+    np.testing.assert_allclose(pairs[0], pairs[1], rtol=1e-6, atol=1e-8)
+    for cls in (optim.SparseAdam, optim.Adafactor, optim.RowWiseAdagrad):
+        with pytest.raises(TypeError, match=f"{cls.__name__}: params\\[0\\] is complex \\(complex64\\)"):
+            cls([ember.zeros(2, 2, dtype="complex64", requires_grad=True)])
+    with pytest.raises(TypeError, match="must be floating point or complex, got dtype int64"):
+        optim.SGD([ember.zeros(2, dtype="int64")])
+
+
 def test_param_validation():
     w = ember.zeros(2, requires_grad=True)
     with pytest.raises(TypeError, match="single Tensor"):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ember.autograd import enable_grad
 from ember.optim.line_search import strong_wolfe
-from ember.optim.optimizer import Optimizer
+from ember.optim.optimizer import Optimizer, _as_real
 
 __all__ = ["LBFGS"]
 
@@ -45,9 +45,13 @@ class LBFGS(Optimizer):
             if group[name] < 1:
                 raise ValueError(f"LBFGS: {name} must be >= 1, got {group[name]}")
 
+    def takes_complex(self) -> bool:
+        """Complex parameters are vectors of their real and imaginary parts, as in PyTorch."""
+        return True
+
     def state_shape(self, key: str, param) -> tuple:
         """The flat vectors (``d``, ``prev_flat_grad``) span every parameter; the state is the first one's."""
-        return (sum(p.numel() for p in self._params),)
+        return (sum(_numel(p) for p in self._params),)
 
     def load_state_dict(self, state_dict: dict) -> None:
         """As the base class, but the flat vectors stay float64 NumPy arrays (the base class would cast them to
@@ -58,15 +62,16 @@ class LBFGS(Optimizer):
             self.state[by_index[int(key)]] = copy.deepcopy(values)
 
     def _flat_grad(self) -> np.ndarray:
-        parts = [np.zeros(p.numel(), np.float64) if p.grad is None else
-                 np.asarray(p.grad.detach().numpy(), np.float64).reshape(-1) for p in self._params]
+        parts = [np.zeros(_numel(p), np.float64) if p.grad is None else
+                 np.asarray(_real(p.grad.detach().numpy()), np.float64).reshape(-1) for p in self._params]
         return np.concatenate(parts)
 
     def _add(self, step: float, direction: np.ndarray) -> None:
         start = 0
         for p in self._params:
-            n = p.numel()
-            p.array[...] += (step * direction[start:start + n]).reshape(p.shape).astype(p.dtype)
+            n = _numel(p)
+            target = _real(p.array)
+            target[...] += (step * direction[start:start + n]).reshape(target.shape).astype(target.dtype)
             start += n
 
     def _line_search(self, closure: Callable, t: float, d: np.ndarray, loss: float, grad: np.ndarray, slope: float,
@@ -163,3 +168,13 @@ class LBFGS(Optimizer):
                 break
         state.update(d=d, t=t, old_dirs=dirs, old_stps=steps, ro=ro, H_diag=h_diag, prev_flat_grad=prev_grad)
         return first_loss
+
+
+def _real(array):
+    """A complex array's real view (``view_as_real``); a real array as it is."""
+    return _as_real(array) if array.dtype.kind == "c" else array
+
+
+def _numel(p) -> int:
+    """How many real numbers ``p`` holds: two an element for a complex parameter."""
+    return p.numel() * (2 if p.dtype.kind == "c" else 1)

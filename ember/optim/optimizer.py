@@ -55,6 +55,7 @@ class Optimizer(OptimizerHooks):
     sparse_update: Callable | None = None
     # state entries the rules keep as Python numbers (torch keeps them as 0-d tensors): loaded as numbers
     number_state: tuple[str, ...] = ()
+    has_complex = False  # whether a group holds a complex parameter (set by add_param_group)
 
     def __init__(self, params, defaults: dict, **options: bool | None):
         name = type(self).__name__
@@ -95,14 +96,18 @@ class Optimizer(OptimizerHooks):
             if not p.is_leaf:
                 raise ValueError(f"{name}: params[{i}] is not a leaf tensor (it was computed from others); "
                                  "optimize the leaves instead")
-            if p.dtype.kind not in "fV":
-                raise TypeError(f"{name}: params[{i}] must be floating point, got dtype {p.dtype}")
+            if p.dtype.kind == "c" and not self.takes_complex():
+                raise TypeError(f"{name}: params[{i}] is complex ({p.dtype}), which {name} does not support")
+            if p.dtype.kind not in "fVc":
+                raise TypeError(f"{name}: params[{i}] must be floating point or complex, got dtype {p.dtype}")
             if id(p) in seen:
                 raise ValueError(f"{name}: params[{i}] appears twice in the same param group")
             seen.add(id(p))
         taken = {id(p) for group in self.param_groups for p in group["params"]}
         if not taken.isdisjoint(seen):
             raise ValueError(f"{name}: some parameters appear in more than one param group")
+        if any(p.dtype.kind == "c" for p in params):
+            self.has_complex = True
         group = dict(param_group)
         group["params"] = params
         for key, value in self.defaults.items():
@@ -115,6 +120,11 @@ class Optimizer(OptimizerHooks):
 
     def validate(self, group: dict) -> None:
         """Raise a ValueError naming the first bad hyper-parameter of ``group``."""
+
+    def takes_complex(self) -> bool:
+        """Whether complex parameters are accepted: an elementwise rule steps their real and imaginary parts as
+        separate elements, as PyTorch's optimizers do (on ``view_as_real``)."""
+        return getattr(self.update, "elementwise", False)
 
     def hyper(self, group: dict) -> dict:
         """Keyword arguments of the update rules for ``group``: by default its values of the defaults' keys
@@ -163,6 +173,7 @@ class Optimizer(OptimizerHooks):
         large = None  # a parts.Deferred once a parameter that large is met
         stamp = grad_mode.next_stamp()  # each updated parameter is marked written (see grad_mode.mark_written)
         grad_mode.last_write = stamp
+        has_complex = self.has_complex
         for group in self.param_groups:
             kwargs = self.hyper(group)
             params, grads, states = [], [], []  # dense arrays the rule updates eagerly, in one foreach call
@@ -172,6 +183,9 @@ class Optimizer(OptimizerHooks):
                 if grad is None:
                     continue
                 p._written = stamp
+                if has_complex and p.dtype.kind == "c":
+                    _complex_step(self, p, grad, state[p], kwargs, eager)
+                    continue
                 if foreach is not None and grad.__class__ is Tensor:  # the common case, its checks first
                     data, grad_data = p.array, grad.array
                     if grad_data.__class__ is data.__class__ and grad_data.shape == data.shape \
@@ -322,6 +336,37 @@ class _LiveHyper:
         return self.optimizer.hyper(self.group)
 
 
+def _as_real(array):
+    """``torch.view_as_real``: a complex array's real view, its last axis (of 2) the real and imaginary parts."""
+    return array[..., None].view(array.real.dtype)
+
+
+def _complex_step(optimizer: Optimizer, p: Tensor, grad, state: dict, kwargs: dict, eager: bool) -> None:
+    """Step a complex parameter as PyTorch does: the rule on the real views of the parameter, its gradient and
+    its state, whose arrays stay complex (a state dict holds them as torch's does)."""
+    name = type(optimizer).__name__
+    if grad.__class__ is not Tensor or not eager or grad.shape != p.shape:
+        where = "" if eager else " in a traced step (ember.jit); step complex parameters eagerly"
+        raise TypeError(f"{name}: a complex parameter (shape {list(p.shape)}, {p.dtype}) takes a dense gradient of "
+                        f"its shape, got a {type(grad).__name__} of shape {list(grad.shape)}{where}")
+    data = p.array
+    grad_data = grad.array
+    if grad_data.dtype != data.dtype:
+        grad_data = grad_data.astype(data.dtype)
+    real = _as_real(data)
+    views = {key: _as_real(value) if getattr(value, "dtype", None) == data.dtype and value.shape == data.shape
+             else value for key, value in state.items()}
+    optimizer.update(real, _as_real(grad_data), views, **kwargs)
+    for key, value in views.items():
+        if getattr(value, "shape", None) == real.shape and value.dtype == real.dtype:
+            if getattr(state.get(key), "shape", None) != data.shape:  # made by the rule: kept complex
+                if value.strides[-1] != value.itemsize:
+                    value = value.copy()
+                state[key] = value.view(data.dtype)[..., 0]
+        else:
+            state[key] = value
+
+
 def _restore(param, key: str, value, number: bool = False):
     """A state value from a state dict, copied; floating arrays take the parameter's dtype and device, and a
     ``number`` (a 0-d array where torch saved a scalar tensor) becomes a Python float."""
@@ -334,7 +379,8 @@ def _restore(param, key: str, value, number: bool = False):
     elif hasattr(value, "__array__") and not isinstance(getattr(value, "dtype", None), np.dtype):
         value = np.asarray(value)  # another framework's tensor (a torch optimizer's state dict): its values
     if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
-        dtype = param.dtype if value.dtype.kind in "fV" else value.dtype
+        kind = value.dtype.kind
+        dtype = param.dtype if kind in "fV" or (kind == "c" and param.dtype.kind == "c") else value.dtype
         device = device_of(param.array)
         return device.xp.array(move(value, device), dtype=dtype, copy=True)
     return copy.deepcopy(value)
