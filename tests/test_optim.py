@@ -726,6 +726,33 @@ def test_complex_parameters_in_lbfgs_and_where_they_are_refused():
         optim.SGD([ember.zeros(2, dtype="int64")])
 
 
+def test_named_parameters_as_torch():
+    """``Optimizer(model.named_parameters())`` steps as torch's and keeps the names in ``param_names`` (a TypeError
+    before: "params[0] must be a Tensor, got tuple"); groups must all be named or all unnamed."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Linear(3, 2)
+    ours = ember.nn.Linear(3, 2)
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    ref, opt = torch.optim.Adam(theirs.named_parameters(), lr=0.1), optim.Adam(ours.named_parameters(), lr=0.1)
+    x = _start(41, [(4, 3)])[0]
+    for _ in range(3):
+        ref.zero_grad()
+        (theirs(torch.tensor(x)) ** 2).sum().backward()
+        ref.step()
+        opt.zero_grad()
+        (ours(ember.tensor(x)) ** 2).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(ours.weight.array, theirs.weight.detach().numpy(), rtol=1e-6, atol=1e-7)
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ref.state_dict()["param_groups"][0]["param_names"]
+    resumed = optim.Adam(ember.nn.Linear(3, 2).named_parameters())
+    resumed.load_state_dict(copy.deepcopy(ref.state_dict()))
+    assert resumed.param_groups[0]["param_names"] == ["weight", "bias"] and resumed.param_groups[0]["lr"] == 0.1
+    with pytest.raises(ValueError, match="every param group must have parameter names or none"):
+        opt.add_param_group({"params": [ember.zeros(2, requires_grad=True)]})
+    with pytest.raises(ValueError, match="name all or none"):
+        optim.SGD([("a", ember.zeros(2, requires_grad=True)), ember.zeros(2, requires_grad=True)])
+
+
 def test_param_validation():
     w = ember.zeros(2, requires_grad=True)
     with pytest.raises(TypeError, match="single Tensor"):

@@ -79,7 +79,10 @@ class Optimizer(OptimizerHooks):
             self.add_param_group(group)
 
     def add_param_group(self, param_group: dict) -> None:
-        """Add a group of parameters with its own hyper-parameters (missing ones come from the defaults)."""
+        """Add a group of parameters with its own hyper-parameters (missing ones come from the defaults).
+
+        The parameters may come named, as ``(name, tensor)`` pairs (``model.named_parameters()``): the group then
+        keeps their names in ``param_names``, as PyTorch's, and every group must have names or none."""
         name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}: a param group must be a dict, got {type(param_group).__name__}")
@@ -89,6 +92,15 @@ class Optimizer(OptimizerHooks):
         elif isinstance(params, set):
             raise TypeError(f"{name}: params must be an ordered iterable, not a set (its order changes between runs)")
         params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError(f"{name}: some params are (name, tensor) pairs and some are not; name all or none")
+            params = [p[1] for p in params]
+        named = bool(names) or "param_names" in param_group
+        if any(("param_names" in group) != named for group in self.param_groups):
+            raise ValueError(f"{name}: every param group must have parameter names or none; cannot add a group "
+                             f"{'with' if named else 'without'} names")
         seen = set()
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -110,6 +122,8 @@ class Optimizer(OptimizerHooks):
             self.has_complex = True
         group = dict(param_group)
         group["params"] = params
+        if names:
+            group["param_names"] = names
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         if isinstance(group.get("lr"), Tensor):
@@ -295,6 +309,8 @@ class Optimizer(OptimizerHooks):
             for key, value in self.defaults.items():  # a key an older checkpoint lacks (maximize...), as torch
                 restored.setdefault(key, value)
             restored["params"] = group["params"]
+            if "param_names" in group:  # the state dict's names, else the group's own, as torch
+                restored.setdefault("param_names", group["param_names"])
             groups.append(restored)
         self.state = state
         self.param_groups = groups
