@@ -58,6 +58,21 @@ def test_float32_steps_and_state_match_torch(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key], value.numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+def test_rprop_leaves_an_element_with_a_nan_gradient_as_torch():
+    """torch's sign of NaN is 0, so a NaN gradient element does not move (it made the parameter NaN for good)."""
+    nan, inf = np.nan, np.inf
+    grads = [np.array([1.0, nan, inf, -inf, 0.0, 1.0], np.float32),
+             np.array([1.0, 1.0, 1.0, 1.0, nan, -1.0], np.float32)]
+    ours, theirs = ember.ones(6, requires_grad=True), torch.ones(6, requires_grad=True)
+    opt, ref = optim.Rprop([ours]), torch.optim.Rprop([theirs])
+    for g in (grads[0], grads[1], grads[1]):
+        ours.grad, theirs.grad = ember.tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    assert not np.isnan(ours.array).any()
+    np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("name,kwargs", CASES, ids=IDS)
 def test_float64_steps_match_torch_to_rounding(name, kwargs):
     ours, theirs, _, _ = _run_both(name, kwargs, np.float64, 30)

@@ -34,7 +34,9 @@ def rprop_update(param, grad, state: dict, *, lr: float = 1e-2, etaminus: float 
     step_size *= factor
     xp.clip(step_size, kind(step_size_min), kind(step_size_max), out=step_size)
     kept = xp.where(factor == kind(etaminus), kind(0), grad)  # torch's grad[sign == etaminus] = 0
-    param -= xp.sign(kept) * step_size
+    direction = xp.sign(kept)
+    direction[xp.isnan(direction)] = 0  # torch's sign of NaN is 0: a NaN gradient leaves the element where it is
+    param -= direction * step_size
     prev[...] = kept
 
 
