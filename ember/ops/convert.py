@@ -42,6 +42,7 @@ CAST = defop(
     vjp=vjp_rule(_cast_rule),
     cost=movement_cost,
     onnx="Cast",
+    vjp_reads=(),
     elementwise=True,
     lower=lowering.cast,
     same_type_noop=True,

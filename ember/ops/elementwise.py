@@ -151,7 +151,7 @@ def _sqrt_rule(run, ctx, g):
 # numexpr's float32 exp/log/tanh/sin/cos differ from NumPy's SIMD ones by one ulp in 10-40% of the elements:
 # their forms are not exact, so they are fused only on request (ember.passes.fuse_elementwise).
 NEG = _unary("neg", lambda xp, x: xp.negative(x), vjp_rule(lambda run, ctx, g: (run(NEG, g),)), onnx="Neg",
-             infer=_neg_infer, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"))
+             infer=_neg_infer, ufunc=_np.negative, infix="-", fusion=Fusion("(-{0})"), vjp_reads=())
 EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(_exp_rule), onnx="Exp",
              flops=8, saves_output=True, infer=unary_inexact("exp"), ufunc=_np.exp,
              fusion=Fusion("exp({0})", exact=False), simplify=_exp_simplify, autocast=FLOAT32)
@@ -709,9 +709,9 @@ def _mul_forward(xp, a, b):
 
 
 ADD = _binary("add", _add_forward, vjp_rule(_add_rule), onnx="Add", ufunc=_np.add, infix="+",
-              complex_inputs=True, fusion=Fusion("({0} + {1})"), right_identity=-0.0, left_identity=-0.0)
+              complex_inputs=True, fusion=Fusion("({0} + {1})"), right_identity=-0.0, left_identity=-0.0, vjp_reads=())
 SUB = _binary("sub", _sub_forward, vjp_rule(_sub_rule), onnx="Sub", ufunc=_np.subtract, infix="-",
-              complex_inputs=True, fusion=Fusion("({0} - {1})"), right_identity=0.0)
+              complex_inputs=True, fusion=Fusion("({0} - {1})"), right_identity=0.0, vjp_reads=())
 MUL = _binary("mul", _mul_forward, vjp_rule(_mul_rule), onnx="Mul", ufunc=_np.multiply, infix="*",
               complex_inputs=True, fusion=Fusion("({0} * {1})"), right_identity=1, left_identity=1)
 DIV = _binary("div", lambda xp, a, b: xp.true_divide(a, b), vjp_rule(_div_rule), onnx="Div", ufunc=_np.true_divide,

@@ -124,6 +124,7 @@ GETITEM = defop(
     cost=movement_cost,
     view=lambda array, attrs, shape: array[attrs["index"]],  # a view for basic indexing only: callers check
     onnx="Slice",
+    vjp_reads=(),
 )
 
 
@@ -262,6 +263,7 @@ PAD = defop(
     vjp=vjp_rule(_pad_rule),
     cost=movement_cost,
     onnx="Pad",
+    vjp_reads=(),
 )
 
 
@@ -581,6 +583,7 @@ EMBEDDING = defop(
     vjp=vjp_rule(_embedding_rule),
     cost=movement_cost,
     onnx="Gather",
+    vjp_reads=(1,),  # the ids; the table only for its shape
 )
 
 

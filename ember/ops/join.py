@@ -54,6 +54,7 @@ CONCAT = defop(
     vjp=vjp_rule(_concat_rule),
     cost=movement_cost,
     onnx="Concat",
+    vjp_reads=(),
 )
 
 

@@ -114,7 +114,7 @@ def _sum_simplify(node, facts) -> None:
 
 SUM = _reduction("sum", _sum_forward, vjp_rule(_sum_rule), "ReduceSum", _sum_dtype, lower=lowering.sum, writes_out=True,
                  in_place=False, fresh=True, scalar_alias=True, simplify=_sum_simplify,
-                 autocast=FLOAT32)
+                 autocast=FLOAT32, vjp_reads=())
 PROD = _reduction("prod", lambda xp, x, *, axis, keepdims: x.prod(axis=axis, keepdims=keepdims).astype(
     _sum_dtype(x.dtype)), vjp_rule(_prod_rule), "ReduceProd", _sum_dtype, autocast=FLOAT32)
 MAX = _reduction("max", lambda xp, x, *, axis, keepdims: max_last(xp, x, axis, keepdims), vjp_rule(_extremum_rule),

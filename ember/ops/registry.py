@@ -128,6 +128,10 @@ class Op:
       its vjp can reuse instead of recomputing them (a loss's softmax). Eager mode calls it in place of
       ``forward`` when it records the node and hands ``saved`` to the rule as ``ctx.residuals``, which is None
       wherever nothing was saved (a graph's backward), so the rule must also work without;
+    - ``vjp_reads``: the positions of the inputs whose values the vjp reads (None: every input). A backward
+      refuses to run when such an input was written in place after the node was recorded; a write into an
+      input the vjp only reads the shape of (``x + 1``, an embedding's table) leaves the gradient valid, as
+      PyTorch checks only the tensors a node saved;
     - ``autocast``: what ``ember.autocast`` does to its inputs (``ember.ops.autocast``): ``"lower"`` (cast to the
       autocast dtype), ``"float32"``, or None (the op follows its inputs).
     """
@@ -137,6 +141,7 @@ class Op:
         "fusion", "ufunc", "infix", "lower", "writes_out", "in_place", "fresh", "view", "right_identity",
         "left_identity", "same_type_noop", "simplify", "scalar_alias", "shape_attr", "scalar_exact", "rule",
         "effect", "writes", "collective", "onnx_export", "standalone", "autocast", "joint", "residuals",
+        "vjp_reads",
     )
 
     def __init__(self, name, forward, infer, vjp, cost, elementwise, onnx, saves_output, writes=(), **traits):
@@ -167,6 +172,8 @@ class Op:
         self.collective = traits.pop("collective", False)
         self.scalar_alias = traits.pop("scalar_alias", False)
         self.scalar_exact = traits.pop("scalar_exact", True)
+        reads = traits.pop("vjp_reads", None)
+        self.vjp_reads = None if reads is None else frozenset(reads)
         self.autocast = traits.pop("autocast", None)
         if self.autocast not in (None, "lower", "float32"):
             raise ValueError(f"op {name!r}: autocast must be 'lower', 'float32' or None, got {self.autocast!r}")

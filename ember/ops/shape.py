@@ -101,6 +101,7 @@ RESHAPE = defop(
     vjp=vjp_rule(_reshape_rule),
     cost=movement_cost,
     onnx="Reshape",
+    vjp_reads=(),
     lower=lowering.reshape,
     view=lambda array, attrs, shape: array.reshape(shape),
     same_type_noop=True,
@@ -184,6 +185,7 @@ TRANSPOSE = defop(
     vjp=vjp_rule(lambda run, ctx, g: (run(TRANSPOSE, g, axes=_inverse_permutation(ctx.attrs["axes"])),)),
     cost=movement_cost,
     onnx="Transpose",
+    vjp_reads=(),
     lower=lowering.transpose,
     view=lambda array, attrs, shape: array.transpose(tuple(attrs["axes"])),
 )
@@ -246,6 +248,7 @@ BROADCAST_TO = defop(
     vjp=vjp_rule(lambda run, ctx, g: (unbroadcast_with(run, g, ctx.inputs[0].shape),)),
     cost=movement_cost,
     onnx="Expand",
+    vjp_reads=(),
     lower=lowering.broadcast_to,
     same_type_noop=True,
     scalar_alias=True,

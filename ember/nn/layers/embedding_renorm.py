@@ -7,12 +7,14 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.autograd import no_grad
+from ember.grad_mode import mark_written
 from ember.tensor import Tensor
 
 
 def embedding_renorm_(weight: Tensor, ids, max_norm: float, norm_type: float = 2.0) -> None:
     """Scale each row of ``weight`` that ``ids`` looks up whose ``norm_type``-norm exceeds ``max_norm`` to norm
-    ``max_norm`` (by max_norm / (norm + 1e-7)), in place and unrecorded (an ``assign``, so a trace repeats it)."""
+    ``max_norm`` (by max_norm / (norm + 1e-7)), in place and unrecorded (an ``assign``, so a trace repeats it);
+    a backward of anything that read the weight's values before refuses to run, as PyTorch's version check."""
     ids = _ops.reshape(_ops.as_tensor(ids), (-1,))
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got {ids.dtype}")
@@ -21,3 +23,5 @@ def embedding_renorm_(weight: Tensor, ids, max_norm: float, norm_type: float = 2
         norms = _ops.cast(_ops.norm(rows, norm_type, axis=1, keepdims=True), np.float64)
         scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         _ops.assign(weight, _ops.index_copy(weight, 0, ids, rows * _ops.cast(scale, weight.dtype)))
+    if not weight.symbolic:  # a backward through an earlier read of the weight now refuses, as PyTorch's
+        mark_written(weight)
