@@ -76,9 +76,10 @@ def _argnums(what: str, argnums, count: int) -> tuple[tuple, bool]:
 
 def _track(leaf: Tensor) -> Tensor:
     """``leaf`` as an input to differentiate against: a fresh leaf, or (inside an outer transform, where it is
-    part of a recorded computation already) an alias that keeps that computation connected."""
+    part of a recorded computation already) a recorded copy that keeps that computation connected (a new tensor:
+    the function's other uses of ``leaf``, through a closure, must not count as uses of the argument)."""
     if leaf.requires_grad:
-        return leaf.view_as(leaf)
+        return ops.clone(leaf)
     return leaf.detach().requires_grad_()
 
 

@@ -60,6 +60,23 @@ def test_create_graph_results_differentiate_back_to_the_inputs():
     _same(g, tg)
 
 
+@pytest.mark.parametrize("name", ["jacobian", "vjp", "hvp"])
+def test_create_graph_keeps_a_closure_over_the_input_apart_from_the_argument(name):
+    (b, vb), (tb, tvb) = _both(B, VB, grad=True)
+
+    def outer(lib, x, v):
+        fn = getattr(EF if lib is ember else TF, name)
+        if name == "jacobian":
+            return fn(lambda y: x * y ** 2, x, create_graph=True).sum()
+        if name == "vjp":
+            return fn(lambda y: x * y ** 2, x, v, create_graph=True)[1].sum()
+        return fn(lambda y: (x * y ** 3).sum(), x, v, create_graph=True)[1].sum()
+
+    (g,) = ember.grad(outer(ember, b, vb), b)
+    (tg,) = torch.autograd.grad(outer(torch, tb, tvb), tb)
+    _same(g, tg)  # jacobian: 4x (6x when the argument aliased the closure's x)
+
+
 @pytest.mark.parametrize("name", ["vjp", "jvp"])
 def test_vjp_and_jvp_as_pytorch(name):
     (a, b, va, vb, ones), (ta, tb, tva, tvb, tones) = _both(A, B, VA, VB, np.ones(2))

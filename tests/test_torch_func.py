@@ -68,6 +68,17 @@ def test_nested_grad_is_the_second_derivative():
     assert float(third) == pytest.approx(24 * 2.0)
 
 
+def test_nested_grad_of_a_closure_over_the_outer_argument():
+    # the inner argument is the outer one itself; the closure's use of it is not a use of the inner argument
+    xe, xt = both(RNG.normal(size=3))
+    ours = grad(lambda a: grad(lambda b: (a * b ** 2).sum())(a).sum())(xe)
+    theirs = tfunc.grad(lambda a: tfunc.grad(lambda b: (a * b ** 2).sum())(a).sum())(xt)
+    close(ours, theirs)  # 4a (6a when the inner argument aliased the closure's a)
+    ours = jacrev(lambda a: vjp(lambda b: a * b ** 2, a)[1](ember.ones(3))[0])(xe)
+    theirs = tfunc.jacrev(lambda a: tfunc.vjp(lambda b: a * b ** 2, a)[1](torch.ones(3))[0])(xt)
+    close(ours, theirs)
+
+
 def test_grad_over_a_dict_of_parameters_with_functional_call():
     ember.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ember.autograd.tape import grad
 from ember.creation import ones_like, zeros, zeros_like
 from ember.grad_mode import enable_grad
-from ember.ops import stack
+from ember.ops import clone, stack
 from ember.tensor import Tensor
 
 
@@ -39,9 +39,10 @@ def _unpacked(result, *is_tuple: bool):
 
 def _prepared(inputs: tuple, create_graph: bool) -> tuple:
     """The inputs as the function sees them: joined to their history when ``create_graph`` (so that results
-    differentiate back to them), else fresh leaves that require grad."""
-    return tuple(t.reshape(tuple(t.shape)) if create_graph and t.requires_grad else t.detach().requires_grad_(True)
-                 for t in inputs)
+    differentiate back to them), else fresh leaves that require grad. A joined input is a recorded copy, never the
+    input itself, so that the function's other uses of the input (a closure over it) are not taken for uses of
+    the argument."""
+    return tuple(clone(t) if create_graph and t.requires_grad else t.detach().requires_grad_(True) for t in inputs)
 
 
 def _called(func: Callable, inputs: tuple, fn: str) -> tuple[bool, tuple]:
