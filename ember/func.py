@@ -71,7 +71,10 @@ def _argnums(what: str, argnums, count: int) -> tuple[tuple, bool]:
         if not -count <= i < count:
             raise ValueError(f"{what}: argnums {i} is out of range for a function called with {count} positional "
                              "arguments")
-    return tuple(i % count for i in picked), single
+    picked = tuple(i % count for i in picked)
+    if len(set(picked)) != len(picked):
+        raise ValueError(f"{what}: argnums must name each argument once, got {argnums!r}")
+    return picked, single
 
 
 def _track(leaf: Tensor) -> Tensor:

@@ -57,6 +57,11 @@ def test_grad_argnums_aux_and_value():
         grad(lambda x: x * 2)(xe)
     with pytest.raises(ValueError, match="out of range"):
         grad(f_ember, argnums=2)(xe, ye)
+    for twice in [(0, 0), (1, -1)]:  # (the first gradient was all zeros; PyTorch refuses)
+        with pytest.raises(ValueError, match="once"):
+            grad(f_ember, argnums=twice)(xe, ye)
+        with pytest.raises(ValueError, match="once"):
+            jacrev(lambda x, y: x * y, argnums=twice)(xe, ye)
 
 
 def test_nested_grad_is_the_second_derivative():
