@@ -368,6 +368,9 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, ch
             column = [leaves_k[j] for leaves_k, _ in flat_results]
             _tensors("vmap", column)
             if odim is None:
+                if any(not _same_result(c, column[0]) for c in column[1:]):
+                    raise ValueError(f"vmap: out_dims None for output {j}, which differs between the mapped "
+                                     "elements (it depends on a mapped input); give it an int out_dim")
                 stacked.append(column[0])
                 continue
             ndim = column[0].ndim + 1
@@ -377,6 +380,12 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, ch
         return out_build(stacked)
 
     return wrapper
+
+
+def _same_result(a: Tensor, b: Tensor) -> bool:
+    """Whether two per-element results are one value (NaNs included), as an unmapped output's must be."""
+    return a is b or (tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype
+                      and ops.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True))
 
 
 def _broadcast_dims(in_dims, args: tuple) -> list:

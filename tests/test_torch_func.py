@@ -190,6 +190,11 @@ def test_vmap_dims_and_structures_match_torch():
         vmap(lambda a, b: a + b)(ae, be)
     with pytest.raises(ValueError, match="at least one argument"):
         vmap(lambda a: a, in_dims=None)(ae)
+    c, ct = both(RNG.normal(size=2))
+    kept = vmap(lambda a, b: (a * 2, b * 3), in_dims=(0, None), out_dims=(0, None))(ae, c)
+    _close_trees(kept, tfunc.vmap(lambda a, b: (a * 2, b * 3), in_dims=(0, None), out_dims=(0, None))(at, ct))
+    with pytest.raises(ValueError, match="out_dims None"):  # (was the first element's result; PyTorch refuses)
+        vmap(lambda a: a * 2, out_dims=None)(ae)
 
 
 def test_vmap_randomness_modes():
