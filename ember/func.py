@@ -245,11 +245,15 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
     return (value, products, _detached(aux, nested)) if has_aux else (value, products)
 
 
-def jacrev(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
+def jacrev(func: Callable, argnums=0, has_aux: bool = False, *, chunk_size=None) -> Callable:
     """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``: for an output of
     shape S and an argument of shape T, a Tensor of shape S + T (one reverse pass per output element). Arguments
     and outputs may be Tensors or tuples/lists/dicts of them: the result has the output's structure, each output
-    Tensor holding the argument's structure of Jacobians (a tuple of them for a tuple ``argnums``), as PyTorch's."""
+    Tensor holding the argument's structure of Jacobians (a tuple of them for a tuple ``argnums``), as PyTorch's.
+    ``chunk_size`` (PyTorch's bound on the rows computed at once) is checked as there; the rows run one by one."""
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"jacrev: chunk_size must be None or a positive int, got {chunk_size!r}")
+
     def wrapper(*args, **kwargs):
         picked, single = _argnums("jacrev", argnums, len(args))
         trees = []

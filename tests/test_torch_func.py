@@ -145,6 +145,10 @@ def test_jacobians_and_hessian_match_torch():
     jt = tfunc.jacrev(lambda x, y: x * y, argnums=(0, 1))(xt, xt)
     for a, b in zip(je, jt):
         close(a, b)
+    # PyTorch's chunk_size keyword (was a TypeError)
+    close(jacrev(lambda x: x.sin(), chunk_size=2)(xe), tfunc.jacrev(lambda x: x.sin(), chunk_size=2)(xt))
+    with pytest.raises(ValueError, match="chunk_size"):
+        jacrev(lambda x: x, chunk_size=0)
 
 
 def _close_trees(ours, theirs):
