@@ -22,6 +22,7 @@ from ember import ops
 from ember import random as _random
 from ember.autograd import enable_grad
 from ember.autograd import grad as _autograd_grad
+from ember.autograd.functional import _probe_cotangent
 from ember.creation import tensor, zeros, zeros_like
 from ember.nn.utils.stateless import functional_call, stack_module_state
 from ember.tensor import Tensor
@@ -207,7 +208,7 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
 def jvp(func: Callable, primals, tangents, has_aux: bool = False):
     """(``func(*primals)``, the Jacobian-vector product with ``tangents``[, aux]); ``primals`` and ``tangents``
     are tuples of one structure. Computed as the vjp of a vjp (two reverse passes: the vjp is linear in its
-    cotangent u, so the gradient of <vjp(u), tangents> with respect to u is J tangents)."""
+    cotangent u, so the gradient of <vjp(u), tangents> with respect to u, at any u, is J tangents)."""
     if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
         raise TypeError("jvp: primals and tangents must be tuples")
     trees = [_flatten(p) for p in primals]
@@ -227,7 +228,7 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
         out, aux = _split_aux("jvp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
         outs, out_build = _flatten(out)
         _tensors("jvp", outs)
-        dummies = [zeros_like(o).requires_grad_() for o in outs]
+        dummies = [_probe_cotangent(o) for o in outs]
         live = [(o, u) for o, u in zip(outs, dummies) if o.requires_grad]
         products = [zeros_like(o) for o in outs]
         if live:

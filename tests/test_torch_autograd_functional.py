@@ -87,6 +87,15 @@ def test_vjp_and_jvp_as_pytorch(name):
     _same(ours(_two(ember), (a, b), v, create_graph=True), theirs(_two(torch), (ta, tb), tv, create_graph=True))
 
 
+def test_jvp_and_hvp_through_logcumsumexp():
+    # its gradient rule takes log |g|: a double-vjp at a zero cotangent gave zeros (PyTorch's jvp gives NaN here,
+    # so torch.func's forward mode is the reference)
+    (a, va), (ta, tva) = _both(A, VA)
+    _same(EF.jvp(lambda x: x.logcumsumexp(1), a, va)[1], torch.func.jvp(lambda x: x.logcumsumexp(1), (ta,), (tva,))[1])
+    tgrad = torch.func.grad(lambda x: x.logcumsumexp(1).exp().sum())
+    _same(EF.hvp(lambda x: x.logcumsumexp(1).exp().sum(), a, va)[1], torch.func.jvp(tgrad, (ta,), (tva,))[1])
+
+
 def test_vjp_of_a_one_element_output_needs_no_v():
     (a,), (ta,) = _both(A)
     _same(EF.vjp(lambda x: (x * x).sum(), a), TF.vjp(lambda x: (x * x).sum(), ta))

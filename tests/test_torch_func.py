@@ -130,6 +130,10 @@ def test_vjp_and_jvp_match_torch():
     value_t, tangent_t = tfunc.jvp(lambda x, y: torch.sin(x) * y, (xt, vt), (vt, xt))
     close(value_e, value_t)
     close(tangent_e, tangent_t)
+    # logcumsumexp's gradient rule takes log |g|: a jvp taken at a zero cotangent was all zeros
+    value_e, tangent_e = jvp(lambda x: ember.logcumsumexp(x, 1), (xe,), (ve,))
+    value_t, tangent_t = tfunc.jvp(lambda x: torch.logcumsumexp(x, 1), (xt,), (vt,))
+    close(tangent_e, tangent_t)
     with pytest.raises(ValueError, match="cotangent"):
         fn_e(ember.ones(3))
     with pytest.raises(ValueError, match="tangent of shape"):

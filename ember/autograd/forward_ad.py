@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from ember.autograd.functional import _probe_cotangent
 from ember.autograd.tape import enable_grad, grad, is_grad_enabled
 from ember.backend.devices import array_module
 from ember.backend.dtypes import DIFFERENTIABLE
@@ -110,7 +111,7 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
         return UnpackedDualTensor(tensor, None)
     duals = [dual for dual, _ in current.pairs]
     with enable_grad():
-        probe = _zeros_like(tensor).requires_grad_()
+        probe = _probe_cotangent(tensor)
         pulled = grad([tensor], duals, [probe], retain_graph=True, create_graph=True, allow_unused=True)
         total = None
         for g, (_, t) in zip(pulled, current.pairs):

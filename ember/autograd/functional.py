@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from ember.autograd.tape import grad
-from ember.creation import ones_like, zeros, zeros_like
+from ember.creation import ones_like, tensor, zeros, zeros_like
 from ember.grad_mode import enable_grad
 from ember.ops import clone, stack
 from ember.tensor import Tensor
@@ -95,10 +97,18 @@ def _done(values: tuple, create_graph: bool) -> tuple:
     return values if create_graph else tuple(t.detach() for t in values)
 
 
+def _probe_cotangent(out: Tensor) -> Tensor:
+    """The cotangent ``u`` at which a double-vjp takes the vjp ``u -> J^T u`` it differentiates. Any ``u`` gives
+    the same derivative, the vjp being linear in it, but a gradient rule may be differentiable in its cotangent
+    only where that is non-zero (logcumsumexp's takes log |g|): so not zeros, but fixed values in [0.5, 1.5)."""
+    values = np.random.default_rng(0).uniform(0.5, 1.5, tuple(out.shape))
+    return tensor(values, dtype=out.dtype, device=out.device, requires_grad=True)
+
+
 def _double_vjp(outputs: tuple, inputs: tuple, v: tuple, create_graph: bool, strict: bool, fn: str) -> tuple:
     """The Jacobian of ``outputs`` times ``v`` (one tangent per input): the gradient of the vjp ``u -> J^T u``
     (linear in ``u``) with respect to ``u``, weighted by ``v``."""
-    us = tuple(zeros_like(o, requires_grad=True) for o in outputs)
+    us = tuple(_probe_cotangent(o) for o in outputs)
     grads = _vjp(outputs, inputs, us, True, strict, fn)
     pairs = [(g, t) for g, t in zip(grads, v) if g.requires_grad]
     if pairs:
