@@ -228,8 +228,8 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
         out, aux = _split_aux("jvp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
         outs, out_build = _flatten(out)
         _tensors("jvp", outs)
-        dummies = [_probe_cotangent(o) for o in outs]
-        live = [(o, u) for o, u in zip(outs, dummies) if o.requires_grad]
+        # (an output that does not require grad, an integer one included, has a zero tangent)
+        live = [(o, _probe_cotangent(o)) for o in outs if o.requires_grad]
         products = [zeros_like(o) for o in outs]
         if live:
             pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
@@ -239,8 +239,9 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
                 term = (g * t).sum()
                 total = term if total is None else total + term
             if total.requires_grad:
-                products = _autograd_grad(total, dummies, create_graph=nested, allow_unused=True,
-                                          materialize_grads=True)
+                pushed = iter(_autograd_grad(total, [u for _, u in live], create_graph=nested, allow_unused=True,
+                                             materialize_grads=True))
+                products = [next(pushed) if o.requires_grad else p for o, p in zip(outs, products)]
     value = out_build([o if nested else o.detach() for o in outs])
     products = out_build([p if nested else p.detach() for p in products])
     return (value, products, _detached(aux, nested)) if has_aux else (value, products)

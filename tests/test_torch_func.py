@@ -134,6 +134,9 @@ def test_vjp_and_jvp_match_torch():
     value_e, tangent_e = jvp(lambda x: ember.logcumsumexp(x, 1), (xe,), (ve,))
     value_t, tangent_t = tfunc.jvp(lambda x: torch.logcumsumexp(x, 1), (xt,), (vt,))
     close(tangent_e, tangent_t)
+    # an integer output has a zero tangent, as PyTorch's (was an error from requires_grad on an int64 tensor)
+    _close_trees(jvp(lambda x: (x * 2, x.argmax()), (xe,), (ve,)),
+                 tfunc.jvp(lambda x: (x * 2, x.argmax()), (xt,), (vt,)))
     with pytest.raises(ValueError, match="cotangent"):
         fn_e(ember.ones(3))
     with pytest.raises(ValueError, match="tangent of shape"):
