@@ -245,3 +245,14 @@ def test_fmod_by_an_infinite_divisor_keeps_the_dividend_as_torch():
     out.sum().backward()
     expected.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+
+def test_pow_to_the_zero_has_torchs_zero_gradient_at_zero():
+    # b * a^(b - 1) was 0 * inf at a = 0: NaN where PyTorch gives 0
+    a, ta = _pair([0.0, 2.0, -1.5], grad=True)
+    for exponent in (0.0, 0):
+        _same(ember.autograd.grad((a ** exponent).sum(), a)[0], torch.autograd.grad((ta ** exponent).sum(), ta)[0])
+    (g,) = ember.autograd.grad((a ** 1.0).sum(), a, create_graph=True)
+    (tg,) = torch.autograd.grad((ta ** 1.0).sum(), ta, create_graph=True)
+    _same(ember.autograd.grad(g.sum(), a)[0], torch.autograd.grad(tg.sum(), ta)[0])  # the second derivative

@@ -644,7 +644,9 @@ def _pow_rule(run, ctx, g):
         return _complex_pow_rule(run, ctx, g)
     ga = gb = None
     if ctx.needs[0]:
-        ga = unbroadcast_with(run, g * b * run(POW, a, b - _typed(b)), a.shape)
+        # 0 where b is 0, as PyTorch's: b * a^(b - 1) is 0 * inf at a = 0 (a ** 0 and the second derivative of a ** 1)
+        ga = run(WHERE, run(EQ, b, _scalar(run, b, 0.0)), _scalar(run, g, 0.0), g * b * run(POW, a, b - _typed(b)))
+        ga = unbroadcast_with(run, ga, a.shape)
     if ctx.needs[1]:
         positive = a > 0
         log_a = run(LOG, run(WHERE, positive, a, _scalar(run, a, 1.0)))
