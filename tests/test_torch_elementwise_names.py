@@ -256,3 +256,11 @@ def test_pow_to_the_zero_has_torchs_zero_gradient_at_zero():
     (g,) = ember.autograd.grad((a ** 1.0).sum(), a, create_graph=True)
     (tg,) = torch.autograd.grad((ta ** 1.0).sum(), ta, create_graph=True)
     _same(ember.autograd.grad(g.sum(), a)[0], torch.autograd.grad(tg.sum(), ta)[0])  # the second derivative
+
+
+def test_atan2_at_the_origin_has_torchs_zero_gradient():
+    # g / (a^2 + b^2) was 0 / 0 at a = b = 0: NaN where PyTorch gives 0
+    (a, ta), (b, tb) = _pair([0.0, 2.0, 0.0], grad=True), _pair([0.0, 0.0, 3.0], grad=True)
+    for ours, theirs in zip(ember.autograd.grad(ember.atan2(a, b).sum(), (a, b)),
+                            torch.autograd.grad(torch.atan2(ta, tb).sum(), (ta, tb))):
+        _same(ours, theirs)

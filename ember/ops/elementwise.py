@@ -667,7 +667,9 @@ def _extremum_vjp(wins_when_greater: bool):
 
 def _atan2_rule(run, ctx, g):
     a, b = ctx.inputs
-    scale = g / (a * a + b * b)
+    squares = a * a + b * b
+    origin = run(EQ, squares, _scalar(run, squares, 0.0))  # atan2(0, 0): gradient 0, as PyTorch's (not 0 / 0)
+    scale = run(WHERE, origin, _scalar(run, g, 0.0), g / run(WHERE, origin, _scalar(run, squares, 1.0), squares))
     return (unbroadcast_with(run, scale * b, a.shape) if ctx.needs[0] else None,
             unbroadcast_with(run, run(NEG, scale * a), b.shape) if ctx.needs[1] else None)
 
