@@ -103,6 +103,22 @@ def test_cumprod_gradient_through_zeros_matches_torch():
     _same(ours.grad, theirs.grad)
 
 
+def _hessians(ours, theirs, values):
+    weights = np.random.default_rng(1).standard_normal(values.shape[:1])
+    got = ember.autograd.functional.hessian(lambda x: (ours(x).sum(-1) * ember.tensor(weights)).sum(),
+                                            ember.tensor(values))
+    want = torch.autograd.functional.hessian(lambda x: (theirs(x).sum(-1) * torch.tensor(weights)).sum(),
+                                             torch.tensor(values))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_cumprod_hessian_through_zeros_matches_torch():
+    # after a row's first zero the gradient was a constant 0, so its derivative with respect to that zero was
+    # lost: the Hessian of cumprod([2, 0, 3]).sum() was not symmetric (entry [2, 1] 0, not 2)
+    values = np.array([[2.0, 0.0, 3.0, 0.0, 1.5], [0.0, 0.0, 1.3, 0.7, 0.0], [1.2, -0.7, 0.9, 1.1, 0.4]])
+    _hessians(lambda x: x.cumprod(1), lambda x: x.cumprod(1), values)
+
+
 @pytest.mark.parametrize("name", ["sum", "nansum", "prod", "cumsum", "cumprod"])
 @pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "float16"])
 def test_sums_and_products_stay_in_a_requested_dtype_wrapping_as_torch(name, dtype):

@@ -15,7 +15,7 @@ from ember.ops.autocast import FLOAT32
 from ember.ops.complex_parts import CONJ, Conjugated
 from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import DIV, EQ, MUL, WHERE, _scalar, exp, log, sqrt, where
+from ember.ops.elementwise import DIV, EQ, GT, MUL, WHERE, _scalar, exp, log, sqrt, where
 from ember.ops.infer import (
     as_int,
     check_axis,
@@ -481,20 +481,39 @@ CUMSUM = defop("cumsum", forward=_cumsum_forward, infer=_scan_infer("cumsum"),
 
 def _cumprod_rule(run, ctx, g):
     # Zero-safe: before a row's first zero the gradient is (the reversed running sum of g * out) / x; at the
-    # first zero it is that sum of g times the products with this zero left out; after it, zero.
+    # first zero it is that sum of g times the products with this zero left out; after it, the value of the first
+    # zero (0) times the same gradient for x with that zero set to 1. That product is 0, but its derivative with
+    # respect to the first zero is not: so the gradient's own gradient (a Hessian) holds with zeros.
     if g.dtype in COMPLEX:  # PyTorch's complex gradient: the same sums of conjugates
         ctx = Conjugated(run, ctx, with_output=True)
     x, out, axis = ctx.inputs[0], ctx.output, ctx.attrs["axis"]
     one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
     is_zero = run(CAST, run(EQ, x, zero), dtype=int64)
     zeros_so_far = run(CUMSUM, is_zero, axis=axis, reverse=False)
-    before = run(EQ, zeros_so_far, _scalar(run, zeros_so_far, 0))
     first = run(EQ, run(MUL, is_zero, zeros_so_far), _scalar(run, zeros_so_far, 1))
+    without_first_x = run(WHERE, first, one, x)
+    without_first = run(CUMPROD, without_first_x, axis=axis)
+    before_and_at = _cumprod_grad_to_first_zero(run, x, out, g, axis, zeros_so_far, first, without_first)
+    rest_x = _cumprod_grad_to_first_zero(run, without_first_x, without_first, g, axis, None, None, None)
+    first_value = run(SUM, run(WHERE, first, x, zero), axis=axis, keepdims=True)
+    after = run(GT, zeros_so_far - is_zero, _scalar(run, zeros_so_far, 0))  # (a zero before this place)
+    return (run(WHERE, after, first_value * rest_x, before_and_at),)
+
+
+def _cumprod_grad_to_first_zero(run, x, out, g, axis: int, zeros_so_far, first, without_first):
+    """cumprod's gradient up to and at each row's first zero of ``x`` (0 after it); the zero counts, the first
+    zero and the products with it left out are computed here when not given."""
+    one, zero = _scalar(run, x, 1.0), _scalar(run, x, 0.0)
+    if zeros_so_far is None:
+        is_zero = run(CAST, run(EQ, x, zero), dtype=int64)
+        zeros_so_far = run(CUMSUM, is_zero, axis=axis, reverse=False)
+        first = run(EQ, run(MUL, is_zero, zeros_so_far), _scalar(run, zeros_so_far, 1))
+        without_first = run(CUMPROD, run(WHERE, first, one, x), axis=axis)
+    before = run(EQ, zeros_so_far, _scalar(run, zeros_so_far, 0))
     safe = run(WHERE, before, x, one)
     before_first = run(DIV, run(CUMSUM, g * out, axis=axis, reverse=True), safe)
-    without_first = run(CUMPROD, run(WHERE, first, one, x), axis=axis)
     at_first = run(CUMSUM, g * without_first, axis=axis, reverse=True)
-    return (run(WHERE, before, before_first, run(WHERE, first, at_first, zero)),)
+    return run(WHERE, before, before_first, run(WHERE, first, at_first, zero))
 
 
 CUMPROD = defop("cumprod", forward=lambda xp, x, *, axis: xp.cumprod(x, axis, dtype=_sum_dtype(x.dtype)),
