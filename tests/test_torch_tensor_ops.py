@@ -119,6 +119,15 @@ def test_cumprod_hessian_through_zeros_matches_torch():
     _hessians(lambda x: x.cumprod(1), lambda x: x.cumprod(1), values)
 
 
+def test_prod_hessian_with_two_zeros_matches_torch():
+    # at a zero the gradient (the product of the others) was a constant 0 when another element was zero too, so
+    # its derivative with respect to that other zero (the product of the rest) was lost: 0 where PyTorch has 6
+    values = np.array([[2.0, 0.0, 3.0, 0.0], [0.0, 1.5, 0.0, 0.0], [1.2, -0.7, 0.0, 1.1], [1.2, -0.7, 0.9, 1.1]])
+    _hessians(lambda x: x.prod(1, keepdim=True), lambda x: x.prod(1, keepdim=True), values)
+    _hessians(lambda x: x.reshape(1, -1).prod(1, keepdim=True), lambda x: x.reshape(1, -1).prod(1, keepdim=True),
+              values[:2])
+
+
 @pytest.mark.parametrize("name", ["sum", "nansum", "prod", "cumsum", "cumprod"])
 @pytest.mark.parametrize("dtype", ["int32", "int16", "uint8", "float16"])
 def test_sums_and_products_stay_in_a_requested_dtype_wrapping_as_torch(name, dtype):

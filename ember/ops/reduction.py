@@ -69,7 +69,11 @@ def _prod_rule(run, ctx, g):
     ones_for_zeros = run(WHERE, is_zero, one, x)
     nonzero_prod = run(PROD, ones_for_zeros, axis=axis, keepdims=True)
     zeros = run(SUM, run(CAST, is_zero, dtype=int64), axis=axis, keepdims=True)
-    at_zero = run(WHERE, run(EQ, zeros, _scalar(run, zeros, 1)), nonzero_prod, zero)
+    # at a zero with one other zero the product of the others is that zero times the nonzero product: 0, with the
+    # derivative (the nonzero product) that a Hessian needs; the other zero is the sum of the zeros less this one
+    other_zero = run(SUM, run(WHERE, is_zero, x, zero), axis=axis, keepdims=True) - x
+    at_zero = run(WHERE, run(EQ, zeros, _scalar(run, zeros, 1)), nonzero_prod,
+                  run(WHERE, run(EQ, zeros, _scalar(run, zeros, 2)), other_zero * nonzero_prod, zero))
     # prod(x) / x rather than a where on the zero count: equal in value, and its own gradient is right
     # when another element is zero (so grad-of-grad holds with one zero).
     elsewhere = run(DIV, run(PROD, x, axis=axis, keepdims=True), ones_for_zeros)
