@@ -283,6 +283,29 @@ def test_loader_without_batching_gives_the_samples():
         DataLoader(Squares(3), batch_size=None, drop_last=True)
 
 
+class Rows(Dataset):
+    """Indexed by a key or by a list of them (batched reads), as PyTorch's batch_size=None with a sampler of lists."""
+
+    def __init__(self, rows: dict):
+        self.rows = rows
+
+    def __getitem__(self, key):
+        return np.array([self.rows[k] for k in key]) if isinstance(key, list) else self.rows[key]
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def test_loader_without_batching_indexes_with_the_samplers_items_as_they_are():
+    # int() of the sampler's item refused a list of indices and a key (TypeError, ValueError)
+    rows = Rows({i: 10 * i for i in range(7)})
+    batches = DataLoader(rows, batch_size=None, sampler=BatchSampler(SequentialSampler(rows), 3, drop_last=False))
+    assert [b.tolist() for b in batches] == [[0, 10, 20], [30, 40, 50], [60]]
+    named = Rows({"a": 1.5, "b": 2.5})
+    assert list(DataLoader(named, batch_size=None, sampler=["b", "a"])) == [2.5, 1.5]
+    assert [b.tolist() for b in DataLoader(named, batch_size=2, sampler=["b", "a"])] == [[2.5, 1.5]]
+
+
 class Slow(Dataset):
     def __init__(self, n, delay, fail_at=None):
         self.n, self.delay, self.fail_at = n, delay, fail_at

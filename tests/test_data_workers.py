@@ -100,6 +100,25 @@ def test_workers_without_batching_give_the_samples_in_order():
     assert sorted(DataLoader(_Shards(), batch_size=None, num_workers=2)) == list(range(20))
 
 
+class _Keyed(Dataset):
+    rows = {"a": 1.5, "b": 2.5, "c": 3.5}
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        return [self.rows[k] for k in key] if isinstance(key, list) else self.rows[key]
+
+
+def test_workers_index_with_the_samplers_items_as_they_are():
+    # the index batches became int64 arrays on their way to the workers: keys failed (ValueError)
+    assert list(DataLoader(_Keyed(), batch_size=None, sampler=["c", "a", "b"], num_workers=2)) == [3.5, 1.5, 2.5]
+    assert list(DataLoader(_Keyed(), batch_size=None, sampler=[["c", "a"], ["b"]], num_workers=2)) == [[3.5, 1.5],
+                                                                                                           [2.5]]
+    batches = DataLoader(_Keyed(), batch_size=2, sampler=["c", "a", "b"], num_workers=2)
+    assert [b.tolist() for b in batches] == [[3.5, 1.5], [2.5]]
+
+
 def test_a_worker_exception_reraises_in_the_loop():
     with pytest.raises(KeyError, match="row 5 is missing") as info:
         list(DataLoader(_Failing(), batch_size=2, num_workers=2))

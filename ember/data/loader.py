@@ -162,9 +162,10 @@ class DataLoader:
         return iter(self.batch_sampler if self._batching else self.sampler)
 
     def _fetch(self, indices) -> object:
-        """The batch of the given dataset indices (the sample of one index without batching)."""
+        """The batch of the given dataset indices (the sample of one index without batching; as PyTorch, the
+        sampler's item indexes the dataset as it is: a list of indices, a key)."""
         if not self._batching:
-            return self.collate_fn(self.dataset[int(indices)])
+            return self.collate_fn(self.dataset[indices])
         if self._take is not None:
             return self._take(np.asarray(indices, dtype=np.int64))
         return self.collate_fn([self.dataset[i] for i in indices])

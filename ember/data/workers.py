@@ -123,7 +123,6 @@ class WorkerIterator:
             indices = next(self._index_batches, None)
             if indices is None:
                 return False
-            indices = np.asarray(indices, dtype=np.int64)
         worker = self._active[self._turn % len(self._active)]
         self._turn += 1
         self._tasks[worker].put((self._sent, indices))
