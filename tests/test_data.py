@@ -21,6 +21,7 @@ from ember.data import (
     LibSVMDataset,
     RandomSampler,
     SequentialSampler,
+    Subset,
     TensorDataset,
     collate_fn_map,
     default_collate,
@@ -304,6 +305,45 @@ def test_loader_without_batching_indexes_with_the_samplers_items_as_they_are():
     named = Rows({"a": 1.5, "b": 2.5})
     assert list(DataLoader(named, batch_size=None, sampler=["b", "a"])) == [2.5, 1.5]
     assert [b.tolist() for b in DataLoader(named, batch_size=2, sampler=["b", "a"])] == [[2.5, 1.5]]
+
+
+class Batched(Dataset):
+    """Reads whole batches (``__getitems__``); one sample at a time is not supported, as PyTorch allows."""
+
+    def __init__(self):
+        self.reads = []
+
+    def __getitem__(self, i):
+        raise RuntimeError("read one sample at a time")
+
+    def __getitems__(self, indices):
+        self.reads.append(list(indices))
+        return [np.float32(2 * i) for i in indices]
+
+    def __len__(self):
+        return 5
+
+
+def test_loader_reads_batches_through_getitems():
+    # the loader ignored __getitems__ and called __getitem__ per sample (RuntimeError here)
+    dataset = Batched()
+    assert [b.tolist() for b in DataLoader(dataset, batch_size=2)] == [[0, 2], [4, 6], [8]]
+    assert dataset.reads == [[0, 1], [2, 3], [4]]
+    subset = Subset(dataset, [4, 0, 3])  # a Subset reads through its dataset's __getitems__, as PyTorch's
+    assert [b.tolist() for b in DataLoader(subset, batch_size=2)] == [[8, 0], [6]]
+    assert dataset.reads[-2:] == [[4, 0], [3]]
+
+    class Doubled(Batched):  # overrides __getitem__ below __getitems__: its samples are what __getitem__ gives
+        def __getitem__(self, i):
+            return np.float32(i)
+
+    assert [b.tolist() for b in DataLoader(Doubled(), batch_size=3)] == [[0, 1, 2], [3, 4]]
+
+    class Negated(Subset):
+        def __getitem__(self, i):
+            return -self.dataset[int(self.indices[i])]
+
+    assert [b.tolist() for b in DataLoader(Negated(Doubled(), [1, 2]), batch_size=2)] == [[-1, -2]]
 
 
 class Slow(Dataset):

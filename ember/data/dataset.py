@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -65,6 +65,25 @@ def _array_row(array, index):
     return np.asarray(row) if isinstance(row, np.generic) else row  # a NumPy scalar becomes a 0-d array
 
 
+def _defined_in(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO whose own attribute ``cls.name`` is."""
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
+def _items_reader(dataset) -> Callable | None:
+    """The dataset's ``__getitems__`` (a batch's samples at once), or None; None too when a subclass overrides
+    ``__getitem__`` below the class that defines ``__getitems__``, whose samples would skip that override."""
+    getitems = getattr(dataset, "__getitems__", None)
+    if not callable(getitems):
+        return None
+    cls = type(dataset)
+    item_owner, items_owner = _defined_in(cls, "__getitem__"), _defined_in(cls, "__getitems__")
+    if item_owner is not None and items_owner is not None \
+            and cls.__mro__.index(item_owner) < cls.__mro__.index(items_owner):
+        return None
+    return getitems
+
+
 class TensorDataset(Dataset):
     """Samples are rows of equally long Tensors or arrays: ``dataset[i] == (t[i] for t in tensors)``.
 
@@ -109,8 +128,18 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int | list):
+        if isinstance(index, list):  # as PyTorch: the dataset indexed with the list of its indices
+            return self.dataset[[int(self.indices[i]) for i in index]]
         return self.dataset[int(self.indices[index])]
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices``, through the dataset's own ``__getitems__`` where it has one."""
+        rows = [int(self.indices[i]) for i in indices]
+        getitems = _items_reader(self.dataset)
+        if getitems is not None:
+            return getitems(rows)
+        return [self.dataset[i] for i in rows]
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -11,13 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from ember.data.collate import default_collate, default_convert
-from ember.data.dataset import IterableDataset, Subset
+from ember.data.dataset import IterableDataset, Subset, _defined_in, _items_reader
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
-
-
-def _defined_in(cls: type, name: str) -> type | None:
-    """The class of ``cls``'s MRO whose own attribute ``cls.name`` is."""
-    return next((c for c in cls.__mro__ if name in c.__dict__), None)
 
 
 def _batch_reader(dataset) -> Callable | None:
@@ -163,11 +158,15 @@ class DataLoader:
 
     def _fetch(self, indices) -> object:
         """The batch of the given dataset indices (the sample of one index without batching; as PyTorch, the
-        sampler's item indexes the dataset as it is: a list of indices, a key)."""
+        sampler's item indexes the dataset as it is: a list of indices, a key). A dataset's ``__getitems__``
+        reads a whole batch's samples where it has one, as in PyTorch."""
         if not self._batching:
             return self.collate_fn(self.dataset[indices])
         if self._take is not None:
             return self._take(np.asarray(indices, dtype=np.int64))
+        getitems = _items_reader(self.dataset)
+        if getitems is not None:
+            return self.collate_fn(getitems(list(indices)))
         return self.collate_fn([self.dataset[i] for i in indices])
 
     def _map_batches(self, index_batches: Iterator) -> Iterator:
