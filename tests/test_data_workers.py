@@ -90,6 +90,26 @@ def test_shuffled_workers_follow_the_global_seed():
     assert sorted(first.tolist()) == x.tolist() and first.tolist() != x.tolist()
 
 
+class _Draws(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return np.float32(np.random.rand())
+
+
+def test_the_loaders_generator_seeds_the_workers():
+    # the workers' seeds came from the global generator, so generator= alone left their draws unreproducible
+    def epochs(global_seed):
+        ember.manual_seed(global_seed)
+        loader = DataLoader(_Draws(), batch_size=2, num_workers=2, generator=7)
+        return [np.concatenate([b.numpy() for b in loader]) for _ in range(2)]
+
+    first, second = epochs(1), epochs(2)
+    np.testing.assert_array_equal(np.stack(first), np.stack(second))
+    assert not np.array_equal(first[0], first[1])  # the seed's generator advances: each epoch draws anew
+
+
 def test_workers_without_batching_give_the_samples_in_order():
     ember.manual_seed(5)
     serial = [float(s[0]) for s in DataLoader(_Pids(), batch_size=None, shuffle=True)]

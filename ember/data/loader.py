@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from ember.data.collate import default_collate, default_convert
-from ember.data.dataset import IterableDataset, Subset, _defined_in, _items_reader
+from ember.data.dataset import IterableDataset, Subset, _defined_in, _items_reader, _rng
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -48,8 +48,8 @@ class DataLoader:
     ``worker_init_fn(worker_id)``, and for an iterable dataset reads its own copy of the stream (shard it with
     ``get_worker_info()``).
     ``timeout`` (seconds, 0 = none) bounds the wait for a worker's batch. ``generator`` (a seed, a NumPy or Ember
-    generator) drives the shuffling instead of the global one; ``prefetch_factor`` sets the batches each worker
-    keeps ready. Dropping the iterator, or an
+    generator) drives the shuffling and the workers' seeds instead of the global one, as PyTorch's;
+    ``prefetch_factor`` sets the batches each worker keeps ready. Dropping the iterator, or an
     exception such as Ctrl-C in the loop, stops the thread or workers without waiting on a stuck
     dataset. Shuffling draws from Ember's global generator when iteration starts, so
     ``ember.manual_seed`` makes it reproducible. A TensorDataset (or a Subset of one) with the default
@@ -79,6 +79,8 @@ class DataLoader:
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
         self.pin_memory, self.persistent_workers, self.generator = bool(pin_memory), bool(persistent_workers), generator
+        # one NumPy generator for the shuffling and the workers' seeds, so an int seed advances across epochs
+        self._generator = None if generator is None else _rng(generator)
         shuffle = bool(shuffle)
         if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be a non-negative int, got {prefetch!r}")
@@ -115,7 +117,7 @@ class DataLoader:
             if sampler is not None and shuffle:
                 raise ValueError("DataLoader: give either shuffle=True or a sampler, not both")
             if sampler is None:
-                sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+                sampler = RandomSampler(dataset, generator=self._generator) if shuffle else SequentialSampler(dataset)
             if self._batching:
                 batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler = sampler

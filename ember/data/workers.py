@@ -86,7 +86,9 @@ class WorkerIterator:
         self._timeout = loader.timeout
         self._results = context.Queue()
         self._tasks = [context.Queue() for _ in range(loader.num_workers)]
-        base_seed = int(_random.generator().integers(0, 2**62))
+        # as PyTorch: from the loader's generator where it has one, so seeding it alone makes the workers reproducible
+        rng = loader._generator if loader._generator is not None else _random.generator()
+        base_seed = int(rng.integers(0, 2**62))
         self._workers = [
             context.Process(target=_worker_loop, args=(loader, i, loader.num_workers, base_seed + i, q, self._results),
                             name=f"ember-data-worker-{i}", daemon=True)
