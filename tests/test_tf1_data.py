@@ -147,3 +147,11 @@ def test_a_list_is_one_component_converted_as_tf_constant():
         np.testing.assert_array_equal(sess.run(row), [3.0, 4.0])
         first = sess.run(pairs.make_one_shot_iterator().get_next())
         assert int(first[0]) == 1 and first[1].tolist() == [0.5]
+
+
+def test_skip_minus_one_skips_everything_and_take_minus_one_keeps_everything():
+    # skip(-1) kept every element (TF skips the whole dataset)
+    with tf.Session() as sess:
+        assert drain(sess, tf.data.Dataset.range(5).skip(-1).make_one_shot_iterator().get_next()) == []
+        assert drain(sess, tf.data.Dataset.range(5).take(-1).make_one_shot_iterator().get_next()) == list(range(5))
+        assert drain(sess, tf.data.Dataset.range(5).skip(7).make_one_shot_iterator().get_next()) == []

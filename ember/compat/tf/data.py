@@ -248,9 +248,11 @@ class Dataset:
         return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), None if n < 0 else n))
 
     def skip(self, count: int) -> Dataset:
-        """All but the first ``count`` elements."""
+        """All but the first ``count`` elements (none when -1, as TF)."""
         n = int(count)
-        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), max(n, 0), None))
+        if n < 0:
+            return self._derived(lambda values, rng: iter(()))
+        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), n, None))
 
     def prefetch(self, buffer_size) -> Dataset:
         """Accepted as in TF (elements are made when a Session run asks for them)."""
