@@ -155,3 +155,14 @@ def test_skip_minus_one_skips_everything_and_take_minus_one_keeps_everything():
         assert drain(sess, tf.data.Dataset.range(5).skip(-1).make_one_shot_iterator().get_next()) == []
         assert drain(sess, tf.data.Dataset.range(5).take(-1).make_one_shot_iterator().get_next()) == list(range(5))
         assert drain(sess, tf.data.Dataset.range(5).skip(7).make_one_shot_iterator().get_next()) == []
+
+
+def test_python_ints_outside_int32_and_numpy_scalars_keep_their_values_and_dtypes():
+    # Python ints were cast to int32 whatever their size (2**40 became 0), NumPy float64 scalars to float32
+    big = tf.data.Dataset.from_tensor_slices([2**40, 3])
+    assert big.output_types == np.int64
+    scalar = tf.data.Dataset.from_tensors(np.float64(0.1))
+    assert scalar.output_types == np.float64
+    with tf.Session() as sess:
+        assert [int(v) for v in drain(sess, big.make_one_shot_iterator().get_next())] == [2**40, 3]
+        assert drain(sess, scalar.make_one_shot_iterator().get_next()) == [0.1]

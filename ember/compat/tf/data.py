@@ -21,7 +21,15 @@ from collections.abc import Callable
 import numpy as np
 
 from ember import random as _random
-from ember.compat.tf._core import Graph, Operation, Tensor, as_tf_dtype, get_default_graph, placeholder
+from ember.compat.tf._core import (
+    Graph,
+    Operation,
+    Tensor,
+    as_tf_dtype,
+    constant_dtype,
+    get_default_graph,
+    placeholder,
+)
 from ember.compat.tf.session import Session
 
 __all__ = ["Dataset", "Iterator", "OutOfRangeError", "make_initializable_iterator", "make_one_shot_iterator"]
@@ -77,14 +85,9 @@ def _input_structure(value):
 
 
 def _as_array(value) -> np.ndarray:
-    """A value as TF converts it: NumPy arrays keep their dtype, Python floats become float32, ints int32."""
-    array = np.asarray(value)
-    if not isinstance(value, np.ndarray):
-        if array.dtype == np.float64:
-            array = array.astype(np.float32)
-        elif array.dtype == np.int64:
-            array = array.astype(np.int32)
-    return array
+    """A value as ``tf.constant`` converts it: NumPy arrays and scalars keep their dtype, Python floats become
+    float32, ints int32 (int64 for one outside int32's range)."""
+    return np.asarray(value, dtype=constant_dtype(value))
 
 
 class _Spec:
