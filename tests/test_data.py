@@ -92,6 +92,14 @@ def test_samplers():
 
 
 
+def test_random_sampler_of_an_empty_dataset():
+    # num_samples=3 over no items: len() said 3 while iterating gave nothing (with replacement, NumPy's "high <= 0")
+    for replacement in (False, True):
+        with pytest.raises(ValueError, match="num_samples=3 indices from an empty dataset"):
+            list(RandomSampler(range(0), replacement=replacement, num_samples=3))
+        assert list(RandomSampler(range(0), replacement=replacement)) == []
+
+
 def test_random_sampler_more_samples_than_items_without_replacement():
     # PyTorch chains permutations: every index twice in the first 10 draws, then 2 distinct ones
     drawn = list(RandomSampler(range(5), num_samples=12, generator=0))

@@ -66,10 +66,12 @@ class RandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         rng = self._generator if self._generator is not None else _rng(None)
         n = len(self.dataset)
+        if n == 0 and len(self):
+            raise ValueError(f"RandomSampler: cannot draw num_samples={len(self)} indices from an empty dataset")
         if self.replacement:
             order = rng.integers(0, n, size=len(self))
         else:
-            whole, rest = divmod(len(self), n) if n else (0, 0)
+            whole, rest = divmod(len(self), n) if n else (0, 0)  # (n == 0: num_samples is 0 too)
             parts = [rng.permutation(n) for _ in range(whole)] + ([rng.permutation(n)[:rest]] if rest else [])
             order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return iter(order.tolist())
