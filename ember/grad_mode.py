@@ -67,10 +67,12 @@ def _forget(key: int) -> None:
 
 
 def mark_replaced(tensor) -> None:
-    """Note that ``tensor`` moves to a new value in new memory now (a recorded in-place op): nodes that read it
-    before refuse a backward, while its old memory, which aliases keep, is unchanged."""
+    """Note that ``tensor`` moves to a new value in new memory, or off its node, now (a recorded in-place op,
+    ``detach_``): nodes that read it before refuse a backward, whatever their vjp reads (a backward follows the
+    tensor's current node, which no longer made the value they read), while its old memory, which aliases keep,
+    is unchanged."""
     global last_write
-    tensor._written = last_write = next_stamp()
+    tensor._written = tensor._replaced = last_write = next_stamp()
 
 
 def memory_owner(array):

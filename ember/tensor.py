@@ -17,7 +17,7 @@ from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, move
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import format_array
-from ember.grad_mode import OwnVersion, is_grad_enabled, mark_written
+from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced, mark_written
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.scatter_views import setitem as _replaced_item
@@ -125,7 +125,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     >>> x.grad.numpy()   # 2x
     """
 
-    __slots__ = ("array", "requires_grad", "_grad", "node", "_hooks", "_written", "__weakref__")
+    __slots__ = ("array", "requires_grad", "_grad", "node", "_hooks", "_written", "_replaced", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
     symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
     grad = property(attrgetter("_grad"), _set_grad, doc="The gradient backward accumulated here, or None.")
@@ -351,6 +351,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return Tensor._make(self.array, None)
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place; a backward through nodes that read it before then refuses."""
+        if self.node is not None:
+            mark_replaced(self)
         self.node = None
         self.requires_grad = False
         return self

@@ -87,3 +87,24 @@ def test_embedding_max_norm_refuses_a_backward_through_an_earlier_read_of_the_we
     both = emb(ember.tensor([1, 2])) + emb(ember.tensor([2, 3]))  # lookups read ids only: allowed, as PyTorch
     both.sum().backward()
     np.testing.assert_array_equal(emb.weight.grad.numpy().sum(axis=1), [0.0, 3.0, 6.0, 3.0, 0.0])
+
+
+def test_an_input_moved_to_another_node_refuses_whatever_the_vjp_reads():
+    # a backward follows a tensor's current node: after y.mul_(2) the add's gradient would flow through the mul
+    # (x.grad was None, the gradient lost); after detach_() through nothing
+    x = ember.ones(3, requires_grad=True)
+    y = x * 1
+    z = y + 1
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match=r"an input of add"):
+        z.sum().backward()
+    y = x * 2
+    z = y * 3
+    y.detach_()
+    with pytest.raises(RuntimeError, match=r"an input of mul"):
+        z.sum().backward()
+    c = ember.ones(3)
+    z = x + c  # c needs no gradient here: moving it to a node later changes nothing for this add
+    c.add_(x)
+    z.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]

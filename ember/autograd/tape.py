@@ -492,13 +492,15 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
 
 def _check_writes(order, roots) -> None:
     """Refuse a backward whose nodes would read values written in place after they were recorded (PyTorch's
-    version check): an input its vjp reads (``Op.vjp_reads``) written since its node was made, or the saved
-    output of a node written since."""
+    version check): an input its vjp reads (``Op.vjp_reads``) written since its node was made, any input moved
+    to another node since (``mark_replaced``: the backward would follow that node), or the saved output of a node
+    written since."""
     for node in order:
         reads = getattr(node.op, "vjp_reads", None)
         for position, t in enumerate(node.inputs):
             written = max(getattr(t, "_written", -1), memory_written(t.array))  # (a slot set only by writes)
-            if written > node.seq and (reads is None or position in reads):
+            if written > node.seq and (reads is None or position in reads
+                                       or node.needs[position] and getattr(t, "_replaced", -1) > node.seq):
                 raise _written_error(node, t, "an input of")
             parent = t.node
             if parent is not None and parent.out is not None and written > parent.seq:
