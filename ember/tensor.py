@@ -422,6 +422,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
 
     def __setitem__(self, index, value) -> None:
         if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            if _is_item_view(self.array, index, value):  # x[i] += v: the += already wrote (and recorded) x[i]
+                return
             if self.requires_grad and self.node is None:
                 raise RuntimeError("__setitem__: a leaf tensor that requires grad is used in an in-place operation; "
                                    "do it under ember.no_grad() (as PyTorch requires)")
@@ -462,6 +464,25 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
+
+
+def _is_item_view(array, index, value) -> bool:
+    """Whether ``value`` is a Tensor viewing exactly ``array[index]`` (a basic index), so that ``array[index] = value``
+    writes nothing new: Python's ``x[i] += v`` ends so, after ``+=`` wrote through the view ``x[i]``."""
+    if not isinstance(value, Tensor) or not hasattr(array, "flags"):
+        return False
+    items = index if isinstance(index, tuple) else (index,)
+    if not all(item is None or item is Ellipsis or isinstance(item, (int, slice)) for item in items):
+        return False
+    target, other = array[index], value.array
+    return (getattr(target, "base", None) is not None and target.shape == other.shape
+            and target.strides == other.strides and target.dtype == other.dtype
+            and _address(target) == _address(other))
+
+
+def _address(array) -> int:
+    data = getattr(array, "data", None)
+    return data.ptr if hasattr(data, "ptr") else array.__array_interface__["data"][0]  # (CuPy, NumPy)
 
 
 _new = object.__new__

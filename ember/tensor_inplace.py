@@ -18,6 +18,7 @@ from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written
 from ember.ops.dispatch import TensorLike
+from ember.tensor_inplace_views import record_through_view, view_levels
 
 
 def _ops():
@@ -69,21 +70,37 @@ def record_in_place(tensor, name: str, compute):
     """An in-place op recorded as PyTorch records it: ``compute(before)``, the op applied to a Tensor standing for
     the values before the write, becomes this tensor's value and node, so later ops and the backward go through
     it. Nodes recorded earlier that read the tensor then refuse a backward (``mark_written``), as PyTorch's version
-    check refuses one that needs overwritten values. The result takes new memory, so a view of another tensor is
-    refused (the write would not reach the tensor it views), and tensors sharing the old memory (``detach()``,
-    ``.data``) keep the old values."""
-    array = tensor.array
+    check refuses one that needs overwritten values. The result takes new memory, so tensors sharing the old memory
+    (``detach()``, ``.data``) keep the old values; a view of another tensor is written through its memory instead,
+    and recorded into the tensors it views (``tensor_inplace_views``)."""
     if _views_another(tensor):
-        raise RuntimeError(
-            f"{name}: in-place update of a view of another tensor ({tensor.dtype}{list(tensor.shape)}) while "
-            "gradients are recorded; Ember records in-place ops on tensors that own their memory: write x = x + y, "
-            "or clone() the view"
-        )
-    before = _new(type(tensor))
-    before.array, before.node, before.requires_grad = array, tensor.node, tensor.requires_grad
-    before.grad, before._hooks = None, None
+        levels = view_levels(tensor, _views_another)
+        if levels is None:
+            raise RuntimeError(
+                f"{name}: in-place update of a view of another tensor ({tensor.dtype}{list(tensor.shape)}) while "
+                "gradients are recorded, through a view op Ember does not record writes through (only indexing, "
+                "reshape and transpose views are): write x = x + y, or clone() the view"
+            )
+        return record_through_view(tensor, name, compute, levels, _snapshot, _read_before,
+                                   lambda result: _fit(tensor, name, result))
+    before = _snapshot(tensor)
     mark_replaced(tensor)  # before the new node is numbered: nodes from here on read the new version
-    result = compute(before)
+    result = _fit(tensor, name, compute(before))
+    _read_before(result, tensor, before)
+    tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
+    return tensor
+
+
+def _snapshot(tensor):
+    """A Tensor holding ``tensor``'s present array and node (what nodes recorded so far read as ``tensor``)."""
+    before = _new(type(tensor))
+    before.array, before.node, before.requires_grad = tensor.array, tensor.node, tensor.requires_grad
+    before._grad, before._hooks = None, None
+    return before
+
+
+def _fit(tensor, name: str, result):
+    """An in-place op's recorded ``result`` checked to keep ``tensor``'s shape and cast to its dtype."""
     if tuple(result.shape) != tuple(tensor.shape):
         raise RuntimeError(f"{name}: the result of shape {list(result.shape)} does not fit the tensor of shape "
                            f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)")
@@ -92,9 +109,7 @@ def record_in_place(tensor, name: str, compute):
             raise RuntimeError(f"{name}: result type {result.dtype} cannot be cast to the tensor's dtype "
                                f"{tensor.dtype} in place")
         result = _ops().cast(result, tensor.dtype)
-    _read_before(result, tensor, before)
-    tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
-    return tensor
+    return result
 
 
 def _read_before(result, tensor, before) -> None:
@@ -259,6 +274,18 @@ def _reshape_in_place(tensor, name: str, reshaped):
                         "use the out-of-place form in traced or graph-building code")
     tensor.array = reshaped.array
     return tensor
+
+
+def _overwritten(before, value):
+    """``before`` with every element replaced by ``value`` (broadcast, cast to its dtype), recorded so that the
+    gradient reaches ``value`` and gives ``before`` zeros (``zero_``, ``fill_``, ``copy_`` on a recorded tensor)."""
+    ops = _ops()
+    if isinstance(value, TensorLike) and value.device != before.device:
+        value = value.to(before.device)
+    value = ops.as_tensor(value, before)
+    if value.dtype != before.dtype:
+        value = ops.cast(value, before.dtype)
+    return ops.where(ops.as_tensor(before.xp.ones(tuple(before.shape), bool)), value, before)
 
 
 def _scaled(value, alpha):
@@ -467,14 +494,16 @@ class InplaceMethods:
 
     def zero_(self):
         """Set every element to 0, in place."""
-        _check(self, "zero_")
+        if _recording(self, "zero_", ()):
+            return record_in_place(self, "zero_", lambda before: _overwritten(before, 0))
         mark_written(self)
         self.array[...] = 0
         return self
 
     def fill_(self, value):
         """Set every element to ``value``, in place."""
-        _check(self, "fill_", value)
+        if _recording(self, "fill_", (value,)):
+            return record_in_place(self, "fill_", lambda before: _overwritten(before, value))
         mark_written(self)
         self.array[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
         return self
@@ -483,7 +512,8 @@ class InplaceMethods:
         """Overwrite the data with ``src`` (a Tensor, array or number broadcastable to this shape), in place."""
         from ember.backend.devices import move
 
-        _check(self, "copy_", src)
+        if _recording(self, "copy_", (src,)):
+            return record_in_place(self, "copy_", lambda before: _overwritten(before, src))
         src = src.array if hasattr(src, "node") else src
         if hasattr(src, "dtype"):
             src = move(src, self.device)

@@ -1,0 +1,84 @@
+"""A recorded in-place op on a view (``y[0] += 1``, ``y.t().mul_(2)``, ``y.view(-1)[2] = v`` on a tensor whose
+gradient is wanted), as PyTorch records it: the view's new values are written through its memory, so the tensor
+it views (and every other view of it) sees them, and that tensor's new value is recorded as its old value with
+the view's positions replaced (``put``), so the gradient reaches both what was there and what was written.
+
+The views between the tensor and the written view are the recorded view ops (``Op.view``: basic indexing,
+reshape, transpose) that made them; each is recorded again on the new value. Nodes recorded before the write
+that read any of these tensors refuse a backward, as PyTorch's version check refuses one after such a write.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.backend.devices import array_module
+from ember.grad_mode import mark_replaced, mark_written
+
+
+def view_levels(tensor, views_another) -> list | None:
+    """``[base, ..., tensor]``: the tensors from the one owning the memory (``views_another`` false) to
+    ``tensor``, each made from the one before by a recorded view op whose result shares its memory; None if
+    ``tensor`` is not such a view."""
+    levels = [tensor]
+    t = tensor
+    while getattr(t.array, "base", None) is not None:
+        node = t.node
+        if node is None or not node.inputs or node.op.view is None:
+            break
+        source = node.inputs[0]
+        if not hasattr(source.array, "flags") or not array_module(source.array).may_share_memory(t.array,
+                                                                                                 source.array):
+            break
+        levels.append(source)
+        t = source
+    if len(levels) == 1 or views_another(levels[-1]):
+        return None
+    return levels[::-1]
+
+
+def positions(levels: list) -> np.ndarray:
+    """The row-major positions in ``levels[0]`` of each element of ``levels[-1]`` (the view ops replayed on the
+    positions themselves)."""
+    base = levels[0]
+    index = np.arange(int(np.prod(base.shape, dtype=np.int64)), dtype=np.int64).reshape(tuple(base.shape))
+    for t in levels[1:]:
+        node = t.node
+        index = node.op.view(index, node.attrs, tuple(t.shape))
+    return np.ascontiguousarray(index)
+
+
+def record_through_view(tensor, name: str, compute, levels: list, snapshot, read_before, fit):
+    """``compute(before)`` as the new value of the view ``tensor`` (``levels``: ``view_levels(tensor)``), written
+    through its memory and recorded into every tensor of ``levels`` (see the module docstring). ``snapshot(t)``
+    copies a tensor's state, ``read_before`` and ``fit`` are ``record_in_place``'s."""
+    from ember import ops
+
+    base = levels[0]
+    if base.requires_grad and base.node is None:
+        raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad ({base.dtype}{list(base.shape)}) is "
+                           "used in an in-place operation; do it under ember.no_grad() (as PyTorch requires)")
+    if not getattr(tensor.array.flags, "writeable", True):
+        raise RuntimeError(f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from "
+                           "broadcast_to/expand); clone() it first")
+    where = positions(levels)
+    # the old view nodes read the old versions from here on: each level's state, the written view's values copied
+    olds = [snapshot(t) for t in levels]
+    olds[-1].array = tensor.array.copy()
+    for t, old in zip(levels[1:], olds[:-1]):
+        t.node.inputs = (old,) + tuple(t.node.inputs[1:])
+    mark_written(tensor)  # the memory's version, before the new nodes are numbered
+    for t in levels:
+        mark_replaced(t)
+    result = fit(compute(olds[-1]))
+    read_before(result, tensor, olds[-1])
+    new_base = ops.reshape(ops.put(olds[0], ops.as_tensor(where), result), tuple(base.shape))
+    tensor.array[...] = result.array
+    base.node, base.requires_grad = new_base.node, new_base.requires_grad
+    previous = base
+    for t in levels[1:]:  # each view recorded again, on the new value of the one it views
+        node = t.node
+        again = ops.dispatch.apply(node.op, (previous,) + tuple(node.inputs[1:]), node.attrs)
+        t.node, t.requires_grad = again.node, again.requires_grad
+        previous = t
+    return tensor
