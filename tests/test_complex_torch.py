@@ -144,6 +144,19 @@ def test_complex_polar_view_as_real_and_view_as_complex():
     _compare(lambda z: ember.view_as_real(z * z), lambda z: torch.view_as_real(z * z), [_complex_array(rng, (3,))])
 
 
+def test_real_and_imag_of_an_indexed_element_stay_0_d_and_send_its_gradient_back():
+    # a 0-d part came out 1-d, and the gradient of z[0].imag failed to fit back into z (TypeError)
+    for part in ("real", "imag"):
+        grads = []
+        for lib in (ember, torch):
+            z = lib.tensor(np.array([1 + 2j, 3 + 1j]), requires_grad=True)
+            out = getattr(z[0], part)
+            assert tuple(out.shape) == ()
+            out.backward()
+            grads.append(z.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1])
+
+
 def test_abs_and_angle_gradients_at_zero_are_zero_as_torch():
     for lib in (ember, torch):
         z = lib.tensor([0j, 1 + 1j], requires_grad=True)

@@ -77,10 +77,11 @@ def _view_as_complex_infer(x: Spec) -> Spec:
     return Spec(tuple(x.shape[:-1]), complex_of(x.dtype))
 
 
-REAL = defop("real", forward=lambda xp, x: xp.ascontiguousarray(x.real), infer=_real_infer,
+# a copy in C order (ascontiguousarray would make a 0-d part 1-d)
+REAL = defop("real", forward=lambda xp, x: x.real.copy(), infer=_real_infer,
              vjp=vjp_rule(lambda run, ctx, g: (run(CAST, g, dtype=ctx.inputs[0].dtype),)),
              cost=movement_cost, onnx=NO_ONNX)
-IMAG = defop("imag", forward=lambda xp, x: xp.ascontiguousarray(x.imag), infer=_imag_infer,
+IMAG = defop("imag", forward=lambda xp, x: x.imag.copy(), infer=_imag_infer,
              vjp=vjp_rule(lambda run, ctx, g: (run(MAKE_COMPLEX, _zero(run, g), g),)), cost=movement_cost, onnx=NO_ONNX)
 CONJ = defop("conj", forward=lambda xp, x: xp.conj(x), infer=_conj_infer,
              vjp=vjp_rule(lambda run, ctx, g: (run(CONJ, g),)), cost=movement_cost, onnx=NO_ONNX)
