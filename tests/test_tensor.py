@@ -319,6 +319,21 @@ def test_integers_index_before_arrays_as_in_pytorch():
     np.testing.assert_array_equal(y[0].numpy(), [[0, 1, 4, 0], [0, 2, 5, 0], [0, 3, 6, 0]])
 
 
+def test_an_empty_list_and_a_0_d_boolean_tensor_index_as_in_pytorch():
+    # [] was refused as a float64 index and x[tensor(True)] failed in nonzero (0-d); PyTorch picks nothing
+    # for [] and adds a dimension of 1 (True) or 0 (False) for a 0-d mask, as x[True] does
+    a = np.arange(24.0).reshape(4, 6)
+    x = ember.tensor(a, requires_grad=True)
+    assert tuple(x[[]].shape) == (0, 6) and tuple(x[:, []].shape) == (4, 0)
+    assert tuple(x[ember.tensor(True)].shape) == (1, 4, 6) and tuple(x[ember.tensor(False), 1].shape) == (0, 6)
+    (x[ember.tensor(True), 1] * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(np.arange(4)[:, None] == 1, 2.0, 0.0) + 0 * a)
+    y = ember.tensor(a)
+    y[[]] = 5.0
+    y[ember.tensor(True), 0] = -1.0
+    np.testing.assert_array_equal(y.numpy(), np.where(np.arange(4)[:, None] == 0, -1.0, a))
+
+
 def test_index_with_tensor_scalar():
     x = ember.tensor([10, 20, 30])
     assert x[ember.tensor(2)].item() == 30

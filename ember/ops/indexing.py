@@ -38,8 +38,13 @@ def index_arrays(index, shape: tuple | None = None):
             item = item.array
         elif isinstance(item, list):
             item = np.asarray(item)
+            if item.size == 0:  # [] picks nothing, as PyTorch's (NumPy's float64 would be refused)
+                item = item.astype(int64)
         if hasattr(item, "dtype") and hasattr(item, "ndim"):
             if item.dtype == np.bool_:
+                if item.ndim == 0:  # x[tensor(True)] adds a dimension as x[True] does; nonzero refuses 0-d
+                    out.append(bool(item))
+                    continue
                 if not checked:
                     _check_masks(index, shape)
                     checked = True
