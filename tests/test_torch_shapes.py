@@ -131,6 +131,29 @@ def test_scatter_reduce_and_index_reduce_on_integers_match_torch():
             np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=f"{reduce} {include_self}")
 
 
+def test_scatter_index_copy_and_index_fill_take_complex_tensors_as_torch():
+    # their counts compared complex numbers (TypeError: lt is not implemented for complex tensors)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 5)) + 1j * rng.standard_normal((4, 5))
+    src = rng.standard_normal((3, 5)) + 1j * rng.standard_normal((3, 5))
+    index = np.array([[0, 1, 2, 0, 0], [3, 3, 0, 1, 1], [2, 2, 2, 2, 0]])
+    calls = [lambda m, a, s: a.index_fill(1, m.tensor([1, 3]), 1 + 2j),
+             lambda m, a, s: a.index_copy(0, m.tensor([2, 0, 1]), s),
+             lambda m, a, s: a.scatter(0, m.tensor(index[:1]), s[:1]),
+             lambda m, a, s: a.scatter(0, m.tensor(index), 2.0),
+             lambda m, a, s: a.scatter_reduce(0, m.tensor(index), s, "sum"),
+             lambda m, a, s: a.scatter_reduce(0, m.tensor(index), s, "mean", include_self=False)]
+    for call in calls:
+        ours = call(ember, ember.tensor(x), ember.tensor(src))
+        theirs = call(torch, torch.tensor(x), torch.tensor(src))
+        assert ours.dtype == np.complex128
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    for m, t in ((ember, a), (torch, b)):
+        (t.index_fill(1, m.tensor([1, 3]), 2.0).abs() ** 2).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy())
+
+
 def test_in_place_forms_write_what_the_functions_return():
     a = np.random.default_rng(2).standard_normal((3, 4))
     cases = [

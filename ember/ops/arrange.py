@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import div, gt, lt, ne, sub, true_divide, where
+from ember.ops.elementwise import div, gt, ne, sub, true_divide, where
 from ember.ops.indexing import _index_add, getitem, scatter_add, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
-from ember.ops.scatter_reduce import scatter_reduce
+from ember.ops.scatter_reduce import scatter_reduce, zeros_of
 from ember.ops.shape import broadcast_to, reshape
 
 
@@ -206,28 +206,27 @@ def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorLike
     return x
 
 
-def _zeros(x: TensorLike, dtype) -> TensorLike:
-    return cast(lt(x, x), dtype)  # (x < x is false everywhere, NaN included: zeros of x's shape, in graphs too)
-
-
 def _placed(x: TensorLike, add, values: TensorLike) -> TensorLike:
     """``x`` with the ``values`` that ``add(zeros, values)`` puts in place where it puts any; repeated indices,
     whose winner PyTorch leaves unspecified, give their values' mean (rounded down for integers)."""
     values = values if values.dtype == x.dtype else cast(values, x.dtype)
-    counts = add(_zeros(x, x.dtype), _ones(values, x.dtype))
-    placed = add(_zeros(x, x.dtype), values)
+    counting = real_of(x.dtype)  # (complex numbers do not compare)
+    counts = add(zeros_of(x, counting), _ones(values, counting))
+    placed = add(zeros_of(x, x.dtype), values)
     hit = gt(counts, 0)
     safe = where(hit, counts, 1)
-    mean = true_divide(placed, safe) if x.dtype in FLOATING else div(placed, safe, rounding_mode="floor")
+    mean = (true_divide(placed, safe) if x.dtype in FLOATING or x.dtype in COMPLEX
+            else div(placed, safe, rounding_mode="floor"))
     return where(hit, mean if mean.dtype == x.dtype else cast(mean, x.dtype), x)
 
 
 def _ones(x: TensorLike, dtype) -> TensorLike:
-    return _zeros(x, dtype) + 1
+    return zeros_of(x, dtype) + 1
 
 
 def _filled(x: TensorLike, add, shape_of: TensorLike, value) -> TensorLike:
-    out = where(gt(add(_zeros(x, x.dtype), _ones(shape_of, x.dtype)), 0), value, x)
+    counting = real_of(x.dtype)
+    out = where(gt(add(zeros_of(x, counting), _ones(shape_of, counting)), 0), value, x)
     return out if out.dtype == x.dtype else cast(out, x.dtype)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops import dispatch
+from ember.ops.complex_parts import real
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import DIV, EQ, GT, MUL, WHERE, _scalar, div, gt, lt, true_divide, where
@@ -164,16 +165,19 @@ SCATTER_REDUCE = defop(
 )
 
 
-def _zeros(x: TensorLike, dtype) -> TensorLike:
-    return cast(lt(x, x), dtype)  # (false everywhere, NaN included: zeros of x's shape, in graphs too)
+def zeros_of(x: TensorLike, dtype) -> TensorLike:
+    """Zeros of x's shape in ``dtype``, by ops (so in graphs too): x < x, false everywhere, NaN included (a
+    complex x compares its real part, complex numbers having no order)."""
+    probe = real(x) if x.dtype in COMPLEX else x
+    return cast(lt(probe, probe), dtype)
 
 
 def _ones(x: TensorLike, dtype) -> TensorLike:
-    return _zeros(x, dtype) + 1
+    return zeros_of(x, dtype) + 1
 
 
 def _mean(total: TensorLike, count: TensorLike) -> TensorLike:
-    if total.dtype in FLOATING:
+    if total.dtype in FLOATING or total.dtype in COMPLEX:
         return true_divide(total, count)
     return div(total, count, rounding_mode="floor")
 
@@ -203,7 +207,8 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     region = getitem(src, _region(index.shape)) if tuple(src.shape) != tuple(index.shape) else src
     if x.dtype == np.bool_:
         raise TypeError(f"scatter_reduce: reduce={reduce!r} is not defined for bool tensors")
-    counts = scatter_add(_zeros(x, x.dtype), axis, index, _ones(region, x.dtype))
+    counting = real_of(x.dtype)  # (complex numbers do not compare)
+    counts = scatter_add(zeros_of(x, counting), axis, index, _ones(region, counting))
     hit = gt(counts, 0)
     base = x if include_self else where(hit, 0, x)
     total = scatter_add(base, axis, index, region)
