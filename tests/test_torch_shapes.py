@@ -223,6 +223,16 @@ def test_tensor_split_takes_torch_index_forms():
         assert [p.tolist() for p in ours] == [p.tolist() for p in torch.tensor_split(a, sections)]
 
 
+def test_split_and_chunk_of_an_empty_dim_give_torchs_parts():
+    # split(2) of an empty dim gave no part and chunk(3) one, where PyTorch gives one and three
+    for shape, call in [((0, 5), lambda t: t.split(2)), ((0, 5), lambda t: t.split(0)), ((0, 5), lambda t: t.chunk(3)),
+                        ((5, 0), lambda t: t.chunk(4, 1)), ((5, 0), lambda t: t.split(3, dim=1))]:
+        ours, theirs = call(ember.zeros(*shape)), call(torch.zeros(*shape))
+        assert [tuple(p.shape) for p in ours] == [tuple(p.shape) for p in theirs]
+    with pytest.raises(ValueError, match="split: the part size must be positive"):
+        ember.zeros(3).split(0)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: ember.hsplit(ember.arange(5), 2), "hsplit: dimension 0 of size 5"),
     (lambda: ember.vsplit(ember.arange(5), 1), "vsplit: expects a tensor of at least 2 dimensions"),

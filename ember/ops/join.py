@@ -101,9 +101,11 @@ def split(x: TensorLike, split_size_or_sections, axis: int = 0) -> list:
     length = x.shape[axis]
     if not isinstance(split_size_or_sections, (tuple, list)):
         size = as_int("split", split_size_or_sections, "split_size", spec)
-        if size <= 0:
-            raise ValueError(f"split: the part size must be positive, got {size}")
-        sizes = [size] * (length // size) + ([length % size] if length % size else [])
+        if size < 0 or size == 0 and length != 0:
+            raise ValueError(f"split: the part size must be positive (0 only for an empty axis), got {size} for "
+                             f"axis {axis} of length {length}")
+        # an empty axis is one empty part, as PyTorch's
+        sizes = [size] * (length // size) + ([length % size] if length % size else []) if length != 0 else [0]
     else:
         sizes = list(check_sizes("split", split_size_or_sections, "sizes", spec))
         if sum(sizes) != length:
@@ -123,8 +125,8 @@ def chunk(x: TensorLike, chunks: int, axis: int = 0) -> list:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks} (input {describe(spec)})")
     length = x.shape[check_axis("chunk", axis, x.ndim, spec)]
-    if length == 0:
-        return [x]
+    if length == 0:  # PyTorch's: ``chunks`` empty parts
+        return split(x, [0] * chunks, axis)
     size = -(-length // chunks)
     sizes = [size] * (length // size) + ([length % size] if length % size else [])
     return split(x, sizes, axis)
