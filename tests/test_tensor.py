@@ -319,6 +319,21 @@ def test_integers_index_before_arrays_as_in_pytorch():
     np.testing.assert_array_equal(y[0].numpy(), [[0, 1, 4, 0], [0, 2, 5, 0], [0, 3, 6, 0]])
 
 
+def test_recorded_item_assignment_indexes_integers_before_arrays_as_in_pytorch():
+    # with gradients recorded, y[0, :, [1, 2]] = v took NumPy's order: v of shape (2, 2) went in transposed
+    v = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x = ember.zeros(3, 2, 5, requires_grad=True)
+    value = ember.tensor(v, requires_grad=True)
+    y = x * 1
+    y[0, :, [1, 2]] = value
+    expected = np.zeros((3, 2, 5))
+    expected[0][:, [1, 2]] = v
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+    (y * ember.arange(30.0).reshape(3, 2, 5)).sum().backward()
+    np.testing.assert_array_equal(value.grad.numpy(), [[1.0, 2.0], [6.0, 7.0]])
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(expected != 0, 0.0, np.arange(30.0).reshape(3, 2, 5)))
+
+
 def test_an_empty_list_and_a_0_d_boolean_tensor_index_as_in_pytorch():
     # [] was refused as a float64 index and x[tensor(True)] failed in nonzero (0-d); PyTorch picks nothing
     # for [] and adds a dimension of 1 (True) or 0 (False) for a 0-d mask, as x[True] does

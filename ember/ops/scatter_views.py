@@ -12,7 +12,7 @@ from ember.ops.arrange import _axes
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import add, where
-from ember.ops.indexing import GETITEM_GRAD, _indexed_shape, diag, index_arrays
+from ember.ops.indexing import GETITEM_GRAD, _indexed_shape, diag, getitem, index_arrays, ints_first
 from ember.ops.infer import as_int
 from ember.ops.shape import broadcast_to, reshape
 from ember.ops.views import known, movedim
@@ -133,7 +133,12 @@ def setitem(x, index, value) -> TensorLike:
     picks and cast to x's dtype): what ``x[index] = value`` records on a tensor whose gradient is wanted."""
     x = as_tensor(x)
     known("setitem", x)
-    return _put_at("setitem", x, index_arrays(index, x.shape), value, False)
+    index = index_arrays(index, x.shape)
+    steps = ints_first(index)
+    if steps is not None:  # PyTorch's order: the integers' part first, then the arrays within it
+        first, second = steps
+        return _put_at("setitem", x, first, setitem(getitem(x, first), second, value), False)
+    return _put_at("setitem", x, index, value, False)
 
 
 def _put_at(name: str, x: TensorLike, index: tuple, values, accumulate: bool) -> TensorLike:
