@@ -154,6 +154,32 @@ def test_scatter_index_copy_and_index_fill_take_complex_tensors_as_torch():
     np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy())
 
 
+def test_negative_indices_are_refused_where_torch_refuses_them():
+    # NumPy counted -1 from the end: gather, the scatters, index_add/index_copy/index_select and index_reduce
+    # read or wrote the last row silently where PyTorch raises
+    x = np.arange(12.0).reshape(3, 4)
+    calls = [
+        ("gather", lambda m, a: a.gather(0, m.tensor([[-1, 0, 0, 0]]))),
+        ("scatter_add", lambda m, a: a.scatter_add(0, m.tensor([[-1, 0, 0, 0]]), a[:1])),
+        ("scatter_reduce", lambda m, a: a.scatter_reduce(0, m.tensor([[-1, 0, 0, 0]]), a[:1], "amax")),
+        ("scatter_add", lambda m, a: a.scatter(0, m.tensor([[-1, 0, 0, 0]]), 5.0)),
+        ("index_add", lambda m, a: a.index_add(1, m.tensor([-1]), a[:, :1])),
+        ("index_copy", lambda m, a: a.index_copy(0, m.tensor([-1]), a[:1])),
+        ("index_select", lambda m, a: a.index_select(1, m.tensor([-1]))),
+        ("index_reduce", lambda m, a: a.index_reduce(0, m.tensor([-1]), a[:1], "prod")),
+    ]
+    for name, call in calls:
+        with pytest.raises((IndexError, RuntimeError)):
+            call(torch, torch.tensor(x))
+        with pytest.raises(IndexError, match=f"{name}: index -1 is out of bounds"):
+            call(ember, ember.tensor(x))
+    # where PyTorch counts them from the end, so does Ember
+    for call in (lambda m, a: m.take_along_dim(a, m.tensor([[-1], [0], [-4]]), 1),
+                 lambda m, a: a.index_fill(0, m.tensor([-1]), 5.0), lambda m, a: a.take(m.tensor([-1])),
+                 lambda m, a: a[m.tensor([-1])]):
+        np.testing.assert_array_equal(call(ember, ember.tensor(x)).numpy(), call(torch, torch.tensor(x)).numpy())
+
+
 def test_in_place_forms_write_what_the_functions_return():
     a = np.random.default_rng(2).standard_normal((3, 4))
     cases = [

@@ -11,7 +11,7 @@ from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import div, gt, ne, sub, true_divide, where
-from ember.ops.indexing import _index_add, getitem, scatter_add, take
+from ember.ops.indexing import _index_add, getitem, refuse_negative, scatter_add, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
@@ -99,6 +99,8 @@ def index_select(x, axis: int, index) -> TensorLike:
     index = as_tensor(index, x)
     if index.ndim > 1:
         raise ValueError(f"index_select: the index must be 1-D, got shape {list(index.shape)}")
+    if index.dtype.kind in "iu":
+        refuse_negative("index_select", index, x, _axes("index_select", x, axis)[0] if x.ndim else 0)
     return take(x, reshape(index, (-1,)), axis)
 
 
@@ -291,6 +293,6 @@ def index_copy(x, axis: int, index, source) -> TensorLike:
     x, source = promote(x, source)
     axis, index = _index_along("index_copy", x, axis, index)
     def add(base, values):
-        return _index_add(base, index, values, axis)
+        return _index_add(base, index, values, axis, "index_copy")
 
     return _placed(x, add, source)

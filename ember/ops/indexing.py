@@ -298,6 +298,18 @@ def _check_indices(name, indices: TensorLike):
         raise TypeError(f"{name}: indices must be an integer tensor, got {indices.dtype}")
 
 
+def refuse_negative(name: str, indices: TensorLike, x: TensorLike, axis: int) -> None:
+    """An IndexError naming ``name`` for a negative index along ``axis``: PyTorch's gather, scatter and
+    index_add/index_copy/index_select refuse one, where NumPy would count it from the end."""
+    if indices.symbolic or indices.dtype.kind == "u" or not indices.array.size:
+        return
+    low = int(indices.array.min())
+    if low < 0:
+        raise IndexError(f"{name}: index {low} is out of bounds for dimension {axis} with size "
+                         f"{x.shape[axis] if x.ndim else 1} "
+                         f"(input of shape {list(x.shape)}; negative indices do not count from the end here)")
+
+
 def _take_infer(x, indices, *, axis, name="take"):
     axis = check_axis(name, axis, x.ndim, [x, indices])
     return Spec(tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:]), x.dtype)
@@ -365,7 +377,7 @@ def index_add(x: TensorLike, *args, alpha: float = 1, **kwargs) -> TensorLike:
         axis, indices, src = _bind("index_add", ("axis", "index", "source"), args, kwargs)
     else:
         indices, src, axis = _bind("index_add", ("indices", "src", "axis"), args, kwargs, {"axis": 0})
-    return _index_add(x, indices, src if alpha == 1 else src * alpha, axis)
+    return _index_add(x, indices, src if alpha == 1 else src * alpha, axis, "index_add")
 
 
 def _bind(name: str, names: tuple, args: tuple, kwargs: dict, defaults: dict | None = None) -> tuple:
@@ -383,11 +395,14 @@ def _bind(name: str, names: tuple, args: tuple, kwargs: dict, defaults: dict | N
     return tuple(values[n] for n in names)
 
 
-def _index_add(x: TensorLike, indices, src, axis: int) -> TensorLike:
+def _index_add(x: TensorLike, indices, src, axis: int, strict: str | None = None) -> TensorLike:
+    """index_add's op; given ``strict`` (the caller's name), negative indices are refused."""
     x, src = promote(x, src)
     indices = indices if isinstance(indices, TensorLike) else as_tensor(np.asarray(indices), x)
     _check_indices("index_add", indices)
     axis = normalize_axis("index_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    if strict:
+        refuse_negative(strict, indices, x, axis)
     return dispatch.apply(INDEX_ADD, (x, indices, src), {"axis": axis})
 
 
@@ -447,6 +462,7 @@ def gather(x: TensorLike, axis: int, index) -> TensorLike:
     index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     _check_indices("gather", index)
     axis = normalize_axis("gather", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    refuse_negative("gather", index, x, axis)
     return dispatch.apply(GATHER, (x, index), {"axis": axis})
 
 
@@ -495,6 +511,7 @@ def scatter_add(x: TensorLike, axis: int, index, src) -> TensorLike:
     index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     _check_indices("scatter_add", index)
     axis = normalize_axis("scatter_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    refuse_negative("scatter_add", index, x, axis)
     return dispatch.apply(SCATTER_ADD, (x, index, src), {"axis": axis})
 
 

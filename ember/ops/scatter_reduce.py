@@ -23,6 +23,7 @@ from ember.ops.indexing import (
     _along_axis,
     _zeros_with,
     getitem,
+    refuse_negative,
     scatter_add,
 )
 from ember.ops.infer import check_axis, differ, movement_cost, normalize_axis
@@ -199,6 +200,7 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     if reduce not in REDUCTIONS:
         raise ValueError(f"scatter_reduce: reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
     axis = normalize_axis("scatter_reduce", dim, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    refuse_negative("scatter_reduce", index, x, axis)
     include_self = bool(include_self)
     if reduce in _UFUNCS:
         attrs = {"axis": axis, "reduce": reduce, "include_self": include_self}
@@ -233,6 +235,7 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     if index.ndim > 1 or index.dtype.kind not in "iu":
         raise TypeError(f"index_reduce: index must be a 1-D integer tensor, got {index.dtype}{list(index.shape)}")
     axis = normalize_axis("index_reduce", dim, x.ndim, [Spec(x.shape, x.dtype)])[0]
+    refuse_negative("index_reduce", index, x, axis)
     expected = tuple(x.shape[:axis]) + (index.shape[0] if index.ndim else 1,) + tuple(x.shape[axis + 1:])
     if x.ndim and (source.ndim != x.ndim or any(differ(a, b) for a, b in zip(source.shape, expected))):
         raise ValueError(f"index_reduce: source of shape {list(source.shape)} must have shape {list(expected)} "

@@ -14,6 +14,7 @@ from ember.backend.dtypes import int64, result_type
 from ember.ops.arrange import _at_least, _axes, _tensors, flip, hstack, meshgrid
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import lt, where
 from ember.ops.indexing import gather, getitem, pad, take
 from ember.ops.infer import as_int, check_sizes
 from ember.ops.join import chunk, concat, repeat, split, stack
@@ -149,6 +150,9 @@ def take_along_dim(x, indices, dim: int | None = None) -> TensorLike:
         raise ValueError(f"take_along_dim: input of shape {list(x.shape)} and indices of shape "
                          f"{list(indices.shape)} must have the same number of dimensions")
     axis = _axes("take_along_dim", x, dim)[0] if x.ndim else 0
+    # negative indices count from the end, as PyTorch's take_along_dim (gather refuses them)
+    if indices.dtype.kind == "i":
+        indices = where(lt(indices, 0), indices + (x.shape[axis] if x.ndim else 1), indices)
     if x.ndim == 0:
         return gather(x, 0, indices)
     rest = [1 if d == axis else s for d, s in enumerate(x.shape)]
