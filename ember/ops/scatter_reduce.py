@@ -199,6 +199,8 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
         raise TypeError(f"scatter_reduce: index must be an integer tensor, got {index.dtype}")
     if reduce not in REDUCTIONS:
         raise ValueError(f"scatter_reduce: reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+    if reduce in ("amax", "amin") and x.dtype in COMPLEX:  # (NumPy would order complex numbers lexicographically)
+        raise TypeError(f"scatter_reduce: reduce={reduce!r} is not defined for complex tensors, got {x.dtype}")
     axis = normalize_axis("scatter_reduce", dim, x.ndim, [Spec(x.shape, x.dtype)])[0]
     refuse_negative("scatter_reduce", index, x, axis)
     include_self = bool(include_self)
