@@ -247,6 +247,11 @@ def test_tensor_split_takes_torch_index_forms():
         ours = ember.tensor_split(ember.arange(7), ember.tensor(sections.numpy()) if isinstance(sections, torch.Tensor)
                                   else sections)
         assert [p.tolist() for p in ours] == [p.tolist() for p in torch.tensor_split(a, sections)]
+    # PyTorch's keyword names for the second argument (refused as unexpected keywords before)
+    for name, value in (("sections", 3), ("indices", [1, 5]), ("tensor_indices_or_sections", [2])):
+        ours = ember.arange(7).tensor_split(**{name: ember.tensor(value) if name.startswith("tensor") else value})
+        theirs = a.tensor_split(**{name: torch.tensor(value) if name.startswith("tensor") else value})
+        assert [p.tolist() for p in ours] == [p.tolist() for p in theirs]
 
 
 def test_split_and_chunk_of_an_empty_dim_give_torchs_parts():

@@ -189,13 +189,20 @@ def _split_points(name: str, x: TensorLike, sections, axis: int) -> list[tuple[i
     return [(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
 
 
-def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
+def tensor_split(x, indices_or_sections=None, dim: int = 0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None) -> tuple:
     """``x`` split along ``dim`` into ``n`` nearly equal parts (the first ``size % n`` one longer), or at the
-    given ``indices``, as PyTorch's ``tensor_split`` (NumPy's ``array_split``).
+    given ``indices``, as PyTorch's ``tensor_split`` (NumPy's ``array_split``); ``sections``, ``indices`` and
+    ``tensor_indices_or_sections`` are PyTorch's keyword names for the second argument.
 
     >>> [p.tolist() for p in ember.tensor_split(ember.arange(5), 2)]
     [[0, 1, 2], [3, 4]]
     """
+    given = [a for a in (indices_or_sections, sections, indices, tensor_indices_or_sections) if a is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split: give one of indices_or_sections, sections, indices and "
+                        f"tensor_indices_or_sections, got {len(given)}")
+    indices_or_sections = given[0]
     x = as_tensor(x)
     if x.ndim == 0:
         raise ValueError("tensor_split: expects a tensor of at least one dimension, got a 0-d one")
