@@ -264,11 +264,28 @@ def test_split_and_chunk_of_an_empty_dim_give_torchs_parts():
         ember.zeros(3).split(0)
 
 
+def test_index_select_and_squeeze_of_a_0_d_tensor_as_torch():
+    # index_select gave shape [1] where PyTorch keeps the 0-d shape, and squeeze(0) failed inside (IndexError)
+    for m in (ember, torch):
+        x = m.tensor(2.5, requires_grad=True)
+        picked = x.index_select(0, m.tensor([0]))
+        assert tuple(picked.shape) == () and tuple(x.squeeze(0).shape) == ()
+        (picked * 3).backward()
+        assert x.grad.item() == 3.0
+    with pytest.raises(IndexError, match="index_select: an index into a 0-d tensor must have one value"):
+        ember.tensor(2.5).index_select(0, ember.tensor([0, 0]))
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: ember.hsplit(ember.arange(5), 2), "hsplit: dimension 0 of size 5"),
     (lambda: ember.vsplit(ember.arange(5), 1), "vsplit: expects a tensor of at least 2 dimensions"),
     (lambda: ember.narrow(ember.arange(5), 0, 3, 4), r"narrow: start \(3\) \+ length \(4\) exceeds"),
     (lambda: ember.t(ember.zeros(2, 2, 2)), "t: expects a tensor of at most 2 dimensions"),
+    (lambda: ember.tensor(1.0).select(0, 0), "select: a 0-d tensor has no dimension"),
+    (lambda: ember.tensor(1.0).unbind(), "unbind: a 0-d tensor has no dimension"),
+    (lambda: ember.tensor(1.0).split(1), "split: expects a tensor of at least one dimension"),
+    (lambda: ember.tensor(1.0).chunk(1), "chunk: expects a tensor of at least one dimension"),
+    (lambda: ember.zeros(2, 3).masked_select(ember.ones(5) > 0), r"masked_select: the mask of shape \[5\]"),
     (lambda: ember.rot90(ember.zeros(2, 2), 1, (0, 0)), "rot90: dims"),
     (lambda: ember.movedim(ember.zeros(2, 3), (0, 1), 0), "movedim: source"),
     (lambda: ember.zeros(2, 3).sum_to_size(4), r"sum_to_size: size \[4\] is not expandable"),

@@ -101,6 +101,10 @@ def index_select(x, axis: int, index) -> TensorLike:
         raise ValueError(f"index_select: the index must be 1-D, got shape {list(index.shape)}")
     if index.dtype.kind in "iu":
         refuse_negative("index_select", index, x, _axes("index_select", x, axis)[0] if x.ndim else 0)
+    if x.ndim == 0:  # PyTorch's: one index picks the 0-d tensor's value, and the result stays 0-d
+        if index.shape and index.shape[0] != 1:
+            raise IndexError(f"index_select: an index into a 0-d tensor must have one value, got {index.shape[0]}")
+        return reshape(take(x, reshape(index, (-1,))), ())
     return take(x, reshape(index, (-1,)), axis)
 
 
@@ -110,7 +114,11 @@ def masked_select(x, mask) -> TensorLike:
     x, mask = as_tensor(x), as_tensor(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_select: the mask must be a bool tensor, got {mask.dtype}")
-    shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
+    try:
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
+    except ValueError:
+        raise ValueError(f"masked_select: the mask of shape {list(mask.shape)} and the input of shape "
+                         f"{list(x.shape)} do not broadcast together") from None
     return getitem(broadcast_to(x, shape), broadcast_to(mask, shape))
 
 

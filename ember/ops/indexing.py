@@ -189,6 +189,8 @@ def _spec(x: TensorLike) -> list:
 def select(x: TensorLike, axis: int, index: int) -> TensorLike:
     """The slice at ``index`` along ``axis``, without that dimension (PyTorch's ``select(dim, index)``)."""
     x = as_tensor(x)
+    if x.ndim == 0:
+        raise IndexError("select: a 0-d tensor has no dimension to select from")
     axis = check_axis("select", axis, x.ndim, _spec(x))
     size = x.shape[axis]
     index = as_int("select", index, "index", _spec(x))
@@ -201,6 +203,8 @@ def select(x: TensorLike, axis: int, index: int) -> TensorLike:
 def unbind(x: TensorLike, axis: int = 0) -> tuple:
     """The slices along ``axis``, each without that dimension (PyTorch's ``unbind``)."""
     x = as_tensor(x)
+    if x.ndim == 0:
+        raise IndexError("unbind: a 0-d tensor has no dimension to unbind")
     axis = check_axis("unbind", axis, x.ndim, _spec(x))
     if x.shape[axis] is None:
         raise ValueError(f"unbind: dimension {axis} of {x!r} is unknown while the graph is built")

@@ -97,6 +97,8 @@ def split(x: TensorLike, split_size_or_sections, axis: int = 0) -> list:
     use ``chunk``."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
+    if x.ndim == 0:
+        raise ValueError("split: expects a tensor of at least one dimension, got a 0-d one")
     axis = check_axis("split", axis, x.ndim, spec)
     length = x.shape[axis]
     if not isinstance(split_size_or_sections, (tuple, list)):
@@ -122,6 +124,8 @@ def chunk(x: TensorLike, chunks: int, axis: int = 0) -> list:
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
     chunks = as_int("chunk", chunks, "chunks", spec)
+    if x.ndim == 0:
+        raise ValueError("chunk: expects a tensor of at least one dimension, got a 0-d one")
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks} (input {describe(spec)})")
     length = x.shape[check_axis("chunk", axis, x.ndim, spec)]

@@ -327,6 +327,8 @@ def squeeze(x: TensorLike, axis=None) -> TensorLike:
     """Drop axes of length 1 (all of them, or the given ones)."""
     x = as_tensor(x)
     named = normalize_axis("squeeze", axis, x.ndim, [Spec(x.shape, x.dtype)])
+    if x.ndim == 0:  # squeeze(0) and squeeze(-1) of a 0-d tensor: itself, as PyTorch's
+        return x
     if any(x.shape[a] is None for a in named):
         raise ValueError(f"squeeze: whether the unknown dimensions of {describe([Spec(x.shape, x.dtype)])} are 1 "
                          "is not known while the graph is built; name known axes")
