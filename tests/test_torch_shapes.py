@@ -276,6 +276,21 @@ def test_index_select_and_squeeze_of_a_0_d_tensor_as_torch():
         ember.tensor(2.5).index_select(0, ember.tensor([0, 0]))
 
 
+def test_as_strided_to_0_d_and_masked_scatter_of_a_0_d_tensor_as_torch():
+    # as_strided((), ()) gave shape [1] (ascontiguousarray of a 0-d index), masked_scatter of a 0-d tensor failed
+    # in NumPy's nonzero
+    for m in (ember, torch):
+        x = m.tensor(np.arange(6.0))
+        assert tuple(x.as_strided((), (), 4).shape) == () and x.as_strided((), (), 4).item() == 4.0
+    results = []
+    for m in (ember, torch):
+        x, src = m.tensor(1.0, requires_grad=True), m.tensor([5.0, 6.0], requires_grad=True)
+        out = x.masked_scatter(m.tensor(True), src)
+        (out * 3).backward()
+        results.append((tuple(out.shape), out.item(), x.grad.item(), src.grad.tolist()))
+    assert results[0] == results[1]
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: ember.hsplit(ember.arange(5), 2), "hsplit: dimension 0 of size 5"),
     (lambda: ember.vsplit(ember.arange(5), 1), "vsplit: expects a tensor of at least 2 dimensions"),

@@ -186,6 +186,8 @@ def masked_scatter(x, mask, source) -> TensorLike:
         raise TypeError(f"masked_scatter: the mask must be a bool tensor, got {mask.dtype}")
     if mask.symbolic:
         raise TypeError("masked_scatter: the mask must have values (how many elements it takes depends on them)")
+    if x.ndim == 0 and mask.ndim == 0:  # as a one-element tensor (NumPy's nonzero refuses 0-d arrays)
+        return reshape(masked_scatter(reshape(x, (1,)), reshape(mask, (1,)), source), ())
     try:
         spread = np.broadcast_to(np.asarray(_host(mask)), tuple(x.shape))
     except ValueError:

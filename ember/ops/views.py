@@ -479,4 +479,4 @@ def as_strided(x, size, stride, storage_offset: int = 0) -> TensorLike:
                          f"element {needed - 1}, out of bounds for the {numel} elements of shape {list(x.shape)}")
     positions = np.arange(max(numel, 1), dtype=np.int64)[offset:]
     index = np.lib.stride_tricks.as_strided(positions, size, tuple(s * positions.itemsize for s in stride))
-    return take(reshape(x, (-1,)), as_tensor(np.ascontiguousarray(index), x))
+    return take(reshape(x, (-1,)), as_tensor(np.array(index), x))  # (a copy: ascontiguousarray makes 0-d 1-d)
