@@ -276,6 +276,23 @@ def test_index_select_and_squeeze_of_a_0_d_tensor_as_torch():
         ember.tensor(2.5).index_select(0, ember.tensor([0, 0]))
 
 
+def test_index_add_fill_copy_and_reduce_of_a_0_d_tensor_as_torch():
+    # each failed on a 0-d input (index_copy's error named index_add) where PyTorch indexes it as one element
+    calls = [lambda m, a, s: a.index_add(0, m.tensor([0]), s, alpha=2),
+             lambda m, a, s: a.index_fill(0, m.tensor(0), s),
+             lambda m, a, s: a.index_copy(0, m.tensor([0]), s),
+             lambda m, a, s: a.index_reduce(0, m.tensor([0]), s, "prod"),
+             lambda m, a, s: a.index_reduce(0, m.tensor([0]), s, "mean")]
+    for call in calls:
+        results = []
+        for m in (ember, torch):
+            a, s = m.tensor(2.0, requires_grad=True), m.tensor(5.0, requires_grad=True)
+            out = call(m, a, s)
+            (out * 3).backward()
+            results.append((tuple(out.shape), out.item(), a.grad.item(), s.grad.item()))
+        assert results[0] == results[1]
+
+
 def test_as_strided_to_0_d_and_masked_scatter_of_a_0_d_tensor_as_torch():
     # as_strided((), ()) gave shape [1] (ascontiguousarray of a 0-d index), masked_scatter of a 0-d tensor failed
     # in NumPy's nonzero

@@ -289,6 +289,8 @@ def index_fill(x, axis: int, index, value) -> TensorLike:
     axis, index = _index_along("index_fill", x, axis, index)
     if isinstance(value, TensorLike) and value.ndim != 0:
         raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+    if x.ndim == 0:  # PyTorch's: a 0-d tensor indexed as one of one element
+        return reshape(index_fill(reshape(x, (1,)), 0, index, value), ())
     def add(base, values):
         return _index_add(base, index, values, axis)
 

@@ -407,6 +407,8 @@ def _index_add(x: TensorLike, indices, src, axis: int, strict: str | None = None
     axis = normalize_axis("index_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]
     if strict:
         refuse_negative(strict, indices, x, axis)
+    if x.ndim == 0:  # PyTorch's: a 0-d tensor indexed as one of one element
+        return reshape(_index_add(reshape(x, (1,)), reshape(indices, (-1,)), reshape(src, (-1,)), 0), ())
     return dispatch.apply(INDEX_ADD, (x, indices, src), {"axis": axis})
 
 

@@ -243,8 +243,9 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
         raise ValueError(f"index_reduce: source of shape {list(source.shape)} must have shape {list(expected)} "
                          f"(input {list(x.shape)}, index of {index.shape[0] if index.ndim else 1} entries along "
                          f"dim {axis})")
-    if x.ndim == 0:
-        return scatter_reduce(x, 0, index, source, reduce, include_self=include_self)
+    if x.ndim == 0:  # PyTorch's: a 0-d tensor indexed as one of one element
+        return reshape(index_reduce(reshape(x, (1,)), 0, index, reshape(source, (-1,)), reduce,
+                                    include_self=include_self), ())
     shape = [1] * x.ndim
     shape[axis] = -1
     spread = broadcast_to(reshape(index, tuple(shape)), tuple(source.shape))
