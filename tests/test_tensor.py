@@ -432,3 +432,30 @@ def test_construction_errors():
         ember.tensor("text")
     with pytest.raises(TypeError, match="not a dtype|not supported|unknown"):
         ember.tensor([1.0], dtype=object)
+
+
+def test_a_uint8_tensor_index_is_a_mask_as_torchs_deprecated_byte_mask():
+    # it indexed rows 1, 0, 1, 1 (four rows) where PyTorch picks rows 0, 2 and 3
+    x = ember.arange(8).reshape(4, 2)
+    mask = ember.tensor([1, 0, 1, 1], dtype=ember.uint8)
+    with pytest.warns(UserWarning, match="indexing with dtype uint8 is deprecated"):
+        assert x[mask].tolist() == [[0, 1], [4, 5], [6, 7]]
+    y = ember.zeros(4)
+    with pytest.warns(UserWarning, match="uint8"):
+        y[mask] = 5.0
+    assert y.tolist() == [5.0, 0.0, 5.0, 5.0]
+
+
+def test_pytorch_keyword_forms_of_shape_and_index_functions():
+    # each was a TypeError (an unexpected keyword argument) where PyTorch takes it
+    x = ember.arange(6.0).reshape(2, 3)
+    assert x.reshape(shape=(3, 2)).shape == (3, 2) and x.view(size=(3, 2)).shape == (3, 2)
+    assert x[:1].expand(size=(2, 3)).shape == (2, 3) and x.permute(dims=(1, 0)).shape == (3, 2)
+    assert x.tile(dims=(2,)).shape == (2, 6)
+    assert ember.take(x, index=ember.tensor([0, 5])).tolist() == [0.0, 5.0]
+    assert [p.shape for p in x.split(split_size=2, dim=1)] == [(2, 2), (2, 1)]
+    assert ember.gather(x, 1, ember.tensor([[2], [0]]), sparse_grad=False).tolist() == [[2.0], [3.0]]
+    with pytest.raises(ValueError, match="gather: sparse_grad=True"):
+        ember.gather(x, 1, ember.tensor([[2], [0]]), sparse_grad=True)
+    with pytest.raises(TypeError, match="view: got size= and sizes as arguments"):
+        x.view(3, size=(3, 2))

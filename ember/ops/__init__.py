@@ -358,13 +358,15 @@ from ember.ops.views import (
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
-    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
+    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin, reshape, view, expand, permute,
+    tile,
 ) = (_torch_names.with_torch_names(fn) for fn in (
     all, amax, amin, any, argmax, argmin, cat, chunk, concat, concatenate, cumprod, cumsum, diagonal, flatten,
     gather, index_add, log_softmax, logsumexp, mean, nansum, prod, scatter_add, select, softmax, split, squeeze,
     stack, std, sum, take, unbind, unsqueeze, var, argsort, median, sort, topk, repeat, count_nonzero,
     index_select, norm, nanmean, kthvalue, diff, unflatten, cross, scatter, index_fill, index_copy,
-    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin,
+    quantile, nanquantile, nanmedian, mode, aminmax, logcumsumexp, cummax, cummin, reshape, view, expand, permute,
+    tile,
 ))
 expand_dims = unsqueeze
 clamp = clip

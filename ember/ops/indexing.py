@@ -4,6 +4,8 @@ diag as indexing."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember.backend.devices import array_module
@@ -36,6 +38,10 @@ def index_arrays(index, shape: tuple | None = None):
                 raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
                                 "is built; use take / gather with it, or a constant index")
             item = item.array
+            if item.dtype == np.uint8:  # PyTorch's deprecated byte mask: a mask, not indices
+                warnings.warn("indexing with dtype uint8 is deprecated, please use a dtype bool instead (the uint8 "
+                              "tensor is read as a mask, as PyTorch reads it)", UserWarning, stacklevel=3)
+                item = item != 0
         elif isinstance(item, list):
             item = np.asarray(item)
             if item.size == 0:  # [] picks nothing, as PyTorch's (NumPy's float64 would be refused)

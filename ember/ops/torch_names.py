@@ -17,22 +17,37 @@ _RENAMES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "en
             "dim2": "axis2"}
 
 
+# one function's own PyTorch names: torch.take(x, index=), Tensor.split(split_size=)
+_OWN_RENAMES = {"take": {"index": "indices"}, "split": {"split_size": "split_size_or_sections"}}
+# the keyword PyTorch gives the sizes a function otherwise takes as positional arguments: x.view(size=(2, 3))
+_SIZES = {"reshape": "shape", "view": "size", "expand": "size", "permute": "dims", "tile": "dims"}
+
+
 def _translate(name: str, kwargs: dict) -> dict:
-    for torch_name, numpy_name in _RENAMES.items():
+    for torch_name, numpy_name in (_RENAMES | _OWN_RENAMES.get(name, {})).items():
         if torch_name in kwargs:
             if numpy_name in kwargs:
                 raise TypeError(f"{name}: got both {numpy_name}= and {torch_name}=; give one")
             kwargs[numpy_name] = kwargs.pop(torch_name)
+    if name == "gather" and kwargs.pop("sparse_grad", False):
+        raise ValueError("gather: sparse_grad=True (a sparse gradient for the input) is not supported; "
+                                  "leave it False for the same values in a dense gradient")
     return kwargs
 
 
 def with_torch_names(fn):
-    """``fn`` accepting PyTorch's argument names (``dim``, ``keepdim``, ``start_dim``, ``end_dim``) too."""
+    """``fn`` accepting PyTorch's argument names (``dim``, ``keepdim``, ``start_dim``, ``end_dim``, and the
+    function's own: ``take(x, index=)``, ``view(size=)``...) too."""
+    sizes = _SIZES.get(fn.__name__)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if kwargs:
             kwargs = _translate(fn.__name__, kwargs)
+            if sizes in kwargs:
+                if len(args) > 1:
+                    raise TypeError(f"{fn.__name__}: got {sizes}= and sizes as arguments; give one")
+                args = args + (tuple(kwargs.pop(sizes)),)
         return fn(*args, **kwargs)
 
     return wrapper
