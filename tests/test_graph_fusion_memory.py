@@ -221,6 +221,18 @@ def test_transcendental_chains_keep_their_dtype_and_are_fused_only_on_request():
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-7)
 
 
+def test_fused_sigmoid_keeps_its_relative_precision_for_negative_inputs():
+    x = np.array([-85.0, -40.0, -17.0, -10.0, -1.0, 0.0, 1.0, 10.0, 40.0, np.inf, -np.inf], np.float32)
+    g = Graph()
+    v = g.input("x", x.shape, "float32")
+    with g.building():
+        g.outputs = [ember.sigmoid(v) * 1.5]
+    graph = fuse_elementwise(run_passes(g, BEFORE), pays=_always)
+    assert [name for name in _ops(graph) if name != "const"] == ["fused"]
+    (got,) = compile_graph(graph)(x)
+    np.testing.assert_allclose(got, 1.5 / (1.0 + np.exp(-x.astype(np.float64))), rtol=1e-6, atol=0)
+
+
 def test_default_rule_follows_the_measurements():
     def fused(n, fn=None):
         g = Graph()

@@ -185,9 +185,9 @@ TANH = _unary("tanh", lambda xp, x: xp.tanh(x), vjp_rule(_tanh_rule), onnx="Tanh
 
 
 def _sigmoid_forward(xp, x):
-    # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x)).
-    half = x.dtype.type(0.5)
-    return half * xp.tanh(half * x) + half
+    # exp(min(x, 0)) / (1 + exp(-|x|)) never overflows and keeps full relative precision for x < 0, where
+    # 0.5 * (1 + tanh(x / 2)) cancels (float32: 2e-4 off at x = -10, 0 from x = -17 on)
+    return xp.exp(xp.minimum(x, x.dtype.type(0))) / (x.dtype.type(1) + xp.exp(-xp.abs(x)))
 
 
 def _sigmoid_rule(run, ctx, g):
@@ -196,7 +196,8 @@ def _sigmoid_rule(run, ctx, g):
 
 
 SIGMOID = _unary("sigmoid", _sigmoid_forward, vjp_rule(_sigmoid_rule), onnx="Sigmoid", flops=10, saves_output=True,
-                 fresh=True, fusion=Fusion("({half} * tanh({half} * {0}) + {half})", exact=False))
+                 fresh=True, fusion=Fusion("exp(where({0} < {zero}, {0}, {zero})) / ({one} + exp(-abs({0})))",
+                                          exact=False, selects=True))
 def _relu_rule(run, ctx, g):
     return (run(RELU_GRAD, g, ctx.output),)
 

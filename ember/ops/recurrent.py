@@ -31,8 +31,8 @@ DIRECTIONS = ("forward", "reverse", "bidirectional")
 
 
 def _sigmoid(xp, x):
-    half = x.dtype.type(0.5)
-    return half * xp.tanh(half * x) + half  # the sigmoid op's formula: no overflow for large |x|
+    # the sigmoid op's formula: no overflow, full precision for x < 0
+    return xp.exp(xp.minimum(x, x.dtype.type(0))) / (x.dtype.type(1) + xp.exp(-xp.abs(x)))
 
 
 def _step(xp, mode, gx, h, c, r, rb, linear_before_reset):

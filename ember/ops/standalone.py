@@ -272,8 +272,7 @@ _expression("relu", "x", "np.maximum(x, x.dtype.type(0))")
 
 @_kernel("sigmoid")
 def op_sigmoid(x):
-    half = x.dtype.type(0.5)
-    return half * np.tanh(half * x) + half
+    return np.exp(np.minimum(x, x.dtype.type(0))) / (x.dtype.type(1) + np.exp(-np.abs(x)))
 
 
 @_kernel("erf", "erfcx_middle", "erf")
@@ -472,8 +471,7 @@ def op_median(x, *, axis, keepdims):
 
 
 def recurrent_sigmoid(x):
-    half = x.dtype.type(0.5)
-    return half * np.tanh(half * x) + half
+    return np.exp(np.minimum(x, x.dtype.type(0))) / (x.dtype.type(1) + np.exp(-np.abs(x)))
 
 
 def recurrent_step(mode, gx, h, c, r, rb, linear_before_reset):
