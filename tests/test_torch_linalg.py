@@ -326,9 +326,21 @@ def test_singular_matrices_raise_naming_the_op_shape_and_batch_element():
     assert issubclass(ember.linalg.LinAlgError, RuntimeError)
 
 
-def test_det_of_a_singular_matrix_is_zero_with_torchs_zero_gradient():
-    a = np.array([[[1.0, 2], [2, 4]], [[1, 2], [3, 4]]])
-    _check(ember.linalg.det, torch.linalg.det, a)
+def test_det_of_a_singular_matrix_is_zero_with_the_cofactors_as_gradient():
+    # the gradient is the cofactor matrix, nonzero at rank n - 1 (it was 0 where LU's pivot is exactly 0):
+    # PyTorch's with create_graph (its first-order shortcut also gives 0 there, pytorch/pytorch#104675)
+    a = np.array([[[1.0, 2], [2, 4]], [[1, 2], [3, 4]], [[0, 0], [0, 1]]])
+    b = np.array([[1.0, 2, 3], [2, 4, 6], [0, 1, 5]])  # 0 in NumPy's LU, 3e-16 in PyTorch's
+    for m in (a, b, b[None].repeat(2, 0) * [[[1.0]], [[0.0]]]):
+        x, y = ember.tensor(m, requires_grad=True), torch.tensor(m, requires_grad=True)
+        np.testing.assert_allclose(ember.linalg.det(x).detach().numpy(), torch.linalg.det(y).detach().numpy(),
+                                   atol=1e-12)
+        (got,) = ember.grad(ember.linalg.det(x).sum(), x, create_graph=True)
+        (want,) = torch.autograd.grad(torch.linalg.det(y).sum(), y, create_graph=True)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(ember.grad((got * got).sum(), x)[0].numpy(),
+                                   torch.autograd.grad((want * want).sum(), y)[0].numpy(), atol=1e-12)
+    np.testing.assert_allclose(got.detach().numpy()[0], [[14, -10, 2], [-7, 5, -1], [0, 0, 0]], atol=1e-12)
     x = ember.tensor(np.zeros((2, 2)), requires_grad=True)
     sign, logabsdet = ember.linalg.slogdet(x)
     assert sign.item() == 0 and logabsdet.item() == -np.inf

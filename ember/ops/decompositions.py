@@ -35,6 +35,7 @@ from ember.ops.indexing import getitem
 from ember.ops.infer import differ
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
+from ember.ops.reduction import prod
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, describe, format_shape, shape_error
 from ember.ops.shape import broadcast_to, swapaxes, unsqueeze
 
@@ -173,12 +174,20 @@ def _factored(x, key, factor):
 
 
 def _det_vjp(ctx, g):
-    # g * det * inv(A)^T; a singular matrix (det exactly 0, LU's zero pivot) gets gradient 0, as PyTorch's:
-    # its inverse is taken of the identity instead, then multiplied by that 0
+    # g times the cofactor matrix det * inv(A)^T; a singular matrix (det exactly 0, LU's zero pivot) gets it from
+    # the SVD A = U diag(S) Vh instead, as PyTorch's: det(U) det(Vh) U diag(prod_{j != i} S_j) Vh, nonzero at
+    # rank n - 1 (its inverse is taken of the identity, then multiplied by that 0)
     a, d = ctx.inputs[0], ctx.output
     singular = unsqueeze(unsqueeze(d == 0, -1), -1)
     safe = where(singular, _eye(a.shape[-1], a), a)
-    return (unsqueeze(unsqueeze(g * d, -1), -1) * _mT(inv(safe)),)
+    cofactors = unsqueeze(unsqueeze(d, -1), -1) * _mT(inv(safe))
+    if d.symbolic or bool(singular.any()):
+        u, s, vh = svd(a)
+        eye = _eye(a.shape[-1], a)
+        others = prod(where(eye == 1, 1.0, unsqueeze(s, -2)), axis=-1)  # prod_{j != i} S_j, exact with zeros
+        sign = unsqueeze(unsqueeze(det(u) * det(vh), -1), -1)
+        cofactors = where(singular, sign * matmul(u * unsqueeze(others, -2), vh), cofactors)
+    return (unsqueeze(unsqueeze(g, -1), -1) * cofactors,)
 
 
 def _holds_nan(xp, x):
