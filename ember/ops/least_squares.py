@@ -84,6 +84,8 @@ def cond(a, p=None) -> TensorLike:
     a = _matrices("cond", a, square=p not in (None, 2, -2))
     if p in (None, 2, -2):
         values = svdvals(a)
+        if values.shape[-1] == 0:  # matrices with a zero side: 0, as PyTorch's
+            return sum(values, axis=-1)
         first, last = getitem(values, (Ellipsis, 0)), getitem(values, (Ellipsis, -1))
         return first / last if p != -2 else last / first
     inverse, info = inv_ex(a)
