@@ -167,6 +167,17 @@ def test_vander_of_integers_is_int64_for_every_n_as_torch(dtype, n):
     _same(ember.vander(ember.tensor(x), n), torch.vander(torch.tensor(x), n))
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("n", [1, 3])
+def test_vander_of_complex_numbers_keeps_them_as_torch(dtype, n):
+    # torch.vander cast them to int64 (the real parts' integer parts), linalg.vander failed inside
+    x = np.array([1 + 2j, 0, -1j, complex(np.nan, 1)], dtype)
+    _same(ember.vander(ember.tensor(x), n), torch.vander(torch.tensor(x), n))
+    _same(ember.vander(ember.tensor(x), n, increasing=True), torch.vander(torch.tensor(x), n, increasing=True))
+    if n > 1:
+        _same(ember.linalg.vander(ember.tensor(x), N=n), torch.linalg.vander(torch.tensor(x), N=n))
+
+
 def test_inplace_forms_write_into_the_tensor():
     c, a, b = _randn(2, 4), _randn(2, 3), _randn(3, 4)
     x = ember.tensor(c)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import COMPLEX, FLOATING
 from ember.ops.arrange import flip
-from ember.ops.complex_parts import conj
+from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import lt
@@ -135,7 +135,8 @@ def _powers(x: TensorLike, n: int) -> TensorLike:
     """``x[..., None] ** [0, 1, ..., n - 1]`` as the running product of ``[1, x, x, ...]`` (its gradient at x = 0
     is finite; written with broadcasting, so an unknown leading size is fine)."""
     column = unsqueeze(x, -1)
-    ones = 1 - cast(lt(column, column), x.dtype)  # (x < x is false everywhere, NaN included)
+    parts = real(column) if x.dtype in COMPLEX else column
+    ones = 1 - cast(lt(parts, parts), x.dtype)  # (x < x is false everywhere, NaN included)
     if n == 1:
         return ones
     repeated = column * as_tensor(np.ones(n - 1, x.dtype), x)
@@ -159,7 +160,7 @@ def vander(x, N: int | None = None, increasing: bool = False) -> TensorLike:  # 
     x = as_tensor(x)
     _check_ndim("vander", "the input", x, 1)
     n = _size("vander", N, x.shape[0])
-    if x.dtype not in FLOATING:  # integers and bools give int64 powers for every N, as torch.vander's
+    if x.dtype not in FLOATING and x.dtype not in COMPLEX:  # integers and bools give int64 powers, as torch's
         x = cast(x, np.int64)
     if n == 0:
         return reshape(x[:0], (x.shape[0], 0))
