@@ -258,6 +258,23 @@ def test_second_order_gradients_match_pytorch():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_sinc_gradients_near_zero_keep_their_accuracy():
+    # the gradient of sin(pi x) / (pi x) is two terms of size 1/x that cancel: 1e-10 gave -1.5e-6, 1e-300 -inf
+    x = np.array([1e-300, -1e-10, 1e-6, 1e-4, 1e-3])
+    s = math.pi * x
+    t = ember.tensor(x, requires_grad=True)
+    (first,) = ember.grad(ember.sinc(t).sum(), t, create_graph=True)
+    (second,) = ember.grad(first.sum(), t)
+    _close(first.detach().numpy(), -math.pi * s / 3 * (1 - s * s / 10 + s ** 4 / 280), rtol=1e-13, atol=1e-299)
+    _close(second.numpy(), -math.pi ** 2 / 3 * (1 - 3 * s * s / 10 + s ** 4 / 56), rtol=1e-12)
+    near = np.array([0.1, 0.15, 0.159, 0.16, 0.3, -2.5])  # around the series' end, as PyTorch's
+    t, ref = ember.tensor(near, requires_grad=True), torch.tensor(near, requires_grad=True)
+    ember.sinc(t).sum().backward()
+    torch.sinc(ref).sum().backward()
+    _close(t.grad.numpy(), ref.grad.numpy(), rtol=1e-13)
+    _close(ember.sinc(t).detach().numpy(), np.sinc(near), rtol=1e-15)
+
+
 def test_logit_gradient_at_0_and_1_is_infinite_as_pytorchs():
     x = ember.tensor([0.0, 1.0, 0.5], dtype=ember.float64, requires_grad=True)
     ember.logit(x).sum().backward()
