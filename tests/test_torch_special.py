@@ -100,6 +100,16 @@ def test_zeta_accuracy_against_scipy(s):
     _close(ember.special.zeta(_f64(np.full(q.shape, s)), _f64(q)).numpy(), sps.zeta(s, q), rtol=1e-12)
 
 
+def test_zeta_at_poles_and_at_an_infinite_exponent_as_pytorch():
+    # q a negative integer was NaN for a non-integer s (a pole: inf), and s = inf was NaN (q^-inf: 1 at q = 1)
+    s = np.array([2.5, 2.5, 3.5, INF, INF, INF, INF, INF])
+    q = np.array([-1.0, -10.0, 0.0, 1.0, 0.5, 1e-300, -1.5, -0.5])
+    want = torch.special.zeta(torch.tensor(s), torch.tensor(q)).numpy()
+    np.testing.assert_array_equal(want, [INF, INF, INF, 1.0, INF, INF, INF, INF])
+    np.testing.assert_array_equal(ember.special.zeta(_f64(s), _f64(q)).numpy(), want)
+    np.testing.assert_array_equal(ember.special.zeta(_f64([INF, INF]), _f64([3.0, INF])).numpy(), [0.0, 0.0])
+
+
 @pytest.mark.parametrize("upper", [False, True])
 def test_incomplete_gamma_accuracy_against_scipy_and_edges_as_pytorchs(upper):
     fn, reference = (ember.igammac, sps.gammaincc) if upper else (ember.igamma, sps.gammainc)

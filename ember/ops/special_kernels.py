@@ -66,9 +66,12 @@ def zeta(xp, s, q):
             total = total + coefficient * factor
             factor = factor * (s + 2 * j + 1) * (s + 2 * j + 2) / (w * w)
         total = xp.where(q == xp.inf, 0.0, total)
+        # s = inf: the first term alone, q^-inf (a term below 1 in size, for q < 1, is inf)
+        total = xp.where(s == xp.inf, xp.where(q == 1.0, 1.0, xp.where(q > 1.0, 0.0, xp.inf)), total)
         total = xp.where(s == 1.0, xp.inf, total)
-        total = xp.where((q <= 0) & (q == xp.floor(q)), xp.inf, total)
-        total = xp.where((q < 0) & (s != xp.floor(s)), xp.nan, total)
+        pole = (q <= 0) & (q == xp.floor(q))
+        total = xp.where(pole, xp.inf, total)
+        total = xp.where((q < 0) & ~pole & (s != xp.floor(s)), xp.nan, total)
         return xp.where((s < 1.0) | xp.isnan(s) | xp.isnan(q) | (q == -xp.inf), xp.nan, total)
 
 
