@@ -413,3 +413,34 @@ def _kl(pq):
 @pytest.mark.parametrize("name, build, params", KL_CASES, ids=[c[0] for c in KL_CASES])
 def test_kl_divergence_matches_torch(name, build, params):
     _compare(build, params(), [], _kl)
+
+
+def test_kl_divergence_of_two_wisharts_matches_torch():
+    # it was not registered; PyTorch's comes from its exponential-family fallback, which has no gradient for p's
+    # parameters (they are detached) and mixes up the matrices of batches that broadcast: compared per matrix
+    a, b = RNG.normal(size=(2, 2, 3, 3))
+    cov_p = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)
+    cov_q = b[0] @ b[0].T + 3 * np.eye(3)
+    df_p, df_q = np.array([3.5, 7.0]), np.array(5.0)
+    ours = [ember.tensor(v, requires_grad=True) for v in (df_p, cov_p, df_q, cov_q)]
+    D = ember.distributions
+    kl = D.kl_divergence(D.Wishart(ours[0], covariance_matrix=ours[1]),
+                         D.Wishart(ours[2], precision_matrix=ember.linalg.inv(ours[3])))
+    kl.sum().backward()
+    theirs = [torch.tensor(v, requires_grad=True) for v in (df_q, cov_q)]
+    for i in range(2):
+        want = torch.distributions.kl_divergence(
+            torch.distributions.Wishart(torch.tensor(df_p[i]), covariance_matrix=torch.tensor(cov_p[i])),
+            torch.distributions.Wishart(theirs[0], precision_matrix=torch.linalg.inv(theirs[1])))
+        np.testing.assert_allclose(kl.detach().numpy()[i], want.item(), rtol=1e-12)
+        want.backward()
+    np.testing.assert_allclose(ours[2].grad.numpy(), theirs[0].grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours[3].grad.numpy(), theirs[1].grad.numpy(), rtol=1e-10, atol=1e-14)
+
+    def kl_at(df):
+        return D.kl_divergence(D.Wishart(ember.tensor(df), covariance_matrix=ember.tensor(cov_p)),
+                               D.Wishart(ember.tensor(df_q), covariance_matrix=ember.tensor(cov_q))).numpy()
+
+    np.testing.assert_allclose(ours[0].grad.numpy(), (kl_at(df_p + 1e-6) - kl_at(df_p - 1e-6)) / 2e-6, rtol=1e-6)
+    p = D.Wishart(ours[0], covariance_matrix=ours[1])
+    np.testing.assert_allclose(D.kl_divergence(p, p).detach().numpy(), [0.0, 0.0], atol=1e-12)

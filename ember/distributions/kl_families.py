@@ -1,5 +1,5 @@
 """KL divergences for the distributions beyond kl.py's first families (Gumbel, Cauchy, Poisson, Binomial,
-Geometric, Pareto, HalfNormal, the low-rank normal against itself and the full one, transformed distributions),
+Geometric, Pareto, HalfNormal, the low-rank normal against itself and the full one, Wishart, transformed distributions),
 registered with ``register_kl`` as PyTorch registers them."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ember.distributions.pareto import Pareto
 from ember.distributions.poisson import Poisson
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.uniform import Uniform
+from ember.distributions.wishart import Wishart, _multivariate_digamma
 
 
 @register_kl(Gumbel, Gumbel)
@@ -183,6 +184,20 @@ def _kl_mvn_lowrank(p, q):
     term21 = ((p_tril * ops.rsqrt(qd).unsqueeze(-1)) ** 2).sum((-2, -1))
     term22 = (ops.matmul(a, p_tril) ** 2).sum((-2, -1))
     return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(Wishart, Wishart)
+def _kl_wishart_wishart(p, q):
+    # the closed form of PyTorch's Bregman divergence of the log-normalizers: with S = Sigma_q^-1 Sigma_p,
+    # (n_q log det(S^-1) + n_p (tr S - d)) / 2 + log Gamma_d(n_q / 2) - log Gamma_d(n_p / 2)
+    # + (n_p - n_q) / 2 psi_d(n_p / 2)
+    d = p.event_shape[-1]
+    low_p, low_q = p.scale_tril, q.scale_tril
+    half_log_det = (ops.log(ops.diagonal(low_q, 0, -2, -1)).sum(-1)
+                    - ops.log(ops.diagonal(low_p, 0, -2, -1)).sum(-1))
+    trace = (linalg.solve_triangular(low_q, low_p, upper=False) ** 2).sum((-2, -1))
+    return (q.df * half_log_det + p.df * (trace - d) / 2 + ops.multigammaln(q.df / 2, d)
+            - ops.multigammaln(p.df / 2, d) + (p.df - q.df) / 2 * _multivariate_digamma(p.df / 2, d))
 
 
 @register_kl(TransformedDistribution, TransformedDistribution)
