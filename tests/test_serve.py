@@ -260,16 +260,21 @@ def test_hot_reload_under_load_and_a_corrupt_version_is_refused(model_dir):
         workers = [threading.Thread(target=load) for _ in range(3)]
         for w in workers:
             w.start()
-        time.sleep(0.5)
+
+        def wait_for(condition):  # a loaded machine may take a while: wait for what is asserted, not a fixed time
+            deadline = time.monotonic() + 20
+            while not condition():
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+        wait_for(lambda: any(version == "1" for _, version, _ in list(seen)))
         second = write_version(path, 2, shift=5.0)
-        deadline = time.monotonic() + 20
-        while s.app.state.watcher.current.version != 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.5)
+        wait_for(lambda: s.app.state.watcher.current.version == 2)
+        wait_for(lambda: any(version == "2" for _, version, _ in list(seen)))
         os.makedirs(path / "3")
         (path / "3" / "model.onnx").write_bytes(b"this is not a model")
-        time.sleep(0.5)
+        wait_for(lambda: [v["state"] for v in httpx.get(f"{s.url}/v1/models/cnn").json()["model_version_status"]]
+                 == ["AVAILABLE", "END"])
         stop.set()
         for w in workers:
             w.join()
