@@ -319,5 +319,6 @@ def sum(input: SparseCOOTensor, dim=None) -> Tensor:  # noqa: A001, A002  (torch
     if not isinstance(input, SparseCOOTensor):
         raise TypeError(f"sparse.sum: expects a sparse COO tensor, got {type(input).__name__}")
     if dim is None:
-        return ops.sum(input._values_t)
+        # the entries' values, repeats merged in the values' dtype first (bool ones by or), as PyTorch's
+        return ops.sum(input.coalesce()._values_t)
     return ops.sum(input.to_dense(), dim)

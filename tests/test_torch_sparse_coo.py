@@ -80,6 +80,20 @@ def test_sparse_times_sparse_is_a_sparse_product_with_gradients_as_torch():
     np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("values, dtype", [([True, True, False, True, True], "bool"),
+                                           ([1, 100, 2, 3, 100], "int8")])
+def test_sum_of_all_entries_merges_repeated_coordinates_first_as_torch(values, dtype):
+    # (1, 0) twice: True or True is one True entry, and int8 100 + 100 wraps to -56 as in the dense tensor
+    ours = ember.sparse_coo_tensor(INDICES, values, (3, 4), dtype=dtype)
+    theirs = torch.sparse_coo_tensor(INDICES, values, (3, 4), dtype=getattr(torch, dtype))
+    total = ember.sparse.sum(ours)
+    assert total.numpy() == torch.sparse.sum(theirs).item() == theirs.to_dense().sum().item()
+    assert total.dtype == np.int64
+    leaf = ember.tensor(VALUES, requires_grad=True)
+    ember.sparse.sum(ember.sparse_coo_tensor(INDICES, leaf, (3, 4))).backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), np.ones(5))
+
+
 def test_operators_and_errors():
     s = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
     dense = ember.ones(4, 2)
