@@ -123,6 +123,20 @@ class SparseCSRTensor(SparseTensorBase):
     def __neg__(self) -> SparseCSRTensor:
         return self * -1
 
+    def __add__(self, other):
+        """The CSR matrix of both's entries with a CSR matrix (as PyTorch's), else the dense sum."""
+        if isinstance(other, SparseCSRTensor):
+            return to_sparse_csr(self.to_sparse_coo() + other.to_sparse_coo())
+        return self.to_dense() + other
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return -self + other
+
     def sum(self, dim=None) -> Tensor:
         return sum(self, dim)
 

@@ -209,6 +209,13 @@ class SparseCOOTensor(SparseTensorBase):
 
     __radd__ = __add__
 
+    def __sub__(self, other):
+        """``self + (-other)``: sparse with a sparse COO tensor, dense with a dense one."""
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return -self + other
+
     def sum(self, dim=None) -> Tensor:
         return sum(self, dim)
 

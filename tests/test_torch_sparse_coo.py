@@ -130,3 +130,31 @@ def test_a_graph_convolution_trains():
         opt.step()
         first = float(loss) if first is None else first
     assert float(loss) < 0.9 * first
+
+
+def test_dense_plus_and_minus_sparse_are_dense_as_torch_with_gradients():
+    # dense + sparse is PyTorch's form (a TypeError from float() inside before); CSR + CSR stays CSR
+    dense = np.arange(12.0).reshape(3, 4)
+    ours_d, theirs_d = ember.tensor(dense, requires_grad=True), torch.tensor(dense, requires_grad=True)
+    leaf, their_leaf = ember.tensor(VALUES, requires_grad=True), torch.tensor(VALUES, requires_grad=True)
+    ours = ember.sparse_coo_tensor(INDICES, leaf, (3, 4))
+    theirs = torch.sparse_coo_tensor(INDICES, their_leaf, (3, 4))
+    weights = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    got, want = (ours_d + ours) * 2 - ours, (theirs_d + theirs) * 2 - theirs
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy())
+    (got * ember.tensor(weights)).sum().backward()
+    (want * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), their_leaf.grad.numpy())
+    np.testing.assert_allclose(ours_d.grad.numpy(), theirs_d.grad.numpy())
+    np.testing.assert_allclose(ember.add(ember.tensor(dense), ours).detach().numpy(),
+                               torch.add(torch.tensor(dense), theirs).detach().numpy())
+    difference = ours - ours * 0.5
+    assert difference.is_sparse
+    np.testing.assert_allclose(difference.to_dense().detach().numpy(),
+                               (theirs - theirs * 0.5).to_dense().detach().numpy())
+    csr, their_csr = ember.tensor(dense).to_sparse_csr(), torch.tensor(dense).to_sparse_csr()
+    np.testing.assert_allclose((ember.tensor(dense) + csr).numpy(), (torch.tensor(dense) + their_csr).numpy())
+    total = csr + csr
+    assert total.is_sparse_csr
+    np.testing.assert_allclose(total.to_dense().numpy(), (their_csr + their_csr).to_dense().numpy())
+    np.testing.assert_allclose((csr - csr).to_dense().numpy(), np.zeros((3, 4)))

@@ -780,14 +780,31 @@ BITWISE_XOR = _binary("bitwise_xor", lambda xp, a, b: a ^ b, NON_DIFFERENTIABLE,
 INVERT = _unary("invert", lambda xp, x: ~x, NON_DIFFERENTIABLE, onnx="Not", float_only=False, fusion=NOT_FUSIBLE)
 
 
+def _sparse_as_dense(a, b) -> tuple:
+    """``a`` and ``b`` with a sparse (COO or CSR) operand as its dense tensor, as PyTorch's dense + sparse; asked
+    only after ``promote`` failed, so dense sums pay nothing for it."""
+    def dense(x):
+        return x.to_dense() if getattr(x, "is_sparse", False) or getattr(x, "is_sparse_csr", False) else x
+
+    return promote(dense(a), dense(b))
+
+
 def add(a, b) -> TensorLike:
-    """Elementwise a + b with broadcasting."""
-    return dispatch.apply(ADD, promote(a, b))
+    """Elementwise a + b with broadcasting; a sparse (COO or CSR) operand adds as its dense tensor."""
+    try:
+        operands = promote(a, b)
+    except TypeError:
+        operands = _sparse_as_dense(a, b)
+    return dispatch.apply(ADD, operands)
 
 
 def sub(a, b) -> TensorLike:
-    """Elementwise a - b with broadcasting."""
-    return dispatch.apply(SUB, promote(a, b))
+    """Elementwise a - b with broadcasting; a sparse (COO or CSR) operand subtracts as its dense tensor."""
+    try:
+        operands = promote(a, b)
+    except TypeError:
+        operands = _sparse_as_dense(a, b)
+    return dispatch.apply(SUB, operands)
 
 
 def mul(a, b) -> TensorLike:
