@@ -233,6 +233,8 @@ def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None, requi
     vals = _as_tensor(values, dtype)
     if dtype is not None and vals.dtype != np.dtype(dtype):
         vals = ops.cast(vals, dtype)
+    if device is not None:
+        vals = vals.to(device)
     if vals.ndim < 1 or vals.shape[0] != index.shape[1]:
         raise ValueError(f"sparse_coo_tensor: values of shape {list(vals.shape)} for {index.shape[1]} coordinates; "
                          "values must be (nnz, *dense dims)")

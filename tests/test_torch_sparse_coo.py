@@ -158,3 +158,13 @@ def test_dense_plus_and_minus_sparse_are_dense_as_torch_with_gradients():
     assert total.is_sparse_csr
     np.testing.assert_allclose(total.to_dense().numpy(), (their_csr + their_csr).to_dense().numpy())
     np.testing.assert_allclose((csr - csr).to_dense().numpy(), np.zeros((3, 4)))
+
+
+def test_device_argument_places_the_values():
+    # device= was accepted and ignored (a tensor asked for on "cuda" stayed on the CPU without a word)
+    assert str(ember.sparse_coo_tensor(INDICES, VALUES, (3, 4), device="cpu").device) == "cpu"
+    if ember.cuda_is_available():
+        assert "cuda" in str(ember.sparse_coo_tensor(INDICES, VALUES, (3, 4), device="cuda").device)
+    else:
+        with pytest.raises(RuntimeError, match="cuda"):
+            ember.sparse_coo_tensor(INDICES, VALUES, (3, 4), device="cuda")
