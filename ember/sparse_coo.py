@@ -68,8 +68,13 @@ class SparseTensorBase:
     def detach(self):
         return self._with_values(self._values_t.detach())
 
-    def to(self, dtype):
-        return self._with_values(ops.cast(self._values_t, dtype))
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def to(self, *args, **kwargs):
+        """The same entries, the values moved and/or cast as ``Tensor.to`` does (``to("cpu")``, ``to(ember.float64)``,
+        ``to(dtype=...)``)."""
+        return self._with_values(self._values_t.to(*args, **kwargs))
 
     def float(self):
         return self.to("float32")

@@ -168,3 +168,17 @@ def test_device_argument_places_the_values():
     else:
         with pytest.raises(RuntimeError, match="cuda"):
             ember.sparse_coo_tensor(INDICES, VALUES, (3, 4), device="cuda")
+
+
+def test_to_takes_a_device_or_dtype_as_tensor_to_and_numel_as_torch():
+    # to("cpu") read the device as a dtype name (TypeError: unknown dtype name 'cpu'); numel() was missing
+    coo = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4)), torch.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    csr = ember.tensor(np.eye(3)).to_sparse_csr(), torch.tensor(np.eye(3)).to_sparse_csr()
+    for ours, theirs in [coo, csr]:
+        assert ours.numel() == theirs.numel()
+        assert ours.to("cpu").dtype == ours.dtype
+        for ember_dtype, torch_dtype in [(ember.float64, torch.float64), (ember.float16, torch.float16)]:
+            moved, their_moved = ours.to("cpu", ember_dtype), theirs.to("cpu", torch_dtype)
+            assert moved.to_dense().dtype == ember_dtype and moved.layout == ours.layout
+            np.testing.assert_allclose(moved.to_dense().numpy(), their_moved.to_dense().numpy())
+        assert ours.to(dtype=ember.float64).dtype == np.float64
