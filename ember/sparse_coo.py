@@ -169,9 +169,15 @@ class SparseCOOTensor(SparseTensorBase):
         return SparseCOOTensor(ops.flip(self._indices_t, 0), self._values_t, self.shape[::-1])
 
     def transpose(self, dim0: int = 0, dim1: int = 1) -> SparseCOOTensor:
-        """A 2-D sparse tensor's only transpose: ``t()``."""
-        if {dim0 % 2, dim1 % 2} != {0, 1}:
-            raise RuntimeError(f"transpose: a 2-D sparse tensor swaps dimensions 0 and 1, got {dim0} and {dim1}")
+        """``t()`` for dimensions 0 and 1 of a 2-D sparse tensor (either order, or negative); the tensor itself for a
+        dimension with itself."""
+        n = self.ndim
+        for dim in (dim0, dim1):
+            if not -n <= dim < n:
+                raise IndexError(f"transpose: dimension {dim} out of range for a sparse tensor of shape {self.shape} "
+                                 f"(expected in [{-n}, {n - 1}])")
+        if dim0 % n == dim1 % n:
+            return self
         return self.t()
 
     # --- arithmetic --------------------------------------------------------------------------------------

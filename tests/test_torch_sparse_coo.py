@@ -182,3 +182,18 @@ def test_to_takes_a_device_or_dtype_as_tensor_to_and_numel_as_torch():
             assert moved.to_dense().dtype == ember_dtype and moved.layout == ours.layout
             np.testing.assert_allclose(moved.to_dense().numpy(), their_moved.to_dense().numpy())
         assert ours.to(dtype=ember.float64).dtype == np.float64
+
+
+def test_transpose_checks_its_dimensions_as_torch():
+    # transpose(0, 3) and transpose(2, 1) of a 2-D tensor were read modulo 2 (its transpose, silently); a dimension
+    # with itself was refused where PyTorch returns the tensor
+    ours = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    theirs = torch.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    for dims in [(0, 1), (-1, 0), (1, -2), (1, 1), (-2, 0)]:
+        np.testing.assert_allclose(ours.transpose(*dims).to_dense().numpy(),
+                                   theirs.transpose(*dims).to_dense().numpy())
+    for dims in [(0, 3), (2, 1), (-3, 0)]:
+        with pytest.raises(IndexError, match="out of range"):
+            ours.transpose(*dims)
+        with pytest.raises(IndexError):
+            theirs.transpose(*dims)
