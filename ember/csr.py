@@ -113,10 +113,12 @@ class SparseCSRTensor(SparseTensorBase):
     def matmul(self, other) -> Tensor:
         return mm(self, other)
 
-    def __mul__(self, scalar) -> SparseCSRTensor:
-        if isinstance(scalar, (SparseCSRTensor, SparseCOOTensor, Tensor)):
-            raise TypeError("sparse CSR * tensor: only a Python number scales a sparse tensor here; use to_dense()")
-        return SparseCSRTensor(self._crow, self._col, self._values_t * scalar, self.shape)
+    def __mul__(self, other) -> SparseCSRTensor:
+        """The values scaled by a number (or a 0-d tensor); with a dense or sparse tensor, the COO tensor's elementwise
+        product at this matrix's entries, as a CSR matrix (PyTorch's)."""
+        if not isinstance(other, SparseTensorBase) and np.ndim(other) == 0:
+            return SparseCSRTensor(self._crow, self._col, self._values_t * other, self.shape)
+        return to_sparse_csr(self.to_sparse_coo() * other)
 
     __rmul__ = __mul__
 

@@ -32,6 +32,7 @@ class SparseTensorBase:
     ``_values_t``; a layout gives ``_with_values`` (the same entries holding other values)."""
 
     is_sparse = True
+    __array_priority__ = 1000  # an array times a sparse tensor is the sparse tensor's product (__rmul__), as a Tensor's
     shape: tuple
     _values_t: Tensor
     _with_values: Callable  # each layout's own: the same entries holding other values
@@ -194,16 +195,34 @@ class SparseCOOTensor(SparseTensorBase):
     def matmul(self, other) -> Tensor | SparseCOOTensor:
         return mm(self, other)
 
-    def __mul__(self, scalar) -> SparseCOOTensor:
-        if isinstance(scalar, (SparseCOOTensor, Tensor)):
-            raise TypeError("sparse COO * tensor: only a Python number scales a sparse tensor here; use to_dense()")
-        return SparseCOOTensor(self._indices_t, self._values_t * scalar, self.shape, self._coalesced)
+    def __mul__(self, other) -> SparseCOOTensor:
+        """The values scaled by a number (or a 0-d tensor); with a dense tensor broadcast to this shape, or another
+        sparse tensor, the elementwise product at this tensor's entries, coalesced, as PyTorch's."""
+        if isinstance(other, SparseTensorBase):
+            other = other.to_dense()
+        if np.ndim(other) == 0:
+            return SparseCOOTensor(self._indices_t, self._values_t * other, self.shape, self._coalesced)
+        other = _as_tensor(other)
+        try:
+            fits = np.broadcast_shapes(tuple(other.shape), self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(f"sparse * tensor: a tensor of shape {list(other.shape)} does not broadcast to the "
+                               f"sparse tensor's shape {list(self.shape)}")
+        merged = self.coalesce()
+        k = merged.sparse_dim()
+        rows = ops.reshape(ops.broadcast_to(other, self.shape), (-1,) + self.shape[k:])
+        at_entries = ops.take(rows, merged._linear(), axis=0)
+        return SparseCOOTensor(merged._indices_t, merged._values_t * at_entries, self.shape, coalesced=True)
 
     __rmul__ = __mul__
 
     def __truediv__(self, scalar) -> SparseCOOTensor:
-        if isinstance(scalar, (SparseCOOTensor, Tensor)):
-            raise TypeError("sparse COO / tensor: only a Python number divides a sparse tensor here; use to_dense()")
+        if isinstance(scalar, SparseTensorBase) or np.ndim(scalar) != 0:
+            raise TypeError(f"sparse COO / tensor: only a number or a 0-d tensor divides a sparse tensor, got shape "
+                            f"{list(np.shape(scalar)) if not isinstance(scalar, SparseTensorBase) else scalar.shape}; "
+                            "use to_dense()")
         return SparseCOOTensor(self._indices_t, self._values_t / scalar, self.shape, self._coalesced)
 
     def __neg__(self) -> SparseCOOTensor:

@@ -197,3 +197,35 @@ def test_transpose_checks_its_dimensions_as_torch():
             ours.transpose(*dims)
         with pytest.raises(IndexError):
             theirs.transpose(*dims)
+
+
+def test_times_an_array_or_tensor_is_the_elementwise_product_as_torch():
+    # s * np.array([10, 20, 30]) multiplied the values by the array entry by entry ([[0, 10, 0], [40, 0, 90]] for
+    # torch's [[0, 20, 0], [20, 0, 90]]), and dense * sparse failed inside with float()'s TypeError
+    indices, values = [[0, 1, 1, 1], [1, 0, 2, 0]], [1.0, 2.0, 3.0, 5.0]  # (1, 0) twice
+    dense = np.arange(6.0).reshape(2, 3) + 1
+    row = np.array([10.0, 20.0, 30.0])
+    leaf, their_leaf = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours_d, theirs_d = ember.tensor(dense, requires_grad=True), torch.tensor(dense, requires_grad=True)
+    ours = ember.sparse_coo_tensor(indices, leaf, (2, 3), dtype="float64")
+    theirs = torch.sparse_coo_tensor(indices, their_leaf, (2, 3), dtype=torch.float64)
+    product, their_product = ours_d * ours, theirs_d * theirs
+    assert product.is_sparse and product.is_coalesced()
+    np.testing.assert_allclose(product.to_dense().detach().numpy(), their_product.to_dense().detach().numpy())
+    weights = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    (product.to_dense() * ember.tensor(weights)).sum().backward()
+    (their_product.to_dense() * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), their_leaf.grad.numpy())
+    np.testing.assert_allclose(ours_d.grad.numpy(), theirs_d.grad.to_dense().numpy())
+    want = (theirs * torch.tensor(row)).to_dense().detach().numpy()
+    for got in [ours * row, row * ours, ours * ember.tensor(row), ember.mul(ember.tensor(row), ours)]:
+        np.testing.assert_allclose(got.to_dense().detach().numpy(), want)
+    np.testing.assert_allclose((ours * ours).to_dense().detach().numpy(), (theirs * theirs).to_dense().detach().numpy())
+    csr, their_csr = ember.tensor(dense).to_sparse_csr(), torch.tensor(dense).to_sparse_csr()
+    assert (csr * ember.tensor(row)).is_sparse_csr
+    np.testing.assert_allclose((ember.tensor(dense) * csr).to_dense().numpy(),
+                               (torch.tensor(dense) * their_csr).to_dense().numpy())
+    with pytest.raises(RuntimeError, match="does not broadcast"):
+        ours * ember.ones(2, 2, 3)
+    with pytest.raises(TypeError, match="0-d tensor divides"):
+        ours / row

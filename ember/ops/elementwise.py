@@ -808,8 +808,17 @@ def sub(a, b) -> TensorLike:
 
 
 def mul(a, b) -> TensorLike:
-    """Elementwise a * b with broadcasting."""
-    return dispatch.apply(MUL, promote(a, b))
+    """Elementwise a * b with broadcasting; with a sparse (COO or CSR) operand, the sparse tensor's product (sparse,
+    as PyTorch's)."""
+    try:
+        operands = promote(a, b)
+    except TypeError:  # a sparse tensor is no array; asked only here, as in add
+        if getattr(b, "is_sparse", False) or getattr(b, "is_sparse_csr", False):
+            return b * a
+        if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
+            return a * b
+        raise
+    return dispatch.apply(MUL, operands)
 
 
 def square(x) -> TensorLike:
