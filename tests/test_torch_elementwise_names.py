@@ -264,3 +264,13 @@ def test_atan2_at_the_origin_has_torchs_zero_gradient():
     for ours, theirs in zip(ember.autograd.grad(ember.atan2(a, b).sum(), (a, b)),
                             torch.autograd.grad(torch.atan2(ta, tb).sum(), (ta, tb))):
         _same(ours, theirs)
+
+
+def test_add_and_sub_take_alpha_as_torch():
+    # ember.add(a, b, alpha=2) was a TypeError (an unexpected keyword argument)
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = ember.tensor([3.0, 4.0], requires_grad=True)
+    y = ember.add(a, b, alpha=2) + a.sub(b, alpha=0.5)
+    y.sum().backward()
+    assert y.tolist() == [6.5, 10.0] and a.grad.tolist() == [2.0, 2.0] and b.grad.tolist() == [1.5, 1.5]
+    assert ember.add(ember.tensor([1, 2]), ember.tensor([1, 1]), alpha=2).tolist() == [3, 4]

@@ -789,8 +789,11 @@ def _sparse_as_dense(a, b) -> tuple:
     return promote(dense(a), dense(b))
 
 
-def add(a, b) -> TensorLike:
-    """Elementwise a + b with broadcasting; a sparse (COO or CSR) operand adds as its dense tensor."""
+def add(a, b, *, alpha=1) -> TensorLike:
+    """Elementwise a + b (PyTorch's ``a + alpha * b``) with broadcasting; a sparse (COO or CSR) operand adds as
+    its dense tensor."""
+    if alpha != 1:
+        b = mul(b, alpha)
     try:
         operands = promote(a, b)
     except TypeError:
@@ -798,8 +801,11 @@ def add(a, b) -> TensorLike:
     return dispatch.apply(ADD, operands)
 
 
-def sub(a, b) -> TensorLike:
-    """Elementwise a - b with broadcasting; a sparse (COO or CSR) operand subtracts as its dense tensor."""
+def sub(a, b, *, alpha=1) -> TensorLike:
+    """Elementwise a - b (PyTorch's ``a - alpha * b``) with broadcasting; a sparse (COO or CSR) operand subtracts
+    as its dense tensor."""
+    if alpha != 1:
+        b = mul(b, alpha)
     try:
         operands = promote(a, b)
     except TypeError:
