@@ -255,6 +255,19 @@ def test_fractional_max_pool_ratio_layers_and_random_windows():
         F.fractional_max_pool2d(ember.tensor(x), 3, output_size=9)
 
 
+@pytest.mark.parametrize("rank", [2, 3])
+def test_fractional_max_pool_layer_keeps_its_samples_as_a_buffer(rank):
+    samples = np.random.default_rng(1).random((2, 3, rank))
+    theirs = getattr(torch.nn, f"FractionalMaxPool{rank}d")(2, output_size=3, _random_samples=torch.tensor(samples))
+    ours = getattr(ember.nn, f"FractionalMaxPool{rank}d")(2, output_size=3, _random_samples=ember.zeros(2, 3, rank))
+    ours.load_state_dict({k: ember.tensor(v.numpy()) for k, v in theirs.state_dict().items()})  # strict
+    x = np.random.default_rng(0).standard_normal((2, 3) + (7, 6, 5)[:rank])
+    np.testing.assert_array_equal(ours(ember.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy())
+    assert list(ours.state_dict()) == ["_random_samples"]
+    assert ours.float()._random_samples.dtype == ember.float32
+    assert list(getattr(ember.nn, f"FractionalMaxPool{rank}d")(2, output_size=3).state_dict()) == []
+
+
 @pytest.mark.parametrize("rank, norm_type, kernel, stride, ceil_mode", [
     (1, 2, 3, 2, False), (1, 3.0, 2, None, True), (2, 2, (3, 2), 2, True), (2, 1.5, 2, 1, False),
     (3, 2, 2, None, False), (3, 4, (2, 3, 2), (1, 2, 1), True),

@@ -196,7 +196,9 @@ class _FractionalMaxPoolNd(Module):
         self.output_size = output_size
         self.output_ratio = output_ratio
         self.return_indices = return_indices
-        self._random_samples = _random_samples
+        # a buffer, as PyTorch's: it is in the state dict and follows the module's dtype and device
+        self.register_buffer("_random_samples",
+                             None if _random_samples is None else _ops.as_tensor(_random_samples))
         if output_ratio is not None:
             _ratio(name, self._rank, output_ratio)
 
