@@ -99,7 +99,8 @@ def test_stride_1_transposed_convolution_by_rows_matches_float64(x_shape, w_shap
 ])
 def test_side_by_side_max_pool_gradient_routes_to_the_first_maximum(shape, kernel):
     """Windows side by side (stride = kernel, no padding): ties go to the first maximum in row-major order, a
-    window whose maximum is NaN routes nothing, as the phase-plane kernel does for any geometry."""
+    window whose maximum is NaN routes nothing, as the phase-plane kernel does for any geometry; the gradient op
+    sends input holding NaN around both, to the windows' indices (a NaN window's last NaN, as PyTorch)."""
     from ember.ops import pool_planes, pooling
 
     rng = np.random.default_rng(8)
@@ -108,11 +109,14 @@ def test_side_by_side_max_pool_gradient_routes_to_the_first_maximum(shape, kerne
     out_hw = tuple(shape[2 + a] // kernel[a] for a in (0, 1))
     g = rng.standard_normal(shape[:2] + out_hw).astype(np.float32)
     assert pooling._side_by_side(shape, g.shape, kernel, kernel, (0, 0), (1, 1))
-    got = pooling._max_pool2d_grad_forward(np, x, g, kernel_size=kernel, stride=kernel, padding=(0, 0),
-                                           dilation=(1, 1), ceil_mode=False)
+    got = pooling._side_by_side_grad(x, g, kernel)
     want = pool_planes.max_pool2d_grad(x, g, kernel, kernel, (0, 0), (1, 1), -np.inf)
     assert np.array_equal(got, want)
     assert got[0, 0, :kernel[0], :kernel[1]].sum() == 0  # the NaN window
+    routed = pooling._max_pool2d_grad_forward(np, x, g, kernel_size=kernel, stride=kernel, padding=(0, 0),
+                                              dilation=(1, 1), ceil_mode=False)
+    want[0, 0, 0, 0] = g[0, 0, 0, 0]
+    assert np.array_equal(routed, want)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

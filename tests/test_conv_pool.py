@@ -134,15 +134,15 @@ def test_max_pool_ties_route_to_the_first_maximum():
 
 
 def _ref_max_pool2d_grad(x, g, kernel, stride, padding, dilation, out_hw):
-    """Each window's gradient to its first maximum in row-major order (none when that maximum is NaN)."""
+    """Each window's gradient to its first maximum in row-major order, or to its last NaN (PyTorch's index)."""
     out = np.zeros(x.shape)
     for n, c, oh, ow in np.ndindex(*x.shape[:2], *out_hw):
         taps = [(oh * stride[0] - padding[0] + i * dilation[0], ow * stride[1] - padding[1] + j * dilation[1])
                 for i in range(kernel[0]) for j in range(kernel[1])]
         taps = [(h, w) for h, w in taps if 0 <= h < x.shape[2] and 0 <= w < x.shape[3]]
         values = [x[n, c, h, w] for h, w in taps]
-        if not np.isnan(values).any():
-            out[(n, c) + taps[int(np.argmax(values))]] += g[n, c, oh, ow]
+        nan = np.flatnonzero(np.isnan(values))
+        out[(n, c) + taps[int(nan[-1]) if nan.size else int(np.argmax(values))]] += g[n, c, oh, ow]
     return out
 
 

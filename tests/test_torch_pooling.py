@@ -186,6 +186,32 @@ def test_max_pool_indices_with_padding_inf_and_nan_match_torch():
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+# kernel, stride, padding: overlapping windows (each kernel's own path), side by side, tiling with padding
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 2, 1), (2, 2, 0), (2, 1, 1)])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_max_pool_gradient_goes_to_a_nan_window_s_last_nan_as_torch(rank, kernel, stride, padding):
+    """The gradient kernels find each window's maximum by equality, which NaN fails: a NaN window's gradient went
+    nowhere (torch sends it to the window's index, its last NaN)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3) + (7, 6, 5)[:rank])
+    x.reshape(-1)[rng.choice(x.size, x.size // 6, replace=False)] = np.nan
+    pool = f"max_pool{rank}d"
+    a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, expected = getattr(F, pool)(a, kernel, stride, padding), getattr(TF, pool)(b, kernel, stride, padding)
+    g = rng.standard_normal(y.shape)
+    (ga,) = ember.grad((y * ember.tensor(g)).sum(), a, create_graph=True)
+    (gb,) = torch.autograd.grad((expected * torch.tensor(g)).sum(), b, create_graph=True)
+    np.testing.assert_allclose(ga.detach().numpy(), gb.detach().numpy(), rtol=1e-12)
+    # the gradient's own vjp gathers at the same places
+    gg = rng.standard_normal(x.shape)
+    h = ember.tensor(g, requires_grad=True)
+    (ha,) = ember.grad((ember.grad((y * h).sum(), a, create_graph=True)[0] * ember.tensor(gg)).sum(), h)
+    t = torch.tensor(g, requires_grad=True)
+    (hb,) = torch.autograd.grad((torch.autograd.grad((expected * t).sum(), b, create_graph=True)[0]
+                                 * torch.tensor(gg)).sum(), t)
+    np.testing.assert_allclose(ha.numpy(), hb.numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("rank", [1, 2, 3])
 def test_max_pool_layers_return_indices_and_unpool_round_trip_as_torch(rank):
     shape = (2, 3) + (6, 5, 4)[:rank]

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from ember.backend import onednn
 from ember.ops import dispatch
 from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.pool_indices import max_pool_indices
+from ember.ops.pool_indices import holds_nan, max_pool_indices, nan_routed_gather, nan_routed_grad
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.pooling import _adaptive_avg_pool, _divisor, _lowest, _on_onednn, _pool_attrs, override_divisor
 from ember.ops.registry import Spec
@@ -97,6 +99,9 @@ def _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def _max_pool3d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
+    if xp is np and holds_nan(xp, x):
+        return nan_routed_grad(xp, x, g, kernel_size=kernel_size, stride=stride, padding=padding,
+                               dilation=dilation, ceil_mode=ceil_mode)
     if _on_onednn(xp, x):  # 3-4x faster than the masks below
         out = onednn.max_pool2d_grad(x, g, kernel_size, stride, padding, dilation)
         if out is not None:
@@ -109,6 +114,9 @@ def _max_pool3d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation
 
 
 def _max_pool3d_gather_forward(xp, x, h, *, kernel_size, stride, padding, dilation, ceil_mode):
+    if xp is np and holds_nan(xp, x):
+        return nan_routed_gather(xp, x, h, kernel_size=kernel_size, stride=stride, padding=padding,
+                                 dilation=dilation, ceil_mode=ceil_mode)
     masks, _ = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
     h = _padded(xp, h, kernel_size, stride, padding, dilation, ceil_mode, 0)[0]
     out = None

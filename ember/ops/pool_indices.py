@@ -71,6 +71,30 @@ def _max_pool_indices_forward(xp, x, *, kernel_size, stride, padding, dilation, 
     return index
 
 
+def holds_nan(xp, x) -> bool:
+    """Whether ``x`` is floating and holds a NaN (its maximum over everything, one fast pass, is NaN)."""
+    return x.dtype in FLOATING and x.size > 0 and bool(xp.isnan(xp.max(x)))
+
+
+def nan_routed_grad(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode):
+    """Max pooling's gradient for input holding NaN: each window's ``g`` added at its index (a NaN window's last
+    NaN, PyTorch's pick), where the kernels' equality with the window maximum finds no NaN element."""
+    index = _max_pool_indices_forward(xp, x, kernel_size=kernel_size, stride=stride, padding=padding,
+                                      dilation=dilation, ceil_mode=ceil_mode)
+    planes, plane = x.shape[0] * x.shape[1], math.prod(x.shape[2:])
+    flat = (index.reshape(planes, -1) + xp.arange(planes).reshape(-1, 1) * plane).reshape(-1)
+    summed = xp.bincount(flat, weights=g.reshape(-1).astype(np.float64), minlength=planes * plane)
+    return summed.astype(g.dtype).reshape(x.shape)
+
+
+def nan_routed_gather(xp, x, h, *, kernel_size, stride, padding, dilation, ceil_mode):
+    """``h`` at the windows' indices of ``x`` (the gradient's own vjp), for input holding NaN."""
+    index = _max_pool_indices_forward(xp, x, kernel_size=kernel_size, stride=stride, padding=padding,
+                                      dilation=dilation, ceil_mode=ceil_mode)
+    planes = x.shape[0] * x.shape[1]
+    return xp.take_along_axis(h.reshape(planes, -1), index.reshape(planes, -1), axis=1).reshape(index.shape)
+
+
 def _max_pool_indices_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     name = "max_pool_indices"
     rank = _spatial_rank(name, x)

@@ -26,7 +26,7 @@ from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.pool_indices import max_pool_indices
+from ember.ops.pool_indices import holds_nan, max_pool_indices, nan_routed_gather, nan_routed_grad
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.registry import Spec
 from ember.ops.shape import reshape
@@ -148,6 +148,9 @@ def _max_pool2d_residuals(xp, x, *, kernel_size, stride, padding, dilation, ceil
 
 def _max_pool2d_grad_forward(xp, x, g, *, kernel_size, stride, padding, dilation, ceil_mode, workspace=None):
     """``workspace``: the forward's oneDNN workspace for this x (eager mode), read instead of pooling x again."""
+    if xp is np and holds_nan(xp, x):
+        return nan_routed_grad(xp, x, g, kernel_size=kernel_size, stride=stride, padding=padding,
+                               dilation=dilation, ceil_mode=ceil_mode)
     if workspace is not None and xp is np and g.dtype == np.float32:
         out = onednn.max_pool2d_grad_from(workspace, g, x.shape, kernel_size, stride, padding, dilation)
         if out is not None:
@@ -210,6 +213,9 @@ def _side_by_side_grad(x, g, kernel_size):
 
 
 def _max_pool2d_gather_forward(xp, x, h, *, kernel_size, stride, padding, dilation, ceil_mode):
+    if xp is np and holds_nan(xp, x):
+        return nan_routed_gather(xp, x, h, kernel_size=kernel_size, stride=stride, padding=padding,
+                                 dilation=dilation, ceil_mode=ceil_mode)
     masks, _ = _first_max_masks(xp, x, kernel_size, stride, padding, dilation, ceil_mode)
     h = _padded(xp, h, kernel_size, stride, padding, dilation, ceil_mode, 0)[0]
     out = None
