@@ -281,6 +281,17 @@ def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
         F.rms_norm(x, (4,))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_rms_norm_default_eps_in_low_precision_is_float32_s_as_torch(dtype):
+    """eps=None was the input dtype's epsilon (bfloat16 raised NumPy's "not inexact"; float16's 1e-3 swamped the
+    mean square of small inputs); PyTorch takes float32's, the type it computes in."""
+    x = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32) * 1e-2
+    ours = F.rms_norm(ember.tensor(x).to(getattr(ember, dtype)), (8,))
+    theirs = torch.nn.functional.rms_norm(torch.tensor(x).to(getattr(torch, dtype)), (8,))
+    assert ours.dtype == getattr(ember, dtype)
+    np.testing.assert_allclose(ours.float().numpy(), theirs.float().numpy(), rtol=1e-2, atol=0)
+
+
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape, spec", [((2, 3, 5), (2, 1)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (0, 4, 3, 3))])
 def test_pad_modes_match_torch(mode, shape, spec):

@@ -248,7 +248,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
 
 def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
     """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape`` dimensions; ``eps`` None is
-    the machine epsilon of the input's dtype.
+    the machine epsilon of float64 for float64 input, else of float32 (as PyTorch's, which computes float16 and
+    bfloat16 in float32).
 
     >>> ember.nn.functional.rms_norm(ember.randn(2, 8), (8,)).shape
     (2, 8)
@@ -259,7 +260,8 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
                          f"of shape {list(input.shape)}")
     if weight is not None and tuple(weight.shape) != shape:
         raise ValueError(f"rms_norm: weight must have shape {list(shape)}, got {list(weight.shape)}")
-    eps = float(np.finfo(input.dtype).eps) if eps is None else eps
+    if eps is None:  # PyTorch's: the epsilon of the type it computes in, float32 for float16 and bfloat16
+        eps = float(np.finfo(np.float64 if input.dtype == np.float64 else np.float32).eps)
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     y = input * _ops.rsqrt(_ops.mean(input * input, axes, keepdims=True) + eps)
     return y if weight is None else y * weight
