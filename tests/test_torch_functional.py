@@ -281,6 +281,26 @@ def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
         F.rms_norm(x, (4,))
 
 
+def test_pad_and_interpolate_sizes_must_be_ints_as_torch():
+    """A float pad or size was truncated silently (pad (1.5, 1) padded 1 and 1; size (3.7, 4) gave 3 x 4), where
+    torch refuses it; NumPy ints are taken, as torch takes them."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    for bad in [(1.5, 1), (1.0, 1), (True, 1)]:
+        with pytest.raises(TypeError):
+            torch.nn.functional.pad(torch.tensor(x), bad)
+        with pytest.raises(TypeError, match=r"pad: pad must be ints, got \("):
+            F.pad(ember.tensor(x), bad)
+    for bad in [(3.7, 4), (4.0, 4), (True, 3), 3.0]:
+        with pytest.raises(TypeError, match="interpolate: size must be an int or ints"):
+            F.interpolate(ember.tensor(x), size=bad)
+    for size, scale in [((np.int64(3), 4), None), (np.int64(4), None), (None, np.int64(2)), (None, np.float32(1.5))]:
+        ours = F.interpolate(ember.tensor(x), size=size, scale_factor=scale, mode="bilinear")
+        theirs = torch.nn.functional.interpolate(torch.tensor(x), size=size, scale_factor=scale, mode="bilinear")
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(F.pad(ember.tensor(x), (np.int64(1), 2)).numpy(),
+                                  torch.nn.functional.pad(torch.tensor(x), (np.int64(1), 2)).numpy())
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_rms_norm_default_eps_in_low_precision_is_float32_s_as_torch(dtype):
     """eps=None was the input dtype's epsilon (bfloat16 raised NumPy's "not inexact"; float16's 1e-3 swamped the

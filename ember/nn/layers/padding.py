@@ -14,6 +14,9 @@ _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 def _pairs(input: Tensor, pad) -> list:
     """PyTorch's flat spec, last axis first, as one (before, after) pair per axis of ``input``."""
+    pad = tuple(pad)
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"pad: pad must be ints, got {pad}")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: pad must hold (before, after) pairs for at most {input.ndim} axes, got {pad}")

@@ -7,6 +7,7 @@ interpolating modes' in float64 for float64 input and float32 otherwise (PyTorch
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -28,11 +29,14 @@ def _output_sizes(input: Tensor, size, scale_factor) -> tuple[list, list]:
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: exactly one of size and scale_factor must be given")
     if size is not None:
-        sizes = [int(size)] * dims if isinstance(size, int) else [int(s) for s in size]
+        sizes = list(size) if isinstance(size, Iterable) else [size] * dims
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes):
+            raise TypeError(f"interpolate: size must be an int or ints, got {size!r}")
+        sizes = [int(s) for s in sizes]
         if len(sizes) != dims:
             raise ValueError(f"interpolate: size {size} must have {dims} values for input {list(input.shape)}")
         return sizes, [None] * dims
-    scales = [float(scale_factor)] * dims if isinstance(scale_factor, (int, float)) else \
+    scales = [float(scale_factor)] * dims if isinstance(scale_factor, (int, float, np.number)) else \
         [float(s) for s in scale_factor]
     if len(scales) != dims:
         raise ValueError(f"interpolate: scale_factor {scale_factor} must have {dims} values for input "
