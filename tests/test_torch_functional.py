@@ -301,6 +301,27 @@ def test_pad_and_interpolate_sizes_must_be_ints_as_torch():
                                   torch.nn.functional.pad(torch.tensor(x), (np.int64(1), 2)).numpy())
 
 
+@pytest.mark.parametrize("make", [
+    lambda nn, n: nn.Conv2d(2, 3, n(3), stride=n(2), padding=(n(1), n(0))),
+    lambda nn, n: nn.ConvTranspose2d(2, 3, n(3), stride=n(2)),
+    lambda nn, n: nn.Conv1d(2, 3, n(2), padding="same", padding_mode="reflect"),
+    lambda nn, n: nn.ReflectionPad2d(n(1)),
+    lambda nn, n: nn.ZeroPad2d(n(2)),
+    lambda nn, n: nn.LayerNorm(n(6)),
+    lambda nn, n: nn.RMSNorm(n(6)),
+    lambda nn, n: nn.LocalResponseNorm(n(2)),
+])
+def test_layers_take_numpy_int_sizes_as_torch(make):
+    """kernel_size=np.int64(3) and the like raised "'numpy.int64' object is not iterable"; torch takes any
+    integral number."""
+    ours, theirs = make(nn, np.int64), make(torch.nn, np.int64)
+    _copy_parameters(ours, theirs)
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6) if not isinstance(ours, nn.Conv1d) else (2, 2, 6))
+    x = x.astype(np.float32)
+    np.testing.assert_allclose(ours(ember.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_rms_norm_default_eps_in_low_precision_is_float32_s_as_torch(dtype):
     """eps=None was the input dtype's epsilon (bfloat16 raised NumPy's "not inexact"; float16's 1e-3 swamped the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from ember.creation import empty
 from ember.nn import init
@@ -18,12 +19,12 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _tuple(value, n: int, name: str, arg: str) -> tuple:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * n
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # NumPy's ints too, as PyTorch
+        return (int(value),) * n
     value = tuple(value)
-    if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if len(value) != n or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
         raise TypeError(f"{name}: {arg} must be an int or {n} ints, got {value!r}")
-    return value
+    return tuple(int(v) for v in value)
 
 
 class _ConvBase(Module):

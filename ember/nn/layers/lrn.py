@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.tensor import Tensor
@@ -18,7 +20,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     >>> F.local_response_norm(ember.randn(2, 6, 4, 4), size=3).shape
     (2, 6, 4, 4)
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
         raise ValueError(f"local_response_norm: size must be an int >= 1, got {size!r}")
     if input.ndim < 3:
         raise ValueError(f"local_response_norm: expected an (N, C, ...) input of 3 or more dimensions, got shape "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -16,6 +17,11 @@ from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import batch_norm, layer_norm
 from ember.tensor import Tensor
+
+
+def _shape(normalized_shape) -> tuple:
+    """An int (NumPy's too, as PyTorch) or a sequence of them as a shape tuple."""
+    return (int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
 
 
 def _scale_and_shift(module: Module, shape: tuple, affine: bool, bias: bool, dtype, device) -> None:
@@ -146,7 +152,7 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None) -> None:
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _scale_and_shift(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
@@ -254,7 +260,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
     >>> ember.nn.functional.rms_norm(ember.randn(2, 8), (8,)).shape
     (2, 8)
     """
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = _shape(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
         raise ValueError(f"rms_norm: normalized_shape {list(shape)} must be the trailing dimensions of the input "
                          f"of shape {list(input.shape)}")
@@ -372,7 +378,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True, device=None,
                  dtype=None) -> None:
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = _shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:

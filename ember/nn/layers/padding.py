@@ -3,6 +3,8 @@ the modules ZeroPad, ConstantPad, ReflectionPad, ReplicationPad and CircularPad 
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ember import ops as _ops
@@ -69,7 +71,7 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
 
 
 def _spec(padding, dims: int, name: str) -> tuple:
-    spec = (padding,) * (2 * dims) if isinstance(padding, int) else tuple(padding)
+    spec = (padding,) * (2 * dims) if isinstance(padding, numbers.Integral) else tuple(padding)
     if len(spec) != 2 * dims:
         raise ValueError(f"{name}: padding must be an int or {2 * dims} values, got {padding!r}")
     return spec
