@@ -83,7 +83,8 @@ _NORMS = [("LazyBatchNorm1d", (8, 5)), ("LazyBatchNorm1d", (8, 5, 3)), ("LazyBat
 
 
 @pytest.mark.parametrize("name,shape", _NORMS)
-@pytest.mark.parametrize("kwargs", [{}, {"affine": False, "momentum": 0.3}, {"track_running_stats": False}])
+@pytest.mark.parametrize("kwargs", [{}, {"affine": False, "momentum": 0.3}, {"track_running_stats": False},
+                                    {"bias": False}])  # PyTorch's keyword-only bias (a TypeError before)
 def test_lazy_norms_match_torch_in_training_and_eval(name, shape, kwargs):
     ours, theirs = getattr(nn, name)(**kwargs, dtype=ember.float64), getattr(torch.nn, name)(**kwargs).double()
     assert repr(ours) == repr(theirs)
