@@ -452,6 +452,18 @@ def test_interpolate_antialias_matches_torch(mode, kwargs):
     _check(ours, TF.interpolate(tx, mode=mode, antialias=True, **kwargs), [(x, tx)], atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_antialias_keeps_a_nan_or_inf_in_its_windows_as_torch(mode):
+    """The resampling was a product with the whole weight matrix, whose zero weights carried one NaN or inf pixel
+    into every output of its row and column (36 NaN outputs for torch's 4); now each output reads its window."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 12, 10))
+    x[0, 0, 3, 4], x[0, 1, 7, 2] = np.nan, np.inf
+    ours = F.interpolate(ember.tensor(x), size=(5, 4), mode=mode, antialias=True).numpy()
+    theirs = TF.interpolate(torch.tensor(x), size=(5, 4), mode=mode, antialias=True).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
 def test_interpolate_antialias_traces_under_jit_and_refuses_other_modes():
     x = ember.tensor(np.random.default_rng(0).standard_normal((1, 2, 9, 8)).astype(np.float32))
     step = ember.jit(lambda t: F.interpolate(t, size=(4, 3), mode="bicubic", antialias=True))
