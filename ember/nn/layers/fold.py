@@ -1,11 +1,10 @@
 """Sliding blocks: ``unfold`` (im2col) and ``fold`` (col2im, summing where blocks overlap), listed in
-``nn.functional``, and their modules. Both are a grouped convolution with a fixed one-hot weight that picks each
-kernel position into its own channel, so gradients, ``ember.jit`` and export follow from ``conv2d`` and
-``conv_transpose2d``."""
+``nn.functional``, and their modules. ``unfold`` stacks each kernel offset's strided slice of the padded plane and
+``fold`` shifts and adds them back, so gradients, ``ember.jit`` and export follow from slicing, ``pad``, reshapes
+and sums, and a NaN or inf stays in the blocks that hold it (a convolution with one-hot weights would carry it into
+every channel through the zeros)."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from ember import ops as _ops
 from ember.nn.module import Module
@@ -19,11 +18,9 @@ def _args(name: str, kernel_size, dilation, padding, stride) -> tuple:
             pair(name, "padding", padding, 0), pair(name, "stride", stride, 1))
 
 
-def _picker(channels: int, kernel: tuple, like: Tensor) -> Tensor:
-    """(C kh kw, 1, kh, kw) one-hot weight: output channel c kh kw + i kw + j reads input channel c at (i, j)."""
-    k = kernel[0] * kernel[1]
-    weight = np.tile(np.eye(k, dtype=like.dtype).reshape(k, 1, *kernel), (channels, 1, 1, 1))
-    return _ops.as_tensor(weight, like)
+def _offsets(kernel: tuple, dilation: tuple) -> list:
+    """Each kernel offset's first row and column in the padded plane, row-major (PyTorch's column order)."""
+    return [(i * dilation[0], j * dilation[1]) for i in range(kernel[0]) for j in range(kernel[1])]
 
 
 def _blocks(name: str, size: tuple, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple) -> tuple:
@@ -50,9 +47,11 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     if input.ndim != 4:
         raise ValueError(f"unfold: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {list(input.shape)}")
     n, c, h, w = input.shape
-    _blocks("unfold", (h, w), kernel, dilation, padding, stride)
-    y = _ops.conv2d(input, _picker(c, kernel, input), stride=stride, padding=padding, dilation=dilation, groups=c)
-    return _ops.reshape(y, (n, y.shape[1], y.shape[2] * y.shape[3]))
+    bh, bw = _blocks("unfold", (h, w), kernel, dilation, padding, stride)
+    padded = _ops.pad(input, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+    slices = [padded[:, :, r:r + stride[0] * (bh - 1) + 1:stride[0], q:q + stride[1] * (bw - 1) + 1:stride[1]]
+              for r, q in _offsets(kernel, dilation)]
+    return _ops.reshape(_ops.stack(slices, 2), (n, c * len(slices), bh * bw))
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -80,12 +79,27 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
                          f"{blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, for output_size {size}, kernel_size "
                          f"{kernel}, dilation {dilation}, padding {padding} and stride {stride}; got shape "
                          f"{list(input.shape)}")
-    reached = tuple((b - 1) * s - 2 * p + d * (kk - 1) + 1
-                    for b, s, p, d, kk in zip(blocks, stride, padding, dilation, kernel))
-    grid = _ops.reshape(input, (n, ck, *blocks))
-    return _ops.conv_transpose2d(grid, _picker(ck // k, kernel, input), stride=stride, padding=padding,
-                                 output_padding=tuple(o - r for o, r in zip(size, reached)), groups=ck // k,
-                                 dilation=dilation)
+    (bh, bw), c = blocks, ck // k
+    rows, cols = stride[0] * (bh - 1) + 1, stride[1] * (bw - 1) + 1
+    # each offset's blocks spread stride apart (zeros padded in between), then shifted to the offset and summed
+    grid = _ops.reshape(input, (n, c, kernel[0], kernel[1], bh, 1, bw, 1))
+    spread = _ops.pad(grid, ((0, 0),) * 5 + ((0, stride[0] - 1), (0, 0), (0, stride[1] - 1)))
+    spread = _ops.reshape(spread, (n, c, kernel[0], kernel[1], bh * stride[0], bw * stride[1]))[..., :rows, :cols]
+    across = _shift_sum(_ops.transpose(spread, (0, 1, 2, 4, 3, 5)), dilation[1])  # (N, C, kh, rows, W reached)
+    out = _ops.transpose(_shift_sum(_ops.transpose(across, (0, 1, 4, 2, 3)), dilation[0]), (0, 1, 3, 2))
+    height, width = size[0] + 2 * padding[0], size[1] + 2 * padding[1]
+    out = _ops.pad(out, ((0, 0), (0, 0), (0, height - out.shape[2]), (0, width - out.shape[3])))
+    return out[:, :, padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+
+
+def _shift_sum(x: Tensor, step: int) -> Tensor:
+    """The sum over the second-last axis of ``x`` (..., k, L), slice i shifted ``i * step`` along the last axis:
+    (..., L + (k - 1) step). Each slice padded to ``L + k step`` and the rows read ``step`` shorter (the skew of a
+    reshape) lines them up: no product, so a NaN or inf stays where it is."""
+    lead, (k, length) = tuple(x.shape[:-2]), tuple(x.shape[-2:])
+    width = length + k * step
+    flat = _ops.reshape(_ops.pad(x, ((0, 0),) * (x.ndim - 1) + ((0, k * step),)), lead + (k * width,))
+    return _ops.sum(_ops.reshape(flat[..., :k * (width - step)], lead + (k, width - step)), -2)
 
 
 class Unfold(Module):
