@@ -304,6 +304,12 @@ ERRORS = [
     ("conv_groups_zero", lambda: ember.conv2d(_f(1, 1, 4, 4), _f(1, 1, 3, 3), groups=0), ValueError,
      ["conv2d", "groups"]),
     ("conv1d_ndim", lambda: ember.conv1d(_f(1, 2, 3, 4), _f(1, 2, 3)), ValueError, ["conv1d", "[1, 2, 3, 4]"]),
+    # an empty kernel gave an output one larger than the input, all bias (torch refuses it)
+    ("conv_empty_kernel", lambda: ember.conv2d(_f(1, 1, 4, 4), _f(2, 1, 0, 3)), ShapeError,
+     ["conv2d", "kernel [0, 3] must be at least 1", "[2, 1, 0, 3]"]),
+    ("conv3d_empty_kernel", lambda: ember.nn.Conv3d(1, 1, 0)(_f(1, 1, 4, 4, 4)), ShapeError, ["conv3d", "kernel"]),
+    ("conv_transpose_empty_kernel", lambda: ember.conv_transpose2d(_f(1, 2, 4, 4), _f(2, 3, 0, 0)), ShapeError,
+     ["conv_transpose2d", "kernel [0, 0]"]),
     ("conv_transpose_channels", lambda: ember.conv_transpose2d(_f(1, 3, 4, 4), _f(2, 3, 3, 3)), ShapeError,
      ["conv_transpose2d", "C_in=2", "3 channels"]),
     ("conv_transpose_output_padding", lambda: ember.conv_transpose2d(_f(1, 2, 4, 4), _f(2, 3, 3, 3), stride=2,

@@ -44,6 +44,8 @@ def check_conv(name: str, x: Spec, w: Spec, groups: int, transposed: bool = Fals
         raise shape_error(name, specs, f"weight must be {rank + 2}-D, got {w.ndim}-D")
     same_dtype(name, specs)
     require_float(name, specs)
+    if any(k is not None and k < 1 for k in w.shape[2:]):  # an empty kernel would give only the padding's zeros
+        raise shape_error(name, specs, f"the kernel {list(w.shape[2:])} must be at least 1 along every axis")
     if transposed:
         if w.shape[0] != x.shape[1]:
             raise shape_error(
