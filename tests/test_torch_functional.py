@@ -524,6 +524,18 @@ def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
     np.testing.assert_array_equal(nn.PixelShuffle(r)(x).detach().numpy(), torch.nn.PixelShuffle(r)(tx).detach().numpy())
 
 
+@pytest.mark.parametrize("factor", [0, -1, 1.5, True])
+def test_pixel_shuffle_factors_must_be_positive_ints_as_torch(factor):
+    """0 raised Python's "integer modulo by zero", -1 a reshape error, 1.5 reached reshape with float sizes."""
+    x = ember.zeros(2, 4, 4, 6)
+    with pytest.raises(ValueError, match="pixel_shuffle: upscale_factor must be a positive int"):
+        F.pixel_shuffle(x, factor)
+    with pytest.raises(ValueError, match="pixel_unshuffle: downscale_factor must be a positive int"):
+        F.pixel_unshuffle(x, factor)
+    with pytest.raises((RuntimeError, TypeError)):
+        TF.pixel_shuffle(torch.zeros(2, 4, 4, 6), factor)
+
+
 @pytest.mark.parametrize("shape, size", [((2, 3, 7, 9), (3, 4)), ((2, 3, 8, 8), 4), ((3, 5, 6), (None, 4)),
                                          ((2, 3, 5, 5), 7)])
 def test_adaptive_max_pool2d_and_its_module_match_torch(shape, size):

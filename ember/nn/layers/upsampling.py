@@ -169,7 +169,12 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     return input
 
 
-def _shuffle_check(name: str, input: Tensor, channels_divisor: int) -> None:
+def _shuffle_check(name: str, input: Tensor, factor, arg: str) -> None:
+    """``factor`` a positive int (0 divided by zero, -1 reached reshape); pixel_shuffle's channels divisible by its
+    square."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"{name}: {arg} must be a positive int, got {factor!r}")
+    channels_divisor = factor * factor if name == "pixel_shuffle" else 1
     if input.ndim < 3 or input.shape[-3] % channels_divisor:
         raise ValueError(f"{name}: input must be (*, C, H, W) with C divisible by {channels_divisor}, got shape "
                          f"{list(input.shape)}")
@@ -182,7 +187,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     (1, 2, 6, 6)
     """
     r = upscale_factor
-    _shuffle_check("pixel_shuffle", input, r * r)
+    _shuffle_check("pixel_shuffle", input, r, "upscale_factor")
     *lead, c, h, w = input.shape
     k = len(lead)
     y = _ops.reshape(input, (*lead, c // (r * r), r, r, h, w))
@@ -197,7 +202,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     (1, 8, 3, 3)
     """
     r = downscale_factor
-    _shuffle_check("pixel_unshuffle", input, 1)
+    _shuffle_check("pixel_unshuffle", input, r, "downscale_factor")
     *lead, c, h, w = input.shape
     if h % r or w % r:
         raise ValueError(f"pixel_unshuffle: height and width of input {list(input.shape)} must be divisible by {r}")
