@@ -811,3 +811,42 @@ def test_batch_norm_loads_a_state_dict_without_num_batches_tracked():
     np.testing.assert_array_equal(fresh[1].running_mean.numpy(), net[1].running_mean.numpy())
     with pytest.raises(RuntimeError, match='Missing key.*"1.running_var"'):
         fresh.load_state_dict({k: v for k, v in old.items() if k != "1.running_var"})
+
+
+def test_state_dict_hooks_run_as_torchs():
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (ember, torch):
+        nn, calls = lib.nn, []
+        model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+        model[0].register_state_dict_pre_hook(lambda m, prefix, keep_vars: calls.append(("pre", prefix)))
+
+        def add_entry(m, state, prefix, metadata, lib=lib):
+            calls.append(("post", prefix, metadata["version"]))
+            state[prefix + "extra"] = lib.ones(1)
+
+        model[1].register_state_dict_post_hook(add_entry)
+        keys = list(model.state_dict())
+
+        def rename(m, state, prefix, metadata, strict, missing, unexpected, errors):
+            if prefix + "W" in state:  # an older layout's name
+                state[prefix + "weight"] = state.pop(prefix + "W")
+
+        fresh = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+        fresh[0].register_load_state_dict_pre_hook(rename)
+        old_layout = {("0.W" if k == "0.weight" else k): v for k, v in model.state_dict().items() if "extra" not in k}
+        given = dict(old_layout)
+        first = fresh.load_state_dict(old_layout)
+        with pytest.raises(RuntimeError, match="Unexpected key"):
+            fresh.load_state_dict(model.state_dict())
+        fresh.register_load_state_dict_post_hook(
+            lambda m, incompatible: incompatible.unexpected_keys.remove("1.extra"))
+        second = fresh.load_state_dict(model.state_dict())
+        upper = nn.Linear(2, 2)
+        upper._register_state_dict_hook(lambda m, state, prefix, metadata: {k.upper(): v for k, v in state.items()})
+        seen[lib.__name__] = (calls, keys, list(first), list(second), old_layout == given,
+                              list(upper.state_dict()), fresh[0].weight.detach().numpy().tolist())
+        assert np.allclose(fresh[0].weight.detach().numpy(), model[0].weight.detach().numpy())
+    ours, theirs = seen["ember"], seen["torch"]
+    assert ours[:-1] == theirs[:-1]
+    assert ours[0] == [("pre", "0."), ("post", "1.", 1)] * 4 and ours[1][-1] == "1.extra"

@@ -107,6 +107,8 @@ class Module:
     # key -> hook; an instance gets its own dicts at its first backward hook
     _backward_hooks: Mapping = MappingProxyType({})
     _backward_pre_hooks: Mapping = MappingProxyType({})
+    # the state dict's layout version, which state-dict hooks read in their local_metadata (PyTorch's _version)
+    _version: int = 1
 
     def __init__(self) -> None:
         _setattr(self, "training", True)
@@ -644,9 +646,14 @@ class Module:
     # --- state ---
     def state_dict(self, destination: dict | None = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
         """Every parameter and persistent buffer by dotted name, in registration order, detached
-        (sharing memory with the module: copy before mutating)."""
+        (sharing memory with the module: copy before mutating). The state-dict hooks of each module run around
+        its entries (``register_state_dict_pre_hook``, ``register_state_dict_post_hook``)."""
         if destination is None:
             destination = OrderedDict()
+        hooks = self.__dict__.get("_state_dict_pre_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                hook(self, prefix, keep_vars)
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
@@ -658,7 +665,52 @@ class Module:
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
+        hooks = self.__dict__.get("_state_dict_hooks")
+        if hooks:
+            for hook, replaces in list(hooks.values()):
+                result = hook(self, destination, prefix, {"version": self._version})
+                if result is not None:
+                    if not replaces:
+                        raise RuntimeError("state_dict post-hook must return None (change the state dict in place)")
+                    destination = result
         return destination
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, prefix, keep_vars)`` before ``state_dict`` collects this module's entries."""
+        return self._state_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata)`` once ``state_dict`` holds this module's entries
+        (its submodules' too); it may change them in place and must return None."""
+        return self._state_hook("_state_dict_hooks", (hook, False))
+
+    def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's older post-hook: as ``register_state_dict_post_hook``, but a returned dict replaces the state
+        dict."""
+        return self._state_hook("_state_dict_hooks", (hook, True))
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` before ``load_state_dict`` reads this module's entries: it may change ``state_dict`` (a copy
+        of the one given) in place, e.g. rename keys of an older layout, and append to the three lists."""
+        return self._state_hook("_load_state_dict_pre_hooks", (hook, True))
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable, with_module: bool = False) -> RemovableHandle:
+        """PyTorch's older pre-hook: ``hook(state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)``, given the module first ``with_module``."""
+        return self._state_hook("_load_state_dict_pre_hooks", (hook, with_module))
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, incompatible_keys)`` after ``load_state_dict`` copied the values; keys it removes
+        from ``incompatible_keys.missing_keys``/``unexpected_keys`` are not errors under ``strict``. It must
+        return None."""
+        return self._state_hook("_load_state_dict_post_hooks", hook)
+
+    def _state_hook(self, name: str, entry) -> RemovableHandle:
+        hooks = self._own_hooks(name)
+        key = global_hooks.next_key()
+        hooks[key] = entry
+        return RemovableHandle(self, hooks, key)
 
     def get_extra_state(self):
         """State beyond parameters and buffers for ``state_dict`` (its ``_extra_state`` entry): override it, with
@@ -681,7 +733,19 @@ class Module:
         Returns the missing and unexpected keys. A submodule whose class sets
         ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``; one that has
         ``materialize_from_state`` (a lazy layer) first makes its parameters of the shapes it finds.
+        Load-state-dict pre-hooks see (and may change) a copy of ``state_dict`` first; with post-hooks, as in
+        PyTorch, the values are copied before the hooks run and strict's errors are raised after them.
         """
+        hook_missing, hook_unexpected, error_msgs = [], [], []
+        hooked = [(name + "." if name else "", m) for name, m in self.named_modules()
+                  if m.__dict__.get("_load_state_dict_pre_hooks") or m.__dict__.get("_load_state_dict_post_hooks")]
+        if any(m.__dict__.get("_load_state_dict_pre_hooks") for _, m in hooked):
+            state_dict = OrderedDict(state_dict)  # the hooks change a copy, as PyTorch's
+            for prefix, module in hooked:
+                for hook, with_module in list(module.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+                    arguments = (state_dict, prefix, {"version": module._version}, strict, hook_missing,
+                                 hook_unexpected, error_msgs)
+                    hook(module, *arguments) if with_module else hook(*arguments)
         for name, module in self.named_modules():  # a lazy layer takes its shapes from the state dict
             materialize = getattr(module, "materialize_from_state", None)
             if materialize is not None:
@@ -698,8 +762,8 @@ class Module:
         # entries older checkpoints lack (BatchNorm's num_batches_tracked): kept as they are, as PyTorch
         optional = {f"{name}.{key}" if name else key for name, m in self.named_modules()
                     for key in getattr(m, "_optional_state", ())}
-        missing = [k for k in own if k not in state_dict and k not in optional]
-        unexpected = [k for k in state_dict if k not in own]
+        missing = [k for k in own if k not in state_dict and k not in optional] + hook_missing
+        unexpected = [k for k in state_dict if k not in own] + hook_unexpected
         mismatched = []
         for key, target in own.items():
             if key in state_dict and isinstance(target, Tensor):
@@ -708,7 +772,24 @@ class Module:
                 if shape != tuple(target.shape):
                     mismatched.append(f"size mismatch for {key}: expected shape {list(target.shape)}, "
                                       f"got {list(shape)}")
-        errors = list(mismatched)
+        post_hooks = [(module, hook) for _, module in reversed(hooked)
+                      for hook in module.__dict__.get("_load_state_dict_post_hooks", {}).values()]
+        if not post_hooks:  # nothing is copied unless everything fits
+            self._load_errors(mismatched + error_msgs, missing, unexpected, strict)
+        elif mismatched or error_msgs:
+            self._load_errors(mismatched + error_msgs, [], [], False)
+        self._copy_state(own, state_dict, assign)
+        if post_hooks:  # PyTorch's order: the values copied, the hooks told, then strict's errors
+            incompatible = IncompatibleKeys(missing, unexpected)
+            for module, hook in post_hooks:
+                if hook(module, incompatible) is not None:
+                    raise RuntimeError("load_state_dict post-hook must return None (change incompatible_keys in place)")
+            self._load_errors([], missing, unexpected, strict)
+        return IncompatibleKeys(missing, unexpected)
+
+    def _load_errors(self, errors: list, missing: list, unexpected: list, strict: bool) -> None:
+        """Raise ``load_state_dict``'s error listing every problem, if there is one."""
+        errors = list(errors)
         if strict:
             if missing:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
@@ -717,6 +798,9 @@ class Module:
                               "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+
+    def _copy_state(self, own: dict, state_dict, assign: bool) -> None:
+        """``load_state_dict``'s copy of the entries of ``state_dict`` into this module's ``own`` ones."""
         with no_grad():  # loading weights is not a recorded op
             for key, target in own.items():
                 if key not in state_dict:
@@ -727,7 +811,6 @@ class Module:
                     self._assign(key, target, state_dict[key])
                 else:
                     target.copy_(state_dict[key])
-        return IncompatibleKeys(missing, unexpected)
 
     def _assign(self, key: str, target, value) -> None:
         """``load_state_dict(assign=True)``'s placement of ``value`` at ``key``."""
