@@ -70,3 +70,13 @@ def test_values_written_by_an_operand_that_requires_grad_into_a_recorded_view():
     y[0, 1:].mul_(s)
     y.sum().backward()
     assert x.grad.tolist() == [[1.0, 2.0, 2.0], [1.0, 1.0, 1.0]] and s.grad.item() == 2.0
+
+
+def test_a_view_to_the_same_shape_is_a_view_of_its_own_where_gradients_are_recorded():
+    # view_as(a) returned a itself: the gradient asked for the view came out as a's ([3, 12] for [2, 8])
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = a.view_as(a)
+    assert b is not a
+    assert ember.autograd.grad((a * b ** 2).sum(), b)[0].tolist() == [2.0, 8.0]
+    plain = ember.ones(3)
+    assert plain.view(3) is plain  # nothing recorded: the tensor itself

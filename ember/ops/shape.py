@@ -115,7 +115,9 @@ def reshape(x: TensorLike, *shape) -> TensorLike:
     if len(shape) == 1 and not isinstance(shape[0], int) and not hasattr(shape[0], "__index__"):
         shape = tuple(shape[0])
     x = as_tensor(x)
-    if shape == x.array.shape and None not in shape:
+    # the same shape: x itself, but a new recorded view of it where gradients are recorded, as PyTorch's (a
+    # gradient asked for the view, or a write through it, is the view's)
+    if shape == x.array.shape and None not in shape and not (x.requires_grad and dispatch.grad_enabled()):
         return x
     if None in shape:
         shape = _unknown_sizes(x, shape)
