@@ -82,13 +82,21 @@ def record_in_place(tensor, name: str, compute):
                 "reshape and transpose views are): write x = x + y, or clone() the view"
             )
         return record_through_view(tensor, name, compute, levels, _snapshot, _read_before,
-                                   lambda result: _fit(tensor, name, result))
+                                   lambda result: _fit(tensor, name, result), current_since)
     before = _snapshot(tensor)
+    since = current_since(tensor)
     mark_replaced(tensor)  # before the new node is numbered: nodes from here on read the new version
     result = _fit(tensor, name, compute(before))
-    _read_before(result, tensor, before)
+    _read_before(result, tensor, before, since)
     tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
     return tensor
+
+
+def current_since(tensor) -> int:
+    """The sequence number before which no node can have read ``tensor``'s present version: its node's, or its
+    last replacement's (-1 for a tensor no op made)."""
+    node = tensor.node
+    return max(node.seq if node is not None else -1, getattr(tensor, "_replaced", -1))
 
 
 def _snapshot(tensor):
@@ -112,16 +120,16 @@ def _fit(tensor, name: str, result):
     return result
 
 
-def _read_before(result, tensor, before) -> None:
-    """Have the nodes that computed ``result`` from ``before`` read ``before`` where they read ``tensor`` itself, an
-    operand of its own in-place op (``h += h``, ``h.mul_(h)``): ``tensor`` moves to ``result`` next, and such a node
-    would read its own output."""
-    stamp = tensor._written  # (the nodes the op recorded are numbered after it)
+def _read_before(result, tensor, before, since: int) -> None:
+    """Have the nodes that computed ``result`` read ``before`` where they read ``tensor`` itself: those recorded by
+    the op (``h += h``, ``h.mul_(h)``), and the earlier ones that read the present version (after ``since``), as in
+    ``h[mask] *= 2``, whose value reads ``h[mask]``. ``tensor`` moves to ``result`` next, and such a node would read
+    its own output (or, through the tensor's new node, the write it feeds)."""
     stack = [result.node]
     seen = set()
     while stack:
         node = stack.pop()
-        if node is None or node.seq < stamp or node in seen:
+        if node is None or node.seq <= since or node in seen or node.inputs is None:
             continue
         seen.add(node)
         if any(t is tensor for t in node.inputs):

@@ -48,10 +48,10 @@ def positions(levels: list) -> np.ndarray:
     return np.ascontiguousarray(index)
 
 
-def record_through_view(tensor, name: str, compute, levels: list, snapshot, read_before, fit):
+def record_through_view(tensor, name: str, compute, levels: list, snapshot, read_before, fit, current_since):
     """``compute(before)`` as the new value of the view ``tensor`` (``levels``: ``view_levels(tensor)``), written
     through its memory and recorded into every tensor of ``levels`` (see the module docstring). ``snapshot(t)``
-    copies a tensor's state, ``read_before`` and ``fit`` are ``record_in_place``'s."""
+    copies a tensor's state, ``read_before``, ``fit`` and ``current_since`` are ``record_in_place``'s."""
     from ember import ops
 
     base = levels[0]
@@ -67,11 +67,12 @@ def record_through_view(tensor, name: str, compute, levels: list, snapshot, read
     olds[-1].array = tensor.array.copy()
     for t, old in zip(levels[1:], olds[:-1]):
         t.node.inputs = (old,) + tuple(t.node.inputs[1:])
+    since = current_since(tensor)
     mark_written(tensor)  # the memory's version, before the new nodes are numbered
     for t in levels:
         mark_replaced(t)
     result = fit(compute(olds[-1]))
-    read_before(result, tensor, olds[-1])
+    read_before(result, tensor, olds[-1], since)
     new_base = ops.reshape(ops.put(olds[0], ops.as_tensor(where), result), tuple(base.shape))
     tensor.array[...] = result.array
     base.node, base.requires_grad = new_base.node, new_base.requires_grad

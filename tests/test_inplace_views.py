@@ -80,3 +80,18 @@ def test_a_view_to_the_same_shape_is_a_view_of_its_own_where_gradients_are_recor
     assert ember.autograd.grad((a * b ** 2).sum(), b)[0].tolist() == [2.0, 8.0]
     plain = ember.ones(3)
     assert plain.view(3) is plain  # nothing recorded: the tensor itself
+
+
+@pytest.mark.parametrize("statement", ["y[m] *= 2", "y[[1, 0], 1:] -= v[:2]", "y[m] = y[m] * 3"])
+def test_an_augmented_assignment_through_an_advanced_index_as_torch(statement):
+    # the value read y[m] before y moved to the write: the backward refused (the getitem's input was replaced)
+    def run(lib):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3) - 2, requires_grad=True)
+        v = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 1.5
+        exec(statement, {}, {"y": y, "v": v, "m": y > 0})
+        (y * y).sum().backward()
+        return x.grad.numpy(), np.zeros(3) if v.grad is None else v.grad.numpy()
+
+    for got, want in zip(run(ember), run(torch)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
