@@ -68,8 +68,9 @@ class _Writer:
         if array.dtype.name not in _WRITABLE:
             raise TypeError(f"save: {_path_str(path)} has dtype {array.dtype}, which a checkpoint cannot hold")
         name = "/".join(str(k) for k in path) or "obj"
-        if name in self.arrays:  # e.g. keys 1 and "1" side by side
-            name = f"{name}#{len(self.arrays)}"
+        base, count = name, len(self.arrays)
+        while name in self.arrays:  # keys 1 and "1" side by side, or a key that is an earlier suffixed name
+            name, count = f"{base}#{count}", count + 1
         if array.dtype.byteorder == ">":
             array = array.astype(array.dtype.newbyteorder("<"))
         self.arrays[name] = array if array.flags.c_contiguous else np.ascontiguousarray(array)  # keeps 0-d

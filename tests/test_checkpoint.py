@@ -208,3 +208,11 @@ def test_tensors_of_one_memory_are_stored_once_and_share_it_again(tmp_path):
     np.testing.assert_array_equal(head_weight.numpy(), embedding.weight.detach().numpy())
     head_weight[0, 0] = 7.0  # one memory again, as torch.load gives tensors saved from one storage
     assert float(embedding_weight[0, 0]) == 7.0
+
+
+def test_keys_that_spell_an_earlier_suffixed_name_keep_their_own_tensors(tmp_path):
+    # "a/b" twice is stored as "a/b" and "a/b#2"; a key already named so once made both entries one tensor
+    saved = {"a/b#2": ember.tensor([0.0]), "a/b": ember.tensor([1.0]), "a": {"b": ember.tensor([2.0])},
+             "1#5": np.zeros(1), 1: np.ones(1), "1": np.full(1, 2.0)}
+    ember.save(saved, tmp_path / "names.pt")
+    _same(saved, ember.load(tmp_path / "names.pt"))
