@@ -103,6 +103,32 @@ def test_saver_keeps_max_to_keep_checkpoints(tmp_path):
     assert saver.last_checkpoints == [str(tmp_path / "m-2"), str(tmp_path / "m-3")]
 
 
+def test_saver_killed_while_writing_its_index_leaves_an_index_of_existing_checkpoints(tmp_path, monkeypatch):
+    import json
+    import types
+
+    from ember.compat.tf import train as tf_train
+
+    tf.Variable(1.0)
+    saver = tf.train.Saver(max_to_keep=1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        saver.save(sess, str(tmp_path / "m"), global_step=1)
+
+        def killed(obj, f=None, **kwargs):  # part of the index written, then the process is stopped
+            if f is not None:
+                f.write(json.dumps(obj)[:10])
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(tf_train, "json", types.SimpleNamespace(dump=killed, dumps=killed, load=json.load))
+        with pytest.raises(KeyboardInterrupt):
+            saver.save(sess, str(tmp_path / "m"), global_step=2)
+    monkeypatch.undo()
+    state = tf.train.get_checkpoint_state(str(tmp_path))  # was a JSONDecodeError, and m-1 deleted
+    assert state.model_checkpoint_path == str(tmp_path / "m-1")
+    assert all(tf.train.checkpoint_exists(p) for p in state.all_model_checkpoint_paths)
+
+
 def test_hook_arguments_are_checked():
     with pytest.raises(ValueError, match="exactly one"):
         tf.train.StopAtStepHook()

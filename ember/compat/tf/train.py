@@ -10,6 +10,7 @@ import numpy as np
 
 import ember
 from ember.backend.devices import array_module
+from ember.checkpoint import write_text
 from ember.compat.tf._core import Operation, Tensor, as_tf, depends, get_default_graph, group, op, tensors_in
 from ember.compat.tf.learning_rate_decay import (
     cosine_decay,
@@ -436,14 +437,16 @@ class Saver:
         if save_path in self.last_checkpoints:
             self.last_checkpoints.remove(save_path)
         self.last_checkpoints.append(save_path)
-        if self.max_to_keep:  # None or 0 keeps every checkpoint, as in TF
-            for old in self.last_checkpoints[:-self.max_to_keep]:
-                if os.path.exists(old):
-                    os.remove(old)
-            self.last_checkpoints = self.last_checkpoints[-self.max_to_keep:]
-        with open(os.path.join(directory, "checkpoint"), "w") as f:
-            json.dump({"model_checkpoint_path": os.path.basename(save_path),
-                       "all_model_checkpoint_paths": [os.path.basename(p) for p in self.last_checkpoints]}, f)
+        kept = self.last_checkpoints[-self.max_to_keep:] if self.max_to_keep else self.last_checkpoints  # None/0: all
+        # the index first, written atomically, then the deletions (as TF): a crash in between leaves an index that
+        # names files which exist
+        write_text(os.path.join(directory, "checkpoint"),
+                   json.dumps({"model_checkpoint_path": os.path.basename(save_path),
+                               "all_model_checkpoint_paths": [os.path.basename(p) for p in kept]}))
+        for old in self.last_checkpoints[:len(self.last_checkpoints) - len(kept)]:
+            if os.path.exists(old):
+                os.remove(old)
+        self.last_checkpoints = kept
         return save_path
 
     def restore(self, sess, save_path: str) -> None:
