@@ -9,7 +9,9 @@ them and checks the whole header, so a corrupted, truncated or tampered file is 
 
 JSON structure of a node: ``null``, ``true``/``false``, a number, a string, or an object tagged by one
 key: ``{"int": "<digits>"}`` (ints beyond 2**53), ``{"float": "nan"|"inf"|"-inf"}``, ``{"list": [...]}``,
-``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}``, ``{"tensor": name, "requires_grad": bool}``,
+``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}``, ``{"tensor": name, "requires_grad": bool}`` (with
+``"parameter": true`` for an ``nn.Parameter``, and ``"object": n`` on every node of a Tensor object saved more
+than once, which loads as one object again),
 ``{"array": name}``, ``{"scalar": name}`` (a NumPy scalar, stored as a 0-d array); a complex one adds
 ``"complex": true`` and is stored as its (real, imaginary) pairs along a last axis of 2.
 """
@@ -56,6 +58,14 @@ class _Writer:
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
         self.views: dict[tuple, str] = {}  # (address, shape, strides, dtype) -> name: one memory stored once
+        self.objects: dict[int, list] = {}  # id of a Tensor -> its nodes (the Tensors live in the saved object)
+
+    def mark_repeated_objects(self) -> None:
+        """Number the Tensor objects met more than once, so that ``load`` gives one object for each, as pickle."""
+        repeated = [nodes for nodes in self.objects.values() if len(nodes) > 1]
+        for number, nodes in enumerate(repeated):
+            for node in nodes:
+                node["object"] = number
 
     def _stored(self, kind: str, array: np.ndarray, path: tuple, **extra) -> dict:
         """The node of one array; a complex one is stored as its (real, imaginary) pairs."""
@@ -84,13 +94,20 @@ class _Writer:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {"float": repr(obj)}
         if isinstance(obj, Tensor):
+            from ember.nn.parameter import Parameter
+
             key = _view_key(obj.array)
             name = self.views.get(key)
             if name is not None:  # the same memory again (tied weights' state dicts): stored once, as PyTorch
                 node = {"tensor": name, "requires_grad": bool(obj.requires_grad)}
-                return {**node, "complex": True} if obj.array.dtype.kind == "c" else node
-            node = self._stored("tensor", obj.detach().numpy(), path, requires_grad=bool(obj.requires_grad))
-            self.views[key] = node["tensor"]
+                if obj.array.dtype.kind == "c":
+                    node["complex"] = True
+            else:
+                node = self._stored("tensor", obj.detach().numpy(), path, requires_grad=bool(obj.requires_grad))
+                self.views[key] = node["tensor"]
+            if isinstance(obj, Parameter):
+                node["parameter"] = True
+            self.objects.setdefault(id(obj), []).append(node)
             return node
         if isinstance(obj, np.ndarray):
             return self._stored("array", obj, path)
@@ -226,7 +243,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def save(obj, f, pickle_module=None, pickle_protocol: int | None = None, **torch_options) -> None:
     """Save ``obj`` (Tensors, NumPy arrays, numbers, strings, bools, None, nested in dicts, lists and
     tuples) to ``f`` (a path, written atomically, or a writable binary file object such as ``io.BytesIO``),
-    with a checksum of every tensor. Dict subclasses are saved as dicts, tuple subclasses as tuples. The file's
+    with a checksum of every tensor. Dict subclasses are saved as dicts, tuple subclasses as tuples; Parameters
+    load as Parameters, and a Tensor object met twice loads as one object, as with ``torch.load``. The file's
     mode follows the umask, as ``open`` would create it; temporary files left by a save that was killed are
     deleted by the next save to the same path. PyTorch's ``pickle_module``, ``pickle_protocol`` and
     ``_use_new_zipfile_serialization`` are accepted: Ember writes safetensors, never pickles.
@@ -237,7 +255,9 @@ def save(obj, f, pickle_module=None, pickle_protocol: int | None = None, **torch
     if unknown:
         raise TypeError(f"save() got an unexpected keyword argument {sorted(unknown)[0]!r}")
     writer = _Writer()
-    structure = json.dumps(writer.encode(obj), allow_nan=False)
+    encoded = writer.encode(obj)
+    writer.mark_repeated_objects()
+    structure = json.dumps(encoded, allow_nan=False)
     checksums = json.dumps({name: _checksum(a) for name, a in writer.arrays.items()})
     metadata = {"format": FORMAT, "version": VERSION, "structure": structure, "checksums": checksums,
                 "header_checksum": _text_checksum(structure + checksums)}
@@ -436,7 +456,7 @@ def _mapped_device(map_location):
 
 
 _NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": {"complex"},
-              "scalar": {"complex"}, "tensor": {"requires_grad", "complex"}}
+              "scalar": {"complex"}, "tensor": {"requires_grad", "complex", "parameter", "object"}}
 
 
 class _Decoder:
@@ -446,6 +466,7 @@ class _Decoder:
         self.arrays, self.device, self.unused = arrays, device, set(arrays)
         self.remap = remap  # map_location as a function: (tensor, "cpu") -> the tensor to return
         self.made: dict = {}  # name -> its array as loaded: tensors saved from one memory share one again
+        self.objects: dict = {}  # a node's "object" number -> the Tensor loaded for it: one object saved twice
 
     def decode(self, node):
         obj = self._node(node)
@@ -502,6 +523,11 @@ class _Decoder:
             if array.ndim != 0:
                 raise _Bad(f"has a scalar node {_short(node)} whose tensor has shape {list(array.shape)}")
             return array[()]
+        number = node.get("object")
+        if number is not None and not _is_count(number):
+            raise _Bad(f"has a damaged tensor node {_short(node)} in its structure")
+        if number in self.objects:
+            return self.objects[number]
         array = self.made.get(value) if isinstance(value, str) else None
         if array is None:
             array = self.made[value] = self._array(value, node)
@@ -512,7 +538,16 @@ class _Decoder:
             if not isinstance(mapped, Tensor):
                 raise TypeError(f"load: map_location returned {type(mapped).__name__} for a tensor, expected a Tensor")
             tensor = mapped
-        return tensor.requires_grad_(True) if node.get("requires_grad") is True else tensor
+        requires_grad = node.get("requires_grad") is True
+        if node.get("parameter") is True:
+            from ember.nn.parameter import Parameter
+
+            tensor = Parameter(tensor, requires_grad=requires_grad)
+        elif requires_grad:
+            tensor = tensor.requires_grad_(True)
+        if number is not None:
+            self.objects[number] = tensor
+        return tensor
 
 
 def _short(node) -> str:

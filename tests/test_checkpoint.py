@@ -216,3 +216,23 @@ def test_keys_that_spell_an_earlier_suffixed_name_keep_their_own_tensors(tmp_pat
              "1#5": np.zeros(1), 1: np.ones(1), "1": np.full(1, 2.0)}
     ember.save(saved, tmp_path / "names.pt")
     _same(saved, ember.load(tmp_path / "names.pt"))
+
+
+def test_parameters_stay_parameters_and_one_object_saved_twice_loads_as_one(tmp_path):
+    # as torch.load: [p, p, p.detach()] of a Parameter p gives two references to one Parameter and a Tensor
+    net = ember.nn.Linear(3, 2)
+    net.bias.requires_grad_(False)
+    saved = {"params": [net.weight, net.weight, net.weight.detach()], "bias": net.bias,
+             "state": net.state_dict(keep_vars=True), "plain": (net.weight.detach(),) * 2}
+    ember.save(saved, tmp_path / "p.pt")
+    loaded = ember.load(tmp_path / "p.pt")
+    first, again, detached = loaded["params"]
+    assert type(first) is ember.nn.Parameter and first.requires_grad and first is again
+    assert type(detached) is ember.Tensor and not detached.requires_grad
+    assert type(loaded["bias"]) is ember.nn.Parameter and not loaded["bias"].requires_grad
+    assert loaded["state"]["weight"] is first and loaded["plain"][0] is loaded["plain"][1]
+    np.testing.assert_array_equal(first.detach().numpy(), net.weight.detach().numpy())
+    other = ember.nn.Linear(3, 2)
+    other.weight = loaded["state"]["weight"]  # a Parameter, as PyTorch's: a TypeError for a plain Tensor
+    detached[0, 0] = 5.0  # still one memory
+    assert float(other.weight[0, 0]) == 5.0
