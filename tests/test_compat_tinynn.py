@@ -1,5 +1,6 @@
 """``ember.compat.tinynn``: layers, losses, optimizers and metrics against tinynn's formulas and references."""
 
+import os
 import pickle
 import sys
 
@@ -607,3 +608,25 @@ def test_a_parameterized_layer_in_tinynns_style_is_trained_and_saved(tmp_path):
     other = tn.model.Model(tn.net.Net([_Scale()]), tn.loss.MSE(), tn.optimizer.SGD())
     other.load(str(tmp_path / "scale.pkl"))
     np.testing.assert_allclose(other.forward(x), x)
+
+
+def test_a_save_that_fails_half_way_leaves_the_earlier_file(tmp_path, monkeypatch):
+    x, y = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    model = tn.model.Model(tn.net.Net([_Scale()]), tn.loss.MSE(), tn.optimizer.SGD(lr=0.5))
+    path = str(tmp_path / "scale.pkl")
+    model.forward(x)  # makes the parameters (s = 2)
+    model.save(path)
+    model.apply_grads(model.backward(model.forward(x), y)[1])
+
+    def killed(obj, f):  # part of the pickle written, then the process is stopped
+        f.write(pickle.dumps(obj)[:20])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pickle, "dump", killed)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(path)
+    monkeypatch.undo()
+    other = tn.model.Model(tn.net.Net([_Scale()]), tn.loss.MSE(), tn.optimizer.SGD())
+    other.load(path)  # was an UnpicklingError: the file truncated in place
+    np.testing.assert_allclose(other.forward(x), 2 * x)
+    assert os.listdir(tmp_path) == ["scale.pkl"]

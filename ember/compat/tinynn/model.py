@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 
+from ember.checkpoint import _atomic
+
 
 class _Unpickler(pickle.Unpickler):
     """Reads a pickle written by tinynn: its ``tinynn.*`` classes resolve to ``ember.compat.tinynn.*``."""
@@ -37,8 +39,9 @@ class Model:
         self.optimizer.step(grads, self.net.params)
 
     def save(self, path: str) -> None:
-        """Pickle ``net.params`` (a StructuredParam of per-layer dicts of arrays) to ``path``, as tinynn does."""
-        with open(path, "wb") as f:
+        """Pickle ``net.params`` (a StructuredParam of per-layer dicts of arrays) to ``path``, as tinynn does, but
+        atomically (as ``ember.save``): a save that fails or is killed half way leaves the earlier file."""
+        with _atomic(path) as tmp, open(tmp, "wb") as f:
             pickle.dump(self.net.params, f)
 
     def load(self, path: str) -> None:
