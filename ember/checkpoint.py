@@ -215,8 +215,11 @@ def check_writable(path: str | os.PathLike) -> str:
 @contextlib.contextmanager
 def _atomic(path: str | os.PathLike):
     """Yield a temporary file beside ``path`` to fill; on success it is flushed to disk and renamed over
-    ``path`` (keeping the umask's mode), on failure removed. Leftovers of killed writers go first."""
+    ``path`` (keeping the umask's mode), on failure removed. Leftovers of killed writers go first. A symbolic link
+    is written through, as ``open`` would: its target is replaced and the link kept."""
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     directory = check_writable(path)
     _remove_stale_temporaries(directory, os.path.basename(path))
     tmp = _create_temporary(directory, os.path.basename(path))

@@ -236,3 +236,15 @@ def test_parameters_stay_parameters_and_one_object_saved_twice_loads_as_one(tmp_
     other.weight = loaded["state"]["weight"]  # a Parameter, as PyTorch's: a TypeError for a plain Tensor
     detached[0, 0] = 5.0  # still one memory
     assert float(other.weight[0, 0]) == 5.0
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="symbolic links")
+def test_a_save_through_a_symbolic_link_replaces_its_target_and_keeps_the_link(tmp_path):
+    # as torch.save (open(path, "wb")): the rename once replaced the link with a file, the target kept old values
+    target, link = tmp_path / "run" / "ckpt.pt", tmp_path / "latest.pt"
+    target.parent.mkdir()
+    ember.save({"step": 1}, target)
+    os.symlink(target, link)
+    ember.save({"step": 2}, link)
+    assert os.path.islink(link) and ember.load(target) == {"step": 2} and ember.load(link) == {"step": 2}
+    assert sorted(os.listdir(target.parent)) == ["ckpt.pt"]
