@@ -59,6 +59,7 @@ class _Writer:
         self.arrays: dict[str, np.ndarray] = {}
         self.views: dict[tuple, str] = {}  # (address, shape, strides, dtype) -> name: one memory stored once
         self.objects: dict[int, list] = {}  # id of a Tensor -> its nodes (the Tensors live in the saved object)
+        self.open: set[int] = set()  # ids of the containers being encoded: one met again inside itself is a cycle
 
     def mark_repeated_objects(self) -> None:
         """Number the Tensor objects met more than once, so that ``load`` gives one object for each, as pickle."""
@@ -113,6 +114,22 @@ class _Writer:
             return self._stored("array", obj, path)
         if isinstance(obj, np.generic):
             return self._stored("scalar", np.asarray(obj), path)
+        if isinstance(obj, (dict, list, tuple)):
+            if id(obj) in self.open:
+                raise TypeError(f"save: {_path_str(path)} is a {type(obj).__name__} that contains itself; a "
+                                "checkpoint cannot hold a cycle")
+            self.open.add(id(obj))
+            try:
+                return self._container(obj, path)
+            finally:
+                self.open.discard(id(obj))
+        raise TypeError(
+            f"save: cannot save {_path_str(path)} of type {type(obj).__name__}; a checkpoint holds Tensors, "
+            "NumPy arrays and scalars, Python numbers, strings, bools, None, and dicts, lists and tuples of them"
+        )
+
+    def _container(self, obj, path: tuple) -> dict:
+        """The node of a dict, list or tuple."""
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -121,13 +138,8 @@ class _Writer:
                                     "keys must be str, int, float, bool or None")
                 items.append([self.encode(key, path), self.encode(value, path + (key,))])
             return {"dict": items}
-        if isinstance(obj, (list, tuple)):
-            kind = "tuple" if isinstance(obj, tuple) else "list"
-            return {kind: [self.encode(value, path + (i,)) for i, value in enumerate(obj)]}
-        raise TypeError(
-            f"save: cannot save {_path_str(path)} of type {type(obj).__name__}; a checkpoint holds Tensors, "
-            "NumPy arrays and scalars, Python numbers, strings, bools, None, and dicts, lists and tuples of them"
-        )
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        return {kind: [self.encode(value, path + (i,)) for i, value in enumerate(obj)]}
 
 
 def _view_key(array) -> tuple:

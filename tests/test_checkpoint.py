@@ -248,3 +248,15 @@ def test_a_save_through_a_symbolic_link_replaces_its_target_and_keeps_the_link(t
     ember.save({"step": 2}, link)
     assert os.path.islink(link) and ember.load(target) == {"step": 2} and ember.load(link) == {"step": 2}
     assert sorted(os.listdir(target.parent)) == ["ckpt.pt"]
+
+
+def test_a_container_holding_itself_is_a_type_error_naming_where(tmp_path):
+    # JSON cannot hold a cycle: this was a bare RecursionError
+    state = {"epoch": 1, "history": []}
+    state["history"].append(state)
+    with pytest.raises(TypeError, match=re.escape("obj['history'][0] is a dict that contains itself")):
+        ember.save(state, tmp_path / "cycle.pt")
+    assert not os.listdir(tmp_path)
+    shared = [1, 2]
+    ember.save({"a": shared, "b": (shared, shared)}, tmp_path / "shared.pt")  # repeated, but no cycle
+    assert ember.load(tmp_path / "shared.pt") == {"a": [1, 2], "b": ([1, 2], [1, 2])}
