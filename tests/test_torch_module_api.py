@@ -53,6 +53,26 @@ def test_load_state_dict_assign_takes_the_tensors():
     assert copied.weight.array is not weight.array and copied.weight.tolist() == weight.tolist()
 
 
+def test_load_state_dict_assign_takes_a_given_parameter_itself_so_tied_weights_stay_one():
+    # a keep_vars state dict of tied weights gives one Parameter for both keys; assign=True made two Parameters
+    # over one memory, which an optimizer then stepped twice (PyTorch: the given Parameter, tied as saved)
+    def tied(nn):
+        class Tied(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb, self.out = nn.Embedding(5, 4), nn.Linear(4, 5, bias=False)
+                self.out.weight = self.emb.weight
+        return Tied()
+
+    for nn in (ember.nn, torch.nn):
+        state = tied(nn).state_dict(keep_vars=True)
+        net = tied(nn)
+        net.emb.weight.requires_grad_(False)
+        net.load_state_dict(state, assign=True)
+        assert net.out.weight is net.emb.weight is state["emb.weight"]
+        assert not net.emb.weight.requires_grad and len(list(net.parameters())) == 1
+
+
 def test_extra_state_round_trips_through_state_dict():
     class Counter(ember.nn.Module):
         def __init__(self):

@@ -817,7 +817,10 @@ class Module:
         module, name = self._owner_of(key, "parameter")
         value = value if isinstance(value, Tensor) else Tensor(value)
         if name in module._parameters:
-            setattr(module, name, Parameter(value.detach(), requires_grad=target.requires_grad))
+            if isinstance(value, Parameter):  # itself, as PyTorch: a Parameter given for two tied keys stays one
+                setattr(module, name, value.requires_grad_(target.requires_grad))
+            else:
+                setattr(module, name, Parameter(value.detach(), requires_grad=target.requires_grad))
         else:
             setattr(module, name, value.detach())
 
