@@ -160,6 +160,26 @@ def test_nll_loss_ignores_infinite_log_probabilities_of_other_classes_as_torch(r
         np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_and_nll_loss_of_unbatched_input_match_torch(reduction):
+    # (C,) input with a 0-d class index (or (C,) probabilities for cross_entropy) is one sample, as in PyTorch;
+    # it was refused as not (N, C, ...)
+    x, probs, weight = X[1], np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.5, 1.0, 2.0, 1.5])
+    for target in (np.array(2), probs):
+        for kwargs in ({}, {"label_smoothing": 0.2}):
+            _check(lambda a, t: F.cross_entropy(a, t, ember.tensor(weight), reduction=reduction, **kwargs),
+                   lambda a, t: TF.cross_entropy(a, t, torch.tensor(weight), reduction=reduction, **kwargs),
+                   [x, target], [True, False])
+    _check(lambda a, t: nn.NLLLoss(ember.tensor(weight), reduction=reduction)(a, t),
+           lambda a, t: torch.nn.NLLLoss(torch.tensor(weight), reduction=reduction)(a, t),
+           [x, np.array(3)], [True, False])
+    ignored = F.cross_entropy(ember.tensor(x), ember.tensor(2), ignore_index=2, reduction=reduction)
+    assert ignored.shape == () and np.isnan(ignored.item()) == (reduction == "mean")
+    with pytest.raises(ValueError, match=r"cross_entropy: unbatched input float64\[4\] \(C,\) needs a 0-d class "
+                                         r"index or \(C,\) class probabilities, got target int64\[2\]"):
+        F.cross_entropy(ember.tensor(x), ember.tensor([1, 2]))
+
+
 def test_the_losses_trace_under_jit_with_their_gradients():
     x = ember.tensor(X.astype(np.float32), requires_grad=True)
     counts, labels = ember.tensor(COUNTS.astype(np.float32)), ember.tensor(LABEL_LISTS)

@@ -456,8 +456,25 @@ def _sparse_xent(logits: TensorLike, target: TensorLike, ignore_index: int, redu
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> TensorLike:
-    """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...)."""
+    """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...), or of
+    one class index under unbatched (C,) log-probabilities."""
+    input, target = to_float(input), as_tensor(target)
+    if len(input.shape) == 1:
+        return _unbatched(nll_loss, input, target, reduction, weight=weight, ignore_index=ignore_index)
     return _nll("nll_loss", input, target, weight, ignore_index, reduction)
+
+
+def _unbatched(loss, input: TensorLike, target: TensorLike, reduction: str, **options) -> TensorLike:
+    """``loss`` of unbatched (C,) ``input`` as PyTorch computes it: a batch of one sample, the per-sample loss a
+    0-d tensor (for a 0-d class index or (C,) class probabilities)."""
+    name = loss.__name__
+    probabilities = name == "cross_entropy" and target.dtype in FLOATING
+    if tuple(target.shape) != (tuple(input.shape) if probabilities else ()):
+        raise ValueError(f"{name}: unbatched input {input.dtype}{list(input.shape)} (C,) needs a 0-d class index"
+                         f"{' or (C,) class probabilities' if name == 'cross_entropy' else ''}, got target "
+                         f"{target.dtype}{list(target.shape)}")
+    losses = loss(unsqueeze(input, 0), unsqueeze(target, 0), reduction=reduction, **options)
+    return reshape(losses, ()) if reduction == "none" else losses
 
 
 def _class_weights(name: str, input, target, weight, ignore_index: int, reduction: str, negate: bool = False):
@@ -520,13 +537,17 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> TensorLike:
-    """Softmax cross-entropy of logits (N, C, ...) against class indices or class probabilities."""
+    """Softmax cross-entropy of logits (N, C, ...) against class indices or class probabilities (unbatched (C,)
+    logits: against a 0-d class index or (C,) probabilities)."""
     input, target = to_float(input), as_tensor(target)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     ndim = len(input.shape)
+    if ndim == 1:
+        return _unbatched(cross_entropy, input, target, reduction, weight=weight, ignore_index=ignore_index,
+                          label_smoothing=label_smoothing)
     if ndim < 2:
-        raise ValueError(f"cross_entropy: input must be (N, C, ...), got {input.dtype}{list(input.shape)}")
+        raise ValueError(f"cross_entropy: input must be (N, C, ...) or (C,), got {input.dtype}{list(input.shape)}")
     if ndim == 2 and weight is None and not label_smoothing and target.dtype not in FLOATING:  # one op
         return _sparse_xent(input, target, ignore_index, reduction)
     if target.dtype not in FLOATING and not label_smoothing:  # class indices: one fused op
