@@ -1615,10 +1615,11 @@ for _name, _targets, _il, _tl, _kw in CTC:
 
 for _name, _weighted in [("mean", False), ("weight", True)]:
     _inputs = [uniform(0.05, 0.95, 3, 4), uniform(0.0, 1.0, 3, 4)] + ([uniform(0.5, 2, 4)] if _weighted else [])
-    _row(f"binary_cross_entropy_{_name}", ember.binary_cross_entropy, np_bce, ins(*_inputs), ("log", "clip"),
+    _row(f"binary_cross_entropy_{_name}", ember.binary_cross_entropy, np_bce, ins(*_inputs), "binary_cross_entropy",
          F and F.binary_cross_entropy)
 _row("binary_cross_entropy_sum_hard_targets", lambda x, t: ember.binary_cross_entropy(x, t, reduction="sum"),
-     lambda x, t: np_bce(x, t, reduction="sum"), ins(uniform(0.05, 0.95, 5), int_floats(0, 2, 5)), "log",
+     lambda x, t: np_bce(x, t, reduction="sum"), ins(uniform(0.05, 0.95, 5), int_floats(0, 2, 5)),
+     "binary_cross_entropy",
      lambda x, t: F.binary_cross_entropy(x, t, reduction="sum"))
 BCE_LOGITS = [
     # name, extra inputs by keyword, keyword arguments

@@ -573,7 +573,27 @@ def test_binary_cross_entropy_of_saturated_probabilities_has_a_finite_gradient()
     assert _numpy(p.grad)[4] == -2.0
     x = ember.tensor([-120.0, 30.0], requires_grad=True)
     ember.binary_cross_entropy(ember.sigmoid(x), ember.tensor([0.0, 1.0])).backward()
-    np.testing.assert_array_equal(_numpy(x.grad), [0.0, 0.0])
+    np.testing.assert_allclose(_numpy(x.grad), [0.0, 0.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_cross_entropy_gradient_is_pytorchs_at_probabilities_of_0_and_1(dtype):
+    # PyTorch's backward is (x - t) / max(x (1 - x), 1e-12): the clamped logs' derivative gave a confidently wrong
+    # 0 or 1 no gradient (0 where torch gives -1e12) and a right one -1 or 1 (where torch gives 0)
+    torch = pytest.importorskip("torch")
+    x = np.array([0.0, 1.0, 0.0, 1.0, 0.3, 1e-20, 1 - 1e-9], dtype)
+    t = np.array([1.0, 0.0, 0.0, 1.0, 0.6, 1.0, 0.0], dtype)
+    w = np.linspace(0.5, 2.0, 7).astype(dtype)
+    for reduction in ("none", "mean", "sum"):
+        ours = [ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)]
+        theirs = [torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)]
+        loss = ember.binary_cross_entropy(*ours, weight=ember.tensor(w), reduction=reduction)
+        expected = torch.nn.functional.binary_cross_entropy(*theirs, weight=torch.tensor(w), reduction=reduction)
+        np.testing.assert_allclose(_numpy(loss), expected.detach().numpy(), rtol=1e-6)
+        loss.sum().backward()
+        expected.sum().backward()
+        for o, e in zip(ours, theirs):
+            np.testing.assert_allclose(_numpy(o.grad), e.grad.numpy(), rtol=1e-6)
 
 
 def test_sigmoid_keeps_its_relative_precision_for_negative_inputs():

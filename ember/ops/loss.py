@@ -10,9 +10,9 @@ from ember.backend.dtypes import FLOATING, LOW_PRECISION
 from ember.ops import dispatch
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import MUL, NEG, SUB, abs, clip, log, softplus, where
+from ember.ops.elementwise import CLIP, DIV, LOG, LOG1P, MUL, NEG, SUB, _scalar, abs, softplus, where
 from ember.ops.indexing import gather, take
 from ember.ops.infer import as_int, check_axis, elementwise_cost, fits, require_float, same_dtype
 from ember.ops.kernels import max_last, sum_last
@@ -582,17 +582,65 @@ def cross_entropy(
     return nll * (1.0 - label_smoothing) + smooth * label_smoothing
 
 
-def _clamped_log(p: TensorLike) -> TensorLike:
-    """max(log(p), -100), with gradient 0 where p = 0: log's own there (0 / 0) would make it NaN."""
-    positive = p > 0
-    return where(positive, clip(log(where(positive, p, 1.0)), min=-100.0), -100.0)
+# --- binary cross-entropy ------------------------------------------------------------------------------------
+# PyTorch's backward for the probabilities is (x - t) / max(x (1 - x), 1e-12), not the derivative of the clamped
+# logs: at a probability of exactly 0 or 1 the clamp's derivative is 0, so a confidently wrong prediction got no
+# gradient and a right one a gradient of -1 or 1. One op, whose vjp is PyTorch's rule.
+
+_BCE_EPSILON = float(np.float32(1e-12))  # PyTorch's floor under x (1 - x) in the gradient (float32's 1e-12)
+
+
+def _bce_forward(xp, x, t):
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
+        return _bce_forward(xp, x.astype(np.float32), t.astype(np.float32)).astype(x.dtype)
+    floor = x.dtype.type(-100)
+    with np.errstate(divide="ignore"):  # log(0) is -inf, clamped at -100 as PyTorch
+        log_p = xp.maximum(xp.log(x), floor)
+        log_q = xp.maximum(xp.log1p(-x), floor)
+    return (t - x.dtype.type(1)) * log_q - t * log_p
+
+
+def _bce_infer(x, t):
+    specs = [x, t]
+    require_float("binary_cross_entropy", specs)
+    same_dtype("binary_cross_entropy", specs)
+    if not fits(tuple(x.shape), tuple(t.shape)):
+        raise shape_error("binary_cross_entropy", specs, "input and target must have the same shape")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+def _bce_rule(run, ctx, g):
+    """PyTorch's: g (x - t) / max(x (1 - x), 1e-12) for the input, g (log(1 - x) - log(x)) for the target."""
+    x, t = ctx.inputs
+    g_x = g_t = None
+    if ctx.needs[0]:
+        spread = run(MUL, run(SUB, _scalar(run, x, 1.0), x), x)
+        g_x = run(DIV, run(MUL, g, run(SUB, x, t)), run(CLIP, spread, min=_BCE_EPSILON, max=None))
+    if ctx.needs[1]:
+        with np.errstate(divide="ignore"):  # -inf or inf at x = 0 or 1, as PyTorch's -logit(x)
+            g_t = run(MUL, g, run(SUB, run(LOG1P, run(NEG, x)), run(LOG, x)))
+    return g_x, g_t
+
+
+BINARY_CROSS_ENTROPY = defop(
+    "binary_cross_entropy",
+    forward=_bce_forward,
+    infer=_bce_infer,
+    vjp=vjp_rule(_bce_rule),
+    cost=elementwise_cost(8),
+    onnx=NO_ONNX,
+    autocast=FLOAT32,
+)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> TensorLike:
-    """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 like PyTorch."""
+    """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 and the gradient is PyTorch's, finite
+    at probabilities of exactly 0 or 1."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy", input, target)
-    losses = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
+    if input.dtype != target.dtype:
+        input, target = promote(input, target)
+    losses = dispatch.apply(BINARY_CROSS_ENTROPY, (input, target), {})
     if weight is not None:
         losses = losses * weight
     return _reduce("binary_cross_entropy", losses, reduction)

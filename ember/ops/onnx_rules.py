@@ -38,7 +38,7 @@ from ember.ops.elementwise import (
 from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
-from ember.ops.loss import NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
+from ember.ops.loss import BINARY_CROSS_ENTROPY, NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.normalization import LAYER_NORM
 from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
@@ -528,6 +528,16 @@ def _getitem(b, x, *, index):
 def _softmax_cross_entropy(b, logits, labels, *, axis, total):
     terms = b.node("Mul", [b.node("LogSoftmax", [logits], axis=axis), labels])
     return b.node("Neg", [b.reduce("ReduceSum", terms, None if total else axis, False)])
+
+
+@_rule(BINARY_CROSS_ENTROPY)
+def _binary_cross_entropy(b, x, t):
+    """(t - 1) max(log(1 - x), -100) - t max(log(x), -100), as the forward (ONNX has no range check)."""
+    dtype = b.spec(x).dtype
+    one, floor = b.const(1, dtype), b.const(-100, dtype)
+    log_p = b.node("Max", [b.node("Log", [x]), floor])
+    log_q = b.node("Max", [b.node("Log", [b.node("Sub", [one, x])]), floor])
+    return b.node("Sub", [b.node("Mul", [b.node("Sub", [t, one]), log_q]), b.node("Mul", [t, log_p])])
 
 
 @_rule(NLL_WEIGHTS)
