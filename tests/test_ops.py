@@ -607,6 +607,16 @@ def test_sigmoid_keeps_its_relative_precision_for_negative_inputs():
     np.testing.assert_array_equal(_numpy(ember.sigmoid(ember.tensor([-np.inf, np.inf, np.nan]))), [0.0, 1.0, np.nan])
 
 
+def test_binary_cross_entropy_refuses_values_outside_0_1_as_pytorch():
+    # an input of 1.5 gave a loss of -0.41 and a target of 2 a negative loss, silently
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: every element of input must lie in \[0, 1\]"):
+        ember.binary_cross_entropy(ember.tensor([0.5, 1.5]), ember.tensor([1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: every element of input must lie in \[0, 1\]"):
+        ember.binary_cross_entropy(ember.tensor([0.5, float("nan")]), ember.tensor([1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: every element of target must lie in \[0, 1\]"):
+        ember.binary_cross_entropy(ember.tensor([0.5, 0.5]), ember.tensor([1.0, 2.0]))
+
+
 def test_cast_gradient_returns_to_input_dtype():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = ember.cast(x, "float64")

@@ -593,6 +593,10 @@ _BCE_EPSILON = float(np.float32(1e-12))  # PyTorch's floor under x (1 - x) in th
 def _bce_forward(xp, x, t):
     if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once
         return _bce_forward(xp, x.astype(np.float32), t.astype(np.float32)).astype(x.dtype)
+    for name, values in (("input", x), ("target", t)):
+        if not bool(((values >= 0) & (values <= 1)).all()):  # NaN fails too, as PyTorch's check
+            bad = values[~((values >= 0) & (values <= 1))]
+            raise ValueError(f"binary_cross_entropy: every element of {name} must lie in [0, 1], got {bad[:5]}")
     floor = x.dtype.type(-100)
     with np.errstate(divide="ignore"):  # log(0) is -inf, clamped at -100 as PyTorch
         log_p = xp.maximum(xp.log(x), floor)
@@ -634,8 +638,8 @@ BINARY_CROSS_ENTROPY = defop(
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> TensorLike:
-    """BCE of probabilities ``input`` in [0, 1]; logs are clamped at -100 and the gradient is PyTorch's, finite
-    at probabilities of exactly 0 or 1."""
+    """BCE of probabilities ``input`` in [0, 1] (refused outside, as the target); logs are clamped at -100 and
+    the gradient is PyTorch's, finite at probabilities of exactly 0 or 1."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy", input, target)
     if input.dtype != target.dtype:
