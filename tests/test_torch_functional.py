@@ -575,6 +575,28 @@ def test_margin_losses_and_their_modules_match_torch(reduction):
                                    rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_margin_loss_of_3d_and_broadcast_inputs_matches_torch(swap):
+    # PyTorch takes any rank, the three broadcast, the distance along the last dimension; (N, D) or (D,) of one
+    # shape only were taken
+    (a, ta), (b, tb), (c, tc) = _pair(2, 4, 5), _pair(1, 4, 5, seed=1), _pair(2, 1, 5, seed=2)
+    _check(F.triplet_margin_loss(a, b, c, swap=swap, reduction="none"),
+           TF.triplet_margin_loss(ta, tb, tc, swap=swap, reduction="none"), [(a, ta), (b, tb), (c, tc)], atol=1e-5)
+
+
+@pytest.mark.parametrize("margin", [0.0, -0.5])
+def test_triplet_margin_loss_refuses_a_margin_not_above_0_as_torch(margin):
+    # a margin of 0 or less was taken (PyTorch refuses it, in the function and the module)
+    a = ember.randn(4, 3)
+    with pytest.raises(ValueError, match=f"triplet_margin_loss: margin must be greater than 0, got {margin}"):
+        F.triplet_margin_loss(a, a, a, margin=margin)
+    with pytest.raises(ValueError, match=f"TripletMarginLoss: margin must be greater than 0, got {margin}"):
+        nn.TripletMarginLoss(margin=margin)
+    with pytest.raises(ValueError, match=r"triplet_margin_loss: anchor, positive and negative must have the same "
+                                         r"number of dimensions, at least 1, got \[4, 3\], \[3\] and \[4, 3\]"):
+        F.triplet_margin_loss(a, a[0], a)
+
+
 def test_parameterdict_registers_its_parameters_by_key_as_torch():
     values = {"scale": np.ones(3, np.float32), "shift": np.zeros((2, 3), np.float32)}
     ours = nn.ParameterDict({k: ember.tensor(v) for k, v in values.items()})

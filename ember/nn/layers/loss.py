@@ -301,6 +301,11 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return _reduce("cosine_embedding_loss", loss, reduction)
 
 
+def _check_triplet_margin(name: str, margin: float) -> None:
+    if not margin > 0:  # PyTorch's triplet losses refuse a margin of 0 or less
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+
+
 def _distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
     return _ops.norm(x1 - x2 + eps, p, -1)
 
@@ -308,13 +313,16 @@ def _distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0,
                         eps: float = 1e-6, swap: bool = False, reduction: str = "mean") -> Tensor:
     """``max(0, d(anchor, positive) - d(anchor, negative) + margin)`` with the p-norm distance of
-    ``pairwise_distance``; ``swap`` takes the smaller of d(anchor, negative) and d(positive, negative).
+    ``pairwise_distance`` along the last dimension (the three broadcast against each other, as in PyTorch);
+    ``swap`` takes the smaller of d(anchor, negative) and d(positive, negative).
 
     >>> triplet_margin_loss(ember.randn(4, 8), ember.randn(4, 8), ember.randn(4, 8))
     """
-    if not anchor.shape == positive.shape == negative.shape or anchor.ndim not in (1, 2):
-        raise ValueError(f"triplet_margin_loss: anchor, positive and negative must be (N, D) or (D,) of one shape, "
-                         f"got {list(anchor.shape)}, {list(positive.shape)} and {list(negative.shape)}")
+    _check_triplet_margin("triplet_margin_loss", margin)
+    if not anchor.ndim == positive.ndim == negative.ndim or anchor.ndim == 0:
+        raise ValueError(f"triplet_margin_loss: anchor, positive and negative must have the same number of "
+                         f"dimensions, at least 1, got {list(anchor.shape)}, {list(positive.shape)} and "
+                         f"{list(negative.shape)}")
     d_pos = _distance(anchor, positive, p, eps)
     d_neg = _distance(anchor, negative, p, eps)
     if swap:
@@ -373,6 +381,7 @@ class TripletMarginLoss(_Loss):
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False, size_average=None,
                  reduce=None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
+        _check_triplet_margin(type(self).__name__, margin)
         self.margin = margin
         self.p = p
         self.eps = eps

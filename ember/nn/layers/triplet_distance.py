@@ -6,18 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ember import ops as _ops
-from ember.nn.layers.loss import _Loss, _reduce
+from ember.nn.layers.loss import _check_triplet_margin, _Loss, _reduce
 from ember.nn.layers.similarity import PairwiseDistance, pairwise_distance
 from ember.tensor import Tensor
 
 __all__ = ["TripletMarginWithDistanceLoss", "triplet_margin_with_distance_loss"]
 
 Distance = Callable[[Tensor, Tensor], Tensor]
-
-
-def _check_margin(name: str, margin: float) -> None:
-    if not margin > 0:
-        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
@@ -31,7 +26,7 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     ...                                     distance_function=lambda a, b: (a - b).abs().sum(-1))
     """
     name = "triplet_margin_with_distance_loss"
-    _check_margin(name, margin)
+    _check_triplet_margin(name, margin)
     if not anchor.ndim == positive.ndim == negative.ndim:
         raise ValueError(f"{name}: anchor, positive and negative must have the same number of dimensions, got "
                          f"shapes {list(anchor.shape)}, {list(positive.shape)} and {list(negative.shape)}")
@@ -53,7 +48,7 @@ class TripletMarginWithDistanceLoss(_Loss):
     def __init__(self, *, distance_function: Distance | None = None, margin: float = 1.0, swap: bool = False,
                  reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
-        _check_margin(type(self).__name__, margin)
+        _check_triplet_margin(type(self).__name__, margin)
         # (as PyTorch's, the default distance is a PairwiseDistance child module)
         self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
         self.margin = margin
