@@ -73,6 +73,15 @@ def test_softshrink_and_rrelu_refuse_bad_arguments():
         nn.RReLU(0.5, 0.25)
 
 
+def test_hardtanh_refuses_min_val_above_max_val_as_torch():
+    # min_val 2, max_val -1 gave 2 for every element above 2 and -1 for the rest, silently
+    for fn in (F.hardtanh, F.hardtanh_, ember.hardtanh):
+        with pytest.raises(ValueError, match=r"hardtanh: min_val \(2.0\) cannot be greater than max_val \(-1.0\)"):
+            fn(ember.tensor(_X), 2.0, -1.0)
+    x = ember.tensor(_X)
+    np.testing.assert_array_equal(F.hardtanh(x, 0.5, 0.5).numpy(), TF.hardtanh(torch.tensor(_X), 0.5, 0.5).numpy())
+
+
 def test_rrelu_in_eval_is_leaky_relu_at_the_mean_slope_as_torch():
     ours, theirs = nn.RReLU(0.1, 0.3).eval(), torch.nn.RReLU(0.1, 0.3).eval()
     assert repr(ours) == repr(theirs) == "RReLU(lower=0.1, upper=0.3)"

@@ -182,5 +182,7 @@ def hardswish(x) -> TensorLike:
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> TensorLike:
     """x limited to [min_val, max_val]; unlike ``clip``'s, the gradient is 0 at the bounds (PyTorch's)."""
+    if min_val > max_val:  # the nested wheres gave max_val to every element above min_val, min_val to the rest
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     x = to_float(x)
     return where(x <= min_val, min_val, where(x >= max_val, max_val, x))
