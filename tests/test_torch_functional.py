@@ -85,6 +85,16 @@ def test_prelu_and_its_module_match_torch(channels):
         F.prelu(x, ember.ones(2))
 
 
+def test_prelu_takes_a_0d_weight_as_torch():
+    # PyTorch's weight is a scalar or 1-D; a 0-d one was refused as not holding 1 value
+    x, tx = _pair(2, 3, 4)
+    w, tw = ember.tensor(0.3, requires_grad=True), torch.tensor(0.3, requires_grad=True)
+    _check(F.prelu(x, w), TF.prelu(tx, tw), [(x, tx), (w, tw)])
+    assert w.grad.shape == ()
+    with pytest.raises(ValueError, match="prelu: weight of shape \\[1, 1\\] must hold 1 value or one per channel"):
+        F.prelu(x, ember.ones(1, 1))
+
+
 @pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
 @pytest.mark.parametrize("log_target", [False, True])
 def test_kl_div_and_kldivloss_match_torch(reduction, log_target):
