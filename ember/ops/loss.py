@@ -126,11 +126,14 @@ def _nll_weights_forward(xp, target, weight=None, *, num_classes, ignore_index, 
         w = one / np.dtype(dtype).type(safe.size) if normalize else one
         w = -w if negate else w
     else:
-        w = valid.astype(dtype) if weight is None else (weight[safe] * valid).astype(dtype, copy=False)
+        # float16 / bfloat16 weights are summed and divided in float32, rounded once: NumPy's bfloat16 sum stops
+        # growing at 256 (adding 0.5 rounds back), which divided a mean over 1000 targets by about half their weight
+        wide = np.float32 if np.dtype(dtype) in LOW_PRECISION else dtype
+        w = valid.astype(wide) if weight is None else (weight[safe] * valid).astype(wide, copy=False)
         if normalize:  # all targets ignored: zeros, a zero gradient (``_nan_if_no_weight`` makes the loss nan)
             total = w.sum()
             w /= xp.where(total != 0, total, 1)
-        w = -w.reshape(-1) if negate else w.reshape(-1)
+        w = (-w.reshape(-1) if negate else w.reshape(-1)).astype(dtype, copy=False)
     # Fill (samples, classes) with the class axis last, then move it to axis 1.
     rows = xp.zeros((safe.size, num_classes), dtype)
     rows[xp.arange(safe.size), safe.reshape(-1)] = w
