@@ -607,6 +607,26 @@ def test_sigmoid_keeps_its_relative_precision_for_negative_inputs():
     np.testing.assert_array_equal(_numpy(ember.sigmoid(ember.tensor([-np.inf, np.inf, np.nan]))), [0.0, 1.0, np.nan])
 
 
+@pytest.mark.parametrize("fn, what", [
+    (lambda x, t, w: ember.binary_cross_entropy(x, t, weight=w), "binary_cross_entropy: weight"),
+    (lambda x, t, w: ember.binary_cross_entropy_with_logits(x, t, weight=w),
+     "binary_cross_entropy_with_logits: weight"),
+    (lambda x, t, w: ember.binary_cross_entropy_with_logits(x, t, pos_weight=w),
+     "binary_cross_entropy_with_logits: pos_weight"),
+])
+def test_binary_cross_entropy_weights_must_broadcast_to_the_input(fn, what):
+    # a (2, 4, 3) weight of (4, 3) losses made two weighted copies of them ('none': shape [2, 4, 3]); PyTorch
+    # refuses it
+    x, t = ember.full((4, 3), 0.25), ember.ones(4, 3)
+    with pytest.raises(ValueError, match=what + r" of shape \[2, 4, 3\] does not broadcast to the input's shape "
+                                              r"\[4, 3\]"):
+        fn(x, t, ember.ones(2, 4, 3))
+    with pytest.raises(ValueError, match=what + r" of shape \[2\] does not broadcast"):
+        fn(x, t, ember.ones(2))
+    for shape in [(3,), (4, 1), (1, 3), ()]:
+        assert fn(x, t, ember.ones(*shape)).shape == ()
+
+
 def test_binary_cross_entropy_refuses_values_outside_0_1_as_pytorch():
     # an input of 1.5 gave a loss of -0.41 and a target of 2 a negative loss, silently
     with pytest.raises(ValueError, match=r"binary_cross_entropy: every element of input must lie in \[0, 1\]"):

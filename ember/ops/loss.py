@@ -35,6 +35,18 @@ def _reduce(name: str, losses: TensorLike, reduction: str) -> TensorLike:
     raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _weighting(name: str, what: str, input: TensorLike, weight) -> TensorLike:
+    """``weight`` as a Tensor, refused unless it broadcasts to the input's shape without growing it: PyTorch's
+    losses write into the input's shape, where the product grew (a (2, N, C) weight made two copies of the losses)."""
+    weight = as_tensor(weight, input)
+    shape, weight_shape = tuple(input.shape), tuple(weight.shape)
+    pairs = zip(reversed(weight_shape), reversed(shape))
+    if len(weight_shape) > len(shape) or any(w not in (1, s) for w, s in pairs if w is not None and s is not None):
+        raise ValueError(f"{name}: {what} of shape {list(weight_shape)} does not broadcast to the input's shape "
+                         f"{list(shape)}")
+    return weight
+
+
 def _same_shape(name: str, a: TensorLike, b: TensorLike):
     if not fits(a.shape, b.shape):
         raise ValueError(f"{name}: input {a.dtype}{list(a.shape)} and target {b.dtype}{list(b.shape)} differ in shape")
@@ -649,7 +661,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
         input, target = promote(input, target)
     losses = dispatch.apply(BINARY_CROSS_ENTROPY, (input, target), {})
     if weight is not None:
-        losses = losses * weight
+        losses = losses * _weighting("binary_cross_entropy", "weight", input, weight)
     return _reduce("binary_cross_entropy", losses, reduction)
 
 
@@ -662,7 +674,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     if pos_weight is None:
         losses = (1.0 - target) * input + negative_part
     else:
-        losses = (1.0 - target) * input + (target * (as_tensor(pos_weight, input) - 1.0) + 1.0) * negative_part
+        pos_weight = _weighting("binary_cross_entropy_with_logits", "pos_weight", input, pos_weight)
+        losses = (1.0 - target) * input + (target * (pos_weight - 1.0) + 1.0) * negative_part
     if weight is not None:
-        losses = losses * weight
+        losses = losses * _weighting("binary_cross_entropy_with_logits", "weight", input, weight)
     return _reduce("binary_cross_entropy_with_logits", losses, reduction)
