@@ -1519,7 +1519,7 @@ for _reduction in ("mean", "sum", "none"):
          lambda x, t, r=_reduction: F.l1_loss(x, t, reduction=r))
 for _delta in (1.0, 0.5):
     _kinks = (0.0, _delta, -_delta)
-    _row(f"huber_loss_delta{_delta}", lambda x, t, d=_delta: ember.huber_loss(x, t, d),
+    _row(f"huber_loss_delta{_delta}", lambda x, t, d=_delta: ember.huber_loss(x, t, delta=d),
          lambda x, t, d=_delta: np.mean(np.where(np.abs(x - t) < d, 0.5 * (x - t) ** 2, d * (np.abs(x - t) - 0.5 * d))),
          _pair(away(3, 4, points=_kinks, gap=0.05, scale=1.5)), ("abs", "where", "lt"),
          lambda x, t, d=_delta: F.huber_loss(x, t, delta=d))

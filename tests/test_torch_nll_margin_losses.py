@@ -180,6 +180,17 @@ def test_cross_entropy_and_nll_loss_of_unbatched_input_match_torch(reduction):
         F.cross_entropy(ember.tensor(x), ember.tensor([1, 2]))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_huber_loss_takes_pytorchs_argument_order(reduction):
+    # PyTorch's is (input, target, reduction, delta): F.huber_loss(x, t, "sum") failed comparing "sum" with 0,
+    # and (x, t, "none", 0.5) too
+    target = X[::-1].copy()
+    _check(lambda a, t: F.huber_loss(a, t, reduction, 0.5), lambda a, t: TF.huber_loss(a, t, reduction, 0.5),
+           [X, target], [True, True])
+    _check(lambda a, t: F.huber_loss(a, t, reduction), lambda a, t: TF.huber_loss(a, t, reduction),
+           [X, target], [True, True])
+
+
 def test_the_losses_trace_under_jit_with_their_gradients():
     x = ember.tensor(X.astype(np.float32), requires_grad=True)
     counts, labels = ember.tensor(COUNTS.astype(np.float32)), ember.tensor(LABEL_LISTS)

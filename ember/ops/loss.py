@@ -67,8 +67,8 @@ def l1_loss(input, target, reduction: str = "mean") -> TensorLike:
     return _reduce("l1_loss", abs(input - target), reduction)
 
 
-def huber_loss(input, target, delta: float = 1.0, reduction: str = "mean") -> TensorLike:
-    """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss)."""
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> TensorLike:
+    """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss, in its argument order)."""
     if not delta > 0:  # delta 0 made every loss 0, a negative one every loss negative
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     input, target = to_float(input), to_float(as_tensor(target))
