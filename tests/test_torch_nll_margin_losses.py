@@ -191,6 +191,26 @@ def test_huber_loss_takes_pytorchs_argument_order(reduction):
            [X, target], [True, True])
 
 
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+def test_functional_losses_take_the_old_flags_in_pytorchs_positions():
+    # F.nll_loss(x, t, None, False) read False as ignore_index (class 0 ignored, a mean) where PyTorch sums;
+    # smooth_l1_loss's third place was beta (False: an L1 loss) and poisson_nll_loss's fifth eps
+    logp = np.log(np.random.default_rng(3).dirichlet(np.ones(4), 5))
+    classes = np.array([0, 1, 0, 3, 2])
+    pairs = [
+        (lambda a, t: F.nll_loss(a, t, None, False), lambda a, t: TF.nll_loss(a, t, None, False), [logp, classes]),
+        (lambda a, t: F.cross_entropy(a, t, None, True, 1, False),
+         lambda a, t: TF.cross_entropy(a, t, None, True, 1, False), [X, np.array([0, 1, 3, 3, 2])]),
+        (lambda a, t: F.smooth_l1_loss(a, t, False), lambda a, t: TF.smooth_l1_loss(a, t, False), [X, COUNTS]),
+        (lambda a, t: F.poisson_nll_loss(a, t, True, False, False),
+         lambda a, t: TF.poisson_nll_loss(a, t, True, False, False), [X, COUNTS]),
+    ]
+    for ours, theirs, arrays in pairs:
+        _check(ours, theirs, arrays, [True, False])
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        F.nll_loss(ember.tensor(logp), ember.tensor(classes), None, False)
+
+
 def test_the_losses_trace_under_jit_with_their_gradients():
     x = ember.tensor(X.astype(np.float32), requires_grad=True)
     counts, labels = ember.tensor(COUNTS.astype(np.float32)), ember.tensor(LABEL_LISTS)

@@ -11,6 +11,7 @@ modules in ``nn.layers``.
 from __future__ import annotations
 
 from ember import ops as _ops
+from ember.nn.layers import likelihood_loss as _likelihood
 from ember.nn.layers.activation import (
     _softmax_dim,
     celu,
@@ -55,12 +56,13 @@ from ember.nn.layers.inplace_activation import (
     silu,
     threshold_,
 )
-from ember.nn.layers.likelihood_loss import gaussian_nll_loss, poisson_nll_loss
+from ember.nn.layers.likelihood_loss import gaussian_nll_loss
 from ember.nn.layers.linear import bilinear
 from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
     kl_div,
+    legacy_reduction,
     margin_ranking_loss,
     triplet_margin_loss,
 )
@@ -112,7 +114,6 @@ from ember.ops import (
     conv_transpose1d,
     conv_transpose2d,
     conv_transpose3d,
-    cross_entropy,
     ctc_loss,
     gelu,
     grid_sample,
@@ -127,11 +128,9 @@ from ember.ops import (
     max_unpool2d,
     max_unpool3d,
     mse_loss,
-    nll_loss,
     one_hot,
     pdist,
     sigmoid,
-    smooth_l1_loss,
     softplus,
     softshrink,
     tanh,
@@ -225,3 +224,48 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     >>> F.normalize(ember.tensor([[3.0, 4.0]]), dim=1)
     """
     return input / _ops.clip(_ops.norm(input, p, dim, keepdims=True), eps, None)
+
+
+# The losses whose PyTorch signature has the old size_average/reduce flags before an argument of Ember's: a flag
+# given by position was read as that argument (F.nll_loss(x, t, None, False), PyTorch's sum, ignored class 0).
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """``ember.cross_entropy`` with PyTorch's signature (``size_average``/``reduce`` become a reduction, with
+    PyTorch's warning).
+
+    >>> F.cross_entropy(ember.randn(4, 3), ember.tensor([0, 2, 1, 0]))
+    """
+    return _ops.cross_entropy(input, target, weight, ignore_index, legacy_reduction(size_average, reduce, reduction),
+                              label_smoothing)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """``ember.nll_loss`` with PyTorch's signature (``size_average``/``reduce`` become a reduction).
+
+    >>> F.nll_loss(ember.log_softmax(ember.randn(4, 3), 1), ember.tensor([0, 2, 1, 0]))
+    """
+    return _ops.nll_loss(input, target, weight, ignore_index, legacy_reduction(size_average, reduce, reduction))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """``ember.smooth_l1_loss`` with PyTorch's signature (``size_average``/``reduce`` become a reduction).
+
+    >>> F.smooth_l1_loss(ember.zeros(3), ember.ones(3), beta=0.5)
+    """
+    return _ops.smooth_l1_loss(input, target, beta, legacy_reduction(size_average, reduce, reduction))
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
+                     eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
+    """The Poisson negative log-likelihood (``nn.PoissonNLLLoss``) with PyTorch's signature (``size_average``/
+    ``reduce`` become a reduction).
+
+    >>> F.poisson_nll_loss(ember.zeros(3), ember.ones(3))
+    """
+    return _likelihood.poisson_nll_loss(input, target, log_input, full, eps,
+                                        legacy_reduction(size_average, reduce, reduction))

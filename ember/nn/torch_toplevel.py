@@ -85,7 +85,8 @@ def kl_div(input: Tensor, target: Tensor, reduction=1, *, log_target: bool = Fal
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, eps: float = 1e-8,
                      reduction=1) -> Tensor:
     """``nn.functional.poisson_nll_loss``."""
-    return F.poisson_nll_loss(input, target, log_input, full, eps, _reduction("poisson_nll_loss", reduction))
+    return F.poisson_nll_loss(input, target, log_input, full, eps=eps,
+                              reduction=_reduction("poisson_nll_loss", reduction))
 
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
