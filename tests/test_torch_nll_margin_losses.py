@@ -194,7 +194,8 @@ def test_huber_loss_takes_pytorchs_argument_order(reduction):
 @pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
 def test_functional_losses_take_the_old_flags_in_pytorchs_positions():
     # F.nll_loss(x, t, None, False) read False as ignore_index (class 0 ignored, a mean) where PyTorch sums;
-    # smooth_l1_loss's third place was beta (False: an L1 loss) and poisson_nll_loss's fifth eps
+    # smooth_l1_loss's third place was beta (False: an L1 loss), poisson_nll_loss's fifth eps and
+    # binary_cross_entropy_with_logits's fourth pos_weight (False: the positives weighted by 0)
     logp = np.log(np.random.default_rng(3).dirichlet(np.ones(4), 5))
     classes = np.array([0, 1, 0, 3, 2])
     pairs = [
@@ -204,6 +205,11 @@ def test_functional_losses_take_the_old_flags_in_pytorchs_positions():
         (lambda a, t: F.smooth_l1_loss(a, t, False), lambda a, t: TF.smooth_l1_loss(a, t, False), [X, COUNTS]),
         (lambda a, t: F.poisson_nll_loss(a, t, True, False, False),
          lambda a, t: TF.poisson_nll_loss(a, t, True, False, False), [X, COUNTS]),
+        (lambda a, t: F.binary_cross_entropy_with_logits(a, t, None, False),
+         lambda a, t: TF.binary_cross_entropy_with_logits(a, t, None, False), [X, COUNTS / 8]),
+        (lambda a, t: F.binary_cross_entropy_with_logits(a, t, None, None, None, "none", ember.tensor(2.0)),
+         lambda a, t: TF.binary_cross_entropy_with_logits(a, t, None, None, None, "none", torch.tensor(2.0)),
+         [X, COUNTS / 8]),
     ]
     for ours, theirs, arrays in pairs:
         _check(ours, theirs, arrays, [True, False])

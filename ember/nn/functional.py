@@ -107,7 +107,6 @@ from ember.ops import (
     avg_pool3d,
     batch_norm,
     binary_cross_entropy,
-    binary_cross_entropy_with_logits,
     conv1d,
     conv2d,
     conv3d,
@@ -227,7 +226,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 
 
 # The losses whose PyTorch signature has the old size_average/reduce flags before an argument of Ember's: a flag
-# given by position was read as that argument (F.nll_loss(x, t, None, False), PyTorch's sum, ignored class 0).
+# given by position was read as that argument (F.nll_loss(x, t, None, False), PyTorch's sum, ignored class 0;
+# F.binary_cross_entropy_with_logits(x, t, None, False) weighted the positives by 0).
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -269,3 +269,15 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     """
     return _likelihood.poisson_nll_loss(input, target, log_input, full, eps,
                                         legacy_reduction(size_average, reduce, reduction))
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """``ember.binary_cross_entropy_with_logits`` with PyTorch's signature (``size_average``/``reduce`` become a
+    reduction; ``pos_weight`` comes last).
+
+    >>> F.binary_cross_entropy_with_logits(ember.zeros(3), ember.ones(3))
+    """
+    return _ops.binary_cross_entropy_with_logits(input, target, weight, pos_weight,
+                                                 legacy_reduction(size_average, reduce, reduction))
