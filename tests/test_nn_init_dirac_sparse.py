@@ -62,3 +62,17 @@ def test_sparse_errors():
         init.sparse_(ember.empty(3, 3, 3), 0.1)
     with pytest.raises(ValueError, match="sparse_: sparsity must be in \\[0, 1\\], got -0.5"):
         init.sparse_(ember.empty(3, 3), -0.5)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("uniform_", ()), ("normal_", ()), ("trunc_normal_", ()), ("sparse_", (0.5,)), ("orthogonal_", ()),
+    ("xavier_uniform_", ()), ("xavier_normal_", ()), ("kaiming_uniform_", ()), ("kaiming_normal_", ()),
+])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_random_initialisers_refuse_integer_and_bool_tensors(name, args, dtype):
+    # the float draws were cast to the tensor's dtype: uniform_ of an int64 tensor filled it with zeros (PyTorch's
+    # samplers refuse it); the deterministic fills still take any dtype
+    tensor = ember.zeros(3, 4, dtype=dtype)
+    with pytest.raises(TypeError, match=rf"{name}: random initialisation needs a floating tensor, got {dtype}\[3, 4\]"):
+        getattr(init, name)(tensor, *args)
+    assert init.constant_(ember.zeros(3, dtype="int64"), 7).numpy().tolist() == [7, 7, 7]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ember import random as _random
 from ember.autograd import no_grad
+from ember.backend.dtypes import COMPLEX, FLOATING
 from ember.tensor import Tensor
 
 __all__ = [
@@ -32,6 +33,14 @@ _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "con
 def _draw_dtype(tensor: Tensor):
     # Draw in float32 for float32 and narrower weights (half the memory traffic), float64 otherwise.
     return np.float64 if tensor.dtype == np.float64 else np.float32
+
+
+def _random_fill(name: str, tensor: Tensor) -> None:
+    """Refuse an integer or bool tensor, as PyTorch's samplers do: the draws were cast to it (uniform_ of an int64
+    tensor filled it with zeros)."""
+    if tensor.dtype not in FLOATING and tensor.dtype not in COMPLEX:
+        raise TypeError(f"{name}: random initialisation needs a floating tensor, got {tensor.dtype}"
+                        f"{list(tensor.shape)}")
 
 
 def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
@@ -90,6 +99,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
 
     >>> init.uniform_(ember.empty(3, 5), -0.1, 0.1)
     """
+    _random_fill("uniform_", tensor)
     values = _random.numpy_generator(generator).random(tensor.shape, dtype=_draw_dtype(tensor))
     return _write(tensor, values * (b - a) + a)
 
@@ -99,6 +109,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
     >>> init.normal_(ember.empty(3, 5), std=0.02)
     """
+    _random_fill("normal_", tensor)
     values = _random.numpy_generator(generator).standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
     return _write(tensor, values * std + mean)
 
@@ -109,6 +120,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
     >>> init.trunc_normal_(ember.empty(3, 5), std=0.02, a=-0.04, b=0.04)
     """
+    _random_fill("trunc_normal_", tensor)
     gen = _random.numpy_generator(generator)
     values = gen.standard_normal(tensor.shape) * std + mean
     outside = (values < a) | (values > b)
@@ -178,6 +190,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
 
     >>> init.sparse_(ember.empty(100, 20), sparsity=0.1)
     """
+    _random_fill("sparse_", tensor)
     if tensor.ndim != 2:
         raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {list(tensor.shape)}")
     if not 0 <= sparsity <= 1:
@@ -195,6 +208,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
     >>> init.orthogonal_(ember.empty(4, 6))
     """
+    _random_fill("orthogonal_", tensor)
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got {list(tensor.shape)}")
     rows = tensor.shape[0]
@@ -214,6 +228,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor
 
     >>> init.xavier_uniform_(ember.empty(3, 5), gain=init.calculate_gain("tanh"))
     """
+    _random_fill("xavier_uniform_", tensor)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
@@ -224,6 +239,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
     >>> init.xavier_normal_(ember.empty(3, 5))
     """
+    _random_fill("xavier_normal_", tensor)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
@@ -234,6 +250,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
 
     >>> init.kaiming_uniform_(ember.empty(16, 3, 3, 3), nonlinearity="relu")
     """
+    _random_fill("kaiming_uniform_", tensor)
     if 0 in tensor.shape:
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
@@ -247,6 +264,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
 
     >>> init.kaiming_normal_(ember.empty(16, 3, 3, 3), mode="fan_out", nonlinearity="relu")
     """
+    _random_fill("kaiming_normal_", tensor)
     if 0 in tensor.shape:
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
