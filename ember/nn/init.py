@@ -32,15 +32,25 @@ _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "con
 
 def _draw_dtype(tensor: Tensor):
     # Draw in float32 for float32 and narrower weights (half the memory traffic), float64 otherwise.
-    return np.float64 if tensor.dtype == np.float64 else np.float32
+    return np.float64 if tensor.dtype in (np.float64, np.complex128) else np.float32
 
 
-def _random_fill(name: str, tensor: Tensor) -> None:
+def _random_fill(name: str, tensor: Tensor, complex_ok: bool = True) -> None:
     """Refuse an integer or bool tensor, as PyTorch's samplers do: the draws were cast to it (uniform_ of an int64
-    tensor filled it with zeros)."""
-    if tensor.dtype not in FLOATING and tensor.dtype not in COMPLEX:
-        raise TypeError(f"{name}: random initialisation needs a floating tensor, got {tensor.dtype}"
+    tensor filled it with zeros); and a complex one where PyTorch has no complex form (``complex_ok`` False)."""
+    if tensor.dtype not in FLOATING and (tensor.dtype not in COMPLEX or not complex_ok):
+        kind = "floating" if complex_ok else "real floating"
+        raise TypeError(f"{name}: random initialisation needs a {kind} tensor, got {tensor.dtype}"
                         f"{list(tensor.shape)}")
+
+
+def _standard_normal(gen, tensor: Tensor) -> np.ndarray:
+    """N(0, 1) draws of the tensor's shape; complex ones for a complex tensor, as PyTorch's normal_ draws them
+    (each part N(0, 1/2))."""
+    values = gen.standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
+    if tensor.dtype in COMPLEX:
+        values = (values + 1j * gen.standard_normal(tensor.shape, dtype=values.dtype)) * math.sqrt(0.5)
+    return values
 
 
 def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
@@ -100,8 +110,11 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     >>> init.uniform_(ember.empty(3, 5), -0.1, 0.1)
     """
     _random_fill("uniform_", tensor)
-    values = _random.numpy_generator(generator).random(tensor.shape, dtype=_draw_dtype(tensor))
-    return _write(tensor, values * (b - a) + a)
+    gen = _random.numpy_generator(generator)
+    values = gen.random(tensor.shape, dtype=_draw_dtype(tensor)) * (b - a) + a
+    if tensor.dtype in COMPLEX:  # PyTorch draws the imaginary part from U(a, b) too
+        values = values + 1j * (gen.random(tensor.shape, dtype=values.dtype) * (b - a) + a)
+    return _write(tensor, values)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
@@ -110,8 +123,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     >>> init.normal_(ember.empty(3, 5), std=0.02)
     """
     _random_fill("normal_", tensor)
-    values = _random.numpy_generator(generator).standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
-    return _write(tensor, values * std + mean)
+    return _write(tensor, _standard_normal(_random.numpy_generator(generator), tensor) * std + mean)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -120,7 +132,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
     >>> init.trunc_normal_(ember.empty(3, 5), std=0.02, a=-0.04, b=0.04)
     """
-    _random_fill("trunc_normal_", tensor)
+    _random_fill("trunc_normal_", tensor, complex_ok=False)
     gen = _random.numpy_generator(generator)
     values = gen.standard_normal(tensor.shape) * std + mean
     outside = (values < a) | (values > b)
@@ -197,7 +209,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
     gen = _random.numpy_generator(generator)
     rows, cols = tensor.shape
-    values = gen.standard_normal((rows, cols), dtype=_draw_dtype(tensor)) * std
+    values = _standard_normal(gen, tensor) * std
     zeroed = np.argsort(gen.random((rows, cols)), axis=0)[: math.ceil(sparsity * rows)]  # a permutation a column
     values[zeroed, np.arange(cols)] = 0
     return _write(tensor, values)
@@ -208,7 +220,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
     >>> init.orthogonal_(ember.empty(4, 6))
     """
-    _random_fill("orthogonal_", tensor)
+    _random_fill("orthogonal_", tensor, complex_ok=False)
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got {list(tensor.shape)}")
     rows = tensor.shape[0]
