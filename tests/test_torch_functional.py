@@ -75,6 +75,34 @@ def test_logsigmoid_matches_torch_far_into_both_tails():
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_and_silu_keep_their_relative_precision_for_negative_inputs(dtype):
+    # 0.5 * (1 + tanh(x / 2)) cancelled: sigmoid(-20) was 0 in float32 (torch: 2.1e-9), 2e-4 off at -10, and
+    # sigmoid(-50) 0 in float64; silu and the gradients with them
+    x = np.array([-80.0, -50.0, -30.0, -20.0, -10.0, -1.0, 0.0, 3.0, 30.0], dtype)
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    for fn in (ember.sigmoid, F.silu):
+        y, ty = fn(ours), (torch.sigmoid if fn is ember.sigmoid else TF.silu)(theirs)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5 if dtype == "float32" else 1e-13)
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5 if dtype == "float32" else 1e-13)
+        ours.grad, theirs.grad = None, None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elu_celu_and_selu_near_0_use_expm1_as_torch(dtype):
+    # exp(x) - 1 cancelled: elu(-1e-8) was 0 in float32 and elu(-1e-5) 0.14% off
+    x = np.array([-1e-30, -1e-8, -1e-5, -1e-3, -0.5, -5.0, 1e-8], dtype)
+    for ours, theirs in ((F.elu, TF.elu), (F.celu, TF.celu), (F.selu, TF.selu)):
+        a, ta = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, ty = ours(a), theirs(ta)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=2e-7 if dtype == "float32" else 1e-14)
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=2e-7 if dtype == "float32" else 1e-14)
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_prelu_and_its_module_match_torch(channels):
     x, tx = _pair(2, 3, 4)

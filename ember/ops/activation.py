@@ -20,7 +20,7 @@ from ember.ops.elementwise import (
     _scalar,
     _typed,
     erf,
-    exp,
+    expm1,
     sigmoid,
     softplus,
     tanh,
@@ -116,9 +116,10 @@ def elu(x, alpha: float = 1.0) -> TensorLike:
     """x where x > 0, else alpha * (exp(x) - 1)."""
     x = to_float(x)
     positive = x > 0
-    # exp of 0 where x > 0 keeps the unused branch finite, so its gradient is never inf * 0; a where (not a
-    # minimum, which splits ties) gives x = 0 PyTorch's gradient, alpha.
-    return where(positive, x, (exp(where(positive, 0.0, x)) - 1.0) * alpha)
+    # expm1 of 0 where x > 0 keeps the unused branch finite, so its gradient is never inf * 0; a where (not a
+    # minimum, which splits ties) gives x = 0 PyTorch's gradient, alpha. expm1, as PyTorch: exp(x) - 1 cancelled
+    # near 0 (elu(-1e-8) was 0 in float32).
+    return where(positive, x, expm1(where(positive, 0.0, x)) * alpha)
 
 
 def gelu(x, approximate: str = "none") -> TensorLike:
