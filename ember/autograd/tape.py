@@ -484,19 +484,10 @@ def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool
                 previous = grads.get(parent)
                 grads[parent] = gt if previous is None else _add_arrays(previous, gt)
         if not retain_graph:
-            _free(node)
+            node.inputs = None
+            node.out = None
+            node.residuals = None
     return len(order)
-
-
-def _free(node) -> None:
-    """Drop what a node's vjp read, after a backward without ``retain_graph``. A node whose vjp reads no values
-    (``Op.vjp_reads`` empty, no saved output) keeps its inputs, so that a later backward runs through it again, as
-    PyTorch's nodes without saved tensors allow (``x = a + b`` differentiated by two losses)."""
-    node.out = None
-    node.residuals = None
-    reads = getattr(node.op, "vjp_reads", None)
-    if reads is None or reads or getattr(node.op, "saves_output", True):
-        node.inputs = None
 
 
 def _check_writes(order, roots) -> None:
@@ -601,7 +592,9 @@ def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_gra
                 if g is not None:
                     _accumulate(leaf, g, handed_out, create_graph)
         if not retain_graph:
-            _free(node)
+            node.inputs = None
+            node.out = None
+            node.residuals = None
     return results
 
 
