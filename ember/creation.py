@@ -158,6 +158,17 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: boo
     if dtype is None:
         dtype = DEFAULT_INT if all(isinstance(v, int) for v in (start, stop, step)) else _dtypes.DEFAULT_FLOAT
     dtype = as_dtype(dtype)
+    if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
+        # as PyTorch: an integer dtype counts from the truncated start by the truncated step (arange(-1.5, 2) is
+        # -1, 0, 1, not the truncations -1, 0, 0, 1); the count comes from the truncated bounds for int64 and
+        # from the given ones for the other integer dtypes
+        first, last, stride = int(start), int(stop), int(step)
+        if stride == 0:
+            raise ValueError(f"arange: step must not be zero (step {step} truncates to 0 for dtype {dtype})")
+        count = (-((first - last) // stride) if dtype == np.int64
+                 else math.ceil((float(stop) - float(start)) / float(step)))
+        values = first + stride * np.arange(max(count, 0), dtype=np.int64)
+        return _finish(values.astype(dtype), dtype, device, requires_grad)
     return _finish(np.arange(start, stop, step).astype(dtype), dtype, device, requires_grad)
 
 

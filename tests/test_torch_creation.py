@@ -1,0 +1,26 @@
+"""Creation functions (arange, linspace, logspace, full...) against PyTorch: values and dtypes."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _same(ours, theirs):
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (ours.dtype, theirs.dtype)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("args", [(-1.5, 2), (0.5, 3.7), (3.9, -2.2, -1.5), (0, 7.9, 2.5)])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+def test_arange_with_an_integer_dtype_truncates_float_bounds_as_pytorch(args, dtype):
+    if dtype == "uint8" and min(args) < 0:
+        return
+    _same(ember.arange(*args, dtype=getattr(ember, dtype)), torch.arange(*args, dtype=getattr(torch, dtype)))
+
+
+def test_arange_refuses_a_step_that_truncates_to_zero():
+    with pytest.raises(ValueError, match="arange: step"):
+        ember.arange(0, 2.5, 0.5, dtype=ember.int64)
