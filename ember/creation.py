@@ -172,17 +172,30 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: boo
     return _finish(np.arange(start, stop, step).astype(dtype), dtype, device, requires_grad)
 
 
+def _spaced_dtype(name: str, dtype, start, end) -> np.dtype:
+    """linspace's and logspace's dtype: the given one, else the default complex dtype for a complex endpoint and
+    the default float dtype otherwise; a complex endpoint with a real dtype is refused, as PyTorch."""
+    complex_end = any(isinstance(v, (complex, np.complexfloating)) or getattr(v, "dtype", None) in COMPLEX
+                      for v in (start, end))
+    if dtype is None:
+        return _dtypes.default_complex() if complex_end else _dtypes.DEFAULT_FLOAT
+    dtype = as_dtype(dtype)
+    if complex_end and dtype not in COMPLEX:
+        raise TypeError(f"{name}: a complex start or end ({start}, {end}) cannot be cast to dtype {dtype}")
+    return dtype
+
+
 def linspace(start: float, stop: float, num: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """``num`` evenly spaced values from start to stop, both included."""
-    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
+    """``num`` evenly spaced values from start to stop, both included (complex for a complex endpoint)."""
+    dtype = _spaced_dtype("linspace", dtype, start, stop)
     return _finish(np.linspace(start, stop, num).astype(dtype), dtype, device, requires_grad)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent, as
-    ``torch.logspace``."""
-    dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
+    ``torch.logspace`` (complex for a complex endpoint)."""
+    dtype = _spaced_dtype("logspace", dtype, start, end)
     if steps < 0:
         raise ValueError(f"logspace: steps must be non-negative, got {steps}")
     with np.errstate(over="ignore"):

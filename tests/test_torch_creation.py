@@ -24,3 +24,12 @@ def test_arange_with_an_integer_dtype_truncates_float_bounds_as_pytorch(args, dt
 def test_arange_refuses_a_step_that_truncates_to_zero():
     with pytest.raises(ValueError, match="arange: step"):
         ember.arange(0, 2.5, 0.5, dtype=ember.int64)
+
+
+@pytest.mark.parametrize("name", ["linspace", "logspace"])
+@pytest.mark.parametrize("args", [(0, 1j, 3), (np.complex128(1 + 2j), 1, 4), (1 + 1j, 2, 1), (0.5j, -1j, 0)])
+def test_linspace_and_logspace_of_a_complex_endpoint_are_complex_as_pytorch(name, args):
+    _same(getattr(ember, name)(*args), getattr(torch, name)(*args))
+    _same(getattr(ember, name)(*args, dtype=ember.complex128), getattr(torch, name)(*args, dtype=torch.complex128))
+    with pytest.raises(TypeError, match=f"{name}: a complex start or end"):
+        getattr(ember, name)(*args, dtype=ember.float32)
