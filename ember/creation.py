@@ -99,6 +99,8 @@ def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype from the value when not given)."""
+    if isinstance(fill_value, (Tensor, np.integer)):
+        fill_value = fill_value.item()  # typed as the Python number it holds, as PyTorch (full(2, np.int32(3)): int64)
     if dtype is None:
         dtype = np.dtype(np.bool_) if isinstance(fill_value, bool) else (
             DEFAULT_INT if isinstance(fill_value, int) else _dtypes.DEFAULT_FLOAT)
@@ -155,6 +157,8 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: boo
         start, stop = 0, start
     if step == 0:
         raise ValueError("arange: step must not be zero")
+    # NumPy integers and 0-d tensors count as the Python numbers they hold (arange(np.int64(5)) is int64)
+    start, stop, step = (v.item() if isinstance(v, (Tensor, np.integer)) else v for v in (start, stop, step))
     if dtype is None:
         dtype = DEFAULT_INT if all(isinstance(v, int) for v in (start, stop, step)) else _dtypes.DEFAULT_FLOAT
     dtype = as_dtype(dtype)

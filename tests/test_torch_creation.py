@@ -33,3 +33,13 @@ def test_linspace_and_logspace_of_a_complex_endpoint_are_complex_as_pytorch(name
     _same(getattr(ember, name)(*args, dtype=ember.complex128), getattr(torch, name)(*args, dtype=torch.complex128))
     with pytest.raises(TypeError, match=f"{name}: a complex start or end"):
         getattr(ember, name)(*args, dtype=ember.float32)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.arange(np.int64(5)), lambda m: m.arange(0, np.int32(7), np.int8(2)), lambda m: m.arange(m.tensor(4)),
+    lambda m: m.arange(m.tensor(2.5)), lambda m: m.full((2,), np.int32(3)), lambda m: m.full((2,), m.tensor(3)),
+    lambda m: m.full((2,), m.tensor(True)), lambda m: m.full((2,), m.tensor(2.5, dtype=m.float64)),
+    lambda m: m.full((2,), np.bool_(True)),
+])
+def test_numpy_integers_and_0d_tensors_give_arange_and_full_pytorch_dtypes(make):
+    _same(make(ember), make(torch))
