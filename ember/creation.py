@@ -295,6 +295,11 @@ def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
+    if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
+        bounds = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+        if low < bounds[0] or high - 1 > bounds[1]:
+            raise ValueError(f"randint: the range [{low}, {high}) does not fit dtype {dtype} "
+                             f"([{bounds[0]}, {bounds[1]}])")
     size = (size,) if isinstance(size, int) else tuple(size)
     array = _random.numpy_generator(generator).integers(low, high, size).astype(dtype)
     return _finish(array, dtype, device, False)
@@ -317,6 +322,8 @@ def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memor
 
 def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1 (from ``generator`` when given)."""
+    if n < 0:
+        raise ValueError(f"randperm: n must be non-negative, got {n}")
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
     return _finish(_random.numpy_generator(generator).permutation(n).astype(dtype), dtype, device, False)
 

@@ -43,3 +43,19 @@ def test_linspace_and_logspace_of_a_complex_endpoint_are_complex_as_pytorch(name
 ])
 def test_numpy_integers_and_0d_tensors_give_arange_and_full_pytorch_dtypes(make):
     _same(make(ember), make(torch))
+
+
+@pytest.mark.parametrize("low, high, dtype", [(0, 300, "uint8"), (-1, 3, "uint8"), (-129, 0, "int8"), (0, 3, "bool")])
+def test_randint_refuses_a_range_its_dtype_cannot_hold(low, high, dtype):
+    with pytest.raises(ValueError, match="randint: the range"):
+        ember.randint(low, high, (5,), dtype=getattr(ember, dtype))
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        torch.randint(low, high, (5,), dtype=getattr(torch, dtype))
+
+
+def test_randint_fills_the_whole_range_of_a_small_dtype_and_randperm_refuses_a_negative_n():
+    drawn = ember.randint(0, 256, (2000,), dtype=ember.uint8).numpy()
+    assert drawn.dtype == np.uint8 and drawn.max() > 250
+    assert ember.randint(0, 2, (4,), dtype=ember.bool).dtype == np.bool_
+    with pytest.raises(ValueError, match="randperm: n must be non-negative"):
+        ember.randperm(-1)
