@@ -159,6 +159,8 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: boo
         raise ValueError("arange: step must not be zero")
     # NumPy integers and 0-d tensors count as the Python numbers they hold (arange(np.int64(5)) is int64)
     start, stop, step = (v.item() if isinstance(v, (Tensor, np.integer)) else v for v in (start, stop, step))
+    if (stop - start) * step < 0:
+        raise ValueError(f"arange: the bounds [{start}, {stop}) are inconsistent with the sign of step {step}")
     if dtype is None:
         dtype = DEFAULT_INT if all(isinstance(v, int) for v in (start, stop, step)) else _dtypes.DEFAULT_FLOAT
     dtype = as_dtype(dtype)

@@ -59,3 +59,16 @@ def test_randint_fills_the_whole_range_of_a_small_dtype_and_randperm_refuses_a_n
     assert ember.randint(0, 2, (4,), dtype=ember.bool).dtype == np.bool_
     with pytest.raises(ValueError, match="randperm: n must be non-negative"):
         ember.randperm(-1)
+
+
+@pytest.mark.parametrize("args", [(0, 5, -1), (3, 1), (1.5, 0.5, 0.25)])
+def test_arange_refuses_bounds_against_the_sign_of_step_as_pytorch(args):
+    with pytest.raises(ValueError, match="arange: the bounds"):
+        ember.arange(*args)
+    with pytest.raises(RuntimeError, match="inconsistent"):
+        torch.arange(*args)
+
+
+def test_arange_of_equal_bounds_is_empty():
+    _same(ember.arange(2, 2), torch.arange(2, 2))
+    _same(ember.arange(2.0, 2.0, -1), torch.arange(2.0, 2.0, -1))
