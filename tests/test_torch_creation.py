@@ -72,3 +72,14 @@ def test_arange_refuses_bounds_against_the_sign_of_step_as_pytorch(args):
 def test_arange_of_equal_bounds_is_empty():
     _same(ember.arange(2, 2), torch.arange(2, 2))
     _same(ember.arange(2.0, 2.0, -1), torch.arange(2.0, 2.0, -1))
+
+
+@pytest.mark.parametrize("number", [np.float64(1.5), np.float32(0.5), np.float16(2), np.int64(3), np.int8(-2),
+                                    np.uint8(3), np.complex128(1j)])
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "int32", "float16", "float32"])
+def test_a_numpy_number_beside_a_tensor_promotes_as_a_python_number_as_pytorch(number, dtype):
+    if dtype == "float16" and isinstance(number, np.complexfloating):
+        return  # PyTorch has no complex32 arithmetic on the CPU
+    for op in (lambda a, b: a + b, lambda a, b: b * a, lambda a, b: a / b):
+        _same(op(ember.tensor([1, 4], dtype=getattr(ember, dtype)), number),
+              op(torch.tensor([1, 4], dtype=getattr(torch, dtype)), number))

@@ -153,6 +153,8 @@ def as_tensor(value, like: TensorLike | None = None) -> TensorLike:
     """``value`` as a Tensor (on ``like``'s device when given); Tensors pass through."""
     if isinstance(value, TensorLike):
         return value
+    if like is not None and isinstance(value, (np.integer, np.inexact)):
+        value = value.item()  # beside a tensor a NumPy number counts as a Python one, as in PyTorch
     if like is not None and value.__class__ in _SCALARS:
         return constant(value, scalar_result_type(like.array.dtype, value), like)
     device = like.device if like is not None else None
@@ -206,9 +208,9 @@ def promote_inexact(a, b) -> tuple:
     """``promote`` for an op that computes in floats (true division, atan2...): both operands floating (or complex).
     A Python int beside a tensor becomes a float with it, not first the tensor's integer dtype, where it would
     wrap (a uint8 tensor / -3 would divide by 253), as PyTorch's."""
-    if b.__class__ is int and isinstance(a, TensorLike):
+    if (b.__class__ is int or isinstance(b, np.integer)) and isinstance(a, TensorLike):
         a = to_inexact(a)
-    elif a.__class__ is int and isinstance(b, TensorLike):
+    elif (a.__class__ is int or isinstance(a, np.integer)) and isinstance(b, TensorLike):
         b = to_inexact(b)
     a, b = promote(a, b)
     return to_inexact(a), to_inexact(b)
