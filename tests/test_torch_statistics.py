@@ -279,6 +279,26 @@ def test_aminmax_matches_torch_in_values_names_and_gradients():
         ember.aminmax(ember.zeros(0, 2), dim=0)
 
 
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_with_a_dim_give_a_tie_gradient_to_the_chosen_index_as_torch(name):
+    ties = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [5.0, -1.0, 5.0, -1.0]], np.float32)
+    for dim, keepdim in ((1, False), (0, True), (-1, True)):
+        grad, expected = _grads(lambda t: getattr(ember, name)(t, dim, keepdim).values,
+                                lambda t: getattr(torch, name)(t, dim, keepdim).values, ties)
+        _same(grad, expected)
+        x, tx = _both(ties)
+        _same_tuple(getattr(x, name)(dim=dim, keepdim=keepdim), getattr(tx, name)(dim=dim, keepdim=keepdim))
+    grad, expected = _grads(lambda t: getattr(ember, "a" + name)(t, 1), lambda t: getattr(torch, "a" + name)(t, 1),
+                            ties)
+    _same(grad, expected)  # amax/amin still share the gradient between ties
+    x, tx = _both(np.float32(2.0))
+    _same_tuple(getattr(ember, name)(x, 0), getattr(torch, name)(tx, 0))
+    x, tx = _both(np.zeros((0, 3), np.float32))
+    _same_tuple(getattr(ember, name)(x, 1), getattr(torch, name)(tx, 1))
+    with pytest.raises(ValueError, match=rf"^{name}: the reduction of an empty tensor of shape \[3, 0\] over axis 1"):
+        getattr(ember, name)(ember.zeros(3, 0), 1)
+
+
 def test_count_nonzero_over_dims_as_torch():
     x, tx = _both(np.array([[0, 1, 2], [3, 0, 0]]))
     for dim in (None, 0, 1, (0, 1)):

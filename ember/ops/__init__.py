@@ -374,8 +374,8 @@ pow = power  # noqa: A001  (PyTorch's name)
 arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
 mvlgamma = multigammaln  # PyTorch's top-level name
 ger = outer  # PyTorch's older name
-max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult)  # noqa: A001
-min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult)  # noqa: A001
+max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult, gather, squeeze)  # noqa: A001
+min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult, gather, squeeze)  # noqa: A001
 transpose = _torch_names.transpose_any(transpose)
 row_stack = vstack
 

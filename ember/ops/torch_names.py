@@ -63,8 +63,20 @@ MaxResult = _result_type("max")
 MinResult = _result_type("min")
 
 
-def extremum(name: str, reduce, arg, pairwise, result_type):
+def extremum(name: str, reduce, arg, pairwise, result_type, gather, squeeze):
     """``max``/``min`` with PyTorch's three forms (see the module docstring)."""
+
+    def values_and_indices(x, axis, keepdims):
+        shape = tuple(getattr(x, "shape", (1,)))
+        if not shape or 0 in shape:  # (a 0-d tensor's one element; an empty one's values are refused as max's)
+            return result_type(reduce(x, axis=axis, keepdims=keepdims), arg(x, axis=axis, keepdims=keepdims))
+        # the values gathered at the indices, so that the gradient goes to the one element chosen, as PyTorch's
+        # (amax/amin share it between ties)
+        indices = arg(x, axis=axis, keepdims=True)
+        values = gather(x, axis, indices)
+        if not keepdims:
+            values, indices = squeeze(values, axis), squeeze(indices, axis)
+        return result_type(values, indices)
 
     def dispatch(x, *args, **kwargs):
         other = kwargs.pop("other", None)
@@ -79,7 +91,7 @@ def extremum(name: str, reduce, arg, pairwise, result_type):
             else:
                 axis, args = args[0], args[1:]
             keepdims = kwargs.pop("keepdim", kwargs.pop("keepdims", args[0] if args else False))
-            return result_type(reduce(x, axis=axis, keepdims=keepdims), arg(x, axis=axis, keepdims=keepdims))
+            return values_and_indices(x, axis, keepdims)
         if "keepdim" in kwargs:
             kwargs["keepdims"] = kwargs.pop("keepdim")
         return reduce(x, *args, **kwargs)
