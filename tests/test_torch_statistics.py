@@ -343,6 +343,23 @@ def test_logcumsumexp_of_half_precision_accumulates_in_float32_as_torch(dtype):
     np.testing.assert_array_equal(got.to(ember.float32).numpy(), want)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_cumsum_and_cumprod_of_half_precision_accumulate_in_float32_as_torch(dtype):
+    # rounded at every step, a float16 running sum of 5000 ones stopped at 2048
+    for name, array in (("cumsum", np.ones((2, 5000), np.float32)),
+                        ("cumsum", np.random.default_rng(4).random((2, 3000), np.float32)),
+                        ("cumprod", np.full((2, 3000), 1.001, np.float32))):
+        x = ember.tensor(array).to(getattr(ember, dtype)).requires_grad_()
+        tx = torch.tensor(array).to(getattr(torch, dtype)).requires_grad_()
+        got, want = getattr(ember, name)(x, 1), getattr(torch, name)(tx, 1)
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got.detach().to(ember.float32).numpy(), want.detach().float().numpy())
+        if name == "cumsum":
+            (got * 0.001).sum().backward()  # (the sum itself passes float16's largest value)
+            (want * 0.001).sum().backward()
+            np.testing.assert_array_equal(x.grad.to(ember.float32).numpy(), tx.grad.float().numpy())
+
+
 def test_logcumsumexp_needs_a_dim_and_a_floating_tensor():
     with pytest.raises(TypeError, match=r"logcumsumexp: give the dimension to run along \(dim=\)"):
         ember.logcumsumexp(ember.zeros(3))

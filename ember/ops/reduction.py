@@ -471,10 +471,17 @@ def _scan_infer(name):
     return infer
 
 
+def _scan_dtype(dtype):
+    # float16 and bfloat16 run in float32, rounded once, as PyTorch's (a float16 running sum of ones stops at 2048)
+    return float32 if dtype in LOW_PRECISION else _sum_dtype(dtype)
+
+
 def _cumsum_forward(xp, x, *, axis, reverse):
     if reverse:  # from the end: what the gradient of a running sum is
-        return xp.ascontiguousarray(xp.flip(xp.cumsum(xp.flip(x, axis), axis, dtype=_sum_dtype(x.dtype)), axis))
-    return xp.cumsum(x, axis, dtype=_sum_dtype(x.dtype))
+        out = xp.ascontiguousarray(xp.flip(xp.cumsum(xp.flip(x, axis), axis, dtype=_scan_dtype(x.dtype)), axis))
+    else:
+        out = xp.cumsum(x, axis, dtype=_scan_dtype(x.dtype))
+    return out.astype(x.dtype) if x.dtype in LOW_PRECISION else out
 
 
 CUMSUM = defop("cumsum", forward=_cumsum_forward, infer=_scan_infer("cumsum"),
@@ -520,7 +527,12 @@ def _cumprod_grad_to_first_zero(run, x, out, g, axis: int, zeros_so_far, first, 
     return run(WHERE, before, before_first, run(WHERE, first, at_first, zero))
 
 
-CUMPROD = defop("cumprod", forward=lambda xp, x, *, axis: xp.cumprod(x, axis, dtype=_sum_dtype(x.dtype)),
+def _cumprod_forward(xp, x, *, axis):
+    out = xp.cumprod(x, axis, dtype=_scan_dtype(x.dtype))
+    return out.astype(x.dtype) if x.dtype in LOW_PRECISION else out
+
+
+CUMPROD = defop("cumprod", forward=_cumprod_forward,
                 infer=_scan_infer("cumprod"), vjp=vjp_rule(_cumprod_rule), cost=elementwise_cost(1), onnx=NO_ONNX,
                 saves_output=True)
 
