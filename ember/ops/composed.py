@@ -8,7 +8,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from ember.backend.dtypes import COMPLEX, FLOATING, bool_
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32
 from ember.ops.complex_parts import complex as _complex
 from ember.ops.complex_parts import imag, real
 from ember.ops.convert import as_tensor, cast, promote, to_float, to_inexact
@@ -240,6 +240,8 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
     """The vector p-norm over ``axis`` (all elements by default), as ``torch.norm``/``linalg.vector_norm``:
     ``p`` 2 (or "fro"), 1, inf, -inf, 0 (the count of non-zeros) or any other number."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # in float32, rounded once, as PyTorch's: float16 squares overflow (a 300 is 90000)
+        return cast(norm(cast(x, float32), p, axis, keepdims), x.dtype)
     if p == "fro":
         p = 2
     if isinstance(p, str):
