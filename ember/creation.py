@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -47,6 +48,26 @@ def _finish(array, dtype, device, requires_grad) -> Tensor:
     return t
 
 
+def _takes_size(fn):
+    """``fn`` (taking its shape as arguments, or as ``shape``) also taking PyTorch's ``size=`` keyword for it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if "size" in kwargs:
+            size = kwargs.pop("size")
+            if fn.__name__ == "full":
+                if args or "shape" in kwargs:
+                    raise TypeError("full: got size= and a shape; give one")
+                kwargs["shape"] = size
+            elif args:
+                raise TypeError(f"{fn.__name__}: got size= and sizes as arguments; give one")
+            else:
+                args = (tuple(size),)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _shape(shape) -> tuple:
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
@@ -85,18 +106,21 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return Tensor(data, dtype=dtype, device=device)
 
 
+@_takes_size
 def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
     dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return _finish(np.zeros(_shape(shape), dtype), dtype, device, requires_grad)
 
 
+@_takes_size
 def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return _finish(np.ones(_shape(shape), dtype), dtype, device, requires_grad)
 
 
+@_takes_size
 def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value`` (dtype from the value when not given)."""
     if isinstance(fill_value, (Tensor, np.integer)):
@@ -111,6 +135,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
 
 
+@_takes_size
 def empty(*shape, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """An uninitialised tensor (filled with zeros here, so results never depend on garbage); ``memory_format``
     (``ember.channels_last``...) lays its data out so."""
@@ -253,6 +278,7 @@ def _source(name: str, generator, device, requires_grad: bool) -> np.random.Gene
     return _random.numpy_generator(generator)
 
 
+@_takes_size
 def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the global generator or ``generator`` (traced by ``ember.jit``: a new draw on
     every call, from the ``random`` op's stream, ``ember.random.stream()``); a complex dtype draws both parts so."""
@@ -266,6 +292,7 @@ def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = 
     return _finish(array, dtype, device, requires_grad)
 
 
+@_takes_size
 def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the global generator or ``generator`` (traced by ``ember.jit``: a new draw on
     every call, from the ``random`` op's stream, ``ember.random.stream()``); a complex dtype draws each part from

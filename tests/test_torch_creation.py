@@ -83,3 +83,13 @@ def test_a_numpy_number_beside_a_tensor_promotes_as_a_python_number_as_pytorch(n
     for op in (lambda a, b: a + b, lambda a, b: b * a, lambda a, b: a / b):
         _same(op(ember.tensor([1, 4], dtype=getattr(ember, dtype)), number),
               op(torch.tensor([1, 4], dtype=getattr(torch, dtype)), number))
+
+
+def test_creation_functions_take_torchs_size_keyword():
+    # zeros(size=(2,)) and the rest were TypeErrors (an unexpected keyword argument)
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        assert getattr(ember, name)(size=(2, 3)).shape == getattr(torch, name)(size=(2, 3)).shape
+    assert ember.full(size=(2,), fill_value=3).tolist() == torch.full(size=(2,), fill_value=3).tolist()
+    assert ember.zeros(size=[2], dtype=ember.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="zeros: got size= and sizes as arguments"):
+        ember.zeros(2, size=(2,))
