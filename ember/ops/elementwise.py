@@ -789,28 +789,27 @@ def _sparse_as_dense(a, b) -> tuple:
     return promote(dense(a), dense(b))
 
 
-def add(a, b, *, alpha=1) -> TensorLike:
-    """Elementwise a + b (PyTorch's ``a + alpha * b``) with broadcasting; a sparse (COO or CSR) operand adds as
-    its dense tensor."""
-    if alpha != 1:
-        b = mul(b, alpha)
-    try:
-        operands = promote(a, b)
-    except TypeError:
-        operands = _sparse_as_dense(a, b)
-    return dispatch.apply(ADD, operands)
+def _with_alpha(op, name: str, sign: str):
+    """``add`` or ``sub``: ``a {sign} alpha * b`` with broadcasting. One body for the two, which are ``Tensor``'s
+    ``+`` and ``-`` themselves (so no helper call on that path)."""
+
+    def fn(a, b, *, alpha=1) -> TensorLike:
+        if alpha != 1:
+            b = mul(b, alpha)
+        try:
+            operands = promote(a, b)
+        except TypeError:
+            operands = _sparse_as_dense(a, b)
+        return dispatch.apply(op, operands)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"Elementwise a {sign} b (PyTorch's ``a {sign} alpha * b``) with broadcasting; a sparse (COO or "
+                  f"CSR) operand counts as its dense tensor.")
+    return fn
 
 
-def sub(a, b, *, alpha=1) -> TensorLike:
-    """Elementwise a - b (PyTorch's ``a - alpha * b``) with broadcasting; a sparse (COO or CSR) operand subtracts
-    as its dense tensor."""
-    if alpha != 1:
-        b = mul(b, alpha)
-    try:
-        operands = promote(a, b)
-    except TypeError:
-        operands = _sparse_as_dense(a, b)
-    return dispatch.apply(SUB, operands)
+add = _with_alpha(ADD, "add", "+")
+sub = _with_alpha(SUB, "sub", "-")
 
 
 def mul(a, b) -> TensorLike:
