@@ -257,3 +257,70 @@ def test_autograd_backward_of_several_outputs_as_torch():
     assert w.grad.tolist() == tw.grad.tolist()
     with pytest.raises(ValueError, match="got 1 gradients for 2 tensors"):
         ember.autograd.backward([w * 2, w * 3], [ember.ones(2)])
+
+
+LEGACY_FLAG_LOSSES = {  # name: inputs (as NumPy) and the arguments before size_average, by position
+    "binary_cross_entropy": lambda rng: ([rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0, 1, (4, 3)), None]),
+    "cosine_embedding_loss": lambda rng: ([rng.normal(size=(4, 3)), rng.normal(size=(4, 3)),
+                                           np.array([1.0, -1, 1, -1]), 0.1]),
+    "hinge_embedding_loss": lambda rng: ([rng.normal(size=(4, 3)), np.sign(rng.normal(size=(4, 3))), 1.0]),
+    "kl_div": lambda rng: ([np.log(rng.uniform(0.1, 1, (4, 3))), rng.uniform(0.1, 1, (4, 3))]),
+    "l1_loss": lambda rng: ([rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]),
+    "margin_ranking_loss": lambda rng: ([rng.normal(size=4), rng.normal(size=4), np.array([1.0, -1, 1, -1]), 0.2]),
+    "mse_loss": lambda rng: ([rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]),
+    "multi_margin_loss": lambda rng: ([rng.normal(size=(4, 3)), np.array([0, 2, 1, 0]), 1, 1.0, None]),
+    "multilabel_margin_loss": lambda rng: ([rng.normal(size=(2, 3)), np.array([[2, -1, 0], [0, 1, -1]])]),
+    "multilabel_soft_margin_loss": lambda rng: ([rng.normal(size=(4, 3)), (rng.normal(size=(4, 3)) > 0) * 1.0,
+                                                 None]),
+    "soft_margin_loss": lambda rng: ([rng.normal(size=(4, 3)), np.sign(rng.normal(size=(4, 3)))]),
+    "triplet_margin_loss": lambda rng: ([rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), rng.normal(size=(4, 3)),
+                                         1.0, 2.0, 1e-6, False]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEGACY_FLAG_LOSSES))
+def test_functional_losses_take_the_old_flags_where_torch_does(name):
+    # the classic VAE example's F.binary_cross_entropy(recon, x, size_average=False) raised a TypeError
+    args = LEGACY_FLAG_LOSSES[name](np.random.default_rng(0))
+    mine_fn, theirs_fn = getattr(ember.nn.functional, name), getattr(torch.nn.functional, name)
+    assert list(inspect.signature(mine_fn).parameters)[:len(args) + 3] == \
+        list(inspect.signature(theirs_fn).parameters)[:len(args) + 3]
+
+    def convert(module, value):
+        if isinstance(value, np.ndarray):
+            return module.tensor(value if value.dtype.kind == "i" else value.astype(np.float32))
+        return value
+
+    mine_args = [convert(ember, a) for a in args]
+    theirs_args = [convert(torch, a) for a in args]
+    for size_average, reduce in ((False, None), (None, False), (True, True)):
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+            mine = mine_fn(*mine_args, size_average=size_average, reduce=reduce)
+        with pytest.warns(UserWarning):
+            theirs = theirs_fn(*theirs_args, size_average=size_average, reduce=reduce)
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.warns(UserWarning):  # by position: PyTorch's place for the flags
+        mine = mine_fn(*mine_args, False, True)
+    np.testing.assert_allclose(mine.numpy(), theirs_fn(*theirs_args, reduction="sum").numpy(), rtol=1e-5)
+    np.testing.assert_allclose(mine_fn(*mine_args, reduction="none").numpy(),
+                               theirs_fn(*theirs_args, reduction="none").numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match=name):
+        mine_fn(*mine_args, size_average=False, bogus=1)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_elementwise_weight_of_regression_losses(name, reduction):
+    rng = np.random.default_rng(1)
+    x, y, w = (rng.normal(size=(5, 2)).astype(np.float32) for _ in range(3))
+    w = np.abs(w)
+    xe = ember.tensor(x, requires_grad=True)
+    mine = getattr(ember.nn.functional, name)(xe, ember.tensor(y), reduction=reduction, weight=ember.tensor(w))
+    xt = torch.tensor(x, requires_grad=True)
+    theirs = getattr(torch.nn.functional, name)(xt, torch.tensor(y), reduction=reduction, weight=torch.tensor(w))
+    np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    mine.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=rf"{name}: weight of shape \[2\] must have the input's shape \[5, 2\]"):
+        getattr(ember.nn.functional, name)(xe, ember.tensor(y), weight=ember.ones(2))

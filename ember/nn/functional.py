@@ -10,6 +10,9 @@ modules in ``nn.layers``.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from ember import ops as _ops
 from ember.nn.layers import likelihood_loss as _likelihood
 from ember.nn.layers.activation import (
@@ -238,7 +241,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
     >>> F.cross_entropy(ember.randn(4, 3), ember.tensor([0, 2, 1, 0]))
     """
-    return _ops.cross_entropy(input, target, weight, ignore_index, legacy_reduction(size_average, reduce, reduction),
+    return _ops.cross_entropy(input, target, weight, ignore_index, legacy_reduction(size_average, reduce, reduction, 3),
                               label_smoothing)
 
 
@@ -248,7 +251,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
     >>> F.nll_loss(ember.log_softmax(ember.randn(4, 3), 1), ember.tensor([0, 2, 1, 0]))
     """
-    return _ops.nll_loss(input, target, weight, ignore_index, legacy_reduction(size_average, reduce, reduction))
+    return _ops.nll_loss(input, target, weight, ignore_index, legacy_reduction(size_average, reduce, reduction, 3))
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
@@ -257,7 +260,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 
     >>> F.smooth_l1_loss(ember.zeros(3), ember.ones(3), beta=0.5)
     """
-    return _ops.smooth_l1_loss(input, target, beta, legacy_reduction(size_average, reduce, reduction))
+    return _ops.smooth_l1_loss(input, target, beta, legacy_reduction(size_average, reduce, reduction, 3))
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
@@ -268,7 +271,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     >>> F.poisson_nll_loss(ember.zeros(3), ember.ones(3))
     """
     return _likelihood.poisson_nll_loss(input, target, log_input, full, eps,
-                                        legacy_reduction(size_average, reduce, reduction))
+                                        legacy_reduction(size_average, reduce, reduction, 3))
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -280,4 +283,39 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     >>> F.binary_cross_entropy_with_logits(ember.zeros(3), ember.ones(3))
     """
     return _ops.binary_cross_entropy_with_logits(input, target, weight, pos_weight,
-                                                 legacy_reduction(size_average, reduce, reduction))
+                                                 legacy_reduction(size_average, reduce, reduction, 3))
+
+
+def _with_legacy_flags(loss):
+    """``loss`` with PyTorch's signature: its old ``size_average``/``reduce`` flags just before ``reduction``, which
+    they become (with PyTorch's warning). Without them the loss is called as it is."""
+    signature = inspect.signature(loss)
+    parameters = list(signature.parameters.values())
+    at = [parameter.name for parameter in parameters].index("reduction")
+    flags = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+             for name in ("size_average", "reduce")]
+    torch_signature = signature.replace(parameters=parameters[:at] + flags + parameters[at:])
+
+    @functools.wraps(loss)
+    def with_flags(*args, **kwargs):
+        if len(args) <= at and "size_average" not in kwargs and "reduce" not in kwargs:
+            return loss(*args, **kwargs)
+        try:
+            arguments = torch_signature.bind(*args, **kwargs).arguments
+        except TypeError as error:
+            raise TypeError(f"{loss.__name__}: {error}") from None
+        size_average, reduce = arguments.pop("size_average", None), arguments.pop("reduce", None)
+        arguments["reduction"] = legacy_reduction(size_average, reduce, arguments.get("reduction", "mean"), 3)
+        return loss(**arguments)
+
+    with_flags.__signature__ = torch_signature
+    return with_flags
+
+
+(
+    binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss,
+    multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss,
+) = (_with_legacy_flags(loss) for loss in (
+    binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss,
+    multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss,
+))

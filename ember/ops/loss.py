@@ -52,30 +52,49 @@ def _same_shape(name: str, a: TensorLike, b: TensorLike):
         raise ValueError(f"{name}: input {a.dtype}{list(a.shape)} and target {b.dtype}{list(b.shape)} differ in shape")
 
 
-def mse_loss(input, target, reduction: str = "mean") -> TensorLike:
-    """Mean squared error."""
+def _weighted_reduce(name: str, losses: TensorLike, reduction: str, weight, weighted_mean: bool) -> TensorLike:
+    """``losses`` times an elementwise ``weight`` of their shape (PyTorch's ``weight=`` of mse/l1/huber), reduced;
+    the mean divides by the weights' sum where ``weighted_mean``, as PyTorch's mse and l1 (huber's is the plain
+    mean)."""
+    if weight is None:
+        return _reduce(name, losses, reduction)
+    weight = as_tensor(weight, losses)
+    if tuple(weight.shape) != tuple(losses.shape):
+        raise ValueError(f"{name}: weight of shape {list(weight.shape)} must have the input's shape "
+                         f"{list(losses.shape)}")
+    losses = losses * weight
+    if reduction == "mean" and weighted_mean:
+        return sum(losses) / sum(weight)
+    return _reduce(name, losses, reduction)
+
+
+def mse_loss(input, target, reduction: str = "mean", weight=None) -> TensorLike:
+    """Mean squared error; ``weight`` (the input's shape) weighs each element, and the mean is then the weighted
+    one."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("mse_loss", input, target)
     diff = input - target
-    return _reduce("mse_loss", diff * diff, reduction)
+    return _weighted_reduce("mse_loss", diff * diff, reduction, weight, True)
 
 
-def l1_loss(input, target, reduction: str = "mean") -> TensorLike:
-    """Mean absolute error."""
+def l1_loss(input, target, reduction: str = "mean", weight=None) -> TensorLike:
+    """Mean absolute error; ``weight`` (the input's shape) weighs each element, and the mean is then the weighted
+    one."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("l1_loss", input, target)
-    return _reduce("l1_loss", abs(input - target), reduction)
+    return _weighted_reduce("l1_loss", abs(input - target), reduction, weight, True)
 
 
-def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> TensorLike:
-    """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss, in its argument order)."""
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> TensorLike:
+    """Quadratic within ``delta`` of the target, linear outside (PyTorch's HuberLoss, in its argument order);
+    ``weight`` (the input's shape) weighs each element before the reduction."""
     if not delta > 0:  # delta 0 made every loss 0, a negative one every loss negative
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("huber_loss", input, target)
     err = abs(input - target)
     losses = where(err < delta, err * err * 0.5, (err - 0.5 * delta) * delta)
-    return _reduce("huber_loss", losses, reduction)
+    return _weighted_reduce("huber_loss", losses, reduction, weight, False)
 
 
 def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") -> TensorLike:

@@ -23,9 +23,9 @@ from ember.tensor import Tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def legacy_reduction(size_average, reduce, reduction: str) -> str:
+def legacy_reduction(size_average, reduce, reduction: str, stacklevel: int = 4) -> str:
     """PyTorch's old ``size_average``/``reduce`` flags as a reduction name, with PyTorch's warning (None for both
-    leaves ``reduction``)."""
+    leaves ``reduction``); ``stacklevel`` points the warning at the caller's line."""
     if size_average is None and reduce is None:
         return reduction
     for name, flag in (("size_average", size_average), ("reduce", reduce)):
@@ -33,7 +33,7 @@ def legacy_reduction(size_average, reduce, reduction: str) -> str:
             raise TypeError(f"{name} is PyTorch's old True/False flag, got {flag!r}; pass reduction={flag!r} by "
                             "keyword")
     warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
-                  f"{_legacy_name(size_average, reduce)}' instead.", UserWarning, stacklevel=4)
+                  f"{_legacy_name(size_average, reduce)}' instead.", UserWarning, stacklevel=stacklevel)
     return _legacy_name(size_average, reduce)
 
 
