@@ -674,7 +674,7 @@ for _equation, _shapes in [("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("bhqd,bhkd
          ins(*(normal(*s) for s in _shapes)), ("matmul", "reshape", "transpose"),
          lambda *xs, e=_equation: torch.einsum(e, *xs))
 _row("einsum_diagonal", lambda x: ember.einsum("ii->i", x), lambda x: np.einsum("ii->i", x), ins(normal(3, 3)),
-     ("reshape", "take"), lambda x: torch.einsum("ii->i", x))
+     "diagonal", lambda x: torch.einsum("ii->i", x))
 _row("einsum_sum_out", lambda x: ember.einsum("abc->b", x), lambda x: np.einsum("abc->b", x), ins(normal(2, 3, 4)),
      "sum", lambda x: torch.einsum("abc->b", x))
 _row("bmm", ember.bmm, np.matmul, ins(normal(2, 3, 4), normal(2, 4, 5)), "matmul", torch and torch.bmm)
@@ -771,7 +771,7 @@ _row("ger", ember.ger, np.outer, ins(normal(3), normal(4)), "mul", torch and tor
 _row("inner", ember.inner, np.inner, ins(normal(2, 3, 4), normal(5, 4)), "matmul", torch and torch.inner)
 _row("vdot", ember.vdot, np.vdot, ins(normal(5), normal(5)), "matmul", torch and torch.vdot)
 _row("kron", ember.kron, np.kron, ins(normal(2, 3), normal(2, 2, 2)), "mul", torch and torch.kron)
-_row("trace_method", lambda x: x.trace(), np.trace, ins(normal(3, 4)), ("take", "sum"), lambda x: x.trace())
+_row("trace_method", lambda x: x.trace(), np.trace, ins(normal(3, 4)), ("diagonal", "sum"), lambda x: x.trace())
 _row("multi_dot_vectors_at_ends", lambda *xs: ember.linalg.multi_dot(xs), lambda *xs: np.linalg.multi_dot(xs),
      ins(normal(3), normal(3, 5), normal(5, 2), normal(2, 6)), "matmul", lambda *xs: torch.linalg.multi_dot(xs))
 _row("chain_matmul", ember.chain_matmul, lambda *xs: np.linalg.multi_dot(xs),
@@ -1059,7 +1059,7 @@ def np_put(x, index, source, accumulate):
 
 
 _row("diag_embed_offset_dims", lambda x: ember.diag_embed(x, 1, 0, 2),
-     lambda x: np.moveaxis(np_diag_embed(x, 1), (-2, -1), (0, 2)), ins(normal(2, 3)), ("getitem_grad", "transpose"),
+     lambda x: np.moveaxis(np_diag_embed(x, 1), (-2, -1), (0, 2)), ins(normal(2, 3)), "diagonal_grad",
      lambda x: torch.diag_embed(x, 1, 0, 2))
 _row("diagflat", lambda x: x.diagflat(-1), lambda x: np.diagflat(x, -1), ins(normal(2, 2)), "getitem_grad",
      lambda x: x.diagflat(-1))
@@ -1332,12 +1332,12 @@ for _offset, _d1, _d2, _shape in [(0, 0, 1, (3, 4)), (1, 0, 1, (3, 4)), (-2, 0, 
                                   (-1, -1, 1, (2, 3, 4)), (5, 0, 1, (2, 3))]:
     _row(f"diagonal_{_offset}_{_d1}_{_d2}".replace("-", "m"),
          lambda x, o=_offset, a=_d1, b=_d2: x.diagonal(o, dim1=a, dim2=b),
-         lambda x, o=_offset, a=_d1, b=_d2: np.diagonal(x, o, a, b), ins(normal(*_shape)), ("reshape", "take"),
+         lambda x, o=_offset, a=_d1, b=_d2: np.diagonal(x, o, a, b), ins(normal(*_shape)), "diagonal",
          lambda x, o=_offset, a=_d1, b=_d2: torch.diagonal(x, o, a, b))
 for _k in (0, 2, -1):
     _row(f"diag_of_vector_{_k}".replace("-", "m"), lambda x, k=_k: ember.diag(x, k), lambda x, k=_k: np.diag(x, k),
          ins(normal(3)), "getitem_grad", lambda x, k=_k: torch.diag(x, k))
-_row("diag_of_matrix_method", lambda x: x.diag(1), lambda x: np.diag(x, 1), ins(normal(3, 4)), ("reshape", "take"),
+_row("diag_of_matrix_method", lambda x: x.diag(1), lambda x: np.diag(x, 1), ins(normal(3, 4)), ("diagonal", "copy"),
      lambda x: x.diag(1))
 _row("getitem_reverse_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], ins(normal(3, 2)),
      ("getitem", "getitem_grad"))
@@ -2171,7 +2171,7 @@ _row("linalg_multi_dot", lambda a, b, c: ember.linalg.multi_dot([a, b, c]),
 _row("linalg_vecdot", lambda a, b: ember.linalg.vecdot(a, b, dim=0), lambda a, b: (a * b).sum(0),
      ins(normal(3, 4), normal(3, 1)), ("mul", "sum"), torch and (lambda a, b: torch.linalg.vecdot(a, b, dim=0)))
 _row("linalg_diagonal", lambda a: ember.linalg.diagonal(a, offset=-1), lambda a: np.diagonal(a, -1, -2, -1),
-     ins(normal(2, 3, 4)), "take", torch and (lambda a: torch.linalg.diagonal(a, offset=-1)))
+     ins(normal(2, 3, 4)), "diagonal", torch and (lambda a: torch.linalg.diagonal(a, offset=-1)))
 _row("linalg_tensorinv", lambda a: ember.linalg.tensorinv(a, ind=2), lambda a: np.linalg.tensorinv(a, ind=2),
      ins(lambda rng: (rng.standard_normal((6, 6)) + 3 * np.eye(6)).reshape(2, 3, 6)), "inv",
      torch and (lambda a: torch.linalg.tensorinv(a, ind=2)))

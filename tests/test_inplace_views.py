@@ -19,6 +19,9 @@ WRITES = {
     "chained_views_setitem": "y.t()[1:][0, 1] = z[0, 0] * 3",
     "reshaped_slice_sub": "v = y.view(3, 2)[1:]; v.sub_(z[1])",
     "fill_with_tensor": "y[1, ::2].fill_(z[1, 1])",
+    "diagonal_mul": "y.diagonal().mul_(3)",
+    "offset_diagonal_copy": "y.diagonal(1).copy_(z[0])",
+    "transposed_diagonal_setitem": "y.t().diagonal(-1)[0] = z[1, 0]",
 }
 
 
@@ -95,3 +98,16 @@ def test_an_augmented_assignment_through_an_advanced_index_as_torch(statement):
 
     for got, want in zip(run(ember), run(torch)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_diagonal_is_a_view_as_torchs():
+    # writes into x.diagonal() were lost: it was a copy (cov.diagonal().add_(eps) left cov as it was)
+    for lib in (ember, torch):
+        cov = lib.zeros(2, 3, 3)
+        cov.diagonal(0, -2, -1).add_(0.5)
+        d = cov[1].diagonal(1)
+        cov.mul_(4)  # and the view sees writes into its base
+        assert cov.sum().item() == 12.0 and d.tolist() == [0.0, 0.0]
+        cov[0].diagonal()[:] = 7
+        assert cov[0].tolist() == [[7, 0, 0], [0, 7, 0], [0, 0, 7]]
+        assert lib.diag(cov[0]).fill_(1).tolist() == [1, 1, 1] and cov[0, 0, 0].item() == 7  # diag copies

@@ -30,6 +30,8 @@ CASES = {
     "pad": lambda: ember.pad(_floats(2, 3), 1),
     "getitem": lambda: _floats(4, 3)[ember.tensor([0, 2, 2])],
     "embedding": lambda: ember.nn.functional.embedding(ember.tensor([[1, 3], [3, 0]]), _floats(5, 2)),
+    "diagonal": lambda: _floats(2, 3, 4).diagonal(1, 2, 0),
+    "diagonal_grad": lambda: ember.diag_embed(_floats(2, 3), -1, 0, 2),
 }
 
 

@@ -15,10 +15,10 @@ from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import WHERE, _scalar
-from ember.ops.infer import as_int, check_axis, check_sizes, differ, movement_cost, normalize_axis
+from ember.ops.infer import as_int, check_axis, check_sizes, differ, fits, movement_cost, normalize_axis
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
-from ember.ops.shape import reshape, reshape_with, transpose
+from ember.ops.shape import clone, reshape, reshape_with
 
 # why the scatter-adds below are not deterministic on a GPU (use_deterministic_algorithms)
 _ATOMIC = "on a GPU it adds with atomic operations, in an order that varies"
@@ -217,24 +217,83 @@ def unbind(x: TensorLike, axis: int = 0) -> tuple:
     return tuple(select(x, axis, i) for i in range(x.shape[axis]))
 
 
+def _writable_diagonal(xp, x, offset: int, axis1: int, axis2: int):
+    """``x``'s diagonal as a view that writes through into ``x``, as PyTorch's (NumPy's is read-only)."""
+    offset = max(-x.shape[axis1], min(x.shape[axis2], offset))  # (as empty beyond; NumPy overflows past int64)
+    out = xp.diagonal(x, offset, axis1, axis2)
+    if xp is np and x.flags.writeable:
+        out.flags.writeable = True
+    return out
+
+
+def _diagonal_infer(x, *, offset, axis1, axis2, name: str = "diagonal"):
+    if x.ndim < 2:
+        raise shape_error(name, [x], "needs at least 2 dimensions")
+    offset = as_int(name, offset, "offset", [x])
+    first, second = check_axis(name, axis1, x.ndim, [x]), check_axis(name, axis2, x.ndim, [x])
+    rows, cols = x.shape[first], x.shape[second]
+    if first == second or rows is None or cols is None:
+        raise shape_error(name, [x], f"axis1 {axis1} and axis2 {axis2} must be two dimensions of known size")
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    return Spec(tuple(d for i, d in enumerate(x.shape) if i not in (first, second)) + (n,), x.dtype)
+
+
+def _diagonal_grad_infer(g, *, shape, offset, axis1, axis2):
+    shape = check_sizes("diagonal_grad", shape, "shape")
+    expected = _diagonal_infer(Spec(shape, g.dtype), offset=offset, axis1=axis1, axis2=axis2, name="diagonal_grad")
+    if not fits(tuple(g.shape), tuple(expected.shape)):
+        raise shape_error("diagonal_grad", [g], f"the diagonal of shape {list(shape)} has shape "
+                                                f"{list(expected.shape)}")
+    return Spec(shape, g.dtype)
+
+
+def _diagonal_grad_forward(xp, g, *, shape, offset, axis1, axis2):
+    out = xp.zeros(shape, g.dtype)
+    _writable_diagonal(xp, out, offset, axis1, axis2)[...] = g
+    return out
+
+
+DIAGONAL = defop(
+    "diagonal",
+    forward=lambda xp, x, *, offset, axis1, axis2: _writable_diagonal(xp, x, offset, axis1, axis2),
+    infer=_diagonal_infer,
+    vjp=vjp_rule(lambda run, ctx, g: (run(DIAGONAL_GRAD, g, shape=tuple(ctx.inputs[0].shape), **ctx.attrs),)),
+    cost=movement_cost,
+    onnx="Gather",
+    vjp_reads=(),
+    view=lambda array, attrs, shape: _writable_diagonal(np, array, **attrs),
+)
+
+# zeros of ``shape`` with ``g`` on the diagonal: diagonal's adjoint, and diag_embed
+DIAGONAL_GRAD = defop(
+    "diagonal_grad",
+    forward=_diagonal_grad_forward,
+    infer=_diagonal_grad_infer,
+    vjp=vjp_rule(lambda run, ctx, gg: (run(DIAGONAL, gg, **{k: v for k, v in ctx.attrs.items() if k != "shape"}),)),
+    cost=movement_cost,
+    onnx=NO_ONNX,
+    vjp_reads=(),
+)
+
+
+def _diagonal_axes(name: str, x: TensorLike, offset, axis1, axis2) -> tuple:
+    first, second = check_axis(name, axis1, x.ndim, _spec(x)), check_axis(name, axis2, x.ndim, _spec(x))
+    if first == second:
+        raise ValueError(f"{name}: axis1 and axis2 are both dimension {first} of the tensor of shape "
+                         f"{list(x.shape)}")
+    offset = as_int(name, offset, "offset", _spec(x))
+    if x.shape[first] is None or x.shape[second] is None:
+        raise ValueError(f"{name}: dimensions {first} and {second} of {x!r} must be known")
+    return offset, first, second
+
+
 def diagonal(x: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> TensorLike:
     """The diagonal of the ``axis1`` x ``axis2`` matrices of x (above the main one for a positive ``offset``),
-    as the last dimension (``numpy.diagonal``; PyTorch's ``diagonal(offset, dim1, dim2)``). A copy."""
+    as the last dimension (``numpy.diagonal``; PyTorch's ``diagonal(offset, dim1, dim2)``). A view, as
+    PyTorch's: writing into it writes into x."""
     x = as_tensor(x)
-    first, second = check_axis("diagonal", axis1, x.ndim, _spec(x)), check_axis("diagonal", axis2, x.ndim, _spec(x))
-    if first == second:
-        raise ValueError(f"diagonal: axis1 and axis2 are both dimension {first} of the tensor of shape "
-                         f"{list(x.shape)}")
-    offset = as_int("diagonal", offset, "offset", _spec(x))
-    rows, cols = x.shape[first], x.shape[second]
-    if rows is None or cols is None:
-        raise ValueError(f"diagonal: dimensions {first} and {second} of {x!r} must be known")
-    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
-    steps = np.arange(n)
-    rest = tuple(d for d in range(x.ndim) if d not in (first, second))
-    matrices = reshape(transpose(x, rest + (first, second)), tuple(x.shape[d] for d in rest) + (rows * cols,))
-    flat = (steps + max(-offset, 0)) * cols + steps + max(offset, 0)  # one take: a Gather in ONNX
-    return take(matrices, as_tensor(flat.astype(int64), x), axis=-1)
+    offset, first, second = _diagonal_axes("diagonal", x, offset, axis1, axis2)
+    return dispatch.apply(DIAGONAL, (x,), {"offset": offset, "axis1": first, "axis2": second})
 
 
 _matrix_diagonal = diagonal  # (diag's argument takes the name)
@@ -246,7 +305,7 @@ def diag(x: TensorLike, diagonal: int = 0) -> TensorLike:
     x = as_tensor(x)
     offset = as_int("diag", diagonal, "diagonal", _spec(x))
     if x.ndim == 2:
-        return _matrix_diagonal(x, offset)
+        return clone(_matrix_diagonal(x, offset))  # (a copy, as PyTorch's diag)
     if x.ndim != 1 or x.shape[0] is None:
         raise ValueError(f"diag: expects a 1-D or 2-D tensor of known size, got shape {list(x.shape)}")
     n = x.shape[0] + abs(offset)

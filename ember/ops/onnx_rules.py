@@ -35,7 +35,7 @@ from ember.ops.elementwise import (
     SIGN,
     SOFTPLUS,
 )
-from ember.ops.indexing import EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
+from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
 from ember.ops.loss import BINARY_CROSS_ENTROPY, NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
@@ -405,6 +405,20 @@ def _take(b, x, indices, *, axis):
     if axis is None:
         x, axis = b.node("Reshape", [x, b.ints([-1])]), 0
     return b.node("Gather", [x, indices], axis=axis)
+
+
+@_rule(DIAGONAL)
+def _diagonal(b, x, *, offset, axis1, axis2):
+    # the matrices moved last and flattened, then one Gather of the diagonal's positions
+    shape = b.spec(x).shape
+    rest = [d for d in range(len(shape)) if d not in (axis1, axis2)]
+    rows, cols = shape[axis1], shape[axis2]
+    moved = b.node("Transpose", [x], perm=rest + [axis1, axis2])
+    flat = b.node("Reshape", [moved, b.ints([0] * len(rest) + [rows * cols])])
+    n = max(0, min(rows - max(-offset, 0), cols - max(offset, 0)))
+    steps = np.arange(n, dtype=np.int64)
+    return b.node("Gather", [flat, b.ints(list((steps + max(-offset, 0)) * cols + steps + max(offset, 0)))],
+                  axis=len(rest))
 
 
 @_rule(EMBEDDING)

@@ -12,8 +12,9 @@ from ember.ops.arrange import _axes
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import add, where
-from ember.ops.indexing import GETITEM_GRAD, _indexed_shape, diag, getitem, index_arrays, ints_first
-from ember.ops.infer import as_int
+from ember.ops.indexing import DIAGONAL_GRAD, GETITEM_GRAD, _indexed_shape, diag, getitem, index_arrays, ints_first
+from ember.ops.infer import as_int, check_axis
+from ember.ops.registry import Spec
 from ember.ops.shape import broadcast_to, reshape
 from ember.ops.views import known, movedim
 
@@ -58,10 +59,15 @@ def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> TensorLike
         raise ValueError("diag_embed: expects a tensor of at least 1 dimension, got a 0-d one")
     offset = as_int("diag_embed", offset, "offset")
     n = x.shape[-1] + abs(offset)
-    shape = tuple(x.shape[:-1]) + (n, n)
-    out = _embed(x, shape, _diagonal_index(n, n, offset))
-    first, second = _axes("diag_embed", out, (dim1, dim2))
-    return movedim(out, (-2, -1), (first, second))
+    ndim = x.ndim + 1
+    specs = [Spec(tuple(x.shape[:-1]) + (n, n), x.dtype)]
+    first, second = (check_axis("diag_embed", d, ndim, specs) for d in (dim1, dim2))
+    if first == second:
+        raise ValueError(f"diag_embed: dim1 and dim2 are both dimension {first} of the result of shape "
+                         f"{list(specs[0].shape)}")
+    rest = iter(x.shape[:-1])
+    shape = tuple(n if d in (first, second) else next(rest) for d in range(ndim))
+    return dispatch.apply(DIAGONAL_GRAD, (x,), {"shape": shape, "offset": offset, "axis1": first, "axis2": second})
 
 
 def diagflat(x, offset: int = 0) -> TensorLike:
