@@ -96,15 +96,15 @@ def _check_batch_size(batch_size) -> None:
 
 
 def _as_loader(x, y, batch_size: int, shuffle: bool):
-    from ember.data import DataLoader, Dataset, TensorDataset
+    from ember.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
     if isinstance(x, DataLoader):
         if y is not None:
             raise ValueError("fit/evaluate: pass targets inside the DataLoader, not as y")
         return x
     _check_batch_size(batch_size)
-    if isinstance(x, Dataset):
-        return DataLoader(x, batch_size=batch_size, shuffle=shuffle)
+    if isinstance(x, Dataset):  # a stream is read in its own order, as Keras reads a tf.data dataset
+        return DataLoader(x, batch_size=batch_size, shuffle=shuffle and not isinstance(x, IterableDataset))
     if y is None:
         return DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=shuffle)
     if len(x) != len(y):

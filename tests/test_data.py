@@ -31,6 +31,7 @@ from ember.data import (
     train_test_split,
 )
 from ember.data import datasets as data_sets
+from ember.model import Model
 
 Point = namedtuple("Point", ["x", "y"])
 
@@ -520,3 +521,31 @@ def test_train_test_split():
     assert np.array_equal(x_te, x_te2)
     _, _, y_tr, y_te = train_test_split(x, y, 0.3, seed=1, stratify=True)
     assert len(y_te) == 15 and np.bincount(y_te).tolist() == [12, 3] and np.bincount(y_tr).tolist() == [28, 7]
+
+
+def test_an_iterable_dataset_is_a_dataset_without_len_as_torchs():
+    class Stream(IterableDataset):
+        def __iter__(self):
+            rng = np.random.default_rng(0)
+            for _ in range(256):
+                x = rng.normal(size=2).astype(np.float32)
+                yield x, np.int64(x.sum() > 0)
+
+    stream = Stream()
+    assert isinstance(stream, Dataset)
+    with pytest.raises(TypeError):
+        len(stream)
+    with pytest.raises(TypeError):
+        len(Dataset())
+    # Model.fit takes it as a Dataset, read in its own order (it used to be wrapped as a TensorDataset)
+    net = ember.nn.Sequential(ember.nn.Linear(2, 2))
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.5), metrics=["accuracy"])
+    model.fit(stream, epochs=3, batch_size=32, verbose=0)
+    assert model.evaluate(stream, batch_size=64)["accuracy"] > 0.95
+
+
+def test_default_collate_makes_lists_of_tuples_as_torch():
+    x, y = batch = default_collate([(np.zeros(3), 0), (np.ones(3), 1)])
+    assert type(batch) is list and x.shape == (2, 3) and y.tolist() == [0, 1]
+    point = namedtuple("point", "x y")
+    assert type(default_collate([point(1, 2), point(3, 4)])) is point

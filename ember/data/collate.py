@@ -41,7 +41,7 @@ def collate(batch: Sequence, *, collate_fn_map: dict[type, CollateFn] | None = N
 def default_collate(batch: Sequence):
     """Stack a list of samples into a batch: arrays, Tensors and numbers become stacked Ember Tensors
     (Python ints int64, floats float32, bools bool), strings a list, and tuples, lists, dicts and
-    namedtuples are collated field by field.
+    namedtuples are collated field by field (tuples and lists into a list, as PyTorch's).
 
     >>> x, y = default_collate([(np.zeros(3), 0), (np.ones(3), 1)])   # x: (2, 3), y: int64 (2,)
     """
@@ -131,9 +131,7 @@ def _collate_sequence(batch, *, collate_fn_map):
     elem = batch[0]
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
         return type(elem)(*fields)
-    if isinstance(elem, tuple):
-        return tuple(fields)
-    return fields
+    return fields  # a list for tuples too, as PyTorch's (batch[0] = batch[0].cuda() works)
 
 
 collate_fn_map: dict[type, CollateFn] = {

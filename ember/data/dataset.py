@@ -25,15 +25,16 @@ class Dataset:
     def __getitem__(self, index: int):
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")  # abstract
 
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")  # abstract
+    # no default __len__, as PyTorch's: len() of a dataset without one is a TypeError, which an IterableDataset
+    # (a subclass) relies on
 
     def __add__(self, other) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset:
-    """A dataset read as a stream: implement ``__iter__`` (and optionally ``__len__``).
+class IterableDataset(Dataset):
+    """A dataset read as a stream: implement ``__iter__`` (and optionally ``__len__``). A ``Dataset``, as
+    PyTorch's, though it cannot be indexed.
 
     >>> class Counter(IterableDataset):
     ...     def __iter__(self): return iter(range(5))

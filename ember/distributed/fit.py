@@ -60,11 +60,11 @@ class _AverageLogs(Callback):
 def prepare(model, x, y, batch_size: int, shuffle: bool, callbacks: list, verbose: int):
     """(loader, leading callbacks, the user's callbacks this rank runs, verbose, the loss check, the metrics'
     merge) for a data-parallel fit."""
-    from ember.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+    from ember.data import DataLoader, Dataset, DistributedSampler, IterableDataset, TensorDataset
 
-    if isinstance(x, DataLoader):
-        raise ValueError("fit: in a multi-rank job pass arrays or a Dataset (each rank then reads its share), "
-                         "or give your DataLoader a DistributedSampler and call it per rank yourself")
+    if isinstance(x, (DataLoader, IterableDataset)):
+        raise ValueError("fit: in a multi-rank job pass arrays or a map-style Dataset (each rank then reads its "
+                         "share), or give your DataLoader a DistributedSampler and call it per rank yourself")
     if not isinstance(x, Dataset):
         if y is not None and len(x) != len(y):
             raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
