@@ -990,3 +990,30 @@ def test_softmax_of_an_empty_tensor_is_empty_as_torch(name, shape, axis):
     assert tuple(y.shape) == tuple(expected.shape) and str(y.dtype) == "float32"
     y.sum().backward()
     assert tuple(x.grad.shape) == shape
+
+
+INTEGER_DIVISIONS = ["a // b", "a % b", "a.fmod(b)", "a.div(b, rounding_mode='trunc')",
+                     "a.div(b, rounding_mode='floor')", "a.remainder(b)", "a // 0", "a % 0"]
+
+
+@pytest.mark.parametrize("expression", INTEGER_DIVISIONS)
+def test_integer_division_by_zero_raises_as_torchs(expression):
+    # NumPy's 0 came back silently: tensor([5, -7]) // tensor([0, 2]) was [0, -4]
+    for lib in (ember, torch):
+        with pytest.raises((ZeroDivisionError, RuntimeError), match="ZeroDivisionError|division by zero"):
+            eval(expression, {"a": lib.tensor([5, -7]), "b": lib.tensor([0, 2])})
+    nonzero = expression.replace("0", "b")
+    _same(eval(nonzero, {"a": ember.tensor([5, -7]), "b": ember.tensor([3, -2])}),
+          eval(nonzero, {"a": torch.tensor([5, -7]), "b": torch.tensor([3, -2])}), exact=True)
+    assert (ember.tensor([5.0]) // 0).tolist() == [float("inf")]  # floats divide as IEEE
+
+
+def test_integers_to_a_negative_integer_power_raise_as_torchs():
+    a = ember.tensor([2, 1, -1])
+    with pytest.raises(RuntimeError, match=r"pow: integers to negative integer powers are not allowed \(int64\[3\]"):
+        a ** -1
+    with pytest.raises(RuntimeError, match="integers to negative integer powers"):
+        a.pow(-2)
+    ta = torch.tensor([2, 1, -1])
+    _same(a ** ember.tensor([-1, -2, -3]), ta ** torch.tensor([-1, -2, -3]), exact=True)  # a tensor exponent
+    _same(a.float() ** -1, ta.float() ** -1)

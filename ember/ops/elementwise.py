@@ -737,13 +737,26 @@ MINIMUM = _binary("minimum", lambda xp, a, b: xp.minimum(a, b), _extremum_vjp(Fa
                   fusion=Fusion("where(({0} < {1}) | ({0} != {0}), {0}, {1})", selects=True))
 ATAN2 = _binary("atan2", lambda xp, a, b: xp.arctan2(a, b), vjp_rule(_atan2_rule), onnx=NO_ONNX, flops=20,
                 ufunc=_np.arctan2, fusion=Fusion("arctan2({0}, {1})", exact=False))
-FLOOR_DIVIDE = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), NON_DIFFERENTIABLE,
+def _nonzero_integer_divisor(name: str, xp, b) -> None:
+    """PyTorch's ZeroDivisionError for an integer division by zero on the CPU, where NumPy gives 0 (a GPU, as
+    PyTorch's, does not check)."""
+    if xp is _np and b.dtype.kind in "iu" and not _np.all(b):
+        raise ZeroDivisionError(f"{name}: integer division by zero ({b.dtype} divisor of shape {list(b.shape)})")
+
+
+def _floor_divide_forward(xp, a, b):
+    _nonzero_integer_divisor("floor_divide", xp, b)
+    return xp.floor_divide(a, b)
+
+
+FLOOR_DIVIDE = _binary("floor_divide", _floor_divide_forward, NON_DIFFERENTIABLE,
                        onnx=NO_ONNX, fusion=NOT_FUSIBLE, bool_inputs=False)
 
 
 def _trunc_divide_forward(xp, a, b):
     if a.dtype in FLOATING:
         return xp.trunc(xp.true_divide(a, b))
+    _nonzero_integer_divisor("trunc_divide", xp, b)
     quotient = xp.floor_divide(a, b)
     return quotient + ((quotient < 0) & (quotient * b != a))  # floor rounds a negative inexact quotient down
 
@@ -758,7 +771,12 @@ def _remainder_rule(run, ctx, g):
             unbroadcast_with(run, run(NEG, run(MUL, g, run(FLOOR_DIVIDE, a, b))), b.shape) if ctx.needs[1] else None)
 
 
-REMAINDER = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), vjp_rule(_remainder_rule), onnx="Mod",
+def _remainder_forward(xp, a, b):
+    _nonzero_integer_divisor("remainder", xp, b)
+    return xp.remainder(a, b)
+
+
+REMAINDER = _binary("remainder", _remainder_forward, vjp_rule(_remainder_rule), onnx="Mod",
                     fusion=NOT_FUSIBLE, bool_inputs=False)
 
 EQ = _binary("eq", lambda xp, a, b: a == b, NON_DIFFERENTIABLE, onnx="Equal", out_dtype=bool_, ufunc=_np.equal,
@@ -871,6 +889,9 @@ def power(a, b) -> TensorLike:
         if b.__class__ is bool and isinstance(a, TensorLike):
             return bitwise_or(x, not b)
         refuse_bool("pow", [Spec(x.shape, x.dtype), Spec(y.shape, y.dtype)])
+    if b.__class__ is int and b < 0 and x.dtype.kind in "iu":  # (a tensor exponent gives 0 or +-1, as PyTorch's)
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed ({x.dtype}{list(x.shape)} "
+                           f"** {b}); use a float tensor or float_power")
     return dispatch.apply(POW, (x, y))
 
 
