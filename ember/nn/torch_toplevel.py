@@ -79,7 +79,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 def kl_div(input: Tensor, target: Tensor, reduction=1, *, log_target: bool = False) -> Tensor:
     """``nn.functional.kl_div``; ``reduction`` 1 (mean) by default, as ``torch.kl_div`` (an element mean, where
     ``nn.functional.kl_div`` asks for ``"batchmean"``)."""
-    return F.kl_div(input, target, _reduction("kl_div", reduction), log_target)
+    return F.kl_div(input, target, reduction=_reduction("kl_div", reduction), log_target=log_target)
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, eps: float = 1e-8,
@@ -92,25 +92,27 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                         reduction=1) -> Tensor:
     """``nn.functional.margin_ranking_loss``."""
-    return F.margin_ranking_loss(input1, input2, target, margin, _reduction("margin_ranking_loss", reduction))
+    return F.margin_ranking_loss(input1, input2, target, margin,
+                                 reduction=_reduction("margin_ranking_loss", reduction))
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                           reduction=1) -> Tensor:
     """``nn.functional.cosine_embedding_loss``."""
-    return F.cosine_embedding_loss(input1, input2, target, margin, _reduction("cosine_embedding_loss", reduction))
+    return F.cosine_embedding_loss(input1, input2, target, margin,
+                                   reduction=_reduction("cosine_embedding_loss", reduction))
 
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, reduction=1) -> Tensor:
     """``nn.functional.hinge_embedding_loss``."""
-    return F.hinge_embedding_loss(input, target, margin, _reduction("hinge_embedding_loss", reduction))
+    return F.hinge_embedding_loss(input, target, margin, reduction=_reduction("hinge_embedding_loss", reduction))
 
 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0,
                         eps: float = 1e-6, swap: bool = False, reduction=1) -> Tensor:
     """``nn.functional.triplet_margin_loss``."""
     return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
-                                 _reduction("triplet_margin_loss", reduction))
+                                 reduction=_reduction("triplet_margin_loss", reduction))
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
