@@ -18,7 +18,8 @@ so a traced evaluation follows the training between its calls). ``ember.rand`` a
 anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
 eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded, so what the function
 computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
-keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode.
+keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode,
+and so does a buffer it rebinds (``self.n = self.n + 1`` or ``self.n += 1``, written in place by an ``assign`` node).
 A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
 other than lr change or its parameter groups do (``add_param_group``, ``load_state_dict``), when a parameter's or
 an argument's ``.grad`` that the trace accumulated into appears or disappears, when a module whose ``training``
@@ -91,7 +92,7 @@ import numpy as np
 
 from ember import traced_state
 from ember.backend.devices import device_of
-from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, current
+from ember.graph.ir import ASSIGN, SPARSE_UPDATE, UPDATE, Graph, GraphError, current
 from ember.jit_steady import MISS, steady_call
 from ember.nn.module import observe_calls, observe_modes, on_mode_change
 from ember.nn.parameter import watch_requires_grad
@@ -500,10 +501,11 @@ def _holds_tensor(value) -> bool:
 
 
 def _read_after_updates(graph: Graph, outputs: list) -> list:
-    """``outputs`` with each parameter the traced call updated read by a ``copy`` node after its updates: the
-    function returned the parameter as its step left it, where the code generator copies a fetched variable
-    before any update (a ``Session``'s order)."""
-    updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE or n.op is SPARSE_UPDATE}
+    """``outputs`` with each parameter the traced call updated, and each buffer it wrote (``assign``), read by a
+    ``copy`` node after its writes: the function returned the tensor as its step left it, where the code generator
+    copies a fetched variable before any update (a ``Session``'s order) and would hand out a written buffer's own
+    memory, which the next call overwrites."""
+    updated = {n.inputs[0].id for n in graph.nodes if n.op is UPDATE or n.op is SPARSE_UPDATE or n.op is ASSIGN}
     copies: dict = {}
     for v in outputs:
         if v.id in updated and v.id not in copies:

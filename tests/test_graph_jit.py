@@ -209,3 +209,46 @@ def test_python_zeros_keep_their_sign_in_eager_and_traced_code():
     expected = [np.signbit(r.real).tolist() for z in as_numpy for r in (x0 + z, x0 - z, x0 * z)]
     for run in (fn, ember.jit(fn), fn):
         assert [np.signbit(t.numpy().real).tolist() for t in run(ember.tensor(x0))] == expected
+
+
+def test_a_buffer_rebound_in_a_traced_call_is_written_in_place_as_eager_mode_rebinds_it():
+    # self.avg = ... and self.steps += 1 left a symbolic value in the module after the trace, and the compiled
+    # calls never updated the buffers (the outputs read them as zeros on every call)
+    class Averaged(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("avg", ember.zeros(3))
+            self.register_buffer("steps", ember.zeros((), dtype=ember.int64))
+
+        def forward(self, x):
+            before = self.avg * 1
+            self.avg = 0.9 * self.avg + 0.1 * x.mean(0)
+            self.steps += 1
+            return x + self.avg, before, self.avg, self.steps
+
+    eager, traced = Averaged(), Averaged()
+    fast = ember.jit(traced)
+    rng = np.random.default_rng(0)
+    results = []
+    for _ in range(4):
+        x = rng.standard_normal((5, 3)).astype(np.float32)
+        expected, got = eager(ember.tensor(x)), fast(ember.tensor(x))
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-6)
+        results.append((got, [e.numpy().copy() for e in expected]))
+    assert fast.traces == 1 and not traced.avg.symbolic and int(traced.steps) == 4
+    np.testing.assert_allclose(traced.avg.numpy(), eager.avg.numpy(), rtol=1e-6)
+    for got, expected in results:  # a returned buffer is the call's value, not memory later calls overwrite
+        np.testing.assert_allclose(got[2].numpy(), expected[2], rtol=1e-6)
+
+    class Widened(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("n", ember.zeros((), dtype=ember.int64))
+
+        def forward(self, x):
+            self.n = self.n + 0.5  # a float: eager mode makes the buffer float32; the compiled write cannot
+            return x
+
+    with pytest.raises(TypeError, match=r"buffer 'n' of Widened \(int64\[\]\) in traced code"):
+        ember.jit(Widened())(ember.ones(2))

@@ -21,7 +21,7 @@ from ember.nn.backward_hooks import BackwardHook
 from ember.nn.buffer import Buffer
 from ember.nn.global_hooks import RemovableHandle
 from ember.nn.parameter import Parameter
-from ember.ops.effects import drop_grad
+from ember.ops.effects import assign, drop_grad
 from ember.tensor import Tensor, mark_state
 
 _setattr = object.__setattr__
@@ -322,11 +322,28 @@ class Module:
                     f"cannot assign {type(value).__name__} as buffer '{name}' of {type(self).__name__} "
                     "(ember.Tensor or None expected)"
                 )
+            held = self._buffers[name]
+            if value is not None and value.symbolic and held is not None and not held.symbolic:
+                self._write_buffer(name, held, value)
+                return
             self._buffers[name] = value
             if value is not None:
                 mark_state(value)
             traced_state.changed()
         _setattr(self, name, value)
+
+    def _write_buffer(self, name: str, held: Tensor, value: Tensor) -> None:
+        """``self.name = value`` with a value computed while a graph is built (``self.n += 1``, ``self.n = self.n + 1``
+        in an ``ember.jit`` call): an ``assign`` node writes it into the buffer, so every run of the compiled code
+        updates the buffer and what the call reads of it afterwards follows, as in eager mode; the module keeps its
+        Tensor (the symbolic value would outlive the trace)."""
+        if tuple(value.array.shape) != tuple(held.array.shape) or value.dtype != held.dtype:
+            raise TypeError(
+                f"cannot assign {value.dtype}{list(value.array.shape)} to buffer '{name}' of {type(self).__name__} "
+                f"({held.dtype}{list(held.shape)}) in traced code: the compiled call writes the buffer in place, "
+                "which keeps its shape and dtype; register_buffer a new one outside the traced call instead"
+            )
+        assign(held, value)
 
     def _forget(self, name: str, keep: dict | None = None) -> None:
         # Drop ``name`` from the tables, except ``keep``, where replacing an entry keeps its position.
