@@ -6,7 +6,6 @@ Operators and op methods are the functions of ``ember.ops`` themselves, listed i
 
 from __future__ import annotations
 
-import weakref
 from operator import attrgetter
 
 import numpy as np
@@ -27,24 +26,6 @@ from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
 from ember.tensor_torch_misc import TorchMiscMethods
-
-_STATE: dict[int, weakref.ref] = {}  # id -> the Tensor that a module holds as a parameter or buffer
-
-
-def mark_state(t: Tensor) -> None:
-    """Mark ``t`` as a module's state (a parameter or a buffer): ``ember.jit`` reads such a Tensor on every call of
-    a trace instead of freezing its value, so that what changes it between calls (training, ``load_state_dict``)
-    is seen."""
-    key = id(t)
-    if key not in _STATE or _STATE[key]() is not t:
-        _STATE[key] = weakref.ref(t, lambda _, key=key: _STATE.pop(key, None))
-
-
-def is_state(t) -> bool:
-    """Whether ``mark_state`` marked ``t``."""
-    ref = _STATE.get(id(t))
-    return ref is not None and ref() is t
-
 
 _PYTHON_DEFAULTS = {"i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dtype(np.bool_)}
 

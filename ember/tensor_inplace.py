@@ -19,6 +19,7 @@ from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written
 from ember.ops.dispatch import TensorLike
 from ember.tensor_inplace_views import record_through_view, view_levels
+from ember.traced_state import is_state
 
 
 def _ops():
@@ -200,21 +201,7 @@ def _write(tensor, name: str, result):
             f"{name}: in-place ops write into a tensor's array and are not recorded into a graph; "
             "write x = x + y in traced or graph-building code"
         )
-    if tuple(array.shape) != tuple(tensor.shape):
-        try:
-            np.broadcast_shapes(tuple(array.shape), tuple(tensor.shape))
-            fits = np.broadcast_shapes(tuple(array.shape), tuple(tensor.shape)) == tuple(tensor.shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise RuntimeError(
-                f"{name}: the result of shape {list(array.shape)} does not fit the tensor of shape "
-                f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)"
-            )
-    if array.dtype != tensor.dtype and not _castable(array.dtype, tensor.dtype):
-        raise RuntimeError(
-            f"{name}: result type {array.dtype} cannot be cast to the tensor's dtype {tensor.dtype} in place"
-        )
+    _check_result(tensor, name, array)
     if not getattr(tensor.array.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
         raise RuntimeError(
             f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
@@ -225,9 +212,39 @@ def _write(tensor, name: str, result):
     return tensor
 
 
+def _check_result(tensor, name: str, result) -> None:
+    """Refuse a result that an in-place op cannot store into ``tensor``: of another shape than the tensor's (after
+    broadcasting) or of a dtype that would narrow (see ``_castable``)."""
+    if tuple(result.shape) != tuple(tensor.shape):
+        try:
+            np.broadcast_shapes(tuple(result.shape), tuple(tensor.shape))
+            fits = np.broadcast_shapes(tuple(result.shape), tuple(tensor.shape)) == tuple(tensor.shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"{name}: the result of shape {list(result.shape)} does not fit the tensor of shape "
+                f"{list(tensor.shape)} (an in-place op cannot change a tensor's shape)"
+            )
+    if result.dtype != tensor.dtype and not _castable(result.dtype, tensor.dtype):
+        raise RuntimeError(
+            f"{name}: result type {result.dtype} cannot be cast to the tensor's dtype {tensor.dtype} in place"
+        )
+
+
+def _assign(tensor, name: str, result):
+    """``tensor op= value`` on a parameter or buffer while ``ember.jit`` traces (a manual ``p -= lr * p.grad``): the
+    trace reads such a tensor on every call, so an ``assign`` node writes the result into it, as eager mode writes
+    its array (rebinding the name to the result would leave the tensor as it was)."""
+    _check_result(tensor, name, result)
+    _ops().assign(tensor, result)
+    return tensor
+
+
 def _operator(fn_name: str, method: str):
     """``x += y`` and friends: in place on concrete tensors. While a graph is built or traced the result is a
-    symbolic value, which is returned so that Python rebinds the name, as it did before in-place operators."""
+    symbolic value, which is returned so that Python rebinds the name, as it did before in-place operators; a
+    parameter or buffer (which ``ember.jit`` reads on every call) is written by an ``assign`` node instead."""
 
     def inplace(self, other):
         op = getattr(_ops(), fn_name)
@@ -235,6 +252,8 @@ def _operator(fn_name: str, method: str):
             return record_in_place(self, method, lambda before: op(before, other))
         result = op(self, other)
         if not hasattr(result.array, "flags"):  # a graph Value: its array is a Symbol (shape, dtype)
+            if hasattr(self.array, "flags") and self.node is None and (self.requires_grad or is_state(self)):
+                return _assign(self, method, result)  # a parameter or buffer, which the trace reads on every call
             return result
         return _write(self, method, result)
 

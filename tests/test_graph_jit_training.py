@@ -661,3 +661,43 @@ def test_a_traced_backward_of_a_loss_computed_under_no_grad_raises_as_in_eager_m
             step(x)
         with pytest.raises(RuntimeError, match="backward: the loss .* does not require grad"):
             ember.jit(step)(x)
+
+
+def test_a_manual_update_with_an_augmented_assignment_in_a_traced_step_writes_the_parameter_as_eager_mode():
+    # p -= lr * p.grad rebound the loop variable to the traced result: the parameters never moved (the loss
+    # stayed 0.0961 on every call where eager mode went down to 1.5e-4 in three steps)
+    def run(compiled: bool):
+        ember.manual_seed(0)
+        net = ember.nn.Linear(3, 1)
+        w = ember.randn(3, 1, requires_grad=True)  # a plain leaf, as in a from-scratch model
+        frozen = ember.nn.Linear(3, 1).requires_grad_(False)  # a module's state without gradients
+
+        def step(x, y):
+            loss = ((net(x) + x @ w - y) ** 2).mean()
+            loss.backward()
+            with ember.no_grad():
+                for p in [*net.parameters(), w]:
+                    p -= 0.1 * p.grad
+                    p.grad = None
+                for p in frozen.parameters():
+                    p *= 0.5
+            return loss
+
+        fn = ember.jit(step) if compiled else step
+        losses = [fn(ember.ones(4, 3), ember.zeros(4, 1)).item() for _ in range(3)]
+        return losses, [t.detach().numpy() for t in (*net.parameters(), w, *frozen.parameters())]
+
+    (eager_losses, eager_state), (losses, state) = run(False), run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    for got, expected in zip(state, eager_state):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    p = ember.nn.Parameter(ember.ones(3))
+
+    def outside_no_grad(x):
+        for q in [p]:
+            q += x  # a leaf that requires grad, changed in place while gradients are recorded: refused as eagerly
+        return x
+
+    with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is used in an in-place operation"):
+        ember.jit(outside_no_grad)(ember.ones(3))

@@ -25,7 +25,8 @@ from ember.graph.errors import GraphError
 from ember.ops.effects import ASSIGN, RANDOM, SPARSE_UPDATE, UPDATE
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Op, Spec, describe, format_shape
 from ember.ops.unknown_size import UnknownSize, from_user
-from ember.tensor import Tensor, is_state
+from ember.tensor import Tensor
+from ember.traced_state import is_state
 
 __all__ = ["ASSIGN", "CONST", "DIM_HINT", "RANDOM", "SPARSE_UPDATE", "UPDATE", "Graph", "GraphError", "Node",
            "Symbol", "Value", "current", "format_node", "hinted_size", "interpret", "type_str"]

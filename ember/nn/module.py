@@ -22,7 +22,8 @@ from ember.nn.buffer import Buffer
 from ember.nn.global_hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 from ember.ops.effects import assign, drop_grad
-from ember.tensor import Tensor, mark_state
+from ember.tensor import Tensor
+from ember.traced_state import mark_state
 
 _setattr = object.__setattr__
 
