@@ -252,3 +252,23 @@ def test_a_buffer_rebound_in_a_traced_call_is_written_in_place_as_eager_mode_reb
 
     with pytest.raises(TypeError, match=r"buffer 'n' of Widened \(int64\[\]\) in traced code"):
         ember.jit(Widened())(ember.ones(2))
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_module_is_read_on_every_call_as_the_original(how):
+    # a copy's parameters and buffers were not marked as module state: frozen (requires_grad False) they were
+    # folded into the trace as constants, and load_state_dict into the copy gave 0.17 for eager's 0.24
+    import copy
+    import pickle
+
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(3, 2), ember.nn.BatchNorm1d(2))
+    twin = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
+    twin.requires_grad_(False)
+    twin.eval()
+    evaluate = ember.jit(lambda x: twin(x))
+    x = ember.ones(2, 3)
+    np.testing.assert_allclose(evaluate(x).numpy(), twin(x).numpy(), rtol=1e-6)
+    twin.load_state_dict({k: v * 2 for k, v in twin.state_dict().items()})
+    np.testing.assert_allclose(evaluate(x).numpy(), twin(x).numpy(), rtol=1e-6)
+    assert not any("float32[2" in f for f in evaluate.frozen)  # (the scalars eps and 1 are constants)

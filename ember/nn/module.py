@@ -357,6 +357,16 @@ class Module:
         if keep is not self._buffers:
             self._non_persistent_buffers.discard(name)
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling and ``copy.deepcopy``: the copy's parameters and buffers are marked as state, as registering
+        them marks them, so ``ember.jit`` reads them on every call (a frozen copy's weights were folded into the
+        compiled code as constants, and ``load_state_dict`` into the copy went unseen)."""
+        self.__dict__.update(state)
+        for table in ("_parameters", "_buffers"):
+            for t in state.get(table, {}).values():
+                if t is not None:
+                    mark_state(t)
+
     def __getattr__(self, name: str):
         # Only reached when ``name`` is not in __dict__, e.g. after someone wrote to _parameters directly.
         d = self.__dict__
