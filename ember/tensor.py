@@ -21,7 +21,7 @@ from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
-from ember.tensor_inplace import InplaceMethods, record_in_place
+from ember.tensor_inplace import InplaceMethods, record_in_place, write_traced
 from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -411,6 +411,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             # recorded as PyTorch records it: the tensor's new value is a copy with the item replaced
             record_in_place(self, "__setitem__", lambda before: _replaced_item(before, index, value))
             return
+        if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
+            return  # a parameter or buffer while ember.jit traces: an assign node, run on every call
         if not hasattr(self.array, "flags"):  # a graph Value (ember.jit, graph building): no values to write into
             raise TypeError(f"__setitem__: item assignment writes into a tensor's array and is not recorded into a "
                             f"graph ({self.dtype}{list(self.shape)}); build the new value instead, e.g. "

@@ -7,7 +7,9 @@ record in-place ops, so while gradients are recorded it also refuses an in-place
 requires grad, or one whose operand requires grad, where PyTorch would record it: write ``x = x + y``.
 Each write marks the tensor and its memory (``grad_mode.mark_written``): a backward through a node recorded before it
 that read the tensor, a view or an alias of it raises, as PyTorch's version check does, rather than use the new values
-(a write through ``.data`` is not marked).
+(a write through ``.data`` is not marked). While ``ember.jit`` traces, an in-place op on a parameter, buffer or leaf
+that requires grad (which the trace reads on every call) becomes an ``assign`` node, run on every call; a random fill
+of one, or any in-place op on a graph value, is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
-from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written
+from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written, thread_mode
 from ember.ops.dispatch import TensorLike
 from ember.tensor_inplace_views import record_through_view, view_levels
 from ember.traced_state import is_state
@@ -195,6 +197,8 @@ def _castable(source, target) -> bool:
 def _write(tensor, name: str, result):
     """Store ``result`` (a Tensor or array) into ``tensor``'s array, as PyTorch would: same shape, no
     narrowing cast (float into an int tensor raises)."""
+    if _read_live(tensor) and building():
+        return _assign(tensor, name, result)
     array = result.array if isinstance(result, TensorLike) else result
     if not hasattr(array, "flags") or not hasattr(tensor.array, "flags"):  # a symbolic graph Value
         raise TypeError(
@@ -232,6 +236,36 @@ def _check_result(tensor, name: str, result) -> None:
         )
 
 
+def building() -> bool:
+    """Whether ops called now append to a graph (``ember.jit`` traces, ``graph.building()``)."""
+    builder = thread_mode.builder
+    return builder is not None and not getattr(builder, "runs_eagerly", False)
+
+
+def _read_live(tensor) -> bool:
+    """Whether ``tensor`` is a concrete parameter, buffer or leaf that requires grad: what an ``ember.jit`` trace
+    reads on every call, so that a write into it while a graph is built must be a node, run on every call."""
+    return tensor.node is None and hasattr(tensor.array, "flags") and (tensor.requires_grad or is_state(tensor))
+
+
+def write_traced(tensor, name: str, compute) -> bool:
+    """While a graph is built, write ``compute(tensor)`` (Ember ops) into ``tensor`` by an ``assign`` node when it
+    is a parameter or buffer (read on every call) and return True; False, having done nothing, otherwise."""
+    if not (_read_live(tensor) and building()):
+        return False
+    _assign(tensor, name, compute(tensor))
+    return True
+
+
+def _refuse_traced_draw(tensor, name: str) -> None:
+    """A TypeError for an in-place random fill while a graph is built: of a graph value, which has no memory, or of a
+    parameter or buffer, which it would fill once, when the trace runs, rather than on every call."""
+    if not hasattr(tensor.array, "flags") or (_read_live(tensor) and building()):
+        raise TypeError(f"{name}: in-place random fills are not recorded into a graph ({tensor.dtype}"
+                        f"{list(tensor.shape)}); use ember.rand and friends in traced or graph-building code "
+                        "(t.copy_(ember.randn(...)) draws anew on every call)")
+
+
 def _assign(tensor, name: str, result):
     """``tensor op= value`` on a parameter or buffer while ``ember.jit`` traces (a manual ``p -= lr * p.grad``): the
     trace reads such a tensor on every call, so an ``assign`` node writes the result into it, as eager mode writes
@@ -252,7 +286,7 @@ def _operator(fn_name: str, method: str):
             return record_in_place(self, method, lambda before: op(before, other))
         result = op(self, other)
         if not hasattr(result.array, "flags"):  # a graph Value: its array is a Symbol (shape, dtype)
-            if hasattr(self.array, "flags") and self.node is None and (self.requires_grad or is_state(self)):
+            if _read_live(self):
                 return _assign(self, method, result)  # a parameter or buffer, which the trace reads on every call
             return result
         return _write(self, method, result)
@@ -301,6 +335,13 @@ def _reshape_in_place(tensor, name: str, reshaped):
                         "use the out-of-place form in traced or graph-building code")
     tensor.array = reshaped.array
     return tensor
+
+
+def _written_now(tensor, value=None) -> bool:
+    """Whether a write of ``value`` into ``tensor`` while a graph is built may happen at once, as the trace runs: a
+    concrete tensor the trace does not read on every call (made while it runs, a constant), and a concrete value.
+    Otherwise it is an ``assign`` node (``_write``), or refused for a graph value."""
+    return hasattr(tensor.array, "flags") and not _read_live(tensor) and not getattr(value, "symbolic", False)
 
 
 def _overwritten(before, value):
@@ -507,6 +548,8 @@ class InplaceMethods:
         if _recording(self, "masked_fill_", (value,)):
             return record_in_place(self, "masked_fill_", lambda before: _ops().masked_fill(before, mask, value))
         _check(self, "masked_fill_", value)
+        if building() and not (_written_now(self, value) and _written_now(self, mask)):
+            return _write(self, "masked_fill_", _ops().masked_fill(self, mask, value))
         mask = mask.array if hasattr(mask, "node") else mask
         value = self.xp.asarray(value.array if hasattr(value, "node") else value).astype(self.dtype)  # as torch
         return _write(self, "masked_fill_", self.xp.where(mask, value, self.array))
@@ -523,6 +566,8 @@ class InplaceMethods:
         """Set every element to 0, in place."""
         if _recording(self, "zero_", ()):
             return record_in_place(self, "zero_", lambda before: _overwritten(before, 0))
+        if building() and not _written_now(self):
+            return _write(self, "zero_", _ops().as_tensor(0, self))
         mark_written(self)
         self.array[...] = 0
         return self
@@ -531,6 +576,8 @@ class InplaceMethods:
         """Set every element to ``value``, in place."""
         if _recording(self, "fill_", (value,)):
             return record_in_place(self, "fill_", lambda before: _overwritten(before, value))
+        if building() and not _written_now(self, value):
+            return _write(self, "fill_", _ops().as_tensor(value, self))
         mark_written(self)
         self.array[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
         return self
@@ -541,6 +588,8 @@ class InplaceMethods:
 
         if _recording(self, "copy_", (src,)):
             return record_in_place(self, "copy_", lambda before: _overwritten(before, src))
+        if building() and not _written_now(self, src):
+            return _write(self, "copy_", _ops().as_tensor(src, self))
         src = src.array if hasattr(src, "node") else src
         if hasattr(src, "dtype"):
             src = move(src, self.device)
@@ -557,6 +606,7 @@ class InplaceMethods:
         from ember.random import numpy_generator
 
         _check(self, "normal_")
+        _refuse_traced_draw(self, "normal_")
         mark_written(self)
         self.array[...] = move(numpy_generator(generator).normal(mean, std, self.shape), self.device)
         return self
@@ -568,6 +618,7 @@ class InplaceMethods:
         from ember.random import numpy_generator
 
         _check(self, "bernoulli_", p)
+        _refuse_traced_draw(self, "bernoulli_")
         probs = move(p.array, self.device) if hasattr(p, "node") else np.float64(p)
         if not _broadcasts_to(probs.shape, tuple(self.shape)):
             raise ValueError(f"bernoulli_: p of shape {list(probs.shape)} does not broadcast to the tensor's "
@@ -584,6 +635,7 @@ class InplaceMethods:
         from ember.random import numpy_generator
 
         _check(self, "uniform_")
+        _refuse_traced_draw(self, "uniform_")
         mark_written(self)
         self.array[...] = move(numpy_generator(generator).uniform(a, b, self.shape), self.device)
         return self

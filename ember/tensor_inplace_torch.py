@@ -12,7 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from ember.grad_mode import mark_written
-from ember.tensor_inplace import _binary, _check, _in_place, _operator, _ops, _reshape_in_place, _unary, _write
+from ember.tensor_inplace import (
+    _binary,
+    _check,
+    _in_place,
+    _operator,
+    _ops,
+    _refuse_traced_draw,
+    _reshape_in_place,
+    _unary,
+    _write,
+)
 
 
 def _with_args(fn_name: str, method: str, doc: str):
@@ -33,9 +43,7 @@ def _draw(tensor, name: str, sample, generator=None):
     from ember.random import numpy_generator
 
     _check(tensor, name)
-    if not hasattr(tensor.array, "flags"):
-        raise TypeError(f"{name}: in-place random fills are not recorded into a graph; use ember.rand and "
-                        "friends in traced or graph-building code")
+    _refuse_traced_draw(tensor, name)
     mark_written(tensor)
     tensor.array[...] = move(sample(numpy_generator(generator), tuple(tensor.shape)), tensor.device)
     return tensor

@@ -701,3 +701,54 @@ def test_a_manual_update_with_an_augmented_assignment_in_a_traced_step_writes_th
 
     with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is used in an in-place operation"):
         ember.jit(outside_no_grad)(ember.ones(3))
+
+
+def test_in_place_methods_on_parameters_and_buffers_in_a_traced_step_write_them_on_every_call():
+    # add_/clamp_ on a parameter raised, and zero_/fill_/copy_/item assignment on a buffer ran once, as the trace
+    # ran: the compiled calls never wrote the buffer again (a counter reset by zero_ counted 1, 2, 3 for eager's
+    # 1, 1, 1); random fills of them would draw once, so they are refused
+    class Clipped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 2)
+            self.register_buffer("last", ember.zeros(6))
+            self.register_buffer("count", ember.zeros(2))
+
+        def forward(self, x):
+            self.count.zero_()
+            self.count += 1
+            self.last.copy_(x.mean(0))
+            self.last[0] = 7.0
+            return self.fc(x).sum() + self.count.sum()
+
+    def run(compiled: bool):
+        ember.manual_seed(0)
+        net = Clipped()
+
+        def step(x):
+            loss = net(x)
+            loss.backward()
+            with ember.no_grad():
+                for p in net.parameters():
+                    p.add_(p.grad, alpha=-0.1).clamp_(-0.3, 0.3)
+            net.zero_grad()
+            return loss
+
+        fn = ember.jit(step) if compiled else step
+        losses = [fn(x).item() for x in X[:3]]
+        return losses, [t.detach().numpy() for t in (*net.parameters(), net.last, net.count)]
+
+    (eager_losses, eager_state), (losses, state) = run(False), run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    for got, expected in zip(state, eager_state):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    noisy = nn.Linear(3, 2)
+    noisy.register_buffer("noise", ember.zeros(2))
+
+    def draw(x):
+        noisy.noise.normal_()
+        return noisy(x) + noisy.noise
+
+    with pytest.raises(TypeError, match="normal_: in-place random fills are not recorded into a graph"):
+        ember.jit(draw)(ember.ones(1, 3))
