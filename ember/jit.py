@@ -20,6 +20,8 @@ eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is r
 computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
 keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode,
 and so does a buffer it rebinds (``self.n = self.n + 1`` or ``self.n += 1``, written in place by an ``assign`` node).
+An in-place op on a parameter, a buffer or an argument (``p -= lr * p.grad``, ``x.add_(y)``, ``x[0] = 1``) writes it
+on every call, as in eager mode; a random fill of one (``normal_``) is refused, as it would draw only once.
 A call retraces when an argument's shape, dtype or requires_grad changes, when an optimizer's hyper-parameters
 other than lr change or its parameter groups do (``add_param_group``, ``load_state_dict``), when a parameter's or
 an argument's ``.grad`` that the trace accumulated into appears or disappears, when a module whose ``training``
@@ -407,6 +409,7 @@ class JitFunction:
                     graph.dim_hint = next(n for n, d in zip(a.array.shape, shape) if d is None)
                 v = graph.input(f"arg{i}", shape, a.array.dtype, device_of(a.array))
                 v.requires_grad = a.requires_grad
+                trace.argument_ids.add(v.id)
                 if a.requires_grad:  # backward sets its .grad
                     trace.arguments[v.id] = (i, a)
                 traced.append(v)

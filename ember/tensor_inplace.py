@@ -8,8 +8,9 @@ requires grad, or one whose operand requires grad, where PyTorch would record it
 Each write marks the tensor and its memory (``grad_mode.mark_written``): a backward through a node recorded before it
 that read the tensor, a view or an alias of it raises, as PyTorch's version check does, rather than use the new values
 (a write through ``.data`` is not marked). While ``ember.jit`` traces, an in-place op on a parameter, buffer or leaf
-that requires grad (which the trace reads on every call) becomes an ``assign`` node, run on every call; a random fill
-of one, or any in-place op on a graph value, is refused.
+that requires grad (which the trace reads on every call), or on an argument of the traced call (the caller's Tensor),
+becomes an ``assign`` node, run on every call; a random fill of one, or an in-place op on another graph value, is
+refused.
 """
 
 from __future__ import annotations
@@ -243,9 +244,13 @@ def building() -> bool:
 
 
 def _read_live(tensor) -> bool:
-    """Whether ``tensor`` is a concrete parameter, buffer or leaf that requires grad: what an ``ember.jit`` trace
-    reads on every call, so that a write into it while a graph is built must be a node, run on every call."""
-    return tensor.node is None and hasattr(tensor.array, "flags") and (tensor.requires_grad or is_state(tensor))
+    """Whether ``tensor`` is a concrete parameter, buffer or leaf that requires grad, what an ``ember.jit`` trace
+    reads on every call, or an argument of the call it traces, the caller's Tensor: a write into it while a graph is
+    built must be a node, run on every call."""
+    if not hasattr(tensor.array, "flags"):
+        trace = getattr(getattr(tensor, "graph", None), "trace", None)
+        return trace is not None and tensor.id in trace.argument_ids
+    return tensor.node is None and (tensor.requires_grad or is_state(tensor))
 
 
 def write_traced(tensor, name: str, compute) -> bool:
@@ -267,9 +272,11 @@ def _refuse_traced_draw(tensor, name: str) -> None:
 
 
 def _assign(tensor, name: str, result):
-    """``tensor op= value`` on a parameter or buffer while ``ember.jit`` traces (a manual ``p -= lr * p.grad``): the
-    trace reads such a tensor on every call, so an ``assign`` node writes the result into it, as eager mode writes
-    its array (rebinding the name to the result would leave the tensor as it was)."""
+    """``tensor op= value`` on a parameter, buffer or argument while ``ember.jit`` traces (a manual
+    ``p -= lr * p.grad``): the trace reads such a tensor on every call, so an ``assign`` node writes the result into
+    it, as eager mode writes its array (rebinding the name to the result would leave the tensor as it was)."""
+    if is_grad_enabled():
+        _check_leaf(tensor, name)  # (an argument that requires grad: a graph value, which _recording passes)
     _check_result(tensor, name, result)
     _ops().assign(tensor, result)
     return tensor

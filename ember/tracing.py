@@ -79,6 +79,7 @@ class Trace:
         self.autocast = autocast.state()  # the casts ember.autocast put in the graph depend on it
         self.modes: list = []  # (module, training): the modes of the modules the traced call read
         self.arguments: dict = {}  # Value id -> (index, the caller's Tensor) of arguments that require grad
+        self.argument_ids: set = set()  # ids of the arguments' Values: an in-place op writes the caller's Tensor
         self.arg_assumed: list = []  # (index, whether its .grad was None): the trace read an argument's .grad
         self.arg_grad_inputs: list = []  # (index, Value): an argument's gradient present before the call, read live
         self.arg_hooks: list = []  # (index, _leaf_state): the arguments whose gradient hooks the trace ran

@@ -272,3 +272,27 @@ def test_a_copied_module_is_read_on_every_call_as_the_original(how):
     twin.load_state_dict({k: v * 2 for k, v in twin.state_dict().items()})
     np.testing.assert_allclose(evaluate(x).numpy(), twin(x).numpy(), rtol=1e-6)
     assert not any("float32[2" in f for f in evaluate.frozen)  # (the scalars eps and 1 are constants)
+
+
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_an_in_place_op_on_an_argument_writes_the_callers_tensor_as_eager_mode(dynamic):
+    # x += y rebound the name to the traced sum and left the caller's tensor as it was; add_, zero_, copy_ and item
+    # assignment failed ('Symbol' object does not support item assignment)
+    def fn(x, y, z):
+        x += y
+        z.mul_(2).add_(x)
+        z[0] = -1.0
+        y.zero_()
+        return x * 1, z + 0
+
+    compiled = ember.jit(fn, dynamic=dynamic)
+    rng = np.random.default_rng(0)
+    for n in (3, 3, 4):
+        arrays = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+        eager_args, args = [ember.tensor(a) for a in arrays], [ember.tensor(a) for a in arrays]
+        for got, expected in zip(compiled(*args), fn(*eager_args)):
+            np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+        for got, expected in zip(args, eager_args):
+            np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is used in an in-place operation"):
+        compiled(ember.ones(3, requires_grad=True), ember.ones(3), ember.ones(3))
