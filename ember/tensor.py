@@ -402,7 +402,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+        if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
+            return  # a parameter, buffer or argument while ember.jit traces: an assign node, run on every call
+        if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)) and not self.symbolic \
+                and not getattr(value, "symbolic", False):
             if _is_item_view(self.array, index, value):  # x[i] += v: the += already wrote (and recorded) x[i]
                 return
             if self.requires_grad and self.node is None:
@@ -411,9 +414,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             # recorded as PyTorch records it: the tensor's new value is a copy with the item replaced
             record_in_place(self, "__setitem__", lambda before: _replaced_item(before, index, value))
             return
-        if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
-            return  # a parameter or buffer while ember.jit traces: an assign node, run on every call
-        if not hasattr(self.array, "flags"):  # a graph Value (ember.jit, graph building): no values to write into
+        if not hasattr(self.array, "flags") or getattr(value, "symbolic", False):  # (ember.jit, graph building)
             raise TypeError(f"__setitem__: item assignment writes into a tensor's array and is not recorded into a "
                             f"graph ({self.dtype}{list(self.shape)}); build the new value instead, e.g. "
                             "ember.where(mask, value, x) or x.index_put((i,), value)")

@@ -39,8 +39,9 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
 
 
 def _check(tensor, name: str, *operands) -> None:
-    """Refuse an in-place op that autograd would need to record (see the module docstring)."""
-    if not is_grad_enabled():
+    """Refuse an in-place op that autograd would need to record (see the module docstring). While a graph is built
+    the write is an ``assign`` node (``_assign`` refuses a leaf that requires grad) or refused."""
+    if not is_grad_enabled() or building():
         return
     if tensor.requires_grad:
         if tensor.node is None:
@@ -166,7 +167,7 @@ def _in_place(tensor, name: str, compute, *operands):
 def _recording(tensor, name: str, operands) -> bool:
     """Whether the in-place op must be recorded (``_records``) on a tensor with values; refuses a leaf that
     requires grad, as PyTorch does, while gradients are recorded."""
-    if not is_grad_enabled() or not hasattr(tensor.array, "flags"):  # (a graph Value: no values to write)
+    if not is_grad_enabled() or not hasattr(tensor.array, "flags") or building():  # (a graph: see _write)
         return False
     _check_leaf(tensor, name)
     return _records(tensor, operands)

@@ -85,7 +85,7 @@ def test_traced_training_step_equals_eager(net_name, opt_name):
             assert got == expected
             _assert_same_state(eager_net, net)
     assert step.traces == 1
-    assert not any(v.requires_grad for v in step.graph_for(X[0], Y[0]).outputs)
+    assert not step(X[0], Y[0]).requires_grad  # the compiled call's results are not on the tape
 
 
 CLIPS = {
@@ -752,3 +752,67 @@ def test_in_place_methods_on_parameters_and_buffers_in_a_traced_step_write_them_
 
     with pytest.raises(TypeError, match="normal_: in-place random fills are not recorded into a graph"):
         ember.jit(draw)(ember.ones(1, 3))
+
+
+def test_requires_grad_of_values_in_a_traced_step_is_eager_modes():
+    # every value computed in a trace said requires_grad False: a step guarded by `if loss.requires_grad` skipped
+    # its backward and never trained (the loss stayed where it started)
+    def run(compiled: bool):
+        ember.manual_seed(0)
+        net = nn.Linear(6, 3)
+        opt = ember.optim.SGD(net.parameters(), lr=0.5)
+        flags = []
+
+        def step(x, y):
+            opt.zero_grad()
+            logits = net(x)
+            with ember.no_grad():
+                frozen = logits * 2
+            loss = ember.cross_entropy(logits, y)
+            flags.append((logits.requires_grad, frozen.requires_grad, logits.argmax(1).requires_grad,
+                          (x * 2).requires_grad))
+            if loss.requires_grad:
+                loss.backward()
+                opt.step()
+            return loss
+
+        fn = ember.jit(step) if compiled else step
+        return [fn(x, y).item() for x, y in zip(X, Y)], flags[0]
+
+    (eager_losses, eager_flags), (losses, flags) = run(False), run(True)
+    assert flags == eager_flags == (True, False, False, False)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+
+
+def test_a_buffer_written_with_a_value_that_requires_grad_in_a_traced_call_holds_eager_modes_values():
+    # (a value that requires grad written in place is recorded in eager mode: in a trace it is an assign node)
+    class Tracked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 3)
+            self.register_buffer("avg", ember.zeros(3))
+            self.register_buffer("first", ember.zeros(3))
+
+        def forward(self, x):
+            y = self.fc(x)
+            self.avg += y.mean(0)
+            self.first.copy_(y[0])
+            self.first[1] = y.sum()
+            return y.sum() + self.avg.sum()
+
+    results = []
+    for compiled in (False, True):
+        ember.manual_seed(0)
+        net = Tracked()
+        fn = ember.jit(net) if compiled else net
+        results.append(([fn(x).item() for x in X[:3]], net.avg.detach().numpy(), net.first.detach().numpy()))
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    def made_in_the_trace(x):
+        out = ember.zeros(3)
+        out[0] = (x * 2).sum()  # a tensor made while tracing is a constant: refused, not written once
+        return out
+
+    with pytest.raises(TypeError, match=r"__setitem__: item assignment .* not recorded into a graph \(float32\[3\]\)"):
+        ember.jit(made_in_the_trace)(ember.ones(3, requires_grad=True))

@@ -360,6 +360,8 @@ class Graph:
             return None
         if not autograd._mode.grad_enabled:
             self.nodes[-1].no_grad = True
+        elif op.differentiable and True in [t.requires_grad for t in inputs]:
+            outputs[0].requires_grad = True  # as eager mode marks it: traced code may read it (if y.requires_grad)
         return outputs[0]
 
     def gradients(self, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False) -> list:
