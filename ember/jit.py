@@ -286,7 +286,7 @@ class JitFunction:
                 except TypeError:
                     raise TypeError(f"jit {self.__name__}: a non-Tensor argument must be hashable (it is frozen "
                                     f"into the trace), got {type(a).__name__}") from None
-                key.append(("frozen", type(a), a))
+                key.append(("frozen", type(a), _frozen_value(a)))
         key = tuple(key)
         recent_key, compiled = recent = self._recent  # one read: another thread may be replacing it
         if key == recent_key and compiled is not None and compiled.trace.matches(args):  # the steady state
@@ -492,6 +492,18 @@ def _refuse_captured_arguments(name: str, graph: Graph, args: tuple) -> None:
             raise TypeError(f"jit {name}: argument {i} ({a.array.dtype}{list(a.array.shape)}) is also read from "
                             "outside the arguments (a parameter or buffer, read on every call) and requires grad or "
                             "is written; do not pass it as an argument")
+
+
+def _frozen_value(value):
+    """``value``, a non-Tensor argument, as the signature holds it: a float that is zero or NaN (and such a complex
+    number, nested in tuples too) by its repr, so that -0.0 and 0.0 (equal as numbers) are two signatures, as they
+    give two results (1 / (x * -0.0) is -inf), and NaN, unequal to itself, finds its trace again."""
+    if isinstance(value, tuple):
+        items = tuple(_frozen_value(v) for v in value)
+        return items if type(value) is tuple else (type(value), items)  # (a named tuple: its type too)
+    if isinstance(value, (float, complex, np.inexact)) and (value != value or value == 0):
+        return repr(value)
+    return value
 
 
 def _holds_tensor(value) -> bool:

@@ -296,3 +296,20 @@ def test_an_in_place_op_on_an_argument_writes_the_callers_tensor_as_eager_mode(d
             np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
     with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is used in an in-place operation"):
         compiled(ember.ones(3, requires_grad=True), ember.ones(3), ember.ones(3))
+
+
+def test_a_python_number_argument_keeps_its_sign_of_zero_and_nan_finds_its_trace():
+    # -0.0 == 0.0 as Python numbers: a call with -0.0 reused the trace made for 0.0 (1 / (x * -0.0) gave inf, not
+    # -inf), in a tuple too; NaN, unequal to itself, traced again on every call
+    scaled = ember.jit(lambda x, k: 1 / (x * k))
+    pairs = ember.jit(lambda x, k: 1 / (x * k[0]))
+    x = np.ones(2, np.float32)
+    with np.errstate(divide="ignore"):
+        for k in (0.0, -0.0, np.float32(-0.0), 0.0):
+            np.testing.assert_array_equal(scaled(ember.tensor(x), k).numpy(), 1 / (x * k))
+            np.testing.assert_array_equal(pairs(ember.tensor(x), (k,)).numpy(), 1 / (x * k))
+    assert scaled.traces == 3
+    shifted = ember.jit(lambda x, k: x + k)
+    for _ in range(3):
+        assert np.isnan(shifted(ember.tensor(x), float("nan")).numpy()).all()
+    assert shifted.traces == 1
