@@ -9,6 +9,8 @@ build or refuse with a clear error. What builds must give eager mode's results, 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from op_cases import CASES
@@ -310,3 +312,20 @@ def test_the_ir_dump_shows_the_specialized_graph_first(monkeypatch, capsys):
     GraphFunction(g)(np.ones((4, 3), np.float32))  # one copy for every size: the count is read when run
     dumps = capsys.readouterr().err.split("// after ")
     assert dumps[1].startswith("specialize\ngraph(%0: float32[?, 3] x)") and "reciprocal_count(%1" in dumps[1]
+
+
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_a_variance_over_an_unknown_batch_of_one_is_nan_as_eagerly(dynamic):
+    # the count's reciprocal refused one element with ddof=1 (GraphError: '1 elements ... are too few'), where eager
+    # mode and PyTorch give nan (a Model.fit's last batch of one)
+    spread = ember.jit(lambda x: (x.var(0), x.std(0), x.var(0, unbiased=False)), dynamic=dynamic)
+    rng = np.random.default_rng(0)
+    for n in (4, 5, 1, 3):
+        x = ember.tensor(rng.standard_normal((n, 3)).astype(np.float32))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # of the degrees of freedom, and NumPy's 0 * inf
+            expected = [t.numpy() for t in (x.var(0), x.std(0), x.var(0, unbiased=False))]
+            got_all = spread(x)
+        for got, want in zip(got_all, expected):
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, equal_nan=True)
+    assert spread.traces <= 3

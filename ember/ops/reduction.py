@@ -286,11 +286,14 @@ def _count(x: TensorLike, axis, name: str = "mean") -> int | None:
 
 
 def reciprocal_count_value(shape, *, axes, ddof, dtype) -> float:
-    """1 / (the number of elements over ``axes`` of ``shape``, less ``ddof``), as a Python float."""
+    """1 / (the number of elements over ``axes`` of ``shape``, less ``ddof``), as a Python float; inf for a variance
+    with no degrees of freedom left (its result nan or inf, as eagerly: ``_divisor_scale``)."""
     n = 1
     for a in axes:
         n *= shape[a]
     if n - ddof <= 0:
+        if ddof > 0:
+            return math.inf
         raise ValueError(f"reciprocal_count: {n} elements over axes {list(axes)} of shape {list(shape)} are too "
                          f"few (ddof={ddof})")
     return 1.0 / (n - ddof)

@@ -356,7 +356,7 @@ def op_reciprocal_count(x, *, axes, ddof, dtype):
     n = 1
     for a in axes:
         n *= x.shape[a]
-    return np.asarray(1.0 / (n - ddof), dtype)
+    return np.asarray(np.inf if ddof and n <= ddof else 1.0 / (n - ddof), dtype)  # (a variance: no degrees of freedom)
 
 
 @_kernel("softmax")
