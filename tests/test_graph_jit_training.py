@@ -770,7 +770,7 @@ def test_requires_grad_of_values_in_a_traced_step_is_eager_modes():
                 frozen = logits * 2
             loss = ember.cross_entropy(logits, y)
             flags.append((logits.requires_grad, frozen.requires_grad, logits.argmax(1).requires_grad,
-                          (x * 2).requires_grad))
+                          (x * 2).requires_grad, logits.is_leaf, frozen.is_leaf, x.is_leaf))
             if loss.requires_grad:
                 loss.backward()
                 opt.step()
@@ -780,7 +780,7 @@ def test_requires_grad_of_values_in_a_traced_step_is_eager_modes():
         return [fn(x, y).item() for x, y in zip(X, Y)], flags[0]
 
     (eager_losses, eager_flags), (losses, flags) = run(False), run(True)
-    assert flags == eager_flags == (True, False, False, False)
+    assert flags == eager_flags == (True, False, False, False, False, True, True)
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
 
 

@@ -130,6 +130,12 @@ class Value(Tensor):
     def device(self) -> Device:
         return self.array.device
 
+    @property
+    def is_leaf(self) -> bool:
+        """As eager mode's: a value that requires no grad, or an input of the graph (an argument of a traced call);
+        not one an op computed from one that requires grad."""
+        return not self.requires_grad or any(v is self for v in self.graph.inputs)
+
     def __bool__(self) -> bool:
         raise TypeError(
             f"the truth value of the symbolic value %{self.id} ({self.array!r}) is unknown while the graph is "
