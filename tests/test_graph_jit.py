@@ -313,3 +313,11 @@ def test_a_python_number_argument_keeps_its_sign_of_zero_and_nan_finds_its_trace
     for _ in range(3):
         assert np.isnan(shifted(ember.tensor(x), float("nan")).numpy()).all()
     assert shifted.traces == 1
+
+
+def test_memory_queries_on_a_traced_value_are_a_clear_error():
+    # stride(), storage_offset() and data_ptr() failed inside ('Symbol' object has no attribute 'strides')
+    for query, name in [(lambda t: t.stride(), "stride()"), (lambda t: t[1:].storage_offset(), "storage_offset()"),
+                        (lambda t: t.data_ptr(), "data_ptr()")]:
+        with pytest.raises(TypeError, match=rf"{name[:-2]}\(\): %\d+ \(float32\[\d, 4\]\) is a symbolic graph value"):
+            ember.jit(lambda x, query=query: (query(x), x)[1])(ember.ones(3, 4))

@@ -148,6 +148,19 @@ class Value(Tensor):
     def numpy(self):
         raise TypeError(f"numpy(): %{self.id} ({self.array!r}) is symbolic and has no value yet")
 
+    def _no_memory(self, what: str):
+        raise TypeError(f"{what}: %{self.id} ({self.array!r}) is a symbolic graph value and has no memory (strides, "
+                        "address) while the graph is built; the code generator lays it out")
+
+    def stride(self, dim: int | None = None):
+        self._no_memory("stride()")
+
+    def storage_offset(self) -> int:
+        self._no_memory("storage_offset()")
+
+    def data_ptr(self) -> int:
+        self._no_memory("data_ptr()")
+
     def detach(self):
         # Tensor.detach would wrap the Symbol in a plain Tensor, which later fails far from here
         raise TypeError(f"detach(): %{self.id} ({self.array!r}) is a symbolic graph value and a graph has no op that "
