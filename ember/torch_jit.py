@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import os
 import sys
 import typing
@@ -33,6 +34,7 @@ from ember.jit import JitFunction
 from ember.nn.module import Module
 from ember.runtime.function import GraphFunction
 from ember.tensor import Tensor
+from ember.torch_compile import CompiledFunction
 
 __all__ = [
     "Attribute", "Error", "Final", "Future", "LoadedModule", "ScriptFunction", "ScriptModule", "TracerWarning",
@@ -181,6 +183,22 @@ def _check_trace(name: str, compiled, eager_fn, examples: tuple, tolerance: floa
                           TracerWarning, stacklevel=3)
 
 
+def _by_position(func, example_kwarg_inputs: dict) -> tuple:
+    """``example_kwarg_inputs`` as positional arguments in the order of ``func``'s (a module's ``forward``'s)
+    parameters, defaults filled in between: PyTorch passes them by name, whatever the dict's order."""
+    target = func.forward if isinstance(func, Module) else func
+    try:
+        bound = inspect.signature(target).bind(**example_kwarg_inputs)
+    except TypeError as exc:
+        raise TypeError(f"trace: example_kwarg_inputs {list(example_kwarg_inputs)} do not fit the parameters of "
+                        f"{getattr(target, '__name__', type(func).__name__)}: {exc}") from None
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise TypeError(f"trace: example_kwarg_inputs {list(bound.kwargs)} are keyword-only parameters, which a "
+                        "trace cannot pass by position")
+    return tuple(bound.args)
+
+
 def trace(func, example_inputs=None, optimize=None, check_trace: bool = True, check_inputs=None,
           check_tolerance: float = 1e-5, strict: bool = True, _force_outplace: bool = False,
           _module_class=None, _compilation_unit=None, example_kwarg_inputs: dict | None = None,
@@ -191,14 +209,14 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True, ch
     if example_kwarg_inputs is not None:
         if example_inputs is not None:
             raise ValueError("trace: give example_inputs or example_kwarg_inputs, not both")
-        example_inputs = tuple(example_kwarg_inputs.values())
+        example_inputs = _by_position(func, example_kwarg_inputs)
     examples = _as_tuple(example_inputs)
     if not examples:
         raise ValueError("trace: example_inputs must hold at least one Tensor")
     if isinstance(func, ScriptModule):
         func = func.original_module
     name = type(func).__name__ if isinstance(func, Module) else getattr(func, "__name__", "the function")
-    compiled = JitFunction(func)
+    compiled = JitFunction(func) if isinstance(func, Module) else CompiledFunction(func, None)  # (keywords too)
     try:
         if check_trace:
             for inputs in [examples] + [_as_tuple(c) for c in check_inputs or ()]:

@@ -181,3 +181,21 @@ def test_trace_of_a_module_whose_outputs_differ_from_eager_warns_as_pytorch():
     x = _x(4, 3, seed=1)
     with ember.no_grad():
         np.testing.assert_allclose(traced(x).numpy(), net(x).numpy(), rtol=1e-6)
+
+
+def test_trace_with_example_kwarg_inputs_binds_them_by_name_as_pytorch():
+    # the examples went in the dict's order (f(w, x) for {"w": ..., "x": ...}: a shape error, so the function ran
+    # eagerly with a TracerWarning), and the traced function refused keywords (JitFunction.__call__ got an unexpected
+    # keyword argument)
+    def affine(x, w, scale=2.0):
+        return (x @ w) * scale
+
+    x, w = _x(3, 4), _x(4, 2, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ember.jit.TracerWarning)
+        traced = ember.jit.trace(affine, example_kwarg_inputs={"w": w, "x": x})
+    expected = affine(x, w).numpy()
+    np.testing.assert_allclose(traced(x, w).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(traced(w=w, x=x).numpy(), expected, rtol=1e-6)
+    with pytest.raises(TypeError, match=r"trace: example_kwarg_inputs \['v'\] do not fit the parameters of affine"):
+        ember.jit.trace(affine, example_kwarg_inputs={"v": x})
