@@ -545,6 +545,21 @@ def test_isclose_allclose_equal_and_count_nonzero_as_torch():
     _same(ember.tensor(x).count_nonzero(), torch.tensor(x).count_nonzero(), exact=True)
 
 
+def test_isclose_of_infinities_and_booleans_as_torch():
+    # rtol * |inf| is inf: -inf and 1 were "close" to inf
+    a = np.array([np.inf, -np.inf, 1.0, np.inf, -np.inf, 3.0], np.float64)
+    b = np.array([np.inf, np.inf, np.inf, 1.0, -np.inf, np.nan], np.float64)
+    for rtol in (1e-5, 0.5):
+        _same(ember.isclose(ember.tensor(a), ember.tensor(b), rtol=rtol),
+              torch.isclose(torch.tensor(a), torch.tensor(b), rtol=rtol), exact=True)
+    z = np.array([complex(np.inf, 0), 1 + 1j]), np.array([complex(-np.inf, 0), 1 + 1j])
+    _same(ember.isclose(*map(ember.tensor, z)), torch.isclose(*map(torch.tensor, z)), exact=True)
+    assert not ember.allclose(ember.tensor([1.0]), ember.tensor([np.inf]))
+    t, f = np.array([True, False, True]), np.array([True, True, False])
+    _same(ember.isclose(ember.tensor(t), ember.tensor(f)), torch.isclose(torch.tensor(t), torch.tensor(f)),
+          exact=True)
+
+
 # --- products: mm, bmm, outer, addmm, baddbmm, einsum ---------------------------------------------------------
 
 

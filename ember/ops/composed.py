@@ -212,9 +212,16 @@ def count_nonzero(x, axis=None) -> TensorLike:
 
 
 def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> TensorLike:
-    """Elementwise ``|a - b| <= atol + rtol * |b|`` (bool), equal infinities included, as PyTorch's."""
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` (bool), equal infinities included, as PyTorch's: an infinite
+    difference is never within tolerance (an infinity is close only to itself), and booleans are compared."""
     a, b = promote(a, b)
-    close = bitwise_or(eq(a, b), le(abs(a - b), atol + rtol * abs(b)))
+    if a.dtype == bool_:
+        return eq(a, b)
+    error = abs(a - b)
+    within = le(error, atol + rtol * abs(b))
+    if a.dtype in FLOATING or a.dtype in COMPLEX:  # rtol * |inf| would admit any difference from an infinity
+        within = bitwise_and(within, isfinite(error))
+    close = bitwise_or(eq(a, b), within)
     return bitwise_or(close, bitwise_and(isnan(a), isnan(b))) if equal_nan else close
 
 
