@@ -63,6 +63,16 @@ def test_clamp_function_and_in_place_method_match_torch():
     _same(plain, plain_t)
 
 
+def test_clamp_with_a_nan_tensor_bound_gives_nan_as_torch():
+    # x < NaN is False: the NaN bound was skipped and x came back unclamped
+    x = np.array([0.0, 1.0, np.nan, 2.0, 0.5], np.float32)
+    lo = np.array([np.nan, 0.0, 0.0, 1.0, 0.5], np.float32)
+    hi = np.array([1.0, np.nan, 1.0, 1.5, 0.5], np.float32)
+    for bounds in ((lo, None), (None, hi), (lo, hi), (lo, 1.0)):
+        _same(ember.clamp(ember.tensor(x), *(None if b is None else ember.tensor(b) for b in bounds)),
+              torch.clamp(torch.tensor(x), *(None if b is None else torch.tensor(b) for b in bounds)), exact=True)
+
+
 @pytest.mark.parametrize("bounds", [(3, 1), (2.5, 0.5), (1, -1.5)])
 def test_clamp_with_min_above_max_gives_max_and_no_gradient_as_torch(bounds):
     for dtype in ("int64", "float32"):

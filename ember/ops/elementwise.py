@@ -565,12 +565,18 @@ def clip(x, min=None, max=None) -> TensorLike:
 
 def _clip_by_tensors(x, lo, hi) -> TensorLike:
     """clip with a Tensor bound, as where() steps: the result's dtype is the operands' promotion, and a
-    bound gets the gradient where it is the value (PyTorch's clamp)."""
+    bound gets the gradient where it is the value (PyTorch's clamp). A NaN bound makes the result NaN, as
+    PyTorch's."""
     if lo is not None:
-        x = where(x < lo, lo, x)
+        x = where(_or_nan(x < lo, lo), lo, x)
     if hi is not None:
-        x = where(x > hi, hi, x)
+        x = where(_or_nan(x > hi, hi), hi, x)
     return x
+
+
+def _or_nan(hit, bound) -> TensorLike:
+    bound = as_tensor(bound)
+    return bitwise_or(hit, ne(bound, bound)) if bound.dtype in FLOATING else hit
 
 
 # --- binary --------------------------------------------------------------------------------------------
