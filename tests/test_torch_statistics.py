@@ -251,6 +251,30 @@ def test_unique_keeps_each_nan_as_torch():
                 torch.unique_consecutive(torch.tensor([NAN, NAN, 1.0]), return_counts=True))
 
 
+def test_sorting_bfloat16_with_nan_orders_as_torch():
+    # NumPy compares bfloat16 elements one by one, and a NaN threw the order out: sort gave [3, nan, -2, 1, ...]
+    v = np.array([3.0, NAN, 1.0, -2.0, NAN, 0.5, 7.0, 2.0], np.float32)
+    x, tx = ember.tensor(v).to(ember.bfloat16), torch.tensor(v).to(torch.bfloat16)
+
+    def check(ours, theirs):
+        if isinstance(theirs, tuple):
+            for a, b in zip(ours, theirs, strict=True):
+                check(a, b)
+        else:
+            _same(ours.float() if ours.dtype == ember.bfloat16 else ours,
+                  theirs.float() if theirs.dtype == torch.bfloat16 else theirs, exact=True)
+
+    for descending in (False, True):
+        check(ember.sort(x, descending=descending).values, torch.sort(tx, descending=descending).values)
+    check(ember.argsort(x), torch.argsort(tx))
+    check(tuple(ember.topk(x, 3, largest=False)), tuple(torch.topk(tx, 3, largest=False)))
+    check(tuple(ember.kthvalue(x, 4)), tuple(torch.kthvalue(tx, 4)))
+    check(tuple(ember.nanmedian(x, 0)), tuple(torch.nanmedian(tx, 0)))
+    check(ember.unique(x), torch.unique(tx))
+    check(ember.searchsorted(ember.tensor([1.0, 2.0, 3.0]).to(ember.bfloat16), x),
+          torch.searchsorted(torch.tensor([1.0, 2.0, 3.0]).to(torch.bfloat16), tx))
+
+
 def test_unique_and_unique_consecutive_refuse_a_graph_and_a_dim_out_of_range():
     with pytest.raises(TypeError, match="unique_consecutive: the size of its result depends on the values"):
         ember.jit(ember.unique_consecutive)(ember.tensor([1.0, 1.0]))

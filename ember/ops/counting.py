@@ -12,6 +12,7 @@ from ember.ops import dispatch
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import as_int, check_axis, refuse_complex
+from ember.ops.kernels import orderable
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 
 
@@ -120,14 +121,14 @@ def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: 
     xp = array_module(array)
     if dim is None:
         moved = rows = array.reshape(-1)
-        order = xp.argsort(rows)
+        order = xp.argsort(orderable(rows))
     else:
         if x.ndim == 0:
             raise ValueError("unique: dim needs a tensor of at least one dimension, got a 0-d tensor")
         dim = check_axis("unique", dim, x.ndim, [Spec(x.shape, x.dtype)])
         moved, rows = _slices(xp, array, dim)
         # lexsort's last key is the primary one: the first column
-        order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(rows.shape[0])
+        order = xp.lexsort(orderable(rows).T[::-1]) if rows.shape[1] else xp.arange(rows.shape[0])
     starts = _run_starts(xp, rows[order])
     inverse = xp.empty(rows.shape[0], int64)
     inverse[order] = xp.cumsum(starts) - 1

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ember.backend import onednn
-from ember.backend.dtypes import LOW_PRECISION
+from ember.backend.dtypes import LOW_PRECISION, bfloat16, float32
 
 _SHORT = 32  # longest last axis for which the row-max shortcuts pay
 # Longest last axis summed as a product with ones: 2.5-7x faster than NumPy's reduce from 48 to 1024 columns
@@ -268,6 +268,12 @@ def max_last(xp, x, axis, keepdims: bool):
     for j in range(1, x.shape[-1]):
         xp.maximum(out, x[..., j], out=out)
     return out[..., None] if keepdims else out
+
+
+def orderable(x):
+    """``x`` as an array that NumPy's sorts and binary searches order with NaN last: a bfloat16 array (compared
+    element by element, which a NaN throws out of order) as its float32 values, the same numbers."""
+    return x.astype(float32) if x.dtype == bfloat16 else x
 
 
 def accumulate(xp, name: str, x, axis: int):

@@ -14,7 +14,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, NE, eq, maximum, ne, where
 from ember.ops.indexing import gather, getitem
 from ember.ops.infer import as_int, check_axis, reduction_cost, refuse_complex
-from ember.ops.kernels import accumulate
+from ember.ops.kernels import accumulate, orderable
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, _keepdims_shape, _reduce_infer, any, argmax, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
@@ -29,6 +29,7 @@ ModeResult = namedtuple("mode", ["values", "indices"])
 
 
 def _argsort_forward(xp, x, *, axis, descending):
+    x = orderable(x)
     if not descending:
         return xp.argsort(x, axis=axis, kind="stable")
     # descending and stable (ties keep their order, NaN first, as PyTorch): sort the reversed row ascending
@@ -102,7 +103,7 @@ NANMEDIAN = defop("nanmedian", forward=_nanmedian_forward, infer=_whole_median_i
 
 
 def _mode_forward(xp, x, *, axis):
-    rows = xp.moveaxis(x, axis, -1)
+    rows = xp.moveaxis(orderable(x), axis, -1)
     order = xp.argsort(rows, axis=-1, kind="stable")
     ordered = xp.take_along_axis(rows, order, -1)
     starts = xp.ones(ordered.shape, bool)
@@ -131,6 +132,7 @@ MODE = defop("mode", forward=_mode_forward, infer=_mode_infer, vjp=NON_DIFFERENT
 
 def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
     side, dtype = "right" if right else "left", int32 if out_int32 else int64
+    boundaries, values = orderable(boundaries), orderable(values)
     if boundaries.ndim == 1:
         return xp.asarray(xp.searchsorted(boundaries, values, side=side), dtype=dtype)
     # NumPy's searchsorted takes one sequence: one call per row of the leading dimensions
