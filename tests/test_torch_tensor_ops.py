@@ -498,6 +498,19 @@ def test_in_place_roundings_write_into_the_tensor_as_torch(name):
     _same(ours, theirs, exact=True)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_round_with_decimals_matches_torch_exactly(dtype):
+    # float16 was scaled in float16 (round(60000, decimals=1) was inf), and a negative decimals multiplied by the
+    # inexact 10.0 ** -3 (round(60000., decimals=-3) was 59999.996)
+    x = np.concatenate([[60000.0, 1.26, 2.675, 99999.0, np.inf, np.nan],
+                        np.random.default_rng(0).standard_normal(500) * 1000]).astype(np.float32)
+    for decimals in (-4, -3, -1, 1, 2, 4, 40):
+        got = ember.round(ember.tensor(x).to(getattr(ember, dtype)), decimals=decimals)
+        want = torch.round(torch.tensor(x).to(getattr(torch, dtype)), decimals=decimals)
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
+
+
 def test_masked_fill_keeps_the_dtype_and_gives_a_tensor_value_its_gradient_as_torch():
     ours, theirs = _pair(3, 4, grad=True)
     mask = np.random.default_rng(1).random((3, 4)) < 0.5

@@ -126,8 +126,14 @@ def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name
     if not _floating(x):
         return x
     if decimals:
-        scale = 10.0 ** decimals
-        return true_divide(round(x * scale), scale)
+        # PyTorch's steps: float16 and bfloat16 scaled in float32 (60000 * 10 is inf in float16), and a negative
+        # decimals divides by 10 ** -decimals (10.0 ** -3 is inexact: round(60000, decimals=-3) gave 59999.996)
+        wide = cast(x, float32) if x.dtype in LOW_PRECISION else x
+        digits = -decimals if decimals < 0 else decimals  # (this module's abs is the op)
+        scale = 10.0 ** digits if digits <= 308 else np.inf  # (C's pow, not Python's OverflowError)
+        if decimals < 0:
+            return cast(round(wide / scale) * scale, x.dtype)
+        return cast(true_divide(round(wide * scale), scale), x.dtype)
     finite = isfinite(x)
     x_finite = where(finite, x, 0.0)  # (infinities and NaN round to themselves)
     low = floor(x_finite)
