@@ -642,8 +642,8 @@ _row("lerp_scalar_weight_method", lambda a, b: a.lerp(b, 0.75), lambda a, b: a +
      ins(normal(4), normal(4)), ("sub", "mul"), lambda a, b: a.lerp(b, 0.75))
 _row("masked_fill", lambda x, m: x.masked_fill(m, -1.5), lambda x, m: np.where(m, -1.5, x),
      ins(normal(3, 4), bools(3, 4)), "where", lambda x, m: x.masked_fill(m, -1.5))
-_row("fmod", ember.fmod, np.fmod, ins(away(3, 4, scale=3.0), uniform(0.7, 1.3, 3, 4)), ("trunc_divide", "mul", "sub"),
-     torch and torch.fmod, grad_inputs=(0,))
+_row("fmod", ember.fmod, np.fmod, ins(away(3, 4, scale=3.0), uniform(0.7, 1.3, 3, 4)),
+     ("remainder", "lt", "neg", "where"), torch and torch.fmod, grad_inputs=(0,))
 _row("nan_to_num", lambda x: ember.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0),
      lambda x: np.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0), ins(const(_SPECIAL_VALUES)), ("eq", "ne", "where"),
      lambda x: torch.nan_to_num(x, nan=0.5, posinf=9.0, neginf=-9.0), grad=False)

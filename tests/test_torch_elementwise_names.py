@@ -248,6 +248,19 @@ def test_fmod_by_an_infinite_divisor_keeps_the_dividend_as_torch():
 
 
 
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64"])
+def test_fmod_is_exact_as_torch(dtype):
+    # a - trunc(a / b) * b rounded the quotient: fmod(1e8, 3) was 0, and 97% of random float32 results were off
+    rng = np.random.default_rng(0)
+    a = np.concatenate([[1e8, -1e8, 5.0, -5.0, 7.5, -0.875], rng.standard_normal(2000) * 1000])
+    b = np.concatenate([[3.0, 3.0, -3.0, -3.0, -2.0, 2.875], rng.uniform(0.01, 3, 2000) * rng.choice([-1, 1], 2000)])
+    if dtype == "int64":
+        a, b = a.astype(np.int64), np.where(b.astype(np.int64) == 0, 1, b.astype(np.int64))
+    x, y = ember.tensor(a).to(getattr(ember, dtype)), ember.tensor(b).to(getattr(ember, dtype))
+    tx, ty = torch.tensor(a).to(getattr(torch, dtype)), torch.tensor(b).to(getattr(torch, dtype))
+    np.testing.assert_array_equal(ember.fmod(x, y).to(ember.float64).numpy(), torch.fmod(tx, ty).double().numpy())
+
 def test_pow_to_the_zero_has_torchs_zero_gradient_at_zero():
     # b * a^(b - 1) was 0 * inf at a = 0: NaN where PyTorch gives 0
     a, ta = _pair([0.0, 2.0, -1.5], grad=True)

@@ -380,7 +380,7 @@ _BOOL_ARITHMETIC = {
     "floordiv": (lambda a, b: a // b, "floor_divide"),
     "mod": (lambda a, b: a % b, "remainder"),
     "trunc": (lambda a, b: a.div(b, rounding_mode="trunc"), "trunc_divide"),
-    "fmod": (lambda a, b: a.fmod(b), "trunc_divide"),
+    "fmod": (lambda a, b: a.fmod(b), "remainder"),
 }
 
 

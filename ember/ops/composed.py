@@ -147,7 +147,13 @@ def fmod(a, b) -> TensorLike:
     """Elementwise remainder of a / b with the sign of ``a`` (C's fmod; ``remainder`` takes b's sign; not defined
     for two bools, as in PyTorch)."""
     a, b = promote(a, b)
-    out = a - div(a, b, rounding_mode="trunc") * b
+    # remainder of magnitudes with a's sign: exact, as C's fmod (a - trunc(a / b) * b rounds the quotient:
+    # fmod(1e8, 3) gave 0). Negated by where, not abs, so a's gradient is 1 everywhere, as PyTorch's.
+    if a.dtype == bool_:
+        return remainder(a, b)  # which refuses two bools, as PyTorch's fmod does
+    negative = lt(a, 0)
+    r = remainder(where(negative, -a, a), where(lt(b, 0), -b, b))
+    out = where(negative, -r, r)
     if a.dtype in FLOATING:  # an infinite divisor leaves a finite dividend as it is (the formula gives 0 * inf)
         out = where(bitwise_and(isinf(b), isfinite(a)), a, out)
     return out
