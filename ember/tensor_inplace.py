@@ -481,8 +481,8 @@ class InplaceMethods:
         return _in_place(self, "renorm_", lambda before: _ops().renorm(before, p, dim, maxnorm))
 
     def lerp_(self, end, weight):
-        """``self += weight * (end - self)`` in place."""
-        return _in_place(self, "lerp_", lambda before: before + weight * (end - before), end, weight)
+        """``lerp(self, end, weight)`` written into this tensor (PyTorch's formula, exact at weight 1)."""
+        return _in_place(self, "lerp_", lambda before: _ops().lerp(before, end, weight), end, weight)
 
     def clamp_(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
         """Clip into ``[min, max]`` in place."""

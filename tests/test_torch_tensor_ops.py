@@ -541,6 +541,17 @@ def test_lerp_matches_torch_in_values_and_gradients(weight):
         _same(w.grad, tw.grad)
 
 
+def test_lerp_in_place_uses_torchs_formula_exact_at_weight_one():
+    # lerp_ computed self + w * (end - self): at w = 1, 1e8 toward 1 gave 0 (1 - 1e8 rounds to -1e8)
+    start, end = np.array([1e8, 3.0, -2.0], np.float32), np.array([1.0, 1e-8, 5.0], np.float32)
+    for weight in (1.0, [1.0, 0.75, 1.0]):
+        w, tw = (weight, weight) if isinstance(weight, float) else (ember.tensor(weight), torch.tensor(weight))
+        ours, theirs = ember.tensor(start), torch.tensor(start)
+        assert ours.lerp_(ember.tensor(end), w) is ours
+        theirs.lerp_(torch.tensor(end), tw)
+        _same(ours, theirs, exact=True)
+
+
 def test_fmod_and_nan_to_num_gradients_match_torch():
     (a, ta), (b, tb) = _pair(3, 4, grad=True), _pair(3, 4, seed=1, grad=True)
     ember.fmod(a * 3, b).sum().backward()
