@@ -614,6 +614,18 @@ def test_einsum_forms_and_gradients_match_torch():
         ember.einsum("...ij->...ji", ember.ones(2, 2, 2))
 
 
+def test_einsum_sublist_form_as_torch():
+    # einsum(a, [0, 1, 2], b, [2, 3], [0, 1, 3]) was an AttributeError ('Tensor' object has no attribute 'replace')
+    (a, ta), (b, tb), (c, tc) = _pair(2, 3, 4), _pair(4, 5, seed=1), _pair(5, 5, seed=2)
+    _same(ember.einsum(a, [0, 1, 2], b, [2, 3], [0, 1, 3]), torch.einsum(ta, [0, 1, 2], tb, [2, 3], [0, 1, 3]))
+    _same(ember.einsum(a, [0, 1, 2], b, [2, 51]), torch.einsum(ta, [0, 1, 2], tb, [2, 51]))
+    _same(ember.einsum(a, [30, 1, 2], b, [2, 5]), torch.einsum(ta, [30, 1, 2], tb, [2, 5]))  # (the output's order)
+    _same(ember.einsum(c, [7, 7], [7]), torch.einsum(tc, [7, 7], [7]))
+    _same(ember.einsum(c, (0, 1), (1, 0)), torch.einsum(tc, (0, 1), (1, 0)))
+    with pytest.raises(ValueError, match=r"einsum: a sublist must hold integers in \[0, 52\)"):
+        ember.einsum(c, [0, 52])
+
+
 def test_mm_bmm_addmm_baddbmm_as_torch():
     (a, ta), (b, tb), (c, tc) = _pair(2, 3, 4), _pair(2, 4, 5, seed=1), _pair(3, 5, seed=2)
     _same(ember.bmm(a, b), torch.bmm(ta, tb))

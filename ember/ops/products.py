@@ -157,10 +157,29 @@ def _contract(a: TensorLike, ta: str, b: TensorLike, tb: str, keep: str) -> tupl
     return out, "".join(batch + left + right)
 
 
-def einsum(equation: str, *operands) -> TensorLike:
+def _sublist_equation(args: tuple) -> tuple[str, list]:
+    """PyTorch's sublist form ``einsum(op1, [0, 1], op2, [1, 2], [0, 2])`` as an equation and its operands: the
+    integers 0-51 name the letters A-Z, a-z, as in PyTorch (so an implicit output is in the integers' order)."""
+    pairs, output = (args[:-1], args[-1]) if len(args) % 2 else (args, None)
+    operands, terms = list(pairs[0::2]), list(pairs[1::2])
+    for sublist in terms + ([output] if output is not None else []):
+        if not isinstance(sublist, (list, tuple)) or any(
+                i is not Ellipsis and not (isinstance(i, int) and 0 <= i < len(_LETTERS)) for i in sublist):
+            raise ValueError(f"einsum: a sublist must hold integers in [0, {len(_LETTERS)}) (or ...), got {sublist!r}")
+
+    def term(sublist) -> str:
+        return "".join("..." if i is Ellipsis else _SUBLIST_LETTERS[i] for i in sublist)
+
+    equation = ",".join(term(t) for t in terms) + ("" if output is None else "->" + term(output))
+    return equation, operands
+
+
+def einsum(equation, *operands) -> TensorLike:
     """Einstein summation as ``torch.einsum`` (``'bij,bjk->bik'``, ``'ii->i'``, implicit outputs; operands as
-    arguments or one list), contracting the operands from left to right with matrix products. Ellipses are
-    not supported."""
+    arguments or one list, or the sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``), contracting the
+    operands from left to right with matrix products. Ellipses are not supported."""
+    if not isinstance(equation, str):
+        equation, operands = _sublist_equation((equation, *operands))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     operands = [as_tensor(x) for x in operands]
@@ -179,6 +198,7 @@ def einsum(equation: str, *operands) -> TensorLike:
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SUBLIST_LETTERS = _LETTERS[26:] + _LETTERS[:26]
 
 
 def _dims_pair(a: TensorLike, b: TensorLike, dims) -> tuple[list[int], list[int]]:
