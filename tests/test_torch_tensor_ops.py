@@ -614,6 +614,21 @@ def test_einsum_forms_and_gradients_match_torch():
         ember.einsum("...ij->...ji", ember.ones(2, 2, 2))
 
 
+def test_einsum_broadcasts_dimensions_of_size_one_as_torch():
+    # a letter of size 1 in one operand and n in another was refused ("the letter 'b' has sizes 1 and 5")
+    for equation, shapes in (("bij,bjk->bik", [(1, 2, 3), (5, 3, 4)]), ("ij,ij->", [(3, 1), (3, 4)]),
+                             ("ij,jk", [(2, 1), (3, 4)]), ("bi,bi->b", [(1, 3), (4, 3)]),
+                             ("ij,jk,kl->il", [(2, 1), (5, 1), (3, 4)])):
+        pairs = [_pair(*shape, seed=i, grad=True) for i, shape in enumerate(shapes)]
+        got = ember.einsum(equation, *(p[0] for p in pairs))
+        want = torch.einsum(equation, *(p[1] for p in pairs))
+        _same(got, want)
+        (got * got).sum().backward()
+        (want * want).sum().backward()
+        for ours, theirs in pairs:
+            _same(ours.grad, theirs.grad)
+
+
 def test_einsum_sublist_form_as_torch():
     # einsum(a, [0, 1, 2], b, [2, 3], [0, 1, 3]) was an AttributeError ('Tensor' object has no attribute 'replace')
     (a, ta), (b, tb), (c, tc) = _pair(2, 3, 4), _pair(4, 5, seed=1), _pair(5, 5, seed=2)

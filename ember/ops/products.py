@@ -121,6 +121,22 @@ def _take_diagonals(x: TensorLike, term: str) -> tuple[TensorLike, str]:
     return x, term
 
 
+def _drop_broadcast_ones(pairs: list) -> list:
+    """A dimension of size 1 whose letter has another size in another operand broadcasts (as PyTorch's einsum):
+    the operand is constant along the letter, so the dimension is squeezed and the letter left to the others."""
+    sizes: dict[str, set] = {}
+    for x, term in pairs:
+        for c, n in zip(term, x.shape):
+            sizes.setdefault(c, set()).add(n)
+    out = []
+    for x, term in pairs:
+        keep = [i for i, c in enumerate(term) if x.shape[i] != 1 or sizes[c] <= {1}]
+        if len(keep) < len(term):
+            x, term = reshape(x, tuple(x.shape[i] for i in keep)), "".join(term[i] for i in keep)
+        out.append((x, term))
+    return out
+
+
 def _sum_unused(x: TensorLike, term: str, keep: str) -> tuple[TensorLike, str]:
     axes = tuple(i for i, c in enumerate(term) if c not in keep)
     if not axes:
@@ -186,7 +202,7 @@ def einsum(equation, *operands) -> TensorLike:
     if not operands:
         raise ValueError("einsum: give at least one operand")
     terms, output = _parse(equation, operands)
-    pairs = [_take_diagonals(x, t) for x, t in zip(operands, terms)]
+    pairs = _drop_broadcast_ones([_take_diagonals(x, t) for x, t in zip(operands, terms)])
     x, term = pairs[0]
     for i, (y, term_y) in enumerate(pairs[1:], 1):
         later = output + "".join(t for _, t in pairs[i + 1:])
