@@ -331,6 +331,15 @@ def test_integer_functions_match_pytorch():
         np.testing.assert_array_equal(getattr(ember.tensor(a), name)(ember.tensor(b)).numpy(), theirs.numpy())
 
 
+def test_heaviside_of_booleans_as_pytorch():
+    # refused as if PyTorch refused it ("not defined for bool inputs (as in PyTorch)")
+    x, values = np.array([True, False, True, False]), np.array([False, False, True, True])
+    got = ember.heaviside(ember.tensor(x), ember.tensor(values))
+    want = torch.heaviside(torch.tensor(x), torch.tensor(values))
+    assert got.dtype == ember.bool
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_nextafter_and_heaviside_match_pytorch():
     for dtype in (np.float32, np.float64):
         a = np.array([1.0, 0.0, -1.0, INF, NAN, 1.0], dtype)
@@ -397,8 +406,6 @@ def test_errors_name_the_function_and_the_argument():
         ember.frac(ember.tensor([1]))
     with pytest.raises(ember.ops.ShapeError, match=r"nextafter"):
         ember.nextafter(ember.tensor([1]), ember.tensor([2]))
-    with pytest.raises(ember.ops.ShapeError, match=r"heaviside"):
-        ember.heaviside(ember.tensor([True]), ember.tensor([False]))
     with pytest.raises(ember.ops.ShapeError, match=r"hypot: shapes cannot be broadcast.*float32\[2\], float32\[3\]"):
         ember.hypot(ember.zeros(2), ember.zeros(3))
     with pytest.raises(TypeError, match=r"polygamma: n must be an int >= 1 \(0 is digamma\), got True"):

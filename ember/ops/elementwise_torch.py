@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 
-from ember.backend.dtypes import COMPLEX, bool_
+from ember.backend.dtypes import COMPLEX
 from ember.ops import dispatch
 from ember.ops.convert import promote, promote_inexact, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import EXP, WHERE, _binary, _scalar, _typed, _unary
-from ember.ops.infer import refuse_bool, refuse_complex, require_float
+from ember.ops.infer import refuse_complex, require_float
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec
 from ember.ops.shape import unbroadcast_with
@@ -68,8 +68,7 @@ def _heaviside_forward(xp, x, values):
     return xp.where(x == 0, values, (x > 0).astype(x.dtype))
 
 
-HEAVISIDE = _binary("heaviside", _heaviside_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX,
-                    fusion=NOT_FUSIBLE, bool_inputs=False)
+HEAVISIDE = _binary("heaviside", _heaviside_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE)
 GCD = _binary("gcd", lambda xp, a, b: xp.gcd(a, b), NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE,
               bool_inputs=False)
 LCM = _binary("lcm", lambda xp, a, b: xp.lcm(a, b), NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE,
@@ -132,15 +131,14 @@ def nextafter(a, b) -> TensorLike:
 
 
 def heaviside(x, values) -> TensorLike:
-    """Elementwise step: 1 where x > 0, ``values`` where x == 0, else 0 (NaN too); no gradient, as in PyTorch.
+    """Elementwise step: 1 where x > 0, ``values`` where x == 0, else 0 (NaN too); booleans too (True where x or,
+    where x is False, values); no gradient, as in PyTorch.
 
     >>> ember.heaviside(ember.tensor([-1.0, 0.0, 2.0]), ember.tensor(0.5))  # 0, 0.5, 1
     """
     x, values = promote(x, values)
     if x.dtype in COMPLEX:
         refuse_complex("heaviside", [x, values])
-    if x.dtype == bool_:
-        refuse_bool("heaviside", [Spec(x.shape, x.dtype), Spec(values.shape, values.dtype)])
     return dispatch.apply(HEAVISIDE, (x, values))
 
 
