@@ -565,6 +565,24 @@ def test_fmod_and_nan_to_num_gradients_match_torch():
     _same(ours.grad, theirs.grad, exact=True)
 
 
+def test_reductions_over_dim_empty_reduce_every_dimension_as_torch():
+    # dim=() was NumPy's axis=(): x.sum(dim=[]) gave x back where PyTorch gives the total
+    ours, theirs = _pair(3, 4)
+    for dim in ((), []):
+        for name in ("sum", "nansum", "mean", "nanmean", "std", "var", "amax", "amin", "count_nonzero"):
+            for keepdim in ((False, True) if name != "count_nonzero" else (False,)):
+                kwargs = {"dim": dim, **({"keepdim": True} if keepdim else {})}
+                _same(getattr(ember, name)(ours, **kwargs), getattr(torch, name)(theirs, **kwargs))
+        _same(ours.norm(dim=dim), theirs.norm(dim=dim))
+        _same(ember.linalg.vector_norm(ours, dim=dim), torch.linalg.vector_norm(theirs, dim=dim))
+        _same(ember.logsumexp(ours, dim=dim, keepdim=True), torch.logsumexp(theirs, dim=dim, keepdim=True))
+        for got, want in zip(ember.std_mean(ours, dim), torch.std_mean(theirs, dim)):
+            _same(got, want)
+        for got, want in zip(ember.var_mean(ours, dim=dim), torch.var_mean(theirs, dim=dim)):
+            _same(got, want)
+    assert ember.sum(ours, axis=()).shape == (3, 4)  # NumPy's axis=() still reduces nothing
+
+
 def test_isclose_allclose_equal_and_count_nonzero_as_torch():
     a = np.array([1.0, np.inf, np.nan, 2.0, 0.0], np.float32)
     b = np.array([1.0 + 1e-7, np.inf, np.nan, 2.1, 1e-9], np.float32)

@@ -58,7 +58,7 @@ def vector_norm(x, ord: float = 2, dim=None, keepdim: bool = False, *, dtype=Non
     if isinstance(ord, str):
         raise ValueError(f"vector_norm: ord must be a number, got {ord!r}")
     x = _float_dtype("vector_norm", as_tensor(x), dtype)
-    return _vector_p_norm(x, ord, dim, keepdim)
+    return _vector_p_norm(x, ord, None if dim in ((), []) else dim, keepdim)  # (dim=(): every dimension, as PyTorch)
 
 
 def _two_dims(name: str, x: TensorLike, dim) -> tuple[int, int]:

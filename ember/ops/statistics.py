@@ -80,6 +80,8 @@ def corrcoef(x) -> TensorLike:
 def _moments_args(name: str, dim, unbiased, keepdim, correction, axis, keepdims):
     if isinstance(dim, bool):  # PyTorch's overload std_mean(x, unbiased)
         dim, unbiased = None, dim
+    if dim in ((), []):  # PyTorch's dim=() is every dimension (NumPy's axis=() none)
+        dim = None
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{name}: got both dim= and axis=; give one")

@@ -23,12 +23,20 @@ _OWN_RENAMES = {"take": {"index": "indices"}, "split": {"split_size": "split_siz
 _SIZES = {"reshape": "shape", "view": "size", "expand": "size", "permute": "dims", "tile": "dims"}
 
 
+# the reductions (by function name: amax's is max) whose dim=() or dim=[] PyTorch takes as every dimension, where
+# NumPy's axis=() reduces none
+_EMPTY_DIM_IS_ALL = {"sum", "nansum", "mean", "nanmean", "std", "var", "max", "min", "count_nonzero", "torch_norm",
+                     "logsumexp"}
+
+
 def _translate(name: str, kwargs: dict) -> dict:
     for torch_name, numpy_name in (_RENAMES | _OWN_RENAMES.get(name, {})).items():
         if torch_name in kwargs:
             if numpy_name in kwargs:
                 raise TypeError(f"{name}: got both {numpy_name}= and {torch_name}=; give one")
             kwargs[numpy_name] = kwargs.pop(torch_name)
+            if torch_name == "dim" and name in _EMPTY_DIM_IS_ALL and kwargs[numpy_name] in ((), []):
+                kwargs[numpy_name] = None
     if name == "gather" and kwargs.pop("sparse_grad", False):
         raise ValueError("gather: sparse_grad=True (a sparse gradient for the input) is not supported; "
                                   "leave it False for the same values in a dense gradient")
