@@ -207,6 +207,14 @@ def test_inplace_forms_write_into_the_tensor():
     _same(x, t, rtol=1e-6)
 
 
+def test_addcdiv_of_complex_tensors_as_torch():
+    # refused as "integer division is not supported, got tensor1 complex64 and tensor2 complex64"
+    z = (_randn(3) + 1j * _randn(3)).astype(np.complex64)
+    w = (1 + _randn(3) + 1j * _randn(3)).astype(np.complex64)
+    _same(ember.addcdiv(ember.tensor(z), ember.tensor(z), ember.tensor(w), value=0.5),
+          torch.addcdiv(torch.tensor(z), torch.tensor(z), torch.tensor(w), value=0.5))
+
+
 def test_inplace_addmm_refuses_a_result_of_another_shape():
     x = ember.zeros(4, dtype=ember.float64)
     with pytest.raises(RuntimeError, match="addmm_"):

@@ -33,7 +33,8 @@ def addcdiv(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
     """``inp + value * tensor1 / tensor2``, broadcast together, as ``torch.addcdiv`` (which refuses integer
     division)."""
     tensor1, tensor2 = as_tensor(tensor1), as_tensor(tensor2)
-    if tensor1.dtype not in FLOATING and tensor2.dtype not in FLOATING:
+    inexact = FLOATING | COMPLEX
+    if tensor1.dtype not in inexact and tensor2.dtype not in inexact:
         raise TypeError(f"addcdiv: integer division is not supported, got tensor1 {tensor1.dtype} and tensor2 "
                         f"{tensor2.dtype}; give a floating-point tensor")
     quotient = tensor1 / tensor2
