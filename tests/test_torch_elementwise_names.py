@@ -261,6 +261,14 @@ def test_fmod_is_exact_as_torch(dtype):
     tx, ty = torch.tensor(a).to(getattr(torch, dtype)), torch.tensor(b).to(getattr(torch, dtype))
     np.testing.assert_array_equal(ember.fmod(x, y).to(ember.float64).numpy(), torch.fmod(tx, ty).double().numpy())
 
+
+@pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "hypot", "copysign"])
+def test_binary_float_functions_name_themselves_refusing_complex(name):
+    # the error named the helper: "_floats: not implemented for complex tensors"
+    z = ember.tensor([1 + 1j])
+    with pytest.raises(TypeError, match=f"^{name}: not implemented for complex tensors, got complex64\\[1\\]"):
+        getattr(ember, name)(z, z)
+
 def test_pow_to_the_zero_has_torchs_zero_gradient_at_zero():
     # b * a^(b - 1) was 0 * inf at a = 0: NaN where PyTorch gives 0
     a, ta = _pair([0.0, 2.0, -1.5], grad=True)

@@ -75,9 +75,9 @@ LCM = _binary("lcm", lambda xp, a, b: xp.lcm(a, b), NON_DIFFERENTIABLE, onnx=NO_
               bool_inputs=False)
 
 
-def _floats(a, b) -> tuple:
+def _floats(name: str, a, b) -> tuple:
     a, b = promote_inexact(a, b)
-    return to_float(a), to_float(b)
+    return to_float(a, name), to_float(b, name)
 
 
 def exp2(x) -> TensorLike:
@@ -93,7 +93,7 @@ def logaddexp(a, b) -> TensorLike:
 
     >>> ember.logaddexp(ember.tensor([1000.0]), ember.tensor([1000.0]))  # 1000.6931
     """
-    return dispatch.apply(LOGADDEXP, _floats(a, b))
+    return dispatch.apply(LOGADDEXP, _floats("logaddexp", a, b))
 
 
 def logaddexp2(a, b) -> TensorLike:
@@ -101,7 +101,7 @@ def logaddexp2(a, b) -> TensorLike:
 
     >>> ember.logaddexp2(ember.tensor([3.0]), ember.tensor([3.0]))  # 4
     """
-    return dispatch.apply(LOGADDEXP2, _floats(a, b))
+    return dispatch.apply(LOGADDEXP2, _floats("logaddexp2", a, b))
 
 
 def hypot(a, b) -> TensorLike:
@@ -109,7 +109,7 @@ def hypot(a, b) -> TensorLike:
 
     >>> ember.hypot(ember.tensor([3.0]), ember.tensor([4.0]))  # 5
     """
-    return dispatch.apply(HYPOT, _floats(a, b))
+    return dispatch.apply(HYPOT, _floats("hypot", a, b))
 
 
 def copysign(a, b) -> TensorLike:
@@ -117,7 +117,7 @@ def copysign(a, b) -> TensorLike:
 
     >>> ember.copysign(ember.tensor([2.0]), -0.0)  # -2
     """
-    return dispatch.apply(COPYSIGN, _floats(a, b))
+    return dispatch.apply(COPYSIGN, _floats("copysign", a, b))
 
 
 def nextafter(a, b) -> TensorLike:
