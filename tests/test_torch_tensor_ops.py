@@ -681,7 +681,8 @@ def test_flip_roll_and_triangles_match_torch_with_gradients():
     ours, theirs = _pair(3, 4, 5, grad=True)
     weights = np.random.default_rng(3).standard_normal((3, 4, 5)).astype(np.float32)
     for fn in (lambda x: x.flip(-1), lambda x: x.flip([0, 1]), lambda x: x.roll(-2, 2), lambda x: x.roll(7),
-               lambda x: x.roll((1, 2), (1, 0)), lambda x: x.tril(1), lambda x: x.triu(-1)):
+               lambda x: x.roll((1, 2), (1, 0)), lambda x: x.roll((1, 2, -4), (2, -1, 0)), lambda x: x.tril(1),
+               lambda x: x.triu(-1)):
         ours.grad = theirs.grad = None
         _same(fn(ours), fn(theirs), exact=True)
         (fn(ours) * ember.tensor(weights)).sum().backward()

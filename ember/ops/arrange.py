@@ -19,10 +19,10 @@ from ember.ops.scatter_reduce import scatter_reduce, zeros_of
 from ember.ops.shape import broadcast_to, reshape
 
 
-def _axes(name: str, x: TensorLike, dims) -> list[int]:
+def _axes(name: str, x: TensorLike, dims, repeats: bool = False) -> list[int]:
     dims = [dims] if not isinstance(dims, (tuple, list)) else list(dims)
     axes = [check_axis(name, d, x.ndim, [Spec(x.shape, x.dtype)]) for d in dims]
-    if len(set(axes)) != len(axes):
+    if not repeats and len(set(axes)) != len(axes):
         raise ValueError(f"{name}: dims {dims} name one dimension twice")
     return axes
 
@@ -61,7 +61,7 @@ def roll(x, shifts, dims=None) -> TensorLike:
         if len(shifts) != 1:
             raise ValueError(f"roll: {len(shifts)} shifts need as many dims")
         return reshape(_roll_one(reshape(x, (-1,)), shifts[0], 0), tuple(x.shape))
-    axes = _axes("roll", x, dims) if x.ndim else [0] * len(shifts)
+    axes = _axes("roll", x, dims, repeats=True) if x.ndim else [0] * len(shifts)  # (a repeated dim: shifts add up)
     if len(axes) != len(shifts):
         raise ValueError(f"roll: {len(shifts)} shifts and {len(axes)} dims; give one shift per dim")
     if x.ndim == 0:
