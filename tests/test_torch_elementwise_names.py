@@ -269,6 +269,17 @@ def test_binary_float_functions_name_themselves_refusing_complex(name):
     with pytest.raises(TypeError, match=f"^{name}: not implemented for complex tensors, got complex64\\[1\\]"):
         getattr(ember, name)(z, z)
 
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(-3)
+def test_float_ops_of_two_integer_tensors_convert_each_as_torch():
+    # a uint8 tensor with an int8 0-d -3 promoted to uint8 first: true_divide gave [0, 1/253, 2/253]
+    x, y = np.array([0, 1, 2], np.uint8), np.array(-3, np.int8)
+    for name in ("true_divide", "atan2", "copysign", "xlogy"):
+        got = getattr(ember, name)(ember.tensor(x), ember.tensor(y))
+        want = getattr(torch, name)(torch.tensor(x), torch.tensor(y))
+        assert str(got.dtype) == str(want.dtype).split(".")[-1]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
 def test_pow_to_the_zero_has_torchs_zero_gradient_at_zero():
     # b * a^(b - 1) was 0 * inf at a = 0: NaN where PyTorch gives 0
     a, ta = _pair([0.0, 2.0, -1.5], grad=True)

@@ -207,11 +207,15 @@ def to_float(x, name: str | None = None) -> TensorLike:
 def promote_inexact(a, b) -> tuple:
     """``promote`` for an op that computes in floats (true division, atan2...): both operands floating (or complex).
     A Python int beside a tensor becomes a float with it, not first the tensor's integer dtype, where it would
-    wrap (a uint8 tensor / -3 would divide by 253), as PyTorch's."""
+    wrap (a uint8 tensor / -3 would divide by 253), as PyTorch's; so does each of two integer tensors (a uint8
+    tensor / an int8 0-d tensor -3: the int8 0-d operand would have become uint8)."""
     if (b.__class__ is int or isinstance(b, np.integer)) and isinstance(a, TensorLike):
         a = to_inexact(a)
     elif (a.__class__ is int or isinstance(a, np.integer)) and isinstance(b, TensorLike):
         b = to_inexact(b)
+    elif isinstance(a, TensorLike) and isinstance(b, TensorLike) and a.array.dtype.kind in "biu" \
+            and b.array.dtype.kind in "biu":
+        return to_inexact(a), to_inexact(b)
     a, b = promote(a, b)
     return to_inexact(a), to_inexact(b)
 

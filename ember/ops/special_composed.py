@@ -10,7 +10,7 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, complex128, float32, float64
 from ember.ops.composed import isnan, logical_and, logical_or, trunc
-from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.convert import as_tensor, cast, promote_inexact, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, clip, eq, gt, le, log, log1p, lt, mul, power, sin, square, true_divide, where
 from ember.ops.infer import as_int
@@ -32,7 +32,7 @@ def logit(x, eps: float | None = None) -> TensorLike:
 def _x_times(logarithm, x, y, lowest: float) -> TensorLike:
     """x * logarithm(y), 0 where x is 0 unless y is NaN, with PyTorch's gradients: x's is logarithm(y) (at x = 0
     too), except where x is 0 and the logarithm is infinite or undefined (y <= lowest, or inf), where it is 0."""
-    x, y = promote(x, y)
+    x, y = promote_inexact(x, y)
     x, y = to_float(x), to_float(y)
     outside = logical_and(eq(x, 0.0), logical_or(le(y, lowest), eq(y, np.inf)))
     # the logarithm's zero there (log(1), log1p(0)) makes the product 0 with finite gradients; no where() around
