@@ -207,6 +207,27 @@ def test_inplace_forms_write_into_the_tensor():
     _same(x, t, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_lerp_addcmul_and_addcdiv_of_half_precision_round_once_as_torch(dtype):
+    # each step was rounded to half precision: bfloat16 lerp results near 0 were off by up to 11 times themselves
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(5000) * 3, rng.standard_normal(5000) * 3
+    w, c = rng.random(5000), rng.random(5000) + 0.5
+
+    def both(x):
+        return ember.tensor(x).to(getattr(ember, dtype)), torch.tensor(x).to(getattr(torch, dtype))
+
+    (ea, ta), (eb, tb), (ew, tw), (ec, tc) = both(a), both(b), both(w), both(c)
+    for got, want in ((ember.lerp(ea, eb, 0.3), torch.lerp(ta, tb, 0.3)),
+                      (ember.lerp(ea, eb, ew), torch.lerp(ta, tb, tw)),
+                      (ember.addcmul(ea, eb, ec, value=0.3), torch.addcmul(ta, tb, tc, value=0.3)),
+                      (ember.addcdiv(ea, eb, ec, value=0.3), torch.addcdiv(ta, tb, tc, value=0.3))):
+        assert str(got.dtype) == dtype
+        got, want = got.to(ember.float64).numpy(), want.double().numpy()
+        assert np.mean(got == want) > 0.99  # (PyTorch fuses some products: the rest are one unit apart)
+        np.testing.assert_allclose(got, want, rtol=2.0 ** -(10 if dtype == "float16" else 7), atol=1e-6)
+
+
 def test_addcdiv_of_complex_tensors_as_torch():
     # refused as "integer division is not supported, got tensor1 complex64 and tensor2 complex64"
     z = (_randn(3) + 1j * _randn(3)).astype(np.complex64)

@@ -183,8 +183,14 @@ def masked_fill(x, mask, value) -> TensorLike:
 
 
 def lerp(start, end, weight) -> TensorLike:
-    """``start + weight * (end - start)``, with PyTorch's formula (exact at weight 1)."""
+    """``start + weight * (end - start)``, with PyTorch's formula (exact at weight 1); float16 and bfloat16 in
+    float32, rounded once, as PyTorch (step by step, a result near 0 could be off by more than itself)."""
     start, end = promote(start, end)
+    if start.dtype in LOW_PRECISION:
+        wide = lerp(cast(start, float32), cast(end, float32),
+                    cast(weight, float32) if isinstance(weight, TensorLike) and weight.dtype in LOW_PRECISION
+                    else weight)
+        return cast(wide, start.dtype)
     if isinstance(weight, TensorLike):
         small = lt(abs(weight), 0.5)
         return where(small, start + weight * (end - start), end - (end - start) * (1.0 - weight))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import COMPLEX, FLOATING
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, float32
 from ember.ops.arrange import flip
 from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, cast, promote
@@ -23,8 +23,21 @@ from ember.ops.reduction import cumprod, sum
 from ember.ops.shape import reshape, transpose, unsqueeze
 
 
+def _in_float32(fn, inp, tensor1, tensor2, value):
+    """``fn`` of float16 or bfloat16 operands computed in float32 and rounded once, as PyTorch's addcmul and
+    addcdiv (step by step, a result near 0 could be off by more than itself); None for other dtypes."""
+    inp, tensor1, tensor2 = as_tensor(inp), as_tensor(tensor1), as_tensor(tensor2)
+    dtype = promote(promote(inp, tensor1)[0], tensor2)[0].dtype
+    if dtype not in LOW_PRECISION:
+        return None
+    return cast(fn(*(cast(t, float32) for t in (inp, tensor1, tensor2)), value=value), dtype)
+
+
 def addcmul(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
     """``inp + value * tensor1 * tensor2``, broadcast together, as ``torch.addcmul``."""
+    wide = _in_float32(addcmul, inp, tensor1, tensor2, value)
+    if wide is not None:
+        return wide
     product = as_tensor(tensor1) * tensor2
     return as_tensor(inp) + (product if value == 1 else value * product)
 
@@ -37,6 +50,9 @@ def addcdiv(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
     if tensor1.dtype not in inexact and tensor2.dtype not in inexact:
         raise TypeError(f"addcdiv: integer division is not supported, got tensor1 {tensor1.dtype} and tensor2 "
                         f"{tensor2.dtype}; give a floating-point tensor")
+    wide = _in_float32(addcdiv, inp, tensor1, tensor2, value)
+    if wide is not None:
+        return wide
     quotient = tensor1 / tensor2
     return as_tensor(inp) + (quotient if value == 1 else value * quotient)
 
