@@ -262,6 +262,19 @@ def test_vector_norm_of_float16_runs_in_float32_as_torch(ord):
                                       torch.norm(tx).detach().float().numpy())
 
 
+def test_vector_and_matrix_norms_take_bfloat16_as_torch():
+    # refused: "vector_norm: expects a floating-point tensor, got bfloat16"
+    a = np.random.default_rng(6).uniform(-400, 400, (20, 300)).astype(np.float32)
+    x, tx = ember.tensor(a).to(ember.bfloat16), torch.tensor(a).to(torch.bfloat16)
+    for got, want in ((ember.linalg.vector_norm(x), torch.linalg.vector_norm(tx)),
+                      (ember.linalg.vector_norm(x, 3, 1), torch.linalg.vector_norm(tx, 3, 1)),
+                      (ember.linalg.matrix_norm(x), torch.linalg.matrix_norm(tx)),
+                      (ember.linalg.matrix_norm(x, 1), torch.linalg.matrix_norm(tx, 1)),
+                      (ember.linalg.norm(x), torch.linalg.norm(tx))):
+        assert got.dtype == ember.bfloat16
+        np.testing.assert_array_equal(got.to(ember.float32).numpy(), want.float().numpy())
+
+
 @pytest.mark.parametrize("shape, kwargs", [
     ((3, 2, 4), {}), ((3, 4), {}), ((3, 4), {"ord": "nuc"}), ((3, 4), {"ord": 2}), ((4,), {"ord": 1}),
     ((3, 2, 4), {"dim": 1}), ((3, 2, 4), {"ord": -1, "dim": (0, 2)}), ((3, 2, 4), {"dim": (2, 1), "keepdim": True}),

@@ -8,6 +8,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ember.backend.dtypes import FLOATING
 from ember.ops.composed import norm as _vector_p_norm
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
@@ -47,7 +48,7 @@ def matrix_power(x, n: int) -> TensorLike:
 
 def _float_dtype(name: str, x: TensorLike, dtype) -> TensorLike:
     x = to_float(x, name) if dtype is None else cast(x, dtype)
-    if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)):
+    if x.dtype not in FLOATING:
         raise TypeError(f"{name}: expects a floating-point tensor, got {x.dtype}")
     return x
 
