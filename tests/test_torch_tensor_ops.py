@@ -630,6 +630,9 @@ def test_einsum_forms_and_gradients_match_torch():
         ember.einsum("ij->i", ember.ones(2))
     with pytest.raises(ValueError, match="einsum: ellipses"):
         ember.einsum("...ij->...ji", ember.ones(2, 2, 2))
+    # a letter repeated over two sizes took the diagonal of the (2, 3) matrix; PyTorch refuses it
+    with pytest.raises(ValueError, match="einsum: the letter 'i' is repeated in one term over sizes 2 and 3"):
+        ember.einsum("ii->i", ember.ones(2, 3))
 
 
 def test_einsum_broadcasts_dimensions_of_size_one_as_torch():

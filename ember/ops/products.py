@@ -116,6 +116,9 @@ def _take_diagonals(x: TensorLike, term: str) -> tuple[TensorLike, str]:
     while len(set(term)) != len(term):
         letter = next(c for c in term if term.count(c) > 1)
         first, second = term.index(letter), term.index(letter, term.index(letter) + 1)
+        if x.shape[first] != x.shape[second]:
+            raise ValueError(f"einsum: the letter {letter!r} is repeated in one term over sizes {x.shape[first]} and "
+                             f"{x.shape[second]} (an operand of shape {list(x.shape)})")
         x = diagonal(x, 0, first, second)  # the diagonal becomes the last axis
         term = "".join(c for i, c in enumerate(term) if i not in (first, second)) + letter
     return x, term
