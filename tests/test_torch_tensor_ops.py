@@ -633,6 +633,10 @@ def test_einsum_forms_and_gradients_match_torch():
     # a letter repeated over two sizes took the diagonal of the (2, 3) matrix; PyTorch refuses it
     with pytest.raises(ValueError, match="einsum: the letter 'i' is repeated in one term over sizes 2 and 3"):
         ember.einsum("ii->i", ember.ones(2, 3))
+    # a 0-d operand's empty term was refused ("the term '' of ',i->i' does not fit an operand of shape []")
+    (s, ts), (v, tv) = _pair(), _pair(3, seed=1)
+    _same(ember.einsum(",i->i", s, v), torch.einsum(",i->i", ts, tv))
+    _same(ember.einsum("->", s), torch.einsum("->", ts))
 
 
 def test_einsum_broadcasts_dimensions_of_size_one_as_torch():

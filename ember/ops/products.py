@@ -100,7 +100,7 @@ def _parse(equation: str, operands: list) -> tuple[list[str], str]:
                              "(None) dimension")
         if "." in term:
             raise ValueError(f"einsum: ellipses ('...') are not supported, in {equation!r}")
-        if not term.isalpha() or len(term) != x.ndim:
+        if not (term.isalpha() or term == "") or len(term) != x.ndim:
             raise ValueError(f"einsum: the term {term!r} of {equation!r} does not fit an operand of shape "
                              f"{list(x.shape)}")
     if not arrow:  # implicit output: the letters seen once, in alphabetical order
