@@ -833,6 +833,9 @@ def test_tensordot_cross_and_cdist_match_torch_with_gradients():
     _same(ember.tensordot(a, b, 0), torch.tensordot(ta, tb, 0))
     _same(ember.tensordot(a, b.permute(1, 0, 2), dims=2), torch.tensordot(ta, tb.permute(1, 0, 2), dims=2))
     _same(ember.tensordot(a, b, dims=([2], [0])), torch.tensordot(ta, tb, dims=([2], [0])))
+    # dims as a tensor of the two lists was an IndexError ("only one-element integer tensors can be used...")
+    pairs = [[1, 2], [1, 0]]
+    _same(ember.tensordot(a, b, ember.tensor(pairs)), torch.tensordot(ta, tb, torch.tensor(pairs)))
     got, want = ember.tensordot(a, b, ([1, 2], [1, 0])), torch.tensordot(ta, tb, ([1, 2], [1, 0]))
     (got * got).sum().backward()
     (want * want).sum().backward()

@@ -221,6 +221,8 @@ _SUBLIST_LETTERS = _LETTERS[26:] + _LETTERS[:26]
 
 
 def _dims_pair(a: TensorLike, b: TensorLike, dims) -> tuple[list[int], list[int]]:
+    if isinstance(dims, TensorLike) and dims.ndim:  # PyTorch's tensor of the two lists of dims
+        dims = np.asarray(dims.numpy()).tolist()
     if isinstance(dims, int) or hasattr(dims, "__index__"):
         n = as_int("tensordot", dims, "dims")
         if not 0 <= n <= min(a.ndim, b.ndim):
