@@ -143,6 +143,20 @@ def test_pdist_and_cdist_of_equal_rows_have_zero_gradient_as_pytorchs():
     assert np.isfinite(ours.grad.numpy()).all()
 
 
+def test_cdist_inf_gives_each_tied_coordinate_the_whole_gradient_as_pytorchs():
+    # built on the inf-norm, whose gradient shares a tie: [2, 3] - [0, 1] gave 0.5 to each coordinate, PyTorch 1
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(-2, 3, (5, 4)).astype(float), rng.integers(-2, 3, (6, 4)).astype(float)
+    (x, tx), (y, ty) = ((ember.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)) for v in (a, b))
+    w = rng.standard_normal((5, 6))
+    got, want = ember.cdist(x, y, p=np.inf), torch.cdist(tx, ty, p=np.inf)
+    _same(got, want)
+    (got * ember.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    _same(x.grad, tx.grad)
+    _same(y.grad, ty.grad)
+
+
 INTEGER_CASES = [
     ("trace", lambda m: ember.trace(m), lambda m: torch.trace(m)),
     ("vander", lambda m: ember.vander(m[0], 3), lambda m: torch.vander(m[0], 3)),

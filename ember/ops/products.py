@@ -9,13 +9,14 @@ import numpy as np
 from ember.ops.composed import norm
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import abs, eq, where
 from ember.ops.indexing import diagonal, select
 from ember.ops.infer import as_int, check_axis, differ
 from ember.ops.join import stack
 from ember.ops.linalg import matmul
-from ember.ops.reduction import sum
+from ember.ops.reduction import amax, sum
 from ember.ops.registry import Spec
-from ember.ops.shape import broadcast_to, permute, reshape, unsqueeze
+from ember.ops.shape import broadcast_to, permute, reshape, squeeze, stop_gradient, unsqueeze
 
 
 def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
@@ -289,4 +290,11 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
                          f"{list(x2.shape)}")
     if p < 0:
         raise ValueError(f"cdist: p must be non-negative, got {p}")
-    return norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, axis=-1)
+    diff = unsqueeze(x1, -2) - unsqueeze(x2, -3)
+    if p == np.inf and diff.shape[-1]:
+        # PyTorch's gradient goes in full to each coordinate tied for the largest difference, where the inf-norm's
+        # shares it: the largest (held constant) plus the tied differences less it, which are 0
+        size = abs(diff)
+        top = stop_gradient(amax(size, -1, keepdims=True))
+        return sum(where(eq(size, top), size - top, 0.0), -1) + squeeze(top, -1)
+    return norm(diff, p, axis=-1)
