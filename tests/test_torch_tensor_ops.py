@@ -63,6 +63,18 @@ def test_clamp_function_and_in_place_method_match_torch():
     _same(plain, plain_t)
 
 
+def test_clamp_with_numpy_scalar_bounds_keeps_the_dtype_as_torch():
+    # np.clip widened float32 by a np.float64 bound: float64 out, where the shape rule (and PyTorch) says float32
+    x = np.array([-1.0, 0.25, 2.0], np.float32)
+    for bounds in ((np.float64(-0.5), np.float64(0.5)), (None, np.float64(0.5)), (np.float32(0.0), 1.0)):
+        _same(ember.clamp(ember.tensor(x), *bounds), torch.clamp(torch.tensor(x), *bounds), exact=True)
+    ints = np.array([0, 1, 2])
+    _same(ember.clamp(ember.tensor(ints), np.float64(0.5)), torch.clamp(torch.tensor(ints), np.float64(0.5)),
+          exact=True)
+    _same(ember.clamp(ember.tensor(ints, dtype=ember.int32), np.int64(1)),
+          torch.clamp(torch.tensor(ints, dtype=torch.int32), np.int64(1)), exact=True)
+
+
 def test_clamp_with_a_nan_tensor_bound_gives_nan_as_torch():
     # x < NaN is False: the NaN bound was skipped and x came back unclamped
     x = np.array([0.0, 1.0, np.nan, 2.0, 0.5], np.float32)

@@ -551,6 +551,8 @@ def clip(x, min=None, max=None) -> TensorLike:
     gradient where it is the value). The gradient passes to x where min <= x <= max."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    # a NumPy scalar bound is a Python number, as in PyTorch (np.clip would widen float32 by a np.float64 bound)
+    min, max = (b.item() if isinstance(b, _np.generic) else b for b in (min, max))
     if isinstance(min, TensorLike) or isinstance(max, TensorLike):
         return _clip_by_tensors(as_tensor(x), min, max)
     x = as_tensor(x)
