@@ -243,6 +243,17 @@ def test_vector_norm(ord, dim, keepdim, dtype):
            lambda x: torch.linalg.vector_norm(x, ord, dim, keepdim), a, dtype=dtype)
 
 
+@pytest.mark.parametrize("ord, dim", [(2, ()), (1, []), (np.inf, ()), (0.5, ())])
+@pytest.mark.parametrize("name", ["vector_norm", "norm", "frobenius_norm"])
+@pytest.mark.filterwarnings("ignore:at::frobenius_norm is deprecated")
+def test_norms_over_no_dims_reduce_every_dim_as_torch(name, ord, dim):
+    # an empty dim is every dimension for PyTorch's norms: they gave the magnitudes of the elements, shape [3, 4]
+    ours, theirs = (ember.linalg, torch.linalg) if name == "vector_norm" else (ember, torch)
+    for keepdim in (False, True):
+        args = (dim, keepdim) if name == "frobenius_norm" else (ord, dim, keepdim)
+        _check(lambda x: getattr(ours, name)(x, *args), lambda x: getattr(theirs, name)(x, *args), _sample(3, 4))
+
+
 @pytest.mark.parametrize("ord", [2, 3, -1, np.inf])
 def test_vector_norm_of_float16_runs_in_float32_as_torch(ord):
     # squared in float16, 3000 elements of up to 400 overflowed to inf where PyTorch's norm is about 12700
