@@ -418,6 +418,9 @@ def test_matrices_holding_nan_give_nan_as_torch(dtype):
                                                                                 "int64[2, 2]"]),
     (lambda: ember.linalg.solve(ember.ones(3, 3), ember.ones(4, 2)), ValueError, ["solve", "float32[4, 2]"]),
     (lambda: ember.linalg.solve(ember.ones(2, 3, 3), ember.ones(4, 3, 1)), ValueError, ["solve", "broadcast"]),
+    # (eagerly, a non-singular A solved with a float32 B in float64, and the backward failed assigning B's gradient)
+    (lambda: ember.linalg.solve(ember.eye(2, dtype=ember.float64), ember.ones(2)), TypeError,
+     ["solve", "one dtype", "float64[2, 2]", "float32[2]"]),
     (lambda: ember.linalg.qr(ember.ones(3, 3), "thin"), ValueError, ["qr", "mode", "thin"]),
     (lambda: ember.linalg.eigh(ember.ones(3, 3), UPLO="X"), ValueError, ["eigh", "UPLO"]),
     (lambda: ember.linalg.matrix_norm(ember.ones(3, 3), 3), ValueError, ["matrix_norm", "ord"]),

@@ -277,7 +277,8 @@ def _solve_infer(a, b):
 
 def _solve_vjp(ctx, g):
     a = ctx.inputs[0]
-    gb = solve(_mT(a), g)
+    at = _mT(a)  # (solve's own dtype check is for its callers: a gradient may come in another dtype)
+    gb = _solve_matrices(at, g, [Spec(tuple(at.shape), at.dtype), Spec(tuple(g.shape), g.dtype)])
     ga = -matmul(gb, _mT(ctx.output)) if ctx.needs[0] else None
     return ga, gb
 
@@ -341,6 +342,8 @@ def solve(a, b, *, left: bool = True) -> TensorLike:
     a, b = as_tensor(a), as_tensor(b)
     specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
     _check_matrices("solve", specs)
+    if a.dtype != b.dtype:  # (here, not only in the op's infer, which an eager solve reaches only on failure)
+        raise TypeError(f"solve: A and B must have one dtype, got {describe(specs)}")
     vector = _vector_rhs(a, b)
     if not left:
         if vector:  # (transposed, a batch of vectors would be read as one matrix, or the reverse)
