@@ -79,6 +79,16 @@ def test_casting_complex_to_real_keeps_the_real_part():
         assert z.to(ember.float64).dtype == ember.float64
 
 
+@pytest.mark.filterwarnings("error")
+def test_casting_complex_to_bool_reads_both_parts_as_torch():
+    # the imaginary part was dropped (with the warning): [1j, 0j, -0j, 1] gave [False, False, False, True]
+    z = ember.tensor([1j, 0j, complex(0.0, -0.0), 1 + 0j, complex(np.nan, 0.0)])
+    want = [True, False, False, True, True]  # torch.tensor(...).bool()
+    assert z.bool().tolist() == want and z.to(ember.bool).tolist() == want
+    assert ember.jit(lambda x: (x * 2).bool())(z).tolist() == want
+    assert ember.jit(lambda x: (x * 2).bool())(ember.tensor(1j)).item() is True
+
+
 @pytest.mark.parametrize(("name", "call"), [
     ("lt", lambda z: z < z),
     ("ge", lambda z: z >= 1),

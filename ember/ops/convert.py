@@ -13,6 +13,7 @@ from ember.backend.dtypes import (
     DIFFERENTIABLE,
     FLOATING,
     as_dtype,
+    bool_,
     dimensioned_result_type,
     result_type,
     scalar_result_type,
@@ -25,7 +26,7 @@ from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec, d
 
 
 def _cast_forward(xp, x, *, dtype):
-    if x.dtype.kind == "c" and dtype.kind != "c":  # the real part, as PyTorch (and the gradient of a real input)
+    if x.dtype.kind == "c" and dtype.kind not in "cb":  # the real part, as PyTorch (and the gradient of a real input)
         x = x.real
     return x.astype(dtype)
 
@@ -57,7 +58,7 @@ def cast(x: TensorLike, dtype) -> TensorLike:
     dtype = as_dtype(dtype)
     if x.array.dtype == dtype:
         return x
-    if x.array.dtype in COMPLEX and dtype not in COMPLEX:
+    if x.array.dtype in COMPLEX and dtype not in COMPLEX and dtype != bool_:  # (bool reads both parts: nonzero)
         warnings.warn(f"cast: casting complex values to {dtype} discards the imaginary part", UserWarning,
                       stacklevel=2)
     out = dispatch.apply(CAST, (x,), {"dtype": dtype})

@@ -160,7 +160,7 @@ def broadcast_to(call: Call) -> str:
 @_on_scalars
 def cast(call: Call) -> str:
     source = call.args[0]
-    if call.inputs[0].dtype.kind == "c" and call.output.dtype.kind != "c":  # the real part, as the forward takes
+    if call.inputs[0].dtype.kind == "c" and call.output.dtype.kind not in "cb":  # the real part, as the forward takes
         source = f"{source}.real"
     if call.scalar:
         return f"{call.bind(call.output.dtype.type, 'f')}({source})"
