@@ -164,6 +164,16 @@ def test_abs_and_angle_gradients_at_zero_are_zero_as_torch():
         np.testing.assert_allclose(np.asarray(z.grad.numpy())[0], 0.0)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_angle_of_real_numbers_matches_torch_at_signed_zeros_and_infinities(dtype):
+    # NumPy's angle is atan2(0, x): pi for -0.0 where PyTorch's is 0
+    values = [-0.0, 0.0, np.nan, -np.inf, np.inf, -2.0, 3.0]
+    got = ember.angle(ember.tensor(values, dtype=getattr(ember, dtype))).to(ember.float32).numpy()
+    want = torch.angle(torch.tensor(values, dtype=getattr(torch, dtype))).float().numpy()
+    np.testing.assert_array_equal(got, want)
+    assert not np.signbit(got[:2]).any()
+
+
 def test_is_conj_and_resolve_conj():
     z = ember.tensor([1 + 1j])
     assert not ember.conj(z).is_conj() and ember.is_conj(z) is False

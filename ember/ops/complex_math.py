@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops import dispatch
 from ember.ops.complex_parts import complex as _complex
@@ -32,7 +34,14 @@ def _angle_rule(run, ctx, g):
     return (run(WHERE, at_zero, zero, g / (safe * safe)) * x * x.dtype.type(1j),)
 
 
-ANGLE = defop("angle", forward=lambda xp, x: xp.angle(x).astype(real_of(x.dtype), copy=False), infer=_angle_infer,
+def _angle_forward(xp, x):
+    if x.dtype not in COMPLEX:  # pi below 0, else 0 (NaN kept), as PyTorch: NumPy's atan2(0, -0.0) is pi
+        number = x == x
+        return xp.where(number, xp.where(xp.where(number, x, 0) < 0, x.dtype.type(np.pi), x.dtype.type(0)), x)
+    return xp.angle(x).astype(real_of(x.dtype), copy=False)
+
+
+ANGLE = defop("angle", forward=_angle_forward, infer=_angle_infer,
               vjp=vjp_rule(_angle_rule), cost=elementwise_cost(8), onnx=NO_ONNX)
 
 
