@@ -383,6 +383,11 @@ def test_geqrf_and_householder_product(shape):
      ["lu_solve", "float32[4, 2]"]),
     (lambda: ember.linalg.solve_ex(ember.eye(3), ember.ones(3, 2, dtype=ember.float64)), TypeError,
      ["lu_solve", "float32[3, 3], float64[3, 2]"]),
+    # pivots out of 1..m: a 0 (or -1) indexed the last row, a permutation PyTorch refuses to build
+    (lambda: ember.lu_unpack(ember.eye(3), ember.tensor([0, 2, 3], dtype=ember.int32)), ValueError,
+     ["lu_permutation", "1..3", "got 0..3"]),
+    (lambda: ember.linalg.lu_solve(ember.eye(3), ember.tensor([1, 2, -1], dtype=ember.int32), ember.ones(3, 1)),
+     ValueError, ["lu_permutation", "1..3", "got -1..2"]),
     (lambda: ember.linalg.lstsq(ember.ones(3, 2), ember.ones(4, 2)), ValueError, ["lstsq", "[3, 2]", "[4, 2]"]),
     (lambda: ember.linalg.lstsq(ember.ones(3, 2), ember.ones(3, 2), driver="x"), ValueError, ["lstsq", "driver"]),
     (lambda: ember.linalg.cond(ember.ones(2, 2), 3), ValueError, ["cond", "p"]),

@@ -167,6 +167,9 @@ def _pivot_permutation(xp, pivots, *, dtype):
 
 
 def _permutation_forward(xp, pivots, *, m, dtype):
+    if pivots.size and bool(((pivots < 1) | (pivots > m)).any()):  # (NumPy's indexing would wrap a 0 or -1 round)
+        raise ValueError(f"lu_permutation: the pivots (of lu_unpack, lu_solve) must lie in 1..{m}, LU's rows "
+                         f"counted from 1 as lu_factor gives them, got {int(pivots.min())}..{int(pivots.max())}")
     if m > pivots.shape[-1]:  # a tall matrix: the rows past its k pivots stay where they are
         extra = xp.broadcast_to(xp.arange(pivots.shape[-1] + 1, m + 1, dtype=pivots.dtype),
                                 pivots.shape[:-1] + (m - pivots.shape[-1],))
