@@ -2050,6 +2050,9 @@ _row("linalg_svdvals", ember.linalg.svdvals, lambda a: np.linalg.svd(a, compute_
      "svd", torch and torch.linalg.svdvals)
 _row("linalg_pinv_tall", ember.linalg.pinv, np.linalg.pinv, ins(normal(2, 4, 3)), "pinv", torch and torch.linalg.pinv)
 _row("pinverse_wide", ember.pinverse, np.linalg.pinv, ins(normal(3, 5)), "pinv", torch and torch.pinverse)
+_row("linalg_pinv_tensor_rtol", lambda a: ember.linalg.pinv(a, rtol=ember.tensor([1e-15, 1e-12], dtype=a.dtype)),
+     lambda a: np.linalg.pinv(a, np.array([1e-15, 1e-12])), ins(normal(2, 4, 3)), "pinv_per_matrix",
+     torch and (lambda a: torch.linalg.pinv(a, rtol=torch.tensor([1e-15, 1e-12], dtype=a.dtype))))
 for _n in (-2, 3):
     _row(f"matrix_power_{_n}", lambda a, n=_n: a.matrix_power(n), lambda a, n=_n: np.linalg.matrix_power(a, n),
          ins(well_conditioned(2, 3, 3)), ("matmul",) + (("inv",) if _n < 0 else ()),

@@ -199,6 +199,23 @@ def test_pinv_and_pinverse(shape, dtype):
                                torch.linalg.pinv(torch.tensor(a), atol=1.5).numpy(), **TOL[dtype])
 
 
+@pytest.mark.parametrize("kwargs", [
+    {"atol": [0.05, 0.5]}, {"rtol": [0.05, 0.5]}, {"atol": [0.05, 0.5], "rtol": [[0.05], [1e-3]]},
+    {"rcond": [0.05, 0.5]}, {"rcond": 0.3}])
+@pytest.mark.parametrize("shape", [(2, 3, 3), (3, 3)])
+def test_pinv_takes_torch_tensor_tolerances_one_per_matrix(shape, kwargs):
+    # a tensor atol or rtol failed inside (float() of a 2-element tensor, the truth value of one), and rcond was
+    # refused; a tensor's tolerances broadcast with the batch dimensions, and may extend them, as PyTorch's
+    a = np.stack([np.diag([1.0, 0.1, 0.01]), _sample(3, 3, seed=3)])
+    a = a if len(shape) == 3 else a[0]
+
+    def call(lib, x):
+        return lib.linalg.pinv(x, **{k: lib.tensor(v, dtype=lib.float64) if isinstance(v, list) else v
+                                     for k, v in kwargs.items()})
+
+    _check(lambda x: call(ember, x), lambda x: call(torch, x), a)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [-3, -1, 0, 1, 2, 5])
 def test_matrix_power(n, dtype):

@@ -28,11 +28,11 @@ import numpy as np
 from ember.backend.dtypes import float32, float64
 from ember.ops import dispatch
 from ember.ops.arrange import tril
-from ember.ops.convert import as_tensor
+from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import where
+from ember.ops.elementwise import gt, where
 from ember.ops.indexing import getitem
-from ember.ops.infer import differ
+from ember.ops.infer import broadcast_shapes, differ
 from ember.ops.join import cat
 from ember.ops.linalg import matmul
 from ember.ops.reduction import prod
@@ -705,13 +705,19 @@ def svdvals(x) -> TensorLike:
 # --- pinv ----------------------------------------------------------------------------------------------------
 
 
-def _pinv_forward(xp, x, *, atol, rtol):
+def _pseudo_inverse(xp, x, atol, rtol):
+    """x's pseudo-inverse from its SVD, the singular values at most ``max(atol, rtol * largest)`` zeroed (numbers,
+    or arrays of one per matrix, shaped (..., 1))."""
     u, s, vh = xp.linalg.svd(x, full_matrices=False)
     largest = s[..., :1] if s.shape[-1] else s
     cutoff = xp.maximum(xp.asarray(atol, s.dtype), rtol * largest)
     kept = s > cutoff
     inverse = xp.where(kept, 1 / xp.where(kept, s, 1), 0).astype(x.dtype)
     return xp.matmul(xp.swapaxes(vh, -1, -2) * inverse[..., None, :], xp.swapaxes(u, -1, -2))
+
+
+def _pinv_forward(xp, x, *, atol, rtol):
+    return _pseudo_inverse(xp, x, atol, rtol)
 
 
 def _pinv_infer(x, *, atol, rtol):
@@ -736,12 +742,52 @@ PINV = defop("pinv", forward=_pinv_forward, infer=_pinv_infer, vjp=_pinv_vjp, co
              saves_output=True)
 
 
-def pinv(x, *, atol: float | None = None, rtol: float | None = None, hermitian: bool = False) -> TensorLike:
+def _pinv_per_matrix_infer(x, atol, rtol):
+    specs = [x, atol, rtol]
+    _check_matrices("pinv_per_matrix", [x], square=False)
+    if atol.dtype != x.dtype or rtol.dtype != x.dtype or tuple(atol.shape) != tuple(x.shape[:-2]) \
+            or tuple(rtol.shape) != tuple(x.shape[:-2]):
+        raise shape_error("pinv_per_matrix", specs, "expects atol and rtol of A's dtype, one per matrix")
+    return Spec(tuple(x.shape[:-2]) + (x.shape[-1], x.shape[-2]), x.dtype)
+
+
+PINV_PER_MATRIX = defop(
+    "pinv_per_matrix", forward=lambda xp, x, atol, rtol: _pseudo_inverse(xp, x, atol[..., None], rtol[..., None]),
+    infer=_pinv_per_matrix_infer, vjp=lambda ctx, g: _pinv_vjp(ctx, g) + (None, None), cost=_cubic_cost,
+    onnx=NO_ONNX, saves_output=True)
+
+
+def _pinv_per_matrix(x: TensorLike, atol, rtol) -> TensorLike:
+    """``pinv`` with tensor tolerances: one per matrix, broadcast with x's batch dimensions (which they may extend,
+    as PyTorch's); rtol's default is per matrix too (0 where atol is above 0)."""
+    atol = cast(as_tensor(0.0 if atol is None else atol, x), x.dtype)
+    if rtol is None:
+        rtol = where(gt(atol, 0.0), 0.0, float(np.finfo(x.dtype).eps) * max(x.shape[-2:]))
+    rtol = cast(as_tensor(rtol, x), x.dtype)
+    try:
+        batch = broadcast_shapes("pinv", [Spec(tuple(x.shape[:-2]), x.dtype), Spec(tuple(atol.shape), x.dtype),
+                                          Spec(tuple(rtol.shape), x.dtype)])
+    except ValueError:
+        specs = [Spec(tuple(t.shape), t.dtype) for t in (x, atol, rtol)]
+        raise shape_error("pinv", specs, "atol and rtol (one per matrix) must broadcast with A's batch "
+                                         "dimensions") from None
+    x = broadcast_to(x, batch + tuple(x.shape[-2:]))
+    return dispatch.apply(PINV_PER_MATRIX, (x, broadcast_to(atol, batch), broadcast_to(rtol, batch)))
+
+
+def pinv(x, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> TensorLike:
     """The Moore-Penrose pseudo-inverse of each matrix, as ``torch.linalg.pinv``: singular values at most
     ``max(atol, rtol * largest)`` count as zero; ``rtol`` defaults to ``eps * max(m, n)`` when ``atol`` is not
-    given (or 0), else to 0. ``hermitian`` is accepted (the same result from the SVD)."""
+    given (or 0), else to 0. Either may be a tensor of one tolerance per matrix; ``rcond`` is PyTorch's older
+    spelling of ``rtol``. ``hermitian`` is accepted (the same result from the SVD)."""
     x = as_tensor(x)
     _check_matrices("pinv", [Spec(x.shape, x.dtype)], square=False)
+    if rcond is not None:
+        if rtol is not None:
+            raise ValueError("pinv: give rcond or rtol, not both (rcond is rtol's older name)")
+        rtol = rcond
+    if isinstance(atol, TensorLike) or isinstance(rtol, TensorLike):
+        return _pinv_per_matrix(x, atol, rtol)
     if rtol is None:
         rtol = float(np.finfo(x.dtype).eps) * max(x.shape[-2:]) if not atol else 0.0
     return dispatch.apply(PINV, (x,), {"atol": float(atol or 0.0), "rtol": float(rtol)})
