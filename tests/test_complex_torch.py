@@ -65,6 +65,39 @@ def test_unary_ops_and_their_gradients_match_torch(name):
     _compare(UNARY[name], UNARY[name], [_complex_array(rng, (2, 3))])
 
 
+NORMS = {
+    "vector_norm": lambda lib, z: lib.linalg.vector_norm(z),
+    "vector_norm_1": lambda lib, z: lib.linalg.vector_norm(z, 1, dim=1),
+    "vector_norm_inf": lambda lib, z: lib.linalg.vector_norm(z, float("inf"), dim=0, keepdim=True),
+    "vector_norm_3": lambda lib, z: lib.linalg.vector_norm(z, 3, dim=-1),
+    "vector_norm_dtype": lambda lib, z: lib.linalg.vector_norm(z.to(lib.complex64), dtype=lib.complex128),
+    "matrix_norm_fro": lambda lib, z: lib.linalg.matrix_norm(z),
+    "matrix_norm_1": lambda lib, z: lib.linalg.matrix_norm(z, 1),
+    "matrix_norm_-inf": lambda lib, z: lib.linalg.matrix_norm(z, -float("inf")),
+    "linalg_norm": lambda lib, z: lib.linalg.norm(z, dim=1),
+    "norm": lambda lib, z: lib.norm(z),
+    "tensor_norm_p1": lambda lib, z: z.norm(p=1, dim=0),
+    "dist": lambda lib, z: lib.dist(z, z[:1] * 2),
+    "renorm": lambda lib, z: lib.renorm(z, 2, 0, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(NORMS))
+def test_norms_of_complex_tensors_are_those_of_the_moduli_as_torch(name):
+    # they were refused (TypeError: not implemented for complex tensors) where PyTorch takes them
+    z = _complex_array(np.random.default_rng(3), (2, 3))
+    z[0, 1] = 0  # (a zero element: gradient 0, as PyTorch's)
+    _compare(lambda x: NORMS[name](ember, x), lambda x: NORMS[name](torch, x), [z])
+
+
+def test_norms_of_complex_tensors_refuse_a_real_dtype_and_singular_value_norms():
+    z = ember.tensor([[1 + 1j, 2j]])
+    with pytest.raises(TypeError, match="vector_norm: dtype should be complex for complex inputs"):
+        ember.linalg.vector_norm(z, dtype=ember.float64)
+    with pytest.raises(TypeError, match="svdvals: expects float32 or float64 matrices, got complex64"):
+        ember.linalg.matrix_norm(z, "nuc")
+
+
 def test_cumprod_gradient_matches_torch_with_and_without_zeros():
     rng = np.random.default_rng(7)
     z = _complex_array(rng, (2, 5))

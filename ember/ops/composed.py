@@ -264,8 +264,9 @@ def _safe_sqrt(squares: TensorLike) -> TensorLike:
 def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike:
     """The vector p-norm over ``axis`` (all elements by default, or for an empty tuple, as PyTorch's), as
     ``torch.norm``/``linalg.vector_norm``: ``p`` 2 (or "fro"), 1, inf, -inf, 0 (the count of non-zeros) or any
-    other number."""
-    x = to_float(x)
+    other number; of a complex ``x``, the norm of the moduli, as PyTorch's."""
+    x = as_tensor(x)
+    x = abs(x) if x.dtype in COMPLEX else to_float(x)
     if axis is not None and not isinstance(axis, int) and len(tuple(axis)) == 0:
         axis = None
     if x.dtype in LOW_PRECISION:  # in float32, rounded once, as PyTorch's: float16 squares overflow (a 300 is 90000)

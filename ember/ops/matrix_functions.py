@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import COMPLEX, FLOATING, as_dtype
 from ember.ops.composed import norm as _vector_p_norm
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
@@ -47,6 +47,13 @@ def matrix_power(x, n: int) -> TensorLike:
 
 
 def _float_dtype(name: str, x: TensorLike, dtype) -> TensorLike:
+    """``x`` (cast to ``dtype`` when given) as a floating or complex tensor; PyTorch's norms keep a complex input
+    complex and a real one real."""
+    kind = "complex" if x.dtype in COMPLEX else "real"
+    if dtype is not None and (as_dtype(dtype) in COMPLEX) != (kind == "complex"):
+        raise TypeError(f"{name}: dtype should be {kind} for {kind} inputs, got {as_dtype(dtype)} for {x.dtype}")
+    if kind == "complex":
+        return x if dtype is None else cast(x, dtype)
     x = to_float(x, name) if dtype is None else cast(x, dtype)
     if x.dtype not in FLOATING:
         raise TypeError(f"{name}: expects a floating-point tensor, got {x.dtype}")

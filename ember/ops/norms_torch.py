@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.dtypes import COMPLEX
 from ember.ops.composed import norm
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -14,6 +15,12 @@ from ember.ops.indexing import take
 from ember.ops.infer import check_axis
 from ember.ops.matrix_functions import matrix_norm
 from ember.ops.registry import Spec
+
+
+def _inexact(x) -> TensorLike:
+    """``x`` as a floating tensor, or complex as it is (the norms of complex tensors are those of the moduli)."""
+    x = as_tensor(x)
+    return x if x.dtype in COMPLEX else to_float(x)
 
 
 def _p(name: str, p) -> float:
@@ -47,7 +54,7 @@ def torch_norm(x, p: float | str | None = "fro", axis=None, keepdims: bool = Fal
 
 def dist(x, other, p: float = 2) -> TensorLike:
     """The p-norm of ``x - other`` (broadcast together) over all elements, as ``torch.dist``."""
-    x, other = promote(to_float(x), to_float(other))
+    x, other = promote(_inexact(x), _inexact(other))
     return norm(x - other, _p("dist", p))
 
 
@@ -63,7 +70,7 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> TensorLike:
     if x.ndim < 2:
         raise ValueError(f"renorm: expects a tensor of at least 2 dimensions, got shape {list(x.shape)}")
     dim = check_axis("renorm", dim, x.ndim, [Spec(x.shape, x.dtype)])
-    x = to_float(x)
+    x = _inexact(x)
     norms = norm(x, p, tuple(a for a in range(x.ndim) if a != dim), True)
     return x * where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
 
@@ -71,7 +78,7 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> TensorLike:
 def frobenius_norm(x, dim=None, keepdim: bool = False) -> TensorLike:
     """The square root of the sum of squares over ``dim`` (one or two dimensions; every element when None), as
     ``torch.frobenius_norm``."""
-    x = to_float(x)
+    x = _inexact(x)
     if dim is not None:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         if len(dims) > 2:
