@@ -192,6 +192,19 @@ def test_cholesky_ex_reports_the_failing_minor_and_the_partial_factor_as_torch()
         ember.linalg.cholesky_ex(ember.tensor(a), check_errors=True)
 
 
+def test_a_nan_in_the_lower_triangle_fails_cholesky_as_torch():
+    # NumPy's cholesky carried the NaN through: cholesky gave a NaN factor and cholesky_ex info 0
+    nan = np.nan
+    a = np.stack([np.eye(2), [[nan, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, nan]], [[4.0, 1.0], [nan, 9.0]]])
+    got, want = ember.linalg.cholesky_ex(ember.tensor(a)), torch.linalg.cholesky_ex(torch.tensor(a))
+    assert got.info.tolist() == want.info.tolist() == [0, 1, 2, 2]
+    np.testing.assert_array_equal(got.L.numpy(), want.L.numpy())
+    with pytest.raises(ember.linalg.LinAlgError, match=r"cholesky: .* not positive-definite \(batch element 1\)"):
+        ember.linalg.cholesky(ember.tensor(a))
+    with pytest.raises(ember.linalg.LinAlgError, match="cholesky_ex"):
+        ember.linalg.cholesky_ex(ember.tensor(a[3]), check_errors=True)
+
+
 # --- lstsq, matrix_rank, cond -------------------------------------------------------------------------------------
 
 

@@ -290,11 +290,20 @@ SOLVE = defop("solve", forward=_solve_forward, infer=_solve_infer, vjp=_solve_vj
 # --- cholesky ----------------------------------------------------------------------------------------------------
 
 
+def _checked_cholesky(xp, x):
+    """``xp.linalg.cholesky``, raising as LAPACK's potrf fails where a NaN reaches the diagonal (NumPy's carries it
+    through: a NaN is not above 0, so PyTorch's cholesky refuses the matrix)."""
+    low = xp.linalg.cholesky(x)
+    if x.size and bool(xp.isnan(xp.diagonal(low, axis1=-2, axis2=-1)).any()):
+        raise np.linalg.LinAlgError("a NaN on the diagonal")
+    return low
+
+
 def _cholesky_forward(xp, x, *, upper):
     try:
-        low = xp.linalg.cholesky(x)
+        low = _checked_cholesky(xp, x)
     except np.linalg.LinAlgError:
-        _raise_failure(xp, "cholesky", x, xp.linalg.cholesky, "not positive-definite")
+        _raise_failure(xp, "cholesky", x, lambda m: _checked_cholesky(xp, m), "not positive-definite")
     return xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
 
 
@@ -407,7 +416,7 @@ def _unblocked_cholesky(a):
 def _cholesky_ex_kernel(xp, x):
     info = xp.zeros(x.shape[:-2], dtype=np.int32)
     try:
-        return xp.linalg.cholesky(x), info
+        return _checked_cholesky(xp, x), info
     except np.linalg.LinAlgError:
         pass
     n = x.shape[-1]
@@ -415,7 +424,7 @@ def _cholesky_ex_kernel(xp, x):
     low, codes = xp.empty_like(matrices), info.reshape(-1)
     for index in range(matrices.shape[0]):
         try:
-            low[index] = xp.linalg.cholesky(matrices[index])
+            low[index] = _checked_cholesky(xp, matrices[index])
         except np.linalg.LinAlgError:
             low[index], codes[index] = _unblocked_cholesky(np.asarray(matrices[index]))
     return low.reshape(x.shape), info
