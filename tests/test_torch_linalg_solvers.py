@@ -192,6 +192,18 @@ def test_cholesky_ex_reports_the_failing_minor_and_the_partial_factor_as_torch()
         ember.linalg.cholesky_ex(ember.tensor(a), check_errors=True)
 
 
+@pytest.mark.parametrize("name", ["cholesky", "cholesky_ex"])
+def test_cholesky_with_upper_reads_the_upper_triangle_as_torch(name):
+    # the lower triangle was read and transposed: of a matrix held in its upper triangle, the square roots of the
+    # diagonal only
+    spd = _sample(2, 3, 3, kind="spd")
+    for a in (np.triu(spd), spd + np.triu(np.ones((3, 3)), 1) * 0.5):
+        _check(lambda x: getattr(ember.linalg, name)(x, upper=True),
+               lambda x: getattr(torch.linalg, name)(x, upper=True), a)
+    np.testing.assert_allclose(ember.cholesky(ember.tensor(np.triu(spd)), True).numpy(),
+                               np.linalg.cholesky(spd).swapaxes(-1, -2), rtol=1e-12)
+
+
 def test_a_nan_in_the_lower_triangle_fails_cholesky_as_torch():
     # NumPy's cholesky carried the NaN through: cholesky gave a NaN factor and cholesky_ex info 0
     nan = np.nan

@@ -299,7 +299,14 @@ def _checked_cholesky(xp, x):
     return low
 
 
+def _read_triangle(xp, x, upper: bool):
+    """The matrices whose lower triangle holds the one the factorization reads: with ``upper``, PyTorch's (LAPACK's
+    uplo='U') reads the upper triangle."""
+    return xp.swapaxes(x, -1, -2) if upper else x
+
+
 def _cholesky_forward(xp, x, *, upper):
+    x = _read_triangle(xp, x, upper)
     try:
         low = _checked_cholesky(xp, x)
     except np.linalg.LinAlgError:
@@ -318,7 +325,7 @@ def _cholesky_vjp(ctx, g):
     return (_mT(solve(_mT(low), _mT(left))),)
 
 
-# Reads the lower triangle (PyTorch and NumPy alike); upper=True returns L^T
+# Reads the lower triangle, or with upper=True the upper one and returns U = L^T (PyTorch's)
 def _cholesky_infer(x, *, upper):
     _check_choice("cholesky", "upper", upper, (False, True))
     return _same_infer("cholesky")(x)
@@ -377,8 +384,8 @@ def _solve_matrices(a: TensorLike, b: TensorLike, specs) -> TensorLike:
 
 def cholesky(x, *, upper: bool = False) -> TensorLike:
     """The Cholesky factor L (lower triangular, ``A = L L^T``) of each symmetric positive-definite matrix, as
-    ``torch.linalg.cholesky`` (``upper=True``: ``U = L^T``). Only the lower triangle is read; a matrix that is
-    not positive-definite raises ``LinAlgError``."""
+    ``torch.linalg.cholesky`` (``upper=True``: ``U = L^T``). Only the lower triangle is read (with ``upper``, the
+    upper one, as PyTorch's); a matrix that is not positive-definite raises ``LinAlgError``."""
     return dispatch.apply(CHOLESKY, (_matrices("cholesky", x),), {"upper": bool(upper)})
 
 
@@ -431,7 +438,7 @@ def _cholesky_ex_kernel(xp, x):
 
 
 def _cholesky_ex_forward(xp, x, *, upper, part="L"):
-    low, info = _factored(x, "cholesky_ex", lambda: _cholesky_ex_kernel(xp, x))
+    low, info = _factored(x, ("cholesky_ex", upper), lambda: _cholesky_ex_kernel(xp, _read_triangle(xp, x, upper)))
     if part == "info":
         return info
     return xp.ascontiguousarray(xp.swapaxes(low, -1, -2)) if upper else low
@@ -476,7 +483,8 @@ def cholesky_ex(x, *, upper: bool = False, check_errors: bool = False) -> Choles
         low = dispatch.apply(CHOLESKY_EX, (x,), {"upper": bool(upper)})
         info = dispatch.apply(CHOLESKY_INFO, (x,), {"upper": bool(upper), "part": "info"})
     if check_errors and not info.symbolic and np.asarray(info.data).any():
-        _raise_failure(np, "cholesky_ex", np.asarray(x.data), np.linalg.cholesky, "not positive-definite")
+        _raise_failure(np, "cholesky_ex", _read_triangle(np, np.asarray(x.data), upper),
+                       lambda m: _checked_cholesky(np, m), "not positive-definite")
     return CholeskyExResult(low, info)
 
 
