@@ -199,6 +199,21 @@ def test_pinv_and_pinverse(shape, dtype):
                                torch.linalg.pinv(torch.tensor(a), atol=1.5).numpy(), **TOL[dtype])
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"atol": 0.05}, {"atol": [0.05, 0.5]}])
+def test_pinv_with_hermitian_reads_the_lower_triangle_as_torch(kwargs):
+    # the whole matrix was inverted: of a non-symmetric A, another matrix than PyTorch's (which uses eigh)
+    a = _sample(2, 3, 3, seed=4)
+
+    def call(lib, x):
+        return lib.linalg.pinv(x, hermitian=True, **{k: lib.tensor(v, dtype=lib.float64) if isinstance(v, list)
+                                                     else v for k, v in kwargs.items()})
+
+    _check(lambda x: call(ember, x), lambda x: call(torch, x), a)
+    _check(lambda x: call(ember, x), lambda x: call(torch, x), a + np.swapaxes(a, -1, -2))
+    with pytest.raises(ValueError, match="pinv: expects square matrices"):
+        ember.linalg.pinv(ember.ones(2, 3), hermitian=True)
+
+
 @pytest.mark.parametrize("kwargs", [
     {"atol": [0.05, 0.5]}, {"rtol": [0.05, 0.5]}, {"atol": [0.05, 0.5], "rtol": [[0.05], [1e-3]]},
     {"rcond": [0.05, 0.5]}, {"rcond": 0.3}])

@@ -722,9 +722,11 @@ def svdvals(x) -> TensorLike:
 # --- pinv ----------------------------------------------------------------------------------------------------
 
 
-def _pseudo_inverse(xp, x, atol, rtol):
+def _pseudo_inverse(xp, x, atol, rtol, hermitian: bool):
     """x's pseudo-inverse from its SVD, the singular values at most ``max(atol, rtol * largest)`` zeroed (numbers,
-    or arrays of one per matrix, shaped (..., 1))."""
+    or arrays of one per matrix, shaped (..., 1)); ``hermitian`` reads the lower triangle only, as PyTorch's (eigh)."""
+    if hermitian:
+        x = xp.tril(x) + xp.swapaxes(xp.tril(x, -1), -1, -2)
     u, s, vh = xp.linalg.svd(x, full_matrices=False)
     largest = s[..., :1] if s.shape[-1] else s
     cutoff = xp.maximum(xp.asarray(atol, s.dtype), rtol * largest)
@@ -733,14 +735,15 @@ def _pseudo_inverse(xp, x, atol, rtol):
     return xp.matmul(xp.swapaxes(vh, -1, -2) * inverse[..., None, :], xp.swapaxes(u, -1, -2))
 
 
-def _pinv_forward(xp, x, *, atol, rtol):
-    return _pseudo_inverse(xp, x, atol, rtol)
+def _pinv_forward(xp, x, *, atol, rtol, hermitian=False):
+    return _pseudo_inverse(xp, x, atol, rtol, hermitian)
 
 
-def _pinv_infer(x, *, atol, rtol):
+def _pinv_infer(x, *, atol, rtol, hermitian=False):
     _check_number("pinv", "atol", atol)
     _check_number("pinv", "rtol", rtol)
-    _check_matrices("pinv", [x], square=False)
+    _check_choice("pinv", "hermitian", hermitian, (False, True))
+    _check_matrices("pinv", [x], square=hermitian)
     return Spec(tuple(x.shape[:-2]) + (x.shape[-1], x.shape[-2]), x.dtype)
 
 
@@ -759,9 +762,10 @@ PINV = defop("pinv", forward=_pinv_forward, infer=_pinv_infer, vjp=_pinv_vjp, co
              saves_output=True)
 
 
-def _pinv_per_matrix_infer(x, atol, rtol):
+def _pinv_per_matrix_infer(x, atol, rtol, *, hermitian=False):
     specs = [x, atol, rtol]
-    _check_matrices("pinv_per_matrix", [x], square=False)
+    _check_choice("pinv_per_matrix", "hermitian", hermitian, (False, True))
+    _check_matrices("pinv_per_matrix", [x], square=hermitian)
     if atol.dtype != x.dtype or rtol.dtype != x.dtype or tuple(atol.shape) != tuple(x.shape[:-2]) \
             or tuple(rtol.shape) != tuple(x.shape[:-2]):
         raise shape_error("pinv_per_matrix", specs, "expects atol and rtol of A's dtype, one per matrix")
@@ -769,12 +773,14 @@ def _pinv_per_matrix_infer(x, atol, rtol):
 
 
 PINV_PER_MATRIX = defop(
-    "pinv_per_matrix", forward=lambda xp, x, atol, rtol: _pseudo_inverse(xp, x, atol[..., None], rtol[..., None]),
+    "pinv_per_matrix",
+    forward=lambda xp, x, atol, rtol, *, hermitian=False: _pseudo_inverse(xp, x, atol[..., None], rtol[..., None],
+                                                                         hermitian),
     infer=_pinv_per_matrix_infer, vjp=lambda ctx, g: _pinv_vjp(ctx, g) + (None, None), cost=_cubic_cost,
     onnx=NO_ONNX, saves_output=True)
 
 
-def _pinv_per_matrix(x: TensorLike, atol, rtol) -> TensorLike:
+def _pinv_per_matrix(x: TensorLike, atol, rtol, hermitian: bool) -> TensorLike:
     """``pinv`` with tensor tolerances: one per matrix, broadcast with x's batch dimensions (which they may extend,
     as PyTorch's); rtol's default is per matrix too (0 where atol is above 0)."""
     atol = cast(as_tensor(0.0 if atol is None else atol, x), x.dtype)
@@ -789,22 +795,25 @@ def _pinv_per_matrix(x: TensorLike, atol, rtol) -> TensorLike:
         raise shape_error("pinv", specs, "atol and rtol (one per matrix) must broadcast with A's batch "
                                          "dimensions") from None
     x = broadcast_to(x, batch + tuple(x.shape[-2:]))
-    return dispatch.apply(PINV_PER_MATRIX, (x, broadcast_to(atol, batch), broadcast_to(rtol, batch)))
+    return dispatch.apply(PINV_PER_MATRIX, (x, broadcast_to(atol, batch), broadcast_to(rtol, batch)),
+                          {"hermitian": hermitian})
 
 
 def pinv(x, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> TensorLike:
     """The Moore-Penrose pseudo-inverse of each matrix, as ``torch.linalg.pinv``: singular values at most
     ``max(atol, rtol * largest)`` count as zero; ``rtol`` defaults to ``eps * max(m, n)`` when ``atol`` is not
     given (or 0), else to 0. Either may be a tensor of one tolerance per matrix; ``rcond`` is PyTorch's older
-    spelling of ``rtol``. ``hermitian`` is accepted (the same result from the SVD)."""
+    spelling of ``rtol``. With ``hermitian``, A is taken as symmetric and only its lower triangle read, as PyTorch's
+    (the gradient is A's pseudo-inverse's, as PyTorch's too)."""
     x = as_tensor(x)
-    _check_matrices("pinv", [Spec(x.shape, x.dtype)], square=False)
+    hermitian = bool(hermitian)
+    _check_matrices("pinv", [Spec(x.shape, x.dtype)], square=hermitian)
     if rcond is not None:
         if rtol is not None:
             raise ValueError("pinv: give rcond or rtol, not both (rcond is rtol's older name)")
         rtol = rcond
     if isinstance(atol, TensorLike) or isinstance(rtol, TensorLike):
-        return _pinv_per_matrix(x, atol, rtol)
+        return _pinv_per_matrix(x, atol, rtol, hermitian)
     if rtol is None:
         rtol = float(np.finfo(x.dtype).eps) * max(x.shape[-2:]) if not atol else 0.0
-    return dispatch.apply(PINV, (x,), {"atol": float(atol or 0.0), "rtol": float(rtol)})
+    return dispatch.apply(PINV, (x,), {"atol": float(atol or 0.0), "rtol": float(rtol), "hermitian": hermitian})
