@@ -79,6 +79,12 @@ def test_casting_complex_to_real_keeps_the_real_part():
         assert z.to(ember.float64).dtype == ember.float64
 
 
+def test_python_complex_of_a_one_element_tensor():
+    # complex(t) failed inside float() for a complex tensor (Tensor had no __complex__), as PyTorch's does not
+    assert complex(ember.tensor(1 + 2j)) == 1 + 2j
+    assert complex(ember.tensor([2.5], dtype=ember.float64)) == 2.5 + 0j and complex(ember.tensor(3)) == 3 + 0j
+
+
 @pytest.mark.filterwarnings("error")
 def test_casting_complex_to_bool_reads_both_parts_as_torch():
     # the imaginary part was dropped (with the warning): [1j, 0j, -0j, 1] gave [False, False, False, True]
