@@ -239,6 +239,21 @@ def test_matrix_power(n, dtype):
     _check(lambda x: x.matrix_power(n), lambda x: x.matrix_power(n), a, dtype=dtype)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "int8", "float16", "bfloat16", "complex64"])
+def test_matrix_power_of_integer_low_precision_and_complex_matrices_as_torch(dtype, n):
+    # refused as not float32/float64 matrices, where PyTorch's powers of 0 and more are products of any dtype
+    # (uint8 and int8 wrapping as its matmul does)
+    a = np.array([[[1, 2], [3, 4]], [[0, 5], [7, 1]]])
+    got = ember.linalg.matrix_power(ember.tensor(a).to(getattr(ember, dtype)), n)
+    want = torch.linalg.matrix_power(torch.tensor(a).to(getattr(torch, dtype)), n)
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+    wide = "complex128" if dtype == "complex64" else "float64"
+    np.testing.assert_array_equal(got.to(getattr(ember, wide)).numpy(), want.to(getattr(torch, wide)).numpy())
+    with pytest.raises(TypeError, match="matrix_power: expects float32 or float64 matrices"):
+        ember.linalg.matrix_power(ember.tensor(a), -1)  # (the inverse of an integer matrix, as PyTorch's)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ord", ["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
 @pytest.mark.parametrize("dim, keepdim", [((-2, -1), False), ((2, 0), True)])

@@ -14,11 +14,11 @@ from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, lt, where
-from ember.ops.infer import as_int, check_axis
+from ember.ops.infer import as_int, check_axis, differ
 from ember.ops.linalg import matmul
 from ember.ops.products import cross as _cross
 from ember.ops.reduction import amax, amin, sum
-from ember.ops.registry import Spec
+from ember.ops.registry import Spec, shape_error
 from ember.ops.shape import permute, squeeze, unsqueeze
 
 SvdResult = namedtuple("svd", ["U", "S", "V"])  # torch.svd's (V, not Vh)
@@ -30,7 +30,12 @@ def matrix_power(x, n: int) -> TensorLike:
     gives identity matrices, a negative n powers the inverse. Repeated squaring, so gradients come from matmul."""
     x = as_tensor(x)
     n = as_int("matrix_power", n, "n")
-    _check_matrices("matrix_power", [Spec(x.shape, x.dtype)])
+    spec = Spec(x.shape, x.dtype)
+    if n < 0:  # (the inverse's float matrices; a power of 0 or more is a product, of any dtype, as PyTorch's)
+        _check_matrices("matrix_power", [spec])
+    elif x.ndim < 2 or differ(x.shape[-1], x.shape[-2]):
+        raise shape_error("matrix_power", [spec], "expects square matrices (a tensor of at least 2 dimensions, the "
+                                                  "last two equal)")
     if n == 0:  # identity matrices, connected to x as PyTorch's are (a zero gradient)
         size = x.shape[-1]
         return where(as_tensor(np.ones((size, size), bool), x), as_tensor(np.eye(size, dtype=x.dtype), x), x)
