@@ -95,6 +95,19 @@ def test_transforms_round_trip():
     np.testing.assert_allclose(ember.fft.ifftn(ember.fft.fftn(x)).real.numpy(), x.numpy(), atol=1e-12)
 
 
+@pytest.mark.parametrize(("name", "shape", "kwargs"), [
+    ("fftn", (), {}), ("ifftn", (), {"norm": "ortho"}), ("fftn", (2, 3), {"dim": ()}), ("ifft2", (4,), {"dim": []}),
+    ("fftn", (3,), {"s": ()})])
+def test_complex_transforms_over_no_axes_are_the_input_as_torch(name, shape, kwargs):
+    # a 0-d input (or dim=()) was refused for needing an axis; PyTorch's complex transforms return it, complex
+    x = np.arange(1.0, 1.0 + np.prod(shape, dtype=int)).reshape(shape)
+    got, want = getattr(ember.fft, name)(ember.tensor(x), **kwargs), getattr(torch.fft, name)(torch.tensor(x), **kwargs)
+    assert got.dtype == ember.complex128 and got.shape == tuple(want.shape)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(ValueError, match="rfftn: needs at least one axis"):  # (PyTorch's refuses it too)
+        ember.fft.rfftn(ember.tensor(x), dim=())
+
+
 @pytest.mark.parametrize(("call", "error", "fragment"), [
     (lambda: ember.fft.fft(ember.ones(4), norm="unitary"), ValueError, "fft: norm must be one of"),
     (lambda: ember.fft.rfft(ember.ones(4) * 1j), TypeError, "rfft: expects a real input tensor, got complex64"),

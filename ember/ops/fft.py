@@ -28,6 +28,7 @@ from ember.ops.indexing import PAD, getitem, pad
 from ember.ops.infer import check_axis
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
+from ember.ops.shape import clone
 
 _NORMS = ("backward", "ortho", "forward")
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -165,9 +166,10 @@ def _real_input(name: str, x) -> TensorLike:
     return cast(x, float32) if x.dtype in LOW_PRECISION else x
 
 
-def _axes_and_sizes(name: str, x: TensorLike, s, dim) -> tuple:
+def _axes_and_sizes(name: str, x: TensorLike, s, dim, allow_none: bool = False) -> tuple:
     """The transform's axes and the sizes its input takes along them: PyTorch's ``s``/``dim`` rules (all axes when
-    both are None, the last len(s) when only ``s`` is given; -1 in ``s`` keeps an axis's size)."""
+    both are None, the last len(s) when only ``s`` is given; -1 in ``s`` keeps an axis's size). No axes at all are
+    refused unless ``allow_none`` (the complex transforms: the identity, as PyTorch's)."""
     specs = [Spec(tuple(x.shape), x.dtype)]
     if dim is None:
         axes = tuple(range(x.ndim)) if s is None else tuple(range(x.ndim - len(s), x.ndim))
@@ -177,7 +179,7 @@ def _axes_and_sizes(name: str, x: TensorLike, s, dim) -> tuple:
         axes = tuple(check_axis(name, a, x.ndim, specs) for a in ((dim,) if isinstance(dim, int) else dim))
         if len(set(axes)) != len(axes):
             raise ValueError(f"{name}: dim {dim} repeats an axis")
-    if not axes:
+    if not axes and not allow_none:
         raise ValueError(f"{name}: needs at least one axis to transform (input of shape {list(x.shape)})")
     if s is None:
         sizes = [x.shape[a] for a in axes]
@@ -205,10 +207,13 @@ def _resized(x: TensorLike, axis: int, size: int) -> TensorLike:
 
 def _c2c(name, x, s, dim, norm, inverse: bool) -> TensorLike:
     x = _complex_input(x)
-    axes, sizes = _axes_and_sizes(name, x, s, dim)
+    axes, sizes = _axes_and_sizes(name, x, s, dim, allow_none=True)
+    norm = _norm(name, norm)
+    if not axes:  # (fftn of a 0-d tensor, or with dim=()): a copy of the input, complex
+        return clone(x)
     for a, n in zip(axes, sizes):
         x = _resized(x, a, n)
-    return dispatch.apply(FFT_C2C, (x,), {"axes": axes, "norm": _norm(name, norm), "inverse": inverse})
+    return dispatch.apply(FFT_C2C, (x,), {"axes": axes, "norm": norm, "inverse": inverse})
 
 
 def _r2c(name, x, s, dim, norm) -> TensorLike:
