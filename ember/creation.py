@@ -131,6 +131,8 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
         if isinstance(fill_value, complex):
             dtype = _dtypes.default_complex()
     dtype = as_dtype(dtype)
+    if isinstance(fill_value, complex) and dtype.kind not in "cb":  # (NumPy would drop the imaginary part)
+        raise TypeError(f"full: a complex fill_value {fill_value!r} needs a complex dtype, got {dtype}")
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
 

@@ -32,7 +32,12 @@ _PYTHON_DEFAULTS = {"i": np.dtype(np.int64), "u": np.dtype(np.int64), "b": np.dt
 
 def _check_fits(data: np.ndarray, dtype: np.dtype) -> None:
     """Python numbers for an integer dtype must fit it, as PyTorch checks them (an unsigned dtype takes negatives
-    down to -max, which wrap); NumPy's cast would wrap 300 to 44 in int8, or make NaN the smallest int32."""
+    down to -max, which wrap); NumPy's cast would wrap 300 to 44 in int8, or make NaN the smallest int32. Complex
+    numbers need a complex dtype (or bool: whether nonzero), as PyTorch's (NumPy's cast drops their imaginary
+    parts)."""
+    if data.dtype.kind == "c" and dtype.kind not in "cb":
+        raise TypeError(f"tensor: complex numbers need a complex dtype, got {dtype} (take .real first to drop the "
+                        f"imaginary parts)")
     if dtype.kind not in "iu" or data.dtype.kind not in "iuf" or not data.size:
         return
     info = np.iinfo(dtype)

@@ -79,6 +79,21 @@ def test_casting_complex_to_real_keeps_the_real_part():
         assert z.to(ember.float64).dtype == ember.float64
 
 
+@pytest.mark.parametrize("call", [
+    lambda: ember.tensor([1 + 1j, 2], dtype=ember.float32), lambda: ember.as_tensor([1j], dtype=ember.int64),
+    lambda: ember.zeros(2).new_tensor([1j]), lambda: ember.full((2,), 1 + 1j, dtype=ember.float32),
+    lambda: ember.full_like(ember.zeros(2), 1j), lambda: ember.zeros(2).new_full((2,), 1j)])
+def test_complex_numbers_into_a_real_dtype_are_refused_as_torch(call):
+    # NumPy's cast kept the real parts, with a warning only: zeros(2).new_tensor([1j]) was [0.]
+    with pytest.raises(TypeError, match="complex"):
+        call()
+
+
+def test_complex_numbers_into_bool_ask_whether_nonzero_as_torch():
+    assert ember.tensor([1j, 0j], dtype=ember.bool).tolist() == [True, False]
+    assert ember.full((2,), 1j, dtype=ember.bool).tolist() == [True, True]
+
+
 def test_python_complex_of_a_one_element_tensor():
     # complex(t) failed inside float() for a complex tensor (Tensor had no __complex__), as PyTorch's does not
     assert complex(ember.tensor(1 + 2j)) == 1 + 2j
