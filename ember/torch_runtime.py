@@ -38,6 +38,8 @@ def _python_dtype(value) -> np.dtype:
         return dtypes.DEFAULT_INT
     if isinstance(value, (float, np.floating)):
         return dtypes.DEFAULT_FLOAT
+    if isinstance(value, (complex, np.complexfloating)):
+        return dtypes.default_complex()
     raise TypeError(f"result_type: expected a Tensor, a Python number or a dtype, got {type(value).__name__}")
 
 

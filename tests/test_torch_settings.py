@@ -297,6 +297,9 @@ def test_result_type_of_tensors_numbers_and_dtypes_matches_torch():
         (np.array([1.0], np.float16), 2.0), (np.array([1.0], np.float64), np.array([1], np.int32)),
         (np.array([1.0], np.float16), np.array([1.0], np.float32)), (np.array([1], np.uint8), np.array([1], np.int16)),
         (3, 2.5), (3, 4), (True, False), (True, 3),
+        # a Python complex was refused as not a Python number
+        (np.array([1.0], np.float64), 1j), (np.array([1, 2]), 2j), (1j, np.array([1.0], np.float32)), (1, 1j),
+        (1j, 2.5),
     ]
     for a, b in cases:
         ours = ember.result_type(*(ember.tensor(v) if isinstance(v, np.ndarray) else v for v in (a, b)))
