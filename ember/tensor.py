@@ -321,6 +321,12 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     def bfloat16(self) -> Tensor:
         return _ops.cast(self, "bfloat16")
 
+    def cfloat(self) -> Tensor:
+        return _ops.cast(self, "complex64")
+
+    def cdouble(self) -> Tensor:
+        return _ops.cast(self, "complex128")
+
     def long(self) -> Tensor:
         return _ops.cast(self, "int64")
 

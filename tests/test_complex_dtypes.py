@@ -94,6 +94,14 @@ def test_complex_numbers_into_bool_ask_whether_nonzero_as_torch():
     assert ember.full((2,), 1j, dtype=ember.bool).tolist() == [True, True]
 
 
+def test_cfloat_and_cdouble_cast_as_torch():
+    x = ember.tensor([1.5, -2.0], requires_grad=True)
+    z = x.cfloat()
+    assert z.dtype == ember.complex64 and x.double().cdouble().dtype == ember.complex128
+    (z * (1 + 2j)).real.sum().backward()  # (differentiable, as PyTorch's)
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
 def test_python_complex_of_a_one_element_tensor():
     # complex(t) failed inside float() for a complex tensor (Tensor had no __complex__), as PyTorch's does not
     assert complex(ember.tensor(1 + 2j)) == 1 + 2j
