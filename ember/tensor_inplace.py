@@ -559,7 +559,11 @@ class InplaceMethods:
         if building() and not (_written_now(self, value) and _written_now(self, mask)):
             return _write(self, "masked_fill_", _ops().masked_fill(self, mask, value))
         mask = mask.array if hasattr(mask, "node") else mask
-        value = self.xp.asarray(value.array if hasattr(value, "node") else value).astype(self.dtype)  # as torch
+        value = self.xp.asarray(value.array if hasattr(value, "node") else value)
+        if value.dtype.kind == "c" and self.dtype.kind != "c":  # (as masked_fill, and PyTorch, refuse it)
+            raise TypeError(f"masked_fill_: complex values cannot be written into a tensor of dtype {self.dtype} "
+                            f"(their imaginary parts would be lost); take .real, or make the tensor complex")
+        value = value.astype(self.dtype)  # as torch
         return _write(self, "masked_fill_", self.xp.where(mask, value, self.array))
 
     def unsqueeze_(self, dim: int):

@@ -89,6 +89,23 @@ def test_complex_numbers_into_a_real_dtype_are_refused_as_torch(call):
         call()
 
 
+@pytest.mark.parametrize(("name", "call"), [
+    ("masked_fill", lambda x: x.masked_fill(ember.tensor([True, False]), 1j)),
+    ("masked_fill", lambda x: ember.masked_fill(x, ember.tensor([True, False]), ember.tensor(1j))),
+    ("masked_fill_", lambda x: x.masked_fill_(ember.tensor([True, False]), 1j)),
+    ("index_fill", lambda x: x.index_fill(0, ember.tensor([0]), 1j)),
+    ("scatter", lambda x: x.scatter(0, ember.tensor([1]), ember.tensor([1j]))),
+    ("scatter", lambda x: x.scatter_(0, ember.tensor([1]), 1j)),
+    ("index_put", lambda x: x.index_put((ember.tensor([1]),), ember.tensor([1j]))),
+    ("masked_scatter", lambda x: x.masked_scatter(ember.tensor([True, False]), ember.tensor([1j, 2j]))),
+])
+def test_complex_values_written_into_a_real_tensor_are_refused_as_torch(name, call):
+    # they were cast to the tensor's dtype, the imaginary parts dropped with a warning: [0., 0.] for 1j
+    with pytest.raises(TypeError, match=f"{name}: complex values cannot be written into a tensor of dtype float32"):
+        call(ember.zeros(2))
+    assert call(ember.zeros(2, dtype=ember.complex64)).dtype == ember.complex64
+
+
 def test_complex_numbers_into_bool_ask_whether_nonzero_as_torch():
     assert ember.tensor([1j, 0j], dtype=ember.bool).tolist() == [True, False]
     assert ember.full((2,), 1j, dtype=ember.bool).tolist() == [True, True]

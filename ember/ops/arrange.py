@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, real_of
-from ember.ops.convert import as_tensor, cast, promote
+from ember.ops.convert import as_tensor, cast, cast_written, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import div, gt, ne, sub, true_divide, where
 from ember.ops.indexing import _index_add, getitem, refuse_negative, scatter_add, take
@@ -216,10 +216,10 @@ def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorLike
     return x
 
 
-def _placed(x: TensorLike, add, values: TensorLike) -> TensorLike:
+def _placed(name: str, x: TensorLike, add, values: TensorLike) -> TensorLike:
     """``x`` with the ``values`` that ``add(zeros, values)`` puts in place where it puts any; repeated indices,
     whose winner PyTorch leaves unspecified, give their values' mean (rounded down for integers)."""
-    values = values if values.dtype == x.dtype else cast(values, x.dtype)
+    values = cast_written(name, values, x.dtype)
     counting = real_of(x.dtype)  # (complex numbers do not compare)
     counts = add(zeros_of(x, counting), _ones(values, counting))
     placed = add(zeros_of(x, x.dtype), values)
@@ -234,10 +234,10 @@ def _ones(x: TensorLike, dtype) -> TensorLike:
     return zeros_of(x, dtype) + 1
 
 
-def _filled(x: TensorLike, add, shape_of: TensorLike, value) -> TensorLike:
+def _filled(name: str, x: TensorLike, add, shape_of: TensorLike, value) -> TensorLike:
     counting = real_of(x.dtype)
     out = where(gt(add(zeros_of(x, counting), _ones(shape_of, counting)), 0), value, x)
-    return out if out.dtype == x.dtype else cast(out, x.dtype)
+    return cast_written(name, out, x.dtype)
 
 
 def _index(name: str, x: TensorLike, index) -> TensorLike:
@@ -266,13 +266,13 @@ def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = N
         return scatter_add(base, axis, index, values)
 
     if value is not None or not isinstance(src, TensorLike):
-        return _filled(x, add, index, src if value is None else value)
+        return _filled("scatter", x, add, index, src if value is None else value)
     if src.ndim != index.ndim or any(s is not None and i is not None and s < i for s, i in zip(src.shape,
                                                                                                   index.shape)):
         raise ValueError(f"scatter: src of shape {list(src.shape)} must cover the index of shape "
                          f"{list(index.shape)}")
     region = tuple(slice(0, d) for d in index.shape)
-    return _placed(x, add, getitem(src, region) if tuple(src.shape) != tuple(index.shape) else src)
+    return _placed("scatter", x, add, getitem(src, region) if tuple(src.shape) != tuple(index.shape) else src)
 
 
 def _index_along(name: str, x: TensorLike, axis: int, index) -> tuple[int, TensorLike]:
@@ -294,7 +294,7 @@ def index_fill(x, axis: int, index, value) -> TensorLike:
     def add(base, values):
         return _index_add(base, index, values, axis)
 
-    return _filled(x, add, take(x, index, axis), value)
+    return _filled("index_fill", x, add, take(x, index, axis), value)
 
 
 def index_copy(x, axis: int, index, source) -> TensorLike:
@@ -305,4 +305,4 @@ def index_copy(x, axis: int, index, source) -> TensorLike:
     def add(base, values):
         return _index_add(base, index, values, axis, "index_copy")
 
-    return _placed(x, add, source)
+    return _placed("index_copy", x, add, source)

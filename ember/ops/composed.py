@@ -11,7 +11,7 @@ import numpy as np
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32
 from ember.ops.complex_parts import complex as _complex
 from ember.ops.complex_parts import imag, real
-from ember.ops.convert import as_tensor, cast, promote, to_float, to_inexact
+from ember.ops.convert import as_tensor, cast, cast_written, promote, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     abs,
@@ -179,7 +179,7 @@ def masked_fill(x, mask, value) -> TensorLike:
     if isinstance(value, TensorLike) and value.ndim != 0:
         raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
     out = where(mask, value, x)
-    return out if out.dtype == x.dtype else cast(out, x.dtype)
+    return cast_written("masked_fill", out, x.dtype)
 
 
 def lerp(start, end, weight) -> TensorLike:

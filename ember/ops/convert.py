@@ -67,6 +67,19 @@ def cast(x: TensorLike, dtype) -> TensorLike:
     return out
 
 
+def cast_written(name: str, values: TensorLike, dtype) -> TensorLike:
+    """``values`` cast to the dtype of the tensor an op writes them into (masked_fill's, scatter's...); complex
+    values into a real tensor are refused naming ``name``, as PyTorch's are (the cast would drop their imaginary
+    parts)."""
+    dtype = as_dtype(dtype)
+    if values.dtype == dtype:
+        return values
+    if values.dtype in COMPLEX and dtype not in COMPLEX:
+        raise TypeError(f"{name}: complex values cannot be written into a tensor of dtype {dtype} (their imaginary "
+                        f"parts would be lost); take .real, or make the tensor complex")
+    return cast(values, dtype)
+
+
 # --- the same bytes read as another dtype (``Tensor.view(dtype)``) ---
 
 
