@@ -290,6 +290,17 @@ def test_vector_norm(ord, dim, keepdim, dtype):
            lambda x: torch.linalg.vector_norm(x, ord, dim, keepdim), a, dtype=dtype)
 
 
+@pytest.mark.parametrize("ord", [-1, -2.5])
+def test_negative_norms_of_no_elements_are_refused_as_torch(ord):
+    # the sum of no |x|^p is 0, and its root was taken as 0, where 0^(1/p) is inf: PyTorch refuses it
+    with pytest.raises(ValueError, match=f"norm: the {ord} norm of no elements has no value"):
+        ember.linalg.vector_norm(ember.ones(0, 3), ord, dim=0)
+    with pytest.raises(ValueError, match=f"norm: the {ord} norm of no elements has no value"):
+        ember.norm(ember.ones(0), ord)
+    got = ember.linalg.vector_norm(ember.ones(3, 0), ord, dim=0)  # (no norms to take: an empty result)
+    assert got.shape == (0,) and tuple(torch.linalg.vector_norm(torch.ones(3, 0), ord, dim=0).shape) == (0,)
+
+
 @pytest.mark.parametrize("ord, dim", [(2, ()), (1, []), (np.inf, ()), (0.5, ())])
 @pytest.mark.parametrize("name", ["vector_norm", "norm", "frobenius_norm"])
 @pytest.mark.filterwarnings("ignore:at::frobenius_norm is deprecated")

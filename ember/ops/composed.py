@@ -32,7 +32,7 @@ from ember.ops.elementwise import (
     true_divide,
     where,
 )
-from ember.ops.infer import refuse_complex
+from ember.ops.infer import normalize_axis, refuse_complex
 from ember.ops.reduction import all, amax, amin, sum
 
 
@@ -285,6 +285,9 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
         return amin(abs(x), axis, keepdims)
     if p == 0:  # (x * 0 where x is 0: the count then holds PyTorch's zero gradient, a backward through it works)
         return sum(where(ne(x, 0), 1.0, x * 0.0), axis, keepdims)
+    if p < 0 and 0 in (tuple(x.shape) if axis is None else [x.shape[a] for a in normalize_axis("norm", axis, x.ndim)]):
+        raise ValueError(f"norm: the {p} norm of no elements has no value, as PyTorch's (input shape "
+                         f"{list(x.shape)}, dim {axis})")
     return _safe_root(sum(_safe_powers(abs(x), float(p)), axis, keepdims), float(p))
 
 
