@@ -19,9 +19,14 @@ import mmap
 import numpy as np
 
 from ember.backend import cuda_is_available, cupy_module
+from ember.backend.dtypes import real_of
+from ember.ops.complex_parts import complex as _complex
 from ember.ops.complex_parts import imag as _imag
 from ember.ops.complex_parts import real as _real
+from ember.ops.convert import as_tensor as _as_tensor
+from ember.ops.convert import cast_written as _cast_written
 from ember.ops.prelu import prelu as _prelu
+from ember.ops.shape import broadcast_to as _broadcast_to
 from ember.tensor_storage import TypedStorage, UntypedStorage
 
 __all__ = ["TorchMiscMethods"]
@@ -44,6 +49,13 @@ def _pinned(array) -> bool:
     except runtime.CUDARuntimeError:
         return False
     return attributes.type == runtime.memoryTypeHost
+
+
+def _part(name: str, z, value):
+    """``value`` as the ``name`` ("real" or "imag") parts of the complex tensor ``z``: their dtype, broadcast to
+    z's shape."""
+    part = _cast_written(name, _as_tensor(value, _real(z)), real_of(z.dtype))
+    return _broadcast_to(part, tuple(z.shape)) if tuple(part.shape) != tuple(z.shape) else part
 
 
 class TorchMiscMethods:
@@ -99,10 +111,20 @@ class TorchMiscMethods:
         """The real part (``torch.real``): a real tensor itself, a complex one's real part as a new tensor."""
         return _real(self)
 
+    @real.setter
+    def real(self, value) -> None:
+        # ``z.real = v`` writes the real parts in place, as through PyTorch's view (the getter's is a new tensor)
+        self.copy_(_complex(_part("real", self, value), _imag(self)) if self.is_complex() else value)
+
     @property
     def imag(self):
         """The imaginary part of a complex tensor (``torch.imag``); a real tensor has none and is refused."""
         return _imag(self)
+
+    @imag.setter
+    def imag(self, value) -> None:
+        _imag(self)  # (refuses a real tensor, which has no imaginary part to write)
+        self.copy_(_complex(_real(self), _part("imag", self, value)))
 
     def is_neg(self) -> bool:
         """False: Ember's tensors have no lazy negation."""

@@ -207,6 +207,28 @@ def test_angle_of_real_numbers_matches_torch_at_signed_zeros_and_infinities(dtyp
     assert not np.signbit(got[:2]).any()
 
 
+def test_assigning_real_and_imag_writes_the_parts_in_place_as_torch():
+    # z.real = v failed (the property had no setter); PyTorch writes through its view, gradients included
+    grads = []
+    for lib in (ember, torch):
+        a = lib.tensor([1 + 1j, 2 - 1j], requires_grad=True)
+        v = lib.tensor([3.0, 4.0], requires_grad=True)
+        z = a * (1 + 2j)
+        z.real = v * 2
+        z.imag = z.imag * 3
+        (z.abs() ** 2).sum().backward()
+        grads.append((z.detach().numpy(), a.grad.numpy(), v.grad.numpy()))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    x = ember.tensor([1.0, 2.0])
+    x.real = ember.tensor([7.0, 6.0])  # (a real tensor's real part is itself)
+    assert x.tolist() == [7.0, 6.0]
+    with pytest.raises(RuntimeError, match="imag: not implemented for tensors with non-complex dtypes"):
+        x.imag = ember.ones(2)
+    with pytest.raises(TypeError, match="imag: complex values cannot be written"):
+        ember.tensor([1j]).imag = 1j
+
+
 def test_is_conj_and_resolve_conj():
     z = ember.tensor([1 + 1j])
     assert not ember.conj(z).is_conj() and ember.is_conj(z) is False
