@@ -132,7 +132,7 @@ def test_qr_mode_r_gives_r_alone_and_no_gradient():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("uplo", ["L", "U"])
+@pytest.mark.parametrize("uplo", ["L", "U", "u"])  # (a lower-case UPLO was refused; PyTorch takes it)
 def test_eigh_values_and_vectors(uplo, dtype):
     a = _sample(2, 4, 4, dtype=dtype)  # not symmetric: each reads its UPLO triangle, and so do the gradients
 

@@ -607,9 +607,10 @@ EIGH = defop("eigh", forward=_eigh_forward, infer=_eigh_infer, vjp=_eigh_vjp, co
 
 
 def _uplo(name: str, uplo: str) -> str:
-    if uplo not in ("L", "U"):
+    """'L' or 'U', of either case as PyTorch takes them."""
+    if not isinstance(uplo, str) or uplo.upper() not in ("L", "U"):
         raise ValueError(f"{name}: UPLO must be 'L' or 'U', got {uplo!r}")
-    return uplo
+    return uplo.upper()
 
 
 def eigh(x, UPLO: str = "L") -> EighResult:  # noqa: N803  (PyTorch's name)
