@@ -89,6 +89,15 @@ def test_frequencies_and_shifts_match_torch():
                                       torch.fft.ifftshift(torch.tensor(x), dim).numpy())
 
 
+@pytest.mark.parametrize("n", [1, 4, 5])
+def test_frequencies_of_a_zero_spacing_are_nan_and_infinite_as_torch(n):
+    # NumPy's 1 / (n d) raised ZeroDivisionError; PyTorch's frequencies are k * inf
+    for name in ("fftfreq", "rfftfreq"):
+        got = getattr(ember.fft, name)(n, 0.0, dtype=ember.float64).numpy()
+        np.testing.assert_array_equal(got, getattr(torch.fft, name)(n, 0.0, dtype=torch.float64).numpy())
+        assert np.isnan(got[0]) and np.isinf(got[1:]).all()
+
+
 def test_transforms_round_trip():
     x = ember.randn(3, 8, dtype=ember.float64)
     np.testing.assert_allclose(ember.fft.irfft(ember.fft.rfft(x), n=8).numpy(), x.numpy(), atol=1e-12)

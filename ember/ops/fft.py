@@ -335,6 +335,13 @@ def _frequencies(name: str, values: np.ndarray, dtype, device, requires_grad: bo
     return out.requires_grad_(True) if requires_grad else out
 
 
+def _scaled(k: np.ndarray, n: int, d) -> np.ndarray:
+    """The bin numbers ``k`` times 1 / (n d), as PyTorch's frequencies: d = 0 gives NaN at 0 and infinities elsewhere
+    (NumPy's raise ZeroDivisionError)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return k * (np.float64(1.0) / (n * np.float64(float(d))))
+
+
 def fftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: bool = False) -> TensorLike:
     """The sample frequencies of an ``fft`` of n points spaced ``d`` apart: [0, 1, ..., -1] / (d n)
     (``torch.fft.fftfreq``).
@@ -344,7 +351,8 @@ def fftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: b
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"fftfreq: n must be a positive int, got {n!r}")
-    return _frequencies("fftfreq", np.fft.fftfreq(n, d), dtype, device, requires_grad)
+    k = np.concatenate([np.arange(0, (n - 1) // 2 + 1), np.arange(-(n // 2), 0)])
+    return _frequencies("fftfreq", _scaled(k, n, d), dtype, device, requires_grad)
 
 
 def rfftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: bool = False) -> TensorLike:
@@ -352,7 +360,7 @@ def rfftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: 
     (``torch.fft.rfftfreq``)."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"rfftfreq: n must be a positive int, got {n!r}")
-    return _frequencies("rfftfreq", np.fft.rfftfreq(n, d), dtype, device, requires_grad)
+    return _frequencies("rfftfreq", _scaled(np.arange(0, n // 2 + 1), n, d), dtype, device, requires_grad)
 
 
 def _shifted(name: str, x, dim, sign: int) -> TensorLike:
