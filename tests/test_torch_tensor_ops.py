@@ -1134,3 +1134,16 @@ def test_integers_to_a_negative_integer_power_raise_as_torchs():
     ta = torch.tensor([2, 1, -1])
     _same(a ** ember.tensor([-1, -2, -3]), ta ** torch.tensor([-1, -2, -3]), exact=True)  # a tensor exponent
     _same(a.float() ** -1, ta.float() ** -1)
+
+
+def test_mean_of_no_elements_is_nan_as_torchs():
+    # it raised a ValueError where PyTorch gives nan (loss[mask].mean() with an empty mask)
+    for shape, dim in (((0,), None), ((0, 3), 0), ((2, 0), 1)):
+        ours = ember.zeros(*shape).mean() if dim is None else ember.zeros(*shape).mean(dim)
+        theirs = torch.zeros(*shape).mean() if dim is None else torch.zeros(*shape).mean(dim)
+        assert ours.shape == tuple(theirs.shape) and np.isnan(ours.numpy()).all() and ours.dtype == ember.float32
+    x = ember.zeros(0, 3, requires_grad=True)
+    x.mean(0).sum().backward()
+    assert x.grad.shape == (0, 3)
+    with pytest.warns(RuntimeWarning, match="degrees of freedom"):
+        assert np.isnan(ember.zeros(0).var().item())

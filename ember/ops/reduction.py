@@ -351,8 +351,8 @@ def mean(x, axis=None, keepdims: bool = False, *, dtype=None) -> TensorLike:
     if x.dtype in LOW_PRECISION:
         return _in_float32(mean, x, axis, keepdims)
     n = _count(x, axis)
-    if n == 0:
-        raise ValueError(f"mean: no elements to average over axis {axis} of shape {list(x.shape)}")
+    if n == 0:  # nan, as PyTorch's mean of no elements (their sum, 0, times nan)
+        return sum(x, axis, keepdims) * math.nan
     return sum(x, axis, keepdims) * _scale(x, axis, n)
 
 
