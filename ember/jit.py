@@ -32,7 +32,8 @@ its trace). Calls check none of these last ones themselves: a change of any of t
 the next call of every jit function compare what its trace read, once. A jit function called while another
 one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The
 compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
-gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``. A traced backward runs the gradient hooks
+gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``)
+before the backward that adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks
 of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
 were when the call traced (a hook of a parameter or an argument added or removed later retraces, and so does an
 argument Tensor with other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the
@@ -92,7 +93,7 @@ from types import MethodType
 
 import numpy as np
 
-from ember import traced_state
+from ember import grad_mode, traced_state
 from ember.backend.devices import device_of
 from ember.graph.ir import ASSIGN, SPARSE_UPDATE, UPDATE, Graph, GraphError, current
 from ember.jit_steady import MISS, steady_call
@@ -420,9 +421,11 @@ class JitFunction:
         modes, called = {}, {}
         outer = observe_modes(modes)  # the modules whose mode (train()/eval()) the call reads
         outer_calls = observe_calls(called)  # the modules whose hooks it runs
+        written_before = grad_mode.last_write
         try:
             with graph.building():
                 out = self.fn(*traced)
+            _refuse_grads_written_once(self.__name__, trace, written_before)
             flat: list = []
             rebuild = _flatten(out, flat)
             single_output = 0 if isinstance(out, Tensor) else None
@@ -467,6 +470,18 @@ class JitFunction:
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         self.cache.count_compile()
         return compiled
+
+
+def _refuse_grads_written_once(name: str, trace: Trace, since: int) -> None:
+    """A TypeError when the traced call wrote in place into a gradient it then accumulated into (``p.grad.zero_()``
+    before ``backward``): that write happened once, while tracing, so later calls would add to the last call's
+    gradient."""
+    for _, before in trace.before.values():
+        written = getattr(before, "_written", None)
+        if written.__class__ is int and written > since and not before.symbolic:
+            raise TypeError(f"{name}: the traced call wrote in place into the .grad of a parameter "
+                            f"({before.dtype}{list(before.shape)}), which runs once, while tracing, not on every "
+                            "call; clear gradients with optimizer.zero_grad() or p.grad = None")
 
 
 def _refuse_repeated(name: str, args: tuple, grad_args: frozenset) -> None:

@@ -816,3 +816,25 @@ def test_a_buffer_written_with_a_value_that_requires_grad_in_a_traced_call_holds
 
     with pytest.raises(TypeError, match=r"__setitem__: item assignment .* not recorded into a graph \(float32\[3\]\)"):
         ember.jit(made_in_the_trace)(ember.ones(3, requires_grad=True))
+
+
+def test_zeroing_a_gradient_in_place_in_a_traced_step_is_refused():
+    # p.grad.zero_() ran once, while tracing, so later calls added to the previous call's gradient (18.6 off eager
+    # after four steps); optimizer.zero_grad() and p.grad = None are the traced forms
+    net = nn.Sequential(nn.Linear(6, 3))
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
+
+    @ember.jit
+    def step(x, y):
+        for p in net.parameters():
+            if p.grad is not None:
+                p.grad.zero_()
+        loss = ember.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step(X[0], Y[0])  # no gradients yet: nothing is zeroed
+    with pytest.raises(TypeError, match=r"step: the traced call wrote in place into the \.grad of a parameter "
+                                        r"\(float32\[3, 6\]\).*optimizer\.zero_grad\(\)"):
+        step(X[1], Y[1])
