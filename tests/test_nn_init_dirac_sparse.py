@@ -96,3 +96,28 @@ def test_random_initialisers_of_complex_tensors_draw_both_parts_as_torch(dtype):
     for name in ("trunc_normal_", "orthogonal_"):  # no complex form in PyTorch
         with pytest.raises(TypeError, match=f"{name}: random initialisation needs a real floating tensor"):
             getattr(init, name)(ember.empty(3, 4, dtype=dtype))
+
+
+@pytest.mark.parametrize("mean, std, a, b", [(0.0, 1.0, 10.0, 11.0), (0.0, 1.0, -11.0, -10.0), (5.0, 2.0, -1.0, 0.0),
+                                             (0.0, 0.02, -0.04, 0.04)])
+def test_trunc_normal_samples_intervals_far_in_a_tail(mean, std, a, b):
+    # it redrew until every value was inside [a, b]: an interval 10 std from the mean never ended (PyTorch's inverse
+    # CDF fills it); each case's mean and std against the truncated normal's, to 1% of the interval's width
+    ember.manual_seed(0)
+    values = init.trunc_normal_(ember.empty(100000, dtype="float64"), mean, std, a, b).numpy()
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    grid = np.linspace(alpha, beta, 200001)
+    density = np.exp(-grid**2 / 2)
+    expected_mean = np.sum(grid * density) / np.sum(density)
+    expected_std = np.sqrt(np.sum((grid - expected_mean) ** 2 * density) / np.sum(density))
+    assert values.min() >= a and values.max() <= b
+    assert abs(values.mean() - (mean + std * expected_mean)) < 0.01 * (b - a)
+    assert abs(values.std() - std * expected_std) < 0.01 * (b - a)
+
+
+def test_trunc_normal_refuses_an_empty_interval_and_a_negative_std():
+    with pytest.raises(ValueError, match=r"trunc_normal_: needs std >= 0 and a <= b, got std=1.0, a=1.0, b=-1.0"):
+        init.trunc_normal_(ember.empty(3), 0.0, 1.0, 1.0, -1.0)
+    with pytest.raises(ValueError, match=r"trunc_normal_: needs std >= 0 and a <= b, got std=-1.0"):
+        init.trunc_normal_(ember.empty(3), 0.0, -1.0)
+    assert init.trunc_normal_(ember.empty(3), 5.0, 0.0, -1.0, 1.0).numpy().tolist() == [1.0, 1.0, 1.0]

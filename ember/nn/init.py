@@ -18,6 +18,7 @@ import numpy as np
 from ember import random as _random
 from ember.autograd import no_grad
 from ember.backend.dtypes import COMPLEX, FLOATING
+from ember.ops import special_kernels
 from ember.tensor import Tensor
 
 __all__ = [
@@ -128,18 +129,24 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator=None) -> Tensor:
-    """Fill with N(mean, std^2) draws truncated to [a, b] (redrawn until inside).
+    """Fill with N(mean, std^2) draws truncated to [a, b], by the inverse CDF as PyTorch (an interval far in a tail
+    is sampled too, where redrawing until inside would never end).
 
     >>> init.trunc_normal_(ember.empty(3, 5), std=0.02, a=-0.04, b=0.04)
     """
     _random_fill("trunc_normal_", tensor, complex_ok=False)
-    gen = _random.numpy_generator(generator)
-    values = gen.standard_normal(tensor.shape) * std + mean
-    outside = (values < a) | (values > b)
-    while outside.any():
-        values[outside] = gen.standard_normal(int(outside.sum())) * std + mean
-        outside = (values < a) | (values > b)
-    return _write(tensor, values)
+    if not (std >= 0 and a <= b):
+        raise ValueError(f"trunc_normal_: needs std >= 0 and a <= b, got std={std}, a={a}, b={b}")
+    uniform = _random.numpy_generator(generator).random(tensor.shape)
+    if std == 0:
+        return _write(tensor, np.full(tensor.shape, min(max(mean, a), b)))
+    low, high = (a - mean) / std, (b - mean) / std
+    flip = low > 0  # work in the left tail, where the CDF keeps its precision, and mirror back
+    if flip:
+        low, high = -high, -low
+    cdf_low, cdf_high = (0.5 * special_kernels.erfc(np, np.float64(-x / math.sqrt(2.0))) for x in (low, high))
+    values = np.clip(special_kernels.ndtri(np, cdf_low + uniform * (cdf_high - cdf_low)), low, high)
+    return _write(tensor, np.clip((-values if flip else values) * std + mean, a, b))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
