@@ -121,3 +121,10 @@ def test_trunc_normal_refuses_an_empty_interval_and_a_negative_std():
     with pytest.raises(ValueError, match=r"trunc_normal_: needs std >= 0 and a <= b, got std=-1.0"):
         init.trunc_normal_(ember.empty(3), 0.0, -1.0)
     assert init.trunc_normal_(ember.empty(3), 5.0, 0.0, -1.0, 1.0).numpy().tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 2, 2)])
+def test_orthogonal_of_an_empty_tensor_is_a_no_op(shape):
+    # (0, 3) divided its 0 elements by 0 rows: a ZeroDivisionError (PyTorch returns the tensor)
+    tensor = ember.empty(*shape)
+    assert init.orthogonal_(tensor) is tensor and tensor.shape == shape

@@ -230,6 +230,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     _random_fill("orthogonal_", tensor, complex_ok=False)
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got {list(tensor.shape)}")
+    if tensor.array.size == 0:  # nothing to fill, as PyTorch (and no column count to divide out)
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.array.size // rows
     flat = _random.numpy_generator(generator).standard_normal((rows, cols))
