@@ -964,6 +964,30 @@ def test_clipping_writes_the_gradient_tensors_in_place_as_torch(clip):
         np.testing.assert_allclose(g.array, t.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("clip", ["norm", "value", "with_norm"])
+def test_clipping_keeps_bfloat16_gradients_bfloat16_as_torch(clip):
+    """NumPy widens a bfloat16 array times a Python float to float32: clipping turned bfloat16 gradients into float32
+    ones (torch clips them in place, in bfloat16); the values as torch's, to bfloat16's resolution."""
+    torch = pytest.importorskip("torch")
+    grads = [g * 4 for g in _grads(20, steps=1)[0]]
+    ours = [ember.zeros(*g.shape, dtype="bfloat16", requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.bfloat16, requires_grad=True) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = ember.tensor(g).to("bfloat16"), torch.tensor(g).to(torch.bfloat16)
+    if clip == "norm":
+        optim.clip_grad_norm_(ours, 0.5)
+        torch.nn.utils.clip_grad_norm_(theirs, 0.5)
+    elif clip == "value":
+        optim.clip_grad_value_(ours, 0.3)
+        torch.nn.utils.clip_grad_value_(theirs, 0.3)
+    else:
+        ember.nn.utils.clip_grads_with_norm_(ours, 0.5, ember.tensor(8.0))
+        torch.nn.utils.clip_grads_with_norm_(theirs, 0.5, torch.tensor(8.0))
+    for p, t in zip(ours, theirs):
+        assert p.grad.dtype == "bfloat16"
+        np.testing.assert_allclose(p.grad.float().numpy(), t.grad.float().numpy(), rtol=2e-2, atol=1e-3)
+
+
 def test_exports_are_sorted_and_documented():
     assert optim.__all__ == sorted(optim.__all__)
     for name in optim.__all__:

@@ -47,7 +47,8 @@ def _norm(array, norm_type: float) -> float:
 
 
 def _set_grad(p, array) -> None:
-    """Give ``p`` the gradient values ``array`` (a 0-d result of NumPy arithmetic is a scalar: made an array).
+    """Give ``p`` the gradient values ``array`` in the gradient's dtype (a 0-d result of NumPy arithmetic is a
+    scalar: made an array).
 
     A dense gradient keeps its Tensor, as PyTorch clips in place (a reference taken before sees the clipped
     values); it takes the new array rather than being written into, as a backward may have handed one array to
@@ -55,6 +56,8 @@ def _set_grad(p, array) -> None:
     if isinstance(array, np.generic):
         array = np.asarray(array)
     grad = p.grad
+    held = grad.values.dtype if grad.__class__ is RowSparse else grad.dtype
+    array = array.astype(held, copy=False)  # NumPy widens bfloat16 (ml_dtypes) times a Python float to float32
     if grad.__class__ is RowSparse:
         p.grad = RowSparse(grad.indices, Tensor._make(array, None), grad.shape)
     elif grad.node is None:
