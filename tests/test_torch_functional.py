@@ -664,6 +664,27 @@ def test_parameterdict_orders_a_plain_dict_by_key_as_torch():
     assert list(nn.ParameterDict(list(ordered.items()))) == ["w2", "w1"]
 
 
+def test_parameterdict_has_torchs_dict_methods():
+    # setdefault, popitem, copy, fromkeys, reversed and | were AttributeErrors (PyTorch's ParameterDict has them)
+    from collections import OrderedDict
+
+    results = []
+    for lib in (ember, torch):
+        d = lib.nn.ParameterDict(OrderedDict([("b", lib.ones(1)), ("a", lib.ones(2))]))
+        row = [tuple(d.setdefault("c", lib.ones(3)).shape), tuple(d.setdefault("a", lib.ones(5)).shape)]
+        key, value = d.popitem()
+        copied = d.copy()
+        made = d.fromkeys(["x", "y"], lib.zeros(2))
+        merged = d | {"z": lib.ones(1), "b": lib.ones(4)}
+        d |= OrderedDict([("m", lib.ones(1))])
+        row += [key, tuple(value.shape), list(copied), copied["a"] is d["a"], list(made), type(made["x"]).__name__,
+                list(reversed(d)), list(merged), tuple(merged["b"].shape), list(d), type({"q": lib.ones(1)} | d)]
+        results.append(row)
+    assert results[0] == results[1]
+    with pytest.raises(KeyError, match="ParameterDict is empty"):
+        nn.ParameterDict().popitem()
+
+
 def test_dropout1d_zeroes_whole_channels_and_scales_the_rest():
     ember.manual_seed(0)
     x = ember.ones(4, 16, 5, requires_grad=True)

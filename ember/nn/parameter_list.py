@@ -119,6 +119,44 @@ class ParameterDict(Module):
         for key in list(self._parameters):
             del self[key]
 
+    def setdefault(self, key: str, default=None):
+        """The parameter under ``key``, set to ``default`` (a Tensor wrapped in a Parameter) first if absent."""
+        if key not in self._parameters:
+            self[key] = default
+        return self._parameters[key]
+
+    def popitem(self) -> tuple[str, Parameter]:
+        """Remove and return the last (key, parameter) pair."""
+        if not self._parameters:
+            raise KeyError("popitem(): ParameterDict is empty")
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict of the same Parameter objects, in the same order."""
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def fromkeys(self, keys: Iterable[str], default=None) -> ParameterDict:
+        """A new ParameterDict with ``default`` under each of ``keys``."""
+        return ParameterDict((key, default) for key in keys)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def __or__(self, other) -> ParameterDict:
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other):
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other) -> ParameterDict:
+        self.update(other)
+        return self
+
     def update(self, parameters) -> None:
         """Add (or replace) parameters from a mapping or (key, value) pairs. As PyTorch's, a plain dict's entries
         are added in key order; an OrderedDict's, a ParameterDict's and pairs' in their own order."""
