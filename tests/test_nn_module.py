@@ -268,6 +268,19 @@ def test_zero_grad_and_requires_grad():
     assert net.encoder[0].fc.weight.grad is None and net.head.weight.grad is not None
 
 
+def test_zero_grad_without_none_cuts_a_create_graph_gradient_off_its_graph():
+    # zeroing in place left the gradient on the graph of create_graph=True: the next backward added onto it and a
+    # second-order gradient still reached the old loss (PyTorch detaches first: d/dw sum(2w) = [2, 2], not [8, 14])
+    holder = nn.Module()
+    holder.w = w = nn.Parameter(ember.tensor([1.0, 2.0]))
+    (w**3).sum().backward(create_graph=True)
+    holder.zero_grad(set_to_none=False)
+    assert not w.grad.requires_grad and w.grad.tolist() == [0.0, 0.0]
+    (w**2).sum().backward(create_graph=True)
+    assert w.grad.tolist() == [2.0, 4.0]
+    assert ember.autograd.grad(w.grad.sum(), w)[0].tolist() == [2.0, 2.0]
+
+
 def test_apply_visits_children_first():
     net = Net()
     seen = []

@@ -563,7 +563,8 @@ class Module:
                 continue
             if not isinstance(p.grad, Tensor):
                 drop_grad(p)  # a row-sparse gradient
-            else:
+            else:  # off the graph first, as PyTorch: a create_graph gradient kept its graph, which later
+                p.grad.detach_()  # accumulations and second-order gradients then reached
                 p.grad.array[...] = 0
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
