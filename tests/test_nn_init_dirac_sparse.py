@@ -128,3 +128,16 @@ def test_orthogonal_of_an_empty_tensor_is_a_no_op(shape):
     # (0, 3) divided its 0 elements by 0 rows: a ZeroDivisionError (PyTorch returns the tensor)
     tensor = ember.empty(*shape)
     assert init.orthogonal_(tensor) is tensor and tensor.shape == shape
+
+
+@pytest.mark.parametrize("fill, message", [
+    (lambda t: init.uniform_(t, 1.0, 0.0), r"uniform_: expects a <= b, got a=1.0, b=0.0"),
+    (lambda t: init.xavier_uniform_(t, gain=-1.0), r"uniform_: expects a <= b"),
+    (lambda t: init.normal_(t, 0.0, -1.0), r"normal_: std must be >= 0, got -1.0"),
+    (lambda t: init.xavier_normal_(t, gain=-1.0), r"normal_: std must be >= 0"),
+    (lambda t: init.sparse_(t, 0.5, std=-1.0), r"sparse_: std must be >= 0, got -1.0"),
+])
+def test_reversed_bounds_and_negative_stds_are_refused_as_torch(fill, message):
+    # they filled the tensor (U(b, a), mirrored normal draws) where PyTorch's samplers refuse them
+    with pytest.raises(ValueError, match=message):
+        fill(ember.empty(3, 3))

@@ -45,6 +45,12 @@ def _random_fill(name: str, tensor: Tensor, complex_ok: bool = True) -> None:
                         f"{list(tensor.shape)}")
 
 
+def _check_std(name: str, std: float) -> None:
+    """Refuse a negative standard deviation, as PyTorch's normal_ (the draws were silently mirrored)."""
+    if not std >= 0:
+        raise ValueError(f"{name}: std must be >= 0, got {std}")
+
+
 def _standard_normal(gen, tensor: Tensor) -> np.ndarray:
     """N(0, 1) draws of the tensor's shape; complex ones for a complex tensor, as PyTorch's normal_ draws them
     (each part N(0, 1/2))."""
@@ -111,6 +117,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     >>> init.uniform_(ember.empty(3, 5), -0.1, 0.1)
     """
     _random_fill("uniform_", tensor)
+    if not a <= b:  # as PyTorch's [from, to) check (xavier_uniform_ with a negative gain reaches it too)
+        raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
     gen = _random.numpy_generator(generator)
     values = gen.random(tensor.shape, dtype=_draw_dtype(tensor)) * (b - a) + a
     if tensor.dtype in COMPLEX:  # PyTorch draws the imaginary part from U(a, b) too
@@ -124,6 +132,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     >>> init.normal_(ember.empty(3, 5), std=0.02)
     """
     _random_fill("normal_", tensor)
+    _check_std("normal_", std)
     return _write(tensor, _standard_normal(_random.numpy_generator(generator), tensor) * std + mean)
 
 
@@ -214,6 +223,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {list(tensor.shape)}")
     if not 0 <= sparsity <= 1:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
+    _check_std("sparse_", std)
     gen = _random.numpy_generator(generator)
     rows, cols = tensor.shape
     values = _standard_normal(gen, tensor) * std
