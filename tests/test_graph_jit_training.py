@@ -838,3 +838,24 @@ def test_zeroing_a_gradient_in_place_in_a_traced_step_is_refused():
     with pytest.raises(TypeError, match=r"step: the traced call wrote in place into the \.grad of a parameter "
                                         r"\(float32\[3, 6\]\).*optimizer\.zero_grad\(\)"):
         step(X[1], Y[1])
+
+
+def test_a_bfloat16_step_traces_and_matches_eager():
+    # the runtime's arena failed to allocate bfloat16 ("cannot include dtype 'E' in a buffer")
+    losses = []
+    for jit in (False, True):
+        ember.manual_seed(0)
+        net = nn.Linear(6, 3).to(ember.bfloat16)
+        optimizer = ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = ((net(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        run = ember.jit(step) if jit else step
+        y = ember.zeros(8, 3, dtype=ember.bfloat16)
+        losses.append([run(x.to(ember.bfloat16), y).item() for x in X])
+    assert losses[0] == losses[1] and losses[0][-1] < losses[0][0]

@@ -25,7 +25,8 @@ def aligned_empty(size: int, dtype, zeroed: bool = False) -> np.ndarray:
     allocations start 16 bytes past one, which makes BLAS products that write or read them slower (measured on
     a (64, 784) @ (784, 256) product: 7% for the output, 4% for the weight). ``zeroed``: filled with zeros."""
     dtype = np.dtype(dtype)
-    memory = (np.zeros if zeroed else np.empty)(size + -(-ALIGN_BYTES // dtype.itemsize), dtype)
+    # bytes, whose buffer any dtype reads (a bfloat16 array offers none: ml_dtypes' 'E' has no buffer format)
+    memory = (np.zeros if zeroed else np.empty)(size * dtype.itemsize + ALIGN_BYTES, np.uint8)
     # over the buffer protocol, not a slice of ``memory``: the result is then the ``base`` of the views taken
     # of it (a slice's views would name ``memory`` as theirs), as an arena's variables and the code's buffers
     # must
