@@ -125,3 +125,14 @@ def test_module_type_casts_integer_buffers_and_to_refuses_integer_dtypes():
     assert net.weight.dtype == ember.float32
     np.testing.assert_array_equal(net.weight.detach().numpy(), weight)
     assert net.to(ember.float64).weight.dtype == ember.float64
+
+
+def test_a_module_or_buffer_assigned_over_a_parameter_is_refused_as_torch():
+    # m.bias = nn.Linear(1, 1) silently made bias a child module (the parameter gone from parameters())
+    for value in (ember.nn.Linear(1, 1), ember.nn.Buffer(ember.zeros(2))):
+        m = ember.nn.Linear(2, 2)
+        with pytest.raises(TypeError, match=r"cannot assign \w+ as parameter 'bias' of Linear"):
+            m.bias = value
+        assert [name for name, _ in m.named_parameters()] == ["weight", "bias"]
+    m.bias = None  # None is still taken
+    assert m.bias is None

@@ -293,6 +293,14 @@ class Module:
             self._forget(name, keep=params)
             params[name] = value
             mark_state(value)
+        elif params is not None and name in params:  # (before submodules: a module does not replace a parameter)
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' of {type(self).__name__} "
+                    "(ember.nn.Parameter or None expected)"
+                )
+            params[name] = None
+            traced_state.changed()
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign submodules before Module.__init__() is called")
@@ -301,14 +309,6 @@ class Module:
         elif isinstance(value, Buffer):  # (nn.Buffer: registered, persistent or not as it says)
             self.register_buffer(name, value, value.persistent)
             return
-        elif params is not None and name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as parameter '{name}' of {type(self).__name__} "
-                    "(ember.nn.Parameter or None expected)"
-                )
-            params[name] = None
-            traced_state.changed()
         elif params is not None and name in self._modules:
             if value is not None:
                 raise TypeError(
