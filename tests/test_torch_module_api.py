@@ -136,3 +136,12 @@ def test_a_module_or_buffer_assigned_over_a_parameter_is_refused_as_torch():
         assert [name for name, _ in m.named_parameters()] == ["weight", "bias"]
     m.bias = None  # None is still taken
     assert m.bias is None
+
+
+def test_a_state_value_that_is_no_tensor_is_named_in_the_error():
+    m = ember.nn.Linear(2, 2)
+    state = m.state_dict()
+    state["weight"] = [[1.0, 2.0], [3.0, 4.0]]  # was reported as "size mismatch ... got []"
+    with pytest.raises(RuntimeError, match=r'parameter named "weight", expected a Tensor or array from checkpoint '
+                                           r"but received list"):
+        m.load_state_dict(state)

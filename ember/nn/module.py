@@ -797,7 +797,11 @@ class Module:
         for key, target in own.items():
             if key in state_dict and isinstance(target, Tensor):
                 value = state_dict[key]
-                shape = tuple(getattr(value, "shape", ()))
+                if not hasattr(value, "shape"):
+                    mismatched.append(f"While copying the parameter named \"{key}\", expected a Tensor or array "
+                                      f"from checkpoint but received {type(value).__name__}")
+                    continue
+                shape = tuple(value.shape)
                 if shape != tuple(target.shape):
                     mismatched.append(f"size mismatch for {key}: expected shape {list(target.shape)}, "
                                       f"got {list(shape)}")
