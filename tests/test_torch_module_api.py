@@ -145,3 +145,12 @@ def test_a_state_value_that_is_no_tensor_is_named_in_the_error():
     with pytest.raises(RuntimeError, match=r'parameter named "weight", expected a Tensor or array from checkpoint '
                                            r"but received list"):
         m.load_state_dict(state)
+
+
+def test_a_name_that_is_no_string_is_a_type_error_as_torch():
+    for lib in (ember, torch):
+        m = lib.nn.Module()
+        with pytest.raises(TypeError, match="name should be a string"):
+            m.add_module(3, lib.nn.Linear(1, 1))
+        with pytest.raises(KeyError):
+            m.add_module("a.b", lib.nn.Linear(1, 1))

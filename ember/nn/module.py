@@ -423,7 +423,9 @@ class Module:
     def _check_name(self, name: str, what: str) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot register a {what} before Module.__init__() is called")
-        if not isinstance(name, str) or not name or "." in name:
+        if not isinstance(name, str):  # (TypeError, as PyTorch's; a bad string is a KeyError)
+            raise TypeError(f"{what} name should be a string, got {type(name).__name__}")
+        if not name or "." in name:
             raise KeyError(f"{what} name must be a non-empty string without '.', got {name!r}")
         if hasattr(type(self), name) and name not in self.__dict__:
             raise KeyError(f"{what} name '{name}' clashes with an attribute of {type(self).__name__}")
