@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.autocast import autocast, get_autocast_dtype, is_autocast_enabled
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
@@ -117,10 +118,15 @@ class GradScaler:
                     raise ValueError("GradScaler.unscale_: attempting to unscale float16 gradients; keep the "
                                      "parameters in float32 and let autocast run float16 ops (as torch)")
                 done.add(id(g))
-                # a new array: the backward may have handed one array to several gradients
-                g.array = g.array * g.array.dtype.type(inverse)
-                if not bool(g.xp.isfinite(g.array).all()):
+                if not bool(g.xp.isfinite(g.array).all()):  # the scaled gradient, as torch's check
                     found_inf = True
+                # a new array: the backward may have handed one array to several gradients. A bfloat16 one is
+                # multiplied in float32 and rounded once, as torch's (the inverse scale is no bfloat16 number)
+                array = g.array
+                if array.dtype in LOW_PRECISION:
+                    g.array = (array.astype(np.float32) * np.float32(inverse)).astype(array.dtype)
+                else:
+                    g.array = array * array.dtype.type(inverse)
         entry[0], entry[1] = _UNSCALED, found_inf
 
     def step(self, optimizer, *args, **kwargs):
