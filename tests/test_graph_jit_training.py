@@ -859,3 +859,29 @@ def test_a_bfloat16_step_traces_and_matches_eager():
         y = ember.zeros(8, 3, dtype=ember.bfloat16)
         losses.append([run(x.to(ember.bfloat16), y).item() for x in X])
     assert losses[0] == losses[1] and losses[0][-1] < losses[0][0]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_bfloat16_sgd_update_rounds_once_as_eager(momentum):
+    # the inlined SGD lines rounded lr * step to bfloat16 before subtracting it: 110 of 1000 weights one
+    # bfloat16 step off eager's after three steps (187 with momentum)
+    rng = np.random.default_rng(0)
+    w0, g = rng.normal(size=(40, 25)).astype(np.float32), rng.normal(size=(40, 25)).astype(np.float32)
+    weights = []
+    for jit in (False, True):
+        net = nn.Linear(25, 40).to(ember.bfloat16)
+        with ember.no_grad():
+            net.weight.copy_(ember.tensor(w0))
+        optimizer = ember.optim.SGD(net.parameters(), lr=0.1, momentum=momentum)
+        grad = ember.tensor(g).to(ember.bfloat16)
+
+        def step():
+            optimizer.zero_grad()
+            ((net.weight * grad).sum() + net.bias.sum()).backward()
+            optimizer.step()
+
+        run = ember.jit(step) if jit else step
+        for _ in range(3):
+            run()
+        weights.append(net.weight.detach().float().numpy())
+    np.testing.assert_array_equal(*weights)

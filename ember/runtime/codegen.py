@@ -32,7 +32,7 @@ from ember.backend.dtypes import bfloat16
 from ember.graph.ir import ASSIGN, CONST, SPARSE_UPDATE, UPDATE, Graph
 from ember.ops.indexing import EMBEDDING
 from ember.ops.join import CONCAT
-from ember.ops.kernels import dot_pays, large_product, large_product_pays
+from ember.ops.kernels import BLAS_FLOATS, dot_pays, large_product, large_product_pays
 from ember.ops.lowering import Call
 from ember.ops.shape import TRANSPOSE
 from ember.passes.fuse_elementwise import FUSED
@@ -106,6 +106,13 @@ def _momentum_sgd(attrs: dict) -> bool:
     hyper = attrs["hyper"]
     return (_sgd_form(attrs) is not None and bool(hyper.get("momentum"))
             and not any(v for k, v in hyper.items() if k not in ("lr", "momentum")))
+
+
+def _inlines(node) -> bool:
+    """Whether an update's SGD lines may be written inline: float32/float64 variables only. A float16/bfloat16
+    product ``lr * step`` rounded into its own dtype before the subtraction would round twice; ``sgd_update``
+    rounds once, so those updates call it."""
+    return node.inputs[0].array.dtype in BLAS_FLOATS
 
 
 def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None,
@@ -478,7 +485,7 @@ def _flat_updates(graph: Graph, bound: dict, env: _Env) -> tuple[dict, dict]:
         param, grad = node.inputs
         kind = "plain" if _plain_sgd(node.attrs) else "momentum" if _momentum_sgd(node.attrs) else None
         array = bound.get(param.id)
-        if (kind is None or array is None or len(users.get(grad.id, ())) != 1
+        if (kind is None or array is None or not _inlines(node) or len(users.get(grad.id, ())) != 1
                 or grad.id not in producers or producers[grad.id].op is CONST):
             continue
         base = array.base
@@ -1079,6 +1086,9 @@ def _update_lines(node, args: list, env: _Env) -> list:
     column_major = getattr(array.array, "column_major", False)
     # lr * step goes into a scratch view: a fresh temporary per step costs as much as the multiply itself
     step = env.scratch(array.array.shape, array.array.dtype, column_major) if array.array.ndim else None
+    if not _inlines(node):
+        callee, arguments = _rule_call(node, args, env)
+        return lines + [f"{callee}({arguments})"]
     if _plain_sgd(attrs):  # sgd_update's own plain-SGD line, inlined (tests check it equals the call)
         if step is None:
             return lines + [f"{param}.__isub__({grad} * {lr})"]
@@ -1098,7 +1108,8 @@ def _update_lines(node, args: list, env: _Env) -> list:
 
 def _called(node) -> bool:
     """Whether ``_update_lines`` emits the update as one call of its rule (not as inlined SGD lines)."""
-    return not _plain_sgd(node.attrs) and not (_momentum_sgd(node.attrs) and node.inputs[0].array.ndim)
+    return not _inlines(node) or not _plain_sgd(node.attrs) and not (_momentum_sgd(node.attrs)
+                                                                     and node.inputs[0].array.ndim)
 
 
 def _rule_call(node, args: list, env: _Env) -> tuple:
