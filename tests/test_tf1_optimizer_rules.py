@@ -28,11 +28,15 @@ def test_adam_adds_epsilon_to_the_raw_sqrt_v_as_tf():
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-2  # a large epsilon shows where it is added
     got = _run_steps(tf.train.AdamOptimizer(lr, b1, b2, eps))
     var, m, v = W0.copy(), np.zeros(4), np.zeros(4)
-    for t, (grad, after) in enumerate(zip(GRADS, got), start=1):
+    # TF-1's beta1_power and beta2_power are float32 variables (made from Python numbers), cast to the
+    # variable's dtype in each step
+    p1, p2 = np.float32(b1), np.float32(b2)
+    for grad, after in zip(GRADS, got):
         m = b1 * m + (1 - b1) * grad
         v = b2 * v + (1 - b2) * grad * grad
-        var = var - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+        var = var - lr * np.sqrt(1 - np.float64(p2)) / (1 - np.float64(p1)) * m / (np.sqrt(v) + eps)
         np.testing.assert_allclose(after, var, rtol=1e-12)
+        p1, p2 = p1 * np.float32(b1), p2 * np.float32(b2)
     # PyTorch's placement (epsilon added to the bias-corrected sqrt) moves the small coordinate differently
     torch_first = W0 - lr * GRADS[0] / (np.abs(GRADS[0]) + eps)
     assert abs(got[0][2] - torch_first[2]) > 1e-4
@@ -119,3 +123,27 @@ def test_centered_rmsprop_follows_tf_formulas(momentum):
     assert optimizer.get_slot_names() == ["mg", "momentum", "rms"]
     (w,) = [v for v in tf.global_variables() if v.name == "Variable:0"]
     assert optimizer.get_slot(w, "mg").name == "Variable/RMSProp_1:0"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_adam_keeps_its_beta_powers_in_float32_as_tf(dtype):
+    # kept in bfloat16, beta2_power was 0.999 rounded to 1.0: lr_t was 0 and the variable never moved
+    w0 = np.array([0.5, -0.3, 0.02, 1.5], np.float32)
+    w = tf.Variable(w0.astype(dtype))
+    g = tf.placeholder(dtype, [4])
+    train = tf.train.AdamOptimizer(0.01).minimize(tf.reduce_sum(w * g))
+    var, m, v = w0.astype(np.float64), np.zeros(4), np.zeros(4)
+    p1, p2 = np.float32(0.9), np.float32(0.999)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for grad in [np.array([0.2, -0.1, 0.3, -2.0]), np.array([-0.4, 0.05, 0.1, 1.0])] * 4:
+            sess.run(train, {g: grad.astype(dtype)})
+            m = 0.9 * m + 0.1 * grad
+            v = 0.999 * v + 0.001 * grad * grad
+            lr_t = 0.01 * np.sqrt(1 - float(p2.astype(dtype))) / (1 - float(p1.astype(dtype)))
+            var = var - lr_t * m / (np.sqrt(v) + 1e-8)
+            p1, p2 = p1 * np.float32(0.9), p2 * np.float32(0.999)
+        assert sess.run("beta2_power:0").dtype == np.float32 and sess.run("beta2_power:0") == p2
+        got = sess.run(w).astype(np.float64)
+    assert np.abs(got - w0).max() > 0.03
+    np.testing.assert_allclose(got, var, atol=8e-3 if dtype == "bfloat16" else 1e-3)

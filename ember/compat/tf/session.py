@@ -420,16 +420,17 @@ class Session:
         slots = [s for s in (*optimizer.shared_variables.values(), *optimizer.slot_variables.get(var, {}).values())
                  if s.key not in state]
         for slot, value in zip(slots, self._evaluate([s.initial_value for s in slots], {}) if slots else []):
-            state[slot.key] = self._slot_like(var, value)
+            state[slot.key] = self._slot_like(var, value, slot.dtype)
         for key, value in optimizer.EXTRA_STATE.items():
             state.setdefault(key, value)
 
-    def _slot_like(self, var, value) -> np.ndarray:
-        """A new array holding ``value``: in the memory order of ``var``'s array when it has ``var``'s shape."""
+    def _slot_like(self, var, value, dtype) -> np.ndarray:
+        """A new array of ``dtype`` holding ``value``: in the memory order of ``var``'s array when it has
+        ``var``'s shape."""
         param = self.values.get(var)
         value = np.asarray(value)
         if param is None or param.shape != value.shape:
-            return np.array(value, dtype=var.dtype)
+            return np.array(value, dtype=dtype)
         array = np.empty_like(param)
         array[...] = value
         return array
@@ -446,7 +447,7 @@ class Session:
                 if current.__class__ is np.ndarray and current.shape == value.shape:
                     current[...] = value
                 else:
-                    state[slot.key] = self._slot_like(var, value)
+                    state[slot.key] = self._slot_like(var, value, slot.dtype)
                 loaded[(id(slot.optimizer), var)] = (slot.optimizer, var, state)
         for optimizer, var, state in loaded.values():
             self._complete_state(optimizer, var, state)

@@ -52,15 +52,16 @@ def _top_level(graph: Graph):
 
 
 def _start(optimizer, spec: SlotSpec, var: Variable) -> Tensor:
-    """The initial value of ``spec``'s slot of ``var``: the variable's shape for a slot, a scalar for a variable
-    of the optimizer's own, in ``var``'s dtype."""
-    shape = tuple(var.shape) if spec.name not in {s.name for s in optimizer.SHARED} else ()
+    """The initial value of ``spec``'s slot of ``var``: the variable's shape and dtype for a slot; a float32
+    scalar for a variable of the optimizer's own (TF-1 makes ``beta1_power`` from a Python number)."""
+    shared = spec.name in {s.name for s in optimizer.SHARED}
+    shape, dtype = ((), np.dtype(np.float32)) if shared else (tuple(var.shape), var.dtype)
     start = spec.start
     if isinstance(start, str):
         start = optimizer.tensor_hyper.get(start, optimizer.hyper.get(start))
     if isinstance(start, Tensor):
-        return cast(start, var.dtype) if shape == () else start * constant(np.ones(shape, var.dtype))
-    return constant(np.full(shape, start, var.dtype), dtype=var.dtype)
+        return cast(start, dtype) if shape == () else start * constant(np.ones(shape, dtype))
+    return constant(np.full(shape, start, dtype), dtype=dtype)
 
 
 def create_slots(optimizer, var_list) -> None:

@@ -6,6 +6,8 @@ Each is a pure function ``rule(param, grad, state, **hyper)`` that updates ``par
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
 
@@ -14,8 +16,10 @@ from ember.ops.effects import update_rule
 def tf_adam_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: float, eps: float) -> None:
     """TF-1's Adam (``ApplyAdam``): m and v as PyTorch's, but epsilon is added to ``sqrt(v)``, not to the
     bias-corrected ``sqrt(v / (1 - beta2^t))``, so early steps differ. The bias corrections read TF's
-    ``beta1_power`` and ``beta2_power``: 0-d arrays of the parameter's dtype that start at beta1 and beta2 and
-    are multiplied by them after each step, in place (a Session's ``beta1_power`` variable reads them).
+    ``beta1_power`` and ``beta2_power``: float32 0-d arrays (TF-1 makes them from Python numbers) that start at
+    beta1 and beta2 and are multiplied by them after each step, in place (a Session's ``beta1_power`` variable
+    reads them); each step casts them to the parameter's dtype, as TF's ``_apply_dense``. (Kept in bfloat16,
+    0.999 is 1.0 and every step was zero.)
 
     lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power);  var -= lr_t * m / (sqrt(v) + eps)
 
@@ -26,17 +30,17 @@ def tf_adam_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: 
     if not state:
         state["m"] = xp.zeros_like(param)
         state["v"] = xp.zeros_like(param)
-        state["beta1_power"] = xp.asarray(beta1, dtype=param.dtype).copy()
-        state["beta2_power"] = xp.asarray(beta2, dtype=param.dtype).copy()
+        state["beta1_power"] = xp.asarray(beta1, dtype=np.float32).copy()
+        state["beta2_power"] = xp.asarray(beta2, dtype=np.float32).copy()
     m, v, beta1_power, beta2_power = state["m"], state["v"], state["beta1_power"], state["beta2_power"]
     m *= kind(beta1)
     m += kind(1.0 - beta1) * grad
     v *= kind(beta2)
     v += kind(1.0 - beta2) * grad * grad
-    lr_t = kind(lr) * xp.sqrt(kind(1) - beta2_power) / (kind(1) - beta1_power)
+    lr_t = kind(lr) * xp.sqrt(kind(1) - beta2_power.astype(kind)) / (kind(1) - beta1_power.astype(kind))
     param -= lr_t * m / (xp.sqrt(v) + kind(eps))
-    beta1_power *= kind(beta1)
-    beta2_power *= kind(beta2)
+    beta1_power *= beta1_power.dtype.type(beta1)
+    beta2_power *= beta2_power.dtype.type(beta2)
 
 
 def _proximal(xp, kind, prox, step, l1: float, l2: float):
