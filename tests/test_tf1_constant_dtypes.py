@@ -66,3 +66,13 @@ def test_fed_numpy_arrays_take_the_placeholders_dtype():
     with tf.Session() as sess:
         out = sess.run(x * 1.0, {x: np.array([1.0 / 3.0, 2.0])})  # float64 data fed to float32, as TF-1 converts it
         assert out.dtype == np.float32 and out[0] == np.float32(1.0 / 3.0)
+
+
+def test_bfloat16_is_a_tf_dtype():
+    # tf.bfloat16 and tf.dtypes.bfloat16 were missing (AttributeError)
+    assert tf.bfloat16 is tf.dtypes.bfloat16 and tf.bfloat16 == np.dtype("bfloat16")
+    x = tf.placeholder(tf.bfloat16, [2])
+    y = tf.cast(x, tf.float32) * 2.0
+    with tf.Session() as sess:
+        got = sess.run(y, {x: np.array([1.5, -3.0], tf.bfloat16)})
+    assert x.dtype == tf.bfloat16 and got.tolist() == [3.0, -6.0]

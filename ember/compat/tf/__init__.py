@@ -42,6 +42,7 @@ from ember.compat.tf._core import (
     Tensor,
     TensorShape,
     add_to_collection,
+    bfloat16,
     bool,
     constant,
     control_dependencies,
@@ -178,7 +179,8 @@ from ember.compat.tf.variables import (
 __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "AUTO_REUSE", "Graph", "GraphKeys", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape",
     "Variable", "add_n", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin",
-    "argsort", "assign", "assign_add", "assign_sub", "atan2", "bool", "cast", "cholesky", "clip_by_global_norm",
+    "argsort", "assign", "assign_add", "assign_sub", "atan2", "bfloat16", "bool", "cast", "cholesky",
+    "clip_by_global_norm",
     "clip_by_norm", "clip_by_value", "compat", "concat", "cond", "constant", "constant_initializer", "contrib",
     "control_dependencies", "convert_to_tensor", "count_nonzero", "cumprod", "cumsum", "data", "diag", "diag_part",
     "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "errors", "expand_dims", "eye", "fill",
@@ -205,8 +207,8 @@ globals().update(UNARY_FUNCTIONS)  # tf.round, tf.is_nan, tf.expm1...
 
 float_ = float32
 __all__ += sorted(FUNCTIONS) + sorted(UNARY_FUNCTIONS)
-dtypes = types.SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16,
-                               int32=int32, int64=int64, uint8=uint8, bool=bool)
+dtypes = types.SimpleNamespace(bfloat16=bfloat16, float16=float16, float32=float32, float64=float64, int8=int8,
+                               int16=int16, int32=int32, int64=int64, uint8=uint8, bool=bool)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
                                   REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",

@@ -12,10 +12,12 @@ import numpy as np
 
 import ember
 from ember.backend.dtypes import as_dtype
+from ember.backend.dtypes import bfloat16 as _bfloat16
 from ember.graph.ir import Graph as _IRGraph
 from ember.ops.registry import ShapeError
 
 float16, float32, float64 = (np.dtype(n) for n in ("float16", "float32", "float64"))
+bfloat16 = np.dtype(_bfloat16)  # ml_dtypes' (tf.bfloat16)
 int8, int16, int32, int64, uint8 = (np.dtype(n) for n in ("int8", "int16", "int32", "int64", "uint8"))
 bool = np.dtype("bool")  # noqa: A001  (tf.bool)
 _DTYPE_NAMES = {"float": float32, "double": float64, "int": int32, "half": float16}
