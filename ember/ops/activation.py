@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from ember.backend.dtypes import LOW_PRECISION
+from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import to_float
+from ember.ops.convert import cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     EXP,
@@ -125,6 +125,8 @@ def elu(x, alpha: float = 1.0) -> TensorLike:
 def gelu(x, approximate: str = "none") -> TensorLike:
     """Gaussian error linear unit: x * Phi(x); ``approximate="tanh"`` uses the tanh formula."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return cast(gelu(cast(x, float32), approximate), x.dtype)
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * 0.5 * (tanh(inner) + 1.0)
@@ -136,12 +138,16 @@ def gelu(x, approximate: str = "none") -> TensorLike:
 def silu(x) -> TensorLike:
     """x * sigmoid(x) (also called swish)."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return cast(silu(cast(x, float32)), x.dtype)
     return x * sigmoid(x)
 
 
 def mish(x) -> TensorLike:
     """x * tanh(softplus(x))."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return cast(mish(cast(x, float32)), x.dtype)
     return x * tanh(softplus(x))
 
 

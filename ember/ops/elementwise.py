@@ -185,6 +185,8 @@ TANH = _unary("tanh", lambda xp, x: xp.tanh(x), vjp_rule(_tanh_rule), onnx="Tanh
 
 
 def _sigmoid_forward(xp, x):
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return _sigmoid_forward(xp, x.astype(_np.float32)).astype(x.dtype)
     # exp(min(x, 0)) / (1 + exp(-|x|)) never overflows and keeps full relative precision for x < 0, where
     # 0.5 * (1 + tanh(x / 2)) cancels (float32: 2e-4 off at x = -10, 0 from x = -17 on)
     return xp.exp(xp.minimum(x, x.dtype.type(0))) / (x.dtype.type(1) + xp.exp(-xp.abs(x)))
