@@ -87,3 +87,18 @@ def test_top_k_fetches_as_a_namedtuple():
     np.testing.assert_array_equal(got.values, [3.0, 2.0])
     np.testing.assert_array_equal(got.indices, [1, 2])
     assert got.indices.dtype == np.int32 and indices.dtype == np.int32 and values.shape == (2,)
+
+
+def test_ops_on_a_placeholder_of_unknown_rank_have_their_own_dtype():
+    x = tf.placeholder(tf.float32)  # no shape (MiniFlow's and many TF-1 tutorials' placeholders)
+    as_int = tf.cast(x, tf.int32)
+    assert as_int.dtype == np.int32
+    assert tf.equal(x, x).dtype == np.bool_
+    assert tf.argmax(x, 0).dtype == np.int64
+    halved = as_int // 2  # int32 floor division
+    hot = tf.one_hot(halved, 3)  # takes the int indices
+    with tf.Session() as sess:
+        got, got_hot = sess.run([halved, hot], {x: [3.0, 5.0]})
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, [1, 2])
+    np.testing.assert_array_equal(got_hot, np.eye(3, dtype=np.float32)[[1, 2]])

@@ -448,18 +448,31 @@ def substitute(obj, fn):
     return obj
 
 
-def _probe(fn, args, kwargs):
-    """Run ``fn`` on Values typed like ``args``' static shapes (unknown dimensions stay unknown)."""
+def _probe(fn, args, kwargs, rank: int | None = None):
+    """Run ``fn`` on Values typed like ``args``' static shapes (unknown dimensions stay unknown); ``rank``
+    stands in for the shape of an input whose rank is unknown (that many unknown dimensions)."""
     graph = _IRGraph()
 
     def value(t):
-        return graph.input(t.name, t._shape, t.dtype)
+        return graph.input(t.name, (None,) * rank if t._shape is None else t._shape, t.dtype)
 
     with graph.building():
         out = fn(*substitute(args, value), **substitute(kwargs, value))
     if not isinstance(out, ember.Tensor):
         out = ember.as_tensor(out)
     return tuple(out.shape), out.dtype
+
+
+def _probe_dtype(fn, args, kwargs):
+    """The dtype of ``fn(*args, **kwargs)`` where an input's rank is unknown (``tf.placeholder(tf.float32)``):
+    probed with such inputs at ranks 0 to 4 in turn (a cast or a comparison has one result dtype at any
+    rank); None where no rank fits."""
+    for rank in range(5):
+        try:
+            return _probe(fn, args, kwargs, rank)[1]
+        except Exception:  # noqa: BLE001  (this rank does not fit the op: try the next)
+            continue
+    return None
 
 
 def graph_of(name: str, inputs) -> Graph:
@@ -497,6 +510,8 @@ def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: T
             shape = dtype = None
     if shape is None and like is not None:
         shape, dtype = like._shape, like.dtype
+    if dtype is None and any(t._shape is None for t in inputs) and all(t.dtype is not None for t in inputs):
+        dtype = _probe_dtype(fn, args, kwargs)
     if dtype is None:
         dtype = next((t.dtype for t in inputs if t.dtype is not None), None)
     return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph,
