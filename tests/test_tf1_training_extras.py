@@ -378,3 +378,35 @@ def test_compute_gradients_pairs_every_variable_none_where_the_loss_does_not_use
         assert sess.run(pairs[0][0]) == pytest.approx(6.0) and sess.run(norm) == pytest.approx(6.0)
         sess.run(step)
         assert sess.run(a) == pytest.approx(1.0 - 0.1 * 1.0) and sess.run(b) == 2.0
+
+
+def test_no_gradient_passes_through_integer_tensors():
+    count = tf.Variable(3, name="count")  # an int32 trainable variable, as TF-1 makes tf.Variable(3)
+    w = tf.Variable(2.0, name="w")
+    x = tf.placeholder(tf.float32)
+    loss = tf.cast(count, tf.float32) * x * w + tf.cast(tf.cast(w * 3.0, tf.int32), tf.float32)
+    assert tf.gradients(loss, count) == [None]
+    assert tf.gradients(tf.cast(tf.cast(x * w, tf.int32), tf.float32), [x, w]) == [None, None]
+    pairs = tf.train.GradientDescentOptimizer(0.1).compute_gradients(loss)
+    assert [(g is None, v) for g, v in pairs] == [(True, count), (False, w)]
+    step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)  # trains w only (it failed at run time)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(step, {x: 5.0})
+        assert sess.run(count) == 3 and sess.run(w) == pytest.approx(2.0 - 0.1 * 15.0)
+    with pytest.raises(ValueError, match="no trainable variable"):
+        tf.train.GradientDescentOptimizer(0.1).minimize(tf.cast(count, tf.float32) * x)
+
+
+def test_a_loss_of_int_labels_on_placeholders_of_unknown_rank_trains():
+    x, y = tf.placeholder(tf.float32), tf.placeholder(tf.int32)  # no shapes: the loss's dtype is not probed
+    w = tf.Variable(tf.zeros([4, 3]))
+    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=tf.matmul(x, w))
+    assert xent.dtype == np.float32  # the logits', not the labels' int32
+    loss = tf.reduce_mean(xent)
+    step = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = {x: np.eye(4, dtype=np.float32)[:3], y: np.arange(3, dtype=np.int32)}
+        first = sess.run([step, loss], feed)[1]
+        assert first == pytest.approx(math.log(3.0), rel=1e-6) and sess.run(loss, feed) < first

@@ -512,8 +512,9 @@ def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: T
         shape, dtype = like._shape, like.dtype
     if dtype is None and any(t._shape is None for t in inputs) and all(t.dtype is not None for t in inputs):
         dtype = _probe_dtype(fn, args, kwargs)
-    if dtype is None:
-        dtype = next((t.dtype for t in inputs if t.dtype is not None), None)
+    if dtype is None:  # not probed: the first floating input's (a loss of int labels on logits), else the first's
+        known = [t.dtype for t in inputs if t.dtype is not None]
+        dtype = next((d for d in known if d.kind in "fc"), known[0] if known else None)
     return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph,
                   output_of=output_of)
 
@@ -657,12 +658,19 @@ def no_op(name: str = "NoOp") -> Operation:
 NOT_DIFFERENTIABLE = frozenset({"PyFunc", "StopGradient"})  # recipe kinds no gradient passes through (TF-1: None)
 
 
+def _integral(t: Tensor) -> bool:
+    """Whether ``t`` holds integers or booleans, which TF-1 passes no gradient through."""
+    return t.dtype is not None and np.dtype(t.dtype).kind not in "fc"
+
+
 def depends(y: Tensor, x: Tensor, differentiably: bool = False) -> bool:
     """Whether the recipe of ``y`` reads ``x`` (with ``differentiably``: other than through a recipe that
-    has no gradient, such as a ``py_func``)."""
+    has no gradient, such as a ``py_func``, or through an integer or boolean tensor)."""
     seen, stack = set(), [y]
     while stack:
         t = stack.pop()
+        if differentiably and _integral(t):
+            continue
         if t is x:
             return True
         if id(t) in seen or differentiably and t.kind in NOT_DIFFERENTIABLE:
