@@ -78,6 +78,16 @@ def test_sorting_and_top_k():
         tf.nn.top_k(tf.constant(A), k=5)
 
 
+def test_top_k_indices_of_a_placeholder_of_unknown_shape_are_int32():
+    x = tf.placeholder(tf.float32)
+    indices = tf.nn.top_k(x, 2).indices
+    assert indices.dtype == np.int32
+    with tf.Session() as sess:
+        doubled = sess.run(indices * 2, {x: A})  # an int32 product, not float32
+    assert doubled.dtype == np.int32
+    np.testing.assert_array_equal(doubled, 2 * np.argsort(-A, axis=-1, kind="stable")[:, :2])
+
+
 def test_reverse_slice_sequence_mask_linspace():
     np.testing.assert_allclose(run(tf.reverse(A, [0, 1])), A[::-1, ::-1])
     np.testing.assert_allclose(run(tf.slice(A, [1, 1], [2, -1])), A[1:3, 1:])

@@ -132,6 +132,7 @@ def top_k(input, k: int = 1, sorted: builtins.bool = True, name: str | None = No
     values = op(lambda a: ember.topk(a, k, axis=-1, sorted=True)[0], (source,), name=name or "TopKV2")
     indices = op(lambda a: ember.cast(ember.topk(a, k, axis=-1, sorted=True)[1], int32), (source,),
                  output_of=(values, 1))
+    indices.dtype = int32  # (the recipe cannot be probed where the last dimension is unknown)
     return TopKResult(values, indices)
 
 
