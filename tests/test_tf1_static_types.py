@@ -102,3 +102,23 @@ def test_ops_on_a_placeholder_of_unknown_rank_have_their_own_dtype():
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, [1, 2])
     np.testing.assert_array_equal(got_hot, np.eye(3, dtype=np.float32)[[1, 2]])
+
+
+def test_range_fills_and_draws_of_run_time_sizes_have_their_own_dtype_and_shape():
+    x = tf.placeholder(tf.float32, [None, 4])
+    rows = tf.range(tf.shape(x)[0])
+    assert (rows.shape, rows.dtype) == ((None,), np.int32)  # not (0,): a length known when the Session runs
+    zeros = tf.zeros(tf.shape(x), dtype=tf.int32)
+    assert (zeros.shape, zeros.dtype) == ((None, 4), np.int32)  # not x's float32
+    ones = tf.ones([tf.shape(x)[0], 2], dtype=tf.int64)
+    assert (ones.shape, ones.dtype) == ((None, 2), np.int64)
+    draws = tf.random_uniform(tf.shape(x), maxval=5, dtype=tf.int32)
+    assert (draws.shape, draws.dtype) == ((None, 4), np.int32)
+    with tf.Session() as sess:
+        got = sess.run([rows * tf.ones([3], tf.int32), (zeros + 7) // 2, ones * 3, draws // 5],
+                       {x: np.ones((3, 4), np.float32)})
+    assert [g.dtype for g in got] == [np.int32, np.int32, np.int64, np.int32]
+    np.testing.assert_array_equal(got[0], [0, 1, 2])
+    np.testing.assert_array_equal(got[1], np.full((3, 4), 3))
+    np.testing.assert_array_equal(got[2], np.full((3, 2), 3))
+    np.testing.assert_array_equal(got[3], np.zeros((3, 4)))

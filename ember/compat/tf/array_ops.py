@@ -243,6 +243,14 @@ def run_time_dims(what: str, shape) -> tuple:
     return sources, lambda *values: tuple(g(values) for g in getters)
 
 
+def run_time_static(shape) -> tuple | None:
+    """The static shape of a shape that ``run_time_dims`` reads: its ints, None for a size known only when the
+    Session runs (``tf.shape(t)``: ``t``'s static shape)."""
+    if isinstance(shape, Tensor):
+        return shape.source._shape
+    return tuple(None if d is None or isinstance(d, Tensor) else int(d) for d in shape)
+
+
 def reshape(tensor, shape, name: str | None = None) -> Tensor:
     """The same elements in ``shape`` (one -1 allowed; ``tf.shape(t)`` and ``tf.shape(t)[i]`` too)."""
     sources, resolve = run_time_dims("tf.reshape", shape)
@@ -422,7 +430,8 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tenso
     if any(isinstance(v, Tensor) for v in bounds):  # sizes from tf.shape(t)[i], known when the Session runs
         sources, resolve = run_time_dims("tf.range", bounds)
         out = as_tf_dtype(dtype) if dtype is not None else int32
-        return op(lambda *values: ember.tensor(np.arange(*resolve(*values)).astype(out)), tuple(sources), name=name)
+        result = op(lambda *values: ember.tensor(np.arange(*resolve(*values)).astype(out)), tuple(sources), name=name)
+        return _typed(result, (None,), out)
     values = np.arange(start, limit, delta)
     if dtype is not None:
         values = values.astype(as_tf_dtype(dtype))
@@ -491,7 +500,8 @@ def _filled(value, shape, dtype, name) -> Tensor:
     sources, resolve = run_time_dims(f"tf.{name}", shape)
     if not sources:
         return constant(np.full(resolve(), value, dtype), name=name)
-    return op(lambda *values: ember.full(resolve(*values), value, dtype=dtype), tuple(sources), name=name)
+    result = op(lambda *values: ember.full(resolve(*values), value, dtype=dtype), tuple(sources), name=name)
+    return _typed(result, run_time_static(shape), dtype)
 
 
 def zeros(shape, dtype=float32, name: str = "zeros") -> Tensor:
@@ -559,6 +569,8 @@ def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:
                    kind=RANDOM_TYPES[kind])
     else:
         t = op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name, kind=RANDOM_TYPES[kind])
+        if sources:
+            _typed(t, run_time_static(shape), dtype)
     t.seeds = seeds
     return t
 
