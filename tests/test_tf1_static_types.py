@@ -122,3 +122,16 @@ def test_range_fills_and_draws_of_run_time_sizes_have_their_own_dtype_and_shape(
     np.testing.assert_array_equal(got[1], np.full((3, 4), 3))
     np.testing.assert_array_equal(got[2], np.full((3, 2), 3))
     np.testing.assert_array_equal(got[3], np.zeros((3, 4)))
+
+
+def test_tile_by_a_run_time_batch_size():
+    x = tf.placeholder(tf.float32, [None, 4])
+    row = tf.Variable([[1.0, 2.0]])
+    tiled = tf.tile(row, [tf.shape(x)[0], 1])  # one copy per example: it failed with int() of a Tensor
+    assert (tiled.shape, tiled.dtype) == ((None, 2), np.float32)
+    (grad,) = tf.gradients(tf.reduce_sum(tiled * 2.0), row)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, got_grad = sess.run([tiled, grad], {x: np.ones((3, 4), np.float32)})
+    np.testing.assert_array_equal(got, [[1.0, 2.0]] * 3)
+    np.testing.assert_array_equal(got_grad, [[6.0, 6.0]])

@@ -351,13 +351,20 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name: str = "split
 
 
 def tile(input, multiples, name: str | None = None) -> Tensor:
-    """``input`` repeated ``multiples[i]`` times along each axis i (one multiple per axis)."""
-    multiples = tuple(int(m) for m in multiples)
+    """``input`` repeated ``multiples[i]`` times along each axis i (one multiple per axis; ``tf.shape(t)[i]``
+    too, a batch size known when the Session runs)."""
+    sources, resolve = run_time_dims("tf.tile", multiples)
+    static = run_time_static(multiples)  # (None: a multiple known when the Session runs)
     input = as_tf(input)
-    if input.shape is not None and len(multiples) != len(input.shape):
-        raise ValueError(f"tf.tile: multiples {list(multiples)} need one entry per axis of '{input.name}' of shape "
+    if input.shape is not None and static is not None and len(static) != len(input.shape):
+        raise ValueError(f"tf.tile: multiples {list(static)} need one entry per axis of '{input.name}' of shape "
                          f"{list(input.shape)}")
-    return op(lambda x: ember.tile(x, multiples), (input,), name=name or "Tile")
+    if not sources:
+        return op(lambda x: ember.tile(x, static), (input,), name=name or "Tile")
+    result = op(lambda x, *values: ember.tile(x, resolve(*values)), (input, *sources), name=name or "Tile")
+    if input._shape is not None and static is not None:
+        result._shape = tuple(None if m is None or d is None else d * m for d, m in zip(input._shape, static))
+    return result
 
 
 def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None, constant_values=0) -> Tensor:
