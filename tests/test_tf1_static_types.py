@@ -135,3 +135,14 @@ def test_tile_by_a_run_time_batch_size():
         got, got_grad = sess.run([tiled, grad], {x: np.ones((3, 4), np.float32)})
     np.testing.assert_array_equal(got, [[1.0, 2.0]] * 3)
     np.testing.assert_array_equal(got_grad, [[6.0, 6.0]])
+
+
+def test_fill_of_a_run_time_shape():
+    x = tf.placeholder(tf.float32, [None, 4])
+    threes, halves = tf.fill(tf.shape(x), 3), tf.fill([tf.shape(x)[0], 2], 0.5)  # they refused a tensor shape
+    assert (threes.shape, threes.dtype) == ((None, 4), np.int32)
+    assert (halves.shape, halves.dtype) == ((None, 2), np.float32)
+    with tf.Session() as sess:
+        got = sess.run([threes, halves], {x: np.ones((2, 4), np.float32)})
+    np.testing.assert_array_equal(got[0], np.full((2, 4), 3, np.int32))
+    np.testing.assert_array_equal(got[1], np.full((2, 2), 0.5, np.float32))

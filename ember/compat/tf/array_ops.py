@@ -522,7 +522,10 @@ def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
 
 
 def fill(dims, value, name: str = "Fill") -> Tensor:
-    """A ``dims``-shaped tensor of ``value``, typed as ``tf.constant(value)`` (a Python int: int32)."""
+    """A ``dims``-shaped tensor of ``value``, typed as ``tf.constant(value)`` (a Python int: int32); ``dims``
+    may be ``tf.shape(t)`` or hold ``tf.shape(t)[i]``."""
+    if isinstance(dims, Tensor) or any(isinstance(d, Tensor) for d in dims):
+        return _filled(value, dims, constant_dtype(value), name)
     return constant(value, shape=_static_shape(dims), name=name)
 
 
