@@ -310,6 +310,24 @@ def test_net_backward_through_layers_without_a_differentiable_path():
     ints = np.arange(8).reshape(2, 2, 2)
     assert net.forward(ints).shape == (2, 4)
     assert net.backward(np.ones((2, 4))).wrt_input.shape == (2, 2, 2)
+
+
+def test_integer_inputs_are_differentiated_as_tinynn_does():
+    tn.seeder.random_seed(5)
+    pixels = np.random.randint(0, 256, (3, 2, 2)).astype(np.uint8)
+    net = tn.net.Net([tn.layer.Flatten(), tn.layer.Dense(2)])
+    flat = net.layers[0].forward(pixels)
+    assert flat.dtype == np.uint8  # Flatten keeps the dtype, as tinynn's reshape
+    out = net.forward(pixels)
+    g = np.random.rand(3, 2).astype(np.float32)
+    grads = net.backward(g)
+    w = net.layers[1].params["w"]
+    np.testing.assert_allclose(out, pixels.reshape(3, 4) @ w + net.layers[1].params["b"], rtol=1e-5)
+    # the input's gradient, as tinynn's NumPy gives it (it was zeros for integer inputs)
+    np.testing.assert_allclose(grads.wrt_input, (g @ w.T).reshape(3, 2, 2), rtol=1e-5)
+    np.testing.assert_allclose(grads.param_list[1]["w"], pixels.reshape(3, 4).T.astype(np.float32) @ g, rtol=1e-5)
+    dense = tn.layer.Dense(2)
+    assert dense.forward(np.arange(6).reshape(3, 2)).dtype == np.float64  # int64 @ float32, as NumPy promotes
     drop = tn.net.Net([tn.layer.Dropout()])
     drop.is_training = False
     drop.forward(np.ones((2, 3), np.float32))

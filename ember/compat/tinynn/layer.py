@@ -97,6 +97,8 @@ class Layer:
     def forward(self, inputs) -> np.ndarray:
         """The layer alone on an array: returns an array; ``backward`` then gives the input's gradient."""
         x = ember.from_numpy(np.ascontiguousarray(inputs)) if isinstance(inputs, np.ndarray) else _tensor(inputs)
+        if x.dtype.kind in "biu":  # tinynn's NumPy promotes integers with its float32 weights, and differentiates them
+            x = ember.cast(x, np.result_type(x.dtype, np.float32))
         if x.dtype.kind == "f":
             x = x.detach().requires_grad_()
         out = self.call(x)
@@ -338,7 +340,8 @@ class BatchNormalization(Layer):
 
 
 class Reshape(Layer):
-    """Reshape each example to ``output_shape`` (the batch axis is kept); ``input_shape`` is the last input's."""
+    """Reshape each example to ``output_shape`` (the batch axis is kept); ``input_shape`` is the last input's.
+    On arrays, as tinynn: the inputs keep their dtype (integers too) and ``backward`` reshapes the gradient."""
 
     def __init__(self, *output_shape):
         super().__init__()
@@ -348,6 +351,16 @@ class Reshape(Layer):
     def call(self, x):
         self.input_shape = tuple(x.shape)
         return ember.reshape(x, (x.shape[0], *self.output_shape))
+
+    def forward(self, inputs) -> np.ndarray:
+        inputs = np.asarray(inputs)
+        self.input_shape = inputs.shape
+        return inputs.reshape(inputs.shape[0], *self.output_shape)
+
+    def backward(self, grad) -> np.ndarray:
+        if self.input_shape is None:
+            raise RuntimeError(f"{self.name}.backward: call forward first")
+        return np.asarray(grad).reshape(self.input_shape)
 
 
 class Flatten(Reshape):
