@@ -117,8 +117,8 @@ def test_sigmoid_cross_entropy_with_class_weights():
 def test_optimizers_follow_tinynns_rules_with_weight_decay():
     def one_step(optimizer, steps=2):
         params = tn.structured_param.StructuredParam([{"w": np.array([1.0, -2.0], np.float32)}])
-        grads = tn.structured_param.StructuredParam([{"w": np.array([0.5, 0.25], np.float32)}])
-        for _ in range(steps):
+        for _ in range(steps):  # (fresh gradients each step: a step leaves its steps in them, as tinynn's)
+            grads = tn.structured_param.StructuredParam([{"w": np.array([0.5, 0.25], np.float32)}])
             optimizer.step(grads, params)
         return params.values[0]
 
@@ -303,6 +303,33 @@ def test_user_losses_and_layers_in_tinynns_style_train_in_a_model():
     before = model.net.params.values[0].copy()
     model.apply_grads(grads)
     np.testing.assert_allclose(model.net.params.values[0], before - 0.01 * x.T @ d_h, rtol=1e-4)
+
+
+def test_a_step_leaves_the_steps_taken_in_the_gradients_as_tinynn():
+    w, g = np.array([1.0, -2.0, 4.0]), np.array([0.5, 0.25, -1.0])
+    for optimizer in (tn.optimizer.SGD(lr=0.1, weight_decay=0.1), tn.optimizer.Adam(lr=0.1, weight_decay=0.1),
+                      _TinynnStyleMomentum(0.1)):
+        params = tn.structured_param.StructuredParam([{"w": w.copy()}])
+        grads = tn.structured_param.StructuredParam([{"w": g.copy()}])
+        optimizer.step(grads, params)
+        # tinynn: params += grads, grads being the step (weight decay included); they were left as the gradients
+        np.testing.assert_allclose(grads.values[0], params.values[0] - w, rtol=1e-12)
+        assert not np.allclose(grads.values[0], g)
+    sgd_step = -0.1 * (g + 0.1 * w)
+    params = tn.structured_param.StructuredParam([{"w": w.copy()}])
+    grads = tn.structured_param.StructuredParam([{"w": g.copy()}])
+    tn.optimizer.SGD(lr=0.1, weight_decay=0.1).step(grads, params)
+    np.testing.assert_allclose(grads.values[0], sgd_step, rtol=1e-12)
+
+
+class _TinynnStyleMomentum(tn.optimizer.Optimizer):
+    def __init__(self, lr):
+        super().__init__(lr, weight_decay=0.05)
+        self._acc = 0
+
+    def _compute_step(self, grads):
+        self._acc = 0.9 * self._acc + grads
+        return -self.lr * self._acc
 
 
 def test_net_backward_through_layers_without_a_differentiable_path():

@@ -27,7 +27,8 @@ class Optimizer:
         self.states: dict[int, dict] = {}
 
     def step(self, grads, params) -> None:
-        """Update ``params`` (a StructuredParam) in place with ``grads`` (one of the same structure)."""
+        """Update ``params`` (a StructuredParam) in place with ``grads`` (one of the same structure); ``grads``
+        is left holding the steps taken (what was added to each parameter), as tinynn leaves it."""
         values, gradients = params.values, grads.values
         if len(values) != len(gradients):
             raise ValueError(f"{type(self).__name__}.step: {len(gradients)} gradients for {len(values)} parameters")
@@ -44,6 +45,7 @@ class Optimizer:
             updated = [new - param.dtype.type(self.lr * self.weight_decay) * param
                        for new, param in zip(updated, values)]
         params.values = updated
+        grads.values = [new - param for new, param in zip(updated, values)]
 
     def compute_step(self, grads):
         """tinynn's hook: ``grads`` (a StructuredParam) with its values replaced by ``_compute_step``'s steps."""
