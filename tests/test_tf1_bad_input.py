@@ -81,3 +81,14 @@ def test_loss_weights_need_the_losses_rank():
         squares, sparse = sess.run(losses)
     np.testing.assert_allclose(squares, (y ** 2 * rows[:, None]).sum() / 6, rtol=1e-6)
     np.testing.assert_allclose(sparse, (per_row * rows).sum() / 2, rtol=1e-5)
+
+
+def test_a_static_size_from_tf_shape_serves_as_an_int_and_a_run_time_one_says_why_not():
+    logits = tf.placeholder(tf.float32, [None, 3])
+    labels = tf.placeholder(tf.int32, [None])
+    hot = tf.one_hot(labels, tf.shape(logits)[1])  # the class count, known statically: it failed in int()
+    assert (hot.shape, hot.dtype) == ((None, 3), np.float32)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(hot, {labels: [2, 0]}), np.eye(3, dtype=np.float32)[[2, 0]])
+    with pytest.raises(TypeError, match=r"'strided_slice_1:0' has no value while the graph is built"):
+        tf.eye(tf.shape(logits)[0])  # the batch size: known only when the Session runs

@@ -344,6 +344,16 @@ class Tensor:
     def __iter__(self):
         raise TypeError(f"tf.Tensor '{self.name}' is not iterable in graph mode; use tf.unstack")
 
+    def __int__(self) -> int:
+        """A size ``tf.shape(x)[i]`` that ``x``'s static shape holds (``tf.one_hot(y, tf.shape(logits)[1])``);
+        any other tensor has no value while the graph is built: a TypeError saying so."""
+        if self.kind == "ShapeDim":
+            shape = self.source._shape
+            if shape is not None and -len(shape) <= self.axis < len(shape) and shape[self.axis] is not None:
+                return int(shape[self.axis])
+        raise TypeError(f"tf.Tensor '{self.name}' has no value while the graph is built (it is computed when the "
+                        "Session runs) and cannot be used as a Python int here; pass an int")
+
     __hash__ = object.__hash__
 
     def __getitem__(self, index):
