@@ -410,3 +410,21 @@ def test_a_loss_of_int_labels_on_placeholders_of_unknown_rank_trains():
         feed = {x: np.eye(4, dtype=np.float32)[:3], y: np.arange(3, dtype=np.int32)}
         first = sess.run([step, loss], feed)[1]
         assert first == pytest.approx(math.log(3.0), rel=1e-6) and sess.run(loss, feed) < first
+
+
+@pytest.mark.parametrize("make", [lambda: tf.train.GradientDescentOptimizer(0.1),
+                                  lambda: tf.train.MomentumOptimizer(0.1, 0.9),
+                                  lambda: tf.train.AdagradOptimizer(0.1)])
+def test_grad_loss_seeds_the_backward_as_in_tf1(make):
+    w = tf.Variable([1.0, 2.0])
+    reference = tf.Variable([1.0, 2.0])
+    step = make().minimize(tf.reduce_sum(w * w), grad_loss=tf.constant(3.0))  # it was ignored
+    scaled = make().minimize(3.0 * tf.reduce_sum(reference * reference))
+    (grad, _), = make().compute_gradients(tf.reduce_sum(w * w), var_list=[w], grad_loss=3.0)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(grad), [6.0, 12.0])
+        for _ in range(3):
+            sess.run([step, scaled])
+        np.testing.assert_allclose(sess.run(w), sess.run(reference), rtol=1e-6)
+        assert not np.allclose(sess.run(w), [1.0, 2.0])

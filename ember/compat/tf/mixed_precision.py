@@ -112,7 +112,10 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
         return self._loss_scale()
 
     def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
-                 **unused) -> Operation:
+                 grad_loss=None, **unused) -> Operation:
+        if grad_loss is not None:
+            raise ValueError("MixedPrecisionLossScaleOptimizer.minimize: grad_loss is not supported (the loss-scaled "
+                             "backward starts from the scale); multiply the loss instead")
         op = self.inner.minimize(loss, global_step, var_list, name)
         op.loss_scale = self._loss_scale
         return op

@@ -120,9 +120,13 @@ class Optimizer:
                                                         for s in slots.values()]
 
     def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
-                 **unused) -> Operation:
+                 grad_loss=None, **unused) -> Operation:
         """The op that runs one step of this rule on ``var_list`` (default: trainable variables); it is named
-        ``name``, else as the optimizer (``"Adam"``), as in TF-1, so ``sess.run("Adam")`` runs it."""
+        ``name``, else as the optimizer (``"Adam"``), as in TF-1, so ``sess.run("Adam")`` runs it.
+        ``grad_loss``: the gradient of the loss to start the backward from (ones by default)."""
+        if grad_loss is not None:
+            return self.apply_gradients(self.compute_gradients(loss, var_list, grad_loss=grad_loss), global_step,
+                                        name)
         var_list = list(var_list) if var_list is not None else trainable_variables()
         var_list = [v for v in var_list if depends(loss, v, differentiably=True)]
         if not var_list:
@@ -133,12 +137,12 @@ class Optimizer:
         op.global_step = global_step
         return op
 
-    def compute_gradients(self, loss: Tensor, var_list=None, **unused) -> list:
+    def compute_gradients(self, loss: Tensor, var_list=None, grad_loss=None, **unused) -> list:
         """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
-        None for a variable the loss does not depend on, as TF-1 gives them."""
+        None for a variable the loss does not depend on, as TF-1 gives them; ``grad_loss`` as in ``minimize``."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
         used = [v for v in var_list if depends(loss, v, differentiably=True)]
-        grads = gradients(loss, used) if used else []
+        grads = gradients(loss, used, grad_ys=grad_loss) if used else []
         if grads:
             grads[0].args[0].for_training = True  # (averaged over the ranks where computed: clipping reads the mean)
         found = dict(zip(map(id, used), grads))
