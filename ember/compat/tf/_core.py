@@ -524,7 +524,7 @@ def op(fn, args, kwargs=None, name: str = "op", kind: str | None = None, like: T
         dtype = _probe_dtype(fn, args, kwargs)
     if dtype is None:  # not probed: the first floating input's (a loss of int labels on logits), else the first's
         known = [t.dtype for t in inputs if t.dtype is not None]
-        dtype = next((d for d in known if d.kind in "fc"), known[0] if known else None)
+        dtype = next((d for d in known if d.kind in "fc" or d == _bfloat16), known[0] if known else None)
     return Tensor(fn, tuple(args), kwargs, name=name, shape=shape, dtype=dtype, kind=kind, graph=graph,
                   output_of=output_of)
 
@@ -670,7 +670,7 @@ NOT_DIFFERENTIABLE = frozenset({"PyFunc", "StopGradient"})  # recipe kinds no gr
 
 def _integral(t: Tensor) -> bool:
     """Whether ``t`` holds integers or booleans, which TF-1 passes no gradient through."""
-    return t.dtype is not None and np.dtype(t.dtype).kind not in "fc"
+    return t.dtype is not None and np.dtype(t.dtype).kind in "biu"  # (bfloat16's kind is "V")
 
 
 def depends(y: Tensor, x: Tensor, differentiably: bool = False) -> bool:
