@@ -243,3 +243,14 @@ def test_split_takes_one_size_of_minus_one_for_what_the_others_leave():
         tf.split(tf.constant(A), [-1, -1], axis=1)
     with pytest.raises(ValueError, match=r"size_splits \[1, 1\] do not fit axis 1 of length 4"):
         run(tf.split(tf.constant(A), [1, 1], axis=1))
+
+
+def test_reduce_std_and_variance_are_tfs_population_statistics():
+    # tf.math.reduce_std and reduce_variance were missing (AttributeError)
+    x = tf.placeholder(tf.float32, [None, 3])
+    std, var = tf.math.reduce_std(x, axis=0), tf.math.reduce_variance(x, axis=1, keepdims=True)
+    data = np.arange(6, dtype=np.float32).reshape(2, 3) ** 2
+    with tf.Session() as sess:
+        got_std, got_var = sess.run([std, var], {x: data})
+    np.testing.assert_allclose(got_std, np.std(data, 0), rtol=1e-6)
+    np.testing.assert_allclose(got_var, np.var(data, 1, keepdims=True), rtol=1e-6)

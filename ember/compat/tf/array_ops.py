@@ -79,6 +79,9 @@ BINARY = {
 REDUCTIONS = {
     "reduce_sum": ember.sum, "reduce_mean": _mean, "reduce_max": ember.max, "reduce_min": ember.min,
     "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
+    # TF's are the population statistics (over n, not n - 1)
+    "reduce_std": lambda x, axis, keepdims: ember.std(x, axis=axis, keepdims=keepdims, ddof=0),
+    "reduce_variance": lambda x, axis, keepdims: ember.var(x, axis=axis, keepdims=keepdims, ddof=0),
 }
 ALIASES = {"mul": "multiply", "sub": "subtract", "neg": "negative", "abs": "abs"}
 # The names TF-1 gives these functions' ops by default (their op types, mostly): tf.add(x, y).name == "Add:0".
