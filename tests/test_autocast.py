@@ -484,3 +484,14 @@ def test_a_graph_built_under_autocast_holds_the_casts():
         y = ember.softmax(x @ w, axis=1)
     casts = [n.attrs["dtype"] for n in graph.nodes if n.op.name == "cast"]
     assert casts == [bfloat16, bfloat16, float32] and y.dtype == float32
+
+
+def test_addmm_family_gives_the_lower_dtype_under_autocast_as_torch():
+    # the float32 input promoted the bfloat16 product back to float32 (PyTorch's CPU autocast returns bfloat16)
+    b, x, w = ember.randn(3), ember.randn(2, 4), ember.randn(4, 3)
+    b1, b2 = ember.randn(5, 2, 4), ember.randn(5, 4, 3)
+    with ember.autocast("cpu"):
+        results = [ember.addmm(b, x, w), ember.baddbmm(ember.randn(2, 3), b1, b2), ember.addbmm(b, b1, b2)]
+    assert [r.dtype for r in results] == [ember.bfloat16] * 3
+    np.testing.assert_allclose(results[0].float().numpy(), ember.addmm(b, x, w).numpy(), rtol=2e-2, atol=5e-2)
+    assert ember.addmm(b, x, w).dtype == ember.float32  # outside autocast: as it was

@@ -73,6 +73,13 @@ def _cast_inputs(policy: str, inputs: tuple, state: _State) -> tuple:
     return tuple(out)
 
 
+def lowered(*inputs) -> tuple:
+    """``inputs`` as an op of the ``LOWER`` policy gets them while this thread's autocast is on (as they are
+    otherwise): for a composite whose other operands come from such ops (addmm's input, beside its product)."""
+    state = _state
+    return inputs if state.dtype is None else _cast_inputs(LOWER, inputs, state)
+
+
 def autocast_apply(op, inputs: tuple, attrs: dict | None = None):
     """``dispatch.apply`` while an autocast region is open: cast ``inputs`` as ``op.autocast`` asks (when this
     thread's autocast is on), then run or record the op as usual."""

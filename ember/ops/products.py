@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.ops.autocast import lowered
 from ember.ops.composed import norm
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -66,6 +67,7 @@ def outer(a, b) -> TensorLike:
 
 def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
     # inp broadcasts to the product's shape, not the two together, and is checked even when beta is 0, as PyTorch
+    inp = lowered(inp)[0]  # in the product's dtype under autocast, as PyTorch's (not promoting it back)
     inp_shape, shape = tuple(inp.shape), tuple(product.shape)
     if len(inp_shape) > len(shape) or any(i != 1 and differ(i, n) for i, n in zip(inp_shape[::-1], shape[::-1])):
         raise ValueError(f"{name}: the input of shape {list(inp_shape)} does not broadcast to the product's shape "

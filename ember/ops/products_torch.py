@@ -9,6 +9,7 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, float32
 from ember.ops.arrange import flip
+from ember.ops.autocast import lowered
 from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
@@ -80,7 +81,8 @@ def addr(inp, vec1, vec2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLik
 
 def addbmm(inp, batch1, batch2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * sum_i(batch1[i] @ batch2[i])``, inp broadcast (ignored when beta is 0)."""
-    return _scaled_sum("addbmm", as_tensor(inp), sum(bmm(batch1, batch2), 0), beta, alpha)
+    # (the sum, float32 under autocast, back in the products' dtype, as PyTorch's addbmm)
+    return _scaled_sum("addbmm", as_tensor(inp), lowered(sum(bmm(batch1, batch2), 0))[0], beta, alpha)
 
 
 def inner(a, b) -> TensorLike:
