@@ -261,3 +261,16 @@ def test_split_sizes_follow_the_spec_and_a_model_that_breaks_it_is_refused():
         _split(x, 2, 13)
     with pytest.raises(Exception, match=r"split \[1, 3\] must be 2 non-negative sizes"):
         _split(x, 2, 13, split=[1, 3])
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, 2])
+def test_hardmax_before_opset_13_takes_the_maximum_over_the_flattened_trailing_axes(axis):
+    x = _float(3, 4, 5)
+    start = 1 if axis is None else axis
+    rows = x.reshape(int(np.prod(x.shape[:start])), -1)
+    expected = np.zeros_like(rows)
+    expected[np.arange(len(rows)), rows.argmax(1)] = 1
+    attrs = {} if axis is None else {"axis": axis}
+    np.testing.assert_array_equal(_one_node("Hardmax", x, opset=11, **attrs), expected.reshape(x.shape))
+    last = (x == x.max(-1, keepdims=True)).astype(np.float32)  # from opset 13: along one axis, the last by default
+    np.testing.assert_array_equal(_one_node("Hardmax", x, opset=13), last)

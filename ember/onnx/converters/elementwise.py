@@ -234,7 +234,16 @@ def _trilu(cx, x, k=None, upper=1):
 
 
 @converter("Hardmax")
-def _hardmax(cx, x, axis=-1):
+def _hardmax(cx, x, axis=None):
+    if cx.opset < 13:  # before opset 13: one row per leading index, over the flattened trailing axes (from 1)
+        axis = (1 if axis is None else axis) % max(x.ndim, 1)
+        flat = x.reshape((int(np.prod(x.shape[:axis])), -1))
+        return _hardmax_rows(flat, 1).reshape(tuple(x.shape))
+    return _hardmax_rows(x, -1 if axis is None else axis)
+
+
+def _hardmax_rows(x: Tensor, axis: int) -> Tensor:
+    """1 at the first maximum along ``axis``, 0 elsewhere, in x's dtype."""
     axis %= x.ndim
     hot = ember.one_hot(ember.argmax(x, axis), x.shape[axis])
     return ember.cast(ember.moveaxis(hot, -1, axis), x.dtype)
