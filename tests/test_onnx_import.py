@@ -274,3 +274,33 @@ def test_hardmax_before_opset_13_takes_the_maximum_over_the_flattened_trailing_a
     np.testing.assert_array_equal(_one_node("Hardmax", x, opset=11, **attrs), expected.reshape(x.shape))
     last = (x == x.max(-1, keepdims=True)).astype(np.float32)  # from opset 13: along one axis, the last by default
     np.testing.assert_array_equal(_one_node("Hardmax", x, opset=13), last)
+
+
+def test_resize_at_opset_10_samples_as_upsample_and_onnxruntime():
+    # opset 10 has no coordinate_transformation_mode: asymmetric coordinates, nearest rounding down (up when
+    # shrinking), the expected values of ONNX's own opset-10 Resize cases
+    small, wide = np.array([[[[1, 2], [3, 4]]]], np.float32), np.array([[[[1, 2, 3, 4], [5, 6, 7, 8]]]], np.float32)
+
+    def resize(x, scales, mode):
+        return _one_node("Resize", x, [("scales", np.array(scales, np.float32))], opset=10, mode=mode)
+
+    np.testing.assert_array_equal(resize(small, [1, 1, 2, 3], "nearest"),
+                                  np.repeat(np.repeat(small, 2, axis=2), 3, axis=3))
+    np.testing.assert_array_equal(resize(wide, [1, 1, 0.6, 0.6], "nearest"), [[[[1, 3]]]])
+    np.testing.assert_allclose(resize(small, [1, 1, 2, 2], "linear"),
+                               [[[[1, 1.5, 2, 2], [2, 2.5, 3, 3], [3, 3.5, 4, 4], [3, 3.5, 4, 4]]]], rtol=1e-6)
+    np.testing.assert_allclose(resize(wide, [1, 1, 0.6, 0.6], "linear"), [[[[1, 8 / 3]]]], rtol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    x = _float(2, 3, 5, 7)
+    for mode in ("nearest", "linear"):
+        for scales in ([1, 1, 2, 2.5], [1, 1, 0.5, 0.6], [1, 1, 0.7, 3]):
+            h = onnx.helper
+            graph = h.make_graph([h.make_node("Resize", ["x", "scales"], ["y"], mode=mode)], "g",
+                                 [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x.shape)],
+                                 [h.make_empty_tensor_value_info("y")],
+                                 [onnx.numpy_helper.from_array(np.array(scales, np.float32), "scales")])
+            model = h.make_model(graph, opset_imports=[h.make_opsetid("", 10)])
+            model.ir_version = 8
+            expected = ort.InferenceSession(model.SerializeToString(),
+                                            providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            np.testing.assert_allclose(resize(x, scales, mode), expected, rtol=1e-5, atol=1e-6)

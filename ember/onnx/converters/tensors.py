@@ -353,8 +353,8 @@ def _resize(cx, x, roi=None, scales=None, sizes=None, antialias=0, axes=None,
             nearest_mode="round_prefer_floor"):
     if antialias:
         raise UnsupportedError("Resize: antialias is not supported")
-    if cx.opset < 11 and roi is not None and scales is None:  # opset 10: (X, scales)
-        roi, scales = None, roi
+    if cx.opset < 11:  # opset 10: (X, scales), sampled as Upsample (asymmetric; see the loop for nearest)
+        roi, scales, coordinate_transformation_mode = None, roi if scales is None else scales, "asymmetric"
     rank = x.ndim
     axes = [a % rank for a in axes] if axes is not None else list(range(rank))
     roi_values = cx.static(roi).astype(float).tolist() if roi is not None and cx.static(roi).size else None
@@ -379,6 +379,8 @@ def _resize(cx, x, roi=None, scales=None, sizes=None, antialias=0, axes=None,
             continue
         crop = (roi_values[i], roi_values[i + len(axes)]) if roi_values is not None and len(roi_values) == 2 * len(
             axes) else (roi_values[a], roi_values[a + rank]) if roi_values is not None else (0.0, 1.0)
+        if cx.opset < 11:  # onnxruntime's opset-10 nearest: the lower neighbour, the upper one when shrinking
+            settings["nearest_mode"] = "ceil" if scale < 1 else "floor"
         m, outside = _interpolation_matrix(shape[a], size_out, scale, settings, crop)
         moved = ember.moveaxis(y, a, -1)
         if mode == "nearest" and not outside.any():
