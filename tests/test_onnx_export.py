@@ -164,6 +164,15 @@ def test_layer_norm_exports_as_one_node_from_opset_17_and_as_its_steps_before(op
     np.testing.assert_allclose(run_onnx(model, [x])[0], expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("opset", [13, 14])
+def test_hardswish_exports_before_opset_14_through_hardsigmoid(opset):
+    x = np.linspace(-5, 5, 41, dtype=np.float32).reshape(1, 41)
+    model = ember.onnx.export(ember.hardswish, [x], opset=opset)
+    assert ("HardSwish" in [node.op_type for node in model.graph.node]) == (opset >= 14)
+    np.testing.assert_allclose(run_onnx(model, [x])[0], ember.hardswish(ember.tensor(x)).numpy(), rtol=1e-6,
+                               atol=1e-7)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.activation import LOG_SOFTMAX, SOFTMAX
+from ember.ops.activation import HARDSWISH, LOG_SOFTMAX, SOFTMAX
 from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS, bin_weights
 from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
 from ember.ops.conv3d import CONV3D, CONV_TRANSPOSE3D
@@ -164,6 +164,13 @@ def _softplus(b, x, *, beta, threshold):
     if beta != 1:
         soft = b.node("Div", [soft, b.const(beta, dtype)])
     return b.node("Where", [b.node("Greater", [z, b.const(threshold, dtype)]), x, soft])
+
+
+@_rule(HARDSWISH)
+def _hardswish(b, x):
+    if b.opset >= 14:
+        return b.node("HardSwish", [x])
+    return b.node("Mul", [x, b.node("HardSigmoid", [x], alpha=1 / 6, beta=0.5)])  # HardSwish came in opset 14
 
 
 @_rule(CLIP)
