@@ -173,6 +173,22 @@ def test_hardswish_exports_before_opset_14_through_hardsigmoid(opset):
                                atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32, np.bool_])
+def test_cumsum_exports_as_cumsum_at_any_batch_size(dtype):
+    def fn(x):
+        return ember.cumsum(x, 1) * 2 + ember.cumsum(x, -1)
+
+    x = (_float(3, 4, 5) * 3).astype(dtype)
+    model = ember.onnx.export(fn, [x], dynamic_axes={"input0": {0: "batch"}})
+    assert "CumSum" in [node.op_type for node in model.graph.node]
+    for batch in (x, (_float(6, 4, 5, seed=1) * 3).astype(dtype)):
+        expected = fn(ember.tensor(batch)).numpy()
+        got = run_onnx(model, [batch])[0]
+        assert got.dtype == expected.dtype  # bools and integers sum as int64, float16 stays float16
+        tol = {"rtol": 1e-3, "atol": 4e-3} if dtype == np.float16 else {"rtol": 1e-6}  # float16: an ulp or two
+        np.testing.assert_allclose(got, expected, **tol)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.activation import HARDSWISH, LOG_SOFTMAX, SOFTMAX
 from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS, bin_weights
 from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
@@ -43,7 +44,7 @@ from ember.ops.normalization import LAYER_NORM
 from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.recurrent import RECURRENT
-from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
+from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, CUMSUM, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
 from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
 from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
@@ -284,6 +285,16 @@ def _arg(onnx_name: str):
 
 ARGMAX.onnx_export = _arg("ArgMax")
 ARGMIN.onnx_export = _arg("ArgMin")
+
+
+@_rule(CUMSUM)
+def _cumsum(b, x, *, axis, reverse):
+    # as the forward: bools and integers sum as int64, float16 in float32 rounded once
+    work = np.dtype(np.float32) if b.spec(x).dtype in LOW_PRECISION else b.out.dtype
+    if b.spec(x).dtype != work:
+        x = b.node("Cast", [x], to=b.dtype(work))
+    y = b.node("CumSum", [x, b.const(axis, np.int64)], reverse=int(reverse))
+    return y if work == b.out.dtype else b.node("Cast", [y], to=b.dtype(b.out.dtype))
 
 
 @_rule(ARGSORT)
