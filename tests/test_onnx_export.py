@@ -189,6 +189,20 @@ def test_cumsum_exports_as_cumsum_at_any_batch_size(dtype):
         np.testing.assert_allclose(got, expected, **tol)
 
 
+@pytest.mark.parametrize("opset", [13, 18])
+def test_max_min_argmax_argmin_and_median_export_a_nan_as_ember_computes_it(opset):
+    # onnxruntime's ReduceMax / ArgMax pass over a NaN after the first element; Ember's (PyTorch's) give it
+    x = np.array([[1, np.nan, 3], [np.nan, -1, -2], [1, 2, np.inf], [4, 5, 6]], np.float32)
+    fns = [lambda t: ember.amax(t, 1), lambda t: ember.amin(t, 1, keepdims=True), ember.max, ember.min,
+           lambda t: ember.max(t, 1)[0], lambda t: ember.min(t, 1)[1], lambda t: ember.argmax(t, 1),
+           lambda t: ember.argmin(t, 0), ember.argmax, ember.median]
+    for fn in fns:
+        model = ember.onnx.export(fn, [x], opset=opset)
+        np.testing.assert_array_equal(run_onnx(model, [x])[0], fn(ember.tensor(x)).numpy())
+    expected = ember.argmax(ember.tensor(x), 1).numpy()
+    assert expected.tolist() == [1, 0, 2, 2]  # (the first NaN, as torch.argmax)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

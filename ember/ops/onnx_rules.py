@@ -246,11 +246,24 @@ INVERT.onnx_export = _logical("Not", "BitwiseNot")
 # --- reductions ----------------------------------------------------------------------------------------
 
 
+def _nan_flags(b, x: str, dtype) -> str | None:
+    """1 where x (of ``dtype``) is NaN, else 0 (int32); None for dtypes without NaN. ONNX leaves NaN in
+    ReduceMax/Min and ArgMax/Min to the runtime (onnxruntime passes over it); Ember's, as PyTorch's, give it."""
+    if np.dtype(dtype).kind != "f":
+        return None
+    return b.node("Cast", [b.node("IsNaN", [x])], to=b.dtype(np.int32))
+
+
 def _reduction(onnx_name: str):
     def rule(b, x, *, axis, keepdims):
         if b.spec(x).dtype != b.out.dtype:  # sums of bools and small ints count in the output's dtype
             x = b.node("Cast", [x], to=b.dtype(b.out.dtype))
-        return b.reduce(onnx_name, x, axis, keepdims)
+        y = b.reduce(onnx_name, x, axis, keepdims)
+        nan = _nan_flags(b, x, b.out.dtype) if onnx_name in ("ReduceMax", "ReduceMin") else None
+        if nan is None:
+            return y
+        has_nan = b.node("Cast", [b.reduce("ReduceMax", nan, axis, keepdims)], to=b.dtype(np.bool_))
+        return b.node("Where", [has_nan, b.const(np.nan, b.out.dtype), y])
 
     return rule
 
@@ -275,10 +288,15 @@ ALL.onnx_export = _boolean_reduction("ReduceMin")
 
 def _arg(onnx_name: str):
     def rule(b, x, *, axis, keepdims):
-        if axis is None:
-            flat = b.node(onnx_name, [b.node("Reshape", [x, b.ints([-1])])], axis=0, keepdims=0)
-            return b.node("Reshape", [flat, b.ints(b.out.shape)])
-        return b.node(onnx_name, [x], axis=axis, keepdims=int(keepdims))
+        dtype, flat = b.spec(x).dtype, axis is None
+        if flat:
+            x, axis, keepdims = b.node("Reshape", [x, b.ints([-1])]), 0, False
+        y = b.node(onnx_name, [x], axis=axis, keepdims=int(keepdims))
+        nan = _nan_flags(b, x, dtype)
+        if nan is not None:  # the first NaN where there is one
+            has_nan = b.node("Cast", [b.reduce("ReduceMax", nan, axis, keepdims)], to=b.dtype(np.bool_))
+            y = b.node("Where", [has_nan, b.node("ArgMax", [nan], axis=axis, keepdims=int(keepdims)), y])
+        return b.node("Reshape", [y, b.ints(b.out.shape)]) if flat else y
 
     return rule
 
@@ -309,7 +327,12 @@ def _median(b, x, *, axis, keepdims):
     size = b.node("Shape", [flat])
     k = b.node("Div", [b.node("Sub", [size, b.ints([1])]), b.ints([2])])
     smallest = b.node("TopK", [flat, b.node("Add", [k, b.ints([1])])], outputs=2, axis=0, largest=0, sorted=1)[0]
-    return b.node("Reshape", [b.node("Gather", [smallest, k], axis=0), b.ints(b.out.shape)])
+    value = b.node("Gather", [smallest, k], axis=0)
+    nan = _nan_flags(b, flat, b.out.dtype)
+    if nan is not None:  # a NaN makes the median NaN, as the forward
+        has_nan = b.node("Cast", [b.reduce("ReduceMax", nan, None, True)], to=b.dtype(np.bool_))
+        value = b.node("Where", [has_nan, b.const(np.nan, b.out.dtype), value])
+    return b.node("Reshape", [value, b.ints(b.out.shape)])
 
 
 @_rule(RECIPROCAL_COUNT)
