@@ -203,6 +203,21 @@ def test_max_min_argmax_argmin_and_median_export_a_nan_as_ember_computes_it(opse
     assert expected.tolist() == [1, 0, 2, 2]  # (the first NaN, as torch.argmax)
 
 
+@pytest.mark.parametrize("fn", [ember.round, ember.floor, ember.ceil, ember.trunc, ember.frac,
+                                lambda t: ember.round(t, decimals=1),
+                                lambda t: ember.div(t, -0.7, rounding_mode="trunc")],
+                         ids=["round", "floor", "ceil", "trunc", "frac", "round_decimals", "div_trunc"])
+def test_rounding_exports_through_trunc_divide(fn):
+    # each is composed from trunc_divide (x / 1 toward zero), which had no ONNX form
+    x = np.array([[0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -0.0, 3.49], [np.nan, np.inf, -np.inf, 1e30, -0.3, 7.7, -7.7, 0]],
+                 np.float32)
+    model = ember.onnx.export(fn, [x], dynamic_axes={"input0": {0: "batch"}})
+    for batch in (x, x[:1]):
+        with np.errstate(invalid="ignore"):  # frac(inf) is inf - inf
+            expected = fn(ember.tensor(batch)).numpy()
+        np.testing.assert_array_equal(run_onnx(model, [batch])[0], expected)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

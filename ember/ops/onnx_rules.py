@@ -35,6 +35,7 @@ from ember.ops.elementwise import (
     REMAINDER,
     SIGN,
     SOFTPLUS,
+    TRUNC_DIVIDE,
 )
 from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
@@ -195,6 +196,15 @@ def _floor_divide(b, x, y):
     if b.spec(x).dtype.kind in "iu":  # (x - x mod y) / y is exact, and ONNX's integer Div truncates
         return b.node("Div", [b.node("Sub", [x, b.node("Mod", [x, y], fmod=0)]), y])
     return b.node("Floor", [b.node("Div", [x, y])])
+
+
+@_rule(TRUNC_DIVIDE)
+def _trunc_divide(b, x, y):
+    if b.spec(x).dtype.kind in "iu":  # ONNX's integer Div truncates
+        return b.node("Div", [x, y])
+    q = b.node("Div", [x, y])  # ONNX has no Trunc: the ceiling of a negative quotient, else its floor
+    return b.node("Where", [b.node("Less", [q, b.const(0, b.spec(x).dtype)]), b.node("Ceil", [q]),
+                            b.node("Floor", [q])])
 
 
 @_rule(SIGN)
