@@ -218,6 +218,21 @@ def test_rounding_exports_through_trunc_divide(fn):
         np.testing.assert_array_equal(run_onnx(model, [batch])[0], expected)
 
 
+@pytest.mark.parametrize("fn", [lambda t: ember.remainder(t, 0.7), lambda t: t % -2.5, lambda t: ember.fmod(t, 0.7),
+                                lambda t: t // 0.7, lambda t: ember.div(t, -0.7, rounding_mode="floor"),
+                                lambda t: ember.floor_divide(t, ember.tensor(np.array([0.7, -0.7, 0.0], np.float32)))],
+                         ids=["remainder", "mod_operator", "fmod", "floordiv_operator", "div_floor", "by_zero"])
+def test_float_remainder_and_floor_division_export_as_numpy_and_pytorch_compute_them(fn):
+    # they were x - floor(x / y) * y and floor(x / y): the rounded quotient lost the remainder of a large x
+    # (1e7 + 0.35 mod 0.7 came out 0, not 0.37) and made floor(inf / y) an infinity, not NaN
+    x = np.array([[1e7 + 0.35, 2.1, -5.6], [np.inf, -np.inf, np.nan], [1e30, -0.3, 0.0], [5.5, -1.5, 0.7]],
+                 np.float32)
+    model = ember.onnx.export(fn, [x])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = fn(ember.tensor(x)).numpy()
+    np.testing.assert_array_equal(run_onnx(model, [x])[0], expected)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

@@ -183,19 +183,37 @@ def _clip(b, x, *, min, max):
     return b.node("Clip", [x, low, high])
 
 
+def _float_divmod(b, x, y) -> tuple:
+    """(the quotient before flooring, the remainder) of floats as NumPy's divmod (and PyTorch's) computes them:
+    from C's exact fmod, moved by one y where its sign differs from y's (x - floor(x / y) * y rounds)."""
+    zero = b.const(0, b.spec(x).dtype)
+    mod = b.node("Mod", [x, y], fmod=1)
+    quotient = b.node("Div", [b.node("Sub", [x, mod]), y])
+    moved = b.node("And", [b.node("Not", [b.node("Equal", [mod, zero])]),
+                           b.node("Xor", [b.node("Less", [mod, zero]), b.node("Less", [y, zero])])])
+    one = b.const(1, b.spec(x).dtype)
+    return (b.node("Where", [moved, b.node("Sub", [quotient, one]), quotient]),
+            b.node("Where", [moved, b.node("Add", [mod, y]), mod]))
+
+
 @_rule(REMAINDER)
 def _remainder(b, x, y):
     if b.spec(x).dtype.kind in "iu":
         return b.node("Mod", [x, y], fmod=0)
-    # NumPy's float remainder takes the divisor's sign: x - floor(x / y) * y
-    return b.node("Sub", [x, b.node("Mul", [b.node("Floor", [b.node("Div", [x, y])]), y])])
+    return _float_divmod(b, x, y)[1]  # takes the divisor's sign
 
 
 @_rule(FLOOR_DIVIDE)
 def _floor_divide(b, x, y):
     if b.spec(x).dtype.kind in "iu":  # (x - x mod y) / y is exact, and ONNX's integer Div truncates
         return b.node("Div", [b.node("Sub", [x, b.node("Mod", [x, y], fmod=0)]), y])
-    return b.node("Floor", [b.node("Div", [x, y])])
+    dtype = b.spec(x).dtype
+    quotient = _float_divmod(b, x, y)[0]  # nearly whole: its floor, or the next integer past a half
+    low = b.node("Floor", [quotient])
+    up = b.node("Greater", [b.node("Sub", [quotient, low]), b.const(0.5, dtype)])
+    floored = b.node("Where", [up, b.node("Add", [low, b.const(1, dtype)]), low])
+    by_zero = b.node("Equal", [y, b.const(0, dtype)])  # x / 0: the infinity or NaN of the division
+    return b.node("Where", [by_zero, b.node("Div", [x, y]), floored])
 
 
 @_rule(TRUNC_DIVIDE)
