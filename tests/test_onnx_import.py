@@ -304,3 +304,24 @@ def test_resize_at_opset_10_samples_as_upsample_and_onnxruntime():
             expected = ort.InferenceSession(model.SerializeToString(),
                                             providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
             np.testing.assert_allclose(resize(x, scales, mode), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sign_and_round_import():
+    x = np.array([0.5, 1.5, 2.5, -0.5, -2.5, -1.7, 0.0, 3.2], np.float32)
+    np.testing.assert_array_equal(_one_node("Round", x), np.round(x))  # halves to even
+    np.testing.assert_array_equal(_one_node("Sign", x), np.sign(x))
+    ints = np.array([-3, 0, 2], np.int32)
+    assert _one_node("Sign", ints).tolist() == [-1, 0, 1]
+
+
+@pytest.mark.parametrize("name", ["topk", "smallest", "sort", "argsort", "median"])
+def test_sorting_round_trips_through_topk(name):
+    # Ember exports these as TopK nodes, which the importer lacked
+    fn = {"topk": lambda t: ember.topk(t, 3, 1)[0] + ember.topk(t, 3, 1)[1],
+          "smallest": lambda t: ember.topk(t, 2, 0, largest=False)[1],
+          "sort": lambda t: ember.sort(t, -1, descending=True)[0], "argsort": lambda t: ember.argsort(t, 1),
+          "median": ember.median}[name]
+    x = np.array([[3, 1, 3, 2, 0], [1, 1, 0, 5, 5], [2, 4, 4, 4, 1]], np.float32)  # ties keep their order
+    imported = ember.onnx.load(ember.onnx.export(fn, [x]))
+    with ember.no_grad():
+        np.testing.assert_array_equal(imported(ember.tensor(x)).numpy(), fn(ember.tensor(x)).numpy())

@@ -88,6 +88,8 @@ _unary("Relu", ember.relu)
 _unary("Reciprocal", lambda x: _const_like(x, 1) / x)
 _unary("Floor", ember.floor)
 _unary("Ceil", ember.ceil)
+_unary("Round", ember.round)  # halves to even, as ONNX's
+_unary("Sign", ember.sign)
 _unary("Tan", ember.tan)
 _unary("Softsign", lambda x: x / (_const_like(x, 1) + ember.abs(x)))
 _unary("Softplus", ember.softplus)

@@ -265,6 +265,14 @@ def _arg(cx, x, axis=0, keepdims=1, select_last_index=0):
     return fn(x, axis, bool(keepdims))
 
 
+@converter("TopK", static=(1,))
+def _top_k(cx, x, k=None, axis=-1, largest=1, sorted=1, **attrs):  # noqa: A002  (ONNX's name)
+    """(values, indices): ties in the order of their indices, as the spec and Ember's (stable) topk."""
+    k = int(_values(cx, k if k is not None else attrs.pop("k")).reshape(-1)[0])  # an input from opset 10
+    values, indices = ember.topk(x, k, axis, bool(largest))
+    return values, indices
+
+
 @converter("CumSum", static=(1,))
 def _cumsum(cx, x, axis, exclusive=0, reverse=0):
     """Ember's running sum along ``axis``; ``exclusive`` shifts it by one, a zero first (an infinity or NaN reaches
