@@ -325,3 +325,18 @@ def test_sorting_round_trips_through_topk(name):
     imported = ember.onnx.load(ember.onnx.export(fn, [x]))
     with ember.no_grad():
         np.testing.assert_array_equal(imported(ember.tensor(x)).numpy(), fn(ember.tensor(x)).numpy())
+
+
+def test_gather_nd_imports_and_an_exported_pair_of_index_arrays_round_trips():
+    x = _float(3, 4, 5)
+    index = np.array([[[0, 1], [-1, 4]], [[2, -3], [1, 0]], [[0, 0], [3, 2]]], np.int64)  # (3, 2, 2)
+    take = np.stack([x[i][tuple(np.moveaxis(index[i] % [4, 5], -1, 0))] for i in range(3)])
+    np.testing.assert_array_equal(_one_node("GatherND", x, [("i", index)], batch_dims=1), take)
+    rows = np.array([[1, 2], [0, -1]], np.int64)
+    np.testing.assert_array_equal(_one_node("GatherND", x, [("i", rows)]), x[[1, 0], [2, -1]])
+
+    def fn(t):  # exported as one GatherND
+        return t[np.array([0, 2, -1]), np.array([1, 1, 3])]
+
+    imported = ember.onnx.load(ember.onnx.export(fn, [x]))
+    np.testing.assert_array_equal(imported(ember.tensor(x)).numpy(), fn(ember.tensor(x)).numpy())

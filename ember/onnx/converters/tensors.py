@@ -217,6 +217,24 @@ def _gather(cx, x, indices, axis=0):
     return ember.take(x, indices, axis=axis)
 
 
+@converter("GatherND")
+def _gather_nd(cx, x, indices, batch_dims=0):
+    """Slices of x at the index tuples of indices' last axis, after ``batch_dims`` shared leading axes: one take
+    from x flattened over those axes and the indexed ones, at each tuple's flat position."""
+    b, k = batch_dims, indices.shape[-1]
+    batch, inner, rest = tuple(x.shape[:b]), tuple(x.shape[b:b + k]), tuple(x.shape[b + k:])
+    middle = tuple(indices.shape[b:-1])
+    index = ember.cast(indices, np.int64)
+    sizes = _tensor(np.array(inner, np.int64))
+    index = ember.where(index < _const_like(index, 0), index + sizes, index)
+    strides = np.array([math.prod(inner[i + 1:]) for i in range(k)], np.int64)
+    flat = ember.sum(index * _tensor(strides), -1)
+    offsets = np.arange(math.prod(batch), dtype=np.int64).reshape(batch + (1,) * len(middle)) * math.prod(inner)
+    flat = flat + _tensor(offsets)
+    table = ember.reshape(x, (math.prod(batch) * math.prod(inner),) + rest)
+    return ember.reshape(ember.take(table, ember.reshape(flat, (-1,)), axis=0), batch + middle + rest)
+
+
 @converter("GatherElements")
 def _gather_elements(cx, x, index, axis=0):
     n = x.shape[axis]
