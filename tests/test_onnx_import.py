@@ -340,3 +340,22 @@ def test_gather_nd_imports_and_an_exported_pair_of_index_arrays_round_trips():
 
     imported = ember.onnx.load(ember.onnx.export(fn, [x]))
     np.testing.assert_array_equal(imported(ember.tensor(x)).numpy(), fn(ember.tensor(x)).numpy())
+
+
+@pytest.mark.parametrize("op_type, inputs, opset, attrs", [
+    ("ReduceL2", [("axes", np.array([2, 3], np.int64))], 18, {"keepdims": 0}),
+    ("LpNormalization", [], 18, {"axis": -1, "p": 2}),
+    ("InstanceNormalization", [("scale", np.ones(3)), ("bias", np.zeros(3))], 18, {}),
+    ("LayerNormalization", [("scale", np.ones(7))], 18, {"axis": -2}),
+    ("GroupNormalization", [("scale", np.ones(3)), ("bias", np.zeros(3))], 21, {"num_groups": 3}),
+    ("RMSNormalization", [("scale", np.ones(7))], 23, {}),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_float16_norms_compute_their_statistics_in_float32(op_type, inputs, opset, attrs):
+    # as the stash type (and onnxruntime) does: float16 squares of values past 256 overflowed to inf
+    x = (_float(2, 3, 6, 7) * 400).astype(np.float16)
+    half = _one_node(op_type, x, [(n, v.astype(np.float16)) for n, v in inputs], opset=opset, **attrs)
+    wide = _one_node(op_type, x.astype(np.float32), [(n, v.astype(np.float32)) for n, v in inputs], opset=opset,
+                     **attrs)
+    assert half.dtype == np.float16
+    np.testing.assert_allclose(half.astype(np.float32), wide.astype(np.float16).astype(np.float32), rtol=2e-3,
+                               atol=2e-3)

@@ -16,6 +16,7 @@ from onnx import helper
 
 import ember
 from ember.autograd import apply
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.registry import NO_ONNX, REGISTRY
 from ember.tensor import Tensor
 
@@ -114,3 +115,9 @@ def _split_sizes(x: Tensor, sizes, axis: int) -> list:
 
 def _channel(t: Tensor, ndim: int) -> Tensor:
     return t.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _stashed(x: Tensor) -> Tensor:
+    """x in float32 when it is float16 or bfloat16: the normalizations' statistics are computed so (ONNX's
+    stash_type, and onnxruntime's kernels: a float16 square overflows from 256)."""
+    return ember.cast(x, np.float32) if x.dtype in LOW_PRECISION else x

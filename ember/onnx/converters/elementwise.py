@@ -13,6 +13,7 @@ from ember.onnx.converters.base import (
     _const_like,
     _dtype,
     _no_attrs,
+    _stashed,
     _tensor,
     _unary,
     converter,
@@ -253,8 +254,9 @@ def _hardmax_rows(x: Tensor, axis: int) -> Tensor:
 
 @converter("LpNormalization")
 def _lp_normalization(cx, x, axis=-1, p=2):
+    dtype, x = x.dtype, _stashed(x)
     norm = ember.sum(ember.abs(x), axis, True) if p == 1 else ember.sqrt(ember.sum(x * x, axis, True))
-    return ember.where(norm == _const_like(x, 0), _const_like(x, 0), x / norm)
+    return ember.cast(ember.where(norm == _const_like(x, 0), _const_like(x, 0), x / norm), dtype)
 
 
 @converter("SpaceToDepth")
@@ -285,13 +287,14 @@ def _eye_like(cx, x, dtype=None, k=0):
 
 @converter("RMSNormalization")
 def _rms_normalization(cx, x, scale, axis=-1, epsilon=1e-5, stash_type=1):
-    axes = tuple(range(axis % x.ndim, x.ndim))
-    return x / ember.sqrt(ember.mean(x * x, axes, True) + _const_like(x, epsilon)) * scale
+    axes, dtype, x = tuple(range(axis % x.ndim, x.ndim)), x.dtype, _stashed(x)
+    return ember.cast(x / ember.sqrt(ember.mean(x * x, axes, True) + _const_like(x, epsilon)) * scale, dtype)
 
 
 @converter("GroupNormalization")
 def _group_normalization(cx, x, scale, bias, epsilon=1e-5, num_groups=1, stash_type=1):
     n, c = x.shape[:2]
+    dtype, x = x.dtype, _stashed(x)
     grouped = x.reshape((n, num_groups, -1))
     mean = ember.mean(grouped, 2, True)
     centered = grouped - mean
@@ -299,7 +302,7 @@ def _group_normalization(cx, x, scale, bias, epsilon=1e-5, num_groups=1, stash_t
     y = (centered / ember.sqrt(var + _const_like(x, epsilon))).reshape(tuple(x.shape))
     if scale.shape[0] != c:  # opset 18: one scale per group
         scale, bias = (ember.repeat(t, c // num_groups, 0) for t in (scale, bias))
-    return y * _channel(scale, x.ndim) + _channel(bias, x.ndim)
+    return ember.cast(y * _channel(scale, x.ndim) + _channel(bias, x.ndim), dtype)
 
 
 # --- reductions --------------------------------------------------------------------------------------------
@@ -318,7 +321,7 @@ _REDUCERS = {
     "ReduceSum": ember.sum, "ReduceMean": ember.mean, "ReduceMax": ember.max, "ReduceMin": ember.min,
     "ReduceProd": ember.prod, "ReduceLogSumExp": ember.logsumexp,
     "ReduceL1": lambda x, axis, keepdims: ember.sum(ember.abs(x), axis, keepdims),
-    "ReduceL2": lambda x, axis, keepdims: ember.sqrt(ember.sum(x * x, axis, keepdims)),
+    "ReduceL2": lambda x, axis, keepdims: ember.sqrt(ember.sum(_stashed(x) * _stashed(x), axis, keepdims)),
     "ReduceSumSquare": lambda x, axis, keepdims: ember.sum(x * x, axis, keepdims),
     "ReduceLogSum": lambda x, axis, keepdims: ember.log(ember.sum(x, axis, keepdims)),
 }

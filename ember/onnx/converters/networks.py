@@ -13,6 +13,7 @@ from ember.onnx.converters.base import (
     _channel,
     _const_like,
     _dtype,
+    _stashed,
     _tensor,
     converter,
 )
@@ -186,11 +187,12 @@ def _batch_norm(cx, x, scale, bias, mean, var, epsilon=1e-5, momentum=0.9, spati
 
 @converter("InstanceNormalization")
 def _instance_norm(cx, x, scale, bias, epsilon=1e-5):
-    axes = tuple(range(2, x.ndim))
+    axes, dtype, x = tuple(range(2, x.ndim)), x.dtype, _stashed(x)
     mean = ember.mean(x, axes, True)
     centered = x - mean
     var = ember.mean(centered * centered, axes, True)
-    return centered / ember.sqrt(var + _const_like(x, epsilon)) * _channel(scale, x.ndim) + _channel(bias, x.ndim)
+    y = centered / ember.sqrt(var + _const_like(x, epsilon)) * _channel(scale, x.ndim) + _channel(bias, x.ndim)
+    return ember.cast(y, dtype)
 
 
 @converter("LayerNormalization")
@@ -200,12 +202,14 @@ def _layer_norm(cx, x, scale, bias=None, axis=-1, epsilon=1e-5, stash_type=1):
     if cx.outputs == 1 and None not in trailing and tuple(scale.shape) == trailing \
             and (bias is None or tuple(bias.shape) == trailing):  # Ember's own op: one node
         return ember.layer_norm(x, trailing, scale, bias, epsilon)
+    dtype, x = x.dtype, _stashed(x)  # Mean and InvStdDev stay in the stash type (float32)
     mean = ember.mean(x, axes, True)
     centered = x - mean
     inv = _const_like(x, 1) / ember.sqrt(ember.mean(centered * centered, axes, True) + _const_like(x, epsilon))
     y = centered * inv * scale
     if bias is not None:
         y = y + bias
+    y = ember.cast(y, dtype)
     return (y, mean, inv)[:cx.outputs] if cx.outputs > 1 else y
 
 
