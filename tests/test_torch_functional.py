@@ -371,6 +371,22 @@ def test_rms_norm_default_eps_in_low_precision_is_float32_s_as_torch(dtype):
     np.testing.assert_allclose(ours.float().numpy(), theirs.float().numpy(), rtol=1e-2, atol=0)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rms_norm_in_low_precision_computes_in_float32_as_torch(dtype, weighted):
+    """The squares were float16's: past 256 they overflowed to inf and the output to 0 (PyTorch upcasts, scales
+    by the weight and rounds once)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 8)).astype(np.float32) * 400
+    w = rng.standard_normal(8).astype(np.float32)
+    ours = F.rms_norm(ember.tensor(x).to(getattr(ember, dtype)), (8,),
+                      ember.tensor(w).to(getattr(ember, dtype)) if weighted else None)
+    theirs = torch.nn.functional.rms_norm(torch.tensor(x).to(getattr(torch, dtype)), (8,),
+                                          torch.tensor(w).to(getattr(torch, dtype)) if weighted else None)
+    assert ours.dtype == getattr(ember, dtype)
+    np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
+
+
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape, spec", [((2, 3, 5), (2, 1)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (0, 4, 3, 3))])
 def test_pad_modes_match_torch(mode, shape, spec):

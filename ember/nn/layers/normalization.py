@@ -10,6 +10,7 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.autograd import no_grad
+from ember.backend.dtypes import LOW_PRECISION
 from ember.creation import ones, tensor, zeros
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
@@ -269,8 +270,9 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
     if eps is None:  # PyTorch's: the epsilon of the type it computes in, float32 for float16 and bfloat16
         eps = float(np.finfo(np.float64 if input.dtype == np.float64 else np.float32).eps)
     axes = tuple(range(input.ndim - len(shape), input.ndim))
-    y = input * _ops.rsqrt(_ops.mean(input * input, axes, keepdims=True) + eps)
-    return y if weight is None else y * weight
+    x = _ops.cast(input, np.float32) if input.dtype in LOW_PRECISION else input  # (a float16 square overflows)
+    y = x * _ops.rsqrt(_ops.mean(x * x, axes, keepdims=True) + eps)
+    return _ops.cast(y if weight is None else y * weight, input.dtype)  # (float16: rounded once, as PyTorch)
 
 
 class GroupNorm(Module):
