@@ -245,6 +245,19 @@ def test_dynamic_batch_axis():
     np.testing.assert_allclose(run_onnx(model, [x])[0], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_dynamic_axes_naming_no_input_or_output_or_a_missing_axis_is_refused():
+    # each was ignored: the file kept the traced batch of 3, and onnxruntime refused a batch of 7 at run time
+    net = nn.Linear(4, 2)
+    x = _float(3, 4)
+    with pytest.raises(ValueError, match=r"dynamic_axes names 'input0', which is neither an input \['x'\]"):
+        ember.onnx.export(net, [x], input_names=["x"], dynamic_axes={"input0": {0: "batch"}})
+    with pytest.raises(ValueError, match=r"dynamic_axes\['input0'\] has axes \[-1\], not among the axes 0 to 1"):
+        ember.onnx.export(net, [x], dynamic_axes={"input0": {-1: "features"}})
+    model = ember.onnx.export(net, [x], input_names=["x"], output_names=["y"], dynamic_axes={"x": [0], "y": [0]})
+    x = _float(7, 4, seed=1)
+    np.testing.assert_allclose(run_onnx(model, [x])[0], net(ember.tensor(x)).detach().numpy(), rtol=1e-5)
+
+
 def test_graph_and_session_export():
     from ember.compat import tf
 

@@ -114,6 +114,8 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
     output_names = list(output_names or [f"output{i}" for i in range(len(graph.outputs))])
     if len(output_names) != len(graph.outputs):
         raise ValueError(f"export: {len(output_names)} output names for {len(graph.outputs)} graph outputs")
+    _check_dynamic_axes(dynamic_axes, dict(zip(input_names, (v.array.shape for v in free))),
+                        dict(zip(output_names, (v.array.shape for v in graph.outputs))))
     graph_outputs = []
     for v, name in zip(graph.outputs, output_names):
         emitter.nodes.append(helper.make_node("Identity", [names[v.id]], [name], name=emitter.fresh("output")))
@@ -124,6 +126,20 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
     model.ir_version = min(model.ir_version, 8 if opset <= 17 else 9)  # runtimes of that opset's age read it
     onnx.checker.check_model(model)
     return model
+
+
+def _check_dynamic_axes(dynamic_axes: dict, inputs: dict, outputs: dict) -> None:
+    """Every dynamic_axes entry names an input or output and axes it has (one that did not was ignored: the
+    file kept the traced size there)."""
+    for name, spec in dynamic_axes.items():
+        shape = inputs.get(name, outputs.get(name))
+        if shape is None:
+            raise ValueError(f"export: dynamic_axes names {name!r}, which is neither an input {list(inputs)} nor an "
+                             f"output {list(outputs)}")
+        outside = [a for a in _axes(spec) if not 0 <= a < len(shape)]
+        if outside:
+            raise ValueError(f"export: dynamic_axes[{name!r}] has axes {outside}, not among the axes 0 to "
+                             f"{len(shape) - 1} of its shape {list(shape)}")
 
 
 def _refuse(node) -> None:
