@@ -2,7 +2,7 @@
 
 Run: the node cases whose ops and element types Ember imports, and every pytorch-converted,
 pytorch-operator, simple and light-model ("real") case. Skipped, and why:
-- node cases with an op Ember's importer lacks (``ember.onnx.unsupported_ops``: Loop/If/Scan, Einsum,
+- node cases with an op Ember's importer lacks (``ember.onnx.unsupported_ops``: Loop/If/Scan,
   quantization, string and random ops, ...);
 - node cases with element types Ember does not compute in (int8/int16/uint16/uint32/uint64, bfloat16,
   the 8/4/2-bit float and integer types, strings);

@@ -359,3 +359,21 @@ def test_float16_norms_compute_their_statistics_in_float32(op_type, inputs, opse
     assert half.dtype == np.float16
     np.testing.assert_allclose(half.astype(np.float32), wide.astype(np.float16).astype(np.float32), rtol=2e-3,
                                atol=2e-3)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ii->i", [(4, 4)]), ("ij", [(3, 4)]), ("i, j -> ij", [(3,), (4,)]),
+    ("...ij,...jk->...ik", [(6, 2, 3, 4), (4, 5)]), ("b...d,b...d->b...", [(2, 3, 4, 5), (2, 3, 4, 5)]),
+    ("...ij,...jk", [(2, 3, 4), (2, 4, 5)]),
+])
+def test_einsum_imports_with_ellipses_and_implicit_outputs(equation, shapes):
+    h = onnx.helper
+    arrays = [_float(*shape, seed=i) for i, shape in enumerate(shapes)]
+    names = [f"x{i}" for i in range(len(arrays))]
+    graph = h.make_graph([h.make_node("Einsum", names, ["y"], equation=equation)], "g",
+                         [h.make_tensor_value_info(n, onnx.TensorProto.FLOAT, a.shape) for n, a in zip(names, arrays)],
+                         [h.make_empty_tensor_value_info("y")])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 12)])
+    with ember.no_grad():
+        out = ember.onnx.load(model)(*[ember.tensor(a) for a in arrays]).numpy()
+    np.testing.assert_allclose(out, np.einsum(equation.replace(" ", ""), *arrays), rtol=1e-5, atol=1e-5)
