@@ -377,3 +377,17 @@ def test_einsum_imports_with_ellipses_and_implicit_outputs(equation, shapes):
     with ember.no_grad():
         out = ember.onnx.load(model)(*[ember.tensor(a) for a in arrays]).numpy()
     np.testing.assert_allclose(out, np.einsum(equation.replace(" ", ""), *arrays), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+def test_scatter_nd_imports(reduction):
+    x = _float(4, 5, 3)
+    index = np.array([[1, -1], [3, 2], [0, 0]], np.int64)
+    updates = _float(3, 3, seed=1)
+    expected = x.copy()
+    apply = {"none": lambda a, u: u, "add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+    for (i, j), u in zip(index, updates):
+        expected[i, j] = apply[reduction](expected[i, j], u)
+    attrs = {} if reduction == "none" else {"reduction": reduction}
+    out = _one_node("ScatterND", x, [("index", index), ("updates", updates)], **attrs)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)

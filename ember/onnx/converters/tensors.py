@@ -235,6 +235,33 @@ def _gather_nd(cx, x, indices, batch_dims=0):
     return ember.reshape(ember.take(table, ember.reshape(flat, (-1,)), axis=0), batch + middle + rest)
 
 
+@converter("ScatterND")
+def _scatter_nd(cx, x, indices, updates, reduction="none"):
+    """x with the slices at the index tuples of indices' last axis replaced by (or reduced with) updates' slices:
+    one write into x flattened over the indexed axes, at each tuple's flat position."""
+    k = indices.shape[-1]
+    lead, rest = tuple(x.shape[:k]), tuple(x.shape[k:])
+    index = ember.cast(indices, np.int64)
+    index = ember.where(index < _const_like(index, 0), index + _tensor(np.array(lead, np.int64)), index)
+    strides = np.array([math.prod(lead[i + 1:]) for i in range(k)], np.int64)
+    flat = ember.reshape(ember.sum(index * _tensor(strides), -1), (-1,))
+    table = ember.reshape(x, (math.prod(lead),) + rest)
+    rows = ember.reshape(updates, (-1,) + rest)
+    if reduction == "add":
+        out = ember.index_add(table, flat, rows, axis=0)
+    elif reduction == "none":  # (the spec leaves repeated positions undefined)
+        counts = _tensor(np.zeros(math.prod(lead), np.int64))
+        hit = ember.index_add(counts, flat, ember.ones_like(flat), axis=0) > _const_like(flat, 0)
+        hit = ember.reshape(hit, (-1,) + (1,) * len(rest))
+        out = ember.where(hit, ember.index_add(ember.zeros_like(table), flat, rows, axis=0), table)
+    elif reduction in ("mul", "max", "min"):
+        at = ember.broadcast_to(ember.reshape(flat, (-1,) + (1,) * len(rest)), tuple(rows.shape))
+        out = ember.scatter_reduce(table, 0, at, rows, {"mul": "prod", "max": "amax", "min": "amin"}[reduction])
+    else:
+        raise UnsupportedError(f"ScatterND: reduction {reduction!r} is not supported")
+    return ember.reshape(out, tuple(x.shape))
+
+
 @converter("GatherElements")
 def _gather_elements(cx, x, index, axis=0):
     n = x.shape[axis]
