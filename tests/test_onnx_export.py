@@ -273,6 +273,26 @@ def test_graph_and_session_export():
     assert [i.name for i in model.graph.input] == ["x"]
 
 
+def test_dynamic_axes_leave_a_session_s_feeds_unknown_and_a_graph_built_with_the_size_is_refused():
+    # the feed's batch of 5 was baked into what the graph computed from it (a mean over the batch divided by 5)
+    # while the file declared the axis dynamic: a batch of 3 gave 3/5 of the mean
+    from ember.compat import tf
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, (None, 4), name="x")
+    y = tf.reduce_mean(x, axis=0) + tf.reduce_mean(tf.square(x), axis=0)
+    with tf.Session() as sess:
+        model = ember.onnx.export(sess, {x: _float(5, 4)}, fetches=[y], dynamic_axes={"x": {0: "batch"}})
+        feed = _float(3, 4, seed=1)
+        np.testing.assert_allclose(run_onnx(model, [feed])[0], sess.run(y, {x: feed}), rtol=1e-5, atol=1e-6)
+    graph = ember.onnx.trace(lambda t: t.mean(0), [_float(5, 4)])
+    with pytest.raises(ValueError, match=r"dynamic_axes marks axes \[0\] of input 'input0', but the graph was built"):
+        ember.onnx.to_onnx(graph, dynamic_axes={"input0": {0: "batch"}})
+    graph = ember.onnx.trace(lambda t: t.mean(0), [_float(5, 4)], {"input0": {0: "batch"}})
+    model = ember.onnx.to_onnx(graph, dynamic_axes={"input0": {0: "batch"}})
+    np.testing.assert_allclose(run_onnx(model, [np.full((3, 4), 3, np.float32)])[0], np.full(4, 3), rtol=1e-6)
+
+
 def test_training_mode_dropout_is_refused_only_when_random():
     net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
     net.train()

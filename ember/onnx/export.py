@@ -130,7 +130,8 @@ def to_onnx(graph: Graph, *, opset: int = 17, input_names=None, output_names=Non
 
 def _check_dynamic_axes(dynamic_axes: dict, inputs: dict, outputs: dict) -> None:
     """Every dynamic_axes entry names an input or output and axes it has (one that did not was ignored: the
-    file kept the traced size there)."""
+    file kept the traced size there), and an input's are unknown in the graph (else what the graph computed
+    from the size, a mean's count or a reshape, would keep it in a file declaring the axis dynamic)."""
     for name, spec in dynamic_axes.items():
         shape = inputs.get(name, outputs.get(name))
         if shape is None:
@@ -140,6 +141,11 @@ def _check_dynamic_axes(dynamic_axes: dict, inputs: dict, outputs: dict) -> None
         if outside:
             raise ValueError(f"export: dynamic_axes[{name!r}] has axes {outside}, not among the axes 0 to "
                              f"{len(shape) - 1} of its shape {list(shape)}")
+        known = [a for a in _axes(spec) if name in inputs and shape[a] is not None]
+        if known:
+            raise ValueError(f"export: dynamic_axes marks axes {known} of input {name!r}, but the graph was built "
+                             f"with its shape {list(shape)}: what it computed from those sizes would keep them; "
+                             "build it with the axes unknown (ember.onnx.trace(fn, inputs, dynamic_axes))")
 
 
 def _refuse(node) -> None:
@@ -171,14 +177,17 @@ def _lower(emitter: Emitter, node, names: dict) -> str:
 # --- front ends: a module or function, a Graph, a Session -----------------------------------------------
 
 
-def _session_graph(session, feed_dict: dict, fetches) -> tuple:
+def _session_graph(session, feed_dict: dict, fetches, dynamic_axes: dict | None = None, input_names=None) -> tuple:
     from ember.compat.tf.session import Replay, _check_feed
 
     replay = Replay(session)
     names = []
-    for t, array in (feed_dict or {}).items():
+    for i, (t, array) in enumerate((feed_dict or {}).items()):
         array = _check_feed(t, array)
-        replay.feeds[t] = replay.graph.input(t.op.name, array.shape, array.dtype)
+        name = input_names[i] if input_names and i < len(input_names) else t.op.name
+        unknown = set(_axes((dynamic_axes or {}).get(name)))  # as trace does: the graph computes with them unknown
+        shape = tuple(None if a in unknown else d for a, d in enumerate(array.shape))
+        replay.feeds[t] = replay.graph.input(t.op.name, shape, array.dtype)
         names.append(t.op.name)
     fetches = list(fetches) if isinstance(fetches, (list, tuple)) else [fetches]
     replay.graph.outputs = [replay.value(t) for t in fetches]
@@ -204,7 +213,7 @@ def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_a
     elif isinstance(model_or_fn, tf.Session):
         if fetches is None:
             raise TypeError("export: a Session needs fetches= (the tensors to compute)")
-        graph, bound, feed_names = _session_graph(model_or_fn, example_inputs, fetches)
+        graph, bound, feed_names = _session_graph(model_or_fn, example_inputs, fetches, dynamic_axes, input_names)
         input_names = input_names or feed_names
     elif callable(model_or_fn):
         graph = trace(model_or_fn, example_inputs, dynamic_axes, input_names)
