@@ -391,3 +391,12 @@ def test_scatter_nd_imports(reduction):
     attrs = {} if reduction == "none" else {"reduction": reduction}
     out = _one_node("ScatterND", x, [("index", index), ("updates", updates)], **attrs)
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "wrap", "edge"])
+def test_pad_wider_than_the_axis_reflects_or_wraps_again(mode):
+    # slices stopped at the axis's ends: wrap by 7 of 3 elements added 3, reflect by 4 added 2
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    pads = np.array([4, 7, 2, 9], np.int64)  # (begin 0, begin 1, end 0, end 1)
+    out = _one_node("Pad", x, [("pads", pads)], mode=mode)
+    np.testing.assert_array_equal(out, np.pad(x, ((4, 2), (7, 9)), mode=mode))

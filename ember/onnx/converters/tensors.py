@@ -184,8 +184,12 @@ def _pad(cx, x, pads=None, constant_value=None, axes=None, mode="constant", **at
         return ember.clone(x)
     if mode == "constant":
         return ember.pad(x, tuple(width), value)
-    for axis, (b, e) in enumerate(width):  # reflect / edge: concatenate mirrored or repeated slices
+    for axis, (b, e) in enumerate(width):  # reflect / edge / wrap: each position's source along the axis
         if not (b or e):
+            continue
+        if x.shape[axis] is not None:  # as NumPy's pad (ONNX's reference) picks it: pads past the axis's size
+            # reflect or wrap again (slices stopped at its ends, the result too short)
+            x = ember.take(x, _tensor(np.pad(np.arange(x.shape[axis]), (b, e), mode=mode)), axis=axis)
             continue
         lead = (slice(None),) * axis
         if mode == "reflect":
