@@ -30,14 +30,14 @@ frozen or unfrozen (``requires_grad_(False)``, ``p.requires_grad = ...``: fine-t
 such a parameter, a hook of a module the call called or a global module hook is added or removed (each state keeps
 its trace). Calls check none of these last ones themselves: a change of any of them (``ember.traced_state``) makes
 the next call of every jit function compare what its trace read, once. A jit function called while another
-one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The
-compiled function's results are not recorded on the autograd tape. Python side effects are not replayed: set
-gradients to None with ``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``)
-before the backward that adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks
-of parameters and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they
-were when the call traced (a hook of a parameter or an argument added or removed later retraces, and so does an
-argument Tensor with other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the
-call called (``m.weight = ...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way.
+one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The compiled
+function's results are not recorded on the autograd tape. Python side effects are not replayed: set gradients to None
+with ``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``) before the backward
+that adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks of parameters
+and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they were when the
+call traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with
+other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the call called (``m.weight =
+...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way.
 A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
 torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
