@@ -233,6 +233,17 @@ def test_float_remainder_and_floor_division_export_as_numpy_and_pytorch_compute_
     np.testing.assert_array_equal(run_onnx(model, [x])[0], expected)
 
 
+def test_backward_slices_starting_before_the_first_element_export_as_ember_slices_them():
+    # ONNX clamps such a start to the first element, where Python's rules leave the slice empty: x[-7:-9:-1] of
+    # 5 columns was column 0 in onnxruntime and no column in Ember
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    for index in [np.s_[:, -10::-1], np.s_[:, -7:-9:-1], np.s_[:, 3:-9:-2], np.s_[:, :-9:-1], np.s_[::-1, 12::-3]]:
+        model = ember.onnx.export(lambda t, index=index: t[index] * 1.0, [x])
+        expected = x[index]
+        assert ember.tensor(x)[index].numpy().shape == expected.shape
+        np.testing.assert_array_equal(run_onnx(model, [x])[0], expected)
+
+
 def test_dynamic_batch_axis():
     ember.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))

@@ -548,7 +548,8 @@ def _one_hot(b, indices, *, num_classes):
 @_rule(GETITEM)
 def _getitem(b, x, *, index):
     """Basic indexing (ints, slices, None, ...) as Slice, Squeeze and Unsqueeze; one integer array as Gather."""
-    ndim = len(b.spec(x).shape)
+    shape = b.spec(x).shape
+    ndim = len(shape)
     items = list(index) if isinstance(index, tuple) else [index]
     arrays = [i for i, item in enumerate(items) if hasattr(item, "ndim") and not np.isscalar(item)]
     if len(arrays) > 1 and arrays == list(range(len(arrays))) and all(
@@ -575,6 +576,12 @@ def _getitem(b, x, *, index):
             step = 1 if item.step is None else int(item.step)
             start = item.start if item.start is not None else (0 if step > 0 else INT64_MAX)
             stop = item.stop if item.stop is not None else (INT64_MAX if step > 0 else INT64_MIN)
+            if step < 0 and shape[axis] is not None:  # ONNX clamps a backward start before the first element
+                start, stop, step = item.indices(shape[axis])  # to it; Python's rules make the slice empty
+                if not range(start, stop, step):
+                    start, stop, step = 0, 0, 1
+                elif stop < 0:  # (down to the first element)
+                    stop = INT64_MIN
             if (start, stop, step) != (0, INT64_MAX, 1):
                 starts.append(int(start))
                 ends.append(int(stop))
