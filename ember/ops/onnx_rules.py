@@ -406,11 +406,15 @@ def _conv(b, x, w, bias=None, *, stride, padding, dilation, groups):
 
 @_rule(CONV_TRANSPOSE2D, CONV_TRANSPOSE3D)
 def _conv_transpose(b, x, w, *, stride, padding, dilation, groups, output_padding):
-    # ONNX allows output_padding < stride only; rows (planes) beyond that are reached by no window: zeros
-    fits = [min(p, s - 1) for p, s in zip(output_padding, stride)]
-    y = b.node("ConvTranspose", [x, w], strides=list(stride), pads=[*padding, *padding],
+    # output_padding extends each axis at its far end: first into the rows (planes) the padding would crop (a
+    # smaller end pad: they hold values), then past the full output, where no window reaches (zeros: ONNX's
+    # output_padding, which must stay below the stride, then a Pad)
+    ends = [max(p - o, 0) for p, o in zip(padding, output_padding)]
+    beyond = [max(o - p, 0) for p, o in zip(padding, output_padding)]
+    fits = [min(r, s - 1) for r, s in zip(beyond, stride)]
+    y = b.node("ConvTranspose", [x, w], strides=list(stride), pads=[*padding, *ends],
                dilations=list(dilation), group=groups, output_padding=fits)
-    extra = [p - f for p, f in zip(output_padding, fits)]
+    extra = [r - f for r, f in zip(beyond, fits)]
     if any(extra):
         pads = [0] * (2 + len(extra)) + [0, 0, *extra]  # the far end of each spatial axis
         y = b.node("Pad", [y, b.ints(pads), b.const(0, b.out.dtype)], mode="constant")
