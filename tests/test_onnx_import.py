@@ -254,9 +254,11 @@ def test_split_sizes_follow_the_spec_and_a_model_that_breaks_it_is_refused():
     assert _split(x, 3, 18, num_outputs=3) == [[0, 1], [2, 3], [4]]  # chunks of ceil(5 / 3), the last smaller
     assert _split(x, 2, 13, split=[1, 4]) == [[0], [1, 2, 3, 4]]
     assert _split(np.arange(6, dtype=np.float32), 3, 13) == [[0, 1], [2, 3], [4, 5]]
-    # four chunks of 2 would need 7 elements (onnxruntime refuses the model); before, the last came out empty
+    # four chunks of 2 would need 7 elements (onnxruntime refuses the model); six make three and an empty last one,
+    # as onnxruntime's
     with pytest.raises(Exception, match="num_outputs=4"):
         _split(x, 4, 18, num_outputs=4)
+    assert _split(np.arange(6, dtype=np.float32), 4, 18, num_outputs=4) == [[0, 1], [2, 3], [4, 5], []]
     with pytest.raises(Exception, match="do not split evenly into 2"):  # opset 13 without sizes: equal parts
         _split(x, 2, 13)
     with pytest.raises(Exception, match=r"split \[1, 3\] must be 2 non-negative sizes"):

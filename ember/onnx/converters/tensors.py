@@ -114,8 +114,8 @@ def _concat(cx, *xs, axis=None):
 
 @converter("Split", static=(1,))
 def _split(cx, x, split=None, axis=0, num_outputs=None, **attrs):
-    """``split``'s sizes; else ``num_outputs`` chunks of ceil(n / num_outputs), the last one smaller; else (before
-    opset 18) equal parts. A model that breaks those rules is refused, as onnxruntime refuses it."""
+    """``split``'s sizes; else ``num_outputs`` chunks of ceil(n / num_outputs), the last one smaller (or empty);
+    else (before opset 18) equal parts. A model that breaks those rules is refused, as onnxruntime refuses it."""
     n, parts = x.shape[axis], cx.outputs
     if split is not None:
         sizes = _values(cx, split).astype(int).reshape(-1).tolist()
@@ -124,9 +124,9 @@ def _split(cx, x, split=None, axis=0, num_outputs=None, **attrs):
                              f"the axis's {n} elements")
     elif num_outputs is not None:
         step = -(-n // parts)
-        if step * (parts - 1) >= n:
+        if step * (parts - 1) > n:  # (a last chunk left empty is taken, as onnxruntime takes it)
             raise GraphError(f"Split: {n} elements do not make num_outputs={parts} chunks of {step} and a last, "
-                             "smaller, non-empty one")
+                             "smaller one")
         sizes = [step] * (parts - 1) + [n - step * (parts - 1)]
     else:
         if n % parts:
