@@ -393,7 +393,14 @@ class InplaceMethods:
     mul_ = _binary("mul", "mul_")
     pow_ = _binary("power", "pow_")
     neg_ = _unary("neg", "neg_")
-    abs_ = _unary("abs", "abs_")
+    def abs_(self):
+        """``self = abs(self)`` written into this tensor's array; refused for a complex tensor, whose abs is real
+        (as PyTorch refuses it: a complex tensor holding |z| + 0j would pass for the result)."""
+        if self.dtype.kind == "c":
+            raise RuntimeError(f"abs_: in-place abs is not supported for complex tensors ({self.dtype}"
+                               f"{list(self.shape)}); use z.abs()")
+        return _in_place(self, "abs_", _ops().abs)
+
     exp_ = _unary("exp", "exp_")
     log_ = _unary("log", "log_")
     log2_ = _unary("log2", "log2_")

@@ -266,3 +266,11 @@ def test_conjugate_transposes_conjugate_complex_tensors():
     _compare(lambda z: z.H @ z, lambda z: z.H @ z, [_complex_array(rng, (3, 2))])
     _compare(lambda z: z.mH @ z, lambda z: z.mH @ z, [_complex_array(rng, (2, 3, 2))])
     _compare(lambda z: z.adjoint() * 2, lambda z: z.adjoint() * 2, [_complex_array(rng, (2, 3))])
+
+
+def test_in_place_abs_of_a_complex_tensor_is_refused_as_torch():
+    # z.abs_() left a complex tensor holding |z| + 0j
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError, match="abs"):
+            lib.tensor([3 + 4j]).abs_()
+    assert ember.tensor([-3.0, 2.0]).abs_().tolist() == [3.0, 2.0]
