@@ -18,6 +18,8 @@ from ember.ops.complex_parts import view_as_complex
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast, promote
 from ember.ops.effects import random_draw
+from ember.ops.fill import fill, fill_like, sourced
+from ember.ops.unknown_size import UnknownSize
 from ember.tensor import Tensor
 
 _default_device = CPU
@@ -68,13 +70,26 @@ def _takes_size(fn):
     return wrapper
 
 
+def _flat(shape) -> tuple:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, UnknownSize)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
 def _shape(shape) -> tuple:
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        shape = tuple(shape[0])
-    shape = tuple(int(d) for d in shape)
+    shape = tuple(int(d) for d in _flat(shape))
     if any(d < 0 for d in shape):
         raise ValueError(f"negative dimension in shape {list(shape)}")
     return shape
+
+
+def _filled(shape, value, dtype, requires_grad: bool):
+    """A graph's fill node for a shape holding sizes read from graph values (``zeros(x.size(0), 3)`` while
+    tracing for any batch size), or for a graph value's shape (``zeros_like(x)``)."""
+    if requires_grad:
+        raise ValueError("requires_grad=True for a tensor of unknown sizes made while a graph is built: a graph "
+                         "value is no leaf to train; make the parameter outside the traced function")
+    return fill_like(shape, value, dtype) if isinstance(shape, Tensor) else fill(shape, value, dtype)
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -110,6 +125,8 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
     dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
+    if sourced(_flat(shape)):
+        return _filled(_flat(shape), 0, dtype, requires_grad)
     return _finish(np.zeros(_shape(shape), dtype), dtype, device, requires_grad)
 
 
@@ -117,6 +134,8 @@ def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tenso
 def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
     dtype = as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
+    if sourced(_flat(shape)):
+        return _filled(_flat(shape), 1, dtype, requires_grad)
     return _finish(np.ones(_shape(shape), dtype), dtype, device, requires_grad)
 
 
@@ -133,7 +152,9 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     dtype = as_dtype(dtype)
     if isinstance(fill_value, complex) and dtype.kind not in "cb":  # (NumPy would drop the imaginary part)
         raise TypeError(f"full: a complex fill_value {fill_value!r} needs a complex dtype, got {dtype}")
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, (int, UnknownSize)) else tuple(shape)
+    if sourced(shape):
+        return _filled(shape, fill_value, dtype, requires_grad)
     return _finish(np.full(_shape(shape), fill_value, dtype), dtype, device, requires_grad)
 
 
@@ -157,19 +178,30 @@ def _laid_out(t: Tensor, memory_format, like: Tensor | None = None) -> Tensor:
     return t
 
 
+def _unknown_sized(x) -> bool:
+    """Whether ``x`` is a graph value with unknown sizes (a ``*_like`` of it reads them when the graph runs)."""
+    return getattr(x, "symbolic", False) and None in x.array.shape
+
+
 def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
+    if _unknown_sized(x):
+        return _filled(x, 0, dtype, requires_grad)
     return _laid_out(zeros(x.shape, dtype=dtype, device=device, requires_grad=requires_grad), memory_format, x)
 
 
 def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
+    if _unknown_sized(x):
+        return _filled(x, 1, dtype, requires_grad)
     return _laid_out(ones(x.shape, dtype=dtype, device=device, requires_grad=requires_grad), memory_format, x)
 
 
 def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     dtype, device = _like(x, dtype, device)
+    if _unknown_sized(x):
+        return _filled(x, full((), fill_value, dtype=dtype).item(), dtype, requires_grad)
     return _laid_out(full(x.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad),
                      memory_format, x)
 
@@ -466,7 +498,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
 
 
 def _new_like(self: Tensor, fill, size, dtype, device, requires_grad) -> Tensor:
-    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
+    shape = _flat(size)
     made = full(shape, fill, dtype=dtype or self.dtype, device=device or self.device)
     return made.requires_grad_() if requires_grad else made
 

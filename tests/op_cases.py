@@ -20,6 +20,7 @@ from scipy import special as sps  # a test dependency (scikit-learn's): referenc
 import ember
 from ember.ops.batch_norm import batch_moments
 from ember.ops.eig import complex_solve
+from ember.ops.fill import fill_like
 from ember.ops.linalg import linear_relu
 from ember.ops.recurrent import recurrent
 
@@ -835,6 +836,8 @@ _row("bucketize_right", lambda v, b: ember.bucketize(v, b, right=True), lambda v
      lambda v, b: torch.bucketize(v, b, right=True), grad=False)
 _row("isin_invert", lambda a, b: ember.isin(a, b, invert=True), lambda a, b: np.isin(a, b, invert=True),
      ins(ints(0, 6, 3, 4), ints(0, 6, 2, 2)), "isin", lambda a, b: torch.isin(a, b, invert=True), grad=False)
+_row("fill_like", lambda x: fill_like(x[:, 1:], 2.5, np.float32), lambda x: np.full_like(x[:, 1:], 2.5, np.float32),
+     ins(normal(3, 4)), "fill", lambda x: torch.full_like(x[:, 1:], 2.5, dtype=torch.float32), grad=False)
 _row("histogram_range", lambda x: ember.histogram(x, 5, range=(-2.0, 2.0)), lambda x: np_histogram(x, 5, -2.0, 2.0),
      ins(normal(40)), ("histogram_bin_edges", "histogramdd"), lambda x: torch.histogram(x, 5, range=(-2.0, 2.0)),
      grad=False)

@@ -284,6 +284,36 @@ def test_dynamic_axes_naming_no_input_or_output_or_a_missing_axis_is_refused():
     np.testing.assert_allclose(run_onnx(model, [x])[0], net(ember.tensor(x)).detach().numpy(), rtol=1e-5)
 
 
+def test_tensors_made_from_the_batch_size_export_with_a_dynamic_batch():
+    # zeros_like(x), zeros(x.size(0), h) and the like needed the traced number, so such a model (an RNN's h0, a
+    # mask of the batch) could not be exported with a dynamic batch; they are now Shape + Expand
+    ember.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear, self.rnn = nn.Linear(4, 3), nn.LSTM(3, 5, batch_first=True)
+
+        def forward(self, x):
+            y = self.linear(x + ember.zeros_like(x)) + x.new_ones(x.shape[0], 1) * 2 + ember.full_like(x[:, :1], 0.5)
+            h0, c0 = ember.zeros(1, x.size(0), 5), ember.full((1, x.size(0), 5), 0.25)
+            out, _ = self.rnn(y.unsqueeze(1), (h0, c0))
+            return out.squeeze(1), ember.ones_like(x, dtype=ember.int64).sum(1)
+
+    net = Net()
+    model = ember.onnx.export(net, [_float(2, 4)], dynamic_axes={"input0": {0: "batch"}, "output0": {0: "batch"},
+                                                                 "output1": {0: "batch"}})
+    assert {"Shape", "Expand"} <= {node.op_type for node in model.graph.node}
+    for batch in (1, 6):
+        x = _float(batch, 4, seed=batch)
+        with ember.no_grad():
+            expected = [t.numpy() for t in net(ember.tensor(x))]
+        got = run_onnx(model, [x])
+        np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[1].dtype == np.int64
+
+
 def test_graph_and_session_export():
     from ember.compat import tf
 

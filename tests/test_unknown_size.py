@@ -65,3 +65,45 @@ def test_reshapes_by_an_unknown_size_compile_once_for_every_size(name, f):
 def test_eager_shapes_stay_plain_tuples():
     x = ember.ones(2, 3)
     assert x.shape == (2, 3) and type(x.shape[0]) is int and x.size(0) == 2 and len(x) == 2
+
+
+@pytest.mark.parametrize("name, make", [
+    ("zeros", lambda x: ember.zeros(x.size(0), 3)),
+    ("zeros_shape", lambda x: ember.zeros(x.shape)),
+    ("ones_list", lambda x: ember.ones([2, x.shape[0]], dtype=ember.float64)),
+    ("full", lambda x: ember.full((x.size(0), 1, 3), 2.5)),
+    ("full_one_size", lambda x: ember.full(x.size(0), 7)),
+    ("empty", lambda x: ember.empty(x.size(0), 4)),
+    ("zeros_like", lambda x: ember.zeros_like(x)),
+    ("ones_like_dtype", lambda x: ember.ones_like(x, dtype=ember.int32)),
+    ("full_like", lambda x: ember.full_like(x[:, 0], -1.5)),
+    ("new_zeros", lambda x: x.new_zeros(x.size(0), 2)),
+    ("new_full", lambda x: x.new_full((1, x.size(0)), 3.0)),
+])
+def test_creation_by_an_unknown_size_reads_it_when_the_graph_runs(name, make):
+    # each needed the number (int(None)), so ember.jit traced once per batch size; the sizes are now read from the
+    # value when the graph runs: one compile serves every batch size
+    def f(x):
+        made = make(x)
+        return made + made.sum() if made.dtype != ember.bool else made
+
+    fast = ember.jit(f, dynamic=True)
+    for x in _batches():
+        got, expected = fast(x), f(x)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized
+
+
+def test_creation_by_a_computed_unknown_size_or_a_trainable_one_is_refused_naming_it():
+    g = Graph()
+    x = g.input("x", (None, 4, 3), "float32")
+    with g.building():
+        for shape in [(x.size(0) * 2, 3), (x.size(0), x.size(0) * 2)]:
+            with pytest.raises(UnknownSizeError, match=r"dimension 0 of %0 \(x\): float32\[\?, 4, 3\] \* 2\)? is "
+                                                       "unknown while the graph is built"):
+                ember.zeros(shape)
+        with pytest.raises(ValueError, match="requires_grad=True for a tensor of unknown sizes"):
+            ember.zeros(x.size(0), requires_grad=True)
+        with pytest.raises(ValueError, match="requires_grad=True for a tensor of unknown sizes"):
+            ember.zeros_like(x, requires_grad=True)

@@ -123,8 +123,8 @@ class Value(Tensor):
 
     def _user_shape(self) -> tuple:
         name = f" ({self.name})" if self.name else ""
-        return tuple(UnknownSize(f"dimension {axis} of %{self.id}{name}: {self.array!r}") if d is None else d
-                     for axis, d in enumerate(self.array.shape))
+        return tuple(UnknownSize(f"dimension {axis} of %{self.id}{name}: {self.array!r}", source=(self, axis))
+                     if d is None else d for axis, d in enumerate(self.array.shape))
 
     @property
     def device(self) -> Device:

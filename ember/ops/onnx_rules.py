@@ -37,6 +37,7 @@ from ember.ops.elementwise import (
     SOFTPLUS,
     TRUNC_DIVIDE,
 )
+from ember.ops.fill import FILL
 from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
@@ -87,6 +88,16 @@ def _reshape(b, x, *, shape):
                                  f"{list(source)} with several unknown sizes in ONNX")
             shape[i] = 0
     return b.node("Reshape", [x, b.ints(shape)])
+
+
+@_rule(FILL)
+def _fill(b, *sources, sizes, value, dtype):
+    if len(sources) == 1 and sizes == tuple((0, a) for a in range(len(b.spec(sources[0]).shape))):
+        return b.node("Expand", [b.const(np.asarray(value, dtype)), b.node("Shape", [sources[0]])])  # a *_like
+    parts = [b.node("Gather", [b.node("Shape", [sources[d[0]]]), b.ints([d[1] % len(b.spec(sources[d[0]]).shape)])],
+                    axis=0) if d.__class__ is tuple else b.ints([d]) for d in sizes]
+    shape = parts[0] if len(parts) == 1 else b.node("Concat", parts, axis=0) if parts else b.ints([])
+    return b.node("Expand", [b.const(np.asarray(value, dtype)), shape])
 
 
 @_rule(TRANSPOSE)

@@ -43,16 +43,16 @@ def _user_line() -> str:
 
 
 class UnknownSize:
-    """An unknown size: a dimension of a graph value (``what`` describes it), or one ``computed`` from such by
-    int arithmetic. Equal to None and to another uncomputed unknown size (the passes take all unknown dimensions
-    of a traced call for one size, the batch); in user code any use that needs the number raises. To Ember's own
-    code, which receives it where a user passes a size on (``reshape(x.shape[0], -1)``), it is None: unequal to
-    any number and false."""
+    """An unknown size: a dimension of a graph value (``what`` describes it; ``source``: the value and axis), or
+    one ``computed`` from such by int arithmetic. Equal to None and to another uncomputed unknown size (the passes
+    take all unknown dimensions of a traced call for one size, the batch); in user code any use that needs the
+    number raises. To Ember's own code, which receives it where a user passes a size on
+    (``reshape(x.shape[0], -1)``), it is None: unequal to any number and false."""
 
-    __slots__ = ("what", "computed")
+    __slots__ = ("what", "computed", "source")
 
-    def __init__(self, what: str, computed: bool = False):
-        self.what, self.computed = what, computed
+    def __init__(self, what: str, computed: bool = False, source: tuple | None = None):
+        self.what, self.computed, self.source = what, computed, source
 
     def refuse(self, use: str) -> UnknownSizeError:
         """The error for a ``use`` that needs the size's value."""
