@@ -556,3 +556,30 @@ def test_grad_takes_pytorchs_arguments():
     np.testing.assert_allclose(_np(rows), [[2.0, 0.0], [0.0, 4.0], [2.0, 4.0]])
     with pytest.raises(RuntimeError, match=r"is_grads_batched=True needs grad_outputs .* got shapes \[\[\]\]"):
         ember.autograd.grad((x * x).sum(), x, ember.tensor(1.0, dtype="float64"), is_grads_batched=True)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("sign", lambda m, x, y: m.sign(x)), ("floor", lambda m, x, y: m.floor(x)), ("ceil", lambda m, x, y: m.ceil(x)),
+    ("trunc", lambda m, x, y: m.trunc(x)),
+    ("div_trunc", lambda m, x, y: m.div(x, y, rounding_mode="trunc")),
+    ("div_floor", lambda m, x, y: m.div(x, y, rounding_mode="floor")),
+])
+def test_piecewise_constant_ops_give_zero_gradients_as_pytorch(name, fn):
+    # their outputs did not require grad: x.grad stayed None (torch: zeros), and a loss built only from them could
+    # not call backward at all (x // y gives the same zeros, where torch's floor_divide has no derivative)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((3, 4)) * 3, rng.standard_normal(4) + 2.0
+    x, y = _x(a), _x(b)
+    tx, ty = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    out, expected = fn(ember, x, y), fn(torch, tx, ty)
+    assert out.requires_grad and expected.requires_grad
+    (out * 2).sum().backward()
+    (expected * 2).sum().backward()
+    np.testing.assert_array_equal(_np(out), expected.detach().numpy())
+    np.testing.assert_array_equal(_np(x.grad), tx.grad.numpy())
+    if ty.grad is not None:
+        np.testing.assert_array_equal(_np(y.grad), ty.grad.numpy())
+        assert y.grad.shape == (4,)
+    x.data.add_(1.0)  # the gradient reads no value: a write after the forward leaves backward valid, as in PyTorch
+    fn(ember, x, y).sum().backward()

@@ -3,6 +3,8 @@ as int32 does, and the quantized graph exports to ONNX in QDQ form."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -113,7 +115,7 @@ def test_calibration_batches_must_be_a_nonempty_list_of_batches():
 
 class _NeedsBatchSize(nn.Module):
     """A CNN whose forward computes with the batch size: a flattening reshape, and a zero bias built from
-    x.shape[0] (a trace with an unknown batch cannot build it)."""
+    arange(x.shape[0]) (a trace with an unknown batch cannot build it)."""
 
     def __init__(self):
         super().__init__()
@@ -121,7 +123,28 @@ class _NeedsBatchSize(nn.Module):
 
     def forward(self, x):
         h = self.conv(x).relu()
-        return self.fc(h.reshape(x.shape[0], -1)) + ember.zeros(x.shape[0], 3)
+        return self.fc(h.reshape(x.shape[0], -1)) + ember.arange(x.shape[0]).reshape(-1, 1) * 0.0
+
+
+class _ZerosOfBatchSize(_NeedsBatchSize):
+    def forward(self, x):
+        return self.fc(self.conv(x).relu().reshape(x.shape[0], -1)) + ember.zeros(x.shape[0], 3)
+
+
+def test_zeros_of_the_batch_size_trace_once_for_every_batch_size():
+    ember.manual_seed(0)
+    net = _ZerosOfBatchSize()
+    net.eval()
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        qnet = ember.quantize.quantize_model(net, [rng.standard_normal((n, 1, 8, 8)).astype(np.float32)
+                                                   for n in (16, 5)])
+    for n in (16, 3):
+        x = rng.standard_normal((n, 1, 8, 8)).astype(np.float32)
+        with ember.no_grad():
+            expected = net(ember.tensor(x)).numpy()
+        np.testing.assert_allclose(qnet(x), expected, atol=0.05 * np.abs(expected).max())
 
 
 def test_model_that_needs_its_batch_size_is_traced_per_batch_shape():

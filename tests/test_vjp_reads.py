@@ -32,6 +32,9 @@ CASES = {
     "embedding": lambda: ember.nn.functional.embedding(ember.tensor([[1, 3], [3, 0]]), _floats(5, 2)),
     "diagonal": lambda: _floats(2, 3, 4).diagonal(1, 2, 0),
     "diagonal_grad": lambda: ember.diag_embed(_floats(2, 3), -1, 0, 2),
+    "sign": lambda: _floats(3, 4).sign(),
+    "floor_divide": lambda: _floats(3, 4) // _floats(4),
+    "trunc_divide": lambda: ember.div(_floats(3, 1), _floats(3, 4), rounding_mode="trunc"),
 }
 
 

@@ -15,6 +15,7 @@ from ember.ops.autocast import FLOAT32
 from ember.ops.complex_parts import CONJ
 from ember.ops.convert import as_tensor, cast, constant, promote, promote_inexact, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
+from ember.ops.fill import FILL
 from ember.ops.infer import (
     binary,
     elementwise_cost,
@@ -166,9 +167,17 @@ SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(_sqrt_rule), onnx="Sqrt
               infer=unary_inexact("sqrt"), ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
 ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(_abs_rule), onnx="Abs",
              infer=_abs_infer, ufunc=_np.abs, fusion=Fusion("abs({0})"))
+def _zero_rule(run, ctx, g):
+    """A piecewise-constant op's gradient: zeros of each input's shape, as PyTorch's (its output requires grad and
+    ``x.grad`` comes out zeros, not None)."""
+    return tuple(run(FILL, x, sizes=tuple((0, a) for a in range(x.ndim)), value=0, dtype=x.dtype) if needed else None
+                 for x, needed in zip(ctx.inputs, ctx.needs))
+
+
 # NumPy 2.4 runs np.sign in place on a scalar loop, 14x slower on mixed signs than into another array;
 # numexpr's sign computes float32 in float64, hence the where() form (the forward's numbers, NaN's 0 included)
-SIGN = _unary("sign", _sign_forward, NON_DIFFERENTIABLE, onnx="Sign", infer=unary("sign"), in_place=False,
+SIGN = _unary("sign", _sign_forward, vjp_rule(_zero_rule), onnx="Sign", infer=unary("sign"), in_place=False,
+              vjp_reads=(),
               fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, {zero}))",
                             selects=True))  # sign(-0.0) and sign(NaN) are +0.0
 SIN = _unary("sin", lambda xp, x: xp.sin(x), vjp_rule(lambda run, ctx, g: (g * run(COS, ctx.inputs[0]),)),
@@ -759,7 +768,7 @@ def _floor_divide_forward(xp, a, b):
     return xp.floor_divide(a, b)
 
 
-FLOOR_DIVIDE = _binary("floor_divide", _floor_divide_forward, NON_DIFFERENTIABLE,
+FLOOR_DIVIDE = _binary("floor_divide", _floor_divide_forward, vjp_rule(_zero_rule), vjp_reads=(),
                        onnx=NO_ONNX, fusion=NOT_FUSIBLE, bool_inputs=False)
 
 
@@ -771,8 +780,8 @@ def _trunc_divide_forward(xp, a, b):
     return quotient + ((quotient < 0) & (quotient * b != a))  # floor rounds a negative inexact quotient down
 
 
-TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, NON_DIFFERENTIABLE, onnx=NO_ONNX, fusion=NOT_FUSIBLE,
-                       bool_inputs=False)
+TRUNC_DIVIDE = _binary("trunc_divide", _trunc_divide_forward, vjp_rule(_zero_rule), onnx=NO_ONNX, fusion=NOT_FUSIBLE,
+                       bool_inputs=False, vjp_reads=())
 
 
 def _remainder_rule(run, ctx, g):

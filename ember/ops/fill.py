@@ -44,7 +44,7 @@ def _fill_cost(out: Spec, *sources, **attrs) -> Cost:
 
 
 FILL = defop("fill", forward=_fill_forward, infer=_fill_infer, vjp=NON_DIFFERENTIABLE, cost=_fill_cost,
-             onnx="Expand", vjp_reads=(), fresh=True)
+             onnx="Expand", fresh=True)
 
 
 def sourced(shape) -> bool:
