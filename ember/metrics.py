@@ -340,8 +340,10 @@ class TopKAccuracy(Metric):
 
     def update(self, pred, target) -> None:
         n = _np(target).size
-        self.correct += top_k_accuracy(pred, target, self.k) * n
-        self.count += n
+        accuracy = top_k_accuracy(pred, target, self.k)  # checks the shapes, an empty batch's too
+        if n:  # an empty batch's NaN would make every later result NaN
+            self.correct += accuracy * n
+            self.count += n
 
     def result(self) -> float:
         return self.correct / self.count if self.count else float("nan")

@@ -177,6 +177,16 @@ def test_streaming_metrics_equal_one_shot():
     assert metrics.Accuracy(name="acc").name == "acc"
 
 
+def test_streaming_metrics_skip_an_empty_batch():
+    """TopKAccuracy added an empty batch's NaN accuracy, so every later result was NaN."""
+    logits, target = _multiclass(40, 4, seed=6)
+    for metric, expected in ((metrics.TopKAccuracy(2), metrics.top_k_accuracy(logits, target, 2)),
+                             (metrics.Accuracy(), metrics.accuracy(logits, target))):
+        metric.update(logits[:0], target[:0])
+        metric.update(logits, target)
+        assert metric.result() == pytest.approx(expected), metric.name
+
+
 def test_merged_metrics_equal_the_metric_over_all_the_data():
     logits, target = _multiclass(300, 4, seed=6)
     probs = 1 / (1 + np.exp(-logits[:, 0]))
