@@ -131,6 +131,13 @@ def test_summary_counts_parameters_and_shapes():
     assert net.training  # the mode is restored
 
 
+def test_summary_of_an_embedding_model_on_integer_ids():
+    """An int64 input was cast from normal samples, so ids of -2 to 2 reached the Embedding (an IndexError)."""
+    net = ember.nn.Sequential(ember.nn.Embedding(10, 4), ember.nn.Flatten(), ember.nn.Linear(80, 2))
+    text = ember.profiler.summary(net, (4, 20), dtype="int64", print_fn=None)
+    assert "[4, 20, 4]" in text and "[4, 2]" in text
+
+
 def test_table_rejects_an_unknown_sort_key():
     with ember.profiler.profile() as prof:
         ember.randn(2) + 1.0

@@ -18,14 +18,18 @@ def _shape_of(out) -> str:
 
 def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
     """Run ``net`` once on a random input of ``input_shape`` (batch included; a list of shapes for several
-    inputs) and print one row per module: name and type, output shape, its own parameters and the FLOPs of
-    its forward (from the op records' ``cost``). Returns the text.
+    inputs; an integer or bool ``dtype`` gives zeros, ids any embedding takes, as torchinfo) and print one row
+    per module: name and type, output shape, its own parameters and the FLOPs of its forward (from the op
+    records' ``cost``). Returns the text.
 
     >>> ember.profiler.summary(net, (1, 1, 28, 28))
     """
     shapes = input_shape if input_shape and isinstance(input_shape[0], (list, tuple)) else [input_shape]
     rng = np.random.default_rng(0)
-    inputs = [ember.tensor(rng.standard_normal(tuple(s)).astype(dtype)) for s in shapes]
+    if np.dtype(dtype).kind in "biu":  # cast normal samples would hold negative ids
+        inputs = [ember.tensor(np.zeros(tuple(s), dtype)) for s in shapes]
+    else:
+        inputs = [ember.tensor(rng.standard_normal(tuple(s)).astype(dtype)) for s in shapes]
     rows: dict = {}  # id(module) -> [name, type, output shape, own params, flops]
     starts: dict = {}
     handles = []
