@@ -25,8 +25,8 @@ def _np(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def _labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted labels, target labels), both 1-D."""
+def _shaped_labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted labels, target labels), both in the target's shape."""
     pred, target = _np(pred), _np(target)
     if pred.ndim == target.ndim + 1:
         pred = (pred[..., 0] >= threshold).astype(np.int64) if pred.shape[-1] == 1 else pred.argmax(-1)
@@ -35,7 +35,33 @@ def _labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarra
     if pred.shape != target.shape:
         raise ValueError(f"metrics: predictions of shape {list(pred.shape)} do not match targets "
                          f"of shape {list(target.shape)}")
+    return pred, target
+
+
+def _labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted labels, target labels), both 1-D."""
+    pred, target = _shaped_labels(pred, target, threshold)
     return pred.reshape(-1), target.reshape(-1)
+
+
+def _is_multilabel(pred: np.ndarray, target: np.ndarray) -> bool:
+    """Whether the labels are scikit-learn's multilabel indicators: (N, C) rows of 0s and 1s, C > 1."""
+    return (target.ndim == 2 and target.shape[1] > 1 and bool(np.isin(target, (0, 1)).all())
+            and bool(np.isin(pred, (0, 1)).all()))
+
+
+def _column_counts(pred: np.ndarray, target: np.ndarray, labels):
+    """Per-column true positives, predicted and true counts of multilabel indicators (``labels``: the columns)."""
+    columns = target.shape[1]
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.dtype.kind not in "iu" or labels.size and (labels.min() < 0 or labels.max() >= columns):
+            raise ValueError(f"metrics: multilabel targets have {columns} columns; labels must be column indices "
+                             f"in [0, {columns}), got {labels[:6].tolist()}")
+        pred, target = pred[:, labels], target[:, labels]
+    positive_pred, positive = pred == 1, target == 1
+    tp = np.sum(positive_pred & positive, axis=0).astype(np.float64)
+    return tp, positive_pred.sum(axis=0).astype(np.float64), positive.sum(axis=0).astype(np.float64)
 
 
 def accuracy(pred, target, threshold: float = 0.5) -> float:
@@ -114,15 +140,19 @@ def _prf(pred, target, average: str, pos_label, labels, zero_division: float, th
     """(precision, recall, f1) averaged as asked."""
     if average not in _AVERAGES:
         raise ValueError(f"metrics: average must be one of {_AVERAGES}, got {average!r}")
-    pred, target = _labels(pred, target, threshold)
-    if average == "binary":
-        _check_binary(pred, target, pos_label)
-        labels = np.array([pos_label])
-    elif labels is None:
-        labels = np.union1d(pred, target)
+    pred, target = _shaped_labels(pred, target, threshold)
+    if average != "binary" and _is_multilabel(pred, target):
+        tp, predicted, actual = _column_counts(pred, target, labels)
     else:
-        labels = np.asarray(labels)
-    tp, predicted, actual = _counts(pred, target, labels)
+        pred, target = pred.reshape(-1), target.reshape(-1)
+        if average == "binary":
+            _check_binary(pred, target, pos_label)
+            labels = np.array([pos_label])
+        elif labels is None:
+            labels = np.union1d(pred, target)
+        else:
+            labels = np.asarray(labels)
+        tp, predicted, actual = _counts(pred, target, labels)
     if average == "micro":
         tp, predicted, actual = tp.sum(), predicted.sum(), actual.sum()
     precision = _divide(tp, predicted, zero_division)
@@ -142,6 +172,8 @@ def precision(pred, target, average: str = "binary", pos_label=1, labels=None, z
 
     ``average``: "binary" (the class ``pos_label``), "macro" (mean over classes), "micro" (global
     counts) or "weighted" (mean weighted by class support). ``labels`` fixes the classes averaged over.
+    Multilabel targets, (N, C) rows of 0s and 1s, have a class per column, as in scikit-learn ("binary" scores
+    every 1 together: the "micro" score).
 
     >>> precision(np.array([1, 1, 0]), np.array([1, 0, 0]))   # 0.5
     """
@@ -456,15 +488,20 @@ class _LabelMetric(Metric):
         self.preds, self.targets = [], []
 
     def update(self, pred, target) -> None:
-        pred, target = _labels(pred, target, self.threshold)
+        pred, target = _shaped_labels(pred, target, self.threshold)
         self.preds.append(pred)
         self.targets.append(target)
 
     def result(self) -> float:
         if not self.preds:
             return float("nan")
-        return _prf(np.concatenate(self.preds), np.concatenate(self.targets), self.average, self.pos_label,
-                    self.labels, 0.0, self.threshold)[self._which]
+        columns = {t.shape[1:] if t.ndim == 2 else None for t in self.targets}
+        if len(columns) == 1 and None not in columns:  # batches of (N, C) rows: multilabel ones stay rows
+            preds, targets = np.concatenate(self.preds), np.concatenate(self.targets)
+        else:
+            preds = np.concatenate([p.reshape(-1) for p in self.preds])
+            targets = np.concatenate([t.reshape(-1) for t in self.targets])
+        return _prf(preds, targets, self.average, self.pos_label, self.labels, 0.0, self.threshold)[self._which]
 
 
 class Precision(_LabelMetric):
