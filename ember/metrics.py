@@ -160,8 +160,8 @@ def _prf(pred, target, average: str, pos_label, labels, zero_division: float, th
     f1 = _divide(2 * tp, predicted + actual, zero_division)
     if average == "macro":
         precision, recall, f1 = precision.mean(), recall.mean(), f1.mean()
-    elif average == "weighted":
-        weights = actual / actual.sum() if actual.sum() > 0 else np.zeros_like(actual)
+    elif average == "weighted":  # with no true samples of any class, scikit-learn takes the plain mean
+        weights = actual / actual.sum() if actual.sum() > 0 else np.full_like(actual, 1.0 / max(actual.size, 1))
         precision, recall, f1 = (precision * weights).sum(), (recall * weights).sum(), (f1 * weights).sum()
     return float(np.sum(precision)), float(np.sum(recall)), float(np.sum(f1))
 

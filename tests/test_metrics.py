@@ -115,6 +115,21 @@ def test_precision_recall_f1_multilabel(average):
         metrics.precision(probs, target, average=average, labels=[4])
 
 
+def test_weighted_average_of_classes_without_true_samples_is_their_mean():
+    """Classes none of the targets hold all weigh 0, so the weighted score was 0.0 whatever zero_division said;
+    scikit-learn takes the plain mean then (1.0 and 0.5 here)."""
+    pred, target = np.array([3, 1]), np.array([0, 1])
+    for ours, theirs in ((metrics.precision, skm.precision_score), (metrics.recall, skm.recall_score),
+                         (metrics.f1_score, skm.f1_score)):
+        for labels in ([3], [3, 2]):
+            assert ours(pred, target, average="weighted", labels=labels, zero_division=1.0) == pytest.approx(
+                theirs(target, pred, average="weighted", labels=labels, zero_division=1.0))
+    target = np.zeros((4, 3), np.int64)  # multilabel rows without a 1
+    pred = np.eye(4, 3, dtype=np.int64)
+    assert metrics.recall(pred, target, average="weighted", zero_division=1.0) == pytest.approx(
+        skm.recall_score(target, pred, average="weighted", zero_division=1.0))
+
+
 def test_binary_average_refuses_the_labels_of_several_classes():
     """scikit-learn refuses average="binary" on multi-class labels; it gave the score of class 1 alone (a 10-class
     model's "precision" in fit was one class's)."""
