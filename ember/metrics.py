@@ -210,16 +210,26 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def _positive_scores(owner: str, scores: np.ndarray, pos_label) -> np.ndarray:
+    """The scores of the positive class: ``scores`` itself, or the column ``pos_label`` of (N, 2) class scores."""
+    if scores.ndim != 2 or scores.shape[1] != 2:
+        return scores
+    if isinstance(pos_label, bool) or pos_label not in (0, 1):
+        raise ValueError(f"{owner}: (N, 2) scores hold the classes 0 and 1 in their columns; with pos_label="
+                         f"{pos_label!r} pass the positive class's scores as one array of N")
+    return scores[:, int(pos_label)]
+
+
 def roc_auc(scores, target, pos_label=1) -> float:
     """Area under the ROC curve of binary ``scores`` (higher means positive; ties count half).
 
-    Computed exactly from average ranks (the Mann-Whitney U statistic). (N, 2) scores use column 1.
+    Computed exactly from average ranks (the Mann-Whitney U statistic). (N, 2) scores of the classes 0 and 1
+    use the column of ``pos_label``.
 
     >>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))   # 0.75
     """
     scores, target = _np(scores), _np(target)
-    if scores.ndim == 2 and scores.shape[1] == 2:
-        scores = scores[:, 1]
+    scores = _positive_scores("roc_auc", scores, pos_label)
     scores, positive = scores.reshape(-1).astype(np.float64), target.reshape(-1) == pos_label
     if scores.shape != positive.shape:
         raise ValueError(f"roc_auc: {scores.size} scores but {positive.size} targets")
@@ -462,8 +472,7 @@ class AUC(Metric):
         self.scores, self.targets = [], []
 
     def update(self, pred, target) -> None:
-        scores = _np(pred)
-        self.scores.append((scores[:, 1] if scores.ndim == 2 and scores.shape[1] == 2 else scores).reshape(-1))
+        self.scores.append(_positive_scores("AUC", _np(pred), self.pos_label).reshape(-1))
         self.targets.append(_np(target).reshape(-1))
 
     def result(self) -> float:

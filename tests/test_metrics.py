@@ -171,6 +171,23 @@ def test_roc_auc_matches_sklearn(ties):
         metrics.roc_auc(np.ones(3), np.ones(3))
 
 
+def test_roc_auc_of_two_class_scores_reads_the_column_of_pos_label():
+    """(N, 2) class scores always gave column 1, so pos_label=0 scored 1 - AUC (0.184 for 0.816)."""
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 2, 100)
+    p1 = np.clip(target * 0.3 + rng.uniform(size=100) * 0.7, 0, 1)
+    scores = np.stack([1 - p1, p1], 1)
+    for pos_label in (0, 1):
+        expected = skm.roc_auc_score(target == pos_label, scores[:, pos_label])
+        assert metrics.roc_auc(scores, target, pos_label=pos_label) == pytest.approx(expected)
+        metric = metrics.AUC(pos_label=pos_label)
+        metric.update(scores[:60], target[:60])
+        metric.update(scores[60:], target[60:])
+        assert metric.result() == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"roc_auc: \(N, 2\) scores hold the classes 0 and 1 .* pos_label=2"):
+        metrics.roc_auc(scores, target + 1, pos_label=2)
+
+
 def test_log_loss_and_regression_errors():
     rng = np.random.default_rng(4)
     p = rng.random(50) * 0.98 + 0.01
