@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.dtypes import bfloat16
 from ember.tensor import Tensor
 
 _AVERAGES = ("binary", "macro", "micro", "weighted")
@@ -22,7 +23,9 @@ def _np(x) -> np.ndarray:
         x = x.detach().numpy()
     elif hasattr(x, "get") and not isinstance(x, np.ndarray):  # a CuPy array
         x = x.get()
-    return np.asarray(x)
+    x = np.asarray(x)
+    # bfloat16 is no NumPy float (dtype kind "V"): probabilities would go unthresholded; float32 holds it exactly
+    return x.astype(np.float32) if x.dtype == bfloat16 else x
 
 
 def _shaped_labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,19 @@ def test_accuracy_forms():
         metrics.accuracy(np.zeros(3), np.zeros(4))
 
 
+def test_low_precision_scores_score_as_float32():
+    """bfloat16 probabilities (dtype kind "V" in NumPy) were compared with the labels unthresholded: accuracy 0.0
+    for 0.75, and precision raised a NumPy promotion error."""
+    probs, target = np.array([0.2, 0.7, 0.5, 0.1], np.float32), np.array([0, 1, 1, 1])
+    for dtype in (ember.float16, ember.bfloat16):
+        scores = ember.tensor(probs).to(dtype)
+        assert metrics.accuracy(scores, target) == 0.75
+        assert metrics.precision(scores, target) == 1.0
+        metric = metrics.Accuracy()
+        metric.update(scores, target)
+        assert metric.result() == 0.75
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_top_k_accuracy(k):
     logits, target = _multiclass(c=5, seed=k)
