@@ -460,6 +460,8 @@ class MAE(_ErrorMean):
 
 class AUC(Metric):
     """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``); NaN when a score is NaN.
+    ``from_logits``: (N, 2) scores are the logits of a softmax, ranked by the log-odds of ``pos_label`` (the
+    order of its probability; one logit column alone ranks otherwise).
 
     >>> m = AUC(); m.update(scores, labels); m.result()
     """
@@ -467,15 +469,19 @@ class AUC(Metric):
     name = "auc"
     state_names = ("scores", "targets")
 
-    def __init__(self, pos_label=1, name: str | None = None):
-        self.pos_label = pos_label
+    def __init__(self, pos_label=1, name: str | None = None, *, from_logits: bool = False):
+        self.pos_label, self.from_logits = pos_label, from_logits
         super().__init__(name)
 
     def reset(self) -> None:
         self.scores, self.targets = [], []
 
     def update(self, pred, target) -> None:
-        self.scores.append(_positive_scores("AUC", _np(pred), self.pos_label).reshape(-1))
+        scores = _np(pred)
+        positive = _positive_scores("AUC", scores, self.pos_label)
+        if self.from_logits and positive is not scores:  # a column of (N, 2) logits
+            positive = positive.astype(np.float64) - scores[:, 1 - int(self.pos_label)]
+        self.scores.append(positive.reshape(-1))
         self.targets.append(_np(target).reshape(-1))
 
     def result(self) -> float:

@@ -72,9 +72,10 @@ def _takes_class_probabilities(loss: Callable) -> bool:
     return loss is ops.cross_entropy or isinstance(loss, nn.CrossEntropyLoss)
 
 
-def _resolve_metric(metric, logits: bool = False):
+def _resolve_metric(metric, logits: bool = False, class_logits: bool = False):
     """A metric object from a name; ``logits``: the network outputs binary logits, so the metrics that
-    threshold a score do it at 0 (probability 0.5), not at 0.5."""
+    threshold a score do it at 0 (probability 0.5), not at 0.5; ``class_logits``: it outputs a cross-entropy's
+    class logits, so AUC ranks two classes' by their log-odds."""
     from ember import metrics as m
 
     if not isinstance(metric, str):
@@ -86,6 +87,8 @@ def _resolve_metric(metric, logits: bool = False):
     kind = table[metric]
     if logits and kind in (m.Accuracy, m.Precision, m.Recall, m.F1):
         return kind(threshold=0.0)
+    if class_logits and kind is m.AUC:
+        return m.AUC(from_logits=True)
     return kind()
 
 
@@ -251,7 +254,8 @@ class Model:
                 self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
-        metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = [_resolve_metric(m, self._logits, self._class_probabilities)
+                       for m in (self.metrics if metrics is None else metrics)]
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         _check_checkpoint_order(callbacks)
@@ -336,7 +340,8 @@ class Model:
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
         loader = _as_loader(x, y, batch_size, False)
-        metric_objs = [_resolve_metric(m, self._logits) for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = [_resolve_metric(m, self._logits, self._class_probabilities)
+                       for m in (self.metrics if metrics is None else metrics)]
         for metric in metric_objs:
             metric.reset()
         was_training = self.net.training

@@ -94,6 +94,25 @@ def test_named_metrics_read_one_hot_targets_of_a_cross_entropy_as_classes(loss):
     assert history.history["accuracy"] == [0.75]
 
 
+def test_named_auc_of_a_two_class_cross_entropy_ranks_by_the_softmax_probability():
+    """"auc" ranked by the logit of class 1 alone (0.25 here for 1.0; 0.454 for 0.337 on a trained model), not by the
+    model's probability of class 1, which orders the rows by the difference of their logits."""
+    skm = pytest.importorskip("sklearn.metrics")
+    identity = nn.Linear(2, 2)
+    identity.weight.array[...] = np.eye(2)
+    identity.bias.array[...] = 0
+    model = Model(Net([identity]), nn.CrossEntropyLoss(), ember.optim.SGD(identity.parameters(), lr=0.0))
+    logits = np.array([[10.0, 6.0], [0.0, 0.5], [1.0, 3.0], [2.0, 1.0]], np.float32)
+    target = np.array([0, 1, 1, 0])
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    expected = skm.roc_auc_score(target, probs[:, 1])
+    assert expected == 1.0
+    assert model.evaluate(logits, target, metrics=["auc"])["auc"] == pytest.approx(expected)
+    metric = ember.metrics.AUC(pos_label=0, from_logits=True)
+    metric.update(logits, target)
+    assert metric.result() == pytest.approx(skm.roc_auc_score(target == 0, probs[:, 0]))
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
