@@ -31,9 +31,11 @@ def _np(x) -> np.ndarray:
 def _shaped_labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """(predicted labels, target labels), both in the target's shape."""
     pred, target = _np(pred), _np(target)
-    if pred.ndim == target.ndim + 1:
-        pred = (pred[..., 0] >= threshold).astype(np.int64) if pred.shape[-1] == 1 else pred.argmax(-1)
-    elif pred.dtype.kind == "f":
+    if pred.ndim == target.ndim + 1 and pred.shape[-1] == 1:  # (N, 1) against (N,): the one column
+        pred = pred[..., 0]
+    elif pred.ndim == target.ndim + 1:
+        pred = pred.argmax(-1)
+    if pred.dtype.kind == "f":  # binary probabilities (labels are ints or bools)
         pred = (pred >= threshold).astype(np.int64)
     if pred.shape != target.shape:
         raise ValueError(f"metrics: predictions of shape {list(pred.shape)} do not match targets "
