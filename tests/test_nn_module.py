@@ -863,3 +863,20 @@ def test_state_dict_hooks_run_as_torchs():
     ours, theirs = seen["ember"], seen["torch"]
     assert ours[:-1] == theirs[:-1]
     assert ours[0] == [("pre", "0."), ("post", "1.", 1)] * 4 and ours[1][-1] == "1.extra"
+
+
+def test_linear_with_a_1d_weight_is_a_dot_product_eagerly_and_traced():
+    # eager mode took it (the record's forward), a traced call refused it with "weight (out_features, ...)"
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    expected = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    eager = F.linear(ember.tensor(x), ember.tensor(w))
+    traced = ember.jit(lambda a, b: F.linear(a, b) * 1)(ember.tensor(x), ember.tensor(w))
+    for got in (eager, traced):
+        assert got.shape == (5,)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6)
+    xs, ws = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    F.linear(xs, ws, ember.tensor(0.5)).sum().backward()
+    np.testing.assert_allclose(xs.grad.numpy(), np.broadcast_to(w, (5, 3)), rtol=1e-6)
+    np.testing.assert_allclose(ws.grad.numpy(), x.sum(0), rtol=1e-5)

@@ -212,7 +212,11 @@ LINEAR = defop(
 
 
 def linear(x, weight, bias=None) -> TensorLike:
-    """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``."""
+    """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``; a 1-D
+    weight (in_features,) gives ``x @ weight`` (one output feature, dropped), as PyTorch's."""
+    if getattr(weight, "ndim", None) == 1:  # (the linear record's forward would take it eagerly, and a graph not)
+        out = matmul(x, weight)
+        return out if bias is None else out + bias
     return _apply_linear(LINEAR, x, weight, bias)
 
 
