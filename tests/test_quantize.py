@@ -147,6 +147,21 @@ def test_zeros_of_the_batch_size_trace_once_for_every_batch_size():
         np.testing.assert_allclose(qnet(x), expected, atol=0.05 * np.abs(expected).max())
 
 
+def test_a_bfloat16_model_is_quantized_too():
+    # NumPy does not count bfloat16 as a float kind, so its Linear and Conv layers were left as they were, silently
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).to(ember.bfloat16)
+    net.eval()
+    x = ember.randn(32, 1, 8, 8).to(ember.bfloat16).numpy()
+    qnet = ember.quantize.quantize_model(net, [x])
+    assert sorted(node.op.name for node in qnet.graph.nodes if node.op.name.startswith("q")) == ["qconv2d", "qlinear"]
+    with ember.no_grad():
+        expected = net(ember.tensor(x)).numpy().astype(np.float32)
+    got = qnet(x)
+    assert got.dtype == ember.bfloat16
+    np.testing.assert_allclose(got.astype(np.float32), expected, atol=0.05 * np.abs(expected).max())
+
+
 def test_model_that_needs_its_batch_size_is_traced_per_batch_shape():
     ember.manual_seed(0)
     net = _NeedsBatchSize()

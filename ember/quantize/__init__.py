@@ -56,7 +56,7 @@ def quantize_model(net, calibration_batches) -> QuantizedModel:
     with activation ranges from all of ``calibration_batches``.
 
     The trace leaves the batch size unknown, so one graph serves every batch size. A model that needs the
-    size (``ember.zeros(x.shape[0], ...)``, ``int(x.shape[0])``) is traced at each batch shape instead, with a
+    size as a number (``int(x.shape[0])``, ``range(x.shape[0])``) is traced at each batch shape instead, with a
     warning: one graph per input shape (a new one at the first call with a new shape, from a copy of the model
     taken now), all with the activation scales of all the calibration batches."""
     if isinstance(calibration_batches, np.ndarray) or hasattr(calibration_batches, "array"):

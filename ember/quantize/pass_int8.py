@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.dtypes import FLOATING
 from ember.graph.ir import CONST, Graph, infer
 from ember.ops.registry import Spec
 from ember.quantize.ops import FLOAT_OPS
@@ -39,7 +40,7 @@ def quantize_int8(graph: Graph, batches=None, *, ranges: dict | None = None) -> 
     graph.nodes = []
     for i, node in enumerate(nodes):
         weight = _constant_from(nodes, node) if node.op.name in FLOAT_OPS else None
-        if weight is None or i not in ranges or weight.dtype.kind != "f":
+        if weight is None or i not in ranges or weight.dtype not in FLOATING:
             graph.nodes.append(node)
             continue
         w = weight.reshape(weight.shape[0], -1)
