@@ -328,7 +328,12 @@ class Metric:
                 raise TypeError(f"{type(self).__name__}.merge: expected {type(self).__name__} metrics, got "
                                 f"{type(other).__name__}")
             for key in self.state_names:  # numbers and arrays add; lists of batches concatenate
-                setattr(self, key, getattr(self, key) + getattr(other, key))
+                mine, theirs = getattr(self, key), getattr(other, key)
+                if getattr(mine, "shape", ()) != getattr(theirs, "shape", ()):
+                    raise ValueError(f"{type(self).__name__}.merge: state {key!r} has shape {list(mine.shape)} here "
+                                     f"and {list(theirs.shape)} in the other metric; merge metrics made with the same "
+                                     "arguments (num_thresholds, num_classes...)")
+                setattr(self, key, mine + theirs)
 
     def reset(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define reset()")  # abstract

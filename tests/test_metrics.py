@@ -325,3 +325,12 @@ def test_error_metrics_pair_values_only_when_shapes_differ_by_axes_of_length_one
     mae = metrics.MAE()
     mae.update(column, np.array([0.0, 2.0, 4.0]))
     assert mae.result() == pytest.approx(1 / 3)
+
+
+def test_merging_metrics_made_with_other_arguments_names_the_state():
+    # it raised NumPy's "operands could not be broadcast together with shapes (10,) (20,)"
+    a, b = metrics.StreamingAUC(num_thresholds=10), metrics.StreamingAUC(num_thresholds=20)
+    for m in (a, b):
+        m.update(np.array([0.1, 0.8, 0.4]), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"StreamingAUC.merge: state '\w+' has shape \[10\] here and \[20\]"):
+        a.merge([b])
