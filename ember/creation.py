@@ -18,7 +18,7 @@ from ember.ops.complex_parts import view_as_complex
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast, promote
 from ember.ops.effects import random_draw
-from ember.ops.fill import fill, fill_like, sourced
+from ember.ops.sized import arange_sized, fill, fill_like, sourced
 from ember.ops.unknown_size import UnknownSize
 from ember.tensor import Tensor
 
@@ -214,6 +214,12 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: boo
     """Evenly spaced values in [start, stop); int64 for integer arguments, else the default float dtype."""
     if stop is None:
         start, stop = 0, start
+    if sourced((start, stop, step)):  # a bound read from a graph value's unknown size
+        if requires_grad:
+            raise ValueError("arange: requires_grad=True for a range of unknown size made while a graph is built")
+        if not all(isinstance(v, (int, UnknownSize)) for v in (start, stop, step)):
+            raise TypeError(f"arange: a range of unknown size takes int bounds, got {start!r}, {stop!r}, {step!r}")
+        return arange_sized(start, stop, step, as_dtype(dtype) if dtype is not None else DEFAULT_INT)
     if step == 0:
         raise ValueError("arange: step must not be zero")
     # NumPy integers and 0-d tensors count as the Python numbers they hold (arange(np.int64(5)) is int64)

@@ -18,11 +18,12 @@ from scipy import linalg as sla  # a test dependency (scikit-learn's): reference
 from scipy import special as sps  # a test dependency (scikit-learn's): references for ember.special
 
 import ember
+from ember.ops import dispatch as _ops_dispatch
 from ember.ops.batch_norm import batch_moments
 from ember.ops.eig import complex_solve
-from ember.ops.fill import fill_like
 from ember.ops.linalg import linear_relu
 from ember.ops.recurrent import recurrent
+from ember.ops.sized import ARANGE_SIZED, fill_like, slice_sized
 
 try:
     import torch
@@ -838,6 +839,12 @@ _row("isin_invert", lambda a, b: ember.isin(a, b, invert=True), lambda a, b: np.
      ins(ints(0, 6, 3, 4), ints(0, 6, 2, 2)), "isin", lambda a, b: torch.isin(a, b, invert=True), grad=False)
 _row("fill_like", lambda x: fill_like(x[:, 1:], 2.5, np.float32), lambda x: np.full_like(x[:, 1:], 2.5, np.float32),
      ins(normal(3, 4)), "fill", lambda x: torch.full_like(x[:, 1:], 2.5, dtype=torch.float32), grad=False)
+_row("slice_sized", lambda x: slice_sized(x, 1, slice(1, 4, 2)), lambda x: x[:, 1:4:2], ins(normal(3, 5)),
+     ("slice_sized", "slice_sized_grad"), lambda x: x[:, 1:4:2])
+_row("arange_sized", lambda x: x * _ops_dispatch.apply(ARANGE_SIZED, (x,), {"start": 1, "stop": ("*", (0, 1), 2),
+                                                                              "step": 2, "dtype": x.dtype}),
+     lambda x: x * np.arange(1, 6, 2), ins(normal(2, 3)), "arange_sized",
+     lambda x: x * torch.arange(1, 6, 2, dtype=x.dtype))  # arange(1, x.shape[1] * 2, 2)
 _row("histogram_range", lambda x: ember.histogram(x, 5, range=(-2.0, 2.0)), lambda x: np_histogram(x, 5, -2.0, 2.0),
      ins(normal(40)), ("histogram_bin_edges", "histogramdd"), lambda x: torch.histogram(x, 5, range=(-2.0, 2.0)),
      grad=False)

@@ -314,6 +314,37 @@ def test_tensors_made_from_the_batch_size_export_with_a_dynamic_batch():
         assert got[1].dtype == np.int64
 
 
+def test_a_causal_attention_model_exports_with_dynamic_batch_and_length():
+    # arange(t) of positions and the causal mask sliced to [:t, :t] needed the traced length, so a GPT-style model
+    # exported only at its traced length; they are now Range and Slice nodes reading t from the input's shape
+    ember.manual_seed(0)
+
+    class Tiny(nn.Module):
+        def __init__(self, vocab=11, dim=8, most=16):
+            super().__init__()
+            self.tokens, self.positions = nn.Embedding(vocab, dim), nn.Embedding(most, dim)
+            self.extra = nn.Parameter(ember.randn(1, most, dim) * 0.1)
+            self.qkv, self.head = nn.Linear(dim, 3 * dim), nn.Linear(dim, vocab)
+            self.register_buffer("mask", ember.tril(ember.ones(most, most)).view(1, most, most))
+
+        def forward(self, idx):
+            b, t = idx.size()
+            x = self.tokens(idx) + self.positions(ember.arange(0, t, dtype=ember.int64)) + self.extra[:, :t]
+            q, k, v = self.qkv(x).split(x.size(-1), dim=2)
+            att = (q @ k.transpose(1, 2)).masked_fill(self.mask[:, :t, :t] == 0, float("-inf")).softmax(-1)
+            return self.head(att @ v)
+
+    net = Tiny()
+    axes = {0: "batch", 1: "length"}
+    model = ember.onnx.export(net, [np.zeros((2, 5), np.int64)], dynamic_axes={"input0": axes, "output0": axes})
+    assert {"Range", "Slice", "Shape"} <= {node.op_type for node in model.graph.node}
+    for shape in ((3, 7), (1, 1), (2, 16)):
+        idx = np.random.default_rng(shape[1]).integers(0, 11, shape)
+        with ember.no_grad():
+            expected = net(ember.tensor(idx)).numpy()
+        np.testing.assert_allclose(run_onnx(model, [idx])[0], expected, rtol=1e-5, atol=1e-5)
+
+
 def test_graph_and_session_export():
     from ember.compat import tf
 

@@ -7,6 +7,7 @@ import pytest
 
 import ember
 from ember.ops import REGISTRY
+from ember.ops.sized import slice_sized
 from ember.tensor import Tensor
 
 _rng = np.random.default_rng(0)
@@ -33,6 +34,9 @@ CASES = {
     "diagonal": lambda: _floats(2, 3, 4).diagonal(1, 2, 0),
     "diagonal_grad": lambda: ember.diag_embed(_floats(2, 3), -1, 0, 2),
     "sign": lambda: _floats(3, 4).sign(),
+    "slice_sized": lambda: slice_sized(_floats(3, 4), 1, slice(1, 3)),
+    "slice_sized_grad": lambda: REGISTRY["slice_sized"].vjp(slice_sized(_floats(3, 4), 0, slice(1, 2)).node,
+                                                                 _floats(1, 4))[0],
     "floor_divide": lambda: _floats(3, 4) // _floats(4),
     "trunc_divide": lambda: ember.div(_floats(3, 1), _floats(3, 4), rounding_mode="trunc"),
 }

@@ -370,7 +370,7 @@ class Graph:
             raise GraphError(f"{op.name}: inputs on different devices "
                              f"({', '.join(repr(v.array) for v in values)}); move them to one with .to()")
         specs = [v.spec for v in values]
-        if attrs and "shape" in attrs and None in attrs["shape"] and op.name != "reshape":
+        if attrs and attrs.get("shape") is not None and None in attrs["shape"] and op.name != "reshape":
             raise GraphError(f"{op.name}: the target shape {format_shape(attrs['shape'])} has unknown dimensions "
                              f"(inputs: {describe(specs)}); give it in known sizes or -1")
         spec = infer(op, specs, attrs or {})

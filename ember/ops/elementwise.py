@@ -15,7 +15,6 @@ from ember.ops.autocast import FLOAT32
 from ember.ops.complex_parts import CONJ
 from ember.ops.convert import as_tensor, cast, constant, promote, promote_inexact, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
-from ember.ops.fill import FILL
 from ember.ops.infer import (
     binary,
     elementwise_cost,
@@ -28,6 +27,7 @@ from ember.ops.infer import (
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
+from ember.ops.sized import FILL
 
 
 def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, infer=None, **traits):

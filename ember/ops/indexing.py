@@ -19,6 +19,7 @@ from ember.ops.infer import as_int, check_axis, check_sizes, differ, fits, movem
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
 from ember.ops.shape import clone, reshape, reshape_with
+from ember.ops.sized import slice_sized, sourced
 
 # why the scatter-adds below are not deterministic on a GPU (use_deterministic_algorithms)
 _ATOMIC = "on a GPU it adds with atomic operations, in an order that varies"
@@ -130,8 +131,7 @@ GETITEM = defop(
     "getitem",
     forward=lambda xp, x, *, index: x[index],
     infer=_getitem_infer,
-    vjp=vjp_rule(lambda run, ctx, g: (run(GETITEM_GRAD, g, shape=tuple(ctx.inputs[0].shape),
-                                          index=ctx.attrs["index"]),)),
+    vjp=vjp_rule(lambda run, ctx, g: (_placed(run, g, ctx.inputs[0], ctx.attrs["index"]),)),
     cost=movement_cost,
     view=lambda array, attrs, shape: array[attrs["index"]],  # a view for basic indexing only: callers check
     onnx="Slice",
@@ -139,8 +139,15 @@ GETITEM = defop(
 )
 
 
-def _getitem_grad_forward(xp, g, *, shape, index):
-    out = xp.zeros(shape, g.dtype)
+def _placed(run, g, x, index):
+    """``g`` added into zeros of ``x``'s shape at ``index`` (read from ``x`` when the graph runs where unknown)."""
+    if None in x.shape:
+        return run(GETITEM_GRAD, g, x, shape=None, index=index)
+    return run(GETITEM_GRAD, g, shape=tuple(x.shape), index=index)
+
+
+def _getitem_grad_forward(xp, g, like=None, *, shape, index):
+    out = xp.zeros(shape if like is None else like.shape, g.dtype)
     if _is_basic(index):
         out[index] = g
     else:
@@ -150,7 +157,11 @@ def _getitem_grad_forward(xp, g, *, shape, index):
     return out
 
 
-def _getitem_grad_infer(g, *, shape, index):
+def _getitem_grad_infer(g, like=None, *, shape, index):
+    if like is not None:  # the shape of ``like``, which may hold unknown sizes (checked when the graph runs)
+        if shape is not None:
+            raise shape_error("getitem_grad", [g, like], "give the shape or a value of that shape, not both")
+        return Spec(tuple(like.shape), g.dtype)
     shape = check_sizes("getitem_grad", shape, "shape", [g])
     try:
         indexed = _indexed_shape(shape, g.dtype, index)
@@ -164,8 +175,8 @@ def _getitem_grad_infer(g, *, shape, index):
 GETITEM_GRAD = defop(
     "getitem_grad",
     forward=_getitem_grad_forward,
-    infer=lambda g, *, shape, index: _getitem_grad_infer(g, shape=shape, index=index),
-    vjp=lambda ctx, gg: (getitem(gg, ctx.attrs["index"]),),
+    infer=_getitem_grad_infer,
+    vjp=lambda ctx, gg: (getitem(gg, ctx.attrs["index"]),) + (None,) * (len(ctx.inputs) - 1),
     cost=movement_cost,
     onnx=NO_ONNX,
 )
@@ -177,12 +188,46 @@ def getitem(x: TensorLike, index) -> TensorLike:
     x = as_tensor(x)
     if isinstance(index, TensorLike) and index.symbolic and index.dtype.kind in "iu":  # a graph value picks rows
         return take(x, index, axis=0)
+    sized = _sized_slices(index, x.ndim)
+    if sized:  # slices bounded by sizes read from graph values: the rest first, then one slice op per such axis
+        index, axes = sized
+        x = getitem(x, index)
+        for axis, item in axes:
+            x = slice_sized(x, axis, item)
+        return x
     index = index_arrays(index, x.shape)
     if not _is_basic(index):
         steps = ints_first(index)
         if steps is not None:
             return getitem(getitem(x, steps[0]), steps[1])
     return dispatch.apply(GETITEM, (x,), {"index": index})
+
+
+def _sized_slices(index, ndim: int):
+    """For an index holding slices bounded by ``UnknownSize``s read from graph values (``mask[:t, :t]`` while a
+    graph is built for any length): the index with those slices full, and their (axis, slice) pairs; else None.
+    Such an index holds only slices, integers, None and one Ellipsis (so every slice's axis is known)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(i, slice) and sourced((i.start, i.stop, i.step)) for i in items):
+        return None
+    if sum(i is Ellipsis for i in items) == 1:
+        spanned = ndim - sum(1 for i in items if i is not None and i is not Ellipsis)
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        items = items[:at] + (slice(None),) * max(spanned, 0) + items[at + 1:]
+    plain, axes, axis = [], [], 0
+    for i in items:
+        if isinstance(i, slice) and sourced((i.start, i.stop, i.step)):
+            plain.append(slice(None))
+            axes.append((axis, i))
+            axis += 1
+        elif isinstance(i, slice) or i is None:
+            plain.append(i)
+            axis += 1
+        elif isinstance(i, int) and not isinstance(i, bool):
+            plain.append(i)
+        else:
+            return None  # (an Ellipsis or an array before: the index reports the unknown size it cannot use)
+    return tuple(plain), axes
 
 
 # --- select, unbind, diagonal, diag: PyTorch's indexing by dimension ---------------------------------------

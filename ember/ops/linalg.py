@@ -178,7 +178,7 @@ def _linear_rule(run, ctx, g):
                 gx = run(MATMUL, g, weight)
             else:
                 rows = run(MATMUL, run(RESHAPE, g, shape=(-1, weight.shape[0])), weight)
-                gx = run(RESHAPE, rows, shape=tuple(x.shape))
+                gx = reshape_with(run, rows, x.shape)
         if not (needs[1] or (biased and needs[2])):
             return (gx, None, None) if biased else (gx, None)
         g2 = run(RESHAPE, g, shape=(-1, weight.shape[0]))

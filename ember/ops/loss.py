@@ -19,7 +19,7 @@ from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM, mean, sum
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Joint, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE, reshape, unsqueeze
+from ember.ops.shape import RESHAPE, reshape, reshape_with, unsqueeze
 from ember.ops.xent_kernel import sparse_xent_kernel
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -224,7 +224,7 @@ def _xent_upstream(run, g, ctx):
         return g
     shape = list(ctx.inputs[0].shape)
     shape[ctx.attrs["axis"]] = 1
-    return run(RESHAPE, g, shape=tuple(shape))
+    return reshape_with(run, g, shape)
 
 
 def _xent_rule(run, ctx, g):

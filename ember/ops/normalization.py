@@ -17,7 +17,7 @@ from ember.ops.infer import as_int, fits, require_float, same_dtype
 from ember.ops.modes import OnArrays, on_tensors
 from ember.ops.reduction import SUM, mean
 from ember.ops.registry import Cost, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE
+from ember.ops.shape import RESHAPE, reshape_with
 
 # --- layer norm: one primitive ---------------------------------------------------------------------------------
 # Composed of mean, var and elementwise ops it was 10 ops forward and about 25 back over the whole input; as one
@@ -93,7 +93,7 @@ def _layer_norm_rule(run, ctx, g):
         xhat, rstd = _normalized(run, run(RESHAPE, x, shape=(-1, n)), n, eps)
     g_x, g_weight, g_bias = _layer_norm_grads(run, run(RESHAPE, g, shape=(-1, n)), xhat, rstd,
                                               run(RESHAPE, weight, shape=(n,)), n, ctx.needs)
-    return (None if g_x is None else run(RESHAPE, g_x, shape=tuple(x.shape)),
+    return (None if g_x is None else reshape_with(run, g_x, x.shape),
             None if g_weight is None else run(RESHAPE, g_weight, shape=trailing),
             None if g_bias is None else run(RESHAPE, g_bias, shape=trailing))
 

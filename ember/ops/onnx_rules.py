@@ -37,7 +37,6 @@ from ember.ops.elementwise import (
     SOFTPLUS,
     TRUNC_DIVIDE,
 )
-from ember.ops.fill import FILL
 from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
@@ -51,6 +50,7 @@ from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
 from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
 from ember.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
+from ember.ops.sized import ARANGE_SIZED, FILL, SLICE_SIZED
 from ember.ops.sorting import ARGSORT, MEDIAN
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -90,14 +90,42 @@ def _reshape(b, x, *, shape):
     return b.node("Reshape", [x, b.ints(shape)])
 
 
+def _size(b, inputs: list, size) -> str:
+    """A 1-D int64 tensor of one element holding a size attribute of the ``sized`` ops (``ember.ops.sized``)."""
+    if size.__class__ is int:
+        return b.ints([size])
+    if len(size) == 2:
+        k, axis = size
+        return b.node("Gather", [b.node("Shape", [inputs[k]]), b.ints([axis % len(b.spec(inputs[k]).shape)])], axis=0)
+    symbol, left, right = size
+    return b.node({"+": "Add", "-": "Sub", "*": "Mul", "//": "Div"}[symbol],  # (sizes are not negative)
+                  [_size(b, inputs, left), _size(b, inputs, right)])
+
+
 @_rule(FILL)
 def _fill(b, *sources, sizes, value, dtype):
     if len(sources) == 1 and sizes == tuple((0, a) for a in range(len(b.spec(sources[0]).shape))):
-        return b.node("Expand", [b.const(np.asarray(value, dtype)), b.node("Shape", [sources[0]])])  # a *_like
-    parts = [b.node("Gather", [b.node("Shape", [sources[d[0]]]), b.ints([d[1] % len(b.spec(sources[d[0]]).shape)])],
-                    axis=0) if d.__class__ is tuple else b.ints([d]) for d in sizes]
-    shape = parts[0] if len(parts) == 1 else b.node("Concat", parts, axis=0) if parts else b.ints([])
+        shape = b.node("Shape", [sources[0]])  # a *_like
+    else:
+        parts = [_size(b, list(sources), d) for d in sizes]
+        shape = parts[0] if len(parts) == 1 else b.node("Concat", parts, axis=0) if parts else b.ints([])
     return b.node("Expand", [b.const(np.asarray(value, dtype)), shape])
+
+
+@_rule(ARANGE_SIZED)
+def _arange_sized(b, *sources, start, stop, step, dtype):
+    bounds = [b.node("Reshape", [_size(b, list(sources), d), b.ints([])]) for d in (start, stop, step)]
+    if np.dtype(dtype) != np.int64:
+        bounds = [b.node("Cast", [v], to=b.dtype(dtype)) for v in bounds]
+    return b.node("Range", bounds)
+
+
+@_rule(SLICE_SIZED)
+def _slice_sized(b, x, *sources, axis, start, stop, step):
+    inputs = [x, *sources]
+    first = b.ints([0]) if start is None else _size(b, inputs, start)
+    last = b.ints([INT64_MAX]) if stop is None else _size(b, inputs, stop)
+    return b.node("Slice", [x, first, last, b.ints([axis]), b.ints([step])])
 
 
 @_rule(TRANSPOSE)

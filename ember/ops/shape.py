@@ -83,6 +83,8 @@ def _reshape_forward(xp, x, *, shape):
 def reshape_with(run, x, shape):
     """``reshape(x, shape)`` inside a rule over ``run`` (``ember.ops.modes``): on Tensors, graph Values or arrays."""
     shape = tuple(shape)
+    if shape.count(None) == 1 and -1 not in shape:  # (a rule's target: a value's shape) the one size left to infer,
+        shape = tuple(-1 if d is None else d for d in shape)  # whichever unknown size x has (B * T rows for B)
     if None in shape:  # a graph for every batch size: ``reshape``'s reading of the unknown sizes
         shape = _unknown_sizes(x, shape)
     elif tuple(x.shape) == shape:
@@ -322,7 +324,7 @@ def unbroadcast_with(run, g, shape):
     axes = _broadcast_axes(g.shape, shape)
     if axes:
         g = run(REGISTRY["sum"], g, axis=axes if len(axes) != 1 else axes[0], keepdims=False)
-    return g if g.shape == shape else run(RESHAPE, g, shape=shape)
+    return g if g.shape == shape else reshape_with(run, g, shape)
 
 
 def squeeze(x: TensorLike, axis=None) -> TensorLike:

@@ -44,10 +44,10 @@ def _user_line() -> str:
 
 class UnknownSize:
     """An unknown size: a dimension of a graph value (``what`` describes it; ``source``: the value and axis), or
-    one ``computed`` from such by int arithmetic. Equal to None and to another uncomputed unknown size (the passes
-    take all unknown dimensions of a traced call for one size, the batch); in user code any use that needs the
-    number raises. To Ember's own code, which receives it where a user passes a size on
-    (``reshape(x.shape[0], -1)``), it is None: unequal to any number and false."""
+    one ``computed`` from such by int arithmetic (``source``: the symbol and the two operands). Equal to None and
+    to another uncomputed unknown size (the passes take all unknown dimensions of a traced call for one size, the
+    batch); in user code any use that needs the number raises. To Ember's own code, which receives it where a user
+    passes a size on (``reshape(x.shape[0], -1)``), it is None: unequal to any number and false."""
 
     __slots__ = ("what", "computed", "source")
 
@@ -102,7 +102,8 @@ class UnknownSize:
             if other.__class__ is not int and other.__class__ is not UnknownSize:
                 return NotImplemented
             left, right = (other, self) if reflected else (self, other)
-            return UnknownSize(f"{_term(left)} {symbol} {_term(right)}", computed=True)
+            source = None if self.source is None or getattr(other, "source", 0) is None else (symbol, left, right)
+            return UnknownSize(f"{_term(left)} {symbol} {_term(right)}", computed=True, source=source)
 
         return compute
 
@@ -111,6 +112,9 @@ class UnknownSize:
     __mul__, __rmul__ = _arithmetic("*"), _arithmetic("*", True)
     __floordiv__, __rfloordiv__ = _arithmetic("//"), _arithmetic("//", True)
     del _arithmetic
+
+    def __neg__(self):
+        return 0 - self
 
     def __str__(self) -> str:
         return "?"

@@ -15,7 +15,7 @@ from ember.ops.indexing import GATHER
 from ember.ops.infer import check_window, differ
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE, reshape
+from ember.ops.shape import RESHAPE, reshape, reshape_with
 
 
 def _forward(xp, x, indices, *, output_size):
@@ -50,7 +50,7 @@ def _rule(run, ctx, g):
     x, indices = ctx.inputs
     n, c = x.shape[:2]
     rows = run(GATHER, run(RESHAPE, g, shape=(n, c, -1)), run(RESHAPE, indices, shape=(n, c, -1)), axis=2)
-    return run(RESHAPE, rows, shape=tuple(x.shape)), None
+    return reshape_with(run, rows, x.shape), None
 
 
 MAX_UNPOOL = defop("max_unpool", forward=_forward, infer=_infer, vjp=vjp_rule(_rule), cost=_cost, onnx=NO_ONNX)
