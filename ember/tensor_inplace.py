@@ -263,6 +263,17 @@ def write_traced(tensor, name: str, compute) -> bool:
     return True
 
 
+def _check_fill_dtype(tensor, name: str, kinds: str) -> None:
+    """A TypeError for a random fill of a tensor whose dtype its law does not give (PyTorch refuses these too):
+    ``kinds`` holds "f" (floating), "c" (complex), "i" (integer) and "b" (bool) for the dtypes it fills."""
+    dtype = tensor.dtype
+    kind = "f" if dtype in FLOATING else "c" if dtype in COMPLEX else "b" if dtype == bool_ else "i"
+    if kind not in kinds:
+        names = [{"f": "floating", "c": "complex", "i": "integer", "b": "bool"}[k] for k in kinds]
+        allowed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise TypeError(f"{name}: fills {allowed} tensors, got {dtype}{list(tensor.shape)}")
+
+
 def _refuse_traced_draw(tensor, name: str) -> None:
     """A TypeError for an in-place random fill while a graph is built: of a graph value, which has no memory, or of a
     parameter or buffer, which it would fill once, when the trace runs, rather than on every call."""
@@ -625,9 +636,18 @@ class InplaceMethods:
         from ember.random import numpy_generator
 
         _check(self, "normal_")
+        _check_fill_dtype(self, "normal_", "fc")
+        if not std >= 0:
+            raise ValueError(f"normal_: std must be >= 0, got {std}")
         _refuse_traced_draw(self, "normal_")
+        rng, shape = numpy_generator(generator), tuple(self.shape)
+        if self.dtype in COMPLEX:  # each part N(mean, std^2 / 2), as PyTorch: E|z - mean(1 + i)|^2 = std^2
+            parts = rng.normal(mean, std / np.sqrt(2.0), shape + (2,))
+            sample = parts[..., 0] + 1j * parts[..., 1]
+        else:
+            sample = rng.normal(mean, std, shape)
         mark_written(self)
-        self.array[...] = move(numpy_generator(generator).normal(mean, std, self.shape), self.device)
+        self.array[...] = move(sample, self.device)
         return self
 
     def bernoulli_(self, p=0.5, *, generator=None):
@@ -637,6 +657,7 @@ class InplaceMethods:
         from ember.random import numpy_generator
 
         _check(self, "bernoulli_", p)
+        _check_fill_dtype(self, "bernoulli_", "fib")
         _refuse_traced_draw(self, "bernoulli_")
         probs = move(p.array, self.device) if hasattr(p, "node") else np.float64(p)
         if not _broadcasts_to(probs.shape, tuple(self.shape)):
@@ -654,7 +675,16 @@ class InplaceMethods:
         from ember.random import numpy_generator
 
         _check(self, "uniform_")
+        _check_fill_dtype(self, "uniform_", "fc")
+        if not a <= b:
+            raise ValueError(f"uniform_: expects a <= b (the range [a, b)), got a={a} and b={b}")
         _refuse_traced_draw(self, "uniform_")
+        rng, shape = numpy_generator(generator), tuple(self.shape)
+        if self.dtype in COMPLEX:  # both parts U(a, b), as PyTorch
+            parts = rng.uniform(a, b, shape + (2,))
+            sample = parts[..., 0] + 1j * parts[..., 1]
+        else:
+            sample = rng.uniform(a, b, shape)
         mark_written(self)
-        self.array[...] = move(numpy_generator(generator).uniform(a, b, self.shape), self.device)
+        self.array[...] = move(sample, self.device)
         return self

@@ -15,6 +15,7 @@ from ember.grad_mode import mark_written
 from ember.tensor_inplace import (
     _binary,
     _check,
+    _check_fill_dtype,
     _in_place,
     _operator,
     _ops,
@@ -37,12 +38,14 @@ def _with_args(fn_name: str, method: str, doc: str):
     return inplace
 
 
-def _draw(tensor, name: str, sample, generator=None):
-    """Write ``sample(rng, shape)`` (from Ember's generator or ``generator``) into ``tensor``, in place."""
+def _draw(tensor, name: str, sample, generator=None, kinds: str = "f"):
+    """Write ``sample(rng, shape)`` (from Ember's generator or ``generator``) into ``tensor``, in place; ``kinds``
+    are the dtypes the law fills (see ``_check_fill_dtype``)."""
     from ember.backend.devices import move
     from ember.random import numpy_generator
 
     _check(tensor, name)
+    _check_fill_dtype(tensor, name, kinds)
     _refuse_traced_draw(tensor, name)
     mark_written(tensor)
     tensor.array[...] = move(sample(numpy_generator(generator), tuple(tensor.shape)), tensor.device)
@@ -199,7 +202,7 @@ class TorchInplaceMethods:
         """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...), in place."""
         if not 0 < p <= 1:
             raise ValueError(f"geometric_: p must be in (0, 1], got {p}")
-        return _draw(self, "geometric_", lambda rng, shape: rng.geometric(p, shape), generator)
+        return _draw(self, "geometric_", lambda rng, shape: rng.geometric(p, shape), generator, kinds="fi")
 
     def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator=None):
         """Fill with exp(N(mean, std^2)) draws, in place."""
@@ -215,7 +218,7 @@ class TorchInplaceMethods:
         if not low < high:
             raise ValueError(f"random_: expects from < to, got from={low} and to={high}")
         return _draw(self, "random_", lambda rng, shape: rng.integers(low, high - 1, shape, dtype=np.int64,
-                                                                       endpoint=True), generator)
+                                                                       endpoint=True), generator, kinds="fib")
 
 
 # ``torch.abs_(x)`` and the others PyTorch has at top level: the Tensor method on ``x``

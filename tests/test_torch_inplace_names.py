@@ -213,3 +213,39 @@ def test_shift_operators_rebind_while_a_graph_is_built_as_the_other_operators():
         assert y is not x and y.shape == (2,)
         with pytest.raises(TypeError, match="not recorded into a graph"):
             x.bitwise_left_shift_(1)
+
+
+@pytest.mark.parametrize("name, args, dtype", [
+    ("normal_", (), "int64"), ("uniform_", (0, 10), "int64"), ("exponential_", (), "int32"), ("cauchy_", (), "int64"),
+    ("log_normal_", (), "int64"), ("normal_", (), "bool"), ("geometric_", (0.5,), "bool"),
+    ("exponential_", (), "complex64"), ("cauchy_", (), "complex64"), ("log_normal_", (), "complex64"),
+    ("geometric_", (0.5,), "complex64"), ("random_", (0, 5), "complex128"), ("bernoulli_", (0.5,), "complex64"),
+])
+def test_random_fills_refuse_the_dtypes_torch_refuses(name, args, dtype):
+    # they truncated the draws into integer tensors, or filled only the real part of complex ones
+    with pytest.raises(TypeError, match=f"{name}: fills"):
+        getattr(ember.zeros(3, dtype=dtype), name)(*args)
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        getattr(torch.zeros(3, dtype=getattr(torch, dtype)), name)(*args)
+
+
+def test_normal_and_uniform_fill_both_parts_of_a_complex_tensor_as_torch():
+    n = 200000
+    ember.manual_seed(0)
+    z = ember.zeros(n, dtype="complex128").normal_(1.0, 2.0).numpy()
+    t = torch.zeros(n, dtype=torch.complex128).normal_(1.0, 2.0).numpy()
+    for part in (np.real, np.imag):
+        assert abs(part(z).mean() - part(t).mean()) < 0.02 and abs(part(z).std() - part(t).std()) < 0.02
+        assert abs(part(z).std() - np.sqrt(2.0)) < 0.01
+    u = ember.zeros(n, dtype="complex64").uniform_(1.0, 3.0).numpy()
+    for part in (np.real, np.imag):
+        assert part(u).min() >= 1.0 and part(u).max() < 3.0 and abs(part(u).mean() - 2.0) < 0.01
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda t: t.uniform_(1.0, 0.0), "uniform_: expects a <= b"),
+    (lambda t: t.normal_(0.0, -1.0), "normal_: std must be >= 0"),
+])
+def test_normal_and_uniform_refuse_bad_parameters_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(ember.zeros(3))
