@@ -57,16 +57,33 @@ def _positive(name: str, what: str, value) -> None:
         raise ValueError(f"{name}: {what} must be positive, got {value}")
 
 
-def _random_bounds(dtype: np.dtype, low, high) -> tuple:
-    """``random_``'s half-open range [low, high): by default every integer the dtype holds exactly from 0."""
-    if high is not None:
-        return low, high
+_ONE_ARGUMENT = object()  # random_'s ``to`` when not given, told apart from random_(from, None)
+
+
+def _random_limits(dtype: np.dtype) -> tuple:
+    """The integers ``dtype`` holds exactly, [lowest, highest]: every one for an integer dtype, 0 and 1 for bool, up to
+    2**digits either way for a floating one (2**24 for float32, 2**8 for bfloat16), as PyTorch bounds ``random_``."""
     if dtype == np.bool_:
-        return low, 2
+        return 0, 1
     if dtype.kind in "iu":
-        return low, int(np.iinfo(dtype).max) + 1
+        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
     digits = {2: 11, 4: 24, 8: 53}[dtype.itemsize] if dtype.kind == "f" else 8  # bfloat16's 8 bits
-    return low, 2 ** digits + 1
+    return -(2 ** digits), 2 ** digits
+
+
+def _random_bounds(dtype: np.dtype, low, high) -> tuple:
+    """``random_``'s half-open range [low, high), checked against the dtype: by default every integer the dtype holds
+    exactly from ``low``."""
+    lowest, highest = _random_limits(dtype)
+    if high is None:
+        return low, highest + 1
+    if not low < high:
+        raise ValueError(f"random_: expects from < to, got from={low} and to={high}")
+    for what, value in (("from", low), ("to - 1", high - 1)):
+        if not lowest <= value <= highest:
+            raise ValueError(f"random_: {what} = {value} is out of bounds for {dtype} (integers in [{lowest}, "
+                             f"{highest}])")
+    return low, high
 
 
 class TorchInplaceMethods:
@@ -209,14 +226,16 @@ class TorchInplaceMethods:
         _positive("log_normal_", "std", std)
         return _draw(self, "log_normal_", lambda rng, shape: rng.lognormal(mean, std, shape), generator)
 
-    def random_(self, from_: int = 0, to: int | None = None, *, generator=None):
+    def random_(self, from_: int | None = None, to=_ONE_ARGUMENT, *, generator=None):
         """Fill with integers drawn uniformly from [from, to): ``random_(to)`` from [0, to); ``random_()`` from
-        every integer the dtype holds exactly (to 2**24 for float32), in place."""
-        if to is None and from_ != 0:  # random_(to), PyTorch's one-argument form
-            from_, to = 0, from_
-        low, high = _random_bounds(np.dtype(self.dtype), int(from_), to)
-        if not low < high:
-            raise ValueError(f"random_: expects from < to, got from={low} and to={high}")
+        every integer the dtype holds exactly (to 2**24 for float32), and ``random_(from, None)`` those from
+        ``from``, in place."""
+        if to is _ONE_ARGUMENT:
+            from_, to = (0, None) if from_ is None else (0, from_)  # random_() and random_(to), as PyTorch
+        elif from_ is None:
+            from_ = 0
+        _check_fill_dtype(self, "random_", "fib")
+        low, high = _random_bounds(np.dtype(self.dtype), int(from_), None if to is None else int(to))
         return _draw(self, "random_", lambda rng, shape: rng.integers(low, high - 1, shape, dtype=np.int64,
                                                                        endpoint=True), generator, kinds="fib")
 

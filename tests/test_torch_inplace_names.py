@@ -249,3 +249,27 @@ def test_normal_and_uniform_fill_both_parts_of_a_complex_tensor_as_torch():
 def test_normal_and_uniform_refuse_bad_parameters_by_name(call, message):
     with pytest.raises(ValueError, match=message):
         call(ember.zeros(3))
+
+
+@pytest.mark.parametrize("dtype, args, message", [
+    ("int8", (0, 300), "to - 1 = 299 is out of bounds for int8"),
+    ("uint8", (-5, 3), "from = -5 is out of bounds for uint8"),
+    ("uint8", (257,), "to - 1 = 256 is out of bounds"),
+    ("bool", (0, 3), "to - 1 = 2 is out of bounds for bool"),
+    ("float16", (2050,), "to - 1 = 2049 is out of bounds for float16"),
+    ("float32", (0,), "expects from < to, got from=0 and to=0"),
+])
+def test_random_refuses_a_range_the_dtype_does_not_hold(dtype, args, message):
+    # int8's random_(0, 300) wrapped around (-128..127 drawn as 0..299 mod 256); random_(0) drew from the full range
+    with pytest.raises(ValueError, match=message):
+        ember.zeros(3, dtype=dtype).random_(*args)
+
+
+def test_random_from_and_none_draws_up_to_the_dtypes_maximum_as_torch():
+    ember.manual_seed(0)
+    drawn = ember.zeros(20000, dtype="uint8").random_(250, None).numpy()
+    reference = torch.zeros(20000, dtype=torch.uint8).random_(250, None).numpy()
+    assert set(np.unique(drawn)) == set(np.unique(reference)) == set(range(250, 256))
+    assert set(np.unique(ember.zeros(20000, dtype="int8").random_(3).numpy())) == {0, 1, 2}
+    full = ember.zeros(20000, dtype="int8").random_(-128, 128).numpy()
+    assert full.min() == -128 and full.max() == 127
