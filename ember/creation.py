@@ -328,7 +328,7 @@ def rand(*shape, generator=None, dtype=None, device=None, requires_grad: bool = 
     source = _source("rand", generator, device, requires_grad)
     if source is None:
         return random_draw("uniform", _shape(shape), dtype, 0.0, 1.0)
-    array = source.random(_shape(shape)).astype(dtype)
+    array = _random.uniform(source, 0.0, 1.0, _shape(shape), dtype)
     return _finish(array, dtype, device, requires_grad)
 
 

@@ -98,6 +98,19 @@ def numpy_generator(source=None) -> np.random.Generator:
                     f"{type(source).__name__}")
 
 
+def uniform(rng: np.random.Generator, a: float, b: float, shape: tuple, dtype) -> np.ndarray:
+    """U(a, b) samples in the real floating ``dtype``: uniforms in [0, 1) on the grid of its significand (24 bits for
+    float32, 11 for float16, 8 for bfloat16, as PyTorch draws them), which rounding to the dtype cannot lift to 1, so
+    ``rand`` stays below 1 (a float64 uniform rounded to float16 reached 1 once in 4096 draws, to bfloat16 once in
+    512); float64 draws are NumPy's ``rng.uniform(a, b)``."""
+    dtype = np.dtype(dtype)
+    u = rng.random(shape)
+    if dtype.itemsize < 8:
+        digits = {2: 11, 4: 24}[dtype.itemsize] if dtype.kind == "f" else 8  # bfloat16's 8 bits
+        u = np.floor(u * 2.0 ** digits) * 2.0 ** -digits
+    return (u if (a, b) == (0.0, 1.0) else a + (b - a) * u).astype(dtype)
+
+
 def get_rng_state() -> dict:
     """The generators' state, a plain dict (for checkpoints)."""
     state = dict(_generator.bit_generator.state)

@@ -672,7 +672,7 @@ class InplaceMethods:
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
         """Fill with draws from U(a, b) from Ember's generator (or ``generator``), in place."""
         from ember.backend.devices import move
-        from ember.random import numpy_generator
+        from ember.random import numpy_generator, uniform
 
         _check(self, "uniform_")
         _check_fill_dtype(self, "uniform_", "fc")
@@ -681,10 +681,10 @@ class InplaceMethods:
         _refuse_traced_draw(self, "uniform_")
         rng, shape = numpy_generator(generator), tuple(self.shape)
         if self.dtype in COMPLEX:  # both parts U(a, b), as PyTorch
-            parts = rng.uniform(a, b, shape + (2,))
+            parts = uniform(rng, a, b, shape + (2,), self.array.real.dtype)
             sample = parts[..., 0] + 1j * parts[..., 1]
         else:
-            sample = rng.uniform(a, b, shape)
+            sample = uniform(rng, a, b, shape, self.dtype)
         mark_written(self)
         self.array[...] = move(sample, self.device)
         return self

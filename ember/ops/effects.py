@@ -198,7 +198,7 @@ def _random_forward(xp, state, *, shape, dtype, kind, a, b):
     else:
         rng = np.random.Generator(bits)
         if kind == "uniform":
-            sample = rng.uniform(a, b, shape).astype(dtype)
+            sample = _random.uniform(rng, a, b, shape, dtype)
         else:
             sample = rng.standard_normal(shape)
             if kind == "truncated_normal":
