@@ -354,6 +354,16 @@ def _complex_draw(draw, shape, dtype, scale: float, device, requires_grad: bool,
     return out.requires_grad_(True) if requires_grad else out
 
 
+def _integer(name: str, what: str, value) -> int:
+    """``value`` as a Python int (a bool or a float is refused, as PyTorch refuses them)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: {what} must be an int, got bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__}") from None
+
+
 def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype=None, device=None) -> Tensor:
     """Integers uniform in [low, high) (in [0, low) when ``high`` is None, and ``randint(high, size)`` as PyTorch),
     int64 by default."""
@@ -361,14 +371,16 @@ def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype
         low, high, size = 0, low, high  # randint(high, size): PyTorch's two-argument form
     elif high is None:
         low, high = 0, low
+    low, high = _integer("randint", "low", low), _integer("randint", "high", high)
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
-    if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
-        bounds = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
-        if low < bounds[0] or high - 1 > bounds[1]:
-            raise ValueError(f"randint: the range [{low}, {high}) does not fit dtype {dtype} "
-                             f"([{bounds[0]}, {bounds[1]}])")
+    if dtype in COMPLEX:
+        raise TypeError(f"randint: needs a real dtype, got {dtype}")
+    bounds = _random.exact_integers(dtype)
+    if low < bounds[0] or high - 1 > bounds[1]:
+        raise ValueError(f"randint: the range [{low}, {high}) does not fit dtype {dtype} (the integers it holds "
+                         f"exactly are [{bounds[0]}, {bounds[1]}])")
     size = (size,) if isinstance(size, int) else tuple(size)
     array = _random.numpy_generator(generator).integers(low, high, size).astype(dtype)
     return _finish(array, dtype, device, False)
@@ -391,9 +403,15 @@ def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memor
 
 def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1 (from ``generator`` when given)."""
+    n = _integer("randperm", "n", n)
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
     dtype = as_dtype(dtype) if dtype is not None else DEFAULT_INT
+    if dtype in COMPLEX or dtype == np.bool_:
+        raise TypeError(f"randperm: needs an integer or floating dtype, got {dtype}")
+    if n - 1 > _random.exact_integers(dtype)[1]:
+        raise ValueError(f"randperm: n={n} does not fit dtype {dtype}, which holds the integers exactly only up to "
+                         f"{_random.exact_integers(dtype)[1]}")
     return _finish(_random.numpy_generator(generator).permutation(n).astype(dtype), dtype, device, False)
 
 

@@ -111,6 +111,19 @@ def uniform(rng: np.random.Generator, a: float, b: float, shape: tuple, dtype) -
     return (u if (a, b) == (0.0, 1.0) else a + (b - a) * u).astype(dtype)
 
 
+def exact_integers(dtype) -> tuple[int, int]:
+    """The integers ``dtype`` holds exactly, [lowest, highest]: every one for an integer dtype, 0 and 1 for bool, up to
+    2**digits either way for a floating one (2**24 for float32, 2**8 for bfloat16): the bounds PyTorch puts on
+    ``randint``, ``randperm`` and ``random_``."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return 0, 1
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    digits = {2: 11, 4: 24, 8: 53}[dtype.itemsize] if dtype.kind == "f" else 8  # bfloat16's 8 bits
+    return -(2 ** digits), 2 ** digits
+
+
 def get_rng_state() -> dict:
     """The generators' state, a plain dict (for checkpoints)."""
     state = dict(_generator.bit_generator.state)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.grad_mode import mark_written
+from ember.random import exact_integers
 from ember.tensor_inplace import (
     _binary,
     _check,
@@ -60,21 +61,10 @@ def _positive(name: str, what: str, value) -> None:
 _ONE_ARGUMENT = object()  # random_'s ``to`` when not given, told apart from random_(from, None)
 
 
-def _random_limits(dtype: np.dtype) -> tuple:
-    """The integers ``dtype`` holds exactly, [lowest, highest]: every one for an integer dtype, 0 and 1 for bool, up to
-    2**digits either way for a floating one (2**24 for float32, 2**8 for bfloat16), as PyTorch bounds ``random_``."""
-    if dtype == np.bool_:
-        return 0, 1
-    if dtype.kind in "iu":
-        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
-    digits = {2: 11, 4: 24, 8: 53}[dtype.itemsize] if dtype.kind == "f" else 8  # bfloat16's 8 bits
-    return -(2 ** digits), 2 ** digits
-
-
 def _random_bounds(dtype: np.dtype, low, high) -> tuple:
     """``random_``'s half-open range [low, high), checked against the dtype: by default every integer the dtype holds
     exactly from ``low``."""
-    lowest, highest = _random_limits(dtype)
+    lowest, highest = exact_integers(dtype)
     if high is None:
         return low, highest + 1
     if not low < high:

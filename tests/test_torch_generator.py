@@ -122,3 +122,24 @@ def test_uniform_draws_stay_below_one_in_every_dtype(dtype):
             part = part.astype(np.float64)
             assert part.min() >= 0.0 and part.max() < 1.0
             assert abs(part.mean() - 0.5) < 0.01
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ember.randint(0, 100000, (5,), dtype="float16"), ValueError, "does not fit dtype float16"),
+    (lambda: ember.randint_like(ember.zeros(3, dtype="float16"), 3, 100000), ValueError, "does not fit dtype float16"),
+    (lambda: ember.randint(0.5, 3.7, (3,)), TypeError, "randint: low must be an int"),
+    (lambda: ember.randperm(300, dtype="int8"), ValueError, "randperm: n=300 does not fit dtype int8"),
+    (lambda: ember.randperm(5000, dtype="float16"), ValueError, "randperm: n=5000 does not fit dtype float16"),
+    (lambda: ember.randperm(3, dtype="bool"), TypeError, "randperm: needs an integer or floating dtype"),
+])
+def test_randint_and_randperm_refuse_ranges_their_dtype_does_not_hold(call, error, message):
+    # randint's float16 draws above 65504 came out inf; randperm(300, int8) wrapped into repeated values
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_randint_and_randperm_reach_the_edges_of_their_dtype():
+    assert ember.randperm(2049, dtype="float16").numpy().astype(np.int64).tolist().count(2048) == 1
+    assert sorted(ember.randperm(128, dtype="int8").numpy().tolist()) == list(range(128))
+    drawn = ember.randint(-2048, 2049, (20000,), dtype="float16").numpy()
+    assert drawn.min() >= -2048 and drawn.max() <= 2048 and np.all(np.isfinite(drawn))
