@@ -35,9 +35,7 @@ class Generator:
 
     def manual_seed(self, seed: int) -> Generator:
         """Seed it (``seed`` an int, negative ones taken modulo 2**64 as PyTorch does); returns it."""
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"Generator.manual_seed: seed must be an int, got {type(seed).__name__}")
-        self._seed = int(seed) % 2**64
+        self._seed = _random.seed_value("Generator.manual_seed", seed)
         self._rng = np.random.default_rng(self._seed)
         return self
 
@@ -49,21 +47,31 @@ class Generator:
         """The seed it was last seeded with."""
         return self._seed
 
+    def _state(self) -> dict:
+        return {**self._rng.bit_generator.state, "seed": self._seed}
+
+    def _load(self, state: dict) -> None:
+        seeded = state.pop("seed", None)
+        state.pop("stream", None)  # the default generator's dropout stream, which this one does not have
+        self._rng.bit_generator.state = state
+        if seeded is not None:
+            self._seed = int(seeded)
+
     def get_state(self) -> Tensor:
-        """Its state as a uint8 tensor (``set_state`` takes it back)."""
-        text = json.dumps(self._rng.bit_generator.state)
+        """Its state and initial seed as a uint8 tensor (``set_state`` takes it back)."""
+        text = json.dumps(self._state())
         return Tensor._make(np.frombuffer(text.encode(), np.uint8).copy(), None)
 
     def set_state(self, new_state: Tensor) -> Generator:
-        """Restore a state from ``get_state``; returns it."""
+        """Restore a state from ``get_state``, its initial seed with it as PyTorch; returns it."""
         array = new_state.array if isinstance(new_state, Tensor) else np.asarray(new_state)
         if array.dtype != np.uint8 or array.ndim != 1:
             raise TypeError(f"Generator.set_state: expected the uint8 tensor get_state returns, got "
                             f"{array.dtype}{list(array.shape)}")
         try:
             state = json.loads(bytes(np.asarray(array)).decode())
-            self._rng.bit_generator.state = state
-        except (ValueError, TypeError, KeyError) as exc:
+            self._load(dict(state))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"Generator.set_state: not a state from Generator.get_state ({exc})") from None
         return self
 
@@ -90,10 +98,16 @@ class _DefaultGenerator(Generator):
         return _random.initial_seed()
 
     def manual_seed(self, seed: int) -> Generator:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"Generator.manual_seed: seed must be an int, got {type(seed).__name__}")
-        _random.manual_seed(int(seed) % 2**64)
+        _random.manual_seed(_random.seed_value("Generator.manual_seed", seed))
         return self
+
+    def _state(self) -> dict:
+        return _random.get_rng_state()  # with dropout's stream, which the global generator also drives
+
+    def _load(self, state: dict) -> None:
+        if "stream" not in state:  # a state of another Generator: the stream stays as it is
+            state["stream"] = [int(w) for w in _random.stream()]
+        _random.set_rng_state(state)
 
 
 default_generator = _DefaultGenerator()

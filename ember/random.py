@@ -31,10 +31,20 @@ def _words(bit_generator: np.random.PCG64) -> np.ndarray:
 _stream = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
 
 
+def seed_value(name: str, seed) -> int:
+    """``seed`` as the 64-bit seed PyTorch makes of it: an int in [-2**63, 2**64), a negative one taken modulo 2**64."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name}: seed must be an int, got {type(seed).__name__}")
+    if not -(2 ** 63) <= int(seed) < 2 ** 64:
+        raise ValueError(f"{name}: seed must be in [-2**63, 2**64), got {seed}")
+    return int(seed) % 2 ** 64
+
+
 def manual_seed(seed: int) -> None:
-    """Seed Ember's global generators (initialisation, dropout, shuffling, ``rand``/``randn``)."""
+    """Seed Ember's global generators (initialisation, dropout, shuffling, ``rand``/``randn``); a negative seed is
+    taken modulo 2**64, as PyTorch takes it."""
     global _generator, _initial_seed
-    _initial_seed = int(seed)
+    _initial_seed = seed_value("manual_seed", seed if isinstance(seed, (int, np.integer)) else int(seed))
     _generator = np.random.default_rng(_initial_seed)
     _stream[...] = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
 
@@ -125,19 +135,23 @@ def exact_integers(dtype) -> tuple[int, int]:
 
 
 def get_rng_state() -> dict:
-    """The generators' state, a plain dict (for checkpoints)."""
+    """The generators' state and ``initial_seed()``, a plain dict (for checkpoints)."""
     state = dict(_generator.bit_generator.state)
     state["stream"] = [int(w) for w in _stream]
+    state["seed"] = _initial_seed
     return state
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore a state from ``get_rng_state``."""
+    """Restore a state from ``get_rng_state`` (and ``initial_seed()`` with it, as PyTorch)."""
+    global _initial_seed
     state = dict(state)
-    words = state.pop("stream", None)
+    words, seeded = state.pop("stream", None), state.pop("seed", None)
     _generator.bit_generator.state = state
     if words is not None:
         _stream[...] = np.array(words, np.uint64)
+    if seeded is not None:
+        _initial_seed = int(seeded)
 
 
 @contextlib.contextmanager

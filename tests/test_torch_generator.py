@@ -143,3 +143,34 @@ def test_randint_and_randperm_reach_the_edges_of_their_dtype():
     assert sorted(ember.randperm(128, dtype="int8").numpy().tolist()) == list(range(128))
     drawn = ember.randint(-2048, 2049, (20000,), dtype="float16").numpy()
     assert drawn.min() >= -2048 and drawn.max() <= 2048 and np.all(np.isfinite(drawn))
+
+
+def test_seeds_and_state_round_trips_as_torch():
+    torch = pytest.importorskip("torch")
+    # manual_seed(-1) raised from NumPy after setting initial_seed() to -1; PyTorch takes it modulo 2**64
+    for seed in (-1, -(2 ** 63), 2 ** 64 - 1):
+        ember.manual_seed(seed)
+        assert ember.initial_seed() == torch.manual_seed(seed).initial_seed()
+        assert ember.Generator().manual_seed(seed).initial_seed() == torch.Generator().manual_seed(seed).initial_seed()
+    with pytest.raises(ValueError, match="manual_seed: seed must be in"):
+        ember.manual_seed(2 ** 64)
+    # set_state brings the initial seed back, as PyTorch's
+    state = ember.Generator().manual_seed(7).get_state()
+    assert ember.Generator().set_state(state).initial_seed() == 7
+    ember.manual_seed(3)
+    saved = ember.get_rng_state()
+    ember.manual_seed(5)
+    ember.set_rng_state(saved)
+    assert ember.initial_seed() == 3
+    # the default generator's state covers dropout's stream too, as torch.default_generator's covers all CPU draws
+    ember.manual_seed(0)
+    saved = ember.default_generator.get_state()
+    first = [ember.rand(3).numpy(), ember.nn.functional.dropout(ember.ones(64), 0.5).numpy()]
+    ember.default_generator.set_state(saved)
+    second = [ember.rand(3).numpy(), ember.nn.functional.dropout(ember.ones(64), 0.5).numpy()]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    # a state of another Generator sets the global draws and leaves the stream alone
+    ember.default_generator.set_state(ember.Generator().manual_seed(9).get_state())
+    expected = ember.rand(4, generator=ember.Generator().manual_seed(9)).numpy()
+    np.testing.assert_array_equal(ember.rand(4).numpy(), expected)
