@@ -502,6 +502,9 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
         if std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std}")
         return randn(size, generator=generator, dtype=dtype, device=device) * std + mean
+    if size is not None:
+        raise TypeError(f"normal: size is for a number mean and std; with a tensor the sample takes the shape of mean "
+                        f"and std, got size={tuple(size) if isinstance(size, (tuple, list)) else size}")
     for given in (mean, std):
         if hasattr(given, "shape"):
             _floating("normal", "mean and std", _as_tensor(given))

@@ -112,6 +112,9 @@ def test_normal_broadcasts_tensor_mean_and_std():
     (lambda: ember.normal(ember.zeros(2), ember.ones(3)), ValueError, r"\[2\] and std of shape \[3\] do not"),
     (lambda: ember.normal(ember.zeros(2, dtype=ember.int64), 1.0), TypeError, "floating dtype, got int64"),
     (lambda: ember.normal(0.0, 1.0), TypeError, "give the size"),
+    # a size with a tensor mean was ignored: normal(zeros(2), 1.0, (5,)) gave 2 samples
+    (lambda: ember.normal(ember.zeros(2), 1.0, (5,)), TypeError, r"normal: size is for a number mean and std"),
+    (lambda: ember.normal(0.0, ember.ones(2), size=(5,)), TypeError, r"got size=\(5,\)"),
 ])
 def test_errors_where_torch_refuses(call, error, match):
     with pytest.raises(error, match=match):
