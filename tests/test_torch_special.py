@@ -123,6 +123,17 @@ def test_incomplete_gamma_accuracy_against_scipy_and_edges_as_pytorchs(upper):
     np.testing.assert_array_equal(fn(_f64(edge_a), _f64(edge_x)).numpy(), theirs.numpy())
 
 
+@pytest.mark.parametrize("upper", [False, True])
+def test_incomplete_gamma_keeps_its_relative_accuracy_for_tiny_a_and_far_below_a(upper):
+    # Q was 1 - P where P nears 1 (a = 1e-14: 3% off), and P(20, 1e-10) lost 4e-4 to the rounding of 1 + (x - a) / a
+    fn, reference = (ember.igammac, sps.gammaincc) if upper else (ember.igamma, sps.gammainc)
+    a = np.concatenate([10 ** RNG.uniform(-14, 0, 2000), RNG.uniform(10, 200, 1000)])
+    x = np.concatenate([a[:2000] * 10 ** RNG.uniform(-5, 1.5, 2000), 10 ** RNG.uniform(-10, 0, 1000)])
+    expected = reference(a, x)
+    keep = expected > 1e-290
+    _close(fn(_f64(a[keep]), _f64(x[keep])).numpy(), expected[keep], rtol=1e-10, atol=0)
+
+
 def test_lgamma_keeps_its_relative_accuracy_next_to_its_zeros():
     offsets = np.array([1e-9, -1e-9, 3e-7, -3e-7, 1e-12])
     near_one, near_two = 1.0 + offsets, 2.0 + offsets

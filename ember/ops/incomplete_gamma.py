@@ -3,8 +3,9 @@ upper), as primitives computed in float64 on ``xp``.
 
 Below x = a + 1 P sums its power series; from there Q is Legendre's continued fraction (evaluated by Lentz's
 method); the other function is one minus it, which loses nothing there (P < 0.7 in the series' region, Q < 0.6 in the
-fraction's). Both converge in about 9 sqrt(a) steps where x is near a, so past a = 1e6 Temme's uniform asymptotic
-form takes over (its first two terms, relative error O(a^-3/2)). Elements still converging are iterated alone.
+fraction's), except for Q below a = 1/2, where P nears 1: there Q sums its own series. Both converge in about
+9 sqrt(a) steps where x is near a, so past a = 1e6 Temme's uniform asymptotic form takes over (its first two terms,
+relative error O(a^-3/2)). Elements still converging are iterated alone.
 The gradient for x is x^(a - 1) e^-x / Gamma(a) (negated for Q); PyTorch has none for a, and neither does Ember.
 """
 
@@ -24,7 +25,7 @@ from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
 from ember.ops.special import LGAMMA, _in_float64
-from ember.ops.special_kernels import _BERNOULLI, erfc, lgamma
+from ember.ops.special_kernels import _BERNOULLI, _lgamma_taylor, erfc, lgamma
 
 _EPS = 1e-16
 _TINY = 1e-300
@@ -72,6 +73,23 @@ def _fraction(xp, a, x):
     return h
 
 
+_SMALL_A = 0.5  # below it, and below x = a + 1, Q is its own sum: 1 - P lost Q's digits (Q(1e-10, 1) was 5e-5 off)
+_SMALL_A_TERMS = 30  # x^n / n! < 1e-26 at n = 30 for x < 1.5
+
+
+def _upper_for_small_a(xp, a, x):
+    """Q(a, x) for a < 1/2 and x < a + 1, where P is nearly 1: Q = -expm1(a log x - lgamma(1 + a)) -
+    a x^a / Gamma(1 + a) sum_n>=1 (-x)^n / (n! (a + n)) (gamma(a, x)'s series less its first term, 1/a), with
+    lgamma(1 + a) = lgamma(2 + a) - log1p(a) by its Taylor series, which keeps a's digits."""
+    exponent = a * xp.log(x) - (_lgamma_taylor(xp, a) - xp.log1p(a))
+    total = xp.zeros(a.shape)
+    power = xp.ones(a.shape)
+    for n in range(1, _SMALL_A_TERMS + 1):
+        power *= -x / n
+        total += power / (a + n)
+    return -xp.expm1(exponent) - a * xp.exp(exponent) * total
+
+
 def _log1p_minus(xp, mu):
     """log(1 + mu) - mu without cancellation: its series below |mu| = 0.1."""
     small = xp.abs(mu) < 0.1
@@ -98,7 +116,10 @@ def _log_prefactor(xp, a, x):
     mu = (x - a) / a, free of the cancellation between a log x, x and lgamma(a)."""
     big = a >= 10.0
     ab = xp.where(big, a, 10.0)
-    stirling = ab * _log1p_minus(xp, (x - ab) / ab) + 0.5 * xp.log(ab / (2.0 * math.pi)) - _stirling_tail(xp, ab)
+    mu = (x - ab) / ab
+    # far below a, log(x / a) - mu: 1 + mu rounds away the digits of a tiny x / a (P(20, 1e-10) was 4e-4 off)
+    log_term = xp.where(mu < -0.5, xp.log(x / ab) - mu, _log1p_minus(xp, mu))
+    stirling = ab * log_term + 0.5 * xp.log(ab / (2.0 * math.pi)) - _stirling_tail(xp, ab)
     return xp.where(big, stirling, a * xp.log(x) - x - lgamma(xp, xp.where(big, 1.0, a)))
 
 
@@ -136,6 +157,9 @@ def regularized_gamma(xp, a, x, *, upper: bool):
             ai, xi = a[by_series], x[by_series]
             lower[by_series] = xp.exp(_log_prefactor(xp, ai, xi)) * _series(xp, ai, xi)
         result = 1.0 - lower if upper else lower
+        small_a = by_series & (a < _SMALL_A)
+        if upper and bool(small_a.any()):
+            result[small_a] = _upper_for_small_a(xp, a[small_a], x[small_a])
         if bool(by_fraction.any()):  # Q, the small one here
             ai, xi = a[by_fraction], x[by_fraction]
             q = xp.exp(_log_prefactor(xp, ai, xi)) * _fraction(xp, ai, xi)
