@@ -161,7 +161,8 @@ def new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None, re
 def _sample(name: str, draw, *tensors, generator=None) -> Tensor:
     _eager(name, *tensors)
     arrays = [t.array if t.device.type == "cpu" else move(t.array, Device("cpu")) for t in tensors]
-    array = draw(_random.numpy_generator(generator), *np.broadcast_arrays(*arrays)).astype(tensors[0].dtype)
+    # (np.asarray: NumPy's samplers give a Python number for 0-d parameters)
+    array = np.asarray(draw(_random.numpy_generator(generator), *np.broadcast_arrays(*arrays))).astype(tensors[0].dtype)
     return Tensor._make(move(array, tensors[0].device) if tensors[0].device.type != "cpu" else array, None)
 
 

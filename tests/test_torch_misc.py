@@ -116,6 +116,15 @@ def test_binomial_and_poisson_draw_from_embers_generator():
         ember.poisson(rates, generator=object())
 
 
+def test_binomial_and_poisson_of_0d_parameters_give_0d_draws_as_torch():
+    # NumPy's samplers give a Python number there, which failed with an AttributeError from the internals
+    for ours, theirs in ((ember.poisson(ember.tensor(3.0)), torch.poisson(torch.tensor(3.0))),
+                         (ember.binomial(ember.tensor(10.0), ember.tensor(1.0)),
+                          torch.binomial(torch.tensor(10.0), torch.tensor(1.0)))):
+        assert ours.shape == tuple(theirs.shape) == () and ours.dtype == np.float32
+    assert ember.binomial(ember.tensor(10.0), ember.tensor(1.0)).item() == 10.0
+
+
 def test_top_level_spellings_of_tensor_methods_match_torch():
     x = ember.ones(2, 3, requires_grad=True)
     value = ember.tensor(2.0, requires_grad=True)
