@@ -40,13 +40,17 @@ def seed_value(name: str, seed) -> int:
     return int(seed) % 2 ** 64
 
 
-def manual_seed(seed: int) -> None:
+def manual_seed(seed: int):
     """Seed Ember's global generators (initialisation, dropout, shuffling, ``rand``/``randn``); a negative seed is
-    taken modulo 2**64, as PyTorch takes it."""
+    taken modulo 2**64, as PyTorch takes it. Returns ``ember.default_generator``, as ``torch.manual_seed`` returns
+    its own (``g = ember.manual_seed(0)`` passes as ``generator=g``)."""
     global _generator, _initial_seed
     _initial_seed = seed_value("manual_seed", seed if isinstance(seed, (int, np.integer)) else int(seed))
     _generator = np.random.default_rng(_initial_seed)
     _stream[...] = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
+    from ember.generator import default_generator  # (ember.generator imports this module)
+
+    return default_generator
 
 
 def seed() -> int:

@@ -174,3 +174,12 @@ def test_seeds_and_state_round_trips_as_torch():
     ember.default_generator.set_state(ember.Generator().manual_seed(9).get_state())
     expected = ember.rand(4, generator=ember.Generator().manual_seed(9)).numpy()
     np.testing.assert_array_equal(ember.rand(4).numpy(), expected)
+
+
+def test_manual_seed_returns_the_default_generator_as_torch():
+    # it returned None, so g = ember.manual_seed(0); g.initial_seed() failed with an AttributeError
+    g = ember.manual_seed(11)
+    assert g is ember.default_generator and g.initial_seed() == 11
+    first = ember.rand(3, generator=g).numpy()
+    ember.manual_seed(11)
+    np.testing.assert_array_equal(ember.rand(3).numpy(), first)
