@@ -278,6 +278,19 @@ def test_second_order_gradients_match_pytorch():
         np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_log_ndtr_second_gradient_stays_finite_in_the_right_tail_as_pytorchs():
+    # the first gradient was sqrt(2 / pi) / erfcx(-x / sqrt(2)), whose erfcx overflows past x = 37.7: the second
+    # gradient was inf / inf, NaN
+    values = np.array([-5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0, 20.0, 37.0, 38.0, 40.0, 100.0, 1e3])
+    x, tx = _both(values, grad=True)
+    (g,) = ember.grad(ember.special.log_ndtr(x).sum(), [x], create_graph=True)
+    (tg,) = torch.autograd.grad(torch.special.log_ndtr(tx).sum(), [tx], create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-12, atol=0)
+    (gg,) = ember.grad(g.sum(), [x])
+    (tgg,) = torch.autograd.grad(tg.sum(), [tx])
+    np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-9, atol=0)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_sinc_gradients_near_zero_keep_their_accuracy():
     # the gradient of sin(pi x) / (pi x) is two terms of size 1/x that cancel: 1e-10 gave -1.5e-6, 1e-300 -inf

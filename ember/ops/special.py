@@ -126,8 +126,18 @@ def _ndtri_rule(run, ctx, g):
 
 
 def _log_ndtr_rule(run, ctx, g):
-    x = ctx.inputs[0]  # phi(x) / Phi(x) = sqrt(2 / pi) / erfcx(-x / sqrt(2)), finite far in the left tail
-    return (g * _typed(g, math.sqrt(2.0 / math.pi)) / run(ERFCX, x * _typed(x, -math.sqrt(0.5))),)
+    # phi(x) / Phi(x): sqrt(2 / pi) / erfcx(-x / sqrt(2)) up to 0, finite far in the left tail; above it
+    # sqrt(2 / pi) e^(-x^2 / 2) / erfc(-x / sqrt(2)), as erfcx overflows past x = 37.7, where the second derivative
+    # was inf / inf (NaN). Each side takes 0 for the other's elements, so neither gradient meets an overflow
+    x = ctx.inputs[0]
+    right = x > _typed(x, 0.0)
+    zero = _scalar(run, x, 0.0)
+    left_x, right_x = run(WHERE, right, zero, x), run(WHERE, right, x, zero)
+    scale, half = _typed(x, -math.sqrt(0.5)), _typed(x, -0.5)
+    left = _typed(x, math.sqrt(2.0 / math.pi)) / run(ERFCX, left_x * scale)
+    right_side = (_typed(x, math.sqrt(2.0 / math.pi)) * run(EXP, right_x * right_x * half)
+                  / run(ERFC, right_x * scale))
+    return (g * run(WHERE, right, right_side, left),)
 
 
 ERFC = _special("erfc", special_kernels.erfc, _erfc_rule)
