@@ -18,14 +18,17 @@ from ember.tensor import Tensor
 
 __all__ = ["Generator", "default_generator"]
 
+DEFAULT_SEED = 67280421310721  # PyTorch's seed of a new torch.Generator (c10's default_rng_seed_val)
+
 
 class Generator:
-    """An independent generator (``torch.Generator``): ``manual_seed`` returns it, so
+    """An independent generator (``torch.Generator``), seeded with PyTorch's 67280421310721 until ``manual_seed``
+    (so two new ones draw the same numbers, as PyTorch's do); ``manual_seed`` returns it, so
     ``ember.Generator().manual_seed(0)`` is one expression; ``get_state``/``set_state`` save and restore it."""
 
     def __init__(self, device="cpu"):
         self.device = Device(device)
-        self._seed = int(np.random.SeedSequence().entropy) % 2**64  # as PyTorch: a fresh seed to begin with
+        self._seed = DEFAULT_SEED  # as PyTorch: every new generator starts from one seed, until seeded
         self._rng = np.random.default_rng(self._seed)
 
     @property

@@ -183,3 +183,11 @@ def test_manual_seed_returns_the_default_generator_as_torch():
     first = ember.rand(3, generator=g).numpy()
     ember.manual_seed(11)
     np.testing.assert_array_equal(ember.rand(3).numpy(), first)
+
+
+def test_a_new_generator_starts_from_torchs_default_seed():
+    # each new Generator drew from fresh OS entropy, so two unseeded ones differed where PyTorch's repeat
+    torch = pytest.importorskip("torch")
+    assert ember.Generator().initial_seed() == torch.Generator().initial_seed() == 67280421310721
+    np.testing.assert_array_equal(ember.rand(5, generator=ember.Generator()).numpy(),
+                                  ember.rand(5, generator=ember.Generator()).numpy())
