@@ -364,13 +364,18 @@ def _integer(name: str, what: str, value) -> int:
         raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__}") from None
 
 
-def randint(low: int, high: int | None = None, size=(), *, generator=None, dtype=None, device=None) -> Tensor:
-    """Integers uniform in [low, high) (in [0, low) when ``high`` is None, and ``randint(high, size)`` as PyTorch),
-    int64 by default."""
+def randint(low: int | None = None, high: int | None = None, size=(), *, generator=None, dtype=None,
+            device=None) -> Tensor:
+    """Integers uniform in [low, high) (in [0, low) when ``high`` is None, and ``randint(high, size)`` and
+    ``randint(high=h, size=s)`` as PyTorch), int64 by default."""
     if isinstance(high, (tuple, list)):
         low, high, size = 0, low, high  # randint(high, size): PyTorch's two-argument form
     elif high is None:
+        if low is None:
+            raise TypeError("randint: needs high (randint(high, size) or randint(low, high, size))")
         low, high = 0, low
+    elif low is None:
+        low = 0
     low, high = _integer("randint", "low", low), _integer("randint", "high", high)
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")

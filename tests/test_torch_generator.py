@@ -99,6 +99,9 @@ def test_randint_two_argument_form_as_torch():
     torch = pytest.importorskip("torch")
     assert ember.randint(10, (3, 2)).shape == tuple(torch.randint(10, (3, 2)).shape) == (3, 2)
     assert ember.randint(5, size=(4,)).shape == (4,)
+    # the keyword form failed: randint() missing 1 required positional argument: 'low'
+    assert ember.randint(high=5, size=(3,)).shape == tuple(torch.randint(high=5, size=(3,)).shape) == (3,)
+    assert set(ember.randint(high=2, size=(200,)).tolist()) == {0, 1}
     drawn = ember.randint(3, ember.Size([50]), generator=ember.Generator().manual_seed(0))
     assert 0 <= int(drawn.min()) and int(drawn.max()) < 3
 
