@@ -146,9 +146,15 @@ def get_rng_state() -> dict:
     return state
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore a state from ``get_rng_state`` (and ``initial_seed()`` with it, as PyTorch)."""
+def set_rng_state(state) -> None:
+    """Restore a state from ``get_rng_state`` (and ``initial_seed()`` with it, as PyTorch), or the uint8 tensor of
+    ``default_generator.get_state()``, which ``torch.set_rng_state`` takes."""
     global _initial_seed
+    if not isinstance(state, dict):
+        from ember.generator import default_generator  # (ember.generator imports this module)
+
+        default_generator.set_state(state)
+        return
     state = dict(state)
     words, seeded = state.pop("stream", None), state.pop("seed", None)
     _generator.bit_generator.state = state

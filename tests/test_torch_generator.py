@@ -194,3 +194,18 @@ def test_a_new_generator_starts_from_torchs_default_seed():
     assert ember.Generator().initial_seed() == torch.Generator().initial_seed() == 67280421310721
     np.testing.assert_array_equal(ember.rand(5, generator=ember.Generator()).numpy(),
                                   ember.rand(5, generator=ember.Generator()).numpy())
+
+
+def test_set_rng_state_takes_the_default_generators_state_tensor_as_torch():
+    # torch.set_rng_state(torch.default_generator.get_state()) failed: the tensor went through dict()
+    ember.manual_seed(4)
+    saved = ember.default_generator.get_state()
+    first = [ember.rand(3).numpy(), ember.nn.functional.dropout(ember.ones(64), 0.5).numpy()]
+    ember.manual_seed(9)
+    ember.set_rng_state(saved)
+    assert ember.initial_seed() == 4
+    second = [ember.rand(3).numpy(), ember.nn.functional.dropout(ember.ones(64), 0.5).numpy()]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="set_state: expected the uint8 tensor"):
+        ember.set_rng_state(ember.ones(3))
