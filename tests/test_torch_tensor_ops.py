@@ -523,6 +523,18 @@ def test_round_with_decimals_matches_torch_exactly(dtype):
         np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
 
 
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_round_with_decimals_refuses_integer_tensors_as_torch(dtype):
+    # the integers came back as they were: round(1234, decimals=-2) gave 1234
+    x = np.array([1234, 1250, 7])
+    for decimals in (-2, 1):
+        with pytest.raises(TypeError, match=f"round: decimals is for floating tensors.*{dtype}"):
+            ember.round(ember.tensor(x).to(getattr(ember, dtype)), decimals=decimals)
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            torch.round(torch.tensor(x).to(getattr(torch, dtype)), decimals=decimals)
+    np.testing.assert_array_equal(ember.special.round(ember.tensor(x)).numpy(), x)
+
+
 def test_masked_fill_keeps_the_dtype_and_gives_a_tensor_value_its_gradient_as_torch():
     ours, theirs = _pair(3, 4, grad=True)
     mask = np.random.default_rng(1).random((3, 4)) < 0.5

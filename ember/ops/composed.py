@@ -124,6 +124,9 @@ def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name
     to that many decimal places."""
     x = _to_round("round", x)
     if not _floating(x):
+        if decimals:  # (returning x gave round(1234, decimals=-2) = 1234)
+            raise TypeError(f"round: decimals is for floating tensors, as in PyTorch, got decimals={decimals} for "
+                            f"{x.dtype}{list(x.shape)}")
         return x
     if decimals:
         # PyTorch's steps: float16 and bfloat16 scaled in float32 (60000 * 10 is inf in float16), and a negative
