@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.creation import _finish, _float_dtype
-from ember.ops.special_kernels import i0
+from ember.ops.special_kernels import i0e
 from ember.tensor import Tensor
 
 __all__ = ["bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"]
@@ -89,6 +89,10 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
     """
     def values(n, last):
         ratio = np.clip(2 * n / last - 1, -1.0, 1.0)
-        return i0(np, beta * np.sqrt(1 - ratio * ratio)) / i0(np, np.float64(beta))
+        # I0(b s) / I0(b) as i0e(b s) / i0e(b) e^(b (s - 1)), b = |beta|: I0 overflows past b = 713 (inf / inf was
+        # NaN at the centre)
+        b = abs(float(beta))
+        s = np.sqrt(1 - ratio * ratio)
+        return i0e(np, b * s) / i0e(np, np.float64(b)) * np.exp(b * (s - 1))
 
     return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad, values)

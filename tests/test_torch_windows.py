@@ -47,3 +47,16 @@ def test_windows_refuse_integer_dtypes_and_negative_lengths(name):
         getattr(ember, name)(3, dtype=ember.int64)
     with pytest.raises(ValueError, match=f"{name}: requires a non-negative window_length, got window_length=-1"):
         getattr(ember, name)(-1)
+
+
+def test_kaiser_window_with_a_large_beta_stays_finite():
+    # I0(beta) overflows past beta = 713: the centre was inf / inf, NaN (PyTorch's too); in float32 from beta = 89
+    mpmath = pytest.importorskip("mpmath")
+    window = ember.kaiser_window(5, False, 800.0, dtype=ember.float64).numpy()
+    expected = [float(mpmath.besseli(0, 800 * mpmath.sqrt(1 - r * r)) / mpmath.besseli(0, 800)) for r in (-1, -0.5, 0)]
+    np.testing.assert_allclose(window, expected + expected[1::-1], rtol=1e-12, atol=0)
+    small = ember.kaiser_window(5, False, 100.0).numpy()
+    assert np.all(np.isfinite(small)) and small[2] == 1.0
+    for beta in (0.5, 12.0, 50.0, 300.0, -3.0):
+        np.testing.assert_allclose(ember.kaiser_window(17, True, beta, dtype=ember.float64).numpy(),
+                                   torch.kaiser_window(17, True, beta, dtype=torch.float64).numpy(), rtol=1e-12)
