@@ -391,19 +391,27 @@ def randint(low: int | None = None, high: int | None = None, size=(), *, generat
     return _finish(array, dtype, device, False)
 
 
-def rand_like(x: Tensor, dtype=None, device=None, memory_format=None) -> Tensor:
+def rand_like(x: Tensor, dtype=None, device=None, memory_format=None, *, generator=None,
+              requires_grad: bool = False) -> Tensor:
+    """``rand`` of ``x``'s shape, dtype and device (``torch.rand_like``)."""
     dtype, device = _like(x, dtype, device)
-    return _laid_out(rand(x.shape, dtype=dtype, device=device), memory_format, x)
+    made = rand(x.shape, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(made, memory_format, x)
 
 
-def randn_like(x: Tensor, dtype=None, device=None, memory_format=None) -> Tensor:
+def randn_like(x: Tensor, dtype=None, device=None, memory_format=None, *, generator=None,
+               requires_grad: bool = False) -> Tensor:
+    """``randn`` of ``x``'s shape, dtype and device (``torch.randn_like``)."""
     dtype, device = _like(x, dtype, device)
-    return _laid_out(randn(x.shape, dtype=dtype, device=device), memory_format, x)
+    made = randn(x.shape, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(made, memory_format, x)
 
 
-def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memory_format=None) -> Tensor:
-    t = randint(low, high, x.shape, dtype=dtype if dtype is not None else x.dtype, device=x.device)
-    return _laid_out(t, memory_format, x)
+def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memory_format=None, *, generator=None,
+                 device=None) -> Tensor:
+    """``randint`` of ``x``'s shape, dtype and device (``torch.randint_like``)."""
+    dtype, device = _like(x, dtype, device)
+    return _laid_out(randint(low, high, x.shape, generator=generator, dtype=dtype, device=device), memory_format, x)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:

@@ -209,3 +209,19 @@ def test_set_rng_state_takes_the_default_generators_state_tensor_as_torch():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match="set_state: expected the uint8 tensor"):
         ember.set_rng_state(ember.ones(3))
+
+
+def test_the_like_samplers_take_generator_and_requires_grad_as_torch():
+    # rand_like(x, generator=g) and randn_like(x, requires_grad=True), PyTorch's keywords, were TypeErrors
+    torch = pytest.importorskip("torch")
+    x = ember.zeros(2, 3, dtype="float64")
+    for name in ("rand_like", "randn_like"):
+        fn = getattr(ember, name)
+        a = fn(x, generator=ember.Generator().manual_seed(1)).numpy()
+        np.testing.assert_array_equal(a, fn(x, generator=ember.Generator().manual_seed(1)).numpy())
+        made = fn(x, requires_grad=True)
+        reference = getattr(torch, name)(torch.zeros(2, 3, dtype=torch.float64), requires_grad=True)
+        assert made.requires_grad and reference.requires_grad and made.dtype == np.float64
+    drawn = ember.randint_like(x, 3, generator=ember.Generator().manual_seed(2)).numpy()
+    np.testing.assert_array_equal(drawn, ember.randint_like(x, 3, generator=ember.Generator().manual_seed(2)).numpy())
+    assert set(np.unique(drawn)) <= {0.0, 1.0, 2.0}
