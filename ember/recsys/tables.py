@@ -44,7 +44,7 @@ class FixedTable(Module):
 
     def forward(self, keys) -> Tensor:
         keys = keys.array if isinstance(keys, Tensor) else np.asarray(keys)
-        return embedding(Tensor._make(keys % self.num_rows, None), self.weight, None, True)
+        return embedding(Tensor._make(keys % self.num_rows, None), self.weight, sparse=True)
 
     def extra_repr(self) -> str:
         return f"{self.num_rows}, {self.embedding_dim}"
