@@ -89,7 +89,10 @@ def test_config_errors_name_the_key(tmp_path):
     good = _config(tmp_path, {"type": "fm"})
     load_config(good)
     cases = [({"model": {"type": "gbdt"}}, "model.type"), ({"data": {"format": "parquet"}}, "data.format"),
-             ({"train": {"epochs": 0}}, "train.epochs"), ({"optimizer": {"sparse": {"type": "lbfgs"}}}, "sparse.type"),
+             ({"train": {"epochs": 0}}, "train.epochs"), ({"train": {"max_steps": -1}}, "train.max_steps"),
+             ({"train": {"max_steps": 0}}, "train.max_steps"), ({"train": {"log_every": 0}}, "train.log_every"),
+             ({"train": {"checkpoint_every": "4"}}, "train.checkpoint_every"),
+             ({"optimizer": {"sparse": {"type": "lbfgs"}}}, "sparse.type"),
              ({"modle": {}}, "unknown top-level keys"), ({"model_dir": None}, "model_dir"),
              # Adam has no sparse rule: the config was taken and the run failed at its first step
              ({"optimizer": {"sparse": {"type": "adam", "lr": 0.1}}},

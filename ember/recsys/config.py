@@ -147,6 +147,10 @@ def _check(config: dict, base: str | None) -> dict:
         optimizers[part] = spec
     train = _section(config, "train", _TRAIN_KEYS)
     _positive_int(train["epochs"], "train.epochs")
+    _positive_int(train["log_every"], "train.log_every")
+    for key in ("checkpoint_every", "max_steps"):  # 0 or a negative count would not mean "never" or "no limit"
+        if train[key] is not None:
+            _positive_int(train[key], f"train.{key} (or null)")
     model_dir = config.get("model_dir")
     if not isinstance(model_dir, str) or not model_dir:
         raise ConfigError(f"config: model_dir must be a folder path, got {model_dir!r}")
