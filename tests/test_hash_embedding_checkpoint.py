@@ -269,3 +269,33 @@ def test_metadata_columns_follow_what_reads_them():
     emb.mark_saved(emb.state_dict()["generation"])
     with pytest.raises(ValueError, match="no snapshot numbered 7 is known"):
         emb.delta_state_dict(since=7)
+
+
+class _TableAndHead(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = HashEmbedding(4, seed=3)
+        self.head = ember.nn.Linear(4, 1)
+
+
+def test_module_load_state_dict_checks_everything_before_it_replaces_a_table():
+    saved = _TableAndHead()
+    saved.emb(np.array([1, 2, 3]))
+    state = saved.state_dict()
+    model = _TableAndHead()
+    model.emb(np.array([9]))
+    broken = {k: v for k, v in state.items() if k != "head.weight"}
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "head.weight"'):
+        model.load_state_dict(broken)
+    assert len(model.emb) == 1  # the table was not replaced by a load that failed (it held 3 rows after)
+    # strict=False without the table's entries (a dense part loaded alone) leaves the table, as PyTorch a
+    # missing parameter, and reports its entries missing
+    dense = {k: v for k, v in state.items() if k.startswith("head.")}
+    result = model.load_state_dict(dense, strict=False)
+    assert result.missing_keys == ["emb.keys", "emb.values", "emb.dim", "emb.seed", "emb.step", "emb.generation"]
+    assert len(model.emb) == 1
+    np.testing.assert_array_equal(model.head.weight.detach().numpy(), saved.head.weight.detach().numpy())
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "emb.keys", "emb.values"'):
+        model.load_state_dict(dense)
+    model.load_state_dict(state)
+    assert len(model.emb) == 3

@@ -58,6 +58,7 @@ class HashEmbedding(Module):
     """
 
     _owns_state_dict = True  # Module.load_state_dict hands this module its own entries
+    required_entries = ("keys", "values", "dim", "seed", "step", "generation")  # of a state_dict() or a delta
 
     def __init__(self, embedding_dim: int, initializer=None, dtype=np.float32, admission=None, eviction=None,
                  capacity: int | None = None, seed: int | None = None, *, default_value: float = 0.0,
@@ -126,8 +127,7 @@ class HashEmbedding(Module):
         self.table.mark_saved(generation)
 
     def _missing_entries(self, state_dict: dict) -> str | None:
-        required = ("keys", "values", "dim", "seed", "step", "generation")
-        missing = [k for k in required if k not in state_dict]
+        missing = [k for k in self.required_entries if k not in state_dict]
         if not missing:
             return None
         return f"Error(s) in loading state_dict for {type(self).__name__}: missing " + ", ".join(

@@ -762,7 +762,8 @@ class Module:
         lists every problem. A key in a submodule's ``_optional_state`` may be missing (BatchNorm's
         ``num_batches_tracked``, absent from checkpoints older than PyTorch 0.4.1): it keeps its value.
         Returns the missing and unexpected keys. A submodule whose class sets
-        ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``; one that has
+        ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``, once everything
+        is checked (none of its entries: its ``required_entries`` are missing keys); one that has
         ``materialize_from_state`` (a lazy layer) first makes its parameters of the shapes it finds.
         Load-state-dict pre-hooks see (and may change) a copy of ``state_dict`` first; with post-hooks, as in
         PyTorch, the values are copied before the hooks run and strict's errors are raised after them.
@@ -782,18 +783,26 @@ class Module:
             if materialize is not None:
                 materialize(state_dict, name + "." if name else "")
         owners = [(name + ".", m) for name, m in self.named_modules() if name and getattr(m, "_owns_state_dict", False)]
+        tables, absent = [], []  # loaded with the rest, once everything is checked
         if owners:
             state_dict = dict(state_dict)
             for prefix, module in owners:
                 mine = {k[len(prefix):]: state_dict.pop(k) for k in list(state_dict) if k.startswith(prefix)}
-                module.load_state_dict(mine, strict)
+                if not mine:  # none of its entries: left as it is, its entries missing keys
+                    absent += [prefix + k for k in module.required_entries]
+                    continue
+                try:
+                    module.check_state_dict(mine)
+                except (ValueError, TypeError, KeyError) as exc:
+                    error_msgs.append(f"{prefix[:-1]}: {exc}")
+                tables.append((module, mine))
         own = self.state_dict(keep_vars=True)
         if owners:
             own = {k: v for k, v in own.items() if not any(k.startswith(prefix) for prefix, _ in owners)}
         # entries older checkpoints lack (BatchNorm's num_batches_tracked): kept as they are, as PyTorch
         optional = {f"{name}.{key}" if name else key for name, m in self.named_modules()
                     for key in getattr(m, "_optional_state", ())}
-        missing = [k for k in own if k not in state_dict and k not in optional] + hook_missing
+        missing = [k for k in own if k not in state_dict and k not in optional] + absent + hook_missing
         unexpected = [k for k in state_dict if k not in own] + hook_unexpected
         mismatched = []
         for key, target in own.items():
@@ -813,6 +822,8 @@ class Module:
             self._load_errors(mismatched + error_msgs, missing, unexpected, strict)
         elif mismatched or error_msgs:
             self._load_errors(mismatched + error_msgs, [], [], False)
+        for module, mine in tables:
+            module.load_state_dict(mine, strict)
         self._copy_state(own, state_dict, assign)
         if post_hooks:  # PyTorch's order: the values copied, the hooks told, then strict's errors
             incompatible = IncompatibleKeys(missing, unexpected)
