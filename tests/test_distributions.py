@@ -103,6 +103,23 @@ def test_rsample_is_differentiable_and_sample_is_not():
         Bernoulli(probs=0.3).rsample()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_beta_and_dirichlet_draws_stay_inside_the_simplex_with_finite_gradients(dtype):
+    # a small concentration puts one Gamma draw far below the others: their ratio rounded to exactly 1, where
+    # Beta's log density is infinite (PyTorch's sampler draws in float64 and keeps draws in [tiny, 1 - ulp]), and
+    # float32 draws underflowed, their gradient NaN or far off
+    for a in (0.01, 0.05):
+        ember.manual_seed(0)
+        c = ember.full((2,), a, dtype=dtype, requires_grad=True)
+        x = Beta(c[0], c[1]).rsample((5000,))
+        assert x.dtype == c.dtype and 0 < x.detach().numpy().min() and x.detach().numpy().max() < 1
+        assert np.isfinite(Beta(c[0], c[1]).log_prob(x.detach()).detach().numpy()).all()
+        grad = ember.grad(x.mean(), [c])[0].numpy()
+        np.testing.assert_allclose(grad, [1 / (4 * a), -1 / (4 * a)], rtol=0.03)  # d/dc of c1 / (c1 + c0)
+        y = Dirichlet(ember.full((3,), a, dtype=dtype)).sample((5000,)).numpy()
+        assert 0 < y.min() and y.max() < 1
+
+
 def test_expand_broadcasts_parameters_without_checking_again():
     d = Normal(ember.tensor([0.0, 1.0]), 1.0).expand((3, 2))
     assert d.batch_shape == (3, 2) and d.loc.shape == (3, 2)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ember import creation, ops
+from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.gamma import standard_gamma
-from ember.distributions.utils import as_parameter, broadcast_all
+from ember.distributions.utils import as_parameter, broadcast_all, finfo
 
 
 class Dirichlet(Distribution):
@@ -53,8 +54,17 @@ class Dirichlet(Distribution):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        gammas = standard_gamma(ops.broadcast_to(self.concentration, shape))
-        return gammas / gammas.sum(-1, keepdims=True)
+        # drawn and normalized in float64 as PyTorch's sampler, the normalization in log space: float32 draws
+        # underflowed to tiny at small concentrations (a gradient 15 times too large at 0.01), and dividing by a
+        # sum of underflowed draws made it inf or NaN
+        concentration = ops.cast(ops.broadcast_to(self.concentration, shape), "float64")
+        x = ops.cast(ops.softmax(ops.log(standard_gamma(concentration)), -1), self.concentration.dtype)
+        # kept in [tiny, 1 - ulp] as PyTorch's sampler keeps it (a Beta draw of exactly 1 has an infinite log
+        # density); the shift is a constant, so the gradient stays the unclamped one
+        info = finfo(x.dtype)
+        with no_grad():
+            shift = ops.clamp(x, float(info.tiny), 1.0 - float(info.epsneg)) - x
+        return x + shift
 
     def log_prob(self, value):
         if self._validate_args:

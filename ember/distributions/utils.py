@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ember import creation, ops
@@ -29,9 +30,14 @@ def broadcast_all(*values) -> list:
     return [p if p.shape == shape else ops.broadcast_to(p, shape) for p in params]
 
 
+def finfo(dtype):
+    """The floating dtype's limits (``ml_dtypes.finfo``: NumPy's ``finfo`` does not know bfloat16)."""
+    return ml_dtypes.finfo(dtype)
+
+
 def eps(dtype) -> float:
     """The dtype's machine epsilon."""
-    return float(np.finfo(dtype).eps)
+    return float(finfo(dtype).eps)
 
 
 def clamp_probs(probs):
