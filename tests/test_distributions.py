@@ -120,6 +120,22 @@ def test_beta_and_dirichlet_draws_stay_inside_the_simplex_with_finite_gradients(
         assert 0 < y.min() and y.max() < 1
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gamma_draws_a_large_rate_divides_below_tiny_stay_positive(dtype):
+    ember.manual_seed(0)
+    rate = ember.tensor(1e18, dtype=dtype, requires_grad=True)
+    d = Gamma(ember.tensor(0.005, dtype=dtype), rate)
+    x = d.rsample((2000,))
+    assert x.detach().numpy().min() > 0  # 0 (80% of float32 draws) has the log density +inf
+    assert np.isfinite(d.log_prob(x.detach()).detach().numpy()).all()
+    (grad,) = ember.grad(x.sum(), [rate])
+    np.testing.assert_allclose(grad.numpy(), -(x.detach() / rate.detach()).sum().numpy(), rtol=1e-5)
+    with np.errstate(over="ignore"):  # a draw a tiny rate divides past the largest float stays inf, as PyTorch's
+        tiny = float(np.finfo(dtype).tiny)
+        assert np.isposinf(Gamma(ember.tensor(50.0, dtype=dtype), ember.tensor(tiny, dtype=dtype)).sample((3,))
+                           .numpy()).all()
+
+
 def test_expand_broadcasts_parameters_without_checking_again():
     d = Normal(ember.tensor([0.0, 1.0]), 1.0).expand((3, 2))
     assert d.batch_shape == (3, 2) and d.loc.shape == (3, 2)

@@ -8,7 +8,7 @@ from ember import creation, ops, random
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, finfo
 from ember.grad_mode import thread_mode
 
 
@@ -20,7 +20,7 @@ def standard_gamma(alpha):
         raise TypeError("Gamma, Beta and Dirichlet sampling draws with NumPy's gamma sampler, which a graph cannot "
                         "hold (ember.jit would repeat one draw on every call); draw outside the traced function")
     with no_grad():
-        tiny = float(np.finfo(alpha.dtype).tiny)  # a sample that underflows to 0 would have no log density
+        tiny = float(finfo(alpha.dtype).tiny)  # a sample that underflows to 0 would have no log density
         draw = random.generator().standard_gamma(np.asarray(alpha.detach().numpy(), np.float64))
         x = creation.tensor(np.maximum(draw, tiny), dtype=alpha.dtype, device=alpha.device)
         if not alpha.requires_grad:
@@ -64,7 +64,13 @@ class Gamma(Distribution):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        return standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
+        x = standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
+        # a draw a large rate divides below tiny is kept at tiny, as PyTorch's (0 has an infinite log density);
+        # the shift is a constant, so the gradient stays the unclamped one
+        tiny = float(finfo(x.dtype).tiny)
+        with no_grad():  # (only below tiny: inf - inf would turn an overflowed draw into NaN)
+            shift = ops.where(x < tiny, tiny - x, creation.zeros_like(x))
+        return x + shift
 
     def log_prob(self, value):
         if self._validate_args:
