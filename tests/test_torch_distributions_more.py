@@ -378,3 +378,36 @@ def test_the_public_names_are_pytorchs():
     # PyTorch keeps these two bases of the relaxed distributions in their modules only
     assert set(D.__all__) - {"ExpRelaxedCategorical", "LogitRelaxedBernoulli"} <= set(dir(torch.distributions))
     assert set(D.transforms.__all__) <= set(dir(torch.distributions.transforms))
+
+
+def test_bfloat16_parameters_work_as_pytorchs():
+    # NumPy's finfo does not know bfloat16: Gumbel, the entropy of the categoricals, Geometric's, FisherSnedecor's,
+    # RelaxedBernoulli's, LKJCholesky's and LogisticNormal's draws and the sigmoid and stick-breaking transforms
+    # failed with "data type not inexact"
+    def build(D, lib):
+        t = (lambda a: torch.tensor(a, dtype=torch.bfloat16)) if lib is torch else (
+            lambda a: ember.tensor(np.asarray(a, np.float32)).to("bfloat16"))
+        return t, [D.Gumbel(t([0.5, 1.0, -1.0]), t([1.0, 2.0, 0.5])),
+                   D.Categorical(logits=t([[0.5, 1.0, -1.0], [-100.0, 2.0, 3.0]])),
+                   D.OneHotCategorical(logits=t([[0.5, 1.0, -1.0], [-100.0, 2.0, 3.0]]))]
+    (t, ours), (u, theirs) = build(ember.distributions, ember), build(torch.distributions, torch)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.entropy().to("float32").numpy(), b.entropy().float().numpy())
+    value = [0.3, 1.7, -0.4]
+    np.testing.assert_array_equal(ours[0].log_prob(t(value)).to("float32").numpy(),
+                                  theirs[0].log_prob(u(value)).float().numpy())
+    np.testing.assert_array_equal(ours[0].cdf(t(value)).to("float32").numpy(), theirs[0].cdf(u(value)).float().numpy())
+    for name in ("SigmoidTransform", "StickBreakingTransform"):
+        x = [[-3.0, 0.5, 20.0]]
+        ta, tb = getattr(ember.distributions.transforms, name)(), getattr(torch.distributions.transforms, name)()
+        ya, yb = ta(t(x)), tb(u(x))
+        np.testing.assert_array_equal(ya.to("float32").numpy(), yb.float().numpy())
+        np.testing.assert_array_equal(ta.inv(ya).to("float32").numpy(), tb.inv(yb).float().numpy())
+        np.testing.assert_array_equal(ta.log_abs_det_jacobian(t(x), ya).to("float32").numpy(),
+                                      tb.log_abs_det_jacobian(u(x), yb).float().numpy())
+    D = ember.distributions
+    for d in (D.Geometric(t([0.2, 0.5])), D.FisherSnedecor(t([2.0, 5.0]), t([3.0, 4.0])),
+              D.RelaxedBernoulli(t(0.5), t([0.2, 0.5])), D.LKJCholesky(3, t(0.5)),
+              D.LogisticNormal(t([0.0, 1.0]), t([1.0, 2.0]))):
+        x = d.sample((3,))
+        assert x.dtype == ember.bfloat16 and x.shape == (3,) + d.batch_shape + d.event_shape

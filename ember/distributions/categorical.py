@@ -10,7 +10,7 @@ from ember.backend import int64
 from ember.distributions import constraints
 from ember.distributions.bernoulli import probs_or_logits
 from ember.distributions.distribution import Distribution, expanded, lazy_property
-from ember.distributions.utils import as_parameter, logits_to_probs, probs_to_logits
+from ember.distributions.utils import as_parameter, finfo, logits_to_probs, probs_to_logits
 
 
 class Categorical(Distribution):
@@ -96,7 +96,7 @@ class Categorical(Distribution):
         return ops.gather(logits, -1, index).squeeze(-1)
 
     def entropy(self):
-        logits = ops.clamp(self.logits, float(np.finfo(self.logits.dtype).min), None)
+        logits = ops.clamp(self.logits, float(finfo(self.logits.dtype).min), None)
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand: bool = True):

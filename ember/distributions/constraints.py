@@ -8,11 +8,10 @@ constraint's ``event_dim`` rightmost dimensions (a simplex is checked per vector
 
 from __future__ import annotations
 
-import numpy as np
-
 from ember import creation, linalg, ops
 from ember.autograd import no_grad
 from ember.backend import bool_
+from ember.distributions.utils import finfo
 
 
 class Constraint:
@@ -224,7 +223,7 @@ class _CorrCholesky(Constraint):
     event_dim = 2
 
     def check(self, value):
-        tolerance = float(np.finfo(value.dtype).eps) * value.shape[-1] * 10
+        tolerance = float(finfo(value.dtype).eps) * value.shape[-1] * 10
         with no_grad():
             row_norm = linalg.vector_norm(value, dim=-1)
         unit_rows = ops.all(ops.abs(row_norm - 1.0) <= tolerance, axis=-1)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ember import creation, ops
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.gamma import Gamma
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, finfo
 
 
 class FisherSnedecor(Distribution):
@@ -54,7 +52,7 @@ class FisherSnedecor(Distribution):
         shape = self._extended_shape(sample_shape)
         x1 = Gamma(self.df1 * 0.5, self.df1, validate_args=False).rsample(sample_shape)
         x2 = Gamma(self.df2 * 0.5, self.df2, validate_args=False).rsample(sample_shape)
-        tiny = float(np.finfo(x2.dtype).tiny)  # a ratio of underflowed draws would be 0 / 0
+        tiny = float(finfo(x2.dtype).tiny)  # a ratio of underflowed draws would be 0 / 0
         return ops.broadcast_to(ops.clamp(x1 / ops.clamp(x2, tiny, None), tiny, None), shape)
 
     def log_prob(self, value):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, finfo
 from ember.nn import functional as F
 
 
@@ -49,7 +47,7 @@ class Geometric(SuccessProbs, Distribution):
 
     def sample(self, sample_shape=()):
         with no_grad():
-            tiny = float(np.finfo(self.probs.dtype).tiny)
+            tiny = float(finfo(self.probs.dtype).tiny)
             u = ops.clamp(creation.rand(self._extended_shape(sample_shape), dtype=self.probs.dtype), tiny, None)
             return ops.floor(ops.log(u) / ops.log1p(-self.probs))
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ember import creation, ops
 from ember.distributions import constraints
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import AffineTransform, ExpTransform
 from ember.distributions.uniform import Uniform
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, finfo
 
 EULER_GAMMA = 0.57721566490153286060
 
@@ -29,7 +27,7 @@ class Gumbel(TransformedDistribution):
 
     def __init__(self, loc, scale, validate_args: bool | None = None):
         self.loc, self.scale = broadcast_all(loc, scale)
-        info = np.finfo(self.loc.dtype)
+        info = finfo(self.loc.dtype)
         base = Uniform(creation.full_like(self.loc, float(info.tiny)),
                        creation.full_like(self.loc, 1 - float(info.eps)), validate_args=validate_args)
         transforms = [ExpTransform().inv, AffineTransform(0, -creation.ones_like(self.scale)), ExpTransform().inv,

@@ -11,7 +11,7 @@ from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.dirichlet import Beta
 from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, finfo
 
 
 class LKJCholesky(Distribution):
@@ -57,7 +57,7 @@ class LKJCholesky(Distribution):
             norm = ops.sqrt((normal * normal).sum(-1, keepdims=True))
             direction = normal / ops.where(norm == 0, creation.ones_like(norm), norm)  # row 0 stays 0
             w = ops.sqrt(squared_norms) * direction
-            tiny = float(np.finfo(np.dtype(str(w.dtype))).tiny)
+            tiny = float(finfo(w.dtype).tiny)
             diagonal = ops.sqrt(ops.clamp(1 - (w * w).sum(-1), tiny, None))
             return w + ops.diag_embed(diagonal)
 

@@ -14,6 +14,7 @@ import numpy as np
 from ember import creation, linalg, ops
 from ember.distributions import constraints
 from ember.distributions.transforms import Transform
+from ember.distributions.utils import finfo
 from ember.nn import functional as F
 
 __all__ = ["CorrCholeskyTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform", "tril_matrix_to_vec",
@@ -109,7 +110,7 @@ class CorrCholeskyTransform(Transform):
     __hash__ = object.__hash__
 
     def _call(self, x):
-        eps = float(np.finfo(x.dtype).eps)
+        eps = float(finfo(x.dtype).eps)
         r = vec_to_tril_matrix(ops.clamp(ops.tanh(x), -1 + eps, 1 - eps), diag=-1)
         # stick-breaking on the squares: y_ij = r_ij sqrt(prod_(k<j) (1 - r_ik^2)), 1 on the diagonal
         remaining = ops.cumprod(ops.sqrt(1 - r * r), -1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ember import creation, ops
 from ember.distributions import constraints
-from ember.distributions.utils import sum_rightmost
+from ember.distributions.utils import finfo, sum_rightmost
 from ember.nn import functional as F
 from ember.tensor import Tensor
 
@@ -356,7 +356,7 @@ class PowerTransform(Transform):
 
 def _clipped_sigmoid(x):
     """``sigmoid(x)`` kept in [tiny, 1 - eps], so its logit stays finite (as PyTorch's)."""
-    info = np.finfo(x.dtype)
+    info = finfo(x.dtype)
     return ops.clamp(ops.sigmoid(x), float(info.tiny), 1.0 - float(info.eps))
 
 
@@ -377,7 +377,7 @@ class SigmoidTransform(Transform):
         return _clipped_sigmoid(x)
 
     def _inverse(self, y):
-        info = np.finfo(y.dtype)
+        info = finfo(y.dtype)
         y = ops.clamp(y, float(info.tiny), 1.0 - float(info.eps))
         return ops.log(y) - ops.log1p(-y)
 
@@ -559,7 +559,7 @@ class StickBreakingTransform(Transform):
 
     def _inverse(self, y):
         y_crop = y[..., :-1]
-        remaining = ops.clamp(1 - ops.cumsum(y_crop, -1), float(np.finfo(y.dtype).tiny), None)
+        remaining = ops.clamp(1 - ops.cumsum(y_crop, -1), float(finfo(y.dtype).tiny), None)
         return ops.log(y_crop) - ops.log(remaining) + self._offset(y, y.shape[-1] - 1)
 
     def log_abs_det_jacobian(self, x, y):

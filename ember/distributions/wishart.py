@@ -14,7 +14,7 @@ from ember.distributions.chi2 import Chi2
 from ember.distributions.distribution import Distribution, lazy_property
 from ember.distributions.matrix_transforms import vec_to_tril_matrix
 from ember.distributions.multivariate_normal import one_matrix
-from ember.distributions.utils import as_parameter
+from ember.distributions.utils import as_parameter, finfo
 
 _LOG_2 = math.log(2.0)
 
@@ -141,7 +141,7 @@ class Wishart(Distribution):
 
     def _bartlett_sampling(self, shape: tuple):
         p = self._event_shape[-1]
-        eps = float(np.finfo(np.dtype(str(self.df.dtype))).eps)
+        eps = float(finfo(self.df.dtype).eps)
         chi = ops.sqrt(ops.clamp(self._dist_chi2.rsample(shape), eps, None))
         below = creation.randn(shape + self._batch_shape + (p * (p - 1) // 2,), dtype=self.df.dtype)
         noise = ops.diag_embed(chi) + vec_to_tril_matrix(below, diag=-1)
