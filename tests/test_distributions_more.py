@@ -251,6 +251,19 @@ def test_mixture_samples_pick_one_component_per_draw():
     assert abs((x > 0).mean() - 0.75) < 0.01
 
 
+def test_mixture_whose_weights_broadcast_over_the_batch_picks_a_component_per_member():
+    # weights of batch shape () for components of batch shape (3, 2): one choice was shared by the whole batch
+    # (the members' draws identical in their component), and sample((3,)) took the i-th draw's choice for member i
+    ember.manual_seed(4)
+    means = ember.tensor(np.array([[-100.0, 100.0]] * 3))
+    d = MixtureSameFamily(Categorical(probs=_t(0.5, 0.5)), Normal(means, ember.full((3, 2), 1e-3, dtype="float64")))
+    n = 30_000
+    for shape in [(n,), (n // 3, 3)]:
+        x = d.sample(shape).numpy().reshape(n, 3) > 0
+        assert abs(x.mean() - 0.5) < 0.02
+        assert abs(np.corrcoef(x.T)[0, 1]) < 0.05  # the members choose independently
+
+
 def test_affine_log_jacobian_over_an_event_counts_a_shared_scale_once_per_element():
     t = transforms.AffineTransform(0.0, _t(2.0).reshape(()), event_dim=1)
     x = ember.zeros((4, 3), dtype=ember.float64)

@@ -100,7 +100,8 @@ class MixtureSameFamily(Distribution):
     def sample(self, sample_shape=()):
         with no_grad():
             gather_dim = len(tuple(sample_shape)) + len(self.batch_shape)
-            choice = self.mixture_distribution.sample(sample_shape)
+            # one choice per member of the batch, also where the mixture's batch broadcasts against it
+            choice = self.mixture_distribution.expand(self.batch_shape).sample(sample_shape)
             components = self.component_distribution.sample(sample_shape)
             chosen = ops.one_hot(choice, self._num_component) > 0
             chosen = chosen.reshape(tuple(chosen.shape) + (1,) * self._event_ndims)
