@@ -248,6 +248,7 @@ def test_shapes_dtypes_and_support_flags_match_torch():
                   lambda D, m: D.OneHotCategorical(probs=m.ones(2, 3)),
                   lambda D, m: D.MultivariateNormal(m.zeros(4, 1, 3), scale_tril=m.eye(3)),
                   lambda D, m: D.Independent(D.Exponential(m.ones(2, 3, 4)), 2),
+                  lambda D, m: D.Independent(D.Bernoulli(probs=m.ones(2, 3) / 2), 0),  # enumerate_support raised
                   lambda D, m: D.Uniform(m.zeros(2), 1.0).expand((5, 2)),
                   lambda D, m: D.Categorical(probs=m.ones(3)).expand((2, 4))]:
         ours, theirs = build(ember.distributions, ember), build(torch.distributions, torch)

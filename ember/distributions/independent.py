@@ -72,6 +72,14 @@ class Independent(Distribution):
     def rsample(self, sample_shape=()):
         return self.base_dist.rsample(sample_shape)
 
+    def enumerate_support(self, expand: bool = True):
+        """The base distribution's support, when no batch dimension is reinterpreted (PyTorch enumerates no
+        cartesian product)."""
+        if self.reinterpreted_batch_ndims > 0:
+            raise NotImplementedError("Independent: enumerating the support over reinterpreted batch dimensions "
+                                      "(a cartesian product) is not implemented")
+        return self.base_dist.enumerate_support(expand=expand)
+
     def log_prob(self, value):
         return sum_rightmost(self.base_dist.log_prob(value), self.reinterpreted_batch_ndims)
 
