@@ -73,6 +73,21 @@ def test_categorical_frequencies_follow_probs_and_never_draw_a_zero_probability(
     np.testing.assert_allclose(freq, probs, atol=5 * np.sqrt(0.25 / N))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_categorical_and_bernoulli_draws_follow_their_probabilities(dtype):
+    # a half-precision cumulative sum dropped the 0.0011 category (bfloat16) and a half-precision u rounded up
+    # to the total, drawing the last category of probability 0; Bernoulli(1.0) drew zeros
+    ember.manual_seed(0)
+    probs = np.array([0.3, 0.3, 0.3989, 0.0011, 0.0, 0.0])
+    x = Categorical(probs=ember.tensor(probs).to(dtype)).sample((N,)).numpy()
+    freq = np.bincount(x, minlength=6) / N
+    np.testing.assert_array_equal(freq[4:], 0.0)
+    np.testing.assert_allclose(freq, probs, atol=5 * np.sqrt(0.25 / N))
+    y = Bernoulli(probs=ember.tensor([0.0, 0.3, 1.0]).to(dtype)).sample((N,)).to("float32").numpy()
+    np.testing.assert_array_equal(y.mean(0)[[0, 2]], [0.0, 1.0])
+    assert abs(y.mean(0)[1] - 0.3) < 5 * np.sqrt(0.25 / N)
+
+
 def test_mvn_sample_covariance_matches():
     ember.manual_seed(2)
     cov = np.array([[2.0, 0.6, 0.1], [0.6, 1.0, -0.3], [0.1, -0.3, 0.5]])

@@ -80,8 +80,10 @@ class Bernoulli(SuccessProbs, Distribution):
     def sample(self, sample_shape=()):
         with no_grad():
             shape = self._extended_shape(sample_shape)
-            u = creation.rand(shape, dtype=self.probs.dtype)
-            return ops.cast(u < ops.broadcast_to(self.probs, shape), self.probs.dtype)
+            # compared in float64, as torch.bernoulli draws: a half-precision u is too coarse (and rounds up to 1,
+            # so that probability 1 gave zeros)
+            u = creation.rand(shape, dtype="float64")
+            return ops.cast(u < ops.broadcast_to(ops.cast(self.probs, "float64"), shape), self.probs.dtype)
 
     def log_prob(self, value):
         if self._validate_args:

@@ -78,11 +78,12 @@ class Categorical(Distribution):
 
     def sample(self, sample_shape=()):
         # inverse CDF: the number of cumulative probabilities at or below u (from creation.rand, so a traced
-        # function draws anew on each call)
+        # function draws anew on each call), in float64: a half-precision cumulative sum drops a small category
+        # and a half-precision u rounds up to the total, past the last category of nonzero probability
         with no_grad():
             shape = self._extended_shape(sample_shape)
-            cdf = ops.cumsum(self.probs, -1)
-            u = creation.rand(shape + (1,), dtype=self.probs.dtype) * cdf[..., -1:]
+            cdf = ops.cumsum(ops.cast(self.probs, "float64"), -1)
+            u = creation.rand(shape + (1,), dtype="float64") * cdf[..., -1:]
             index = ops.cast(u >= cdf, int64).sum(-1)
             return ops.clamp(index, 0, self._num_events - 1)
 
