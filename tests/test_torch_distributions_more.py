@@ -411,3 +411,14 @@ def test_bfloat16_parameters_work_as_pytorchs():
               D.LogisticNormal(t([0.0, 1.0]), t([1.0, 2.0]))):
         x = d.sample((3,))
         assert x.dtype == ember.bfloat16 and x.shape == (3,) + d.batch_shape + d.event_shape
+
+
+def test_confident_logits_entropies_and_their_gradients_match_torch():
+    # binary_cross_entropy_with_logits dropped exp(-|x|) past |x| = 20: Geometric(logits=-30).entropy was 30.0
+    # (31.0), Bernoulli(probs=1e-10).entropy's gradient 22.03 (23.03)
+    logits = np.array([-30.0, -25.0, 22.0, 30.0])  # (the entropy's gradient there cancels in both libraries)
+    np.testing.assert_allclose(ember.distributions.Geometric(logits=ember.tensor(logits)).entropy().numpy(),
+                               torch.distributions.Geometric(logits=torch.tensor(logits)).entropy().numpy(),
+                               rtol=1e-7)
+    _compare(lambda D, p: D.Bernoulli(probs=p), [np.array([1e-10, 1e-9, 0.3, 1 - 1e-10])], [],
+             lambda d: d.entropy(), atol=1e-12)

@@ -689,7 +689,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     """BCE of sigmoid(input), computed from the logits without overflow; ``pos_weight`` scales positives."""
     input, target = to_float(input), to_float(as_tensor(target))
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    negative_part = softplus(-input)
+    # -log(sigmoid(x)) in full, as PyTorch's log_sigmoid: softplus's linear branch past 20 drops exp(x), which a
+    # confident wrong logit's loss (input -30, target ~0) needs
+    negative_part = softplus(-input, threshold=float("inf"))
     if pos_weight is None:
         losses = (1.0 - target) * input + negative_part
     else:
