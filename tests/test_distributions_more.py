@@ -174,6 +174,7 @@ def test_biject_to_lets_an_optimizer_fit_constrained_parameters():
     (lambda: NegativeBinomial(2.0, probs=ember.tensor(1.0)), "NegativeBinomial: parameter probs"),
     (lambda: Multinomial(2.0, probs=ember.ones(2)), "Multinomial: total_count must be an int"),
     (lambda: Multinomial(2, probs=ember.tensor([-1.0, 2.0])), "Categorical: parameter probs"),
+    (lambda: Multinomial(-1, probs=ember.ones(2)), "Multinomial: total_count must be nonnegative, got -1"),
     (lambda: VonMises(0.0, -1.0), "VonMises: parameter concentration"),
     (lambda: Kumaraswamy(1.0, -1.0), "Kumaraswamy: parameter concentration0"),
     (lambda: RelaxedBernoulli(ember.tensor(0.5), probs=ember.tensor(2.0)), "LogitRelaxedBernoulli: parameter probs"),

@@ -45,6 +45,8 @@ class Multinomial(CategoricalParams, Distribution):
         self._binomial = Binomial(total_count=total_count, probs=self.probs, validate_args=False)
         super().__init__(self._categorical.batch_shape, self._categorical.param_shape[-1:],
                          validate_args=validate_args)
+        if self._validate_args and total_count < 0:  # (PyTorch's inner Binomial refuses it)
+            raise ValueError(f"Multinomial: total_count must be nonnegative, got {total_count}")
 
     def _checked_arguments(self) -> dict:
         return {}  # the Categorical checked them
