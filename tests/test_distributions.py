@@ -234,6 +234,10 @@ def test_constraints_check_elementwise_and_per_event():
     assert constraints.positive.check(ember.tensor([1.0, 0.0])).numpy().tolist() == [True, False]
     assert constraints.simplex.check(ember.tensor([[0.5, 0.5], [0.5, 0.6]])).numpy().tolist() == [True, False]
     assert constraints.independent(constraints.real, 1).event_dim == 1
+    # 1000 equal float32 probabilities: their float32 sum over the last axis is 1.3e-6 off, past the tolerance,
+    # so Categorical(probs=ones(1000)) was refused
+    assert bool(constraints.simplex.check(ember.full((2, 1000), 1e-3)).all())
+    Categorical(probs=ember.ones(4, 1000))
 
 
 # --- KL dispatch ------------------------------------------------------------------------------------------
