@@ -265,6 +265,18 @@ def test_mixture_whose_weights_broadcast_over_the_batch_picks_a_component_per_me
         assert abs(np.corrcoef(x.T)[0, 1]) < 0.05  # the members choose independently
 
 
+def test_mixture_whose_weights_have_the_larger_batch_has_their_batch_shape():
+    # weights of batch (4,) for components of batch (1, 2): the batch shape was (1,) though log_prob and mean
+    # have 4 members, and sample failed to broadcast
+    ember.manual_seed(4)
+    weights = ember.tensor(np.array([[0.9, 0.1], [0.1, 0.9], [0.5, 0.5], [1.0, 0.0]]))
+    d = MixtureSameFamily(Categorical(probs=weights), Normal(ember.tensor(np.array([[0.0, 10.0]])), 1.0))
+    assert d.batch_shape == (4,) and d.log_prob(ember.tensor([0.5])).shape == (4,)
+    x = d.sample((20_000,)).numpy()
+    assert x.shape == (20_000, 4)
+    np.testing.assert_allclose(x.mean(0), d.mean.numpy(), atol=0.1)
+
+
 def test_affine_log_jacobian_over_an_event_counts_a_shared_scale_once_per_element():
     t = transforms.AffineTransform(0.0, _t(2.0).reshape(()), event_dim=1)
     x = ember.zeros((4, 3), dtype=ember.float64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions.categorical import Categorical
@@ -47,7 +49,9 @@ class MixtureSameFamily(Distribution):
         self.component_distribution = component_distribution
         self._num_component = k
         self._event_ndims = len(component_distribution.event_shape)
-        super().__init__(component_batch[:-1], component_distribution.event_shape, validate_args=validate_args)
+        # the two batch shapes broadcast (PyTorch takes the components' alone, though log_prob broadcasts them)
+        batch_shape = tuple(np.broadcast_shapes(tuple(mixture_batch), tuple(component_batch[:-1])))
+        super().__init__(batch_shape, component_distribution.event_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None) -> MixtureSameFamily:
         batch_shape = tuple(batch_shape)
@@ -102,7 +106,8 @@ class MixtureSameFamily(Distribution):
             gather_dim = len(tuple(sample_shape)) + len(self.batch_shape)
             # one choice per member of the batch, also where the mixture's batch broadcasts against it
             choice = self.mixture_distribution.expand(self.batch_shape).sample(sample_shape)
-            components = self.component_distribution.sample(sample_shape)
+            components = self.component_distribution.expand(self.batch_shape + (self._num_component,)).sample(
+                sample_shape)
             chosen = ops.one_hot(choice, self._num_component) > 0
             chosen = chosen.reshape(tuple(chosen.shape) + (1,) * self._event_ndims)
             chosen = ops.broadcast_to(chosen, tuple(components.shape))
