@@ -114,3 +114,4 @@ class _DefaultGenerator(Generator):
 
 
 default_generator = _DefaultGenerator()
+_random._default_generator = default_generator  # what manual_seed returns and set_rng_state restores into

@@ -29,6 +29,7 @@ def _words(bit_generator: np.random.PCG64) -> np.ndarray:
 
 # seeded as manual_seed seeds it, so that manual_seed(initial_seed()) starts both streams over
 _stream = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
+_default_generator = None  # ember.generator's default_generator, which that module (a layer above) registers here
 
 
 def seed_value(name: str, seed) -> int:
@@ -48,9 +49,7 @@ def manual_seed(seed: int):
     _initial_seed = seed_value("manual_seed", seed if isinstance(seed, (int, np.integer)) else int(seed))
     _generator = np.random.default_rng(_initial_seed)
     _stream[...] = _words(np.random.PCG64(np.random.SeedSequence(_initial_seed).spawn(1)[0]))
-    from ember.generator import default_generator  # (ember.generator imports this module)
-
-    return default_generator
+    return _default_generator
 
 
 def seed() -> int:
@@ -151,9 +150,9 @@ def set_rng_state(state) -> None:
     ``default_generator.get_state()``, which ``torch.set_rng_state`` takes."""
     global _initial_seed
     if not isinstance(state, dict):
-        from ember.generator import default_generator  # (ember.generator imports this module)
-
-        default_generator.set_state(state)
+        if _default_generator is None:
+            raise TypeError(f"set_rng_state: expected the dict of get_rng_state(), got {type(state).__name__}")
+        _default_generator.set_state(state)
         return
     state = dict(state)
     words, seeded = state.pop("stream", None), state.pop("seed", None)

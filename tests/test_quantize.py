@@ -115,7 +115,7 @@ def test_calibration_batches_must_be_a_nonempty_list_of_batches():
 
 class _NeedsBatchSize(nn.Module):
     """A CNN whose forward computes with the batch size: a flattening reshape, and a zero bias built from
-    arange(x.shape[0]) (a trace with an unknown batch cannot build it)."""
+    int(x.shape[0]) (a trace with an unknown batch cannot build it)."""
 
     def __init__(self):
         super().__init__()
@@ -123,7 +123,7 @@ class _NeedsBatchSize(nn.Module):
 
     def forward(self, x):
         h = self.conv(x).relu()
-        return self.fc(h.reshape(x.shape[0], -1)) + ember.arange(x.shape[0]).reshape(-1, 1) * 0.0
+        return self.fc(h.reshape(x.shape[0], -1)) + ember.zeros(int(x.shape[0]), 3)
 
 
 class _ZerosOfBatchSize(_NeedsBatchSize):
