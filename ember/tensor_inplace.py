@@ -15,6 +15,7 @@ refused.
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ember.backend.devices import array_module
@@ -678,6 +679,11 @@ class InplaceMethods:
         _check_fill_dtype(self, "uniform_", "fc")
         if not a <= b:
             raise ValueError(f"uniform_: expects a <= b (the range [a, b)), got a={a} and b={b}")
+        largest = float(ml_dtypes.finfo(self.array.real.dtype if self.dtype in COMPLEX else self.dtype).max)
+        for name, bound in (("a", a), ("b", b)):  # (the draws would be inf, as PyTorch refuses)
+            if not -largest <= bound <= largest:
+                raise ValueError(f"uniform_: {name}={bound} is out of the range of {self.dtype} (at most {largest:g} "
+                                 "in magnitude)")
         _refuse_traced_draw(self, "uniform_")
         rng, shape = numpy_generator(generator), tuple(self.shape)
         if self.dtype in COMPLEX:  # both parts U(a, b), as PyTorch

@@ -251,6 +251,17 @@ def test_normal_and_uniform_refuse_bad_parameters_by_name(call, message):
         call(ember.zeros(3))
 
 
+@pytest.mark.parametrize("dtype, a, b, name", [("float16", 0.0, 7e4, "b"), ("float16", -7e4, 0.0, "a"),
+                                               ("bfloat16", 0.0, 1e39, "b"), ("complex64", -1e39, 0.0, "a")])
+def test_uniform_refuses_bounds_its_dtype_does_not_hold(dtype, a, b, name):
+    # the draws past the dtype's largest value were inf, silently; PyTorch refuses ("to is out of bounds")
+    with pytest.raises(ValueError, match=rf"uniform_: {name}=\S+ is out of the range of {dtype}"):
+        ember.zeros(3, dtype=dtype).uniform_(a, b)
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        torch.zeros(3, dtype=getattr(torch, dtype)).uniform_(a, b)
+    assert np.isfinite(ember.zeros(1000, dtype="float16").uniform_(-6e4, 6e4).numpy()).all()
+
+
 @pytest.mark.parametrize("dtype, args, message", [
     ("int8", (0, 300), "to - 1 = 299 is out of bounds for int8"),
     ("uint8", (-5, 3), "from = -5 is out of bounds for uint8"),
