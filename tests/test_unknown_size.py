@@ -126,3 +126,12 @@ def test_a_slice_by_an_unknown_size_passes_its_gradient():
         assert np.count_nonzero(expected.numpy()) == x.numel() - x.shape[0] // 2 * 12
         np.testing.assert_array_equal(fast(x).numpy(), expected.numpy())
     assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized
+
+
+def test_a_range_whose_bounds_are_past_int64_is_refused_naming_the_op():
+    from ember.ops.registry import Spec
+    from ember.ops.sized import ARANGE_SIZED
+
+    with pytest.raises(ValueError, match="arange_sized.*int64"):
+        ARANGE_SIZED.infer(Spec((2, 3), np.dtype("float32")), start=10**23, stop=("*", (0, 1), 2), step=1,
+                           dtype=np.dtype("int64"))

@@ -136,6 +136,8 @@ def fill_like(x: TensorLike, value, dtype) -> TensorLike:
                                        "dtype": np.dtype(dtype)})
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
 # --- arange_sized --------------------------------------------------------------------------------------------
 
 
@@ -152,6 +154,8 @@ def _arange_infer(*sources, start, stop, step, dtype):
     first, last, stride = (_checked("arange_sized", sources, v) for v in (start, stop, step))
     if stride is None or stride <= 0:
         raise shape_error("arange_sized", sources, f"step must be a positive int, got {step!r}")
+    if any(v is not None and not -_INT64_MAX - 1 <= v <= _INT64_MAX for v in (first, last, stride)):
+        raise shape_error("arange_sized", sources, f"bounds {(first, last, stride)} are past int64's range")
     count = None if first is None or last is None else max(0, -(-(last - first) // stride))
     return Spec((count,), np.dtype(dtype))
 
