@@ -345,6 +345,20 @@ def test_a_causal_attention_model_exports_with_dynamic_batch_and_length():
         np.testing.assert_allclose(run_onnx(model, [idx])[0], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_size_floor_divided_below_zero_exports_as_python_floors_it():
+    # ONNX's integer Div truncates toward zero: x[:, : (t - 7) // 2] at t = 4 sliced to -1 instead of -2
+    def fn(x):
+        t = x.size(1)
+        return x[:, : (t - 7) // 2] * 2, ember.zeros((x.size(1) + 1) // -2 + 10)
+
+    model = ember.onnx.export(fn, [_float(2, 12)], dynamic_axes={"input0": {1: "length"}})
+    for length in (4, 5, 12):
+        x = _float(2, length, seed=length)
+        got = run_onnx(model, [x])
+        np.testing.assert_array_equal(got[0], x[:, : (length - 7) // 2] * 2)
+        assert got[1].shape == ((length + 1) // -2 + 10,)
+
+
 def test_graph_and_session_export():
     from ember.compat import tf
 

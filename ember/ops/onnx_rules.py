@@ -98,8 +98,10 @@ def _size(b, inputs: list, size) -> str:
         k, axis = size
         return b.node("Gather", [b.node("Shape", [inputs[k]]), b.ints([axis % len(b.spec(inputs[k]).shape)])], axis=0)
     symbol, left, right = size
-    return b.node({"+": "Add", "-": "Sub", "*": "Mul", "//": "Div"}[symbol],  # (sizes are not negative)
-                  [_size(b, inputs, left), _size(b, inputs, right)])
+    left, right = _size(b, inputs, left), _size(b, inputs, right)
+    if symbol == "//":  # ONNX's integer Div truncates; Python's floors: (a - a mod b) / b is exact
+        return b.node("Div", [b.node("Sub", [left, b.node("Mod", [left, right], fmod=0)]), right])
+    return b.node({"+": "Add", "-": "Sub", "*": "Mul"}[symbol], [left, right])
 
 
 @_rule(FILL)
