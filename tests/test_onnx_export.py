@@ -359,6 +359,42 @@ def test_a_size_floor_divided_below_zero_exports_as_python_floors_it():
         assert got[1].shape == ((length + 1) // -2 + 10,)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int16", "uint8"])
+def test_small_integer_types_an_onnx_op_does_not_take_go_through_a_wider_one(dtype):
+    # MatMul takes no int8/int16/uint8, ReduceMax/Min no int16, Neg no uint8, Range no int8: such models were
+    # written, and failed to load in onnxruntime as invalid graphs
+    def fn(x):
+        return x @ x.t(), -x, x.amax(1), x.amin(), ember.arange(x.size(0), dtype=x.dtype) * 3
+
+    x = np.random.default_rng(0).integers(0, 100, (3, 4)).astype(dtype)
+    model = ember.onnx.export(fn, [x], dynamic_axes={"input0": {0: "batch"}})
+    for batch in (3, 5):
+        x = np.random.default_rng(batch).integers(0, 100, (batch, 4)).astype(dtype)
+        for got, expected in zip(run_onnx(model, [x]), fn(ember.tensor(x))):
+            assert got.dtype == expected.numpy().dtype
+            np.testing.assert_array_equal(got, expected.numpy())  # wrapped as NumPy wraps
+
+
+def test_torch_onnx_export_keywords_are_taken(tmp_path):
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval()
+    x = ember.randn(2, 4)
+    path = tmp_path / "net.onnx"
+    ember.onnx.export(net, (x,), str(path), export_params=True, opset_version=13, do_constant_folding=True,
+                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    import onnx
+
+    model = onnx.load(str(path))
+    assert [o.version for o in model.opset_import] == [13]
+    x5 = _float(5, 4)
+    with ember.no_grad():
+        np.testing.assert_allclose(run_onnx(model, [x5])[0], net(ember.tensor(x5)).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="export_params=False"):
+        ember.onnx.export(net, (x,), export_params=False)
+    with pytest.raises(ValueError, match="opset=15 and opset_version=13"):
+        ember.onnx.export(net, (x,), opset=15, opset_version=13)
+
+
 def test_graph_and_session_export():
     from ember.compat import tf
 

@@ -3,6 +3,8 @@ ONNX model, node by node from the op records (``onnx`` name, or the ``onnx_expor
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -30,16 +32,46 @@ class Emitter:
         self.op: Op | None = None  # the op being lowered
         self.out: Spec | None = None  # its output's Spec
         self._count = 0
+        self._cast_to: dict[str, np.dtype] = {}  # a Cast's output: its type
 
     def fresh(self, stem: str) -> str:
         self._count += 1
         return f"{stem}_{self._count}"
 
     def node(self, op_type: str, inputs: list, outputs: int = 1, **attrs):
-        """Append one ONNX node; returns its output name (a list when ``outputs`` > 1)."""
+        """Append one ONNX node; returns its output name (a list when ``outputs`` > 1). Integer inputs of a
+        type the ONNX op does not take (MatMul on int8, Neg on uint8) go through int32 or int64 and back,
+        which keeps NumPy's wrapping arithmetic."""
+        inputs, casts = self._widened(op_type, list(inputs))
         names = [self.fresh(op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), names, name=self.fresh(op_type), **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, names, name=self.fresh(op_type), **attrs))
+        names = [self.node("Cast", [n], to=self.dtype(casts[i])) if i in casts else n for i, n in enumerate(names)]
+        if op_type == "Cast":
+            self._cast_to[names[0]] = helper.tensor_dtype_to_np_dtype(attrs["to"])
         return names[0] if outputs == 1 else names
+
+    def _type_of(self, name: str) -> np.dtype | None:
+        """The dtype of a value the rule received or a Cast wrote; None for other intermediate values."""
+        spec = self.specs.get(name)
+        return np.dtype(spec.dtype) if spec is not None else self._cast_to.get(name)
+
+    def _widened(self, op_type: str, inputs: list) -> tuple:
+        """``inputs``, those of a small integer type that ``op_type`` does not take cast to a wider one it
+        does, and {output index: the type to cast that output back to}."""
+        first = self._type_of(inputs[0]) if inputs else None
+        if first is None or first.kind not in "iu":
+            return inputs, {}
+        formal, outputs, allowed = _signature(op_type, self.opset)
+        narrow = np.dtype(first)
+        kinds = allowed.get(formal[0], ())
+        if not kinds or f"tensor({narrow.name})" in kinds:
+            return inputs, {}
+        wide = next((w for w in ("int32", "int64") if f"tensor({w})" in kinds and np.can_cast(narrow, w)), None)
+        if wide is None:
+            return inputs, {}
+        same = [formal[min(i, len(formal) - 1)] == formal[0] for i in range(len(inputs))]
+        inputs = [self.node("Cast", [n], to=self.dtype(wide)) if same[i] else n for i, n in enumerate(inputs)]
+        return inputs, {i: narrow for i, t in enumerate(outputs) if t == formal[0]}
 
     def const(self, value, dtype=None) -> str:
         """An initializer holding ``value`` (as ``dtype`` when given)."""
@@ -75,6 +107,17 @@ class Emitter:
         if op_type == "ReduceSum" and self.opset >= 13 or self.opset >= 18:
             return self.node(op_type, [x] if axes is None else [x, self.ints(axes)], keepdims=keep)
         return self.node(op_type, [x], keepdims=keep, **({} if axes is None else {"axes": axes}))
+
+
+@functools.cache
+def _signature(op_type: str, opset: int) -> tuple:
+    """An ONNX op's input and output type parameters, and the types each parameter allows."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset)
+    except onnx.defs.SchemaError:
+        return (), (), {}
+    allowed = {c.type_param_str: frozenset(c.allowed_type_strs) for c in schema.type_constraints}
+    return tuple(p.type_str for p in schema.inputs), tuple(p.type_str for p in schema.outputs), allowed
 
 
 def _value_info(name: str, shape, dtype, dims: dict | None = None):
@@ -195,7 +238,9 @@ def _session_graph(session, feed_dict: dict, fetches, dynamic_axes: dict | None 
 
 
 def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_axes: dict | None = None,
-           input_names=None, output_names=None, fetches=None) -> onnx.ModelProto:
+           input_names=None, output_names=None, fetches=None, opset_version: int | None = None,
+           export_params: bool = True, keep_initializers_as_inputs: bool = False, do_constant_folding: bool = True,
+           verbose: bool | None = None) -> onnx.ModelProto:
     """Write ``model_or_fn`` as an ONNX model to ``path`` (when given) and return it.
 
     ``model_or_fn``: a Module or a function of Tensors (traced on ``example_inputs``: arrays or Tensors),
@@ -204,7 +249,19 @@ def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_a
     ({input or output name: {axis: name}}) leaves those dimensions unknown, as in ``torch.onnx.export``.
 
     >>> ember.onnx.export(net, ember.randn(1, 1, 8, 8), "net.onnx", dynamic_axes={"input0": {0: "batch"}})
+
+    ``torch.onnx.export``'s keywords are taken: ``opset_version`` for ``opset``; the weights are always written
+    into the model as initializers (``export_params=False`` and ``keep_initializers_as_inputs=True`` are
+    refused) and constants always folded (``do_constant_folding`` and ``verbose`` change nothing).
     """
+    if opset_version is not None:
+        if opset != 17 and opset != opset_version:
+            raise ValueError(f"export: opset={opset} and opset_version={opset_version} disagree; give one")
+        opset = opset_version
+    if not export_params or keep_initializers_as_inputs:
+        raise ValueError("export: the weights are written into the model as initializers; export_params=False "
+                         "and keep_initializers_as_inputs=True are not supported")
+    del do_constant_folding, verbose
     from ember.compat import tf
 
     bound = None
