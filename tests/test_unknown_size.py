@@ -135,3 +135,35 @@ def test_a_range_whose_bounds_are_past_int64_is_refused_naming_the_op():
     with pytest.raises(ValueError, match="arange_sized.*int64"):
         ARANGE_SIZED.infer(Spec((2, 3), np.dtype("float32")), start=10**23, stop=("*", (0, 1), 2), step=1,
                            dtype=np.dtype("int64"))
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_a_recurrent_training_step_compiles_once_for_every_batch_size(mode):
+    # the layer's zero first state and its (steps * batch) rows needed the number, so a batch_first RNN's step
+    # traced once per batch size; the state now reads the batch when the graph runs and the rows stay 3-D
+    import copy
+
+    ember.manual_seed(0)
+    extra = {"proj_size": 3} if mode == "LSTM" else {}
+    rnn = getattr(ember.nn, mode)(3, 5, num_layers=2, bidirectional=True, batch_first=True, **extra)
+    head = ember.nn.Linear(2 * (3 if extra else 5), 2)
+    twin_rnn, twin_head = copy.deepcopy(rnn), copy.deepcopy(head)
+
+    def stepper(rnn, head):
+        opt = ember.optim.SGD([*rnn.parameters(), *head.parameters()], lr=0.1)
+
+        def step(x, y):
+            loss = ((head(rnn(x)[0][:, -1]) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    fast, eager = ember.jit(stepper(rnn, head), dynamic=True), stepper(twin_rnn, twin_head)
+    for batch in (4, 6, 1):
+        x, y = ember.randn(batch, 7, 3), ember.randn(batch, 2)
+        np.testing.assert_allclose(float(fast(x, y)), float(eager(x, y)), rtol=1e-5)
+    for p, q in zip(rnn.parameters(), twin_rnn.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+    assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized

@@ -70,6 +70,14 @@ def sourced(values) -> bool:
     return any(d.__class__ is UnknownSize and d.source is not None for d in values)
 
 
+def size_along(x: TensorLike, axis: int):
+    """``x``'s size along ``axis``; where it is unknown (a graph value's), an ``UnknownSize`` read from ``x`` when
+    the graph runs, for a layer making a tensor of that size (an RNN's first state)."""
+    axis = axis % x.ndim
+    size = x.shape[axis]
+    return size if size is not None else UnknownSize(f"dimension {axis} of {x!r}", source=(x, axis))
+
+
 class _Sources:
     """The graph values sizes are read from, collected while their size attributes are written."""
 

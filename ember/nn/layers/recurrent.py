@@ -28,6 +28,7 @@ from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.nn.utils.rnn import PackedSequence, batch_sizes_list
 from ember.ops.recurrent import recurrent
+from ember.ops.sized import size_along
 from ember.tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -194,10 +195,11 @@ class RNNBase(Module):
             self._check_state("the initial cell state", c0, state_shape)
         if _fused(input) and not self.proj_size:  # (ONNX's LSTM has no projection)
             return self._run_fused(input, h0, c0)
+        states = (state_shape[0], size_along(input, 1))  # (an unknown batch: read when a graph runs)
         if h0 is None:
-            h0 = zeros(*h_shape, dtype=input.dtype, device=input.device)
+            h0 = zeros(*states, h_shape[2], dtype=input.dtype, device=input.device)
         if is_lstm and c0 is None:
-            c0 = zeros(*state_shape, dtype=input.dtype, device=input.device)
+            c0 = zeros(*states, state_shape[2], dtype=input.dtype, device=input.device)
         layer_input = input
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -247,8 +249,11 @@ class RNNBase(Module):
     def _direction(self, x: Tensor, k: int, h: Tensor, c: Tensor | None, reverse: bool):
         """Run one layer in one direction over the whole sequence."""
         steps, batch, features = x.shape
-        gx = self._projection(ops.reshape(x, (steps * batch, features)), k)
-        gx = _time_steps(ops.reshape(gx, (steps, batch, gx.shape[-1])))
+        if batch is None:  # a graph's unknown batch: (steps, ?, features) as it is, no (steps * ?) rows of a new size
+            gx = _time_steps(self._projection(x, k))
+        else:
+            gx = self._projection(ops.reshape(x, (steps * batch, features)), k)
+            gx = _time_steps(ops.reshape(gx, (steps, batch, gx.shape[-1])))
         step = self._cell_step(k)
         outputs = [None] * steps
         for t in range(steps - 1, -1, -1) if reverse else range(steps):
