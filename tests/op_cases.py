@@ -670,8 +670,8 @@ _row("logical_ops_and_count_nonzero", lambda a, b: ember.stack([a.logical_and(b)
                                torch.logical_not(a)]).sum(0) + torch.count_nonzero(a, dim=0), grad=False)
 for _equation, _shapes in [("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
                            ("ij,kj", [(3, 4), (5, 4)]), ("i,j->ij", [(3,), (4,)]),
-                           ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)])]:
-    _row("einsum_" + _equation.replace(",", "_").replace("->", "_to_"),
+                           ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]), ("...ij,jk->...ik", [(2, 3, 4), (4, 5)])]:
+    _row("einsum_" + _equation.replace(",", "_").replace("->", "_to_").replace("...", "etc"),
          lambda *xs, e=_equation: ember.einsum(e, *xs), lambda *xs, e=_equation: np.einsum(e, *xs),
          ins(*(normal(*s) for s in _shapes)), ("matmul", "reshape", "transpose"),
          lambda *xs, e=_equation: torch.einsum(e, *xs))

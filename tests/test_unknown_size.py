@@ -167,3 +167,18 @@ def test_a_recurrent_training_step_compiles_once_for_every_batch_size(mode):
     for p, q in zip(rnn.parameters(), twin_rnn.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
     assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized
+
+
+def test_einsum_over_an_unknown_batch_compiles_once():
+    # einsum's contractions reshaped to sizes computed from every dimension, so it refused an unknown batch
+    w = ember.randn(4, 6)
+
+    def attend(x):
+        q = ember.einsum("...ij,jk->...ik", x, w)
+        return ember.einsum("bqd,bkd->bqk", q, q).softmax(-1)
+
+    fast = ember.jit(attend, dynamic=True)
+    for batch in (2, 5, 1):
+        x = ember.randn(batch, 3, 4)
+        np.testing.assert_allclose(fast(x).numpy(), attend(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized

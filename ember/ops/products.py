@@ -91,18 +91,43 @@ def baddbmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
 # --- einsum ------------------------------------------------------------------------------------------------
 
 
-def _parse(equation: str, operands: list) -> tuple[list[str], str]:
+def spell_ellipses(equation: str, ranks: list) -> str:
+    """``equation`` with each '...' written as letters it does not use, one per axis the ellipsis stands for,
+    right-aligned across the operands as broadcasting aligns them (``'...ij,jk->...ik'`` on ranks 4 and 2 is
+    ``'ABij,jk->ABik'``); an implicit output lists the ellipsis's axes first, as PyTorch's."""
     equation = equation.replace(" ", "")
+    if "..." not in equation:
+        return equation
+    inputs, arrow, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(ranks):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operands, got {len(ranks)}")
+    widths = []
+    for term, rank in zip(terms, ranks):
+        width = rank - len(term.replace("...", "")) if "..." in term else 0
+        if term.count("...") > 1 or width < 0:
+            raise ValueError(f"einsum: the term {term!r} of {equation!r} does not fit an operand of rank {rank}")
+        widths.append(width)
+    if arrow and "..." in output and "..." not in inputs:
+        raise ValueError(f"einsum: the output of {equation!r} has an ellipsis that no operand has")
+    free = [c for c in _LETTERS if c not in equation]
+    letters = "".join(free[:max(widths)])
+    spelled = [term.replace("...", letters[len(letters) - w:] if w else "") for term, w in zip(terms, widths)]
+    if arrow:
+        output = output.replace("...", letters)
+    else:
+        singles = sorted(c for c in set(inputs) if c.isalpha() and inputs.count(c) == 1)
+        output = letters + "".join(singles)
+    return ",".join(spelled) + "->" + output
+
+
+def _parse(equation: str, operands: list) -> tuple[list[str], str]:
+    equation = spell_ellipses(equation, [x.ndim for x in operands])
     inputs, arrow, output = equation.partition("->")
     terms = inputs.split(",")
     if len(terms) != len(operands):
         raise ValueError(f"einsum: the equation {equation!r} names {len(terms)} operands, got {len(operands)}")
     for term, x in zip(terms, operands):
-        if None in tuple(x.shape):  # the contractions' reshapes are computed from the sizes
-            raise ValueError(f"einsum: needs known sizes, got an operand of shape {list(x.shape)} with an unknown "
-                             "(None) dimension")
-        if "." in term:
-            raise ValueError(f"einsum: ellipses ('...') are not supported, in {equation!r}")
         if not (term.isalpha() or term == "") or len(term) != x.ndim:
             raise ValueError(f"einsum: the term {term!r} of {equation!r} does not fit an operand of shape "
                              f"{list(x.shape)}")
@@ -164,19 +189,27 @@ def _contract(a: TensorLike, ta: str, b: TensorLike, tb: str, keep: str) -> tupl
                              f"{dict(zip(tb, b.shape))[c]} in the operands of shapes {list(a.shape)} and "
                              f"{list(b.shape)}")
 
-    def size(letters):
+    def size(letters):  # None: a graph's unknown size among them
         n = 1
         for c in letters:
-            n *= sizes[c]
+            n = None if n is None or sizes[c] is None else n * sizes[c]
         return n
 
     a = permute(a, tuple(ta.index(c) for c in batch + left + summed))
     b = permute(b, tuple(tb.index(c) for c in batch + summed + right))
     batch_shape = tuple(sizes[c] for c in batch)
-    a = reshape(a, batch_shape + (size(left), size(summed)))
-    b = reshape(b, batch_shape + (size(summed), size(right)))
-    out = reshape(matmul(a, b), batch_shape + tuple(sizes[c] for c in left + right))
+    a = _reshape(a, batch_shape + (size(left), size(summed)))
+    b = _reshape(b, batch_shape + (size(summed), size(right)))
+    out = _reshape(matmul(a, b), batch_shape + tuple(sizes[c] for c in left + right))
     return out, "".join(batch + left + right)
+
+
+def _reshape(x: TensorLike, shape: tuple) -> TensorLike:
+    """``reshape``, one unknown (None) size of a graph value inferred from the known ones."""
+    if shape.count(None) > 1:
+        raise ValueError(f"einsum: needs the sizes of all but one unknown (None) dimension, got an operand of shape "
+                         f"{list(x.shape)} contracted to {list(shape)}")
+    return reshape(x, tuple(-1 if d is None else d for d in shape))
 
 
 def _sublist_equation(args: tuple) -> tuple[str, list]:
@@ -197,9 +230,9 @@ def _sublist_equation(args: tuple) -> tuple[str, list]:
 
 
 def einsum(equation, *operands) -> TensorLike:
-    """Einstein summation as ``torch.einsum`` (``'bij,bjk->bik'``, ``'ii->i'``, implicit outputs; operands as
-    arguments or one list, or the sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``), contracting the
-    operands from left to right with matrix products. Ellipses are not supported."""
+    """Einstein summation as ``torch.einsum`` (``'bij,bjk->bik'``, ``'ii->i'``, ``'...ij,jk->...ik'``, implicit
+    outputs; operands as arguments or one list, or the sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``),
+    contracting the operands from left to right with matrix products."""
     if not isinstance(equation, str):
         equation, operands = _sublist_equation((equation, *operands))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):

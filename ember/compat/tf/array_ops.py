@@ -214,7 +214,7 @@ def tensordot(a, b, axes, name: str | None = None) -> Tensor:
 
 
 def einsum(equation: str, *inputs, name: str | None = None) -> Tensor:
-    """``tf.einsum``: Einstein summation over the inputs (no ellipses)."""
+    """``tf.einsum``: Einstein summation over the inputs (ellipses broadcast, as in NumPy)."""
     graph = next((t.graph for t in inputs if isinstance(t, Tensor)), None)
     return op(lambda *xs: ember.einsum(equation, *xs), tuple(as_tf(x, graph) for x in inputs),
               name=name or "Einsum")

@@ -29,26 +29,7 @@ def _matmul(cx, a, b):
 
 @converter("Einsum")
 def _einsum(cx, *xs, equation):
-    return ember.einsum(_spell_ellipses(equation.replace(" ", ""), [x.ndim for x in xs]), *xs)
-
-
-def _spell_ellipses(equation: str, ranks: list) -> str:
-    """The equation with each '...' written as letters it does not use, right-aligned across the operands as
-    NumPy aligns them (Ember's einsum takes no ellipses)."""
-    if "..." not in equation:
-        return equation
-    inputs, arrow, output = equation.partition("->")
-    terms = inputs.split(",")
-    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in equation]
-    widths = [rank - len(term.replace("...", "")) for term, rank in zip(terms, ranks)]
-    letters = "".join(free[:max(widths, default=0)])
-    terms = [term.replace("...", letters[len(letters) - w:] if w else "") for term, w in zip(terms, widths)]
-    if arrow:
-        output = output.replace("...", letters)
-    else:  # NumPy's implicit output: the ellipsis's axes, then the letters used once, in order
-        singles = sorted(c for c in set(inputs) if c.isalpha() and inputs.count(c) == 1)
-        output = letters + "".join(singles)
-    return ",".join(terms) + "->" + output
+    return ember.einsum(equation, *xs)
 
 
 @converter("Gemm")
