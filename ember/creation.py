@@ -210,8 +210,10 @@ def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False, 
     return zeros_like(x, dtype, device, requires_grad, memory_format)
 
 
-def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in [start, stop); int64 for integer arguments, else the default float dtype."""
+def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, end) (``arange(end)`` from 0); int64 for integer arguments, else the
+    default float dtype."""
+    stop = end
     if stop is None:
         start, stop = 0, start
     if sourced((start, stop, step)):  # a bound read from a graph value's unknown size
@@ -256,10 +258,12 @@ def _spaced_dtype(name: str, dtype, start, end) -> np.dtype:
     return dtype
 
 
-def linspace(start: float, stop: float, num: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """``num`` evenly spaced values from start to stop, both included (complex for a complex endpoint)."""
-    dtype = _spaced_dtype("linspace", dtype, start, stop)
-    return _finish(np.linspace(start, stop, num).astype(dtype), dtype, device, requires_grad)
+def linspace(start: float, end: float, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from start to end, both included (complex for a complex endpoint)."""
+    dtype = _spaced_dtype("linspace", dtype, start, end)
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    return _finish(np.linspace(start, end, steps).astype(dtype), dtype, device, requires_grad)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=None, device=None,

@@ -93,3 +93,17 @@ def test_creation_functions_take_torchs_size_keyword():
     assert ember.zeros(size=[2], dtype=ember.float64).dtype == np.float64
     with pytest.raises(TypeError, match="zeros: got size= and sizes as arguments"):
         ember.zeros(2, size=(2,))
+
+
+def test_spaced_ranges_take_pytorch_keywords():
+    # linspace(start, stop, num) and arange(start, stop) refused torch's end= and steps= keywords
+    same = [(ember.linspace(start=0, end=1, steps=5), torch.linspace(start=0, end=1, steps=5)),
+            (ember.linspace(2, 5, steps=1), torch.linspace(2, 5, steps=1)),
+            (ember.arange(start=1, end=7, step=2), torch.arange(start=1, end=7, step=2)),
+            (ember.arange(end=4), torch.arange(end=4)),
+            (ember.logspace(start=0, end=2, steps=3, base=2.0), torch.logspace(start=0, end=2, steps=3, base=2.0))]
+    for ours, theirs in same:
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="linspace: steps must be non-negative, got -1"):
+        ember.linspace(0, 1, -1)
