@@ -850,3 +850,21 @@ def test_max_pool_modules_take_positional_arguments_in_pytorchs_order(name):
         torch.tensor(x))
     np.testing.assert_array_equal(y.numpy(), ty.numpy())
     np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+def test_functional_normalization_and_adaptive_pooling_take_input_by_keyword():
+    # F.layer_norm(input=...), F.batch_norm(input=...) and F.adaptive_avg_pool2d/3d(input=...) were refused
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4, 4)).astype(np.float32)
+    calls = [
+        ("layer_norm", {"normalized_shape": (4,)}),
+        ("batch_norm", {"running_mean": np.zeros(3, np.float32), "running_var": np.ones(3, np.float32)}),
+        ("adaptive_avg_pool3d", {"output_size": 2}),
+        ("adaptive_avg_pool2d", {"output_size": 2, "input": x[:, :, 0]}),
+    ]
+    for name, kwargs in calls:
+        kwargs = {"input": x} | kwargs
+        ours = getattr(ember.nn.functional, name)(**{k: ember.tensor(v) if isinstance(v, np.ndarray) else v
+                                                    for k, v in kwargs.items()})
+        theirs = getattr(torch.nn.functional, name)(**{k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+                                                      for k, v in kwargs.items()})
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)

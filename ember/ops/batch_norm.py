@@ -328,7 +328,7 @@ BATCH_NORM_TRAIN = defop(
 
 
 def batch_norm(
-    x,
+    input,
     running_mean: TensorLike | None,
     running_var: TensorLike | None,
     weight: TensorLike | None = None,
@@ -344,7 +344,7 @@ def batch_norm(
 
     ``num_batches_tracked`` (a 0-d integer Tensor), when given, counts training batches in place;
     ``momentum=None`` then makes the running statistics a cumulative average (factor 1 / batches)."""
-    x = to_float(x)
+    x = to_float(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, ...), got {x.dtype}{list(x.shape)}")
     channels = x.shape[1]

@@ -117,11 +117,11 @@ LAYER_NORM = defop(
 
 
 def layer_norm(
-    x, normalized_shape, weight: TensorLike | None = None, bias: TensorLike | None = None, eps: float = 1e-5
+    input, normalized_shape, weight: TensorLike | None = None, bias: TensorLike | None = None, eps: float = 1e-5
 ) -> TensorLike:
     """Normalise over the trailing ``normalized_shape`` dimensions, then scale and shift; float16 and bfloat16
     inputs are normalized in float32 and the result rounded once (as PyTorch)."""
-    x = to_float(x)
+    x = to_float(input)
     if x.dtype in LOW_PRECISION:
         wide = [None if t is None else cast(t, float32) for t in (x, weight, bias)]
         return cast(layer_norm(wide[0], normalized_shape, wide[1], wide[2], eps), x.dtype)

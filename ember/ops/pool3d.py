@@ -195,10 +195,10 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     return y if divisor_override is None else override_divisor("avg_pool3d", x, y, attrs, divisor_override)
 
 
-def adaptive_avg_pool3d(x: TensorLike, output_size) -> TensorLike:
-    """Average ``x`` (N, C, D, H, W) into ``output_size`` (an int, or a triple whose None entries keep the input
+def adaptive_avg_pool3d(input: TensorLike, output_size) -> TensorLike:
+    """Average ``input`` (N, C, D, H, W) into ``output_size`` (an int, or a triple whose None entries keep the input
     size) with PyTorch's bins: bin i spans [floor(i * D / OD), ceil((i + 1) * D / OD)).
 
     >>> y = ember.adaptive_avg_pool3d(ember.randn(2, 8, 4, 7, 7), 1)   # (2, 8, 1, 1, 1): global average pooling
     """
-    return _adaptive_avg_pool("adaptive_avg_pool3d", x, output_size, _RANK)
+    return _adaptive_avg_pool("adaptive_avg_pool3d", input, output_size, _RANK)

@@ -464,13 +464,13 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     return x
 
 
-def adaptive_avg_pool2d(x: TensorLike, output_size) -> TensorLike:
-    """Average ``x`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
+def adaptive_avg_pool2d(input: TensorLike, output_size) -> TensorLike:
+    """Average ``input`` (N, C, H, W) into ``output_size`` (an int, or a pair whose None entries keep the input
     size) with PyTorch's bins: bin i spans [floor(i * H / OH), ceil((i + 1) * H / OH)).
 
     >>> y = ember.adaptive_avg_pool2d(ember.randn(2, 8, 7, 7), 1)   # (2, 8, 1, 1): global average pooling
     """
-    return _adaptive_avg_pool("adaptive_avg_pool2d", x, output_size, 2)
+    return _adaptive_avg_pool("adaptive_avg_pool2d", input, output_size, 2)
 
 
 def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:
