@@ -307,6 +307,22 @@ def test_control_dependencies_order_effects_before_reads():
             pass
 
 
+def test_identity_under_control_dependencies_reads_the_written_variable():
+    # tf.identity(v) hands v's value on as it is: it must still read v after the control inputs wrote it
+    counter = tf.Variable(0, name="counter")
+    with tf.control_dependencies([tf.assign_add(counter, 1)]):
+        count = tf.identity(counter)
+    w = tf.Variable([1.0, 2.0], name="w")
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(w * w))
+    with tf.control_dependencies([train]):
+        trained = tf.identity(w)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert [int(sess.run(count)) for _ in range(3)] == [1, 2, 3]
+        np.testing.assert_allclose(sess.run(trained), [0.8, 1.6], rtol=1e-6)
+        np.testing.assert_allclose(sess.run(w), [0.8, 1.6], rtol=1e-6)
+
+
 def test_losses_collect_and_regularizers_add_penalties():
     rng = np.random.default_rng(6)
     X = rng.normal(size=(8, 3)).astype(np.float32)

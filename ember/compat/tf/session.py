@@ -26,9 +26,10 @@ from ember.compat.tf.array_ops import RANDOM_TYPES
 from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.compat.tf.slots import SlotVariable
 from ember.compat.tf.variables import Variable
-from ember.graph.ir import ASSIGN, GraphError, Value
+from ember.graph.ir import ASSIGN, SPARSE_UPDATE, UPDATE, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
 from ember.ops.host import host_call
+from ember.ops.shape import COPY
 from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
 from ember.passes.data_parallel import average, data_parallel_job
@@ -268,13 +269,22 @@ class Replay:
             return self.memo[key]
         found = self.feeds.get(t)
         if found is None:
-            for first in t.__dict__.get("control_inputs", ()):
+            controls = t.__dict__.get("control_inputs", ())
+            for first in controls:
                 self.value(first)
                 if first.kind in ("Train", "ApplyGradients"):  # its updates now, before what depends on them
                     autodiff(self.graph)
             found = LOWERINGS.get(t.kind, _lower_op)(self, t)
+            if controls and isinstance(found, Value) and self._written(found):
+                # a variable handed on as it is (tf.identity(v)): read after the control inputs' writes, where a
+                # fetched variable is otherwise its value before the step's updates
+                (found,) = self.graph.add(COPY, [found], None, [found.spec])
         self.memo[key] = found
         return found
+
+    def _written(self, value: Value) -> bool:
+        """Whether an assignment or an optimizer update in the graph so far writes ``value``."""
+        return any(n.op in (ASSIGN, UPDATE, SPARSE_UPDATE) and n.inputs[0] is value for n in self.graph.nodes)
 
 
 # --- feeds and fetches ----------------------------------------------------------------------------------
