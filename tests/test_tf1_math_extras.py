@@ -107,6 +107,15 @@ def test_zeros_and_ones_take_an_int_shape():
     assert zeros.dtype == np.int32 and zeros.shape == (2,)
 
 
+def test_zeros_like_and_ones_like_ignore_the_values():
+    # (they were x * 0 and x * 0 + 1: NaN where x held inf or NaN)
+    x = tf.placeholder(tf.float32, [None, 3])
+    data = np.array([[np.inf, -np.inf, np.nan], [1.0, -2.0, 0.0]], np.float32)
+    zeros, ones = run([tf.zeros_like(x), tf.ones_like(x, dtype=tf.int32)], {x: data})
+    np.testing.assert_array_equal(zeros, np.zeros((2, 3), np.float32))
+    assert ones.dtype == np.int32 and (ones == 1).all() and ones.shape == (2, 3)
+
+
 def test_where_with_a_vector_condition_picks_rows():
     x, y = A[:3, :3], -A[:3, :3] - 1  # square: broadcasting the condition along the columns would also run
     condition = np.array([True, False, True])

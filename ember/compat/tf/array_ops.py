@@ -533,14 +533,15 @@ def fill(dims, value, name: str = "Fill") -> Tensor:
 
 
 def zeros_like(tensor, dtype=None, name: str = "zeros_like") -> Tensor:
+    """Zeros of ``tensor``'s (run-time) shape, in its dtype or ``dtype`` (zeros where it holds inf or NaN too)."""
     dtype = as_tf_dtype(dtype) if dtype is not None else None
-    # x * 0 keeps unknown dimensions symbolic (a filled constant would need them)
-    return op(lambda x: ember.cast(x * 0, dtype or x.dtype), (as_tf(tensor),), name=name)
+    return op(lambda x: ember.zeros_like(x, dtype=dtype or x.dtype), (as_tf(tensor),), name=name)
 
 
 def ones_like(tensor, dtype=None, name: str = "ones_like") -> Tensor:
+    """Ones of ``tensor``'s (run-time) shape, in its dtype or ``dtype``."""
     dtype = as_tf_dtype(dtype) if dtype is not None else None
-    return op(lambda x: ember.cast(x * 0 + 1, dtype or x.dtype), (as_tf(tensor),), name=name)
+    return op(lambda x: ember.ones_like(x, dtype=dtype or x.dtype), (as_tf(tensor),), name=name)
 
 
 def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0, state=None):
