@@ -183,6 +183,20 @@ def test_gather_nd_scatter_nd_and_segment_sums():
         np.testing.assert_allclose(sess.run(grad), expected)
 
 
+def test_segment_sums_drop_the_rows_of_negative_ids():
+    data = np.array([[1.0, 2.0], [3.0, np.inf], [5.0, 6.0]], np.float32)
+    ids = tf.constant([1, -1, 0])  # TF drops the rows of a negative id (the last segment took them)
+    np.testing.assert_allclose(run(tf.unsorted_segment_sum(data, ids, 2)), [[5, 6], [1, 2]])
+    np.testing.assert_allclose(run(tf.math.unsorted_segment_mean(data, ids, 3)), [[5, 6], [1, 2], [0, 0]])
+    var = tf.Variable(data)
+    grad, = tf.gradients(tf.reduce_sum(tf.unsorted_segment_sum(var, ids, 2)), [var])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(grad), [[1, 1], [0, 0], [1, 1]])
+    with pytest.raises(IndexError):
+        run(tf.unsorted_segment_sum(data, [0, 2, 1], 2))
+
+
 def test_nn_extras():
     z = np.array([-30.0, -1.0, 0.0, 2.0, 30.0], np.float32)
     y = np.array([0.0, 1.0, 1.0, 0.0, 1.0], np.float32)

@@ -360,15 +360,19 @@ def scatter_nd(indices, updates, shape, name: str | None = None) -> Tensor:
 
 
 def _segment_sums(data, ids, num_segments: int):
+    """The sums of ``data``'s rows per segment id; the rows of a negative id are dropped, as TF drops them."""
     rest = tuple(data.shape[ids.ndim:])
     rows = ember.zeros((num_segments,) + rest, dtype=data.dtype)
-    return ember.index_add(rows, ember.reshape(ember.cast(ids, int64), (-1,)), ember.reshape(data, (-1,) + rest),
-                           axis=0)
+    ids = ember.reshape(ember.cast(ids, int64), (-1,))
+    flat = ember.reshape(data, (-1,) + rest)
+    kept = ember.ge(ids, 0)
+    flat = ember.where(ember.reshape(kept, (-1,) + (1,) * len(rest)), flat, ember.zeros_like(flat))
+    return ember.index_add(rows, ember.where(kept, ids, 0), flat, axis=0)
 
 
 def unsorted_segment_sum(data, segment_ids, num_segments, name: str | None = None) -> Tensor:
     """``out[s] = sum of data[i] where segment_ids[i] == s`` for s < ``num_segments`` (ids may come in any
-    order; ids outside [0, num_segments) are an error)."""
+    order; a negative id's rows are dropped, an id of ``num_segments`` or more is an error)."""
     n = int(num_segments)
     return op(lambda d, i: _segment_sums(d, i, n), (as_tf(data), as_tf(segment_ids)),
               name=name or "UnsortedSegmentSum")
