@@ -197,6 +197,17 @@ def test_segment_sums_drop_the_rows_of_negative_ids():
         run(tf.unsorted_segment_sum(data, [0, 2, 1], 2))
 
 
+def test_gather_nd_and_scatter_nd_refuse_an_index_outside_its_axis():
+    # an index vector past one axis but inside the table once flattened read another element ([0, 5] of 3 x 3
+    # was [1, 2]), a negative one counted from the end; TF's CPU kernels refuse both
+    table = np.arange(9, dtype=np.float32).reshape(3, 3)
+    for bad in ([[0, 5]], [[1, -1]], [[3, 0]]):
+        with pytest.raises(IndexError):
+            run(tf.gather_nd(table, bad))
+        with pytest.raises(IndexError):
+            run(tf.scatter_nd(bad, [1.0], [3, 3]))
+
+
 def test_nn_extras():
     z = np.array([-30.0, -1.0, 0.0, 2.0, 30.0], np.float32)
     y = np.array([0.0, 1.0, 1.0, 0.0, 1.0], np.float32)

@@ -321,13 +321,17 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name: str | None = N
 
 
 def _flat_index(what: str, shape: tuple, idx):
-    """The row-major position in ``shape[:k]`` of each index vector in ``idx`` (last axis of length k)."""
+    """The row-major position in ``shape[:k]`` of each index vector in ``idx`` (last axis of length k). A vector
+    with an entry outside its axis (negative too, as TF's CPU kernels refuse it) gets ``prod(shape[:k])``, past
+    the end, so that the lookup raises rather than read the element the row-major sum lands on."""
     k = idx.shape[-1]
     if k > len(shape):
         raise ValueError(f"tf.{what}: index vectors of length {k} for a tensor of rank {len(shape)}")
     strides = np.cumprod((1,) + tuple(shape[1:k])[::-1])[::-1].astype(np.int64)
     idx = ember.cast(idx, int64)
-    return ember.sum(idx * ember.tensor(strides), axis=-1), k
+    inside = ember.all(ember.ge(idx, 0) & ember.lt(idx, ember.tensor(np.array(shape[:k], np.int64))), axis=-1)
+    flat = ember.sum(idx * ember.tensor(strides), axis=-1)
+    return ember.where(inside, flat, int(np.prod(shape[:k], dtype=np.int64))), k
 
 
 def gather_nd(params, indices, name: str | None = None, batch_dims: int = 0) -> Tensor:
