@@ -227,6 +227,21 @@ def test_nn_extras():
     np.testing.assert_allclose(run(tf.nn.log_poisson_loss(targets, log_input, compute_full_loss=True)), full, rtol=1e-5)
 
 
+def test_bias_add_adds_along_the_channel_axis_of_any_rank():
+    bias = np.array([10.0, 20.0], np.float32)
+    # channels first: axis 1 whatever the rank (NCW of 2 x 2 x 3 added the bias along the batch axis, NCDHW along D)
+    ncw = run(tf.nn.bias_add(np.zeros((2, 2, 3), np.float32), bias, data_format="NCHW"))
+    np.testing.assert_array_equal(ncw, np.broadcast_to(bias[None, :, None], (2, 2, 3)))
+    ncdhw = run(tf.nn.bias_add(np.zeros((1, 2, 2, 1, 1), np.float32), bias, data_format="NCDHW"))
+    np.testing.assert_array_equal(ncdhw, np.broadcast_to(bias.reshape(1, 2, 1, 1, 1), (1, 2, 2, 1, 1)))
+    ndhwc = run(tf.nn.bias_add(np.zeros((1, 2, 1, 1, 2), np.float32), bias, data_format="NDHWC"))
+    np.testing.assert_array_equal(ndhwc, np.broadcast_to(bias, (1, 2, 1, 1, 2)))
+    with pytest.raises(ValueError, match="data_format"):
+        tf.nn.bias_add(np.zeros((2, 2), np.float32), bias, data_format="HWC")
+    with pytest.raises(ValueError, match="1-D"):  # (a [1, 2] bias broadcast over [2, 2])
+        run(tf.nn.bias_add(np.zeros((2, 2), np.float32), bias.reshape(1, 2)))
+
+
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 def test_conv1d_matches_a_height_one_conv2d(padding):
     x = RNG.normal(size=(2, 9, 3)).astype(np.float32)

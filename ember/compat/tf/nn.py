@@ -81,10 +81,22 @@ def log_softmax(logits, axis: int = -1, name: str | None = None, dim=None) -> Te
 
 
 def bias_add(value, bias, data_format=None, name: str | None = None) -> Tensor:
-    """``value + bias`` along the last axis (the channel axis for NCHW)."""
-    if data_format == "NCHW":
-        return op(lambda x, b: x + ember.reshape(b, (-1, 1, 1)), (as_tf(value), as_tf(bias)), name=name or "BiasAdd")
-    return op(ember.add, (as_tf(value), as_tf(bias)), name=name or "BiasAdd")
+    """``value + bias``, the 1-D ``bias`` along the channel axis: the last for ``N...C`` formats (the default),
+    axis 1 for ``NC...`` ones (NCHW, NCW, NCDHW), whatever the rank, as TF-1's."""
+    if data_format is not None and not data_format.startswith("NC") \
+            and not (data_format.startswith("N") and data_format.endswith("C")):
+        raise ValueError(f"tf.nn.bias_add: data_format must be of the form 'N...C' or 'NC...', got {data_format!r}")
+    first = data_format is not None and data_format.startswith("NC")
+
+    def fn(x, b):
+        axis = 1 if first else -1
+        sizes = (b.shape[0], x.shape[axis]) if b.ndim == 1 and x.ndim >= 2 else (0, 1)
+        if all(isinstance(n, int) for n in sizes) and sizes[0] != sizes[1]:
+            raise ValueError(f"tf.nn.bias_add: bias of shape {list(b.shape)} must be 1-D with one value per channel "
+                             f"(axis {axis} of value's shape {list(x.shape)}, data_format {data_format})")
+        return x + ember.reshape(b, (-1,) + (1,) * (x.ndim - 2)) if first else x + b
+
+    return op(fn, (as_tf(value), as_tf(bias)), name=name or "BiasAdd")
 
 
 def xw_plus_b(x, weights, biases, name: str | None = None) -> Tensor:
