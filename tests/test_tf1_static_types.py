@@ -146,3 +146,17 @@ def test_fill_of_a_run_time_shape():
         got = sess.run([threes, halves], {x: np.ones((2, 4), np.float32)})
     np.testing.assert_array_equal(got[0], np.full((2, 4), 3, np.int32))
     np.testing.assert_array_equal(got[1], np.full((2, 2), 0.5, np.float32))
+
+
+def test_placeholder_with_default_has_the_shape_given():
+    # the shape was ignored for the default's: a [None] placeholder of default [1, 2] refused a fed [3, 4, 5]
+    given = tf.placeholder_with_default(tf.constant([1.0, 2.0]), [None])
+    doubled = given * 2
+    assert given.shape == (None,) and doubled.shape == (None,)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(doubled), [2.0, 4.0])
+        np.testing.assert_array_equal(sess.run(doubled, {given: [3.0, 4.0, 5.0]}), [6.0, 8.0, 10.0])
+        with pytest.raises(ValueError, match="Cannot feed"):
+            sess.run(doubled, {given: [[3.0]]})
+    with pytest.raises(ValueError, match="does not fit"):
+        tf.placeholder_with_default(tf.constant([1.0, 2.0]), [3])

@@ -545,9 +545,18 @@ def placeholder(dtype, shape=None, name: str = "Placeholder") -> Tensor:
 
 
 def placeholder_with_default(input, shape, name: str = "PlaceholderWithDefault") -> Tensor:
-    """A placeholder that takes ``input``'s value when it is not fed."""
+    """A placeholder that takes ``input``'s value when it is not fed. ``shape`` (None dimensions; None itself:
+    any rank) is its static shape, which a fed value must fit and ``input``'s must be compatible with."""
     default = as_tf(input)
-    return op(lambda x: x, (default,), name=name)
+    result = op(lambda x: x, (default,), name=name)
+    declared = None if shape is None else tuple(None if d is None or d == -1 else int(d) for d in shape)
+    if declared is not None and default._shape is not None and (
+            len(declared) != len(default._shape)
+            or any(a is not None and b is not None and a != b for a, b in zip(declared, default._shape))):
+        raise ValueError(f"tf.placeholder_with_default: the default '{default.name}' of shape "
+                         f"{list(default._shape)} does not fit the shape {list(declared)}")
+    result._shape = declared
+    return result
 
 
 def constant_dtype(value) -> np.dtype:
