@@ -160,3 +160,14 @@ def test_placeholder_with_default_has_the_shape_given():
             sess.run(doubled, {given: [[3.0]]})
     with pytest.raises(ValueError, match="does not fit"):
         tf.placeholder_with_default(tf.constant([1.0, 2.0]), [3])
+
+
+def test_range_of_python_floats_is_float32():
+    # (np.arange's float64 was kept: tf.range(0, 1, 0.25) said float64, and float32 * it was float64)
+    fractions, counts = tf.range(0, 1, 0.25), tf.range(5)
+    assert fractions.dtype == np.float32 and counts.dtype == np.int32
+    assert tf.range(np.int64(3)).dtype == np.int64 and tf.range(3, dtype=tf.float64).dtype == np.float64
+    with tf.Session() as sess:
+        got = sess.run(fractions * tf.constant(2.0))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, [0.0, 0.5, 1.0, 1.5])

@@ -443,11 +443,10 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tenso
         result = op(lambda *values: ember.tensor(np.arange(*resolve(*values)).astype(out)), tuple(sources), name=name)
         return _typed(result, (None,), out)
     values = np.arange(start, limit, delta)
-    if dtype is not None:
-        values = values.astype(as_tf_dtype(dtype))
-    elif values.dtype == np.int64:
-        values = values.astype(np.int32)
-    return constant(values, name=name)
+    if dtype is None:  # the widest of the bounds' dtypes as tf.constant gives them (Python floats: float32)
+        kinds = [np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float32), np.dtype(np.float64)]
+        dtype = builtins.max((constant_dtype(v) for v in bounds), key=lambda d: kinds.index(d) if d in kinds else 3)
+    return constant(values.astype(as_tf_dtype(dtype)), name=name)
 
 
 def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
