@@ -171,3 +171,16 @@ def test_range_of_python_floats_is_float32():
         got = sess.run(fractions * tf.constant(2.0))
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, [0.0, 0.5, 1.0, 1.5])
+
+
+def test_integer_sums_products_and_cumulative_sums_keep_their_dtype():
+    # (Ember's widen integers to int64, as PyTorch's; TF's keep int32, and uint8 wraps)
+    x = tf.constant([[1, 2, 3], [4, 5, 6]])
+    small = tf.constant(np.array([200, 100], np.uint8))
+    fetches = [tf.reduce_sum(x), tf.reduce_prod(x, 1), tf.cumsum(x, axis=1), tf.cumprod(x, exclusive=True),
+               tf.reduce_sum(small)]
+    assert [t.dtype for t in fetches] == [np.int32] * 4 + [np.uint8]
+    with tf.Session() as sess:
+        got = sess.run(fetches)
+    assert [g.dtype for g in got] == [np.int32] * 4 + [np.uint8]
+    assert [g.tolist() for g in got] == [21, [6, 120], [[1, 3, 6], [4, 9, 15]], [[1, 1, 1], [1, 2, 3]], 44]

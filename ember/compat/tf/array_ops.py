@@ -60,6 +60,15 @@ def _mean(x, axis=None, keepdims=False):
     return ember.cast(ember.sign(total) * ember.floor_divide(ember.abs(total), count), x.dtype)
 
 
+def _in_dtype(fn):
+    """The sum or product ``fn`` in its integer input's own dtype, as TF's (Ember's, as PyTorch's, widen to
+    int64)."""
+    def reduce(x, axis=None, keepdims=False):
+        return fn(x, axis=axis, keepdims=keepdims, dtype=x.dtype if x.dtype.kind in "iu" else None)
+
+    return reduce
+
+
 UNARY = {
     "abs": ember.abs, "ceil": ember.ceil, "cos": ember.cos, "erf": ember.erf,
     "exp": ember.exp, "floor": ember.floor, "identity": lambda x: x, "log": ember.log,
@@ -77,8 +86,9 @@ BINARY = {
     "logical_xor": _logical_xor, "squared_difference": _squared_difference,
 }
 REDUCTIONS = {
-    "reduce_sum": ember.sum, "reduce_mean": _mean, "reduce_max": ember.max, "reduce_min": ember.min,
-    "reduce_prod": ember.prod, "reduce_any": ember.any, "reduce_all": ember.all, "reduce_logsumexp": ember.logsumexp,
+    "reduce_sum": _in_dtype(ember.sum), "reduce_mean": _mean, "reduce_max": ember.max, "reduce_min": ember.min,
+    "reduce_prod": _in_dtype(ember.prod), "reduce_any": ember.any, "reduce_all": ember.all,
+    "reduce_logsumexp": ember.logsumexp,
     # TF's are the population statistics (over n, not n - 1)
     "reduce_std": lambda x, axis, keepdims: ember.std(x, axis=axis, keepdims=keepdims, ddof=0),
     "reduce_variance": lambda x, axis, keepdims: ember.var(x, axis=axis, keepdims=keepdims, ddof=0),

@@ -82,7 +82,7 @@ def _cumulative(fn, identity: float, default_name: str):
         def run(a):
             if reverse:
                 a = ember.flip(a, axis)
-            out = fn(a, axis=axis)
+            out = fn(a, axis=axis, dtype=a.dtype if a.dtype.kind in "iu" else None)  # (TF's keep int32)
             if exclusive:  # shift by one along the axis, the identity first
                 pads = [(0, 0)] * a.ndim
                 pads[axis] = (1, 0)
