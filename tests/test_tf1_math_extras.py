@@ -303,3 +303,21 @@ def test_reduce_std_and_variance_are_tfs_population_statistics():
         got_std, got_var = sess.run([std, var], {x: data})
     np.testing.assert_allclose(got_std, np.std(data, 0), rtol=1e-6)
     np.testing.assert_allclose(got_var, np.var(data, 1, keepdims=True), rtol=1e-6)
+
+
+def test_clip_by_value_takes_tensor_bounds_as_tf1():
+    # tensor bounds raised "using tf.Tensor as a Python bool"; a min above the max gave the max (PyTorch's clamp)
+    x = tf.placeholder(tf.float32, [None, 3])
+    low, high = tf.placeholder(tf.float32, []), tf.placeholder(tf.float32, [3])
+    data, top = np.array([[-2.0, 0.0, 0.5], [1.0, 3.0, 0.1]], np.float32), np.array([1.0, 2.0, 0.25], np.float32)
+    clipped = tf.clip_by_value(x, low, high)
+    grads = tf.gradients(tf.reduce_sum(clipped), [x, low, high])
+    with tf.Session() as sess:
+        got, (gx, glow, ghigh) = sess.run([clipped, grads], {x: data, low: 0.0, high: top})
+    np.testing.assert_array_equal(got, np.maximum(np.minimum(data, top), 0.0))
+    np.testing.assert_array_equal(gx, [[0, 1, 0], [1, 0, 1]])  # at a bound, to x (TF's minimum/maximum)
+    assert glow == 1.0
+    np.testing.assert_array_equal(ghigh, [0, 1, 1])
+    np.testing.assert_array_equal(run(tf.clip_by_value(tf.constant([1.0, 5.0, -3.0]), 3.0, 1.0)), [3.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match="broadcast"):
+        tf.clip_by_value(tf.constant([1.0, 5.0]), tf.zeros([3, 2]), 2.0)

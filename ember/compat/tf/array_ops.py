@@ -510,7 +510,24 @@ def _select(c, a, b):
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) -> Tensor:
-    return op(lambda x: ember.clip(x, clip_value_min, clip_value_max), (as_tf(t),), name=name or "clip_by_value")
+    """``t`` limited to [clip_value_min, clip_value_max]: numbers, or tensors that broadcast to ``t``'s shape
+    (not beyond it). As TF-1's ``maximum(minimum(t, max), min)``, a min above the max gives the min everywhere,
+    and the gradient reaches a bound where it is the value."""
+    t = as_tf(t)
+    numbers = (int, float, np.integer, np.floating)
+    if isinstance(clip_value_min, numbers) and isinstance(clip_value_max, numbers) \
+            and clip_value_min <= clip_value_max:
+        return op(lambda x: ember.clip(x, clip_value_min, clip_value_max), (t,), name=name or "clip_by_value")
+
+    def fn(x, low, high):
+        below = ember.where(ember.lt(high, x), high, x)  # (NaN stays NaN, as TF's minimum and maximum keep it)
+        out = ember.where(ember.lt(below, low), low, below)
+        if tuple(out.shape) != tuple(x.shape):
+            raise ValueError(f"tf.clip_by_value: the bounds of shapes {list(low.shape)} and {list(high.shape)} "
+                             f"broadcast t of shape {list(x.shape)} to {list(out.shape)}")
+        return out
+
+    return op(fn, (t, as_operand(clip_value_min, t), as_operand(clip_value_max, t)), name=name or "clip_by_value")
 
 
 def _filled(value, shape, dtype, name) -> Tensor:
