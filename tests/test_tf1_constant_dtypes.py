@@ -76,3 +76,17 @@ def test_bfloat16_is_a_tf_dtype():
     with tf.Session() as sess:
         got = sess.run(y, {x: np.array([1.5, -3.0], tf.bfloat16)})
     assert x.dtype == tf.bfloat16 and got.tolist() == [3.0, -6.0]
+
+
+def test_constant_and_constant_initializer_fill_a_shape_as_tf1():
+    # a list short of the shape is laid out row-major, its last element repeated ([1, 2, 3] in (2, 3) was
+    # broadcast to [[1, 2, 3], [1, 2, 3]]; [1, 2, 3, 4] in (2, 2) failed to broadcast)
+    filled = tf.constant([1, 2, 3], shape=[2, 3])
+    laid_out = tf.get_variable("w", [2, 2], initializer=tf.constant_initializer([1, 2, 3, 4]))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(filled), [[1, 2, 3], [3, 3, 3]])
+        np.testing.assert_array_equal(sess.run(laid_out), [[1.0, 2.0], [3.0, 4.0]])
+        np.testing.assert_array_equal(sess.run(tf.constant(-1.0, shape=[2, 2])), np.full((2, 2), -1.0))
+    with pytest.raises(ValueError, match="do not fit"):
+        tf.constant([1, 2, 3], shape=[2])

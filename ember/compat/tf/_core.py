@@ -593,10 +593,25 @@ def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
                             "numbers")
     array = np.asarray(value, dtype=dtype if dtype is not None else constant_dtype(value))
     if shape is not None:
-        array = np.broadcast_to(array, tuple(shape)).copy()
+        array = filled_to_shape("tf.constant", array, shape)
     array.flags.writeable = False
     t = ember.Tensor._make(array, None)
     return Tensor(lambda: t, name=name, shape=array.shape, dtype=array.dtype)
+
+
+def filled_to_shape(what: str, array: np.ndarray, shape) -> np.ndarray:
+    """``array``'s elements in row-major order laid out in ``shape``, the last one repeated for the elements it
+    lacks (a scalar fills the shape), as TF-1's ``tf.constant`` and ``constant_initializer``: ``[1, 2, 3]`` in
+    shape (2, 3) is ``[[1, 2, 3], [3, 3, 3]]``, not the broadcast rows. More elements than the shape holds, or
+    none for a non-empty shape, are refused."""
+    shape = tuple(int(d) for d in shape)
+    size, flat = int(np.prod(shape, dtype=np.int64)), array.ravel()
+    if flat.size > size or (flat.size == 0 and size):
+        raise ValueError(f"{what}: {flat.size} elements of shape {list(array.shape)} do not fit the shape "
+                         f"{list(shape)}, which holds {size}")
+    if flat.size < size:
+        flat = np.concatenate([flat, np.full(size - flat.size, flat[-1], array.dtype)])
+    return flat.reshape(shape)
 
 
 def as_tf(value, graph: Graph | None = None) -> Tensor:

@@ -123,7 +123,9 @@ def ones_initializer(dtype=float32):
 
 
 def constant_initializer(value=0.0, dtype=float32):
-    return lambda shape, dtype=dtype, partition_info=None: constant(np.full(shape, value), as_tf_dtype(dtype))
+    """``value`` in the variable's shape: a list laid out in row-major order, its last element filling what it
+    lacks, as TF-1's (``tf.constant`` with a shape)."""
+    return lambda shape, dtype=dtype, partition_info=None: constant(value, as_tf_dtype(dtype), shape=shape)
 
 
 def random_normal_initializer(mean=0.0, stddev=1.0, seed=None, dtype=float32):
