@@ -49,13 +49,16 @@ def test_a_gan_style_var_list_from_a_collection_trains_only_its_scope():
         np.testing.assert_array_equal(sess.run(d), d0)
 
 
-def test_sharing_a_variable_with_another_shape_is_an_error():
+def test_sharing_a_variable_with_another_shape_or_dtype_is_an_error():
     with tf.variable_scope("q"):
         v = tf.get_variable("v", [2, 3])
     with tf.variable_scope("q", reuse=True):
         assert tf.get_variable("v", [2, 3]) is v and tf.get_variable("v") is v
         with pytest.raises(ValueError, match=r"share variable q/v, but specified shape \[3\] and found shape \[2, 3\]"):
             tf.get_variable("v", [3])
+        # (another dtype was handed the float32 variable without a word)
+        with pytest.raises(ValueError, match="share variable q/v, but specified dtype float64 and found dtype float32"):
+            tf.get_variable("v", [2, 3], dtype=tf.float64)
 
 
 def test_default_name_scopes_are_fresh_each_time():

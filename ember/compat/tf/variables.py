@@ -185,6 +185,9 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
         if shape is not None and tuple(int(d) for d in shape) != tuple(found.shape):
             raise ValueError(f"Trying to share variable {full}, but specified shape {list(shape)} and found shape "
                              f"{list(found.shape)}")
+        if as_tf_dtype(dtype) != found.dtype:
+            raise ValueError(f"Trying to share variable {full}, but specified dtype {as_tf_dtype(dtype)} and found "
+                             f"dtype {found.dtype}")
         return found
     if reuse is True:
         raise ValueError(f"Variable {full} does not exist and reuse=True in variable_scope")
