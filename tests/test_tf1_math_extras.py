@@ -321,3 +321,10 @@ def test_clip_by_value_takes_tensor_bounds_as_tf1():
     np.testing.assert_array_equal(run(tf.clip_by_value(tf.constant([1.0, 5.0, -3.0]), 3.0, 1.0)), [3.0, 3.0, 3.0])
     with pytest.raises(ValueError, match="broadcast"):
         tf.clip_by_value(tf.constant([1.0, 5.0]), tf.zeros([3, 2]), 2.0)
+
+
+def test_in_top_k_is_false_for_a_row_not_finite_or_a_target_out_of_range():
+    # (a NaN target score counted as in the top k, and a target out of range failed in the gather)
+    scores = np.array([[0.1, 0.9, 0.9], [0.5, 0.2, np.nan], [0.3, np.inf, 0.1], [1.0, 2.0, 3.0]], np.float32)
+    np.testing.assert_array_equal(run(tf.nn.in_top_k(scores, [2, 2, 1, 2], 1)), [True, False, False, True])
+    np.testing.assert_array_equal(run(tf.nn.in_top_k(scores, [0, 0, 0, 3], 2)), [False, False, False, False])

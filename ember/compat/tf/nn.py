@@ -282,10 +282,14 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 
 def in_top_k(predictions, targets, k: int, name: str | None = None) -> Tensor:
-    """Whether each target's score is among the ``k`` largest of its row."""
+    """Whether each target's score is among the ``k`` largest of its row (ties count as in, as TF's); False for a
+    target outside the row's classes or a row holding a score that is not finite, as TF's kernel."""
     def fn(p, t):
-        target = ember.gather(p, 1, ember.reshape(ember.cast(t, "int64"), (-1, 1)))
-        return ember.sum(ember.cast(ember.gt(p, target), "int32"), axis=1) < k
+        t = ember.cast(t, "int64")
+        inside = ember.ge(t, 0) & ember.lt(t, p.shape[1])
+        target = ember.gather(p, 1, ember.reshape(ember.where(inside, t, 0), (-1, 1)))
+        found = ember.sum(ember.cast(ember.gt(p, target), "int32"), axis=1) < k
+        return found & inside & ember.all(ember.isfinite(p), axis=1)
 
     return op(fn, (as_tf(predictions), as_tf(targets)), name=name or "in_top_k")
 
