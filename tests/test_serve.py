@@ -245,6 +245,20 @@ def test_a_version_refused_while_its_folder_was_empty_serves_once_written(model_
     assert watcher.refresh().version == 2 and watcher.refused == {}  # not reported as refused any more
 
 
+def test_a_version_folder_named_with_leading_zeros_serves_as_its_number(model_dir):
+    # TF Serving reads a folder's name as a number: 0002 is version 2 (it was refused as "2/model.onnx: missing")
+    from ember.serve.versions import VersionWatcher
+
+    path, _ = model_dir
+    expected = write_version(path, 2, shift=5.0)
+    os.rename(path / "2", path / "0002")
+    os.makedirs(path / "³")  # a digit that is not a number: not a version, and no crash
+    watcher = VersionWatcher(str(path), poll_interval=0)
+    loaded = watcher.refresh()
+    assert loaded.version == 2 and watcher.refused == {}
+    np.testing.assert_allclose(loaded(X), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_hot_reload_under_load_and_a_corrupt_version_is_refused(model_dir):
     path, first = model_dir
     with Server(path, poll_interval=0.05) as s:

@@ -37,13 +37,29 @@ class LoadedModel(NamedTuple):
         return np.asarray(out.numpy())
 
 
-def version_numbers(model_dir: str) -> list[int]:
-    """The numbered version folders of ``model_dir``, ascending."""
+def _version_folders(model_dir: str) -> dict[int, str]:
+    """Version number -> folder name; as TF Serving, a folder's name is read as a number, so ``0002`` is version 2
+    (where ``2`` and ``0002`` both exist, ``2``)."""
     try:
         names = os.listdir(model_dir)
     except FileNotFoundError:
         raise ValueError(f"model directory {model_dir!r} does not exist") from None
-    return sorted(int(n) for n in names if n.isdigit() and os.path.isdir(os.path.join(model_dir, n)))
+    folders: dict[int, str] = {}
+    for name in sorted(names):  # "2" sorts after "0002", so it is seen last and kept
+        if name.isascii() and name.isdigit() and os.path.isdir(os.path.join(model_dir, name)):
+            folders[int(name)] = name
+    return folders
+
+
+def version_numbers(model_dir: str) -> list[int]:
+    """The numbered version folders of ``model_dir``, ascending."""
+    return sorted(_version_folders(model_dir))
+
+
+def version_path(model_dir: str, version: int) -> str:
+    """The model file of ``version`` (its folder may be named with leading zeros)."""
+    folder = _version_folders(model_dir).get(version, str(version))
+    return os.path.join(model_dir, folder, MODEL_FILE)
 
 
 def load_version(model_dir: str, version: int) -> LoadedModel:
@@ -52,7 +68,7 @@ def load_version(model_dir: str, version: int) -> LoadedModel:
 
     import ember.onnx
 
-    path = os.path.join(model_dir, str(version), MODEL_FILE)
+    path = version_path(model_dir, version)
     if not os.path.exists(path):
         raise ValueError(f"{path}: missing")
     try:
@@ -95,7 +111,7 @@ class VersionWatcher:
         self._lock = threading.Lock()
 
     def _stamp(self, version: int) -> float:
-        path = os.path.join(self.model_dir, str(version), MODEL_FILE)
+        path = version_path(self.model_dir, version)
         return os.path.getmtime(path) if os.path.exists(path) else -1.0
 
     def refresh(self) -> LoadedModel | None:
