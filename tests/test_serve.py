@@ -109,7 +109,8 @@ def test_a_request_for_a_version_runs_on_that_version_or_gets_404(model_dir):
         assert r.status_code == 200 and r.headers["x-model-version"] == "2"
         np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
         for version, words in (("1", "version 1 of 'cnn' is not served (version 2 is)"),
-                               ("x", "the version must be a number, got 'x'")):
+                               ("x", "the version must be a number, got 'x'"),
+                               ("³", "the version must be a number, got '³'")):  # a digit, not a number: was a 500
             r = httpx.post(f"{s.url}/v1/models/cnn/versions/{version}:predict", json={"instances": X.tolist()})
             assert r.status_code == 404 and r.json()["error"] == words, r.text
 
@@ -310,6 +311,21 @@ def test_parse_instances_checks_integer_ranges():
         parse_instances(b'{"instances": [[1.5]]}', (1,), np.dtype(np.int64))
     array, key = parse_instances(b'{"instances": [[1], [2]]}', (None,), np.dtype(np.int64))
     assert array.dtype == np.int64 and array.shape == (2, 1) and key == "predictions"
+
+
+def test_parse_instances_refuses_values_the_dtype_turns_into_others():
+    # a float16 model was handed inf for 1e6, a bool model True for 2 and 0.5
+    with pytest.raises(Exception, match="beyond the range of float16"):
+        parse_instances(b'{"instances": [[1e6, 1.0]]}', (2,), np.dtype(np.float16))
+    with pytest.raises(Exception, match="beyond the range of float32"):
+        parse_instances(b'{"instances": [[-1e39]]}', (1,), np.dtype(np.float32))
+    for values in (b"[[2]]", b"[[0.5]]"):
+        with pytest.raises(Exception, match="takes booleans"):
+            parse_instances(b'{"instances": ' + values + b"}", (1,), np.dtype(np.bool_))
+    array, _ = parse_instances(b'{"instances": [[65504, Infinity, NaN]]}', (3,), np.dtype(np.float16))
+    assert array[0, 0] == 65504 and np.isinf(array[0, 1]) and np.isnan(array[0, 2])
+    array, _ = parse_instances(b'{"instances": [[true, 0], [1, false]]}', (2,), np.dtype(np.bool_))
+    assert array.tolist() == [[True, False], [True, False]]
 
 
 def test_command_line_serves_a_model_directory(model_dir):

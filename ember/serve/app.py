@@ -114,7 +114,16 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype) -> tupl
         info = np.iinfo(dtype)
         if array.size and (array.min() < info.min or array.max() > info.max):
             raise BadRequest(f"instance values beyond the range of {dtype}")
-    return np.ascontiguousarray(array.astype(dtype)), key
+    if dtype.kind == "b" and not np.isin(array, (0, 1)).all():  # bool() would make 2 or 0.5 True
+        raise BadRequest(f"the model takes booleans ({dtype}); the instances hold values other than 0/1 and "
+                         "true/false")
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype)
+    if dtype.kind == "f" and np.isinf(converted).sum() != np.isinf(array).sum():  # 1e6 in float16 became inf
+        largest = np.finfo(dtype).max
+        raise BadRequest(f"instance values beyond the range of {dtype} (largest {largest:g}); they would be "
+                         "infinite")
+    return np.ascontiguousarray(converted), key
 
 
 def create_app(model_dir: str, options: ServeOptions) -> Starlette:
@@ -142,7 +151,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
                 raise BadRequest(f"unknown method in {spec!r}; use NAME:predict", 404)
             name, _, asked = spec[: -len(":predict")].partition("/versions/")
             check_name(name)
-            if asked and not asked.isdigit():
+            if asked and not (asked.isascii() and asked.isdigit()):
                 raise BadRequest(f"the version must be a number, got {asked!r}", 404)
             model = watcher.current
             if model is None:
