@@ -155,6 +155,23 @@ def test_a_model_that_reads_its_batch_size_keeps_the_traced_one(reads_batch, tmp
         module.forward(_float(5, 3))
 
 
+def test_standalone_embedding_refuses_ids_out_of_range_as_ember(tmp_path):
+    # np.take counted id -1 from the end (the last row came back), and scale_grad_by_freq's attribute was a TypeError
+    ember.manual_seed(0)
+    net = nn.Embedding(10, 3, padding_idx=0, scale_grad_by_freq=True).eval()
+    ember.export.save_model(net, [np.array([[1, 2]])], tmp_path / "m.emb")
+    ember.export.write_standalone(tmp_path / "m.emb", tmp_path / "embedding_ids.py")
+    module = _import(tmp_path / "embedding_ids.py")
+    ids = np.array([[0, 9], [3, 4]])
+    with ember.no_grad():
+        np.testing.assert_array_equal(module.forward(ids), net(ember.tensor(ids)).numpy())
+    for bad in (np.array([[1, -1]]), np.array([[1, 10]])):
+        with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 10\)"):
+            net(ember.tensor(bad))
+        with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 10\)"):
+            module.forward(bad)
+
+
 def test_only_used_kernels_are_written(tmp_path):
     net = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
     ember.export.save_model(net, [_float(2, 4)], tmp_path / "m.emb")

@@ -191,7 +191,11 @@ def op_linear(x, weight, bias=None):
 
 
 @_kernel("embedding")
-def op_embedding(weight, ids, *, sparse, padding_idx=None):
+def op_embedding(weight, ids, *, sparse, padding_idx=None, scale_grad_by_freq=False):
+    n = weight.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= n):  # np.take would count -1 from the end
+        raise IndexError(f"embedding: ids must lie in [0, {n}) for a weight of shape {list(weight.shape)}, "
+                         f"got values from {int(ids.min())} to {int(ids.max())}")
     return np.take(weight, ids, axis=0)
 
 
