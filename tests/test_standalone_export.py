@@ -4,6 +4,7 @@ where Ember cannot be imported and matches Ember's outputs."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -170,6 +171,26 @@ def test_standalone_embedding_refuses_ids_out_of_range_as_ember(tmp_path):
             net(ember.tensor(bad))
         with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 10\)"):
             module.forward(bad)
+
+
+@pytest.mark.parametrize("fn, error", [
+    (lambda a, b: a // b, ZeroDivisionError),
+    (lambda a, b: a % b, ZeroDivisionError),
+    (lambda a, b: ember.div(a, b, rounding_mode="trunc"), ZeroDivisionError),
+    (lambda a, b: nn.functional.one_hot(a - b + 1, 4), IndexError),
+])
+def test_standalone_code_refuses_what_ember_refuses(fn, error, tmp_path):
+    # NumPy gave 0 for an integer division by zero and a row of zeros for a class outside one_hot's range
+    graph = ember.export.trace(fn, [np.array([5, -5, 7]), np.array([2, 3, -3])])
+    ember.export.write_standalone(graph, tmp_path / "refuses.py")
+    module = _import(tmp_path / "refuses.py")
+    good = [np.array([2, 1, -3]), np.array([1, 1, -2])]
+    np.testing.assert_array_equal(module.forward(*good), fn(*[ember.tensor(a) for a in good]).numpy())
+    bad = [np.array([5, -5, 7]), np.array([0, 2, -3])]
+    with pytest.raises(error) as expected:
+        fn(*[ember.tensor(a) for a in bad])
+    with pytest.raises(error, match=re.escape(str(expected.value).split(" (inputs")[0])):
+        module.forward(*bad)
 
 
 def test_only_used_kernels_are_written(tmp_path):

@@ -391,15 +391,40 @@ _expression("invert", "x", "~x")
 _expression("bitwise_and", "a, b", "a & b")
 _expression("bitwise_or", "a, b", "a | b")
 _expression("bitwise_xor", "a, b", "a ^ b")
-_expression("floor_divide", "a, b", "np.floor_divide(a, b)")
-_expression("remainder", "a, b", "np.remainder(a, b)")
+
+
+def nonzero_integer_divisor(name, b):
+    """Ember's ZeroDivisionError for an integer division by zero, where NumPy gives 0."""
+    if b.dtype.kind in "iu" and not np.all(b):
+        raise ZeroDivisionError(f"{name}: integer division by zero ({b.dtype} divisor of shape {list(b.shape)})")
+
+
+@_kernel("floor_divide", "nonzero_integer_divisor")
+def op_floor_divide(a, b):
+    nonzero_integer_divisor("floor_divide", b)
+    return np.floor_divide(a, b)
+
+
+@_kernel("remainder", "nonzero_integer_divisor")
+def op_remainder(a, b):
+    nonzero_integer_divisor("remainder", b)
+    return np.remainder(a, b)
+
+
 _expression("tile", "x, *, reps", "np.tile(x, reps)")
 _expression("repeat", "x, *, repeats, axis", "np.repeat(x, repeats, axis=axis)")
 _expression("any", "x, *, axis, keepdims", "x.any(axis=axis, keepdims=keepdims)")
 _expression("all", "x, *, axis, keepdims", "x.all(axis=axis, keepdims=keepdims)")
 _expression("argmin", "x, *, axis, keepdims", "np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int64)")
 _expression("gather", "x, index, *, axis", "np.take_along_axis(x, index, axis=axis)")
-_expression("one_hot", "indices, *, num_classes", "(indices[..., None] == np.arange(num_classes)).astype(np.int64)")
+
+
+@_kernel("one_hot")
+def op_one_hot(indices, *, num_classes):
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):  # == would give a row of zeros
+        raise IndexError(f"one_hot: indices must lie in [0, {num_classes}), got values from {int(indices.min())} "
+                         f"to {int(indices.max())}")
+    return (indices[..., None] == np.arange(num_classes)).astype(np.int64)
 
 
 @_kernel("prod")
@@ -425,10 +450,11 @@ def op_index_add(x, indices, src, *, axis):
     return out
 
 
-@_kernel("trunc_divide")
+@_kernel("trunc_divide", "nonzero_integer_divisor")
 def op_trunc_divide(a, b):
     if a.dtype.kind == "f":
         return np.trunc(np.true_divide(a, b))
+    nonzero_integer_divisor("trunc_divide", b)
     quotient = np.floor_divide(a, b)
     return quotient + ((quotient < 0) & (quotient * b != a))
 
