@@ -128,6 +128,26 @@ def test_standalone_code_takes_another_batch_size(tmp_path):
         module.forward(_float(3, 2))
 
 
+def test_standalone_code_refuses_an_array_of_another_dtype(tmp_path):
+    # a float64 array gave float64 outputs where the model (and ONNX Runtime) refuses it; a list reads as float32
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 2), nn.ReLU()).eval()
+    ember.export.save_model(net, [_float(2, 3)], tmp_path / "m.emb")
+    ember.export.write_standalone(tmp_path / "m.emb", tmp_path / "dtype_check.py")
+    module = _import(tmp_path / "dtype_check.py")
+    for dtype in (np.float64, np.float16, np.int64, np.bool_):
+        x = np.ones((2, 3), dtype)
+        with pytest.raises(TypeError, match="expected input of dtype float32"):
+            net(ember.tensor(x))
+        with pytest.raises(TypeError, match=f"input 0 must have dtype float32, got {np.dtype(dtype)}"):
+            module.forward(x)
+    got = module.forward([[1, 2, 3]])
+    with ember.no_grad():
+        expected = net(ember.tensor([[1.0, 2.0, 3.0]], dtype=ember.float32)).numpy()
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 def test_standalone_code_of_a_fixed_batch_refuses_another(tmp_path):
     def fixed(x):  # a constant of the traced batch's shape: the batch cannot vary
         return x + ember.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))

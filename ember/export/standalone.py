@@ -60,9 +60,17 @@ def _attribute(key: str, value, args: list, arrays: dict) -> str:
 
 
 def _check_source() -> str:
+    # an array of another dtype is refused, as the model and ONNX Runtime refuse it (NumPy would promote it: a
+    # float64 output); a list or a number is read as the dtype where NumPy casts it so ("same_kind")
     return (
-        "def check_input(i, x, shape):\n"
-        "    x = np.asarray(x)\n"
+        "def check_input(i, x, shape, dtype):\n"
+        "    dtype = np.dtype(dtype)\n"
+        "    if not isinstance(x, np.ndarray):\n"
+        "        x = np.asarray(x)\n"
+        "        if np.can_cast(x.dtype, dtype, \"same_kind\"):\n"
+        "            x = x.astype(dtype)\n"
+        "    if x.dtype != dtype:\n"
+        "        raise TypeError(f\"forward: input {i} must have dtype {dtype}, got {x.dtype}\")\n"
         "    if x.ndim != len(shape) or any(d is not None and d != s for d, s in zip(shape, x.shape)):\n"
         "        expected = [\"batch\" if d is None else d for d in shape]\n"
         "        raise ValueError(f\"forward: input {i} must have shape {expected}, got {list(x.shape)}\")\n"
@@ -71,8 +79,9 @@ def _check_source() -> str:
 
 
 def _checks(graph: Graph) -> list[str]:
-    """Lines of ``forward`` that refuse inputs of another shape than the graph takes."""
-    return [f"    x{i} = check_input({i}, x{i}, {tuple(v.array.shape)!r})" for i, v in enumerate(graph.inputs)]
+    """Lines of ``forward`` that refuse inputs of another shape or dtype than the graph takes."""
+    return [f"    x{i} = check_input({i}, x{i}, {tuple(v.array.shape)!r}, {v.array.dtype.str!r})"
+            for i, v in enumerate(graph.inputs)]
 
 
 def write_standalone(model, path: str | os.PathLike) -> Path:
@@ -81,7 +90,8 @@ def write_standalone(model, path: str | os.PathLike) -> Path:
 
     The module needs NumPy only: ``forward(*inputs)`` returns the outputs (one array, or a tuple). As
     ``ember export`` to ONNX, it takes any batch size where the model lets the batch vary
-    (``ember.export.with_dynamic_batch``), else the traced one; inputs of another shape are a ValueError.
+    (``ember.export.with_dynamic_batch``), else the traced one; inputs of another shape are a ValueError, arrays of
+    another dtype a TypeError.
 
     >>> ember.export.write_standalone("model.emb", "model_infer.py")
     """
