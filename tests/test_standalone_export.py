@@ -148,6 +148,14 @@ def test_standalone_code_refuses_an_array_of_another_dtype(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
+def test_a_bfloat16_graph_is_refused_naming_the_dtype(tmp_path):
+    # the code was written, then refused every input ("must have dtype |V2") or failed in a matmul
+    net = nn.Linear(3, 2).to(ember.bfloat16).eval()
+    graph = ember.export.trace(net, [ember.ones(2, 3, dtype=ember.bfloat16)])
+    with pytest.raises(ValueError, match="bfloat16"):
+        ember.export.write_standalone(graph, tmp_path / "m.py")
+
+
 def test_standalone_code_of_a_fixed_batch_refuses_another(tmp_path):
     def fixed(x):  # a constant of the traced batch's shape: the batch cannot vary
         return x + ember.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))

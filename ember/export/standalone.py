@@ -115,6 +115,10 @@ def write_standalone(model, path: str | os.PathLike) -> Path:
         raise ValueError(f"write_standalone: ops {missing} have no NumPy kernel for standalone inference code "
                          "(side effects such as variable writes and training-mode statistics never do: export an "
                          "inference graph)")
+    values = [*graph.inputs, *(v for node in graph.nodes for v in node.outputs)]
+    if any(v.array.dtype.name == "bfloat16" for v in values):  # NumPy alone has no bfloat16 (ml_dtypes does)
+        raise ValueError("write_standalone: the graph computes in bfloat16, which NumPy-only code cannot hold; "
+                         "export the model in float32 (model.float())")
     for node in graph.nodes:
         out = f"v{node.outputs[0].id}"
         if node.op.name == "const":
