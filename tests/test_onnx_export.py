@@ -284,6 +284,34 @@ def test_dynamic_axes_naming_no_input_or_output_or_a_missing_axis_is_refused():
     np.testing.assert_allclose(run_onnx(model, [x])[0], net(ember.tensor(x)).detach().numpy(), rtol=1e-5)
 
 
+class _OptionalBias(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+
+    def forward(self, x, bias=None):
+        y = self.linear(x)
+        return y if bias is None else y + bias
+
+
+def test_inputs_beyond_the_input_names_are_kept_with_default_names(tmp_path):
+    # input_names=["x"] for two inputs traced the model with one: the bias was dropped from the file silently
+    ember.manual_seed(0)
+    net = _OptionalBias().eval()
+    x, bias = _float(2, 3), np.full((2, 2), 100, np.float32)
+    with ember.no_grad():
+        expected = net(ember.tensor(x), ember.tensor(bias)).numpy()
+    model = ember.onnx.export(net, [x, bias], input_names=["x"])
+    assert [i.name for i in model.graph.input] == ["x", "input1"]  # torch.onnx.export keeps it too, named by itself
+    np.testing.assert_allclose(run_onnx(model, [x, bias])[0], expected, rtol=1e-6)
+    graph = ember.export.save_model(net, [x, bias], tmp_path / "m.emb", input_names=["x"])
+    assert [v.name for v in graph.inputs] == ["x", "input1"]
+    with pytest.raises(ValueError, match=r"3 input names \['x', 'b', 'c'\] for 2 example inputs"):
+        ember.export.trace(net, [x, bias], input_names=["x", "b", "c"])
+    with pytest.raises(ValueError, match="input names must differ"):
+        ember.export.trace(net, [x, bias], input_names=["x", "x"])
+
+
 def test_tensors_made_from_the_batch_size_export_with_a_dynamic_batch():
     # zeros_like(x), zeros(x.size(0), h) and the like needed the traced number, so such a model (an RNN's h0, a
     # mask of the batch) could not be exported with a dynamic batch; they are now Shape + Expand

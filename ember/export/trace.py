@@ -31,9 +31,15 @@ def _as_arrays(example_inputs) -> list:
 
 
 def trace(fn: Callable, example_inputs, dynamic_axes=None, input_names=None) -> Graph:
-    """An inference graph of ``fn`` (a Module in eval mode for the trace, or a function of Tensors)."""
+    """An inference graph of ``fn`` (a Module in eval mode for the trace, or a function of Tensors). Inputs beyond
+    ``input_names`` are named ``input<i>``, as ``torch.onnx.export`` names the inputs it was given no name for."""
     arrays = _as_arrays(example_inputs)
-    names = list(input_names or [f"input{i}" for i in range(len(arrays))])
+    names = list(input_names or [])
+    if len(names) > len(arrays):
+        raise ValueError(f"trace: {len(names)} input names {names} for {len(arrays)} example inputs")
+    names += [f"input{i}" for i in range(len(names), len(arrays))]  # zip would drop the unnamed inputs
+    if len(set(names)) != len(names):
+        raise ValueError(f"trace: the input names must differ, got {names}")
     dynamic_axes = dynamic_axes or {}
     graph = Graph()
     values = []

@@ -274,6 +274,7 @@ def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_a
         input_names = input_names or feed_names
     elif callable(model_or_fn):
         graph = trace(model_or_fn, example_inputs, dynamic_axes, input_names)
+        input_names = None  # the traced inputs carry them (those not named: input<i>)
     else:
         raise TypeError("export: expected a Module, a function, a Graph or a Session, "
                         f"got {type(model_or_fn).__name__}")
