@@ -370,6 +370,28 @@ def test_a_version_whose_output_has_no_batch_axis_first_is_refused(tmp_path, fn,
 
 
 
+def test_a_version_of_a_fixed_batch_size_runs_each_call_on_that_many_instances(tmp_path):
+    # exported at batch 1 (no dynamic axes), x - mean over the batch is 0: two requests batched together, or one of
+    # two instances, were answered from a mean over both (the imported model computes on any size; ONNX Runtime
+    # refuses it)
+    os.makedirs(tmp_path / "1")
+    ember.onnx.export(lambda x: x - x.mean(0, keepdim=True) + x * 2, np.zeros((1, 3), np.float32),
+                      str(tmp_path / "1" / "model.onnx"))
+    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with Server(tmp_path, batch_timeout_ms=200) as s:
+        async def fire():
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(*[client.post(f"{s.url}/v1/models/cnn:predict",
+                                                          json={"instances": row[None].tolist()}) for row in rows])
+
+        for row, r in zip(rows, asyncio.run(fire())):
+            assert r.status_code == 200, r.text
+            np.testing.assert_allclose(r.json()["predictions"], [row * 2])
+        r = s.predict({"instances": rows.tolist()})
+        assert r.status_code == 400 and "takes 1 instance(s) per request" in r.json()["error"]
+        assert "ember_serve_batch_size_count 1.0" in httpx.get(f"{s.url}/metrics").text  # the two ran as one batch
+
+
 def test_a_batch_whose_output_has_no_rows_per_instance_fails_its_requests_and_the_batcher_goes_on():
     from ember.serve.batching import Batcher
 

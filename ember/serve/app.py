@@ -77,8 +77,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype) -> tuple[np.ndarray, str]:
-    """The request's instances as one array, and the answer's key; BadRequest saying what is wrong."""
+def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype,
+                    batch: int | None = None) -> tuple[np.ndarray, str]:
+    """The request's instances as one array, and the answer's key; BadRequest saying what is wrong. ``batch``: the
+    number of instances a model of a fixed batch size takes."""
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -110,6 +112,9 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype) -> tupl
     if len(shape) != len(instance_shape) or any(e is not None and e != g for e, g in zip(instance_shape, shape)):
         expected = ["?" if d is None else d for d in instance_shape]
         raise BadRequest(f"each instance must have shape {expected}, got {list(shape)}")
+    if batch is not None and len(array) != batch:
+        raise BadRequest(f"this model version takes {batch} instance(s) per request (its input's first axis is "
+                         f"fixed), got {len(array)}")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         if array.size and (array.min() < info.min or array.max() > info.max):
@@ -159,7 +164,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             if asked and int(asked) != model.version:
                 raise BadRequest(f"version {int(asked)} of {name!r} is not served (version {model.version} is)", 404)
             body = await _read_body(request, options.max_body_bytes)
-            instances, key = parse_instances(body, model.instance_shape, model.dtype)
+            instances, key = parse_instances(body, model.instance_shape, model.dtype, model.batch)
             metrics.queue.set(batcher.depth())
             try:
                 outputs, version = await batcher.submit(instances)

@@ -26,8 +26,15 @@ class LoadedModel(NamedTuple):
     module: object
     instance_shape: tuple  # dimensions after the batch axis; None where the model takes any size
     dtype: np.dtype
+    batch: int | None = None  # the input's fixed first size (instances per call); None where it takes any number
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """The first output for ``batch``; a model of a fixed batch size runs on each ``self.batch`` rows in turn
+        (the imported model would compute on other sizes: a mean over its batch axis would mix requests)."""
+        if self.batch is not None and len(batch) != self.batch:
+            if len(batch) % self.batch:
+                raise ValueError(f"version {self.version} takes {self.batch} instances per call, got {len(batch)}")
+            return np.concatenate([self(batch[i : i + self.batch]) for i in range(0, len(batch), self.batch)])
         import ember
 
         with ember.no_grad():
@@ -86,7 +93,7 @@ def load_version(model_dir: str, version: int) -> LoadedModel:
     if not dims:
         raise ValueError(f"{path}: the input must have a batch axis")
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
-    loaded = LoadedModel(version, module, tuple(dims[1:]), dtype)
+    loaded = LoadedModel(version, module, tuple(dims[1:]), dtype, dims[0] or None)
     batch = dims[0] or 2  # two instances where the model takes any number: a first axis of 1 may not be the batch
     try:
         out = loaded(np.zeros((batch,) + tuple(d or 1 for d in dims[1:]), dtype))
