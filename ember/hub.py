@@ -13,6 +13,7 @@ model), and weights fetched by URL into a cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -71,18 +72,26 @@ def _repo_dir(repo_or_dir: str, source: str) -> str:
         "Ember does not clone repositories: put a checkout there, or pass its directory with source='local'")
 
 
+@contextlib.contextmanager
+def _on_sys_path(repo_dir: str):
+    """The repository first on ``sys.path`` while its code runs (its imports expect it), as in ``torch.hub``."""
+    sys.path.insert(0, repo_dir)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(repo_dir)
+
+
 def _hubconf(repo_dir: str):
-    """The repository's ``hubconf`` module, imported with the repository on ``sys.path`` (as its imports expect)."""
+    """The repository's ``hubconf`` module, imported with the repository on ``sys.path``."""
     path = os.path.join(repo_dir, _HUBCONF)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"hub: {repo_dir!r} has no {_HUBCONF}")
     spec = importlib.util.spec_from_file_location(f"hubconf_{abs(hash(os.path.abspath(path)))}", path)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, repo_dir)
-    try:
+    with _on_sys_path(repo_dir):
         spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(repo_dir)
     missing = [dep for dep in getattr(module, "dependencies", []) if importlib.util.find_spec(dep) is None]
     if missing:
         raise RuntimeError(f"hub: missing dependencies of {path}: {', '.join(missing)}")
@@ -113,9 +122,12 @@ def help(github: str, model: str, force_reload: bool = False, skip_validation: b
 
 def load(repo_or_dir: str, model: str, *args, source: str = "github", trust_repo=None, force_reload: bool = False,
          verbose: bool = True, skip_validation: bool = False, **kwargs):
-    """What entry point ``model`` of the repository's ``hubconf.py`` returns for ``*args, **kwargs``."""
-    return _entry(_hubconf(_repo_dir(os.path.expanduser(repo_or_dir) if source == "local" else repo_or_dir,
-                                     source)), model)(*args, **kwargs)
+    """What entry point ``model`` of the repository's ``hubconf.py`` returns for ``*args, **kwargs`` (called with the
+    repository on ``sys.path``, so that it may import the repository's modules, as in ``torch.hub``)."""
+    repo_dir = _repo_dir(os.path.expanduser(repo_or_dir) if source == "local" else repo_or_dir, source)
+    entry = _entry(_hubconf(repo_dir), model)
+    with _on_sys_path(repo_dir):
+        return entry(*args, **kwargs)
 
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")

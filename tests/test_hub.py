@@ -1,6 +1,7 @@
 """``ember.hub``: hubconf entry points from a directory or the cache, weights by URL into the cache."""
 
 import hashlib
+import sys
 import textwrap
 
 import numpy as np
@@ -51,6 +52,21 @@ def test_load_calls_the_entry_point_of_a_local_repository(repo):
         ember.hub.load(str(repo), "resnet", source="local")
     with pytest.raises(ValueError, match='unknown source "svn"'):
         ember.hub.load(str(repo), "tiny_mlp", source="svn")
+
+
+def test_an_entry_point_imports_the_repository_modules_when_called(tmp_path):
+    # the repository left sys.path once hubconf.py was imported, so an entry point importing a module of the
+    # repository when called (a common hubconf pattern) failed with ModuleNotFoundError; torch.hub.load keeps it
+    directory = tmp_path / "lazy_repo"
+    (directory / "lazy_hub_models").mkdir(parents=True)
+    (directory / "lazy_hub_models" / "__init__.py").write_text("")
+    (directory / "lazy_hub_models" / "mlp.py").write_text(
+        "import ember\n\ndef build(hidden):\n    return ember.nn.Linear(3, hidden)\n")
+    (directory / "hubconf.py").write_text(
+        "def mlp(hidden=4):\n    from lazy_hub_models.mlp import build\n    return build(hidden)\n")
+    net = ember.hub.load(str(directory), "mlp", source="local", hidden=6)
+    assert isinstance(net, ember.nn.Linear) and net.out_features == 6
+    assert str(directory) not in sys.path
 
 
 def test_missing_dependencies_are_named(repo):
