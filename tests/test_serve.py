@@ -392,6 +392,21 @@ def test_a_version_of_a_fixed_batch_size_runs_each_call_on_that_many_instances(t
         assert "ember_serve_batch_size_count 1.0" in httpx.get(f"{s.url}/metrics").text  # the two ran as one batch
 
 
+def test_a_model_of_two_outputs_answers_both_by_name_as_tf_serving(tmp_path):
+    # only the first output was answered (a list of its rows), the second dropped without a word
+    os.makedirs(tmp_path / "1")
+    ember.onnx.export(lambda x: (x * 2, x.sum(1)), np.zeros((1, 3), np.float32), str(tmp_path / "1" / "model.onnx"),
+                      output_names=["double", "total"], dynamic_axes={"input0": {0: "batch"}, "double": {0: "batch"},
+                                                                      "total": {0: "batch"}})
+    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with Server(tmp_path) as s:
+        r = s.predict({"instances": rows.tolist()})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"predictions": [{"double": (row * 2).tolist(), "total": float(row.sum())} for row in rows]}
+        r = s.predict({"inputs": rows.tolist()})
+        assert r.json() == {"outputs": {"double": (rows * 2).tolist(), "total": rows.sum(1).tolist()}}
+
+
 def test_a_batch_whose_output_has_no_rows_per_instance_fails_its_requests_and_the_batcher_goes_on():
     from ember.serve.batching import Batcher
 

@@ -2,7 +2,8 @@
 
 - ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/N:predict``, 404 unless N is the version
   served) with ``{"instances": [...]}`` answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it
-  answers ``{"outputs": [...]}``.
+  answers ``{"outputs": [...]}``. A model of several outputs answers, as TF Serving, a dict of them by name for
+  each instance (``predictions``), or a dict of the outputs' lists (``outputs``).
 - ``GET /v1/models/NAME``: the version status; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
 Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
 field, ragged or non-numeric instances, wrong shape (400); a full queue 503, a passed deadline 504.
@@ -131,6 +132,17 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype,
     return np.ascontiguousarray(converted), key
 
 
+def _answer(outputs, key: str):
+    """The answer's value, as TF Serving writes it: one output as a list of rows; several (a dict by name) as a dict
+    for each instance ("predictions") or a list for each output ("outputs")."""
+    if not isinstance(outputs, dict):
+        return outputs.tolist()
+    if key == "outputs":
+        return {name: value.tolist() for name, value in outputs.items()}
+    columns = {name: value.tolist() for name, value in outputs.items()}
+    return [{name: rows[i] for name, rows in columns.items()} for i in range(len(next(iter(outputs.values()))))]
+
+
 def create_app(model_dir: str, options: ServeOptions) -> Starlette:
     """The ASGI application serving ``model_dir``'s versions under ``options.model_name``."""
     watcher = VersionWatcher(model_dir, options.poll_interval)
@@ -177,7 +189,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             if asked and int(asked) != version:  # a newer version was swapped in while this request waited
                 raise BadRequest(f"version {int(asked)} of {name!r} is no longer served (version {version} is)", 404)
             # NaN and infinities as TF Serving writes them (JSONResponse refuses them: a 500)
-            body = json.dumps({key: outputs.tolist()}, separators=(",", ":")).encode()
+            body = json.dumps({key: _answer(outputs, key)}, separators=(",", ":")).encode()
             return Response(body, media_type="application/json", headers={"X-Model-Version": str(version)})
         except BadRequest as exc:
             status = exc.status

@@ -32,7 +32,8 @@ class _Request:
 class Batcher:
     """Collects requests into batches of at most ``max_batch_size`` instances, waiting at most
     ``batch_timeout`` seconds after the first one; ``max_batch_size=1`` turns batching off (each request
-    runs alone). ``run(batch) -> (outputs, version)`` is called in a thread."""
+    runs alone). ``run(batch) -> (outputs, version)`` is called in a thread; ``outputs`` is an array, or a dict of
+    arrays (a model's several outputs), whose first axis is the batch."""
 
     def __init__(self, run: Callable, max_batch_size: int = 64, batch_timeout: float = 0.002,
                  max_queue: int = 256, deadline: float = 1.0, on_batch: Callable | None = None):
@@ -107,10 +108,11 @@ class Batcher:
                 await self._run([r])
             return
         total = sum(len(r.instances) for r in live)
-        if np.ndim(outputs) == 0 or len(outputs) != total:  # no rows to hand back: fail these, keep the loop
+        shapes = [np.shape(o) for o in (outputs.values() if isinstance(outputs, dict) else [outputs])]
+        if not all(shape[:1] == (total,) for shape in shapes):  # no rows to hand back: fail these, keep the loop
             for r in live:
                 if not r.future.done():
-                    r.future.set_exception(ValueError(f"the model's output of shape {list(np.shape(outputs))} has "
+                    r.future.set_exception(ValueError(f"the model's output of shape {list(shapes[0])} has "
                                                       f"no first axis of the batch's {total} instances"))
             return
         if self.on_batch is not None:
@@ -119,7 +121,9 @@ class Batcher:
         for r in live:
             stop = start + len(r.instances)
             if not r.future.done():
-                r.future.set_result((outputs[start:stop], version))
+                rows = ({name: o[start:stop] for name, o in outputs.items()} if isinstance(outputs, dict)
+                        else outputs[start:stop])
+                r.future.set_result((rows, version))
             start = stop
 
 

@@ -28,19 +28,24 @@ class LoadedModel(NamedTuple):
     dtype: np.dtype
     batch: int | None = None  # the input's fixed first size (instances per call); None where it takes any number
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """The first output for ``batch``; a model of a fixed batch size runs on each ``self.batch`` rows in turn
-        (the imported model would compute on other sizes: a mean over its batch axis would mix requests)."""
+    def __call__(self, batch: np.ndarray) -> np.ndarray | dict:
+        """The output for ``batch``; a dict of the outputs by name where the model has several (TF Serving answers
+        each of them). A model of a fixed batch size runs on each ``self.batch`` rows in turn (the imported model
+        would compute on other sizes: a mean over its batch axis would mix requests)."""
         if self.batch is not None and len(batch) != self.batch:
             if len(batch) % self.batch:
                 raise ValueError(f"version {self.version} takes {self.batch} instances per call, got {len(batch)}")
-            return np.concatenate([self(batch[i : i + self.batch]) for i in range(0, len(batch), self.batch)])
+            parts = [self(batch[i : i + self.batch]) for i in range(0, len(batch), self.batch)]
+            if isinstance(parts[0], dict):
+                return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+            return np.concatenate(parts)
         import ember
 
         with ember.no_grad():
             out = self.module(ember.from_numpy(batch))
         if isinstance(out, (tuple, list)):
-            out = out[0]
+            names = list(getattr(self.module, "output_names", None) or [f"output{i}" for i in range(len(out))])
+            return {name: np.asarray(o.numpy()) for name, o in zip(names, out)}
         return np.asarray(out.numpy())
 
 
@@ -99,9 +104,10 @@ def load_version(model_dir: str, version: int) -> LoadedModel:
         out = loaded(np.zeros((batch,) + tuple(d or 1 for d in dims[1:]), dtype))
     except Exception as exc:
         raise ValueError(f"{path}: the model fails on a zero batch ({type(exc).__name__}: {exc})") from exc
-    if out.ndim == 0 or out.shape[0] != batch:  # each request's rows are cut from the batch's output
-        raise ValueError(f"{path}: the output's first axis must be the batch; {batch} instances give an output of "
-                         f"shape {list(out.shape)}")
+    for name, value in (out.items() if isinstance(out, dict) else [("", out)]):
+        if value.ndim == 0 or value.shape[0] != batch:  # each request's rows are cut from the batch's output
+            raise ValueError(f"{path}: the output{f' {name!r}' if name else ''}'s first axis must be the batch; "
+                             f"{batch} instances give an output of shape {list(value.shape)}")
     return loaded
 
 
