@@ -22,6 +22,8 @@ WRITES = {
     "diagonal_mul": "y.diagonal().mul_(3)",
     "offset_diagonal_copy": "y.diagonal(1).copy_(z[0])",
     "transposed_diagonal_setitem": "y.t().diagonal(-1)[0] = z[1, 0]",
+    "element_add": "y[1, 2].add_(z[0, 1])",
+    "element_of_a_row_mul": "r = y[0]; r[1].mul_(z[1, 1])",
 }
 
 
@@ -111,3 +113,13 @@ def test_a_diagonal_is_a_view_as_torchs():
         cov[0].diagonal()[:] = 7
         assert cov[0].tolist() == [[7, 0, 0], [0, 7, 0], [0, 0, 7]]
         assert lib.diag(cov[0]).fill_(1).tolist() == [1, 1, 1] and cov[0, 0, 0].item() == 7  # diag copies
+
+
+def test_an_element_picked_by_integers_is_a_view_as_torchs():
+    # x[0, 2] was NumPy's copied scalar: x[0, 2].add_(100) and x[1][0].mul_(3) left x as it was
+    for lib in (ember, torch):
+        x = lib.arange(6.0).reshape(2, 3)
+        x[0, 2].add_(100)
+        x[1][0].mul_(3)
+        x.select(1, 1)[0].fill_(-1)
+        assert x.tolist() == [[0.0, -1.0, 102.0], [9.0, 4.0, 5.0]]

@@ -127,13 +127,22 @@ def _getitem_infer(x, *, index):
         raise shape_error("getitem", [x], f"index {index!r} does not fit: {exc}") from exc
 
 
+def _indexed(array, index):
+    """``array[index]``, where an index of integers alone gives a 0-d view of the element rather than NumPy's copied
+    scalar, so that an in-place op on ``x[i, j]`` writes into ``x``, as PyTorch's does."""
+    out = array[index]
+    if isinstance(out, np.generic) and _is_basic(index):
+        return array[index + (Ellipsis,)]
+    return out
+
+
 GETITEM = defop(
     "getitem",
-    forward=lambda xp, x, *, index: x[index],
+    forward=lambda xp, x, *, index: _indexed(x, index),
     infer=_getitem_infer,
     vjp=vjp_rule(lambda run, ctx, g: (_placed(run, g, ctx.inputs[0], ctx.attrs["index"]),)),
     cost=movement_cost,
-    view=lambda array, attrs, shape: array[attrs["index"]],  # a view for basic indexing only: callers check
+    view=lambda array, attrs, shape: _indexed(array, attrs["index"]),  # a view for basic indexing only: callers check
     onnx="Slice",
     vjp_reads=(),
 )
