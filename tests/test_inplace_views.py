@@ -24,6 +24,8 @@ WRITES = {
     "transposed_diagonal_setitem": "y.t().diagonal(-1)[0] = z[1, 0]",
     "element_add": "y[1, 2].add_(z[0, 1])",
     "element_of_a_row_mul": "r = y[0]; r[1].mul_(z[1, 1])",
+    "two_writes_into_one_row": "y[1].mul_(3); y[1].mul_(z[0, 1])",
+    "two_writes_through_one_view": "v = y.t()[1:]; v.add_(3); v.mul_(z)",
 }
 
 

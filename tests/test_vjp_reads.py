@@ -39,6 +39,7 @@ CASES = {
                                                                  _floats(1, 4))[0],
     "floor_divide": lambda: _floats(3, 4) // _floats(4),
     "trunc_divide": lambda: ember.div(_floats(3, 1), _floats(3, 4), rounding_mode="trunc"),
+    "where": lambda: ember.where(_floats(3, 4) > 0, _floats(3, 4), _floats(4)),
 }
 
 

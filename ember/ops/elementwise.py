@@ -1044,6 +1044,7 @@ WHERE = defop(
     writes_out=False,  # np.where has no out=
     fresh=True,
     fusion=Fusion("where({0}, {1}, {2})", selects=True),
+    vjp_reads=(0,),  # the condition: the branches' gradients are the incoming one masked
 )
 
 
