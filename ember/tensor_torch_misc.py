@@ -108,17 +108,17 @@ class TorchMiscMethods:
 
     @property
     def real(self):
-        """The real part (``torch.real``): a real tensor itself, a complex one's real part as a new tensor."""
+        """The real part (``torch.real``): a real tensor itself, a view of a complex one's real parts."""
         return _real(self)
 
     @real.setter
     def real(self, value) -> None:
-        # ``z.real = v`` writes the real parts in place, as through PyTorch's view (the getter's is a new tensor)
+        # ``z.real = v`` writes the real parts in place, as through PyTorch's view (and recorded where gradients are)
         self.copy_(_complex(_part("real", self, value), _imag(self)) if self.is_complex() else value)
 
     @property
     def imag(self):
-        """The imaginary part of a complex tensor (``torch.imag``); a real tensor has none and is refused."""
+        """A view of the imaginary parts of a complex tensor (``torch.imag``); a real tensor has none and is refused."""
         return _imag(self)
 
     @imag.setter

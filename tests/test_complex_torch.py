@@ -229,6 +229,24 @@ def test_assigning_real_and_imag_writes_the_parts_in_place_as_torch():
         ember.tensor([1j]).imag = 1j
 
 
+def test_real_imag_and_view_as_real_are_views_as_torchs():
+    # they were copies: z.imag.zero_() and view_as_real(z)[0, 1] = 5 left z as it was, and a part read before
+    # z.mul_(2) kept the old values
+    results = []
+    for lib in (ember, torch):
+        z = lib.tensor([[1 + 2j, 3 - 1j], [0.5j, -2.0]]).t()
+        re, im = z.real, z.imag
+        z.mul_(2)
+        parts = (re.tolist(), im.tolist())
+        z.real[0, 1] = 7
+        z.imag.add_(1)
+        lib.view_as_real(z)[1, 0, 1] = -5
+        one = lib.tensor(2 + 3j)
+        one.imag.zero_()
+        results.append((parts, z.tolist(), one.item()))
+    assert results[0] == results[1]
+
+
 def test_is_conj_and_resolve_conj():
     z = ember.tensor([1 + 1j])
     assert not ember.conj(z).is_conj() and ember.is_conj(z) is False

@@ -77,17 +77,24 @@ def _view_as_complex_infer(x: Spec) -> Spec:
     return Spec(tuple(x.shape[:-1]), complex_of(x.dtype))
 
 
-# a copy in C order (ascontiguousarray would make a 0-d part 1-d)
-REAL = defop("real", forward=lambda xp, x: x.real.copy(), infer=_real_infer,
+def _as_real(xp, x):
+    """The (..., 2) float view of a complex array's parts; a copy where the array module cannot view it so."""
+    if xp is np:
+        return x[..., None].view(x.real.dtype)
+    return xp.stack([x.real, x.imag], axis=-1)
+
+
+# views of the parts, as PyTorch's: z.real.mul_(2) and z.imag[0] = 1 write into z
+REAL = defop("real", forward=lambda xp, x: x.real, infer=_real_infer,
              vjp=vjp_rule(lambda run, ctx, g: (run(CAST, g, dtype=ctx.inputs[0].dtype),)),
              cost=movement_cost, onnx=NO_ONNX)
-IMAG = defop("imag", forward=lambda xp, x: x.imag.copy(), infer=_imag_infer,
+IMAG = defop("imag", forward=lambda xp, x: x.imag, infer=_imag_infer,
              vjp=vjp_rule(lambda run, ctx, g: (run(MAKE_COMPLEX, _zero(run, g), g),)), cost=movement_cost, onnx=NO_ONNX)
 CONJ = defop("conj", forward=lambda xp, x: xp.conj(x), infer=_conj_infer,
              vjp=vjp_rule(lambda run, ctx, g: (run(CONJ, g),)), cost=movement_cost, onnx=NO_ONNX)
 MAKE_COMPLEX = defop("complex", forward=_complex_forward, infer=_complex_infer, vjp=vjp_rule(_complex_rule),
                 cost=movement_cost, onnx=NO_ONNX)
-VIEW_AS_REAL = defop("view_as_real", forward=lambda xp, x: xp.stack([x.real, x.imag], axis=-1),
+VIEW_AS_REAL = defop("view_as_real", forward=_as_real,
                      infer=_view_as_real_infer,
                      vjp=vjp_rule(lambda run, ctx, g: (run(VIEW_AS_COMPLEX, g),)), cost=movement_cost, onnx=NO_ONNX)
 VIEW_AS_COMPLEX = defop("view_as_complex", forward=lambda xp, x: _complex_forward(xp, x[..., 0], x[..., 1]),
