@@ -21,6 +21,7 @@ import numpy as np
 from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written, thread_mode
+from ember.ops.convert import check_fill_value
 from ember.ops.dispatch import TensorLike
 from ember.tensor_inplace_views import record_through_view, view_levels
 from ember.traced_state import is_state
@@ -575,6 +576,11 @@ class InplaceMethods:
         if _recording(self, "masked_fill_", (value,)):
             return record_in_place(self, "masked_fill_", lambda before: _ops().masked_fill(before, mask, value))
         _check(self, "masked_fill_", value)
+        if getattr(mask, "dtype", bool_) != bool_:  # (as masked_fill, and PyTorch, refuse it)
+            raise TypeError(f"masked_fill_: the mask must be a bool tensor, got {mask.dtype}")
+        if getattr(value, "ndim", 0) != 0:
+            raise ValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+        check_fill_value("masked_fill_", value, self.dtype)
         if building() and not (_written_now(self, value) and _written_now(self, mask)):
             return _write(self, "masked_fill_", _ops().masked_fill(self, mask, value))
         mask = mask.array if hasattr(mask, "node") else mask
@@ -605,6 +611,7 @@ class InplaceMethods:
 
     def fill_(self, value):
         """Set every element to ``value``, in place."""
+        check_fill_value("fill_", value, self.dtype)
         if _recording(self, "fill_", (value,)):
             return record_in_place(self, "fill_", lambda before: _overwritten(before, value))
         if building() and not _written_now(self, value):

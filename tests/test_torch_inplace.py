@@ -118,3 +118,30 @@ def test_split_with_an_int_is_the_part_size_as_torch():
         for a, b in zip(ours, theirs):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert len(ember.tensor(x).split(1, axis=1)) == 5
+
+
+@pytest.mark.parametrize("statement", [
+    "ember.zeros(3, dtype=ember.int8).masked_fill_(mask, 300)",
+    "ember.zeros(3, dtype=ember.int8).masked_fill(mask, ember.tensor(300))",
+    "ember.zeros(3, dtype=ember.int32).masked_fill_(mask, float('inf'))",
+    "ember.zeros(3, dtype=ember.int32).index_fill_(0, ember.tensor([0]), 10 ** 10)",
+    "ember.zeros(3, dtype=ember.int8).scatter_(0, ember.tensor([0]), 300)",
+    "ember.zeros(3, dtype=ember.float16).fill_(1e5)",
+    "ember.zeros(3, dtype=ember.bfloat16).masked_fill_(mask, -1e39)",
+])
+def test_a_fill_value_the_dtype_cannot_hold_is_refused_as_torch(statement):
+    # NumPy's cast wrapped 300 to 44 in int8, made inf the smallest int32 and 1e5 inf in float16, silently
+    with pytest.raises(RuntimeError, match=r"value .* cannot be converted to \w+ without overflow"):
+        eval(statement, {"ember": ember, "mask": ember.ones(3, dtype=ember.bool)})
+    x = ember.zeros(3, dtype=ember.uint8).masked_fill_(ember.ones(3, dtype=ember.bool), -1)  # wraps, as PyTorch's
+    assert x.tolist() == [255, 255, 255]
+    assert ember.zeros(2, dtype=ember.float16).fill_(-float("inf")).tolist() == [-float("inf")] * 2
+
+
+def test_masked_fill_in_place_refuses_what_masked_fill_refuses():
+    # an int mask was read as its truth and a 1-element value broadcast: masked_fill and PyTorch refuse both
+    x = ember.zeros(2, 3)
+    with pytest.raises(TypeError, match="masked_fill_: the mask must be a bool tensor, got int64"):
+        x.masked_fill_(ember.ones(3, dtype=ember.int64), 4.0)
+    with pytest.raises(ValueError, match=r"masked_fill_: value must be a number or a 0-d tensor, got shape \[1\]"):
+        x.masked_fill_(ember.ones(3, dtype=ember.bool), ember.tensor([4.0]))

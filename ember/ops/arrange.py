@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, real_of
-from ember.ops.convert import as_tensor, cast, cast_written, promote
+from ember.ops.convert import as_tensor, cast, cast_written, check_fill_value, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import div, gt, ne, sub, true_divide, where
 from ember.ops.indexing import _index_add, getitem, refuse_negative, scatter_add, take
@@ -235,6 +235,7 @@ def _ones(x: TensorLike, dtype) -> TensorLike:
 
 
 def _filled(name: str, x: TensorLike, add, shape_of: TensorLike, value) -> TensorLike:
+    check_fill_value(name, value, x.dtype)
     counting = real_of(x.dtype)
     out = where(gt(add(zeros_of(x, counting), _ones(shape_of, counting)), 0), value, x)
     return cast_written(name, out, x.dtype)

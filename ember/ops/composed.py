@@ -11,7 +11,7 @@ import numpy as np
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32
 from ember.ops.complex_parts import complex as _complex
 from ember.ops.complex_parts import imag, real
-from ember.ops.convert import as_tensor, cast, cast_written, promote, to_float, to_inexact
+from ember.ops.convert import as_tensor, cast, cast_written, check_fill_value, promote, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     abs,
@@ -181,6 +181,7 @@ def masked_fill(x, mask, value) -> TensorLike:
         raise TypeError(f"masked_fill: the mask must be a bool tensor, got {mask.dtype}")
     if isinstance(value, TensorLike) and value.ndim != 0:
         raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {list(value.shape)}")
+    check_fill_value("masked_fill", value, x.dtype)
     out = where(mask, value, x)
     return cast_written("masked_fill", out, x.dtype)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 
+import ml_dtypes
 import numpy as np
 
 from ember.backend import dtypes as _dtypes
@@ -78,6 +80,29 @@ def cast_written(name: str, values: TensorLike, dtype) -> TensorLike:
         raise TypeError(f"{name}: complex values cannot be written into a tensor of dtype {dtype} (their imaginary "
                         f"parts would be lost); take .real, or make the tensor complex")
     return cast(values, dtype)
+
+
+def check_fill_value(name: str, value, dtype) -> None:
+    """A RuntimeError naming ``name`` for a fill value (a number, or a 0-d tensor's) that ``dtype`` cannot hold, as
+    PyTorch refuses it: past an integer dtype's range (an unsigned one takes negatives down to -max, which wrap), NaN
+    or infinite into an integer dtype, or finite past a floating dtype's largest value. The cast would wrap 300 to 44
+    in int8, make NaN the smallest int32, or 1e5 infinite in float16."""
+    if isinstance(value, TensorLike):
+        if value.ndim != 0 or value.symbolic:
+            return
+        value = value.item()
+    dtype = as_dtype(dtype)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            dtype.kind not in "iuf" and dtype not in FLOATING:
+        return
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low = -int(info.max) if dtype.kind == "u" else int(info.min)
+        fits = math.isfinite(value) and low <= value <= int(info.max)
+    else:
+        fits = not math.isfinite(value) or abs(float(value)) <= float(ml_dtypes.finfo(dtype).max)
+    if not fits:
+        raise RuntimeError(f"{name}: value {value!r} cannot be converted to {dtype} without overflow")
 
 
 # --- the same bytes read as another dtype (``Tensor.view(dtype)``) ---
