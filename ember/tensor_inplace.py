@@ -23,7 +23,7 @@ from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written, thread_mode
 from ember.ops.convert import check_fill_value
 from ember.ops.dispatch import TensorLike
-from ember.tensor_inplace_views import record_through_view, view_levels
+from ember.tensor_inplace_views import give_retained, record_through_view, take_retained, view_levels
 from ember.traced_state import is_state
 
 
@@ -95,7 +95,9 @@ def record_in_place(tensor, name: str, compute):
     mark_replaced(tensor)  # before the new node is numbered: nodes from here on read the new version
     result = _fit(tensor, name, compute(before))
     _read_before(result, tensor, before, since)
+    retained = take_retained(tensor)
     tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
+    give_retained(tensor, retained)
     return tensor
 
 

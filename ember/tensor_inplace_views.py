@@ -37,6 +37,24 @@ def view_levels(tensor, views_another) -> list | None:
     return levels[::-1]
 
 
+def take_retained(tensor):
+    """The ``retain_grad`` hook on ``tensor``'s node, taken off it (None if there is none): PyTorch keeps ``.grad``
+    for a tensor's latest version, so a recorded in-place op moves the hook to the tensor's new node
+    (``give_retained``); other hooks stay, and receive the gradient of the version they were registered on."""
+    if not tensor.retains_grad:
+        return None
+    return tensor.node.hooks.pop()
+
+
+def give_retained(tensor, hook) -> None:
+    """Put ``take_retained``'s ``hook`` (kept last) on ``tensor``'s new node."""
+    if hook is None or tensor.node is None:
+        return
+    if tensor.node.hooks is None:
+        tensor.node.hooks = []
+    tensor.node.hooks.append(hook)
+
+
 def positions(levels: list) -> np.ndarray:
     """The row-major positions in ``levels[0]`` of each element of ``levels[-1]`` (the view ops replayed on the
     positions themselves)."""
@@ -62,6 +80,7 @@ def record_through_view(tensor, name: str, compute, levels: list, snapshot, read
         raise RuntimeError(f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from "
                            "broadcast_to/expand); clone() it first")
     where = positions(levels)
+    retained = [take_retained(t) for t in levels]
     # the old view nodes read the old versions from here on: each level's state, the written view's values copied
     olds = [snapshot(t) for t in levels]
     olds[-1].array = tensor.array.copy()
@@ -82,4 +101,6 @@ def record_through_view(tensor, name: str, compute, levels: list, snapshot, read
         again = ops.dispatch.apply(node.op, (previous,) + tuple(node.inputs[1:]), node.attrs)
         t.node, t.requires_grad = again.node, again.requires_grad
         previous = t
+    for t, hook in zip(levels, retained):
+        give_retained(t, hook)
     return tensor

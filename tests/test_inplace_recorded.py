@@ -129,3 +129,22 @@ def test_later_ops_see_the_new_version_and_plain_tensors_stay_in_place():
     assert h.grad_fn is not None and h.tolist() == [3.0, 3.0, 3.0]
     (h * h).sum().backward()
     assert w.grad.tolist() == [12.0, 12.0, 12.0]
+
+
+@pytest.mark.parametrize("statement", ["b.mul_(2)", "b[1:].mul_(2)", "b += a; b[0] = 7"])
+def test_retain_grad_keeps_the_gradient_of_the_latest_version_as_torch(statement):
+    # .grad was the gradient of the version retain_grad() was called on ([8, 16, 24] for torch's [4, 8, 12] after
+    # b.mul_(2)); hooks registered before the write still get the old version's gradient, as PyTorch's
+    results = []
+    for lib in (ember, torch):
+        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = a * 1
+        b.retain_grad()
+        seen = []
+        b.register_hook(lambda g, seen=seen: seen.append(g.detach().clone()))
+        exec(statement, {}, {"a": a, "b": b})
+        (b * b).sum().backward()
+        assert b.retains_grad
+        results.append([b.grad.numpy(), seen[0].numpy(), a.grad.numpy()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
