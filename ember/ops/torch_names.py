@@ -71,6 +71,15 @@ MaxResult = _result_type("max")
 MinResult = _result_type("min")
 
 
+def _refuse_extra(name: str, args: tuple, kwargs: dict) -> None:
+    """A TypeError for arguments a form of ``max``/``min`` does not take (``out=`` among them), which it would
+    otherwise ignore."""
+    if kwargs:
+        raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    if args:
+        raise TypeError(f"{name}() got {len(args)} unexpected positional argument(s) {args!r}")
+
+
 def extremum(name: str, reduce, arg, pairwise, result_type, gather, squeeze):
     """``max``/``min`` with PyTorch's three forms (see the module docstring)."""
 
@@ -91,6 +100,7 @@ def extremum(name: str, reduce, arg, pairwise, result_type, gather, squeeze):
         if args and hasattr(args[0], "shape"):  # a Tensor or array: the elementwise form
             other, args = args[0], args[1:]
         if other is not None:
+            _refuse_extra(name, args, kwargs)
             return pairwise(x, other)
         torch_form = "dim" in kwargs or bool(args and isinstance(args[0], int))
         if torch_form:  # PyTorch's form: (values, indices)
@@ -99,6 +109,7 @@ def extremum(name: str, reduce, arg, pairwise, result_type, gather, squeeze):
             else:
                 axis, args = args[0], args[1:]
             keepdims = kwargs.pop("keepdim", kwargs.pop("keepdims", args[0] if args else False))
+            _refuse_extra(name, args[1:], kwargs)
             return values_and_indices(x, axis, keepdims)
         if "keepdim" in kwargs:
             kwargs["keepdims"] = kwargs.pop("keepdim")
