@@ -16,12 +16,12 @@ from ember.backend import dtypes as _dtypes
 from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, move
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import format_array
-from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced, mark_written
+from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
-from ember.tensor_inplace import InplaceMethods, record_in_place, write_traced
+from ember.tensor_inplace import InplaceMethods, marked_for_write, record_in_place, write_traced
 from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -435,7 +435,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         index = _ops.index_arrays(index)
         value = value.array if isinstance(value, Tensor) else value
         steps = ints_first(index)
-        mark_written(self)
+        marked_for_write(self, "__setitem__")
         if steps is not None:  # PyTorch's order: the integers' basic view first, then the arrays
             self.array[steps[0]][steps[1]] = value
             return

@@ -212,14 +212,20 @@ def _write(tensor, name: str, result):
             "write x = x + y in traced or graph-building code"
         )
     _check_result(tensor, name, array)
+    marked_for_write(tensor, name)
+    tensor.array[...] = array
+    return tensor
+
+
+def marked_for_write(tensor, name: str) -> None:
+    """Mark ``tensor`` written (``mark_written``) before ``name`` writes into its array; a read-only view (from
+    ``broadcast_to``/``expand``, whose elements share memory) is refused naming ``name``, as PyTorch refuses it."""
     if not getattr(tensor.array.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
         raise RuntimeError(
             f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
             "clone() it first"
         )
     mark_written(tensor)
-    tensor.array[...] = array
-    return tensor
 
 
 def _check_result(tensor, name: str, result) -> None:
@@ -548,7 +554,7 @@ class InplaceMethods:
         if not hasattr(self.array, "flags"):
             return _write(self, "index_put_", self.array)  # (refuses a graph value)
         index = _ops().index_arrays(tuple(indices) if isinstance(indices, list) else indices, self.shape)
-        mark_written(self)
+        marked_for_write(self, "index_put_")
         if accumulate:
             self.xp.add.at(self.array, index, values)
         else:
@@ -607,7 +613,7 @@ class InplaceMethods:
             return record_in_place(self, "zero_", lambda before: _overwritten(before, 0))
         if building() and not _written_now(self):
             return _write(self, "zero_", _ops().as_tensor(0, self))
-        mark_written(self)
+        marked_for_write(self, "zero_")
         self.array[...] = 0
         return self
 
@@ -618,7 +624,7 @@ class InplaceMethods:
             return record_in_place(self, "fill_", lambda before: _overwritten(before, value))
         if building() and not _written_now(self, value):
             return _write(self, "fill_", _ops().as_tensor(value, self))
-        mark_written(self)
+        marked_for_write(self, "fill_")
         self.array[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
         return self
 
@@ -636,7 +642,7 @@ class InplaceMethods:
             if tuple(src.shape) != tuple(self.shape) and np.broadcast_shapes(src.shape, self.shape) != self.shape:
                 raise RuntimeError(f"copy_: a source of shape {list(src.shape)} does not broadcast to "
                                    f"{list(self.shape)}")
-        mark_written(self)
+        marked_for_write(self, "copy_")
         self.array[...] = src  # (copy_ casts between any dtypes, as PyTorch's does)
         return self
 
@@ -656,7 +662,7 @@ class InplaceMethods:
             sample = parts[..., 0] + 1j * parts[..., 1]
         else:
             sample = rng.normal(mean, std, shape)
-        mark_written(self)
+        marked_for_write(self, "normal_")
         self.array[...] = move(sample, self.device)
         return self
 
@@ -675,7 +681,7 @@ class InplaceMethods:
                              f"shape {list(self.shape)}")
         if bool(((probs < 0) | (probs > 1) | (probs != probs)).any()):
             raise ValueError("bernoulli_: p must be in [0, 1]")
-        mark_written(self)
+        marked_for_write(self, "bernoulli_")
         self.array[...] = move(numpy_generator(generator).random(self.shape), self.device) < probs
         return self
 
@@ -700,6 +706,6 @@ class InplaceMethods:
             sample = parts[..., 0] + 1j * parts[..., 1]
         else:
             sample = uniform(rng, a, b, shape, self.dtype)
-        mark_written(self)
+        marked_for_write(self, "uniform_")
         self.array[...] = move(sample, self.device)
         return self

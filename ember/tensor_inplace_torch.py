@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.grad_mode import mark_written
 from ember.random import exact_integers
 from ember.tensor_inplace import (
     _binary,
@@ -24,6 +23,7 @@ from ember.tensor_inplace import (
     _reshape_in_place,
     _unary,
     _write,
+    marked_for_write,
 )
 
 
@@ -48,7 +48,7 @@ def _draw(tensor, name: str, sample, generator=None, kinds: str = "f"):
     _check(tensor, name)
     _check_fill_dtype(tensor, name, kinds)
     _refuse_traced_draw(tensor, name)
-    mark_written(tensor)
+    marked_for_write(tensor, name)
     tensor.array[...] = move(sample(numpy_generator(generator), tuple(tensor.shape)), tensor.device)
     return tensor
 
@@ -174,7 +174,7 @@ class TorchInplaceMethods:
         _check(self, "fill_diagonal_", fill_value)
         if not hasattr(self.array, "flags"):
             return _write(self, "fill_diagonal_", self.array)  # (refuses a graph value)
-        mark_written(self)
+        marked_for_write(self, "fill_diagonal_")
         self.xp.fill_diagonal(self.array, fill_value.item() if hasattr(fill_value, "node") else fill_value,
                               wrap=wrap)
         return self

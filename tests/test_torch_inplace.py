@@ -145,3 +145,14 @@ def test_masked_fill_in_place_refuses_what_masked_fill_refuses():
         x.masked_fill_(ember.ones(3, dtype=ember.int64), 4.0)
     with pytest.raises(ValueError, match=r"masked_fill_: value must be a number or a 0-d tensor, got shape \[1\]"):
         x.masked_fill_(ember.ones(3, dtype=ember.bool), ember.tensor([4.0]))
+
+
+@pytest.mark.parametrize("statement", ["e.zero_()", "e.fill_(2)", "e.copy_(ember.ones(2, 3))", "e.__setitem__(0, 1)",
+                                       "e.normal_()", "e.index_put_((ember.tensor([0]),), ember.tensor(1.0))",
+                                       "e.exponential_()", "e.fill_diagonal_(1)"])
+def test_writes_into_an_expanded_tensor_are_refused_naming_the_method(statement):
+    # NumPy's "ValueError: assignment destination is read-only" named neither the method nor the tensor
+    e = ember.zeros(1, 3).expand(2, 3)
+    name = statement[2:statement.index("(")]
+    with pytest.raises(RuntimeError, match=rf"{name}: the tensor of shape \[2, 3\] is a read-only view"):
+        exec(statement, {"ember": ember, "e": e})
