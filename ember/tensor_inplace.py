@@ -639,7 +639,7 @@ class InplaceMethods:
         src = src.array if hasattr(src, "node") else src
         if hasattr(src, "dtype"):
             src = move(src, self.device)
-            if tuple(src.shape) != tuple(self.shape) and np.broadcast_shapes(src.shape, self.shape) != self.shape:
+            if tuple(src.shape) != tuple(self.shape) and not _broadcasts_to(tuple(src.shape), tuple(self.shape)):
                 raise RuntimeError(f"copy_: a source of shape {list(src.shape)} does not broadcast to "
                                    f"{list(self.shape)}")
         marked_for_write(self, "copy_")

@@ -156,3 +156,10 @@ def test_writes_into_an_expanded_tensor_are_refused_naming_the_method(statement)
     name = statement[2:statement.index("(")]
     with pytest.raises(RuntimeError, match=rf"{name}: the tensor of shape \[2, 3\] is a read-only view"):
         exec(statement, {"ember": ember, "e": e})
+
+
+def test_copy_from_a_source_that_does_not_broadcast_names_the_shapes():
+    # a source of as many elements in another shape failed inside NumPy's broadcast_shapes, naming neither
+    with pytest.raises(RuntimeError, match=r"copy_: a source of shape \[6\] does not broadcast to \[2, 3\]"):
+        ember.zeros(2, 3).copy_(ember.arange(6.0))
+    assert ember.zeros(2, 3).copy_(ember.arange(3.0)).tolist() == [[0.0, 1.0, 2.0]] * 2
