@@ -22,7 +22,9 @@ from ember.data import (
     RandomSampler,
     SequentialSampler,
     Subset,
+    SubsetRandomSampler,
     TensorDataset,
+    WeightedRandomSampler,
     collate_fn_map,
     default_collate,
     random_split,
@@ -91,6 +93,26 @@ def test_samplers():
     assert list(BatchSampler(range(5), 2, drop_last=True)) == [[0, 1], [2, 3]]
     assert len(BatchSampler(range(5), 2)) == 3 and len(BatchSampler(range(5), 2, drop_last=True)) == 2
 
+
+
+def test_reseeding_the_generator_given_replays_the_order():
+    # the samplers and the loader kept the NumPy stream the ember.Generator had when they were built, so seeding it
+    # again before an epoch (PyTorch's way of replaying one) changed nothing: every epoch drew a new order
+    g = ember.Generator()
+    for make in (lambda: DataLoader(range(10), batch_size=None, shuffle=True, generator=g),
+                 lambda: RandomSampler(range(10), generator=g),
+                 lambda: SubsetRandomSampler(range(10), generator=g),
+                 lambda: WeightedRandomSampler([1.0] * 10, 10, generator=g)):
+        g.manual_seed(0)
+        drawn = make()
+        first = list(drawn)
+        g.manual_seed(0)
+        assert list(drawn) == first
+    loader = DataLoader(range(10), batch_size=None, shuffle=True, generator=ember.default_generator)
+    ember.manual_seed(3)
+    first = list(loader)
+    ember.manual_seed(3)
+    assert list(loader) == first
 
 
 def test_random_sampler_of_an_empty_dataset():

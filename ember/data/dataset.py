@@ -213,6 +213,16 @@ def _rng(generator) -> np.random.Generator:
                         f"{type(generator).__name__}") from None
 
 
+def _generator_source(generator):
+    """What a sampler or loader keeps of its ``generator=``: None, a NumPy generator (an int seed's, made once so it
+    advances across epochs) or the ``ember.Generator`` itself, whose stream ``_rng`` reads at each draw, so seeding
+    it again (``g.manual_seed(0)`` before an epoch, as with PyTorch's) replays its order."""
+    if generator is None or isinstance(generator, np.random.Generator):
+        return generator
+    rng = _rng(generator)  # refuses what is no generator, now
+    return rng if isinstance(generator, (int, np.integer)) else generator
+
+
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
     """Split ``dataset`` into disjoint random Subsets of the given lengths, or fractions that sum to 1.
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from ember.data.collate import default_collate, default_convert
-from ember.data.dataset import IterableDataset, Subset, _defined_in, _items_reader, _rng
+from ember.data.dataset import IterableDataset, Subset, _defined_in, _generator_source, _items_reader
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -79,8 +79,8 @@ class DataLoader:
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
         self.pin_memory, self.persistent_workers, self.generator = bool(pin_memory), bool(persistent_workers), generator
-        # one NumPy generator for the shuffling and the workers' seeds, so an int seed advances across epochs
-        self._generator = None if generator is None else _rng(generator)
+        # one source for the shuffling and the workers' seeds, so an int seed advances across epochs
+        self._generator = _generator_source(generator)
         shuffle = bool(shuffle)
         if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be a non-negative int, got {prefetch!r}")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ember.data.dataset import _rng
+from ember.data.dataset import _generator_source, _rng
 
 
 class Sampler:
@@ -58,13 +58,13 @@ class RandomSampler(Sampler):
         self.dataset = dataset
         self.replacement = replacement
         self.num_samples = num_samples
-        self._generator = None if generator is None else _rng(generator)
+        self._generator = _generator_source(generator)
 
     def __len__(self) -> int:
         return len(self.dataset) if self.num_samples is None else self.num_samples
 
     def __iter__(self) -> Iterator[int]:
-        rng = self._generator if self._generator is not None else _rng(None)
+        rng = _rng(self._generator)
         n = len(self.dataset)
         if n == 0 and len(self):
             raise ValueError(f"RandomSampler: cannot draw num_samples={len(self)} indices from an empty dataset")
@@ -86,10 +86,10 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator=None):
         self.indices = indices.tolist() if isinstance(indices, np.ndarray) else list(indices)
-        self._generator = None if generator is None else _rng(generator)
+        self._generator = _generator_source(generator)
 
     def __iter__(self) -> Iterator:
-        rng = self._generator if self._generator is not None else _rng(None)
+        rng = _rng(self._generator)
         return iter([self.indices[i] for i in rng.permutation(len(self.indices)).tolist()])
 
     def __len__(self) -> int:
@@ -116,10 +116,10 @@ class WeightedRandomSampler(Sampler):
                              f"from {nonzero} indices of non-zero weight")
         self.num_samples = int(num_samples)
         self.replacement = replacement
-        self._generator = None if generator is None else _rng(generator)
+        self._generator = _generator_source(generator)
 
     def __iter__(self) -> Iterator[int]:
-        rng = self._generator if self._generator is not None else _rng(None)
+        rng = _rng(self._generator)
         weights = self.weights
         if self.replacement:
             order = rng.choice(len(weights), size=self.num_samples, p=weights / weights.sum())

@@ -16,6 +16,7 @@ import traceback
 import numpy as np
 
 from ember.data import worker_info
+from ember.data.dataset import _rng
 from ember.data.worker_info import WorkerInfo
 
 _POLL_S = 0.1
@@ -79,15 +80,13 @@ class WorkerIterator:
     ``depth`` batches per worker requested ahead."""
 
     def __init__(self, loader, index_batches, depth: int):
-        from ember import random as _random
-
         context = multiprocessing.get_context(loader.multiprocessing_context)
         self._index_batches = index_batches  # None for an iterable dataset: the workers read their streams
         self._timeout = loader.timeout
         self._results = context.Queue()
         self._tasks = [context.Queue() for _ in range(loader.num_workers)]
         # as PyTorch: from the loader's generator where it has one, so seeding it alone makes the workers reproducible
-        rng = loader._generator if loader._generator is not None else _random.generator()
+        rng = _rng(loader._generator)
         base_seed = int(rng.integers(0, 2**62))
         self._workers = [
             context.Process(target=_worker_loop, args=(loader, i, loader.num_workers, base_seed + i, q, self._results),
