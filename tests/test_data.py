@@ -224,6 +224,8 @@ def test_loader_fast_path_equals_item_by_item():
     for (fx, fy), (sx, sy) in zip(fast, slow):
         assert np.array_equal(fx.numpy(), sx.numpy()) and np.array_equal(fy.numpy(), sy.numpy())
         assert fx.dtype == sx.dtype and fy.dtype == sy.dtype
+    # the one-indexing read gave a tuple, the item-by-item one (and PyTorch's loader) a list: batch[0] = ... failed
+    assert all(type(f) is type(s) is list for f, s in zip(fast, slow))
     train, _ = random_split(ds, [10, 3], generator=0)
     xb, yb = next(iter(DataLoader(train, batch_size=10)))
     assert np.array_equal(yb.numpy(), train.indices) and np.array_equal(xb.numpy(), x[train.indices])
@@ -490,7 +492,9 @@ def test_libsvm_dataset_dense_and_sparse(tmp_path):
     dense = LibSVMDataset(path)
     row, label = dense[2]
     assert row.tolist() == [1.0, 0.0, 0.0, -1.0] and label == 1
-    xb, yb = next(iter(DataLoader(dense, batch_size=3)))
+    batch = next(iter(DataLoader(dense, batch_size=3)))
+    assert type(batch) is list  # as default_collate gives it (it was a tuple)
+    xb, yb = batch
     assert xb.shape == (3, 4) and yb.tolist() == [1, -1, 1]
     sparse = LibSVMDataset(path, dense=False)
     assert isinstance(sparse[0][0], CSR)

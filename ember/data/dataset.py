@@ -114,9 +114,10 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
 
-    def take_batch(self, indices: np.ndarray) -> tuple:
-        """The rows ``indices`` of every array at once, already collated into Tensors."""
-        return tuple(Tensor._make(a[indices], None) for a in self.arrays)
+    def take_batch(self, indices: np.ndarray) -> list:
+        """The rows ``indices`` of every array at once, already collated into Tensors: a list, as
+        ``default_collate`` makes of the samples' tuples (and PyTorch's loader gives)."""
+        return [Tensor._make(a[indices], None) for a in self.arrays]
 
 
 class Subset(Dataset):

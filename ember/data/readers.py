@@ -311,7 +311,7 @@ class LibSVMDataset:
         row = self.matrix.row(int(index))
         return (row.to_dense()[0] if self.dense else row), self.labels[index]
 
-    def take_batch(self, indices: np.ndarray):
-        """Rows ``indices`` at once: (dense Tensor or CSR batch, label Tensor)."""
+    def take_batch(self, indices: np.ndarray) -> list:
+        """Rows ``indices`` at once: [dense Tensor or CSR batch, label Tensor], the list ``default_collate`` makes."""
         rows = self.matrix.take_rows(indices)
-        return (Tensor._make(rows.to_dense(), None) if self.dense else rows), Tensor._make(self.labels[indices], None)
+        return [Tensor._make(rows.to_dense(), None) if self.dense else rows, Tensor._make(self.labels[indices], None)]
