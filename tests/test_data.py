@@ -250,6 +250,10 @@ def test_loader_honours_a_subclass_getitem():
     assert np.array_equal(xb.numpy(), -x[1:3])
     xb, _ = next(iter(DataLoader(ember.data.Subset(Doubled(x, y), [3]), batch_size=1)))
     assert np.array_equal(xb.numpy(), x[3:4] * 2)
+    # a StackDataset read the batch through the Subset's __getitems__, skipping the subclass's __getitem__
+    (xb, _), _ = next(iter(DataLoader(ember.data.StackDataset(Negated(TensorDataset(x, y), [1, 2]), [0, 0]),
+                                      batch_size=2)))
+    assert np.array_equal(xb.numpy(), -x[1:3])
 
 
 def test_loader_shuffle_reproducible():

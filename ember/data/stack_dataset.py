@@ -3,7 +3,7 @@ theirs (``torch.utils.data.StackDataset``)."""
 
 from __future__ import annotations
 
-from ember.data.dataset import Dataset
+from ember.data.dataset import Dataset, _items_reader
 
 __all__ = ["StackDataset"]
 
@@ -37,12 +37,13 @@ class StackDataset(Dataset):
         return tuple(dataset[index] for dataset in self.datasets)
 
     def __getitems__(self, indices: list) -> list:
-        """The samples at ``indices`` (each dataset's own ``__getitems__`` reads its part where it has one)."""
+        """The samples at ``indices`` (each dataset's own ``__getitems__`` reads its part where it has one, and
+        a subclass's ``__getitem__`` below it is honoured, as the DataLoader honours it)."""
         named = self.datasets.items() if isinstance(self.datasets, dict) else enumerate(self.datasets)
         columns = {}
         for name, dataset in named:
-            column = (dataset.__getitems__(indices) if hasattr(dataset, "__getitems__")
-                      else [dataset[i] for i in indices])
+            getitems = _items_reader(dataset)
+            column = getitems(indices) if getitems is not None else [dataset[i] for i in indices]
             if len(column) != len(indices):
                 raise ValueError(f"StackDataset: dataset {name!r}'s __getitems__ gave {len(column)} samples for "
                                  f"{len(indices)} indices")
