@@ -278,6 +278,11 @@ def test_loader_sampler_and_argument_checks():
         DataLoader(ds, batch_size=2, batch_sampler=[[0]])
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(ds, batch_size=0)
+    # a flag given as text was taken for its truth: "no" dropped the short batch, drew with replacement
+    with pytest.raises(ValueError, match="BatchSampler: drop_last must be a bool, got 'no'"):
+        DataLoader(ds, batch_size=4, drop_last="no")
+    with pytest.raises(TypeError, match="RandomSampler: replacement must be a bool, got 'no'"):
+        RandomSampler(ds, replacement="no")
 
 
 def test_loader_iterable_dataset():

@@ -55,8 +55,10 @@ class RandomSampler(Sampler):
     def __init__(self, dataset, replacement: bool = False, num_samples: int | None = None, generator=None):
         if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 0):
             raise ValueError(f"RandomSampler: num_samples must be a non-negative int, got {num_samples!r}")
+        if not isinstance(replacement, (bool, np.bool_)):  # "no" would draw with replacement
+            raise TypeError(f"RandomSampler: replacement must be a bool, got {replacement!r}")
         self.dataset = dataset
-        self.replacement = replacement
+        self.replacement = bool(replacement)
         self.num_samples = num_samples
         self._generator = _generator_source(generator)
 
@@ -157,9 +159,11 @@ class BatchSampler(Sampler):
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool = False):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"BatchSampler: batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(drop_last, (bool, np.bool_)):  # "no" would drop the short batch
+            raise ValueError(f"BatchSampler: drop_last must be a bool, got {drop_last!r}")
         self.sampler = sampler
         self.batch_size = batch_size
-        self.drop_last = drop_last
+        self.drop_last = bool(drop_last)
 
     def __iter__(self) -> Iterator[list[int]]:
         return self._batches(iter(self.sampler))  # start the sampler now: its randomness is drawn here
