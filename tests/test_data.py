@@ -584,3 +584,12 @@ def test_default_collate_makes_lists_of_tuples_as_torch():
     assert type(batch) is list and x.shape == (2, 3) and y.tolist() == [0, 1]
     point = namedtuple("point", "x y")
     assert type(default_collate([point(1, 2), point(3, 4)])) is point
+
+
+def test_default_collate_promotes_mixed_dtypes_as_torch():
+    # NumPy's stack promoted int64 with float32 to float64; PyTorch's stack (and Ember's) gives float32
+    pairs = [((np.int64, np.float32), np.float32), ((np.uint8, np.int8), np.int16),
+             ((np.float16, np.int32), np.float16), ((np.bool_, np.int32), np.int32)]
+    for (a, b), expected in pairs:
+        assert default_collate([np.ones(2, a), np.ones(2, b)]).dtype == expected
+        assert default_collate([ember.tensor(np.ones(2, a)), ember.tensor(np.ones(2, b))]).dtype == expected

@@ -8,10 +8,12 @@ row) takes precedence over its base. Add an entry to teach ``default_collate`` a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import reduce
 
 import numpy as np
 
 from ember.backend.devices import array_module
+from ember.backend.dtypes import SUPPORTED, result_type
 from ember.data.dataset import as_array
 from ember.tensor import Tensor
 
@@ -78,9 +80,19 @@ def _same(batch: Sequence, what, name: str) -> None:
             raise ValueError(f"collate: sample 0 has {name} {first} but sample {i} has {what(elem)}")
 
 
+def _stack(arrays: Sequence):
+    """The arrays stacked; samples of different dtypes meet at PyTorch's promoted dtype (int64 with float32 is
+    float32, where NumPy's stack gives float64)."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) > 1 and dtypes <= SUPPORTED:
+        common = reduce(result_type, dtypes)
+        arrays = [a.astype(common, copy=False) for a in arrays]
+    return array_module(arrays[0]).stack(arrays)
+
+
 def _collate_array(batch, *, collate_fn_map):
     _same(batch, lambda a: a.shape, "shape")
-    stacked = array_module(batch[0]).stack(batch)
+    stacked = _stack(batch)
     if stacked.dtype.kind in "USO":
         return stacked
     return Tensor._make(as_array(stacked, "collate"), None)
@@ -88,7 +100,7 @@ def _collate_array(batch, *, collate_fn_map):
 
 def _collate_tensor(batch, *, collate_fn_map):
     _same(batch, lambda t: t.shape, "shape")
-    return Tensor._make(array_module(batch[0].array).stack([t.array for t in batch]), None)
+    return Tensor._make(_stack([t.array for t in batch]), None)
 
 
 def _collate_numpy_scalar(batch, *, collate_fn_map):
