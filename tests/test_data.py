@@ -302,7 +302,7 @@ def test_loader_without_batching_gives_the_samples():
     x, y = _xy(5)
     loader = DataLoader(TensorDataset(x, y), batch_size=None)
     samples = list(loader)
-    assert len(loader) == len(samples) == 5
+    assert len(loader) == len(samples) == 5 and type(samples[0]) is list  # PyTorch's default_convert: a list
     assert samples[3][0].shape == (2,) and np.array_equal(samples[3][0].numpy(), x[3]) and samples[3][1].item() == 3
 
     ember.manual_seed(3)

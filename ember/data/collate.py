@@ -52,7 +52,8 @@ def default_collate(batch: Sequence):
 
 def default_convert(sample):
     """One sample as a DataLoader with ``batch_size=None`` gives it: NumPy arrays and scalars of numbers
-    become Tensors, through tuples, lists, dicts and namedtuples; everything else stays as it is.
+    become Tensors, through tuples (which become lists, as PyTorch's), lists, dicts and namedtuples; everything
+    else stays as it is.
 
     >>> default_convert({"x": np.zeros(3), "id": 7})   # {"x": Tensor (3,), "id": 7}
     """
@@ -66,9 +67,7 @@ def default_convert(sample):
             return fields
     if isinstance(sample, tuple) and hasattr(sample, "_fields"):  # namedtuple
         return type(sample)(*(default_convert(value) for value in sample))
-    if isinstance(sample, tuple):
-        return tuple(default_convert(value) for value in sample)
-    if isinstance(sample, list):
+    if isinstance(sample, (tuple, list)):  # a tuple too becomes a list, as PyTorch's (and default_collate's)
         return [default_convert(value) for value in sample]
     return sample
 
