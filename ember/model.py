@@ -472,11 +472,10 @@ def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
         raise ValueError("fit: validation_split needs arrays x and y; split a Dataset with random_split instead")
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
-    n_val = int(len(x) * fraction)
-    if n_val == 0 or n_val == len(x):
-        raise ValueError(f"fit: validation_split={fraction} of {len(x)} samples leaves {n_val} for validation and "
-                         f"{len(x) - n_val} for training; both need at least one")
-    cut = len(x) - n_val
+    cut = math.floor(len(x) * (1.0 - fraction))  # Keras's: the training part rounds down (10 samples, 0.25: 7 and 3)
+    if cut == 0 or cut == len(x):
+        raise ValueError(f"fit: validation_split={fraction} of {len(x)} samples leaves {len(x) - cut} for validation "
+                         f"and {cut} for training; both need at least one")
     return x[:cut], y[:cut], (x[cut:], y[cut:])
 
 

@@ -144,6 +144,9 @@ def test_validation_split_holds_out_the_last_samples():
     history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0)
     held_out = model.evaluate(x[75:], y[75:])
     assert history.history["val_loss"][-1] == pytest.approx(held_out["loss"])
+    # Keras trains on floor(n * (1 - split)) samples: 7 of 10 with 0.25 (it trained on 8, validated on 2)
+    history = model.fit(x[:10], y[:10], epochs=1, validation_split=0.25, verbose=0)
+    assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(x[7:10], y[7:10])["loss"])
     with pytest.raises(ValueError, match="validation_split must be in"):
         model.fit(x, y, validation_split=1.5, verbose=0)
     with pytest.raises(ValueError, match="not both"):
