@@ -278,6 +278,9 @@ def test_loader_sampler_and_argument_checks():
         DataLoader(ds, batch_size=2, batch_sampler=[[0]])
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(ds, batch_size=0)
+    # PyTorch's attribute was missing (AttributeError)
+    assert DataLoader(ds).prefetch_factor is None and DataLoader(ds, num_workers=1).prefetch_factor == 2
+    assert DataLoader(ds, num_workers=1, prefetch_factor=3).prefetch_factor == 3
     # a flag given as text was taken for its truth: "no" dropped the short batch, drew with replacement
     with pytest.raises(ValueError, match="BatchSampler: drop_last must be a bool, got 'no'"):
         DataLoader(ds, batch_size=4, drop_last="no")

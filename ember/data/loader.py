@@ -99,6 +99,7 @@ class DataLoader:
         default = default_collate if self._batching else default_convert
         self.collate_fn = default if collate_fn is None else collate_fn
         self.prefetch = prefetch
+        self.prefetch_factor = prefetch if num_workers > 0 else None  # PyTorch's attribute: None without workers
         self.sampler = None
         self.batch_sampler = None
         self._iterable = isinstance(dataset, IterableDataset) or not hasattr(dataset, "__getitem__")
