@@ -151,6 +151,13 @@ def test_distributed_sampler_epochs():
     assert list(DistributedSampler(range(6), 2, 1, shuffle=False)) == [1, 3, 5]
     with pytest.raises(ValueError, match="rank"):
         DistributedSampler(range(6), 2, 2)
+    # a negative seed (or seed + epoch) was NumPy's "expected non-negative integer"; PyTorch takes it modulo 2**64
+    shares = [list(DistributedSampler(range(7), 2, rank, seed=-1)) for rank in (0, 1)]
+    assert sorted(shares[0] + shares[1]) == sorted([*range(7), shares[0][0]])
+    s.set_epoch(-5)
+    assert list(s) == list(DistributedSampler(range(50), num_replicas=2, rank=0, seed=1 - 5))
+    with pytest.raises(TypeError, match="DistributedSampler: seed must be an int"):
+        DistributedSampler(range(6), 2, 0, seed=0.5)
 
 
 def test_distributed_sampler_reads_the_launcher_environment(monkeypatch):

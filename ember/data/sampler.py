@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ember import random as _random
 from ember.data.dataset import _generator_source, _rng
 
 
@@ -213,6 +214,7 @@ class DistributedSampler(Sampler):
             raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank}")
+        _random.seed_value("DistributedSampler", seed)  # refuses a seed that is no int, naming it
         self.dataset = dataset
         self.num_replicas = num_replicas
         self.rank = rank
@@ -230,7 +232,9 @@ class DistributedSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
-        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        # a negative seed + epoch is taken modulo 2**64, as PyTorch's manual_seed takes it (NumPy refuses it)
+        seed = _random.seed_value("DistributedSampler", self.seed + self.epoch)
+        order = np.random.default_rng(seed).permutation(n) if self.shuffle else np.arange(n)
         if self.total_size > n:
             order = np.resize(order, self.total_size)  # repeats the order from its start
         order = order[: self.total_size]
