@@ -115,6 +115,18 @@ def test_reseeding_the_generator_given_replays_the_order():
     assert list(loader) == first
 
 
+def test_sampler_attributes_as_torch():
+    # RandomSampler.num_samples was None unless given (PyTorch's is the dataset's size); data_source and generator
+    # were missing
+    data, g = list(range(7)), ember.Generator()
+    sampler = RandomSampler(data, generator=g)
+    assert sampler.num_samples == len(sampler) == 7 and sampler.data_source is data and sampler.generator is g
+    assert RandomSampler(data, replacement=True, num_samples=3).num_samples == 3
+    assert SequentialSampler(data).data_source is data
+    assert SubsetRandomSampler([1], generator=g).generator is g
+    assert WeightedRandomSampler([1.0], 1, generator=g).generator is g
+
+
 def test_random_sampler_of_an_empty_dataset():
     # num_samples=3 over no items: len() said 3 while iterating gave nothing (with replacement, NumPy's "high <= 0")
     for replacement in (False, True):

@@ -33,6 +33,11 @@ class SequentialSampler(Sampler):
     def __init__(self, dataset):
         self.dataset = dataset
 
+    @property
+    def data_source(self):
+        """The dataset (PyTorch's name)."""
+        return self.dataset
+
     def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.dataset)))
 
@@ -60,11 +65,22 @@ class RandomSampler(Sampler):
             raise TypeError(f"RandomSampler: replacement must be a bool, got {replacement!r}")
         self.dataset = dataset
         self.replacement = bool(replacement)
-        self.num_samples = num_samples
+        self._num_samples = num_samples
+        self.generator = generator
         self._generator = _generator_source(generator)
 
+    @property
+    def data_source(self):
+        """The dataset (PyTorch's name)."""
+        return self.dataset
+
+    @property
+    def num_samples(self) -> int:
+        """How many indices an epoch draws: ``num_samples`` as given, else the dataset's current size."""
+        return len(self.dataset) if self._num_samples is None else self._num_samples
+
     def __len__(self) -> int:
-        return len(self.dataset) if self.num_samples is None else self.num_samples
+        return self.num_samples
 
     def __iter__(self) -> Iterator[int]:
         rng = _rng(self._generator)
@@ -89,6 +105,7 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator=None):
         self.indices = indices.tolist() if isinstance(indices, np.ndarray) else list(indices)
+        self.generator = generator
         self._generator = _generator_source(generator)
 
     def __iter__(self) -> Iterator:
@@ -119,6 +136,7 @@ class WeightedRandomSampler(Sampler):
                              f"from {nonzero} indices of non-zero weight")
         self.num_samples = int(num_samples)
         self.replacement = replacement
+        self.generator = generator
         self._generator = _generator_source(generator)
 
     def __iter__(self) -> Iterator[int]:
