@@ -274,3 +274,10 @@ def test_values_beyond_float32_are_errors_not_inf(tmp_path):
         read_csv(csv_path)
     with pytest.raises(ValueError, match=r"line 2, .*'-1e39' is beyond float32's range"):
         read_libsvm(svm_path)
+    # a float target beyond float32 became inf silently (the features were checked, the targets not)
+    csv_path.write_text("a,y\n1,0.5\n2,1e39\n")
+    svm_path.write_text("0.5 1:1\n-1e39 2:1\n")
+    with pytest.raises(ValueError, match=r"line 3, column 2 \('y'\): the target '1e39' is beyond float32's range"):
+        read_csv(csv_path)
+    with pytest.raises(ValueError, match=r"line 2, column 1 .*'-1e39' is beyond float32's range"):
+        read_libsvm(svm_path)

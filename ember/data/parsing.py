@@ -86,6 +86,10 @@ def parse_targets(cells: Sequence[str], where: Callable[[int], Cell], target_typ
     if target_type == "integer":
         return np.array([_parse_int(t, where, i) for i, t in enumerate(stripped)], np.int64), None
     values = np.array([_parse_finite(t, where, i) for i, t in enumerate(stripped)], np.float64)
+    beyond = np.flatnonzero(np.abs(values) > _FLOAT32_MAX)  # would become inf in the float32 targets
+    if beyond.size:
+        i = int(beyond[0])
+        raise where(i).error(f"the target {_show(stripped[i])} is beyond float32's range (about 3.4e38)")
     return values.astype(np.float32), None
 
 
