@@ -578,6 +578,11 @@ def test_train_test_split():
     assert np.array_equal(x_te, x_te2)
     _, _, y_tr, y_te = train_test_split(x, y, 0.3, seed=1, stratify=True)
     assert len(y_te) == 15 and np.bincount(y_te).tolist() == [12, 3] and np.bincount(y_tr).tolist() == [28, 7]
+    # 0.1 of 3 samples rounded to an empty test set, silently (scikit-learn's split never leaves one empty)
+    with pytest.raises(ValueError, match="test_fraction=0.1 of 3 samples leaves 0 for test and 3 for training"):
+        train_test_split(np.arange(3), np.arange(3), 0.1, seed=0)
+    with pytest.raises(ValueError, match="leaves 1 for test and 0 for training"):
+        train_test_split(np.arange(1), np.arange(1), 0.6, seed=0)
 
 
 def test_an_iterable_dataset_is_a_dataset_without_len_as_torchs():

@@ -86,6 +86,9 @@ def train_test_split(x, y, test_fraction: float = 0.25, seed=None, stratify: boo
         raise ValueError(f"train_test_split: test_fraction must be in (0, 1), got {test_fraction}")
     rng = _rng(seed)
     n_test = int(round(test_fraction * n))
+    if n_test == 0 or n_test == n:
+        raise ValueError(f"train_test_split: test_fraction={test_fraction} of {n} samples leaves {n_test} for test "
+                         f"and {n - n_test} for training; both need at least one")
     if not stratify:
         order = rng.permutation(n)
         test, train = order[:n_test], order[n_test:]
