@@ -620,3 +620,12 @@ def test_default_collate_promotes_mixed_dtypes_as_torch():
     for (a, b), expected in pairs:
         assert default_collate([np.ones(2, a), np.ones(2, b)]).dtype == expected
         assert default_collate([ember.tensor(np.ones(2, a)), ember.tensor(np.ones(2, b))]).dtype == expected
+
+
+def test_default_collate_keeps_the_samples_gradients():
+    # the samples' arrays were stacked as they are: a batch of Tensors that require grad came out detached
+    a, b = ember.tensor([1.0, 2.0], requires_grad=True), ember.tensor([3.0, 4.0])
+    batch = default_collate([a, b, a])
+    assert batch.requires_grad
+    (batch * ember.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])).sum().backward()
+    assert a.grad.tolist() == [6.0, 8.0]  # PyTorch's default_collate gives the same

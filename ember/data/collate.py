@@ -15,6 +15,7 @@ import numpy as np
 from ember.backend.devices import array_module
 from ember.backend.dtypes import SUPPORTED, result_type
 from ember.data.dataset import as_array
+from ember.ops.join import stack
 from ember.tensor import Tensor
 
 CollateFn = Callable[..., object]
@@ -99,6 +100,8 @@ def _collate_array(batch, *, collate_fn_map):
 
 def _collate_tensor(batch, *, collate_fn_map):
     _same(batch, lambda t: t.shape, "shape")
+    if any(t.requires_grad for t in batch):  # through the stack op, so gradients reach the samples, as PyTorch's
+        return stack(batch)
     return Tensor._make(_stack([t.array for t in batch]), None)
 
 
