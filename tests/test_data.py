@@ -629,3 +629,17 @@ def test_default_collate_keeps_the_samples_gradients():
     assert batch.requires_grad
     (batch * ember.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])).sum().backward()
     assert a.grad.tolist() == [6.0, 8.0]  # PyTorch's default_collate gives the same
+
+
+def test_tensor_dataset_rows_keep_the_gradient_of_tensors_that_require_it():
+    # the Tensors became bare arrays, so the loader's batches were detached from them (PyTorch's rows are not)
+    x = ember.tensor(np.arange(12.0, dtype=np.float32).reshape(6, 2), requires_grad=True)
+    weights = np.arange(1.0, 7.0, dtype=np.float32)
+    for xb, yb in DataLoader(TensorDataset(x, np.arange(6)), batch_size=4):
+        (xb.sum(-1) * ember.tensor(weights[yb.numpy()])).sum().backward()
+    assert x.grad.tolist() == [[w, w] for w in weights.tolist()]
+    x.grad = None
+    train, _ = random_split(TensorDataset(x), [4, 2], generator=0)
+    (row,) = train[0]
+    row.sum().backward()
+    assert x.grad.numpy().sum() == 2.0 and TensorDataset(x).tensors[0] is x

@@ -98,6 +98,8 @@ class TensorDataset(Dataset):
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor or array")
         self.arrays = tuple(as_array(t, "TensorDataset") for t in tensors)
+        # the Tensors that require grad, read through indexing ops so that gradients reach them (as PyTorch's rows)
+        self._tracked = tuple(t if isinstance(t, Tensor) and t.requires_grad else None for t in tensors)
         lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
         if None in lengths or len(set(lengths)) != 1:
             shapes = [list(a.shape) for a in self.arrays]
@@ -105,11 +107,12 @@ class TensorDataset(Dataset):
 
     @property
     def tensors(self) -> tuple:
-        """The arrays as Ember Tensors (sharing memory)."""
-        return tuple(Tensor._make(a, None) for a in self.arrays)
+        """The arrays as Ember Tensors (sharing memory; those given requiring grad as they were given)."""
+        return tuple(Tensor._make(a, None) if t is None else t for a, t in zip(self.arrays, self._tracked))
 
     def __getitem__(self, index: int) -> tuple:
-        return tuple(Tensor._make(_array_row(a, index), None) for a in self.arrays)
+        return tuple(Tensor._make(_array_row(a, index), None) if t is None else t[index]
+                     for a, t in zip(self.arrays, self._tracked))
 
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
@@ -117,7 +120,7 @@ class TensorDataset(Dataset):
     def take_batch(self, indices: np.ndarray) -> list:
         """The rows ``indices`` of every array at once, already collated into Tensors: a list, as
         ``default_collate`` makes of the samples' tuples (and PyTorch's loader gives)."""
-        return [Tensor._make(a[indices], None) for a in self.arrays]
+        return [Tensor._make(a[indices], None) if t is None else t[indices] for a, t in zip(self.arrays, self._tracked)]
 
 
 class Subset(Dataset):
