@@ -76,6 +76,8 @@ def test_random_split_sizes_disjoint_and_seeded():
     assert (len(a), len(b)) == (100, 3) and b[0]["i"] == b.indices[0]
     with pytest.raises(ValueError, match="sum to"):
         random_split(ds, [50, 50])
+    # float32 fractions (a NumPy array's) were refused as neither ints nor fractions; PyTorch takes them
+    assert [len(p) for p in random_split(ds, np.array([0.7, 0.2, 0.1], np.float32), generator=0)] == [73, 20, 10]
 
 
 def test_samplers():

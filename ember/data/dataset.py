@@ -237,7 +237,7 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(v, float) for v in lengths):
+    if lengths and all(isinstance(v, (float, np.floating)) for v in lengths):
         if any(v < 0 for v in lengths) or abs(sum(lengths) - 1.0) > 1e-6:
             raise ValueError(f"random_split: fractions must be non-negative and sum to 1, got {lengths}")
         counts = [int(np.floor(n * f)) for f in lengths]
