@@ -645,3 +645,29 @@ def test_tensor_dataset_rows_keep_the_gradient_of_tensors_that_require_it():
     (row,) = train[0]
     row.sum().backward()
     assert x.grad.numpy().sum() == 2.0 and TensorDataset(x).tensors[0] is x
+
+
+def test_datasets_samplers_and_loaders_take_a_type_parameter_as_torchs():
+    # class Pairs(Dataset[tuple]) -- PyTorch's typed idiom -- failed: "type 'Dataset' is not subscriptable"
+    class Pairs(Dataset[tuple]):
+        def __getitem__(self, i):
+            return i, i * i
+
+        def __len__(self):
+            return 4
+
+    class Backwards(ember.data.Sampler[int]):
+        def __iter__(self):
+            return iter([3, 2, 1, 0])
+
+        def __len__(self):
+            return 4
+
+    class Stream(IterableDataset[int]):
+        def __iter__(self):
+            return iter(range(3))
+
+    loader: DataLoader[tuple] = DataLoader(Pairs(), batch_size=2, sampler=Backwards())
+    assert [b[1].tolist() for b in loader] == [[9, 4], [1, 0]]
+    assert [b.tolist() for b in DataLoader(Stream(), batch_size=2)] == [[0, 1], [2]]
+    assert Subset[int] is not None and ember.data.ConcatDataset[int] is not None

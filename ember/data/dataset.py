@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -11,8 +12,10 @@ from ember import random as _random
 from ember.backend.dtypes import SUPPORTED
 from ember.tensor import Tensor
 
+T_co = TypeVar("T_co", covariant=True)  # the sample type: Dataset[tuple] is a class, as in PyTorch's typed code
 
-class Dataset:
+
+class Dataset(Generic[T_co]):
     """A map-style dataset: ``dataset[i]`` is one sample and ``len(dataset)`` the number of samples.
 
     Any object with ``__getitem__`` and ``__len__`` works with a DataLoader; subclassing is optional.
@@ -32,7 +35,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[T_co]):
     """A dataset read as a stream: implement ``__iter__`` (and optionally ``__len__``). A ``Dataset``, as
     PyTorch's, though it cannot be indexed.
 
@@ -123,7 +126,7 @@ class TensorDataset(Dataset):
         return [Tensor._make(a[indices], None) if t is None else t[indices] for a, t in zip(self.arrays, self._tracked)]
 
 
-class Subset(Dataset):
+class Subset(Dataset[T_co]):
     """The samples of ``dataset`` at ``indices``, in that order.
 
     >>> evens = Subset(dataset, range(0, len(dataset), 2))
@@ -150,7 +153,7 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-class ConcatDataset(Dataset):
+class ConcatDataset(Dataset[T_co]):
     """Map-style datasets one after another: index ``len(a) + i`` is ``b[i]``; ``a + b`` makes one.
 
     >>> both = ConcatDataset([train, extra])

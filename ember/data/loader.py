@@ -7,11 +7,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Generic
 
 import numpy as np
 
 from ember.data.collate import default_collate, default_convert
-from ember.data.dataset import IterableDataset, Subset, _defined_in, _generator_source, _items_reader
+from ember.data.dataset import IterableDataset, Subset, T_co, _defined_in, _generator_source, _items_reader
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -35,7 +36,7 @@ def _batch_reader(dataset) -> Callable | None:
     return take
 
 
-class DataLoader:
+class DataLoader(Generic[T_co]):
     """Iterate over ``dataset`` in batches.
 
     Batches come from ``batch_sampler`` (default: ``batch_size`` indices of ``sampler``, which defaults

@@ -9,14 +9,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
+from typing import Generic
 
 import numpy as np
 
 from ember import random as _random
-from ember.data.dataset import _generator_source, _rng
+from ember.data.dataset import T_co, _generator_source, _rng
 
 
-class Sampler:
+class Sampler(Generic[T_co]):
     """Yields dataset indices; ``len(sampler)`` is how many. Any iterable of ints with ``__len__`` works."""
 
     def __iter__(self) -> Iterator[int]:
