@@ -70,7 +70,8 @@ class Emitter:
         if wide is None:
             return inputs, {}
         same = [formal[min(i, len(formal) - 1)] == formal[0] for i in range(len(inputs))]
-        inputs = [self.node("Cast", [n], to=self.dtype(wide)) if same[i] else n for i, n in enumerate(inputs)]
+        # ("" names an optional input left out)
+        inputs = [self.node("Cast", [n], to=self.dtype(wide)) if same[i] and n else n for i, n in enumerate(inputs)]
         return inputs, {i: narrow for i, t in enumerate(outputs) if t == formal[0]}
 
     def const(self, value, dtype=None) -> str:
