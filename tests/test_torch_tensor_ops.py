@@ -1182,3 +1182,16 @@ def test_mean_of_no_elements_is_nan_as_torchs():
     assert x.grad.shape == (0, 3)
     with pytest.warns(RuntimeWarning, match="degrees of freedom"):
         assert np.isnan(ember.zeros(0).var().item())
+
+
+@pytest.mark.parametrize("method", ["scatter", "scatter_"])
+def test_scatter_of_a_src_of_another_dtype_is_refused_as_torch(method):
+    # float src into an int64 tensor was truncated silently ([1.5, 2.5] wrote [1, 2]); PyTorch refuses it
+    ours, theirs = ember.zeros(5, dtype=ember.int64), torch.zeros(5, dtype=torch.int64)
+    with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
+        getattr(theirs, method)(0, torch.tensor([0, 3]), torch.tensor([1.5, 2.5]))
+    with pytest.raises(TypeError, match="scatter: src of dtype float32 into a tensor of dtype int64"):
+        getattr(ours, method)(0, ember.tensor([0, 3]), ember.tensor([1.5, 2.5]))
+    assert ours.tolist() == [0, 0, 0, 0, 0]
+    _same(getattr(ours, method)(0, ember.tensor([0, 3]), ember.tensor([1, 2])),
+          getattr(theirs, method)(0, torch.tensor([0, 3]), torch.tensor([1, 2])), exact=True)

@@ -268,6 +268,10 @@ def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = N
 
     if value is not None or not isinstance(src, TensorLike):
         return _filled("scatter", x, add, index, src if value is None else value)
+    # the cast would truncate (1.5 into int64 is 1), so PyTorch refuses it (complex into real: _placed refuses it)
+    if src.dtype != x.dtype and not (src.dtype in COMPLEX and x.dtype not in COMPLEX):
+        raise TypeError(f"scatter: src of dtype {src.dtype} into a tensor of dtype {x.dtype}; give src the "
+                        f"tensor's dtype")
     if src.ndim != index.ndim or any(s is not None and i is not None and s < i for s, i in zip(src.shape,
                                                                                                   index.shape)):
         raise ValueError(f"scatter: src of shape {list(src.shape)} must cover the index of shape "
