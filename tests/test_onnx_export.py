@@ -511,3 +511,20 @@ def test_example_model_round_trip(name):
     with ember.no_grad():
         expected = net(ember.tensor(x)).numpy()
     np.testing.assert_allclose(run_onnx(model, [x])[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_export_and_load_take_binary_file_objects(tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    net = nn.Linear(3, 2)
+    buffer = io.BytesIO()
+    model = ember.onnx.export(net, ember.randn(1, 3), buffer)
+    assert buffer.getvalue() == model.SerializeToString()
+    assert list(tmp_path.iterdir()) == []  # nothing written under the buffer's repr
+    buffer.seek(0)
+    x = ember.randn(4, 3)
+    np.testing.assert_allclose(ember.onnx.load(buffer)(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    with open(tmp_path / "net.onnx", "wb") as f:
+        ember.onnx.export(net, ember.randn(1, 3), f)
+    np.testing.assert_allclose(ember.onnx.load(tmp_path / "net.onnx")(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)

@@ -4,6 +4,7 @@ ONNX model, node by node from the op records (``onnx`` name, or the ``onnx_expor
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import onnx
@@ -242,7 +243,7 @@ def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_a
            input_names=None, output_names=None, fetches=None, opset_version: int | None = None,
            export_params: bool = True, keep_initializers_as_inputs: bool = False, do_constant_folding: bool = True,
            verbose: bool | None = None) -> onnx.ModelProto:
-    """Write ``model_or_fn`` as an ONNX model to ``path`` (when given) and return it.
+    """Write ``model_or_fn`` as an ONNX model to ``path`` (a file name or a binary file object) and return it.
 
     ``model_or_fn``: a Module or a function of Tensors (traced on ``example_inputs``: arrays or Tensors),
     an ``ember.graph.Graph`` (``example_inputs`` is ignored; may be None), or an ``ember.compat.tf.Session``
@@ -282,7 +283,10 @@ def export(model_or_fn, example_inputs, path=None, *, opset: int = 17, dynamic_a
     model = to_onnx(graph, opset=opset, input_names=input_names, output_names=output_names,
                     dynamic_axes=dynamic_axes, bound=bound)
     if path is not None:
-        onnx.save(model, str(path))
+        if hasattr(path, "write"):
+            path.write(model.SerializeToString())
+        else:
+            onnx.save(model, os.fspath(path))
     return model
 
 

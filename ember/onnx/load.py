@@ -4,6 +4,7 @@ and compiles with ``ember.jit`` through the passes and generated code."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -229,11 +230,13 @@ class OnnxModule(Module):
 
 
 def load(path_or_model) -> OnnxModule:
-    """Import an ONNX model (a path, bytes or a ModelProto) as an Ember Module (see ``OnnxModule``)."""
+    """Import an ONNX model (a path, a binary file object, bytes or a ModelProto) as an Ember Module."""
     if isinstance(path_or_model, onnx.ModelProto):
         model = path_or_model
-    elif isinstance(path_or_model, bytes):
-        model = onnx.load_from_string(path_or_model)
+    elif isinstance(path_or_model, (bytes, bytearray)):
+        model = onnx.load_from_string(bytes(path_or_model))
+    elif hasattr(path_or_model, "read"):
+        model = onnx.load_from_string(path_or_model.read())
     else:
-        model = onnx.load(str(path_or_model))
+        model = onnx.load(os.fspath(path_or_model))
     return OnnxModule(model)
