@@ -523,8 +523,21 @@ def test_export_and_load_take_binary_file_objects(tmp_path, monkeypatch):
     assert buffer.getvalue() == model.SerializeToString()
     assert list(tmp_path.iterdir()) == []  # nothing written under the buffer's repr
     buffer.seek(0)
-    x = ember.randn(4, 3)
+    x = ember.randn(1, 3)
     np.testing.assert_allclose(ember.onnx.load(buffer)(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
     with open(tmp_path / "net.onnx", "wb") as f:
         ember.onnx.export(net, ember.randn(1, 3), f)
-    np.testing.assert_allclose(ember.onnx.load(tmp_path / "net.onnx")(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    reloaded = ember.onnx.load(tmp_path / "net.onnx")
+    np.testing.assert_allclose(reloaded(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+
+
+def test_imported_model_refuses_inputs_of_other_fixed_sizes_as_onnxruntime_does():
+    net = nn.Sequential(nn.Linear(3, 8), nn.ReLU()).eval()
+    fixed = ember.onnx.load(ember.onnx.export(net, ember.randn(1, 3)))
+    with pytest.raises(ValueError, match=r"input 'input0' has shape \[4, 3\]; the model declares \[1, 3\]"):
+        fixed(ember.randn(4, 3))
+    with pytest.raises(ValueError, match=r"has shape \[3\]"):
+        fixed(ember.randn(3))
+    free = ember.onnx.load(ember.onnx.export(net, ember.randn(1, 3), dynamic_axes={"input0": {0: "batch"}}))
+    x = ember.randn(4, 3)
+    np.testing.assert_allclose(free(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)

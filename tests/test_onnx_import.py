@@ -60,7 +60,7 @@ def test_imported_model_fine_tunes(tmp_path):
     ember.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
     path = tmp_path / "reg.onnx"
-    ember.onnx.export(net, [_float(8, 4)], path)
+    ember.onnx.export(net, [_float(8, 4)], path, dynamic_axes={"input0": {0: "batch"}})
     imported = ember.onnx.load(path)
     params = list(imported.parameters())
     assert sum(p.array.size for p in params) == sum(p.array.size for p in net.parameters())

@@ -116,6 +116,14 @@ def unsupported_ops(model: onnx.ModelProto) -> list[str]:
     return sorted(found)
 
 
+def _declared_shape(value_info) -> tuple | None:
+    """The sizes an ONNX graph input declares (None for a named or missing size), or None without a shape."""
+    tensor_type = value_info.type.tensor_type
+    if not value_info.type.HasField("tensor_type") or not tensor_type.HasField("shape"):
+        return None
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim)
+
+
 class OnnxModule(Module):
     """An imported ONNX model: call it on Tensors (or arrays) in the order of the model's inputs.
 
@@ -144,6 +152,7 @@ class OnnxModule(Module):
                 self.constants[t.name] = ember.tensor(np.array(array))
         self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
         self.output_names = [o.name for o in model.graph.output]
+        self.input_shapes = {i.name: _declared_shape(i) for i in model.graph.input if i.name in self.input_names}
         graph_inputs = set(self.input_names)
         self.static_inputs = sorted({
             node.input[i] for node in self.nodes for i in STATIC.get(node.op_type, ())
@@ -171,6 +180,7 @@ class OnnxModule(Module):
                 value = ember.tensor(np.asarray(value))
             elif isinstance(value, (list, tuple)):
                 value = [v if isinstance(v, Tensor) else ember.tensor(np.asarray(v)) for v in value]
+            self._check_shape(name, value)
             env[name] = value
         for node in self.nodes:
             if (node.domain, node.op_type) == _GRADIENT:
@@ -193,6 +203,18 @@ class OnnxModule(Module):
                     env[name] = value
         results = tuple(env[n] for n in self.output_names)
         return results[0] if len(results) == 1 else results
+
+    def _check_shape(self, name: str, value) -> None:
+        """Refuse an input whose rank or fixed sizes differ from the model's declared ones, as onnxruntime does
+        (a Reshape to a fixed batch would otherwise mix the samples of a larger batch)."""
+        declared = self.input_shapes.get(name)
+        shape = getattr(value, "shape", None)
+        if declared is None or shape is None:
+            return
+        if len(shape) != len(declared) or any(d is not None and d != s for d, s in zip(declared, shape)):
+            wanted = ["?" if d is None else d for d in declared]
+            raise ValueError(f"OnnxModule: input {name!r} has shape {list(shape)}; the model declares {wanted} "
+                             "(export with dynamic_axes to leave a size free)")
 
     def _gradient(self, node, env: dict) -> tuple:
         """ONNX's Gradient op: d(y)/d(xs), by replaying the nodes between xs and y on fresh leaves."""
