@@ -380,6 +380,21 @@ def test_torch_norm_casts_to_dtype_and_refuses_what_torch_refuses():
         ember.norm(ember.ones(2, 3, 4), "fro", dim=(0, 1, 2))
 
 
+@pytest.mark.parametrize("fn", ["norm", "linalg.vector_norm", "linalg.norm"])
+def test_norms_refuse_the_dtypes_torch_refuses(fn):
+    # an integer dtype cast the input first: float [-2.5, 3.5, ...] as uint8 wrapped to 254, a norm of 440 not 10.2
+    x = _sample(3, 4, dtype=np.float32)
+    get = {"norm": ember.norm, "linalg.vector_norm": ember.linalg.vector_norm, "linalg.norm": ember.linalg.norm}[fn]
+    for dtype in (ember.uint8, ember.int64, ember.bool_, ember.complex64, ember.float16):
+        with pytest.raises(TypeError, match="norm: .*dtype"):
+            get(ember.tensor(x), dtype=dtype)
+    with pytest.raises(TypeError, match="norm: .*dtype"):
+        get(ember.tensor(x.astype(np.complex128)), dtype=ember.complex64)
+    got, want = get(ember.tensor(x), dtype=ember.float64), torch.norm(torch.tensor(x), dtype=torch.float64)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
 def test_gradients_of_the_singular_value_norms_are_the_singular_vector_products():
     # d|A|_* / dA = U V^T; d|A|_2 / dA = u_1 v_1^T and d sigma_min / dA = u_k v_k^T (distinct singular values)
     a = _sample(4, 3, seed=3)

@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember.backend.dtypes import COMPLEX, FLOATING, as_dtype
+from ember.backend.dtypes import COMPLEX, FLOATING, as_dtype, result_type
 from ember.ops.composed import norm as _vector_p_norm
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
@@ -53,10 +53,16 @@ def matrix_power(x, n: int) -> TensorLike:
 
 def _float_dtype(name: str, x: TensorLike, dtype) -> TensorLike:
     """``x`` (cast to ``dtype`` when given) as a floating or complex tensor; PyTorch's norms keep a complex input
-    complex and a real one real."""
+    complex and a real one real, and refuse a ``dtype`` that is not floating or complex, or narrower than the input."""
     kind = "complex" if x.dtype in COMPLEX else "real"
-    if dtype is not None and (as_dtype(dtype) in COMPLEX) != (kind == "complex"):
-        raise TypeError(f"{name}: dtype should be {kind} for {kind} inputs, got {as_dtype(dtype)} for {x.dtype}")
+    if dtype is not None:
+        dtype = as_dtype(dtype)
+        if dtype not in FLOATING and dtype not in COMPLEX:
+            raise TypeError(f"{name}: dtype should be floating point or complex, got {dtype} (input {x.dtype})")
+        if (dtype in COMPLEX) != (kind == "complex"):
+            raise TypeError(f"{name}: dtype should be {kind} for {kind} inputs, got {dtype} for {x.dtype}")
+        if result_type(x.dtype, dtype) != dtype:
+            raise TypeError(f"{name}: the input's dtype {x.dtype} does not convert to dtype={dtype} without narrowing")
     if kind == "complex":
         return x if dtype is None else cast(x, dtype)
     x = to_float(x, name) if dtype is None else cast(x, dtype)

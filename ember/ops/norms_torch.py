@@ -8,12 +8,12 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX
 from ember.ops.composed import norm
-from ember.ops.convert import as_tensor, cast, promote, to_float
+from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import where
 from ember.ops.indexing import take
 from ember.ops.infer import check_axis
-from ember.ops.matrix_functions import matrix_norm
+from ember.ops.matrix_functions import _float_dtype, matrix_norm
 from ember.ops.registry import Spec
 
 
@@ -39,7 +39,7 @@ def torch_norm(x, p: float | str | None = "fro", axis=None, keepdims: bool = Fal
     """
     x = as_tensor(x)
     if dtype is not None:
-        x = cast(x, dtype)
+        x = _float_dtype("norm", x, dtype)
     axes = (axis,) if isinstance(axis, int) else None if axis is None else tuple(axis)
     if p == "nuc":
         return matrix_norm(x, "nuc", tuple(range(x.ndim)) if axes is None else axes, keepdims)
