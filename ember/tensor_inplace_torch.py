@@ -141,10 +141,11 @@ class TorchInplaceMethods:
     subtract_ = _with_args("subtract", "subtract_", "``self = subtract(self, other, alpha=...)`` in place.")
 
     def float_power_(self, exponent):
-        """``self = float_power(self, exponent)`` in place; the result is float64, so this tensor must be too."""
-        if self.dtype != np.float64:
-            raise RuntimeError(f"float_power_: the result is float64 and cannot be written into a tensor of dtype "
-                               f"{self.dtype} (shape {list(self.shape)}); use float_power, or .double() first")
+        """``self = float_power(self, exponent)`` in place; the result is float64 (complex128 for complex operands),
+        so this tensor must be too."""
+        if self.dtype != np.float64 and self.dtype != np.complex128:
+            raise RuntimeError(f"float_power_: the result is float64 or complex128 and cannot be written into a tensor "
+                               f"of dtype {self.dtype} (shape {list(self.shape)}); use float_power, or .double() first")
         return _in_place(self, "float_power_", lambda before: _ops().float_power(before, exponent), exponent)
 
     # --- scans and triangles ---

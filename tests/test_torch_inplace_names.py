@@ -92,6 +92,17 @@ def test_integer_tensors_refuse_float_results_and_float_power_needs_float64():
     assert counts.bitwise_not_() is counts and counts.numpy().tolist() == (~_INTS).tolist()
 
 
+def test_float_power_writes_into_complex128_as_torch_and_refuses_complex64():
+    # a complex128 tensor holds float_power's complex128 result: it was refused as if the result were float64
+    data = (_DATA + 1j * _DATA[::-1]).astype(np.complex128)
+    for exponent in (2, 0.5, 1j, _OTHER.astype(np.float64)):
+        _same(*_in_place("float_power_", data, exponent))
+    with pytest.raises(RuntimeError, match="float_power_: .* dtype complex64"):
+        ember.tensor(data.astype(np.complex64)).float_power_(2)
+    with pytest.raises(RuntimeError):
+        torch.tensor(data.astype(np.complex64)).float_power_(2)
+
+
 def test_a_write_after_the_forward_makes_backward_raise_as_torchs_version_check():
     w = ember.tensor([1.0, 2.0], requires_grad=True)
     x = ember.tensor([0.5, 0.25])
