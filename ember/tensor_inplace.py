@@ -625,7 +625,9 @@ class InplaceMethods:
         if building() and not _written_now(self, value):
             return _write(self, "fill_", _ops().as_tensor(value, self))
         marked_for_write(self, "fill_")
-        self.array[...] = value.item() if hasattr(value, "node") else value  # (casts, as PyTorch's fill_)
+        # as an array, so the store casts as PyTorch's fill_: -1 wraps to 255 in uint8, a complex value gives its
+        # real part (with NumPy's warning), where storing the Python number refuses both
+        self.array[...] = self.xp.asarray(value.item() if hasattr(value, "node") else value)
         return self
 
     def copy_(self, src):
@@ -637,6 +639,8 @@ class InplaceMethods:
         if building() and not _written_now(self, src):
             return _write(self, "copy_", _ops().as_tensor(src, self))
         src = src.array if hasattr(src, "node") else src
+        if isinstance(src, (int, float, complex)):  # (a number casts as a 0-d tensor does, as fill_'s)
+            src = self.xp.asarray(src)
         if hasattr(src, "dtype"):
             src = move(src, self.device)
             if tuple(src.shape) != tuple(self.shape) and not _broadcasts_to(tuple(src.shape), tuple(self.shape)):

@@ -1,5 +1,7 @@
 """PyTorch idioms that must not give silently wrong results: in-place updates and split's part size."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -163,3 +165,22 @@ def test_copy_from_a_source_that_does_not_broadcast_names_the_shapes():
     with pytest.raises(RuntimeError, match=r"copy_: a source of shape \[6\] does not broadcast to \[2, 3\]"):
         ember.zeros(2, 3).copy_(ember.arange(6.0))
     assert ember.zeros(2, 3).copy_(ember.arange(3.0)).tolist() == [[0.0, 1.0, 2.0]] * 2
+
+
+
+@pytest.mark.parametrize("statement", [
+    "x(ember, 'uint8').fill_(-1)", "x(ember, 'uint8').fill_(ember.tensor(-2))", "x(ember, 'int8').copy_(300)",
+    "x(ember, 'float32').fill_(ember.tensor(1 + 2j))", "x(ember, 'int64').fill_(ember.tensor(3 - 1j))",
+    "x(ember, 'float32').copy_(2.5 + 1j)", "x(ember, 'float64').copy_(-1.5)", "x(ember, 'bool').fill_(0.5)"])
+def test_fill_and_copy_of_a_number_cast_as_torch(statement):
+    # NumPy refused to store -1 in uint8 and a complex number in a real tensor ("float() argument must be ... not
+    # 'complex'"); PyTorch wraps the one and keeps the real part of the other, as a 0-d tensor's cast does
+    def x(lib, dtype):
+        return lib.zeros(3, dtype=getattr(lib, dtype))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (both warn that the imaginary part is discarded)
+        got = eval(statement, {"ember": ember, "x": x})
+        want = eval(statement.replace("ember", "torch"), {"torch": torch, "x": x})
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
