@@ -385,10 +385,6 @@ def _overwritten(before, value):
     return ops.where(ops.as_tensor(before.xp.ones(tuple(before.shape), bool)), value, before)
 
 
-def _scaled(value, alpha):
-    return value if alpha == 1 else value * alpha
-
-
 def _old_scalar_first(other, alpha):
     # PyTorch's old overload add_(alpha, other), still in many tutorials: p.data.add_(-lr, p.grad.data)
     if np.isscalar(other) and alpha is not None and not np.isscalar(alpha):
@@ -475,12 +471,12 @@ class InplaceMethods:
     def add_(self, other, alpha=None):
         """``self += alpha * other`` in place."""
         other, alpha = _old_scalar_first(other, alpha)
-        return _in_place(self, "add_", lambda before: _ops().add(before, _scaled(other, alpha)), other)
+        return _in_place(self, "add_", lambda before: _ops().add(before, other, alpha=alpha), other)
 
     def sub_(self, other, alpha=None):
         """``self -= alpha * other`` in place."""
         other, alpha = _old_scalar_first(other, alpha)
-        return _in_place(self, "sub_", lambda before: _ops().sub(before, _scaled(other, alpha)), other)
+        return _in_place(self, "sub_", lambda before: _ops().sub(before, other, alpha=alpha), other)
 
     def div_(self, other, *, rounding_mode: str | None = None):
         """``self /= other`` in place; ``rounding_mode`` as in ``div``."""

@@ -71,11 +71,34 @@ def test_subtract_and_rsub_alpha_match_torch(alpha):
     _same(ember.rsub(a, 5.0, alpha=alpha), torch.rsub(ta, 5.0, alpha=alpha))
 
 
+def _call(lib, name, a, b, **kwargs):
+    return getattr(a, name)(b, **kwargs) if name.endswith("_") else getattr(lib, name)(a, b, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "subtract", "add_", "sub_"])
+def test_alpha_keeps_the_operands_promoted_dtype_as_torch(name):
+    # alpha multiplied the second operand first: uint8 + 2 * bool was int64 and bool + 2 * bool was int64 [3, ...]
+    # where PyTorch keeps uint8 and bool; a float alpha for int + int8 gave float32 where PyTorch refuses it
+    for first, second, alpha in ((np.array([1, 2, 250], np.uint8), np.array([True, False, True]), 2),
+                                 (np.array([True, False, True]), np.array([True, True, False]), 2),
+                                 (np.array([3, -4, 5], np.int32), np.array([1, 2, 3], np.int8), -3),
+                                 (np.array([1.5, 2.0, -1.0], np.float16), np.array([2, 3, 4], np.int64), 0.5)):
+        if "sub" in name and second.dtype == np.bool_:
+            continue
+        (a, ta), (b, tb) = _pair(first), _pair(second)
+        _same(_call(ember, name, a, b, alpha=alpha), _call(torch, name, ta, tb, alpha=alpha))
+    ints, int8s = ember.tensor([3, 4]), ember.tensor([1, 2], dtype=ember.int8)
+    with pytest.raises(TypeError, match=r"(add|sub): a float alpha=0.5 needs floating-point operands, got int64"):
+        _call(ember, name, ints, int8s, alpha=0.5)
+    with pytest.raises(TypeError, match=r"(add|sub): a complex alpha=1j needs complex operands, got float32"):
+        _call(ember, name, ints.float(), int8s, alpha=1j)
+
+
 def test_subtract_refuses_bools_and_a_float_alpha_for_integers():
     x = ember.tensor([True, False])
     with pytest.raises(TypeError, match="subtract: subtraction of two bool tensors"):
         ember.subtract(x, x)
-    with pytest.raises(TypeError, match="subtract: a float alpha=0.5 needs floating-point operands"):
+    with pytest.raises(TypeError, match="sub: a float alpha=0.5 needs floating-point operands"):
         ember.subtract(ember.tensor([3]), ember.tensor([1]), alpha=0.5)
     with pytest.raises(TypeError, match="positive: the \\+ operator on a bool tensor"):
         ember.positive(x)

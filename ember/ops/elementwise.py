@@ -826,17 +826,33 @@ def _sparse_as_dense(a, b) -> tuple:
     return promote(dense(a), dense(b))
 
 
+def _checked_alpha(name: str, dtype, alpha):
+    """``alpha`` for scaling operands of ``dtype`` (those of ``a`` and ``b`` promoted), as PyTorch: it keeps that
+    dtype, so a float alpha needs a floating or complex one, a complex alpha a complex one, a bool alpha a bool one,
+    and a bool result reads any alpha as its truth (``bool + 2 * bool`` stays bool)."""
+    if isinstance(alpha, (bool, _np.bool_)):
+        if dtype != bool_:
+            raise TypeError(f"{name}: a bool alpha={alpha} needs bool operands, got {dtype}")
+        return alpha
+    if isinstance(alpha, (complex, _np.complexfloating)) and dtype not in COMPLEX:
+        raise TypeError(f"{name}: a complex alpha={alpha} needs complex operands, got {dtype}")
+    if isinstance(alpha, (float, _np.floating)) and dtype.kind in "iub":
+        raise TypeError(f"{name}: a float alpha={alpha} needs floating-point operands, got {dtype}")
+    return bool(alpha) if dtype == bool_ and isinstance(alpha, (int, _np.integer)) else alpha
+
+
 def _with_alpha(op, name: str, sign: str):
     """``add`` or ``sub``: ``a {sign} alpha * b`` with broadcasting. One body for the two, which are ``Tensor``'s
     ``+`` and ``-`` themselves (so no helper call on that path)."""
 
     def fn(a, b, *, alpha=1) -> TensorLike:
-        if alpha != 1:
-            b = mul(b, alpha)
         try:
             operands = promote(a, b)
         except TypeError:
             operands = _sparse_as_dense(a, b)
+        if alpha != 1:
+            scaled = mul(operands[1], _checked_alpha(name, operands[0].dtype, alpha))
+            operands = promote(operands[0], scaled)
         return dispatch.apply(op, operands)
 
     fn.__name__ = fn.__qualname__ = name

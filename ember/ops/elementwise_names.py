@@ -213,22 +213,13 @@ def positive(x) -> TensorLike:
     return x
 
 
-def _alpha_times(name: str, other, alpha):
-    if alpha == 1:
-        return other
-    other = as_tensor(other) if not isinstance(other, (int, float)) else other
-    if isinstance(alpha, float) and getattr(other, "dtype", None) is not None and other.dtype.kind in "iub":
-        raise TypeError(f"{name}: a float alpha={alpha} needs floating-point operands, got {other.dtype}")
-    return mul(other, alpha)
-
-
 def subtract(a, b, *, alpha=1) -> TensorLike:
     """``a - alpha * b`` with broadcasting (PyTorch's ``sub``; two bool tensors are refused).
 
     >>> ember.subtract(ember.tensor([5.0]), ember.tensor([1.0]), alpha=3)  # 2
     """
     _refuse_bool_subtraction("subtract", a, b)
-    return sub(a, _alpha_times("subtract", b, alpha))
+    return sub(a, b, alpha=alpha)
 
 
 def rsub(a, b, *, alpha=1) -> TensorLike:
@@ -237,7 +228,7 @@ def rsub(a, b, *, alpha=1) -> TensorLike:
     >>> ember.rsub(ember.tensor([1.0, 2.0]), 5.0, alpha=2)  # 3, 1
     """
     _refuse_bool_subtraction("rsub", a, b)
-    return sub(b, _alpha_times("rsub", a, alpha))
+    return sub(b, a, alpha=alpha)
 
 
 def _refuse_bool_subtraction(name: str, a, b) -> None:
