@@ -242,6 +242,25 @@ def test_lerp_addcmul_and_addcdiv_of_half_precision_round_once_as_torch(dtype):
         np.testing.assert_allclose(got, want, rtol=2.0 ** -(10 if dtype == "float16" else 7), atol=1e-6)
 
 
+def test_addcmul_and_addcdiv_compute_in_the_promoted_dtype_as_torch():
+    # tensor1 * tensor2 was computed in their own dtype first: bfloat16 products for a float16 input were rounded
+    # to bfloat16 (80.42 for 80.50), and value * (bool * bool) widened an int8 input to int64
+    rng = np.random.default_rng(1)
+    a, b, c = (rng.standard_normal(200) * 8 for _ in range(3))
+    ea, ta = ember.tensor(a).half(), torch.tensor(a).half()
+    (eb, tb), (ec, tc) = ((ember.tensor(x).bfloat16(), torch.tensor(x).bfloat16()) for x in (b, c))
+    for name in ("addcmul", "addcdiv"):
+        got, want = getattr(ember, name)(ea, eb, ec, value=0.5), getattr(torch, name)(ta, tb, tc, value=0.5)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+    ints, flags = np.array([1, 2, 3], np.int8), np.array([True, False, True])
+    got = ember.addcmul(ember.tensor(ints), ember.tensor(flags), ember.tensor(flags), value=2)
+    want = torch.addcmul(torch.tensor(ints), torch.tensor(flags), torch.tensor(flags), value=2)
+    _same(got, want)
+    with pytest.raises(TypeError, match="addcmul: a float value=0.5 needs floating-point operands, got int8"):
+        ember.addcmul(ember.tensor(ints), ember.tensor(flags), ember.tensor(flags), value=0.5)  # (PyTorch: 0)
+
+
 def test_addcdiv_of_complex_tensors_as_torch():
     # refused as "integer division is not supported, got tensor1 complex64 and tensor2 complex64"
     z = (_randn(3) + 1j * _randn(3)).astype(np.complex64)

@@ -826,18 +826,18 @@ def _sparse_as_dense(a, b) -> tuple:
     return promote(dense(a), dense(b))
 
 
-def _checked_alpha(name: str, dtype, alpha):
-    """``alpha`` for scaling operands of ``dtype`` (those of ``a`` and ``b`` promoted), as PyTorch: it keeps that
+def checked_alpha(name: str, dtype, alpha, argument: str = "alpha"):
+    """``alpha`` for scaling operands of ``dtype`` (add's ``a`` and ``b`` promoted), as PyTorch: it keeps that
     dtype, so a float alpha needs a floating or complex one, a complex alpha a complex one, a bool alpha a bool one,
-    and a bool result reads any alpha as its truth (``bool + 2 * bool`` stays bool)."""
+    and a bool result reads any alpha as its truth (``bool + 2 * bool`` stays bool). ``argument`` names it in errors."""
     if isinstance(alpha, (bool, _np.bool_)):
         if dtype != bool_:
-            raise TypeError(f"{name}: a bool alpha={alpha} needs bool operands, got {dtype}")
+            raise TypeError(f"{name}: a bool {argument}={alpha} needs bool operands, got {dtype}")
         return alpha
     if isinstance(alpha, (complex, _np.complexfloating)) and dtype not in COMPLEX:
-        raise TypeError(f"{name}: a complex alpha={alpha} needs complex operands, got {dtype}")
+        raise TypeError(f"{name}: a complex {argument}={alpha} needs complex operands, got {dtype}")
     if isinstance(alpha, (float, _np.floating)) and dtype.kind in "iub":
-        raise TypeError(f"{name}: a float alpha={alpha} needs floating-point operands, got {dtype}")
+        raise TypeError(f"{name}: a float {argument}={alpha} needs floating-point operands, got {dtype}")
     return bool(alpha) if dtype == bool_ and isinstance(alpha, (int, _np.integer)) else alpha
 
 
@@ -851,7 +851,7 @@ def _with_alpha(op, name: str, sign: str):
         except TypeError:
             operands = _sparse_as_dense(a, b)
         if alpha != 1:
-            scaled = mul(operands[1], _checked_alpha(name, operands[0].dtype, alpha))
+            scaled = mul(operands[1], checked_alpha(name, operands[0].dtype, alpha))
             operands = promote(operands[0], scaled)
         return dispatch.apply(op, operands)
 

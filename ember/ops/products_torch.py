@@ -13,7 +13,7 @@ from ember.ops.autocast import lowered
 from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import lt
+from ember.ops.elementwise import checked_alpha, lt
 from ember.ops.indexing import diagonal
 from ember.ops.infer import differ
 from ember.ops.join import concat
@@ -34,13 +34,24 @@ def _in_float32(fn, inp, tensor1, tensor2, value):
     return cast(fn(*(cast(t, float32) for t in (inp, tensor1, tensor2)), value=value), dtype)
 
 
+def _promoted(name: str, inp, tensor1, tensor2, value) -> tuple:
+    """The three operands in the dtype they promote to, and ``value`` checked for it, as PyTorch computes
+    addcmul and addcdiv: bfloat16 * bfloat16 is not rounded to bfloat16 when ``inp`` is float16, and
+    ``2 * (bool * bool)`` does not widen int8 to int64."""
+    inp, tensor1, tensor2 = as_tensor(inp), as_tensor(tensor1), as_tensor(tensor2)
+    dtype = promote(promote(inp, tensor1)[0], tensor2)[0].dtype
+    operands = tuple(t if t.dtype == dtype else cast(t, dtype) for t in (inp, tensor1, tensor2))
+    return operands + (value if value == 1 else checked_alpha(name, dtype, value, "value"),)
+
+
 def addcmul(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
     """``inp + value * tensor1 * tensor2``, broadcast together, as ``torch.addcmul``."""
     wide = _in_float32(addcmul, inp, tensor1, tensor2, value)
     if wide is not None:
         return wide
-    product = as_tensor(tensor1) * tensor2
-    return as_tensor(inp) + (product if value == 1 else value * product)
+    inp, tensor1, tensor2, value = _promoted("addcmul", inp, tensor1, tensor2, value)
+    product = tensor1 * tensor2
+    return inp + (product if value == 1 else value * product)
 
 
 def addcdiv(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
@@ -54,8 +65,9 @@ def addcdiv(inp, tensor1, tensor2, *, value: float = 1) -> TensorLike:
     wide = _in_float32(addcdiv, inp, tensor1, tensor2, value)
     if wide is not None:
         return wide
+    inp, tensor1, tensor2, value = _promoted("addcdiv", inp, tensor1, tensor2, value)
     quotient = tensor1 / tensor2
-    return as_tensor(inp) + (quotient if value == 1 else value * quotient)
+    return inp + (quotient if value == 1 else value * quotient)
 
 
 def mv(mat, vec) -> TensorLike:
