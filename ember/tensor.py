@@ -65,6 +65,8 @@ def _to_array(data, dtype, device: Device):
             dtype = _dtypes.DEFAULT_FLOAT if kind == "f" else _PYTHON_DEFAULTS.get(kind)
             if kind == "c":
                 dtype = _dtypes.default_complex()
+            elif kind == "u":  # Python ints past int64's range, which NumPy holds as uint64: the cast would wrap them
+                _check_fits(data, dtype)
             if dtype is None:
                 unknown = next((v for v in data.flat if v.__class__ is UnknownSize), None)
                 if unknown is not None:  # x.sum() / x.shape[0] while tracing for any batch size

@@ -23,6 +23,16 @@ def test_tensor_from_python_data_picks_default_dtypes():
     assert ember.tensor(np.arange(3, dtype=np.int32)).dtype == I32  # arrays keep their dtype
 
 
+@pytest.mark.parametrize("data", [2 ** 63, [2 ** 63], [[2 ** 63], [2 ** 64 - 1]], [True, 2 ** 63]])
+def test_python_ints_past_int64_are_refused_not_wrapped(data):
+    # NumPy holds them as uint64, whose cast to the default int64 wrapped 2**63 to -2**63; PyTorch refuses them
+    with pytest.raises(RuntimeError, match=r"tensor: value \d+ cannot be converted to int64 without overflow"):
+        ember.tensor(data)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ember.tensor([1.0]) + ember.tensor(data)
+    assert ember.tensor([2 ** 63 - 1]).tolist() == [2 ** 63 - 1]
+
+
 def test_tensor_copies_its_data():
     a = np.zeros(3)
     t = ember.tensor(a)
