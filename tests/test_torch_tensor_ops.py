@@ -1169,6 +1169,12 @@ def test_integers_to_a_negative_integer_power_raise_as_torchs():
     ta = torch.tensor([2, 1, -1])
     _same(a ** ember.tensor([-1, -2, -3]), ta ** torch.tensor([-1, -2, -3]), exact=True)  # a tensor exponent
     _same(a.float() ** -1, ta.float() ** -1)
+    # a NumPy int exponent is a number too: uint8 ** np.int8(-2) took it as 254 and gave [0, 0, 41, 1, 0]
+    for base in (ember.tensor([6, 4, 5, 1, 2], dtype=ember.uint8), a):
+        with pytest.raises(RuntimeError, match="integers to negative integer powers"):
+            base ** np.int8(-2)
+        with pytest.raises(RuntimeError):
+            torch.tensor(base.numpy()) ** np.int8(-2)
 
 
 def test_mean_of_no_elements_is_nan_as_torchs():

@@ -924,7 +924,8 @@ def power(a, b) -> TensorLike:
         if b.__class__ is bool and isinstance(a, TensorLike):
             return bitwise_or(x, not b)
         refuse_bool("pow", [Spec(x.shape, x.dtype), Spec(y.shape, y.dtype)])
-    if b.__class__ is int and b < 0 and x.dtype.kind in "iu":  # (a tensor exponent gives 0 or +-1, as PyTorch's)
+    if (b.__class__ is int or isinstance(b, _np.integer)) and b < 0 and x.dtype.kind in "iu":
+        # (a tensor exponent gives 0 or +-1, as PyTorch's; a NumPy int is a number, which uint8 would wrap to 254)
         raise RuntimeError(f"pow: integers to negative integer powers are not allowed ({x.dtype}{list(x.shape)} "
                            f"** {b}); use a float tensor or float_power")
     return dispatch.apply(POW, (x, y))
