@@ -356,6 +356,21 @@ def test_repr_is_nested_like_torch():
                                                                              torch.nn.Dropout(0.1)))) == expected
 
 
+def test_repr_of_a_many_line_extra_repr_is_indented_like_torch():
+    class Net(nn.Module):
+        def extra_repr(self):
+            return "a=1\nb=2"
+
+    assert repr(Net()) == "Net(\n  a=1\n  b=2\n)"
+    torch = pytest.importorskip("torch")
+
+    class TorchNet(torch.nn.Module):
+        def extra_repr(self):
+            return "a=1\nb=2"
+
+    assert repr(TorchNet()).replace("TorchNet", "Net") == repr(Net())
+
+
 # --- containers ----------------------------------------------------------------------------------------------
 
 

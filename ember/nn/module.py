@@ -884,7 +884,7 @@ class Module:
         for name, module in self._modules.items():
             text = repr(module).replace("\n", "\n  ")
             lines.append(f"({name}): {text}")
-        if not self._modules:
+        if not self._modules and len(lines) <= 1:  # a many-line extra_repr is indented as the children are
             return f"{self._get_name()}({extra})"
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
