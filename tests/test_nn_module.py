@@ -880,6 +880,22 @@ def test_state_dict_hooks_run_as_torchs():
     assert ours[0] == [("pre", "0."), ("post", "1.", 1)] * 4 and ours[1][-1] == "1.extra"
 
 
+def test_load_state_dict_loads_what_the_module_holds_not_what_its_state_dict_hooks_save():
+    # a post-hook dropping "bias" made load_state_dict call the full state dict's bias unexpected and the saved one
+    # complete (the bias silently kept its value)
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (ember, torch):
+        model = lib.nn.Linear(2, 2)
+        model._register_state_dict_hook(lambda m, state, prefix, metadata: state.pop(prefix + "bias"))
+        model.register_state_dict_pre_hook(lambda m, prefix, keep_vars: pytest.fail("state_dict hooks ran on load"))
+        with pytest.raises(RuntimeError) as saved:
+            model.load_state_dict({"weight": lib.zeros((2, 2))})
+        full = model.load_state_dict({"weight": lib.zeros((2, 2)), "bias": lib.full((2,), 3.0)})
+        seen[lib.__name__] = (str(saved.value).split(":", 1)[1].strip(), tuple(full), model.bias.tolist())
+    assert seen["ember"] == seen["torch"] == ('Missing key(s) in state_dict: "bias".', ([], []), [3.0, 3.0])
+
+
 def test_linear_with_a_1d_weight_is_a_dot_product_eagerly_and_traced():
     # eager mode took it (the record's forward), a traced call refused it with "weight (out_features, ...)"
     torch = pytest.importorskip("torch")

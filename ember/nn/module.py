@@ -685,14 +685,7 @@ class Module:
         if hooks:
             for hook in list(hooks.values()):
                 hook(self, prefix, keep_vars)
-        for name, p in self._parameters.items():
-            if p is not None:
-                destination[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else b.detach()
-        if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
+        self._own_state(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -705,6 +698,26 @@ class Module:
                         raise RuntimeError("state_dict post-hook must return None (change the state dict in place)")
                     destination = result
         return destination
+
+    def _own_state(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """This module's own ``state_dict`` entries (not its submodules'), put into ``destination``."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
+
+    def _load_targets(self) -> OrderedDict:
+        """What ``load_state_dict`` loads into: ``state_dict(keep_vars=True)``'s entries without its hooks, as
+        PyTorch's load reads the modules' own tables (a post-hook that drops or renames keys changes what is saved,
+        not what the module holds)."""
+        targets = OrderedDict()
+        for name, module in self.named_modules(remove_duplicate=False):
+            module._own_state(targets, name + "." if name else "", True)
+        return targets
 
     def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, prefix, keep_vars)`` before ``state_dict`` collects this module's entries."""
@@ -796,7 +809,7 @@ class Module:
                 except (ValueError, TypeError, KeyError) as exc:
                     error_msgs.append(f"{prefix[:-1]}: {exc}")
                 tables.append((module, mine))
-        own = self.state_dict(keep_vars=True)
+        own = self._load_targets()
         if owners:
             own = {k: v for k, v in own.items() if not any(k.startswith(prefix) for prefix, _ in owners)}
         # entries older checkpoints lack (BatchNorm's num_batches_tracked): kept as they are, as PyTorch
