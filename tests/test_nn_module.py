@@ -896,6 +896,14 @@ def test_load_state_dict_loads_what_the_module_holds_not_what_its_state_dict_hoo
     assert seen["ember"] == seen["torch"] == ('Missing key(s) in state_dict: "bias".', ([], []), [3.0, 3.0])
 
 
+def test_load_state_dict_refuses_what_is_no_mapping_as_torch():
+    # a list of (key, value) pairs was read as keys: every entry "missing", the pairs "unexpected"
+    net = nn.Linear(1, 1)
+    with pytest.raises(TypeError, match="Expected state_dict to be dict-like, got list"):
+        net.load_state_dict(list(net.state_dict().items()))
+    assert net.load_state_dict(net.state_dict()) == ([], [])
+
+
 def test_linear_with_a_1d_weight_is_a_dot_product_eagerly_and_traced():
     # eager mode took it (the record's forward), a traced call refused it with "weight (out_features, ...)"
     torch = pytest.importorskip("torch")

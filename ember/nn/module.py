@@ -781,6 +781,8 @@ class Module:
         Load-state-dict pre-hooks see (and may change) a copy of ``state_dict`` first; with post-hooks, as in
         PyTorch, the values are copied before the hooks run and strict's errors are raised after them.
         """
+        if not isinstance(state_dict, Mapping):  # (a list of pairs read its pairs as keys: every key "missing")
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         hook_missing, hook_unexpected, error_msgs = [], [], []
         hooked = [(name + "." if name else "", m) for name, m in self.named_modules()
                   if m.__dict__.get("_load_state_dict_pre_hooks") or m.__dict__.get("_load_state_dict_post_hooks")]
