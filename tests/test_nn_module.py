@@ -896,6 +896,41 @@ def test_load_state_dict_loads_what_the_module_holds_not_what_its_state_dict_hoo
     assert seen["ember"] == seen["torch"] == ('Missing key(s) in state_dict: "bias".', ([], []), [3.0, 3.0])
 
 
+def test_load_from_state_dict_overrides_run_as_torchs():
+    # an override was never called: an older layout's keys stayed unexpected and its values unconverted
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (ember, torch):
+
+        class Scale(lib.nn.Module):
+            _version = 2  # version 1 saved the scale as "gamma", its reciprocal
+
+            def __init__(self):
+                super().__init__()
+                self.scale = lib.nn.Parameter(lib.ones(2))
+
+            def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs):
+                calls.append(prefix)
+                if prefix + "gamma" in state_dict:
+                    state_dict[prefix + "scale"] = 1 / state_dict.pop(prefix + "gamma")
+                if prefix + "broken" in state_dict:
+                    error_msgs.append("broken entry")
+                super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                              unexpected_keys, error_msgs)
+
+        calls = []
+        net = lib.nn.Sequential(lib.nn.Linear(2, 2), Scale())
+        old = {k: v for k, v in net.state_dict().items() if k != "1.scale"}
+        given = dict(old, **{"1.gamma": lib.tensor([2.0, 4.0])})
+        result = net.load_state_dict(given)
+        with pytest.raises(RuntimeError, match="broken entry"):
+            net.load_state_dict(dict(given, **{"1.broken": lib.ones(1)}), strict=False)
+        seen[lib.__name__] = (tuple(result), net[1].scale.tolist(), calls, sorted(given))
+    assert seen["ember"] == seen["torch"]
+    assert seen["ember"][:3] == (([], []), [0.5, 0.25], ["1."] * 2)
+
+
 def test_load_state_dict_refuses_what_is_no_mapping_as_torch():
     # a list of (key, value) pairs was read as keys: every entry "missing", the pairs "unexpected"
     net = nn.Linear(1, 1)

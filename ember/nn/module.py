@@ -778,21 +778,23 @@ class Module:
         ``_owns_state_dict`` (a hash embedding) loads its own entries with its ``load_state_dict``, once everything
         is checked (none of its entries: its ``required_entries`` are missing keys); one that has
         ``materialize_from_state`` (a lazy layer) first makes its parameters of the shapes it finds.
-        Load-state-dict pre-hooks see (and may change) a copy of ``state_dict`` first; with post-hooks, as in
-        PyTorch, the values are copied before the hooks run and strict's errors are raised after them.
+        Load-state-dict pre-hooks and ``_load_from_state_dict`` overrides see (and may change) a copy of
+        ``state_dict`` first; with post-hooks, as in PyTorch, the values are copied before the hooks run and strict's
+        errors are raised after them.
         """
         if not isinstance(state_dict, Mapping):  # (a list of pairs read its pairs as keys: every key "missing")
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
         hook_missing, hook_unexpected, error_msgs = [], [], []
         hooked = [(name + "." if name else "", m) for name, m in self.named_modules()
                   if m.__dict__.get("_load_state_dict_pre_hooks") or m.__dict__.get("_load_state_dict_post_hooks")]
-        if any(m.__dict__.get("_load_state_dict_pre_hooks") for _, m in hooked):
+        readers = [(name + "." if name else "", m) for name, m in self.named_modules()
+                   if m.__dict__.get("_load_state_dict_pre_hooks")
+                   or type(m)._load_from_state_dict is not Module._load_from_state_dict]
+        if readers:
             state_dict = OrderedDict(state_dict)  # the hooks change a copy, as PyTorch's
-            for prefix, module in hooked:
-                for hook, with_module in list(module.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
-                    arguments = (state_dict, prefix, {"version": module._version}, strict, hook_missing,
-                                 hook_unexpected, error_msgs)
-                    hook(module, *arguments) if with_module else hook(*arguments)
+            for prefix, module in readers:
+                module._load_from_state_dict(state_dict, prefix, {"version": module._version}, strict, hook_missing,
+                                             hook_unexpected, error_msgs)
         for name, module in self.named_modules():  # a lazy layer takes its shapes from the state dict
             materialize = getattr(module, "materialize_from_state", None)
             if materialize is not None:
@@ -847,6 +849,17 @@ class Module:
                     raise RuntimeError("load_state_dict post-hook must return None (change incompatible_keys in place)")
             self._load_errors([], missing, unexpected, strict)
         return IncompatibleKeys(missing, unexpected)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """``load_state_dict``'s step for this module, run parents first before anything is checked or copied: it
+        runs the module's load-state-dict pre-hooks. An override, as in PyTorch, may rename or convert this module's
+        entries (keys starting with ``prefix``) of an older layout (``local_metadata["version"]``) in place, and
+        append to the three lists, before calling ``super()._load_from_state_dict(...)``; the entries are then
+        checked and copied with the whole state dict's (so code after that call runs before the copy)."""
+        for hook, with_module in list(self.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+            arguments = (state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+            hook(self, *arguments) if with_module else hook(*arguments)
 
     def _load_errors(self, errors: list, missing: list, unexpected: list, strict: bool) -> None:
         """Raise ``load_state_dict``'s error listing every problem, if there is one."""
