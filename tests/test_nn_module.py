@@ -306,6 +306,26 @@ def test_to_dtype_keeps_parameter_objects_and_skips_integer_buffers():
     assert bn.weight.dtype == np.float32 and bn.weight.device.type == "cpu"
 
 
+def test_to_dtype_casts_complex_parameters_and_buffers_as_torch():
+    # to(complex128) left a complex64 parameter in complex64 (half its precision); double() keeps it, as PyTorch's
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (ember, torch):
+        def make(lib=lib):
+            net = lib.nn.Module()
+            net.w = lib.nn.Parameter(lib.tensor([1 + 2j], dtype=lib.complex64))
+            net.register_buffer("n", lib.tensor([3]))
+            net.register_buffer("x", lib.tensor([0.5]))
+            return net
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the complex to real cast's warning
+            casts = [make().to(lib.complex128), make().to(lib.float64), make().double(), make().half()]
+        seen[lib.__name__] = [[str(t.dtype).replace("torch.", "") for t in (net.w, net.n, net.x)] for net in casts]
+    assert seen["ember"] == seen["torch"]
+    assert seen["ember"][0] == ["complex128", "int64", "complex128"]
+
+
 def test_forward_hooks_can_replace_inputs_and_outputs():
     fc = nn.Linear(2, 2)
     calls = []

@@ -577,7 +577,7 @@ class Module:
         return self
 
     def to(self, target=None, dtype=None, non_blocking: bool = False, *, device=None, memory_format=None) -> Module:
-        """Move parameters and buffers to a device and/or cast floating ones to a dtype, in place
+        """Move parameters and buffers to a device and/or cast floating and complex ones to a dtype, in place
         (the Parameter objects stay the same, so optimizers keep their references). ``to(tensor)`` takes the
         tensor's device and dtype; ``memory_format=ember.channels_last`` lays out 4-D ones as (N, H, W, C);
         ``non_blocking`` is accepted (copies finish before ``to`` returns)."""
@@ -593,7 +593,7 @@ class Module:
         if dtype is not None:
             dtype = _module_dtype(dtype)
         layout = memory_format if memory_format is not None and memory_format.order is not None else None
-        return self._convert(device, dtype, layout, "fV")
+        return self._convert(device, dtype, layout, "fcV")  # complex ones too, as PyTorch's (double() keeps them)
 
     def _convert(self, device, dtype, layout, kinds: str) -> Module:
         """Move every parameter, gradient and buffer to ``device``, casting those of the dtype ``kinds`` to
@@ -642,17 +642,18 @@ class Module:
         """Move parameters and buffers to a GPU: ``device`` an index, ``"cuda:N"`` or a Device (None: the first)."""
         return self.to(cuda_device(device))
 
+    # (floating parameters and buffers only: complex ones keep their dtype, as PyTorch's)
     def float(self) -> Module:
-        return self.to(dtype="float32")
+        return self._convert(None, as_dtype("float32"), None, "fV")
 
     def double(self) -> Module:
-        return self.to(dtype="float64")
+        return self._convert(None, as_dtype("float64"), None, "fV")
 
     def half(self) -> Module:
-        return self.to(dtype="float16")
+        return self._convert(None, as_dtype("float16"), None, "fV")
 
     def bfloat16(self) -> Module:
-        return self.to(dtype="bfloat16")
+        return self._convert(None, as_dtype("bfloat16"), None, "fV")
 
     def type(self, dst_type) -> Module:  # noqa: A003  (PyTorch's name)
         """Cast every parameter and buffer to ``dst_type`` (a dtype), integer ones too, as ``Module.type``."""
