@@ -951,6 +951,25 @@ def test_load_from_state_dict_overrides_run_as_torchs():
     assert seen["ember"][:3] == (([], []), [0.5, 0.25], ["1."] * 2)
 
 
+def test_load_state_dict_takes_a_one_element_entry_for_a_scalar_as_torch():
+    # PyTorch before 0.4 saved 0-d tensors with shape [1], which PyTorch's load still takes; Ember refused them
+    torch = pytest.importorskip("torch")
+    seen = {}
+    for lib in (ember, torch):
+        for assign in (False, True):
+            net = lib.nn.Module()
+            net.register_buffer("steps", lib.tensor(0))
+            net.scale = lib.nn.Parameter(lib.tensor(1.0))
+            given = {"steps": lib.tensor([5]), "scale": lib.tensor([2.5])}
+            result = net.load_state_dict(given, assign=assign)
+            seen[lib.__name__, assign] = (tuple(result), net.steps.tolist(), net.scale.tolist(), tuple(net.scale.shape),
+                                          type(net.scale).__name__, tuple(given["steps"].shape))
+        with pytest.raises(RuntimeError, match="size mismatch for steps"):
+            net.load_state_dict({"steps": lib.tensor([5, 6]), "scale": lib.tensor(1.0)})
+    for assign in (False, True):
+        assert seen["ember", assign] == seen["torch", assign] == (([], []), 5, 2.5, (), "Parameter", (1,))
+
+
 def test_load_state_dict_refuses_what_is_no_mapping_as_torch():
     # a list of (key, value) pairs was read as keys: every entry "missing", the pairs "unexpected"
     net = nn.Linear(1, 1)

@@ -822,7 +822,7 @@ class Module:
                     for key in getattr(m, "_optional_state", ())}
         missing = [k for k in own if k not in state_dict and k not in optional] + absent + hook_missing
         unexpected = [k for k in state_dict if k not in own] + hook_unexpected
-        mismatched = []
+        mismatched, scalars = [], []
         for key, target in own.items():
             if key in state_dict and isinstance(target, Tensor):
                 value = state_dict[key]
@@ -831,7 +831,9 @@ class Module:
                                       f"from checkpoint but received {type(value).__name__}")
                     continue
                 shape = tuple(value.shape)
-                if shape != tuple(target.shape):
+                if shape == (1,) and target.ndim == 0:  # a scalar as PyTorch before 0.4 saved it: taken, as PyTorch
+                    scalars.append(key)
+                elif shape != tuple(target.shape):
                     mismatched.append(f"size mismatch for {key}: expected shape {list(target.shape)}, "
                                       f"got {list(shape)}")
         post_hooks = [(module, hook) for _, module in reversed(hooked)
@@ -842,6 +844,8 @@ class Module:
             self._load_errors(mismatched + error_msgs, [], [], False)
         for module, mine in tables:
             module.load_state_dict(mine, strict)
+        if scalars:
+            state_dict = {**state_dict, **{key: state_dict[key].reshape(()) for key in scalars}}
         self._copy_state(own, state_dict, assign)
         if post_hooks:  # PyTorch's order: the values copied, the hooks told, then strict's errors
             incompatible = IncompatibleKeys(missing, unexpected)
