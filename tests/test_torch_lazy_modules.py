@@ -3,6 +3,9 @@ LazyInstanceNorm1d/2d/3d) and nn.UninitializedParameter / UninitializedBuffer ag
 keys before and after the first call, the shapes the input gives, an optimizer made before the first call, loading a
 state dict, values and gradients, and ``ember.jit``."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -148,6 +151,21 @@ def test_uninitialized_parameter_and_buffer_materialize_in_place_as_torch():
     b.materialize(4)
     assert type(b) is ember.Tensor and b.shape == (4,) and b.dtype == ember.float64
     assert not nn.UninitializedBuffer().requires_grad
+
+
+def test_lazy_layers_deepcopied_or_pickled_before_their_first_call_stay_lazy_as_torch():
+    # the copy's weight was a Parameter of 0 elements: its first call raised 'Parameter' has no 'materialize'
+    for how in (copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))):
+        ours, theirs = nn.LazyLinear(3), torch.nn.LazyLinear(3)
+        copies = how(ours), how(theirs)
+        assert [type(p).__name__ for p in copies[0].parameters()] == \
+            [type(p).__name__ for p in copies[1].parameters()] == ["UninitializedParameter"] * 2
+        assert copies[0](ember.ones((2, 5))).shape == tuple(copies[1](torch.ones((2, 5))).shape) == (2, 3)
+        assert type(ours.weight) is nn.UninitializedParameter  # the original untouched
+    p = nn.UninitializedParameter(requires_grad=False, dtype=ember.float64)
+    for copied in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert type(copied) is nn.UninitializedParameter and not copied.requires_grad
+        assert copied.dtype == ember.float64 and copied is not p
 
 
 def test_lazy_layers_trace_under_jit_after_their_first_call():

@@ -37,6 +37,15 @@ class UninitializedParameter(Parameter):
         """Take ``shape`` (values uninitialized) and become a ``Parameter``; dtype and device stay unless given."""
         _materialize(self, shape, device, dtype, Parameter)
 
+    # Copies and pickles stay placeholders, as PyTorch's (a lazy layer's deepcopy held a Parameter of 0 elements,
+    # which its first call could not materialize)
+    def __reduce_ex__(self, protocol):
+        return type(self), (self.requires_grad, str(self.device), self.dtype)
+
+    def __deepcopy__(self, memo) -> UninitializedParameter:
+        copied = memo[id(self)] = type(self)(self.requires_grad, self.device, self.dtype)
+        return copied
+
     def __repr__(self) -> str:
         return "<UninitializedParameter>"
 
