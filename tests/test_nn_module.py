@@ -391,6 +391,20 @@ def test_repr_of_a_many_line_extra_repr_is_indented_like_torch():
     assert repr(TorchNet()).replace("TorchNet", "Net") == repr(Net())
 
 
+def test_module_list_repr_folds_runs_of_alike_modules_as_torch():
+    # each module printed on its own line: a 24-block model printed 24 blocks where PyTorch prints (0-23): 24 x
+    def make(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.ModuleList([nn.Sequential(nn.Linear(2, 2)), nn.Sequential(nn.Linear(2, 2)), nn.Tanh(),
+                                            nn.ReLU(), nn.ReLU(), nn.ReLU()]), nn.ModuleList())
+
+    assert repr(make(ember)).split("\n")[1:4] == ["  (0): ModuleList(", "    (0-1): 2 x Sequential(",
+                                                  "      (0): Linear(in_features=2, out_features=2, bias=True)"]
+    assert "(3-5): 3 x ReLU()" in repr(make(ember)) and "(1): ModuleList()" in repr(make(ember))
+    torch = pytest.importorskip("torch")
+    assert repr(make(ember)) == repr(make(torch))
+
+
 # --- containers ----------------------------------------------------------------------------------------------
 
 

@@ -1167,6 +1167,21 @@ class ModuleList(Module):
     def forward(self, *args, **kwargs):
         raise TypeError("ModuleList has no forward(); iterate over it and call its modules")
 
+    def __repr__(self) -> str:
+        """As PyTorch's: a run of modules that print alike is one line, ``(0-2): 3 x ReLU()``."""
+        runs = []  # [first index, last index, text]
+        for i, module in enumerate(self):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        if not runs:
+            return f"{self._get_name()}()"
+        lines = [(f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x ")
+                 + text.replace("\n", "\n  ") for first, last, text in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """A dict of modules keyed by name, registered so their parameters are found; it has no forward.
