@@ -40,6 +40,16 @@ def _address(array) -> int:
     return int(array.data.ptr)
 
 
+def type_target(dtype):
+    """The dtype ``Tensor.type(dtype)`` and ``Module.type(dtype)`` cast to: a dtype, a legacy type
+    (``ember.FloatTensor``) or its name (``"torch.DoubleTensor"``)."""
+    if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), np.dtype):
+        return dtype.dtype  # a legacy type: ember.FloatTensor
+    if isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
+        return next(k for k, v in _TYPE_NAMES.items() if v == dtype.split(".")[-1])
+    return dtype
+
+
 class TorchMethods:
     """PyTorch-named Tensor methods; see the module docstring."""
 
@@ -102,11 +112,7 @@ class TorchMethods:
         if dtype is None:
             name = _TYPE_NAMES.get(str(self.dtype), f"Tensor[{self.dtype}]")
             return f"ember.{'cuda.' if self.device.type == 'cuda' else ''}{name}"
-        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), np.dtype):
-            dtype = dtype.dtype  # a legacy type: ember.FloatTensor
-        elif isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
-            dtype = next(k for k, v in _TYPE_NAMES.items() if v == dtype.split(".")[-1])
-        return _ops().cast(self, dtype)
+        return _ops().cast(self, type_target(dtype))
 
     @property
     def is_cuda(self) -> bool:

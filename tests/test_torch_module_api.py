@@ -110,6 +110,15 @@ def test_share_memory_to_empty_and_type():
     assert net.type(ember.float64).weight.dtype == ember.float64
 
 
+def test_module_type_takes_legacy_types_and_their_names_as_tensor_type():
+    # Module.type("torch.DoubleTensor") raised 'unknown dtype name' where Tensor.type and PyTorch's take it
+    for dst, ref in (("torch.DoubleTensor", "torch.DoubleTensor"), (ember.HalfTensor, torch.HalfTensor)):
+        ours, theirs = ember.nn.BatchNorm1d(2).type(dst), torch.nn.BatchNorm1d(2).type(ref)
+        assert [str(t.dtype) for t in (*ours.parameters(), *ours.buffers())] == \
+            [str(t.dtype).removeprefix("torch.") for t in (*theirs.parameters(), *theirs.buffers())]
+    assert ember.nn.Linear(1, 1).type("ember.FloatTensor").weight.dtype == ember.float32
+
+
 def test_module_type_casts_integer_buffers_and_to_refuses_integer_dtypes():
     bn, ref = ember.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
     bn.type(ember.float64)

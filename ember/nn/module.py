@@ -23,6 +23,7 @@ from ember.nn.global_hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 from ember.ops.effects import assign, drop_grad
 from ember.tensor import Tensor
+from ember.tensor_torch import type_target
 from ember.traced_state import mark_state
 
 _setattr = object.__setattr__
@@ -656,8 +657,10 @@ class Module:
         return self._convert(None, as_dtype("bfloat16"), None, "fV")
 
     def type(self, dst_type) -> Module:  # noqa: A003  (PyTorch's name)
-        """Cast every parameter and buffer to ``dst_type`` (a dtype), integer ones too, as ``Module.type``."""
-        return self._convert(None, as_dtype(dst_type), None, "biufcV")
+        """Cast every parameter and buffer to ``dst_type`` (a dtype, a legacy type such as ``ember.DoubleTensor`` or
+        its name), integer ones too, as ``Module.type``."""
+        dtype = as_dtype(type_target(dst_type))
+        return self._convert(None, dtype, None, "biufcV")
 
     def share_memory(self) -> Module:
         """Move every parameter and buffer into memory shared with processes forked afterwards
