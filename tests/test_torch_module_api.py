@@ -119,6 +119,20 @@ def test_module_type_takes_legacy_types_and_their_names_as_tensor_type():
     assert ember.nn.Linear(1, 1).type("ember.FloatTensor").weight.dtype == ember.float32
 
 
+def test_module_type_to_an_integer_dtype_refuses_parameters_that_require_grad_as_torch():
+    # the weight became an int32 Parameter requiring grad: its first backward failed on the gradient's dtype
+    net = ember.nn.Linear(2, 1)
+    with pytest.raises(RuntimeError, match="parameter 'weight' requires grad"):
+        net.type(ember.int32)
+    with pytest.raises(RuntimeError, match="must be floating point or complex"):
+        torch.nn.Linear(2, 1).type(torch.int32)
+    assert net.weight.dtype == ember.float32 and net.bias.dtype == ember.float32  # nothing cast
+    ours, theirs = net.requires_grad_(False).type(ember.int32), torch.nn.Linear(2, 1).requires_grad_(False).type(
+        torch.int32)
+    assert (str(ours.weight.dtype), type(ours.weight).__name__, ours.weight.requires_grad) == \
+        (str(theirs.weight.dtype).removeprefix("torch."), type(theirs.weight).__name__, theirs.weight.requires_grad)
+
+
 def test_module_type_casts_integer_buffers_and_to_refuses_integer_dtypes():
     bn, ref = ember.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
     bn.type(ember.float64)

@@ -658,8 +658,14 @@ class Module:
 
     def type(self, dst_type) -> Module:  # noqa: A003  (PyTorch's name)
         """Cast every parameter and buffer to ``dst_type`` (a dtype, a legacy type such as ``ember.DoubleTensor`` or
-        its name), integer ones too, as ``Module.type``."""
+        its name), integer ones too, as ``Module.type``; to an integer or bool dtype only once no parameter requires
+        grad (PyTorch refuses it too)."""
         dtype = as_dtype(type_target(dst_type))
+        if not (is_floating(dtype) or is_complex(dtype)):
+            for name, p in self.named_parameters():
+                if p.requires_grad:  # (an integer parameter requiring grad failed at its first backward)
+                    raise RuntimeError(f"{self._get_name()}.type({dtype}): parameter '{name}' requires grad, which "
+                                       "only floating-point and complex tensors can; call requires_grad_(False) first")
         return self._convert(None, dtype, None, "biufcV")
 
     def share_memory(self) -> Module:
