@@ -224,6 +224,20 @@ def test_softmin_takes_torchs_implicit_dim_and_glu_refuses_an_odd_size():
         F.glu(x)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_dtype_argument_in_every_spelling_as_torch(name):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    want = getattr(torch, name)(torch.tensor(x), 1, torch.float64)
+    for got in (getattr(ember, name)(ember.tensor(x), 1, ember.float64),
+                getattr(ember.tensor(x), name)(1, dtype=ember.float64),
+                getattr(F, name)(ember.tensor(x), 1, dtype=ember.float64)):
+        assert got.dtype == ember.float64
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    for fn in (getattr(ember, name), getattr(F, name), F.softmin):  # torch: "not implemented for 'Long'"
+        with pytest.raises(TypeError, match=r"softm\w*: dtype must be a floating dtype, got int64"):
+            fn(ember.tensor(x), 1, dtype=ember.int64)
+
+
 def _copy_parameters(ours, theirs):
     """Give ``ours`` the values of ``theirs`` (same state_dict keys asserted) and return the pairs to compare."""
     assert list(ours.state_dict()) == list(theirs.state_dict())

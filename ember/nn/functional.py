@@ -189,9 +189,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 
     >>> F.softmax(ember.randn(2, 5), dim=1).sum(axis=1)
     """
-    if dtype is not None:
-        input = _ops.cast(input, dtype)
-    return _ops.softmax(input, dim if dim is not None else _softmax_dim(input.ndim))
+    return _ops.softmax(input, dim if dim is not None else _softmax_dim(input.ndim), dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -200,9 +198,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     >>> F.log_softmax(ember.randn(2, 5), dim=1).shape
     (2, 5)
     """
-    if dtype is not None:
-        input = _ops.cast(input, dtype)
-    return _ops.log_softmax(input, dim if dim is not None else _softmax_dim(input.ndim))
+    return _ops.log_softmax(input, dim if dim is not None else _softmax_dim(input.ndim), dtype)
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,

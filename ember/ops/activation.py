@@ -10,7 +10,7 @@ import numpy as np
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import cast, to_float
+from ember.ops.convert import cast, cast_float, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     EXP,
@@ -94,15 +94,15 @@ def _check_axis(name, x: TensorLike, axis: int) -> int:
     return check_axis(name, axis, x.ndim, [Spec(x.shape, x.dtype)])
 
 
-def softmax(x, axis: int = -1) -> TensorLike:
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
-    x = to_float(x)
+def softmax(x, axis: int = -1, dtype=None) -> TensorLike:
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably (in ``dtype`` when given: x is cast first)."""
+    x = to_float(x) if dtype is None else cast_float("softmax", x, dtype)
     return dispatch.apply(SOFTMAX, (x,), {"axis": _check_axis("softmax", x, axis)})
 
 
-def log_softmax(x, axis: int = -1) -> TensorLike:
-    """log(softmax(x)) along ``axis``, computed stably."""
-    x = to_float(x)
+def log_softmax(x, axis: int = -1, dtype=None) -> TensorLike:
+    """log(softmax(x)) along ``axis``, computed stably (in ``dtype`` when given: x is cast first)."""
+    x = to_float(x) if dtype is None else cast_float("log_softmax", x, dtype)
     return dispatch.apply(LOG_SOFTMAX, (x,), {"axis": _check_axis("log_softmax", x, axis)})
 
 

@@ -229,6 +229,14 @@ def promote(a, b) -> tuple:
     return cast(a, dtype), cast(b, dtype)
 
 
+def cast_float(name: str, x, dtype) -> TensorLike:
+    """``x`` cast to ``dtype``, which must be a floating dtype (an op's ``dtype=`` argument; ``name``: the op)."""
+    x = cast(x, dtype)
+    if x.array.dtype not in FLOATING:
+        raise TypeError(f"{name}: dtype must be a floating dtype, got {x.array.dtype}")
+    return x
+
+
 def to_float(x, name: str | None = None) -> TensorLike:
     """``x`` as a floating Tensor: integers and bools become the default float dtype. A complex ``x`` is refused
     with an error naming ``name`` (the op), or, without one, the function that called ``to_float``."""

@@ -25,6 +25,7 @@ from ember.ops import (
     softplus,
     tanh,
 )
+from ember.ops.convert import cast_float
 from ember.ops.prelu import prelu  # (nn.functional.prelu; Tensor.prelu shares it)
 from ember.tensor import Tensor
 
@@ -343,7 +344,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     >>> ember.nn.functional.softmin(ember.randn(2, 5), dim=1).sum(axis=1)
     """
     if dtype is not None:
-        input = _ops.cast(input, dtype)
+        input = cast_float("softmin", input, dtype)
     return softmax(-input, dim if dim is not None else _softmax_dim(input.ndim))
 
 
