@@ -1201,3 +1201,22 @@ def test_scatter_of_a_src_of_another_dtype_is_refused_as_torch(method):
     assert ours.tolist() == [0, 0, 0, 0, 0]
     _same(getattr(ours, method)(0, ember.tensor([0, 3]), ember.tensor([1, 2])),
           getattr(theirs, method)(0, torch.tensor([0, 3]), torch.tensor([1, 2])), exact=True)
+
+
+@pytest.mark.parametrize(("name", "call"), [
+    ("index_put", lambda lib, x: x.index_put((lib.tensor([0]),), lib.tensor([1.5]))),
+    ("masked_scatter", lambda lib, x: x.masked_scatter_(lib.tensor([True, False, False]), lib.tensor([1.5]))),
+    ("put", lambda lib, x: x.put_(lib.tensor([0]), lib.tensor([1.5]))),
+    ("put", lambda lib, x: x.put(lib.tensor([0]), lib.tensor([1.5]))),
+])
+def test_float_values_written_by_index_into_an_int_tensor_are_refused_as_torch(name, call):
+    # they were truncated silently ([1.5] wrote [1]); PyTorch refuses them
+    with pytest.raises(RuntimeError, match="dtype"):
+        call(torch, torch.zeros(3, dtype=torch.int64))
+    ours = ember.zeros(3, dtype=ember.int64)
+    with pytest.raises(RuntimeError, match=f"{name}: values of type float32 cannot be written into a tensor of "
+                                           "dtype int64"):
+        call(ember, ours)
+    assert ours.tolist() == [0, 0, 0]
+    narrowed = ember.zeros(3).index_put((ember.tensor([0]),), ember.tensor([1.5], dtype=ember.float64))
+    assert narrowed.dtype == ember.float32 and narrowed.tolist() == [1.5, 0, 0]  # same kind: cast, as index_put_

@@ -82,6 +82,17 @@ def cast_written(name: str, values: TensorLike, dtype) -> TensorLike:
     return cast(values, dtype)
 
 
+def cast_same_kind(name: str, values: TensorLike, dtype) -> TensorLike:
+    """``values`` cast to ``dtype`` where NumPy's same-kind rule allows it (float64 into float32, int64 into
+    int8); floats into an integer tensor, or anything but bools into a bool one, are refused naming ``name``, as
+    PyTorch refuses them (the cast would round them silently)."""
+    dtype = as_dtype(dtype)
+    if values.dtype != dtype and values.dtype not in COMPLEX and not np.can_cast(values.dtype, dtype, "same_kind"):
+        raise RuntimeError(f"{name}: values of type {values.dtype} cannot be written into a tensor of dtype {dtype}; "
+                           "cast them first")
+    return cast_written(name, values, dtype)
+
+
 def check_fill_value(name: str, value, dtype) -> None:
     """A RuntimeError naming ``name`` for a fill value (a number, or a 0-d tensor's) that ``dtype`` cannot hold, as
     PyTorch refuses it: past an integer dtype's range (an unsigned one takes negatives down to -max, which wrap), NaN

@@ -9,7 +9,7 @@ import numpy as np
 
 from ember.ops import dispatch
 from ember.ops.arrange import _axes
-from ember.ops.convert import as_tensor, cast, cast_written
+from ember.ops.convert import as_tensor, cast, cast_same_kind
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import add, where
 from ember.ops.indexing import DIAGONAL_GRAD, GETITEM_GRAD, _indexed_shape, diag, getitem, index_arrays, ints_first
@@ -155,7 +155,7 @@ def _put_at(name: str, x: TensorLike, index: tuple, values, accumulate: bool) ->
         raise IndexError(f"{name}: the indices do not fit the input of shape {list(x.shape)}: {exc}") from None
     values = as_tensor(values, x)
     # (setitem casts as PyTorch's copy_ does, the imaginary parts dropped with a warning; index_put refuses them)
-    values = cast(values, x.dtype) if name == "setitem" and values.dtype != x.dtype else cast_written(
+    values = cast(values, x.dtype) if name == "setitem" and values.dtype != x.dtype else cast_same_kind(
         name, values, x.dtype)
     try:
         values = broadcast_to(values, picked) if tuple(values.shape) != picked else values
@@ -203,7 +203,7 @@ def masked_scatter(x, mask, source) -> TensorLike:
                          f"shape {list(x.shape)}") from None
     index = np.nonzero(spread)
     n = len(index[0])
-    flat = reshape(cast_written("masked_scatter", source, x.dtype), (-1,))
+    flat = reshape(cast_same_kind("masked_scatter", source, x.dtype), (-1,))
     if flat.shape[0] < n:
         raise ValueError(f"masked_scatter: the mask selects {n} elements, more than the {flat.shape[0]} of the "
                          f"source of shape {list(source.shape)}")
@@ -226,6 +226,7 @@ def put(x, index, source, accumulate: bool = False) -> TensorLike:
     """
     x, index, source = as_tensor(x), as_tensor(index), as_tensor(source)
     known("put", x, source)
+    source = cast_same_kind("put", source, x.dtype)
     if index.dtype.kind not in "iu":
         raise TypeError(f"put: index must be an integer tensor, got {index.dtype}")
     if index.symbolic:
