@@ -113,6 +113,9 @@ class DistributedDataParallel(Module):
         self._group = (default_group() if group is None else group).split()
         self._sync = True
         self._forward_sync = True  # whether the next forward broadcasts the buffers (see pre_forward)
+        # whether backward averages the gradients: decided by the forward, as PyTorch's (a forward with gradients
+        # enabled outside no_sync() sets it, the backward that averages clears it)
+        self._backward_sync = False
         self._broadcast_buffers = broadcast_buffers
         self._bucket_cap = bucket_cap_mb * 2**20
         self._handles = []
@@ -331,12 +334,16 @@ class DistributedDataParallel(Module):
         self._forward_sync = is_grad_enabled() and self._sync
         if building():
             syncs = self._forward_sync
+        elif self._forward_sync:
+            self._backward_sync = True
         if syncs and self._broadcast_buffers and self._group.size > 1:
             self._sync_buffers()
 
     @contextlib.contextmanager
     def no_sync(self):
-        """Inside this block backward accumulates local gradients without averaging them."""
+        """The forwards run inside this block make backwards that accumulate local gradients without averaging
+        them (the forward decides, as PyTorch's: a backward inside the block of a forward run outside it
+        averages)."""
         previous = self._sync
         self._sync = False
         try:
@@ -358,7 +365,7 @@ class DistributedDataParallel(Module):
 
     def _grad_ready(self, param: Tensor) -> None:
         grad = param.grad
-        if not self._sync or (grad.values if grad.__class__ is RowSparse else grad).symbolic:
+        if not self._backward_sync or (grad.values if grad.__class__ is RowSparse else grad).symbolic:
             return  # (a graph value: ember.jit traces the step, and its data_parallel pass averages)
         key = id(param)
         if key in self._ready:
@@ -446,6 +453,7 @@ class DistributedDataParallel(Module):
             bucket.reset()
         self._ready.clear()
         self._unused = set()
+        self._backward_sync = False
 
 
 _CARRIED = FLOATING | {bool_, uint8, int16, int32}  # exact in float64

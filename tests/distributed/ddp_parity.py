@@ -114,4 +114,20 @@ for _epoch in range(2):
 for a, b in zip(params(net), params(ref)):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Model.fit")
 np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-5)
+
+# the forward decides whether its backward averages, as PyTorch's: a backward inside no_sync() of a forward run
+# outside averages, one outside no_sync() of a forward run inside does not
+ember.manual_seed(4)
+lin = nn.Linear(3, 1, bias=False)
+ddp = dist.DistributedDataParallel(lin)
+x_rank = ember.ones((1, 3)) * (r + 1)
+out = ddp(x_rank).sum()
+with ddp.no_sync():
+    out.backward()
+np.testing.assert_allclose(lin.weight.grad.numpy(), np.full((1, 3), (n + 1) / 2), err_msg="backward in no_sync")
+lin.weight.grad = None
+with ddp.no_sync():
+    out = ddp(x_rank).sum()
+out.backward()
+np.testing.assert_allclose(lin.weight.grad.numpy(), np.full((1, 3), r + 1.0), err_msg="forward in no_sync")
 print(f"data parallel ok on rank {r} of {n}")
