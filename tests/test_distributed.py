@@ -250,6 +250,18 @@ def test_parameter_servers_async_deepfm_is_within_0_005_auc():
 
 
 @needs_mpiexec
+def test_a_launched_script_imports_the_modules_beside_it(tmp_path):
+    """As `python script.py` and torchrun: the script's folder, not the launcher's working directory, is first on
+    sys.path."""
+    (tmp_path / "helper.py").write_text("VALUE = 42\n")
+    script = tmp_path / "main.py"
+    script.write_text("from helper import VALUE\nprint('helper', VALUE)\n")
+    code, out, err, _ = run(2, str(script))
+    assert code == 0, err
+    assert out.count("helper 42") == 2
+
+
+@needs_mpiexec
 def test_failing_rank_is_named_with_its_error(tmp_path):
     script = write(tmp_path, "dist.init_process_group(timeout=10)\nif dist.get_rank() == 1:\n"
                              "    raise KeyError('no such feature')\ndist.barrier()\n")

@@ -178,6 +178,9 @@ def _rank_main(argv: list) -> None:
             _guard(folder, rank)
     _set_torchrun_variables()
     sys.argv = list(argv)
+    # as `python script.py` (and torchrun) run it: the script's folder first on sys.path, so that it imports the
+    # modules beside it (this process was started with -m, which put the working directory there)
+    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
     try:
         runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as exc:
