@@ -36,8 +36,8 @@ def all_gather_object(object_list: list, obj, group: ProcessGroup | None = None)
 
 def broadcast_object_list(object_list: list, src: int | None = None, group: ProcessGroup | None = None,
                           device=None, group_src: int | None = None) -> None:
-    """Replace every rank's ``object_list`` items with rank ``src``'s (rank 0's by default); every rank passes a
-    list of the same length."""
+    """Replace every other rank's ``object_list`` items with copies of rank ``src``'s (rank 0's by default), whose
+    list is left as it is; every rank passes a list of the same length."""
     g = resolve(group, "broadcast_object_list")
     if g is None:
         return
@@ -45,7 +45,10 @@ def broadcast_object_list(object_list: list, src: int | None = None, group: Proc
         raise TypeError(f"broadcast_object_list: object_list must be a list, got {type(object_list).__name__}")
     root = group_rank(g, "broadcast_object_list", "src", src, group_src)
     payload = pickle.dumps(object_list) if g.rank == root else None
-    sent = pickle.loads(_broadcast_bytes(g, payload, root))
+    received = _broadcast_bytes(g, payload, root)
+    if g.rank == root:
+        return  # the source keeps its own objects, as PyTorch's (not copies: its other references still reach them)
+    sent = pickle.loads(received)
     if len(sent) != len(object_list):
         raise ValueError(f"broadcast_object_list: rank {g.ranks[root]} sent {len(sent)} objects, this rank's "
                          f"object_list has {len(object_list)} slots")

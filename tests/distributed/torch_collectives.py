@@ -132,9 +132,11 @@ elif r == 0:
         assert "sent 8 bytes" in str(exc) and "float32[3]" in str(exc), exc
 
 # objects
-objects = [{"from": r}, [r] * 2] if r == 2 else [None, None]
+config = {"from": r}
+objects = [config, [r] * 2] if r == 2 else [None, None]
 dist.broadcast_object_list(objects, src=2)
 assert objects == [{"from": 2}, [2, 2]]
+assert (objects[0] is config) == (r == 2)  # the source keeps its own objects, the others get copies (PyTorch's)
 gathered = [None] * n if r == 1 else None
 dist.gather_object(("rank", r), gathered, dst=1)
 assert gathered == ([("rank", k) for k in range(n)] if r == 1 else None)
