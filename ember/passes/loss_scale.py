@@ -31,6 +31,7 @@ from ember.ops.effects import assign, update_rule
 from ember.ops.elementwise import eq, ge, maximum, where
 from ember.ops.reduction import sum as reduce_sum
 from ember.ops.shape import broadcast_to
+from ember.passes.data_parallel import average, data_parallel_job
 
 __all__ = ["LossScale", "append_scaled_updates", "skip_nonfinite"]
 
@@ -112,6 +113,10 @@ def append_scaled_updates(graph: Graph, request, gradients, append_updates) -> N
             for g in grads:
                 if g is not None:
                     bad = bad + reduce_sum(g * 0.0).astype(ls.scale.dtype)
+            if data_parallel_job():
+                # every rank's verdict: a step is good only where every rank's gradients are finite, as TF's
+                # DynamicLossScale under a distribution strategy (the scale, its count and the step stay alike)
+                bad = average([bad])[0]
             grads = [None if g is None else g + bad.astype(g.dtype) for g in grads]
             rule = skip_nonfinite(rule)
     append_updates(graph, request.params, grads, rule, request.hyper, request.states, request.live)

@@ -140,4 +140,19 @@ model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1), c
 model.fit(x_all, labels, epochs=1, batch_size=4, shuffle=False, verbose=0)
 for a, b in zip([p.detach().numpy() for p in net.parameters()], eager_reference(32 // (4 * n), 4 * n, 0.0)):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="Model.fit(compile=True)")
+# --- a dynamic loss scale: a step skipped because one rank's gradients overflowed is a bad step on every rank ---
+tf.reset_default_graph()
+xs = tf.placeholder(tf.float32, [None, 3])
+w = tf.Variable(np.ones((3, 1), np.float32))
+scale = tf.train.experimental.DynamicLossScale(initial_loss_scale=2.0 ** 10, increment_period=2)
+global_step = tf.train.get_or_create_global_step()
+optimizer = tf.train.experimental.MixedPrecisionLossScaleOptimizer(tf.train.GradientDescentOptimizer(0.01), scale)
+train = optimizer.minimize(tf.reduce_mean(tf.matmul(xs, w) ** 2), global_step=global_step)
+with tf.Session() as sess, np.errstate(over="ignore", invalid="ignore"):
+    sess.run(tf.global_variables_initializer())
+    for k in range(3):  # rank 1's first batch overflows: one process on the global batch skips that step
+        sess.run(train, {xs: np.full((2, 3), 1e19 if (k == 0 and r == 1) else 1.0, np.float32)})
+    state = sess.run([scale(), scale.good_steps, global_step, w])
+assert state[:3] == [1024.0, 0, 2], state  # halved by the skipped step, doubled after the two good ones
+np.testing.assert_allclose(state[3].ravel(), np.full(3, 0.94 * 0.94), rtol=1e-6, err_msg="loss-scaled Session")
 print(f"compiled data parallel ok on rank {r} of {n}")
