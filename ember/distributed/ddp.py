@@ -415,11 +415,13 @@ class DistributedDataParallel(Module):
         group, size = self._group, self._group.size
         counts = np.array([len(g.indices) for _, g in grads], dtype=np.int64)
         indices = np.concatenate([_host(g.indices).astype(np.int64, copy=False) for _, g in grads])
-        values = np.concatenate([_host(g.values.array).reshape(-1) for _, g in grads])
+        # the rows travel as bytes: tables of different dtypes share the message, each keeping its own
+        values = np.concatenate([np.ascontiguousarray(_host(g.values.array)).reshape(-1).view(np.uint8)
+                                 for _, g in grads])
         table_counts = group.all_gather(counts)  # (ranks, tables)
         all_indices, _ = group.all_gather_varying(indices)
         all_values, _ = group.all_gather_varying(values)
-        widths = [int(np.prod(g.shape[1:], dtype=np.int64)) for _, g in grads]
+        widths = [int(np.prod(g.shape[1:], dtype=np.int64)) * g.values.array.dtype.itemsize for _, g in grads]
         index_at, value_at = 0, 0
         pieces = [([], []) for _ in grads]
         for rank in range(size):
@@ -431,7 +433,7 @@ class DistributedDataParallel(Module):
         for (p, g), (idx, vals) in zip(grads, pieces):
             if id(p) in self._unused and id(p) not in self._used_anywhere:
                 continue  # no rank used it: its .grad stays as it was
-            rows = np.concatenate(vals).reshape((-1,) + tuple(g.shape[1:]))
+            rows = np.concatenate(vals).view(g.values.array.dtype).reshape((-1,) + tuple(g.shape[1:]))
             rows = rows / rows.dtype.type(size)
             idx = np.concatenate(idx)
             if p.array.__class__ is not np.ndarray:

@@ -87,6 +87,29 @@ for lo in range(0, 32, 8):
 for a, b in zip(params(net), params(ref)):
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg="sparse embedding")
 
+# sparse tables of different dtypes share the exchange of their rows, each keeping its dtype
+class TwoTables(nn.Module):
+    def __init__(self):
+        super().__init__()
+        ember.manual_seed(6)
+        self.a, self.b = nn.Embedding(20, 3, sparse=True), nn.Embedding(20, 2, sparse=True).double()
+
+    def forward(self, rows, wa, wb):
+        return (self.a(rows) * wa).sum() + ember.cast((self.b(rows) * wb).sum(), "float32")
+
+
+rows = ember.tensor(rng.integers(0, 20, (4 * n, 2)))
+wa, wb = ember.tensor(rng.standard_normal((4 * n, 2, 3)).astype(np.float32)), ember.tensor(rng.random((4 * n, 2, 2)))
+ref, tables = TwoTables(), TwoTables()
+ddp = dist.DistributedDataParallel(tables)
+ref(rows, wa, wb).backward()
+mine = slice(4 * r, 4 * r + 4)
+(ddp(rows[mine], wa[mine], wb[mine]) * n).backward()
+for got, expect in zip(tables.parameters(), ref.parameters()):
+    assert got.grad.values.dtype == expect.dtype
+    np.testing.assert_allclose(got.grad.to_dense().numpy(), expect.grad.to_dense().numpy(), rtol=1e-6, atol=1e-6,
+                               err_msg="sparse tables of two dtypes")
+
 # every rank ends with the same weights
 gathered = dist.default_group().all_gather(np.concatenate([p.ravel() for p in final]))
 assert all(np.array_equal(gathered[0], gathered[k]) for k in range(n))
