@@ -326,6 +326,16 @@ def test_hung_rank_times_out_naming_it(tmp_path):
 
 
 @needs_mpiexec
+def test_a_work_s_wait_is_bounded_by_its_timeout(tmp_path):
+    script = write(tmp_path, "import datetime, time\ndist.init_process_group(timeout=60)\n"
+                             "if dist.get_rank() == 1:\n    time.sleep(120)\n"
+                             "dist.irecv(ember.zeros(3), src=1).wait(timeout=datetime.timedelta(seconds=1))\n")
+    code, _, err, elapsed = run(2, script)
+    assert code != 0 and elapsed < 30
+    assert "DistributedError: recv: rank 0 waited 1 s" in err
+
+
+@needs_mpiexec
 def test_ctrl_c_ends_the_job(tmp_path):
     # each rank gets the interrupt once (a second one would cut its handler short), and the rank whose handler
     # ends first waits for the other's before the job ends

@@ -90,9 +90,18 @@ class Work:
         return self._done
 
     def wait(self, timeout=None):
-        """Block (at most the group's timeout) until the collective is done; return its result."""
+        """Block until the collective is done, at most ``timeout`` (seconds or a timedelta; the group's timeout when
+        None or zero, as PyTorch's default ``timedelta(0)``); return its result."""
         if not self._done:
-            self._group._wait(self._request, self._what, self._seq, self._status)
+            group = self._group
+            seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
+            kept = group.timeout
+            if seconds:
+                group.timeout = _seconds(seconds)
+            try:
+                group._wait(self._request, self._what, self._seq, self._status)
+            finally:
+                group.timeout = kept
             self._result = self._finish()
             self._done = True
         return self._result
