@@ -158,6 +158,7 @@ class DistributedDataParallel(Module):
         self._by_id = {id(p): p for _, p in named}
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for _, p in named]
         self._bucket_of = {id(p): (b, i) for b in self._buckets for i, p in enumerate(b.params)}
+        self._next_bucket = 0  # the first bucket whose all-reduce has not started this step
         self._bucket_of.update({key: (None, 0) for key in self._sparse})
         # (module, key, parameter, dtype, shape, requires_grad) per replicated parameter, frozen ones included: a
         # cast (ddp.double()), a replaced, materialized (lazy), frozen or unfrozen parameter since shows in one pass
@@ -358,6 +359,7 @@ class DistributedDataParallel(Module):
             ready.clear()
             for b in self._buckets:
                 b.reset()
+            self._next_bucket = 0
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward gave no gradient to parameter(s) "
                 f"{missing}; every rank must use every parameter in each step (or set requires_grad=False on "
@@ -390,7 +392,14 @@ class DistributedDataParallel(Module):
     def _count_in(self, bucket: _Bucket) -> None:
         bucket.pending -= 1
         if bucket.pending == 0:
-            bucket.work = self._group.iall_reduce_unchecked(bucket.flat, ReduceOp.AVG)
+            # the full buckets' all-reduces start in bucket order, as PyTorch's reducer starts them: MPI matches a
+            # rank's collectives to the others' by their order, and backward may fill the buckets in another order
+            # on another rank (the parameters find_unused_parameters marks ready at the forward)
+            buckets = self._buckets
+            while self._next_bucket < len(buckets) and buckets[self._next_bucket].pending == 0:
+                buckets[self._next_bucket].work = self._group.iall_reduce_unchecked(
+                    buckets[self._next_bucket].flat, ReduceOp.AVG)
+                self._next_bucket += 1
 
     def _average_sparse(self, param: Tensor) -> None:
         """Row-sparse gradients stay sparse: collected here, every rank's rows gathered at the end of backward
@@ -453,6 +462,7 @@ class DistributedDataParallel(Module):
                     values = _device_like(values, p.array)
                 p.grad = Tensor._make(values, None)
             bucket.reset()
+        self._next_bucket = 0
         self._ready.clear()
         self._unused = set()
         self._backward_sync = False

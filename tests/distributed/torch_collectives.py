@@ -221,6 +221,33 @@ for step in range(2):
         np.testing.assert_allclose(got, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
     assert "never.weight" not in expected and "b.weight" in expected and "emb.weight" in expected
 
+
+
+# a rank whose forward skips the first layer has its bucket full at the forward, before the last layer's; the
+# buckets' all-reduces still start in bucket order on every rank (they were matched to each other's)
+class Skip(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first, self.last = ember.nn.Linear(3, 3), ember.nn.Linear(3, 2)
+
+    def forward(self, x, use_first):
+        return self.last(self.first(x) if use_first else x)
+
+
+ember.manual_seed(1)
+chain, replica = Skip(), Skip()
+replica.load_state_dict(chain.state_dict())
+ddp = dist.DistributedDataParallel(chain, bucket_cap_mb=1e-6, find_unused_parameters=True)  # a bucket each
+expected = {}
+for k in range(n):
+    replica.zero_grad()
+    replica(ember.full((2, 3), float(k + 1)), k == 0).sum().backward()
+    for name, p in replica.named_parameters():
+        expected[name] = expected.get(name, 0) + (0 if p.grad is None else p.grad.numpy()) / n
+ddp(ember.full((2, 3), float(r + 1)), r == 0).sum().backward()
+for name, p in chain.named_parameters():
+    np.testing.assert_allclose(p.grad.numpy(), expected[name], rtol=1e-5, atol=1e-6, err_msg=f"skipped {name}")
+
 dist.monitored_barrier(timeout=20)
 assert dist.barrier(async_op=True).wait() is None
 print(f"torch collectives ok on rank {r}")
