@@ -21,7 +21,7 @@ from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
-from ember.tensor_inplace import InplaceMethods, marked_for_write, record_in_place, write_traced
+from ember.tensor_inplace import InplaceMethods, marked_for_write, read_traced, record_in_place, write_traced
 from ember.tensor_inplace_torch import TorchInplaceMethods
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
@@ -158,6 +158,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         >>> w.tolist()
         [3.0, 3.0]
         """
+        traced = read_traced(self)
+        if traced is not None:  # ember.jit: read on every call
+            return traced
         alias = Tensor._make(self.array, None)
         alias._written = OwnVersion(-1)  # its writes are not this tensor's: unchecked, as PyTorch's .data
         return alias
@@ -344,7 +347,11 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     # --- autograd ---
     # (``backward`` and ``register_post_accumulate_grad_hook`` are ember.autograd's functions: see tensor_attach.py)
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
+        """The same data, cut from the graph (while ``ember.jit`` traces, a parameter's or buffer's is read on every
+        call)."""
+        traced = read_traced(self)
+        if traced is not None:
+            return traced
         return Tensor._make(self.array, None)
 
     def detach_(self) -> Tensor:

@@ -264,6 +264,15 @@ def _read_live(tensor) -> bool:
     return tensor.node is None and (tensor.requires_grad or is_state(tensor))
 
 
+def read_traced(tensor):
+    """While a graph is built, a parameter or buffer (read on every call) as a graph value without a gradient: what
+    ``detach()`` and ``.data`` hand out there, so a trace reads its current values on every call rather than freeze
+    those it was traced with; None otherwise."""
+    if thread_mode.builder is None or not (_read_live(tensor) and building()):
+        return None
+    return _ops().stop_gradient(tensor)
+
+
 def write_traced(tensor, name: str, compute) -> bool:
     """While a graph is built, write ``compute(tensor)`` (Ember ops) into ``tensor`` by an ``assign`` node when it
     is a parameter or buffer (read on every call) and return True; False, having done nothing, otherwise."""

@@ -885,3 +885,33 @@ def test_a_bfloat16_sgd_update_rounds_once_as_eager(momentum):
             run()
         weights.append(net.weight.detach().float().numpy())
     np.testing.assert_array_equal(*weights)
+
+
+@pytest.mark.parametrize("read", ["detach", "data"])
+def test_a_detached_read_of_a_parameter_in_a_traced_step_follows_the_training(read):
+    """``p.detach()`` and ``p.data`` in a traced step read the parameter on every call, as eager mode: they were
+    frozen as constants of the traced values (losses 2.087, 0.817 for eager's 2.701, 1.276), and a detached read
+    of a replaced parameter (``p.data = ...``) kept the old array."""
+
+    def runs(jit: bool):
+        ember.manual_seed(0)
+        lin = nn.Linear(6, 3)
+        opt = ember.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            frozen = lin.weight.detach() if read == "detach" else lin.weight.data
+            loss = (lin(x) ** 2).mean() + (lin.weight * frozen).sum()
+            loss.backward()
+            opt.step()
+            return loss, frozen * 1
+
+        f = ember.jit(step) if jit else step
+        out = [[t.item() if t.ndim == 0 else t.numpy().copy() for t in f(x)] for x in X[:3]]
+        lin.weight.data = lin.weight.data * 2
+        out.append([t.item() if t.ndim == 0 else t.numpy().copy() for t in f(X[3])])
+        return out
+
+    for (loss_e, w_e), (loss_j, w_j) in zip(runs(False), runs(True)):  # (the bias folded into the product rounds)
+        np.testing.assert_allclose(loss_j, loss_e, rtol=1e-6)
+        np.testing.assert_allclose(w_j, w_e, rtol=1e-6, atol=1e-7)
