@@ -8,7 +8,8 @@ An identity is removed only when the result has exactly the kept operand's shape
 and promotion are never changed, and only when it keeps the value its readers read: an operand that shares
 memory with a variable an effect writes (``p * 1`` of an updated parameter) changes between the node and a
 reader when such a write lies between them, and a graph output of it may be read before or after the writes
-(a ``Session`` fetch, an ``ember.jit`` result). The softmax rewrite changes results by rounding only.
+(a ``Session`` fetch, an ``ember.jit`` result). An op that returns new memory is not replaced by an input's or a
+constant's memory that a graph output would then share. The softmax rewrite changes results by rounding only.
 """
 
 from __future__ import annotations
@@ -76,9 +77,23 @@ class _Writes:
         return any(node_at < p < last for p in positions)
 
 
+def _handed(graph: Graph) -> set:
+    """Ids of the values whose memory a graph output may share (the outputs and what they view)."""
+    handed = {v.id for v in graph.outputs}
+    for node in reversed(graph.nodes):
+        if not node.op.fresh and any(v.id in handed for v in node.outputs):
+            handed.update(v.id for v in node.inputs)
+    return handed
+
+
 def simplify(graph: Graph) -> Graph:
     """Replace identity nodes by their operand; apply the ops' own rewrites."""
     writes = _Writes(graph)
+    # An op that returns new memory (x * 1) is not replaced by an operand that shares a graph input's or a
+    # constant's memory where a graph output would then share it: the caller would get (a view of) its own
+    # argument, a parameter or a constant, which a later write changes, where eager mode gives a new array.
+    handed = _handed(graph)
+    held = {v.id for v in graph.inputs}  # value ids that may share an input's or a constant's memory
     consts = {n.outputs[0].id: n.attrs["value"] for n in graph.nodes if n.op is CONST}
     reads = Counter(v.id for n in graph.nodes for v in n.inputs) + Counter(v.id for v in graph.outputs)
     facts = Facts(graph.producers(), reads)
@@ -99,11 +114,18 @@ def simplify(graph: Graph) -> Graph:
             elif op.same_type_noop:
                 keep = node.inputs[0]
             elif op.simplify is not None:
+                before = node.op, node.attrs, node.inputs
                 op.simplify(node, facts)
+                if op.fresh and not node.op.fresh and node.outputs[0].id in handed \
+                        and any(v.id in held for v in node.inputs):
+                    node.op, node.attrs, node.inputs = before
             if keep is not None and keep.array.shape == out.shape and keep.array.dtype == out.dtype \
-                    and not writes.changes(keep, at, node.outputs[0]):
+                    and not writes.changes(keep, at, node.outputs[0]) \
+                    and not (op.fresh and node.outputs[0].id in handed and keep.id in held):
                 mapping[node.outputs[0].id] = keep
                 continue
+        if node.op is CONST or not node.op.fresh and any(v.id in held for v in node.inputs):
+            held.update(v.id for v in node.outputs)
         kept.append(node)
     graph.nodes = kept
     graph.outputs = [mapping.get(v.id, v) for v in graph.outputs]
