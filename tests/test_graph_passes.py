@@ -121,6 +121,23 @@ def test_cse_merges_repeated_work():
     assert _ops(g).count("const") == 1
 
 
+def test_cse_keeps_two_outputs_two_arrays():
+    # (exp(x) + 1, exp(x) + 1) returned one array twice, so writing into one result changed the other (eager
+    # mode makes two); the shared exp is still computed once
+    g = Graph()
+    x = g.input("x", (3,), "float32")
+    with g.building():
+        g.outputs = [ember.exp(x) + 1.0, (ember.exp(x) + 1.0).reshape(1, 3)]
+    cse(g).verify()
+    assert _ops(g).count("exp") == 1 and _ops(g).count("add") == 2
+    fast = ember.jit(lambda t: (t.exp() + 1, t.exp() + 1))
+    t = ember.zeros(3)
+    for _ in range(2):
+        a, b = fast(t)
+        a.add_(1)
+        assert b.tolist() == [2.0, 2.0, 2.0]
+
+
 def test_simplify_removes_identities_but_not_broadcasts():
     g = Graph()
     x = g.input("x", (3,), "float32")

@@ -412,6 +412,15 @@ class Graph:
         return {node.inputs[i].id for node in self.nodes if node.op.effect for i in node.op.writes
                 if i < len(node.inputs)}
 
+    def handed(self) -> set:
+        """Ids of the values whose memory a graph output may share: the outputs and what they view (any op not
+        known to return new memory may return a view)."""
+        handed = {v.id for v in self.outputs}
+        for node in reversed(self.nodes):
+            if not node.op.fresh and any(v.id in handed for v in node.outputs):
+                handed.update(v.id for v in node.inputs)
+        return handed
+
     def replace_uses(self, mapping: dict) -> None:
         """Make every reader of value id ``k`` read ``mapping[k]`` instead."""
         if not mapping:

@@ -32,6 +32,9 @@ def cse(graph: Graph) -> Graph:
     seen: dict = {}
     mapping: dict = {}
     kept = []
+    # two values that graph outputs may share stay two arrays: the caller of (x + 1, x + 1) gets two, as in eager
+    # mode, and writing into one leaves the other
+    handed = graph.handed()
     written = graph.written()  # a value an effect changes is not equal to another that starts the same
     # A node reads a written value as the effects before it left it: nodes alike on either side of an effect
     # differ. ``roots``: value id -> the written values it may share memory with (a view of a variable);
@@ -56,8 +59,8 @@ def cse(graph: Graph) -> Graph:
         key = (node.op.name, tuple(v.id for v in node.inputs), states, _key(node.attrs),
                node.outputs[0].array.dtype.str)
         earlier = seen.get(key)
-        if earlier is None:
-            seen[key] = node
+        if earlier is None or node.outputs[0].id in handed and earlier.outputs[0].id in handed:
+            seen.setdefault(key, node)
             kept.append(node)
         else:
             mapping[node.outputs[0].id] = earlier.outputs[0]

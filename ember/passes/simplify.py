@@ -77,22 +77,13 @@ class _Writes:
         return any(node_at < p < last for p in positions)
 
 
-def _handed(graph: Graph) -> set:
-    """Ids of the values whose memory a graph output may share (the outputs and what they view)."""
-    handed = {v.id for v in graph.outputs}
-    for node in reversed(graph.nodes):
-        if not node.op.fresh and any(v.id in handed for v in node.outputs):
-            handed.update(v.id for v in node.inputs)
-    return handed
-
-
 def simplify(graph: Graph) -> Graph:
     """Replace identity nodes by their operand; apply the ops' own rewrites."""
     writes = _Writes(graph)
     # An op that returns new memory (x * 1) is not replaced by an operand that shares a graph input's or a
     # constant's memory where a graph output would then share it: the caller would get (a view of) its own
     # argument, a parameter or a constant, which a later write changes, where eager mode gives a new array.
-    handed = _handed(graph)
+    handed = graph.handed()
     held = {v.id for v in graph.inputs}  # value ids that may share an input's or a constant's memory
     consts = {n.outputs[0].id: n.attrs["value"] for n in graph.nodes if n.op is CONST}
     reads = Counter(v.id for n in graph.nodes for v in n.inputs) + Counter(v.id for v in graph.outputs)
