@@ -165,6 +165,11 @@ def test_bit_shifts_match_torch_also_past_the_width():
     _same(1 << x, 1 << tx)
     with pytest.raises(TypeError, match="bitwise_left_shift: needs integer tensors"):
         ember.bitwise_left_shift(ember.tensor([1.0]), 2)
+    flags = ember.tensor([True, False])  # NumPy shifts two booleans as int8 ([2, 0]); PyTorch refuses, as a graph
+    for shift in (lambda a, b: a << b, lambda a, b: a >> b, ember.bitwise_left_shift):
+        with pytest.raises(TypeError, match="bitwise_(left|right)_shift: needs integer tensors, got bool"):
+            shift(flags, flags)
+    _same(flags << ember.tensor([1, 1]), torch.tensor([True, False]) << torch.tensor([1, 1]))
 
 
 def test_bitwise_not_matches_torch():

@@ -176,12 +176,21 @@ def fmin(a, b) -> TensorLike:
     return dispatch.apply(FMIN, _real_pair("fmin", a, b))
 
 
+def _shift_operands(name: str, a, b) -> tuple:
+    """The promoted operands of a shift; two booleans are refused, as PyTorch refuses them (NumPy would shift
+    them as int8 where a graph's shape rule refuses them)."""
+    a, b = promote(a, b)
+    if a.dtype == bool_:
+        raise TypeError(f"{name}: needs integer tensors, got {describe([a, b])}")
+    return a, b
+
+
 def bitwise_left_shift(a, b) -> TensorLike:
     """Elementwise ``a << b`` of integers (a shift past the width gives 0).
 
     >>> ember.bitwise_left_shift(ember.tensor([1, 3]), 2)  # 4, 12
     """
-    return dispatch.apply(LEFT_SHIFT, promote(a, b))
+    return dispatch.apply(LEFT_SHIFT, _shift_operands("bitwise_left_shift", a, b))
 
 
 def bitwise_right_shift(a, b) -> TensorLike:
@@ -189,7 +198,7 @@ def bitwise_right_shift(a, b) -> TensorLike:
 
     >>> ember.bitwise_right_shift(ember.tensor([-8, 8]), 2)  # -2, 2
     """
-    return dispatch.apply(RIGHT_SHIFT, promote(a, b))
+    return dispatch.apply(RIGHT_SHIFT, _shift_operands("bitwise_right_shift", a, b))
 
 
 # --- PyTorch's other spellings of existing ops ---------------------------------------------------------------
