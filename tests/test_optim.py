@@ -559,6 +559,35 @@ def test_lbfgs_state_dict_round_trip_continues_identically():
     np.testing.assert_array_equal(resumed.array, x.array)
 
 
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_continues_a_torch_lbfgs_from_its_state_dict(line_search_fn):
+    """A torch LBFGS's state dict, its tensors as they are (vectors, lists of them, 0-d H_diag and ro), loads and
+    the run goes on as torch's (the next step failed: ndarray minus Tensor)."""
+    torch = pytest.importorskip("torch")
+    start = np.array([-1.2, 1.0, 0.5, -0.3, 2.0])
+
+    def closure_of(x, opt):
+        def closure():
+            opt.zero_grad()
+            loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+        return closure
+
+    theirs = torch.tensor(start.copy(), requires_grad=True)
+    ref = torch.optim.LBFGS([theirs], max_iter=5, line_search_fn=line_search_fn)
+    for _ in range(2):
+        ref.step(closure_of(theirs, ref))
+    ours = ember.tensor(theirs.detach().numpy().copy(), requires_grad=True)
+    opt = optim.LBFGS([ours], max_iter=5, line_search_fn=line_search_fn)
+    opt.load_state_dict(copy.deepcopy(ref.state_dict()))
+    for _ in range(3):
+        ref.step(closure_of(theirs, ref))
+        opt.step(closure_of(ours, opt))
+    np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-12, atol=1e-13)
+    assert opt.state[ours]["n_iter"] == ref.state[theirs]["n_iter"]
+
+
 def test_strong_wolfe_steps_meet_both_conditions():
     from ember.optim.line_search import _cubic_minimizer, _Trial, strong_wolfe
 

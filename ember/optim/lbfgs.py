@@ -11,6 +11,7 @@ import numpy as np
 from ember.autograd import enable_grad
 from ember.optim.line_search import strong_wolfe
 from ember.optim.optimizer import Optimizer, _as_real
+from ember.tensor import Tensor
 
 __all__ = ["LBFGS"]
 
@@ -55,11 +56,12 @@ class LBFGS(Optimizer):
 
     def load_state_dict(self, state_dict: dict) -> None:
         """As the base class, but the flat vectors stay float64 NumPy arrays (the base class would cast them to
-        the parameters' dtype)."""
+        the parameters' dtype); a torch LBFGS's tensors (its vectors, lists of them, 0-d ``H_diag`` and ``ro``)
+        are read as such arrays and numbers."""
         super().load_state_dict(state_dict)
         by_index = dict(zip((int(k) for k in state_dict["param_groups"][0]["params"]), self._params))
         for key, values in state_dict["state"].items():
-            self.state[by_index[int(key)]] = copy.deepcopy(values)
+            self.state[by_index[int(key)]] = {k: _history(v) for k, v in values.items()}
 
     def _flat_grad(self) -> np.ndarray:
         parts = [np.zeros(_numel(p), np.float64) if p.grad is None else
@@ -168,6 +170,19 @@ class LBFGS(Optimizer):
                 break
         state.update(d=d, t=t, old_dirs=dirs, old_stps=steps, ro=ro, H_diag=h_diag, prev_flat_grad=prev_grad)
         return first_loss
+
+
+def _history(value):
+    """A value of a saved L-BFGS state, copied: tensors and arrays (also in lists) as float64 NumPy arrays, 0-d
+    ones as Python floats; numbers and the rest as they are."""
+    if isinstance(value, list):
+        return [_history(v) for v in value]
+    if isinstance(value, Tensor):
+        value = value.detach().numpy()
+    if hasattr(value, "__array__") and not isinstance(value, (bool, int, float)):
+        array = np.array(value, dtype=np.float64)
+        return float(array) if array.ndim == 0 else array
+    return copy.deepcopy(value)
 
 
 def _real(array):
