@@ -78,6 +78,35 @@ def _fused_on_gpu(*arrays) -> bool:
         a.dtype == first.dtype and a.shape == first.shape for a in arrays)
 
 
+def _add_alpha(x, y, alpha: float):
+    """PyTorch's ``x.add(y, alpha=alpha)`` of float16 or bfloat16 arrays: ``alpha`` rounded to their dtype, the sum
+    computed in float32 and rounded once (NumPy rounds the product first, an ulp off one element in ten)."""
+    wide = y.astype(np.float32)
+    wide *= np.float32(x.dtype.type(alpha))
+    wide += x.astype(np.float32)
+    return wide.astype(x.dtype)
+
+
+def _sgd_narrow(xp, param, grad, state: dict, lr: float, momentum: float, dampening: float, nesterov: bool,
+                weight_decay: float, maximize: bool) -> None:
+    """``sgd_update`` of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and rounded
+    once, as its CPU kernels do."""
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = _add_alpha(grad, param, weight_decay)
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = xp.empty_like(param)
+            xp.copyto(buf, grad)
+        else:
+            buf[...] = buf.astype(np.float32) * np.float32(momentum)
+            buf[...] = _add_alpha(buf, grad, 1 - dampening)
+        grad = _add_alpha(grad, buf, momentum) if nesterov else buf
+    param[...] = _add_alpha(param, grad, -lr)
+
+
 def _rows(grad: RowSparse, maximize: bool):
     """``(indices, values)`` of a row-sparse gradient with repeated indices merged, negated for ``maximize``."""
     if grad.distinct:  # its maker promises no repeats (a hash table's rows)
@@ -107,8 +136,9 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
         lr, momentum, small = float(lr), float(momentum), openblas.AXPBY_MIN_SIZE
         for param, grad, state in zip(params, grads, states):
             buf = state.get("momentum_buffer")
-            if buf is None or param.__class__ is not np.ndarray or not param.ndim:
-                sgd_update(param, grad, state, lr=lr, momentum=momentum)  # the first step, a GPU or a 0-d one
+            if buf is None or param.__class__ is not np.ndarray or not param.ndim or param.itemsize < 4:
+                # the first step, a GPU, 0-d, float16 or bfloat16 parameter
+                sgd_update(param, grad, state, lr=lr, momentum=momentum)
                 continue
             if buf.size < small:  # (axpby's own size test, made here: a call fewer per small parameter)
                 buf *= momentum
@@ -124,8 +154,8 @@ def _sgd_foreach(params: list, grads: list, states: list, *, lr: float, momentum
     if not (momentum or weight_decay or maximize):  # plain SGD
         lr = float(lr)
         for param, grad, state in zip(params, grads, states):
-            if param.__class__ is not np.ndarray or not param.ndim:
-                sgd_update(param, grad, state, lr=lr)  # a GPU or a 0-d parameter
+            if param.__class__ is not np.ndarray or not param.ndim or param.itemsize < 4:
+                sgd_update(param, grad, state, lr=lr)  # a GPU, 0-d, float16 or bfloat16 parameter
                 continue
             if not openblas.axpby(-lr, grad, 1.0, param):
                 param -= grad * lr
@@ -144,6 +174,9 @@ def sgd_update(param, grad, state: dict, *, lr: float, momentum: float = 0.0, da
     State: ``momentum_buffer`` (when momentum is used).
     """
     lr = float(lr)
+    if param.dtype.itemsize < 4:
+        _sgd_narrow(array_module(param), param, grad, state, lr, momentum, dampening, nesterov, weight_decay, maximize)
+        return
     if not (momentum or weight_decay or maximize):
         if param.__class__ is not np.ndarray and _fused_on_gpu(param, grad):
             cuda_kernels.plain_sgd()(grad, lr, param)  # one launch, the same numbers
@@ -239,6 +272,10 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
         state["max_exp_avg_sq"] = xp.zeros_like(param)
     step = state["step"] = state["step"] + 1
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    if param.dtype.itemsize < 4:
+        _adam_narrow(xp, param, grad, state, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
+                     decoupled_weight_decay)
+        return
     grad = _adam_family_grad(xp, param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
     if xp is not np and not amsgrad and _fused_on_gpu(param, grad, exp_avg, exp_avg_sq):
         weight = _lerp_weight(param.dtype, 1 - beta1)  # _lerp_'s two formulas, its weight rounded as there
@@ -264,6 +301,40 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
     numer = exp_avg * (-lr / bias_correction1)  # addcdiv: p + (value * m) / denom
     numer /= denom
     param += numer
+
+
+def _adam_narrow(xp, param, grad, state: dict, step: int, lr: float, beta1: float, beta2: float, eps: float,
+                 weight_decay: float, amsgrad: bool, maximize: bool, decoupled: bool) -> None:
+    """``adam_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops (``lerp_``, ``mul_``,
+    ``addcmul_``, ``sqrt``, ``div``, ``add_``, ``addcdiv_``) computed in float32 and rounded once, as its CPU
+    kernels do."""
+    f32 = np.float32
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        if decoupled:
+            param[...] = param.astype(f32) * f32(1 - lr * weight_decay)
+        else:
+            grad = _add_alpha(grad, param, weight_decay)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    wide_grad = grad.astype(f32)
+    wide = exp_avg.astype(f32)
+    _lerp_(xp, wide, wide_grad, 1 - beta1, xp.empty_like(wide))
+    exp_avg[...] = wide
+    exp_avg_sq[...] = exp_avg_sq.astype(f32) * f32(beta2)
+    wide_grad *= f32(1 - beta2) * wide_grad  # addcmul: v + ((1 - beta2) * g) * g
+    wide_grad += exp_avg_sq.astype(f32)
+    exp_avg_sq[...] = wide_grad
+    second = exp_avg_sq
+    if amsgrad:
+        second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+    denom = xp.sqrt(second.astype(f32)).astype(param.dtype)
+    denom = (denom.astype(f32) / f32((1 - beta2**step) ** 0.5)).astype(param.dtype)
+    denom = (denom.astype(f32) + f32(eps)).astype(param.dtype)
+    wide = exp_avg.astype(f32) * f32(-lr / (1 - beta1**step))  # addcdiv: p + (value * m) / denom
+    wide /= denom.astype(f32)
+    wide += param.astype(f32)
+    param[...] = wide
 
 
 @update_rule(elementwise=True)
