@@ -51,7 +51,7 @@ class LazyLinear(Linear):
         self.in_features = in_features
         weight = self.weight  # the same Parameter objects take their shapes: optimizers made earlier hold them
         weight.materialize((self.out_features, in_features))
-        weight.data = column_major(weight.data)
+        weight.data = column_major(weight)  # (the Parameter itself: under ember.jit .data is a traced read)
         if self.bias is not None:
             self.bias.materialize((self.out_features,))
         self.__class__ = Linear
