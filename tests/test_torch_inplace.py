@@ -160,6 +160,28 @@ def test_writes_into_an_expanded_tensor_are_refused_naming_the_method(statement)
         exec(statement, {"ember": ember, "e": e})
 
 
+@pytest.mark.parametrize("statement", ["v.mul_(0)", "v.fill_(2)", "v.copy_(ember.ones(6))", "v.__setitem__(0, 5.0)",
+                                       "v.index_put_((ember.tensor([0]),), ember.tensor(1.0))"])
+def test_writes_into_a_view_that_had_to_copy_are_refused(statement):
+    # nn.Linear keeps its weight column by column, so weight.view(-1) is a copy: writes into it were lost silently,
+    # where PyTorch's view of its (row-major) weight writes through
+    lin = ember.nn.Linear(3, 2)
+    before = lin.weight.detach().clone()
+    name = statement[2:statement.index("(")]
+    with ember.no_grad():
+        v = lin.weight.view(-1)
+        np.testing.assert_array_equal(v.numpy(), before.numpy().reshape(-1))  # reading it is fine
+        with pytest.raises(RuntimeError, match=rf"{name}: the tensor of shape \[6\] is read-only: a copy that view"):
+            exec(statement, {"ember": ember, "v": v})
+    np.testing.assert_array_equal(lin.weight.detach().numpy(), before.numpy())
+    t = ember.arange(12.0).reshape(3, 4).t().view(12)  # (PyTorch refuses this view)
+    with pytest.raises(RuntimeError, match="a copy that view"):
+        t.add_(1)
+    w = ember.arange(6.0).reshape(2, 3).view(6)  # a real view still writes through
+    w.add_(1)
+    assert w.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
 def test_copy_from_a_source_that_does_not_broadcast_names_the_shapes():
     # a source of as many elements in another shape failed inside NumPy's broadcast_shapes, naming neither
     with pytest.raises(RuntimeError, match=r"copy_: a source of shape \[6\] does not broadcast to \[2, 3\]"):

@@ -138,7 +138,14 @@ def view(x: TensorLike, *shape, dtype=None) -> TensorLike:
         if shape:
             raise TypeError(f"view: give a shape or a dtype, got {shape} and dtype={dtype}")
         return view_dtype(as_tensor(x), dtype)
-    return reshape(x, *shape)
+    out = reshape(x, *shape)
+    array = getattr(x, "array", None)
+    if out is not x and hasattr(array, "flags") and not array.flags.c_contiguous and isinstance(
+            out.array, np.ndarray) and not np.may_share_memory(out.array, array):
+        # PyTorch's view never copies; NumPy's reshape had to (x column-major, as Linear's weight, or transposed):
+        # writes into the copy would not reach x, so it is read-only (in-place ops on it are refused)
+        out.array.flags.writeable = False
+    return out
 
 
 def _plain_sizes(shape: tuple) -> bool:
