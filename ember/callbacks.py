@@ -349,10 +349,15 @@ class TrainingCurves(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``. Each function takes
+    Keras's arguments (``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``, ``on_batch_end(batch, logs)``...);
+    Keras 3's ``on_train_batch_begin``/``on_train_batch_end`` are ``on_batch_begin``/``on_batch_end``."""
+
+    _ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
     def __init__(self, **hooks):
         for name, fn in hooks.items():
+            name = self._ALIASES.get(name, name)
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)

@@ -266,21 +266,24 @@ class Model:
         for cb in callbacks:
             cb.set_model(self)
         self.stop_training = False
+        # hooks get their logs positionally, as Keras passes them (LambdaCallback(on_epoch_begin=lambda epoch, logs:
+        # ...) takes two arguments); on_train_end gets the last epoch's logs
+        epoch_logs: dict = {}
         for cb in callbacks:
-            cb.on_train_begin()
+            cb.on_train_begin({})
         for epoch in range(start, end):
             self.net.train()
             for metric in metric_objs:
                 metric.reset()
             for cb in callbacks:
-                cb.on_epoch_begin(epoch)
+                cb.on_epoch_begin(epoch, {})
             # once an epoch, after the callbacks that may freeze or unfreeze layers: backward clears the .grad of
             # these only, so a parameter unfrozen since would add every step's gradient to the last ones
             self._params = self._trainable()
             total, count = 0.0, 0
             for step, batch in enumerate(loader):
                 for cb in callbacks:
-                    cb.on_batch_begin(step)
+                    cb.on_batch_begin(step, {})
                 inputs, target = self._placed(batch)
                 loss, pred = self.train_step(inputs, target)
                 value = loss.item()
@@ -304,11 +307,12 @@ class Model:
             else:
                 if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together
                     merge_metrics(metric_objs)
-                self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size, callbacks)
+                epoch_logs = self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size,
+                                             callbacks)
             if self.stop_training:
                 break
         for cb in callbacks:
-            cb.on_train_end()
+            cb.on_train_end(epoch_logs)
         return history
 
     def _resume_schedulers(self, schedulers: list) -> None:
@@ -326,7 +330,7 @@ class Model:
             scheduler.load_state_dict(state)
 
     def _end_epoch(self, epoch: int, loss: float, metric_objs: list, validation_data, batch_size: int,
-                   callbacks: list) -> None:
+                   callbacks: list) -> dict:
         logs = {"loss": loss}
         for metric in metric_objs:
             logs[metric.name] = float(metric.result())
@@ -336,6 +340,7 @@ class Model:
         self.epoch = epoch + 1
         for cb in callbacks:
             cb.on_epoch_end(epoch, logs)
+        return logs
 
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""

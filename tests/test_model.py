@@ -162,6 +162,27 @@ def test_callbacks_hook_every_step_and_epoch(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-1.emb", "ckpt-2.emb", "ckpt-3.emb"]
 
 
+def test_lambda_callback_hooks_take_keras_s_arguments():
+    """Keras passes every hook its logs positionally: on_train_begin(logs), on_epoch_begin(epoch, logs),
+    on_batch_begin(batch, logs), on_train_end(logs) (the last epoch's); Keras 3 names the batch hooks
+    on_train_batch_*."""
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    calls = []
+    hooks = LambdaCallback(on_train_begin=lambda logs: calls.append(("train_begin", logs)),
+                           on_epoch_begin=lambda epoch, logs: calls.append(("epoch_begin", epoch)),
+                           on_train_batch_begin=lambda batch, logs: calls.append(("batch_begin", batch)),
+                           on_train_batch_end=lambda batch, logs: calls.append(("batch_end", batch)),
+                           on_train_end=lambda logs: calls.append(("train_end", sorted(logs))))
+    history = model.fit(x_train[:128], y_train[:128], epochs=2, batch_size=64, callbacks=[hooks], verbose=0)
+    epoch = [("batch_begin", 0), ("batch_end", 0), ("batch_begin", 1), ("batch_end", 1)]
+    assert calls == [("train_begin", {}), ("epoch_begin", 0), *epoch, ("epoch_begin", 1), *epoch,
+                     ("train_end", ["loss"])]
+    assert len(history.history["loss"]) == 2
+
+
 def test_history_records_what_callbacks_add_to_the_logs():
     """As in Keras, History runs after the user's callbacks: a value a callback writes into an epoch's logs
     (LearningRateScheduler's lr, a custom score) is in ``history.history``."""
