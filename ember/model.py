@@ -194,12 +194,18 @@ class Model:
         """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
         return self._step(batch[:-1], batch[-1])
 
-    def _metric_target(self, pred: Tensor, target):
-        """What the metrics compare ``pred`` with: a cross-entropy's class-probability targets (one-hot rows,
-        the class axis 1, as the predictions') as class indices; other targets as they are."""
-        if not self._class_probabilities or target is None or pred.ndim < 2 or np.ndim(target) != pred.ndim:
-            return target
-        return np.argmax(target.numpy() if isinstance(target, Tensor) else np.asarray(target), axis=1)
+    def _metric_inputs(self, pred: Tensor, target) -> tuple:
+        """What the metrics compare: a cross-entropy's class-probability targets (one-hot rows, the class axis 1,
+        as the predictions') as class indices, and its (N, C, d1, ...) predictions with the class axis last, where
+        the metrics read it (argmax(-1) would pick along d1); other predictions and targets as they are."""
+        pred = pred.detach()
+        if not self._class_probabilities or pred.ndim < 2:
+            return pred, target
+        if target is not None and np.ndim(target) == pred.ndim:
+            target = np.argmax(target.numpy() if isinstance(target, Tensor) else np.asarray(target), axis=1)
+        if pred.ndim > 2:
+            pred = np.moveaxis(pred.numpy(), 1, -1)
+        return pred, target
 
     def _placed(self, batch) -> tuple:
         """``(inputs, target)`` of a loader batch, on the device of the network's parameters."""
@@ -298,9 +304,9 @@ class Model:
                 total += value * n
                 count += n
                 if metric_objs:
-                    labels = self._metric_target(pred, target)
+                    scores, labels = self._metric_inputs(pred, target)
                     for metric in metric_objs:
-                        metric.update(pred.detach(), labels)
+                        metric.update(scores, labels)
                 logs = {"loss": total / max(count, 1)}
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
@@ -360,9 +366,10 @@ class Model:
                     n = len(target)
                     total += self.loss(pred, target).item() * n
                     count += n
-                    labels = self._metric_target(pred, target) if metric_objs else target
-                    for metric in metric_objs:
-                        metric.update(pred, labels)
+                    if metric_objs:
+                        scores, labels = self._metric_inputs(pred, target)
+                        for metric in metric_objs:
+                            metric.update(scores, labels)
         finally:
             self.net.train(was_training)
         results = {"loss": total / max(count, 1)}

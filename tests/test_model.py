@@ -94,6 +94,27 @@ def test_named_metrics_read_one_hot_targets_of_a_cross_entropy_as_classes(loss):
     assert history.history["accuracy"] == [0.75]
 
 
+def test_named_metrics_of_a_cross_entropy_read_the_class_axis_1_of_per_position_scores():
+    # (N, C, L) scores against (N, L) targets, as cross_entropy takes them: the metrics took the argmax over L (the
+    # last axis), so with C == L the accuracy was 0.305 for the true 0.242, and with C != L a shape error
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 2, 4)).astype(np.float32)
+    for classes in (4, 3):
+        ember.manual_seed(0)
+        net = Net([nn.Conv1d(2, classes, 3, padding=1)])
+        model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.0))
+        y = rng.integers(0, classes, (32, 4))
+        labels = model.predict(x).argmax(1).reshape(-1)
+        result = model.evaluate(x, y, metrics=["accuracy", ember.metrics.Precision(average="macro")])
+        assert result["accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(y.reshape(-1), labels))
+        assert result["precision"] == pytest.approx(
+            sklearn_metrics.precision_score(y.reshape(-1), labels, average="macro", zero_division=0))
+        one_hot = np.moveaxis(np.eye(classes, dtype=np.float32)[y], -1, 1)  # (N, C, L) class probabilities
+        history = model.fit(x, one_hot, epochs=1, batch_size=8, metrics=["accuracy"], verbose=0)
+        assert history.history["accuracy"] == [pytest.approx(result["accuracy"])]
+
+
 def test_named_auc_of_a_two_class_cross_entropy_ranks_by_the_softmax_probability():
     """"auc" ranked by the logit of class 1 alone (0.25 here for 1.0; 0.454 for 0.337 on a trained model), not by the
     model's probability of class 1, which orders the rows by the difference of their logits."""
