@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import inspect
 import math
 import os
 import sys
 import time
 import warnings
+
+import numpy as np
 
 from ember.tensor import Tensor
 
@@ -158,11 +161,24 @@ class ModelCheckpoint(Callback):
 class LearningRateScheduler(Callback):
     """Step an ``ember.optim.lr_scheduler`` every epoch (or every batch with ``per_batch=True``);
     ``ReduceLROnPlateau`` gets the monitored value. As in Keras, an epoch's logs get the lr its steps used
-    (``lr``; with ``per_batch``, its last step's), not the one the scheduler sets for the next."""
+    (``lr``; with ``per_batch``, its last step's), not the one the scheduler sets for the next.
+
+    Keras's form, a function ``schedule(epoch, lr) -> lr`` (or ``schedule(epoch)``), sets every parameter
+    group's lr at the start of each epoch (``epoch`` counted from 0, ``initial_epoch`` and resumed fits
+    included).
+
+    >>> LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.9)
+    """
 
     def __init__(self, scheduler, per_batch: bool = False, monitor: str = "val_loss"):
         self.scheduler, self.per_batch, self.monitor = scheduler, per_batch, monitor
         self.used = None
+        self.schedule_arity = None  # Keras's schedule function: how many arguments it takes (1 or 2)
+        if not hasattr(scheduler, "step"):
+            self.schedule_arity = _schedule_arity(scheduler)
+            if per_batch:
+                raise ValueError("LearningRateScheduler: a schedule function sets the lr once an epoch (Keras's "
+                                 "schedule(epoch, lr)); per_batch=True needs an ember.optim.lr_scheduler scheduler")
 
     def _lr(self) -> float:
         return self.model.optimizer.param_groups[0]["lr"]
@@ -175,6 +191,10 @@ class LearningRateScheduler(Callback):
             self.scheduler.step()
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        if self.schedule_arity is not None:
+            for group in self.model.optimizer.param_groups:
+                args = (epoch, group["lr"]) if self.schedule_arity == 2 else (epoch,)
+                group["lr"] = _scheduled_lr(self.scheduler(*args), epoch)
         self.used = self._lr()
 
     def on_batch_end(self, step: int, logs=None) -> None:
@@ -182,10 +202,39 @@ class LearningRateScheduler(Callback):
             self._step(logs)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if not self.per_batch:
+        if not self.per_batch and self.schedule_arity is None:
             self._step(logs)
         if logs is not None:
             logs["lr"] = self.used
+
+
+def _schedule_arity(schedule) -> int:
+    """How many positional arguments Keras's ``schedule`` takes: 2 (epoch, lr) where it can, else 1 (epoch)."""
+    if not callable(schedule):
+        raise TypeError(f"LearningRateScheduler: expected an ember.optim.lr_scheduler scheduler or a function "
+                        f"schedule(epoch, lr), got {type(schedule).__name__}")
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):  # a builtin without a signature: Keras's current form
+        return 2
+    for arity in (2, 1):
+        try:
+            signature.bind(*range(arity))
+            return arity
+        except TypeError:
+            pass
+    raise TypeError(f"LearningRateScheduler: the schedule function must take (epoch, lr) or (epoch), got {signature}")
+
+
+def _scheduled_lr(lr, epoch: int) -> float:
+    """The lr a schedule function returned, as a float (a number, or a 0-d array or tensor of one)."""
+    if not isinstance(lr, (bool, str)) and np.ndim(lr) == 0:
+        try:
+            return float(lr)
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"LearningRateScheduler: the schedule function must return a number (the lr), got {lr!r:.60} "
+                     f"at epoch {epoch}")
 
 
 class ReduceLROnPlateau(Callback):

@@ -265,7 +265,9 @@ class Model:
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         _check_checkpoint_order(callbacks)
-        self._resume_schedulers([cb.scheduler for cb in callbacks if isinstance(cb, LearningRateScheduler)])
+        # a Keras schedule function keeps no state (the lr it sets is the optimizer's)
+        self._resume_schedulers([cb.scheduler for cb in callbacks
+                                 if isinstance(cb, LearningRateScheduler) and cb.schedule_arity is None])
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(end, steps))
@@ -452,7 +454,8 @@ def _check_checkpoint_order(callbacks: list) -> None:
     """A RuntimeWarning when a ModelCheckpoint runs before a LearningRateScheduler at an epoch's end: its file
     would hold the lr the epoch used with the scheduler's state before its step, and a resumed fit would repeat
     that epoch's lr."""
-    kinds = [type(cb) for cb in callbacks if isinstance(cb, (ModelCheckpoint, LearningRateScheduler))]
+    kinds = [type(cb) for cb in callbacks if isinstance(cb, ModelCheckpoint)
+             or isinstance(cb, LearningRateScheduler) and cb.schedule_arity is None]  # a schedule function: no state
     if ModelCheckpoint in kinds and LearningRateScheduler in kinds[kinds.index(ModelCheckpoint):]:
         warnings.warn("fit: a ModelCheckpoint comes before a LearningRateScheduler in callbacks, so it saves each "
                       "epoch before the scheduler's step and a fit resumed from it repeats that epoch's lr; list the "

@@ -244,6 +244,44 @@ def test_learning_rate_scheduler_logs_the_lr_each_epoch_used():
     assert history.history["lr"] == pytest.approx([0.05, 0.0125])
 
 
+def test_learning_rate_scheduler_takes_keras_s_schedule_function(tmp_path):
+    """Keras's LearningRateScheduler(schedule): schedule(epoch, lr) (or schedule(epoch)) sets the lr at each epoch's
+    start (it raised AttributeError: 'function' object has no attribute 'step' after the first epoch); a fit
+    resumed from a checkpoint continues the schedule from the saved lr."""
+    x_train, _, y_train, _ = _digits()
+    x, y = x_train[:128], y_train[:128]
+
+    def make():
+        ember.manual_seed(0)
+        net = _mlp()
+        return Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+
+    def halve_after_first(epoch, lr):
+        return lr if epoch < 1 else lr * 0.5
+
+    straight = make()
+    history = straight.fit(x, y, epochs=4, batch_size=64, verbose=0,
+                           callbacks=[LearningRateScheduler(halve_after_first)])
+    assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+    first = make()
+    first.fit(x, y, epochs=2, batch_size=64, verbose=0,
+              callbacks=[LearningRateScheduler(halve_after_first), ModelCheckpoint(str(tmp_path / "c.emb"))])
+    resumed = make()
+    resumed.load(str(tmp_path / "c.emb"))
+    history = resumed.fit(x, y, epochs=2, batch_size=64, verbose=0,
+                          callbacks=[LearningRateScheduler(halve_after_first)])
+    assert history.history["lr"] == pytest.approx([0.025, 0.0125])
+    for a, b in zip(straight.net.parameters(), resumed.net.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    history = make().fit(x, y, epochs=2, batch_size=64, verbose=0,
+                         callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    assert history.history["lr"] == pytest.approx([0.01, 0.02])
+    with pytest.raises(TypeError, match="LearningRateScheduler"):
+        LearningRateScheduler(0.1)
+    with pytest.raises(ValueError, match="must return a number"):
+        make().fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: None)])
+
+
 def test_early_stopping_stops_and_restores_the_best_weights():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
