@@ -379,20 +379,30 @@ class Model:
             results[metric.name] = float(metric.result())
         return results
 
-    def predict(self, x, batch_size: int = 256) -> np.ndarray:
-        """The network's outputs for every sample, as one NumPy array."""
+    def predict(self, x, batch_size: int = 256) -> np.ndarray | tuple | list:
+        """The network's outputs for every sample, as one NumPy array; a network with several outputs (a tuple
+        or list of them) gives a tuple or list of such arrays, as Keras gives a list."""
         loader = _as_loader(x, None, batch_size, False)
         was_training = self.net.training
         self.net.eval()
-        outputs = []
+        outputs, kind = [], None
         try:
             with autograd.no_grad():
                 for batch in loader:
                     inputs, _ = self._placed(batch)
-                    outputs.append(self.forward(*inputs).numpy())
+                    output = self.forward(*inputs)
+                    if isinstance(output, (tuple, list)):
+                        kind = tuple if isinstance(output, tuple) else list
+                        outputs.append([t.numpy() for t in output])
+                    else:
+                        outputs.append(output.numpy())
         finally:
             self.net.train(was_training)
-        return np.concatenate(outputs) if outputs else np.zeros((0,))
+        if not outputs:
+            return np.zeros((0,))
+        if kind is not None:
+            return kind(np.concatenate(parts) for parts in zip(*outputs))
+        return np.concatenate(outputs)
 
     def summary(self, input_shape: tuple | None = None, print_fn: Callable = print) -> None:
         """Print the network's layers, output shapes (given ``input_shape``, one sample's shape) and

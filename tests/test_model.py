@@ -134,6 +134,27 @@ def test_named_auc_of_a_two_class_cross_entropy_ranks_by_the_softmax_probability
     assert metric.result() == pytest.approx(skm.roc_auc_score(target == 0, probs[:, 0]))
 
 
+def test_predict_of_a_network_with_several_outputs_gives_an_array_per_output():
+    # it called .numpy() on the tuple of outputs (AttributeError); Keras gives a list of arrays
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.classes, self.score = nn.Linear(4, 3), nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.classes(x), self.score(x)
+
+    ember.manual_seed(0)
+    net = TwoHeads()
+    model = Model(net, lambda pred, y: ember.ops.cross_entropy(pred[0], y), ember.optim.SGD(net.parameters(), lr=0.1))
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    classes, score = model.predict(x, batch_size=4)
+    with ember.no_grad():
+        expected = net(ember.tensor(x))
+    np.testing.assert_allclose(classes, expected[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(score, expected[1].numpy(), rtol=1e-6)
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
