@@ -115,6 +115,21 @@ def _as_loader(x, y, batch_size: int, shuffle: bool):
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle)
 
 
+def _batch_length(inputs: tuple, target) -> int:
+    """How many samples a batch holds, the weight of its mean loss in the epoch's: the target's length, or the
+    first input's where there is no target (a loss that reads the outputs alone); of several targets (a list of
+    batches), the first's."""
+    for t in (target, *inputs):
+        while isinstance(t, (list, tuple)) and t and getattr(t[0], "shape", None):
+            t = t[0]
+        shape = getattr(t, "shape", None)
+        if shape:
+            return shape[0]
+        if isinstance(t, (list, tuple)):
+            return len(t)
+    return 1
+
+
 def _split_batch(batch):
     if isinstance(batch, (tuple, list)):
         if len(batch) == 1:
@@ -302,7 +317,7 @@ class Model:
                                   "gradients or check the data; terminate_on_nan=False trains on)",
                                   RuntimeWarning, stacklevel=2)
                     break
-                n = len(target) if target is not None and hasattr(target, "__len__") else 1
+                n = _batch_length(inputs, target)
                 total += value * n
                 count += n
                 if metric_objs:
@@ -365,7 +380,7 @@ class Model:
                 for batch in loader:
                     inputs, target = self._placed(batch)
                     pred = self.forward(*inputs)
-                    n = len(target)
+                    n = _batch_length(inputs, target)
                     total += self.loss(pred, target).item() * n
                     count += n
                     if metric_objs:

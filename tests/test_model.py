@@ -155,6 +155,24 @@ def test_predict_of_a_network_with_several_outputs_gives_an_array_per_output():
     np.testing.assert_allclose(score, expected[1].numpy(), rtol=1e-6)
 
 
+def test_a_loss_without_targets_weighs_each_batch_by_its_samples():
+    # without y, fit gave every batch weight 1 (batches of 4, 4 and 2: 0.517 for the data's 0.555) and evaluate
+    # raised TypeError: object of type 'NoneType' has no len()
+    ember.manual_seed(0)
+    net = Net([nn.Linear(4, 2)])
+
+    def energy(pred, target):
+        return (pred * pred).mean()
+
+    model = Model(net, energy, ember.optim.SGD(net.parameters(), lr=0.0))
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    with ember.no_grad():
+        expected = energy(net(ember.tensor(x)), None).item()
+    history = model.fit(x, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert history.history["loss"] == [pytest.approx(expected, rel=1e-6)]
+    assert model.evaluate(x, batch_size=4)["loss"] == pytest.approx(expected, rel=1e-6)
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
