@@ -108,11 +108,22 @@ def _as_loader(x, y, batch_size: int, shuffle: bool):
     _check_batch_size(batch_size)
     if isinstance(x, Dataset):  # a stream is read in its own order, as Keras reads a tf.data dataset
         return DataLoader(x, batch_size=batch_size, shuffle=shuffle and not isinstance(x, IterableDataset))
+    inputs = tuple(x) if _several_inputs(x) else (x,)
     if y is None:
-        return DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=shuffle)
-    if len(x) != len(y):
-        raise ValueError(f"fit/evaluate: x has {len(x)} samples but y has {len(y)}")
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle)
+        return DataLoader(TensorDataset(*inputs), batch_size=batch_size, shuffle=shuffle)
+    for i, part in enumerate(inputs):
+        if len(part) != len(y):
+            what = f"x[{i}] (input {i} of {len(inputs)})" if len(inputs) > 1 else "x"
+            hint = ("; pass the inputs of a network with several as a tuple (x1, x2)"
+                    if isinstance(x, list) and x and all(hasattr(a, "shape") for a in x) else "")
+            raise ValueError(f"fit/evaluate: {what} has {len(part)} samples but y has {len(y)}{hint}")
+    return DataLoader(TensorDataset(*inputs, y), batch_size=batch_size, shuffle=shuffle)
+
+
+def _several_inputs(x) -> bool:
+    """Whether ``x`` holds the inputs of a network with several, as Keras takes them: a tuple of arrays or Tensors
+    (a list stays a list of samples)."""
+    return isinstance(x, tuple) and len(x) > 0 and all(isinstance(a, (np.ndarray, Tensor)) for a in x)
 
 
 def _batch_length(inputs: tuple, target) -> int:
@@ -222,9 +233,10 @@ class Model:
             pred = np.moveaxis(pred.numpy(), 1, -1)
         return pred, target
 
-    def _placed(self, batch) -> tuple:
-        """``(inputs, target)`` of a loader batch, on the device of the network's parameters."""
-        inputs, target = _split_batch(batch)
+    def _placed(self, batch, split: bool = True) -> tuple:
+        """``(inputs, target)`` of a loader batch, on the device of the network's parameters; ``split=False``:
+        the batch holds inputs alone (the arrays of several inputs without targets)."""
+        inputs, target = _split_batch(batch) if split else (tuple(batch), None)
         params = self._params or list(self.net.parameters())
         if not params or params[0].array.__class__ is np.ndarray:
             return inputs, target  # a CPU network: the loader's tensors are already where they belong
@@ -275,6 +287,7 @@ class Model:
                 self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
+        split = y is not None or not _several_inputs(x)  # the batches of several inputs' arrays alone: no target
         metric_objs = [_resolve_metric(m, self._logits, self._class_probabilities)
                        for m in (self.metrics if metrics is None else metrics)]
         history = History()
@@ -307,7 +320,7 @@ class Model:
             for step, batch in enumerate(loader):
                 for cb in callbacks:
                     cb.on_batch_begin(step, {})
-                inputs, target = self._placed(batch)
+                inputs, target = self._placed(batch, split)
                 loss, pred = self.train_step(inputs, target)
                 value = loss.item()
                 if terminate_on_nan and not math.isfinite(value if shared_loss is None else shared_loss(value)):
@@ -368,6 +381,7 @@ class Model:
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
         loader = _as_loader(x, y, batch_size, False)
+        split = y is not None or not _several_inputs(x)
         metric_objs = [_resolve_metric(m, self._logits, self._class_probabilities)
                        for m in (self.metrics if metrics is None else metrics)]
         for metric in metric_objs:
@@ -378,7 +392,7 @@ class Model:
         try:
             with autograd.no_grad():
                 for batch in loader:
-                    inputs, target = self._placed(batch)
+                    inputs, target = self._placed(batch, split)
                     pred = self.forward(*inputs)
                     n = _batch_length(inputs, target)
                     total += self.loss(pred, target).item() * n
@@ -404,7 +418,7 @@ class Model:
         try:
             with autograd.no_grad():
                 for batch in loader:
-                    inputs, _ = self._placed(batch)
+                    inputs, _ = self._placed(batch, not _several_inputs(x))
                     output = self.forward(*inputs)
                     if isinstance(output, (tuple, list)):
                         kind = tuple if isinstance(output, tuple) else list
@@ -510,12 +524,17 @@ def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
         raise ValueError("fit: give validation_data or validation_split, not both")
     if y is None or not hasattr(x, "__len__") or not hasattr(x, "__getitem__") or hasattr(x, "batch_sampler"):
         raise ValueError("fit: validation_split needs arrays x and y; split a Dataset with random_split instead")
-    if len(x) != len(y):
-        raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
-    cut = math.floor(len(x) * (1.0 - fraction))  # Keras's: the training part rounds down (10 samples, 0.25: 7 and 3)
-    if cut == 0 or cut == len(x):
-        raise ValueError(f"fit: validation_split={fraction} of {len(x)} samples leaves {len(x) - cut} for validation "
+    inputs = x if _several_inputs(x) else (x,)
+    for part in inputs:
+        if len(part) != len(y):
+            raise ValueError(f"fit: x has {len(part)} samples but y has {len(y)}")
+    n = len(y)
+    cut = math.floor(n * (1.0 - fraction))  # Keras's: the training part rounds down (10 samples, 0.25: 7 and 3)
+    if cut == 0 or cut == n:
+        raise ValueError(f"fit: validation_split={fraction} of {n} samples leaves {n - cut} for validation "
                          f"and {cut} for training; both need at least one")
+    if inputs is x:
+        return tuple(part[:cut] for part in x), y[:cut], (tuple(part[cut:] for part in x), y[cut:])
     return x[:cut], y[:cut], (x[cut:], y[cut:])
 
 

@@ -173,6 +173,40 @@ def test_a_loss_without_targets_weighs_each_batch_by_its_samples():
     assert model.evaluate(x, batch_size=4)["loss"] == pytest.approx(expected, rel=1e-6)
 
 
+def test_fit_evaluate_predict_take_the_inputs_of_a_network_with_several_as_a_tuple():
+    # Keras's multi-input form: fit((x1, x2), y) said "x has 2 samples but y has 10", predict failed in NumPy
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 3), nn.Linear(2, 3)
+
+        def forward(self, u, v):
+            return self.a(u) + self.b(v)
+
+    ember.manual_seed(0)
+    net = TwoInputs()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.0))
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(10, 4)).astype(np.float32), rng.normal(size=(10, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 10)
+
+    def loss_of(rows):
+        with ember.no_grad():
+            return ember.ops.cross_entropy(net(ember.tensor(x1[rows]), ember.tensor(x2[rows])), ember.tensor(y[rows]))
+
+    with ember.no_grad():
+        expected = net(ember.tensor(x1), ember.tensor(x2)).numpy()
+    np.testing.assert_allclose(model.predict((x1, x2), batch_size=4), expected, rtol=1e-6)
+    assert model.evaluate((x1, x2), y, batch_size=4)["loss"] == pytest.approx(loss_of(slice(None)).item(), rel=1e-6)
+    history = model.fit((x1, x2), y, epochs=1, batch_size=4, validation_split=0.3, verbose=0)
+    assert history.history["loss"] == [pytest.approx(loss_of(slice(0, 7)).item(), rel=1e-6)]
+    assert history.history["val_loss"] == [pytest.approx(loss_of(slice(7, None)).item(), rel=1e-6)]
+    with pytest.raises(ValueError, match=r"x\[1\] \(input 1 of 2\) has 9 samples but y has 10"):
+        model.fit((x1, x2[:9]), y, verbose=0)
+    with pytest.raises(ValueError, match="as a tuple"):
+        model.fit([x1, x2], y, verbose=0)
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
