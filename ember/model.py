@@ -341,6 +341,8 @@ class Model:
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
             else:
+                if not count:  # Keras refuses it too: a loss of 0.0 would read as a perfect epoch
+                    raise ValueError(f"fit: epoch {epoch + 1} read no samples from the training data")
                 if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together
                     merge_metrics(metric_objs)
                 epoch_logs = self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size,
@@ -403,7 +405,9 @@ class Model:
                             metric.update(scores, labels)
         finally:
             self.net.train(was_training)
-        results = {"loss": total / max(count, 1)}
+        if not count:  # a loss of 0.0 would read as a perfect model (and a best val_loss for the callbacks)
+            raise ValueError("evaluate: the data holds no samples")
+        results = {"loss": total / count}
         for metric in metric_objs:
             results[metric.name] = float(metric.result())
         return results

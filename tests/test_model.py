@@ -207,6 +207,19 @@ def test_fit_evaluate_predict_take_the_inputs_of_a_network_with_several_as_a_tup
         model.fit([x1, x2], y, verbose=0)
 
 
+def test_fit_and_evaluate_refuse_data_without_samples():
+    # the loss of no samples came out 0.0, a perfect score that a ModelCheckpoint(save_best_only) would keep
+    net = Net([nn.Linear(4, 3)])
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    x, y = np.ones((4, 4), np.float32), np.zeros(4, np.int64)
+    with pytest.raises(ValueError, match="evaluate: the data holds no samples"):
+        model.evaluate(x[:0], y[:0])
+    with pytest.raises(ValueError, match="evaluate: the data holds no samples"):
+        model.fit(x, y, validation_data=(x[:0], y[:0]), verbose=0)
+    with pytest.raises(ValueError, match="fit: epoch 1 read no samples"):
+        model.fit(x[:0], y[:0], verbose=0)
+
+
 def test_fit_accepts_a_dataloader():
     ember.manual_seed(0)
     x_train, _, y_train, _ = _digits()
