@@ -95,34 +95,46 @@ def _weights_finite(model) -> bool:
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; optionally put
-    back the best weights."""
+    back the best weights. Keras's arguments, by name (Keras's positional order, ``min_delta`` before
+    ``patience``, differs from this class's former one): ``baseline``, a value to beat (an improvement that does
+    not beat it still counts as an epoch without progress); ``start_from_epoch``, the epochs before it neither
+    improve nor wait (a warm-up); ``verbose=1`` says when it stops."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = False):
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+    def __init__(self, monitor: str = "val_loss", *, patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
+                 restore_best_weights: bool = False, baseline: float | None = None, start_from_epoch: int = 0,
+                 verbose: int = 0):
+        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"EarlyStopping: {name} must be a non-negative int, got {value!r}")
         self.monitor, self.patience = monitor, patience
         self.mode = _infer_mode(monitor, mode)
         self.is_better = _better(self.mode, abs(min_delta))
         self.restore_best_weights = restore_best_weights
+        self.baseline, self.start_from_epoch, self.verbose = baseline, start_from_epoch, verbose
 
     def on_train_begin(self, logs=None) -> None:
         self.wait, self.best, self.best_state, self.stopped_epoch = 0, None, None, None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch < self.start_from_epoch:
+            return
         current = _monitored(logs, self.monitor, "EarlyStopping")
+        self.wait += 1
         if _improved(self.is_better, current, self.best):
-            self.best, self.wait = current, 0
+            self.best = current
+            if self.baseline is None or self.is_better(current, self.baseline):
+                self.wait = 0
             if self.restore_best_weights:
                 state = self.model.net.state_dict()
                 self._tensor_keys = {k for k, v in state.items() if isinstance(v, Tensor)}
                 self.best_state = {k: v.array.copy() if k in self._tensor_keys else copy.deepcopy(v)
                                    for k, v in state.items()}
             return
-        self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: early stopping")
             if self.best_state is not None:  # hash tables' entries (ints, key arrays) go back as they were
                 self.model.net.load_state_dict({k: Tensor._make(v, None) if k in self._tensor_keys else v
                                                 for k, v in self.best_state.items()})
@@ -137,8 +149,10 @@ class ModelCheckpoint(Callback):
 
     writes_files = True  # in a multi-rank job only rank 0 runs it
 
-    def __init__(self, path: str, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
-        self.path, self.monitor, self.save_best_only = path, monitor, save_best_only
+    def __init__(self, path: str, monitor: str = "val_loss", *, save_best_only: bool = False, mode: str = "auto",
+                 verbose: int = 0):
+        # the options by name: Keras's positional order (verbose before save_best_only) differs from this one's
+        self.path, self.monitor, self.save_best_only, self.verbose = path, monitor, save_best_only, verbose
         self.is_better = _better(_infer_mode(monitor, mode), 0.0)
         self.best = None
 
@@ -153,6 +167,9 @@ class ModelCheckpoint(Callback):
             warnings.warn(f"ModelCheckpoint: epoch {epoch + 1}: the weights hold NaN or infinity; {path} is not "
                           "written", RuntimeWarning, stacklevel=2)
             return
+        if self.verbose:
+            change = f"{self.monitor} improved from {self.best} to {current}, " if self.save_best_only else ""
+            print(f"Epoch {epoch + 1}: {change}saving model to {path}")
         if self.save_best_only:
             self.best = current
         self.model.save(path)

@@ -391,6 +391,43 @@ def test_early_stopping_stops_and_restores_the_best_weights():
 
 
 
+def test_early_stopping_takes_keras_s_options_by_name_only():
+    # Keras's positional order is (monitor, min_delta, patience): EarlyStopping("val_loss", 0.01, 3) read as
+    # patience=0.01 and min_delta=3 here; ModelCheckpoint(path, monitor, verbose=1) saved the best epochs only
+    with pytest.raises(TypeError):
+        EarlyStopping("val_loss", 0.01, 3)
+    with pytest.raises(TypeError):
+        ModelCheckpoint("ckpt.emb", "val_loss", 1)
+    with pytest.raises(ValueError, match="patience must be a non-negative int"):
+        EarlyStopping(patience=0.5)
+
+
+@pytest.mark.parametrize("options, values, stopped, best", [
+    ({"patience": 1}, [1.0, 2.0, 3.0, 2.5, 2.6], 1, 0),
+    ({"patience": 1, "start_from_epoch": 2}, [1.0, 2.0, 3.0, 2.5, 2.6], 4, 3),  # epochs 0 and 1 do not count
+    # no epoch beats the baseline: the improvements do not reset the wait, so it stops at the first epoch without one
+    ({"patience": 2, "baseline": 0.5}, [0.9, 0.8, 0.7, 0.75, 0.4, 0.3], 3, 2),
+    ({"patience": 2, "baseline": 0.75}, [0.9, 0.8, 0.7, 0.75, 0.72, 0.3], 4, 2),
+])
+def test_early_stopping_start_from_epoch_and_baseline_follow_keras(options, values, stopped, best):
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.05))
+    watched, weights = iter(values), {}
+
+    def record(epoch, logs):
+        logs["watched"] = next(watched)
+        weights[epoch] = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+
+    stopper = EarlyStopping("watched", restore_best_weights=True, **options)
+    history = model.fit(x_train[:64], y_train[:64], epochs=len(values), batch_size=32, verbose=0,
+                        callbacks=[LambdaCallback(on_epoch_end=record), stopper])
+    assert stopper.stopped_epoch == stopped and history.epoch[-1] == stopped
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), weights[best][key])
+
+
 def test_a_layer_unfrozen_after_the_model_was_made_trains_with_each_step_s_gradient_alone():
     """Fine-tuning: layers frozen, Model made, one fit, then unfrozen (here by a callback) and fit again. Each step
     must use its own gradient; the unfrozen layer's .grad was never cleared, so its steps summed all before."""
