@@ -303,12 +303,16 @@ class ReduceLROnPlateau(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (epoch and every log value) to a CSV file."""
+    """Append one row per epoch (epoch and every log value) to a CSV file; Keras's arguments, in its order
+    (``CSVLogger("log.tsv", "\\t", append=True)``)."""
 
     writes_files = True  # in a multi-rank job only rank 0 runs it
 
-    def __init__(self, path: str, append: bool = False):
-        self.path, self.append = path, append
+    def __init__(self, path: str, separator: str = ",", append: bool = False):
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"CSVLogger: separator must be one character, got {separator!r} (Keras's order is "
+                             "path, separator, append)")
+        self.path, self.separator, self.append = path, separator, append
         self.keys: list[str] | None = None
 
     def on_train_begin(self, logs=None) -> None:
@@ -322,7 +326,7 @@ class CSVLogger(Callback):
         if self.keys is None:
             self.keys = sorted(logs)
         with open(self.path, "a", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, delimiter=self.separator)
             if new_file:
                 writer.writerow(["epoch", *self.keys])
             writer.writerow([epoch, *(logs.get(k, "") for k in self.keys)])

@@ -290,6 +290,23 @@ def test_lambda_callback_hooks_take_keras_s_arguments():
     assert len(history.history["loss"]) == 2
 
 
+def test_csv_logger_takes_keras_s_separator_and_appends(tmp_path):
+    # CSVLogger(path, ";"), Keras's separator, was taken for append=";": rows appended to an old file, comma-separated
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    path = tmp_path / "log.csv"
+    path.write_text("old\n")
+    model.fit(x_train[:64], y_train[:64], epochs=2, batch_size=32, verbose=0, callbacks=[CSVLogger(str(path), ";")])
+    model.fit(x_train[:64], y_train[:64], epochs=1, batch_size=32, verbose=0,
+              callbacks=[CSVLogger(str(path), ";", append=True)])
+    rows = list(csv.reader(open(path), delimiter=";"))
+    assert rows[0] == ["epoch", "loss"] and [row[0] for row in rows[1:]] == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="separator must be one character"):
+        CSVLogger(str(path), True)
+
+
 def test_history_records_what_callbacks_add_to_the_logs():
     """As in Keras, History runs after the user's callbacks: a value a callback writes into an epoch's logs
     (LearningRateScheduler's lr, a custom score) is in ``history.history``."""
