@@ -220,6 +220,19 @@ class Model:
         """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
         return self._step(batch[:-1], batch[-1])
 
+    def _metric_objects(self, metrics: Iterable | None) -> list:
+        """The metric objects of ``metrics`` (names resolved), or of the Model's; two of one name would share one
+        entry of the logs (the last's value alone), so they are refused."""
+        objs = [_resolve_metric(m, self._logits, self._class_probabilities)
+                for m in (self.metrics if metrics is None else metrics)]
+        seen = {"loss"}
+        for metric in objs:
+            if metric.name in seen:
+                raise ValueError(f"Model: two metrics (or a metric and the loss) are named {metric.name!r}, so the "
+                                 "logs would keep one value; give them distinct names (name=...)")
+            seen.add(metric.name)
+        return objs
+
     def _metric_inputs(self, pred: Tensor, target) -> tuple:
         """What the metrics compare: a cross-entropy's class-probability targets (one-hot rows, the class axis 1,
         as the predictions') as class indices, and its (N, C, d1, ...) predictions with the class axis last, where
@@ -288,8 +301,7 @@ class Model:
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
         split = y is not None or not _several_inputs(x)  # the batches of several inputs' arrays alone: no target
-        metric_objs = [_resolve_metric(m, self._logits, self._class_probabilities)
-                       for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = self._metric_objects(metrics)
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         _check_checkpoint_order(callbacks)
@@ -384,8 +396,7 @@ class Model:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
         loader = _as_loader(x, y, batch_size, False)
         split = y is not None or not _several_inputs(x)
-        metric_objs = [_resolve_metric(m, self._logits, self._class_probabilities)
-                       for m in (self.metrics if metrics is None else metrics)]
+        metric_objs = self._metric_objects(metrics)
         for metric in metric_objs:
             metric.reset()
         was_training = self.net.training

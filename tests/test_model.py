@@ -247,6 +247,20 @@ def test_bad_loss_and_metric_names_are_clear_errors():
             call()
 
 
+def test_metrics_of_one_name_are_refused():
+    # Precision(average="macro") and Precision(average="micro") both logged as "precision": the micro value alone
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    x, y = np.zeros((4, 64), np.float32), np.array([0, 1, 2, 1])
+    twins = [ember.metrics.Precision(average="macro"), ember.metrics.Precision(average="micro")]
+    with pytest.raises(ValueError, match="two metrics .* are named 'precision'"):
+        model.evaluate(x, y, metrics=twins)
+    with pytest.raises(ValueError, match="named 'accuracy'"):
+        model.fit(x, y, metrics=["accuracy", "acc"], verbose=0)
+    named = [twins[0], ember.metrics.Precision(average="micro", name="micro_precision")]
+    assert sorted(model.evaluate(x, y, metrics=named)) == ["loss", "micro_precision", "precision"]
+
+
 def test_callbacks_hook_every_step_and_epoch(tmp_path):
     ember.manual_seed(0)
     x_train, x_test, y_train, y_test = _digits()
