@@ -1,7 +1,8 @@
 """Callbacks for ``Model.fit``: hooks before/after each step and epoch (Keras's design).
 
-A callback gets ``set_model(model)`` once, then ``on_train_begin``, ``on_epoch_begin(epoch)``,
-``on_batch_begin(step)``, ``on_batch_end(step, logs)``, ``on_epoch_end(epoch, logs)`` and ``on_train_end``.
+A callback gets ``set_model(model)`` once, then ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
+``on_batch_begin(step, logs)``, ``on_batch_end(step, logs)``, ``on_epoch_end(epoch, logs)`` and
+``on_train_end(logs)`` (the last epoch's logs), each with its logs positionally, as Keras calls them.
 Setting ``model.stop_training = True`` ends training after the current epoch.
 """
 
