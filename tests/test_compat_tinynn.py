@@ -163,6 +163,15 @@ def test_metrics_return_value_and_info_and_match_sklearn():
                                                                                                         p[:, 0]))
 
 
+def test_element_wise_metrics_refuse_predictions_of_another_shape():
+    # (N, 1) predictions against (N,) targets compared as (N, N): accuracy 2.0, precision 0.5 for 0.667
+    preds, targets = np.array([[1], [0], [1], [1]]), np.array([1, 0, 1, 0])
+    for metric in (tn.metric.accuracy, tn.metric.precision, tn.metric.recall, tn.metric.f1_score, tn.metric.log_loss):
+        with pytest.raises(ValueError, match=r"predictions of shape \(4, 1\) but targets of shape \(4,\)"):
+            metric(preds, targets)
+    assert tn.metric.precision(preds.reshape(-1), targets)[0] == pytest.approx(2 / 3)
+
+
 def test_batch_iterator_and_structured_params():
     tn.seeder.random_seed(6)
     x, y = np.arange(10).reshape(10, 1), np.arange(10)

@@ -10,9 +10,18 @@ def _same_length(name: str, preds, targets) -> None:
         raise ValueError(f"metric.{name}: {len(preds)} predictions but {len(targets)} targets")
 
 
+def _same_shape(name: str, preds, targets) -> None:
+    """Element-wise metrics need one shape: (N, 1) predictions against (N,) targets would broadcast to (N, N)
+    comparisons (an accuracy of 2.0, say)."""
+    _same_length(name, preds, targets)
+    if np.shape(preds) != np.shape(targets):
+        raise ValueError(f"metric.{name}: predictions of shape {np.shape(preds)} but targets of shape "
+                         f"{np.shape(targets)}; give both the same shape (e.g. reshape(-1))")
+
+
 def accuracy(preds, targets) -> tuple:
     """The fraction of predictions equal to their targets; info: hit_num, total_num."""
-    _same_length("accuracy", preds, targets)
+    _same_shape("accuracy", preds, targets)
     hits = int(np.sum(np.asarray(preds) == np.asarray(targets)))
     return hits / len(preds), {"hit_num": hits, "total_num": len(preds)}
 
@@ -27,14 +36,14 @@ def _confusion(preds, targets, pos_class, neg_class) -> tuple:
 
 def precision(preds, targets, pos_class=1, neg_class=0) -> tuple:
     """TP / (TP + FP); info: true_positive, false_positive."""
-    _same_length("precision", preds, targets)
+    _same_shape("precision", preds, targets)
     true_pos, false_pos, _ = _confusion(preds, targets, pos_class, neg_class)
     return true_pos / (true_pos + false_pos), {"true_positive": true_pos, "false_positive": false_pos}
 
 
 def recall(preds, targets, pos_class=1, neg_class=0) -> tuple:
     """TP / (TP + FN); info: true_positive, false_negative."""
-    _same_length("recall", preds, targets)
+    _same_shape("recall", preds, targets)
     true_pos, _, false_neg = _confusion(preds, targets, pos_class, neg_class)
     return true_pos / (true_pos + false_neg), {"true_positive": true_pos, "false_negative": false_neg}
 
@@ -74,7 +83,7 @@ def auc_roc_curve(preds, targets, partition: int = 300, pos_class=1, neg_class=0
 
 def log_loss(preds, targets) -> tuple:
     """Mean binary cross-entropy of probabilities ``preds``."""
-    _same_length("log_loss", preds, targets)
+    _same_shape("log_loss", preds, targets)
     p, y = np.asarray(preds), np.asarray(targets)
     return np.mean(-y * np.log(p) - (1 - y) * np.log(1 - p)), {}
 
