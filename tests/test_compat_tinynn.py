@@ -170,6 +170,11 @@ def test_element_wise_metrics_refuse_predictions_of_another_shape():
         with pytest.raises(ValueError, match=r"predictions of shape \(4, 1\) but targets of shape \(4,\)"):
             metric(preds, targets)
     assert tn.metric.precision(preds.reshape(-1), targets)[0] == pytest.approx(2 / 3)
+    # 5 scores ranked against 6 targets gave 0.556 (and (N, 2) scores an IndexError from NumPy)
+    scores = np.random.default_rng(0).random((4, 2))
+    for bad in (scores[:3, 0], scores):
+        with pytest.raises(ValueError, match=r"metric.auc: \d scores but 4 targets"):
+            tn.metric.auc(bad, targets)
 
 
 def test_batch_iterator_and_structured_params():

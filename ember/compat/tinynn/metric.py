@@ -58,6 +58,8 @@ def f1_score(preds, targets, pos_class=1, neg_class=0) -> tuple:
 def auc(preds, targets, pos_class=1, neg_class=0) -> tuple:
     """Area under the ROC curve: the fraction of (positive, negative) pairs ranked correctly."""
     preds, targets = np.asarray(preds).reshape(-1), np.asarray(targets).reshape(-1)
+    if preds.size != targets.size:  # the ranks of some would pair with others' targets
+        raise ValueError(f"metric.auc: {preds.size} scores but {targets.size} targets")
     order = np.argsort(preds, kind="stable")
     ranked = targets[order]
     negatives_before = np.cumsum(ranked == neg_class) - (ranked == neg_class)
