@@ -401,6 +401,18 @@ def test_rms_norm_in_low_precision_computes_in_float32_as_torch(dtype, weighted)
     np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
 
 
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_rms_norm_of_integer_input_gives_floats_as_layer_norm(dtype):
+    """An integer or bool input's normalized values were cast back to its dtype ([3, 4, 0, 1] gave [1, 1, 0, 0]);
+    they come out as floats, as layer_norm's, equal to PyTorch's rms_norm of the values as floats."""
+    x = np.array([[3, 4, 0, 1], [2, 0, 5, 7]])
+    x = x.astype(dtype)
+    ours = F.rms_norm(ember.tensor(x), (4,))
+    theirs = torch.nn.functional.rms_norm(torch.tensor(x.astype(np.float32)), (4,))
+    assert ours.dtype == ember.float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape, spec", [((2, 3, 5), (2, 1)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (0, 4, 3, 3))])
 def test_pad_modes_match_torch(mode, shape, spec):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.autograd import no_grad
-from ember.backend.dtypes import LOW_PRECISION
+from ember.backend.dtypes import LOW_PRECISION, is_floating
 from ember.creation import ones, tensor, zeros
 from ember.nn import init
 from ember.nn.layers.dtype_check import check_input_dtype
@@ -272,7 +272,10 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     x = _ops.cast(input, np.float32) if input.dtype in LOW_PRECISION else input  # (a float16 square overflows)
     y = x * _ops.rsqrt(_ops.mean(x * x, axes, keepdims=True) + eps)
-    return _ops.cast(y if weight is None else y * weight, input.dtype)  # (float16: rounded once, as PyTorch)
+    y = y if weight is None else y * weight
+    if not is_floating(input.dtype):  # integer or bool input normalizes to floats, as layer_norm's (a cast truncates)
+        return y
+    return _ops.cast(y, input.dtype)  # (float16: rounded once, as PyTorch)
 
 
 class GroupNorm(Module):
