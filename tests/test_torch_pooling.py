@@ -369,6 +369,25 @@ def test_avg_pool_divisor_override_matches_torch(rank, kwargs, dtype):
         ours(ember.tensor(x), 2, divisor_override=0)
 
 
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_avg_pool_in_low_precision_sums_in_float32_as_torch(rank, dtype):
+    """The windows were summed in the input's dtype: float16 overflowed to inf (49 values near 1500) and bfloat16
+    drifted (a 64 x 64 mean of values near 305 was 273 off); PyTorch sums in float32 and rounds once. PyTorch has
+    no float16 avg_pool3d on the CPU, so the 3-D case is checked against its float32 result rounded."""
+    rng = np.random.default_rng(0)
+    shape, kernel = {1: ((2, 3, 150), 49), 2: ((1, 2, 64, 64), 64), 3: ((1, 2, 7, 7, 7), 7)}[rank]
+    x = (rng.random(shape) * 10 + 1500).astype(np.float32)
+    ours = getattr(F, f"avg_pool{rank}d")(ember.tensor(x).to(getattr(ember, dtype)), kernel)
+    low = getattr(torch, dtype)
+    if rank == 3:
+        theirs = TF.avg_pool3d(torch.tensor(x), kernel).to(low)
+    else:
+        theirs = getattr(TF, f"avg_pool{rank}d")(torch.tensor(x).to(low), kernel)
+    assert ours.dtype == getattr(ember, dtype)
+    np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
+
+
 def test_new_pooling_ops_trace_under_jit():
     """ember.jit: indices, unpooling, fractional windows from fixed samples, lp pooling and uneven adaptive
     averaging in one traced step, forward and gradient equal to eager mode's."""

@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 
 from ember.backend import onednn
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops import dispatch
 from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, to_float
@@ -133,6 +134,9 @@ MAX_POOL3D, MAX_POOL3D_GRAD, MAX_POOL3D_GATHER = max_pool_ops(
 
 
 def _avg_pool3d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: summed in float32, rounded once (as PyTorch)
+        return _avg_pool3d_forward(xp, x.astype(np.float32), kernel_size=kernel_size, stride=stride, padding=padding,
+                                   ceil_mode=ceil_mode, count_include_pad=count_include_pad).astype(x.dtype)
     divisor = _divisor(xp, x.shape[2:], kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype)
     x, _, windows = _padded(xp, x, kernel_size, stride, padding, _NO_DILATION, ceil_mode, 0)
     out = x[windows[0]].copy()

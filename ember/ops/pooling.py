@@ -19,7 +19,7 @@ import functools
 import numpy as np
 
 from ember.backend import onednn
-from ember.backend.dtypes import is_floating
+from ember.backend.dtypes import LOW_PRECISION, is_floating
 from ember.ops import dispatch, pool_planes
 from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS
 from ember.ops.conv import ints, pad2d, window_slice
@@ -249,6 +249,9 @@ def _divisor(xp, input_size, kernel_size, stride, padding, ceil_mode, count_incl
 
 
 def _avg_pool2d_forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: summed in float32, rounded once (as PyTorch)
+        return _avg_pool2d_forward(xp, x.astype(np.float32), kernel_size=kernel_size, stride=stride, padding=padding,
+                                   ceil_mode=ceil_mode, count_include_pad=count_include_pad).astype(x.dtype)
     divisor = _divisor(xp, x.shape[2:], kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype)
     x, out_h, out_w = _padded(xp, x, kernel_size, stride, padding, _NO_DILATION, ceil_mode, 0)
     out = None
