@@ -595,6 +595,23 @@ def test_interpolate_refuses_integers_in_the_interpolating_modes(mode):
                                   np.repeat(np.repeat(x.numpy(), 2, 2), 2, 3))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("shape, kwargs", [((2, 3, 6, 7), {"scale_factor": 1.7, "mode": "bilinear"}),
+                                           ((2, 3, 6, 7), {"size": (9, 13), "mode": "bicubic"}),
+                                           ((2, 3, 4, 6, 7), {"size": (5, 9, 11), "mode": "trilinear"}),
+                                           ((2, 3, 6, 7), {"size": (4, 5), "mode": "bicubic", "antialias": True})])
+def test_interpolate_in_low_precision_blends_in_float32_as_torch(dtype, shape, kwargs):
+    """float16 and bfloat16 were blended in their own dtype, rounded after every product and axis: 2 to 3 ulps
+    off (4.0 near 305 in bfloat16); PyTorch blends in float32 and rounds once, within an ulp of the exact value."""
+    x = (np.random.default_rng(0).random(shape) * 10 + 300).astype(np.float32)
+    low = torch.tensor(x).to(getattr(torch, dtype))
+    ours = F.interpolate(ember.tensor(low.float().numpy()).to(getattr(ember, dtype)), **kwargs)
+    exact = TF.interpolate(low.double(), **kwargs).numpy()
+    assert ours.dtype == getattr(ember, dtype)
+    ulp = 2.0 ** (np.floor(np.log2(np.abs(exact))) - (10 if dtype == "float16" else 7))
+    assert np.all(np.abs(ours.float().numpy() - exact) <= ulp)
+
+
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])
 def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
     x, tx = _pair(*shape)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ember import ops as _ops
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import FLOATING, LOW_PRECISION
 from ember.nn.layers.antialias import resample_antialiased
 from ember.nn.module import Module
 from ember.ops.sampling import cubic_weights
@@ -147,7 +147,15 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return _area(input, sizes)
     if recompute_scale_factor:
         factors = [None] * len(factors)
-    corners = bool(align_corners)
+    low = input.dtype if mode in _INTERPOLATING and input.dtype in LOW_PRECISION else None
+    if low is not None:  # float16 / bfloat16: blended in float32 and rounded once, as PyTorch
+        return _ops.cast(_resample(_ops.cast(input, np.float32), sizes, factors, mode, bool(align_corners),
+                                   antialias), low)
+    return _resample(input, sizes, factors, mode, bool(align_corners), antialias)
+
+
+def _resample(input: Tensor, sizes: list, factors: list, mode: str, corners: bool, antialias: bool) -> Tensor:
+    """``interpolate``'s resampling of each spatial axis in turn, the arguments checked."""
     if antialias:
         real = np.float64 if input.dtype == np.float64 else np.float32
         for axis in reversed(range(2, input.ndim)):
