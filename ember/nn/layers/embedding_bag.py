@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import ops
+from ember.backend.dtypes import LOW_PRECISION
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.embedding_renorm import embedding_renorm_
@@ -208,14 +209,19 @@ def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per
     xp = weight.xp
     device_ids = xp.asarray(ids)
     rows = ops.embedding(Tensor._make(device_ids, None), weight, sparse=sparse, scale_grad_by_freq=scale_grad_by_freq)
-    if psw is not None:
-        rows = rows * ops.unsqueeze(ops.cast(psw, rows.dtype), 1)
     if mode == "max":
         return _max(rows, bag_ids, num_bags, embedding_dim)
+    low = rows.dtype in LOW_PRECISION  # float16 / bfloat16: weighed and summed in float32, rounded once (as PyTorch)
+    if low:
+        rows = ops.cast(rows, np.float32)
+    if psw is not None:
+        rows = rows * ops.unsqueeze(ops.cast(psw, rows.dtype), 1)
     segments = Tensor._make(xp.asarray(bag_ids), None)
     out = ops.index_add(Tensor._make(xp.zeros((num_bags, embedding_dim), rows.dtype), None), segments, rows)
+    if low:  # (a mean then divides the rounded sum, as PyTorch's)
+        out = ops.cast(out, weight.dtype)
     if mode == "mean":
-        counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(rows.dtype)
+        counts = np.maximum(np.bincount(bag_ids, minlength=num_bags), 1).astype(out.dtype)
         out = out / Tensor._make(xp.asarray(counts[:, None]), None)
     return out
 
