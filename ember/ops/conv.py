@@ -35,7 +35,7 @@ from ember.ops import conv_dense, conv_per_sample, dispatch
 from ember.ops.conv_nd import conv_out_size, transposed_size
 from ember.ops.conv_padding import pad_for_string, unbatched
 from ember.ops.conv_records import conv_ops, empty_safe
-from ember.ops.convert import as_tensor, promote
+from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.registry import Spec
 from ember.ops.shape import reshape
@@ -468,10 +468,16 @@ def _add_bias(name: str, y: TensorLike, bias) -> TensorLike:
     if bias.shape[0] != y.shape[1]:
         raise ValueError(f"{name}: bias has {bias.shape[0]} elements, the output has {y.shape[1]} channels")
     if bias.dtype != y.dtype:
-        from ember.ops.convert import cast
-
         bias = cast(bias, y.dtype)
     return y + reshape(bias, (1, -1) + (1,) * (y.ndim - 2))
+
+
+def _biased_in_float32(transposed, x: TensorLike, weight: TensorLike, bias: TensorLike, *args) -> TensorLike | None:
+    """A transposed convolution of float16 / bfloat16 operands and a bias, computed and biased in float32 and rounded
+    once, as PyTorch (its op rounds, and ``_add_bias`` adds after it); None for other dtypes or no bias."""
+    if bias is None or x.dtype not in LOW_PRECISION:
+        return None
+    return cast(transposed(cast(x, float32), cast(weight, float32), cast(bias, float32), *args), x.dtype)
 
 
 def _groups(name: str, groups) -> int:
@@ -578,6 +584,9 @@ def conv_transpose2d(x: TensorLike, weight: TensorLike, bias: TensorLike | None 
     >>> y = ember.conv_transpose2d(ember.randn(2, 8, 7, 7), ember.randn(8, 4, 4, 4), stride=2, padding=1)  # 14x14
     """
     x, weight, bias = _operands("conv_transpose2d", x, weight, bias)
+    widened = _biased_in_float32(conv_transpose2d, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    if widened is not None:
+        return widened
     if x.ndim == 3 and weight.ndim == 4:  # unbatched (C_in, H, W)
         return unbatched(conv_transpose2d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     attrs = _conv_attrs("conv_transpose2d", stride, padding, dilation, groups)
@@ -594,6 +603,9 @@ def conv_transpose1d(x: TensorLike, weight: TensorLike, bias: TensorLike | None 
     >>> y = ember.conv_transpose1d(ember.randn(2, 4, 10), ember.randn(4, 3, 3), stride=2)   # (2, 3, 21)
     """
     x, weight, bias = _operands("conv_transpose1d", x, weight, bias)
+    widened = _biased_in_float32(conv_transpose1d, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    if widened is not None:
+        return widened
     if x.ndim == 2 and weight.ndim == 3:  # unbatched (C_in, L)
         return unbatched(conv_transpose1d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     if x.ndim != 3 or weight.ndim != 3:

@@ -18,6 +18,7 @@ from ember.backend.dtypes import float32
 from ember.ops import conv_nd, dispatch
 from ember.ops.conv import (
     _add_bias,
+    _biased_in_float32,
     _check_output_padding,
     _compute_dtype,
     _conv_attrs,
@@ -126,6 +127,9 @@ def conv_transpose3d(x: TensorLike, weight: TensorLike, bias: TensorLike | None 
     """
     name = "conv_transpose3d"
     x, weight, bias = _operands(name, x, weight, bias)
+    widened = _biased_in_float32(conv_transpose3d, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    if widened is not None:
+        return widened
     if x.ndim == 4 and weight.ndim == 5:  # unbatched (C_in, D, H, W)
         return unbatched(conv_transpose3d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     attrs = _conv_attrs(name, stride, padding, dilation, groups, _RANK)
