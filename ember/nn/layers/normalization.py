@@ -209,6 +209,10 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     if num_groups <= 0 or channels % num_groups:
         raise ValueError(f"group_norm: {channels} channels of input {list(input.shape)} do not divide into "
                          f"{num_groups} groups")
+    if input.dtype in LOW_PRECISION and (weight is not None or bias is not None):
+        # float16 / bfloat16: normalized, scaled and shifted in float32 and rounded once, as PyTorch
+        wide = [None if t is None else _ops.cast(t, np.float32) for t in (weight, bias)]
+        return _ops.cast(group_norm(_ops.cast(input, np.float32), num_groups, *wide, eps), input.dtype)
     size = channels // num_groups * math.prod(input.shape[2:])
     grouped = _ops.reshape(input, (-1, num_groups, size))
     y = _ops.layer_norm(grouped, (size,), None, None, eps)
