@@ -388,6 +388,23 @@ def test_avg_pool_in_low_precision_sums_in_float32_as_torch(rank, dtype):
     np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())
 
 
+@pytest.mark.parametrize("rank", [2, 3])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_avg_pool_divisor_override_in_low_precision_rounds_once_as_torch(rank, dtype):
+    """divisor_override rescaled the float16 / bfloat16 means, rounded, by a factor and rounded again (20-55% of
+    the outputs an ulp off PyTorch's); PyTorch divides the float32 window sums and rounds once. The 3-D case is
+    checked against PyTorch's float32 result rounded (it has no float16 avg_pool3d on the CPU)."""
+    low = getattr(torch, dtype)
+    x = torch.tensor(np.random.default_rng(0).standard_normal((2, 3) + (9, 9, 5)[:rank]) * 3).to(low)
+    kwargs = {"kernel_size": 3, "stride": 2, "padding": 1, "divisor_override": 4}
+    ours = getattr(F, f"avg_pool{rank}d")(ember.tensor(x.float().numpy()).to(getattr(ember, dtype)), **kwargs)
+    theirs = getattr(TF, f"avg_pool{rank}d")(x if rank == 2 else x.float(), **kwargs).to(low).float().numpy()
+    assert ours.dtype == getattr(ember, dtype)
+    ours = ours.float().numpy()
+    assert np.mean(ours != theirs) < 0.01  # (the mean times count / divisor in float32 may part a tie)
+    np.testing.assert_allclose(ours, theirs, rtol=2.0 ** (-10 if dtype == "float16" else -7), atol=0)
+
+
 def test_new_pooling_ops_trace_under_jit():
     """ember.jit: indices, unpooling, fractional windows from fixed samples, lp pooling and uneven adaptive
     averaging in one traced step, forward and gradient equal to eager mode's."""

@@ -17,10 +17,10 @@ import itertools
 import numpy as np
 
 from ember.backend import onednn
-from ember.backend.dtypes import LOW_PRECISION
+from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
 from ember.ops.conv_padding import unbatched
-from ember.ops.convert import as_tensor, to_float
+from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_indices import holds_nan, max_pool_indices, nan_routed_gather, nan_routed_grad
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
@@ -188,6 +188,9 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     >>> y = ember.avg_pool3d(ember.randn(1, 3, 8, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4, 4)
     """
     x = to_float(x)
+    if divisor_override is not None and x.dtype in LOW_PRECISION:  # rescaled in float32, rounded once (as PyTorch)
+        return cast(avg_pool3d(cast(x, float32), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                               divisor_override), x.dtype)
     if x.ndim == 4:  # unbatched (C, D, H, W)
         return unbatched(avg_pool3d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     attrs = _pool_attrs("avg_pool3d", kernel_size, stride, padding, rank=_RANK)

@@ -19,12 +19,12 @@ import functools
 import numpy as np
 
 from ember.backend import onednn
-from ember.backend.dtypes import LOW_PRECISION, is_floating
+from ember.backend.dtypes import LOW_PRECISION, float32, is_floating
 from ember.ops import dispatch, pool_planes
 from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS
 from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.conv_padding import unbatched
-from ember.ops.convert import as_tensor, to_float
+from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.pool_indices import holds_nan, max_pool_indices, nan_routed_gather, nan_routed_grad
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
@@ -360,6 +360,9 @@ def avg_pool2d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
     >>> y = ember.avg_pool2d(ember.randn(1, 3, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4)
     """
     x = to_float(x)
+    if divisor_override is not None and x.dtype in LOW_PRECISION:  # rescaled in float32, rounded once (as PyTorch)
+        return cast(avg_pool2d(cast(x, float32), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                               divisor_override), x.dtype)
     if x.ndim == 3:  # unbatched (C, H, W)
         return unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     attrs = _pool_attrs("avg_pool2d", kernel_size, stride, padding)
