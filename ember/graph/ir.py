@@ -162,10 +162,10 @@ class Value(Tensor):
         self._no_memory("data_ptr()")
 
     def detach(self):
-        # Tensor.detach would wrap the Symbol in a plain Tensor, which later fails far from here
-        raise TypeError(f"detach(): %{self.id} ({self.array!r}) is a symbolic graph value and a graph has no op that "
-                        "stops gradients; return the value itself from a traced function (its results are not on "
-                        "the tape), or compute what must not be differentiated outside it")
+        """The value through which no gradient flows (a ``stop_gradient`` node: a GAN's ``fake.detach()``)."""
+        from ember.ops.shape import stop_gradient
+
+        return stop_gradient(self)
 
     @property
     def data(self):
