@@ -524,11 +524,12 @@ def test_export_and_load_take_binary_file_objects(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # nothing written under the buffer's repr
     buffer.seek(0)
     x = ember.randn(1, 3)
-    np.testing.assert_allclose(ember.onnx.load(buffer)(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    from_buffer = ember.onnx.load(buffer)
+    np.testing.assert_allclose(from_buffer(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
     with open(tmp_path / "net.onnx", "wb") as f:
         ember.onnx.export(net, ember.randn(1, 3), f)
     reloaded = ember.onnx.load(tmp_path / "net.onnx")
-    np.testing.assert_allclose(reloaded(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(reloaded(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_imported_model_refuses_inputs_of_other_fixed_sizes_as_onnxruntime_does():
@@ -540,4 +541,4 @@ def test_imported_model_refuses_inputs_of_other_fixed_sizes_as_onnxruntime_does(
         fixed(ember.randn(3))
     free = ember.onnx.load(ember.onnx.export(net, ember.randn(1, 3), dynamic_axes={"input0": {0: "batch"}}))
     x = ember.randn(4, 3)
-    np.testing.assert_allclose(free(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(free(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
