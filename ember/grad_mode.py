@@ -9,6 +9,7 @@ import inspect
 import itertools
 import threading
 import weakref
+from collections.abc import Callable
 
 
 class ThreadMode(threading.local):
@@ -159,13 +160,18 @@ def _in_mode(gen, manager, mode: bool):
             method, value = gen.throw, exc
 
 
-def no_grad() -> GradMode:
-    """Stop recording ops: ``with ember.no_grad(): y = model(x)`` (also a decorator)."""
+def no_grad(orig_func: Callable | None = None) -> GradMode | Callable:
+    """Stop recording ops: ``with ember.no_grad(): y = model(x)`` (also a decorator, with or without the
+    parentheses, as PyTorch's)."""
+    if orig_func is not None:  # used as a bare decorator: @ember.no_grad
+        return GradMode(False)(orig_func)
     return GradMode(False)
 
 
-def enable_grad() -> GradMode:
-    """Record ops again inside a ``no_grad`` block (also a decorator)."""
+def enable_grad(orig_func: Callable | None = None) -> GradMode | Callable:
+    """Record ops again inside a ``no_grad`` block (also a decorator, with or without the parentheses)."""
+    if orig_func is not None:  # used as a bare decorator: @ember.enable_grad
+        return GradMode(True)(orig_func)
     return GradMode(True)
 
 

@@ -110,6 +110,24 @@ def test_enable_grad_inside_no_grad():
     assert ember.is_grad_enabled()
 
 
+def test_no_grad_and_enable_grad_as_bare_decorators():
+    x = _x([1.0])
+
+    @ember.no_grad
+    def off(t):
+        """Doc kept."""
+        return t * 2
+
+    @ember.enable_grad
+    def on(t):
+        return t * 2
+
+    assert not off(x).requires_grad and off.__doc__ == "Doc kept."
+    with ember.no_grad():
+        assert on(x).requires_grad
+    assert ember.is_grad_enabled()
+
+
 def test_set_grad_enabled_as_a_call():
     x = _x([1.0])
     try:
