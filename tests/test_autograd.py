@@ -247,6 +247,25 @@ def test_register_hook_on_tensor_without_grad_raises():
         ember.tensor([1.0]).register_hook(lambda g: g)
 
 
+@pytest.mark.parametrize("leaf", [True, False])
+@pytest.mark.parametrize(("hook", "error", "match"), [
+    (lambda g: g.reshape(1, 3), RuntimeError, r"changed the shape of the gradient from \[3\] to \[1, 3\]"),
+    (lambda g: g.sum(), RuntimeError, r"changed the shape of the gradient from \[3\] to \[\]"),
+    (lambda g: g.float(), RuntimeError, "changed the dtype of the gradient from float64 to float32"),
+    (lambda g: np.ones(3), TypeError, "returned ndarray"),
+    (lambda g: 2.0, TypeError, "returned float"),
+])
+def test_a_hook_returning_another_shape_dtype_or_no_tensor_is_refused(leaf, hook, error, match):
+    # PyTorch refuses these; the shape and dtype were taken silently, a number failed on an AttributeError
+    x = _x([1.0, 2.0, 3.0])
+    y = x if leaf else x * 2.0
+    y.register_hook(hook)
+    with pytest.raises(error, match=match):
+        (y * y).sum().backward()
+    with pytest.raises(error, match=match):
+        ember.grad((y * y).sum(), x, create_graph=True)
+
+
 def test_retain_grad_keeps_non_leaf_gradient():
     x = _x([1.0, -2.0])
     y = x * x

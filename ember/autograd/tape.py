@@ -377,8 +377,25 @@ def _run_hooks(hooks, grad):
     for hook in hooks:
         result = hook(grad)
         if result is not None:
+            if result is not grad:
+                _check_hook_result(hook, grad, result)
             grad = result
     return grad
+
+
+def _check_hook_result(hook, grad: Tensor, result) -> None:
+    """PyTorch's checks on the gradient a hook returns: a Tensor of the shape and dtype of the one it was given
+    (another shape was reshaped or broadcast, another dtype cast, silently)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(result, Tensor):
+        raise TypeError(f"register_hook: hook {name!r} returned {type(result).__name__}; a gradient hook returns a "
+                        f"Tensor (the new gradient, here {grad.dtype}{list(grad.shape)}) or None")
+    if tuple(result.shape) != tuple(grad.shape):
+        raise RuntimeError(f"register_hook: hook {name!r} changed the shape of the gradient from {list(grad.shape)} "
+                           f"to {list(result.shape)}")
+    if result.dtype != grad.dtype:
+        raise RuntimeError(f"register_hook: hook {name!r} changed the dtype of the gradient from {grad.dtype} to "
+                           f"{result.dtype}")
 
 
 def _dense(grad):
