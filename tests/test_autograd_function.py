@@ -70,6 +70,7 @@ def test_forward_saves_tensors_and_backward_reads_them():
     x = _x([1.0, -2.0, 0.5])
     y = Cube.apply(x)
     assert y.requires_grad and y.grad_fn.op.name == "CubeBackward"
+    assert y.grad_fn.name() == "CubeBackward"  # PyTorch's name (it was "CubebackwardBackward0")
     (y * ember.tensor([1.0, 2.0, 3.0], dtype="float64")).sum().backward()
     np.testing.assert_allclose(_np(x.grad), 3 * np.array([1.0, 4.0, 0.25]) * [1, 2, 3])
 

@@ -58,8 +58,12 @@ class Node:
     # --- PyTorch's grad_fn introspection (torchviz-style graph walks) ---
 
     def name(self) -> str:
-        """The node's name in PyTorch's style: the op's name in CamelCase, then ``Backward0`` (``SumBackward0``)."""
-        return "".join(part.capitalize() for part in self.op.name.split("_")) + "Backward0"
+        """The node's name in PyTorch's style: the op's name in CamelCase, then ``Backward0`` (``SumBackward0``); an
+        ``autograd.Function``'s nodes are already named so (``MyFnBackward``)."""
+        name = self.op.name
+        if name.endswith("Backward"):
+            return name
+        return "".join(part.capitalize() for part in name.split("_")) + "Backward0"
 
     @property
     def next_functions(self) -> tuple:
