@@ -1,5 +1,6 @@
 """What backward does to a leaf's ``.grad`` on its fast paths: the first gradient is stored as it is, yet every
-``.grad`` owns its memory and a gradient someone holds never changes under them (PyTorch's AccumulateGrad)."""
+``.grad`` owns its memory; a later backward adds into it in place, so a gradient someone holds sees the sum
+(PyTorch's AccumulateGrad)."""
 
 import numpy as np
 import pytest
@@ -49,17 +50,57 @@ def test_zeroing_in_place_then_backward_gives_the_fresh_gradient(mlp):
     expected = ember.grad(ember.cross_entropy(net(x), y), params)
     ember.cross_entropy(net(x), y).backward()
     for p, g, want in zip(params, held, expected):
-        np.testing.assert_array_equal(g.numpy(), 0)  # held by the caller: a new value, as PyTorch
-        np.testing.assert_allclose(p.grad.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+        assert p.grad is g  # held by the caller: added into in place, as PyTorch (it was left at zeros)
+        np.testing.assert_allclose(g.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
 
 
-def test_two_backward_calls_add_and_leave_a_held_first_gradient_alone():
+def test_two_backward_calls_add_into_a_held_first_gradient():
     w = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (w * w).sum().backward()
     first = w.grad
+    view = first[1:]
     (w * 3.0).sum().backward()
-    np.testing.assert_allclose(first.numpy(), [2.0, 4.0, 6.0])  # held by the caller: not changed in place
-    np.testing.assert_allclose(w.grad.numpy(), [5.0, 7.0, 9.0])
+    assert w.grad is first  # held by the caller: added into in place, as PyTorch's AccumulateGrad
+    np.testing.assert_allclose(first.numpy(), [5.0, 7.0, 9.0])
+    np.testing.assert_allclose(view.numpy(), [7.0, 9.0])
+
+
+def test_a_grad_assigned_as_a_view_of_a_buffer_accumulates_into_the_buffer():
+    flat = ember.zeros(6, dtype="float64")
+    w = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, dtype="float64")
+    w.grad = flat[1:5].view(2, 2)
+    (w * w).sum().backward()
+    np.testing.assert_allclose(flat.numpy(), [0.0, 2.0, 4.0, 6.0, 8.0, 0.0])
+
+
+def test_held_gradients_match_torch_across_steps():
+    torch = pytest.importorskip("torch")
+    values = np.random.default_rng(0).standard_normal((4, 3))
+    held = {}
+    for lib in (ember, torch):
+        w = lib.tensor(values[0], requires_grad=True)
+        (w * w).sum().backward()
+        first = w.grad
+        w.grad.zero_()
+        for row in values[1:]:
+            (w * lib.tensor(row)).sum().backward()
+        held[lib] = (first is w.grad, first.detach().numpy().copy())
+    assert held[ember][0] == held[torch][0]
+    np.testing.assert_allclose(held[ember][1], held[torch][1])
+
+
+def test_a_create_graph_gradient_is_stored_in_memory_of_its_own():
+    # the caller's seed was stored as both leaves' .grad, so adding into a.grad changed b.grad and the seed
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = ember.tensor([3.0, 4.0], requires_grad=True)
+    seed = ember.tensor([1.0, 1.0])
+    (a + b).backward(seed, create_graph=True)  # add hands the seed, not recorded, to both inputs
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    assert not np.shares_memory(a.grad.numpy(), seed.numpy())
+    (a * 2.0).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(seed.numpy(), [1.0, 1.0])
 
 
 def test_two_backward_calls_add_in_place_when_nobody_holds_the_gradient():

@@ -655,8 +655,10 @@ def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
 
 def _store(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
     """``_accumulate`` after the leaf's hooks have run on ``g``."""
-    if leaf._grad is None and g.__class__ is not RowSparse and not create_graph:
-        g = _private(g if g.__class__ is np.ndarray else g.array, handed_out)  # stored as it is: owns its memory
+    if leaf._grad is None and g.__class__ is not RowSparse and \
+            not (create_graph and g.__class__ is not np.ndarray and g.requires_grad):
+        # stored as it is, owning its memory: a later backward adds into it in place
+        g = _private(g if g.__class__ is np.ndarray else g.array, handed_out)
     elif g.__class__ is np.ndarray:
         g = _wrap(g)
     accumulate_grad(leaf, g)

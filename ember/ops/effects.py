@@ -16,7 +16,6 @@ samples.
 from __future__ import annotations
 
 import math
-import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -279,32 +278,17 @@ def _in_place(total, g) -> bool:
     if total.symbolic or g.symbolic or total.requires_grad or g.requires_grad:
         return False  # a graph's values are SSA; a recorded sum (create_graph) stays differentiable
     data = total.array
-    if data.shape != g.array.shape or data.dtype != g.array.dtype or data.base is not None:
+    if data.shape != g.array.shape or data.dtype != g.array.dtype or type(data) is not type(g.array):
         return False
     return getattr(data.flags, "writeable", True)
-
-
-class _Probe:
-    __slots__ = ("grad", "array")
-
-
-def _references_when_alone() -> tuple:
-    """The reference counts ``accumulate_grad`` sees for a gradient (and its array) that only its parameter
-    holds: the same statements on a fresh object (the counts differ between Python versions)."""
-    param, grad = _Probe(), _Probe()
-    grad.array = np.zeros(1)
-    param.grad, grad = grad, None
-    total = param.grad
-    return sys.getrefcount(total), sys.getrefcount(total.array)
-
-
-_ALONE = _references_when_alone()
 
 
 def accumulate_grad(param: TensorLike, g) -> None:
     """Add the gradient ``g`` (a Tensor or a row-sparse gradient) into ``param.grad``: what backward does for
     each leaf, and a traced backward for each parameter. The first gradient is stored as it is; a later one is
-    added in place (an ``accumulate_grad`` node) when nothing else holds the gradient, else into a new value.
+    added in place (an ``accumulate_grad`` node) as PyTorch's AccumulateGrad adds it, so a tensor that holds the
+    gradient (``g = p.grad``, a view of it, a buffer assigned to ``.grad``) sees the sum; a row-sparse one, a
+    recorded one (``create_graph``) or one of another shape or dtype makes a new value.
 
     >>> w = ember.zeros(2, requires_grad=True)
     >>> ember.ops.accumulate_grad(w, ember.ones(2)); ember.ops.accumulate_grad(w, ember.ones(2))
@@ -314,9 +298,7 @@ def accumulate_grad(param: TensorLike, g) -> None:
     total = param.grad
     if total is None:
         param.grad = g
-    elif (_in_place(total, g) and sys.getrefcount(total) <= _ALONE[0]
-          and sys.getrefcount(total.array) <= _ALONE[1]):
-        # nothing else holds the gradient, so nobody sees it change (PyTorch's AccumulateGrad checks the same)
+    elif _in_place(total, g):
         dispatch.apply(ACCUMULATE_GRAD, (total, g))
     elif not isinstance(total, TensorLike):
         param.grad = total.add(g)  # sparse + sparse stays sparse; sparse + dense is dense
