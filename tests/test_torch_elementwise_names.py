@@ -318,6 +318,17 @@ def test_pow_to_the_zero_has_torchs_zero_gradient_at_zero():
     _same(ember.autograd.grad(g.sum(), a)[0], torch.autograd.grad(tg.sum(), ta)[0])  # the second derivative
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(-3), log(0)
+def test_pow_gradient_in_the_exponent_is_torchs_at_zero_and_negative_bases():
+    # a^b log a was masked to 0 wherever a <= 0: a negative base (log undefined) gave 0 where PyTorch gives NaN,
+    # and a zero base with b < 0 gave 0 where PyTorch gives -inf
+    (a, ta), (b, tb) = _pair([0.0, 2.0, -3.0, 0.0, -2.0], grad=True), _pair([2.0, 1.0, 2.0, -1.0, 3.0], grad=True)
+    ours = ember.autograd.grad((a ** b).sum(), (a, b))
+    for mine, theirs in zip(ours, torch.autograd.grad((ta ** tb).sum(), (ta, tb))):
+        _same(mine, theirs)
+    _same(ember.autograd.grad(ember.pow(-2.0, b).sum(), b)[0], torch.autograd.grad(torch.pow(-2.0, tb).sum(), tb)[0])
+
+
 def test_atan2_at_the_origin_has_torchs_zero_gradient():
     # g / (a^2 + b^2) was 0 / 0 at a = b = 0: NaN where PyTorch gives 0
     (a, ta), (b, tb) = _pair([0.0, 2.0, 0.0], grad=True), _pair([0.0, 0.0, 3.0], grad=True)

@@ -668,9 +668,11 @@ def _pow_rule(run, ctx, g):
         ga = run(WHERE, run(EQ, b, _scalar(run, b, 0.0)), _scalar(run, g, 0.0), g * b * run(POW, a, b - _typed(b)))
         ga = unbroadcast_with(run, ga, a.shape)
     if ctx.needs[1]:
-        positive = a > 0
-        log_a = run(LOG, run(WHERE, positive, a, _scalar(run, a, 1.0)))
-        gb = unbroadcast_with(run, run(WHERE, positive, g * run(POW, a, b) * log_a, _scalar(run, g, 0.0)), b.shape)
+        # a^b log a, 0 where a is 0 and b >= 0 (PyTorch's choice); NaN where a < 0, whose log is undefined, as
+        # PyTorch's (log a is taken at 1 where masked, so a second derivative stays finite there)
+        zero = run(EQ, a, _scalar(run, a, 0.0)) & (b >= 0)
+        log_a = run(LOG, run(WHERE, zero, _scalar(run, a, 1.0), a))
+        gb = unbroadcast_with(run, run(WHERE, zero, _scalar(run, g, 0.0), g * run(POW, a, b) * log_a), b.shape)
     return ga, gb
 
 
