@@ -130,6 +130,22 @@ def test_a_nested_checkpoint_and_a_retained_graph():
         np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-6)
 
 
+def test_a_checkpoint_inside_a_checkpointed_function_reaches_the_inner_parameters():
+    # the inner segment kept the outer recomputation's stand-ins of its parameters, which its own recomputation
+    # never reads: the parameters of net[3:6] got no gradient at all (None)
+    net, x = _mlp(depth=4, dropout=0.0), _input()
+
+    def nested(x):
+        return checkpoint(lambda h: net[6:](checkpoint(net[3:6], net[:3](h), use_reentrant=False)), x,
+                          use_reentrant=False)
+
+    plain = _grads(net, x, net)
+    checked = _grads(net, x, nested)
+    np.testing.assert_allclose(checked[0], plain[0], rtol=1e-6)
+    for u, v in zip(plain[1], checked[1]):
+        np.testing.assert_allclose(v, u, rtol=1e-5, atol=1e-7)
+
+
 def _reachable_nodes(t) -> int:
     seen, stack = set(), [t.node]
     while stack:

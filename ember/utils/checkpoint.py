@@ -47,10 +47,15 @@ class _Builder:
 
     def build(self, op, inputs: tuple, attrs):
         swap = self.swap
-        if swap:
-            inputs = tuple([swap.get(id(t), t) for t in inputs])
         reads = self.reads
-        if reads is not None:
+        if swap:
+            named = inputs
+            inputs = tuple([swap.get(id(t), t) for t in inputs])
+            if reads is not None:  # keyed by the tensor named, which a later run outside this builder reads
+                for t, read in zip(named, inputs):
+                    if read.requires_grad:
+                        reads.setdefault(id(t), read)
+        elif reads is not None:
             for t in inputs:
                 if t.requires_grad:
                     reads.setdefault(id(t), t)
@@ -95,12 +100,14 @@ class _Segment:
     """One checkpointed call: what running it again needs, and the gradients of its outputs as the backward
     hands them over."""
 
-    __slots__ = ("function", "args", "kwargs", "rng", "amp", "context", "boundary", "specs", "grads")
+    __slots__ = ("function", "args", "kwargs", "rng", "amp", "context", "names", "boundary", "specs", "grads")
 
-    def __init__(self, function: Callable, args: tuple, kwargs: dict, rng, amp: tuple, context, boundary: list):
+    def __init__(self, function: Callable, args: tuple, kwargs: dict, rng, amp: tuple, context, reads: dict):
         self.function, self.args, self.kwargs, self.rng, self.amp = function, args, kwargs, rng, amp
         self.context = context  # entered around the recomputation (context_fn's second)
-        self.boundary = boundary
+        # the tensors the function's ops read that require grad, and the ids of the tensors they name: the same
+        # but inside an outer checkpoint's recomputation, where a parameter named is read as that one's stand-in
+        self.names, self.boundary = list(reads), list(reads.values())
         self.specs = None  # the outputs' (shape, dtype), which the recomputation must give again (determinism_check)
         self.grads: dict = {}
 
@@ -127,11 +134,12 @@ class _Segment:
         """The boundary's gradients: the function run again, recorded, and differentiated for stand-ins of the
         boundary tensors."""
         grads, self.grads = self.grads, {}  # (a later backward over a retained graph starts afresh)
-        stand_ins = {}
-        for t in self.boundary:
+        stand_ins, inputs = {}, []
+        for name, t in zip(self.names, self.boundary):
             stand_in = Tensor._make(t.array, None)
             stand_in.requires_grad = True
-            stand_ins[id(t)] = stand_in
+            stand_ins[name] = stand_in
+            inputs.append(stand_in)
         dtype, device_type = self.amp
         amp = _autocast.autocast(device_type, dtype) if dtype is not None else contextlib.nullcontext()
         with enable_grad(), _random_state(self.rng), amp, self.context, \
@@ -147,8 +155,8 @@ class _Segment:
                  if i < len(values) and isinstance(values[i], Tensor) and values[i].requires_grad]
         if not roots:
             return (None,) * len(self.boundary)
-        return autograd.grad([r for r, _ in roots], [stand_ins[id(t)] for t in self.boundary],
-                             [g for _, g in roots], create_graph=is_grad_enabled(), allow_unused=True)
+        return autograd.grad([r for r, _ in roots], inputs, [g for _, g in roots], create_graph=is_grad_enabled(),
+                             allow_unused=True)
 
 
 def _specs(values: list) -> list:
@@ -226,7 +234,7 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, con
         outputs = function(*args, **kwargs)
     if not reads:  # nothing it read requires grad: a plain call's result, which records nothing either
         return outputs
-    segment = _Segment(function, args, kwargs, rng, amp, recompute_context, list(reads.values()))
+    segment = _Segment(function, args, kwargs, rng, amp, recompute_context, reads)
     if determinism_check == "default":
         segment.specs = []
     return segment.connect(outputs)
