@@ -146,6 +146,30 @@ def test_a_checkpoint_inside_a_checkpointed_function_reaches_the_inner_parameter
         np.testing.assert_allclose(v, u, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_second_order_through_a_checkpoint_equals_a_plain_call_s(nested):
+    # a gradient penalty: the recomputed gradients came from detached stand-ins, so autograd.grad(create_graph=True)
+    # of a checkpointed call had no history back to x and the parameters (x "was not used")
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.Softplus(), nn.Linear(4, 1)).double()
+    x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3)), requires_grad=True)
+
+    def inner(h):
+        return checkpoint(net[1:3], h, use_reentrant=False) if nested else net[1:3](h)
+
+    def penalized(forward):
+        net.zero_grad()
+        x.grad = None
+        (g,) = ember.autograd.grad(forward(x).sum(), x, create_graph=True)
+        ((g.norm(dim=1) - 1) ** 2).mean().backward()
+        return [t.grad.numpy().copy() for t in (x, *net.parameters()) if t.grad is not None]
+
+    plain = penalized(net)
+    checked = penalized(lambda x: checkpoint(lambda z: net[3:](inner(net[0](z))), x, use_reentrant=False))
+    assert len(checked) == len(plain) == 6  # (the last bias has no second-order gradient)
+    for u, v in zip(plain, checked):
+        np.testing.assert_allclose(v, u, rtol=1e-10, atol=1e-12)
+
+
 def _reachable_nodes(t) -> int:
     seen, stack = set(), [t.node]
     while stack:

@@ -19,12 +19,13 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from ember import autograd
-from ember.autograd import Node, enable_grad, is_grad_enabled, no_grad
+from ember.autograd import Node, apply, enable_grad, is_grad_enabled, no_grad
 from ember.backend.devices import array_module
 from ember.backend.dtypes import is_floating
 from ember.grad_mode import thread_mode
 from ember.ops import autocast as _autocast
 from ember.ops.registry import NO_ONNX, Cost, Op
+from ember.ops.shape import RESHAPE
 from ember.random import get_rng_state, set_rng_state
 from ember.tensor import Tensor
 
@@ -140,6 +141,13 @@ class _Segment:
             stand_in.requires_grad = True
             stand_ins[name] = stand_in
             inputs.append(stand_in)
+        create_graph = is_grad_enabled()
+        # under create_graph the gradients must lead on to the boundary tensors (a second order reaches them):
+        # identity nodes of theirs, made before the recomputation so that the tape orders them after its nodes,
+        # become the stand-ins' own once the gradients are taken (before, the walk would run on into the whole
+        # graph upstream of the boundary)
+        links = [apply(RESHAPE, (t,), {"shape": tuple(t.shape)}).node for t in self.boundary] if create_graph \
+            else None
         dtype, device_type = self.amp
         amp = _autocast.autocast(device_type, dtype) if dtype is not None else contextlib.nullcontext()
         with enable_grad(), _random_state(self.rng), amp, self.context, \
@@ -155,8 +163,12 @@ class _Segment:
                  if i < len(values) and isinstance(values[i], Tensor) and values[i].requires_grad]
         if not roots:
             return (None,) * len(self.boundary)
-        return autograd.grad([r for r, _ in roots], inputs, [g for _, g in roots], create_graph=is_grad_enabled(),
-                             allow_unused=True)
+        result = autograd.grad([r for r, _ in roots], inputs, [g for _, g in roots], create_graph=create_graph,
+                               allow_unused=True)
+        if links is not None:
+            for stand_in, link in zip(inputs, links):
+                stand_in.node = link
+        return result
 
 
 def _specs(values: list) -> list:
