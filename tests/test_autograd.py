@@ -110,6 +110,20 @@ def test_enable_grad_inside_no_grad():
     assert ember.is_grad_enabled()
 
 
+def test_grad_for_an_intermediate_runs_only_the_nodes_after_it():
+    # every node reachable from the output was walked and run, so a part upstream of h that an earlier backward
+    # had freed made the call fail (PyTorch runs only the nodes on the way: [2.3198, 2.4826]), and hooks there ran
+    x = _x([1.0, 2.0])
+    h = x.sin()
+    y = h.exp()
+    h.sum().backward()  # frees sin's node
+    upstream = []
+    x.register_hook(lambda g: upstream.append(g))
+    (g,) = ember.grad(y.sum(), h)
+    np.testing.assert_allclose(_np(g), np.exp(np.sin([1.0, 2.0])))
+    assert not upstream
+
+
 def test_no_grad_and_enable_grad_as_bare_decorators():
     x = _x([1.0])
 

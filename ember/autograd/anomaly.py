@@ -133,9 +133,9 @@ class set_detect_anomaly:  # noqa: N801  (PyTorch's name)
         set_anomaly_enabled(*self.prev)
 
 
-def _checked_order(roots) -> list:
+def _checked_order(roots, floor: int = -1) -> list:
     """The plain backward order, each node's op record wrapped in ``_Checked`` (once)."""
-    order = tape._plain_order(roots)
+    order = tape._plain_order(roots, floor)
     for node in order:
         if node.op.__class__ is not _Checked:
             node.op = _Checked(node.op, node)

@@ -291,12 +291,14 @@ def _freed_error() -> RuntimeError:
     )
 
 
-def _topological_order(roots) -> list:
-    """Nodes reachable from ``roots``, each before every node it depends on.
+def _topological_order(roots, floor: int = -1) -> list:
+    """Nodes reachable from ``roots``, each before every node it depends on (with a ``floor``, ``_order_above``).
 
     Creation order is already a topological order of the tape, so collecting the reachable nodes and
     sorting them by creation number (newest first) is enough.
     """
+    if floor >= 0:
+        return _order_above(roots, floor)
     seen = set(roots)
     stack = list(seen)
     while stack:
@@ -306,6 +308,26 @@ def _topological_order(roots) -> list:
         for t in inputs:
             parent = t.node
             if parent is not None and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_seq, reverse=True)
+
+
+def _order_above(roots, floor: int) -> list:
+    """``_topological_order`` down to the node numbered ``floor``: a node depends only on older ones, so nothing
+    older can lead to it, and what that node reads is not walked (nor need it be kept)."""
+    seen = {node for node in roots if node.seq >= floor}
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        if node.seq == floor:
+            continue
+        inputs = node.inputs
+        if inputs is None:
+            raise _freed_error()
+        for t in inputs:
+            parent = t.node
+            if parent is not None and parent not in seen and parent.seq >= floor:
                 seen.add(parent)
                 stack.append(parent)
     return sorted(seen, key=_seq, reverse=True)
@@ -427,7 +449,11 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 g = g.array  # (waiting gradients are kept as arrays, see above)
             grads[t.node] = _add(previous, g)
             root_nodes.append(t.node)
-    order = _topological_order(root_nodes)
+    # gradients taken for non-leaf tensors only (grad(loss, h)): the nodes older than the oldest of theirs cannot
+    # lead to them, so they are neither walked nor run, as PyTorch's engine runs only the nodes on the way
+    floor = min((t.node.seq for t in capture), default=-1) if capture and all(t.node is not None for t in capture) \
+        else -1
+    order = _topological_order(root_nodes, floor) if floor >= 0 else _topological_order(root_nodes)
     if order and _grad_mode.last_write > order[-1].seq:  # something was written in place since the oldest node
         _check_writes(order, roots)
     handed_out = {id(_owner(g.array)) for g in root_grads}
@@ -445,7 +471,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 _accumulate(leaf, g, handed_out, create_graph)
             return None
         results = _run_nodes(order[done:] if done else order, grads, leaf_grads, handed_out, retain_graph,
-                             create_graph, capture)
+                             create_graph, capture, floor)
         if capture is not None:
             for i, t in enumerate(capture):
                 if t.node is None:
@@ -551,9 +577,10 @@ def _add_arrays(a, b):
 
 
 def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_graph: bool, create_graph: bool,
-               capture):
+               capture, floor: int = -1):
     """Every node's vjp in ``order``, in the general case: hooks, captured gradients, recorded rules
-    (``create_graph``), post-accumulate hooks. Returns the captured gradients (a list, with ``capture``)."""
+    (``create_graph``), post-accumulate hooks. Returns the captured gradients (a list, with ``capture``); the
+    vjp of the node numbered ``floor`` (``_order_above``), which only its gradient is wanted from, is not run."""
     captured_nodes = {}
     if capture is not None:
         for i, t in enumerate(capture):
@@ -580,6 +607,8 @@ def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_gra
         if captured:
             for i in captured:
                 results[i] = g
+            if node.seq == floor:
+                continue
         inputs = node.inputs
         if inputs is None:
             raise _freed_error()
