@@ -105,13 +105,13 @@ class Trace:
 
     def watch(self, modules) -> None:
         """Note what the traced call read that its calls do not check: each captured leaf's ``requires_grad`` and
-        gradient hooks (a parameter frozen or hooked since), the hooks and the parameters, buffers and submodules
-        (one replaced since) of the ``modules`` it called, the global module hooks, the default float dtype (of the
-        constants and tensors the call made)."""
+        gradient hooks (a parameter frozen or hooked since), the hooks, the parameters, buffers and submodules
+        (one replaced since) and the plain settings (``eps``, ``p``: one changed since) of the ``modules`` it
+        called, the global module hooks, the default float dtype (of the constants and tensors the call made)."""
         version = traced_state.version
         leaves = [t for t, _ in self.graph.captured if t.node is None]
         self.watched = (tuple((t, _leaf_state(t)) for t in leaves),
-                        tuple((m, m._hook_keys(), m._entries()) for m in modules),
+                        tuple((m, m._hook_keys(), m._entries(), m._settings()) for m in modules),
                         global_hooks.keys(), dtypes.DEFAULT_FLOAT)
         self.watched_version = version
 
@@ -121,7 +121,8 @@ class Trace:
         version = traced_state.version
         leaves, modules, global_keys, default_float = self.watched
         if global_keys != global_hooks.keys() or default_float != dtypes.DEFAULT_FLOAT or \
-                any(m._hook_keys() != keys or m._entries() != entries for m, keys, entries in modules) or \
+                any(m._hook_keys() != keys or m._entries() != entries or m._settings() != settings
+                    for m, keys, entries, settings in modules) or \
                 any(_leaf_state(t) != state for t, state in leaves):
             return False
         self.watched_version = version

@@ -331,3 +331,38 @@ def test_memory_queries_on_a_traced_value_are_a_clear_error():
                         (lambda t: t.data_ptr(), "data_ptr()")]:
         with pytest.raises(TypeError, match=rf"{name[:-2]}\(\): %\d+ \(float32\[\d, 4\]\) is a symbolic graph value"):
             ember.jit(lambda x, query=query: (query(x), x)[1])(ember.ones(3, 4))
+
+
+def test_a_module_setting_changed_after_tracing_traces_again():
+    # bn.eps = 10 or a new negative_slope after the first call changed nothing in the compiled function
+    ember.manual_seed(0)
+    bn, act = ember.nn.BatchNorm1d(3).eval(), ember.nn.LeakyReLU(0.1)
+    net = ember.nn.Sequential(ember.nn.Linear(3, 3), bn, act)
+    fast = ember.jit(lambda x: net(x))
+    x = ember.randn(8, 3)
+    for _ in range(3):
+        fast(x)
+    bn.eps, act.negative_slope = 10.0, 0.5
+    for _ in range(2):
+        np.testing.assert_allclose(fast(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    assert fast.traces == 2
+    bn.eps = 10.0  # the same value: nothing to trace again
+    fast(x)
+    assert fast.traces == 2
+
+
+def test_a_counter_a_forward_keeps_does_not_make_every_call_trace_again():
+    class Counting(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1  # Python state: counted while tracing only, as torch.compile's
+            return x * 2
+
+    counting = Counting()
+    fast = ember.jit(lambda x: counting(x))
+    for _ in range(4):
+        fast(ember.ones(2))
+    assert fast.traces == 1 and counting.calls == 1

@@ -27,6 +27,15 @@ from ember.tensor_torch import type_target
 from ember.traced_state import mark_state
 
 _setattr = object.__setattr__
+_MISSING = object()
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _is_setting(value) -> bool:
+    """Whether ``value`` is a plain setting a module's forward reads as a constant: a number, a string, None, or a
+    tuple of them."""
+    kind = value.__class__
+    return kind in _SCALARS or kind is tuple and all(item.__class__ in _SCALARS for item in value)
 
 _observed: dict | None = None  # see observe_modes
 _called: dict | None = None  # see observe_calls
@@ -253,6 +262,12 @@ class Module:
         return tuple((name, id(value)) for table in (self._parameters, self._buffers, self._modules)
                      for name, value in table.items())
 
+    def _settings(self) -> tuple:
+        """The module's plain settings (numbers, strings, None and tuples of them, such as ``eps`` or ``p``) by name:
+        what an ``ember.jit`` trace froze and compares (one changed since it traced makes it trace again)."""
+        return tuple((name, value) for name, value in self.__dict__.items()
+                     if name != "training" and _is_setting(value))
+
     def _hook_keys(self) -> tuple:
         """The keys of the module's hooks, per kind (what an ``ember.jit`` trace compares)."""
         return tuple(self._forward_pre_hooks), tuple(self._forward_hooks), tuple(self._backward_hooks), \
@@ -332,6 +347,10 @@ class Module:
             if value is not None:
                 mark_state(value)
             traced_state.changed()
+        elif params is not None and name != "training" and _is_setting(value):
+            old = self.__dict__.get(name, _MISSING)
+            if old is not _MISSING and old != value:  # (eps, p, negative_slope...): a jit trace froze the old one
+                traced_state.changed()
         _setattr(self, name, value)
 
     def _write_buffer(self, name: str, held: Tensor, value: Tensor) -> None:
