@@ -150,6 +150,20 @@ def test_parameter_list_registers_its_parameters():
     assert net.weights[0].grad.tolist() == [0.0, 0.0]
 
 
+def test_parameter_list_holds_other_objects_as_they_are_as_torch():
+    # a number became a trainable Parameter (and an int failed: "only floating-point ... can require gradients")
+    ours, theirs = ember.nn.ParameterList([3.0, ember.ones(2), 4]), torch.nn.ParameterList([3.0, torch.ones(2), 4])
+    assert [p.shape for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()] == [(2,)]
+    assert (ours[0], ours[2]) == (theirs[0], theirs[2]) == (3.0, 4)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["1"]
+    for holder in (ours, theirs):
+        with pytest.raises(TypeError, match=r"cannot assign '?int'? as parameter '1'"):
+            holder[1] = 5
+    ours[0], theirs[0] = 5, 5
+    assert ours[0] == theirs[0] == 5
+    assert "(0): Object of type: int" in repr(ours)
+
+
 def test_clip_grad_norm_under_nn_utils_matches_torch():
     ours, theirs = _pair(5, seed=3)
     ours.requires_grad_()

@@ -27,7 +27,6 @@ from ember.tensor_torch import type_target
 from ember.traced_state import mark_state
 
 _setattr = object.__setattr__
-_MISSING = object()
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -348,8 +347,8 @@ class Module:
                 mark_state(value)
             traced_state.changed()
         elif params is not None and name != "training" and _is_setting(value):
-            old = self.__dict__.get(name, _MISSING)
-            if old is not _MISSING and old != value:  # (eps, p, negative_slope...): a jit trace froze the old one
+            old = self.__dict__.get(name, value)
+            if old is not value and _is_setting(old) and old != value:  # (eps, p...): a jit trace froze the old one
                 traced_state.changed()
         _setattr(self, name, value)
 

@@ -8,6 +8,14 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
+from ember.tensor import Tensor
+
+
+def _entry(value):
+    """What a ParameterList holds for ``value``: a Parameter for a Tensor, any other object as it is."""
+    if isinstance(value, Parameter) or not isinstance(value, Tensor):
+        return value
+    return Parameter(value)
 
 
 class ParameterList(Module):
@@ -35,7 +43,7 @@ class ParameterList(Module):
         return getattr(self, str(self._index(index)))
 
     def __setitem__(self, index: int, value) -> None:
-        setattr(self, str(self._index(index)), value if isinstance(value, Parameter) else Parameter(value))
+        setattr(self, str(self._index(index)), _entry(value))
 
     def __len__(self) -> int:
         return self._count
@@ -47,8 +55,9 @@ class ParameterList(Module):
         return self.extend(values)
 
     def append(self, value) -> ParameterList:
-        """Add a parameter at the end (a Tensor is wrapped in a Parameter)."""
-        setattr(self, str(self._count), value if isinstance(value, Parameter) else Parameter(value))
+        """Add a parameter at the end (a Tensor is wrapped in a Parameter; any other object is held as it is, not a
+        parameter, as PyTorch's list holds it)."""
+        setattr(self, str(self._count), _entry(value))
         self._count += 1
         return self
 
@@ -59,7 +68,8 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({i}): Parameter of shape {list(p.shape)} ({p.dtype})" for i, p in enumerate(self))
+        return "\n".join(f"({i}): Parameter of shape {list(p.shape)} ({p.dtype})" if isinstance(p, Tensor)
+                         else f"({i}): Object of type: {type(p).__name__}" for i, p in enumerate(self))
 
 
 class ParameterDict(Module):
