@@ -163,7 +163,7 @@ class ModelCheckpoint(Callback):
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
             if not _improved(self.is_better, current, self.best):
                 return
-        path = self.path.format(epoch=epoch + 1, **logs)
+        path = self._path(epoch, logs)
         if not _weights_finite(self.model):
             warnings.warn(f"ModelCheckpoint: epoch {epoch + 1}: the weights hold NaN or infinity; {path} is not "
                           "written", RuntimeWarning, stacklevel=2)
@@ -174,6 +174,14 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             self.best = current
         self.model.save(path)
+
+    def _path(self, epoch: int, logs: dict) -> str:
+        """The file name of ``epoch``'s checkpoint: ``path`` filled in with the epoch (from 1) and the logs."""
+        try:
+            return self.path.format(epoch=epoch + 1, **logs)
+        except KeyError as exc:
+            raise KeyError(f"ModelCheckpoint: the path {self.path!r} names {exc.args[0]!r}, which is not in epoch "
+                           f"{epoch + 1}'s logs {sorted(['epoch', *logs])}") from None
 
 
 class LearningRateScheduler(Callback):

@@ -1,0 +1,32 @@
+"""Keras's options of Model.fit and its callbacks and metrics: sample and class weights, validation_freq,
+steps_per_epoch, ModelCheckpoint's weights-only files and file-name templates, TerminateOnNaN, MeanIoU."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.callbacks import ModelCheckpoint
+from ember.model import Model, Net
+
+
+def _data(n: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    return x, y
+
+
+def _model(lr: float = 0.1, seed: int = 0, loss="cross_entropy", outputs: int = 2) -> Model:
+    ember.manual_seed(seed)
+    net = Net([nn.Linear(4, outputs)])
+    return Model(net, loss, ember.optim.SGD(net.parameters(), lr=lr))
+
+
+def test_a_checkpoint_path_naming_a_value_not_in_the_logs_says_which_and_what_the_logs_hold(tmp_path):
+    x, y = _data()
+    checkpoint = ModelCheckpoint(str(tmp_path / "ckpt-{epoch}-{val_loss:.3f}.emb"))
+    with pytest.raises(KeyError, match=r"names 'val_loss', which is not in epoch 1's logs \['epoch', 'loss'\]"):
+        _model().fit(x, y, epochs=1, callbacks=[checkpoint], verbose=0)
+    _model().fit(x, y, epochs=1, callbacks=[checkpoint], validation_data=(x, y), verbose=0)
+    assert len(list(tmp_path.glob("ckpt-1-*.emb"))) == 1
