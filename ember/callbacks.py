@@ -146,14 +146,17 @@ class ModelCheckpoint(Callback):
     after each epoch, or only when ``monitor`` improves (list it after a LearningRateScheduler, so that the file
     holds the next epoch's lr). ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``.
     A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
-    never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model."""
+    never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model.
+    ``save_weights_only=True`` writes the network's ``state_dict()`` alone, as Keras's ``save_weights`` (read it
+    back with ``net.load_state_dict(ember.load(path))``)."""
 
     writes_files = True  # in a multi-rank job only rank 0 runs it
 
     def __init__(self, path: str, monitor: str = "val_loss", *, save_best_only: bool = False, mode: str = "auto",
-                 verbose: int = 0):
+                 verbose: int = 0, save_weights_only: bool = False):
         # the options by name: Keras's positional order (verbose before save_best_only) differs from this one's
         self.path, self.monitor, self.save_best_only, self.verbose = path, monitor, save_best_only, verbose
+        self.save_weights_only = save_weights_only
         self.is_better = _better(_infer_mode(monitor, mode), 0.0)
         self.best = None
 
@@ -170,10 +173,15 @@ class ModelCheckpoint(Callback):
             return
         if self.verbose:
             change = f"{self.monitor} improved from {self.best} to {current}, " if self.save_best_only else ""
-            print(f"Epoch {epoch + 1}: {change}saving model to {path}")
+            print(f"Epoch {epoch + 1}: {change}saving {'weights' if self.save_weights_only else 'model'} to {path}")
         if self.save_best_only:
             self.best = current
-        self.model.save(path)
+        if self.save_weights_only:
+            from ember.checkpoint import save
+
+            save(self.model.net.state_dict(), path)
+        else:
+            self.model.save(path)
 
     def _path(self, epoch: int, logs: dict) -> str:
         """The file name of ``epoch``'s checkpoint: ``path`` filled in with the epoch (from 1) and the logs."""

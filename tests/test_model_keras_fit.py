@@ -30,3 +30,16 @@ def test_a_checkpoint_path_naming_a_value_not_in_the_logs_says_which_and_what_th
         _model().fit(x, y, epochs=1, callbacks=[checkpoint], verbose=0)
     _model().fit(x, y, epochs=1, callbacks=[checkpoint], validation_data=(x, y), verbose=0)
     assert len(list(tmp_path.glob("ckpt-1-*.emb"))) == 1
+
+
+def test_model_checkpoint_save_weights_only_writes_the_network_s_state_dict_alone(tmp_path):
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "w{epoch}.emb"),
+                                                                    save_weights_only=True)])
+    saved = ember.load(str(tmp_path / "w2.emb"))
+    assert sorted(saved) == ["0.bias", "0.weight"]  # no optimizer state, epoch or RNG state
+    fresh = _model(seed=1)
+    fresh.net.load_state_dict(saved)
+    np.testing.assert_array_equal(fresh.net[0].weight.detach().numpy(), model.net[0].weight.detach().numpy())
+    np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
