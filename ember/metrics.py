@@ -10,6 +10,8 @@ thresholded at 0.5.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember.backend.dtypes import bfloat16
@@ -466,7 +468,9 @@ class MAE(_ErrorMean):
 
 
 class AUC(Metric):
-    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``); NaN when a score is NaN.
+    """Exact ROC AUC over all the scores seen since ``reset`` (see ``roc_auc``); NaN when a score is NaN. Targets
+    of one class alone have no pair to rank: the result is 0.0 with a RuntimeWarning, as Keras's AUC gives 0.0
+    (so an epoch of such a batch does not end a fit).
     ``from_logits``: (N, 2) scores are the logits of a softmax, ranked by the log-odds of ``pos_label`` (the
     order of its probability; one logit column alone ranks otherwise).
 
@@ -495,7 +499,14 @@ class AUC(Metric):
         scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
         if np.isnan(scores).any() or not scores.size:  # a diverged model's epoch: no AUC, and no crash in fit
             return float("nan")
-        return roc_auc(scores, np.concatenate(self.targets), self.pos_label)
+        targets = np.concatenate(self.targets)
+        positives = int(np.sum(targets == self.pos_label))
+        if positives in (0, targets.size):
+            warnings.warn(f"{type(self).__name__}: the {targets.size} targets seen are all "
+                          f"{'positive' if positives else 'negative'} (pos_label={self.pos_label!r}), so no pair "
+                          "ranks; the AUC is 0.0, as Keras's", RuntimeWarning, stacklevel=2)
+            return 0.0
+        return roc_auc(scores, targets, self.pos_label)
 
 
 class _LabelMetric(Metric):

@@ -43,3 +43,18 @@ def test_model_checkpoint_save_weights_only_writes_the_network_s_state_dict_alon
     fresh.net.load_state_dict(saved)
     np.testing.assert_array_equal(fresh.net[0].weight.detach().numpy(), model.net[0].weight.detach().numpy())
     np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
+
+
+def test_auc_of_targets_of_one_class_is_keras_s_zero_with_a_warning_and_the_fit_goes_on():
+    metric = ember.metrics.AUC()
+    metric.update(np.array([0.2, 0.9, 0.4]), np.array([0, 0, 0]))
+    with pytest.warns(RuntimeWarning, match="all negative"):
+        assert metric.result() == 0.0
+    metric.update(np.array([0.7]), np.array([1]))
+    assert metric.result() == pytest.approx(2 / 3)  # both classes now: the exact AUC
+    x, y = _data()
+    model = _model()
+    with pytest.warns(RuntimeWarning, match="AUC: the 8 targets seen are all positive"):
+        history = model.fit(x, y, epochs=2, metrics=["auc"], validation_data=(x[:8], np.ones(8, np.int64)),
+                            verbose=0)
+    assert history.history["val_auc"] == [0.0, 0.0] and 0.0 < history.history["auc"][-1] <= 1.0
