@@ -3,7 +3,8 @@
 A callback gets ``set_model(model)`` once, then ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
 ``on_batch_begin(step, logs)``, ``on_batch_end(step, logs)``, ``on_epoch_end(epoch, logs)`` and
 ``on_train_end(logs)`` (the last epoch's logs), each with its logs positionally, as Keras calls them.
-Setting ``model.stop_training = True`` ends training after the current epoch.
+Setting ``model.stop_training = True`` ends training after the current epoch; set in ``on_batch_end``, it ends
+that epoch at that step, as in Keras 3 (in a multi-rank job, with the epoch).
 """
 
 from __future__ import annotations
@@ -190,6 +191,18 @@ class ModelCheckpoint(Callback):
         except KeyError as exc:
             raise KeyError(f"ModelCheckpoint: the path {self.path!r} names {exc.args[0]!r}, which is not in epoch "
                            f"{epoch + 1}'s logs {sorted(['epoch', *logs])}") from None
+
+
+class TerminateOnNaN(Callback):
+    """Keras's ``TerminateOnNaN``: stop training at the first batch whose loss is NaN or infinite (the epoch ends
+    there and is reported to the callbacks). ``fit`` does this by itself unless ``terminate_on_nan=False``, and
+    then stops before the epoch's end."""
+
+    def on_batch_end(self, step: int, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            print(f"Batch {step}: Invalid loss, terminating training")
+            self.model.stop_training = True
 
 
 class LearningRateScheduler(Callback):

@@ -286,7 +286,8 @@ class Model:
         ``epochs - 1``. ``validation_split`` holds out the last fraction of array inputs (before
         shuffling) as validation data. A non-finite batch loss stops training at once with a
         RuntimeWarning (unless ``terminate_on_nan=False``); that epoch's end is not reported to the
-        callbacks, so no checkpoint or early-stopping decision sees it.
+        callbacks, so no checkpoint or early-stopping decision sees it (Keras's ``TerminateOnNaN`` callback
+        stops at that batch too, and reports the epoch).
         """
         if validation_split:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
@@ -328,7 +329,7 @@ class Model:
             # once an epoch, after the callbacks that may freeze or unfreeze layers: backward clears the .grad of
             # these only, so a parameter unfrozen since would add every step's gradient to the last ones
             self._params = self._trainable()
-            total, count = 0.0, 0
+            total, count, diverged = 0.0, 0, False
             for step, batch in enumerate(loader):
                 for cb in callbacks:
                     cb.on_batch_begin(step, {})
@@ -336,7 +337,7 @@ class Model:
                 loss, pred = self.train_step(inputs, target)
                 value = loss.item()
                 if terminate_on_nan and not math.isfinite(value if shared_loss is None else shared_loss(value)):
-                    self.stop_training = True
+                    diverged = self.stop_training = True
                     warnings.warn(f"fit: the loss is {value} at epoch {epoch + 1}, batch {step + 1}; training "
                                   "stopped (the weights now hold that step's update; lower the learning rate, clip "
                                   "gradients or check the data; terminate_on_nan=False trains on)",
@@ -352,7 +353,11 @@ class Model:
                 logs = {"loss": total / max(count, 1)}
                 for cb in callbacks:
                     cb.on_batch_end(step, logs)
-            else:
+                # a callback's stop (TerminateOnNaN's) ends the epoch at this step, as in Keras 3; a multi-rank job
+                # ends it with the epoch, so that every rank stops at one step
+                if self.stop_training and shared_loss is None:
+                    break
+            if not diverged:
                 if not count:  # Keras refuses it too: a loss of 0.0 would read as a perfect epoch
                     raise ValueError(f"fit: epoch {epoch + 1} read no samples from the training data")
                 if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together

@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember import nn
-from ember.callbacks import ModelCheckpoint
+from ember.callbacks import LambdaCallback, ModelCheckpoint, TerminateOnNaN
 from ember.model import Model, Net
 
 
@@ -58,3 +58,20 @@ def test_auc_of_targets_of_one_class_is_keras_s_zero_with_a_warning_and_the_fit_
         history = model.fit(x, y, epochs=2, metrics=["auc"], validation_data=(x[:8], np.ones(8, np.int64)),
                             verbose=0)
     assert history.history["val_auc"] == [0.0, 0.0] and 0.0 < history.history["auc"][-1] <= 1.0
+
+
+def test_terminate_on_nan_ends_training_at_the_first_nan_batch_as_keras(capsys):
+    x, y = _data(n=40)
+    model = _model()
+
+    def poison(epoch, logs):
+        if epoch == 1:
+            model.net[0].weight.array[...] = np.nan
+
+    batches = []
+    spies = [LambdaCallback(on_epoch_begin=poison), TerminateOnNaN(),
+             LambdaCallback(on_batch_end=lambda step, logs: batches.append(step))]
+    history = model.fit(x, y, epochs=5, batch_size=8, callbacks=spies, terminate_on_nan=False, verbose=0)
+    assert batches == [0, 1, 2, 3, 4, 0]  # epoch 2 stopped after its first batch, not its fifth
+    assert len(history.history["loss"]) == 2 and np.isnan(history.history["loss"][1])  # that epoch's end reported
+    assert model.epoch == 2 and "Batch 0: Invalid loss, terminating training" in capsys.readouterr().out
