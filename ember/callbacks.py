@@ -71,8 +71,12 @@ def _infer_mode(monitor: str, mode: str) -> str:
     return "max" if any(word in monitor for word in ("acc", "auc", "f1", "precision", "recall")) else "min"
 
 
-def _monitored(logs: dict | None, monitor: str, who: str) -> float:
+def _monitored(logs: dict | None, monitor: str, who: str, model=None) -> float | None:
+    """The value of ``monitor`` in ``logs``; None for a validation value at an epoch that fit did not validate
+    (``validation_freq``), which the callbacks skip, as Keras's."""
     if not logs or monitor not in logs:
+        if monitor.startswith("val_") and getattr(model, "skipped_validation", False):
+            return None
         raise KeyError(f"{who}: monitored value {monitor!r} is not in the logs {sorted(logs or {})}")
     return float(logs[monitor])
 
@@ -120,7 +124,9 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         if epoch < self.start_from_epoch:
             return
-        current = _monitored(logs, self.monitor, "EarlyStopping")
+        current = _monitored(logs, self.monitor, "EarlyStopping", self.model)
+        if current is None:
+            return
         self.wait += 1
         if _improved(self.is_better, current, self.best):
             self.best = current
@@ -164,8 +170,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self.save_best_only:
-            current = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if not _improved(self.is_better, current, self.best):
+            current = _monitored(logs, self.monitor, "ModelCheckpoint", self.model)
+            if current is None or not _improved(self.is_better, current, self.best):
                 return
         path = self._path(epoch, logs)
         if not _weights_finite(self.model):
@@ -233,7 +239,9 @@ class LearningRateScheduler(Callback):
     def _step(self, logs) -> None:
         self.used = self._lr()
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
-            self.scheduler.step(_monitored(logs, self.monitor, "LearningRateScheduler"))
+            current = _monitored(logs, self.monitor, "LearningRateScheduler", self.model)
+            if current is not None:
+                self.scheduler.step(current)
         else:
             self.scheduler.step()
 
@@ -309,7 +317,9 @@ class ReduceLROnPlateau(Callback):
         groups = self.model.optimizer.param_groups
         if logs is not None:
             logs["lr"] = groups[0]["lr"]
-        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau", self.model)
+        if current is None:
+            return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0

@@ -166,6 +166,7 @@ class Model:
         self.optimizer = optimizer
         self.metrics = list(metrics)
         self.stop_training = False
+        self.skipped_validation = False  # whether fit's latest epoch had validation data and skipped it
         self.epoch = 0
         self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
         self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
@@ -275,6 +276,7 @@ class Model:
         initial_epoch: int | None = None,
         validation_split: float = 0.0,
         terminate_on_nan: bool = True,
+        validation_freq: int | Iterable[int] = 1,
     ) -> History:
         """Train on arrays, a Dataset or a DataLoader; returns the History.
 
@@ -284,7 +286,9 @@ class Model:
         Without ``initial_epoch``, fit trains ``epochs`` more epochs from ``model.epoch`` (so calling it
         again, or after ``load``, continues); with it, Keras's rule: epochs ``initial_epoch`` to
         ``epochs - 1``. ``validation_split`` holds out the last fraction of array inputs (before
-        shuffling) as validation data. A non-finite batch loss stops training at once with a
+        shuffling) as validation data; ``validation_freq`` validates every that many epochs (2: the 2nd, 4th...), or
+        at the epochs (from 1) of a list, as Keras (the callbacks that monitor a ``val_`` value skip the other
+        epochs). A non-finite batch loss stops training at once with a
         RuntimeWarning (unless ``terminate_on_nan=False``); that epoch's end is not reported to the
         callbacks, so no checkpoint or early-stopping decision sees it (Keras's ``TerminateOnNaN`` callback
         stops at that batch too, and reports the epoch).
@@ -292,6 +296,7 @@ class Model:
         if validation_split:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
+        _check_validation_freq(validation_freq)
         tune_malloc()
         leading, shared_loss, merge_metrics = [], None, None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
@@ -362,8 +367,11 @@ class Model:
                     raise ValueError(f"fit: epoch {epoch + 1} read no samples from the training data")
                 if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together
                     merge_metrics(metric_objs)
-                epoch_logs = self._end_epoch(epoch, total / max(count, 1), metric_objs, validation_data, batch_size,
-                                             callbacks)
+                validate = validation_data is not None and _validates(epoch, validation_freq)
+                # an epoch validation_freq skips: the callbacks that monitor a validation value skip it (as Keras's)
+                self.skipped_validation = validation_data is not None and not validate
+                epoch_logs = self._end_epoch(epoch, total / max(count, 1), metric_objs,
+                                             validation_data if validate else None, batch_size, callbacks)
             if self.stop_training:
                 break
         for cb in callbacks:
@@ -556,6 +564,18 @@ def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
     if inputs is x:
         return tuple(part[:cut] for part in x), y[:cut], (tuple(part[cut:] for part in x), y[cut:])
     return x[:cut], y[:cut], (x[cut:], y[cut:])
+
+
+def _check_validation_freq(freq) -> None:
+    if isinstance(freq, bool) or not (isinstance(freq, int) and freq >= 1 or isinstance(freq, (list, tuple, set))
+                                      and all(isinstance(e, int) and not isinstance(e, bool) for e in freq)):
+        raise ValueError(f"fit: validation_freq must be a positive int (validate every that many epochs) or a list of "
+                         f"epochs (from 1), got {freq!r}")
+
+
+def _validates(epoch: int, freq: int | Iterable[int]) -> bool:
+    """Whether fit validates after ``epoch`` (from 0): Keras's rule, on the epoch counted from 1."""
+    return (epoch + 1) % freq == 0 if isinstance(freq, int) else epoch + 1 in freq
 
 
 def _validation_args(validation_data) -> tuple:

@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember import nn
-from ember.callbacks import LambdaCallback, ModelCheckpoint, TerminateOnNaN
+from ember.callbacks import EarlyStopping, LambdaCallback, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN
 from ember.model import Model, Net
 
 
@@ -75,3 +75,28 @@ def test_terminate_on_nan_ends_training_at_the_first_nan_batch_as_keras(capsys):
     assert batches == [0, 1, 2, 3, 4, 0]  # epoch 2 stopped after its first batch, not its fifth
     assert len(history.history["loss"]) == 2 and np.isnan(history.history["loss"][1])  # that epoch's end reported
     assert model.epoch == 2 and "Batch 0: Invalid loss, terminating training" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("freq, validated", [(2, [2, 4]), ([1, 3], [1, 3])])
+def test_validation_freq_validates_at_keras_s_epochs_and_monitoring_callbacks_skip_the_others(freq, validated,
+                                                                                               tmp_path):
+    x, y = _data()
+    model = _model()
+    seen = {}
+
+    def record(epoch, logs):
+        if "val_loss" in logs:
+            seen[epoch + 1] = (logs["val_loss"], model.evaluate(x[:16], y[:16])["loss"])
+
+    callbacks = [LambdaCallback(on_epoch_end=record), EarlyStopping("val_loss", patience=5),
+                 ReduceLROnPlateau("val_loss", patience=1),
+                 ModelCheckpoint(str(tmp_path / "best-{epoch}.emb"), save_best_only=True)]
+    history = model.fit(x, y, epochs=4, batch_size=8, validation_data=(x[:16], y[:16]), validation_freq=freq,
+                        callbacks=callbacks, verbose=0)
+    assert sorted(seen) == validated and len(history.history["val_loss"]) == 2 and len(history.history["loss"]) == 4
+    for val_loss, evaluated in seen.values():
+        assert val_loss == pytest.approx(evaluated, rel=1e-6)
+    assert {p.name for p in tmp_path.iterdir()} <= {f"best-{e}.emb" for e in validated}
+    assert f"best-{validated[0]}.emb" in {p.name for p in tmp_path.iterdir()}
+    with pytest.raises(ValueError, match="validation_freq must be a positive int"):
+        model.fit(x, y, epochs=1, validation_data=(x, y), validation_freq=0, verbose=0)
